@@ -1,0 +1,56 @@
+# Two commands do all the set-up on a fresh clone with Python 3.11:
+#   make lab    installs what is missing, then serves the student notebooks in JupyterLab
+#   make test   installs what is missing, then runs the whole test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+# nbgrader runs `alembic` from PATH when it creates a gradebook.
+export PATH := $(BIN):$(PATH)
+# Served on this machine only; pass more options with LAB_ARGS="--ServerApp.port=9999".
+# JupyterLab refuses to run as root unless told (containers, CI machines).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.open_browser=False $(ROOT_FLAG) $(LAB_ARGS)
+
+.PHONY: lab instructor test test-fast test-browser notebooks solutions check demo-grade bench clean
+
+$(STAMP): requirements.txt pyproject.toml scripts/setup_lab.py
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	$(BIN)/python scripts/setup_lab.py
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=notebooks
+
+instructor: $(STAMP)  ## JupyterLab on the course root, with nbgrader's formgrader
+	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=.
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## the unit tests only: no kernels, no nbgrader, no browser
+	$(BIN)/python -m pytest -m "not slow and not browser and not postgres"
+
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -m browser
+
+notebooks: $(STAMP)  ## regenerate the student notebooks from source/
+	$(BIN)/python -m lrcourse.build notebooks
+
+solutions: $(STAMP)  ## regenerate solutions/: source notebooks executed, with outputs
+	$(BIN)/python -m lrcourse.build solutions
+
+check: $(STAMP)  ## self-study: grade your own notebooks in notebooks/ with the full hidden tests
+	$(BIN)/lrcourse check
+
+demo-grade: $(STAMP)  ## grade the example class shipped in examples/submitted
+	$(BIN)/lrcourse demo
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) build test-artifacts gradebook.db

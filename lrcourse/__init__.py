@@ -1,0 +1,16 @@
+"""Helpers for the course on learning-rate schedules in PyTorch.
+
+One module per concern, so the notebooks show ideas rather than plumbing:
+
+- `schedules`: the learning-rate curve a real PyTorch scheduler produces.
+- `problems`: toy losses and simulated training signals (quadratics, noisy gradients, plateaus).
+- `plots`: figures in one consistent style.
+- `widgets`: slider panels that redraw a figure.
+- `training`: the digits classifier of chapter 5, its epoch functions and cached runs.
+- `checking`: what the exercises' test cells use to compare a student's class with PyTorch.
+- `grading`, `cli`: the `lrcourse` command for instructors and self-study.
+
+Nothing here answers a graded exercise: the answers live only in `source/`.
+"""
+
+__version__ = "0.1.0"

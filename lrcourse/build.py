@@ -1,0 +1,83 @@
+"""Generate the folders that are made from `source/`, never edited by hand.
+
+    python -m lrcourse.build notebooks   # student notebooks: nbgrader generate_assignment -> notebooks/
+    python -m lrcourse.build solutions   # worked answers: source notebooks executed -> solutions/
+
+The tests call the same functions into a temporary folder and compare with what is committed.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+SECONDS_PER_CELL = 300
+
+
+def chapters(root: Path = ROOT) -> list[str]:
+    """The assignment names: one folder per chapter in source/."""
+    return sorted(path.name for path in (root / "source").iterdir() if any(path.glob("*.ipynb")))
+
+
+def source_notebooks(root: Path = ROOT) -> list[Path]:
+    return sorted((root / "source").glob("*/*.ipynb"))
+
+
+def tool_environment() -> dict:
+    """The environment for nbgrader and kernels: the venv's bin first (nbgrader runs `alembic`)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def generate_release(course_dir: Path, assignments: list[str] | None = None) -> None:
+    """Run `nbgrader generate_assignment` in `course_dir` for each chapter (into its notebooks/)."""
+    for name in assignments or chapters(course_dir):
+        subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--log-level=WARN"],
+            cwd=course_dir, env=tool_environment(), check=True,
+        )
+
+
+def execute(notebook: nbformat.NotebookNode, cwd: Path, allow_errors: bool = False) -> nbformat.NotebookNode:
+    """Run every cell in a fresh python3 kernel, in place; return the notebook."""
+    client = NotebookClient(notebook, timeout=SECONDS_PER_CELL, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute(env=tool_environment())
+    return notebook
+
+
+def build_solutions(root: Path = ROOT, out: Path | None = None) -> list[Path]:
+    """Execute each source notebook and write it, with its outputs, under solutions/."""
+    out = out or root / "solutions"
+    written = []
+    for path in source_notebooks(root):
+        notebook = execute(nbformat.read(path, as_version=4), cwd=path.parent)
+        target = out / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    what = argv[0] if argv else ""
+    if what == "notebooks":
+        generate_release(ROOT)
+        print(f"notebooks/ regenerated from source/ for {', '.join(chapters())}")
+    elif what == "solutions":
+        for path in build_solutions():
+            print(f"wrote {path.relative_to(ROOT)}")
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,64 @@
+"""Figures in one style: titles, labelled axes, legends, a solid background.
+
+The background is always opaque white with dark text, so a figure reads the same in JupyterLab's
+light and dark themes (a transparent figure would put black labels on a dark page).
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+STYLE = {
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.transparent": False,
+    "text.color": "#222222",
+    "axes.labelcolor": "#222222",
+    "xtick.color": "#222222",
+    "ytick.color": "#222222",
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 90,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "legend.fontsize": 9,
+    "legend.framealpha": 0.9,
+}
+
+
+def apply_style() -> None:
+    """Use the course style for every figure made afterwards (notebooks call this once)."""
+    plt.rcParams.update(STYLE)
+
+
+def figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3.4, **kwargs):
+    """A styled figure and its axes (an array when there is more than one)."""
+    apply_style()  # global, not plt.rc_context: leaving that context can close the inline figures
+    return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+
+
+def label(ax, title: str, xlabel: str, ylabel: str, log: bool = False, legend: bool = True) -> None:
+    """Title, axis labels, an optional log y-axis, and a legend when there are labelled lines."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best")
+
+
+def plot_rates(ax, curves: dict[str, np.ndarray], title: str = "Learning rate per epoch", log: bool = False) -> None:
+    """One step-shaped line per schedule: the rate holds for a whole epoch."""
+    for name, rates in curves.items():
+        ax.plot(np.arange(len(rates)), rates, drawstyle="steps-post", label=name, linewidth=1.8)
+    label(ax, title, "epoch", "learning rate", log=log)
+
+
+def mark_epochs(ax, epochs, color: str = "tab:red", text: str | None = None) -> None:
+    """Vertical dashed lines at the given epochs (e.g. where ReduceLROnPlateau reduced the rate)."""
+    for i, epoch in enumerate(epochs):
+        ax.axvline(epoch, color=color, linestyle="--", linewidth=1, label=text if i == 0 else None)

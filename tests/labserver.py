@@ -1,0 +1,58 @@
+"""Start JupyterLab on 127.0.0.1 with a token and a free port, wait until it answers, stop it after."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@contextmanager
+def running_lab(command: list[str], cwd: Path, token: str, port: int, log: Path, timeout: float = 90):
+    """Run `command` (which must start JupyterLab on `port` with `token`) until the block ends."""
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                get_json(f"{base}/api/status?token={token}")
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start; its log:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield base
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop the process group (make, jupyter and its kernels) politely, then firmly."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
