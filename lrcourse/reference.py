@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -51,11 +52,37 @@ def trajectory(case: dict) -> dict:
 
     states = [snapshot()]
     metrics = case.get("metrics")
+    ambiguous = []
     for step in range(case["steps"] if metrics is None else len(metrics)):
+        if metrics is not None and _on_a_boundary(scheduler, optimizer, metrics[step]):
+            ambiguous.append(step + 1)
         optimizer.step()
         scheduler.step() if metrics is None else scheduler.step(metrics[step])
         states.append(snapshot())
-    return {"states": states}
+    return {"states": states, "ambiguous_steps": ambiguous}
+
+
+def _on_a_boundary(scheduler, optimizer, metric: float) -> bool:
+    """Whether this step's decision depends on floating-point rounding.
+
+    Equivalent correct formulas (`a < best - t` and `best - a > t`, `old - new > eps` and
+    `new < old - eps`) can round differently when a value lies on the boundary to within a few
+    ulps; a test case that puts a metric or a reduction there could misgrade a correct answer.
+    """
+    best, t = scheduler.best, scheduler.threshold
+    if math.isfinite(best) and t != 0:
+        if scheduler.threshold_mode == "rel":
+            boundary = best * (1 - t) if scheduler.mode == "min" else best * (1 + t)
+        else:
+            boundary = best - t if scheduler.mode == "min" else best + t
+        if abs(metric - boundary) <= 1e-9 * max(1.0, abs(boundary)):
+            return True
+    for group, min_lr in zip(optimizer.param_groups, scheduler.min_lrs):
+        old = float(group["lr"])
+        reduction = old - max(old * scheduler.factor, min_lr)
+        if scheduler.eps > 0 and abs(reduction - scheduler.eps) <= 1e-9 * max(old, scheduler.eps):
+            return True
+    return False
 
 
 def serve() -> None:

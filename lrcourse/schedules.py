@@ -50,6 +50,9 @@ def lr_curve(
 def plateau_run(epochs: int, lr: float = 0.1, seed: int = 0, **plateau_kwargs) -> dict[str, np.ndarray]:
     """Drive a real ReduceLROnPlateau with a simulated validation loss, recording its state.
 
+    With `mode="max"` the monitored value is a score that rises as the loss falls, exp(-loss),
+    like an accuracy; otherwise it is the loss itself.
+
     Returns arrays, one entry per epoch: `metric` (the value passed to `step`), `lr` (the rate
     used in that epoch), and the scheduler's `best`, `num_bad_epochs` and `cooldown_counter`
     right after `step(metric)`; `reduced` marks the epochs whose step lowered the rate.
@@ -63,7 +66,8 @@ def plateau_run(epochs: int, lr: float = 0.1, seed: int = 0, **plateau_kwargs) -
     record = {key: np.empty(epochs) for key in keys}
     for epoch in range(epochs):
         rate = optimizer.param_groups[0]["lr"]
-        metric = validation.epoch(rate)
+        loss = validation.epoch(rate)
+        metric = float(np.exp(-loss)) if plateau_kwargs.get("mode") == "max" else loss
         optimizer.step()
         scheduler.step(metric)
         record["metric"][epoch] = metric
