@@ -28,11 +28,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from lrcourse.reference import reference_trajectories
+from lrcourse.reference import reference_trajectories, start_in_background
 
 SCHEDULER_MODULE = "torch.optim.lr_scheduler"
 RELATIVE_TOLERANCE = 1e-6
 SECONDS_PER_CASE = 3.0
+
+
+start_in_background()  # importing this module means a test will soon need PyTorch's reference
 
 
 class StudentTimeout(BaseException):
@@ -49,12 +52,12 @@ class StepLRCase:
 
     lrs: list[float]
     step_size: int
-    gamma: float = 0.1
+    gamma: float | None = None  # None: not passed, so the class's default is tested
     steps: int = 20
     hint: str = ""
 
     def kwargs(self) -> dict:
-        return {"step_size": self.step_size, "gamma": self.gamma}
+        return {"step_size": self.step_size} | ({} if self.gamma is None else {"gamma": self.gamma})
 
     def request(self) -> dict:
         return {"scheduler": "StepLR", "lrs": self.lrs, "kwargs": self.kwargs(), "steps": self.steps}
@@ -392,3 +395,33 @@ def expect_close(actual, expected, what: str, rel_tol: float = RELATIVE_TOLERANC
     else:
         ok = _close(actual, expected)
     expect(ok, f"{what}: expected {expected!r}, got {actual!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# A preview for students: their class next to PyTorch's, without failing the notebook
+# --------------------------------------------------------------------------------------------
+def preview(student_class, torch_class, epochs: int = 10, lr: float = 1.0, metrics=None, **kwargs) -> None:
+    """Print the rates of `student_class` and of PyTorch's `torch_class` epoch by epoch.
+
+    The student's class runs under the same guard as the tests (output captured, a few seconds at
+    most), and any problem is printed rather than raised, so this cell never stops the notebook.
+    """
+    from lrcourse.schedules import lr_curve
+
+    reference = lr_curve(lambda opt: torch_class(opt, **kwargs), epochs, lrs=lr, metrics=metrics)
+    print(f"PyTorch's {torch_class.__name__}: {[round(float(x), 6) for x in reference]}")
+    guard = _Guard(SECONDS_PER_CASE)
+    try:
+        with guard.running():
+            mine = lr_curve(lambda opt: student_class(opt, **kwargs), epochs, lrs=lr, metrics=metrics)
+    except NotImplementedError:
+        print(f"your {student_class.__name__}: not written yet")
+        return
+    except StudentTimeout:
+        print(f"your {student_class.__name__}: did not finish within {guard.seconds:.0f} s (a loop that never ends?)")
+        return
+    except Exception as error:
+        print(f"your {student_class.__name__}: raised {type(error).__name__}: {error}")
+        return
+    print(f"your {student_class.__name__}:{' ' * (len(torch_class.__name__) - len(student_class.__name__) + 6)}"
+          f"{[round(float(x), 6) for x in mine]}")

@@ -132,6 +132,13 @@ _REFERENCE = ReferenceProcess()
 atexit.register(_REFERENCE.close)
 
 
+def start_in_background() -> None:
+    """Start the reference process now (it imports torch, ~2 s) so it is ready when a test needs it."""
+    with _REFERENCE._lock:
+        if _REFERENCE._process is None:
+            _REFERENCE._process = _REFERENCE._start()
+
+
 def reference_trajectories(cases: list[dict]) -> list[dict]:
     """What PyTorch's own scheduler does for each case, computed outside this process."""
     return _REFERENCE.run(cases)

@@ -1,0 +1,16 @@
+# cell: my_step_lr
+class MyStepLR:
+    """Alice: correct."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.initial_lrs = [group["lr"] for group in optimizer.param_groups]
+        self.last_epoch = 0
+
+    def step(self):
+        self.last_epoch += 1
+        for group, initial in zip(self.optimizer.param_groups, self.initial_lrs):
+            group["lr"] = initial * self.gamma ** (self.last_epoch // self.step_size)
+
+    def get_last_lr(self):
+        return [group["lr"] for group in self.optimizer.param_groups]

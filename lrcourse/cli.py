@@ -1,0 +1,137 @@
+"""The `lrcourse` command.
+
+    lrcourse grade ASSIGNMENT [--workers N] [--force] [--db-url URL]   grade a class (instructors)
+    lrcourse check [CHAPTER ...]                                       grade your own notebooks (self-study)
+    lrcourse demo                                                      grade the example class in examples/
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from lrcourse import grading
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "class"
+
+
+def _released(course: Path, assignment: str) -> None:
+    """Make sure the gradebook knows the assignment (its cells and hidden tests come from generate_assignment)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from lrcourse.build import generate_release
+
+    db_url = grading.course_config(course, grading.default_db_url(course)).CourseDirectory.db_url
+    try:
+        with Gradebook(db_url) as gradebook:
+            gradebook.find_assignment(assignment)
+    except MissingEntry:
+        print(f"{assignment} is not in the gradebook yet: running nbgrader generate_assignment first", file=sys.stderr)
+        generate_release(course, [assignment])
+
+
+def command_grade(args) -> int:
+    course = Path(args.course).resolve()
+    if not (course / "source" / args.assignment).is_dir():
+        print(f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}", file=sys.stderr)
+        return 2
+    if not args.db_url:
+        _released(course, args.assignment)
+    report = grading.grade_class(course, args.assignment, workers=args.workers, force=args.force, db_url=args.db_url)
+    print(grading.summary(report))
+    print(f"grades: {course / 'grades.csv'}   report: {course / 'reports' / (args.assignment + '.csv')}   "
+          f"feedback: {course / 'feedback'}")
+    return 1 if report.failed else 0
+
+
+def command_check(args) -> int:
+    """Grade a copy of the learner's notebooks/ with the full hidden tests, in a scratch course."""
+    from lrcourse.build import chapters, generate_release
+
+    scratch = ROOT / "build" / "check"
+    shutil.rmtree(scratch, ignore_errors=True)
+    names = args.chapters or chapters()
+    for name in names:
+        shutil.copytree(ROOT / "source" / name, scratch / "source" / name)
+        shutil.copytree(ROOT / "notebooks" / name, scratch / "submitted" / "you" / name,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy(ROOT / "nbgrader_config.py", scratch)
+    # The release goes to a side folder: generate_assignment must not touch the learner's work.
+    (scratch / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text()
+                                                 + '\nc.CourseDirectory.release_directory = "release"\n')
+    generate_release(scratch, names)
+    status = 0
+    for name in names:
+        report = grading.grade_class(scratch, name, workers=1, force=True, progress=False)
+        status |= 1 if report.failed else 0
+        _print_exercises(scratch, name, report)
+    return status
+
+
+def _print_exercises(course: Path, assignment: str, report) -> None:
+    from nbgrader.api import Gradebook
+
+    print(f"\n{assignment}")
+    if report.failed:
+        print(f"  could not be graded: {report.failed[0].reason}")
+        return
+    with Gradebook(grading.default_db_url(course)) as gradebook:
+        notebook = gradebook.find_submission(assignment, "you").notebooks[0]
+        for grade in sorted(notebook.grades, key=lambda g: g.name):
+            if grade.max_score:
+                print(f"  {grade.name:<42} {grade.score:g} / {grade.max_score:g}")
+        print(f"  {'total':<42} {notebook.score:g} / {notebook.max_score:g}")
+    for html in sorted((course / "feedback" / "you" / assignment).glob("*.html")):
+        print(f"  feedback: {html.relative_to(ROOT)}")
+
+
+def command_demo(args) -> int:
+    """Submit the example class (examples/class) and grade it with one command."""
+    from lrcourse.examples import submit_example_class
+
+    course = ROOT
+    assignments = submit_example_class(course, EXAMPLES)
+    status = 0
+    for assignment in assignments:
+        _released(course, assignment)
+        report = grading.grade_class(course, assignment, workers=args.workers, force=True)
+        print(grading.summary(report))
+        status |= 1 if report.failed else 0
+    print(f"\nautograded/ and feedback/ are filled; grades in {course / 'grades.csv'}")
+    print("The failures above are expected: the example class includes a malformed notebook.")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="lrcourse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", required=True)
+    grade = sub.add_parser("grade", help="autograde every submission of an assignment, in parallel")
+    grade.add_argument("assignment")
+    grade.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: cores)")
+    grade.add_argument("--force", action="store_true", help="regrade students already graded")
+    grade.add_argument("--db-url", help="gradebook URL (default: the course's SQLite gradebook.db)")
+    grade.add_argument("--course", default=".", help="the course folder (default: here)")
+    grade.set_defaults(run=command_grade)
+    check = sub.add_parser("check", help="grade your own notebooks in notebooks/ with the hidden tests")
+    check.add_argument("chapters", nargs="*")
+    check.set_defaults(run=command_check)
+    demo = sub.add_parser("demo", help="grade the example class shipped in examples/class")
+    demo.add_argument("--workers", type=int, default=os.cpu_count())
+    demo.set_defaults(run=command_demo)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    grading.ensure_tools_on_path()
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

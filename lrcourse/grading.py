@@ -1,0 +1,297 @@
+"""Grade a whole class with nbgrader's own autograder, in parallel, losing nothing.
+
+`grade_class` runs `NbGraderAPI.autograde` (exactly what `nbgrader autograde` runs) for one student at a
+time in each of N worker processes. A worker starts once and grades many students, so nbgrader's import
+and set-up are paid once per worker rather than once per student. Around that:
+
+- every submission is read first: a notebook that is not valid JSON or not nbformat 4 is recorded as
+  failed with the reason and never reaches nbgrader;
+- a student whose grading fails (nbgrader's error, a crashed worker) is recorded as failed, and every
+  other student is still graded; the exit status says whether anything failed;
+- a student is marked done only after autograde and feedback both succeeded; a re-run grades only
+  students with no mark or a changed submission (`force` regrades all), so an interrupted run loses
+  nothing already written;
+- the gradebook is nbgrader's: SQLite (with a busy timeout, so concurrent workers wait instead of
+  failing with "database is locked") or PostgreSQL via `db_url`.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MARK = ".lrcourse-graded.json"
+SQLITE_BUSY_SECONDS = 120
+
+
+@dataclass
+class Outcome:
+    student: str
+    status: str  # "graded", "failed" or "skipped" (already graded, unchanged)
+    reason: str = ""
+    score: float | None = None
+    max_score: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    assignment: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+# --------------------------------------------------------------------------------------------
+# The course: folders, configuration, gradebook
+# --------------------------------------------------------------------------------------------
+def default_db_url(course: Path) -> str:
+    return f"sqlite:///{course / 'gradebook.db'}"
+
+
+def with_busy_timeout(db_url: str) -> str:
+    """SQLite URLs get a busy timeout: a worker waits for another's write instead of failing."""
+    if db_url.startswith("sqlite:") and "timeout=" not in db_url:
+        return f"{db_url}{'&' if '?' in db_url else '?'}timeout={SQLITE_BUSY_SECONDS}"
+    return db_url
+
+
+def course_config(course: Path, db_url: str):
+    """nbgrader's configuration: the course's nbgrader_config.py, with root and gradebook set."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = Config()
+    if (course / "nbgrader_config.py").exists():
+        config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.db_url = with_busy_timeout(db_url)
+    return config
+
+
+def ensure_tools_on_path() -> None:
+    """nbgrader runs `alembic` from PATH when it creates a gradebook: put this environment's bin first."""
+    bin_dir = str(Path(sys.executable).parent)
+    if not os.environ.get("PATH", "").startswith(bin_dir):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def submissions(course: Path, assignment: str) -> list[str]:
+    folder = course / "submitted"
+    return sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir()) if folder.is_dir() else []
+
+
+def fingerprint(folder: Path) -> str:
+    """A hash of every file a student submitted for the assignment."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def malformed(folder: Path) -> str | None:
+    """Why the submitted notebooks cannot be graded, or None when they can be read."""
+    import nbformat
+
+    notebooks = sorted(folder.glob("*.ipynb"))
+    if not notebooks:
+        return "no notebook (.ipynb) in the submission"
+    for path in notebooks:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return f"{path.name} is not valid JSON: {error}"
+        if not isinstance(raw, dict) or raw.get("nbformat") != 4:
+            version = raw.get("nbformat") if isinstance(raw, dict) else None
+            return f"{path.name} is not an nbformat 4 notebook (nbformat={version!r})"
+        try:
+            nbformat.validate(nbformat.reads(json.dumps(raw), as_version=4))
+        except Exception as error:  # nbformat's ValidationError, or a structure it cannot read
+            return f"{path.name} is not a valid notebook: {str(error).splitlines()[0]}"
+    return None
+
+
+def is_done(course: Path, student: str, assignment: str, current: str) -> bool:
+    mark = course / "autograded" / student / assignment / MARK
+    try:
+        return json.loads(mark.read_text())["fingerprint"] == current
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# Workers: start once, grade many students
+# --------------------------------------------------------------------------------------------
+_API = None
+_COURSE: Path | None = None
+
+
+def _start_worker(course: str, db_url: str) -> None:
+    global _API, _COURSE
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what an interrupt stops
+    ensure_tools_on_path()
+    from nbgrader.apps import NbGraderAPI
+
+    _COURSE = Path(course)
+    os.chdir(course)
+    _API = NbGraderAPI(config=course_config(_COURSE, db_url))
+
+
+def _grade_student(assignment: str, student: str, current: str) -> Outcome:
+    """Autograde and generate feedback for one student; mark the student done only if both worked."""
+    start = time.monotonic()
+    result = _API.autograde(assignment, student, force=True, create=True)
+    if not result.get("success"):
+        return Outcome(student, "failed", _first_error(result), seconds=time.monotonic() - start)
+    feedback = _API.generate_feedback(assignment, student, force=True)
+    if not feedback.get("success"):
+        return Outcome(student, "failed", "feedback: " + _first_error(feedback), seconds=time.monotonic() - start)
+    score, max_score = _score(assignment, student)
+    mark = _COURSE / "autograded" / student / assignment / MARK
+    mark.write_text(json.dumps({"fingerprint": current, "score": score, "max_score": max_score}))
+    return Outcome(student, "graded", score=score, max_score=max_score, seconds=time.monotonic() - start)
+
+
+def _score(assignment: str, student: str) -> tuple[float, float]:
+    submission = _API.get_submission(assignment, student)
+    return submission["score"], submission["max_score"]
+
+
+def _first_error(result: dict) -> str:
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("[ERROR]") and "Please see the error log" not in line:
+            return line.removeprefix("[ERROR]").strip()[:300]
+    return (lines[-1] if lines else "nbgrader reported a failure without a message")[:300]
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
+def grade_class(course: Path, assignment: str, workers: int | None = None, force: bool = False,
+                db_url: str | None = None, progress: bool = True) -> Report:
+    """Grade every submission of `assignment` in `course`; see the module docstring."""
+    course = course.resolve()
+    db_url = db_url or default_db_url(course)
+    ensure_tools_on_path()
+    report = Report(assignment)
+    start = time.monotonic()
+    todo = []
+    for student in submissions(course, assignment):
+        folder = course / "submitted" / student / assignment
+        reason = malformed(folder)
+        if reason:
+            report.outcomes.append(Outcome(student, "failed", reason))
+            continue
+        current = fingerprint(folder)
+        if not force and is_done(course, student, assignment, current):
+            report.outcomes.append(Outcome(student, "skipped", "already graded, submission unchanged"))
+        else:
+            todo.append((student, current))
+    if todo:
+        _prepare_gradebook(course, assignment, db_url)
+        report.outcomes += _run_workers(course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress)
+    report.outcomes.sort(key=lambda o: o.student)
+    export_grades(course, db_url)
+    report.seconds = time.monotonic() - start
+    write_report(course, report)
+    return report
+
+
+def _prepare_gradebook(course: Path, assignment: str, db_url: str) -> None:
+    """Create the gradebook's tables once, before the workers race to do it."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(with_busy_timeout(db_url)) as gradebook:
+        gradebook.find_assignment(assignment)  # raises if the assignment was never released
+
+
+def _run_workers(course, assignment, todo, workers, db_url, progress) -> list[Outcome]:
+    from tqdm import tqdm
+
+    outcomes: list[Outcome] = []
+    pending = list(todo)
+    attempts: dict[str, int] = {}
+    bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
+    context = multiprocessing.get_context("spawn")
+    try:
+        while pending:
+            with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context, initializer=_start_worker,
+                                     initargs=(str(course), db_url)) as pool:
+                futures = {pool.submit(_grade_student, assignment, s, f): (s, f) for s, f in pending}
+                pending = []
+                running = set(futures)
+                while running:
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        student, current = futures[future]
+                        try:
+                            outcomes.append(future.result())
+                        except BrokenProcessPool:
+                            # A worker died (e.g. killed by the system): give each affected student one retry.
+                            attempts[student] = attempts.get(student, 0) + 1
+                            if attempts[student] < 2:
+                                pending.append((student, current))
+                                continue
+                            outcomes.append(Outcome(student, "failed", "the grading worker died twice"))
+                        except Exception as error:  # a bug outside nbgrader's own handling
+                            outcomes.append(Outcome(student, "failed", f"{type(error).__name__}: {error}"))
+                        bar.update(1)
+    except KeyboardInterrupt:
+        bar.close()
+        print("\nInterrupted: every grade written so far is kept; run the command again to grade the rest.",
+              file=sys.stderr)
+        raise
+    bar.close()
+    return outcomes
+
+
+# --------------------------------------------------------------------------------------------
+# Results: nbgrader's CSV export, a report, a summary table
+# --------------------------------------------------------------------------------------------
+def export_grades(course: Path, db_url: str) -> Path:
+    """nbgrader's own CSV export of the whole gradebook, to grades.csv in the course folder."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
+    target = course / "grades.csv"
+    with Gradebook(with_busy_timeout(db_url)) as gradebook:
+        CsvExportPlugin(to=str(target)).export(gradebook)
+    return target
+
+
+def write_report(course: Path, report: Report) -> Path:
+    path = course / "reports" / f"{report.assignment}.csv"
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "status", "score", "max_score", "reason"])
+        for o in report.outcomes:
+            writer.writerow([o.student, o.status, o.score, o.max_score, o.reason])
+    return path
+
+
+def summary(report: Report) -> str:
+    counts = {status: sum(o.status == status for o in report.outcomes) for status in ("graded", "skipped", "failed")}
+    lines = [f"{report.assignment}: {counts['graded']} graded, {counts['skipped']} unchanged (skipped), "
+             f"{counts['failed']} failed, in {report.seconds:.1f} s"]
+    width = max([len(o.student) for o in report.outcomes] + [7])
+    lines.append(f"  {'student':<{width}}  {'status':<8} {'score':>11}  reason")
+    for o in report.outcomes:
+        score = f"{o.score:g} / {o.max_score:g}" if o.score is not None else ""
+        lines.append(f"  {o.student:<{width}}  {o.status:<8} {score:>11}  {o.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""A scratch nbgrader course for the grading tests: release, submit answers, autograde, read scores."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from conftest import ROOT
+from lrcourse.build import generate_release, tool_environment
+
+NOTEBOOK = {path.parent.name: path.name for path in (ROOT / "source").glob("*/*.ipynb")}
+
+
+def make_course(directory: Path, chapters: list[str]) -> Path:
+    """Copy source/ and the config into `directory` and release `chapters` there (with a gradebook)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for chapter in chapters:
+        shutil.copytree(ROOT / "source" / chapter, directory / "source" / chapter)
+    shutil.copy(ROOT / "nbgrader_config.py", directory)
+    generate_release(directory, chapters)
+    return directory
+
+
+def released(course: Path, chapter: str) -> nbformat.NotebookNode:
+    return nbformat.read(course / "notebooks" / chapter / NOTEBOOK[chapter], as_version=4)
+
+
+def submission_path(course: Path, student: str, chapter: str) -> Path:
+    return course / "submitted" / student / chapter / NOTEBOOK[chapter]
+
+
+def submit(course: Path, student: str, chapter: str, answers: dict[str, str] | None = None) -> Path:
+    """Submit the released notebook with the given answer cells (grade_id -> source) filled in."""
+    notebook = released(course, chapter)
+    for cell in notebook.cells:
+        if answers and cell.get("id") in answers:
+            cell.source = answers[cell.id]
+    path = submission_path(course, student, chapter)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def submit_text(course: Path, student: str, chapter: str, text: str) -> Path:
+    """Submit a file with arbitrary content (a malformed notebook)."""
+    path = submission_path(course, student, chapter)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def solution_answers(chapter: str) -> dict[str, str]:
+    """The instructor's solutions, as they appear in source/ (markers included)."""
+    notebook = nbformat.read(ROOT / "source" / chapter / NOTEBOOK[chapter], as_version=4)
+    return {cell.id: cell.source for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")}
+
+
+def autograde(course: Path, chapter: str, *extra: str) -> subprocess.CompletedProcess:
+    """Plain `nbgrader autograde CHAPTER` over every submitted student, in one process."""
+    return subprocess.run([sys.executable, "-m", "nbgrader", "autograde", chapter, "--force", *extra],
+                          cwd=course, env=tool_environment(), capture_output=True, text=True, timeout=3600)
+
+
+def scores(course: Path, chapter: str, db_url: str | None = None) -> dict[str, dict[str, tuple[float, float]]]:
+    """{student: {test cell grade_id: (score, max_score)}} from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        result = {}
+        for submission in gradebook.assignment_submissions(chapter):
+            notebook = submission.notebooks[0]
+            result[submission.student_id] = {
+                grade.name: (grade.score, grade.max_score) for grade in notebook.grades if grade.cell_type == "code"
+                and not grade.name.startswith(("my_", "largest", "scale", "warmup", "train"))
+            }
+        return result

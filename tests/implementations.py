@@ -1,0 +1,522 @@
+"""Students' answers for the graded exercises: correct ones written differently, plausible mistakes,
+use of PyTorch's schedulers, and broken code.
+
+Each `Answer` replaces the source of one autograded-answer cell. `fails` names exactly the test cells
+it must lose (empty: full marks; `ALL`: every test cell of that exercise); every other test cell must
+give full marks. A mistake usually shows in more than the cell written for it (a wrong patience rule
+also changes the rates in the cooldown cell): those cells are listed too, each one checked by hand. The grading tests submit each
+one through real `nbgrader autograde` and check the score of every test cell.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STEP_CELLS = ("test_my_step_lr_one_group", "test_my_step_lr_groups", "test_my_step_lr_get_last_lr",
+              "test_my_step_lr_last_epoch")
+PLATEAU_CELLS = ("test_plateau_min_rel", "test_plateau_modes", "test_plateau_patience", "test_plateau_cooldown",
+                 "test_plateau_min_lr", "test_plateau_eps", "test_plateau_groups", "test_plateau_errors",
+                 "test_plateau_tensor_and_get_last_lr")
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Answer:
+    name: str
+    chapter: str
+    cell: str
+    source: str
+    fails: tuple | str = ()
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        return STEP_CELLS if self.cell == "my_step_lr" else PLATEAU_CELLS
+
+    @property
+    def failing(self) -> set[str]:
+        return set(self.cells) if self.fails == ALL else set(self.fails)
+
+
+def step(name, source, fails=()):
+    return Answer(name, "02_ordered_schedules", "my_step_lr", source, fails)
+
+
+def plateau(name, source, fails=()):
+    return Answer(name, "03_adaptive_schedules", "my_reduce_lr_on_plateau", source, fails)
+
+
+# --------------------------------------------------------------------------------------------
+# MyStepLR
+# --------------------------------------------------------------------------------------------
+STEP_CLOSED_FORM = '''
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
+        self.last_epoch = 0
+
+    def step(self):
+        self.last_epoch += 1
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)
+
+    def get_last_lr(self):
+        return [group["lr"] for group in self.optimizer.param_groups]
+'''
+
+
+def step_variant(old: str, new: str) -> str:
+    assert old in STEP_CLOSED_FORM, old
+    return STEP_CLOSED_FORM.replace(old, new)
+
+
+STEP_CORRECT = [
+    step("closed_form", STEP_CLOSED_FORM),
+    step("chained_multiplication", '''
+class MyStepLR:
+    """Multiply the current rate by gamma at every multiple of step_size."""
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer = optimizer
+        self.step_size = step_size
+        self.gamma = gamma
+        self.last_epoch = 0
+
+    def step(self):
+        self.last_epoch += 1
+        if self.last_epoch % self.step_size == 0:
+            for group in self.optimizer.param_groups:
+                group["lr"] = group["lr"] * self.gamma
+
+    def get_last_lr(self):
+        return list(map(lambda g: float(g["lr"]), self.optimizer.param_groups))
+'''),
+    step("bookkeeping_in_groups", '''
+import math
+
+def _decay(gamma, epoch, step_size):
+    return gamma ** math.floor(epoch / step_size)
+
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        for group in optimizer.param_groups:
+            group.setdefault("my_initial_lr", group["lr"])
+        self.optimizer = optimizer
+        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.last_epoch = 0
+        self._last = [g["lr"] for g in optimizer.param_groups]
+
+    def step(self):
+        self.last_epoch = self.last_epoch + 1
+        factor = _decay(self.gamma, self.last_epoch, self.step_size)
+        self._last = []
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["my_initial_lr"] * factor
+            self._last.append(group["lr"])
+
+    def get_last_lr(self):
+        return list(self._last)
+'''),
+    step("prints_and_warns", '''
+import sys, warnings
+
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        print("creating MyStepLR with", step_size, gamma)
+        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
+        self.last_epoch = 0
+
+    def step(self):
+        self.last_epoch += 1
+        print("epoch", self.last_epoch, file=sys.stderr)
+        warnings.warn("debugging output from my scheduler")
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)
+
+    def get_last_lr(self):
+        print("get_last_lr called")
+        return [group["lr"] for group in self.optimizer.param_groups]
+'''),
+    step("tensor_round_trip_warns", '''
+import torch
+
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.base_lrs = [torch.tensor(group["lr"], dtype=torch.float64) for group in optimizer.param_groups]
+        self.last_epoch = 0
+
+    def step(self):
+        self.last_epoch += 1
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            # torch.tensor(a_tensor) warns (UserWarning: copy construct), harmlessly
+            group["lr"] = float(torch.tensor(base) * self.gamma ** (self.last_epoch // self.step_size))
+
+    def get_last_lr(self):
+        return [group["lr"] for group in self.optimizer.param_groups]
+'''),
+]
+
+STEP_WRONG = [
+    step("decays_one_step_early", step_variant("(self.last_epoch // self.step_size)",
+                                               "((self.last_epoch + 1) // self.step_size)"),
+         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+    step("decays_one_step_late", step_variant('''        self.last_epoch += 1
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)''', '''        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)
+        self.last_epoch += 1'''),
+         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+    step("float_division", step_variant("(self.last_epoch // self.step_size)", "(self.last_epoch / self.step_size)"),
+         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+    step("decays_every_step", step_variant("(self.last_epoch // self.step_size)", "self.last_epoch"),
+         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+    step("compounds_the_decay", step_variant('group["lr"] = base * self.gamma', 'group["lr"] = group["lr"] * self.gamma'),
+         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+    step("only_first_group", step_variant('''        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base''', '''        for group, base in zip(self.optimizer.param_groups[:1], self.base_lrs):
+            group["lr"] = base'''),
+         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups")),
+    step("first_group_base_for_all", step_variant('group["lr"] = base * self.gamma', 'group["lr"] = self.base_lrs[0] * self.gamma'),
+         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups")),
+    step("wrong_default_gamma", step_variant("def __init__(self, optimizer, step_size, gamma=0.1):",
+                                             "def __init__(self, optimizer, step_size, gamma=0.5):"),
+         fails=("test_my_step_lr_one_group",)),
+    step("decays_at_construction", step_variant('''        self.last_epoch = 0
+''', '''        self.last_epoch = 0
+        for group in optimizer.param_groups:
+            group["lr"] *= gamma
+'''), fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+    step("get_last_lr_stale", step_variant('''        return [group["lr"] for group in self.optimizer.param_groups]''',
+                                           '''        return list(self.base_lrs)'''),
+         fails=("test_my_step_lr_get_last_lr",)),
+    step("get_last_lr_tensors", step_variant('''        return [group["lr"] for group in self.optimizer.param_groups]''',
+                                             '''        import torch
+        return [torch.tensor(group["lr"]) for group in self.optimizer.param_groups]'''),
+         fails=("test_my_step_lr_get_last_lr",)),
+    step("get_last_lr_tuple", step_variant('''        return [group["lr"] for group in self.optimizer.param_groups]''',
+                                           '''        return tuple(group["lr"] for group in self.optimizer.param_groups)'''),
+         fails=("test_my_step_lr_get_last_lr",)),
+    step("last_epoch_starts_at_minus_one", step_variant('''        self.last_epoch = 0
+''', '''        self.last_epoch = -1
+'''), fails=ALL),
+]
+
+STEP_FORBIDDEN = [
+    step("alias_of_torch", "import torch\nMyStepLR = torch.optim.lr_scheduler.StepLR\n", fails=ALL),
+    step("subclass_of_torch", '''
+from torch.optim.lr_scheduler import StepLR
+
+class MyStepLR(StepLR):
+    """Just PyTorch's."""
+''', fails=ALL),
+    step("wraps_torch", '''
+import torch
+
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.inner = torch.optim.lr_scheduler.StepLR(optimizer, step_size, gamma)
+        self.last_epoch = 0
+
+    def step(self):
+        self.inner.optimizer._opt_called = True
+        self.inner.step()
+        self.last_epoch = self.inner.last_epoch
+
+    def get_last_lr(self):
+        return self.inner.get_last_lr()
+''', fails=ALL),
+    step("calls_torch_each_step", '''
+import torch
+from torch.optim import lr_scheduler as sched
+
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.base_lrs = [g["lr"] for g in optimizer.param_groups]
+        self.last_epoch = 0
+
+    def step(self):
+        self.last_epoch += 1
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            dummy = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
+            helper = sched.StepLR(dummy, self.step_size, self.gamma, last_epoch=-1)
+            for _ in range(self.last_epoch):
+                dummy.step(); helper.step()
+            group["lr"] = dummy.param_groups[0]["lr"]
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+''', fails=ALL),
+]
+
+STEP_BROKEN = [
+    step("syntax_error", "class MyStepLR:\n    def __init__(self, optimizer, step_size gamma=0.1):\n        pass\n", fails=ALL),
+    step("error_at_import", "import a_module_that_does_not_exist\n" + STEP_CLOSED_FORM, fails=ALL),
+    step("infinite_loop_in_step", step_variant("        self.last_epoch += 1\n",
+                                               "        while self.last_epoch >= 0:\n            self.last_epoch += 0\n"),
+         fails=ALL),
+]
+
+STEP_HANGS_AT_DEFINITION = step("infinite_loop_at_definition", "while True:\n    pass\n" + STEP_CLOSED_FORM, fails=ALL)
+
+
+# --------------------------------------------------------------------------------------------
+# MyReduceLROnPlateau
+# --------------------------------------------------------------------------------------------
+PLATEAU_REFERENCE = '''
+import math
+
+class MyReduceLROnPlateau:
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                 threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
+        if factor >= 1.0:
+            raise ValueError("factor must be < 1")
+        if mode not in ("min", "max"):
+            raise ValueError("bad mode")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError("bad threshold_mode")
+        n = len(optimizer.param_groups)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != n:
+                raise ValueError("min_lr length")
+            self.min_lrs = list(min_lr)
+        else:
+            self.min_lrs = [min_lr] * n
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience = mode, factor, patience
+        self.threshold, self.threshold_mode = threshold, threshold_mode
+        self.cooldown, self.eps = cooldown, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+
+    def is_better(self, a, best):
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (1 + self.threshold)
+        return a > best + self.threshold
+
+    def step(self, metric):
+        current = float(metric)
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for i, group in enumerate(self.optimizer.param_groups):
+                old = float(group["lr"])
+                new = max(old * self.factor, self.min_lrs[i])
+                if old - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+
+    def get_last_lr(self):
+        return [float(g["lr"]) for g in self.optimizer.param_groups]
+'''
+
+
+def plateau_variant(*replacements: str) -> str:
+    source = PLATEAU_REFERENCE
+    for old, new in zip(replacements[::2], replacements[1::2]):
+        assert old in source, old
+        source = source.replace(old, new)
+    return source
+
+
+PLATEAU_CORRECT = [
+    plateau("reference_style", PLATEAU_REFERENCE),
+    plateau("table_of_comparisons", '''
+import operator
+
+class MyReduceLROnPlateau:
+    """Same rule, organised as a table of improvement tests and an explicit state machine."""
+    IMPROVES = {
+        ("min", "rel"): lambda a, best, t: a < best * (1.0 - t),
+        ("min", "abs"): lambda a, best, t: a < best - t,
+        ("max", "rel"): lambda a, best, t: a > best * (1.0 + t),
+        ("max", "abs"): lambda a, best, t: a > best + t,
+    }
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                 threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
+        if not factor < 1.0:
+            raise ValueError(f"factor={factor} must be below 1")
+        if (mode, threshold_mode) not in self.IMPROVES:
+            raise ValueError(f"unknown mode {mode!r} or threshold_mode {threshold_mode!r}")
+        groups = optimizer.param_groups
+        floors = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr for _ in groups]
+        if len(floors) != len(groups):
+            raise ValueError("one min_lr per group")
+        self.optimizer, self.floors = optimizer, floors
+        self.improves = self.IMPROVES[(mode, threshold_mode)]
+        self.factor, self.patience, self.threshold = factor, patience, threshold
+        self.cooldown, self.eps = cooldown, eps
+        self.best = float("inf") if mode == "min" else float("-inf")
+        self.num_bad_epochs = self.cooldown_counter = 0
+
+    @property
+    def in_cooldown(self):
+        return self.cooldown_counter > 0
+
+    def _reduce(self):
+        for group, floor in zip(self.optimizer.param_groups, self.floors):
+            old = group["lr"]
+            new = max(old * self.factor, floor)
+            if old - new > self.eps:
+                group["lr"] = new
+
+    def step(self, metric):
+        value = metric.item() if hasattr(metric, "item") else float(metric)
+        if self.improves(value, self.best, self.threshold):
+            self.best, self.num_bad_epochs = value, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            self._reduce()
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+'''),
+    plateau("subtraction_forms", plateau_variant(
+        "return a < best - self.threshold", "return best - a > self.threshold",
+        "return a > best + self.threshold", "return a - best > self.threshold",
+        "if old - new > self.eps:", "if new < old - self.eps:",
+    ) .replace("self.best = math.inf if mode == \"min\" else -math.inf",
+               "self.best = float(\"inf\") if mode == \"min\" else float(\"-inf\")")),
+    plateau("prints_warns_and_copies_tensors", plateau_variant(
+        "        current = float(metric)\n",
+        "        import sys, warnings, torch\n"
+        "        current = float(torch.tensor(metric))  # warns for a tensor metric (copy construct)\n"
+        "        print('metric', current)\n"
+        "        print('debug: best so far', self.best, file=sys.stderr)\n"
+        "        warnings.warn('my scheduler is chatty')\n",
+    )),
+]
+
+PLATEAU_WRONG = [
+    plateau("equal_counts_as_improvement", plateau_variant(
+        "return a < best * (1 - self.threshold)", "return a <= best * (1 - self.threshold)",
+        "return a > best * (1 + self.threshold)", "return a >= best * (1 + self.threshold)"),
+        fails=("test_plateau_min_rel", "test_plateau_modes")),
+    # best - best * threshold looks equal to best * (1 - threshold), but at the start best = inf: inf - inf is nan
+    plateau("relative_threshold_by_subtraction", plateau_variant(
+        "return a < best * (1 - self.threshold)", "return a < best - best * self.threshold"), fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_min_rel", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+    plateau("relative_threshold_uses_abs_best", plateau_variant(
+        "return a < best * (1 - self.threshold)", "return a < best - abs(best) * self.threshold"),
+        fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_min_rel", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+    plateau("rel_and_abs_swapped", plateau_variant(
+        'if self.mode == "min" and self.threshold_mode == "rel":', 'if self.mode == "min" and self.threshold_mode == "abs":',
+        'if self.threshold_mode == "rel":', 'if self.threshold_mode == "abs":'),
+        fails=("test_plateau_min_rel", "test_plateau_modes")),
+    plateau("max_mode_treated_as_min", plateau_variant(
+        'if self.threshold_mode == "rel":\n            return a > best * (1 + self.threshold)\n        return a > best + self.threshold',
+        'if self.threshold_mode == "rel":\n            return a < best * (1 - self.threshold)\n        return a < best - self.threshold'),
+        fails=("test_plateau_modes",)),
+    plateau("patience_off_by_one", plateau_variant("if self.num_bad_epochs > self.patience:",
+                                                   "if self.num_bad_epochs >= self.patience:"),
+            fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+    plateau("bad_epochs_not_reset_after_reduction", plateau_variant(
+        "            self.cooldown_counter = self.cooldown\n            self.num_bad_epochs = 0\n",
+        "            self.cooldown_counter = self.cooldown\n"),
+        fails=("test_plateau_cooldown", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+    plateau("bad_epochs_counted_in_cooldown", plateau_variant(
+        "            self.cooldown_counter -= 1\n            self.num_bad_epochs = 0\n",
+        "            self.cooldown_counter -= 1\n"),
+        fails=("test_plateau_cooldown", "test_plateau_groups")),
+    plateau("best_frozen_in_cooldown", plateau_variant(
+        "        if self.is_better(current, self.best):",
+        "        if self.cooldown_counter == 0 and self.is_better(current, self.best):"),
+        fails=("test_plateau_cooldown", "test_plateau_groups")),
+    plateau("cooldown_one_epoch_short", plateau_variant(
+        "            self.cooldown_counter = self.cooldown\n", "            self.cooldown_counter = max(self.cooldown - 1, 0)\n"),
+        fails=("test_plateau_cooldown", "test_plateau_groups")),
+    plateau("min_lr_ignored", plateau_variant("new = max(old * self.factor, self.min_lrs[i])", "new = old * self.factor"),
+            fails=("test_plateau_groups", "test_plateau_min_lr")),
+    plateau("min_lr_list_first_value_for_all", plateau_variant(
+        "new = max(old * self.factor, self.min_lrs[i])", "new = max(old * self.factor, self.min_lrs[0])"),
+        fails=("test_plateau_groups", "test_plateau_min_lr")),
+    plateau("eps_ignored", plateau_variant("if old - new > self.eps:", "if new < old:"),
+            fails=("test_plateau_eps", "test_plateau_patience")),
+    plateau("eps_compared_with_new_rate", plateau_variant("if old - new > self.eps:", "if new > self.eps:"),
+            fails=("test_plateau_eps",)),
+    plateau("reduces_from_initial_rate", plateau_variant(
+        "        self.optimizer = optimizer\n",
+        "        self.optimizer = optimizer\n        self.initial = [g['lr'] for g in optimizer.param_groups]\n",
+        "new = max(old * self.factor, self.min_lrs[i])", "new = max(self.initial[i] * self.factor, self.min_lrs[i])"),
+        fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+    plateau("only_first_group_reduced", plateau_variant(
+        "for i, group in enumerate(self.optimizer.param_groups):",
+        "for i, group in enumerate(self.optimizer.param_groups[:1]):"),
+        fails=("test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_tensor_and_get_last_lr")),
+    plateau("best_starts_at_zero", plateau_variant(
+        'self.best = math.inf if mode == "min" else -math.inf', "self.best = 0.0"),
+        fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_min_rel", "test_plateau_modes", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+    plateau("no_factor_check", plateau_variant(
+        '        if factor >= 1.0:\n            raise ValueError("factor must be < 1")\n', ""),
+        fails=("test_plateau_errors",)),
+    plateau("no_mode_check", plateau_variant(
+        '        if mode not in ("min", "max"):\n            raise ValueError("bad mode")\n', ""),
+        fails=("test_plateau_errors",)),
+    plateau("no_min_lr_length_check", plateau_variant(
+        '            if len(min_lr) != n:\n                raise ValueError("min_lr length")\n', ""),
+        fails=("test_plateau_errors",)),
+    plateau("wrong_exception_type", plateau_variant('raise ValueError("bad threshold_mode")',
+                                                    'raise KeyError("bad threshold_mode")'),
+            fails=("test_plateau_errors",)),
+    plateau("metric_item_only", plateau_variant("current = float(metric)", "current = metric.item()"),
+            fails=ALL),
+    plateau("get_last_lr_initial_rates", plateau_variant(
+        "        self.optimizer = optimizer\n",
+        "        self.optimizer = optimizer\n        self.initial = [g['lr'] for g in optimizer.param_groups]\n",
+        "return [float(g[\"lr\"]) for g in self.optimizer.param_groups]", "return list(self.initial)"),
+        fails=("test_plateau_tensor_and_get_last_lr",)),
+]
+
+PLATEAU_FORBIDDEN = [
+    plateau("alias_of_torch", "from torch.optim.lr_scheduler import ReduceLROnPlateau as MyReduceLROnPlateau\n", fails=ALL),
+    plateau("subclass_of_torch", '''
+import torch
+
+class MyReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
+    pass
+''', fails=ALL),
+    plateau("wraps_torch", '''
+from torch.optim import lr_scheduler
+
+class MyReduceLROnPlateau:
+    def __init__(self, optimizer, **kwargs):
+        self._inner = [lr_scheduler.ReduceLROnPlateau(optimizer, **kwargs)]
+
+    def __getattr__(self, name):
+        return getattr(self._inner[0], name)
+
+    def step(self, metric):
+        self._inner[0].step(metric)
+
+    def get_last_lr(self):
+        return self._inner[0].get_last_lr()
+''', fails=ALL),
+]
+
+PLATEAU_BROKEN = [
+    plateau("infinite_loop_in_step", plateau_variant("        current = float(metric)\n",
+                                                     "        current = float(metric)\n        while current == current:\n            pass\n"),
+            fails=ALL),
+]
+
+CORRECT = STEP_CORRECT + PLATEAU_CORRECT
+WRONG = STEP_WRONG + PLATEAU_WRONG
+FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN
+BROKEN = STEP_BROKEN + PLATEAU_BROKEN
