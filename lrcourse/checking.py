@@ -112,15 +112,17 @@ def _wrapped_scheduler(instance) -> str | None:
 class _Guard:
     """Captures output and warnings, records calls into torch's scheduler code, enforces a budget."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, forbid_schedulers: bool = True, forbidden_code=()):
         self.seconds = seconds
         self.forbidden_calls: list[str] = []
+        self.warnings: list[warnings.WarningMessage] = []
         self.stdout = io.StringIO()
         self.stderr = io.StringIO()
-        self._scheduler_file = sys.modules[SCHEDULER_MODULE].__file__
+        self._scheduler_file = sys.modules[SCHEDULER_MODULE].__file__ if forbid_schedulers else None
+        self._forbidden_code = set(forbidden_code)
 
     def _profile(self, frame, event, arg):
-        if event == "call" and frame.f_code.co_filename == self._scheduler_file:
+        if event == "call" and (frame.f_code.co_filename == self._scheduler_file or frame.f_code in self._forbidden_code):
             self.forbidden_calls.append(frame.f_code.co_qualname)
 
     def _alarm(self, signum, frame):
@@ -134,7 +136,7 @@ class _Guard:
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
         previous_profile = sys.getprofile()
         try:
-            with warnings.catch_warnings(record=True), \
+            with warnings.catch_warnings(record=True) as self.warnings, \
                     contextlib.redirect_stdout(self.stdout), contextlib.redirect_stderr(self.stderr):
                 warnings.simplefilter("always")
                 sys.setprofile(self._profile)
@@ -425,3 +427,86 @@ def preview(student_class, torch_class, epochs: int = 10, lr: float = 1.0, metri
         return
     print(f"your {student_class.__name__}:{' ' * (len(torch_class.__name__) - len(student_class.__name__) + 6)}"
           f"{[round(float(x), 6) for x in mine]}")
+
+
+# --------------------------------------------------------------------------------------------
+# A factor function for LambdaLR (chapter 4)
+# --------------------------------------------------------------------------------------------
+def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: int | None = None) -> None:
+    """`factor(epoch, warmup, total, floor)` must give PyTorch's SequentialLR(LinearLR, CosineAnnealingLR)
+    rate (for lr = 1) at every epoch before `total`, and `floor` from `total` on."""
+    epochs = epochs or total + 5
+    request = {"scheduler": "WarmupCosine", "lrs": [1.0], "steps": total - 1,
+               "kwargs": {"warmup": warmup, "total": total, "floor": floor}}
+    [reference] = reference_trajectories([request])
+    expected = [state["lrs"][0] for state in reference["states"]] + [floor] * (epochs - total)
+    guard = _Guard(SECONDS_PER_CASE)
+    try:
+        with guard.running():
+            mine = [factor(epoch, warmup, total, floor) for epoch in range(epochs)]
+    except StudentTimeout:
+        raise AssertionError(f"factor(epoch, {warmup}, {total}, {floor}) did not finish within {guard.seconds:.0f} s") from None
+    for epoch, (value, want) in enumerate(zip(mine, expected)):
+        if not _close(value, want):
+            phase = ("warm-up" if epoch < warmup else "cosine decay" if epoch < total else "after total_epochs")
+            raise AssertionError(
+                f"warmup_cosine_factor(epoch={epoch}, warmup_epochs={warmup}, total_epochs={total}, floor={floor}) "
+                f"is {value!r}; PyTorch's SequentialLR(LinearLR, CosineAnnealingLR) gives {want!r} ({phase} phase).")
+
+
+# --------------------------------------------------------------------------------------------
+# The training loop (chapter 5)
+# --------------------------------------------------------------------------------------------
+FIT_KEYS = ("lr", "train_loss", "val_loss", "val_acc")
+ORDER_WARNING = "before `optimizer.step()`"
+
+
+def _fit_scheduler(name: str, optimizer):
+    schedulers = torch.optim.lr_scheduler
+    if name == "StepLR":
+        return schedulers.StepLR(optimizer, step_size=2, gamma=0.5)
+    if name == "warm-up":
+        return schedulers.LambdaLR(optimizer, lambda epoch: min(1.0, (epoch + 1) / 3))
+    # a large relative threshold: the loss still falls, but too slowly to count, so the rate is reduced
+    return schedulers.ReduceLROnPlateau(optimizer, factor=0.5, patience=0, threshold=0.25)
+
+
+def check_fit(fit, scheduler_name: str, epochs: int = 6, lr: float = 0.01) -> dict:
+    """Run the student's `fit` on the digits with a fresh model, Adam(lr) and the named scheduler, and
+    check the history it returns, the order of the steps and the learning-rate trajectory."""
+    from lrcourse import training
+    from lrcourse.schedules import lr_curve
+
+    with training.one_thread():
+        train_loader, val_loader = training.digits_loaders(seed=1)
+        model = training.make_model(seed=1)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        scheduler = _fit_scheduler(scheduler_name, optimizer)
+        guard = _Guard(30.0, forbid_schedulers=False,
+                       forbidden_code=[training.run_schedule.__wrapped__.__code__])
+        call = f"fit(model, optimizer, {scheduler_name} scheduler, train_loader, val_loader, loss_fn, epochs={epochs})"
+        try:
+            with guard.running():
+                history = fit(model, optimizer, scheduler, train_loader, val_loader, torch.nn.CrossEntropyLoss(), epochs)
+        except StudentTimeout:
+            raise AssertionError(f"{call} did not finish within {guard.seconds:.0f} s") from None
+    expect(not guard.forbidden_calls, f"{call} called lrcourse.training.run_schedule: write the loop yourself.")
+    order = [w for w in guard.warnings if ORDER_WARNING in str(w.message)]
+    expect(not order, f"{call}: PyTorch warned that scheduler.step() was called before optimizer.step(). Step the "
+                      "optimizer for every batch first, and the scheduler once at the end of the epoch.")
+    expect(isinstance(history, dict) and set(FIT_KEYS) <= set(history),
+           f"{call} must return a dict with the keys {list(FIT_KEYS)}; it returned {type(history).__name__}"
+           + (f" with keys {sorted(history)}" if isinstance(history, dict) else ""))
+    for key in FIT_KEYS:
+        expect(len(history[key]) == epochs, f"history[{key!r}] has {len(history[key])} entries for {epochs} epochs")
+    expect(scheduler.last_epoch == epochs,
+           f"{call}: the scheduler was stepped {scheduler.last_epoch} times in {epochs} epochs; step it once per epoch")
+    metrics = list(history["val_loss"]) if scheduler_name == "ReduceLROnPlateau" else None
+    expected = lr_curve(lambda opt: _fit_scheduler(scheduler_name, opt), epochs, lrs=lr, metrics=metrics)
+    for epoch, (value, want) in enumerate(zip(history["lr"], expected)):
+        expect(_close(value, float(want)),
+               f"{call}: history['lr'][{epoch}] is {value!r}, but the rate used in epoch {epoch} is {float(want)!r}. "
+               "Record optimizer.param_groups[0]['lr'] at the start of each epoch"
+               + (", and pass the epoch's validation loss to scheduler.step()" if metrics else "") + ".")
+    expect(history["train_loss"][-1] < history["train_loss"][0], f"{call}: the training loss did not go down")
+    return history

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 
-SCHEDULERS = ("StepLR", "ReduceLROnPlateau")
 ATTRIBUTES = {
     "StepLR": ("last_epoch",),
     "ReduceLROnPlateau": ("best", "num_bad_epochs", "cooldown_counter"),
@@ -37,12 +36,11 @@ def trajectory(case: dict) -> dict:
     warnings.simplefilter("ignore")  # the reference process's warnings reach nobody
     params = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in case["lrs"]]
     optimizer = torch.optim.SGD(params)
-    cls = getattr(torch.optim.lr_scheduler, case["scheduler"])
     try:
-        scheduler = cls(optimizer, **case["kwargs"])
+        scheduler = _build(optimizer, case["scheduler"], case["kwargs"])
     except Exception as error:  # the student's class must raise the same
         return {"error": type(error).__name__, "message": str(error)}
-    names = ATTRIBUTES[case["scheduler"]]
+    names = ATTRIBUTES.get(case["scheduler"], ())
 
     def snapshot():
         return {
@@ -60,6 +58,20 @@ def trajectory(case: dict) -> dict:
         scheduler.step() if metrics is None else scheduler.step(metrics[step])
         states.append(snapshot())
     return {"states": states, "ambiguous_steps": ambiguous}
+
+
+def _build(optimizer, name: str, kwargs: dict):
+    """PyTorch's scheduler `name`, or the course's composite "WarmupCosine": a LinearLR warm-up from
+    1/warmup to 1 over `warmup` epochs, then CosineAnnealingLR down to floor * lr at `total`."""
+    import torch.optim.lr_scheduler as schedulers
+
+    if name != "WarmupCosine":
+        return getattr(schedulers, name)(optimizer, **kwargs)
+    warmup, total, floor = kwargs["warmup"], kwargs["total"], kwargs["floor"]
+    lr = optimizer.param_groups[0]["lr"]
+    phases = [schedulers.LinearLR(optimizer, start_factor=1 / warmup, end_factor=1.0, total_iters=warmup - 1),
+              schedulers.CosineAnnealingLR(optimizer, T_max=total - warmup, eta_min=floor * lr)]
+    return schedulers.SequentialLR(optimizer, phases, milestones=[warmup])
 
 
 def _on_a_boundary(scheduler, optimizer, metric: float) -> bool:

@@ -16,6 +16,12 @@ STEP_CELLS = ("test_my_step_lr_one_group", "test_my_step_lr_groups", "test_my_st
 PLATEAU_CELLS = ("test_plateau_min_rel", "test_plateau_modes", "test_plateau_patience", "test_plateau_cooldown",
                  "test_plateau_min_lr", "test_plateau_eps", "test_plateau_groups", "test_plateau_errors",
                  "test_plateau_tensor_and_get_last_lr")
+LARGEST_CELLS = ("test_largest_stable_lr",)
+SCALE_CELLS = ("test_scale_learning_rates",)
+WARMUP_CELLS = ("test_warmup_phase", "test_matches_sequential_lr", "test_after_total")
+FIT_CELLS = ("test_fit_history", "test_fit_order", "test_fit_plateau")
+CELLS = {"my_step_lr": STEP_CELLS, "my_reduce_lr_on_plateau": PLATEAU_CELLS, "largest_stable_lr": LARGEST_CELLS,
+         "scale_learning_rates": SCALE_CELLS, "warmup_cosine_factor": WARMUP_CELLS, "fit": FIT_CELLS}
 ALL = "all"
 
 
@@ -29,7 +35,8 @@ class Answer:
 
     @property
     def cells(self) -> tuple[str, ...]:
-        return STEP_CELLS if self.cell == "my_step_lr" else PLATEAU_CELLS
+        """The test cells of the answer's exercise (a chapter may have several exercises)."""
+        return CELLS[self.cell]
 
     @property
     def failing(self) -> set[str]:
@@ -516,7 +523,120 @@ PLATEAU_BROKEN = [
             fails=ALL),
 ]
 
-CORRECT = STEP_CORRECT + PLATEAU_CORRECT
-WRONG = STEP_WRONG + PLATEAU_WRONG
+# --------------------------------------------------------------------------------------------
+# Chapters 1, 4 and 5
+# --------------------------------------------------------------------------------------------
+def other(name, chapter, cell, source, fails=()):
+    return Answer(name, chapter, cell, source, fails)
+
+
+FIT_REFERENCE = '''
+def fit(model, optimizer, scheduler, train_loader, val_loader, loss_fn, epochs):
+    history = {"lr": [], "train_loss": [], "val_loss": [], "val_acc": []}
+    for epoch in range(epochs):
+        history["lr"].append(optimizer.param_groups[0]["lr"])
+        history["train_loss"].append(train(model, train_loader, loss_fn, optimizer))
+        val_loss, val_acc = test(model, val_loader, loss_fn)
+        history["val_loss"].append(val_loss)
+        history["val_acc"].append(val_acc)
+        if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(val_loss)
+        else:
+            scheduler.step()
+    return history
+'''
+
+
+def fit_variant(old: str, new: str) -> str:
+    assert old in FIT_REFERENCE, old
+    return FIT_REFERENCE.replace(old, new)
+
+
+OTHER_CORRECT = [
+    other("largest_by_sorting", "01_learning_rate", "largest_stable_lr",
+          "def largest_stable_lr(curvatures):\n    return 2 / sorted(curvatures)[-1]\n"),
+    other("warmup_with_min", "04_custom_schedules", "warmup_cosine_factor", '''
+import math
+def warmup_cosine_factor(epoch, warmup_epochs, total_epochs, floor):
+    if epoch < warmup_epochs:
+        return (epoch + 1) / warmup_epochs
+    t = min(epoch - warmup_epochs, total_epochs - warmup_epochs) / (total_epochs - warmup_epochs)
+    return floor + (1 - floor) * (1 + math.cos(math.pi * t)) / 2
+'''),
+    other("fit_reference", "05_training", "fit", FIT_REFERENCE),
+    other("fit_own_batches_and_prints", "05_training", "fit", '''
+import sys
+def fit(model, optimizer, scheduler, train_loader, val_loader, loss_fn, epochs):
+    history = {key: [] for key in ("lr", "train_loss", "val_loss", "val_acc")}
+    for epoch in range(epochs):
+        history["lr"].append(optimizer.param_groups[0]["lr"])
+        model.train()
+        losses = []
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item() * len(y))
+        history["train_loss"].append(sum(losses) / len(train_loader.dataset))
+        val_loss, val_acc = test(model, val_loader, loss_fn)
+        history["val_loss"].append(val_loss); history["val_acc"].append(val_acc)
+        print(f"epoch {epoch}: {val_loss:.3f}", file=sys.stderr)
+        if type(scheduler).__name__ == "ReduceLROnPlateau":
+            scheduler.step(val_loss)
+        else:
+            scheduler.step()
+    return history
+'''),
+]
+
+OTHER_WRONG = [
+    other("largest_uses_min", "01_learning_rate", "largest_stable_lr",
+          "def largest_stable_lr(curvatures):\n    return 2 / min(curvatures)\n", fails=ALL),
+    other("warmup_starts_at_zero", "04_custom_schedules", "warmup_cosine_factor", '''
+import math
+def warmup_cosine_factor(epoch, warmup_epochs, total_epochs, floor):
+    if epoch < warmup_epochs:
+        return epoch / warmup_epochs
+    if epoch >= total_epochs:
+        return floor
+    return floor + (1 - floor) * (1 + math.cos(math.pi * (epoch - warmup_epochs) / (total_epochs - warmup_epochs))) / 2
+''', fails=("test_matches_sequential_lr", "test_warmup_phase")),
+    other("warmup_cosine_rises_again", "04_custom_schedules", "warmup_cosine_factor", '''
+import math
+def warmup_cosine_factor(epoch, warmup_epochs, total_epochs, floor):
+    if epoch < warmup_epochs:
+        return (epoch + 1) / warmup_epochs
+    return floor + (1 - floor) * (1 + math.cos(math.pi * (epoch - warmup_epochs) / (total_epochs - warmup_epochs))) / 2
+''', fails=("test_after_total", "test_matches_sequential_lr")),
+    other("fit_scheduler_before_optimizer", "05_training", "fit", fit_variant(
+        '''        history["lr"].append(optimizer.param_groups[0]["lr"])
+        history["train_loss"].append(train(model, train_loader, loss_fn, optimizer))
+        val_loss, val_acc = test(model, val_loader, loss_fn)''',
+        '''        val_loss, val_acc = test(model, val_loader, loss_fn)
+        if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(val_loss)
+        else:
+            scheduler.step()
+        history["lr"].append(optimizer.param_groups[0]["lr"])
+        history["train_loss"].append(train(model, train_loader, loss_fn, optimizer))'''), fails=ALL),
+    other("fit_steps_per_batch", "05_training", "fit", fit_variant(
+        '''        history["train_loss"].append(train(model, train_loader, loss_fn, optimizer))''',
+        '''        history["train_loss"].append(train(model, train_loader, loss_fn, optimizer))
+        for _ in train_loader:
+            if not isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+                scheduler.step()'''), fails=("test_fit_history", "test_fit_order")),
+    other("fit_plateau_without_metric", "05_training", "fit", fit_variant(
+        "            scheduler.step(val_loss)", "            scheduler.step(history['train_loss'][-1])"),
+        fails=("test_fit_plateau",)),
+    other("fit_records_rate_after_step", "05_training", "fit", fit_variant(
+        '''            scheduler.step()
+    return history''', '''            scheduler.step()
+        history["lr"][-1] = optimizer.param_groups[0]["lr"]
+    return history'''), fails=ALL),
+]
+
+CORRECT = STEP_CORRECT + PLATEAU_CORRECT + OTHER_CORRECT
+WRONG = STEP_WRONG + PLATEAU_WRONG + OTHER_WRONG
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN
 BROKEN = STEP_BROKEN + PLATEAU_BROKEN

@@ -1,0 +1,92 @@
+"""lrcourse.checking and lrcourse.reference, directly (fast): the guard, the reference, the messages."""
+import sys
+
+import pytest
+import torch
+
+import implementations as catalogue
+from lrcourse import checking
+from lrcourse.checking import PlateauCase, StepLRCase, check_plateau, check_step_lr
+from lrcourse.reference import reference_trajectories
+
+
+def load(answer, name):
+    namespace = {}
+    exec(compile(answer.source, answer.name, "exec"), namespace)
+    return namespace[name]
+
+
+STEP_CASES = [StepLRCase([0.1, 0.01], 3, 0.5, 12), StepLRCase([1.0], 2, steps=10)]
+
+
+def test_reference_is_computed_in_another_process_untouched_by_monkeypatching(monkeypatch):
+    monkeypatch.setattr(torch.optim.lr_scheduler, "StepLR", lambda *a, **k: None)
+    [result] = reference_trajectories([StepLRCase([1.0], 1, 0.5, 2).request()])
+    assert [state["lrs"] for state in result["states"]] == [[1.0], [0.5], [0.25]]
+
+
+def test_a_correct_class_passes():
+    check_step_lr(load(catalogue.STEP_CORRECT[0], "MyStepLR"), STEP_CASES)
+
+
+def test_a_wrong_class_fails_with_the_step_and_both_rates():
+    wrong = load(next(a for a in catalogue.STEP_WRONG if a.name == "decays_one_step_early"), "MyStepLR")
+    with pytest.raises(AssertionError) as failure:
+        check_step_lr(wrong, STEP_CASES)
+    assert "after step number 2" in str(failure.value) and "PyTorch's is 0.1" in str(failure.value)
+
+
+def test_output_and_warnings_of_student_code_are_captured(capsys):
+    noisy = load(next(a for a in catalogue.STEP_CORRECT if a.name == "prints_and_warns"), "MyStepLR")
+    check_step_lr(noisy, STEP_CASES)
+    captured = capsys.readouterr()
+    assert captured.err == "" and "epoch" not in captured.out
+
+
+@pytest.mark.parametrize("answer", catalogue.STEP_FORBIDDEN, ids=lambda a: a.name)
+def test_any_use_of_torch_schedulers_fails(answer):
+    with pytest.raises(AssertionError, match="earns no marks|no use of torch.optim.lr_scheduler"):
+        check_step_lr(load(answer, "MyStepLR"), STEP_CASES)
+
+
+def test_an_endless_loop_is_cut_within_the_budget(monkeypatch):
+    monkeypatch.setattr(checking, "SECONDS_PER_CASE", 0.5)
+    hangs = load(catalogue.STEP_BROKEN[2], "MyStepLR")
+    with pytest.raises(AssertionError, match="did not finish"):
+        check_step_lr(hangs, STEP_CASES[:1])
+
+
+def test_only_the_compared_behaviour_is_graded():
+    answer = next(a for a in catalogue.STEP_WRONG if a.name == "get_last_lr_tuple")
+    check_step_lr(load(answer, "MyStepLR"), STEP_CASES, compare=["lrs", "last_epoch"])
+    with pytest.raises(AssertionError, match="must return a list"):
+        check_step_lr(load(answer, "MyStepLR"), STEP_CASES, compare=["get_last_lr"])
+
+
+def test_invalid_arguments_must_raise_value_error():
+    check_plateau(load(catalogue.PLATEAU_CORRECT[0], "MyReduceLROnPlateau"), [PlateauCase([0.1], [], {"factor": 2.0})])
+    lax = load(next(a for a in catalogue.PLATEAU_WRONG if a.name == "no_factor_check"), "MyReduceLROnPlateau")
+    with pytest.raises(AssertionError, match="PyTorch raises ValueError"):
+        check_plateau(lax, [PlateauCase([0.1], [], {"factor": 2.0})])
+
+
+def test_a_case_on_a_rounding_boundary_is_rejected_as_a_test_fault():
+    on_boundary = PlateauCase([0.1], [1.0, 1.0 - 0.1], {"threshold": 0.1, "threshold_mode": "abs", "patience": 5})
+    with pytest.raises(RuntimeError, match="fault in the test"):
+        check_plateau(load(catalogue.PLATEAU_CORRECT[0], "MyReduceLROnPlateau"), [on_boundary])
+
+
+def test_expect_close_messages():
+    checking.expect_close([0.1, 0.2], [0.1, 0.2], "two rates")
+    with pytest.raises(AssertionError, match="two rates: expected"):
+        checking.expect_close([0.1, 0.3], [0.1, 0.2], "two rates")
+
+
+def test_preview_prints_problems_instead_of_raising(capsys):
+    hangs = load(catalogue.STEP_BROKEN[2], "MyStepLR")
+    checking.SECONDS_PER_CASE, saved = 0.5, checking.SECONDS_PER_CASE
+    try:
+        checking.preview(hangs, torch.optim.lr_scheduler.StepLR, epochs=3, step_size=1)
+    finally:
+        checking.SECONDS_PER_CASE = saved
+    assert "did not finish" in capsys.readouterr().out
