@@ -35,11 +35,13 @@ def tool_environment() -> dict:
     return env
 
 
-def generate_release(course_dir: Path, assignments: list[str] | None = None) -> None:
-    """Run `nbgrader generate_assignment` in `course_dir` for each chapter (into its notebooks/)."""
+def generate_release(course_dir: Path, assignments: list[str] | None = None, db_url: str | None = None) -> None:
+    """Run `nbgrader generate_assignment` in `course_dir` for each chapter (into its notebooks/), recording
+    the assignment, its cells and hidden tests in the gradebook (`db_url`, or the course's own)."""
+    database = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
     for name in assignments or chapters(course_dir):
         subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--log-level=WARN"],
+            [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--log-level=WARN", *database],
             cwd=course_dir, env=tool_environment(), check=True,
         )
 

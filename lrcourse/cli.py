@@ -18,19 +18,18 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "class"
 
 
-def _released(course: Path, assignment: str) -> None:
+def _released(course: Path, assignment: str, db_url: str | None = None) -> None:
     """Make sure the gradebook knows the assignment (its cells and hidden tests come from generate_assignment)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     from lrcourse.build import generate_release
 
-    db_url = grading.course_config(course, grading.default_db_url(course)).CourseDirectory.db_url
     try:
-        with Gradebook(db_url) as gradebook:
+        with Gradebook(grading.with_busy_timeout(db_url or grading.default_db_url(course))) as gradebook:
             gradebook.find_assignment(assignment)
     except MissingEntry:
         print(f"{assignment} is not in the gradebook yet: running nbgrader generate_assignment first", file=sys.stderr)
-        generate_release(course, [assignment])
+        generate_release(course, [assignment], db_url)
 
 
 def command_grade(args) -> int:
@@ -38,8 +37,7 @@ def command_grade(args) -> int:
     if not (course / "source" / args.assignment).is_dir():
         print(f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}", file=sys.stderr)
         return 2
-    if not args.db_url:
-        _released(course, args.assignment)
+    _released(course, args.assignment, args.db_url)
     report = grading.grade_class(course, args.assignment, workers=args.workers, force=args.force, db_url=args.db_url)
     print(grading.summary(report))
     print(f"grades: {course / 'grades.csv'}   report: {course / 'reports' / (args.assignment + '.csv')}   "

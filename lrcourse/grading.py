@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -141,7 +142,13 @@ _COURSE: Path | None = None
 
 def _start_worker(course: str, db_url: str) -> None:
     global _API, _COURSE
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what an interrupt stops
+    # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
+    # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
+    # The main process alone decides what an interrupt stops.
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy notices from nbgrader's own session use
+    warnings.filterwarnings("ignore", message=".*not in session.*")
     ensure_tools_on_path()
     from nbgrader.apps import NbGraderAPI
 
@@ -236,7 +243,14 @@ def _run_workers(course, assignment, todo, workers, db_url, progress) -> list[Ou
                 pending = []
                 running = set(futures)
                 while running:
-                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    try:
+                        done, running = wait(running, return_when=FIRST_COMPLETED)
+                    except KeyboardInterrupt:
+                        in_flight = sum(future.running() for future in running)
+                        print(f"\nInterrupted: finishing the {in_flight} student(s) being graded, "
+                              "cancelling the rest.", file=sys.stderr)
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
                     for future in done:
                         student, current = futures[future]
                         try:
@@ -253,8 +267,7 @@ def _run_workers(course, assignment, todo, workers, db_url, progress) -> list[Ou
                         bar.update(1)
     except KeyboardInterrupt:
         bar.close()
-        print("\nInterrupted: every grade written so far is kept; run the command again to grade the rest.",
-              file=sys.stderr)
+        print("Every grade written so far is kept; run the command again to grade the rest.", file=sys.stderr)
         raise
     bar.close()
     return outcomes

@@ -30,3 +30,11 @@ def nbgrader_meta(cell) -> dict:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def graded_course(tmp_path_factory):
+    """The whole course graded once by `lrcourse grade` (see gradedclass.py)."""
+    from gradedclass import build_graded_course
+
+    return build_graded_course(tmp_path_factory.mktemp("graded-course"))

@@ -1,82 +1,76 @@
 """The graded exercises never misgrade: real nbgrader grading of correct, wrong, forbidden and broken answers.
 
-Every answer in `implementations.py` is submitted as a student of a scratch course and graded by
-`lrcourse grade` (nbgrader's own autograde, per student, in parallel). Each test cell must give full
-marks or zero exactly as the catalogue says. `test_class_grading.py` checks that these scores equal
-plain sequential `nbgrader autograde`.
+Every answer in `implementations.py` is a student of a scratch course graded by `lrcourse grade`
+(nbgrader's own autograde, per student, two workers): see `gradedclass.py`. Each test cell must give
+full marks or zero exactly as the catalogue says. `test_class_grading.py` checks that these scores
+equal plain sequential `nbgrader autograde`.
 """
 from __future__ import annotations
 
+import nbformat
 import pytest
 
-import implementations as catalogue
-from course import make_course, scores, solution_answers, submit
+from gradedclass import ANSWERS, BROKEN, student_name
 from lrcourse.build import chapters
-from lrcourse.grading import grade_class
 
 CHAPTERS = chapters()
-ANSWERS = catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN + [catalogue.STEP_HANGS_AT_DEFINITION]
-
-
-def student_name(answer) -> str:
-    return f"{answer.cell}-{answer.name}".replace("_", "-")
-
-
-@pytest.fixture(scope="session")
-def graded(tmp_path_factory):
-    """Grade the solution, the untouched release and every catalogue answer; return scores and reports."""
-    course = make_course(tmp_path_factory.mktemp("fidelity"), CHAPTERS)
-    for chapter in CHAPTERS:
-        submit(course, "solution", chapter, solution_answers(chapter))
-        submit(course, "untouched", chapter)
-    for answer in ANSWERS:
-        submit(course, student_name(answer), answer.chapter, {answer.cell: answer.source})
-    reports = {chapter: grade_class(course, chapter, workers=2, progress=False) for chapter in CHAPTERS}
-    return course, {chapter: scores(course, chapter) for chapter in CHAPTERS}, reports
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_the_solution_gets_full_marks(graded, chapter):
-    cells = graded[1][chapter]["solution"]
+def test_the_solution_gets_full_marks(graded_course, chapter):
+    cells = graded_course.scores[chapter]["solution"]
     assert cells and all(score == maximum for score, maximum in cells.values()), cells
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_the_untouched_release_gets_zero_on_every_exercise(graded, chapter):
-    cells = graded[1][chapter]["untouched"]
+def test_the_untouched_release_gets_zero_on_every_exercise(graded_course, chapter):
+    cells = graded_course.scores[chapter]["untouched"]
     assert cells and all(score == 0 for score, _ in cells.values()), cells
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("answer", ANSWERS, ids=lambda a: student_name(a))
-def test_each_answer_loses_exactly_the_cells_it_should(graded, answer):
-    everything = graded[1][answer.chapter][student_name(answer)]
+@pytest.mark.parametrize("answer", ANSWERS, ids=student_name)
+def test_each_answer_loses_exactly_the_cells_it_should(graded_course, answer):
+    everything = graded_course.scores[answer.chapter][student_name(answer)]
     assert set(answer.cells) <= set(everything)
     cells = {name: everything[name] for name in answer.cells}  # the answered exercise's test cells
-    lost = {name for name, (score, maximum) in cells.items() if score != maximum}
     partial = {name for name, (score, maximum) in cells.items() if 0 < score < maximum}
     assert not partial, f"a test cell gives all or nothing: {partial}"
+    lost = {name for name, (score, maximum) in cells.items() if score != maximum}
     assert lost == answer.failing, f"lost {sorted(lost)}, expected {sorted(answer.failing)}"
 
 
 @pytest.mark.slow
-def test_no_submission_failed_to_grade(graded):
-    for chapter, report in graded[2].items():
-        assert not report.failed, [(o.student, o.reason) for o in report.failed]
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_only_the_broken_submissions_fail_to_grade(graded_course, chapter):
+    run = graded_course.runs[chapter]
+    expected_failures = {s: why for s, why in BROKEN.items() if why} if chapter == "03_adaptive_schedules" else {}
+    failed = {line.split()[0]: line for line in run.stdout.splitlines() if " failed " in line and not line.startswith(chapter)}
+    assert set(failed) == set(expected_failures), run.stdout[-3000:]
+    for student, why in expected_failures.items():
+        assert why in failed[student], failed[student]
+    assert run.returncode == (1 if expected_failures else 0), run.stderr[-2000:]
 
 
 @pytest.mark.slow
-def test_failure_messages_are_actionable(graded):
-    """A failed test shows the configuration, the step, expected and actual values, and a hint."""
-    import nbformat
+def test_broken_notebooks_that_can_be_read_are_graded_as_far_as_they_go(graded_course):
+    chapter = graded_course.scores["03_adaptive_schedules"]
+    assert all(score == maximum for score, maximum in chapter["broken-prints-megabytes"].values())
+    missing = chapter["broken-missing-test-cell"]
+    assert missing.pop("test_plateau_eps")[0] == 0, "a deleted test cell scores zero"
+    assert all(score == maximum for score, maximum in missing.values())
+    assert all(score == 0 for score, _ in chapter["broken-kernel-crash"].values())
 
-    course = graded[0]
-    path = next((course / "autograded" / "my-step-lr-decays-one-step-early" / "02_ordered_schedules").glob("*.ipynb"))
-    cell = next(c for c in nbformat.read(path, as_version=4).cells if c.get("id") == "test_my_step_lr_one_group")
-    error = next(o for o in cell.outputs if o.output_type == "error")
-    message = error.evalue
+
+@pytest.mark.slow
+def test_failure_messages_are_actionable(graded_course):
+    """A failed test shows the configuration, the step, expected and actual values."""
+    folder = graded_course.path / "autograded" / "my-step-lr-decays-one-step-early" / "02_ordered_schedules"
+    cell = next(c for c in nbformat.read(next(folder.glob("*.ipynb")), as_version=4).cells
+                if c.get("id") == "test_my_step_lr_one_group")
+    message = next(o for o in cell.outputs if o.output_type == "error").evalue
     assert "MyStepLR(optimizer, step_size=3, gamma=0.5)" in message
     assert "after step number 2" in message and "PyTorch's is 0.1" in message
     assert "PyTorch's StepLR:" in message and "yours:" in message

@@ -1,0 +1,76 @@
+"""One graded course shared by the fidelity and class-grading tests (grading is the slow part).
+
+Every chapter gets the solution, the untouched release and every catalogue answer as students;
+chapter 3 also gets the broken submissions an instructor meets in a real class. The whole course is
+graded by the `lrcourse grade` command, two workers, as an instructor would run it.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+import implementations as catalogue
+from course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
+from lrcourse.build import chapters, tool_environment
+
+ANSWERS = (catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN
+           + [catalogue.STEP_HANGS_AT_DEFINITION])
+BROKEN_CHAPTER = "03_adaptive_schedules"
+# student -> why it cannot be graded (None: it can, as far as it goes)
+BROKEN = {
+    "broken-invalid-json": "not valid JSON",
+    "broken-nbformat-3": "not an nbformat 4 notebook",
+    "broken-kernel-crash": "Kernel died",
+    "broken-missing-test-cell": None,
+    "broken-prints-megabytes": None,
+}
+
+
+def student_name(answer) -> str:
+    return f"{answer.cell}-{answer.name}".replace("_", "-")
+
+
+def submit_broken(course: Path) -> None:
+    chapter, good = BROKEN_CHAPTER, catalogue.PLATEAU_CORRECT[0].source
+    submit_text(course, "broken-invalid-json", chapter, '{"cells": [{"cell_type": "code", "source": "x"')
+    submit_text(course, "broken-nbformat-3", chapter,
+                json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}))
+    submit(course, "broken-kernel-crash", chapter, {"my_reduce_lr_on_plateau": "import os\nos._exit(1)\n" + good})
+    submit(course, "broken-prints-megabytes", chapter, {"my_reduce_lr_on_plateau": "print('x' * 5_000_000)\n" + good})
+    path = submit(course, "broken-missing-test-cell", chapter, {"my_reduce_lr_on_plateau": good})
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells = [cell for cell in notebook.cells if cell.get("id") != "test_plateau_eps"]
+    nbformat.write(notebook, path)
+
+
+def lrcourse(course: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lrcourse.cli", *args, "--course", str(course)], cwd=course,
+                          env=tool_environment(), capture_output=True, text=True, **kwargs)
+
+
+@dataclass
+class GradedCourse:
+    path: Path
+    scores: dict            # chapter -> student -> test cell -> (score, max)
+    runs: dict              # chapter -> CompletedProcess of `lrcourse grade`
+
+
+def build_graded_course(directory: Path) -> GradedCourse:
+    course = make_course(directory, chapters())
+    for chapter in chapters():
+        submit(course, "solution", chapter, solution_answers(chapter))
+        submit(course, "untouched", chapter)
+    for answer in ANSWERS:
+        submit(course, student_name(answer), answer.chapter, {answer.cell: answer.source})
+    submit_broken(course)
+    runs = {chapter: lrcourse(course, "grade", chapter, "--workers", "2", timeout=3600) for chapter in chapters()}
+    return GradedCourse(course, {chapter: scores(course, chapter) for chapter in chapters()}, runs)
+
+
+__all__ = ["ANSWERS", "BROKEN", "BROKEN_CHAPTER", "GradedCourse", "NOTEBOOK", "build_graded_course", "lrcourse",
+           "student_name"]

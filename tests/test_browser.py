@@ -1,0 +1,200 @@
+"""The course as a student sees it: JupyterLab in headless Chromium, driven by Playwright.
+
+For every chapter in notebooks/: open it, run all cells, wait for the kernel, check that the only errors
+are the unanswered exercises' test cells, that every slider panel rendered, and that moving one slider
+of each panel redraws its plot (the image changes); screenshots before and after go to
+test-artifacts/browser/, and the slider-to-plot latency seen in the browser is printed and saved.
+A solution notebook runs without any error, and nbgrader's extensions are present.
+
+Run alone with `make test-browser` (or `pytest -m browser`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from conftest import ARTIFACTS, ROOT
+from labserver import free_port, running_lab
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+TOKEN = "browser-test"
+SHOTS = ARTIFACTS / "browser"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHAPTERS = sorted(p for p in (ROOT / "notebooks").glob("*/*.ipynb"))
+LATENCIES: dict[str, list[float]] = {}
+
+
+def find_chromium() -> str:
+    """Debian's chromium (installed here when root on Debian), else Playwright's own browser."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, capture_output=True)
+        if shutil.which("chromium"):
+            return shutil.which("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        bundled = playwright.chromium.executable_path
+    if os.path.exists(bundled):
+        return bundled
+    pytest.fail("No Chromium found. Install Debian's package (`apt-get install chromium`), or Playwright's browser "
+                "(`.venv/bin/python -m playwright install chromium`), then run the tests again.")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on a scratch copy of the course (running cells must not change the repository)."""
+    home = tmp_path_factory.mktemp("lab")
+    for folder in ("notebooks", "solutions"):
+        shutil.copytree(ROOT / folder, home / folder)
+    shutil.copy(ROOT / "nbgrader_config.py", home)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", "--ServerApp.open_browser=False",
+               "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={home / 'workspaces'}",
+               f"--ServerApp.root_dir={home}"] + (["--allow-root"] if os.geteuid() == 0 else [])
+    with running_lab(command, home, TOKEN, port, ARTIFACTS / "browser-lab.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda message: page.console_errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    yield page
+    context.close()
+
+
+def open_notebook(page, lab, relative: str, workspace: str) -> None:
+    page.goto(f"{lab}/lab/workspaces/{workspace}/tree/{relative}?reset&token={TOKEN}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext", timeout=60_000)
+    page.wait_for_function("""async () => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        await panel.sessionContext.ready;
+        const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+        return kernel && kernel.status === 'idle';
+    }""", timeout=90_000)
+
+
+def run_all(page) -> None:
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function("""() => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        const kernel = panel.sessionContext.session.kernel;
+        const cells = panel.content.widgets.filter(w => w.model.type === 'code');
+        const done = cells.every(w => w.model.executionCount !== null && !w.node.querySelector('.jp-InputArea-prompt')
+            .textContent.includes('*'));
+        return kernel.status === 'idle' && done;
+    }""", timeout=240_000, polling=500)
+
+
+def cells_with_errors(page) -> list[dict]:
+    return page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
+        .map(w => w.model.sharedModel.toJSON())
+        .filter(c => c.cell_type === 'code' && (c.outputs || []).some(o => o.output_type === 'error'))
+        .map(c => ({id: c.id, grade: !!(c.metadata.nbgrader && c.metadata.nbgrader.grade),
+                    error: c.outputs.filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)[0]}))""")
+
+
+def move_slider(page, panel_index: int) -> float:
+    """Press an arrow key on the first slider of panel `panel_index` (a real key press, as a student would);
+    return the milliseconds from the key press to the moment its plot image changed."""
+    handle = page.locator(".lrcourse-panel").nth(panel_index).locator(".widget-slider .noUi-handle").first
+    key = page.evaluate("""(index) => {
+        const panel = document.querySelectorAll('.lrcourse-panel')[index];
+        const image = panel.querySelector('img');
+        const handle = panel.querySelector('.widget-slider .noUi-handle');
+        window.__pressed = null; window.__redrawn = null;
+        handle.addEventListener('keydown', () => { window.__pressed = performance.now(); }, {once: true, capture: true});
+        const before = image.src;
+        const observer = new MutationObserver(() => {
+            if (image.src !== before) { window.__redrawn = performance.now(); observer.disconnect(); }
+        });
+        observer.observe(image, {attributes: true, attributeFilter: ['src']});
+        const atMax = Number(handle.getAttribute('aria-valuenow')) >= Number(handle.getAttribute('aria-valuemax'));
+        return atMax ? 'ArrowLeft' : 'ArrowRight';
+    }""", panel_index)
+    handle.focus()
+    handle.press(key)
+    page.wait_for_function("() => window.__redrawn !== null && window.__pressed !== null", timeout=30_000)
+    return page.evaluate("() => window.__redrawn - window.__pressed")
+
+
+def panels_in(path) -> int:
+    notebook = nbformat.read(path, as_version=4)
+    return sum(cell.source.count("SliderPanel(") for cell in notebook.cells if cell.cell_type == "code")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.parent.name)
+def test_chapter_runs_and_every_slider_redraws_its_plot(lab, page, path):
+    chapter = path.parent.name
+    open_notebook(page, lab, f"notebooks/{chapter}/{path.name}", f"chapter-{chapter}")
+    run_all(page)
+
+    errors = cells_with_errors(page)
+    assert errors, "the unanswered exercises' tests should fail in the student version"
+    assert all(error["grade"] for error in errors), [e for e in errors if not e["grade"]]
+
+    expected = panels_in(path)
+    page.wait_for_function(f"() => document.querySelectorAll('.lrcourse-panel img[src^=\"blob:\"], "
+                           f".lrcourse-panel img[src^=\"data:\"]').length >= {expected}", timeout=60_000)
+    panels = page.locator(".lrcourse-panel")
+    assert panels.count() == expected
+    latencies = []
+    for index in range(expected):
+        panel = panels.nth(index)
+        panel.scroll_into_view_if_needed()
+        assert panel.locator(".widget-slider, .widget-dropdown").count() >= 1
+        panel.screenshot(path=str(SHOTS / f"{chapter}-panel{index}-before.png"))
+        latencies.append(move_slider(page, index))
+        page.wait_for_timeout(300)
+        panel.screenshot(path=str(SHOTS / f"{chapter}-panel{index}-after.png"))
+    LATENCIES[chapter] = latencies
+    (SHOTS / "latency.json").write_text(json.dumps(LATENCIES, indent=2))
+    print(f"\n{chapter}: slider-to-plot latency in the browser (ms): {[round(ms) for ms in latencies]}")
+    page.screenshot(path=str(SHOTS / f"{chapter}-page.png"))
+    assert not page.console_errors, page.console_errors
+
+
+def test_solution_runs_without_errors_and_nbgrader_tools_are_there(lab, page):
+    chapter = "02_ordered_schedules"
+    open_notebook(page, lab, f"solutions/{chapter}/ordered_schedules.ipynb", "solution")
+    run_all(page)
+    assert cells_with_errors(page) == []
+    toolbar = page.locator(".jp-NotebookPanel-toolbar")
+    assert toolbar.get_by_text("Validate").count() >= 1, "nbgrader's Validate button is missing"
+    menu = page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")
+    assert menu.count() == 1, "nbgrader's menu (assignment list, formgrader) is missing"
+    menu.click()
+    items = page.locator(".lm-Menu-itemLabel").all_inner_texts()
+    assert any("Assignment List" in item for item in items) and any("Formgrader" in item for item in items), items
+    page.keyboard.press("Escape")
+    page.screenshot(path=str(SHOTS / "solution-page.png"))
+    assert not page.console_errors, page.console_errors
