@@ -46,7 +46,7 @@ solutions: $(STAMP)  ## regenerate solutions/: source notebooks executed, with o
 check: $(STAMP)  ## self-study: grade your own notebooks in notebooks/ with the full hidden tests
 	$(BIN)/lrcourse check
 
-demo-grade: $(STAMP)  ## grade the example class shipped in examples/submitted
+demo-grade: $(STAMP)  ## grade the example class shipped in examples/class
 	$(BIN)/lrcourse demo
 
 bench: $(STAMP)

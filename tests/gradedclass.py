@@ -16,11 +16,16 @@ import nbformat
 
 import implementations as catalogue
 from course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
+from conftest import ROOT
 from lrcourse.build import chapters, tool_environment
+from lrcourse.examples import submit_example_class
 
 ANSWERS = (catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN
            + [catalogue.STEP_HANGS_AT_DEFINITION])
 BROKEN_CHAPTER = "03_adaptive_schedules"
+EXAMPLE_CHAPTER = "02_ordered_schedules"
+# The README's walkthrough: student -> score out of 7, or the reason it cannot be graded
+EXAMPLES = {"alice": 7, "bob": 4, "carol": 0, "dave": 0, "erin": "not valid JSON"}
 # student -> why it cannot be graded (None: it can, as far as it goes)
 BROKEN = {
     "broken-invalid-json": "not valid JSON",
@@ -68,9 +73,10 @@ def build_graded_course(directory: Path) -> GradedCourse:
     for answer in ANSWERS:
         submit(course, student_name(answer), answer.chapter, {answer.cell: answer.source})
     submit_broken(course)
+    submit_example_class(course, ROOT / "examples" / "class")  # the README's walkthrough class
     runs = {chapter: lrcourse(course, "grade", chapter, "--workers", "2", timeout=3600) for chapter in chapters()}
     return GradedCourse(course, {chapter: scores(course, chapter) for chapter in chapters()}, runs)
 
 
-__all__ = ["ANSWERS", "BROKEN", "BROKEN_CHAPTER", "GradedCourse", "NOTEBOOK", "build_graded_course", "lrcourse",
+__all__ = ["ANSWERS", "BROKEN", "BROKEN_CHAPTER", "EXAMPLES", "EXAMPLE_CHAPTER", "GradedCourse", "NOTEBOOK", "build_graded_course", "lrcourse",
            "student_name"]

@@ -198,3 +198,22 @@ def test_solution_runs_without_errors_and_nbgrader_tools_are_there(lab, page):
     page.keyboard.press("Escape")
     page.screenshot(path=str(SHOTS / "solution-page.png"))
     assert not page.console_errors, page.console_errors
+
+
+def test_figures_stay_readable_in_the_dark_theme(lab, page):
+    """Figures have an opaque white background: in JupyterLab Dark they are white panels with dark text,
+    not dark text on a dark page."""
+    from matplotlib.image import imread
+
+    open_notebook(page, lab, "solutions/02_ordered_schedules/ordered_schedules.ipynb", "dark")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+    figure = page.locator(".jp-OutputArea-output img").first
+    figure.scroll_into_view_if_needed()
+    path = SHOTS / "dark-theme-figure.png"
+    figure.screenshot(path=str(path))
+    page.screenshot(path=str(SHOTS / "dark-theme-page.png"))
+    pixels = imread(path)[..., :3]
+    border = [pixels[:3].mean(), pixels[-3:].mean(), pixels[:, :3].mean(), pixels[:, -3:].mean()]
+    assert min(border) > 0.95, f"the figure's edges should be white in the dark theme, got {border}"
+    assert pixels.min() < 0.3, "the figure should contain dark text and lines"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from gradedclass import ANSWERS, BROKEN, student_name
+from gradedclass import ANSWERS, BROKEN, EXAMPLE_CHAPTER, EXAMPLES, student_name
 from lrcourse.build import chapters
 
 CHAPTERS = chapters()
@@ -47,6 +47,8 @@ def test_each_answer_loses_exactly_the_cells_it_should(graded_course, answer):
 def test_only_the_broken_submissions_fail_to_grade(graded_course, chapter):
     run = graded_course.runs[chapter]
     expected_failures = {s: why for s, why in BROKEN.items() if why} if chapter == "03_adaptive_schedules" else {}
+    if chapter == EXAMPLE_CHAPTER:
+        expected_failures = {s: why for s, why in EXAMPLES.items() if isinstance(why, str)}
     failed = {line.split()[0]: line for line in run.stdout.splitlines() if " failed " in line and not line.startswith(chapter)}
     assert set(failed) == set(expected_failures), run.stdout[-3000:]
     for student, why in expected_failures.items():
@@ -74,3 +76,13 @@ def test_failure_messages_are_actionable(graded_course):
     assert "MyStepLR(optimizer, step_size=3, gamma=0.5)" in message
     assert "after step number 2" in message and "PyTorch's is 0.1" in message
     assert "PyTorch's StepLR:" in message and "yours:" in message
+
+
+@pytest.mark.slow
+def test_the_readme_walkthrough_class_scores_as_documented(graded_course):
+    scores = graded_course.scores[EXAMPLE_CHAPTER]
+    for student, expected in EXAMPLES.items():
+        if isinstance(expected, str):
+            assert student not in scores
+        else:
+            assert sum(score for score, _ in scores[student].values()) == expected, student

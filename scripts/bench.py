@@ -1,0 +1,131 @@
+"""Benchmarks: print the figures the course promises (run with `make bench`; nothing is asserted).
+
+    python scripts/bench.py notebooks          each chapter headless, and every slider panel's redraw time
+    python scripts/bench.py grading [--students 60]
+                                               a class graded by sequential nbgrader autograde, by
+                                               `lrcourse grade` with 1 and 2 workers, and the floor
+    python scripts/bench.py                    both
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from lrcourse.build import execute, source_notebooks, tool_environment  # noqa: E402
+
+# Appended to a chapter after it ran: move the first control of every panel a few times, report the times.
+MEASURE_PANELS = """
+import json
+from lrcourse.widgets import SliderPanel
+_timings = {}
+for _name, _panel in list(globals().items()):
+    if isinstance(_panel, SliderPanel):
+        _control = next(c for c in _panel.controls.values() if hasattr(c, "max") and hasattr(c, "step"))
+        _start = len(_panel.seconds)
+        for _ in range(5):
+            _control.value = _control.value - _control.step if _control.value + _control.step > _control.max \\
+                else _control.value + _control.step
+        _timings[_name] = [round(1000 * s, 1) for s in _panel.seconds[_start:]]
+print("PANELS" + json.dumps(_timings))
+"""
+
+
+def bench_notebooks() -> None:
+    print("Chapters, headless (nbclient, fresh kernel, wall time) and slider redraws (Python time per move, ms):")
+    for path in source_notebooks(ROOT):
+        notebook = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        execute(notebook, cwd=path.parent)
+        seconds = time.perf_counter() - start
+        notebook.cells.append(new_code_cell(MEASURE_PANELS))
+        execute(notebook, cwd=path.parent)
+        text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.output_type == "stream")
+        panels = json.loads(text.split("PANELS", 1)[1])
+        print(f"  {path.parent.name:<24} {seconds:6.1f} s")
+        for name, times in panels.items():
+            print(f"      {name:<22} median {statistics.median(times):7.1f} ms   max {max(times):7.1f} ms   ({len(times)} moves)")
+
+
+def make_class(directory: Path, students: int) -> Path:
+    """A chapter-3 class cycling through the answer catalogue (correct, wrong, forbidden, broken)."""
+    import implementations as catalogue
+    from course import make_course, submit
+
+    chapter = "03_adaptive_schedules"
+    answers = catalogue.PLATEAU_CORRECT + catalogue.PLATEAU_WRONG + catalogue.PLATEAU_FORBIDDEN
+    course = make_course(directory, [chapter])
+    for index in range(students):
+        answer = answers[index % len(answers)]
+        submit(course, f"student{index:03d}", chapter, {answer.cell: answer.source})
+    return course
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=tool_environment(), capture_output=True, text=True, check=False)
+    return time.perf_counter() - start
+
+
+def floor_seconds(course: Path) -> float:
+    """A kernel that only imports what the chapter imports: start, run the imports, stop."""
+    notebook = new_notebook(cells=[new_code_cell(
+        "import numpy, torch, ipywidgets, matplotlib\nimport lrcourse.checking, lrcourse.plots, lrcourse.widgets, "
+        "lrcourse.schedules")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        execute(notebook, cwd=course)
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def bench_grading(students: int) -> None:
+    chapter = "03_adaptive_schedules"
+    base = Path(tempfile.mkdtemp(prefix="lrcourse-bench-"))
+    print(f"\nGrading a class of {students} chapter-3 submissions on {subprocess.check_output(['nproc']).decode().strip()} cores:")
+    results = {}
+    for label, command in [
+        ("nbgrader autograde (sequential)", [sys.executable, "-m", "nbgrader", "autograde", chapter, "--force"]),
+        ("lrcourse grade --workers 1", [sys.executable, "-m", "lrcourse.cli", "grade", chapter, "--workers", "1"]),
+        ("lrcourse grade --workers 2", [sys.executable, "-m", "lrcourse.cli", "grade", chapter, "--workers", "2"]),
+    ]:
+        course = make_class(base / label.split()[0] / label.split()[-1], students)
+        results[label] = timed(command, course)
+        print(f"  {label:<34} {results[label]:7.1f} s   {results[label] / students:5.2f} s per submission")
+    sequential = results["nbgrader autograde (sequential)"]
+    print(f"  speed-up of 2 workers over sequential nbgrader: {sequential / results['lrcourse grade --workers 2']:.2f}x")
+    print(f"  speed-up of 2 workers over 1 worker:            "
+          f"{results['lrcourse grade --workers 1'] / results['lrcourse grade --workers 2']:.2f}x")
+    floor = floor_seconds(base)
+    print(f"  floor (a kernel that only imports the chapter's imports): {floor:.2f} s per submission; "
+          f"with 2 workers the floor of the class is {floor * students / 2:.1f} s")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", nargs="?", choices=["notebooks", "grading", "all"], default="all")
+    parser.add_argument("--students", type=int, default=60)
+    args = parser.parse_args()
+    if args.what in ("notebooks", "all"):
+        bench_notebooks()
+    if args.what in ("grading", "all"):
+        bench_grading(args.students)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""`lrcourse check`: a self-study learner grades their own notebooks without the notebooks being touched."""
+import hashlib
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from lrcourse.build import tool_environment
+
+
+def digest(folder):
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_check_grades_a_copy_and_prints_the_score_per_exercise():
+    before = digest(ROOT / "notebooks")
+    result = subprocess.run([sys.executable, "-m", "lrcourse.cli", "check", "01_learning_rate"], cwd=ROOT,
+                            env=tool_environment(), capture_output=True, text=True, timeout=600)
+    assert digest(ROOT / "notebooks") == before, "the learner's notebooks must not change"
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert "test_largest_stable_lr" in result.stdout and "0 / 2" in result.stdout
+    assert "total" in result.stdout and "0 / 4" in result.stdout
+    feedback = [line.split("feedback: ")[1] for line in result.stdout.splitlines() if "feedback: " in line]
+    assert feedback and (ROOT / feedback[0]).exists() and feedback[0].endswith(".html")
