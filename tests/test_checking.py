@@ -1,5 +1,4 @@
 """lrcourse.checking and lrcourse.reference, directly (fast): the guard, the reference, the messages."""
-import sys
 
 import pytest
 import torch

@@ -3,7 +3,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from torch.optim import lr_scheduler
 
 from lrcourse.schedules import lr_curve, make_optimizer, plateau_run
