@@ -90,9 +90,10 @@ def errors(notebook) -> dict[str, str]:
             for o in cell.outputs if o.output_type == "error"}
 
 
-def text_outputs(notebook) -> list[tuple[str, str]]:
-    return [(cell.id, o.text) for cell in notebook.cells if cell.cell_type == "code"
-            for o in cell.outputs if o.output_type == "stream"]
+def text_outputs(notebook) -> dict[str, str]:
+    """Each cell's printed text, joined: how prints are split into output records depends on timing."""
+    return {cell.id: "".join(o.text for o in cell.outputs if o.output_type == "stream")
+            for cell in notebook.cells if cell.cell_type == "code"}
 
 
 @pytest.mark.slow
