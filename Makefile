@@ -28,8 +28,11 @@ lab: $(STAMP)
 instructor: $(STAMP)  ## JupyterLab on the course root, with nbgrader's formgrader
 	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=.
 
+# Both cores: tests that share a heavy fixture (the graded course, the browser's JupyterLab) stay together.
+XDIST := -n 2 --dist loadgroup
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 test-fast: $(STAMP)  ## the unit tests only: no kernels, no nbgrader, no browser
 	$(BIN)/python -m pytest -m "not slow and not browser and not postgres"

@@ -14,7 +14,7 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 # The student notebooks ship without the instructor's solutions and hidden tests.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 # A student's infinite loop costs one cell, not the whole grading run.
-c.Execute.timeout = 60
+c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
 # Grading must not depend on which kernels the grader has: always the course's python3.
 c.Execute.kernel_name = "python3"

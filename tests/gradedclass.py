@@ -40,17 +40,41 @@ def student_name(answer) -> str:
     return f"{answer.cell}-{answer.name}".replace("_", "-")
 
 
-def submit_broken(course: Path) -> None:
+def submit_broken(course: Path, unreadable: bool = True) -> None:
+    """The broken submissions of BROKEN; `unreadable=False` leaves out the two no notebook reader accepts."""
     chapter, good = BROKEN_CHAPTER, catalogue.PLATEAU_CORRECT[0].source
-    submit_text(course, "broken-invalid-json", chapter, '{"cells": [{"cell_type": "code", "source": "x"')
-    submit_text(course, "broken-nbformat-3", chapter,
-                json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}))
+    if unreadable:
+        submit_text(course, "broken-invalid-json", chapter, '{"cells": [{"cell_type": "code", "source": "x"')
+        submit_text(course, "broken-nbformat-3", chapter,
+                    json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}))
     submit(course, "broken-kernel-crash", chapter, {"my_reduce_lr_on_plateau": "import os\nos._exit(1)\n" + good})
     submit(course, "broken-prints-megabytes", chapter, {"my_reduce_lr_on_plateau": "print('x' * 5_000_000)\n" + good})
     path = submit(course, "broken-missing-test-cell", chapter, {"my_reduce_lr_on_plateau": good})
     notebook = nbformat.read(path, as_version=4)
     notebook.cells = [cell for cell in notebook.cells if cell.get("id") != "test_plateau_eps"]
     nbformat.write(notebook, path)
+
+
+def broken_expectations() -> dict[str, set[str]]:
+    """The test cells each readable broken submission loses (it is otherwise a correct answer)."""
+    every = set(catalogue.PLATEAU_CELLS)
+    return {"broken-kernel-crash": every, "broken-missing-test-cell": {"test_plateau_eps"},
+            "broken-prints-megabytes": set()}
+
+
+def unexpected_scores(graded: dict, expected_losses: dict[str, set[str]]) -> dict:
+    """Students whose per-cell scores differ from "full marks except the expected losses (zero)"."""
+    wrong = {}
+    for student, lost in expected_losses.items():
+        cells = graded.get(student)
+        if cells is None:
+            wrong[student] = "not in the gradebook"
+            continue
+        expected = {name: (0.0 if name in lost else maximum) for name, (_, maximum) in cells.items()}
+        actual = {name: score for name, (score, _) in cells.items()}
+        if actual != expected:
+            wrong[student] = {name: (actual[name], expected[name]) for name in cells if actual[name] != expected[name]}
+    return wrong
 
 
 def lrcourse(course: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -78,5 +102,5 @@ def build_graded_course(directory: Path) -> GradedCourse:
     return GradedCourse(course, {chapter: scores(course, chapter) for chapter in chapters()}, runs)
 
 
-__all__ = ["ANSWERS", "BROKEN", "BROKEN_CHAPTER", "EXAMPLES", "EXAMPLE_CHAPTER", "GradedCourse", "NOTEBOOK", "build_graded_course", "lrcourse",
+__all__ = ["broken_expectations", "submit_broken", "unexpected_scores", "ANSWERS", "BROKEN", "BROKEN_CHAPTER", "EXAMPLES", "EXAMPLE_CHAPTER", "GradedCourse", "NOTEBOOK", "build_graded_course", "lrcourse",
            "student_name"]

@@ -14,6 +14,7 @@ from gradedclass import ANSWERS, BROKEN, EXAMPLE_CHAPTER, EXAMPLES, student_name
 from lrcourse.build import chapters
 
 CHAPTERS = chapters()
+pytestmark = pytest.mark.xdist_group("graded-course")  # one worker builds the graded course once
 
 
 @pytest.mark.slow
