@@ -73,11 +73,32 @@ class SliderPanel:
         start = perf_counter()
         self.figure.clear()
         text = self.draw(self.figure, **self.values)
+        self._place_axes()
         buffer = io.BytesIO()
         self.figure.savefig(buffer, format="png")
+        if self._positions is None:
+            self._remember_layout()
         self.image.value = buffer.getvalue()
         self.readout.value = text if isinstance(text, str) else ""
         self.seconds.append(perf_counter() - start)
+
+    # Constrained layout costs more than half of a redraw. Moving a slider keeps the same grid of axes, so
+    # the positions it found on the first draw are reused; a different number of axes lays out afresh.
+    _positions: list | None = None
+
+    def _remember_layout(self) -> None:
+        self._positions = [ax.get_position() for ax in self.figure.axes]
+        self.figure.set_layout_engine("none")
+
+    def _place_axes(self) -> None:
+        if self._positions is None:
+            return
+        if len(self.figure.axes) != len(self._positions):
+            self._positions = None
+            self.figure.set_layout_engine("constrained")
+            return
+        for ax, position in zip(self.figure.axes, self._positions):
+            ax.set_position(position)
 
     def _on_change(self, change) -> None:
         self.redraw()

@@ -30,9 +30,10 @@ from lrcourse.build import execute, source_notebooks, tool_environment  # noqa: 
 MEASURE_PANELS = """
 import json
 from lrcourse.widgets import SliderPanel
-_timings = {}
+_timings, _seen = {}, set()
 for _name, _panel in list(globals().items()):
-    if isinstance(_panel, SliderPanel):
+    if isinstance(_panel, SliderPanel) and not _name.startswith("_") and id(_panel) not in _seen:
+        _seen.add(id(_panel))
         _control = next(c for c in _panel.controls.values() if hasattr(c, "max") and hasattr(c, "step"))
         _start = len(_panel.seconds)
         for _ in range(5):

@@ -52,3 +52,18 @@ def test_panel_offers_a_png_fallback_for_viewers_without_widgets():
 def test_log_slider_spans_the_given_rates():
     slider = widgets.log_slider("lr", 0.1, 1e-3, 1.0)
     assert (slider.min, slider.max, slider.base) == (-3, 0, 10)
+
+
+def test_panel_keeps_its_first_layout_while_the_axes_stay_the_same():
+    panel = make_panel()
+    first = panel.figure.axes[0].get_position().bounds
+    panel.controls["points"].value = 9
+    assert panel.figure.get_layout_engine() is None or panel.figure.get_layout_engine().__class__.__name__ == "PlaceHolderLayoutEngine"
+    assert panel.figure.axes[0].get_position().bounds == first
+
+
+def test_log_axes_get_plain_tick_labels():
+    fig, ax = plots.figure()
+    ax.plot([1, 2, 3], [1e-3, 1e-2, 1e-1])
+    plots.label(ax, "t", "x", "y", log=True)
+    assert ax.yaxis.get_major_formatter()(0.001, 0) == "0.001"
