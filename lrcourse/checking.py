@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import torch
 
 from lrcourse.reference import reference_trajectories, start_in_background
+from lrcourse.schedules import make_optimizer
 
 SCHEDULER_MODULE = "torch.optim.lr_scheduler"
 RELATIVE_TOLERANCE = 1e-6
@@ -56,11 +57,12 @@ class StepLRCase:
     steps: int = 20
     hint: str = ""
 
+    @property
     def kwargs(self) -> dict:
         return {"step_size": self.step_size} | ({} if self.gamma is None else {"gamma": self.gamma})
 
     def request(self) -> dict:
-        return {"scheduler": "StepLR", "lrs": self.lrs, "kwargs": self.kwargs(), "steps": self.steps}
+        return {"scheduler": "StepLR", "lrs": self.lrs, "kwargs": self.kwargs, "steps": self.steps}
 
 
 @dataclass
@@ -153,11 +155,6 @@ class _Guard:
 # --------------------------------------------------------------------------------------------
 # Running the student's class
 # --------------------------------------------------------------------------------------------
-def _optimizer(lrs: list[float]) -> torch.optim.Optimizer:
-    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs]
-    return torch.optim.SGD(groups)
-
-
 def _describe(class_name: str, lrs: list[float], kwargs: dict) -> str:
     arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
     groups = "group" if len(lrs) == 1 else "groups"
@@ -170,8 +167,8 @@ def _run_student(student_class, case, attributes: tuple[str, ...], compare: tupl
     Returns (states, error): `error` is the exception the student's code raised, if any, with the
     states recorded up to it.
     """
-    optimizer = _optimizer(case.lrs)
-    kwargs = case.kwargs() if callable(case.kwargs) else case.kwargs
+    optimizer = make_optimizer(case.lrs)
+    kwargs = case.kwargs
     metrics = getattr(case, "metrics", None)
     steps = case.steps if metrics is None else len(metrics)
     states: list[dict] = []
@@ -289,7 +286,7 @@ def _check_cases(student_class, cases, reference_name: str, attributes: tuple[st
         raise AssertionError(problem)
     references = reference_trajectories([case.request() for case in cases])
     for case, reference in zip(cases, references):
-        kwargs = case.kwargs() if callable(case.kwargs) else case.kwargs
+        kwargs = case.kwargs
         title = _describe(student_class.__name__, case.lrs, kwargs)
         hint = f"\nHint: {case.hint}" if case.hint else ""
         if "error" in reference:
@@ -336,7 +333,7 @@ def _expect_same_error(student_class, case, kwargs, reference, title, hint) -> N
     raised = None
     try:
         with guard.running():
-            student_class(_optimizer(case.lrs), **kwargs)
+            student_class(make_optimizer(case.lrs), **kwargs)
     except StudentTimeout:
         raise AssertionError(f"{title}: the constructor did not finish within {guard.seconds:.0f} s.") from None
     except Exception as error:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from time import perf_counter
 from typing import Callable
 
@@ -20,8 +21,6 @@ DrawFunction = Callable[..., "str | None"]
 
 def log_slider(description: str, value: float, low: float, high: float, **kwargs) -> widgets.FloatLogSlider:
     """A slider over decades: `low` and `high` are the rates at its ends (powers of ten)."""
-    import math
-
     return widgets.FloatLogSlider(
         value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.05,
         description=description, readout_format=".2g", **kwargs,
