@@ -2,7 +2,8 @@
 
 `grade_class` runs `NbGraderAPI.autograde` (exactly what `nbgrader autograde` runs) for one student at a
 time in each of N worker processes. A worker starts once and grades many students, so nbgrader's import
-and set-up are paid once per worker rather than once per student. Around that:
+and set-up, and the PyTorch reference the tests compare with (`lrcourse.reference.SharedReference`),
+are paid once per worker rather than once per student. Around that:
 
 - every submission is read first: a notebook that is not valid JSON or not nbformat 4 is recorded as
   failed with the reason and never reaches nbgrader;
@@ -138,10 +139,11 @@ def is_done(course: Path, student: str, assignment: str, current: str) -> bool:
 # --------------------------------------------------------------------------------------------
 _API = None
 _COURSE: Path | None = None
+_REFERENCE = None
 
 
 def _start_worker(course: str, db_url: str) -> None:
-    global _API, _COURSE
+    global _API, _COURSE, _REFERENCE
     # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
     # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
     # The main process alone decides what an interrupt stops.
@@ -155,6 +157,20 @@ def _start_worker(course: str, db_url: str) -> None:
     _COURSE = Path(course)
     os.chdir(course)
     _API = NbGraderAPI(config=course_config(_COURSE, db_url))
+    _REFERENCE = _share_reference()
+
+
+def _share_reference():
+    """One PyTorch reference for every kernel this worker starts, instead of one per kernel (each costs
+    about 2 s of CPU to start). Kernels start their own if this one cannot be reached; it ends with the worker."""
+    from lrcourse.reference import SharedReference
+
+    shared = SharedReference()
+    try:
+        os.environ.update(shared.start())  # the kernels inherit this environment
+    except (OSError, RuntimeError) as error:
+        print(f"lrcourse: no shared PyTorch reference ({error}); each kernel starts its own", file=sys.stderr)
+    return shared
 
 
 def _grade_student(assignment: str, student: str, current: str) -> Outcome:

@@ -5,16 +5,30 @@ interpreter (`python -I`, so no student file shadows a module), started once per
 nothing a student's cell does to `torch` in the notebook's kernel (a monkeypatch, an alias, a
 replaced class) can change what the reference says.
 
-Protocol: one JSON list of cases per line on stdin, one JSON list of trajectories per line on stdout.
+When many notebooks are graded one after another, each kernel would pay again for a reference process
+(importing torch and, with the first optimizer, torch._dynamo: about 2 s of CPU). A grader therefore
+starts one shared reference (`python -I -m lrcourse.reference --listen SOCKET`) and names its Unix
+socket in the environment variable `LRCOURSE_REFERENCE` of the kernels it starts; they use it, and start
+a private process only if it cannot be reached.
+
+Protocol: one JSON list of cases per line in, one JSON list of trajectories per line out.
 """
 from __future__ import annotations
 
 import atexit
 import json
 import math
+import os
+import shutil
+import socket
+import socketserver
 import subprocess
 import sys
+import tempfile
 import threading
+from pathlib import Path
+
+SHARED = "LRCOURSE_REFERENCE"  # environment variable: the Unix socket of a shared reference
 
 ATTRIBUTES = {
     "StepLR": ("last_epoch",),
@@ -29,11 +43,8 @@ def trajectory(case: dict) -> dict:
     ReduceLROnPlateau, {"metrics": [...]} instead of "steps". A constructor that raises gives
     {"error": exception class name, "message": text}.
     """
-    import warnings
-
     import torch
 
-    warnings.simplefilter("ignore")  # the reference process's warnings reach nobody
     params = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in case["lrs"]]
     optimizer = torch.optim.SGD(params)
     try:
@@ -97,47 +108,175 @@ def _on_a_boundary(scheduler, optimizer, metric: float) -> bool:
     return False
 
 
+_ANSWERS: dict[str, dict] = {}  # a shared reference sees the same hidden cases for every student
+
+
+def answer(cases: list[dict]) -> list[dict]:
+    """The trajectories of `cases`, each computed once per process."""
+    keys = [json.dumps(case, sort_keys=True) for case in cases]
+    for key, case in zip(keys, cases):
+        if key not in _ANSWERS:
+            _ANSWERS[key] = trajectory(case)
+    return [_ANSWERS[key] for key in keys]
+
+
+def _warm_up() -> None:
+    """Import torch and build a first optimizer (which imports torch._dynamo) before any request."""
+    import warnings
+
+    warnings.simplefilter("ignore")  # the reference process's warnings reach nobody
+    trajectory({"scheduler": "StepLR", "lrs": [0.1], "kwargs": {"step_size": 1}, "steps": 1})
+
+
 def serve() -> None:
-    import torch  # noqa: F401  (imported before the first request arrives)
-
+    """A private reference: requests on stdin, answers on stdout, until stdin closes."""
     for line in sys.stdin:
-        cases = json.loads(line)
-        print(json.dumps([trajectory(case) for case in cases]), flush=True)
+        print(json.dumps(answer(json.loads(line))), flush=True)
 
 
-class ReferenceProcess:
-    """A long-lived `python -I -m lrcourse.reference` answering batches of cases."""
+class _Connection(socketserver.StreamRequestHandler):
+    """One kernel's connection to a shared reference."""
+
+    def handle(self) -> None:
+        for line in self.rfile:
+            self.wfile.write((json.dumps(answer(json.loads(line))) + "\n").encode())
+
+
+def listen(path: str) -> None:
+    """Serve every kernel that connects to the Unix socket `path` until stdin closes, which it does when
+    the grader that started this process stops it or dies; then remove the socket and its folder."""
+    with socketserver.ThreadingUnixStreamServer(path, _Connection) as server:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        print("ready", flush=True)
+        sys.stdin.read()
+        server.shutdown()
+    shutil.rmtree(Path(path).parent, ignore_errors=True)
+
+
+class SharedReference:
+    """One reference process for all the kernels a grader starts.
+
+    `start()` returns the environment variables under which kernels use it (`os.environ.update` them
+    before starting kernels); `stop()` ends it, as does the grader's exit.
+    """
 
     def __init__(self):
         self._process: subprocess.Popen | None = None
-        self._lock = threading.Lock()
 
-    def _start(self) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-I", "-m", "lrcourse.reference"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    def start(self) -> dict[str, str]:
+        path = os.path.join(tempfile.mkdtemp(prefix="lrcourse-reference-"), "socket")
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "lrcourse.reference", "--listen", path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
         )
+        if self._process.stdout.readline().strip() != "ready":
+            self.stop()
+            raise RuntimeError("the shared PyTorch reference did not start")
+        return {SHARED: path}
 
-    def close(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.stdin.close()
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.stdin.close()  # it stops serving, cleans up and exits
+        try:
             self._process.wait(timeout=10)
-            self._process.stdout.close()
-            self._process.stderr.close()
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process.stdout.close()
         self._process = None
 
-    def run(self, cases: list[dict]) -> list[dict]:
+    def __enter__(self) -> dict[str, str]:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class _Channel:
+    """Lines to and from a reference: a private process's pipes or a shared reference's socket."""
+
+    def __init__(self, writer, reader, stop, process: subprocess.Popen | None = None):
+        self.writer, self.reader, self.stop, self.process = writer, reader, stop, process
+
+    @classmethod
+    def shared(cls, path: str) -> "_Channel":
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.connect(path)
+        stream = connection.makefile("rw", encoding="utf-8", newline="\n")
+        return cls(stream, stream, lambda: (stream.close(), connection.close()))
+
+    @classmethod
+    def private(cls) -> "_Channel":
+        # A session of its own: at shutdown ipykernel signals the children in its process group and then
+        # polls for seconds while the dead child, which it never reaps, still shows as a zombie. This
+        # process ends on its own when its stdin closes, even if the kernel is killed.
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "lrcourse.reference"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )
+
+        def stop():  # at once: the process keeps no state, and a clean exit of torch takes a while
+            process.kill()
+            process.wait()
+            for stream in (process.stdin, process.stdout, process.stderr):
+                stream.close()
+
+        return cls(process.stdin, process.stdout, stop, process)
+
+    def alive(self) -> bool:
+        return self.process is None or self.process.poll() is None
+
+    def why_stopped(self) -> str:
+        return self.process.stderr.read()
+
+
+class ReferenceProcess:
+    """The kernel's way to PyTorch's reference: the grader's shared one if there is one, else its own
+    long-lived `python -I -m lrcourse.reference`."""
+
+    def __init__(self):
+        self._channel: _Channel | None = None
+        self._lock = threading.Lock()
+
+    def _open(self) -> _Channel:
+        path = os.environ.get(SHARED)
+        if path:
+            try:
+                return _Channel.shared(path)
+            except OSError:
+                pass  # the grader's reference is gone: a private one gives the same answers
+        return _Channel.private()
+
+    def start(self) -> None:
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
-                self._process = self._start()
-            self._process.stdin.write(json.dumps(cases) + "\n")
-            self._process.stdin.flush()
-            answer = self._process.stdout.readline()
-            if not answer:
-                error = self._process.stderr.read()
-                self._process = None
-                raise RuntimeError(f"the PyTorch reference process stopped:\n{error}")
-            return json.loads(answer)
+            if self._channel is None or not self._channel.alive():
+                self._channel = self._open()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._channel is not None:
+                self._channel.stop()
+            self._channel = None
+
+    def run(self, cases: list[dict]) -> list[dict]:
+        self.start()
+        with self._lock:
+            try:
+                self._channel.writer.write(json.dumps(cases) + "\n")
+                self._channel.writer.flush()
+                reply = self._channel.reader.readline()
+            except OSError:
+                reply = ""
+            if reply:
+                return json.loads(reply)
+            channel, self._channel = self._channel, None
+        if channel.process is None:  # the shared reference went away: go on with a private one
+            os.environ.pop(SHARED, None)
+            return self.run(cases)
+        raise RuntimeError(f"the PyTorch reference process stopped:\n{channel.why_stopped()}")
 
 
 _REFERENCE = ReferenceProcess()
@@ -145,10 +284,8 @@ atexit.register(_REFERENCE.close)
 
 
 def start_in_background() -> None:
-    """Start the reference process now (it imports torch, ~2 s) so it is ready when a test needs it."""
-    with _REFERENCE._lock:
-        if _REFERENCE._process is None:
-            _REFERENCE._process = _REFERENCE._start()
+    """Start (or connect to) the reference now, so it has imported torch by the time a test needs it."""
+    _REFERENCE.start()
 
 
 def reference_trajectories(cases: list[dict]) -> list[dict]:
@@ -156,5 +293,13 @@ def reference_trajectories(cases: list[dict]) -> list[dict]:
     return _REFERENCE.run(cases)
 
 
+def main(argv: list[str]) -> None:
+    _warm_up()
+    if argv[:1] == ["--listen"]:
+        listen(argv[1])
+    else:
+        serve()
+
+
 if __name__ == "__main__":
-    serve()
+    main(sys.argv[1:])

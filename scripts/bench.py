@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -25,23 +26,32 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from lrcourse.build import execute, source_notebooks, tool_environment  # noqa: E402
+from lrcourse.reference import SharedReference  # noqa: E402
 
 # Appended to a chapter after it ran: move the first control of every panel a few times, report the times.
 MEASURE_PANELS = """
-import json
+import json, math
+from ipywidgets import FloatLogSlider
 from lrcourse.widgets import SliderPanel
+
+def _move(control):
+    # One step up, or down at the top end; a log slider's min, max and step are exponents.
+    exponent = math.log(control.value, control.base) if isinstance(control, FloatLogSlider) else control.value
+    exponent = exponent - control.step if exponent + control.step > control.max else exponent + control.step
+    control.value = control.base ** exponent if isinstance(control, FloatLogSlider) else exponent
+
 _timings, _seen = {}, set()
 for _name, _panel in list(globals().items()):
     if isinstance(_panel, SliderPanel) and not _name.startswith("_") and id(_panel) not in _seen:
         _seen.add(id(_panel))
         _control = next(c for c in _panel.controls.values() if hasattr(c, "max") and hasattr(c, "step"))
         _start = len(_panel.seconds)
-        for _ in range(5):
-            _control.value = _control.value - _control.step if _control.value + _control.step > _control.max \\
-                else _control.value + _control.step
+        for _ in range(MOVES):
+            _move(_control)
         _timings[_name] = [round(1000 * s, 1) for s in _panel.seconds[_start:]]
 print("PANELS" + json.dumps(_timings))
 """
+MOVES = 10
 
 
 def bench_notebooks() -> None:
@@ -51,7 +61,7 @@ def bench_notebooks() -> None:
         start = time.perf_counter()
         execute(notebook, cwd=path.parent)
         seconds = time.perf_counter() - start
-        notebook.cells.append(new_code_cell(MEASURE_PANELS))
+        notebook.cells.append(new_code_cell(MEASURE_PANELS.replace("MOVES", str(MOVES))))
         execute(notebook, cwd=path.parent)
         text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.output_type == "stream")
         panels = json.loads(text.split("PANELS", 1)[1])
@@ -80,18 +90,27 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def floor_seconds(course: Path) -> float:
-    """A kernel that only imports what the chapter imports: start, run the imports, stop."""
+def kernel_seconds(notebook, cwd: Path) -> float:
+    """Median wall time of running `notebook` in a fresh kernel, as grading runs it: stopped at once, with a
+    shared PyTorch reference (importing lrcourse.checking connects to it)."""
+    runs = []
+    with SharedReference() as shared:
+        os.environ.update(shared)
+        for _ in range(3):
+            start = time.perf_counter()
+            execute(notebook, cwd=cwd, allow_errors=True)
+            runs.append(time.perf_counter() - start)
+        del os.environ[next(iter(shared))]
+    return statistics.median(runs)
+
+
+def floor_notebook():
+    """A kernel that only imports what the chapter imports."""
     notebook = new_notebook(cells=[new_code_cell(
         "import numpy, torch, ipywidgets, matplotlib\nimport lrcourse.checking, lrcourse.plots, lrcourse.widgets, "
         "lrcourse.schedules")])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    runs = []
-    for _ in range(3):
-        start = time.perf_counter()
-        execute(notebook, cwd=course)
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
+    return notebook
 
 
 def bench_grading(students: int) -> None:
@@ -111,9 +130,13 @@ def bench_grading(students: int) -> None:
     print(f"  speed-up of 2 workers over sequential nbgrader: {sequential / results['lrcourse grade --workers 2']:.2f}x")
     print(f"  speed-up of 2 workers over 1 worker:            "
           f"{results['lrcourse grade --workers 1'] / results['lrcourse grade --workers 2']:.2f}x")
-    floor = floor_seconds(base)
+    floor = kernel_seconds(floor_notebook(), base)
     print(f"  floor (a kernel that only imports the chapter's imports): {floor:.2f} s per submission; "
           f"with 2 workers the floor of the class is {floor * students / 2:.1f} s")
+    submitted = next((course / "submitted" / "student000" / chapter).glob("*.ipynb"))  # a correct answer
+    alone = kernel_seconds(nbformat.read(submitted, as_version=4), submitted.parent)
+    print(f"  one submission's notebook run alone in a kernel (no nbgrader): {alone:.2f} s; the rest of "
+          f"{results['lrcourse grade --workers 1'] / students:.2f} s is nbgrader (autograde's steps, feedback)")
     shutil.rmtree(base, ignore_errors=True)
 
 
