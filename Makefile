@@ -28,8 +28,9 @@ lab: $(STAMP)
 instructor: $(STAMP)  ## JupyterLab on the course root, with nbgrader's formgrader
 	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=.
 
-# Both cores: tests that share a heavy fixture (the graded course, the browser's JupyterLab) stay together.
-XDIST := -n 2 --dist loadgroup
+# Both cores, a test file per worker at a time: a file's tests share its fixtures (one graded course, one
+# JupyterLab server). Not loadgroup: with pytest 9.2 it silently stops grouping (pytest-xdist#1386).
+XDIST := -n 2 --dist loadfile
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST)

@@ -22,7 +22,7 @@ import pytest
 from conftest import ARTIFACTS, ROOT
 from labserver import free_port, running_lab
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TOKEN = "browser-test"
 SHOTS = ARTIFACTS / "browser"

@@ -7,6 +7,8 @@ equal plain sequential `nbgrader autograde`.
 """
 from __future__ import annotations
 
+import csv
+
 import nbformat
 import pytest
 
@@ -14,7 +16,6 @@ from gradedclass import ANSWERS, BROKEN, EXAMPLE_CHAPTER, EXAMPLES, student_name
 from lrcourse.build import chapters
 
 CHAPTERS = chapters()
-pytestmark = pytest.mark.xdist_group("graded-course")  # one worker builds the graded course once
 
 
 @pytest.mark.slow
@@ -87,3 +88,19 @@ def test_the_readme_walkthrough_class_scores_as_documented(graded_course):
             assert student not in scores
         else:
             assert sum(score for score, _ in scores[student].values()) == expected, student
+
+
+@pytest.mark.slow
+def test_every_readable_submission_is_in_the_gradebook_and_the_csv(graded_course):
+    rows = list(csv.DictReader(open(graded_course.path / "grades.csv")))
+    for chapter, students in graded_course.scores.items():
+        submitted = {p.name for p in (graded_course.path / "submitted").iterdir() if (p / chapter).is_dir()}
+        unreadable = {s for s, why in {**BROKEN, **EXAMPLES}.items()
+                      if isinstance(why, str) and why != "Kernel died"}
+        assert set(students) == submitted - unreadable
+        in_csv = {row["student_id"] for row in rows if row["assignment"] == chapter}
+        assert in_csv >= set(students)
+        for row in rows:
+            if row["assignment"] == chapter and row["student_id"] in students:
+                expected = sum(score for score, _ in students[row["student_id"]].values())
+                assert float(row["score"]) == pytest.approx(expected)
