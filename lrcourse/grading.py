@@ -139,7 +139,7 @@ def is_done(course: Path, student: str, assignment: str, current: str) -> bool:
 # --------------------------------------------------------------------------------------------
 _API = None
 _COURSE: Path | None = None
-_REFERENCE = None
+_REFERENCE = None  # held for the worker's lifetime: the shared reference serves until its stdin pipe closes
 
 
 def _start_worker(course: str, db_url: str) -> None:

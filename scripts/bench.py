@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from lrcourse.build import execute, source_notebooks, tool_environment  # noqa: E402
-from lrcourse.reference import SharedReference  # noqa: E402
+from lrcourse.reference import SHARED, SharedReference  # noqa: E402
 
 # Appended to a chapter after it ran: move the first control of every panel a few times, report the times.
 MEASURE_PANELS = """
@@ -94,13 +94,13 @@ def kernel_seconds(notebook, cwd: Path) -> float:
     """Median wall time of running `notebook` in a fresh kernel, as grading runs it: stopped at once, with a
     shared PyTorch reference (importing lrcourse.checking connects to it)."""
     runs = []
-    with SharedReference() as shared:
-        os.environ.update(shared)
+    with SharedReference() as environment:
+        os.environ.update(environment)  # execute() hands this process's environment to the kernel
         for _ in range(3):
             start = time.perf_counter()
             execute(notebook, cwd=cwd, allow_errors=True)
             runs.append(time.perf_counter() - start)
-        del os.environ[next(iter(shared))]
+        os.environ.pop(SHARED)
     return statistics.median(runs)
 
 
