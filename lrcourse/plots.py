@@ -1,13 +1,37 @@
-"""Figures in one style: titles, labelled axes, legends, a solid background.
+"""Figures in one style: titles, labelled axes, legends, a solid background, a colour-blind-safe palette,
+and a text description (alt text) for every figure.
 
 The background is always opaque white with dark text, so a figure reads the same in JupyterLab's
 light and dark themes (a transparent figure would put black labels on a dark page).
+
+Colours: the Okabe-Ito palette (distinguishable with every common colour-vision deficiency), each colour
+paired with its own line style in the cycle, so lines differ even in grey. Set here once for the whole course.
+
+Alt text: `apply_style()` registers an HTML display for figures, `<img alt="..." src="data:...">`, next to
+the usual PNG. JupyterLab renders the HTML (it prefers it to the PNG), so a screen reader reads the alt
+text. The description is `describe(fig, text)` when the notebook gave one, followed by what the axes say
+(titles, axis names, log scales, legend entries), which is true by construction.
 """
 from __future__ import annotations
+
+import base64
+import html
+import io
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as ticker
 import numpy as np
+from cycler import cycler
+from matplotlib.figure import Figure
+
+#: The Okabe-Ito colours by name (Okabe & Ito 2008), in the order the cycle uses them; yellow last (weak on white).
+PALETTE = {
+    "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
+    "purple": "#CC79A7", "sky": "#56B4E9", "black": "#000000", "yellow": "#F0E442",
+}
+#: One line style per colour of the cycle: the n-th line differs in colour and in dash.
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2))]
+GREY = "0.55"  # reference lines (a constant-rate baseline, the loss surface)
 
 STYLE = {
     "figure.facecolor": "white",
@@ -30,12 +54,81 @@ STYLE = {
     "axes.titley": 1.0,
     "legend.fontsize": 9,
     "legend.framealpha": 0.9,
+    "axes.prop_cycle": cycler(color=list(PALETTE.values())) + cycler(linestyle=LINESTYLES),
 }
 
 
 def apply_style() -> None:
-    """Use the course style for every figure made afterwards (notebooks call this once)."""
+    """Use the course style for every figure made afterwards (notebooks call this once), and show
+    figures in the notebook with their alt text."""
     plt.rcParams.update(STYLE)
+    _register_alt_text_display()
+
+
+def describe(fig: Figure, text: str) -> Figure:
+    """Give `fig` a short description for screen readers, put before what its axes say."""
+    fig._lrcourse_alt = text
+    return fig
+
+
+def alt_text(fig: Figure, extra: str = "") -> str:
+    """What a screen reader says for `fig`: its description, then each panel's title, axes and lines."""
+    parts = [getattr(fig, "_lrcourse_alt", "")]
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.axison:
+            continue
+        x, y = ax.get_xlabel(), ax.get_ylabel()
+        scale = " (log scale)" if ax.get_yscale() == "log" else ""
+        panel = f"Plot “{ax.get_title()}”" if ax.get_title() else "Plot"
+        if x or y:
+            panel += f" of {y or 'a value'}{scale} against {x or 'its index'}"
+        names = [name for name in ax.get_legend_handles_labels()[1] if not name.startswith("_")]
+        if names:
+            panel += "; lines: " + ", ".join(names)
+        parts.append(panel + ".")
+    parts.append(extra)
+    return " ".join(part.strip() for part in parts if part and part.strip()) or "A figure."
+
+
+def png_bytes(fig: Figure, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **kwargs)
+    return buffer.getvalue()
+
+
+def img_html(png: bytes, alt: str, css_class: str = "") -> str:
+    """An <img> element holding `png` inline, with `alt` as its text description."""
+    data = base64.b64encode(png).decode("ascii")
+    klass = f' class="{css_class}"' if css_class else ""
+    return f'<img{klass} alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}" style="max-width:100%">'
+
+
+def _figure_html(fig: Figure) -> str:
+    return img_html(png_bytes(fig, bbox_inches="tight"), alt_text(fig), "lrcourse-figure")
+
+
+def _register_alt_text_display() -> None:
+    """Inside IPython: display every matplotlib figure as HTML with alt text (the PNG stays in the bundle
+    for viewers that do not render HTML)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing is displayed
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    shell.display_formatter.formatters["text/html"].for_type(Figure, _figure_html)
+
+
+def show(fig: Figure, description: str = "") -> None:
+    """Display `fig` now, with `description` as the start of its alt text, and close it (so the inline
+    backend does not show it a second time)."""
+    from IPython.display import display
+
+    if description:
+        describe(fig, description)
+    display(fig)
+    plt.close(fig)
 
 
 def figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3.4, **kwargs):
@@ -50,23 +143,50 @@ def label(ax, title: str, xlabel: str, ylabel: str, log: bool = False, legend: b
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if log:
-        ax.set_yscale("log")
-        # Plain labels (0.01, 1e-05): the default 10^x labels go through mathtext, which costs a slider
-        # panel about a third of its redraw time.
-        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+        log_axis(ax)
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best")
 
 
-def plot_rates(ax, curves: dict[str, np.ndarray], title: str = "Learning rate per epoch", log: bool = False) -> None:
-    """One step-shaped line per schedule: the rate holds for a whole epoch."""
+class PlainLogFormatter(ticker.LogFormatter):
+    """Log-axis labels as plain numbers (0.01, 0.03, 1e-05).
+
+    The default 10^x labels go through mathtext, which costs a slider panel about a third of its redraw
+    time. Like matplotlib's own log formatter it also labels minor ticks (2, 3, 5 ... times a power of ten)
+    when the axis spans less than about a decade, so a narrow log axis never shows a single label.
+    """
+
+    def _num_to_string(self, x, vmin, vmax):
+        return f"{x:g}"
+
+
+def log_axis(ax, which: str = "y") -> None:
+    """A log scale on `ax`'s x or y axis with plain labels, at least two of them visible."""
+    getattr(ax, f"set_{which}scale")("log")
+    axis = getattr(ax, f"{which}axis")
+    axis.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
+    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.5)))
+
+
+def plot_rates(ax, curves: dict[str, np.ndarray], title: str = "Learning rate per epoch", log: bool = False,
+               xlabel: str = "epoch") -> None:
+    """One step-shaped line per schedule: the rate holds for a whole epoch (or step: say which in `xlabel`).
+
+    Curves equal to an earlier one (to 1e-9) are drawn on top of it with a finer line and named
+    "(same as ...)" in the legend, so no line hides under another unannounced.
+    """
+    drawn: list[tuple[str, np.ndarray]] = []
     for name, rates in curves.items():
-        ax.plot(np.arange(len(rates)), rates, drawstyle="steps-post", label=name, linewidth=1.8)
-    label(ax, title, "epoch", "learning rate", log=log)
+        rates = np.asarray(rates)
+        twin = next((other for other, seen in drawn if seen.shape == rates.shape and np.allclose(seen, rates, rtol=1e-9, atol=0)), None)
+        shown = f"{name} (same as {twin})" if twin else name
+        ax.plot(np.arange(len(rates)), rates, drawstyle="steps-post", label=shown,
+                linewidth=1.0 if twin else 1.8)
+        drawn.append((name, rates))
+    label(ax, title, xlabel, "learning rate", log=log)
 
 
-def mark_epochs(ax, epochs, color: str = "tab:red", text: str | None = None) -> None:
+def mark_epochs(ax, epochs, color: str = PALETTE["vermillion"], text: str | None = None) -> None:
     """Vertical dashed lines at the given epochs (e.g. where ReduceLROnPlateau reduced the rate).
 
     One collection for all of them, spanning the axes' height whatever its limits: drawn faster

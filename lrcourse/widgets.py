@@ -1,14 +1,16 @@
 """Slider panels: a few controls bound to a drawing function, redrawn on every move.
 
-The figure is rendered to PNG and shown in an `ipywidgets.Image`, which updates in place: no
-flicker, nothing piles up in the output area, and the time a redraw takes is measured. The figure and
-its axes are made once and redrawn in place, so a move costs only the drawing itself.
+The figure is rendered to PNG and shown as an `<img>` with alt text in an `ipywidgets.HTML`, which
+updates in place: nothing piles up in the output area, and the time a redraw takes is measured. The
+figure and its axes are made once and redrawn in place, so a move costs only the drawing itself.
+(`ipywidgets.Image` has no alt attribute, so a screen reader could not say what the plot shows.)
+The alt text is the panel's `description`, what its axes say (`plots.alt_text`) and the readout.
 """
 from __future__ import annotations
 
 import base64
-import io
 import math
+import re
 from time import perf_counter
 from typing import Callable
 
@@ -16,7 +18,7 @@ import ipywidgets as widgets
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from lrcourse.plots import apply_style
+from lrcourse.plots import alt_text, apply_style, describe, img_html, png_bytes
 
 DrawFunction = Callable[..., "str | None"]
 
@@ -63,18 +65,22 @@ class SliderPanel:
     1 x 1 grid, else the array `subplots` returns. `draw` receives the current value of every
     control by name and may return a short HTML string, shown under the figure (a readout).
     `seconds` keeps the time of every redraw (drawing plus PNG rendering), which the benchmarks read.
+    `description` starts the image's alt text; `png` holds the current image, `alt` its alt text.
     """
 
     def __init__(self, draw: DrawFunction, controls: dict[str, widgets.ValueWidget], grid: tuple[int, int] = (1, 1),
-                 width: float = 7.0, height: float = 3.4, live: bool = True, **subplots):
+                 width: float = 7.0, height: float = 3.4, live: bool = True, description: str = "", **subplots):
         self.draw = draw
+        self.description = description
         self.controls = controls
         apply_style()
         # Laid out once, on the first draw: a slider move keeps the same axes, so it need not pay again
         # for constrained layout (more than half of a redraw) nor for new axes' ticks (another third).
-        self.figure = Figure(figsize=(width, height), layout="constrained")
+        self.figure = describe(Figure(figsize=(width, height), layout="constrained"), description)
         self.axes = self.figure.subplots(*grid, **subplots)
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.image = widgets.HTML(layout=widgets.Layout(max_width="100%"))
+        self.image.add_class("lrcourse-image")
+        self.png, self.alt = b"", ""
         self.readout = widgets.HTML()
         self.seconds: list[float] = []
         for control in controls.values():
@@ -102,20 +108,22 @@ class SliderPanel:
         if self.figure.axes != axes:
             raise ValueError(f"{self.draw.__name__} added or removed axes: draw into the axes it is given "
                              "(ask the panel for more with grid=(rows, columns))")
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})  # zlib's fastest: 3x quicker, ~25% bigger
+        text = text if isinstance(text, str) else ""
+        self.png = png_bytes(self.figure, pil_kwargs={"compress_level": 1})  # zlib's fastest: 3x quicker, ~25% bigger
         self.figure.set_layout_engine(None)  # keep the first layout; None, not "none", which still lays out
-        self.image.value = buffer.getvalue()
-        self.readout.value = text if isinstance(text, str) else ""
+        self.alt = alt_text(self.figure, extra=re.sub(r"<[^>]+>", "", text))
+        self.image.value = img_html(self.png, self.alt)
+        self.readout.value = text
         self.seconds.append(perf_counter() - start)
 
     def _on_change(self, change) -> None:
         self.redraw()
 
     def _repr_mimebundle_(self, **kwargs):
-        """The live panel in Jupyter, with the current figure as a PNG for viewers without widgets
-        (a notebook shown on a code host, nbviewer): each front end picks what it can render."""
+        """The live panel in Jupyter, with the current figure (HTML with alt text, and a PNG) for viewers
+        without widgets (a notebook shown on a code host, nbviewer): each front end picks what it can render."""
         bundle = self.widget._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["image/png"] = base64.b64encode(self.image.value).decode("ascii")
+        data["image/png"] = base64.b64encode(self.png).decode("ascii")
+        data["text/html"] = img_html(self.png, self.alt, "lrcourse-figure")
         return bundle

@@ -129,15 +129,16 @@ def move_slider(page, panel_index: int) -> float:
     handle = page.locator(".lrcourse-panel").nth(panel_index).locator(".widget-slider .noUi-handle").first
     key = page.evaluate("""(index) => {
         const panel = document.querySelectorAll('.lrcourse-panel')[index];
-        const image = panel.querySelector('img');
+        const box = panel.querySelector('.lrcourse-image');  // an HTML widget: each redraw puts a new <img> in it
         const handle = panel.querySelector('.widget-slider .noUi-handle');
         window.__pressed = null; window.__redrawn = null;
         handle.addEventListener('keydown', () => { window.__pressed = performance.now(); }, {once: true, capture: true});
-        const before = image.src;
+        const before = box.querySelector('img').src;
         const observer = new MutationObserver(() => {
-            if (image.src !== before) { window.__redrawn = performance.now(); observer.disconnect(); }
+            const image = box.querySelector('img');
+            if (image && image.src !== before) { window.__redrawn = performance.now(); observer.disconnect(); }
         });
-        observer.observe(image, {attributes: true, attributeFilter: ['src']});
+        observer.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
         const atMax = Number(handle.getAttribute('aria-valuenow')) >= Number(handle.getAttribute('aria-valuemax'));
         return atMax ? 'ArrowLeft' : 'ArrowRight';
     }""", panel_index)
@@ -145,6 +146,12 @@ def move_slider(page, panel_index: int) -> float:
     handle.press(key)
     page.wait_for_function("() => window.__redrawn !== null && window.__pressed !== null", timeout=30_000)
     return page.evaluate("() => window.__redrawn - window.__pressed")
+
+
+def images_without_alt(page) -> list[str]:
+    """Every figure a student sees (outputs and slider panels) as an <img>: those with an empty alt text."""
+    return page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output img, .lrcourse-panel img')]
+        .filter(img => !(img.getAttribute('alt') || '').trim()).map(img => img.outerHTML.slice(0, 80))""")
 
 
 def panels_in(path) -> int:
@@ -176,6 +183,11 @@ def test_chapter_runs_and_every_slider_redraws_its_plot(lab, page, path):
         latencies.append(move_slider(page, index))
         page.wait_for_timeout(300)
         panel.screenshot(path=str(SHOTS / f"{chapter}-panel{index}-after.png"))
+    assert page.locator(".jp-OutputArea-output img").count() > expected, "the static figures are shown too"
+    assert images_without_alt(page) == [], "every figure needs a text description (alt) for screen readers"
+    alts = page.evaluate("() => [...document.querySelectorAll('.lrcourse-panel img')].map(img => img.alt)")
+    assert len(alts) == expected and all(alt.startswith(("Plot", "A ", "The ", "Left", "Top")) or len(alt) > 40
+                                         for alt in alts), alts
     LATENCIES[chapter] = latencies
     (SHOTS / "latency.json").write_text(json.dumps(LATENCIES, indent=2))
     print(f"\n{chapter}: slider-to-plot latency in the browser (ms): {[round(ms) for ms in latencies]}")
@@ -188,6 +200,7 @@ def test_solution_runs_without_errors_and_nbgrader_tools_are_there(lab, page):
     open_notebook(page, lab, f"solutions/{chapter}/ordered_schedules.ipynb", "solution")
     run_all(page)
     assert cells_with_errors(page) == []
+    assert images_without_alt(page) == [], "every figure needs a text description (alt) for screen readers"
     toolbar = page.locator(".jp-NotebookPanel-toolbar")
     assert toolbar.get_by_text("Validate").count() >= 1, "nbgrader's Validate button is missing"
     menu = page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")
@@ -208,6 +221,7 @@ def test_figures_stay_readable_in_the_dark_theme(lab, page):
     open_notebook(page, lab, "solutions/02_ordered_schedules/ordered_schedules.ipynb", "dark")
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+    assert images_without_alt(page) == [], "the stored figures of an unexecuted (untrusted) notebook keep their alt"
     figure = page.locator(".jp-OutputArea-output img").first
     figure.scroll_into_view_if_needed()
     path = SHOTS / "dark-theme-figure.png"

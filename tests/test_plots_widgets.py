@@ -41,9 +41,10 @@ def make_panel():
 
 def test_panel_redraws_when_a_control_moves():
     panel = make_panel()
-    before = panel.image.value
+    before = panel.png
     panel.controls["slope"].value = 2.0
-    assert panel.image.value != before and panel.image.value[:4] == b"\x89PNG"
+    assert panel.png != before and panel.png[:4] == b"\x89PNG"
+    assert "data:image/png;base64," in panel.image.value
     assert panel.readout.value == "slope 2.0"
     assert len(panel.seconds) == 2
 
@@ -118,3 +119,68 @@ def test_epoch_marks_span_the_axes_without_changing_its_limits():
     (marks,) = ax.collections
     assert [segment[0][0] for segment in marks.get_segments()] == [2, 7]
     assert ax.get_legend_handles_labels()[1] == ["reduction"]
+
+
+def test_the_course_palette_is_okabe_ito_with_a_line_style_per_colour():
+    plots.apply_style()
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()
+    assert [c.upper() for c in cycle["color"]] == ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
+                                                   "#000000", "#F0E442"]
+    assert len(set(map(str, cycle["linestyle"]))) == len(cycle["color"]), "each colour gets its own dash"
+    fig, ax = plots.figure()
+    first, second = ax.plot([0, 1]), ax.plot([1, 0])
+    assert first[0].get_linestyle() != second[0].get_linestyle()
+
+
+@pytest.mark.parametrize("low, high", [(0.02, 0.09), (0.05, 0.11), (0.3, 0.5), (1e-5, 0.1)])
+def test_log_axes_show_at_least_two_tick_labels_even_within_a_decade(low, high):
+    fig, ax = plots.figure()
+    ax.plot([0, 1], [low, high])
+    plots.label(ax, "t", "x", "y", log=True)
+    fig.canvas.draw()
+    visible = [t.get_text() for t in ax.get_yticklabels() + ax.get_yticklabels(minor=True)
+               if t.get_text() and low / 1.2 <= t.get_position()[1] <= high * 1.2]
+    assert len(visible) >= 2, visible
+    assert not any("$" in text for text in visible), "plain labels, no mathtext"
+
+
+def test_a_curve_equal_to_an_earlier_one_is_named_in_the_legend():
+    fig, ax = plots.figure()
+    plots.plot_rates(ax, {"A": np.array([1.0, 0.5]), "B": np.array([1.0, 0.5]), "C": np.array([1.0, 0.1])})
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B (same as A)", "C"]
+    assert ax.lines[1].get_linewidth() < ax.lines[0].get_linewidth(), "the later twin is drawn finer, on top"
+
+
+def test_alt_text_says_what_the_figure_shows():
+    fig, ax = plots.figure()
+    ax.plot([1, 2], [0.1, 0.01], label="decay")
+    plots.label(ax, "Rates", "epoch", "learning rate", log=True)
+    plots.describe(fig, "The rate falls tenfold.")
+    text = plots.alt_text(fig)
+    assert text.startswith("The rate falls tenfold.")
+    assert "“Rates”" in text and "learning rate (log scale) against epoch" in text and "lines: decay" in text
+    html = plots.img_html(b"png", 'say "hi" <b>')
+    assert 'alt="say &quot;hi&quot; &lt;b&gt;"' in html
+
+
+def test_figures_display_as_html_with_alt_text_in_ipython():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    plots.apply_style()
+    fig, ax = plots.figure()
+    ax.plot([0, 1], label="line")
+    plots.label(ax, "A line", "step", "value")
+    bundle, _ = shell.display_formatter.format(fig)
+    assert bundle["text/html"].startswith('<img class="lrcourse-figure" alt="Plot “A line” of value against step; lines: line."')
+    assert "data:image/png;base64," in bundle["text/html"]
+
+
+def test_panels_carry_alt_text_on_their_image_and_fallback():
+    panel = widgets.SliderPanel(draw_line, {"slope": widgets.float_slider("slope", 1.0, 0.0, 2.0, 0.1),
+                                            "points": widgets.int_slider("points", 5, 2, 10)},
+                                description="A straight line.")
+    assert panel.alt.startswith("A straight line. Plot “slope 1.0”") and panel.alt.endswith("slope 1.0")
+    assert f'alt="{panel.alt}"' in panel.image.value
+    panel.controls["slope"].value = 0.5
+    assert "slope 0.5" in panel.alt and 'alt="' in panel._repr_mimebundle_()["text/html"]
