@@ -1,6 +1,7 @@
 """The `lrcourse` command.
 
     lrcourse grade ASSIGNMENT [--workers N] [--force] [--db-url URL]   grade a class (instructors)
+    lrcourse export [ASSIGNMENT ...] [--roster FILE] [--db-url URL]    per-item grades, Canvas file, class reports
     lrcourse check [CHAPTER ...]                                       grade your own notebooks (self-study)
     lrcourse demo                                                      grade the example class in examples/
 """
@@ -42,7 +43,55 @@ def command_grade(args) -> int:
     print(grading.summary(report))
     print(f"grades: {course / 'grades.csv'}   report: {course / 'reports' / (args.assignment + '.csv')}   "
           f"feedback: {course / 'feedback'}")
+    _report_and_export(course, args)
     return 1 if report.failed else 0
+
+
+def _report_and_export(course: Path, args) -> None:
+    """After grading: the class report always; with --export, the per-item CSV and Canvas file too."""
+    from lrcourse.grading.report import write_class_report
+
+    db_url = args.db_url or grading.default_db_url(course)
+    try:
+        print(f"class report: {write_class_report(course, args.assignment, db_url)}")
+        if args.export:
+            print("\n".join(_export(course, db_url, [], args)))
+    except Exception as error:  # the grades are written; a report that fails must not hide that
+        print(f"lrcourse: the class report or export failed: {type(error).__name__}: {error}", file=sys.stderr)
+
+
+def _export(course: Path, db_url: str, assignments: list[str], args) -> list[str]:
+    from lrcourse.grading.export import ExportOptions, export_class
+
+    names = dict(pair.split("=", 1) for pair in args.canvas_column)
+    options = ExportOptions(Path(args.out).resolve() if args.out else None,
+                            Path(args.roster).resolve() if args.roster else None, args.roster_id_column,
+                            Path(args.id_map).resolve() if args.id_map else None, names)
+    return export_class(course, db_url, assignments or None, options)
+
+
+def command_export(args) -> int:
+    """Per-item grades of the whole gradebook (or ASSIGNMENTs), a Canvas file with --roster, a report per chapter."""
+    from lrcourse.grading.report import write_class_report
+    from lrcourse.grading.results import read_class
+
+    course = Path(args.course).resolve()
+    db_url = args.db_url or grading.default_db_url(course)
+    print("\n".join(_export(course, db_url, args.assignments, args)))
+    for grades in read_class(course, db_url, args.assignments or None):
+        if grades.totals:
+            print(f"class report: {write_class_report(course, grades.name, db_url)}")
+    return 0
+
+
+def _export_options(command) -> None:
+    command.add_argument("--roster", help="a gradebook CSV exported from Canvas: writes exports/canvas-import.csv")
+    command.add_argument("--roster-id-column", default="SIS Login ID", choices=["SIS Login ID", "ID", "SIS User ID"],
+                         help="the roster column holding nbgrader's student ids (default: SIS Login ID)")
+    command.add_argument("--id-map", help="a CSV nbgrader_id,roster_value when the ids differ from the roster's")
+    command.add_argument("--canvas-column", action="append", default=[], metavar="ASSIGNMENT=COLUMN",
+                         help="the Canvas column of an assignment (default: the roster's column named after it)")
+    command.add_argument("--out", help="folder for the exported files (default: COURSE/exports)")
 
 
 def command_check(args) -> int:
@@ -112,7 +161,15 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true", help="regrade students already graded")
     grade.add_argument("--db-url", help="gradebook URL (default: the course's SQLite gradebook.db)")
     grade.add_argument("--course", default=".", help="the course folder (default: here)")
+    grade.add_argument("--export", action="store_true", help="then export, as `lrcourse export` does")
+    _export_options(grade)
     grade.set_defaults(run=command_grade)
+    export = sub.add_parser("export", help="per-item grades, a Canvas import file and class reports, from the gradebook")
+    export.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
+    export.add_argument("--db-url", help="gradebook URL (default: the course's SQLite gradebook.db)")
+    export.add_argument("--course", default=".", help="the course folder (default: here)")
+    _export_options(export)
+    export.set_defaults(run=command_export)
     check = sub.add_parser("check", help="grade your own notebooks in notebooks/ with the hidden tests")
     check.add_argument("chapters", nargs="*")
     check.set_defaults(run=command_check)

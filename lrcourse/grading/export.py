@@ -1,0 +1,241 @@
+"""Class results as files an instructor uploads or opens: per-item grades, and Canvas's gradebook import CSV.
+
+- `ItemCsvExportPlugin` is an nbgrader export plugin (like nbgrader's `CsvExportPlugin`, which writes
+  grades.csv): one row per student, one column per graded cell (autograded tests and manually graded
+  answers; `pending` until a human grades them), then the assignment's total as grades.csv has it. It also
+  runs under nbgrader itself: `nbgrader export --exporter=lrcourse.grading.export.ItemCsvExportPlugin`.
+- `write_canvas` fills a roster exported from Canvas (Grades > Export) with the assignments' totals, in
+  Canvas's gradebook import format, keeping the roster's students, IDs, order and "Points Possible" row.
+  A roster student with no grade gets an empty cell; a graded student with no roster row is reported.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.plugins import ExportPlugin
+from traitlets import Unicode
+
+from lrcourse.grading.results import AssignmentGrades, read_assignment, source_order
+
+CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+ID_COLUMNS = ["SIS Login ID", "ID", "SIS User ID"]
+POINTS_POSSIBLE = "Points Possible"  # Canvas writes it "    Points Possible", in the Student column
+_CANVAS_NUMBER = re.compile(r"\s*\(\d+\)\s*$")  # Canvas exports name columns "Assignment Name (12345)"
+
+
+def number(value: float) -> str:
+    return f"{value:g}"
+
+
+# --------------------------------------------------------------------------------------------
+# Per-item grades: an nbgrader export plugin
+# --------------------------------------------------------------------------------------------
+class ItemCsvExportPlugin(ExportPlugin):
+    """Per-item grades: a row per student, a column per graded cell and a total per assignment."""
+
+    source = Unicode("", help="the course's source folder, to order items as the notebooks do").tag(config=True)
+
+    def export(self, gradebook) -> None:
+        names = [a.name for a in gradebook.assignments if not self.assignment or a.name in self.assignment]
+        grades = [read_assignment(gradebook, name, self._order(name)) for name in names]
+        students = [s.id for s in gradebook.students if not self.student or s.id in self.student]
+        write_items(Path(self.to or "grades-by-item.csv"), grades, sorted(students))
+
+    def _order(self, assignment: str) -> dict[str, list[str]]:
+        return source_order(Path(self.source).parent, assignment) if self.source else {}
+
+
+def item_header(grades: list[AssignmentGrades]) -> list[str]:
+    header = ["student_id"]
+    for assignment in grades:
+        header += [item.column for item in assignment.items] + [f"{assignment.name}/total"]
+    return header
+
+
+def item_row(student: str, grades: list[AssignmentGrades]) -> list[str]:
+    """A student's cells: score or `pending` per item, then the total; all empty where nothing was submitted."""
+    row = [student]
+    for assignment in grades:
+        if student not in assignment.scores:
+            row += [""] * (len(assignment.items) + 1)
+            continue
+        cells = assignment.scores[student]
+        row += [cell if isinstance(cell, str) else number(cell)
+                for cell in (cells.get(item.key, "") for item in assignment.items)]
+        row.append(number(assignment.totals[student]))
+    return row
+
+
+def write_items(path: Path, grades: list[AssignmentGrades], students: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(item_header(grades))
+        writer.writerows(item_row(student, grades) for student in students)
+    return path
+
+
+def export_items(course: Path, db_url: str, path: Path, assignments: list[str] | None = None) -> Path:
+    """Run the plugin on the course's gradebook (SQLite or PostgreSQL)."""
+    from nbgrader.api import Gradebook
+
+    from lrcourse.grading.run import with_busy_timeout
+
+    plugin = ItemCsvExportPlugin(to=str(path), assignment=list(assignments or []),
+                                 source=str(course / "source"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with Gradebook(with_busy_timeout(db_url)) as gradebook:
+        plugin.export(gradebook)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Canvas: the roster in, the import file out
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Roster:
+    header: list[str]
+    rows: list[dict[str, str]]
+    points: dict[str, str] | None = None  # Canvas's "Points Possible" row, when the export has one
+
+
+@dataclass
+class CanvasResult:
+    path: Path
+    columns: dict[str, str]                                   # assignment -> its column in the file
+    matched: dict[str, str] = field(default_factory=dict)     # nbgrader id -> roster Student
+    missing: dict[str, list[str]] = field(default_factory=dict)  # roster Student -> assignments left empty
+    unmatched: list[str] = field(default_factory=list)        # graded students with no roster row
+    pending: dict[str, list[str]] = field(default_factory=dict)  # nbgrader id -> items awaiting a grader
+
+    def lines(self) -> list[str]:
+        """What an instructor must know before uploading."""
+        out = [f"Canvas import file: {self.path} ({len(self.matched)} students matched; columns: "
+               + ", ".join(f"{a} -> {c!r}" for a, c in self.columns.items()) + ")"]
+        out += [f"  left empty for roster student {s!r}: {', '.join(a)}" for s, a in self.missing.items()]
+        out += [f"  NOT IN THE ROSTER, not in the file: graded student {s!r}" for s in self.unmatched]
+        out += [f"  {s}: {len(items)} item(s) still pending manual grading, the total counts them as 0"
+                for s, items in self.pending.items()]
+        return out
+
+
+def read_roster(path: Path) -> Roster:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        rows = [{key: (value or "").strip() for key, value in row.items() if key is not None} for row in reader]
+        header = list(reader.fieldnames or [])
+    points = next((row for row in rows if row.get("Student", "") == POINTS_POSSIBLE), None)
+    return Roster(header, [row for row in rows if row is not points], points)
+
+
+def read_id_map(path: Path) -> dict[str, str]:
+    """A mapping CSV with columns nbgrader_id,roster_value."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return {row["nbgrader_id"].strip(): row["roster_value"].strip() for row in csv.DictReader(handle)}
+
+
+def match_students(roster: Roster, students: list[str], id_column: str = "SIS Login ID",
+                   id_map: dict[str, str] | None = None) -> tuple[dict[str, int], list[str]]:
+    """nbgrader id -> roster row index, and the students no row matches.
+
+    A student's roster value is `id_map[student]` when given, else the nbgrader id itself; it is compared
+    (case and surrounding spaces ignored) with the roster's `id_column`."""
+    if roster.rows and id_column not in roster.header:
+        raise ValueError(f"the roster has no column {id_column!r}; its columns: {', '.join(roster.header)}")
+    index = {row.get(id_column, "").casefold(): i for i, row in enumerate(roster.rows) if row.get(id_column)}
+    matched, unmatched = {}, []
+    for student in students:
+        value = (id_map or {}).get(student, student).strip().casefold()
+        if value in index:
+            matched[student] = index[value]
+        else:
+            unmatched.append(student)
+    return matched, unmatched
+
+
+def canvas_columns(roster: Roster, assignments: list[str], names: dict[str, str] | None = None) -> dict[str, str]:
+    """assignment -> column: the roster's own column when it has one (its name, or its name without Canvas's
+    "(12345)", equals the assignment or `names[assignment]`), else a new column named after the assignment."""
+    columns = {}
+    for assignment in assignments:
+        wanted = {assignment.casefold(), (names or {}).get(assignment, assignment).casefold()}
+        found = [h for h in roster.header if h.casefold() in wanted or _CANVAS_NUMBER.sub("", h).casefold() in wanted]
+        columns[assignment] = found[0] if found else (names or {}).get(assignment, assignment)
+    return columns
+
+
+def canvas_rows(roster: Roster, grades: list[AssignmentGrades], columns: dict[str, str], matched: dict[str, int],
+                notes: dict[tuple[int, str], str] | None = None) -> tuple[list[str], list[list[str]], dict[str, list[str]]]:
+    """The import file's header and rows (roster order), and the roster students left without a grade, with
+    `notes[(row, assignment)]` (why: e.g. the submission could not be graded) when known."""
+    header = CANVAS_IDENTITY + [columns[a.name] for a in grades]
+    by_row = {index: student for student, index in matched.items()}
+    rows, missing = [], {}
+    if roster.points is not None:
+        identity = ["    " + POINTS_POSSIBLE] + [roster.points.get(c, "") for c in CANVAS_IDENTITY[1:]]
+        rows.append(identity + [number(a.max_score) for a in grades])
+    for index, entry in enumerate(roster.rows):
+        student = by_row.get(index)
+        totals = [number(a.totals[student]) if student in a.totals else "" for a in grades]
+        empty = [a.name + (f" ({notes[index, a.name]})" if (index, a.name) in (notes or {}) else "")
+                 for a, total in zip(grades, totals) if total == ""]
+        if empty:
+            missing[entry.get("Student", "") or f"row {index + 1}"] = empty
+        rows.append([entry.get(c, "") for c in CANVAS_IDENTITY] + totals)
+    return header, rows, missing
+
+
+def write_canvas(path: Path, roster_path: Path, grades: list[AssignmentGrades], id_column: str = "SIS Login ID",
+                 id_map: dict[str, str] | None = None, names: dict[str, str] | None = None,
+                 failed: dict[str, dict[str, str]] | None = None) -> CanvasResult:
+    """Canvas's gradebook import CSV for `grades`, from the roster Canvas exported; see the module docstring.
+    `failed` (assignment -> student -> reason) says why a roster student's cell stays empty."""
+    roster = read_roster(roster_path)
+    graded = sorted({student for a in grades for student in a.totals})
+    matched, unmatched = match_students(roster, graded, id_column, id_map)
+    columns = canvas_columns(roster, [a.name for a in grades], names)
+    notes = {}
+    for assignment, reasons in (failed or {}).items():
+        for student, row in match_students(roster, list(reasons), id_column, id_map)[0].items():
+            notes[row, assignment] = f"could not be graded: {reasons[student]}"
+    header, rows, missing = canvas_rows(roster, grades, columns, matched, notes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    pending = {s: [i.column for a in grades if s in a.scores for i in a.pending(s)] for s in graded}
+    return CanvasResult(path, columns, {s: roster.rows[i].get("Student", "") for s, i in matched.items()},
+                        missing, unmatched, {s: p for s, p in pending.items() if p})
+
+
+# --------------------------------------------------------------------------------------------
+# Both, for the `lrcourse export` command
+# --------------------------------------------------------------------------------------------
+@dataclass
+class ExportOptions:
+    out: Path | None = None             # default: <course>/exports
+    roster: Path | None = None          # Canvas's gradebook export; no Canvas file without it
+    id_column: str = "SIS Login ID"     # the roster column that holds nbgrader's student ids
+    id_map: Path | None = None          # or a CSV nbgrader_id,roster_value mapping them
+    names: dict[str, str] = field(default_factory=dict)  # assignment -> Canvas column, when not its own name
+
+
+def export_class(course: Path, db_url: str, assignments: list[str] | None, options: ExportOptions) -> list[str]:
+    """Write the per-item CSV (and the Canvas file when there is a roster); return what to tell the instructor."""
+    from lrcourse.grading.results import failed_students, read_class
+
+    out = options.out or course / "exports"
+    items = export_items(course, db_url, out / "grades-by-item.csv", assignments)
+    lines = [f"per-item grades: {items}"]
+    if options.roster:
+        id_map = read_id_map(options.id_map) if options.id_map else None
+        grades = read_class(course, db_url, assignments)
+        failed = {a.name: failed_students(course, a.name) for a in grades}
+        canvas = write_canvas(out / "canvas-import.csv", options.roster, grades, options.id_column, id_map,
+                              options.names, failed)
+        lines += canvas.lines()
+    return lines

@@ -1,0 +1,202 @@
+"""What a graded class looks like, read back: per-item grades from nbgrader's gradebook, the run's failures,
+the trusted verdicts, and the failure messages in the autograded notebooks.
+
+Everything about grades goes through `nbgrader.api.Gradebook`, so SQLite and PostgreSQL gradebooks read
+alike. `export` and `report` turn these into files; nothing here writes.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PENDING = "pending"  # a manually graded item nobody has graded yet
+VERDICTS = ".lrcourse-verdicts.json"
+MESSAGE_LENGTH = 160
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NUMBER = re.compile(r"\d+(\.\d+)?(e-?\d+)?")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One graded cell of an assignment: an autograded test cell, or a manually graded answer or task."""
+    assignment: str
+    notebook: str
+    name: str  # nbgrader's grade_id
+    max_score: float
+    cell_type: str  # "code" or "markdown"
+    single_notebook: bool = True
+
+    @property
+    def column(self) -> str:
+        inner = self.name if self.single_notebook else f"{self.notebook}/{self.name}"
+        return f"{self.assignment}/{inner}"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.notebook, self.name
+
+
+@dataclass
+class AssignmentGrades:
+    """An assignment's grades: per student, per item, the score (or PENDING), and the total as grades.csv has it."""
+    name: str
+    max_score: float
+    items: list[Item]
+    scores: dict[str, dict[tuple[str, str], float | str]] = field(default_factory=dict)
+    totals: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def students(self) -> list[str]:
+        return sorted(self.totals)
+
+    def pending(self, student: str) -> list[Item]:
+        return [item for item in self.items if self.scores[student].get(item.key) == PENDING]
+
+
+# --------------------------------------------------------------------------------------------
+# The gradebook
+# --------------------------------------------------------------------------------------------
+def read_assignment(gradebook, assignment: str, order: dict[str, list[str]] | None = None) -> AssignmentGrades:
+    """Per-item grades of every submission of `assignment`; `order` (notebook -> grade_ids) orders the items."""
+    record = gradebook.find_assignment(assignment)
+    result = AssignmentGrades(assignment, record.max_score, assignment_items(record, order or {}))
+    for submission in gradebook.assignment_submissions(assignment):
+        student = submission.student_id
+        result.scores[student] = {(grade.notebook.name, grade.name): grade_value(grade)
+                                  for notebook in submission.notebooks for grade in notebook.grades}
+        result.totals[student] = max(0.0, submission.score - (submission.late_submission_penalty or 0.0))
+    return result
+
+
+def assignment_items(record, order: dict[str, list[str]]) -> list[Item]:
+    notebooks = sorted(record.notebooks, key=lambda n: n.name)
+    items = []
+    for notebook in notebooks:
+        cells = [cell for cell in notebook.grade_cells + notebook.task_cells if cell.max_score]
+        position = {name: index for index, name in enumerate(order.get(notebook.name, []))}
+        cells.sort(key=lambda cell: (position.get(cell.name, len(position)), cell.name))
+        items += [Item(record.name, notebook.name, cell.name, cell.max_score, cell.cell_type, len(notebooks) == 1)
+                  for cell in cells]
+    return items
+
+
+def grade_value(grade) -> float | str:
+    """The item's score, or PENDING while it waits for a human grader."""
+    return PENDING if grade.needs_manual_grade else grade.score
+
+
+def source_order(course: Path, assignment: str) -> dict[str, list[str]]:
+    """notebook name -> grade_ids in the order the instructor's source notebook has them."""
+    import nbformat
+
+    order = {}
+    for path in sorted((course / "source" / assignment).glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        order[path.stem] = [cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells
+                            if cell.metadata.get("nbgrader", {}).get("grade_id")]
+    return order
+
+
+def read_class(course: Path, db_url: str, assignments: list[str] | None = None) -> list[AssignmentGrades]:
+    """Every requested assignment (default: all in the gradebook), in the gradebook's order."""
+    from nbgrader.api import Gradebook
+
+    from lrcourse.grading.run import with_busy_timeout
+
+    with Gradebook(with_busy_timeout(db_url)) as gradebook:
+        names = assignments or [a.name for a in gradebook.assignments]
+        return [read_assignment(gradebook, name, source_order(course, name)) for name in names]
+
+
+def gradebook_students(course: Path, db_url: str) -> list[str]:
+    from nbgrader.api import Gradebook
+
+    from lrcourse.grading.run import with_busy_timeout
+
+    with Gradebook(with_busy_timeout(db_url)) as gradebook:
+        return sorted(student.id for student in gradebook.students)
+
+
+# --------------------------------------------------------------------------------------------
+# The run's own records: failures, trusted verdicts, failure messages
+# --------------------------------------------------------------------------------------------
+def failed_students(course: Path, assignment: str) -> dict[str, str]:
+    """student -> reason, for the students `lrcourse grade` could not grade (reports/<assignment>.csv)."""
+    path = course / "reports" / f"{assignment}.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="") as handle:
+        return {row["student"]: row["reason"] for row in csv.DictReader(handle) if row["status"] == "failed"}
+
+
+def read_verdicts(course: Path, student: str, assignment: str) -> dict | None:
+    """The trusted checker's verdicts for a student, or None when it wrote none (older runs)."""
+    path = course / "autograded" / student / assignment / VERDICTS
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def overridden_cells(verdicts: dict | None) -> list[str]:
+    return list((verdicts or {}).get("overridden") or [])
+
+
+def short_message(text: str) -> str:
+    """A failure message's first non-empty line, without colour codes, at most MESSAGE_LENGTH characters."""
+    lines = [line.strip() for line in _ANSI.sub("", text or "").splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    return first if len(first) <= MESSAGE_LENGTH else first[:MESSAGE_LENGTH - 1] + "…"
+
+
+def notebook_failures(course: Path, student: str, assignment: str) -> dict[str, str]:
+    """grade_id -> first line of the error a graded cell shows in the student's autograded notebook."""
+    import nbformat
+
+    failures = {}
+    for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
+        try:
+            notebook = nbformat.read(path, as_version=4)
+        except Exception:  # an unreadable graded copy has no messages to offer
+            continue
+        for cell in notebook.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if grade_id and errors:
+                failures[grade_id] = short_message(f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}")
+    return failures
+
+
+def student_failures(course: Path, student: str, assignment: str) -> dict[str, str]:
+    """grade_id -> failure message: the trusted verdicts' when there are some, else the notebook's outputs."""
+    verdicts = read_verdicts(course, student, assignment)
+    if verdicts is None:
+        return notebook_failures(course, student, assignment)
+    cells = verdicts.get("cells") or {}
+    return {name: short_message(cell.get("message", "")) for name, cell in cells.items()
+            if cell.get("message") and cell.get("trusted_score", 0) < cell.get("points", 0)}
+
+
+def message_pattern(message: str) -> str:
+    """Messages that differ only in their numbers (the step, the rate) count as one."""
+    return _NUMBER.sub("#", message)
+
+
+def frequent_failures(failures: dict[str, dict[str, str]], limit: int = 3) -> dict[str, list[tuple[str, int, list[str]]]]:
+    """grade_id -> [(an example message, how many students, which students)], most frequent first.
+
+    `failures` is student -> grade_id -> message."""
+    grouped: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    for student, cells in sorted(failures.items()):
+        for grade_id, message in cells.items():
+            grouped.setdefault(grade_id, {}).setdefault(message_pattern(message), []).append((student, message))
+    result = {}
+    for grade_id, patterns in grouped.items():
+        ranked = sorted(patterns.values(), key=lambda rows: (-len(rows), rows[0][1]))[:limit]
+        result[grade_id] = [(Counter(m for _, m in rows).most_common(1)[0][0], len(rows), [s for s, _ in rows])
+                            for rows in ranked]
+    return result
