@@ -1,16 +1,22 @@
-"""What the exercises' test cells use to compare a student's scheduler with PyTorch's.
+"""What the exercises' test cells use to compare a student's answer with PyTorch.
 
-A test cell lists cases (a configuration and what to feed it) and calls `check_step_lr` or
-`check_plateau`. For every case the student's class is run under a guard, PyTorch's own scheduler
-is run in a separate process (`lrcourse.reference`), and the two are compared step by step. The
-first difference raises an `AssertionError` that says what was configured, at which step, what
-was expected, what came out, and the likely cause.
+Every check has two halves, so that the same test cell can run in two places:
 
-The guard makes grading fair in both directions:
-- anything the student's code prints or warns is captured, so a correct answer that prints never
-  loses marks (nbgrader zeroes a cell that writes to stderr);
-- a student's infinite loop is cut after a few seconds and fails only the cell it runs in;
-- a class that is, subclasses, wraps or calls `torch.optim.lr_scheduler` fails every cell.
+- an *observer* runs the student's code and records what it did (rates after each step, values returned,
+  the exception raised), as plain data (`lrcourse.grading.wire`). In a notebook's kernel it runs right
+  there; under `lrcourse grade` it runs in a fresh process of the student's own, which the grader drives
+  (`lrcourse.grading.verdicts`), and only the observations come back.
+- a *judge* compares the observations with PyTorch's reference, computed where the judge runs, and raises
+  an `AssertionError` that says what was configured, at which step, what was expected, what came out, and
+  the likely cause.
+
+So in the kernel the checks give the student their messages, and under `lrcourse grade` the very same test
+cells decide the grade in the grader's own process: the expected values never reach the student's code.
+
+The observer's guard keeps grading fair in both directions: anything the student's code prints or warns
+is captured (nbgrader zeroes a cell that writes to stderr), and a loop that never ends is cut after a few
+seconds. Using `torch.optim.lr_scheduler` inside the scheduler exercises earns no marks (under `lrcourse
+grade` that module is not even there to use).
 
 This module holds no answer: it only runs the student's code and PyTorch's.
 """
@@ -28,7 +34,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from lrcourse.reference import reference_trajectories, start_in_background
+from lrcourse.grading import wire
+from lrcourse.reference import reference_trajectories
 from lrcourse.schedules import make_optimizer
 
 SCHEDULER_MODULE = "torch.optim.lr_scheduler"
@@ -36,12 +43,51 @@ RELATIVE_TOLERANCE = 1e-6
 SECONDS_PER_CASE = 3.0
 
 
-start_in_background()  # importing this module means a test will soon need PyTorch's reference
-
-
 class StudentTimeout(BaseException):
     """Raised inside a student's code that runs too long (a BaseException: `except Exception` in
     the student's loop cannot swallow it)."""
+
+
+class RemoteTarget:
+    """A name defined in a student's process that the grader drives from outside (see
+    `lrcourse.grading.verdicts`): observers run over there, judges here."""
+
+    name = "?"
+
+    def observe(self, observer: str, payload: dict) -> dict:
+        raise NotImplementedError
+
+
+def observe(target, observer: str, payload: dict) -> dict:
+    """Run `observer` on the student's `target` wherever that lives; the observations, decoded."""
+    if isinstance(target, RemoteTarget):
+        return target.observe(observer, payload)
+    return decode_observation(OBSERVERS[observer](target, payload))
+
+
+def decode_observation(raw: dict) -> dict:
+    """The observer's plain data as local values (the judge's side; raises wire.Malformed)."""
+    if not isinstance(raw, dict):
+        raise wire.Malformed("an observation is a JSON object")
+    result = {}
+    for key, value in raw.items():
+        if key == "states":
+            result[key] = [wire.decode(state) for state in value[:100_000]]
+        elif key == "error":
+            result[key] = None if value is None else wire.decode_error(value)
+        elif key == "value":
+            result[key] = wire.decode(value)
+        elif key in ("timeout", "order_warning"):
+            result[key] = bool(value)
+        elif key in ("forbidden", "wrapped", "name"):
+            result[key] = None if value is None else str(value)[:wire.MAX_TEXT]
+        elif key == "calls":
+            result[key] = [str(call)[:200] for call in value[:20]]
+        elif key == "seconds":
+            result[key] = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+        elif key == "last_epoch":
+            result[key] = wire.decode(value)
+    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -49,27 +95,33 @@ class StudentTimeout(BaseException):
 # --------------------------------------------------------------------------------------------
 @dataclass
 class StepLRCase:
-    """MyStepLR(optimizer, step_size, gamma) on groups with rates `lrs`, stepped `steps` times."""
+    """MyStepLR(optimizer, step_size, gamma) on groups with rates `lrs`, stepped `steps` times.
+
+    `edits` sets rates by hand between steps, as other code might: {k: {group: rate}} writes
+    `param_groups[group]["lr"] = rate` just before step number k (counting from 1).
+    """
 
     lrs: list[float]
     step_size: int
     gamma: float | None = None  # None: not passed, so the class's default is tested
     steps: int = 20
     hint: str = ""
+    edits: dict = field(default_factory=dict)
 
     @property
     def kwargs(self) -> dict:
         return {"step_size": self.step_size} | ({} if self.gamma is None else {"gamma": self.gamma})
 
     def request(self) -> dict:
-        return {"scheduler": "StepLR", "lrs": self.lrs, "kwargs": self.kwargs, "steps": self.steps}
+        return {"scheduler": "StepLR", "lrs": self.lrs, "kwargs": self.kwargs, "steps": self.steps,
+                "edits": _edits(self.edits)}
 
 
 @dataclass
 class PlateauCase:
     """MyReduceLROnPlateau(optimizer, **kwargs) on groups with rates `lrs`, fed `metrics`.
 
-    `as_tensor` passes each metric as a one-element tensor instead of a float.
+    `as_tensor` passes each metric as a one-element tensor instead of a float; `edits` as in StepLRCase.
     """
 
     lrs: list[float]
@@ -77,10 +129,16 @@ class PlateauCase:
     kwargs: dict = field(default_factory=dict)
     as_tensor: bool = False
     hint: str = ""
+    edits: dict = field(default_factory=dict)
 
     def request(self) -> dict:
         return {"scheduler": "ReduceLROnPlateau", "lrs": self.lrs, "kwargs": self.kwargs,
-                "metrics": self.metrics}
+                "metrics": self.metrics, "edits": _edits(self.edits)}
+
+
+def _edits(edits: dict) -> dict:
+    """JSON's form of the hand edits: string keys."""
+    return {str(step): {str(group): rate for group, rate in groups.items()} for step, groups in edits.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,7 +178,8 @@ class _Guard:
         self.warnings: list[warnings.WarningMessage] = []
         self.stdout = io.StringIO()
         self.stderr = io.StringIO()
-        self._scheduler_file = sys.modules[SCHEDULER_MODULE].__file__ if forbid_schedulers else None
+        module = sys.modules.get(SCHEDULER_MODULE)
+        self._scheduler_file = getattr(module, "__file__", None) if forbid_schedulers else None
         self._forbidden_code = set(forbidden_code)
 
     def _profile(self, frame, event, arg):
@@ -153,7 +212,79 @@ class _Guard:
 
 
 # --------------------------------------------------------------------------------------------
-# Running the student's class
+# Observers: run the student's code, record what it did (in the student's process)
+# --------------------------------------------------------------------------------------------
+def _case_seconds(case: dict) -> float:
+    steps = len(case["metrics"]) if case.get("metrics") is not None else case.get("steps", 0)
+    return SECONDS_PER_CASE * (1 + steps / 200)
+
+
+def observe_scheduler(student_class, payload: dict) -> dict:
+    """Construct the student's class on a fresh optimizer, step it through the case, and record the
+    rates, get_last_lr() and the attributes named in `payload["record"]` after construction and each step."""
+    case, record = payload["case"], payload["record"]
+    observation = {"forbidden": _forbidden_class_message(student_class), "states": [], "error": None,
+                   "timeout": False, "wrapped": None, "calls": [], "seconds": _case_seconds(case)}
+    if observation["forbidden"]:
+        return observation
+    optimizer = make_optimizer(case["lrs"])
+    metrics = case.get("metrics")
+    edits = case.get("edits") or {}
+    guard = _Guard(observation["seconds"])
+
+    def snapshot(scheduler):
+        # Only what this cell grades: an unfinished get_last_lr() must not cost the rate cells.
+        state = {"lrs": [group["lr"] for group in optimizer.param_groups]}
+        if "get_last_lr" in record:
+            state["get_last_lr"] = scheduler.get_last_lr()
+        for name in record:
+            if name not in ("lrs", "get_last_lr"):
+                state[name] = getattr(scheduler, name, wire.Missing(name))
+        observation["states"].append(wire.encode(state))
+
+    try:
+        with guard.running():
+            scheduler = student_class(optimizer, **case["kwargs"])
+            observation["wrapped"] = _wrapped_scheduler(scheduler)
+            snapshot(scheduler)
+            for step in range(case["steps"] if metrics is None else len(metrics)):
+                for group, rate in edits.get(str(step + 1), {}).items():
+                    optimizer.param_groups[int(group)]["lr"] = rate
+                if metrics is None:
+                    scheduler.step()
+                else:
+                    value = metrics[step]
+                    scheduler.step(torch.tensor([value]) if payload.get("as_tensor") else value)
+                snapshot(scheduler)
+    except StudentTimeout:
+        observation["timeout"] = True
+    except Exception as error:  # the student's own bug, reported with the states so far
+        observation["error"] = wire.encode_error(error)
+    observation["calls"] = sorted({name.split(".")[0] for name in guard.forbidden_calls})
+    return observation
+
+
+def observe_construction(student_class, payload: dict) -> dict:
+    """Only construct the student's class (for arguments PyTorch rejects): the exception raised, if any."""
+    case = payload["case"]
+    observation = {"forbidden": _forbidden_class_message(student_class), "error": None, "timeout": False,
+                   "calls": [], "seconds": SECONDS_PER_CASE}
+    if observation["forbidden"]:
+        return observation
+    guard = _Guard(SECONDS_PER_CASE)
+    try:
+        with guard.running():
+            student_class(make_optimizer(case["lrs"]), **case["kwargs"])
+    except StudentTimeout:
+        observation["timeout"] = True
+    except Exception as error:
+        observation["error"] = wire.encode_error(error)
+    observation["calls"] = sorted({name.split(".")[0] for name in guard.forbidden_calls})
+    return observation
+
+
+# --------------------------------------------------------------------------------------------
+# Judges: compare with PyTorch (where the grade is decided)
 # --------------------------------------------------------------------------------------------
 def _describe(class_name: str, lrs: list[float], kwargs: dict) -> str:
     arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
@@ -161,68 +292,22 @@ def _describe(class_name: str, lrs: list[float], kwargs: dict) -> str:
     return f"{class_name}(optimizer, {arguments}) on {len(lrs)} parameter {groups} with lr={lrs}"
 
 
-def _run_student(student_class, case, attributes: tuple[str, ...], compare: tuple[str, ...]):
-    """The student's states (rates, get_last_lr(), attributes) after construction and each step.
-
-    Returns (states, error): `error` is the exception the student's code raised, if any, with the
-    states recorded up to it.
-    """
-    optimizer = make_optimizer(case.lrs)
-    kwargs = case.kwargs
-    metrics = getattr(case, "metrics", None)
-    steps = case.steps if metrics is None else len(metrics)
-    states: list[dict] = []
-    guard = _Guard(SECONDS_PER_CASE * (1 + steps / 200))
-
-    def snapshot(scheduler):
-        # Only what this cell grades: an unfinished get_last_lr() must not cost the rate cells.
-        state = {"lrs": [group["lr"] for group in optimizer.param_groups]}
-        if "get_last_lr" in compare:
-            state["get_last_lr"] = scheduler.get_last_lr()
-        for name in attributes:
-            if name in compare:
-                state[name] = getattr(scheduler, name, AttributeError(f"no attribute `{name}`"))
-        states.append(state)
-
-    try:
-        with guard.running():
-            scheduler = student_class(optimizer, **kwargs)
-            wrapped = _wrapped_scheduler(scheduler)
-            snapshot(scheduler)
-            for step in range(steps):
-                if metrics is None:
-                    scheduler.step()
-                else:
-                    value = metrics[step]
-                    scheduler.step(torch.tensor([value]) if getattr(case, "as_tensor", False) else value)
-                snapshot(scheduler)
-    except StudentTimeout:
+def _forbid_torch_use(class_name: str, observation: dict) -> None:
+    if observation.get("forbidden"):
+        raise AssertionError(observation["forbidden"])
+    if observation.get("calls"):
         raise AssertionError(
-            f"{_describe(student_class.__name__, case.lrs, kwargs)}: your code did not finish within "
-            f"{guard.seconds:.0f} s ({_where(states)}). Is there a loop that never ends?"
-        ) from None
-    except Exception as error:  # the student's own bug, reported with the states so far
-        return states, error, guard, None
-    return states, None, guard, wrapped
-
-
-def _forbid_torch_use(student_class, guard, wrapped) -> None:
-    if guard.forbidden_calls:
-        called = ", ".join(sorted({name.split(".")[0] for name in guard.forbidden_calls}))
+            f"{class_name} ran code from {SCHEDULER_MODULE} ({', '.join(observation['calls'])}). This exercise "
+            "asks for your own implementation: no use of PyTorch's schedulers is allowed, so it earns no marks.")
+    if observation.get("wrapped"):
         raise AssertionError(
-            f"{student_class.__name__} ran code from {SCHEDULER_MODULE} ({called}). This exercise asks "
-            "for your own implementation: no use of PyTorch's schedulers is allowed, so it earns no marks."
-        )
-    if wrapped:
-        raise AssertionError(
-            f"{student_class.__name__} keeps a PyTorch scheduler in `self.{wrapped}`. This exercise asks for "
-            "your own implementation: wrapping PyTorch's scheduler earns no marks."
-        )
+            f"{class_name} keeps a PyTorch scheduler in `self.{observation['wrapped']}`. This exercise asks for "
+            "your own implementation: wrapping PyTorch's scheduler earns no marks.")
+    error = observation.get("error")
+    if error is not None and type(error).__name__ == "ForbiddenUse":
+        raise AssertionError(f"{class_name} used {SCHEDULER_MODULE}: {error}")
 
 
-# --------------------------------------------------------------------------------------------
-# Comparing
-# --------------------------------------------------------------------------------------------
 def _close(actual, expected: float) -> bool:
     if isinstance(actual, torch.Tensor):
         if actual.numel() != 1:
@@ -231,6 +316,8 @@ def _close(actual, expected: float) -> bool:
     if not isinstance(actual, numbers.Real) or isinstance(actual, bool):
         return False
     actual = float(actual)
+    if math.isnan(expected) or math.isnan(actual):
+        return math.isnan(expected) and math.isnan(actual)
     if math.isinf(expected) or math.isinf(actual):
         return actual == expected
     return math.isclose(actual, expected, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
@@ -250,57 +337,64 @@ class _Mismatch(AssertionError):
     pass
 
 
-def _compare_state(mine: dict, expected: dict, keys: tuple[str, ...]) -> tuple | None:
+def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
     """The first difference among `keys`, as (words, key whose history to show or None, group)."""
+    if not isinstance(mine, dict):
+        return (f"the recorded state is {mine!r}", None, None)
     if "lrs" in keys:
+        rates = mine.get("lrs")
+        if not isinstance(rates, list) or len(rates) != len(expected["lrs"]):
+            return (f"the optimizer's param_groups now hold {rates!r}", None, None)
         for group, want in enumerate(expected["lrs"]):
-            if not _close(mine["lrs"][group], want):
-                return (f"param_groups[{group}]['lr'] is {mine['lrs'][group]!r}, PyTorch's is {want!r}", "lrs", group)
+            if not _close(rates[group], want):
+                return (f"param_groups[{group}]['lr'] is {rates[group]!r}, PyTorch's is {want!r}", "lrs", group)
     if "get_last_lr" in keys:
-        last = mine["get_last_lr"]
+        last, wanted = mine.get("get_last_lr"), expected["get_last_lr"]
         if not isinstance(last, list):
             return (f"get_last_lr() returned {type(last).__name__} {last!r}: it must return a list "
                     "with one float per parameter group", None, None)
-        if len(last) != len(expected["lrs"]):
-            return (f"get_last_lr() returned {len(last)} values for {len(expected['lrs'])} parameter groups",
-                    None, None)
-        for group, (value, want) in enumerate(zip(last, expected["lrs"])):
+        if len(last) != len(wanted):
+            return (f"get_last_lr() returned {len(last)} values for {len(wanted)} parameter groups", None, None)
+        for group, (value, want) in enumerate(zip(last, wanted)):
             if isinstance(value, torch.Tensor) or not _close(value, want):
                 return (f"get_last_lr()[{group}] is {value!r}, but it must be the float {want!r} "
-                        "(the group's current lr)", None, None)
+                        "(the rate the scheduler set at its last step)", None, None)
     for name in keys:
         if name in ("lrs", "get_last_lr"):
             continue
-        value = mine[name]
-        if isinstance(value, AttributeError):
+        value = mine.get(name)
+        if isinstance(value, wire.Missing) or name not in mine:
             return (f"the attribute `{name}` is missing (PyTorch's is {expected[name]!r})", None, None)
         if not _close(value, expected[name]):
             return (f"the attribute `{name}` is {value!r}, PyTorch's is {expected[name]!r}", name, None)
     return None
 
 
-def _check_cases(student_class, cases, reference_name: str, attributes: tuple[str, ...],
-                 compare: tuple[str, ...]) -> None:
-    problem = _forbidden_class_message(student_class)
-    if problem:
-        raise AssertionError(problem)
+def _name_of(student_class) -> str:
+    return student_class.name if isinstance(student_class, RemoteTarget) else getattr(
+        student_class, "__name__", type(student_class).__name__)
+
+
+def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, ...]) -> None:
+    name = _name_of(student_class)
     references = reference_trajectories([case.request() for case in cases])
     for case, reference in zip(cases, references):
-        kwargs = case.kwargs
-        title = _describe(student_class.__name__, case.lrs, kwargs)
+        request = case.request()
+        title = _describe(name, case.lrs, case.kwargs)
         hint = f"\nHint: {case.hint}" if case.hint else ""
         if "error" in reference:
-            _expect_same_error(student_class, case, kwargs, reference, title, hint)
+            _expect_same_error(student_class, request, reference, title, hint)
             continue
         if reference.get("ambiguous_steps"):
             raise RuntimeError(
                 f"Test case {case!r} is unfair: at steps {reference['ambiguous_steps']} a value lies on a "
                 "threshold or eps boundary to within rounding, where equally correct formulas may disagree. "
                 "This is a fault in the test, not in your code: tell your instructor.")
-        states, error, guard, wrapped = _run_student(student_class, case, attributes, compare)
-        _forbid_torch_use(student_class, guard, wrapped)
-        expected = reference["states"]
-        for step, mine in enumerate(states):
+        observation = observe(student_class, "scheduler", {
+            "case": request, "record": list(compare), "as_tensor": getattr(case, "as_tensor", False)})
+        _forbid_torch_use(name, observation)
+        states, expected = observation["states"], reference["states"]
+        for step, mine in enumerate(states[:len(expected)]):
             difference = _compare_state(mine, expected[step], compare)
             if difference:
                 text, key, group = difference
@@ -310,10 +404,22 @@ def _check_cases(student_class, cases, reference_name: str, attributes: tuple[st
                 if key is not None:
                     history = (f"\n  PyTorch's {reference_name}: {_history(expected[:step + 1], key, group)}"
                                f"\n  yours:{' ' * (len(reference_name) + 3)}{_history(states[:step + 1], key, group)}")
-                raise _Mismatch(f"{title}:\n{when}, {text}.{feed}{history}{hint}")
+                raise _Mismatch(f"{title}:\n{when}, {text}.{feed}{_edit_note(case, step)}{history}{hint}")
+        if observation["timeout"]:
+            raise AssertionError(f"{title}: your code did not finish within {observation['seconds']:.0f} s "
+                                 f"({_where(states)}). Is there a loop that never ends?")
+        error = observation["error"]
         if error is not None:
             raise AssertionError(f"{title}:\nyour code raised {type(error).__name__}: {error} "
                                  f"({_where(states)}).{hint}")
+        if len(states) != len(expected):
+            raise AssertionError(f"{title}: {len(states)} states recorded for {len(expected)} expected.")
+
+
+def _edit_note(case, step: int) -> str:
+    edits = [f"before step {k}: " + ", ".join(f"param_groups[{g}]['lr'] = {r!r}" for g, r in groups.items())
+             for k, groups in sorted(case.edits.items()) if int(k) <= step]
+    return ("\n  rates set by hand during the run: " + "; ".join(edits)) if edits else ""
 
 
 def _where(states) -> str:
@@ -328,17 +434,12 @@ def _metric_history(case, step: int) -> str:
     return f"\n  metrics passed to step() so far (last 8): [{shown}]"
 
 
-def _expect_same_error(student_class, case, kwargs, reference, title, hint) -> None:
-    guard = _Guard(SECONDS_PER_CASE)
-    raised = None
-    try:
-        with guard.running():
-            student_class(make_optimizer(case.lrs), **kwargs)
-    except StudentTimeout:
-        raise AssertionError(f"{title}: the constructor did not finish within {guard.seconds:.0f} s.") from None
-    except Exception as error:
-        raised = error
-    _forbid_torch_use(student_class, guard, None)
+def _expect_same_error(student_class, request, reference, title, hint) -> None:
+    observation = observe(student_class, "construction", {"case": request})
+    _forbid_torch_use(_name_of(student_class), observation)
+    if observation["timeout"]:
+        raise AssertionError(f"{title}: the constructor did not finish within {observation['seconds']:.0f} s.")
+    raised = observation["error"]
     if raised is None:
         raise AssertionError(f"{title}:\nPyTorch raises {reference['error']} ({reference['message']}); "
                              f"yours raised nothing.{hint}")
@@ -349,23 +450,19 @@ def _expect_same_error(student_class, case, kwargs, reference, title, hint) -> N
                              f"{type(raised).__name__}: {raised}.{hint}")
 
 
-STEP_LR_ATTRIBUTES = ("last_epoch",)
-PLATEAU_ATTRIBUTES = ("best", "num_bad_epochs", "cooldown_counter")
-
-
 def check_step_lr(student_class, cases: list[StepLRCase], compare=("lrs", "get_last_lr", "last_epoch")) -> None:
     """Compare `student_class` with torch's StepLR on every case; raise at the first difference.
 
     `compare` names what must match after construction and after every step: "lrs" (the optimizer's
     rates), "get_last_lr", and attributes ("last_epoch").
     """
-    _check_cases(student_class, cases, "StepLR", STEP_LR_ATTRIBUTES, tuple(compare))
+    _check_cases(student_class, cases, "StepLR", tuple(compare))
 
 
 def check_plateau(student_class, cases: list[PlateauCase],
-                  compare=("lrs", "get_last_lr") + PLATEAU_ATTRIBUTES) -> None:
+                  compare=("lrs", "get_last_lr", "best", "num_bad_epochs", "cooldown_counter")) -> None:
     """Compare `student_class` with torch's ReduceLROnPlateau on every case (see `check_step_lr`)."""
-    _check_cases(student_class, cases, "ReduceLROnPlateau", PLATEAU_ATTRIBUTES, tuple(compare))
+    _check_cases(student_class, cases, "ReduceLROnPlateau", tuple(compare))
 
 
 def passed(message: str = "All checks in this cell passed.") -> None:
@@ -468,36 +565,60 @@ def _fit_scheduler(name: str, optimizer):
     return schedulers.ReduceLROnPlateau(optimizer, factor=0.5, patience=0, threshold=0.25)
 
 
-def check_fit(fit, scheduler_name: str, epochs: int = 6, lr: float = 0.01) -> dict:
-    """Run the student's `fit` on the digits with a fresh model, Adam(lr) and the named scheduler, and
-    check the history it returns, the order of the steps and the learning-rate trajectory."""
+def observe_fit(fit, payload: dict) -> dict:
+    """Run the student's `fit` on the digits with a fresh model, Adam(lr) and the named scheduler; record
+    the history it returns, how often the scheduler was stepped and whether PyTorch warned about the order."""
     from lrcourse import training
-    from lrcourse.schedules import lr_curve
 
+    name, epochs, lr = payload["scheduler"], payload["epochs"], payload["lr"]
+    observation = {"value": None, "last_epoch": None, "order_warning": False, "calls": [], "timeout": False,
+                   "error": None, "seconds": 30.0}
     with training.one_thread():
         train_loader, val_loader = training.digits_loaders(seed=1)
         model = training.make_model(seed=1)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        scheduler = _fit_scheduler(scheduler_name, optimizer)
-        guard = _Guard(30.0, forbid_schedulers=False,
+        scheduler = _fit_scheduler(name, optimizer)
+        guard = _Guard(observation["seconds"], forbid_schedulers=False,
                        forbidden_code=[training.run_schedule.__wrapped__.__code__])
-        call = f"fit(model, optimizer, {scheduler_name} scheduler, train_loader, val_loader, loss_fn, epochs={epochs})"
         try:
             with guard.running():
                 history = fit(model, optimizer, scheduler, train_loader, val_loader, torch.nn.CrossEntropyLoss(), epochs)
+            observation["value"] = wire.encode(history)
         except StudentTimeout:
-            raise AssertionError(f"{call} did not finish within {guard.seconds:.0f} s") from None
-    expect(not guard.forbidden_calls, f"{call} called lrcourse.training.run_schedule: write the loop yourself.")
-    order = [w for w in guard.warnings if ORDER_WARNING in str(w.message)]
-    expect(not order, f"{call}: PyTorch warned that scheduler.step() was called before optimizer.step(). Step the "
-                      "optimizer for every batch first, and the scheduler once at the end of the epoch.")
+            observation["timeout"] = True
+        except Exception as error:
+            observation["error"] = wire.encode_error(error)
+    observation["last_epoch"] = wire.encode(scheduler.last_epoch)
+    observation["order_warning"] = any(ORDER_WARNING in str(w.message) for w in guard.warnings)
+    observation["calls"] = ["run_schedule"] if guard.forbidden_calls else []
+    return observation
+
+
+def check_fit(fit, scheduler_name: str, epochs: int = 6, lr: float = 0.01) -> dict:
+    """Run the student's `fit` on the digits with a fresh model, Adam(lr) and the named scheduler, and
+    check the history it returns, the order of the steps and the learning-rate trajectory."""
+    from lrcourse.schedules import lr_curve
+
+    call = f"fit(model, optimizer, {scheduler_name} scheduler, train_loader, val_loader, loss_fn, epochs={epochs})"
+    observation = observe(fit, "fit", {"scheduler": scheduler_name, "epochs": epochs, "lr": lr})
+    expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
+    if observation["error"] is not None:
+        error = observation["error"]
+        raise AssertionError(f"{call} raised {type(error).__name__}: {error}")
+    history = observation["value"]
+    expect(not observation["calls"], f"{call} called lrcourse.training.run_schedule: write the loop yourself.")
+    expect(not observation["order_warning"],
+           f"{call}: PyTorch warned that scheduler.step() was called before optimizer.step(). Step the "
+           "optimizer for every batch first, and the scheduler once at the end of the epoch.")
     expect(isinstance(history, dict) and set(FIT_KEYS) <= set(history),
            f"{call} must return a dict with the keys {list(FIT_KEYS)}; it returned {type(history).__name__}"
-           + (f" with keys {sorted(history)}" if isinstance(history, dict) else ""))
+           + (f" with keys {sorted(map(str, history))}" if isinstance(history, dict) else ""))
     for key in FIT_KEYS:
-        expect(len(history[key]) == epochs, f"history[{key!r}] has {len(history[key])} entries for {epochs} epochs")
-    expect(scheduler.last_epoch == epochs,
-           f"{call}: the scheduler was stepped {scheduler.last_epoch} times in {epochs} epochs; step it once per epoch")
+        expect(isinstance(history[key], (list, tuple)) and len(history[key]) == epochs,
+               f"history[{key!r}] must be a list of {epochs} values, one per epoch; it is {history[key]!r}")
+    stepped = observation["last_epoch"]
+    expect(stepped == epochs,
+           f"{call}: the scheduler was stepped {stepped} times in {epochs} epochs; step it once per epoch")
     metrics = list(history["val_loss"]) if scheduler_name == "ReduceLROnPlateau" else None
     expected = lr_curve(lambda opt: _fit_scheduler(scheduler_name, opt), epochs, lrs=lr, metrics=metrics)
     for epoch, (value, want) in enumerate(zip(history["lr"], expected)):
@@ -505,5 +626,10 @@ def check_fit(fit, scheduler_name: str, epochs: int = 6, lr: float = 0.01) -> di
                f"{call}: history['lr'][{epoch}] is {value!r}, but the rate used in epoch {epoch} is {float(want)!r}. "
                "Record optimizer.param_groups[0]['lr'] at the start of each epoch"
                + (", and pass the epoch's validation loss to scheduler.step()" if metrics else "") + ".")
-    expect(history["train_loss"][-1] < history["train_loss"][0], f"{call}: the training loss did not go down")
+    losses = history["train_loss"]
+    expect(all(isinstance(v, numbers.Real) for v in losses) and losses[-1] < losses[0],
+           f"{call}: the training loss did not go down")
     return history
+
+
+OBSERVERS = {"scheduler": observe_scheduler, "construction": observe_construction, "fit": observe_fit}

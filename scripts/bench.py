@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from lrcourse.build import execute, source_notebooks, tool_environment  # noqa: E402
-from lrcourse.reference import SHARED, SharedReference  # noqa: E402
 
 # Appended to a chapter after it ran: move the first control of every panel a few times, report the times.
 MEASURE_PANELS = """
@@ -91,17 +90,35 @@ def timed(command: list[str], cwd: Path) -> float:
 
 
 def kernel_seconds(notebook, cwd: Path) -> float:
-    """Median wall time of running `notebook` in a fresh kernel, as grading runs it: stopped at once, with a
-    shared PyTorch reference (importing lrcourse.checking connects to it)."""
+    """Median wall time of running `notebook` in a fresh kernel, as grading runs it (stopped at once)."""
     runs = []
-    with SharedReference() as environment:
-        os.environ.update(environment)  # execute() hands this process's environment to the kernel
-        for _ in range(3):
-            start = time.perf_counter()
-            execute(notebook, cwd=cwd, allow_errors=True)
-            runs.append(time.perf_counter() - start)
-        os.environ.pop(SHARED)
+    for _ in range(3):
+        start = time.perf_counter()
+        execute(notebook, cwd=cwd, allow_errors=True)
+        runs.append(time.perf_counter() - start)
     return statistics.median(runs)
+
+
+def verdict_seconds(course: Path, chapter: str) -> tuple[float, float]:
+    """The trusted verdicts alone (lrcourse.grading.verdicts): the zygote's start once, then seconds per student."""
+    from nbgrader.api import Gradebook
+
+    from lrcourse.grading import verdicts
+
+    judge = verdicts.Judge()
+    start = time.perf_counter()
+    judge.zygotes[False].start()
+    started = time.perf_counter() - start
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        exercise = verdicts.load_exercise(course, chapter, gradebook)
+    students = sorted((course / "submitted").iterdir())
+    start = time.perf_counter()
+    for folder in students:
+        path = next((folder / chapter).glob("*.ipynb"))
+        judge.decide(exercise, verdicts.submitted_answers(path, set(exercise.answers)))
+    per_student = (time.perf_counter() - start) / len(students)
+    judge.close()
+    return started, per_student
 
 
 def floor_notebook():
@@ -133,6 +150,9 @@ def bench_grading(students: int) -> None:
     floor = kernel_seconds(floor_notebook(), base)
     print(f"  floor (a kernel that only imports the chapter's imports): {floor:.2f} s per submission; "
           f"with 2 workers the floor of the class is {floor * students / 2:.1f} s")
+    started, per_student = verdict_seconds(course, chapter)
+    print(f"  trusted verdicts alone: {per_student:.3f} s per submission (one worker), after a zygote start of "
+          f"{started:.2f} s per worker (previous release, without them: 2.39 s per submission on 2 workers)")
     submitted = next((course / "submitted" / "student000" / chapter).glob("*.ipynb"))  # a correct answer
     alone = kernel_seconds(nbformat.read(submitted, as_version=4), submitted.parent)
     print(f"  one submission's notebook run alone in a kernel (no nbgrader): {alone:.2f} s; the rest of "

@@ -1,4 +1,5 @@
-"""lrcourse.checking and lrcourse.reference, directly (fast): the guard, the reference, the messages."""
+"""lrcourse.checking and lrcourse.reference in one process, as in a notebook's kernel (fast): the guard,
+the reference, the messages."""
 
 import pytest
 import torch
@@ -6,7 +7,7 @@ import torch
 import implementations as catalogue
 from lrcourse import checking
 from lrcourse.checking import PlateauCase, StepLRCase, check_plateau, check_step_lr
-from lrcourse.reference import SHARED, ReferenceProcess, SharedReference, reference_trajectories
+from lrcourse.reference import reference_trajectories
 
 
 def load(answer, name):
@@ -18,39 +19,11 @@ def load(answer, name):
 STEP_CASES = [StepLRCase([0.1, 0.01], 3, 0.5, 12), StepLRCase([1.0], 2, steps=10)]
 
 
-def test_reference_is_computed_in_another_process_untouched_by_monkeypatching(monkeypatch):
-    monkeypatch.setattr(torch.optim.lr_scheduler, "StepLR", lambda *a, **k: None)
-    [result] = reference_trajectories([StepLRCase([1.0], 1, 0.5, 2).request()])
-    assert [state["lrs"] for state in result["states"]] == [[1.0], [0.5], [0.25]]
-
-
-def test_kernels_share_a_graders_reference_and_fall_back_to_their_own_when_it_is_gone(monkeypatch):
-    case = StepLRCase([1.0], 2, 0.5, 4).request()
-    expected = [[1.0], [1.0], [0.5], [0.5], [0.25]]
-    shared = SharedReference()
-    monkeypatch.setenv(SHARED, shared.start()[SHARED])
-    first, second = ReferenceProcess(), ReferenceProcess()
-    try:
-        for client in (first, second):
-            [result] = client.run([case])
-            assert [state["lrs"] for state in result["states"]] == expected
-            assert client._channel.process is None  # a socket to the shared reference, no process of its own
-    finally:
-        shared.stop()
-    [result] = first.run([case])  # the shared reference stopped mid-session: a private one answers the same
-    assert [state["lrs"] for state in result["states"]] == expected
-    assert first._channel.process is not None
-    first.close()
-    second.close()
-
-
-def test_the_shared_reference_removes_its_socket_when_stopped():
-    from pathlib import Path
-
-    with SharedReference() as environment:
-        socket = Path(environment[SHARED])
-        assert socket.is_socket()
-    assert not socket.parent.exists()
+def test_the_reference_is_pytorchs_own_trajectory_with_hand_edits():
+    [result] = reference_trajectories([StepLRCase([1.0], 2, 0.5, 4, edits={3: {0: 0.3}}).request()])
+    assert [state["lrs"] for state in result["states"]] == [[1.0], [1.0], [0.5], [0.3], [0.15]]
+    # chainable: step 3 is no decay step, and StepLR keeps (and reports) the rate set by hand before it
+    assert [state["get_last_lr"] for state in result["states"]] == [[1.0], [1.0], [0.5], [0.3], [0.15]]
 
 
 def test_a_correct_class_passes():

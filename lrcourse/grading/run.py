@@ -1,15 +1,18 @@
 """Grade a whole class with nbgrader's own autograder, in parallel, losing nothing.
 
 `grade_class` runs `NbGraderAPI.autograde` (exactly what `nbgrader autograde` runs) for one student at a
-time in each of N worker processes. A worker starts once and grades many students, so nbgrader's import
-and set-up, and the PyTorch reference the tests compare with (`lrcourse.reference.SharedReference`),
-are paid once per worker rather than once per student. Around that:
+time in each of N worker processes, then decides every autograded test cell again outside the student's
+kernel and writes those scores into the gradebook (`verdicts`: the kernel's own results are only the
+student's messages). A worker starts once and grades many students, so nbgrader's import and set-up, and
+the process that imports torch for the students' answers, are paid once per worker. Around that:
 
 - every submission is read first: a notebook that is not valid JSON or not nbformat 4 is recorded as
   failed with the reason and never reaches nbgrader;
 - a student whose grading fails (nbgrader's error, a crashed worker) is recorded as failed, and every
   other student is still graded; the exit status says whether anything failed;
-- a student is marked done only after autograde and feedback both succeeded; a re-run grades only
+- a student whose notebook run fails in the kernel (a crash, a time-out) still gets the trusted verdicts,
+  with the kernel's failure as the reason;
+- a student is marked done only after the verdicts and feedback both succeeded; a re-run grades only
   students with no mark or a changed submission (`force` regrades all), so an interrupted run loses
   nothing already written;
 - the gradebook is nbgrader's: SQLite (with a busy timeout, so concurrent workers wait instead of
@@ -17,6 +20,7 @@ are paid once per worker rather than once per student. Around that:
 """
 from __future__ import annotations
 
+import atexit
 import csv
 import hashlib
 import json
@@ -43,6 +47,7 @@ class Outcome:
     score: float | None = None
     max_score: float | None = None
     seconds: float = 0.0
+    overridden: list[str] = field(default_factory=list)  # test cells where the kernel's result was wrong
 
 
 @dataclass
@@ -139,11 +144,12 @@ def is_done(course: Path, student: str, assignment: str, current: str) -> bool:
 # --------------------------------------------------------------------------------------------
 _API = None
 _COURSE: Path | None = None
-_REFERENCE = None  # held for the worker's lifetime: the shared reference serves until its stdin pipe closes
+_DB_URL = ""
+_JUDGE = None  # the worker's trusted verdicts: its zygotes live as long as the worker
 
 
 def _start_worker(course: str, db_url: str) -> None:
-    global _API, _COURSE, _REFERENCE
+    global _API, _COURSE, _DB_URL, _JUDGE
     # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
     # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
     # The main process alone decides what an interrupt stops.
@@ -154,38 +160,62 @@ def _start_worker(course: str, db_url: str) -> None:
     ensure_tools_on_path()
     from nbgrader.apps import NbGraderAPI
 
+    from lrcourse.grading.verdicts import Judge
+
     _COURSE = Path(course)
+    _DB_URL = with_busy_timeout(db_url)
     os.chdir(course)
     _API = NbGraderAPI(config=course_config(_COURSE, db_url))
-    _REFERENCE = _share_reference()
-
-
-def _share_reference():
-    """One PyTorch reference for every kernel this worker starts, instead of one per kernel (each costs
-    about 2 s of CPU to start). Kernels start their own if this one cannot be reached; it ends with the worker."""
-    from lrcourse.reference import SharedReference
-
-    shared = SharedReference()
-    try:
-        os.environ.update(shared.start())  # the kernels inherit this environment
-    except (OSError, RuntimeError) as error:
-        print(f"lrcourse: no shared PyTorch reference ({error}); each kernel starts its own", file=sys.stderr)
-    return shared
+    _JUDGE = Judge()
+    atexit.register(_JUDGE.close)
 
 
 def _grade_student(assignment: str, student: str, current: str) -> Outcome:
-    """Autograde and generate feedback for one student; mark the student done only if both worked."""
+    """Autograde, decide every test cell again outside the student's kernel (trusted verdicts), write those
+    scores to the gradebook, generate feedback; mark the student done only if all of it worked."""
     start = time.monotonic()
     result = _API.autograde(assignment, student, force=True, create=True)
-    if not result.get("success"):
-        return Outcome(student, "failed", _first_error(result), seconds=time.monotonic() - start)
-    feedback = _API.generate_feedback(assignment, student, force=True)
-    if not feedback.get("success"):
-        return Outcome(student, "failed", "feedback: " + _first_error(feedback), seconds=time.monotonic() - start)
+    in_kernel_failure = "" if result.get("success") else _first_error(result)
+    try:
+        verdicts = _decide(assignment, student)
+    except Exception as error:  # no gradebook entry to correct (nbgrader failed early), or a fault of ours
+        reason = in_kernel_failure or f"trusted verdicts: {type(error).__name__}: {error}"
+        return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
+    notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
+    if any((_COURSE / "autograded" / student / assignment).glob("*.ipynb")):
+        feedback = _API.generate_feedback(assignment, student, force=True)
+        if not feedback.get("success"):
+            return Outcome(student, "failed", "feedback: " + _first_error(feedback), seconds=time.monotonic() - start)
+    else:  # nbgrader keeps no graded notebook of a failed run: the scores stand, without feedback
+        notes.append("no feedback")
     score, max_score = _score(assignment, student)
     mark = _COURSE / "autograded" / student / assignment / MARK
+    mark.parent.mkdir(parents=True, exist_ok=True)
     mark.write_text(json.dumps({"fingerprint": current, "score": score, "max_score": max_score}))
-    return Outcome(student, "graded", score=score, max_score=max_score, seconds=time.monotonic() - start)
+    return Outcome(student, "graded", "; ".join(notes), score=score, max_score=max_score,
+                   seconds=time.monotonic() - start, overridden=verdicts.overridden)
+
+
+def _decide(assignment: str, student: str):
+    """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
+    from nbgrader.api import Gradebook
+
+    from lrcourse.grading import verdicts as trusted
+
+    folder = _COURSE / "autograded" / student / assignment
+    with Gradebook(_DB_URL) as gradebook:
+        exercise = trusted.load_exercise(_COURSE, assignment, gradebook)
+        submitted = next((_COURSE / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"))
+        decided = _JUDGE.decide(exercise, trusted.submitted_answers(submitted, set(exercise.answers)))
+        for name, verdict in decided.cells.items():
+            grade = gradebook.find_grade(name, exercise.notebook, assignment, student)
+            verdict.in_kernel_score = grade.auto_score
+            grade.auto_score = verdict.trusted_score
+        gradebook.db.commit()
+    folder.mkdir(parents=True, exist_ok=True)
+    trusted.write(folder, decided)
+    trusted.annotate(folder / (exercise.notebook + ".ipynb"), decided)
+    return decided
 
 
 def _score(assignment: str, student: str) -> tuple[float, float]:
@@ -308,10 +338,14 @@ def write_report(course: Path, report: Report) -> Path:
     path.parent.mkdir(exist_ok=True)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "status", "score", "max_score", "reason"])
+        writer.writerow(["student", "status", "score", "max_score", "reason", "overridden"])
         for o in report.outcomes:
-            writer.writerow([o.student, o.status, o.score, o.max_score, o.reason])
+            writer.writerow([o.student, o.status, o.score, o.max_score, o.reason, " ".join(o.overridden)])
     return path
+
+
+def _overridden(outcome: Outcome) -> str:
+    return f"in-kernel result overridden: {', '.join(outcome.overridden)}" if outcome.overridden else ""
 
 
 def summary(report: Report) -> str:
@@ -322,5 +356,6 @@ def summary(report: Report) -> str:
     lines.append(f"  {'student':<{width}}  {'status':<8} {'score':>11}  reason")
     for o in report.outcomes:
         score = f"{o.score:g} / {o.max_score:g}" if o.score is not None else ""
-        lines.append(f"  {o.student:<{width}}  {o.status:<8} {score:>11}  {o.reason}")
+        reason = "; ".join(filter(None, [o.reason, _overridden(o)]))
+        lines.append(f"  {o.student:<{width}}  {o.status:<8} {score:>11}  {reason}")
     return "\n".join(lines)

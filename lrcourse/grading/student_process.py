@@ -1,0 +1,234 @@
+"""The student's side of a trusted verdict: a process that runs one student's answer cells and answers
+the grader's requests about them. Nothing here decides anything: it only reports what the code did.
+
+A *zygote* (`python -I -m lrcourse.grading.student_process ...`) imports torch and the course's helpers
+once, then forks a fresh child for each student notebook the grader asks it to (milliseconds, instead of
+the seconds a new interpreter needs). The grader hands the child one end of a socket pair; over it the
+child receives the chapter's setup cell and the student's answer cells, runs them, and then answers
+requests one line of JSON at a time (`lrcourse.grading.wire`):
+
+    {"op": "observe", "observer": "scheduler", "target": "MyStepLR", "payload": {...}}  -> an observation
+    {"op": "call", "target": "largest_stable_lr", "args": [...], "kwargs": {...}}       -> the value returned
+
+Everything the child sends is an observation that the grader compares with PyTorch in its own process;
+the expected values never come here. For the scheduler exercises the zygote runs without PyTorch's
+schedulers (`no_lr_scheduler`).
+"""
+from __future__ import annotations
+
+import builtins
+import os
+import resource
+import signal
+import socket
+import sys
+
+CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long before
+
+
+# --------------------------------------------------------------------------------------------
+# The zygote
+# --------------------------------------------------------------------------------------------
+def prepare(allow_schedulers: bool) -> None:
+    """Import what every answer's chapter needs, once, before any fork."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if not allow_schedulers:
+        from lrcourse.grading import no_lr_scheduler
+
+        sys.modules["torch.optim.lr_scheduler"] = no_lr_scheduler
+    import warnings
+
+    warnings.simplefilter("ignore")
+    import numpy  # noqa: F401
+    import torch
+
+    import lrcourse.checking  # noqa: F401
+    import lrcourse.plots  # noqa: F401
+    import lrcourse.problems  # noqa: F401
+    import lrcourse.training  # noqa: F401
+    import lrcourse.widgets  # noqa: F401
+    from lrcourse.schedules import make_optimizer
+
+    make_optimizer([0.1]).step()  # the first optimizer step imports torch._dynamo: pay it here, once
+    torch.set_num_threads(1)
+
+
+def serve_forks(control: socket.socket) -> None:
+    """Fork a child for each socket the grader sends; kill a child when asked; stop when the grader does."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1024, 1)
+        except OSError:
+            return
+        if not message:
+            return
+        words = message.decode().split()
+        if words[0] == "fork" and fds:
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                _child(fds[0])
+            os.close(fds[0])
+            control.sendall(f"{pid}\n".encode())
+        elif words[0] == "kill" and len(words) == 2:
+            _kill(int(words[1]))
+            control.sendall(b"killed\n")
+        else:
+            for fd in fds:
+                os.close(fd)
+            control.sendall(b"?\n")
+
+
+def _kill(pid: int) -> None:
+    for target in (-pid, pid):  # its session's process group, then the child itself
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+# --------------------------------------------------------------------------------------------
+# A child: one student's answers
+# --------------------------------------------------------------------------------------------
+def _child(fd: int) -> None:
+    """Run in the forked child: never returns."""
+    status = 0
+    try:
+        os.setsid()  # its own process group: the zygote can kill whatever it starts
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+        _silence()
+        channel = socket.socket(fileno=fd)
+        Child(channel).run()
+    except BaseException:
+        status = 1
+    os._exit(status)
+
+
+def _silence() -> None:
+    """The student's printing goes nowhere: it must neither cost marks nor reach the protocol."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    sys.stdin = open(os.devnull)
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+
+
+class _Shell:
+    """`get_ipython()` for answer cells that use a magic: every magic does nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+class Child:
+    def __init__(self, channel: socket.socket):
+        self.channel = channel
+        self.reader = channel.makefile("rb")
+        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _Shell}
+
+    def send(self, message: dict) -> None:
+        from lrcourse.grading import wire
+
+        try:
+            data = wire.dumps(message)
+        except (TypeError, ValueError) as error:  # an observer's record that is not plain data
+            data = wire.dumps({"ok": False, "error": wire.encode_error(error)})
+        self.channel.sendall(data)
+
+    def run(self) -> None:
+        from lrcourse.grading import wire
+
+        for line in self.reader:
+            request = wire.loads(line)
+            try:
+                reply = self.handle(request)
+            except BaseException as error:  # whatever the student's code raised: an observation
+                reply = {"ok": False, "error": wire.encode_error(error)}
+            self.send(reply)
+
+    def handle(self, request: dict) -> dict:
+        op = request.get("op")
+        if op == "load":
+            return self.load(request)
+        target = self.namespace.get(str(request.get("target")), _UNDEFINED)
+        if target is _UNDEFINED:
+            raise NameError(f"name {request.get('target')!r} is not defined by your answer cell")
+        if op == "observe":
+            from lrcourse.checking import OBSERVERS
+
+            return {"ok": True, "observation": OBSERVERS[request["observer"]](target, request["payload"])}
+        if op == "call":
+            return self.call(target, request)
+        raise ValueError(f"unknown request {op!r}")
+
+    def load(self, request: dict) -> dict:
+        """Run the chapter's setup cell (the instructor's), then the student's answer cells, as a notebook would."""
+        from lrcourse.grading import wire
+
+        for source in request["context"]:
+            exec(compile(_python(source), "<setup cell>", "exec"), self.namespace)
+        try:
+            for number, source in enumerate(request["answers"]):
+                exec(compile(_python(source), f"<answer cell {number + 1}>", "exec"), self.namespace)
+        except BaseException as error:
+            return {"ok": True, "error": wire.encode_error(error)}
+        return {"ok": True, "error": None}
+
+    def call(self, function, request: dict) -> dict:
+        """Call a function answer with the grader's arguments; report its value, and the optimizers' rates
+        after the call (an answer may change them in place)."""
+        from lrcourse.checking import SECONDS_PER_CASE, StudentTimeout, _Guard
+        from lrcourse.grading import wire
+
+        optimizers = []
+        args = [_argument(wire.decode(a), optimizers) for a in request.get("args", [])]
+        kwargs = {str(k): _argument(wire.decode(v), optimizers) for k, v in request.get("kwargs", {}).items()}
+        reply = {"ok": True, "value": None, "error": None, "timeout": False}
+        guard = _Guard(float(request.get("seconds", SECONDS_PER_CASE)))
+        try:
+            with guard.running():
+                reply["value"] = wire.encode(function(*args, **kwargs))
+        except StudentTimeout:
+            reply["timeout"] = True
+        except Exception as error:
+            reply["error"] = wire.encode_error(error)
+        reply["optimizers"] = [wire.encode([group["lr"] for group in o.param_groups]) for o in optimizers]
+        return reply
+
+
+_UNDEFINED = object()
+
+
+def _python(source: str) -> str:
+    """A cell's source as plain Python (IPython magics become calls of `get_ipython()`)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+def _argument(value, optimizers: list):
+    """The grader sends an optimizer as {"optimizer": class name, "lrs": [...]}: build a real one."""
+    if isinstance(value, dict) and set(value) == {"optimizer", "lrs"}:
+        import torch
+
+        kind = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW}.get(value["optimizer"])
+        groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": float(lr)} for lr in value["lrs"]]
+        optimizer = kind(groups)
+        optimizers.append(optimizer)
+        return optimizer
+    return value
+
+
+def main(argv: list[str]) -> None:
+    """`--zygote FD [--allow-schedulers]`: FD is the grader's control socket."""
+    control = socket.socket(fileno=int(argv[argv.index("--zygote") + 1]))
+    prepare(allow_schedulers="--allow-schedulers" in argv)
+    control.sendall(b"ready\n")
+    serve_forks(control)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,190 @@
+"""Values across the trust boundary: what a student's process may say, as plain JSON.
+
+The student's process answers the grader's requests with observations: rates, return values, attribute
+values, the exception its code raised. They cross as tagged JSON (never pickle: unpickling runs code), and
+the grader rebuilds local stand-ins (a float, a list, a small tensor, an exception of the same builtin
+kind) so that one comparison serves the notebook's own checks and the grader's. Nothing decoded here is
+trusted: it is data to compare, and its size is bounded.
+"""
+from __future__ import annotations
+
+import builtins
+import json
+import math
+import numbers
+
+MAX_MESSAGE = 8 * 1024 * 1024  # bytes in one message, either way
+MAX_ITEMS = 100_000            # elements in one encoded container
+MAX_TEXT = 2_000               # characters of a repr or an exception message
+MAX_DEPTH = 20
+
+
+class Opaque:
+    """A value that has no plain form (an object of the student's): compared by nothing, shown by its repr."""
+
+    def __init__(self, type_name: str, text: str):
+        self.type_name, self.text = type_name, text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __eq__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+class Missing:
+    """An attribute the student's object does not have."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<no attribute {self.name!r}>"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
+
+
+def _safe_repr(value) -> str:
+    try:
+        return _short(repr(value))
+    except BaseException:  # a student's __repr__ may raise anything
+        return f"<{type(value).__name__}>"
+
+
+# --------------------------------------------------------------------------------------------
+# The student's side: any value to tagged JSON
+# --------------------------------------------------------------------------------------------
+def encode(value, depth: int = 0):
+    """A JSON-able description of `value` (only its plain content, never code)."""
+    import torch
+
+    if depth > MAX_DEPTH:
+        return {"opaque": type(value).__name__, "repr": "<nested too deeply>"}
+    if value is None or isinstance(value, (bool, str)):
+        return {"plain": value if not isinstance(value, str) else _short(value)}
+    if isinstance(value, Missing):
+        return {"missing": value.name}
+    if isinstance(value, numbers.Integral) and type(value) in (int,):
+        return {"int": str(value)}
+    if type(value) is float:
+        return {"float": _float(value)}
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().reshape(-1)[:MAX_ITEMS].tolist() if value.numel() <= MAX_ITEMS else []
+        return {"tensor": [_float(x) if isinstance(x, float) else x for x in flat], "shape": list(value.shape),
+                "dtype": str(value.dtype).removeprefix("torch.")}
+    if type(value) in (list, tuple):
+        items = list(value)[:MAX_ITEMS]
+        return {type(value).__name__: [encode(item, depth + 1) for item in items]}
+    if type(value) is dict:
+        items = list(value.items())[:MAX_ITEMS]
+        return {"dict": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in items]}
+    if isinstance(value, numbers.Real):  # numpy scalars, Fraction, a float subclass
+        try:
+            return {"number": _float(float(value)), "type": type(value).__name__}
+        except BaseException:
+            pass
+    return {"opaque": type(value).__name__, "repr": _safe_repr(value)}
+
+
+def _float(x: float):
+    return x if math.isfinite(x) else repr(x)  # JSON has no nan or inf: "nan", "inf", "-inf"
+
+
+def encode_error(error: BaseException) -> dict:
+    """An exception the student's code raised: its class's name, its builtin bases and its message."""
+    bases = [klass.__name__ for klass in type(error).__mro__ if getattr(builtins, klass.__name__, None) is klass]
+    try:
+        message = _short(str(error))
+    except BaseException:
+        message = ""
+    return {"name": type(error).__name__, "bases": bases, "message": message}
+
+
+# --------------------------------------------------------------------------------------------
+# The grader's side: tagged JSON back to local stand-ins, validating as it goes
+# --------------------------------------------------------------------------------------------
+class Malformed(ValueError):
+    """The student's process answered something that is not a well-formed observation."""
+
+
+def decode(data, depth: int = 0):
+    import torch
+
+    if depth > MAX_DEPTH or not isinstance(data, dict) or len(data) not in (1, 2, 3):
+        raise Malformed(f"not an encoded value: {str(data)[:80]}")
+    if "plain" in data:
+        value = data["plain"]
+        if value is None or isinstance(value, (bool, str)):
+            return value
+    elif "missing" in data and isinstance(data["missing"], str):
+        return Missing(data["missing"])
+    elif "int" in data and isinstance(data["int"], str) and len(data["int"]) < 400:
+        return int(data["int"])
+    elif "float" in data:
+        return _number(data["float"])
+    elif "number" in data:
+        return _number(data["number"])
+    elif "tensor" in data and isinstance(data["tensor"], list) and isinstance(data.get("shape"), list):
+        values = [_number(x) for x in data["tensor"]]
+        dtype = getattr(torch, str(data.get("dtype")), None)
+        dtype = dtype if isinstance(dtype, torch.dtype) and dtype.is_floating_point else torch.float64
+        tensor = torch.tensor(values, dtype=dtype)
+        shape = [int(n) for n in data["shape"]]
+        return tensor.reshape(shape) if math.prod(shape) == len(values) else tensor
+    elif "list" in data and isinstance(data["list"], list):
+        return [decode(item, depth + 1) for item in data["list"]]
+    elif "tuple" in data and isinstance(data["tuple"], list):
+        return tuple(decode(item, depth + 1) for item in data["tuple"])
+    elif "dict" in data and isinstance(data["dict"], list):
+        pairs = [(decode(k, depth + 1), decode(v, depth + 1)) for k, v in data["dict"]]
+        return {key: value for key, value in pairs if isinstance(key, (str, int, float, bool, type(None)))}
+    elif "opaque" in data:
+        return Opaque(str(data["opaque"])[:100], _short(str(data.get("repr", ""))))
+    raise Malformed(f"not an encoded value: {str(data)[:80]}")
+
+
+def _number(x) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float, str)):
+        raise Malformed(f"not a number: {str(x)[:40]}")
+    if isinstance(x, str):
+        if x not in ("nan", "inf", "-inf"):
+            raise Malformed(f"not a number: {x[:40]}")
+        return float(x)
+    return float(x) if isinstance(x, float) else x
+
+
+def decode_error(data) -> BaseException:
+    """A local exception standing for the student's: same name, same builtin kind (ValueError stays a
+    ValueError), same message. Only builtin exception classes are ever used as bases."""
+    if not isinstance(data, dict):
+        raise Malformed("not an encoded exception")
+    base = Exception
+    for name in data.get("bases", [])[:50]:
+        klass = getattr(builtins, str(name), None)
+        if isinstance(klass, type) and issubclass(klass, Exception):
+            base = klass
+            break
+    name = str(data.get("name", "Exception"))[:100] or "Exception"
+    if not name.isidentifier():
+        name = base.__name__
+    return type(name, (base,), {"__module__": "student"})(_short(str(data.get("message", ""))))
+
+
+def dumps(message: dict) -> bytes:
+    return (json.dumps(message, allow_nan=False) + "\n").encode()
+
+
+def loads(line: bytes) -> dict:
+    if len(line) > MAX_MESSAGE:
+        raise Malformed("answer too large")
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError) as error:
+        raise Malformed(f"not JSON: {error}") from None
+    if not isinstance(message, dict):
+        raise Malformed("not a JSON object")
+    return message
