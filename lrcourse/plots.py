@@ -127,6 +127,7 @@ def show(fig: Figure, description: str = "") -> None:
 
     if description:
         describe(fig, description)
+    _register_alt_text_display()
     display(fig)
     plt.close(fig)
 
@@ -134,7 +135,9 @@ def show(fig: Figure, description: str = "") -> None:
 def figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3.4, **kwargs):
     """A styled figure and its axes (an array when there is more than one)."""
     apply_style()  # global, not plt.rc_context: leaving that context can close the inline figures
-    return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+    made = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+    _register_alt_text_display()  # again: the inline backend, set up by the first figure, resets the formatters
+    return made
 
 
 def label(ax, title: str, xlabel: str, ylabel: str, log: bool = False, legend: bool = True) -> None:

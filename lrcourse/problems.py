@@ -70,12 +70,28 @@ def noisy_descent(
 
 
 def noise_floor(lr: float, curvature: float = 1.0, noise: float = 1.0) -> float:
-    """The mean loss constant-rate SGD settles at on the noisy quadratic.
+    """The mean loss constant-rate SGD settles at on the noisy quadratic, in the limit of many steps
+    (for 0 < lr < 2 / curvature). About lr s^2 / 4, proportional to the rate, only when lr a << 2.
 
     The stationary variance of w solves v = (1 - lr a)^2 v + lr^2 s^2, so
     E[f] = a v / 2 = lr s^2 / (2 (2 - lr a)): larger rates stall higher.
     """
     return lr * noise**2 / (2.0 * (2.0 - lr * curvature))
+
+
+def expected_noisy_loss(
+    lrs, curvature: float = 1.0, noise: float = 1.0, w0: float = 3.0
+) -> np.ndarray:
+    """The exact expected loss per step of the SGD that `noisy_descent` simulates (no sampling error).
+
+    With gradient a w + s N(0, 1), the second moment v_t = E[w_t^2] follows
+    v_{t+1} = (1 - lr_t a)^2 v_t + lr_t^2 s^2 from v_0 = w0^2, and E[f_t] = a v_t / 2. For a constant
+    rate it tends to `noise_floor`; `noisy_descent` differs from it only by the average of finitely many runs.
+    """
+    v = [w0**2]
+    for lr in lrs:
+        v.append((1.0 - lr * curvature) ** 2 * v[-1] + lr**2 * noise**2)
+    return 0.5 * curvature * np.array(v)
 
 
 def inverse_time_decay(lr0: float, decay: float, steps: int) -> np.ndarray:

@@ -1,0 +1,94 @@
+"""Claims of chapters 1-4 that are not checked next to the prose, and properties of the committed solutions
+a student sees: no stray object reprs, every figure with alt text (issue 13)."""
+import re
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+from torch.optim import lr_scheduler
+
+from conftest import ROOT
+from lrcourse import problems
+from lrcourse.schedules import lr_curve, make_optimizer
+
+CHAPTERS_1_TO_4 = sorted((ROOT / "solutions").glob("0[1-4]*/*.ipynb"))
+ALL_SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+
+
+@pytest.mark.parametrize("path", CHAPTERS_1_TO_4, ids=lambda p: p.parent.name)
+def test_no_stray_reprs_in_the_outputs(path):
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in getattr(cell, "outputs", []):
+            text = output.get("data", {}).get("text/plain", "") if output.output_type == "execute_result" else ""
+            assert not re.search(r"<[\w.]+ (object )?at 0x[0-9a-f]+>", text), f"{cell.id}: {text}"
+
+
+@pytest.mark.parametrize("path", ALL_SOLUTIONS, ids=lambda p: p.parent.name)
+def test_every_figure_in_the_solutions_has_alt_text(path):
+    figures = 0
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in getattr(cell, "outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data:
+                figures += 1
+                match = re.search(r'<img[^>]* alt="([^"]+)"', data.get("text/html", ""))
+                assert match and len(match.group(1)) > 20, f"{path.parent.name} cell {cell.id}: figure without alt text"
+    assert figures
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "source").glob("0[23]*/*.ipynb")), ids=lambda p: p.parent.name)
+def test_setup_cells_do_not_import_the_checker(path):
+    setup = next(c for c in nbformat.read(path, as_version=4).cells if c.id == "setup")
+    assert "lrcourse.checking" not in setup.source
+
+
+def test_ch1_noise_floor_is_the_limit_of_the_exact_expectation_and_small_rate_proportional():
+    for lr in [0.02, 0.5, 1.5]:
+        exact = problems.expected_noisy_loss(np.full(5000, lr), curvature=1.0, noise=1.0, w0=3.0)
+        assert exact[-1] == pytest.approx(problems.noise_floor(lr), rel=1e-9)
+    assert problems.noise_floor(0.01) == pytest.approx(0.01 / 4, rel=0.01)       # lr a << 2
+    assert problems.noise_floor(1.0) == pytest.approx(2 * 1.0 / 4)                 # not proportional there
+
+
+@pytest.mark.parametrize("make", [
+    lambda opt: lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+    lambda opt: lr_scheduler.MultiStepLR(opt, [2, 4], gamma=0.5),
+    lambda opt: lr_scheduler.ExponentialLR(opt, gamma=0.5),
+    lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=6),
+], ids=["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR"])
+def test_ch2_the_four_schedules_are_chainable_a_hand_edit_carries_over(make):
+    plain, edited = make_optimizer(0.1), make_optimizer(0.1)
+    s_plain, s_edited = make(plain), make(edited)
+    plain.step(); s_plain.step(); edited.step(); s_edited.step()
+    edited.param_groups[0]["lr"] = plain.param_groups[0]["lr"] * 3
+    for _ in range(3):
+        plain.step(); s_plain.step(); edited.step(); s_edited.step()
+    assert edited.param_groups[0]["lr"] != pytest.approx(plain.param_groups[0]["lr"])
+
+
+def test_ch2_milestones_in_any_order_work_but_the_docs_require_increasing():
+    assert "increasing" in lr_scheduler.MultiStepLR.__doc__
+    assert np.allclose(lr_curve(lambda o: lr_scheduler.MultiStepLR(o, [5, 3], 0.5), 7, 1.0),
+                       lr_curve(lambda o: lr_scheduler.MultiStepLR(o, [3, 5], 0.5), 7, 1.0))
+
+
+def test_ch3_a_reduction_equal_to_eps_is_skipped():
+    optimizer = make_optimizer(1.0)
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5, eps=0.5)
+    for metric in [1.0, 1.0, 1.0]:
+        optimizer.step(); scheduler.step(metric)
+    assert optimizer.param_groups[0]["lr"] == 1.0
+
+
+def test_ch4_onecycle_overwrites_momentum_and_refuses_extra_steps():
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    sgd = torch.optim.SGD(params, lr=0.1)
+    lr_scheduler.OneCycleLR(sgd, max_lr=0.1, total_steps=10)
+    assert sgd.param_groups[0]["momentum"] == 0.95
+    with pytest.raises(ValueError):
+        lr_scheduler.OneCycleLR(torch.optim.Adagrad(params), max_lr=0.1, total_steps=2)
+    scheduler = lr_scheduler.OneCycleLR(sgd, max_lr=0.1, total_steps=2)
+    with pytest.raises(ValueError):
+        for _ in range(3):
+            sgd.step(); scheduler.step()
