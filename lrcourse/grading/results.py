@@ -147,9 +147,10 @@ def overridden_cells(verdicts: dict | None) -> list[str]:
 
 
 def short_message(text: str) -> str:
-    """A failure message's first non-empty line, without colour codes, at most MESSAGE_LENGTH characters."""
+    """A failure message's first non-empty line (with the next one when it ends in a colon, as a heading
+    does), without colour codes, at most MESSAGE_LENGTH characters."""
     lines = [line.strip() for line in _ANSI.sub("", text or "").splitlines() if line.strip()]
-    first = lines[0] if lines else ""
+    first = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else "")
     return first if len(first) <= MESSAGE_LENGTH else first[:MESSAGE_LENGTH - 1] + "…"
 
 

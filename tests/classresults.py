@@ -1,0 +1,106 @@
+"""A small graded class for the export and class-report tests, and the gradebook read independently of
+`lrcourse.grading.results` (so the tests compare the outputs with nbgrader's own numbers).
+
+The README's example class (examples/class: alice correct, bob partly, carol a syntax error, dave a
+hang, erin a malformed notebook) in chapter 2; optionally a generated class in chapter 1 whose notebook
+gains a written answer graded by hand (nbgrader's "manually graded answer" cell), graded for one student
+through nbgrader's API and left pending for the other.
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from conftest import ROOT
+from course import NOTEBOOK, solution_answers, submit
+from gradedclass import lrcourse
+from lrcourse.build import generate_release
+from lrcourse.examples import submit_example_class
+
+EXAMPLE = "02_ordered_schedules"
+GENERATED = "01_learning_rate"
+WRITTEN = "explain_stable_lr"  # the written answer added to chapter 1, 2 points, graded by hand
+WRITTEN_POINTS = 2.0
+ALICE_WRITTEN_SCORE = 1.5
+ROSTER = ROOT / "examples" / "canvas_roster.csv"
+
+
+def written_answer_cell() -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell("Explain in two sentences why a rate above the largest stable one diverges.\n\n"
+                                         "Because each step overshoots the minimum by more than it started from.")
+    cell.id = WRITTEN
+    cell.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": False, "points": WRITTEN_POINTS,
+                                 "grade_id": WRITTEN, "schema_version": 3}
+    return cell
+
+
+def make_class_course(directory: Path, written_answer: bool) -> Path:
+    """A scratch course with chapter 2 (and chapter 1, with a written answer, when asked), released."""
+    chapters = [EXAMPLE] + ([GENERATED] if written_answer else [])
+    for chapter in chapters:
+        shutil.copytree(ROOT / "source" / chapter, directory / "source" / chapter)
+    if written_answer:
+        path = directory / "source" / GENERATED / NOTEBOOK[GENERATED]
+        notebook = nbformat.read(path, as_version=4)
+        after = next(i for i, c in enumerate(notebook.cells) if c.get("id") == "test_largest_stable_lr")
+        notebook.cells.insert(after + 1, written_answer_cell())
+        nbformat.write(notebook, path)
+    shutil.copy(ROOT / "nbgrader_config.py", directory)
+    generate_release(directory, chapters)
+    return directory
+
+
+def grade_by_hand(course: Path, student: str, score: float) -> None:
+    """What nbgrader's formgrader does when a grader enters a score (its GradeHandler.put)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        grade = gradebook.find_grade(WRITTEN, Path(NOTEBOOK[GENERATED]).stem, GENERATED, student)
+        grade.manual_score = score
+        grade.needs_manual_grade = False
+        gradebook.db.commit()
+
+
+def build_class(directory: Path, written_answer: bool = False, *export_args: str):
+    """Grade the class with `lrcourse grade`; chapter 2 last, with `export_args` (e.g. --export --roster ...).
+    Returns (course, the CompletedProcess of chapter 2's grading)."""
+    course = make_class_course(directory, written_answer)
+    submit_example_class(course, ROOT / "examples" / "class")
+    if written_answer:
+        # nbgrader scores an unchanged written answer 0 by itself: both write one, a grader marks alice's
+        submit(course, "alice", GENERATED, {**solution_answers(GENERATED), WRITTEN: "It overshoots, more each step."})
+        submit(course, "zoe", GENERATED, {WRITTEN: "No idea."})  # exercises untouched; not in the roster
+        first = lrcourse(course, "grade", GENERATED, "--workers", "2", timeout=1200)
+        assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+        grade_by_hand(course, "alice", ALICE_WRITTEN_SCORE)
+    run = lrcourse(course, "grade", EXAMPLE, "--workers", "2", *export_args, timeout=1200)
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]  # erin's notebook is malformed
+    return course, run
+
+
+def gradebook_cells(course: Path, db_url: str | None = None) -> dict:
+    """{assignment: {student: {grade_id: (score, max_score, needs_manual_grade)}}} straight from nbgrader."""
+    from nbgrader.api import Gradebook
+
+    result = {}
+    with Gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for assignment in gradebook.assignments:
+            for submission in gradebook.assignment_submissions(assignment.name):
+                result.setdefault(assignment.name, {})[submission.student_id] = {
+                    grade.name: (grade.score, grade.max_score, grade.needs_manual_grade)
+                    for notebook in submission.notebooks for grade in notebook.grades if grade.max_score}
+    return result
+
+
+def nbgrader_totals(course: Path) -> dict[tuple[str, str], str]:
+    """(assignment, student) -> score, from nbgrader's own grades.csv."""
+    with open(course / "grades.csv", newline="") as handle:
+        return {(row["assignment"], row["student_id"]): row["score"] for row in csv.DictReader(handle)}
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))

@@ -1,0 +1,180 @@
+"""Per-item grades and the Canvas import file (`lrcourse export`, `lrcourse grade --export`).
+
+The slow tests grade a small class once (classresults.py: the example class in chapter 2, a generated
+class with a hand-graded written answer in chapter 1) and hold the files to nbgrader's own numbers: the
+gradebook's per-cell scores, its grades.csv totals. The fast ones check the pieces on made-up grades.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from classresults import (
+    ALICE_WRITTEN_SCORE, EXAMPLE, GENERATED, ROSTER, WRITTEN, WRITTEN_POINTS, build_class, gradebook_cells,
+    nbgrader_totals, read_csv,
+)
+from gradedclass import lrcourse
+from lrcourse.build import tool_environment
+from lrcourse.grading.export import (
+    canvas_columns, item_row, match_students, read_roster, write_canvas,
+)
+from lrcourse.grading.results import PENDING, AssignmentGrades, Item, grade_value
+
+IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+
+
+# --------------------------------------------------------------------------------------------
+# Fast: the pieces, on made-up grades
+# --------------------------------------------------------------------------------------------
+def made_up(name="02_ordered_schedules", totals=None) -> AssignmentGrades:
+    items = [Item(name, "nb", "test_a", 3, "code"), Item(name, "nb", "written", 2, "markdown")]
+    totals = totals or {"alice": 5.0, "bob": 1.0}
+    grades = AssignmentGrades(name, 5.0, items)
+    for student, total in totals.items():
+        grades.totals[student] = total
+        grades.scores[student] = {("nb", "test_a"): min(total, 3.0),
+                                  ("nb", "written"): PENDING if student == "bob" else total - 3.0}
+    return grades
+
+
+def test_an_item_is_pending_until_a_human_grades_it():
+    assert grade_value(SimpleNamespace(needs_manual_grade=True, score=0.0)) == PENDING
+    assert grade_value(SimpleNamespace(needs_manual_grade=False, score=1.5)) == 1.5
+    grades = made_up()
+    assert item_row("bob", [grades]) == ["bob", "1", "pending", "1"]
+    assert item_row("alice", [grades]) == ["alice", "3", "2", "5"]
+    assert item_row("nobody", [grades]) == ["nobody", "", "", ""]
+    assert [i.name for i in grades.pending("bob")] == ["written"]
+
+
+def test_students_match_the_roster_by_login_id_by_id_or_by_a_mapping():
+    roster = read_roster(ROSTER)
+    assert match_students(roster, ["alice", "zoe"]) == ({"alice": 5}, ["zoe"])
+    assert match_students(roster, ["ALICE "])[0] == {"ALICE ": 5}  # case and spaces do not matter
+    mapped, unmatched = match_students(roster, ["alice", "bob"], "ID", {"alice": "30411"})
+    assert mapped == {"alice": 5} and unmatched == ["bob"]
+    assert match_students(roster, ["s1"], "SIS User ID", {"s1": "S-2024-0412"})[0] == {"s1": 0}
+    with pytest.raises(ValueError, match="no column"):
+        match_students(roster, ["alice"], "Email")
+
+
+def test_canvas_columns_keep_the_rosters_own_headers():
+    roster = read_roster(ROSTER)
+    assert canvas_columns(roster, [EXAMPLE, GENERATED]) == {EXAMPLE: "02_ordered_schedules (4102)",
+                                                            GENERATED: GENERATED}
+    assert canvas_columns(roster, [GENERATED], {GENERATED: "Chapter 1"}) == {GENERATED: "Chapter 1"}
+
+
+def test_canvas_file_round_trips_the_roster(tmp_path):
+    grades = made_up(totals={"alice": 5.0, "bob": 1.0, "zoe": 2.0})
+    result = write_canvas(tmp_path / "canvas.csv", ROSTER, [grades], failed={EXAMPLE: {"erin": "not valid JSON"}})
+    roster = read_csv(ROSTER)
+    rows = read_csv(tmp_path / "canvas.csv")
+    assert [{k: r[k] for k in IDENTITY} for r in rows[1:]] == [{k: r[k] for k in IDENTITY} for r in roster[1:]]
+    assert rows[0]["Student"].strip() == "Points Possible" and rows[0]["02_ordered_schedules (4102)"] == "5"
+    totals = {r["SIS Login ID"]: r["02_ordered_schedules (4102)"] for r in rows[1:]}
+    assert totals == {"bob": "1", "carol": "", "dave": "", "erin": "", "frank": "", "alice": "5"}
+    assert result.unmatched == ["zoe"]
+    assert "could not be graded: not valid JSON" in result.missing["Evans, Erin"][0]
+    assert result.pending == {"bob": [f"{EXAMPLE}/written"]}
+    text = "\n".join(result.lines())
+    assert "NOT IN THE ROSTER" in text and "'zoe'" in text and "Fischer, Frank" in text
+
+
+# --------------------------------------------------------------------------------------------
+# Slow: a graded class
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course, run = build_class(tmp_path_factory.mktemp("export-class"), True, "--export", "--roster", str(ROSTER))
+    return SimpleNamespace(path=course, run=run, cells=gradebook_cells(course))
+
+
+@pytest.mark.slow
+def test_grade_prints_where_the_report_and_exports_are(graded):
+    out = graded.run.stdout
+    assert f"class report: {graded.path / 'reports' / (EXAMPLE + '.html')}" in out, out
+    assert f"per-item grades: {graded.path / 'exports' / 'grades-by-item.csv'}" in out
+    assert (graded.path / "reports" / f"{EXAMPLE}.html").is_file()
+
+
+@pytest.mark.slow
+def test_per_item_csv_equals_the_gradebooks_per_cell_scores(graded):
+    rows = {row["student_id"]: row for row in read_csv(graded.path / "exports" / "grades-by-item.csv")}
+    checked = 0
+    for assignment, students in graded.cells.items():
+        for student, cells in students.items():
+            for name, (score, _, pending) in cells.items():
+                assert rows[student][f"{assignment}/{name}"] == (PENDING if pending else f"{score:g}"), (student, name)
+                checked += 1
+    assert checked == 4 * 4 + 2 * 3  # example class: 4 graded x 4 cells; chapter 1: 2 students x 3 cells
+    assert rows["alice"][f"{GENERATED}/{WRITTEN}"] == f"{ALICE_WRITTEN_SCORE:g}"
+    assert rows["zoe"][f"{GENERATED}/{WRITTEN}"] == PENDING
+    assert rows["bob"][f"{GENERATED}/total"] == ""  # bob submitted nothing for chapter 1
+    header = list(rows["alice"])
+    assert header.index(f"{GENERATED}/test_largest_stable_lr") < header.index(f"{GENERATED}/{WRITTEN}") \
+        < header.index(f"{GENERATED}/test_scale_learning_rates"), "items in the notebook's order"
+
+
+@pytest.mark.slow
+def test_per_item_totals_equal_nbgraders_grades_csv(graded):
+    rows = read_csv(graded.path / "exports" / "grades-by-item.csv")
+    nbgrader = nbgrader_totals(graded.path)
+    compared = 0
+    for row in rows:
+        for assignment in (EXAMPLE, GENERATED):
+            if row[f"{assignment}/total"]:
+                assert float(row[f"{assignment}/total"]) == float(nbgrader[assignment, row["student_id"]])
+                compared += 1
+            else:  # no submission: nbgrader writes 0, the per-item file leaves the cells empty
+                assert float(nbgrader[assignment, row["student_id"]]) == 0
+    assert compared == 6
+    alice = {r["student_id"]: r for r in rows}["alice"]
+    assert float(alice[f"{GENERATED}/total"]) == 4 + ALICE_WRITTEN_SCORE
+
+
+@pytest.mark.slow
+def test_canvas_file_round_trips_the_example_roster(graded):
+    roster = read_csv(ROSTER)
+    rows = read_csv(graded.path / "exports" / "canvas-import.csv")
+    assert list(rows[0])[:5] == IDENTITY and list(rows[0])[5:] == [GENERATED, "02_ordered_schedules (4102)"]
+    assert [{k: r[k] for k in IDENTITY} for r in rows[1:]] == [{k: r[k] for k in IDENTITY} for r in roster[1:]]
+    assert rows[0]["Student"].strip() == "Points Possible"
+    assert rows[0]["02_ordered_schedules (4102)"] == "7" and rows[0][GENERATED] == f"{4 + WRITTEN_POINTS:g}"
+    totals = {r["SIS Login ID"]: (r["02_ordered_schedules (4102)"], r[GENERATED]) for r in rows[1:]}
+    assert totals == {"bob": ("4", ""), "carol": ("0", ""), "dave": ("0", ""), "erin": ("", ""), "frank": ("", ""),
+                      "alice": ("7", f"{4 + ALICE_WRITTEN_SCORE:g}")}
+    out = graded.run.stdout
+    assert "NOT IN THE ROSTER, not in the file: graded student 'zoe'" in out, out
+    assert "'Evans, Erin': 02_ordered_schedules (could not be graded: ordered_schedules.ipynb is not valid JSON" in out
+    assert "'Fischer, Frank'" in out
+    assert "zoe: 1 item(s) still pending manual grading" in out
+
+
+@pytest.mark.slow
+def test_export_command_with_an_id_mapping(graded, tmp_path):
+    mapping = tmp_path / "ids.csv"
+    mapping.write_text("nbgrader_id,roster_value\nalice,30411\nbob,30412\n")
+    run = lrcourse(graded.path, "export", EXAMPLE, "--roster", str(ROSTER), "--roster-id-column", "ID",
+                   "--id-map", str(mapping), "--out", str(tmp_path / "out"), timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = read_csv(tmp_path / "out" / "canvas-import.csv")
+    assert {r["ID"]: r["02_ordered_schedules (4102)"] for r in rows[1:] if r["02_ordered_schedules (4102)"]} == \
+        {"30411": "7", "30412": "4"}
+    assert "graded student 'carol'" in run.stdout and "graded student 'dave'" in run.stdout
+    assert f"class report: {graded.path / 'reports' / (EXAMPLE + '.html')}" in run.stdout
+
+
+@pytest.mark.slow
+def test_nbgrader_runs_the_plugin_itself(graded, tmp_path):
+    """`nbgrader export --exporter=...ItemCsvExportPlugin` writes the same grades (items in name order)."""
+    target = tmp_path / "items.csv"
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--exporter",
+                          "lrcourse.grading.export.ItemCsvExportPlugin", "--to", str(target)], cwd=graded.path,
+                         env=tool_environment(), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    ours = read_csv(graded.path / "exports" / "grades-by-item.csv")
+    assert read_csv(target) == ours  # dicts: the same cells, whatever the column order
