@@ -183,7 +183,7 @@ def test_chapter_runs_and_every_slider_redraws_its_plot(lab, page, path):
         latencies.append(move_slider(page, index))
         page.wait_for_timeout(300)
         panel.screenshot(path=str(SHOTS / f"{chapter}-panel{index}-after.png"))
-    assert page.locator(".jp-OutputArea-output img").count() > expected, "the static figures are shown too"
+    assert page.locator(".jp-OutputArea-output img").count() >= expected, "the panels' figures are shown"
     assert images_without_alt(page) == [], "every figure needs a text description (alt) for screen readers"
     alts = page.evaluate("() => [...document.querySelectorAll('.lrcourse-panel img')].map(img => img.alt)")
     assert len(alts) == expected and all(len(alt) > 20 for alt in alts), alts
