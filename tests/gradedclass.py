@@ -26,11 +26,12 @@ BROKEN_CHAPTER = "03_adaptive_schedules"
 EXAMPLE_CHAPTER = "02_ordered_schedules"
 # The README's walkthrough: student -> score out of 7, or the reason it cannot be graded
 EXAMPLES = {"alice": 7, "bob": 4, "carol": 0, "dave": 0, "erin": "not valid JSON"}
-# student -> why it cannot be graded (None: it can, as far as it goes)
+# student -> why it cannot be graded (None: it can, as far as it goes; a crashed kernel is graded by the
+# trusted verdicts, with the crash as the reason)
 BROKEN = {
     "broken-invalid-json": "not valid JSON",
     "broken-nbformat-3": "not an nbformat 4 notebook",
-    "broken-kernel-crash": "Kernel died",
+    "broken-kernel-crash": None,
     "broken-missing-test-cell": None,
     "broken-prints-megabytes": None,
 }

@@ -59,13 +59,10 @@ def test_only_the_broken_submissions_fail_to_grade(graded_course, chapter):
 
 
 @pytest.mark.slow
-def test_broken_notebooks_that_can_be_read_are_graded_as_far_as_they_go(graded_course):
-    chapter = graded_course.scores["03_adaptive_schedules"]
-    assert all(score == maximum for score, maximum in chapter["broken-prints-megabytes"].values())
-    missing = chapter["broken-missing-test-cell"]
-    assert missing.pop("test_plateau_eps")[0] == 0, "a deleted test cell scores zero"
-    assert all(score == maximum for score, maximum in missing.values())
-    assert all(score == 0 for score, _ in chapter["broken-kernel-crash"].values())
+def test_a_crashed_kernel_is_graded_by_the_trusted_verdicts_with_the_crash_as_reason(graded_course):
+    run = graded_course.runs["03_adaptive_schedules"]
+    line = next(line for line in run.stdout.splitlines() if line.strip().startswith("broken-kernel-crash "))
+    assert " graded " in line and "Kernel died" in line and "no feedback" in line, line
 
 
 @pytest.mark.slow

@@ -173,12 +173,19 @@ def _start_worker(course: str, db_url: str) -> None:
 def _grade_student(assignment: str, student: str, current: str) -> Outcome:
     """Autograde, decide every test cell again outside the student's kernel (trusted verdicts), write those
     scores to the gradebook, generate feedback; mark the student done only if all of it worked."""
+    from lrcourse.grading import verdicts as trusted
+
     start = time.monotonic()
+    exercise = _exercise(assignment)
+    # Read before the student's kernel runs: nothing it writes can change what is judged.
+    submitted = next((_COURSE / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"), None)
+    answers = trusted.submitted_answers(submitted, set(exercise.answers)) if submitted else []
     result = _API.autograde(assignment, student, force=True, create=True)
     in_kernel_failure = "" if result.get("success") else _first_error(result)
     try:
-        verdicts = _decide(assignment, student)
+        decided = _decide(exercise, assignment, student, answers)
     except Exception as error:  # no gradebook entry to correct (nbgrader failed early), or a fault of ours
+        _zero_autograded(exercise, assignment, student)  # never leave the kernel's scores standing
         reason = in_kernel_failure or f"trusted verdicts: {type(error).__name__}: {error}"
         return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
     notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
@@ -193,29 +200,57 @@ def _grade_student(assignment: str, student: str, current: str) -> Outcome:
     mark.parent.mkdir(parents=True, exist_ok=True)
     mark.write_text(json.dumps({"fingerprint": current, "score": score, "max_score": max_score}))
     return Outcome(student, "graded", "; ".join(notes), score=score, max_score=max_score,
-                   seconds=time.monotonic() - start, overridden=verdicts.overridden)
+                   seconds=time.monotonic() - start, overridden=decided.overridden)
 
 
-def _decide(assignment: str, student: str):
+_EXERCISES: dict = {}
+
+
+def _exercise(assignment: str):
+    """The assignment's setup, answer cells and test cells (from source/ and the gradebook), once per worker."""
+    from nbgrader.api import Gradebook
+
+    from lrcourse.grading import verdicts as trusted
+
+    if assignment not in _EXERCISES:
+        with Gradebook(_DB_URL) as gradebook:
+            _EXERCISES[assignment] = trusted.load_exercise(_COURSE, assignment, gradebook)
+    return _EXERCISES[assignment]
+
+
+def _decide(exercise, assignment: str, student: str, answers: list[str]):
     """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
     from nbgrader.api import Gradebook
 
     from lrcourse.grading import verdicts as trusted
 
-    folder = _COURSE / "autograded" / student / assignment
+    try:
+        decided = _JUDGE.decide(exercise, answers)
+    except trusted.GraderFault:  # e.g. the zygote was stopped from outside: once more with a fresh one
+        decided = _JUDGE.decide(exercise, answers)
     with Gradebook(_DB_URL) as gradebook:
-        exercise = trusted.load_exercise(_COURSE, assignment, gradebook)
-        submitted = next((_COURSE / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"))
-        decided = _JUDGE.decide(exercise, trusted.submitted_answers(submitted, set(exercise.answers)))
         for name, verdict in decided.cells.items():
             grade = gradebook.find_grade(name, exercise.notebook, assignment, student)
             verdict.in_kernel_score = grade.auto_score
             grade.auto_score = verdict.trusted_score
         gradebook.db.commit()
+    folder = _COURSE / "autograded" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
     trusted.write(folder, decided)
     trusted.annotate(folder / (exercise.notebook + ".ipynb"), decided)
     return decided
+
+
+def _zero_autograded(exercise, assignment: str, student: str) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(_DB_URL) as gradebook:
+            for test in exercise.tests:
+                gradebook.find_grade(test.name, exercise.notebook, assignment, student).auto_score = 0.0
+            gradebook.db.commit()
+    except MissingEntry:
+        pass
 
 
 def _score(assignment: str, student: str) -> tuple[float, float]:

@@ -47,6 +47,10 @@ class AnswerTimeout(Exception):
     pass
 
 
+class GraderFault(Exception):
+    """The grader's side failed (its student-process zygote did not fork): no verdict, try again."""
+
+
 # --------------------------------------------------------------------------------------------
 # The processes on the student's side
 # --------------------------------------------------------------------------------------------
@@ -86,16 +90,17 @@ class Zygote:
         return self.process is not None and self.process.poll() is None
 
     def fork(self) -> "StudentProcess":
-        if not self.alive():
-            self.start()
         ours, theirs = socket.socketpair()
         try:
+            if not self.alive():
+                self.start()
             self.control.settimeout(30)
             socket.send_fds(self.control, [b"fork"], [theirs.fileno()])
             pid = int(_read_line(self.control))
-        except (OSError, ValueError, AnswerTimeout):
+        except (OSError, ValueError, EOFError, AnswerTimeout, RuntimeError) as error:
             self.stop()  # a zygote that does not answer is replaced on the next fork
-            raise
+            ours.close()
+            raise GraderFault(f"could not start a process for the answer: {error}") from error
         finally:
             theirs.close()
         return StudentProcess(self, ours, pid)
@@ -112,6 +117,7 @@ class Zygote:
         if self.process is None:
             return
         self.control.close()
+        _kill_group(self.process.pid)
         self.process.kill()
         self.process.wait()
         self.process.stderr.close()
@@ -123,6 +129,15 @@ class Zygote:
         _, err = self.process.communicate()
         self.process = None
         return (err or b"").decode(errors="replace").strip()[-2000:] or "no message"
+
+
+def _kill_group(pid: int) -> None:
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _read_line(sock: socket.socket, limit: int = wire.MAX_MESSAGE) -> bytes:
@@ -411,6 +426,8 @@ class Judge:
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 exec(compile(test.source, f"<test cell {test.name}>", "exec"), namespace)
+        except GraderFault:
+            raise
         except (Exception, checking.StudentTimeout) as error:
             return _explain(error)
         return ""
@@ -428,7 +445,8 @@ class Judge:
 
 
 def _explain(error: BaseException) -> str:
-    return f"{type(error).__name__}: {str(error).strip()}"[:3000]
+    name = "AssertionError" if isinstance(error, AssertionError) else type(error).__name__
+    return f"{name}: {str(error).strip()}"[:3000]
 
 
 def annotate(path: Path, verdicts: Verdicts) -> None:

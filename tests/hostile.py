@@ -1,0 +1,194 @@
+"""Hostile submissions: in-kernel tricks that try to raise a score without a correct answer.
+
+Each `Attack` is a chapter-2 submission: its answer cell (a wrong class that never decays, or a correct
+one) plus whatever else it does to the notebook. Under `lrcourse grade` the verdict is decided outside the
+student's kernel, so an attack with the wrong class must score no more than the same wrong class submitted
+honestly, and one with a correct class keeps full marks. `test_hostile.py` grades them all in one run,
+between honest students.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import implementations as catalogue
+
+CHAPTER = "02_ordered_schedules"
+ANSWER_CELL = "my_step_lr"
+
+NEVER_DECAYS = '''
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer = optimizer
+        self.last_epoch = 0
+
+    def step(self):
+        self.last_epoch += 1
+
+    def get_last_lr(self):
+        return [group["lr"] for group in self.optimizer.param_groups]
+'''
+CORRECT = catalogue.STEP_CLOSED_FORM
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    answer: str                     # the answer cell's source
+    correct: bool = False           # True: the class itself is right, so full marks must stay
+    extra_cells: tuple = ()         # code cells inserted right after the answer cell
+    mutate: Callable | None = field(default=None, compare=False)  # changes to the notebook, in place
+
+
+def _test_cells(notebook):
+    return [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade") and
+            not c.metadata["nbgrader"].get("solution")]
+
+
+def delete_test_cells(notebook):
+    hidden = {id(c) for c in _test_cells(notebook)}
+    notebook.cells = [c for c in notebook.cells if id(c) not in hidden]
+
+
+def duplicate_answer_after_tests(notebook):
+    """A second, correct-looking answer cell (same grade_id) placed after the test cells."""
+    import copy
+
+    answer = next(c for c in notebook.cells if c.get("id") == ANSWER_CELL)
+    twin = copy.deepcopy(answer)
+    twin["id"] = "twin"
+    twin.source = NEVER_DECAYS
+    notebook.cells.append(twin)
+
+
+def ungrade_test_cells(notebook):
+    """nbgrader metadata edited: test cells claim to be ungraded, with 0 points and a new checksum."""
+    for cell in _test_cells(notebook):
+        cell.metadata["nbgrader"].update(grade=False, points=0, checksum="0" * 32)
+
+
+def tests_as_markdown(notebook):
+    for cell in _test_cells(notebook):
+        cell.cell_type = "markdown"
+        cell.pop("outputs", None)
+        cell.pop("execution_count", None)
+
+
+PATCH_CHECKER = "import lrcourse.checking\nlrcourse.checking.check_step_lr = lambda *a, **k: None\n"
+SWAP_MODULE = '''
+import sys, types
+import lrcourse
+fake = types.ModuleType("lrcourse.checking")
+fake.StepLRCase = lambda *a, **k: None
+fake.check_step_lr = lambda *a, **k: None
+fake.passed = print
+sys.modules["lrcourse.checking"] = fake
+lrcourse.checking = fake
+'''
+IMPORT_HOOK = '''
+import builtins, types
+_real_import = builtins.__import__
+_fake = types.SimpleNamespace(StepLRCase=lambda *a, **k: None, check_step_lr=lambda *a, **k: None, passed=print)
+def _hook(name, *args, **kwargs):
+    return _fake if name == "lrcourse.checking" else _real_import(name, *args, **kwargs)
+builtins.__import__ = _hook
+'''
+SWALLOW_BY_AST = '''
+import ast
+class _Swallow(ast.NodeTransformer):
+    def visit_Module(self, node):
+        handler = ast.ExceptHandler(type=ast.Name("BaseException", ast.Load()), name=None, body=[ast.Pass()])
+        node.body = [ast.Try(body=node.body or [ast.Pass()], handlers=[handler], orelse=[], finalbody=[])]
+        return ast.fix_missing_locations(node)
+get_ipython().ast_transformers.append(_Swallow())
+'''
+SWALLOW_BY_CUSTOM_EXC = '''
+get_ipython().set_custom_exc((BaseException,), lambda shell, etype, evalue, tb, tb_offset=None: None)
+'''
+FAKE_PASS_PRINTS = '''
+import sys
+sys.excepthook = lambda *a: None
+'''
+ORACLE_REFERENCE = '''
+import sys
+from lrcourse.reference import trajectory
+
+class MyStepLR:
+    """Replays PyTorch's trajectory from the course's own reference, with the profiler switched off."""
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        sys.setprofile(None)
+        self.optimizer, self.last_epoch = optimizer, 0
+        self.case = {"scheduler": "StepLR", "lrs": [g["lr"] for g in optimizer.param_groups],
+                     "kwargs": {"step_size": step_size, "gamma": gamma}}
+
+    def step(self):
+        sys.setprofile(None)
+        self.last_epoch += 1
+        state = trajectory({**self.case, "steps": self.last_epoch})["states"][-1]
+        for group, lr in zip(self.optimizer.param_groups, state["lrs"]):
+            group["lr"] = lr
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+'''
+ORACLE_HIDDEN_TORCH = '''
+import sys
+_torch = __import__("torch")
+_module = getattr(_torch.optim, "lr_" + "scheduler")
+
+class MyStepLR:
+    """Delegates to a throwaway PyTorch StepLR reached by a computed name, profiler off."""
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        sys.setprofile(None)
+        self.optimizer, self.last_epoch = optimizer, 0
+        self.step_size, self.gamma = step_size, gamma
+        self.lrs0 = [g["lr"] for g in optimizer.param_groups]
+
+    def step(self):
+        sys.setprofile(None)
+        self.last_epoch += 1
+        for group, lr0 in zip(self.optimizer.param_groups, self.lrs0):
+            dummy = _torch.optim.SGD([_torch.nn.Parameter(_torch.zeros(1))], lr=lr0)
+            inner = getattr(_module, "Step" + "LR")(dummy, self.step_size, self.gamma)
+            for _ in range(self.last_epoch):
+                dummy.step(); inner.step()
+            group["lr"] = dummy.param_groups[0]["lr"]
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+'''
+KILL_GRADER_HELPERS = '''
+import os, signal
+for pid in os.listdir("/proc"):
+    try:
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+    except Exception:
+        continue
+    if b"lrcourse.grading.student_process" in cmdline:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except Exception:
+            pass
+'''
+
+ATTACKS = [
+    Attack("patch-checker", PATCH_CHECKER + NEVER_DECAYS),
+    Attack("swap-checker-module", SWAP_MODULE + NEVER_DECAYS),
+    Attack("import-hook", IMPORT_HOOK + NEVER_DECAYS),
+    Attack("swallow-by-ast-transformer", SWALLOW_BY_AST + NEVER_DECAYS),
+    Attack("swallow-by-custom-exc", SWALLOW_BY_CUSTOM_EXC + NEVER_DECAYS),
+    Attack("excepthook", FAKE_PASS_PRINTS + NEVER_DECAYS),
+    Attack("oracle-course-reference", ORACLE_REFERENCE),
+    Attack("oracle-hidden-torch", ORACLE_HIDDEN_TORCH),
+    Attack("kill-grader-helpers", NEVER_DECAYS, extra_cells=(KILL_GRADER_HELPERS,)),
+    Attack("kill-grader-helpers-correct", CORRECT, correct=True, extra_cells=(KILL_GRADER_HELPERS,)),
+    Attack("delete-test-cells", NEVER_DECAYS, mutate=delete_test_cells),
+    Attack("delete-test-cells-correct", CORRECT, correct=True, mutate=delete_test_cells),
+    Attack("ungrade-test-cells", NEVER_DECAYS, mutate=ungrade_test_cells),
+    Attack("test-cells-as-markdown", NEVER_DECAYS, mutate=tests_as_markdown),
+    Attack("second-answer-cell-after-tests", CORRECT, mutate=duplicate_answer_after_tests),
+    Attack("exit-in-a-later-cell", NEVER_DECAYS, extra_cells=("import os\nos._exit(0)\n",)),
+    Attack("exit-in-a-later-cell-correct", CORRECT, correct=True, extra_cells=("import os\nos._exit(0)\n",)),
+    Attack("sys-exit-after-the-class-correct", CORRECT + "\nimport sys\nsys.exit(0)\n", correct=True),
+    Attack("patch-checker-correct", PATCH_CHECKER + CORRECT, correct=True),
+]

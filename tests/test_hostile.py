@@ -1,0 +1,80 @@
+"""Hostile submissions graded by real `lrcourse grade` next to honest ones (see `hostile.py`).
+
+The kernel's view of a test cell can be forged from inside the notebook; the trusted verdicts cannot. Every
+attack with a wrong class scores no more than that wrong class submitted honestly, every attack with a
+correct class keeps full marks, and the honest students graded before and after the attackers keep theirs.
+"""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+import hostile
+from course import make_course, scores, submit
+from gradedclass import lrcourse
+
+HONEST = {"aa-honest-correct": hostile.CORRECT, "honest-never-decays": hostile.NEVER_DECAYS,
+          "zz-honest-correct": hostile.CORRECT}
+
+
+def submit_attack(course, attack: hostile.Attack) -> None:
+    path = submit(course, attack.name, hostile.CHAPTER, {hostile.ANSWER_CELL: attack.answer})
+    notebook = nbformat.read(path, as_version=4)
+    if attack.extra_cells:
+        at = next(i for i, c in enumerate(notebook.cells) if c.get("id") == hostile.ANSWER_CELL) + 1
+        notebook.cells[at:at] = [nbformat.v4.new_code_cell(source) for source in attack.extra_cells]
+    if attack.mutate:
+        attack.mutate(notebook)
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture(scope="module")
+def hostile_class(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("hostile"), [hostile.CHAPTER])
+    for student, answer in HONEST.items():
+        submit(course, student, hostile.CHAPTER, {hostile.ANSWER_CELL: answer})
+    for attack in hostile.ATTACKS:
+        submit_attack(course, attack)
+    run = lrcourse(course, "grade", hostile.CHAPTER, "--workers", "2", timeout=3600)
+    return course, run, scores(course, hostile.CHAPTER)
+
+
+def total(cells) -> float:
+    return sum(score for score, _ in cells.values())
+
+
+@pytest.mark.slow
+def test_honest_students_before_and_after_the_attackers_keep_their_marks(hostile_class):
+    course, run, graded = hostile_class
+    full = sum(maximum for _, maximum in graded["aa-honest-correct"].values())
+    assert total(graded["aa-honest-correct"]) == total(graded["zz-honest-correct"]) == full == 7, run.stdout
+    assert total(graded["honest-never-decays"]) < full
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", hostile.ATTACKS, ids=lambda a: a.name)
+def test_an_attack_gains_nothing(hostile_class, attack):
+    course, run, graded = hostile_class
+    assert attack.name in graded, run.stdout[-3000:] + run.stderr[-3000:]
+    honest = total(graded["aa-honest-correct" if attack.correct else "honest-never-decays"])
+    if attack.correct:
+        assert total(graded[attack.name]) == honest, (graded[attack.name], run.stdout)
+    else:
+        assert total(graded[attack.name]) <= honest, (graded[attack.name], run.stdout)
+
+
+@pytest.mark.slow
+def test_forged_kernel_results_are_reported_as_overridden(hostile_class):
+    course, run, graded = hostile_class
+    line = next(line for line in run.stdout.splitlines() if line.strip().startswith("patch-checker "))
+    assert "in-kernel result overridden: test_my_step_lr_one_group" in line, run.stdout
+    record = json.loads((course / "autograded" / "patch-checker" / hostile.CHAPTER / ".lrcourse-verdicts.json").read_text())
+    assert "test_my_step_lr_one_group" in record["overridden"]
+    cell = record["cells"]["test_my_step_lr_one_group"]
+    assert cell["in_kernel_score"] == cell["points"] and cell["trusted_score"] == 0
+    assert cell["message"].startswith("AssertionError: MyStepLR(optimizer, step_size=3"), cell
+    assert "after step number" in cell["detail"] and "PyTorch's StepLR:" in cell["detail"], cell
+    feedback = next((course / "feedback" / "patch-checker" / hostile.CHAPTER).glob("*.html")).read_text()
+    assert "The grader checked this cell again outside your notebook" in feedback
