@@ -108,6 +108,12 @@ def test_postgresql_gradebook_with_concurrent_workers(tmp_path):
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
         assert "locked" not in run.stderr
         graded = scores(course, SMALL, db_url)
+        export = lrcourse(course, "export", SMALL, "--db-url", db_url, timeout=600)  # per-item CSV, class report
+        assert export.returncode == 0, export.stdout[-2000:] + export.stderr[-3000:]
     assert unexpected_scores(graded, losses(SMALL_CLASS)) == {}
     rows = [r for r in csv.DictReader(open(course / "grades.csv")) if r["assignment"] == SMALL]
     assert {r["student_id"] for r in rows} == set(graded)
+    items = {r["student_id"]: r for r in csv.DictReader(open(course / "exports" / "grades-by-item.csv"))}
+    assert {s: float(items[s][f"{SMALL}/total"]) for s in graded} == {r["student_id"]: float(r["score"]) for r in rows}
+    assert all(items[s][f"{SMALL}/{cell}"] == f"{score:g}" for s in graded for cell, (score, _) in graded[s].items())
+    assert (course / "reports" / f"{SMALL}.html").is_file()

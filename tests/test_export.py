@@ -149,7 +149,7 @@ def test_canvas_file_round_trips_the_example_roster(graded):
                       "alice": ("7", f"{4 + ALICE_WRITTEN_SCORE:g}")}
     out = graded.run.stdout
     assert "NOT IN THE ROSTER, not in the file: graded student 'zoe'" in out, out
-    assert "'Evans, Erin': 02_ordered_schedules (could not be graded: ordered_schedules.ipynb is not valid JSON" in out
+    assert "'Evans, Erin': 01_learning_rate, 02_ordered_schedules (could not be graded: ordered_schedules.ipynb is not valid JSON" in out
     assert "'Fischer, Frank'" in out
     assert "zoe: 1 item(s) still pending manual grading" in out
 

@@ -45,7 +45,7 @@ class ItemCsvExportPlugin(ExportPlugin):
         write_items(Path(self.to or "grades-by-item.csv"), grades, sorted(students))
 
     def _order(self, assignment: str) -> dict[str, list[str]]:
-        return source_order(Path(self.source).parent, assignment) if self.source else {}
+        return source_order(Path(self.source), assignment) if self.source else {}
 
 
 def item_header(grades: list[AssignmentGrades]) -> list[str]:

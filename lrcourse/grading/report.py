@@ -96,8 +96,7 @@ def item_stats(grades: AssignmentGrades) -> list[ItemStats]:
 
 
 def attention_list(course: Path, grades: AssignmentGrades, failures: dict[str, dict[str, str]]) -> list[Attention]:
-    rows = [Attention(s, "failed to grade", reason) for s, reason in failed_students(course, grades.name).items()
-            if s not in grades.totals]
+    rows = [Attention(s, "failed to grade", reason) for s, reason in failed_students(course, grades.name).items()]
     for student in grades.students:
         verdicts = read_verdicts(course, student, grades.name)
         cells = overridden_cells(verdicts)

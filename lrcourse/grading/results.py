@@ -89,12 +89,12 @@ def grade_value(grade) -> float | str:
     return PENDING if grade.needs_manual_grade else grade.score
 
 
-def source_order(course: Path, assignment: str) -> dict[str, list[str]]:
-    """notebook name -> grade_ids in the order the instructor's source notebook has them."""
+def source_order(source: Path, assignment: str) -> dict[str, list[str]]:
+    """notebook name -> grade_ids in the order the instructor's notebook in `source` (the course's source/) has them."""
     import nbformat
 
     order = {}
-    for path in sorted((course / "source" / assignment).glob("*.ipynb")):
+    for path in sorted((source / assignment).glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         order[path.stem] = [cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells
                             if cell.metadata.get("nbgrader", {}).get("grade_id")]
@@ -109,16 +109,7 @@ def read_class(course: Path, db_url: str, assignments: list[str] | None = None) 
 
     with Gradebook(with_busy_timeout(db_url)) as gradebook:
         names = assignments or [a.name for a in gradebook.assignments]
-        return [read_assignment(gradebook, name, source_order(course, name)) for name in names]
-
-
-def gradebook_students(course: Path, db_url: str) -> list[str]:
-    from nbgrader.api import Gradebook
-
-    from lrcourse.grading.run import with_busy_timeout
-
-    with Gradebook(with_busy_timeout(db_url)) as gradebook:
-        return sorted(student.id for student in gradebook.students)
+        return [read_assignment(gradebook, name, source_order(course / "source", name)) for name in names]
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,12 +164,13 @@ def notebook_failures(course: Path, student: str, assignment: str) -> dict[str, 
 
 
 def student_failures(course: Path, student: str, assignment: str) -> dict[str, str]:
-    """grade_id -> failure message: the trusted verdicts' when there are some, else the notebook's outputs."""
+    """grade_id -> failure message: the trusted verdicts' when there are some (`detail`, all of the message,
+    when they have it), else the notebook's outputs."""
     verdicts = read_verdicts(course, student, assignment)
     if verdicts is None:
         return notebook_failures(course, student, assignment)
     cells = verdicts.get("cells") or {}
-    return {name: short_message(cell.get("message", "")) for name, cell in cells.items()
+    return {name: short_message(cell.get("detail") or cell["message"]) for name, cell in cells.items()
             if cell.get("message") and cell.get("trusted_score", 0) < cell.get("points", 0)}
 
 
