@@ -9,6 +9,7 @@ requests one line of JSON at a time (`lrcourse.grading.wire`):
 
     {"op": "observe", "observer": "scheduler", "target": "MyStepLR", "payload": {...}}  -> an observation
     {"op": "call", "target": "largest_stable_lr", "args": [...], "kwargs": {...}}       -> the value returned
+    {"op": "value", "target": "predicted_epochs"}                  -> the plain data a name holds, if not callable
 
 Everything the child sends is an observation that the grader compares with PyTorch in its own process;
 the expected values never come here. For the scheduler exercises the zygote runs without PyTorch's
@@ -162,6 +163,12 @@ class Child:
             return {"ok": True, "observation": OBSERVERS[request["observer"]](target, request["payload"])}
         if op == "call":
             return self.call(target, request)
+        if op == "value":  # a name bound to plain data (a prediction), or something to drive by calls
+            from lrcourse.grading import wire
+
+            if callable(target):
+                return {"ok": True, "callable": True}
+            return {"ok": True, "callable": False, "value": wire.encode(target)}
         raise ValueError(f"unknown request {op!r}")
 
     def load(self, request: dict) -> dict:

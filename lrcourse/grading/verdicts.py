@@ -38,8 +38,9 @@ VERDICTS = ".lrcourse-verdicts.json"
 LOAD_SECONDS = 30.0     # the setup and answer cells, like nbgrader's per-cell timeout
 MARGIN_SECONDS = 5.0    # beyond an observer's own budget, before the student's process is killed
 START_SECONDS = 120.0   # a zygote importing torch on a busy machine
-# Answers that receive a PyTorch scheduler from the test (the training loop): their process keeps
-# torch.optim.lr_scheduler. Every other answer's process has none to use.
+# Answers that receive a PyTorch scheduler from the test (a training loop) keep torch.optim.lr_scheduler in
+# their process: those named here, and answer cells whose metadata says {"lrcourse": {"uses_schedulers": true}}.
+# Every other answer's process has none to use.
 USES_SCHEDULERS = {"fit"}
 
 
@@ -248,6 +249,16 @@ class RemoteAnswer(checking.RemoteTarget):
             raise error
         return reply
 
+    def resolved(self):
+        """What the test cell sees: the plain data the name holds (a prediction), or this stand-in to call."""
+        try:
+            reply = self._ask({"op": "value"}, checking.SECONDS_PER_CASE)
+        except GraderFault:
+            raise
+        except (Exception, checking.StudentTimeout):
+            return self  # undefined, broken or unresponsive: using it reports why
+        return self if reply.get("callable", True) else wire.decode(reply.get("value"))
+
     def observe(self, observer: str, payload: dict) -> dict:
         seconds = _observer_seconds(observer, payload)
         try:
@@ -312,24 +323,29 @@ class Exercise:
     context: list[str]
     answers: dict[str, list[str]]   # answer cell grade_id -> names it defines
     tests: list[TestCell]
-
-    @property
-    def allows_schedulers(self) -> bool:
-        return bool(USES_SCHEDULERS & set(self.answers))
+    allows_schedulers: bool = False
 
 
 def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
-    """The setup cell and answer cells from source/, the test cells and points from nbgrader's gradebook."""
+    """The context and answer cells from source/, the test cells and points from nbgrader's gradebook.
+
+    The context is what an answer may use besides itself: the cell with id "setup" and any code cell whose
+    metadata says {"lrcourse": {"context": true}} (definitions the chapter shows, such as its model), run in
+    notebook order before the answer cells, in the student's process and in the grader's. Keep them cheap.
+    """
     import nbformat
 
     [path] = sorted((course / "source" / assignment).glob("*.ipynb"))
     notebook = nbformat.read(path, as_version=4)
-    context = [cell.source for cell in notebook.cells if cell.get("id") == "setup"]
-    answers = {}
+    context = [cell.source for cell in notebook.cells if cell.cell_type == "code" and (
+        cell.get("id") == "setup" or cell.metadata.get("lrcourse", {}).get("context"))]
+    answers, allows_schedulers = {}, False
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
             answers[meta["grade_id"]] = _defined_names(cell.source)
+            allows_schedulers |= meta["grade_id"] in USES_SCHEDULERS or bool(
+                cell.metadata.get("lrcourse", {}).get("uses_schedulers"))
     stored = gradebook.find_notebook(path.stem, assignment)
     solutions = {cell.name for cell in stored.solution_cells}
     sources = {cell.name: cell.source for cell in stored.source_cells}
@@ -337,7 +353,7 @@ def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
              if cell.cell_type == "code" and cell.name not in solutions]
     order = {cell.metadata.get("nbgrader", {}).get("grade_id"): i for i, cell in enumerate(notebook.cells)}
     tests.sort(key=lambda test: order.get(test.name, len(order)))
-    return Exercise(path.stem, context, answers, tests)
+    return Exercise(path.stem, context, answers, tests, allows_schedulers)
 
 
 def _defined_names(source: str) -> list[str]:
@@ -421,9 +437,9 @@ class Judge:
     def _run_test(self, exercise: Exercise, test: TestCell, session: Session) -> str:
         """'' if the test cell completes, else why not."""
         namespace = dict(self._setup(exercise))
-        for names in exercise.answers.values():
-            namespace.update({name: RemoteAnswer(session, name) for name in names})
         try:
+            for names in exercise.answers.values():
+                namespace.update({name: RemoteAnswer(session, name).resolved() for name in names})
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 exec(compile(test.source, f"<test cell {test.name}>", "exec"), namespace)
         except GraderFault:
