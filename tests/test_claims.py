@@ -92,3 +92,21 @@ def test_ch4_onecycle_overwrites_momentum_and_refuses_extra_steps():
     with pytest.raises(ValueError):
         for _ in range(3):
             sgd.step(); scheduler.step()
+
+
+def test_ch1_ch2_constructors_that_write_a_scaled_first_rate():
+    """Ch1 1.4 and ch2 2.1 list the schedulers whose constructor writes a rate other than the current one."""
+    from torch.optim import lr_scheduler as sched
+
+    def created(make):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.5)
+        make(opt)
+        return opt.param_groups[0]["lr"]
+
+    assert created(lambda o: sched.StepLR(o, 10)) == 0.1
+    assert created(lambda o: sched.MultiplicativeLR(o, lambda e: 0.5)) == 0.1
+    assert abs(created(lambda o: sched.LambdaLR(o, lambda e: 0.5)) - 0.05) < 1e-12
+    assert abs(created(lambda o: sched.LinearLR(o, start_factor=0.25)) - 0.025) < 1e-12
+    assert abs(created(lambda o: sched.ConstantLR(o, factor=0.5)) - 0.05) < 1e-12
+    assert abs(created(lambda o: sched.OneCycleLR(o, max_lr=1.0, total_steps=10)) - 0.04) < 1e-12
+    assert abs(created(lambda o: sched.CyclicLR(o, base_lr=0.01, max_lr=1.0)) - 0.01) < 1e-12
