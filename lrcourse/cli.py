@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -33,13 +34,45 @@ def _released(course: Path, assignment: str, db_url: str | None = None) -> None:
         generate_release(course, [assignment], db_url)
 
 
+DB_URL_VARIABLE = "LRCOURSE_DB_URL"
+
+
+def _db_url(args) -> str | None:
+    """The gradebook URL from --db-url-file, --db-url or $LRCOURSE_DB_URL (a password belongs in the file or
+    the variable: a command line is visible to every process on the machine)."""
+    if getattr(args, "db_url_file", None):
+        return Path(args.db_url_file).read_text().strip()
+    return getattr(args, "db_url", None) or os.environ.get(DB_URL_VARIABLE) or None
+
+
+def _sandbox_ready(args) -> bool:
+    """Whether students' code can be sandboxed here; without it, grading runs only with --no-sandbox."""
+    from lrcourse.grading.sandbox import SandboxUnavailable, check_available
+
+    if getattr(args, "no_sandbox", False):
+        print("lrcourse: --no-sandbox: students' code runs with your rights (only for trusted submissions)",
+              file=sys.stderr)
+        return True
+    try:
+        check_available()
+    except SandboxUnavailable as error:
+        print(f"lrcourse: cannot sandbox students' code: {error}.\nInstall it, or pass --no-sandbox to grade "
+              "trusted submissions without a sandbox.", file=sys.stderr)
+        return False
+    return True
+
+
 def command_grade(args) -> int:
     course = Path(args.course).resolve()
     if not (course / "source" / args.assignment).is_dir():
         print(f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}", file=sys.stderr)
         return 2
+    if not _sandbox_ready(args):
+        return 2
+    args.db_url = _db_url(args)
     _released(course, args.assignment, args.db_url)
-    report = grading.grade_class(course, args.assignment, workers=args.workers, force=args.force, db_url=args.db_url)
+    report = grading.grade_class(course, args.assignment, workers=args.workers, force=args.force, db_url=args.db_url,
+                                 sandboxed=not args.no_sandbox)
     print(grading.summary(report))
     print(f"grades: {course / 'grades.csv'}   report: {course / 'reports' / (args.assignment + '.csv')}   "
           f"feedback: {course / 'feedback'}")
@@ -76,7 +109,7 @@ def command_export(args) -> int:
     from lrcourse.grading.results import read_class
 
     course = Path(args.course).resolve()
-    db_url = args.db_url or grading.default_db_url(course)
+    db_url = _db_url(args) or grading.default_db_url(course)
     print("\n".join(_export(course, db_url, args.assignments, args)))
     for grades in read_class(course, db_url, args.assignments or None):
         if grades.totals:
@@ -98,6 +131,8 @@ def command_check(args) -> int:
     """Grade a copy of the learner's notebooks/ with the full hidden tests, in a scratch course."""
     from lrcourse.build import chapters, generate_release
 
+    if not _sandbox_ready(args):
+        return 2
     scratch = ROOT / "build" / "check"
     shutil.rmtree(scratch, ignore_errors=True)
     names = args.chapters or chapters()
@@ -112,7 +147,8 @@ def command_check(args) -> int:
     generate_release(scratch, names)
     status = 0
     for name in names:
-        report = grading.grade_class(scratch, name, workers=1, force=True, progress=False)
+        report = grading.grade_class(scratch, name, workers=1, force=True, progress=False,
+                                     sandboxed=not args.no_sandbox)
         status |= 1 if report.failed else 0
         _print_exercises(scratch, name, report)
     return status
@@ -139,17 +175,31 @@ def command_demo(args) -> int:
     """Submit the example class (examples/class) and grade it with one command."""
     from lrcourse.examples import submit_example_class
 
+    if not _sandbox_ready(args):
+        return 2
     course = ROOT
     assignments = submit_example_class(course, EXAMPLES)
     status = 0
     for assignment in assignments:
         _released(course, assignment)
-        report = grading.grade_class(course, assignment, workers=args.workers, force=True)
+        report = grading.grade_class(course, assignment, workers=args.workers, force=True,
+                                     sandboxed=not args.no_sandbox)
         print(grading.summary(report))
         status |= 1 if report.failed else 0
     print(f"\nautograded/ and feedback/ are filled; grades in {course / 'grades.csv'}")
     print("The failures above are expected: the example class includes a malformed notebook.")
     return 0
+
+
+def _database_options(command) -> None:
+    command.add_argument("--db-url", help=f"gradebook URL (default: ${DB_URL_VARIABLE}, else the course's SQLite "
+                                          "gradebook.db); keep a password out of it: use --db-url-file or the variable")
+    command.add_argument("--db-url-file", help="a file holding the gradebook URL")
+
+
+def _sandbox_option(command) -> None:
+    command.add_argument("--no-sandbox", action="store_true",
+                         help="run students' code without the sandbox (only for trusted submissions)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -159,29 +209,39 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: cores)")
     grade.add_argument("--force", action="store_true", help="regrade students already graded")
-    grade.add_argument("--db-url", help="gradebook URL (default: the course's SQLite gradebook.db)")
+    _database_options(grade)
     grade.add_argument("--course", default=".", help="the course folder (default: here)")
+    _sandbox_option(grade)
     grade.add_argument("--export", action="store_true", help="then export, as `lrcourse export` does")
     _export_options(grade)
     grade.set_defaults(run=command_grade)
     export = sub.add_parser("export", help="per-item grades, a Canvas import file and class reports, from the gradebook")
     export.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
-    export.add_argument("--db-url", help="gradebook URL (default: the course's SQLite gradebook.db)")
+    _database_options(export)
     export.add_argument("--course", default=".", help="the course folder (default: here)")
     _export_options(export)
     export.set_defaults(run=command_export)
     check = sub.add_parser("check", help="grade your own notebooks in notebooks/ with the hidden tests")
     check.add_argument("chapters", nargs="*")
+    _sandbox_option(check)
     check.set_defaults(run=command_check)
     demo = sub.add_parser("demo", help="grade the example class shipped in examples/class")
     demo.add_argument("--workers", type=int, default=os.cpu_count())
+    _sandbox_option(demo)
     demo.set_defaults(run=command_demo)
     return top
+
+
+def _stop_like_ctrl_c(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     grading.ensure_tools_on_path()
+    # A job scheduler's stop, a CI time-out or `kill` ends a run the way Ctrl-C does: grades kept, workers stopped.
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    signal.signal(signal.SIGHUP, _stop_like_ctrl_c)
     try:
         return args.run(args)
     except KeyboardInterrupt:

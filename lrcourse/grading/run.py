@@ -148,7 +148,7 @@ _DB_URL = ""
 _JUDGE = None  # the worker's trusted verdicts: its zygotes live as long as the worker
 
 
-def _start_worker(course: str, db_url: str) -> None:
+def _start_worker(course: str, db_url: str, sandboxed: bool = True) -> None:
     global _API, _COURSE, _DB_URL, _JUDGE
     # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
     # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
@@ -162,12 +162,39 @@ def _start_worker(course: str, db_url: str) -> None:
 
     from lrcourse.grading.verdicts import Judge
 
+    _die_with_parent()
     _COURSE = Path(course)
     _DB_URL = with_busy_timeout(db_url)
     os.chdir(course)
-    _API = NbGraderAPI(config=course_config(_COURSE, db_url))
-    _JUDGE = Judge()
+    config = course_config(_COURSE, db_url)
+    _API = NbGraderAPI(config=config)
+    limits = None
+    if sandboxed:
+        from nbgrader.preprocessors import execute
+
+        from lrcourse.grading import kernels
+        from lrcourse.grading.sandbox import Limits
+
+        limits = kernels.LIMITS = Limits.from_config(config)
+        # nbgrader's execute step names its kernel manager class in a default argument: every notebook this
+        # worker runs gets a sandboxed kernel.
+        execute.AsyncKernelManager = kernels.SandboxedKernelManager
+    _JUDGE = Judge(limits)
     atexit.register(_JUDGE.close)
+
+
+def _die_with_parent() -> None:
+    """If the grading command is killed outright, its workers get SIGTERM from the kernel and end (their
+    sandboxes die with them), instead of grading on as orphans."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
 
 
 def _grade_student(assignment: str, student: str, current: str) -> Outcome:
@@ -182,6 +209,9 @@ def _grade_student(assignment: str, student: str, current: str) -> Outcome:
     answers = trusted.submitted_answers(submitted, set(exercise.answers)) if submitted else []
     result = _API.autograde(assignment, student, force=True, create=True)
     in_kernel_failure = "" if result.get("success") else _first_error(result)
+    limit = _limit_hit(student, assignment)
+    if limit:
+        in_kernel_failure = f"stopped by the sandbox's {limit}" + (f" ({in_kernel_failure})" if in_kernel_failure else "")
     try:
         decided = _decide(exercise, assignment, student, answers)
     except Exception as error:  # no gradebook entry to correct (nbgrader failed early), or a fault of ours
@@ -204,6 +234,13 @@ def _grade_student(assignment: str, student: str, current: str) -> Outcome:
 
 
 _EXERCISES: dict = {}
+
+
+def _limit_hit(student: str, assignment: str) -> str | None:
+    from lrcourse.grading import kernels
+
+    folder = (_COURSE / "autograded" / student / assignment).resolve()
+    return kernels.LIMIT_HITS.pop(str(folder), None)
 
 
 def _exercise(assignment: str):
@@ -271,7 +308,7 @@ def _first_error(result: dict) -> str:
 # The run
 # --------------------------------------------------------------------------------------------
 def grade_class(course: Path, assignment: str, workers: int | None = None, force: bool = False,
-                db_url: str | None = None, progress: bool = True) -> Report:
+                db_url: str | None = None, progress: bool = True, sandboxed: bool = True) -> Report:
     """Grade every submission of `assignment` in `course`; see the module docstring."""
     course = course.resolve()
     db_url = db_url or default_db_url(course)
@@ -292,7 +329,8 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, force
             todo.append((student, current))
     if todo:
         _prepare_gradebook(course, assignment, db_url)
-        report.outcomes += _run_workers(course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress)
+        report.outcomes += _run_workers(course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress,
+                                        sandboxed)
     report.outcomes.sort(key=lambda o: o.student)
     export_grades(course, db_url)
     report.seconds = time.monotonic() - start
@@ -308,7 +346,7 @@ def _prepare_gradebook(course: Path, assignment: str, db_url: str) -> None:
         gradebook.find_assignment(assignment)  # raises if the assignment was never released
 
 
-def _run_workers(course, assignment, todo, workers, db_url, progress) -> list[Outcome]:
+def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=True) -> list[Outcome]:
     from tqdm import tqdm
 
     outcomes: list[Outcome] = []
@@ -319,7 +357,7 @@ def _run_workers(course, assignment, todo, workers, db_url, progress) -> list[Ou
     try:
         while pending:
             with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context, initializer=_start_worker,
-                                     initargs=(str(course), db_url)) as pool:
+                                     initargs=(str(course), db_url, sandboxed)) as pool:
                 futures = {pool.submit(_grade_student, assignment, s, f): (s, f) for s, f in pending}
                 pending = []
                 running = set(futures)

@@ -54,8 +54,12 @@ def prepare(allow_schedulers: bool) -> None:
     torch.set_num_threads(1)
 
 
-def serve_forks(control: socket.socket) -> None:
-    """Fork a child for each socket the grader sends; kill a child when asked; stop when the grader does."""
+def serve_forks(control: socket.socket, sweep: bool = False) -> None:
+    """Fork a child for each socket the grader sends; kill a child when asked; stop when the grader does.
+
+    `sweep` (in a sandbox of its own, where every other process is a student's): killing a child also kills
+    whatever else runs in the sandbox and empties /tmp, so nothing of one student meets the next.
+    """
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     while True:
         try:
@@ -74,6 +78,8 @@ def serve_forks(control: socket.socket) -> None:
             control.sendall(f"{pid}\n".encode())
         elif words[0] == "kill" and len(words) == 2:
             _kill(int(words[1]))
+            if sweep:
+                _sweep()
             control.sendall(b"killed\n")
         else:
             for fd in fds:
@@ -87,6 +93,28 @@ def _kill(pid: int) -> None:
             os.kill(target, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _sweep() -> None:
+    """Kill every process in this PID namespace but its init and this zygote; empty /tmp."""
+    import shutil
+
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (1, os.getpid()):
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    for entry in os.listdir("/tmp"):
+        path = os.path.join("/tmp", entry)
+        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) and not os.path.islink(path) else _unlink(path)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,11 +258,11 @@ def _argument(value, optimizers: list):
 
 
 def main(argv: list[str]) -> None:
-    """`--zygote FD [--allow-schedulers]`: FD is the grader's control socket."""
+    """`--zygote FD [--allow-schedulers] [--sweep]`: FD is the grader's control socket."""
     control = socket.socket(fileno=int(argv[argv.index("--zygote") + 1]))
     prepare(allow_schedulers="--allow-schedulers" in argv)
     control.sendall(b"ready\n")
-    serve_forks(control)
+    serve_forks(control, sweep="--sweep" in argv)
 
 
 if __name__ == "__main__":

@@ -58,30 +58,34 @@ class GraderFault(Exception):
 class Zygote:
     """A process that has imported torch once and forks a fresh child per student notebook.
 
-    `command_prefix` wraps its command line (the sandbox); `allow_schedulers` keeps
-    torch.optim.lr_scheduler in it (see USES_SCHEDULERS).
+    With `limits` it runs in a sandbox of its own (`lrcourse.grading.sandbox`) where, unless
+    `allow_schedulers` (see USES_SCHEDULERS), even the file of torch.optim.lr_scheduler is the stub.
     """
 
-    def __init__(self, allow_schedulers: bool = False, command_prefix: list[str] | None = None,
-                 env: dict | None = None):
+    def __init__(self, allow_schedulers: bool = False, limits=None):
         self.allow_schedulers = allow_schedulers
-        self.command_prefix = command_prefix or []
-        self.env = env
+        self.limits = limits
+        self.sandbox = None
         self.process: subprocess.Popen | None = None
         self.control: socket.socket | None = None
 
     def start(self) -> None:
         ours, theirs = socket.socketpair()
-        command = [*self.command_prefix, sys.executable, "-I", "-m", "lrcourse.grading.student_process",
-                   "--zygote", str(theirs.fileno()), *(["--allow-schedulers"] if self.allow_schedulers else [])]
+        command = [sys.executable, "-I", "-m", "lrcourse.grading.student_process", "--zygote", str(theirs.fileno()),
+                   *(["--allow-schedulers"] if self.allow_schedulers else [])]
+        if self.limits is not None:
+            from lrcourse.grading.sandbox import Sandbox, stub_for_lr_scheduler
+
+            self.sandbox = Sandbox(self.limits, hide={} if self.allow_schedulers else stub_for_lr_scheduler())
+            command = self.sandbox.command([*command, "--sweep"])
         self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         theirs.close()
         self.control = ours
         ours.settimeout(START_SECONDS)
         try:
             ready = _read_line(ours)
-        except (OSError, AnswerTimeout):
+        except (OSError, EOFError, AnswerTimeout):
             ready = b""
         if ready != b"ready":
             why = self._stop_and_explain()
@@ -123,13 +127,20 @@ class Zygote:
         self.process.wait()
         self.process.stderr.close()
         self.process = None
+        self._close_sandbox()
 
     def _stop_and_explain(self) -> str:
         self.control.close()
         self.process.kill()
         _, err = self.process.communicate()
         self.process = None
+        self._close_sandbox()
         return (err or b"").decode(errors="replace").strip()[-2000:] or "no message"
+
+    def _close_sandbox(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
 
 
 def _kill_group(pid: int) -> None:
@@ -414,8 +425,9 @@ class Verdicts:
 class Judge:
     """Decides test cells in this process; one per grading worker (it keeps its zygotes and setups)."""
 
-    def __init__(self, command_prefix: list[str] | None = None, env: dict | None = None):
-        self.zygotes = {flag: Zygote(flag, command_prefix, env) for flag in (False, True)}
+    def __init__(self, limits=None):
+        """`limits`: run the students' answers in sandboxes with these limits (None: unsandboxed)."""
+        self.zygotes = {flag: Zygote(flag, limits) for flag in (False, True)}
         self._setups: dict[tuple, dict] = {}
 
     def close(self) -> None:

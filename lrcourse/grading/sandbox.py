@@ -1,0 +1,262 @@
+"""The sandbox every student's code runs in while a class is graded: bubblewrap, cgroups and rlimits.
+
+Under `lrcourse grade` and `lrcourse check`, each kernel that runs a student's notebook and each process
+that runs a student's answer for the trusted verdicts starts inside `Sandbox.command(...)`:
+
+- bubblewrap (`bwrap`) builds a new mount, PID, network, IPC and UTS namespace. The file system holds only
+  the Python installation and the virtual environment and the course package (read-only), a private `/tmp`,
+  and, writable, a scratch copy of the student's own notebook folder: nothing of `source/`, `submitted/`,
+  `autograded/`, `feedback/`, the gradebook, other students or anyone's home;
+- the network namespace is empty (the kernel talks to nbgrader over Unix sockets in a folder bound in);
+- in its own PID namespace it sees and can signal nothing of the grader, and when the sandbox's first
+  process ends (`--die-with-parent` also when the grader dies), the kernel kills everything left in it;
+- it runs as a user without privileges: as root, bubblewrap starts privileged and `setpriv` drops to a
+  user id of its own with no capabilities and `no_new_privs`; as any other user, bubblewrap maps it to
+  `nobody` in a user namespace (and the instructor's files outside stay out of view);
+- limits (`Limits`, set in nbgrader_config.py as `c.Sandbox.<name>`): memory and processes for the whole
+  sandbox through cgroups when the grader may create them (root), per process through rlimits otherwise;
+  written file size, CPU time and open files through rlimits; the wall clock by the grader, which kills
+  the sandbox.
+
+The grader copies nothing back: nbgrader keeps the executed notebook in its own memory, and the scratch
+folder is deleted with the sandbox.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import lrcourse
+
+UID_BASE = 61000   # sandboxes run as 61000 + n when the grader is root (no such user exists)
+_COUNTER = itertools.count()
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class Limits:
+    """What one sandbox may use. Sized for this course on a 2-core, 24 GB machine with two workers."""
+
+    memory_mb: int = 3072        # the whole sandbox (cgroup); per process (address space) without cgroups
+    processes: int = 64          # the whole sandbox (cgroup); per user without cgroups
+    file_size_mb: int = 64       # any one file written
+    cpu_seconds: int = 600       # per process
+    open_files: int = 256
+    tmp_mb: int = 256            # the private /tmp
+    wall_seconds: int = 300      # a notebook's whole run, from kernel start to shutdown
+
+    @classmethod
+    def from_config(cls, config) -> "Limits":
+        section = config.get("Sandbox", {}) if config is not None else {}
+        return cls(**{f.name: int(section[f.name]) for f in fields(cls) if f.name in section})
+
+
+def check_available() -> None:
+    """Raise SandboxUnavailable saying what to install when a sandbox cannot be built here."""
+    if not sys.platform.startswith("linux"):
+        raise SandboxUnavailable("students' code is sandboxed with bubblewrap, which needs Linux")
+    if not shutil.which("bwrap"):
+        raise SandboxUnavailable("bubblewrap is not installed: `apt-get install bubblewrap` (Debian/Ubuntu)")
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        raise SandboxUnavailable("setpriv (util-linux) is not installed: `apt-get install util-linux`")
+    if os.geteuid() != 0 and Path("/proc/sys/user/max_user_namespaces").read_text().strip() == "0":
+        raise SandboxUnavailable("user namespaces are switched off (/proc/sys/user/max_user_namespaces is 0)")
+
+
+def readable_paths() -> list[Path]:
+    """The Python installation, the virtual environment and the course package: read-only inside."""
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent,
+             Path(lrcourse.__file__).resolve().parent}
+    paths |= {Path(p).resolve() for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
+    return sorted(paths)
+
+
+class Sandbox:
+    """One sandbox: `command(argv)` starts argv inside it; `kill()` ends everything in it; `close()` cleans up.
+
+    `scratch_from` is copied into a scratch folder that appears, writable, at `mount_at` (the student's
+    notebook folder, so relative paths work); `sockets` is a folder bound in writable for Unix sockets;
+    `hide` maps files to what appears in their place (a stub module, for instance).
+    """
+
+    def __init__(self, limits: Limits | None = None, scratch_from: Path | None = None, mount_at: Path | None = None,
+                 sockets: Path | None = None, hide: dict[Path, Path] | None = None):
+        self.limits = limits or Limits()
+        self.number = next(_COUNTER)
+        self.root = os.geteuid() == 0
+        self.uid = UID_BASE + (os.getpid() * 16 + self.number) % 4000 if self.root else os.geteuid()
+        self.home = Path(tempfile.mkdtemp(prefix="lrcourse-sandbox-"))
+        self.scratch = None
+        self.mount_at = mount_at
+        if scratch_from is not None:
+            self.scratch = self.home / "scratch"
+            shutil.copytree(scratch_from, self.scratch, symlinks=True,
+                            ignore=shutil.ignore_patterns(".lrcourse-*"))
+            self._give(self.scratch)
+        self.sockets = sockets
+        self.hide = hide or {}
+        self.cgroups = self._make_cgroups() if self.root else {}
+        self.hit: str | None = None  # which limit stopped it, once known
+
+    def _give(self, folder: Path) -> None:
+        """Make the sandbox's user the owner of a folder it may write."""
+        if not self.root:
+            return
+        for path in [folder, *folder.rglob("*")]:
+            os.lchown(path, self.uid, self.uid)
+
+    # --------------------------------------------------------------------------------------------
+    def command(self, argv: list[str], cwd: Path | None = None, env: dict | None = None) -> list[str]:
+        limits = self.limits
+        cwd = cwd or self.mount_at or Path("/tmp")
+        binds = []
+        mounted = [*readable_paths(), *([self.mount_at] if self.scratch is not None else []),
+                   *([self.sockets] if self.sockets is not None else [])]
+        for folder in sorted({parent for path in mounted for parent in path.parents if parent != Path("/")},
+                             key=lambda p: len(p.parts)):
+            binds += ["--perms", "0755", "--dir", str(folder)]  # traversable by the sandbox's user
+        for path in readable_paths():
+            binds += ["--ro-bind", str(path), str(path)]
+        for path in self.hide and sorted(self.hide):
+            binds += ["--ro-bind", str(self.hide[path]), str(path)]
+        if self.scratch is not None:
+            binds += ["--bind", str(self.scratch), str(self.mount_at)]
+        if self.sockets is not None:
+            binds += ["--bind", str(self.sockets), str(self.sockets)]
+        environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
+                       "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONDONTWRITEBYTECODE": "1",
+                       **(env or {})}
+        setenv = [arg for key, value in environment.items() for arg in ("--setenv", key, value)]
+        bwrap = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+                 "--unshare-uts", "--hostname", "sandbox", "--clearenv", *setenv,
+                 "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+                 "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+                 "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--ro-bind-try", "/etc/fonts", "/etc/fonts",
+                 "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
+                 *binds, "--chdir", str(cwd)]
+        if not self.root:
+            bwrap[1:1] = ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+        rlimits = ["prlimit", f"--fsize={limits.file_size_mb << 20}", f"--cpu={limits.cpu_seconds}",
+                   f"--nofile={limits.open_files}", "--core=0"]
+        if not self.cgroups:
+            rlimits += [f"--as={limits.memory_mb << 20}", f"--nproc={max(limits.processes, 4096 if not self.root else 0)}"]
+        drop = (["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--inh-caps=-all",
+                 "--bounding-set=-all", "--no-new-privs"] if self.root else [])
+        return [*self._enter_cgroups(), *bwrap, "--", *drop, *rlimits, "--", *argv]
+
+    # --------------------------------------------------------------------------------------------
+    def _make_cgroups(self) -> dict[str, Path]:
+        """A memory and a pids cgroup (v1 or v2) for this sandbox, when the grader may create them."""
+        made = {}
+        name = f"lrcourse-{os.getpid()}-{self.number}"
+        candidates = {"memory": [CGROUP_ROOT / "memory", CGROUP_ROOT / "unified", CGROUP_ROOT],
+                      "pids": [CGROUP_ROOT / "pids", CGROUP_ROOT / "unified", CGROUP_ROOT]}
+        settings = {"memory": [("memory.limit_in_bytes", self.limits.memory_mb << 20),
+                               ("memory.max", self.limits.memory_mb << 20)],
+                    "pids": [("pids.max", self.limits.processes)]}
+        for controller, bases in candidates.items():
+            for base in bases:
+                if not (base / "cgroup.procs").exists():
+                    continue
+                group = base / name
+                try:
+                    group.mkdir(exist_ok=True)
+                    written = False
+                    for file, value in settings[controller]:
+                        if (group / file).exists():
+                            (group / file).write_text(str(value))
+                            written = True
+                    if written:
+                        if controller == "memory" and (group / "memory.memsw.limit_in_bytes").exists():
+                            try:  # no escape into swap
+                                (group / "memory.memsw.limit_in_bytes").write_text(str(self.limits.memory_mb << 20))
+                            except OSError:
+                                pass
+                        made[controller] = group
+                        break
+                    group.rmdir()
+                except OSError:
+                    try:
+                        group.rmdir()
+                    except OSError:
+                        pass
+        return made
+
+    def _enter_cgroups(self) -> list[str]:
+        """A shell that puts itself into the sandbox's cgroups, then becomes bubblewrap: everything started
+        inside is counted from its first instruction."""
+        if not self.cgroups:
+            return []
+        joins = "; ".join(f"echo $$ > {group / 'cgroup.procs'}" for group in self.cgroups.values())
+        return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh"]
+
+    def limit_hit(self) -> str | None:
+        """Which cgroup limit stopped something in this sandbox, if any."""
+        memory, pids = self.cgroups.get("memory"), self.cgroups.get("pids")
+        try:
+            if memory is not None:
+                control = memory / "memory.oom_control"
+                events = memory / "memory.events"
+                text = control.read_text() if control.exists() else (events.read_text() if events.exists() else "")
+                killed = [int(line.split()[1]) for line in text.splitlines() if line.startswith("oom_kill ")]
+                failed = memory / "memory.failcnt"
+                if (killed and killed[0] > 0) or (failed.exists() and int(failed.read_text()) > 0 and killed and killed[0]):
+                    return f"memory limit ({self.limits.memory_mb} MB)"
+            if pids is not None and (pids / "pids.events").exists():
+                if int((pids / "pids.events").read_text().split()[1]) > 0:
+                    return f"process limit ({self.limits.processes} processes)"
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
+    def kill(self) -> None:
+        """End every process in the sandbox (its cgroup's members, when there is one)."""
+        for group in self.cgroups.values():
+            try:
+                for pid in (group / "cgroup.procs").read_text().split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.kill()
+        for group in self.cgroups.values():
+            for _ in range(50):
+                try:
+                    group.rmdir()
+                    break
+                except OSError:  # members still exiting
+                    import time
+
+                    time.sleep(0.02)
+        self.cgroups = {}
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def stub_for_lr_scheduler() -> dict[Path, Path]:
+    """torch.optim.lr_scheduler's file (and its compiled copy) replaced by the stub in the answers' sandbox."""
+    import importlib.util
+
+    from lrcourse.grading import no_lr_scheduler
+
+    spec = importlib.util.find_spec("torch")
+    optim = Path(spec.origin).parent / "optim"
+    stub = Path(no_lr_scheduler.__file__)
+    hidden = {optim / "lr_scheduler.py": stub}
+    for compiled in (optim / "__pycache__").glob("lr_scheduler.*.pyc"):
+        hidden[compiled] = Path("/dev/null")
+    return hidden
