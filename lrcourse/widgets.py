@@ -39,6 +39,7 @@ def _empty(ax: Axes) -> None:
     ax.set_yscale("linear")
     ax.ignore_existing_data_limits = True  # the next plotted data sets the limits afresh
     ax.set_autoscale_on(True)
+    ax.set_prop_cycle(None)  # each draw starts at the palette's first colour and line style
 
 
 def log_slider(description: str, value: float, low: float, high: float, **kwargs) -> widgets.FloatLogSlider:

@@ -81,6 +81,18 @@ def test_each_draw_starts_from_empty_axes_with_default_settings():
     assert ax.get_ylim()[1] == np.float64(4.2)  # autoscaled to the new line (0..4, with margins) only
 
 
+def test_each_draw_starts_at_the_first_colour_and_line_style():
+    def draw(ax, n):
+        for k in range(n):
+            ax.plot([0, 1], [k, k])
+
+    panel = widgets.SliderPanel(draw, {"n": widgets.int_slider("n", 2, 1, 4)})
+    first = [(line.get_color(), line.get_linestyle()) for line in panel.axes.lines]
+    panel.controls["n"].value = 3
+    again = [(line.get_color(), line.get_linestyle()) for line in panel.axes.lines]
+    assert again[:2] == first, (first, again)
+
+
 def test_a_panel_with_a_grid_passes_the_array_of_axes():
     seen = []
 
