@@ -549,87 +549,320 @@ def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: i
 
 
 # --------------------------------------------------------------------------------------------
-# The training loop (chapter 5)
+# The per-step training loop (chapter 5)
 # --------------------------------------------------------------------------------------------
-FIT_KEYS = ("lr", "train_loss", "val_loss", "val_acc")
 ORDER_WARNING = "before `optimizer.step()`"
+STEP_KEYS = ("lr", "loss", "val_loss")
+LOSS_TOLERANCE = 1e-4
 
 
-def _fit_scheduler(name: str, optimizer):
+def _step_scheduler(name: str, optimizer, total_steps: int):
     schedulers = torch.optim.lr_scheduler
-    if name == "StepLR":
-        return schedulers.StepLR(optimizer, step_size=2, gamma=0.5)
-    if name == "warm-up":
-        return schedulers.LambdaLR(optimizer, lambda epoch: min(1.0, (epoch + 1) / 3))
-    # a large relative threshold: the loss still falls, but too slowly to count, so the rate is reduced
-    return schedulers.ReduceLROnPlateau(optimizer, factor=0.5, patience=0, threshold=0.25)
+    if name == "OneCycleLR":
+        return schedulers.OneCycleLR(optimizer, max_lr=optimizer.param_groups[0]["lr"], total_steps=total_steps,
+                                     pct_start=0.3)
+    if name == "warm-up + cosine":
+        warmup = max(1, total_steps // 5)
+        return schedulers.LambdaLR(optimizer, lambda step: (step + 1) / warmup if step < warmup else
+                                   0.5 * (1 + math.cos(math.pi * (step - warmup) / (total_steps - warmup))))
+    raise ValueError(name)
 
 
-def observe_fit(fit, payload: dict) -> dict:
-    """Run the student's `fit` on the digits with a fresh model, Adam(lr) and the named scheduler; record
-    the history it returns, how often the scheduler was stepped and whether PyTorch warned about the order."""
+def _steps_fixture(payload: dict):
+    """What a per-step run of the digits model is made of (the same on both sides)."""
     from lrcourse import training
 
-    name, epochs, lr = payload["scheduler"], payload["epochs"], payload["lr"]
-    observation = {"value": None, "last_epoch": None, "order_warning": False, "calls": [], "timeout": False,
+    train_set, val_set, _ = training.digits_split()
+    batches = training.Batches(train_set, payload["batch_size"], seed=payload["seed"])
+    model = training.make_model(payload["seed"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=payload["lr"])
+    scheduler = _step_scheduler(payload["scheduler"], optimizer, payload["epochs"] * len(batches))
+    return model, optimizer, scheduler, batches, val_set
+
+
+def observe_fit_steps(fit, payload: dict) -> dict:
+    """Run the student's `fit_per_step` on the digits with a fresh model, Adam and a per-step scheduler;
+    record what it returns, the rate each optimizer step used, and how often the scheduler was stepped."""
+    from lrcourse import training
+
+    observation = {"value": wire.encode(None), "states": [], "last_epoch": None, "order_warning": False, "timeout": False,
                    "error": None, "seconds": 30.0}
     with training.one_thread():
-        train_loader, val_loader = training.digits_loaders(seed=1)
-        model = training.make_model(seed=1)
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        scheduler = _fit_scheduler(name, optimizer)
-        guard = _Guard(observation["seconds"], forbid_schedulers=False,
-                       forbidden_code=[training.run_schedule.__wrapped__.__code__])
+        model, optimizer, scheduler, batches, val_set = _steps_fixture(payload)
+        used = []
+        hook = optimizer.register_step_pre_hook(lambda opt, args, kwargs: used.append(opt.param_groups[0]["lr"]))
+        guard = _Guard(observation["seconds"], forbid_schedulers=False)
         try:
             with guard.running():
-                history = fit(model, optimizer, scheduler, train_loader, val_loader, torch.nn.CrossEntropyLoss(), epochs)
+                history = fit(model, optimizer, scheduler, batches, val_set, payload["epochs"])
             observation["value"] = wire.encode(history)
         except StudentTimeout:
             observation["timeout"] = True
         except Exception as error:
             observation["error"] = wire.encode_error(error)
+        hook.remove()
+    observation["states"] = [wire.encode({"used": used[:100_000]})]
     observation["last_epoch"] = wire.encode(scheduler.last_epoch)
     observation["order_warning"] = any(ORDER_WARNING in str(w.message) for w in guard.warnings)
-    observation["calls"] = ["run_schedule"] if guard.forbidden_calls else []
     return observation
 
 
-def check_fit(fit, scheduler_name: str, epochs: int = 6, lr: float = 0.01) -> dict:
-    """Run the student's `fit` on the digits with a fresh model, Adam(lr) and the named scheduler, and
-    check the history it returns, the order of the steps and the learning-rate trajectory."""
-    from lrcourse.schedules import lr_curve
+def reference_fit_steps(payload: dict) -> dict:
+    """The per-step loop run here, on the grader's side, for the expected values."""
+    from lrcourse import training
 
-    call = f"fit(model, optimizer, {scheduler_name} scheduler, train_loader, val_loader, loss_fn, epochs={epochs})"
-    observation = observe(fit, "fit", {"scheduler": scheduler_name, "epochs": epochs, "lr": lr})
+    with training.one_thread():
+        model, optimizer, scheduler, batches, val_set = _steps_fixture(payload)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        history = {"lr": [], "loss": [], "val_loss": []}
+        for _ in range(payload["epochs"]):
+            for inputs, targets in batches:
+                history["lr"].append(optimizer.param_groups[0]["lr"])
+                optimizer.zero_grad()
+                loss = loss_fn(model(inputs), targets)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                history["loss"].append(loss.item())
+            history["val_loss"].append(training.evaluate(model, val_set)[0])
+    return history
+
+
+def _steps_call(payload: dict) -> str:
+    return (f"fit_per_step(model, Adam(lr={payload['lr']}), {payload['scheduler']} over "
+            f"total_steps = {payload['epochs']} epochs x {payload['batches']} batches, batches of "
+            f"{payload['batch_size']}, val_set, epochs={payload['epochs']})")
+
+
+def _observe_steps(fit, scheduler: str, epochs: int, lr: float, batch_size: int, seed: int):
+    payload = {"scheduler": scheduler, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed}
+    payload["batches"] = math.ceil(1077 / batch_size)
+    observation = observe(fit, "fit_steps", payload)
+    call = _steps_call(payload)
     expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
     if observation["error"] is not None:
         error = observation["error"]
         raise AssertionError(f"{call} raised {type(error).__name__}: {error}")
     history = observation["value"]
-    expect(not observation["calls"], f"{call} called lrcourse.training.run_schedule: write the loop yourself.")
-    expect(not observation["order_warning"],
-           f"{call}: PyTorch warned that scheduler.step() was called before optimizer.step(). Step the "
-           "optimizer for every batch first, and the scheduler once at the end of the epoch.")
-    expect(isinstance(history, dict) and set(FIT_KEYS) <= set(history),
-           f"{call} must return a dict with the keys {list(FIT_KEYS)}; it returned {type(history).__name__}"
+    expect(isinstance(history, dict) and set(STEP_KEYS) <= set(history),
+           f"{call} must return a dict with the keys {list(STEP_KEYS)}; it returned {type(history).__name__}"
            + (f" with keys {sorted(map(str, history))}" if isinstance(history, dict) else ""))
-    for key in FIT_KEYS:
-        expect(isinstance(history[key], (list, tuple)) and len(history[key]) == epochs,
-               f"history[{key!r}] must be a list of {epochs} values, one per epoch; it is {history[key]!r}")
+    for key in STEP_KEYS:
+        expect(isinstance(history[key], (list, tuple)) and all(isinstance(v, numbers.Real) for v in history[key]),
+               f"{call}: history[{key!r}] must be a list of numbers")
+    states = observation.get("states") or [{}]
+    used = states[0].get("used", []) if isinstance(states[0], dict) else []
+    return payload, call, history, used, observation
+
+
+def check_fit_steps_rates(fit, scheduler: str = "OneCycleLR", epochs: int = 3, lr: float = 0.01,
+                          batch_size: int = 128, seed: int = 1) -> None:
+    """The rate logged for every optimizer step, and the rate each step really used, are PyTorch's."""
+    payload, call, history, used, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed)
+    expected = reference_fit_steps(payload)["lr"]
+    total = len(expected)
+    expect(len(used) == total, f"{call}: the optimizer was stepped {len(used)} times; expected {total}, once per batch")
+    for step, (value, want) in enumerate(zip(used, expected)):
+        expect(_close(value, want),
+               f"{call}: optimizer step {step} used lr {value!r}, but {scheduler} gives {want!r} for that step. "
+               "Step the scheduler once after every optimizer.step(), not once per epoch.")
+    expect(len(history["lr"]) == total, f"{call}: history['lr'] has {len(history['lr'])} entries; expected {total}, "
+                                        "one per optimizer step")
+    for step, (value, want) in enumerate(zip(history["lr"], expected)):
+        expect(_close(value, want),
+               f"{call}: history['lr'][{step}] is {value!r}, but optimizer step {step} used {want!r}. Log "
+               "optimizer.param_groups[0]['lr'] before the step, not after scheduler.step().")
+
+
+def check_fit_steps_order(fit, scheduler: str = "OneCycleLR", epochs: int = 3, lr: float = 0.01,
+                          batch_size: int = 128, seed: int = 1) -> None:
+    """One scheduler step per optimizer step, each after it."""
+    payload, call, _, used, observation = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed)
+    total = epochs * payload["batches"]
+    expect(not observation["order_warning"],
+           f"{call}: PyTorch warned that scheduler.step() was called before optimizer.step(). Step the optimizer "
+           "first, then the scheduler.")
+    expect(len(used) == total, f"{call}: the optimizer was stepped {len(used)} times; expected {total}")
     stepped = observation["last_epoch"]
-    expect(stepped == epochs,
-           f"{call}: the scheduler was stepped {stepped} times in {epochs} epochs; step it once per epoch")
-    metrics = list(history["val_loss"]) if scheduler_name == "ReduceLROnPlateau" else None
-    expected = lr_curve(lambda opt: _fit_scheduler(scheduler_name, opt), epochs, lrs=lr, metrics=metrics)
-    for epoch, (value, want) in enumerate(zip(history["lr"], expected)):
-        expect(_close(value, float(want)),
-               f"{call}: history['lr'][{epoch}] is {value!r}, but the rate used in epoch {epoch} is {float(want)!r}. "
-               "Record optimizer.param_groups[0]['lr'] at the start of each epoch"
-               + (", and pass the epoch's validation loss to scheduler.step()" if metrics else "") + ".")
-    losses = history["train_loss"]
-    expect(all(isinstance(v, numbers.Real) for v in losses) and losses[-1] < losses[0],
-           f"{call}: the training loss did not go down")
-    return history
+    expect(stepped == total, f"{call}: the scheduler was stepped {stepped} times in {total} optimizer steps; "
+                             "step it once after every optimizer step")
 
 
-OBSERVERS = {"scheduler": observe_scheduler, "construction": observe_construction, "fit": observe_fit}
+def check_fit_steps_losses(fit, scheduler: str = "OneCycleLR", epochs: int = 3, lr: float = 0.01,
+                           batch_size: int = 128, seed: int = 1) -> None:
+    """The logged losses are the training run's: each batch's loss, and the validation loss per epoch."""
+    payload, call, history, _, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed)
+    expected = reference_fit_steps(payload)
+    for key, unit in (("loss", "optimizer step"), ("val_loss", "epoch")):
+        mine, want = list(history[key]), expected[key]
+        expect(len(mine) == len(want), f"{call}: history[{key!r}] has {len(mine)} entries; expected {len(want)}, "
+                                       f"one per {unit}")
+        for index, (value, reference) in enumerate(zip(mine, want)):
+            expect(math.isclose(value, reference, rel_tol=LOSS_TOLERANCE, abs_tol=1e-7),
+                   f"{call}: history[{key!r}][{index}] is {value!r}; this training run gives {reference!r} for "
+                   f"that {unit}. " + ("Log loss.item() of each batch (zero the gradients before each backward)."
+                                       if key == "loss" else "Log evaluate(model, val_set)[0] after each epoch."))
+
+
+# --------------------------------------------------------------------------------------------
+# The learning-rate range test (chapter 6)
+# --------------------------------------------------------------------------------------------
+RANGE_KEYS = ("lrs", "losses", "suggestion")
+
+
+def _range_fixture(payload: dict):
+    from lrcourse import training
+
+    train_set, _, _ = training.digits_split()
+    batches = training.Batches(train_set, payload["batch_size"], seed=payload["seed"])
+    model = training.make_model(payload["seed"])
+    if payload["optimizer"] == "SGD":
+        optimizer = torch.optim.SGD(model.parameters(), lr=payload["lr"], momentum=0.9)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=payload["lr"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for inputs, targets in training.Batches(train_set, payload["batch_size"], seed=99):  # an optimizer with a state
+        optimizer.zero_grad()
+        loss_fn(model(inputs), targets).backward()
+        optimizer.step()
+    return model, optimizer, batches
+
+
+def _state_vector(model, optimizer) -> list[float]:
+    values = [float(p.detach().double().sum()) for p in model.parameters()]
+    for state in optimizer.state.values():
+        values += [float(v.double().sum()) for v in state.values() if torch.is_tensor(v)]
+    return values
+
+
+def observe_range_test(range_test, payload: dict) -> dict:
+    """Run the student's `lr_range_test` on a model and optimizer that have trained for an epoch; record what
+    it returns, the rate each optimizer step used, and the weights, optimizer state and rates before and after."""
+    from lrcourse import training
+
+    observation = {"value": wire.encode(None), "states": [], "timeout": False, "error": None, "seconds": 30.0}
+    with training.one_thread():
+        model, optimizer, batches = _range_fixture(payload)
+        before = {"weights": _state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}
+        used = []
+        hook = optimizer.register_step_pre_hook(lambda opt, args, kwargs: used.append(opt.param_groups[0]["lr"]))
+        guard = _Guard(observation["seconds"])
+        try:
+            with guard.running():
+                result = range_test(model, optimizer, batches, payload["start_lr"], payload["end_lr"],
+                                    payload["num_steps"], payload["beta"], payload["diverge"])
+            observation["value"] = wire.encode(result)
+        except StudentTimeout:
+            observation["timeout"] = True
+        except Exception as error:
+            observation["error"] = wire.encode_error(error)
+        hook.remove()
+        after = {"weights": _state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}
+    observation["states"] = [wire.encode({"used": used[:100_000], "before": before, "after": after})]
+    return observation
+
+
+def reference_range_test(payload: dict) -> dict:
+    """The range test run here, on the grader's side: the rates tried, the smoothed losses, the suggestion."""
+    from lrcourse import training
+
+    with training.one_thread():
+        model, optimizer, batches = _range_fixture(payload)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        start, end, steps, beta = payload["start_lr"], payload["end_lr"], payload["num_steps"], payload["beta"]
+        lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())
+        for step in range(steps):
+            lr = start * (end / start) ** (step / (steps - 1))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            try:
+                inputs, targets = next(stream)
+            except StopIteration:
+                stream = iter(batches)
+                inputs, targets = next(stream)
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            average = beta * average + (1 - beta) * loss.item()
+            smoothed = average / (1 - beta ** (step + 1))
+            lrs.append(lr)
+            losses.append(smoothed)
+            best = min(best, smoothed)
+            if smoothed > payload["diverge"] * best:
+                break
+    return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}
+
+
+def _observe_range(range_test, optimizer="Adam", start_lr=1e-5, end_lr=1.0, num_steps=60, beta=0.98,
+                   diverge=4.0, batch_size=128, seed=2):
+    payload = {"optimizer": optimizer, "lr": 0.003, "start_lr": start_lr, "end_lr": end_lr, "num_steps": num_steps,
+               "beta": beta, "diverge": diverge, "batch_size": batch_size, "seed": seed}
+    call = (f"lr_range_test(model, {optimizer} optimizer, batches of {batch_size}, start_lr={start_lr}, "
+            f"end_lr={end_lr}, num_steps={num_steps}, beta={beta}, diverge={diverge})")
+    observation = observe(range_test, "range_test", payload)
+    expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
+    _forbid_torch_use("lr_range_test", observation)
+    if observation["error"] is not None:
+        error = observation["error"]
+        raise AssertionError(f"{call} raised {type(error).__name__}: {error}")
+    result = observation["value"]
+    expect(isinstance(result, dict) and set(RANGE_KEYS) <= set(result),
+           f"{call} must return a dict with the keys {list(RANGE_KEYS)}; it returned {type(result).__name__}")
+    for key in ("lrs", "losses"):
+        expect(isinstance(result[key], (list, tuple)) and all(isinstance(v, numbers.Real) for v in result[key]),
+               f"{call}: result[{key!r}] must be a list of numbers")
+    state = (observation.get("states") or [{}])[0]
+    state = state if isinstance(state, dict) else {}
+    return payload, call, result, state
+
+
+def check_range_rates(range_test, **config) -> None:
+    """The rates tried grow exponentially from start_lr to end_lr, one per optimizer step, until the stop."""
+    payload, call, result, state = _observe_range(range_test, **config)
+    expected = reference_range_test(payload)["lrs"]
+    used = state.get("used", [])
+    expect(len(used) == len(expected), f"{call}: the optimizer was stepped {len(used)} times; this test stops "
+                                       f"after {len(expected)} steps (of {payload['num_steps']} at most)")
+    for step, (value, want) in enumerate(zip(used, expected)):
+        expect(_close(value, want), f"{call}: optimizer step {step} used lr {value!r}; expected start_lr * "
+                                    f"(end_lr / start_lr) ** ({step} / (num_steps - 1)) = {want!r}")
+    expect(len(result["lrs"]) == len(expected) and all(_close(a, b) for a, b in zip(result["lrs"], expected)),
+           f"{call}: result['lrs'] should list the {len(expected)} rates tried; got {list(result['lrs'])[:5]}...")
+
+
+def check_range_losses(range_test, **config) -> None:
+    """The smoothed, bias-corrected losses of the run, and the stop once they exceed diverge x the lowest."""
+    payload, call, result, _ = _observe_range(range_test, **config)
+    expected = reference_range_test(payload)["losses"]
+    mine = list(result["losses"])
+    expect(len(mine) == len(expected), f"{call}: result['losses'] has {len(mine)} values; the run should stop after "
+                                       f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
+                                       "is recorded, then the loop stops)")
+    for step, (value, want) in enumerate(zip(mine, expected)):
+        expect(math.isclose(value, want, rel_tol=LOSS_TOLERANCE), f"{call}: result['losses'][{step}] is {value!r}; "
+               f"expected {want!r} (average = beta * average + (1 - beta) * loss, divided by 1 - beta ** (step + 1))")
+
+
+def check_range_restores(range_test, **config) -> None:
+    """The model's weights, the optimizer's state and its rates are as they were before the test."""
+    _, call, _, state = _observe_range(range_test, **config)
+    before, after = state.get("before") or {}, state.get("after") or {}
+    expect(before.get("weights") == after.get("weights"),
+           f"{call}: the model's weights or the optimizer's state changed; save both state_dicts (deep copies) "
+           "before the test and load them afterwards")
+    expect(before.get("lrs") == after.get("lrs"),
+           f"{call}: the optimizer's rates were {before.get('lrs')} before and {after.get('lrs')} after; restore them")
+
+
+def check_range_suggestion(range_test, **config) -> None:
+    """The suggestion: the rate of the lowest smoothed loss, divided by ten."""
+    payload, call, result, _ = _observe_range(range_test, **config)
+    want = reference_range_test(payload)["suggestion"]
+    expect(isinstance(result["suggestion"], numbers.Real) and _close(result["suggestion"], want),
+           f"{call}: result['suggestion'] is {result['suggestion']!r}; expected {want!r}, the rate of the lowest "
+           "smoothed loss divided by 10")
+
+
+OBSERVERS = {"scheduler": observe_scheduler, "construction": observe_construction, "fit_steps": observe_fit_steps,
+             "range_test": observe_range_test}

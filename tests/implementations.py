@@ -19,9 +19,14 @@ PLATEAU_CELLS = ("test_plateau_min_rel", "test_plateau_modes", "test_plateau_pat
 LARGEST_CELLS = ("test_largest_stable_lr",)
 SCALE_CELLS = ("test_scale_learning_rates",)
 WARMUP_CELLS = ("test_warmup_phase", "test_matches_sequential_lr", "test_after_total")
-FIT_CELLS = ("test_fit_history", "test_fit_order", "test_fit_plateau")
+FIT_CELLS = ("test_fit_steps_rates", "test_fit_steps_order", "test_fit_steps_losses")
+PREDICT_CYCLE_CELLS = ("test_predict_one_cycle",)
+RANGE_CELLS = ("test_range_rates", "test_range_losses", "test_range_restores", "test_range_suggestion")
+PREDICT_STEPS_CELLS = ("test_predict_accumulation",)
 CELLS = {"my_step_lr": STEP_CELLS, "my_reduce_lr_on_plateau": PLATEAU_CELLS, "largest_stable_lr": LARGEST_CELLS,
-         "scale_learning_rates": SCALE_CELLS, "warmup_cosine_factor": WARMUP_CELLS, "fit": FIT_CELLS}
+         "scale_learning_rates": SCALE_CELLS, "warmup_cosine_factor": WARMUP_CELLS, "fit_per_step": FIT_CELLS,
+         "predicted_one_cycle_per_epoch": PREDICT_CYCLE_CELLS, "lr_range_test": RANGE_CELLS,
+         "predicted_optimizer_steps": PREDICT_STEPS_CELLS}
 ALL = "all"
 
 
@@ -531,20 +536,55 @@ def other(name, chapter, cell, source, fails=()):
 
 
 FIT_REFERENCE = '''
-def fit(model, optimizer, scheduler, train_loader, val_loader, loss_fn, epochs):
-    history = {"lr": [], "train_loss": [], "val_loss": [], "val_acc": []}
+def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs):
+    history = {"lr": [], "loss": [], "val_loss": []}
     for epoch in range(epochs):
-        history["lr"].append(optimizer.param_groups[0]["lr"])
-        history["train_loss"].append(train(model, train_loader, loss_fn, optimizer))
-        val_loss, val_acc = test(model, val_loader, loss_fn)
-        history["val_loss"].append(val_loss)
-        history["val_acc"].append(val_acc)
-        if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(val_loss)
-        else:
+        for inputs, targets in batches:
+            history["lr"].append(optimizer.param_groups[0]["lr"])
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
             scheduler.step()
+            history["loss"].append(loss.item())
+        history["val_loss"].append(evaluate(model, val_set)[0])
     return history
 '''
+
+RANGE_REFERENCE = '''
+def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, diverge):
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+    lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())
+    for step in range(num_steps):
+        lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        try:
+            inputs, targets = next(stream)
+        except StopIteration:
+            stream = iter(batches)
+            inputs, targets = next(stream)
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        average = beta * average + (1 - beta) * loss.item()
+        smoothed = average / (1 - beta ** (step + 1))
+        lrs.append(lr)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if smoothed > diverge * best:
+            break
+    model.load_state_dict(saved_model)
+    optimizer.load_state_dict(saved_optimizer)
+    return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}
+'''
+
+
+def range_variant(old: str, new: str) -> str:
+    assert old in RANGE_REFERENCE, old
+    return RANGE_REFERENCE.replace(old, new)
 
 
 def fit_variant(old: str, new: str) -> str:
@@ -563,31 +603,66 @@ def warmup_cosine_factor(epoch, warmup_epochs, total_epochs, floor):
     t = min(epoch - warmup_epochs, total_epochs - warmup_epochs) / (total_epochs - warmup_epochs)
     return floor + (1 - floor) * (1 + math.cos(math.pi * t)) / 2
 '''),
-    other("fit_reference", "05_training", "fit", FIT_REFERENCE),
-    other("fit_own_batches_and_prints", "05_training", "fit", '''
+    other("fit_reference", "05_training", "fit_per_step", FIT_REFERENCE),
+    other("fit_get_last_lr_enumerate_prints", "05_training", "fit_per_step", '''
 import sys
-def fit(model, optimizer, scheduler, train_loader, val_loader, loss_fn, epochs):
-    history = {key: [] for key in ("lr", "train_loss", "val_loss", "val_acc")}
+def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs):
+    rates, losses, val = [], [], []
     for epoch in range(epochs):
-        history["lr"].append(optimizer.param_groups[0]["lr"])
         model.train()
-        losses = []
-        for x, y in train_loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
+        for step, (x, y) in enumerate(batches):
+            rates.append(scheduler.get_last_lr()[0])
+            optimizer.zero_grad(set_to_none=True)
+            out = model(x)
+            loss = torch.nn.functional.cross_entropy(out, y)
             loss.backward()
             optimizer.step()
-            losses.append(loss.item() * len(y))
-        history["train_loss"].append(sum(losses) / len(train_loader.dataset))
-        val_loss, val_acc = test(model, val_loader, loss_fn)
-        history["val_loss"].append(val_loss); history["val_acc"].append(val_acc)
-        print(f"epoch {epoch}: {val_loss:.3f}", file=sys.stderr)
-        if type(scheduler).__name__ == "ReduceLROnPlateau":
-            scheduler.step(val_loss)
-        else:
             scheduler.step()
-    return history
+            losses.append(float(loss))
+        val_loss, val_acc = evaluate(model, val_set)
+        val.append(val_loss)
+        print(f"epoch {epoch}: val loss {val_loss:.3f}", file=sys.stderr)
+    return dict(lr=rates, loss=losses, val_loss=val)
 '''),
+    other("predict_one_cycle_right", "05_training", "predicted_one_cycle_per_epoch",
+          "predicted_one_cycle_per_epoch = 'a'\n"),
+    other("range_reference", "06_choosing_the_rate", "lr_range_test", RANGE_REFERENCE),
+    other("range_while_loop_own_copies", "06_choosing_the_rate", "lr_range_test", '''
+import io
+def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, diverge):
+    buffer = io.BytesIO()
+    torch.save({"m": model.state_dict(), "o": optimizer.state_dict()}, buffer)
+    ratio = (end_lr / start_lr) ** (1 / (num_steps - 1))
+    tried, smooth, avg, lowest, step = [], [], 0.0, float("inf"), 0
+    while step < num_steps:
+        for inputs, targets in batches:
+            if step == num_steps:
+                break
+            lr = start_lr * ratio ** step
+            lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            avg = beta * avg + (1 - beta) * loss.item()
+            value = avg / (1 - beta ** (step + 1))
+            tried.append(lr)
+            smooth.append(value)
+            lowest = min(lowest, value)
+            step += 1
+            if value > diverge * lowest:
+                step = num_steps + 1
+                break
+    buffer.seek(0)
+    saved = torch.load(buffer)
+    model.load_state_dict(saved["m"])
+    optimizer.load_state_dict(saved["o"])
+    best = min(range(len(smooth)), key=smooth.__getitem__)
+    return {"lrs": tried, "losses": smooth, "suggestion": tried[best] / 10}
+'''),
+    other("predict_steps_right", "06_choosing_the_rate", "predicted_optimizer_steps", "predicted_optimizer_steps = 50 * 3\n"),
 ]
 
 OTHER_WRONG = [
@@ -609,31 +684,49 @@ def warmup_cosine_factor(epoch, warmup_epochs, total_epochs, floor):
         return (epoch + 1) / warmup_epochs
     return floor + (1 - floor) * (1 + math.cos(math.pi * (epoch - warmup_epochs) / (total_epochs - warmup_epochs))) / 2
 ''', fails=("test_after_total", "test_matches_sequential_lr")),
-    other("fit_scheduler_before_optimizer", "05_training", "fit", fit_variant(
-        '''        history["lr"].append(optimizer.param_groups[0]["lr"])
-        history["train_loss"].append(train(model, train_loader, loss_fn, optimizer))
-        val_loss, val_acc = test(model, val_loader, loss_fn)''',
-        '''        val_loss, val_acc = test(model, val_loader, loss_fn)
-        if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(val_loss)
-        else:
+    other("fit_steps_per_epoch", "05_training", "fit_per_step", fit_variant(
+        """            optimizer.step()
             scheduler.step()
-        history["lr"].append(optimizer.param_groups[0]["lr"])
-        history["train_loss"].append(train(model, train_loader, loss_fn, optimizer))'''), fails=ALL),
-    other("fit_steps_per_batch", "05_training", "fit", fit_variant(
-        '''        history["train_loss"].append(train(model, train_loader, loss_fn, optimizer))''',
-        '''        history["train_loss"].append(train(model, train_loader, loss_fn, optimizer))
-        for _ in train_loader:
-            if not isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
-                scheduler.step()'''), fails=("test_fit_history", "test_fit_order")),
-    other("fit_plateau_without_metric", "05_training", "fit", fit_variant(
-        "            scheduler.step(val_loss)", "            scheduler.step(history['train_loss'][-1])"),
-        fails=("test_fit_plateau",)),
-    other("fit_records_rate_after_step", "05_training", "fit", fit_variant(
-        '''            scheduler.step()
-    return history''', '''            scheduler.step()
-        history["lr"][-1] = optimizer.param_groups[0]["lr"]
-    return history'''), fails=ALL),
+            history["loss"].append(loss.item())
+        history["val_loss"].append(evaluate(model, val_set)[0])""",
+        """            optimizer.step()
+            history["loss"].append(loss.item())
+        scheduler.step()
+        history["val_loss"].append(evaluate(model, val_set)[0])"""), fails=ALL),
+    other("fit_scheduler_before_optimizer", "05_training", "fit_per_step", fit_variant(
+        """            optimizer.step()
+            scheduler.step()""", """            scheduler.step()
+            optimizer.step()"""), fails=ALL),
+    other("fit_logs_rate_after_step", "05_training", "fit_per_step", fit_variant(
+        """            history["lr"].append(optimizer.param_groups[0]["lr"])
+            optimizer.zero_grad()""", """            optimizer.zero_grad()""").replace(
+        """            scheduler.step()
+            history["loss"]""", """            scheduler.step()
+            history["lr"].append(optimizer.param_groups[0]["lr"])
+            history["loss"]"""), fails=("test_fit_steps_rates",)),
+    other("fit_without_zero_grad", "05_training", "fit_per_step", fit_variant(
+        "            optimizer.zero_grad()\n", ""), fails=("test_fit_steps_losses",)),
+    other("fit_logs_epoch_mean_loss", "05_training", "fit_per_step", fit_variant(
+        """            history["loss"].append(loss.item())""", """            history["loss"].append(loss.item())
+        history["loss"][-len(batches):] = [sum(history["loss"][-len(batches):]) / len(batches)] * len(batches)"""),
+        fails=("test_fit_steps_losses",)),
+    other("predict_one_cycle_wrong", "05_training", "predicted_one_cycle_per_epoch",
+          "predicted_one_cycle_per_epoch = 'b'\n", fails=ALL),
+    other("range_linear_rates", "06_choosing_the_rate", "lr_range_test", range_variant(
+        "lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))",
+        "lr = start_lr + (end_lr - start_lr) * step / (num_steps - 1)"), fails=("test_range_rates", "test_range_losses", "test_range_suggestion")),
+    other("range_no_bias_correction", "06_choosing_the_rate", "lr_range_test", range_variant(
+        "smoothed = average / (1 - beta ** (step + 1))", "smoothed = average"), fails=("test_range_rates", "test_range_losses", "test_range_suggestion")),
+    other("range_cycle_repeats_first_pass", "06_choosing_the_rate", "lr_range_test", range_variant(
+        "lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())",
+        "import itertools\n    lrs, losses, average, best, stream = [], [], 0.0, math.inf, itertools.cycle(batches)"), fails=("test_range_rates", "test_range_losses", "test_range_suggestion")),
+    other("range_restores_model_only", "06_choosing_the_rate", "lr_range_test", range_variant(
+        "    optimizer.load_state_dict(saved_optimizer)\n", ""), fails=("test_range_restores",)),
+    other("range_suggests_minimum", "06_choosing_the_rate", "lr_range_test", range_variant(
+        '"suggestion": lrs[losses.index(min(losses))] / 10', '"suggestion": lrs[losses.index(min(losses))]'),
+        fails=("test_range_suggestion",)),
+    other("predict_steps_in_batches", "06_choosing_the_rate", "predicted_optimizer_steps",
+          "predicted_optimizer_steps = 450\n", fails=ALL),
 ]
 
 CORRECT = STEP_CORRECT + PLATEAU_CORRECT + OTHER_CORRECT

@@ -27,9 +27,9 @@ def all_notebooks():
     return [p for folder in ("source", "notebooks", "solutions") for p in sorted((ROOT / folder).glob("*/*.ipynb"))]
 
 
-def test_there_are_five_chapters():
+def test_there_are_six_chapters():
     assert IDS == ["01_learning_rate", "02_ordered_schedules", "03_adaptive_schedules",
-                   "04_custom_schedules", "05_training"]
+                   "04_custom_schedules", "05_training", "06_choosing_the_rate"]
 
 
 @pytest.mark.parametrize("path", all_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -117,6 +117,10 @@ def test_student_notebook_runs_headless_failing_only_in_exercise_tests(path):
     cells (their answers are still `raise NotImplementedError()`)."""
     notebook = execute(read(released(path)), cwd=released(path).parent, allow_errors=True)
     grade_cells = {c.id for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    # a prediction's answer cell is only an assignment: unanswered, it raises NotImplementedError itself
+    predictions = {c.id for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")
+                   and "raises-exception" in c.metadata.get("tags", [])}
     failing = errors(notebook)
+    assert all(failing.pop(cell).startswith("NotImplementedError") for cell in predictions & set(failing))
     assert set(failing) <= grade_cells, {k: v for k, v in failing.items() if k not in grade_cells}
     assert set(failing) == grade_cells, "every exercise's tests should fail before it is answered"

@@ -41,7 +41,7 @@ START_SECONDS = 120.0   # a zygote importing torch on a busy machine
 # Answers that receive a PyTorch scheduler from the test (a training loop) keep torch.optim.lr_scheduler in
 # their process: those named here, and answer cells whose metadata says {"lrcourse": {"uses_schedulers": true}}.
 # Every other answer's process has none to use.
-USES_SCHEDULERS = {"fit"}
+USES_SCHEDULERS = {"fit_per_step"}
 
 
 class AnswerTimeout(Exception):
@@ -311,7 +311,7 @@ def _encode_argument(value, optimizers: list):
 def _observer_seconds(observer: str, payload: dict) -> float:
     if observer == "scheduler":
         return checking._case_seconds(payload["case"])
-    if observer == "fit":
+    if observer in ("fit_steps", "range_test"):
         return 30.0
     return checking.SECONDS_PER_CASE
 
