@@ -15,11 +15,12 @@ LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.open_browser=False $(ROOT_FLAG
 
 .PHONY: lab instructor test test-fast test-browser notebooks solutions check demo-grade bench clean
 
-$(STAMP): requirements.txt pyproject.toml scripts/setup_lab.py
+$(STAMP): requirements.txt pyproject.toml scripts/setup_lab.py scripts/setup_sandbox.py
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
 	$(BIN)/python scripts/setup_lab.py
+	$(BIN)/python scripts/setup_sandbox.py
 	touch $(STAMP)
 
 lab: $(STAMP)

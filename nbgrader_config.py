@@ -21,3 +21,16 @@ c.Execute.kernel_name = "python3"
 # Once its last cell has run, a graded kernel has nothing left to do: stop it at once rather than wait
 # for a clean exit (with torch loaded that wait is over half a second per notebook).
 c.Execute.shutdown_kernel = "immediate"
+
+# `lrcourse grade` and `lrcourse check` run every student's code in a sandbox (lrcourse/grading/sandbox.py);
+# these are its limits, per notebook (kernel) and per grading worker (answer processes). The defaults suit
+# this course on a 2-core, 24 GB machine grading with two workers.
+c.Sandbox.memory_mb = 3072      # the whole sandbox (a cgroup when the grader runs as root; else per process)
+c.Sandbox.processes = 64        # the whole sandbox (a cgroup when root; else per user)
+c.Sandbox.file_size_mb = 64     # any one file written
+c.Sandbox.cpu_seconds = 600     # per process
+c.Sandbox.wall_seconds = 300    # a notebook's whole run
+c.Sandbox.tmp_mb = 256          # its private /tmp
+# Released feedback shows each test cell's result and message but not its hidden tests' source; True restores
+# nbgrader's behaviour (the source of hidden tests in every student's feedback).
+c.Lrcourse.feedback_shows_hidden_tests = False

@@ -117,3 +117,40 @@ def test_postgresql_gradebook_with_concurrent_workers(tmp_path):
     assert {s: float(items[s][f"{SMALL}/total"]) for s in graded} == {r["student_id"]: float(r["score"]) for r in rows}
     assert all(items[s][f"{SMALL}/{cell}"] == f"{score:g}" for s in graded for cell, (score, _) in graded[s].items())
     assert (course / "reports" / f"{SMALL}.html").is_file()
+
+
+def leftover_processes(tag: str) -> list[str]:
+    """Processes still running that inherited the grading command's environment tag: its workers, their
+    kernels and answer processes, and the sandboxes around them (bubblewrap keeps the environment it got)."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            if tag.encode() in open(f"/proc/{name}/environ", "rb").read():
+                found.append(f"{name}: {open(f'/proc/{name}/cmdline', 'rb').read()[:150]!r}")
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_killed_grading_run_leaves_nothing_running(tmp_path, how):
+    """A scheduler's stop or a CI time-out (SIGTERM), or `kill -9` of the command: no worker, kernel, answer
+    process or sandbox survives; SIGTERM also keeps every grade already written, like Ctrl-C."""
+    course = small_class(tmp_path / how)
+    tag = f"LRCOURSE_TEST_TAG=killed-{how}-{os.getpid()}"
+    process = subprocess.Popen([sys.executable, "-m", "lrcourse.cli", "grade", SMALL, "--workers", "2"], cwd=course,
+                               env={**tool_environment(), "LRCOURSE_TEST_TAG": tag.split("=")[1]},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_marks(course, SMALL, 1, process)
+    process.send_signal(getattr(signal, how))
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == (130 if how == "SIGTERM" else -signal.SIGKILL), err[-2000:]
+    deadline = time.monotonic() + 30
+    while leftover_processes(tag) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert leftover_processes(tag) == []
+    if how == "SIGTERM":
+        graded = {p.parts[-3] for p in (course / "autograded").glob(f"*/{SMALL}/.lrcourse-graded.json")}
+        assert graded and unexpected_scores(scores(course, SMALL), {s: l for s, l in losses(SMALL_CLASS).items()
+                                                                        if s in graded}) == {}

@@ -20,6 +20,18 @@ from lrcourse.grading.sandbox import Limits, Sandbox
 
 LIMITS = Limits()               # set by the grading worker from nbgrader_config.py
 LIMIT_HITS: dict[str, str] = {}  # notebook folder -> which limit stopped its kernel
+SANDBOXES: dict[str, Sandbox] = {}  # notebook folder -> the sandbox of its kernel, until cleaned up
+
+
+def limit_hit(folder: Path) -> str | None:
+    """Which limit stopped the kernel of the notebook in `folder`, if one did; ends a sandbox left behind
+    (a kernel that died is not always cleaned up by its manager)."""
+    key = str(folder.resolve())
+    sandbox = SANDBOXES.pop(key, None)
+    if sandbox is not None:
+        LIMIT_HITS.setdefault(key, sandbox.limit_hit() or "")
+        sandbox.close()
+    return LIMIT_HITS.pop(key, None) or None
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -36,6 +48,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.sandbox = Sandbox(LIMITS, scratch_from=folder, mount_at=folder, sockets=sockets)
         self.sandbox._give(sockets)
         self._folder = str(folder)
+        SANDBOXES[self._folder] = self.sandbox
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         os.chmod(self.connection_file, 0o644)  # the kernel reads it as the sandbox's user
         return self.sandbox.command(kernel_cmd, cwd=folder), kw
@@ -52,7 +65,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart=restart)
         if self._deadline is not None:
             self._deadline.cancel()
-        if self.sandbox is not None:
+        if self.sandbox is not None and SANDBOXES.pop(self._folder, None) is not None:
             hit = self.sandbox.limit_hit()
             if hit:
                 LIMIT_HITS.setdefault(self._folder, hit)

@@ -21,6 +21,7 @@ the process that imports torch for the students' answers, are paid once per work
 from __future__ import annotations
 
 import atexit
+import contextlib
 import csv
 import hashlib
 import json
@@ -220,7 +221,8 @@ def _grade_student(assignment: str, student: str, current: str) -> Outcome:
         return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
     notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
     if any((_COURSE / "autograded" / student / assignment).glob("*.ipynb")):
-        feedback = _API.generate_feedback(assignment, student, force=True)
+        with _hidden_tests_withheld(_COURSE / "autograded" / student / assignment):
+            feedback = _API.generate_feedback(assignment, student, force=True)
         if not feedback.get("success"):
             return Outcome(student, "failed", "feedback: " + _first_error(feedback), seconds=time.monotonic() - start)
     else:  # nbgrader keeps no graded notebook of a failed run: the scores stand, without feedback
@@ -234,13 +236,54 @@ def _grade_student(assignment: str, student: str, current: str) -> Outcome:
 
 
 _EXERCISES: dict = {}
+HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+WITHHELD = "# (hidden tests: their source is not shown in feedback; their result and message are above)"
+
+
+@contextlib.contextmanager
+def _hidden_tests_withheld(folder: Path):
+    """Feedback shows each test cell's result and message, not the hidden tests' source (nbgrader would show
+    it: autograde restores it into the graded notebook). The graded notebook is restored afterwards.
+    `c.Lrcourse.feedback_shows_hidden_tests = True` in nbgrader_config.py keeps nbgrader's behaviour."""
+    import nbformat
+
+    if _API.config.get("Lrcourse", {}).get("feedback_shows_hidden_tests", False):
+        yield
+        return
+    originals = {path: path.read_bytes() for path in folder.glob("*.ipynb")}
+    try:
+        for path in originals:
+            notebook = nbformat.read(path, as_version=4)
+            for cell in notebook.cells:
+                if cell.cell_type == "code" and HIDDEN[0] in cell.source:
+                    cell.source = _withhold(cell.source)
+                    for output in cell.get("outputs", []):  # a traceback quotes the failing lines' source
+                        if output.get("output_type") == "error":
+                            output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+            nbformat.write(notebook, path)
+        yield
+    finally:
+        for path, data in originals.items():
+            path.write_bytes(data)
+
+
+def _withhold(source: str) -> str:
+    kept, hiding = [], False
+    for line in source.splitlines():
+        if line.strip() == HIDDEN[0]:
+            hiding = True
+            kept.append(WITHHELD)
+        elif line.strip() == HIDDEN[1]:
+            hiding = False
+        elif not hiding:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _limit_hit(student: str, assignment: str) -> str | None:
     from lrcourse.grading import kernels
 
-    folder = (_COURSE / "autograded" / student / assignment).resolve()
-    return kernels.LIMIT_HITS.pop(str(folder), None)
+    return kernels.limit_hit(_COURSE / "autograded" / student / assignment)
 
 
 def _exercise(assignment: str):
