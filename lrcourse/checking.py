@@ -62,7 +62,92 @@ def observe(target, observer: str, payload: dict) -> dict:
     """Run `observer` on the student's `target` wherever that lives; the observations, decoded."""
     if isinstance(target, RemoteTarget):
         return target.observe(observer, payload)
+    expect_self_contained(target)
     return decode_observation(OBSERVERS[observer](target, payload))
+
+
+# --------------------------------------------------------------------------------------------
+# The answer cell must stand on its own (the grader runs it after the setup cell, and nothing else)
+# --------------------------------------------------------------------------------------------
+def _cell_source(target) -> str | None:
+    """The source of the notebook cell that defined `target` (IPython keeps each cell's text in linecache)."""
+    import linecache
+
+    functions = [target] if callable(target) and hasattr(target, "__code__") else [
+        value for value in vars(target).values() if hasattr(value, "__code__")] if isinstance(target, type) else []
+    for function in functions:
+        lines = linecache.getlines(function.__code__.co_filename)
+        if lines:
+            return "".join(lines)
+    return None
+
+
+def _names_used_but_not_defined(source: str) -> set[str]:
+    """Global names the cell reads without binding them itself."""
+    import symtable
+
+    top = symtable.symtable(source, "<answer cell>", "exec")
+    defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    used = set()
+
+    def visit(table):
+        for symbol in table.get_symbols():
+            if symbol.is_referenced() and (table is top or symbol.is_global()):
+                used.add(symbol.get_name())
+        for child in table.get_children():
+            visit(child)
+
+    visit(top)
+    return used - defined - set(dir(__import__("builtins")))
+
+
+def _context_names() -> set[str] | None:
+    """The names the chapter's setup (and context) cells bind, from the notebook in the working folder."""
+    import ast
+    import glob
+    import json
+
+    for path in glob.glob("*.ipynb"):
+        try:
+            cells = json.load(open(path, encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        sources = ["".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code" and (
+            c.get("id") == "setup" or c.get("metadata", {}).get("lrcourse", {}).get("context"))]
+        if not sources:
+            continue
+        names = set()
+        for source in sources:
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+                elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    names.add(node.name)
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    names.add(node.id)
+        return names
+    return None
+
+
+def expect_self_contained(target) -> None:
+    """In the notebook: fail if the answer cell that defined `target` reads a name that neither it nor the
+    chapter's setup cell defines. The grader runs the answer cell alone after the setup cell, so such an
+    answer would pass here and fail there."""
+    source, context = _cell_source(target), _context_names()
+    if source is None or context is None:
+        return
+    try:
+        missing = sorted(_names_used_but_not_defined(source) - context)
+    except SyntaxError:
+        return
+    name = getattr(target, "__name__", "your answer")
+    expect(not missing, f"The cell that defines {name} uses {', '.join(missing)}, which that cell does not define. "
+                        "The grader runs only the answer cell, on its own, after the chapter's setup cell: define or "
+                        f"import {'it' if len(missing) == 1 else 'them'} inside the answer cell, and define {name} there.")
 
 
 def decode_observation(raw: dict) -> dict:
@@ -529,6 +614,8 @@ def preview(student_class, torch_class, epochs: int = 10, lr: float = 1.0, metri
 def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: int | None = None) -> None:
     """`factor(epoch, warmup, total, floor)` must give PyTorch's SequentialLR(LinearLR, CosineAnnealingLR)
     rate (for lr = 1) at every epoch before `total`, and `floor` from `total` on."""
+    if not isinstance(factor, RemoteTarget):
+        expect_self_contained(factor)
     epochs = epochs or total + 5
     request = {"scheduler": "WarmupCosine", "lrs": [1.0], "steps": total - 1,
                "kwargs": {"warmup": warmup, "total": total, "floor": floor}}
