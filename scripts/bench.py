@@ -1,6 +1,7 @@
 """Benchmarks: print the figures the course promises (run with `make bench`; nothing is asserted).
 
-    python scripts/bench.py notebooks          each chapter headless, and every slider panel's redraw time
+    python scripts/bench.py notebooks [--chapters 05 06]
+                                               each chapter headless, and every slider panel's redraw time
     python scripts/bench.py grading [--students 60]
                                                a class graded by sequential nbgrader autograde, by
                                                `lrcourse grade` with 1 and 2 workers, and the floor
@@ -53,9 +54,11 @@ print("PANELS" + json.dumps(_timings))
 MOVES = 10
 
 
-def bench_notebooks() -> None:
+def bench_notebooks(chapters: list[str] | None = None) -> None:
     print("Chapters, headless (nbclient, fresh kernel, wall time) and slider redraws (Python time per move, ms):")
     for path in source_notebooks(ROOT):
+        if chapters and not any(path.parent.name.startswith(name) for name in chapters):
+            continue
         notebook = nbformat.read(path, as_version=4)
         start = time.perf_counter()
         execute(notebook, cwd=path.parent)
@@ -164,9 +167,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", nargs="?", choices=["notebooks", "grading", "all"], default="all")
     parser.add_argument("--students", type=int, default=60)
+    parser.add_argument("--chapters", nargs="*", help="only these chapters (a folder name or its start, e.g. 05 06)")
     args = parser.parse_args()
     if args.what in ("notebooks", "all"):
-        bench_notebooks()
+        bench_notebooks(args.chapters)
     if args.what in ("grading", "all"):
         bench_grading(args.students)
 

@@ -116,7 +116,7 @@ def test_student_notebook_runs_headless_failing_only_in_exercise_tests(path):
     """An untouched student notebook runs top to bottom; the only errors are the exercises' own test
     cells (their answers are still `raise NotImplementedError()`)."""
     notebook = execute(read(released(path)), cwd=released(path).parent, allow_errors=True)
-    grade_cells = {c.id for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    grade_cells = {c.id for c in notebook.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
     # a prediction's answer cell is only an assignment: unanswered, it raises NotImplementedError itself
     predictions = {c.id for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")
                    and "raises-exception" in c.metadata.get("tags", [])}
