@@ -1,0 +1,98 @@
+"""The pieces at the trust boundary, directly (fast): what crosses it, the stub scheduler module, the sandbox's
+preconditions and settings. The end-to-end proofs are test_hostile.py and test_sandbox.py."""
+import math
+
+import pytest
+import torch
+
+from lrcourse.grading import no_lr_scheduler, sandbox, wire
+
+
+def test_values_cross_as_plain_data_and_come_back_as_stand_ins():
+    value = {"lrs": [0.1, float("nan"), float("inf")], "t": torch.tensor([0.5]), "n": 3, "x": (1.0, None)}
+    back = wire.decode(wire.encode(value))
+    assert back["lrs"][0] == 0.1 and math.isnan(back["lrs"][1]) and back["lrs"][2] == math.inf
+    assert isinstance(back["t"], torch.Tensor) and back["t"].item() == 0.5
+    assert back["n"] == 3 and back["x"] == (1.0, None)
+
+
+def test_a_students_object_crosses_only_as_its_name_and_text_and_equals_nothing():
+    class Sneaky:
+        def __eq__(self, other):
+            return True
+
+        def __float__(self):
+            return 0.1
+
+    back = wire.decode(wire.encode(Sneaky()))
+    assert isinstance(back, wire.Opaque) and back != 0.1 and back != back
+
+
+@pytest.mark.parametrize("data", [
+    {"plain": {"nested": 1}}, {"int": "9" * 500}, {"float": "0.1"}, {"list": "abc"}, {"tensor": [1.0]},
+    {"code": "import os"}, [1, 2], {"float": True},
+])
+def test_malformed_observations_are_rejected(data):
+    with pytest.raises(wire.Malformed):
+        wire.decode(data)
+
+
+def test_deeply_nested_values_are_rejected_not_recursed():
+    data = {"plain": None}
+    for _ in range(wire.MAX_DEPTH + 5):
+        data = {"list": [data]}
+    with pytest.raises(wire.Malformed):
+        wire.decode(data)
+
+
+def test_an_exception_crosses_as_its_builtin_kind_only():
+    error = wire.decode_error({"name": "ValueError", "bases": ["ValueError", "Exception"], "message": "bad"})
+    assert isinstance(error, ValueError) and str(error) == "bad"
+    escape = wire.decode_error({"name": "StudentTimeout", "bases": ["SystemExit", "KeyboardInterrupt"], "message": ""})
+    assert type(escape).__mro__[1] is Exception  # never a BaseException that would stop the grader
+    odd = wire.decode_error({"name": "not a name; import os", "bases": [], "message": "x"})
+    assert type(odd).__name__ == "Exception"
+
+
+def test_the_stub_scheduler_module_has_every_public_name_and_forbids_them_all():
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    source = Path(importlib.util.find_spec("torch").origin).parent / "optim" / "lr_scheduler.py"
+    real = next(node for node in ast.parse(source.read_text()).body if isinstance(node, ast.Assign)
+                and getattr(node.targets[0], "id", "") == "__all__")
+    assert {elt.value for elt in real.value.elts} <= set(no_lr_scheduler.__all__)
+    with pytest.raises(no_lr_scheduler.ForbiddenUse):
+        no_lr_scheduler.StepLR(None, 1)
+    with pytest.raises(no_lr_scheduler.ForbiddenUse):
+        type("Mine", (no_lr_scheduler.ReduceLROnPlateau,), {"__module__": "__main__"})
+
+
+def test_without_bubblewrap_grading_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+        sandbox.check_available()
+
+
+def test_limits_come_from_nbgrader_config():
+    from traitlets.config import Config
+
+    config = Config()
+    config.Sandbox.memory_mb = 1024
+    config.Sandbox.wall_seconds = 60
+    limits = sandbox.Limits.from_config(config)
+    assert (limits.memory_mb, limits.wall_seconds, limits.processes) == (1024, 60, sandbox.Limits().processes)
+
+
+def test_the_sandbox_command_isolates_and_drops_privileges():
+    box = sandbox.Sandbox(sandbox.Limits())
+    try:
+        command = box.command(["python", "-c", "pass"])
+    finally:
+        box.close()
+    for flag in ("--unshare-pid", "--unshare-net", "--die-with-parent", "--clearenv", "--new-session"):
+        assert flag in command
+    assert "/" not in [command[i + 1] for i, arg in enumerate(command) if arg in ("--bind", "--ro-bind")]
+    if box.root:
+        assert "--no-new-privs" in command and f"--reuid={box.uid}" in command and box.uid != 0
