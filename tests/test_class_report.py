@@ -51,6 +51,11 @@ def test_failure_messages_are_shortened_and_grouped_but_for_numbers():
     assert len(short_message("x" * 500)) == 160
     grouped = frequent_failures({"a": {"t": "E: step 2"}, "b": {"t": "E: step 3"}, "c": {"t": "Other"}})
     assert grouped["t"] == [("E: step 2", 2, ["a", "b"]), ("Other", 1, ["c"])]
+    # long messages group on the whole line: numbers of other widths must not cut them at other words
+    long = {"a": {"t": "E: " + "x" * 150 + " lr is 0.1, PyTorch's is 0.05"},
+            "b": {"t": "E: " + "x" * 150 + " lr is 0.25, PyTorch's is 0.125"}}
+    (example, count, who), = frequent_failures(long)["t"]
+    assert (count, who, len(example)) == (2, ["a", "b"], 160)
 
 
 # --------------------------------------------------------------------------------------------

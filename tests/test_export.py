@@ -178,3 +178,27 @@ def test_nbgrader_runs_the_plugin_itself(graded, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     ours = read_csv(graded.path / "exports" / "grades-by-item.csv")
     assert read_csv(target) == ours  # dicts: the same cells, whatever the column order
+
+
+def test_canvas_file_never_guesses_a_row_nor_uploads_a_failed_grading(tmp_path):
+    """Two ids on one roster row, or one id on two rows: neither gets a cell, both are reported. A student the
+    run could not grade gets no cell even when the gradebook holds a total (a crashed run leaves 0, pending).
+    A chapter nobody submitted adds no empty new assignment. The Points Possible row is always written."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text("\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Extra\n"
+                      '"Dup, One",1,S1,dup,A,x\n"Dup, Two",2,S2,dup,A,y\nShared,3,S3,shared,A,\n'
+                      'Crash,4,S4,crash,A,\n"Zoë ""Q""",5,S5,zoë,A,\n', encoding="utf-8")
+    grades = made_up(totals={"dup": 5.0, "a1": 4.0, "a2": 1.0, "crash": 0.0, "zoë": 3.0})
+    nobody = AssignmentGrades("09_nobody", 4.0, [])
+    result = write_canvas(tmp_path / "canvas.csv", roster, [grades, nobody], id_map={"a1": "shared", "a2": "shared"},
+                          failed={EXAMPLE: {"crash": "kernel died"}})
+    rows = read_csv(tmp_path / "canvas.csv")
+    assert list(rows[0]) == IDENTITY + [EXAMPLE] and rows[0]["Student"].strip() == "Points Possible"
+    assert rows[0][EXAMPLE] == "5"
+    assert {r["Student"]: r[EXAMPLE] for r in rows[1:]} == {"Dup, One": "", "Dup, Two": "", "Shared": "",
+                                                           "Crash": "", 'Zoë "Q"': "3"}
+    assert set(result.conflicts) == {"dup", "a1", "a2"} and "2 roster rows" in result.conflicts["dup"]
+    assert result.withheld == {"crash": [EXAMPLE]} and "kernel died" in result.missing["Crash"][0]
+    assert result.skipped == ["09_nobody"]
+    text = "\n".join(result.lines())
+    assert "AMBIGUOUS, not in the file: graded student 'a1'" in text and "09_nobody" in text

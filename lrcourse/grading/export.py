@@ -5,7 +5,7 @@
   answers; `pending` until a human grades them), then the assignment's total as grades.csv has it. It also
   runs under nbgrader itself: `nbgrader export --exporter=lrcourse.grading.export.ItemCsvExportPlugin`.
 - `write_canvas` fills a roster exported from Canvas (Grades > Export) with the assignments' totals, in
-  Canvas's gradebook import format, keeping the roster's students, IDs, order and "Points Possible" row.
+  Canvas's gradebook import format, keeping the roster's students, IDs and order, with a "Points Possible" row.
   A roster student with no grade gets an empty cell; a graded student with no roster row is reported.
 """
 from __future__ import annotations
@@ -110,6 +110,9 @@ class CanvasResult:
     missing: dict[str, list[str]] = field(default_factory=dict)  # roster Student -> assignments left empty
     unmatched: list[str] = field(default_factory=list)        # graded students with no roster row
     pending: dict[str, list[str]] = field(default_factory=dict)  # nbgrader id -> items awaiting a grader
+    conflicts: dict[str, str] = field(default_factory=dict)   # nbgrader id -> why its roster row is ambiguous
+    withheld: dict[str, list[str]] = field(default_factory=dict)  # nbgrader id -> assignments it failed to grade
+    skipped: list[str] = field(default_factory=list)          # assignments nobody submitted: no column
 
     def lines(self) -> list[str]:
         """What an instructor must know before uploading."""
@@ -117,7 +120,12 @@ class CanvasResult:
                + ", ".join(f"{a} -> {c!r}" for a, c in self.columns.items()) + ")"]
         out += [f"  left empty for roster student {s!r}: {', '.join(a)}" for s, a in self.missing.items()]
         out += [f"  NOT IN THE ROSTER, not in the file: graded student {s!r}" for s in self.unmatched]
-        out += [f"  {s}: {len(items)} item(s) still pending manual grading, the total counts them as 0"
+        out += [f"  AMBIGUOUS, not in the file: graded student {s!r}: {why}" for s, why in self.conflicts.items()]
+        out += [f"  left empty, could not be graded (the gradebook's total is not uploaded): {s!r}: {', '.join(a)}"
+                for s, a in self.withheld.items()]
+        out += [f"  no submissions, no column in the file: {a}" for a in self.skipped]
+        out += [f"  {s}: {len(items)} item(s) still pending manual grading, the total counts only their "
+                "automatic score (0 for a written answer) until a grader confirms them"
                 for s, items in self.pending.items()]
         return out
 
@@ -168,18 +176,22 @@ def canvas_columns(roster: Roster, assignments: list[str], names: dict[str, str]
 
 
 def canvas_rows(roster: Roster, grades: list[AssignmentGrades], columns: dict[str, str], matched: dict[str, int],
-                notes: dict[tuple[int, str], str] | None = None) -> tuple[list[str], list[list[str]], dict[str, list[str]]]:
+                notes: dict[tuple[int, str], str] | None = None,
+                withheld: dict[str, list[str]] | None = None) -> tuple[list[str], list[list[str]], dict[str, list[str]]]:
     """The import file's header and rows (roster order), and the roster students left without a grade, with
-    `notes[(row, assignment)]` (why: e.g. the submission could not be graded) when known."""
+    `notes[(row, assignment)]` (why: e.g. the submission could not be graded) when known. `withheld`
+    (student -> assignments) leaves those cells empty even when the gradebook has a total."""
     header = CANVAS_IDENTITY + [columns[a.name] for a in grades]
     by_row = {index: student for student, index in matched.items()}
+    withheld = withheld or {}
     rows, missing = [], {}
-    if roster.points is not None:
-        identity = ["    " + POINTS_POSSIBLE] + [roster.points.get(c, "") for c in CANVAS_IDENTITY[1:]]
-        rows.append(identity + [number(a.max_score) for a in grades])
+    # always: Canvas takes a new column's points from it (the roster's own row when it has one)
+    identity = ["    " + POINTS_POSSIBLE] + [(roster.points or {}).get(c, "") for c in CANVAS_IDENTITY[1:]]
+    rows.append(identity + [number(a.max_score) for a in grades])
     for index, entry in enumerate(roster.rows):
         student = by_row.get(index)
-        totals = [number(a.totals[student]) if student in a.totals else "" for a in grades]
+        totals = [number(a.totals[student]) if student in a.totals and a.name not in withheld.get(student, ())
+                  else "" for a in grades]
         empty = [a.name + (f" ({notes[index, a.name]})" if (index, a.name) in (notes or {}) else "")
                  for a, total in zip(grades, totals) if total == ""]
         if empty:
@@ -194,14 +206,25 @@ def write_canvas(path: Path, roster_path: Path, grades: list[AssignmentGrades], 
     """Canvas's gradebook import CSV for `grades`, from the roster Canvas exported; see the module docstring.
     `failed` (assignment -> student -> reason) says why a roster student's cell stays empty."""
     roster = read_roster(roster_path)
+    columns_before = canvas_columns(roster, [a.name for a in grades], names)
+    # a chapter nobody submitted would only add an empty new assignment to Canvas
+    skipped = [a.name for a in grades if not a.totals and columns_before[a.name] not in roster.header]
+    grades = [a for a in grades if a.name not in skipped]
     graded = sorted({student for a in grades for student in a.totals})
     matched, unmatched = match_students(roster, graded, id_column, id_map)
-    columns = canvas_columns(roster, [a.name for a in grades], names)
+    conflicts = ambiguous_matches(roster, matched, id_column)
+    matched = {s: row for s, row in matched.items() if s not in conflicts}
+    columns = {a.name: columns_before[a.name] for a in grades}
     notes = {}
     for assignment, reasons in (failed or {}).items():
         for student, row in match_students(roster, list(reasons), id_column, id_map)[0].items():
             notes[row, assignment] = f"could not be graded: {reasons[student]}"
-    header, rows, missing = canvas_rows(roster, grades, columns, matched, notes)
+    # the run could not grade these: whatever the gradebook holds for them (0, pending) is not a grade to upload
+    withheld = {}
+    for a in grades:
+        for student in sorted(set((failed or {}).get(a.name, {})) & set(a.totals)):
+            withheld.setdefault(student, []).append(a.name)
+    header, rows, missing = canvas_rows(roster, grades, columns, matched, notes, withheld)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -209,7 +232,30 @@ def write_canvas(path: Path, roster_path: Path, grades: list[AssignmentGrades], 
         writer.writerows(rows)
     pending = {s: [i.column for a in grades if s in a.scores for i in a.pending(s)] for s in graded}
     return CanvasResult(path, columns, {s: roster.rows[i].get("Student", "") for s, i in matched.items()},
-                        missing, unmatched, {s: p for s, p in pending.items() if p})
+                        missing, unmatched, {s: p for s, p in pending.items() if p}, conflicts,
+                        {s: a for s, a in withheld.items() if s in matched}, skipped)
+
+
+def ambiguous_matches(roster: Roster, matched: dict[str, int], id_column: str) -> dict[str, str]:
+    """student -> why its match cannot be trusted: its roster value is on several roster rows, or another
+    graded student matched the same row (an id map sending two ids to one row). Neither gets a cell."""
+    rows_with = {}
+    for index, row in enumerate(roster.rows):
+        rows_with.setdefault(row.get(id_column, "").casefold(), []).append(index)
+    students_on = {}
+    for student, index in matched.items():
+        students_on.setdefault(index, []).append(student)
+    conflicts = {}
+    for student, index in matched.items():
+        value = roster.rows[index].get(id_column, "")
+        same = rows_with[value.casefold()]
+        if len(same) > 1:
+            names = ", ".join(repr(roster.rows[i].get("Student", "")) for i in same)
+            conflicts[student] = f"{len(same)} roster rows have {id_column} {value!r} ({names})"
+        elif len(students_on[index]) > 1:
+            others = ", ".join(repr(s) for s in students_on[index] if s != student)
+            conflicts[student] = f"matches roster row {roster.rows[index].get('Student', '')!r}, as {others} does"
+    return conflicts
 
 
 # --------------------------------------------------------------------------------------------

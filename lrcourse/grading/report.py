@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lrcourse.grading.results import (
     PENDING, AssignmentGrades, Item, failed_students, frequent_failures, overridden_cells, read_class,
-    read_verdicts, student_failures,
+    read_verdicts, short_message, student_failures,
 )
 
 PASS_SHARE = 0.5  # below this share of the total, a student is listed to look at
@@ -104,7 +104,8 @@ def attention_list(course: Path, grades: AssignmentGrades, failures: dict[str, d
             rows.append(Attention(student, "in-kernel result overridden", overridden_reason(verdicts, cells)))
         if grades.totals[student] < PASS_SHARE * grades.max_score:
             first = next(iter(failures.get(student, {}).items()), None)
-            reason = f"{grades.totals[student]:g} / {grades.max_score:g}" + (f"; {first[0]}: {first[1]}" if first else "")
+            reason = f"{grades.totals[student]:g} / {grades.max_score:g}" + (
+                f"; {first[0]}: {short_message(first[1])}" if first else "")
             rows.append(Attention(student, "below half marks", reason))
     return sorted(rows, key=lambda row: (row.student, row.kind))
 
@@ -116,12 +117,19 @@ def overridden_reason(verdicts: dict, cells: list[str]) -> str:
         scores = f"in kernel {cell.get('in_kernel_score', '?'):g}, trusted {cell.get('trusted_score', '?'):g}" \
             if isinstance(cell.get("in_kernel_score"), (int, float)) and isinstance(cell.get("trusted_score"), (int, float)) \
             else "scores not recorded"
-        message = f": {cell['message']}" if cell.get("message") else ""
+        text = cell.get("detail") or cell.get("message")
+        message = f": {short_message(text)}" if text else ""
         parts.append(f"{name} ({scores}){message}")
     return "; ".join(parts)
 
 
 def chapter_report(course: Path, grades: AssignmentGrades) -> ChapterReport:
+    # a student the run could not grade is listed as such, not counted as graded (a crashed grading run can
+    # leave the gradebook a submission at 0 with every item pending)
+    failed = failed_students(course, grades.name)
+    grades = AssignmentGrades(grades.name, grades.max_score, grades.items,
+                              {s: v for s, v in grades.scores.items() if s not in failed},
+                              {s: v for s, v in grades.totals.items() if s not in failed})
     failures = {s: student_failures(course, s, grades.name) for s in grades.students}
     return ChapterReport(grades, distribution(list(grades.totals.values()), grades.max_score), item_stats(grades),
                          attention_list(course, grades, failures), frequent_failures(failures))

@@ -137,12 +137,12 @@ def overridden_cells(verdicts: dict | None) -> list[str]:
     return list((verdicts or {}).get("overridden") or [])
 
 
-def short_message(text: str) -> str:
+def short_message(text: str, limit: int | None = MESSAGE_LENGTH) -> str:
     """A failure message's first non-empty line (with the next one when it ends in a colon, as a heading
-    does), without colour codes, at most MESSAGE_LENGTH characters."""
+    does), without colour codes, at most `limit` characters (None: all of it)."""
     lines = [line.strip() for line in _ANSI.sub("", text or "").splitlines() if line.strip()]
     first = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else "")
-    return first if len(first) <= MESSAGE_LENGTH else first[:MESSAGE_LENGTH - 1] + "…"
+    return first if limit is None or len(first) <= limit else first[:limit - 1] + "…"
 
 
 def notebook_failures(course: Path, student: str, assignment: str) -> dict[str, str]:
@@ -159,18 +159,20 @@ def notebook_failures(course: Path, student: str, assignment: str) -> dict[str, 
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if grade_id and errors:
-                failures[grade_id] = short_message(f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}")
+                failures[grade_id] = short_message(f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}",
+                                                   None)
     return failures
 
 
 def student_failures(course: Path, student: str, assignment: str) -> dict[str, str]:
     """grade_id -> failure message: the trusted verdicts' when there are some (`detail`, all of the message,
-    when they have it), else the notebook's outputs."""
+    when they have it), else the notebook's outputs. Not shortened: messages that differ only in their numbers
+    are grouped on the whole line (cut at a fixed length, numbers of other widths cut them at other words)."""
     verdicts = read_verdicts(course, student, assignment)
     if verdicts is None:
         return notebook_failures(course, student, assignment)
     cells = verdicts.get("cells") or {}
-    return {name: short_message(cell.get("detail") or cell["message"]) for name, cell in cells.items()
+    return {name: short_message(cell.get("detail") or cell["message"], None) for name, cell in cells.items()
             if cell.get("message") and cell.get("trusted_score", 0) < cell.get("points", 0)}
 
 
@@ -190,6 +192,7 @@ def frequent_failures(failures: dict[str, dict[str, str]], limit: int = 3) -> di
     result = {}
     for grade_id, patterns in grouped.items():
         ranked = sorted(patterns.values(), key=lambda rows: (-len(rows), rows[0][1]))[:limit]
-        result[grade_id] = [(Counter(m for _, m in rows).most_common(1)[0][0], len(rows), [s for s, _ in rows])
+        result[grade_id] = [(short_message(Counter(m for _, m in rows).most_common(1)[0][0]), len(rows),
+                             [s for s, _ in rows])
                             for rows in ranked]
     return result
