@@ -179,9 +179,9 @@ def attacked(tmp_path_factory):
                "memory-bomb": MEMORY_BOMB, "process-bomb": PROCESS_BOMB}
     honest = {"aa-honest-correct": hostile.CORRECT + f"\n# {CLASSMATE}\n", "zz-honest-correct": hostile.CORRECT}
     for student, answer in honest.items():
-        submit(course, student, CHAPTER, {hostile.ANSWER_CELL: answer})
+        submit(course, student, CHAPTER, hostile.answers(answer))
     for student, code in attacks.items():
-        path = submit(course, student, CHAPTER, {hostile.ANSWER_CELL: hostile.CORRECT})
+        path = submit(course, student, CHAPTER, hostile.answers(hostile.CORRECT))
         notebook = nbformat.read(path, as_version=4)
         at = next(i for i, c in enumerate(notebook.cells) if c.get("id") == hostile.ANSWER_CELL) + 1
         notebook.cells.insert(at, nbformat.v4.new_code_cell(code))

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MARK = ".lrcourse-graded.json"
+MAX_NOTEBOOK_MB = 50  # a submitted notebook larger than this is not read at all
 SQLITE_BUSY_SECONDS = 120
 
 
@@ -114,10 +115,15 @@ def malformed(folder: Path) -> str | None:
     """Why the submitted notebooks cannot be graded, or None when they can be read."""
     import nbformat
 
+    links = [p.name for p in folder.rglob("*") if p.is_symlink()]
+    if links:  # copied as the grader, a link would read any file of the grader's into the sandbox
+        return f"the submission holds symbolic links ({', '.join(links[:3])}): submit plain files"
     notebooks = sorted(folder.glob("*.ipynb"))
     if not notebooks:
         return "no notebook (.ipynb) in the submission"
     for path in notebooks:
+        if path.stat().st_size > MAX_NOTEBOOK_MB << 20:
+            return f"{path.name} is larger than {MAX_NOTEBOOK_MB} MB"
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -40,6 +40,22 @@ _COUNTER = itertools.count()
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
+def _free_uid() -> int:
+    """A user id no running process has (sandboxes of other workers included), from a range of unused ids."""
+    import random
+
+    taken = set()
+    for name in os.listdir("/proc"):
+        try:
+            taken.add(os.stat(f"/proc/{name}").st_uid)
+        except OSError:
+            continue
+    while True:
+        uid = UID_BASE + random.randrange(20000)
+        if uid not in taken:
+            return uid
+
+
 class SandboxUnavailable(RuntimeError):
     pass
 
@@ -95,7 +111,7 @@ class Sandbox:
         self.limits = limits or Limits()
         self.number = next(_COUNTER)
         self.root = os.geteuid() == 0
-        self.uid = UID_BASE + (os.getpid() * 16 + self.number) % 4000 if self.root else os.geteuid()
+        self.uid = _free_uid() if self.root else os.geteuid()
         self.home = Path(tempfile.mkdtemp(prefix="lrcourse-sandbox-"))
         self.scratch = None
         self.mount_at = mount_at

@@ -73,7 +73,7 @@ def serve_forks(control: socket.socket, sweep: bool = False) -> None:
             pid = os.fork()
             if pid == 0:
                 control.close()
-                _child(fds[0])
+                _child(fds[0], isolate=sweep)
             os.close(fds[0])
             control.sendall(f"{pid}\n".encode())
         elif words[0] == "kill" and len(words) == 2:
@@ -85,6 +85,17 @@ def serve_forks(control: socket.socket, sweep: bool = False) -> None:
             for fd in fds:
                 os.close(fd)
             control.sendall(b"?\n")
+
+
+def _not_dumpable() -> None:
+    """No student's child may ptrace this zygote or read its memory through /proc (same user id)."""
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _kill(pid: int) -> None:
@@ -120,12 +131,14 @@ def _unlink(path: str) -> None:
 # --------------------------------------------------------------------------------------------
 # A child: one student's answers
 # --------------------------------------------------------------------------------------------
-def _child(fd: int) -> None:
+def _child(fd: int, isolate: bool = False) -> None:
     """Run in the forked child: never returns."""
     status = 0
     try:
         os.setsid()  # its own process group: the zygote can kill whatever it starts
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        if isolate:
+            _own_pid_namespace()
         resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
         _silence()
         channel = socket.socket(fileno=fd)
@@ -133,6 +146,21 @@ def _child(fd: int) -> None:
     except BaseException:
         status = 1
     os._exit(status)
+
+
+def _own_pid_namespace() -> None:
+    """Continue as the first process of a new PID namespace (in a new user namespace, which needs no
+    privilege): the student's code then cannot see or signal the zygote, and whatever it starts dies with
+    it. The process in between waits and exits with it."""
+    import ctypes
+
+    CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+    pid = os.fork()
+    if pid != 0:
+        _, status = os.waitpid(pid, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
 def _silence() -> None:
@@ -262,6 +290,7 @@ def main(argv: list[str]) -> None:
     """`--zygote FD [--allow-schedulers] [--sweep]`: FD is the grader's control socket."""
     control = socket.socket(fileno=int(argv[argv.index("--zygote") + 1]))
     prepare(allow_schedulers="--allow-schedulers" in argv)
+    _not_dumpable()
     control.sendall(b"ready\n")
     serve_forks(control, sweep="--sweep" in argv)
 

@@ -130,8 +130,8 @@ def decode(data, depth: int = 0):
         return _number(data["number"])
     elif "tensor" in data and isinstance(data["tensor"], list) and isinstance(data.get("shape"), list):
         values = [_number(x) for x in data["tensor"]]
-        dtype = getattr(torch, str(data.get("dtype")), None)
-        dtype = dtype if isinstance(dtype, torch.dtype) and dtype.is_floating_point else torch.float64
+        dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
+                 "float64": torch.float64}.get(str(data.get("dtype")), torch.float64)  # never a lookup by name
         tensor = torch.tensor(values, dtype=dtype)
         shape = [int(n) for n in data["shape"]]
         return tensor.reshape(shape) if math.prod(shape) == len(values) else tensor

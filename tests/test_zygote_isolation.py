@@ -1,0 +1,80 @@
+"""One worker's answer processes serve many students in turn: nothing one student's answer does reaches the
+next. Attacks on the shared zygote (writing its memory, stopping or killing it, leaving processes behind
+that kill its new children), each followed by honest students judged by the same worker's zygote."""
+from __future__ import annotations
+
+import pytest
+
+import hostile
+from course import make_course
+from lrcourse.grading import verdicts
+from lrcourse.grading.sandbox import Limits
+
+FIND_ZYGOTE = '''
+import os
+def _zygotes():
+    for name in os.listdir("/proc"):
+        try:
+            if b"--zygote" in open(f"/proc/{name}/cmdline", "rb").read() and int(name) != os.getpid():
+                yield int(name)
+        except Exception:
+            pass
+'''
+WRITE_ZYGOTE_MEMORY = FIND_ZYGOTE + '''
+import sys, ctypes, struct
+_z = sys.modules["__main__"]
+_f = _z.Child.__dict__["handle"]
+_off = ctypes.string_at(id(_f), 128).find(struct.pack("<Q", id(_f.__code__)))
+for _pid in _zygotes():
+    try:
+        _fd = os.open(f"/proc/{_pid}/mem", os.O_RDWR)
+        os.pwrite(_fd, struct.pack("<Q", id(_z._argument.__code__)), id(_f) + _off)
+        os.close(_fd)
+    except Exception:
+        pass
+'''
+STOP_ZYGOTE = FIND_ZYGOTE + '''
+import signal
+for _pid in list(_zygotes()) + [os.getppid()]:
+    for _signal in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            os.kill(_pid, _signal)
+        except Exception:
+            pass
+'''
+HAUNT_LATER_CHILDREN = FIND_ZYGOTE + '''
+import subprocess
+_script = ('while true; do for f in /proc/[0-9]*/cmdline; do p=${f#/proc/}; p=${p%/cmdline}; '
+           '[ "$p" != "$$" ] && kill -9 $p 2>/dev/null; done; sleep 0.05; done')
+for _ in range(5):
+    subprocess.Popen(["/bin/sh", "-c", _script], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+'''
+ATTACKS = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "stop-zygote": STOP_ZYGOTE, "haunt": HAUNT_LATER_CHILDREN}
+
+
+@pytest.fixture(scope="module")
+def chapter2(tmp_path_factory):
+    from nbgrader.api import Gradebook
+
+    course = make_course(tmp_path_factory.mktemp("zygote"), [hostile.CHAPTER])
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        exercise = verdicts.load_exercise(course, hostile.CHAPTER, gradebook)
+    judge = verdicts.Judge(Limits())
+    yield judge, exercise
+    judge.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_the_students_after_an_attack_keep_full_marks(chapter2, attack):
+    judge, exercise = chapter2
+    full = sum(test.points for test in exercise.tests)
+    attacker = judge.decide(exercise, list(hostile.answers(ATTACKS[attack] + hostile.CORRECT).values()))
+    assert attacker.score <= full
+    for _ in range(3):
+        try:
+            honest = judge.decide(exercise, list(hostile.SOLUTION.values()))
+        except verdicts.GraderFault:  # the worker retries once with a fresh zygote, as run.py does
+            honest = judge.decide(exercise, list(hostile.SOLUTION.values()))
+        assert honest.score == full, {name: v.message for name, v in honest.cells.items()}
