@@ -60,6 +60,8 @@ def bench_notebooks(chapters: list[str] | None = None) -> None:
         if chapters and not any(path.parent.name.startswith(name) for name in chapters):
             continue
         notebook = nbformat.read(path, as_version=4)
+        # a cold start: training runs cached on disk (lrcourse.training.cached_run) start from an empty folder
+        os.environ["LRCOURSE_RUN_CACHE"] = tempfile.mkdtemp(prefix="lrcourse-bench-runs-")
         start = time.perf_counter()
         execute(notebook, cwd=path.parent)
         seconds = time.perf_counter() - start
@@ -67,7 +69,8 @@ def bench_notebooks(chapters: list[str] | None = None) -> None:
         execute(notebook, cwd=path.parent)
         text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.output_type == "stream")
         panels = json.loads(text.split("PANELS", 1)[1])
-        print(f"  {path.parent.name:<24} {seconds:6.1f} s")
+        shutil.rmtree(os.environ.pop("LRCOURSE_RUN_CACHE"), ignore_errors=True)
+        print(f"  {path.parent.name:<24} {seconds:6.1f} s (cold: no cached training runs)")
         for name, times in panels.items():
             print(f"      {name:<22} median {statistics.median(times):7.1f} ms   max {max(times):7.1f} ms   ({len(times)} moves)")
 
