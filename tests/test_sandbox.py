@@ -100,6 +100,12 @@ hoard = []
 while True:
     hoard.append(bytearray(256 * 2**20))  # touched pages: 256 MB at a time, without end
 '''
+EXFILTRATE_HIDDEN_TESTS = '''
+def _show(info):
+    print("NEXT CELL:", info.raw_cell)
+get_ipython().events.register("pre_run_cell", _show)
+'''
+PRINT_HISTORY = "print('HISTORY:', In)\n"
 PROCESS_BOMB = '''
 import os, time
 children = 0
@@ -176,7 +182,7 @@ def attacked(tmp_path_factory):
         config.write(LIMITS)
     attacks = {"read-everything": READ_EVERYTHING, "write-everywhere": WRITE_EVERYWHERE, "outlive": OUTLIVE,
                "signal-everything": SIGNAL_EVERYTHING, "network": network_attack(port),
-               "memory-bomb": MEMORY_BOMB, "process-bomb": PROCESS_BOMB}
+               "memory-bomb": MEMORY_BOMB, "process-bomb": PROCESS_BOMB, "exfiltrate": EXFILTRATE_HIDDEN_TESTS}
     honest = {"aa-honest-correct": hostile.CORRECT + f"\n# {CLASSMATE}\n", "zz-honest-correct": hostile.CORRECT}
     for student, answer in honest.items():
         submit(course, student, CHAPTER, hostile.answers(answer))
@@ -185,6 +191,8 @@ def attacked(tmp_path_factory):
         notebook = nbformat.read(path, as_version=4)
         at = next(i for i, c in enumerate(notebook.cells) if c.get("id") == hostile.ANSWER_CELL) + 1
         notebook.cells.insert(at, nbformat.v4.new_code_cell(code))
+        if student == "exfiltrate":
+            notebook.cells.append(nbformat.v4.new_code_cell(PRINT_HISTORY))
         nbformat.write(notebook, path)
     before = {name: folder_digest(course / name) for name in ("source", "submitted")}
     run = lrcourse(course, "grade", CHAPTER, "--workers", "2", timeout=1800)
@@ -224,13 +232,26 @@ def test_nothing_secret_reaches_any_feedback_or_graded_notebook(attacked):
 
 
 @pytest.mark.slow
-def test_hidden_tests_source_is_withheld_from_feedback_but_results_show(attacked):
-    course, *_ = attacked
-    feedback = next(course.glob("feedback/aa-honest-correct/*/*.html")).read_text()
-    assert "hidden tests: their source is not shown" in feedback
-    assert "StepLRCase(lrs=[1.0], step_size=1, gamma=0.9" not in feedback  # a hidden case
-    graded = next(course.glob("autograded/aa-honest-correct/*/*.ipynb")).read_text()
-    assert "BEGIN HIDDEN TESTS" in graded  # the instructor's graded copy keeps them
+def test_hidden_tests_never_reach_the_kernel_nor_any_feedback(attacked):
+    """The kernel runs the test cells as released (the trusted verdicts run the hidden tests, outside), so even
+    a submission that prints every cell it is given, and its whole input history, shows no hidden test."""
+    from nbgrader.api import Gradebook
+
+    from lrcourse.grading.verdicts import visible_part
+
+    course, run, *_ = attacked
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_assignment(CHAPTER).notebooks[0]
+        visible = "\n".join(visible_part(cell.source) for cell in notebook.source_cells)
+        hidden = {line.strip() for cell in notebook.source_cells for line in cell.source.splitlines()
+                  if "BEGIN HIDDEN TESTS" in cell.source and line.strip() not in visible and len(line.strip()) > 25}
+    assert hidden
+    stolen = printed(course, "exfiltrate")
+    assert "NEXT CELL:" in stolen and "HISTORY:" in stolen  # the hooks ran...
+    for path in [*course.glob("feedback/*/*/*.html"), *course.glob("autograded/*/*/*.ipynb")]:
+        text = path.read_text()
+        assert "BEGIN HIDDEN TESTS" not in text, path
+        assert not [line for line in hidden if line in text], path  # ...and found none
 
 
 @pytest.mark.slow

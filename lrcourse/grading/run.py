@@ -153,10 +153,23 @@ _API = None
 _COURSE: Path | None = None
 _DB_URL = ""
 _JUDGE = None  # the worker's trusted verdicts: its zygotes live as long as the worker
+_HIDDEN_IN_KERNEL = False  # c.Lrcourse.feedback_shows_hidden_tests: nbgrader's way, hidden tests in the kernel
+
+
+def _keep_hidden_tests_out_of_the_kernel(config) -> None:
+    """nbgrader restores each test cell, hidden tests included, into the notebook it runs, so a submission
+    could copy them into its own output (an IPython hook, the `In` history) and so into its feedback. Under
+    `lrcourse grade` the trusted verdicts run them, outside; the kernel runs only what the student saw."""
+    from nbgrader import preprocessors as steps
+
+    # nbgrader's own sanitizing steps (nbgrader.converters.Autograde), with ClearHiddenTests after OverwriteCells
+    config.Autograde.sanitize_preprocessors = [steps.ClearOutput, steps.DeduplicateIds, steps.OverwriteKernelspec,
+                                               steps.OverwriteCells, steps.ClearHiddenTests, steps.CheckCellMetadata]
+    config.ClearHiddenTests.enforce_metadata = False
 
 
 def _start_worker(course: str, db_url: str, sandboxed: bool = True) -> None:
-    global _API, _COURSE, _DB_URL, _JUDGE
+    global _API, _COURSE, _DB_URL, _JUDGE, _HIDDEN_IN_KERNEL
     # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
     # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
     # The main process alone decides what an interrupt stops.
@@ -174,6 +187,9 @@ def _start_worker(course: str, db_url: str, sandboxed: bool = True) -> None:
     _DB_URL = with_busy_timeout(db_url)
     os.chdir(course)
     config = course_config(_COURSE, db_url)
+    _HIDDEN_IN_KERNEL = bool(config.get("Lrcourse", {}).get("feedback_shows_hidden_tests", False))
+    if not _HIDDEN_IN_KERNEL:
+        _keep_hidden_tests_out_of_the_kernel(config)
     _API = NbGraderAPI(config=config)
     limits = None
     if sandboxed:
@@ -227,8 +243,7 @@ def _grade_student(assignment: str, student: str, current: str) -> Outcome:
         return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
     notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
     if any((_COURSE / "autograded" / student / assignment).glob("*.ipynb")):
-        with _hidden_tests_withheld(_COURSE / "autograded" / student / assignment):
-            feedback = _API.generate_feedback(assignment, student, force=True)
+        feedback = _API.generate_feedback(assignment, student, force=True)
         if not feedback.get("success"):
             return Outcome(student, "failed", "feedback: " + _first_error(feedback), seconds=time.monotonic() - start)
     else:  # nbgrader keeps no graded notebook of a failed run: the scores stand, without feedback
@@ -242,50 +257,6 @@ def _grade_student(assignment: str, student: str, current: str) -> Outcome:
 
 
 _EXERCISES: dict = {}
-HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-WITHHELD = "# (hidden tests: their source is not shown in feedback; their result and message are above)"
-
-
-@contextlib.contextmanager
-def _hidden_tests_withheld(folder: Path):
-    """Feedback shows each test cell's result and message, not the hidden tests' source (nbgrader would show
-    it: autograde restores it into the graded notebook). The graded notebook is restored afterwards.
-    `c.Lrcourse.feedback_shows_hidden_tests = True` in nbgrader_config.py keeps nbgrader's behaviour."""
-    import nbformat
-
-    if _API.config.get("Lrcourse", {}).get("feedback_shows_hidden_tests", False):
-        yield
-        return
-    originals = {path: path.read_bytes() for path in folder.glob("*.ipynb")}
-    try:
-        for path in originals:
-            notebook = nbformat.read(path, as_version=4)
-            for cell in notebook.cells:
-                if cell.cell_type == "code" and HIDDEN[0] in cell.source:
-                    cell.source = _withhold(cell.source)
-                    for output in cell.get("outputs", []):  # a traceback quotes the failing lines' source
-                        if output.get("output_type") == "error":
-                            output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
-            nbformat.write(notebook, path)
-        yield
-    finally:
-        for path, data in originals.items():
-            path.write_bytes(data)
-
-
-def _withhold(source: str) -> str:
-    kept, hiding = [], False
-    for line in source.splitlines():
-        if line.strip() == HIDDEN[0]:
-            hiding = True
-            kept.append(WITHHELD)
-        elif line.strip() == HIDDEN[1]:
-            hiding = False
-        elif not hiding:
-            kept.append(line)
-    return "\n".join(kept)
-
-
 def _limit_hit(student: str, assignment: str) -> str | None:
     from lrcourse.grading import kernels
 
@@ -318,6 +289,8 @@ def _decide(exercise, assignment: str, student: str, answers: list[str]):
         for name, verdict in decided.cells.items():
             grade = gradebook.find_grade(name, exercise.notebook, assignment, student)
             verdict.in_kernel_score = grade.auto_score
+            if _HIDDEN_IN_KERNEL:  # the kernel ran what the trusted verdict ran
+                verdict.visible_score = verdict.trusted_score
             grade.auto_score = verdict.trusted_score
         gradebook.db.commit()
     folder = _COURSE / "autograded" / student / assignment

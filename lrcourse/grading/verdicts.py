@@ -319,11 +319,31 @@ def _observer_seconds(observer: str, payload: dict) -> float:
 # --------------------------------------------------------------------------------------------
 # An assignment's exercises, from the instructor's side
 # --------------------------------------------------------------------------------------------
+HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def visible_part(source: str) -> str:
+    """A test cell as the student saw it: without its hidden tests (what the kernel runs)."""
+    kept, hiding = [], False
+    for line in source.splitlines():
+        if line.strip() == HIDDEN[0]:
+            hiding = True
+        elif line.strip() == HIDDEN[1]:
+            hiding = False
+        elif not hiding:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 @dataclass
 class TestCell:
     name: str
     source: str
     points: float
+
+    @property
+    def visible_source(self) -> str:
+        return visible_part(self.source)
 
 
 @dataclass
@@ -402,6 +422,7 @@ class Verdict:
     in_kernel_score: float | None = None
     message: str = ""   # the first line of why the cell failed ("" if it passed)
     detail: str = ""    # all of it, as the student's feedback shows it
+    visible_score: float | None = None  # the trusted score of the visible part alone (what the kernel ran)
 
 
 @dataclass
@@ -410,6 +431,14 @@ class Verdicts:
 
     @property
     def overridden(self) -> list[str]:
+        """Cells where the kernel's result differs from the trusted one for the same tests: something in the
+        kernel changed what its test cells reported."""
+        return [name for name, v in self.cells.items() if v.in_kernel_score is not None
+                and v.in_kernel_score != (v.trusted_score if v.visible_score is None else v.visible_score)]
+
+    @property
+    def corrected(self) -> list[str]:
+        """Cells whose trusted score differs from the kernel's (overridden, or failed in hidden tests only)."""
         return [name for name, v in self.cells.items()
                 if v.in_kernel_score is not None and v.in_kernel_score != v.trusted_score]
 
@@ -419,7 +448,7 @@ class Verdicts:
 
     def to_json(self) -> str:
         return json.dumps({"cells": {name: asdict(v) for name, v in self.cells.items()},
-                           "overridden": self.overridden}, indent=1)
+                           "overridden": self.overridden, "corrected": self.corrected}, indent=1)
 
 
 class Judge:
@@ -439,21 +468,26 @@ class Judge:
         verdicts = Verdicts()
         try:
             for test in exercise.tests:
-                detail = self._run_test(exercise, test, session)
-                verdicts.cells[test.name] = Verdict(test.points, 0.0 if detail else test.points,
-                                                    message=detail.splitlines()[0] if detail else "", detail=detail)
+                detail = self._run_test(exercise, test.source, test.name, session)
+                verdict = Verdict(test.points, 0.0 if detail else test.points,
+                                  message=detail.splitlines()[0] if detail else "", detail=detail)
+                visible = test.visible_source
+                if visible != test.source:
+                    verdict.visible_score = test.points if not self._run_test(
+                        exercise, visible, test.name, session) else 0.0
+                verdicts.cells[test.name] = verdict
         finally:
             session.close()
         return verdicts
 
-    def _run_test(self, exercise: Exercise, test: TestCell, session: Session) -> str:
+    def _run_test(self, exercise: Exercise, source: str, name: str, session: Session) -> str:
         """'' if the test cell completes, else why not."""
         namespace = dict(self._setup(exercise))
         try:
             for names in exercise.answers.values():
                 namespace.update({name: RemoteAnswer(session, name).resolved() for name in names})
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                exec(compile(test.source, f"<test cell {test.name}>", "exec"), namespace)
+                exec(compile(source, f"<test cell {name}>", "exec"), namespace)
         except GraderFault:
             raise
         except (Exception, checking.StudentTimeout) as error:
@@ -478,16 +512,16 @@ def _explain(error: BaseException) -> str:
 
 
 def annotate(path: Path, verdicts: Verdicts) -> None:
-    """Where the trusted verdict overrides the kernel's, say so in the graded notebook's test cell (its
+    """Where the trusted verdict differs from the kernel's, say so in the graded notebook's test cell (its
     feedback shows it): the kernel's outputs are replaced by the grader's own result."""
     import nbformat
 
-    if not verdicts.overridden or not path.exists():
+    if not verdicts.corrected or not path.exists():
         return
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         name = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if name in verdicts.overridden:
+        if name in verdicts.corrected:
             verdict = verdicts.cells[name]
             note = ("The grader checked this cell again outside your notebook, and that result stands: "
                     + ("passed." if not verdict.message else "failed.") + "\n")
