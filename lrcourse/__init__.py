@@ -6,7 +6,8 @@ One module per concern, so the notebooks show ideas rather than plumbing:
 - `problems`: toy losses and simulated training signals (quadratics, noisy gradients, plateaus).
 - `plots`: figures in one consistent style.
 - `widgets`: slider panels that redraw a figure.
-- `training`: the digits classifier of chapter 5, its epoch functions and cached runs.
+- `training`: the digits split and batches the graders of chapters 5 and 6 build on, and `cached_run`, the
+  disk cache (plus the precomputed runs in `lrcourse/runs/`) that keeps those chapters fast.
 - `checking`: what the exercises' test cells use to compare a student's class with PyTorch.
 - `grading`, `cli`: the `lrcourse` command for instructors and self-study.
 
