@@ -183,7 +183,9 @@ class StepLRCase:
     """MyStepLR(optimizer, step_size, gamma) on groups with rates `lrs`, stepped `steps` times.
 
     `edits` sets rates by hand between steps, as other code might: {k: {group: rate}} writes
-    `param_groups[group]["lr"] = rate` just before step number k (counting from 1).
+    `param_groups[group]["lr"] = rate` just before step number k (counting from 1). With `after_edits` a
+    state is also recorded right after each hand edit, before the step (what get_last_lr() says then); an edit
+    keyed steps + 1 then comes after the last step, with no step after it.
     """
 
     lrs: list[float]
@@ -192,6 +194,7 @@ class StepLRCase:
     steps: int = 20
     hint: str = ""
     edits: dict = field(default_factory=dict)
+    after_edits: bool = False
 
     @property
     def kwargs(self) -> dict:
@@ -199,14 +202,15 @@ class StepLRCase:
 
     def request(self) -> dict:
         return {"scheduler": "StepLR", "lrs": self.lrs, "kwargs": self.kwargs, "steps": self.steps,
-                "edits": _edits(self.edits)}
+                "edits": _edits(self.edits)} | ({"after_edits": True} if self.after_edits else {})
 
 
 @dataclass
 class PlateauCase:
     """MyReduceLROnPlateau(optimizer, **kwargs) on groups with rates `lrs`, fed `metrics`.
 
-    `as_tensor` passes each metric as a one-element tensor instead of a float; `edits` as in StepLRCase.
+    `as_tensor` passes each metric as a one-element tensor instead of a float; `edits` and `after_edits` as
+    in StepLRCase.
     """
 
     lrs: list[float]
@@ -215,10 +219,25 @@ class PlateauCase:
     as_tensor: bool = False
     hint: str = ""
     edits: dict = field(default_factory=dict)
+    after_edits: bool = False
 
     def request(self) -> dict:
         return {"scheduler": "ReduceLROnPlateau", "lrs": self.lrs, "kwargs": self.kwargs,
-                "metrics": self.metrics, "edits": _edits(self.edits)}
+                "metrics": self.metrics, "edits": _edits(self.edits)} | ({"after_edits": True} if self.after_edits else {})
+
+
+def _state_labels(case) -> list[tuple[str, int]]:
+    """For each recorded state: when it was taken, and how many steps came before it."""
+    request = case.request()
+    edits = request.get("edits") or {}
+    steps = len(request["metrics"]) if request.get("metrics") is not None else request["steps"]
+    labels = [("right after construction", 0)]
+    for step in range(1, steps + 2):
+        if request.get("after_edits") and edits.get(str(step)):
+            labels.append((f"after the hand edit just before step number {step} (before that step)", step - 1))
+        if step <= steps:
+            labels.append((f"after step number {step}", step))
+    return labels
 
 
 def _edits(edits: dict) -> dict:
@@ -335,11 +354,18 @@ def observe_scheduler(student_class, payload: dict) -> dict:
             for step in range(case["steps"] if metrics is None else len(metrics)):
                 for group, rate in edits.get(str(step + 1), {}).items():
                     optimizer.param_groups[int(group)]["lr"] = rate
+                if case.get("after_edits") and edits.get(str(step + 1)):
+                    snapshot(scheduler)
                 if metrics is None:
                     scheduler.step()
                 else:
-                    value = metrics[step]
+                    value = float(metrics[step]) if isinstance(metrics[step], str) else metrics[step]
                     scheduler.step(torch.tensor([value]) if payload.get("as_tensor") else value)
+                snapshot(scheduler)
+            last = str((case["steps"] if metrics is None else len(metrics)) + 1)
+            if case.get("after_edits") and edits.get(last):     # an edit after the last step, and no step after it
+                for group, rate in edits[last].items():
+                    optimizer.param_groups[int(group)]["lr"] = rate
                 snapshot(scheduler)
     except StudentTimeout:
         observation["timeout"] = True
@@ -443,7 +469,8 @@ def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
         for group, (value, want) in enumerate(zip(last, wanted)):
             if isinstance(value, torch.Tensor) or not _close(value, want):
                 return (f"get_last_lr()[{group}] is {value!r}, but it must be the float {want!r} "
-                        "(the rate the scheduler set at its last step)", None, None)
+                        "(the rate the scheduler set at construction or at its last step(); a rate changed by hand is not "
+                        "reported until the next step())", None, None)
     for name in keys:
         if name in ("lrs", "get_last_lr"):
             continue
@@ -475,21 +502,25 @@ def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, 
                 f"Test case {case!r} is unfair: at steps {reference['ambiguous_steps']} a value lies on a "
                 "threshold or eps boundary to within rounding, where equally correct formulas may disagree. "
                 "This is a fault in the test, not in your code: tell your instructor.")
+        sent = request if request.get("metrics") is None else {  # JSON has no nan or inf: sent as text
+            **request, "metrics": [m if math.isfinite(m) else repr(float(m)) for m in request["metrics"]]}
         observation = observe(student_class, "scheduler", {
-            "case": request, "record": list(compare), "as_tensor": getattr(case, "as_tensor", False)})
+            "case": sent, "record": list(compare), "as_tensor": getattr(case, "as_tensor", False)})
         _forbid_torch_use(name, observation)
         states, expected = observation["states"], reference["states"]
-        for step, mine in enumerate(states[:len(expected)]):
-            difference = _compare_state(mine, expected[step], compare)
+        labels = _state_labels(case)
+        for index, mine in enumerate(states[:len(expected)]):
+            difference = _compare_state(mine, expected[index], compare)
             if difference:
                 text, key, group = difference
-                when = "right after construction" if step == 0 else f"after step number {step}"
+                when, step = labels[index] if index < len(labels) else (f"in state {index}", index)
                 feed = _metric_history(case, step)
                 history = ""
                 if key is not None:
-                    history = (f"\n  PyTorch's {reference_name}: {_history(expected[:step + 1], key, group)}"
-                               f"\n  yours:{' ' * (len(reference_name) + 3)}{_history(states[:step + 1], key, group)}")
-                raise _Mismatch(f"{title}:\n{when}, {text}.{feed}{_edit_note(case, step)}{history}{hint}")
+                    history = (f"\n  PyTorch's {reference_name}: {_history(expected[:index + 1], key, group)}"
+                               f"\n  yours:{' ' * (len(reference_name) + 3)}{_history(states[:index + 1], key, group)}")
+                edited = _edit_note(case, step + 1 if "hand edit" in when else step)
+                raise _Mismatch(f"{title}:\n{when}, {text}.{feed}{edited}{history}{hint}")
         if observation["timeout"]:
             raise AssertionError(f"{title}: your code did not finish within {observation['seconds']:.0f} s "
                                  f"({_where(states)}). Is there a loop that never ends?")
@@ -633,6 +664,33 @@ def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: i
             raise AssertionError(
                 f"warmup_cosine_factor(epoch={epoch}, warmup_epochs={warmup}, total_epochs={total}, floor={floor}) "
                 f"is {value!r}; PyTorch's SequentialLR(LinearLR, CosineAnnealingLR) gives {want!r} ({phase} phase).")
+
+
+def check_warmup_step(factor, warmup: int, start_factor: float, step_size: int, gamma: float,
+                      epochs: range | None = None) -> None:
+    """`factor(epoch, warmup, start_factor, step_size, gamma)` must give PyTorch's rate (for lr = 1) of
+    SequentialLR([LinearLR(start_factor, total_iters=warmup), StepLR(step_size, gamma)], milestones=[warmup])
+    at every epoch of `epochs` (default: the first warmup + 4 * step_size + 3)."""
+    if not isinstance(factor, RemoteTarget):
+        expect_self_contained(factor)
+    epochs = list(epochs if epochs is not None else range(warmup + 4 * step_size + 3))
+    request = {"scheduler": "WarmupStep", "lrs": [1.0], "steps": max(epochs),
+               "kwargs": {"warmup": warmup, "start_factor": start_factor, "step_size": step_size, "gamma": gamma}}
+    [reference] = reference_trajectories([request])
+    expected = [reference["states"][epoch]["lrs"][0] for epoch in epochs]
+    call = f"warmup_step_factor(epoch, warmup_epochs={warmup}, start_factor={start_factor}, step_size={step_size}, gamma={gamma})"
+    guard = _Guard(SECONDS_PER_CASE)
+    try:
+        with guard.running():
+            mine = [factor(epoch, warmup, start_factor, step_size, gamma) for epoch in epochs]
+    except StudentTimeout:
+        raise AssertionError(f"{call} did not finish within {guard.seconds:.0f} s") from None
+    for epoch, value, want in zip(epochs, mine, expected):
+        if not _close(value, want):
+            phase = "warm-up, LinearLR" if epoch < warmup else "after the milestone, StepLR"
+            raise AssertionError(
+                f"{call.replace('epoch,', f'epoch={epoch},')} is {value!r}; PyTorch's SequentialLR([LinearLR, StepLR], "
+                f"milestones=[{warmup}]) gives {want!r} at epoch {epoch} ({phase} phase).")
 
 
 # --------------------------------------------------------------------------------------------

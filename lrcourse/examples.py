@@ -1,7 +1,7 @@
 """The example class for the instructor walkthrough (`lrcourse demo`).
 
-`examples/class/<assignment>/` holds one file per student: `<student>.py` is the student's answer for
-the exercise cell named on its first line (`# cell: <grade_id>`), pasted into the released notebook;
+`examples/class/<assignment>/` holds one file per student: `<student>.py` holds the student's answers, each
+section for the exercise cell named on its first line (`# cell: <grade_id>`), pasted into the released notebook;
 `<student>.ipynb` is submitted as it is (a malformed notebook, for instance). Building the notebooks at
 demo time keeps the examples in step with the released notebooks.
 """
@@ -31,11 +31,18 @@ def submit_example_class(course: Path, examples: Path) -> list[str]:
 
 
 def _with_answer(release: Path, text: str) -> nbformat.NotebookNode:
-    first, _, body = text.partition("\n")
-    cell_id = first.removeprefix("# cell:").strip()
+    """The released notebook with each `# cell: <grade_id>` section of `text` pasted into that cell."""
     notebook = nbformat.read(release, as_version=4)
-    cells = [cell for cell in notebook.cells if cell.get("id") == cell_id]
-    if not cells:
-        raise ValueError(f"{release.name} has no cell {cell_id!r}")
-    cells[0].source = body.strip() + "\n"
+    sections, current = {}, None
+    for line in text.splitlines():
+        if line.startswith("# cell:"):
+            current = line.removeprefix("# cell:").strip()
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    for cell_id, lines in sections.items():
+        cells = [cell for cell in notebook.cells if cell.get("id") == cell_id]
+        if not cells:
+            raise ValueError(f"{release.name} has no cell {cell_id!r}")
+        cells[0].source = "\n".join(lines).strip() + "\n"
     return notebook

@@ -47,19 +47,32 @@ def trajectory(case: dict) -> dict:
     for step in range(case["steps"] if metrics is None else len(metrics)):
         for group, rate in edits.get(str(step + 1), {}).items():
             optimizer.param_groups[int(group)]["lr"] = rate
+        if case.get("after_edits") and edits.get(str(step + 1)):
+            states.append(snapshot())           # what get_last_lr() says between a hand edit and the step
         if metrics is not None and _on_a_boundary(scheduler, optimizer, metrics[step]):
             ambiguous.append(step + 1)
         optimizer.step()
         scheduler.step() if metrics is None else scheduler.step(metrics[step])
         states.append(snapshot())
+    last = str((case["steps"] if metrics is None else len(metrics)) + 1)
+    if case.get("after_edits") and edits.get(last):      # an edit after the last step, and no step after it
+        for group, rate in edits[last].items():
+            optimizer.param_groups[int(group)]["lr"] = rate
+        states.append(snapshot())
     return {"states": states, "ambiguous_steps": ambiguous}
 
 
 def _build(optimizer, name: str, kwargs: dict):
-    """PyTorch's scheduler `name`, or the course's composite "WarmupCosine": a LinearLR warm-up from
-    1/warmup to 1 over `warmup` epochs, then CosineAnnealingLR down to floor * lr at `total`."""
+    """PyTorch's scheduler `name`, or one of the course's composites: "WarmupCosine", a LinearLR warm-up from
+    1/warmup to 1 over `warmup` epochs, then CosineAnnealingLR down to floor * lr at `total`; "WarmupStep",
+    SequentialLR(LinearLR(start_factor, total_iters=warmup), StepLR(step_size, gamma)) with milestone `warmup`."""
     import torch.optim.lr_scheduler as schedulers
 
+    if name == "WarmupStep":                # LinearLR from start_factor over `warmup` epochs, then StepLR
+        warmup = kwargs["warmup"]
+        phases = [schedulers.LinearLR(optimizer, start_factor=kwargs["start_factor"], end_factor=1.0, total_iters=warmup),
+                  schedulers.StepLR(optimizer, step_size=kwargs["step_size"], gamma=kwargs["gamma"])]
+        return schedulers.SequentialLR(optimizer, phases, milestones=[warmup])
     if name != "WarmupCosine":
         return getattr(schedulers, name)(optimizer, **kwargs)
     warmup, total, floor = kwargs["warmup"], kwargs["total"], kwargs["floor"]
@@ -70,24 +83,38 @@ def _build(optimizer, name: str, kwargs: dict):
 
 
 def _on_a_boundary(scheduler, optimizer, metric: float) -> bool:
-    """Whether this step's decision depends on floating-point rounding.
+    """Whether this step's decision depends on how a correct answer writes its comparisons.
 
-    Equivalent correct formulas (`a < best - t` and `best - a > t`, `old - new > eps` and
-    `new < old - eps`) can round differently when a value lies on the boundary to within a few
-    ulps; a test case that puts a metric or a reduction there could misgrade a correct answer.
+    The comparisons of ReduceLROnPlateau can be written in several equally correct ways (`a < best * (1 - t)`,
+    `a < best - best * t` once best is finite; `a < best - t`, `best - a > t`, `a + t < best`; `old - new > eps`, `new < old - eps`, `old - eps > new`). In exact
+    arithmetic they agree; in floating point they can disagree when a value lies on the boundary to within
+    rounding. Only then is a test case unfair. An exact tie (a value exactly on a boundary that every
+    formulation computes exactly, e.g. 0.75 against 1.0 - 0.25, or any tie with threshold=0), a NaN or an
+    infinite metric is decided the same way by all of them, and is tested like any other value.
     """
     best, t = scheduler.best, scheduler.threshold
-    if math.isfinite(best) and t != 0:
+    a = float(metric)
+    if scheduler.mode == "min":
         if scheduler.threshold_mode == "rel":
-            boundary = best * (1 - t) if scheduler.mode == "min" else best * (1 + t)
+            ways = {a < best * (1.0 - t), a - best * (1.0 - t) < 0, best * (1.0 - t) - a > 0}
+            if math.isfinite(best):
+                ways.add(a < best - best * t)       # correct once best is finite
         else:
-            boundary = best - t if scheduler.mode == "min" else best + t
-        if abs(metric - boundary) <= 1e-9 * max(1.0, abs(boundary)):
-            return True
+            ways = {a < best - t, best - a > t, a + t < best}
+    else:
+        if scheduler.threshold_mode == "rel":
+            ways = {a > best * (1.0 + t), a - best * (1.0 + t) > 0, best * (1.0 + t) - a < 0}
+            if math.isfinite(best):
+                ways.add(a > best + best * t)
+        else:
+            ways = {a > best + t, a - best > t, a - t > best}
+    if len(ways) > 1:
+        return True
+    eps = scheduler.eps
     for group, min_lr in zip(optimizer.param_groups, scheduler.min_lrs):
         old = float(group["lr"])
-        reduction = old - max(old * scheduler.factor, min_lr)
-        if scheduler.eps > 0 and abs(reduction - scheduler.eps) <= 1e-9 * max(old, scheduler.eps):
+        new = max(old * scheduler.factor, min_lr)
+        if len({old - new > eps, new < old - eps, old - eps > new}) > 1:
             return True
     return False
 

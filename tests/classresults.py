@@ -71,7 +71,8 @@ def build_class(directory: Path, written_answer: bool = False, *export_args: str
     submit_example_class(course, ROOT / "examples" / "class")
     if written_answer:
         # nbgrader scores an unchanged written answer 0 by itself: both write one, a grader marks alice's
-        submit(course, "alice", GENERATED, {**solution_answers(GENERATED), WRITTEN: "It overshoots, more each step."})
+        autograded = {k: v for k, v in solution_answers(GENERATED).items() if not k.startswith("written_")}
+        submit(course, "alice", GENERATED, {**autograded, WRITTEN: "It overshoots, more each step."})
         submit(course, "zoe", GENERATED, {WRITTEN: "No idea."})  # exercises untouched; not in the roster
         first = lrcourse(course, "grade", GENERATED, "--workers", "2", timeout=1200)
         assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]

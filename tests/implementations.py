@@ -11,20 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STEP_CELLS = ("test_my_step_lr_one_group", "test_my_step_lr_groups", "test_my_step_lr_get_last_lr",
-              "test_my_step_lr_last_epoch")
-PLATEAU_CELLS = ("test_plateau_min_rel", "test_plateau_modes", "test_plateau_patience", "test_plateau_cooldown",
-                 "test_plateau_min_lr", "test_plateau_eps", "test_plateau_groups", "test_plateau_errors",
-                 "test_plateau_tensor_and_get_last_lr")
-LARGEST_CELLS = ("test_largest_stable_lr",)
-SCALE_CELLS = ("test_scale_learning_rates",)
-WARMUP_CELLS = ("test_warmup_phase", "test_matches_sequential_lr", "test_after_total")
+STEP_CELLS = ("test_my_step_lr_one_group", "test_my_step_lr_groups", "test_my_step_lr_hand_edit",
+              "test_my_step_lr_get_last_lr", "test_my_step_lr_last_epoch")
+PLATEAU_CELLS = ("test_plateau_min_rel", "test_plateau_modes", "test_plateau_ties", "test_plateau_non_finite",
+                 "test_plateau_patience", "test_plateau_cooldown", "test_plateau_min_lr", "test_plateau_eps",
+                 "test_plateau_groups", "test_plateau_errors", "test_plateau_tensor_and_get_last_lr")
+LARGEST_CELLS = ("test_largest_stable_lr", "test_largest_stable_lr_directions")
+FLOOR_CELLS = ("test_rate_for_noise_floor", "test_rate_for_noise_floor_stable")
+WARMUP_CELLS = ("test_warmup_phase", "test_step_phase", "test_matches_sequential_lr")
 FIT_CELLS = ("test_fit_steps_rates", "test_fit_steps_order", "test_fit_steps_losses")
 PREDICT_CYCLE_CELLS = ("test_predict_one_cycle",)
 RANGE_CELLS = ("test_range_rates", "test_range_losses", "test_range_restores", "test_range_suggestion")
 PREDICT_STEPS_CELLS = ("test_predict_accumulation",)
 CELLS = {"my_step_lr": STEP_CELLS, "my_reduce_lr_on_plateau": PLATEAU_CELLS, "largest_stable_lr": LARGEST_CELLS,
-         "scale_learning_rates": SCALE_CELLS, "warmup_cosine_factor": WARMUP_CELLS, "fit_per_step": FIT_CELLS,
+         "rate_for_noise_floor": FLOOR_CELLS, "warmup_step_factor": WARMUP_CELLS,
+         "predicted_w2": ("test_predict_w2",), "predicted_rate_after_edit": ("test_predict_rate_after_edit",),
+         "predicted_drop_steps": ("test_predict_drop_steps",), "predicted_chained_rate": ("test_predict_chained_rate",),
+         "fit_per_step": FIT_CELLS,
          "predicted_one_cycle_per_epoch": PREDICT_CYCLE_CELLS, "lr_range_test": RANGE_CELLS,
          "predicted_optimizer_steps": PREDICT_STEPS_CELLS}
 ALL = "all"
@@ -65,14 +68,34 @@ class MyStepLR:
         self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
         self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.last_epoch = 0
+        self._last_lr = list(self.base_lrs)
 
     def step(self):
         self.last_epoch += 1
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def get_last_lr(self):
-        return [group["lr"] for group in self.optimizer.param_groups]
+        return list(self._last_lr)
+'''
+
+STEP_CHAINABLE = '''
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.last_epoch = 0
+        self._last_lr = [float(group["lr"]) for group in optimizer.param_groups]
+
+    def step(self):
+        self.last_epoch += 1
+        if self.last_epoch % self.step_size == 0:
+            for group in self.optimizer.param_groups:
+                group["lr"] = group["lr"] * self.gamma
+        self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
+
+    def get_last_lr(self):
+        return list(self._last_lr)
 '''
 
 
@@ -81,31 +104,110 @@ def step_variant(old: str, new: str) -> str:
     return STEP_CLOSED_FORM.replace(old, new)
 
 
+def chain_variant(old: str, new: str) -> str:
+    assert old in STEP_CHAINABLE, old
+    return STEP_CHAINABLE.replace(old, new)
+
+
+HAND = "test_my_step_lr_hand_edit"
 STEP_CORRECT = [
-    step("closed_form", STEP_CLOSED_FORM),
-    step("chained_multiplication", '''
+    step("chainable", STEP_CHAINABLE),
+    step("chained_countdown", '''
 class MyStepLR:
-    """Multiply the current rate by gamma at every multiple of step_size."""
+    \"\"\"Count down to the next decay; multiply the current rate by gamma when it is due.\"\"\"
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.optimizer = optimizer
         self.step_size = step_size
         self.gamma = gamma
         self.last_epoch = 0
+        self.until_decay = step_size
+        self.last = tuple(map(lambda g: float(g["lr"]), optimizer.param_groups))
+
+    def step(self):
+        self.last_epoch += 1
+        self.until_decay -= 1
+        if self.until_decay == 0:
+            self.until_decay = self.step_size
+            for group in self.optimizer.param_groups:
+                group["lr"] *= self.gamma
+        self.last = tuple(map(lambda g: float(g["lr"]), self.optimizer.param_groups))
+
+    def get_last_lr(self):
+        return list(self.last)
+'''),
+    step("ratio_of_closed_forms", '''
+import math
+
+class MyStepLR:
+    \"\"\"The current rate times gamma ** (this step's exponent - the previous step's exponent).\"\"\"
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.step_size, self.gamma = optimizer, int(step_size), float(gamma)
+        self.last_epoch = 0
+        self._last = {i: g["lr"] for i, g in enumerate(optimizer.param_groups)}
+
+    def step(self):
+        before = math.floor(self.last_epoch / self.step_size)
+        self.last_epoch = self.last_epoch + 1
+        after = math.floor(self.last_epoch / self.step_size)
+        for i, group in enumerate(self.optimizer.param_groups):
+            if after > before:
+                group["lr"] = group["lr"] * self.gamma ** (after - before)
+            self._last[i] = group["lr"]
+
+    def get_last_lr(self):
+        return [float(self._last[i]) for i in sorted(self._last)]
+'''),
+    step("prints_and_warns", '''
+import sys, warnings
+
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        print("creating MyStepLR with", step_size, gamma)
+        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.last_epoch = 0
+        self.saved = [group["lr"] for group in optimizer.param_groups]
+
+    def step(self):
+        self.last_epoch += 1
+        print("epoch", self.last_epoch, file=sys.stderr)
+        warnings.warn("debugging output from my scheduler")
+        if self.last_epoch % self.step_size == 0:
+            for group in self.optimizer.param_groups:
+                group["lr"] = group["lr"] * self.gamma
+        self.saved = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self):
+        print("get_last_lr called")
+        return [rate for rate in self.saved]
+'''),
+    step("tensor_round_trip_warns", '''
+import torch
+
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.last_epoch = 0
+        self.reported = [float(group["lr"]) for group in optimizer.param_groups]
 
     def step(self):
         self.last_epoch += 1
         if self.last_epoch % self.step_size == 0:
             for group in self.optimizer.param_groups:
-                group["lr"] = group["lr"] * self.gamma
+                rate = torch.tensor(group["lr"], dtype=torch.float64)
+                # torch.tensor(a_tensor) warns (UserWarning: copy construct), harmlessly
+                group["lr"] = float(torch.tensor(rate) * self.gamma)
+        self.reported = [float(group["lr"]) for group in self.optimizer.param_groups]
 
     def get_last_lr(self):
-        return list(map(lambda g: float(g["lr"]), self.optimizer.param_groups))
+        return self.reported[:]
 '''),
-    step("bookkeeping_in_groups", '''
-import math
+]
 
-def _decay(gamma, epoch, step_size):
-    return gamma ** math.floor(epoch / step_size)
+STEP_WRONG = [
+    # the old contract's answer: right while nothing else writes the rate, wrong after a hand edit
+    step("closed_form", STEP_CLOSED_FORM, fails=(HAND,)),
+    step("closed_form_in_groups", '''
+import math
 
 class MyStepLR:
     def __init__(self, optimizer, step_size, gamma=0.1):
@@ -118,7 +220,7 @@ class MyStepLR:
 
     def step(self):
         self.last_epoch = self.last_epoch + 1
-        factor = _decay(self.gamma, self.last_epoch, self.step_size)
+        factor = self.gamma ** math.floor(self.last_epoch / self.step_size)
         self._last = []
         for group in self.optimizer.param_groups:
             group["lr"] = group["my_initial_lr"] * factor
@@ -126,89 +228,70 @@ class MyStepLR:
 
     def get_last_lr(self):
         return list(self._last)
-'''),
-    step("prints_and_warns", '''
-import sys, warnings
-
+''', fails=(HAND,)),
+    step("decays_from_own_record", '''
 class MyStepLR:
+    \"\"\"Chainable, but from the rates it wrote itself: a hand edit is ignored.\"\"\"
     def __init__(self, optimizer, step_size, gamma=0.1):
-        print("creating MyStepLR with", step_size, gamma)
         self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
-        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.last_epoch = 0
+        self.rates = [float(group["lr"]) for group in optimizer.param_groups]
 
     def step(self):
         self.last_epoch += 1
-        print("epoch", self.last_epoch, file=sys.stderr)
-        warnings.warn("debugging output from my scheduler")
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)
+        if self.last_epoch % self.step_size == 0:
+            self.rates = [rate * self.gamma for rate in self.rates]
+            for group, rate in zip(self.optimizer.param_groups, self.rates):
+                group["lr"] = rate
 
     def get_last_lr(self):
-        print("get_last_lr called")
-        return [group["lr"] for group in self.optimizer.param_groups]
-'''),
-    step("tensor_round_trip_warns", '''
-import torch
-
-class MyStepLR:
-    def __init__(self, optimizer, step_size, gamma=0.1):
-        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
-        self.base_lrs = [torch.tensor(group["lr"], dtype=torch.float64) for group in optimizer.param_groups]
-        self.last_epoch = 0
-
-    def step(self):
-        self.last_epoch += 1
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            # torch.tensor(a_tensor) warns (UserWarning: copy construct), harmlessly
-            group["lr"] = float(torch.tensor(base) * self.gamma ** (self.last_epoch // self.step_size))
-
-    def get_last_lr(self):
-        return [group["lr"] for group in self.optimizer.param_groups]
-'''),
-]
-
-STEP_WRONG = [
+        return list(self.rates)
+''', fails=("test_my_step_lr_hand_edit",)),
+    step("get_last_lr_reads_groups", chain_variant("        return list(self._last_lr)",
+                                                   '        return [float(group["lr"]) for group in self.optimizer.param_groups]'),
+         fails=("test_my_step_lr_get_last_lr",)),
+    step("chainable_decays_off_multiples", chain_variant("if self.last_epoch % self.step_size == 0:",
+                                                         "if self.last_epoch % self.step_size == 1 or self.step_size == 1:"),
+         fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
     step("decays_one_step_early", step_variant("(self.last_epoch // self.step_size)",
                                                "((self.last_epoch + 1) // self.step_size)"),
-         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+         fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
     step("decays_one_step_late", step_variant('''        self.last_epoch += 1
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)''', '''        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)
         self.last_epoch += 1'''),
-         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+         fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
     step("float_division", step_variant("(self.last_epoch // self.step_size)", "(self.last_epoch / self.step_size)"),
-         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+         fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
     step("decays_every_step", step_variant("(self.last_epoch // self.step_size)", "self.last_epoch"),
-         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+         fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
     step("compounds_the_decay", step_variant('group["lr"] = base * self.gamma', 'group["lr"] = group["lr"] * self.gamma'),
-         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
-    step("only_first_group", step_variant('''        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = base''', '''        for group, base in zip(self.optimizer.param_groups[:1], self.base_lrs):
-            group["lr"] = base'''),
-         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups")),
-    step("first_group_base_for_all", step_variant('group["lr"] = base * self.gamma', 'group["lr"] = self.base_lrs[0] * self.gamma'),
-         fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups")),
-    step("wrong_default_gamma", step_variant("def __init__(self, optimizer, step_size, gamma=0.1):",
-                                             "def __init__(self, optimizer, step_size, gamma=0.5):"),
+         fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+    step("only_first_group", chain_variant('''            for group in self.optimizer.param_groups:
+                group["lr"]''', '''            for group in self.optimizer.param_groups[:1]:
+                group["lr"]'''),
+         fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups")),
+    step("first_group_rate_for_all", chain_variant('group["lr"] = group["lr"] * self.gamma',
+                                                   'group["lr"] = self.optimizer.param_groups[0]["lr"] * self.gamma'),
+         fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups")),
+    step("wrong_default_gamma", chain_variant("def __init__(self, optimizer, step_size, gamma=0.1):",
+                                              "def __init__(self, optimizer, step_size, gamma=0.5):"),
          fails=("test_my_step_lr_one_group",)),
-    step("decays_at_construction", step_variant('''        self.last_epoch = 0
+    step("decays_at_construction", chain_variant('''        self.last_epoch = 0
 ''', '''        self.last_epoch = 0
         for group in optimizer.param_groups:
             group["lr"] *= gamma
-'''), fails=("test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
-    step("get_last_lr_stale", step_variant('''        return [group["lr"] for group in self.optimizer.param_groups]''',
-                                           '''        return list(self.base_lrs)'''),
+'''), fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group")),
+    step("get_last_lr_stale", step_variant('''        return list(self._last_lr)''', '''        return list(self.base_lrs)'''),
+         fails=(HAND, "test_my_step_lr_get_last_lr")),
+    step("get_last_lr_tensors", chain_variant('''        return list(self._last_lr)''',
+                                              '''        import torch
+        return [torch.tensor(rate) for rate in self._last_lr]'''),
          fails=("test_my_step_lr_get_last_lr",)),
-    step("get_last_lr_tensors", step_variant('''        return [group["lr"] for group in self.optimizer.param_groups]''',
-                                             '''        import torch
-        return [torch.tensor(group["lr"]) for group in self.optimizer.param_groups]'''),
+    step("get_last_lr_tuple", chain_variant('''        return list(self._last_lr)''', '''        return tuple(self._last_lr)'''),
          fails=("test_my_step_lr_get_last_lr",)),
-    step("get_last_lr_tuple", step_variant('''        return [group["lr"] for group in self.optimizer.param_groups]''',
-                                           '''        return tuple(group["lr"] for group in self.optimizer.param_groups)'''),
-         fails=("test_my_step_lr_get_last_lr",)),
-    step("last_epoch_starts_at_minus_one", step_variant('''        self.last_epoch = 0
+    step("last_epoch_starts_at_minus_one", chain_variant('''        self.last_epoch = 0
 ''', '''        self.last_epoch = -1
 '''), fails=ALL),
 ]
@@ -301,6 +384,7 @@ class MyReduceLROnPlateau:
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
+        self._last_lr = [float(g["lr"]) for g in optimizer.param_groups]
 
     def is_better(self, a, best):
         if self.mode == "min" and self.threshold_mode == "rel":
@@ -329,9 +413,10 @@ class MyReduceLROnPlateau:
                     group["lr"] = new
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
+        self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]
 
     def get_last_lr(self):
-        return [float(g["lr"]) for g in self.optimizer.param_groups]
+        return list(self._last_lr)
 '''
 
 
@@ -373,6 +458,7 @@ class MyReduceLROnPlateau:
         self.cooldown, self.eps = cooldown, eps
         self.best = float("inf") if mode == "min" else float("-inf")
         self.num_bad_epochs = self.cooldown_counter = 0
+        self.reported = [g["lr"] for g in groups]
 
     @property
     def in_cooldown(self):
@@ -397,9 +483,10 @@ class MyReduceLROnPlateau:
         if self.num_bad_epochs > self.patience:
             self._reduce()
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self.reported = [g["lr"] for g in self.optimizer.param_groups]
 
     def get_last_lr(self):
-        return [g["lr"] for g in self.optimizer.param_groups]
+        return [float(rate) for rate in self.reported]
 '''),
     plateau("subtraction_forms", plateau_variant(
         "return a < best - self.threshold", "return best - a > self.threshold",
@@ -417,32 +504,69 @@ class MyReduceLROnPlateau:
     )),
 ]
 
+PLATEAU_CORRECT.append(plateau("explicit_nan_and_boundary", plateau_variant(
+    "    def is_better(self, a, best):\n",
+    "    def is_better(self, a, best):\n"
+    "        if math.isnan(a):\n"
+    "            return False  # NaN improves on nothing\n"
+    "        if self.threshold_mode == 'rel':\n"
+    "            boundary = best * (1 - self.threshold) if self.mode == 'min' else best * (1 + self.threshold)\n"
+    "        else:\n"
+    "            boundary = best - self.threshold if self.mode == 'min' else best + self.threshold\n"
+    "        return a < boundary if self.mode == 'min' else a > boundary\n")))
+
+TIES, NON_FINITE = "test_plateau_ties", "test_plateau_non_finite"
 PLATEAU_WRONG = [
+    # issue 12: full marks before the tie and non-finite cells existed
+    plateau("abs_tie_counts_as_improvement", plateau_variant(
+        "return a < best - self.threshold", "return a <= best - self.threshold",
+        "return a > best + self.threshold", "return a >= best + self.threshold"), fails=("test_plateau_non_finite", "test_plateau_ties")),
+    plateau("nan_counts_as_improvement", plateau_variant(
+        "return a < best * (1 - self.threshold)", "return not a >= best * (1 - self.threshold)",
+        "return a < best - self.threshold", "return not a >= best - self.threshold",
+        "return a > best * (1 + self.threshold)", "return not a <= best * (1 + self.threshold)",
+        "return a > best + self.threshold", "return not a <= best + self.threshold"), fails=(NON_FINITE,)),
+    plateau("nan_metric_skipped", plateau_variant(
+        "        current = float(metric)\n", "        current = float(metric)\n        if math.isnan(current):\n            return\n"),
+        fails=(NON_FINITE,)),
+    plateau("non_finite_as_bad_epoch", plateau_variant(
+        "        if self.is_better(current, self.best):", "        if math.isfinite(current) and self.is_better(current, self.best):"),
+        fails=(NON_FINITE,)),
+    plateau("eps_tie_reduces", plateau_variant("if old - new > self.eps:", "if old - new >= self.eps:"),
+            fails=("test_plateau_eps",)),
+    plateau("get_last_lr_reads_groups", plateau_variant(
+        "    def get_last_lr(self):\n        return list(self._last_lr)",
+        "    def get_last_lr(self):\n        return [float(g['lr']) for g in self.optimizer.param_groups]"),
+        fails=("test_plateau_tensor_and_get_last_lr",)),
+    plateau("reduces_from_reported_rates", plateau_variant(
+        "            old = float(group[\"lr\"])", "            old = self._last_lr[i]"),
+        fails=("test_plateau_tensor_and_get_last_lr",)),
+
     plateau("equal_counts_as_improvement", plateau_variant(
         "return a < best * (1 - self.threshold)", "return a <= best * (1 - self.threshold)",
         "return a > best * (1 + self.threshold)", "return a >= best * (1 + self.threshold)"),
-        fails=("test_plateau_min_rel", "test_plateau_modes")),
+        fails=("test_plateau_min_rel", "test_plateau_modes", "test_plateau_non_finite", "test_plateau_ties")),
     # best - best * threshold looks equal to best * (1 - threshold), but at the start best = inf: inf - inf is nan
     plateau("relative_threshold_by_subtraction", plateau_variant(
-        "return a < best * (1 - self.threshold)", "return a < best - best * self.threshold"), fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_min_rel", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+        "return a < best * (1 - self.threshold)", "return a < best - best * self.threshold"), fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_min_rel", "test_plateau_non_finite", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr", "test_plateau_ties")),
     plateau("relative_threshold_uses_abs_best", plateau_variant(
         "return a < best * (1 - self.threshold)", "return a < best - abs(best) * self.threshold"),
-        fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_min_rel", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+        fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_min_rel", "test_plateau_non_finite", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr", "test_plateau_ties")),
     plateau("rel_and_abs_swapped", plateau_variant(
         'if self.mode == "min" and self.threshold_mode == "rel":', 'if self.mode == "min" and self.threshold_mode == "abs":',
         'if self.threshold_mode == "rel":', 'if self.threshold_mode == "abs":'),
-        fails=("test_plateau_min_rel", "test_plateau_modes")),
+        fails=("test_plateau_min_rel", "test_plateau_modes", "test_plateau_ties")),
     plateau("max_mode_treated_as_min", plateau_variant(
         'if self.threshold_mode == "rel":\n            return a > best * (1 + self.threshold)\n        return a > best + self.threshold',
         'if self.threshold_mode == "rel":\n            return a < best * (1 - self.threshold)\n        return a < best - self.threshold'),
-        fails=("test_plateau_modes",)),
+        fails=("test_plateau_modes", "test_plateau_non_finite", "test_plateau_ties")),
     plateau("patience_off_by_one", plateau_variant("if self.num_bad_epochs > self.patience:",
                                                    "if self.num_bad_epochs >= self.patience:"),
-            fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+            fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_non_finite", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr", "test_plateau_ties")),
     plateau("bad_epochs_not_reset_after_reduction", plateau_variant(
         "            self.cooldown_counter = self.cooldown\n            self.num_bad_epochs = 0\n",
         "            self.cooldown_counter = self.cooldown\n"),
-        fails=("test_plateau_cooldown", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+        fails=("test_plateau_cooldown", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_non_finite", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr", "test_plateau_ties")),
     plateau("bad_epochs_counted_in_cooldown", plateau_variant(
         "            self.cooldown_counter -= 1\n            self.num_bad_epochs = 0\n",
         "            self.cooldown_counter -= 1\n"),
@@ -467,14 +591,14 @@ PLATEAU_WRONG = [
         "        self.optimizer = optimizer\n",
         "        self.optimizer = optimizer\n        self.initial = [g['lr'] for g in optimizer.param_groups]\n",
         "new = max(old * self.factor, self.min_lrs[i])", "new = max(self.initial[i] * self.factor, self.min_lrs[i])"),
-        fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+        fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_non_finite", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
     plateau("only_first_group_reduced", plateau_variant(
         "for i, group in enumerate(self.optimizer.param_groups):",
         "for i, group in enumerate(self.optimizer.param_groups[:1]):"),
         fails=("test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_tensor_and_get_last_lr")),
     plateau("best_starts_at_zero", plateau_variant(
         'self.best = math.inf if mode == "min" else -math.inf', "self.best = 0.0"),
-        fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_min_rel", "test_plateau_modes", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr")),
+        fails=("test_plateau_cooldown", "test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_min_rel", "test_plateau_modes", "test_plateau_non_finite", "test_plateau_patience", "test_plateau_tensor_and_get_last_lr", "test_plateau_ties")),
     plateau("no_factor_check", plateau_variant(
         '        if factor >= 1.0:\n            raise ValueError("factor must be < 1")\n', ""),
         fails=("test_plateau_errors",)),
@@ -492,7 +616,7 @@ PLATEAU_WRONG = [
     plateau("get_last_lr_initial_rates", plateau_variant(
         "        self.optimizer = optimizer\n",
         "        self.optimizer = optimizer\n        self.initial = [g['lr'] for g in optimizer.param_groups]\n",
-        "return [float(g[\"lr\"]) for g in self.optimizer.param_groups]", "return list(self.initial)"),
+        "return list(self._last_lr)", "return list(self.initial)"),
         fails=("test_plateau_tensor_and_get_last_lr",)),
 ]
 
@@ -527,6 +651,130 @@ PLATEAU_BROKEN = [
                                                      "        current = float(metric)\n        while current == current:\n            pass\n"),
             fails=ALL),
 ]
+
+# --------------------------------------------------------------------------------------------
+# Chapters 1 and 4, and the predictions of chapters 1-4
+# --------------------------------------------------------------------------------------------
+def ch1(name, cell, source, fails=()):
+    return Answer(name, "01_learning_rate", cell, source, fails)
+
+
+def ch4(name, cell, source, fails=()):
+    return Answer(name, "04_custom_schedules", cell, source, fails)
+
+
+LARGEST_REFERENCE = """
+def largest_stable_lr(lr, path):
+    factors = [after / before for before, after in zip(path[0], path[1])]
+    curvatures = [(1 - r) / lr for r in factors]
+    return 2.0 / max(curvatures)
+"""
+
+WARMUP_STEP_REFERENCE = """
+def warmup_step_factor(epoch, warmup_epochs, start_factor, step_size, gamma):
+    if epoch < warmup_epochs:
+        return start_factor + (1 - start_factor) * epoch / warmup_epochs
+    return gamma ** ((epoch - warmup_epochs) // step_size)
+"""
+
+
+def largest_variant(old: str, new: str) -> str:
+    assert old in LARGEST_REFERENCE, old
+    return LARGEST_REFERENCE.replace(old, new)
+
+
+def warmup_variant(old: str, new: str) -> str:
+    assert old in WARMUP_STEP_REFERENCE, old
+    return WARMUP_STEP_REFERENCE.replace(old, new)
+
+
+EARLY_CORRECT = [
+    ch1("largest_from_factors", "largest_stable_lr", LARGEST_REFERENCE),
+    ch1("largest_from_gradient_of_last_step", "largest_stable_lr", """
+def largest_stable_lr(lr, path):
+    # w_t - w_{t+1} = lr * a * w_t: the gradient step of the last move gives each curvature
+    steepest = max((w0 - w1) / (lr * w0) for w0, w1 in zip(path[-2], path[-1]))
+    return 2 / steepest
+"""),
+    ch1("largest_numpy", "largest_stable_lr", """
+def largest_stable_lr(lr, path):
+    start, after = np.asarray(path[0], dtype=float), np.asarray(path[1], dtype=float)
+    return float(2 * lr / np.max(1 - after / start))
+"""),
+    ch1("floor_solved", "rate_for_noise_floor", """
+def rate_for_noise_floor(target, curvature, noise):
+    return 4 * target / (noise ** 2 + 2 * curvature * target)
+"""),
+    ch1("floor_by_bisection", "rate_for_noise_floor", """
+def rate_for_noise_floor(target, curvature, noise):
+    floor = lambda lr: lr * noise ** 2 / (2 * (2 - lr * curvature))
+    low, high = 0.0, 2.0 / curvature
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (middle, high) if floor(middle) <= target else (low, middle)
+    return low
+"""),
+    ch4("warmup_step_reference", "warmup_step_factor", WARMUP_STEP_REFERENCE),
+    ch4("warmup_step_interpolates_and_counts", "warmup_step_factor", """
+import math
+def warmup_step_factor(epoch, warmup_epochs, start_factor, step_size, gamma):
+    if epoch >= warmup_epochs:
+        decays = math.floor((epoch - warmup_epochs) / step_size)
+        return gamma ** decays
+    fraction = epoch / warmup_epochs
+    return (1 - fraction) * start_factor + fraction * 1.0
+"""),
+    ch1("predict_w2_right", "predicted_w2", "predicted_w2 = 0.64\n"),
+    Answer("predict_edit_right", "02_ordered_schedules", "predicted_rate_after_edit", "predicted_rate_after_edit = 0.075\n"),
+    Answer("predict_drops_right", "03_adaptive_schedules", "predicted_drop_steps", "predicted_drop_steps = [4, 7]\n"),
+    ch4("predict_chained_right", "predicted_chained_rate", "predicted_chained_rate = 0.1328602\n"),
+]
+
+EARLY_WRONG = [
+    ch1("largest_uses_flattest", "largest_stable_lr", largest_variant("max(curvatures)", "min(curvatures)"),
+        fails=("test_largest_stable_lr_directions",)),
+    ch1("largest_without_the_two", "largest_stable_lr", largest_variant("2.0 / max(curvatures)", "1.0 / max(curvatures)"),
+        fails=ALL),
+    ch1("largest_ignores_the_sign", "largest_stable_lr", largest_variant("after / before for", "abs(after / before) for"),
+        fails=ALL),
+    ch1("largest_returns_the_rate_used", "largest_stable_lr", "def largest_stable_lr(lr, path):\n    return 2 * lr\n",
+        fails=ALL),
+    ch1("floor_small_rate_approximation", "rate_for_noise_floor",
+        "def rate_for_noise_floor(target, curvature, noise):\n    return 4 * target / noise ** 2\n", fails=ALL),
+    ch1("floor_noise_not_squared", "rate_for_noise_floor",
+        "def rate_for_noise_floor(target, curvature, noise):\n    return 4 * target / (noise + 2 * curvature * target)\n",
+        fails=("test_rate_for_noise_floor",)),
+    ch1("floor_clipped_to_bound", "rate_for_noise_floor",
+        "def rate_for_noise_floor(target, curvature, noise):\n    return min(4 * target / noise ** 2, 1.99 / curvature)\n",
+        fails=ALL),
+    ch4("warmup_step_counts_from_zero", "warmup_step_factor",
+        warmup_variant("gamma ** ((epoch - warmup_epochs) // step_size)", "gamma ** (epoch // step_size)"),
+        fails=("test_matches_sequential_lr", "test_step_phase")),
+    ch4("warmup_step_reaches_one_early", "warmup_step_factor",
+        warmup_variant("start_factor + (1 - start_factor) * epoch / warmup_epochs", "(epoch + 1) / warmup_epochs"),
+        fails=("test_matches_sequential_lr", "test_warmup_phase")),
+    ch4("warmup_step_decays_from_warmup_end", "warmup_step_factor",
+        warmup_variant("return gamma ** ((epoch - warmup_epochs) // step_size)",
+                       "last = start_factor + (1 - start_factor) * (warmup_epochs - 1) / warmup_epochs\n"
+                       "    return last * gamma ** ((epoch - warmup_epochs) // step_size)"),
+        fails=("test_matches_sequential_lr", "test_step_phase")),
+    ch4("warmup_step_decays_at_milestone", "warmup_step_factor",
+        warmup_variant("gamma ** ((epoch - warmup_epochs) // step_size)", "gamma ** ((epoch - warmup_epochs) // step_size + 1)"),
+        fails=("test_matches_sequential_lr", "test_step_phase")),
+    ch1("predict_w2_sign_lost", "predicted_w2", "predicted_w2 = -0.64\n", fails=ALL),
+    ch1("predict_w2_one_step", "predicted_w2", "predicted_w2 = -0.8\n", fails=ALL),
+    Answer("predict_edit_closed_form", "02_ordered_schedules", "predicted_rate_after_edit",
+           "predicted_rate_after_edit = 0.1 * 0.5 ** (4 // 2)\n", fails=ALL),
+    Answer("predict_edit_decayed_once", "02_ordered_schedules", "predicted_rate_after_edit",
+           "predicted_rate_after_edit = 0.15\n", fails=ALL),
+    Answer("predict_drops_tie_improves", "03_adaptive_schedules", "predicted_drop_steps",
+           "predicted_drop_steps = [8]\n", fails=ALL),
+    Answer("predict_drops_no_cooldown", "03_adaptive_schedules", "predicted_drop_steps",
+           "predicted_drop_steps = [4, 7, 9]\n", fails=ALL),
+    ch4("predict_chained_step_only", "predicted_chained_rate", "predicted_chained_rate = 0.25\n", fails=ALL),
+    ch4("predict_chained_added", "predicted_chained_rate", "predicted_chained_rate = 1 - 0.5 - 6 * 0.1\n", fails=ALL),
+]
+
 
 # --------------------------------------------------------------------------------------------
 # Chapters 1, 4 and 5
@@ -593,16 +841,6 @@ def fit_variant(old: str, new: str) -> str:
 
 
 OTHER_CORRECT = [
-    other("largest_by_sorting", "01_learning_rate", "largest_stable_lr",
-          "def largest_stable_lr(curvatures):\n    return 2 / sorted(curvatures)[-1]\n"),
-    other("warmup_with_min", "04_custom_schedules", "warmup_cosine_factor", '''
-import math
-def warmup_cosine_factor(epoch, warmup_epochs, total_epochs, floor):
-    if epoch < warmup_epochs:
-        return (epoch + 1) / warmup_epochs
-    t = min(epoch - warmup_epochs, total_epochs - warmup_epochs) / (total_epochs - warmup_epochs)
-    return floor + (1 - floor) * (1 + math.cos(math.pi * t)) / 2
-'''),
     other("fit_reference", "05_training", "fit_per_step", FIT_REFERENCE),
     other("fit_get_last_lr_enumerate_prints", "05_training", "fit_per_step", '''
 import sys
@@ -666,24 +904,6 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
 ]
 
 OTHER_WRONG = [
-    other("largest_uses_min", "01_learning_rate", "largest_stable_lr",
-          "def largest_stable_lr(curvatures):\n    return 2 / min(curvatures)\n", fails=ALL),
-    other("warmup_starts_at_zero", "04_custom_schedules", "warmup_cosine_factor", '''
-import math
-def warmup_cosine_factor(epoch, warmup_epochs, total_epochs, floor):
-    if epoch < warmup_epochs:
-        return epoch / warmup_epochs
-    if epoch >= total_epochs:
-        return floor
-    return floor + (1 - floor) * (1 + math.cos(math.pi * (epoch - warmup_epochs) / (total_epochs - warmup_epochs))) / 2
-''', fails=("test_matches_sequential_lr", "test_warmup_phase")),
-    other("warmup_cosine_rises_again", "04_custom_schedules", "warmup_cosine_factor", '''
-import math
-def warmup_cosine_factor(epoch, warmup_epochs, total_epochs, floor):
-    if epoch < warmup_epochs:
-        return (epoch + 1) / warmup_epochs
-    return floor + (1 - floor) * (1 + math.cos(math.pi * (epoch - warmup_epochs) / (total_epochs - warmup_epochs))) / 2
-''', fails=("test_after_total", "test_matches_sequential_lr")),
     other("fit_steps_per_epoch", "05_training", "fit_per_step", fit_variant(
         """            optimizer.step()
             scheduler.step()
@@ -729,7 +949,7 @@ def warmup_cosine_factor(epoch, warmup_epochs, total_epochs, floor):
           "predicted_optimizer_steps = 450\n", fails=ALL),
 ]
 
-CORRECT = STEP_CORRECT + PLATEAU_CORRECT + OTHER_CORRECT
-WRONG = STEP_WRONG + PLATEAU_WRONG + OTHER_WRONG
+CORRECT = STEP_CORRECT + PLATEAU_CORRECT + EARLY_CORRECT + OTHER_CORRECT
+WRONG = STEP_WRONG + PLATEAU_WRONG + EARLY_WRONG + OTHER_WRONG
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN
 BROKEN = STEP_BROKEN + PLATEAU_BROKEN

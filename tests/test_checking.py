@@ -72,9 +72,32 @@ def test_invalid_arguments_must_raise_value_error():
 
 
 def test_a_case_on_a_rounding_boundary_is_rejected_as_a_test_fault():
-    on_boundary = PlateauCase([0.1], [1.0, 1.0 - 0.1], {"threshold": 0.1, "threshold_mode": "abs", "patience": 5})
+    # 1.0 - 0.3 == 0.7, but 1.0 - 0.7 > 0.3: `a < best - t` and `best - a > t` disagree on this metric
+    on_boundary = PlateauCase([0.1], [1.0, 0.7], {"threshold": 0.3, "threshold_mode": "abs", "patience": 5})
     with pytest.raises(RuntimeError, match="fault in the test"):
         check_plateau(load(catalogue.PLATEAU_CORRECT[0], "MyReduceLROnPlateau"), [on_boundary])
+
+
+def test_an_exact_tie_is_tested_not_rejected():
+    """0.75 against 1.0 - 0.25 is computed exactly by every formulation: a tie, not an improvement."""
+    tie = PlateauCase([0.1], [1.0, 0.75, 0.75], {"threshold": 0.25, "threshold_mode": "abs", "patience": 5})
+    check_plateau(load(catalogue.PLATEAU_CORRECT[0], "MyReduceLROnPlateau"), [tie])
+    check_plateau(load(next(a for a in catalogue.PLATEAU_CORRECT if a.name == "subtraction_forms"), "MyReduceLROnPlateau"), [tie])
+    lax = load(next(a for a in catalogue.PLATEAU_WRONG if a.name == "abs_tie_counts_as_improvement"), "MyReduceLROnPlateau")
+    with pytest.raises(AssertionError, match="after step number 2"):
+        check_plateau(lax, [tie])
+
+
+def test_get_last_lr_is_recorded_right_after_a_hand_edit():
+    """A state right after the hand edit (after_edits): PyTorch's get_last_lr() still reports the last step's rate."""
+    case = StepLRCase(lrs=[0.1], step_size=2, gamma=0.5, steps=3, edits={2: {0: 0.3}, 4: {0: 0.9}}, after_edits=True)
+    check_step_lr(load(catalogue.STEP_CORRECT[0], "MyStepLR"), [case])
+    reads_groups = load(next(a for a in catalogue.STEP_WRONG if a.name == "get_last_lr_reads_groups"), "MyStepLR")
+    with pytest.raises(AssertionError, match="after the hand edit just before step number 2"):
+        check_step_lr(reads_groups, [case], compare=["get_last_lr"])
+    closed_form = load(next(a for a in catalogue.STEP_WRONG if a.name == "closed_form"), "MyStepLR")
+    with pytest.raises(AssertionError, match="after step number 2"):
+        check_step_lr(closed_form, [case], compare=["lrs"])
 
 
 def test_expect_close_messages():

@@ -115,7 +115,7 @@ def expected_items(cells: dict) -> dict[str, tuple[str, str]]:
 
 def expected_distribution(cells: dict) -> dict[str, str]:
     totals = [sum(s for s, _, _ in student.values()) for student in cells.values()]
-    return {str(k): str(sum(k <= t < k + 1 or (k == 7 and t == 7) for t in totals)) for k in range(8)}
+    return {str(k): str(sum(k <= t < k + 1 or (k == 14 and t == 14) for t in totals)) for k in range(15)}
 
 
 @pytest.fixture(scope="module")
@@ -132,15 +132,16 @@ def test_report_tables_match_the_gradebook(graded):
     assert {row["range"]: row["count"] for row in page.tables["distribution"]} == expected_distribution(graded.cells)
     shown = {row["item"]: (row["mean"], row["full-share"]) for row in page.tables["items"]}
     assert shown == expected_items(graded.cells)
-    assert list(shown) == ["test_my_step_lr_one_group", "test_my_step_lr_groups", "test_my_step_lr_get_last_lr",
-                           "test_my_step_lr_last_epoch"], "items in the notebook's order"
+    assert list(shown) == ["test_predict_rate_after_edit", "test_my_step_lr_one_group", "test_my_step_lr_groups",
+                           "test_my_step_lr_hand_edit", "test_my_step_lr_get_last_lr", "test_my_step_lr_last_epoch",
+                           "written_closed_form", "written_initial_lr"], "items in the notebook's order"
     attention = {(row["student"], row["kind"]): row["reason"] for row in page.tables["attention"]}
     assert set(attention) == {("carol", "below half marks"), ("dave", "below half marks"), ("erin", "failed to grade")}
     assert "not valid JSON" in attention["erin", "failed to grade"]
     assert "did not finish" in attention["dave", "below half marks"]
     failures = [(row["item"], row["count"], row["students"]) for row in page.tables["failures"]]
     assert ("test_my_step_lr_one_group", "1", "carol") in failures
-    assert any(item == "test_my_step_lr_groups" and who == "bob" for item, _, who in failures)
+    assert any(item == "test_my_step_lr_hand_edit" and who == "bob" for item, _, who in failures)
     assert not any(who == "alice" for _, _, who in failures)
 
 

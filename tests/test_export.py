@@ -24,6 +24,7 @@ from lrcourse.grading.export import (
 from lrcourse.grading.results import PENDING, AssignmentGrades, Item, grade_value
 
 IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+CH1_AUTOGRADED = 7  # chapter 1's autograded points (its two written answers add 4, graded by hand)
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,13 +111,13 @@ def test_per_item_csv_equals_the_gradebooks_per_cell_scores(graded):
             for name, (score, _, pending) in cells.items():
                 assert rows[student][f"{assignment}/{name}"] == (PENDING if pending else f"{score:g}"), (student, name)
                 checked += 1
-    assert checked == 4 * 4 + 2 * 3  # example class: 4 graded x 4 cells; chapter 1: 2 students x 3 cells
+    assert checked == 4 * 8 + 2 * 8  # example class: 4 graded x (6 test cells + 2 written); chapter 1: 2 x (5 + 3)
     assert rows["alice"][f"{GENERATED}/{WRITTEN}"] == f"{ALICE_WRITTEN_SCORE:g}"
     assert rows["zoe"][f"{GENERATED}/{WRITTEN}"] == PENDING
     assert rows["bob"][f"{GENERATED}/total"] == ""  # bob submitted nothing for chapter 1
     header = list(rows["alice"])
     assert header.index(f"{GENERATED}/test_largest_stable_lr") < header.index(f"{GENERATED}/{WRITTEN}") \
-        < header.index(f"{GENERATED}/test_scale_learning_rates"), "items in the notebook's order"
+        < header.index(f"{GENERATED}/test_rate_for_noise_floor"), "items in the notebook's order"
 
 
 @pytest.mark.slow
@@ -133,7 +134,7 @@ def test_per_item_totals_equal_nbgraders_grades_csv(graded):
                 assert float(nbgrader[assignment, row["student_id"]]) == 0
     assert compared == 6
     alice = {r["student_id"]: r for r in rows}["alice"]
-    assert float(alice[f"{GENERATED}/total"]) == 4 + ALICE_WRITTEN_SCORE
+    assert float(alice[f"{GENERATED}/total"]) == CH1_AUTOGRADED + ALICE_WRITTEN_SCORE
 
 
 @pytest.mark.slow
@@ -143,10 +144,10 @@ def test_canvas_file_round_trips_the_example_roster(graded):
     assert list(rows[0])[:5] == IDENTITY and list(rows[0])[5:] == [GENERATED, "02_ordered_schedules (4102)"]
     assert [{k: r[k] for k in IDENTITY} for r in rows[1:]] == [{k: r[k] for k in IDENTITY} for r in roster[1:]]
     assert rows[0]["Student"].strip() == "Points Possible"
-    assert rows[0]["02_ordered_schedules (4102)"] == "7" and rows[0][GENERATED] == f"{4 + WRITTEN_POINTS:g}"
+    assert rows[0]["02_ordered_schedules (4102)"] == "14" and rows[0][GENERATED] == f"{CH1_AUTOGRADED + 4 + WRITTEN_POINTS:g}"
     totals = {r["SIS Login ID"]: (r["02_ordered_schedules (4102)"], r[GENERATED]) for r in rows[1:]}
-    assert totals == {"bob": ("4", ""), "carol": ("0", ""), "dave": ("0", ""), "erin": ("", ""), "frank": ("", ""),
-                      "alice": ("7", f"{4 + ALICE_WRITTEN_SCORE:g}")}
+    assert totals == {"bob": ("8", ""), "carol": ("0", ""), "dave": ("0", ""), "erin": ("", ""), "frank": ("", ""),
+                      "alice": ("10", f"{CH1_AUTOGRADED + ALICE_WRITTEN_SCORE:g}")}
     out = graded.run.stdout
     assert "NOT IN THE ROSTER, not in the file: graded student 'zoe'" in out, out
     assert "'Evans, Erin': 01_learning_rate, 02_ordered_schedules (could not be graded: ordered_schedules.ipynb is not valid JSON" in out
@@ -163,7 +164,7 @@ def test_export_command_with_an_id_mapping(graded, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     rows = read_csv(tmp_path / "out" / "canvas-import.csv")
     assert {r["ID"]: r["02_ordered_schedules (4102)"] for r in rows[1:] if r["02_ordered_schedules (4102)"]} == \
-        {"30411": "7", "30412": "4"}
+        {"30411": "10", "30412": "8"}
     assert "graded student 'carol'" in run.stdout and "graded student 'dave'" in run.stdout
     assert f"class report: {graded.path / 'reports' / (EXAMPLE + '.html')}" in run.stdout
 

@@ -57,6 +57,7 @@ class Report:
     assignment: str
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    awaiting_manual: int = 0  # written answers nbgrader leaves to the formgrader, not yet graded by hand
 
     @property
     def failed(self) -> list[Outcome]:
@@ -355,6 +356,7 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, force
                                         sandboxed)
     report.outcomes.sort(key=lambda o: o.student)
     export_grades(course, db_url)
+    report.awaiting_manual = awaiting_manual_grades(assignment, db_url)
     report.seconds = time.monotonic() - start
     write_report(course, report)
     return report
@@ -428,6 +430,19 @@ def export_grades(course: Path, db_url: str) -> Path:
     return target
 
 
+def awaiting_manual_grades(assignment: str, db_url: str) -> int:
+    """How many manually graded answers of `assignment` still wait for a grader in the formgrader."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(with_busy_timeout(db_url)) as gradebook:
+        try:
+            submissions = gradebook.assignment_submissions(assignment)
+        except MissingEntry:
+            return 0
+        return sum(1 for submission in submissions for notebook in submission.notebooks for grade in notebook.grades
+                   if grade.cell_type == "markdown" and grade.needs_manual_grade)
+
+
 def write_report(course: Path, report: Report) -> Path:
     path = course / "reports" / f"{report.assignment}.csv"
     path.parent.mkdir(exist_ok=True)
@@ -453,4 +468,7 @@ def summary(report: Report) -> str:
         score = f"{o.score:g} / {o.max_score:g}" if o.score is not None else ""
         reason = "; ".join(filter(None, [o.reason, _overridden(o)]))
         lines.append(f"  {o.student:<{width}}  {o.status:<8} {score:>11}  {reason}")
+    if report.awaiting_manual:
+        lines.append(f"{report.awaiting_manual} written answer(s) await manual grading in nbgrader's formgrader "
+                     "(`make instructor`); until then the scores above count only the autograded items")
     return "\n".join(lines)

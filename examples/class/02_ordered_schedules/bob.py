@@ -1,15 +1,21 @@
+# cell: predicted_rate_after_edit
+predicted_rate_after_edit = 0.075
+
 # cell: my_step_lr
 class MyStepLR:
-    """Bob: partly correct. Only the first parameter group is updated."""
+    """Bob: partly correct. The closed form: a rate set by hand between steps is overwritten."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
-        self.initial_lr = optimizer.param_groups[0]["lr"]
+        self.initial_lrs = [group["lr"] for group in optimizer.param_groups]
         self.last_epoch = 0
+        self.last_lrs = list(self.initial_lrs)
 
     def step(self):
         self.last_epoch += 1
-        self.optimizer.param_groups[0]["lr"] = self.initial_lr * self.gamma ** (self.last_epoch // self.step_size)
+        for group, initial in zip(self.optimizer.param_groups, self.initial_lrs):
+            group["lr"] = initial * self.gamma ** (self.last_epoch // self.step_size)
+        self.last_lrs = [group["lr"] for group in self.optimizer.param_groups]
 
     def get_last_lr(self):
-        return [group["lr"] for group in self.optimizer.param_groups]
+        return list(self.last_lrs)

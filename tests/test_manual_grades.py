@@ -1,0 +1,74 @@
+"""Written answers graded by hand (issue 12): a real chapter's manually graded answer cells, left by `lrcourse
+grade` to nbgrader's formgrader, graded through nbgrader's API, and seen in the exported per-item grades.
+
+Chapter 1 has two written answers (nbgrader "manually graded answer" cells, 2 points each, with the rubric
+between the solution markers in source/ and stripped from the release).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from classresults import read_csv
+from course import NOTEBOOK, make_course, released, solution_answers, submit
+from gradedclass import lrcourse
+from lrcourse.grading.results import PENDING
+
+CHAPTER = "01_learning_rate"
+WRITTEN = ("written_noise_decay", "written_ill_conditioning")
+
+
+def written_cells(notebook) -> dict:
+    return {c.id: c for c in notebook.cells if c.get("id") in WRITTEN}
+
+
+def test_the_written_answers_are_manually_graded_cells_with_a_hidden_rubric():
+    from conftest import ROOT
+
+    source = nbformat.read(ROOT / "source" / CHAPTER / NOTEBOOK[CHAPTER], as_version=4)
+    release = nbformat.read(ROOT / "notebooks" / CHAPTER / NOTEBOOK[CHAPTER], as_version=4)
+    for name, cell in written_cells(source).items():
+        meta = cell.metadata["nbgrader"]
+        assert cell.cell_type == "markdown" and meta["grade"] and meta["solution"] and meta["points"] == 2, name
+        assert "### BEGIN SOLUTION" in cell.source and "Rubric" in cell.source
+        student = written_cells(release)[name]
+        assert "Rubric" not in student.source and "BEGIN SOLUTION" not in student.source, name
+    assert set(written_cells(release)) == set(WRITTEN)
+
+
+@pytest.mark.slow
+def test_a_hand_grade_entered_through_nbgraders_api_is_in_the_exported_grades(tmp_path: Path):
+    from nbgrader.api import Gradebook
+
+    course = make_course(tmp_path / "course", [CHAPTER])
+    answers = {**solution_answers(CHAPTER), WRITTEN[0]: "A constant rate stalls at its noise floor.",
+               WRITTEN[1]: "The steep direction bounds the rate; a schedule does not fix that."}
+    submit(course, "alice", CHAPTER, answers)
+    submit(course, "untouched", CHAPTER)
+    run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1200)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "2 written answer(s) await manual grading in nbgrader's formgrader" in run.stdout, run.stdout
+
+    notebook = Path(NOTEBOOK[CHAPTER]).stem
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        untouched = gradebook.find_submission_notebook(notebook, CHAPTER, "untouched")
+        autograded = [g for g in untouched.grades if g.cell_type == "code"]
+        assert autograded and all(g.score == 0 for g in autograded), "the untouched release scores 0 everywhere"
+        assert all(not g.needs_manual_grade and g.score == 0 for g in untouched.grades if g.name in WRITTEN)
+        grade = gradebook.find_grade(WRITTEN[0], notebook, CHAPTER, "alice")
+        assert grade.needs_manual_grade and grade.max_score == 2
+        grade.manual_score = 1.5                   # what the formgrader stores when a grader enters a score
+        grade.needs_manual_grade = False
+        gradebook.db.commit()
+        automatic = sum(g.score for g in gradebook.find_submission_notebook(notebook, CHAPTER, "alice").grades
+                        if g.cell_type == "code")
+
+    export = lrcourse(course, "export", timeout=600)
+    assert export.returncode == 0, export.stdout[-2000:] + export.stderr[-2000:]
+    [row] = [r for r in read_csv(course / "exports" / "grades-by-item.csv") if r["student_id"] == "alice"]
+    assert row[f"{CHAPTER}/{WRITTEN[0]}"] == "1.5"
+    assert row[f"{CHAPTER}/{WRITTEN[1]}"] == PENDING
+    assert float(row[f"{CHAPTER}/total"]) == pytest.approx(automatic + 1.5)
+    assert released(course, CHAPTER)  # the release the students got is the course's own
