@@ -149,6 +149,11 @@ def _fingerprint(value, seen: set, depth: int = 0) -> str:
                 codes += [const for const in code.co_consts if isinstance(const, types.CodeType)]
             scope = function.__globals__
             parts += [f"{name}={_fingerprint(scope[name], seen, depth + 1)}" for name in sorted(names) if name in scope]
+            for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ()):
+                try:
+                    parts.append(f"{name}={_fingerprint(cell.cell_contents, seen, depth + 1)}")
+                except ValueError:  # a cell not filled yet
+                    parts.append(f"{name}=?")
             parts.append(repr(function.__defaults__))
         else:
             for member in vars(function).values():
