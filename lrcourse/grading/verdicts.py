@@ -208,6 +208,7 @@ class Session:
         self.process: StudentProcess | None = None
         self.load_error: BaseException | None = None
         self.unloadable: str | None = None
+        self.resolved: dict = {}
 
     def request(self, message: dict, seconds: float) -> dict:
         if self.unloadable:
@@ -216,7 +217,16 @@ class Session:
             self._load()
         return self.process.request(message, seconds)
 
+    def resolve(self, name: str):
+        """What a test cell sees for `name` (see RemoteAnswer.resolved), asked once per loaded process."""
+        if self.process is None or self.process.dead:
+            self.resolved = {}
+        if name not in self.resolved:
+            self.resolved[name] = RemoteAnswer(self, name).resolved()
+        return self.resolved[name]
+
     def _load(self) -> None:
+        self.resolved = {}
         self.process = self.zygote.fork()
         try:
             reply = self.process.request({"op": "load", "context": self.context, "answers": self.answers},
@@ -266,9 +276,10 @@ class RemoteAnswer(checking.RemoteTarget):
             reply = self._ask({"op": "value"}, checking.SECONDS_PER_CASE)
         except GraderFault:
             raise
-        except (Exception, checking.StudentTimeout):
-            return self  # undefined, broken or unresponsive: using it reports why
+        except (Exception, checking.StudentTimeout) as error:
+            return Undefined(self.name, error)  # undefined, broken or unresponsive: any use says why
         return self if reply.get("callable", True) else wire.decode(reply.get("value"))
+
 
     def observe(self, observer: str, payload: dict) -> dict:
         seconds = _observer_seconds(observer, payload)
@@ -297,6 +308,22 @@ class RemoteAnswer(checking.RemoteTarget):
         if reply.get("error") is not None:
             raise wire.decode_error(reply["error"])
         return wire.decode(reply.get("value"))
+
+
+class Undefined(checking.RemoteTarget):
+    """A name the student's answer cells do not define (or whose process did not answer): every use of it in
+    a test cell fails with the reason, as a NameError would in the notebook."""
+
+    def __init__(self, name: str, why: BaseException):
+        self.name, self.why = name, why
+
+    def _fail(self, *args, **kwargs):
+        raise AssertionError(str(self.why) if isinstance(self.why, AssertionError) else
+                             f"{self.name}: {type(self.why).__name__}: {self.why}")
+
+    observe = __call__ = __iter__ = __len__ = __getitem__ = __float__ = __int__ = __bool__ = __eq__ = _fail
+    __lt__ = __le__ = __gt__ = __ge__ = __contains__ = __index__ = _fail
+    __hash__ = object.__hash__
 
 
 def _encode_argument(value, optimizers: list):
@@ -485,7 +512,7 @@ class Judge:
         namespace = dict(self._setup(exercise))
         try:
             for names in exercise.answers.values():
-                namespace.update({name: RemoteAnswer(session, name).resolved() for name in names})
+                namespace.update({name: session.resolve(name) for name in names})
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 exec(compile(source, f"<test cell {name}>", "exec"), namespace)
         except GraderFault:
