@@ -697,6 +697,14 @@ def check_warmup_step(factor, warmup: int, start_factor: float, step_size: int, 
 # The per-step training loop (chapter 5)
 # --------------------------------------------------------------------------------------------
 ORDER_WARNING = "before `optimizer.step()`"
+def _references():
+    """The grader's own reference loops (chapters 5 and 6): they are the exercises' answers, so they live in
+    lrcourse.grading.references, which the sandbox of the students' answers leaves empty."""
+    from lrcourse.grading import references
+
+    return references
+
+
 STEP_KEYS = ("lr", "loss", "val_loss")
 LOSS_TOLERANCE = 1e-4
 
@@ -752,27 +760,6 @@ def observe_fit_steps(fit, payload: dict) -> dict:
     return observation
 
 
-def reference_fit_steps(payload: dict) -> dict:
-    """The per-step loop run here, on the grader's side, for the expected values."""
-    from lrcourse import training
-
-    with training.one_thread():
-        model, optimizer, scheduler, batches, val_set = _steps_fixture(payload)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        history = {"lr": [], "loss": [], "val_loss": []}
-        for _ in range(payload["epochs"]):
-            for inputs, targets in batches:
-                history["lr"].append(optimizer.param_groups[0]["lr"])
-                optimizer.zero_grad()
-                loss = loss_fn(model(inputs), targets)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                history["loss"].append(loss.item())
-            history["val_loss"].append(training.evaluate(model, val_set)[0])
-    return history
-
-
 def _steps_call(payload: dict) -> str:
     return (f"fit_per_step(model, Adam(lr={payload['lr']}), {payload['scheduler']} over "
             f"total_steps = {payload['epochs']} epochs x {payload['batches']} batches, batches of "
@@ -804,7 +791,7 @@ def check_fit_steps_rates(fit, scheduler: str = "OneCycleLR", epochs: int = 3, l
                           batch_size: int = 128, seed: int = 1) -> None:
     """The rate logged for every optimizer step, and the rate each step really used, are PyTorch's."""
     payload, call, history, used, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed)
-    expected = reference_fit_steps(payload)["lr"]
+    expected = _references().reference_fit_steps(payload)["lr"]
     total = len(expected)
     expect(len(used) == total, f"{call}: the optimizer was stepped {len(used)} times; expected {total}, once per batch")
     for step, (value, want) in enumerate(zip(used, expected)):
@@ -837,7 +824,7 @@ def check_fit_steps_losses(fit, scheduler: str = "OneCycleLR", epochs: int = 3, 
                            batch_size: int = 128, seed: int = 1) -> None:
     """The logged losses are the training run's: each batch's loss, and the validation loss per epoch."""
     payload, call, history, _, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed)
-    expected = reference_fit_steps(payload)
+    expected = _references().reference_fit_steps(payload)
     for key, unit in (("loss", "optimizer step"), ("val_loss", "epoch")):
         mine, want = list(history[key]), expected[key]
         expect(len(mine) == len(want), f"{call}: history[{key!r}] has {len(mine)} entries; expected {len(want)}, "
@@ -907,38 +894,6 @@ def observe_range_test(range_test, payload: dict) -> dict:
     return observation
 
 
-def reference_range_test(payload: dict) -> dict:
-    """The range test run here, on the grader's side: the rates tried, the smoothed losses, the suggestion."""
-    from lrcourse import training
-
-    with training.one_thread():
-        model, optimizer, batches = _range_fixture(payload)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        start, end, steps, beta = payload["start_lr"], payload["end_lr"], payload["num_steps"], payload["beta"]
-        lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())
-        for step in range(steps):
-            lr = start * (end / start) ** (step / (steps - 1))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            try:
-                inputs, targets = next(stream)
-            except StopIteration:
-                stream = iter(batches)
-                inputs, targets = next(stream)
-            optimizer.zero_grad()
-            loss = loss_fn(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-            average = beta * average + (1 - beta) * loss.item()
-            smoothed = average / (1 - beta ** (step + 1))
-            lrs.append(lr)
-            losses.append(smoothed)
-            best = min(best, smoothed)
-            if smoothed > payload["diverge"] * best:
-                break
-    return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}
-
-
 def _observe_range(range_test, optimizer="Adam", start_lr=1e-5, end_lr=1.0, num_steps=60, beta=0.98,
                    diverge=4.0, batch_size=128, seed=2):
     payload = {"optimizer": optimizer, "lr": 0.003, "start_lr": start_lr, "end_lr": end_lr, "num_steps": num_steps,
@@ -965,7 +920,7 @@ def _observe_range(range_test, optimizer="Adam", start_lr=1e-5, end_lr=1.0, num_
 def check_range_rates(range_test, **config) -> None:
     """The rates tried grow exponentially from start_lr to end_lr, one per optimizer step, until the stop."""
     payload, call, result, state = _observe_range(range_test, **config)
-    expected = reference_range_test(payload)["lrs"]
+    expected = _references().reference_range_test(payload)["lrs"]
     used = state.get("used", [])
     expect(len(used) == len(expected), f"{call}: the optimizer was stepped {len(used)} times; this test stops "
                                        f"after {len(expected)} steps (of {payload['num_steps']} at most)")
@@ -979,7 +934,7 @@ def check_range_rates(range_test, **config) -> None:
 def check_range_losses(range_test, **config) -> None:
     """The smoothed, bias-corrected losses of the run, and the stop once they exceed diverge x the lowest."""
     payload, call, result, _ = _observe_range(range_test, **config)
-    expected = reference_range_test(payload)["losses"]
+    expected = _references().reference_range_test(payload)["losses"]
     mine = list(result["losses"])
     expect(len(mine) == len(expected), f"{call}: result['losses'] has {len(mine)} values; the run should stop after "
                                        f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
@@ -991,9 +946,16 @@ def check_range_losses(range_test, **config) -> None:
 
 def check_range_restores(range_test, **config) -> None:
     """The model's weights, the optimizer's state and its rates are as they were before the test."""
-    _, call, _, state = _observe_range(range_test, **config)
-    before, after = state.get("before") or {}, state.get("after") or {}
-    expect(before.get("weights") == after.get("weights"),
+    payload, call, _, state = _observe_range(range_test, **config)
+    after = state.get("after") or {}
+    from lrcourse import training
+
+    with training.one_thread():  # "before" as the judge builds it, not as the student's process reports it
+        model, optimizer, _ = _range_fixture(payload)
+        before = {"weights": _state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}
+    weights = after.get("weights")
+    expect(isinstance(weights, list) and len(weights) == len(before["weights"])
+           and all(_close(mine, want) for mine, want in zip(weights, before["weights"])),
            f"{call}: the model's weights or the optimizer's state changed; save both state_dicts (deep copies) "
            "before the test and load them afterwards")
     expect(before.get("lrs") == after.get("lrs"),
@@ -1003,7 +965,7 @@ def check_range_restores(range_test, **config) -> None:
 def check_range_suggestion(range_test, **config) -> None:
     """The suggestion: the rate of the lowest smoothed loss, divided by ten."""
     payload, call, result, _ = _observe_range(range_test, **config)
-    want = reference_range_test(payload)["suggestion"]
+    want = _references().reference_range_test(payload)["suggestion"]
     expect(isinstance(result["suggestion"], numbers.Real) and _close(result["suggestion"], want),
            f"{call}: result['suggestion'] is {result['suggestion']!r}; expected {want!r}, the rate of the lowest "
            "smoothed loss divided by 10")

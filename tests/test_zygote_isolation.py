@@ -78,3 +78,24 @@ def test_the_students_after_an_attack_keep_full_marks(chapter2, attack):
         except verdicts.GraderFault:  # the worker retries once with a fresh zygote, as run.py does
             honest = judge.decide(exercise, list(hostile.SOLUTION.values()))
         assert honest.score == full, {name: v.message for name, v in honest.cells.items()}
+
+
+@pytest.mark.slow
+def test_the_graders_reference_solutions_and_pytorchs_schedulers_are_empty_in_the_answers_process(chapter2):
+    """An answer that could import the grader's reference loops (the training exercises' answers) or PyTorch's
+    scheduler source could replay the expected values: in the answers' sandbox both files are empty."""
+    judge, exercise = chapter2
+    probe = '''
+import importlib.util, torch
+try:
+    from lrcourse.grading import references
+    reachable = hasattr(references, "reference_fit_steps")
+except ImportError:
+    reachable = False
+source = open(importlib.util.find_spec("torch.optim.lr_scheduler").origin).read()
+hidden = not reachable and "class StepLR(LRScheduler)" not in source
+predicted_rate_after_edit = 0.3 * 0.5 * 0.5 if hidden else -1.0
+'''
+    answers = {**hostile.SOLUTION, "predicted_rate_after_edit": probe}
+    verdict = judge.decide(exercise, list(answers.values()))
+    assert verdict.cells["test_predict_rate_after_edit"].trusted_score > 0, verdict.cells["test_predict_rate_after_edit"]

@@ -276,3 +276,14 @@ def stub_for_lr_scheduler() -> dict[Path, Path]:
     for compiled in (optim / "__pycache__").glob("lr_scheduler.*.pyc"):
         hidden[compiled] = Path("/dev/null")
     return hidden
+
+
+def grader_only_files() -> dict[Path, Path]:
+    """The grader's own reference solutions (lrcourse/grading/references.py), empty in the answers' sandbox:
+    an answer cannot call them to produce the expected values."""
+    folder = Path(__file__).resolve().parent
+    hidden = {}
+    for path in [folder / "references.py", *(folder / "__pycache__").glob("references.*.pyc")]:
+        if path.exists():
+            hidden[path] = Path("/dev/null")
+    return hidden

@@ -74,9 +74,10 @@ class Zygote:
         command = [sys.executable, "-I", "-m", "lrcourse.grading.student_process", "--zygote", str(theirs.fileno()),
                    *(["--allow-schedulers"] if self.allow_schedulers else [])]
         if self.limits is not None:
-            from lrcourse.grading.sandbox import Sandbox, stub_for_lr_scheduler
+            from lrcourse.grading.sandbox import Sandbox, grader_only_files, stub_for_lr_scheduler
 
-            self.sandbox = Sandbox(self.limits, hide={} if self.allow_schedulers else stub_for_lr_scheduler())
+            hide = grader_only_files() | ({} if self.allow_schedulers else stub_for_lr_scheduler())
+            self.sandbox = Sandbox(self.limits, hide=hide)
             command = self.sandbox.command([*command, "--sweep"])
         self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -320,6 +321,9 @@ class Undefined(checking.RemoteTarget):
     def _fail(self, *args, **kwargs):
         raise AssertionError(str(self.why) if isinstance(self.why, AssertionError) else
                              f"{self.name}: {type(self.why).__name__}: {self.why}")
+
+    def __repr__(self) -> str:
+        return f"<not defined: {self.why}>"
 
     observe = __call__ = __iter__ = __len__ = __getitem__ = __float__ = __int__ = __bool__ = __eq__ = _fail
     __lt__ = __le__ = __gt__ = __ge__ = __contains__ = __index__ = _fail

@@ -1,0 +1,68 @@
+"""The grader's reference solutions of the training exercises (chapters 5 and 6), run on the grader's side.
+
+The judges in `lrcourse.checking` compare a student's training loop and range test with these. They are
+answers, so they must never serve as an oracle: the sandbox that runs students' answers for the trusted
+verdicts replaces this file with an empty one (`sandbox.grader_only_files`), and nothing the answers'
+process imports at start-up imports it. In a notebook's kernel the visible checks use it too: there it
+gives messages, not grades.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from lrcourse.checking import _range_fixture, _steps_fixture
+
+
+def reference_fit_steps(payload: dict) -> dict:
+    """The per-step loop run here, on the grader's side, for the expected values."""
+    from lrcourse import training
+
+    with training.one_thread():
+        model, optimizer, scheduler, batches, val_set = _steps_fixture(payload)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        history = {"lr": [], "loss": [], "val_loss": []}
+        for _ in range(payload["epochs"]):
+            for inputs, targets in batches:
+                history["lr"].append(optimizer.param_groups[0]["lr"])
+                optimizer.zero_grad()
+                loss = loss_fn(model(inputs), targets)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                history["loss"].append(loss.item())
+            history["val_loss"].append(training.evaluate(model, val_set)[0])
+    return history
+
+
+def reference_range_test(payload: dict) -> dict:
+    """The range test run here, on the grader's side: the rates tried, the smoothed losses, the suggestion."""
+    from lrcourse import training
+
+    with training.one_thread():
+        model, optimizer, batches = _range_fixture(payload)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        start, end, steps, beta = payload["start_lr"], payload["end_lr"], payload["num_steps"], payload["beta"]
+        lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())
+        for step in range(steps):
+            lr = start * (end / start) ** (step / (steps - 1))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            try:
+                inputs, targets = next(stream)
+            except StopIteration:
+                stream = iter(batches)
+                inputs, targets = next(stream)
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            average = beta * average + (1 - beta) * loss.item()
+            smoothed = average / (1 - beta ** (step + 1))
+            lrs.append(lr)
+            losses.append(smoothed)
+            best = min(best, smoothed)
+            if smoothed > payload["diverge"] * best:
+                break
+    return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}
