@@ -25,7 +25,7 @@ ANSWERS = (catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue
 BROKEN_CHAPTER = "03_adaptive_schedules"
 EXAMPLE_CHAPTER = "02_ordered_schedules"
 # The README's walkthrough: student -> autograded score out of 10 (the written answers, 4 points, are left unanswered), or the reason it cannot be graded
-EXAMPLES = {"alice": 10, "bob": 8, "carol": 0, "dave": 0, "erin": "not valid JSON"}
+EXAMPLES = {"alice": 10, "bob": 8, "carol": 0, "dave": 1, "erin": "not valid JSON"}
 # student -> why it cannot be graded (None: it can, as far as it goes; a crashed kernel is graded by the
 # trusted verdicts, with the crash as the reason)
 BROKEN = {

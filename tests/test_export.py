@@ -146,7 +146,7 @@ def test_canvas_file_round_trips_the_example_roster(graded):
     assert rows[0]["Student"].strip() == "Points Possible"
     assert rows[0]["02_ordered_schedules (4102)"] == "14" and rows[0][GENERATED] == f"{CH1_AUTOGRADED + 4 + WRITTEN_POINTS:g}"
     totals = {r["SIS Login ID"]: (r["02_ordered_schedules (4102)"], r[GENERATED]) for r in rows[1:]}
-    assert totals == {"bob": ("8", ""), "carol": ("0", ""), "dave": ("0", ""), "erin": ("", ""), "frank": ("", ""),
+    assert totals == {"bob": ("8", ""), "carol": ("0", ""), "dave": ("1", ""), "erin": ("", ""), "frank": ("", ""),
                       "alice": ("10", f"{CH1_AUTOGRADED + ALICE_WRITTEN_SCORE:g}")}
     out = graded.run.stdout
     assert "NOT IN THE ROSTER, not in the file: graded student 'zoe'" in out, out

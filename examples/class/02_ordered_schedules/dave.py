@@ -1,3 +1,6 @@
+# cell: predicted_rate_after_edit
+predicted_rate_after_edit = 0.075
+
 # cell: my_step_lr
 class MyStepLR:
     """Dave: hangs. step() never returns."""
