@@ -48,17 +48,24 @@ def submit_broken(course: Path, unreadable: bool = True) -> None:
         submit_text(course, "broken-invalid-json", chapter, '{"cells": [{"cell_type": "code", "source": "x"')
         submit_text(course, "broken-nbformat-3", chapter,
                     json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}))
-    submit(course, "broken-kernel-crash", chapter, {"my_reduce_lr_on_plateau": "import os\nos._exit(1)\n" + good})
-    submit(course, "broken-prints-megabytes", chapter, {"my_reduce_lr_on_plateau": "print('x' * 5_000_000)\n" + good})
-    path = submit(course, "broken-missing-test-cell", chapter, {"my_reduce_lr_on_plateau": good})
+    others = solution_answers(chapter)  # the chapter's other answer cells (its prediction) answered right
+    submit(course, "broken-kernel-crash", chapter, {**others, "my_reduce_lr_on_plateau": "import os\nos._exit(1)\n" + good})
+    submit(course, "broken-prints-megabytes", chapter, {**others, "my_reduce_lr_on_plateau": "print('x' * 5_000_000)\n" + good})
+    path = submit(course, "broken-missing-test-cell", chapter, {**others, "my_reduce_lr_on_plateau": good})
     notebook = nbformat.read(path, as_version=4)
     notebook.cells = [cell for cell in notebook.cells if cell.get("id") != "test_plateau_eps"]
     nbformat.write(notebook, path)
 
 
+def submit_answer(course: Path, student: str, answer) -> Path:
+    """A catalogue answer submitted with the chapter's other answer cells (a prediction, say) answered right, so
+    that the student loses exactly the cells the catalogue lists."""
+    return submit(course, student, answer.chapter, {**solution_answers(answer.chapter), answer.cell: answer.source})
+
+
 def broken_expectations() -> dict[str, set[str]]:
     """The test cells each readable broken submission loses (it is otherwise a correct answer)."""
-    every = set(catalogue.PLATEAU_CELLS)
+    every = set(catalogue.PLATEAU_CELLS) | set(catalogue.CELLS["predicted_drop_steps"])  # a crash loses them all
     return {"broken-kernel-crash": every, "broken-missing-test-cell": {"test_plateau_eps"},
             "broken-prints-megabytes": set()}
 
@@ -103,5 +110,5 @@ def build_graded_course(directory: Path) -> GradedCourse:
     return GradedCourse(course, {chapter: scores(course, chapter) for chapter in chapters()}, runs)
 
 
-__all__ = ["broken_expectations", "submit_broken", "unexpected_scores", "ANSWERS", "BROKEN", "BROKEN_CHAPTER", "EXAMPLES", "EXAMPLE_CHAPTER", "GradedCourse", "NOTEBOOK", "build_graded_course", "lrcourse",
+__all__ = ["broken_expectations", "submit_answer", "submit_broken", "unexpected_scores", "ANSWERS", "BROKEN", "BROKEN_CHAPTER", "EXAMPLES", "EXAMPLE_CHAPTER", "GradedCourse", "NOTEBOOK", "build_graded_course", "lrcourse",
            "student_name"]

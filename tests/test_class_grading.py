@@ -19,7 +19,7 @@ import pytest
 
 import implementations as catalogue
 from course import autograde, make_course, scores, submit
-from gradedclass import broken_expectations, lrcourse, student_name, submit_broken, unexpected_scores
+from gradedclass import broken_expectations, lrcourse, student_name, submit_answer, submit_broken, unexpected_scores
 from lrcourse.build import tool_environment
 from postgres import postgres_server
 
@@ -36,7 +36,7 @@ def losses(answers) -> dict[str, set[str]]:
 def small_class(directory):
     course = make_course(directory, [SMALL])
     for answer in SMALL_CLASS:
-        submit(course, student_name(answer), SMALL, {answer.cell: answer.source})
+        submit_answer(course, student_name(answer), answer)
     return course
 
 
@@ -47,7 +47,7 @@ def test_sequential_nbgrader_scores_a_class_of_30_exactly_as_expected(tmp_path):
     answers = (catalogue.PLATEAU_CORRECT + catalogue.PLATEAU_WRONG + catalogue.PLATEAU_FORBIDDEN)[:27]
     course = make_course(tmp_path / "sequential", [CHAPTER])
     for answer in answers:
-        submit(course, student_name(answer), CHAPTER, {answer.cell: answer.source})
+        submit_answer(course, student_name(answer), answer)
     submit_broken(course, unreadable=False)  # plain nbgrader cannot read the other two at all
     expected = {**losses(answers), **broken_expectations()}
     assert len(expected) == 30
@@ -93,7 +93,7 @@ def test_interrupt_then_rerun_loses_nothing_and_reruns_grade_only_changes(tmp_pa
     assert f"0 graded, {len(SMALL_CLASS)} unchanged" in unchanged.stdout
 
     changed = student_name(SMALL_CLASS[2])  # a wrong answer, now corrected
-    submit(course, changed, SMALL, {"my_step_lr": catalogue.STEP_CORRECT[0].source})
+    submit_answer(course, changed, catalogue.STEP_CORRECT[0])
     regrade = lrcourse(course, "grade", SMALL, timeout=600)
     assert f"1 graded, {len(SMALL_CLASS) - 1} unchanged" in regrade.stdout
     assert all(score == maximum for score, maximum in scores(course, SMALL)[changed].values())
