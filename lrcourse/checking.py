@@ -721,20 +721,31 @@ def _step_scheduler(name: str, optimizer, total_steps: int):
     raise ValueError(name)
 
 
+def _optimizer_steps(payload: dict) -> int:
+    """Optimizer steps of a run with gradient accumulation: one per group of `accumulation` batches, groups
+    ending with each epoch (the grader's count, from the test's own arguments)."""
+    return payload["epochs"] * math.ceil(payload["batches"] / payload["accumulation"])
+
+
 def _steps_fixture(payload: dict):
-    """What a per-step run of the digits model is made of (the same on both sides)."""
+    """What a per-step run of the digits model is made of (the same on both sides): the scheduler is sized in
+    optimizer steps."""
     from lrcourse import training
 
     train_set, val_set, _ = training.digits_split()
     batches = training.Batches(train_set, payload["batch_size"], seed=payload["seed"])
     model = training.make_model(payload["seed"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=payload["lr"])
-    scheduler = _step_scheduler(payload["scheduler"], optimizer, payload["epochs"] * len(batches))
+    if payload.get("optimizer", "Adam") == "SGD":
+        optimizer = torch.optim.SGD(model.parameters(), lr=payload["lr"], momentum=0.9)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=payload["lr"])
+    steps = payload["epochs"] * math.ceil(len(batches) / payload.get("accumulation", 1))
+    scheduler = _step_scheduler(payload["scheduler"], optimizer, steps)
     return model, optimizer, scheduler, batches, val_set
 
 
 def observe_fit_steps(fit, payload: dict) -> dict:
-    """Run the student's `fit_per_step` on the digits with a fresh model, Adam and a per-step scheduler;
+    """Run the student's `fit_per_step` on the digits with a fresh model, an optimizer and a per-step scheduler;
     record what it returns, the rate each optimizer step used, and how often the scheduler was stepped."""
     from lrcourse import training
 
@@ -747,7 +758,7 @@ def observe_fit_steps(fit, payload: dict) -> dict:
         guard = _Guard(observation["seconds"], forbid_schedulers=False)
         try:
             with guard.running():
-                history = fit(model, optimizer, scheduler, batches, val_set, payload["epochs"])
+                history = fit(model, optimizer, scheduler, batches, val_set, payload["epochs"], payload["accumulation"])
             observation["value"] = wire.encode(history)
         except StudentTimeout:
             observation["timeout"] = True
@@ -761,20 +772,39 @@ def observe_fit_steps(fit, payload: dict) -> dict:
 
 
 def _steps_call(payload: dict) -> str:
-    return (f"fit_per_step(model, Adam(lr={payload['lr']}), {payload['scheduler']} over "
-            f"total_steps = {payload['epochs']} epochs x {payload['batches']} batches, batches of "
-            f"{payload['batch_size']}, val_set, epochs={payload['epochs']})")
+    return (f"fit_per_step(model, {payload['optimizer']}(lr={payload['lr']}), {payload['scheduler']} over "
+            f"{_optimizer_steps(payload)} optimizer steps, {payload['batches']} batches of up to "
+            f"{payload['batch_size']} per epoch, val_set, epochs={payload['epochs']}, "
+            f"accumulation={payload['accumulation']})")
 
 
-def _observe_steps(fit, scheduler: str, epochs: int, lr: float, batch_size: int, seed: int):
-    payload = {"scheduler": scheduler, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed}
+def _count_hint(payload: dict, count: int) -> str:
+    """The likely cause of a wrong number of optimizer (or scheduler) steps."""
+    epochs, batches, accumulation = payload["epochs"], payload["batches"], payload["accumulation"]
+    if count == epochs * batches:
+        return " That is one per batch: accumulate the gradients of `accumulation` batches, then step once."
+    if count == epochs * (batches // accumulation):
+        return " The leftover batches at the end of each epoch (fewer than `accumulation`) need a step of their own."
+    if count in (math.ceil(epochs * batches / accumulation), epochs * batches // accumulation):
+        return " A group of batches ends with its epoch: start a new group at the start of every epoch."
+    if count == epochs:
+        return " That is one per epoch."
+    return ""
+
+
+def _observe_steps(fit, scheduler: str, epochs: int, lr: float, batch_size: int, seed: int, accumulation: int,
+                   optimizer: str):
+    payload = {"scheduler": scheduler, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
+               "accumulation": accumulation, "optimizer": optimizer}
     payload["batches"] = math.ceil(1077 / batch_size)
     observation = observe(fit, "fit_steps", payload)
     call = _steps_call(payload)
     expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
     if observation["error"] is not None:
         error = observation["error"]
-        raise AssertionError(f"{call} raised {type(error).__name__}: {error}")
+        hint = (" The scheduler is built for exactly as many steps as the run makes optimizer steps: step it once "
+                "per optimizer step." if "Tried to step" in str(error) else "")
+        raise AssertionError(f"{call} raised {type(error).__name__}: {error}.{hint}")
     history = observation["value"]
     expect(isinstance(history, dict) and set(STEP_KEYS) <= set(history),
            f"{call} must return a dict with the keys {list(STEP_KEYS)}; it returned {type(history).__name__}"
@@ -788,52 +818,68 @@ def _observe_steps(fit, scheduler: str, epochs: int, lr: float, batch_size: int,
 
 
 def check_fit_steps_rates(fit, scheduler: str = "OneCycleLR", epochs: int = 3, lr: float = 0.01,
-                          batch_size: int = 128, seed: int = 1) -> None:
+                          batch_size: int = 128, seed: int = 1, accumulation: int = 4, optimizer: str = "Adam") -> None:
     """The rate logged for every optimizer step, and the rate each step really used, are PyTorch's."""
-    payload, call, history, used, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed)
+    payload, call, history, used, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed, accumulation,
+                                                     optimizer)
     expected = _references().reference_fit_steps(payload)["lr"]
     total = len(expected)
-    expect(len(used) == total, f"{call}: the optimizer was stepped {len(used)} times; expected {total}, once per batch")
+    expect(len(used) == total, f"{call}: the optimizer was stepped {len(used)} times; expected {epochs} epochs x "
+                               f"ceil({payload['batches']} / {accumulation}) = {total}." + _count_hint(payload, len(used)))
     for step, (value, want) in enumerate(zip(used, expected)):
         expect(_close(value, want),
                f"{call}: optimizer step {step} used lr {value!r}, but {scheduler} gives {want!r} for that step. "
-               "Step the scheduler once after every optimizer.step(), not once per epoch.")
+               "Step the scheduler once after every optimizer.step() (not after every batch, nor once per epoch).")
     expect(len(history["lr"]) == total, f"{call}: history['lr'] has {len(history['lr'])} entries; expected {total}, "
-                                        "one per optimizer step")
+                                        "one per optimizer step (not one per batch)")
     for step, (value, want) in enumerate(zip(history["lr"], expected)):
         expect(_close(value, want),
                f"{call}: history['lr'][{step}] is {value!r}, but optimizer step {step} used {want!r}. Log "
-               "optimizer.param_groups[0]['lr'] before the step, not after scheduler.step().")
+               "the rate the step uses (optimizer.param_groups[0]['lr'] before optimizer.step()), not the one "
+               "after scheduler.step().")
 
 
 def check_fit_steps_order(fit, scheduler: str = "OneCycleLR", epochs: int = 3, lr: float = 0.01,
-                          batch_size: int = 128, seed: int = 1) -> None:
+                          batch_size: int = 128, seed: int = 1, accumulation: int = 4, optimizer: str = "Adam") -> None:
     """One scheduler step per optimizer step, each after it."""
-    payload, call, _, used, observation = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed)
-    total = epochs * payload["batches"]
+    payload, call, _, used, observation = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed, accumulation,
+                                                         optimizer)
+    total = _optimizer_steps(payload)
     expect(not observation["order_warning"],
            f"{call}: PyTorch warned that scheduler.step() was called before optimizer.step(). Step the optimizer "
            "first, then the scheduler.")
-    expect(len(used) == total, f"{call}: the optimizer was stepped {len(used)} times; expected {total}")
+    expect(len(used) == total, f"{call}: the optimizer was stepped {len(used)} times; expected {epochs} epochs x "
+                               f"ceil({payload['batches']} / {accumulation}) = {total}." + _count_hint(payload, len(used)))
     stepped = observation["last_epoch"]
     expect(stepped == total, f"{call}: the scheduler was stepped {stepped} times in {total} optimizer steps; "
-                             "step it once after every optimizer step")
+                             "step it once after every optimizer step." + _count_hint(payload, stepped))
 
 
 def check_fit_steps_losses(fit, scheduler: str = "OneCycleLR", epochs: int = 3, lr: float = 0.01,
-                           batch_size: int = 128, seed: int = 1) -> None:
-    """The logged losses are the training run's: each batch's loss, and the validation loss per epoch."""
-    payload, call, history, _, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed)
+                           batch_size: int = 128, seed: int = 1, accumulation: int = 4, optimizer: str = "Adam") -> None:
+    """The logged losses are the training run's: the mean loss of each optimizer step's batches, and the
+    validation loss per epoch. Wrong gradients (not zeroed per step, not averaged over the group) show here."""
+    payload, call, history, _, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed, accumulation,
+                                                  optimizer)
     expected = _references().reference_fit_steps(payload)
     for key, unit in (("loss", "optimizer step"), ("val_loss", "epoch")):
         mine, want = list(history[key]), expected[key]
         expect(len(mine) == len(want), f"{call}: history[{key!r}] has {len(mine)} entries; expected {len(want)}, "
                                        f"one per {unit}")
         for index, (value, reference) in enumerate(zip(mine, want)):
-            expect(math.isclose(value, reference, rel_tol=LOSS_TOLERANCE, abs_tol=1e-7),
-                   f"{call}: history[{key!r}][{index}] is {value!r}; this training run gives {reference!r} for "
-                   f"that {unit}. " + ("Log loss.item() of each batch (zero the gradients before each backward)."
-                                       if key == "loss" else "Log evaluate(model, val_set)[0] after each epoch."))
+            if math.isclose(value, reference, rel_tol=LOSS_TOLERANCE, abs_tol=1e-7):
+                continue
+            if key == "val_loss" or index == 0:
+                cause = ("Log evaluate(model, val_set)[0] after each epoch." if key == "val_loss" else
+                         "Log the mean of the step's batch losses (loss.item() of each, before any division).")
+            else:
+                cause = ("Up to the previous step your losses were right, so the update of step "
+                         f"{index - 1} differs: zero the gradients once per optimizer step (not per batch), and "
+                         "divide each batch's loss by the number of batches in its group (fewer for an epoch's "
+                         "leftover group) before backward(), so the step follows the mean gradient. Or, if the "
+                         "updates are right, log the mean of the step's batch losses.")
+            raise AssertionError(f"{call}: history[{key!r}][{index}] is {value!r}; this training run gives "
+                                 f"{reference!r} for that {unit}. {cause}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -848,10 +894,14 @@ def _range_fixture(payload: dict):
     train_set, _, _ = training.digits_split()
     batches = training.Batches(train_set, payload["batch_size"], seed=payload["seed"])
     model = training.make_model(payload["seed"])
+    # one group, or two: the output layer at `head_ratio` times the hidden layer's rate
+    ratio = payload.get("head_ratio")
+    groups = ([{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": payload["lr"] * ratio}]
+              if ratio else model.parameters())
     if payload["optimizer"] == "SGD":
-        optimizer = torch.optim.SGD(model.parameters(), lr=payload["lr"], momentum=0.9)
+        optimizer = torch.optim.SGD(groups, lr=payload["lr"], momentum=0.9)
     else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=payload["lr"])
+        optimizer = torch.optim.Adam(groups, lr=payload["lr"])
     loss_fn = torch.nn.CrossEntropyLoss()
     for inputs, targets in training.Batches(train_set, payload["batch_size"], seed=99):  # an optimizer with a state
         optimizer.zero_grad()
@@ -877,7 +927,8 @@ def observe_range_test(range_test, payload: dict) -> dict:
         model, optimizer, batches = _range_fixture(payload)
         before = {"weights": _state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}
         used = []
-        hook = optimizer.register_step_pre_hook(lambda opt, args, kwargs: used.append(opt.param_groups[0]["lr"]))
+        hook = optimizer.register_step_pre_hook(
+            lambda opt, args, kwargs: used.append([group["lr"] for group in opt.param_groups]))
         guard = _Guard(observation["seconds"])
         try:
             with guard.running():
@@ -895,11 +946,13 @@ def observe_range_test(range_test, payload: dict) -> dict:
 
 
 def _observe_range(range_test, optimizer="Adam", start_lr=1e-5, end_lr=1.0, num_steps=60, beta=0.98,
-                   diverge=4.0, batch_size=128, seed=2):
+                   diverge=4.0, batch_size=128, seed=2, head_ratio=None):
     payload = {"optimizer": optimizer, "lr": 0.003, "start_lr": start_lr, "end_lr": end_lr, "num_steps": num_steps,
-               "beta": beta, "diverge": diverge, "batch_size": batch_size, "seed": seed}
-    call = (f"lr_range_test(model, {optimizer} optimizer, batches of {batch_size}, start_lr={start_lr}, "
-            f"end_lr={end_lr}, num_steps={num_steps}, beta={beta}, diverge={diverge})")
+               "beta": beta, "diverge": diverge, "batch_size": batch_size, "seed": seed, "head_ratio": head_ratio}
+    groups = (f"two groups (output layer at {head_ratio} x the hidden layer's rate {payload['lr']})" if head_ratio
+              else f"one group (rate {payload['lr']})")
+    call = (f"lr_range_test(model, {optimizer} optimizer with {groups}, batches of {batch_size}, "
+            f"start_lr={start_lr}, end_lr={end_lr}, num_steps={num_steps}, beta={beta}, diverge={diverge})")
     observation = observe(range_test, "range_test", payload)
     expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
     _forbid_torch_use("lr_range_test", observation)
@@ -914,6 +967,9 @@ def _observe_range(range_test, optimizer="Adam", start_lr=1e-5, end_lr=1.0, num_
                f"{call}: result[{key!r}] must be a list of numbers")
     state = (observation.get("states") or [{}])[0]
     state = state if isinstance(state, dict) else {}
+    used = state.get("used", [])
+    state["used_groups"] = [rates if isinstance(rates, list) else [rates] for rates in used]
+    state["used"] = [rates[0] if rates else None for rates in state["used_groups"]]
     return payload, call, result, state
 
 
@@ -931,17 +987,36 @@ def check_range_rates(range_test, **config) -> None:
            f"{call}: result['lrs'] should list the {len(expected)} rates tried; got {list(result['lrs'])[:5]}...")
 
 
+def check_range_groups(range_test, **config) -> None:
+    """Several parameter groups keep the ratio between their rates: the first group's rate follows the test's
+    rate, every other group's is that times its rate before the test over the first group's."""
+    payload, call, result, state = _observe_range(range_test, **config)
+    reference = _references().reference_range_test(payload)
+    expected, used = reference["group_lrs"], state.get("used_groups", [])
+    expect(len(used) == len(expected), f"{call}: the optimizer was stepped {len(used)} times; this test stops "
+                                       f"after {len(expected)} steps (of {payload['num_steps']} at most)")
+    for step, (mine, want) in enumerate(zip(used, expected)):
+        expect(len(mine) == len(want) and all(_close(a, b) for a, b in zip(mine, want)),
+               f"{call}: optimizer step {step} used the rates {mine} (one per group); expected {want}. Every group "
+               "keeps its ratio to the first group's rate as it was before the test: group g gets lr * (its rate "
+               "before the test / the first group's rate before the test). Record those ratios before changing any "
+               "rate.")
+    expect(len(result["lrs"]) == len(expected) and all(_close(a, b[0]) for a, b in zip(result["lrs"], expected)),
+           f"{call}: result['lrs'] should list the first group's {len(expected)} rates; got "
+           f"{list(result['lrs'])[:5]}...")
+
+
 def check_range_losses(range_test, **config) -> None:
     """The smoothed, bias-corrected losses of the run, and the stop once they exceed diverge x the lowest."""
     payload, call, result, _ = _observe_range(range_test, **config)
     expected = _references().reference_range_test(payload)["losses"]
     mine = list(result["losses"])
-    expect(len(mine) == len(expected), f"{call}: result['losses'] has {len(mine)} values; the run should stop after "
-                                       f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
-                                       "is recorded, then the loop stops)")
     for step, (value, want) in enumerate(zip(mine, expected)):
         expect(math.isclose(value, want, rel_tol=LOSS_TOLERANCE), f"{call}: result['losses'][{step}] is {value!r}; "
                f"expected {want!r} (average = beta * average + (1 - beta) * loss, divided by 1 - beta ** (step + 1))")
+    expect(len(mine) == len(expected), f"{call}: result['losses'] has {len(mine)} values; the run should stop after "
+                                       f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
+                                       "so far is recorded, then the loop stops at once)")
 
 
 def check_range_restores(range_test, **config) -> None:

@@ -21,7 +21,8 @@ FLOOR_CELLS = ("test_rate_for_noise_floor", "test_rate_for_noise_floor_stable")
 WARMUP_CELLS = ("test_warmup_phase", "test_step_phase", "test_matches_sequential_lr")
 FIT_CELLS = ("test_fit_steps_rates", "test_fit_steps_order", "test_fit_steps_losses")
 PREDICT_CYCLE_CELLS = ("test_predict_one_cycle",)
-RANGE_CELLS = ("test_range_rates", "test_range_losses", "test_range_restores", "test_range_suggestion")
+RANGE_CELLS = ("test_range_rates", "test_range_losses", "test_range_groups", "test_range_restores",
+               "test_range_suggestion")
 PREDICT_STEPS_CELLS = ("test_predict_accumulation",)
 CELLS = {"my_step_lr": STEP_CELLS, "my_reduce_lr_on_plateau": PLATEAU_CELLS, "largest_stable_lr": LARGEST_CELLS,
          "rate_for_noise_floor": FLOOR_CELLS, "warmup_step_factor": WARMUP_CELLS,
@@ -777,24 +778,54 @@ EARLY_WRONG = [
 
 
 # --------------------------------------------------------------------------------------------
-# Chapters 1, 4 and 5
+# Chapters 5 and 6
 # --------------------------------------------------------------------------------------------
 def other(name, chapter, cell, source, fails=()):
     return Answer(name, chapter, cell, source, fails)
 
 
 FIT_REFERENCE = '''
-def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs):
+def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
     history = {"lr": [], "loss": [], "val_loss": []}
     for epoch in range(epochs):
-        for inputs, targets in batches:
+        epoch_batches = list(batches)
+        for first in range(0, len(epoch_batches), accumulation):
+            group = epoch_batches[first:first + accumulation]
             history["lr"].append(optimizer.param_groups[0]["lr"])
             optimizer.zero_grad()
-            loss = loss_fn(model(inputs), targets)
-            loss.backward()
+            total = 0.0
+            for inputs, targets in group:
+                loss = loss_fn(model(inputs), targets)
+                (loss / len(group)).backward()
+                total += loss.item()
             optimizer.step()
             scheduler.step()
-            history["loss"].append(loss.item())
+            history["loss"].append(total / len(group))
+        history["val_loss"].append(evaluate(model, val_set)[0])
+    return history
+'''
+
+# the loop a student writes from chapter 5's `run` by counting batches (the shape most mutants are made from)
+FIT_COUNTING = '''
+def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+    history = {"lr": [], "loss": [], "val_loss": []}
+    for epoch in range(epochs):
+        size = len(batches)
+        losses = []
+        for index, (inputs, targets) in enumerate(batches):
+            first = index - index % accumulation
+            in_group = min(accumulation, size - first)
+            if index == first:
+                optimizer.zero_grad()
+                history["lr"].append(optimizer.param_groups[0]["lr"])
+            loss = loss_fn(model(inputs), targets)
+            (loss / in_group).backward()
+            losses.append(loss.item())
+            if index + 1 == first + in_group:
+                optimizer.step()
+                scheduler.step()
+                history["loss"].append(sum(losses) / len(losses))
+                losses = []
         history["val_loss"].append(evaluate(model, val_set)[0])
     return history
 '''
@@ -803,11 +834,12 @@ RANGE_REFERENCE = '''
 def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, diverge):
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
+    ratios = [group["lr"] / optimizer.param_groups[0]["lr"] for group in optimizer.param_groups]
     lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())
     for step in range(num_steps):
         lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        for group, ratio in zip(optimizer.param_groups, ratios):
+            group["lr"] = lr * ratio
         try:
             inputs, targets = next(stream)
         except StopIteration:
@@ -835,28 +867,37 @@ def range_variant(old: str, new: str) -> str:
     return RANGE_REFERENCE.replace(old, new)
 
 
-def fit_variant(old: str, new: str) -> str:
-    assert old in FIT_REFERENCE, old
-    return FIT_REFERENCE.replace(old, new)
+def fit_variant(old: str, new: str, base: str = FIT_REFERENCE) -> str:
+    assert old in base, old
+    return base.replace(old, new)
+
+
+def counting_variant(old: str, new: str) -> str:
+    return fit_variant(old, new, FIT_COUNTING)
 
 
 OTHER_CORRECT = [
     other("fit_reference", "05_training", "fit_per_step", FIT_REFERENCE),
-    other("fit_get_last_lr_enumerate_prints", "05_training", "fit_per_step", '''
+    other("fit_counting_batches", "05_training", "fit_per_step", FIT_COUNTING),
+    other("fit_one_backward_per_group_get_last_lr_prints", "05_training", "fit_per_step", '''
 import sys
-def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs):
+def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
     rates, losses, val = [], [], []
     for epoch in range(epochs):
         model.train()
-        for step, (x, y) in enumerate(batches):
-            rates.append(scheduler.get_last_lr()[0])
-            optimizer.zero_grad(set_to_none=True)
-            out = model(x)
-            loss = torch.nn.functional.cross_entropy(out, y)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss))
+        pending = []
+        batch_list = [b for b in batches]
+        for step, (x, y) in enumerate(batch_list):
+            pending.append(torch.nn.functional.cross_entropy(model(x), y))
+            if len(pending) == accumulation or step == len(batch_list) - 1:
+                rates.append(scheduler.get_last_lr()[0])
+                optimizer.zero_grad(set_to_none=True)
+                mean = torch.stack(pending).mean()
+                mean.backward()
+                optimizer.step()
+                scheduler.step()
+                losses.append(float(mean))
+                pending = []
         val_loss, val_acc = evaluate(model, val_set)
         val.append(val_loss)
         print(f"epoch {epoch}: val loss {val_loss:.3f}", file=sys.stderr)
@@ -870,6 +911,7 @@ import io
 def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, diverge):
     buffer = io.BytesIO()
     torch.save({"m": model.state_dict(), "o": optimizer.state_dict()}, buffer)
+    base = [g["lr"] for g in optimizer.param_groups]
     ratio = (end_lr / start_lr) ** (1 / (num_steps - 1))
     tried, smooth, avg, lowest, step = [], [], 0.0, float("inf"), 0
     while step < num_steps:
@@ -878,8 +920,8 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
                 break
             lr = start_lr * ratio ** step
             lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))
-            for g in optimizer.param_groups:
-                g["lr"] = lr
+            for g, rate in zip(optimizer.param_groups, base):
+                g["lr"] = lr / base[0] * rate
             optimizer.zero_grad()
             loss = loss_fn(model(inputs), targets)
             loss.backward()
@@ -904,13 +946,62 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
 ]
 
 OTHER_WRONG = [
+    # chapter 5's `run` / `train_epochs` copied: one optimizer and scheduler step per batch
+    other("fit_steps_every_batch", "05_training", "fit_per_step", '''
+def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+    history = {"lr": [], "loss": [], "val_loss": []}
+    for epoch in range(epochs):
+        for inputs, targets in batches:
+            history["lr"].append(optimizer.param_groups[0]["lr"])
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            history["loss"].append(loss.item())
+        history["val_loss"].append(evaluate(model, val_set)[0])
+    return history
+''', fails=ALL),
+    other("fit_scheduler_every_batch", "05_training", "fit_per_step", counting_variant(
+        """            loss = loss_fn(model(inputs), targets)
+            (loss / in_group).backward()""", """            loss = loss_fn(model(inputs), targets)
+            (loss / in_group).backward()
+            if index + 1 != first + in_group:
+                scheduler.step()"""), fails=ALL),
+    other("fit_drops_leftover_batches", "05_training", "fit_per_step", counting_variant(
+        "            if index + 1 == first + in_group:", "            if (index + 1) % accumulation == 0:"), fails=ALL),
+    other("fit_groups_run_across_epochs", "05_training", "fit_per_step", '''
+def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+    history = {"lr": [], "loss": [], "val_loss": []}
+    seen, losses = 0, []
+    for epoch in range(epochs):
+        for inputs, targets in batches:
+            if seen % accumulation == 0:
+                optimizer.zero_grad()
+                history["lr"].append(optimizer.param_groups[0]["lr"])
+            loss = loss_fn(model(inputs), targets)
+            (loss / accumulation).backward()
+            losses.append(loss.item())
+            seen += 1
+            if seen % accumulation == 0:
+                optimizer.step()
+                scheduler.step()
+                history["loss"].append(sum(losses) / len(losses))
+                losses = []
+        history["val_loss"].append(evaluate(model, val_set)[0])
+    if losses:
+        optimizer.step()
+        scheduler.step()
+        history["loss"].append(sum(losses) / len(losses))
+    return history
+''', fails=ALL),
     other("fit_steps_per_epoch", "05_training", "fit_per_step", fit_variant(
         """            optimizer.step()
             scheduler.step()
-            history["loss"].append(loss.item())
+            history["loss"].append(total / len(group))
         history["val_loss"].append(evaluate(model, val_set)[0])""",
         """            optimizer.step()
-            history["loss"].append(loss.item())
+            history["loss"].append(total / len(group))
         scheduler.step()
         history["val_loss"].append(evaluate(model, val_set)[0])"""), fails=ALL),
     other("fit_scheduler_before_optimizer", "05_training", "fit_per_step", fit_variant(
@@ -924,24 +1015,69 @@ OTHER_WRONG = [
             history["loss"]""", """            scheduler.step()
             history["lr"].append(optimizer.param_groups[0]["lr"])
             history["loss"]"""), fails=("test_fit_steps_rates",)),
+    other("fit_logs_rate_every_batch", "05_training", "fit_per_step", counting_variant(
+        """            if index == first:
+                optimizer.zero_grad()
+                history["lr"].append(optimizer.param_groups[0]["lr"])""", """            history["lr"].append(optimizer.param_groups[0]["lr"])
+            if index == first:
+                optimizer.zero_grad()"""), fails=("test_fit_steps_rates",)),
+    other("fit_divides_by_accumulation", "05_training", "fit_per_step", fit_variant(
+        "(loss / len(group)).backward()", "(loss / accumulation).backward()"), fails=("test_fit_steps_losses",)),
+    other("fit_sums_gradients", "05_training", "fit_per_step", fit_variant(
+        "(loss / len(group)).backward()", "loss.backward()"), fails=("test_fit_steps_losses",)),
+    other("fit_zero_grad_every_batch", "05_training", "fit_per_step", counting_variant(
+        """            if index == first:
+                optimizer.zero_grad()
+                history["lr"]""", """            optimizer.zero_grad()
+            if index == first:
+                history["lr"]"""), fails=("test_fit_steps_losses",)),
     other("fit_without_zero_grad", "05_training", "fit_per_step", fit_variant(
         "            optimizer.zero_grad()\n", ""), fails=("test_fit_steps_losses",)),
-    other("fit_logs_epoch_mean_loss", "05_training", "fit_per_step", fit_variant(
-        """            history["loss"].append(loss.item())""", """            history["loss"].append(loss.item())
-        history["loss"][-len(batches):] = [sum(history["loss"][-len(batches):]) / len(batches)] * len(batches)"""),
+    other("fit_logs_last_batch_loss", "05_training", "fit_per_step", fit_variant(
+        "history[\"loss\"].append(total / len(group))", "history[\"loss\"].append(loss.item())"),
         fails=("test_fit_steps_losses",)),
     other("predict_one_cycle_wrong", "05_training", "predicted_one_cycle_per_epoch",
           "predicted_one_cycle_per_epoch = 'b'\n", fails=ALL),
+    # chapter 6's offline range test turned into a loop without its other two steps: one rate for every group
+    other("range_one_rate_for_every_group", "06_choosing_the_rate", "lr_range_test", range_variant(
+        """        for group, ratio in zip(optimizer.param_groups, ratios):
+            group["lr"] = lr * ratio""", """        for group in optimizer.param_groups:
+            group["lr"] = lr"""), fails=("test_range_groups",)),
+    other("range_ratio_read_after_first_group_set", "06_choosing_the_rate", "lr_range_test", range_variant(
+        """        for group, ratio in zip(optimizer.param_groups, ratios):
+            group["lr"] = lr * ratio""", """        for group in optimizer.param_groups:
+            group["lr"] = lr * group["lr"] / optimizer.param_groups[0]["lr"]"""), fails=("test_range_groups",)),
+    other("range_runs_every_step", "06_choosing_the_rate", "lr_range_test", range_variant(
+        """        if smoothed > diverge * best:
+            break
+""", ""), fails=("test_range_rates", "test_range_losses", "test_range_groups")),
+    other("range_stops_before_recording", "06_choosing_the_rate", "lr_range_test", range_variant(
+        """        lrs.append(lr)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if smoothed > diverge * best:
+            break""", """        best = min(best, smoothed)
+        if smoothed > diverge * best:
+            break
+        lrs.append(lr)
+        losses.append(smoothed)"""), fails=("test_range_rates", "test_range_losses", "test_range_groups")),
     other("range_linear_rates", "06_choosing_the_rate", "lr_range_test", range_variant(
         "lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))",
-        "lr = start_lr + (end_lr - start_lr) * step / (num_steps - 1)"), fails=("test_range_rates", "test_range_losses", "test_range_suggestion")),
+        "lr = start_lr + (end_lr - start_lr) * step / (num_steps - 1)"),
+        fails=("test_range_rates", "test_range_losses", "test_range_groups", "test_range_suggestion")),
     other("range_no_bias_correction", "06_choosing_the_rate", "lr_range_test", range_variant(
-        "smoothed = average / (1 - beta ** (step + 1))", "smoothed = average"), fails=("test_range_rates", "test_range_losses", "test_range_suggestion")),
+        "smoothed = average / (1 - beta ** (step + 1))", "smoothed = average"),
+        fails=("test_range_rates", "test_range_losses", "test_range_groups", "test_range_suggestion")),
     other("range_cycle_repeats_first_pass", "06_choosing_the_rate", "lr_range_test", range_variant(
         "lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())",
-        "import itertools\n    lrs, losses, average, best, stream = [], [], 0.0, math.inf, itertools.cycle(batches)"), fails=("test_range_rates", "test_range_losses", "test_range_suggestion")),
+        "import itertools\n    lrs, losses, average, best, stream = [], [], 0.0, math.inf, itertools.cycle(batches)"),
+        fails=("test_range_rates", "test_range_losses", "test_range_groups", "test_range_suggestion")),
     other("range_restores_model_only", "06_choosing_the_rate", "lr_range_test", range_variant(
         "    optimizer.load_state_dict(saved_optimizer)\n", ""), fails=("test_range_restores",)),
+    other("range_restores_rates_not_state", "06_choosing_the_rate", "lr_range_test", range_variant(
+        "    optimizer.load_state_dict(saved_optimizer)\n", """    for group, saved in zip(optimizer.param_groups, saved_optimizer["param_groups"]):
+        group["lr"] = saved["lr"]
+"""), fails=("test_range_restores",)),
     other("range_suggests_minimum", "06_choosing_the_rate", "lr_range_test", range_variant(
         '"suggestion": lrs[losses.index(min(losses))] / 10', '"suggestion": lrs[losses.index(min(losses))]'),
         fails=("test_range_suggestion",)),

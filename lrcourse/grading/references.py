@@ -16,39 +16,50 @@ from lrcourse.checking import _range_fixture, _steps_fixture
 
 
 def reference_fit_steps(payload: dict) -> dict:
-    """The per-step loop run here, on the grader's side, for the expected values."""
+    """The per-step loop with gradient accumulation run here, on the grader's side, for the expected values:
+    per epoch, groups of `accumulation` batches (the last group of an epoch may be shorter), each batch's loss
+    divided by its group's size before backward(), one optimizer step and one scheduler step per group."""
     from lrcourse import training
 
     with training.one_thread():
         model, optimizer, scheduler, batches, val_set = _steps_fixture(payload)
         loss_fn = torch.nn.CrossEntropyLoss()
+        accumulation = payload["accumulation"]
         history = {"lr": [], "loss": [], "val_loss": []}
         for _ in range(payload["epochs"]):
-            for inputs, targets in batches:
+            epoch = list(batches)
+            for first in range(0, len(epoch), accumulation):
+                group = epoch[first:first + accumulation]
                 history["lr"].append(optimizer.param_groups[0]["lr"])
                 optimizer.zero_grad()
-                loss = loss_fn(model(inputs), targets)
-                loss.backward()
+                total = 0.0
+                for inputs, targets in group:
+                    loss = loss_fn(model(inputs), targets)
+                    (loss / len(group)).backward()
+                    total += loss.item()
                 optimizer.step()
                 scheduler.step()
-                history["loss"].append(loss.item())
+                history["loss"].append(total / len(group))
             history["val_loss"].append(training.evaluate(model, val_set)[0])
     return history
 
 
 def reference_range_test(payload: dict) -> dict:
-    """The range test run here, on the grader's side: the rates tried, the smoothed losses, the suggestion."""
+    """The range test run here, on the grader's side: the rates tried (every group's), the smoothed losses,
+    the suggestion."""
     from lrcourse import training
 
     with training.one_thread():
         model, optimizer, batches = _range_fixture(payload)
         loss_fn = torch.nn.CrossEntropyLoss()
         start, end, steps, beta = payload["start_lr"], payload["end_lr"], payload["num_steps"], payload["beta"]
-        lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())
+        ratios = [group["lr"] / optimizer.param_groups[0]["lr"] for group in optimizer.param_groups]
+        lrs, group_lrs, losses, average, best, stream = [], [], [], 0.0, math.inf, iter(())
         for step in range(steps):
             lr = start * (end / start) ** (step / (steps - 1))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            for group, ratio in zip(optimizer.param_groups, ratios):
+                group["lr"] = lr * ratio
+            group_lrs.append([group["lr"] for group in optimizer.param_groups])
             try:
                 inputs, targets = next(stream)
             except StopIteration:
@@ -65,4 +76,5 @@ def reference_range_test(payload: dict) -> dict:
             best = min(best, smoothed)
             if smoothed > payload["diverge"] * best:
                 break
-    return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}
+    return {"lrs": lrs, "group_lrs": group_lrs, "losses": losses,
+            "suggestion": lrs[losses.index(min(losses))] / 10}
