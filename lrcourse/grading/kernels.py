@@ -1,76 +1,246 @@
-"""nbgrader's kernels, started inside a sandbox (`lrcourse.grading.sandbox`).
+"""nbgrader's kernels while a class is graded: forked from a kernel zygote, inside a sandbox.
 
 nbgrader's execute step builds a jupyter_client kernel manager for each notebook; in a grading worker that
-class is `SandboxedKernelManager`. It talks to the kernel over Unix sockets in a folder bound into the
-sandbox (ZeroMQ's `ipc` transport), so the kernel's network namespace stays empty; it starts the kernel
-with the student's notebook folder copied to a scratch folder that appears in its place; and it enforces
-the wall-clock limit of the whole notebook, killing the sandbox when it is reached. What stopped a kernel
-(a limit) is kept in `LIMIT_HITS`, by notebook folder, for the grader's report.
+class is `ForkedKernelManager`. Instead of starting a new interpreter (and paying torch's import again),
+it asks the worker's `KernelZygote` (`lrcourse.grading.kernel_zygote`) to fork a kernel, and manages the
+small relay process (`kernel_relay.py`) that stands for it. Under the sandbox (`lrcourse.grading.sandbox`)
+the zygote lives in a sandbox of its own and each kernel is the first process of a new user and PID
+namespace inside it; between two notebooks the zygote kills whatever is left and empties /tmp, and the
+grader replaces the scratch folder. The kernel talks to nbgrader over Unix sockets in a folder bound into
+the sandbox (ZeroMQ's `ipc` transport), so its network namespace stays empty; it sees the student's
+notebook folder as a scratch copy at `/notebook`. The manager enforces the wall-clock limit of the whole
+notebook; what stopped a kernel (a limit) is kept in `LIMIT_HITS`, by notebook folder, for the report.
 """
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-from lrcourse.grading.sandbox import Limits, Sandbox
+from lrcourse.grading.sandbox import Limits, Sandbox, grader_only_files
 
-LIMITS = Limits()               # set by the grading worker from nbgrader_config.py
-LIMIT_HITS: dict[str, str] = {}  # notebook folder -> which limit stopped its kernel
-SANDBOXES: dict[str, Sandbox] = {}  # notebook folder -> the sandbox of its kernel, until cleaned up
+LIMITS = Limits()                # set by the grading worker from nbgrader_config.py
+ZYGOTE: "KernelZygote | None" = None  # the worker's, set by the grading worker
+LIMIT_HITS: dict[str, str] = {}   # notebook folder -> which limit stopped its kernel
+RUNNING: dict[str, "ForkedKernelManager"] = {}  # notebook folder -> its kernel's manager, until cleaned up
+NOTEBOOK = Path("/notebook")      # where a sandboxed kernel sees the student's folder
+START_SECONDS = 120
+RELAY = Path(__file__).with_name("kernel_relay.py")
 
 
 def limit_hit(folder: Path) -> str | None:
-    """Which limit stopped the kernel of the notebook in `folder`, if one did; ends a sandbox left behind
+    """Which limit stopped the kernel of the notebook in `folder`, if one did; ends a kernel left behind
     (a kernel that died is not always cleaned up by its manager)."""
     key = str(folder.resolve())
-    sandbox = SANDBOXES.pop(key, None)
-    if sandbox is not None:
-        LIMIT_HITS.setdefault(key, sandbox.limit_hit() or "")
-        sandbox.close()
+    manager = RUNNING.pop(key, None)
+    if manager is not None:
+        manager.finish()
     return LIMIT_HITS.pop(key, None) or None
 
 
-class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel runs in a fresh sandbox of its own."""
+class ZygoteFault(RuntimeError):
+    pass
 
-    sandbox: Sandbox | None = None
+
+class KernelZygote:
+    """A worker's kernel zygote: `fork_kernel(...)` for each notebook, `after_kernel()` once it is done.
+
+    With `limits` it runs in a sandbox of its own; without, as the grader's user (`--no-sandbox`).
+    """
+
+    def __init__(self, limits: Limits | None):
+        self.limits = limits
+        self.sandbox: Sandbox | None = None
+        self.process: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+        self.private = Path(tempfile.mkdtemp(prefix="lrcourse-zygote-"))  # the grader's own: its log
+        self.sockets = Path(tempfile.mkdtemp(prefix="lrc-"))  # short: a Unix socket path has ~100 bytes
+        self.numbers = itertools.count()
+
+    # --------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        ours, theirs = socket.socketpair()
+        # Not -I: it implies -P, and a kernel without the notebook's folder on sys.path could not import
+        # a module next to the notebook. -E -s keep out the environment's PYTHON* and the user's site.
+        command = [sys.executable, "-E", "-s", "-m", "lrcourse.grading.kernel_zygote", "--control",
+                   str(theirs.fileno())]
+        cwd = None
+        if self.limits is not None:
+            self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets, hide=grader_only_files())
+            self.sandbox._give(self.sockets)
+            command, cwd = self.sandbox.command([*command, "--isolate"], cwd=NOTEBOOK), None
+        log = open(self.private / "zygote.log", "wb")
+        self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=log, cwd=cwd, start_new_session=True)
+        log.close()
+        theirs.close()
+        self.control = ours
+        ours.settimeout(START_SECONDS)
+        if self._read_line() != "ready":
+            why = (self.private / "zygote.log").read_text(errors="replace")[-2000:]
+            self.stop()
+            raise ZygoteFault(f"the kernel zygote did not start: {why.strip() or 'no message'}")
+        ours.settimeout(30)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _read_line(self) -> str:
+        data = b""
+        while not data.endswith(b"\n"):
+            try:
+                chunk = self.control.recv(64)
+            except OSError:
+                return ""
+            if not chunk:
+                return ""
+            data += chunk
+        return data.decode().strip()
+
+    # --------------------------------------------------------------------------------------------
+    def prepare(self, folder: Path) -> tuple[Path, Path]:
+        """The kernel's working folder as the kernel sees it, and its connection file's folder: under the
+        sandbox, a fresh scratch copy of `folder` appears at /notebook."""
+        if not self.alive():
+            self.start()
+        if self.sandbox is None:
+            return folder, self.sockets
+        _empty(self.sandbox.scratch)
+        shutil.copytree(folder, self.sandbox.scratch, symlinks=True, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".lrcourse-*"))
+        self.sandbox._give(self.sandbox.scratch)
+        return NOTEBOOK, self.sockets
+
+    def fork_kernel(self, link: socket.socket, connection_file: str, cwd: Path, env: dict | None) -> int:
+        request = {"connection_file": connection_file, "cwd": str(cwd), "env": env if self.sandbox is None else None}
+        try:
+            socket.send_fds(self.control, [b"fork " + json.dumps(request).encode()], [link.fileno()])
+            return int(self._read_line())
+        except (OSError, ValueError) as error:
+            self.stop()
+            raise ZygoteFault(f"the kernel zygote did not fork a kernel: {error}") from error
+
+    def after_kernel(self) -> None:
+        """Nothing of one notebook meets the next: processes, /tmp, sockets and scratch are cleared."""
+        if self.alive():
+            try:
+                self.control.sendall(b"sweep\n")
+                if self._read_line() != "swept":
+                    self.stop()
+            except OSError:
+                self.stop()
+        _empty(self.sockets)
+        if self.sandbox is not None:
+            _empty(self.sandbox.scratch)
+
+    def counts(self) -> tuple[int, int]:
+        return self.sandbox.counts() if self.sandbox is not None else (0, 0)
+
+    def limit_hit(self, since: tuple[int, int]) -> str | None:
+        return self.sandbox.limit_hit(since) if self.sandbox is not None else None
+
+    def stop(self) -> None:
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+            self.process = None
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.private, ignore_errors=True)
+        shutil.rmtree(self.sockets, ignore_errors=True)
+
+
+def _empty(folder: Path) -> None:
+    """Delete what a folder holds, keeping the folder itself (it is bound into the sandbox)."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+class ForkedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel is forked by the worker's kernel zygote (see the module's text)."""
+
     _deadline: asyncio.TimerHandle | None = None
+    _folder: str | None = None
+    _counts: tuple[int, int] = (0, 0)
+    _cwd: Path | None = None
+    _finished = False
 
     async def _async_pre_start_kernel(self, **kw):
         folder = Path(kw.get("cwd") or os.getcwd()).resolve()
-        sockets = Path(tempfile.mkdtemp(prefix="lrc-"))  # short: a Unix socket path has ~100 bytes
-        self.transport, self.ip = "ipc", str(sockets / "k")
-        self.connection_file = str(sockets / "kernel.json")
-        self.sandbox = Sandbox(LIMITS, scratch_from=folder, mount_at=folder, sockets=sockets)
-        self.sandbox._give(sockets)
+        self._cwd, sockets = ZYGOTE.prepare(folder)
+        name = f"k{next(ZYGOTE.numbers)}"
+        self.transport, self.ip = "ipc", str(sockets / name)
+        self.connection_file = str(sockets / f"{name}.json")
         self._folder = str(folder)
-        SANDBOXES[self._folder] = self.sandbox
+        self._counts = ZYGOTE.counts()
+        RUNNING[self._folder] = self
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         os.chmod(self.connection_file, 0o644)  # the kernel reads it as the sandbox's user
-        return self.sandbox.command(kernel_cmd, cwd=folder), kw
+        return [sys.executable, "-I", "-S", str(RELAY)], kw
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        await super()._async_launch_kernel(kernel_cmd, **kw)
+        ours, theirs = socket.socketpair()
+        try:
+            ZYGOTE.fork_kernel(ours, self.connection_file, self._cwd, kw.get("env"))
+        finally:
+            ours.close()
+        try:
+            await super()._async_launch_kernel([*kernel_cmd, str(theirs.fileno())], pass_fds=(theirs.fileno(),), **kw)
+        finally:
+            theirs.close()  # the relay holds it now; if the relay did not start, the keeper ends the kernel
         self._deadline = asyncio.get_running_loop().call_later(LIMITS.wall_seconds, self._out_of_time)
 
     def _out_of_time(self) -> None:
         LIMIT_HITS[self._folder] = f"wall-clock limit ({LIMITS.wall_seconds} s for the notebook)"
-        self.sandbox.kill()
+        self._kill_relay()
+
+    def _kill_relay(self) -> None:
+        """The keeper sees the relay's socket close and kills the kernel with everything it started."""
+        pid = getattr(self.provisioner, "pid", None)
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
+        self.finish()
+
+    def finish(self) -> None:
+        """Once the notebook is done: record a limit it hit, clear the zygote's sandbox for the next one."""
         if self._deadline is not None:
             self._deadline.cancel()
-        if self.sandbox is not None and SANDBOXES.pop(self._folder, None) is not None:
-            hit = self.sandbox.limit_hit()
-            if hit:
-                LIMIT_HITS.setdefault(self._folder, hit)
-            self.sandbox.close()
-            import shutil
-
-            shutil.rmtree(Path(self.connection_file).parent, ignore_errors=True)
-            self.sandbox = None
+            self._deadline = None
+        if self._folder is None or self._finished:
+            return
+        self._finished = True
+        RUNNING.pop(self._folder, None)
+        self._kill_relay()
+        ZYGOTE.after_kernel()
+        hit = ZYGOTE.limit_hit(self._counts)
+        if hit:
+            LIMIT_HITS.setdefault(self._folder, hit)

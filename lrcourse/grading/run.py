@@ -192,17 +192,18 @@ def _start_worker(course: str, db_url: str, sandboxed: bool = True) -> None:
     if not _HIDDEN_IN_KERNEL:
         _keep_hidden_tests_out_of_the_kernel(config)
     _API = NbGraderAPI(config=config)
-    limits = None
-    if sandboxed:
-        from nbgrader.preprocessors import execute
+    from nbgrader.preprocessors import execute
 
-        from lrcourse.grading import kernels
-        from lrcourse.grading.sandbox import Limits
+    from lrcourse.grading import kernels
+    from lrcourse.grading.sandbox import Limits
 
-        limits = kernels.LIMITS = Limits.from_config(config)
-        # nbgrader's execute step names its kernel manager class in a default argument: every notebook this
-        # worker runs gets a sandboxed kernel.
-        execute.AsyncKernelManager = kernels.SandboxedKernelManager
+    kernels.LIMITS = Limits.from_config(config)  # without the sandbox, its wall clock still holds
+    limits = kernels.LIMITS if sandboxed else None
+    kernels.ZYGOTE = kernels.KernelZygote(limits)
+    atexit.register(kernels.ZYGOTE.close)
+    # nbgrader's execute step names its kernel manager class in a default argument: every notebook this
+    # worker runs gets a kernel forked from the worker's kernel zygote (in its sandbox, unless --no-sandbox).
+    execute.AsyncKernelManager = kernels.ForkedKernelManager
     _JUDGE = Judge(limits)
     atexit.register(_JUDGE.close)
 

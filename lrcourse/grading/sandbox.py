@@ -115,10 +115,13 @@ class Sandbox:
         self.home = Path(tempfile.mkdtemp(prefix="lrcourse-sandbox-"))
         self.scratch = None
         self.mount_at = mount_at
-        if scratch_from is not None:
+        if mount_at is not None:  # a copy of `scratch_from`, or an empty folder
             self.scratch = self.home / "scratch"
-            shutil.copytree(scratch_from, self.scratch, symlinks=True,
-                            ignore=shutil.ignore_patterns(".lrcourse-*"))
+            if scratch_from is not None:
+                shutil.copytree(scratch_from, self.scratch, symlinks=True,
+                                ignore=shutil.ignore_patterns(".lrcourse-*"))
+            else:
+                self.scratch.mkdir()
             self._give(self.scratch)
         self.sockets = sockets
         self.hide = hide or {}
@@ -217,23 +220,29 @@ class Sandbox:
         joins = "; ".join(f"echo $$ > {group / 'cgroup.procs'}" for group in self.cgroups.values())
         return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh"]
 
-    def limit_hit(self) -> str | None:
-        """Which cgroup limit stopped something in this sandbox, if any."""
+    def counts(self) -> tuple[int, int]:
+        """How often so far a process here was killed for memory, and a fork refused for the process limit."""
         memory, pids = self.cgroups.get("memory"), self.cgroups.get("pids")
+        killed = refused = 0
         try:
             if memory is not None:
                 control = memory / "memory.oom_control"
                 events = memory / "memory.events"
                 text = control.read_text() if control.exists() else (events.read_text() if events.exists() else "")
-                killed = [int(line.split()[1]) for line in text.splitlines() if line.startswith("oom_kill ")]
-                failed = memory / "memory.failcnt"
-                if (killed and killed[0] > 0) or (failed.exists() and int(failed.read_text()) > 0 and killed and killed[0]):
-                    return f"memory limit ({self.limits.memory_mb} MB)"
+                killed = sum(int(line.split()[1]) for line in text.splitlines() if line.startswith("oom_kill "))
             if pids is not None and (pids / "pids.events").exists():
-                if int((pids / "pids.events").read_text().split()[1]) > 0:
-                    return f"process limit ({self.limits.processes} processes)"
+                refused = int((pids / "pids.events").read_text().split()[1])
         except (OSError, ValueError, IndexError):
             pass
+        return killed, refused
+
+    def limit_hit(self, since: tuple[int, int] = (0, 0)) -> str | None:
+        """Which cgroup limit stopped something in this sandbox (after the counts `since`), if any."""
+        killed, refused = self.counts()
+        if killed > since[0]:
+            return f"memory limit ({self.limits.memory_mb} MB)"
+        if refused > since[1]:
+            return f"process limit ({self.limits.processes} processes)"
         return None
 
     def kill(self) -> None:

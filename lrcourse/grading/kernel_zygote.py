@@ -1,0 +1,274 @@
+"""Kernels for students' notebooks, forked from a process that has imported the course's stack once.
+
+A new kernel spends most of its start importing torch, matplotlib, ipywidgets and the course's helpers
+(about 2 s of CPU on this machine, more than the rest of a chapter's notebook). While a class is graded,
+each worker keeps one *kernel zygote*: `python -E -s -m lrcourse.grading.kernel_zygote --control FD`, in a
+sandbox of its own (`lrcourse.grading.sandbox`) unless grading runs with `--no-sandbox`. It imports that
+stack, then waits for the grader's requests on the control socket (the grader's end only; nothing in the
+sandbox can reach it):
+
+    fork {"connection_file": ..., "cwd": ..., "env": {...} or null}   (with one socket passed along)
+        -> "<pid>": a child that becomes a fresh IPython kernel for one notebook
+    sweep   -> "swept": kill every process left in the sandbox but this one, empty /tmp and /dev/shm
+
+The child first becomes the first process of a new user and PID namespace (in a sandbox), so the
+student's code sees and can signal nothing of the zygote, and everything it starts dies with it. One
+process stays in between, the *keeper*: it holds the socket passed along, whose other end belongs to
+`kernel_relay.py`, the process jupyter_client started and manages. A signal the relay gets is passed on
+to the kernel; when the kernel ends, the relay ends with its status; when the relay ends (killed by the
+grader's deadline or by jupyter_client), the keeper kills the kernel and its whole namespace.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+# What the chapters import, imported once here (the environment's `MPLBACKEND` is set before matplotlib).
+PRELOAD = ("numpy", "torch", "torch._dynamo", "torch.optim.lr_scheduler", "matplotlib.pyplot", "ipywidgets",
+           "IPython.display", "sklearn.datasets", "sklearn.model_selection", "lrcourse.checking", "lrcourse.plots",
+           "lrcourse.problems", "lrcourse.schedules", "lrcourse.training", "lrcourse.widgets")
+
+
+def prepare() -> None:
+    """Import the kernel and what the chapters need, without running anything (no threads before a fork)."""
+    import importlib
+    import warnings
+
+    # What ipykernel sets for a kernel of its own; matplotlib reads it when it is imported.
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import ipykernel.ipkernel  # noqa: F401
+        import ipykernel.kernelapp  # noqa: F401
+        import ipykernel.zmqshell  # noqa: F401
+
+        for name in PRELOAD:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # an optional part of the stack: the kernel imports it if a notebook does
+                pass
+
+
+def serve(control: socket.socket, isolate: bool) -> None:
+    """Answer the grader's requests until it closes the control socket."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
+        except OSError:
+            return
+        if not message:
+            return
+        word, _, rest = message.decode().strip().partition(" ")
+        if word == "fork" and fds:
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                _keeper(fds[0], json.loads(rest), isolate)
+            os.close(fds[0])
+            control.sendall(f"{pid}\n".encode())
+        elif word == "sweep":
+            if isolate:
+                _sweep()
+            control.sendall(b"swept\n")
+        else:
+            for fd in fds:
+                os.close(fd)
+            control.sendall(b"?\n")
+
+
+def _sweep() -> None:
+    """Kill every process in this sandbox but its init and this zygote; empty /tmp and /dev/shm."""
+    import shutil
+
+    for _ in range(100):  # again until none is left: one may have forked between the listing and the kill
+        others = [int(name) for name in os.listdir("/proc")
+                  if name.isdigit() and int(name) not in (1, os.getpid()) and not _zombie(name)]
+        if not others:
+            break
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.002)
+    for folder in ("/tmp", "/dev/shm"):
+        for entry in os.listdir(folder) if os.path.isdir(folder) else []:
+            path = os.path.join(folder, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+
+def _zombie(pid: str) -> bool:
+    """Dead already, waiting for its parent to collect it (or gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
+
+
+# --------------------------------------------------------------------------------------------
+# The keeper and its kernel
+# --------------------------------------------------------------------------------------------
+def _keeper(fd: int, request: dict, isolate: bool) -> None:
+    """Between the relay and one kernel: never returns."""
+    status = 1
+    try:
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _die_with_parent(signal.SIGKILL)
+        if isolate:
+            _unshare_user_and_pid()
+        link = socket.socket(fileno=fd)
+        kernel = os.fork()
+        if kernel == 0:
+            link.close()
+            _become_kernel(request, isolate)
+        status = _relay_until_done(link, kernel, isolate)
+    except BaseException:
+        pass
+    os._exit(status)
+
+
+def _die_with_parent(signum: int) -> None:
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
+    except (OSError, AttributeError):
+        pass
+
+
+def _unshare_user_and_pid() -> None:
+    """The next child is the first process of a new PID namespace, in a new user namespace (no privilege
+    needed): it cannot see or signal the zygote, and what it starts dies with it."""
+    import ctypes
+
+    CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+
+
+def _no_children_to_wait_for() -> None:
+    """The first process of its own PID namespace sees the sandbox's /proc, which lists the zygote's
+    processes as if they were its children; ipykernel, shutting down, would signal them (in vain) and
+    wait seconds for them to go. Its real children die with its namespace anyway."""
+    from ipykernel import kernelbase
+
+    kernelbase.Kernel._process_children = lambda self: []
+
+
+def _relay_until_done(link: socket.socket, kernel: int, isolate: bool) -> int:
+    """Pass the relay's signals on to the kernel; end the kernel when the relay is gone; report its exit."""
+
+    def kill(signum: int) -> None:
+        try:
+            if isolate:  # the first process of its namespace: SIGKILL ends the whole namespace
+                os.kill(kernel, signum)
+            else:
+                os.killpg(kernel, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    pending = b""
+    while True:
+        done, status = os.waitpid(kernel, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            try:
+                link.sendall(f"exit {code}\n".encode())
+            except OSError:
+                pass
+            return 0
+        readable, _, _ = select.select([link], [], [], 0.05)
+        if not readable:
+            continue
+        try:
+            data = link.recv(256)
+        except OSError:
+            data = b""
+        if not data:  # the relay is gone: so is the kernel
+            kill(signal.SIGKILL)
+            os.waitpid(kernel, 0)
+            return 0
+        pending += data
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            words = line.split()
+            if len(words) == 2 and words[0] == b"signal" and words[1].isdigit():
+                signum = int(words[1])
+                # A namespace's first process ignores signals it has no handler for: stop it for sure.
+                kill(signal.SIGKILL if signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT) else signum)
+
+
+def _become_kernel(request: dict, isolate: bool) -> None:
+    """Run an IPython kernel for one notebook, as `python -m ipykernel_launcher -f FILE` would; never returns."""
+    status = 0
+    try:
+        if isolate:
+            _no_children_to_wait_for()
+        else:
+            os.setsid()  # its own process group, for the keeper to signal
+        _die_with_parent(signal.SIGKILL)
+        null = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(null, target)
+        os.close(null)
+        os.chdir(request["cwd"])
+        if request.get("env"):
+            os.environ.clear()
+            os.environ.update(request["env"])
+        for name in ("JPY_PARENT_PID", "PYDEVD_DISABLE_FILE_VALIDATION"):
+            os.environ.pop(name, None)
+        import random
+
+        random.seed()  # a fresh interpreter would not share the zygote's random state
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()
+        from ipykernel import kernelapp
+
+        sys.argv = [kernelapp.__file__, "-f", request["connection_file"]]
+        kernelapp.launch_new_instance()
+    except SystemExit as stop:
+        status = stop.code if isinstance(stop.code, int) else 0
+    except BaseException:
+        status = 1
+    os._exit(status)
+
+
+def main(argv: list[str]) -> None:
+    """`--control FD [--isolate]`: FD is the grader's end of the control socket."""
+    control = socket.socket(fileno=int(argv[argv.index("--control") + 1]))
+    del sys.path[0]  # the folder it started in (`-m`): a kernel gets its notebook's folder from IPython
+    _die_with_parent(signal.SIGKILL)
+    prepare()
+    _not_dumpable()
+    control.sendall(b"ready\n")
+    serve(control, isolate="--isolate" in argv)
+
+
+def _not_dumpable() -> None:
+    """No kernel may ptrace this zygote or read its memory through /proc (they share a user id)."""
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

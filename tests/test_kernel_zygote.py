@@ -1,0 +1,203 @@
+"""One worker's kernel zygote forks the kernel of every notebook it grades: each kernel runs the notebook as
+a fresh one would, and nothing one notebook does reaches the next. Notebooks are run here the way
+nbgrader's execute step runs them (nbclient with the worker's kernel manager class), in the sandbox and
+without it; the attacks are those a student could aim at a process shared with classmates."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_code_cell, new_notebook
+
+from lrcourse.grading import kernels
+from lrcourse.grading.sandbox import Limits
+
+pytestmark = pytest.mark.slow
+MARK = uuid.uuid4().hex[:12]
+
+
+def _started(limits):
+    kernels.LIMITS = Limits(wall_seconds=60)
+    kernels.ZYGOTE = kernels.KernelZygote(limits)
+    return kernels.ZYGOTE
+
+
+@pytest.fixture(params=["sandboxed", "unsandboxed"])
+def zygote(request, sandboxed_zygote):
+    if request.param == "sandboxed":
+        kernels.ZYGOTE = sandboxed_zygote
+        yield sandboxed_zygote
+        return
+    unsandboxed = _started(None)
+    yield unsandboxed
+    unsandboxed.close()
+    kernels.ZYGOTE = None
+
+
+@pytest.fixture(scope="module")
+def sandboxed_zygote():
+    zygote = _started(Limits())
+    yield zygote
+    zygote.close()
+    kernels.ZYGOTE = None
+
+
+def run(folder: Path, *sources: str, timeout: int = 30) -> list[str]:
+    """Run the cells in a forked kernel with `folder` as the notebook's folder; each cell's printed text."""
+    notebook = new_notebook(cells=[new_code_cell(source) for source in sources])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    client = NotebookClient(notebook, kernel_manager_class=kernels.ForkedKernelManager, timeout=timeout,
+                            allow_errors=True, interrupt_on_timeout=True, resources={"metadata": {"path": str(folder)}})
+    try:
+        client.execute()
+    except DeadKernelError:  # an attack that killed its own kernel: what it printed before counts
+        pass
+    kernels.limit_hit(folder)  # as the grader does after each notebook
+    return ["".join(out.get("text", "") + out.get("ename", "") for out in cell.outputs) for cell in notebook.cells]
+
+
+def zygote_processes() -> list[int]:
+    """The zygote and its keepers and kernels (forks of it share its command line), seen from outside."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0") if name.isdigit() else []
+            if argv and Path(argv[0].decode()).name.startswith("python") and b"lrcourse.grading.kernel_zygote" in argv:
+                found.append(int(name))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_forked_kernel_runs_the_notebook_in_its_own_folder(zygote, tmp_path):
+    (tmp_path / "data.txt").write_text("from the student's folder")
+    (tmp_path / f"module_{MARK}.py").write_text("VALUE = 'imported from the folder'")
+    outputs = run(tmp_path,
+                  "import torch\nprint(torch.tensor([1.0, 2.0]).sum().item())",
+                  "print(open('data.txt').read())\nopen('written.txt', 'w').write('x')",
+                  f"from module_{MARK} import VALUE\nprint(VALUE)")
+    assert outputs == ["3.0\n", "from the student's folder\n", "imported from the folder\n"]
+    assert (tmp_path / "written.txt").exists() == (zygote.sandbox is None), "the sandbox writes a scratch copy"
+
+
+def test_an_interrupt_reaches_the_kernel_through_its_relay(zygote, tmp_path):
+    outputs = run(tmp_path, "while True:\n    pass", "print('still running')", timeout=3)
+    assert outputs[0] == "KeyboardInterrupt" and outputs[1] == "still running\n", outputs
+
+
+def test_killing_the_relay_ends_the_kernel(zygote, tmp_path):
+    if not zygote.alive():
+        zygote.start()
+    idle = len(zygote_processes())  # the zygotes (the other fixture's may run too)
+
+    async def start_then_kill_the_relay() -> int:
+        manager = kernels.ForkedKernelManager()
+        await manager.start_kernel(cwd=str(tmp_path))
+        client = manager.client()
+        client.start_channels()
+        await client.wait_for_ready(timeout=30)
+        running = len(zygote_processes())
+        os.killpg(manager.provisioner.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while len(zygote_processes()) > idle and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        client.stop_channels()
+        await manager.cleanup_resources()
+        return running
+
+    assert asyncio.run(start_then_kill_the_relay()) == idle + 2  # and the kernel's keeper, and the kernel
+    assert len(zygote_processes()) == idle, "the keeper ends the kernel when its relay is gone"
+
+
+LEAVE_TRACES = f'''
+import os, subprocess, sys
+from ipykernel import get_connection_file
+for folder in ["/tmp", "/dev/shm", ".", os.path.dirname(get_connection_file())]:
+    try:
+        open(os.path.join(folder, "trace-{MARK}"), "w").write("x")
+    except OSError as error:
+        print("could not write", folder, type(error).__name__)
+subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(1)  # trace-{MARK}"],
+                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+'''
+FIND_TRACES = f'''
+import os
+from ipykernel import get_connection_file
+for folder in ["/tmp", "/dev/shm", ".", os.path.dirname(get_connection_file())]:
+    if os.path.exists(os.path.join(folder, "trace-{MARK}")):
+        print("FOUND file in", folder)
+for name in os.listdir("/proc"):
+    try:
+        if "trace-{MARK}" in open(f"/proc/{{name}}/cmdline").read() and int(name) != os.getpid():
+            print("FOUND process", name)
+    except OSError:
+        pass
+print("looked")
+'''
+FIND_ZYGOTE = '''
+import os
+def _zygotes():
+    for name in os.listdir("/proc"):
+        try:
+            if name.isdigit() and int(name) != os.getpid() and b"kernel_zygote" in open(f"/proc/{name}/cmdline", "rb").read():
+                yield int(name)
+        except Exception:
+            pass
+'''
+WRITE_ZYGOTE_MEMORY = FIND_ZYGOTE + '''
+for _pid in _zygotes():
+    try:
+        _fd = os.open(f"/proc/{_pid}/mem", os.O_RDWR)
+        print("OPENED the memory of", _pid)
+        os.close(_fd)
+    except Exception as error:
+        print("denied", _pid, type(error).__name__)
+'''
+STOP_ZYGOTE = FIND_ZYGOTE + '''
+import signal
+for _pid in list(_zygotes()) + [os.getppid()]:
+    for _signal in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            os.kill(_pid, _signal)
+        except Exception:
+            pass
+'''
+HAUNT_LATER_KERNELS = '''
+import subprocess
+_script = ('while true; do for f in /proc/[0-9]*/cmdline; do p=${f#/proc/}; p=${p%/cmdline}; '
+           '[ "$p" != "$$" ] && kill -9 $p 2>/dev/null; done; sleep 0.05; done')
+for _ in range(5):
+    subprocess.Popen(["/bin/sh", "-c", _script], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+'''
+
+
+def test_nothing_one_notebook_leaves_reaches_the_next(sandboxed_zygote, tmp_path):
+    kernels.ZYGOTE = sandboxed_zygote
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    written = run(first, LEAVE_TRACES)
+    denied = written[0]
+    assert "could not write /tmp" not in denied and "could not write . " not in denied, denied  # traces left
+    assert run(second, FIND_TRACES) == ["looked\n"]
+
+
+@pytest.mark.parametrize("attack", ["write-zygote-memory", "stop-zygote", "haunt"])
+def test_an_attack_on_the_zygote_leaves_the_next_kernel_intact(sandboxed_zygote, tmp_path, attack):
+    kernels.ZYGOTE = sandboxed_zygote
+    source = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "stop-zygote": STOP_ZYGOTE,
+              "haunt": HAUNT_LATER_KERNELS}[attack]
+    before = sorted(zygote_processes())
+    attacked = run(tmp_path, source + "\nimport time\ntime.sleep(0.5)")
+    assert "OPENED" not in attacked[0], attacked
+    assert sorted(zygote_processes()) == before, "the zygote is untouched and nothing of the kernel is left"
+    for _ in range(3):
+        assert run(tmp_path, "import torch\nprint(torch.ones(3).sum().item())") == ["3.0\n"]
