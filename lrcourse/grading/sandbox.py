@@ -1,15 +1,18 @@
 """The sandbox every student's code runs in while a class is graded: bubblewrap, cgroups and rlimits.
 
-Under `lrcourse grade` and `lrcourse check`, each kernel that runs a student's notebook and each process
-that runs a student's answer for the trusted verdicts starts inside `Sandbox.command(...)`:
+Under `lrcourse grade` and `lrcourse check`, each worker's kernel zygote (which forks the kernel of each
+student's notebook, `kernel_zygote.py`) and each worker's answer zygote (the processes that run a
+student's answers for the trusted verdicts, `student_process.py`) start inside `Sandbox.command(...)`:
 
 - bubblewrap (`bwrap`) builds a new mount, PID, network, IPC and UTS namespace. The file system holds only
   the Python installation and the virtual environment and the course package (read-only), a private `/tmp`,
-  and, writable, a scratch copy of the student's own notebook folder: nothing of `source/`, `submitted/`,
+  and, writable, a scratch folder (the kernel zygote's holds a copy of the notebook's folder while its
+  kernel runs, at /notebook): nothing of `source/`, `submitted/`,
   `autograded/`, `feedback/`, the gradebook, other students or anyone's home;
 - the network namespace is empty (the kernel talks to nbgrader over Unix sockets in a folder bound in);
 - in its own PID namespace it sees and can signal nothing of the grader, and when the sandbox's first
-  process ends (`--die-with-parent` also when the grader dies), the kernel kills everything left in it;
+  process ends (`--die-with-parent` also when the grader dies), the kernel kills everything left in it
+  (inside, each student's kernel or answer process gets a user and PID namespace of its own again);
 - it runs as a user without privileges: as root, bubblewrap starts privileged and `setpriv` drops to a
   user id of its own with no capabilities and `no_new_privs`; as any other user, bubblewrap maps it to
   `nobody` in a user namespace (and the instructor's files outside stay out of view);
