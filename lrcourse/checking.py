@@ -172,6 +172,8 @@ def decode_observation(raw: dict) -> dict:
             result[key] = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
         elif key == "last_epoch":
             result[key] = wire.decode(value)
+        elif key == "returned_lists":
+            result[key] = [wire.decode(item) for item in value[:100_000]] if isinstance(value, list) else None
     return result
 
 
@@ -209,14 +211,16 @@ class StepLRCase:
 class PlateauCase:
     """MyReduceLROnPlateau(optimizer, **kwargs) on groups with rates `lrs`, fed `metrics`.
 
-    `as_tensor` passes each metric as a one-element tensor instead of a float; `edits` and `after_edits` as
-    in StepLRCase.
+    `as_tensor` passes the metrics as float32 tensors instead of floats: True, each a new one-element tensor
+    torch.tensor([m]); "0-d", each a new 0-d tensor torch.tensor(m) (what a loss is); "0-d reused", one 0-d tensor
+    that the caller updates in place (metric.fill_(m)) before each step(). `edits` and `after_edits` as in
+    StepLRCase.
     """
 
     lrs: list[float]
     metrics: list[float]
     kwargs: dict = field(default_factory=dict)
-    as_tensor: bool = False
+    as_tensor: bool | str = False
     hint: str = ""
     edits: dict = field(default_factory=dict)
     after_edits: bool = False
@@ -335,12 +339,16 @@ def observe_scheduler(student_class, payload: dict) -> dict:
     metrics = case.get("metrics")
     edits = case.get("edits") or {}
     guard = _Guard(observation["seconds"])
+    returned = []  # the very objects get_last_lr() returned: a list returned earlier must not change later
+    as_tensor = payload.get("as_tensor")
+    reused = torch.tensor(0.0)  # as_tensor == "0-d reused": the one tensor the caller updates in place
 
     def snapshot(scheduler):
         # Only what this cell grades: an unfinished get_last_lr() must not cost the rate cells.
         state = {"lrs": [group["lr"] for group in optimizer.param_groups]}
         if "get_last_lr" in record:
             state["get_last_lr"] = scheduler.get_last_lr()
+            returned.append(state["get_last_lr"])
         for name in record:
             if name not in ("lrs", "get_last_lr"):
                 state[name] = getattr(scheduler, name, wire.Missing(name))
@@ -360,13 +368,20 @@ def observe_scheduler(student_class, payload: dict) -> dict:
                     scheduler.step()
                 else:
                     value = float(metrics[step]) if isinstance(metrics[step], str) else metrics[step]
-                    scheduler.step(torch.tensor([value]) if payload.get("as_tensor") else value)
+                    if as_tensor == "0-d reused":
+                        scheduler.step(reused.fill_(value))
+                    elif as_tensor == "0-d":
+                        scheduler.step(torch.tensor(value))
+                    else:
+                        scheduler.step(torch.tensor([value]) if as_tensor else value)
                 snapshot(scheduler)
             last = str((case["steps"] if metrics is None else len(metrics)) + 1)
             if case.get("after_edits") and edits.get(last):     # an edit after the last step, and no step after it
                 for group, rate in edits[last].items():
                     optimizer.param_groups[int(group)]["lr"] = rate
                 snapshot(scheduler)
+            if "get_last_lr" in record:
+                observation["returned_lists"] = [wire.encode(value) for value in returned]
     except StudentTimeout:
         observation["timeout"] = True
     except Exception as error:  # the student's own bug, reported with the states so far
@@ -530,6 +545,25 @@ def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, 
                                  f"({_where(states)}).{hint}")
         if len(states) != len(expected):
             raise AssertionError(f"{title}: {len(states)} states recorded for {len(expected)} expected.")
+        if "get_last_lr" in compare:
+            _expect_lists_kept(title, observation.get("returned_lists"), expected, labels, hint)
+
+
+def _expect_lists_kept(title: str, kept, expected: list, labels: list, hint: str) -> None:
+    """Each list get_last_lr() returned still holds what it held then (PyTorch makes a new one at construction
+    and at every step(), so a caller's earlier list never changes)."""
+    if not isinstance(kept, list) or len(kept) != len(expected):
+        raise AssertionError(f"{title}: the lists get_last_lr() returned were not recorded.")
+    last = labels[len(expected) - 1][0] if len(labels) >= len(expected) else "at the end"
+    for index, (now, state) in enumerate(zip(kept, expected)):
+        wanted = state["get_last_lr"]
+        if not (isinstance(now, list) and len(now) == len(wanted) and all(_close(v, w) for v, w in zip(now, wanted))):
+            when = labels[index][0] if index < len(labels) else f"in state {index}"
+            raise _Mismatch(
+                f"{title}:\nthe list get_last_lr() returned {when} held {wanted!r}; at the end of the run ({last}) "
+                f"that same list object holds {now!r}. PyTorch's get_last_lr() gives a new list at construction and at "
+                "every step(), so a list it returned earlier never changes: build a new list in step() "
+                f"(self._last_lr = [...]) instead of updating the old one in place.{hint}")
 
 
 def _edit_note(case, step: int) -> str:
@@ -547,7 +581,10 @@ def _metric_history(case, step: int) -> str:
     if not metrics or step == 0:
         return ""
     shown = ", ".join(f"{m:g}" for m in metrics[max(0, step - 8):step])
-    return f"\n  metrics passed to step() so far (last 8): [{shown}]"
+    passed_as = {True: ", each as a new tensor torch.tensor([m])", "0-d": ", each as a new 0-d tensor torch.tensor(m)",
+                 "0-d reused": ", as one 0-d tensor that the caller updates in place (metric.fill_(m)) before each step()"
+                 }.get(getattr(case, "as_tensor", False), "")
+    return f"\n  metrics passed to step() so far (last 8): [{shown}]{passed_as}"
 
 
 def _expect_same_error(student_class, request, reference, title, hint) -> None:
@@ -679,12 +716,21 @@ def check_warmup_step(factor, warmup: int, start_factor: float, step_size: int, 
     [reference] = reference_trajectories([request])
     expected = [reference["states"][epoch]["lrs"][0] for epoch in epochs]
     call = f"warmup_step_factor(epoch, warmup_epochs={warmup}, start_factor={start_factor}, step_size={step_size}, gamma={gamma})"
+    forbidden = (f"{call} uses {SCHEDULER_MODULE}{{}}. This exercise asks you to work the factor out yourself, as a formula "
+                 "in epoch: no use of PyTorch's schedulers (nor of lr_curve with one) is allowed, so it earns no marks.")
     guard = _Guard(SECONDS_PER_CASE)
     try:
         with guard.running():
             mine = [factor(epoch, warmup, start_factor, step_size, gamma) for epoch in epochs]
     except StudentTimeout:
         raise AssertionError(f"{call} did not finish within {guard.seconds:.0f} s") from None
+    except Exception as error:  # under `lrcourse grade` the answer's process has only a stub of the module
+        if type(error).__name__ == "ForbiddenUse":
+            raise AssertionError(forbidden.format("")) from None
+        raise
+    if guard.forbidden_calls:  # in the notebook: the guard saw the answer run PyTorch's scheduler code
+        ran = sorted({name.split(".")[0] for name in guard.forbidden_calls} - {"LRScheduler"})
+        raise AssertionError(forbidden.format(f" (it ran {', '.join(n for n in ran if not n.startswith('_')) or 'its code'})"))
     for epoch, value, want in zip(epochs, mine, expected):
         if not _close(value, want):
             phase = "warm-up, LinearLR" if epoch < warmup else "after the milestone, StepLR"

@@ -295,6 +295,11 @@ class MyStepLR:
     step("last_epoch_starts_at_minus_one", chain_variant('''        self.last_epoch = 0
 ''', '''        self.last_epoch = -1
 '''), fails=ALL),
+    # issue 12 review P6: PyTorch makes a new _last_lr list at every step; this one updates the list it handed out
+    step("get_last_lr_list_updated_in_place", chain_variant(
+        '        self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]\n',
+        '        self._last_lr[:] = [float(group["lr"]) for group in self.optimizer.param_groups]\n').replace(
+        "return list(self._last_lr)", "return self._last_lr"), fails=("test_my_step_lr_get_last_lr",)),
 ]
 
 STEP_FORBIDDEN = [
@@ -619,6 +624,25 @@ PLATEAU_WRONG = [
         "        self.optimizer = optimizer\n        self.initial = [g['lr'] for g in optimizer.param_groups]\n",
         "return list(self._last_lr)", "return list(self.initial)"),
         fails=("test_plateau_tensor_and_get_last_lr",)),
+    # issue 12 review P4: 'rel' in 'max' rewritten, wrong only where best < 0 (the boundary moves below best * (1 + t));
+    # the negative tie case is the only one that tells
+    plateau("max_rel_divides_by_one_minus_threshold", plateau_variant(
+        "return a > best * (1 + self.threshold)", "return a > best / (1 - self.threshold)"), fails=(TIES,)),
+    plateau("max_rel_best_below_scaled_metric", plateau_variant(
+        "return a > best * (1 + self.threshold)", "return best < a * (1 - self.threshold)"), fails=(TIES,)),
+    # issue 12 review P5: a 0-d tensor metric (a loss), and one the caller updates in place
+    plateau("metric_first_element", plateau_variant(
+        "        current = float(metric)\n",
+        "        import torch\n        current = float(metric[0]) if isinstance(metric, torch.Tensor) else float(metric)\n"),
+        fails=("test_plateau_tensor_and_get_last_lr",)),
+    plateau("tensor_metric_kept_as_view", plateau_variant(
+        "        current = float(metric)\n", "        current = metric.detach() if hasattr(metric, 'detach') else float(metric)\n"),
+        fails=("test_plateau_tensor_and_get_last_lr",)),
+    # issue 12 review P6: updates the list get_last_lr() handed out, where PyTorch makes a new one at every step
+    plateau("get_last_lr_list_updated_in_place", plateau_variant(
+        '        self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]\n',
+        '        self._last_lr[:] = [float(g["lr"]) for g in self.optimizer.param_groups]\n',
+        "return list(self._last_lr)", "return self._last_lr"), fails=("test_plateau_tensor_and_get_last_lr",)),
 ]
 
 PLATEAU_FORBIDDEN = [
@@ -776,6 +800,30 @@ EARLY_WRONG = [
     ch4("predict_chained_added", "predicted_chained_rate", "predicted_chained_rate = 1 - 0.5 - 6 * 0.1\n", fails=ALL),
 ]
 
+# chapter 4's factor read off PyTorch's own SequentialLR (the notebook's lr_curve helper, or stepped by hand)
+EARLY_FORBIDDEN = [
+    ch4("warmup_step_by_lr_curve", "warmup_step_factor", """
+def warmup_step_factor(epoch, warmup_epochs, start_factor, step_size, gamma):
+    def composed(opt):
+        warm = lr_scheduler.LinearLR(opt, start_factor=start_factor, end_factor=1.0, total_iters=warmup_epochs)
+        decay = lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
+        return lr_scheduler.SequentialLR(opt, [warm, decay], milestones=[warmup_epochs])
+    return float(lr_curve(composed, epoch + 1, lrs=1.0)[epoch])
+""", fails=ALL),
+    ch4("warmup_step_steps_sequential_lr", "warmup_step_factor", """
+import torch
+
+def warmup_step_factor(epoch, warmup_epochs, start_factor, step_size, gamma):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = torch.optim.lr_scheduler.SequentialLR(optimizer, [
+        torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=start_factor, total_iters=warmup_epochs),
+        torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)], milestones=[warmup_epochs])
+    for _ in range(epoch):
+        optimizer.step()
+        schedule.step()
+    return optimizer.param_groups[0]["lr"]
+""", fails=ALL),
+]
 
 # --------------------------------------------------------------------------------------------
 # Chapters 5 and 6
@@ -1087,5 +1135,5 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
 
 CORRECT = STEP_CORRECT + PLATEAU_CORRECT + EARLY_CORRECT + OTHER_CORRECT
 WRONG = STEP_WRONG + PLATEAU_WRONG + EARLY_WRONG + OTHER_WRONG
-FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN
+FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + EARLY_FORBIDDEN
 BROKEN = STEP_BROKEN + PLATEAU_BROKEN

@@ -114,3 +114,50 @@ def test_preview_prints_problems_instead_of_raising(capsys):
     finally:
         checking.SECONDS_PER_CASE = saved
     assert "did not finish" in capsys.readouterr().out
+
+
+def test_a_negative_max_rel_tie_is_an_exact_tie():
+    """'rel' in 'max' with best = -2.0, threshold 0.25: -2.5 is exactly best * (1 + threshold), in floating point too."""
+    case = PlateauCase([0.1], [-2.0, -2.5, -2.5, -1.0, -1.25, -0.5], {"mode": "max", "threshold": 0.25, "patience": 100})
+    [result] = reference_trajectories([case.request()])
+    assert not result["ambiguous_steps"]
+    assert [(s["best"], s["num_bad_epochs"]) for s in result["states"]] == [
+        (-float("inf"), 0), (-2.0, 0), (-2.0, 1), (-2.0, 2), (-1.0, 0), (-1.0, 1), (-0.5, 0)]
+    for answer in catalogue.PLATEAU_CORRECT:
+        check_plateau(load(answer, "MyReduceLROnPlateau"), [case])
+    divides = load(next(a for a in catalogue.PLATEAU_WRONG if a.name == "max_rel_divides_by_one_minus_threshold"),
+                   "MyReduceLROnPlateau")
+    with pytest.raises(AssertionError, match="after step number 2, the attribute `best` is -2.5, PyTorch's is -2.0"):
+        check_plateau(divides, [case])
+
+
+@pytest.mark.parametrize("as_tensor", [True, "0-d", "0-d reused"])
+def test_tensor_metrics_of_every_kind(as_tensor):
+    case = PlateauCase([0.1], [2.0, 1.0, 1.5, 1.5, 1.5, 0.5], {"patience": 1, "factor": 0.5}, as_tensor=as_tensor)
+    for answer in catalogue.PLATEAU_CORRECT:
+        check_plateau(load(answer, "MyReduceLROnPlateau"), [case])
+    view = load(next(a for a in catalogue.PLATEAU_WRONG if a.name == "tensor_metric_kept_as_view"), "MyReduceLROnPlateau")
+    if as_tensor == "0-d reused":
+        with pytest.raises(AssertionError, match="updates in place"):
+            check_plateau(view, [case])
+    else:
+        check_plateau(view, [case])
+
+
+def test_a_list_returned_by_get_last_lr_never_changes():
+    in_place = load(next(a for a in catalogue.STEP_WRONG if a.name == "get_last_lr_list_updated_in_place"), "MyStepLR")
+    check_step_lr(in_place, STEP_CASES, compare=["lrs", "last_epoch"])
+    with pytest.raises(AssertionError, match="returned right after construction held .0.1, 0.01.; .* that same list object"):
+        check_step_lr(in_place, STEP_CASES, compare=["get_last_lr"])
+
+
+@pytest.mark.parametrize("answer", catalogue.EARLY_FORBIDDEN, ids=lambda a: a.name)
+def test_chapter_4s_factor_must_not_use_torch_schedulers(answer):
+    from torch.optim import lr_scheduler
+
+    from lrcourse.schedules import lr_curve
+
+    namespace = {"lr_scheduler": lr_scheduler, "lr_curve": lr_curve}
+    exec(compile(answer.source, answer.name, "exec"), namespace)
+    with pytest.raises(AssertionError, match="uses torch.optim.lr_scheduler .it ran .*SequentialLR.*earns no marks"):
+        checking.check_warmup_step(namespace["warmup_step_factor"], warmup=3, start_factor=0.5, step_size=2, gamma=0.5)
