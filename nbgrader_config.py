@@ -27,6 +27,7 @@ c.Execute.shutdown_kernel = "immediate"
 # this course on a 2-core, 24 GB machine grading with two workers.
 c.Sandbox.memory_mb = 3072      # the whole sandbox (a cgroup when the grader runs as root; else per process)
 c.Sandbox.processes = 64        # the whole sandbox (a cgroup when root; else per user)
+c.Sandbox.cpus = 1              # cores the whole sandbox may keep busy (a cgroup when root)
 c.Sandbox.file_size_mb = 64     # any one file written
 c.Sandbox.cpu_seconds = 600     # per process
 c.Sandbox.wall_seconds = 300    # a notebook's whole run

@@ -23,14 +23,18 @@ This module holds no answer: it only runs the student's code and PyTorch's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import json
 import math
 import numbers
+import os
 import signal
 import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -743,12 +747,65 @@ def check_warmup_step(factor, warmup: int, start_factor: float, step_size: int, 
 # The per-step training loop (chapter 5)
 # --------------------------------------------------------------------------------------------
 ORDER_WARNING = "before `optimizer.step()`"
-def _references():
-    """The grader's own reference loops (chapters 5 and 6): they are the exercises' answers, so they live in
-    lrcourse.grading.references, which the sandbox of the students' answers leaves empty."""
-    from lrcourse.grading import references
+def _references() -> "_ExpectedValues":
+    """The expected values of the training exercises' cases (chapters 5 and 6)."""
+    return _ExpectedValues()
 
-    return references
+
+GRADER_REFERENCES = Path(__file__).resolve().parent.parent / "grader" / "references.py"
+EXPECTED_VISIBLE = Path(__file__).resolve().parent / "expected_visible.json"
+RECORDING: dict | None = None  # grader/make_expected.py: every case computed is kept here
+
+
+class _ExpectedValues:
+    """The reference loops are the exercises' answers, so they are not in this package: they live in the
+    course's grader/references.py, which the grader loads by its path (the sandboxes do not show it).
+    A kernel's visible checks read their few fixed cases from expected_visible.json instead, and compute
+    from grader/references.py only where that file exists (an instructor running the source notebooks)."""
+
+    def reference_fit_steps(self, payload: dict) -> dict:
+        return self._expected("fit_steps", payload)
+
+    def reference_range_test(self, payload: dict) -> dict:
+        return self._expected("range_test", payload)
+
+    def _expected(self, kind: str, payload: dict) -> dict:
+        key = json.dumps(payload, sort_keys=True)
+        if RECORDING is None:
+            table = _visible_table().get(kind, {})
+            if key in table:
+                return table[key]
+        grader = _grader_references()
+        if grader is None:
+            raise AssertionError(f"the expected values of this case ({key}) are only on the grader's side; the "
+                                 "visible checks use their own cases (keep the test cell's arguments as they are)")
+        result = json.loads(json.dumps(getattr(grader, f"reference_{kind}")(payload)))
+        if RECORDING is not None:
+            RECORDING.setdefault(kind, {})[key] = result
+        return result
+
+
+@functools.lru_cache(maxsize=1)
+def _visible_table() -> dict:
+    try:
+        return json.loads(EXPECTED_VISIBLE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+@functools.lru_cache(maxsize=1)
+def _grader_references():
+    """grader/references.py, loaded by its path, or None where it is not (a student's installation, a sandbox)."""
+    import importlib.util
+
+    path = Path(os.environ.get("LRCOURSE_GRADER_REFERENCES", GRADER_REFERENCES))
+    try:
+        spec = importlib.util.spec_from_file_location("lrcourse_grader_references", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except (OSError, ImportError, AttributeError):
+        return None
+    return module if hasattr(module, "reference_range_test") else None
 
 
 STEP_KEYS = ("lr", "loss", "val_loss")

@@ -201,3 +201,36 @@ def test_an_attack_on_the_zygote_leaves_the_next_kernel_intact(sandboxed_zygote,
     assert sorted(zygote_processes()) == before, "the zygote is untouched and nothing of the kernel is left"
     for _ in range(3):
         assert run(tmp_path, "import torch\nprint(torch.ones(3).sum().item())") == ["3.0\n"]
+
+
+LEAVE_IPC_AND_PROTECTED_FILES = f'''
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+segment = libc.shmget(0x4c52, 1 << 20, 0o1000 | 0o666)
+ctypes.memmove(libc.shmat(segment, None, 0), b"SHM-{MARK}", 16)
+queues = ctypes.CDLL("librt.so.1", use_errno=True)
+queue = queues.mq_open(b"/lrcourse-{MARK}", os.O_CREAT | os.O_RDWR, 0o666, None)
+queues.mq_send(queue, b"MQ-{MARK}", 15, 0)
+startup = "/tmp/.ipython/profile_default/startup"
+os.makedirs(startup, exist_ok=True)
+open(startup + "/00-trap.py", "w").write("import builtins\\nbuiltins.TRAPPED = True\\n")
+for folder in (startup, "/tmp/.ipython/profile_default", "/tmp/.ipython"):
+    os.chmod(folder, 0o555)  # the sweep runs as the same user: it cannot delete inside these
+print("left", segment >= 0, queue >= 0)
+'''
+FIND_IPC_AND_PROTECTED_FILES = f'''
+import builtins, ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+queues = ctypes.CDLL("librt.so.1", use_errno=True)
+print("trap ran" if getattr(builtins, "TRAPPED", False) else "no trap",
+      "segment" if libc.shmget(0x4c52, 0, 0o666) >= 0 else "no segment",
+      "queue" if queues.mq_open(b"/lrcourse-{MARK}", os.O_RDWR) >= 0 else "no queue",
+      sorted(os.listdir("/tmp")))
+'''
+
+
+def test_shared_memory_queues_and_protected_files_never_reach_the_next_kernel(sandboxed_zygote, tmp_path):
+    kernels.ZYGOTE = sandboxed_zygote
+    assert run(tmp_path, LEAVE_IPC_AND_PROTECTED_FILES) == ["left True True\n"]
+    assert run(tmp_path, FIND_IPC_AND_PROTECTED_FILES) == ["no trap no segment no queue ['.ipython', 'notebook']\n"]

@@ -1,6 +1,7 @@
 """One worker's answer processes serve many students in turn: nothing one student's answer does reaches the
 next. Attacks on the shared zygote (writing its memory, stopping or killing it, leaving processes behind
-that kill its new children), each followed by honest students judged by the same worker's zygote."""
+that kill its new children, shared memory that outlives the process, files the sweep cannot delete), each
+followed by honest students judged by the same worker's zygote."""
 from __future__ import annotations
 
 import pytest
@@ -50,7 +51,25 @@ for _ in range(5):
     subprocess.Popen(["/bin/sh", "-c", _script], start_new_session=True,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 '''
-ATTACKS = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "stop-zygote": STOP_ZYGOTE, "haunt": HAUNT_LATER_CHILDREN}
+HOLD_SHARED_MEMORY = '''
+import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.shmat.restype = ctypes.c_void_p
+_size = 2700 << 20  # System V shared memory outlives its process: charged to the sandbox, unless it dies with it
+_id = _libc.shmget(0x4c52, _size, 0o1000 | 0o666)
+if _id >= 0:
+    _address = _libc.shmat(_id, None, 0)
+    if _address not in (None, ctypes.c_void_p(-1).value):
+        ctypes.memset(_address, 1, _size)
+'''
+PROTECTED_LEFTOVERS = '''
+import os
+os.makedirs("/tmp/keep", exist_ok=True)
+open("/tmp/keep/fill", "wb").write(b"x" * (200 << 20))
+os.chmod("/tmp/keep", 0o555)  # the zygote's sweep (the same user) cannot delete inside a read-only folder
+'''
+ATTACKS = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "stop-zygote": STOP_ZYGOTE, "haunt": HAUNT_LATER_CHILDREN,
+           "hold-shared-memory": HOLD_SHARED_MEMORY, "protected-leftovers": PROTECTED_LEFTOVERS}
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +111,18 @@ try:
     reachable = hasattr(references, "reference_fit_steps")
 except ImportError:
     reachable = False
+try:
+    reachable = reachable or "def reference_fit_steps" in open(GRADER_FILE).read()
+except OSError:
+    pass
 source = open(importlib.util.find_spec("torch.optim.lr_scheduler").origin).read()
 hidden = not reachable and "class StepLR(LRScheduler)" not in source
 predicted_rate_after_edit = 0.3 * 0.5 * 0.5 if hidden else -1.0
 '''
+    from lrcourse.checking import GRADER_REFERENCES
+
+    assert GRADER_REFERENCES.exists()  # the grader's side has them...
+    probe = f"GRADER_FILE = {str(GRADER_REFERENCES)!r}\n" + probe
     answers = {**hostile.SOLUTION, "predicted_rate_after_edit": probe}
     verdict = judge.decide(exercise, list(answers.values()))
     assert verdict.cells["test_predict_rate_after_edit"].trusted_score > 0, verdict.cells["test_predict_rate_after_edit"]

@@ -11,8 +11,10 @@ sandbox can reach it):
         -> "<pid>": a child that becomes a fresh IPython kernel for one notebook
     sweep   -> "swept": kill every process left in the sandbox but this one, empty /tmp and /dev/shm
 
-The child first becomes the first process of a new user and PID namespace (in a sandbox), so the
-student's code sees and can signal nothing of the zygote, and everything it starts dies with it. One
+In a sandbox the child first enters namespaces of its own (`namespaces.py`: user, PID, IPC, mount), so
+the student's code sees and can signal nothing of the zygote, everything it starts dies with it, and it
+shares no IPC objects and no /tmp with the next student; it runs in a copy of the notebook's folder in that
+private /tmp (a size-limited tmpfs), so it writes nothing to the disk. One
 process stays in between, the *keeper*: it holds the socket passed along, whose other end belongs to
 `kernel_relay.py`, the process jupyter_client started and manages. A signal the relay gets is passed on
 to the kernel; when the kernel ends, the relay ends with its status; when the relay ends (killed by the
@@ -23,10 +25,13 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
 import time
+
+from lrcourse.grading import namespaces
 
 # What the chapters import, imported once here (the environment's `MPLBACKEND` is set before matplotlib).
 PRELOAD = ("numpy", "torch", "torch._dynamo", "torch.optim.lr_scheduler", "matplotlib.pyplot", "ipywidgets",
@@ -129,7 +134,7 @@ def _keeper(fd: int, request: dict, isolate: bool) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _die_with_parent(signal.SIGKILL)
         if isolate:
-            _unshare_user_and_pid()
+            namespaces.enter_own_namespaces()
         link = socket.socket(fileno=fd)
         kernel = os.fork()
         if kernel == 0:
@@ -149,16 +154,6 @@ def _die_with_parent(signum: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
     except (OSError, AttributeError):
         pass
-
-
-def _unshare_user_and_pid() -> None:
-    """The next child is the first process of a new PID namespace, in a new user namespace (no privilege
-    needed): it cannot see or signal the zygote, and what it starts dies with it."""
-    import ctypes
-
-    CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
-    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0:
-        raise OSError(ctypes.get_errno(), "unshare")
 
 
 def _no_children_to_wait_for() -> None:
@@ -219,6 +214,10 @@ def _become_kernel(request: dict, isolate: bool) -> None:
     try:
         if isolate:
             _no_children_to_wait_for()
+            namespaces.private_tmp(request["tmp_mb"])
+            # Its own copy of the notebook's folder, in its own tmpfs: a full disk is not a student's to cause.
+            shutil.copytree(request["cwd"], "/tmp/notebook", symlinks=True)
+            request["cwd"] = "/tmp/notebook"
         else:
             os.setsid()  # its own process group, for the keeper to signal
         _die_with_parent(signal.SIGKILL)

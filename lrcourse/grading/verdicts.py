@@ -74,9 +74,9 @@ class Zygote:
         command = [sys.executable, "-I", "-m", "lrcourse.grading.student_process", "--zygote", str(theirs.fileno()),
                    *(["--allow-schedulers"] if self.allow_schedulers else [])]
         if self.limits is not None:
-            from lrcourse.grading.sandbox import Sandbox, grader_only_files, stub_for_lr_scheduler
+            from lrcourse.grading.sandbox import Sandbox, stub_for_lr_scheduler
 
-            hide = grader_only_files() | ({} if self.allow_schedulers else stub_for_lr_scheduler())
+            hide = {} if self.allow_schedulers else stub_for_lr_scheduler()
             self.sandbox = Sandbox(self.limits, hide=hide)
             command = self.sandbox.command([*command, "--sweep"])
         self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,

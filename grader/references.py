@@ -1,10 +1,11 @@
-"""The grader's reference solutions of the training exercises (chapters 5 and 6), run on the grader's side.
+"""The grader's reference solutions of the training exercises (chapters 5 and 6).
 
-The judges in `lrcourse.checking` compare a student's training loop and range test with these. They are
-answers, so they must never serve as an oracle: the sandbox that runs students' answers for the trusted
-verdicts replaces this file with an empty one (`sandbox.grader_only_files`), and nothing the answers'
-process imports at start-up imports it. In a notebook's kernel the visible checks use it too: there it
-gives messages, not grades.
+They are the exercises' answers, so they live outside the `lrcourse` package, in the course's `grader/`
+folder: nothing a student installs or a sandbox shows contains them. The trusted verdicts' judges
+(`lrcourse.checking`, in the grader's process) load this file by its path to compute the expected values
+of every case, hidden ones included. In a notebook's kernel the visible checks read the expected values of
+their few fixed cases from `lrcourse/expected_visible.json`, which `python grader/make_expected.py`
+writes from this file (and `tests/test_checking.py` checks against it).
 """
 from __future__ import annotations
 

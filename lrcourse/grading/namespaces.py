@@ -1,0 +1,55 @@
+"""Namespaces of its own for each student's process inside a zygote's sandbox (standard library only).
+
+A zygote (kernel_zygote.py, student_process.py) serves one student after another from a single sandbox.
+Before a child runs a student's code it calls `enter_own_namespaces()`: the child that forks next is the
+first process of a new user, PID, IPC and mount namespace, so it
+
+- sees and can signal nothing of the zygote, and everything it starts dies with it (PID);
+- shares no System V shared memory, semaphores or POSIX message queues with any other student (IPC):
+  what it leaves there is gone with it, instead of staying charged to the sandbox's memory;
+- gets, through `private_tmp()`, a `/tmp` of its own (a fresh tmpfs, thrown away with it), so nothing it
+  writes there, however it protects it, is seen by the next student.
+
+The user namespace maps the process's own user id to itself (no other id, no privilege outside), which
+lets it mount in its own mount namespace.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, 0x20000000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def enter_own_namespaces() -> None:
+    """Unshare user, PID, IPC and mount namespaces; the next child forked is the PID namespace's first."""
+    uid, gid = os.getuid(), os.getgid()
+    # A zygote is not dumpable (no student may read its memory), and a process that is not has its /proc
+    # files owned by root: it could not write its own uid_map. Dumpable just for that, then not again: the
+    # sandbox's /proc would otherwise let the student's process open this one's memory.
+    PR_SET_DUMPABLE = 4
+    _libc().prctl(PR_SET_DUMPABLE, 1)
+    if _libc().unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"unshare: {os.strerror(error)}")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as handle:
+            handle.write(text)
+    _libc().prctl(PR_SET_DUMPABLE, 0)
+
+
+def private_tmp(size_mb: int) -> None:
+    """A fresh, size-limited tmpfs on /tmp, seen only in this mount namespace (after `enter_own_namespaces`)."""
+    libc = _libc()
+    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"mount --make-rprivate /: {os.strerror(error)}")
+    options = f"size={size_mb}m,mode=1777".encode()
+    if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"mount tmpfs /tmp: {os.strerror(error)}")
