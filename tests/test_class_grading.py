@@ -132,12 +132,32 @@ def leftover_processes(tag: str) -> list[str]:
     return found
 
 
+def stale_sandbox_files(since: float) -> list[str]:
+    """Sandbox, zygote and socket folders made since `since` by a process that is gone."""
+    import glob
+    import re
+    import tempfile
+
+    stale = []
+    for path in [*glob.glob(f"{tempfile.gettempdir()}/lrcourse-sandbox-*"), *glob.glob("/var/tmp/lrc-*"),
+                 *glob.glob(f"{tempfile.gettempdir()}/lrcourse-zygote-*")]:
+        found = re.search(r"-(\d+)-", os.path.basename(path))
+        try:
+            made = os.stat(path).st_mtime
+        except OSError:
+            continue
+        if found and made >= since and not os.path.exists(f"/proc/{found.group(1)}"):
+            stale.append(path)
+    return stale
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_a_killed_grading_run_leaves_nothing_running(tmp_path, how):
     """A scheduler's stop or a CI time-out (SIGTERM), or `kill -9` of the command: no worker, kernel, answer
     process or sandbox survives; SIGTERM also keeps every grade already written, like Ctrl-C."""
     course = small_class(tmp_path / how)
+    started = time.time()
     tag = f"LRCOURSE_TEST_TAG=killed-{how}-{os.getpid()}"
     process = subprocess.Popen([sys.executable, "-m", "lrcourse.cli", "grade", SMALL, "--workers", "2"], cwd=course,
                                env={**tool_environment(), "LRCOURSE_TEST_TAG": tag.split("=")[1]},
@@ -150,6 +170,7 @@ def test_a_killed_grading_run_leaves_nothing_running(tmp_path, how):
     while leftover_processes(tag) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert leftover_processes(tag) == []
+    assert stale_sandbox_files(since=started) == [], "a worker's sandbox folders outlive it"
     if how == "SIGTERM":
         graded = {p.parts[-3] for p in (course / "autograded").glob(f"*/{SMALL}/.lrcourse-graded.json")}
         assert graded and unexpected_scores(scores(course, SMALL), {s: l for s, l in losses(SMALL_CLASS).items()

@@ -63,9 +63,11 @@ class KernelZygote:
         self.sandbox: Sandbox | None = None
         self.process: subprocess.Popen | None = None
         self.control: socket.socket | None = None
-        self.private = Path(tempfile.mkdtemp(prefix="lrcourse-zygote-"))  # the grader's own: its log
+        self.private = Path(tempfile.mkdtemp(prefix=f"lrcourse-zygote-{os.getpid()}-"))  # the grader's own: its log
         # Short (a Unix socket path has ~100 bytes), and not under /tmp, which each kernel replaces by its own.
-        self.sockets = Path(tempfile.mkdtemp(prefix="lrc-", dir=_sockets_parent()))
+        self.sockets = Path(tempfile.mkdtemp(prefix=f"lrc-{os.getpid()}-", dir=_sockets_parent()))
+        # Kernels write their sockets here: as root, a small tmpfs of its own, so no notebook fills the disk.
+        self.sockets_mounted = limits is not None and os.geteuid() == 0 and _mount_tmpfs(self.sockets, SOCKETS_MB)
         self.numbers = itertools.count()
 
     # --------------------------------------------------------------------------------------------
@@ -77,7 +79,8 @@ class KernelZygote:
                    str(theirs.fileno())]
         cwd = None
         if self.limits is not None:
-            self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets)
+            # Read-only inside: each kernel works in its own copy, in its own /tmp (kernel_zygote.py).
+            self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets, scratch_writable=False)
             self.sandbox._give(self.sockets)
             command, cwd = self.sandbox.command([*command, "--isolate"], cwd=NOTEBOOK), None
         log = open(self.private / "zygote.log", "wb")
@@ -170,7 +173,28 @@ class KernelZygote:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.private, ignore_errors=True)
+        if self.sockets_mounted:
+            _unmount(self.sockets)
         shutil.rmtree(self.sockets, ignore_errors=True)
+
+
+SOCKETS_MB = 16
+
+
+def _mount_tmpfs(folder: Path, size_mb: int) -> bool:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+    options = f"size={size_mb}m,mode=0755".encode()
+    return libc.mount(b"tmpfs", str(folder).encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) == 0
+
+
+def _unmount(folder: Path) -> None:
+    import ctypes
+
+    MNT_DETACH = 2
+    ctypes.CDLL(None, use_errno=True).umount2(str(folder).encode(), MNT_DETACH)
 
 
 def _sockets_parent() -> str | None:

@@ -176,6 +176,9 @@ def _start_worker(course: str, db_url: str, sandboxed: bool = True) -> None:
     # The main process alone decides what an interrupt stops.
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Stopped by the grading command (or by its death, PDEATHSIG): exit through atexit, which closes this
+    # worker's zygotes and removes their sandboxes' folders and cgroups.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy notices from nbgrader's own session use
     warnings.filterwarnings("ignore", message=".*not in session.*")
     ensure_tools_on_path()
@@ -206,6 +209,11 @@ def _start_worker(course: str, db_url: str, sandboxed: bool = True) -> None:
     execute.AsyncKernelManager = kernels.ForkedKernelManager
     _JUDGE = Judge(limits)
     atexit.register(_JUDGE.close)
+
+
+def _exit_on_signal(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+    raise SystemExit(128 + signum)
 
 
 def _die_with_parent() -> None:
@@ -353,6 +361,10 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, force
             todo.append((student, current))
     if todo:
         _prepare_gradebook(course, assignment, db_url)
+        if sandboxed:
+            from lrcourse.grading.sandbox import remove_stale
+
+            remove_stale()
         report.outcomes += _run_workers(course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress,
                                         sandboxed)
     report.outcomes.sort(key=lambda o: o.student)

@@ -112,13 +112,14 @@ class Sandbox:
     """
 
     def __init__(self, limits: Limits | None = None, scratch_from: Path | None = None, mount_at: Path | None = None,
-                 sockets: Path | None = None, hide: dict[Path, Path] | None = None):
+                 sockets: Path | None = None, hide: dict[Path, Path] | None = None, scratch_writable: bool = True):
         self.limits = limits or Limits()
         self.number = next(_COUNTER)
         self.root = os.geteuid() == 0
         self.uid = _free_uid() if self.root else os.geteuid()
-        self.home = Path(tempfile.mkdtemp(prefix="lrcourse-sandbox-"))
+        self.home = Path(tempfile.mkdtemp(prefix=f"lrcourse-sandbox-{os.getpid()}-"))
         self.scratch = None
+        self.scratch_writable = scratch_writable
         self.mount_at = mount_at
         if mount_at is not None:  # a copy of `scratch_from`, or an empty folder
             self.scratch = self.home / "scratch"
@@ -155,7 +156,7 @@ class Sandbox:
         for path in self.hide and sorted(self.hide):
             binds += ["--ro-bind", str(self.hide[path]), str(path)]
         if self.scratch is not None:
-            binds += ["--bind", str(self.scratch), str(self.mount_at)]
+            binds += ["--bind" if self.scratch_writable else "--ro-bind", str(self.scratch), str(self.mount_at)]
         if self.sockets is not None:
             binds += ["--bind", str(self.sockets), str(self.sockets)]
         environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
@@ -294,3 +295,38 @@ def stub_for_lr_scheduler() -> dict[Path, Path]:
     for compiled in (optim / "__pycache__").glob("lr_scheduler.*.pyc"):
         hidden[compiled] = Path("/dev/null")
     return hidden
+
+
+def remove_stale() -> None:
+    """What a grader killed outright leaves behind (its workers' sandbox folders, socket folders and
+    cgroups, named after the worker's process id): removed once that process is gone."""
+    import glob
+    import re
+
+    candidates = [*glob.glob(os.path.join(tempfile.gettempdir(), "lrcourse-sandbox-*")),
+                  *glob.glob(os.path.join(tempfile.gettempdir(), "lrcourse-zygote-*")),
+                  *glob.glob("/var/tmp/lrc-*"), *glob.glob("/dev/shm/lrc-*")]
+    for path in candidates:
+        found = re.search(r"(?:lrcourse-(?:sandbox|zygote)|lrc)-(\d+)-", os.path.basename(path))
+        if found and not _running(int(found.group(1))):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).umount2(path.encode(), 2)  # a socket folder's tmpfs, if any
+            shutil.rmtree(path, ignore_errors=True)
+    for group in [*CGROUP_ROOT.glob("*/lrcourse-*-*"), *CGROUP_ROOT.glob("lrcourse-*-*")]:
+        found = re.fullmatch(r"lrcourse-(\d+)-\d+", group.name)
+        if found and not _running(int(found.group(1))):
+            try:
+                group.rmdir()
+            except OSError:  # still has members: left alone
+                pass
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
