@@ -488,16 +488,26 @@ def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
         for group, (value, want) in enumerate(zip(last, wanted)):
             if isinstance(value, torch.Tensor) or not _close(value, want):
                 return (f"get_last_lr()[{group}] is {value!r}, but it must be the float {want!r} "
-                        "(the rate the scheduler set at construction or at its last step(); a rate changed by hand is not "
-                        "reported until the next step())", None, None)
+                        "(the groups' rates right after construction or right after the last step(), whether or not that "
+                        "step changed them; a rate changed by hand is not reported until the next step())", None, None)
+    if "get_last_lr values" in keys:   # the values only: the list's form is graded where "get_last_lr" is compared
+        last, wanted = mine.get("get_last_lr"), expected["get_last_lr"]
+        values = list(last) if isinstance(last, (list, tuple)) else None
+        if values is None or len(values) != len(wanted) or not all(_close(v, w) for v, w in zip(values, wanted)):
+            return (f"get_last_lr() returned {last!r}, PyTorch's returns {wanted!r} (the groups' rates right after "
+                    "construction or right after the last step(), whether or not that step changed them)", None, None)
     for name in keys:
-        if name in ("lrs", "get_last_lr"):
+        if name in ("lrs", "get_last_lr", "get_last_lr values"):
             continue
         value = mine.get(name)
         if isinstance(value, wire.Missing) or name not in mine:
             return (f"the attribute `{name}` is missing (PyTorch's is {expected[name]!r})", None, None)
-        if not _close(value, expected[name]):
-            return (f"the attribute `{name}` is {value!r}, PyTorch's is {expected[name]!r}", name, None)
+        want = expected[name]
+        if not _close(value, want):
+            return (f"the attribute `{name}` is {value!r}, PyTorch's is {want!r}", name, None)
+        if type(want) is int and type(value) is not int:    # a counter: PyTorch's is an int, compared exactly
+            return (f"the attribute `{name}` is {value!r} ({type(value).__name__}), PyTorch's is the int {want!r}: "
+                    "it counts steps, so keep it an int (`+= 1`, not `+= 1.0`)", None, None)
     return None
 
 
@@ -523,8 +533,9 @@ def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, 
                 "This is a fault in the test, not in your code: tell your instructor.")
         sent = request if request.get("metrics") is None else {  # JSON has no nan or inf: sent as text
             **request, "metrics": [m if math.isfinite(m) else repr(float(m)) for m in request["metrics"]]}
+        record = list(dict.fromkeys("get_last_lr" if key == "get_last_lr values" else key for key in compare))
         observation = observe(student_class, "scheduler", {
-            "case": sent, "record": list(compare), "as_tensor": getattr(case, "as_tensor", False)})
+            "case": sent, "record": record, "as_tensor": getattr(case, "as_tensor", False)})
         _forbid_torch_use(name, observation)
         states, expected = observation["states"], reference["states"]
         labels = _state_labels(case)
@@ -611,7 +622,8 @@ def check_step_lr(student_class, cases: list[StepLRCase], compare=("lrs", "get_l
     """Compare `student_class` with torch's StepLR on every case; raise at the first difference.
 
     `compare` names what must match after construction and after every step: "lrs" (the optimizer's
-    rates), "get_last_lr", and attributes ("last_epoch").
+    rates), "get_last_lr" (a new list of floats each time, with PyTorch's values), "get_last_lr values" (the values
+    only, in any list, tuple or one-element tensors), and attributes ("last_epoch", an int compared exactly).
     """
     _check_cases(student_class, cases, "StepLR", tuple(compare))
 

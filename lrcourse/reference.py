@@ -37,7 +37,7 @@ def trajectory(case: dict) -> dict:
         return {
             "lrs": [float(group["lr"]) for group in optimizer.param_groups],
             "get_last_lr": [float(rate) for rate in scheduler.get_last_lr()],
-            **{name: float(getattr(scheduler, name)) for name in names},
+            **{name: _plain(getattr(scheduler, name)) for name in names},
         }
 
     states = [snapshot()]
@@ -60,6 +60,12 @@ def trajectory(case: dict) -> dict:
             optimizer.param_groups[int(group)]["lr"] = rate
         states.append(snapshot())
     return {"states": states, "ambiguous_steps": ambiguous}
+
+
+def _plain(value):
+    """An attribute as PyTorch keeps it: a counter (last_epoch, num_bad_epochs, cooldown_counter) stays an int,
+    anything else (best) is a float."""
+    return value if type(value) is int else float(value)
 
 
 def _build(optimizer, name: str, kwargs: dict):

@@ -300,6 +300,15 @@ class MyStepLR:
         '        self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]\n',
         '        self._last_lr[:] = [float(group["lr"]) for group in self.optimizer.param_groups]\n').replace(
         "return list(self._last_lr)", "return self._last_lr"), fails=("test_my_step_lr_get_last_lr",)),
+    # issue 12 fresh review: PyTorch renews _last_lr at every step(), a decay or not; this one only at decays. Only a
+    # hand edit before a step that does not decay tells, and that case is in the hand-edit cell (a closed-form answer
+    # misreports it too, and must lose that cell only)
+    step("get_last_lr_renewed_only_at_decays", chain_variant(
+        '                group["lr"] = group["lr"] * self.gamma\n        self._last_lr',
+        '                group["lr"] = group["lr"] * self.gamma\n            self._last_lr'), fails=(HAND,)),
+    # issue 12 fresh review: PyTorch's last_epoch is an int; a float counter is compared exactly and loses
+    step("last_epoch_float", chain_variant("        self.last_epoch += 1\n", "        self.last_epoch += 1.0\n"),
+         fails=("test_my_step_lr_last_epoch",)),
 ]
 
 STEP_FORBIDDEN = [
@@ -585,14 +594,14 @@ PLATEAU_WRONG = [
         "            self.cooldown_counter = self.cooldown\n", "            self.cooldown_counter = max(self.cooldown - 1, 0)\n"),
         fails=("test_plateau_cooldown", "test_plateau_groups")),
     plateau("min_lr_ignored", plateau_variant("new = max(old * self.factor, self.min_lrs[i])", "new = old * self.factor"),
-            fails=("test_plateau_groups", "test_plateau_min_lr")),
+            fails=("test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr")),
     plateau("min_lr_list_first_value_for_all", plateau_variant(
         "new = max(old * self.factor, self.min_lrs[i])", "new = max(old * self.factor, self.min_lrs[0])"),
         fails=("test_plateau_groups", "test_plateau_min_lr")),
     plateau("eps_ignored", plateau_variant("if old - new > self.eps:", "if new < old:"),
             fails=("test_plateau_eps", "test_plateau_patience")),
     plateau("eps_compared_with_new_rate", plateau_variant("if old - new > self.eps:", "if new > self.eps:"),
-            fails=("test_plateau_eps",)),
+            fails=("test_plateau_eps", "test_plateau_min_lr")),
     plateau("reduces_from_initial_rate", plateau_variant(
         "        self.optimizer = optimizer\n",
         "        self.optimizer = optimizer\n        self.initial = [g['lr'] for g in optimizer.param_groups]\n",
@@ -643,6 +652,35 @@ PLATEAU_WRONG = [
         '        self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]\n',
         '        self._last_lr[:] = [float(g["lr"]) for g in self.optimizer.param_groups]\n',
         "return list(self._last_lr)", "return self._last_lr"), fails=("test_plateau_tensor_and_get_last_lr",)),
+    # issue 12 fresh review: eps and min_lr in the wrong order, or a rate raised to its floor (PyTorch never raises one)
+    plateau("eps_checked_before_floor", plateau_variant(
+        "                new = max(old * self.factor, self.min_lrs[i])\n                if old - new > self.eps:\n"
+        "                    group[\"lr\"] = new\n",
+        "                new = old * self.factor\n                if old - new > self.eps:\n"
+        "                    group[\"lr\"] = max(new, self.min_lrs[i])\n"), fails=("test_plateau_eps", "test_plateau_min_lr")),
+    plateau("eps_on_abs_difference", plateau_variant("if old - new > self.eps:", "if abs(old - new) > self.eps:"),
+            fails=("test_plateau_min_lr",)),
+    plateau("raises_rate_below_floor", plateau_variant(
+        "if old - new > self.eps:", "if old - new > self.eps or old < self.min_lrs[i]:"), fails=("test_plateau_min_lr",)),
+    # issue 12 fresh review: PyTorch compares the mode strings exactly, and rejects only factor >= 1.0
+    plateau("mode_case_insensitive", plateau_variant(
+        '        if mode not in ("min", "max"):\n', '        mode = mode.lower()\n        if mode not in ("min", "max"):\n'),
+        fails=("test_plateau_errors",)),
+    plateau("threshold_mode_case_insensitive", plateau_variant(
+        '        if threshold_mode not in ("rel", "abs"):\n',
+        '        threshold_mode = threshold_mode.lower()\n        if threshold_mode not in ("rel", "abs"):\n'),
+        fails=("test_plateau_errors",)),
+    plateau("rejects_factor_not_positive", plateau_variant("        if factor >= 1.0:\n", "        if factor >= 1.0 or factor <= 0:\n"),
+            fails=("test_plateau_errors", "test_plateau_min_lr")),
+    plateau("rejects_negative_threshold", plateau_variant(
+        '        if threshold_mode not in ("rel", "abs"):\n',
+        '        if threshold < 0:\n            raise ValueError("threshold must be >= 0")\n'
+        '        if threshold_mode not in ("rel", "abs"):\n'), fails=("test_plateau_errors", "test_plateau_min_rel")),
+    # issue 12 fresh review: PyTorch's counters are ints, compared exactly
+    plateau("counters_as_floats", plateau_variant(
+        "            self.num_bad_epochs += 1\n", "            self.num_bad_epochs += 1.0\n"),
+        fails=("test_plateau_min_rel", "test_plateau_modes", "test_plateau_ties", "test_plateau_non_finite",
+               "test_plateau_patience", "test_plateau_cooldown", "test_plateau_groups")),
 ]
 
 PLATEAU_FORBIDDEN = [

@@ -161,3 +161,58 @@ def test_chapter_4s_factor_must_not_use_torch_schedulers(answer):
     exec(compile(answer.source, answer.name, "exec"), namespace)
     with pytest.raises(AssertionError, match="uses torch.optim.lr_scheduler .it ran .*SequentialLR.*earns no marks"):
         checking.check_warmup_step(namespace["warmup_step_factor"], warmup=3, start_factor=0.5, step_size=2, gamma=0.5)
+
+
+def _wrong(catalogue_list, name, class_name):
+    return load(next(a for a in catalogue_list if a.name == name), class_name)
+
+
+def test_get_last_lr_is_renewed_at_a_step_that_does_not_decay():
+    """PyTorch renews _last_lr at every step(): a hand edit before a step that does not decay is reported as it is."""
+    case = StepLRCase(lrs=[0.1, 0.2], step_size=3, gamma=0.5, steps=6, edits={2: {0: 0.7}})
+    [result] = reference_trajectories([case.request()])
+    assert result["states"][2]["get_last_lr"] == [0.7, 0.2]
+    check_step_lr(load(catalogue.STEP_CORRECT[0], "MyStepLR"), [case], compare=["get_last_lr values"])
+    stale = _wrong(catalogue.STEP_WRONG, "get_last_lr_renewed_only_at_decays", "MyStepLR")
+    with pytest.raises(AssertionError, match=r"after step number 2, get_last_lr\(\) returned \[0.1, 0.2\], PyTorch's returns \[0.7, 0.2\]"):
+        check_step_lr(stale, [case], compare=["get_last_lr values"])
+    # the values only: a tuple with the right values passes here (its form is graded in the get_last_lr cell)
+    check_step_lr(_wrong(catalogue.STEP_WRONG, "get_last_lr_tuple", "MyStepLR"), [case], compare=["get_last_lr values"])
+
+
+def test_counters_are_ints_compared_exactly_and_printed_as_ints():
+    [result] = reference_trajectories([StepLRCase([0.1], 2, steps=3).request()])
+    assert [type(s["last_epoch"]) for s in result["states"]] == [int] * 4
+    floats = _wrong(catalogue.STEP_WRONG, "last_epoch_float", "MyStepLR")
+    with pytest.raises(AssertionError, match=r"`last_epoch` is 1.0 \(float\), PyTorch's is the int 1:"):
+        check_step_lr(floats, [StepLRCase([0.1], 2, steps=3)], compare=["last_epoch"])
+    short = _wrong(catalogue.PLATEAU_WRONG, "cooldown_one_epoch_short", "MyReduceLROnPlateau")
+    with pytest.raises(AssertionError, match=r"`cooldown_counter` is 1, PyTorch's is 2\b(?!\.0)"):
+        check_plateau(short, [PlateauCase([1.0], [1.0] * 8, {"patience": 1, "cooldown": 2, "factor": 0.5})],
+                      compare=["cooldown_counter"])
+
+
+@pytest.mark.parametrize("lrs, kwargs, rates", [
+    ([0.01, 1.0], {"min_lr": 0.1}, [[0.01, 1.0], [0.01, 0.5], [0.01, 0.25], [0.01, 0.125]]),   # never raised to the floor
+    ([1.0], {"min_lr": 0.75, "eps": 0.375}, [[1.0]] * 4),        # the floored reduction 0.25 is not > eps
+    ([1.0, 0.2], {"factor": 0.0, "min_lr": [0.1, 0.0]}, [[1.0, 0.2]] + [[0.1, 0.0]] * 3),
+    ([1.0, 0.2], {"factor": -0.5, "min_lr": [0.1, 0.0]}, [[1.0, 0.2]] + [[0.1, 0.0]] * 3),
+])
+def test_min_lr_and_eps_as_pytorch_applies_them(lrs, kwargs, rates):
+    case = PlateauCase(lrs, [1.0] * 4, {"patience": 0, "factor": 0.5} | kwargs)
+    [result] = reference_trajectories([case.request()])
+    assert [s["lrs"] for s in result["states"][1:]] == rates and not result["ambiguous_steps"]
+    for answer in catalogue.PLATEAU_CORRECT:
+        check_plateau(load(answer, "MyReduceLROnPlateau"), [case])
+
+
+def test_only_pytorchs_own_argument_checks():
+    assert reference_trajectories([PlateauCase([0.1], [], {"mode": "MIN"}).request()])[0]["error"] == "ValueError"
+    for kwargs in ({"factor": 0.0}, {"factor": -0.5}, {"threshold": -0.1}):
+        assert "error" not in reference_trajectories([PlateauCase([0.1], [], kwargs).request()])[0]
+    lower = _wrong(catalogue.PLATEAU_WRONG, "mode_case_insensitive", "MyReduceLROnPlateau")
+    with pytest.raises(AssertionError, match="PyTorch raises ValueError .*yours raised nothing"):
+        check_plateau(lower, [PlateauCase([0.1], [], {"mode": "MIN"})])
+    strict = _wrong(catalogue.PLATEAU_WRONG, "rejects_factor_not_positive", "MyReduceLROnPlateau")
+    with pytest.raises(AssertionError, match="your code raised ValueError"):
+        check_plateau(strict, [PlateauCase([0.1], [], {"factor": 0.0})])
