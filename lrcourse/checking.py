@@ -1088,16 +1088,29 @@ def _observe_range(range_test, optimizer="Adam", start_lr=1e-5, end_lr=1.0, num_
     return payload, call, result, state
 
 
+def _range_count_hint(payload: dict, count: int, expected: int) -> str:
+    """Why a range test made the wrong number of steps: it stopped late (or never), or early."""
+    if count > expected:
+        return ((" It never stopped: it ran all num_steps." if count == payload["num_steps"] else " It stopped late.") +
+                f" Step {expected - 1}'s smoothed loss is above diverge x the lowest smoothed loss so far (not the "
+                "first one, nor the raw loss): record it, then stop.")
+    if count < expected:
+        return (" It stopped early: stop only when the smoothed, bias-corrected loss exceeds diverge x the lowest "
+                "smoothed loss so far, and record that step before stopping.")
+    return ""
+
+
 def check_range_rates(range_test, **config) -> None:
     """The rates tried grow exponentially from start_lr to end_lr, one per optimizer step, until the stop."""
     payload, call, result, state = _observe_range(range_test, **config)
     expected = _references().reference_range_test(payload)["lrs"]
     used = state.get("used", [])
-    expect(len(used) == len(expected), f"{call}: the optimizer was stepped {len(used)} times; this test stops "
-                                       f"after {len(expected)} steps (of {payload['num_steps']} at most)")
     for step, (value, want) in enumerate(zip(used, expected)):
         expect(_close(value, want), f"{call}: optimizer step {step} used lr {value!r}; expected start_lr * "
                                     f"(end_lr / start_lr) ** ({step} / (num_steps - 1)) = {want!r}")
+    expect(len(used) == len(expected), f"{call}: the optimizer was stepped {len(used)} times; this test stops "
+                                       f"after {len(expected)} steps (of {payload['num_steps']} at most)."
+                                       + _range_count_hint(payload, len(used), len(expected)))
     expect(len(result["lrs"]) == len(expected) and all(_close(a, b) for a, b in zip(result["lrs"], expected)),
            f"{call}: result['lrs'] should list the {len(expected)} rates tried; got {list(result['lrs'])[:5]}...")
 
@@ -1109,7 +1122,8 @@ def check_range_groups(range_test, **config) -> None:
     reference = _references().reference_range_test(payload)
     expected, used = reference["group_lrs"], state.get("used_groups", [])
     expect(len(used) == len(expected), f"{call}: the optimizer was stepped {len(used)} times; this test stops "
-                                       f"after {len(expected)} steps (of {payload['num_steps']} at most)")
+                                       f"after {len(expected)} steps (of {payload['num_steps']} at most)."
+                                       + _range_count_hint(payload, len(used), len(expected)))
     for step, (mine, want) in enumerate(zip(used, expected)):
         expect(len(mine) == len(want) and all(_close(a, b) for a, b in zip(mine, want)),
                f"{call}: optimizer step {step} used the rates {mine} (one per group); expected {want}. Every group "
@@ -1131,7 +1145,8 @@ def check_range_losses(range_test, **config) -> None:
                f"expected {want!r} (average = beta * average + (1 - beta) * loss, divided by 1 - beta ** (step + 1))")
     expect(len(mine) == len(expected), f"{call}: result['losses'] has {len(mine)} values; the run should stop after "
                                        f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
-                                       "so far is recorded, then the loop stops at once)")
+                                       "so far is recorded, then the loop stops at once)."
+                                       + _range_count_hint(payload, len(mine), len(expected)))
 
 
 def check_range_restores(range_test, **config) -> None:

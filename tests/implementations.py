@@ -1164,6 +1164,17 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         "    optimizer.load_state_dict(saved_optimizer)\n", """    for group, saved in zip(optimizer.param_groups, saved_optimizer["param_groups"]):
         group["lr"] = saved["lr"]
 """), fails=("test_range_restores",)),
+    # returns from inside the loop when the test diverges: the weights, optimizer state and rates stay as the test
+    # left them (only a case that reaches the stop can tell)
+    other("range_returns_without_restoring_when_it_diverges", "06_choosing_the_rate", "lr_range_test", range_variant(
+        """        if smoothed > diverge * best:
+            break""", """        if smoothed > diverge * best:
+            return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}"""),
+        fails=("test_range_restores",)),
+    # divergence measured against the first smoothed loss, not the lowest so far: it stops late, or never
+    other("range_diverge_compared_with_first_loss", "06_choosing_the_rate", "lr_range_test", range_variant(
+        """        if smoothed > diverge * best:""", """        if smoothed > diverge * losses[0]:"""),
+        fails=("test_range_rates", "test_range_losses", "test_range_groups")),
     other("range_suggests_minimum", "06_choosing_the_rate", "lr_range_test", range_variant(
         '"suggestion": lrs[losses.index(min(losses))] / 10', '"suggestion": lrs[losses.index(min(losses))]'),
         fails=("test_range_suggestion",)),
