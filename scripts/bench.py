@@ -187,9 +187,9 @@ def bench_grading(students: int) -> None:
           f"zygote start of {started:.2f} s per worker")
     submitted = next((course / "submitted" / "student000" / chapter).glob("*.ipynb"))  # a correct answer
     alone = kernel_seconds(nbformat.read(submitted, as_version=4), submitted.parent)
-    print(f"  one submission's notebook run alone in a kernel (no nbgrader): {alone:.2f} s; the rest of "
-          f"{2 * bare / students:.2f} s of worker time per submission is nbgrader (autograde's steps, feedback) "
-          "and the verdicts")
+    print(f"  one submission's notebook run alone in a fresh kernel (no nbgrader): {alone:.2f} s; lrcourse grade's "
+          f"whole worker time per submission (unsandboxed): {2 * bare / students:.2f} s, with nbgrader's steps, the "
+          "feedback and the verdicts, because its forked kernel skips the start and the imports")
     shutil.rmtree(base, ignore_errors=True)
 
 
