@@ -64,16 +64,29 @@ def run(folder: Path, *sources: str, timeout: int = 30) -> list[str]:
     return ["".join(out.get("text", "") + out.get("ename", "") for out in cell.outputs) for cell in notebook.cells]
 
 
-def zygote_processes() -> list[int]:
-    """The zygote and its keepers and kernels (forks of it share its command line), seen from outside."""
-    found = []
+def zygote_processes(zygote: kernels.KernelZygote) -> list[int]:
+    """This zygote and its keepers and kernels (forks of it share its command line), seen from outside:
+    the Python processes below the process that started it (other tests may run zygotes of their own)."""
+    parents, found = {}, []
     for name in os.listdir("/proc"):
         try:
-            argv = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0") if name.isdigit() else []
-            if argv and Path(argv[0].decode()).name.startswith("python") and b"lrcourse.grading.kernel_zygote" in argv:
-                found.append(int(name))
-        except OSError:
+            stat = Path(f"/proc/{name}/stat").read_text()
+            parents[int(name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             pass
+    top = zygote.process.pid if zygote.process is not None else None
+    for pid in parents:
+        ancestor = pid
+        while ancestor in parents and ancestor != top:
+            ancestor = parents[ancestor]
+        if ancestor != top or top is None:
+            continue
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and Path(argv[0].decode()).name.startswith("python") and b"lrcourse.grading.kernel_zygote" in argv:
+            found.append(pid)
     return found
 
 
@@ -96,7 +109,7 @@ def test_an_interrupt_reaches_the_kernel_through_its_relay(zygote, tmp_path):
 def test_killing_the_relay_ends_the_kernel(zygote, tmp_path):
     if not zygote.alive():
         zygote.start()
-    idle = len(zygote_processes())  # the zygotes (the other fixture's may run too)
+    idle = len(zygote_processes(kernels.ZYGOTE))  # the zygote itself
 
     async def start_then_kill_the_relay() -> int:
         manager = kernels.ForkedKernelManager()
@@ -104,17 +117,17 @@ def test_killing_the_relay_ends_the_kernel(zygote, tmp_path):
         client = manager.client()
         client.start_channels()
         await client.wait_for_ready(timeout=30)
-        running = len(zygote_processes())
+        running = len(zygote_processes(kernels.ZYGOTE))
         os.killpg(manager.provisioner.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while len(zygote_processes()) > idle and time.monotonic() < deadline:
+        while len(zygote_processes(kernels.ZYGOTE)) > idle and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         client.stop_channels()
         await manager.cleanup_resources()
         return running
 
     assert asyncio.run(start_then_kill_the_relay()) == idle + 2  # and the kernel's keeper, and the kernel
-    assert len(zygote_processes()) == idle, "the keeper ends the kernel when its relay is gone"
+    assert len(zygote_processes(kernels.ZYGOTE)) == idle, "the keeper ends the kernel when its relay is gone"
 
 
 LEAVE_TRACES = f'''
@@ -190,15 +203,39 @@ def test_nothing_one_notebook_leaves_reaches_the_next(sandboxed_zygote, tmp_path
     assert run(second, FIND_TRACES) == ["looked\n"]
 
 
-@pytest.mark.parametrize("attack", ["write-zygote-memory", "stop-zygote", "haunt"])
+UNMOUNT_PRIVATE_TMP = '''
+import ctypes, os
+_libc = ctypes.CDLL(None, use_errno=True)
+if _libc.umount2(b"/tmp", 2) == 0 or _libc.mount(b"tmpfs", b"/tmp", None, 32 | 2 | 4, b"size=4096m") == 0:
+    print("UNMOUNTED or REMOUNTED the private /tmp")
+os.makedirs("/tmp/keep", exist_ok=True)
+open("/tmp/keep/fill", "wb").write(b"x" * (100 << 20))
+os.chmod("/tmp/keep", 0o555)
+'''
+BREAK_SOCKET_FOLDERS = '''
+import os
+from ipykernel import get_connection_file
+_mine = os.path.dirname(get_connection_file())
+for _folder in (os.path.dirname(_mine), _mine):
+    try:
+        os.chmod(_folder, 0o500)
+        print("chmod", _folder)
+    except OSError as error:
+        print("denied", type(error).__name__)
+'''
+
+
+@pytest.mark.parametrize("attack", ["write-zygote-memory", "stop-zygote", "haunt", "unmount-tmp", "break-sockets"])
 def test_an_attack_on_the_zygote_leaves_the_next_kernel_intact(sandboxed_zygote, tmp_path, attack):
     kernels.ZYGOTE = sandboxed_zygote
-    source = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "stop-zygote": STOP_ZYGOTE,
-              "haunt": HAUNT_LATER_KERNELS}[attack]
-    before = sorted(zygote_processes())
+    source = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "stop-zygote": STOP_ZYGOTE, "haunt": HAUNT_LATER_KERNELS,
+              "unmount-tmp": UNMOUNT_PRIVATE_TMP, "break-sockets": BREAK_SOCKET_FOLDERS}[attack]
+    if not sandboxed_zygote.alive():
+        sandboxed_zygote.start()
+    before = sorted(zygote_processes(kernels.ZYGOTE))
     attacked = run(tmp_path, source + "\nimport time\ntime.sleep(0.5)")
-    assert "OPENED" not in attacked[0], attacked
-    assert sorted(zygote_processes()) == before, "the zygote is untouched and nothing of the kernel is left"
+    assert "OPENED" not in attacked[0] and "UNMOUNTED" not in attacked[0], attacked
+    assert sorted(zygote_processes(kernels.ZYGOTE)) == before, "the zygote is untouched and nothing of the kernel is left"
     for _ in range(3):
         assert run(tmp_path, "import torch\nprint(torch.ones(3).sum().item())") == ["3.0\n"]
 

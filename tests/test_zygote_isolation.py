@@ -68,7 +68,14 @@ os.makedirs("/tmp/keep", exist_ok=True)
 open("/tmp/keep/fill", "wb").write(b"x" * (200 << 20))
 os.chmod("/tmp/keep", 0o555)  # the zygote's sweep (the same user) cannot delete inside a read-only folder
 '''
-ATTACKS = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "stop-zygote": STOP_ZYGOTE, "haunt": HAUNT_LATER_CHILDREN,
+UNMOUNT_PRIVATE_TMP = '''
+import ctypes, os
+ctypes.CDLL(None, use_errno=True).umount2(b"/tmp", 2)  # to reach the sandbox's own /tmp below
+os.makedirs("/tmp/keep", exist_ok=True)
+open("/tmp/keep/fill", "wb").write(b"x" * (200 << 20))
+os.chmod("/tmp/keep", 0o555)
+'''
+ATTACKS = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "unmount-private-tmp": UNMOUNT_PRIVATE_TMP, "stop-zygote": STOP_ZYGOTE, "haunt": HAUNT_LATER_CHILDREN,
            "hold-shared-memory": HOLD_SHARED_MEMORY, "protected-leftovers": PROTECTED_LEFTOVERS}
 
 

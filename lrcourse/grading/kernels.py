@@ -81,7 +81,6 @@ class KernelZygote:
         if self.limits is not None:
             # Read-only inside: each kernel works in its own copy, in its own /tmp (kernel_zygote.py).
             self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets, scratch_writable=False)
-            self.sandbox._give(self.sockets)
             command, cwd = self.sandbox.command([*command, "--isolate"], cwd=NOTEBOOK), None
         log = open(self.private / "zygote.log", "wb")
         self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
@@ -118,13 +117,18 @@ class KernelZygote:
         if not self.alive():
             self.stop()  # what is left of a zygote that died: its sandbox, cgroups, scratch folder
             self.start()
+        # Each kernel's sockets in a fresh folder of its own, unpredictable, inside one the sandbox cannot
+        # write (as root): nothing a kernel does there can be in the next kernel's way.
+        _empty(self.sockets)
+        sockets = Path(tempfile.mkdtemp(prefix="k", dir=self.sockets))
         if self.sandbox is None:
-            return folder, self.sockets
+            return folder, sockets
+        self.sandbox._give(sockets)
         _empty(self.sandbox.scratch)
         shutil.copytree(folder, self.sandbox.scratch, symlinks=True, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".lrcourse-*"))
         self.sandbox._give(self.sandbox.scratch)
-        return NOTEBOOK, self.sockets
+        return NOTEBOOK, sockets
 
     def fork_kernel(self, link: socket.socket, connection_file: str, cwd: Path, env: dict | None) -> int:
         request = {"connection_file": connection_file, "cwd": str(cwd), "env": env if self.sandbox is None else None,
@@ -205,12 +209,26 @@ def _sockets_parent() -> str | None:
 
 
 def _empty(folder: Path) -> None:
-    """Delete what a folder holds, keeping the folder itself (it is bound into the sandbox)."""
+    """Delete what a folder holds, keeping the folder itself (it is bound into the sandbox); folders a
+    student's code made read-only are made writable first."""
     for entry in folder.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, onerror=_writable_then_retry)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _writable_then_retry(function, path, _) -> None:
+    try:
+        os.chmod(os.path.dirname(path), 0o700)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+        function(path)
+    except OSError:
+        pass
 
 
 class ForkedKernelManager(AsyncKernelManager):
@@ -253,7 +271,8 @@ class ForkedKernelManager(AsyncKernelManager):
 
     def _kill_relay(self) -> None:
         """The keeper sees the relay's socket close and kills the kernel with everything it started."""
-        pid = getattr(self.provisioner, "pid", None)
+        process = getattr(self.provisioner, "process", None)  # None once jupyter_client collected it:
+        pid = process.pid if process is not None and process.poll() is None else None  # its id may be reused
         if pid:
             try:
                 os.killpg(pid, signal.SIGKILL)
@@ -274,7 +293,7 @@ class ForkedKernelManager(AsyncKernelManager):
         self._finished = True
         RUNNING.pop(self._folder, None)
         self._kill_relay()
+        hit = ZYGOTE.limit_hit(self._counts)  # before the sweep, which may replace a broken zygote
         ZYGOTE.after_kernel()
-        hit = ZYGOTE.limit_hit(self._counts)
         if hit:
             LIMIT_HITS.setdefault(self._folder, hit)

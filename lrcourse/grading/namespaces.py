@@ -28,23 +28,15 @@ def _libc():
 
 def enter_own_namespaces() -> None:
     """Unshare user, PID, IPC and mount namespaces; the next child forked is the PID namespace's first."""
-    uid, gid = os.getuid(), os.getgid()
-    # A zygote is not dumpable (no student may read its memory), and a process that is not has its /proc
-    # files owned by root: it could not write its own uid_map. Dumpable just for that, then not again: the
-    # sandbox's /proc would otherwise let the student's process open this one's memory.
-    PR_SET_DUMPABLE = 4
-    _libc().prctl(PR_SET_DUMPABLE, 1)
-    if _libc().unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"unshare: {os.strerror(error)}")
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as handle:
-            handle.write(text)
-    _libc().prctl(PR_SET_DUMPABLE, 0)
+    _leave_session_keyring()
+    _unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS)
 
 
 def private_tmp(size_mb: int) -> None:
-    """A fresh, size-limited tmpfs on /tmp, seen only in this mount namespace (after `enter_own_namespaces`)."""
+    """A fresh, size-limited tmpfs on /tmp, seen only in this mount namespace (after `enter_own_namespaces`),
+    then one more user and mount namespace: in it every mount so far is locked, so the student's code
+    (which keeps the capabilities of its innermost namespace) can neither unmount this /tmp, to reach the
+    sandbox's own below it, nor remount it larger."""
     libc = _libc()
     if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         error = ctypes.get_errno()
@@ -53,3 +45,35 @@ def private_tmp(size_mb: int) -> None:
     if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"mount tmpfs /tmp: {os.strerror(error)}")
+    _unshare(CLONE_NEWUSER | CLONE_NEWNS)
+
+
+def _unshare(flags: int) -> None:
+    """Unshare, with a user namespace that maps this process's own ids to themselves."""
+    uid, gid = os.getuid(), os.getgid()
+    # A zygote is not dumpable (no student may read its memory), and a process that is not has its /proc
+    # files owned by root: it could not write its own uid_map. Dumpable just for that, then not again: the
+    # sandbox's /proc would otherwise let the student's process open this one's memory.
+    PR_SET_DUMPABLE = 4
+    libc = _libc()
+    libc.prctl(PR_SET_DUMPABLE, 1)
+    try:
+        if libc.unshare(flags) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"unshare: {os.strerror(error)}")
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as handle:
+                handle.write(text)
+    finally:
+        libc.prctl(PR_SET_DUMPABLE, 0)
+
+
+KEYCTL_SYSCALL = {"x86_64": 250, "aarch64": 219}
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def _leave_session_keyring() -> None:
+    """A new, empty session keyring (as runc does): nothing of the grader's keys is reachable."""
+    number = KEYCTL_SYSCALL.get(os.uname().machine)
+    if number is not None:
+        _libc().syscall(number, KEYCTL_JOIN_SESSION_KEYRING, None)
