@@ -124,3 +124,15 @@ def test_student_notebook_runs_headless_failing_only_in_exercise_tests(path):
     assert all(failing.pop(cell).startswith("NotImplementedError") for cell in predictions & set(failing))
     assert set(failing) <= grade_cells, {k: v for k, v in failing.items() if k not in grade_cells}
     assert set(failing) == grade_cells, "every exercise's tests should fail before it is answered"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_every_cell_that_fails_in_the_student_version_may_raise(path):
+    """In the student version the answer cells raise NotImplementedError and the test cells fail; JupyterLab's
+    Run All stops at the first failing cell not tagged `raises-exception`, so every graded test cell and every
+    prediction cell carries the tag (a student's Run All reaches every slider)."""
+    untagged = [cell.get("id") for cell in read(path).cells if cell.cell_type == "code"
+                and cell.metadata.get("nbgrader", {}).get("grade") and "raises-exception" not in cell.metadata.get("tags", [])
+                and (not cell.metadata["nbgrader"].get("solution") or "NotImplementedError" in cell.source
+                     or "raise NotImplementedError" in cell.source)]
+    assert untagged == [], f"tag these cells raises-exception: {untagged}"

@@ -212,8 +212,18 @@ def _start_worker(course: str, db_url: str, sandboxed: bool = True) -> None:
 
 
 def _exit_on_signal(signum, frame) -> None:
+    """Close the zygotes (their sandboxes' processes, folders and cgroups) and end at once: raising SystemExit
+    instead would run multiprocessing's exit, which can wait forever for a grading command already gone."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
-    raise SystemExit(128 + signum)
+    from lrcourse.grading import kernels
+
+    for close in (getattr(kernels.ZYGOTE, "close", None), getattr(_JUDGE, "close", None)):
+        try:
+            if close is not None:
+                close()
+        except Exception:
+            pass
+    os._exit(128 + signum)
 
 
 def _die_with_parent() -> None:
