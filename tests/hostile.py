@@ -198,3 +198,43 @@ ATTACKS = [
     Attack("sys-exit-after-the-class-correct", CORRECT + "\nimport sys\nsys.exit(0)\n", correct=True),
     Attack("patch-checker-correct", PATCH_CHECKER + CORRECT, correct=True),
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Attacks on a zygote shared by the students a worker grades (its kernels', or its answers')
+# --------------------------------------------------------------------------------------------
+def find_zygotes(marker: str) -> str:
+    """Source that defines `_zygotes()`: the processes whose command line holds `marker`, seen through /proc."""
+    return f'''
+import os
+def _zygotes():
+    for name in os.listdir("/proc"):
+        try:
+            if name.isdigit() and int(name) != os.getpid() and {marker.encode()!r} in open(f"/proc/{{name}}/cmdline", "rb").read():
+                yield int(name)
+        except Exception:
+            pass
+'''
+
+
+def stop_zygotes(marker: str) -> str:
+    """Stop, then kill, every zygote in sight and the parent."""
+    return find_zygotes(marker) + '''
+import signal
+for _pid in list(_zygotes()) + [os.getppid()]:
+    for _signal in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            os.kill(_pid, _signal)
+        except Exception:
+            pass
+'''
+
+
+HAUNT_LATER_PROCESSES = '''
+import subprocess
+_script = ('while true; do for f in /proc/[0-9]*/cmdline; do p=${f#/proc/}; p=${p%/cmdline}; '
+           '[ "$p" != "$$" ] && kill -9 $p 2>/dev/null; done; sleep 0.05; done')
+for _ in range(5):  # meant to kill every process the zygote starts for later students
+    subprocess.Popen(["/bin/sh", "-c", _script], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+'''

@@ -17,6 +17,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 
+import hostile
 from lrcourse.grading import kernels
 from lrcourse.grading.sandbox import Limits
 
@@ -155,17 +156,7 @@ for name in os.listdir("/proc"):
         pass
 print("looked")
 '''
-FIND_ZYGOTE = '''
-import os
-def _zygotes():
-    for name in os.listdir("/proc"):
-        try:
-            if name.isdigit() and int(name) != os.getpid() and b"kernel_zygote" in open(f"/proc/{name}/cmdline", "rb").read():
-                yield int(name)
-        except Exception:
-            pass
-'''
-WRITE_ZYGOTE_MEMORY = FIND_ZYGOTE + '''
+WRITE_ZYGOTE_MEMORY = hostile.find_zygotes("kernel_zygote") + '''
 for _pid in _zygotes():
     try:
         _fd = os.open(f"/proc/{_pid}/mem", os.O_RDWR)
@@ -174,23 +165,8 @@ for _pid in _zygotes():
     except Exception as error:
         print("denied", _pid, type(error).__name__)
 '''
-STOP_ZYGOTE = FIND_ZYGOTE + '''
-import signal
-for _pid in list(_zygotes()) + [os.getppid()]:
-    for _signal in (signal.SIGSTOP, signal.SIGKILL):
-        try:
-            os.kill(_pid, _signal)
-        except Exception:
-            pass
-'''
-HAUNT_LATER_KERNELS = '''
-import subprocess
-_script = ('while true; do for f in /proc/[0-9]*/cmdline; do p=${f#/proc/}; p=${p%/cmdline}; '
-           '[ "$p" != "$$" ] && kill -9 $p 2>/dev/null; done; sleep 0.05; done')
-for _ in range(5):
-    subprocess.Popen(["/bin/sh", "-c", _script], start_new_session=True,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-'''
+STOP_ZYGOTE = hostile.stop_zygotes("kernel_zygote")
+HAUNT_LATER_KERNELS = hostile.HAUNT_LATER_PROCESSES
 
 
 def test_nothing_one_notebook_leaves_reaches_the_next(sandboxed_zygote, tmp_path):

@@ -11,17 +11,7 @@ from course import make_course
 from lrcourse.grading import verdicts
 from lrcourse.grading.sandbox import Limits
 
-FIND_ZYGOTE = '''
-import os
-def _zygotes():
-    for name in os.listdir("/proc"):
-        try:
-            if b"--zygote" in open(f"/proc/{name}/cmdline", "rb").read() and int(name) != os.getpid():
-                yield int(name)
-        except Exception:
-            pass
-'''
-WRITE_ZYGOTE_MEMORY = FIND_ZYGOTE + '''
+WRITE_ZYGOTE_MEMORY = hostile.find_zygotes("--zygote") + '''
 import sys, ctypes, struct
 _z = sys.modules["__main__"]
 _f = _z.Child.__dict__["handle"]
@@ -34,23 +24,8 @@ for _pid in _zygotes():
     except Exception:
         pass
 '''
-STOP_ZYGOTE = FIND_ZYGOTE + '''
-import signal
-for _pid in list(_zygotes()) + [os.getppid()]:
-    for _signal in (signal.SIGSTOP, signal.SIGKILL):
-        try:
-            os.kill(_pid, _signal)
-        except Exception:
-            pass
-'''
-HAUNT_LATER_CHILDREN = FIND_ZYGOTE + '''
-import subprocess
-_script = ('while true; do for f in /proc/[0-9]*/cmdline; do p=${f#/proc/}; p=${p%/cmdline}; '
-           '[ "$p" != "$$" ] && kill -9 $p 2>/dev/null; done; sleep 0.05; done')
-for _ in range(5):
-    subprocess.Popen(["/bin/sh", "-c", _script], start_new_session=True,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-'''
+STOP_ZYGOTE = hostile.stop_zygotes("--zygote")
+HAUNT_LATER_CHILDREN = hostile.HAUNT_LATER_PROCESSES
 HOLD_SHARED_MEMORY = '''
 import ctypes
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -29,7 +29,6 @@ import shutil
 import signal
 import socket
 import sys
-import time
 
 from lrcourse.grading import namespaces
 
@@ -79,48 +78,12 @@ def serve(control: socket.socket, isolate: bool) -> None:
             control.sendall(f"{pid}\n".encode())
         elif word == "sweep":
             if isolate:
-                _sweep()
+                namespaces.sweep_sandbox()
             control.sendall(b"swept\n")
         else:
             for fd in fds:
                 os.close(fd)
             control.sendall(b"?\n")
-
-
-def _sweep() -> None:
-    """Kill every process in this sandbox but its init and this zygote; empty /tmp and /dev/shm."""
-    import shutil
-
-    for _ in range(100):  # again until none is left: one may have forked between the listing and the kill
-        others = [int(name) for name in os.listdir("/proc")
-                  if name.isdigit() and int(name) not in (1, os.getpid()) and not _zombie(name)]
-        if not others:
-            break
-        for pid in others:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.002)
-    for folder in ("/tmp", "/dev/shm"):
-        for entry in os.listdir(folder) if os.path.isdir(folder) else []:
-            path = os.path.join(folder, entry)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
-
-
-def _zombie(pid: str) -> bool:
-    """Dead already, waiting for its parent to collect it (or gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,7 +95,7 @@ def _keeper(fd: int, request: dict, isolate: bool) -> None:
     try:
         os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        _die_with_parent(signal.SIGKILL)
+        namespaces.die_with_parent(signal.SIGKILL)
         if isolate:
             namespaces.enter_own_namespaces()
         link = socket.socket(fileno=fd)
@@ -144,16 +107,6 @@ def _keeper(fd: int, request: dict, isolate: bool) -> None:
     except BaseException:
         pass
     os._exit(status)
-
-
-def _die_with_parent(signum: int) -> None:
-    import ctypes
-
-    PR_SET_PDEATHSIG = 1
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
-    except (OSError, AttributeError):
-        pass
 
 
 def _no_children_to_wait_for() -> None:
@@ -220,7 +173,7 @@ def _become_kernel(request: dict, isolate: bool) -> None:
             request["cwd"] = "/tmp/notebook"
         else:
             os.setsid()  # its own process group, for the keeper to signal
-        _die_with_parent(signal.SIGKILL)
+        namespaces.die_with_parent(signal.SIGKILL)
         null = os.open(os.devnull, os.O_RDWR)
         for target in (0, 1, 2):
             os.dup2(null, target)
@@ -251,22 +204,11 @@ def main(argv: list[str]) -> None:
     """`--control FD [--isolate]`: FD is the grader's end of the control socket."""
     control = socket.socket(fileno=int(argv[argv.index("--control") + 1]))
     del sys.path[0]  # the folder it started in (`-m`): a kernel gets its notebook's folder from IPython
-    _die_with_parent(signal.SIGKILL)
+    namespaces.die_with_parent(signal.SIGKILL)
     prepare()
-    _not_dumpable()
+    namespaces.not_dumpable()
     control.sendall(b"ready\n")
     serve(control, isolate="--isolate" in argv)
-
-
-def _not_dumpable() -> None:
-    """No kernel may ptrace this zygote or read its memory through /proc (they share a user id)."""
-    import ctypes
-
-    PR_SET_DUMPABLE = 4
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 if __name__ == "__main__":

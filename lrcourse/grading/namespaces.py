@@ -12,11 +12,17 @@ first process of a new user, PID, IPC and mount namespace, so it
 
 The user namespace maps the process's own user id to itself (no other id, no privilege outside), which
 lets it mount in its own mount namespace.
+
+The zygotes' own side is here too: `not_dumpable()`, `die_with_parent()`, and `sweep_sandbox()`, which
+ends whatever a student left running in the zygote's sandbox between two students.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import shutil
+import signal
+import time
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, 0x20000000
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
@@ -54,7 +60,6 @@ def _unshare(flags: int) -> None:
     # A zygote is not dumpable (no student may read its memory), and a process that is not has its /proc
     # files owned by root: it could not write its own uid_map. Dumpable just for that, then not again: the
     # sandbox's /proc would otherwise let the student's process open this one's memory.
-    PR_SET_DUMPABLE = 4
     libc = _libc()
     libc.prctl(PR_SET_DUMPABLE, 1)
     try:
@@ -77,3 +82,59 @@ def _leave_session_keyring() -> None:
     number = KEYCTL_SYSCALL.get(os.uname().machine)
     if number is not None:
         _libc().syscall(number, KEYCTL_JOIN_SESSION_KEYRING, None)
+
+
+# --------------------------------------------------------------------------------------------
+# The zygote's side
+# --------------------------------------------------------------------------------------------
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+
+
+def not_dumpable() -> None:
+    """No student's process may ptrace this one or read its memory through /proc (same user id)."""
+    try:
+        _libc().prctl(PR_SET_DUMPABLE, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def die_with_parent(signum: int) -> None:
+    """Receive `signum` when the parent ends."""
+    try:
+        _libc().prctl(PR_SET_PDEATHSIG, signum)
+    except (OSError, AttributeError):
+        pass
+
+
+def sweep_sandbox(folders=("/tmp", "/dev/shm")) -> None:
+    """Kill every process in this sandbox's PID namespace but its init and the caller; empty `folders`."""
+    for _ in range(100):  # again until none is left: one may have forked between the listing and the kill
+        others = [int(name) for name in os.listdir("/proc")
+                  if name.isdigit() and int(name) not in (1, os.getpid()) and not _zombie(name)]
+        if not others:
+            break
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.002)
+    for folder in folders:
+        for entry in os.listdir(folder) if os.path.isdir(folder) else []:
+            path = os.path.join(folder, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+
+def _zombie(pid: str) -> bool:
+    """Dead already, waiting for its parent to collect it (or gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True

@@ -229,13 +229,9 @@ def _exit_on_signal(signum, frame) -> None:
 def _die_with_parent() -> None:
     """If the grading command is killed outright, its workers get SIGTERM from the kernel and end (their
     sandboxes die with them), instead of grading on as orphans."""
-    import ctypes
+    from lrcourse.grading.namespaces import die_with_parent
 
-    PR_SET_PDEATHSIG = 1
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
+    die_with_parent(signal.SIGTERM)
     if os.getppid() == 1:  # the parent died before the call
         os._exit(1)
 

@@ -24,6 +24,8 @@ import signal
 import socket
 import sys
 
+from lrcourse.grading import namespaces
+
 CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long before
 TMP_MB = 256       # each child's own /tmp
 
@@ -80,23 +82,12 @@ def serve_forks(control: socket.socket, sweep: bool = False) -> None:
         elif words[0] == "kill" and len(words) == 2:
             _kill(int(words[1]))
             if sweep:
-                _sweep()
+                namespaces.sweep_sandbox()
             control.sendall(b"killed\n")
         else:
             for fd in fds:
                 os.close(fd)
             control.sendall(b"?\n")
-
-
-def _not_dumpable() -> None:
-    """No student's child may ptrace this zygote or read its memory through /proc (same user id)."""
-    import ctypes
-
-    PR_SET_DUMPABLE = 4
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _kill(pid: int) -> None:
@@ -105,28 +96,6 @@ def _kill(pid: int) -> None:
             os.kill(target, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-
-
-def _sweep() -> None:
-    """Kill every process in this PID namespace but its init and this zygote; empty /tmp."""
-    import shutil
-
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in (1, os.getpid()):
-            try:
-                os.kill(int(name), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-    for entry in os.listdir("/tmp"):
-        path = os.path.join("/tmp", entry)
-        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) and not os.path.islink(path) else _unlink(path)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,8 +123,6 @@ def _own_pid_namespace() -> None:
     privilege needed) with a /tmp of its own: the student's code then cannot see or signal the zygote,
     whatever it starts dies with it, and nothing it leaves in IPC objects or /tmp meets the next student.
     The process in between waits and exits with it."""
-    from lrcourse.grading import namespaces
-
     namespaces.enter_own_namespaces()
     pid = os.fork()
     if pid != 0:
@@ -291,7 +258,7 @@ def main(argv: list[str]) -> None:
     """`--zygote FD [--allow-schedulers] [--sweep]`: FD is the grader's control socket."""
     control = socket.socket(fileno=int(argv[argv.index("--zygote") + 1]))
     prepare(allow_schedulers="--allow-schedulers" in argv)
-    _not_dumpable()
+    namespaces.not_dumpable()
     control.sendall(b"ready\n")
     serve_forks(control, sweep="--sweep" in argv)
 
