@@ -45,7 +45,9 @@ os.chmod("/tmp/keep", 0o555)  # the zygote's sweep (the same user) cannot delete
 '''
 UNMOUNT_PRIVATE_TMP = '''
 import ctypes, os
-ctypes.CDLL(None, use_errno=True).umount2(b"/tmp", 2)  # to reach the sandbox's own /tmp below
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.umount2(b"/tmp", 2)  # to reach the sandbox's own /tmp below
+_libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, b"size=4096m")  # or to lay a larger one over it
 os.makedirs("/tmp/keep", exist_ok=True)
 open("/tmp/keep/fill", "wb").write(b"x" * (200 << 20))
 os.chmod("/tmp/keep", 0o555)

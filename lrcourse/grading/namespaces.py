@@ -52,6 +52,29 @@ def private_tmp(size_mb: int) -> None:
         error = ctypes.get_errno()
         raise OSError(error, f"mount tmpfs /tmp: {os.strerror(error)}")
     _unshare(CLONE_NEWUSER | CLONE_NEWNS)
+    _no_more_privilege()
+
+
+def _no_more_privilege() -> None:
+    """No further user namespace, then no capability: the student's code can mount nothing, not even a larger
+    tmpfs over /tmp (its innermost namespace would otherwise let it)."""
+    with open("/proc/sys/user/max_user_namespaces", "w") as limit:
+        limit.write("0")
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    libc = _libc()
+    PR_CAPBSET_DROP, CAP_LAST = 24, 63
+    for capability in range(CAP_LAST + 1):
+        libc.prctl(PR_CAPBSET_DROP, capability)  # fails past the kernel's last capability: nothing to drop
+    header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3: two words, all zero
+    if libc.capset(ctypes.byref(header), data) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"capset: {os.strerror(error)}")
 
 
 def _unshare(flags: int) -> None:
