@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.open_browser=False $(ROOT_FLAG) $(LAB_ARGS)
 
-.PHONY: lab instructor test test-fast test-browser notebooks solutions check demo-grade bench clean
+.PHONY: lab instructor test test-other-cpu test-fast test-browser notebooks solutions check demo-grade bench clean
 
 $(STAMP): requirements.txt pyproject.toml scripts/setup_lab.py scripts/setup_sandbox.py
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -33,8 +33,16 @@ instructor: $(STAMP)  ## JupyterLab on the course root, with nbgrader's formgrad
 # JupyterLab server). Not loadgroup: with pytest 9.2 it silently stops grouping (pytest-xdist#1386).
 XDIST := -n 2 --dist loadfile
 
+# Then the tests of float32 training results again, as another processor computes them: PyTorch's portable
+# kernels and one thread change the last bits the way another CPU does (lrcourse/tolerances.py).
+OTHER_CPU := ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST)
+	$(OTHER_CPU) $(BIN)/python -m pytest $(XDIST) -m cpu_sensitive
+
+test-other-cpu: $(STAMP)  ## only the tests of float32 results, under another CPU's arithmetic
+	$(OTHER_CPU) $(BIN)/python -m pytest $(XDIST) -m cpu_sensitive
 
 test-fast: $(STAMP)  ## the unit tests only: no kernels, no nbgrader, no browser
 	$(BIN)/python -m pytest -m "not slow and not browser and not postgres"

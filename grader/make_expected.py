@@ -8,11 +8,18 @@ student's kernel those checks read the expected values of their few fixed cases 
 made by running, in this process, each chapter's context cells, its solution cells and the visible part of
 its test cells (never the hidden part: hidden cases stay the grader's), recording every case the checks
 ask the references for. Run it again whenever a visible test cell or a reference loop changes;
-tests/test_checking.py fails until then.
+tests/test_expected_values.py fails until then.
+
+The table is written on one machine and read on every other, where float32 training differs in the last
+bits. So neither the checks nor the tests ask for bit equality: each value is accepted within the tolerance
+its check uses (lrcourse/tolerances.py), and a machine that computes slightly other losses is no reason to
+write the table again. The stop and the suggestion of a range test are compared exactly; the tests check
+that every case keeps far from flipping them (`flip_margins`).
 """
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -43,13 +50,70 @@ def exercise_cells(chapter: str) -> tuple[list[str], list[str], list[str]]:
 
 def run_visible_checks(chapter: str) -> None:
     """Run the chapter's visible checks against its own solution, in this process; raise if one fails."""
+    context, answers, tests = exercise_cells(chapter)
+    run_cells(chapter, [*context, *answers, *tests])
+
+
+def run_cells(chapter: str, sources: list[str]) -> None:
+    """Run cells' sources one after the other in one namespace, in this process, as a notebook would."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     transform = TransformerManager().transform_cell
     namespace = {"__name__": "__main__", "get_ipython": lambda: None}
-    context, answers, tests = exercise_cells(chapter)
-    for source in [*context, *answers, *tests]:
+    for source in sources:
         exec(compile(transform(source), f"<{chapter}>", "exec"), namespace)
+
+
+def test_cells(chapter: str) -> list[str]:
+    """The whole test cells of a source notebook, hidden tests included."""
+    import nbformat
+
+    [path] = sorted((ROOT / "source" / chapter).glob("*.ipynb"))
+    return [cell.source for cell in nbformat.read(path, as_version=4).cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+            and not cell.metadata["nbgrader"].get("solution")]
+
+
+def every_case() -> dict[str, list[dict]]:
+    """Every case the chapters' test cells ask the references for, hidden ones included (for
+    scripts/cpu_spread.py and the tests that check no case sits where another CPU could flip it)."""
+    from lrcourse import checking
+
+    asked: dict[str, list[dict]] = {"fit_steps": [], "range_test": []}
+    references = checking._grader_references()
+
+    class Recording:
+        def __getattr__(self, name):
+            kind = name.removeprefix("reference_")
+
+            def compute(payload):
+                if payload not in asked[kind]:
+                    asked[kind].append(payload)
+                return getattr(references, name)(payload)
+
+            return compute
+
+    table, references_of = checking._visible_table, checking._grader_references
+    checking._visible_table, checking._grader_references = (lambda: {}), Recording
+    try:
+        for chapter in CHAPTERS:
+            context, answers, _ = exercise_cells(chapter)
+            run_cells(chapter, [*context, *answers, *test_cells(chapter)])
+    finally:
+        checking._visible_table, checking._grader_references = table, references_of
+    return asked
+
+
+def flip_margins(payload: dict, result: dict) -> tuple[float, float]:
+    """How far a range test's discrete outcomes stand from flipping, relative: its stop (every smoothed loss
+    against `diverge` x the lowest so far) and its suggestion (the lowest loss against the next lowest)."""
+    losses, diverge, best, stop = result["losses"], payload["diverge"], math.inf, math.inf
+    for loss in losses:
+        best = min(best, loss)
+        if loss != best:
+            stop = min(stop, abs(loss / best - diverge) / diverge)
+    lowest, *others = sorted(losses)
+    return stop, (min(others) - lowest) / lowest if others else math.inf
 
 
 def record() -> dict:

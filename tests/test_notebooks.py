@@ -8,6 +8,7 @@ import sys
 import nbformat
 import pytest
 
+import printed
 from conftest import ROOT, code_and_markdown, nbgrader_meta, read
 from lrcourse.build import execute, generate_release, source_notebooks, tool_environment
 
@@ -97,17 +98,34 @@ def text_outputs(notebook) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.cpu_sensitive
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
 def test_source_runs_headless_and_reproduces_the_solutions(path):
-    """Source and solutions hold the same code, so one run checks both: it must succeed, and with fixed
-    seeds it must print exactly what the committed solutions show."""
+    """Source and solutions hold the same code, so one run checks both: it must succeed, and with fixed seeds
+    it must print what the committed solutions show: the same words and integers, and decimals within what
+    another CPU changes in float32 training (tests/printed.py), so a run on any machine passes."""
     notebook = execute(read(path), cwd=path.parent)
     assert errors(notebook) == {}
     committed = read(solution(path))
     assert errors(committed) == {}
-    assert text_outputs(notebook) == text_outputs(committed), "outputs differ: unseeded randomness, or run `make solutions`"
+    mine, theirs = text_outputs(notebook), text_outputs(committed)
+    assert mine.keys() == theirs.keys(), "run `make solutions`"
+    changed = {cell: found for cell in mine if (found := printed.differences(mine[cell], theirs[cell]))}
+    assert changed == {}, "outputs differ: unseeded randomness, a printed verdict that flips, or run `make solutions`"
     assert any("image/png" in o.get("data", {}) for c in committed.cells if c.cell_type == "code" for o in c.outputs), \
         "solutions must show their plots on a code host"
+
+
+def test_printed_numbers_agree_up_to_another_cpus_last_bits():
+    assert printed.differences("highest smoothed loss 3.99 < 4 x the lowest (4.65): no stop",
+                               "highest smoothed loss 4.00 < 4 x the lowest (4.65): no stop") == []
+    assert printed.differences("loss 2.2474615573883057", "loss 2.2474617958068848") == []
+    assert printed.differences("lr 1.23e-05", "lr 1.24e-05") == []
+    assert printed.differences("stopped at step 84", "stopped at step 85") == ["84 vs 85"]      # counts are exact
+    assert printed.differences("accuracy 0.971", "accuracy 0.969") == ["0.971 vs 0.969"]
+    assert printed.differences("no stop", "stopped") != []                                      # a flipped verdict
+    assert printed.differences("ranks: cosine, step", "ranks: step, cosine") != []
+    assert printed.differences("values 1.5 2.5", "values 1.5") != []
 
 
 @pytest.mark.slow

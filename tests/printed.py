@@ -1,0 +1,69 @@
+"""Compare what two runs of a notebook printed: the words exactly, the numbers within what another CPU may change.
+
+A seeded run repeats bit for bit on one machine, but float32 training on another processor (another vector
+width, another thread count) differs in the last bits, and a printed `3.99` can become `4.00`. So two
+printed texts agree when they split into the same words and the same count of numbers, every integer is equal
+(a count, a step, an epoch: a flip there is a changed result, not rounding) and every decimal number is within
+`tolerances.PRINTED_RTOL` of the other or one unit of its last printed digit (the rounding of a value that
+sits on a digit boundary).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from lrcourse.tolerances import PRINTED_RTOL
+
+NUMBER = re.compile(r"(?<![\w.])([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf))(?![\w.])")
+
+
+def split(text: str) -> tuple[list[str], list[str]]:
+    """The words between the numbers, and the numbers as printed."""
+    parts = NUMBER.split(text)
+    return parts[0::2], parts[1::2]
+
+
+def last_digit(printed: str) -> float:
+    """One unit of the last printed digit: 0.01 for '3.99', 1e-07 for '1.23e-05'."""
+    mantissa, _, exponent = printed.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 10.0 ** (int(exponent or 0) - decimals)
+
+
+def is_integer(printed: str) -> bool:
+    return not any(mark in printed.lower() for mark in (".", "e", "nan", "inf"))
+
+
+def number_difference(mine: str, theirs: str) -> float | None:
+    """How far apart two printed numbers are, relative to the larger, or None when they agree."""
+    if is_integer(mine) and is_integer(theirs):
+        return None if int(mine) == int(theirs) else math.inf
+    a, b = float(mine), float(theirs)
+    if a == b or (math.isnan(a) and math.isnan(b)):
+        return None
+    if math.isinf(a) or math.isinf(b) or math.isnan(a) or math.isnan(b) or is_integer(mine) != is_integer(theirs):
+        return math.inf
+    gap, scale = abs(a - b), max(abs(a), abs(b))
+    if gap <= max(PRINTED_RTOL * scale, last_digit(mine), last_digit(theirs)) * (1 + 1e-9):
+        return None
+    return gap / scale if scale else math.inf
+
+
+def differences(mine: str, theirs: str) -> list[str]:
+    """What differs between two printed texts beyond what another CPU may change (empty when they agree)."""
+    words, numbers = split(mine)
+    their_words, their_numbers = split(theirs)
+    if words != their_words or len(numbers) != len(their_numbers):
+        return [f"the text differs:\n{mine!r}\n{theirs!r}"]
+    return [f"{a} vs {b}" for a, b in zip(numbers, their_numbers) if number_difference(a, b) is not None]
+
+
+def largest_relative_change(mine: str, theirs: str) -> float:
+    """The largest relative change of a decimal number between two texts of the same words (for measuring)."""
+    _, numbers = split(mine)
+    _, their_numbers = split(theirs)
+    changes = [abs(float(a) - float(b)) / max(abs(float(a)), abs(float(b)))
+               for a, b in zip(numbers, their_numbers)
+               if not is_integer(a) and float(a) != float(b) and math.isfinite(float(a) + float(b))]
+    return max(changes, default=0.0)
