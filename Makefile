@@ -34,7 +34,7 @@ instructor: $(STAMP)  ## JupyterLab on the course root, with nbgrader's formgrad
 XDIST := -n 2 --dist loadfile
 
 # Then the tests of float32 training results again, as another processor computes them: PyTorch's portable
-# kernels and one thread change the last bits the way another CPU does (lrcourse/tolerances.py).
+# kernels change the last bits the way another CPU does (lrcourse/tolerances.py).
 OTHER_CPU := ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1
 
 test: $(STAMP)

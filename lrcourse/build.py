@@ -46,11 +46,12 @@ def generate_release(course_dir: Path, assignments: list[str] | None = None, db_
         )
 
 
-def execute(notebook: nbformat.NotebookNode, cwd: Path, allow_errors: bool = False) -> nbformat.NotebookNode:
-    """Run every cell in a fresh python3 kernel, in place; return the notebook."""
+def execute(notebook: nbformat.NotebookNode, cwd: Path, allow_errors: bool = False,
+            env: dict | None = None) -> nbformat.NotebookNode:
+    """Run every cell in a fresh python3 kernel (with `env` added to its environment), in place; return it."""
     client = NotebookClient(notebook, timeout=SECONDS_PER_CELL, kernel_name="python3", allow_errors=allow_errors,
                             shutdown_kernel="immediate", resources={"metadata": {"path": str(cwd)}})
-    client.execute(env=tool_environment())
+    client.execute(env={**tool_environment(), **(env or {})})
     return notebook
 
 

@@ -1154,6 +1154,13 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
     other("range_no_bias_correction", "06_choosing_the_rate", "lr_range_test", range_variant(
         "smoothed = average / (1 - beta ** (step + 1))", "smoothed = average"),
         fails=("test_range_rates", "test_range_losses", "test_range_groups", "test_range_suggestion")),
+    # the average started at the first loss instead of 0 and never corrected: close to the reference on some
+    # cases (1.5e-3 at most on the hidden SGD case), far from it before the lowest loss on the visible one
+    other("range_average_starts_at_first_loss", "06_choosing_the_rate", "lr_range_test", range_variant(
+        """        average = beta * average + (1 - beta) * loss.item()
+        smoothed = average / (1 - beta ** (step + 1))""", """        average = loss.item() if step == 0 else beta * average + (1 - beta) * loss.item()
+        smoothed = average"""),
+        fails=("test_range_rates", "test_range_losses", "test_range_groups")),  # its lowest loss is still right
     other("range_cycle_repeats_first_pass", "06_choosing_the_rate", "lr_range_test", range_variant(
         "lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())",
         "import itertools\n    lrs, losses, average, best, stream = [], [], 0.0, math.inf, itertools.cycle(batches)"),

@@ -3,9 +3,9 @@
 A seeded run repeats bit for bit on one machine, but float32 training on another processor (another vector
 width, another thread count) differs in the last bits, and a printed `3.99` can become `4.00`. So two
 printed texts agree when they split into the same words and the same count of numbers, every integer is equal
-(a count, a step, an epoch: a flip there is a changed result, not rounding) and every decimal number is within
-`tolerances.PRINTED_RTOL` of the other or one unit of its last printed digit (the rounding of a value that
-sits on a digit boundary).
+(a count, a step, an epoch: a flip there is a changed result, not rounding) and the values behind two decimal
+numbers may be one result: each printed decimal stands for any value within half a unit of its last digit
+(`3.99` for 3.985 to 3.995), and the two ranges, widened by `tolerances.PRINTED_RTOL`, overlap.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import re
 
 from lrcourse.tolerances import PRINTED_RTOL
 
-NUMBER = re.compile(r"(?<![\w.])([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf))(?![\w.])")
+# a number standing alone: not part of a name (x2), and a full stop after it may end the sentence
+NUMBER = re.compile(r"(?<![\w.])([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf))(?!\w|\.\d)")
 
 
 def split(text: str) -> tuple[list[str], list[str]]:
@@ -36,18 +37,20 @@ def is_integer(printed: str) -> bool:
 
 
 def number_difference(mine: str, theirs: str) -> float | None:
-    """How far apart two printed numbers are, relative to the larger, or None when they agree."""
-    if is_integer(mine) and is_integer(theirs):
-        return None if int(mine) == int(theirs) else math.inf
+    """How far apart two printed numbers are, relative to the larger, or None when the values behind them may
+    be the same result: each printed value stands for anything within half a unit of its last digit, and
+    those two ranges, widened by `PRINTED_RTOL`, overlap."""
+    if is_integer(mine) or is_integer(theirs):
+        return None if mine.lstrip("+") == theirs.lstrip("+") else math.inf   # a count, or 4 against 4.0
     a, b = float(mine), float(theirs)
     if a == b or (math.isnan(a) and math.isnan(b)):
         return None
-    if math.isinf(a) or math.isinf(b) or math.isnan(a) or math.isnan(b) or is_integer(mine) != is_integer(theirs):
+    if not (math.isfinite(a) and math.isfinite(b)):
         return math.inf
     gap, scale = abs(a - b), max(abs(a), abs(b))
-    if gap <= max(PRINTED_RTOL * scale, last_digit(mine), last_digit(theirs)) * (1 + 1e-9):
+    if gap <= (last_digit(mine) + last_digit(theirs)) / 2 + PRINTED_RTOL * scale:
         return None
-    return gap / scale if scale else math.inf
+    return gap / scale
 
 
 def differences(mine: str, theirs: str) -> list[str]:

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import nbformat
 import pytest
 
 import printed
 from conftest import ROOT, code_and_markdown, nbgrader_meta, read
-from lrcourse.build import execute, generate_release, source_notebooks, tool_environment
+from lrcourse.build import execute, generate_release, source_notebooks
 
 SOURCES = source_notebooks(ROOT)
 IDS = [path.parent.name for path in SOURCES]
@@ -78,12 +76,9 @@ def test_solutions_have_the_cells_of_source(path):
     assert code_and_markdown(read(solution(path))) == code_and_markdown(read(path)), "run `make solutions`"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", SOURCES, ids=IDS)
-def test_nbgrader_validate_passes_on_source(path):
-    result = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)], cwd=ROOT,
-                            env=tool_environment(), capture_output=True, text=True, timeout=600)
-    assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout + result.stderr
+# `nbgrader validate` on a source notebook only runs it and reports failing test cells: the test below runs each
+# source once and requires no error in any cell, and tests/test_grading_fidelity.py grades each solution with
+# nbgrader to full marks, so a separate validate run would execute every chapter a third time for nothing.
 
 
 def errors(notebook) -> dict[str, str]:
@@ -97,15 +92,23 @@ def text_outputs(notebook) -> dict[str, str]:
             for cell in notebook.cells if cell.cell_type == "code"}
 
 
+# Chapters 1-4 printed the same to the last digit under every arithmetic scripts/cpu_spread.py --notebooks
+# tries; chapters 5-6 train in float32, so only they run again under another CPU's arithmetic.
+TRAINED = [pytest.param(path, marks=pytest.mark.cpu_sensitive) if path.parent.name >= "05" else path
+           for path in SOURCES]
+
+
 @pytest.mark.slow
-@pytest.mark.cpu_sensitive
-@pytest.mark.parametrize("path", SOURCES, ids=IDS)
-def test_source_runs_headless_and_reproduces_the_solutions(path):
+@pytest.mark.parametrize("path", TRAINED, ids=IDS)
+def test_source_runs_headless_and_reproduces_the_solutions(path, tmp_path):
     """Source and solutions hold the same code, so one run checks both: it must succeed, and with fixed seeds
     it must print what the committed solutions show: the same words and integers, and decimals within what
-    another CPU changes in float32 training (tests/printed.py), so a run on any machine passes."""
-    notebook = execute(read(path), cwd=path.parent)
+    another CPU changes in float32 training (tests/printed.py), so a run on any machine passes. Chapters 5-6
+    read every training run from the runs shipped in lrcourse/runs: none trains (nothing lands in an empty
+    cache), so every machine shows the same trained numbers, and no suggested rate moved to another run."""
+    notebook = execute(read(path), cwd=path.parent, env={"LRCOURSE_RUN_CACHE": str(tmp_path)})
     assert errors(notebook) == {}
+    assert list(tmp_path.iterdir()) == [], "a run trained: refresh lrcourse/runs (README), or an input moved"
     committed = read(solution(path))
     assert errors(committed) == {}
     mine, theirs = text_outputs(notebook), text_outputs(committed)
@@ -126,6 +129,11 @@ def test_printed_numbers_agree_up_to_another_cpus_last_bits():
     assert printed.differences("no stop", "stopped") != []                                      # a flipped verdict
     assert printed.differences("ranks: cosine, step", "ranks: step, cosine") != []
     assert printed.differences("values 1.5 2.5", "values 1.5") != []
+    assert printed.differences("loss 3.99.", "loss 4.00.") == []                                # a sentence's end
+    assert printed.differences("epochs 4", "epochs 4.0") == ["4 vs 4.0"]
+    assert printed.differences("lr 0.0025", "lr 0.0027") == ["0.0025 vs 0.0027"]
+    assert printed.differences("x2 = 0.50", "x3 = 0.50") != []                                   # names are words
+    assert printed.differences("-0.00", "0.00") == []
 
 
 @pytest.mark.slow

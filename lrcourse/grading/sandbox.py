@@ -59,6 +59,16 @@ def _free_uid() -> int:
             return uid
 
 
+# What selects the kernels float32 arithmetic runs on: a student's process computes with the same ones as the
+# grader's judges that compare with it (lrcourse/tolerances.py).
+ARITHMETIC_VARIABLES = ("ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MKL_CBWR",
+                        "MKL_ENABLE_INSTRUCTIONS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def arithmetic_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in ARITHMETIC_VARIABLES if name in os.environ}
+
+
 class SandboxUnavailable(RuntimeError):
     pass
 
@@ -161,7 +171,7 @@ class Sandbox:
             binds += ["--bind", str(self.sockets), str(self.sockets)]
         environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
                        "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONDONTWRITEBYTECODE": "1",
-                       **(env or {})}
+                       **arithmetic_environment(), **(env or {})}
         setenv = [arg for key, value in environment.items() for arg in ("--setenv", key, value)]
         bwrap = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
                  "--unshare-uts", "--hostname", "sandbox", "--clearenv", *setenv,
