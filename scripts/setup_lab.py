@@ -1,7 +1,10 @@
 """Finish the JupyterLab set-up inside the course's virtual environment.
 
-Run by `make` after pip: no first-run prompts for students (news, update checks), and nbgrader's
-extensions switched on for instructors. Idempotent: safe to run again.
+Run by `make` after pip: no first-run prompts for students (news, update checks), slider figures saved
+with the notebook (a reopened chapter shows them before it is run again), Markdown opened rendered (the
+start page), and nbgrader's extensions switched on for instructors. The learner's server (`make lab`) adds
+LEARNER_CONFIG to JUPYTER_CONFIG_PATH, which switches the instructor tools off for that server only.
+Idempotent: safe to run again.
 """
 import json
 import subprocess
@@ -13,7 +16,17 @@ OVERRIDES = PREFIX / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
 QUIET_LAB = {
     # The "Would you like to get notified about official Jupyter news?" prompt, and update checks.
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    # Widget state saved in the notebook: reopened, a chapter shows each panel's last figure, not "model not found".
+    "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True},
+    # The start page (workspace/START.md) and any other Markdown open as a page, not as source.
+    "@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Markdown Preview"}},
 }
+LEARNER_CONFIG = PREFIX / "etc" / "jupyter-learner"
+# Instructor tools: nbgrader's lab plugins and server extensions a self-study learner must not see.
+INSTRUCTOR_PLUGINS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                      "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:assignment-list"]
+INSTRUCTOR_SERVER_EXTENSIONS = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
+                                "nbgrader.server_extensions.assignment_list"]
 NBGRADER_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.validate_assignment",
@@ -39,7 +52,19 @@ def enable_nbgrader() -> None:
     jupyter("labextension", "enable", "--level=sys_prefix", "@jupyter/nbgrader")
 
 
+def write_learner_config() -> None:
+    """Config read only by the learner's server: no formgrader, create-assignment, course or assignment list
+    (there is no exchange in self-study); Validate stays."""
+    (LEARNER_CONFIG / "labconfig").mkdir(parents=True, exist_ok=True)
+    disabled = {"disabledExtensions": {name: True for name in INSTRUCTOR_PLUGINS}}
+    (LEARNER_CONFIG / "labconfig" / "page_config.json").write_text(json.dumps(disabled, indent=2) + "\n")
+    server = {"ServerApp": {"jpserver_extensions": {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}}}
+    (LEARNER_CONFIG / "jupyter_server_config.json").write_text(json.dumps(server, indent=2) + "\n")
+
+
 if __name__ == "__main__":
     write_overrides()
     enable_nbgrader()
-    print(f"JupyterLab set up in {PREFIX}: quiet first run, nbgrader extensions enabled")
+    write_learner_config()
+    print(f"JupyterLab set up in {PREFIX}: quiet first run, saved widget state, nbgrader extensions enabled "
+          f"(off for learners: {LEARNER_CONFIG})")
