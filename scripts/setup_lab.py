@@ -5,6 +5,10 @@ with the notebook (a reopened chapter shows them before it is run again), Markdo
 start page), and nbgrader's extensions switched on for instructors. The learner's server (`make lab`) adds
 LEARNER_CONFIG to JUPYTER_CONFIG_PATH, which switches the instructor tools off for that server only.
 Idempotent: safe to run again.
+
+    python scripts/setup_lab.py                 # this repository's .venv (make does it)
+    python scripts/setup_lab.py --hub-students  # a hub's students' environment: instructor tools off for all of
+                                                # it, the assignment list (fetch, submit) and Validate kept
 """
 import json
 import subprocess
@@ -52,19 +56,28 @@ def enable_nbgrader() -> None:
     jupyter("labextension", "enable", "--level=sys_prefix", "@jupyter/nbgrader")
 
 
-def write_learner_config() -> None:
-    """Config read only by the learner's server: no formgrader, create-assignment, course or assignment list
-    (there is no exchange in self-study); Validate stays."""
-    (LEARNER_CONFIG / "labconfig").mkdir(parents=True, exist_ok=True)
-    disabled = {"disabledExtensions": {name: True for name in INSTRUCTOR_PLUGINS}}
-    (LEARNER_CONFIG / "labconfig" / "page_config.json").write_text(json.dumps(disabled, indent=2) + "\n")
-    server = {"ServerApp": {"jpserver_extensions": {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}}}
-    (LEARNER_CONFIG / "jupyter_server_config.json").write_text(json.dumps(server, indent=2) + "\n")
+def write_learner_config(folder: Path, keep_assignment_list: bool = False) -> None:
+    """Jupyter config in `folder` that switches nbgrader's instructor tools off: formgrader, create-assignment,
+    the course list, and (self-study has no exchange) the assignment list unless kept; Validate stays."""
+    plugins = [name for name in INSTRUCTOR_PLUGINS if not (keep_assignment_list and "assignment-list" in name)]
+    extensions = [name for name in INSTRUCTOR_SERVER_EXTENSIONS
+                  if not (keep_assignment_list and "assignment_list" in name)]
+    (folder / "labconfig").mkdir(parents=True, exist_ok=True)
+    disabled = {"disabledExtensions": {name: True for name in plugins}}
+    (folder / "labconfig" / "page_config.json").write_text(json.dumps(disabled, indent=2) + "\n")
+    (folder / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
+    server = {"ServerApp": {"jpserver_extensions": {name: False for name in extensions}}}
+    # in .d, named after nbgrader's own file so that it is read after it and wins
+    (folder / "jupyter_server_config.d" / "nbgrader_students.json").write_text(json.dumps(server, indent=2) + "\n")
 
 
 if __name__ == "__main__":
     write_overrides()
     enable_nbgrader()
-    write_learner_config()
-    print(f"JupyterLab set up in {PREFIX}: quiet first run, saved widget state, nbgrader extensions enabled "
-          f"(off for learners: {LEARNER_CONFIG})")
+    if "--hub-students" in sys.argv:
+        write_learner_config(PREFIX / "etc" / "jupyter", keep_assignment_list=True)
+        print(f"JupyterLab set up in {PREFIX} for a hub's students: nbgrader's instructor tools off")
+    else:
+        write_learner_config(LEARNER_CONFIG)
+        print(f"JupyterLab set up in {PREFIX}: quiet first run, saved widget state, nbgrader extensions enabled "
+              f"(off for learners: {LEARNER_CONFIG})")
