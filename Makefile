@@ -65,7 +65,7 @@ solutions: $(STAMP)  ## regenerate solutions/: source notebooks executed, with o
 check: $(STAMP)  ## self-study: grade your workspace with the full hidden tests; the start page shows the score
 	$(BIN)/python -m lrcourse.workspace $(WORKSPACE)
 	LRCOURSE_WORKSPACE=$(abspath $(WORKSPACE)) $(BIN)/lrcourse check; status=$$?; \
-		$(BIN)/python -m lrcourse.start_page $(WORKSPACE) >/dev/null; exit $$status
+		$(BIN)/python -m lrcourse.start_page $(WORKSPACE) --checked; exit $$status
 
 demo-grade: $(STAMP)  ## grade the example class shipped in examples/class
 	$(BIN)/lrcourse demo

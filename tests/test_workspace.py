@@ -2,6 +2,7 @@
 overwrites (`make notebooks`, a course update, the demo), `make check` grades it, and the start page says
 where they are."""
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from conftest import ROOT
 from lrcourse import examples
 from lrcourse.build import generate_release, tool_environment
-from lrcourse.start_page import start_page
+from lrcourse.start_page import SCORES, start_page
 from lrcourse.workspace import RECORD, SOLUTIONS_LINK, describe, update_workspace
 
 CHAPTER = "01_learning_rate"
@@ -75,7 +76,7 @@ def test_answers_survive_a_course_update(tmp_path, release):
     assert update.added == ["03_adaptive_schedules/adaptive_schedules.ipynb"]
     said = "\n".join(describe(update, workspace))
     assert "your copy is kept" in said and str(beside.relative_to(workspace)) in said
-    page = start_page(workspace, release, tmp_path / "never-checked")
+    page = start_page(workspace, release)
     assert "Course updates waiting" in page and "01_learning_rate-new-release/learning_rate.ipynb" in page
     assert update_workspace(workspace, release) == type(update)(), "a second run has nothing more to do"
     assert (workspace / NOTEBOOK).read_bytes() == mine
@@ -85,11 +86,13 @@ def test_the_start_page_shows_goals_time_progress_and_links(tmp_path, release):
     workspace = tmp_path / "workspace"
     update_workspace(workspace, release)
     answer(workspace / NOTEBOOK)
-    page = start_page(workspace, release, tmp_path / "never-checked")
+    page = start_page(workspace, release)
     assert "## [Chapter 1 · What the learning rate is, and why it is adjusted](01_learning_rate/learning_rate.ipynb)" in page
     assert "*About 25 minutes.*" in page and "- explain why noisy gradients call for a rate" in page
     assert "1 of 5 answers written (largest_stable_lr)" in page
     assert "Not checked yet" in page
+    (workspace / SCORES).write_text(json.dumps({CHAPTER: "3 / 11, `make check` of today"}))  # what it keeps
+    assert "Last checked score: 3 / 11, `make check` of today." in start_page(workspace, release)
     assert f"]({SOLUTIONS_LINK.replace(' ', '%20').replace('(', '%28').replace(')', '%29')})" in page
     assert "gives the exercises away" in page
 
