@@ -3,6 +3,8 @@ opens on the start page, shows none of nbgrader's instructor tools, and a chapte
 figures of its slider panels from the saved widget state. Screenshots go to test-artifacts/first-hour/."""
 from __future__ import annotations
 
+import json
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -111,8 +113,23 @@ def test_a_reopened_chapter_shows_its_figures(lab, page, workspace):
         request = urllib.request.Request(f"{lab}/api/sessions/{session['id']}?token={TOKEN}", method="DELETE")
         urllib.request.urlopen(request, timeout=30)
     open_chapter(page, lab, REOPENED, "reopened")
-    page.wait_for_function("() => document.querySelectorAll('.lrcourse-panel .lrcourse-image img').length >= 2",
-                           timeout=60_000)
+    try:
+        page.wait_for_function("() => document.querySelectorAll('.lrcourse-panel .lrcourse-image img').length >= 2",
+                               timeout=120_000)
+    except Exception:
+        page.screenshot(path=str(SHOTS / "reopened-chapter-failed.png"))  # to see what the learner saw
+        raise
     assert "model not found" not in page.locator(".jp-Notebook").inner_text()
     page.locator(".lrcourse-panel").first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "reopened-chapter.png"))
+
+
+def test_validate_works_on_the_workspace(lab):
+    """What the Validate button asks the server: the chapter is run and its unanswered exercises reported."""
+    request = urllib.request.Request(f"{lab}/assignments/validate", method="POST",
+                                     data=urllib.parse.urlencode({"path": REOPENED}).encode(),
+                                     headers={"Authorization": f"token {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=300) as response:
+        result = json.loads(response.read())
+    assert result["success"], result
+    assert "NotImplementedError" in json.dumps(result["value"]), "an unanswered exercise must be reported"
