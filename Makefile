@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh clone with Python 3.11:
-#   make lab    installs what is missing, then serves the student notebooks in JupyterLab
+#   make lab    installs what is missing, then serves the learner's workspace in JupyterLab
 #   make test   installs what is missing, then runs the whole test suite
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -12,10 +12,14 @@ export PATH := $(BIN):$(PATH)
 # JupyterLab refuses to run as root unless told (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.open_browser=False $(ROOT_FLAG) $(LAB_ARGS)
+# The learner's own copy of notebooks/ (git-ignored): made on the first `make lab`, never overwritten.
+WORKSPACE ?= workspace
+# Read by the learner's server only: nbgrader's instructor tools off (scripts/setup_lab.py writes it).
+LEARNER_CONFIG := $(CURDIR)/$(VENV)/etc/jupyter-learner
 
 .PHONY: lab instructor test test-other-cpu test-fast test-browser notebooks solutions check demo-grade bench clean
 
-$(STAMP): requirements.txt pyproject.toml scripts/setup_lab.py scripts/setup_sandbox.py
+$(STAMP): requirements.txt requirements-student.txt pyproject.toml scripts/setup_lab.py scripts/setup_sandbox.py
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
@@ -23,8 +27,10 @@ $(STAMP): requirements.txt pyproject.toml scripts/setup_lab.py scripts/setup_san
 	$(BIN)/python scripts/setup_sandbox.py
 	touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=notebooks
+lab: $(STAMP)  ## the learner's workspace, opened on its start page
+	$(BIN)/python -m lrcourse.workspace $(WORKSPACE)
+	JUPYTER_CONFIG_PATH=$(LEARNER_CONFIG) $(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=$(WORKSPACE) \
+		--LabApp.default_url=/lab/tree/START.md
 
 instructor: $(STAMP)  ## JupyterLab on the course root, with nbgrader's formgrader
 	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=.
@@ -56,8 +62,10 @@ notebooks: $(STAMP)  ## regenerate the student notebooks from source/
 solutions: $(STAMP)  ## regenerate solutions/: source notebooks executed, with outputs
 	$(BIN)/python -m lrcourse.build solutions
 
-check: $(STAMP)  ## self-study: grade your own notebooks in notebooks/ with the full hidden tests
-	$(BIN)/lrcourse check
+check: $(STAMP)  ## self-study: grade your workspace with the full hidden tests; the start page shows the score
+	$(BIN)/python -m lrcourse.workspace $(WORKSPACE)
+	LRCOURSE_WORKSPACE=$(abspath $(WORKSPACE)) $(BIN)/lrcourse check; status=$$?; \
+		$(BIN)/python -m lrcourse.start_page $(WORKSPACE) --checked; exit $$status
 
 demo-grade: $(STAMP)  ## grade the example class shipped in examples/class
 	$(BIN)/lrcourse demo

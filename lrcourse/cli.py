@@ -17,7 +17,6 @@ from pathlib import Path
 from lrcourse import grading
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples" / "class"
 
 
 def _released(course: Path, assignment: str, db_url: str | None = None) -> None:
@@ -138,7 +137,8 @@ def command_check(args) -> int:
     names = args.chapters or chapters()
     for name in names:
         shutil.copytree(ROOT / "source" / name, scratch / "source" / name)
-        shutil.copytree(ROOT / "notebooks" / name, scratch / "submitted" / "you" / name,
+        shutil.copytree(Path(os.environ.get("LRCOURSE_WORKSPACE", ROOT / "workspace")) / name,
+                        scratch / "submitted" / "you" / name,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copy(ROOT / "nbgrader_config.py", scratch)
     # The release goes to a side folder: generate_assignment must not touch the learner's work.
@@ -172,23 +172,12 @@ def _print_exercises(course: Path, assignment: str, report) -> None:
 
 
 def command_demo(args) -> int:
-    """Submit the example class (examples/class) and grade it with one command."""
-    from lrcourse.examples import submit_example_class
+    """Submit a copy of the example class (examples/class) and grade it in build/demo/ with one command."""
+    from lrcourse.examples import grade_example_class
 
     if not _sandbox_ready(args):
         return 2
-    course = ROOT
-    assignments = submit_example_class(course, EXAMPLES)
-    status = 0
-    for assignment in assignments:
-        _released(course, assignment)
-        report = grading.grade_class(course, assignment, workers=args.workers, force=True,
-                                     sandboxed=not args.no_sandbox)
-        print(grading.summary(report))
-        status |= 1 if report.failed else 0
-    print(f"\nautograded/ and feedback/ are filled; grades in {course / 'grades.csv'}")
-    print("The failures above are expected: the example class includes a malformed notebook.")
-    return 0
+    return grade_example_class(args.workers, sandboxed=not args.no_sandbox)
 
 
 def _database_options(command) -> None:

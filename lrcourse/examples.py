@@ -2,8 +2,10 @@
 
 `examples/class/<assignment>/` holds one file per student: `<student>.py` holds the student's answers, each
 section for the exercise cell named on its first line (`# cell: <grade_id>`), pasted into the released notebook;
-`<student>.ipynb` is submitted as it is (a malformed notebook, for instance). Building the notebooks at
-demo time keeps the examples in step with the released notebooks.
+`<student>.ipynb` is submitted as it is (a malformed notebook, for instance): those are the failures the demo
+expects. The demo (`grade_example_class`) grades a copy of the class in a scratch course, `build/demo/`: its
+release is generated there from `source/`, so neither `notebooks/` nor a learner's workspace is read or written,
+and the submissions are the committed examples pasted into that fresh release.
 """
 from __future__ import annotations
 
@@ -12,13 +14,18 @@ from pathlib import Path
 
 import nbformat
 
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "class"
+DEMO = ROOT / "build" / "demo"
 
-def submit_example_class(course: Path, examples: Path) -> list[str]:
-    """Write every example student's submission into course/submitted/; return the assignments."""
+
+def submit_example_class(course: Path, examples: Path, releases: Path | None = None) -> list[str]:
+    """Write every example student's submission into course/submitted/, each pasted into the release in
+    `releases` (default: course/notebooks/); return the assignments."""
     assignments = []
     for folder in sorted(p for p in examples.iterdir() if p.is_dir()):
         assignment = folder.name
-        release = next((course / "notebooks" / assignment).glob("*.ipynb"))
+        release = next(((releases or course / "notebooks") / assignment).glob("*.ipynb"))
         for answer in sorted(folder.iterdir()):
             target = course / "submitted" / answer.stem / assignment / release.name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -46,3 +53,55 @@ def _with_answer(release: Path, text: str) -> nbformat.NotebookNode:
             raise ValueError(f"{release.name} has no cell {cell_id!r}")
         cells[0].source = "\n".join(lines).strip() + "\n"
     return notebook
+
+
+def demo_course(assignments: list[str]) -> Path:
+    """A scratch course in build/demo/ with the assignments' source and a release generated there."""
+    from lrcourse.build import generate_release
+
+    shutil.rmtree(DEMO, ignore_errors=True)
+    for assignment in assignments:
+        shutil.copytree(ROOT / "source" / assignment, DEMO / "source" / assignment)
+    (DEMO / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text()
+                                             + '\nc.CourseDirectory.release_directory = "release"\n')
+    generate_release(DEMO, assignments)
+    return DEMO
+
+
+def expected_failures(examples: Path, assignment: str) -> set[str]:
+    """The students submitted as a notebook file as it is: malformed on purpose."""
+    return {path.stem for path in (examples / assignment).glob("*.ipynb")}
+
+
+def unexpected(report, course: Path, expected: set[str]) -> list[str]:
+    """What the demo must not hide: a failure it does not expect, or a graded student without feedback
+    (their kernel died, so the scores stand with no feedback and no reason)."""
+    problems = [f"{o.student}: failed: {o.reason}" for o in report.outcomes
+                if o.status == "failed" and o.student not in expected]
+    problems += [f"{o.student}: graded without feedback ({o.reason or 'no reason given'})"
+                 for o in report.outcomes if o.status == "graded"
+                 and not any((course / "feedback" / o.student / report.assignment).glob("*.html"))]
+    return problems
+
+
+def grade_example_class(workers: int, sandboxed: bool) -> int:
+    """`lrcourse demo`: submit and grade a copy of the example class; non-zero if anything unexpected failed."""
+    from lrcourse import grading
+
+    assignments = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
+    course = demo_course(assignments)
+    submit_example_class(course, EXAMPLES, course / "release")
+    problems = []
+    for assignment in assignments:
+        report = grading.grade_class(course, assignment, workers=workers, force=True, sandboxed=sandboxed)
+        print(grading.summary(report))
+        problems += unexpected(report, course, expected_failures(EXAMPLES, assignment))
+    print(f"\nThe demo course is {course}: autograded/, feedback/ and grades.csv there; "
+          f"`lrcourse export --course {course.relative_to(ROOT)} --roster examples/canvas_roster.csv` exports it.")
+    if problems:
+        print("The demo did NOT grade as it should:\n  " + "\n  ".join(problems)
+              + "\nIf every student is listed, no kernel could start: see `lrcourse grade`'s sandbox requirements.")
+        return 1
+    print(f"Expected failures only: {', '.join(sorted(set().union(*(expected_failures(EXAMPLES, a) for a in assignments))))}"
+          " (a malformed notebook, on purpose).")
+    return 0

@@ -1,7 +1,14 @@
 """Finish the JupyterLab set-up inside the course's virtual environment.
 
-Run by `make` after pip: no first-run prompts for students (news, update checks), and nbgrader's
-extensions switched on for instructors. Idempotent: safe to run again.
+Run by `make` after pip: no first-run prompts for students (news, update checks), slider figures saved
+with the notebook (a reopened chapter shows them before it is run again), Markdown opened rendered (the
+start page), and nbgrader's extensions switched on for instructors. The learner's server (`make lab`) adds
+LEARNER_CONFIG to JUPYTER_CONFIG_PATH, which switches the instructor tools off for that server only.
+Idempotent: safe to run again.
+
+    python scripts/setup_lab.py                 # this repository's .venv (make does it)
+    python scripts/setup_lab.py --hub-students  # a hub's students' environment: instructor tools off for all of
+                                                # it, the assignment list (fetch, submit) and Validate kept
 """
 import json
 import subprocess
@@ -13,7 +20,17 @@ OVERRIDES = PREFIX / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
 QUIET_LAB = {
     # The "Would you like to get notified about official Jupyter news?" prompt, and update checks.
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    # Widget state saved in the notebook: reopened, a chapter shows each panel's last figure, not "model not found".
+    "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True},
+    # The start page (workspace/START.md) and any other Markdown open as a page, not as source.
+    "@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Markdown Preview"}},
 }
+LEARNER_CONFIG = PREFIX / "etc" / "jupyter-learner"
+# Instructor tools: nbgrader's lab plugins and server extensions a self-study learner must not see.
+INSTRUCTOR_PLUGINS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                      "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:assignment-list"]
+INSTRUCTOR_SERVER_EXTENSIONS = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
+                                "nbgrader.server_extensions.assignment_list"]
 NBGRADER_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.validate_assignment",
@@ -39,7 +56,28 @@ def enable_nbgrader() -> None:
     jupyter("labextension", "enable", "--level=sys_prefix", "@jupyter/nbgrader")
 
 
+def write_learner_config(folder: Path, keep_assignment_list: bool = False) -> None:
+    """Jupyter config in `folder` that switches nbgrader's instructor tools off: formgrader, create-assignment,
+    the course list, and (self-study has no exchange) the assignment list unless kept; Validate stays."""
+    plugins = [name for name in INSTRUCTOR_PLUGINS if not (keep_assignment_list and "assignment-list" in name)]
+    extensions = [name for name in INSTRUCTOR_SERVER_EXTENSIONS
+                  if not (keep_assignment_list and "assignment_list" in name)]
+    (folder / "labconfig").mkdir(parents=True, exist_ok=True)
+    disabled = {"disabledExtensions": {name: True for name in plugins}}
+    (folder / "labconfig" / "page_config.json").write_text(json.dumps(disabled, indent=2) + "\n")
+    (folder / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
+    server = {"ServerApp": {"jpserver_extensions": {name: False for name in extensions}}}
+    # in .d, named after nbgrader's own file so that it is read after it and wins
+    (folder / "jupyter_server_config.d" / "nbgrader_students.json").write_text(json.dumps(server, indent=2) + "\n")
+
+
 if __name__ == "__main__":
     write_overrides()
     enable_nbgrader()
-    print(f"JupyterLab set up in {PREFIX}: quiet first run, nbgrader extensions enabled")
+    if "--hub-students" in sys.argv:
+        write_learner_config(PREFIX / "etc" / "jupyter", keep_assignment_list=True)
+        print(f"JupyterLab set up in {PREFIX} for a hub's students: nbgrader's instructor tools off")
+    else:
+        write_learner_config(LEARNER_CONFIG)
+        print(f"JupyterLab set up in {PREFIX}: quiet first run, saved widget state, nbgrader extensions enabled "
+              f"(off for learners: {LEARNER_CONFIG})")

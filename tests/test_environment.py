@@ -1,4 +1,5 @@
-"""The pins: one place (requirements.txt), the same in environment.yml, and what is installed."""
+"""The pins: one place (requirements-student.txt for the learner, requirements.txt for the rest), the same in
+environment.yml, and what is installed."""
 import re
 from importlib import metadata
 
@@ -8,11 +9,11 @@ import yaml
 from conftest import ROOT
 
 
-def requirement_pins() -> dict[str, str]:
+def requirement_pins(files=("requirements-student.txt", "requirements.txt")) -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+    for line in (line for name in files for line in (ROOT / name).read_text().splitlines()):
         line = line.split("#")[0].strip()
-        if line:
+        if line and not line.startswith("-r "):
             name, _, version = line.partition("==")
             assert version, f"requirements.txt: '{line}' is not an exact pin (name==version)"
             pins[name.lower()] = version
@@ -49,9 +50,18 @@ def test_installed_version_matches_pin(name, version):
     assert re.sub(r"\+.*$", "", installed) == version, f"{name}: installed {installed}, pinned {version}"
 
 
-def test_pyproject_takes_its_dependencies_from_requirements():
+def test_requirements_txt_includes_the_students_pins():
+    assert "-r requirements-student.txt" in (ROOT / "requirements.txt").read_text().splitlines()
+
+
+def test_the_students_pins_hold_no_developer_tool():
+    assert not set(requirement_pins(["requirements-student.txt"])) & {"pytest", "pytest-xdist", "playwright",
+                                                                       "psycopg2-binary"}
+
+
+def test_pyproject_takes_its_dependencies_from_the_students_requirements():
     text = (ROOT / "pyproject.toml").read_text()
-    assert 'dependencies = { file = ["requirements.txt"] }' in text
+    assert 'dependencies = { file = ["requirements-student.txt"] }' in text
     assert not re.search(r"^dependencies\s*=\s*\[", text, re.M), "pins must live only in requirements.txt"
 
 

@@ -1,4 +1,5 @@
-"""`make lab` serves the student notebooks, with no first-run prompt and nbgrader's extensions on."""
+"""`make lab` serves the learner's workspace (made from the student notebooks), with no first-run prompt and
+nbgrader's Validate on (its instructor tools are off: tests/test_learner_lab.py)."""
 import pytest
 
 from conftest import ARTIFACTS, ROOT
@@ -8,11 +9,12 @@ TOKEN = "lab-command-test"
 
 
 @pytest.fixture(scope="module")
-def lab():
+def lab(tmp_path_factory):
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
     args = f"LAB_ARGS=--ServerApp.port={port} --IdentityProvider.token={TOKEN} --ServerApp.port_retries=0"
-    with running_lab(["make", "--no-print-directory", "lab", args], ROOT, TOKEN, port,
+    workspace = f"WORKSPACE={tmp_path_factory.mktemp('learner') / 'workspace'}"  # not the repository's own
+    with running_lab(["make", "--no-print-directory", "lab", workspace, args], ROOT, TOKEN, port,
                      ARTIFACTS / "make-lab.log") as base:
         yield base
 

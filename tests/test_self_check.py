@@ -1,4 +1,4 @@
-"""`lrcourse check`: a self-study learner grades their own notebooks without the notebooks being touched."""
+"""`lrcourse check`: a self-study learner grades their own workspace without it being touched."""
 import hashlib
 import subprocess
 import sys
@@ -7,6 +7,7 @@ import pytest
 
 from conftest import ROOT
 from lrcourse.build import tool_environment
+from lrcourse.workspace import update_workspace
 
 
 def digest(folder):
@@ -14,11 +15,14 @@ def digest(folder):
 
 
 @pytest.mark.slow
-def test_check_grades_a_copy_and_prints_the_score_per_exercise():
-    before = digest(ROOT / "notebooks")
+def test_check_grades_a_copy_and_prints_the_score_per_exercise(tmp_path):
+    workspace = tmp_path / "workspace"
+    update_workspace(workspace)
+    before = digest(workspace)
+    env = {**tool_environment(), "LRCOURSE_WORKSPACE": str(workspace)}  # what `make check` passes
     result = subprocess.run([sys.executable, "-m", "lrcourse.cli", "check", "01_learning_rate"], cwd=ROOT,
-                            env=tool_environment(), capture_output=True, text=True, timeout=600)
-    assert digest(ROOT / "notebooks") == before, "the learner's notebooks must not change"
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert digest(workspace) == before, "the learner's workspace must not change"
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert "test_largest_stable_lr" in result.stdout and "0 / 2" in result.stdout
     assert "total" in result.stdout and "0 / 11" in result.stdout  # 7 autograded + 4 for the written answers

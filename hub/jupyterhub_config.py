@@ -1,0 +1,31 @@
+"""The part of jupyterhub_config.py the course needs (JupyterHub 4 or 5): the formgrader as a hub service run
+by the grader account, and the groups that decide who reaches it. After nbgrader's documented set-up for one
+course with a shared grader account; not tested here against a running hub.
+"""
+c = get_config()  # noqa: F821 (provided by JupyterHub)
+
+COURSE = "lr-schedules"
+GRADER = f"grader-{COURSE}"  # a system account owning the course folder: /home/grader-lr-schedules/course
+INSTRUCTORS = ["instructor1"]
+
+c.JupyterHub.load_groups = {
+    # Instructors and TAs: the formgrader. Students are never in this group.
+    f"formgrade-{COURSE}": [*INSTRUCTORS, GRADER],
+    # Students: nbgrader lists the course for them. Fill it from the roster (README: "The roster").
+    f"nbgrader-{COURSE}": [],
+}
+c.JupyterHub.load_roles = [
+    {"name": f"formgrade-{COURSE}", "groups": [f"formgrade-{COURSE}"],
+     "scopes": [f"access:services!service={COURSE}"]},
+]
+c.JupyterHub.services = [{
+    "name": COURSE,
+    "url": "http://127.0.0.1:9999",
+    # The instructor's JupyterLab on the course folder, nbgrader's instructor tools on (the system
+    # environment of the grader account has them; the students' environment does not).
+    "command": ["jupyterhub-singleuser", f"--ServerApp.root_dir=/home/{GRADER}/course"],
+    "user": GRADER,
+    "cwd": f"/home/{GRADER}/course",
+    "environment": {"JUPYTERHUB_DEFAULT_URL": "/lab"},
+    "oauth_no_confirm": True,
+}]

@@ -1,0 +1,18 @@
+"""A hub's system-wide nbgrader configuration: /etc/jupyter/nbgrader_config.py, read by every user's server.
+
+Students see the course's assignments in the Assignments tab and fetch and submit them through the exchange;
+the instructors' course folder (this repository's checkout, owned by the grader account) adds its own
+nbgrader_config.py on top (source, release and gradebook folders, the sandbox limits).
+"""
+c = get_config()  # noqa: F821 (provided by nbgrader)
+
+# The course's id: the same in the course folder's nbgrader_config.py and in the hub's groups
+# (formgrade-lr-schedules, nbgrader-lr-schedules: hub/jupyterhub_config.py).
+c.CourseDirectory.course_id = "lr-schedules"
+
+# The exchange: a folder every user can write to (nbgrader keeps each student's submissions apart inside it):
+#   sudo mkdir -p /srv/nbgrader/exchange && sudo chmod ugo+rw /srv/nbgrader/exchange
+# Every user's server must see the same folder (the hub's host, or a shared volume mounted in every pod).
+c.Exchange.root = "/srv/nbgrader/exchange"
+# Several courses on one exchange: keep each under its own id.
+c.Exchange.path_includes_course = True

@@ -1,0 +1,149 @@
+"""The start page of the learner's lab (`START.md` in the workspace): the chapters with their learning goals,
+time and the learner's progress, course updates waiting, and the worked solutions behind a warning.
+
+    python -m lrcourse.start_page WORKSPACE             # `make lab` writes it
+    python -m lrcourse.start_page WORKSPACE --checked   # `make check`: keep its scores, then write it
+
+Progress is read from the files: an exercise counts as answered when its answer cell differs from the release;
+the scores are those `make check` left in its scratch gradebook (build/check/), kept in the workspace
+(`SCORES`) right after that check, so that they belong to the workspace that was checked.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+
+from lrcourse.workspace import RELEASE, ROOT, SOLUTIONS_LINK, beside_path, pending_updates
+
+START = "START.md"
+CHECKED = ROOT / "build" / "check"
+SCORES = ".lrcourse-checked.json"
+
+
+def first_markdown(notebook: nbformat.NotebookNode) -> str:
+    return next(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+
+
+def title(intro: str) -> str:
+    return intro.splitlines()[0].lstrip("# ").strip()
+
+
+def learning_goals(intro: str) -> list[str]:
+    """The bullets under the chapter's "**Learning goals.**", each joined onto one line."""
+    block = intro.split("**Learning goals.**", 1)[-1].split("\n\n", 1)[0]
+    return [" ".join(item.split()) for item in re.split(r"\n- ", "\n" + block)[1:]]
+
+
+def estimated_time(intro: str) -> str:
+    found = re.search(r"Time: about (\d+ minutes)", intro)
+    return found.group(1) if found else "not stated"
+
+
+def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """grade_id -> source of every cell the learner writes in (code and written answers)."""
+    return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells
+            if cell.get("metadata", {}).get("nbgrader", {}).get("solution")}
+
+
+def answered(release: Path, mine: Path) -> tuple[list[str], list[str]]:
+    """(answered, not yet) grade_ids, in notebook order."""
+    given = answer_cells(nbformat.read(release, as_version=4))
+    written = answer_cells(nbformat.read(mine, as_version=4)) if mine.exists() else given
+    done = [name for name in given if written.get(name, given[name]).strip() != given[name].strip()]
+    return done, [name for name in given if name not in done]
+
+
+def checked_scores(checked: Path) -> dict[str, str]:
+    """chapter -> the score `make check` just left in its scratch gradebook, with the time of that check."""
+    database = checked / "gradebook.db"
+    if not database.exists():
+        return {}
+    from nbgrader.api import Gradebook, MissingEntry
+
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(database.stat().st_mtime))
+    scores = {}
+    with Gradebook(f"sqlite:///{database}") as gradebook:
+        for assignment in gradebook.assignments:
+            try:
+                notebook = gradebook.find_submission(assignment.name, "you").notebooks[0]
+            except (MissingEntry, IndexError):
+                continue
+            scores[assignment.name] = (f"{notebook.score:g} / {notebook.max_score:g} (written answers count 0 "
+                                       f"until graded by hand), `make check` of {when}")
+    return scores
+
+
+def keep_checked_scores(workspace: Path, checked: Path = CHECKED) -> None:
+    """After `make check` (of one chapter or all): its scores join those of earlier checks, in the workspace."""
+    path = workspace / SCORES
+    scores = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**scores, **checked_scores(checked)}, indent=1, sort_keys=True) + "\n")
+
+
+def last_checked(chapter: str, workspace: Path) -> str | None:
+    path = workspace / SCORES
+    return json.loads(path.read_text()).get(chapter) if path.exists() else None
+
+
+def link(relative: Path) -> str:
+    return quote(relative.as_posix())
+
+
+def chapter_section(release: Path, workspace: Path) -> list[str]:
+    relative = release.relative_to(release.parent.parent)
+    intro = first_markdown(nbformat.read(release, as_version=4))
+    done, todo = answered(release, workspace / relative)
+    lines = [f"## [{title(intro)}]({link(relative)})", "",
+             f"*About {estimated_time(intro)}.* After this chapter you can:", ""]
+    lines += [f"- {goal}" for goal in learning_goals(intro)]
+    lines += ["", f"**Your progress:** {len(done)} of {len(done) + len(todo)} answers written"
+              + (f" ({', '.join(done)})" if done else "") + "."]
+    score = last_checked(relative.parent.name, workspace)
+    lines += [f"Last checked score: {score}." if score else "Not checked yet: run `make check` in a terminal."]
+    if beside_path(workspace, relative).exists():
+        lines += ["", f"**A course update changed this chapter.** Your copy is kept as it is; the new release is "
+                      f"beside it: [{beside_path(workspace, relative).relative_to(workspace)}]"
+                      f"({link(beside_path(workspace, relative).relative_to(workspace))})."]
+    return lines + [""]
+
+
+def start_page(workspace: Path, release: Path = RELEASE) -> str:
+    lines = ["# Learning-rate schedules in PyTorch", "",
+             "Start here. Open a chapter, run its cells from the top (Shift+Enter), move the sliders, and write "
+             "your answers where a cell says `# YOUR CODE HERE`. Your work is saved in this workspace, and no "
+             "course command overwrites it. The checks under each exercise run as you go; **Validate** (the "
+             "notebook toolbar) runs them all, and `make check` in a terminal grades your answers with the full "
+             "hidden tests and updates the scores on this page.", ""]
+    if pending_updates(workspace):
+        lines += [f"**Course updates waiting** for {', '.join(pending_updates(workspace))}: see the chapters "
+                  "below.", ""]
+    for notebook in sorted(release.glob("*/*.ipynb")):
+        lines += chapter_section(notebook, workspace)
+    lines += ["---", "", f"**Worked solutions.** The folder [{SOLUTIONS_LINK}]({link(Path(SOLUTIONS_LINK))}) holds "
+              "every answer, with its outputs. Opening it gives the exercises away: try them, and `make check`, "
+              "first.", ""]
+    return "\n".join(lines)
+
+
+def write_start_page(workspace: Path) -> Path:
+    path = workspace / START
+    path.write_text(start_page(workspace))
+    return path
+
+
+def main(argv: list[str]) -> int:
+    workspace = Path(next((arg for arg in argv if not arg.startswith("--")), ROOT / "workspace")).resolve()
+    if "--checked" in argv:
+        keep_checked_scores(workspace)
+    print(f"start page: {write_start_page(workspace)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,172 @@
+"""The learner's first hour, on disk: their answers live in a workspace of their own that no course command
+overwrites (`make notebooks`, a course update, the demo), `make check` grades it, and the start page says
+where they are."""
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from lrcourse import examples
+from lrcourse.build import generate_release, tool_environment
+from lrcourse.start_page import SCORES, start_page
+from lrcourse.workspace import RECORD, SOLUTIONS_LINK, describe, update_workspace
+
+CHAPTER = "01_learning_rate"
+NOTEBOOK = Path(CHAPTER) / "learning_rate.ipynb"
+ANSWER = "def largest_stable_lr(lr, path):\n    return 0.5  # my own answer\n"
+
+
+def digests(folder: Path) -> dict:
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def answer(path: Path, grade_id: str = "largest_stable_lr", source: str = ANSWER) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source = source
+    nbformat.write(notebook, path)
+
+
+def change_release(path: Path) -> None:
+    """What a course update does to a chapter: a changed cell of prose."""
+    notebook = nbformat.read(path, as_version=4)
+    next(c for c in notebook.cells if c.cell_type == "markdown").source += "\n\nA sentence added by an update."
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture
+def release(tmp_path):
+    """Two chapters of the release, as a course update would find them."""
+    folder = tmp_path / "notebooks"
+    for chapter in (CHAPTER, "02_ordered_schedules"):
+        shutil.copytree(ROOT / "notebooks" / chapter, folder / chapter)
+    return folder
+
+
+def test_the_first_run_copies_the_release_and_links_the_solutions_apart(tmp_path, release):
+    workspace = tmp_path / "workspace"
+    update = update_workspace(workspace, release)
+    assert sorted(update.added) == [str(NOTEBOOK), "02_ordered_schedules/ordered_schedules.ipynb"]
+    assert digests(workspace / CHAPTER) == digests(release / CHAPTER)
+    assert (workspace / SOLUTIONS_LINK).resolve() == (ROOT / "solutions").resolve()
+    assert (workspace / RECORD).exists()
+
+
+def test_answers_survive_a_course_update(tmp_path, release):
+    workspace = tmp_path / "workspace"
+    update_workspace(workspace, release)
+    answer(workspace / NOTEBOOK)
+    mine = (workspace / NOTEBOOK).read_bytes()
+    change_release(release / NOTEBOOK)                                   # the chapter the learner worked in
+    change_release(release / "02_ordered_schedules/ordered_schedules.ipynb")   # one they never opened
+    shutil.copytree(ROOT / "notebooks" / "03_adaptive_schedules", release / "03_adaptive_schedules")  # a new one
+    update = update_workspace(workspace, release)
+    assert (workspace / NOTEBOOK).read_bytes() == mine
+    beside = workspace / (CHAPTER + "-new-release") / NOTEBOOK.name
+    assert beside.read_bytes() == (release / NOTEBOOK).read_bytes()
+    assert update.beside == [str(NOTEBOOK)]
+    assert update.replaced == ["02_ordered_schedules/ordered_schedules.ipynb"]
+    assert update.added == ["03_adaptive_schedules/adaptive_schedules.ipynb"]
+    said = "\n".join(describe(update, workspace))
+    assert "your copy is kept" in said and str(beside.relative_to(workspace)) in said
+    page = start_page(workspace, release)
+    assert "Course updates waiting" in page and "01_learning_rate-new-release/learning_rate.ipynb" in page
+    assert update_workspace(workspace, release) == type(update)(), "a second run has nothing more to do"
+    assert (workspace / NOTEBOOK).read_bytes() == mine
+
+
+def test_the_start_page_shows_goals_time_progress_and_links(tmp_path, release):
+    workspace = tmp_path / "workspace"
+    update_workspace(workspace, release)
+    answer(workspace / NOTEBOOK)
+    page = start_page(workspace, release)
+    assert "## [Chapter 1 · What the learning rate is, and why it is adjusted](01_learning_rate/learning_rate.ipynb)" in page
+    assert "*About 25 minutes.*" in page and "- explain why noisy gradients call for a rate" in page
+    assert "1 of 5 answers written (largest_stable_lr)" in page
+    assert "Not checked yet" in page
+    (workspace / SCORES).write_text(json.dumps({CHAPTER: "3 / 11, `make check` of today"}))  # what it keeps
+    assert "Last checked score: 3 / 11, `make check` of today." in start_page(workspace, release)
+    assert f"]({SOLUTIONS_LINK.replace(' ', '%20').replace('(', '%28').replace(')', '%29')})" in page
+    assert "gives the exercises away" in page
+
+
+@pytest.mark.slow
+def test_answers_survive_regenerating_the_release(tmp_path):
+    """`make notebooks` is nbgrader's generate_assignment into notebooks/: the workspace is not its folder."""
+    course = tmp_path / "course"
+    for folder in ("source", "notebooks"):
+        shutil.copytree(ROOT / folder / CHAPTER, course / folder / CHAPTER)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    update_workspace(course / "workspace", course / "notebooks")
+    answer(course / "workspace" / NOTEBOOK)
+    before = digests(course / "workspace")
+    generate_release(course, [CHAPTER])
+    assert digests(course / "workspace") == before
+
+
+def test_no_course_command_names_the_workspace():
+    """Only `make lab` and `make check` touch the workspace; `make notebooks`, `solutions`, `demo-grade` and
+    `test` do not (the recipes are read from the Makefile itself)."""
+    commands = subprocess.run(["make", "-n", "--no-print-directory", "notebooks", "solutions", "demo-grade", "test"],
+                              cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "lrcourse.build notebooks" in commands and "lrcourse demo" in commands
+    assert "workspace" not in commands.lower()
+
+
+def test_the_demo_reports_a_dead_kernel_and_an_unexpected_failure(tmp_path):
+    graded = SimpleNamespace(student="alice", status="graded", reason="no feedback")
+    failed = SimpleNamespace(student="erin", status="failed", reason="not valid JSON")
+    report = SimpleNamespace(assignment="02_ordered_schedules", outcomes=[graded, failed])
+    assert examples.unexpected(report, tmp_path, {"erin"}) == ["alice: graded without feedback (no feedback)"]
+    assert examples.unexpected(report, tmp_path, set())[0] == "erin: failed: not valid JSON"
+    (tmp_path / "feedback" / "alice" / "02_ordered_schedules").mkdir(parents=True)
+    (tmp_path / "feedback" / "alice" / "02_ordered_schedules" / "ordered_schedules.html").write_text("<html/>")
+    assert examples.unexpected(report, tmp_path, {"erin"}) == []
+
+
+def fake_grading(feedback: bool):
+    """grade_class as it reports a class: every example graded (with feedback, or with every kernel dead)."""
+    def grade_class(course, assignment, **options):
+        outcomes = []
+        for path in sorted((course / "submitted").glob(f"*/{assignment}/*.ipynb")):
+            student = path.parent.parent.name
+            broken = path.read_bytes().lstrip()[:1] != b"{"
+            outcomes.append(SimpleNamespace(student=student, status="failed" if broken else "graded",
+                                            reason="not valid JSON" if broken else "", score=None))
+            if feedback and not broken:
+                (course / "feedback" / student / assignment).mkdir(parents=True, exist_ok=True)
+                (course / "feedback" / student / assignment / "x.html").write_text("<html/>")
+        return SimpleNamespace(assignment=assignment, outcomes=outcomes, failed=[])
+    return grade_class
+
+
+@pytest.mark.slow
+def test_the_demo_grades_a_copy_and_touches_neither_the_release_nor_a_workspace(monkeypatch, capsys):
+    """The demo's own steps for real (a scratch course, its release, the submissions); grading itself faked
+    here, since the graded-class tests grade the same example class for real."""
+    from lrcourse import grading
+
+    before = digests(ROOT / "notebooks")
+    had_workspace = (ROOT / "workspace").exists()
+    monkeypatch.setattr(grading, "summary", lambda report: f"{report.assignment}: graded")
+    monkeypatch.setattr(grading, "grade_class", fake_grading(feedback=True))
+    assert examples.grade_example_class(workers=1, sandboxed=False) == 0
+    assert "Expected failures only: erin" in capsys.readouterr().out
+    assert digests(ROOT / "notebooks") == before and (ROOT / "workspace").exists() == had_workspace
+    carol = examples.DEMO / "submitted" / "carol" / "02_ordered_schedules" / "ordered_schedules.ipynb"
+    release = examples.DEMO / "release" / "02_ordered_schedules" / "ordered_schedules.ipynb"
+    assert [c.id for c in nbformat.read(carol, 4).cells] == [c.id for c in nbformat.read(release, 4).cells]
+    shutil.rmtree(examples.DEMO / "feedback")
+    monkeypatch.setattr(examples, "demo_course", lambda assignments: examples.DEMO)  # made above: once is enough
+    monkeypatch.setattr(grading, "grade_class", fake_grading(feedback=False))
+    assert examples.grade_example_class(workers=1, sandboxed=False) == 1
+    out = capsys.readouterr().out
+    assert "did NOT grade as it should" in out and "alice: graded without feedback" in out
+    assert "expected" not in out.split("did NOT")[1].lower()
