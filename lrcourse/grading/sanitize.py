@@ -22,7 +22,8 @@ HTML_OUTPUTS = ("text/html", "image/svg+xml")
 # Output types a browser would run, whatever their content: replaced by a note.
 ACTIVE_OUTPUTS = ("application/javascript", "text/javascript", "application/vnd.jupyter.widget-view+json",
                   "application/vnd.jupyter.widget-state+json")
-URL_SCHEMES = {"http", "https", "mailto"}  # never javascript:, vbscript: or data:
+URL_SCHEMES = {"http", "https", "mailto"}  # never javascript: or vbscript:; data: only as below
+RASTER_DATA = re.compile(r"data:image/(png|jpeg|gif|webp)[;,]", re.I)  # an <img> of these runs nothing
 SVG_TAGS = {"svg", "g", "path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text", "tspan",
             "defs", "clipPath", "linearGradient", "radialGradient", "stop", "title", "desc"}
 SVG_ATTRIBUTES = {"d", "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "rx", "ry", "width", "height",
@@ -39,7 +40,16 @@ URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "
 
 def clean_html(markup: str) -> str:
     """HTML with nothing a browser would run: ammonia's allow-list, links only to http(s) and mailto."""
-    return nh3.clean(markup, url_schemes=URL_SCHEMES, clean_content_tags={"script", "style"})
+    return nh3.clean(markup, url_schemes=URL_SCHEMES | {"data"}, clean_content_tags={"script", "style"},
+                     attribute_filter=_raster_images_only)
+
+
+def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
+    """A data: URL stays only as the source of an image in a raster format (an embedded plot)."""
+    if value.strip().lower().startswith("data:") and not (tag == "img" and attribute == "src"
+                                                          and RASTER_DATA.match(value.strip())):
+        return None
+    return value
 
 
 def clean_svg(markup: str) -> str:
@@ -65,7 +75,8 @@ class _AttemptFinder(HTMLParser):
                 self.found.append(f"{name}=")
             elif name == "srcdoc":
                 self.found.append("srcdoc=")
-            elif name in URL_ATTRIBUTES and len(scheme) == 2 and scheme[0] in ("javascript", "vbscript", "data"):
+            elif (name in URL_ATTRIBUTES and len(scheme) == 2 and scheme[0] in ("javascript", "vbscript", "data")
+                  and not (tag == "img" and RASTER_DATA.match(value.strip()))):
                 self.found.append(f"{scheme[0]}: URL")
 
     handle_startendtag = handle_starttag
