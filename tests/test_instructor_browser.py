@@ -33,11 +33,15 @@ TOKEN = "instructor-browser-test"
 SHOTS = ARTIFACTS / "instructor-browser"
 # Vectors that run in an unsanitized page with no policy (the control): each must leave its trace there.
 # The others are already inert in nbconvert's HTML or in Chromium (SVG outputs become <img>, data: links
-# and javascript: meta refreshes are not followed, nbconvert leaves raw cells out, ...), and are kept in the
-# catalogue so that stays true.
-RUN_WITHOUT_DEFENCES = {"html-script", "html-img-onerror", "html-svg-onload", "html-svg-script",
-                        "html-iframe-srcdoc", "html-javascript-link", "javascript-output", "written-img-onerror",
-                        "written-script", "markdown-iframe-srcdoc", "markdown-html-link", "markdown-output-img"}
+# and javascript: meta refreshes are not followed, nbconvert leaves raw cells out, the widget renderer comes
+# from a CDN the page cannot reach here), and are kept in the catalogue so that it stays true.
+RUN_WITHOUT_DEFENCES = {
+    "html-script", "html-img-onerror", "html-svg-onload", "html-svg-script", "html-iframe-srcdoc",
+    "html-javascript-link", "html-javascript-link-obfuscated", "html-data-iframe", "html-object-data",
+    "html-embed-svg", "html-autofocus", "html-details-ontoggle", "html-form-action", "javascript-output",
+    "markdown-output", "markdown-output-img", "written-img-onerror", "written-script", "written-javascript-link",
+    "markdown-iframe-srcdoc", "markdown-html-link", "markdown-svg-script"}
+FILES_WITHOUT_POLICY = {"file-html", "file-svg"}  # mallory's files served by formgrader with no policy
 
 
 def submit_class(course: Path) -> None:
@@ -150,15 +154,15 @@ def unsanitized_page(course: Path, server: str, student: str) -> str:
     return html
 
 
-def serve_instead(page, url: str, body: str, keep_policy: bool) -> None:
-    """Answer `url` with `body`, with the server's own headers (its policy too, or none)."""
+def serve_instead(page, url: str, body: str | None, keep_policy: bool) -> None:
+    """Answer `url` with `body` (None: the server's own), with the server's headers (its policy too, or none)."""
     def handle(route):
         response = route.fetch()
         headers = {k: v for k, v in response.headers.items()
                    if keep_policy or k.lower() != "content-security-policy"}
         headers.pop("content-length", None)
         headers.pop("content-encoding", None)
-        route.fulfill(status=200, headers=headers, body=body)
+        route.fulfill(status=200, headers=headers, body=response.body() if body is None else body)
     page.route(url, handle)
 
 
@@ -171,10 +175,15 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     print(f"\nran with neither defence: {sorted(control)}\ninert even then: {sorted(set(hostile.VECTORS) - control)}")
     instructor.screenshot(path=str(SHOTS / "control-no-defences.png"), full_page=True)
     assert RUN_WITHOUT_DEFENCES <= control, f"the trace mechanism failed for {RUN_WITHOUT_DEFENCES - control}"
+    instructor.unroute(url)
+    for name in hostile.FILES:
+        serve_instead(instructor, f"{url}{name}", None, keep_policy=False)
+        visit(instructor, f"{url}{name}")
+        instructor.unroute(f"{url}{name}")
+    assert FILES_WITHOUT_POLICY <= instructor.traces, "formgrader serves a student's HTML and SVG files as pages"
     assert "pwned-html-script.txt" in pwned_files(course), "a script on that page could write into the course"
     for path in course.glob("pwned-*.txt"):
         path.unlink()
-    instructor.unroute(url)
 
     instructor.traces.clear()
     serve_instead(instructor, url, unsanitized, keep_policy=True)
@@ -207,7 +216,9 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
     from nbgrader.server_extensions.formgrader import handlers
     from traitlets.config import Config
 
-    config = Config({"HTMLExporter": {"template_name": "feedback", "extra_template_basedirs": [handlers.template_path]}})
+    css = Path(handlers.static_path) / "node_modules" / "bootstrap" / "dist" / "css"  # as GenerateFeedback sets it
+    config = Config({"HTMLExporter": {"template_name": "feedback", "extra_template_basedirs": [handlers.template_path],
+                                      "extra_template_paths": [str(css)]}})
     control = tmp_path / "feedback-unsanitized.html"
     control.write_text(HTMLExporter(config=config).from_filename(
         str(course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"))[0])
