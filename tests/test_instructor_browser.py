@@ -219,9 +219,15 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
     css = Path(handlers.static_path) / "node_modules" / "bootstrap" / "dist" / "css"  # as GenerateFeedback sets it
     config = Config({"HTMLExporter": {"template_name": "feedback", "extra_template_basedirs": [handlers.template_path],
                                       "extra_template_paths": [str(css)]}})
+    from nbgrader.preprocessors import GetGrades
+
+    exporter = HTMLExporter(config=config)
+    exporter.register_preprocessor(GetGrades, enabled=True)
+    resources = {"nbgrader": {"notebook": NB, "assignment": CHAPTER, "student": "mallory",
+                              "db_url": f"sqlite:///{course / 'gradebook.db'}"}}
     control = tmp_path / "feedback-unsanitized.html"
-    control.write_text(HTMLExporter(config=config).from_filename(
-        str(course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"))[0])
+    control.write_text(exporter.from_filename(str(course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"),
+                                              resources=resources)[0])
     assert {"html-script", "html-img-onerror", "written-script"} <= visit(instructor, control.as_uri())
 
 

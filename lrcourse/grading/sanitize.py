@@ -100,7 +100,7 @@ def removal_note(what: str, found: list[str], original: str) -> str:
 
 
 def note_html(note: str) -> str:
-    return f'<pre class="lrcourse-removed">{html.escape(note)}</pre>'
+    return f'<pre class="lrcourse-removed" style="white-space: pre-wrap">{html.escape(note)}</pre>'
 
 
 def markdown2html(source: str) -> str:
