@@ -20,8 +20,12 @@ from nbconvert.preprocessors import Preprocessor
 
 HTML_OUTPUTS = ("text/html", "image/svg+xml")
 # Output types a browser would run, whatever their content: replaced by a note.
-ACTIVE_OUTPUTS = ("application/javascript", "text/javascript", "application/vnd.jupyter.widget-view+json",
-                  "application/vnd.jupyter.widget-state+json")
+SCRIPT_OUTPUTS = ("application/javascript", "text/javascript")
+# Widgets (the course's slider panels too) render only with a renderer loaded from a CDN and the notebook's
+# saved widget state, which a student writes: not shown, with a plain note (honest notebooks have them).
+WIDGET_OUTPUTS = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
+ACTIVE_OUTPUTS = SCRIPT_OUTPUTS + WIDGET_OUTPUTS
+WIDGET_NOTE = "[An interactive widget is not shown here: widgets run only in a live notebook.]"
 URL_SCHEMES = {"http", "https", "mailto"}  # never javascript: or vbscript:; data: only as below
 RASTER_DATA = re.compile(r"data:image/(png|jpeg|gif|webp)[;,]", re.I)  # an <img> of these runs nothing
 SVG_TAGS = {"svg", "g", "path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text", "tspan",
@@ -126,9 +130,11 @@ def safe_outputs(outputs: list) -> list:
         if not isinstance(data, dict):
             safe.append(output)
             continue
-        for mimetype in [m for m in data if m in ACTIVE_OUTPUTS]:
+        for mimetype in [m for m in data if m in SCRIPT_OUTPUTS]:
             code = data.pop(mimetype)
             safe.append(text_note(removal_note(f"an output of type {mimetype}", [mimetype], str(code))))
+        if any(data.pop(mimetype, None) is not None for mimetype in WIDGET_OUTPUTS):
+            safe.append(text_note(WIDGET_NOTE))
         for mimetype, clean in (("text/html", clean_html), ("image/svg+xml", clean_svg)):
             if isinstance(data.get(mimetype), (str, list)):
                 markup = "".join(data[mimetype])
