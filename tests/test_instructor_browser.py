@@ -9,7 +9,6 @@ them, and the feedback HTML. No payload may leave a trace; the controls show tha
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -140,7 +139,7 @@ def pwned_files(course: Path) -> list[str]:
     return sorted(p.name for p in course.glob("pwned-*.txt"))
 
 
-def unsanitized_page(course: Path, server: str, student: str) -> str:
+def unsanitized_page(course: Path, student: str) -> str:
     """The page formgrader would serve for `student` without the sanitizer (nbgrader's own exporter)."""
     from nbconvert.exporters import HTMLExporter
     from nbgrader.server_extensions.formgrader import handlers
@@ -168,11 +167,10 @@ def serve_instead(page, url: str, body: str | None, keep_policy: bool) -> None:
 
 def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_holds(course, server, instructor):
     url = f"{server}/formgrader/submissions/{submission_id(course, 'mallory')}/"
-    unsanitized = unsanitized_page(course, server, "mallory")
+    unsanitized = unsanitized_page(course, "mallory")
 
     serve_instead(instructor, url, unsanitized, keep_policy=False)
     control = visit(instructor, url)
-    print(f"\nran with neither defence: {sorted(control)}\ninert even then: {sorted(set(hostile.VECTORS) - control)}")
     instructor.screenshot(path=str(SHOTS / "control-no-defences.png"), full_page=True)
     assert RUN_WITHOUT_DEFENCES <= control, f"the trace mechanism failed for {RUN_WITHOUT_DEFENCES - control}"
     instructor.unroute(url)
@@ -181,6 +179,8 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
         visit(instructor, f"{url}{name}")
         instructor.unroute(f"{url}{name}")
     assert FILES_WITHOUT_POLICY <= instructor.traces, "formgrader serves a student's HTML and SVG files as pages"
+    control |= instructor.traces
+    print(f"\nran with neither defence: {sorted(control)}\ninert even then: {sorted(set(hostile.VECTORS) - control)}")
     assert "pwned-html-script.txt" in pwned_files(course), "a script on that page could write into the course"
     for path in course.glob("pwned-*.txt"):
         path.unlink()
