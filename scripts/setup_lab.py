@@ -37,6 +37,8 @@ NBGRADER_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.assignment_list",
     "nbgrader.server_extensions.course_list",
 ]
+# A Content-Security-Policy on formgrader's pages of student work (lrcourse/grading/content_policy.py).
+CONTENT_POLICY = PREFIX / "etc" / "jupyter" / "jupyter_server_config.d" / "lrcourse.json"
 
 
 def write_overrides() -> None:
@@ -54,6 +56,8 @@ def enable_nbgrader() -> None:
     for name in NBGRADER_SERVER_EXTENSIONS:
         jupyter("server", "extension", "enable", "--sys-prefix", name)
     jupyter("labextension", "enable", "--level=sys_prefix", "@jupyter/nbgrader")
+    CONTENT_POLICY.parent.mkdir(parents=True, exist_ok=True)  # `jupyter server extension enable` needs this file
+    CONTENT_POLICY.write_text(json.dumps({"ServerApp": {"jpserver_extensions": {"lrcourse.grading.content_policy": True}}}))
 
 
 def write_learner_config(folder: Path, keep_assignment_list: bool = False) -> None:

@@ -191,6 +191,8 @@ def _start_worker(course: str, db_url: str, sandboxed: bool = True) -> None:
     _DB_URL = with_busy_timeout(db_url)
     os.chdir(course)
     config = course_config(_COURSE, db_url)
+    from lrcourse.grading.sanitize import show_safely
+    show_safely(config)  # the feedback is sanitized whatever the course's configuration says
     _HIDDEN_IN_KERNEL = bool(config.get("Lrcourse", {}).get("feedback_shows_hidden_tests", False))
     if not _HIDDEN_IN_KERNEL:
         _keep_hidden_tests_out_of_the_kernel(config)

@@ -1,0 +1,103 @@
+"""Content-Security-Policy on formgrader's pages of student work: a Jupyter server extension.
+
+The second wall behind `sanitize.py`: should the sanitizer miss something, the browser still runs no script
+of a student's on a page of the instructor's session.
+
+- A submission's page (formgrader's `submissions/<id>/`) may run only formgrader's own scripts: its files
+  under `formgrader/static/`, MathJax from the CDN nbconvert names, the inline scripts of the page's head and
+  nbgrader's static template scripts (by hash), and nbgrader's two static event handlers ('unsafe-hashes').
+  No 'unsafe-inline', no 'unsafe-eval', no frames, objects, forms or base; requests only to formgrader's API.
+- A student's file that formgrader serves (`submissions/<id>/<file>`) is sandboxed: it runs nothing.
+
+Switched on by `scripts/setup_lab.py` (`jupyter server extension enable lrcourse.grading.content_policy`).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+
+from tornado.web import OutputTransform
+
+MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/"  # nbconvert's default MathJax, and its fonts
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc\s*=)([^>]*)>(.*?)</script\s*>", re.S | re.I)
+SCRIPT_TYPE = re.compile(r"\btype\s*=\s*[\"']?([^\"'\s>]*)", re.I)
+JAVASCRIPT_TYPES = {"", "text/javascript", "application/javascript", "module"}
+STATIC_HANDLER = re.compile(r"\bon[a-z]+=\"([^\"{}]*)\"")
+FILE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
+
+
+def _jupyter_server_extension_points():
+    return [{"module": __name__}]
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    web_app = serverapp.web_app
+    # First in line, so that it reads the page before the server compresses it.
+    web_app.transforms.insert(0, policy_transform(web_app.settings.get("base_url", "/"), template_allowances()))
+    serverapp.log.info("lrcourse: Content-Security-Policy on formgrader's pages of student work")
+
+
+def sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def inline_scripts(markup: str) -> list[str]:
+    """The text of every inline script a browser would run as JavaScript."""
+    return [body for attributes, body in INLINE_SCRIPT.findall(markup) if script_type(attributes) in JAVASCRIPT_TYPES]
+
+
+def script_type(attributes: str) -> str:
+    match = SCRIPT_TYPE.search(attributes)
+    return match[1].lower() if match else ""
+
+
+def template_allowances() -> list[str]:
+    """Hashes of the static scripts and event handlers in nbgrader's formgrade template (no template tags)."""
+    from nbgrader.server_extensions.formgrader import handlers
+
+    macros = (Path(handlers.template_path) / "formgrade" / "formgrade_macros.html.j2").read_text()
+    scripts = [sha256(body) for body in inline_scripts(macros) if "{{" not in body and "{%" not in body]
+    handlers_ = [sha256(body) for body in STATIC_HANDLER.findall(macros)]
+    return sorted(set(scripts)) + ["'unsafe-hashes'"] + sorted(set(handlers_))
+
+
+def page_policy(origin: str, base_url: str, page: str, allowances: list[str]) -> str:
+    """A submission page's policy: its head (written by the template before any student content) and the
+    template's static scripts may run; nothing the student's part of the page holds."""
+    head = page.split("<body", 1)[0]
+    hashes = sorted({sha256(body) for body in inline_scripts(head)}) + allowances
+    formgrader = f"{origin}{base_url}formgrader/"
+    return "; ".join([
+        "default-src 'none'",
+        f"script-src {formgrader}static/ {MATHJAX} {' '.join(hashes)}",
+        f"style-src 'self' 'unsafe-inline' {MATHJAX}",
+        f"font-src 'self' data: {MATHJAX}",
+        "img-src 'self' data:",
+        f"connect-src {formgrader}api/",
+        "base-uri 'none'", "form-action 'none'", "frame-src 'none'", "object-src 'none'",
+        "frame-ancestors 'self'",
+    ])
+
+
+def policy_transform(base_url: str, allowances: list[str]):
+    """A tornado transform that sets the policy of each response of formgrader's submission views."""
+    submissions = re.compile(re.escape(base_url) + r"formgrader/submissions/(?!components/)[^/]+/?(?P<file>.*)$")
+
+    class StudentWorkPolicy(OutputTransform):
+        def __init__(self, request):
+            super().__init__(request)
+            self.request = request
+
+        def transform_first_chunk(self, status_code, headers, chunk, finishing):
+            match = submissions.match(self.request.path)
+            if match and match["file"]:
+                headers["Content-Security-Policy"] = FILE_POLICY
+            elif match:
+                origin = f"{self.request.protocol}://{self.request.host}"
+                page = chunk.decode("utf-8", "replace")
+                headers["Content-Security-Policy"] = page_policy(origin, base_url, page, allowances)
+            return status_code, headers, chunk
+
+    return StudentWorkPolicy

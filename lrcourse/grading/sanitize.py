@@ -1,0 +1,182 @@
+"""A submission made safe to show in the instructor's browser.
+
+Who trusts whom: the instructor's browser trusts every page the Jupyter server sends (one origin, the
+instructor's session, which can start kernels and write grades); a submission's outputs, markdown, raw cells
+and metadata are the student's. So before formgrader shows a submission or nbgrader writes its feedback,
+everything of the student's that a browser would run is taken out, with `nh3` (the binding of Rust's
+ammonia) deciding what HTML stays: scripts, event handlers, javascript:/data: URLs, frames, objects, forms,
+meta refresh, base, styles. What was taken out is shown as text, so the instructor sees that the student
+tried. It is an nbconvert preprocessor plus a markdown filter, so nbgrader's own exporters apply it
+(`show_safely` in the course's configuration); `content_policy.py` is the second wall.
+"""
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+import nh3
+from nbconvert.preprocessors import Preprocessor
+
+HTML_OUTPUTS = ("text/html", "image/svg+xml")
+# Output types a browser would run, whatever their content: replaced by a note.
+SCRIPT_OUTPUTS = ("application/javascript", "text/javascript")
+# Widgets (the course's slider panels too) render only with a renderer loaded from a CDN and the notebook's
+# saved widget state, which a student writes: not shown, with a plain note (honest notebooks have them).
+WIDGET_OUTPUTS = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
+ACTIVE_OUTPUTS = SCRIPT_OUTPUTS + WIDGET_OUTPUTS
+WIDGET_NOTE = "[An interactive widget is not shown here: widgets run only in a live notebook.]"
+URL_SCHEMES = {"http", "https", "mailto"}  # never javascript: or vbscript:; data: only as below
+RASTER_DATA = re.compile(r"data:image/(png|jpeg|gif|webp)[;,]", re.I)  # an <img> of these runs nothing
+SVG_TAGS = {"svg", "g", "path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text", "tspan",
+            "defs", "clipPath", "linearGradient", "radialGradient", "stop", "title", "desc"}
+SVG_ATTRIBUTES = {"d", "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "rx", "ry", "width", "height",
+                  "points", "transform", "fill", "stroke", "stroke-width", "opacity", "fill-opacity",
+                  "stroke-opacity", "viewBox", "xmlns", "version", "font-size", "font-family", "text-anchor",
+                  "offset", "stop-color", "clip-path", "id"}
+SAFE_GRADE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+NOTE_LIMIT = 2000  # characters of the removed markup quoted in a note
+# Markup that shows an attempt to run something, for the note (nh3 decides what stays, not this list).
+ACTIVE_TAGS = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "form", "meta", "base",
+               "link", "style", "foreignobject", "template", "portal"}
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset"}
+
+
+def clean_html(markup: str) -> str:
+    """HTML with nothing a browser would run: ammonia's allow-list, links only to http(s) and mailto."""
+    return nh3.clean(markup, url_schemes=URL_SCHEMES | {"data"}, clean_content_tags={"script", "style"},
+                     attribute_filter=_raster_images_only)
+
+
+def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
+    """A data: URL stays only as the source of an image in a raster format (an embedded plot)."""
+    if value.strip().lower().startswith("data:") and not (tag == "img" and attribute == "src"
+                                                          and RASTER_DATA.match(value.strip())):
+        return None
+    return value
+
+
+def clean_svg(markup: str) -> str:
+    """An SVG image with its drawing kept and nothing a browser would run (no script, handler, link)."""
+    attributes = {tag: SVG_ATTRIBUTES for tag in SVG_TAGS}
+    return nh3.clean(markup, tags=SVG_TAGS, attributes=attributes, url_schemes=URL_SCHEMES,
+                     clean_content_tags={"script", "style", "foreignObject"}, link_rel=None)
+
+
+class _AttemptFinder(HTMLParser):
+    """Lists the parts of some markup that try to run something (for the note the instructor reads)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ACTIVE_TAGS:
+            self.found.append(f"<{tag}>")
+        for name, value in attrs:
+            scheme = re.sub(r"[\x00-\x20]", "", value or "").lower().split(":", 1)
+            if name.startswith("on"):
+                self.found.append(f"{name}=")
+            elif name == "srcdoc":
+                self.found.append("srcdoc=")
+            elif (name in URL_ATTRIBUTES and len(scheme) == 2 and scheme[0] in ("javascript", "vbscript", "data")
+                  and not (tag == "img" and RASTER_DATA.match(value.strip()))):
+                self.found.append(f"{scheme[0]}: URL")
+
+    handle_startendtag = handle_starttag
+
+
+def attempts(markup: str) -> list[str]:
+    finder = _AttemptFinder()
+    try:
+        finder.feed(markup)
+        finder.close()
+    except Exception:  # markup Python's parser rejects: say so rather than guess
+        return ["markup that could not be read"]
+    return list(dict.fromkeys(finder.found))
+
+
+def removal_note(what: str, found: list[str], original: str) -> str:
+    """Plain text: what was taken out of the student's work, and the original, quoted."""
+    quoted = original if len(original) <= NOTE_LIMIT else original[:NOTE_LIMIT] + " [...]"
+    return (f"[lrcourse removed {what} before showing this submission ({', '.join(found)}): "
+            f"nothing a student wrote runs in the grader's browser. The original, as text:]\n{quoted}\n")
+
+
+def note_html(note: str) -> str:
+    return f'<pre class="lrcourse-removed" style="white-space: pre-wrap">{html.escape(note)}</pre>'
+
+
+def markdown2html(source: str) -> str:
+    """The markdown filter of nbconvert's templates, with its HTML cleaned: raw HTML and javascript: links in
+    a student's markdown (a written answer, a `display(Markdown(...))`) show as text, maths and text stay."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    rendered = markdown2html_mistune(source)
+    found = attempts(rendered)
+    note = note_html(removal_note("active markup from this markdown", found, source)) if found else ""
+    return note + clean_html(rendered)
+
+
+def text_note(note: str) -> dict:
+    return {"output_type": "display_data", "metadata": {}, "data": {"text/plain": note}}
+
+
+def safe_outputs(outputs: list) -> list:
+    """Each output with its HTML and SVG cleaned and its scripts and widgets replaced by a note."""
+    safe = []
+    for output in outputs:
+        data = output.get("data")
+        if not isinstance(data, dict):
+            safe.append(output)
+            continue
+        for mimetype in [m for m in data if m in SCRIPT_OUTPUTS]:
+            code = data.pop(mimetype)
+            safe.append(text_note(removal_note(f"an output of type {mimetype}", [mimetype], str(code))))
+        if any(data.pop(mimetype, None) is not None for mimetype in WIDGET_OUTPUTS):
+            safe.append(text_note(WIDGET_NOTE))
+        for mimetype, clean in (("text/html", clean_html), ("image/svg+xml", clean_svg)):
+            if isinstance(data.get(mimetype), (str, list)):
+                markup = "".join(data[mimetype])
+                found = attempts(markup)
+                if found:
+                    safe.append(text_note(removal_note(f"active markup from a {mimetype} output", found, markup)))
+                data[mimetype] = clean(markup)
+        output.get("metadata", {}).get("text/html", {}).pop("isolated", None)  # would become a data: frame
+        if data or output.get("output_type") not in ("display_data", "execute_result"):
+            safe.append(output)
+    return safe
+
+
+def safe_cell(cell) -> None:
+    """A cell the templates can render as they are: outputs cleaned, raw HTML cleaned, and nbgrader metadata
+    kept only where its grade id is a plain name (the formgrade template writes it into the page unescaped)."""
+    nbgrader = cell.get("metadata", {}).get("nbgrader")
+    if isinstance(nbgrader, dict) and not SAFE_GRADE_ID.fullmatch(str(nbgrader.get("grade_id", "x"))):
+        del cell.metadata["nbgrader"]
+    if cell.cell_type == "code":
+        cell.outputs = safe_outputs(cell.get("outputs", []))
+    elif cell.cell_type == "raw":
+        found = attempts(cell.source)
+        cell.source = (note_html(removal_note("active markup from a raw cell", found, cell.source)) if found
+                       else "") + clean_html(cell.source)
+
+
+class SafeToShow(Preprocessor):
+    """nbconvert preprocessor: the whole notebook made safe to show (see the module docstring)."""
+
+    def preprocess(self, nb, resources):
+        nb.metadata.pop("widgets", None)  # saved widget state: the template would load a widget renderer for it
+        for cell in nb.cells:
+            safe_cell(cell)
+        return nb, resources
+
+
+def show_safely(config) -> None:
+    """Make every HTML page nbconvert's HTMLExporter writes with `config` (formgrader's view, nbgrader's
+    feedback) show student work safely: the preprocessor for outputs and cells, the filter for markdown."""
+    name = f"{__name__}.SafeToShow"
+    preprocessors = list(config.HTMLExporter.get("preprocessors", []))
+    if name not in preprocessors and SafeToShow not in preprocessors:
+        config.HTMLExporter.preprocessors = preprocessors + [name]
+    config.HTMLExporter.filters = {**config.HTMLExporter.get("filters", {}), "markdown2html": f"{__name__}.markdown2html"}

@@ -1,0 +1,263 @@
+"""No student HTML or script runs in the instructor's browser (issue 20, item 1), in headless Chromium.
+
+One chapter graded by `lrcourse grade`: alice (honest, written answers too) and mallory (the same answers plus
+every vector of tests/hostile_html.py). JupyterLab with formgrader serves the course as `make instructor`
+does; the instructor's browser opens each submission in formgrader, mallory's files as formgrader serves
+them, and the feedback HTML. No payload may leave a trace; the controls show that each layer holds alone
+(the unsanitized page under the server's policy) and that the traces do appear with neither layer.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import hostile_html as hostile
+from conftest import ARTIFACTS
+from course import NOTEBOOK, make_course, solution_answers, submit
+from gradedclass import lrcourse
+from labserver import free_port, running_lab
+from test_browser import CHROMIUM_FLAGS, find_chromium
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHAPTER = "01_learning_rate"
+NB = Path(NOTEBOOK[CHAPTER]).stem
+WRITTEN = "written_noise_decay"
+TOKEN = "instructor-browser-test"
+SHOTS = ARTIFACTS / "instructor-browser"
+# Vectors that run in an unsanitized page with no policy (the control): each must leave its trace there.
+# The others are already inert in nbconvert's HTML or in Chromium (SVG outputs become <img>, data: links
+# and javascript: meta refreshes are not followed, nbconvert leaves raw cells out, the widget renderer comes
+# from a CDN the page cannot reach here), and are kept in the catalogue so that it stays true.
+RUN_WITHOUT_DEFENCES = {
+    "html-script", "html-img-onerror", "html-svg-onload", "html-svg-script", "html-iframe-srcdoc",
+    "html-javascript-link", "html-javascript-link-obfuscated", "html-data-iframe", "html-object-data",
+    "html-embed-svg", "html-autofocus", "html-details-ontoggle", "html-form-action", "javascript-output",
+    "markdown-output", "markdown-output-img", "written-img-onerror", "written-script", "written-javascript-link",
+    "markdown-iframe-srcdoc", "markdown-html-link", "markdown-svg-script"}
+FILES_WITHOUT_POLICY = {"file-html", "file-svg"}  # mallory's files served by formgrader with no policy
+
+
+def submit_class(course: Path) -> None:
+    answers = {**solution_answers(CHAPTER), WRITTEN: "A constant rate stalls at its noise floor."}
+    submit(course, "alice", CHAPTER, answers)
+    path = submit(course, "mallory", CHAPTER, {**answers, WRITTEN: hostile.WRITTEN_ANSWER})
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells += hostile.hostile_cells()
+    nbformat.write(notebook, path)
+    for name, text in hostile.FILES.items():
+        (path.parent / name).write_text(text)
+
+
+def total(course: Path, student: str) -> tuple[float, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_submission_notebook(NB, CHAPTER, student)
+        return notebook.score, sum(g.score for g in notebook.grades if g.cell_type == "code")
+
+
+def submission_id(course: Path, student: str) -> str:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        return gradebook.find_submission_notebook(NB, CHAPTER, student).id
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("instructor") / "course", [CHAPTER])
+    submit_class(course)
+    run = lrcourse(course, "grade", CHAPTER, "--workers", "2", timeout=1200)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return course
+
+
+@pytest.fixture(scope="module")
+def server(course):
+    """JupyterLab with formgrader on the course root, as `make instructor` serves it."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", "--ServerApp.open_browser=False",
+               f"--LabApp.workspaces_dir={course.parent / 'workspaces'}", f"--ServerApp.root_dir={course}"]
+    command += ["--allow-root"] if os.geteuid() == 0 else []
+    with running_lab(command, course, TOKEN, port, ARTIFACTS / "instructor-browser-lab.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def instructor(browser, server):
+    """The instructor's logged-in browser tab; `.traces` collects every payload's console trace, any frame."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.traces, page.messages = set(), []
+    page.on("console", lambda message: on_console(page, message.text))
+    page.goto(f"{server}/formgrader?token={TOKEN}")
+    yield page
+    context.close()
+
+
+def on_console(page, text: str) -> None:
+    page.messages.append(text)
+    if text.startswith(hostile.TRACE):
+        page.traces.add(text[len(hostile.TRACE):])
+
+
+def visit(page, url: str) -> set[str]:
+    """Open `url`, let every payload have its chance (load, errors, focus, clicks on script links); the traces."""
+    page.goto(url)
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(1500)
+    for link in page.locator("a[href^='javascript:' i], a[href^=' javascript' i], a[href^='data:' i]").all():
+        link.evaluate("a => a.click()")
+    if page.locator("#pwn-submit").count():
+        page.locator("#pwn-submit").evaluate("b => b.click()")
+    page.wait_for_timeout(1000)
+    title = page.title()
+    if title.startswith(hostile.TRACE):
+        page.traces.add(title[len(hostile.TRACE):])
+    return set(page.traces)
+
+
+def pwned_files(course: Path) -> list[str]:
+    return sorted(p.name for p in course.glob("pwned-*.txt"))
+
+
+def unsanitized_page(course: Path, student: str) -> str:
+    """The page formgrader would serve for `student` without the sanitizer (nbgrader's own exporter)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    config = Config({"HTMLExporter": {"template_name": "formgrade", "extra_template_basedirs": [handlers.template_path]}})
+    resources = {"assignment_id": CHAPTER, "notebook_id": NB, "submission_id": submission_id(course, student),
+                 "index": 0, "total": 2, "base_url": "", "student": student, "notebook_path": ""}
+    html, _ = HTMLExporter(config=config).from_filename(str(course / "autograded" / student / CHAPTER / f"{NB}.ipynb"),
+                                                        resources=resources)
+    return html
+
+
+def serve_instead(page, url: str, body: str | None, keep_policy: bool) -> None:
+    """Answer `url` with `body` (None: the server's own), with the server's headers (its policy too, or none)."""
+    def handle(route):
+        response = route.fetch()
+        headers = {k: v for k, v in response.headers.items()
+                   if keep_policy or k.lower() != "content-security-policy"}
+        headers.pop("content-length", None)
+        headers.pop("content-encoding", None)
+        route.fulfill(status=200, headers=headers, body=response.body() if body is None else body)
+    page.route(url, handle)
+
+
+def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_holds(course, server, instructor):
+    url = f"{server}/formgrader/submissions/{submission_id(course, 'mallory')}/"
+    unsanitized = unsanitized_page(course, "mallory")
+
+    serve_instead(instructor, url, unsanitized, keep_policy=False)
+    control = visit(instructor, url)
+    instructor.screenshot(path=str(SHOTS / "control-no-defences.png"), full_page=True)
+    assert RUN_WITHOUT_DEFENCES <= control, f"the trace mechanism failed for {RUN_WITHOUT_DEFENCES - control}"
+    instructor.unroute(url)
+    for name in hostile.FILES:
+        serve_instead(instructor, f"{url}{name}", None, keep_policy=False)
+        visit(instructor, f"{url}{name}")
+        instructor.unroute(f"{url}{name}")
+    assert FILES_WITHOUT_POLICY <= instructor.traces, "formgrader serves a student's HTML and SVG files as pages"
+    control |= instructor.traces
+    print(f"\nran with neither defence: {sorted(control)}\ninert even then: {sorted(set(hostile.VECTORS) - control)}")
+    assert "pwned-html-script.txt" in pwned_files(course), "a script on that page could write into the course"
+    for path in course.glob("pwned-*.txt"):
+        path.unlink()
+
+    instructor.traces.clear()
+    serve_instead(instructor, url, unsanitized, keep_policy=True)
+    assert visit(instructor, url) == set(), "the Content-Security-Policy alone must stop every script"
+    instructor.unroute(url)
+
+    instructor.traces.clear()
+    response = instructor.goto(url)
+    policy = response.headers.get("content-security-policy", "")
+    assert "script-src" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert visit(instructor, url) == set()
+    instructor.screenshot(path=str(SHOTS / "mallory-formgrader.png"), full_page=True)
+    text = instructor.locator("#notebook-container").first.inner_text()
+    assert text.count("[lrcourse removed") >= 10, "what was removed is shown to the instructor"
+    assert "onerror" in text and "javascript:" in text and "application/javascript" in text
+    assert "My answer, with maths" in text and "eta_0" in text, "the written answer's text and maths stay"
+
+    for name in hostile.FILES:  # mallory's files, as formgrader serves them from her autograded folder
+        assert visit(instructor, f"{url}{name}") == set(), name
+    assert pwned_files(course) == []
+
+
+def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
+    feedback = course / "feedback" / "mallory" / CHAPTER / f"{NB}.html"
+    assert visit(instructor, feedback.as_uri()) == set()
+    text = instructor.locator("body").inner_text()
+    assert "[lrcourse removed" in text and "My answer, with maths" in text
+
+    from nbconvert.exporters import HTMLExporter  # the control: nbgrader's feedback template, unsanitized
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    css = Path(handlers.static_path) / "node_modules" / "bootstrap" / "dist" / "css"  # as GenerateFeedback sets it
+    config = Config({"HTMLExporter": {"template_name": "feedback", "extra_template_basedirs": [handlers.template_path],
+                                      "extra_template_paths": [str(css)]}})
+    from nbgrader.preprocessors import GetGrades
+
+    exporter = HTMLExporter(config=config)
+    exporter.register_preprocessor(GetGrades, enabled=True)
+    resources = {"nbgrader": {"notebook": NB, "assignment": CHAPTER, "student": "mallory",
+                              "db_url": f"sqlite:///{course / 'gradebook.db'}"}}
+    control = tmp_path / "feedback-unsanitized.html"
+    control.write_text(exporter.from_filename(str(course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"),
+                                              resources=resources)[0])
+    assert {"html-script", "html-img-onerror", "written-script"} <= visit(instructor, control.as_uri())
+
+
+def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, server, instructor):
+    before = total(course, "alice")
+    url = f"{server}/formgrader/submissions/{submission_id(course, 'alice')}/"
+    instructor.goto(url)
+    violations = []
+    instructor.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    score = instructor.locator(f"input.score#{WRITTEN}")
+    score.wait_for(timeout=30_000)
+    score.fill("1.5")
+    score.press("Tab")
+    comment = instructor.locator(f"textarea#{WRITTEN}-comment")
+    comment.fill("Right idea; say why the noise floor stays.")
+    comment.press("Tab")
+    instructor.wait_for_timeout(1500)
+    instructor.screenshot(path=str(SHOTS / "alice-hand-graded.png"), full_page=True)
+    from nbgrader.api import Gradebook
+
+    deadline = time.monotonic() + 20
+    while True:
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+            grade = gradebook.find_grade(WRITTEN, NB, CHAPTER, "alice")
+            saved = (grade.manual_score, gradebook.find_comment(WRITTEN, NB, CHAPTER, "alice").manual_comment)
+        if saved[0] == 1.5 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert saved == (1.5, "Right idea; say why the noise floor stays."), saved
+    assert [v for v in violations if "unsafe-eval" not in v] == [], "formgrader's own scripts must run"
+    after = total(course, "alice")
+    assert after[1] == before[1] and after[0] == pytest.approx(before[0] + 1.5)
+    assert total(course, "mallory")[1] == before[1], "the hostile cells neither raise nor lower mallory's score"

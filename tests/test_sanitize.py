@@ -1,0 +1,120 @@
+"""The sanitizer of student work (lrcourse/grading/sanitize.py) and the policy's pieces (content_policy.py):
+fast, no browser. tests/test_instructor_browser.py shows both in Chromium."""
+from __future__ import annotations
+
+import copy
+
+import nbformat
+import pytest
+from traitlets.config import Config
+
+import hostile_html as hostile
+from lrcourse.grading import content_policy, sanitize
+
+RUNNABLE = ("<script", "onerror", "onload", "onfocus", "ontoggle", "javascript:", "srcdoc", "<iframe", "<object",
+            "<embed", "<meta", "<base", "<form", "data:text")
+
+
+def runnable(markup: str) -> list[str]:
+    lower = markup.lower()
+    return [marker for marker in RUNNABLE if marker in lower]
+
+
+@pytest.mark.parametrize("name", sorted(hostile.HTML_OUTPUTS))
+def test_every_html_vector_is_cleaned_and_reported(name):
+    markup = hostile.HTML_OUTPUTS[name]
+    assert runnable(sanitize.clean_html(markup)) == []
+    assert sanitize.attempts(markup), f"{name} should be named in the note the instructor reads"
+
+
+def test_honest_html_keeps_its_text_tables_links_and_images():
+    markup = ('<table><tr><th>step</th><td>0.1</td></tr></table><p><b>bold</b> <a href="https://pytorch.org">docs</a>'
+              '<img src="data:image/png;base64,iVBORw0KGgo=" alt="a plot"></p>')
+    cleaned = sanitize.clean_html(markup)
+    for kept in ("<table>", "<th>step</th>", "<b>bold</b>", 'href="https://pytorch.org"', 'alt="a plot"'):
+        assert kept in cleaned
+    assert sanitize.attempts(markup) == []
+
+
+def test_svg_keeps_its_drawing_and_loses_scripts_and_handlers():
+    drawing = '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><circle cx="5" cy="5" r="3" fill="red"/></svg>'
+    assert '<circle cx="5" cy="5" r="3" fill="red">' in sanitize.clean_svg(drawing)
+    for _, markup in (hostile.RAW_OUTPUTS["svg-output-onload"], hostile.RAW_OUTPUTS["svg-output-script"]):
+        assert runnable(sanitize.clean_svg(markup)) == []
+
+
+def test_markdown_keeps_text_and_maths_and_shows_raw_html_and_script_links_as_text():
+    rendered = sanitize.markdown2html(hostile.WRITTEN_ANSWER + "\n`a<b` and $a<b$\n\n[docs](https://pytorch.org)")
+    body = rendered.split("</pre>", 1)[1]  # after the note, which quotes the original as text
+    assert runnable(body) == []
+    assert r"$\eta_t = \eta_0 \gamma^t$" in body and "<code>a&lt;b</code>" in body and "$a&lt;b$" in body
+    assert 'href="https://pytorch.org"' in body
+    note = rendered.split("</pre>", 1)[0]
+    assert "&lt;script&gt;" in note and "onerror=" in note and "javascript: URL" in note
+    assert sanitize.markdown2html("Plain *text*.") == "<p>Plain <em>text</em>.</p>\n"
+
+
+def output(data: dict) -> dict:
+    return nbformat.v4.new_output("display_data", data=data)
+
+
+def test_script_and_widget_outputs_become_visible_notes():
+    cell = nbformat.v4.new_code_cell("x", outputs=[
+        output({"application/javascript": "alert(1)", "text/plain": "<Javascript>"}),
+        output({"application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "HTML(...)"}),
+        output({"text/html": hostile.HTML_OUTPUTS["html-img-onerror"], "text/plain": "x"}),
+        nbformat.v4.new_output("stream", name="stdout", text="<script>printed text is escaped by the template</script>"),
+    ])
+    notebook = nbformat.v4.new_notebook(cells=[cell], metadata={"widgets": {"state": {}}})
+    safe, _ = sanitize.SafeToShow().preprocess(copy.deepcopy(notebook), {})
+    outputs = safe.cells[0].outputs
+    shown = [o.get("data", {}) for o in outputs]
+    assert not any(m in data for data in shown for m in sanitize.ACTIVE_OUTPUTS)
+    notes = [data["text/plain"] for data in shown if "text/plain" in data and "[lrcourse removed" in data["text/plain"]]
+    assert len(notes) == 2 and "alert(1)" in notes[0] and "onerror=" in notes[1]
+    assert sanitize.WIDGET_NOTE in [data.get("text/plain") for data in shown] and "HTML(...)" in str(shown)
+    assert all(runnable(data.get("text/html", "")) == [] for data in shown)
+    assert outputs[-1].output_type == "stream" and "widgets" not in safe.metadata
+
+
+def test_raw_cells_and_forged_grade_ids_are_made_harmless():
+    raw = nbformat.v4.new_raw_cell(hostile.RAW_CELL, metadata={"raw_mimetype": "text/html"})
+    forged = nbformat.v4.new_markdown_cell("x", metadata={"nbgrader": {"solution": True, "grade_id": 'a"><img src=x onerror=alert(1)>'}})
+    honest = nbformat.v4.new_markdown_cell("y", metadata={"nbgrader": {"solution": True, "grade_id": "written_noise_decay"}})
+    safe, _ = sanitize.SafeToShow().preprocess(nbformat.v4.new_notebook(cells=[raw, forged, honest]), {})
+    assert runnable(safe.cells[0].source.split("</pre>", 1)[1]) == [] and "&lt;script&gt;" in safe.cells[0].source
+    assert "nbgrader" not in safe.cells[1].metadata and safe.cells[2].metadata.nbgrader.grade_id == "written_noise_decay"
+
+
+def test_show_safely_adds_itself_once_and_keeps_other_preprocessors():
+    config = Config()
+    config.HTMLExporter.preprocessors = ["some.Other"]
+    sanitize.show_safely(config)
+    sanitize.show_safely(config)
+    assert config.HTMLExporter.preprocessors == ["some.Other", "lrcourse.grading.sanitize.SafeToShow"]
+    assert config.HTMLExporter.filters["markdown2html"] == "lrcourse.grading.sanitize.markdown2html"
+
+
+def test_the_course_configuration_sanitizes_what_formgrader_renders(root):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    assert "lrcourse.grading.sanitize.SafeToShow" in config.HTMLExporter.preprocessors
+    assert config.HTMLExporter.filters["markdown2html"] == "lrcourse.grading.sanitize.markdown2html"
+
+
+def test_the_policy_allows_the_pages_head_and_nbgraders_static_scripts_only():
+    page = ('<html><head><script src="/formgrader/static/js/formgrade.js"></script><script>var a = 1;</script>'
+            '<script type="text/x-mathjax-config">MathJax.Hub.Config({})</script></head>'
+            '<body><script>var a = 1;</script><script>evil()</script></body></html>')
+    policy = content_policy.page_policy("http://127.0.0.1:8888", "/", page, content_policy.template_allowances())
+    script_src = next(d for d in policy.split("; ") if d.startswith("script-src"))
+    assert content_policy.sha256("var a = 1;") in script_src
+    assert content_policy.sha256("evil()") not in script_src
+    assert content_policy.sha256("MathJax.Hub.Config({})") not in script_src
+    assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+    assert "http://127.0.0.1:8888/formgrader/static/" in script_src and " 'self'" not in script_src
+    assert content_policy.sha256("toggle_name(true);") in script_src  # nbgrader's own name toggle
+    for directive in ("object-src 'none'", "base-uri 'none'", "frame-src 'none'", "form-action 'none'"):
+        assert directive in policy
+    assert "sandbox" in content_policy.FILE_POLICY and "script-src" not in content_policy.FILE_POLICY
