@@ -18,26 +18,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ("05_training", "06_choosing_the_rate")
-HIDDEN = "### BEGIN HIDDEN TESTS"
 
 
 def exercise_cells(chapter: str) -> tuple[list[str], list[str], list[str]]:
     """The context cells, the solution cells and the visible part of the test cells of a source notebook."""
     import nbformat
 
+    from lrcourse import cells
+
     [path] = sorted((ROOT / "source" / chapter).glob("*.ipynb"))
     notebook = nbformat.read(path, as_version=4)
     context, answers, tests = [], [], []
     for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.get("id") == "setup" or cell.metadata.get("lrcourse", {}).get("context"):
+        if cells.is_context(cell):
             context.append(cell.source)
-        elif meta.get("solution") and not meta.get("grade"):
+        elif cells.is_answer(cell):
             answers.append(cell.source)
-        elif meta.get("grade") and not meta.get("solution"):
-            tests.append(cell.source.split(HIDDEN)[0])
+        elif cells.is_test(cell):
+            tests.append(cells.visible_part(cell.source))
     return context, answers, tests
 
 
@@ -53,15 +51,13 @@ def run_visible_checks(chapter: str) -> None:
 
 
 def record() -> dict:
-    from lrcourse import checking
+    """Every case the visible checks ask the references for, with its expected values."""
+    from lrcourse.checking.expected import Recorder, recording
 
-    checking.RECORDING = {}
-    try:
+    with recording(Recorder()) as recorder:
         for chapter in CHAPTERS:
             run_visible_checks(chapter)
-        return checking.RECORDING
-    finally:
-        checking.RECORDING = None
+    return recorder.table
 
 
 def main() -> None:

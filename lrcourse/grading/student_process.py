@@ -5,7 +5,7 @@ A *zygote* (`python -I -m lrcourse.grading.student_process ...`) imports torch a
 once, then forks a fresh child for each student notebook the grader asks it to (milliseconds, instead of
 the seconds a new interpreter needs). The grader hands the child one end of a socket pair; over it the
 child receives the chapter's setup cell and the student's answer cells, runs them, and then answers
-requests one line of JSON at a time (`lrcourse.grading.wire`):
+requests one line of JSON at a time (`lrcourse.wire`):
 
     {"op": "observe", "observer": "scheduler", "target": "MyStepLR", "payload": {...}}  -> an observation
     {"op": "call", "target": "largest_stable_lr", "args": [...], "kwargs": {...}}       -> the value returned
@@ -155,7 +155,7 @@ class Child:
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _Shell}
 
     def send(self, message: dict) -> None:
-        from lrcourse.grading import wire
+        from lrcourse import wire
 
         try:
             data = wire.dumps(message)
@@ -164,7 +164,7 @@ class Child:
         self.channel.sendall(data)
 
     def run(self) -> None:
-        from lrcourse.grading import wire
+        from lrcourse import wire
 
         for line in self.reader:
             request = wire.loads(line)
@@ -188,7 +188,7 @@ class Child:
         if op == "call":
             return self.call(target, request)
         if op == "value":  # a name bound to plain data (a prediction), or something to drive by calls
-            from lrcourse.grading import wire
+            from lrcourse import wire
 
             if callable(target):
                 return {"ok": True, "callable": True}
@@ -197,7 +197,7 @@ class Child:
 
     def load(self, request: dict) -> dict:
         """Run the chapter's setup cell (the instructor's), then the student's answer cells, as a notebook would."""
-        from lrcourse.grading import wire
+        from lrcourse import wire
 
         for source in request["context"]:
             exec(compile(_python(source), "<setup cell>", "exec"), self.namespace)
@@ -212,14 +212,14 @@ class Child:
     def call(self, function, request: dict) -> dict:
         """Call a function answer with the grader's arguments; report its value, and the optimizers' rates
         after the call (an answer may change them in place)."""
-        from lrcourse.checking import SECONDS_PER_CASE, StudentTimeout, _Guard
-        from lrcourse.grading import wire
+        from lrcourse.checking import SECONDS_PER_CASE, Guard, StudentTimeout
+        from lrcourse import wire
 
         optimizers = []
         args = [_argument(wire.decode(a), optimizers) for a in request.get("args", [])]
         kwargs = {str(k): _argument(wire.decode(v), optimizers) for k, v in request.get("kwargs", {}).items()}
         reply = {"ok": True, "value": None, "error": None, "timeout": False}
-        guard = _Guard(float(request.get("seconds", SECONDS_PER_CASE)))
+        guard = Guard(float(request.get("seconds", SECONDS_PER_CASE)))
         try:
             with guard.running():
                 reply["value"] = wire.encode(function(*args, **kwargs))

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lrcourse import checking
-from lrcourse.grading import wire
+from lrcourse import wire
 
 VERDICTS = ".lrcourse-verdicts.json"
 LOAD_SECONDS = 30.0     # the setup and answer cells, like nbgrader's per-cell timeout
@@ -341,7 +341,7 @@ def _encode_argument(value, optimizers: list):
 
 def _observer_seconds(observer: str, payload: dict) -> float:
     if observer == "scheduler":
-        return checking._case_seconds(payload["case"])
+        return checking.case_seconds(payload["case"])
     if observer in ("fit_steps", "range_test"):
         return 30.0
     return checking.SECONDS_PER_CASE
