@@ -35,7 +35,7 @@ def grade_id(cell: dict) -> str | None:
     return _dict(_dict(cell.get("metadata")).get("nbgrader")).get("grade_id", cell.get("id"))
 
 
-def _code(cell) -> bool:
+def is_code(cell) -> bool:
     return isinstance(cell, dict) and cell.get("cell_type") == "code"
 
 
@@ -48,15 +48,15 @@ def _lrcourse(cell: dict) -> dict:
 
 
 def is_context(cell: dict) -> bool:
-    return _code(cell) and (cell.get("id") == "setup" or bool(_lrcourse(cell).get("context")))
+    return is_code(cell) and (cell.get("id") == "setup" or bool(_lrcourse(cell).get("context")))
 
 
 def is_answer(cell: dict) -> bool:
-    return _code(cell) and bool(_nbgrader(cell).get("solution")) and not _nbgrader(cell).get("grade")
+    return is_code(cell) and bool(_nbgrader(cell).get("solution")) and not _nbgrader(cell).get("grade")
 
 
 def is_test(cell: dict) -> bool:
-    return _code(cell) and bool(_nbgrader(cell).get("grade")) and not _nbgrader(cell).get("solution")
+    return is_code(cell) and bool(_nbgrader(cell).get("grade")) and not _nbgrader(cell).get("solution")
 
 
 def uses_schedulers(cell: dict) -> bool:

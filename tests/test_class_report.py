@@ -16,7 +16,7 @@ import pytest
 
 from classresults import EXAMPLE, build_class, gradebook_cells
 from conftest import ARTIFACTS
-from lrcourse.grading.report import distribution, item_stats, write_class_report
+from lrcourse.grading.class_report import distribution, item_stats, write_class_report
 from lrcourse.grading.results import (
     PENDING, AssignmentGrades, Item, frequent_failures, short_message, student_failures,
 )

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from lrcourse import checking
-from lrcourse.checking import expected
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "grader"))
@@ -29,7 +28,7 @@ def test_no_reference_solution_lives_in_the_package():
 @pytest.mark.slow
 def test_the_table_holds_what_the_grader_references_compute():
     table = json.loads(checking.EXPECTED_VISIBLE.read_text())
-    grader = expected.grader_references()
+    grader = checking.expected.grader_references()
     assert grader is not None and table, "run `python grader/make_expected.py`"
     for kind, cases in table.items():
         for key, expected in cases.items():
@@ -41,11 +40,11 @@ def test_the_table_holds_what_the_grader_references_compute():
 @pytest.mark.parametrize("chapter", make_expected.CHAPTERS)
 def test_the_visible_checks_pass_with_the_table_alone(chapter, monkeypatch):
     """As in a student's installation: no grader/references.py, every visible case from the table."""
-    monkeypatch.setattr(expected, "grader_references", lambda: None)
+    monkeypatch.setattr(checking.expected, "grader_references", lambda: None)
     make_expected.run_visible_checks(chapter)
 
 
 def test_a_case_outside_the_table_says_it_is_the_graders(monkeypatch):
-    monkeypatch.setattr(expected, "grader_references", lambda: None)
+    monkeypatch.setattr(checking.expected, "grader_references", lambda: None)
     with pytest.raises(AssertionError, match="only on the grader's side"):
-        expected.ExpectedValues().reference_range_test({"seed": -1})
+        checking.expected.ExpectedValues().reference_range_test({"seed": -1})
