@@ -20,14 +20,9 @@ a silence past the deadline is a timeout, and neither can reach the comparison.
 """
 from __future__ import annotations
 
-
 import contextlib
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,7 +75,7 @@ class Judge:
 
     def __init__(self, limits=None):
         """`limits`: run the students' answers in sandboxes with these limits (None: unsandboxed)."""
-        self.zygotes = {flag: Zygote(flag, limits) for flag in (False, True)}
+        self.zygotes = {flag: AnswerZygote(flag, limits) for flag in (False, True)}
         self._setups: dict[tuple, dict] = {}
 
     def close(self) -> None:
