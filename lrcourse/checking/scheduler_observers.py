@@ -9,6 +9,7 @@ from lrcourse.checking.guard import (
     Guard, StudentTimeout, case_seconds, forbidden_class_message, seconds_per_case, wrapped_scheduler,
 )
 from lrcourse.checking.observe import observer
+from lrcourse.reference import hand_edit
 from lrcourse.schedules import make_optimizer
 
 
@@ -46,8 +47,7 @@ def observe_scheduler(student_class, payload: dict) -> dict:
             observation["wrapped"] = wrapped_scheduler(scheduler)
             snapshot(scheduler)
             for step in range(case["steps"] if metrics is None else len(metrics)):
-                for group, rate in edits.get(str(step + 1), {}).items():
-                    optimizer.param_groups[int(group)]["lr"] = rate
+                hand_edit(optimizer, edits, step + 1)
                 if case.get("after_edits") and edits.get(str(step + 1)):
                     snapshot(scheduler)
                 if metrics is None:
@@ -63,8 +63,7 @@ def observe_scheduler(student_class, payload: dict) -> dict:
                 snapshot(scheduler)
             last = str((case["steps"] if metrics is None else len(metrics)) + 1)
             if case.get("after_edits") and edits.get(last):     # an edit after the last step, and no step after it
-                for group, rate in edits[last].items():
-                    optimizer.param_groups[int(group)]["lr"] = rate
+                hand_edit(optimizer, edits, int(last))
                 snapshot(scheduler)
             if "get_last_lr" in record:
                 observation["returned_lists"] = [wire.encode(value) for value in returned]

@@ -7,15 +7,13 @@ deadline is an `AnswerTimeout`, and a zygote that does not fork is a `GraderFaul
 """
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
 
 from lrcourse import wire
-
-START_SECONDS = 120.0   # a zygote importing torch on a busy machine
+from lrcourse.grading.namespaces import kill_quietly
+from lrcourse.grading.zygote import START_SECONDS
 
 
 class AnswerTimeout(Exception):
@@ -95,7 +93,7 @@ class AnswerZygote:
         if self.process is None:
             return
         self.control.close()
-        _kill_group(self.process.pid)
+        kill_quietly(self.process.pid)
         self.process.kill()
         self.process.wait()
         self.process.stderr.close()
@@ -114,13 +112,6 @@ class AnswerZygote:
         if self.sandbox is not None:
             self.sandbox.close()
             self.sandbox = None
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _read_line(sock: socket.socket, limit: int = wire.MAX_MESSAGE) -> bytes:

@@ -18,7 +18,6 @@ import itertools
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,10 +26,11 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
+from lrcourse.grading.namespaces import kill_quietly, mount_tmpfs, unmount
 from lrcourse.grading.sandbox import Limits, Sandbox
+from lrcourse.grading.zygote import START_SECONDS
 
 NOTEBOOK = Path("/notebook")      # where a sandboxed kernel sees the student's folder
-START_SECONDS = 120
 RELAY = Path(__file__).with_name("kernel_relay.py")
 
 
@@ -90,7 +90,7 @@ class KernelZygote:
         # Short (a Unix socket path has ~100 bytes), and not under /tmp, which each kernel replaces by its own.
         self.sockets = Path(tempfile.mkdtemp(prefix=f"lrc-{os.getpid()}-", dir=_sockets_parent()))
         # Kernels write their sockets here: as root, a small tmpfs of its own, so no notebook fills the disk.
-        self.sockets_mounted = limits is not None and os.geteuid() == 0 and _mount_tmpfs(self.sockets, SOCKETS_MB)
+        self.sockets_mounted = limits is not None and os.geteuid() == 0 and mount_tmpfs(self.sockets, SOCKETS_MB)
         self.numbers = itertools.count()
 
     # --------------------------------------------------------------------------------------------
@@ -187,10 +187,7 @@ class KernelZygote:
             self.control.close()
             self.control = None
         if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_quietly(self.process.pid, group=True)
             self.process.wait()
             self.process = None
         if self.sandbox is not None:
@@ -201,27 +198,11 @@ class KernelZygote:
         self.stop()
         shutil.rmtree(self.private, ignore_errors=True)
         if self.sockets_mounted:
-            _unmount(self.sockets)
+            unmount(self.sockets)
         shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 SOCKETS_MB = 16
-
-
-def _mount_tmpfs(folder: Path, size_mb: int) -> bool:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
-    options = f"size={size_mb}m,mode=0755".encode()
-    return libc.mount(b"tmpfs", str(folder).encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) == 0
-
-
-def _unmount(folder: Path) -> None:
-    import ctypes
-
-    MNT_DETACH = 2
-    ctypes.CDLL(None, use_errno=True).umount2(str(folder).encode(), MNT_DETACH)
 
 
 def _sockets_parent() -> str | None:
@@ -300,10 +281,7 @@ class ForkedKernelManager(AsyncKernelManager):
         process = getattr(self.provisioner, "process", None)  # None once jupyter_client collected it:
         pid = process.pid if process is not None and process.poll() is None else None  # its id may be reused
         if pid:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_quietly(pid, group=True)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import signal
 import sys
 import sysconfig
 import tempfile
@@ -37,6 +36,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import lrcourse
+from lrcourse.grading.namespaces import kill_quietly, unmount
 
 UID_BASE = 61000   # sandboxes run as 61000 + n when the grader is root (no such user exists)
 _COUNTER = itertools.count()
@@ -260,10 +260,7 @@ class Sandbox:
         for group in self.cgroups.values():
             try:
                 for pid in (group / "cgroup.procs").read_text().split():
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
+                    kill_quietly(int(pid))
             except OSError:
                 pass
 
@@ -309,9 +306,7 @@ def remove_stale() -> None:
     for path in candidates:
         found = re.search(r"(?:lrcourse-(?:sandbox|zygote)|lrc)-(\d+)-", os.path.basename(path))
         if found and not _running(int(found.group(1))):
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).umount2(path.encode(), 2)  # a socket folder's tmpfs, if any
+            unmount(path)  # a socket folder's tmpfs, if any
             shutil.rmtree(path, ignore_errors=True)
     for group in [*CGROUP_ROOT.glob("*/lrcourse-*-*"), *CGROUP_ROOT.glob("lrcourse-*-*")]:
         found = re.fullmatch(r"lrcourse-(\d+)-\d+", group.name)

@@ -24,7 +24,8 @@ import signal
 import socket
 import sys
 
-from lrcourse.grading import namespaces
+from lrcourse.grading import namespaces, zygote
+from lrcourse.grading.zygote import COURSE_MODULES
 
 CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long before
 TMP_MB = 256       # each child's own /tmp
@@ -43,14 +44,13 @@ def prepare(allow_schedulers: bool) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
+    import importlib
+
     import numpy  # noqa: F401
     import torch
 
-    import lrcourse.checking  # noqa: F401
-    import lrcourse.plots  # noqa: F401
-    import lrcourse.problems  # noqa: F401
-    import lrcourse.training  # noqa: F401
-    import lrcourse.widgets  # noqa: F401
+    for name in COURSE_MODULES:
+        importlib.import_module(name)
     from lrcourse.schedules import make_optimizer
 
     make_optimizer([0.1]).step()  # the first optimizer step imports torch._dynamo: pay it here, once
@@ -63,39 +63,19 @@ def serve_forks(control: socket.socket, sweep: bool = False) -> None:
     `sweep` (in a sandbox of its own, where every other process is a student's): killing a child also kills
     whatever else runs in the sandbox and empties /tmp, so nothing of one student meets the next.
     """
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(control, 1024, 1)
-        except OSError:
-            return
-        if not message:
-            return
-        words = message.decode().split()
-        if words[0] == "fork" and fds:
-            pid = os.fork()
-            if pid == 0:
-                control.close()
-                _child(fds[0], isolate=sweep)
-            os.close(fds[0])
-            control.sendall(f"{pid}\n".encode())
-        elif words[0] == "kill" and len(words) == 2:
-            _kill(int(words[1]))
-            if sweep:
-                namespaces.sweep_sandbox()
-            control.sendall(b"killed\n")
-        else:
-            for fd in fds:
-                os.close(fd)
-            control.sendall(b"?\n")
 
+    def kill(rest: str) -> bytes | None:
+        words = rest.split()
+        if len(words) != 1:
+            return None
+        pid = int(words[0])
+        namespaces.kill_quietly(pid, group=True)  # its session's process group, then the child itself
+        namespaces.kill_quietly(pid)
+        if sweep:
+            namespaces.sweep_sandbox()
+        return b"killed\n"
 
-def _kill(pid: int) -> None:
-    for target in (-pid, pid):  # its session's process group, then the child itself
-        try:
-            os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    zygote.serve(control, lambda fd, _: _child(fd, isolate=sweep), {"kill": kill})
 
 
 # --------------------------------------------------------------------------------------------
