@@ -4,10 +4,11 @@ the reference, the messages."""
 import pytest
 import torch
 
-import implementations as catalogue
 from lrcourse import checking
 from lrcourse.checking import PlateauCase, StepLRCase, check_plateau, check_step_lr
 from lrcourse.reference import reference_trajectories
+
+import implementations as catalogue
 
 
 def load(answer, name):

@@ -11,15 +11,15 @@ import time
 import uuid
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 
-import hostile
 from lrcourse.grading import kernels
 from lrcourse.grading.sandbox import Limits
+
+import hostile
 
 pytestmark = pytest.mark.slow
 MARK = uuid.uuid4().hex[:12]

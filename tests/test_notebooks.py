@@ -8,8 +8,9 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ROOT, code_and_markdown, nbgrader_meta, read
 from lrcourse.build import execute, generate_release, source_notebooks, tool_environment
+
+from conftest import ROOT, code_and_markdown, nbgrader_meta, read
 
 SOURCES = source_notebooks(ROOT)
 IDS = [path.parent.name for path in SOURCES]

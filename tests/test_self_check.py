@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT
 from lrcourse.build import tool_environment
+
+from conftest import ROOT
 
 
 def digest(folder):

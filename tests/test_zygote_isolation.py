@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-import hostile
-from course import make_course
 from lrcourse.grading import verdicts
 from lrcourse.grading.answer_zygote import GraderFault
 from lrcourse.grading.exercise import load_exercise
 from lrcourse.grading.sandbox import Limits
+
+import hostile
+from course import make_course
 
 WRITE_ZYGOTE_MEMORY = hostile.find_zygotes("--zygote") + '''
 import sys, ctypes, struct

@@ -27,21 +27,28 @@ expected values), and one module per exercise family: `scheduler_cases`, `schedu
 `schedulers` (chapters 2-3), `factors` (4), `fit_steps` (5), `range_test` (6), plus `preview`.
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
 """
-from lrcourse.checking.expect import (
-    LOSS_TOLERANCE, RELATIVE_TOLERANCE, expect, expect_close, expect_equal, passed,
-)
+from lrcourse.checking.expect import LOSS_TOLERANCE, RELATIVE_TOLERANCE, expect, expect_close, expect_equal, passed
 from lrcourse.checking.expected import EXPECTED_VISIBLE, GRADER_REFERENCES
 from lrcourse.checking.factors import check_warmup_cosine, check_warmup_step
 from lrcourse.checking.fit_steps import (
-    ORDER_WARNING, STEP_KEYS, check_fit_steps_losses, check_fit_steps_order, check_fit_steps_rates,
+    ORDER_WARNING,
+    STEP_KEYS,
+    check_fit_steps_losses,
+    check_fit_steps_order,
+    check_fit_steps_rates,
     observe_fit_steps,
 )
 from lrcourse.checking.guard import SCHEDULER_MODULE, SECONDS_PER_CASE, Guard, StudentTimeout, case_seconds
 from lrcourse.checking.observe import OBSERVERS, RemoteTarget, decode_observation, observe
 from lrcourse.checking.preview import preview
 from lrcourse.checking.range_test import (
-    RANGE_KEYS, check_range_groups, check_range_losses, check_range_rates, check_range_restores,
-    check_range_suggestion, observe_range_test,
+    RANGE_KEYS,
+    check_range_groups,
+    check_range_losses,
+    check_range_rates,
+    check_range_restores,
+    check_range_suggestion,
+    observe_range_test,
 )
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase
 from lrcourse.checking.scheduler_observers import observe_construction, observe_scheduler

@@ -6,7 +6,12 @@ import torch
 
 from lrcourse import wire
 from lrcourse.checking.guard import (
-    Guard, StudentTimeout, case_seconds, forbidden_class_message, seconds_per_case, wrapped_scheduler,
+    Guard,
+    StudentTimeout,
+    case_seconds,
+    forbidden_class_message,
+    seconds_per_case,
+    wrapped_scheduler,
 )
 from lrcourse.checking.observe import observer
 from lrcourse.reference import hand_edit

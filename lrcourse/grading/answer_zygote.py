@@ -65,7 +65,7 @@ class AnswerZygote:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def fork(self) -> "AnswerProcess":
+    def fork(self) -> AnswerProcess:
         ours, theirs = socket.socketpair()
         try:
             if not self.alive():
@@ -120,7 +120,7 @@ def _read_line(sock: socket.socket, limit: int = wire.MAX_MESSAGE) -> bytes:
     while True:
         try:
             chunk = sock.recv(65536, socket.MSG_PEEK)
-        except socket.timeout:
+        except TimeoutError:
             raise AnswerTimeout() from None
         if not chunk:
             raise EOFError("the process closed the connection")

@@ -16,8 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrcourse.grading.results import (
-    PENDING, AssignmentGrades, Item, failed_students, frequent_failures, overridden_cells, read_class,
-    read_verdicts, short_message, student_failures,
+    PENDING,
+    AssignmentGrades,
+    Item,
+    failed_students,
+    frequent_failures,
+    overridden_cells,
+    read_class,
+    read_verdicts,
+    short_message,
+    student_failures,
 )
 
 PASS_SHARE = 0.5  # below this share of the total, a student is listed to look at

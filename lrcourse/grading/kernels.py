@@ -38,12 +38,12 @@ class Kernels:
     """A grading worker's kernels: its kernel zygote, the notebook's wall-clock limit, and, by notebook
     folder, the managers still running and which limit stopped a kernel (for the report)."""
 
-    def __init__(self, zygote: "KernelZygote", limits: Limits):
+    def __init__(self, zygote: KernelZygote, limits: Limits):
         self.zygote, self.limits = zygote, limits
         self.limit_hits: dict[str, str] = {}
-        self.running: dict[str, "ForkedKernelManager"] = {}
+        self.running: dict[str, ForkedKernelManager] = {}
 
-    def manager_class(self) -> type["ForkedKernelManager"]:
+    def manager_class(self) -> type[ForkedKernelManager]:
         """A kernel manager class whose kernels come from these (jupyter_client builds it with no arguments)."""
         return type("ForkedKernelManager", (ForkedKernelManager,), {"kernels": self})
 

@@ -78,7 +78,7 @@ class Limits:
     wall_seconds: int = 300      # a notebook's whole run, from kernel start to shutdown
 
     @classmethod
-    def from_config(cls, config) -> "Limits":
+    def from_config(cls, config) -> Limits:
         section = config.get("Sandbox", {}) if config is not None else {}
         return cls(**{f.name: int(section[f.name]) for f in fields(cls) if f.name in section})
 

@@ -192,8 +192,8 @@ class Child:
     def call(self, function, request: dict) -> dict:
         """Call a function answer with the grader's arguments; report its value, and the optimizers' rates
         after the call (an answer may change them in place)."""
-        from lrcourse.checking import SECONDS_PER_CASE, Guard, StudentTimeout
         from lrcourse import wire
+        from lrcourse.checking import SECONDS_PER_CASE, Guard, StudentTimeout
 
         optimizers = []
         args = [_argument(wire.decode(a), optimizers) for a in request.get("args", [])]

@@ -52,7 +52,7 @@ class Worker:
     exercises: dict = field(default_factory=dict)  # assignment -> verdicts.Exercise, read once
 
     @classmethod
-    def open(cls, course: Path, db_url: str, sandboxed: bool = True) -> "Worker":
+    def open(cls, course: Path, db_url: str, sandboxed: bool = True) -> Worker:
         """nbgrader's API for the course, the kernel zygote and the judge (sandboxed unless told not to)."""
         from nbgrader.apps import NbGraderAPI
 
