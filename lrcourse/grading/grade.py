@@ -49,7 +49,7 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, force
     if todo:
         _prepare_gradebook(course, assignment, db_url)
         if sandboxed:
-            from lrcourse.grading.sandbox import remove_stale
+            from lrcourse.grading.leftovers import remove_stale
 
             remove_stale()
         run.outcomes += _run_workers(course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress,

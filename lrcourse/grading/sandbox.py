@@ -36,7 +36,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import lrcourse
-from lrcourse.grading.namespaces import kill_quietly, unmount
+from lrcourse.grading.namespaces import kill_quietly
 
 UID_BASE = 61000   # sandboxes run as 61000 + n when the grader is root (no such user exists)
 _COUNTER = itertools.count()
@@ -292,36 +292,3 @@ def stub_for_lr_scheduler() -> dict[Path, Path]:
     for compiled in (optim / "__pycache__").glob("lr_scheduler.*.pyc"):
         hidden[compiled] = Path("/dev/null")
     return hidden
-
-
-def remove_stale() -> None:
-    """What a grader killed outright leaves behind (its workers' sandbox folders, socket folders and
-    cgroups, named after the worker's process id): removed once that process is gone."""
-    import glob
-    import re
-
-    candidates = [*glob.glob(os.path.join(tempfile.gettempdir(), "lrcourse-sandbox-*")),
-                  *glob.glob(os.path.join(tempfile.gettempdir(), "lrcourse-zygote-*")),
-                  *glob.glob("/var/tmp/lrc-*"), *glob.glob("/dev/shm/lrc-*")]
-    for path in candidates:
-        found = re.search(r"(?:lrcourse-(?:sandbox|zygote)|lrc)-(\d+)-", os.path.basename(path))
-        if found and not _running(int(found.group(1))):
-            unmount(path)  # a socket folder's tmpfs, if any
-            shutil.rmtree(path, ignore_errors=True)
-    for group in [*CGROUP_ROOT.glob("*/lrcourse-*-*"), *CGROUP_ROOT.glob("lrcourse-*-*")]:
-        found = re.fullmatch(r"lrcourse-(\d+)-\d+", group.name)
-        if found and not _running(int(found.group(1))):
-            try:
-                group.rmdir()
-            except OSError:  # still has members: left alone
-                pass
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
