@@ -25,26 +25,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ("05_training", "06_choosing_the_rate")
-HIDDEN = "### BEGIN HIDDEN TESTS"
 
 
 def exercise_cells(chapter: str) -> tuple[list[str], list[str], list[str]]:
     """The context cells, the solution cells and the visible part of the test cells of a source notebook."""
     import nbformat
 
+    from lrcourse import cells
+
     [path] = sorted((ROOT / "source" / chapter).glob("*.ipynb"))
     notebook = nbformat.read(path, as_version=4)
     context, answers, tests = [], [], []
     for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.get("id") == "setup" or cell.metadata.get("lrcourse", {}).get("context"):
+        if cells.is_context(cell):
             context.append(cell.source)
-        elif meta.get("solution") and not meta.get("grade"):
+        elif cells.is_answer(cell):
             answers.append(cell.source)
-        elif meta.get("grade") and not meta.get("solution"):
-            tests.append(cell.source.split(HIDDEN)[0])
+        elif cells.is_test(cell):
+            tests.append(cells.visible_part(cell.source))
     return context, answers, tests
 
 
@@ -77,31 +75,13 @@ def test_cells(chapter: str) -> list[str]:
 def every_case() -> dict[str, list[dict]]:
     """Every case the chapters' test cells ask the references for, hidden ones included (for
     scripts/cpu_spread.py and the tests that check no case sits where another CPU could flip it)."""
-    from lrcourse import checking
+    from lrcourse.checking.expected import Recorder, recording
 
-    asked: dict[str, list[dict]] = {"fit_steps": [], "range_test": []}
-    references = checking._grader_references()
-
-    class Recording:
-        def __getattr__(self, name):
-            kind = name.removeprefix("reference_")
-
-            def compute(payload):
-                if payload not in asked[kind]:
-                    asked[kind].append(payload)
-                return getattr(references, name)(payload)
-
-            return compute
-
-    table, references_of = checking._visible_table, checking._grader_references
-    checking._visible_table, checking._grader_references = (lambda: {}), Recording
-    try:
+    with recording(Recorder()) as recorder:
         for chapter in CHAPTERS:
             context, answers, _ = exercise_cells(chapter)
             run_cells(chapter, [*context, *answers, *test_cells(chapter)])
-    finally:
-        checking._visible_table, checking._grader_references = table, references_of
-    return asked
+    return {kind: [json.loads(key) for key in cases] for kind, cases in recorder.table.items()}
 
 
 def flip_margins(payload: dict, result: dict) -> tuple[float, float]:
@@ -117,15 +97,13 @@ def flip_margins(payload: dict, result: dict) -> tuple[float, float]:
 
 
 def record() -> dict:
-    from lrcourse import checking
+    """Every case the visible checks ask the references for, with its expected values."""
+    from lrcourse.checking.expected import Recorder, recording
 
-    checking.RECORDING = {}
-    try:
+    with recording(Recorder()) as recorder:
         for chapter in CHAPTERS:
             run_visible_checks(chapter)
-        return checking.RECORDING
-    finally:
-        checking.RECORDING = None
+    return recorder.table
 
 
 def main() -> None:

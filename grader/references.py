@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from lrcourse.checking import _range_fixture, _steps_fixture
+from lrcourse.fixtures import range_fixture, steps_fixture
 
 
 def reference_fit_steps(payload: dict) -> dict:
@@ -23,7 +23,7 @@ def reference_fit_steps(payload: dict) -> dict:
     from lrcourse import training
 
     with training.one_thread():
-        model, optimizer, scheduler, batches, val_set = _steps_fixture(payload)
+        model, optimizer, scheduler, batches, val_set = steps_fixture(payload)
         loss_fn = torch.nn.CrossEntropyLoss()
         accumulation = payload["accumulation"]
         history = {"lr": [], "loss": [], "val_loss": []}
@@ -51,7 +51,7 @@ def reference_range_test(payload: dict) -> dict:
     from lrcourse import training
 
     with training.one_thread():
-        model, optimizer, batches = _range_fixture(payload)
+        model, optimizer, batches = range_fixture(payload)
         loss_fn = torch.nn.CrossEntropyLoss()
         start, end, steps, beta = payload["start_lr"], payload["end_lr"], payload["num_steps"], payload["beta"]
         ratios = [group["lr"] / optimizer.param_groups[0]["lr"] for group in optimizer.param_groups]

@@ -14,20 +14,22 @@ import signal
 import sys
 from pathlib import Path
 
-from lrcourse import grading
+from lrcourse.grading.course import default_db_url, ensure_tools_on_path, gradebook
+from lrcourse.grading.grade import grade_class
+from lrcourse.grading.outcomes import summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _released(course: Path, assignment: str, db_url: str | None = None) -> None:
     """Make sure the gradebook knows the assignment (its cells and hidden tests come from generate_assignment)."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     from lrcourse.build import generate_release
 
     try:
-        with Gradebook(grading.with_busy_timeout(db_url or grading.default_db_url(course))) as gradebook:
-            gradebook.find_assignment(assignment)
+        with gradebook(db_url or default_db_url(course)) as book:
+            book.find_assignment(assignment)
     except MissingEntry:
         print(f"{assignment} is not in the gradebook yet: running nbgrader generate_assignment first", file=sys.stderr)
         generate_release(course, [assignment], db_url)
@@ -70,49 +72,52 @@ def command_grade(args) -> int:
         return 2
     args.db_url = _db_url(args)
     _released(course, args.assignment, args.db_url)
-    report = grading.grade_class(course, args.assignment, workers=args.workers, force=args.force, db_url=args.db_url,
-                                 sandboxed=not args.no_sandbox)
-    print(grading.summary(report))
+    run = grade_class(course, args.assignment, workers=args.workers, force=args.force, db_url=args.db_url,
+                      sandboxed=not args.no_sandbox)
+    print(summary(run))
     print(f"grades: {course / 'grades.csv'}   report: {course / 'reports' / (args.assignment + '.csv')}   "
           f"feedback: {course / 'feedback'}")
     _report_and_export(course, args)
-    return 1 if report.failed else 0
+    return 1 if run.failed else 0
 
 
 def _report_and_export(course: Path, args) -> None:
     """After grading: the class report always; with --export, the per-item CSV and Canvas file too."""
-    from lrcourse.grading.report import write_class_report
+    from lrcourse.grading.class_report import write_chapter_report
+    from lrcourse.grading.results import read_gradebook
 
-    db_url = args.db_url or grading.default_db_url(course)
+    db_url = args.db_url or default_db_url(course)
     try:
-        print(f"class report: {write_class_report(course, args.assignment, db_url)}")
+        book = read_gradebook(course, db_url, None if args.export else [args.assignment])  # read once
+        print(f"class report: {write_chapter_report(course, book.assignment(args.assignment))}")
         if args.export:
-            print("\n".join(_export(course, db_url, [], args)))
+            print("\n".join(_export(course, book, args)))
     except Exception as error:  # the grades are written; a report that fails must not hide that
         print(f"lrcourse: the class report or export failed: {type(error).__name__}: {error}", file=sys.stderr)
 
 
-def _export(course: Path, db_url: str, assignments: list[str], args) -> list[str]:
+def _export(course: Path, book, args) -> list[str]:
     from lrcourse.grading.export import ExportOptions, export_class
 
     names = dict(pair.split("=", 1) for pair in args.canvas_column)
     options = ExportOptions(Path(args.out).resolve() if args.out else None,
                             Path(args.roster).resolve() if args.roster else None, args.roster_id_column,
                             Path(args.id_map).resolve() if args.id_map else None, names)
-    return export_class(course, db_url, assignments or None, options)
+    return export_class(course, book, options)
 
 
 def command_export(args) -> int:
     """Per-item grades of the whole gradebook (or ASSIGNMENTs), a Canvas file with --roster, a report per chapter."""
-    from lrcourse.grading.report import write_class_report
-    from lrcourse.grading.results import read_class
+    from lrcourse.grading.class_report import write_chapter_report
+    from lrcourse.grading.results import read_gradebook
 
     course = Path(args.course).resolve()
-    db_url = _db_url(args) or grading.default_db_url(course)
-    print("\n".join(_export(course, db_url, args.assignments, args)))
-    for grades in read_class(course, db_url, args.assignments or None):
+    db_url = _db_url(args) or default_db_url(course)
+    book = read_gradebook(course, db_url, args.assignments or None)  # the one read of the gradebook
+    print("\n".join(_export(course, book, args)))
+    for grades in book.assignments:
         if grades.totals:
-            print(f"class report: {write_class_report(course, grades.name, db_url)}")
+            print(f"class report: {write_chapter_report(course, grades)}")
     return 0
 
 
@@ -147,22 +152,19 @@ def command_check(args) -> int:
     generate_release(scratch, names)
     status = 0
     for name in names:
-        report = grading.grade_class(scratch, name, workers=1, force=True, progress=False,
-                                     sandboxed=not args.no_sandbox)
-        status |= 1 if report.failed else 0
-        _print_exercises(scratch, name, report)
+        run = grade_class(scratch, name, workers=1, force=True, progress=False, sandboxed=not args.no_sandbox)
+        status |= 1 if run.failed else 0
+        _print_exercises(scratch, name, run)
     return status
 
 
-def _print_exercises(course: Path, assignment: str, report) -> None:
-    from nbgrader.api import Gradebook
-
+def _print_exercises(course: Path, assignment: str, run) -> None:
     print(f"\n{assignment}")
-    if report.failed:
-        print(f"  could not be graded: {report.failed[0].reason}")
+    if run.failed:
+        print(f"  could not be graded: {run.failed[0].reason}")
         return
-    with Gradebook(grading.default_db_url(course)) as gradebook:
-        notebook = gradebook.find_submission(assignment, "you").notebooks[0]
+    with gradebook(default_db_url(course)) as book:
+        notebook = book.find_submission(assignment, "you").notebooks[0]
         for grade in sorted(notebook.grades, key=lambda g: g.name):
             if grade.max_score:
                 print(f"  {grade.name:<42} {grade.score:g} / {grade.max_score:g}")
@@ -227,7 +229,7 @@ def _stop_like_ctrl_c(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    grading.ensure_tools_on_path()
+    ensure_tools_on_path()
     # A job scheduler's stop, a CI time-out or `kill` ends a run the way Ctrl-C does: grades kept, workers stopped.
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     signal.signal(signal.SIGHUP, _stop_like_ctrl_c)

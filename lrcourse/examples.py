@@ -86,15 +86,16 @@ def unexpected(report, course: Path, expected: set[str]) -> list[str]:
 
 def grade_example_class(workers: int, sandboxed: bool) -> int:
     """`lrcourse demo`: submit and grade a copy of the example class; non-zero if anything unexpected failed."""
-    from lrcourse import grading
+    from lrcourse.grading.grade import grade_class
+    from lrcourse.grading.outcomes import summary
 
     assignments = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
     course = demo_course(assignments)
     submit_example_class(course, EXAMPLES, course / "release")
     problems = []
     for assignment in assignments:
-        report = grading.grade_class(course, assignment, workers=workers, force=True, sandboxed=sandboxed)
-        print(grading.summary(report))
+        report = grade_class(course, assignment, workers=workers, force=True, sandboxed=sandboxed)
+        print(summary(report))
         problems += unexpected(report, course, expected_failures(EXAMPLES, assignment))
     print(f"\nThe demo course is {course}: autograded/, feedback/ and grades.csv there; "
           f"`lrcourse export --course {course.relative_to(ROOT)} --roster examples/canvas_roster.csv` exports it.")

@@ -21,6 +21,12 @@ ATTRIBUTES = {
 }
 
 
+def hand_edit(optimizer, edits: dict, step: int) -> None:
+    """Set the rates a case's `edits` give for step number `step` (JSON's form: {"step": {"group": rate}})."""
+    for group, rate in edits.get(str(step), {}).items():
+        optimizer.param_groups[int(group)]["lr"] = rate
+
+
 def trajectory(case: dict) -> dict:
     """Run one case: {"states": [...], "ambiguous_steps": [...]}, or {"error": name, "message": text} when
     the constructor raises (the student's class must raise the same)."""
@@ -45,8 +51,7 @@ def trajectory(case: dict) -> dict:
     edits = case.get("edits") or {}
     ambiguous = []
     for step in range(case["steps"] if metrics is None else len(metrics)):
-        for group, rate in edits.get(str(step + 1), {}).items():
-            optimizer.param_groups[int(group)]["lr"] = rate
+        hand_edit(optimizer, edits, step + 1)
         if case.get("after_edits") and edits.get(str(step + 1)):
             states.append(snapshot())           # what get_last_lr() says between a hand edit and the step
         if metrics is not None and _on_a_boundary(scheduler, optimizer, metrics[step]):
@@ -56,8 +61,7 @@ def trajectory(case: dict) -> dict:
         states.append(snapshot())
     last = str((case["steps"] if metrics is None else len(metrics)) + 1)
     if case.get("after_edits") and edits.get(last):      # an edit after the last step, and no step after it
-        for group, rate in edits[last].items():
-            optimizer.param_groups[int(group)]["lr"] = rate
+        hand_edit(optimizer, edits, int(last))
         states.append(snapshot())
     return {"states": states, "ambiguous_steps": ambiguous}
 

@@ -5,7 +5,7 @@ stepped through the epochs, so the picture is what PyTorch does, never a re-type
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import math
 import re
+from collections.abc import Callable
 from time import perf_counter
-from typing import Callable
 
 import ipywidgets as widgets
 from matplotlib.axes import Axes

@@ -129,18 +129,19 @@ def verdict_seconds(course: Path, chapter: str) -> tuple[float, float]:
     from nbgrader.api import Gradebook
 
     from lrcourse.grading import verdicts
+    from lrcourse.grading.exercise import load_exercise, submitted_answers
 
     judge = verdicts.Judge()
     start = time.perf_counter()
     judge.zygotes[False].start()
     started = time.perf_counter() - start
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        exercise = verdicts.load_exercise(course, chapter, gradebook)
+        exercise = load_exercise(course, chapter, gradebook)
     students = sorted((course / "submitted").iterdir())
     start = time.perf_counter()
     for folder in students:
         path = next((folder / chapter).glob("*.ipynb"))
-        judge.decide(exercise, verdicts.submitted_answers(path, set(exercise.answers)))
+        judge.decide(exercise, submitted_answers(path, set(exercise.answers)))
     per_student = (time.perf_counter() - start) / len(students)
     judge.close()
     return started, per_student

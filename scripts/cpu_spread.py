@@ -40,9 +40,9 @@ def describe(configuration: dict[str, str]) -> str:
 
 
 def compute(cases: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    from lrcourse import checking
+    from lrcourse.checking import expected
 
-    references = checking._grader_references()
+    references = expected.grader_references()
     return {kind: [json.loads(json.dumps(getattr(references, f"reference_{kind}")(p))) for p in found]
             for kind, found in cases.items()}
 

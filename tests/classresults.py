@@ -14,11 +14,12 @@ from pathlib import Path
 
 import nbformat
 
+from lrcourse.build import generate_release
+from lrcourse.examples import submit_example_class
+
 from conftest import ROOT
 from course import NOTEBOOK, solution_answers, submit
 from gradedclass import lrcourse
-from lrcourse.build import generate_release
-from lrcourse.examples import submit_example_class
 
 EXAMPLE = "02_ordered_schedules"
 GENERATED = "01_learning_rate"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import nbformat
 
-from conftest import ROOT
 from lrcourse.build import generate_release, tool_environment
+
+from conftest import ROOT
 
 NOTEBOOK = {path.parent.name: path.name for path in (ROOT / "source").glob("*/*.ipynb")}
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import nbformat
 
-import implementations as catalogue
-from course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
-from conftest import ROOT
 from lrcourse.build import chapters, tool_environment
 from lrcourse.examples import submit_example_class
+
+import implementations as catalogue
+from conftest import ROOT
+from course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
 
 ANSWERS = (catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN
            + [catalogue.STEP_HANGS_AT_DEFINITION])

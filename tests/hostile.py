@@ -8,8 +8,8 @@ between honest students.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from course import solution_answers
 

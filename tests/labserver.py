@@ -37,7 +37,7 @@ def running_lab(command: list[str], cwd: Path, token: str, port: int, log: Path,
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start; its log:\n{log.read_text()[-3000:]}")
+                    raise RuntimeError(f"JupyterLab did not start; its log:\n{log.read_text()[-3000:]}") from None
                 time.sleep(0.5)
         yield base
     finally:

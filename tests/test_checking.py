@@ -4,10 +4,11 @@ the reference, the messages."""
 import pytest
 import torch
 
-import implementations as catalogue
 from lrcourse import checking
 from lrcourse.checking import PlateauCase, StepLRCase, check_plateau, check_step_lr
 from lrcourse.reference import reference_trajectories
+
+import implementations as catalogue
 
 
 def load(answer, name):
@@ -51,7 +52,7 @@ def test_any_use_of_torch_schedulers_fails(answer):
 
 
 def test_an_endless_loop_is_cut_within_the_budget(monkeypatch):
-    monkeypatch.setattr(checking, "SECONDS_PER_CASE", 0.5)
+    monkeypatch.setattr(checking.guard, "SECONDS_PER_CASE", 0.5)
     hangs = load(catalogue.STEP_BROKEN[2], "MyStepLR")
     with pytest.raises(AssertionError, match="did not finish"):
         check_step_lr(hangs, STEP_CASES[:1])
@@ -108,11 +109,11 @@ def test_expect_close_messages():
 
 def test_preview_prints_problems_instead_of_raising(capsys):
     hangs = load(catalogue.STEP_BROKEN[2], "MyStepLR")
-    checking.SECONDS_PER_CASE, saved = 0.5, checking.SECONDS_PER_CASE
+    checking.guard.SECONDS_PER_CASE, saved = 0.5, checking.guard.SECONDS_PER_CASE
     try:
         checking.preview(hangs, torch.optim.lr_scheduler.StepLR, epochs=3, step_size=1)
     finally:
-        checking.SECONDS_PER_CASE = saved
+        checking.guard.SECONDS_PER_CASE = saved
     assert "did not finish" in capsys.readouterr().out
 
 

@@ -17,10 +17,11 @@ import time
 
 import pytest
 
-import implementations as catalogue
-from course import autograde, make_course, scores, submit
-from gradedclass import broken_expectations, lrcourse, student_name, submit_answer, submit_broken, unexpected_scores
 from lrcourse.build import tool_environment
+
+import implementations as catalogue
+from course import autograde, make_course, scores
+from gradedclass import broken_expectations, lrcourse, student_name, submit_answer, submit_broken, unexpected_scores
 from postgres import postgres_server
 
 CHAPTER = "03_adaptive_schedules"
@@ -79,7 +80,7 @@ def test_interrupt_then_rerun_loses_nothing_and_reruns_grade_only_changes(tmp_pa
     graded_before = {p.parts[-3] for p in (course / "autograded").glob(f"*/{SMALL}/.lrcourse-graded.json")}
     assert 2 <= len(graded_before) < len(SMALL_CLASS), "the interrupt should stop the run midway"
     kept = scores(course, SMALL)
-    assert unexpected_scores(kept, {s: l for s, l in losses(SMALL_CLASS).items() if s in graded_before}) == {}
+    assert unexpected_scores(kept, {s: lost for s, lost in losses(SMALL_CLASS).items() if s in graded_before}) == {}
 
     rerun = lrcourse(course, "grade", SMALL, "--workers", "2", timeout=1200)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
@@ -173,5 +174,5 @@ def test_a_killed_grading_run_leaves_nothing_running(tmp_path, how):
     assert stale_sandbox_files(since=started) == [], "a worker's sandbox folders outlive it"
     if how == "SIGTERM":
         graded = {p.parts[-3] for p in (course / "autograded").glob(f"*/{SMALL}/.lrcourse-graded.json")}
-        assert graded and unexpected_scores(scores(course, SMALL), {s: l for s, l in losses(SMALL_CLASS).items()
+        assert graded and unexpected_scores(scores(course, SMALL), {s: lost for s, lost in losses(SMALL_CLASS).items()
                                                                         if s in graded}) == {}

@@ -14,12 +14,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from lrcourse.grading.class_report import distribution, item_stats, write_class_report
+from lrcourse.grading.results import PENDING, AssignmentGrades, Item, frequent_failures, short_message, student_failures
+
 from classresults import EXAMPLE, build_class, gradebook_cells
 from conftest import ARTIFACTS
-from lrcourse.grading.report import distribution, item_stats, write_class_report
-from lrcourse.grading.results import (
-    PENDING, AssignmentGrades, Item, frequent_failures, short_message, student_failures,
-)
 
 SHOTS = ARTIFACTS / "class-report"
 
@@ -188,7 +187,6 @@ def test_overridden_verdicts_are_listed_with_their_cells(graded, tmp_path):
 def test_report_in_headless_chromium_shows_the_gradebooks_numbers(graded):
     """Open the file (no server), read the distribution and per-item table as a reader sees them."""
     from playwright.sync_api import sync_playwright
-
     from test_browser import CHROMIUM_FLAGS, find_chromium
 
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse import checking, tolerances
+from lrcourse.checking.range_test import range_loss_rtol
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "grader"))
@@ -47,7 +48,7 @@ def same_within_tolerance(kind: str, computed: dict, expected: dict) -> list[str
     wrong = []
     for field, value in expected.items():
         mine, theirs = flat(computed.get(field)), flat(value)
-        bounds = FIELD_TOLERANCES[kind, field] or [(checking.range_loss_rtol(theirs, step), 0.0)
+        bounds = FIELD_TOLERANCES[kind, field] or [(range_loss_rtol(theirs, step), 0.0)
                                                    for step in range(len(theirs))]
         if isinstance(bounds, tuple):
             bounds = [bounds] * len(theirs)
@@ -62,7 +63,7 @@ def same_within_tolerance(kind: str, computed: dict, expected: dict) -> list[str
 def test_the_table_holds_what_the_grader_references_compute():
     """Written on one machine, read on any: every value within the tolerance its check uses, every length equal."""
     table = json.loads(checking.EXPECTED_VISIBLE.read_text())
-    grader = checking._grader_references()
+    grader = checking.expected.grader_references()
     assert grader is not None and table, "run `python grader/make_expected.py`"
     for kind, cases in table.items():
         for key, expected in cases.items():
@@ -91,7 +92,7 @@ def test_no_case_sits_where_another_cpu_could_flip_it():
     makes (lrcourse/tolerances.py), so the length and the suggestion are the same on every machine."""
     cases = make_expected.every_case()
     assert len(cases["range_test"]) >= 4 and cases["fit_steps"], cases      # hidden cases are in it too
-    grader = checking._grader_references()
+    grader = checking.expected.grader_references()
     for payload in cases["range_test"]:
         stop, lowest = make_expected.flip_margins(payload, grader.reference_range_test(payload))
         assert stop > 5 * tolerances.DIVERGING_LOSS_RTOL, (payload, stop)
@@ -103,11 +104,11 @@ def test_no_case_sits_where_another_cpu_could_flip_it():
 @pytest.mark.parametrize("chapter", make_expected.CHAPTERS)
 def test_the_visible_checks_pass_with_the_table_alone(chapter, monkeypatch):
     """As in a student's installation: no grader/references.py, every visible case from the table."""
-    monkeypatch.setattr(checking, "_grader_references", lambda: None)
+    monkeypatch.setattr(checking.expected, "grader_references", lambda: None)
     make_expected.run_visible_checks(chapter)
 
 
 def test_a_case_outside_the_table_says_it_is_the_graders(monkeypatch):
-    monkeypatch.setattr(checking, "_grader_references", lambda: None)
+    monkeypatch.setattr(checking.expected, "grader_references", lambda: None)
     with pytest.raises(AssertionError, match="only on the grader's side"):
-        checking._references().reference_range_test({"seed": -1})
+        checking.expected.ExpectedValues().reference_range_test({"seed": -1})

@@ -12,8 +12,9 @@ import csv
 import nbformat
 import pytest
 
-from gradedclass import ANSWERS, BROKEN, EXAMPLE_CHAPTER, EXAMPLES, student_name
 from lrcourse.build import chapters
+
+from gradedclass import ANSWERS, BROKEN, EXAMPLE_CHAPTER, EXAMPLES, student_name
 
 CHAPTERS = chapters()
 

@@ -11,57 +11,65 @@ import time
 import uuid
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 
-import hostile
 from lrcourse.grading import kernels
 from lrcourse.grading.sandbox import Limits
+
+import hostile
 
 pytestmark = pytest.mark.slow
 MARK = uuid.uuid4().hex[:12]
 
 
-def _started(limits):
-    kernels.LIMITS = Limits(wall_seconds=60)
-    kernels.ZYGOTE = kernels.KernelZygote(limits)
-    return kernels.ZYGOTE
+# The kernels the test in progress runs its notebooks in (a grading worker keeps its own in its Worker).
+CURRENT: dict[str, kernels.Kernels] = {}
+
+
+def _started(limits) -> kernels.Kernels:
+    return kernels.Kernels(kernels.KernelZygote(limits), Limits(wall_seconds=60))
 
 
 @pytest.fixture(params=["sandboxed", "unsandboxed"])
-def zygote(request, sandboxed_zygote):
+def zygote(request, sandboxed_kernels):
     if request.param == "sandboxed":
-        kernels.ZYGOTE = sandboxed_zygote
-        yield sandboxed_zygote
+        CURRENT["kernels"] = sandboxed_kernels
+        yield sandboxed_kernels.zygote
         return
-    unsandboxed = _started(None)
-    yield unsandboxed
+    unsandboxed = CURRENT["kernels"] = _started(None)
+    yield unsandboxed.zygote
     unsandboxed.close()
-    kernels.ZYGOTE = None
+    CURRENT.clear()
 
 
 @pytest.fixture(scope="module")
-def sandboxed_zygote():
-    zygote = _started(Limits())
-    yield zygote
-    zygote.close()
-    kernels.ZYGOTE = None
+def sandboxed_kernels():
+    sandboxed = _started(Limits())
+    yield sandboxed
+    sandboxed.close()
+    CURRENT.clear()
+
+
+@pytest.fixture
+def sandboxed_zygote(sandboxed_kernels):
+    CURRENT["kernels"] = sandboxed_kernels
+    return sandboxed_kernels.zygote
 
 
 def run(folder: Path, *sources: str, timeout: int = 30) -> list[str]:
     """Run the cells in a forked kernel with `folder` as the notebook's folder; each cell's printed text."""
     notebook = new_notebook(cells=[new_code_cell(source) for source in sources])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    client = NotebookClient(notebook, kernel_manager_class=kernels.ForkedKernelManager, timeout=timeout,
+    client = NotebookClient(notebook, kernel_manager_class=CURRENT["kernels"].manager_class(), timeout=timeout,
                             allow_errors=True, interrupt_on_timeout=True, resources={"metadata": {"path": str(folder)}})
     try:
         client.execute()
     except DeadKernelError:  # an attack that killed its own kernel: what it printed before counts
         pass
-    kernels.limit_hit(folder)  # as the grader does after each notebook
+    CURRENT["kernels"].limit_hit(folder)  # as the grader does after each notebook
     return ["".join(out.get("text", "") + out.get("ename", "") for out in cell.outputs) for cell in notebook.cells]
 
 
@@ -110,25 +118,25 @@ def test_an_interrupt_reaches_the_kernel_through_its_relay(zygote, tmp_path):
 def test_killing_the_relay_ends_the_kernel(zygote, tmp_path):
     if not zygote.alive():
         zygote.start()
-    idle = len(zygote_processes(kernels.ZYGOTE))  # the zygote itself
+    idle = len(zygote_processes(zygote))  # the zygote itself
 
     async def start_then_kill_the_relay() -> int:
-        manager = kernels.ForkedKernelManager()
+        manager = CURRENT["kernels"].manager_class()()
         await manager.start_kernel(cwd=str(tmp_path))
         client = manager.client()
         client.start_channels()
         await client.wait_for_ready(timeout=30)
-        running = len(zygote_processes(kernels.ZYGOTE))
+        running = len(zygote_processes(zygote))
         os.killpg(manager.provisioner.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while len(zygote_processes(kernels.ZYGOTE)) > idle and time.monotonic() < deadline:
+        while len(zygote_processes(zygote)) > idle and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         client.stop_channels()
         await manager.cleanup_resources()
         return running
 
     assert asyncio.run(start_then_kill_the_relay()) == idle + 2  # and the kernel's keeper, and the kernel
-    assert len(zygote_processes(kernels.ZYGOTE)) == idle, "the keeper ends the kernel when its relay is gone"
+    assert len(zygote_processes(zygote)) == idle, "the keeper ends the kernel when its relay is gone"
 
 
 LEAVE_TRACES = f'''
@@ -170,7 +178,6 @@ HAUNT_LATER_KERNELS = hostile.HAUNT_LATER_PROCESSES
 
 
 def test_nothing_one_notebook_leaves_reaches_the_next(sandboxed_zygote, tmp_path):
-    kernels.ZYGOTE = sandboxed_zygote
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir(), second.mkdir()
     written = run(first, LEAVE_TRACES)
@@ -204,15 +211,14 @@ for _folder in (os.path.dirname(_mine), _mine):
 
 @pytest.mark.parametrize("attack", ["write-zygote-memory", "stop-zygote", "haunt", "unmount-tmp", "break-sockets"])
 def test_an_attack_on_the_zygote_leaves_the_next_kernel_intact(sandboxed_zygote, tmp_path, attack):
-    kernels.ZYGOTE = sandboxed_zygote
     source = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "stop-zygote": STOP_ZYGOTE, "haunt": HAUNT_LATER_KERNELS,
               "unmount-tmp": UNMOUNT_PRIVATE_TMP, "break-sockets": BREAK_SOCKET_FOLDERS}[attack]
     if not sandboxed_zygote.alive():
         sandboxed_zygote.start()
-    before = sorted(zygote_processes(kernels.ZYGOTE))
+    before = sorted(zygote_processes(sandboxed_zygote))
     attacked = run(tmp_path, source + "\nimport time\ntime.sleep(0.5)")
     assert "OPENED" not in attacked[0] and "UNMOUNTED" not in attacked[0], attacked
-    assert sorted(zygote_processes(kernels.ZYGOTE)) == before, "the zygote is untouched and nothing of the kernel is left"
+    assert sorted(zygote_processes(sandboxed_zygote)) == before, "the zygote is untouched and nothing of the kernel is left"
     for _ in range(3):
         assert run(tmp_path, "import torch\nprint(torch.ones(3).sum().item())") == ["3.0\n"]
 
@@ -245,6 +251,5 @@ print("trap ran" if getattr(builtins, "TRAPPED", False) else "no trap",
 
 
 def test_shared_memory_queues_and_protected_files_never_reach_the_next_kernel(sandboxed_zygote, tmp_path):
-    kernels.ZYGOTE = sandboxed_zygote
     assert run(tmp_path, LEAVE_IPC_AND_PROTECTED_FILES) == ["left True True\n"]
     assert run(tmp_path, FIND_IPC_AND_PROTECTED_FILES) == ["no trap no segment no queue ['.ipython', 'notebook']\n"]

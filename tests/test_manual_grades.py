@@ -11,10 +11,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from lrcourse.grading.results import PENDING
+
 from classresults import read_csv
 from course import NOTEBOOK, make_course, released, solution_answers, submit
 from gradedclass import lrcourse
-from lrcourse.grading.results import PENDING
 
 CHAPTER = "01_learning_rate"
 WRITTEN = ("written_noise_decay", "written_ill_conditioning")

@@ -7,8 +7,9 @@ import nbformat
 import pytest
 
 import printed
-from conftest import ROOT, code_and_markdown, nbgrader_meta, read
 from lrcourse.build import execute, generate_release, source_notebooks
+
+from conftest import ROOT, code_and_markdown, nbgrader_meta, read
 
 SOURCES = source_notebooks(ROOT)
 IDS = [path.parent.name for path in SOURCES]

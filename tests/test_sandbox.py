@@ -237,7 +237,7 @@ def test_hidden_tests_never_reach_the_kernel_nor_any_feedback(attacked):
     a submission that prints every cell it is given, and its whole input history, shows no hidden test."""
     from nbgrader.api import Gradebook
 
-    from lrcourse.grading.verdicts import visible_part
+    from lrcourse.cells import visible_part
 
     course, run, *_ = attacked
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:

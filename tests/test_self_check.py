@@ -5,9 +5,10 @@ import sys
 
 import pytest
 
-from conftest import ROOT
 from lrcourse.build import tool_environment
 from lrcourse.workspace import update_workspace
+
+from conftest import ROOT
 
 
 def digest(folder):

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from lrcourse.grading import no_lr_scheduler, sandbox, wire
+from lrcourse import wire
+from lrcourse.grading import no_lr_scheduler, sandbox
 
 
 def test_values_cross_as_plain_data_and_come_back_as_stand_ins():

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from lrcourse.grading import verdicts
+from lrcourse.grading.answer_zygote import GraderFault
+from lrcourse.grading.exercise import load_exercise
+from lrcourse.grading.sandbox import Limits
+
 import hostile
 from course import make_course
-from lrcourse.grading import verdicts
-from lrcourse.grading.sandbox import Limits
 
 WRITE_ZYGOTE_MEMORY = hostile.find_zygotes("--zygote") + '''
 import sys, ctypes, struct
@@ -62,7 +65,7 @@ def chapter2(tmp_path_factory):
 
     course = make_course(tmp_path_factory.mktemp("zygote"), [hostile.CHAPTER])
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        exercise = verdicts.load_exercise(course, hostile.CHAPTER, gradebook)
+        exercise = load_exercise(course, hostile.CHAPTER, gradebook)
     judge = verdicts.Judge(Limits())
     yield judge, exercise
     judge.close()
@@ -78,7 +81,7 @@ def test_the_students_after_an_attack_keep_full_marks(chapter2, attack):
     for _ in range(3):
         try:
             honest = judge.decide(exercise, list(hostile.SOLUTION.values()))
-        except verdicts.GraderFault:  # the worker retries once with a fresh zygote, as run.py does
+        except GraderFault:  # the worker retries once with a fresh zygote, as worker.py does
             honest = judge.decide(exercise, list(hostile.SOLUTION.values()))
         assert honest.score == full, {name: v.message for name, v in honest.cells.items()}
 

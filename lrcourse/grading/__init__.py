@@ -1,11 +1,15 @@
 """Grading a class on nbgrader, one module per step an instructor knows.
 
-- `run`: grade every submission of an assignment in parallel workers (nbgrader's autograde per student).
+- `grade`: the `lrcourse grade` run: intake (`intake`), a pool of grading workers (`worker`), the run's
+  outcomes (`outcomes`); `course` opens the course's configuration and gradebook.
+- `verdicts`: every autograded test cell decided again in the grader's process, from the assignment's
+  `exercise`, with the student's answers as stand-ins (`remote`) in processes of their own (`answer_zygote`
+  here, `student_process` there).
+- `kernels`: nbgrader's notebooks run in kernels forked from a kernel zygote (`kernel_zygote`, `kernel_relay`),
+  inside the sandbox (`sandbox`, `namespaces`, `no_lr_scheduler`).
 - `results`: read a graded class back: per-item grades from the gradebook, failures, verdicts, failure messages.
 - `export`: per-item grades (an nbgrader export plugin) and Canvas's gradebook import file from a roster.
-- `report`: the class report, one self-contained HTML page per chapter (`reports/<chapter>.html`).
+- `class_report`: the class report, one self-contained HTML page per chapter (`reports/<chapter>.html`).
+
+Nothing is imported here: importing `lrcourse.grading` (or `lrcourse.checking`) loads no orchestrator.
 """
-from lrcourse.grading.run import (  # noqa: F401  (what the `lrcourse` command uses)
-    Outcome, Report, course_config, default_db_url, ensure_tools_on_path, export_grades, grade_class,
-    summary, with_busy_timeout, write_report,
-)

@@ -18,7 +18,7 @@ from pathlib import Path
 from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
-from lrcourse.grading.results import AssignmentGrades, read_assignment, source_order
+from lrcourse.grading.results import AssignmentGrades, ClassGrades, failed_students, read_assignment, source_order
 
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 ID_COLUMNS = ["SIS Login ID", "ID", "SIS User ID"]
@@ -75,20 +75,6 @@ def write_items(path: Path, grades: list[AssignmentGrades], students: list[str])
         writer = csv.writer(handle)
         writer.writerow(item_header(grades))
         writer.writerows(item_row(student, grades) for student in students)
-    return path
-
-
-def export_items(course: Path, db_url: str, path: Path, assignments: list[str] | None = None) -> Path:
-    """Run the plugin on the course's gradebook (SQLite or PostgreSQL)."""
-    from nbgrader.api import Gradebook
-
-    from lrcourse.grading.run import with_busy_timeout
-
-    plugin = ItemCsvExportPlugin(to=str(path), assignment=list(assignments or []),
-                                 source=str(course / "source"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with Gradebook(with_busy_timeout(db_url)) as gradebook:
-        plugin.export(gradebook)
     return path
 
 
@@ -270,16 +256,15 @@ class ExportOptions:
     names: dict[str, str] = field(default_factory=dict)  # assignment -> Canvas column, when not its own name
 
 
-def export_class(course: Path, db_url: str, assignments: list[str] | None, options: ExportOptions) -> list[str]:
-    """Write the per-item CSV (and the Canvas file when there is a roster); return what to tell the instructor."""
-    from lrcourse.grading.results import failed_students, read_class
-
+def export_class(course: Path, book: ClassGrades, options: ExportOptions) -> list[str]:
+    """Write the per-item CSV (and the Canvas file when there is a roster) from one read of the gradebook
+    (`results.read_gradebook`); return what to tell the instructor."""
     out = options.out or course / "exports"
-    items = export_items(course, db_url, out / "grades-by-item.csv", assignments)
+    items = write_items(out / "grades-by-item.csv", book.in_gradebook_order(), sorted(book.students))
     lines = [f"per-item grades: {items}"]
     if options.roster:
         id_map = read_id_map(options.id_map) if options.id_map else None
-        grades = read_class(course, db_url, assignments)
+        grades = book.assignments
         failed = {a.name: failed_students(course, a.name) for a in grades}
         canvas = write_canvas(out / "canvas-import.csv", options.roster, grades, options.id_column, id_map,
                               options.names, failed)

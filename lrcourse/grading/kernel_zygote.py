@@ -30,12 +30,12 @@ import signal
 import socket
 import sys
 
-from lrcourse.grading import namespaces
+from lrcourse.grading import namespaces, zygote
+from lrcourse.grading.zygote import COURSE_MODULES
 
 # What the chapters import, imported once here (the environment's `MPLBACKEND` is set before matplotlib).
 PRELOAD = ("numpy", "torch", "torch._dynamo", "torch.optim.lr_scheduler", "matplotlib.pyplot", "ipywidgets",
-           "IPython.display", "sklearn.datasets", "sklearn.model_selection", "lrcourse.checking", "lrcourse.plots",
-           "lrcourse.problems", "lrcourse.schedules", "lrcourse.training", "lrcourse.widgets")
+           "IPython.display", "sklearn.datasets", "sklearn.model_selection", *COURSE_MODULES)
 
 
 def prepare() -> None:
@@ -60,30 +60,13 @@ def prepare() -> None:
 
 def serve(control: socket.socket, isolate: bool) -> None:
     """Answer the grader's requests until it closes the control socket."""
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
-        except OSError:
-            return
-        if not message:
-            return
-        word, _, rest = message.decode().strip().partition(" ")
-        if word == "fork" and fds:
-            pid = os.fork()
-            if pid == 0:
-                control.close()
-                _keeper(fds[0], json.loads(rest), isolate)
-            os.close(fds[0])
-            control.sendall(f"{pid}\n".encode())
-        elif word == "sweep":
-            if isolate:
-                namespaces.sweep_sandbox()
-            control.sendall(b"swept\n")
-        else:
-            for fd in fds:
-                os.close(fd)
-            control.sendall(b"?\n")
+
+    def sweep(_: str) -> bytes:
+        if isolate:
+            namespaces.sweep_sandbox()
+        return b"swept\n"
+
+    zygote.serve(control, lambda fd, rest: _keeper(fd, json.loads(rest), isolate), {"sweep": sweep})
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,13 +105,8 @@ def _relay_until_done(link: socket.socket, kernel: int, isolate: bool) -> int:
     """Pass the relay's signals on to the kernel; end the kernel when the relay is gone; report its exit."""
 
     def kill(signum: int) -> None:
-        try:
-            if isolate:  # the first process of its namespace: SIGKILL ends the whole namespace
-                os.kill(kernel, signum)
-            else:
-                os.killpg(kernel, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
+        # the first process of its namespace: SIGKILL ends the whole namespace; else its process group
+        namespaces.kill_quietly(kernel, signum, group=not isolate)
 
     pending = b""
     while True:

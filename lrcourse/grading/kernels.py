@@ -9,7 +9,7 @@ namespace inside it; between two notebooks the zygote kills whatever is left and
 grader replaces the scratch folder. The kernel talks to nbgrader over Unix sockets in a folder bound into
 the sandbox (ZeroMQ's `ipc` transport), so its network namespace stays empty; it sees the student's
 notebook folder as a scratch copy at `/notebook`. The manager enforces the wall-clock limit of the whole
-notebook; what stopped a kernel (a limit) is kept in `LIMIT_HITS`, by notebook folder, for the report.
+notebook; what stopped a kernel (a limit) is kept in the worker's `Kernels`, by notebook folder, for the report.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import itertools
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,25 +26,49 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
+from lrcourse.grading.namespaces import kill_quietly, mount_tmpfs, unmount
 from lrcourse.grading.sandbox import Limits, Sandbox
+from lrcourse.grading.zygote import START_SECONDS
 
-LIMITS = Limits()                # set by the grading worker from nbgrader_config.py
-ZYGOTE: "KernelZygote | None" = None  # the worker's, set by the grading worker
-LIMIT_HITS: dict[str, str] = {}   # notebook folder -> which limit stopped its kernel
-RUNNING: dict[str, "ForkedKernelManager"] = {}  # notebook folder -> its kernel's manager, until cleaned up
 NOTEBOOK = Path("/notebook")      # where a sandboxed kernel sees the student's folder
-START_SECONDS = 120
 RELAY = Path(__file__).with_name("kernel_relay.py")
 
 
-def limit_hit(folder: Path) -> str | None:
-    """Which limit stopped the kernel of the notebook in `folder`, if one did; ends a kernel left behind
-    (a kernel that died is not always cleaned up by its manager)."""
-    key = str(folder.resolve())
-    manager = RUNNING.pop(key, None)
-    if manager is not None:
-        manager.finish()
-    return LIMIT_HITS.pop(key, None) or None
+class Kernels:
+    """A grading worker's kernels: its kernel zygote, the notebook's wall-clock limit, and, by notebook
+    folder, the managers still running and which limit stopped a kernel (for the report)."""
+
+    def __init__(self, zygote: KernelZygote, limits: Limits):
+        self.zygote, self.limits = zygote, limits
+        self.limit_hits: dict[str, str] = {}
+        self.running: dict[str, ForkedKernelManager] = {}
+
+    def manager_class(self) -> type[ForkedKernelManager]:
+        """A kernel manager class whose kernels come from these (jupyter_client builds it with no arguments)."""
+        return type("ForkedKernelManager", (ForkedKernelManager,), {"kernels": self})
+
+    def limit_hit(self, folder: Path) -> str | None:
+        """Which limit stopped the kernel of the notebook in `folder`, if one did; ends a kernel left behind
+        (a kernel that died is not always cleaned up by its manager)."""
+        key = str(folder.resolve())
+        manager = self.running.pop(key, None)
+        if manager is not None:
+            manager.finish()
+        return self.limit_hits.pop(key, None) or None
+
+    def close(self) -> None:
+        self.zygote.close()
+
+
+def use_forked_kernels(kernels: Kernels) -> None:
+    """Make nbgrader run every notebook of this process in a kernel forked from `kernels.zygote`.
+
+    nbgrader's execute step (nbgrader.preprocessors.execute) names jupyter_client's AsyncKernelManager in a
+    default argument and offers no setting for it, so the class is substituted in that module: this is the
+    one place that does it, once per grading worker."""
+    from nbgrader.preprocessors import execute
+
+    execute.AsyncKernelManager = kernels.manager_class()
 
 
 class ZygoteFault(RuntimeError):
@@ -67,7 +90,7 @@ class KernelZygote:
         # Short (a Unix socket path has ~100 bytes), and not under /tmp, which each kernel replaces by its own.
         self.sockets = Path(tempfile.mkdtemp(prefix=f"lrc-{os.getpid()}-", dir=_sockets_parent()))
         # Kernels write their sockets here: as root, a small tmpfs of its own, so no notebook fills the disk.
-        self.sockets_mounted = limits is not None and os.geteuid() == 0 and _mount_tmpfs(self.sockets, SOCKETS_MB)
+        self.sockets_mounted = limits is not None and os.geteuid() == 0 and mount_tmpfs(self.sockets, SOCKETS_MB)
         self.numbers = itertools.count()
 
     # --------------------------------------------------------------------------------------------
@@ -164,10 +187,7 @@ class KernelZygote:
             self.control.close()
             self.control = None
         if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_quietly(self.process.pid, group=True)
             self.process.wait()
             self.process = None
         if self.sandbox is not None:
@@ -178,27 +198,11 @@ class KernelZygote:
         self.stop()
         shutil.rmtree(self.private, ignore_errors=True)
         if self.sockets_mounted:
-            _unmount(self.sockets)
+            unmount(self.sockets)
         shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 SOCKETS_MB = 16
-
-
-def _mount_tmpfs(folder: Path, size_mb: int) -> bool:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
-    options = f"size={size_mb}m,mode=0755".encode()
-    return libc.mount(b"tmpfs", str(folder).encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) == 0
-
-
-def _unmount(folder: Path) -> None:
-    import ctypes
-
-    MNT_DETACH = 2
-    ctypes.CDLL(None, use_errno=True).umount2(str(folder).encode(), MNT_DETACH)
 
 
 def _sockets_parent() -> str | None:
@@ -234,6 +238,7 @@ def _writable_then_retry(function, path, _) -> None:
 class ForkedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel is forked by the worker's kernel zygote (see the module's text)."""
 
+    kernels: Kernels  # set by Kernels.manager_class()
     _deadline: asyncio.TimerHandle | None = None
     _folder: str | None = None
     _counts: tuple[int, int] = (0, 0)
@@ -242,13 +247,14 @@ class ForkedKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         folder = Path(kw.get("cwd") or os.getcwd()).resolve()
-        self._cwd, sockets = ZYGOTE.prepare(folder)
-        name = f"k{next(ZYGOTE.numbers)}"
+        zygote = self.kernels.zygote
+        self._cwd, sockets = zygote.prepare(folder)
+        name = f"k{next(zygote.numbers)}"
         self.transport, self.ip = "ipc", str(sockets / name)
         self.connection_file = str(sockets / f"{name}.json")
         self._folder = str(folder)
-        self._counts = ZYGOTE.counts()
-        RUNNING[self._folder] = self
+        self._counts = zygote.counts()
+        self.kernels.running[self._folder] = self
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         os.chmod(self.connection_file, 0o644)  # the kernel reads it as the sandbox's user
         return [sys.executable, "-I", "-S", str(RELAY)], kw
@@ -256,17 +262,18 @@ class ForkedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         ours, theirs = socket.socketpair()
         try:
-            ZYGOTE.fork_kernel(ours, self.connection_file, self._cwd, kw.get("env"))
+            self.kernels.zygote.fork_kernel(ours, self.connection_file, self._cwd, kw.get("env"))
         finally:
             ours.close()
         try:
             await super()._async_launch_kernel([*kernel_cmd, str(theirs.fileno())], pass_fds=(theirs.fileno(),), **kw)
         finally:
             theirs.close()  # the relay holds it now; if the relay did not start, the keeper ends the kernel
-        self._deadline = asyncio.get_running_loop().call_later(LIMITS.wall_seconds, self._out_of_time)
+        self._deadline = asyncio.get_running_loop().call_later(self.kernels.limits.wall_seconds, self._out_of_time)
 
     def _out_of_time(self) -> None:
-        LIMIT_HITS[self._folder] = f"wall-clock limit ({LIMITS.wall_seconds} s for the notebook)"
+        seconds = self.kernels.limits.wall_seconds
+        self.kernels.limit_hits[self._folder] = f"wall-clock limit ({seconds} s for the notebook)"
         self._kill_relay()
 
     def _kill_relay(self) -> None:
@@ -274,10 +281,7 @@ class ForkedKernelManager(AsyncKernelManager):
         process = getattr(self.provisioner, "process", None)  # None once jupyter_client collected it:
         pid = process.pid if process is not None and process.poll() is None else None  # its id may be reused
         if pid:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_quietly(pid, group=True)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
@@ -291,9 +295,9 @@ class ForkedKernelManager(AsyncKernelManager):
         if self._folder is None or self._finished:
             return
         self._finished = True
-        RUNNING.pop(self._folder, None)
+        self.kernels.running.pop(self._folder, None)
         self._kill_relay()
-        hit = ZYGOTE.limit_hit(self._counts)  # before the sweep, which may replace a broken zygote
-        ZYGOTE.after_kernel()
+        hit = self.kernels.zygote.limit_hit(self._counts)  # before the sweep, which may replace a broken zygote
+        self.kernels.zygote.after_kernel()
         if hit:
-            LIMIT_HITS.setdefault(self._folder, hit)
+            self.kernels.limit_hits.setdefault(self._folder, hit)

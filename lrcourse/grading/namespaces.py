@@ -32,6 +32,28 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
+def kill_quietly(pid: int, signum: int = signal.SIGKILL, group: bool = False) -> None:
+    """Send `signum` to a process (or, with `group`, its process group) that may already be gone."""
+    try:
+        (os.killpg if group else os.kill)(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+MS_NOEXEC, MNT_DETACH = 8, 2
+
+
+def mount_tmpfs(folder, size_mb: int) -> bool:
+    """A tmpfs of `size_mb` on `folder` (nosuid, nodev, noexec); whether it worked (root only)."""
+    options = f"size={size_mb}m,mode=0755".encode()
+    return _libc().mount(b"tmpfs", str(folder).encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) == 0
+
+
+def unmount(folder) -> None:
+    """Detach whatever is mounted on `folder`, if anything."""
+    _libc().umount2(str(folder).encode(), MNT_DETACH)
+
+
 def enter_own_namespaces() -> None:
     """Unshare user, PID, IPC and mount namespaces; the next child forked is the PID namespace's first."""
     _leave_session_keyring()
@@ -137,10 +159,7 @@ def sweep_sandbox(folders=("/tmp", "/dev/shm")) -> None:
         if not others:
             break
         for pid in others:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_quietly(pid)
         time.sleep(0.002)
     for folder in folders:
         for entry in os.listdir(folder) if os.path.isdir(folder) else []:

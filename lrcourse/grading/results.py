@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lrcourse.grading.outcomes import outcomes_csv
+
 PENDING = "pending"  # a manually graded item nobody has graded yet
 VERDICTS = ".lrcourse-verdicts.json"
 MESSAGE_LENGTH = 160
@@ -101,15 +103,35 @@ def source_order(source: Path, assignment: str) -> dict[str, list[str]]:
     return order
 
 
+@dataclass
+class ClassGrades:
+    """One read of the gradebook: the requested assignments' grades, every student, the gradebook's order."""
+
+    assignments: list[AssignmentGrades]   # in the order requested (default: the gradebook's)
+    students: list[str]                   # every student the gradebook knows, submitted or not
+    order: list[str]                      # every assignment's name, in the gradebook's order
+
+    def assignment(self, name: str) -> AssignmentGrades:
+        return next(grades for grades in self.assignments if grades.name == name)
+
+    def in_gradebook_order(self) -> list[AssignmentGrades]:
+        position = {name: index for index, name in enumerate(self.order)}
+        return sorted(self.assignments, key=lambda grades: position.get(grades.name, len(position)))
+
+
+def read_gradebook(course: Path, db_url: str, assignments: list[str] | None = None) -> ClassGrades:
+    """Every requested assignment (default: all in the gradebook), and the students, in one read."""
+    from lrcourse.grading.course import gradebook
+
+    with gradebook(db_url) as book:
+        order = [a.name for a in book.assignments]
+        grades = [read_assignment(book, name, source_order(course / "source", name)) for name in assignments or order]
+        return ClassGrades(grades, [s.id for s in book.students], order)
+
+
 def read_class(course: Path, db_url: str, assignments: list[str] | None = None) -> list[AssignmentGrades]:
     """Every requested assignment (default: all in the gradebook), in the gradebook's order."""
-    from nbgrader.api import Gradebook
-
-    from lrcourse.grading.run import with_busy_timeout
-
-    with Gradebook(with_busy_timeout(db_url)) as gradebook:
-        names = assignments or [a.name for a in gradebook.assignments]
-        return [read_assignment(gradebook, name, source_order(course / "source", name)) for name in names]
+    return read_gradebook(course, db_url, assignments).assignments
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,7 +139,7 @@ def read_class(course: Path, db_url: str, assignments: list[str] | None = None) 
 # --------------------------------------------------------------------------------------------
 def failed_students(course: Path, assignment: str) -> dict[str, str]:
     """student -> reason, for the students `lrcourse grade` could not grade (reports/<assignment>.csv)."""
-    path = course / "reports" / f"{assignment}.csv"
+    path = outcomes_csv(course, assignment)
     if not path.exists():
         return {}
     with open(path, newline="") as handle:

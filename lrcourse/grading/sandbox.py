@@ -29,7 +29,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import signal
 import sys
 import sysconfig
 import tempfile
@@ -37,6 +36,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import lrcourse
+from lrcourse.grading.namespaces import kill_quietly
 
 UID_BASE = 61000   # sandboxes run as 61000 + n when the grader is root (no such user exists)
 _COUNTER = itertools.count()
@@ -88,7 +88,7 @@ class Limits:
     wall_seconds: int = 300      # a notebook's whole run, from kernel start to shutdown
 
     @classmethod
-    def from_config(cls, config) -> "Limits":
+    def from_config(cls, config) -> Limits:
         section = config.get("Sandbox", {}) if config is not None else {}
         return cls(**{f.name: int(section[f.name]) for f in fields(cls) if f.name in section})
 
@@ -270,10 +270,7 @@ class Sandbox:
         for group in self.cgroups.values():
             try:
                 for pid in (group / "cgroup.procs").read_text().split():
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
+                    kill_quietly(int(pid))
             except OSError:
                 pass
 
@@ -305,38 +302,3 @@ def stub_for_lr_scheduler() -> dict[Path, Path]:
     for compiled in (optim / "__pycache__").glob("lr_scheduler.*.pyc"):
         hidden[compiled] = Path("/dev/null")
     return hidden
-
-
-def remove_stale() -> None:
-    """What a grader killed outright leaves behind (its workers' sandbox folders, socket folders and
-    cgroups, named after the worker's process id): removed once that process is gone."""
-    import glob
-    import re
-
-    candidates = [*glob.glob(os.path.join(tempfile.gettempdir(), "lrcourse-sandbox-*")),
-                  *glob.glob(os.path.join(tempfile.gettempdir(), "lrcourse-zygote-*")),
-                  *glob.glob("/var/tmp/lrc-*"), *glob.glob("/dev/shm/lrc-*")]
-    for path in candidates:
-        found = re.search(r"(?:lrcourse-(?:sandbox|zygote)|lrc)-(\d+)-", os.path.basename(path))
-        if found and not _running(int(found.group(1))):
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).umount2(path.encode(), 2)  # a socket folder's tmpfs, if any
-            shutil.rmtree(path, ignore_errors=True)
-    for group in [*CGROUP_ROOT.glob("*/lrcourse-*-*"), *CGROUP_ROOT.glob("lrcourse-*-*")]:
-        found = re.fullmatch(r"lrcourse-(\d+)-\d+", group.name)
-        if found and not _running(int(found.group(1))):
-            try:
-                group.rmdir()
-            except OSError:  # still has members: left alone
-                pass
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

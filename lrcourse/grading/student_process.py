@@ -5,7 +5,7 @@ A *zygote* (`python -I -m lrcourse.grading.student_process ...`) imports torch a
 once, then forks a fresh child for each student notebook the grader asks it to (milliseconds, instead of
 the seconds a new interpreter needs). The grader hands the child one end of a socket pair; over it the
 child receives the chapter's setup cell and the student's answer cells, runs them, and then answers
-requests one line of JSON at a time (`lrcourse.grading.wire`):
+requests one line of JSON at a time (`lrcourse.wire`):
 
     {"op": "observe", "observer": "scheduler", "target": "MyStepLR", "payload": {...}}  -> an observation
     {"op": "call", "target": "largest_stable_lr", "args": [...], "kwargs": {...}}       -> the value returned
@@ -24,7 +24,8 @@ import signal
 import socket
 import sys
 
-from lrcourse.grading import namespaces
+from lrcourse.grading import namespaces, zygote
+from lrcourse.grading.zygote import COURSE_MODULES
 
 CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long before
 TMP_MB = 256       # each child's own /tmp
@@ -43,14 +44,13 @@ def prepare(allow_schedulers: bool) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
+    import importlib
+
     import numpy  # noqa: F401
     import torch
 
-    import lrcourse.checking  # noqa: F401
-    import lrcourse.plots  # noqa: F401
-    import lrcourse.problems  # noqa: F401
-    import lrcourse.training  # noqa: F401
-    import lrcourse.widgets  # noqa: F401
+    for name in COURSE_MODULES:
+        importlib.import_module(name)
     from lrcourse.schedules import make_optimizer
 
     make_optimizer([0.1]).step()  # the first optimizer step imports torch._dynamo: pay it here, once
@@ -63,39 +63,19 @@ def serve_forks(control: socket.socket, sweep: bool = False) -> None:
     `sweep` (in a sandbox of its own, where every other process is a student's): killing a child also kills
     whatever else runs in the sandbox and empties /tmp, so nothing of one student meets the next.
     """
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(control, 1024, 1)
-        except OSError:
-            return
-        if not message:
-            return
-        words = message.decode().split()
-        if words[0] == "fork" and fds:
-            pid = os.fork()
-            if pid == 0:
-                control.close()
-                _child(fds[0], isolate=sweep)
-            os.close(fds[0])
-            control.sendall(f"{pid}\n".encode())
-        elif words[0] == "kill" and len(words) == 2:
-            _kill(int(words[1]))
-            if sweep:
-                namespaces.sweep_sandbox()
-            control.sendall(b"killed\n")
-        else:
-            for fd in fds:
-                os.close(fd)
-            control.sendall(b"?\n")
 
+    def kill(rest: str) -> bytes | None:
+        words = rest.split()
+        if len(words) != 1:
+            return None
+        pid = int(words[0])
+        namespaces.kill_quietly(pid, group=True)  # its session's process group, then the child itself
+        namespaces.kill_quietly(pid)
+        if sweep:
+            namespaces.sweep_sandbox()
+        return b"killed\n"
 
-def _kill(pid: int) -> None:
-    for target in (-pid, pid):  # its session's process group, then the child itself
-        try:
-            os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    zygote.serve(control, lambda fd, _: _child(fd, isolate=sweep), {"kill": kill})
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,7 +135,7 @@ class Child:
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _Shell}
 
     def send(self, message: dict) -> None:
-        from lrcourse.grading import wire
+        from lrcourse import wire
 
         try:
             data = wire.dumps(message)
@@ -164,7 +144,7 @@ class Child:
         self.channel.sendall(data)
 
     def run(self) -> None:
-        from lrcourse.grading import wire
+        from lrcourse import wire
 
         for line in self.reader:
             request = wire.loads(line)
@@ -188,7 +168,7 @@ class Child:
         if op == "call":
             return self.call(target, request)
         if op == "value":  # a name bound to plain data (a prediction), or something to drive by calls
-            from lrcourse.grading import wire
+            from lrcourse import wire
 
             if callable(target):
                 return {"ok": True, "callable": True}
@@ -197,7 +177,7 @@ class Child:
 
     def load(self, request: dict) -> dict:
         """Run the chapter's setup cell (the instructor's), then the student's answer cells, as a notebook would."""
-        from lrcourse.grading import wire
+        from lrcourse import wire
 
         for source in request["context"]:
             exec(compile(_python(source), "<setup cell>", "exec"), self.namespace)
@@ -212,14 +192,14 @@ class Child:
     def call(self, function, request: dict) -> dict:
         """Call a function answer with the grader's arguments; report its value, and the optimizers' rates
         after the call (an answer may change them in place)."""
-        from lrcourse.checking import SECONDS_PER_CASE, StudentTimeout, _Guard
-        from lrcourse.grading import wire
+        from lrcourse import wire
+        from lrcourse.checking import SECONDS_PER_CASE, Guard, StudentTimeout
 
         optimizers = []
         args = [_argument(wire.decode(a), optimizers) for a in request.get("args", [])]
         kwargs = {str(k): _argument(wire.decode(v), optimizers) for k, v in request.get("kwargs", {}).items()}
         reply = {"ok": True, "value": None, "error": None, "timeout": False}
-        guard = _Guard(float(request.get("seconds", SECONDS_PER_CASE)))
+        guard = Guard(float(request.get("seconds", SECONDS_PER_CASE)))
         try:
             with guard.running():
                 reply["value"] = wire.encode(function(*args, **kwargs))

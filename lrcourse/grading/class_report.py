@@ -16,8 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrcourse.grading.results import (
-    PENDING, AssignmentGrades, Item, failed_students, frequent_failures, overridden_cells, read_class,
-    read_verdicts, short_message, student_failures,
+    PENDING,
+    AssignmentGrades,
+    Item,
+    failed_students,
+    frequent_failures,
+    overridden_cells,
+    read_class,
+    read_verdicts,
+    short_message,
+    student_failures,
 )
 
 PASS_SHARE = 0.5  # below this share of the total, a student is listed to look at
@@ -288,8 +296,12 @@ def render(report: ChapterReport) -> str:
 
 def write_class_report(course: Path, assignment: str, db_url: str, path: Path | None = None) -> Path:
     """Write reports/<assignment>.html (or `path`) for the graded class; return its path."""
-    grades = read_class(course, db_url, [assignment])[0]
-    path = path or course / "reports" / f"{assignment}.html"
+    return write_chapter_report(course, read_class(course, db_url, [assignment])[0], path)
+
+
+def write_chapter_report(course: Path, grades, path: Path | None = None) -> Path:
+    """Write reports/<assignment>.html (or `path`) from grades already read; return its path."""
+    path = path or course / "reports" / f"{grades.name}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(chapter_report(course, grades)), encoding="utf-8")
     return path

@@ -1,0 +1,67 @@
+"""What the exercises' test cells use to compare a student's answer with PyTorch.
+
+Every check has two halves, so that the same test cell can run in two places:
+
+- an *observer* runs the student's code and records what it did (rates after each step, values returned,
+  the exception raised), as plain data (`lrcourse.wire`). In a notebook's kernel it runs right
+  there; under `lrcourse grade` it runs in a fresh process of the student's own, which the grader drives
+  (`lrcourse.grading.verdicts`), and only the observations come back.
+- a *judge* compares the observations with PyTorch's reference, computed where the judge runs, and raises
+  an `AssertionError` that says what was configured, at which step, what was expected, what came out, and
+  the likely cause.
+
+So in the kernel the checks give the student their messages, and under `lrcourse grade` the very same test
+cells decide the grade in the grader's own process: the expected values never reach the student's code.
+
+The observer's guard keeps grading fair in both directions: anything the student's code prints or warns
+is captured (nbgrader zeroes a cell that writes to stderr), and a loop that never ends is cut after a few
+seconds. Using `torch.optim.lr_scheduler` inside the scheduler exercises earns no marks (under `lrcourse
+grade` that module is not even there to use).
+
+This module holds no answer: it only runs the student's code and PyTorch's.
+
+This package is the test cells' API: every name a test cell imports is here. One module per job:
+`observe` (where the student's code runs), `guard` (the guard and the rule against PyTorch's schedulers),
+`expect` (readable failures, the tolerances), `self_contained`, `expected` (the training exercises'
+expected values), and one module per exercise family: `scheduler_cases`, `scheduler_observers` and
+`schedulers` (chapters 2-3), `factors` (4), `fit_steps` (5), `range_test` (6), plus `preview`.
+Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
+"""
+from lrcourse.checking.expect import LOSS_TOLERANCE, RELATIVE_TOLERANCE, expect, expect_close, expect_equal, passed
+from lrcourse.checking.expected import EXPECTED_VISIBLE, GRADER_REFERENCES
+from lrcourse.checking.factors import check_warmup_cosine, check_warmup_step
+from lrcourse.checking.fit_steps import (
+    ORDER_WARNING,
+    STEP_KEYS,
+    check_fit_steps_losses,
+    check_fit_steps_order,
+    check_fit_steps_rates,
+    observe_fit_steps,
+)
+from lrcourse.checking.guard import SCHEDULER_MODULE, SECONDS_PER_CASE, Guard, StudentTimeout, case_seconds
+from lrcourse.checking.observe import OBSERVERS, RemoteTarget, decode_observation, observe
+from lrcourse.checking.preview import preview
+from lrcourse.checking.range_test import (
+    RANGE_KEYS,
+    check_range_groups,
+    check_range_losses,
+    check_range_rates,
+    check_range_restores,
+    check_range_suggestion,
+    observe_range_test,
+)
+from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase
+from lrcourse.checking.scheduler_observers import observe_construction, observe_scheduler
+from lrcourse.checking.schedulers import check_plateau, check_step_lr
+from lrcourse.checking.self_contained import expect_self_contained
+
+__all__ = [
+    "EXPECTED_VISIBLE", "GRADER_REFERENCES", "LOSS_TOLERANCE", "OBSERVERS", "ORDER_WARNING", "RANGE_KEYS",
+    "RELATIVE_TOLERANCE", "SCHEDULER_MODULE", "SECONDS_PER_CASE", "STEP_KEYS", "Guard", "PlateauCase",
+    "RemoteTarget", "StepLRCase", "StudentTimeout", "case_seconds", "check_fit_steps_losses",
+    "check_fit_steps_order", "check_fit_steps_rates", "check_plateau", "check_range_groups", "check_range_losses",
+    "check_range_rates", "check_range_restores", "check_range_suggestion", "check_step_lr", "check_warmup_cosine",
+    "check_warmup_step", "decode_observation", "expect", "expect_close", "expect_equal", "expect_self_contained",
+    "observe", "observe_construction", "observe_fit_steps", "observe_range_test", "observe_scheduler", "passed",
+    "preview",
+]

@@ -1,0 +1,119 @@
+"""The guard around every call into a student's code, and the rule against PyTorch's schedulers.
+
+Both halves of a check use it: the observer runs the student's code under a `Guard` (output and warnings
+captured, so nbgrader never sees the student's stderr; a budget in seconds, so a loop that never ends is
+cut; calls into torch.optim.lr_scheduler recorded), and the judge reads what the guard saw with
+`expect_no_torch_scheduler`.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import sys
+import threading
+import warnings
+
+SCHEDULER_MODULE = "torch.optim.lr_scheduler"
+SECONDS_PER_CASE = 3.0
+
+
+class StudentTimeout(BaseException):
+    """Raised inside a student's code that runs too long (a BaseException: `except Exception` in
+    the student's loop cannot swallow it)."""
+
+
+def seconds_per_case() -> float:
+    """The budget of one call into the student's code (read at each call: tests shorten it)."""
+    return SECONDS_PER_CASE
+
+
+def case_seconds(case: dict) -> float:
+    """The budget of one scheduler case: longer runs get proportionally more time."""
+    steps = len(case["metrics"]) if case.get("metrics") is not None else case.get("steps", 0)
+    return SECONDS_PER_CASE * (1 + steps / 200)
+
+
+def is_torch_scheduler_class(cls) -> bool:
+    return any(getattr(klass, "__module__", "").startswith(SCHEDULER_MODULE) for klass in cls.__mro__)
+
+
+def forbidden_class_message(student_class) -> str | None:
+    if not isinstance(student_class, type):
+        return f"{student_class!r} is not a class: define it with `class ...:`."
+    for klass in student_class.__mro__:
+        if getattr(klass, "__module__", "").startswith(SCHEDULER_MODULE):
+            how = "is" if klass is student_class else "subclasses"
+            return (f"{student_class.__name__} {how} PyTorch's {klass.__name__}. This exercise asks "
+                    f"for your own implementation: no use of {SCHEDULER_MODULE} is allowed.")
+    return None
+
+
+def wrapped_scheduler(instance) -> str | None:
+    """The name of an attribute holding a PyTorch scheduler (a wrapped instance), if any."""
+    for name, value in vars(instance).items():
+        values = value if isinstance(value, (list, tuple)) else (value.values() if isinstance(value, dict) else [value])
+        for item in values:
+            if is_torch_scheduler_class(type(item)):
+                return name
+    return None
+
+
+class Guard:
+    """Captures output and warnings, records calls into torch's scheduler code, enforces a budget."""
+
+    def __init__(self, seconds: float, forbid_schedulers: bool = True, forbidden_code=()):
+        self.seconds = seconds
+        self.forbidden_calls: list[str] = []
+        self.warnings: list[warnings.WarningMessage] = []
+        self.stdout = io.StringIO()
+        self.stderr = io.StringIO()
+        module = sys.modules.get(SCHEDULER_MODULE)
+        self._scheduler_file = getattr(module, "__file__", None) if forbid_schedulers else None
+        self._forbidden_code = set(forbidden_code)
+
+    def _profile(self, frame, event, arg):
+        if event == "call" and (frame.f_code.co_filename == self._scheduler_file or frame.f_code in self._forbidden_code):
+            self.forbidden_calls.append(frame.f_code.co_qualname)
+
+    def _alarm(self, signum, frame):
+        raise StudentTimeout()
+
+    @contextlib.contextmanager
+    def running(self):
+        use_alarm = threading.current_thread() is threading.main_thread()
+        if use_alarm:
+            previous_handler = signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        previous_profile = sys.getprofile()
+        try:
+            with warnings.catch_warnings(record=True) as self.warnings, \
+                    contextlib.redirect_stdout(self.stdout), contextlib.redirect_stderr(self.stderr):
+                warnings.simplefilter("always")
+                sys.setprofile(self._profile)
+                try:
+                    yield self
+                finally:
+                    sys.setprofile(previous_profile)
+        finally:
+            if use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous_handler)
+
+
+def expect_no_torch_scheduler(class_name: str, observation: dict) -> None:
+    """The judge's side of the rule: fail if the observer saw the student's code use PyTorch's schedulers."""
+    if observation.get("forbidden"):
+        raise AssertionError(observation["forbidden"])
+    if observation.get("calls"):
+        raise AssertionError(
+            f"{class_name} ran code from {SCHEDULER_MODULE} ({', '.join(observation['calls'])}). This exercise "
+            "asks for your own implementation: no use of PyTorch's schedulers is allowed, so it earns no marks.")
+    if observation.get("wrapped"):
+        raise AssertionError(
+            f"{class_name} keeps a PyTorch scheduler in `self.{observation['wrapped']}`. This exercise asks for "
+            "your own implementation: wrapping PyTorch's scheduler earns no marks.")
+    error = observation.get("error")
+    if error is not None and type(error).__name__ == "ForbiddenUse":
+        raise AssertionError(f"{class_name} used {SCHEDULER_MODULE}: {error}")
+

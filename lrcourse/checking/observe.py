@@ -1,0 +1,73 @@
+"""Where a student's code runs: here (a notebook's kernel) or in the student's process (`lrcourse grade`).
+
+Every check has two halves. An *observer* runs the student's code and records what it did as plain data
+(`lrcourse.wire`); a *judge* compares that with PyTorch where the judge runs. `observe` is the seam: for a
+name of the kernel's own it runs the observer right here; for a `RemoteTarget` (a stand-in the grader makes
+for a name that lives in the student's process) it asks that process, which runs the same observer by
+name (`OBSERVERS`). Either way the judge gets the observations decoded by `decode_observation`, so the
+student's process can send nothing but data to compare.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lrcourse import wire
+from lrcourse.checking.self_contained import expect_self_contained
+
+# Observer name -> observer, as the student's process runs them on request; filled by `@observer`.
+OBSERVERS: dict[str, Callable[[object, dict], dict]] = {}
+
+
+def observer(name: str):
+    """Register an observer under the name the grader's requests use."""
+
+    def register(function):
+        OBSERVERS[name] = function
+        return function
+
+    return register
+
+
+class RemoteTarget:
+    """A name defined in a student's process that the grader drives from outside (see
+    `lrcourse.grading.verdicts`): observers run over there, judges here."""
+
+    name = "?"
+
+    def observe(self, observer: str, payload: dict) -> dict:
+        raise NotImplementedError
+
+
+def observe(target, observer: str, payload: dict) -> dict:
+    """Run `observer` on the student's `target` wherever that lives; the observations, decoded."""
+    if isinstance(target, RemoteTarget):
+        return target.observe(observer, payload)
+    expect_self_contained(target)
+    return decode_observation(OBSERVERS[observer](target, payload))
+
+
+def decode_observation(raw: dict) -> dict:
+    """The observer's plain data as local values (the judge's side; raises wire.Malformed)."""
+    if not isinstance(raw, dict):
+        raise wire.Malformed("an observation is a JSON object")
+    result = {}
+    for key, value in raw.items():
+        if key == "states":
+            result[key] = [wire.decode(state) for state in value[:100_000]]
+        elif key == "error":
+            result[key] = None if value is None else wire.decode_error(value)
+        elif key == "value":
+            result[key] = wire.decode(value)
+        elif key in ("timeout", "order_warning"):
+            result[key] = bool(value)
+        elif key in ("forbidden", "wrapped", "name"):
+            result[key] = None if value is None else str(value)[:wire.MAX_TEXT]
+        elif key == "calls":
+            result[key] = [str(call)[:200] for call in value[:20]]
+        elif key == "seconds":
+            result[key] = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+        elif key == "last_epoch":
+            result[key] = wire.decode(value)
+        elif key == "returned_lists":
+            result[key] = [wire.decode(item) for item in value[:100_000]] if isinstance(value, list) else None
+    return result

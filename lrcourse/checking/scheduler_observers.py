@@ -1,0 +1,101 @@
+"""The scheduler exercises' observers (chapters 2 and 3): run a student's scheduler class through a case,
+under the guard, and record what it did. They run where the student's code lives; they decide nothing."""
+from __future__ import annotations
+
+import torch
+
+from lrcourse import wire
+from lrcourse.checking.guard import (
+    Guard,
+    StudentTimeout,
+    case_seconds,
+    forbidden_class_message,
+    seconds_per_case,
+    wrapped_scheduler,
+)
+from lrcourse.checking.observe import observer
+from lrcourse.reference import hand_edit
+from lrcourse.schedules import make_optimizer
+
+
+@observer("scheduler")
+def observe_scheduler(student_class, payload: dict) -> dict:
+    """Construct the student's class on a fresh optimizer, step it through the case, and record the
+    rates, get_last_lr() and the attributes named in `payload["record"]` after construction and each step."""
+    case, record = payload["case"], payload["record"]
+    observation = {"forbidden": forbidden_class_message(student_class), "states": [], "error": None,
+                   "timeout": False, "wrapped": None, "calls": [], "seconds": case_seconds(case)}
+    if observation["forbidden"]:
+        return observation
+    optimizer = make_optimizer(case["lrs"])
+    metrics = case.get("metrics")
+    edits = case.get("edits") or {}
+    guard = Guard(observation["seconds"])
+    returned = []  # the very objects get_last_lr() returned: a list returned earlier must not change later
+    as_tensor = payload.get("as_tensor")
+    reused = torch.tensor(0.0)  # as_tensor == "0-d reused": the one tensor the caller updates in place
+
+    def snapshot(scheduler):
+        # Only what this cell grades: an unfinished get_last_lr() must not cost the rate cells.
+        state = {"lrs": [group["lr"] for group in optimizer.param_groups]}
+        if "get_last_lr" in record:
+            state["get_last_lr"] = scheduler.get_last_lr()
+            returned.append(state["get_last_lr"])
+        for name in record:
+            if name not in ("lrs", "get_last_lr"):
+                state[name] = getattr(scheduler, name, wire.Missing(name))
+        observation["states"].append(wire.encode(state))
+
+    try:
+        with guard.running():
+            scheduler = student_class(optimizer, **case["kwargs"])
+            observation["wrapped"] = wrapped_scheduler(scheduler)
+            snapshot(scheduler)
+            for step in range(case["steps"] if metrics is None else len(metrics)):
+                hand_edit(optimizer, edits, step + 1)
+                if case.get("after_edits") and edits.get(str(step + 1)):
+                    snapshot(scheduler)
+                if metrics is None:
+                    scheduler.step()
+                else:
+                    value = float(metrics[step]) if isinstance(metrics[step], str) else metrics[step]
+                    if as_tensor == "0-d reused":
+                        scheduler.step(reused.fill_(value))
+                    elif as_tensor == "0-d":
+                        scheduler.step(torch.tensor(value))
+                    else:
+                        scheduler.step(torch.tensor([value]) if as_tensor else value)
+                snapshot(scheduler)
+            last = str((case["steps"] if metrics is None else len(metrics)) + 1)
+            if case.get("after_edits") and edits.get(last):     # an edit after the last step, and no step after it
+                hand_edit(optimizer, edits, int(last))
+                snapshot(scheduler)
+            if "get_last_lr" in record:
+                observation["returned_lists"] = [wire.encode(value) for value in returned]
+    except StudentTimeout:
+        observation["timeout"] = True
+    except Exception as error:  # the student's own bug, reported with the states so far
+        observation["error"] = wire.encode_error(error)
+    observation["calls"] = sorted({name.split(".")[0] for name in guard.forbidden_calls})
+    return observation
+
+
+@observer("construction")
+def observe_construction(student_class, payload: dict) -> dict:
+    """Only construct the student's class (for arguments PyTorch rejects): the exception raised, if any."""
+    case = payload["case"]
+    observation = {"forbidden": forbidden_class_message(student_class), "error": None, "timeout": False,
+                   "calls": [], "seconds": seconds_per_case()}
+    if observation["forbidden"]:
+        return observation
+    guard = Guard(observation["seconds"])
+    try:
+        with guard.running():
+            student_class(make_optimizer(case["lrs"]), **case["kwargs"])
+    except StudentTimeout:
+        observation["timeout"] = True
+    except Exception as error:
+        observation["error"] = wire.encode_error(error)
+    observation["calls"] = sorted({name.split(".")[0] for name in guard.forbidden_calls})
+    return observation
+

@@ -1,0 +1,75 @@
+"""The training runs of chapters 5 and 6 as every side builds them: the student's observer, the judge and
+the grader's reference loops (grader/references.py) start from the same seeded model, data, optimizer and
+scheduler, so their numbers can be compared exactly. Public on purpose: grader/references.py uses them."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from lrcourse import training
+
+
+def optimizer_steps(payload: dict) -> int:
+    """Optimizer steps of a run with gradient accumulation: one per group of `accumulation` batches, groups
+    ending with each epoch (the grader's count, from the test's own arguments)."""
+    return payload["epochs"] * math.ceil(payload["batches"] / payload["accumulation"])
+
+
+def step_scheduler(name: str, optimizer, total_steps: int):
+    schedulers = torch.optim.lr_scheduler
+    if name == "OneCycleLR":
+        return schedulers.OneCycleLR(optimizer, max_lr=optimizer.param_groups[0]["lr"], total_steps=total_steps,
+                                     pct_start=0.3)
+    if name == "warm-up + cosine":
+        warmup = max(1, total_steps // 5)
+        return schedulers.LambdaLR(optimizer, lambda step: (step + 1) / warmup if step < warmup else
+                                   0.5 * (1 + math.cos(math.pi * (step - warmup) / (total_steps - warmup))))
+    raise ValueError(name)
+
+
+
+def steps_fixture(payload: dict):
+    """What a per-step run of the digits model is made of (the same on both sides): the scheduler is sized in
+    optimizer steps."""
+    train_set, val_set, _ = training.digits_split()
+    batches = training.Batches(train_set, payload["batch_size"], seed=payload["seed"])
+    model = training.make_model(payload["seed"])
+    if payload.get("optimizer", "Adam") == "SGD":
+        optimizer = torch.optim.SGD(model.parameters(), lr=payload["lr"], momentum=0.9)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=payload["lr"])
+    steps = payload["epochs"] * math.ceil(len(batches) / payload.get("accumulation", 1))
+    scheduler = step_scheduler(payload["scheduler"], optimizer, steps)
+    return model, optimizer, scheduler, batches, val_set
+
+
+def range_fixture(payload: dict):
+    """A model and an optimizer that have trained for an epoch (the optimizer has a state), and the batches
+    of the range test; one group, or two (the output layer at `head_ratio` times the hidden layer's rate)."""
+    train_set, _, _ = training.digits_split()
+    batches = training.Batches(train_set, payload["batch_size"], seed=payload["seed"])
+    model = training.make_model(payload["seed"])
+    # one group, or two: the output layer at `head_ratio` times the hidden layer's rate
+    ratio = payload.get("head_ratio")
+    groups = ([{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": payload["lr"] * ratio}]
+              if ratio else model.parameters())
+    if payload["optimizer"] == "SGD":
+        optimizer = torch.optim.SGD(groups, lr=payload["lr"], momentum=0.9)
+    else:
+        optimizer = torch.optim.Adam(groups, lr=payload["lr"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for inputs, targets in training.Batches(train_set, payload["batch_size"], seed=99):  # an optimizer with a state
+        optimizer.zero_grad()
+        loss_fn(model(inputs), targets).backward()
+        optimizer.step()
+    return model, optimizer, batches
+
+
+def state_vector(model, optimizer) -> list[list[float]]:
+    """A fingerprint of what a range test must leave unchanged, the weights and the optimizer's state: each
+    tensor's sum and the sum of its magnitudes."""
+    tensors = [p.detach() for p in model.parameters()]
+    tensors += [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
+    return [[float(t.double().sum()), float(t.double().abs().sum())] for t in tensors]
+

@@ -1,0 +1,50 @@
+"""The course as the grading commands find it: its folder, nbgrader's configuration and its gradebook.
+
+The gradebook is nbgrader's: SQLite (with a busy timeout, so concurrent workers wait instead of failing
+with "database is locked") or PostgreSQL via a `db_url`. Every command opens it with `gradebook(db_url)`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+SQLITE_BUSY_SECONDS = 120
+
+
+def default_db_url(course: Path) -> str:
+    return f"sqlite:///{course / 'gradebook.db'}"
+
+
+def with_busy_timeout(db_url: str) -> str:
+    """SQLite URLs get a busy timeout: a worker waits for another's write instead of failing."""
+    if db_url.startswith("sqlite:") and "timeout=" not in db_url:
+        return f"{db_url}{'&' if '?' in db_url else '?'}timeout={SQLITE_BUSY_SECONDS}"
+    return db_url
+
+
+def gradebook(db_url: str):
+    """nbgrader's gradebook at `db_url`, as a context manager (SQLite with its busy timeout)."""
+    from nbgrader.api import Gradebook
+
+    return Gradebook(with_busy_timeout(db_url))
+
+
+def course_config(course: Path, db_url: str):
+    """nbgrader's configuration: the course's nbgrader_config.py, with root and gradebook set."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = Config()
+    if (course / "nbgrader_config.py").exists():
+        config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.db_url = with_busy_timeout(db_url)
+    return config
+
+
+def ensure_tools_on_path() -> None:
+    """nbgrader runs `alembic` from PATH when it creates a gradebook: put this environment's bin first."""
+    bin_dir = str(Path(sys.executable).parent)
+    if not os.environ.get("PATH", "").startswith(bin_dir):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")

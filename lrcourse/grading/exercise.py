@@ -1,0 +1,77 @@
+"""An assignment's exercises from the instructor's side, and a submission's answers from the student's file.
+
+Which cell is what is `lrcourse.cells`'s one definition; this module reads the instructor's notebook in
+source/ (context and answer cells), nbgrader's gradebook (test cells, hidden tests included, and points),
+and the submitted notebook (the student's answer cells, by grade_id).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from lrcourse import cells
+
+# Answers that receive a PyTorch scheduler from the test (a training loop) keep torch.optim.lr_scheduler in
+# their process: those named here, and answer cells whose metadata says {"lrcourse": {"uses_schedulers": true}}.
+# Every other answer's process has none to use.
+USES_SCHEDULERS = {"fit_per_step"}
+
+
+@dataclass
+class TestCell:
+    name: str
+    source: str
+    points: float
+
+    @property
+    def visible_source(self) -> str:
+        return cells.visible_part(self.source)
+
+
+@dataclass
+class Exercise:
+    """What the grader needs of one chapter: setup, answer cells (and the names they define), tests."""
+
+    notebook: str
+    context: list[str]
+    answers: dict[str, list[str]]   # answer cell grade_id -> names it defines
+    tests: list[TestCell]
+    allows_schedulers: bool = False
+
+
+def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
+    """The context and answer cells from source/, the test cells and points from nbgrader's gradebook.
+
+    The context is what an answer may use besides itself: the cell with id "setup" and any code cell whose
+    metadata says {"lrcourse": {"context": true}} (definitions the chapter shows, such as its model), run in
+    notebook order before the answer cells, in the student's process and in the grader's. Keep them cheap.
+    """
+    import nbformat
+
+    [path] = sorted((course / "source" / assignment).glob("*.ipynb"))
+    notebook = nbformat.read(path, as_version=4)
+    context = [cell.source for cell in notebook.cells if cells.is_context(cell)]
+    answers, allows_schedulers = {}, False
+    for cell in notebook.cells:
+        if cells.is_answer(cell):
+            name = cell.metadata["nbgrader"]["grade_id"]
+            answers[name] = cells.defined_names(cell.source)
+            allows_schedulers |= name in USES_SCHEDULERS or cells.uses_schedulers(cell)
+    stored = gradebook.find_notebook(path.stem, assignment)
+    solutions = {cell.name for cell in stored.solution_cells}
+    sources = {cell.name: cell.source for cell in stored.source_cells}
+    tests = [TestCell(cell.name, sources[cell.name], float(cell.max_score)) for cell in stored.grade_cells
+             if cell.cell_type == "code" and cell.name not in solutions]
+    order = {cell.metadata.get("nbgrader", {}).get("grade_id"): i for i, cell in enumerate(notebook.cells)}
+    tests.sort(key=lambda test: order.get(test.name, len(order)))
+    return Exercise(path.stem, context, answers, tests, allows_schedulers)
+
+
+def submitted_answers(path: Path, answer_ids) -> list[str]:
+    """The student's answer cells, in notebook order, found by their nbgrader grade_id (or cell id)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    found = raw.get("cells", []) if isinstance(raw, dict) else []
+    return [cells.source(cell) for cell in found if cells.is_code(cell) and cells.grade_id(cell) in answer_ids]
+
+

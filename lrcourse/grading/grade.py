@@ -1,0 +1,140 @@
+"""`lrcourse grade`: grade a whole class with nbgrader's own autograder, in parallel, losing nothing.
+
+`grade_class` takes in the submissions (`intake`), then hands the students to N worker processes (`worker`:
+each runs nbgrader's autograde, then the trusted verdicts, for one student at a time), then writes
+nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
+
+- a student whose grading fails (nbgrader's error, a crashed worker) is recorded as failed, and every
+  other student is still graded; the exit status says whether anything failed;
+- a re-run grades only students with no mark or a changed submission (`force` regrades all), so an
+  interrupted run loses nothing already written;
+- Ctrl-C finishes the students being graded and cancels the rest; every grade written is kept.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from lrcourse.grading import worker
+from lrcourse.grading.course import default_db_url, ensure_tools_on_path, gradebook
+from lrcourse.grading.intake import fingerprint, is_done, malformed, submissions
+from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
+
+
+def grade_class(course: Path, assignment: str, workers: int | None = None, force: bool = False,
+                db_url: str | None = None, progress: bool = True, sandboxed: bool = True) -> RunOutcomes:
+    """Grade every submission of `assignment` in `course`; see the module docstring."""
+    course = course.resolve()
+    db_url = db_url or default_db_url(course)
+    ensure_tools_on_path()
+    run = RunOutcomes(assignment)
+    start = time.monotonic()
+    todo = []
+    for student in submissions(course, assignment):
+        folder = course / "submitted" / student / assignment
+        reason = malformed(folder)
+        if reason:
+            run.outcomes.append(Outcome(student, "failed", reason))
+            continue
+        current = fingerprint(folder)
+        if not force and is_done(course, student, assignment, current):
+            run.outcomes.append(Outcome(student, "skipped", "already graded, submission unchanged"))
+        else:
+            todo.append((student, current))
+    if todo:
+        _prepare_gradebook(course, assignment, db_url)
+        if sandboxed:
+            from lrcourse.grading.leftovers import remove_stale
+
+            remove_stale()
+        run.outcomes += _run_workers(course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress,
+                                        sandboxed)
+    run.outcomes.sort(key=lambda o: o.student)
+    export_grades(course, db_url)
+    run.awaiting_manual = awaiting_manual_grades(assignment, db_url)
+    run.seconds = time.monotonic() - start
+    write_outcomes(course, run)
+    return run
+
+
+def _prepare_gradebook(course: Path, assignment: str, db_url: str) -> None:
+    """Create the gradebook's tables once, before the workers race to do it."""
+    with gradebook(db_url) as book:
+        book.find_assignment(assignment)  # raises if the assignment was never released
+
+
+def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=True) -> list[Outcome]:
+    from tqdm import tqdm
+
+    outcomes: list[Outcome] = []
+    pending = list(todo)
+    attempts: dict[str, int] = {}
+    bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
+    context = multiprocessing.get_context("spawn")
+    try:
+        while pending:
+            with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context, initializer=worker.start,
+                                     initargs=(str(course), db_url, sandboxed)) as pool:
+                futures = {pool.submit(worker.grade_student, assignment, s, f): (s, f) for s, f in pending}
+                pending = []
+                running = set(futures)
+                while running:
+                    try:
+                        done, running = wait(running, return_when=FIRST_COMPLETED)
+                    except KeyboardInterrupt:
+                        in_flight = sum(future.running() for future in running)
+                        print(f"\nInterrupted: finishing the {in_flight} student(s) being graded, "
+                              "cancelling the rest.", file=sys.stderr)
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
+                    for future in done:
+                        student, current = futures[future]
+                        try:
+                            outcomes.append(future.result())
+                        except BrokenProcessPool:
+                            # A worker died (e.g. killed by the system): give each affected student one retry.
+                            attempts[student] = attempts.get(student, 0) + 1
+                            if attempts[student] < 2:
+                                pending.append((student, current))
+                                continue
+                            outcomes.append(Outcome(student, "failed", "the grading worker died twice"))
+                        except Exception as error:  # a bug outside nbgrader's own handling
+                            outcomes.append(Outcome(student, "failed", f"{type(error).__name__}: {error}"))
+                        bar.update(1)
+    except KeyboardInterrupt:
+        bar.close()
+        print("Every grade written so far is kept; run the command again to grade the rest.", file=sys.stderr)
+        raise
+    bar.close()
+    return outcomes
+
+
+# --------------------------------------------------------------------------------------------
+# After the run: nbgrader's CSV export, what waits for a human grader
+# --------------------------------------------------------------------------------------------
+def export_grades(course: Path, db_url: str) -> Path:
+    """nbgrader's own CSV export of the whole gradebook, to grades.csv in the course folder."""
+    from nbgrader.plugins import CsvExportPlugin
+
+    target = course / "grades.csv"
+    with gradebook(db_url) as book:
+        CsvExportPlugin(to=str(target)).export(book)
+    return target
+
+
+def awaiting_manual_grades(assignment: str, db_url: str) -> int:
+    """How many manually graded answers of `assignment` still wait for a grader in the formgrader."""
+    from nbgrader.api import MissingEntry
+
+    with gradebook(db_url) as book:
+        try:
+            graded = book.assignment_submissions(assignment)
+        except MissingEntry:
+            return 0
+        return sum(1 for submission in graded for notebook in submission.notebooks for grade in notebook.grades
+                   if grade.cell_type == "markdown" and grade.needs_manual_grade)

@@ -1,0 +1,163 @@
+"""The student's answers as names in the grader's process: stand-ins that the test cells use as if they
+were the student's objects, while the objects themselves live in the student's process.
+
+A `Session` is one student's answer cells loaded in a child of the answers' zygote (a new child if the last
+one died or timed out). A `RemoteAnswer` stands for a name those cells define: the checkers' observers run
+over there (`observe`), a plain function is called over there (`__call__`), plain data comes back as data.
+An `Undefined` stands for a name the cells do not define: every use fails with the reason.
+"""
+from __future__ import annotations
+
+from lrcourse import checking, wire
+from lrcourse.grading.answer_zygote import AnswerProcess, AnswerTimeout, AnswerZygote, GraderFault
+
+LOAD_SECONDS = 30.0     # the setup and answer cells, like nbgrader's per-cell timeout
+MARGIN_SECONDS = 5.0    # beyond an observer's own budget, before the student's process is killed
+
+
+class Session:
+    """A student's answer cells loaded in a child; a new child if the last one died or timed out."""
+
+    def __init__(self, zygote: AnswerZygote, context: list[str], answers: list[str]):
+        self.zygote, self.context, self.answers = zygote, context, answers
+        self.process: AnswerProcess | None = None
+        self.load_error: BaseException | None = None
+        self.unloadable: str | None = None
+        self.resolved: dict = {}
+
+    def request(self, message: dict, seconds: float) -> dict:
+        if self.unloadable:
+            raise AssertionError(self.unloadable)
+        if self.process is None or self.process.dead:
+            self._load()
+        return self.process.request(message, seconds)
+
+    def resolve(self, name: str):
+        """What a test cell sees for `name` (see RemoteAnswer.resolved), asked once per loaded process."""
+        if self.process is None or self.process.dead:
+            self.resolved = {}
+        if name not in self.resolved:
+            self.resolved[name] = RemoteAnswer(self, name).resolved()
+        return self.resolved[name]
+
+    def _load(self) -> None:
+        self.resolved = {}
+        self.process = self.zygote.fork()
+        try:
+            reply = self.process.request({"op": "load", "context": self.context, "answers": self.answers},
+                                         LOAD_SECONDS)
+        except AnswerTimeout:
+            self.unloadable = f"your answer cells did not finish running within {LOAD_SECONDS:.0f} s"
+        except (EOFError, OSError, wire.Malformed) as error:
+            self.unloadable = f"running your answer cells stopped the process ({error})"
+        else:
+            if not reply.get("ok"):
+                self.unloadable = f"the chapter's setup failed: {wire.decode_error(reply.get('error'))}"
+            elif reply.get("error") is not None:
+                self.load_error = wire.decode_error(reply["error"])
+        if self.unloadable:
+            raise AssertionError(self.unloadable)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.close()
+
+
+class RemoteAnswer(checking.RemoteTarget):
+    """A name one of the student's answer cells defines, living in the student's process."""
+
+    def __init__(self, session: Session, name: str):
+        self.session, self.name = session, name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def _ask(self, message: dict, seconds: float) -> dict:
+        try:
+            reply = self.session.request({**message, "target": self.name}, seconds + MARGIN_SECONDS)
+        except (EOFError, OSError) as error:
+            raise AssertionError(f"{self.name}: the process running your answer stopped ({error})") from None
+        if not reply.get("ok"):
+            error = wire.decode_error(reply.get("error"))
+            if isinstance(error, NameError) and self.session.load_error is not None:
+                load = self.session.load_error
+                raise AssertionError(f"{error} (your answer cell raised {type(load).__name__}: {load})")
+            raise error
+        return reply
+
+    def resolved(self):
+        """What the test cell sees: the plain data the name holds (a prediction), or this stand-in to call."""
+        try:
+            reply = self._ask({"op": "value"}, checking.SECONDS_PER_CASE)
+        except GraderFault:
+            raise
+        except (Exception, checking.StudentTimeout) as error:
+            return Undefined(self.name, error)  # undefined, broken or unresponsive: any use says why
+        return self if reply.get("callable", True) else wire.decode(reply.get("value"))
+
+
+    def observe(self, observer: str, payload: dict) -> dict:
+        seconds = _observer_seconds(observer, payload)
+        try:
+            reply = self._ask({"op": "observe", "observer": observer, "payload": payload}, seconds)
+        except AnswerTimeout:
+            return {"timeout": True, "states": [], "error": None, "seconds": seconds, "calls": [], "value": None,
+                    "forbidden": None, "wrapped": None, "last_epoch": None, "order_warning": False}
+        return checking.decode_observation(reply.get("observation"))
+
+    def __call__(self, *args, **kwargs):
+        optimizers: list = []
+        message = {"op": "call", "args": [_encode_argument(a, optimizers) for a in args],
+                   "kwargs": {k: _encode_argument(v, optimizers) for k, v in kwargs.items()},
+                   "seconds": checking.SECONDS_PER_CASE}
+        try:
+            reply = self._ask(message, checking.SECONDS_PER_CASE)
+        except AnswerTimeout:
+            raise AssertionError(f"{self.name}(...) did not finish within {checking.SECONDS_PER_CASE:.0f} s") from None
+        for optimizer, rates in zip(optimizers, reply.get("optimizers", [])):
+            rates = wire.decode(rates)
+            for group, rate in zip(optimizer.param_groups, rates if isinstance(rates, list) else []):
+                group["lr"] = rate
+        if reply.get("timeout"):
+            raise AssertionError(f"{self.name}(...) did not finish within {checking.SECONDS_PER_CASE:.0f} s")
+        if reply.get("error") is not None:
+            raise wire.decode_error(reply["error"])
+        return wire.decode(reply.get("value"))
+
+
+class Undefined(checking.RemoteTarget):
+    """A name the student's answer cells do not define (or whose process did not answer): every use of it in
+    a test cell fails with the reason, as a NameError would in the notebook."""
+
+    def __init__(self, name: str, why: BaseException):
+        self.name, self.why = name, why
+
+    def _fail(self, *args, **kwargs):
+        raise AssertionError(str(self.why) if isinstance(self.why, AssertionError) else
+                             f"{self.name}: {type(self.why).__name__}: {self.why}")
+
+    def __repr__(self) -> str:
+        return f"<not defined: {self.why}>"
+
+    observe = __call__ = __iter__ = __len__ = __getitem__ = __float__ = __int__ = __bool__ = __eq__ = _fail
+    __lt__ = __le__ = __gt__ = __ge__ = __contains__ = __index__ = _fail
+    __hash__ = object.__hash__
+
+
+def _encode_argument(value, optimizers: list):
+    import torch
+
+    if isinstance(value, torch.optim.Optimizer):
+        optimizers.append(value)
+        return wire.encode({"optimizer": type(value).__name__, "lrs": [g["lr"] for g in value.param_groups]})
+    return wire.encode(value)
+
+
+def _observer_seconds(observer: str, payload: dict) -> float:
+    if observer == "scheduler":
+        return checking.case_seconds(payload["case"])
+    if observer in ("fit_steps", "range_test"):
+        return 30.0
+    return checking.SECONDS_PER_CASE
+
+

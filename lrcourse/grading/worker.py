@@ -1,0 +1,224 @@
+"""A grading worker: a process that starts once and grades many students, one at a time.
+
+nbgrader's import and set-up, the kernel zygote (the students' notebooks) and the answers' zygotes (the
+trusted verdicts) are paid once per worker. For each student the worker runs nbgrader's autograde (exactly
+what `nbgrader autograde` runs), then decides every autograded test cell again outside the student's kernel
+and writes those scores into the gradebook (`verdicts`: the kernel's own results are only the student's
+messages), then generates the feedback; the student is marked done only if all of it worked. A student whose
+notebook run fails in the kernel (a crash, a time-out) still gets the trusted verdicts, with the kernel's
+failure as the reason.
+
+Everything a worker holds is in its `Worker`. The process pool calls module functions, so the worker
+process keeps its one `Worker` in `_worker`, set by `start` (the pool's initializer) and read by
+`grade_student` (the pool's task): the only state at module level, and only in a worker process.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lrcourse.grading import intake
+from lrcourse.grading.course import course_config, ensure_tools_on_path, gradebook
+from lrcourse.grading.outcomes import Outcome
+
+
+def keep_hidden_tests_out_of_the_kernel(config) -> None:
+    """nbgrader restores each test cell, hidden tests included, into the notebook it runs, so a submission
+    could copy them into its own output (an IPython hook, the `In` history) and so into its feedback. Under
+    `lrcourse grade` the trusted verdicts run them, outside; the kernel runs only what the student saw."""
+    from nbgrader import preprocessors as steps
+
+    # nbgrader's own sanitizing steps (nbgrader.converters.Autograde), with ClearHiddenTests after OverwriteCells
+    config.Autograde.sanitize_preprocessors = [steps.ClearOutput, steps.DeduplicateIds, steps.OverwriteKernelspec,
+                                               steps.OverwriteCells, steps.ClearHiddenTests, steps.CheckCellMetadata]
+    config.ClearHiddenTests.enforce_metadata = False
+
+
+@dataclass
+class Worker:
+    """What one grading worker keeps from student to student."""
+
+    course: Path
+    db_url: str
+    api: object                 # nbgrader's NbGraderAPI, configured for the course
+    judge: object               # verdicts.Judge: the trusted verdicts, with the answers' zygotes
+    kernels: object             # kernels.Kernels: the kernel zygote that nbgrader's notebooks are forked from
+    hidden_in_kernel: bool = False  # c.Lrcourse.feedback_shows_hidden_tests: nbgrader's way, hidden tests in the kernel
+    exercises: dict = field(default_factory=dict)  # assignment -> verdicts.Exercise, read once
+
+    @classmethod
+    def open(cls, course: Path, db_url: str, sandboxed: bool = True) -> Worker:
+        """nbgrader's API for the course, the kernel zygote and the judge (sandboxed unless told not to)."""
+        from nbgrader.apps import NbGraderAPI
+
+        from lrcourse.grading.kernels import Kernels, KernelZygote, use_forked_kernels
+        from lrcourse.grading.sandbox import Limits
+        from lrcourse.grading.sanitize import show_safely
+        from lrcourse.grading.verdicts import Judge
+
+        config = course_config(course, db_url)
+        show_safely(config)  # the feedback is sanitized whatever the course's configuration says
+        hidden_in_kernel = bool(config.get("Lrcourse", {}).get("feedback_shows_hidden_tests", False))
+        if not hidden_in_kernel:
+            keep_hidden_tests_out_of_the_kernel(config)
+        api = NbGraderAPI(config=config)
+        limits = Limits.from_config(config)  # without the sandbox, its wall clock still holds
+        kernels = Kernels(KernelZygote(limits if sandboxed else None), limits)
+        # Every notebook this worker runs gets a kernel forked from the worker's kernel zygote (in its
+        # sandbox, unless --no-sandbox).
+        use_forked_kernels(kernels)
+        judge = Judge(limits if sandboxed else None)
+        return cls(course, db_url, api, judge, kernels, hidden_in_kernel)
+
+    def close(self) -> None:
+        """Close the zygotes: their sandboxes' processes, folders and cgroups."""
+        for close in (self.kernels.close, self.judge.close):
+            try:
+                close()
+            except Exception:
+                pass
+
+    # --------------------------------------------------------------------------------------------
+    def grade(self, assignment: str, student: str, current: str) -> Outcome:
+        """Autograde, decide every test cell again outside the student's kernel (trusted verdicts), write those
+        scores to the gradebook, generate feedback; mark the student done only if all of it worked."""
+        from lrcourse.grading.exercise import submitted_answers
+
+        start = time.monotonic()
+        exercise = self.exercise(assignment)
+        # Read before the student's kernel runs: nothing it writes can change what is judged.
+        submitted = next((self.course / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"), None)
+        answers = submitted_answers(submitted, set(exercise.answers)) if submitted else []
+        result = self.api.autograde(assignment, student, force=True, create=True)
+        in_kernel_failure = "" if result.get("success") else _first_error(result)
+        limit = self.kernels.limit_hit(self.course / "autograded" / student / assignment)
+        if limit:
+            in_kernel_failure = f"stopped by the sandbox's {limit}" + (
+                f" ({in_kernel_failure})" if in_kernel_failure else "")
+        try:
+            decided = self.decide(exercise, assignment, student, answers)
+        except Exception as error:  # no gradebook entry to correct (nbgrader failed early), or a fault of ours
+            self.zero_autograded(exercise, assignment, student)  # never leave the kernel's scores standing
+            reason = in_kernel_failure or f"trusted verdicts: {type(error).__name__}: {error}"
+            return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
+        notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
+        if any((self.course / "autograded" / student / assignment).glob("*.ipynb")):
+            feedback = self.api.generate_feedback(assignment, student, force=True)
+            if not feedback.get("success"):
+                return Outcome(student, "failed", "feedback: " + _first_error(feedback),
+                               seconds=time.monotonic() - start)
+        else:  # nbgrader keeps no graded notebook of a failed run: the scores stand, without feedback
+            notes.append("no feedback")
+        submission = self.api.get_submission(assignment, student)
+        score, max_score = submission["score"], submission["max_score"]
+        intake.mark_done(self.course, student, assignment, current, score, max_score)
+        return Outcome(student, "graded", "; ".join(notes), score=score, max_score=max_score,
+                       seconds=time.monotonic() - start, overridden=decided.overridden)
+
+    def exercise(self, assignment: str):
+        """The assignment's setup, answer cells and test cells (from source/ and the gradebook), once per worker."""
+        from lrcourse.grading.exercise import load_exercise
+
+        if assignment not in self.exercises:
+            with gradebook(self.db_url) as book:
+                self.exercises[assignment] = load_exercise(self.course, assignment, book)
+        return self.exercises[assignment]
+
+    def decide(self, exercise, assignment: str, student: str, answers: list[str]):
+        """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
+        from lrcourse.grading import verdicts
+        from lrcourse.grading.answer_zygote import GraderFault
+
+        try:
+            decided = self.judge.decide(exercise, answers)
+        except GraderFault:  # e.g. the zygote was stopped from outside: once more with a fresh one
+            decided = self.judge.decide(exercise, answers)
+        with gradebook(self.db_url) as book:
+            for name, verdict in decided.cells.items():
+                grade = book.find_grade(name, exercise.notebook, assignment, student)
+                verdict.in_kernel_score = grade.auto_score
+                if self.hidden_in_kernel:  # the kernel ran what the trusted verdict ran
+                    verdict.visible_score = verdict.trusted_score
+                grade.auto_score = verdict.trusted_score
+            book.db.commit()
+        folder = self.course / "autograded" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        verdicts.write(folder, decided)
+        verdicts.annotate(folder / (exercise.notebook + ".ipynb"), decided)
+        return decided
+
+    def zero_autograded(self, exercise, assignment: str, student: str) -> None:
+        from nbgrader.api import MissingEntry
+
+        try:
+            with gradebook(self.db_url) as book:
+                for test in exercise.tests:
+                    book.find_grade(test.name, exercise.notebook, assignment, student).auto_score = 0.0
+                book.db.commit()
+        except MissingEntry:
+            pass
+
+
+def _first_error(result: dict) -> str:
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("[ERROR]") and "Please see the error log" not in line:
+            return line.removeprefix("[ERROR]").strip()[:300]
+    return (lines[-1] if lines else "nbgrader reported a failure without a message")[:300]
+
+
+# --------------------------------------------------------------------------------------------
+# The process pool's two entry points
+# --------------------------------------------------------------------------------------------
+_worker: Worker | None = None  # this worker process's one Worker (see the module's text)
+
+
+def start(course: str, db_url: str, sandboxed: bool = True) -> None:
+    """The pool's initializer: make this process a grading worker."""
+    global _worker
+    # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
+    # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
+    # The main process alone decides what an interrupt stops.
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Stopped by the grading command (or by its death, PDEATHSIG): exit through atexit, which closes this
+    # worker's zygotes and removes their sandboxes' folders and cgroups.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy notices from nbgrader's own session use
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    ensure_tools_on_path()
+    _die_with_parent()
+    os.chdir(course)
+    _worker = Worker.open(Path(course), db_url, sandboxed)
+    atexit.register(_worker.close)
+
+
+def grade_student(assignment: str, student: str, current: str) -> Outcome:
+    """The pool's task: grade one student in this worker."""
+    return _worker.grade(assignment, student, current)
+
+
+def _exit_on_signal(signum, frame) -> None:
+    """Close the zygotes (their sandboxes' processes, folders and cgroups) and end at once: raising SystemExit
+    instead would run multiprocessing's exit, which can wait forever for a grading command already gone."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+    if _worker is not None:
+        _worker.close()
+    os._exit(128 + signum)
+
+
+def _die_with_parent() -> None:
+    """If the grading command is killed outright, its workers get SIGTERM from the kernel and end (their
+    sandboxes die with them), instead of grading on as orphans."""
+    from lrcourse.grading.namespaces import die_with_parent
+
+    die_with_parent(signal.SIGTERM)
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
+

@@ -1,0 +1,15 @@
+"""Ruff keeps the code in one style: no lint finding."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+PATHS = ["lrcourse", "grader", "scripts", "tests"]
+
+
+@pytest.mark.parametrize("command", [["check"]], ids=["check"])
+def test_ruff_finds_nothing(command):
+    run = subprocess.run([sys.executable, "-m", "ruff", *command, *PATHS], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
