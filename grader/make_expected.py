@@ -16,6 +16,7 @@ its check uses (lrcourse/tolerances.py), and a machine that computes slightly ot
 write the table again. The stop and the suggestion of a range test are compared exactly; the tests check
 that every case keeps far from flipping them (`flip_margins`).
 """
+
 from __future__ import annotations
 
 import json
@@ -67,9 +68,13 @@ def test_cells(chapter: str) -> list[str]:
     import nbformat
 
     [path] = sorted((ROOT / "source" / chapter).glob("*.ipynb"))
-    return [cell.source for cell in nbformat.read(path, as_version=4).cells
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
-            and not cell.metadata["nbgrader"].get("solution")]
+    return [
+        cell.source
+        for cell in nbformat.read(path, as_version=4).cells
+        if cell.cell_type == "code"
+        and cell.metadata.get("nbgrader", {}).get("grade")
+        and not cell.metadata["nbgrader"].get("solution")
+    ]
 
 
 def every_case() -> dict[str, list[dict]]:

@@ -7,6 +7,7 @@ of every case, hidden ones included. In a notebook's kernel the visible checks r
 their few fixed cases from `lrcourse/expected_visible.json`, which `python grader/make_expected.py`
 writes from this file (and `tests/test_checking.py` checks against it).
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,7 @@ def reference_fit_steps(payload: dict) -> dict:
         for _ in range(payload["epochs"]):
             epoch = list(batches)
             for first in range(0, len(epoch), accumulation):
-                group = epoch[first:first + accumulation]
+                group = epoch[first : first + accumulation]
                 history["lr"].append(optimizer.param_groups[0]["lr"])
                 optimizer.zero_grad()
                 total = 0.0
@@ -77,5 +78,4 @@ def reference_range_test(payload: dict) -> dict:
             best = min(best, smoothed)
             if smoothed > payload["diverge"] * best:
                 break
-    return {"lrs": lrs, "group_lrs": group_lrs, "losses": losses,
-            "suggestion": lrs[losses.index(min(losses))] / 10}
+    return {"lrs": lrs, "group_lrs": group_lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}

@@ -5,6 +5,7 @@
 
 The tests call the same functions into a temporary folder and compare with what is committed.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,15 +43,24 @@ def generate_release(course_dir: Path, assignments: list[str] | None = None, db_
     for name in assignments or chapters(course_dir):
         subprocess.run(
             [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--log-level=WARN", *database],
-            cwd=course_dir, env=tool_environment(), check=True,
+            cwd=course_dir,
+            env=tool_environment(),
+            check=True,
         )
 
 
-def execute(notebook: nbformat.NotebookNode, cwd: Path, allow_errors: bool = False,
-            env: dict | None = None) -> nbformat.NotebookNode:
+def execute(
+    notebook: nbformat.NotebookNode, cwd: Path, allow_errors: bool = False, env: dict | None = None
+) -> nbformat.NotebookNode:
     """Run every cell in a fresh python3 kernel (with `env` added to its environment), in place; return it."""
-    client = NotebookClient(notebook, timeout=SECONDS_PER_CELL, kernel_name="python3", allow_errors=allow_errors,
-                            shutdown_kernel="immediate", resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        notebook,
+        timeout=SECONDS_PER_CELL,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(cwd)}},
+    )
     client.execute(env={**tool_environment(), **(env or {})})
     return notebook
 

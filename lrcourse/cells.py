@@ -13,6 +13,7 @@ A chapter's notebook has four kinds of code cell that matter here:
 Cells are read as plain dicts (a notebook's JSON or nbformat's nodes, which are dicts), and defensively:
 a submitted notebook is the student's file and may hold anything.
 """
+
 from __future__ import annotations
 
 import ast

@@ -1,10 +1,11 @@
 """The `lrcourse` command.
 
-    lrcourse grade ASSIGNMENT [--workers N] [--force] [--db-url URL]   grade a class (instructors)
-    lrcourse export [ASSIGNMENT ...] [--roster FILE] [--db-url URL]    per-item grades, Canvas file, class reports
-    lrcourse check [CHAPTER ...]                                       grade your own notebooks (self-study)
-    lrcourse demo                                                      grade the example class in examples/
+lrcourse grade ASSIGNMENT [--workers N] [--force] [--db-url URL]   grade a class (instructors)
+lrcourse export [ASSIGNMENT ...] [--roster FILE] [--db-url URL]    per-item grades, Canvas file, class reports
+lrcourse check [CHAPTER ...]                                       grade your own notebooks (self-study)
+lrcourse demo                                                      grade the example class in examples/
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,14 +52,19 @@ def _sandbox_ready(args) -> bool:
     from lrcourse.grading.sandbox import SandboxUnavailable, check_available
 
     if getattr(args, "no_sandbox", False):
-        print("lrcourse: --no-sandbox: students' code runs with your rights (only for trusted submissions)",
-              file=sys.stderr)
+        print(
+            "lrcourse: --no-sandbox: students' code runs with your rights (only for trusted submissions)",
+            file=sys.stderr,
+        )
         return True
     try:
         check_available()
     except SandboxUnavailable as error:
-        print(f"lrcourse: cannot sandbox students' code: {error}.\nInstall it, or pass --no-sandbox to grade "
-              "trusted submissions without a sandbox.", file=sys.stderr)
+        print(
+            f"lrcourse: cannot sandbox students' code: {error}.\nInstall it, or pass --no-sandbox to grade "
+            "trusted submissions without a sandbox.",
+            file=sys.stderr,
+        )
         return False
     return True
 
@@ -66,17 +72,28 @@ def _sandbox_ready(args) -> bool:
 def command_grade(args) -> int:
     course = Path(args.course).resolve()
     if not (course / "source" / args.assignment).is_dir():
-        print(f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}", file=sys.stderr)
+        print(
+            f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}",
+            file=sys.stderr,
+        )
         return 2
     if not _sandbox_ready(args):
         return 2
     args.db_url = _db_url(args)
     _released(course, args.assignment, args.db_url)
-    run = grade_class(course, args.assignment, workers=args.workers, force=args.force, db_url=args.db_url,
-                      sandboxed=not args.no_sandbox)
+    run = grade_class(
+        course,
+        args.assignment,
+        workers=args.workers,
+        force=args.force,
+        db_url=args.db_url,
+        sandboxed=not args.no_sandbox,
+    )
     print(summary(run))
-    print(f"grades: {course / 'grades.csv'}   report: {course / 'reports' / (args.assignment + '.csv')}   "
-          f"feedback: {course / 'feedback'}")
+    print(
+        f"grades: {course / 'grades.csv'}   report: {course / 'reports' / (args.assignment + '.csv')}   "
+        f"feedback: {course / 'feedback'}"
+    )
     _report_and_export(course, args)
     return 1 if run.failed else 0
 
@@ -100,9 +117,13 @@ def _export(course: Path, book, args) -> list[str]:
     from lrcourse.grading.export import ExportOptions, export_class
 
     names = dict(pair.split("=", 1) for pair in args.canvas_column)
-    options = ExportOptions(Path(args.out).resolve() if args.out else None,
-                            Path(args.roster).resolve() if args.roster else None, args.roster_id_column,
-                            Path(args.id_map).resolve() if args.id_map else None, names)
+    options = ExportOptions(
+        Path(args.out).resolve() if args.out else None,
+        Path(args.roster).resolve() if args.roster else None,
+        args.roster_id_column,
+        Path(args.id_map).resolve() if args.id_map else None,
+        names,
+    )
     return export_class(course, book, options)
 
 
@@ -123,11 +144,20 @@ def command_export(args) -> int:
 
 def _export_options(command) -> None:
     command.add_argument("--roster", help="a gradebook CSV exported from Canvas: writes exports/canvas-import.csv")
-    command.add_argument("--roster-id-column", default="SIS Login ID", choices=["SIS Login ID", "ID", "SIS User ID"],
-                         help="the roster column holding nbgrader's student ids (default: SIS Login ID)")
+    command.add_argument(
+        "--roster-id-column",
+        default="SIS Login ID",
+        choices=["SIS Login ID", "ID", "SIS User ID"],
+        help="the roster column holding nbgrader's student ids (default: SIS Login ID)",
+    )
     command.add_argument("--id-map", help="a CSV nbgrader_id,roster_value when the ids differ from the roster's")
-    command.add_argument("--canvas-column", action="append", default=[], metavar="ASSIGNMENT=COLUMN",
-                         help="the Canvas column of an assignment (default: the roster's column named after it)")
+    command.add_argument(
+        "--canvas-column",
+        action="append",
+        default=[],
+        metavar="ASSIGNMENT=COLUMN",
+        help="the Canvas column of an assignment (default: the roster's column named after it)",
+    )
     command.add_argument("--out", help="folder for the exported files (default: COURSE/exports)")
 
 
@@ -142,13 +172,16 @@ def command_check(args) -> int:
     names = args.chapters or chapters()
     for name in names:
         shutil.copytree(ROOT / "source" / name, scratch / "source" / name)
-        shutil.copytree(Path(os.environ.get("LRCOURSE_WORKSPACE", ROOT / "workspace")) / name,
-                        scratch / "submitted" / "you" / name,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(
+            Path(os.environ.get("LRCOURSE_WORKSPACE", ROOT / "workspace")) / name,
+            scratch / "submitted" / "you" / name,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
+        )
     shutil.copy(ROOT / "nbgrader_config.py", scratch)
     # The release goes to a side folder: generate_assignment must not touch the learner's work.
-    (scratch / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text()
-                                                 + '\nc.CourseDirectory.release_directory = "release"\n')
+    (scratch / "nbgrader_config.py").write_text(
+        (ROOT / "nbgrader_config.py").read_text() + '\nc.CourseDirectory.release_directory = "release"\n'
+    )
     generate_release(scratch, names)
     status = 0
     for name in names:
@@ -183,18 +216,26 @@ def command_demo(args) -> int:
 
 
 def _database_options(command) -> None:
-    command.add_argument("--db-url", help=f"gradebook URL (default: ${DB_URL_VARIABLE}, else the course's SQLite "
-                                          "gradebook.db); keep a password out of it: use --db-url-file or the variable")
+    command.add_argument(
+        "--db-url",
+        help=f"gradebook URL (default: ${DB_URL_VARIABLE}, else the course's SQLite "
+        "gradebook.db); keep a password out of it: use --db-url-file or the variable",
+    )
     command.add_argument("--db-url-file", help="a file holding the gradebook URL")
 
 
 def _sandbox_option(command) -> None:
-    command.add_argument("--no-sandbox", action="store_true",
-                         help="run students' code without the sandbox (only for trusted submissions)")
+    command.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run students' code without the sandbox (only for trusted submissions)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="lrcourse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog="lrcourse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = top.add_subparsers(dest="command", required=True)
     grade = sub.add_parser("grade", help="autograde every submission of an assignment, in parallel")
     grade.add_argument("assignment")
@@ -206,7 +247,9 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--export", action="store_true", help="then export, as `lrcourse export` does")
     _export_options(grade)
     grade.set_defaults(run=command_grade)
-    export = sub.add_parser("export", help="per-item grades, a Canvas import file and class reports, from the gradebook")
+    export = sub.add_parser(
+        "export", help="per-item grades, a Canvas import file and class reports, from the gradebook"
+    )
     export.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
     _database_options(export)
     export.add_argument("--course", default=".", help="the course folder (default: here)")

@@ -7,6 +7,7 @@ expects. The demo (`grade_example_class`) grades a copy of the class in a scratc
 release is generated there from `source/`, so neither `notebooks/` nor a learner's workspace is read or written,
 and the submissions are the committed examples pasted into that fresh release.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -62,8 +63,9 @@ def demo_course(assignments: list[str]) -> Path:
     shutil.rmtree(DEMO, ignore_errors=True)
     for assignment in assignments:
         shutil.copytree(ROOT / "source" / assignment, DEMO / "source" / assignment)
-    (DEMO / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text()
-                                             + '\nc.CourseDirectory.release_directory = "release"\n')
+    (DEMO / "nbgrader_config.py").write_text(
+        (ROOT / "nbgrader_config.py").read_text() + '\nc.CourseDirectory.release_directory = "release"\n'
+    )
     generate_release(DEMO, assignments)
     return DEMO
 
@@ -76,11 +78,16 @@ def expected_failures(examples: Path, assignment: str) -> set[str]:
 def unexpected(report, course: Path, expected: set[str]) -> list[str]:
     """What the demo must not hide: a failure it does not expect, or a graded student without feedback
     (their kernel died, so the scores stand with no feedback and no reason)."""
-    problems = [f"{o.student}: failed: {o.reason}" for o in report.outcomes
-                if o.status == "failed" and o.student not in expected]
-    problems += [f"{o.student}: graded without feedback ({o.reason or 'no reason given'})"
-                 for o in report.outcomes if o.status == "graded"
-                 and not any((course / "feedback" / o.student / report.assignment).glob("*.html"))]
+    problems = [
+        f"{o.student}: failed: {o.reason}"
+        for o in report.outcomes
+        if o.status == "failed" and o.student not in expected
+    ]
+    problems += [
+        f"{o.student}: graded without feedback ({o.reason or 'no reason given'})"
+        for o in report.outcomes
+        if o.status == "graded" and not any((course / "feedback" / o.student / report.assignment).glob("*.html"))
+    ]
     return problems
 
 
@@ -97,12 +104,19 @@ def grade_example_class(workers: int, sandboxed: bool) -> int:
         report = grade_class(course, assignment, workers=workers, force=True, sandboxed=sandboxed)
         print(summary(report))
         problems += unexpected(report, course, expected_failures(EXAMPLES, assignment))
-    print(f"\nThe demo course is {course}: autograded/, feedback/ and grades.csv there; "
-          f"`lrcourse export --course {course.relative_to(ROOT)} --roster examples/canvas_roster.csv` exports it.")
+    print(
+        f"\nThe demo course is {course}: autograded/, feedback/ and grades.csv there; "
+        f"`lrcourse export --course {course.relative_to(ROOT)} --roster examples/canvas_roster.csv` exports it."
+    )
     if problems:
-        print("The demo did NOT grade as it should:\n  " + "\n  ".join(problems)
-              + "\nIf every student is listed, no kernel could start: see `lrcourse grade`'s sandbox requirements.")
+        print(
+            "The demo did NOT grade as it should:\n  "
+            + "\n  ".join(problems)
+            + "\nIf every student is listed, no kernel could start: see `lrcourse grade`'s sandbox requirements."
+        )
         return 1
-    print(f"Expected failures only: {', '.join(sorted(set().union(*(expected_failures(EXAMPLES, a) for a in assignments))))}"
-          " (a malformed notebook, on purpose).")
+    print(
+        f"Expected failures only: {', '.join(sorted(set().union(*(expected_failures(EXAMPLES, a) for a in assignments))))}"
+        " (a malformed notebook, on purpose)."
+    )
     return 0

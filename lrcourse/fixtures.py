@@ -1,6 +1,7 @@
 """The training runs of chapters 5 and 6 as every side builds them: the student's observer, the judge and
 the grader's reference loops (grader/references.py) start from the same seeded model, data, optimizer and
 scheduler, so their numbers can be compared exactly. Public on purpose: grader/references.py uses them."""
+
 from __future__ import annotations
 
 import math
@@ -19,14 +20,20 @@ def optimizer_steps(payload: dict) -> int:
 def step_scheduler(name: str, optimizer, total_steps: int):
     schedulers = torch.optim.lr_scheduler
     if name == "OneCycleLR":
-        return schedulers.OneCycleLR(optimizer, max_lr=optimizer.param_groups[0]["lr"], total_steps=total_steps,
-                                     pct_start=0.3)
+        return schedulers.OneCycleLR(
+            optimizer, max_lr=optimizer.param_groups[0]["lr"], total_steps=total_steps, pct_start=0.3
+        )
     if name == "warm-up + cosine":
         warmup = max(1, total_steps // 5)
-        return schedulers.LambdaLR(optimizer, lambda step: (step + 1) / warmup if step < warmup else
-                                   0.5 * (1 + math.cos(math.pi * (step - warmup) / (total_steps - warmup))))
+        return schedulers.LambdaLR(
+            optimizer,
+            lambda step: (
+                (step + 1) / warmup
+                if step < warmup
+                else 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total_steps - warmup)))
+            ),
+        )
     raise ValueError(name)
-
 
 
 def steps_fixture(payload: dict):
@@ -52,8 +59,11 @@ def range_fixture(payload: dict):
     model = training.make_model(payload["seed"])
     # one group, or two: the output layer at `head_ratio` times the hidden layer's rate
     ratio = payload.get("head_ratio")
-    groups = ([{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": payload["lr"] * ratio}]
-              if ratio else model.parameters())
+    groups = (
+        [{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": payload["lr"] * ratio}]
+        if ratio
+        else model.parameters()
+    )
     if payload["optimizer"] == "SGD":
         optimizer = torch.optim.SGD(groups, lr=payload["lr"], momentum=0.9)
     else:
@@ -72,4 +82,3 @@ def state_vector(model, optimizer) -> list[list[float]]:
     tensors = [p.detach() for p in model.parameters()]
     tensors += [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
     return [[float(t.double().sum()), float(t.double().abs().sum())] for t in tensors]
-

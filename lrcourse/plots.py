@@ -12,6 +12,7 @@ the usual PNG. JupyterLab renders the HTML (it prefers it to the PNG), so a scre
 text. The description is `describe(fig, text)` when the notebook gave one, followed by what the axes say
 (titles, axis names, log scales, legend entries), which is true by construction.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,14 @@ from matplotlib.figure import Figure
 
 #: The Okabe-Ito colours by name (Okabe & Ito 2008), in the order the cycle uses them; yellow last (weak on white).
 PALETTE = {
-    "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
-    "purple": "#CC79A7", "sky": "#56B4E9", "black": "#000000", "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "sky": "#56B4E9",
+    "black": "#000000",
+    "yellow": "#F0E442",
 }
 #: One line style per colour of the cycle: the n-th line differs in colour and in dash.
 LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2))]
@@ -100,7 +107,9 @@ def img_html(png: bytes, alt: str, css_class: str = "") -> str:
     """An <img> element holding `png` inline, with `alt` as its text description."""
     data = base64.b64encode(png).decode("ascii")
     klass = f' class="{css_class}"' if css_class else ""
-    return f'<img{klass} alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}" style="max-width:100%">'
+    return (
+        f'<img{klass} alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}" style="max-width:100%">'
+    )
 
 
 def _figure_html(fig: Figure) -> str:
@@ -171,8 +180,9 @@ def log_axis(ax, which: str = "y") -> None:
     axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.5)))
 
 
-def plot_rates(ax, curves: dict[str, np.ndarray], title: str = "Learning rate per epoch", log: bool = False,
-               xlabel: str = "epoch") -> None:
+def plot_rates(
+    ax, curves: dict[str, np.ndarray], title: str = "Learning rate per epoch", log: bool = False, xlabel: str = "epoch"
+) -> None:
     """One step-shaped line per schedule: the rate holds for a whole epoch (or step: say which in `xlabel`).
 
     Curves equal to an earlier one (to 1e-9) are drawn on top of it with a finer line and named
@@ -181,10 +191,16 @@ def plot_rates(ax, curves: dict[str, np.ndarray], title: str = "Learning rate pe
     drawn: list[tuple[str, np.ndarray]] = []
     for name, rates in curves.items():
         rates = np.asarray(rates)
-        twin = next((other for other, seen in drawn if seen.shape == rates.shape and np.allclose(seen, rates, rtol=1e-9, atol=0)), None)
+        twin = next(
+            (
+                other
+                for other, seen in drawn
+                if seen.shape == rates.shape and np.allclose(seen, rates, rtol=1e-9, atol=0)
+            ),
+            None,
+        )
         shown = f"{name} (same as {twin})" if twin else name
-        ax.plot(np.arange(len(rates)), rates, drawstyle="steps-post", label=shown,
-                linewidth=1.0 if twin else 1.8)
+        ax.plot(np.arange(len(rates)), rates, drawstyle="steps-post", label=shown, linewidth=1.0 if twin else 1.8)
         drawn.append((name, rates))
     label(ax, title, xlabel, "learning rate", log=log)
 
@@ -196,5 +212,6 @@ def mark_epochs(ax, epochs, color: str = PALETTE["vermillion"], text: str | None
     than a line per epoch, which matters in a slider panel.
     """
     if len(epochs):
-        ax.vlines(epochs, 0, 1, transform=ax.get_xaxis_transform(), color=color, linestyle="--", linewidth=1,
-                  label=text)
+        ax.vlines(
+            epochs, 0, 1, transform=ax.get_xaxis_transform(), color=color, linestyle="--", linewidth=1, label=text
+        )

@@ -5,6 +5,7 @@
 - A simulated validation loss that plateaus and responds to the learning rate, for chapter 3.
 All randomness comes from an explicit seed, so every figure repeats.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,9 +35,7 @@ def stability_bound(curvature: float) -> float:
     return 2.0 / curvature
 
 
-def gradient_descent_2d(
-    lr: float, steps: int, curvatures=(1.0, 10.0), start=(-1.8, 0.9)
-) -> np.ndarray:
+def gradient_descent_2d(lr: float, steps: int, curvatures=(1.0, 10.0), start=(-1.8, 0.9)) -> np.ndarray:
     """Path (steps + 1, 2) of gradient descent on f(x, y) = (a x^2 + b y^2) / 2."""
     a = np.asarray(curvatures, dtype=float)
     path = np.empty((steps + 1, 2))
@@ -79,9 +78,7 @@ def noise_floor(lr: float, curvature: float = 1.0, noise: float = 1.0) -> float:
     return lr * noise**2 / (2.0 * (2.0 - lr * curvature))
 
 
-def expected_noisy_loss(
-    lrs, curvature: float = 1.0, noise: float = 1.0, w0: float = 3.0
-) -> np.ndarray:
+def expected_noisy_loss(lrs, curvature: float = 1.0, noise: float = 1.0, w0: float = 3.0) -> np.ndarray:
     """The exact expected loss per step of the SGD that `noisy_descent` simulates (no sampling error).
 
     With gradient a w + s N(0, 1), the second moment v_t = E[w_t^2] follows

@@ -10,15 +10,13 @@ reads while working: the student's code runs there too and could change `torch`.
 `lrcourse grade`, which calls this in its own trusted process and never sends the result to the student's
 (see `lrcourse.grading.verdicts`).
 """
+
 from __future__ import annotations
 
 import json
 import math
 
-ATTRIBUTES = {
-    "StepLR": ("last_epoch",),
-    "ReduceLROnPlateau": ("best", "num_bad_epochs", "cooldown_counter"),
-}
+ATTRIBUTES = {"StepLR": ("last_epoch",), "ReduceLROnPlateau": ("best", "num_bad_epochs", "cooldown_counter")}
 
 
 def hand_edit(optimizer, edits: dict, step: int) -> None:
@@ -53,14 +51,14 @@ def trajectory(case: dict) -> dict:
     for step in range(case["steps"] if metrics is None else len(metrics)):
         hand_edit(optimizer, edits, step + 1)
         if case.get("after_edits") and edits.get(str(step + 1)):
-            states.append(snapshot())           # what get_last_lr() says between a hand edit and the step
+            states.append(snapshot())  # what get_last_lr() says between a hand edit and the step
         if metrics is not None and _on_a_boundary(scheduler, optimizer, metrics[step]):
             ambiguous.append(step + 1)
         optimizer.step()
         scheduler.step() if metrics is None else scheduler.step(metrics[step])
         states.append(snapshot())
     last = str((case["steps"] if metrics is None else len(metrics)) + 1)
-    if case.get("after_edits") and edits.get(last):      # an edit after the last step, and no step after it
+    if case.get("after_edits") and edits.get(last):  # an edit after the last step, and no step after it
         hand_edit(optimizer, edits, int(last))
         states.append(snapshot())
     return {"states": states, "ambiguous_steps": ambiguous}
@@ -78,17 +76,21 @@ def _build(optimizer, name: str, kwargs: dict):
     SequentialLR(LinearLR(start_factor, total_iters=warmup), StepLR(step_size, gamma)) with milestone `warmup`."""
     import torch.optim.lr_scheduler as schedulers
 
-    if name == "WarmupStep":                # LinearLR from start_factor over `warmup` epochs, then StepLR
+    if name == "WarmupStep":  # LinearLR from start_factor over `warmup` epochs, then StepLR
         warmup = kwargs["warmup"]
-        phases = [schedulers.LinearLR(optimizer, start_factor=kwargs["start_factor"], end_factor=1.0, total_iters=warmup),
-                  schedulers.StepLR(optimizer, step_size=kwargs["step_size"], gamma=kwargs["gamma"])]
+        phases = [
+            schedulers.LinearLR(optimizer, start_factor=kwargs["start_factor"], end_factor=1.0, total_iters=warmup),
+            schedulers.StepLR(optimizer, step_size=kwargs["step_size"], gamma=kwargs["gamma"]),
+        ]
         return schedulers.SequentialLR(optimizer, phases, milestones=[warmup])
     if name != "WarmupCosine":
         return getattr(schedulers, name)(optimizer, **kwargs)
     warmup, total, floor = kwargs["warmup"], kwargs["total"], kwargs["floor"]
     lr = optimizer.param_groups[0]["lr"]
-    phases = [schedulers.LinearLR(optimizer, start_factor=1 / warmup, end_factor=1.0, total_iters=warmup - 1),
-              schedulers.CosineAnnealingLR(optimizer, T_max=total - warmup, eta_min=floor * lr)]
+    phases = [
+        schedulers.LinearLR(optimizer, start_factor=1 / warmup, end_factor=1.0, total_iters=warmup - 1),
+        schedulers.CosineAnnealingLR(optimizer, T_max=total - warmup, eta_min=floor * lr),
+    ]
     return schedulers.SequentialLR(optimizer, phases, milestones=[warmup])
 
 
@@ -108,7 +110,7 @@ def _on_a_boundary(scheduler, optimizer, metric: float) -> bool:
         if scheduler.threshold_mode == "rel":
             ways = {a < best * (1.0 - t), a - best * (1.0 - t) < 0, best * (1.0 - t) - a > 0}
             if math.isfinite(best):
-                ways.add(a < best - best * t)       # correct once best is finite
+                ways.add(a < best - best * t)  # correct once best is finite
         else:
             ways = {a < best - t, best - a > t, a + t < best}
     else:

@@ -3,6 +3,7 @@
 Every schedule plot in the course comes from here: a real optimizer and a real scheduler are
 stepped through the epochs, so the picture is what PyTorch does, never a re-typed formula.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -8,6 +8,7 @@ Progress is read from the files: an exercise counts as answered when its answer 
 the scores are those `make check` left in its scratch gradebook (build/check/), kept in the workspace
 (`SCORES`) right after that check, so that they belong to the workspace that was checked.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,11 @@ def estimated_time(intro: str) -> str:
 
 def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:
     """grade_id -> source of every cell the learner writes in (code and written answers)."""
-    return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells
-            if cell.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: cell.source
+        for cell in notebook.cells
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
 
 
 def answered(release: Path, mine: Path) -> tuple[list[str], list[str]]:
@@ -74,8 +78,10 @@ def checked_scores(checked: Path) -> dict[str, str]:
                 notebook = gradebook.find_submission(assignment.name, "you").notebooks[0]
             except (MissingEntry, IndexError):
                 continue
-            scores[assignment.name] = (f"{notebook.score:g} / {notebook.max_score:g} (written answers count 0 "
-                                       f"until graded by hand), `make check` of {when}")
+            scores[assignment.name] = (
+                f"{notebook.score:g} / {notebook.max_score:g} (written answers count 0 "
+                f"until graded by hand), `make check` of {when}"
+            )
     return scores
 
 
@@ -99,35 +105,57 @@ def chapter_section(release: Path, workspace: Path) -> list[str]:
     relative = release.relative_to(release.parent.parent)
     intro = first_markdown(nbformat.read(release, as_version=4))
     done, todo = answered(release, workspace / relative)
-    lines = [f"## [{title(intro)}]({link(relative)})", "",
-             f"*About {estimated_time(intro)}.* After this chapter you can:", ""]
+    lines = [
+        f"## [{title(intro)}]({link(relative)})",
+        "",
+        f"*About {estimated_time(intro)}.* After this chapter you can:",
+        "",
+    ]
     lines += [f"- {goal}" for goal in learning_goals(intro)]
-    lines += ["", f"**Your progress:** {len(done)} of {len(done) + len(todo)} answers written"
-              + (f" ({', '.join(done)})" if done else "") + "."]
+    lines += [
+        "",
+        f"**Your progress:** {len(done)} of {len(done) + len(todo)} answers written"
+        + (f" ({', '.join(done)})" if done else "")
+        + ".",
+    ]
     score = last_checked(relative.parent.name, workspace)
     lines += [f"Last checked score: {score}." if score else "Not checked yet: run `make check` in a terminal."]
     if beside_path(workspace, relative).exists():
-        lines += ["", f"**A course update changed this chapter.** Your copy is kept as it is; the new release is "
-                      f"beside it: [{beside_path(workspace, relative).relative_to(workspace)}]"
-                      f"({link(beside_path(workspace, relative).relative_to(workspace))})."]
+        lines += [
+            "",
+            f"**A course update changed this chapter.** Your copy is kept as it is; the new release is "
+            f"beside it: [{beside_path(workspace, relative).relative_to(workspace)}]"
+            f"({link(beside_path(workspace, relative).relative_to(workspace))}).",
+        ]
     return lines + [""]
 
 
 def start_page(workspace: Path, release: Path = RELEASE) -> str:
-    lines = ["# Learning-rate schedules in PyTorch", "",
-             "Start here. Open a chapter, run its cells from the top (Shift+Enter), move the sliders, and write "
-             "your answers where a cell says `# YOUR CODE HERE`. Your work is saved in this workspace, and no "
-             "course command overwrites it. The checks under each exercise run as you go; **Validate** (the "
-             "notebook toolbar) runs them all, and `make check` in a terminal grades your answers with the full "
-             "hidden tests and updates the scores on this page.", ""]
+    lines = [
+        "# Learning-rate schedules in PyTorch",
+        "",
+        "Start here. Open a chapter, run its cells from the top (Shift+Enter), move the sliders, and write "
+        "your answers where a cell says `# YOUR CODE HERE`. Your work is saved in this workspace, and no "
+        "course command overwrites it. The checks under each exercise run as you go; **Validate** (the "
+        "notebook toolbar) runs them all, and `make check` in a terminal grades your answers with the full "
+        "hidden tests and updates the scores on this page.",
+        "",
+    ]
     if pending_updates(workspace):
-        lines += [f"**Course updates waiting** for {', '.join(pending_updates(workspace))}: see the chapters "
-                  "below.", ""]
+        lines += [
+            f"**Course updates waiting** for {', '.join(pending_updates(workspace))}: see the chapters below.",
+            "",
+        ]
     for notebook in sorted(release.glob("*/*.ipynb")):
         lines += chapter_section(notebook, workspace)
-    lines += ["---", "", f"**Worked solutions.** The folder [{SOLUTIONS_LINK}]({link(Path(SOLUTIONS_LINK))}) holds "
-              "every answer, with its outputs. Opening it gives the exercises away: try them, and `make check`, "
-              "first.", ""]
+    lines += [
+        "---",
+        "",
+        f"**Worked solutions.** The folder [{SOLUTIONS_LINK}]({link(Path(SOLUTIONS_LINK))}) holds "
+        "every answer, with its outputs. Opening it gives the exercises away: try them, and `make check`, "
+        "first.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ them; this module holds the same split and batching for the code that checks the
 ship inside scikit-learn (`load_digits`: 1,797 8x8 images), so nothing is downloaded. Every run is seeded
 (weights, shuffling) and uses one CPU thread, so its numbers repeat exactly.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,12 +36,14 @@ def _split() -> tuple:
     from sklearn.model_selection import train_test_split
 
     images, labels = load_digits(return_X_y=True)
-    x_rest, x_test, y_rest, y_test = train_test_split(images / 16.0, labels, test_size=0.2, random_state=0,
-                                                      stratify=labels)
-    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.25, random_state=0,
-                                                      stratify=y_rest)
-    return tuple((torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long))
-                 for x, y in ((x_train, y_train), (x_val, y_val), (x_test, y_test)))
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        images / 16.0, labels, test_size=0.2, random_state=0, stratify=labels
+    )
+    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.25, random_state=0, stratify=y_rest)
+    return tuple(
+        (torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long))
+        for x, y in ((x_train, y_train), (x_val, y_val), (x_test, y_test))
+    )
 
 
 def digits_split() -> tuple:
@@ -64,7 +67,7 @@ class Batches:
     def __iter__(self):
         order = torch.randperm(len(self.targets), generator=self.generator)
         for start in range(0, len(order), self.batch_size):
-            index = order[start:start + self.batch_size]
+            index = order[start : start + self.batch_size]
             yield self.inputs[index], self.targets[index]
 
 
@@ -88,7 +91,7 @@ def evaluate(model: nn.Module, data) -> tuple[float, float]:
 # --------------------------------------------------------------------------------------------
 # A disk cache for the chapters' training runs
 # --------------------------------------------------------------------------------------------
-CACHE_VARIABLE = "LRCOURSE_RUN_CACHE"   # a folder, or "off"; default ~/.cache/lrcourse/runs
+CACHE_VARIABLE = "LRCOURSE_RUN_CACHE"  # a folder, or "off"; default ~/.cache/lrcourse/runs
 # The runs of chapters 5 and 6 as the notebooks define them, shipped with the package (read only), so a
 # chapter runs in seconds even where nothing can be written (a grading sandbox). Regenerate after changing
 # either chapter's training code: rm -r lrcourse/runs; LRCOURSE_RUN_CACHE=lrcourse/runs make solutions
@@ -186,12 +189,14 @@ def cached_run(function):
         folder = _cache_folder()
         path = folder / f"{key}.npz" if folder else None
         result = None
-        for candidate in ([path, SHIPPED_RUNS / path.name] if path is not None else []):
+        for candidate in [path, SHIPPED_RUNS / path.name] if path is not None else []:
             if result is None and candidate.exists():
                 try:
                     with np.load(candidate, allow_pickle=False) as stored:
-                        result = {name: (stored[name].item() if stored[name].ndim == 0 else stored[name].copy())
-                                  for name in stored.files}
+                        result = {
+                            name: (stored[name].item() if stored[name].ndim == 0 else stored[name].copy())
+                            for name in stored.files
+                        }
                 except Exception:  # a damaged file: train again
                     result = None
         if result is None:

@@ -6,6 +6,7 @@ figure and its axes are made once and redrawn in place, so a move costs only the
 (`ipywidgets.Image` has no alt attribute, so a screen reader could not say what the plot shows.)
 The alt text is the panel's `description`, what its axes say (`plots.alt_text`) and the readout.
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,8 +46,14 @@ def _empty(ax: Axes) -> None:
 def log_slider(description: str, value: float, low: float, high: float, **kwargs) -> widgets.FloatLogSlider:
     """A slider over decades: `low` and `high` are the rates at its ends (powers of ten)."""
     return widgets.FloatLogSlider(
-        value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.05,
-        description=description, readout_format=".2g", **kwargs,
+        value=value,
+        base=10,
+        min=math.log10(low),
+        max=math.log10(high),
+        step=0.05,
+        description=description,
+        readout_format=".2g",
+        **kwargs,
     )
 
 
@@ -69,8 +76,17 @@ class SliderPanel:
     `description` starts the image's alt text; `png` holds the current image, `alt` its alt text.
     """
 
-    def __init__(self, draw: DrawFunction, controls: dict[str, widgets.ValueWidget], grid: tuple[int, int] = (1, 1),
-                 width: float = 7.0, height: float = 3.4, live: bool = True, description: str = "", **subplots):
+    def __init__(
+        self,
+        draw: DrawFunction,
+        controls: dict[str, widgets.ValueWidget],
+        grid: tuple[int, int] = (1, 1),
+        width: float = 7.0,
+        height: float = 3.4,
+        live: bool = True,
+        description: str = "",
+        **subplots,
+    ):
         self.draw = draw
         self.description = description
         self.controls = controls
@@ -89,8 +105,11 @@ class SliderPanel:
             control.style.description_width = "initial"
             control.observe(self._on_change, names="value")
         self.widget = widgets.VBox(
-            [widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
-             self.image, self.readout],
+            [
+                widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
+                self.image,
+                self.readout,
+            ],
             layout=widgets.Layout(width="100%"),
         )
         self.widget.add_class("lrcourse-panel")
@@ -107,8 +126,10 @@ class SliderPanel:
             _empty(ax)
         text = self.draw(self.axes, **self.values)
         if self.figure.axes != axes:
-            raise ValueError(f"{self.draw.__name__} added or removed axes: draw into the axes it is given "
-                             "(ask the panel for more with grid=(rows, columns))")
+            raise ValueError(
+                f"{self.draw.__name__} added or removed axes: draw into the axes it is given "
+                "(ask the panel for more with grid=(rows, columns))"
+            )
         text = text if isinstance(text, str) else ""
         self.png = png_bytes(self.figure, pil_kwargs={"compress_level": 1})  # zlib's fastest: 3x quicker, ~25% bigger
         self.figure.set_layout_engine(None)  # keep the first layout; None, not "none", which still lays out

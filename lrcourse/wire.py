@@ -6,6 +6,7 @@ the grader rebuilds local stand-ins (a float, a list, a small tensor, an excepti
 kind) so that one comparison serves the notebook's own checks and the grader's. Nothing decoded here is
 trusted: it is data to compare, and its size is bounded.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -14,8 +15,8 @@ import math
 import numbers
 
 MAX_MESSAGE = 8 * 1024 * 1024  # bytes in one message, either way
-MAX_ITEMS = 100_000            # elements in one encoded container
-MAX_TEXT = 2_000               # characters of a repr or an exception message
+MAX_ITEMS = 100_000  # elements in one encoded container
+MAX_TEXT = 2_000  # characters of a repr or an exception message
 MAX_DEPTH = 20
 
 
@@ -74,8 +75,11 @@ def encode(value, depth: int = 0):
         return {"float": _float(value)}
     if isinstance(value, torch.Tensor):
         flat = value.detach().reshape(-1)[:MAX_ITEMS].tolist() if value.numel() <= MAX_ITEMS else []
-        return {"tensor": [_float(x) if isinstance(x, float) else x for x in flat], "shape": list(value.shape),
-                "dtype": str(value.dtype).removeprefix("torch.")}
+        return {
+            "tensor": [_float(x) if isinstance(x, float) else x for x in flat],
+            "shape": list(value.shape),
+            "dtype": str(value.dtype).removeprefix("torch."),
+        }
     if type(value) in (list, tuple):
         items = list(value)[:MAX_ITEMS]
         return {type(value).__name__: [encode(item, depth + 1) for item in items]}
@@ -130,8 +134,12 @@ def decode(data, depth: int = 0):
         return _number(data["number"])
     elif "tensor" in data and isinstance(data["tensor"], list) and isinstance(data.get("shape"), list):
         values = [_number(x) for x in data["tensor"]]
-        dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
-                 "float64": torch.float64}.get(str(data.get("dtype")), torch.float64)  # never a lookup by name
+        dtype = {
+            "float16": torch.float16,
+            "bfloat16": torch.bfloat16,
+            "float32": torch.float32,
+            "float64": torch.float64,
+        }.get(str(data.get("dtype")), torch.float64)  # never a lookup by name
         tensor = torch.tensor(values, dtype=dtype)
         shape = [int(n) for n in data["shape"]]
         return tensor.reshape(shape) if math.prod(shape) == len(values) else tensor

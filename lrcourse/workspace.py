@@ -7,6 +7,7 @@ is copied; a changed chapter the learner never edited is replaced; a changed cha
 kept as it is and the new release goes beside it, in `<chapter>-new-release/`. The release each notebook came
 from is recorded (`RECORD`), which is how an edit is told from an update.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,6 +28,7 @@ BESIDE = "-new-release"
 @dataclass
 class Update:
     """What one run did, for the terminal and the start page."""
+
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     beside: list[str] = field(default_factory=list)  # learner's copy kept, new release in <chapter>-new-release/
@@ -108,8 +110,11 @@ def pending_updates(workspace: Path) -> list[str]:
 def describe(update: Update, workspace: Path) -> list[str]:
     lines = [f"new in your workspace: {key}" for key in update.added]
     lines += [f"updated (you had not changed it): {key}" for key in update.replaced]
-    lines += [f"course update for {key}: your copy is kept as it is; the new release is beside it in "
-              f"{beside_path(workspace, Path(key)).relative_to(workspace)}" for key in update.beside]
+    lines += [
+        f"course update for {key}: your copy is kept as it is; the new release is beside it in "
+        f"{beside_path(workspace, Path(key)).relative_to(workspace)}"
+        for key in update.beside
+    ]
     return lines
 
 

@@ -1,12 +1,13 @@
 """Benchmarks: print the figures the course promises (run with `make bench`; nothing is asserted).
 
-    python scripts/bench.py notebooks [--chapters 05 06]
-                                               each chapter headless, and every slider panel's redraw time
-    python scripts/bench.py grading [--students 60]
-                                               a class graded by sequential nbgrader autograde, by
-                                               `lrcourse grade` with 1 and 2 workers, and the floor
-    python scripts/bench.py                    both
+python scripts/bench.py notebooks [--chapters 05 06]
+                                           each chapter headless, and every slider panel's redraw time
+python scripts/bench.py grading [--students 60]
+                                           a class graded by sequential nbgrader autograde, by
+                                           `lrcourse grade` with 1 and 2 workers, and the floor
+python scripts/bench.py                    both
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,7 @@ def bench_notebooks(chapters: list[str] | None = None) -> None:
             continue
         notebook = nbformat.read(path, as_version=4)
         # a cold start: training runs cached on disk (lrcourse.training.cached_run) start from an empty folder
-        os.environ["LRCOURSE_RUN_CACHE"] = "off"   # neither the user's cache nor the runs shipped in lrcourse/runs
+        os.environ["LRCOURSE_RUN_CACHE"] = "off"  # neither the user's cache nor the runs shipped in lrcourse/runs
         start = time.perf_counter()
         execute(notebook, cwd=path.parent)
         seconds = time.perf_counter() - start
@@ -72,7 +73,9 @@ def bench_notebooks(chapters: list[str] | None = None) -> None:
         os.environ.pop("LRCOURSE_RUN_CACHE")
         print(f"  {path.parent.name:<24} {seconds:6.1f} s (cold: no cached training runs)")
         for name, times in panels.items():
-            print(f"      {name:<22} median {statistics.median(times):7.1f} ms   max {max(times):7.1f} ms   ({len(times)} moves)")
+            print(
+                f"      {name:<22} median {statistics.median(times):7.1f} ms   max {max(times):7.1f} ms   ({len(times)} moves)"
+            )
 
 
 def make_class(directory: Path, students: int) -> Path:
@@ -149,9 +152,14 @@ def verdict_seconds(course: Path, chapter: str) -> tuple[float, float]:
 
 def floor_notebook():
     """A kernel that only imports what the chapter imports."""
-    notebook = new_notebook(cells=[new_code_cell(
-        "import numpy, torch, ipywidgets, matplotlib\nimport lrcourse.checking, lrcourse.plots, lrcourse.widgets, "
-        "lrcourse.schedules")])
+    notebook = new_notebook(
+        cells=[
+            new_code_cell(
+                "import numpy, torch, ipywidgets, matplotlib\nimport lrcourse.checking, lrcourse.plots, lrcourse.widgets, "
+                "lrcourse.schedules"
+            )
+        ]
+    )
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return notebook
 
@@ -159,7 +167,9 @@ def floor_notebook():
 def bench_grading(students: int) -> None:
     chapter = "03_adaptive_schedules"
     base = Path(tempfile.mkdtemp(prefix="lrcourse-bench-"))
-    print(f"\nGrading a class of {students} chapter-3 submissions on {subprocess.check_output(['nproc']).decode().strip()} cores:")
+    print(
+        f"\nGrading a class of {students} chapter-3 submissions on {subprocess.check_output(['nproc']).decode().strip()} cores:"
+    )
     results = {}
     grade = [sys.executable, "-m", "lrcourse.cli", "grade", chapter, "--workers", "2"]
     for label, command in [
@@ -169,28 +179,42 @@ def bench_grading(students: int) -> None:
     ]:
         course = make_class(base / label.replace(" ", "_").replace("-", ""), students)
         results[label], cpu = timed(command, course)
-        print(f"  {label:<40} {results[label]:7.1f} s   {results[label] / students:5.2f} s per submission"
-              + (f"   (CPU {cpu / students:4.2f} s per submission)" if cpu is not None else ""))
+        print(
+            f"  {label:<40} {results[label]:7.1f} s   {results[label] / students:5.2f} s per submission"
+            + (f"   (CPU {cpu / students:4.2f} s per submission)" if cpu is not None else "")
+        )
     sequential, sandboxed = results["nbgrader autograde (sequential)"], results["lrcourse grade --workers 2"]
     bare = results["lrcourse grade --workers 2 --no-sandbox"]
-    print(f"  speed-up of lrcourse grade (2 workers, sandboxed, trusted verdicts) over sequential nbgrader: "
-          f"{sequential / sandboxed:.2f}x (target 1.8x)")
-    print(f"  the sandbox's cost: {(sandboxed - bare) / students:+.2f} s per submission, "
-          f"{100 * (sandboxed - bare) / bare:+.1f} % of the unsandboxed run (target under 10 %)")
-    print("  earlier figures on this machine: before the trusted verdicts and the sandbox 2.39 s per submission "
-          "on 2 workers; with them, before kernels were forked from a zygote, 2.76 s (1.55x), 2.48 s unsandboxed")
+    print(
+        f"  speed-up of lrcourse grade (2 workers, sandboxed, trusted verdicts) over sequential nbgrader: "
+        f"{sequential / sandboxed:.2f}x (target 1.8x)"
+    )
+    print(
+        f"  the sandbox's cost: {(sandboxed - bare) / students:+.2f} s per submission, "
+        f"{100 * (sandboxed - bare) / bare:+.1f} % of the unsandboxed run (target under 10 %)"
+    )
+    print(
+        "  earlier figures on this machine: before the trusted verdicts and the sandbox 2.39 s per submission "
+        "on 2 workers; with them, before kernels were forked from a zygote, 2.76 s (1.55x), 2.48 s unsandboxed"
+    )
     floor = kernel_seconds(floor_notebook(), base)
-    print(f"  floor of a fresh kernel (start, then only the chapter's imports): {floor:.2f} s per submission; "
-          f"with 2 workers {floor * students / 2:.1f} s for the class. lrcourse grade forks its kernels from a "
-          "process that has imported all that once, so it can go below this floor")
+    print(
+        f"  floor of a fresh kernel (start, then only the chapter's imports): {floor:.2f} s per submission; "
+        f"with 2 workers {floor * students / 2:.1f} s for the class. lrcourse grade forks its kernels from a "
+        "process that has imported all that once, so it can go below this floor"
+    )
     started, per_student = verdict_seconds(course, chapter)
-    print(f"  trusted verdicts alone (unsandboxed): {per_student:.3f} s per submission on one worker, after a "
-          f"zygote start of {started:.2f} s per worker")
+    print(
+        f"  trusted verdicts alone (unsandboxed): {per_student:.3f} s per submission on one worker, after a "
+        f"zygote start of {started:.2f} s per worker"
+    )
     submitted = next((course / "submitted" / "student000" / chapter).glob("*.ipynb"))  # a correct answer
     alone = kernel_seconds(nbformat.read(submitted, as_version=4), submitted.parent)
-    print(f"  one submission's notebook run alone in a fresh kernel (no nbgrader): {alone:.2f} s; lrcourse grade's "
-          f"whole worker time per submission (unsandboxed): {2 * bare / students:.2f} s, with nbgrader's steps, the "
-          "feedback and the verdicts, because its forked kernel skips the start and the imports")
+    print(
+        f"  one submission's notebook run alone in a fresh kernel (no nbgrader): {alone:.2f} s; lrcourse grade's "
+        f"whole worker time per submission (unsandboxed): {2 * bare / students:.2f} s, with nbgrader's steps, the "
+        "feedback and the verdicts, because its forked kernel skips the start and the imports"
+    )
     shutil.rmtree(base, ignore_errors=True)
 
 

@@ -43,8 +43,10 @@ def compute(cases: dict[str, list[dict]]) -> dict[str, list[dict]]:
     from lrcourse.checking import expected
 
     references = expected.grader_references()
-    return {kind: [json.loads(json.dumps(getattr(references, f"reference_{kind}")(p))) for p in found]
-            for kind, found in cases.items()}
+    return {
+        kind: [json.loads(json.dumps(getattr(references, f"reference_{kind}")(p))) for p in found]
+        for kind, found in cases.items()
+    }
 
 
 def relative(a: float, b: float) -> float:
@@ -67,11 +69,14 @@ def spread(results: list[dict[str, list[dict]]]) -> dict[str, float]:
                     if len(values) != len(theirs_values):
                         largest[name] = math.inf
                         continue
-                    flat = [(a, b) for a, b in zip(values, theirs_values) for a, b in (
-                        zip(a, b) if isinstance(a, list) else [(a, b)])]
-                    if name == "range_test.losses":          # a trained loss's spread, then a diverging one's
+                    flat = [
+                        (a, b)
+                        for a, b in zip(values, theirs_values)
+                        for a, b in (zip(a, b) if isinstance(a, list) else [(a, b)])
+                    ]
+                    if name == "range_test.losses":  # a trained loss's spread, then a diverging one's
                         lowest = values.index(min(values))
-                        parts = {f"{name} up to the lowest": flat[:lowest + 1], f"{name} after it": flat[lowest + 1:]}
+                        parts = {f"{name} up to the lowest": flat[: lowest + 1], f"{name} after it": flat[lowest + 1 :]}
                     else:
                         parts = {name: flat}
                     for part, pairs in parts.items():
@@ -87,17 +92,20 @@ def margins(payloads: list[dict], results: list[dict]) -> list[str]:
     lines = []
     for payload, result in zip(payloads, results):
         stop, lowest = make_expected.flip_margins(payload, result)
-        lines.append(f"  {payload['optimizer']} end_lr={payload['end_lr']} seed={payload['seed']} "
-                     f"head_ratio={payload['head_ratio']}: {len(result['losses'])} steps, closest to the stop rule "
-                     f"{stop:.2e}, lowest loss ahead of the next by {lowest:.2e}")
+        lines.append(
+            f"  {payload['optimizer']} end_lr={payload['end_lr']} seed={payload['seed']} "
+            f"head_ratio={payload['head_ratio']}: {len(result['losses'])} steps, closest to the stop rule "
+            f"{stop:.2e}, lowest loss ahead of the next by {lowest:.2e}"
+        )
     return lines
 
 
 def run_child(configuration: dict[str, str], *arguments: str) -> str:
     # chapters 5-6 train afresh (no shipped or cached run), so their verdicts are derived again
     environment = {**os.environ, **configuration, "LRCOURSE_RUN_CACHE": "off"}
-    done = subprocess.run([sys.executable, __file__, *arguments], env=environment, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, __file__, *arguments], env=environment, capture_output=True, text=True, check=True
+    )
     return done.stdout
 
 
@@ -139,9 +147,9 @@ def main() -> None:
         print(json.dumps(notebook_spread()))
         return
 
-    import make_expected
-
     from lrcourse import tolerances
+
+    import make_expected
 
     cases = make_expected.every_case()
     case_file = ROOT / "test-artifacts" / "cpu-spread-cases.json"
@@ -158,13 +166,17 @@ def main() -> None:
     print("largest relative change between lrcourse/expected_visible.json (written on another machine) and here:")
     for field, change in sorted(spread([written, here]).items()):
         print(f"  {field:<38} {change:.2e}")
-    print(f"tolerances: rates {tolerances.RATE_RTOL:.0e}, training losses {tolerances.LOSS_RTOL:.0e}, "
-          f"losses of a run that diverges {tolerances.DIVERGING_LOSS_RTOL:.0e}")
+    print(
+        f"tolerances: rates {tolerances.RATE_RTOL:.0e}, training losses {tolerances.LOSS_RTOL:.0e}, "
+        f"losses of a run that diverges {tolerances.DIVERGING_LOSS_RTOL:.0e}"
+    )
     print("range tests, from the first configuration:")
     print("\n".join(margins(cases["range_test"], next(iter(runs.values()))["range_test"])))
     if arguments.notebooks:
-        print(f"chapters' printed decimals, largest relative change from solutions/ (tolerance "
-              f"{tolerances.PRINTED_RTOL:.0e} or one unit of the last printed digit):")
+        print(
+            f"chapters' printed decimals, largest relative change from solutions/ (tolerance "
+            f"{tolerances.PRINTED_RTOL:.0e} or one unit of the last printed digit):"
+        )
         for configuration in configurations():
             figures = json.loads(run_child(configuration, "--run-notebooks"))
             print(f"  {describe(configuration)}: {json.dumps(figures)}")

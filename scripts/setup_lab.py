@@ -10,6 +10,7 @@ Idempotent: safe to run again.
     python scripts/setup_lab.py --hub-students  # a hub's students' environment: instructor tools off for all of
                                                 # it, the assignment list (fetch, submit) and Validate kept
 """
+
 import json
 import subprocess
 import sys
@@ -27,10 +28,17 @@ QUIET_LAB = {
 }
 LEARNER_CONFIG = PREFIX / "etc" / "jupyter-learner"
 # Instructor tools: nbgrader's lab plugins and server extensions a self-study learner must not see.
-INSTRUCTOR_PLUGINS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
-                      "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:assignment-list"]
-INSTRUCTOR_SERVER_EXTENSIONS = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
-                                "nbgrader.server_extensions.assignment_list"]
+INSTRUCTOR_PLUGINS = [
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:assignment-list",
+]
+INSTRUCTOR_SERVER_EXTENSIONS = [
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.course_list",
+    "nbgrader.server_extensions.assignment_list",
+]
 NBGRADER_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.validate_assignment",
@@ -57,15 +65,18 @@ def enable_nbgrader() -> None:
         jupyter("server", "extension", "enable", "--sys-prefix", name)
     jupyter("labextension", "enable", "--level=sys_prefix", "@jupyter/nbgrader")
     CONTENT_POLICY.parent.mkdir(parents=True, exist_ok=True)  # `jupyter server extension enable` needs this file
-    CONTENT_POLICY.write_text(json.dumps({"ServerApp": {"jpserver_extensions": {"lrcourse.grading.content_policy": True}}}))
+    CONTENT_POLICY.write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"lrcourse.grading.content_policy": True}}})
+    )
 
 
 def write_learner_config(folder: Path, keep_assignment_list: bool = False) -> None:
     """Jupyter config in `folder` that switches nbgrader's instructor tools off: formgrader, create-assignment,
     the course list, and (self-study has no exchange) the assignment list unless kept; Validate stays."""
     plugins = [name for name in INSTRUCTOR_PLUGINS if not (keep_assignment_list and "assignment-list" in name)]
-    extensions = [name for name in INSTRUCTOR_SERVER_EXTENSIONS
-                  if not (keep_assignment_list and "assignment_list" in name)]
+    extensions = [
+        name for name in INSTRUCTOR_SERVER_EXTENSIONS if not (keep_assignment_list and "assignment_list" in name)
+    ]
     (folder / "labconfig").mkdir(parents=True, exist_ok=True)
     disabled = {"disabledExtensions": {name: True for name in plugins}}
     (folder / "labconfig" / "page_config.json").write_text(json.dumps(disabled, indent=2) + "\n")
@@ -83,5 +94,7 @@ if __name__ == "__main__":
         print(f"JupyterLab set up in {PREFIX} for a hub's students: nbgrader's instructor tools off")
     else:
         write_learner_config(LEARNER_CONFIG)
-        print(f"JupyterLab set up in {PREFIX}: quiet first run, saved widget state, nbgrader extensions enabled "
-              f"(off for learners: {LEARNER_CONFIG})")
+        print(
+            f"JupyterLab set up in {PREFIX}: quiet first run, saved widget state, nbgrader extensions enabled "
+            f"(off for learners: {LEARNER_CONFIG})"
+        )

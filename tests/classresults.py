@@ -6,6 +6,7 @@ hang, erin a malformed notebook) in chapter 2; optionally a generated class in c
 gains a written answer graded by hand (nbgrader's "manually graded answer" cell), graded for one student
 through nbgrader's API and left pending for the other.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,11 +31,19 @@ ROSTER = ROOT / "examples" / "canvas_roster.csv"
 
 
 def written_answer_cell() -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_markdown_cell("Explain in two sentences why a rate above the largest stable one diverges.\n\n"
-                                         "Because each step overshoots the minimum by more than it started from.")
+    cell = nbformat.v4.new_markdown_cell(
+        "Explain in two sentences why a rate above the largest stable one diverges.\n\n"
+        "Because each step overshoots the minimum by more than it started from."
+    )
     cell.id = WRITTEN
-    cell.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": False, "points": WRITTEN_POINTS,
-                                 "grade_id": WRITTEN, "schema_version": 3}
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": True,
+        "locked": False,
+        "points": WRITTEN_POINTS,
+        "grade_id": WRITTEN,
+        "schema_version": 3,
+    }
     return cell
 
 
@@ -93,7 +102,10 @@ def gradebook_cells(course: Path, db_url: str | None = None) -> dict:
             for submission in gradebook.assignment_submissions(assignment.name):
                 result.setdefault(assignment.name, {})[submission.student_id] = {
                     grade.name: (grade.score, grade.max_score, grade.needs_manual_grade)
-                    for notebook in submission.notebooks for grade in notebook.grades if grade.max_score}
+                    for notebook in submission.notebooks
+                    for grade in notebook.grades
+                    if grade.max_score
+                }
     return result
 
 

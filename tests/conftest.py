@@ -1,4 +1,5 @@
 """Shared paths and helpers for the test suite."""
+
 from __future__ import annotations
 
 import sys
@@ -17,8 +18,11 @@ def read(path: Path) -> nbformat.NotebookNode:
 
 
 def code_and_markdown(notebook) -> list[tuple[str, str, str]]:
-    return [(cell.get("id"), cell.cell_type, cell.source) for cell in notebook.cells
-            if cell.cell_type in ("code", "markdown")]
+    return [
+        (cell.get("id"), cell.cell_type, cell.source)
+        for cell in notebook.cells
+        if cell.cell_type in ("code", "markdown")
+    ]
 
 
 def nbgrader_meta(cell) -> dict:

@@ -1,4 +1,5 @@
 """A scratch nbgrader course for the grading tests: release, submit answers, autograde, read scores."""
+
 from __future__ import annotations
 
 import shutil
@@ -61,8 +62,14 @@ def solution_answers(chapter: str) -> dict[str, str]:
 
 def autograde(course: Path, chapter: str, *extra: str) -> subprocess.CompletedProcess:
     """Plain `nbgrader autograde CHAPTER` over every submitted student, in one process."""
-    return subprocess.run([sys.executable, "-m", "nbgrader", "autograde", chapter, "--force", *extra],
-                          cwd=course, env=tool_environment(), capture_output=True, text=True, timeout=3600)
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", chapter, "--force", *extra],
+        cwd=course,
+        env=tool_environment(),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
 
 
 def scores(course: Path, chapter: str, db_url: str | None = None) -> dict[str, dict[str, tuple[float, float]]]:
@@ -74,7 +81,8 @@ def scores(course: Path, chapter: str, db_url: str | None = None) -> dict[str, d
         for submission in gradebook.assignment_submissions(chapter):
             notebook = submission.notebooks[0]
             result[submission.student_id] = {
-                grade.name: (grade.score, grade.max_score) for grade in notebook.grades if grade.cell_type == "code"
-                and grade.name.startswith("test_")
+                grade.name: (grade.score, grade.max_score)
+                for grade in notebook.grades
+                if grade.cell_type == "code" and grade.name.startswith("test_")
             }
         return result

@@ -4,6 +4,7 @@ Every chapter gets the solution, the untouched release and every catalogue answe
 chapter 3 also gets the broken submissions an instructor meets in a real class. The whole course is
 graded by the `lrcourse grade` command, two workers, as an instructor would run it.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ import implementations as catalogue
 from conftest import ROOT
 from course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
 
-ANSWERS = (catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN
-           + [catalogue.STEP_HANGS_AT_DEFINITION])
+ANSWERS = (
+    catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN + [catalogue.STEP_HANGS_AT_DEFINITION]
+)
 BROKEN_CHAPTER = "03_adaptive_schedules"
 EXAMPLE_CHAPTER = "02_ordered_schedules"
 # The README's walkthrough: student -> autograded score out of 10 (the written answers, 4 points, are left unanswered), or the reason it cannot be graded
@@ -47,11 +49,22 @@ def submit_broken(course: Path, unreadable: bool = True) -> None:
     chapter, good = BROKEN_CHAPTER, catalogue.PLATEAU_CORRECT[0].source
     if unreadable:
         submit_text(course, "broken-invalid-json", chapter, '{"cells": [{"cell_type": "code", "source": "x"')
-        submit_text(course, "broken-nbformat-3", chapter,
-                    json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}))
+        submit_text(
+            course,
+            "broken-nbformat-3",
+            chapter,
+            json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}),
+        )
     others = solution_answers(chapter)  # the chapter's other answer cells (its prediction) answered right
-    submit(course, "broken-kernel-crash", chapter, {**others, "my_reduce_lr_on_plateau": "import os\nos._exit(1)\n" + good})
-    submit(course, "broken-prints-megabytes", chapter, {**others, "my_reduce_lr_on_plateau": "print('x' * 5_000_000)\n" + good})
+    submit(
+        course, "broken-kernel-crash", chapter, {**others, "my_reduce_lr_on_plateau": "import os\nos._exit(1)\n" + good}
+    )
+    submit(
+        course,
+        "broken-prints-megabytes",
+        chapter,
+        {**others, "my_reduce_lr_on_plateau": "print('x' * 5_000_000)\n" + good},
+    )
     path = submit(course, "broken-missing-test-cell", chapter, {**others, "my_reduce_lr_on_plateau": good})
     notebook = nbformat.read(path, as_version=4)
     notebook.cells = [cell for cell in notebook.cells if cell.get("id") != "test_plateau_eps"]
@@ -67,8 +80,11 @@ def submit_answer(course: Path, student: str, answer) -> Path:
 def broken_expectations() -> dict[str, set[str]]:
     """The test cells each readable broken submission loses (it is otherwise a correct answer)."""
     every = set(catalogue.PLATEAU_CELLS) | set(catalogue.CELLS["predicted_drop_steps"])  # a crash loses them all
-    return {"broken-kernel-crash": every, "broken-missing-test-cell": {"test_plateau_eps"},
-            "broken-prints-megabytes": set()}
+    return {
+        "broken-kernel-crash": every,
+        "broken-missing-test-cell": {"test_plateau_eps"},
+        "broken-prints-megabytes": set(),
+    }
 
 
 def unexpected_scores(graded: dict, expected_losses: dict[str, set[str]]) -> dict:
@@ -87,15 +103,21 @@ def unexpected_scores(graded: dict, expected_losses: dict[str, set[str]]) -> dic
 
 
 def lrcourse(course: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lrcourse.cli", *args, "--course", str(course)], cwd=course,
-                          env=tool_environment(), capture_output=True, text=True, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "lrcourse.cli", *args, "--course", str(course)],
+        cwd=course,
+        env=tool_environment(),
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
 
 
 @dataclass
 class GradedCourse:
     path: Path
-    scores: dict            # chapter -> student -> test cell -> (score, max)
-    runs: dict              # chapter -> CompletedProcess of `lrcourse grade`
+    scores: dict  # chapter -> student -> test cell -> (score, max)
+    runs: dict  # chapter -> CompletedProcess of `lrcourse grade`
 
 
 def build_graded_course(directory: Path) -> GradedCourse:
@@ -111,5 +133,19 @@ def build_graded_course(directory: Path) -> GradedCourse:
     return GradedCourse(course, {chapter: scores(course, chapter) for chapter in chapters()}, runs)
 
 
-__all__ = ["broken_expectations", "submit_answer", "submit_broken", "unexpected_scores", "ANSWERS", "BROKEN", "BROKEN_CHAPTER", "EXAMPLES", "EXAMPLE_CHAPTER", "GradedCourse", "NOTEBOOK", "build_graded_course", "lrcourse",
-           "student_name"]
+__all__ = [
+    "broken_expectations",
+    "submit_answer",
+    "submit_broken",
+    "unexpected_scores",
+    "ANSWERS",
+    "BROKEN",
+    "BROKEN_CHAPTER",
+    "EXAMPLES",
+    "EXAMPLE_CHAPTER",
+    "GradedCourse",
+    "NOTEBOOK",
+    "build_graded_course",
+    "lrcourse",
+    "student_name",
+]

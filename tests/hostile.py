@@ -6,6 +6,7 @@ student's kernel, so an attack with the wrong class must score no more than the 
 honestly, and one with a correct class keeps full marks. `test_hostile.py` grades them all in one run,
 between honest students.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,7 +18,7 @@ CHAPTER = "02_ordered_schedules"
 ANSWER_CELL = "my_step_lr"
 SOLUTION = solution_answers(CHAPTER)  # every answer cell of the chapter, as the instructor wrote it
 
-NEVER_DECAYS = '''
+NEVER_DECAYS = """
 class MyStepLR:
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.optimizer = optimizer
@@ -28,7 +29,7 @@ class MyStepLR:
 
     def get_last_lr(self):
         return [group["lr"] for group in self.optimizer.param_groups]
-'''
+"""
 CORRECT = SOLUTION[ANSWER_CELL]
 
 
@@ -40,15 +41,18 @@ def answers(answer: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class Attack:
     name: str
-    answer: str                     # the answer cell's source
-    correct: bool = False           # True: the class itself is right, so full marks must stay
-    extra_cells: tuple = ()         # code cells inserted right after the answer cell
+    answer: str  # the answer cell's source
+    correct: bool = False  # True: the class itself is right, so full marks must stay
+    extra_cells: tuple = ()  # code cells inserted right after the answer cell
     mutate: Callable | None = field(default=None, compare=False)  # changes to the notebook, in place
 
 
 def _test_cells(notebook):
-    return [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade") and
-            not c.metadata["nbgrader"].get("solution")]
+    return [
+        c
+        for c in notebook.cells
+        if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")
+    ]
 
 
 def delete_test_cells(notebook):
@@ -81,7 +85,7 @@ def tests_as_markdown(notebook):
 
 
 PATCH_CHECKER = "import lrcourse.checking\nlrcourse.checking.check_step_lr = lambda *a, **k: None\n"
-SWAP_MODULE = '''
+SWAP_MODULE = """
 import sys, types
 import lrcourse
 fake = types.ModuleType("lrcourse.checking")
@@ -90,16 +94,16 @@ fake.check_step_lr = lambda *a, **k: None
 fake.passed = print
 sys.modules["lrcourse.checking"] = fake
 lrcourse.checking = fake
-'''
-IMPORT_HOOK = '''
+"""
+IMPORT_HOOK = """
 import builtins, types
 _real_import = builtins.__import__
 _fake = types.SimpleNamespace(StepLRCase=lambda *a, **k: None, check_step_lr=lambda *a, **k: None, passed=print)
 def _hook(name, *args, **kwargs):
     return _fake if name == "lrcourse.checking" else _real_import(name, *args, **kwargs)
 builtins.__import__ = _hook
-'''
-SWALLOW_BY_AST = '''
+"""
+SWALLOW_BY_AST = """
 import ast
 class _Swallow(ast.NodeTransformer):
     def visit_Module(self, node):
@@ -107,14 +111,14 @@ class _Swallow(ast.NodeTransformer):
         node.body = [ast.Try(body=node.body or [ast.Pass()], handlers=[handler], orelse=[], finalbody=[])]
         return ast.fix_missing_locations(node)
 get_ipython().ast_transformers.append(_Swallow())
-'''
-SWALLOW_BY_CUSTOM_EXC = '''
+"""
+SWALLOW_BY_CUSTOM_EXC = """
 get_ipython().set_custom_exc((BaseException,), lambda shell, etype, evalue, tb, tb_offset=None: None)
-'''
-FAKE_PASS_PRINTS = '''
+"""
+FAKE_PASS_PRINTS = """
 import sys
 sys.excepthook = lambda *a: None
-'''
+"""
 ORACLE_REFERENCE = '''
 import sys
 from lrcourse.reference import trajectory
@@ -163,7 +167,7 @@ class MyStepLR:
     def get_last_lr(self):
         return [g["lr"] for g in self.optimizer.param_groups]
 '''
-KILL_GRADER_HELPERS = '''
+KILL_GRADER_HELPERS = """
 import os, signal
 for pid in os.listdir("/proc"):
     try:
@@ -175,7 +179,7 @@ for pid in os.listdir("/proc"):
             os.kill(int(pid), signal.SIGKILL)
         except Exception:
             pass
-'''
+"""
 
 ATTACKS = [
     Attack("patch-checker", PATCH_CHECKER + NEVER_DECAYS),
@@ -205,7 +209,7 @@ ATTACKS = [
 # --------------------------------------------------------------------------------------------
 def find_zygotes(marker: str) -> str:
     """Source that defines `_zygotes()`: the processes whose command line holds `marker`, seen through /proc."""
-    return f'''
+    return f"""
 import os
 def _zygotes():
     for name in os.listdir("/proc"):
@@ -214,12 +218,14 @@ def _zygotes():
                 yield int(name)
         except Exception:
             pass
-'''
+"""
 
 
 def stop_zygotes(marker: str) -> str:
     """Stop, then kill, every zygote in sight and the parent."""
-    return find_zygotes(marker) + '''
+    return (
+        find_zygotes(marker)
+        + """
 import signal
 for _pid in list(_zygotes()) + [os.getppid()]:
     for _signal in (signal.SIGSTOP, signal.SIGKILL):
@@ -227,14 +233,15 @@ for _pid in list(_zygotes()) + [os.getppid()]:
             os.kill(_pid, _signal)
         except Exception:
             pass
-'''
+"""
+    )
 
 
-HAUNT_LATER_PROCESSES = '''
+HAUNT_LATER_PROCESSES = """
 import subprocess
 _script = ('while true; do for f in /proc/[0-9]*/cmdline; do p=${f#/proc/}; p=${p%/cmdline}; '
            '[ "$p" != "$$" ] && kill -9 $p 2>/dev/null; done; sleep 0.05; done')
 for _ in range(5):  # meant to kill every process the zygote starts for later students
     subprocess.Popen(["/bin/sh", "-c", _script], start_new_session=True,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-'''
+"""

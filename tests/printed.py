@@ -41,7 +41,7 @@ def number_difference(mine: str, theirs: str) -> float | None:
     be the same result: each printed value stands for anything within half a unit of its last digit, and
     those two ranges, widened by `PRINTED_RTOL`, overlap."""
     if is_integer(mine) or is_integer(theirs):
-        return None if mine.lstrip("+") == theirs.lstrip("+") else math.inf   # a count, or 4 against 4.0
+        return None if mine.lstrip("+") == theirs.lstrip("+") else math.inf  # a count, or 4 against 4.0
     a, b = float(mine), float(theirs)
     if a == b or (math.isnan(a) and math.isnan(b)):
         return None
@@ -66,7 +66,9 @@ def largest_relative_change(mine: str, theirs: str) -> float:
     """The largest relative change of a decimal number between two texts of the same words (for measuring)."""
     _, numbers = split(mine)
     _, their_numbers = split(theirs)
-    changes = [abs(float(a) - float(b)) / max(abs(float(a)), abs(float(b)))
-               for a, b in zip(numbers, their_numbers)
-               if not is_integer(a) and float(a) != float(b) and math.isfinite(float(a) + float(b))]
+    changes = [
+        abs(float(a) - float(b)) / max(abs(float(a)), abs(float(b)))
+        for a, b in zip(numbers, their_numbers)
+        if not is_integer(a) and float(a) != float(b) and math.isfinite(float(a) + float(b))
+    ]
     return max(changes, default=0.0)

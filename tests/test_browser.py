@@ -8,6 +8,7 @@ A solution notebook runs without any error, and nbgrader's extensions are presen
 
 Run alone with `make test-browser` (or `pytest -m browser`).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TOKEN = "browser-test"
 SHOTS = ARTIFACTS / "browser"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CHAPTERS = sorted(p for p in (ROOT / "notebooks").glob("*/*.ipynb"))
 LATENCIES: dict[str, list[float]] = {}
 
@@ -49,8 +58,10 @@ def find_chromium() -> str:
         bundled = playwright.chromium.executable_path
     if os.path.exists(bundled):
         return bundled
-    pytest.fail("No Chromium found. Install Debian's package (`apt-get install chromium`), or Playwright's browser "
-                "(`.venv/bin/python -m playwright install chromium`), then run the tests again.")
+    pytest.fail(
+        "No Chromium found. Install Debian's package (`apt-get install chromium`), or Playwright's browser "
+        "(`.venv/bin/python -m playwright install chromium`), then run the tests again."
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +73,20 @@ def lab(tmp_path_factory):
     shutil.copy(ROOT / "nbgrader_config.py", home)
     SHOTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", "--ServerApp.open_browser=False",
-               "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={home / 'workspaces'}",
-               f"--ServerApp.root_dir={home}"] + (["--allow-root"] if os.geteuid() == 0 else [])
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        "--ServerApp.open_browser=False",
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+        f"--ServerApp.root_dir={home}",
+    ] + (["--allow-root"] if os.geteuid() == 0 else [])
     with running_lab(command, home, TOKEN, port, ARTIFACTS / "browser-lab.log") as base:
         yield base
 
@@ -93,26 +114,36 @@ def page(browser):
 
 def open_notebook(page, lab, relative: str, workspace: str) -> None:
     page.goto(f"{lab}/lab/workspaces/{workspace}/tree/{relative}?reset&token={TOKEN}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext", timeout=60_000)
-    page.wait_for_function("""async () => {
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+        " && window.jupyterapp.shell.currentWidget.sessionContext",
+        timeout=60_000,
+    )
+    page.wait_for_function(
+        """async () => {
         const panel = window.jupyterapp.shell.currentWidget;
         await panel.sessionContext.ready;
         const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
         return kernel && kernel.status === 'idle';
-    }""", timeout=90_000)
+    }""",
+        timeout=90_000,
+    )
 
 
 def run_all(page) -> None:
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         const panel = window.jupyterapp.shell.currentWidget;
         const kernel = panel.sessionContext.session.kernel;
         const cells = panel.content.widgets.filter(w => w.model.type === 'code');
         const done = cells.every(w => w.model.executionCount !== null && !w.node.querySelector('.jp-InputArea-prompt')
             .textContent.includes('*'));
         return kernel.status === 'idle' && done;
-    }""", timeout=240_000, polling=500)
+    }""",
+        timeout=240_000,
+        polling=500,
+    )
 
 
 def cells_with_errors(page) -> list[dict]:
@@ -129,7 +160,8 @@ def move_slider(page, panel_index: int) -> float:
     """Press an arrow key on the first slider of panel `panel_index` (a real key press, as a student would);
     return the milliseconds from the key press to the moment its plot image changed."""
     handle = page.locator(".lrcourse-panel").nth(panel_index).locator(".widget-slider .noUi-handle").first
-    key = page.evaluate("""(index) => {
+    key = page.evaluate(
+        """(index) => {
         const panel = document.querySelectorAll('.lrcourse-panel')[index];
         const box = panel.querySelector('.lrcourse-image');  // an HTML widget: each redraw puts a new <img> in it
         const handle = panel.querySelector('.widget-slider .noUi-handle');
@@ -143,7 +175,9 @@ def move_slider(page, panel_index: int) -> float:
         observer.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
         const atMax = Number(handle.getAttribute('aria-valuenow')) >= Number(handle.getAttribute('aria-valuemax'));
         return atMax ? 'ArrowLeft' : 'ArrowRight';
-    }""", panel_index)
+    }""",
+        panel_index,
+    )
     handle.focus()
     handle.press(key)
     page.wait_for_function("() => window.__redrawn !== null && window.__pressed !== null", timeout=30_000)
@@ -172,8 +206,11 @@ def test_chapter_runs_and_every_slider_redraws_its_plot(lab, page, path):
     assert all(error["grade"] or error["prediction"] for error in errors), [e for e in errors if not e["grade"]]
 
     expected = panels_in(path)
-    page.wait_for_function(f"() => document.querySelectorAll('.lrcourse-panel img[src^=\"blob:\"], "
-                           f".lrcourse-panel img[src^=\"data:\"]').length >= {expected}", timeout=60_000)
+    page.wait_for_function(
+        f'() => document.querySelectorAll(\'.lrcourse-panel img[src^="blob:"], '
+        f'.lrcourse-panel img[src^="data:"]\').length >= {expected}',
+        timeout=60_000,
+    )
     panels = page.locator(".lrcourse-panel")
     assert panels.count() == expected
     latencies = []

@@ -83,8 +83,12 @@ def test_an_exact_tie_is_tested_not_rejected():
     """0.75 against 1.0 - 0.25 is computed exactly by every formulation: a tie, not an improvement."""
     tie = PlateauCase([0.1], [1.0, 0.75, 0.75], {"threshold": 0.25, "threshold_mode": "abs", "patience": 5})
     check_plateau(load(catalogue.PLATEAU_CORRECT[0], "MyReduceLROnPlateau"), [tie])
-    check_plateau(load(next(a for a in catalogue.PLATEAU_CORRECT if a.name == "subtraction_forms"), "MyReduceLROnPlateau"), [tie])
-    lax = load(next(a for a in catalogue.PLATEAU_WRONG if a.name == "abs_tie_counts_as_improvement"), "MyReduceLROnPlateau")
+    check_plateau(
+        load(next(a for a in catalogue.PLATEAU_CORRECT if a.name == "subtraction_forms"), "MyReduceLROnPlateau"), [tie]
+    )
+    lax = load(
+        next(a for a in catalogue.PLATEAU_WRONG if a.name == "abs_tie_counts_as_improvement"), "MyReduceLROnPlateau"
+    )
     with pytest.raises(AssertionError, match="after step number 2"):
         check_plateau(lax, [tie])
 
@@ -119,15 +123,26 @@ def test_preview_prints_problems_instead_of_raising(capsys):
 
 def test_a_negative_max_rel_tie_is_an_exact_tie():
     """'rel' in 'max' with best = -2.0, threshold 0.25: -2.5 is exactly best * (1 + threshold), in floating point too."""
-    case = PlateauCase([0.1], [-2.0, -2.5, -2.5, -1.0, -1.25, -0.5], {"mode": "max", "threshold": 0.25, "patience": 100})
+    case = PlateauCase(
+        [0.1], [-2.0, -2.5, -2.5, -1.0, -1.25, -0.5], {"mode": "max", "threshold": 0.25, "patience": 100}
+    )
     [result] = reference_trajectories([case.request()])
     assert not result["ambiguous_steps"]
     assert [(s["best"], s["num_bad_epochs"]) for s in result["states"]] == [
-        (-float("inf"), 0), (-2.0, 0), (-2.0, 1), (-2.0, 2), (-1.0, 0), (-1.0, 1), (-0.5, 0)]
+        (-float("inf"), 0),
+        (-2.0, 0),
+        (-2.0, 1),
+        (-2.0, 2),
+        (-1.0, 0),
+        (-1.0, 1),
+        (-0.5, 0),
+    ]
     for answer in catalogue.PLATEAU_CORRECT:
         check_plateau(load(answer, "MyReduceLROnPlateau"), [case])
-    divides = load(next(a for a in catalogue.PLATEAU_WRONG if a.name == "max_rel_divides_by_one_minus_threshold"),
-                   "MyReduceLROnPlateau")
+    divides = load(
+        next(a for a in catalogue.PLATEAU_WRONG if a.name == "max_rel_divides_by_one_minus_threshold"),
+        "MyReduceLROnPlateau",
+    )
     with pytest.raises(AssertionError, match="after step number 2, the attribute `best` is -2.5, PyTorch's is -2.0"):
         check_plateau(divides, [case])
 
@@ -137,7 +152,9 @@ def test_tensor_metrics_of_every_kind(as_tensor):
     case = PlateauCase([0.1], [2.0, 1.0, 1.5, 1.5, 1.5, 0.5], {"patience": 1, "factor": 0.5}, as_tensor=as_tensor)
     for answer in catalogue.PLATEAU_CORRECT:
         check_plateau(load(answer, "MyReduceLROnPlateau"), [case])
-    view = load(next(a for a in catalogue.PLATEAU_WRONG if a.name == "tensor_metric_kept_as_view"), "MyReduceLROnPlateau")
+    view = load(
+        next(a for a in catalogue.PLATEAU_WRONG if a.name == "tensor_metric_kept_as_view"), "MyReduceLROnPlateau"
+    )
     if as_tensor == "0-d reused":
         with pytest.raises(AssertionError, match="updates in place"):
             check_plateau(view, [case])
@@ -148,7 +165,9 @@ def test_tensor_metrics_of_every_kind(as_tensor):
 def test_a_list_returned_by_get_last_lr_never_changes():
     in_place = load(next(a for a in catalogue.STEP_WRONG if a.name == "get_last_lr_list_updated_in_place"), "MyStepLR")
     check_step_lr(in_place, STEP_CASES, compare=["lrs", "last_epoch"])
-    with pytest.raises(AssertionError, match="returned right after construction held .0.1, 0.01.; .* that same list object"):
+    with pytest.raises(
+        AssertionError, match="returned right after construction held .0.1, 0.01.; .* that same list object"
+    ):
         check_step_lr(in_place, STEP_CASES, compare=["get_last_lr"])
 
 
@@ -175,7 +194,10 @@ def test_get_last_lr_is_renewed_at_a_step_that_does_not_decay():
     assert result["states"][2]["get_last_lr"] == [0.7, 0.2]
     check_step_lr(load(catalogue.STEP_CORRECT[0], "MyStepLR"), [case], compare=["get_last_lr values"])
     stale = _wrong(catalogue.STEP_WRONG, "get_last_lr_renewed_only_at_decays", "MyStepLR")
-    with pytest.raises(AssertionError, match=r"after step number 2, get_last_lr\(\) returned \[0.1, 0.2\], PyTorch's returns \[0.7, 0.2\]"):
+    with pytest.raises(
+        AssertionError,
+        match=r"after step number 2, get_last_lr\(\) returned \[0.1, 0.2\], PyTorch's returns \[0.7, 0.2\]",
+    ):
         check_step_lr(stale, [case], compare=["get_last_lr values"])
     # the values only: a tuple with the right values passes here (its form is graded in the get_last_lr cell)
     check_step_lr(_wrong(catalogue.STEP_WRONG, "get_last_lr_tuple", "MyStepLR"), [case], compare=["get_last_lr values"])
@@ -189,16 +211,26 @@ def test_counters_are_ints_compared_exactly_and_printed_as_ints():
         check_step_lr(floats, [StepLRCase([0.1], 2, steps=3)], compare=["last_epoch"])
     short = _wrong(catalogue.PLATEAU_WRONG, "cooldown_one_epoch_short", "MyReduceLROnPlateau")
     with pytest.raises(AssertionError, match=r"`cooldown_counter` is 1, PyTorch's is 2\b(?!\.0)"):
-        check_plateau(short, [PlateauCase([1.0], [1.0] * 8, {"patience": 1, "cooldown": 2, "factor": 0.5})],
-                      compare=["cooldown_counter"])
+        check_plateau(
+            short,
+            [PlateauCase([1.0], [1.0] * 8, {"patience": 1, "cooldown": 2, "factor": 0.5})],
+            compare=["cooldown_counter"],
+        )
 
 
-@pytest.mark.parametrize("lrs, kwargs, rates", [
-    ([0.01, 1.0], {"min_lr": 0.1}, [[0.01, 1.0], [0.01, 0.5], [0.01, 0.25], [0.01, 0.125]]),   # never raised to the floor
-    ([1.0], {"min_lr": 0.75, "eps": 0.375}, [[1.0]] * 4),        # the floored reduction 0.25 is not > eps
-    ([1.0, 0.2], {"factor": 0.0, "min_lr": [0.1, 0.0]}, [[1.0, 0.2]] + [[0.1, 0.0]] * 3),
-    ([1.0, 0.2], {"factor": -0.5, "min_lr": [0.1, 0.0]}, [[1.0, 0.2]] + [[0.1, 0.0]] * 3),
-])
+@pytest.mark.parametrize(
+    "lrs, kwargs, rates",
+    [
+        (
+            [0.01, 1.0],
+            {"min_lr": 0.1},
+            [[0.01, 1.0], [0.01, 0.5], [0.01, 0.25], [0.01, 0.125]],
+        ),  # never raised to the floor
+        ([1.0], {"min_lr": 0.75, "eps": 0.375}, [[1.0]] * 4),  # the floored reduction 0.25 is not > eps
+        ([1.0, 0.2], {"factor": 0.0, "min_lr": [0.1, 0.0]}, [[1.0, 0.2]] + [[0.1, 0.0]] * 3),
+        ([1.0, 0.2], {"factor": -0.5, "min_lr": [0.1, 0.0]}, [[1.0, 0.2]] + [[0.1, 0.0]] * 3),
+    ],
+)
 def test_min_lr_and_eps_as_pytorch_applies_them(lrs, kwargs, rates):
     case = PlateauCase(lrs, [1.0] * 4, {"patience": 0, "factor": 0.5} | kwargs)
     [result] = reference_trajectories([case.request()])

@@ -1,5 +1,6 @@
 """Claims of chapters 1-4 that are not checked next to the prose, and properties of the committed solutions
 a student sees: no stray object reprs, every figure with alt text (issue 13)."""
+
 import re
 
 import nbformat
@@ -48,37 +49,50 @@ def test_ch1_noise_floor_is_the_limit_of_the_exact_expectation_and_small_rate_pr
     for lr in [0.02, 0.5, 1.5]:
         exact = problems.expected_noisy_loss(np.full(5000, lr), curvature=1.0, noise=1.0, w0=3.0)
         assert exact[-1] == pytest.approx(problems.noise_floor(lr), rel=1e-9)
-    assert problems.noise_floor(0.01) == pytest.approx(0.01 / 4, rel=0.01)       # lr a << 2
-    assert problems.noise_floor(1.0) == pytest.approx(2 * 1.0 / 4)                 # not proportional there
+    assert problems.noise_floor(0.01) == pytest.approx(0.01 / 4, rel=0.01)  # lr a << 2
+    assert problems.noise_floor(1.0) == pytest.approx(2 * 1.0 / 4)  # not proportional there
 
 
-@pytest.mark.parametrize("make", [
-    lambda opt: lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
-    lambda opt: lr_scheduler.MultiStepLR(opt, [2, 4], gamma=0.5),
-    lambda opt: lr_scheduler.ExponentialLR(opt, gamma=0.5),
-    lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=6),
-], ids=["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda opt: lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+        lambda opt: lr_scheduler.MultiStepLR(opt, [2, 4], gamma=0.5),
+        lambda opt: lr_scheduler.ExponentialLR(opt, gamma=0.5),
+        lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=6),
+    ],
+    ids=["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR"],
+)
 def test_ch2_the_four_schedules_are_chainable_a_hand_edit_carries_over(make):
     plain, edited = make_optimizer(0.1), make_optimizer(0.1)
     s_plain, s_edited = make(plain), make(edited)
-    plain.step(); s_plain.step(); edited.step(); s_edited.step()
+    plain.step()
+    s_plain.step()
+    edited.step()
+    s_edited.step()
     edited.param_groups[0]["lr"] = plain.param_groups[0]["lr"] * 3
     for _ in range(3):
-        plain.step(); s_plain.step(); edited.step(); s_edited.step()
+        plain.step()
+        s_plain.step()
+        edited.step()
+        s_edited.step()
     assert edited.param_groups[0]["lr"] != pytest.approx(plain.param_groups[0]["lr"])
 
 
 def test_ch2_milestones_in_any_order_work_but_the_docs_require_increasing():
     assert "increasing" in lr_scheduler.MultiStepLR.__doc__
-    assert np.allclose(lr_curve(lambda o: lr_scheduler.MultiStepLR(o, [5, 3], 0.5), 7, 1.0),
-                       lr_curve(lambda o: lr_scheduler.MultiStepLR(o, [3, 5], 0.5), 7, 1.0))
+    assert np.allclose(
+        lr_curve(lambda o: lr_scheduler.MultiStepLR(o, [5, 3], 0.5), 7, 1.0),
+        lr_curve(lambda o: lr_scheduler.MultiStepLR(o, [3, 5], 0.5), 7, 1.0),
+    )
 
 
 def test_ch3_a_reduction_equal_to_eps_is_skipped():
     optimizer = make_optimizer(1.0)
     scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5, eps=0.5)
     for metric in [1.0, 1.0, 1.0]:
-        optimizer.step(); scheduler.step(metric)
+        optimizer.step()
+        scheduler.step(metric)
     assert optimizer.param_groups[0]["lr"] == 1.0
 
 
@@ -92,7 +106,8 @@ def test_ch4_onecycle_overwrites_momentum_and_refuses_extra_steps():
     scheduler = lr_scheduler.OneCycleLR(sgd, max_lr=0.1, total_steps=2)
     with pytest.raises(ValueError):
         for _ in range(3):
-            sgd.step(); scheduler.step()
+            sgd.step()
+            scheduler.step()
 
 
 def test_ch1_ch2_constructors_that_write_a_scaled_first_rate():

@@ -6,6 +6,7 @@ tests hold `lrcourse grade`'s parallel scores to it, cell by cell (and check its
 here plain sequential `nbgrader autograde` is held to the same, so the two give identical scores
 without sharing one slow fixture.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,8 +27,13 @@ from postgres import postgres_server
 
 CHAPTER = "03_adaptive_schedules"
 SMALL = "02_ordered_schedules"
-SMALL_CLASS = [catalogue.STEP_CORRECT[0], catalogue.STEP_CORRECT[1], *catalogue.STEP_WRONG[:4],
-               catalogue.STEP_FORBIDDEN[0], catalogue.STEP_BROKEN[0]]
+SMALL_CLASS = [
+    catalogue.STEP_CORRECT[0],
+    catalogue.STEP_CORRECT[1],
+    *catalogue.STEP_WRONG[:4],
+    catalogue.STEP_FORBIDDEN[0],
+    catalogue.STEP_BROKEN[0],
+]
 
 
 def losses(answers) -> dict[str, set[str]]:
@@ -70,9 +76,15 @@ def wait_for_marks(course, chapter, count, process, timeout=600):
 def test_interrupt_then_rerun_loses_nothing_and_reruns_grade_only_changes(tmp_path):
     course = small_class(tmp_path / "interrupted")
     # Like Ctrl-C in a terminal: SIGINT to the command's whole process group.
-    process = subprocess.Popen([sys.executable, "-m", "lrcourse.cli", "grade", SMALL, "--workers", "2"], cwd=course,
-                               env=tool_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lrcourse.cli", "grade", SMALL, "--workers", "2"],
+        cwd=course,
+        env=tool_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     wait_for_marks(course, SMALL, 2, process)
     os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=300)
@@ -140,8 +152,11 @@ def stale_sandbox_files(since: float) -> list[str]:
     import tempfile
 
     stale = []
-    for path in [*glob.glob(f"{tempfile.gettempdir()}/lrcourse-sandbox-*"), *glob.glob("/var/tmp/lrc-*"),
-                 *glob.glob(f"{tempfile.gettempdir()}/lrcourse-zygote-*")]:
+    for path in [
+        *glob.glob(f"{tempfile.gettempdir()}/lrcourse-sandbox-*"),
+        *glob.glob("/var/tmp/lrc-*"),
+        *glob.glob(f"{tempfile.gettempdir()}/lrcourse-zygote-*"),
+    ]:
         found = re.search(r"-(\d+)-", os.path.basename(path))
         try:
             made = os.stat(path).st_mtime
@@ -160,9 +175,14 @@ def test_a_killed_grading_run_leaves_nothing_running(tmp_path, how):
     course = small_class(tmp_path / how)
     started = time.time()
     tag = f"LRCOURSE_TEST_TAG=killed-{how}-{os.getpid()}"
-    process = subprocess.Popen([sys.executable, "-m", "lrcourse.cli", "grade", SMALL, "--workers", "2"], cwd=course,
-                               env={**tool_environment(), "LRCOURSE_TEST_TAG": tag.split("=")[1]},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lrcourse.cli", "grade", SMALL, "--workers", "2"],
+        cwd=course,
+        env={**tool_environment(), "LRCOURSE_TEST_TAG": tag.split("=")[1]},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for_marks(course, SMALL, 1, process)
     process.send_signal(getattr(signal, how))
     out, err = process.communicate(timeout=300)
@@ -174,5 +194,10 @@ def test_a_killed_grading_run_leaves_nothing_running(tmp_path, how):
     assert stale_sandbox_files(since=started) == [], "a worker's sandbox folders outlive it"
     if how == "SIGTERM":
         graded = {p.parts[-3] for p in (course / "autograded").glob(f"*/{SMALL}/.lrcourse-graded.json")}
-        assert graded and unexpected_scores(scores(course, SMALL), {s: lost for s, lost in losses(SMALL_CLASS).items()
-                                                                        if s in graded}) == {}
+        assert (
+            graded
+            and unexpected_scores(
+                scores(course, SMALL), {s: lost for s, lost in losses(SMALL_CLASS).items() if s in graded}
+            )
+            == {}
+        )

@@ -5,6 +5,7 @@ HTML here (tables by id, images, nothing fetched from anywhere), and in headless
 test reads the numbers a reader sees and takes a screenshot into test-artifacts/class-report/).
 A trusted-verdicts file (the shape the trusted checker writes) shows the "overridden" rows.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,10 +35,13 @@ def test_distribution_has_a_bin_per_point_and_the_last_includes_the_maximum():
 
 
 def test_item_statistics_leave_pending_grades_out():
-    grades = AssignmentGrades("a", 5, [Item("a", "nb", "t", 3, "code"), Item("a", "nb", "w", 2, "markdown")],
-                              scores={"x": {("nb", "t"): 3.0, ("nb", "w"): PENDING},
-                                      "y": {("nb", "t"): 0.0, ("nb", "w"): 2.0}},
-                              totals={"x": 3.0, "y": 2.0})
+    grades = AssignmentGrades(
+        "a",
+        5,
+        [Item("a", "nb", "t", 3, "code"), Item("a", "nb", "w", 2, "markdown")],
+        scores={"x": {("nb", "t"): 3.0, ("nb", "w"): PENDING}, "y": {("nb", "t"): 0.0, ("nb", "w"): 2.0}},
+        totals={"x": 3.0, "y": 2.0},
+    )
     test, written = item_stats(grades)
     assert (test.mean, test.full_share, test.graded, test.pending) == (1.5, 0.5, 2, 0)
     assert (written.mean, written.full_share, written.graded, written.pending) == (2.0, 1.0, 1, 1)
@@ -45,15 +49,19 @@ def test_item_statistics_leave_pending_grades_out():
 
 def test_failure_messages_are_shortened_and_grouped_but_for_numbers():
     assert short_message("\x1b[31mAssertionError\x1b[0m: step 3 failed\nmore") == "AssertionError: step 3 failed"
-    assert short_message("_Mismatch: MyStepLR(...) on 2 groups:\nafter step 2, lr is 0.1") == \
-        "_Mismatch: MyStepLR(...) on 2 groups: after step 2, lr is 0.1"
+    assert (
+        short_message("_Mismatch: MyStepLR(...) on 2 groups:\nafter step 2, lr is 0.1")
+        == "_Mismatch: MyStepLR(...) on 2 groups: after step 2, lr is 0.1"
+    )
     assert len(short_message("x" * 500)) == 160
     grouped = frequent_failures({"a": {"t": "E: step 2"}, "b": {"t": "E: step 3"}, "c": {"t": "Other"}})
     assert grouped["t"] == [("E: step 2", 2, ["a", "b"]), ("Other", 1, ["c"])]
     # long messages group on the whole line: numbers of other widths must not cut them at other words
-    long = {"a": {"t": "E: " + "x" * 150 + " lr is 0.1, PyTorch's is 0.05"},
-            "b": {"t": "E: " + "x" * 150 + " lr is 0.25, PyTorch's is 0.125"}}
-    (example, count, who), = frequent_failures(long)["t"]
+    long = {
+        "a": {"t": "E: " + "x" * 150 + " lr is 0.1, PyTorch's is 0.05"},
+        "b": {"t": "E: " + "x" * 150 + " lr is 0.25, PyTorch's is 0.125"},
+    }
+    ((example, count, who),) = frequent_failures(long)["t"]
     assert (count, who, len(example)) == (2, ["a", "b"], 160)
 
 
@@ -120,8 +128,9 @@ def expected_distribution(cells: dict) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course, run = build_class(tmp_path_factory.mktemp("report-class"))
-    return SimpleNamespace(path=course, run=run, cells=gradebook_cells(course)[EXAMPLE],
-                           report=course / "reports" / f"{EXAMPLE}.html")
+    return SimpleNamespace(
+        path=course, run=run, cells=gradebook_cells(course)[EXAMPLE], report=course / "reports" / f"{EXAMPLE}.html"
+    )
 
 
 @pytest.mark.slow
@@ -131,9 +140,16 @@ def test_report_tables_match_the_gradebook(graded):
     assert {row["range"]: row["count"] for row in page.tables["distribution"]} == expected_distribution(graded.cells)
     shown = {row["item"]: (row["mean"], row["full-share"]) for row in page.tables["items"]}
     assert shown == expected_items(graded.cells)
-    assert list(shown) == ["test_predict_rate_after_edit", "test_my_step_lr_one_group", "test_my_step_lr_groups",
-                           "test_my_step_lr_hand_edit", "test_my_step_lr_get_last_lr", "test_my_step_lr_last_epoch",
-                           "written_closed_form", "written_initial_lr"], "items in the notebook's order"
+    assert list(shown) == [
+        "test_predict_rate_after_edit",
+        "test_my_step_lr_one_group",
+        "test_my_step_lr_groups",
+        "test_my_step_lr_hand_edit",
+        "test_my_step_lr_get_last_lr",
+        "test_my_step_lr_last_epoch",
+        "written_closed_form",
+        "written_initial_lr",
+    ], "items in the notebook's order"
     attention = {(row["student"], row["kind"]): row["reason"] for row in page.tables["attention"]}
     assert set(attention) == {("carol", "below half marks"), ("dave", "below half marks"), ("erin", "failed to grade")}
     assert "not valid JSON" in attention["erin", "failed to grade"]
@@ -158,28 +174,50 @@ def test_overridden_verdicts_are_listed_with_their_cells(graded, tmp_path):
     """With the trusted checker's verdicts file, its messages are the failures and overrides are listed."""
     verdicts = graded.path / "autograded" / "bob" / EXAMPLE / ".lrcourse-verdicts.json"
     written = verdicts.read_text() if verdicts.exists() else None  # the grading run's own, put back after
-    verdicts.write_text(json.dumps({
-        "cells": {"test_my_step_lr_one_group": {"points": 3.0, "trusted_score": 0.0, "in_kernel_score": 3.0,
-                                                "message": "step() changed torch's own scheduler state\nmore"},
-                  "test_my_step_lr_groups": {"points": 2.0, "trusted_score": 0.0, "in_kernel_score": 0.0,
-                                             "message": "param_groups[1] is 0.01, PyTorch's is 0.005"},
-                  "test_my_step_lr_last_epoch": {"points": 1.0, "trusted_score": 1.0, "in_kernel_score": 1.0,
-                                                 "message": ""}},
-        "overridden": ["test_my_step_lr_one_group"]}))
+    verdicts.write_text(
+        json.dumps(
+            {
+                "cells": {
+                    "test_my_step_lr_one_group": {
+                        "points": 3.0,
+                        "trusted_score": 0.0,
+                        "in_kernel_score": 3.0,
+                        "message": "step() changed torch's own scheduler state\nmore",
+                    },
+                    "test_my_step_lr_groups": {
+                        "points": 2.0,
+                        "trusted_score": 0.0,
+                        "in_kernel_score": 0.0,
+                        "message": "param_groups[1] is 0.01, PyTorch's is 0.005",
+                    },
+                    "test_my_step_lr_last_epoch": {
+                        "points": 1.0,
+                        "trusted_score": 1.0,
+                        "in_kernel_score": 1.0,
+                        "message": "",
+                    },
+                },
+                "overridden": ["test_my_step_lr_one_group"],
+            }
+        )
+    )
     try:
         assert student_failures(graded.path, "bob", EXAMPLE) == {
             "test_my_step_lr_one_group": "step() changed torch's own scheduler state",
-            "test_my_step_lr_groups": "param_groups[1] is 0.01, PyTorch's is 0.005"}
-        path = write_class_report(graded.path, EXAMPLE, f"sqlite:///{graded.path / 'gradebook.db'}",
-                                  tmp_path / "overridden.html")
+            "test_my_step_lr_groups": "param_groups[1] is 0.01, PyTorch's is 0.005",
+        }
+        path = write_class_report(
+            graded.path, EXAMPLE, f"sqlite:///{graded.path / 'gradebook.db'}", tmp_path / "overridden.html"
+        )
     finally:
         verdicts.write_text(written) if written is not None else verdicts.unlink()
     page = parse(path)
     rows = {(row["student"], row["kind"]): row["reason"] for row in page.tables["attention"]}
     reason = rows["bob", "in-kernel result overridden"]
     assert re.search(r"test_my_step_lr_one_group \(in kernel 3, trusted 0\): step\(\) changed", reason), reason
-    assert ("test_my_step_lr_one_group", "1", "bob") in [(r["item"], r["count"], r["students"])
-                                                         for r in page.tables["failures"]]
+    assert ("test_my_step_lr_one_group", "1", "bob") in [
+        (r["item"], r["count"], r["students"]) for r in page.tables["failures"]
+    ]
 
 
 @pytest.mark.slow

@@ -56,15 +56,16 @@ def other_kernels_curves() -> dict[str, list[float]]:
 
     other = "default" if torch.backends.cpu.get_cpu_capability() != "DEFAULT" else "avx2"
     environment = {**os.environ, "ATEN_CPU_CAPABILITY": other, "MPLBACKEND": "Agg"}
-    done = subprocess.run([sys.executable, __file__], env=environment, capture_output=True, text=True, check=True,
-                          cwd=ROOT / "tests")
+    done = subprocess.run(
+        [sys.executable, __file__], env=environment, capture_output=True, text=True, check=True, cwd=ROOT / "tests"
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def outcomes(chapter: dict, lrs, losses) -> tuple:
     """The step the test stops at, and each rule's suggestion from the curve up to it, as `range_test` keeps it."""
     stop = chapter["stop_step"](losses, 4.0)
-    return stop, tuple(rule(lrs[:stop + 1], losses[:stop + 1]) for rule in chapter["RULES"].values())
+    return stop, tuple(rule(lrs[: stop + 1], losses[: stop + 1]) for rule in chapter["RULES"].values())
 
 
 @pytest.mark.slow  # it compares two kernels itself: not run again in the other-CPU pass
@@ -74,7 +75,7 @@ def test_stop_and_suggestions_hold_under_ten_times_another_cpus_change():
         here = smoothed_curves(chapter)
     elsewhere = other_kernels_curves()
     generator = np.random.default_rng(0)
-    for (end_lr, batch_size), name in zip(CURVES, here):
+    for (end_lr, _), name in zip(CURVES, here):
         mine, theirs = np.array(here[name]), np.array(elsewhere[name])
         change = np.abs(mine - theirs) / np.abs(theirs)
         bound = 10 * np.maximum(change, FLOOR)

@@ -1,5 +1,6 @@
 """The pins: one place (requirements-student.txt for the learner, requirements.txt for the rest), the same in
 environment.yml, and what is installed."""
+
 import re
 from importlib import metadata
 
@@ -55,8 +56,12 @@ def test_requirements_txt_includes_the_students_pins():
 
 
 def test_the_students_pins_hold_no_developer_tool():
-    assert not set(requirement_pins(["requirements-student.txt"])) & {"pytest", "pytest-xdist", "playwright",
-                                                                       "psycopg2-binary"}
+    assert not set(requirement_pins(["requirements-student.txt"])) & {
+        "pytest",
+        "pytest-xdist",
+        "playwright",
+        "psycopg2-binary",
+    }
 
 
 def test_pyproject_takes_its_dependencies_from_the_students_requirements():
@@ -66,7 +71,10 @@ def test_pyproject_takes_its_dependencies_from_the_students_requirements():
 
 
 def test_ci_runs_exactly_the_readme_test_command():
-    run = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
-           if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))]
+    run = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))
+    ]
     assert run == ["make test"]
     assert "make test" in (ROOT / "README.md").read_text()

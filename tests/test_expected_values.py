@@ -1,5 +1,6 @@
 """The training exercises' answers (the grader's reference loops) are not in the package students install;
 the visible checks work without them, from a table of their own cases that matches the references."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -48,12 +49,12 @@ def same_within_tolerance(kind: str, computed: dict, expected: dict) -> list[str
     wrong = []
     for field, value in expected.items():
         mine, theirs = flat(computed.get(field)), flat(value)
-        bounds = FIELD_TOLERANCES[kind, field] or [(range_loss_rtol(theirs, step), 0.0)
-                                                   for step in range(len(theirs))]
+        bounds = FIELD_TOLERANCES[kind, field] or [(range_loss_rtol(theirs, step), 0.0) for step in range(len(theirs))]
         if isinstance(bounds, tuple):
             bounds = [bounds] * len(theirs)
-        if len(mine) != len(theirs) or not all(tolerances.close(a, b, *bound)
-                                               for a, b, bound in zip(mine, theirs, bounds)):
+        if len(mine) != len(theirs) or not all(
+            tolerances.close(a, b, *bound) for a, b, bound in zip(mine, theirs, bounds)
+        ):
             wrong.append(field)
     return wrong
 
@@ -69,17 +70,18 @@ def test_the_table_holds_what_the_grader_references_compute():
         for key, expected in cases.items():
             computed = json.loads(json.dumps(getattr(grader, f"reference_{kind}")(json.loads(key))))
             assert set(computed) == set(expected)
-            assert same_within_tolerance(kind, computed, expected) == [], \
+            assert same_within_tolerance(kind, computed, expected) == [], (
                 f"{kind} {key}: run `python grader/make_expected.py`"
+            )
 
 
 def test_the_comparison_tells_a_rounding_from_a_change():
     losses = {"lrs": [0.1, 0.2], "group_lrs": [[0.1], [0.2]], "losses": [2.0, 9.0], "suggestion": 0.01}
-    another_cpu = {**losses, "losses": [2.0, 9.0 * (1 + 2e-4)]}          # the spread measured at a diverging step
+    another_cpu = {**losses, "losses": [2.0, 9.0 * (1 + 2e-4)]}  # the spread measured at a diverging step
     assert same_within_tolerance("range_test", another_cpu, losses) == []
     assert same_within_tolerance("range_test", {**losses, "losses": [2.0 * (1 + 2e-4), 9.0]}, losses) == ["losses"]
     assert same_within_tolerance("range_test", {**losses, "losses": [2.0, 9.1]}, losses) == ["losses"]
-    assert same_within_tolerance("range_test", {**losses, "losses": [2.0]}, losses) == ["losses"]   # the stop moved
+    assert same_within_tolerance("range_test", {**losses, "losses": [2.0]}, losses) == ["losses"]  # the stop moved
     assert same_within_tolerance("range_test", {**losses, "lrs": [0.1, 0.2000001]}, losses) == []
     assert same_within_tolerance("range_test", {**losses, "lrs": [0.1, 0.21]}, losses) == ["lrs"]
 
@@ -91,7 +93,7 @@ def test_no_case_sits_where_another_cpu_could_flip_it():
     stop rule (diverge x the lowest) and its lowest loss clear of the next: far beyond the spread another CPU
     makes (lrcourse/tolerances.py), so the length and the suggestion are the same on every machine."""
     cases = make_expected.every_case()
-    assert len(cases["range_test"]) >= 4 and cases["fit_steps"], cases      # hidden cases are in it too
+    assert len(cases["range_test"]) >= 4 and cases["fit_steps"], cases  # hidden cases are in it too
     grader = checking.expected.grader_references()
     for payload in cases["range_test"]:
         stop, lowest = make_expected.flip_margins(payload, grader.reference_range_test(payload))

@@ -4,6 +4,7 @@ The slow tests grade a small class once (classresults.py: the example class in c
 class with a hand-graded written answer in chapter 1) and hold the files to nbgrader's own numbers: the
 gradebook's per-cell scores, its grades.csv totals. The fast ones check the pieces on made-up grades.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -43,8 +44,10 @@ def made_up(name="02_ordered_schedules", totals=None) -> AssignmentGrades:
     grades = AssignmentGrades(name, 5.0, items)
     for student, total in totals.items():
         grades.totals[student] = total
-        grades.scores[student] = {("nb", "test_a"): min(total, 3.0),
-                                  ("nb", "written"): PENDING if student == "bob" else total - 3.0}
+        grades.scores[student] = {
+            ("nb", "test_a"): min(total, 3.0),
+            ("nb", "written"): PENDING if student == "bob" else total - 3.0,
+        }
     return grades
 
 
@@ -71,8 +74,10 @@ def test_students_match_the_roster_by_login_id_by_id_or_by_a_mapping():
 
 def test_canvas_columns_keep_the_rosters_own_headers():
     roster = read_roster(ROSTER)
-    assert canvas_columns(roster, [EXAMPLE, GENERATED]) == {EXAMPLE: "02_ordered_schedules (4102)",
-                                                            GENERATED: GENERATED}
+    assert canvas_columns(roster, [EXAMPLE, GENERATED]) == {
+        EXAMPLE: "02_ordered_schedules (4102)",
+        GENERATED: GENERATED,
+    }
     assert canvas_columns(roster, [GENERATED], {GENERATED: "Chapter 1"}) == {GENERATED: "Chapter 1"}
 
 
@@ -123,8 +128,11 @@ def test_per_item_csv_equals_the_gradebooks_per_cell_scores(graded):
     assert rows["zoe"][f"{GENERATED}/{WRITTEN}"] == PENDING
     assert rows["bob"][f"{GENERATED}/total"] == ""  # bob submitted nothing for chapter 1
     header = list(rows["alice"])
-    assert header.index(f"{GENERATED}/test_largest_stable_lr") < header.index(f"{GENERATED}/{WRITTEN}") \
-        < header.index(f"{GENERATED}/test_rate_for_noise_floor"), "items in the notebook's order"
+    assert (
+        header.index(f"{GENERATED}/test_largest_stable_lr")
+        < header.index(f"{GENERATED}/{WRITTEN}")
+        < header.index(f"{GENERATED}/test_rate_for_noise_floor")
+    ), "items in the notebook's order"
 
 
 @pytest.mark.slow
@@ -151,13 +159,25 @@ def test_canvas_file_round_trips_the_example_roster(graded):
     assert list(rows[0])[:5] == IDENTITY and list(rows[0])[5:] == [GENERATED, "02_ordered_schedules (4102)"]
     assert [{k: r[k] for k in IDENTITY} for r in rows[1:]] == [{k: r[k] for k in IDENTITY} for r in roster[1:]]
     assert rows[0]["Student"].strip() == "Points Possible"
-    assert rows[0]["02_ordered_schedules (4102)"] == "14" and rows[0][GENERATED] == f"{CH1_AUTOGRADED + 4 + WRITTEN_POINTS:g}"
+    assert (
+        rows[0]["02_ordered_schedules (4102)"] == "14"
+        and rows[0][GENERATED] == f"{CH1_AUTOGRADED + 4 + WRITTEN_POINTS:g}"
+    )
     totals = {r["SIS Login ID"]: (r["02_ordered_schedules (4102)"], r[GENERATED]) for r in rows[1:]}
-    assert totals == {"bob": ("8", ""), "carol": ("0", ""), "dave": ("1", ""), "erin": ("", ""), "frank": ("", ""),
-                      "alice": ("10", f"{CH1_AUTOGRADED + ALICE_WRITTEN_SCORE:g}")}
+    assert totals == {
+        "bob": ("8", ""),
+        "carol": ("0", ""),
+        "dave": ("1", ""),
+        "erin": ("", ""),
+        "frank": ("", ""),
+        "alice": ("10", f"{CH1_AUTOGRADED + ALICE_WRITTEN_SCORE:g}"),
+    }
     out = graded.run.stdout
     assert "NOT IN THE ROSTER, not in the file: graded student 'zoe'" in out, out
-    assert "'Evans, Erin': 01_learning_rate, 02_ordered_schedules (could not be graded: ordered_schedules.ipynb is not valid JSON" in out
+    assert (
+        "'Evans, Erin': 01_learning_rate, 02_ordered_schedules (could not be graded: ordered_schedules.ipynb is not valid JSON"
+        in out
+    )
     assert "'Fischer, Frank'" in out
     assert "zoe: 1 item(s) still pending manual grading" in out
 
@@ -166,12 +186,26 @@ def test_canvas_file_round_trips_the_example_roster(graded):
 def test_export_command_with_an_id_mapping(graded, tmp_path):
     mapping = tmp_path / "ids.csv"
     mapping.write_text("nbgrader_id,roster_value\nalice,30411\nbob,30412\n")
-    run = lrcourse(graded.path, "export", EXAMPLE, "--roster", str(ROSTER), "--roster-id-column", "ID",
-                   "--id-map", str(mapping), "--out", str(tmp_path / "out"), timeout=300)
+    run = lrcourse(
+        graded.path,
+        "export",
+        EXAMPLE,
+        "--roster",
+        str(ROSTER),
+        "--roster-id-column",
+        "ID",
+        "--id-map",
+        str(mapping),
+        "--out",
+        str(tmp_path / "out"),
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     rows = read_csv(tmp_path / "out" / "canvas-import.csv")
-    assert {r["ID"]: r["02_ordered_schedules (4102)"] for r in rows[1:] if r["02_ordered_schedules (4102)"]} == \
-        {"30411": "10", "30412": "8"}
+    assert {r["ID"]: r["02_ordered_schedules (4102)"] for r in rows[1:] if r["02_ordered_schedules (4102)"]} == {
+        "30411": "10",
+        "30412": "8",
+    }
     assert "graded student 'carol'" in run.stdout and "graded student 'dave'" in run.stdout
     assert f"class report: {graded.path / 'reports' / (EXAMPLE + '.html')}" in run.stdout
 
@@ -180,9 +214,23 @@ def test_export_command_with_an_id_mapping(graded, tmp_path):
 def test_nbgrader_runs_the_plugin_itself(graded, tmp_path):
     """`nbgrader export --exporter=...ItemCsvExportPlugin` writes the same grades (items in name order)."""
     target = tmp_path / "items.csv"
-    run = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--exporter",
-                          "lrcourse.grading.export.ItemCsvExportPlugin", "--to", str(target)], cwd=graded.path,
-                         env=tool_environment(), capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "export",
+            "--exporter",
+            "lrcourse.grading.export.ItemCsvExportPlugin",
+            "--to",
+            str(target),
+        ],
+        cwd=graded.path,
+        env=tool_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     ours = read_csv(graded.path / "exports" / "grades-by-item.csv")
     assert read_csv(target) == ours  # dicts: the same cells, whatever the column order
@@ -193,18 +241,31 @@ def test_canvas_file_never_guesses_a_row_nor_uploads_a_failed_grading(tmp_path):
     run could not grade gets no cell even when the gradebook holds a total (a crashed run leaves 0, pending).
     A chapter nobody submitted adds no empty new assignment. The Points Possible row is always written."""
     roster = tmp_path / "roster.csv"
-    roster.write_text("\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Extra\n"
-                      '"Dup, One",1,S1,dup,A,x\n"Dup, Two",2,S2,dup,A,y\nShared,3,S3,shared,A,\n'
-                      'Crash,4,S4,crash,A,\n"Zoë ""Q""",5,S5,zoë,A,\n', encoding="utf-8")
+    roster.write_text(
+        "\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Extra\n"
+        '"Dup, One",1,S1,dup,A,x\n"Dup, Two",2,S2,dup,A,y\nShared,3,S3,shared,A,\n'
+        'Crash,4,S4,crash,A,\n"Zoë ""Q""",5,S5,zoë,A,\n',
+        encoding="utf-8",
+    )
     grades = made_up(totals={"dup": 5.0, "a1": 4.0, "a2": 1.0, "crash": 0.0, "zoë": 3.0})
     nobody = AssignmentGrades("09_nobody", 4.0, [])
-    result = write_canvas(tmp_path / "canvas.csv", roster, [grades, nobody], id_map={"a1": "shared", "a2": "shared"},
-                          failed={EXAMPLE: {"crash": "kernel died"}})
+    result = write_canvas(
+        tmp_path / "canvas.csv",
+        roster,
+        [grades, nobody],
+        id_map={"a1": "shared", "a2": "shared"},
+        failed={EXAMPLE: {"crash": "kernel died"}},
+    )
     rows = read_csv(tmp_path / "canvas.csv")
     assert list(rows[0]) == IDENTITY + [EXAMPLE] and rows[0]["Student"].strip() == "Points Possible"
     assert rows[0][EXAMPLE] == "5"
-    assert {r["Student"]: r[EXAMPLE] for r in rows[1:]} == {"Dup, One": "", "Dup, Two": "", "Shared": "",
-                                                           "Crash": "", 'Zoë "Q"': "3"}
+    assert {r["Student"]: r[EXAMPLE] for r in rows[1:]} == {
+        "Dup, One": "",
+        "Dup, Two": "",
+        "Shared": "",
+        "Crash": "",
+        'Zoë "Q"': "3",
+    }
     assert set(result.conflicts) == {"dup", "a1", "a2"} and "2 roster rows" in result.conflicts["dup"]
     assert result.withheld == {"crash": [EXAMPLE]} and "kernel died" in result.missing["Crash"][0]
     assert result.skipped == ["09_nobody"]

@@ -5,6 +5,7 @@ Every answer in `implementations.py` is a student of a scratch course graded by 
 full marks or zero exactly as the catalogue says. `test_class_grading.py` checks that these scores
 equal plain sequential `nbgrader autograde`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -52,7 +53,9 @@ def test_only_the_broken_submissions_fail_to_grade(graded_course, chapter):
     expected_failures = {s: why for s, why in BROKEN.items() if why} if chapter == "03_adaptive_schedules" else {}
     if chapter == EXAMPLE_CHAPTER:
         expected_failures = {s: why for s, why in EXAMPLES.items() if isinstance(why, str)}
-    failed = {line.split()[0]: line for line in run.stdout.splitlines() if " failed " in line and not line.startswith(chapter)}
+    failed = {
+        line.split()[0]: line for line in run.stdout.splitlines() if " failed " in line and not line.startswith(chapter)
+    }
     assert set(failed) == set(expected_failures), run.stdout[-3000:]
     for student, why in expected_failures.items():
         assert why in failed[student], failed[student]
@@ -70,8 +73,11 @@ def test_a_crashed_kernel_is_graded_by_the_trusted_verdicts_with_the_crash_as_re
 def test_failure_messages_are_actionable(graded_course):
     """A failed test shows the configuration, the step, expected and actual values."""
     folder = graded_course.path / "autograded" / "my-step-lr-decays-one-step-early" / "02_ordered_schedules"
-    cell = next(c for c in nbformat.read(next(folder.glob("*.ipynb")), as_version=4).cells
-                if c.get("id") == "test_my_step_lr_one_group")
+    cell = next(
+        c
+        for c in nbformat.read(next(folder.glob("*.ipynb")), as_version=4).cells
+        if c.get("id") == "test_my_step_lr_one_group"
+    )
     message = next(o for o in cell.outputs if o.output_type == "error").evalue
     assert "MyStepLR(optimizer, step_size=3, gamma=0.5)" in message
     assert "after step number 2" in message and "PyTorch's is 0.1" in message
@@ -93,8 +99,7 @@ def test_every_readable_submission_is_in_the_gradebook_and_the_csv(graded_course
     rows = list(csv.DictReader(open(graded_course.path / "grades.csv")))
     for chapter, students in graded_course.scores.items():
         submitted = {p.name for p in (graded_course.path / "submitted").iterdir() if (p / chapter).is_dir()}
-        unreadable = {s for s, why in {**BROKEN, **EXAMPLES}.items()
-                      if isinstance(why, str) and why != "Kernel died"}
+        unreadable = {s for s, why in {**BROKEN, **EXAMPLES}.items() if isinstance(why, str) and why != "Kernel died"}
         assert set(students) == submitted - unreadable
         in_csv = {row["student_id"] for row in rows if row["assignment"] == chapter}
         assert in_csv >= set(students)

@@ -4,6 +4,7 @@ The kernel's view of a test cell can be forged from inside the notebook; the tru
 attack with a wrong class scores no more than that wrong class submitted honestly, every attack with a
 correct class keeps full marks, and the honest students graded before and after the attackers keep theirs.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,11 @@ import hostile
 from course import make_course, scores, submit
 from gradedclass import lrcourse
 
-HONEST = {"aa-honest-correct": hostile.CORRECT, "honest-never-decays": hostile.NEVER_DECAYS,
-          "zz-honest-correct": hostile.CORRECT}
+HONEST = {
+    "aa-honest-correct": hostile.CORRECT,
+    "honest-never-decays": hostile.NEVER_DECAYS,
+    "zz-honest-correct": hostile.CORRECT,
+}
 
 
 def submit_attack(course, attack: hostile.Attack) -> None:
@@ -70,7 +74,9 @@ def test_forged_kernel_results_are_reported_as_overridden(hostile_class):
     course, run, graded = hostile_class
     line = next(line for line in run.stdout.splitlines() if line.strip().startswith("patch-checker "))
     assert "in-kernel result overridden: test_my_step_lr_one_group" in line, run.stdout
-    record = json.loads((course / "autograded" / "patch-checker" / hostile.CHAPTER / ".lrcourse-verdicts.json").read_text())
+    record = json.loads(
+        (course / "autograded" / "patch-checker" / hostile.CHAPTER / ".lrcourse-verdicts.json").read_text()
+    )
     assert "test_my_step_lr_one_group" in record["overridden"]
     cell = record["cells"]["test_my_step_lr_one_group"]
     assert cell["in_kernel_score"] == cell["points"] and cell["trusted_score"] == 0

@@ -6,6 +6,7 @@ does; the instructor's browser opens each submission in formgrader, mallory's fi
 them, and the feedback HTML. No payload may leave a trace; the controls show that each layer holds alone
 (the unsanitized page under the server's policy) and that the traces do appear with neither layer.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,15 +14,15 @@ import sys
 import time
 from pathlib import Path
 
+import hostile_html as hostile
 import nbformat
 import pytest
+from test_browser import CHROMIUM_FLAGS, find_chromium
 
-import hostile_html as hostile
 from conftest import ARTIFACTS
 from course import NOTEBOOK, make_course, solution_answers, submit
 from gradedclass import lrcourse
 from labserver import free_port, running_lab
-from test_browser import CHROMIUM_FLAGS, find_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,11 +36,29 @@ SHOTS = ARTIFACTS / "instructor-browser"
 # and javascript: meta refreshes are not followed, nbconvert leaves raw cells out, the widget renderer comes
 # from a CDN the page cannot reach here), and are kept in the catalogue so that it stays true.
 RUN_WITHOUT_DEFENCES = {
-    "html-script", "html-img-onerror", "html-svg-onload", "html-svg-script", "html-iframe-srcdoc",
-    "html-javascript-link", "html-javascript-link-obfuscated", "html-data-iframe", "html-object-data",
-    "html-embed-svg", "html-autofocus", "html-details-ontoggle", "html-form-action", "javascript-output",
-    "markdown-output", "markdown-output-img", "written-img-onerror", "written-script", "written-javascript-link",
-    "markdown-iframe-srcdoc", "markdown-html-link", "markdown-svg-script"}
+    "html-script",
+    "html-img-onerror",
+    "html-svg-onload",
+    "html-svg-script",
+    "html-iframe-srcdoc",
+    "html-javascript-link",
+    "html-javascript-link-obfuscated",
+    "html-data-iframe",
+    "html-object-data",
+    "html-embed-svg",
+    "html-autofocus",
+    "html-details-ontoggle",
+    "html-form-action",
+    "javascript-output",
+    "markdown-output",
+    "markdown-output-img",
+    "written-img-onerror",
+    "written-script",
+    "written-javascript-link",
+    "markdown-iframe-srcdoc",
+    "markdown-html-link",
+    "markdown-svg-script",
+}
 FILES_WITHOUT_POLICY = {"file-html", "file-svg"}  # mallory's files served by formgrader with no policy
 
 
@@ -83,9 +102,19 @@ def server(course):
     """JupyterLab with formgrader on the course root, as `make instructor` serves it."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", "--ServerApp.open_browser=False",
-               f"--LabApp.workspaces_dir={course.parent / 'workspaces'}", f"--ServerApp.root_dir={course}"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        "--ServerApp.open_browser=False",
+        f"--LabApp.workspaces_dir={course.parent / 'workspaces'}",
+        f"--ServerApp.root_dir={course}",
+    ]
     command += ["--allow-root"] if os.geteuid() == 0 else []
     with running_lab(command, course, TOKEN, port, ARTIFACTS / "instructor-browser-lab.log") as base:
         yield base
@@ -116,7 +145,7 @@ def instructor(browser, server):
 def on_console(page, text: str) -> None:
     page.messages.append(text)
     if text.startswith(hostile.TRACE):
-        page.traces.add(text[len(hostile.TRACE):])
+        page.traces.add(text[len(hostile.TRACE) :])
 
 
 def visit(page, url: str) -> set[str]:
@@ -131,7 +160,7 @@ def visit(page, url: str) -> set[str]:
     page.wait_for_timeout(1000)
     title = page.title()
     if title.startswith(hostile.TRACE):
-        page.traces.add(title[len(hostile.TRACE):])
+        page.traces.add(title[len(hostile.TRACE) :])
     return set(page.traces)
 
 
@@ -145,23 +174,35 @@ def unsanitized_page(course: Path, student: str) -> str:
     from nbgrader.server_extensions.formgrader import handlers
     from traitlets.config import Config
 
-    config = Config({"HTMLExporter": {"template_name": "formgrade", "extra_template_basedirs": [handlers.template_path]}})
-    resources = {"assignment_id": CHAPTER, "notebook_id": NB, "submission_id": submission_id(course, student),
-                 "index": 0, "total": 2, "base_url": "", "student": student, "notebook_path": ""}
-    html, _ = HTMLExporter(config=config).from_filename(str(course / "autograded" / student / CHAPTER / f"{NB}.ipynb"),
-                                                        resources=resources)
+    config = Config(
+        {"HTMLExporter": {"template_name": "formgrade", "extra_template_basedirs": [handlers.template_path]}}
+    )
+    resources = {
+        "assignment_id": CHAPTER,
+        "notebook_id": NB,
+        "submission_id": submission_id(course, student),
+        "index": 0,
+        "total": 2,
+        "base_url": "",
+        "student": student,
+        "notebook_path": "",
+    }
+    html, _ = HTMLExporter(config=config).from_filename(
+        str(course / "autograded" / student / CHAPTER / f"{NB}.ipynb"), resources=resources
+    )
     return html
 
 
 def serve_instead(page, url: str, body: str | None, keep_policy: bool) -> None:
     """Answer `url` with `body` (None: the server's own), with the server's headers (its policy too, or none)."""
+
     def handle(route):
         response = route.fetch()
-        headers = {k: v for k, v in response.headers.items()
-                   if keep_policy or k.lower() != "content-security-policy"}
+        headers = {k: v for k, v in response.headers.items() if keep_policy or k.lower() != "content-security-policy"}
         headers.pop("content-length", None)
         headers.pop("content-encoding", None)
         route.fulfill(status=200, headers=headers, body=response.body() if body is None else body)
+
     page.route(url, handle)
 
 
@@ -217,17 +258,31 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
     from traitlets.config import Config
 
     css = Path(handlers.static_path) / "node_modules" / "bootstrap" / "dist" / "css"  # as GenerateFeedback sets it
-    config = Config({"HTMLExporter": {"template_name": "feedback", "extra_template_basedirs": [handlers.template_path],
-                                      "extra_template_paths": [str(css)]}})
+    config = Config(
+        {
+            "HTMLExporter": {
+                "template_name": "feedback",
+                "extra_template_basedirs": [handlers.template_path],
+                "extra_template_paths": [str(css)],
+            }
+        }
+    )
     from nbgrader.preprocessors import GetGrades
 
     exporter = HTMLExporter(config=config)
     exporter.register_preprocessor(GetGrades, enabled=True)
-    resources = {"nbgrader": {"notebook": NB, "assignment": CHAPTER, "student": "mallory",
-                              "db_url": f"sqlite:///{course / 'gradebook.db'}"}}
+    resources = {
+        "nbgrader": {
+            "notebook": NB,
+            "assignment": CHAPTER,
+            "student": "mallory",
+            "db_url": f"sqlite:///{course / 'gradebook.db'}",
+        }
+    }
     control = tmp_path / "feedback-unsanitized.html"
-    control.write_text(exporter.from_filename(str(course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"),
-                                              resources=resources)[0])
+    control.write_text(
+        exporter.from_filename(str(course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"), resources=resources)[0]
+    )
     assert {"html-script", "html-img-onerror", "written-script"} <= visit(instructor, control.as_uri())
 
 

@@ -2,6 +2,7 @@
 a fresh one would, and nothing one notebook does reaches the next. Notebooks are run here the way
 nbgrader's execute step runs them (nbclient with the worker's kernel manager class), in the sandbox and
 without it; the attacks are those a student could aim at a process shared with classmates."""
+
 from __future__ import annotations
 
 import asyncio
@@ -63,8 +64,14 @@ def run(folder: Path, *sources: str, timeout: int = 30) -> list[str]:
     """Run the cells in a forked kernel with `folder` as the notebook's folder; each cell's printed text."""
     notebook = new_notebook(cells=[new_code_cell(source) for source in sources])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    client = NotebookClient(notebook, kernel_manager_class=CURRENT["kernels"].manager_class(), timeout=timeout,
-                            allow_errors=True, interrupt_on_timeout=True, resources={"metadata": {"path": str(folder)}})
+    client = NotebookClient(
+        notebook,
+        kernel_manager_class=CURRENT["kernels"].manager_class(),
+        timeout=timeout,
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        resources={"metadata": {"path": str(folder)}},
+    )
     try:
         client.execute()
     except DeadKernelError:  # an attack that killed its own kernel: what it printed before counts
@@ -102,10 +109,12 @@ def zygote_processes(zygote: kernels.KernelZygote) -> list[int]:
 def test_a_forked_kernel_runs_the_notebook_in_its_own_folder(zygote, tmp_path):
     (tmp_path / "data.txt").write_text("from the student's folder")
     (tmp_path / f"module_{MARK}.py").write_text("VALUE = 'imported from the folder'")
-    outputs = run(tmp_path,
-                  "import torch\nprint(torch.tensor([1.0, 2.0]).sum().item())",
-                  "print(open('data.txt').read())\nopen('written.txt', 'w').write('x')",
-                  f"from module_{MARK} import VALUE\nprint(VALUE)")
+    outputs = run(
+        tmp_path,
+        "import torch\nprint(torch.tensor([1.0, 2.0]).sum().item())",
+        "print(open('data.txt').read())\nopen('written.txt', 'w').write('x')",
+        f"from module_{MARK} import VALUE\nprint(VALUE)",
+    )
     assert outputs == ["3.0\n", "from the student's folder\n", "imported from the folder\n"]
     assert (tmp_path / "written.txt").exists() == (zygote.sandbox is None), "the sandbox writes a scratch copy"
 
@@ -139,7 +148,7 @@ def test_killing_the_relay_ends_the_kernel(zygote, tmp_path):
     assert len(zygote_processes(zygote)) == idle, "the keeper ends the kernel when its relay is gone"
 
 
-LEAVE_TRACES = f'''
+LEAVE_TRACES = f"""
 import os, subprocess, sys
 from ipykernel import get_connection_file
 for folder in ["/tmp", "/dev/shm", ".", os.path.dirname(get_connection_file())]:
@@ -149,8 +158,8 @@ for folder in ["/tmp", "/dev/shm", ".", os.path.dirname(get_connection_file())]:
         print("could not write", folder, type(error).__name__)
 subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(1)  # trace-{MARK}"],
                  start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-'''
-FIND_TRACES = f'''
+"""
+FIND_TRACES = f"""
 import os
 from ipykernel import get_connection_file
 for folder in ["/tmp", "/dev/shm", ".", os.path.dirname(get_connection_file())]:
@@ -163,8 +172,10 @@ for name in os.listdir("/proc"):
     except OSError:
         pass
 print("looked")
-'''
-WRITE_ZYGOTE_MEMORY = hostile.find_zygotes("kernel_zygote") + '''
+"""
+WRITE_ZYGOTE_MEMORY = (
+    hostile.find_zygotes("kernel_zygote")
+    + """
 for _pid in _zygotes():
     try:
         _fd = os.open(f"/proc/{_pid}/mem", os.O_RDWR)
@@ -172,7 +183,8 @@ for _pid in _zygotes():
         os.close(_fd)
     except Exception as error:
         print("denied", _pid, type(error).__name__)
-'''
+"""
+)
 STOP_ZYGOTE = hostile.stop_zygotes("kernel_zygote")
 HAUNT_LATER_KERNELS = hostile.HAUNT_LATER_PROCESSES
 
@@ -186,7 +198,7 @@ def test_nothing_one_notebook_leaves_reaches_the_next(sandboxed_zygote, tmp_path
     assert run(second, FIND_TRACES) == ["looked\n"]
 
 
-UNMOUNT_PRIVATE_TMP = '''
+UNMOUNT_PRIVATE_TMP = """
 import ctypes, os
 _libc = ctypes.CDLL(None, use_errno=True)
 if (_libc.umount2(b"/tmp", 2) == 0 or _libc.mount(b"tmpfs", b"/tmp", None, 32 | 2 | 4, b"size=4096m") == 0
@@ -195,8 +207,8 @@ if (_libc.umount2(b"/tmp", 2) == 0 or _libc.mount(b"tmpfs", b"/tmp", None, 32 | 
 os.makedirs("/tmp/keep", exist_ok=True)
 open("/tmp/keep/fill", "wb").write(b"x" * (100 << 20))
 os.chmod("/tmp/keep", 0o555)
-'''
-BREAK_SOCKET_FOLDERS = '''
+"""
+BREAK_SOCKET_FOLDERS = """
 import os
 from ipykernel import get_connection_file
 _mine = os.path.dirname(get_connection_file())
@@ -206,24 +218,31 @@ for _folder in (os.path.dirname(_mine), _mine):
         print("chmod", _folder)
     except OSError as error:
         print("denied", type(error).__name__)
-'''
+"""
 
 
 @pytest.mark.parametrize("attack", ["write-zygote-memory", "stop-zygote", "haunt", "unmount-tmp", "break-sockets"])
 def test_an_attack_on_the_zygote_leaves_the_next_kernel_intact(sandboxed_zygote, tmp_path, attack):
-    source = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "stop-zygote": STOP_ZYGOTE, "haunt": HAUNT_LATER_KERNELS,
-              "unmount-tmp": UNMOUNT_PRIVATE_TMP, "break-sockets": BREAK_SOCKET_FOLDERS}[attack]
+    source = {
+        "write-zygote-memory": WRITE_ZYGOTE_MEMORY,
+        "stop-zygote": STOP_ZYGOTE,
+        "haunt": HAUNT_LATER_KERNELS,
+        "unmount-tmp": UNMOUNT_PRIVATE_TMP,
+        "break-sockets": BREAK_SOCKET_FOLDERS,
+    }[attack]
     if not sandboxed_zygote.alive():
         sandboxed_zygote.start()
     before = sorted(zygote_processes(sandboxed_zygote))
     attacked = run(tmp_path, source + "\nimport time\ntime.sleep(0.5)")
     assert "OPENED" not in attacked[0] and "UNMOUNTED" not in attacked[0], attacked
-    assert sorted(zygote_processes(sandboxed_zygote)) == before, "the zygote is untouched and nothing of the kernel is left"
+    assert sorted(zygote_processes(sandboxed_zygote)) == before, (
+        "the zygote is untouched and nothing of the kernel is left"
+    )
     for _ in range(3):
         assert run(tmp_path, "import torch\nprint(torch.ones(3).sum().item())") == ["3.0\n"]
 
 
-LEAVE_IPC_AND_PROTECTED_FILES = f'''
+LEAVE_IPC_AND_PROTECTED_FILES = f"""
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 libc.shmat.restype = ctypes.c_void_p
@@ -238,8 +257,8 @@ open(startup + "/00-trap.py", "w").write("import builtins\\nbuiltins.TRAPPED = T
 for folder in (startup, "/tmp/.ipython/profile_default", "/tmp/.ipython"):
     os.chmod(folder, 0o555)  # the sweep runs as the same user: it cannot delete inside these
 print("left", segment >= 0, queue >= 0)
-'''
-FIND_IPC_AND_PROTECTED_FILES = f'''
+"""
+FIND_IPC_AND_PROTECTED_FILES = f"""
 import builtins, ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 queues = ctypes.CDLL("librt.so.1", use_errno=True)
@@ -247,7 +266,7 @@ print("trap ran" if getattr(builtins, "TRAPPED", False) else "no trap",
       "segment" if libc.shmget(0x4c52, 0, 0o666) >= 0 else "no segment",
       "queue" if queues.mq_open(b"/lrcourse-{MARK}", os.O_RDWR) >= 0 else "no queue",
       sorted(os.listdir("/tmp")))
-'''
+"""
 
 
 def test_shared_memory_queues_and_protected_files_never_reach_the_next_kernel(sandboxed_zygote, tmp_path):

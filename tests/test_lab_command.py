@@ -1,5 +1,6 @@
 """`make lab` serves the learner's workspace (made from the student notebooks), with no first-run prompt and
 nbgrader's Validate on (its instructor tools are off: tests/test_learner_lab.py)."""
+
 import pytest
 
 from conftest import ARTIFACTS, ROOT
@@ -14,8 +15,9 @@ def lab(tmp_path_factory):
     port = free_port()
     args = f"LAB_ARGS=--ServerApp.port={port} --IdentityProvider.token={TOKEN} --ServerApp.port_retries=0"
     workspace = f"WORKSPACE={tmp_path_factory.mktemp('learner') / 'workspace'}"  # not the repository's own
-    with running_lab(["make", "--no-print-directory", "lab", workspace, args], ROOT, TOKEN, port,
-                     ARTIFACTS / "make-lab.log") as base:
+    with running_lab(
+        ["make", "--no-print-directory", "lab", workspace, args], ROOT, TOKEN, port, ARTIFACTS / "make-lab.log"
+    ) as base:
         yield base
 
 

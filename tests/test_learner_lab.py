@@ -1,6 +1,7 @@
 """The learner's first hour in a real browser: `make lab` (one server for this file, on a scratch workspace)
 opens on the start page, shows none of nbgrader's instructor tools, and a chapter opened again shows the
 figures of its slider panels from the saved widget state. Screenshots go to test-artifacts/first-hour/."""
+
 from __future__ import annotations
 
 import json
@@ -8,17 +9,21 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from test_browser import CHROMIUM_FLAGS, find_chromium, run_all
 
 from conftest import ARTIFACTS, ROOT
 from labserver import free_port, get_json, running_lab
-from test_browser import CHROMIUM_FLAGS, find_chromium, run_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TOKEN = "learner-lab-test"
 SHOTS = ARTIFACTS / "first-hour"
-INSTRUCTOR_PLUGINS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
-                      "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:assignment-list"]
+INSTRUCTOR_PLUGINS = [
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:assignment-list",
+]
 REOPENED = "01_learning_rate/learning_rate.ipynb"  # two slider panels, the quickest chapter to run
 
 
@@ -31,11 +36,18 @@ def workspace(tmp_path_factory):
 def lab(workspace):
     SHOTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    args = (f"LAB_ARGS=--ServerApp.port={port} --IdentityProvider.token={TOKEN} --ServerApp.port_retries=0 "
-            f"--LabApp.expose_app_in_browser=True --LabApp.workspaces_dir={workspace.parent / 'lab-layouts'} "
-            f"--LabApp.user_settings_dir={workspace.parent / 'user-settings'}")  # a fresh learner's settings
-    with running_lab(["make", "--no-print-directory", "lab", f"WORKSPACE={workspace}", args], ROOT, TOKEN, port,
-                     ARTIFACTS / "learner-lab.log") as base:
+    args = (
+        f"LAB_ARGS=--ServerApp.port={port} --IdentityProvider.token={TOKEN} --ServerApp.port_retries=0 "
+        f"--LabApp.expose_app_in_browser=True --LabApp.workspaces_dir={workspace.parent / 'lab-layouts'} "
+        f"--LabApp.user_settings_dir={workspace.parent / 'user-settings'}"
+    )  # a fresh learner's settings
+    with running_lab(
+        ["make", "--no-print-directory", "lab", f"WORKSPACE={workspace}", args],
+        ROOT,
+        TOKEN,
+        port,
+        ARTIFACTS / "learner-lab.log",
+    ) as base:
         yield base
 
 
@@ -66,14 +78,19 @@ def open_start_page(page, lab) -> None:
 def open_chapter(page, lab, relative: str, layout: str) -> None:
     """Open a notebook of the workspace in a fresh lab layout and wait for its kernel to be idle."""
     page.goto(f"{lab}/lab/workspaces/{layout}/tree/{relative}?token={TOKEN}")
-    page.wait_for_function("""(name) => {  // not async: a promise would count as true at once
+    page.wait_for_function(
+        """(name) => {  // not async: a promise would count as true at once
         const app = window.jupyterapp;
         const panel = app && app.shell.currentWidget;
         if (!panel || !panel.sessionContext || panel.title.label !== name) return false;
         if (!app.commands.hasCommand('notebook:run-all-cells')) return false;
         const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
         return kernel && kernel.status === 'idle';
-    }""", arg=relative.split("/")[-1], timeout=120_000, polling=500)
+    }""",
+        arg=relative.split("/")[-1],
+        timeout=120_000,
+        polling=500,
+    )
 
 
 def test_the_lab_opens_on_the_start_page(lab, page):
@@ -86,8 +103,9 @@ def test_the_lab_opens_on_the_start_page(lab, page):
     assert "About 25 minutes" in text and "0 of 5 answers written" in text and "Worked solutions" in text
     page.screenshot(path=str(SHOTS / "start-page.png"), full_page=True)
     links.nth(1).click()  # a link opens the chapter in the lab
-    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.title.label === 'ordered_schedules.ipynb'",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.title.label === 'ordered_schedules.ipynb'", timeout=30_000
+    )
 
 
 def test_the_learners_lab_has_no_instructor_tool(lab, page):
@@ -114,8 +132,9 @@ def test_a_reopened_chapter_shows_its_figures(lab, page, workspace):
         urllib.request.urlopen(request, timeout=30)
     open_chapter(page, lab, REOPENED, "reopened")
     try:
-        page.wait_for_function("() => document.querySelectorAll('.lrcourse-panel .lrcourse-image img').length >= 2",
-                               timeout=120_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('.lrcourse-panel .lrcourse-image img').length >= 2", timeout=120_000
+        )
     except Exception:
         page.screenshot(path=str(SHOTS / "reopened-chapter-failed.png"))  # to see what the learner saw
         raise
@@ -126,9 +145,12 @@ def test_a_reopened_chapter_shows_its_figures(lab, page, workspace):
 
 def test_validate_works_on_the_workspace(lab):
     """What the Validate button asks the server: the chapter is run and its unanswered exercises reported."""
-    request = urllib.request.Request(f"{lab}/assignments/validate", method="POST",
-                                     data=urllib.parse.urlencode({"path": REOPENED}).encode(),
-                                     headers={"Authorization": f"token {TOKEN}"})
+    request = urllib.request.Request(
+        f"{lab}/assignments/validate",
+        method="POST",
+        data=urllib.parse.urlencode({"path": REOPENED}).encode(),
+        headers={"Authorization": f"token {TOKEN}"},
+    )
     with urllib.request.urlopen(request, timeout=300) as response:
         result = json.loads(response.read())
     assert result["success"], result

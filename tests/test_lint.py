@@ -1,4 +1,5 @@
 """Ruff keeps the code in one style: no lint finding."""
+
 import subprocess
 import sys
 

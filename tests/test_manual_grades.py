@@ -4,6 +4,7 @@ grade` to nbgrader's formgrader, graded through nbgrader's API, and seen in the 
 Chapter 1 has two written answers (nbgrader "manually graded answer" cells, 2 points each, with the rubric
 between the solution markers in source/ and stripped from the release).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,8 +45,11 @@ def test_a_hand_grade_entered_through_nbgraders_api_is_in_the_exported_grades(tm
     from nbgrader.api import Gradebook
 
     course = make_course(tmp_path / "course", [CHAPTER])
-    answers = {**solution_answers(CHAPTER), WRITTEN[0]: "A constant rate stalls at its noise floor.",
-               WRITTEN[1]: "The steep direction bounds the rate; a schedule does not fix that."}
+    answers = {
+        **solution_answers(CHAPTER),
+        WRITTEN[0]: "A constant rate stalls at its noise floor.",
+        WRITTEN[1]: "The steep direction bounds the rate; a schedule does not fix that.",
+    }
     submit(course, "alice", CHAPTER, answers)
     submit(course, "untouched", CHAPTER)
     run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1200)
@@ -60,11 +64,14 @@ def test_a_hand_grade_entered_through_nbgraders_api_is_in_the_exported_grades(tm
         assert all(not g.needs_manual_grade and g.score == 0 for g in untouched.grades if g.name in WRITTEN)
         grade = gradebook.find_grade(WRITTEN[0], notebook, CHAPTER, "alice")
         assert grade.needs_manual_grade and grade.max_score == 2
-        grade.manual_score = 1.5                   # what the formgrader stores when a grader enters a score
+        grade.manual_score = 1.5  # what the formgrader stores when a grader enters a score
         grade.needs_manual_grade = False
         gradebook.db.commit()
-        automatic = sum(g.score for g in gradebook.find_submission_notebook(notebook, CHAPTER, "alice").grades
-                        if g.cell_type == "code")
+        automatic = sum(
+            g.score
+            for g in gradebook.find_submission_notebook(notebook, CHAPTER, "alice").grades
+            if g.cell_type == "code"
+        )
 
     export = lrcourse(course, "export", timeout=600)
     assert export.returncode == 0, export.stdout[-2000:] + export.stderr[-2000:]

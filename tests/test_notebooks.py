@@ -1,12 +1,13 @@
 """Every notebook is valid, runs headless, and the generated folders match what source/ produces."""
+
 from __future__ import annotations
 
 import shutil
 
 import nbformat
+import printed
 import pytest
 
-import printed
 from lrcourse.build import execute, generate_release, source_notebooks
 
 from conftest import ROOT, code_and_markdown, nbgrader_meta, read
@@ -28,8 +29,14 @@ def all_notebooks():
 
 
 def test_there_are_six_chapters():
-    assert IDS == ["01_learning_rate", "02_ordered_schedules", "03_adaptive_schedules",
-                   "04_custom_schedules", "05_training", "06_choosing_the_rate"]
+    assert IDS == [
+        "01_learning_rate",
+        "02_ordered_schedules",
+        "03_adaptive_schedules",
+        "04_custom_schedules",
+        "05_training",
+        "06_choosing_the_rate",
+    ]
 
 
 @pytest.mark.parametrize("path", all_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -83,20 +90,29 @@ def test_solutions_have_the_cells_of_source(path):
 
 
 def errors(notebook) -> dict[str, str]:
-    return {cell.id: f"{o.ename}: {o.evalue}" for cell in notebook.cells if cell.cell_type == "code"
-            for o in cell.outputs if o.output_type == "error"}
+    return {
+        cell.id: f"{o.ename}: {o.evalue}"
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+        if o.output_type == "error"
+    }
 
 
 def text_outputs(notebook) -> dict[str, str]:
     """Each cell's printed text, joined: how prints are split into output records depends on timing."""
-    return {cell.id: "".join(o.text for o in cell.outputs if o.output_type == "stream")
-            for cell in notebook.cells if cell.cell_type == "code"}
+    return {
+        cell.id: "".join(o.text for o in cell.outputs if o.output_type == "stream")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    }
 
 
 # Chapters 1-4 printed the same to the last digit under every arithmetic scripts/cpu_spread.py --notebooks
 # tries; chapters 5-6 train in float32, so only they run again under another CPU's arithmetic.
-TRAINED = [pytest.param(path, marks=pytest.mark.cpu_sensitive) if path.parent.name >= "05" else path
-           for path in SOURCES]
+TRAINED = [
+    pytest.param(path, marks=pytest.mark.cpu_sensitive) if path.parent.name >= "05" else path for path in SOURCES
+]
 
 
 @pytest.mark.slow
@@ -116,24 +132,30 @@ def test_source_runs_headless_and_reproduces_the_solutions(path, tmp_path):
     assert mine.keys() == theirs.keys(), "run `make solutions`"
     changed = {cell: found for cell in mine if (found := printed.differences(mine[cell], theirs[cell]))}
     assert changed == {}, "outputs differ: unseeded randomness, a printed verdict that flips, or run `make solutions`"
-    assert any("image/png" in o.get("data", {}) for c in committed.cells if c.cell_type == "code" for o in c.outputs), \
+    assert any("image/png" in o.get("data", {}) for c in committed.cells if c.cell_type == "code" for o in c.outputs), (
         "solutions must show their plots on a code host"
+    )
 
 
 def test_printed_numbers_agree_up_to_another_cpus_last_bits():
-    assert printed.differences("highest smoothed loss 3.99 < 4 x the lowest (4.65): no stop",
-                               "highest smoothed loss 4.00 < 4 x the lowest (4.65): no stop") == []
+    assert (
+        printed.differences(
+            "highest smoothed loss 3.99 < 4 x the lowest (4.65): no stop",
+            "highest smoothed loss 4.00 < 4 x the lowest (4.65): no stop",
+        )
+        == []
+    )
     assert printed.differences("loss 2.2474615573883057", "loss 2.2474617958068848") == []
     assert printed.differences("lr 1.23e-05", "lr 1.24e-05") == []
-    assert printed.differences("stopped at step 84", "stopped at step 85") == ["84 vs 85"]      # counts are exact
+    assert printed.differences("stopped at step 84", "stopped at step 85") == ["84 vs 85"]  # counts are exact
     assert printed.differences("accuracy 0.971", "accuracy 0.969") == ["0.971 vs 0.969"]
-    assert printed.differences("no stop", "stopped") != []                                      # a flipped verdict
+    assert printed.differences("no stop", "stopped") != []  # a flipped verdict
     assert printed.differences("ranks: cosine, step", "ranks: step, cosine") != []
     assert printed.differences("values 1.5 2.5", "values 1.5") != []
-    assert printed.differences("loss 3.99.", "loss 4.00.") == []                                # a sentence's end
+    assert printed.differences("loss 3.99.", "loss 4.00.") == []  # a sentence's end
     assert printed.differences("epochs 4", "epochs 4.0") == ["4 vs 4.0"]
     assert printed.differences("lr 0.0025", "lr 0.0027") == ["0.0025 vs 0.0027"]
-    assert printed.differences("x2 = 0.50", "x3 = 0.50") != []                                   # names are words
+    assert printed.differences("x2 = 0.50", "x3 = 0.50") != []  # names are words
     assert printed.differences("-0.00", "0.00") == []
 
 
@@ -143,10 +165,15 @@ def test_student_notebook_runs_headless_failing_only_in_exercise_tests(path):
     """An untouched student notebook runs top to bottom; the only errors are the exercises' own test
     cells (their answers are still `raise NotImplementedError()`)."""
     notebook = execute(read(released(path)), cwd=released(path).parent, allow_errors=True)
-    grade_cells = {c.id for c in notebook.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
+    grade_cells = {
+        c.id for c in notebook.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+    }
     # a prediction's answer cell is only an assignment: unanswered, it raises NotImplementedError itself
-    predictions = {c.id for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")
-                   and "raises-exception" in c.metadata.get("tags", [])}
+    predictions = {
+        c.id
+        for c in notebook.cells
+        if c.metadata.get("nbgrader", {}).get("solution") and "raises-exception" in c.metadata.get("tags", [])
+    }
     failing = errors(notebook)
     assert all(failing.pop(cell).startswith("NotImplementedError") for cell in predictions & set(failing))
     assert set(failing) <= grade_cells, {k: v for k, v in failing.items() if k not in grade_cells}
@@ -158,8 +185,16 @@ def test_every_cell_that_fails_in_the_student_version_may_raise(path):
     """In the student version the answer cells raise NotImplementedError and the test cells fail; JupyterLab's
     Run All stops at the first failing cell not tagged `raises-exception`, so every graded test cell and every
     prediction cell carries the tag (a student's Run All reaches every slider)."""
-    untagged = [cell.get("id") for cell in read(path).cells if cell.cell_type == "code"
-                and cell.metadata.get("nbgrader", {}).get("grade") and "raises-exception" not in cell.metadata.get("tags", [])
-                and (not cell.metadata["nbgrader"].get("solution") or "NotImplementedError" in cell.source
-                     or "raise NotImplementedError" in cell.source)]
+    untagged = [
+        cell.get("id")
+        for cell in read(path).cells
+        if cell.cell_type == "code"
+        and cell.metadata.get("nbgrader", {}).get("grade")
+        and "raises-exception" not in cell.metadata.get("tags", [])
+        and (
+            not cell.metadata["nbgrader"].get("solution")
+            or "NotImplementedError" in cell.source
+            or "raise NotImplementedError" in cell.source
+        )
+    ]
     assert untagged == [], f"tag these cells raises-exception: {untagged}"

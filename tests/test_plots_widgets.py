@@ -1,4 +1,5 @@
 """lrcourse.plots and lrcourse.widgets: labelled figures, panels that redraw on every move."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -33,10 +34,10 @@ def draw_line(ax, slope, points):
 
 
 def make_panel():
-    return widgets.SliderPanel(draw_line, {
-        "slope": widgets.float_slider("slope", 1.0, 0.0, 2.0, 0.1),
-        "points": widgets.int_slider("points", 5, 2, 10),
-    })
+    return widgets.SliderPanel(
+        draw_line,
+        {"slope": widgets.float_slider("slope", 1.0, 0.0, 2.0, 0.1), "points": widgets.int_slider("points", 5, 2, 10)},
+    )
 
 
 def test_panel_redraws_when_a_control_moves():
@@ -136,8 +137,16 @@ def test_epoch_marks_span_the_axes_without_changing_its_limits():
 def test_the_course_palette_is_okabe_ito_with_a_line_style_per_colour():
     plots.apply_style()
     cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()
-    assert [c.upper() for c in cycle["color"]] == ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
-                                                   "#000000", "#F0E442"]
+    assert [c.upper() for c in cycle["color"]] == [
+        "#0072B2",
+        "#E69F00",
+        "#009E73",
+        "#D55E00",
+        "#CC79A7",
+        "#56B4E9",
+        "#000000",
+        "#F0E442",
+    ]
     assert len(set(map(str, cycle["linestyle"]))) == len(cycle["color"]), "each colour gets its own dash"
     fig, ax = plots.figure()
     first, second = ax.plot([0, 1]), ax.plot([1, 0])
@@ -150,8 +159,11 @@ def test_log_axes_show_at_least_two_tick_labels_even_within_a_decade(low, high):
     ax.plot([0, 1], [low, high])
     plots.label(ax, "t", "x", "y", log=True)
     fig.canvas.draw()
-    visible = [t.get_text() for t in ax.get_yticklabels() + ax.get_yticklabels(minor=True)
-               if t.get_text() and low / 1.2 <= t.get_position()[1] <= high * 1.2]
+    visible = [
+        t.get_text()
+        for t in ax.get_yticklabels() + ax.get_yticklabels(minor=True)
+        if t.get_text() and low / 1.2 <= t.get_position()[1] <= high * 1.2
+    ]
     assert len(visible) >= 2, visible
     assert not any("$" in text for text in visible), "plain labels, no mathtext"
 
@@ -184,14 +196,18 @@ def test_figures_display_as_html_with_alt_text_in_ipython():
     ax.plot([0, 1], label="line")
     plots.label(ax, "A line", "step", "value")
     bundle, _ = shell.display_formatter.format(fig)
-    assert bundle["text/html"].startswith('<img class="lrcourse-figure" alt="Plot “A line” of value against step; lines: line."')
+    assert bundle["text/html"].startswith(
+        '<img class="lrcourse-figure" alt="Plot “A line” of value against step; lines: line."'
+    )
     assert "data:image/png;base64," in bundle["text/html"]
 
 
 def test_panels_carry_alt_text_on_their_image_and_fallback():
-    panel = widgets.SliderPanel(draw_line, {"slope": widgets.float_slider("slope", 1.0, 0.0, 2.0, 0.1),
-                                            "points": widgets.int_slider("points", 5, 2, 10)},
-                                description="A straight line.")
+    panel = widgets.SliderPanel(
+        draw_line,
+        {"slope": widgets.float_slider("slope", 1.0, 0.0, 2.0, 0.1), "points": widgets.int_slider("points", 5, 2, 10)},
+        description="A straight line.",
+    )
     assert panel.alt.startswith("A straight line. Plot “slope 1.0”") and panel.alt.endswith("slope 1.0")
     assert f'alt="{panel.alt}"' in panel.image.value
     panel.controls["slope"].value = 0.5

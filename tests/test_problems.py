@@ -1,4 +1,5 @@
 """lrcourse.problems: the toy problems behave as the chapter's prose says."""
+
 import numpy as np
 import pytest
 

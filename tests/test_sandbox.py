@@ -8,6 +8,7 @@ attempt failed and changed nothing: secrets absent from every feedback file, the
 students' submissions and feedback and the gradebook's scores as they must be, no process left behind,
 no byte received, and the limits (not luck) stopping the bombs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,7 +32,7 @@ CLASSMATE = f"CLASSMATE-SECRET-{MARK}"
 DETACHED = f"LRCOURSE-DETACHED-{MARK}"
 LIMITS = "c.Sandbox.memory_mb = 1536\nc.Sandbox.processes = 48\nc.Sandbox.wall_seconds = 90\n"
 
-READ_EVERYTHING = '''
+READ_EVERYTHING = """
 import glob, os
 course = os.path.abspath("../../..")
 targets = [f"{course}/source/SECRET.txt", f"{course}/gradebook.db", f"{course}/nbgrader_config.py",
@@ -52,8 +53,8 @@ for folder in [course, f"{course}/submitted", f"{course}/source", "/root", "/wor
         print("listed", folder, os.listdir(folder))
     except Exception as error:
         print("denied", folder, type(error).__name__)
-'''
-WRITE_EVERYWHERE = '''
+"""
+WRITE_EVERYWHERE = """
 import glob, os, shutil
 course = os.path.abspath("../../..")
 def attempt(what, action):
@@ -71,8 +72,8 @@ attempt("feedback", lambda: (os.makedirs(f"{course}/feedback/aa-honest-correct/0
                              open(f"{course}/feedback/aa-honest-correct/02_ordered_schedules/ordered_schedules.html", "w").write("INJECTED")))
 attempt("autograded of a classmate", lambda: open(f"{course}/autograded/aa-honest-correct/02_ordered_schedules/x", "w").write("INJECTED"))
 attempt("own folder (allowed: a scratch copy)", lambda: open("scratch-file.txt", "w").write("fine"))
-'''
-OUTLIVE = f'''
+"""
+OUTLIVE = f"""
 import os, subprocess, sys
 subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(1)  # {DETACHED}"], start_new_session=True,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -81,8 +82,8 @@ if os.fork() == 0:
     if os.fork() == 0:
         os.execv("/bin/sh", ["/bin/sh", "-c", "while true; do sleep 1; done # {DETACHED}"])
     os._exit(0)
-'''
-SIGNAL_EVERYTHING = '''
+"""
+SIGNAL_EVERYTHING = """
 import os, signal
 for name in os.listdir("/proc"):
     if name.isdigit() and int(name) not in (os.getpid(), 1):
@@ -94,19 +95,19 @@ try:
     os.kill(os.getppid(), signal.SIGKILL)
 except Exception as error:
     print("denied parent", type(error).__name__)
-'''
-MEMORY_BOMB = '''
+"""
+MEMORY_BOMB = """
 hoard = []
 while True:
     hoard.append(bytearray(256 * 2**20))  # touched pages: 256 MB at a time, without end
-'''
-EXFILTRATE_HIDDEN_TESTS = '''
+"""
+EXFILTRATE_HIDDEN_TESTS = """
 def _show(info):
     print("NEXT CELL:", info.raw_cell)
 get_ipython().events.register("pre_run_cell", _show)
-'''
+"""
 PRINT_HISTORY = "print('HISTORY:', In)\n"
-PROCESS_BOMB = '''
+PROCESS_BOMB = """
 import os, time
 children = 0
 for _ in range(10_000):
@@ -118,11 +119,11 @@ for _ in range(10_000):
     except OSError:
         break
 print("children started:", children)
-'''
+"""
 
 
 def network_attack(port: int) -> str:
-    return f'''
+    return f"""
 import socket
 for host in ("127.0.0.1", "localhost", "10.0.2.2", "8.8.8.8"):
     try:
@@ -131,7 +132,7 @@ for host in ("127.0.0.1", "localhost", "10.0.2.2", "8.8.8.8"):
         print("CONNECTED", host)
     except Exception as error:
         print("denied", host, type(error).__name__)
-'''
+"""
 
 
 def printed(course: Path, student: str) -> str:
@@ -141,8 +142,11 @@ def printed(course: Path, student: str) -> str:
 
 
 def folder_digest(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def detached_processes() -> list[str]:
@@ -180,9 +184,16 @@ def attacked(tmp_path_factory):
     (course / "source" / "SECRET.txt").write_text(SECRET)
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(LIMITS)
-    attacks = {"read-everything": READ_EVERYTHING, "write-everywhere": WRITE_EVERYWHERE, "outlive": OUTLIVE,
-               "signal-everything": SIGNAL_EVERYTHING, "network": network_attack(port),
-               "memory-bomb": MEMORY_BOMB, "process-bomb": PROCESS_BOMB, "exfiltrate": EXFILTRATE_HIDDEN_TESTS}
+    attacks = {
+        "read-everything": READ_EVERYTHING,
+        "write-everywhere": WRITE_EVERYWHERE,
+        "outlive": OUTLIVE,
+        "signal-everything": SIGNAL_EVERYTHING,
+        "network": network_attack(port),
+        "memory-bomb": MEMORY_BOMB,
+        "process-bomb": PROCESS_BOMB,
+        "exfiltrate": EXFILTRATE_HIDDEN_TESTS,
+    }
     honest = {"aa-honest-correct": hostile.CORRECT + f"\n# {CLASSMATE}\n", "zz-honest-correct": hostile.CORRECT}
     for student, answer in honest.items():
         submit(course, student, CHAPTER, hostile.answers(answer))
@@ -208,7 +219,11 @@ def test_every_student_keeps_full_marks_and_the_run_finishes(attacked):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     for student in honest + attackers:
         assert student in graded, run.stdout
-        assert all(score == maximum for score, maximum in graded[student].values()), (student, graded[student], run.stdout)
+        assert all(score == maximum for score, maximum in graded[student].values()), (
+            student,
+            graded[student],
+            run.stdout,
+        )
 
 
 @pytest.mark.slow
@@ -243,8 +258,12 @@ def test_hidden_tests_never_reach_the_kernel_nor_any_feedback(attacked):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         notebook = gradebook.find_assignment(CHAPTER).notebooks[0]
         visible = "\n".join(visible_part(cell.source) for cell in notebook.source_cells)
-        hidden = {line.strip() for cell in notebook.source_cells for line in cell.source.splitlines()
-                  if "BEGIN HIDDEN TESTS" in cell.source and line.strip() not in visible and len(line.strip()) > 25}
+        hidden = {
+            line.strip()
+            for cell in notebook.source_cells
+            for line in cell.source.splitlines()
+            if "BEGIN HIDDEN TESTS" in cell.source and line.strip() not in visible and len(line.strip()) > 25
+        }
     assert hidden
     stolen = printed(course, "exfiltrate")
     assert "NEXT CELL:" in stolen and "HISTORY:" in stolen  # the hooks ran...

@@ -1,18 +1,33 @@
 """The sanitizer of student work (lrcourse/grading/sanitize.py) and the policy's pieces (content_policy.py):
 fast, no browser. tests/test_instructor_browser.py shows both in Chromium."""
+
 from __future__ import annotations
 
 import copy
 
+import hostile_html as hostile
 import nbformat
 import pytest
 from traitlets.config import Config
 
-import hostile_html as hostile
 from lrcourse.grading import content_policy, sanitize
 
-RUNNABLE = ("<script", "onerror", "onload", "onfocus", "ontoggle", "javascript:", "srcdoc", "<iframe", "<object",
-            "<embed", "<meta", "<base", "<form", "data:text")
+RUNNABLE = (
+    "<script",
+    "onerror",
+    "onload",
+    "onfocus",
+    "ontoggle",
+    "javascript:",
+    "srcdoc",
+    "<iframe",
+    "<object",
+    "<embed",
+    "<meta",
+    "<base",
+    "<form",
+    "data:text",
+)
 
 
 def runnable(markup: str) -> list[str]:
@@ -28,8 +43,10 @@ def test_every_html_vector_is_cleaned_and_reported(name):
 
 
 def test_honest_html_keeps_its_text_tables_links_and_images():
-    markup = ('<table><tr><th>step</th><td>0.1</td></tr></table><p><b>bold</b> <a href="https://pytorch.org">docs</a>'
-              '<img src="data:image/png;base64,iVBORw0KGgo=" alt="a plot"></p>')
+    markup = (
+        '<table><tr><th>step</th><td>0.1</td></tr></table><p><b>bold</b> <a href="https://pytorch.org">docs</a>'
+        '<img src="data:image/png;base64,iVBORw0KGgo=" alt="a plot"></p>'
+    )
     cleaned = sanitize.clean_html(markup)
     for kept in ("<table>", "<th>step</th>", "<b>bold</b>", 'href="https://pytorch.org"', 'alt="a plot"'):
         assert kept in cleaned
@@ -37,7 +54,9 @@ def test_honest_html_keeps_its_text_tables_links_and_images():
 
 
 def test_svg_keeps_its_drawing_and_loses_scripts_and_handlers():
-    drawing = '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><circle cx="5" cy="5" r="3" fill="red"/></svg>'
+    drawing = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><circle cx="5" cy="5" r="3" fill="red"/></svg>'
+    )
     assert '<circle cx="5" cy="5" r="3" fill="red">' in sanitize.clean_svg(drawing)
     for _, markup in (hostile.RAW_OUTPUTS["svg-output-onload"], hostile.RAW_OUTPUTS["svg-output-script"]):
         assert runnable(sanitize.clean_svg(markup)) == []
@@ -59,12 +78,17 @@ def output(data: dict) -> dict:
 
 
 def test_script_and_widget_outputs_become_visible_notes():
-    cell = nbformat.v4.new_code_cell("x", outputs=[
-        output({"application/javascript": "alert(1)", "text/plain": "<Javascript>"}),
-        output({"application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "HTML(...)"}),
-        output({"text/html": hostile.HTML_OUTPUTS["html-img-onerror"], "text/plain": "x"}),
-        nbformat.v4.new_output("stream", name="stdout", text="<script>printed text is escaped by the template</script>"),
-    ])
+    cell = nbformat.v4.new_code_cell(
+        "x",
+        outputs=[
+            output({"application/javascript": "alert(1)", "text/plain": "<Javascript>"}),
+            output({"application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "HTML(...)"}),
+            output({"text/html": hostile.HTML_OUTPUTS["html-img-onerror"], "text/plain": "x"}),
+            nbformat.v4.new_output(
+                "stream", name="stdout", text="<script>printed text is escaped by the template</script>"
+            ),
+        ],
+    )
     notebook = nbformat.v4.new_notebook(cells=[cell], metadata={"widgets": {"state": {}}})
     safe, _ = sanitize.SafeToShow().preprocess(copy.deepcopy(notebook), {})
     outputs = safe.cells[0].outputs
@@ -79,11 +103,17 @@ def test_script_and_widget_outputs_become_visible_notes():
 
 def test_raw_cells_and_forged_grade_ids_are_made_harmless():
     raw = nbformat.v4.new_raw_cell(hostile.RAW_CELL, metadata={"raw_mimetype": "text/html"})
-    forged = nbformat.v4.new_markdown_cell("x", metadata={"nbgrader": {"solution": True, "grade_id": 'a"><img src=x onerror=alert(1)>'}})
-    honest = nbformat.v4.new_markdown_cell("y", metadata={"nbgrader": {"solution": True, "grade_id": "written_noise_decay"}})
+    forged = nbformat.v4.new_markdown_cell(
+        "x", metadata={"nbgrader": {"solution": True, "grade_id": 'a"><img src=x onerror=alert(1)>'}}
+    )
+    honest = nbformat.v4.new_markdown_cell(
+        "y", metadata={"nbgrader": {"solution": True, "grade_id": "written_noise_decay"}}
+    )
     safe, _ = sanitize.SafeToShow().preprocess(nbformat.v4.new_notebook(cells=[raw, forged, honest]), {})
     assert runnable(safe.cells[0].source.split("</pre>", 1)[1]) == [] and "&lt;script&gt;" in safe.cells[0].source
-    assert "nbgrader" not in safe.cells[1].metadata and safe.cells[2].metadata.nbgrader.grade_id == "written_noise_decay"
+    assert (
+        "nbgrader" not in safe.cells[1].metadata and safe.cells[2].metadata.nbgrader.grade_id == "written_noise_decay"
+    )
 
 
 def test_show_safely_adds_itself_once_and_keeps_other_preprocessors():
@@ -104,9 +134,11 @@ def test_the_course_configuration_sanitizes_what_formgrader_renders(root):
 
 
 def test_the_policy_allows_the_pages_head_and_nbgraders_static_scripts_only():
-    page = ('<html><head><script src="/formgrader/static/js/formgrade.js"></script><script>var a = 1;</script>'
-            '<script type="text/x-mathjax-config">MathJax.Hub.Config({})</script></head>'
-            '<body><script>var a = 1;</script><script>evil()</script></body></html>')
+    page = (
+        '<html><head><script src="/formgrader/static/js/formgrade.js"></script><script>var a = 1;</script>'
+        '<script type="text/x-mathjax-config">MathJax.Hub.Config({})</script></head>'
+        "<body><script>var a = 1;</script><script>evil()</script></body></html>"
+    )
     policy = content_policy.page_policy("http://127.0.0.1:8888", "/", page, content_policy.template_allowances())
     script_src = next(d for d in policy.split("; ") if d.startswith("script-src"))
     assert content_policy.sha256("var a = 1;") in script_src

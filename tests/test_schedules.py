@@ -1,4 +1,5 @@
 """lrcourse.schedules: curves come from PyTorch's schedulers, stepped in PyTorch's order."""
+
 import warnings
 
 import numpy as np
@@ -33,8 +34,9 @@ def test_cosine_rises_again_past_t_max():
 
 def test_metrics_are_passed_to_plateau_schedulers():
     metrics = [1.0, 1.0, 1.0, 1.0]
-    rates = lr_curve(lambda opt: lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5),
-                     epochs=4, lrs=1.0, metrics=metrics)
+    rates = lr_curve(
+        lambda opt: lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5), epochs=4, lrs=1.0, metrics=metrics
+    )
     np.testing.assert_allclose(rates, [1, 1, 1, 0.5])
 
 

@@ -1,4 +1,5 @@
 """`lrcourse check`: a self-study learner grades their own workspace without it being touched."""
+
 import hashlib
 import subprocess
 import sys
@@ -21,8 +22,14 @@ def test_check_grades_a_copy_and_prints_the_score_per_exercise(tmp_path):
     update_workspace(workspace)
     before = digest(workspace)
     env = {**tool_environment(), "LRCOURSE_WORKSPACE": str(workspace)}  # what `make check` passes
-    result = subprocess.run([sys.executable, "-m", "lrcourse.cli", "check", "01_learning_rate"], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "lrcourse.cli", "check", "01_learning_rate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert digest(workspace) == before, "the learner's workspace must not change"
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert "test_largest_stable_lr" in result.stdout and "0 / 2" in result.stdout

@@ -1,4 +1,5 @@
 """lrcourse.training: the graders' digits fixture and the run cache of chapters 5 and 6."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,6 +41,7 @@ def _make_run(calls, offset=0.0):
     def run(lr, seed=0):
         calls.append((lr, seed))
         return {"curve": np.arange(3) * lr + offset, "best_epoch": 2, "loss": 0.5 + lr}
+
     return run
 
 
@@ -47,7 +49,7 @@ def test_a_run_is_cached_in_memory_and_on_disk_with_its_types(tmp_path, monkeypa
     monkeypatch.setenv(training.CACHE_VARIABLE, str(tmp_path))
     calls = Calls()
     first = _make_run(calls)(0.1)
-    again = _make_run(calls)(0.1)                      # a new kernel: read back from disk
+    again = _make_run(calls)(0.1)  # a new kernel: read back from disk
     assert calls == [(0.1, 0)]
     assert np.array_equal(again["curve"], first["curve"]) and again["best_epoch"] == 2 and again["loss"] == 0.6
     assert type(again["best_epoch"]) is int and type(again["loss"]) is float
@@ -59,7 +61,7 @@ def test_changed_code_or_data_trains_again_and_off_always_trains(tmp_path, monke
     monkeypatch.setenv(training.CACHE_VARIABLE, str(tmp_path))
     calls = Calls()
     _make_run(calls)(0.1)
-    _make_run(calls, offset=1.0)(0.1)                  # the same source, another value it reads: a new key
+    _make_run(calls, offset=1.0)(0.1)  # the same source, another value it reads: a new key
     assert len(calls) == 2
 
     data = torch.zeros(3)
@@ -69,9 +71,11 @@ def test_changed_code_or_data_trains_again_and_off_always_trains(tmp_path, monke
         def run(lr):
             calls.append(lr)
             return {"total": float(data.sum()) + lr}
+
         return run
+
     make(calls)(0.3)
-    data[0] = 1.0                                      # a tensor the run reads changed: trains again
+    data[0] = 1.0  # a tensor the run reads changed: trains again
     assert make(calls)(0.3)["total"] == 1.3 and calls[-2:] == [0.3, 0.3]
 
     monkeypatch.setenv(training.CACHE_VARIABLE, "off")
@@ -79,4 +83,4 @@ def test_changed_code_or_data_trains_again_and_off_always_trains(tmp_path, monke
     run = make(calls)
     run(0.3)
     run(0.3)
-    assert len(calls) == before + 1                    # nothing on disk: trained once, then from memory
+    assert len(calls) == before + 1  # nothing on disk: trained once, then from memory

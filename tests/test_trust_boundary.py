@@ -1,5 +1,6 @@
 """The pieces at the trust boundary, directly (fast): what crosses it, the stub scheduler module, the sandbox's
 preconditions and settings. The end-to-end proofs are test_hostile.py and test_sandbox.py."""
+
 import math
 
 import pytest
@@ -29,10 +30,19 @@ def test_a_students_object_crosses_only_as_its_name_and_text_and_equals_nothing(
     assert isinstance(back, wire.Opaque) and back != 0.1 and back != back
 
 
-@pytest.mark.parametrize("data", [
-    {"plain": {"nested": 1}}, {"int": "9" * 500}, {"float": "0.1"}, {"list": "abc"}, {"tensor": [1.0]},
-    {"code": "import os"}, [1, 2], {"float": True},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"plain": {"nested": 1}},
+        {"int": "9" * 500},
+        {"float": "0.1"},
+        {"list": "abc"},
+        {"tensor": [1.0]},
+        {"code": "import os"},
+        [1, 2],
+        {"float": True},
+    ],
+)
 def test_malformed_observations_are_rejected(data):
     with pytest.raises(wire.Malformed):
         wire.decode(data)
@@ -61,8 +71,11 @@ def test_the_stub_scheduler_module_has_every_public_name_and_forbids_them_all():
     from pathlib import Path
 
     source = Path(importlib.util.find_spec("torch").origin).parent / "optim" / "lr_scheduler.py"
-    real = next(node for node in ast.parse(source.read_text()).body if isinstance(node, ast.Assign)
-                and getattr(node.targets[0], "id", "") == "__all__")
+    real = next(
+        node
+        for node in ast.parse(source.read_text()).body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__"
+    )
     assert {elt.value for elt in real.value.elts} <= set(no_lr_scheduler.__all__)
     with pytest.raises(no_lr_scheduler.ForbiddenUse):
         no_lr_scheduler.StepLR(None, 1)

@@ -3,6 +3,7 @@
 No hidden tests, no solutions, no grader references, no notebooks; and it declares only the learner's runtime
 pins (requirements-student.txt), none of the instructor's or developers' tools.
 """
+
 import re
 import shutil
 import subprocess
@@ -15,8 +16,10 @@ import pytest
 from conftest import ROOT
 
 DEVELOPER_TOOLS = ("pytest", "pytest-xdist", "playwright", "psycopg2-binary")
-BLOCKS = {"solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
-          "hidden tests": ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")}
+BLOCKS = {
+    "solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
+    "hidden tests": ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +30,22 @@ def wheel(tmp_path_factory):
         shutil.copy(ROOT / name, tree)
     shutil.copytree(ROOT / "lrcourse", tree / "lrcourse", ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(out), str(tree)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(tree),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (path,) = out.glob("lrcourse-*.whl")
     with zipfile.ZipFile(path) as archive:
         return {name: archive.read(name).decode("utf-8", "replace") for name in archive.namelist()}
@@ -41,7 +58,9 @@ def blocks(kind: str) -> list[str]:
     for path in sorted((ROOT / "source").glob("*/*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             for body in re.findall(re.escape(begin) + r"(.*?)" + re.escape(end), cell.source, re.S):
-                lines = [line.strip() for line in body.splitlines() if len(line.strip()) > 40]  # generic short lines (a loop header) prove nothing
+                lines = [
+                    line.strip() for line in body.splitlines() if len(line.strip()) > 40
+                ]  # generic short lines (a loop header) prove nothing
                 found += lines
     return found
 
@@ -63,7 +82,10 @@ def test_the_wheel_holds_no_line_of_a_solution_or_hidden_test(wheel, kind):
 
 def test_the_wheel_declares_only_the_learners_pins(wheel):
     metadata = next(text for name, text in wheel.items() if name.endswith(".dist-info/METADATA"))
-    required = {line.split(":", 1)[1].split("==")[0].strip().lower() for line in metadata.splitlines()
-                if line.startswith("Requires-Dist:")}
+    required = {
+        line.split(":", 1)[1].split("==")[0].strip().lower()
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:")
+    }
     assert "torch" in required and "nbgrader" in required
     assert not required & set(DEVELOPER_TOOLS)

@@ -1,22 +1,23 @@
 """The learner's first hour, on disk: their answers live in a workspace of their own that no course command
 overwrites (`make notebooks`, a course update, the demo), `make check` grades it, and the start page says
 where they are."""
+
 import hashlib
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
 import pytest
 
-from conftest import ROOT
 from lrcourse import examples
-from lrcourse.build import generate_release, tool_environment
+from lrcourse.build import generate_release
 from lrcourse.start_page import SCORES, start_page
 from lrcourse.workspace import RECORD, SOLUTIONS_LINK, describe, update_workspace
+
+from conftest import ROOT
 
 CHAPTER = "01_learning_rate"
 NOTEBOOK = Path(CHAPTER) / "learning_rate.ipynb"
@@ -24,8 +25,11 @@ ANSWER = "def largest_stable_lr(lr, path):\n    return 0.5  # my own answer\n"
 
 
 def digests(folder: Path) -> dict:
-    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+    return {
+        p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def answer(path: Path, grade_id: str = "largest_stable_lr", source: str = ANSWER) -> None:
@@ -64,8 +68,8 @@ def test_answers_survive_a_course_update(tmp_path, release):
     update_workspace(workspace, release)
     answer(workspace / NOTEBOOK)
     mine = (workspace / NOTEBOOK).read_bytes()
-    change_release(release / NOTEBOOK)                                   # the chapter the learner worked in
-    change_release(release / "02_ordered_schedules/ordered_schedules.ipynb")   # one they never opened
+    change_release(release / NOTEBOOK)  # the chapter the learner worked in
+    change_release(release / "02_ordered_schedules/ordered_schedules.ipynb")  # one they never opened
     shutil.copytree(ROOT / "notebooks" / "03_adaptive_schedules", release / "03_adaptive_schedules")  # a new one
     update = update_workspace(workspace, release)
     assert (workspace / NOTEBOOK).read_bytes() == mine
@@ -87,7 +91,10 @@ def test_the_start_page_shows_goals_time_progress_and_links(tmp_path, release):
     update_workspace(workspace, release)
     answer(workspace / NOTEBOOK)
     page = start_page(workspace, release)
-    assert "## [Chapter 1 · What the learning rate is, and why it is adjusted](01_learning_rate/learning_rate.ipynb)" in page
+    assert (
+        "## [Chapter 1 · What the learning rate is, and why it is adjusted](01_learning_rate/learning_rate.ipynb)"
+        in page
+    )
     assert "*About 25 minutes.*" in page and "- explain why noisy gradients call for a rate" in page
     assert "1 of 5 answers written (largest_stable_lr)" in page
     assert "Not checked yet" in page
@@ -114,8 +121,13 @@ def test_answers_survive_regenerating_the_release(tmp_path):
 def test_no_course_command_names_the_workspace():
     """Only `make lab` and `make check` touch the workspace; `make notebooks`, `solutions`, `demo-grade` and
     `test` do not (the recipes are read from the Makefile itself)."""
-    commands = subprocess.run(["make", "-n", "--no-print-directory", "notebooks", "solutions", "demo-grade", "test"],
-                              cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    commands = subprocess.run(
+        ["make", "-n", "--no-print-directory", "notebooks", "solutions", "demo-grade", "test"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "lrcourse.build notebooks" in commands and "lrcourse demo" in commands
     assert "workspace" not in commands.lower()
 
@@ -133,17 +145,25 @@ def test_the_demo_reports_a_dead_kernel_and_an_unexpected_failure(tmp_path):
 
 def fake_grading(feedback: bool):
     """grade_class as it reports a class: every example graded (with feedback, or with every kernel dead)."""
+
     def grade_class(course, assignment, **options):
         outcomes = []
         for path in sorted((course / "submitted").glob(f"*/{assignment}/*.ipynb")):
             student = path.parent.parent.name
             broken = path.read_bytes().lstrip()[:1] != b"{"
-            outcomes.append(SimpleNamespace(student=student, status="failed" if broken else "graded",
-                                            reason="not valid JSON" if broken else "", score=None))
+            outcomes.append(
+                SimpleNamespace(
+                    student=student,
+                    status="failed" if broken else "graded",
+                    reason="not valid JSON" if broken else "",
+                    score=None,
+                )
+            )
             if feedback and not broken:
                 (course / "feedback" / student / assignment).mkdir(parents=True, exist_ok=True)
                 (course / "feedback" / student / assignment / "x.html").write_text("<html/>")
         return SimpleNamespace(assignment=assignment, outcomes=outcomes, failed=[])
+
     return grade_class
 
 

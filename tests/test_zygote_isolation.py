@@ -2,6 +2,7 @@
 next. Attacks on the shared zygote (writing its memory, stopping or killing it, leaving processes behind
 that kill its new children, shared memory that outlives the process, files the sweep cannot delete), each
 followed by honest students judged by the same worker's zygote."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,7 +15,9 @@ from lrcourse.grading.sandbox import Limits
 import hostile
 from course import make_course
 
-WRITE_ZYGOTE_MEMORY = hostile.find_zygotes("--zygote") + '''
+WRITE_ZYGOTE_MEMORY = (
+    hostile.find_zygotes("--zygote")
+    + """
 import sys, ctypes, struct
 _z = sys.modules["__main__"]
 _f = _z.Child.__dict__["handle"]
@@ -26,10 +29,11 @@ for _pid in _zygotes():
         os.close(_fd)
     except Exception:
         pass
-'''
+"""
+)
 STOP_ZYGOTE = hostile.stop_zygotes("--zygote")
 HAUNT_LATER_CHILDREN = hostile.HAUNT_LATER_PROCESSES
-HOLD_SHARED_MEMORY = '''
+HOLD_SHARED_MEMORY = """
 import ctypes
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.shmat.restype = ctypes.c_void_p
@@ -39,14 +43,14 @@ if _id >= 0:
     _address = _libc.shmat(_id, None, 0)
     if _address not in (None, ctypes.c_void_p(-1).value):
         ctypes.memset(_address, 1, _size)
-'''
-PROTECTED_LEFTOVERS = '''
+"""
+PROTECTED_LEFTOVERS = """
 import os
 os.makedirs("/tmp/keep", exist_ok=True)
 open("/tmp/keep/fill", "wb").write(b"x" * (200 << 20))
 os.chmod("/tmp/keep", 0o555)  # the zygote's sweep (the same user) cannot delete inside a read-only folder
-'''
-UNMOUNT_PRIVATE_TMP = '''
+"""
+UNMOUNT_PRIVATE_TMP = """
 import ctypes, os
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.umount2(b"/tmp", 2)  # to reach the sandbox's own /tmp below
@@ -54,9 +58,15 @@ _libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, b"size=4096m")  # or to lay a larger
 os.makedirs("/tmp/keep", exist_ok=True)
 open("/tmp/keep/fill", "wb").write(b"x" * (200 << 20))
 os.chmod("/tmp/keep", 0o555)
-'''
-ATTACKS = {"write-zygote-memory": WRITE_ZYGOTE_MEMORY, "unmount-private-tmp": UNMOUNT_PRIVATE_TMP, "stop-zygote": STOP_ZYGOTE, "haunt": HAUNT_LATER_CHILDREN,
-           "hold-shared-memory": HOLD_SHARED_MEMORY, "protected-leftovers": PROTECTED_LEFTOVERS}
+"""
+ATTACKS = {
+    "write-zygote-memory": WRITE_ZYGOTE_MEMORY,
+    "unmount-private-tmp": UNMOUNT_PRIVATE_TMP,
+    "stop-zygote": STOP_ZYGOTE,
+    "haunt": HAUNT_LATER_CHILDREN,
+    "hold-shared-memory": HOLD_SHARED_MEMORY,
+    "protected-leftovers": PROTECTED_LEFTOVERS,
+}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +101,7 @@ def test_the_graders_reference_solutions_and_pytorchs_schedulers_are_empty_in_th
     """An answer that could import the grader's reference loops (the training exercises' answers) or PyTorch's
     scheduler source could replay the expected values: in the answers' sandbox both files are empty."""
     judge, exercise = chapter2
-    probe = '''
+    probe = """
 import importlib.util, torch
 try:
     from lrcourse.grading import references
@@ -105,11 +115,13 @@ except OSError:
 source = open(importlib.util.find_spec("torch.optim.lr_scheduler").origin).read()
 hidden = not reachable and "class StepLR(LRScheduler)" not in source
 predicted_rate_after_edit = 0.3 * 0.5 * 0.5 if hidden else -1.0
-'''
+"""
     from lrcourse.checking import GRADER_REFERENCES
 
     assert GRADER_REFERENCES.exists()  # the grader's side has them...
     probe = f"GRADER_FILE = {str(GRADER_REFERENCES)!r}\n" + probe
     answers = {**hostile.SOLUTION, "predicted_rate_after_edit": probe}
     verdict = judge.decide(exercise, list(answers.values()))
-    assert verdict.cells["test_predict_rate_after_edit"].trusted_score > 0, verdict.cells["test_predict_rate_after_edit"]
+    assert verdict.cells["test_predict_rate_after_edit"].trusted_score > 0, verdict.cells[
+        "test_predict_rate_after_edit"
+    ]

@@ -27,6 +27,7 @@ expected values), and one module per exercise family: `scheduler_cases`, `schedu
 `schedulers` (chapters 2-3), `factors` (4), `fit_steps` (5), `range_test` (6), plus `preview`.
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
 """
+
 from lrcourse.checking.expect import LOSS_TOLERANCE, RELATIVE_TOLERANCE, expect, expect_close, expect_equal, passed
 from lrcourse.checking.expected import EXPECTED_VISIBLE, GRADER_REFERENCES
 from lrcourse.checking.factors import check_warmup_cosine, check_warmup_step
@@ -56,12 +57,44 @@ from lrcourse.checking.schedulers import check_plateau, check_step_lr
 from lrcourse.checking.self_contained import expect_self_contained
 
 __all__ = [
-    "EXPECTED_VISIBLE", "GRADER_REFERENCES", "LOSS_TOLERANCE", "OBSERVERS", "ORDER_WARNING", "RANGE_KEYS",
-    "RELATIVE_TOLERANCE", "SCHEDULER_MODULE", "SECONDS_PER_CASE", "STEP_KEYS", "Guard", "PlateauCase",
-    "RemoteTarget", "StepLRCase", "StudentTimeout", "case_seconds", "check_fit_steps_losses",
-    "check_fit_steps_order", "check_fit_steps_rates", "check_plateau", "check_range_groups", "check_range_losses",
-    "check_range_rates", "check_range_restores", "check_range_suggestion", "check_step_lr", "check_warmup_cosine",
-    "check_warmup_step", "decode_observation", "expect", "expect_close", "expect_equal", "expect_self_contained",
-    "observe", "observe_construction", "observe_fit_steps", "observe_range_test", "observe_scheduler", "passed",
+    "EXPECTED_VISIBLE",
+    "GRADER_REFERENCES",
+    "LOSS_TOLERANCE",
+    "OBSERVERS",
+    "ORDER_WARNING",
+    "RANGE_KEYS",
+    "RELATIVE_TOLERANCE",
+    "SCHEDULER_MODULE",
+    "SECONDS_PER_CASE",
+    "STEP_KEYS",
+    "Guard",
+    "PlateauCase",
+    "RemoteTarget",
+    "StepLRCase",
+    "StudentTimeout",
+    "case_seconds",
+    "check_fit_steps_losses",
+    "check_fit_steps_order",
+    "check_fit_steps_rates",
+    "check_plateau",
+    "check_range_groups",
+    "check_range_losses",
+    "check_range_rates",
+    "check_range_restores",
+    "check_range_suggestion",
+    "check_step_lr",
+    "check_warmup_cosine",
+    "check_warmup_step",
+    "decode_observation",
+    "expect",
+    "expect_close",
+    "expect_equal",
+    "expect_self_contained",
+    "observe",
+    "observe_construction",
+    "observe_fit_steps",
+    "observe_range_test",
+    "observe_scheduler",
+    "passed",
     "preview",
 ]

@@ -3,6 +3,7 @@
 `close` is the one numeric comparison of rates every judge uses; every tolerance is named in
 `lrcourse/tolerances.py`, which says what each covers.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,10 +33,10 @@ def close(actual, expected: float) -> bool:
     return math.isclose(actual, expected, rel_tol=RELATIVE_TOLERANCE, abs_tol=RATE_ATOL)
 
 
-
 def passed(message: str = "All checks in this cell passed.") -> None:
     """Print a short confirmation (stdout, so it never costs marks)."""
     print(message)
+
 
 def expect(condition: bool, message: str) -> None:
     """Fail with `message` (what was checked and what to do) unless `condition` holds."""
@@ -50,9 +51,11 @@ def expect_equal(actual, expected, what: str) -> None:
 def expect_close(actual, expected, what: str, rel_tol: float = RELATIVE_TOLERANCE) -> None:
     """`actual` equals `expected` (a number or a sequence of numbers) to a relative tolerance."""
     if isinstance(expected, (list, tuple)):
-        ok = (isinstance(actual, (list, tuple)) and len(actual) == len(expected)
-              and all(close(a, e) for a, e in zip(actual, expected)))
+        ok = (
+            isinstance(actual, (list, tuple))
+            and len(actual) == len(expected)
+            and all(close(a, e) for a, e in zip(actual, expected))
+        )
     else:
         ok = close(actual, expected)
     expect(ok, f"{what}: expected {expected!r}, got {actual!r}")
-

@@ -7,6 +7,7 @@ expected_visible.json instead, and compute from grader/references.py only where 
 instructor running the source notebooks). grader/make_expected.py writes that table by running the visible
 checks `recording` into a `Recorder`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,8 +64,10 @@ class ExpectedValues:
                 return table[key]
         grader = grader_references()
         if grader is None:
-            raise AssertionError(f"the expected values of this case ({key}) are only on the grader's side; the "
-                                 "visible checks use their own cases (keep the test cell's arguments as they are)")
+            raise AssertionError(
+                f"the expected values of this case ({key}) are only on the grader's side; the "
+                "visible checks use their own cases (keep the test cell's arguments as they are)"
+            )
         result = json.loads(json.dumps(getattr(grader, f"reference_{kind}")(payload)))
         if recorder is not None:
             recorder.keep(kind, key, result)

@@ -1,6 +1,7 @@
 """The factor functions of chapter 4 (for LambdaLR): the student's formula against PyTorch's SequentialLR,
 epoch by epoch. A factor is plain arithmetic, so the judge calls it directly (under the guard), whether it
 is the kernel's own function or the grader's stand-in for one in the student's process."""
+
 from __future__ import annotations
 
 from lrcourse.checking.expect import close
@@ -16,8 +17,12 @@ def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: i
     if not isinstance(factor, RemoteTarget):
         expect_self_contained(factor)
     epochs = epochs or total + 5
-    request = {"scheduler": "WarmupCosine", "lrs": [1.0], "steps": total - 1,
-               "kwargs": {"warmup": warmup, "total": total, "floor": floor}}
+    request = {
+        "scheduler": "WarmupCosine",
+        "lrs": [1.0],
+        "steps": total - 1,
+        "kwargs": {"warmup": warmup, "total": total, "floor": floor},
+    }
     [reference] = reference_trajectories([request])
     expected = [state["lrs"][0] for state in reference["states"]] + [floor] * (epochs - total)
     guard = Guard(seconds_per_case())
@@ -25,30 +30,40 @@ def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: i
         with guard.running():
             mine = [factor(epoch, warmup, total, floor) for epoch in range(epochs)]
     except StudentTimeout:
-        raise AssertionError(f"factor(epoch, {warmup}, {total}, {floor}) did not finish within {guard.seconds:.0f} s") from None
+        raise AssertionError(
+            f"factor(epoch, {warmup}, {total}, {floor}) did not finish within {guard.seconds:.0f} s"
+        ) from None
     for epoch, (value, want) in enumerate(zip(mine, expected)):
         if not close(value, want):
-            phase = ("warm-up" if epoch < warmup else "cosine decay" if epoch < total else "after total_epochs")
+            phase = "warm-up" if epoch < warmup else "cosine decay" if epoch < total else "after total_epochs"
             raise AssertionError(
                 f"warmup_cosine_factor(epoch={epoch}, warmup_epochs={warmup}, total_epochs={total}, floor={floor}) "
-                f"is {value!r}; PyTorch's SequentialLR(LinearLR, CosineAnnealingLR) gives {want!r} ({phase} phase).")
+                f"is {value!r}; PyTorch's SequentialLR(LinearLR, CosineAnnealingLR) gives {want!r} ({phase} phase)."
+            )
 
 
-def check_warmup_step(factor, warmup: int, start_factor: float, step_size: int, gamma: float,
-                      epochs: range | None = None) -> None:
+def check_warmup_step(
+    factor, warmup: int, start_factor: float, step_size: int, gamma: float, epochs: range | None = None
+) -> None:
     """`factor(epoch, warmup, start_factor, step_size, gamma)` must give PyTorch's rate (for lr = 1) of
     SequentialLR([LinearLR(start_factor, total_iters=warmup), StepLR(step_size, gamma)], milestones=[warmup])
     at every epoch of `epochs` (default: the first warmup + 4 * step_size + 3)."""
     if not isinstance(factor, RemoteTarget):
         expect_self_contained(factor)
     epochs = list(epochs if epochs is not None else range(warmup + 4 * step_size + 3))
-    request = {"scheduler": "WarmupStep", "lrs": [1.0], "steps": max(epochs),
-               "kwargs": {"warmup": warmup, "start_factor": start_factor, "step_size": step_size, "gamma": gamma}}
+    request = {
+        "scheduler": "WarmupStep",
+        "lrs": [1.0],
+        "steps": max(epochs),
+        "kwargs": {"warmup": warmup, "start_factor": start_factor, "step_size": step_size, "gamma": gamma},
+    }
     [reference] = reference_trajectories([request])
     expected = [reference["states"][epoch]["lrs"][0] for epoch in epochs]
     call = f"warmup_step_factor(epoch, warmup_epochs={warmup}, start_factor={start_factor}, step_size={step_size}, gamma={gamma})"
-    forbidden = (f"{call} uses {SCHEDULER_MODULE}{{}}. This exercise asks you to work the factor out yourself, as a formula "
-                 "in epoch: no use of PyTorch's schedulers (nor of lr_curve with one) is allowed, so it earns no marks.")
+    forbidden = (
+        f"{call} uses {SCHEDULER_MODULE}{{}}. This exercise asks you to work the factor out yourself, as a formula "
+        "in epoch: no use of PyTorch's schedulers (nor of lr_curve with one) is allowed, so it earns no marks."
+    )
     guard = Guard(seconds_per_case())
     try:
         with guard.running():
@@ -61,10 +76,13 @@ def check_warmup_step(factor, warmup: int, start_factor: float, step_size: int, 
         raise
     if guard.forbidden_calls:  # in the notebook: the guard saw the answer run PyTorch's scheduler code
         ran = sorted({name.split(".")[0] for name in guard.forbidden_calls} - {"LRScheduler"})
-        raise AssertionError(forbidden.format(f" (it ran {', '.join(n for n in ran if not n.startswith('_')) or 'its code'})"))
+        raise AssertionError(
+            forbidden.format(f" (it ran {', '.join(n for n in ran if not n.startswith('_')) or 'its code'})")
+        )
     for epoch, value, want in zip(epochs, mine, expected):
         if not close(value, want):
             phase = "warm-up, LinearLR" if epoch < warmup else "after the milestone, StepLR"
             raise AssertionError(
                 f"{call.replace('epoch,', f'epoch={epoch},')} is {value!r}; PyTorch's SequentialLR([LinearLR, StepLR], "
-                f"milestones=[{warmup}]) gives {want!r} at epoch {epoch} ({phase} phase).")
+                f"milestones=[{warmup}]) gives {want!r} at epoch {epoch} ({phase} phase)."
+            )

@@ -1,6 +1,7 @@
 """Chapter 5's exercise, the per-step training loop with gradient accumulation: the observer runs the
 student's `fit_per_step` on a fresh run (`lrcourse.fixtures`) and records the rate each optimizer step used;
 the judges compare with the grader's reference loop (`expected`)."""
+
 from __future__ import annotations
 
 import math
@@ -8,11 +9,11 @@ import numbers
 
 from lrcourse import wire
 from lrcourse.checking.expect import LOSS_TOLERANCE, close, expect
-from lrcourse.tolerances import LOSS_ATOL
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import Guard, StudentTimeout
 from lrcourse.checking.observe import observe, observer
 from lrcourse.fixtures import optimizer_steps, steps_fixture
+from lrcourse.tolerances import LOSS_ATOL
 from lrcourse.training import one_thread
 
 ORDER_WARNING = "before `optimizer.step()`"
@@ -23,8 +24,15 @@ STEP_KEYS = ("lr", "loss", "val_loss")
 def observe_fit_steps(fit, payload: dict) -> dict:
     """Run the student's `fit_per_step` on the digits with a fresh model, an optimizer and a per-step scheduler;
     record what it returns, the rate each optimizer step used, and how often the scheduler was stepped."""
-    observation = {"value": wire.encode(None), "states": [], "last_epoch": None, "order_warning": False, "timeout": False,
-                   "error": None, "seconds": 30.0}
+    observation = {
+        "value": wire.encode(None),
+        "states": [],
+        "last_epoch": None,
+        "order_warning": False,
+        "timeout": False,
+        "error": None,
+        "seconds": 30.0,
+    }
     with one_thread():
         model, optimizer, scheduler, batches, val_set = steps_fixture(payload)
         used = []
@@ -46,10 +54,12 @@ def observe_fit_steps(fit, payload: dict) -> dict:
 
 
 def _steps_call(payload: dict) -> str:
-    return (f"fit_per_step(model, {payload['optimizer']}(lr={payload['lr']}), {payload['scheduler']} over "
-            f"{optimizer_steps(payload)} optimizer steps, {payload['batches']} batches of up to "
-            f"{payload['batch_size']} per epoch, val_set, epochs={payload['epochs']}, "
-            f"accumulation={payload['accumulation']})")
+    return (
+        f"fit_per_step(model, {payload['optimizer']}(lr={payload['lr']}), {payload['scheduler']} over "
+        f"{optimizer_steps(payload)} optimizer steps, {payload['batches']} batches of up to "
+        f"{payload['batch_size']} per epoch, val_set, epochs={payload['epochs']}, "
+        f"accumulation={payload['accumulation']})"
+    )
 
 
 def _count_hint(payload: dict, count: int) -> str:
@@ -66,92 +76,159 @@ def _count_hint(payload: dict, count: int) -> str:
     return ""
 
 
-def _observe_steps(fit, scheduler: str, epochs: int, lr: float, batch_size: int, seed: int, accumulation: int,
-                   optimizer: str):
-    payload = {"scheduler": scheduler, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
-               "accumulation": accumulation, "optimizer": optimizer}
+def _observe_steps(
+    fit, scheduler: str, epochs: int, lr: float, batch_size: int, seed: int, accumulation: int, optimizer: str
+):
+    payload = {
+        "scheduler": scheduler,
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": batch_size,
+        "seed": seed,
+        "accumulation": accumulation,
+        "optimizer": optimizer,
+    }
     payload["batches"] = math.ceil(1077 / batch_size)
     observation = observe(fit, "fit_steps", payload)
     call = _steps_call(payload)
     expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
     if observation["error"] is not None:
         error = observation["error"]
-        hint = (" The scheduler is built for exactly as many steps as the run makes optimizer steps: step it once "
-                "per optimizer step." if "Tried to step" in str(error) else "")
+        hint = (
+            " The scheduler is built for exactly as many steps as the run makes optimizer steps: step it once "
+            "per optimizer step."
+            if "Tried to step" in str(error)
+            else ""
+        )
         raise AssertionError(f"{call} raised {type(error).__name__}: {error}.{hint}")
     history = observation["value"]
-    expect(isinstance(history, dict) and set(STEP_KEYS) <= set(history),
-           f"{call} must return a dict with the keys {list(STEP_KEYS)}; it returned {type(history).__name__}"
-           + (f" with keys {sorted(map(str, history))}" if isinstance(history, dict) else ""))
+    expect(
+        isinstance(history, dict) and set(STEP_KEYS) <= set(history),
+        f"{call} must return a dict with the keys {list(STEP_KEYS)}; it returned {type(history).__name__}"
+        + (f" with keys {sorted(map(str, history))}" if isinstance(history, dict) else ""),
+    )
     for key in STEP_KEYS:
-        expect(isinstance(history[key], (list, tuple)) and all(isinstance(v, numbers.Real) for v in history[key]),
-               f"{call}: history[{key!r}] must be a list of numbers")
+        expect(
+            isinstance(history[key], (list, tuple)) and all(isinstance(v, numbers.Real) for v in history[key]),
+            f"{call}: history[{key!r}] must be a list of numbers",
+        )
     states = observation.get("states") or [{}]
     used = states[0].get("used", []) if isinstance(states[0], dict) else []
     return payload, call, history, used, observation
 
 
-def check_fit_steps_rates(fit, scheduler: str = "OneCycleLR", epochs: int = 3, lr: float = 0.01,
-                          batch_size: int = 128, seed: int = 1, accumulation: int = 4, optimizer: str = "Adam") -> None:
+def check_fit_steps_rates(
+    fit,
+    scheduler: str = "OneCycleLR",
+    epochs: int = 3,
+    lr: float = 0.01,
+    batch_size: int = 128,
+    seed: int = 1,
+    accumulation: int = 4,
+    optimizer: str = "Adam",
+) -> None:
     """The rate logged for every optimizer step, and the rate each step really used, are PyTorch's."""
-    payload, call, history, used, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed, accumulation,
-                                                     optimizer)
+    payload, call, history, used, _ = _observe_steps(
+        fit, scheduler, epochs, lr, batch_size, seed, accumulation, optimizer
+    )
     expected = ExpectedValues().reference_fit_steps(payload)["lr"]
     total = len(expected)
-    expect(len(used) == total, f"{call}: the optimizer was stepped {len(used)} times; expected {epochs} epochs x "
-                               f"ceil({payload['batches']} / {accumulation}) = {total}." + _count_hint(payload, len(used)))
+    expect(
+        len(used) == total,
+        f"{call}: the optimizer was stepped {len(used)} times; expected {epochs} epochs x "
+        f"ceil({payload['batches']} / {accumulation}) = {total}." + _count_hint(payload, len(used)),
+    )
     for step, (value, want) in enumerate(zip(used, expected)):
-        expect(close(value, want),
-               f"{call}: optimizer step {step} used lr {value!r}, but {scheduler} gives {want!r} for that step. "
-               "Step the scheduler once after every optimizer.step() (not after every batch, nor once per epoch).")
-    expect(len(history["lr"]) == total, f"{call}: history['lr'] has {len(history['lr'])} entries; expected {total}, "
-                                        "one per optimizer step (not one per batch)")
+        expect(
+            close(value, want),
+            f"{call}: optimizer step {step} used lr {value!r}, but {scheduler} gives {want!r} for that step. "
+            "Step the scheduler once after every optimizer.step() (not after every batch, nor once per epoch).",
+        )
+    expect(
+        len(history["lr"]) == total,
+        f"{call}: history['lr'] has {len(history['lr'])} entries; expected {total}, "
+        "one per optimizer step (not one per batch)",
+    )
     for step, (value, want) in enumerate(zip(history["lr"], expected)):
-        expect(close(value, want),
-               f"{call}: history['lr'][{step}] is {value!r}, but optimizer step {step} used {want!r}. Log "
-               "the rate the step uses (optimizer.param_groups[0]['lr'] before optimizer.step()), not the one "
-               "after scheduler.step().")
+        expect(
+            close(value, want),
+            f"{call}: history['lr'][{step}] is {value!r}, but optimizer step {step} used {want!r}. Log "
+            "the rate the step uses (optimizer.param_groups[0]['lr'] before optimizer.step()), not the one "
+            "after scheduler.step().",
+        )
 
 
-def check_fit_steps_order(fit, scheduler: str = "OneCycleLR", epochs: int = 3, lr: float = 0.01,
-                          batch_size: int = 128, seed: int = 1, accumulation: int = 4, optimizer: str = "Adam") -> None:
+def check_fit_steps_order(
+    fit,
+    scheduler: str = "OneCycleLR",
+    epochs: int = 3,
+    lr: float = 0.01,
+    batch_size: int = 128,
+    seed: int = 1,
+    accumulation: int = 4,
+    optimizer: str = "Adam",
+) -> None:
     """One scheduler step per optimizer step, each after it."""
-    payload, call, _, used, observation = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed, accumulation,
-                                                         optimizer)
+    payload, call, _, used, observation = _observe_steps(
+        fit, scheduler, epochs, lr, batch_size, seed, accumulation, optimizer
+    )
     total = optimizer_steps(payload)
-    expect(not observation["order_warning"],
-           f"{call}: PyTorch warned that scheduler.step() was called before optimizer.step(). Step the optimizer "
-           "first, then the scheduler.")
-    expect(len(used) == total, f"{call}: the optimizer was stepped {len(used)} times; expected {epochs} epochs x "
-                               f"ceil({payload['batches']} / {accumulation}) = {total}." + _count_hint(payload, len(used)))
+    expect(
+        not observation["order_warning"],
+        f"{call}: PyTorch warned that scheduler.step() was called before optimizer.step(). Step the optimizer "
+        "first, then the scheduler.",
+    )
+    expect(
+        len(used) == total,
+        f"{call}: the optimizer was stepped {len(used)} times; expected {epochs} epochs x "
+        f"ceil({payload['batches']} / {accumulation}) = {total}." + _count_hint(payload, len(used)),
+    )
     stepped = observation["last_epoch"]
-    expect(stepped == total, f"{call}: the scheduler was stepped {stepped} times in {total} optimizer steps; "
-                             "step it once after every optimizer step." + _count_hint(payload, stepped))
+    expect(
+        stepped == total,
+        f"{call}: the scheduler was stepped {stepped} times in {total} optimizer steps; "
+        "step it once after every optimizer step." + _count_hint(payload, stepped),
+    )
 
 
-def check_fit_steps_losses(fit, scheduler: str = "OneCycleLR", epochs: int = 3, lr: float = 0.01,
-                           batch_size: int = 128, seed: int = 1, accumulation: int = 4, optimizer: str = "Adam") -> None:
+def check_fit_steps_losses(
+    fit,
+    scheduler: str = "OneCycleLR",
+    epochs: int = 3,
+    lr: float = 0.01,
+    batch_size: int = 128,
+    seed: int = 1,
+    accumulation: int = 4,
+    optimizer: str = "Adam",
+) -> None:
     """The logged losses are the training run's: the mean loss of each optimizer step's batches, and the
     validation loss per epoch. Wrong gradients (not zeroed per step, not averaged over the group) show here."""
-    payload, call, history, _, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed, accumulation,
-                                                  optimizer)
+    payload, call, history, _, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed, accumulation, optimizer)
     expected = ExpectedValues().reference_fit_steps(payload)
     for key, unit in (("loss", "optimizer step"), ("val_loss", "epoch")):
         mine, want = list(history[key]), expected[key]
-        expect(len(mine) == len(want), f"{call}: history[{key!r}] has {len(mine)} entries; expected {len(want)}, "
-                                       f"one per {unit}")
+        expect(
+            len(mine) == len(want),
+            f"{call}: history[{key!r}] has {len(mine)} entries; expected {len(want)}, one per {unit}",
+        )
         for index, (value, reference) in enumerate(zip(mine, want)):
             if math.isclose(value, reference, rel_tol=LOSS_TOLERANCE, abs_tol=LOSS_ATOL):
                 continue
             if key == "val_loss" or index == 0:
-                cause = ("Log evaluate(model, val_set)[0] after each epoch." if key == "val_loss" else
-                         "Log the mean of the step's batch losses (loss.item() of each, before any division).")
+                cause = (
+                    "Log evaluate(model, val_set)[0] after each epoch."
+                    if key == "val_loss"
+                    else "Log the mean of the step's batch losses (loss.item() of each, before any division)."
+                )
             else:
-                cause = ("Up to the previous step your losses were right, so the update of step "
-                         f"{index - 1} differs: zero the gradients once per optimizer step (not per batch), and "
-                         "divide each batch's loss by the number of batches in its group (fewer for an epoch's "
-                         "leftover group) before backward(), so the step follows the mean gradient. Or, if the "
-                         "updates are right, log the mean of the step's batch losses.")
-            raise AssertionError(f"{call}: history[{key!r}][{index}] is {value!r}; this training run gives "
-                                 f"{reference!r} for that {unit}. {cause}")
-
+                cause = (
+                    "Up to the previous step your losses were right, so the update of step "
+                    f"{index - 1} differs: zero the gradients once per optimizer step (not per batch), and "
+                    "divide each batch's loss by the number of batches in its group (fewer for an epoch's "
+                    "leftover group) before backward(), so the step follows the mean gradient. Or, if the "
+                    "updates are right, log the mean of the step's batch losses."
+                )
+            raise AssertionError(
+                f"{call}: history[{key!r}][{index}] is {value!r}; this training run gives "
+                f"{reference!r} for that {unit}. {cause}"
+            )

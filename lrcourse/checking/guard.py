@@ -5,6 +5,7 @@ captured, so nbgrader never sees the student's stderr; a budget in seconds, so a
 cut; calls into torch.optim.lr_scheduler recorded), and the judge reads what the guard saw with
 `expect_no_torch_scheduler`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,10 @@ def forbidden_class_message(student_class) -> str | None:
     for klass in student_class.__mro__:
         if getattr(klass, "__module__", "").startswith(SCHEDULER_MODULE):
             how = "is" if klass is student_class else "subclasses"
-            return (f"{student_class.__name__} {how} PyTorch's {klass.__name__}. This exercise asks "
-                    f"for your own implementation: no use of {SCHEDULER_MODULE} is allowed.")
+            return (
+                f"{student_class.__name__} {how} PyTorch's {klass.__name__}. This exercise asks "
+                f"for your own implementation: no use of {SCHEDULER_MODULE} is allowed."
+            )
     return None
 
 
@@ -73,7 +76,9 @@ class Guard:
         self._forbidden_code = set(forbidden_code)
 
     def _profile(self, frame, event, arg):
-        if event == "call" and (frame.f_code.co_filename == self._scheduler_file or frame.f_code in self._forbidden_code):
+        if event == "call" and (
+            frame.f_code.co_filename == self._scheduler_file or frame.f_code in self._forbidden_code
+        ):
             self.forbidden_calls.append(frame.f_code.co_qualname)
 
     def _alarm(self, signum, frame):
@@ -87,8 +92,11 @@ class Guard:
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
         previous_profile = sys.getprofile()
         try:
-            with warnings.catch_warnings(record=True) as self.warnings, \
-                    contextlib.redirect_stdout(self.stdout), contextlib.redirect_stderr(self.stderr):
+            with (
+                warnings.catch_warnings(record=True) as self.warnings,
+                contextlib.redirect_stdout(self.stdout),
+                contextlib.redirect_stderr(self.stderr),
+            ):
                 warnings.simplefilter("always")
                 sys.setprofile(self._profile)
                 try:
@@ -108,12 +116,13 @@ def expect_no_torch_scheduler(class_name: str, observation: dict) -> None:
     if observation.get("calls"):
         raise AssertionError(
             f"{class_name} ran code from {SCHEDULER_MODULE} ({', '.join(observation['calls'])}). This exercise "
-            "asks for your own implementation: no use of PyTorch's schedulers is allowed, so it earns no marks.")
+            "asks for your own implementation: no use of PyTorch's schedulers is allowed, so it earns no marks."
+        )
     if observation.get("wrapped"):
         raise AssertionError(
             f"{class_name} keeps a PyTorch scheduler in `self.{observation['wrapped']}`. This exercise asks for "
-            "your own implementation: wrapping PyTorch's scheduler earns no marks.")
+            "your own implementation: wrapping PyTorch's scheduler earns no marks."
+        )
     error = observation.get("error")
     if error is not None and type(error).__name__ == "ForbiddenUse":
         raise AssertionError(f"{class_name} used {SCHEDULER_MODULE}: {error}")
-

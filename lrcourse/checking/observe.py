@@ -7,6 +7,7 @@ for a name that lives in the student's process) it asks that process, which runs
 name (`OBSERVERS`). Either way the judge gets the observations decoded by `decode_observation`, so the
 student's process can send nothing but data to compare.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -61,7 +62,7 @@ def decode_observation(raw: dict) -> dict:
         elif key in ("timeout", "order_warning"):
             result[key] = bool(value)
         elif key in ("forbidden", "wrapped", "name"):
-            result[key] = None if value is None else str(value)[:wire.MAX_TEXT]
+            result[key] = None if value is None else str(value)[: wire.MAX_TEXT]
         elif key == "calls":
             result[key] = [str(call)[:200] for call in value[:20]]
         elif key == "seconds":

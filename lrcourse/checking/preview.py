@@ -1,4 +1,5 @@
 """A preview for students: their scheduler class next to PyTorch's, epoch by epoch, without failing the notebook."""
+
 from __future__ import annotations
 
 from lrcourse.checking.guard import Guard, StudentTimeout, seconds_per_case
@@ -26,5 +27,7 @@ def preview(student_class, torch_class, epochs: int = 10, lr: float = 1.0, metri
     except Exception as error:
         print(f"your {student_class.__name__}: raised {type(error).__name__}: {error}")
         return
-    print(f"your {student_class.__name__}:{' ' * (len(torch_class.__name__) - len(student_class.__name__) + 6)}"
-          f"{[round(float(x), 6) for x in mine]}")
+    print(
+        f"your {student_class.__name__}:{' ' * (len(torch_class.__name__) - len(student_class.__name__) + 6)}"
+        f"{[round(float(x), 6) for x in mine]}"
+    )

@@ -1,6 +1,7 @@
 """Chapter 6's exercise, the learning-rate range test: the observer runs the student's `lr_range_test` on a
 model and optimizer that have trained for an epoch (`lrcourse.fixtures`) and records the rates each step used
 and the state before and after; the judges compare with the grader's reference (`expected`)."""
+
 from __future__ import annotations
 
 import math
@@ -28,12 +29,21 @@ def observe_range_test(range_test, payload: dict) -> dict:
         before = {"weights": state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}
         used = []
         hook = optimizer.register_step_pre_hook(
-            lambda opt, args, kwargs: used.append([group["lr"] for group in opt.param_groups]))
+            lambda opt, args, kwargs: used.append([group["lr"] for group in opt.param_groups])
+        )
         guard = Guard(observation["seconds"])
         try:
             with guard.running():
-                result = range_test(model, optimizer, batches, payload["start_lr"], payload["end_lr"],
-                                    payload["num_steps"], payload["beta"], payload["diverge"])
+                result = range_test(
+                    model,
+                    optimizer,
+                    batches,
+                    payload["start_lr"],
+                    payload["end_lr"],
+                    payload["num_steps"],
+                    payload["beta"],
+                    payload["diverge"],
+                )
             observation["value"] = wire.encode(result)
         except StudentTimeout:
             observation["timeout"] = True
@@ -45,14 +55,39 @@ def observe_range_test(range_test, payload: dict) -> dict:
     return observation
 
 
-def _observe_range(range_test, optimizer="Adam", start_lr=1e-5, end_lr=1.0, num_steps=60, beta=0.98,
-                   diverge=4.0, batch_size=128, seed=2, head_ratio=None):
-    payload = {"optimizer": optimizer, "lr": 0.003, "start_lr": start_lr, "end_lr": end_lr, "num_steps": num_steps,
-               "beta": beta, "diverge": diverge, "batch_size": batch_size, "seed": seed, "head_ratio": head_ratio}
-    groups = (f"two groups (output layer at {head_ratio} x the hidden layer's rate {payload['lr']})" if head_ratio
-              else f"one group (rate {payload['lr']})")
-    call = (f"lr_range_test(model, {optimizer} optimizer with {groups}, batches of {batch_size}, "
-            f"start_lr={start_lr}, end_lr={end_lr}, num_steps={num_steps}, beta={beta}, diverge={diverge})")
+def _observe_range(
+    range_test,
+    optimizer="Adam",
+    start_lr=1e-5,
+    end_lr=1.0,
+    num_steps=60,
+    beta=0.98,
+    diverge=4.0,
+    batch_size=128,
+    seed=2,
+    head_ratio=None,
+):
+    payload = {
+        "optimizer": optimizer,
+        "lr": 0.003,
+        "start_lr": start_lr,
+        "end_lr": end_lr,
+        "num_steps": num_steps,
+        "beta": beta,
+        "diverge": diverge,
+        "batch_size": batch_size,
+        "seed": seed,
+        "head_ratio": head_ratio,
+    }
+    groups = (
+        f"two groups (output layer at {head_ratio} x the hidden layer's rate {payload['lr']})"
+        if head_ratio
+        else f"one group (rate {payload['lr']})"
+    )
+    call = (
+        f"lr_range_test(model, {optimizer} optimizer with {groups}, batches of {batch_size}, "
+        f"start_lr={start_lr}, end_lr={end_lr}, num_steps={num_steps}, beta={beta}, diverge={diverge})"
+    )
     observation = observe(range_test, "range_test", payload)
     expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
     expect_no_torch_scheduler("lr_range_test", observation)
@@ -60,11 +95,15 @@ def _observe_range(range_test, optimizer="Adam", start_lr=1e-5, end_lr=1.0, num_
         error = observation["error"]
         raise AssertionError(f"{call} raised {type(error).__name__}: {error}")
     result = observation["value"]
-    expect(isinstance(result, dict) and set(RANGE_KEYS) <= set(result),
-           f"{call} must return a dict with the keys {list(RANGE_KEYS)}; it returned {type(result).__name__}")
+    expect(
+        isinstance(result, dict) and set(RANGE_KEYS) <= set(result),
+        f"{call} must return a dict with the keys {list(RANGE_KEYS)}; it returned {type(result).__name__}",
+    )
     for key in ("lrs", "losses"):
-        expect(isinstance(result[key], (list, tuple)) and all(isinstance(v, numbers.Real) for v in result[key]),
-               f"{call}: result[{key!r}] must be a list of numbers")
+        expect(
+            isinstance(result[key], (list, tuple)) and all(isinstance(v, numbers.Real) for v in result[key]),
+            f"{call}: result[{key!r}] must be a list of numbers",
+        )
     state = (observation.get("states") or [{}])[0]
     state = state if isinstance(state, dict) else {}
     used = state.get("used", [])
@@ -76,12 +115,16 @@ def _observe_range(range_test, optimizer="Adam", start_lr=1e-5, end_lr=1.0, num_
 def _range_count_hint(payload: dict, count: int, expected: int) -> str:
     """Why a range test made the wrong number of steps: it stopped late (or never), or early."""
     if count > expected:
-        return ((" It never stopped: it ran all num_steps." if count == payload["num_steps"] else " It stopped late.") +
-                f" Step {expected - 1}'s smoothed loss is above diverge x the lowest smoothed loss so far (not the "
-                "first one, nor the raw loss): record it, then stop.")
+        return (
+            (" It never stopped: it ran all num_steps." if count == payload["num_steps"] else " It stopped late.")
+            + f" Step {expected - 1}'s smoothed loss is above diverge x the lowest smoothed loss so far (not the "
+            "first one, nor the raw loss): record it, then stop."
+        )
     if count < expected:
-        return (" It stopped early: stop only when the smoothed, bias-corrected loss exceeds diverge x the lowest "
-                "smoothed loss so far, and record that step before stopping.")
+        return (
+            " It stopped early: stop only when the smoothed, bias-corrected loss exceeds diverge x the lowest "
+            "smoothed loss so far, and record that step before stopping."
+        )
     return ""
 
 
@@ -91,13 +134,21 @@ def check_range_rates(range_test, **config) -> None:
     expected = ExpectedValues().reference_range_test(payload)["lrs"]
     used = state.get("used", [])
     for step, (value, want) in enumerate(zip(used, expected)):
-        expect(close(value, want), f"{call}: optimizer step {step} used lr {value!r}; expected start_lr * "
-                                    f"(end_lr / start_lr) ** ({step} / (num_steps - 1)) = {want!r}")
-    expect(len(used) == len(expected), f"{call}: the optimizer was stepped {len(used)} times; this test stops "
-                                       f"after {len(expected)} steps (of {payload['num_steps']} at most)."
-                                       + _range_count_hint(payload, len(used), len(expected)))
-    expect(len(result["lrs"]) == len(expected) and all(close(a, b) for a, b in zip(result["lrs"], expected)),
-           f"{call}: result['lrs'] should list the {len(expected)} rates tried; got {list(result['lrs'])[:5]}...")
+        expect(
+            close(value, want),
+            f"{call}: optimizer step {step} used lr {value!r}; expected start_lr * "
+            f"(end_lr / start_lr) ** ({step} / (num_steps - 1)) = {want!r}",
+        )
+    expect(
+        len(used) == len(expected),
+        f"{call}: the optimizer was stepped {len(used)} times; this test stops "
+        f"after {len(expected)} steps (of {payload['num_steps']} at most)."
+        + _range_count_hint(payload, len(used), len(expected)),
+    )
+    expect(
+        len(result["lrs"]) == len(expected) and all(close(a, b) for a, b in zip(result["lrs"], expected)),
+        f"{call}: result['lrs'] should list the {len(expected)} rates tried; got {list(result['lrs'])[:5]}...",
+    )
 
 
 def check_range_groups(range_test, **config) -> None:
@@ -106,18 +157,24 @@ def check_range_groups(range_test, **config) -> None:
     payload, call, result, state = _observe_range(range_test, **config)
     reference = ExpectedValues().reference_range_test(payload)
     expected, used = reference["group_lrs"], state.get("used_groups", [])
-    expect(len(used) == len(expected), f"{call}: the optimizer was stepped {len(used)} times; this test stops "
-                                       f"after {len(expected)} steps (of {payload['num_steps']} at most)."
-                                       + _range_count_hint(payload, len(used), len(expected)))
+    expect(
+        len(used) == len(expected),
+        f"{call}: the optimizer was stepped {len(used)} times; this test stops "
+        f"after {len(expected)} steps (of {payload['num_steps']} at most)."
+        + _range_count_hint(payload, len(used), len(expected)),
+    )
     for step, (mine, want) in enumerate(zip(used, expected)):
-        expect(len(mine) == len(want) and all(close(a, b) for a, b in zip(mine, want)),
-               f"{call}: optimizer step {step} used the rates {mine} (one per group); expected {want}. Every group "
-               "keeps its ratio to the first group's rate as it was before the test: group g gets lr * (its rate "
-               "before the test / the first group's rate before the test). Record those ratios before changing any "
-               "rate.")
-    expect(len(result["lrs"]) == len(expected) and all(close(a, b[0]) for a, b in zip(result["lrs"], expected)),
-           f"{call}: result['lrs'] should list the first group's {len(expected)} rates; got "
-           f"{list(result['lrs'])[:5]}...")
+        expect(
+            len(mine) == len(want) and all(close(a, b) for a, b in zip(mine, want)),
+            f"{call}: optimizer step {step} used the rates {mine} (one per group); expected {want}. Every group "
+            "keeps its ratio to the first group's rate as it was before the test: group g gets lr * (its rate "
+            "before the test / the first group's rate before the test). Record those ratios before changing any "
+            "rate.",
+        )
+    expect(
+        len(result["lrs"]) == len(expected) and all(close(a, b[0]) for a, b in zip(result["lrs"], expected)),
+        f"{call}: result['lrs'] should list the first group's {len(expected)} rates; got {list(result['lrs'])[:5]}...",
+    )
 
 
 def range_loss_rtol(losses: list[float], step: int) -> float:
@@ -132,16 +189,19 @@ def same_state(mine, want: list[list[float]]) -> bool:
     step taken moves it by far more)."""
 
     def pair(entry) -> bool:
-        return (isinstance(entry, list) and len(entry) == 2
-                and all(isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) for x in entry))
+        return (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and all(isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) for x in entry)
+        )
 
     def agree(mine_pair, want_pair) -> bool:
         (total, magnitude), (want_total, want_magnitude) = mine_pair, want_pair
-        return (abs(total - want_total) <= LOSS_RTOL * want_magnitude + LOSS_ATOL
-                and math.isclose(magnitude, want_magnitude, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL))
+        return abs(total - want_total) <= LOSS_RTOL * want_magnitude + LOSS_ATOL and math.isclose(
+            magnitude, want_magnitude, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL
+        )
 
-    return (isinstance(mine, list) and len(mine) == len(want) and all(map(pair, mine))
-            and all(map(agree, mine, want)))
+    return isinstance(mine, list) and len(mine) == len(want) and all(map(pair, mine)) and all(map(agree, mine, want))
 
 
 def check_range_losses(range_test, **config) -> None:
@@ -150,13 +210,17 @@ def check_range_losses(range_test, **config) -> None:
     expected = ExpectedValues().reference_range_test(payload)["losses"]
     mine = list(result["losses"])
     for step, (value, want) in enumerate(zip(mine, expected)):
-        expect(math.isclose(value, want, rel_tol=range_loss_rtol(expected, step)),
-               f"{call}: result['losses'][{step}] is {value!r}; expected {want!r} (average = beta * average + "
-               "(1 - beta) * loss, divided by 1 - beta ** (step + 1))")
-    expect(len(mine) == len(expected), f"{call}: result['losses'] has {len(mine)} values; the run should stop after "
-                                       f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
-                                       "so far is recorded, then the loop stops at once)."
-                                       + _range_count_hint(payload, len(mine), len(expected)))
+        expect(
+            math.isclose(value, want, rel_tol=range_loss_rtol(expected, step)),
+            f"{call}: result['losses'][{step}] is {value!r}; expected {want!r} (average = beta * average + "
+            "(1 - beta) * loss, divided by 1 - beta ** (step + 1))",
+        )
+    expect(
+        len(mine) == len(expected),
+        f"{call}: result['losses'] has {len(mine)} values; the run should stop after "
+        f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
+        "so far is recorded, then the loop stops at once)." + _range_count_hint(payload, len(mine), len(expected)),
+    )
 
 
 def check_range_restores(range_test, **config) -> None:
@@ -166,18 +230,23 @@ def check_range_restores(range_test, **config) -> None:
     with one_thread():  # "before" as the judge builds it, not as the student's process reports it
         model, optimizer, _ = range_fixture(payload)
         before = {"weights": state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}
-    expect(same_state(after.get("weights"), before["weights"]),
-           f"{call}: the model's weights or the optimizer's state changed; save both state_dicts (deep copies) "
-           "before the test and load them afterwards")
-    expect(before.get("lrs") == after.get("lrs"),
-           f"{call}: the optimizer's rates were {before.get('lrs')} before and {after.get('lrs')} after; restore them")
+    expect(
+        same_state(after.get("weights"), before["weights"]),
+        f"{call}: the model's weights or the optimizer's state changed; save both state_dicts (deep copies) "
+        "before the test and load them afterwards",
+    )
+    expect(
+        before.get("lrs") == after.get("lrs"),
+        f"{call}: the optimizer's rates were {before.get('lrs')} before and {after.get('lrs')} after; restore them",
+    )
 
 
 def check_range_suggestion(range_test, **config) -> None:
     """The suggestion: the rate of the lowest smoothed loss, divided by ten."""
     payload, call, result, _ = _observe_range(range_test, **config)
     want = ExpectedValues().reference_range_test(payload)["suggestion"]
-    expect(isinstance(result["suggestion"], numbers.Real) and close(result["suggestion"], want),
-           f"{call}: result['suggestion'] is {result['suggestion']!r}; expected {want!r}, the rate of the lowest "
-           "smoothed loss divided by 10")
-
+    expect(
+        isinstance(result["suggestion"], numbers.Real) and close(result["suggestion"], want),
+        f"{call}: result['suggestion'] is {result['suggestion']!r}; expected {want!r}, the rate of the lowest "
+        "smoothed loss divided by 10",
+    )

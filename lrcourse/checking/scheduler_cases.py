@@ -1,5 +1,6 @@
 """The scheduler exercises' test cases (chapters 2 and 3): what a test cell configures, and the request
 that both sides of a check build from it (PyTorch's reference run here, the student's observer there)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,8 +29,13 @@ class StepLRCase:
         return {"step_size": self.step_size} | ({} if self.gamma is None else {"gamma": self.gamma})
 
     def request(self) -> dict:
-        return {"scheduler": "StepLR", "lrs": self.lrs, "kwargs": self.kwargs, "steps": self.steps,
-                "edits": edits_as_json(self.edits)} | ({"after_edits": True} if self.after_edits else {})
+        return {
+            "scheduler": "StepLR",
+            "lrs": self.lrs,
+            "kwargs": self.kwargs,
+            "steps": self.steps,
+            "edits": edits_as_json(self.edits),
+        } | ({"after_edits": True} if self.after_edits else {})
 
 
 @dataclass
@@ -51,8 +57,13 @@ class PlateauCase:
     after_edits: bool = False
 
     def request(self) -> dict:
-        return {"scheduler": "ReduceLROnPlateau", "lrs": self.lrs, "kwargs": self.kwargs,
-                "metrics": self.metrics, "edits": edits_as_json(self.edits)} | ({"after_edits": True} if self.after_edits else {})
+        return {
+            "scheduler": "ReduceLROnPlateau",
+            "lrs": self.lrs,
+            "kwargs": self.kwargs,
+            "metrics": self.metrics,
+            "edits": edits_as_json(self.edits),
+        } | ({"after_edits": True} if self.after_edits else {})
 
 
 def state_labels(case) -> list[tuple[str, int]]:
@@ -72,4 +83,3 @@ def state_labels(case) -> list[tuple[str, int]]:
 def edits_as_json(edits: dict) -> dict:
     """JSON's form of the hand edits: string keys."""
     return {str(step): {str(group): rate for group, rate in groups.items()} for step, groups in edits.items()}
-

@@ -1,5 +1,6 @@
 """The scheduler exercises' observers (chapters 2 and 3): run a student's scheduler class through a case,
 under the guard, and record what it did. They run where the student's code lives; they decide nothing."""
+
 from __future__ import annotations
 
 import torch
@@ -23,8 +24,15 @@ def observe_scheduler(student_class, payload: dict) -> dict:
     """Construct the student's class on a fresh optimizer, step it through the case, and record the
     rates, get_last_lr() and the attributes named in `payload["record"]` after construction and each step."""
     case, record = payload["case"], payload["record"]
-    observation = {"forbidden": forbidden_class_message(student_class), "states": [], "error": None,
-                   "timeout": False, "wrapped": None, "calls": [], "seconds": case_seconds(case)}
+    observation = {
+        "forbidden": forbidden_class_message(student_class),
+        "states": [],
+        "error": None,
+        "timeout": False,
+        "wrapped": None,
+        "calls": [],
+        "seconds": case_seconds(case),
+    }
     if observation["forbidden"]:
         return observation
     optimizer = make_optimizer(case["lrs"])
@@ -67,7 +75,7 @@ def observe_scheduler(student_class, payload: dict) -> dict:
                         scheduler.step(torch.tensor([value]) if as_tensor else value)
                 snapshot(scheduler)
             last = str((case["steps"] if metrics is None else len(metrics)) + 1)
-            if case.get("after_edits") and edits.get(last):     # an edit after the last step, and no step after it
+            if case.get("after_edits") and edits.get(last):  # an edit after the last step, and no step after it
                 hand_edit(optimizer, edits, int(last))
                 snapshot(scheduler)
             if "get_last_lr" in record:
@@ -84,8 +92,13 @@ def observe_scheduler(student_class, payload: dict) -> dict:
 def observe_construction(student_class, payload: dict) -> dict:
     """Only construct the student's class (for arguments PyTorch rejects): the exception raised, if any."""
     case = payload["case"]
-    observation = {"forbidden": forbidden_class_message(student_class), "error": None, "timeout": False,
-                   "calls": [], "seconds": seconds_per_case()}
+    observation = {
+        "forbidden": forbidden_class_message(student_class),
+        "error": None,
+        "timeout": False,
+        "calls": [],
+        "seconds": seconds_per_case(),
+    }
     if observation["forbidden"]:
         return observation
     guard = Guard(observation["seconds"])
@@ -98,4 +111,3 @@ def observe_construction(student_class, payload: dict) -> dict:
         observation["error"] = wire.encode_error(error)
     observation["calls"] = sorted({name.split(".")[0] for name in guard.forbidden_calls})
     return observation
-

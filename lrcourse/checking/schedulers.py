@@ -5,6 +5,7 @@ at which step, what was expected, what came out, and the likely cause.
 PyTorch's trajectories are computed here (`lrcourse.reference`), where the judge runs; the student's class
 is observed wherever it lives (`observe`).
 """
+
 from __future__ import annotations
 
 import math
@@ -26,15 +27,18 @@ def _describe(class_name: str, lrs: list[float], kwargs: dict) -> str:
     return f"{class_name}(optimizer, {arguments}) on {len(lrs)} parameter {groups} with lr={lrs}"
 
 
-
-
 def _history(states, key, group=None) -> str:
     def show(state):
         value = state.get(key) if isinstance(state, dict) else None
         if group is not None:
             value = value[group] if isinstance(value, (list, tuple)) and len(value) > group else value
-        return f"{float(value):.4g}" if isinstance(value, (numbers.Real, torch.Tensor)) and (
-            not isinstance(value, torch.Tensor) or value.numel() == 1) else repr(value)
+        return (
+            f"{float(value):.4g}"
+            if isinstance(value, (numbers.Real, torch.Tensor))
+            and (not isinstance(value, torch.Tensor) or value.numel() == 1)
+            else repr(value)
+        )
+
     return "  ".join(show(state) for state in states[-8:])
 
 
@@ -56,21 +60,33 @@ def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
     if "get_last_lr" in keys:
         last, wanted = mine.get("get_last_lr"), expected["get_last_lr"]
         if not isinstance(last, list):
-            return (f"get_last_lr() returned {type(last).__name__} {last!r}: it must return a list "
-                    "with one float per parameter group", None, None)
+            return (
+                f"get_last_lr() returned {type(last).__name__} {last!r}: it must return a list "
+                "with one float per parameter group",
+                None,
+                None,
+            )
         if len(last) != len(wanted):
             return (f"get_last_lr() returned {len(last)} values for {len(wanted)} parameter groups", None, None)
         for group, (value, want) in enumerate(zip(last, wanted)):
             if isinstance(value, torch.Tensor) or not close(value, want):
-                return (f"get_last_lr()[{group}] is {value!r}, but it must be the float {want!r} "
-                        "(the groups' rates right after construction or right after the last step(), whether or not that "
-                        "step changed them; a rate changed by hand is not reported until the next step())", None, None)
-    if "get_last_lr values" in keys:   # the values only: the list's form is graded where "get_last_lr" is compared
+                return (
+                    f"get_last_lr()[{group}] is {value!r}, but it must be the float {want!r} "
+                    "(the groups' rates right after construction or right after the last step(), whether or not that "
+                    "step changed them; a rate changed by hand is not reported until the next step())",
+                    None,
+                    None,
+                )
+    if "get_last_lr values" in keys:  # the values only: the list's form is graded where "get_last_lr" is compared
         last, wanted = mine.get("get_last_lr"), expected["get_last_lr"]
         values = list(last) if isinstance(last, (list, tuple)) else None
         if values is None or len(values) != len(wanted) or not all(close(v, w) for v, w in zip(values, wanted)):
-            return (f"get_last_lr() returned {last!r}, PyTorch's returns {wanted!r} (the groups' rates right after "
-                    "construction or right after the last step(), whether or not that step changed them)", None, None)
+            return (
+                f"get_last_lr() returned {last!r}, PyTorch's returns {wanted!r} (the groups' rates right after "
+                "construction or right after the last step(), whether or not that step changed them)",
+                None,
+                None,
+            )
     for name in keys:
         if name in ("lrs", "get_last_lr", "get_last_lr values"):
             continue
@@ -80,15 +96,22 @@ def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
         want = expected[name]
         if not close(value, want):
             return (f"the attribute `{name}` is {value!r}, PyTorch's is {want!r}", name, None)
-        if type(want) is int and type(value) is not int:    # a counter: PyTorch's is an int, compared exactly
-            return (f"the attribute `{name}` is {value!r} ({type(value).__name__}), PyTorch's is the int {want!r}: "
-                    "it counts steps, so keep it an int (`+= 1`, not `+= 1.0`)", None, None)
+        if type(want) is int and type(value) is not int:  # a counter: PyTorch's is an int, compared exactly
+            return (
+                f"the attribute `{name}` is {value!r} ({type(value).__name__}), PyTorch's is the int {want!r}: "
+                "it counts steps, so keep it an int (`+= 1`, not `+= 1.0`)",
+                None,
+                None,
+            )
     return None
 
 
 def _name_of(student_class) -> str:
-    return student_class.name if isinstance(student_class, RemoteTarget) else getattr(
-        student_class, "__name__", type(student_class).__name__)
+    return (
+        student_class.name
+        if isinstance(student_class, RemoteTarget)
+        else getattr(student_class, "__name__", type(student_class).__name__)
+    )
 
 
 def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, ...]) -> None:
@@ -105,16 +128,24 @@ def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, 
             raise RuntimeError(
                 f"Test case {case!r} is unfair: at steps {reference['ambiguous_steps']} a value lies on a "
                 "threshold or eps boundary to within rounding, where equally correct formulas may disagree. "
-                "This is a fault in the test, not in your code: tell your instructor.")
-        sent = request if request.get("metrics") is None else {  # JSON has no nan or inf: sent as text
-            **request, "metrics": [m if math.isfinite(m) else repr(float(m)) for m in request["metrics"]]}
+                "This is a fault in the test, not in your code: tell your instructor."
+            )
+        sent = (
+            request
+            if request.get("metrics") is None
+            else {  # JSON has no nan or inf: sent as text
+                **request,
+                "metrics": [m if math.isfinite(m) else repr(float(m)) for m in request["metrics"]],
+            }
+        )
         record = list(dict.fromkeys("get_last_lr" if key == "get_last_lr values" else key for key in compare))
-        observation = observe(student_class, "scheduler", {
-            "case": sent, "record": record, "as_tensor": getattr(case, "as_tensor", False)})
+        observation = observe(
+            student_class, "scheduler", {"case": sent, "record": record, "as_tensor": getattr(case, "as_tensor", False)}
+        )
         expect_no_torch_scheduler(name, observation)
         states, expected = observation["states"], reference["states"]
         labels = state_labels(case)
-        for index, mine in enumerate(states[:len(expected)]):
+        for index, mine in enumerate(states[: len(expected)]):
             difference = _compare_state(mine, expected[index], compare)
             if difference:
                 text, key, group = difference
@@ -122,17 +153,22 @@ def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, 
                 feed = _metric_history(case, step)
                 history = ""
                 if key is not None:
-                    history = (f"\n  PyTorch's {reference_name}: {_history(expected[:index + 1], key, group)}"
-                               f"\n  yours:{' ' * (len(reference_name) + 3)}{_history(states[:index + 1], key, group)}")
+                    history = (
+                        f"\n  PyTorch's {reference_name}: {_history(expected[: index + 1], key, group)}"
+                        f"\n  yours:{' ' * (len(reference_name) + 3)}{_history(states[: index + 1], key, group)}"
+                    )
                 edited = _edit_note(case, step + 1 if "hand edit" in when else step)
                 raise _Mismatch(f"{title}:\n{when}, {text}.{feed}{edited}{history}{hint}")
         if observation["timeout"]:
-            raise AssertionError(f"{title}: your code did not finish within {observation['seconds']:.0f} s "
-                                 f"({_where(states)}). Is there a loop that never ends?")
+            raise AssertionError(
+                f"{title}: your code did not finish within {observation['seconds']:.0f} s "
+                f"({_where(states)}). Is there a loop that never ends?"
+            )
         error = observation["error"]
         if error is not None:
-            raise AssertionError(f"{title}:\nyour code raised {type(error).__name__}: {error} "
-                                 f"({_where(states)}).{hint}")
+            raise AssertionError(
+                f"{title}:\nyour code raised {type(error).__name__}: {error} ({_where(states)}).{hint}"
+            )
         if len(states) != len(expected):
             raise AssertionError(f"{title}: {len(states)} states recorded for {len(expected)} expected.")
         if "get_last_lr" in compare:
@@ -153,12 +189,16 @@ def _expect_lists_kept(title: str, kept, expected: list, labels: list, hint: str
                 f"{title}:\nthe list get_last_lr() returned {when} held {wanted!r}; at the end of the run ({last}) "
                 f"that same list object holds {now!r}. PyTorch's get_last_lr() gives a new list at construction and at "
                 "every step(), so a list it returned earlier never changes: build a new list in step() "
-                f"(self._last_lr = [...]) instead of updating the old one in place.{hint}")
+                f"(self._last_lr = [...]) instead of updating the old one in place.{hint}"
+            )
 
 
 def _edit_note(case, step: int) -> str:
-    edits = [f"before step {k}: " + ", ".join(f"param_groups[{g}]['lr'] = {r!r}" for g, r in groups.items())
-             for k, groups in sorted(case.edits.items()) if int(k) <= step]
+    edits = [
+        f"before step {k}: " + ", ".join(f"param_groups[{g}]['lr'] = {r!r}" for g, r in groups.items())
+        for k, groups in sorted(case.edits.items())
+        if int(k) <= step
+    ]
     return ("\n  rates set by hand during the run: " + "; ".join(edits)) if edits else ""
 
 
@@ -170,10 +210,12 @@ def _metric_history(case, step: int) -> str:
     metrics = getattr(case, "metrics", None)
     if not metrics or step == 0:
         return ""
-    shown = ", ".join(f"{m:g}" for m in metrics[max(0, step - 8):step])
-    passed_as = {True: ", each as a new tensor torch.tensor([m])", "0-d": ", each as a new 0-d tensor torch.tensor(m)",
-                 "0-d reused": ", as one 0-d tensor that the caller updates in place (metric.fill_(m)) before each step()"
-                 }.get(getattr(case, "as_tensor", False), "")
+    shown = ", ".join(f"{m:g}" for m in metrics[max(0, step - 8) : step])
+    passed_as = {
+        True: ", each as a new tensor torch.tensor([m])",
+        "0-d": ", each as a new 0-d tensor torch.tensor(m)",
+        "0-d reused": ", as one 0-d tensor that the caller updates in place (metric.fill_(m)) before each step()",
+    }.get(getattr(case, "as_tensor", False), "")
     return f"\n  metrics passed to step() so far (last 8): [{shown}]{passed_as}"
 
 
@@ -184,13 +226,18 @@ def _expect_same_error(student_class, request, reference, title, hint) -> None:
         raise AssertionError(f"{title}: the constructor did not finish within {observation['seconds']:.0f} s.")
     raised = observation["error"]
     if raised is None:
-        raise AssertionError(f"{title}:\nPyTorch raises {reference['error']} ({reference['message']}); "
-                             f"yours raised nothing.{hint}")
-    same = isinstance(raised, ValueError) if reference["error"] == "ValueError" else (
-        type(raised).__name__ == reference["error"])
+        raise AssertionError(
+            f"{title}:\nPyTorch raises {reference['error']} ({reference['message']}); yours raised nothing.{hint}"
+        )
+    same = (
+        isinstance(raised, ValueError)
+        if reference["error"] == "ValueError"
+        else (type(raised).__name__ == reference["error"])
+    )
     if not same:
-        raise AssertionError(f"{title}:\nPyTorch raises {reference['error']}; yours raised "
-                             f"{type(raised).__name__}: {raised}.{hint}")
+        raise AssertionError(
+            f"{title}:\nPyTorch raises {reference['error']}; yours raised {type(raised).__name__}: {raised}.{hint}"
+        )
 
 
 def check_step_lr(student_class, cases: list[StepLRCase], compare=("lrs", "get_last_lr", "last_epoch")) -> None:
@@ -203,9 +250,10 @@ def check_step_lr(student_class, cases: list[StepLRCase], compare=("lrs", "get_l
     _check_cases(student_class, cases, "StepLR", tuple(compare))
 
 
-def check_plateau(student_class, cases: list[PlateauCase],
-                  compare=("lrs", "get_last_lr", "best", "num_bad_epochs", "cooldown_counter")) -> None:
+def check_plateau(
+    student_class,
+    cases: list[PlateauCase],
+    compare=("lrs", "get_last_lr", "best", "num_bad_epochs", "cooldown_counter"),
+) -> None:
     """Compare `student_class` with torch's ReduceLROnPlateau on every case (see `check_step_lr`)."""
     _check_cases(student_class, cases, "ReduceLROnPlateau", tuple(compare))
-
-

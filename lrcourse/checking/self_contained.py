@@ -3,6 +3,7 @@
 In the notebook a student's answer can lean on a name some earlier exploratory cell defined, pass there,
 and fail under `lrcourse grade`. `expect_self_contained` catches that in the kernel, with the reason.
 """
+
 from __future__ import annotations
 
 import glob
@@ -71,6 +72,9 @@ def expect_self_contained(target) -> None:
     except SyntaxError:
         return
     name = getattr(target, "__name__", "your answer")
-    expect(not missing, f"The cell that defines {name} uses {', '.join(missing)}, which that cell does not define. "
-                        "The grader runs only the answer cell, on its own, after the chapter's setup cell: define or "
-                        f"import {'it' if len(missing) == 1 else 'them'} inside the answer cell, and define {name} there.")
+    expect(
+        not missing,
+        f"The cell that defines {name} uses {', '.join(missing)}, which that cell does not define. "
+        "The grader runs only the answer cell, on its own, after the chapter's setup cell: define or "
+        f"import {'it' if len(missing) == 1 else 'them'} inside the answer cell, and define {name} there.",
+    )

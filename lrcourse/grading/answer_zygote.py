@@ -5,6 +5,7 @@ an `AnswerProcess` is the grader's handle on one such child: a socket, and a dea
 The child can answer with anything, or not at all: a line too long is malformed, a silence past the
 deadline is an `AnswerTimeout`, and a zygote that does not fork is a `GraderFault` (no verdict: try again).
 """
+
 from __future__ import annotations
 
 import socket
@@ -24,7 +25,6 @@ class GraderFault(Exception):
     """The grader's side failed (its student-process zygote did not fork): no verdict, try again."""
 
 
-
 class AnswerZygote:
     """A process that has imported torch once and forks a fresh child per student notebook.
 
@@ -41,16 +41,28 @@ class AnswerZygote:
 
     def start(self) -> None:
         ours, theirs = socket.socketpair()
-        command = [sys.executable, "-I", "-m", "lrcourse.grading.student_process", "--zygote", str(theirs.fileno()),
-                   *(["--allow-schedulers"] if self.allow_schedulers else [])]
+        command = [
+            sys.executable,
+            "-I",
+            "-m",
+            "lrcourse.grading.student_process",
+            "--zygote",
+            str(theirs.fileno()),
+            *(["--allow-schedulers"] if self.allow_schedulers else []),
+        ]
         if self.limits is not None:
             from lrcourse.grading.sandbox import Sandbox, stub_for_lr_scheduler  # the grader's side only
 
             hide = {} if self.allow_schedulers else stub_for_lr_scheduler()
             self.sandbox = Sandbox(self.limits, hide=hide)
             command = self.sandbox.command([*command, "--sweep"])
-        self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            command,
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         theirs.close()
         self.control = ours
         ours.settimeout(START_SECONDS)
@@ -157,5 +169,3 @@ class AnswerProcess:
             self.dead = True
             self.sock.close()
             self.zygote.kill(self.pid)
-
-

@@ -7,6 +7,7 @@ overridden by the trusted checker, below half marks) with the reasons, and the m
 messages per item. Tables carry stable ids and classes (`#distribution`, `#items`, `#attention`,
 `#failures`), so tests and scripts read numbers off the page.
 """
+
 from __future__ import annotations
 
 import base64
@@ -113,7 +114,8 @@ def attention_list(course: Path, grades: AssignmentGrades, failures: dict[str, d
         if grades.totals[student] < PASS_SHARE * grades.max_score:
             first = next(iter(failures.get(student, {}).items()), None)
             reason = f"{grades.totals[student]:g} / {grades.max_score:g}" + (
-                f"; {first[0]}: {short_message(first[1])}" if first else "")
+                f"; {first[0]}: {short_message(first[1])}" if first else ""
+            )
             rows.append(Attention(student, "below half marks", reason))
     return sorted(rows, key=lambda row: (row.student, row.kind))
 
@@ -122,9 +124,12 @@ def overridden_reason(verdicts: dict, cells: list[str]) -> str:
     parts = []
     for name in cells:
         cell = (verdicts.get("cells") or {}).get(name, {})
-        scores = f"in kernel {cell.get('in_kernel_score', '?'):g}, trusted {cell.get('trusted_score', '?'):g}" \
-            if isinstance(cell.get("in_kernel_score"), (int, float)) and isinstance(cell.get("trusted_score"), (int, float)) \
+        scores = (
+            f"in kernel {cell.get('in_kernel_score', '?'):g}, trusted {cell.get('trusted_score', '?'):g}"
+            if isinstance(cell.get("in_kernel_score"), (int, float))
+            and isinstance(cell.get("trusted_score"), (int, float))
             else "scores not recorded"
+        )
         text = cell.get("detail") or cell.get("message")
         message = f": {short_message(text)}" if text else ""
         parts.append(f"{name} ({scores}){message}")
@@ -135,12 +140,21 @@ def chapter_report(course: Path, grades: AssignmentGrades) -> ChapterReport:
     # a student the run could not grade is listed as such, not counted as graded (a crashed grading run can
     # leave the gradebook a submission at 0 with every item pending)
     failed = failed_students(course, grades.name)
-    grades = AssignmentGrades(grades.name, grades.max_score, grades.items,
-                              {s: v for s, v in grades.scores.items() if s not in failed},
-                              {s: v for s, v in grades.totals.items() if s not in failed})
+    grades = AssignmentGrades(
+        grades.name,
+        grades.max_score,
+        grades.items,
+        {s: v for s, v in grades.scores.items() if s not in failed},
+        {s: v for s, v in grades.totals.items() if s not in failed},
+    )
     failures = {s: student_failures(course, s, grades.name) for s in grades.students}
-    return ChapterReport(grades, distribution(list(grades.totals.values()), grades.max_score), item_stats(grades),
-                         attention_list(course, grades, failures), frequent_failures(failures))
+    return ChapterReport(
+        grades,
+        distribution(list(grades.totals.values()), grades.max_score),
+        item_stats(grades),
+        attention_list(course, grades, failures),
+        frequent_failures(failures),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,8 +185,10 @@ def distribution_figure(bins: list[Bin], max_score: float) -> str:
 def distribution_alt(bins: list[Bin], max_score: float) -> str:
     counted = [f"{b.label}: {b.count}" for b in bins if b.count]
     total = sum(b.count for b in bins)
-    return (f"Bar chart of total scores out of {max_score:g} for {total} graded students; "
-            f"students per score: {', '.join(counted) or 'none'}.")
+    return (
+        f"Bar chart of total scores out of {max_score:g} for {total} graded students; "
+        f"students per score: {', '.join(counted) or 'none'}."
+    )
 
 
 def items_figure(stats: list[ItemStats]) -> str:
@@ -221,8 +237,9 @@ def points(value: float | None) -> str:
 
 
 def table(table_id: str, header: list[str], rows: list[str], numeric: set[int] = frozenset()) -> str:
-    heads = "".join(f'<th{" class=number" if i in numeric else ""} scope="col">{esc(h)}</th>'
-                    for i, h in enumerate(header))
+    heads = "".join(
+        f'<th{" class=number" if i in numeric else ""} scope="col">{esc(h)}</th>' for i, h in enumerate(header)
+    )
     return f'<table id="{table_id}"><thead><tr>{heads}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -232,43 +249,64 @@ def summary_html(report: ChapterReport) -> str:
     mean = sum(totals) / len(totals) if totals else None
     failed = sum(a.kind == "failed to grade" for a in report.attention)
     weakest = sorted((s for s in report.items if s.full_share is not None), key=lambda s: s.full_share)[:1]
-    teach = (f'<p class="teach">Re-teach first: <strong>{esc(weakest[0].item.name)}</strong>, full marks for '
-             f'{percent(weakest[0].full_share)} of the class.</p>') if weakest and weakest[0].full_share < 1 else ""
-    return (f'<p class="summary"><span id="graded-count">{len(totals)}</span> students graded, '
-            f'<span id="failed-count">{failed}</span> could not be graded; mean total '
-            f'<span id="mean-total">{points(mean)}</span> of <span id="max-total">{grades.max_score:g}</span>.</p>'
-            + teach)
+    teach = (
+        (
+            f'<p class="teach">Re-teach first: <strong>{esc(weakest[0].item.name)}</strong>, full marks for '
+            f"{percent(weakest[0].full_share)} of the class.</p>"
+        )
+        if weakest and weakest[0].full_share < 1
+        else ""
+    )
+    return (
+        f'<p class="summary"><span id="graded-count">{len(totals)}</span> students graded, '
+        f'<span id="failed-count">{failed}</span> could not be graded; mean total '
+        f'<span id="mean-total">{points(mean)}</span> of <span id="max-total">{grades.max_score:g}</span>.</p>' + teach
+    )
 
 
 def distribution_html(report: ChapterReport) -> str:
     bins, max_score = report.bins, report.grades.max_score
-    rows = [f'<tr data-low="{b.low:g}" data-high="{b.high:g}"><td class="range">{esc(b.label)}</td>'
-            f'<td class="count number">{b.count}</td></tr>' for b in bins]
-    return (f'<section><h2>Score distribution</h2><img id="distribution-plot" alt="{esc(distribution_alt(bins, max_score))}" '
-            f'src="data:image/png;base64,{distribution_figure(bins, max_score)}">'
-            + table("distribution", ["total score", "students"], rows, {1})
-            + '<p class="note">A bin "k" holds totals from k up to (not including) k + 1; the last bin includes the '
-              'maximum.</p></section>')
+    rows = [
+        f'<tr data-low="{b.low:g}" data-high="{b.high:g}"><td class="range">{esc(b.label)}</td>'
+        f'<td class="count number">{b.count}</td></tr>'
+        for b in bins
+    ]
+    return (
+        f'<section><h2>Score distribution</h2><img id="distribution-plot" alt="{esc(distribution_alt(bins, max_score))}" '
+        f'src="data:image/png;base64,{distribution_figure(bins, max_score)}">'
+        + table("distribution", ["total score", "students"], rows, {1})
+        + '<p class="note">A bin "k" holds totals from k up to (not including) k + 1; the last bin includes the '
+        "maximum.</p></section>"
+    )
 
 
 def items_html(report: ChapterReport) -> str:
     rows = []
     for s in report.items:
         weak = ' class="weak"' if s.full_share is not None and s.full_share < PASS_SHARE else ""
-        rows.append(f'<tr{weak} data-item="{esc(s.item.name)}"><td class="item">{esc(s.item.name)}</td>'
-                    f'<td class="kind">{"manual" if s.item.cell_type == "markdown" else "autograded"}</td>'
-                    f'<td class="max number">{s.item.max_score:g}</td><td class="mean number">{points(s.mean)}</td>'
-                    f'<td class="full-share number">{percent(s.full_share)}</td>'
-                    f'<td class="graded number">{s.graded}</td><td class="pending number">{s.pending}</td></tr>')
-    return (f'<section><h2>Graded items</h2><img id="items-plot" alt="{esc(items_alt(report.items))}" '
-            f'src="data:image/png;base64,{items_figure(report.items)}">'
-            + table("items", ["item", "graded by", "points", "mean", "full marks", "graded", "pending"], rows,
-                    {2, 3, 4, 5, 6}) + "</section>")
+        rows.append(
+            f'<tr{weak} data-item="{esc(s.item.name)}"><td class="item">{esc(s.item.name)}</td>'
+            f'<td class="kind">{"manual" if s.item.cell_type == "markdown" else "autograded"}</td>'
+            f'<td class="max number">{s.item.max_score:g}</td><td class="mean number">{points(s.mean)}</td>'
+            f'<td class="full-share number">{percent(s.full_share)}</td>'
+            f'<td class="graded number">{s.graded}</td><td class="pending number">{s.pending}</td></tr>'
+        )
+    return (
+        f'<section><h2>Graded items</h2><img id="items-plot" alt="{esc(items_alt(report.items))}" '
+        f'src="data:image/png;base64,{items_figure(report.items)}">'
+        + table(
+            "items", ["item", "graded by", "points", "mean", "full marks", "graded", "pending"], rows, {2, 3, 4, 5, 6}
+        )
+        + "</section>"
+    )
 
 
 def attention_html(report: ChapterReport) -> str:
-    rows = [f'<tr data-student="{esc(a.student)}"><td class="student">{esc(a.student)}</td>'
-            f'<td class="kind">{esc(a.kind)}</td><td class="reason">{esc(a.reason)}</td></tr>' for a in report.attention]
+    rows = [
+        f'<tr data-student="{esc(a.student)}"><td class="student">{esc(a.student)}</td>'
+        f'<td class="kind">{esc(a.kind)}</td><td class="reason">{esc(a.reason)}</td></tr>'
+        for a in report.attention
+    ]
     body = table("attention", ["student", "why", "reason"], rows) if rows else '<p id="attention">Nobody.</p>'
     return f"<section><h2>Students to look at</h2>{body}</section>"
 
@@ -277,21 +315,34 @@ def failures_html(report: ChapterReport) -> str:
     rows = []
     for stats in report.items:
         for message, count, students in report.failures.get(stats.item.name, []):
-            rows.append(f'<tr data-item="{esc(stats.item.name)}"><td class="item">{esc(stats.item.name)}</td>'
-                        f'<td class="count number">{count}</td><td class="message"><code>{esc(message)}</code></td>'
-                        f'<td class="students">{esc(", ".join(students))}</td></tr>')
-    body = table("failures", ["item", "students", "message (an example of messages alike but for numbers)",
-                              "who"], rows, {1}) if rows else '<p id="failures">No failure messages.</p>'
+            rows.append(
+                f'<tr data-item="{esc(stats.item.name)}"><td class="item">{esc(stats.item.name)}</td>'
+                f'<td class="count number">{count}</td><td class="message"><code>{esc(message)}</code></td>'
+                f'<td class="students">{esc(", ".join(students))}</td></tr>'
+            )
+    body = (
+        table(
+            "failures", ["item", "students", "message (an example of messages alike but for numbers)", "who"], rows, {1}
+        )
+        if rows
+        else '<p id="failures">No failure messages.</p>'
+    )
     return f"<section><h2>Most frequent failure messages</h2>{body}</section>"
 
 
 def render(report: ChapterReport) -> str:
     name = esc(report.grades.name)
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Class report: {name}</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
-            f'<body><h1>Class report: {name}</h1>' + summary_html(report) + distribution_html(report)
-            + items_html(report) + attention_html(report) + failures_html(report)
-            + '<p class="note">Written by <code>lrcourse</code> from the nbgrader gradebook.</p></body></html>')
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Class report: {name}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
+        f"<body><h1>Class report: {name}</h1>"
+        + summary_html(report)
+        + distribution_html(report)
+        + items_html(report)
+        + attention_html(report)
+        + failures_html(report)
+        + '<p class="note">Written by <code>lrcourse</code> from the nbgrader gradebook.</p></body></html>'
+    )
 
 
 def write_class_report(course: Path, assignment: str, db_url: str, path: Path | None = None) -> Path:
@@ -305,4 +356,3 @@ def write_chapter_report(course: Path, grades, path: Path | None = None) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(chapter_report(course, grades)), encoding="utf-8")
     return path
-

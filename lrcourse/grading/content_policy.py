@@ -11,6 +11,7 @@ of a student's on a page of the instructor's session.
 
 Switched on by `scripts/setup_lab.py` (`jupyter server extension enable lrcourse.grading.content_policy`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -69,16 +70,21 @@ def page_policy(origin: str, base_url: str, page: str, allowances: list[str]) ->
     head = page.split("<body", 1)[0]
     hashes = sorted({sha256(body) for body in inline_scripts(head)}) + allowances
     formgrader = f"{origin}{base_url}formgrader/"
-    return "; ".join([
-        "default-src 'none'",
-        f"script-src {formgrader}static/ {MATHJAX} {' '.join(hashes)}",
-        f"style-src 'self' 'unsafe-inline' {MATHJAX}",
-        f"font-src 'self' data: {MATHJAX}",
-        "img-src 'self' data:",
-        f"connect-src {formgrader}api/",
-        "base-uri 'none'", "form-action 'none'", "frame-src 'none'", "object-src 'none'",
-        "frame-ancestors 'self'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {formgrader}static/ {MATHJAX} {' '.join(hashes)}",
+            f"style-src 'self' 'unsafe-inline' {MATHJAX}",
+            f"font-src 'self' data: {MATHJAX}",
+            "img-src 'self' data:",
+            f"connect-src {formgrader}api/",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-src 'none'",
+            "object-src 'none'",
+            "frame-ancestors 'self'",
+        ]
+    )
 
 
 def policy_transform(base_url: str, allowances: list[str]):

@@ -3,6 +3,7 @@
 The gradebook is nbgrader's: SQLite (with a busy timeout, so concurrent workers wait instead of failing
 with "database is locked") or PostgreSQL via a `db_url`. Every command opens it with `gradebook(db_url)`.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Which cell is what is `lrcourse.cells`'s one definition; this module reads the i
 source/ (context and answer cells), nbgrader's gradebook (test cells, hidden tests included, and points),
 and the submitted notebook (the student's answer cells, by grade_id).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ class Exercise:
 
     notebook: str
     context: list[str]
-    answers: dict[str, list[str]]   # answer cell grade_id -> names it defines
+    answers: dict[str, list[str]]  # answer cell grade_id -> names it defines
     tests: list[TestCell]
     allows_schedulers: bool = False
 
@@ -61,8 +62,11 @@ def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
     stored = gradebook.find_notebook(path.stem, assignment)
     solutions = {cell.name for cell in stored.solution_cells}
     sources = {cell.name: cell.source for cell in stored.source_cells}
-    tests = [TestCell(cell.name, sources[cell.name], float(cell.max_score)) for cell in stored.grade_cells
-             if cell.cell_type == "code" and cell.name not in solutions]
+    tests = [
+        TestCell(cell.name, sources[cell.name], float(cell.max_score))
+        for cell in stored.grade_cells
+        if cell.cell_type == "code" and cell.name not in solutions
+    ]
     order = {cell.metadata.get("nbgrader", {}).get("grade_id"): i for i, cell in enumerate(notebook.cells)}
     tests.sort(key=lambda test: order.get(test.name, len(order)))
     return Exercise(path.stem, context, answers, tests, allows_schedulers)
@@ -73,5 +77,3 @@ def submitted_answers(path: Path, answer_ids) -> list[str]:
     raw = json.loads(path.read_text(encoding="utf-8"))
     found = raw.get("cells", []) if isinstance(raw, dict) else []
     return [cells.source(cell) for cell in found if cells.is_code(cell) and cells.grade_id(cell) in answer_ids]
-
-

@@ -8,6 +8,7 @@
   Canvas's gradebook import format, keeping the roster's students, IDs and order, with a "Points Possible" row.
   A roster student with no grade gets an empty cell; a graded student with no roster row is reported.
 """
+
 from __future__ import annotations
 
 import csv
@@ -63,8 +64,10 @@ def item_row(student: str, grades: list[AssignmentGrades]) -> list[str]:
             row += [""] * (len(assignment.items) + 1)
             continue
         cells = assignment.scores[student]
-        row += [cell if isinstance(cell, str) else number(cell)
-                for cell in (cells.get(item.key, "") for item in assignment.items)]
+        row += [
+            cell if isinstance(cell, str) else number(cell)
+            for cell in (cells.get(item.key, "") for item in assignment.items)
+        ]
         row.append(number(assignment.totals[student]))
     return row
 
@@ -91,28 +94,35 @@ class Roster:
 @dataclass
 class CanvasResult:
     path: Path
-    columns: dict[str, str]                                   # assignment -> its column in the file
-    matched: dict[str, str] = field(default_factory=dict)     # nbgrader id -> roster Student
+    columns: dict[str, str]  # assignment -> its column in the file
+    matched: dict[str, str] = field(default_factory=dict)  # nbgrader id -> roster Student
     missing: dict[str, list[str]] = field(default_factory=dict)  # roster Student -> assignments left empty
-    unmatched: list[str] = field(default_factory=list)        # graded students with no roster row
+    unmatched: list[str] = field(default_factory=list)  # graded students with no roster row
     pending: dict[str, list[str]] = field(default_factory=dict)  # nbgrader id -> items awaiting a grader
-    conflicts: dict[str, str] = field(default_factory=dict)   # nbgrader id -> why its roster row is ambiguous
+    conflicts: dict[str, str] = field(default_factory=dict)  # nbgrader id -> why its roster row is ambiguous
     withheld: dict[str, list[str]] = field(default_factory=dict)  # nbgrader id -> assignments it failed to grade
-    skipped: list[str] = field(default_factory=list)          # assignments nobody submitted: no column
+    skipped: list[str] = field(default_factory=list)  # assignments nobody submitted: no column
 
     def lines(self) -> list[str]:
         """What an instructor must know before uploading."""
-        out = [f"Canvas import file: {self.path} ({len(self.matched)} students matched; columns: "
-               + ", ".join(f"{a} -> {c!r}" for a, c in self.columns.items()) + ")"]
+        out = [
+            f"Canvas import file: {self.path} ({len(self.matched)} students matched; columns: "
+            + ", ".join(f"{a} -> {c!r}" for a, c in self.columns.items())
+            + ")"
+        ]
         out += [f"  left empty for roster student {s!r}: {', '.join(a)}" for s, a in self.missing.items()]
         out += [f"  NOT IN THE ROSTER, not in the file: graded student {s!r}" for s in self.unmatched]
         out += [f"  AMBIGUOUS, not in the file: graded student {s!r}: {why}" for s, why in self.conflicts.items()]
-        out += [f"  left empty, could not be graded (the gradebook's total is not uploaded): {s!r}: {', '.join(a)}"
-                for s, a in self.withheld.items()]
+        out += [
+            f"  left empty, could not be graded (the gradebook's total is not uploaded): {s!r}: {', '.join(a)}"
+            for s, a in self.withheld.items()
+        ]
         out += [f"  no submissions, no column in the file: {a}" for a in self.skipped]
-        out += [f"  {s}: {len(items)} item(s) still pending manual grading, the total counts only their "
-                "automatic score (0 for a written answer) until a grader confirms them"
-                for s, items in self.pending.items()]
+        out += [
+            f"  {s}: {len(items)} item(s) still pending manual grading, the total counts only their "
+            "automatic score (0 for a written answer) until a grader confirms them"
+            for s, items in self.pending.items()
+        ]
         return out
 
 
@@ -131,8 +141,9 @@ def read_id_map(path: Path) -> dict[str, str]:
         return {row["nbgrader_id"].strip(): row["roster_value"].strip() for row in csv.DictReader(handle)}
 
 
-def match_students(roster: Roster, students: list[str], id_column: str = "SIS Login ID",
-                   id_map: dict[str, str] | None = None) -> tuple[dict[str, int], list[str]]:
+def match_students(
+    roster: Roster, students: list[str], id_column: str = "SIS Login ID", id_map: dict[str, str] | None = None
+) -> tuple[dict[str, int], list[str]]:
     """nbgrader id -> roster row index, and the students no row matches.
 
     A student's roster value is `id_map[student]` when given, else the nbgrader id itself; it is compared
@@ -161,9 +172,14 @@ def canvas_columns(roster: Roster, assignments: list[str], names: dict[str, str]
     return columns
 
 
-def canvas_rows(roster: Roster, grades: list[AssignmentGrades], columns: dict[str, str], matched: dict[str, int],
-                notes: dict[tuple[int, str], str] | None = None,
-                withheld: dict[str, list[str]] | None = None) -> tuple[list[str], list[list[str]], dict[str, list[str]]]:
+def canvas_rows(
+    roster: Roster,
+    grades: list[AssignmentGrades],
+    columns: dict[str, str],
+    matched: dict[str, int],
+    notes: dict[tuple[int, str], str] | None = None,
+    withheld: dict[str, list[str]] | None = None,
+) -> tuple[list[str], list[list[str]], dict[str, list[str]]]:
     """The import file's header and rows (roster order), and the roster students left without a grade, with
     `notes[(row, assignment)]` (why: e.g. the submission could not be graded) when known. `withheld`
     (student -> assignments) leaves those cells empty even when the gradebook has a total."""
@@ -176,19 +192,30 @@ def canvas_rows(roster: Roster, grades: list[AssignmentGrades], columns: dict[st
     rows.append(identity + [number(a.max_score) for a in grades])
     for index, entry in enumerate(roster.rows):
         student = by_row.get(index)
-        totals = [number(a.totals[student]) if student in a.totals and a.name not in withheld.get(student, ())
-                  else "" for a in grades]
-        empty = [a.name + (f" ({notes[index, a.name]})" if (index, a.name) in (notes or {}) else "")
-                 for a, total in zip(grades, totals) if total == ""]
+        totals = [
+            number(a.totals[student]) if student in a.totals and a.name not in withheld.get(student, ()) else ""
+            for a in grades
+        ]
+        empty = [
+            a.name + (f" ({notes[index, a.name]})" if (index, a.name) in (notes or {}) else "")
+            for a, total in zip(grades, totals)
+            if total == ""
+        ]
         if empty:
             missing[entry.get("Student", "") or f"row {index + 1}"] = empty
         rows.append([entry.get(c, "") for c in CANVAS_IDENTITY] + totals)
     return header, rows, missing
 
 
-def write_canvas(path: Path, roster_path: Path, grades: list[AssignmentGrades], id_column: str = "SIS Login ID",
-                 id_map: dict[str, str] | None = None, names: dict[str, str] | None = None,
-                 failed: dict[str, dict[str, str]] | None = None) -> CanvasResult:
+def write_canvas(
+    path: Path,
+    roster_path: Path,
+    grades: list[AssignmentGrades],
+    id_column: str = "SIS Login ID",
+    id_map: dict[str, str] | None = None,
+    names: dict[str, str] | None = None,
+    failed: dict[str, dict[str, str]] | None = None,
+) -> CanvasResult:
     """Canvas's gradebook import CSV for `grades`, from the roster Canvas exported; see the module docstring.
     `failed` (assignment -> student -> reason) says why a roster student's cell stays empty."""
     roster = read_roster(roster_path)
@@ -217,9 +244,17 @@ def write_canvas(path: Path, roster_path: Path, grades: list[AssignmentGrades], 
         writer.writerow(header)
         writer.writerows(rows)
     pending = {s: [i.column for a in grades if s in a.scores for i in a.pending(s)] for s in graded}
-    return CanvasResult(path, columns, {s: roster.rows[i].get("Student", "") for s, i in matched.items()},
-                        missing, unmatched, {s: p for s, p in pending.items() if p}, conflicts,
-                        {s: a for s, a in withheld.items() if s in matched}, skipped)
+    return CanvasResult(
+        path,
+        columns,
+        {s: roster.rows[i].get("Student", "") for s, i in matched.items()},
+        missing,
+        unmatched,
+        {s: p for s, p in pending.items() if p},
+        conflicts,
+        {s: a for s, a in withheld.items() if s in matched},
+        skipped,
+    )
 
 
 def ambiguous_matches(roster: Roster, matched: dict[str, int], id_column: str) -> dict[str, str]:
@@ -249,10 +284,10 @@ def ambiguous_matches(roster: Roster, matched: dict[str, int], id_column: str) -
 # --------------------------------------------------------------------------------------------
 @dataclass
 class ExportOptions:
-    out: Path | None = None             # default: <course>/exports
-    roster: Path | None = None          # Canvas's gradebook export; no Canvas file without it
-    id_column: str = "SIS Login ID"     # the roster column that holds nbgrader's student ids
-    id_map: Path | None = None          # or a CSV nbgrader_id,roster_value mapping them
+    out: Path | None = None  # default: <course>/exports
+    roster: Path | None = None  # Canvas's gradebook export; no Canvas file without it
+    id_column: str = "SIS Login ID"  # the roster column that holds nbgrader's student ids
+    id_map: Path | None = None  # or a CSV nbgrader_id,roster_value mapping them
     names: dict[str, str] = field(default_factory=dict)  # assignment -> Canvas column, when not its own name
 
 
@@ -266,7 +301,8 @@ def export_class(course: Path, book: ClassGrades, options: ExportOptions) -> lis
         id_map = read_id_map(options.id_map) if options.id_map else None
         grades = book.assignments
         failed = {a.name: failed_students(course, a.name) for a in grades}
-        canvas = write_canvas(out / "canvas-import.csv", options.roster, grades, options.id_column, id_map,
-                              options.names, failed)
+        canvas = write_canvas(
+            out / "canvas-import.csv", options.roster, grades, options.id_column, id_map, options.names, failed
+        )
         lines += canvas.lines()
     return lines

@@ -10,6 +10,7 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
   interrupted run loses nothing already written;
 - Ctrl-C finishes the students being graded and cancels the rest; every grade written is kept.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -26,8 +27,15 @@ from lrcourse.grading.intake import fingerprint, is_done, malformed, submissions
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 
 
-def grade_class(course: Path, assignment: str, workers: int | None = None, force: bool = False,
-                db_url: str | None = None, progress: bool = True, sandboxed: bool = True) -> RunOutcomes:
+def grade_class(
+    course: Path,
+    assignment: str,
+    workers: int | None = None,
+    force: bool = False,
+    db_url: str | None = None,
+    progress: bool = True,
+    sandboxed: bool = True,
+) -> RunOutcomes:
     """Grade every submission of `assignment` in `course`; see the module docstring."""
     course = course.resolve()
     db_url = db_url or default_db_url(course)
@@ -52,8 +60,9 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, force
             from lrcourse.grading.leftovers import remove_stale
 
             remove_stale()
-        run.outcomes += _run_workers(course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress,
-                                        sandboxed)
+        run.outcomes += _run_workers(
+            course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed
+        )
     run.outcomes.sort(key=lambda o: o.student)
     export_grades(course, db_url)
     run.awaiting_manual = awaiting_manual_grades(assignment, db_url)
@@ -78,8 +87,12 @@ def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=
     context = multiprocessing.get_context("spawn")
     try:
         while pending:
-            with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context, initializer=worker.start,
-                                     initargs=(str(course), db_url, sandboxed)) as pool:
+            with ProcessPoolExecutor(
+                min(workers, len(pending)),
+                mp_context=context,
+                initializer=worker.start,
+                initargs=(str(course), db_url, sandboxed),
+            ) as pool:
                 futures = {pool.submit(worker.grade_student, assignment, s, f): (s, f) for s, f in pending}
                 pending = []
                 running = set(futures)
@@ -88,8 +101,10 @@ def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=
                         done, running = wait(running, return_when=FIRST_COMPLETED)
                     except KeyboardInterrupt:
                         in_flight = sum(future.running() for future in running)
-                        print(f"\nInterrupted: finishing the {in_flight} student(s) being graded, "
-                              "cancelling the rest.", file=sys.stderr)
+                        print(
+                            f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest.",
+                            file=sys.stderr,
+                        )
                         pool.shutdown(wait=True, cancel_futures=True)
                         raise
                     for future in done:
@@ -136,5 +151,10 @@ def awaiting_manual_grades(assignment: str, db_url: str) -> int:
             graded = book.assignment_submissions(assignment)
         except MissingEntry:
             return 0
-        return sum(1 for submission in graded for notebook in submission.notebooks for grade in notebook.grades
-                   if grade.cell_type == "markdown" and grade.needs_manual_grade)
+        return sum(
+            1
+            for submission in graded
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+            if grade.cell_type == "markdown" and grade.needs_manual_grade
+        )

@@ -2,6 +2,7 @@
 valid JSON or not nbformat 4 is recorded as failed with the reason and never reaches nbgrader; a student
 already graded whose submission has not changed is skipped (the mark is written only once the verdicts and
 feedback both succeeded, so an interrupted run loses nothing already written)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -5,6 +5,7 @@ kernel's keeper (`kernel_zygote.py`). Signals sent to this process go on to the 
 kernel's exit status once the kernel ends; if it is killed, the keeper sees the socket close and kills
 the kernel. Standard library only, and no site-packages: it starts in milliseconds.
 """
+
 import os
 import signal
 import socket

@@ -20,6 +20,7 @@ process stays in between, the *keeper*: it holds the socket passed along, whose 
 to the kernel; when the kernel ends, the relay ends with its status; when the relay ends (killed by the
 grader's deadline or by jupyter_client), the keeper kills the kernel and its whole namespace.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,18 @@ from lrcourse.grading import namespaces, zygote
 from lrcourse.grading.zygote import COURSE_MODULES
 
 # What the chapters import, imported once here (the environment's `MPLBACKEND` is set before matplotlib).
-PRELOAD = ("numpy", "torch", "torch._dynamo", "torch.optim.lr_scheduler", "matplotlib.pyplot", "ipywidgets",
-           "IPython.display", "sklearn.datasets", "sklearn.model_selection", *COURSE_MODULES)
+PRELOAD = (
+    "numpy",
+    "torch",
+    "torch._dynamo",
+    "torch.optim.lr_scheduler",
+    "matplotlib.pyplot",
+    "ipywidgets",
+    "IPython.display",
+    "sklearn.datasets",
+    "sklearn.model_selection",
+    *COURSE_MODULES,
+)
 
 
 def prepare() -> None:

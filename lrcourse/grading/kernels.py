@@ -11,6 +11,7 @@ the sandbox (ZeroMQ's `ipc` transport), so its network namespace stays empty; it
 notebook folder as a scratch copy at `/notebook`. The manager enforces the wall-clock limit of the whole
 notebook; what stopped a kernel (a limit) is kept in the worker's `Kernels`, by notebook folder, for the report.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +31,7 @@ from lrcourse.grading.namespaces import kill_quietly, mount_tmpfs, unmount
 from lrcourse.grading.sandbox import Limits, Sandbox
 from lrcourse.grading.zygote import START_SECONDS
 
-NOTEBOOK = Path("/notebook")      # where a sandboxed kernel sees the student's folder
+NOTEBOOK = Path("/notebook")  # where a sandboxed kernel sees the student's folder
 RELAY = Path(__file__).with_name("kernel_relay.py")
 
 
@@ -98,16 +99,30 @@ class KernelZygote:
         ours, theirs = socket.socketpair()
         # Not -I: it implies -P, and a kernel without the notebook's folder on sys.path could not import
         # a module next to the notebook. -E -s keep out the environment's PYTHON* and the user's site.
-        command = [sys.executable, "-E", "-s", "-m", "lrcourse.grading.kernel_zygote", "--control",
-                   str(theirs.fileno())]
+        command = [
+            sys.executable,
+            "-E",
+            "-s",
+            "-m",
+            "lrcourse.grading.kernel_zygote",
+            "--control",
+            str(theirs.fileno()),
+        ]
         cwd = None
         if self.limits is not None:
             # Read-only inside: each kernel works in its own copy, in its own /tmp (kernel_zygote.py).
             self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets, scratch_writable=False)
             command, cwd = self.sandbox.command([*command, "--isolate"], cwd=NOTEBOOK), None
         log = open(self.private / "zygote.log", "wb")
-        self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                        stdout=log, stderr=log, cwd=cwd, start_new_session=True)
+        self.process = subprocess.Popen(
+            command,
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            cwd=cwd,
+            start_new_session=True,
+        )
         log.close()
         theirs.close()
         self.control = ours
@@ -148,14 +163,23 @@ class KernelZygote:
             return folder, sockets
         self.sandbox._give(sockets)
         _empty(self.sandbox.scratch)
-        shutil.copytree(folder, self.sandbox.scratch, symlinks=True, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(".lrcourse-*"))
+        shutil.copytree(
+            folder,
+            self.sandbox.scratch,
+            symlinks=True,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns(".lrcourse-*"),
+        )
         self.sandbox._give(self.sandbox.scratch)
         return NOTEBOOK, sockets
 
     def fork_kernel(self, link: socket.socket, connection_file: str, cwd: Path, env: dict | None) -> int:
-        request = {"connection_file": connection_file, "cwd": str(cwd), "env": env if self.sandbox is None else None,
-                   "tmp_mb": self.limits.tmp_mb if self.limits is not None else 0}
+        request = {
+            "connection_file": connection_file,
+            "cwd": str(cwd),
+            "env": env if self.sandbox is None else None,
+            "tmp_mb": self.limits.tmp_mb if self.limits is not None else 0,
+        }
         try:
             socket.send_fds(self.control, [b"fork " + json.dumps(request).encode()], [link.fileno()])
             return int(self._read_line())

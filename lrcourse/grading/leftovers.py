@@ -1,5 +1,6 @@
 """What a grader killed outright leaves behind, cleared by the next run: its workers' sandbox folders,
 socket folders and cgroups, each named after the worker's process id, removed once that process is gone."""
+
 from __future__ import annotations
 
 import glob
@@ -15,9 +16,12 @@ from lrcourse.grading.sandbox import CGROUP_ROOT
 def remove_stale() -> None:
     """What a grader killed outright leaves behind (its workers' sandbox folders, socket folders and
     cgroups, named after the worker's process id): removed once that process is gone."""
-    candidates = [*glob.glob(os.path.join(tempfile.gettempdir(), "lrcourse-sandbox-*")),
-                  *glob.glob(os.path.join(tempfile.gettempdir(), "lrcourse-zygote-*")),
-                  *glob.glob("/var/tmp/lrc-*"), *glob.glob("/dev/shm/lrc-*")]
+    candidates = [
+        *glob.glob(os.path.join(tempfile.gettempdir(), "lrcourse-sandbox-*")),
+        *glob.glob(os.path.join(tempfile.gettempdir(), "lrcourse-zygote-*")),
+        *glob.glob("/var/tmp/lrc-*"),
+        *glob.glob("/dev/shm/lrc-*"),
+    ]
     for path in candidates:
         found = re.search(r"(?:lrcourse-(?:sandbox|zygote)|lrc)-(\d+)-", os.path.basename(path))
         if found and not _running(int(found.group(1))):

@@ -16,6 +16,7 @@ lets it mount in its own mount namespace.
 The zygotes' own side is here too: `not_dumpable()`, `die_with_parent()`, and `sweep_sandbox()`, which
 ends whatever a student left running in the zygote's sandbox between two students.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -154,8 +155,11 @@ def die_with_parent(signum: int) -> None:
 def sweep_sandbox(folders=("/tmp", "/dev/shm")) -> None:
     """Kill every process in this sandbox's PID namespace but its init and the caller; empty `folders`."""
     for _ in range(100):  # again until none is left: one may have forked between the listing and the kill
-        others = [int(name) for name in os.listdir("/proc")
-                  if name.isdigit() and int(name) not in (1, os.getpid()) and not _zombie(name)]
+        others = [
+            int(name)
+            for name in os.listdir("/proc")
+            if name.isdigit() and int(name) not in (1, os.getpid()) and not _zombie(name)
+        ]
         if not others:
             break
         for pid in others:

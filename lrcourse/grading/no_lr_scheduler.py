@@ -6,14 +6,32 @@ before torch is imported (and, in the sandbox, its file too). Every name is stil
 `from torch.optim.lr_scheduler import StepLR` costs nothing; constructing or subclassing one raises
 `ForbiddenUse`. The real implementation never enters the process, so nothing there can switch it back on.
 """
+
 from __future__ import annotations
 
-NAMES = ("LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
-         "SequentialLR", "CosineAnnealingLR", "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR",
-         "CosineAnnealingWarmRestarts", "OneCycleLR", "PolynomialLR", "LRScheduler")
+NAMES = (
+    "LambdaLR",
+    "MultiplicativeLR",
+    "StepLR",
+    "MultiStepLR",
+    "ConstantLR",
+    "LinearLR",
+    "ExponentialLR",
+    "SequentialLR",
+    "CosineAnnealingLR",
+    "ChainedScheduler",
+    "ReduceLROnPlateau",
+    "CyclicLR",
+    "CosineAnnealingWarmRestarts",
+    "OneCycleLR",
+    "PolynomialLR",
+    "LRScheduler",
+)
 __all__ = list(NAMES)
-MESSAGE = ("torch.optim.lr_scheduler is not available while your answer is graded: this exercise asks for "
-           "your own implementation, without PyTorch's schedulers.")
+MESSAGE = (
+    "torch.optim.lr_scheduler is not available while your answer is graded: this exercise asks for "
+    "your own implementation, without PyTorch's schedulers."
+)
 
 
 class ForbiddenUse(RuntimeError):

@@ -1,6 +1,7 @@
 """What one `lrcourse grade` run did, student by student: graded, skipped or failed, and why; written to
 reports/<assignment>.csv and printed as a summary table. (The class's grades themselves are in the
 gradebook: `results` reads them back, `class_report` draws them.)"""
+
 from __future__ import annotations
 
 import csv
@@ -54,8 +55,10 @@ def _overridden(outcome: Outcome) -> str:
 
 def summary(run: RunOutcomes) -> str:
     counts = {status: sum(o.status == status for o in run.outcomes) for status in ("graded", "skipped", "failed")}
-    lines = [f"{run.assignment}: {counts['graded']} graded, {counts['skipped']} unchanged (skipped), "
-             f"{counts['failed']} failed, in {run.seconds:.1f} s"]
+    lines = [
+        f"{run.assignment}: {counts['graded']} graded, {counts['skipped']} unchanged (skipped), "
+        f"{counts['failed']} failed, in {run.seconds:.1f} s"
+    ]
     width = max([len(o.student) for o in run.outcomes] + [7])
     lines.append(f"  {'student':<{width}}  {'status':<8} {'score':>11}  reason")
     for o in run.outcomes:
@@ -63,6 +66,8 @@ def summary(run: RunOutcomes) -> str:
         reason = "; ".join(filter(None, [o.reason, _overridden(o)]))
         lines.append(f"  {o.student:<{width}}  {o.status:<8} {score:>11}  {reason}")
     if run.awaiting_manual:
-        lines.append(f"{run.awaiting_manual} written answer(s) await manual grading in nbgrader's formgrader "
-                     "(`make instructor`); until then the scores above count only the autograded items")
+        lines.append(
+            f"{run.awaiting_manual} written answer(s) await manual grading in nbgrader's formgrader "
+            "(`make instructor`); until then the scores above count only the autograded items"
+        )
     return "\n".join(lines)

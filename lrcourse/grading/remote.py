@@ -6,13 +6,14 @@ one died or timed out). A `RemoteAnswer` stands for a name those cells define: t
 over there (`observe`), a plain function is called over there (`__call__`), plain data comes back as data.
 An `Undefined` stands for a name the cells do not define: every use fails with the reason.
 """
+
 from __future__ import annotations
 
 from lrcourse import checking, wire
 from lrcourse.grading.answer_zygote import AnswerProcess, AnswerTimeout, AnswerZygote, GraderFault
 
-LOAD_SECONDS = 30.0     # the setup and answer cells, like nbgrader's per-cell timeout
-MARGIN_SECONDS = 5.0    # beyond an observer's own budget, before the student's process is killed
+LOAD_SECONDS = 30.0  # the setup and answer cells, like nbgrader's per-cell timeout
+MARGIN_SECONDS = 5.0  # beyond an observer's own budget, before the student's process is killed
 
 
 class Session:
@@ -44,8 +45,7 @@ class Session:
         self.resolved = {}
         self.process = self.zygote.fork()
         try:
-            reply = self.process.request({"op": "load", "context": self.context, "answers": self.answers},
-                                         LOAD_SECONDS)
+            reply = self.process.request({"op": "load", "context": self.context, "answers": self.answers}, LOAD_SECONDS)
         except AnswerTimeout:
             self.unloadable = f"your answer cells did not finish running within {LOAD_SECONDS:.0f} s"
         except (EOFError, OSError, wire.Malformed) as error:
@@ -95,21 +95,33 @@ class RemoteAnswer(checking.RemoteTarget):
             return Undefined(self.name, error)  # undefined, broken or unresponsive: any use says why
         return self if reply.get("callable", True) else wire.decode(reply.get("value"))
 
-
     def observe(self, observer: str, payload: dict) -> dict:
         seconds = _observer_seconds(observer, payload)
         try:
             reply = self._ask({"op": "observe", "observer": observer, "payload": payload}, seconds)
         except AnswerTimeout:
-            return {"timeout": True, "states": [], "error": None, "seconds": seconds, "calls": [], "value": None,
-                    "forbidden": None, "wrapped": None, "last_epoch": None, "order_warning": False}
+            return {
+                "timeout": True,
+                "states": [],
+                "error": None,
+                "seconds": seconds,
+                "calls": [],
+                "value": None,
+                "forbidden": None,
+                "wrapped": None,
+                "last_epoch": None,
+                "order_warning": False,
+            }
         return checking.decode_observation(reply.get("observation"))
 
     def __call__(self, *args, **kwargs):
         optimizers: list = []
-        message = {"op": "call", "args": [_encode_argument(a, optimizers) for a in args],
-                   "kwargs": {k: _encode_argument(v, optimizers) for k, v in kwargs.items()},
-                   "seconds": checking.SECONDS_PER_CASE}
+        message = {
+            "op": "call",
+            "args": [_encode_argument(a, optimizers) for a in args],
+            "kwargs": {k: _encode_argument(v, optimizers) for k, v in kwargs.items()},
+            "seconds": checking.SECONDS_PER_CASE,
+        }
         try:
             reply = self._ask(message, checking.SECONDS_PER_CASE)
         except AnswerTimeout:
@@ -133,8 +145,11 @@ class Undefined(checking.RemoteTarget):
         self.name, self.why = name, why
 
     def _fail(self, *args, **kwargs):
-        raise AssertionError(str(self.why) if isinstance(self.why, AssertionError) else
-                             f"{self.name}: {type(self.why).__name__}: {self.why}")
+        raise AssertionError(
+            str(self.why)
+            if isinstance(self.why, AssertionError)
+            else f"{self.name}: {type(self.why).__name__}: {self.why}"
+        )
 
     def __repr__(self) -> str:
         return f"<not defined: {self.why}>"
@@ -159,5 +174,3 @@ def _observer_seconds(observer: str, payload: dict) -> float:
     if observer in ("fit_steps", "range_test"):
         return 30.0
     return checking.SECONDS_PER_CASE
-
-

@@ -4,6 +4,7 @@ the trusted verdicts, and the failure messages in the autograded notebooks.
 Everything about grades goes through `nbgrader.api.Gradebook`, so SQLite and PostgreSQL gradebooks read
 alike. `export` and `report` turn these into files; nothing here writes.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,6 +26,7 @@ _NUMBER = re.compile(r"\d+(\.\d+)?(e-?\d+)?")
 @dataclass(frozen=True)
 class Item:
     """One graded cell of an assignment: an autograded test cell, or a manually graded answer or task."""
+
     assignment: str
     notebook: str
     name: str  # nbgrader's grade_id
@@ -45,6 +47,7 @@ class Item:
 @dataclass
 class AssignmentGrades:
     """An assignment's grades: per student, per item, the score (or PENDING), and the total as grades.csv has it."""
+
     name: str
     max_score: float
     items: list[Item]
@@ -68,8 +71,11 @@ def read_assignment(gradebook, assignment: str, order: dict[str, list[str]] | No
     result = AssignmentGrades(assignment, record.max_score, assignment_items(record, order or {}))
     for submission in gradebook.assignment_submissions(assignment):
         student = submission.student_id
-        result.scores[student] = {(grade.notebook.name, grade.name): grade_value(grade)
-                                  for notebook in submission.notebooks for grade in notebook.grades}
+        result.scores[student] = {
+            (grade.notebook.name, grade.name): grade_value(grade)
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+        }
         result.totals[student] = max(0.0, submission.score - (submission.late_submission_penalty or 0.0))
     return result
 
@@ -81,8 +87,10 @@ def assignment_items(record, order: dict[str, list[str]]) -> list[Item]:
         cells = [cell for cell in notebook.grade_cells + notebook.task_cells if cell.max_score]
         position = {name: index for index, name in enumerate(order.get(notebook.name, []))}
         cells.sort(key=lambda cell: (position.get(cell.name, len(position)), cell.name))
-        items += [Item(record.name, notebook.name, cell.name, cell.max_score, cell.cell_type, len(notebooks) == 1)
-                  for cell in cells]
+        items += [
+            Item(record.name, notebook.name, cell.name, cell.max_score, cell.cell_type, len(notebooks) == 1)
+            for cell in cells
+        ]
     return items
 
 
@@ -98,8 +106,11 @@ def source_order(source: Path, assignment: str) -> dict[str, list[str]]:
     order = {}
     for path in sorted((source / assignment).glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
-        order[path.stem] = [cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells
-                            if cell.metadata.get("nbgrader", {}).get("grade_id")]
+        order[path.stem] = [
+            cell.metadata["nbgrader"]["grade_id"]
+            for cell in notebook.cells
+            if cell.metadata.get("nbgrader", {}).get("grade_id")
+        ]
     return order
 
 
@@ -107,9 +118,9 @@ def source_order(source: Path, assignment: str) -> dict[str, list[str]]:
 class ClassGrades:
     """One read of the gradebook: the requested assignments' grades, every student, the gradebook's order."""
 
-    assignments: list[AssignmentGrades]   # in the order requested (default: the gradebook's)
-    students: list[str]                   # every student the gradebook knows, submitted or not
-    order: list[str]                      # every assignment's name, in the gradebook's order
+    assignments: list[AssignmentGrades]  # in the order requested (default: the gradebook's)
+    students: list[str]  # every student the gradebook knows, submitted or not
+    order: list[str]  # every assignment's name, in the gradebook's order
 
     def assignment(self, name: str) -> AssignmentGrades:
         return next(grades for grades in self.assignments if grades.name == name)
@@ -164,7 +175,7 @@ def short_message(text: str, limit: int | None = MESSAGE_LENGTH) -> str:
     does), without colour codes, at most `limit` characters (None: all of it)."""
     lines = [line.strip() for line in _ANSI.sub("", text or "").splitlines() if line.strip()]
     first = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else "")
-    return first if limit is None or len(first) <= limit else first[:limit - 1] + "…"
+    return first if limit is None or len(first) <= limit else first[: limit - 1] + "…"
 
 
 def notebook_failures(course: Path, student: str, assignment: str) -> dict[str, str]:
@@ -181,8 +192,7 @@ def notebook_failures(course: Path, student: str, assignment: str) -> dict[str, 
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if grade_id and errors:
-                failures[grade_id] = short_message(f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}",
-                                                   None)
+                failures[grade_id] = short_message(f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}", None)
     return failures
 
 
@@ -194,8 +204,11 @@ def student_failures(course: Path, student: str, assignment: str) -> dict[str, s
     if verdicts is None:
         return notebook_failures(course, student, assignment)
     cells = verdicts.get("cells") or {}
-    return {name: short_message(cell.get("detail") or cell["message"], None) for name, cell in cells.items()
-            if cell.get("message") and cell.get("trusted_score", 0) < cell.get("points", 0)}
+    return {
+        name: short_message(cell.get("detail") or cell["message"], None)
+        for name, cell in cells.items()
+        if cell.get("message") and cell.get("trusted_score", 0) < cell.get("points", 0)
+    }
 
 
 def message_pattern(message: str) -> str:
@@ -203,7 +216,9 @@ def message_pattern(message: str) -> str:
     return _NUMBER.sub("#", message)
 
 
-def frequent_failures(failures: dict[str, dict[str, str]], limit: int = 3) -> dict[str, list[tuple[str, int, list[str]]]]:
+def frequent_failures(
+    failures: dict[str, dict[str, str]], limit: int = 3
+) -> dict[str, list[tuple[str, int, list[str]]]]:
     """grade_id -> [(an example message, how many students, which students)], most frequent first.
 
     `failures` is student -> grade_id -> message."""
@@ -214,7 +229,8 @@ def frequent_failures(failures: dict[str, dict[str, str]], limit: int = 3) -> di
     result = {}
     for grade_id, patterns in grouped.items():
         ranked = sorted(patterns.values(), key=lambda rows: (-len(rows), rows[0][1]))[:limit]
-        result[grade_id] = [(short_message(Counter(m for _, m in rows).most_common(1)[0][0]), len(rows),
-                             [s for s, _ in rows])
-                            for rows in ranked]
+        result[grade_id] = [
+            (short_message(Counter(m for _, m in rows).most_common(1)[0][0]), len(rows), [s for s, _ in rows])
+            for rows in ranked
+        ]
     return result

@@ -24,6 +24,7 @@ student's answers for the trusted verdicts, `student_process.py`) start inside `
 The grader copies nothing back: nbgrader keeps the executed notebook in its own memory, and the scratch
 folder is deleted with the sandbox.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -38,7 +39,7 @@ from pathlib import Path
 import lrcourse
 from lrcourse.grading.namespaces import kill_quietly
 
-UID_BASE = 61000   # sandboxes run as 61000 + n when the grader is root (no such user exists)
+UID_BASE = 61000  # sandboxes run as 61000 + n when the grader is root (no such user exists)
 _COUNTER = itertools.count()
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -61,8 +62,15 @@ def _free_uid() -> int:
 
 # What selects the kernels float32 arithmetic runs on: a student's process computes with the same ones as the
 # grader's judges that compare with it (lrcourse/tolerances.py).
-ARITHMETIC_VARIABLES = ("ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MKL_CBWR",
-                        "MKL_ENABLE_INSTRUCTIONS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+ARITHMETIC_VARIABLES = (
+    "ATEN_CPU_CAPABILITY",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+)
 
 
 def arithmetic_environment() -> dict[str, str]:
@@ -77,15 +85,15 @@ class SandboxUnavailable(RuntimeError):
 class Limits:
     """What one sandbox may use. Sized for this course on a 2-core, 24 GB machine with two workers."""
 
-    memory_mb: int = 3072        # the whole sandbox (cgroup); per process (address space) without cgroups
-    cpus: int = 1                # cores the whole sandbox may keep busy (cgroup): a classmate graded
-                                 # alongside keeps the others
-    processes: int = 64          # the whole sandbox (cgroup); per user without cgroups
-    file_size_mb: int = 64       # any one file written
-    cpu_seconds: int = 600       # per process
+    memory_mb: int = 3072  # the whole sandbox (cgroup); per process (address space) without cgroups
+    cpus: int = 1  # cores the whole sandbox may keep busy (cgroup): a classmate graded
+    # alongside keeps the others
+    processes: int = 64  # the whole sandbox (cgroup); per user without cgroups
+    file_size_mb: int = 64  # any one file written
+    cpu_seconds: int = 600  # per process
     open_files: int = 256
-    tmp_mb: int = 256            # the private /tmp
-    wall_seconds: int = 300      # a notebook's whole run, from kernel start to shutdown
+    tmp_mb: int = 256  # the private /tmp
+    wall_seconds: int = 300  # a notebook's whole run, from kernel start to shutdown
 
     @classmethod
     def from_config(cls, config) -> Limits:
@@ -107,8 +115,12 @@ def check_available() -> None:
 
 def readable_paths() -> list[Path]:
     """The Python installation, the virtual environment and the course package: read-only inside."""
-    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent,
-             Path(lrcourse.__file__).resolve().parent}
+    paths = {
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(os.path.realpath(sys.executable)).parent.parent,
+        Path(lrcourse.__file__).resolve().parent,
+    }
     paths |= {Path(p).resolve() for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
     return sorted(paths)
 
@@ -121,8 +133,15 @@ class Sandbox:
     `hide` maps files to what appears in their place (a stub module, for instance).
     """
 
-    def __init__(self, limits: Limits | None = None, scratch_from: Path | None = None, mount_at: Path | None = None,
-                 sockets: Path | None = None, hide: dict[Path, Path] | None = None, scratch_writable: bool = True):
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        scratch_from: Path | None = None,
+        mount_at: Path | None = None,
+        sockets: Path | None = None,
+        hide: dict[Path, Path] | None = None,
+        scratch_writable: bool = True,
+    ):
         self.limits = limits or Limits()
         self.number = next(_COUNTER)
         self.root = os.geteuid() == 0
@@ -134,8 +153,7 @@ class Sandbox:
         if mount_at is not None:  # a copy of `scratch_from`, or an empty folder
             self.scratch = self.home / "scratch"
             if scratch_from is not None:
-                shutil.copytree(scratch_from, self.scratch, symlinks=True,
-                                ignore=shutil.ignore_patterns(".lrcourse-*"))
+                shutil.copytree(scratch_from, self.scratch, symlinks=True, ignore=shutil.ignore_patterns(".lrcourse-*"))
             else:
                 self.scratch.mkdir()
             self._give(self.scratch)
@@ -156,10 +174,14 @@ class Sandbox:
         limits = self.limits
         cwd = cwd or self.mount_at or Path("/tmp")
         binds = []
-        mounted = [*readable_paths(), *([self.mount_at] if self.scratch is not None else []),
-                   *([self.sockets] if self.sockets is not None else [])]
-        for folder in sorted({parent for path in mounted for parent in path.parents if parent != Path("/")},
-                             key=lambda p: len(p.parts)):
+        mounted = [
+            *readable_paths(),
+            *([self.mount_at] if self.scratch is not None else []),
+            *([self.sockets] if self.sockets is not None else []),
+        ]
+        for folder in sorted(
+            {parent for path in mounted for parent in path.parents if parent != Path("/")}, key=lambda p: len(p.parts)
+        ):
             binds += ["--perms", "0755", "--dir", str(folder)]  # traversable by the sandbox's user
         for path in readable_paths():
             binds += ["--ro-bind", str(path), str(path)]
@@ -169,25 +191,95 @@ class Sandbox:
             binds += ["--bind" if self.scratch_writable else "--ro-bind", str(self.scratch), str(self.mount_at)]
         if self.sockets is not None:
             binds += ["--bind", str(self.sockets), str(self.sockets)]
-        environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
-                       "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONDONTWRITEBYTECODE": "1",
-                       **arithmetic_environment(), **(env or {})}
+        environment = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "HOME": "/tmp",
+            "LANG": "C.UTF-8",
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": "/tmp/matplotlib",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **arithmetic_environment(),
+            **(env or {}),
+        }
         setenv = [arg for key, value in environment.items() for arg in ("--setenv", key, value)]
-        bwrap = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-                 "--unshare-uts", "--hostname", "sandbox", "--clearenv", *setenv,
-                 "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-                 "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-                 "--perms", "0755", "--dir", "/etc", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--ro-bind-try", "/etc/fonts", "/etc/fonts",
-                 "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
-                 *binds, "--chdir", str(cwd)]
+        bwrap = [
+            "bwrap",
+            "--die-with-parent",
+            "--new-session",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--hostname",
+            "sandbox",
+            "--clearenv",
+            *setenv,
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/sbin",
+            "/sbin",
+            "--perms",
+            "0755",
+            "--dir",
+            "/etc",
+            "--ro-bind-try",
+            "/etc/ld.so.cache",
+            "/etc/ld.so.cache",
+            "--ro-bind-try",
+            "/etc/fonts",
+            "/etc/fonts",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--perms",
+            "1777",
+            "--size",
+            str(limits.tmp_mb << 20),
+            "--tmpfs",
+            "/tmp",
+            *binds,
+            "--chdir",
+            str(cwd),
+        ]
         if not self.root:
             bwrap[1:1] = ["--unshare-user", "--uid", "65534", "--gid", "65534"]
-        rlimits = ["prlimit", f"--fsize={limits.file_size_mb << 20}", f"--cpu={limits.cpu_seconds}",
-                   f"--nofile={limits.open_files}", "--core=0"]
+        rlimits = [
+            "prlimit",
+            f"--fsize={limits.file_size_mb << 20}",
+            f"--cpu={limits.cpu_seconds}",
+            f"--nofile={limits.open_files}",
+            "--core=0",
+        ]
         if not self.cgroups:
-            rlimits += [f"--as={limits.memory_mb << 20}", f"--nproc={max(limits.processes, 4096 if not self.root else 0)}"]
-        drop = (["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--inh-caps=-all",
-                 "--bounding-set=-all", "--no-new-privs"] if self.root else [])
+            rlimits += [
+                f"--as={limits.memory_mb << 20}",
+                f"--nproc={max(limits.processes, 4096 if not self.root else 0)}",
+            ]
+        drop = (
+            [
+                "setpriv",
+                f"--reuid={self.uid}",
+                f"--regid={self.uid}",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+            ]
+            if self.root
+            else []
+        )
         return [*self._enter_cgroups(), *bwrap, "--", *drop, *rlimits, "--", *argv]
 
     # --------------------------------------------------------------------------------------------
@@ -196,14 +288,23 @@ class Sandbox:
         made = {}
         name = f"lrcourse-{os.getpid()}-{self.number}"
         period = 100_000
-        candidates = {"memory": [CGROUP_ROOT / "memory", CGROUP_ROOT / "unified", CGROUP_ROOT],
-                      "pids": [CGROUP_ROOT / "pids", CGROUP_ROOT / "unified", CGROUP_ROOT],
-                      "cpu": [CGROUP_ROOT / "cpu", CGROUP_ROOT / "unified", CGROUP_ROOT]}
-        settings = {"memory": [("memory.limit_in_bytes", self.limits.memory_mb << 20),
-                               ("memory.max", self.limits.memory_mb << 20)],
-                    "pids": [("pids.max", self.limits.processes)],
-                    "cpu": [("cpu.cfs_period_us", period), ("cpu.cfs_quota_us", self.limits.cpus * period),
-                            ("cpu.max", f"{self.limits.cpus * period} {period}")]}
+        candidates = {
+            "memory": [CGROUP_ROOT / "memory", CGROUP_ROOT / "unified", CGROUP_ROOT],
+            "pids": [CGROUP_ROOT / "pids", CGROUP_ROOT / "unified", CGROUP_ROOT],
+            "cpu": [CGROUP_ROOT / "cpu", CGROUP_ROOT / "unified", CGROUP_ROOT],
+        }
+        settings = {
+            "memory": [
+                ("memory.limit_in_bytes", self.limits.memory_mb << 20),
+                ("memory.max", self.limits.memory_mb << 20),
+            ],
+            "pids": [("pids.max", self.limits.processes)],
+            "cpu": [
+                ("cpu.cfs_period_us", period),
+                ("cpu.cfs_quota_us", self.limits.cpus * period),
+                ("cpu.max", f"{self.limits.cpus * period} {period}"),
+            ],
+        }
         for controller, bases in candidates.items():
             for base in bases:
                 if not (base / "cgroup.procs").exists():

@@ -9,6 +9,7 @@ meta refresh, base, styles. What was taken out is shown as text, so the instruct
 tried. It is an nbconvert preprocessor plus a markdown filter, so nbgrader's own exporters apply it
 (`show_safely` in the course's configuration); `content_policy.py` is the second wall.
 """
+
 from __future__ import annotations
 
 import html
@@ -28,30 +29,98 @@ ACTIVE_OUTPUTS = SCRIPT_OUTPUTS + WIDGET_OUTPUTS
 WIDGET_NOTE = "[An interactive widget is not shown here: widgets run only in a live notebook.]"
 URL_SCHEMES = {"http", "https", "mailto"}  # never javascript: or vbscript:; data: only as below
 RASTER_DATA = re.compile(r"data:image/(png|jpeg|gif|webp)[;,]", re.I)  # an <img> of these runs nothing
-SVG_TAGS = {"svg", "g", "path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text", "tspan",
-            "defs", "clipPath", "linearGradient", "radialGradient", "stop", "title", "desc"}
-SVG_ATTRIBUTES = {"d", "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "rx", "ry", "width", "height",
-                  "points", "transform", "fill", "stroke", "stroke-width", "opacity", "fill-opacity",
-                  "stroke-opacity", "viewBox", "xmlns", "version", "font-size", "font-family", "text-anchor",
-                  "offset", "stop-color", "clip-path", "id"}
+SVG_TAGS = {
+    "svg",
+    "g",
+    "path",
+    "rect",
+    "circle",
+    "ellipse",
+    "line",
+    "polyline",
+    "polygon",
+    "text",
+    "tspan",
+    "defs",
+    "clipPath",
+    "linearGradient",
+    "radialGradient",
+    "stop",
+    "title",
+    "desc",
+}
+SVG_ATTRIBUTES = {
+    "d",
+    "x",
+    "y",
+    "x1",
+    "x2",
+    "y1",
+    "y2",
+    "cx",
+    "cy",
+    "r",
+    "rx",
+    "ry",
+    "width",
+    "height",
+    "points",
+    "transform",
+    "fill",
+    "stroke",
+    "stroke-width",
+    "opacity",
+    "fill-opacity",
+    "stroke-opacity",
+    "viewBox",
+    "xmlns",
+    "version",
+    "font-size",
+    "font-family",
+    "text-anchor",
+    "offset",
+    "stop-color",
+    "clip-path",
+    "id",
+}
 SAFE_GRADE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 NOTE_LIMIT = 2000  # characters of the removed markup quoted in a note
 # Markup that shows an attempt to run something, for the note (nh3 decides what stays, not this list).
-ACTIVE_TAGS = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "form", "meta", "base",
-               "link", "style", "foreignobject", "template", "portal"}
+ACTIVE_TAGS = {
+    "script",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "form",
+    "meta",
+    "base",
+    "link",
+    "style",
+    "foreignobject",
+    "template",
+    "portal",
+}
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset"}
 
 
 def clean_html(markup: str) -> str:
     """HTML with nothing a browser would run: ammonia's allow-list, links only to http(s) and mailto."""
-    return nh3.clean(markup, url_schemes=URL_SCHEMES | {"data"}, clean_content_tags={"script", "style"},
-                     attribute_filter=_raster_images_only)
+    return nh3.clean(
+        markup,
+        url_schemes=URL_SCHEMES | {"data"},
+        clean_content_tags={"script", "style"},
+        attribute_filter=_raster_images_only,
+    )
 
 
 def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
     """A data: URL stays only as the source of an image in a raster format (an embedded plot)."""
-    if value.strip().lower().startswith("data:") and not (tag == "img" and attribute == "src"
-                                                          and RASTER_DATA.match(value.strip())):
+    if value.strip().lower().startswith("data:") and not (
+        tag == "img" and attribute == "src" and RASTER_DATA.match(value.strip())
+    ):
         return None
     return value
 
@@ -59,8 +128,14 @@ def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
 def clean_svg(markup: str) -> str:
     """An SVG image with its drawing kept and nothing a browser would run (no script, handler, link)."""
     attributes = {tag: SVG_ATTRIBUTES for tag in SVG_TAGS}
-    return nh3.clean(markup, tags=SVG_TAGS, attributes=attributes, url_schemes=URL_SCHEMES,
-                     clean_content_tags={"script", "style", "foreignObject"}, link_rel=None)
+    return nh3.clean(
+        markup,
+        tags=SVG_TAGS,
+        attributes=attributes,
+        url_schemes=URL_SCHEMES,
+        clean_content_tags={"script", "style", "foreignObject"},
+        link_rel=None,
+    )
 
 
 class _AttemptFinder(HTMLParser):
@@ -79,8 +154,12 @@ class _AttemptFinder(HTMLParser):
                 self.found.append(f"{name}=")
             elif name == "srcdoc":
                 self.found.append("srcdoc=")
-            elif (name in URL_ATTRIBUTES and len(scheme) == 2 and scheme[0] in ("javascript", "vbscript", "data")
-                  and not (tag == "img" and RASTER_DATA.match(value.strip()))):
+            elif (
+                name in URL_ATTRIBUTES
+                and len(scheme) == 2
+                and scheme[0] in ("javascript", "vbscript", "data")
+                and not (tag == "img" and RASTER_DATA.match(value.strip()))
+            ):
                 self.found.append(f"{scheme[0]}: URL")
 
     handle_startendtag = handle_starttag
@@ -99,8 +178,10 @@ def attempts(markup: str) -> list[str]:
 def removal_note(what: str, found: list[str], original: str) -> str:
     """Plain text: what was taken out of the student's work, and the original, quoted."""
     quoted = original if len(original) <= NOTE_LIMIT else original[:NOTE_LIMIT] + " [...]"
-    return (f"[lrcourse removed {what} before showing this submission ({', '.join(found)}): "
-            f"nothing a student wrote runs in the grader's browser. The original, as text:]\n{quoted}\n")
+    return (
+        f"[lrcourse removed {what} before showing this submission ({', '.join(found)}): "
+        f"nothing a student wrote runs in the grader's browser. The original, as text:]\n{quoted}\n"
+    )
 
 
 def note_html(note: str) -> str:
@@ -158,8 +239,9 @@ def safe_cell(cell) -> None:
         cell.outputs = safe_outputs(cell.get("outputs", []))
     elif cell.cell_type == "raw":
         found = attempts(cell.source)
-        cell.source = (note_html(removal_note("active markup from a raw cell", found, cell.source)) if found
-                       else "") + clean_html(cell.source)
+        cell.source = (
+            note_html(removal_note("active markup from a raw cell", found, cell.source)) if found else ""
+        ) + clean_html(cell.source)
 
 
 class SafeToShow(Preprocessor):
@@ -179,4 +261,7 @@ def show_safely(config) -> None:
     preprocessors = list(config.HTMLExporter.get("preprocessors", []))
     if name not in preprocessors and SafeToShow not in preprocessors:
         config.HTMLExporter.preprocessors = preprocessors + [name]
-    config.HTMLExporter.filters = {**config.HTMLExporter.get("filters", {}), "markdown2html": f"{__name__}.markdown2html"}
+    config.HTMLExporter.filters = {
+        **config.HTMLExporter.get("filters", {}),
+        "markdown2html": f"{__name__}.markdown2html",
+    }

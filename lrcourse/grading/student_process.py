@@ -15,6 +15,7 @@ Everything the child sends is an observation that the grader compares with PyTor
 the expected values never come here. For the scheduler exercises the zygote runs without PyTorch's
 schedulers (`no_lr_scheduler`).
 """
+
 from __future__ import annotations
 
 import builtins
@@ -28,7 +29,7 @@ from lrcourse.grading import namespaces, zygote
 from lrcourse.grading.zygote import COURSE_MODULES
 
 CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long before
-TMP_MB = 256       # each child's own /tmp
+TMP_MB = 256  # each child's own /tmp
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ class Child:
             exec(compile(_python(source), "<setup cell>", "exec"), self.namespace)
         first_error = None
         for number, source in enumerate(request["answers"]):  # each cell on its own, as nbgrader runs them:
-            try:                                               # an unanswered prediction costs only its own test
+            try:  # an unanswered prediction costs only its own test
                 exec(compile(_python(source), f"<answer cell {number + 1}>", "exec"), self.namespace)
             except BaseException as error:
                 first_error = first_error or wire.encode_error(error)

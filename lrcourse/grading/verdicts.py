@@ -18,6 +18,7 @@ exception handling of the cells that follow. So `lrcourse grade` decides the sco
 The student's process can answer with anything, or not at all: an answer is an observation to compare,
 a silence past the deadline is a timeout, and neither can reach the comparison.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,8 +40,8 @@ class Verdict:
     points: float
     trusted_score: float
     in_kernel_score: float | None = None
-    message: str = ""   # the first line of why the cell failed ("" if it passed)
-    detail: str = ""    # all of it, as the student's feedback shows it
+    message: str = ""  # the first line of why the cell failed ("" if it passed)
+    detail: str = ""  # all of it, as the student's feedback shows it
     visible_score: float | None = None  # the trusted score of the visible part alone (what the kernel ran)
 
 
@@ -52,22 +53,35 @@ class Verdicts:
     def overridden(self) -> list[str]:
         """Cells where the kernel's result differs from the trusted one for the same tests: something in the
         kernel changed what its test cells reported."""
-        return [name for name, v in self.cells.items() if v.in_kernel_score is not None
-                and v.in_kernel_score != (v.trusted_score if v.visible_score is None else v.visible_score)]
+        return [
+            name
+            for name, v in self.cells.items()
+            if v.in_kernel_score is not None
+            and v.in_kernel_score != (v.trusted_score if v.visible_score is None else v.visible_score)
+        ]
 
     @property
     def corrected(self) -> list[str]:
         """Cells whose trusted score differs from the kernel's (overridden, or failed in hidden tests only)."""
-        return [name for name, v in self.cells.items()
-                if v.in_kernel_score is not None and v.in_kernel_score != v.trusted_score]
+        return [
+            name
+            for name, v in self.cells.items()
+            if v.in_kernel_score is not None and v.in_kernel_score != v.trusted_score
+        ]
 
     @property
     def score(self) -> float:
         return sum(v.trusted_score for v in self.cells.values())
 
     def to_json(self) -> str:
-        return json.dumps({"cells": {name: asdict(v) for name, v in self.cells.items()},
-                           "overridden": self.overridden, "corrected": self.corrected}, indent=1)
+        return json.dumps(
+            {
+                "cells": {name: asdict(v) for name, v in self.cells.items()},
+                "overridden": self.overridden,
+                "corrected": self.corrected,
+            },
+            indent=1,
+        )
 
 
 class Judge:
@@ -88,12 +102,17 @@ class Judge:
         try:
             for test in exercise.tests:
                 detail = self._run_test(exercise, test.source, test.name, session)
-                verdict = Verdict(test.points, 0.0 if detail else test.points,
-                                  message=detail.splitlines()[0] if detail else "", detail=detail)
+                verdict = Verdict(
+                    test.points,
+                    0.0 if detail else test.points,
+                    message=detail.splitlines()[0] if detail else "",
+                    detail=detail,
+                )
                 visible = test.visible_source
                 if visible != test.source:
-                    verdict.visible_score = test.points if not self._run_test(
-                        exercise, visible, test.name, session) else 0.0
+                    verdict.visible_score = (
+                        test.points if not self._run_test(exercise, visible, test.name, session) else 0.0
+                    )
                 verdicts.cells[test.name] = verdict
         finally:
             session.close()
@@ -142,13 +161,17 @@ def annotate(path: Path, verdicts: Verdicts) -> None:
         name = cell.metadata.get("nbgrader", {}).get("grade_id")
         if name in verdicts.corrected:
             verdict = verdicts.cells[name]
-            note = ("The grader checked this cell again outside your notebook, and that result stands: "
-                    + ("passed." if not verdict.message else "failed.") + "\n")
+            note = (
+                "The grader checked this cell again outside your notebook, and that result stands: "
+                + ("passed." if not verdict.message else "failed.")
+                + "\n"
+            )
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=note)]
             if verdict.message:
                 ename, _, evalue = verdict.detail.partition(": ")
-                cell.outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue,
-                                                           traceback=verdict.detail.splitlines()))
+                cell.outputs.append(
+                    nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=verdict.detail.splitlines())
+                )
     nbformat.write(notebook, path)
 
 
@@ -156,5 +179,3 @@ def write(folder: Path, verdicts: Verdicts) -> Path:
     path = folder / VERDICTS
     path.write_text(verdicts.to_json())
     return path
-
-

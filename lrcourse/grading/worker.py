@@ -12,6 +12,7 @@ Everything a worker holds is in its `Worker`. The process pool calls module func
 process keeps its one `Worker` in `_worker`, set by `start` (the pool's initializer) and read by
 `grade_student` (the pool's task): the only state at module level, and only in a worker process.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -34,8 +35,14 @@ def keep_hidden_tests_out_of_the_kernel(config) -> None:
     from nbgrader import preprocessors as steps
 
     # nbgrader's own sanitizing steps (nbgrader.converters.Autograde), with ClearHiddenTests after OverwriteCells
-    config.Autograde.sanitize_preprocessors = [steps.ClearOutput, steps.DeduplicateIds, steps.OverwriteKernelspec,
-                                               steps.OverwriteCells, steps.ClearHiddenTests, steps.CheckCellMetadata]
+    config.Autograde.sanitize_preprocessors = [
+        steps.ClearOutput,
+        steps.DeduplicateIds,
+        steps.OverwriteKernelspec,
+        steps.OverwriteCells,
+        steps.ClearHiddenTests,
+        steps.CheckCellMetadata,
+    ]
     config.ClearHiddenTests.enforce_metadata = False
 
 
@@ -45,9 +52,9 @@ class Worker:
 
     course: Path
     db_url: str
-    api: object                 # nbgrader's NbGraderAPI, configured for the course
-    judge: object               # verdicts.Judge: the trusted verdicts, with the answers' zygotes
-    kernels: object             # kernels.Kernels: the kernel zygote that nbgrader's notebooks are forked from
+    api: object  # nbgrader's NbGraderAPI, configured for the course
+    judge: object  # verdicts.Judge: the trusted verdicts, with the answers' zygotes
+    kernels: object  # kernels.Kernels: the kernel zygote that nbgrader's notebooks are forked from
     hidden_in_kernel: bool = False  # c.Lrcourse.feedback_shows_hidden_tests: nbgrader's way, hidden tests in the kernel
     exercises: dict = field(default_factory=dict)  # assignment -> verdicts.Exercise, read once
 
@@ -99,7 +106,8 @@ class Worker:
         limit = self.kernels.limit_hit(self.course / "autograded" / student / assignment)
         if limit:
             in_kernel_failure = f"stopped by the sandbox's {limit}" + (
-                f" ({in_kernel_failure})" if in_kernel_failure else "")
+                f" ({in_kernel_failure})" if in_kernel_failure else ""
+            )
         try:
             decided = self.decide(exercise, assignment, student, answers)
         except Exception as error:  # no gradebook entry to correct (nbgrader failed early), or a fault of ours
@@ -110,15 +118,23 @@ class Worker:
         if any((self.course / "autograded" / student / assignment).glob("*.ipynb")):
             feedback = self.api.generate_feedback(assignment, student, force=True)
             if not feedback.get("success"):
-                return Outcome(student, "failed", "feedback: " + _first_error(feedback),
-                               seconds=time.monotonic() - start)
+                return Outcome(
+                    student, "failed", "feedback: " + _first_error(feedback), seconds=time.monotonic() - start
+                )
         else:  # nbgrader keeps no graded notebook of a failed run: the scores stand, without feedback
             notes.append("no feedback")
         submission = self.api.get_submission(assignment, student)
         score, max_score = submission["score"], submission["max_score"]
         intake.mark_done(self.course, student, assignment, current, score, max_score)
-        return Outcome(student, "graded", "; ".join(notes), score=score, max_score=max_score,
-                       seconds=time.monotonic() - start, overridden=decided.overridden)
+        return Outcome(
+            student,
+            "graded",
+            "; ".join(notes),
+            score=score,
+            max_score=max_score,
+            seconds=time.monotonic() - start,
+            overridden=decided.overridden,
+        )
 
     def exercise(self, assignment: str):
         """The assignment's setup, answer cells and test cells (from source/ and the gradebook), once per worker."""
@@ -221,4 +237,3 @@ def _die_with_parent() -> None:
     die_with_parent(signal.SIGTERM)
     if os.getppid() == 1:  # the parent died before the call
         os._exit(1)
-

@@ -5,6 +5,7 @@ The grader talks to a zygote over a control socket, one line per request, with a
 along (`socket.send_fds`): "fork <argument>" forks a child that is handed that socket and never returns;
 any other word is the zygote's own command. This module holds that loop and what both preload.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,12 +16,19 @@ from collections.abc import Callable
 START_SECONDS = 120.0  # a zygote importing torch on a busy machine
 
 # The course's helpers, imported once by both zygotes (a chapter imports some of them).
-COURSE_MODULES = ("lrcourse.checking", "lrcourse.plots", "lrcourse.problems", "lrcourse.schedules",
-                  "lrcourse.training", "lrcourse.widgets")
+COURSE_MODULES = (
+    "lrcourse.checking",
+    "lrcourse.plots",
+    "lrcourse.problems",
+    "lrcourse.schedules",
+    "lrcourse.training",
+    "lrcourse.widgets",
+)
 
 
-def serve(control: socket.socket, become_child: Callable[[int, str], None],
-          commands: dict[str, Callable[[str], bytes | None]]) -> None:
+def serve(
+    control: socket.socket, become_child: Callable[[int, str], None], commands: dict[str, Callable[[str], bytes | None]]
+) -> None:
     """Answer the grader's requests until it closes the control socket.
 
     "fork ARGUMENT" with a socket: fork; the child closes the control socket and runs
