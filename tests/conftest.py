@@ -42,3 +42,12 @@ def graded_course(tmp_path_factory):
     from gradedclass import build_graded_course
 
     return build_graded_course(tmp_path_factory.mktemp("graded-course"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test file (tests/chromium.py)."""
+    from chromium import launched
+
+    with launched() as chromium:
+        yield chromium

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import nbformat
@@ -27,41 +26,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TOKEN = "browser-test"
 SHOTS = ARTIFACTS / "browser"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CHAPTERS = sorted(p for p in (ROOT / "notebooks").glob("*/*.ipynb"))
 LATENCIES: dict[str, list[float]] = {}
-
-
-def find_chromium() -> str:
-    """Debian's chromium (installed here when root on Debian), else Playwright's own browser."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, capture_output=True)
-        if shutil.which("chromium"):
-            return shutil.which("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        bundled = playwright.chromium.executable_path
-    if os.path.exists(bundled):
-        return bundled
-    pytest.fail(
-        "No Chromium found. Install Debian's package (`apt-get install chromium`), or Playwright's browser "
-        "(`.venv/bin/python -m playwright install chromium`), then run the tests again."
-    )
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +55,6 @@ def lab(tmp_path_factory):
     ] + (["--allow-root"] if os.geteuid() == 0 else [])
     with running_lab(command, home, TOKEN, port, ARTIFACTS / "browser-lab.log") as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -222,33 +222,25 @@ def test_overridden_verdicts_are_listed_with_their_cells(graded, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_report_in_headless_chromium_shows_the_gradebooks_numbers(graded):
+def test_report_in_headless_chromium_shows_the_gradebooks_numbers(graded, browser):
     """Open the file (no server), read the distribution and per-item table as a reader sees them."""
-    from playwright.sync_api import sync_playwright
-    from test_browser import CHROMIUM_FLAGS, find_chromium
-
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS)
-        try:
-            context = chromium.new_context(viewport={"width": 1100, "height": 900}, offline=True)
-            page = context.new_page()
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("requestfailed", lambda request: errors.append(request.url))
-            page.goto(graded.report.as_uri())
-            page.wait_for_load_state("load")
-            bins = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#distribution tbody tr')]
-                .map(r => [r.querySelector('.range').innerText, r.querySelector('.count').innerText]))""")
-            items = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#items tbody tr')]
-                .map(r => [r.querySelector('.item').innerText,
-                           [r.querySelector('.mean').innerText, r.querySelector('.full-share').innerText]]))""")
-            images = page.evaluate("""() => [...document.images].map(i => ({alt: i.alt, width: i.naturalWidth,
-                shown: i.getBoundingClientRect().height}))""")
-            graded_count = page.locator("#graded-count").inner_text()
-            page.screenshot(path=str(SHOTS / f"{EXAMPLE}.png"), full_page=True)
-        finally:
-            chromium.close()
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, offline=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("requestfailed", lambda request: errors.append(request.url))
+    page.goto(graded.report.as_uri())
+    page.wait_for_load_state("load")
+    bins = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#distribution tbody tr')]
+        .map(r => [r.querySelector('.range').innerText, r.querySelector('.count').innerText]))""")
+    items = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#items tbody tr')]
+        .map(r => [r.querySelector('.item').innerText,
+                   [r.querySelector('.mean').innerText, r.querySelector('.full-share').innerText]]))""")
+    images = page.evaluate("""() => [...document.images].map(i => ({alt: i.alt, width: i.naturalWidth,
+        shown: i.getBoundingClientRect().height}))""")
+    graded_count = page.locator("#graded-count").inner_text()
+    page.screenshot(path=str(SHOTS / f"{EXAMPLE}.png"), full_page=True)
     assert bins == expected_distribution(graded.cells)
     assert {name: tuple(values) for name, values in items.items()} == expected_items(graded.cells)
     assert graded_count == str(len(graded.cells))

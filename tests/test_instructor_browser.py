@@ -17,7 +17,6 @@ from pathlib import Path
 import hostile_html as hostile
 import nbformat
 import pytest
-from test_browser import CHROMIUM_FLAGS, find_chromium
 
 from conftest import ARTIFACTS
 from course import NOTEBOOK, make_course, solution_answers, submit
@@ -118,16 +117,6 @@ def server(course):
     command += ["--allow-root"] if os.geteuid() == 0 else []
     with running_lab(command, course, TOKEN, port, ARTIFACTS / "instructor-browser-lab.log") as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

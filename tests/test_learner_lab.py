@@ -9,7 +9,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from test_browser import CHROMIUM_FLAGS, find_chromium, run_all
+from test_browser import run_all
 
 from conftest import ARTIFACTS, ROOT
 from labserver import free_port, get_json, running_lab
@@ -49,16 +49,6 @@ def lab(workspace):
         ARTIFACTS / "learner-lab.log",
     ) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
