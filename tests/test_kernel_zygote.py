@@ -18,7 +18,7 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 
 from lrcourse.grading import kernels
-from lrcourse.grading.sandbox import Limits
+from lrcourse.grading.limits import Limits
 
 import hostile
 

@@ -10,7 +10,7 @@ import pytest
 from lrcourse.grading import verdicts
 from lrcourse.grading.answer_zygote import GraderFault
 from lrcourse.grading.exercise import load_exercise
-from lrcourse.grading.sandbox import Limits
+from lrcourse.grading.limits import Limits
 
 import hostile
 from course import make_course

@@ -31,7 +31,7 @@ def observer(name: str):
 
 class RemoteTarget:
     """A name defined in a student's process that the grader drives from outside (see
-    `lrcourse.grading.verdicts`): observers run over there, judges here."""
+    `lrcourse.grading.remote`): observers run over there, judges here."""
 
     name = "?"
 

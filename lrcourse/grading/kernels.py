@@ -27,8 +27,9 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
+from lrcourse.grading.limits import Limits
 from lrcourse.grading.namespaces import kill_quietly, mount_tmpfs, unmount
-from lrcourse.grading.sandbox import Limits, Sandbox
+from lrcourse.grading.sandbox import Sandbox
 from lrcourse.grading.zygote import START_SECONDS
 
 NOTEBOOK = Path("/notebook")  # where a sandboxed kernel sees the student's folder

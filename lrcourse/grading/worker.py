@@ -64,7 +64,7 @@ class Worker:
         from nbgrader.apps import NbGraderAPI
 
         from lrcourse.grading.kernels import Kernels, KernelZygote, use_forked_kernels
-        from lrcourse.grading.sandbox import Limits
+        from lrcourse.grading.limits import Limits
         from lrcourse.grading.sanitize import show_safely
         from lrcourse.grading.verdicts import Judge
 
