@@ -249,3 +249,15 @@ def test_only_pytorchs_own_argument_checks():
     strict = _wrong(catalogue.PLATEAU_WRONG, "rejects_factor_not_positive", "MyReduceLROnPlateau")
     with pytest.raises(AssertionError, match="your code raised ValueError"):
         check_plateau(strict, [PlateauCase([0.1], [], {"factor": 0.0})])
+
+
+def test_a_restored_state_is_compared_within_another_cpus_spread_not_a_step():
+    from lrcourse.checking.range_test import same_state
+
+    want = [[-3.6e-9, 2.0e-6], [12.5, 40.0]]  # (sum, sum of magnitudes) per tensor
+    another_cpu = [[-8.6e-9, 2.0e-6], [12.5 + 40.0 * 1.2e-7, 40.0 * (1 + 1e-7)]]
+    one_step = [[-3.6e-9, 2.0e-6], [12.5 + 40.0 * 5.3e-5, 40.0]]
+    assert same_state(another_cpu, want)
+    assert not same_state(one_step, want)
+    assert not same_state([[12.5, 40.0]], want) and not same_state("restored", want)
+    assert not same_state([[float("nan"), 2.0e-6], [12.5, 40.0]], want)

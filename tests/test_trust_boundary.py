@@ -110,3 +110,17 @@ def test_the_sandbox_command_isolates_and_drops_privileges():
     assert "/" not in [command[i + 1] for i, arg in enumerate(command) if arg in ("--bind", "--ro-bind")]
     if box.root:
         assert "--no-new-privs" in command and f"--reuid={box.uid}" in command and box.uid != 0
+
+
+def test_the_students_process_computes_with_the_graders_cpu_kernels(monkeypatch):
+    """The variables that choose float32 kernels reach the sandbox (a student's answer and the grader's reference
+    compute alike, lrcourse/tolerances.py); nothing else of the grader's environment does."""
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    monkeypatch.setenv("LRCOURSE_SECRET", "not for students")
+    box = sandbox.Sandbox(sandbox.Limits())
+    try:
+        command = box.command(["python", "-c", "pass"])
+    finally:
+        box.close()
+    settings = {command[i + 1]: command[i + 2] for i, arg in enumerate(command) if arg == "--setenv"}
+    assert settings["ATEN_CPU_CAPABILITY"] == "default" and "LRCOURSE_SECRET" not in settings

@@ -13,7 +13,7 @@ from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import Guard, StudentTimeout, expect_no_torch_scheduler
 from lrcourse.checking.observe import observe, observer
 from lrcourse.fixtures import range_fixture, state_vector
-from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL
+from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL, STATE_RTOL
 from lrcourse.training import one_thread
 
 RANGE_KEYS = ("lrs", "losses", "suggestion")
@@ -184,9 +184,9 @@ def range_loss_rtol(losses: list[float], step: int) -> float:
 
 
 def same_state(mine, want: list[list[float]]) -> bool:
-    """Two fingerprints of trained float32 state (`fixtures.state_vector`) agree: each sum within LOSS_RTOL of the
-    tensor's magnitude (a sum of values of both signs can move by more than its own size between two CPUs; a
-    step taken moves it by far more)."""
+    """Two fingerprints of trained float32 state (`fixtures.state_vector`) agree: each sum within STATE_RTOL of
+    the tensor's magnitude (a sum of values of both signs can move by more than its own size between two CPUs,
+    never by more than a part in ten million of its magnitude; one step of the test moves it by far more)."""
 
     def pair(entry) -> bool:
         return (
@@ -197,8 +197,8 @@ def same_state(mine, want: list[list[float]]) -> bool:
 
     def agree(mine_pair, want_pair) -> bool:
         (total, magnitude), (want_total, want_magnitude) = mine_pair, want_pair
-        return abs(total - want_total) <= LOSS_RTOL * want_magnitude + LOSS_ATOL and math.isclose(
-            magnitude, want_magnitude, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL
+        return abs(total - want_total) <= STATE_RTOL * want_magnitude + LOSS_ATOL and math.isclose(
+            magnitude, want_magnitude, rel_tol=STATE_RTOL, abs_tol=LOSS_ATOL
         )
 
     return isinstance(mine, list) and len(mine) == len(want) and all(map(pair, mine)) and all(map(agree, mine, want))
