@@ -1,17 +1,19 @@
 """Chapter 6's discrete outcomes keep clear of what another CPU changes.
 
-The chapter's range test runs live in every kernel, on every student's machine. Its divergence stop and its
-three suggestion rules (an argmin, a steepest slope, fastai's valley: a longest falling sequence) turn float32
-losses into one step or one rate, and a suggested rate is what the chapter trains with next (and looks up in its
-shipped runs). So no comparison they make may sit within another processor's spread. The test measures that
-spread step by step, between this process and one under another of PyTorch's CPU kernels
-(ATEN_CPU_CAPABILITY), and requires every outcome to stay the same when each smoothed loss moves by ten times
-the change seen at its step (never less than ten times `FLOOR`, above the largest change seen before any curve's
-lowest point, so a step where the two kernels happened to agree is not taken as exact).
+The chapter's range tests run live in every kernel, on every student's machine. Their divergence stop, the
+lowest loss and the three suggestion rules (the minimum divided by ten, the steepest slope, the valley: the
+longest stretch of consecutive falling steps) turn float32 losses into one step or one rate, and a suggested
+rate is what the chapter trains with next (and looks up in its shipped runs). So no comparison they make may
+sit within another processor's spread. The test measures that spread step by step, between this process and
+one under another of PyTorch's CPU kernels (ATEN_CPU_CAPABILITY), and requires every outcome to stay the same
+when each smoothed loss moves by ten times the change seen at its step (never less than ten times `FLOOR`,
+above the largest change seen before any curve's lowest point, so a step where the two kernels happened to
+agree is not taken as exact).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -23,7 +25,14 @@ import pytest
 from conftest import ROOT, read
 
 CHAPTER = ROOT / "source" / "06_choosing_the_rate" / "choosing_the_rate.ipynb"
-CURVES = ((1.0, 128), (10.0, 128), (10.0, 32), (10.0, 512))  # (end_lr, batch size): every range test the chapter reads
+# Every range test the chapter reads: its sweep's arguments, its smoothing, and whether the rules read it.
+CURVES = {
+    "end_lr=1": ({"end_lr": 1.0}, 0.98, True),
+    "end_lr=10": ({"end_lr": 10.0}, 0.98, True),
+    "batch 32": ({"end_lr": 10.0, "batch_size": 32}, 0.98, True),
+    "batch 512": ({"end_lr": 10.0, "batch_size": 512}, 0.98, True),
+    "SGD to 100": ({"start_lr": 1e-3, "end_lr": 100.0, "optimizer_class": "SGD"}, 0.9, False),  # `bound`
+}
 FLOOR = 5e-7  # the largest change seen here before a curve's lowest point was 3.4e-7
 TRIALS = 200
 
@@ -42,12 +51,20 @@ def chapter_functions() -> dict:
     raise AssertionError("chapter 6 has no `rules` cell")
 
 
+def sweep(chapter: dict, arguments: dict):
+    import torch
+
+    arguments = dict(arguments)
+    if "optimizer_class" in arguments:
+        arguments["optimizer_class"] = getattr(torch.optim, arguments["optimizer_class"])
+    return chapter["sweep"](**arguments)
+
+
 def smoothed_curves(chapter: dict) -> dict[str, list[float]]:
-    curves = {}
-    for end_lr, batch_size in CURVES:
-        _, raw = chapter["sweep"](end_lr=end_lr, batch_size=batch_size)
-        curves[f"{end_lr}/{batch_size}"] = chapter["smooth"](raw, 0.98).tolist()
-    return curves
+    return {
+        name: chapter["smooth"](sweep(chapter, arguments)[1], beta).tolist()
+        for name, (arguments, beta, _) in CURVES.items()
+    }
 
 
 def other_kernels_curves() -> dict[str, list[float]]:
@@ -62,39 +79,37 @@ def other_kernels_curves() -> dict[str, list[float]]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def outcomes(chapter: dict, lrs, losses) -> tuple:
-    """The step the test stops at, and each rule's suggestion from the curve up to it, as `range_test` keeps it."""
+def outcomes(chapter: dict, lrs, losses, rules: bool) -> tuple:
+    """The step the test stops at, the step of its lowest loss, and (where the chapter applies them) each rule's
+    suggestion from the curve up to the stop, as `range_test` keeps it."""
     stop = chapter["stop_step"](losses, 4.0)
-    return stop, tuple(rule(lrs[: stop + 1], losses[: stop + 1]) for rule in chapter["RULES"].values())
+    kept_lrs, kept = lrs[: stop + 1], losses[: stop + 1]
+    suggestions = tuple(rule(kept_lrs, kept) for rule in chapter["RULES"].values()) if rules else ()
+    return stop, int(np.argmin(kept)), suggestions
 
 
 @pytest.mark.slow  # it compares two kernels itself: not run again in the other-CPU pass
 def test_stop_and_suggestions_hold_under_ten_times_another_cpus_change():
-    with open(os.devnull, "w") as quiet, redirect(quiet):
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
         chapter = chapter_functions()
         here = smoothed_curves(chapter)
+        rates = {name: np.array(sweep(chapter, arguments)[0]) for name, (arguments, _, _) in CURVES.items()}
     elsewhere = other_kernels_curves()
     generator = np.random.default_rng(0)
-    for (end_lr, _), name in zip(CURVES, here):
+    for name, (_, _, rules) in CURVES.items():
         mine, theirs = np.array(here[name]), np.array(elsewhere[name])
-        change = np.abs(mine - theirs) / np.abs(theirs)
-        bound = 10 * np.maximum(change, FLOOR)
-        rates = np.array([1e-5 * (end_lr / 1e-5) ** (step / 99) for step in range(len(mine))])  # sweep's rates
-        expected = outcomes(chapter, rates, mine)
-        assert outcomes(chapter, rates, theirs) == expected, f"{name}: another CPU's kernels flip an outcome"
+        bound = 10 * np.maximum(np.abs(mine - theirs) / np.abs(theirs), FLOOR)
+        expected = outcomes(chapter, rates[name], mine, rules)
+        assert outcomes(chapter, rates[name], theirs, rules) == expected, f"{name}: another CPU's kernels flip it"
         for _ in range(TRIALS):
             moved = mine * (1 + generator.uniform(-1, 1, len(mine)) * bound)
-            assert outcomes(chapter, rates, moved) == expected, f"{name}: an outcome flips within ten times the change"
-
-
-def redirect(stream):
-    import contextlib
-
-    return contextlib.redirect_stdout(stream)
+            assert outcomes(chapter, rates[name], moved, rules) == expected, (
+                f"{name}: flips within ten times the change"
+            )
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT / "tests"))
-    with open(os.devnull, "w") as quiet, redirect(quiet):
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
         curves = smoothed_curves(chapter_functions())
     print(json.dumps(curves))
