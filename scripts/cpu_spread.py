@@ -41,12 +41,19 @@ def describe(configuration: dict[str, str]) -> str:
 
 def compute(cases: dict[str, list[dict]]) -> dict[str, list[dict]]:
     from lrcourse.checking import expected
+    from lrcourse.fixtures import range_fixture, state_vector
+    from lrcourse.training import one_thread
 
     references = expected.grader_references()
-    return {
+    results = {
         kind: [json.loads(json.dumps(getattr(references, f"reference_{kind}")(p))) for p in found]
         for kind, found in cases.items()
     }
+    for payload, result in zip(cases.get("range_test", []), results.get("range_test", [])):
+        with one_thread():  # what a restored range test is compared with: the fixture's trained state
+            model, optimizer, _ = range_fixture(payload)
+            result["fingerprint"] = state_vector(model, optimizer)
+    return results
 
 
 def relative(a: float, b: float) -> float:
@@ -66,6 +73,10 @@ def spread(results: list[dict[str, list[dict]]]) -> dict[str, float]:
                     else:
                         theirs_values = theirs[field]
                     name = f"{kind}.{field}"
+                    if field == "fingerprint":  # each tensor's sum, relative to the sum of its magnitudes
+                        change = max(abs(a[0] - b[0]) / a[1] for a, b in zip(values, theirs_values) if a[1])
+                        largest[name] = max(largest.get(name, 0.0), change)
+                        continue
                     if len(values) != len(theirs_values):
                         largest[name] = math.inf
                         continue

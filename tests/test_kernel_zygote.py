@@ -270,5 +270,7 @@ print("trap ran" if getattr(builtins, "TRAPPED", False) else "no trap",
 
 
 def test_shared_memory_queues_and_protected_files_never_reach_the_next_kernel(sandboxed_zygote, tmp_path):
-    assert run(tmp_path, LEAVE_IPC_AND_PROTECTED_FILES) == ["left True True\n"]
+    # the attacker's own kernel may also complain that its IPython history can no longer be written (the folder
+    # it made read-only): only what the next kernel finds matters
+    assert run(tmp_path, LEAVE_IPC_AND_PROTECTED_FILES)[0].startswith("left True True\n")
     assert run(tmp_path, FIND_IPC_AND_PROTECTED_FILES) == ["no trap no segment no queue ['.ipython', 'notebook']\n"]

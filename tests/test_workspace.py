@@ -171,12 +171,12 @@ def fake_grading(feedback: bool):
 def test_the_demo_grades_a_copy_and_touches_neither_the_release_nor_a_workspace(monkeypatch, capsys):
     """The demo's own steps for real (a scratch course, its release, the submissions); grading itself faked
     here, since the graded-class tests grade the same example class for real."""
-    from lrcourse import grading
+    from lrcourse.grading import grade, outcomes
 
     before = digests(ROOT / "notebooks")
     had_workspace = (ROOT / "workspace").exists()
-    monkeypatch.setattr(grading, "summary", lambda report: f"{report.assignment}: graded")
-    monkeypatch.setattr(grading, "grade_class", fake_grading(feedback=True))
+    monkeypatch.setattr(outcomes, "summary", lambda report: f"{report.assignment}: graded")
+    monkeypatch.setattr(grade, "grade_class", fake_grading(feedback=True))
     assert examples.grade_example_class(workers=1, sandboxed=False) == 0
     assert "Expected failures only: erin" in capsys.readouterr().out
     assert digests(ROOT / "notebooks") == before and (ROOT / "workspace").exists() == had_workspace
@@ -185,7 +185,7 @@ def test_the_demo_grades_a_copy_and_touches_neither_the_release_nor_a_workspace(
     assert [c.id for c in nbformat.read(carol, 4).cells] == [c.id for c in nbformat.read(release, 4).cells]
     shutil.rmtree(examples.DEMO / "feedback")
     monkeypatch.setattr(examples, "demo_course", lambda assignments: examples.DEMO)  # made above: once is enough
-    monkeypatch.setattr(grading, "grade_class", fake_grading(feedback=False))
+    monkeypatch.setattr(grade, "grade_class", fake_grading(feedback=False))
     assert examples.grade_example_class(workers=1, sandboxed=False) == 1
     out = capsys.readouterr().out
     assert "did NOT grade as it should" in out and "alice: graded without feedback" in out

@@ -186,7 +186,7 @@ def range_loss_rtol(losses: list[float], step: int) -> float:
 def same_state(mine, want: list[list[float]]) -> bool:
     """Two fingerprints of trained float32 state (`fixtures.state_vector`) agree: each sum within STATE_RTOL of
     the tensor's magnitude (a sum of values of both signs can move by more than its own size between two CPUs,
-    never by more than a part in ten million of its magnitude; one step of the test moves it by far more)."""
+    but only by about 1e-7 of its magnitude; lrcourse/tolerances.py says what a step of the test moves)."""
 
     def pair(entry) -> bool:
         return (
