@@ -60,11 +60,13 @@ def sweep(chapter: dict, arguments: dict):
     return chapter["sweep"](**arguments)
 
 
-def smoothed_curves(chapter: dict) -> dict[str, list[float]]:
-    return {
-        name: chapter["smooth"](sweep(chapter, arguments)[1], beta).tolist()
-        for name, (arguments, beta, _) in CURVES.items()
-    }
+def range_curves(chapter: dict) -> dict[str, tuple[list[float], list[float]]]:
+    """Each curve's rates and smoothed losses."""
+    curves = {}
+    for name, (arguments, beta, _) in CURVES.items():
+        rates, raw = sweep(chapter, arguments)
+        curves[name] = (list(rates), chapter["smooth"](raw, beta).tolist())
+    return curves
 
 
 def other_kernels_curves() -> dict[str, list[float]]:
@@ -92,24 +94,21 @@ def outcomes(chapter: dict, lrs, losses, rules: bool) -> tuple:
 def test_stop_and_suggestions_hold_under_ten_times_another_cpus_change():
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
         chapter = chapter_functions()
-        here = smoothed_curves(chapter)
-        rates = {name: np.array(sweep(chapter, arguments)[0]) for name, (arguments, _, _) in CURVES.items()}
+        here = range_curves(chapter)
     elsewhere = other_kernels_curves()
     generator = np.random.default_rng(0)
     for name, (_, _, rules) in CURVES.items():
-        mine, theirs = np.array(here[name]), np.array(elsewhere[name])
+        rates, mine, theirs = np.array(here[name][0]), np.array(here[name][1]), np.array(elsewhere[name])
         bound = 10 * np.maximum(np.abs(mine - theirs) / np.abs(theirs), FLOOR)
-        expected = outcomes(chapter, rates[name], mine, rules)
-        assert outcomes(chapter, rates[name], theirs, rules) == expected, f"{name}: another CPU's kernels flip it"
+        expected = outcomes(chapter, rates, mine, rules)
+        assert outcomes(chapter, rates, theirs, rules) == expected, f"{name}: another CPU's kernels flip it"
         for _ in range(TRIALS):
             moved = mine * (1 + generator.uniform(-1, 1, len(mine)) * bound)
-            assert outcomes(chapter, rates[name], moved, rules) == expected, (
-                f"{name}: flips within ten times the change"
-            )
+            assert outcomes(chapter, rates, moved, rules) == expected, f"{name}: flips within ten times the change"
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT / "tests"))
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-        curves = smoothed_curves(chapter_functions())
-    print(json.dumps(curves))
+        curves = range_curves(chapter_functions())
+    print(json.dumps({name: losses for name, (_, losses) in curves.items()}))
