@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -57,3 +58,22 @@ def stop(process: subprocess.Popen) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def lab_command(port: int, token: str, root: Path, workspaces: Path, *extra: str) -> list[str]:
+    """`jupyter lab` on 127.0.0.1:`port` with `token`, serving `root`, as the browser tests start it."""
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.open_browser=False",
+        *extra,
+        f"--LabApp.workspaces_dir={workspaces}",
+        f"--ServerApp.root_dir={root}",
+    ]
+    return command + (["--allow-root"] if os.geteuid() == 0 else [])

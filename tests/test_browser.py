@@ -12,15 +12,13 @@ Run alone with `make test-browser` (or `pytest -m browser`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sys
 
 import nbformat
 import pytest
 
 from conftest import ARTIFACTS, ROOT
-from labserver import free_port, running_lab
+from labserver import free_port, lab_command, running_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,20 +37,7 @@ def lab(tmp_path_factory):
     shutil.copy(ROOT / "nbgrader_config.py", home)
     SHOTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={TOKEN}",
-        "--ServerApp.open_browser=False",
-        "--LabApp.expose_app_in_browser=True",
-        f"--LabApp.workspaces_dir={home / 'workspaces'}",
-        f"--ServerApp.root_dir={home}",
-    ] + (["--allow-root"] if os.geteuid() == 0 else [])
+    command = lab_command(port, TOKEN, home, home / "workspaces", "--LabApp.expose_app_in_browser=True")
     with running_lab(command, home, TOKEN, port, ARTIFACTS / "browser-lab.log") as base:
         yield base
 

@@ -9,8 +9,6 @@ them, and the feedback HTML. No payload may leave a trace; the controls show tha
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from conftest import ARTIFACTS
 from course import NOTEBOOK, make_course, solution_answers, submit
 from gradedclass import lrcourse
-from labserver import free_port, running_lab
+from labserver import free_port, lab_command, running_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -101,20 +99,7 @@ def server(course):
     """JupyterLab with formgrader on the course root, as `make instructor` serves it."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={TOKEN}",
-        "--ServerApp.open_browser=False",
-        f"--LabApp.workspaces_dir={course.parent / 'workspaces'}",
-        f"--ServerApp.root_dir={course}",
-    ]
-    command += ["--allow-root"] if os.geteuid() == 0 else []
+    command = lab_command(port, TOKEN, course, course.parent / "workspaces")
     with running_lab(command, course, TOKEN, port, ARTIFACTS / "instructor-browser-lab.log") as base:
         yield base
 
