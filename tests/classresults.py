@@ -10,10 +10,13 @@ through nbgrader's API and left pending for the other.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
+from filelock import FileLock
 
 from lrcourse.build import generate_release
 from lrcourse.examples import submit_example_class
@@ -74,22 +77,40 @@ def grade_by_hand(course: Path, student: str, score: float) -> None:
         gradebook.db.commit()
 
 
-def build_class(directory: Path, written_answer: bool = False, *export_args: str):
-    """Grade the class with `lrcourse grade`; chapter 2 last, with `export_args` (e.g. --export --roster ...).
-    Returns (course, the CompletedProcess of chapter 2's grading)."""
-    course = make_class_course(directory, written_answer)
+def build_class(directory: Path) -> tuple[Path, subprocess.CompletedProcess]:
+    """Grade the class with `lrcourse grade`: chapter 1 (with its written answer, alice's graded by hand),
+    then chapter 2 with `--export --roster`. Returns (course, the CompletedProcess of chapter 2's grading)."""
+    course = make_class_course(directory, written_answer=True)
     submit_example_class(course, ROOT / "examples" / "class")
-    if written_answer:
-        # nbgrader scores an unchanged written answer 0 by itself: both write one, a grader marks alice's
-        autograded = {k: v for k, v in solution_answers(GENERATED).items() if not k.startswith("written_")}
-        submit(course, "alice", GENERATED, {**autograded, WRITTEN: "It overshoots, more each step."})
-        submit(course, "zoe", GENERATED, {WRITTEN: "No idea."})  # exercises untouched; not in the roster
-        first = lrcourse(course, "grade", GENERATED, "--workers", "2", timeout=1200)
-        assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-        grade_by_hand(course, "alice", ALICE_WRITTEN_SCORE)
-    run = lrcourse(course, "grade", EXAMPLE, "--workers", "2", *export_args, timeout=1200)
+    # nbgrader scores an unchanged written answer 0 by itself: both write one, a grader marks alice's
+    autograded = {k: v for k, v in solution_answers(GENERATED).items() if not k.startswith("written_")}
+    submit(course, "alice", GENERATED, {**autograded, WRITTEN: "It overshoots, more each step."})
+    submit(course, "zoe", GENERATED, {WRITTEN: "No idea."})  # exercises untouched; not in the roster
+    first = lrcourse(course, "grade", GENERATED, "--workers", "2", timeout=1200)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    grade_by_hand(course, "alice", ALICE_WRITTEN_SCORE)
+    run = lrcourse(course, "grade", EXAMPLE, "--workers", "2", "--export", "--roster", str(ROSTER), timeout=1200)
     assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]  # erin's notebook is malformed
     return course, run
+
+
+def graded_class_copy(tmp_path_factory, worker_id: str, name: str) -> tuple[Path, subprocess.CompletedProcess]:
+    """A private copy of the class, graded once per test session (test_export and test_class_report share it:
+    grading it twice cost a worker minutes). Under xdist the first worker to ask grades it in the run's
+    shared temporary folder while the other waits on a file lock; each caller gets its own copy, since
+    some tests write into the course."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base if worker_id == "master" else base.parent) / "graded-example-class"
+    with FileLock(f"{shared}.lock"):
+        if not (shared / "run.json").is_file():
+            course, run = build_class(shared / "course")
+            (shared / "run.json").write_text(json.dumps([run.args, run.returncode, run.stdout, run.stderr]))
+    args, returncode, stdout, stderr = json.loads((shared / "run.json").read_text())
+    course = tmp_path_factory.mktemp(name) / "course"
+    shutil.copytree(shared / "course", course, symlinks=True)
+    return course, subprocess.CompletedProcess(
+        args, returncode, stdout.replace(str(shared / "course"), str(course)), stderr
+    )
 
 
 def gradebook_cells(course: Path, db_url: str | None = None) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,30 +35,39 @@ SMALL_CLASS = [
     catalogue.STEP_FORBIDDEN[0],
     catalogue.STEP_BROKEN[0],
 ]
+# Plain nbgrader against the catalogue: two correct styles, every fifth mistake (the list spans the
+# scheduler's every rule), a forbidden use; the fidelity tests hold `lrcourse grade` to all of them.
+SEQUENTIAL_CLASS = catalogue.PLATEAU_CORRECT[:2] + catalogue.PLATEAU_WRONG[::5] + catalogue.PLATEAU_FORBIDDEN[:1]
 
 
 def losses(answers) -> dict[str, set[str]]:
     return {student_name(a): a.failing for a in answers}
 
 
-def small_class(directory):
-    course = make_course(directory, [SMALL])
+@pytest.fixture(scope="module")
+def small_class_template(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("small-class") / "course", [SMALL])
     for answer in SMALL_CLASS:
         submit_answer(course, student_name(answer), answer)
     return course
 
 
+@pytest.fixture
+def small_class(small_class_template, tmp_path):
+    """A fresh copy of the small class, released and submitted, for a test that grades it."""
+    return shutil.copytree(small_class_template, tmp_path / "course")
+
+
 @pytest.mark.slow
-def test_sequential_nbgrader_scores_a_class_of_30_exactly_as_expected(tmp_path):
-    """27 catalogue answers and 3 broken-but-readable submissions, graded by plain `nbgrader autograde` in one
+def test_sequential_nbgrader_scores_a_class_exactly_as_expected(tmp_path):
+    """12 catalogue answers and 3 broken-but-readable submissions, graded by plain `nbgrader autograde` in one
     process: every cell scores as the catalogue says, as it does under `lrcourse grade` (fidelity tests)."""
-    answers = (catalogue.PLATEAU_CORRECT + catalogue.PLATEAU_WRONG + catalogue.PLATEAU_FORBIDDEN)[:27]
     course = make_course(tmp_path / "sequential", [CHAPTER])
-    for answer in answers:
+    for answer in SEQUENTIAL_CLASS:
         submit_answer(course, student_name(answer), answer)
     submit_broken(course, unreadable=False)  # plain nbgrader cannot read the other two at all
-    expected = {**losses(answers), **broken_expectations()}
-    assert len(expected) == 30
+    expected = {**losses(SEQUENTIAL_CLASS), **broken_expectations()}
+    assert len(expected) == 15
     result = autograde(course, CHAPTER)
     assert unexpected_scores(scores(course, CHAPTER), expected) == {}, result.stderr[-3000:]
 
@@ -73,8 +83,8 @@ def wait_for_marks(course, chapter, count, process, timeout=600):
 
 
 @pytest.mark.slow
-def test_interrupt_then_rerun_loses_nothing_and_reruns_grade_only_changes(tmp_path):
-    course = small_class(tmp_path / "interrupted")
+def test_interrupt_then_rerun_loses_nothing_and_reruns_grade_only_changes(small_class):
+    course = small_class
     # Like Ctrl-C in a terminal: SIGINT to the command's whole process group.
     process = subprocess.Popen(
         [sys.executable, "-m", "lrcourse.cli", "grade", SMALL, "--workers", "2"],
@@ -114,8 +124,8 @@ def test_interrupt_then_rerun_loses_nothing_and_reruns_grade_only_changes(tmp_pa
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_postgresql_gradebook_with_concurrent_workers(tmp_path):
-    course = small_class(tmp_path / "postgres")
+def test_postgresql_gradebook_with_concurrent_workers(small_class):
+    course = small_class
     with postgres_server() as db_url:
         run = lrcourse(course, "grade", SMALL, "--workers", "2", "--db-url", db_url, timeout=1200)
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
@@ -169,10 +179,10 @@ def stale_sandbox_files(since: float) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
-def test_a_killed_grading_run_leaves_nothing_running(tmp_path, how):
+def test_a_killed_grading_run_leaves_nothing_running(small_class, how):
     """A scheduler's stop or a CI time-out (SIGTERM), or `kill -9` of the command: no worker, kernel, answer
     process or sandbox survives; SIGTERM also keeps every grade already written, like Ctrl-C."""
-    course = small_class(tmp_path / how)
+    course = small_class
     started = time.time()
     tag = f"LRCOURSE_TEST_TAG=killed-{how}-{os.getpid()}"
     process = subprocess.Popen(

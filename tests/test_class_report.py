@@ -1,8 +1,9 @@
 """The class report (reports/<chapter>.html) of the README's example class, held to the gradebook.
 
-The class is graded once per module by `lrcourse grade` (classresults.py). The page is read twice: as
-HTML here (tables by id, images, nothing fetched from anywhere), and in headless Chromium (the browser
-test reads the numbers a reader sees and takes a screenshot into test-artifacts/class-report/).
+The class is graded once per test session by `lrcourse grade`, shared with test_export (classresults.py).
+The page is read twice: as HTML here (tables by id, images, nothing fetched from anywhere), and in headless
+Chromium (the browser test reads the numbers a reader sees and takes a screenshot into
+test-artifacts/class-report/).
 A trusted-verdicts file (the shape the trusted checker writes) shows the "overridden" rows.
 """
 
@@ -18,7 +19,7 @@ import pytest
 from lrcourse.grading.class_report import distribution, item_stats, write_class_report
 from lrcourse.grading.results import PENDING, AssignmentGrades, Item, frequent_failures, short_message, student_failures
 
-from classresults import EXAMPLE, build_class, gradebook_cells
+from classresults import EXAMPLE, gradebook_cells, graded_class_copy
 from conftest import ARTIFACTS
 
 SHOTS = ARTIFACTS / "class-report"
@@ -126,8 +127,8 @@ def expected_distribution(cells: dict) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    course, run = build_class(tmp_path_factory.mktemp("report-class"))
+def graded(tmp_path_factory, worker_id):
+    course, run = graded_class_copy(tmp_path_factory, worker_id, "report-class")
     return SimpleNamespace(
         path=course, run=run, cells=gradebook_cells(course)[EXAMPLE], report=course / "reports" / f"{EXAMPLE}.html"
     )

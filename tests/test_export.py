@@ -1,8 +1,8 @@
 """Per-item grades and the Canvas import file (`lrcourse export`, `lrcourse grade --export`).
 
-The slow tests grade a small class once (classresults.py: the example class in chapter 2, a generated
-class with a hand-graded written answer in chapter 1) and hold the files to nbgrader's own numbers: the
-gradebook's per-cell scores, its grades.csv totals. The fast ones check the pieces on made-up grades.
+The slow tests read a small class graded once per session, shared with test_class_report (classresults.py:
+the example class in chapter 2, a generated class with a hand-graded written answer in chapter 1), and hold
+the files to nbgrader's own numbers: the gradebook's per-cell scores, its grades.csv totals. The fast ones check the pieces on made-up grades.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from classresults import (
     ROSTER,
     WRITTEN,
     WRITTEN_POINTS,
-    build_class,
     gradebook_cells,
+    graded_class_copy,
     nbgrader_totals,
     read_csv,
 )
@@ -101,8 +101,8 @@ def test_canvas_file_round_trips_the_roster(tmp_path):
 # Slow: a graded class
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    course, run = build_class(tmp_path_factory.mktemp("export-class"), True, "--export", "--roster", str(ROSTER))
+def graded(tmp_path_factory, worker_id):
+    course, run = graded_class_copy(tmp_path_factory, worker_id, "export-class")
     return SimpleNamespace(path=course, run=run, cells=gradebook_cells(course))
 
 
