@@ -27,6 +27,9 @@ import re
 import stat
 from dataclasses import dataclass, field
 
+import dateutil.parser
+import dateutil.tz
+
 ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\Z")
 TIMESTAMP_PATTERN = re.compile(r"[0-9A-Za-z :._-]{1,64}\Z")
 RANDOM_PATTERN = re.compile(r"[A-Za-z0-9_=-]{0,64}\Z")
@@ -52,8 +55,6 @@ class Submission:
 
 def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime]:
     """The student id and time a folder's name claims; Refused if the name is not nbgrader's shape."""
-    from nbgrader.utils import parse_utc
-
     parts = name.split("+")
     if len(parts) not in (3, 4) or parts[1] != assignment:
         raise Refused(f"the folder's name is not <id>+{assignment}+<timestamp>[+random]")
@@ -64,9 +65,20 @@ def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime]:
         raise Refused("the folder's name holds characters nbgrader never writes")
     try:
         when = parse_utc(timestamp)
-    except (ValueError, OverflowError) as error:
+    except (ValueError, OverflowError, dateutil.parser.ParserError) as error:
         raise Refused(f"the folder's timestamp {timestamp!r} is not a time ({error})") from None
     return student, when
+
+
+def parse_utc(timestamp: str) -> datetime.datetime:
+    """A timestamp as nbgrader writes it (`date time zone`, the zone a name) or ISO, as naive UTC
+    (`nbgrader.utils.parse_utc` does the same, but importing it costs seconds)."""
+    date_time, _, zone = timestamp.rpartition(" ")
+    named = dateutil.tz.gettz(zone) if timestamp.count(" ") == 2 and zone[:1].isalpha() else None
+    when = dateutil.parser.parse(date_time if named else timestamp)
+    if named:
+        when = when.replace(tzinfo=named)
+    return when.astimezone(datetime.UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
 def read_submission(
