@@ -29,7 +29,7 @@ import nbformat
 import pytest
 
 from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect
-from lrcourse.grading.inbound import Refused, claimed
+from lrcourse.grading.inbound import Refused, claimed, read_submission, user_name
 
 import hostile
 from course import NOTEBOOK, make_course, released
@@ -273,6 +273,69 @@ def test_an_exchange_that_cannot_tell_students_apart_is_refused(tmp_path):
     with pytest.raises(ExchangeUnusable, match="cannot tell students apart"):
         collect(tmp_path, CHAPTER, Exchange(inbound, 50))
     assert not (tmp_path / "submitted").exists()
+
+
+def test_one_student_forging_classmates_does_not_stop_the_exchange(tmp_path):
+    """Every folder owned by one user who is one of the students named: forgeries, refused one by one."""
+    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
+    (tmp_path / "source" / CHAPTER / FILE).write_text("{}")
+    inbound = tmp_path / "exchange" / "lr-schedules" / "inbound"
+    me = user_name(os.geteuid())
+    for student in (me, "alice"):
+        (inbound / f"{student}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+x").mkdir(parents=True)
+    result = collect(tmp_path, CHAPTER, Exchange(inbound, 50))
+    reasons = {row["submission"].split("+")[0]: row["reason"] for row in result.refused}
+    assert not result.collected and "no notebook of the assignment" in reasons[me], reasons
+    assert "no OS user is named 'alice'" in reasons["alice"] or f"owned by {me}, not by alice" in reasons["alice"]
+
+
+def inbound_folder(tmp_path: Path, stamp: str = "2026-01-01 00:00:00.000000 UTC") -> tuple[Path, str]:
+    """An inbound folder of this process's own user (who owns what it writes), with an honest notebook."""
+    name = f"{user_name(os.geteuid())}+{CHAPTER}+{stamp}+x"
+    (tmp_path / name).mkdir()
+    (tmp_path / name / FILE).write_text('{"cells": []}')
+    return tmp_path / name, name
+
+
+def read(tmp_path: Path, name: str, limit: int = 1 << 20):
+    inbound = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return read_submission(inbound, name, CHAPTER, {FILE}, limit)
+    finally:
+        os.close(inbound)
+
+
+TRAPS = {  # what a submission folder holds -> the reason it is refused
+    "symlink": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/etc/passwd"), "is a symbolic link"),
+    "dev-zero": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/dev/zero"), "is a symbolic link"),
+    "fifo": (lambda f: (f / FILE).unlink() or os.mkfifo(f / FILE), "is a FIFO"),
+    "hard-link": (lambda f: os.link(f / FILE, f.parent / "elsewhere"), "is a hard link"),
+    "folder": (lambda f: (f / "sub").mkdir(), "is a folder, not a plain file"),
+    "unexpected": (lambda f: (f / "notes.txt").write_text("x"), "is not part of the assignment"),
+    "oversized": (lambda f: (f / FILE).write_bytes(b" " * (2 << 20)), "is larger than 1 MB"),
+    "no-notebook": (lambda f: (f / FILE).unlink(), "no notebook of the assignment"),
+}
+
+
+@pytest.mark.parametrize("trap", TRAPS)
+def test_a_submission_holding_anything_but_plain_files_is_refused(tmp_path, trap):
+    folder, name = inbound_folder(tmp_path)
+    make, reason = TRAPS[trap]
+    make(folder)
+    with pytest.raises(Refused, match=reason):
+        read(tmp_path, name)
+
+
+def test_a_future_timestamp_is_refused_and_an_honest_submission_read_with_the_kernels_time(tmp_path):
+    _, future = inbound_folder(tmp_path, "2099-01-01 00:00:00.000000 UTC")
+    with pytest.raises(Refused, match="in the future"):
+        read(tmp_path, future)
+    folder, name = inbound_folder(tmp_path)
+    (folder / "timestamp.txt").write_text("2000-01-01 00:00:00.000000 UTC")  # the student's claim: not read
+    submission = read(tmp_path, name)
+    changed = max(os.stat(p).st_ctime_ns for p in (folder, folder / FILE, folder / "timestamp.txt"))
+    assert submission.files[FILE] == b'{"cells": []}'
+    assert submission.time == datetime.datetime.fromtimestamp(changed / 1e9, datetime.UTC).replace(tzinfo=None)
 
 
 @pytest.mark.parametrize(
