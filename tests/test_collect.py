@@ -313,6 +313,7 @@ TRAPS = {  # what a submission folder holds -> the reason it is refused
     "folder": (lambda f: (f / "sub").mkdir(), "is a folder, not a plain file"),
     "unexpected": (lambda f: (f / "notes.txt").write_text("x"), "is not part of the assignment"),
     "oversized": (lambda f: (f / FILE).write_bytes(b" " * (2 << 20)), "is larger than 1 MB"),
+    "thousands": (lambda f: [(f / f"{i}.txt").touch() for i in range(1000)], "holds 1001 entries"),
     "no-notebook": (lambda f: (f / FILE).unlink(), "no notebook of the assignment"),
 }
 

@@ -34,6 +34,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\Z")
 TIMESTAMP_PATTERN = re.compile(r"[0-9A-Za-z :._-]{1,64}\Z")
 RANDOM_PATTERN = re.compile(r"[A-Za-z0-9_=-]{0,64}\Z")
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")  # nbgrader submit writes both
+MAX_ENTRIES = 64
 SMALL_FILE_BYTES = 64 << 10  # nbgrader's own files hold a line
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)  # clocks of the students' servers may run a little ahead
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
@@ -111,6 +112,8 @@ def read_submission(
 def _read_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
     """Every entry's bytes and change time; Refused naming every entry that is not a plain file of the student's."""
     entries = sorted(os.listdir(folder))
+    if len(entries) > MAX_ENTRIES:  # an assignment has a few files: do not check thousands one by one
+        raise Refused(f"the folder holds {len(entries)} entries (an assignment has at most {MAX_ENTRIES})")
     problems = []
     for entry in entries:
         try:
