@@ -358,3 +358,17 @@ def test_folder_names_outside_nbgraders_shape_are_refused(name, reason):
 def test_an_honest_name_is_read():
     student, when = claimed(f"alice+{CHAPTER}+2026-01-02 03:04:05.000006 UTC+AbC_-=", CHAPTER)
     assert (student, when) == ("alice", datetime.datetime(2026, 1, 2, 3, 4, 5, 6))
+
+
+def test_collect_exits_2_when_the_exchange_is_missing(tmp_path, capsys):
+    import argparse
+
+    from lrcourse.cli import command_collect
+
+    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
+    (tmp_path / "source" / CHAPTER / FILE).write_text("{}")
+    (tmp_path / "nbgrader_config.py").write_text(
+        f'c = get_config()\nc.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{tmp_path / "none"}"\n'
+    )
+    assert command_collect(argparse.Namespace(course=str(tmp_path), assignment=CHAPTER)) == 2
+    assert f"cannot open the inbound folder {tmp_path / 'none' / 'lr-schedules' / 'inbound'}" in capsys.readouterr().err
