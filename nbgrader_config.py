@@ -35,6 +35,8 @@ c.Sandbox.tmp_mb = 256          # its private /tmp
 # Released feedback shows each test cell's result and message but not its hidden tests' source; True restores
 # nbgrader's behaviour (the source of hidden tests in every student's feedback).
 c.Lrcourse.feedback_shows_hidden_tests = False
+# `lrcourse collect` refuses a submitted notebook larger than this (MB).
+c.Lrcourse.max_notebook_mb = 50
 # Nothing a student wrote runs in the instructor's browser: formgrader's view of a submission and the feedback
 # show its outputs, markdown and raw cells sanitized (lrcourse/grading/sanitize.py).
 c.HTMLExporter.preprocessors = ["lrcourse.grading.sanitize.SafeToShow"]

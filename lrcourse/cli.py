@@ -1,5 +1,6 @@
 """The `lrcourse` command.
 
+lrcourse collect ASSIGNMENT                                        take submissions from nbgrader's exchange
 lrcourse grade ASSIGNMENT [--workers N] [--force] [--db-url URL]   grade a class (instructors)
 lrcourse export [ASSIGNMENT ...] [--roster FILE] [--db-url URL]    per-item grades, Canvas file, class reports
 lrcourse check [CHAPTER ...]                                       grade your own notebooks (self-study)
@@ -67,6 +68,22 @@ def _sandbox_ready(args) -> bool:
         )
         return False
     return True
+
+
+def command_collect(args) -> int:
+    """Each student's newest acceptable submission from the exchange into submitted/; 1 if any was refused,
+    2 if the exchange cannot be used."""
+    from lrcourse.grading.collect import ExchangeUnusable, collect, exchange_of, summary, write_report
+
+    course = Path(args.course).resolve()
+    try:
+        result = collect(course, args.assignment, exchange_of(course))
+    except ExchangeUnusable as error:
+        print(f"lrcourse collect: {error}", file=sys.stderr)
+        return 2
+    print(summary(result))
+    print(f"report: {write_report(course, result)}")
+    return 1 if result.refused else 0
 
 
 def command_grade(args) -> int:
@@ -237,6 +254,15 @@ def parser() -> argparse.ArgumentParser:
         prog="lrcourse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = top.add_subparsers(dest="command", required=True)
+    collect = sub.add_parser(
+        "collect",
+        help="take each student's newest submission from nbgrader's exchange into submitted/ (replaces "
+        "`nbgrader collect`): only folders and plain files owned by the student's OS user, no links, FIFOs or "
+        "devices; every refusal reported with its reason (reports/collect-ASSIGNMENT.json)",
+    )
+    collect.add_argument("assignment")
+    collect.add_argument("--course", default=".", help="the course folder (default: here)")
+    collect.set_defaults(run=command_collect)
     grade = sub.add_parser("grade", help="autograde every submission of an assignment, in parallel")
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: cores)")

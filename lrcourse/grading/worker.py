@@ -4,7 +4,7 @@ nbgrader's import and set-up, the kernel zygote (the students' notebooks) and th
 trusted verdicts) are paid once per worker. For each student the worker runs nbgrader's autograde (exactly
 what `nbgrader autograde` runs), then decides every autograded test cell again outside the student's kernel
 and writes those scores into the gradebook (`verdicts`: the kernel's own results are only the student's
-messages), then generates the feedback; the student is marked done only if all of it worked. A student whose
+messages) with the late penalty computed from them (`late`), then generates the feedback; the student is marked done only if all of it worked. A student whose
 notebook run fails in the kernel (a crash, a time-out) still gets the trusted verdicts, with the kernel's
 failure as the reason.
 
@@ -147,7 +147,7 @@ class Worker:
 
     def decide(self, exercise, assignment: str, student: str, answers: list[str]):
         """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
-        from lrcourse.grading import verdicts
+        from lrcourse.grading import late, verdicts
         from lrcourse.grading.answer_zygote import GraderFault
 
         try:
@@ -162,6 +162,7 @@ class Worker:
                     verdict.visible_score = verdict.trusted_score
                 grade.auto_score = verdict.trusted_score
             book.db.commit()
+            late.assign_penalties(book, self.api.config, assignment, student)  # from the trusted score
         folder = self.course / "autograded" / student / assignment
         folder.mkdir(parents=True, exist_ok=True)
         verdicts.write(folder, decided)

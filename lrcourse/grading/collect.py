@@ -1,0 +1,158 @@
+"""`lrcourse collect`: take students' submissions from nbgrader's exchange into `submitted/`, trusting none.
+
+It replaces `nbgrader collect`, which takes any folder named after a student (a classmate can write one,
+with a later timestamp), follows links as the instructor (a link to `source/` hands the student the
+solutions) and reads FIFOs and devices. Here each inbound folder of the assignment is checked and read by
+`inbound` (owner, name, kinds of files, sizes), each student's newest accepted submission is written to
+`submitted/<id>/<assignment>/` with the time the kernel recorded as its `timestamp.txt` (nbgrader's late
+penalty reads it), and every refusal is reported with its reason, on the terminal and in
+`reports/collect-<assignment>.json`.
+
+Nbgrader's exchange tells students apart only by the OS user owning each folder. Where every submission is
+owned by one user (hubs whose pods all run as one uid, as many Kubernetes set-ups do), no owner check can
+hold, so collect refuses the whole exchange (`ExchangeUnusable`) instead of trusting folder names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lrcourse.grading.inbound import OPEN_FLAGS, Refused, Submission, read_submission, user_name
+
+MAX_NOTEBOOK_MB = 50  # c.Lrcourse.max_notebook_mb
+
+
+class ExchangeUnusable(Exception):
+    """The exchange cannot be read, or cannot tell one student from another."""
+
+
+@dataclass
+class Exchange:
+    inbound: Path
+    max_notebook_mb: float
+
+
+@dataclass
+class Collected:
+    assignment: str
+    inbound: str
+    collected: list[dict] = field(default_factory=list)  # {student, submission, time}
+    refused: list[dict] = field(default_factory=list)  # {submission, reason}
+    superseded: list[dict] = field(default_factory=list)  # older accepted submissions of a student
+
+
+def exchange_of(course: Path) -> Exchange:
+    """The exchange as nbgrader's own commands would find it: the system-wide and user nbgrader_config.py
+    files (a hub's /etc/jupyter), then the course folder's."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = Config()
+    for folder in [*reversed(jupyter_config_path()), str(course)]:
+        if (Path(folder) / "nbgrader_config.py").is_file():
+            config.merge(PyFileConfigLoader("nbgrader_config.py", path=folder).load_config())
+    root = config.get("Exchange", {}).get("root", "/usr/local/share/nbgrader/exchange")
+    course_id = config.get("CourseDirectory", {}).get("course_id", "")
+    if not course_id:
+        raise ExchangeUnusable("no course id (c.CourseDirectory.course_id) in nbgrader_config.py")
+    limit = float(config.get("Lrcourse", {}).get("max_notebook_mb", MAX_NOTEBOOK_MB))
+    return Exchange(Path(root) / course_id / "inbound", limit)
+
+
+def collect(course: Path, assignment: str, exchange: Exchange) -> Collected:
+    """Check every inbound submission of `assignment`, copy each student's newest accepted one to submitted/."""
+    notebooks = {path.name for path in (course / "source" / assignment).glob("*.ipynb")}
+    if not notebooks:
+        raise ExchangeUnusable(f"no notebook in source/{assignment}: is {assignment!r} an assignment?")
+    try:
+        inbound = os.open(exchange.inbound, OPEN_FLAGS | os.O_DIRECTORY)
+    except OSError as error:
+        raise ExchangeUnusable(f"cannot open the inbound folder {exchange.inbound}: {error.strerror}") from None
+    result = Collected(assignment, str(exchange.inbound))
+    try:
+        names = os.listdir(inbound)
+        _check_owners_tell_apart(inbound, names, exchange.inbound)
+        accepted: dict[str, list[Submission]] = {}
+        for name in sorted(n for n in names if f"+{assignment}+" in n):
+            try:
+                submission = read_submission(
+                    inbound, name, assignment, notebooks, int(exchange.max_notebook_mb * (1 << 20))
+                )
+            except (Refused, OSError) as error:
+                reason = str(error) if isinstance(error, Refused) else f"cannot be read: {error.strerror}"
+                result.refused.append({"submission": name, "reason": reason})
+                continue
+            accepted.setdefault(submission.student, []).append(submission)
+    finally:
+        os.close(inbound)
+    for student, submissions in sorted(accepted.items()):
+        submission = max(submissions, key=lambda s: s.time)  # the kernel's time: the student cannot move it back
+        result.superseded += [{"submission": s.name} for s in submissions if s is not submission]
+        _write(course / "submitted" / student / assignment, submission)
+        result.collected.append({"student": student, "submission": submission.name, "time": _stamp(submission)})
+    return result
+
+
+def _check_owners_tell_apart(inbound: int, names: list[str], path: Path) -> None:
+    """Refuse an exchange whose submissions, naming several students, all belong to one OS user who is none
+    of them (every pod running as one uid). One student forging classmates' folders is not that: their
+    own folders are owned by the user they name, and the forgeries are refused one by one."""
+    owners, students = set(), set()
+    for name in names:
+        if name.count("+") >= 2:
+            try:
+                owners.add(os.stat(name, dir_fd=inbound, follow_symlinks=False).st_uid)
+            except OSError:  # removed meanwhile
+                continue
+            students.add(name.split("+", 1)[0])
+    if len(students) > 1 and len(owners) == 1 and user_name(next(iter(owners))) not in students:
+        raise ExchangeUnusable(
+            f"every submission in {path} is owned by one OS user ({user_name(owners.pop())}) though they name "
+            f"{len(students)} students: this exchange cannot tell students apart, so no submission in it can "
+            "be trusted (see the README: give each student their own uid, or collect another way)"
+        )
+
+
+def _stamp(submission: Submission) -> str:
+    return submission.time.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def _write(folder: Path, submission: Submission) -> None:
+    """Replace `folder` with the submission's files and its trusted time; a crash leaves the old one or the new."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    fresh = folder.parent / f".{folder.name}.collecting"
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir()
+    for name, data in submission.files.items():
+        if name != "timestamp.txt":  # the student wrote it: the kernel's time stands instead
+            (fresh / name).write_bytes(data)
+    (fresh / "timestamp.txt").write_text(_stamp(submission))
+    stale = folder.parent / f".{folder.name}.replaced"
+    shutil.rmtree(stale, ignore_errors=True)
+    if folder.exists():
+        folder.rename(stale)
+    fresh.rename(folder)
+    shutil.rmtree(stale, ignore_errors=True)
+
+
+def write_report(course: Path, result: Collected) -> Path:
+    path = course / "reports" / f"collect-{result.assignment}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.__dict__, indent=1))
+    return path
+
+
+def summary(result: Collected) -> str:
+    """What the terminal shows: one line per collected student and per refusal (names escaped)."""
+    lines = [f"collected {row['student']!r} from {row['submission']!r} ({row['time']})" for row in result.collected]
+    lines += [f"refused {row['submission']!r}: {row['reason']}" for row in result.refused]
+    lines.append(
+        f"{result.assignment}: {len(result.collected)} collected, {len(result.refused)} refused, "
+        f"{len(result.superseded)} older submissions skipped"
+    )
+    return "\n".join(lines)

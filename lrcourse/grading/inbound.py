@@ -1,0 +1,187 @@
+"""One submission in nbgrader's exchange, read as `lrcourse collect` trusts it: not at all until checked.
+
+The exchange's inbound folder is writable by every student (nbgrader's design), so anything in it may be a
+classmate's forgery or a trap for the instructor's account that collects it. A submission folder
+`<id>+<assignment>+<timestamp>[+random]` is accepted only when:
+
+- its name has that shape, with an id of `ID_PATTERN` and a timestamp not in the future;
+- the folder and every entry in it are owned by the OS user whose name is the id (`pwd.getpwnam`): the
+  kernel, not the student, says who made it;
+- every entry is a plain file with one name (no symbolic or hard link, FIFO, socket, device or folder),
+  named as one of the assignment's notebooks or nbgrader's own `timestamp.txt` / `submission_secret.txt`,
+  and within its size limit.
+
+Reading never follows a link and never leaves the folder: entries are opened relative to the folder's own
+descriptor with O_NOFOLLOW and O_NONBLOCK (a FIFO cannot block), and the opened descriptor is checked again
+(fstat), so a file swapped after the check is refused too. The submission time is the newest change time
+(ctime) of the folder and its files: the kernel sets it, and a student can only move it later, never
+earlier; the `timestamp.txt` the student wrote is not read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pwd
+import re
+import stat
+from dataclasses import dataclass, field
+
+import dateutil.parser
+import dateutil.tz
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\Z")
+TIMESTAMP_PATTERN = re.compile(r"[0-9A-Za-z :._-]{1,64}\Z")
+RANDOM_PATTERN = re.compile(r"[A-Za-z0-9_=-]{0,64}\Z")
+NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")  # nbgrader submit writes both
+MAX_ENTRIES = 64
+SMALL_FILE_BYTES = 64 << 10  # nbgrader's own files hold a line
+FUTURE_TOLERANCE = datetime.timedelta(minutes=5)  # clocks of the students' servers may run a little ahead
+OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+class Refused(Exception):
+    """Why a submission is not taken (the message is the reason, as the report shows it)."""
+
+
+@dataclass
+class Submission:
+    """An accepted submission: its files' bytes and the time the kernel recorded."""
+
+    name: str  # the inbound folder's name
+    student: str
+    time: datetime.datetime  # UTC, naive (as nbgrader's gradebook keeps times)
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime]:
+    """The student id and time a folder's name claims; Refused if the name is not nbgrader's shape."""
+    parts = name.split("+")
+    if len(parts) not in (3, 4) or parts[1] != assignment:
+        raise Refused(f"the folder's name is not <id>+{assignment}+<timestamp>[+random]")
+    student, _, timestamp = parts[:3]
+    if not ID_PATTERN.match(student):
+        raise Refused(f"the student id {student!r} is outside the pattern {ID_PATTERN.pattern}")
+    if not TIMESTAMP_PATTERN.match(timestamp) or (len(parts) == 4 and not RANDOM_PATTERN.match(parts[3])):
+        raise Refused("the folder's name holds characters nbgrader never writes")
+    try:
+        when = parse_utc(timestamp)
+    except (ValueError, OverflowError, dateutil.parser.ParserError) as error:
+        raise Refused(f"the folder's timestamp {timestamp!r} is not a time ({error})") from None
+    return student, when
+
+
+def parse_utc(timestamp: str) -> datetime.datetime:
+    """A timestamp as nbgrader writes it (`date time zone`, the zone a name) or ISO, as naive UTC
+    (`nbgrader.utils.parse_utc` does the same, but importing it costs seconds)."""
+    date_time, _, zone = timestamp.rpartition(" ")
+    named = dateutil.tz.gettz(zone) if timestamp.count(" ") == 2 and zone[:1].isalpha() else None
+    when = dateutil.parser.parse(date_time if named else timestamp)
+    if named:
+        when = when.replace(tzinfo=named)
+    return when.astimezone(datetime.UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
+def read_submission(
+    inbound_fd: int, name: str, assignment: str, notebooks: set[str], max_notebook_bytes: int, now=None
+) -> Submission:
+    """Check and read the inbound folder `name` (in the folder open at `inbound_fd`); Refused with the reason."""
+    student, when = claimed(name, assignment)
+    now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    if when > now + FUTURE_TOLERANCE:
+        raise Refused(f"the folder's name claims a time in the future ({when:%Y-%m-%d %H:%M:%S} UTC)")
+    try:
+        uid = pwd.getpwnam(student).pw_uid
+    except KeyError:
+        raise Refused(f"no OS user is named {student!r}: the exchange cannot say who made it") from None
+    seen = os.stat(name, dir_fd=inbound_fd, follow_symlinks=False)
+    _check_entry(seen, "the submission folder", uid, student, folder=True)
+    folder = os.open(name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=inbound_fd)
+    try:
+        _same(os.fstat(folder), seen, "the submission folder")
+        files, ctimes = _read_entries(folder, uid, student, notebooks, max_notebook_bytes)
+        ctimes.append(os.fstat(folder).st_ctime_ns)
+    finally:
+        os.close(folder)
+    if not any(entry in notebooks for entry in files):
+        raise Refused(f"no notebook of the assignment ({', '.join(sorted(notebooks))}) in it")
+    time = datetime.datetime.fromtimestamp(max(ctimes) / 1e9, datetime.UTC).replace(tzinfo=None)
+    return Submission(name, student, time, files)
+
+
+def _read_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
+    """Every entry's bytes and change time; Refused naming every entry that is not a plain file of the student's."""
+    entries = sorted(os.listdir(folder))
+    if len(entries) > MAX_ENTRIES:  # an assignment has a few files: do not check thousands one by one
+        raise Refused(f"the folder holds {len(entries)} entries (an assignment has at most {MAX_ENTRIES})")
+    problems = []
+    for entry in entries:
+        try:
+            _check_entry(os.stat(entry, dir_fd=folder, follow_symlinks=False), repr(entry), uid, student)
+            if entry not in notebooks and entry not in NBGRADER_FILES:
+                raise Refused(f"{entry!r} is not part of the assignment (expected {', '.join(sorted(notebooks))})")
+        except Refused as problem:
+            problems.append(str(problem))
+    if problems:
+        raise Refused("; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
+    files, ctimes = {}, []
+    for entry in entries:
+        limit = max_notebook_bytes if entry in notebooks else SMALL_FILE_BYTES
+        files[entry], ctime = _read_file(folder, entry, uid, student, limit)
+        ctimes.append(ctime)
+    return files, ctimes
+
+
+def _read_file(folder: int, entry: str, uid: int, student: str, limit: int) -> tuple[bytes, int]:
+    """The bytes of one checked entry, opened without following links and checked again once open."""
+    seen = os.stat(entry, dir_fd=folder, follow_symlinks=False)
+    fd = os.open(entry, OPEN_FLAGS, dir_fd=folder)
+    with os.fdopen(fd, "rb") as file:
+        opened = os.fstat(fd)
+        _same(opened, seen, repr(entry))
+        _check_entry(opened, repr(entry), uid, student)
+        if opened.st_size > limit:
+            raise Refused(f"{entry!r} is larger than {limit / (1 << 20):g} MB")
+        data = file.read(limit + 1)
+        after = os.fstat(fd)
+    if len(data) > limit or len(data) != opened.st_size or after.st_ctime_ns != opened.st_ctime_ns:
+        raise Refused(f"{entry!r} changed while it was being collected")
+    return data, after.st_ctime_ns
+
+
+def _check_entry(st: os.stat_result, what: str, uid: int, student: str, folder: bool = False) -> None:
+    kind = _kind(st.st_mode)
+    wanted = "a folder" if folder else "a plain file"
+    if kind != wanted:
+        raise Refused(f"{what} is {kind}, not {wanted}")
+    if st.st_uid != uid:
+        raise Refused(f"{what} is owned by {user_name(st.st_uid)}, not by {student}")
+    if not folder and st.st_nlink != 1:
+        raise Refused(f"{what} is a hard link ({st.st_nlink} names for one file)")
+
+
+def _kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISREG, "a plain file"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+    ):
+        if test(mode):
+            return kind
+    return "of an unknown kind"
+
+
+def _same(opened: os.stat_result, seen: os.stat_result, what: str) -> None:
+    if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
+        raise Refused(f"{what} was replaced while it was being collected")
+
+
+def user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"

@@ -1,0 +1,374 @@
+"""`lrcourse collect` with real OS users submitting through nbgrader's exchange, then `lrcourse grade`.
+
+Honest students submit with `nbgrader submit` as themselves; hostile ones write into the inbound folder what
+`nbgrader collect` would have taken: a folder in a classmate's name (one with a future timestamp, one
+plausible), a symbolic link to the instructor's source notebook, a link to /dev/zero, a FIFO, a hard link.
+One collect run covers them all: the honest are collected, every attack refused with its reason and nothing
+of it copied. A late student who zeroes the kernel's score and backdates the `timestamp.txt` they wrote is
+graded with the late penalty (`penalty_method = "zero"`) computed from the trusted score and the kernel's time.
+
+The venv's interpreter lives under /root, which other users cannot enter: a student's command runs with
+`runuser` inside a mount namespace of its own where a tmpfs covers /root and the interpreter is mounted back.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect
+from lrcourse.grading.inbound import Refused, claimed, read_submission, user_name
+
+import hostile
+from course import NOTEBOOK, make_course, released
+from gradedclass import lrcourse
+
+CHAPTER = hostile.CHAPTER
+FILE = NOTEBOOK[CHAPTER]
+ROLES = ("alice", "bob", "carol", "mallory", "dave", "erin", "frank")
+ZERO_THE_KERNEL = (
+    "get_ipython().input_transformers_post.append(lambda lines: ['raise RuntimeError(\"zeroed in the kernel\")\\n'])"
+)
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("unshare"),
+    reason="needs root, useradd and unshare to create students",
+)
+
+
+class Students:
+    """Real OS users, one per role, with homes in a folder every user can enter; removed afterwards."""
+
+    def __init__(self, scratch: Path):
+        self.scratch = scratch
+        tag = uuid.uuid4().hex[:5]
+        self.name = {role: f"lrc{tag}{role}" for role in ROLES}
+        self.python_mount = scratch / "python"
+        for name in self.name.values():
+            subprocess.run(["useradd", "-M", "-d", str(self.home(name)), "-s", "/bin/sh", name], check=True)
+            self.home(name).mkdir(parents=True)
+            shutil.chown(self.home(name), name, name)
+
+    def home(self, name: str) -> Path:
+        return self.scratch / "home" / name
+
+    def remove(self) -> None:
+        for name in self.name.values():
+            subprocess.run(["userdel", name], capture_output=True)
+
+    def shell(self, role: str, script: str, *args: str) -> None:
+        """`sh -c script args` as the student (coreutils only: nothing under /root needed)."""
+        name = self.name[role]
+        subprocess.run(
+            [shutil.which("runuser"), "-u", name, "--", "sh", "-ec", script, "sh", *args],
+            cwd=self.home(name), check=True, timeout=30, env={"PATH": "/usr/bin:/bin", "HOME": str(self.home(name))},
+        )  # fmt: skip
+
+    def python(self, role: str, *args: str) -> subprocess.CompletedProcess:
+        """The venv's python as the student, with the interpreter under /root mounted back into reach."""
+        name, base = self.name[role], sys.base_prefix
+        self.python_mount.mkdir(exist_ok=True)
+        mounts = (
+            'mount --bind "$1" "$2" && mount -t tmpfs -o mode=755 tmpfs /root && mkdir -p "$1" && '
+            'mount --bind "$2" "$1" && shift 2 && exec runuser -u "$0" -- "$@"'
+        )
+        env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(self.home(name))}
+        return subprocess.run(
+            ["unshare", "--mount", "--", "sh", "-c", mounts, name, base, str(self.python_mount), "env", *[
+                f"{key}={value}" for key, value in env.items()], sys.executable, *args],
+            cwd=self.home(name), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    def write_notebook(self, role: str, notebook) -> Path:
+        """The student's own copy of the assignment in their home, as `nbgrader fetch` would leave it."""
+        name = self.name[role]
+        folder = self.home(name) / CHAPTER
+        folder.mkdir(exist_ok=True)
+        shutil.chown(folder, name, name)
+        nbformat.write(notebook, folder / FILE)
+        shutil.chown(folder / FILE, name, name)
+        return folder / FILE
+
+    def submit(self, role: str, notebook, exchange: Path) -> Path:
+        self.write_notebook(role, notebook)
+        run = self.python(
+            role, "-m", "nbgrader", "submit", CHAPTER, "--course", "lr-schedules", f"--Exchange.root={exchange}"
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        inbound = exchange / "lr-schedules" / "inbound"
+        return next(p for p in inbound.iterdir() if p.name.startswith(self.name[role] + "+"))
+
+
+def notebook_with(answer_source: dict[str, str], course: Path, zero_the_kernel: bool = False):
+    notebook = released(course, CHAPTER)
+    for cell in notebook.cells:
+        if cell.get("id") in answer_source:
+            cell.source = answer_source[cell.id]
+    if zero_the_kernel:  # every cell after this one raises in the student's kernel, tests included
+        notebook.cells.insert(0, nbformat.v4.new_code_cell(ZERO_THE_KERNEL))
+    return notebook
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+@pytest.fixture(scope="module")
+def exchange_class():
+    scratch = Path(tempfile.mkdtemp(prefix="lrcourse-exchange-"))
+    scratch.chmod(0o755)  # the students' homes and the exchange are inside
+    students = Students(scratch)
+    try:
+        yield run_class(scratch, students)
+    finally:
+        students.remove()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def release(course: Path, exchange: Path) -> None:
+    """What `nbgrader release_assignment` leaves in the exchange (its folders and modes), without its start-up:
+    the release readable by all, the inbound folder writable and not listable by students."""
+    shutil.copytree(course / "notebooks" / CHAPTER, exchange / "lr-schedules" / "outbound" / CHAPTER)
+    for folder in (exchange / "lr-schedules", exchange / "lr-schedules" / "outbound"):
+        folder.chmod(0o755)
+    inbound = exchange / "lr-schedules" / "inbound"
+    inbound.mkdir()
+    inbound.chmod(0o2733)
+
+
+def run_class(scratch: Path, students: Students) -> dict:
+    course = make_course(scratch / "course", [CHAPTER])
+    exchange = scratch / "exchange"
+    exchange.mkdir(mode=0o777)
+    exchange.chmod(0o777)
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(f'\nc.Exchange.root = "{exchange}"\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    course.chmod(0o700)  # the instructor's course: students cannot read it
+    release(course, exchange)
+    inbound = exchange / "lr-schedules" / "inbound"
+    correct = notebook_with(hostile.answers(hostile.CORRECT), course)
+    wrong = notebook_with(hostile.answers(hostile.NEVER_DECAYS), course)
+    bob = students.name["bob"]
+    with ThreadPoolExecutor(2) as pool:  # each submit is a python start-up of its own
+        sent = dict(
+            zip(("alice", "bob"), pool.map(lambda role: students.submit(role, correct, exchange), ("alice", "bob")))
+        )
+
+    forged = students.write_notebook("mallory", wrong)  # in bob's name: a future time, and a plausible one
+    for stamp in ("2099-01-01 00:00:00.000000 UTC", utc_now().strftime("%Y-%m-%d %H:%M:%S.%f UTC")):
+        students.shell("mallory", 'mkdir "$1" && cp "$2" "$1/"', f"{inbound}/{bob}+{CHAPTER}+{stamp}+x", str(forged))
+    traps = {  # role -> what its own submission folder holds under the notebook's name
+        "mallory": f'ln -s "{course}/source/{CHAPTER}/{FILE}" "$1/{FILE}"',
+        "dave": f'ln -s /dev/zero "$1/{FILE}"',
+        "erin": f'mkfifo "$1/{FILE}"',
+        "frank": f'cp "$2" "$1/{FILE}" && ln "$1/{FILE}" "$HOME/kept-{FILE}"',
+    }
+    for role, make in traps.items():
+        stamp = utc_now().strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+        mine = students.write_notebook(role, correct)
+        students.shell(role, f'mkdir "$1" && {make}', f"{inbound}/{students.name[role]}+{CHAPTER}+{stamp}+t", str(mine))
+
+    due = utc_now()  # alice and bob are on time, carol submits after this
+    from lrcourse.grading.course import gradebook
+
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        book.update_or_create_assignment(CHAPTER, duedate=due)
+    time.sleep(0.05)
+    late = students.submit("carol", notebook_with(hostile.answers(hostile.CORRECT), course, True), exchange)
+    students.shell("carol", "printf '2000-01-01 00:00:00.000000 UTC' > \"$1/timestamp.txt\"", str(late))
+
+    start = time.monotonic()
+    collected = lrcourse(course, "collect", CHAPTER, timeout=120)
+    seconds = time.monotonic() - start
+    report = json.loads((course / "reports" / f"collect-{CHAPTER}.json").read_text())
+    graded = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1800)  # one worker's start-up
+    return dict(
+        course=course, inbound=inbound, students=students, sent=sent, due=due, late=late,
+        collected=collected, seconds=seconds, report=report, graded=graded,
+    )  # fmt: skip
+
+
+def refusals(run: dict, role: str) -> list[str]:
+    name = run["students"].name[role]
+    return [row["reason"] for row in run["report"]["refused"] if row["submission"].startswith(name + "+")]
+
+
+@pytest.mark.slow
+@needs_root
+def test_honest_students_are_collected_and_every_attack_refused_with_its_reason(exchange_class):
+    run, name = exchange_class, exchange_class["students"].name
+    assert run["collected"].returncode == 1, run["collected"].stdout + run["collected"].stderr  # refusals
+    assert run["seconds"] < 60  # no link to /dev/zero or FIFO held it
+    assert {row["student"] for row in run["report"]["collected"]} == {name[r] for r in ("alice", "bob", "carol")}
+    submitted = run["course"] / "submitted"
+    assert sorted(p.name for p in submitted.iterdir()) == sorted(name[r] for r in ("alice", "bob", "carol"))
+    for role in ("alice", "bob"):  # byte for byte what each submitted, the forgeries in bob's name left out
+        assert (submitted / name[role] / CHAPTER / FILE).read_bytes() == (run["sent"][role] / FILE).read_bytes()
+    forged = [row["reason"] for row in run["report"]["refused"] if row["submission"].startswith(name["bob"] + "+")]
+    assert len(forged) == 2, run["report"]
+    assert any("in the future" in reason for reason in forged), forged
+    assert any(f"owned by {name['mallory']}, not by {name['bob']}" in reason for reason in forged), forged
+    assert any("a symbolic link" in reason for reason in refusals(run, "mallory")), run["report"]
+    assert any("a symbolic link" in reason for reason in refusals(run, "dave")), run["report"]
+    assert any("a FIFO" in reason for reason in refusals(run, "erin")), run["report"]
+    assert any("a hard link" in reason for reason in refusals(run, "frank")), run["report"]
+    assert f"refused '{name['erin']}+{CHAPTER}+" in run["collected"].stdout  # the terminal says it too
+
+
+@pytest.mark.slow
+@needs_root
+def test_the_submission_time_is_the_kernels_not_the_students(exchange_class):
+    from nbgrader.utils import parse_utc
+
+    run, name = exchange_class, exchange_class["students"].name
+    assert (run["late"] / "timestamp.txt").read_text().startswith("2000-")  # what carol wrote
+    for role, late in (("alice", False), ("bob", False), ("carol", True)):
+        stamp = parse_utc((run["course"] / "submitted" / name[role] / CHAPTER / "timestamp.txt").read_text())
+        assert (stamp > run["due"]) == late, (role, stamp, run["due"])
+
+
+@pytest.mark.slow
+@needs_root
+def test_the_late_penalty_follows_the_trusted_score(exchange_class):
+    from lrcourse.grading.course import gradebook
+
+    run, name = exchange_class, exchange_class["students"].name
+    assert run["graded"].returncode == 0, run["graded"].stdout + run["graded"].stderr
+    verdicts = json.loads(
+        (run["course"] / "autograded" / name["carol"] / CHAPTER / ".lrcourse-verdicts.json").read_text()
+    )["cells"]
+    assert all(cell["in_kernel_score"] == 0 for cell in verdicts.values())  # the kernel's score was zeroed
+    trusted = sum(cell["trusted_score"] for cell in verdicts.values())
+    with gradebook(f"sqlite:///{run['course'] / 'gradebook.db'}") as book:
+        got = {role: book.find_submission(CHAPTER, name[role]) for role in ("alice", "bob", "carol")}
+        full = got["alice"].max_score
+        carol = got["carol"]
+        assert trusted > 0 and carol.late_submission_penalty == pytest.approx(trusted)
+        assert carol.score - carol.late_submission_penalty == pytest.approx(0)
+        for role in ("alice", "bob"):  # on time: no penalty, every autograded point
+            assert got[role].late_submission_penalty == 0, role
+            assert got[role].score == pytest.approx(trusted), role
+        assert full >= trusted
+
+
+def test_an_exchange_that_cannot_tell_students_apart_is_refused(tmp_path):
+    """Every folder owned by one uid (a hub whose pods share one): no folder name can be trusted."""
+    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
+    (tmp_path / "source" / CHAPTER / FILE).write_text("{}")
+    inbound = tmp_path / "exchange" / "lr-schedules" / "inbound"
+    for student in ("alice", "bob"):
+        (inbound / f"{student}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+x").mkdir(parents=True)
+    with pytest.raises(ExchangeUnusable, match="cannot tell students apart"):
+        collect(tmp_path, CHAPTER, Exchange(inbound, 50))
+    assert not (tmp_path / "submitted").exists()
+
+
+def test_one_student_forging_classmates_does_not_stop_the_exchange(tmp_path):
+    """Every folder owned by one user who is one of the students named: forgeries, refused one by one."""
+    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
+    (tmp_path / "source" / CHAPTER / FILE).write_text("{}")
+    inbound = tmp_path / "exchange" / "lr-schedules" / "inbound"
+    me = user_name(os.geteuid())
+    for student in (me, "alice"):
+        (inbound / f"{student}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+x").mkdir(parents=True)
+    result = collect(tmp_path, CHAPTER, Exchange(inbound, 50))
+    reasons = {row["submission"].split("+")[0]: row["reason"] for row in result.refused}
+    assert not result.collected and "no notebook of the assignment" in reasons[me], reasons
+    assert "no OS user is named 'alice'" in reasons["alice"] or f"owned by {me}, not by alice" in reasons["alice"]
+
+
+def inbound_folder(tmp_path: Path, stamp: str = "2026-01-01 00:00:00.000000 UTC") -> tuple[Path, str]:
+    """An inbound folder of this process's own user (who owns what it writes), with an honest notebook."""
+    name = f"{user_name(os.geteuid())}+{CHAPTER}+{stamp}+x"
+    (tmp_path / name).mkdir()
+    (tmp_path / name / FILE).write_text('{"cells": []}')
+    return tmp_path / name, name
+
+
+def read(tmp_path: Path, name: str, limit: int = 1 << 20):
+    inbound = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return read_submission(inbound, name, CHAPTER, {FILE}, limit)
+    finally:
+        os.close(inbound)
+
+
+TRAPS = {  # what a submission folder holds -> the reason it is refused
+    "symlink": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/etc/passwd"), "is a symbolic link"),
+    "dev-zero": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/dev/zero"), "is a symbolic link"),
+    "fifo": (lambda f: (f / FILE).unlink() or os.mkfifo(f / FILE), "is a FIFO"),
+    "hard-link": (lambda f: os.link(f / FILE, f.parent / "elsewhere"), "is a hard link"),
+    "folder": (lambda f: (f / "sub").mkdir(), "is a folder, not a plain file"),
+    "unexpected": (lambda f: (f / "notes.txt").write_text("x"), "is not part of the assignment"),
+    "oversized": (lambda f: (f / FILE).write_bytes(b" " * (2 << 20)), "is larger than 1 MB"),
+    "thousands": (lambda f: [(f / f"{i}.txt").touch() for i in range(1000)], "holds 1001 entries"),
+    "no-notebook": (lambda f: (f / FILE).unlink(), "no notebook of the assignment"),
+}
+
+
+@pytest.mark.parametrize("trap", TRAPS)
+def test_a_submission_holding_anything_but_plain_files_is_refused(tmp_path, trap):
+    folder, name = inbound_folder(tmp_path)
+    make, reason = TRAPS[trap]
+    make(folder)
+    with pytest.raises(Refused, match=reason):
+        read(tmp_path, name)
+
+
+def test_a_future_timestamp_is_refused_and_an_honest_submission_read_with_the_kernels_time(tmp_path):
+    _, future = inbound_folder(tmp_path, "2099-01-01 00:00:00.000000 UTC")
+    with pytest.raises(Refused, match="in the future"):
+        read(tmp_path, future)
+    folder, name = inbound_folder(tmp_path)
+    (folder / "timestamp.txt").write_text("2000-01-01 00:00:00.000000 UTC")  # the student's claim: not read
+    submission = read(tmp_path, name)
+    changed = max(os.stat(p).st_ctime_ns for p in (folder, folder / FILE, folder / "timestamp.txt"))
+    assert submission.files[FILE] == b'{"cells": []}'
+    assert submission.time == datetime.datetime.fromtimestamp(changed / 1e9, datetime.UTC).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        (f"alice+{CHAPTER}", "is not <id>"),
+        ("alice+other+2026-01-01 00:00:00 UTC", "is not <id>"),
+        (f"../x+{CHAPTER}+2026-01-01 00:00:00 UTC", "outside the pattern"),
+        (f"al ice+{CHAPTER}+2026-01-01 00:00:00 UTC", "outside the pattern"),
+        (f"alice+{CHAPTER}+2026-01-01\n00:00:00 UTC", "characters nbgrader never writes"),
+        (f"alice+{CHAPTER}+not a time", "is not a time"),
+    ],
+)
+def test_folder_names_outside_nbgraders_shape_are_refused(name, reason):
+    with pytest.raises(Refused, match=reason):
+        claimed(name, CHAPTER)
+
+
+def test_an_honest_name_is_read():
+    student, when = claimed(f"alice+{CHAPTER}+2026-01-02 03:04:05.000006 UTC+AbC_-=", CHAPTER)
+    assert (student, when) == ("alice", datetime.datetime(2026, 1, 2, 3, 4, 5, 6))
+
+
+def test_collect_exits_2_when_the_exchange_is_missing(tmp_path, capsys):
+    import argparse
+
+    from lrcourse.cli import command_collect
+
+    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
+    (tmp_path / "source" / CHAPTER / FILE).write_text("{}")
+    (tmp_path / "nbgrader_config.py").write_text(
+        f'c = get_config()\nc.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{tmp_path / "none"}"\n'
+    )
+    assert command_collect(argparse.Namespace(course=str(tmp_path), assignment=CHAPTER)) == 2
+    assert f"cannot open the inbound folder {tmp_path / 'none' / 'lr-schedules' / 'inbound'}" in capsys.readouterr().err
