@@ -39,3 +39,6 @@ c.Lrcourse.feedback_shows_hidden_tests = False
 # show its outputs, markdown and raw cells sanitized (lrcourse/grading/sanitize.py).
 c.HTMLExporter.preprocessors = ["lrcourse.grading.sanitize.SafeToShow"]
 c.HTMLExporter.filters = {"markdown2html": "lrcourse.grading.sanitize.markdown2html"}
+# `nbgrader export` writes grades.csv as `lrcourse grade` does: quoted, and no cell that a spreadsheet would run
+# (nbgrader's own exporter leaves a comma or a formula in a student's name as it is).
+c.ExportApp.plugin_class = "lrcourse.grading.export.GradesCsvExportPlugin"
