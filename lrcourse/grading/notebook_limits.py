@@ -60,14 +60,14 @@ def read_notebook(path: Path) -> dict:
         raise NotebookRefused(f"{name} is larger than {MAX_NOTEBOOK_MB} MB ({size >> 20} MB)")
     data = path.read_bytes()
     deep = nesting_exceeds(data)
-    if deep is None:
-        raise NotebookRefused(f"{name} is not valid JSON: its brackets do not balance")
     if deep:
         raise NotebookRefused(f"{name} is nested more than {MAX_DEPTH} levels deep in its JSON")
-    try:
+    try:  # no deeper than MAX_DEPTH up to its first error, if any: the parser says where that is
         raw = json.loads(data.decode("utf-8"))
-    except ValueError as error:  # bad UTF-8, bad JSON, an integer of more digits than Python converts
+    except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, an integer of too many digits
         raise NotebookRefused(f"{name} is not valid JSON: {error}") from None
+    if deep is None:  # parsed, yet unbalanced: never seen, but nothing unmeasured goes on
+        raise NotebookRefused(f"{name} is not valid JSON: its brackets do not balance")
     check_cells(name, raw)
     return raw
 
