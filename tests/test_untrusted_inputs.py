@@ -274,3 +274,12 @@ def test_the_summary_shows_each_id_on_its_own_line_escaped():
     assert "'a\\u202eb'" in lines[4]
     assert max(len(line) for line in lines[2:]) < 200
     assert [line.split()[0] for line in lines[2:]][-1] == "alice"
+
+
+def test_nbgrader_export_uses_the_safe_plugin_from_the_course_config():
+    from nbgrader.apps.exportapp import ExportApp
+
+    from lrcourse.grading.course import course_config
+
+    config = course_config(ROOT, f"sqlite:///{ROOT / 'gradebook.db'}")
+    assert ExportApp(config=config).plugin_class is GradesCsvExportPlugin
