@@ -1,6 +1,7 @@
 """What one `lrcourse grade` run did, student by student: graded, skipped or failed, and why; written to
 reports/<assignment>.csv and printed as a summary table. (The class's grades themselves are in the
-gradebook: `results` reads them back, `class_report` draws them.)"""
+gradebook: `results` reads them back, `class_report` draws them.) Ids and reasons are the students' text:
+the CSV is written by `spreadsheet`, and the table escapes them (`shown`), one line per student."""
 
 from __future__ import annotations
 
