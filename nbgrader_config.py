@@ -35,9 +35,10 @@ c.Sandbox.tmp_mb = 256          # its private /tmp
 # Released feedback shows each test cell's result and message but not its hidden tests' source; True restores
 # nbgrader's behaviour (the source of hidden tests in every student's feedback).
 c.Lrcourse.feedback_shows_hidden_tests = False
-# `lrcourse collect` refuses a submitted notebook larger than this (MB).
-c.Lrcourse.max_notebook_mb = 50
 # Nothing a student wrote runs in the instructor's browser: formgrader's view of a submission and the feedback
 # show its outputs, markdown and raw cells sanitized (lrcourse/grading/sanitize.py).
 c.HTMLExporter.preprocessors = ["lrcourse.grading.sanitize.SafeToShow"]
 c.HTMLExporter.filters = {"markdown2html": "lrcourse.grading.sanitize.markdown2html"}
+# `nbgrader export` writes grades.csv as `lrcourse grade` does: quoted, and no cell that a spreadsheet would run
+# (nbgrader's own exporter leaves a comma or a formula in a student's name as it is).
+c.ExportApp.plugin_class = "lrcourse.grading.export.GradesCsvExportPlugin"

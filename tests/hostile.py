@@ -4,11 +4,13 @@ Each `Attack` is a chapter-2 submission: its answer cell (a wrong class that nev
 one) plus whatever else it does to the notebook. Under `lrcourse grade` the verdict is decided outside the
 student's kernel, so an attack with the wrong class must score no more than the same wrong class submitted
 honestly, and one with a correct class keeps full marks. `test_hostile.py` grades them all in one run,
-between honest students.
+between honest students, with the submissions of `REFUSED` (hostile names, links, special files, notebooks
+costly to read), which `lrcourse grade` refuses before nbgrader sees them.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -201,6 +203,7 @@ ATTACKS = [
     Attack("exit-in-a-later-cell-correct", CORRECT, correct=True, extra_cells=("import os\nos._exit(0)\n",)),
     Attack("sys-exit-after-the-class-correct", CORRECT + "\nimport sys\nsys.exit(0)\n", correct=True),
     Attack("patch-checker-correct", PATCH_CHECKER + CORRECT, correct=True),
+    Attack("mallory", PATCH_CHECKER + NEVER_DECAYS),  # GLOB_TARGET: folders below name it as a glob
 ]
 
 
@@ -245,3 +248,60 @@ for _ in range(5):  # meant to kill every process the zygote starts for later st
     subprocess.Popen(["/bin/sh", "-c", _script], start_new_session=True,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 """
+
+
+# --------------------------------------------------------------------------------------------
+# Submissions `lrcourse grade` refuses before nbgrader sees them (intake): names, links, special files,
+# notebooks costly to read. Each fails that student with its reason; the class is graded.
+# --------------------------------------------------------------------------------------------
+GLOB_TARGET = "mallory"  # a wrong class with a patched checker, graded; the folders below name it as a glob
+
+
+@dataclass(frozen=True)
+class Refused:
+    name: str  # the folder in submitted/: the student id it claims
+    reason: str  # what the failure's reason says
+    make: Callable | None = field(default=None, compare=False)  # (course, submitted notebook) -> the hostile part
+
+    @property
+    def answer(self) -> str:
+        """Through a glob, the patched wrong class would have scored full marks; the others are right."""
+        return PATCH_CHECKER + NEVER_DECAYS if self.name.startswith(GLOB_TARGET) else CORRECT
+
+
+def fifo(course, notebook):
+    os.mkfifo(notebook.parent / "data.csv")
+
+
+def link_to_the_solution(course, notebook):
+    (notebook.parent / "solution.ipynb").symlink_to(course / "source" / CHAPTER / notebook.name)
+
+
+def hard_link_to_the_solution(course, notebook):
+    os.link(course / "source" / CHAPTER / notebook.name, notebook.parent / "notes.txt")
+
+
+def nested_deeply(course, notebook):
+    text = notebook.read_text().replace('"metadata": {', '"metadata": {"x": ' + "[" * 100_000 + "]" * 100_000 + ",", 1)
+    notebook.write_text(text)
+
+
+def hundred_thousand_cells(course, notebook):
+    cell = '{"cell_type": "markdown", "id": "c", "metadata": {}, "source": ""}, '
+    notebook.write_text(notebook.read_text().replace('"cells": [', '"cells": [' + cell * 100_000, 1))
+
+
+STUDENT_ID = "student id"
+REFUSED = [
+    Refused(GLOB_TARGET + "*", STUDENT_ID),
+    Refused(GLOB_TARGET + " ", STUDENT_ID),
+    Refused("evil,14", STUDENT_ID),
+    Refused("evil\nalice", STUDENT_ID),
+    Refused("\x1b[2K\r  aa-honest-correct  graded  14 of 14", STUDENT_ID),  # a forged row, unescaped
+    Refused("=HYPERLINK(1)", STUDENT_ID),
+    Refused("fifo-in-submission", "data.csv is a FIFO", fifo),
+    Refused("link-to-the-solution", "solution.ipynb is a symbolic link", link_to_the_solution),
+    Refused("hard-link-to-the-solution", "notes.txt is a hard link", hard_link_to_the_solution),
+    Refused("nested-deeply", "nested more than 64 levels", nested_deeply),
+    Refused("hundred-thousand-cells", "more than 1000", hundred_thousand_cells),
+]

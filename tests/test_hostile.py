@@ -3,14 +3,19 @@
 The kernel's view of a test cell can be forged from inside the notebook; the trusted verdicts cannot. Every
 attack with a wrong class scores no more than that wrong class submitted honestly, every attack with a
 correct class keeps full marks, and the honest students graded before and after the attackers keep theirs.
+The submissions `lrcourse grade` refuses (`hostile.REFUSED`: ids that glob or forge rows, links, FIFOs, hard
+links, notebooks costly to read) fail with their reasons and leave no trace in grades.csv.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 
 import nbformat
 import pytest
+
+from lrcourse.grading.spreadsheet import FORMULA_START
 
 import hostile
 from course import make_course, scores, submit
@@ -41,6 +46,10 @@ def hostile_class(tmp_path_factory):
         submit(course, student, hostile.CHAPTER, hostile.answers(answer))
     for attack in hostile.ATTACKS:
         submit_attack(course, attack)
+    for refused in hostile.REFUSED:
+        path = submit(course, refused.name, hostile.CHAPTER, hostile.answers(refused.answer))
+        if refused.make:
+            refused.make(course, path)
     run = lrcourse(course, "grade", hostile.CHAPTER, "--workers", "2", timeout=3600)
     return course, run, scores(course, hostile.CHAPTER)
 
@@ -84,3 +93,59 @@ def test_forged_kernel_results_are_reported_as_overridden(hostile_class):
     assert "after step number" in cell["detail"] and "PyTorch's StepLR:" in cell["detail"], cell
     feedback = next((course / "feedback" / "patch-checker" / hostile.CHAPTER).glob("*.html")).read_text()
     assert "The grader checked this cell again outside your notebook" in feedback
+
+
+def csv_rows(path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("refused", hostile.REFUSED, ids=lambda r: r.name.encode("unicode_escape").decode())
+def test_a_refused_submission_fails_with_its_reason(hostile_class, refused):
+    course, run, graded = hostile_class
+    rows = csv_rows(course / "reports" / f"{hostile.CHAPTER}.csv")
+    written = ("'" if refused.name.startswith(FORMULA_START) else "") + refused.name
+    [row] = [row for row in rows if row["student"] == written]
+    assert row["status"] == "failed" and refused.reason in row["reason"], row
+    assert refused.name not in graded
+
+
+@pytest.mark.slow
+def test_a_glob_in_a_folder_name_grades_nobody_else(hostile_class):
+    course, run, graded = hostile_class
+    wrong = total(graded["honest-never-decays"])
+    assert total(graded[hostile.GLOB_TARGET]) <= wrong < total(graded["aa-honest-correct"]), run.stdout
+    verdicts = json.loads(
+        (course / "autograded" / hostile.GLOB_TARGET / hostile.CHAPTER / ".lrcourse-verdicts.json").read_text()
+    )
+    assert verdicts["overridden"], verdicts  # its patched checker passed in its kernel, and was overridden
+
+
+@pytest.mark.slow
+def test_grades_csv_has_one_quoted_row_per_student_and_no_formula(hostile_class):
+    course, run, graded = hostile_class
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    rows = [row for row in csv_rows(course / "grades.csv") if row["assignment"] == hostile.CHAPTER]
+    students = set(HONEST) | {attack.name for attack in hostile.ATTACKS}
+    assert sorted(row["student_id"] for row in rows) == sorted(students)
+    full = total(graded["aa-honest-correct"])
+    assert {row["student_id"]: float(row["score"]) for row in rows if row["student_id"] in HONEST} == {
+        name: total(graded[name]) for name in HONEST
+    }
+    assert float(next(row for row in rows if row["student_id"] == "aa-honest-correct")["score"]) == full
+    reports = csv_rows(course / "reports" / f"{hostile.CHAPTER}.csv")
+    assert len(reports) == len(students) + len(hostile.REFUSED)
+    for row in rows + reports:
+        assert not any(cell.startswith(FORMULA_START) for cell in row.values()), row
+
+
+@pytest.mark.slow
+def test_the_summary_prints_every_id_on_one_escaped_line(hostile_class):
+    course, run, graded = hostile_class
+    assert "\\x1b" in run.stdout and not any(c in run.stdout for c in "\x1b\r"), run.stdout
+    lines = run.stdout.splitlines()
+    assert sum(line.startswith("  aa-honest-correct ") for line in lines) == 1, run.stdout
+    forged = next(line for line in lines if "\\r  aa-honest-correct" in line)
+    assert forged.startswith("  '\\x1b[2K\\r  aa-honest-correct") and " failed " in forged, forged
+    assert any(line.startswith("  'evil\\nalice'") and " failed " in line for line in lines), run.stdout

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrcourse.grading.inbound import OPEN_FLAGS, Refused, Submission, read_submission, user_name
-
-MAX_NOTEBOOK_MB = 50  # c.Lrcourse.max_notebook_mb
+from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
 
 
 class ExchangeUnusable(Exception):
@@ -60,8 +59,7 @@ def exchange_of(course: Path) -> Exchange:
     course_id = config.get("CourseDirectory", {}).get("course_id", "")
     if not course_id:
         raise ExchangeUnusable("no course id (c.CourseDirectory.course_id) in nbgrader_config.py")
-    limit = float(config.get("Lrcourse", {}).get("max_notebook_mb", MAX_NOTEBOOK_MB))
-    return Exchange(Path(root) / course_id / "inbound", limit)
+    return Exchange(Path(root) / course_id / "inbound", MAX_NOTEBOOK_MB)  # the limit `lrcourse grade` applies
 
 
 def collect(course: Path, assignment: str, exchange: Exchange) -> Collected:

@@ -7,11 +7,11 @@ and the submitted notebook (the student's answer cells, by grade_id).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from lrcourse import cells
+from lrcourse.grading.notebook_limits import read_notebook
 
 # Answers that receive a PyTorch scheduler from the test (a training loop) keep torch.optim.lr_scheduler in
 # their process: those named here, and answer cells whose metadata says {"lrcourse": {"uses_schedulers": true}}.
@@ -73,7 +73,8 @@ def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
 
 
 def submitted_answers(path: Path, answer_ids) -> list[str]:
-    """The student's answer cells, in notebook order, found by their nbgrader grade_id (or cell id)."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    """The student's answer cells, in notebook order, found by their nbgrader grade_id (or cell id); the file
+    is read within `notebook_limits` (NotebookRefused says why not)."""
+    raw = read_notebook(path)
     found = raw.get("cells", []) if isinstance(raw, dict) else []
     return [cells.source(cell) for cell in found if cells.is_code(cell) and cells.grade_id(cell) in answer_ids]

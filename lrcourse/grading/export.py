@@ -1,5 +1,9 @@
-"""Class results as files an instructor uploads or opens: per-item grades, and Canvas's gradebook import CSV.
+"""Class results as files an instructor uploads or opens: grades.csv, per-item grades, Canvas's import CSV.
 
+Every file is written by `spreadsheet.write_csv` (quoted, no cell a spreadsheet would run).
+
+- `GradesCsvExportPlugin` writes nbgrader's grades.csv (`lrcourse grade` uses it, and so does `nbgrader
+  export`: `c.ExportApp.plugin_class` in nbgrader_config.py).
 - `ItemCsvExportPlugin` is an nbgrader export plugin (like nbgrader's `CsvExportPlugin`, which writes
   grades.csv): one row per student, one column per graded cell (autograded tests and manually graded
   answers; `pending` until a human grades them), then the assignment's total as grades.csv has it. It also
@@ -20,6 +24,7 @@ from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
 from lrcourse.grading.results import AssignmentGrades, ClassGrades, failed_students, read_assignment, source_order
+from lrcourse.grading.spreadsheet import write_csv
 
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 ID_COLUMNS = ["SIS Login ID", "ID", "SIS User ID"]
@@ -29,6 +34,54 @@ _CANVAS_NUMBER = re.compile(r"\s*\(\d+\)\s*$")  # Canvas exports name columns "A
 
 def number(value: float) -> str:
     return f"{value:g}"
+
+
+# --------------------------------------------------------------------------------------------
+# grades.csv: nbgrader's columns, written safely
+# --------------------------------------------------------------------------------------------
+GRADES_COLUMNS = [
+    "assignment",
+    "duedate",
+    "timestamp",
+    "student_id",
+    "last_name",
+    "first_name",
+    "email",
+    "raw_score",
+    "late_submission_penalty",
+    "score",
+    "max_score",
+]
+
+
+class GradesCsvExportPlugin(ExportPlugin):
+    """nbgrader's grades.csv, its CsvExportPlugin's rows and columns (every student of the gradebook for every
+    assignment, 0 where nothing was submitted), written through `spreadsheet.write_csv`: nbgrader's own joins
+    the cells with commas unquoted, so a comma or newline in a name made rows of its own."""
+
+    def export(self, gradebook) -> None:
+        rows = [
+            grades_row(gradebook, assignment, student)
+            for assignment in gradebook.assignments
+            if not self.assignment or assignment.name in map(str, self.assignment)
+            for student in gradebook.students
+            if not self.student or student.id in map(str, self.student)
+        ]
+        write_csv(Path(self.to or "grades.csv"), GRADES_COLUMNS, rows)
+
+
+def grades_row(gradebook, assignment, student) -> list:
+    from nbgrader.api import MissingEntry
+
+    try:
+        submission = gradebook.find_submission(assignment.name, student.id)
+    except MissingEntry:  # nothing submitted: nbgrader's export says 0
+        timestamp, raw, penalty = "", 0.0, 0.0
+    else:
+        timestamp, raw, penalty = submission.timestamp, submission.score, submission.late_submission_penalty or 0.0
+    identity = [assignment.name, assignment.duedate, timestamp, student.id]
+    names = [student.last_name, student.first_name, student.email]
+    return identity + names + [raw, penalty, max(0.0, raw - penalty), assignment.max_score]
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,12 +126,7 @@ def item_row(student: str, grades: list[AssignmentGrades]) -> list[str]:
 
 
 def write_items(path: Path, grades: list[AssignmentGrades], students: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(item_header(grades))
-        writer.writerows(item_row(student, grades) for student in students)
-    return path
+    return write_csv(path, item_header(grades), (item_row(student, grades) for student in students))
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,11 +286,7 @@ def write_canvas(
         for student in sorted(set((failed or {}).get(a.name, {})) & set(a.totals)):
             withheld.setdefault(student, []).append(a.name)
     header, rows, missing = canvas_rows(roster, grades, columns, matched, notes, withheld)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
+    write_csv(path, header, rows)
     pending = {s: [i.column for a in grades if s in a.scores for i in a.pending(s)] for s in graded}
     return CanvasResult(
         path,

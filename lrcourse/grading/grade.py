@@ -23,7 +23,7 @@ from pathlib import Path
 
 from lrcourse.grading import worker
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, gradebook
-from lrcourse.grading.intake import fingerprint, is_done, malformed, submissions
+from lrcourse.grading.intake import fingerprint, is_done, refused, submissions
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 
 
@@ -45,7 +45,7 @@ def grade_class(
     todo = []
     for student in submissions(course, assignment):
         folder = course / "submitted" / student / assignment
-        reason = malformed(folder)
+        reason = refused(course, student, assignment)  # before nbgrader ever sees the id or a file
         if reason:
             run.outcomes.append(Outcome(student, "failed", reason))
             continue
@@ -133,12 +133,13 @@ def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=
 # After the run: nbgrader's CSV export, what waits for a human grader
 # --------------------------------------------------------------------------------------------
 def export_grades(course: Path, db_url: str) -> Path:
-    """nbgrader's own CSV export of the whole gradebook, to grades.csv in the course folder."""
-    from nbgrader.plugins import CsvExportPlugin
+    """nbgrader's CSV export of the whole gradebook (its columns and rows, written quoted and safe for
+    spreadsheets: `export.GradesCsvExportPlugin`), to grades.csv in the course folder."""
+    from lrcourse.grading.export import GradesCsvExportPlugin
 
     target = course / "grades.csv"
     with gradebook(db_url) as book:
-        CsvExportPlugin(to=str(target)).export(book)
+        GradesCsvExportPlugin(to=str(target)).export(book)
     return target
 
 

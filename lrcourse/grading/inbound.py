@@ -4,7 +4,7 @@ The exchange's inbound folder is writable by every student (nbgrader's design), 
 classmate's forgery or a trap for the instructor's account that collects it. A submission folder
 `<id>+<assignment>+<timestamp>[+random]` is accepted only when:
 
-- its name has that shape, with an id of `ID_PATTERN` and a timestamp not in the future;
+- its name has that shape, with an id `lrcourse grade` accepts (`intake.STUDENT_ID`) and a timestamp not in the future;
 - the folder and every entry in it are owned by the OS user whose name is the id (`pwd.getpwnam`): the
   kernel, not the student, says who made it;
 - every entry is a plain file with one name (no symbolic or hard link, FIFO, socket, device or folder),
@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 import dateutil.parser
 import dateutil.tz
 
-ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\Z")
+from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
+
 TIMESTAMP_PATTERN = re.compile(r"[0-9A-Za-z :._-]{1,64}\Z")
 RANDOM_PATTERN = re.compile(r"[A-Za-z0-9_=-]{0,64}\Z")
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")  # nbgrader submit writes both
@@ -60,8 +61,8 @@ def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime]:
     if len(parts) not in (3, 4) or parts[1] != assignment:
         raise Refused(f"the folder's name is not <id>+{assignment}+<timestamp>[+random]")
     student, _, timestamp = parts[:3]
-    if not ID_PATTERN.match(student):
-        raise Refused(f"the student id {student!r} is outside the pattern {ID_PATTERN.pattern}")
+    if not valid_student_id(student):
+        raise Refused(f"the student id {student!r} is not {STUDENT_ID_RULE}")
     if not TIMESTAMP_PATTERN.match(timestamp) or (len(parts) == 4 and not RANDOM_PATTERN.match(parts[3])):
         raise Refused("the folder's name holds characters nbgrader never writes")
     try:

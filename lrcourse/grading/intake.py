@@ -1,28 +1,108 @@
-"""Which submissions `lrcourse grade` takes in: every submission is read first; a notebook that is not
-valid JSON or not nbformat 4 is recorded as failed with the reason and never reaches nbgrader; a student
-already graded whose submission has not changed is skipped (the mark is written only once the verdicts and
-feedback both succeeded, so an interrupted run loses nothing already written)."""
+"""Which submissions `lrcourse grade` takes in, trusting nothing in `submitted/` (files get there by
+`nbgrader collect`, by hand, or by any tool the instructor uses, so every run checks again):
+
+- a student id is a folder name, and nbgrader reads it as a file glob: only ids of STUDENT_ID (no glob
+  character, no space, no separator, none of a spreadsheet's formula characters first) are graded, so one id
+  names exactly one folder; any other folder is reported as failed with the reason and never reaches nbgrader;
+- a submission is plain folders and plain files: a symbolic link (which the grader would follow into its own
+  files), a hard link (which shares a file of someone else's), a FIFO (which hangs the reader), a socket or a
+  device fails that student, naming the path; so do more than MAX_ENTRIES entries or MAX_SUBMISSION_MB;
+- every notebook is read within `notebook_limits` and must be valid JSON and nbformat 4;
+- a student already graded whose submission has not changed is skipped (the mark is written only once the
+  verdicts and feedback both succeeded, so an interrupted run loses nothing already written).
+
+A refused student is recorded as failed with the reason; every other student is still graded.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import stat
 from pathlib import Path
 
+from lrcourse.grading.notebook_limits import NotebookRefused, read_notebook
+
 MARK = ".lrcourse-graded.json"
-MAX_NOTEBOOK_MB = 50  # a submitted notebook larger than this is not read at all
+STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+STUDENT_ID_RULE = "1 to 64 of A-Z a-z 0-9 _ . @ -, not starting with . @ or -"
+MAX_ENTRIES = 1000  # files and folders in one submission
+MAX_SUBMISSION_MB = 100  # all its files together
 
 
 def submissions(course: Path, assignment: str) -> list[str]:
+    """Every folder name in submitted/ with an entry for `assignment` (a link or a file too: refused later)."""
     folder = course / "submitted"
-    return sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir()) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(name for name in os.listdir(folder) if os.path.lexists(folder / name / assignment))
+
+
+def valid_student_id(student: str) -> bool:
+    return STUDENT_ID.fullmatch(student) is not None
+
+
+def refused(course: Path, student: str, assignment: str) -> str | None:
+    """Why `student`'s submission of `assignment` is not graded, or None when it can be."""
+    if not valid_student_id(student):
+        return f"the student id (the folder's name) is not {STUDENT_ID_RULE}: rename the folder"
+    folder = course / "submitted" / student / assignment
+    return unsafe_files(folder) or malformed(folder)
+
+
+def unsafe_files(folder: Path) -> str | None:
+    """Why the files under `folder` (and the folder and its student's folder) are not plain, or None.
+    Walked with lstat: no link is followed and no file is opened."""
+    try:
+        for path in (folder.parent, folder):
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                return f"{path.name} is not a plain folder (a link or a file): submit a folder of plain files"
+        return _walk(folder)
+    except OSError as error:
+        return f"the submission cannot be read: {error.strerror or error}"
+
+
+def _walk(folder: Path) -> str | None:
+    entries, size, pending = 0, 0, [folder]
+    while pending:
+        with os.scandir(pending.pop()) as listing:
+            for entry in listing:
+                entries += 1
+                if entries > MAX_ENTRIES:
+                    return f"the submission holds more than {MAX_ENTRIES} files and folders"
+                info = entry.stat(follow_symlinks=False)
+                where = os.path.relpath(entry.path, folder)
+                if stat.S_ISDIR(info.st_mode):
+                    pending.append(Path(entry.path))
+                elif not stat.S_ISREG(info.st_mode):
+                    return f"{where} is {_kind(info.st_mode)}: submit plain files only"
+                elif info.st_nlink > 1:  # the same file as another name, maybe another user's
+                    return f"{where} is a hard link (one of {info.st_nlink} names of one file): submit plain files only"
+                else:
+                    size += info.st_size
+                    if size > MAX_SUBMISSION_MB << 20:
+                        return f"the submission is larger than {MAX_SUBMISSION_MB} MB"
+    return None
+
+
+def _kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISLNK: "a symbolic link",
+        stat.S_ISFIFO: "a FIFO (named pipe)",
+        stat.S_ISSOCK: "a socket",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+    }
+    return next((kind for test, kind in kinds.items() if test(mode)), "a special file")
 
 
 def fingerprint(folder: Path) -> str:
     """A hash of every file a student submitted for the assignment."""
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(os.fsencode(path.relative_to(folder)))  # any bytes a file name holds
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -31,19 +111,14 @@ def malformed(folder: Path) -> str | None:
     """Why the submitted notebooks cannot be graded, or None when they can be read."""
     import nbformat
 
-    links = [p.name for p in folder.rglob("*") if p.is_symlink()]
-    if links:  # copied as the grader, a link would read any file of the grader's into the sandbox
-        return f"the submission holds symbolic links ({', '.join(links[:3])}): submit plain files"
     notebooks = sorted(folder.glob("*.ipynb"))
     if not notebooks:
         return "no notebook (.ipynb) in the submission"
     for path in notebooks:
-        if path.stat().st_size > MAX_NOTEBOOK_MB << 20:
-            return f"{path.name} is larger than {MAX_NOTEBOOK_MB} MB"
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return f"{path.name} is not valid JSON: {error}"
+            raw = read_notebook(path)
+        except NotebookRefused as error:
+            return str(error)
         if not isinstance(raw, dict) or raw.get("nbformat") != 4:
             version = raw.get("nbformat") if isinstance(raw, dict) else None
             return f"{path.name} is not an nbformat 4 notebook (nbformat={version!r})"

@@ -1,12 +1,17 @@
 """What one `lrcourse grade` run did, student by student: graded, skipped or failed, and why; written to
 reports/<assignment>.csv and printed as a summary table. (The class's grades themselves are in the
-gradebook: `results` reads them back, `class_report` draws them.)"""
+gradebook: `results` reads them back, `class_report` draws them.) Ids and reasons are the students' text:
+the CSV is written by `spreadsheet`, and the table escapes them (`shown`), one line per student."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lrcourse.grading.spreadsheet import write_csv
+
+STUDENT_WIDTH = 40  # characters of a student id the summary shows
+REASON_WIDTH = 400
 
 
 @dataclass
@@ -39,18 +44,28 @@ def outcomes_csv(course: Path, assignment: str) -> Path:
 
 
 def write_outcomes(course: Path, run: RunOutcomes) -> Path:
-    path = outcomes_csv(course, run.assignment)
-    path.parent.mkdir(exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", "status", "score", "max_score", "reason", "overridden"])
-        for o in run.outcomes:
-            writer.writerow([o.student, o.status, o.score, o.max_score, o.reason, " ".join(o.overridden)])
-    return path
+    rows = ([o.student, o.status, o.score, o.max_score, o.reason, " ".join(o.overridden)] for o in run.outcomes)
+    header = ["student", "status", "score", "max_score", "reason", "overridden"]
+    return write_csv(outcomes_csv(course, run.assignment), header, rows)
 
 
 def _overridden(outcome: Outcome) -> str:
     return f"in-kernel result overridden: {', '.join(outcome.overridden)}" if outcome.overridden else ""
+
+
+def shown(text: str, width: int) -> str:
+    """`text` as one line of a terminal shows it and no more: a name that is not plain (a space, a control
+    character, an escape sequence, a newline that would start a forged row) is quoted with every such
+    character escaped, as Python's repr does; cut to `width` characters."""
+    if not text or not text.isprintable() or any(c.isspace() for c in text):
+        text = repr(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def shown_reason(text: str, width: int = REASON_WIDTH) -> str:
+    """A reason on one line: its spaces kept, every unprintable character escaped, cut to `width`."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def summary(run: RunOutcomes) -> str:
@@ -59,12 +74,13 @@ def summary(run: RunOutcomes) -> str:
         f"{run.assignment}: {counts['graded']} graded, {counts['skipped']} unchanged (skipped), "
         f"{counts['failed']} failed, in {run.seconds:.1f} s"
     ]
-    width = max([len(o.student) for o in run.outcomes] + [7])
+    names = {id(o): shown(o.student, STUDENT_WIDTH) for o in run.outcomes}
+    width = max([len(name) for name in names.values()] + [7])
     lines.append(f"  {'student':<{width}}  {'status':<8} {'score':>11}  reason")
     for o in run.outcomes:
         score = f"{o.score:g} / {o.max_score:g}" if o.score is not None else ""
-        reason = "; ".join(filter(None, [o.reason, _overridden(o)]))
-        lines.append(f"  {o.student:<{width}}  {o.status:<8} {score:>11}  {reason}")
+        reason = shown_reason("; ".join(filter(None, [o.reason, _overridden(o)])))
+        lines.append(f"  {names[id(o)]:<{width}}  {o.status:<8} {score:>11}  {reason}")
     if run.awaiting_manual:
         lines.append(
             f"{run.awaiting_manual} written answer(s) await manual grading in nbgrader's formgrader "

@@ -153,7 +153,7 @@ def failed_students(course: Path, assignment: str) -> dict[str, str]:
     path = outcomes_csv(course, assignment)
     if not path.exists():
         return {}
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8") as handle:
         return {row["student"]: row["reason"] for row in csv.DictReader(handle) if row["status"] == "failed"}
 
 

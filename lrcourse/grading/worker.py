@@ -4,7 +4,8 @@ nbgrader's import and set-up, the kernel zygote (the students' notebooks) and th
 trusted verdicts) are paid once per worker. For each student the worker runs nbgrader's autograde (exactly
 what `nbgrader autograde` runs), then decides every autograded test cell again outside the student's kernel
 and writes those scores into the gradebook (`verdicts`: the kernel's own results are only the student's
-messages) with the late penalty computed from them (`late`), then generates the feedback; the student is marked done only if all of it worked. A student whose
+messages) with the late penalty computed from them (`late`), then generates the feedback; the student is
+marked done only if all of it worked. A student whose
 notebook run fails in the kernel (a crash, a time-out) still gets the trusted verdicts, with the kernel's
 failure as the reason.
 

@@ -1,0 +1,42 @@
+"""Every CSV the course writes, written one way: quoted as CSV must be, and with no cell a spreadsheet runs.
+
+Text in these files comes from students (a folder name, a file name, an error message, a display name in the
+LMS roster). Written without quoting, a comma or a newline in it makes rows and columns of its own (a second
+row for a student, with a score of the student's choosing); written as it is, a cell starting with `=`, `+`,
+`-`, `@`, a tab or a carriage return is a formula to Excel, LibreOffice and Google Sheets
+(`=HYPERLINK(...)`, `=WEBSERVICE(...)`). So `csv` quotes every cell that needs it, and such a text cell gets
+a leading `'` (OWASP's advice), which spreadsheets show as text. Numbers are written as numbers: a
+score of -1 stays a number, and so does text that is exactly a number.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+# Formula starts, with the full-width forms some spreadsheets also read as formulas
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def safe_cell(value):
+    """`value` as a spreadsheet should read it: None as empty, text that a spreadsheet would run prefixed
+    with `'`, anything else (numbers, dates) unchanged."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def write_csv(path: Path, header: list[str], rows: Iterable[Iterable]) -> Path:
+    """Write `header` and `rows` to `path` as CSV, every cell through `safe_cell`. A file name's undecodable
+    bytes (a student's folder name can hold any) are written escaped rather than stopping the write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8", errors="backslashreplace") as handle:
+        writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL)
+        writer.writerow([safe_cell(cell) for cell in header])
+        writer.writerows([safe_cell(cell) for cell in row] for row in rows)
+    return path

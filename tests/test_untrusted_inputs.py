@@ -1,0 +1,285 @@
+"""What `lrcourse grade` refuses to trust, piece by piece and without kernels: the limits a submitted notebook
+is read within (`notebook_limits`), the student ids and files `intake` takes in, the CSV cells `spreadsheet`
+writes and the summary's escaping. `test_hostile.py` grades the same attacks in a real class."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+import time
+from datetime import datetime
+from types import SimpleNamespace
+
+import pytest
+
+from lrcourse.grading import notebook_limits
+from lrcourse.grading.export import GradesCsvExportPlugin
+from lrcourse.grading.intake import MAX_ENTRIES, refused, submissions, unsafe_files, valid_student_id
+from lrcourse.grading.notebook_limits import NotebookRefused, nesting_exceeds, read_notebook
+from lrcourse.grading.outcomes import Outcome, RunOutcomes, summary
+from lrcourse.grading.spreadsheet import safe_cell, write_csv
+
+from conftest import ROOT
+
+RELEASE = next((ROOT / "notebooks" / "02_ordered_schedules").glob("*.ipynb"))
+
+
+def nested(depth: int, opener: str = "[", closer: str = "]") -> str:
+    return opener * depth + closer * depth
+
+
+# --------------------------------------------------------------------------------------------
+# notebook_limits
+# --------------------------------------------------------------------------------------------
+def test_nesting_is_measured_without_parsing():
+    assert nesting_exceeds(nested(64).encode()) is False
+    assert nesting_exceeds(nested(65).encode()) is True
+    mixed = '{"a": [{"b": ' * 32 + "1" + "}]" * 32 + "}"  # 65 levels, objects and lists alternating
+    assert nesting_exceeds(("{" + mixed[1:]).encode()) is True
+    assert nesting_exceeds(('{"a": ' * 32 + "1" + "}" * 32).encode()) is False
+    siblings = "[" + ",".join([nested(60)] * 1000) + "]"  # wide, not deep
+    assert nesting_exceeds(siblings.encode()) is False
+
+
+def test_brackets_inside_strings_do_not_count_and_unbalanced_text_is_refused():
+    quoted = json.dumps({"source": "[" * 10_000 + '\\" {{ ' + "]" * 3})
+    assert nesting_exceeds(quoted.encode()) is False
+    assert nesting_exceeds(b"[" * 100 + b"]") is True
+    assert nesting_exceeds(b"[[[]") is None
+    assert nesting_exceeds(b"]]][[[") is None
+    assert nesting_exceeds(b'"unterminated ' + b"[" * 100) is False  # in its string: the parser rejects it
+
+
+def test_an_escaped_quote_flood_is_scanned_in_linear_time():
+    start = time.monotonic()
+    assert nesting_exceeds(b'"' + b'\\"' * 5_000_000) is False
+    assert time.monotonic() - start < 5
+
+
+def test_the_release_reads_as_json(tmp_path):
+    raw = read_notebook(RELEASE)
+    assert raw["nbformat"] == 4 and len(raw["cells"]) > 10
+
+
+def test_a_deeply_nested_notebook_is_refused_before_json_parses_it(tmp_path):
+    path = tmp_path / "deep.ipynb"
+    text = RELEASE.read_text().replace('"metadata": {', '"metadata": {"deep": ' + nested(200_000) + ",", 1)
+    path.write_text(text)
+    with pytest.raises(NotebookRefused, match="nested more than 64 levels"):
+        read_notebook(path)
+
+
+def test_a_hundred_thousand_cells_are_refused_quickly(tmp_path):
+    cell = '{"cell_type": "markdown", "id": "c", "metadata": {}, "source": ""}, '
+    path = tmp_path / "many.ipynb"
+    path.write_text(RELEASE.read_text().replace('"cells": [', '"cells": [' + cell * 100_000, 1))
+    start = time.monotonic()
+    with pytest.raises(NotebookRefused, match="100047 cells, more than 1000"):
+        read_notebook(path)
+    assert time.monotonic() - start < 5  # nbgrader took minutes on it
+
+
+def test_size_outputs_and_unconvertible_numbers_are_refused(tmp_path):
+    big = tmp_path / "big.ipynb"
+    with open(big, "wb") as handle:  # sparse: its size is never read
+        handle.truncate((notebook_limits.MAX_NOTEBOOK_MB << 20) + 1)
+    with pytest.raises(NotebookRefused, match="larger than 50 MB"):
+        read_notebook(big)
+    raw = json.loads(RELEASE.read_text())
+    code = next(cell for cell in raw["cells"] if cell["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x" * (21 << 20)}]
+    printed = tmp_path / "printed.ipynb"
+    printed.write_text(json.dumps(raw))
+    with pytest.raises(NotebookRefused, match="more than 20 MB of outputs"):
+        read_notebook(printed)
+    digits = tmp_path / "digits.ipynb"
+    digits.write_text('{"nbformat": ' + "9" * 100_000 + "}")
+    with pytest.raises(NotebookRefused, match="not valid JSON"):
+        read_notebook(digits)
+
+
+# --------------------------------------------------------------------------------------------
+# intake: ids and files
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("student", ["alice", "a.b@example-1_x", "007", "_x", "A" * 64])
+def test_plain_ids_are_accepted(student):
+    assert valid_student_id(student)
+
+
+@pytest.mark.parametrize(
+    "student",
+    ["mallory*", "mallory ", " mallory", "mal?ory", "[m]allory", "evil,14", "evil\nalice", "evil\n", "\x1b[2Kalice",
+     "=1+1", "@SUM(A1)", "-2", ".hidden", "..", "", "A" * 65, "élise", "a/b", "a\\b", "a\u202eb"],
+)  # fmt: skip
+def test_ids_outside_the_pattern_are_refused(student):
+    assert not valid_student_id(student)
+
+
+def submitted(tmp_path, student="alice", chapter="ch"):
+    folder = tmp_path / "submitted" / student / chapter
+    folder.mkdir(parents=True)
+    (folder / RELEASE.name).write_bytes(RELEASE.read_bytes())
+    return folder
+
+
+def test_a_plain_submission_is_taken_and_a_globbing_name_is_not(tmp_path):
+    submitted(tmp_path, "alice")
+    submitted(tmp_path, "alice*")
+    submitted(tmp_path, "alice ")
+    assert submissions(tmp_path, "ch") == ["alice", "alice ", "alice*"]
+    assert refused(tmp_path, "alice", "ch") is None
+    assert "student id" in refused(tmp_path, "alice*", "ch")
+    assert "student id" in refused(tmp_path, "alice ", "ch")
+
+
+def special_files():
+    yield "a symbolic link", lambda path: path.symlink_to(RELEASE)
+    yield "a FIFO", lambda path: os.mkfifo(path)
+    yield "a socket", lambda path: os.mknod(path, stat.S_IFSOCK | 0o600)
+    yield "a hard link", lambda path: os.link(RELEASE, path)
+
+
+@pytest.mark.parametrize("kind, make", list(special_files()), ids=lambda x: x if isinstance(x, str) else "")
+def test_links_and_special_files_fail_the_student_naming_the_path(tmp_path, kind, make):
+    folder = submitted(tmp_path)
+    (folder / "data").mkdir()
+    make(folder / "data" / "extra.ipynb")
+    reason = refused(tmp_path, "alice", "ch")
+    assert reason.startswith(f"data/extra.ipynb is {kind}"), reason
+
+
+def test_a_device_fails_the_student(tmp_path):
+    folder = submitted(tmp_path)
+    try:
+        os.mknod(folder / "zero", stat.S_IFCHR | 0o600, os.makedev(1, 5))
+    except PermissionError:
+        pytest.skip("creating a device needs CAP_MKNOD")
+    assert unsafe_files(folder) == "zero is a character device: submit plain files only"
+
+
+def test_linked_folders_are_not_followed(tmp_path):
+    elsewhere = submitted(tmp_path, "bob")
+    (tmp_path / "submitted" / "carol").mkdir()
+    (tmp_path / "submitted" / "carol" / "ch").symlink_to(elsewhere)
+    (tmp_path / "submitted" / "dave").symlink_to(elsewhere.parent)
+    assert submissions(tmp_path, "ch") == ["bob", "carol", "dave"]
+    assert "ch is not a plain folder" in refused(tmp_path, "carol", "ch")
+    assert "dave is not a plain folder" in refused(tmp_path, "dave", "ch")
+
+
+def test_entries_and_bytes_are_bounded(tmp_path):
+    folder = submitted(tmp_path)
+    for index in range(MAX_ENTRIES):
+        (folder / f"f{index}").touch()
+    assert "more than 1000 files and folders" in unsafe_files(folder)
+    folder = submitted(tmp_path, "bob")
+    with open(folder / "big.bin", "wb") as handle:
+        handle.truncate(101 << 20)
+    assert unsafe_files(folder) == "the submission is larger than 100 MB"
+
+
+def test_a_notebook_over_a_limit_fails_the_student_with_the_reason(tmp_path):
+    folder = submitted(tmp_path)
+    (folder / RELEASE.name).write_text(nested(10_000, "{", "}"))
+    assert "nested more than 64 levels" in refused(tmp_path, "alice", "ch")
+
+
+# --------------------------------------------------------------------------------------------
+# spreadsheet and the summary
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value, cell",
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1+cmd", "'+1+cmd"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("\uff1d1+1", "'\uff1d1+1"),
+        ("-1.5", "-1.5"),
+        ("+2e-3", "+2e-3"),
+        ("alice", "alice"),
+        ("a=b", "a=b"),
+        (-1.0, -1.0),
+        (None, ""),
+    ],
+)
+def test_cells_a_spreadsheet_would_run_are_neutralised_and_numbers_are_not(value, cell):
+    assert safe_cell(value) == cell
+
+
+def test_a_csv_row_cannot_be_split_or_forged(tmp_path):
+    rows = [["evil,14\nalice", -1.0, "=1+1"], ["bob", 10.0, "ok"]]
+    path = write_csv(tmp_path / "out.csv", ["student", "score", "note"], rows)
+    read = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    assert read == [["student", "score", "note"], ["evil,14\nalice", "-1.0", "'=1+1"], ["bob", "10.0", "ok"]]
+
+
+def test_undecodable_file_names_are_written_escaped(tmp_path):
+    name = os.fsdecode(b"bad\xffname")
+    path = write_csv(tmp_path / "out.csv", ["student"], [[name]])
+    assert path.read_text(encoding="utf-8").splitlines()[1] == "bad\\udcffname"
+
+
+def fake_gradebook(students):
+    """The parts of nbgrader's Gradebook its CSV exporter reads."""
+    from nbgrader.api import MissingEntry
+
+    assignment = SimpleNamespace(name="ch", duedate=None, max_score=14.0)
+    submitted = SimpleNamespace(timestamp=datetime(2026, 1, 2, 3, 4, 5), score=10.0, late_submission_penalty=0.0)
+
+    def find_submission(name, student):
+        if student != "alice":
+            raise MissingEntry()
+        return submitted
+
+    people = [SimpleNamespace(id=s, last_name=last, first_name="", email=None) for s, last in students]
+    return SimpleNamespace(assignments=[assignment], students=people, find_submission=find_submission)
+
+
+def test_grades_csv_has_nbgraders_rows_and_columns(tmp_path):
+    from nbgrader.plugins import CsvExportPlugin
+
+    book = fake_gradebook([("alice", "Smith"), ("bob", "Jones")])
+    CsvExportPlugin(to=str(tmp_path / "nbgrader.csv")).export(book)
+    GradesCsvExportPlugin(to=str(tmp_path / "ours.csv")).export(book)
+    theirs = list(csv.DictReader(open(tmp_path / "nbgrader.csv", newline="")))
+    ours = list(csv.DictReader(open(tmp_path / "ours.csv", newline="", encoding="utf-8")))
+    assert ours == theirs and len(ours) == 2 and ours[0]["score"] == "10.0"
+
+
+def test_grades_csv_quotes_and_neutralises_names(tmp_path):
+    book = fake_gradebook([("alice", "=cmd|' /C calc'!A0"), ("bob", "Doe, 14\nx")])
+    GradesCsvExportPlugin(to=str(tmp_path / "grades.csv")).export(book)
+    rows = list(csv.DictReader(open(tmp_path / "grades.csv", newline="", encoding="utf-8")))
+    assert [(r["student_id"], r["last_name"], r["score"]) for r in rows] == [
+        ("alice", "'=cmd|' /C calc'!A0", "10.0"),
+        ("bob", "Doe, 14\nx", "0.0"),
+    ]
+
+
+def test_the_summary_shows_each_id_on_its_own_line_escaped():
+    hostile = ["evil\n  alice    graded      14 / 14", "\x1b[2K\ralice", "a\u202eb", "x" * 500]
+    run = RunOutcomes("ch", [Outcome(name, "failed", "reason\nforged\x1b[31m") for name in hostile])
+    run.outcomes.append(Outcome("alice", "graded", score=0.0, max_score=14.0))
+    lines = summary(run).splitlines()
+    assert len(lines) == 2 + len(run.outcomes), lines
+    assert not any(c in line for line in lines for c in "\x1b\r\u202e")
+    assert lines[2].startswith("  'evil\\n  alice    graded")
+    assert lines[3].startswith("  '\\x1b[2K\\ralice'") and "reason\\nforged\\x1b[31m" in lines[3]
+    assert "'a\\u202eb'" in lines[4]
+    assert max(len(line) for line in lines[2:]) < 200
+    assert [line.split()[0] for line in lines[2:]][-1] == "alice"
+
+
+def test_nbgrader_export_uses_the_safe_plugin_from_the_course_config():
+    from nbgrader.apps.exportapp import ExportApp
+
+    from lrcourse.grading.course import course_config
+
+    config = course_config(ROOT, f"sqlite:///{ROOT / 'gradebook.db'}")
+    assert ExportApp(config=config).plugin_class is GradesCsvExportPlugin
