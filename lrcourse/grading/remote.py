@@ -77,6 +77,8 @@ class RemoteAnswer(checking.RemoteTarget):
             reply = self.session.request({**message, "target": self.name}, seconds + MARGIN_SECONDS)
         except (EOFError, OSError) as error:
             raise AssertionError(f"{self.name}: the process running your answer stopped ({error})") from None
+        except wire.Malformed as error:  # beyond the wire's bounds: refused before it is read (lrcourse.wire)
+            raise AssertionError(f"{self.name}: your answer sent what the grader does not read: {error}") from None
         if not reply.get("ok"):
             error = wire.decode_error(reply.get("error"))
             if isinstance(error, NameError) and self.session.load_error is not None:
