@@ -282,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except Stopped:
         sys.stderr.flush()
-        os._exit(143)  # not through the interpreter's exit, which would wait on the process pool's threads
+        sys.stdout.flush()
+        os._exit(130)  # as after Ctrl-C; not through the interpreter's exit, which waits on the pool's threads
     except KeyboardInterrupt:
         return 130
 

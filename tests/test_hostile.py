@@ -8,7 +8,6 @@ correct class keeps full marks, and the honest students graded before and after 
 from __future__ import annotations
 
 import json
-import os
 
 import nbformat
 import pytest
@@ -101,90 +100,6 @@ def test_a_flood_of_output_is_cut_and_costs_the_grader_little(hostile_class, stu
         assert len(written) == 2
         feedback = next((course / "feedback" / student).rglob("*.html")).read_text()
         assert "[output truncated after 1048576 bytes" in feedback
-
-
-def tree(pid: int) -> set[int]:
-    """`pid` and every process below it, as /proc shows them now."""
-    from pathlib import Path
-
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, stack = {pid}, [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.add(child)
-            stack.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    from pathlib import Path
-
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-@pytest.mark.slow
-def test_sigterm_stops_a_grading_run_at_once(hostile_class, tmp_path):
-    """A job scheduler's stop while a worker grades a notebook that would keep it for minutes: the command
-    ends within seconds and leaves no process behind (workers, kernels, sandboxes, answer processes)."""
-    import shutil
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from lrcourse.build import tool_environment
-
-    course = tmp_path / "course"
-    shutil.copytree(hostile_class[0], course, ignore=shutil.ignore_patterns("autograded", "feedback", "submitted"))
-    submit(course, "slow", hostile.CHAPTER, hostile.answers(hostile.CORRECT))
-    path = next((course / "submitted" / "slow").rglob("*.ipynb"))
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells[1:1] = [nbformat.v4.new_code_cell(f"import time\ntime.sleep({25 + i})") for i in range(8)]
-    nbformat.write(notebook, path)
-    command = [sys.executable, "-m", "lrcourse.cli", "grade", hostile.CHAPTER, "--force", "--workers", "1"]
-    grading = subprocess.Popen(
-        [*command, "--course", str(course)],
-        cwd=course,
-        env=tool_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while not any(b"kernel_relay" in _cmdline(pid) for pid in tree(grading.pid)):  # the notebook runs
-            assert grading.poll() is None and time.monotonic() < deadline, grading.communicate()
-            time.sleep(0.2)
-        time.sleep(2)
-        processes = tree(grading.pid)
-        grading.send_signal(signal.SIGTERM)
-        stopped = time.monotonic()
-        grading.wait(timeout=15)
-        while any(alive(pid) for pid in processes) and time.monotonic() < stopped + 15:
-            time.sleep(0.1)
-        assert not [pid for pid in processes if alive(pid)], [_cmdline(pid)[:100] for pid in processes if alive(pid)]
-        assert time.monotonic() - stopped < 12
-        assert grading.returncode == 143, grading.stderr.read()
-    finally:
-        if grading.poll() is None:
-            os.killpg(grading.pid, signal.SIGKILL)
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read()
-    except OSError:
-        return b""
 
 
 def test_a_worker_that_ignores_sigterm_is_killed():
