@@ -177,7 +177,7 @@ class CappedExecute(Execute):
 
     def on_cell_executed(self, **kwargs):
         """The kernel's reply may carry an error too (nbgrader adds it to the cell): shortened first."""
-        content = kwargs["execute_reply"].get("content", {})
+        content = (kwargs.get("execute_reply") or {}).get("content") or {}
         if content.get("status") == "error":
             self.shorten_error(content, 0)
         return super().on_cell_executed(**kwargs)
