@@ -113,7 +113,7 @@ def test_a_worker_that_ignores_sigterm_is_killed():
     process.start()
     time.sleep(0.5)  # its handler is set
     start = time.monotonic()
-    end_workers([process], seconds=0.5)
+    assert end_workers([process], seconds=0.5) == [process]
     assert not process.is_alive() and process.exitcode == -9
     assert time.monotonic() - start < 3
 

@@ -105,7 +105,10 @@ def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=
                     pending = _grade_in(pool, assignment, pending, outcomes, attempts, bar)
                 except Stopped:
                     print("\nStopped: ending the grading workers now.", file=sys.stderr)
-                    end_workers(multiprocessing.active_children())
+                    if end_workers(multiprocessing.active_children()) and sandboxed:
+                        from lrcourse.grading.leftovers import remove_stale
+
+                        remove_stale()  # what the killed workers could not clear: their sandboxes' folders, cgroups
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
     except KeyboardInterrupt:
@@ -151,19 +154,20 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar) -> list:
     return retry
 
 
-def end_workers(processes, seconds: float = STOP_SECONDS) -> None:
+def end_workers(processes, seconds: float = STOP_SECONDS) -> list:
     """SIGTERM (each worker closes its sandboxes and exits), then SIGKILL for any still alive after `seconds`:
     a worker's handler runs only between Python instructions. A killed worker's sandboxes die with it
-    (PDEATHSIG); what they leave in cgroups is removed by the next run (`leftovers`)."""
+    (PDEATHSIG); what they leave on disk and in cgroups is for `leftovers`. Returns the workers killed."""
     for process in processes:
         process.terminate()
     deadline = time.monotonic() + seconds
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-            process.join(1)
+    killed = [process for process in processes if process.is_alive()]
+    for process in killed:
+        process.kill()
+        process.join(1)
+    return killed
 
 
 # --------------------------------------------------------------------------------------------
