@@ -53,11 +53,12 @@ class Verdicts:
     @property
     def overridden(self) -> list[str]:
         """Cells where the kernel's result differs from the trusted one for the same tests: something in the
-        kernel changed what its test cells reported."""
+        kernel changed what its test cells reported (not cells the student's time budget left unchecked)."""
         return [
             name
             for name, v in self.cells.items()
             if v.in_kernel_score is not None
+            and name not in self.out_of_time
             and v.in_kernel_score != (v.trusted_score if v.visible_score is None else v.visible_score)
         ]
 
