@@ -17,17 +17,20 @@ from traitlets.config import Config
 from lrcourse.grading.output_caps import MESSAGE_MB, OVERHEAD, BoundedKernelClient, CappedExecute
 
 CELLS = [
-    # 0: a progress display cleared and redrawn: only what is shown at the end counts
+    # 0: a live display updated in place 300 times: its last state is kept, counted once
+    "from IPython.display import HTML, display\nh = display(HTML('start'), display_id=True)\n"
+    "for i in range(300):\n    h.update(HTML(str(i % 10) * 10_000))",
+    # 1: a progress display cleared and redrawn: only what is shown at the end counts
     "from IPython.display import clear_output\nfor i in range(10):\n    clear_output()\n    print(str(i) * 50_000)",
-    # 1: many small prints, past the cell's cap
+    # 2: many small prints, past the cell's cap
     "for _ in range(200):\n    print('x' * 999)",
-    # 2: one large write
+    # 3: one large write
     "import sys\nsys.stdout.write('y' * 5_000_000)\nsys.stdout.flush()",
-    # 3: displays past the notebook's cap
+    # 4: displays past the notebook's cap
     "from IPython.display import HTML, display\nfor _ in range(20):\n    display(HTML('z' * 10_000))",
-    # 4: an error past every cap
+    # 5: an error past every cap
     "raise ValueError('v' * 100_000)",
-    # 5: nothing more fits
+    # 6: nothing more fits
     "print('AFTER-MARK')",
 ]
 
@@ -60,12 +63,17 @@ def capped(tmp_path_factory):
     return execute(CELLS, tmp_path_factory.mktemp("caps")).cells
 
 
+def test_a_display_updated_in_place_keeps_its_last_state(capped):
+    (output,) = capped[0].outputs
+    assert output.data["text/html"] == "9" * 10_000
+
+
 def test_a_cleared_output_no_longer_counts(capped):
-    assert [output.text for output in capped[0].outputs] == ["9" * 50_000 + "\n"]
+    assert [output.text for output in capped[1].outputs] == ["9" * 50_000 + "\n"]
 
 
 def test_a_cell_keeps_its_cap_of_many_prints_as_one_output_and_says_so(capped):
-    stream, note = capped[1].outputs
+    stream, note = capped[2].outputs
     assert stream.text == (("x" * 999 + "\n") * 200)[: 64 * 1024 - OVERHEAD]  # the output itself counts too
     assert (
         note.text.strip().startswith("[output truncated after 65536 bytes") and "64 KB of output per cell" in note.text
@@ -73,18 +81,18 @@ def test_a_cell_keeps_its_cap_of_many_prints_as_one_output_and_says_so(capped):
 
 
 def test_one_large_write_is_cut_to_the_cap(capped):
-    assert 60_000 < kept(capped[2]) < 66_000 and notes(capped[2])
+    assert 60_000 < kept(capped[3]) < 66_000 and notes(capped[3])
 
 
 def test_the_notebook_keeps_its_cap_and_says_so(capped):
     assert sum(kept(cell) for cell in capped) < 200 * 1024 + 10_000
-    assert [output.output_type for output in capped[3].outputs][-1] == "stream"
-    assert "200 KB of output per notebook" in notes(capped[3])[0]
-    assert notes(capped[5]) and "AFTER-MARK" not in str(capped[5].outputs)
+    assert [output.output_type for output in capped[4].outputs][-1] == "stream"
+    assert "200 KB of output per notebook" in notes(capped[4])[0]
+    assert notes(capped[6]) and "AFTER-MARK" not in str(capped[6].outputs)
 
 
 def test_an_error_past_the_cap_is_kept_short(capped):
-    (error,) = [output for output in capped[4].outputs if output.output_type == "error"]
+    (error,) = [output for output in capped[5].outputs if output.output_type == "error"]
     assert error.ename == "ValueError" and len(error.evalue) == 2_000 and len(json.dumps(error)) < 5_000
 
 

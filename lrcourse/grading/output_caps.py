@@ -161,18 +161,25 @@ class CappedExecute(Execute):
             self.forget(cell_index)
 
     def _update_display_id(self, display_id, msg):
-        """A display updated in place (in any cell) only if the notebook stays within its cap."""
-        targets = [
-            (cell, index) for cell, indices in self._display_id_map.get(display_id, {}).items() for index in indices
-        ]
+        """A display updated in place (in any cell) only if every cell and the notebook stay within their caps:
+        the new content counts instead of the old one."""
         content = msg.get("content", {})
         size = OVERHEAD + _size(content.get("data")) + _size(content.get("metadata"))
-        if size * len(targets) > self.notebook_cap - sum(self.used.values()) or any(
-            size > self.room(cell) for cell, _ in targets
-        ):
+        growth: dict[int, int] = {}
+        for cell, indices in self._display_id_map.get(display_id, {}).items():
+            for index in indices:
+                try:
+                    old = self.nb.cells[cell].outputs[index]
+                except IndexError:
+                    continue
+                growth[cell] = (
+                    growth.get(cell, 0) + size - OVERHEAD - _size(old.get("data")) - _size(old.get("metadata"))
+                )
+        notebook_room = self.notebook_cap - sum(self.used.values())
+        if sum(growth.values()) > notebook_room or any(grow > self.room(cell) for cell, grow in growth.items()):
             return
-        for cell, _ in targets:
-            self.keep(cell, size)
+        for cell, grow in growth.items():
+            self.keep(cell, grow)
         super()._update_display_id(display_id, msg)
 
     def on_cell_executed(self, **kwargs):
