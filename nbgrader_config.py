@@ -31,7 +31,10 @@ c.Sandbox.cpus = 1              # cores the whole sandbox may keep busy (a cgrou
 c.Sandbox.file_size_mb = 64     # any one file written
 c.Sandbox.cpu_seconds = 600     # per process
 c.Sandbox.wall_seconds = 300    # a notebook's whole run
+c.Sandbox.student_seconds = 420 # one student's notebook and the grader's own checks of it, together
 c.Sandbox.tmp_mb = 256          # its private /tmp
+c.Sandbox.cell_output_kb = 1024      # output kept from one cell, then cut with a note (lrcourse/grading/output_caps.py)
+c.Sandbox.notebook_output_kb = 8192  # output kept from the whole notebook
 # Released feedback shows each test cell's result and message but not its hidden tests' source; True restores
 # nbgrader's behaviour (the source of hidden tests in every student's feedback).
 c.Lrcourse.feedback_shows_hidden_tests = False

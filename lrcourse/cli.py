@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, gradebook
-from lrcourse.grading.grade import grade_class
+from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -292,18 +292,24 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _stop_like_ctrl_c(signum, frame):
-    raise KeyboardInterrupt
+def _stop(signum, frame):
+    signal.signal(signum, signal.SIG_DFL)  # a second one ends the command outright
+    raise Stopped()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     ensure_tools_on_path()
-    # A job scheduler's stop, a CI time-out or `kill` ends a run the way Ctrl-C does: grades kept, workers stopped.
-    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
-    signal.signal(signal.SIGHUP, _stop_like_ctrl_c)
+    # A job scheduler's stop, a CI time-out, `kill` or a closed terminal ends a run at once: the workers are
+    # stopped whatever they are doing, and the grades written so far are kept (lrcourse.grading.grade).
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
     try:
         return args.run(args)
+    except Stopped:
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(130)  # as after Ctrl-C; not through the interpreter's exit, which waits on the pool's threads
     except KeyboardInterrupt:
         return 130
 

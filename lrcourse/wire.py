@@ -15,9 +15,14 @@ import math
 import numbers
 
 MAX_MESSAGE = 8 * 1024 * 1024  # bytes in one message, either way
-MAX_ITEMS = 100_000  # elements in one encoded container
+MAX_ITEMS = 100_000  # elements in one encoded container (a JSON array in a message)
 MAX_TEXT = 2_000  # characters of a repr or an exception message
-MAX_DEPTH = 20
+MAX_DEPTH = 16  # levels of an encoded value (deeper is sent as opaque); each takes up to 3 JSON levels
+# What one message may hold, checked before anything is computed from it: decoding stays linear and cheap.
+MAX_VALUES = 400_000  # JSON values in one message
+MAX_JSON_DEPTH = 64  # nested JSON arrays and objects in one message
+MAX_DIGITS = 20  # digits of any integer in a message
+MAX_DIMS = 8  # dimensions of a tensor
 
 
 class Opaque:
@@ -69,12 +74,12 @@ def encode(value, depth: int = 0):
         return {"plain": value if not isinstance(value, str) else _short(value)}
     if isinstance(value, Missing):
         return {"missing": value.name}
-    if isinstance(value, numbers.Integral) and type(value) in (int,):
+    if type(value) is int and -(10**MAX_DIGITS) < value < 10**MAX_DIGITS:
         return {"int": str(value)}
     if type(value) is float:
         return {"float": _float(value)}
-    if isinstance(value, torch.Tensor):
-        flat = value.detach().reshape(-1)[:MAX_ITEMS].tolist() if value.numel() <= MAX_ITEMS else []
+    if isinstance(value, torch.Tensor) and value.numel() <= MAX_ITEMS and value.dim() <= MAX_DIMS:
+        flat = value.detach().reshape(-1).tolist()
         return {
             "tensor": [_float(x) if isinstance(x, float) else x for x in flat],
             "shape": list(value.shape),
@@ -118,7 +123,7 @@ class Malformed(ValueError):
 def decode(data, depth: int = 0):
     import torch
 
-    if depth > MAX_DEPTH or not isinstance(data, dict) or len(data) not in (1, 2, 3):
+    if depth > MAX_DEPTH + 1 or not isinstance(data, dict) or len(data) not in (1, 2, 3):  # + 1: the opaque
         raise Malformed(f"not an encoded value: {str(data)[:80]}")
     if "plain" in data:
         value = data["plain"]
@@ -126,13 +131,14 @@ def decode(data, depth: int = 0):
             return value
     elif "missing" in data and isinstance(data["missing"], str):
         return Missing(data["missing"])
-    elif "int" in data and isinstance(data["int"], str) and len(data["int"]) < 400:
+    elif "int" in data and isinstance(data["int"], str) and _is_int_text(data["int"]):
         return int(data["int"])
     elif "float" in data:
         return _number(data["float"])
     elif "number" in data:
         return _number(data["number"])
     elif "tensor" in data and isinstance(data["tensor"], list) and isinstance(data.get("shape"), list):
+        shape = _shape(data["shape"], len(data["tensor"]))  # before anything is computed from it
         values = [_number(x) for x in data["tensor"]]
         dtype = {
             "float16": torch.float16,
@@ -140,9 +146,7 @@ def decode(data, depth: int = 0):
             "float32": torch.float32,
             "float64": torch.float64,
         }.get(str(data.get("dtype")), torch.float64)  # never a lookup by name
-        tensor = torch.tensor(values, dtype=dtype)
-        shape = [int(n) for n in data["shape"]]
-        return tensor.reshape(shape) if math.prod(shape) == len(values) else tensor
+        return torch.tensor(values, dtype=dtype).reshape(shape)
     elif "list" in data and isinstance(data["list"], list):
         return [decode(item, depth + 1) for item in data["list"]]
     elif "tuple" in data and isinstance(data["tuple"], list):
@@ -153,6 +157,20 @@ def decode(data, depth: int = 0):
     elif "opaque" in data:
         return Opaque(str(data["opaque"])[:100], _short(str(data.get("repr", ""))))
     raise Malformed(f"not an encoded value: {str(data)[:80]}")
+
+
+def _is_int_text(text: str) -> bool:
+    digits = text[1:] if text[:1] == "-" else text
+    return 0 < len(digits) <= MAX_DIGITS and digits.isascii() and digits.isdigit()
+
+
+def _shape(shape: list, length: int) -> list[int]:
+    """A tensor's shape, each dimension a small int, at most MAX_DIMS of them, matching its data's length."""
+    if len(shape) > MAX_DIMS or not all(type(n) is int and 0 <= n <= MAX_ITEMS for n in shape):
+        raise Malformed(f"not a tensor shape: {str(shape)[:80]}")
+    if math.prod(shape) != length:  # at most MAX_ITEMS ** MAX_DIMS: cheap
+        raise Malformed(f"a tensor of shape {shape} with {length} values")
+    return shape
 
 
 def _number(x) -> float:
@@ -187,12 +205,38 @@ def dumps(message: dict) -> bytes:
 
 
 def loads(line: bytes) -> dict:
+    """One message, within every bound above (each integer's digits checked before it is converted)."""
     if len(line) > MAX_MESSAGE:
-        raise Malformed("answer too large")
+        raise Malformed(f"a message over {MAX_MESSAGE // 2**20} MB")
     try:
-        message = json.loads(line)
+        message = json.loads(line, parse_int=_bounded_int)
+    except Malformed:
+        raise
     except (ValueError, RecursionError) as error:
-        raise Malformed(f"not JSON: {error}") from None
+        raise Malformed(f"not JSON: {str(error)[:200]}") from None
     if not isinstance(message, dict):
         raise Malformed("not a JSON object")
+    _check_size(message)
     return message
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise Malformed(f"an integer of more than {MAX_DIGITS} digits")
+    return int(text)
+
+
+def _check_size(message) -> None:
+    """At most MAX_VALUES values, MAX_JSON_DEPTH levels and MAX_ITEMS elements per array (no recursion)."""
+    count, stack = 0, [(message, 1)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise Malformed(f"a message of more than {MAX_VALUES} values")
+        if isinstance(value, (list, dict)):
+            if depth > MAX_JSON_DEPTH:
+                raise Malformed(f"a message nested more than {MAX_JSON_DEPTH} levels deep")
+            if len(value) > MAX_ITEMS:
+                raise Malformed(f"a list of more than {MAX_ITEMS} values")
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))

@@ -183,7 +183,34 @@ for pid in os.listdir("/proc"):
             pass
 """
 
+PRINT_FLOOD = "for _ in range(300):\n    print('x' * 1_000_000)\n"  # 300 MB, through the kernel's own streams
+RAW_STREAM_FLOOD = """
+import sys
+from ipykernel.iostream import OutStream
+# ipykernel's plain stream, not the one the grader gave this kernel: every megabyte goes out as a message
+_raw = OutStream(sys.stdout.session, sys.stdout.pub_thread, "stdout", watchfd=False)
+for _ in range(300):
+    _raw.write("y" * 1_000_000)
+    _raw.flush()
+"""
+FLOODS = ("print-flood-correct", "raw-stream-flood-correct")
+SLOW_ON_PURPOSE = (
+    CORRECT
+    + """
+import signal as _signal, time as _time
+_init = MyStepLR.__init__
+def _slow_init(self, *args, **kwargs):
+    if type(get_ipython()).__name__ != "ZMQInteractiveShell":  # the grader's answers process: slow on purpose
+        _signal.setitimer(_signal.ITIMER_REAL, 0)  # the checker's alarm for this call, disarmed
+        _time.sleep(7.5)  # just inside the grader's deadline for one request (3 s + 5 s)
+    _init(self, *args, **kwargs)
+MyStepLR.__init__ = _slow_init
+"""
+)
+
 ATTACKS = [
+    Attack("print-flood-correct", CORRECT, correct=True, extra_cells=(PRINT_FLOOD,)),
+    Attack("raw-stream-flood-correct", CORRECT, correct=True, extra_cells=(RAW_STREAM_FLOOD,)),
     Attack("patch-checker", PATCH_CHECKER + NEVER_DECAYS),
     Attack("swap-checker-module", SWAP_MODULE + NEVER_DECAYS),
     Attack("import-hook", IMPORT_HOOK + NEVER_DECAYS),

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+import nbformat
 import pytest
 
 from lrcourse.build import tool_environment
@@ -181,8 +182,14 @@ def stale_sandbox_files(since: float) -> list[str]:
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_a_killed_grading_run_leaves_nothing_running(small_class, how):
     """A scheduler's stop or a CI time-out (SIGTERM), or `kill -9` of the command: no worker, kernel, answer
-    process or sandbox survives; SIGTERM also keeps every grade already written, like Ctrl-C."""
+    process or sandbox survives; SIGTERM also keeps every grade already written, like Ctrl-C, and ends the
+    run at once, even while a worker grades a notebook that would hold it for minutes."""
     course = small_class
+    if how == "SIGTERM":  # graded first, by one of the two workers
+        path = submit_answer(course, "aaa-slow", SMALL_CLASS[0])
+        notebook = nbformat.read(path, as_version=4)
+        notebook.cells[1:1] = [nbformat.v4.new_code_cell(f"import time\ntime.sleep({25 + i})") for i in range(8)]
+        nbformat.write(notebook, path)
     started = time.time()
     tag = f"LRCOURSE_TEST_TAG=killed-{how}-{os.getpid()}"
     process = subprocess.Popen(
@@ -195,8 +202,10 @@ def test_a_killed_grading_run_leaves_nothing_running(small_class, how):
     )
     wait_for_marks(course, SMALL, 1, process)
     process.send_signal(getattr(signal, how))
+    stopped = time.monotonic()
     out, err = process.communicate(timeout=300)
     assert process.returncode == (130 if how == "SIGTERM" else -signal.SIGKILL), err[-2000:]
+    assert time.monotonic() - stopped < 15  # not after the slow notebook (over 200 s)
     deadline = time.monotonic() + 30
     while leftover_processes(tag) and time.monotonic() < deadline:
         time.sleep(0.5)

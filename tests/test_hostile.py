@@ -149,3 +149,43 @@ def test_the_summary_prints_every_id_on_one_escaped_line(hostile_class):
     forged = next(line for line in lines if "\\r  aa-honest-correct" in line)
     assert forged.startswith("  '\\x1b[2K\\r  aa-honest-correct") and " failed " in forged, forged
     assert any(line.startswith("  'evil\\nalice'") and " failed " in line for line in lines), run.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", hostile.FLOODS)
+def test_a_flood_of_output_is_cut_and_costs_the_grader_little(hostile_class, student):
+    """Hundreds of megabytes printed (through the kernel's streams, or around them in megabyte messages):
+    the graded notebook and the feedback stay small, and what is kept says that it was cut."""
+    course, run, graded = hostile_class
+    line = next(line for line in run.stdout.splitlines() if line.strip().startswith(student + " "))
+    assert " graded " in line, run.stdout
+    written = [*(course / "autograded" / student).rglob("*.ipynb"), *(course / "feedback" / student).rglob("*.html")]
+    assert all(path.stat().st_size < 3 * 2**20 for path in written), {p.name: p.stat().st_size for p in written}
+    if student == "print-flood-correct":
+        assert len(written) == 2
+        feedback = next((course / "feedback" / student).rglob("*.html")).read_text()
+        assert "[output truncated after 1048576 bytes" in feedback
+
+
+def test_a_worker_that_ignores_sigterm_is_killed():
+    """A worker busy in C code runs no signal handler: it is killed after the grace period."""
+    import multiprocessing
+    import time
+
+    from lrcourse.grading.grade import end_workers
+
+    process = multiprocessing.get_context("fork").Process(target=_ignore_sigterm_and_sleep)
+    process.start()
+    time.sleep(0.5)  # its handler is set
+    start = time.monotonic()
+    assert end_workers([process], seconds=0.5) == [process]
+    assert not process.is_alive() and process.exitcode == -9
+    assert time.monotonic() - start < 3
+
+
+def _ignore_sigterm_and_sleep() -> None:
+    import signal
+    import time
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(60)

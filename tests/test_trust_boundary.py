@@ -56,6 +56,59 @@ def test_deeply_nested_values_are_rejected_not_recursed():
         wire.decode(data)
 
 
+def test_values_costly_to_decode_are_refused_before_any_arithmetic():
+    """A tensor whose shape lists huge integers made decode multiply them for minutes; now it is refused at once."""
+    import time
+
+    huge_shape = wire.loads(wire.dumps({"value": {"tensor": [], "shape": [10**19] * 100_000}}))["value"]
+    start = time.perf_counter()
+    with pytest.raises(wire.Malformed, match="not a tensor shape"):
+        wire.decode(huge_shape)
+    assert time.perf_counter() - start < 0.1
+    for shape in ([wire.MAX_ITEMS + 1], [2] * (wire.MAX_DIMS + 1), [-1], [True], [2.0]):
+        with pytest.raises(wire.Malformed, match="not a tensor shape"):
+            wire.decode({"tensor": [1.0, 2.0], "shape": shape})
+    with pytest.raises(wire.Malformed, match="with 0 values"):
+        wire.decode({"tensor": [], "shape": [wire.MAX_ITEMS] * wire.MAX_DIMS})
+    with pytest.raises(wire.Malformed):
+        wire.decode({"int": "9" * (wire.MAX_DIGITS + 1)})
+
+
+@pytest.mark.parametrize(
+    "message, why",
+    [
+        (b'{"value": {"float": ' + b"9" * 4000 + b"}}", "more than 20 digits"),
+        (b'{"v": [' + b",".join([b"[0, 0, 0, 0]"] * 100_001) + b"]}", "more than 100000 values"),
+        (b'{"v": [' + b",".join([b"[" + b",".join([b"0"] * 100_000) + b"]"] * 4) + b"]}", "more than 400000 values"),
+        (b'{"v": ' + b"[" * 64 + b"]" * 64 + b"}", "more than 64 levels"),
+        (b'{"v": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "not JSON"),
+        (b'{"v": "' + b"x" * wire.MAX_MESSAGE + b'"}', "over 8 MB"),
+    ],
+    ids=["long-integer", "long-list", "many-values", "deep", "very-deep", "large"],
+)
+def test_a_message_beyond_the_wire_bounds_is_refused_with_the_reason(message, why):
+    with pytest.raises(wire.Malformed, match=why):
+        wire.loads(message)
+
+
+def test_every_value_the_encoder_sends_is_within_the_wire_bounds():
+    """The deepest value, the longest list, the largest tensor and the longest integer an honest answer can
+    return cross; what exceeds them crosses as an opaque stand-in, never as a refused message."""
+    deep: object = 1.0
+    for _ in range(100):
+        deep = {"k": [deep]}
+    values = [deep, list(range(wire.MAX_ITEMS)), torch.ones(wire.MAX_ITEMS), 10**19, -(10**19)]
+    for value in values:
+        reply = {"ok": True, "observation": {"states": [wire.encode(value)]}}
+        back = wire.decode(wire.loads(wire.dumps(reply))["observation"]["states"][0])
+        assert back is not None
+    assert wire.decode(wire.encode(10**19)) == 10**19
+    assert isinstance(wire.decode(wire.encode(torch.ones(wire.MAX_ITEMS + 1))), wire.Opaque)
+    assert isinstance(wire.decode(wire.encode(torch.ones([1] * (wire.MAX_DIMS + 1)))), wire.Opaque)
+    assert wire.decode(wire.encode(torch.ones(2, 3))).shape == (2, 3)
+    assert wire.decode(wire.encode(10**40)) == float(10**40)
+
+
 def test_an_exception_crosses_as_its_builtin_kind_only():
     error = wire.decode_error({"name": "ValueError", "bases": ["ValueError", "Exception"], "message": "bad"})
     assert isinstance(error, ValueError) and str(error) == "bad"

@@ -125,3 +125,23 @@ predicted_rate_after_edit = 0.3 * 0.5 * 0.5 if hidden else -1.0
     assert verdict.cells["test_predict_rate_after_edit"].trusted_score > 0, verdict.cells[
         "test_predict_rate_after_edit"
     ]
+
+
+@pytest.mark.slow
+def test_an_answer_slow_on_purpose_is_graded_as_far_as_its_time_budget_goes(chapter2):
+    """Each request answered just inside its deadline would hold the worker for minutes with full marks; within
+    a budget of 12 s the answer is stopped, the cells left are scored 0 with the reason, and the next student
+    is judged as before."""
+    import time
+
+    judge, exercise = chapter2
+    full = sum(test.points for test in exercise.tests)
+    judge.ready(exercise)  # as a worker does before a student's budget starts
+    start = time.monotonic()
+    slow = judge.decide(exercise, list(hostile.answers(hostile.SLOW_ON_PURPOSE).values()), start + 12, "budget")
+    elapsed = time.monotonic() - start
+    assert 11 < elapsed < 18, elapsed
+    assert slow.out_of_time and slow.score < full, {name: v.message for name, v in slow.cells.items()}
+    assert all("your budget ran out" in slow.cells[name].message for name in slow.out_of_time)
+    honest = judge.decide(exercise, list(hostile.SOLUTION.values()), time.monotonic() + 300, "budget")
+    assert honest.score == full and not honest.out_of_time

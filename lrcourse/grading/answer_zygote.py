@@ -77,11 +77,15 @@ class AnswerZygote:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def ready(self) -> None:
+        """Started, or started again if it died (the worker calls it before a student's time budget starts)."""
+        if not self.alive():
+            self.start()
+
     def fork(self) -> AnswerProcess:
         ours, theirs = socket.socketpair()
         try:
-            if not self.alive():
-                self.start()
+            self.ready()
             self.control.settimeout(30)
             socket.send_fds(self.control, [b"fork"], [theirs.fileno()])
             pid = int(_read_line(self.control))

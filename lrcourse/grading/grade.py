@@ -8,7 +8,9 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
   other student is still graded; the exit status says whether anything failed;
 - a re-run grades only students with no mark or a changed submission (`force` regrades all), so an
   interrupted run loses nothing already written;
-- Ctrl-C finishes the students being graded and cancels the rest; every grade written is kept.
+- Ctrl-C finishes the students being graded and cancels the rest; every grade written is kept;
+- SIGTERM or SIGHUP (`Stopped`: a job scheduler, a CI time-out, a closed terminal) stops the workers at once,
+  whatever they are doing (SIGKILL after `STOP_SECONDS`), and the command ends; every grade written is kept.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from lrcourse.grading import worker
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, gradebook
 from lrcourse.grading.intake import fingerprint, is_done, refused, submissions
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
+
+STOP_SECONDS = 5.0  # a worker told to stop that has not ended by then (busy in C code, say) is killed
+
+
+class Stopped(KeyboardInterrupt):
+    """The run was told to stop (SIGTERM, SIGHUP): the workers end now, not after their students."""
 
 
 def grade_class(
@@ -93,40 +101,73 @@ def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=
                 initializer=worker.start,
                 initargs=(str(course), db_url, sandboxed),
             ) as pool:
-                futures = {pool.submit(worker.grade_student, assignment, s, f): (s, f) for s, f in pending}
-                pending = []
-                running = set(futures)
-                while running:
-                    try:
-                        done, running = wait(running, return_when=FIRST_COMPLETED)
-                    except KeyboardInterrupt:
-                        in_flight = sum(future.running() for future in running)
-                        print(
-                            f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest.",
-                            file=sys.stderr,
-                        )
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        raise
-                    for future in done:
-                        student, current = futures[future]
-                        try:
-                            outcomes.append(future.result())
-                        except BrokenProcessPool:
-                            # A worker died (e.g. killed by the system): give each affected student one retry.
-                            attempts[student] = attempts.get(student, 0) + 1
-                            if attempts[student] < 2:
-                                pending.append((student, current))
-                                continue
-                            outcomes.append(Outcome(student, "failed", "the grading worker died twice"))
-                        except Exception as error:  # a bug outside nbgrader's own handling
-                            outcomes.append(Outcome(student, "failed", f"{type(error).__name__}: {error}"))
-                        bar.update(1)
+                try:
+                    pending = _grade_in(pool, assignment, pending, outcomes, attempts, bar)
+                except Stopped:
+                    print("\nStopped: ending the grading workers now.", file=sys.stderr)
+                    if end_workers(multiprocessing.active_children()) and sandboxed:
+                        from lrcourse.grading.leftovers import remove_stale
+
+                        remove_stale()  # what the killed workers could not clear: their sandboxes' folders, cgroups
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
     except KeyboardInterrupt:
         bar.close()
         print("Every grade written so far is kept; run the command again to grade the rest.", file=sys.stderr)
         raise
     bar.close()
     return outcomes
+
+
+def _grade_in(pool, assignment, pending, outcomes, attempts, bar) -> list:
+    """Grade `pending` in `pool`, adding to `outcomes`; return the students to retry in a new pool."""
+    futures = {pool.submit(worker.grade_student, assignment, s, f): (s, f) for s, f in pending}
+    retry = []
+    running = set(futures)
+    while running:
+        try:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+        except Stopped:
+            raise
+        except KeyboardInterrupt:
+            in_flight = sum(future.running() for future in running)
+            print(
+                f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest.",
+                file=sys.stderr,
+            )
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        for future in done:
+            student, current = futures[future]
+            try:
+                outcomes.append(future.result())
+            except BrokenProcessPool:
+                # A worker died (e.g. killed by the system): give each affected student one retry.
+                attempts[student] = attempts.get(student, 0) + 1
+                if attempts[student] < 2:
+                    retry.append((student, current))
+                    continue
+                outcomes.append(Outcome(student, "failed", "the grading worker died twice"))
+            except Exception as error:  # a bug outside nbgrader's own handling
+                outcomes.append(Outcome(student, "failed", f"{type(error).__name__}: {error}"))
+            bar.update(1)
+    return retry
+
+
+def end_workers(processes, seconds: float = STOP_SECONDS) -> list:
+    """SIGTERM (each worker closes its sandboxes and exits), then SIGKILL for any still alive after `seconds`:
+    a worker's handler runs only between Python instructions. A killed worker's sandboxes die with it
+    (PDEATHSIG); what they leave on disk and in cgroups is for `leftovers`. Returns the workers killed."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + seconds
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    killed = [process for process in processes if process.is_alive()]
+    for process in killed:
+        process.kill()
+        process.join(1)
+    return killed
 
 
 # --------------------------------------------------------------------------------------------

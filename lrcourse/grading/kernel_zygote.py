@@ -7,7 +7,8 @@ sandbox of its own (`lrcourse.grading.sandbox`) unless grading runs with `--no-s
 stack, then waits for the grader's requests on the control socket (the grader's end only; nothing in the
 sandbox can reach it):
 
-    fork {"connection_file": ..., "cwd": ..., "env": {...} or null}   (with one socket passed along)
+    fork {"connection_file": ..., "cwd": ..., "env": {...} or null, "tmp_mb": ..., "output_kb": [cell, notebook]}
+                                                                       (with one socket passed along)
         -> "<pid>": a child that becomes a fresh IPython kernel for one notebook
     sweep   -> "swept": kill every process left in the sandbox but this one, empty /tmp and /dev/shm
 
@@ -180,7 +181,10 @@ def _become_kernel(request: dict, isolate: bool) -> None:
             sys.modules["numpy"].random.seed()
         from ipykernel import kernelapp
 
-        sys.argv = [kernelapp.__file__, "-f", request["connection_file"]]
+        from lrcourse.grading.kernel_output import bound
+
+        outputs = [bound(*request["output_kb"])] if request.get("output_kb") else []  # a flood stays here
+        sys.argv = [kernelapp.__file__, "-f", request["connection_file"], *outputs]
         kernelapp.launch_new_instance()
     except SystemExit as stop:
         status = stop.code if isinstance(stop.code, int) else 0

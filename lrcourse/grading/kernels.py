@@ -23,12 +23,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
 
-from lrcourse.grading.limits import Limits
+from lrcourse.grading.limits import Limits, budget_text
 from lrcourse.grading.namespaces import kill_quietly, mount_tmpfs, unmount
+from lrcourse.grading.output_caps import BoundedKernelClient
 from lrcourse.grading.sandbox import Sandbox
 from lrcourse.grading.zygote import START_SECONDS
 
@@ -37,13 +40,23 @@ RELAY = Path(__file__).with_name("kernel_relay.py")
 
 
 class Kernels:
-    """A grading worker's kernels: its kernel zygote, the notebook's wall-clock limit, and, by notebook
-    folder, the managers still running and which limit stopped a kernel (for the report)."""
+    """A grading worker's kernels: its kernel zygote, the notebook's wall-clock limit, the student's time
+    budget (`deadline`, set by the worker per student), and, by notebook folder, the managers still running
+    and which limit stopped a kernel (for the report)."""
 
     def __init__(self, zygote: KernelZygote, limits: Limits):
         self.zygote, self.limits = zygote, limits
         self.limit_hits: dict[str, str] = {}
         self.running: dict[str, ForkedKernelManager] = {}
+        self.deadline: float | None = None  # time.monotonic() at which the student's time budget ends
+
+    def notebook_seconds(self) -> tuple[float, str]:
+        """How long a notebook starting now may run, and the limit that says so."""
+        wall = self.limits.wall_seconds
+        left = wall if self.deadline is None else self.deadline - time.monotonic()
+        if left < wall:
+            return max(0.0, left), budget_text(self.limits)
+        return wall, f"wall-clock limit ({wall} s for the notebook)"
 
     def manager_class(self) -> type[ForkedKernelManager]:
         """A kernel manager class whose kernels come from these (jupyter_client builds it with no arguments)."""
@@ -150,12 +163,16 @@ class KernelZygote:
         return data.decode().strip()
 
     # --------------------------------------------------------------------------------------------
-    def prepare(self, folder: Path) -> tuple[Path, Path]:
-        """The kernel's working folder as the kernel sees it, and its connection file's folder: under the
-        sandbox, a fresh scratch copy of `folder` appears at /notebook."""
+    def ready(self) -> None:
+        """Started, or started again if it died (the worker calls it before a student's time budget starts)."""
         if not self.alive():
             self.stop()  # what is left of a zygote that died: its sandbox, cgroups, scratch folder
             self.start()
+
+    def prepare(self, folder: Path) -> tuple[Path, Path]:
+        """The kernel's working folder as the kernel sees it, and its connection file's folder: under the
+        sandbox, a fresh scratch copy of `folder` appears at /notebook."""
+        self.ready()
         # Each kernel's sockets in a fresh folder of its own, unpredictable, inside one the sandbox cannot
         # write (as root): nothing a kernel does there can be in the next kernel's way.
         _empty(self.sockets)
@@ -174,12 +191,15 @@ class KernelZygote:
         self.sandbox._give(self.sandbox.scratch)
         return NOTEBOOK, sockets
 
-    def fork_kernel(self, link: socket.socket, connection_file: str, cwd: Path, env: dict | None) -> int:
+    def fork_kernel(
+        self, link: socket.socket, connection_file: str, cwd: Path, env: dict | None, output_kb: tuple = ()
+    ) -> int:
         request = {
             "connection_file": connection_file,
             "cwd": str(cwd),
             "env": env if self.sandbox is None else None,
             "tmp_mb": self.limits.tmp_mb if self.limits is not None else 0,
+            "output_kb": list(output_kb),  # what the kernel's streams pass on (kernel_output)
         }
         try:
             socket.send_fds(self.control, [b"fork " + json.dumps(request).encode()], [link.fileno()])
@@ -265,10 +285,15 @@ class ForkedKernelManager(AsyncKernelManager):
 
     kernels: Kernels  # set by Kernels.manager_class()
     _deadline: asyncio.TimerHandle | None = None
+    _limit = ""  # the limit the deadline enforces
     _folder: str | None = None
     _counts: tuple[int, int] = (0, 0)
     _cwd: Path | None = None
     _finished = False
+
+    @default("client_factory")
+    def _bounded_client(self):
+        return BoundedKernelClient  # no message from the kernel is larger than output_caps.MESSAGE_MB
 
     async def _async_pre_start_kernel(self, **kw):
         folder = Path(kw.get("cwd") or os.getcwd()).resolve()
@@ -287,18 +312,20 @@ class ForkedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         ours, theirs = socket.socketpair()
         try:
-            self.kernels.zygote.fork_kernel(ours, self.connection_file, self._cwd, kw.get("env"))
+            limits = self.kernels.limits
+            output_kb = (limits.cell_output_kb, limits.notebook_output_kb)
+            self.kernels.zygote.fork_kernel(ours, self.connection_file, self._cwd, kw.get("env"), output_kb)
         finally:
             ours.close()
         try:
             await super()._async_launch_kernel([*kernel_cmd, str(theirs.fileno())], pass_fds=(theirs.fileno(),), **kw)
         finally:
             theirs.close()  # the relay holds it now; if the relay did not start, the keeper ends the kernel
-        self._deadline = asyncio.get_running_loop().call_later(self.kernels.limits.wall_seconds, self._out_of_time)
+        seconds, self._limit = self.kernels.notebook_seconds()
+        self._deadline = asyncio.get_running_loop().call_later(seconds, self._out_of_time)
 
     def _out_of_time(self) -> None:
-        seconds = self.kernels.limits.wall_seconds
-        self.kernels.limit_hits[self._folder] = f"wall-clock limit ({seconds} s for the notebook)"
+        self.kernels.limit_hits[self._folder] = self._limit
         self._kill_relay()
 
     def _kill_relay(self) -> None:

@@ -18,8 +18,17 @@ class Limits:
     open_files: int = 256
     tmp_mb: int = 256  # the private /tmp
     wall_seconds: int = 300  # a notebook's whole run, from kernel start to shutdown
+    student_seconds: int = 420  # one student's notebook run and trusted verdicts together (the grader's
+    # own start-up is not counted): a student who reaches it is graded as far as they got
+    cell_output_kb: int = 1024  # output kept from one cell of a notebook run (output_caps)
+    notebook_output_kb: int = 8192  # output kept from the whole notebook run
 
     @classmethod
     def from_config(cls, config) -> Limits:
         section = config.get("Sandbox", {}) if config is not None else {}
         return cls(**{f.name: int(section[f.name]) for f in fields(cls) if f.name in section})
+
+
+def budget_text(limits: Limits) -> str:
+    """The student's time budget, as the report and the feedback name it."""
+    return f"time budget ({limits.student_seconds} s per student, the notebook and the grader's checks together)"

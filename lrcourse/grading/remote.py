@@ -2,12 +2,15 @@
 were the student's objects, while the objects themselves live in the student's process.
 
 A `Session` is one student's answer cells loaded in a child of the answers' zygote (a new child if the last
-one died or timed out). A `RemoteAnswer` stands for a name those cells define: the checkers' observers run
+one died or timed out), within what is left of the student's time budget: no request waits past it, and once
+it has run out every request fails at once with `OutOfTime`. A `RemoteAnswer` stands for a name those cells define: the checkers' observers run
 over there (`observe`), a plain function is called over there (`__call__`), plain data comes back as data.
 An `Undefined` stands for a name the cells do not define: every use fails with the reason.
 """
 
 from __future__ import annotations
+
+import time
 
 from lrcourse import checking, wire
 from lrcourse.grading.answer_zygote import AnswerProcess, AnswerTimeout, AnswerZygote, GraderFault
@@ -16,11 +19,26 @@ LOAD_SECONDS = 30.0  # the setup and answer cells, like nbgrader's per-cell time
 MARGIN_SECONDS = 5.0  # beyond an observer's own budget, before the student's process is killed
 
 
-class Session:
-    """A student's answer cells loaded in a child; a new child if the last one died or timed out."""
+class OutOfTime(AssertionError):
+    """The student's time budget ran out: what is not decided by then fails with this reason."""
 
-    def __init__(self, zygote: AnswerZygote, context: list[str], answers: list[str]):
+
+class Session:
+    """A student's answer cells loaded in a child; a new child if the last one died or timed out.
+
+    `deadline` (time.monotonic()) ends the student's time budget; `budget` says what it was."""
+
+    def __init__(
+        self,
+        zygote: AnswerZygote,
+        context: list[str],
+        answers: list[str],
+        deadline: float | None = None,
+        budget: str = "time budget",
+    ):
         self.zygote, self.context, self.answers = zygote, context, answers
+        self.deadline, self.budget = deadline, budget
+        self.out_of_time = False
         self.process: AnswerProcess | None = None
         self.load_error: BaseException | None = None
         self.unloadable: str | None = None
@@ -29,9 +47,28 @@ class Session:
     def request(self, message: dict, seconds: float) -> dict:
         if self.unloadable:
             raise AssertionError(self.unloadable)
+        self._within_budget(seconds)
         if self.process is None or self.process.dead:
             self._load()
-        return self.process.request(message, seconds)
+        return self._timed(self.process, message, seconds)
+
+    def _within_budget(self, seconds: float) -> tuple[float, bool]:
+        """`seconds` cut to what is left of the budget, and whether it was cut; OutOfTime if nothing is left."""
+        left = seconds if self.deadline is None else self.deadline - time.monotonic()
+        if left <= 0:
+            self.out_of_time = True
+            raise OutOfTime(f"not checked: your {self.budget} ran out")
+        return min(seconds, left), left < seconds
+
+    def _timed(self, process: AnswerProcess, message: dict, seconds: float) -> dict:
+        seconds, cut = self._within_budget(seconds)
+        try:
+            return process.request(message, seconds)
+        except AnswerTimeout:
+            if cut:
+                self.out_of_time = True
+                raise OutOfTime(f"stopped: your {self.budget} ran out") from None
+            raise
 
     def resolve(self, name: str):
         """What a test cell sees for `name` (see RemoteAnswer.resolved), asked once per loaded process."""
@@ -45,7 +82,11 @@ class Session:
         self.resolved = {}
         self.process = self.zygote.fork()
         try:
-            reply = self.process.request({"op": "load", "context": self.context, "answers": self.answers}, LOAD_SECONDS)
+            reply = self._timed(
+                self.process, {"op": "load", "context": self.context, "answers": self.answers}, LOAD_SECONDS
+            )
+        except OutOfTime as error:
+            self.unloadable = str(error)
         except AnswerTimeout:
             self.unloadable = f"your answer cells did not finish running within {LOAD_SECONDS:.0f} s"
         except (EOFError, OSError, wire.Malformed) as error:
@@ -77,6 +118,8 @@ class RemoteAnswer(checking.RemoteTarget):
             reply = self.session.request({**message, "target": self.name}, seconds + MARGIN_SECONDS)
         except (EOFError, OSError) as error:
             raise AssertionError(f"{self.name}: the process running your answer stopped ({error})") from None
+        except wire.Malformed as error:  # beyond the wire's bounds: refused before it is read (lrcourse.wire)
+            raise AssertionError(f"{self.name}: your answer sent what the grader does not read: {error}") from None
         if not reply.get("ok"):
             error = wire.decode_error(reply.get("error"))
             if isinstance(error, NameError) and self.session.load_error is not None:

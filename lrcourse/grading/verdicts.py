@@ -48,15 +48,17 @@ class Verdict:
 @dataclass
 class Verdicts:
     cells: dict[str, Verdict] = field(default_factory=dict)
+    out_of_time: list[str] = field(default_factory=list)  # cells the student's time budget cut short (score 0)
 
     @property
     def overridden(self) -> list[str]:
         """Cells where the kernel's result differs from the trusted one for the same tests: something in the
-        kernel changed what its test cells reported."""
+        kernel changed what its test cells reported (not cells the student's time budget left unchecked)."""
         return [
             name
             for name, v in self.cells.items()
             if v.in_kernel_score is not None
+            and name not in self.out_of_time
             and v.in_kernel_score != (v.trusted_score if v.visible_score is None else v.visible_score)
         ]
 
@@ -79,6 +81,7 @@ class Verdicts:
                 "cells": {name: asdict(v) for name, v in self.cells.items()},
                 "overridden": self.overridden,
                 "corrected": self.corrected,
+                "out_of_time": self.out_of_time,
             },
             indent=1,
         )
@@ -96,12 +99,21 @@ class Judge:
         for zygote in self.zygotes.values():
             zygote.stop()
 
-    def decide(self, exercise: Exercise, answers: list[str]) -> Verdicts:
-        session = Session(self.zygotes[exercise.allows_schedulers], exercise.context, answers)
+    def ready(self, exercise: Exercise) -> None:
+        """The exercise's zygote started (outside any student's time budget)."""
+        self.zygotes[exercise.allows_schedulers].ready()
+
+    def decide(
+        self, exercise: Exercise, answers: list[str], deadline: float | None = None, budget: str = "time budget"
+    ) -> Verdicts:
+        """Every test cell's trusted verdict; past `deadline` (time.monotonic()) the rest fail with `budget`."""
+        session = Session(self.zygotes[exercise.allows_schedulers], exercise.context, answers, deadline, budget)
         verdicts = Verdicts()
         try:
             for test in exercise.tests:
                 detail = self._run_test(exercise, test.source, test.name, session)
+                if detail and session.out_of_time:
+                    verdicts.out_of_time.append(test.name)
                 verdict = Verdict(
                     test.points,
                     0.0 if detail else test.points,

@@ -1,7 +1,9 @@
 """A grading worker: a process that starts once and grades many students, one at a time.
 
 nbgrader's import and set-up, the kernel zygote (the students' notebooks) and the answers' zygotes (the
-trusted verdicts) are paid once per worker. For each student the worker runs nbgrader's autograde (exactly
+trusted verdicts) are paid once per worker, outside the students' time budgets. For each student, within one
+time budget (`Limits.student_seconds`, for the notebook run and the trusted verdicts together: a student who
+reaches it is graded as far as they got, with the reason), the worker runs nbgrader's autograde (exactly
 what `nbgrader autograde` runs), then decides every autograded test cell again outside the student's kernel
 and writes those scores into the gradebook (`verdicts`: the kernel's own results are only the student's
 messages) with the late penalty computed from them (`late`), then generates the feedback; the student is
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from lrcourse.grading import intake
 from lrcourse.grading.course import course_config, ensure_tools_on_path, gradebook
+from lrcourse.grading.limits import budget_text
 from lrcourse.grading.outcomes import Outcome
 
 
@@ -56,6 +59,7 @@ class Worker:
     api: object  # nbgrader's NbGraderAPI, configured for the course
     judge: object  # verdicts.Judge: the trusted verdicts, with the answers' zygotes
     kernels: object  # kernels.Kernels: the kernel zygote that nbgrader's notebooks are forked from
+    limits: object  # limits.Limits: the sandbox's, and each student's time budget
     hidden_in_kernel: bool = False  # c.Lrcourse.feedback_shows_hidden_tests: nbgrader's way, hidden tests in the kernel
     exercises: dict = field(default_factory=dict)  # assignment -> verdicts.Exercise, read once
 
@@ -66,6 +70,7 @@ class Worker:
 
         from lrcourse.grading.kernels import Kernels, KernelZygote, use_forked_kernels
         from lrcourse.grading.limits import Limits
+        from lrcourse.grading.output_caps import use_capped_execute
         from lrcourse.grading.sanitize import show_safely
         from lrcourse.grading.verdicts import Judge
 
@@ -74,6 +79,7 @@ class Worker:
         hidden_in_kernel = bool(config.get("Lrcourse", {}).get("feedback_shows_hidden_tests", False))
         if not hidden_in_kernel:
             keep_hidden_tests_out_of_the_kernel(config)
+        use_capped_execute(config)  # what a kernel prints is kept only up to the caps, whatever it prints
         api = NbGraderAPI(config=config)
         limits = Limits.from_config(config)  # without the sandbox, its wall clock still holds
         kernels = Kernels(KernelZygote(limits if sandboxed else None), limits)
@@ -81,7 +87,7 @@ class Worker:
         # sandbox, unless --no-sandbox).
         use_forked_kernels(kernels)
         judge = Judge(limits if sandboxed else None)
-        return cls(course, db_url, api, judge, kernels, hidden_in_kernel)
+        return cls(course, db_url, api, judge, kernels, limits, hidden_in_kernel)
 
     def close(self) -> None:
         """Close the zygotes: their sandboxes' processes, folders and cgroups."""
@@ -97,8 +103,10 @@ class Worker:
         scores to the gradebook, generate feedback; mark the student done only if all of it worked."""
         from lrcourse.grading.exercise import submitted_answers
 
-        start = time.monotonic()
         exercise = self.exercise(assignment)
+        self.ready(exercise)
+        start = time.monotonic()
+        self.kernels.deadline = start + self.limits.student_seconds
         # Read before the student's kernel runs: nothing it writes can change what is judged.
         submitted = next((self.course / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"), None)
         answers = submitted_answers(submitted, set(exercise.answers)) if submitted else []
@@ -110,12 +118,17 @@ class Worker:
                 f" ({in_kernel_failure})" if in_kernel_failure else ""
             )
         try:
-            decided = self.decide(exercise, assignment, student, answers)
+            decided = self.decide(exercise, assignment, student, answers, self.kernels.deadline)
         except Exception as error:  # no gradebook entry to correct (nbgrader failed early), or a fault of ours
             self.zero_autograded(exercise, assignment, student)  # never leave the kernel's scores standing
             reason = in_kernel_failure or f"trusted verdicts: {type(error).__name__}: {error}"
             return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
         notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
+        if decided.out_of_time:
+            notes.append(
+                f"{budget_text(self.limits)} ran out: {len(decided.out_of_time)} of {len(decided.cells)} test "
+                f"cell(s) not checked, scored 0 ({', '.join(decided.out_of_time)})"
+            )
         if any((self.course / "autograded" / student / assignment).glob("*.ipynb")):
             feedback = self.api.generate_feedback(assignment, student, force=True)
             if not feedback.get("success"):
@@ -137,6 +150,15 @@ class Worker:
             overridden=decided.overridden,
         )
 
+    def ready(self, exercise) -> None:
+        """The zygotes this student needs, (re)started before the student's time budget starts: the grader's
+        own start-up is not charged to a student. (A zygote that cannot start fails later, as it always did.)"""
+        try:
+            self.kernels.zygote.ready()
+            self.judge.ready(exercise)
+        except Exception:
+            pass
+
     def exercise(self, assignment: str):
         """The assignment's setup, answer cells and test cells (from source/ and the gradebook), once per worker."""
         from lrcourse.grading.exercise import load_exercise
@@ -146,15 +168,16 @@ class Worker:
                 self.exercises[assignment] = load_exercise(self.course, assignment, book)
         return self.exercises[assignment]
 
-    def decide(self, exercise, assignment: str, student: str, answers: list[str]):
+    def decide(self, exercise, assignment: str, student: str, answers: list[str], deadline: float | None = None):
         """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
         from lrcourse.grading import late, verdicts
         from lrcourse.grading.answer_zygote import GraderFault
 
+        budget = budget_text(self.limits)
         try:
-            decided = self.judge.decide(exercise, answers)
+            decided = self.judge.decide(exercise, answers, deadline, budget)
         except GraderFault:  # e.g. the zygote was stopped from outside: once more with a fresh one
-            decided = self.judge.decide(exercise, answers)
+            decided = self.judge.decide(exercise, answers, deadline, budget)
         with gradebook(self.db_url) as book:
             for name, verdict in decided.cells.items():
                 grade = book.find_grade(name, exercise.notebook, assignment, student)

@@ -1,0 +1,219 @@
+"""What a student's kernel may emit into the graded notebook: a cap per cell and per notebook.
+
+A submission can print without end. nbgrader keeps every output in the grading worker's memory (outside the
+sandbox, whose limits do not apply there), then writes it to the graded notebook and again to the feedback.
+Under `lrcourse grade` the notebook runs through `CappedExecute` (in place of nbgrader's Execute) instead:
+
+- each output is kept only while the cell holds less than `Sandbox.cell_output_kb` and the notebook less
+  than `Sandbox.notebook_output_kb` (nbgrader_config.py); text past the cap is cut as it arrives, and what
+  follows is dropped unread, with one note in the cell that the student sees in the feedback. An error
+  output is always kept (shortened): nbgrader reads a cell's failure from it;
+- consecutive text of one stream is kept as one output, so many small prints are not many objects;
+- a display update (`update_display`) cannot grow the notebook past its cap either;
+- widget state is not kept (the feedback never shows widgets: `sanitize`), nor are Output widgets followed;
+- one message from the kernel is at most `MESSAGE_MB`, and at most `QUEUED_MESSAGES` wait to be read
+  (`BoundedKernelClient`: ZeroMQ drops the connection on a larger message, so it is never held in memory, and
+  drops messages past the queue; the notebook's run then stops, as a failure). An honest kernel never comes
+  near either: its streams pass on little more than the caps, in small messages (`kernel_output`).
+
+What a student loses is output only: the grade is decided by the trusted verdicts, outside the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+
+import zmq
+import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Dict, default
+
+from lrcourse.grading.limits import Limits
+
+MESSAGE_MB = 16  # one message from a kernel (one print, one image), before any cap is applied
+QUEUED_MESSAGES = 100  # messages ZeroMQ holds for the grader before the kernel's are dropped
+ERROR_TEXT = 2_000  # characters of an error's name and value kept past the cap
+TRACEBACK_LINES = 100  # lines of a traceback (nbgrader's LimitOutput keeps 100 too)
+OVERHEAD = 100  # bytes counted for each output kept besides its content: a million empty outputs are not free
+
+
+class BoundedKernelClient(AsyncKernelClient):
+    """A kernel client whose sockets refuse any message over MESSAGE_MB (ZeroMQ drops the connection)."""
+
+    @default("context")
+    def _context_default(self) -> zmq.asyncio.Context:
+        self._created_context = True
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_MB * 2**20)
+        context.setsockopt(zmq.RCVHWM, QUEUED_MESSAGES)  # at most this many messages wait in memory
+        return context
+
+
+def note(kept: int, cap_kb: int, where: str) -> dict:
+    from nbformat.v4 import new_output
+
+    return new_output(
+        "stream",
+        name="stderr",
+        text=f"\n[output truncated after {kept} bytes: the grader keeps at most {cap_kb} KB of output "
+        f"per {where}; the rest was not kept]\n",
+    )
+
+
+class CappedExecute(Execute):
+    """nbgrader's Execute, keeping at most the caps of output (see the module's text)."""
+
+    store_widget_state = Bool(False)
+    widget_registry = Dict({})  # no Output widget redirects outputs past the caps
+
+    def preprocess(self, nb, resources=None, km=None):
+        limits = Limits.from_config(self.config)
+        self.cell_cap, self.notebook_cap = limits.cell_output_kb * 1024, limits.notebook_output_kb * 1024
+        self.cell_kb, self.notebook_kb = limits.cell_output_kb, limits.notebook_output_kb
+        self.used: dict[int, int] = {}  # cell index -> bytes kept
+        self.noted: set[int] = set()  # cells that have their note
+        return super().preprocess(nb, resources, km)
+
+    # --------------------------------------------------------------------------------------------
+    def room(self, cell_index: int) -> int:
+        return min(self.cell_cap - self.used.get(cell_index, 0), self.notebook_cap - sum(self.used.values()))
+
+    def keep(self, cell_index: int, size: int) -> None:
+        self.used[cell_index] = self.used.get(cell_index, 0) + size
+
+    def forget(self, cell_index: int) -> None:
+        """The cell's outputs were cleared: what they held no longer counts."""
+        self.used.pop(cell_index, None)
+        self.noted.discard(cell_index)
+
+    def add_note(self, outs: list, cell_index: int) -> None:
+        if cell_index not in self.noted:
+            self.noted.add(cell_index)
+            whole = self.notebook_cap - sum(self.used.values()) <= self.cell_cap - self.used.get(cell_index, 0)
+            cap, where = (self.notebook_kb, "notebook") if whole else (self.cell_kb, "cell")
+            outs.append(note(self.used.get(cell_index, 0), cap, where))
+
+    # --------------------------------------------------------------------------------------------
+    def output(self, outs, msg, display_id, cell_index):
+        if self.clear_before_next_output:  # nbclient's clear_output(wait=True), due now
+            outs[:] = []
+            self.clear_display_id_mapping(cell_index)
+            self.clear_before_next_output = False
+            self.forget(cell_index)
+        kind, content = msg["msg_type"], msg["content"]
+        room = self.room(cell_index)
+        if kind == "stream":
+            return self.stream(outs, content, room, cell_index)
+        if kind == "error":
+            size = self.shorten_error(content, room)
+        elif kind in ("display_data", "execute_result"):
+            size = OVERHEAD + _size(content.get("data")) + _size(content.get("metadata"))
+            if size > room:
+                self.add_note(outs, cell_index)
+                return None
+        else:
+            return None  # no other message is an output
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is not None:
+            self.keep(cell_index, size)
+        return out
+
+    def stream(self, outs, content, room: int, cell_index: int):
+        """Text kept up to the room left, appended to the cell's last output if that is the same stream."""
+        text, name = content.get("text"), content.get("name")
+        if not isinstance(text, str) or name not in ("stdout", "stderr"):
+            return None
+        last = outs[-1] if outs else None
+        same = last is not None and last.get("output_type") == "stream" and last.get("name") == name
+        room -= 0 if same else OVERHEAD
+        kept = _cut(text, max(0, room))
+        if kept:
+            if same:
+                last["text"] += kept
+            else:
+                from nbformat.v4 import new_output
+
+                last = new_output("stream", name=name, text=kept)
+                outs.append(last)
+            self.keep(cell_index, len(kept.encode()) + (0 if same else OVERHEAD))
+        if len(kept) < len(text):
+            self.add_note(outs, cell_index)
+        return last
+
+    def shorten_error(self, content: dict, room: int) -> int:
+        """An error output always stays (nbgrader reads the cell's failure from it), within the room left or,
+        past the caps, shortened to its name and value. Returns the bytes it counts for."""
+        for key in ("ename", "evalue"):
+            content[key] = str(content.get(key, ""))[:ERROR_TEXT]
+        traceback = content.get("traceback")
+        lines = [str(line) for line in traceback[:TRACEBACK_LINES]] if isinstance(traceback, list) else []
+        size = OVERHEAD + _size(lines) + len(content["ename"]) + len(content["evalue"])
+        if size > room:
+            lines = [f"{content['ename']}: {content['evalue']}"]
+            size = OVERHEAD + 2 * (len(content["ename"]) + len(content["evalue"]))
+        content["traceback"] = lines
+        return size
+
+    def clear_output(self, outs, msg, cell_index):
+        super().clear_output(outs, msg, cell_index)
+        if not outs:
+            self.forget(cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        """A display updated in place (in any cell) only if every cell and the notebook stay within their caps:
+        the new content counts instead of the old one."""
+        content = msg.get("content", {})
+        size = OVERHEAD + _size(content.get("data")) + _size(content.get("metadata"))
+        growth: dict[int, int] = {}
+        for cell, indices in self._display_id_map.get(display_id, {}).items():
+            for index in indices:
+                try:
+                    old = self.nb.cells[cell].outputs[index]
+                except IndexError:
+                    continue
+                growth[cell] = (
+                    growth.get(cell, 0) + size - OVERHEAD - _size(old.get("data")) - _size(old.get("metadata"))
+                )
+        notebook_room = self.notebook_cap - sum(self.used.values())
+        if sum(growth.values()) > notebook_room or any(grow > self.room(cell) for cell, grow in growth.items()):
+            return
+        for cell, grow in growth.items():
+            self.keep(cell, grow)
+        super()._update_display_id(display_id, msg)
+
+    def on_cell_executed(self, **kwargs):
+        """The kernel's reply may carry an error too (nbgrader adds it to the cell): shortened first."""
+        content = (kwargs.get("execute_reply") or {}).get("content") or {}
+        if content.get("status") == "error":
+            self.shorten_error(content, 0)
+        return super().on_cell_executed(**kwargs)
+
+
+def _cut(text: str, room: int) -> str:
+    """At most `room` bytes of `text` (UTF-8), never splitting a character."""
+    if len(text) <= room and (text.isascii() or len(text.encode()) <= room):
+        return text
+    return text.encode()[:room].decode(errors="ignore")
+
+
+def _size(value) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(value.encode()) if not value.isascii() else len(value)
+    try:
+        return len(json.dumps(value))
+    except (TypeError, ValueError):
+        return 10**12  # not JSON: never kept
+
+
+def use_capped_execute(config) -> None:
+    """Make nbgrader's autograde run notebooks through CappedExecute (its own preprocessors otherwise)."""
+    from nbgrader.converters import Autograde
+
+    steps = list(
+        config.Autograde.get("autograde_preprocessors", Autograde.class_traits()["autograde_preprocessors"].default())
+    )
+    names = (Execute, "nbgrader.preprocessors.Execute", "nbgrader.preprocessors.execute.Execute")
+    config.Autograde.autograde_preprocessors = [CappedExecute if step in names else step for step in steps]

@@ -1,0 +1,103 @@
+"""The grader's output caps (`output_caps.CappedExecute`) with a real kernel whose streams are ipykernel's own,
+as a student's code can make them (the end-to-end floods are in test_hostile.py): what a cell and a notebook
+keep, the note the student sees, errors kept past the cap, cleared output no longer counted, and a message too
+large for the grader to hold."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError
+from nbformat.v4 import new_code_cell, new_notebook
+from traitlets import default
+from traitlets.config import Config
+
+from lrcourse.grading.output_caps import MESSAGE_MB, OVERHEAD, BoundedKernelClient, CappedExecute
+
+CELLS = [
+    # 0: a live display updated in place 300 times: its last state is kept, counted once
+    "from IPython.display import HTML, display\nh = display(HTML('start'), display_id=True)\n"
+    "for i in range(300):\n    h.update(HTML(str(i % 10) * 10_000))",
+    # 1: a progress display cleared and redrawn: only what is shown at the end counts
+    "from IPython.display import clear_output\nfor i in range(10):\n    clear_output()\n    print(str(i) * 50_000)",
+    # 2: many small prints, past the cell's cap
+    "for _ in range(200):\n    print('x' * 999)",
+    # 3: one large write
+    "import sys\nsys.stdout.write('y' * 5_000_000)\nsys.stdout.flush()",
+    # 4: displays past the notebook's cap
+    "from IPython.display import HTML, display\nfor _ in range(20):\n    display(HTML('z' * 10_000))",
+    # 5: an error past every cap
+    "raise ValueError('v' * 100_000)",
+    # 6: nothing more fits
+    "print('AFTER-MARK')",
+]
+
+
+class BoundedKernelManager(AsyncKernelManager):
+    @default("client_factory")
+    def _bounded(self):
+        return BoundedKernelClient
+
+
+def execute(cells: list[str], tmp_path, cell_kb: int = 64, notebook_kb: int = 200):
+    config = Config()
+    config.Sandbox.cell_output_kb, config.Sandbox.notebook_output_kb = cell_kb, notebook_kb
+    notebook = new_notebook(cells=[new_code_cell(source) for source in cells])
+    run = CappedExecute(config=config, kernel_name="python3", kernel_manager_class=BoundedKernelManager)
+    run.preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
+    return notebook
+
+
+def kept(cell) -> int:
+    return sum(len(json.dumps(output)) for output in cell.outputs if "output truncated" not in str(output))
+
+
+def notes(cell) -> list[str]:
+    return [output.text for output in cell.outputs if "output truncated" in output.get("text", "")]
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory):
+    return execute(CELLS, tmp_path_factory.mktemp("caps")).cells
+
+
+def test_a_display_updated_in_place_keeps_its_last_state(capped):
+    (output,) = capped[0].outputs
+    assert output.data["text/html"] == "9" * 10_000
+
+
+def test_a_cleared_output_no_longer_counts(capped):
+    assert [output.text for output in capped[1].outputs] == ["9" * 50_000 + "\n"]
+
+
+def test_a_cell_keeps_its_cap_of_many_prints_as_one_output_and_says_so(capped):
+    stream, note = capped[2].outputs
+    assert stream.text == (("x" * 999 + "\n") * 200)[: 64 * 1024 - OVERHEAD]  # the output itself counts too
+    assert (
+        note.text.strip().startswith("[output truncated after 65536 bytes") and "64 KB of output per cell" in note.text
+    )
+
+
+def test_one_large_write_is_cut_to_the_cap(capped):
+    assert 60_000 < kept(capped[3]) < 66_000 and notes(capped[3])
+
+
+def test_the_notebook_keeps_its_cap_and_says_so(capped):
+    assert sum(kept(cell) for cell in capped) < 200 * 1024 + 10_000
+    assert [output.output_type for output in capped[4].outputs][-1] == "stream"
+    assert "200 KB of output per notebook" in notes(capped[4])[0]
+    assert notes(capped[6]) and "AFTER-MARK" not in str(capped[6].outputs)
+
+
+def test_an_error_past_the_cap_is_kept_short(capped):
+    (error,) = [output for output in capped[5].outputs if output.output_type == "error"]
+    assert error.ename == "ValueError" and len(error.evalue) == 2_000 and len(json.dumps(error)) < 5_000
+
+
+def test_a_message_too_large_to_hold_closes_the_kernels_channel(tmp_path):
+    """The notebook's run stops (a failure of that student's run) instead of the grader holding the message."""
+    flood = f"import sys\nsys.stdout.write('w' * {(MESSAGE_MB + 4) * 2**20})\nsys.stdout.flush()"
+    with pytest.raises(CellTimeoutError, match="IOPub"):
+        execute([flood, "print('after')"], tmp_path)
