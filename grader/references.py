@@ -20,30 +20,41 @@ from lrcourse.fixtures import range_fixture, steps_fixture
 def reference_fit_steps(payload: dict) -> dict:
     """The per-step loop with gradient accumulation run here, on the grader's side, for the expected values:
     per epoch, groups of `accumulation` batches (the last group of an epoch may be shorter), each batch's loss
-    divided by its group's size before backward(), one optimizer step and one scheduler step per group."""
+    divided by its group's size before backward(), one optimizer step and one scheduler step per group.
+    (Written apart from the catalogue's correct answer in tests/implementations.py, which it must not copy.)"""
     from lrcourse import training
 
     with training.one_thread():
         model, optimizer, scheduler, batches, val_set = steps_fixture(payload)
         loss_fn = torch.nn.CrossEntropyLoss()
-        accumulation = payload["accumulation"]
+        size = payload["accumulation"]
         history = {"lr": [], "loss": [], "val_loss": []}
+
+        def optimizer_step(group: list) -> None:
+            """One optimizer step on the mean gradient of `group`; its rate and mean loss logged."""
+            history["lr"].append(optimizer.param_groups[0]["lr"])
+            optimizer.zero_grad()
+            losses = []
+            for inputs, targets in group:
+                loss = loss_fn(model(inputs), targets)
+                (loss / len(group)).backward()
+                losses.append(loss.item())
+            optimizer.step()
+            scheduler.step()
+            history["loss"].append(sum(losses) / len(group))
+
         for _ in range(payload["epochs"]):
             epoch = list(batches)
-            for first in range(0, len(epoch), accumulation):
-                group = epoch[first : first + accumulation]
-                history["lr"].append(optimizer.param_groups[0]["lr"])
-                optimizer.zero_grad()
-                total = 0.0
-                for inputs, targets in group:
-                    loss = loss_fn(model(inputs), targets)
-                    (loss / len(group)).backward()
-                    total += loss.item()
-                optimizer.step()
-                scheduler.step()
-                history["loss"].append(total / len(group))
+            for group in (epoch[index : index + size] for index in range(0, len(epoch), size)):
+                optimizer_step(group)
             history["val_loss"].append(training.evaluate(model, val_set)[0])
     return history
+
+
+def endless(batches):
+    """The batches again and again, each pass a new iteration of them (a new shuffle)."""
+    while True:
+        yield from batches
 
 
 def reference_range_test(payload: dict) -> dict:
@@ -55,27 +66,29 @@ def reference_range_test(payload: dict) -> dict:
         model, optimizer, batches = range_fixture(payload)
         loss_fn = torch.nn.CrossEntropyLoss()
         start, end, steps, beta = payload["start_lr"], payload["end_lr"], payload["num_steps"], payload["beta"]
-        ratios = [group["lr"] / optimizer.param_groups[0]["lr"] for group in optimizer.param_groups]
-        lrs, group_lrs, losses, average, best, stream = [], [], [], 0.0, math.inf, iter(())
-        for step in range(steps):
-            lr = start * (end / start) ** (step / (steps - 1))
-            for group, ratio in zip(optimizer.param_groups, ratios):
-                group["lr"] = lr * ratio
-            group_lrs.append([group["lr"] for group in optimizer.param_groups])
-            try:
-                inputs, targets = next(stream)
-            except StopIteration:
-                stream = iter(batches)
-                inputs, targets = next(stream)
+        first_lr = optimizer.param_groups[0]["lr"]
+        ratios = [group["lr"] / first_lr for group in optimizer.param_groups]
+
+        def train_on(inputs, targets) -> float:
             optimizer.zero_grad()
             loss = loss_fn(model(inputs), targets)
             loss.backward()
             optimizer.step()
-            average = beta * average + (1 - beta) * loss.item()
+            return loss.item()
+
+        result = {"lrs": [], "group_lrs": [], "losses": []}
+        average, best = 0.0, math.inf
+        for step, (inputs, targets) in zip(range(steps), endless(batches)):
+            lr = start * (end / start) ** (step / (steps - 1))
+            for group, ratio in zip(optimizer.param_groups, ratios):
+                group["lr"] = lr * ratio
+            result["group_lrs"].append([group["lr"] for group in optimizer.param_groups])
+            average = beta * average + (1 - beta) * train_on(inputs, targets)
             smoothed = average / (1 - beta ** (step + 1))
-            lrs.append(lr)
-            losses.append(smoothed)
+            result["lrs"].append(lr)
+            result["losses"].append(smoothed)
             best = min(best, smoothed)
             if smoothed > payload["diverge"] * best:
                 break
-    return {"lrs": lrs, "group_lrs": group_lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}
+    losses = result["losses"]
+    return result | {"suggestion": result["lrs"][losses.index(min(losses))] / 10}

@@ -62,38 +62,38 @@ RAW_OUTPUTS = {
         f'[a markdown link](javascript:{run("markdown-output")}) <img src="x" onerror="{run("markdown-output-img")}">',
     ),
 }
+# name -> its paragraph in the hand-graded written answer
+WRITTEN = {
+    "written-img-onerror": f'<img src="x" onerror="{run("written-img-onerror")}">',
+    "written-script": f"<script>{run('written-script')}</script>",
+    "written-javascript-link": f"[a markdown link](javascript:{run('written-javascript-link')})",
+}
 WRITTEN_ANSWER = (
-    f"My answer, with maths $\\eta_t = \\eta_0 \\gamma^t$ kept readable.\n\n"
-    f'<img src="x" onerror="{run("written-img-onerror")}">\n\n'
-    f"<script>{run('written-script')}</script>\n\n"
-    f"[a markdown link](javascript:{run('written-javascript-link')})\n"
+    "My answer, with maths $\\eta_t = \\eta_0 \\gamma^t$ kept readable.\n\n" + "\n\n".join(WRITTEN.values()) + "\n"
 )
-MARKDOWN_CELL = (
-    f'<iframe srcdoc="<script>{run("markdown-iframe-srcdoc")}</script>"></iframe>\n\n'
-    f'<a href="javascript:{run("markdown-html-link")}">an HTML link in markdown</a>\n\n'
-    f"<svg><script>{run('markdown-svg-script')}</script></svg>\n"
-)
+# name -> its paragraph in the markdown cell the student adds
+MARKDOWN = {
+    "markdown-iframe-srcdoc": f'<iframe srcdoc="<script>{run("markdown-iframe-srcdoc")}</script>"></iframe>',
+    "markdown-html-link": f'<a href="javascript:{run("markdown-html-link")}">an HTML link in markdown</a>',
+    "markdown-svg-script": f"<svg><script>{run('markdown-svg-script')}</script></svg>",
+}
+MARKDOWN_CELL = "\n\n".join(MARKDOWN.values()) + "\n"
 RAW_CELL = f"<script>{run('raw-cell-script')}</script>"
 WIDGET = "widget-html"
 # files next to the notebook: formgrader serves them from the autograded folder
 FILES = {"evil.html": f"<script>{run('file-html')}</script>", "evil.svg": svg(f'onload="{run("file-svg")}"')}
-VECTORS = (
-    sorted(HTML_OUTPUTS)
-    + sorted(RAW_OUTPUTS)
-    + [
-        "markdown-output-img",
-        WIDGET,
-        "written-img-onerror",
-        "written-script",
-        "written-javascript-link",
-        "markdown-iframe-srcdoc",
-        "markdown-html-link",
-        "markdown-svg-script",
-        "raw-cell-script",
-        "file-html",
-        "file-svg",
-    ]
-)
+# every vector above, by the name its trace carries ("markdown-output-img" is the image in "markdown-output")
+VECTORS = [
+    *sorted(HTML_OUTPUTS),
+    *sorted(RAW_OUTPUTS),
+    "markdown-output-img",
+    WIDGET,
+    *WRITTEN,
+    *MARKDOWN,
+    "raw-cell-script",
+    "file-html",
+    "file-svg",
+]
 
 
 def hostile_cells() -> list:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
+from typing import NamedTuple
 
 from lrcourse import wire
 from lrcourse.checking.expect import LOSS_TOLERANCE, close, expect
 from lrcourse.checking.expected import ExpectedValues
-from lrcourse.checking.guard import Guard, StudentTimeout
+from lrcourse.checking.guard import Guard
 from lrcourse.checking.observe import observe, observer
 from lrcourse.fixtures import optimizer_steps, steps_fixture
 from lrcourse.tolerances import LOSS_ATOL
@@ -38,14 +40,8 @@ def observe_fit_steps(fit, payload: dict) -> dict:
         used = []
         hook = optimizer.register_step_pre_hook(lambda opt, args, kwargs: used.append(opt.param_groups[0]["lr"]))
         guard = Guard(observation["seconds"], forbid_schedulers=False)
-        try:
-            with guard.running():
-                history = fit(model, optimizer, scheduler, batches, val_set, payload["epochs"], payload["accumulation"])
-            observation["value"] = wire.encode(history)
-        except StudentTimeout:
-            observation["timeout"] = True
-        except Exception as error:
-            observation["error"] = wire.encode_error(error)
+        arguments = (model, optimizer, scheduler, batches, val_set, payload["epochs"], payload["accumulation"])
+        guard.record(observation, fit, *arguments)
         hook.remove()
     observation["states"] = [wire.encode({"used": used[:100_000]})]
     observation["last_epoch"] = wire.encode(scheduler.last_epoch)
@@ -76,9 +72,19 @@ def _count_hint(payload: dict, count: int) -> str:
     return ""
 
 
+class StepsRun(NamedTuple):
+    """What one observed run of the student's `fit_per_step` gives the judges."""
+
+    payload: dict
+    call: str  # the call, as the messages show it
+    history: dict  # what it returned
+    used: list  # the rate each optimizer step used
+    observation: dict
+
+
 def _observe_steps(
     fit, scheduler: str, epochs: int, lr: float, batch_size: int, seed: int, accumulation: int, optimizer: str
-):
+) -> StepsRun:
     payload = {
         "scheduler": scheduler,
         "epochs": epochs,
@@ -114,35 +120,53 @@ def _observe_steps(
         )
     states = observation.get("states") or [{}]
     used = states[0].get("used", []) if isinstance(states[0], dict) else []
-    return payload, call, history, used, observation
+    return StepsRun(payload, call, history, used, observation)
 
 
-def check_fit_steps_rates(
-    fit,
-    scheduler: str = "OneCycleLR",
-    epochs: int = 3,
-    lr: float = 0.01,
-    batch_size: int = 128,
-    seed: int = 1,
-    accumulation: int = 4,
-    optimizer: str = "Adam",
-) -> None:
-    """The rate logged for every optimizer step, and the rate each step really used, are PyTorch's."""
-    payload, call, history, used, _ = _observe_steps(
-        fit, scheduler, epochs, lr, batch_size, seed, accumulation, optimizer
-    )
-    expected = ExpectedValues().reference_fit_steps(payload)["lr"]
-    total = len(expected)
+def _fit_steps_check(judge: Callable[[StepsRun], None]):
+    """A public check with the one signature the test cells call (`fit` and the run's settings): observe the
+    student's loop on that run, then `judge` it. The check takes the judge's name and docstring."""
+
+    def check(
+        fit,
+        scheduler: str = "OneCycleLR",
+        epochs: int = 3,
+        lr: float = 0.01,
+        batch_size: int = 128,
+        seed: int = 1,
+        accumulation: int = 4,
+        optimizer: str = "Adam",
+    ) -> None:
+        judge(_observe_steps(fit, scheduler, epochs, lr, batch_size, seed, accumulation, optimizer))
+
+    check.__name__ = check.__qualname__ = judge.__name__
+    check.__doc__ = judge.__doc__
+    return check
+
+
+def expect_step_count(run: StepsRun, total: int) -> None:
+    """The optimizer was stepped `total` times: once per group of `accumulation` batches (a leftover group too)."""
+    payload, count = run.payload, len(run.used)
     expect(
-        len(used) == total,
-        f"{call}: the optimizer was stepped {len(used)} times; expected {epochs} epochs x "
-        f"ceil({payload['batches']} / {accumulation}) = {total}." + _count_hint(payload, len(used)),
+        count == total,
+        f"{run.call}: the optimizer was stepped {count} times; expected {payload['epochs']} epochs x "
+        f"ceil({payload['batches']} / {payload['accumulation']}) = {total}." + _count_hint(payload, count),
     )
-    for step, (value, want) in enumerate(zip(used, expected)):
+
+
+@_fit_steps_check
+def check_fit_steps_rates(run: StepsRun) -> None:
+    """The rate logged for every optimizer step, and the rate each step really used, are PyTorch's."""
+    call, history = run.call, run.history
+    expected = ExpectedValues().reference_fit_steps(run.payload)["lr"]
+    total = len(expected)
+    expect_step_count(run, total)
+    for step, (value, want) in enumerate(zip(run.used, expected)):
         expect(
             close(value, want),
-            f"{call}: optimizer step {step} used lr {value!r}, but {scheduler} gives {want!r} for that step. "
-            "Step the scheduler once after every optimizer.step() (not after every batch, nor once per epoch).",
+            f"{call}: optimizer step {step} used lr {value!r}, but {run.payload['scheduler']} gives {want!r} for "
+            "that step. Step the scheduler once after every optimizer.step() (not after every batch, nor once per "
+            "epoch).",
         )
     expect(
         len(history["lr"]) == total,
@@ -158,55 +182,32 @@ def check_fit_steps_rates(
         )
 
 
-def check_fit_steps_order(
-    fit,
-    scheduler: str = "OneCycleLR",
-    epochs: int = 3,
-    lr: float = 0.01,
-    batch_size: int = 128,
-    seed: int = 1,
-    accumulation: int = 4,
-    optimizer: str = "Adam",
-) -> None:
+@_fit_steps_check
+def check_fit_steps_order(run: StepsRun) -> None:
     """One scheduler step per optimizer step, each after it."""
-    payload, call, _, used, observation = _observe_steps(
-        fit, scheduler, epochs, lr, batch_size, seed, accumulation, optimizer
-    )
-    total = optimizer_steps(payload)
     expect(
-        not observation["order_warning"],
-        f"{call}: PyTorch warned that scheduler.step() was called before optimizer.step(). Step the optimizer "
+        not run.observation["order_warning"],
+        f"{run.call}: PyTorch warned that scheduler.step() was called before optimizer.step(). Step the optimizer "
         "first, then the scheduler.",
     )
-    expect(
-        len(used) == total,
-        f"{call}: the optimizer was stepped {len(used)} times; expected {epochs} epochs x "
-        f"ceil({payload['batches']} / {accumulation}) = {total}." + _count_hint(payload, len(used)),
-    )
-    stepped = observation["last_epoch"]
+    total = optimizer_steps(run.payload)
+    expect_step_count(run, total)
+    stepped = run.observation["last_epoch"]
     expect(
         stepped == total,
-        f"{call}: the scheduler was stepped {stepped} times in {total} optimizer steps; "
-        "step it once after every optimizer step." + _count_hint(payload, stepped),
+        f"{run.call}: the scheduler was stepped {stepped} times in {total} optimizer steps; "
+        "step it once after every optimizer step." + _count_hint(run.payload, stepped),
     )
 
 
-def check_fit_steps_losses(
-    fit,
-    scheduler: str = "OneCycleLR",
-    epochs: int = 3,
-    lr: float = 0.01,
-    batch_size: int = 128,
-    seed: int = 1,
-    accumulation: int = 4,
-    optimizer: str = "Adam",
-) -> None:
+@_fit_steps_check
+def check_fit_steps_losses(run: StepsRun) -> None:
     """The logged losses are the training run's: the mean loss of each optimizer step's batches, and the
     validation loss per epoch. Wrong gradients (not zeroed per step, not averaged over the group) show here."""
-    payload, call, history, _, _ = _observe_steps(fit, scheduler, epochs, lr, batch_size, seed, accumulation, optimizer)
-    expected = ExpectedValues().reference_fit_steps(payload)
+    call = run.call
+    expected = ExpectedValues().reference_fit_steps(run.payload)
     for key, unit in (("loss", "optimizer step"), ("val_loss", "epoch")):
-        mine, want = list(history[key]), expected[key]
+        mine, want = list(run.history[key]), expected[key]
         expect(
             len(mine) == len(want),
             f"{call}: history[{key!r}] has {len(mine)} entries; expected {len(want)}, one per {unit}",

@@ -15,6 +15,8 @@ import sys
 import threading
 import warnings
 
+from lrcourse import wire
+
 SCHEDULER_MODULE = "torch.optim.lr_scheduler"
 SECONDS_PER_CASE = 3.0
 
@@ -107,6 +109,18 @@ class Guard:
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous_handler)
+
+    def record(self, observation: dict, function, /, *args, **kwargs) -> None:
+        """Call the student's `function(*args, **kwargs)` under the guard and record the outcome in
+        `observation` as plain data: its value (encoded under the guard too: a student's `__repr__` may
+        loop), or `timeout`, or the error it raised (the student's bug, reported, not raised)."""
+        try:
+            with self.running():
+                observation["value"] = wire.encode(function(*args, **kwargs))
+        except StudentTimeout:
+            observation["timeout"] = True
+        except Exception as error:
+            observation["error"] = wire.encode_error(error)
 
 
 def expect_no_torch_scheduler(class_name: str, observation: dict) -> None:

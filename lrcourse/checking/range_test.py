@@ -10,7 +10,7 @@ import numbers
 from lrcourse import wire
 from lrcourse.checking.expect import close, expect
 from lrcourse.checking.expected import ExpectedValues
-from lrcourse.checking.guard import Guard, StudentTimeout, expect_no_torch_scheduler
+from lrcourse.checking.guard import Guard, expect_no_torch_scheduler
 from lrcourse.checking.observe import observe, observer
 from lrcourse.fixtures import range_fixture, state_vector
 from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL, STATE_RTOL
@@ -31,24 +31,8 @@ def observe_range_test(range_test, payload: dict) -> dict:
         hook = optimizer.register_step_pre_hook(
             lambda opt, args, kwargs: used.append([group["lr"] for group in opt.param_groups])
         )
-        guard = Guard(observation["seconds"])
-        try:
-            with guard.running():
-                result = range_test(
-                    model,
-                    optimizer,
-                    batches,
-                    payload["start_lr"],
-                    payload["end_lr"],
-                    payload["num_steps"],
-                    payload["beta"],
-                    payload["diverge"],
-                )
-            observation["value"] = wire.encode(result)
-        except StudentTimeout:
-            observation["timeout"] = True
-        except Exception as error:
-            observation["error"] = wire.encode_error(error)
+        arguments = [payload[key] for key in ("start_lr", "end_lr", "num_steps", "beta", "diverge")]
+        Guard(observation["seconds"]).record(observation, range_test, model, optimizer, batches, *arguments)
         hook.remove()
         after = {"weights": state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}
     observation["states"] = [wire.encode({"used": used[:100_000], "before": before, "after": after})]

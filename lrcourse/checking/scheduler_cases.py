@@ -29,13 +29,7 @@ class StepLRCase:
         return {"step_size": self.step_size} | ({} if self.gamma is None else {"gamma": self.gamma})
 
     def request(self) -> dict:
-        return {
-            "scheduler": "StepLR",
-            "lrs": self.lrs,
-            "kwargs": self.kwargs,
-            "steps": self.steps,
-            "edits": edits_as_json(self.edits),
-        } | ({"after_edits": True} if self.after_edits else {})
+        return case_request(self, "StepLR", steps=self.steps)
 
 
 @dataclass
@@ -57,13 +51,14 @@ class PlateauCase:
     after_edits: bool = False
 
     def request(self) -> dict:
-        return {
-            "scheduler": "ReduceLROnPlateau",
-            "lrs": self.lrs,
-            "kwargs": self.kwargs,
-            "metrics": self.metrics,
-            "edits": edits_as_json(self.edits),
-        } | ({"after_edits": True} if self.after_edits else {})
+        return case_request(self, "ReduceLROnPlateau", metrics=self.metrics)
+
+
+def case_request(case: StepLRCase | PlateauCase, scheduler: str, **length) -> dict:
+    """The request both sides build from a case: the scheduler, the groups' rates, its arguments, how long it
+    runs (`steps`, or the `metrics` fed to it) and the hand edits."""
+    request = {"scheduler": scheduler, "lrs": case.lrs, "kwargs": case.kwargs, **length}
+    return request | {"edits": edits_as_json(case.edits)} | ({"after_edits": True} if case.after_edits else {})
 
 
 def state_labels(case) -> list[tuple[str, int]]:

@@ -14,7 +14,7 @@ import sys
 
 from lrcourse import wire
 from lrcourse.grading.namespaces import kill_quietly
-from lrcourse.grading.zygote import START_SECONDS
+from lrcourse.grading.zygote import spawn
 
 
 class AnswerTimeout(Exception):
@@ -40,39 +40,33 @@ class AnswerZygote:
         self.control: socket.socket | None = None
 
     def start(self) -> None:
-        ours, theirs = socket.socketpair()
+        self.process, self.control = spawn(self._command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            ready = _read_line(self.control)
+        except (OSError, EOFError, AnswerTimeout):
+            ready = b""
+        if ready != b"ready":
+            why = self._stop_and_explain()
+            raise RuntimeError(f"the process that runs students' answers did not start: {why}")
+
+    def _command(self, control_fd: int) -> list[str]:
+        """The zygote's command line; under `limits`, inside a sandbox made here."""
         command = [
             sys.executable,
             "-I",
             "-m",
             "lrcourse.grading.student_process",
             "--zygote",
-            str(theirs.fileno()),
+            str(control_fd),
             *(["--allow-schedulers"] if self.allow_schedulers else []),
         ]
-        if self.limits is not None:
-            from lrcourse.grading.sandbox import Sandbox, stub_for_lr_scheduler  # the grader's side only
+        if self.limits is None:
+            return command
+        from lrcourse.grading.sandbox import Sandbox, stub_for_lr_scheduler  # the grader's side only
 
-            hide = {} if self.allow_schedulers else stub_for_lr_scheduler()
-            self.sandbox = Sandbox(self.limits, hide=hide)
-            command = self.sandbox.command([*command, "--sweep"])
-        self.process = subprocess.Popen(
-            command,
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        theirs.close()
-        self.control = ours
-        ours.settimeout(START_SECONDS)
-        try:
-            ready = _read_line(ours)
-        except (OSError, EOFError, AnswerTimeout):
-            ready = b""
-        if ready != b"ready":
-            why = self._stop_and_explain()
-            raise RuntimeError(f"the process that runs students' answers did not start: {why}")
+        hide = {} if self.allow_schedulers else stub_for_lr_scheduler()
+        self.sandbox = Sandbox(self.limits, hide=hide)
+        return self.sandbox.command([*command, "--sweep"])
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

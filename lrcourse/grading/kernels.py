@@ -33,7 +33,7 @@ from lrcourse.grading.limits import Limits, budget_text
 from lrcourse.grading.namespaces import kill_quietly, mount_tmpfs, unmount
 from lrcourse.grading.output_caps import BoundedKernelClient
 from lrcourse.grading.sandbox import Sandbox
-from lrcourse.grading.zygote import START_SECONDS
+from lrcourse.grading.zygote import spawn
 
 NOTEBOOK = Path("/notebook")  # where a sandboxed kernel sees the student's folder
 RELAY = Path(__file__).with_name("kernel_relay.py")
@@ -110,42 +110,24 @@ class KernelZygote:
 
     # --------------------------------------------------------------------------------------------
     def start(self) -> None:
-        ours, theirs = socket.socketpair()
-        # Not -I: it implies -P, and a kernel without the notebook's folder on sys.path could not import
-        # a module next to the notebook. -E -s keep out the environment's PYTHON* and the user's site.
-        command = [
-            sys.executable,
-            "-E",
-            "-s",
-            "-m",
-            "lrcourse.grading.kernel_zygote",
-            "--control",
-            str(theirs.fileno()),
-        ]
-        cwd = None
-        if self.limits is not None:
-            # Read-only inside: each kernel works in its own copy, in its own /tmp (kernel_zygote.py).
-            self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets, scratch_writable=False)
-            command, cwd = self.sandbox.command([*command, "--isolate"], cwd=NOTEBOOK), None
-        log = open(self.private / "zygote.log", "wb")
-        self.process = subprocess.Popen(
-            command,
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            cwd=cwd,
-            start_new_session=True,
-        )
-        log.close()
-        theirs.close()
-        self.control = ours
-        ours.settimeout(START_SECONDS)
+        with open(self.private / "zygote.log", "wb") as log:
+            self.process, self.control = spawn(self._command, stdout=log, stderr=log, start_new_session=True)
         if self._read_line() != "ready":
             why = (self.private / "zygote.log").read_text(errors="replace")[-2000:]
             self.stop()
             raise ZygoteFault(f"the kernel zygote did not start: {why.strip() or 'no message'}")
-        ours.settimeout(30)
+        self.control.settimeout(30)
+
+    def _command(self, control_fd: int) -> list[str]:
+        """The zygote's command line; under `limits`, inside a sandbox made here."""
+        # Not -I: it implies -P, and a kernel without the notebook's folder on sys.path could not import
+        # a module next to the notebook. -E -s keep out the environment's PYTHON* and the user's site.
+        command = [sys.executable, "-E", "-s", "-m", "lrcourse.grading.kernel_zygote", "--control", str(control_fd)]
+        if self.limits is None:
+            return command
+        # Read-only inside: each kernel works in its own copy, in its own /tmp (kernel_zygote.py).
+        self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets, scratch_writable=False)
+        return self.sandbox.command([*command, "--isolate"], cwd=NOTEBOOK)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -194,20 +194,13 @@ class Child:
         """Call a function answer with the grader's arguments; report its value, and the optimizers' rates
         after the call (an answer may change them in place)."""
         from lrcourse import wire
-        from lrcourse.checking import SECONDS_PER_CASE, Guard, StudentTimeout
+        from lrcourse.checking import SECONDS_PER_CASE, Guard
 
         optimizers = []
         args = [_argument(wire.decode(a), optimizers) for a in request.get("args", [])]
         kwargs = {str(k): _argument(wire.decode(v), optimizers) for k, v in request.get("kwargs", {}).items()}
         reply = {"ok": True, "value": None, "error": None, "timeout": False}
-        guard = Guard(float(request.get("seconds", SECONDS_PER_CASE)))
-        try:
-            with guard.running():
-                reply["value"] = wire.encode(function(*args, **kwargs))
-        except StudentTimeout:
-            reply["timeout"] = True
-        except Exception as error:
-            reply["error"] = wire.encode_error(error)
+        Guard(float(request.get("seconds", SECONDS_PER_CASE))).record(reply, function, *args, **kwargs)
         reply["optimizers"] = [wire.encode([group["lr"] for group in o.param_groups]) for o in optimizers]
         return reply
 

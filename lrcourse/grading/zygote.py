@@ -3,7 +3,8 @@
 
 The grader talks to a zygote over a control socket, one line per request, with at most one socket passed
 along (`socket.send_fds`): "fork <argument>" forks a child that is handed that socket and never returns;
-any other word is the zygote's own command. This module holds that loop and what both preload.
+any other word is the zygote's own command. This module holds that loop (the zygote's side), how the grader
+starts a zygote (`spawn`, the grader's side), and what both preload.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 from collections.abc import Callable
 
 START_SECONDS = 120.0  # a zygote importing torch on a busy machine
@@ -24,6 +26,24 @@ COURSE_MODULES = (
     "lrcourse.training",
     "lrcourse.widgets",
 )
+
+
+def spawn(command: Callable[[int], list[str]], **popen) -> tuple[subprocess.Popen, socket.socket]:
+    """The grader's side: start a zygote whose command line is `command(fd)`, fd being the number of the
+    zygote's end of a new control socket (inherited, and closed here once the zygote has it). Returns the
+    process and the grader's end, which waits START_SECONDS for the zygote's first line ("ready")."""
+    ours, theirs = socket.socketpair()
+    try:
+        process = subprocess.Popen(
+            command(theirs.fileno()), pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, **popen
+        )
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    ours.settimeout(START_SECONDS)
+    return process, ours
 
 
 def serve(

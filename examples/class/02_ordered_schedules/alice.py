@@ -6,16 +6,22 @@ class MyStepLR:
     """Alice: correct (chainable, like PyTorch's StepLR)."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
-        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.optimizer = optimizer
+        self.step_size = step_size
+        self.gamma = gamma
         self.last_epoch = 0
-        self.last_lrs = [float(group["lr"]) for group in optimizer.param_groups]
+        self.remember_rates()
+
+    def remember_rates(self):
+        self.last_rates = tuple(float(group["lr"]) for group in self.optimizer.param_groups)
 
     def step(self):
         self.last_epoch += 1
-        if self.last_epoch % self.step_size == 0:
-            for group in self.optimizer.param_groups:
+        at_boundary = self.last_epoch % self.step_size == 0
+        for group in self.optimizer.param_groups:
+            if at_boundary:  # multiply what is there now, so that a rate set by hand is kept
                 group["lr"] *= self.gamma
-        self.last_lrs = [float(group["lr"]) for group in self.optimizer.param_groups]
+        self.remember_rates()
 
     def get_last_lr(self):
-        return list(self.last_lrs)
+        return [*self.last_rates]

@@ -6,16 +6,19 @@ class MyStepLR:
     """Bob: partly correct. The closed form: a rate set by hand between steps is overwritten."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
-        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.optimizer = optimizer
+        self.step_size = step_size
+        self.gamma = gamma
         self.initial_lrs = [group["lr"] for group in optimizer.param_groups]
         self.last_epoch = 0
-        self.last_lrs = list(self.initial_lrs)
+
+    def rate(self, initial):
+        return initial * self.gamma ** (self.last_epoch // self.step_size)
 
     def step(self):
         self.last_epoch += 1
         for group, initial in zip(self.optimizer.param_groups, self.initial_lrs):
-            group["lr"] = initial * self.gamma ** (self.last_epoch // self.step_size)
-        self.last_lrs = [group["lr"] for group in self.optimizer.param_groups]
+            group["lr"] = self.rate(initial)
 
     def get_last_lr(self):
-        return list(self.last_lrs)
+        return [self.rate(initial) for initial in self.initial_lrs]
