@@ -38,6 +38,8 @@ c.Sandbox.notebook_output_kb = 8192  # output kept from the whole notebook
 # Released feedback shows each test cell's result and message but not its hidden tests' source; True restores
 # nbgrader's behaviour (the source of hidden tests in every student's feedback).
 c.Lrcourse.feedback_shows_hidden_tests = False
+# `nbgrader collect` and formgrader's Collect button run `lrcourse collect` (lrcourse/grading/nbgrader_collect.py).
+c.ExchangeFactory.collect = "lrcourse.grading.nbgrader_collect.TrustedCollect"
 # Nothing a student wrote runs in the instructor's browser: formgrader's view of a submission and the feedback
 # show its outputs, markdown and raw cells sanitized (lrcourse/grading/sanitize.py).
 c.HTMLExporter.preprocessors = ["lrcourse.grading.sanitize.SafeToShow"]

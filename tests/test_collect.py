@@ -32,6 +32,7 @@ from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect
 from lrcourse.grading.inbound import Refused, claimed, read_submission, user_name
 
 import hostile
+from conftest import ROOT
 from course import NOTEBOOK, make_course, released
 from gradedclass import lrcourse
 
@@ -372,3 +373,22 @@ def test_collect_exits_2_when_the_exchange_is_missing(tmp_path, capsys):
     )
     assert command_collect(argparse.Namespace(course=str(tmp_path), assignment=CHAPTER)) == 2
     assert f"cannot open the inbound folder {tmp_path / 'none' / 'lr-schedules' / 'inbound'}" in capsys.readouterr().err
+
+
+def test_nbgraders_collect_and_formgraders_button_run_lrcourse_collect(tmp_path):
+    """The course's nbgrader_config.py makes nbgrader's collect (the command, and formgrader's Collect button,
+    which calls the same exchange class) `lrcourse collect`: here it refuses a missing exchange as ours does."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
+    (tmp_path / "source" / CHAPTER / FILE).write_text("{}")
+    config_text = (ROOT / "nbgrader_config.py").read_text() + f'\nc.Exchange.root = "{tmp_path / "none"}"\n'
+    (tmp_path / "nbgrader_config.py").write_text(config_text)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config()
+    config.CourseDirectory.root = str(tmp_path)
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    result = api.collect(CHAPTER)
+    assert not result["success"], result
+    assert f"lrcourse collect: cannot open the inbound folder {tmp_path / 'none'}" in result["log"], result

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lrcourse.grading import worker
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, gradebook
-from lrcourse.grading.intake import fingerprint, is_done, refused, submissions
+from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, submissions
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 
 STOP_SECONDS = 5.0  # a worker told to stop that has not ended by then (busy in C code, say) is killed
@@ -53,11 +53,14 @@ def grade_class(
     todo = []
     for student in submissions(course, assignment):
         folder = course / "submitted" / student / assignment
-        reason = refused(course, student, assignment)  # before nbgrader ever sees the id or a file
+        try:  # before nbgrader ever sees the id or a file; whatever a submission holds fails that student only
+            reason = refused(course, student, assignment)
+            current = None if reason else fingerprint(folder)
+        except Exception as error:
+            reason = f"the submission could not be read: {type(error).__name__}: {first_line(error)}"
         if reason:
             run.outcomes.append(Outcome(student, "failed", reason))
             continue
-        current = fingerprint(folder)
         if not force and is_done(course, student, assignment, current):
             run.outcomes.append(Outcome(student, "skipped", "already graded, submission unchanged"))
         else:

@@ -115,6 +115,8 @@ def malformed(folder: Path) -> str | None:
     if not notebooks:
         return "no notebook (.ipynb) in the submission"
     for path in notebooks:
+        if not path.is_file():  # a folder named like a notebook (links were refused before)
+            return f"{path.name} is not a file"
         try:
             raw = read_notebook(path)
         except NotebookRefused as error:
@@ -125,8 +127,14 @@ def malformed(folder: Path) -> str | None:
         try:
             nbformat.validate(nbformat.reads(json.dumps(raw), as_version=4))
         except Exception as error:  # nbformat's ValidationError, or a structure it cannot read
-            return f"{path.name} is not a valid notebook: {str(error).splitlines()[0]}"
+            return f"{path.name} is not a valid notebook: {first_line(error)}"
     return None
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, or its type's name when the message is empty."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def is_done(course: Path, student: str, assignment: str, current: str) -> bool:
