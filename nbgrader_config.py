@@ -22,7 +22,7 @@ c.Execute.kernel_name = "python3"
 # for a clean exit (with torch loaded that wait is over half a second per notebook).
 c.Execute.shutdown_kernel = "immediate"
 
-# `lrcourse grade` and `lrcourse check` run every student's code in a sandbox (lrcourse/grading/sandbox.py);
+# `lrcourse grade` and `lrcourse check` run every student's code in a sandbox (lrcourse/grading/sandbox/bwrap.py);
 # these are its limits, per notebook (kernel) and per grading worker (answer processes). The defaults suit
 # this course on a 2-core, 24 GB machine grading with two workers.
 c.Sandbox.memory_mb = 3072      # the whole sandbox (a cgroup when the grader runs as root; else per process)

@@ -50,7 +50,7 @@ def _db_url(args) -> str | None:
 
 def _sandbox_ready(args) -> bool:
     """Whether students' code can be sandboxed here; without it, grading runs only with --no-sandbox."""
-    from lrcourse.grading.sandbox import SandboxUnavailable, check_available
+    from lrcourse.grading.sandbox.bwrap import SandboxUnavailable, check_available
 
     if getattr(args, "no_sandbox", False):
         print(

@@ -176,7 +176,7 @@ for pid in os.listdir("/proc"):
         cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
     except Exception:
         continue
-    if b"lrcourse.grading.student_process" in cmdline:
+    if b"lrcourse.grading.sandbox.student_process" in cmdline:
         try:
             os.kill(int(pid), signal.SIGKILL)
         except Exception:

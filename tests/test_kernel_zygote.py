@@ -17,8 +17,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 
-from lrcourse.grading import kernels
-from lrcourse.grading.limits import Limits
+from lrcourse.grading.sandbox import kernels
+from lrcourse.grading.sandbox.limits import Limits
 
 import hostile
 
@@ -101,7 +101,11 @@ def zygote_processes(zygote: kernels.KernelZygote) -> list[int]:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and Path(argv[0].decode()).name.startswith("python") and b"lrcourse.grading.kernel_zygote" in argv:
+        if (
+            argv
+            and Path(argv[0].decode()).name.startswith("python")
+            and b"lrcourse.grading.sandbox.kernel_zygote" in argv
+        ):
             found.append(pid)
     return found
 

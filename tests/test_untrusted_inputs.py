@@ -187,7 +187,6 @@ def test_a_notebook_over_a_limit_fails_the_student_with_the_reason(tmp_path):
     assert "nested more than 64 levels" in refused(tmp_path, "alice", "ch")
 
 
-
 def test_a_notebook_nbformat_rejects_with_no_message_or_a_folder_fails_the_student(tmp_path):
     """An empty assertion from nbformat (`nbformat_minor: "x"`) and a folder named like a notebook each have
     a reason of their own; either one raised out of the grader's intake and stopped the whole class."""
@@ -197,6 +196,7 @@ def test_a_notebook_nbformat_rejects_with_no_message_or_a_folder_fails_the_stude
     (folder / RELEASE.name).unlink()
     (folder / RELEASE.name).mkdir()
     assert refused(tmp_path, "alice", "ch") == f"{RELEASE.name} is not a file"
+
 
 # --------------------------------------------------------------------------------------------
 # spreadsheet and the summary

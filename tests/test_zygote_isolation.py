@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from lrcourse.grading import verdicts
-from lrcourse.grading.answer_zygote import GraderFault
 from lrcourse.grading.exercise import load_exercise
-from lrcourse.grading.limits import Limits
+from lrcourse.grading.sandbox.answer_zygote import GraderFault
+from lrcourse.grading.sandbox.limits import Limits
 
 import hostile
 from course import make_course

@@ -3,10 +3,13 @@
 - `grade`: the `lrcourse grade` run: intake (`intake`), a pool of grading workers (`worker`), the run's
   outcomes (`outcomes`); `course` opens the course's configuration and gradebook.
 - `verdicts`: every autograded test cell decided again in the grader's process, from the assignment's
-  `exercise`, with the student's answers as stand-ins (`remote`) in processes of their own (`answer_zygote`
-  here, `student_process` there).
-- `kernels`: nbgrader's notebooks run in kernels forked from a kernel zygote (`kernel_zygote`, `kernel_relay`),
-  inside the sandbox (`sandbox`, `namespaces`, `no_lr_scheduler`).
+  `exercise`, with the student's answers as stand-ins (`remote`) in processes of their own.
+- `sandbox/`: the trust boundary, every process that runs a student's code: nbgrader's notebooks in kernels
+  forked from a kernel zygote (`kernels`, `kernel_zygote`, `kernel_relay`), the answers' processes
+  (`answer_zygote` here, `student_process` there), in bubblewrap (`bwrap`, `limits`, `namespaces`,
+  `no_lr_scheduler`).
+- `collect`: submissions from nbgrader's exchange (`inbound`), checked and copied into submitted/.
+- `output_caps`, `notebook_limits`, `spreadsheet`: what a kernel emits, a notebook read, a CSV written, bounded.
 - `results`: read a graded class back: per-item grades from the gradebook, failures, verdicts, failure messages.
 - `export`: per-item grades (an nbgrader export plugin) and Canvas's gradebook import file from a roster.
 - `class_report`: the class report, one self-contained HTML page per chapter (`reports/<chapter>.html`).

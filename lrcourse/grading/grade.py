@@ -68,7 +68,7 @@ def grade_class(
     if todo:
         _prepare_gradebook(course, assignment, db_url)
         if sandboxed:
-            from lrcourse.grading.leftovers import remove_stale
+            from lrcourse.grading.sandbox.leftovers import remove_stale
 
             remove_stale()
         run.outcomes += _run_workers(
@@ -109,7 +109,7 @@ def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=
                 except Stopped:
                     print("\nStopped: ending the grading workers now.", file=sys.stderr)
                     if end_workers(multiprocessing.active_children()) and sandboxed:
-                        from lrcourse.grading.leftovers import remove_stale
+                        from lrcourse.grading.sandbox.leftovers import remove_stale
 
                         remove_stale()  # what the killed workers could not clear: their sandboxes' folders, cgroups
                     pool.shutdown(wait=False, cancel_futures=True)

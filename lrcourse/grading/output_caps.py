@@ -29,7 +29,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, default
 
-from lrcourse.grading.limits import Limits
+from lrcourse.grading.sandbox.limits import Limits
 
 MESSAGE_MB = 16  # one message from a kernel (one print, one image), before any cap is applied
 QUEUED_MESSAGES = 100  # messages ZeroMQ holds for the grader before the kernel's are dropped

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from lrcourse import checking, wire
-from lrcourse.grading.answer_zygote import AnswerProcess, AnswerTimeout, AnswerZygote, GraderFault
+from lrcourse.grading.sandbox.answer_zygote import AnswerProcess, AnswerTimeout, AnswerZygote, GraderFault
 
 LOAD_SECONDS = 30.0  # the setup and answer cells, like nbgrader's per-cell timeout
 MARGIN_SECONDS = 5.0  # beyond an observer's own budget, before the student's process is killed

@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lrcourse import checking
-from lrcourse.grading.answer_zygote import AnswerZygote, GraderFault
 from lrcourse.grading.exercise import Exercise
 from lrcourse.grading.remote import Session
+from lrcourse.grading.sandbox.answer_zygote import AnswerZygote, GraderFault
 
 VERDICTS = ".lrcourse-verdicts.json"
 

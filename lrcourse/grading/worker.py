@@ -28,8 +28,8 @@ from pathlib import Path
 
 from lrcourse.grading import intake
 from lrcourse.grading.course import course_config, ensure_tools_on_path, gradebook
-from lrcourse.grading.limits import budget_text
 from lrcourse.grading.outcomes import Outcome
+from lrcourse.grading.sandbox.limits import budget_text
 
 
 def keep_hidden_tests_out_of_the_kernel(config) -> None:
@@ -68,9 +68,9 @@ class Worker:
         """nbgrader's API for the course, the kernel zygote and the judge (sandboxed unless told not to)."""
         from nbgrader.apps import NbGraderAPI
 
-        from lrcourse.grading.kernels import Kernels, KernelZygote, use_forked_kernels
-        from lrcourse.grading.limits import Limits
         from lrcourse.grading.output_caps import use_capped_execute
+        from lrcourse.grading.sandbox.kernels import Kernels, KernelZygote, use_forked_kernels
+        from lrcourse.grading.sandbox.limits import Limits
         from lrcourse.grading.sanitize import show_safely
         from lrcourse.grading.verdicts import Judge
 
@@ -171,7 +171,7 @@ class Worker:
     def decide(self, exercise, assignment: str, student: str, answers: list[str], deadline: float | None = None):
         """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
         from lrcourse.grading import late, verdicts
-        from lrcourse.grading.answer_zygote import GraderFault
+        from lrcourse.grading.sandbox.answer_zygote import GraderFault
 
         budget = budget_text(self.limits)
         try:
@@ -257,7 +257,7 @@ def _exit_on_signal(signum, frame) -> None:
 def _die_with_parent() -> None:
     """If the grading command is killed outright, its workers get SIGTERM from the kernel and end (their
     sandboxes die with them), instead of grading on as orphans."""
-    from lrcourse.grading.namespaces import die_with_parent
+    from lrcourse.grading.sandbox.namespaces import die_with_parent
 
     die_with_parent(signal.SIGTERM)
     if os.getppid() == 1:  # the parent died before the call

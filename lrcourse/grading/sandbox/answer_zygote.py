@@ -13,8 +13,8 @@ import subprocess
 import sys
 
 from lrcourse import wire
-from lrcourse.grading.namespaces import kill_quietly
-from lrcourse.grading.zygote import spawn
+from lrcourse.grading.sandbox.namespaces import kill_quietly
+from lrcourse.grading.sandbox.zygote import spawn
 
 
 class AnswerTimeout(Exception):
@@ -28,7 +28,7 @@ class GraderFault(Exception):
 class AnswerZygote:
     """A process that has imported torch once and forks a fresh child per student notebook.
 
-    With `limits` it runs in a sandbox of its own (`lrcourse.grading.sandbox`) where, unless
+    With `limits` it runs in a sandbox of its own (`lrcourse.grading.sandbox.bwrap`) where, unless
     `allow_schedulers` (see USES_SCHEDULERS), even the file of torch.optim.lr_scheduler is the stub.
     """
 
@@ -55,14 +55,14 @@ class AnswerZygote:
             sys.executable,
             "-I",
             "-m",
-            "lrcourse.grading.student_process",
+            "lrcourse.grading.sandbox.student_process",
             "--zygote",
             str(control_fd),
             *(["--allow-schedulers"] if self.allow_schedulers else []),
         ]
         if self.limits is None:
             return command
-        from lrcourse.grading.sandbox import Sandbox, stub_for_lr_scheduler  # the grader's side only
+        from lrcourse.grading.sandbox.bwrap import Sandbox, stub_for_lr_scheduler  # the grader's side only
 
         hide = {} if self.allow_schedulers else stub_for_lr_scheduler()
         self.sandbox = Sandbox(self.limits, hide=hide)

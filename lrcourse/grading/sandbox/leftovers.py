@@ -9,8 +9,8 @@ import re
 import shutil
 import tempfile
 
-from lrcourse.grading.namespaces import unmount
-from lrcourse.grading.sandbox import CGROUP_ROOT
+from lrcourse.grading.sandbox.bwrap import CGROUP_ROOT
+from lrcourse.grading.sandbox.namespaces import unmount
 
 
 def remove_stale() -> None:

@@ -2,8 +2,8 @@
 
 nbgrader's execute step builds a jupyter_client kernel manager for each notebook; in a grading worker that
 class is `ForkedKernelManager`. Instead of starting a new interpreter (and paying torch's import again),
-it asks the worker's `KernelZygote` (`lrcourse.grading.kernel_zygote`) to fork a kernel, and manages the
-small relay process (`kernel_relay.py`) that stands for it. Under the sandbox (`lrcourse.grading.sandbox`)
+it asks the worker's `KernelZygote` (`lrcourse.grading.sandbox.kernel_zygote`) to fork a kernel, and manages the
+small relay process (`kernel_relay.py`) that stands for it. Under the sandbox (`lrcourse.grading.sandbox.bwrap`)
 the zygote lives in a sandbox of its own and each kernel is the first process of a new user and PID
 namespace inside it; between two notebooks the zygote kills whatever is left and empties /tmp, and the
 grader replaces the scratch folder. The kernel talks to nbgrader over Unix sockets in a folder bound into
@@ -29,11 +29,11 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
-from lrcourse.grading.limits import Limits, budget_text
-from lrcourse.grading.namespaces import kill_quietly, mount_tmpfs, unmount
 from lrcourse.grading.output_caps import BoundedKernelClient
-from lrcourse.grading.sandbox import Sandbox
-from lrcourse.grading.zygote import spawn
+from lrcourse.grading.sandbox.bwrap import Sandbox
+from lrcourse.grading.sandbox.limits import Limits, budget_text
+from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
+from lrcourse.grading.sandbox.zygote import spawn
 
 NOTEBOOK = Path("/notebook")  # where a sandboxed kernel sees the student's folder
 RELAY = Path(__file__).with_name("kernel_relay.py")
@@ -122,7 +122,15 @@ class KernelZygote:
         """The zygote's command line; under `limits`, inside a sandbox made here."""
         # Not -I: it implies -P, and a kernel without the notebook's folder on sys.path could not import
         # a module next to the notebook. -E -s keep out the environment's PYTHON* and the user's site.
-        command = [sys.executable, "-E", "-s", "-m", "lrcourse.grading.kernel_zygote", "--control", str(control_fd)]
+        command = [
+            sys.executable,
+            "-E",
+            "-s",
+            "-m",
+            "lrcourse.grading.sandbox.kernel_zygote",
+            "--control",
+            str(control_fd),
+        ]
         if self.limits is None:
             return command
         # Read-only inside: each kernel works in its own copy, in its own /tmp (kernel_zygote.py).

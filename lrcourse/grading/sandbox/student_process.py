@@ -1,7 +1,7 @@
 """The student's side of a trusted verdict: a process that runs one student's answer cells and answers
 the grader's requests about them. Nothing here decides anything: it only reports what the code did.
 
-A *zygote* (`python -I -m lrcourse.grading.student_process ...`) imports torch and the course's helpers
+A *zygote* (`python -I -m lrcourse.grading.sandbox.student_process ...`) imports torch and the course's helpers
 once, then forks a fresh child for each student notebook the grader asks it to (milliseconds, instead of
 the seconds a new interpreter needs). The grader hands the child one end of a socket pair; over it the
 child receives the chapter's setup cell and the student's answer cells, runs them, and then answers
@@ -25,8 +25,8 @@ import signal
 import socket
 import sys
 
-from lrcourse.grading import namespaces, zygote
-from lrcourse.grading.zygote import COURSE_MODULES
+from lrcourse.grading.sandbox import namespaces, zygote
+from lrcourse.grading.sandbox.zygote import COURSE_MODULES
 
 CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long before
 TMP_MB = 256  # each child's own /tmp
@@ -39,7 +39,7 @@ def prepare(allow_schedulers: bool) -> None:
     """Import what every answer's chapter needs, once, before any fork."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     if not allow_schedulers:
-        from lrcourse.grading import no_lr_scheduler
+        from lrcourse.grading.sandbox import no_lr_scheduler
 
         sys.modules["torch.optim.lr_scheduler"] = no_lr_scheduler
     import warnings

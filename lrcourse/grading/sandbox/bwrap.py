@@ -36,8 +36,8 @@ import tempfile
 from pathlib import Path
 
 import lrcourse
-from lrcourse.grading.limits import Limits
-from lrcourse.grading.namespaces import kill_quietly
+from lrcourse.grading.sandbox.limits import Limits
+from lrcourse.grading.sandbox.namespaces import kill_quietly
 
 UID_BASE = 61000  # sandboxes run as 61000 + n when the grader is root (no such user exists)
 _COUNTER = itertools.count()
@@ -374,7 +374,7 @@ def stub_for_lr_scheduler() -> dict[Path, Path]:
     """torch.optim.lr_scheduler's file (and its compiled copy) replaced by the stub in the answers' sandbox."""
     import importlib.util
 
-    from lrcourse.grading import no_lr_scheduler
+    from lrcourse.grading.sandbox import no_lr_scheduler
 
     spec = importlib.util.find_spec("torch")
     optim = Path(spec.origin).parent / "optim"

@@ -2,8 +2,8 @@
 
 A new kernel spends most of its start importing torch, matplotlib, ipywidgets and the course's helpers
 (about 2 s of CPU on this machine, more than the rest of a chapter's notebook). While a class is graded,
-each worker keeps one *kernel zygote*: `python -E -s -m lrcourse.grading.kernel_zygote --control FD`, in a
-sandbox of its own (`lrcourse.grading.sandbox`) unless grading runs with `--no-sandbox`. It imports that
+each worker keeps one *kernel zygote*: `python -E -s -m lrcourse.grading.sandbox.kernel_zygote --control FD`, in a
+sandbox of its own (`lrcourse.grading.sandbox.bwrap`) unless grading runs with `--no-sandbox`. It imports that
 stack, then waits for the grader's requests on the control socket (the grader's end only; nothing in the
 sandbox can reach it):
 
@@ -32,8 +32,8 @@ import signal
 import socket
 import sys
 
-from lrcourse.grading import namespaces, zygote
-from lrcourse.grading.zygote import COURSE_MODULES
+from lrcourse.grading.sandbox import namespaces, zygote
+from lrcourse.grading.sandbox.zygote import COURSE_MODULES
 
 # What the chapters import, imported once here (the environment's `MPLBACKEND` is set before matplotlib).
 PRELOAD = (
@@ -181,7 +181,7 @@ def _become_kernel(request: dict, isolate: bool) -> None:
             sys.modules["numpy"].random.seed()
         from ipykernel import kernelapp
 
-        from lrcourse.grading.kernel_output import bound
+        from lrcourse.grading.sandbox.kernel_output import bound
 
         outputs = [bound(*request["output_kb"])] if request.get("output_kb") else []  # a flood stays here
         sys.argv = [kernelapp.__file__, "-f", request["connection_file"], *outputs]

@@ -1,0 +1,10 @@
+"""The trust boundary: everything that starts, confines or talks to a process running a student's code.
+
+Outside this package the grader trusts what it reads; inside it, a student's code runs (the notebook's kernel,
+forked from `kernel_zygote`; the answers' process, forked from `answer_zygote` and served by
+`student_process`) in a bubblewrap sandbox (`bwrap`) with the `limits` the course sets, in namespaces of its
+own (`namespaces`), with its outputs bounded at the source (`kernel_output`) and without PyTorch's schedulers
+where an exercise forbids them (`no_lr_scheduler`). `kernels` and `answer_zygote` are the grader's ends of
+those processes; `leftovers` removes what a killed worker's sandboxes left behind. Nothing a process here
+sends is run or unpickled by the grader: it arrives as bounded JSON (`lrcourse.wire`).
+"""
