@@ -21,7 +21,7 @@ def reference_fit_steps(payload: dict) -> dict:
     """The per-step loop with gradient accumulation run here, on the grader's side, for the expected values:
     per epoch, groups of `accumulation` batches (the last group of an epoch may be shorter), each batch's loss
     divided by its group's size before backward(), one optimizer step and one scheduler step per group.
-    (Written apart from the catalogue's correct answer in tests/implementations.py, which it must not copy.)"""
+    (Written apart from the catalogue's correct answer in tests/catalogue/, which it must not copy.)"""
     from lrcourse import training
 
     with training.one_thread():

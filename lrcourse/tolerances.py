@@ -17,7 +17,7 @@ The spreads quoted below were measured with `python scripts/cpu_spread.py`: ever
 exercises (visible and hidden) recomputed under PyTorch's ATEN_CPU_CAPABILITY=default and avx2, one and two
 threads (no change: the references train in one thread), and MKL's portable path (MKL_CBWR=COMPATIBLE), and
 compared with the table of visible cases written on another machine. The catalogue of wrong answers in
-tests/implementations.py, graded in the suite, shows each tolerance stays below what a mistake changes.
+tests/catalogue/, graded in the suite, shows each tolerance stays below what a mistake changes.
 """
 
 from __future__ import annotations

@@ -80,8 +80,8 @@ def bench_notebooks(chapters: list[str] | None = None) -> None:
 
 def make_class(directory: Path, students: int) -> Path:
     """A chapter-3 class cycling through the answer catalogue (correct, wrong, forbidden, broken)."""
-    import implementations as catalogue
-    from course import make_course, submit
+    import catalogue
+    from support.course import make_course, submit
 
     chapter = "03_adaptive_schedules"
     answers = catalogue.PLATEAU_CORRECT + catalogue.PLATEAU_WRONG + catalogue.PLATEAU_FORBIDDEN

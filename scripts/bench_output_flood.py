@@ -66,7 +66,7 @@ def worker_peaks(process: subprocess.Popen) -> dict[int, int]:
 
 
 def main() -> None:
-    from course import make_course, scores, solution_answers, submit
+    from support.course import make_course, scores, solution_answers, submit
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megabytes", type=int, default=600)

@@ -122,9 +122,10 @@ def run_child(configuration: dict[str, str], *arguments: str) -> str:
 
 def notebook_spread() -> dict:
     import nbformat
-    from printed import differences, largest_relative_change
 
     from lrcourse.build import execute, source_notebooks
+
+    from support.printed import differences, largest_relative_change
 
     largest = {}
     for path in source_notebooks(ROOT):

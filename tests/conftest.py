@@ -39,15 +39,15 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory):
     """The whole course graded once by `lrcourse grade` (see gradedclass.py)."""
-    from gradedclass import build_graded_course
+    from support.gradedclass import build_graded_course
 
     return build_graded_course(tmp_path_factory.mktemp("graded-course"))
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium per test file (tests/chromium.py)."""
-    from chromium import launched
+    """One headless Chromium per test file (tests/support/chromium.py)."""
+    from support.chromium import launched
 
     with launched() as chromium:
         yield chromium

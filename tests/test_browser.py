@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from conftest import ARTIFACTS, ROOT
-from labserver import free_port, lab_command, running_lab
+from support.labserver import free_port, lab_command, running_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ from lrcourse import checking
 from lrcourse.checking import PlateauCase, StepLRCase, check_plateau, check_step_lr
 from lrcourse.reference import reference_trajectories
 
-import implementations as catalogue
+import catalogue
 
 
 def load(answer, name):

@@ -1,7 +1,7 @@
 """`lrcourse grade` at class scale: the scores of sequential nbgrader, nothing lost, interruptible, re-runs
 grade only what changed, SQLite and PostgreSQL gradebooks.
 
-The catalogue (`implementations.py`) says exactly which test cells every answer loses. The fidelity
+The catalogue (`tests/catalogue/`) says exactly which test cells every answer loses. The fidelity
 tests hold `lrcourse grade`'s parallel scores to it, cell by cell (and check its gradebook and CSV);
 here plain sequential `nbgrader autograde` is held to the same, so the two give identical scores
 without sharing one slow fixture.
@@ -22,10 +22,17 @@ import pytest
 
 from lrcourse.build import tool_environment
 
-import implementations as catalogue
-from course import autograde, make_course, scores
-from gradedclass import broken_expectations, lrcourse, student_name, submit_answer, submit_broken, unexpected_scores
-from postgres import postgres_server
+import catalogue
+from support.course import autograde, make_course, scores
+from support.gradedclass import (
+    broken_expectations,
+    lrcourse,
+    student_name,
+    submit_answer,
+    submit_broken,
+    unexpected_scores,
+)
+from support.postgres import postgres_server
 
 CHAPTER = "03_adaptive_schedules"
 SMALL = "02_ordered_schedules"

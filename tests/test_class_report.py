@@ -19,8 +19,8 @@ import pytest
 from lrcourse.grading.class_report import distribution, item_stats, write_class_report
 from lrcourse.grading.results import PENDING, AssignmentGrades, Item, frequent_failures, short_message, student_failures
 
-from classresults import EXAMPLE, gradebook_cells, graded_class_copy
 from conftest import ARTIFACTS
+from support.classresults import EXAMPLE, gradebook_cells, graded_class_copy
 
 SHOTS = ARTIFACTS / "class-report"
 

@@ -31,10 +31,10 @@ import pytest
 from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect
 from lrcourse.grading.inbound import Refused, claimed, read_submission, user_name
 
-import hostile
 from conftest import ROOT
-from course import NOTEBOOK, make_course, released
-from gradedclass import lrcourse
+from support import hostile
+from support.course import NOTEBOOK, make_course, released
+from support.gradedclass import lrcourse
 
 CHAPTER = hostile.CHAPTER
 FILE = NOTEBOOK[CHAPTER]

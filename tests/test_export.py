@@ -17,7 +17,7 @@ from lrcourse.build import tool_environment
 from lrcourse.grading.export import canvas_columns, item_row, match_students, read_roster, write_canvas
 from lrcourse.grading.results import PENDING, AssignmentGrades, Item, grade_value
 
-from classresults import (
+from support.classresults import (
     ALICE_WRITTEN_SCORE,
     EXAMPLE,
     GENERATED,
@@ -29,7 +29,7 @@ from classresults import (
     nbgrader_totals,
     read_csv,
 )
-from gradedclass import lrcourse
+from support.gradedclass import lrcourse
 
 IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 CH1_AUTOGRADED = 7  # chapter 1's autograded points (its two written answers add 4, graded by hand)

@@ -1,6 +1,6 @@
 """The graded exercises never misgrade: real nbgrader grading of correct, wrong, forbidden and broken answers.
 
-Every answer in `implementations.py` is a student of a scratch course graded by `lrcourse grade`
+Every answer in `tests/catalogue/` is a student of a scratch course graded by `lrcourse grade`
 (nbgrader's own autograde, per student, two workers): see `gradedclass.py`. Each test cell must give
 full marks or zero exactly as the catalogue says. `test_class_grading.py` checks that these scores
 equal plain sequential `nbgrader autograde`.
@@ -15,7 +15,7 @@ import pytest
 
 from lrcourse.build import chapters
 
-from gradedclass import ANSWERS, BROKEN, EXAMPLE_CHAPTER, EXAMPLES, student_name
+from support.gradedclass import ANSWERS, BROKEN, EXAMPLE_CHAPTER, EXAMPLES, student_name
 
 CHAPTERS = chapters()
 

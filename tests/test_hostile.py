@@ -17,9 +17,9 @@ import pytest
 
 from lrcourse.grading.spreadsheet import FORMULA_START
 
-import hostile
-from course import make_course, scores, submit
-from gradedclass import lrcourse
+from support import hostile
+from support.course import make_course, scores, submit
+from support.gradedclass import lrcourse
 
 HONEST = {
     "aa-honest-correct": hostile.CORRECT,

@@ -1,7 +1,7 @@
 """No student HTML or script runs in the instructor's browser (issue 20, item 1), in headless Chromium.
 
 One chapter graded by `lrcourse grade`: alice (honest, written answers too) and mallory (the same answers plus
-every vector of tests/hostile_html.py). JupyterLab with formgrader serves the course as `make instructor`
+every vector of tests/support/hostile_html.py). JupyterLab with formgrader serves the course as `make instructor`
 does; the instructor's browser opens each submission in formgrader, mallory's files as formgrader serves
 them, and the feedback HTML. No payload may leave a trace; the controls show that each layer holds alone
 (the unsanitized page under the server's policy) and that the traces do appear with neither layer.
@@ -12,14 +12,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import hostile_html as hostile
 import nbformat
 import pytest
 
 from conftest import ARTIFACTS
-from course import NOTEBOOK, make_course, solution_answers, submit
-from gradedclass import lrcourse
-from labserver import free_port, lab_command, running_lab
+from support import hostile_html as hostile
+from support.course import NOTEBOOK, make_course, solution_answers, submit
+from support.gradedclass import lrcourse
+from support.labserver import free_port, lab_command, running_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from lrcourse.grading.sandbox import kernels
 from lrcourse.grading.sandbox.limits import Limits
 
-import hostile
+from support import hostile
 
 pytestmark = pytest.mark.slow
 MARK = uuid.uuid4().hex[:12]

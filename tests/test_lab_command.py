@@ -4,7 +4,7 @@ nbgrader's Validate on (its instructor tools are off: tests/test_learner_lab.py)
 import pytest
 
 from conftest import ARTIFACTS, ROOT
-from labserver import free_port, get_json, running_lab
+from support.labserver import free_port, get_json, running_lab
 
 TOKEN = "lab-command-test"
 

@@ -12,7 +12,7 @@ import pytest
 from test_browser import run_all
 
 from conftest import ARTIFACTS, ROOT
-from labserver import free_port, get_json, running_lab
+from support.labserver import free_port, get_json, running_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ import pytest
 
 from lrcourse.grading.results import PENDING
 
-from classresults import read_csv
-from course import NOTEBOOK, make_course, released, solution_answers, submit
-from gradedclass import lrcourse
+from support.classresults import read_csv
+from support.course import NOTEBOOK, make_course, released, solution_answers, submit
+from support.gradedclass import lrcourse
 
 CHAPTER = "01_learning_rate"
 WRITTEN = ("written_noise_decay", "written_ill_conditioning")

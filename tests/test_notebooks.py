@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 
 import nbformat
-import printed
 import pytest
 
 from lrcourse.build import execute, generate_release, source_notebooks
 
 from conftest import ROOT, code_and_markdown, nbgrader_meta, read
+from support import printed
 
 SOURCES = source_notebooks(ROOT)
 IDS = [path.parent.name for path in SOURCES]
@@ -120,7 +120,7 @@ TRAINED = [
 def test_source_runs_headless_and_reproduces_the_solutions(path, tmp_path):
     """Source and solutions hold the same code, so one run checks both: it must succeed, and with fixed seeds
     it must print what the committed solutions show: the same words and integers, and decimals within what
-    another CPU changes in float32 training (tests/printed.py), so a run on any machine passes. Chapters 5-6
+    another CPU changes in float32 training (tests/support/printed.py), so a run on any machine passes. Chapters 5-6
     read every training run from the runs shipped in lrcourse/runs: none trains (nothing lands in an empty
     cache), so every machine shows the same trained numbers, and no suggested rate moved to another run."""
     notebook = execute(read(path), cwd=path.parent, env={"LRCOURSE_RUN_CACHE": str(tmp_path)})

@@ -21,9 +21,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import hostile
-from course import make_course, scores, submit
-from gradedclass import lrcourse
+from support import hostile
+from support.course import make_course, scores, submit
+from support.gradedclass import lrcourse
 
 CHAPTER = hostile.CHAPTER
 MARK = uuid.uuid4().hex[:12]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 
-import hostile_html as hostile
 import nbformat
 import pytest
 from traitlets.config import Config
 
 from lrcourse.grading import content_policy, sanitize
+
+from support import hostile_html as hostile
 
 RUNNABLE = (
     "<script",

@@ -12,8 +12,8 @@ from lrcourse.grading.exercise import load_exercise
 from lrcourse.grading.sandbox.answer_zygote import GraderFault
 from lrcourse.grading.sandbox.limits import Limits
 
-import hostile
-from course import make_course
+from support import hostile
+from support.course import make_course
 
 WRITE_ZYGOTE_MEMORY = (
     hostile.find_zygotes("--zygote")

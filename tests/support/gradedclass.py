@@ -18,9 +18,9 @@ import nbformat
 from lrcourse.build import chapters, tool_environment
 from lrcourse.examples import submit_example_class
 
-import implementations as catalogue
+import catalogue
 from conftest import ROOT
-from course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
+from support.course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
 
 ANSWERS = (
     catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN + [catalogue.STEP_HANGS_AT_DEFINITION]

@@ -22,8 +22,8 @@ from lrcourse.build import generate_release
 from lrcourse.examples import submit_example_class
 
 from conftest import ROOT
-from course import NOTEBOOK, solution_answers, submit
-from gradedclass import lrcourse
+from support.course import NOTEBOOK, solution_answers, submit
+from support.gradedclass import lrcourse
 
 EXAMPLE = "02_ordered_schedules"
 GENERATED = "01_learning_rate"

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from course import solution_answers
+from support.course import solution_answers
 
 CHAPTER = "02_ordered_schedules"
 ANSWER_CELL = "my_step_lr"

@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from labserver import free_port
+from support.labserver import free_port
 
 
 def server_binaries() -> Path:

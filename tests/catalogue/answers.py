@@ -1,0 +1,87 @@
+"""What a catalogued answer is: the exercise's cell it replaces and the test cells it must lose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STEP_CELLS = (
+    "test_my_step_lr_one_group",
+    "test_my_step_lr_groups",
+    "test_my_step_lr_hand_edit",
+    "test_my_step_lr_get_last_lr",
+    "test_my_step_lr_last_epoch",
+)
+PLATEAU_CELLS = (
+    "test_plateau_min_rel",
+    "test_plateau_modes",
+    "test_plateau_ties",
+    "test_plateau_non_finite",
+    "test_plateau_patience",
+    "test_plateau_cooldown",
+    "test_plateau_min_lr",
+    "test_plateau_eps",
+    "test_plateau_groups",
+    "test_plateau_errors",
+    "test_plateau_tensor_and_get_last_lr",
+)
+LARGEST_CELLS = ("test_largest_stable_lr", "test_largest_stable_lr_directions")
+FLOOR_CELLS = ("test_rate_for_noise_floor", "test_rate_for_noise_floor_stable")
+WARMUP_CELLS = ("test_warmup_phase", "test_step_phase", "test_matches_sequential_lr")
+FIT_CELLS = ("test_fit_steps_rates", "test_fit_steps_order", "test_fit_steps_losses")
+PREDICT_CYCLE_CELLS = ("test_predict_one_cycle",)
+RANGE_CELLS = (
+    "test_range_rates",
+    "test_range_losses",
+    "test_range_groups",
+    "test_range_restores",
+    "test_range_suggestion",
+)
+PREDICT_STEPS_CELLS = ("test_predict_accumulation",)
+CELLS = {
+    "my_step_lr": STEP_CELLS,
+    "my_reduce_lr_on_plateau": PLATEAU_CELLS,
+    "largest_stable_lr": LARGEST_CELLS,
+    "rate_for_noise_floor": FLOOR_CELLS,
+    "warmup_step_factor": WARMUP_CELLS,
+    "predicted_w2": ("test_predict_w2",),
+    "predicted_rate_after_edit": ("test_predict_rate_after_edit",),
+    "predicted_drop_steps": ("test_predict_drop_steps",),
+    "predicted_chained_rate": ("test_predict_chained_rate",),
+    "fit_per_step": FIT_CELLS,
+    "predicted_one_cycle_per_epoch": PREDICT_CYCLE_CELLS,
+    "lr_range_test": RANGE_CELLS,
+    "predicted_optimizer_steps": PREDICT_STEPS_CELLS,
+}
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Answer:
+    name: str
+    chapter: str
+    cell: str
+    source: str
+    fails: tuple | str = ()
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        """The test cells of the answer's exercise (a chapter may have several exercises)."""
+        return CELLS[self.cell]
+
+    @property
+    def failing(self) -> set[str]:
+        return set(self.cells) if self.fails == ALL else set(self.fails)
+
+
+def step(name, source, fails=()):
+    return Answer(name, "02_ordered_schedules", "my_step_lr", source, fails)
+
+
+def plateau(name, source, fails=()):
+    return Answer(name, "03_adaptive_schedules", "my_reduce_lr_on_plateau", source, fails)
+
+
+def plateau_all_but(*passing: str) -> tuple[str, ...]:
+    """The plateau cells an answer fails, named by the few it passes (most wrong answers fail most cells)."""
+    assert set(passing) <= set(PLATEAU_CELLS), passing
+    return tuple(cell for cell in PLATEAU_CELLS if cell not in passing)

@@ -1,0 +1,200 @@
+"""MyStepLR (chapter 2): plausible mistakes, each with the test cells it loses."""
+
+from __future__ import annotations
+
+from catalogue.answers import ALL, step
+from catalogue.step_lr import HAND, STEP_CLOSED_FORM, chain_variant, step_variant
+
+STEP_WRONG = [
+    # the old contract's answer: right while nothing else writes the rate, wrong after a hand edit
+    step("closed_form", STEP_CLOSED_FORM, fails=(HAND,)),
+    step(
+        "closed_form_in_groups",
+        """
+import math
+
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        for group in optimizer.param_groups:
+            group.setdefault("my_initial_lr", group["lr"])
+        self.optimizer = optimizer
+        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.last_epoch = 0
+        self._last = [g["lr"] for g in optimizer.param_groups]
+
+    def step(self):
+        self.last_epoch = self.last_epoch + 1
+        factor = self.gamma ** math.floor(self.last_epoch / self.step_size)
+        self._last = []
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["my_initial_lr"] * factor
+            self._last.append(group["lr"])
+
+    def get_last_lr(self):
+        return list(self._last)
+""",
+        fails=(HAND,),
+    ),
+    step(
+        "decays_from_own_record",
+        """
+class MyStepLR:
+    \"\"\"Chainable, but from the rates it wrote itself: a hand edit is ignored.\"\"\"
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        self.last_epoch = 0
+        self.rates = [float(group["lr"]) for group in optimizer.param_groups]
+
+    def step(self):
+        self.last_epoch += 1
+        if self.last_epoch % self.step_size == 0:
+            self.rates = [rate * self.gamma for rate in self.rates]
+            for group, rate in zip(self.optimizer.param_groups, self.rates):
+                group["lr"] = rate
+
+    def get_last_lr(self):
+        return list(self.rates)
+""",
+        fails=("test_my_step_lr_hand_edit",),
+    ),
+    step(
+        "get_last_lr_reads_groups",
+        chain_variant(
+            "        return list(self._last_lr)",
+            '        return [float(group["lr"]) for group in self.optimizer.param_groups]',
+        ),
+        fails=("test_my_step_lr_get_last_lr",),
+    ),
+    step(
+        "chainable_decays_off_multiples",
+        chain_variant(
+            "if self.last_epoch % self.step_size == 0:",
+            "if self.last_epoch % self.step_size == 1 or self.step_size == 1:",
+        ),
+        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+    ),
+    step(
+        "decays_one_step_early",
+        step_variant("(self.last_epoch // self.step_size)", "((self.last_epoch + 1) // self.step_size)"),
+        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+    ),
+    step(
+        "decays_one_step_late",
+        step_variant(
+            """        self.last_epoch += 1
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)""",
+            """        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)
+        self.last_epoch += 1""",
+        ),
+        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+    ),
+    step(
+        "float_division",
+        step_variant("(self.last_epoch // self.step_size)", "(self.last_epoch / self.step_size)"),
+        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+    ),
+    step(
+        "decays_every_step",
+        step_variant("(self.last_epoch // self.step_size)", "self.last_epoch"),
+        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+    ),
+    step(
+        "compounds_the_decay",
+        step_variant('group["lr"] = base * self.gamma', 'group["lr"] = group["lr"] * self.gamma'),
+        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+    ),
+    step(
+        "only_first_group",
+        chain_variant(
+            """            for group in self.optimizer.param_groups:
+                group["lr"]""",
+            """            for group in self.optimizer.param_groups[:1]:
+                group["lr"]""",
+        ),
+        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups"),
+    ),
+    step(
+        "first_group_rate_for_all",
+        chain_variant(
+            'group["lr"] = group["lr"] * self.gamma', 'group["lr"] = self.optimizer.param_groups[0]["lr"] * self.gamma'
+        ),
+        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups"),
+    ),
+    step(
+        "wrong_default_gamma",
+        chain_variant(
+            "def __init__(self, optimizer, step_size, gamma=0.1):",
+            "def __init__(self, optimizer, step_size, gamma=0.5):",
+        ),
+        fails=("test_my_step_lr_one_group",),
+    ),
+    step(
+        "decays_at_construction",
+        chain_variant(
+            """        self.last_epoch = 0
+""",
+            """        self.last_epoch = 0
+        for group in optimizer.param_groups:
+            group["lr"] *= gamma
+""",
+        ),
+        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+    ),
+    step(
+        "get_last_lr_stale",
+        step_variant("""        return list(self._last_lr)""", """        return list(self.base_lrs)"""),
+        fails=(HAND, "test_my_step_lr_get_last_lr"),
+    ),
+    step(
+        "get_last_lr_tensors",
+        chain_variant(
+            """        return list(self._last_lr)""",
+            """        import torch
+        return [torch.tensor(rate) for rate in self._last_lr]""",
+        ),
+        fails=("test_my_step_lr_get_last_lr",),
+    ),
+    step(
+        "get_last_lr_tuple",
+        chain_variant("""        return list(self._last_lr)""", """        return tuple(self._last_lr)"""),
+        fails=("test_my_step_lr_get_last_lr",),
+    ),
+    step(
+        "last_epoch_starts_at_minus_one",
+        chain_variant(
+            """        self.last_epoch = 0
+""",
+            """        self.last_epoch = -1
+""",
+        ),
+        fails=ALL,
+    ),
+    # issue 12 review P6: PyTorch makes a new _last_lr list at every step; this one updates the list it handed out
+    step(
+        "get_last_lr_list_updated_in_place",
+        chain_variant(
+            '        self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]\n',
+            '        self._last_lr[:] = [float(group["lr"]) for group in self.optimizer.param_groups]\n',
+        ).replace("return list(self._last_lr)", "return self._last_lr"),
+        fails=("test_my_step_lr_get_last_lr",),
+    ),
+    # issue 12 fresh review: PyTorch renews _last_lr at every step(), a decay or not; this one only at decays. Only a
+    # hand edit before a step that does not decay tells, and that case is in the hand-edit cell (a closed-form answer
+    # misreports it too, and must lose that cell only)
+    step(
+        "get_last_lr_renewed_only_at_decays",
+        chain_variant(
+            '                group["lr"] = group["lr"] * self.gamma\n        self._last_lr',
+            '                group["lr"] = group["lr"] * self.gamma\n            self._last_lr',
+        ),
+        fails=(HAND,),
+    ),
+    # issue 12 fresh review: PyTorch's last_epoch is an int; a float counter is compared exactly and loses
+    step(
+        "last_epoch_float",
+        chain_variant("        self.last_epoch += 1\n", "        self.last_epoch += 1.0\n"),
+        fails=("test_my_step_lr_last_epoch",),
+    ),
+]

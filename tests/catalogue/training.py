@@ -1,0 +1,193 @@
+"""Chapters 5 and 6 (the training loop, the range test): references and correct answers."""
+
+from __future__ import annotations
+
+from catalogue.answers import Answer
+
+
+# --------------------------------------------------------------------------------------------
+# Chapters 5 and 6
+# --------------------------------------------------------------------------------------------
+def other(name, chapter, cell, source, fails=()):
+    return Answer(name, chapter, cell, source, fails)
+
+
+FIT_REFERENCE = """
+def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+    history = {"lr": [], "loss": [], "val_loss": []}
+    for epoch in range(epochs):
+        epoch_batches = list(batches)
+        for first in range(0, len(epoch_batches), accumulation):
+            group = epoch_batches[first:first + accumulation]
+            history["lr"].append(optimizer.param_groups[0]["lr"])
+            optimizer.zero_grad()
+            total = 0.0
+            for inputs, targets in group:
+                loss = loss_fn(model(inputs), targets)
+                (loss / len(group)).backward()
+                total += loss.item()
+            optimizer.step()
+            scheduler.step()
+            history["loss"].append(total / len(group))
+        history["val_loss"].append(evaluate(model, val_set)[0])
+    return history
+"""
+
+# the loop a student writes from chapter 5's `run` by counting batches (the shape most mutants are made from)
+FIT_COUNTING = """
+def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+    history = {"lr": [], "loss": [], "val_loss": []}
+    for epoch in range(epochs):
+        size = len(batches)
+        losses = []
+        for index, (inputs, targets) in enumerate(batches):
+            first = index - index % accumulation
+            in_group = min(accumulation, size - first)
+            if index == first:
+                optimizer.zero_grad()
+                history["lr"].append(optimizer.param_groups[0]["lr"])
+            loss = loss_fn(model(inputs), targets)
+            (loss / in_group).backward()
+            losses.append(loss.item())
+            if index + 1 == first + in_group:
+                optimizer.step()
+                scheduler.step()
+                history["loss"].append(sum(losses) / len(losses))
+                losses = []
+        history["val_loss"].append(evaluate(model, val_set)[0])
+    return history
+"""
+
+RANGE_REFERENCE = """
+def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, diverge):
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+    ratios = [group["lr"] / optimizer.param_groups[0]["lr"] for group in optimizer.param_groups]
+    lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())
+    for step in range(num_steps):
+        lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))
+        for group, ratio in zip(optimizer.param_groups, ratios):
+            group["lr"] = lr * ratio
+        try:
+            inputs, targets = next(stream)
+        except StopIteration:
+            stream = iter(batches)
+            inputs, targets = next(stream)
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        average = beta * average + (1 - beta) * loss.item()
+        smoothed = average / (1 - beta ** (step + 1))
+        lrs.append(lr)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if smoothed > diverge * best:
+            break
+    model.load_state_dict(saved_model)
+    optimizer.load_state_dict(saved_optimizer)
+    return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}
+"""
+
+
+def range_variant(old: str, new: str) -> str:
+    assert old in RANGE_REFERENCE, old
+    return RANGE_REFERENCE.replace(old, new)
+
+
+def fit_variant(old: str, new: str, base: str = FIT_REFERENCE) -> str:
+    assert old in base, old
+    return base.replace(old, new)
+
+
+def counting_variant(old: str, new: str) -> str:
+    return fit_variant(old, new, FIT_COUNTING)
+
+
+OTHER_CORRECT = [
+    other("fit_reference", "05_training", "fit_per_step", FIT_REFERENCE),
+    other("fit_counting_batches", "05_training", "fit_per_step", FIT_COUNTING),
+    other(
+        "fit_one_backward_per_group_get_last_lr_prints",
+        "05_training",
+        "fit_per_step",
+        """
+import sys
+def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+    rates, losses, val = [], [], []
+    for epoch in range(epochs):
+        model.train()
+        pending = []
+        batch_list = [b for b in batches]
+        for step, (x, y) in enumerate(batch_list):
+            pending.append(torch.nn.functional.cross_entropy(model(x), y))
+            if len(pending) == accumulation or step == len(batch_list) - 1:
+                rates.append(scheduler.get_last_lr()[0])
+                optimizer.zero_grad(set_to_none=True)
+                mean = torch.stack(pending).mean()
+                mean.backward()
+                optimizer.step()
+                scheduler.step()
+                losses.append(float(mean))
+                pending = []
+        val_loss, val_acc = evaluate(model, val_set)
+        val.append(val_loss)
+        print(f"epoch {epoch}: val loss {val_loss:.3f}", file=sys.stderr)
+    return dict(lr=rates, loss=losses, val_loss=val)
+""",
+    ),
+    other(
+        "predict_one_cycle_right",
+        "05_training",
+        "predicted_one_cycle_per_epoch",
+        "predicted_one_cycle_per_epoch = 'a'\n",
+    ),
+    other("range_reference", "06_choosing_the_rate", "lr_range_test", RANGE_REFERENCE),
+    other(
+        "range_while_loop_own_copies",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        """
+import io
+def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, diverge):
+    buffer = io.BytesIO()
+    torch.save({"m": model.state_dict(), "o": optimizer.state_dict()}, buffer)
+    base = [g["lr"] for g in optimizer.param_groups]
+    ratio = (end_lr / start_lr) ** (1 / (num_steps - 1))
+    tried, smooth, avg, lowest, step = [], [], 0.0, float("inf"), 0
+    while step < num_steps:
+        for inputs, targets in batches:
+            if step == num_steps:
+                break
+            lr = start_lr * ratio ** step
+            lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))
+            for g, rate in zip(optimizer.param_groups, base):
+                g["lr"] = lr / base[0] * rate
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            avg = beta * avg + (1 - beta) * loss.item()
+            value = avg / (1 - beta ** (step + 1))
+            tried.append(lr)
+            smooth.append(value)
+            lowest = min(lowest, value)
+            step += 1
+            if value > diverge * lowest:
+                step = num_steps + 1
+                break
+    buffer.seek(0)
+    saved = torch.load(buffer)
+    model.load_state_dict(saved["m"])
+    optimizer.load_state_dict(saved["o"])
+    best = min(range(len(smooth)), key=smooth.__getitem__)
+    return {"lrs": tried, "losses": smooth, "suggestion": tried[best] / 10}
+""",
+    ),
+    other(
+        "predict_steps_right",
+        "06_choosing_the_rate",
+        "predicted_optimizer_steps",
+        "predicted_optimizer_steps = 50 * 3\n",
+    ),
+]
