@@ -11,7 +11,9 @@ c = get_config()  # noqa: F821 (provided by nbgrader)
 c.CourseDirectory.course_id = "lr-schedules"
 
 # The exchange: a folder every user can write to (nbgrader keeps each student's submissions apart inside it):
-#   sudo mkdir -p /srv/nbgrader/exchange && sudo chmod ugo+rw /srv/nbgrader/exchange
+#   sudo mkdir -p /srv/nbgrader/exchange && sudo chmod 1777 /srv/nbgrader/exchange
+# with the sticky bit (as /tmp): only the instructor can move or delete the course's folder in it, so no
+# student can put their own in its place (lrcourse collect refuses the exchange if one did).
 # Every user's server must see the same folder (the hub's host, or a shared volume mounted in every pod).
 c.Exchange.root = "/srv/nbgrader/exchange"
 # Several courses on one exchange: keep each under its own id.

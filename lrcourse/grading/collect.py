@@ -8,6 +8,14 @@ solutions) and reads FIFOs and devices. Here each inbound folder of the assignme
 penalty reads it), and every refusal is reported with its reason, on the terminal and in
 `reports/collect-<assignment>.json`.
 
+The exchange's root is writable by every student, so the course's folder in it and its inbound folder are
+trusted only when reached without a symbolic link and owned by the collecting user or root; else collect
+refuses the exchange (`ExchangeUnusable`). Every submission is checked before any is read, and only each
+student's newest accepted one is read and written: memory holds one submission, whatever the others hold.
+Nothing is written through a link in `submitted/` (a `submitted/<id>` made a link to `source/` must not
+overwrite the solution); a student whose folder there is not a plain folder, or whose write fails, is
+refused with the reason and the others are collected.
+
 Nbgrader's exchange tells students apart only by the OS user owning each folder. Where every submission is
 owned by one user (hubs whose pods all run as one uid, as many Kubernetes set-ups do), no owner check can
 hold, so collect refuses the whole exchange (`ExchangeUnusable`) instead of trusting folder names.
@@ -18,10 +26,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lrcourse.grading.inbound import OPEN_FLAGS, Refused, Submission, read_submission, user_name
+from lrcourse.grading.inbound import OPEN_FLAGS, Refused, Submission, check_submission, read_files, user_name
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
 
 
@@ -31,8 +40,13 @@ class ExchangeUnusable(Exception):
 
 @dataclass
 class Exchange:
-    inbound: Path
+    root: Path
+    course_id: str
     max_notebook_mb: float
+
+    @property
+    def inbound(self) -> Path:
+        return self.root / self.course_id / "inbound"
 
 
 @dataclass
@@ -59,7 +73,7 @@ def exchange_of(course: Path) -> Exchange:
     course_id = config.get("CourseDirectory", {}).get("course_id", "")
     if not course_id:
         raise ExchangeUnusable("no course id (c.CourseDirectory.course_id) in nbgrader_config.py")
-    return Exchange(Path(root) / course_id / "inbound", MAX_NOTEBOOK_MB)  # the limit `lrcourse grade` applies
+    return Exchange(Path(root), course_id, MAX_NOTEBOOK_MB)  # the limit `lrcourse grade` applies
 
 
 def collect(course: Path, assignment: str, exchange: Exchange) -> Collected:
@@ -67,10 +81,7 @@ def collect(course: Path, assignment: str, exchange: Exchange) -> Collected:
     notebooks = {path.name for path in (course / "source" / assignment).glob("*.ipynb")}
     if not notebooks:
         raise ExchangeUnusable(f"no notebook in source/{assignment}: is {assignment!r} an assignment?")
-    try:
-        inbound = os.open(exchange.inbound, OPEN_FLAGS | os.O_DIRECTORY)
-    except OSError as error:
-        raise ExchangeUnusable(f"cannot open the inbound folder {exchange.inbound}: {error.strerror}") from None
+    inbound = _open_inbound(exchange)
     result = Collected(assignment, str(exchange.inbound))
     try:
         names = os.listdir(inbound)
@@ -78,22 +89,94 @@ def collect(course: Path, assignment: str, exchange: Exchange) -> Collected:
         accepted: dict[str, list[Submission]] = {}
         for name in sorted(n for n in names if f"+{assignment}+" in n):
             try:
-                submission = read_submission(
+                submission = check_submission(
                     inbound, name, assignment, notebooks, int(exchange.max_notebook_mb * (1 << 20))
                 )
             except (Refused, OSError) as error:
-                reason = str(error) if isinstance(error, Refused) else f"cannot be read: {error.strerror}"
-                result.refused.append({"submission": name, "reason": reason})
+                _refuse(result, name, error)
                 continue
             accepted.setdefault(submission.student, []).append(submission)
+        for student in sorted(accepted):
+            _collect_student(course / "submitted", assignment, inbound, accepted[student], result)
     finally:
         os.close(inbound)
-    for student, submissions in sorted(accepted.items()):
-        submission = max(submissions, key=lambda s: s.time)  # the kernel's time: the student cannot move it back
-        result.superseded += [{"submission": s.name} for s in submissions if s is not submission]
-        _write(course / "submitted" / student / assignment, submission)
-        result.collected.append({"student": student, "submission": submission.name, "time": _stamp(submission)})
     return result
+
+
+def _open_inbound(exchange: Exchange) -> int:
+    """The inbound folder, opened below the exchange's root without following a link, each folder on the way
+    owned by this user or root: the root is writable by every student, who could otherwise put a folder of
+    their own (or a link to one) in the course's place."""
+    path, fd = exchange.root, -1
+    try:
+        fd = os.open(path, (OPEN_FLAGS & ~os.O_NOFOLLOW) | os.O_DIRECTORY)  # the root: the admin's own path
+        for part in (exchange.course_id, "inbound"):
+            path = path / part
+            seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            _check_exchange_folder(seen, path)
+            parent, fd = fd, -1
+            try:
+                fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
+            finally:
+                os.close(parent)
+            opened = os.fstat(fd)
+            if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
+                raise ExchangeUnusable(f"{path} was replaced while it was being opened")
+        return fd
+    except BaseException as error:
+        if fd >= 0:
+            os.close(fd)
+        if isinstance(error, OSError):
+            raise ExchangeUnusable(
+                f"cannot open the inbound folder {exchange.inbound}: {error.strerror} ({path})"
+            ) from None
+        raise
+
+
+def _check_exchange_folder(seen: os.stat_result, path: Path) -> None:
+    if stat.S_ISLNK(seen.st_mode) or not stat.S_ISDIR(seen.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(seen.st_mode) else "not a folder"
+        raise ExchangeUnusable(
+            f"{path} is {kind}: the exchange's course and inbound folders must be folders of the instructor's "
+            "(a student may have put their own in its place; see the README's hub set-up: chmod 1777)"
+        )
+    if seen.st_uid not in (os.geteuid(), 0):
+        allowed = " or ".join(sorted({user_name(os.geteuid()), user_name(0)}))
+        raise ExchangeUnusable(
+            f"{path} is owned by {user_name(seen.st_uid)}, not by {allowed} (the collecting user or root): a "
+            "student may have put their own folder in its place (see the README's hub set-up: chmod 1777)"
+        )
+
+
+def _collect_student(
+    submitted: Path, assignment: str, inbound: int, submissions: list[Submission], result: Collected
+) -> None:
+    """Read and write the student's newest submission that still reads as checked (an older one if it does
+    not); the rest are superseded. One submission's bytes in memory at a time."""
+    submissions = sorted(submissions, key=lambda s: s.time, reverse=True)  # the kernel's time: not movable back
+    for index, submission in enumerate(submissions):
+        try:
+            submission.files = read_files(inbound, submission)
+        except (Refused, OSError) as error:
+            _refuse(result, submission.name, error)
+            continue
+        try:
+            _write(submitted, submission.student, assignment, submission)
+        except (Refused, OSError) as error:
+            reason = str(error) if isinstance(error, Refused) else f"cannot be written: {error}"
+            result.refused.append({"submission": submission.name, "reason": reason})
+        else:
+            result.collected.append(
+                {"student": submission.student, "submission": submission.name, "time": _stamp(submission)}
+            )
+        submission.files = {}
+        result.superseded += [{"submission": s.name} for s in submissions[index + 1 :]]
+        return
+
+
+def _refuse(result: Collected, name: str, error: Exception) -> None:
+    reason = str(error) if isinstance(error, Refused) else f"cannot be read: {error.strerror}"
+    result.refused.append({"submission": name, "reason": reason})
 
 
 def _check_owners_tell_apart(inbound: int, names: list[str], path: Path) -> None:
@@ -120,8 +203,18 @@ def _stamp(submission: Submission) -> str:
     return submission.time.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
-def _write(folder: Path, submission: Submission) -> None:
-    """Replace `folder` with the submission's files and its trusted time; a crash leaves the old one or the new."""
+def _write(submitted: Path, student: str, assignment: str, submission: Submission) -> None:
+    """Replace submitted/<student>/<assignment> with the submission's files and its trusted time; a crash
+    leaves the old one or the new. Refused, writing nothing, if either folder is a link or not a folder."""
+    for path in (submitted / student, submitted / student / assignment):
+        try:
+            seen = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISDIR(seen.st_mode):  # lstat: a link is not a folder
+            kind = "a symbolic link" if stat.S_ISLNK(seen.st_mode) else "not a folder"
+            raise Refused(f"{path.relative_to(submitted.parent)} is {kind}: nothing written through it")
+    folder = submitted / student / assignment
     folder.parent.mkdir(parents=True, exist_ok=True)
     fresh = folder.parent / f".{folder.name}.collecting"
     shutil.rmtree(fresh, ignore_errors=True)

@@ -4,16 +4,20 @@ The exchange's inbound folder is writable by every student (nbgrader's design), 
 classmate's forgery or a trap for the instructor's account that collects it. A submission folder
 `<id>+<assignment>+<timestamp>[+random]` is accepted only when:
 
-- its name has that shape, with an id `lrcourse grade` accepts (`intake.STUDENT_ID`) and a timestamp not in the future;
+- its name has that shape, with an id `lrcourse grade` accepts (`intake.STUDENT_ID`) and a timestamp not in the
+  future (a zone the name gives as an abbreviation dateutil does not know, such as JST or CEST, may be up to
+  14 hours ahead of UTC: that time only guards against names from the future, the trusted time is the kernel's);
 - the folder and every entry in it are owned by the OS user whose name is the id (`pwd.getpwnam`): the
   kernel, not the student, says who made it;
 - every entry is a plain file with one name (no symbolic or hard link, FIFO, socket, device or folder),
   named as one of the assignment's notebooks or nbgrader's own `timestamp.txt` / `submission_secret.txt`,
   and within its size limit.
 
-Reading never follows a link and never leaves the folder: entries are opened relative to the folder's own
-descriptor with O_NOFOLLOW and O_NONBLOCK (a FIFO cannot block), and the opened descriptor is checked again
-(fstat), so a file swapped after the check is refused too. The submission time is the newest change time
+Checking (`check_submission`) reads no file's bytes, so every submission of a class can be checked while
+only the one collected per student is read (`read_files`). Reading never follows a link and never leaves the
+folder: entries are opened relative to the folder's own descriptor with O_NOFOLLOW and O_NONBLOCK (a FIFO
+cannot block), and the opened descriptor is checked again (fstat: the same file, its size and change time as
+checked), so a file swapped or changed after the check is refused too. The submission time is the newest change time
 (ctime) of the folder and its files: the kernel sets it, and a student can only move it later, never
 earlier; the `timestamp.txt` the student wrote is not read.
 """
@@ -38,6 +42,7 @@ NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")  # nbgrader submit w
 MAX_ENTRIES = 64
 SMALL_FILE_BYTES = 64 << 10  # nbgrader's own files hold a line
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)  # clocks of the students' servers may run a little ahead
+UNKNOWN_ZONE_AHEAD = datetime.timedelta(hours=14)  # the largest UTC offset (UTC+14): a zone we cannot read may be it
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 
@@ -47,16 +52,21 @@ class Refused(Exception):
 
 @dataclass
 class Submission:
-    """An accepted submission: its files' bytes and the time the kernel recorded."""
+    """An accepted submission: what was checked (the folder's and each entry's stat) and the time the kernel
+    recorded; `files` holds the bytes once `read_files` has read them."""
 
     name: str  # the inbound folder's name
     student: str
     time: datetime.datetime  # UTC, naive (as nbgrader's gradebook keeps times)
+    uid: int
+    folder: os.stat_result
+    entries: dict[str, os.stat_result] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime]:
-    """The student id and time a folder's name claims; Refused if the name is not nbgrader's shape."""
+def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime, datetime.timedelta]:
+    """The student id and time a folder's name claims, with how far ahead of UTC that time may be (its zone
+    unknown: up to UNKNOWN_ZONE_AHEAD); Refused if the name is not nbgrader's shape."""
     parts = name.split("+")
     if len(parts) not in (3, 4) or parts[1] != assignment:
         raise Refused(f"the folder's name is not <id>+{assignment}+<timestamp>[+random]")
@@ -66,31 +76,44 @@ def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime]:
     if not TIMESTAMP_PATTERN.match(timestamp) or (len(parts) == 4 and not RANDOM_PATTERN.match(parts[3])):
         raise Refused("the folder's name holds characters nbgrader never writes")
     try:
-        when = parse_utc(timestamp)
+        when, zone_known = parse_utc(timestamp)
     except (ValueError, OverflowError, dateutil.parser.ParserError) as error:
         raise Refused(f"the folder's timestamp {timestamp!r} is not a time ({error})") from None
-    return student, when
+    return student, when, datetime.timedelta(0) if zone_known else UNKNOWN_ZONE_AHEAD
 
 
-def parse_utc(timestamp: str) -> datetime.datetime:
-    """A timestamp as nbgrader writes it (`date time zone`, the zone a name) or ISO, as naive UTC
+def parse_utc(timestamp: str) -> tuple[datetime.datetime, bool]:
+    """A timestamp as nbgrader writes it (`date time zone`, the zone a name) or ISO, as naive UTC, and whether
+    its zone was known (if not, the time is the name's clock as written, read as UTC)
     (`nbgrader.utils.parse_utc` does the same, but importing it costs seconds)."""
     date_time, _, zone = timestamp.rpartition(" ")
-    named = dateutil.tz.gettz(zone) if timestamp.count(" ") == 2 and zone[:1].isalpha() else None
-    when = dateutil.parser.parse(date_time if named else timestamp)
-    if named:
-        when = when.replace(tzinfo=named)
-    return when.astimezone(datetime.UTC).replace(tzinfo=None) if when.tzinfo else when
+    named = timestamp.count(" ") == 2 and zone[:1].isalpha()
+    known = dateutil.tz.gettz(zone) if named else None
+    when = dateutil.parser.parse(date_time if named else timestamp)  # an unknown zone dropped, not guessed
+    if known:
+        when = when.replace(tzinfo=known)
+    return (when.astimezone(datetime.UTC).replace(tzinfo=None), True) if when.tzinfo else (when, False)
 
 
 def read_submission(
     inbound_fd: int, name: str, assignment: str, notebooks: set[str], max_notebook_bytes: int, now=None
 ) -> Submission:
     """Check and read the inbound folder `name` (in the folder open at `inbound_fd`); Refused with the reason."""
-    student, when = claimed(name, assignment)
+    submission = check_submission(inbound_fd, name, assignment, notebooks, max_notebook_bytes, now)
+    submission.files = read_files(inbound_fd, submission)
+    return submission
+
+
+def check_submission(
+    inbound_fd: int, name: str, assignment: str, notebooks: set[str], max_notebook_bytes: int, now=None
+) -> Submission:
+    """Check the inbound folder `name` (in the folder open at `inbound_fd`) without reading any file's bytes;
+    Refused with the reason."""
+    student, when, ahead = claimed(name, assignment)
     now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    if when > now + FUTURE_TOLERANCE:
-        raise Refused(f"the folder's name claims a time in the future ({when:%Y-%m-%d %H:%M:%S} UTC)")
+    if when - ahead > now + FUTURE_TOLERANCE:
+        zone = "" if not ahead else f", its zone unknown and taken as at most {ahead.seconds // 3600} hours ahead"
+        raise Refused(f"the folder's name claims a time in the future ({when:%Y-%m-%d %H:%M:%S} UTC{zone})")
     try:
         uid = pwd.getpwnam(student).pw_uid
     except KeyError:
@@ -99,55 +122,65 @@ def read_submission(
     _check_entry(seen, "the submission folder", uid, student, folder=True)
     folder = os.open(name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=inbound_fd)
     try:
-        _same(os.fstat(folder), seen, "the submission folder")
-        files, ctimes = _read_entries(folder, uid, student, notebooks, max_notebook_bytes)
-        ctimes.append(os.fstat(folder).st_ctime_ns)
+        opened = os.fstat(folder)
+        _same(opened, seen, "the submission folder")
+        entries = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
     finally:
         os.close(folder)
-    if not any(entry in notebooks for entry in files):
+    if not any(entry in notebooks for entry in entries):
         raise Refused(f"no notebook of the assignment ({', '.join(sorted(notebooks))}) in it")
-    time = datetime.datetime.fromtimestamp(max(ctimes) / 1e9, datetime.UTC).replace(tzinfo=None)
-    return Submission(name, student, time, files)
+    newest = max(st.st_ctime_ns for st in [opened, *entries.values()])
+    time = datetime.datetime.fromtimestamp(newest / 1e9, datetime.UTC).replace(tzinfo=None)
+    return Submission(name, student, time, uid, opened, entries)
 
 
-def _read_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
-    """Every entry's bytes and change time; Refused naming every entry that is not a plain file of the student's."""
+def _check_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
+    """Every entry's stat; Refused naming every entry that is not a plain file of the student's within its limit."""
     entries = sorted(os.listdir(folder))
     if len(entries) > MAX_ENTRIES:  # an assignment has a few files: do not check thousands one by one
         raise Refused(f"the folder holds {len(entries)} entries (an assignment has at most {MAX_ENTRIES})")
-    problems = []
+    problems, checked = [], {}
     for entry in entries:
         try:
-            _check_entry(os.stat(entry, dir_fd=folder, follow_symlinks=False), repr(entry), uid, student)
+            checked[entry] = os.stat(entry, dir_fd=folder, follow_symlinks=False)
+            _check_entry(checked[entry], repr(entry), uid, student)
             if entry not in notebooks and entry not in NBGRADER_FILES:
                 raise Refused(f"{entry!r} is not part of the assignment (expected {', '.join(sorted(notebooks))})")
+            limit = max_notebook_bytes if entry in notebooks else SMALL_FILE_BYTES
+            if checked[entry].st_size > limit:
+                raise Refused(f"{entry!r} is larger than {limit / (1 << 20):g} MB")
         except Refused as problem:
             problems.append(str(problem))
     if problems:
         raise Refused("; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
-    files, ctimes = {}, []
-    for entry in entries:
-        limit = max_notebook_bytes if entry in notebooks else SMALL_FILE_BYTES
-        files[entry], ctime = _read_file(folder, entry, uid, student, limit)
-        ctimes.append(ctime)
-    return files, ctimes
+    return checked
 
 
-def _read_file(folder: int, entry: str, uid: int, student: str, limit: int) -> tuple[bytes, int]:
+def read_files(inbound_fd: int, submission: Submission) -> dict[str, bytes]:
+    """The bytes of a checked submission's entries, each the very file checked, unchanged since; Refused if not."""
+    folder = os.open(submission.name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=inbound_fd)
+    try:
+        _same(os.fstat(folder), submission.folder, "the submission folder")
+        return {
+            entry: _read_file(folder, entry, seen, submission.uid, submission.student)
+            for entry, seen in submission.entries.items()
+        }
+    finally:
+        os.close(folder)
+
+
+def _read_file(folder: int, entry: str, seen: os.stat_result, uid: int, student: str) -> bytes:
     """The bytes of one checked entry, opened without following links and checked again once open."""
-    seen = os.stat(entry, dir_fd=folder, follow_symlinks=False)
     fd = os.open(entry, OPEN_FLAGS, dir_fd=folder)
     with os.fdopen(fd, "rb") as file:
         opened = os.fstat(fd)
         _same(opened, seen, repr(entry))
         _check_entry(opened, repr(entry), uid, student)
-        if opened.st_size > limit:
-            raise Refused(f"{entry!r} is larger than {limit / (1 << 20):g} MB")
-        data = file.read(limit + 1)
+        data = file.read(seen.st_size + 1)  # its size was checked against its limit
         after = os.fstat(fd)
-    if len(data) > limit or len(data) != opened.st_size or after.st_ctime_ns != opened.st_ctime_ns:
+    if {opened.st_ctime_ns, after.st_ctime_ns} != {seen.st_ctime_ns} or len(data) != seen.st_size:
         raise Refused(f"{entry!r} changed while it was being collected")
-    return data, after.st_ctime_ns
+    return data
 
 
 def _check_entry(st: os.stat_result, what: str, uid: int, student: str, folder: bool = False) -> None:
