@@ -5,7 +5,7 @@ folder: nothing a student installs or a sandbox shows contains them. The trusted
 (`lrcourse.checking`, in the grader's process) load this file by its path to compute the expected values
 of every case, hidden ones included. In a notebook's kernel the visible checks read the expected values of
 their few fixed cases from `lrcourse/expected_visible.json`, which `python grader/make_expected.py`
-writes from this file (and `tests/test_checking.py` checks against it).
+writes from this file (and `tests/test_expected_values.py` checks against it).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from traitlets import default
 from traitlets.config import Config
 
-from lrcourse.grading.output_caps import MESSAGE_MB, OVERHEAD, BoundedKernelClient, CappedExecute
+from lrcourse.grading.output_caps import OVERHEAD, CappedExecute
+from lrcourse.grading.sandbox.kernel_client import MESSAGE_MB, BoundedKernelClient
 
 CELLS = [
     # 0: a live display updated in place 300 times: its last state is kept, counted once

@@ -10,6 +10,8 @@
   `no_lr_scheduler`).
 - `collect`: submissions from nbgrader's exchange (`inbound`), checked and copied into submitted/.
 - `output_caps`, `notebook_limits`, `spreadsheet`: what a kernel emits, a notebook read, a CSV written, bounded.
+- `late`: late penalties from the trusted score; `nbgrader_collect`: nbgrader's collect made `collect`.
+- `sanitize`, `content_policy`: students' HTML made inert in the instructor's browser (formgrader, feedback).
 - `results`: read a graded class back: per-item grades from the gradebook, failures, verdicts, failure messages.
 - `export`: per-item grades (an nbgrader export plugin) and Canvas's gradebook import file from a roster.
 - `class_report`: the class report, one self-contained HTML page per chapter (`reports/<chapter>.html`).

@@ -11,10 +11,7 @@ Under `lrcourse grade` the notebook runs through `CappedExecute` (in place of nb
 - consecutive text of one stream is kept as one output, so many small prints are not many objects;
 - a display update (`update_display`) cannot grow the notebook past its cap either;
 - widget state is not kept (the feedback never shows widgets: `sanitize`), nor are Output widgets followed;
-- one message from the kernel is at most `MESSAGE_MB`, and at most `QUEUED_MESSAGES` wait to be read
-  (`BoundedKernelClient`: ZeroMQ drops the connection on a larger message, so it is never held in memory, and
-  drops messages past the queue; the notebook's run then stops, as a failure). An honest kernel never comes
-  near either: its streams pass on little more than the caps, in small messages (`kernel_output`).
+- one message from the kernel is bounded before any of this sees it (`sandbox.kernel_client`).
 
 What a student loses is output only: the grade is decided by the trusted verdicts, outside the kernel.
 """
@@ -23,31 +20,14 @@ from __future__ import annotations
 
 import json
 
-import zmq
-import zmq.asyncio
-from jupyter_client.asynchronous import AsyncKernelClient
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Dict, default
+from traitlets import Bool, Dict
 
 from lrcourse.grading.sandbox.limits import Limits
 
-MESSAGE_MB = 16  # one message from a kernel (one print, one image), before any cap is applied
-QUEUED_MESSAGES = 100  # messages ZeroMQ holds for the grader before the kernel's are dropped
 ERROR_TEXT = 2_000  # characters of an error's name and value kept past the cap
 TRACEBACK_LINES = 100  # lines of a traceback (nbgrader's LimitOutput keeps 100 too)
 OVERHEAD = 100  # bytes counted for each output kept besides its content: a million empty outputs are not free
-
-
-class BoundedKernelClient(AsyncKernelClient):
-    """A kernel client whose sockets refuse any message over MESSAGE_MB (ZeroMQ drops the connection)."""
-
-    @default("context")
-    def _context_default(self) -> zmq.asyncio.Context:
-        self._created_context = True
-        context = zmq.asyncio.Context()
-        context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_MB * 2**20)
-        context.setsockopt(zmq.RCVHWM, QUEUED_MESSAGES)  # at most this many messages wait in memory
-        return context
 
 
 def note(kept: int, cap_kb: int, where: str) -> dict:

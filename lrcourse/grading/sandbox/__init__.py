@@ -5,6 +5,8 @@ forked from `kernel_zygote`; the answers' process, forked from `answer_zygote` a
 `student_process`) in a bubblewrap sandbox (`bwrap`) with the `limits` the course sets, in namespaces of its
 own (`namespaces`), with its outputs bounded at the source (`kernel_output`) and without PyTorch's schedulers
 where an exercise forbids them (`no_lr_scheduler`). `kernels` and `answer_zygote` are the grader's ends of
-those processes; `leftovers` removes what a killed worker's sandboxes left behind. Nothing a process here
-sends is run or unpickled by the grader: it arrives as bounded JSON (`lrcourse.wire`).
+those processes (`kernel_client` bounds each message a kernel sends; `zygote` is what both zygotes share,
+`kernel_relay` stands for a forked kernel); `leftovers` removes what a killed worker's sandboxes left behind.
+Nothing a process here sends is run or unpickled by the grader: the answers' process sends bounded JSON
+(`lrcourse.wire`), a kernel sends Jupyter messages bounded in size and number (`kernel_client`).
 """

@@ -136,13 +136,13 @@ class Sandbox:
                 shutil.copytree(scratch_from, self.scratch, symlinks=True, ignore=shutil.ignore_patterns(".lrcourse-*"))
             else:
                 self.scratch.mkdir()
-            self._give(self.scratch)
+            self.give(self.scratch)
         self.sockets = sockets
         self.hide = hide or {}
         self.cgroups = self._make_cgroups() if self.root else {}
         self.hit: str | None = None  # which limit stopped it, once known
 
-    def _give(self, folder: Path) -> None:
+    def give(self, folder: Path) -> None:
         """Make the sandbox's user the owner of a folder it may write."""
         if not self.root:
             return

@@ -29,8 +29,8 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
-from lrcourse.grading.output_caps import BoundedKernelClient
 from lrcourse.grading.sandbox.bwrap import Sandbox
+from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
 from lrcourse.grading.sandbox.zygote import spawn
@@ -169,7 +169,7 @@ class KernelZygote:
         sockets = Path(tempfile.mkdtemp(prefix="k", dir=self.sockets))
         if self.sandbox is None:
             return folder, sockets
-        self.sandbox._give(sockets)
+        self.sandbox.give(sockets)
         _empty(self.sandbox.scratch)
         shutil.copytree(
             folder,
@@ -178,7 +178,7 @@ class KernelZygote:
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns(".lrcourse-*"),
         )
-        self.sandbox._give(self.sandbox.scratch)
+        self.sandbox.give(self.sandbox.scratch)
         return NOTEBOOK, sockets
 
     def fork_kernel(
@@ -283,7 +283,7 @@ class ForkedKernelManager(AsyncKernelManager):
 
     @default("client_factory")
     def _bounded_client(self):
-        return BoundedKernelClient  # no message from the kernel is larger than output_caps.MESSAGE_MB
+        return BoundedKernelClient  # no message from the kernel is larger than kernel_client.MESSAGE_MB
 
     async def _async_pre_start_kernel(self, **kw):
         folder = Path(kw.get("cwd") or os.getcwd()).resolve()
