@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalogue.answers import ALL, step
+from catalogue.answers import ALL, step, variant
 
 # --------------------------------------------------------------------------------------------
 # MyStepLR
@@ -45,13 +45,11 @@ class MyStepLR:
 
 
 def step_variant(old: str, new: str) -> str:
-    assert old in STEP_CLOSED_FORM, old
-    return STEP_CLOSED_FORM.replace(old, new)
+    return variant(STEP_CLOSED_FORM, old, new)
 
 
 def chain_variant(old: str, new: str) -> str:
-    assert old in STEP_CHAINABLE, old
-    return STEP_CHAINABLE.replace(old, new)
+    return variant(STEP_CHAINABLE, old, new)
 
 
 HAND = "test_my_step_lr_hand_edit"

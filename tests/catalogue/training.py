@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalogue.answers import Answer
+from catalogue.answers import Answer, variant
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,13 +91,11 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
 
 
 def range_variant(old: str, new: str) -> str:
-    assert old in RANGE_REFERENCE, old
-    return RANGE_REFERENCE.replace(old, new)
+    return variant(RANGE_REFERENCE, old, new)
 
 
 def fit_variant(old: str, new: str, base: str = FIT_REFERENCE) -> str:
-    assert old in base, old
-    return base.replace(old, new)
+    return variant(base, old, new)
 
 
 def counting_variant(old: str, new: str) -> str:
