@@ -6,6 +6,9 @@ from catalogue.answers import ALL, plateau, plateau_all_but
 from catalogue.plateau import plateau_variant
 
 TIES, NON_FINITE = "test_plateau_ties", "test_plateau_non_finite"
+ERRORS, GET_LAST_LR = "test_plateau_errors", "test_plateau_tensor_and_get_last_lr"
+MIN_REL, MODES, EPS = "test_plateau_min_rel", "test_plateau_modes", "test_plateau_eps"
+MIN_LR, COOLDOWN, GROUPS = "test_plateau_min_lr", "test_plateau_cooldown", "test_plateau_groups"
 PLATEAU_WRONG = [
     # issue 12: full marks before the tie and non-finite cells existed
     plateau(
@@ -16,7 +19,7 @@ PLATEAU_WRONG = [
             "return a > best + self.threshold",
             "return a >= best + self.threshold",
         ),
-        fails=("test_plateau_non_finite", "test_plateau_ties"),
+        fails=(NON_FINITE, TIES),
     ),
     plateau(
         "nan_counts_as_improvement",
@@ -48,23 +51,19 @@ PLATEAU_WRONG = [
         ),
         fails=(NON_FINITE,),
     ),
-    plateau(
-        "eps_tie_reduces",
-        plateau_variant("if old - new > self.eps:", "if old - new >= self.eps:"),
-        fails=("test_plateau_eps",),
-    ),
+    plateau("eps_tie_reduces", plateau_variant("if old - new > self.eps:", "if old - new >= self.eps:"), fails=(EPS,)),
     plateau(
         "get_last_lr_reads_groups",
         plateau_variant(
             "    def get_last_lr(self):\n        return list(self._last_lr)",
             "    def get_last_lr(self):\n        return [float(g['lr']) for g in self.optimizer.param_groups]",
         ),
-        fails=("test_plateau_tensor_and_get_last_lr",),
+        fails=(GET_LAST_LR,),
     ),
     plateau(
         "reduces_from_reported_rates",
         plateau_variant('            old = float(group["lr"])', "            old = self._last_lr[i]"),
-        fails=("test_plateau_tensor_and_get_last_lr",),
+        fails=(GET_LAST_LR,),
     ),
     plateau(
         "equal_counts_as_improvement",
@@ -74,18 +73,18 @@ PLATEAU_WRONG = [
             "return a > best * (1 + self.threshold)",
             "return a >= best * (1 + self.threshold)",
         ),
-        fails=("test_plateau_min_rel", "test_plateau_modes", "test_plateau_non_finite", "test_plateau_ties"),
+        fails=(MIN_REL, MODES, NON_FINITE, TIES),
     ),
     # best - best * threshold looks equal to best * (1 - threshold), but at the start best = inf: inf - inf is nan
     plateau(
         "relative_threshold_by_subtraction",
         plateau_variant("return a < best * (1 - self.threshold)", "return a < best - best * self.threshold"),
-        fails=plateau_all_but("test_plateau_modes", "test_plateau_errors"),
+        fails=plateau_all_but(MODES, ERRORS),
     ),
     plateau(
         "relative_threshold_uses_abs_best",
         plateau_variant("return a < best * (1 - self.threshold)", "return a < best - abs(best) * self.threshold"),
-        fails=plateau_all_but("test_plateau_modes", "test_plateau_errors"),
+        fails=plateau_all_but(MODES, ERRORS),
     ),
     plateau(
         "rel_and_abs_swapped",
@@ -95,7 +94,7 @@ PLATEAU_WRONG = [
             'if self.threshold_mode == "rel":',
             'if self.threshold_mode == "abs":',
         ),
-        fails=("test_plateau_min_rel", "test_plateau_modes", "test_plateau_ties"),
+        fails=(MIN_REL, MODES, TIES),
     ),
     plateau(
         "max_mode_treated_as_min",
@@ -103,12 +102,12 @@ PLATEAU_WRONG = [
             'if self.threshold_mode == "rel":\n            return a > best * (1 + self.threshold)\n        return a > best + self.threshold',
             'if self.threshold_mode == "rel":\n            return a < best * (1 - self.threshold)\n        return a < best - self.threshold',
         ),
-        fails=("test_plateau_modes", "test_plateau_non_finite", "test_plateau_ties"),
+        fails=(MODES, NON_FINITE, TIES),
     ),
     plateau(
         "patience_off_by_one",
         plateau_variant("if self.num_bad_epochs > self.patience:", "if self.num_bad_epochs >= self.patience:"),
-        fails=plateau_all_but("test_plateau_min_rel", "test_plateau_modes", "test_plateau_errors"),
+        fails=plateau_all_but(MIN_REL, MODES, ERRORS),
     ),
     plateau(
         "bad_epochs_not_reset_after_reduction",
@@ -116,7 +115,7 @@ PLATEAU_WRONG = [
             "            self.cooldown_counter = self.cooldown\n            self.num_bad_epochs = 0\n",
             "            self.cooldown_counter = self.cooldown\n",
         ),
-        fails=plateau_all_but("test_plateau_min_rel", "test_plateau_modes", "test_plateau_eps", "test_plateau_errors"),
+        fails=plateau_all_but(MIN_REL, MODES, EPS, ERRORS),
     ),
     plateau(
         "bad_epochs_counted_in_cooldown",
@@ -124,7 +123,7 @@ PLATEAU_WRONG = [
             "            self.cooldown_counter -= 1\n            self.num_bad_epochs = 0\n",
             "            self.cooldown_counter -= 1\n",
         ),
-        fails=("test_plateau_cooldown", "test_plateau_groups"),
+        fails=(COOLDOWN, GROUPS),
     ),
     plateau(
         "best_frozen_in_cooldown",
@@ -132,7 +131,7 @@ PLATEAU_WRONG = [
             "        if self.is_better(current, self.best):",
             "        if self.cooldown_counter == 0 and self.is_better(current, self.best):",
         ),
-        fails=("test_plateau_cooldown", "test_plateau_groups"),
+        fails=(COOLDOWN, GROUPS),
     ),
     plateau(
         "cooldown_one_epoch_short",
@@ -140,29 +139,29 @@ PLATEAU_WRONG = [
             "            self.cooldown_counter = self.cooldown\n",
             "            self.cooldown_counter = max(self.cooldown - 1, 0)\n",
         ),
-        fails=("test_plateau_cooldown", "test_plateau_groups"),
+        fails=(COOLDOWN, GROUPS),
     ),
     plateau(
         "min_lr_ignored",
         plateau_variant("new = max(old * self.factor, self.min_lrs[i])", "new = old * self.factor"),
-        fails=("test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr"),
+        fails=(EPS, GROUPS, MIN_LR),
     ),
     plateau(
         "min_lr_list_first_value_for_all",
         plateau_variant(
             "new = max(old * self.factor, self.min_lrs[i])", "new = max(old * self.factor, self.min_lrs[0])"
         ),
-        fails=("test_plateau_groups", "test_plateau_min_lr"),
+        fails=(GROUPS, MIN_LR),
     ),
     plateau(
         "eps_ignored",
         plateau_variant("if old - new > self.eps:", "if new < old:"),
-        fails=("test_plateau_eps", "test_plateau_patience"),
+        fails=(EPS, "test_plateau_patience"),
     ),
     plateau(
         "eps_compared_with_new_rate",
         plateau_variant("if old - new > self.eps:", "if new > self.eps:"),
-        fails=("test_plateau_eps", "test_plateau_min_lr"),
+        fails=(EPS, MIN_LR),
     ),
     plateau(
         "reduces_from_initial_rate",
@@ -172,7 +171,7 @@ PLATEAU_WRONG = [
             "new = max(old * self.factor, self.min_lrs[i])",
             "new = max(self.initial[i] * self.factor, self.min_lrs[i])",
         ),
-        fails=plateau_all_but("test_plateau_min_rel", "test_plateau_modes", "test_plateau_ties", "test_plateau_errors"),
+        fails=plateau_all_but(MIN_REL, MODES, TIES, ERRORS),
     ),
     plateau(
         "only_first_group_reduced",
@@ -180,32 +179,32 @@ PLATEAU_WRONG = [
             "for i, group in enumerate(self.optimizer.param_groups):",
             "for i, group in enumerate(self.optimizer.param_groups[:1]):",
         ),
-        fails=("test_plateau_eps", "test_plateau_groups", "test_plateau_min_lr", "test_plateau_tensor_and_get_last_lr"),
+        fails=(EPS, GROUPS, MIN_LR, GET_LAST_LR),
     ),
     plateau(
         "best_starts_at_zero",
         plateau_variant('self.best = math.inf if mode == "min" else -math.inf', "self.best = 0.0"),
-        fails=plateau_all_but("test_plateau_errors"),
+        fails=plateau_all_but(ERRORS),
     ),
     plateau(
         "no_factor_check",
         plateau_variant('        if factor >= 1.0:\n            raise ValueError("factor must be < 1")\n', ""),
-        fails=("test_plateau_errors",),
+        fails=(ERRORS,),
     ),
     plateau(
         "no_mode_check",
         plateau_variant('        if mode not in ("min", "max"):\n            raise ValueError("bad mode")\n', ""),
-        fails=("test_plateau_errors",),
+        fails=(ERRORS,),
     ),
     plateau(
         "no_min_lr_length_check",
         plateau_variant('            if len(min_lr) != n:\n                raise ValueError("min_lr length")\n', ""),
-        fails=("test_plateau_errors",),
+        fails=(ERRORS,),
     ),
     plateau(
         "wrong_exception_type",
         plateau_variant('raise ValueError("bad threshold_mode")', 'raise KeyError("bad threshold_mode")'),
-        fails=("test_plateau_errors",),
+        fails=(ERRORS,),
     ),
     plateau("metric_item_only", plateau_variant("current = float(metric)", "current = metric.item()"), fails=ALL),
     plateau(
@@ -216,7 +215,7 @@ PLATEAU_WRONG = [
             "return list(self._last_lr)",
             "return list(self.initial)",
         ),
-        fails=("test_plateau_tensor_and_get_last_lr",),
+        fails=(GET_LAST_LR,),
     ),
     # issue 12 review P4: 'rel' in 'max' rewritten, wrong only where best < 0 (the boundary moves below best * (1 + t));
     # the negative tie case is the only one that tells
@@ -237,7 +236,7 @@ PLATEAU_WRONG = [
             "        current = float(metric)\n",
             "        import torch\n        current = float(metric[0]) if isinstance(metric, torch.Tensor) else float(metric)\n",
         ),
-        fails=("test_plateau_tensor_and_get_last_lr",),
+        fails=(GET_LAST_LR,),
     ),
     plateau(
         "tensor_metric_kept_as_view",
@@ -245,7 +244,7 @@ PLATEAU_WRONG = [
             "        current = float(metric)\n",
             "        current = metric.detach() if hasattr(metric, 'detach') else float(metric)\n",
         ),
-        fails=("test_plateau_tensor_and_get_last_lr",),
+        fails=(GET_LAST_LR,),
     ),
     # issue 12 review P6: updates the list get_last_lr() handed out, where PyTorch makes a new one at every step
     plateau(
@@ -256,7 +255,7 @@ PLATEAU_WRONG = [
             "return list(self._last_lr)",
             "return self._last_lr",
         ),
-        fails=("test_plateau_tensor_and_get_last_lr",),
+        fails=(GET_LAST_LR,),
     ),
     # issue 12 fresh review: eps and min_lr in the wrong order, or a rate raised to its floor (PyTorch never raises one)
     plateau(
@@ -267,17 +266,17 @@ PLATEAU_WRONG = [
             "                new = old * self.factor\n                if old - new > self.eps:\n"
             '                    group["lr"] = max(new, self.min_lrs[i])\n',
         ),
-        fails=("test_plateau_eps", "test_plateau_min_lr"),
+        fails=(EPS, MIN_LR),
     ),
     plateau(
         "eps_on_abs_difference",
         plateau_variant("if old - new > self.eps:", "if abs(old - new) > self.eps:"),
-        fails=("test_plateau_min_lr",),
+        fails=(MIN_LR,),
     ),
     plateau(
         "raises_rate_below_floor",
         plateau_variant("if old - new > self.eps:", "if old - new > self.eps or old < self.min_lrs[i]:"),
-        fails=("test_plateau_min_lr",),
+        fails=(MIN_LR,),
     ),
     # issue 12 fresh review: PyTorch compares the mode strings exactly, and rejects only factor >= 1.0
     plateau(
@@ -286,7 +285,7 @@ PLATEAU_WRONG = [
             '        if mode not in ("min", "max"):\n',
             '        mode = mode.lower()\n        if mode not in ("min", "max"):\n',
         ),
-        fails=("test_plateau_errors",),
+        fails=(ERRORS,),
     ),
     plateau(
         "threshold_mode_case_insensitive",
@@ -294,12 +293,12 @@ PLATEAU_WRONG = [
             '        if threshold_mode not in ("rel", "abs"):\n',
             '        threshold_mode = threshold_mode.lower()\n        if threshold_mode not in ("rel", "abs"):\n',
         ),
-        fails=("test_plateau_errors",),
+        fails=(ERRORS,),
     ),
     plateau(
         "rejects_factor_not_positive",
         plateau_variant("        if factor >= 1.0:\n", "        if factor >= 1.0 or factor <= 0:\n"),
-        fails=("test_plateau_errors", "test_plateau_min_lr"),
+        fails=(ERRORS, MIN_LR),
     ),
     plateau(
         "rejects_negative_threshold",
@@ -308,14 +307,12 @@ PLATEAU_WRONG = [
             '        if threshold < 0:\n            raise ValueError("threshold must be >= 0")\n'
             '        if threshold_mode not in ("rel", "abs"):\n',
         ),
-        fails=("test_plateau_errors", "test_plateau_min_rel"),
+        fails=(ERRORS, MIN_REL),
     ),
     # issue 12 fresh review: PyTorch's counters are ints, compared exactly
     plateau(
         "counters_as_floats",
         plateau_variant("            self.num_bad_epochs += 1\n", "            self.num_bad_epochs += 1.0\n"),
-        fails=plateau_all_but(
-            "test_plateau_min_lr", "test_plateau_eps", "test_plateau_errors", "test_plateau_tensor_and_get_last_lr"
-        ),
+        fails=plateau_all_but(MIN_LR, EPS, ERRORS, GET_LAST_LR),
     ),
 ]
