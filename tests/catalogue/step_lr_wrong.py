@@ -40,24 +40,21 @@ class MyStepLR:
     ),
     step(
         "decays_from_own_record",
-        """
-class MyStepLR:
-    \"\"\"Chainable, but from the rates it wrote itself: a hand edit is ignored.\"\"\"
-    def __init__(self, optimizer, step_size, gamma=0.1):
-        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
-        self.last_epoch = 0
-        self.rates = [float(group["lr"]) for group in optimizer.param_groups]
-
-    def step(self):
-        self.last_epoch += 1
-        if self.last_epoch % self.step_size == 0:
-            self.rates = [rate * self.gamma for rate in self.rates]
+        # the chainable answer, its rates kept as `rates`, decaying them rather than the groups' rates
+        chain_variant(
+            "self._last_lr",
+            "self.rates",
+            "class MyStepLR:\n",
+            'class MyStepLR:\n    """Chainable, but from the rates it wrote itself: a hand edit is ignored."""\n',
+            """            for group in self.optimizer.param_groups:
+                group["lr"] = group["lr"] * self.gamma
+        self.rates = [float(group["lr"]) for group in self.optimizer.param_groups]
+""",
+            """            self.rates = [rate * self.gamma for rate in self.rates]
             for group, rate in zip(self.optimizer.param_groups, self.rates):
                 group["lr"] = rate
-
-    def get_last_lr(self):
-        return list(self.rates)
 """,
+        ),
         fails=("test_my_step_lr_hand_edit",),
     ),
     step(
