@@ -12,6 +12,14 @@ def other(name, chapter, cell, source, fails=()):
     return Answer(name, chapter, cell, source, fails)
 
 
+def fit(name, source, fails=()):
+    return other(name, "05_training", "fit_per_step", source, fails)
+
+
+def range_test(name, source, fails=()):
+    return other(name, "06_choosing_the_rate", "lr_range_test", source, fails)
+
+
 FIT_REFERENCE = """
 def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
     history = {"lr": [], "loss": [], "val_loss": []}
@@ -103,12 +111,10 @@ def counting_variant(old: str, new: str) -> str:
 
 
 OTHER_CORRECT = [
-    other("fit_reference", "05_training", "fit_per_step", FIT_REFERENCE),
-    other("fit_counting_batches", "05_training", "fit_per_step", FIT_COUNTING),
-    other(
+    fit("fit_reference", FIT_REFERENCE),
+    fit("fit_counting_batches", FIT_COUNTING),
+    fit(
         "fit_one_backward_per_group_get_last_lr_prints",
-        "05_training",
-        "fit_per_step",
         """
 import sys
 def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
@@ -140,11 +146,9 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         "predicted_one_cycle_per_epoch",
         "predicted_one_cycle_per_epoch = 'a'\n",
     ),
-    other("range_reference", "06_choosing_the_rate", "lr_range_test", RANGE_REFERENCE),
-    other(
+    range_test("range_reference", RANGE_REFERENCE),
+    range_test(
         "range_while_loop_own_copies",
-        "06_choosing_the_rate",
-        "lr_range_test",
         """
 import io
 def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, diverge):

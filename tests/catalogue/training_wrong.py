@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from catalogue.answers import ALL
-from catalogue.training import counting_variant, fit_variant, other, range_variant
+from catalogue.training import counting_variant, fit, fit_variant, other, range_test, range_variant
 
 OTHER_WRONG = [
     # chapter 5's `run` / `train_epochs` copied: one optimizer and scheduler step per batch
-    other(
+    fit(
         "fit_steps_every_batch",
-        "05_training",
-        "fit_per_step",
         """
 def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
     history = {"lr": [], "loss": [], "val_loss": []}
@@ -28,10 +26,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
 """,
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_scheduler_every_batch",
-        "05_training",
-        "fit_per_step",
         counting_variant(
             """            loss = loss_fn(model(inputs), targets)
             (loss / in_group).backward()""",
@@ -42,19 +38,15 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_drops_leftover_batches",
-        "05_training",
-        "fit_per_step",
         counting_variant(
             "            if index + 1 == first + in_group:", "            if (index + 1) % accumulation == 0:"
         ),
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_groups_run_across_epochs",
-        "05_training",
-        "fit_per_step",
         """
 def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
     history = {"lr": [], "loss": [], "val_loss": []}
@@ -82,10 +74,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
 """,
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_steps_per_epoch",
-        "05_training",
-        "fit_per_step",
         fit_variant(
             """            optimizer.step()
             scheduler.step()
@@ -98,10 +88,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_scheduler_before_optimizer",
-        "05_training",
-        "fit_per_step",
         fit_variant(
             """            optimizer.step()
             scheduler.step()""",
@@ -110,10 +98,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_logs_rate_after_step",
-        "05_training",
-        "fit_per_step",
         fit_variant(
             """            history["lr"].append(optimizer.param_groups[0]["lr"])
             optimizer.zero_grad()""",
@@ -127,10 +113,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=("test_fit_steps_rates",),
     ),
-    other(
+    fit(
         "fit_logs_rate_every_batch",
-        "05_training",
-        "fit_per_step",
         counting_variant(
             """            if index == first:
                 optimizer.zero_grad()
@@ -141,24 +125,18 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=("test_fit_steps_rates",),
     ),
-    other(
+    fit(
         "fit_divides_by_accumulation",
-        "05_training",
-        "fit_per_step",
         fit_variant("(loss / len(group)).backward()", "(loss / accumulation).backward()"),
         fails=("test_fit_steps_losses",),
     ),
-    other(
+    fit(
         "fit_sums_gradients",
-        "05_training",
-        "fit_per_step",
         fit_variant("(loss / len(group)).backward()", "loss.backward()"),
         fails=("test_fit_steps_losses",),
     ),
-    other(
+    fit(
         "fit_zero_grad_every_batch",
-        "05_training",
-        "fit_per_step",
         counting_variant(
             """            if index == first:
                 optimizer.zero_grad()
@@ -169,17 +147,13 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=("test_fit_steps_losses",),
     ),
-    other(
+    fit(
         "fit_without_zero_grad",
-        "05_training",
-        "fit_per_step",
         fit_variant("            optimizer.zero_grad()\n", ""),
         fails=("test_fit_steps_losses",),
     ),
-    other(
+    fit(
         "fit_logs_last_batch_loss",
-        "05_training",
-        "fit_per_step",
         fit_variant('history["loss"].append(total / len(group))', 'history["loss"].append(loss.item())'),
         fails=("test_fit_steps_losses",),
     ),
@@ -191,10 +165,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         fails=ALL,
     ),
     # chapter 6's offline range test turned into a loop without its other two steps: one rate for every group
-    other(
+    range_test(
         "range_one_rate_for_every_group",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        for group, ratio in zip(optimizer.param_groups, ratios):
             group["lr"] = lr * ratio""",
@@ -203,10 +175,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=("test_range_groups",),
     ),
-    other(
+    range_test(
         "range_ratio_read_after_first_group_set",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        for group, ratio in zip(optimizer.param_groups, ratios):
             group["lr"] = lr * ratio""",
@@ -215,10 +185,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=("test_range_groups",),
     ),
-    other(
+    range_test(
         "range_runs_every_step",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        if smoothed > diverge * best:
             break
@@ -227,10 +195,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=("test_range_rates", "test_range_losses", "test_range_groups"),
     ),
-    other(
+    range_test(
         "range_stops_before_recording",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        lrs.append(lr)
         losses.append(smoothed)
@@ -245,29 +211,23 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=("test_range_rates", "test_range_losses", "test_range_groups"),
     ),
-    other(
+    range_test(
         "range_linear_rates",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             "lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))",
             "lr = start_lr + (end_lr - start_lr) * step / (num_steps - 1)",
         ),
         fails=("test_range_rates", "test_range_losses", "test_range_groups", "test_range_suggestion"),
     ),
-    other(
+    range_test(
         "range_no_bias_correction",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant("smoothed = average / (1 - beta ** (step + 1))", "smoothed = average"),
         fails=("test_range_rates", "test_range_losses", "test_range_groups", "test_range_suggestion"),
     ),
     # the average started at the first loss instead of 0 and never corrected: close to the reference on some
     # cases (1.5e-3 at most on the hidden SGD case), far from it before the lowest loss on the visible one
-    other(
+    range_test(
         "range_average_starts_at_first_loss",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        average = beta * average + (1 - beta) * loss.item()
         smoothed = average / (1 - beta ** (step + 1))""",
@@ -276,10 +236,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=("test_range_rates", "test_range_losses", "test_range_groups"),
     ),  # its lowest loss is still right
-    other(
+    range_test(
         "range_cycle_repeats_first_pass",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             "lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())",
             "import itertools\n    lrs, losses, average, best, stream = [], [], 0.0, math.inf, itertools.cycle(batches)",
@@ -288,10 +246,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
     ),
     # the weights saved after the test's first step (at start_lr, the smallest rate): what they restore is one
     # small step off; the optimizer's state is restored right
-    other(
+    range_test(
         "range_saves_the_weights_after_the_first_step",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        optimizer.step()
         average""",
@@ -302,17 +258,13 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=("test_range_restores",),
     ),
-    other(
+    range_test(
         "range_restores_model_only",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant("    optimizer.load_state_dict(saved_optimizer)\n", ""),
         fails=("test_range_restores",),
     ),
-    other(
+    range_test(
         "range_restores_rates_not_state",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             "    optimizer.load_state_dict(saved_optimizer)\n",
             """    for group, saved in zip(optimizer.param_groups, saved_optimizer["param_groups"]):
@@ -323,10 +275,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
     ),
     # returns from inside the loop when the test diverges: the weights, optimizer state and rates stay as the test
     # left them (only a case that reaches the stop can tell)
-    other(
+    range_test(
         "range_returns_without_restoring_when_it_diverges",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        if smoothed > diverge * best:
             break""",
@@ -336,17 +286,13 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         fails=("test_range_restores",),
     ),
     # divergence measured against the first smoothed loss, not the lowest so far: it stops late, or never
-    other(
+    range_test(
         "range_diverge_compared_with_first_loss",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant("""        if smoothed > diverge * best:""", """        if smoothed > diverge * losses[0]:"""),
         fails=("test_range_rates", "test_range_losses", "test_range_groups"),
     ),
-    other(
+    range_test(
         "range_suggests_minimum",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             '"suggestion": lrs[losses.index(min(losses))] / 10', '"suggestion": lrs[losses.index(min(losses))]'
         ),
