@@ -98,16 +98,16 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
 """
 
 
-def range_variant(old: str, new: str) -> str:
-    return variant(RANGE_REFERENCE, old, new)
+def range_variant(*replacements: str) -> str:
+    return variant(RANGE_REFERENCE, *replacements)
 
 
-def fit_variant(old: str, new: str, base: str = FIT_REFERENCE) -> str:
-    return variant(base, old, new)
+def fit_variant(*replacements: str) -> str:
+    return variant(FIT_REFERENCE, *replacements)
 
 
-def counting_variant(old: str, new: str) -> str:
-    return fit_variant(old, new, FIT_COUNTING)
+def counting_variant(*replacements: str) -> str:
+    return variant(FIT_COUNTING, *replacements)
 
 
 OTHER_CORRECT = [
