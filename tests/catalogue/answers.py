@@ -73,6 +73,15 @@ class Answer:
         return set(self.cells) if self.fails == ALL else set(self.fails)
 
 
+def variant(reference: str, *replacements: str) -> str:
+    """The reference with each (old, new) pair of replacements made in turn; each old text must be there."""
+    source = reference
+    for old, new in zip(replacements[::2], replacements[1::2]):
+        assert old in source, old
+        source = source.replace(old, new)
+    return source
+
+
 def step(name, source, fails=()):
     return Answer(name, "02_ordered_schedules", "my_step_lr", source, fails)
 

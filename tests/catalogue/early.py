@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalogue.answers import ALL, Answer
+from catalogue.answers import ALL, Answer, variant
 
 
 # --------------------------------------------------------------------------------------------
@@ -32,13 +32,11 @@ def warmup_step_factor(epoch, warmup_epochs, start_factor, step_size, gamma):
 
 
 def largest_variant(old: str, new: str) -> str:
-    assert old in LARGEST_REFERENCE, old
-    return LARGEST_REFERENCE.replace(old, new)
+    return variant(LARGEST_REFERENCE, old, new)
 
 
 def warmup_variant(old: str, new: str) -> str:
-    assert old in WARMUP_STEP_REFERENCE, old
-    return WARMUP_STEP_REFERENCE.replace(old, new)
+    return variant(WARMUP_STEP_REFERENCE, old, new)
 
 
 EARLY_CORRECT = [

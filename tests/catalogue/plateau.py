@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalogue.answers import ALL, plateau
+from catalogue.answers import ALL, plateau, variant
 
 # --------------------------------------------------------------------------------------------
 # MyReduceLROnPlateau
@@ -70,11 +70,7 @@ class MyReduceLROnPlateau:
 
 
 def plateau_variant(*replacements: str) -> str:
-    source = PLATEAU_REFERENCE
-    for old, new in zip(replacements[::2], replacements[1::2]):
-        assert old in source, old
-        source = source.replace(old, new)
-    return source
+    return variant(PLATEAU_REFERENCE, *replacements)
 
 
 PLATEAU_CORRECT = [

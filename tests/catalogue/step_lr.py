@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalogue.answers import ALL, step
+from catalogue.answers import ALL, step, variant
 
 # --------------------------------------------------------------------------------------------
 # MyStepLR
@@ -44,14 +44,12 @@ class MyStepLR:
 """
 
 
-def step_variant(old: str, new: str) -> str:
-    assert old in STEP_CLOSED_FORM, old
-    return STEP_CLOSED_FORM.replace(old, new)
+def step_variant(*replacements: str) -> str:
+    return variant(STEP_CLOSED_FORM, *replacements)
 
 
-def chain_variant(old: str, new: str) -> str:
-    assert old in STEP_CHAINABLE, old
-    return STEP_CHAINABLE.replace(old, new)
+def chain_variant(*replacements: str) -> str:
+    return variant(STEP_CHAINABLE, *replacements)
 
 
 HAND = "test_my_step_lr_hand_edit"
@@ -136,27 +134,20 @@ class MyStepLR:
     ),
     step(
         "tensor_round_trip_warns",
-        """
-import torch
-
-class MyStepLR:
-    def __init__(self, optimizer, step_size, gamma=0.1):
-        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
-        self.last_epoch = 0
-        self.reported = [float(group["lr"]) for group in optimizer.param_groups]
-
-    def step(self):
-        self.last_epoch += 1
-        if self.last_epoch % self.step_size == 0:
-            for group in self.optimizer.param_groups:
-                rate = torch.tensor(group["lr"], dtype=torch.float64)
+        # the chainable answer, its rates kept as `reported`, each decay through a tensor
+        chain_variant(
+            "self._last_lr",
+            "self.reported",
+            "\nclass MyStepLR",
+            "\nimport torch\n\nclass MyStepLR",
+            "return list(self.reported)",
+            "return self.reported[:]",
+            '                group["lr"] = group["lr"] * self.gamma\n',
+            """                rate = torch.tensor(group["lr"], dtype=torch.float64)
                 # torch.tensor(a_tensor) warns (UserWarning: copy construct), harmlessly
                 group["lr"] = float(torch.tensor(rate) * self.gamma)
-        self.reported = [float(group["lr"]) for group in self.optimizer.param_groups]
-
-    def get_last_lr(self):
-        return self.reported[:]
 """,
+        ),
     ),
 ]
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from catalogue.answers import ALL, step
+from catalogue.answers import ALL, STEP_CELLS, step
 from catalogue.step_lr import HAND, STEP_CLOSED_FORM, chain_variant, step_variant
+
+# a wrong rate loses every cell that reads the rates: all but the one on the last_epoch counter
+ALL_BUT_LAST_EPOCH = tuple(cell for cell in STEP_CELLS if cell != "test_my_step_lr_last_epoch")
 
 STEP_WRONG = [
     # the old contract's answer: right while nothing else writes the rate, wrong after a hand edit
@@ -37,24 +40,21 @@ class MyStepLR:
     ),
     step(
         "decays_from_own_record",
-        """
-class MyStepLR:
-    \"\"\"Chainable, but from the rates it wrote itself: a hand edit is ignored.\"\"\"
-    def __init__(self, optimizer, step_size, gamma=0.1):
-        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
-        self.last_epoch = 0
-        self.rates = [float(group["lr"]) for group in optimizer.param_groups]
-
-    def step(self):
-        self.last_epoch += 1
-        if self.last_epoch % self.step_size == 0:
-            self.rates = [rate * self.gamma for rate in self.rates]
+        # the chainable answer, its rates kept as `rates`, decaying them rather than the groups' rates
+        chain_variant(
+            "self._last_lr",
+            "self.rates",
+            "class MyStepLR:\n",
+            'class MyStepLR:\n    """Chainable, but from the rates it wrote itself: a hand edit is ignored."""\n',
+            """            for group in self.optimizer.param_groups:
+                group["lr"] = group["lr"] * self.gamma
+        self.rates = [float(group["lr"]) for group in self.optimizer.param_groups]
+""",
+            """            self.rates = [rate * self.gamma for rate in self.rates]
             for group, rate in zip(self.optimizer.param_groups, self.rates):
                 group["lr"] = rate
-
-    def get_last_lr(self):
-        return list(self.rates)
 """,
+        ),
         fails=("test_my_step_lr_hand_edit",),
     ),
     step(
@@ -71,12 +71,12 @@ class MyStepLR:
             "if self.last_epoch % self.step_size == 0:",
             "if self.last_epoch % self.step_size == 1 or self.step_size == 1:",
         ),
-        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+        fails=ALL_BUT_LAST_EPOCH,
     ),
     step(
         "decays_one_step_early",
         step_variant("(self.last_epoch // self.step_size)", "((self.last_epoch + 1) // self.step_size)"),
-        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+        fails=ALL_BUT_LAST_EPOCH,
     ),
     step(
         "decays_one_step_late",
@@ -88,22 +88,22 @@ class MyStepLR:
             group["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)
         self.last_epoch += 1""",
         ),
-        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+        fails=ALL_BUT_LAST_EPOCH,
     ),
     step(
         "float_division",
         step_variant("(self.last_epoch // self.step_size)", "(self.last_epoch / self.step_size)"),
-        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+        fails=ALL_BUT_LAST_EPOCH,
     ),
     step(
         "decays_every_step",
         step_variant("(self.last_epoch // self.step_size)", "self.last_epoch"),
-        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+        fails=ALL_BUT_LAST_EPOCH,
     ),
     step(
         "compounds_the_decay",
         step_variant('group["lr"] = base * self.gamma', 'group["lr"] = group["lr"] * self.gamma'),
-        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+        fails=ALL_BUT_LAST_EPOCH,
     ),
     step(
         "only_first_group",
@@ -140,7 +140,7 @@ class MyStepLR:
             group["lr"] *= gamma
 """,
         ),
-        fails=(HAND, "test_my_step_lr_get_last_lr", "test_my_step_lr_groups", "test_my_step_lr_one_group"),
+        fails=ALL_BUT_LAST_EPOCH,
     ),
     step(
         "get_last_lr_stale",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalogue.answers import Answer
+from catalogue.answers import Answer, variant
 
 
 # --------------------------------------------------------------------------------------------
@@ -10,6 +10,14 @@ from catalogue.answers import Answer
 # --------------------------------------------------------------------------------------------
 def other(name, chapter, cell, source, fails=()):
     return Answer(name, chapter, cell, source, fails)
+
+
+def fit(name, source, fails=()):
+    return other(name, "05_training", "fit_per_step", source, fails)
+
+
+def range_test(name, source, fails=()):
+    return other(name, "06_choosing_the_rate", "lr_range_test", source, fails)
 
 
 FIT_REFERENCE = """
@@ -90,27 +98,23 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
 """
 
 
-def range_variant(old: str, new: str) -> str:
-    assert old in RANGE_REFERENCE, old
-    return RANGE_REFERENCE.replace(old, new)
+def range_variant(*replacements: str) -> str:
+    return variant(RANGE_REFERENCE, *replacements)
 
 
-def fit_variant(old: str, new: str, base: str = FIT_REFERENCE) -> str:
-    assert old in base, old
-    return base.replace(old, new)
+def fit_variant(*replacements: str) -> str:
+    return variant(FIT_REFERENCE, *replacements)
 
 
-def counting_variant(old: str, new: str) -> str:
-    return fit_variant(old, new, FIT_COUNTING)
+def counting_variant(*replacements: str) -> str:
+    return variant(FIT_COUNTING, *replacements)
 
 
 OTHER_CORRECT = [
-    other("fit_reference", "05_training", "fit_per_step", FIT_REFERENCE),
-    other("fit_counting_batches", "05_training", "fit_per_step", FIT_COUNTING),
-    other(
+    fit("fit_reference", FIT_REFERENCE),
+    fit("fit_counting_batches", FIT_COUNTING),
+    fit(
         "fit_one_backward_per_group_get_last_lr_prints",
-        "05_training",
-        "fit_per_step",
         """
 import sys
 def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
@@ -142,11 +146,9 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         "predicted_one_cycle_per_epoch",
         "predicted_one_cycle_per_epoch = 'a'\n",
     ),
-    other("range_reference", "06_choosing_the_rate", "lr_range_test", RANGE_REFERENCE),
-    other(
+    range_test("range_reference", RANGE_REFERENCE),
+    range_test(
         "range_while_loop_own_copies",
-        "06_choosing_the_rate",
-        "lr_range_test",
         """
 import io
 def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, diverge):

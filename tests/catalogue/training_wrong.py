@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from catalogue.answers import ALL
-from catalogue.training import counting_variant, fit_variant, other, range_variant
+from catalogue.training import counting_variant, fit, fit_variant, other, range_test, range_variant
 
+FIT_RATES, FIT_LOSSES = "test_fit_steps_rates", "test_fit_steps_losses"
+RANGE_GROUPS, RANGE_RESTORES, RANGE_SUGGESTION = "test_range_groups", "test_range_restores", "test_range_suggestion"
+# the range-test cells that read the rates and losses it records
+RANGE_RECORDED = ("test_range_rates", "test_range_losses", RANGE_GROUPS)
 OTHER_WRONG = [
     # chapter 5's `run` / `train_epochs` copied: one optimizer and scheduler step per batch
-    other(
+    fit(
         "fit_steps_every_batch",
-        "05_training",
-        "fit_per_step",
         """
 def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
     history = {"lr": [], "loss": [], "val_loss": []}
@@ -28,10 +30,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
 """,
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_scheduler_every_batch",
-        "05_training",
-        "fit_per_step",
         counting_variant(
             """            loss = loss_fn(model(inputs), targets)
             (loss / in_group).backward()""",
@@ -42,19 +42,15 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_drops_leftover_batches",
-        "05_training",
-        "fit_per_step",
         counting_variant(
             "            if index + 1 == first + in_group:", "            if (index + 1) % accumulation == 0:"
         ),
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_groups_run_across_epochs",
-        "05_training",
-        "fit_per_step",
         """
 def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
     history = {"lr": [], "loss": [], "val_loss": []}
@@ -82,10 +78,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
 """,
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_steps_per_epoch",
-        "05_training",
-        "fit_per_step",
         fit_variant(
             """            optimizer.step()
             scheduler.step()
@@ -98,10 +92,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_scheduler_before_optimizer",
-        "05_training",
-        "fit_per_step",
         fit_variant(
             """            optimizer.step()
             scheduler.step()""",
@@ -110,10 +102,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         ),
         fails=ALL,
     ),
-    other(
+    fit(
         "fit_logs_rate_after_step",
-        "05_training",
-        "fit_per_step",
         fit_variant(
             """            history["lr"].append(optimizer.param_groups[0]["lr"])
             optimizer.zero_grad()""",
@@ -125,12 +115,10 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
             history["lr"].append(optimizer.param_groups[0]["lr"])
             history["loss"]""",
         ),
-        fails=("test_fit_steps_rates",),
+        fails=(FIT_RATES,),
     ),
-    other(
+    fit(
         "fit_logs_rate_every_batch",
-        "05_training",
-        "fit_per_step",
         counting_variant(
             """            if index == first:
                 optimizer.zero_grad()
@@ -139,26 +127,16 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
             if index == first:
                 optimizer.zero_grad()""",
         ),
-        fails=("test_fit_steps_rates",),
+        fails=(FIT_RATES,),
     ),
-    other(
+    fit(
         "fit_divides_by_accumulation",
-        "05_training",
-        "fit_per_step",
         fit_variant("(loss / len(group)).backward()", "(loss / accumulation).backward()"),
-        fails=("test_fit_steps_losses",),
+        fails=(FIT_LOSSES,),
     ),
-    other(
-        "fit_sums_gradients",
-        "05_training",
-        "fit_per_step",
-        fit_variant("(loss / len(group)).backward()", "loss.backward()"),
-        fails=("test_fit_steps_losses",),
-    ),
-    other(
+    fit("fit_sums_gradients", fit_variant("(loss / len(group)).backward()", "loss.backward()"), fails=(FIT_LOSSES,)),
+    fit(
         "fit_zero_grad_every_batch",
-        "05_training",
-        "fit_per_step",
         counting_variant(
             """            if index == first:
                 optimizer.zero_grad()
@@ -167,21 +145,13 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
             if index == first:
                 history["lr"]""",
         ),
-        fails=("test_fit_steps_losses",),
+        fails=(FIT_LOSSES,),
     ),
-    other(
-        "fit_without_zero_grad",
-        "05_training",
-        "fit_per_step",
-        fit_variant("            optimizer.zero_grad()\n", ""),
-        fails=("test_fit_steps_losses",),
-    ),
-    other(
+    fit("fit_without_zero_grad", fit_variant("            optimizer.zero_grad()\n", ""), fails=(FIT_LOSSES,)),
+    fit(
         "fit_logs_last_batch_loss",
-        "05_training",
-        "fit_per_step",
         fit_variant('history["loss"].append(total / len(group))', 'history["loss"].append(loss.item())'),
-        fails=("test_fit_steps_losses",),
+        fails=(FIT_LOSSES,),
     ),
     other(
         "predict_one_cycle_wrong",
@@ -191,46 +161,38 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         fails=ALL,
     ),
     # chapter 6's offline range test turned into a loop without its other two steps: one rate for every group
-    other(
+    range_test(
         "range_one_rate_for_every_group",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        for group, ratio in zip(optimizer.param_groups, ratios):
             group["lr"] = lr * ratio""",
             """        for group in optimizer.param_groups:
             group["lr"] = lr""",
         ),
-        fails=("test_range_groups",),
+        fails=(RANGE_GROUPS,),
     ),
-    other(
+    range_test(
         "range_ratio_read_after_first_group_set",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        for group, ratio in zip(optimizer.param_groups, ratios):
             group["lr"] = lr * ratio""",
             """        for group in optimizer.param_groups:
             group["lr"] = lr * group["lr"] / optimizer.param_groups[0]["lr"]""",
         ),
-        fails=("test_range_groups",),
+        fails=(RANGE_GROUPS,),
     ),
-    other(
+    range_test(
         "range_runs_every_step",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        if smoothed > diverge * best:
             break
 """,
             "",
         ),
-        fails=("test_range_rates", "test_range_losses", "test_range_groups"),
+        fails=RANGE_RECORDED,
     ),
-    other(
+    range_test(
         "range_stops_before_recording",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        lrs.append(lr)
         losses.append(smoothed)
@@ -243,55 +205,45 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         lrs.append(lr)
         losses.append(smoothed)""",
         ),
-        fails=("test_range_rates", "test_range_losses", "test_range_groups"),
+        fails=RANGE_RECORDED,
     ),
-    other(
+    range_test(
         "range_linear_rates",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             "lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))",
             "lr = start_lr + (end_lr - start_lr) * step / (num_steps - 1)",
         ),
-        fails=("test_range_rates", "test_range_losses", "test_range_groups", "test_range_suggestion"),
+        fails=(*RANGE_RECORDED, RANGE_SUGGESTION),
     ),
-    other(
+    range_test(
         "range_no_bias_correction",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant("smoothed = average / (1 - beta ** (step + 1))", "smoothed = average"),
-        fails=("test_range_rates", "test_range_losses", "test_range_groups", "test_range_suggestion"),
+        fails=(*RANGE_RECORDED, RANGE_SUGGESTION),
     ),
     # the average started at the first loss instead of 0 and never corrected: close to the reference on some
     # cases (1.5e-3 at most on the hidden SGD case), far from it before the lowest loss on the visible one
-    other(
+    range_test(
         "range_average_starts_at_first_loss",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        average = beta * average + (1 - beta) * loss.item()
         smoothed = average / (1 - beta ** (step + 1))""",
             """        average = loss.item() if step == 0 else beta * average + (1 - beta) * loss.item()
         smoothed = average""",
         ),
-        fails=("test_range_rates", "test_range_losses", "test_range_groups"),
+        fails=RANGE_RECORDED,
     ),  # its lowest loss is still right
-    other(
+    range_test(
         "range_cycle_repeats_first_pass",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             "lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())",
             "import itertools\n    lrs, losses, average, best, stream = [], [], 0.0, math.inf, itertools.cycle(batches)",
         ),
-        fails=("test_range_rates", "test_range_losses", "test_range_groups", "test_range_suggestion"),
+        fails=(*RANGE_RECORDED, RANGE_SUGGESTION),
     ),
     # the weights saved after the test's first step (at start_lr, the smallest rate): what they restore is one
     # small step off; the optimizer's state is restored right
-    other(
+    range_test(
         "range_saves_the_weights_after_the_first_step",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        optimizer.step()
         average""",
@@ -300,57 +252,47 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
             saved_model = copy.deepcopy(model.state_dict())
         average""",
         ),
-        fails=("test_range_restores",),
+        fails=(RANGE_RESTORES,),
     ),
-    other(
+    range_test(
         "range_restores_model_only",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant("    optimizer.load_state_dict(saved_optimizer)\n", ""),
-        fails=("test_range_restores",),
+        fails=(RANGE_RESTORES,),
     ),
-    other(
+    range_test(
         "range_restores_rates_not_state",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             "    optimizer.load_state_dict(saved_optimizer)\n",
             """    for group, saved in zip(optimizer.param_groups, saved_optimizer["param_groups"]):
         group["lr"] = saved["lr"]
 """,
         ),
-        fails=("test_range_restores",),
+        fails=(RANGE_RESTORES,),
     ),
     # returns from inside the loop when the test diverges: the weights, optimizer state and rates stay as the test
     # left them (only a case that reaches the stop can tell)
-    other(
+    range_test(
         "range_returns_without_restoring_when_it_diverges",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             """        if smoothed > diverge * best:
             break""",
             """        if smoothed > diverge * best:
             return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}""",
         ),
-        fails=("test_range_restores",),
+        fails=(RANGE_RESTORES,),
     ),
     # divergence measured against the first smoothed loss, not the lowest so far: it stops late, or never
-    other(
+    range_test(
         "range_diverge_compared_with_first_loss",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant("""        if smoothed > diverge * best:""", """        if smoothed > diverge * losses[0]:"""),
-        fails=("test_range_rates", "test_range_losses", "test_range_groups"),
+        fails=RANGE_RECORDED,
     ),
-    other(
+    range_test(
         "range_suggests_minimum",
-        "06_choosing_the_rate",
-        "lr_range_test",
         range_variant(
             '"suggestion": lrs[losses.index(min(losses))] / 10', '"suggestion": lrs[losses.index(min(losses))]'
         ),
-        fails=("test_range_suggestion",),
+        fails=(RANGE_SUGGESTION,),
     ),
     other(
         "predict_steps_in_batches",
