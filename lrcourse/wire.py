@@ -152,6 +152,8 @@ def decode(data, depth: int = 0):
     elif "tuple" in data and isinstance(data["tuple"], list):
         return tuple(decode(item, depth + 1) for item in data["tuple"])
     elif "dict" in data and isinstance(data["dict"], list):
+        if not all(isinstance(pair, list) and len(pair) == 2 for pair in data["dict"]):
+            raise Malformed("a dict's items are not key and value pairs")
         pairs = [(decode(k, depth + 1), decode(v, depth + 1)) for k, v in data["dict"]]
         return {key: value for key, value in pairs if isinstance(key, (str, int, float, bool, type(None)))}
     elif "opaque" in data:

@@ -33,6 +33,13 @@ CELLS = [
     "raise ValueError('v' * 100_000)",
     # 6: nothing more fits
     "print('AFTER-MARK')",
+    # 7: errors forged on the kernel's own channel, past every cap, then the cell's real one
+    "k = get_ipython().kernel\nfor _ in range(300):\n"
+    "    k.session.send(k.iopub_socket, 'error', {'ename': 'E', 'evalue': 'x' * 2000, 'traceback': ['t' * 4000]},"
+    " parent=k.get_parent('shell'))\nraise RuntimeError('last')",
+    # 8: a forged execution count of a megabyte, on a message of no known type
+    "k = get_ipython().kernel\nk.session.send(k.iopub_socket, 'bogus', {'execution_count': 'Z' * 1_000_000},"
+    " parent=k.get_parent('shell'))",
 ]
 
 
@@ -102,3 +109,22 @@ def test_a_message_too_large_to_hold_closes_the_kernels_channel(tmp_path):
     flood = f"import sys\nsys.stdout.write('w' * {(MESSAGE_MB + 4) * 2**20})\nsys.stdout.flush()"
     with pytest.raises(CellTimeoutError, match="IOPub"):
         execute([flood, "print('after')"], tmp_path)
+
+
+def test_forged_errors_past_the_caps_leave_one_error_and_the_cells_own(capped):
+    """Past the caps a cell keeps its first error; nbgrader adds the reply's own when its name differs."""
+    errors = [output for output in capped[7].outputs if output.output_type == "error"]
+    assert [error.ename for error in errors] == ["E", "RuntimeError"], errors
+    assert len(json.dumps(capped[7].outputs)) < 10_000
+
+
+def test_a_forged_execution_count_is_not_kept(capped):
+    assert capped[8].execution_count is None or type(capped[8].execution_count) is int
+
+
+def test_comm_messages_are_dropped_without_logging_their_target(caplog):
+    run = CappedExecute()
+    message = {"msg_type": "comm_open", "content": {"comm_id": "1", "target_name": "t" * 100_000, "data": {}}}
+    with caplog.at_level("DEBUG"):
+        assert run.handle_comm_msg([], message, 0) is None
+    assert "t" * 1000 not in caplog.text

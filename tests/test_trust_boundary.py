@@ -42,6 +42,8 @@ def test_a_students_object_crosses_only_as_its_name_and_text_and_equals_nothing(
         {"code": "import os"},
         [1, 2],
         {"float": True},
+        {"dict": [5]},
+        {"dict": [[{"str": "a"}, {"int": "1"}, {"int": "2"}]]},
     ],
 )
 def test_malformed_observations_are_rejected(data):
@@ -180,3 +182,35 @@ def test_the_students_process_computes_with_the_graders_cpu_kernels(monkeypatch)
     assert settings["ATEN_CPU_CAPABILITY"] == "default"
     fixed = {"PATH", "HOME", "LANG", "MPLBACKEND", "MPLCONFIGDIR", "PYTHONDONTWRITEBYTECODE"}
     assert set(settings) <= fixed | set(sandbox.ARITHMETIC_VARIABLES)
+
+
+def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_requests_deadline():
+    """Each wait for the answer's process is within the request's deadline as a whole: a process that sends a
+    byte just inside each wait cannot hold the grader longer than one deadline."""
+    import socket
+    import threading
+    import time
+
+    from lrcourse.grading.sandbox.answer_zygote import AnswerProcess, AnswerTimeout
+
+    class Zygote:
+        killed = []
+
+        def kill(self, pid):
+            self.killed.append(pid)
+
+    grader, student = socket.socketpair()
+    stop = threading.Event()
+
+    def trickle():
+        student.recv(65536)  # the request
+        while not stop.wait(0.2):
+            student.sendall(b"[")
+
+    threading.Thread(target=trickle, daemon=True).start()
+    start = time.monotonic()
+    with pytest.raises(AnswerTimeout):
+        AnswerProcess(Zygote(), grader, pid=12345).request({"call": "x"}, seconds=1.0)
+    stop.set()
+    assert time.monotonic() - start < 2.0 and Zygote.killed == [12345]
+    student.close()

@@ -55,6 +55,20 @@ class CappedExecute(Execute):
         self.noted: set[int] = set()  # cells that have their note
         return super().preprocess(nb, resources, km)
 
+    def process_message(self, msg, cell, cell_index):
+        """nbclient stores any message's `execution_count` in the notebook, uncounted: only a count is kept."""
+        content = msg.get("content")
+        if isinstance(content, dict) and "execution_count" in content:
+            count = content["execution_count"]
+            if not (type(count) is int and 0 <= count < 10**9):
+                content["execution_count"] = None
+        return super().process_message(msg, cell, cell_index)
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        """Widgets are not kept (`store_widget_state` is off), and nbclient would log an unknown comm target's
+        name, text the kernel chose, into the log nbgrader keeps in memory: comm messages are dropped."""
+        return None
+
     # --------------------------------------------------------------------------------------------
     def room(self, cell_index: int) -> int:
         return min(self.cell_cap - self.used.get(cell_index, 0), self.notebook_cap - sum(self.used.values()))
@@ -87,6 +101,9 @@ class CappedExecute(Execute):
             return self.stream(outs, content, room, cell_index)
         if kind == "error":
             size = self.shorten_error(content, room)
+            if size > room and any(out.get("output_type") == "error" for out in outs):
+                self.add_note(outs, cell_index)  # past the caps, the cell's first error is all nbgrader needs
+                return None
         elif kind in ("display_data", "execute_result"):
             size = OVERHEAD + _size(content.get("data")) + _size(content.get("metadata"))
             if size > room:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 
 from lrcourse import wire
 from lrcourse.grading.sandbox.namespaces import kill_quietly
@@ -125,9 +126,24 @@ class AnswerZygote:
 
 
 def _read_line(sock: socket.socket, limit: int = wire.MAX_MESSAGE) -> bytes:
-    """One line from the socket (without its newline), within the socket's timeout and `limit` bytes."""
+    """One line from the socket (without its newline), within `limit` bytes and the socket's timeout for the
+    whole line: a process sending a byte just inside each wait must not hold the grader longer."""
+    timeout = sock.gettimeout()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        return _read_until(sock, limit, deadline)
+    finally:
+        sock.settimeout(timeout)
+
+
+def _read_until(sock: socket.socket, limit: int, deadline: float | None) -> bytes:
     chunks, size = [], 0
     while True:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AnswerTimeout()
+            sock.settimeout(left)
         try:
             chunk = sock.recv(65536, socket.MSG_PEEK)
         except TimeoutError:
