@@ -2,9 +2,9 @@
 grade only what changed, SQLite and PostgreSQL gradebooks.
 
 The catalogue (`tests/catalogue/`) says exactly which test cells every answer loses. The fidelity
-tests hold `lrcourse grade`'s parallel scores to it, cell by cell (and check its gradebook and CSV);
-here plain sequential `nbgrader autograde` is held to the same, so the two give identical scores
-without sharing one slow fixture.
+tests hold `lrcourse grade`'s parallel scores (the trusted verdicts) to all of it, cell by cell (and check
+its gradebook and CSV); here plain sequential `nbgrader autograde` (the in-kernel hidden tests) is held to
+the same on a sample that loses every test cell somewhere, without sharing one slow fixture.
 """
 
 from __future__ import annotations
@@ -43,9 +43,30 @@ SMALL_CLASS = [
     catalogue.STEP_FORBIDDEN[0],
     catalogue.STEP_BROKEN[0],
 ]
-# Plain nbgrader against the catalogue: two correct styles, every fifth mistake (the list spans the
-# scheduler's every rule), a forbidden use; the fidelity tests hold `lrcourse grade` to all of them.
-SEQUENTIAL_CLASS = catalogue.PLATEAU_CORRECT[:2] + catalogue.PLATEAU_WRONG[::5] + catalogue.PLATEAU_FORBIDDEN[:1]
+# Plain nbgrader (the in-kernel hidden tests) against the catalogue, a sample named by hand: the reference and
+# the correct answer that prints, warns and copies tensors in the kernel; mistakes that together lose every
+# test cell (ties, rel/abs, patience, cooldown, min_lr per group, eps, mode check, a metric kept as a view,
+# max mode's threshold); the forbidden wrapper that delegates through __getattr__. The fidelity tests grade
+# the whole catalogue under `lrcourse grade`.
+SEQUENTIAL_NAMES = (
+    "reference_style",
+    "prints_warns_and_copies_tensors",
+    "abs_tie_counts_as_improvement",
+    "rel_and_abs_swapped",
+    "patience_off_by_one",
+    "best_frozen_in_cooldown",
+    "min_lr_list_first_value_for_all",
+    "eps_tie_reduces",
+    "no_mode_check",
+    "tensor_metric_kept_as_view",
+    "max_rel_divides_by_one_minus_threshold",
+    "wraps_torch",
+)
+SEQUENTIAL_CLASS = [
+    answer
+    for answer in catalogue.PLATEAU_CORRECT + catalogue.PLATEAU_WRONG + catalogue.PLATEAU_FORBIDDEN
+    if answer.name in SEQUENTIAL_NAMES
+]
 
 
 def losses(answers) -> dict[str, set[str]]:
@@ -64,6 +85,12 @@ def small_class_template(tmp_path_factory):
 def small_class(small_class_template, tmp_path):
     """A fresh copy of the small class, released and submitted, for a test that grades it."""
     return shutil.copytree(small_class_template, tmp_path / "course")
+
+
+def test_the_sequential_sample_loses_every_test_cell_somewhere():
+    assert sorted(answer.name for answer in SEQUENTIAL_CLASS) == sorted(SEQUENTIAL_NAMES)
+    lost = set().union(*(answer.failing for answer in SEQUENTIAL_CLASS))
+    assert lost >= set(catalogue.PLATEAU_CELLS), set(catalogue.PLATEAU_CELLS) - lost
 
 
 @pytest.mark.slow

@@ -127,8 +127,8 @@ def expected_distribution(cells: dict) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, worker_id):
-    course, run = graded_class_copy(tmp_path_factory, worker_id, "report-class")
+def graded(tmp_path_factory):
+    course, run = graded_class_copy(tmp_path_factory, "report-class")
     return SimpleNamespace(
         path=course, run=run, cells=gradebook_cells(course)[EXAMPLE], report=course / "reports" / f"{EXAMPLE}.html"
     )

@@ -2,7 +2,8 @@
 
 The slow tests read a small class graded once per session, shared with test_class_report (classresults.py:
 the example class in chapter 2, a generated class with a hand-graded written answer in chapter 1), and hold
-the files to nbgrader's own numbers: the gradebook's per-cell scores, its grades.csv totals. The fast ones check the pieces on made-up grades.
+the files to nbgrader's own numbers: the gradebook's per-cell scores, its grades.csv totals. The fast ones
+check the pieces on made-up grades.
 """
 
 from __future__ import annotations
@@ -101,8 +102,8 @@ def test_canvas_file_round_trips_the_roster(tmp_path):
 # Slow: a graded class
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, worker_id):
-    course, run = graded_class_copy(tmp_path_factory, worker_id, "export-class")
+def graded(tmp_path_factory):
+    course, run = graded_class_copy(tmp_path_factory, "export-class")
     return SimpleNamespace(path=course, run=run, cells=gradebook_cells(course))
 
 

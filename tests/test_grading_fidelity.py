@@ -2,8 +2,8 @@
 
 Every answer in `tests/catalogue/` is a student of a scratch course graded by `lrcourse grade`
 (nbgrader's own autograde, per student, two workers): see `gradedclass.py`. Each test cell must give
-full marks or zero exactly as the catalogue says. `test_class_grading.py` checks that these scores
-equal plain sequential `nbgrader autograde`.
+full marks or zero exactly as the catalogue says. `test_class_grading.py` holds plain sequential
+`nbgrader autograde` (the in-kernel hidden tests) to the catalogue on a sample of it.
 """
 
 from __future__ import annotations

@@ -2,20 +2,23 @@
 `lrcourse.grading.results` (so the tests compare the outputs with nbgrader's own numbers).
 
 The README's example class (examples/class: alice correct, bob partly, carol a syntax error, dave a
-hang, erin a malformed notebook) in chapter 2; optionally a generated class in chapter 1 whose notebook
-gains a written answer graded by hand (nbgrader's "manually graded answer" cell), graded for one student
-through nbgrader's API and left pending for the other.
+hang, erin a malformed notebook) in chapter 2, graded with `--export --roster`; before it a generated class in
+chapter 1, graded without `--export` (the report alone), whose notebook gains a written answer graded by hand
+(nbgrader's "manually graded answer" cell), graded for one student through nbgrader's API and left pending
+for the other.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import nbformat
+import pytest
 from filelock import FileLock
 
 from lrcourse.build import generate_release
@@ -88,28 +91,43 @@ def build_class(directory: Path) -> tuple[Path, subprocess.CompletedProcess]:
     submit(course, "zoe", GENERATED, {WRITTEN: "No idea."})  # exercises untouched; not in the roster
     first = lrcourse(course, "grade", GENERATED, "--workers", "2", timeout=1200)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    # without --export, grading writes the graded chapter's report alone
+    assert f"class report: {course.resolve() / 'reports' / (GENERATED + '.html')}" in first.stdout, first.stdout
+    assert "the class report or export failed" not in first.stderr, first.stderr[-2000:]
     grade_by_hand(course, "alice", ALICE_WRITTEN_SCORE)
     run = lrcourse(course, "grade", EXAMPLE, "--workers", "2", "--export", "--roster", str(ROSTER), timeout=1200)
     assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]  # erin's notebook is malformed
     return course, run
 
 
-def graded_class_copy(tmp_path_factory, worker_id: str, name: str) -> tuple[Path, subprocess.CompletedProcess]:
+def graded_class_copy(tmp_path_factory, name: str) -> tuple[Path, subprocess.CompletedProcess]:
     """A private copy of the class, graded once per test session (test_export and test_class_report share it:
     grading it twice cost a worker minutes). Under xdist the first worker to ask grades it in the run's
-    shared temporary folder while the other waits on a file lock; each caller gets its own copy, since
-    some tests write into the course."""
+    shared temporary folder (new each session) while the other waits on a file lock; each caller gets its
+    own copy, since some tests write into the course. A failed build is reported to every caller."""
     base = tmp_path_factory.getbasetemp()
-    shared = (base if worker_id == "master" else base.parent) / "graded-example-class"
+    distributed = os.environ.get("PYTEST_XDIST_WORKER") is not None
+    shared = (base.parent if distributed else base) / "graded-example-class"
     with FileLock(f"{shared}.lock"):
+        if (shared / "error.txt").is_file():
+            pytest.fail(f"grading the shared class failed: {(shared / 'error.txt').read_text()}")
         if not (shared / "run.json").is_file():
-            course, run = build_class(shared / "course")
+            try:
+                course, run = build_class(shared / "course")
+            except BaseException as error:
+                shared.mkdir(parents=True, exist_ok=True)
+                (shared / "error.txt").write_text(f"{type(error).__name__}: {error}"[:5000])
+                raise
             (shared / "run.json").write_text(json.dumps([run.args, run.returncode, run.stdout, run.stderr]))
     args, returncode, stdout, stderr = json.loads((shared / "run.json").read_text())
     course = tmp_path_factory.mktemp(name) / "course"
     shutil.copytree(shared / "course", course, symlinks=True)
+    mine = (shared / "course").resolve()
     return course, subprocess.CompletedProcess(
-        args, returncode, stdout.replace(str(shared / "course"), str(course)), stderr
+        [str(arg).replace(str(mine), str(course)) for arg in args],
+        returncode,
+        stdout.replace(str(mine), str(course)),
+        stderr.replace(str(mine), str(course)),
     )
 
 
