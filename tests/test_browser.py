@@ -78,8 +78,10 @@ def run_all(page) -> None:
         const panel = window.jupyterapp.shell.currentWidget;
         const kernel = panel.sessionContext.session.kernel;
         const cells = panel.content.widgets.filter(w => w.model.type === 'code');
-        const done = cells.every(w => w.model.executionCount !== null && !w.node.querySelector('.jp-InputArea-prompt')
-            .textContent.includes('*'));
+        // a collapsed cell (jupyter.source_hidden) shows no prompt: its execution count alone tells it ran
+        const running = w => { const prompt = w.node.querySelector('.jp-InputArea-prompt');
+            return prompt !== null && prompt.textContent.includes('*'); };
+        const done = cells.every(w => w.model.executionCount !== null && !running(w));
         return kernel.status === 'idle' && done;
     }""",
         timeout=240_000,
