@@ -108,10 +108,12 @@ def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=
                     pending = _grade_in(pool, assignment, pending, outcomes, attempts, bar)
                 except Stopped:
                     print("\nStopped: ending the grading workers now.", file=sys.stderr)
-                    if end_workers(multiprocessing.active_children()) and sandboxed:
+                    end_workers(multiprocessing.active_children())
+                    if sandboxed:  # the workers are gone, stopped or killed: what they could not clear goes too
                         from lrcourse.grading.sandbox.leftovers import remove_stale
 
-                        remove_stale()  # what the killed workers could not clear: their sandboxes' folders, cgroups
+                        remove_stale()  # their sandboxes' folders, socket folders, cgroups (a stopped worker
+                        # closing its sandboxes mid-notebook can leave a folder still mounted by its kernel)
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
     except KeyboardInterrupt:
