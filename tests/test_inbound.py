@@ -37,7 +37,7 @@ def test_an_exchange_that_cannot_tell_students_apart_is_refused(tmp_path):
     for student in ("alice", "bob"):
         (inbound / f"{student}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+x").mkdir(parents=True)
     with pytest.raises(ExchangeUnusable, match="cannot tell students apart"):
-        collect(tmp_path, CHAPTER, Exchange(tmp_path / "exchange", "lr-schedules", 50))
+        collect(tmp_path, CHAPTER, Exchange(tmp_path / "exchange", "lr-schedules"))
     assert not (tmp_path / "submitted").exists()
 
 
@@ -49,7 +49,7 @@ def test_one_student_forging_classmates_does_not_stop_the_exchange(tmp_path):
     me = user_name(os.geteuid())
     for student in (me, "alice"):
         (inbound / f"{student}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+x").mkdir(parents=True)
-    result = collect(tmp_path, CHAPTER, Exchange(tmp_path / "exchange", "lr-schedules", 50))
+    result = collect(tmp_path, CHAPTER, Exchange(tmp_path / "exchange", "lr-schedules"))
     reasons = {row["submission"].split("+")[0]: row["reason"] for row in result.refused}
     assert not result.collected and "no notebook of the assignment" in reasons[me], reasons
     assert "no OS user is named 'alice'" in reasons["alice"] or f"owned by {me}, not by alice" in reasons["alice"]
@@ -163,7 +163,7 @@ def exchange_course(tmp_path: Path) -> tuple[Path, Exchange]:
     """A course with the chapter's source notebook, and an exchange of this process's own user."""
     (tmp_path / "source" / CHAPTER).mkdir(parents=True)
     (tmp_path / "source" / CHAPTER / FILE).write_text('{"the instructor\'s": "solution"}')
-    exchange = Exchange(tmp_path / "exchange", "lr-schedules", 50)
+    exchange = Exchange(tmp_path / "exchange", "lr-schedules")
     exchange.inbound.mkdir(parents=True)
     return tmp_path, exchange
 

@@ -42,7 +42,6 @@ class ExchangeUnusable(Exception):
 class Exchange:
     root: Path
     course_id: str
-    max_notebook_mb: float
 
     @property
     def inbound(self) -> Path:
@@ -73,7 +72,7 @@ def exchange_of(course: Path) -> Exchange:
     course_id = config.get("CourseDirectory", {}).get("course_id", "")
     if not course_id:
         raise ExchangeUnusable("no course id (c.CourseDirectory.course_id) in nbgrader_config.py")
-    return Exchange(Path(root), course_id, MAX_NOTEBOOK_MB)  # the limit `lrcourse grade` applies
+    return Exchange(Path(root), course_id)
 
 
 def collect(course: Path, assignment: str, exchange: Exchange) -> Collected:
@@ -90,7 +89,11 @@ def collect(course: Path, assignment: str, exchange: Exchange) -> Collected:
         for name in sorted(n for n in names if f"+{assignment}+" in n):
             try:
                 submission = check_submission(
-                    inbound, name, assignment, notebooks, int(exchange.max_notebook_mb * (1 << 20))
+                    inbound,
+                    name,
+                    assignment,
+                    notebooks,
+                    MAX_NOTEBOOK_MB << 20,  # the limit `lrcourse grade` applies
                 )
             except (Refused, OSError) as error:
                 _refuse(result, name, error)
