@@ -35,9 +35,10 @@ lab: $(STAMP)  ## the learner's workspace, opened on its start page
 instructor: $(STAMP)  ## JupyterLab on the course root, with nbgrader's formgrader
 	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=.
 
-# Both cores, a test file per worker at a time: a file's tests share its fixtures (one graded course, one
-# JupyterLab server). Not loadgroup: with pytest 9.2 it silently stops grouping (pytest-xdist#1386).
-XDIST := -n 2 --dist loadfile
+# Three workers on two cores (many tests wait on kernels, servers and browsers), a test file or test class per
+# worker at a time: they share its fixtures (a graded chapter, a JupyterLab server); the longest first
+# (tests/conftest.py). Not loadgroup: with pytest 9.2 it silently stops grouping (pytest-xdist#1386).
+XDIST := -n 3 --dist loadscope --no-loadscope-reorder
 
 # Then the tests of float32 training results again, as another processor computes them: PyTorch's portable
 # kernels change the last bits the way another CPU does (lrcourse/tolerances.py).

@@ -263,9 +263,12 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
 def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, server, instructor):
     before = total(course, "alice")
     url = f"{server}/formgrader/submissions/{submission_id(course, 'alice')}/"
-    instructor.goto(url)
     violations = []
     instructor.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    instructor.goto(url)
+    # formgrader binds its inputs to the gradebook only once its grades and comments have been fetched: a score
+    # typed before that is never saved (seen on a loaded machine)
+    instructor.wait_for_load_state("networkidle", timeout=60_000)
     score = instructor.locator(f"input.score#{WRITTEN}")
     score.wait_for(timeout=30_000)
     score.fill("1.5")
@@ -277,7 +280,7 @@ def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, serv
     instructor.screenshot(path=str(SHOTS / "alice-hand-graded.png"), full_page=True)
     from nbgrader.api import Gradebook
 
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
             grade = gradebook.find_grade(WRITTEN, NB, CHAPTER, "alice")

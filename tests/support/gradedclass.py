@@ -1,8 +1,9 @@
-"""One graded course shared by the fidelity and class-grading tests (grading is the slow part).
+"""The graded chapters of the fidelity tests (grading is the slow part).
 
-Every chapter gets the solution, the untouched release and every catalogue answer as students;
-chapter 3 also gets the broken submissions an instructor meets in a real class. The whole course is
-graded by the `lrcourse grade` command, two workers, as an instructor would run it.
+Each chapter is a course of its own whose students are the solution, the untouched release and every
+catalogue answer of the chapter; chapter 3 also gets the broken submissions an instructor meets in a real
+class, chapter 2 the README's example class. Each is graded by the `lrcourse grade` command, two workers,
+as an instructor would run it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from lrcourse.build import chapters, tool_environment
+from lrcourse.build import tool_environment
 from lrcourse.examples import submit_example_class
 
 import catalogue
@@ -114,23 +115,29 @@ def lrcourse(course: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 @dataclass
-class GradedCourse:
+class GradedChapter:
     path: Path
-    scores: dict  # chapter -> student -> test cell -> (score, max)
-    runs: dict  # chapter -> CompletedProcess of `lrcourse grade`
+    chapter: str
+    scores: dict  # student -> test cell -> (score, max)
+    run: subprocess.CompletedProcess  # `lrcourse grade` of the chapter
 
 
-def build_graded_course(directory: Path) -> GradedCourse:
-    course = make_course(directory, chapters())
-    for chapter in chapters():
-        submit(course, "solution", chapter, solution_answers(chapter))
-        submit(course, "untouched", chapter)
+def build_graded_chapter(directory: Path, chapter: str) -> GradedChapter:
+    """A course of one chapter whose students are the solution, the untouched release and every catalogue
+    answer of the chapter (plus the broken submissions in chapter 3 and the README's class in chapter 2),
+    graded by `lrcourse grade`. One chapter a course, so that the chapters are graded side by side."""
+    course = make_course(directory, [chapter])
+    submit(course, "solution", chapter, solution_answers(chapter))
+    submit(course, "untouched", chapter)
     for answer in ANSWERS:
-        submit(course, student_name(answer), answer.chapter, {answer.cell: answer.source})
-    submit_broken(course)
-    submit_example_class(course, ROOT / "examples" / "class")  # the README's walkthrough class
-    runs = {chapter: lrcourse(course, "grade", chapter, "--workers", "2", timeout=3600) for chapter in chapters()}
-    return GradedCourse(course, {chapter: scores(course, chapter) for chapter in chapters()}, runs)
+        if answer.chapter == chapter:
+            submit(course, student_name(answer), chapter, {answer.cell: answer.source})
+    if chapter == BROKEN_CHAPTER:
+        submit_broken(course)
+    if chapter == EXAMPLE_CHAPTER:
+        submit_example_class(course, ROOT / "examples" / "class")  # the README's walkthrough class
+    run = lrcourse(course, "grade", chapter, "--workers", "2", timeout=3600)
+    return GradedChapter(course, chapter, scores(course, chapter), run)
 
 
 __all__ = [
@@ -143,9 +150,9 @@ __all__ = [
     "BROKEN_CHAPTER",
     "EXAMPLES",
     "EXAMPLE_CHAPTER",
-    "GradedCourse",
+    "GradedChapter",
     "NOTEBOOK",
-    "build_graded_course",
+    "build_graded_chapter",
     "lrcourse",
     "student_name",
 ]
