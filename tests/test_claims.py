@@ -1,5 +1,6 @@
-"""Claims of chapters 1-4 that are not checked next to the prose, and properties of the committed solutions
-a student sees: no stray object reprs, every figure with alt text (issue 13)."""
+"""Claims of chapters 1-4 that are not checked next to the prose, properties of the committed solutions
+a student sees: no stray object reprs, every figure with alt text (issue 13), and where chapters 5-6 keep
+the checks that guard their claims (issue 22)."""
 
 import re
 
@@ -43,6 +44,20 @@ def test_every_figure_in_the_solutions_has_alt_text(path):
 def test_setup_cells_do_not_import_the_checker(path):
     setup = next(c for c in nbformat.read(path, as_version=4).cells if c.id == "setup")
     assert "lrcourse.checking" not in setup.source
+
+
+# 6.5 teaches the habit itself: one assert that the logged rates equal a dry run is that section's lesson.
+LESSON_ASSERTS = {"logging-check"}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "source").glob("0[56]*/*.ipynb")), ids=lambda p: p.parent.name)
+def test_ch5_ch6_asserts_sit_in_collapsed_check_cells(path):
+    """The lesson reads as a lesson: an assert that guards a claim sits in a collapsed `*-check` cell."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.metadata.get("jupyter", {}).get("source_hidden"):
+            assert cell.id.endswith("-check"), f"{cell.id}: a collapsed cell is a check cell"
+        elif cell.cell_type == "code" and "nbgrader" not in cell.metadata and cell.id not in LESSON_ASSERTS:
+            assert not re.search(r"^\s*assert\b", cell.source, re.MULTILINE), f"{cell.id}: an assert in a lesson cell"
 
 
 def test_ch1_noise_floor_is_the_limit_of_the_exact_expectation_and_small_rate_proportional():
