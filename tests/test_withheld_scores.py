@@ -6,6 +6,8 @@ gradebook, the export and grades.csv hold no score for that cell. Then the trust
 from __future__ import annotations
 
 import csv
+import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -38,11 +40,12 @@ def graded_notebook():
     return nbformat.v4.new_notebook(cells=[test, answer, written])
 
 
-@pytest.fixture
-def db_url(tmp_path):
+@pytest.fixture(scope="module")
+def empty_gradebook(tmp_path_factory) -> Path:
+    """A gradebook with the chapter's cells and one submission, nothing saved: made once (alembic is slow)."""
     ensure_tools_on_path()  # nbgrader creates the gradebook with alembic, from the venv
-    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    with gradebook(url) as book:
+    path = tmp_path_factory.mktemp("gradebook") / "gradebook.db"
+    with gradebook(f"sqlite:///{path}") as book:
         book.add_assignment("ch")
         book.add_notebook("nb", "ch")
         book.add_grade_cell(TEST, "nb", "ch", max_score=3, cell_type="code")
@@ -51,7 +54,13 @@ def db_url(tmp_path):
             book.add_solution_cell(name, "nb", "ch")
         book.add_student("mallory")
         book.add_submission("ch", "mallory")
-    return url
+    return path
+
+
+@pytest.fixture
+def db_url(empty_gradebook, tmp_path):
+    shutil.copy(empty_gradebook, tmp_path / "gradebook.db")
+    return f"sqlite:///{tmp_path / 'gradebook.db'}"
 
 
 def save(step, db_url):
