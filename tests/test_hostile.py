@@ -3,8 +3,9 @@
 The kernel's view of a test cell can be forged from inside the notebook; the trusted verdicts cannot. Every
 attack with a wrong class scores no more than that wrong class submitted honestly, every attack with a
 correct class keeps full marks, and the honest students graded before and after the attackers keep theirs.
-The submissions `lrcourse grade` refuses (`hostile.REFUSED`: ids that glob or forge rows, links, FIFOs, hard
-links, notebooks costly to read) fail with their reasons and leave no trace in grades.csv.
+The submissions `lrcourse grade` refuses (`hostile.REFUSED`: ids that glob or forge rows, a link as the notebook,
+notebooks costly to read) fail with their reasons and leave no trace in grades.csv; stray links and special
+files beside a notebook (`hostile.STRAYS`) are left out, named in the outcome, and the notebook graded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from lrcourse.grading.spreadsheet import FORMULA_START
 
 from support import hostile
-from support.course import make_course, scores, submit
+from support.course import NOTEBOOK, make_course, scores, submit
 from support.gradedclass import lrcourse
 
 HONEST = {
@@ -50,6 +51,9 @@ def hostile_class(tmp_path_factory):
         path = submit(course, refused.name, hostile.CHAPTER, hostile.answers(refused.answer))
         if refused.make:
             refused.make(course, path)
+    hostile.make_strays(
+        course, submit(course, hostile.STRAYS_STUDENT, hostile.CHAPTER, hostile.answers(hostile.CORRECT))
+    )
     run = lrcourse(course, "grade", hostile.CHAPTER, "--workers", "2", timeout=3600)
     return course, run, scores(course, hostile.CHAPTER)
 
@@ -95,6 +99,23 @@ def test_forged_kernel_results_are_reported_as_overridden(hostile_class):
     assert "The grader checked this cell again outside your notebook" in feedback
 
 
+@pytest.mark.slow
+def test_every_test_cell_holds_its_trusted_score_none_left_withheld(hostile_class):
+    """Autograde saved the kernel's scores as withheld (`withheld_scores`); the trusted verdicts replaced them all."""
+    from lrcourse.grading.course import default_db_url, gradebook
+
+    course, run, graded = hostile_class
+    notebook, checked = NOTEBOOK[hostile.CHAPTER].removesuffix(".ipynb"), 0
+    with gradebook(default_db_url(course)) as book:
+        for record in (course / "autograded").glob(f"*/{hostile.CHAPTER}/.lrcourse-verdicts.json"):
+            student = record.parent.parent.name
+            for name, cell in json.loads(record.read_text())["cells"].items():
+                grade = book.find_grade(name, notebook, hostile.CHAPTER, student)
+                assert (grade.auto_score, grade.needs_manual_grade) == (cell["trusted_score"], False), student
+                checked += 1
+    assert checked >= len(HONEST) + len(hostile.ATTACKS)
+
+
 def csv_rows(path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -109,6 +130,17 @@ def test_a_refused_submission_fails_with_its_reason(hostile_class, refused):
     [row] = [row for row in rows if row["student"] == written]
     assert row["status"] == "failed" and refused.reason in row["reason"], row
     assert refused.name not in graded
+
+
+@pytest.mark.slow
+def test_stray_links_and_special_files_are_left_out_and_the_notebook_graded(hostile_class):
+    course, run, graded = hostile_class
+    student = hostile.STRAYS_STUDENT
+    [row] = [row for row in csv_rows(course / "reports" / f"{hostile.CHAPTER}.csv") if row["student"] == student]
+    assert row["status"] == "graded" and all(reason in row["reason"] for reason in hostile.STRAYS.values()), row
+    assert total(graded[student]) == total(graded["aa-honest-correct"]), run.stdout
+    written = {path.name for where in ("autograded", "feedback") for path in (course / where / student).rglob("*")}
+    assert written and not written & set(hostile.STRAYS), written  # nothing of them copied
 
 
 @pytest.mark.slow
@@ -127,7 +159,7 @@ def test_grades_csv_has_one_quoted_row_per_student_and_no_formula(hostile_class)
     course, run, graded = hostile_class
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     rows = [row for row in csv_rows(course / "grades.csv") if row["assignment"] == hostile.CHAPTER]
-    students = set(HONEST) | {attack.name for attack in hostile.ATTACKS}
+    students = set(HONEST) | {attack.name for attack in hostile.ATTACKS} | {hostile.STRAYS_STUDENT}
     assert sorted(row["student_id"] for row in rows) == sorted(students)
     full = total(graded["aa-honest-correct"])
     assert {row["student_id"]: float(row["score"]) for row in rows if row["student_id"] in HONEST} == {

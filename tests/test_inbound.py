@@ -71,13 +71,12 @@ def read(tmp_path: Path, name: str, limit: int = 1 << 20):
         os.close(inbound)
 
 
-TRAPS = {  # what a submission folder holds -> the reason it is refused
+TRAPS = {  # what a submission folder holds in the notebook's place -> the reason it is refused
     "symlink": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/etc/passwd"), "is a symbolic link"),
     "dev-zero": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/dev/zero"), "is a symbolic link"),
     "fifo": (lambda f: (f / FILE).unlink() or os.mkfifo(f / FILE), "is a FIFO"),
     "hard-link": (lambda f: os.link(f / FILE, f.parent / "elsewhere"), "is a hard link"),
-    "folder": (lambda f: (f / "sub").mkdir(), "is a folder, not a plain file"),
-    "unexpected": (lambda f: (f / "notes.txt").write_text("x"), "is not part of the assignment"),
+    "folder": (lambda f: (f / FILE).unlink() or (f / FILE).mkdir(), "is a folder, not a plain file"),
     "oversized": (lambda f: (f / FILE).write_bytes(b" " * (2 << 20)), "is larger than 1 MB"),
     "thousands": (lambda f: [(f / f"{i}.txt").touch() for i in range(1000)], "holds 1001 entries"),
     "no-notebook": (lambda f: (f / FILE).unlink(), "no notebook of the assignment"),
@@ -85,12 +84,55 @@ TRAPS = {  # what a submission folder holds -> the reason it is refused
 
 
 @pytest.mark.parametrize("trap", TRAPS)
-def test_a_submission_holding_anything_but_plain_files_is_refused(tmp_path, trap):
+def test_a_notebook_that_is_not_a_plain_file_of_the_students_is_refused(tmp_path, trap):
     folder, name = inbound_folder(tmp_path)
     make, reason = TRAPS[trap]
     make(folder)
     with pytest.raises(Refused, match=reason):
         read(tmp_path, name)
+
+
+def hard_link_elsewhere(path: Path) -> None:
+    """`path` and a name outside the submission for one file (a file of someone else's, shared)."""
+    (path.parent.parent / "elsewhere").write_text("x")
+    os.link(path.parent.parent / "elsewhere", path)
+
+
+STRAYS = {  # an entry beside the notebook -> the reason it is left out
+    "notes.txt": (lambda p: p.symlink_to("/etc/passwd"), "'notes.txt' is a symbolic link, not a plain file"),
+    "zero": (lambda p: p.symlink_to("/dev/zero"), "'zero' is a symbolic link, not a plain file"),
+    ".~lock.x#": (lambda p: os.mkfifo(p), "'.~lock.x#' is a FIFO, not a plain file"),
+    "kept.txt": (hard_link_elsewhere, "'kept.txt' is a hard link (2 names for one file)"),
+    ".ipynb_checkpoints": (lambda p: p.mkdir(), "'.ipynb_checkpoints' is a folder, not a plain file"),
+    "draft.py": (lambda p: p.write_text("x"), f"'draft.py' is not part of the assignment (expected {FILE})"),
+    "timestamp.txt": (lambda p: p.write_bytes(b"9" * (65 << 10)), "'timestamp.txt' is larger than 0.0625 MB"),
+}
+
+
+def test_stray_entries_are_left_out_with_their_reasons_and_the_notebook_read(tmp_path):
+    """A lock file, a checkpoints folder, a link, a FIFO: none opened or copied, none costs the notebook."""
+    folder, name = inbound_folder(tmp_path)
+    for entry, (make, _) in STRAYS.items():
+        make(folder / entry)
+    submission = read(tmp_path, name)
+    assert submission.files == {FILE: b'{"cells": []}'}
+    assert sorted(submission.skipped) == sorted(reason for _, reason in STRAYS.values()), submission.skipped
+
+
+def test_collect_takes_the_notebook_and_reports_what_it_left_out(tmp_path):
+    course, exchange = exchange_course(tmp_path)
+    folder, name = inbound_folder(exchange.inbound)
+    os.mkfifo(folder / "data.csv")
+    (folder / "solution.txt").symlink_to(course / "source" / CHAPTER / FILE)
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [name] and not result.refused, result
+    assert sorted(row["reason"] for row in result.skipped) == [
+        "'data.csv' is a FIFO, not a plain file",
+        "'solution.txt' is a symbolic link, not a plain file",
+    ]
+    written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
+    assert sorted(os.listdir(written)) == [FILE, "timestamp.txt"]
+    assert f"left out of {name!r}: 'data.csv' is a FIFO" in summary(result)
 
 
 def test_a_future_timestamp_is_refused_and_an_honest_submission_read_with_the_kernels_time(tmp_path):

@@ -128,3 +128,53 @@ def test_comm_messages_are_dropped_without_logging_their_target(caplog):
     with caplog.at_level("DEBUG"):
         assert run.handle_comm_msg([], message, 0) is None
     assert "t" * 1000 not in caplog.text
+
+
+def reaches(socket, identity: bytes, seconds: float) -> bool:
+    """Whether a kernel's ROUTER socket can deliver a message to the grader's client within `seconds`."""
+    import time
+
+    import zmq
+
+    socket.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a message to no connected peer raises instead of vanishing
+    end = time.monotonic() + seconds
+    while True:
+        try:
+            socket.send_multipart([identity, b"x" * 1000], zmq.NOBLOCK)
+            return True
+        except zmq.ZMQError:
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.01)
+
+
+def test_the_kernel_reaches_the_grader_only_on_the_channels_it_reads(tmp_path):
+    """stdin and control are never read: not connected, so nothing the kernel sends on them is held. (A fake
+    kernel's sockets: the kernel is the student's, it can send what it likes on any channel it has.)"""
+    import zmq
+
+    from lrcourse.grading.sandbox.kernel_client import CONTROL_KB, manager_context
+
+    context = zmq.Context()
+    channels = ("shell", "iopub", "stdin", "control", "hb")
+    kinds = {"iopub": zmq.PUB, "hb": zmq.REP}
+    kernel = {channel: context.socket(kinds.get(channel, zmq.ROUTER)) for channel in channels}
+    info = {"transport": "ipc", "ip": str(tmp_path / "k")}
+    for port, channel in enumerate(channels, start=1):
+        kernel[channel].bind(f"ipc://{tmp_path / 'k'}-{port}")
+        info[f"{channel}_port"] = port
+    client = BoundedKernelClient()
+    client.load_connection_info(info)
+    client.start_channels()  # nbclient asks for every channel
+    try:
+        identity = client.session.bsession  # the client's identity on shell, stdin and control alike
+        assert reaches(kernel["shell"], identity, 5)  # the control: a channel the grader reads is reached
+        assert not reaches(kernel["stdin"], identity, 0.5) and not reaches(kernel["control"], identity, 0.2)
+    finally:
+        client.stop_channels()
+        context.destroy(linger=0)
+    assert client._stdin_channel is None and client._control_channel is None  # stopping connected none either
+    manager = manager_context()  # the manager's control socket: one small message at most
+    control = manager.socket(zmq.DEALER)
+    assert (control.getsockopt(zmq.RCVHWM), control.getsockopt(zmq.MAXMSGSIZE)) == (1, CONTROL_KB << 10)
+    manager.destroy(linger=0)

@@ -6,7 +6,8 @@ solutions) and reads FIFOs and devices. Here each inbound folder of the assignme
 `inbound` (owner, name, kinds of files, sizes), each student's newest accepted submission is written to
 `submitted/<id>/<assignment>/` with the time the kernel recorded as its `timestamp.txt` (nbgrader's late
 penalty reads it), and every refusal is reported with its reason, on the terminal and in
-`reports/collect-<assignment>.json`.
+`reports/collect-<assignment>.json`. A stray entry beside the notebook (a lock file, a checkpoints folder, a
+link) is left out, not copied, and reported the same way, with the submission collected without it.
 
 The exchange's root is writable by every student, so the course's folder in it and its inbound folder are
 trusted only when reached without a symbolic link and owned by the collecting user or root; else collect
@@ -55,6 +56,7 @@ class Collected:
     collected: list[dict] = field(default_factory=list)  # {student, submission, time}
     refused: list[dict] = field(default_factory=list)  # {submission, reason}
     superseded: list[dict] = field(default_factory=list)  # older accepted submissions of a student
+    skipped: list[dict] = field(default_factory=list)  # {submission, reason}: stray entries of a collected one
 
 
 def exchange_of(course: Path) -> Exchange:
@@ -172,6 +174,7 @@ def _collect_student(
             result.collected.append(
                 {"student": submission.student, "submission": submission.name, "time": _stamp(submission)}
             )
+            result.skipped += [{"submission": submission.name, "reason": reason} for reason in submission.skipped]
         submission.files = {}
         result.superseded += [{"submission": s.name} for s in submissions[index + 1 :]]
         return
@@ -245,8 +248,9 @@ def summary(result: Collected) -> str:
     """What the terminal shows: one line per collected student and per refusal (names escaped)."""
     lines = [f"collected {row['student']!r} from {row['submission']!r} ({row['time']})" for row in result.collected]
     lines += [f"refused {row['submission']!r}: {row['reason']}" for row in result.refused]
+    lines += [f"left out of {row['submission']!r}: {row['reason']}" for row in result.skipped]
     lines.append(
         f"{result.assignment}: {len(result.collected)} collected, {len(result.refused)} refused, "
-        f"{len(result.superseded)} older submissions skipped"
+        f"{len(result.superseded)} older submissions skipped, {len(result.skipped)} stray entries left out"
     )
     return "\n".join(lines)

@@ -9,9 +9,14 @@ classmate's forgery or a trap for the instructor's account that collects it. A s
   14 hours ahead of UTC: that time only guards against names from the future, the trusted time is the kernel's);
 - the folder and every entry in it are owned by the OS user whose name is the id (`pwd.getpwnam`): the
   kernel, not the student, says who made it;
-- every entry is a plain file with one name (no symbolic or hard link, FIFO, socket, device or folder),
-  named as one of the assignment's notebooks or nbgrader's own `timestamp.txt` / `submission_secret.txt`,
-  and within its size limit.
+- every notebook of the assignment in it is a plain file with one name (no symbolic or hard link, FIFO,
+  socket, device or folder) within its size limit, and there is at least one.
+
+Any other entry that is not such a plain file of the student's, named as nbgrader's own `timestamp.txt` /
+`submission_secret.txt` (a stray: an editor's lock file, a `.ipynb_checkpoints` folder, a link, a FIFO, a
+classmate's file) is skipped, never opened nor copied, and the reason is kept (`Submission.skipped`) for
+the instructor: a stray costs the student nothing, and the notebook is collected. A notebook that is not
+such a file refuses the submission (the student's earlier accepted one, if any, is taken instead).
 
 Checking (`check_submission`) reads no file's bytes, so every submission of a class can be checked while
 only the one collected per student is read (`read_files`). Reading never follows a link and never leaves the
@@ -62,6 +67,7 @@ class Submission:
     folder: os.stat_result
     entries: dict[str, os.stat_result] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # why each stray entry was left out
 
 
 def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime, datetime.timedelta]:
@@ -124,36 +130,48 @@ def check_submission(
     try:
         opened = os.fstat(folder)
         _same(opened, seen, "the submission folder")
-        entries = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
+        entries, skipped = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
     finally:
         os.close(folder)
     if not any(entry in notebooks for entry in entries):
         raise Refused(f"no notebook of the assignment ({', '.join(sorted(notebooks))}) in it")
     newest = max(st.st_ctime_ns for st in [opened, *entries.values()])
     time = datetime.datetime.fromtimestamp(newest / 1e9, datetime.UTC).replace(tzinfo=None)
-    return Submission(name, student, time, uid, opened, entries)
+    return Submission(name, student, time, uid, opened, entries, skipped=skipped)
 
 
 def _check_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
-    """Every entry's stat; Refused naming every entry that is not a plain file of the student's within its limit."""
+    """The stat of every entry to collect, and why each stray was skipped; Refused naming every notebook that is
+    not a plain file of the student's within its limit."""
     entries = sorted(os.listdir(folder))
     if len(entries) > MAX_ENTRIES:  # an assignment has a few files: do not check thousands one by one
         raise Refused(f"the folder holds {len(entries)} entries (an assignment has at most {MAX_ENTRIES})")
-    problems, checked = [], {}
+    problems, skipped, checked = [], [], {}
     for entry in entries:
         try:
-            checked[entry] = os.stat(entry, dir_fd=folder, follow_symlinks=False)
-            _check_entry(checked[entry], repr(entry), uid, student)
-            if entry not in notebooks and entry not in NBGRADER_FILES:
-                raise Refused(f"{entry!r} is not part of the assignment (expected {', '.join(sorted(notebooks))})")
-            limit = max_notebook_bytes if entry in notebooks else SMALL_FILE_BYTES
-            if checked[entry].st_size > limit:
-                raise Refused(f"{entry!r} is larger than {limit / (1 << 20):g} MB")
+            checked[entry] = _check_file(folder, entry, uid, student, notebooks, max_notebook_bytes)
         except Refused as problem:
-            problems.append(str(problem))
+            checked.pop(entry, None)
+            (problems if entry in notebooks else skipped).append(str(problem))
     if problems:
-        raise Refused("; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
-    return checked
+        raise Refused("; ".join(problems))  # at most one per notebook of the assignment
+    return checked, skipped
+
+
+def _check_file(folder: int, entry: str, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
+    """The stat of an entry to collect; Refused if it is not a plain file of the student's, of the assignment,
+    within its limit."""
+    try:
+        seen = os.stat(entry, dir_fd=folder, follow_symlinks=False)
+    except OSError as error:  # removed meanwhile, or a name the file system will not look up
+        raise Refused(f"{entry!r} cannot be read: {error.strerror}") from None
+    _check_entry(seen, repr(entry), uid, student)
+    if entry not in notebooks and entry not in NBGRADER_FILES:
+        raise Refused(f"{entry!r} is not part of the assignment (expected {', '.join(sorted(notebooks))})")
+    limit = max_notebook_bytes if entry in notebooks else SMALL_FILE_BYTES
+    if seen.st_size > limit:
+        raise Refused(f"{entry!r} is larger than {limit / (1 << 20):g} MB")
+    return seen
 
 
 def read_files(inbound_fd: int, submission: Submission) -> dict[str, bytes]:

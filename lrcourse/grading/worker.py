@@ -3,13 +3,14 @@
 nbgrader's import and set-up, the kernel zygote (the students' notebooks) and the answers' zygotes (the
 trusted verdicts) are paid once per worker, outside the students' time budgets. For each student, within one
 time budget (`Limits.student_seconds`, for the notebook run and the trusted verdicts together: a student who
-reaches it is graded as far as they got, with the reason), the worker runs nbgrader's autograde (exactly
-what `nbgrader autograde` runs), then decides every autograded test cell again outside the student's kernel
-and writes those scores into the gradebook (`verdicts`: the kernel's own results are only the student's
-messages) with the late penalty computed from them (`late`), then generates the feedback; the student is
-marked done only if all of it worked. A student whose
-notebook run fails in the kernel (a crash, a time-out) still gets the trusted verdicts, with the kernel's
-failure as the reason.
+reaches it is graded as far as they got, with the reason), the worker runs nbgrader's autograde (what
+`nbgrader autograde` runs, except that the kernel's test-cell scores are saved as withheld, never as grades:
+`withheld_scores`, so a run stopped at any point leaves no score the kernel chose; and the submission's
+stray links and special files are ignored: `intake.strays`), then decides every autograded test cell again
+outside the student's kernel and writes those scores into the gradebook (`verdicts`: the kernel's own
+results are only the student's messages) with the late penalty computed from them (`late`), then generates
+the feedback; the student is marked done only if all of it worked. A student whose notebook run fails in
+the kernel (a crash, a time-out) still gets the trusted verdicts, with the kernel's failure as the reason.
 
 Everything a worker holds is in its `Worker`. The process pool calls module functions, so the worker
 process keeps its one `Worker` in `_worker`, set by `start` (the pool's initializer) and read by
@@ -62,6 +63,7 @@ class Worker:
     limits: object  # limits.Limits: the sandbox's, and each student's time budget
     hidden_in_kernel: bool = False  # c.Lrcourse.feedback_shows_hidden_tests: nbgrader's way, hidden tests in the kernel
     exercises: dict = field(default_factory=dict)  # assignment -> verdicts.Exercise, read once
+    ignored: list = field(default_factory=list)  # the course's nbgrader ignore globs (c.CourseDirectory.ignore)
 
     @classmethod
     def open(cls, course: Path, db_url: str, sandboxed: bool = True) -> Worker:
@@ -73,6 +75,7 @@ class Worker:
         from lrcourse.grading.sandbox.limits import Limits
         from lrcourse.grading.sanitize import show_safely
         from lrcourse.grading.verdicts import Judge
+        from lrcourse.grading.withheld_scores import withhold_kernel_scores
 
         config = course_config(course, db_url)
         show_safely(config)  # the feedback is sanitized whatever the course's configuration says
@@ -80,6 +83,7 @@ class Worker:
         if not hidden_in_kernel:
             keep_hidden_tests_out_of_the_kernel(config)
         use_capped_execute(config)  # what a kernel prints is kept only up to the caps, whatever it prints
+        withhold_kernel_scores(config)  # only the trusted verdicts write a test cell's score
         api = NbGraderAPI(config=config)
         limits = Limits.from_config(config)  # without the sandbox, its wall clock still holds
         kernels = Kernels(KernelZygote(limits if sandboxed else None), limits)
@@ -87,7 +91,7 @@ class Worker:
         # sandbox, unless --no-sandbox).
         use_forked_kernels(kernels)
         judge = Judge(limits if sandboxed else None)
-        return cls(course, db_url, api, judge, kernels, limits, hidden_in_kernel)
+        return cls(course, db_url, api, judge, kernels, limits, hidden_in_kernel, ignored=list(api.coursedir.ignore))
 
     def close(self) -> None:
         """Close the zygotes: their sandboxes' processes, folders and cgroups."""
@@ -110,6 +114,7 @@ class Worker:
         # Read before the student's kernel runs: nothing it writes can change what is judged.
         submitted = next((self.course / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"), None)
         answers = submitted_answers(submitted, set(exercise.answers)) if submitted else []
+        left_out = self.leave_out_strays(student, assignment)
         result = self.api.autograde(assignment, student, force=True, create=True)
         in_kernel_failure = "" if result.get("success") else _first_error(result)
         limit = self.kernels.limit_hit(self.course / "autograded" / student / assignment)
@@ -124,6 +129,7 @@ class Worker:
             reason = in_kernel_failure or f"trusted verdicts: {type(error).__name__}: {error}"
             return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
         notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
+        notes += left_out
         if decided.out_of_time:
             notes.append(
                 f"{budget_text(self.limits)} ran out: {len(decided.out_of_time)} of {len(decided.cells)} test "
@@ -150,6 +156,16 @@ class Worker:
             overridden=decided.overridden,
         )
 
+    def leave_out_strays(self, student: str, assignment: str) -> list[str]:
+        """Tell nbgrader to ignore the submission's links and special files (`intake.strays`): it would copy
+        them following links, or hang on a FIFO. Their reasons, for the student's outcome."""
+        import glob
+
+        found = intake.strays(self.course / "submitted" / student / assignment)
+        names = sorted({glob.escape(os.path.basename(path)) for path in found})  # nbgrader matches base names
+        self.api.coursedir.ignore = [*self.ignored, *names]
+        return list(found.values())
+
     def ready(self, exercise) -> None:
         """The zygotes this student needs, (re)started before the student's time budget starts: the grader's
         own start-up is not charged to a student. (A zygote that cannot start fails later, as it always did.)"""
@@ -172,22 +188,24 @@ class Worker:
         """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
         from lrcourse.grading import late, verdicts
         from lrcourse.grading.sandbox.answer_zygote import GraderFault
+        from lrcourse.grading.withheld_scores import in_kernel_scores, set_trusted_score
 
         budget = budget_text(self.limits)
         try:
             decided = self.judge.decide(exercise, answers, deadline, budget)
         except GraderFault:  # e.g. the zygote was stopped from outside: once more with a fresh one
             decided = self.judge.decide(exercise, answers, deadline, budget)
+        folder = self.course / "autograded" / student / assignment
+        in_kernel = in_kernel_scores(folder / (exercise.notebook + ".ipynb"))  # autograde withheld them
         with gradebook(self.db_url) as book:
             for name, verdict in decided.cells.items():
                 grade = book.find_grade(name, exercise.notebook, assignment, student)
-                verdict.in_kernel_score = grade.auto_score
+                verdict.in_kernel_score = in_kernel.get(name)
                 if self.hidden_in_kernel:  # the kernel ran what the trusted verdict ran
                     verdict.visible_score = verdict.trusted_score
-                grade.auto_score = verdict.trusted_score
+                set_trusted_score(grade, verdict.trusted_score)
             book.db.commit()
             late.assign_penalties(book, self.api.config, assignment, student)  # from the trusted score
-        folder = self.course / "autograded" / student / assignment
         folder.mkdir(parents=True, exist_ok=True)
         verdicts.write(folder, decided)
         verdicts.annotate(folder / (exercise.notebook + ".ipynb"), decided)
@@ -196,10 +214,12 @@ class Worker:
     def zero_autograded(self, exercise, assignment: str, student: str) -> None:
         from nbgrader.api import MissingEntry
 
+        from lrcourse.grading.withheld_scores import set_trusted_score
+
         try:
             with gradebook(self.db_url) as book:
                 for test in exercise.tests:
-                    book.find_grade(test.name, exercise.notebook, assignment, student).auto_score = 0.0
+                    set_trusted_score(book.find_grade(test.name, exercise.notebook, assignment, student), 0.0)
                 book.db.commit()
         except MissingEntry:
             pass

@@ -1,9 +1,19 @@
-"""The grader's end of a student's kernel: a ZeroMQ client that never holds a large message.
+"""The grader's end of a student's kernel: ZeroMQ sockets that never hold much of what the kernel sends.
 
-One message from the kernel is at most `MESSAGE_MB`, and at most `QUEUED_MESSAGES` wait to be read: ZeroMQ
-drops the connection on a larger message, so it is never held in the grader's memory, and drops messages past
-the queue; the notebook's run then stops, as a failure. An honest kernel never comes near either: its streams
-pass on little more than the output caps, in small messages (`kernel_output`).
+The kernel is the student's process: it can send anything, on any channel it knows the grader's address on.
+So the grader connects only the channels it reads, and bounds what each socket may hold:
+
+- **shell and iopub** (`BoundedKernelClient`), read all the while a cell runs: one message is at most
+  `MESSAGE_MB` and at most `QUEUED_MESSAGES` wait to be read. ZeroMQ drops the connection on a larger message,
+  so it is never held in the grader's memory; past the queue, ZeroMQ stops reading from the kernel, and what
+  the kernel sends waits in its own (sandboxed) memory. An honest kernel never comes near either: its streams
+  pass on little more than the output caps, in small messages (`kernel_output`).
+- **stdin, control and heartbeat** are never connected by the client: nbclient never reads them (input is
+  refused, the kernel's liveness is its process's), and a socket that is never read would hold whatever the
+  kernel queued on it (up to `QUEUED_MESSAGES` of `MESSAGE_MB` each) until the notebook's run ends. A message
+  the kernel addresses to a channel that is not connected is dropped by its own socket.
+- **the manager's control socket** (`manager_context`), which sends the shutdown request and never reads a
+  reply, holds at most one message of `CONTROL_KB`.
 """
 
 from __future__ import annotations
@@ -14,16 +24,46 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from traitlets import default
 
 MESSAGE_MB = 16  # one message from a kernel (one print, one image), before any cap is applied
-QUEUED_MESSAGES = 100  # messages ZeroMQ holds for the grader before the kernel's are dropped
+QUEUED_MESSAGES = 100  # messages ZeroMQ holds for the grader before it stops reading the kernel's
+CONTROL_KB = 64  # one message on the manager's control socket, which is never read
+
+
+def bounded_context(message_bytes: int, queued: int) -> zmq.asyncio.Context:
+    """A ZeroMQ context whose sockets hold at most `queued` messages of at most `message_bytes` each."""
+    context = zmq.asyncio.Context()
+    context.setsockopt(zmq.MAXMSGSIZE, message_bytes)  # a larger message drops the connection
+    context.setsockopt(zmq.RCVHWM, queued)
+    return context
+
+
+def manager_context() -> zmq.asyncio.Context:
+    """The context of a kernel manager's own control socket (it sends requests and reads nothing)."""
+    return bounded_context(CONTROL_KB << 10, 1)
 
 
 class BoundedKernelClient(AsyncKernelClient):
-    """A kernel client whose sockets refuse any message over MESSAGE_MB (ZeroMQ drops the connection)."""
+    """A kernel client that connects only shell and iopub, each bounded (see the module's text)."""
 
     @default("context")
     def _context_default(self) -> zmq.asyncio.Context:
         self._created_context = True
-        context = zmq.asyncio.Context()
-        context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_MB * 2**20)
-        context.setsockopt(zmq.RCVHWM, QUEUED_MESSAGES)  # at most this many messages wait in memory
-        return context
+        return bounded_context(MESSAGE_MB << 20, QUEUED_MESSAGES)
+
+    def start_channels(self, shell=True, iopub=True, stdin=True, hb=True, control=True) -> None:
+        """Only the channels the grader reads, whatever the caller asks for."""
+        super().start_channels(shell=shell, iopub=iopub, stdin=False, hb=False, control=False)
+
+    def stop_channels(self) -> None:
+        """Stop the channels that were started (jupyter_client's would connect the others, to stop them)."""
+        started = (
+            self._shell_channel,
+            self._iopub_channel,
+            self._stdin_channel,
+            self._hb_channel,
+            self._control_channel,
+        )
+        for channel in started:
+            if channel is not None and channel.is_alive():
+                channel.stop()
+        if self._created_context and not self.context.closed:
+            self.context.destroy(linger=100)

@@ -30,7 +30,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 from lrcourse.grading.sandbox.bwrap import Sandbox
-from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient
+from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient, manager_context
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
 from lrcourse.grading.sandbox.zygote import spawn
@@ -284,6 +284,11 @@ class ForkedKernelManager(AsyncKernelManager):
     @default("client_factory")
     def _bounded_client(self):
         return BoundedKernelClient  # no message from the kernel is larger than kernel_client.MESSAGE_MB
+
+    @default("context")
+    def _bounded_context(self):
+        self._created_context = True
+        return manager_context()  # its control socket is never read: it holds one small message at most
 
     async def _async_pre_start_kernel(self, **kw):
         folder = Path(kw.get("cwd") or os.getcwd()).resolve()
