@@ -67,14 +67,10 @@ def test_cells(chapter: str) -> list[str]:
     """The whole test cells of a source notebook, hidden tests included."""
     import nbformat
 
+    from lrcourse import cells
+
     [path] = sorted((ROOT / "source" / chapter).glob("*.ipynb"))
-    return [
-        cell.source
-        for cell in nbformat.read(path, as_version=4).cells
-        if cell.cell_type == "code"
-        and cell.metadata.get("nbgrader", {}).get("grade")
-        and not cell.metadata["nbgrader"].get("solution")
-    ]
+    return [cell.source for cell in nbformat.read(path, as_version=4).cells if cells.is_test(cell)]
 
 
 def every_case() -> dict[str, list[dict]]:

@@ -10,6 +10,11 @@ A chapter's notebook has four kinds of code cell that matter here:
   student sees and the kernel runs: the cell without the lines between `### BEGIN HIDDEN TESTS` and
   `### END HIDDEN TESTS`, as nbgrader's ClearHiddenTests leaves it (lines after the hidden block stay).
 
+Besides these, a *written answer* is a markdown cell the student writes and a human grades (nbgrader
+solution and graded); every nbgrader solution cell, code or written, is a cell the learner writes in.
+A cell's name is nbgrader's grade_id: `grade_id` falls back to the cell's own id (an answer found in a
+submission whose metadata was lost), `nbgrader_id` does not (only what nbgrader itself graded or recorded).
+
 Cells are read as plain dicts (a notebook's JSON or nbformat's nodes, which are dicts), and defensively:
 a submitted notebook is the student's file and may hold anything.
 """
@@ -25,15 +30,29 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def source(cell: dict) -> str:
     """A cell's text (JSON keeps it as a list of lines or one string)."""
-    text = cell.get("source", "")
+    text = _dict(cell).get("source", "")
     return "".join(text) if isinstance(text, list) else str(text)
 
 
+def nbgrader_id(cell: dict) -> str | None:
+    """nbgrader's name of a cell (its grade_id), or None: a cell nbgrader does not know has none."""
+    return _text(_nbgrader(cell).get("grade_id"))
+
+
 def grade_id(cell: dict) -> str | None:
-    """nbgrader's name of a cell (its grade_id), else the cell's own id."""
-    return _dict(_dict(cell.get("metadata")).get("nbgrader")).get("grade_id", cell.get("id"))
+    """nbgrader's name of a cell (its grade_id), else the cell's own id (None if neither is a string)."""
+    return nbgrader_id(cell) or _text(_dict(cell).get("id"))
+
+
+def grade_ids(notebook_cells: list) -> list[str]:
+    """nbgrader's names of a notebook's cells, in notebook order (the order its items are shown in)."""
+    return [name for name in map(nbgrader_id, notebook_cells) if name]
 
 
 def is_code(cell) -> bool:
@@ -41,23 +60,38 @@ def is_code(cell) -> bool:
 
 
 def _nbgrader(cell: dict) -> dict:
-    return _dict(_dict(cell.get("metadata")).get("nbgrader"))
+    return _dict(_dict(_dict(cell).get("metadata")).get("nbgrader"))
 
 
 def _lrcourse(cell: dict) -> dict:
-    return _dict(_dict(cell.get("metadata")).get("lrcourse"))
+    return _dict(_dict(_dict(cell).get("metadata")).get("lrcourse"))
 
 
 def is_context(cell: dict) -> bool:
     return is_code(cell) and (cell.get("id") == "setup" or bool(_lrcourse(cell).get("context")))
 
 
+def is_graded(cell: dict) -> bool:
+    """A cell nbgrader gives points for: a test cell or a written answer."""
+    return bool(_nbgrader(cell).get("grade"))
+
+
+def is_solution(cell: dict) -> bool:
+    """A cell the learner writes in: an answer cell or a written answer (nbgrader's solution cells)."""
+    return bool(_nbgrader(cell).get("solution"))
+
+
 def is_answer(cell: dict) -> bool:
-    return is_code(cell) and bool(_nbgrader(cell).get("solution")) and not _nbgrader(cell).get("grade")
+    return is_code(cell) and is_solution(cell) and not is_graded(cell)
 
 
 def is_test(cell: dict) -> bool:
-    return is_code(cell) and bool(_nbgrader(cell).get("grade")) and not _nbgrader(cell).get("solution")
+    return is_code(cell) and is_graded(cell) and not is_solution(cell)
+
+
+def is_written_answer(cell: dict) -> bool:
+    """A markdown cell the learner writes and a human grades (nbgrader's solution and graded)."""
+    return _dict(cell).get("cell_type") == "markdown" and is_solution(cell) and is_graded(cell)
 
 
 def uses_schedulers(cell: dict) -> bool:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import nbformat
 
+from lrcourse import cells
 from lrcourse.workspace import RELEASE, ROOT, SOLUTIONS_LINK, beside_path, pending_updates
 
 START = "START.md"
@@ -48,11 +49,7 @@ def estimated_time(intro: str) -> str:
 
 def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:
     """grade_id -> source of every cell the learner writes in (code and written answers)."""
-    return {
-        cell.metadata["nbgrader"]["grade_id"]: cell.source
-        for cell in notebook.cells
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
-    }
+    return {cells.grade_id(cell): cell.source for cell in notebook.cells if cells.is_solution(cell)}
 
 
 def answered(release: Path, mine: Path) -> tuple[list[str], list[str]]:

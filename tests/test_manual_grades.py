@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from lrcourse import cells
 from lrcourse.grading.results import PENDING
 
 from support.classresults import read_csv
@@ -32,8 +33,7 @@ def test_the_written_answers_are_manually_graded_cells_with_a_hidden_rubric():
     source = nbformat.read(ROOT / "source" / CHAPTER / NOTEBOOK[CHAPTER], as_version=4)
     release = nbformat.read(ROOT / "notebooks" / CHAPTER / NOTEBOOK[CHAPTER], as_version=4)
     for name, cell in written_cells(source).items():
-        meta = cell.metadata["nbgrader"]
-        assert cell.cell_type == "markdown" and meta["grade"] and meta["solution"] and meta["points"] == 2, name
+        assert cells.is_written_answer(cell) and cell.metadata["nbgrader"]["points"] == 2, name
         assert "### BEGIN SOLUTION" in cell.source and "Rubric" in cell.source
         student = written_cells(release)[name]
         assert "Rubric" not in student.source and "BEGIN SOLUTION" not in student.source, name

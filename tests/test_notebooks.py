@@ -7,6 +7,7 @@ import shutil
 import nbformat
 import pytest
 
+from lrcourse import cells
 from lrcourse.build import execute, generate_release, source_notebooks
 
 from conftest import ROOT, code_and_markdown, nbgrader_meta, read
@@ -165,14 +166,10 @@ def test_student_notebook_runs_headless_failing_only_in_exercise_tests(path):
     """An untouched student notebook runs top to bottom; the only errors are the exercises' own test
     cells (their answers are still `raise NotImplementedError()`)."""
     notebook = execute(read(released(path)), cwd=released(path).parent, allow_errors=True)
-    grade_cells = {
-        c.id for c in notebook.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
-    }
+    grade_cells = {c.id for c in notebook.cells if cells.is_code(c) and cells.is_graded(c)}
     # a prediction's answer cell is only an assignment: unanswered, it raises NotImplementedError itself
     predictions = {
-        c.id
-        for c in notebook.cells
-        if c.metadata.get("nbgrader", {}).get("solution") and "raises-exception" in c.metadata.get("tags", [])
+        c.id for c in notebook.cells if cells.is_solution(c) and "raises-exception" in c.metadata.get("tags", [])
     }
     failing = errors(notebook)
     assert all(failing.pop(cell).startswith("NotImplementedError") for cell in predictions & set(failing))
@@ -188,11 +185,11 @@ def test_every_cell_that_fails_in_the_student_version_may_raise(path):
     untagged = [
         cell.get("id")
         for cell in read(path).cells
-        if cell.cell_type == "code"
-        and cell.metadata.get("nbgrader", {}).get("grade")
+        if cells.is_code(cell)
+        and cells.is_graded(cell)
         and "raises-exception" not in cell.metadata.get("tags", [])
         and (
-            not cell.metadata["nbgrader"].get("solution")
+            not cells.is_solution(cell)
             or "NotImplementedError" in cell.source
             or "raise NotImplementedError" in cell.source
         )

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from lrcourse import examples
+from lrcourse import cells, examples
 from lrcourse.build import generate_release
 from lrcourse.start_page import SCORES, start_page
 from lrcourse.workspace import RECORD, SOLUTIONS_LINK, describe, update_workspace
@@ -34,7 +34,7 @@ def digests(folder: Path) -> dict:
 
 def answer(path: Path, grade_id: str = "largest_stable_lr", source: str = ANSWER) -> None:
     notebook = nbformat.read(path, as_version=4)
-    next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source = source
+    next(c for c in notebook.cells if cells.nbgrader_id(c) == grade_id).source = source
     nbformat.write(notebook, path)
 
 

@@ -40,7 +40,7 @@ from lrcourse.checking.fit_steps import (
     observe_fit_steps,
 )
 from lrcourse.checking.guard import SCHEDULER_MODULE, SECONDS_PER_CASE, Guard, StudentTimeout, case_seconds
-from lrcourse.checking.observe import OBSERVERS, RemoteTarget, decode_observation, observe
+from lrcourse.checking.observe import OBSERVERS, RemoteTarget, decode_observation, observe, observer_seconds
 from lrcourse.checking.preview import preview
 from lrcourse.checking.range_test import (
     RANGE_KEYS,
@@ -95,6 +95,7 @@ __all__ = [
     "observe_fit_steps",
     "observe_range_test",
     "observe_scheduler",
+    "observer_seconds",
     "passed",
     "preview",
 ]

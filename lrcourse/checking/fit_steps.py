@@ -12,7 +12,7 @@ from typing import NamedTuple
 from lrcourse import wire
 from lrcourse.checking.expect import LOSS_TOLERANCE, close, expect
 from lrcourse.checking.expected import ExpectedValues
-from lrcourse.checking.guard import Guard
+from lrcourse.checking.guard import TRAINING_SECONDS, Guard
 from lrcourse.checking.observe import observe, observer
 from lrcourse.fixtures import optimizer_steps, steps_fixture
 from lrcourse.tolerances import LOSS_ATOL
@@ -22,7 +22,7 @@ ORDER_WARNING = "before `optimizer.step()`"
 STEP_KEYS = ("lr", "loss", "val_loss")
 
 
-@observer("fit_steps")
+@observer("fit_steps", seconds=TRAINING_SECONDS)
 def observe_fit_steps(fit, payload: dict) -> dict:
     """Run the student's `fit_per_step` on the digits with a fresh model, an optimizer and a per-step scheduler;
     record what it returns, the rate each optimizer step used, and how often the scheduler was stepped."""
@@ -33,7 +33,7 @@ def observe_fit_steps(fit, payload: dict) -> dict:
         "order_warning": False,
         "timeout": False,
         "error": None,
-        "seconds": 30.0,
+        "seconds": TRAINING_SECONDS,
     }
     with one_thread():
         model, optimizer, scheduler, batches, val_set = steps_fixture(payload)

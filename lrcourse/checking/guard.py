@@ -19,6 +19,7 @@ from lrcourse import wire
 
 SCHEDULER_MODULE = "torch.optim.lr_scheduler"
 SECONDS_PER_CASE = 3.0
+TRAINING_SECONDS = 30.0  # a whole training run of chapters 5 and 6 (an epoch or a range test on the digits)
 
 
 class StudentTimeout(BaseException):

@@ -4,8 +4,9 @@ Every check has two halves. An *observer* runs the student's code and records wh
 (`lrcourse.wire`); a *judge* compares that with PyTorch where the judge runs. `observe` is the seam: for a
 name of the kernel's own it runs the observer right here; for a `RemoteTarget` (a stand-in the grader makes
 for a name that lives in the student's process) it asks that process, which runs the same observer by
-name (`OBSERVERS`). Either way the judge gets the observations decoded by `decode_observation`, so the
-student's process can send nothing but data to compare.
+name (`OBSERVERS`), waiting at most the seconds that observer declared (`observer_seconds`). Either way
+the judge gets the observations decoded by `decode_observation`, so the student's process can send
+nothing but data to compare.
 """
 
 from __future__ import annotations
@@ -13,20 +14,36 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lrcourse import wire
+from lrcourse.checking.guard import seconds_per_case
 from lrcourse.checking.self_contained import expect_self_contained
 
 # Observer name -> observer, as the student's process runs them on request; filled by `@observer`.
 OBSERVERS: dict[str, Callable[[object, dict], dict]] = {}
+# Observer name -> its budget in seconds for a request's payload; filled by `@observer`.
+BUDGETS: dict[str, Callable[[dict], float]] = {}
 
 
-def observer(name: str):
-    """Register an observer under the name the grader's requests use."""
+def observer(name: str, seconds: float | Callable[[dict], float] | None = None):
+    """Register an observer under the name the grader's requests use, with the seconds one request may take
+    (the budget its guard gives the student's code): a number, a function of the payload, or by default the
+    budget of one call (`seconds_per_case`, read at each request)."""
 
     def register(function):
         OBSERVERS[name] = function
+        if seconds is None:
+            BUDGETS[name] = lambda payload: seconds_per_case()
+        elif callable(seconds):
+            BUDGETS[name] = seconds
+        else:
+            BUDGETS[name] = lambda payload: float(seconds)
         return function
 
     return register
+
+
+def observer_seconds(name: str, payload: dict) -> float:
+    """The seconds `name` declared for this payload: what the grader waits for (its margin added)."""
+    return BUDGETS.get(name, lambda payload: seconds_per_case())(payload)
 
 
 class RemoteTarget:

@@ -10,7 +10,7 @@ import numbers
 from lrcourse import wire
 from lrcourse.checking.expect import close, expect
 from lrcourse.checking.expected import ExpectedValues
-from lrcourse.checking.guard import Guard, expect_no_torch_scheduler
+from lrcourse.checking.guard import TRAINING_SECONDS, Guard, expect_no_torch_scheduler
 from lrcourse.checking.observe import observe, observer
 from lrcourse.fixtures import range_fixture, state_vector
 from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL, STATE_RTOL
@@ -19,11 +19,17 @@ from lrcourse.training import one_thread
 RANGE_KEYS = ("lrs", "losses", "suggestion")
 
 
-@observer("range_test")
+@observer("range_test", seconds=TRAINING_SECONDS)
 def observe_range_test(range_test, payload: dict) -> dict:
     """Run the student's `lr_range_test` on a model and optimizer that have trained for an epoch; record what
     it returns, the rate each optimizer step used, and the weights, optimizer state and rates before and after."""
-    observation = {"value": wire.encode(None), "states": [], "timeout": False, "error": None, "seconds": 30.0}
+    observation = {
+        "value": wire.encode(None),
+        "states": [],
+        "timeout": False,
+        "error": None,
+        "seconds": TRAINING_SECONDS,
+    }
     with one_thread():
         model, optimizer, batches = range_fixture(payload)
         before = {"weights": state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}

@@ -19,7 +19,7 @@ from lrcourse.reference import hand_edit
 from lrcourse.schedules import make_optimizer
 
 
-@observer("scheduler")
+@observer("scheduler", seconds=lambda payload: case_seconds(payload["case"]))
 def observe_scheduler(student_class, payload: dict) -> dict:
     """Construct the student's class on a fresh optimizer, step it through the case, and record the
     rates, get_last_lr() and the attributes named in `payload["record"]` after construction and each step."""

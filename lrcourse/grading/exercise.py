@@ -13,11 +13,6 @@ from pathlib import Path
 from lrcourse import cells
 from lrcourse.grading.notebook_limits import read_notebook
 
-# Answers that receive a PyTorch scheduler from the test (a training loop) keep torch.optim.lr_scheduler in
-# their process: those named here, and answer cells whose metadata says {"lrcourse": {"uses_schedulers": true}}.
-# Every other answer's process has none to use.
-USES_SCHEDULERS = {"fit_per_step"}
-
 
 @dataclass
 class TestCell:
@@ -38,6 +33,8 @@ class Exercise:
     context: list[str]
     answers: dict[str, list[str]]  # answer cell grade_id -> names it defines
     tests: list[TestCell]
+    # An answer that receives a PyTorch scheduler from the test (a training loop) keeps torch.optim.lr_scheduler
+    # in its process: its cell's metadata says {"lrcourse": {"uses_schedulers": true}}. Other answers have none.
     allows_schedulers: bool = False
 
 
@@ -56,9 +53,8 @@ def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
     answers, allows_schedulers = {}, False
     for cell in notebook.cells:
         if cells.is_answer(cell):
-            name = cell.metadata["nbgrader"]["grade_id"]
-            answers[name] = cells.defined_names(cell.source)
-            allows_schedulers |= name in USES_SCHEDULERS or cells.uses_schedulers(cell)
+            answers[cells.grade_id(cell)] = cells.defined_names(cell.source)
+            allows_schedulers |= cells.uses_schedulers(cell)
     stored = gradebook.find_notebook(path.stem, assignment)
     solutions = {cell.name for cell in stored.solution_cells}
     sources = {cell.name: cell.source for cell in stored.source_cells}
@@ -67,7 +63,7 @@ def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
         for cell in stored.grade_cells
         if cell.cell_type == "code" and cell.name not in solutions
     ]
-    order = {cell.metadata.get("nbgrader", {}).get("grade_id"): i for i, cell in enumerate(notebook.cells)}
+    order = {name: i for i, name in enumerate(cells.grade_ids(notebook.cells))}
     tests.sort(key=lambda test: order.get(test.name, len(order)))
     return Exercise(path.stem, context, answers, tests, allows_schedulers)
 

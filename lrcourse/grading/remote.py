@@ -139,7 +139,7 @@ class RemoteAnswer(checking.RemoteTarget):
         return self if reply.get("callable", True) else wire.decode(reply.get("value"))
 
     def observe(self, observer: str, payload: dict) -> dict:
-        seconds = _observer_seconds(observer, payload)
+        seconds = checking.observer_seconds(observer, payload)
         try:
             reply = self._ask({"op": "observe", "observer": observer, "payload": payload}, seconds)
         except AnswerTimeout:
@@ -209,11 +209,3 @@ def _encode_argument(value, optimizers: list):
         optimizers.append(value)
         return wire.encode({"optimizer": type(value).__name__, "lrs": [g["lr"] for g in value.param_groups]})
     return wire.encode(value)
-
-
-def _observer_seconds(observer: str, payload: dict) -> float:
-    if observer == "scheduler":
-        return checking.case_seconds(payload["case"])
-    if observer in ("fit_steps", "range_test"):
-        return 30.0
-    return checking.SECONDS_PER_CASE

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lrcourse.cells import grade_ids, nbgrader_id
 from lrcourse.grading.outcomes import outcomes_csv
 
 PENDING = "pending"  # a manually graded item nobody has graded yet
@@ -106,11 +107,7 @@ def source_order(source: Path, assignment: str) -> dict[str, list[str]]:
     order = {}
     for path in sorted((source / assignment).glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
-        order[path.stem] = [
-            cell.metadata["nbgrader"]["grade_id"]
-            for cell in notebook.cells
-            if cell.metadata.get("nbgrader", {}).get("grade_id")
-        ]
+        order[path.stem] = grade_ids(notebook.cells)
     return order
 
 
@@ -189,7 +186,7 @@ def notebook_failures(course: Path, student: str, assignment: str) -> dict[str, 
         except Exception:  # an unreadable graded copy has no messages to offer
             continue
         for cell in notebook.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            grade_id = nbgrader_id(cell)  # a student's own cells, named by their ids, are not graded
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if grade_id and errors:
                 failures[grade_id] = short_message(f"{errors[0].get('ename', '')}: {errors[0].get('evalue', '')}", None)

@@ -27,7 +27,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lrcourse import checking
+from lrcourse import cells, checking
 from lrcourse.grading.exercise import Exercise
 from lrcourse.grading.remote import Session
 from lrcourse.grading.sandbox.answer_zygote import AnswerZygote, GraderFault
@@ -170,7 +170,7 @@ def annotate(path: Path, verdicts: Verdicts) -> None:
         return
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
-        name = cell.metadata.get("nbgrader", {}).get("grade_id")
+        name = cells.nbgrader_id(cell)  # nbgrader's own name only: a student's cell id names no test cell
         if name in verdicts.corrected:
             verdict = verdicts.cells[name]
             note = (

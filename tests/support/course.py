@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 
+from lrcourse import cells
 from lrcourse.build import generate_release, tool_environment
 
 from conftest import ROOT
@@ -57,7 +58,7 @@ def submit_text(course: Path, student: str, chapter: str, text: str) -> Path:
 def solution_answers(chapter: str) -> dict[str, str]:
     """The instructor's solutions, as they appear in source/ (markers included)."""
     notebook = nbformat.read(ROOT / "source" / chapter / NOTEBOOK[chapter], as_version=4)
-    return {cell.id: cell.source for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")}
+    return {cell.id: cell.source for cell in notebook.cells if cells.is_solution(cell)}
 
 
 def autograde(course: Path, chapter: str, *extra: str) -> subprocess.CompletedProcess:

@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from lrcourse import cells
+
 from support.course import solution_answers
 
 CHAPTER = "02_ordered_schedules"
@@ -51,11 +53,7 @@ class Attack:
 
 
 def _test_cells(notebook):
-    return [
-        c
-        for c in notebook.cells
-        if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")
-    ]
+    return [c for c in notebook.cells if cells.is_test(c)]
 
 
 def delete_test_cells(notebook):

@@ -30,7 +30,7 @@ class AnswerZygote:
     """A process that has imported torch once and forks a fresh child per student notebook.
 
     With `limits` it runs in a sandbox of its own (`lrcourse.grading.sandbox.bwrap`) where, unless
-    `allow_schedulers` (see USES_SCHEDULERS), even the file of torch.optim.lr_scheduler is the stub.
+    `allow_schedulers` (an answer cell marked `uses_schedulers`, see `lrcourse.cells`), even the file of torch.optim.lr_scheduler is the stub.
     """
 
     def __init__(self, allow_schedulers: bool = False, limits=None):
