@@ -35,10 +35,13 @@ lab: $(STAMP)  ## the learner's workspace, opened on its start page
 instructor: $(STAMP)  ## JupyterLab on the course root, with nbgrader's formgrader
 	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=.
 
-# Three workers on two cores (many tests wait on kernels, servers and browsers), a test file or test class per
-# worker at a time: they share its fixtures (a graded chapter, a JupyterLab server); the longest first
-# (tests/conftest.py). Not loadgroup: with pytest 9.2 it silently stops grouping (pytest-xdist#1386).
+# Three workers on two cores (many tests wait on kernels, servers and browsers). Each test file or test class
+# goes whole to one worker, since its tests share its fixtures (a graded chapter, a JupyterLab server), and
+# the longest are handed out first (tests/conftest.py). Not loadgroup: with pytest 9.2 it silently stops
+# grouping (pytest-xdist#1386).
 XDIST := -n 3 --dist loadscope --no-loadscope-reorder
+# The second pass's few tests share no fixtures: one test per worker at a time.
+XDIST_OTHER_CPU := -n 3 --dist load
 
 # Then the tests of float32 training results again, as another processor computes them: PyTorch's portable
 # kernels change the last bits the way another CPU does (lrcourse/tolerances.py).
@@ -46,10 +49,10 @@ OTHER_CPU := ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST)
-	$(OTHER_CPU) $(BIN)/python -m pytest $(XDIST) -m cpu_sensitive
+	$(OTHER_CPU) $(BIN)/python -m pytest $(XDIST_OTHER_CPU) -m cpu_sensitive
 
 test-other-cpu: $(STAMP)  ## only the tests of float32 results, under another CPU's arithmetic
-	$(OTHER_CPU) $(BIN)/python -m pytest $(XDIST) -m cpu_sensitive
+	$(OTHER_CPU) $(BIN)/python -m pytest $(XDIST_OTHER_CPU) -m cpu_sensitive
 
 test-fast: $(STAMP)  ## the unit tests only: no kernels, no nbgrader, no browser
 	$(BIN)/python -m pytest -m "not slow and not browser and not postgres"

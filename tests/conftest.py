@@ -30,7 +30,6 @@ LONGEST_FIRST = (
     "tests/test_hostile.py",
     "tests/test_learner_lab.py",
     "tests/test_grading_fidelity.py::TestLearningRate",
-    "tests/test_class_grading.py::TestStoppedRuns",
     "tests/test_sandbox.py",
     "tests/test_collect.py",
     "tests/test_manual_grades.py",

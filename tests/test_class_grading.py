@@ -215,48 +215,45 @@ def stale_sandbox_files(since: float) -> list[str]:
     return stale
 
 
-class TestStoppedRuns:
-    """In a class of its own: `make test` (`--dist loadscope`) runs it beside this file's other tests."""
-
-    @pytest.mark.slow
-    @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
-    def test_a_killed_grading_run_leaves_nothing_running(self, small_class, how):
-        """A scheduler's stop or a CI time-out (SIGTERM), or `kill -9` of the command: no worker, kernel, answer
-        process or sandbox survives; SIGTERM also keeps every grade already written, like Ctrl-C, and ends the
-        run at once, even while a worker grades a notebook that would hold it for minutes."""
-        course = small_class
-        if how == "SIGTERM":  # graded first, by one of the two workers
-            path = submit_answer(course, "aaa-slow", SMALL_CLASS[0])
-            notebook = nbformat.read(path, as_version=4)
-            notebook.cells[1:1] = [nbformat.v4.new_code_cell(f"import time\ntime.sleep({25 + i})") for i in range(8)]
-            nbformat.write(notebook, path)
-        started = time.time()
-        tag = f"LRCOURSE_TEST_TAG=killed-{how}-{os.getpid()}"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "lrcourse.cli", "grade", SMALL, "--workers", "2"],
-            cwd=course,
-            env={**tool_environment(), "LRCOURSE_TEST_TAG": tag.split("=")[1]},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        wait_for_marks(course, SMALL, 1, process)
-        process.send_signal(getattr(signal, how))
-        stopped = time.monotonic()
-        out, err = process.communicate(timeout=300)
-        assert process.returncode == (130 if how == "SIGTERM" else -signal.SIGKILL), err[-2000:]
-        assert time.monotonic() - stopped < 15  # not after the slow notebook (over 200 s)
-        deadline = time.monotonic() + 30
-        while leftover_processes(tag) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert leftover_processes(tag) == []
-        assert stale_sandbox_files(since=started) == [], "a worker's sandbox folders outlive it"
-        if how == "SIGTERM":
-            graded = {p.parts[-3] for p in (course / "autograded").glob(f"*/{SMALL}/.lrcourse-graded.json")}
-            assert (
-                graded
-                and unexpected_scores(
-                    scores(course, SMALL), {s: lost for s, lost in losses(SMALL_CLASS).items() if s in graded}
-                )
-                == {}
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_killed_grading_run_leaves_nothing_running(small_class, how):
+    """A scheduler's stop or a CI time-out (SIGTERM), or `kill -9` of the command: no worker, kernel, answer
+    process or sandbox survives; SIGTERM also keeps every grade already written, like Ctrl-C, and ends the
+    run at once, even while a worker grades a notebook that would hold it for minutes."""
+    course = small_class
+    if how == "SIGTERM":  # graded first, by one of the two workers
+        path = submit_answer(course, "aaa-slow", SMALL_CLASS[0])
+        notebook = nbformat.read(path, as_version=4)
+        notebook.cells[1:1] = [nbformat.v4.new_code_cell(f"import time\ntime.sleep({25 + i})") for i in range(8)]
+        nbformat.write(notebook, path)
+    started = time.time()
+    tag = f"LRCOURSE_TEST_TAG=killed-{how}-{os.getpid()}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lrcourse.cli", "grade", SMALL, "--workers", "2"],
+        cwd=course,
+        env={**tool_environment(), "LRCOURSE_TEST_TAG": tag.split("=")[1]},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_marks(course, SMALL, 1, process)
+    process.send_signal(getattr(signal, how))
+    stopped = time.monotonic()
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == (130 if how == "SIGTERM" else -signal.SIGKILL), err[-2000:]
+    assert time.monotonic() - stopped < 15  # not after the slow notebook (over 200 s)
+    deadline = time.monotonic() + 30
+    while leftover_processes(tag) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert leftover_processes(tag) == []
+    assert stale_sandbox_files(since=started) == [], "a worker's sandbox folders outlive it"
+    if how == "SIGTERM":
+        graded = {p.parts[-3] for p in (course / "autograded").glob(f"*/{SMALL}/.lrcourse-graded.json")}
+        assert (
+            graded
+            and unexpected_scores(
+                scores(course, SMALL), {s: lost for s, lost in losses(SMALL_CLASS).items() if s in graded}
             )
+            == {}
+        )

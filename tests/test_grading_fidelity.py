@@ -144,3 +144,4 @@ def test_every_chapter_has_its_class():
     """A new chapter is graded only once a class above names it."""
     named = {cls.chapter for cls in ChapterFidelity.__subclasses__()}
     assert named == set(chapters())
+    assert {answer.chapter for answer in ANSWERS} <= named, "a catalogue answer no class grades"

@@ -5,6 +5,8 @@ figures of its slider panels from the saved widget state. Screenshots go to test
 from __future__ import annotations
 
 import json
+import re
+import time
 import urllib.parse
 import urllib.request
 
@@ -110,13 +112,33 @@ def test_the_learners_lab_has_no_instructor_tool(lab, page):
             urllib.request.urlopen(f"{lab}/{path}?token={TOKEN}", timeout=10)
 
 
+def unsaved_widget_models(notebook: dict) -> list[str]:
+    """The widget models the notebook's outputs show, or saved models refer to, that its saved state lacks."""
+    state = notebook["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    saved = state.get("state", {})
+    shown = [
+        output["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+    ]
+    referred = re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(saved))
+    return [model for model in dict.fromkeys(shown + referred) if model not in saved] if shown else ["no figure"]
+
+
 def test_a_reopened_chapter_shows_its_figures(lab, page, workspace):
     open_chapter(page, lab, REOPENED, "first-visit")
     run_all(page)
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
-    saved = get_json(f"{lab}/api/contents/{REOPENED}?token={TOKEN}")["content"]["metadata"]
-    assert saved.get("widgets"), "the widget state was not saved with the notebook"
+    # The browser builds the widget models from the kernel's messages after the kernel is idle, and a save keeps
+    # only the models built by then: save until every figure's model, and every model it refers to, is saved.
+    deadline, missing = time.monotonic() + 90, ["nothing saved yet"]
+    while missing and time.monotonic() < deadline:
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+        missing = unsaved_widget_models(get_json(f"{lab}/api/contents/{REOPENED}?token={TOKEN}")["content"])
+        if missing:
+            time.sleep(2)
+    assert not missing, f"the widget state saved with the notebook lacks the models {missing[:5]}"
     for session in get_json(f"{lab}/api/sessions?token={TOKEN}"):  # the kernel gone: only the file is left
         request = urllib.request.Request(f"{lab}/api/sessions/{session['id']}?token={TOKEN}", method="DELETE")
         urllib.request.urlopen(request, timeout=30)
@@ -126,8 +148,13 @@ def test_a_reopened_chapter_shows_its_figures(lab, page, workspace):
             "() => document.querySelectorAll('.lrcourse-panel .lrcourse-image img').length >= 2", timeout=120_000
         )
     except Exception:
-        page.screenshot(path=str(SHOTS / "reopened-chapter-failed.png"))  # to see what the learner saw
-        raise
+        page.screenshot(path=str(SHOTS / "reopened-chapter-failed.png"), full_page=True)  # what the learner saw
+        shown = page.evaluate(
+            """() => [document.querySelectorAll('.lrcourse-panel').length,
+                      document.querySelectorAll('.lrcourse-panel .lrcourse-image img').length,
+                      document.body.innerText.includes('Error displaying widget')]"""
+        )
+        raise AssertionError(f"reopened: [panels, images, 'Error displaying widget' shown] = {shown}") from None
     assert "model not found" not in page.locator(".jp-Notebook").inner_text()
     page.locator(".lrcourse-panel").first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "reopened-chapter.png"))
