@@ -155,6 +155,26 @@ def test_limits_come_from_nbgrader_config():
     assert (limits.memory_mb, limits.wall_seconds, limits.processes) == (1024, 60, sandbox.Limits().processes)
 
 
+@pytest.mark.parametrize("value", [1.5, True, "lots", "600", 0, -3, None, float("nan"), float("inf")])
+def test_a_limit_that_is_not_a_whole_number_of_at_least_one_is_refused_by_name(value):
+    from traitlets.config import Config
+
+    config = Config()
+    config.Sandbox.cpus = value
+    with pytest.raises(ValueError) as refused:
+        sandbox.Limits.from_config(config)
+    assert str(refused.value) == f"c.Sandbox.cpus must be a whole number of at least 1, not {value!r}"
+
+
+def test_a_limit_written_as_a_whole_float_is_that_number():
+    from traitlets.config import Config
+
+    config = Config()
+    config.Sandbox.cpu_seconds, config.Sandbox.cpus = 600.0, 2
+    limits = sandbox.Limits.from_config(config)
+    assert (limits.cpu_seconds, limits.cpus) == (600, 2) and type(limits.cpu_seconds) is int
+
+
 def test_the_sandbox_command_isolates_and_drops_privileges():
     box = sandbox.Sandbox(sandbox.Limits())
     try:
