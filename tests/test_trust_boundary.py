@@ -204,6 +204,29 @@ def test_the_students_process_computes_with_the_graders_cpu_kernels(monkeypatch)
     assert set(settings) <= fixed | set(sandbox.ARITHMETIC_VARIABLES)
 
 
+@pytest.mark.parametrize(
+    "handle, fault",
+    [
+        ("answer_zygote.AnswerZygote", "the process that runs students' answers did not start: "),
+        ("kernels.KernelZygote", "the kernel zygote did not start: "),
+    ],
+)
+def test_a_zygote_that_does_not_start_says_what_it_printed_and_leaves_nothing_running(handle, fault):
+    """Both zygotes' handles (`zygote.Handle`): no "ready", so the handle stops it and raises what it said."""
+    import importlib
+
+    module, name = handle.split(".")
+    zygote = getattr(importlib.import_module(f"lrcourse.grading.sandbox.{module}"), name)(limits=None)
+    zygote.module = "lrcourse.no_such_module"
+    try:
+        with pytest.raises(RuntimeError) as failed:
+            zygote.start()
+        assert str(failed.value).startswith(fault) and "No module named lrcourse.no_such_module" in str(failed.value)
+        assert (zygote.process, zygote.control, zygote.alive()) == (None, None, False)
+    finally:
+        getattr(zygote, "close", zygote.stop)()
+
+
 def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_requests_deadline():
     """Each wait for the answer's process is within the request's deadline as a whole: a process that sends a
     byte just inside each wait cannot hold the grader longer than one deadline."""
