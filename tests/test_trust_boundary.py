@@ -175,6 +175,14 @@ def test_a_limit_written_as_a_whole_float_is_that_number():
     assert (limits.cpu_seconds, limits.cpus) == (600, 2) and type(limits.cpu_seconds) is int
 
 
+def test_a_bad_limit_in_the_courses_config_stops_grading_before_any_worker_starts(tmp_path):
+    from lrcourse.grading.grade import grade_class
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.Sandbox.memory_mb = 'lots'\n")
+    with pytest.raises(ValueError, match="c.Sandbox.memory_mb must be a whole number of at least 1, not 'lots'"):
+        grade_class(tmp_path, "ch1", progress=False)
+
+
 def test_the_sandbox_command_isolates_and_drops_privileges():
     box = sandbox.Sandbox(sandbox.Limits())
     try:
