@@ -34,7 +34,7 @@ from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 
 if TYPE_CHECKING:  # nbgrader's API, the judge and the kernels are imported when a worker opens (costly)
-    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.apps import NbGraderAPI
 
     from lrcourse.grading.exercise import Exercise
     from lrcourse.grading.sandbox.kernels import Kernels
@@ -80,7 +80,6 @@ class Worker:
 
         from lrcourse.grading.output_caps import use_capped_execute
         from lrcourse.grading.sandbox.kernels import Kernels, KernelZygote, use_forked_kernels
-        from lrcourse.grading.sandbox.limits import Limits
         from lrcourse.grading.sanitize import show_safely
         from lrcourse.grading.verdicts import Judge
         from lrcourse.grading.withheld_scores import withhold_kernel_scores
