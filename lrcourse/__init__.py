@@ -1,15 +1,13 @@
-"""Helpers for the course on learning-rate schedules in PyTorch.
+"""Helpers for the course on learning-rate schedules in PyTorch, by layer from the bottom (ARCHITECTURE.md
+draws the layers and the trust boundary):
 
-One module per concern, so the notebooks show ideas rather than plumbing:
-
-- `schedules`: the learning-rate curve a real PyTorch scheduler produces.
-- `problems`: toy losses and simulated training signals (quadratics, noisy gradients, plateaus).
-- `plots`: figures in one consistent style.
-- `widgets`: slider panels that redraw a figure.
-- `training`: the digits split and batches the graders of chapters 5 and 6 build on, and `cached_run`, the
-  disk cache (plus the precomputed runs in `lrcourse/runs/`) that keeps those chapters fast.
-- `checking`: what the exercises' test cells use to compare a student's class with PyTorch.
-- `grading`, `cli`: the `lrcourse` command for instructors and self-study.
+- the learner's helpers: `schedules`, `problems`, `plots`, `widgets`, `training` (with `runs/`, its cache).
+- what every side shares: `cells` (which cell is what), `wire` (values as plain JSON), `tolerances`,
+  `fixtures` and `reference` (PyTorch's own answers).
+- `checking`: the test cells' API, run in the student's kernel and in the grader.
+- `grading`: the grader (`lrcourse grade`, trusted verdicts, results), with `grading.sandbox`, the trust
+  boundary: every process that runs a student's code.
+- the commands: `cli`, `build`, `workspace`, `start_page`, `examples`.
 
 Nothing here answers a graded exercise: the answers live only in `source/`.
 """

@@ -155,6 +155,34 @@ def test_limits_come_from_nbgrader_config():
     assert (limits.memory_mb, limits.wall_seconds, limits.processes) == (1024, 60, sandbox.Limits().processes)
 
 
+@pytest.mark.parametrize("value", [1.5, True, "lots", "600", 0, -3, None, float("nan"), float("inf")])
+def test_a_limit_that_is_not_a_whole_number_of_at_least_one_is_refused_by_name(value):
+    from traitlets.config import Config
+
+    config = Config()
+    config.Sandbox.cpus = value
+    with pytest.raises(ValueError) as refused:
+        sandbox.Limits.from_config(config)
+    assert str(refused.value) == f"c.Sandbox.cpus must be a whole number of at least 1, not {value!r}"
+
+
+def test_a_limit_written_as_a_whole_float_is_that_number():
+    from traitlets.config import Config
+
+    config = Config()
+    config.Sandbox.cpu_seconds, config.Sandbox.cpus = 600.0, 2
+    limits = sandbox.Limits.from_config(config)
+    assert (limits.cpu_seconds, limits.cpus) == (600, 2) and type(limits.cpu_seconds) is int
+
+
+def test_a_bad_limit_in_the_courses_config_stops_grading_before_any_worker_starts(tmp_path):
+    from lrcourse.grading.grade import grade_class
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.Sandbox.memory_mb = 'lots'\n")
+    with pytest.raises(ValueError, match="c.Sandbox.memory_mb must be a whole number of at least 1, not 'lots'"):
+        grade_class(tmp_path, "ch1", progress=False)
+
+
 def test_the_sandbox_command_isolates_and_drops_privileges():
     box = sandbox.Sandbox(sandbox.Limits())
     try:
@@ -182,6 +210,29 @@ def test_the_students_process_computes_with_the_graders_cpu_kernels(monkeypatch)
     assert settings["ATEN_CPU_CAPABILITY"] == "default"
     fixed = {"PATH", "HOME", "LANG", "MPLBACKEND", "MPLCONFIGDIR", "PYTHONDONTWRITEBYTECODE"}
     assert set(settings) <= fixed | set(sandbox.ARITHMETIC_VARIABLES)
+
+
+@pytest.mark.parametrize(
+    "handle, fault",
+    [
+        ("answer_zygote.AnswerZygote", "the process that runs students' answers did not start: "),
+        ("kernels.KernelZygote", "the kernel zygote did not start: "),
+    ],
+)
+def test_a_zygote_that_does_not_start_says_what_it_printed_and_leaves_nothing_running(handle, fault):
+    """Both zygotes' handles (`zygote.Handle`): no "ready", so the handle stops it and raises what it said."""
+    import importlib
+
+    module, name = handle.split(".")
+    zygote = getattr(importlib.import_module(f"lrcourse.grading.sandbox.{module}"), name)(limits=None)
+    zygote.module = "lrcourse.no_such_module"
+    try:
+        with pytest.raises(RuntimeError) as failed:
+            zygote.start()
+        assert str(failed.value).startswith(fault) and "No module named lrcourse.no_such_module" in str(failed.value)
+        assert (zygote.process, zygote.control, zygote.alive()) == (None, None, False)
+    finally:
+        getattr(zygote, "close", zygote.stop)()
 
 
 def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_requests_deadline():

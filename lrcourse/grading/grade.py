@@ -24,9 +24,10 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from lrcourse.grading import worker
-from lrcourse.grading.course import default_db_url, ensure_tools_on_path, gradebook
+from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path, gradebook
 from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, submissions
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
+from lrcourse.grading.sandbox.limits import Limits
 
 STOP_SECONDS = 5.0  # a worker told to stop that has not ended by then (busy in C code, say) is killed
 
@@ -48,6 +49,7 @@ def grade_class(
     course = course.resolve()
     db_url = db_url or default_db_url(course)
     ensure_tools_on_path()
+    Limits.from_config(course_config(course, db_url))  # a bad c.Sandbox limit stops the run here, by its name
     run = RunOutcomes(assignment)
     start = time.monotonic()
     todo = []

@@ -26,11 +26,19 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lrcourse.grading import intake
 from lrcourse.grading.course import course_config, ensure_tools_on_path, gradebook
 from lrcourse.grading.outcomes import Outcome
-from lrcourse.grading.sandbox.limits import budget_text
+from lrcourse.grading.sandbox.limits import Limits, budget_text
+
+if TYPE_CHECKING:  # nbgrader's API, the judge and the kernels are imported when a worker opens (costly)
+    from nbgrader.apps import NbGraderAPI
+
+    from lrcourse.grading.exercise import Exercise
+    from lrcourse.grading.sandbox.kernels import Kernels
+    from lrcourse.grading.verdicts import Judge
 
 
 def keep_hidden_tests_out_of_the_kernel(config) -> None:
@@ -57,13 +65,13 @@ class Worker:
 
     course: Path
     db_url: str
-    api: object  # nbgrader's NbGraderAPI, configured for the course
-    judge: object  # verdicts.Judge: the trusted verdicts, with the answers' zygotes
-    kernels: object  # kernels.Kernels: the kernel zygote that nbgrader's notebooks are forked from
-    limits: object  # limits.Limits: the sandbox's, and each student's time budget
+    api: NbGraderAPI  # configured for the course
+    judge: Judge  # the trusted verdicts, with the answers' zygotes
+    kernels: Kernels  # the kernel zygote that nbgrader's notebooks are forked from
+    limits: Limits  # the sandbox's, and each student's time budget
     hidden_in_kernel: bool = False  # c.Lrcourse.feedback_shows_hidden_tests: nbgrader's way, hidden tests in the kernel
-    exercises: dict = field(default_factory=dict)  # assignment -> verdicts.Exercise, read once
-    ignored: list = field(default_factory=list)  # the course's nbgrader ignore globs (c.CourseDirectory.ignore)
+    exercises: dict[str, Exercise] = field(default_factory=dict)  # by assignment, read once
+    ignored: list[str] = field(default_factory=list)  # the course's nbgrader ignore globs (c.CourseDirectory.ignore)
 
     @classmethod
     def open(cls, course: Path, db_url: str, sandboxed: bool = True) -> Worker:
@@ -72,7 +80,6 @@ class Worker:
 
         from lrcourse.grading.output_caps import use_capped_execute
         from lrcourse.grading.sandbox.kernels import Kernels, KernelZygote, use_forked_kernels
-        from lrcourse.grading.sandbox.limits import Limits
         from lrcourse.grading.sanitize import show_safely
         from lrcourse.grading.verdicts import Judge
         from lrcourse.grading.withheld_scores import withhold_kernel_scores

@@ -33,7 +33,7 @@ from lrcourse.grading.sandbox.bwrap import Sandbox
 from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient, manager_context
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
-from lrcourse.grading.sandbox.zygote import spawn
+from lrcourse.grading.sandbox.zygote import LINE_FAULTS, Handle, spawn
 
 NOTEBOOK = Path("/notebook")  # where a sandboxed kernel sees the student's folder
 RELAY = Path(__file__).with_name("kernel_relay.py")
@@ -90,17 +90,22 @@ class ZygoteFault(RuntimeError):
     pass
 
 
-class KernelZygote:
+class KernelZygote(Handle):
     """A worker's kernel zygote: `fork_kernel(...)` for each notebook, `after_kernel()` once it is done.
 
     With `limits` it runs in a sandbox of its own; without, as the grader's user (`--no-sandbox`).
     """
 
+    module = "lrcourse.grading.sandbox.kernel_zygote"
+    # Not -I: it implies -P, and a kernel without the notebook's folder on sys.path could not import
+    # a module next to the notebook. -E -s keep out the environment's PYTHON* and the user's site.
+    python_flags = ("-E", "-s")
+    name = "the kernel zygote"
+    start_fault = ZygoteFault
+    own_group = True  # a session of its own: stopping it ends every kernel it forked
+
     def __init__(self, limits: Limits | None):
-        self.limits = limits
-        self.sandbox: Sandbox | None = None
-        self.process: subprocess.Popen | None = None
-        self.control: socket.socket | None = None
+        super().__init__(limits)
         self.private = Path(tempfile.mkdtemp(prefix=f"lrcourse-zygote-{os.getpid()}-"))  # the grader's own: its log
         # Short (a Unix socket path has ~100 bytes), and not under /tmp, which each kernel replaces by its own.
         self.sockets = Path(tempfile.mkdtemp(prefix=f"lrc-{os.getpid()}-", dir=_sockets_parent()))
@@ -108,56 +113,24 @@ class KernelZygote:
         self.sockets_mounted = limits is not None and os.geteuid() == 0 and mount_tmpfs(self.sockets, SOCKETS_MB)
         self.numbers = itertools.count()
 
-    # --------------------------------------------------------------------------------------------
-    def start(self) -> None:
+    def _spawn(self) -> tuple[subprocess.Popen, socket.socket]:
         with open(self.private / "zygote.log", "wb") as log:
-            self.process, self.control = spawn(self._command, stdout=log, stderr=log, start_new_session=True)
-        if self._read_line() != "ready":
-            why = (self.private / "zygote.log").read_text(errors="replace")[-2000:]
-            self.stop()
-            raise ZygoteFault(f"the kernel zygote did not start: {why.strip() or 'no message'}")
-        self.control.settimeout(30)
+            return spawn(self._command, stdout=log, stderr=log, start_new_session=True)
 
-    def _command(self, control_fd: int) -> list[str]:
-        """The zygote's command line; under `limits`, inside a sandbox made here."""
-        # Not -I: it implies -P, and a kernel without the notebook's folder on sys.path could not import
-        # a module next to the notebook. -E -s keep out the environment's PYTHON* and the user's site.
-        command = [
-            sys.executable,
-            "-E",
-            "-s",
-            "-m",
-            "lrcourse.grading.sandbox.kernel_zygote",
-            "--control",
-            str(control_fd),
-        ]
-        if self.limits is None:
-            return command
+    def _why_not_started(self) -> str:
+        return (self.private / "zygote.log").read_text(errors="replace")
+
+    def _sandboxed(self, command: list[str]) -> list[str]:
         # Read-only inside: each kernel works in its own copy, in its own /tmp (kernel_zygote.py).
         self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets, scratch_writable=False)
         return self.sandbox.command([*command, "--isolate"], cwd=NOTEBOOK)
 
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def _read_line(self) -> str:
-        data = b""
-        while not data.endswith(b"\n"):
-            try:
-                chunk = self.control.recv(64)
-            except OSError:
-                return ""
-            if not chunk:
-                return ""
-            data += chunk
-        return data.decode().strip()
-
-    # --------------------------------------------------------------------------------------------
-    def ready(self) -> None:
-        """Started, or started again if it died (the worker calls it before a student's time budget starts)."""
-        if not self.alive():
-            self.stop()  # what is left of a zygote that died: its sandbox, cgroups, scratch folder
-            self.start()
+    def _reply(self) -> str:
+        """The zygote's reply, "" if none came (it closed, went silent, or said too much)."""
+        try:
+            return self.reply().decode().strip()
+        except LINE_FAULTS:
+            return ""
 
     def prepare(self, folder: Path) -> tuple[Path, Path]:
         """The kernel's working folder as the kernel sees it, and its connection file's folder: under the
@@ -193,7 +166,7 @@ class KernelZygote:
         }
         try:
             socket.send_fds(self.control, [b"fork " + json.dumps(request).encode()], [link.fileno()])
-            return int(self._read_line())
+            return int(self._reply())
         except (OSError, ValueError) as error:
             self.stop()
             raise ZygoteFault(f"the kernel zygote did not fork a kernel: {error}") from error
@@ -203,7 +176,7 @@ class KernelZygote:
         if self.alive():
             try:
                 self.control.sendall(b"sweep\n")
-                if self._read_line() != "swept":
+                if self._reply() != "swept":
                     self.stop()
             except OSError:
                 self.stop()
@@ -216,18 +189,6 @@ class KernelZygote:
 
     def limit_hit(self, since: tuple[int, int]) -> str | None:
         return self.sandbox.limit_hit(since) if self.sandbox is not None else None
-
-    def stop(self) -> None:
-        if self.control is not None:
-            self.control.close()
-            self.control = None
-        if self.process is not None:
-            kill_quietly(self.process.pid, group=True)
-            self.process.wait()
-            self.process = None
-        if self.sandbox is not None:
-            self.sandbox.close()
-            self.sandbox = None
 
     def close(self) -> None:
         self.stop()

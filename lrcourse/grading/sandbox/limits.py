@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, fields
 
 
@@ -26,7 +27,16 @@ class Limits:
     @classmethod
     def from_config(cls, config) -> Limits:
         section = config.get("Sandbox", {}) if config is not None else {}
-        return cls(**{f.name: int(section[f.name]) for f in fields(cls) if f.name in section})
+        return cls(**{f.name: whole_number(f.name, section[f.name]) for f in fields(cls) if f.name in section})
+
+
+def whole_number(name: str, value) -> int:
+    """`c.Sandbox.<name>` as a limit: a whole number of at least 1 (`600` or `600.0`). Anything else (1.5, True,
+    "lots", 0) is refused rather than rounded or read as 1: a limit the instructor did not mean is not enforced."""
+    whole = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or value < 1:
+        raise ValueError(f"c.Sandbox.{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def budget_text(limits: Limits) -> str:

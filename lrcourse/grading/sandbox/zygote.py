@@ -3,8 +3,9 @@
 
 The grader talks to a zygote over a control socket, one line per request, with at most one socket passed
 along (`socket.send_fds`): "fork <argument>" forks a child that is handed that socket and never returns;
-any other word is the zygote's own command. This module holds that loop (the zygote's side), how the grader
-starts a zygote (`spawn`, the grader's side), and what both preload.
+any other word is the zygote's own command. This module holds that loop (the zygote's side), the grader's
+side (`Handle`, the one shape of `kernels.KernelZygote` and `answer_zygote.AnswerZygote`: start it, read its
+replies within a deadline and a bound, stop it), and what both preload.
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 
+from lrcourse import wire
+from lrcourse.grading.sandbox.namespaces import kill_quietly
+
 START_SECONDS = 120.0  # a zygote importing torch on a busy machine
+REQUEST_SECONDS = 30.0  # a started zygote's reply to one request (fork, kill, sweep)
 
 # The course's helpers, imported once by both zygotes (a chapter imports some of them).
 COURSE_MODULES = (
@@ -44,6 +51,136 @@ def spawn(command: Callable[[int], list[str]], **popen) -> tuple[subprocess.Pope
         theirs.close()
     ours.settimeout(START_SECONDS)
     return process, ours
+
+
+class Silence(Exception):
+    """No whole line came before the deadline."""
+
+
+LINE_FAULTS = (OSError, EOFError, Silence, wire.Malformed)  # what reading a line may raise
+
+
+def read_line(sock: socket.socket, limit: int = wire.MAX_MESSAGE) -> bytes:
+    """One line from the socket (without its newline), within `limit` bytes and the socket's timeout for the
+    whole line: a process sending a byte just inside each wait must not hold the grader longer."""
+    timeout = sock.gettimeout()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        return _read_until(sock, limit, deadline)
+    finally:
+        sock.settimeout(timeout)
+
+
+def _read_until(sock: socket.socket, limit: int, deadline: float | None) -> bytes:
+    chunks, size = [], 0
+    while True:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Silence()
+            sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536, socket.MSG_PEEK)
+        except TimeoutError:
+            raise Silence() from None
+        if not chunk:
+            raise EOFError("the process closed the connection")
+        end = chunk.find(b"\n")
+        take = sock.recv(end + 1 if end >= 0 else len(chunk))
+        chunks.append(take)
+        size += len(take)
+        if end >= 0:
+            return b"".join(chunks)[:-1]
+        if size > limit:
+            raise wire.Malformed("answer too large")
+
+
+class Handle:
+    """The grader's handle on one zygote: its process, the control socket, and (with `limits`) the sandbox
+    it runs in. A subclass says what it runs (`module`, `python_flags`, `control_flag`, `_options`), in which
+    sandbox (`_sandboxed`), where its output goes (`_spawn`, using `spawn`), what it reports when it does not
+    start (`_why_not_started`, `start_fault`, `name`) and whether stopping it ends its process group."""
+
+    module = ""  # what the zygote runs: `python -m module`
+    python_flags: tuple[str, ...] = ("-I",)
+    control_flag = "--control"  # the zygote's option naming its end of the control socket
+    name = "the zygote"  # as the error that it did not start names it
+    start_fault: type[Exception] = RuntimeError
+    own_group = False  # started in a session of its own: stopping it ends everything it started
+
+    def __init__(self, limits) -> None:
+        self.limits = limits
+        self.sandbox = None  # a bwrap.Sandbox, made by `_sandboxed` under `limits`
+        self.process: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+
+    def _spawn(self) -> tuple[subprocess.Popen, socket.socket]:
+        raise NotImplementedError
+
+    def _command(self, control_fd: int) -> list[str]:
+        """The zygote's command line; under `limits`, inside a sandbox made by `_sandboxed`."""
+        command = [sys.executable, *self.python_flags, "-m", self.module, self.control_flag, str(control_fd)]
+        command += self._options()
+        return command if self.limits is None else self._sandboxed(command)
+
+    def _options(self) -> list[str]:
+        """The zygote's own options, after the control socket's."""
+        return []
+
+    def _sandboxed(self, command: list[str]) -> list[str]:
+        """`command` inside a sandbox made here (kept in `self.sandbox`)."""
+        raise NotImplementedError
+
+    def _why_not_started(self) -> str:
+        """What the zygote said before it failed (read before `stop`)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start the zygote and wait up to START_SECONDS for its "ready"; without it, stop it and raise
+        `start_fault` with what it said."""
+        self.process, self.control = self._spawn()
+        try:
+            ready = read_line(self.control)
+        except LINE_FAULTS:
+            ready = b""
+        if ready.strip() != b"ready":
+            self.control.close()  # the zygote sees its end closed, and ends
+            self.control = None
+            why = self._why_not_started().strip()[-2000:] or "no message"
+            self.stop()
+            raise self.start_fault(f"{self.name} did not start: {why}")
+        self.control.settimeout(REQUEST_SECONDS)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ready(self) -> None:
+        """Started, or started again if it died (the worker calls it before a student's time budget starts)."""
+        if not self.alive():
+            self.stop()  # what is left of a zygote that died: its sandbox, cgroups, scratch folder
+            self.start()
+
+    def reply(self) -> bytes:
+        """The zygote's one-line reply to a request, within REQUEST_SECONDS; raises one of LINE_FAULTS."""
+        return read_line(self.control)
+
+    def stop(self) -> None:
+        """End the zygote quietly (it may be gone already) and close its sandbox."""
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.process is not None:
+            if self.own_group:
+                kill_quietly(self.process.pid, group=True)
+            else:
+                self.process.kill()  # nothing if it has been reaped already: its pid may be another's now
+            self.process.wait()
+            if self.process.stderr is not None:
+                self.process.stderr.close()
+            self.process = None
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
 
 
 def serve(
