@@ -112,6 +112,17 @@ class TestOrderedSchedules(ChapterFidelity):
         assert "after step number 2" in message and "PyTorch's is 0.1" in message
         assert "PyTorch's StepLR:" in message and "yours:" in message
 
+    def test_each_test_reports_the_error_of_the_answer_cell_it_uses(self, graded):
+        """carol's MyStepLR has a syntax error and her prediction is unanswered: the MyStepLR tests report the
+        syntax error, the prediction's test the unanswered cell (not the first error of any answer cell)."""
+        from lrcourse.grading.results import read_verdicts
+
+        cells = read_verdicts(graded.path, "carol", self.chapter)["cells"]
+        step_tests = [name for name in cells if name.startswith("test_my_step_lr")]
+        assert step_tests and all("raised SyntaxError" in cells[name]["detail"] for name in step_tests), cells
+        assert "raised NotImplementedError" in cells["test_predict_rate_after_edit"]["detail"], cells
+        assert not any("NotImplementedError" in cells[name]["detail"] for name in step_tests), cells
+
     def test_the_readme_walkthrough_class_scores_as_documented(self, graded):
         for student, expected in EXAMPLES.items():
             if isinstance(expected, str):

@@ -104,10 +104,16 @@ class Judge:
         self.zygotes[exercise.allows_schedulers].ready()
 
     def decide(
-        self, exercise: Exercise, answers: list[str], deadline: float | None = None, budget: str = "time budget"
+        self,
+        exercise: Exercise,
+        answers: list[tuple[str, str]],
+        deadline: float | None = None,
+        budget: str = "time budget",
     ) -> Verdicts:
-        """Every test cell's trusted verdict; past `deadline` (time.monotonic()) the rest fail with `budget`."""
-        session = Session(self.zygotes[exercise.allows_schedulers], exercise.context, answers, deadline, budget)
+        """Every test cell's trusted verdict, from the answer cells as (grade_id, source); past `deadline`
+        (time.monotonic()) the rest fail with `budget`."""
+        zygote = self.zygotes[exercise.allows_schedulers]
+        session = Session(zygote, exercise.context, answers, deadline, budget, defines=exercise.answers)
         verdicts = Verdicts()
         try:
             for test in exercise.tests:
@@ -157,7 +163,10 @@ class Judge:
 
 
 def _explain(error: BaseException) -> str:
-    name = "AssertionError" if isinstance(error, AssertionError) else type(error).__name__
+    """`<name>: <message>`: a failed check by its own name (as the student's kernel shows it), any other
+    assertion (a plain `assert`, the time budget) as AssertionError, else the error's name."""
+    checked = isinstance(error, checking.CheckFailed)
+    name = type(error).__name__ if checked or not isinstance(error, AssertionError) else "AssertionError"
     return f"{name}: {str(error).strip()}"[:3000]
 
 
