@@ -6,6 +6,7 @@ exercise one line). Screenshots go to test-artifacts/first-hour/."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 import urllib.request
 
@@ -152,9 +153,9 @@ def test_a_failing_check_shows_its_message_and_an_unanswered_exercise_one_line(l
         }
         const shown = {};
         for (const id of ids) {
-            const outputs = widget(id).model.sharedModel.toJSON().outputs || [];
-            const area = widget(id).node.querySelector('.jp-OutputArea');
-            shown[id] = {enames: outputs.filter(o => o.output_type === 'error').map(o => o.ename),
+            const errors = (widget(id).model.sharedModel.toJSON().outputs || []).filter(o => o.output_type === 'error');
+            const area = widget(id).node.querySelector('.jp-OutputArea');  // rendered once scrolled into view
+            shown[id] = {enames: errors.map(o => o.ename), lines: errors.map(o => o.traceback.join('\\n')).join('\\n'),
                          text: area ? area.innerText.trim() : ''};
         }
         return shown;
@@ -164,8 +165,18 @@ def test_a_failing_check_shows_its_message_and_an_unanswered_exercise_one_line(l
     page.locator(".jp-Cell", has_text="Exercise 1.1: one direction correct").first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "failing-check.png"))
     for cell in ("predicted_w2", "test_predict_w2"):  # still an error each (no marks), shown as one line
-        assert shown[cell]["enames"] and shown[cell]["text"].startswith("not answered yet"), shown[cell]
-        assert "\n" not in shown[cell]["text"], shown[cell]
+        line = re.sub(r"\x1b\[[0-9;]*m", "", shown[cell]["lines"]).strip()
+        assert shown[cell]["enames"] and line.startswith("not answered yet") and "\n" not in line, shown[cell]
+    page.evaluate(
+        """async () => {  // the notebook renders only the cells in view
+        const notebook = window.jupyterapp.shell.currentWidget.content;
+        const index = notebook.widgets.findIndex(w => w.model.id === 'predicted_w2');
+        notebook.activeCellIndex = index;
+        await notebook.scrollToItem(index, 'start');
+    }"""
+    )
+    page.locator(".jp-OutputArea-output", has_text="not answered yet").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / "not-answered.png"))
     failed = shown["test_largest_stable_lr"]
     assert failed["enames"] == ["CheckFailed"], failed
     assert "CheckFailed: largest_stable_lr(0.1, a path with w_1 = 0.6 * w_0)" in failed["text"], failed

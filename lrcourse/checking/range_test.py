@@ -8,7 +8,7 @@ import math
 import numbers
 
 from lrcourse import wire
-from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
+from lrcourse.checking.expect import answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import TRAINING_SECONDS, Guard, expect_no_torch_scheduler
 from lrcourse.checking.observe import observe, observer, target_name

@@ -226,7 +226,7 @@ def _expect_same_error(student_class, request, reference, title, hint) -> None:
         raise answer_raised(
             target_name(student_class),
             raised,
-            f"{title}:\nPyTorch raises {reference['error']}; yours raised {type(raised).__name__}: {raised}.{hint}"
+            f"{title}:\nPyTorch raises {reference['error']}; yours raised {type(raised).__name__}: {raised}.{hint}",
         )
 
 

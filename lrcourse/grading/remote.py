@@ -115,7 +115,11 @@ class Session:
     def answer_error(self, name: str) -> BaseException | None:
         """The error the answer cell meant to define `name` raised, if it raised one."""
         return next(
-            (self.load_errors[cell] for cell, names in self.defines.items() if name in names and cell in self.load_errors),
+            (
+                self.load_errors[cell]
+                for cell, names in self.defines.items()
+                if name in names and cell in self.load_errors
+            ),
             None,
         )
 
@@ -207,14 +211,18 @@ class Undefined(checking.RemoteTarget):
     def __init__(self, name: str, why: BaseException):
         self.name, self.why = name, why
 
-    def _fail(self, *args, **kwargs):
+    def failure(self) -> AssertionError:
+        """What any use of the name raises: the reason it is not defined."""
         if isinstance(self.why, OutOfTime):  # not a check that failed: the budget, said as such
-            raise OutOfTime(str(self.why))
-        raise checking.CheckFailed(
+            return OutOfTime(str(self.why))
+        return checking.CheckFailed(
             str(self.why)
             if isinstance(self.why, AssertionError)
             else f"{self.name}: {type(self.why).__name__}: {self.why}"
         )
+
+    def _fail(self, *args, **kwargs):
+        raise self.failure()
 
     def __repr__(self) -> str:
         return f"<not defined: {self.why}>"

@@ -21,6 +21,7 @@ a silence past the deadline is a timeout, and neither can reach the comparison.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from lrcourse import cells, checking
 from lrcourse.grading.exercise import Exercise
-from lrcourse.grading.remote import Session
+from lrcourse.grading.remote import Session, Undefined
 from lrcourse.grading.sandbox.answer_zygote import AnswerZygote, GraderFault
 
 VERDICTS = ".lrcourse-verdicts.json"
@@ -147,7 +148,7 @@ class Judge:
         except GraderFault:
             raise
         except (Exception, checking.StudentTimeout) as error:
-            return _explain(error)
+            return _explain(_cause(error, source, namespace))
         return ""
 
     def _setup(self, exercise: Exercise) -> dict:
@@ -160,6 +161,18 @@ class Judge:
                     exec(compile(source, "<setup cell>", "exec"), namespace)
             self._setups[key] = namespace
         return self._setups[key]
+
+
+def _cause(error: BaseException, source: str, namespace: dict) -> BaseException:
+    """Why a test cell failed: if it reads an answer's name the student's cells do not define, that reason (an
+    unanswered prediction's test says its cell raised NotImplementedError, not that `isinstance` found no
+    number), else the error it raised."""
+    try:
+        read = {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+    except SyntaxError:
+        return error
+    undefined = [namespace[name] for name in sorted(read) if isinstance(namespace.get(name), Undefined)]
+    return undefined[0].failure() if undefined else error
 
 
 def _explain(error: BaseException) -> str:
