@@ -12,4 +12,9 @@ draws the layers and the trust boundary):
 Nothing here answers a graded exercise: the answers live only in `source/`.
 """
 
+from lrcourse import kernel_messages
+
 __version__ = "0.1.0"
+
+# In a learner's kernel (every chapter's setup cell imports lrcourse): an unanswered exercise in one line.
+kernel_messages.show_unanswered_briefly()

@@ -124,7 +124,10 @@ def test_a_submission_s_answers_are_found_by_name_even_under_hostile_metadata(tm
     hostile = dict(BAD_NAME, id="bad", source="def f():\n    return 0")
     path = tmp_path / "submitted.ipynb"
     path.write_text(json.dumps({"cells": [hostile, ANSWER, TEST, lost], "nbformat": 4, "nbformat_minor": 5}))
-    assert submitted_answers(path, {"my_answer": ["f"], "other_answer": ["g"]}) == [ANSWER.source, lost.source]
+    assert submitted_answers(path, {"my_answer": ["f"], "other_answer": ["g"]}) == [
+        ("my_answer", ANSWER.source),
+        ("other_answer", lost.source),
+    ]
 
 
 def test_orders_and_messages_read_nbgrader_s_names_only(tmp_path):

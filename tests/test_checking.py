@@ -33,7 +33,7 @@ def test_a_correct_class_passes():
 
 def test_a_wrong_class_fails_with_the_step_and_both_rates():
     wrong = load(next(a for a in catalogue.STEP_WRONG if a.name == "decays_one_step_early"), "MyStepLR")
-    with pytest.raises(AssertionError) as failure:
+    with pytest.raises(checking.CheckFailed) as failure:
         check_step_lr(wrong, STEP_CASES)
     assert "after step number 2" in str(failure.value) and "PyTorch's is 0.1" in str(failure.value)
 
@@ -47,28 +47,28 @@ def test_output_and_warnings_of_student_code_are_captured(capsys):
 
 @pytest.mark.parametrize("answer", catalogue.STEP_FORBIDDEN, ids=lambda a: a.name)
 def test_any_use_of_torch_schedulers_fails(answer):
-    with pytest.raises(AssertionError, match="earns no marks|no use of torch.optim.lr_scheduler"):
+    with pytest.raises(checking.CheckFailed, match="earns no marks|no use of torch.optim.lr_scheduler"):
         check_step_lr(load(answer, "MyStepLR"), STEP_CASES)
 
 
 def test_an_endless_loop_is_cut_within_the_budget(monkeypatch):
     monkeypatch.setattr(checking.guard, "SECONDS_PER_CASE", 0.5)
     hangs = load(catalogue.STEP_BROKEN[2], "MyStepLR")
-    with pytest.raises(AssertionError, match="did not finish"):
+    with pytest.raises(checking.CheckFailed, match="did not finish"):
         check_step_lr(hangs, STEP_CASES[:1])
 
 
 def test_only_the_compared_behaviour_is_graded():
     answer = next(a for a in catalogue.STEP_WRONG if a.name == "get_last_lr_tuple")
     check_step_lr(load(answer, "MyStepLR"), STEP_CASES, compare=["lrs", "last_epoch"])
-    with pytest.raises(AssertionError, match="must return a list"):
+    with pytest.raises(checking.CheckFailed, match="must return a list"):
         check_step_lr(load(answer, "MyStepLR"), STEP_CASES, compare=["get_last_lr"])
 
 
 def test_invalid_arguments_must_raise_value_error():
     check_plateau(load(catalogue.PLATEAU_CORRECT[0], "MyReduceLROnPlateau"), [PlateauCase([0.1], [], {"factor": 2.0})])
     lax = load(next(a for a in catalogue.PLATEAU_WRONG if a.name == "no_factor_check"), "MyReduceLROnPlateau")
-    with pytest.raises(AssertionError, match="PyTorch raises ValueError"):
+    with pytest.raises(checking.CheckFailed, match="PyTorch raises ValueError"):
         check_plateau(lax, [PlateauCase([0.1], [], {"factor": 2.0})])
 
 
@@ -89,7 +89,7 @@ def test_an_exact_tie_is_tested_not_rejected():
     lax = load(
         next(a for a in catalogue.PLATEAU_WRONG if a.name == "abs_tie_counts_as_improvement"), "MyReduceLROnPlateau"
     )
-    with pytest.raises(AssertionError, match="after step number 2"):
+    with pytest.raises(checking.CheckFailed, match="after step number 2"):
         check_plateau(lax, [tie])
 
 
@@ -98,16 +98,16 @@ def test_get_last_lr_is_recorded_right_after_a_hand_edit():
     case = StepLRCase(lrs=[0.1], step_size=2, gamma=0.5, steps=3, edits={2: {0: 0.3}, 4: {0: 0.9}}, after_edits=True)
     check_step_lr(load(catalogue.STEP_CORRECT[0], "MyStepLR"), [case])
     reads_groups = load(next(a for a in catalogue.STEP_WRONG if a.name == "get_last_lr_reads_groups"), "MyStepLR")
-    with pytest.raises(AssertionError, match="after the hand edit just before step number 2"):
+    with pytest.raises(checking.CheckFailed, match="after the hand edit just before step number 2"):
         check_step_lr(reads_groups, [case], compare=["get_last_lr"])
     closed_form = load(next(a for a in catalogue.STEP_WRONG if a.name == "closed_form"), "MyStepLR")
-    with pytest.raises(AssertionError, match="after step number 2"):
+    with pytest.raises(checking.CheckFailed, match="after step number 2"):
         check_step_lr(closed_form, [case], compare=["lrs"])
 
 
 def test_expect_close_messages():
     checking.expect_close([0.1, 0.2], [0.1, 0.2], "two rates")
-    with pytest.raises(AssertionError, match="two rates: expected"):
+    with pytest.raises(checking.CheckFailed, match="two rates: expected"):
         checking.expect_close([0.1, 0.3], [0.1, 0.2], "two rates")
 
 
@@ -143,7 +143,9 @@ def test_a_negative_max_rel_tie_is_an_exact_tie():
         next(a for a in catalogue.PLATEAU_WRONG if a.name == "max_rel_divides_by_one_minus_threshold"),
         "MyReduceLROnPlateau",
     )
-    with pytest.raises(AssertionError, match="after step number 2, the attribute `best` is -2.5, PyTorch's is -2.0"):
+    with pytest.raises(
+        checking.CheckFailed, match="after step number 2, the attribute `best` is -2.5, PyTorch's is -2.0"
+    ):
         check_plateau(divides, [case])
 
 
@@ -156,7 +158,7 @@ def test_tensor_metrics_of_every_kind(as_tensor):
         next(a for a in catalogue.PLATEAU_WRONG if a.name == "tensor_metric_kept_as_view"), "MyReduceLROnPlateau"
     )
     if as_tensor == "0-d reused":
-        with pytest.raises(AssertionError, match="updates in place"):
+        with pytest.raises(checking.CheckFailed, match="updates in place"):
             check_plateau(view, [case])
     else:
         check_plateau(view, [case])
@@ -179,7 +181,9 @@ def test_chapter_4s_factor_must_not_use_torch_schedulers(answer):
 
     namespace = {"lr_scheduler": lr_scheduler, "lr_curve": lr_curve}
     exec(compile(answer.source, answer.name, "exec"), namespace)
-    with pytest.raises(AssertionError, match="uses torch.optim.lr_scheduler .it ran .*SequentialLR.*earns no marks"):
+    with pytest.raises(
+        checking.CheckFailed, match="uses torch.optim.lr_scheduler .it ran .*SequentialLR.*earns no marks"
+    ):
         checking.check_warmup_step(namespace["warmup_step_factor"], warmup=3, start_factor=0.5, step_size=2, gamma=0.5)
 
 
@@ -195,7 +199,7 @@ def test_get_last_lr_is_renewed_at_a_step_that_does_not_decay():
     check_step_lr(load(catalogue.STEP_CORRECT[0], "MyStepLR"), [case], compare=["get_last_lr values"])
     stale = _wrong(catalogue.STEP_WRONG, "get_last_lr_renewed_only_at_decays", "MyStepLR")
     with pytest.raises(
-        AssertionError,
+        checking.CheckFailed,
         match=r"after step number 2, get_last_lr\(\) returned \[0.1, 0.2\], PyTorch's returns \[0.7, 0.2\]",
     ):
         check_step_lr(stale, [case], compare=["get_last_lr values"])
@@ -207,10 +211,10 @@ def test_counters_are_ints_compared_exactly_and_printed_as_ints():
     [result] = reference_trajectories([StepLRCase([0.1], 2, steps=3).request()])
     assert [type(s["last_epoch"]) for s in result["states"]] == [int] * 4
     floats = _wrong(catalogue.STEP_WRONG, "last_epoch_float", "MyStepLR")
-    with pytest.raises(AssertionError, match=r"`last_epoch` is 1.0 \(float\), PyTorch's is the int 1:"):
+    with pytest.raises(checking.CheckFailed, match=r"`last_epoch` is 1.0 \(float\), PyTorch's is the int 1:"):
         check_step_lr(floats, [StepLRCase([0.1], 2, steps=3)], compare=["last_epoch"])
     short = _wrong(catalogue.PLATEAU_WRONG, "cooldown_one_epoch_short", "MyReduceLROnPlateau")
-    with pytest.raises(AssertionError, match=r"`cooldown_counter` is 1, PyTorch's is 2\b(?!\.0)"):
+    with pytest.raises(checking.CheckFailed, match=r"`cooldown_counter` is 1, PyTorch's is 2\b(?!\.0)"):
         check_plateau(
             short,
             [PlateauCase([1.0], [1.0] * 8, {"patience": 1, "cooldown": 2, "factor": 0.5})],
@@ -244,10 +248,10 @@ def test_only_pytorchs_own_argument_checks():
     for kwargs in ({"factor": 0.0}, {"factor": -0.5}, {"threshold": -0.1}):
         assert "error" not in reference_trajectories([PlateauCase([0.1], [], kwargs).request()])[0]
     lower = _wrong(catalogue.PLATEAU_WRONG, "mode_case_insensitive", "MyReduceLROnPlateau")
-    with pytest.raises(AssertionError, match="PyTorch raises ValueError .*yours raised nothing"):
+    with pytest.raises(checking.CheckFailed, match="PyTorch raises ValueError .*yours raised nothing"):
         check_plateau(lower, [PlateauCase([0.1], [], {"mode": "MIN"})])
     strict = _wrong(catalogue.PLATEAU_WRONG, "rejects_factor_not_positive", "MyReduceLROnPlateau")
-    with pytest.raises(AssertionError, match="your code raised ValueError"):
+    with pytest.raises(checking.CheckFailed, match="your code raised ValueError"):
         check_plateau(strict, [PlateauCase([0.1], [], {"factor": 0.0})])
 
 
@@ -261,3 +265,90 @@ def test_a_restored_state_is_compared_within_another_cpus_spread_not_a_step():
     assert not same_state(one_step, want)
     assert not same_state([[12.5, 40.0]], want) and not same_state("restored", want)
     assert not same_state([[float("nan"), 2.0e-6], [12.5, 40.0]], want)
+
+
+# --------------------------------------------------------------------------------------------
+# How failures show in a learner's kernel (an IPython shell in this process, no kernel: fast)
+# --------------------------------------------------------------------------------------------
+WRONG_STEP_LR = """
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.step_size, self.gamma, self.last_epoch = optimizer, step_size, gamma, 0
+    def step(self):
+        self.last_epoch += 1
+        if self.last_epoch % self.step_size == self.step_size - 1:  # one step early
+            for group in self.optimizer.param_groups:
+                group["lr"] *= self.gamma
+"""
+STUB_STEP_LR = """
+class MyStepLR:
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+"""
+PREDICTION_TEST = "from lrcourse.checking import expect\nexpect(isinstance(predicted_w2, float), 'a number')"
+CHECK_CELL = """from lrcourse.checking import StepLRCase, check_step_lr
+check_step_lr(MyStepLR, [StepLRCase(lrs=[0.1], step_size=3, gamma=0.5, steps=10)], compare=["lrs"])"""
+
+
+@pytest.fixture
+def ipython(tmp_path, monkeypatch):
+    """A fresh IPython shell with the course's display of unanswered exercises, in a folder whose notebook has
+    one test cell reading `predicted_w2` (as a chapter's folder does)."""
+    import nbformat
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    from lrcourse import kernel_messages
+
+    test_cell = nbformat.v4.new_code_cell(PREDICTION_TEST)
+    test_cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "test_predict_w2", "points": 1}
+    nbformat.write(nbformat.v4.new_notebook(cells=[test_cell]), tmp_path / "chapter.ipynb")
+    monkeypatch.chdir(tmp_path)
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    kernel_messages.show_unanswered_briefly()
+    yield shell
+    InteractiveShell.clear_instance()
+
+
+def shown(shell, capsys, source: str):
+    """What the cell raised and what the learner sees (colour codes removed)."""
+    import re
+
+    capsys.readouterr()
+    result = shell.run_cell(source)
+    return result.error_in_exec, re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out).strip()
+
+
+def test_a_failed_check_shows_the_cells_line_and_its_message_not_the_checker(ipython, capsys):
+    shown(ipython, capsys, WRONG_STEP_LR)
+    error, text = shown(ipython, capsys, CHECK_CELL)
+    assert type(error) is checking.CheckFailed and isinstance(error, AssertionError)
+    assert "check_step_lr(MyStepLR" in text  # the test cell's own line
+    assert f"CheckFailed: {error}".splitlines()[0] in text and "after step number 2" in text
+    assert "lrcourse/checking" not in text and "schedulers.py" not in text and "_check_cases" not in text, text
+
+
+def test_an_unanswered_exercise_is_one_line_where_it_is_and_in_the_tests_after_it(ipython, capsys):
+    from lrcourse import kernel_messages
+
+    error, text = shown(ipython, capsys, "# YOUR CODE HERE\nraise NotImplementedError()")
+    assert type(error) is NotImplementedError and text == kernel_messages.unanswered()  # still an error: 0 marks
+    error, text = shown(ipython, capsys, PREDICTION_TEST)
+    assert type(error) is NameError and text == kernel_messages.undefined("predicted_w2")
+    shown(ipython, capsys, "def largest_stable_lr(lr, path):\n    # YOUR CODE HERE\n    raise NotImplementedError()")
+    error, text = shown(ipython, capsys, "largest_stable_lr(0.1, [])")
+    assert type(error) is NotImplementedError and text == kernel_messages.unanswered("largest_stable_lr")
+    shown(ipython, capsys, STUB_STEP_LR)
+    error, text = shown(ipython, capsys, CHECK_CELL)
+    assert isinstance(error, checking.NotAnswered) and text == kernel_messages.unanswered("MyStepLR")
+    assert "your code raised NotImplementedError" in str(error)  # the grader's records keep the whole message
+
+
+def test_other_errors_keep_their_traceback(ipython, capsys):
+    error, text = shown(ipython, capsys, "predicted_w3 + 1")  # a name no test asks for: a typo, not an answer
+    assert type(error) is NameError and "not answered" not in text and "----> 1 predicted_w3 + 1" in text
+    error, text = shown(ipython, capsys, "def helper():\n    raise NotImplementedError('later')\nhelper()")
+    assert type(error) is NotImplementedError and "not answered" not in text and "later" in text

@@ -51,8 +51,8 @@ def test_item_statistics_leave_pending_grades_out():
 def test_failure_messages_are_shortened_and_grouped_but_for_numbers():
     assert short_message("\x1b[31mAssertionError\x1b[0m: step 3 failed\nmore") == "AssertionError: step 3 failed"
     assert (
-        short_message("_Mismatch: MyStepLR(...) on 2 groups:\nafter step 2, lr is 0.1")
-        == "_Mismatch: MyStepLR(...) on 2 groups: after step 2, lr is 0.1"
+        short_message("CheckFailed: MyStepLR(...) on 2 groups:\nafter step 2, lr is 0.1")
+        == "CheckFailed: MyStepLR(...) on 2 groups: after step 2, lr is 0.1"
     )
     assert len(short_message("x" * 500)) == 160
     grouped = frequent_failures({"a": {"t": "E: step 2"}, "b": {"t": "E: step 3"}, "c": {"t": "Other"}})

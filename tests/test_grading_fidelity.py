@@ -107,10 +107,37 @@ class TestOrderedSchedules(ChapterFidelity):
             for c in nbformat.read(next(folder.glob("*.ipynb")), as_version=4).cells
             if c.get("id") == "test_my_step_lr_one_group"
         )
-        message = next(o for o in cell.outputs if o.output_type == "error").evalue
+        error = next(o for o in cell.outputs if o.output_type == "error")
+        message = error.evalue
+        assert error.ename == "CheckFailed" and "lrcourse/checking" not in "\n".join(error.traceback), error
         assert "MyStepLR(optimizer, step_size=3, gamma=0.5)" in message
         assert "after step number 2" in message and "PyTorch's is 0.1" in message
         assert "PyTorch's StepLR:" in message and "yours:" in message
+
+    def test_an_unanswered_exercise_reads_one_line_in_the_graded_notebook(self, graded):
+        """The grader's kernels show what the learner's show (nbgrader's feedback is made of these outputs): in
+        the untouched release every failed cell says "not answered yet" in one line."""
+        folder = graded.path / "autograded" / "untouched" / self.chapter
+        notebook = nbformat.read(next(folder.glob("*.ipynb")), as_version=4)
+        shown = [
+            "\n".join(output.traceback)
+            for cell in notebook.cells
+            if cell.cell_type == "code"
+            for output in cell.outputs
+            if output.output_type == "error"
+        ]
+        assert shown and all(text.startswith("not answered yet") and "\n" not in text for text in shown), shown
+
+    def test_each_test_reports_the_error_of_the_answer_cell_it_uses(self, graded):
+        """carol's MyStepLR has a syntax error and her prediction is unanswered: the MyStepLR tests report the
+        syntax error, the prediction's test the unanswered cell (not the first error of any answer cell)."""
+        from lrcourse.grading.results import read_verdicts
+
+        cells = read_verdicts(graded.path, "carol", self.chapter)["cells"]
+        step_tests = [name for name in cells if name.startswith("test_my_step_lr")]
+        assert step_tests and all("raised SyntaxError" in cells[name]["detail"] for name in step_tests), cells
+        assert "raised NotImplementedError" in cells["test_predict_rate_after_edit"]["detail"], cells
+        assert not any("NotImplementedError" in cells[name]["detail"] for name in step_tests), cells
 
     def test_the_readme_walkthrough_class_scores_as_documented(self, graded):
         for student, expected in EXAMPLES.items():

@@ -93,7 +93,7 @@ def test_forged_kernel_results_are_reported_as_overridden(hostile_class):
     assert "test_my_step_lr_one_group" in record["overridden"]
     cell = record["cells"]["test_my_step_lr_one_group"]
     assert cell["in_kernel_score"] == cell["points"] and cell["trusted_score"] == 0
-    assert cell["message"].startswith("AssertionError: MyStepLR(optimizer, step_size=3"), cell
+    assert cell["message"].startswith("CheckFailed: MyStepLR(optimizer, step_size=3"), cell
     assert "after step number" in cell["detail"] and "PyTorch's StepLR:" in cell["detail"], cell
     feedback = next((course / "feedback" / "patch-checker" / hostile.CHAPTER).glob("*.html")).read_text()
     assert "The grader checked this cell again outside your notebook" in feedback

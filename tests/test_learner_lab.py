@@ -1,6 +1,7 @@
 """The learner's first hour in a real browser: `make lab` (one server for this file, on a scratch workspace)
-opens on the start page, shows none of nbgrader's instructor tools, and a chapter opened again shows the
-figures of its slider panels from the saved widget state. Screenshots go to test-artifacts/first-hour/."""
+opens on the start page, shows none of nbgrader's instructor tools, a chapter opened again shows the
+figures of its slider panels from the saved widget state, and a failing check shows its message (an unanswered
+exercise one line). Screenshots go to test-artifacts/first-hour/."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ INSTRUCTOR_PLUGINS = [
     "@jupyter/nbgrader:assignment-list",
 ]
 REOPENED = "01_learning_rate/learning_rate.ipynb"  # two slider panels, the quickest chapter to run
+WRONG_ANSWER = "def largest_stable_lr(lr, path):\n    return 1.0\n"
+MESSAGE_CELLS = ["setup", "predicted_w2", "test_predict_w2", "largest_stable_lr", "test_largest_stable_lr"]
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +163,53 @@ def test_a_reopened_chapter_shows_its_figures(lab, page, workspace):
     page.screenshot(path=str(SHOTS / "reopened-chapter.png"))
 
 
+def test_a_failing_check_shows_its_message_and_an_unanswered_exercise_one_line(lab, page):
+    """Only the cells it needs are run (not the chapter): the prediction left unanswered, the first exercise
+    answered wrong. The edit is not saved."""
+    open_chapter(page, lab, REOPENED, "messages")
+    shown = page.evaluate(
+        """async ([answer, ids]) => {
+        const app = window.jupyterapp;
+        const notebook = app.shell.currentWidget.content;
+        const widget = id => notebook.widgets.find(w => w.model.id === id);
+        widget('largest_stable_lr').model.sharedModel.setSource(answer);
+        for (const id of ids) {
+            notebook.activeCellIndex = notebook.widgets.indexOf(widget(id));
+            await app.commands.execute('notebook:run-cell');  // resolves once the cell has run
+        }
+        const shown = {};
+        for (const id of ids) {
+            const errors = (widget(id).model.sharedModel.toJSON().outputs || []).filter(o => o.output_type === 'error');
+            const area = widget(id).node.querySelector('.jp-OutputArea');  // rendered once scrolled into view
+            shown[id] = {enames: errors.map(o => o.ename), lines: errors.map(o => o.traceback.join('\\n')).join('\\n'),
+                         text: area ? area.innerText.trim() : ''};
+        }
+        return shown;
+    }""",
+        [WRONG_ANSWER, MESSAGE_CELLS],
+    )
+    page.locator(".jp-Cell", has_text="Exercise 1.1: one direction correct").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "failing-check.png"))
+    for cell in ("predicted_w2", "test_predict_w2"):  # still an error each (no marks), shown as one line
+        line = re.sub(r"\x1b\[[0-9;]*m", "", shown[cell]["lines"]).strip()
+        assert shown[cell]["enames"] and line.startswith("not answered yet") and "\n" not in line, shown[cell]
+    page.evaluate(
+        """async () => {  // the notebook renders only the cells in view
+        const notebook = window.jupyterapp.shell.currentWidget.content;
+        const index = notebook.widgets.findIndex(w => w.model.id === 'predicted_w2');
+        notebook.activeCellIndex = index;
+        await notebook.scrollToItem(index, 'start');
+    }"""
+    )
+    page.locator(".jp-OutputArea-output", has_text="not answered yet").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / "not-answered.png"))
+    failed = shown["test_largest_stable_lr"]
+    assert failed["enames"] == ["CheckFailed"], failed
+    assert "CheckFailed: largest_stable_lr(0.1, a path with w_1 = 0.6 * w_0)" in failed["text"], failed
+    assert "expected 0.5, got 1.0" in failed["text"] and "expect_close(largest_stable_lr" in failed["text"], failed
+    assert "lrcourse/checking" not in failed["text"] and "expect.py" not in failed["text"], failed
+
+
 def test_validate_works_on_the_workspace(lab):
     """What the Validate button asks the server: the chapter is run and its unanswered exercises reported."""
     request = urllib.request.Request(
@@ -171,4 +221,4 @@ def test_validate_works_on_the_workspace(lab):
     with urllib.request.urlopen(request, timeout=300) as response:
         result = json.loads(response.read())
     assert result["success"], result
-    assert "NotImplementedError" in json.dumps(result["value"]), "an unanswered exercise must be reported"
+    assert "not answered yet" in json.dumps(result["value"]), "an unanswered exercise must be reported"

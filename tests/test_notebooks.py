@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import nbformat
@@ -12,6 +13,8 @@ from lrcourse.build import execute, generate_release, source_notebooks
 
 from conftest import ROOT, code_and_markdown, nbgrader_meta, read
 from support import printed
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 SOURCES = source_notebooks(ROOT)
 IDS = [path.parent.name for path in SOURCES]
@@ -100,6 +103,17 @@ def errors(notebook) -> dict[str, str]:
     }
 
 
+def tracebacks(notebook) -> dict[str, str]:
+    """What each failed cell shows the learner (its error's traceback lines)."""
+    return {
+        cell.id: "\n".join(o.traceback)
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+        if o.output_type == "error"
+    }
+
+
 def text_outputs(notebook) -> dict[str, str]:
     """Each cell's printed text, joined: how prints are split into output records depends on timing."""
     return {
@@ -172,6 +186,10 @@ def test_student_notebook_runs_headless_failing_only_in_exercise_tests(path):
         c.id for c in notebook.cells if cells.is_solution(c) and "raises-exception" in c.metadata.get("tags", [])
     }
     failing = errors(notebook)
+    # an unanswered exercise says so in one line, where it is and in every test cell after it: no traceback
+    shown = {cell: ANSI.sub("", text).strip() for cell, text in tracebacks(notebook).items()}
+    wall = {cell: text for cell, text in shown.items() if not text.startswith("not answered yet") or "\n" in text}
+    assert set(shown) == set(failing) and not wall, wall
     assert all(failing.pop(cell).startswith("NotImplementedError") for cell in predictions & set(failing))
     assert set(failing) <= grade_cells, {k: v for k, v in failing.items() if k not in grade_cells}
     assert set(failing) == grade_cells, "every exercise's tests should fail before it is answered"

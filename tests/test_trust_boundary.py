@@ -265,3 +265,49 @@ def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_requests_deadline():
     stop.set()
     assert time.monotonic() - start < 2.0 and Zygote.killed == [12345]
     student.close()
+
+
+def test_each_answers_name_reports_its_own_cells_error_not_the_first_one():
+    """carol's case: an unanswered prediction (the stub) above a class with a syntax error. The class's tests
+    report the syntax error, the prediction's test the stub: each name its own answer cell's error (the answers'
+    process runs here, in-process, its requests straight to its handler)."""
+    import socket
+
+    from lrcourse import checking
+    from lrcourse.grading.remote import Session
+    from lrcourse.grading.sandbox.student_process import Child
+
+    class InProcess:
+        dead = False
+
+        def __init__(self, channel):
+            self.child = Child(channel)
+
+        def request(self, message, seconds):
+            try:
+                return self.child.handle(message)
+            except BaseException as error:  # as Child.run answers
+                return {"ok": False, "error": wire.encode_error(error)}
+
+        def close(self):
+            pass
+
+    ours, theirs = socket.socketpair()
+    zygote = type("Zygote", (), {"fork": lambda self: InProcess(theirs)})()
+    answers = [
+        ("predicted_rate_after_edit", "# YOUR CODE HERE\nraise NotImplementedError()"),
+        ("my_step_lr", "class MyStepLR:\n    def __init__(self, optimizer)\n        pass\n"),
+        ("other", "x = 1"),
+    ]
+    defines = {"predicted_rate_after_edit": ["predicted_rate_after_edit"], "my_step_lr": ["MyStepLR"], "other": ["x"]}
+    session = Session(zygote, [], answers, defines=defines)
+    try:
+        with pytest.raises(checking.CheckFailed, match="your answer cell raised SyntaxError") as failure:
+            session.resolve("MyStepLR").observe("scheduler", {})
+        assert "NotImplementedError" not in str(failure.value)
+        with pytest.raises(checking.CheckFailed, match="your answer cell raised NotImplementedError"):
+            float(session.resolve("predicted_rate_after_edit"))
+        assert session.resolve("x") == 1
+    finally:
+        ours.close()
+        theirs.close()

@@ -86,13 +86,13 @@ def chapter2(tmp_path_factory):
 def test_the_students_after_an_attack_keep_full_marks(chapter2, attack):
     judge, exercise = chapter2
     full = sum(test.points for test in exercise.tests)
-    attacker = judge.decide(exercise, list(hostile.answers(ATTACKS[attack] + hostile.CORRECT).values()))
+    attacker = judge.decide(exercise, list(hostile.answers(ATTACKS[attack] + hostile.CORRECT).items()))
     assert attacker.score <= full
     for _ in range(3):
         try:
-            honest = judge.decide(exercise, list(hostile.SOLUTION.values()))
+            honest = judge.decide(exercise, list(hostile.SOLUTION.items()))
         except GraderFault:  # the worker retries once with a fresh zygote, as worker.py does
-            honest = judge.decide(exercise, list(hostile.SOLUTION.values()))
+            honest = judge.decide(exercise, list(hostile.SOLUTION.items()))
         assert honest.score == full, {name: v.message for name, v in honest.cells.items()}
 
 
@@ -121,7 +121,7 @@ predicted_rate_after_edit = 0.3 * 0.5 * 0.5 if hidden else -1.0
     assert GRADER_REFERENCES.exists()  # the grader's side has them...
     probe = f"GRADER_FILE = {str(GRADER_REFERENCES)!r}\n" + probe
     answers = {**hostile.SOLUTION, "predicted_rate_after_edit": probe}
-    verdict = judge.decide(exercise, list(answers.values()))
+    verdict = judge.decide(exercise, list(answers.items()))
     assert verdict.cells["test_predict_rate_after_edit"].trusted_score > 0, verdict.cells[
         "test_predict_rate_after_edit"
     ]
@@ -138,10 +138,10 @@ def test_an_answer_slow_on_purpose_is_graded_as_far_as_its_time_budget_goes(chap
     full = sum(test.points for test in exercise.tests)
     judge.ready(exercise)  # as a worker does before a student's budget starts
     start = time.monotonic()
-    slow = judge.decide(exercise, list(hostile.answers(hostile.SLOW_ON_PURPOSE).values()), start + 12, "budget")
+    slow = judge.decide(exercise, list(hostile.answers(hostile.SLOW_ON_PURPOSE).items()), start + 12, "budget")
     elapsed = time.monotonic() - start
     assert 11 < elapsed < 18, elapsed
     assert slow.out_of_time and slow.score < full, {name: v.message for name, v in slow.cells.items()}
     assert all("your budget ran out" in slow.cells[name].message for name in slow.out_of_time)
-    honest = judge.decide(exercise, list(hostile.SOLUTION.values()), time.monotonic() + 300, "budget")
+    honest = judge.decide(exercise, list(hostile.SOLUTION.items()), time.monotonic() + 300, "budget")
     assert honest.score == full and not honest.out_of_time

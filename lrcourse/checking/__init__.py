@@ -7,8 +7,9 @@ Every check has two halves, so that the same test cell can run in two places:
   there; under `lrcourse grade` it runs in a fresh process of the student's own, which the grader drives
   (`lrcourse.grading.remote`), and only the observations come back.
 - a *judge* compares the observations with PyTorch's reference, computed where the judge runs, and raises
-  an `AssertionError` that says what was configured, at which step, what was expected, what came out, and
-  the likely cause.
+  a `CheckFailed` (an AssertionError) that says what was configured, at which step, what was expected, what
+  came out, and the likely cause; in a notebook it shows as that message, not the checker's traceback
+  (`NotAnswered`, one line, when the answer is still nbgrader's stub).
 
 So in the kernel the checks give the student their messages, and under `lrcourse grade` the very same test
 cells decide the grade in the grader's own process: the expected values never reach the student's code.
@@ -28,7 +29,16 @@ expected values), and one module per exercise family: `scheduler_cases`, `schedu
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
 """
 
-from lrcourse.checking.expect import LOSS_TOLERANCE, RELATIVE_TOLERANCE, expect, expect_close, expect_equal, passed
+from lrcourse.checking.expect import (
+    LOSS_TOLERANCE,
+    RELATIVE_TOLERANCE,
+    CheckFailed,
+    NotAnswered,
+    expect,
+    expect_close,
+    expect_equal,
+    passed,
+)
 from lrcourse.checking.expected import EXPECTED_VISIBLE, GRADER_REFERENCES
 from lrcourse.checking.factors import check_warmup_cosine, check_warmup_step
 from lrcourse.checking.fit_steps import (
@@ -67,7 +77,9 @@ __all__ = [
     "SCHEDULER_MODULE",
     "SECONDS_PER_CASE",
     "STEP_KEYS",
+    "CheckFailed",
     "Guard",
+    "NotAnswered",
     "PlateauCase",
     "RemoteTarget",
     "StepLRCase",

@@ -1,5 +1,10 @@
 """Readable failures for the exercises' test cells: what was checked, what came out, what to do.
 
+Every check fails with `CheckFailed` (an AssertionError, so nbgrader and the grader score it as any failed
+assertion), whose message is the whole story: in a learner's kernel it shows as the test cell's own line and
+`CheckFailed: <the message>`, none of the checker's frames (`lrcourse.kernel_messages`). A check of an answer
+still unwritten (it raised the stub's NotImplementedError) fails with `NotAnswered`, one line in the kernel.
+
 `close` is the one numeric comparison of rates every judge uses; every tolerance is named in
 `lrcourse/tolerances.py`, which says what each covers.
 """
@@ -11,10 +16,35 @@ import numbers
 
 import torch
 
+from lrcourse import kernel_messages
 from lrcourse.tolerances import LOSS_RTOL, RATE_ATOL, RATE_RTOL
 
 RELATIVE_TOLERANCE = RATE_RTOL  # the names test cells and tests know
 LOSS_TOLERANCE = LOSS_RTOL
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict: the message says what was checked, what differs and what to do."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook: the learner's frames and the message
+        return kernel_messages.check_traceback(self)
+
+
+class NotAnswered(CheckFailed):
+    """A check of an exercise whose answer is still the stub: its message is the full story (for the grader's
+    records), the kernel shows one line."""
+
+    def __init__(self, exercise: str, message: str):
+        super().__init__(message)
+        self.exercise = exercise
+
+    def _render_traceback_(self) -> list[str]:
+        return [kernel_messages.unanswered(self.exercise)]
+
+
+def answer_raised(exercise: str, error: BaseException, message: str) -> CheckFailed:
+    """The failure of a check whose answer raised `error`: NotAnswered if that is the stub's NotImplementedError."""
+    return NotAnswered(exercise, message) if isinstance(error, NotImplementedError) else CheckFailed(message)
 
 
 def close(actual, expected: float) -> bool:
@@ -41,7 +71,7 @@ def passed(message: str = "All checks in this cell passed.") -> None:
 def expect(condition: bool, message: str) -> None:
     """Fail with `message` (what was checked and what to do) unless `condition` holds."""
     if not condition:
-        raise AssertionError(message)
+        raise CheckFailed(message)
 
 
 def expect_equal(actual, expected, what: str) -> None:

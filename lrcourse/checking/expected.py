@@ -18,6 +18,8 @@ import json
 import os
 from pathlib import Path
 
+from lrcourse.checking.expect import CheckFailed
+
 GRADER_REFERENCES = Path(__file__).resolve().parents[2] / "grader" / "references.py"
 EXPECTED_VISIBLE = Path(__file__).resolve().parents[1] / "expected_visible.json"
 
@@ -64,7 +66,7 @@ class ExpectedValues:
                 return table[key]
         grader = grader_references()
         if grader is None:
-            raise AssertionError(
+            raise CheckFailed(
                 f"the expected values of this case ({key}) are only on the grader's side; the "
                 "visible checks use their own cases (keep the test cell's arguments as they are)"
             )

@@ -4,7 +4,7 @@ is the kernel's own function or the grader's stand-in for one in the student's p
 
 from __future__ import annotations
 
-from lrcourse.checking.expect import close
+from lrcourse.checking.expect import CheckFailed, close
 from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout, seconds_per_case
 from lrcourse.checking.observe import RemoteTarget
 from lrcourse.checking.self_contained import expect_self_contained
@@ -30,13 +30,13 @@ def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: i
         with guard.running():
             mine = [factor(epoch, warmup, total, floor) for epoch in range(epochs)]
     except StudentTimeout:
-        raise AssertionError(
+        raise CheckFailed(
             f"factor(epoch, {warmup}, {total}, {floor}) did not finish within {guard.seconds:.0f} s"
         ) from None
     for epoch, (value, want) in enumerate(zip(mine, expected)):
         if not close(value, want):
             phase = "warm-up" if epoch < warmup else "cosine decay" if epoch < total else "after total_epochs"
-            raise AssertionError(
+            raise CheckFailed(
                 f"warmup_cosine_factor(epoch={epoch}, warmup_epochs={warmup}, total_epochs={total}, floor={floor}) "
                 f"is {value!r}; PyTorch's SequentialLR(LinearLR, CosineAnnealingLR) gives {want!r} ({phase} phase)."
             )
@@ -69,20 +69,20 @@ def check_warmup_step(
         with guard.running():
             mine = [factor(epoch, warmup, start_factor, step_size, gamma) for epoch in epochs]
     except StudentTimeout:
-        raise AssertionError(f"{call} did not finish within {guard.seconds:.0f} s") from None
+        raise CheckFailed(f"{call} did not finish within {guard.seconds:.0f} s") from None
     except Exception as error:  # under `lrcourse grade` the answer's process has only a stub of the module
         if type(error).__name__ == "ForbiddenUse":
-            raise AssertionError(forbidden.format("")) from None
+            raise CheckFailed(forbidden.format("")) from None
         raise
     if guard.forbidden_calls:  # in the notebook: the guard saw the answer run PyTorch's scheduler code
         ran = sorted({name.split(".")[0] for name in guard.forbidden_calls} - {"LRScheduler"})
-        raise AssertionError(
+        raise CheckFailed(
             forbidden.format(f" (it ran {', '.join(n for n in ran if not n.startswith('_')) or 'its code'})")
         )
     for epoch, value, want in zip(epochs, mine, expected):
         if not close(value, want):
             phase = "warm-up, LinearLR" if epoch < warmup else "after the milestone, StepLR"
-            raise AssertionError(
+            raise CheckFailed(
                 f"{call.replace('epoch,', f'epoch={epoch},')} is {value!r}; PyTorch's SequentialLR([LinearLR, StepLR], "
                 f"milestones=[{warmup}]) gives {want!r} at epoch {epoch} ({phase} phase)."
             )

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from lrcourse import wire
-from lrcourse.checking.expect import LOSS_TOLERANCE, close, expect
+from lrcourse.checking.expect import LOSS_TOLERANCE, CheckFailed, answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import TRAINING_SECONDS, Guard
-from lrcourse.checking.observe import observe, observer
+from lrcourse.checking.observe import observe, observer, target_name
 from lrcourse.fixtures import optimizer_steps, steps_fixture
 from lrcourse.tolerances import LOSS_ATOL
 from lrcourse.training import one_thread
@@ -106,7 +106,7 @@ def _observe_steps(
             if "Tried to step" in str(error)
             else ""
         )
-        raise AssertionError(f"{call} raised {type(error).__name__}: {error}.{hint}")
+        raise answer_raised(target_name(fit), error, f"{call} raised {type(error).__name__}: {error}.{hint}")
     history = observation["value"]
     expect(
         isinstance(history, dict) and set(STEP_KEYS) <= set(history),
@@ -229,7 +229,7 @@ def check_fit_steps_losses(run: StepsRun) -> None:
                     "leftover group) before backward(), so the step follows the mean gradient. Or, if the "
                     "updates are right, log the mean of the step's batch losses."
                 )
-            raise AssertionError(
+            raise CheckFailed(
                 f"{call}: history[{key!r}][{index}] is {value!r}; this training run gives "
                 f"{reference!r} for that {unit}. {cause}"
             )

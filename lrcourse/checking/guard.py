@@ -16,6 +16,7 @@ import threading
 import warnings
 
 from lrcourse import wire
+from lrcourse.checking.expect import CheckFailed
 
 SCHEDULER_MODULE = "torch.optim.lr_scheduler"
 SECONDS_PER_CASE = 3.0
@@ -127,17 +128,17 @@ class Guard:
 def expect_no_torch_scheduler(class_name: str, observation: dict) -> None:
     """The judge's side of the rule: fail if the observer saw the student's code use PyTorch's schedulers."""
     if observation.get("forbidden"):
-        raise AssertionError(observation["forbidden"])
+        raise CheckFailed(observation["forbidden"])
     if observation.get("calls"):
-        raise AssertionError(
+        raise CheckFailed(
             f"{class_name} ran code from {SCHEDULER_MODULE} ({', '.join(observation['calls'])}). This exercise "
             "asks for your own implementation: no use of PyTorch's schedulers is allowed, so it earns no marks."
         )
     if observation.get("wrapped"):
-        raise AssertionError(
+        raise CheckFailed(
             f"{class_name} keeps a PyTorch scheduler in `self.{observation['wrapped']}`. This exercise asks for "
             "your own implementation: wrapping PyTorch's scheduler earns no marks."
         )
     error = observation.get("error")
     if error is not None and type(error).__name__ == "ForbiddenUse":
-        raise AssertionError(f"{class_name} used {SCHEDULER_MODULE}: {error}")
+        raise CheckFailed(f"{class_name} used {SCHEDULER_MODULE}: {error}")

@@ -56,6 +56,13 @@ class RemoteTarget:
         raise NotImplementedError
 
 
+def target_name(target) -> str:
+    """The name a student's answer goes by, wherever it lives."""
+    if isinstance(target, RemoteTarget):
+        return target.name
+    return getattr(target, "__name__", type(target).__name__)
+
+
 def observe(target, observer: str, payload: dict) -> dict:
     """Run `observer` on the student's `target` wherever that lives; the observations, decoded."""
     if isinstance(target, RemoteTarget):

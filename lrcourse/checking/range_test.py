@@ -8,10 +8,10 @@ import math
 import numbers
 
 from lrcourse import wire
-from lrcourse.checking.expect import close, expect
+from lrcourse.checking.expect import answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import TRAINING_SECONDS, Guard, expect_no_torch_scheduler
-from lrcourse.checking.observe import observe, observer
+from lrcourse.checking.observe import observe, observer, target_name
 from lrcourse.fixtures import range_fixture, state_vector
 from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL, STATE_RTOL
 from lrcourse.training import one_thread
@@ -83,7 +83,7 @@ def _observe_range(
     expect_no_torch_scheduler("lr_range_test", observation)
     if observation["error"] is not None:
         error = observation["error"]
-        raise AssertionError(f"{call} raised {type(error).__name__}: {error}")
+        raise answer_raised(target_name(range_test), error, f"{call} raised {type(error).__name__}: {error}")
     result = observation["value"]
     expect(
         isinstance(result, dict) and set(RANGE_KEYS) <= set(result),

@@ -14,9 +14,9 @@ import numbers
 import torch
 
 from lrcourse import wire
-from lrcourse.checking.expect import close
+from lrcourse.checking.expect import CheckFailed, answer_raised, close
 from lrcourse.checking.guard import expect_no_torch_scheduler
-from lrcourse.checking.observe import RemoteTarget, observe
+from lrcourse.checking.observe import observe, target_name
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase, state_labels
 from lrcourse.reference import reference_trajectories
 
@@ -40,10 +40,6 @@ def _history(states, key, group=None) -> str:
         )
 
     return "  ".join(show(state) for state in states[-8:])
-
-
-class _Mismatch(AssertionError):
-    pass
 
 
 def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
@@ -106,16 +102,8 @@ def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
     return None
 
 
-def _name_of(student_class) -> str:
-    return (
-        student_class.name
-        if isinstance(student_class, RemoteTarget)
-        else getattr(student_class, "__name__", type(student_class).__name__)
-    )
-
-
 def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, ...]) -> None:
-    name = _name_of(student_class)
+    name = target_name(student_class)
     references = reference_trajectories([case.request() for case in cases])
     for case, reference in zip(cases, references):
         request = case.request()
@@ -158,19 +146,19 @@ def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, 
                         f"\n  yours:{' ' * (len(reference_name) + 3)}{_history(states[: index + 1], key, group)}"
                     )
                 edited = _edit_note(case, step + 1 if "hand edit" in when else step)
-                raise _Mismatch(f"{title}:\n{when}, {text}.{feed}{edited}{history}{hint}")
+                raise CheckFailed(f"{title}:\n{when}, {text}.{feed}{edited}{history}{hint}")
         if observation["timeout"]:
-            raise AssertionError(
+            raise CheckFailed(
                 f"{title}: your code did not finish within {observation['seconds']:.0f} s "
                 f"({_where(states)}). Is there a loop that never ends?"
             )
         error = observation["error"]
         if error is not None:
-            raise AssertionError(
-                f"{title}:\nyour code raised {type(error).__name__}: {error} ({_where(states)}).{hint}"
+            raise answer_raised(
+                name, error, f"{title}:\nyour code raised {type(error).__name__}: {error} ({_where(states)}).{hint}"
             )
         if len(states) != len(expected):
-            raise AssertionError(f"{title}: {len(states)} states recorded for {len(expected)} expected.")
+            raise CheckFailed(f"{title}: {len(states)} states recorded for {len(expected)} expected.")
         if "get_last_lr" in compare:
             _expect_lists_kept(title, observation.get("returned_lists"), expected, labels, hint)
 
@@ -179,13 +167,13 @@ def _expect_lists_kept(title: str, kept, expected: list, labels: list, hint: str
     """Each list get_last_lr() returned still holds what it held then (PyTorch makes a new one at construction
     and at every step(), so a caller's earlier list never changes)."""
     if not isinstance(kept, list) or len(kept) != len(expected):
-        raise AssertionError(f"{title}: the lists get_last_lr() returned were not recorded.")
+        raise CheckFailed(f"{title}: the lists get_last_lr() returned were not recorded.")
     last = labels[len(expected) - 1][0] if len(labels) >= len(expected) else "at the end"
     for index, (now, state) in enumerate(zip(kept, expected)):
         wanted = state["get_last_lr"]
         if not (isinstance(now, list) and len(now) == len(wanted) and all(close(v, w) for v, w in zip(now, wanted))):
             when = labels[index][0] if index < len(labels) else f"in state {index}"
-            raise _Mismatch(
+            raise CheckFailed(
                 f"{title}:\nthe list get_last_lr() returned {when} held {wanted!r}; at the end of the run ({last}) "
                 f"that same list object holds {now!r}. PyTorch's get_last_lr() gives a new list at construction and at "
                 "every step(), so a list it returned earlier never changes: build a new list in step() "
@@ -221,12 +209,12 @@ def _metric_history(case, step: int) -> str:
 
 def _expect_same_error(student_class, request, reference, title, hint) -> None:
     observation = observe(student_class, "construction", {"case": request})
-    expect_no_torch_scheduler(_name_of(student_class), observation)
+    expect_no_torch_scheduler(target_name(student_class), observation)
     if observation["timeout"]:
-        raise AssertionError(f"{title}: the constructor did not finish within {observation['seconds']:.0f} s.")
+        raise CheckFailed(f"{title}: the constructor did not finish within {observation['seconds']:.0f} s.")
     raised = observation["error"]
     if raised is None:
-        raise AssertionError(
+        raise CheckFailed(
             f"{title}:\nPyTorch raises {reference['error']} ({reference['message']}); yours raised nothing.{hint}"
         )
     same = (
@@ -235,8 +223,10 @@ def _expect_same_error(student_class, request, reference, title, hint) -> None:
         else (type(raised).__name__ == reference["error"])
     )
     if not same:
-        raise AssertionError(
-            f"{title}:\nPyTorch raises {reference['error']}; yours raised {type(raised).__name__}: {raised}.{hint}"
+        raise answer_raised(
+            target_name(student_class),
+            raised,
+            f"{title}:\nPyTorch raises {reference['error']}; yours raised {type(raised).__name__}: {raised}.{hint}",
         )
 
 

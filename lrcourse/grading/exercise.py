@@ -68,9 +68,13 @@ def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
     return Exercise(path.stem, context, answers, tests, allows_schedulers)
 
 
-def submitted_answers(path: Path, answer_ids) -> list[str]:
-    """The student's answer cells, in notebook order, found by their nbgrader grade_id (or cell id); the file
-    is read within `notebook_limits` (NotebookRefused says why not)."""
+def submitted_answers(path: Path, answer_ids) -> list[tuple[str, str]]:
+    """The student's answer cells as (grade_id, source), in notebook order, found by their nbgrader grade_id (or
+    cell id); the file is read within `notebook_limits` (NotebookRefused says why not)."""
     raw = read_notebook(path)
     found = raw.get("cells", []) if isinstance(raw, dict) else []
-    return [cells.source(cell) for cell in found if cells.is_code(cell) and cells.grade_id(cell) in answer_ids]
+    return [
+        (cells.grade_id(cell), cells.source(cell))
+        for cell in found
+        if cells.is_code(cell) and cells.grade_id(cell) in answer_ids
+    ]

@@ -5,7 +5,9 @@ A `Session` is one student's answer cells loaded in a child of the answers' zygo
 one died or timed out), within what is left of the student's time budget: no request waits past it, and once
 it has run out every request fails at once with `OutOfTime`. A `RemoteAnswer` stands for a name those cells define: the checkers' observers run
 over there (`observe`), a plain function is called over there (`__call__`), plain data comes back as data.
-An `Undefined` stands for a name the cells do not define: every use fails with the reason.
+An `Undefined` stands for a name the cells do not define: every use fails with the reason, and when the
+answer cell meant to define it raised, that cell's own error (not another cell's: an unanswered prediction
+says nothing about a class with a syntax error).
 """
 
 from __future__ import annotations
@@ -26,21 +28,25 @@ class OutOfTime(AssertionError):
 class Session:
     """A student's answer cells loaded in a child; a new child if the last one died or timed out.
 
-    `deadline` (time.monotonic()) ends the student's time budget; `budget` says what it was."""
+    `answers` are the cells as (grade_id, source) in notebook order; `defines` is grade_id -> the names that
+    cell is meant to define (the instructor's, `Exercise.answers`). `deadline` (time.monotonic()) ends the
+    student's time budget; `budget` says what it was."""
 
     def __init__(
         self,
         zygote: AnswerZygote,
         context: list[str],
-        answers: list[str],
+        answers: list[tuple[str, str]],
         deadline: float | None = None,
         budget: str = "time budget",
+        defines: dict[str, list[str]] | None = None,
     ):
         self.zygote, self.context, self.answers = zygote, context, answers
         self.deadline, self.budget = deadline, budget
+        self.defines = defines or {}
         self.out_of_time = False
         self.process: AnswerProcess | None = None
-        self.load_error: BaseException | None = None
+        self.load_errors: dict[str, BaseException] = {}  # grade_id -> the first error its cell(s) raised
         self.unloadable: str | None = None
         self.resolved: dict = {}
 
@@ -81,10 +87,9 @@ class Session:
     def _load(self) -> None:
         self.resolved = {}
         self.process = self.zygote.fork()
+        sources = [source for _, source in self.answers]
         try:
-            reply = self._timed(
-                self.process, {"op": "load", "context": self.context, "answers": self.answers}, LOAD_SECONDS
-            )
+            reply = self._timed(self.process, {"op": "load", "context": self.context, "answers": sources}, LOAD_SECONDS)
         except OutOfTime as error:
             self.unloadable = str(error)
         except AnswerTimeout:
@@ -94,10 +99,29 @@ class Session:
         else:
             if not reply.get("ok"):
                 self.unloadable = f"the chapter's setup failed: {wire.decode_error(reply.get('error'))}"
-            elif reply.get("error") is not None:
-                self.load_error = wire.decode_error(reply["error"])
+            else:
+                self.load_errors = self._cell_errors(reply.get("errors"))
         if self.unloadable:
             raise AssertionError(self.unloadable)
+
+    def _cell_errors(self, errors) -> dict[str, BaseException]:
+        """grade_id -> the first error its cell(s) raised, from the load's reply (one entry per answer cell)."""
+        found: dict[str, BaseException] = {}
+        for (grade_id, _), error in zip(self.answers, errors if isinstance(errors, list) else []):
+            if error is not None and grade_id not in found:
+                found[grade_id] = wire.decode_error(error)
+        return found
+
+    def answer_error(self, name: str) -> BaseException | None:
+        """The error the answer cell meant to define `name` raised, if it raised one."""
+        return next(
+            (
+                self.load_errors[cell]
+                for cell, names in self.defines.items()
+                if name in names and cell in self.load_errors
+            ),
+            None,
+        )
 
     def close(self) -> None:
         if self.process is not None:
@@ -122,9 +146,9 @@ class RemoteAnswer(checking.RemoteTarget):
             raise AssertionError(f"{self.name}: your answer sent what the grader does not read: {error}") from None
         if not reply.get("ok"):
             error = wire.decode_error(reply.get("error"))
-            if isinstance(error, NameError) and self.session.load_error is not None:
-                load = self.session.load_error
-                raise AssertionError(f"{error} (your answer cell raised {type(load).__name__}: {load})")
+            load = self.session.answer_error(self.name) if isinstance(error, NameError) else None
+            if load is not None:
+                raise checking.CheckFailed(f"{error} (your answer cell raised {type(load).__name__}: {load})")
             raise error
         return reply
 
@@ -187,12 +211,18 @@ class Undefined(checking.RemoteTarget):
     def __init__(self, name: str, why: BaseException):
         self.name, self.why = name, why
 
-    def _fail(self, *args, **kwargs):
-        raise AssertionError(
+    def failure(self) -> AssertionError:
+        """What any use of the name raises: the reason it is not defined."""
+        if isinstance(self.why, OutOfTime):  # not a check that failed: the budget, said as such
+            return OutOfTime(str(self.why))
+        return checking.CheckFailed(
             str(self.why)
             if isinstance(self.why, AssertionError)
             else f"{self.name}: {type(self.why).__name__}: {self.why}"
         )
+
+    def _fail(self, *args, **kwargs):
+        raise self.failure()
 
     def __repr__(self) -> str:
         return f"<not defined: {self.why}>"

@@ -21,6 +21,7 @@ a silence past the deadline is a timeout, and neither can reach the comparison.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from lrcourse import cells, checking
 from lrcourse.grading.exercise import Exercise
-from lrcourse.grading.remote import Session
+from lrcourse.grading.remote import Session, Undefined
 from lrcourse.grading.sandbox.answer_zygote import AnswerZygote, GraderFault
 
 VERDICTS = ".lrcourse-verdicts.json"
@@ -104,10 +105,16 @@ class Judge:
         self.zygotes[exercise.allows_schedulers].ready()
 
     def decide(
-        self, exercise: Exercise, answers: list[str], deadline: float | None = None, budget: str = "time budget"
+        self,
+        exercise: Exercise,
+        answers: list[tuple[str, str]],
+        deadline: float | None = None,
+        budget: str = "time budget",
     ) -> Verdicts:
-        """Every test cell's trusted verdict; past `deadline` (time.monotonic()) the rest fail with `budget`."""
-        session = Session(self.zygotes[exercise.allows_schedulers], exercise.context, answers, deadline, budget)
+        """Every test cell's trusted verdict, from the answer cells as (grade_id, source); past `deadline`
+        (time.monotonic()) the rest fail with `budget`."""
+        zygote = self.zygotes[exercise.allows_schedulers]
+        session = Session(zygote, exercise.context, answers, deadline, budget, defines=exercise.answers)
         verdicts = Verdicts()
         try:
             for test in exercise.tests:
@@ -141,7 +148,7 @@ class Judge:
         except GraderFault:
             raise
         except (Exception, checking.StudentTimeout) as error:
-            return _explain(error)
+            return _explain(_cause(error, source, namespace))
         return ""
 
     def _setup(self, exercise: Exercise) -> dict:
@@ -156,8 +163,23 @@ class Judge:
         return self._setups[key]
 
 
+def _cause(error: BaseException, source: str, namespace: dict) -> BaseException:
+    """Why a test cell failed: if it reads an answer's name the student's cells do not define, that reason (an
+    unanswered prediction's test says its cell raised NotImplementedError, not that `isinstance` found no
+    number), else the error it raised."""
+    try:
+        read = {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+    except SyntaxError:
+        return error
+    undefined = [namespace[name] for name in sorted(read) if isinstance(namespace.get(name), Undefined)]
+    return undefined[0].failure() if undefined else error
+
+
 def _explain(error: BaseException) -> str:
-    name = "AssertionError" if isinstance(error, AssertionError) else type(error).__name__
+    """`<name>: <message>`: a failed check by its own name (as the student's kernel shows it), any other
+    assertion (a plain `assert`, the time budget) as AssertionError, else the error's name."""
+    checked = isinstance(error, checking.CheckFailed)
+    name = type(error).__name__ if checked or not isinstance(error, AssertionError) else "AssertionError"
     return f"{name}: {str(error).strip()}"[:3000]
 
 

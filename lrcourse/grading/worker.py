@@ -191,7 +191,9 @@ class Worker:
                 self.exercises[assignment] = load_exercise(self.course, assignment, book)
         return self.exercises[assignment]
 
-    def decide(self, exercise, assignment: str, student: str, answers: list[str], deadline: float | None = None):
+    def decide(
+        self, exercise, assignment: str, student: str, answers: list[tuple[str, str]], deadline: float | None = None
+    ):
         """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
         from lrcourse.grading import late, verdicts
         from lrcourse.grading.sandbox.answer_zygote import GraderFault

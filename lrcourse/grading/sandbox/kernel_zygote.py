@@ -184,7 +184,9 @@ def _become_kernel(request: dict, isolate: bool) -> None:
         from lrcourse.grading.sandbox.kernel_output import bound
 
         outputs = [bound(*request["output_kb"])] if request.get("output_kb") else []  # a flood stays here
-        sys.argv = [kernelapp.__file__, "-f", request["connection_file"], *outputs]
+        # lrcourse was imported here before any shell: its display of failures is loaded as an extension
+        messages = "--IPKernelApp.extensions=lrcourse.kernel_messages"
+        sys.argv = [kernelapp.__file__, "-f", request["connection_file"], messages, *outputs]
         kernelapp.launch_new_instance()
     except SystemExit as stop:
         status = stop.code if isinstance(stop.code, int) else 0

@@ -182,13 +182,15 @@ class Child:
 
         for source in request["context"]:
             exec(compile(_python(source), "<setup cell>", "exec"), self.namespace)
-        first_error = None
+        errors = []  # each answer cell's own error (or None): the tests that use its names report it
         for number, source in enumerate(request["answers"]):  # each cell on its own, as nbgrader runs them:
             try:  # an unanswered prediction costs only its own test
                 exec(compile(_python(source), f"<answer cell {number + 1}>", "exec"), self.namespace)
             except BaseException as error:
-                first_error = first_error or wire.encode_error(error)
-        return {"ok": True, "error": first_error}
+                errors.append(wire.encode_error(error))
+            else:
+                errors.append(None)
+        return {"ok": True, "errors": errors}
 
     def call(self, function, request: dict) -> dict:
         """Call a function answer with the grader's arguments; report its value, and the optimizers' rates
