@@ -71,6 +71,7 @@ class Worker:
         from nbgrader.apps import NbGraderAPI
 
         from lrcourse.grading.output_caps import use_capped_execute
+        from lrcourse.grading.plain_autograde import allow_in_worker
         from lrcourse.grading.sandbox.kernels import Kernels, KernelZygote, use_forked_kernels
         from lrcourse.grading.sandbox.limits import Limits
         from lrcourse.grading.sanitize import show_safely
@@ -78,6 +79,7 @@ class Worker:
         from lrcourse.grading.withheld_scores import withhold_kernel_scores
 
         config = course_config(course, db_url)
+        allow_in_worker(config)  # nbgrader's autograde refuses to run elsewhere: here it is sandboxed
         show_safely(config)  # the feedback is sanitized whatever the course's configuration says
         hidden_in_kernel = bool(config.get("Lrcourse", {}).get("feedback_shows_hidden_tests", False))
         if not hidden_in_kernel:
