@@ -38,6 +38,18 @@ c.Sandbox.notebook_output_kb = 8192  # output kept from the whole notebook
 # Released feedback shows each test cell's result and message but not its hidden tests' source; True restores
 # nbgrader's behaviour (the source of hidden tests in every student's feedback).
 c.Lrcourse.feedback_shows_hidden_tests = False
+# `nbgrader autograde` and formgrader's Autograde button refuse to run (lrcourse/grading/plain_autograde.py): they
+# would run students' code unsandboxed, as the instructor, and keep the kernel's scores. Grade with `lrcourse grade
+# CHAPTER`; for notebooks you trust, `nbgrader autograde ... --Lrcourse.allow_unsandboxed_autograde=True`.
+# The other steps are nbgrader's own sanitizing steps (nbgrader.converters.Autograde), unchanged.
+c.Autograde.sanitize_preprocessors = [
+    "lrcourse.grading.plain_autograde.RefuseUnsandboxed",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 # `nbgrader collect` and formgrader's Collect button run `lrcourse collect` (lrcourse/grading/nbgrader_collect.py).
 c.ExchangeFactory.collect = "lrcourse.grading.nbgrader_collect.TrustedCollect"
 # Nothing a student wrote runs in the instructor's browser: formgrader's view of a submission and the feedback

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 import time
 import tracemalloc
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect, summary
+from lrcourse.grading.collect import NO_SECRET, SECRET, Exchange, ExchangeUnusable, collect, summary
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_files, read_submission, user_name
 
 from conftest import ROOT
@@ -124,15 +125,29 @@ def test_collect_takes_the_notebook_and_reports_what_it_left_out(tmp_path):
     folder, name = inbound_folder(exchange.inbound)
     os.mkfifo(folder / "data.csv")
     (folder / "solution.txt").symlink_to(course / "source" / CHAPTER / FILE)
+    (folder / SECRET).symlink_to(course / "source" / CHAPTER / FILE)
     result = collect(course, CHAPTER, exchange)
     assert [row["submission"] for row in result.collected] == [name] and not result.refused, result
     assert sorted(row["reason"] for row in result.skipped) == [
         "'data.csv' is a FIFO, not a plain file",
         "'solution.txt' is a symbolic link, not a plain file",
+        f"'{SECRET}' is a symbolic link, not a plain file",
+        NO_SECRET,
     ]
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
-    assert sorted(os.listdir(written)) == [FILE, "timestamp.txt"]
+    assert sorted(os.listdir(written)) == sorted([FILE, SECRET, "timestamp.txt"])
+    assert re.fullmatch("[0-9a-f]{128}", (written / SECRET).read_text())  # fresh: release_feedback goes on
     assert f"left out of {name!r}: 'data.csv' is a FIFO" in summary(result)
+
+
+def test_a_students_own_secret_is_kept(tmp_path):
+    course, exchange = exchange_course(tmp_path)
+    folder, name = inbound_folder(exchange.inbound)
+    (folder / SECRET).write_text("the student's own")
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [name] and not result.skipped, result
+    written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
+    assert (written / SECRET).read_text() == "the student's own"
 
 
 def test_a_future_timestamp_is_refused_and_an_honest_submission_read_with_the_kernels_time(tmp_path):

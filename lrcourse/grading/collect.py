@@ -8,6 +8,10 @@ solutions) and reads FIFOs and devices. Here each inbound folder of the assignme
 penalty reads it), and every refusal is reported with its reason, on the terminal and in
 `reports/collect-<assignment>.json`. A stray entry beside the notebook (a lock file, a checkpoints folder, a
 link) is left out, not copied, and reported the same way, with the submission collected without it.
+nbgrader's `release_feedback` stops for the rest of the class at a submitted folder without
+`submission_secret.txt`, so when a student's is missing or left out collect writes a fresh one (`SECRET`) and
+reports it: that student's feedback cannot reach them through the exchange (the secret it is filed under is
+not theirs), but everyone else's is released.
 
 The exchange's root is writable by every student, so the course's folder in it and its inbound folder are
 trusted only when reached without a symbolic link and owned by the collecting user or root; else collect
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import stat
 from dataclasses import dataclass, field
@@ -33,6 +38,12 @@ from pathlib import Path
 
 from lrcourse.grading.inbound import OPEN_FLAGS, Refused, Submission, check_submission, read_files, user_name
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
+
+SECRET = "submission_secret.txt"  # nbgrader submit writes it; release_feedback files the feedback under it
+NO_SECRET = (
+    f"no usable {SECRET}: a fresh one written so release_feedback goes on for the class; this student cannot "
+    "fetch feedback through the exchange (send it another way)"
+)
 
 
 class ExchangeUnusable(Exception):
@@ -175,6 +186,8 @@ def _collect_student(
                 {"student": submission.student, "submission": submission.name, "time": _stamp(submission)}
             )
             result.skipped += [{"submission": submission.name, "reason": reason} for reason in submission.skipped]
+            if SECRET not in submission.files:
+                result.skipped.append({"submission": submission.name, "reason": NO_SECRET})
         submission.files = {}
         result.superseded += [{"submission": s.name} for s in submissions[index + 1 :]]
         return
@@ -229,6 +242,8 @@ def _write(submitted: Path, student: str, assignment: str, submission: Submissio
         if name != "timestamp.txt":  # the student wrote it: the kernel's time stands instead
             (fresh / name).write_bytes(data)
     (fresh / "timestamp.txt").write_text(_stamp(submission))
+    if SECRET not in submission.files:  # missing, or left out: release_feedback must not meet a folder without one
+        (fresh / SECRET).write_text(secrets.token_hex(64))  # as nbgrader submit makes one
     stale = folder.parent / f".{folder.name}.replaced"
     shutil.rmtree(stale, ignore_errors=True)
     if folder.exists():

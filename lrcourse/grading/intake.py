@@ -6,11 +6,11 @@
   names exactly one folder; any other folder is reported as failed with the reason and never reaches nbgrader;
 - a submission is plain folders and plain files: a symbolic link (which the grader would follow into its own
   files), a hard link (which shares a file of someone else's), a FIFO (which hangs the reader), a socket or a
-  device is a stray (`strays`): left out of the grading (nbgrader is told to ignore it, so it never copies,
-  follows or opens it), and named with its reason in the student's outcome; the student is graded without it.
-  When the stray is a notebook of the submission (`*.ipynb` in its folder, which nbgrader reads), or the
-  submission's folder itself, it fails that student, naming the path; so do more than MAX_ENTRIES entries
-  or MAX_SUBMISSION_MB;
+  device anywhere in it fails that student, naming the path; so does a `timestamp.txt` that is not a plain
+  file (nbgrader opens it itself), and more than MAX_ENTRIES entries or MAX_SUBMISSION_MB. They are not left
+  out and graded around: nbgrader's ignore list is a glob over the unescaped folder path, so a name such as
+  `sub[a]/leak` would escape it and nbgrader would copy the link's target. (`lrcourse collect` never copies
+  such entries, so what it puts in `submitted/` passes; this check is for whatever else put files there.)
 - every notebook is read within `notebook_limits` and must be valid JSON and nbformat 4;
 - a student already graded whose submission has not changed is skipped (the mark is written only once the
   verdicts and feedback both succeeded, so an interrupted run loses nothing already written).
@@ -57,50 +57,39 @@ def refused(course: Path, student: str, assignment: str) -> str | None:
 
 
 def unsafe_files(folder: Path) -> str | None:
-    """Why the submission in `folder` cannot be graded for its files, or None (strays aside: see `strays`)."""
-    return inspect(folder)[0]
-
-
-def strays(folder: Path) -> dict[str, str]:
-    """{path in `folder`: why it is left out} for every entry that is not a plain file or folder."""
-    return inspect(folder)[1]
-
-
-def inspect(folder: Path) -> tuple[str | None, dict[str, str]]:
-    """Why the submission cannot be graded for its files (or None), and its strays with their reasons.
+    """Why the submission in `folder` cannot be graded for its files, or None.
     Walked with lstat: no link is followed and no file is opened."""
     try:
         for path in (folder.parent, folder):
             if not stat.S_ISDIR(os.lstat(path).st_mode):
-                return f"{path.name} is not a plain folder (a link or a file): submit a folder of plain files", {}
+                return f"{path.name} is not a plain folder (a link or a file): submit a folder of plain files"
+        timestamp = folder / "timestamp.txt"  # nbgrader opens it itself: a FIFO would hang, a link would lead out
+        if os.path.lexists(timestamp) and not stat.S_ISREG(os.lstat(timestamp).st_mode):
+            return "timestamp.txt is not a plain file: submit plain files only"
         return _walk(folder)
     except OSError as error:
-        return f"the submission cannot be read: {error.strerror or error}", {}
+        return f"the submission cannot be read: {error.strerror or error}"
 
 
-def _walk(folder: Path) -> tuple[str | None, dict[str, str]]:
-    entries, size, pending, found = 0, 0, [folder], {}
+def _walk(folder: Path) -> str | None:
+    entries, size, pending = 0, 0, [folder]
     while pending:
         with os.scandir(pending.pop()) as listing:
             for entry in listing:
                 entries += 1
                 if entries > MAX_ENTRIES:
-                    return f"the submission holds more than {MAX_ENTRIES} files and folders", found
+                    return f"the submission holds more than {MAX_ENTRIES} files and folders"
                 info = entry.stat(follow_symlinks=False)
-                where = os.path.relpath(entry.path, folder)
                 if stat.S_ISDIR(info.st_mode):
                     pending.append(Path(entry.path))
                     continue
-                why = _not_plain(where, info)
-                if why and where == entry.name and entry.name.endswith(".ipynb"):  # a notebook nbgrader reads
-                    return why + ": submit plain files only", found
+                why = _not_plain(os.path.relpath(entry.path, folder), info)
                 if why:
-                    found[where] = why + ": left out"
-                else:
-                    size += info.st_size
-                    if size > MAX_SUBMISSION_MB << 20:
-                        return f"the submission is larger than {MAX_SUBMISSION_MB} MB", found
-    return None, found
+                    return why + ": submit plain files only"
+                size += info.st_size
+                if size > MAX_SUBMISSION_MB << 20:
+                    return f"the submission is larger than {MAX_SUBMISSION_MB} MB"
+    return None
 
 
 def _not_plain(where: str, info: os.stat_result) -> str | None:
@@ -125,7 +114,7 @@ def _kind(mode: int) -> str:
 def fingerprint(folder: Path) -> str:
     """A hash of every file a student submitted for the assignment."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if _plain_file(p)):  # strays are not read
+    for path in sorted(p for p in folder.rglob("*") if _plain_file(p)):  # nothing refused is read
         digest.update(os.fsencode(path.relative_to(folder)))  # any bytes a file name holds
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -5,10 +5,10 @@ trusted verdicts) are paid once per worker, outside the students' time budgets. 
 time budget (`Limits.student_seconds`, for the notebook run and the trusted verdicts together: a student who
 reaches it is graded as far as they got, with the reason), the worker runs nbgrader's autograde (what
 `nbgrader autograde` runs, except that the kernel's test-cell scores are saved as withheld, never as grades:
-`withheld_scores`, so a run stopped at any point leaves no score the kernel chose; and the submission's
-stray links and special files are ignored: `intake.strays`), then decides every autograded test cell again
-outside the student's kernel and writes those scores into the gradebook (`verdicts`: the kernel's own
-results are only the student's messages) with the late penalty computed from them (`late`), then generates
+`withheld_scores`, so a run stopped at any point leaves no score the kernel chose; a submission holding a
+link or a special file never gets here: `intake`), then decides every autograded test cell again outside
+the student's kernel and writes those scores into the gradebook (`verdicts`: the kernel's own results are
+only the student's messages) with the late penalty computed from them (`late`), then generates
 the feedback; the student is marked done only if all of it worked. A student whose notebook run fails in
 the kernel (a crash, a time-out) still gets the trusted verdicts, with the kernel's failure as the reason.
 
@@ -71,7 +71,6 @@ class Worker:
     limits: Limits  # the sandbox's, and each student's time budget
     hidden_in_kernel: bool = False  # c.Lrcourse.feedback_shows_hidden_tests: nbgrader's way, hidden tests in the kernel
     exercises: dict[str, Exercise] = field(default_factory=dict)  # by assignment, read once
-    ignored: list[str] = field(default_factory=list)  # the course's nbgrader ignore globs (c.CourseDirectory.ignore)
 
     @classmethod
     def open(cls, course: Path, db_url: str, sandboxed: bool = True) -> Worker:
@@ -79,12 +78,14 @@ class Worker:
         from nbgrader.apps import NbGraderAPI
 
         from lrcourse.grading.output_caps import use_capped_execute
+        from lrcourse.grading.plain_autograde import allow_in_worker
         from lrcourse.grading.sandbox.kernels import Kernels, KernelZygote, use_forked_kernels
         from lrcourse.grading.sanitize import show_safely
         from lrcourse.grading.verdicts import Judge
         from lrcourse.grading.withheld_scores import withhold_kernel_scores
 
         config = course_config(course, db_url)
+        allow_in_worker(config)  # nbgrader's autograde refuses to run elsewhere: here it is sandboxed
         show_safely(config)  # the feedback is sanitized whatever the course's configuration says
         hidden_in_kernel = bool(config.get("Lrcourse", {}).get("feedback_shows_hidden_tests", False))
         if not hidden_in_kernel:
@@ -98,7 +99,7 @@ class Worker:
         # sandbox, unless --no-sandbox).
         use_forked_kernels(kernels)
         judge = Judge(limits if sandboxed else None)
-        return cls(course, db_url, api, judge, kernels, limits, hidden_in_kernel, ignored=list(api.coursedir.ignore))
+        return cls(course, db_url, api, judge, kernels, limits, hidden_in_kernel)
 
     def close(self) -> None:
         """Close the zygotes: their sandboxes' processes, folders and cgroups."""
@@ -121,7 +122,6 @@ class Worker:
         # Read before the student's kernel runs: nothing it writes can change what is judged.
         submitted = next((self.course / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"), None)
         answers = submitted_answers(submitted, set(exercise.answers)) if submitted else []
-        left_out = self.leave_out_strays(student, assignment)
         result = self.api.autograde(assignment, student, force=True, create=True)
         in_kernel_failure = "" if result.get("success") else _first_error(result)
         limit = self.kernels.limit_hit(self.course / "autograded" / student / assignment)
@@ -136,7 +136,6 @@ class Worker:
             reason = in_kernel_failure or f"trusted verdicts: {type(error).__name__}: {error}"
             return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
         notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
-        notes += left_out
         if decided.out_of_time:
             notes.append(
                 f"{budget_text(self.limits)} ran out: {len(decided.out_of_time)} of {len(decided.cells)} test "
@@ -162,16 +161,6 @@ class Worker:
             seconds=time.monotonic() - start,
             overridden=decided.overridden,
         )
-
-    def leave_out_strays(self, student: str, assignment: str) -> list[str]:
-        """Tell nbgrader to ignore the submission's links and special files (`intake.strays`): it would copy
-        them following links, or hang on a FIFO. Their reasons, for the student's outcome."""
-        import glob
-
-        found = intake.strays(self.course / "submitted" / student / assignment)
-        names = sorted({glob.escape(os.path.basename(path)) for path in found})  # nbgrader matches base names
-        self.api.coursedir.ignore = [*self.ignored, *names]
-        return list(found.values())
 
     def ready(self, exercise) -> None:
         """The zygotes this student needs, (re)started before the student's time budget starts: the grader's

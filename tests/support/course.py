@@ -61,10 +61,12 @@ def solution_answers(chapter: str) -> dict[str, str]:
     return {cell.id: cell.source for cell in notebook.cells if cells.is_solution(cell)}
 
 
-def autograde(course: Path, chapter: str, *extra: str) -> subprocess.CompletedProcess:
-    """Plain `nbgrader autograde CHAPTER` over every submitted student, in one process."""
+def autograde(course: Path, chapter: str, *extra: str, opt_in: bool = True) -> subprocess.CompletedProcess:
+    """Plain `nbgrader autograde CHAPTER` over every submitted student, in one process; with the instructor's
+    opt-in for trusted notebooks, without which the course refuses it (lrcourse/grading/plain_autograde.py)."""
+    flags = ["--Lrcourse.allow_unsandboxed_autograde=True"] if opt_in else []
     return subprocess.run(
-        [sys.executable, "-m", "nbgrader", "autograde", chapter, "--force", *extra],
+        [sys.executable, "-m", "nbgrader", "autograde", chapter, "--force", *flags, *extra],
         cwd=course,
         env=tool_environment(),
         capture_output=True,

@@ -4,9 +4,8 @@ Each `Attack` is a chapter-2 submission: its answer cell (a wrong class that nev
 one) plus whatever else it does to the notebook. Under `lrcourse grade` the verdict is decided outside the
 student's kernel, so an attack with the wrong class must score no more than the same wrong class submitted
 honestly, and one with a correct class keeps full marks. `test_hostile.py` grades them all in one run,
-between honest students, with the submissions of `REFUSED` (hostile names, a link as the notebook, notebooks
-costly to read), which `lrcourse grade` refuses before nbgrader sees them, and a correct one beside stray links
-and special files (`STRAYS`), graded without them.
+between honest students, with the submissions of `REFUSED` (hostile names, links and special files anywhere in
+a submission, notebooks costly to read), which `lrcourse grade` refuses before nbgrader sees them.
 """
 
 from __future__ import annotations
@@ -277,8 +276,8 @@ for _ in range(5):  # meant to kill every process the zygote starts for later st
 
 
 # --------------------------------------------------------------------------------------------
-# Submissions `lrcourse grade` refuses before nbgrader sees them (intake): names, a link as the notebook,
-# notebooks costly to read. Each fails that student with its reason; the class is graded.
+# Submissions `lrcourse grade` refuses before nbgrader sees them (intake): names, links and special files
+# anywhere (nbgrader would copy a link's target, or hang on a FIFO), notebooks costly to read. Each fails that student with its reason; the class is graded.
 # --------------------------------------------------------------------------------------------
 GLOB_TARGET = "mallory"  # a wrong class with a patched checker, graded; the folders below name it as a glob
 
@@ -297,6 +296,27 @@ class Refused:
 
 def link_to_the_solution(course, notebook):
     (notebook.parent / "solution.ipynb").symlink_to(course / "source" / CHAPTER / notebook.name)
+
+
+def fifo(course, notebook):
+    os.mkfifo(notebook.parent / "data.csv")
+
+
+def fifo_as_timestamp(course, notebook):  # nbgrader opens timestamp.txt itself
+    os.mkfifo(notebook.parent / "timestamp.txt")
+
+
+def hard_link_to_the_solution(course, notebook):
+    os.link(course / "source" / CHAPTER / notebook.name, notebook.parent / "notes.txt")
+
+
+def stray_link_to_the_solution(course, notebook):
+    (notebook.parent / "solution.md").symlink_to(course / "source" / CHAPTER / notebook.name)
+
+
+def link_under_a_glob_named_folder(course, notebook):  # would escape nbgrader's ignore list, a glob
+    (notebook.parent / "sub[a]").mkdir()
+    (notebook.parent / "sub[a]" / "leak").symlink_to(course / "source" / CHAPTER / notebook.name)
 
 
 def nested_deeply(course, notebook):
@@ -318,26 +338,11 @@ REFUSED = [
     Refused("\x1b[2K\r  aa-honest-correct  graded  14 of 14", STUDENT_ID),  # a forged row, unescaped
     Refused("=HYPERLINK(1)", STUDENT_ID),
     Refused("link-to-the-solution", "solution.ipynb is a symbolic link", link_to_the_solution),
+    Refused("fifo-in-submission", "data.csv is a FIFO", fifo),
+    Refused("fifo-as-timestamp", "timestamp.txt is not a plain file", fifo_as_timestamp),
+    Refused("hard-link-to-the-solution", "notes.txt is a hard link", hard_link_to_the_solution),
+    Refused("stray-link-to-the-solution", "solution.md is a symbolic link", stray_link_to_the_solution),
+    Refused("link-under-a-glob", "sub[a]/leak is a symbolic link", link_under_a_glob_named_folder),
     Refused("nested-deeply", "nested more than 64 levels", nested_deeply),
     Refused("hundred-thousand-cells", "more than 1000", hundred_thousand_cells),
 ]
-
-
-# --------------------------------------------------------------------------------------------
-# A correct submission beside stray entries (`intake.strays`): each left out, never copied, followed or
-# opened (a FIFO would hang the grader, a link or a hard link would copy the solution into the student's
-# folders); the notebook graded in full.
-# --------------------------------------------------------------------------------------------
-STRAYS_STUDENT = "strays-left-out"
-STRAYS = {  # entry beside the notebook -> the reason the outcome gives
-    "data.csv": "data.csv is a FIFO (named pipe): left out",
-    "notes.txt": "notes.txt is a hard link (one of 2 names of one file): left out",
-    "solution.md": "solution.md is a symbolic link: left out",
-}
-
-
-def make_strays(course, notebook) -> None:
-    solution = course / "source" / CHAPTER / notebook.name
-    os.mkfifo(notebook.parent / "data.csv")
-    os.link(solution, notebook.parent / "notes.txt")
-    (notebook.parent / "solution.md").symlink_to(solution)
