@@ -19,6 +19,8 @@ from pathlib import Path
 from nbgrader import utils
 from nbgrader.preprocessors import SaveAutoGrades
 
+from lrcourse import cells
+
 
 def kernel_scored(cell) -> bool:
     """A test cell whose score nbgrader takes from the kernel's outputs (answer cells are scored by checksum)."""
@@ -32,7 +34,7 @@ class WithholdAutoGrades(SaveAutoGrades):
         if not kernel_scored(cell):
             return super()._add_score(cell, resources)
         grade = self.gradebook.find_grade(
-            cell.metadata["nbgrader"]["grade_id"], self.notebook_id, self.assignment_id, self.student_id
+            cells.nbgrader_id(cell), self.notebook_id, self.assignment_id, self.student_id
         )
         grade.auto_score = None
         grade.needs_manual_grade = True
@@ -67,9 +69,7 @@ def in_kernel_scores(path: Path) -> dict[str, float]:
     if not path.is_file():
         return {}
     notebook = nbformat.read(path, as_version=4)
-    return {
-        cell.metadata["nbgrader"]["grade_id"]: _kernel_score(cell) for cell in notebook.cells if kernel_scored(cell)
-    }
+    return {cells.nbgrader_id(cell): _kernel_score(cell) for cell in notebook.cells if kernel_scored(cell)}
 
 
 def _kernel_score(cell) -> float | None:
