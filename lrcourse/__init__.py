@@ -7,9 +7,11 @@ draws the layers and the trust boundary):
 - `checking`: the test cells' API, run in the student's kernel and in the grader.
 - `grading`: the grader (`lrcourse grade`, trusted verdicts, results), with `grading.sandbox`, the trust
   boundary: every process that runs a student's code.
+- `kernel_messages`: how a check's failure and an unanswered exercise read in a learner's kernel.
 - the commands: `cli`, `build`, `workspace`, `start_page`, `examples`.
 
-Nothing here answers a graded exercise: the answers live only in `source/`.
+Nothing here answers a graded exercise: the answers live in `source/` and `solutions/` (the instructor's
+notebooks) and `grader/references.py` (the training exercises'), none of which a student's kernel imports.
 """
 
 from lrcourse import kernel_messages

@@ -98,8 +98,9 @@ def _on_a_boundary(scheduler, optimizer, metric: float) -> bool:
     """Whether this step's decision depends on how a correct answer writes its comparisons.
 
     The comparisons of ReduceLROnPlateau can be written in several equally correct ways (`a < best * (1 - t)`,
-    `a < best - best * t` once best is finite; `a < best - t`, `best - a > t`, `a + t < best`; `old - new > eps`, `new < old - eps`, `old - eps > new`). In exact
-    arithmetic they agree; in floating point they can disagree when a value lies on the boundary to within
+    `a < best - best * t` once best is finite; `a < best - t`, `best - a > t`, `a + t < best`; `old - new > eps`,
+    `new < old - eps`, `old - eps > new`). In exact arithmetic they agree; in floating point they can disagree
+    when a value lies on the boundary to within
     rounding. Only then is a test case unfair. An exact tie (a value exactly on a boundary that every
     formulation computes exactly, e.g. 0.75 against 1.0 - 0.25, or any tie with threshold=0), a NaN or an
     infinite metric is decided the same way by all of them, and is tested like any other value.

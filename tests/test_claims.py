@@ -54,7 +54,10 @@ LESSON_ASSERTS = {"logging-check"}
 def test_ch5_ch6_asserts_sit_in_collapsed_check_cells(path):
     """The lesson reads as a lesson: an assert that guards a claim sits in a collapsed `*-check` cell."""
     for cell in nbformat.read(path, as_version=4).cells:
-        if cell.metadata.get("jupyter", {}).get("source_hidden"):
+        collapsed = bool(cell.metadata.get("jupyter", {}).get("source_hidden"))
+        if cell.id.endswith("-check") and cell.id not in LESSON_ASSERTS:
+            assert collapsed, f"{cell.id}: a check cell is collapsed"
+        if collapsed:
             assert cell.id.endswith("-check"), f"{cell.id}: a collapsed cell is a check cell"
         elif cell.cell_type == "code" and "nbgrader" not in cell.metadata and cell.id not in LESSON_ASSERTS:
             assert not re.search(r"^\s*assert\b", cell.source, re.MULTILINE), f"{cell.id}: an assert in a lesson cell"

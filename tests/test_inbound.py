@@ -143,11 +143,26 @@ def test_collect_takes_the_notebook_and_reports_what_it_left_out(tmp_path):
 def test_a_students_own_secret_is_kept(tmp_path):
     course, exchange = exchange_course(tmp_path)
     folder, name = inbound_folder(exchange.inbound)
-    (folder / SECRET).write_text("the student's own")
+    own = "0123456789abcdef" * 8  # as `nbgrader submit` writes one
+    (folder / SECRET).write_text(own)
     result = collect(course, CHAPTER, exchange)
     assert [row["submission"] for row in result.collected] == [name] and not result.skipped, result
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
-    assert (written / SECRET).read_text() == "the student's own"
+    assert (written / SECRET).read_text() == own
+
+
+@pytest.mark.parametrize("secret", [b"", b"\xff" * 128, b"the student's own", b"0" * 127])
+def test_a_secret_release_feedback_would_stop_at_is_replaced_by_a_fresh_one(tmp_path, secret):
+    """nbgrader's release_feedback asserts a secret is not empty and reads it as text, and stops for the whole
+    class when it cannot: only a secret as `nbgrader submit` writes it is kept."""
+    course, exchange = exchange_course(tmp_path)
+    folder, name = inbound_folder(exchange.inbound)
+    (folder / SECRET).write_bytes(secret)
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [name], result
+    assert [row["reason"] for row in result.skipped] == [NO_SECRET]
+    written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
+    assert re.fullmatch("[0-9a-f]{128}", (written / SECRET).read_text())
 
 
 def test_a_future_timestamp_is_refused_and_an_honest_submission_read_with_the_kernels_time(tmp_path):

@@ -81,3 +81,31 @@ def test_a_real_worker_withholds_the_kernels_scores(course):
     scores = kernel_set_scores(course, "bob")
     assert set(in_kernel) <= set(scores)
     assert all(scores[name] is None for name in in_kernel), scores
+
+
+@pytest.mark.parametrize(
+    "value, allowed", [(True, True), ("True", True), ("yes", True), (False, False), ("False", False), ("0", False)]
+)
+def test_the_opt_in_is_read_as_a_yes_or_no(value, allowed):
+    """`--Lrcourse.allow_unsandboxed_autograde=False` arrives as the string "False": it must not open the door."""
+    from traitlets.config import Config
+
+    from lrcourse.grading.plain_autograde import RefuseUnsandboxed, UnsandboxedAutogradeRefused
+
+    step = RefuseUnsandboxed(config=Config({"Lrcourse": {"allow_unsandboxed_autograde": value}}))
+    if allowed:
+        assert step.preprocess("notebook", {}) == ("notebook", {})
+    else:
+        with pytest.raises(UnsandboxedAutogradeRefused):
+            step.preprocess("notebook", {})
+
+
+@pytest.mark.parametrize("value", ["maybe", 2, None])
+def test_an_opt_in_that_is_neither_yes_nor_no_is_refused(value):
+    from traitlets.config import Config
+
+    from lrcourse.grading.plain_autograde import RefuseUnsandboxed
+
+    step = RefuseUnsandboxed(config=Config({"Lrcourse": {"allow_unsandboxed_autograde": value}}))
+    with pytest.raises(ValueError, match="c.Lrcourse.allow_unsandboxed_autograde must be True or False"):
+        step.preprocess("notebook", {})

@@ -215,7 +215,7 @@ def test_the_students_process_computes_with_the_graders_cpu_kernels(monkeypatch)
 @pytest.mark.parametrize(
     "handle, fault",
     [
-        ("answer_zygote.AnswerZygote", "the process that runs students' answers did not start: "),
+        ("answers.AnswerZygote", "the process that runs students' answers did not start: "),
         ("kernels.KernelZygote", "the kernel zygote did not start: "),
     ],
 )
@@ -242,7 +242,7 @@ def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_requests_deadline():
     import threading
     import time
 
-    from lrcourse.grading.sandbox.answer_zygote import AnswerProcess, AnswerTimeout
+    from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerTimeout
 
     class Zygote:
         killed = []
@@ -275,7 +275,7 @@ def test_each_answers_name_reports_its_own_cells_error_not_the_first_one():
 
     from lrcourse import checking
     from lrcourse.grading.remote import Session
-    from lrcourse.grading.sandbox.student_process import Child
+    from lrcourse.grading.sandbox.answer_zygote import Child
 
     class InProcess:
         dead = False

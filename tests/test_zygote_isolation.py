@@ -9,7 +9,7 @@ import pytest
 
 from lrcourse.grading import verdicts
 from lrcourse.grading.exercise import load_exercise
-from lrcourse.grading.sandbox.answer_zygote import GraderFault
+from lrcourse.grading.sandbox.answers import GraderFault
 from lrcourse.grading.sandbox.limits import Limits
 
 from support import hostile

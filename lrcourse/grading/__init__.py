@@ -6,11 +6,13 @@
   `exercise`, with the student's answers as stand-ins (`remote`) in processes of their own.
 - `sandbox/`: the trust boundary, every process that runs a student's code: nbgrader's notebooks in kernels
   forked from a kernel zygote (`kernels`, `kernel_zygote`, `kernel_relay`), the answers' processes
-  (`answer_zygote` here, `student_process` there), in bubblewrap (`bwrap`, `limits`, `namespaces`,
+  (`answers` here, `answer_zygote` there), in bubblewrap (`bwrap`, `limits`, `namespaces`,
   `no_lr_scheduler`).
 - `collect`: submissions from nbgrader's exchange (`inbound`), checked and copied into submitted/.
 - `output_caps`, `notebook_limits`, `spreadsheet`: what a kernel emits, a notebook read, a CSV written, bounded.
 - `late`: late penalties from the trusted score; `nbgrader_collect`: nbgrader's collect made `collect`.
+- `withheld_scores`: the kernel's own scores never reach the gradebook; `plain_autograde`: nbgrader's own
+  (unsandboxed) autograde refused outside a grading worker.
 - `sanitize`, `content_policy`: students' HTML made inert in the instructor's browser (formgrader, feedback).
 - `results`: read a graded class back: per-item grades from the gradebook, failures, verdicts, failure messages.
 - `export`: per-item grades (an nbgrader export plugin) and Canvas's gradebook import file from a roster.

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -186,11 +187,16 @@ def _collect_student(
                 {"student": submission.student, "submission": submission.name, "time": _stamp(submission)}
             )
             result.skipped += [{"submission": submission.name, "reason": reason} for reason in submission.skipped]
-            if SECRET not in submission.files:
+            if not usable_secret(submission.files):
                 result.skipped.append({"submission": submission.name, "reason": NO_SECRET})
         submission.files = {}
         result.superseded += [{"submission": s.name} for s in submissions[index + 1 :]]
         return
+
+
+def usable_secret(files: dict[str, bytes]) -> bool:
+    """The student's submission_secret.txt is one `nbgrader submit` writes: 128 hexadecimal digits."""
+    return re.fullmatch(rb"[0-9a-f]{128}\n?", files.get(SECRET, b"")) is not None
 
 
 def _refuse(result: Collected, name: str, error: Exception) -> None:
@@ -239,11 +245,13 @@ def _write(submitted: Path, student: str, assignment: str, submission: Submissio
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir()
     for name, data in submission.files.items():
-        if name != "timestamp.txt":  # the student wrote it: the kernel's time stands instead
+        if name not in ("timestamp.txt", SECRET):  # the student wrote it: the kernel's time stands instead
             (fresh / name).write_bytes(data)
     (fresh / "timestamp.txt").write_text(_stamp(submission))
-    if SECRET not in submission.files:  # missing, or left out: release_feedback must not meet a folder without one
-        (fresh / SECRET).write_text(secrets.token_hex(64))  # as nbgrader submit makes one
+    # nbgrader's release_feedback stops for the whole class at a missing, empty or undecodable secret: only one
+    # as `nbgrader submit` writes it is kept, else a fresh one (that student's feedback cannot reach them)
+    secret = submission.files[SECRET] if usable_secret(submission.files) else secrets.token_hex(64).encode()
+    (fresh / SECRET).write_bytes(secret)
     stale = folder.parent / f".{folder.name}.replaced"
     shutil.rmtree(stale, ignore_errors=True)
     if folder.exists():

@@ -13,6 +13,19 @@ from pathlib import Path
 SQLITE_BUSY_SECONDS = 120
 
 
+def lrcourse_flag(config, name: str) -> bool:
+    """`c.Lrcourse.<name>` as a yes or no. The section is not a traitlets class, so a command line's
+    `--Lrcourse.<name>=False` arrives as the string "False": read the words, refuse anything else."""
+    value = config.get("Lrcourse", {}).get(name, False) if config is not None else False
+    if isinstance(value, str):
+        value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(
+            value.lower(), value
+        )
+    if not isinstance(value, bool):
+        raise ValueError(f"c.Lrcourse.{name} must be True or False, not {value!r}")
+    return value
+
+
 def default_db_url(course: Path) -> str:
     return f"sqlite:///{course / 'gradebook.db'}"
 

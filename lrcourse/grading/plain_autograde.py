@@ -6,12 +6,15 @@ itself), and save the scores the student's kernel chose (issue 20). The course's
 their code runs or any score is saved, with a message pointing at `lrcourse grade CHAPTER`. A grading worker
 of `lrcourse grade` removes the step from its own configuration (`allow_in_worker`): there the notebook runs
 in the sandbox and the trusted verdicts write the scores. An instructor who trusts the notebooks can still run
-plain nbgrader with `--Lrcourse.allow_unsandboxed_autograde=True`.
+plain nbgrader with `--Lrcourse.allow_unsandboxed_autograde=True` (literally True: any other value but False
+is refused).
 """
 
 from __future__ import annotations
 
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+from lrcourse.grading.course import lrcourse_flag
 
 NAME = "lrcourse.grading.plain_autograde.RefuseUnsandboxed"  # as nbgrader_config.py names it
 OPT_IN = "allow_unsandboxed_autograde"  # c.Lrcourse.<OPT_IN>
@@ -30,7 +33,7 @@ class RefuseUnsandboxed(NbGraderPreprocessor):
     """Fails the notebook (nbgrader then fails that student and exits non-zero) unless the instructor opted in."""
 
     def preprocess(self, nb, resources):
-        if not self.config.get("Lrcourse", {}).get(OPT_IN, False):
+        if not lrcourse_flag(self.config, OPT_IN):
             raise UnsandboxedAutogradeRefused(MESSAGE)
         return nb, resources
 

@@ -3,8 +3,9 @@ were the student's objects, while the objects themselves live in the student's p
 
 A `Session` is one student's answer cells loaded in a child of the answers' zygote (a new child if the last
 one died or timed out), within what is left of the student's time budget: no request waits past it, and once
-it has run out every request fails at once with `OutOfTime`. A `RemoteAnswer` stands for a name those cells define: the checkers' observers run
-over there (`observe`), a plain function is called over there (`__call__`), plain data comes back as data.
+it has run out every request fails at once with `OutOfTime`. A `RemoteAnswer` stands for a name those cells
+define: the checkers' observers run over there (`observe`), a plain function is called over there
+(`__call__`), plain data comes back as data.
 An `Undefined` stands for a name the cells do not define: every use fails with the reason, and when the
 answer cell meant to define it raised, that cell's own error (not another cell's: an unanswered prediction
 says nothing about a class with a syntax error).
@@ -15,7 +16,7 @@ from __future__ import annotations
 import time
 
 from lrcourse import checking, wire
-from lrcourse.grading.sandbox.answer_zygote import AnswerProcess, AnswerTimeout, AnswerZygote, GraderFault
+from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerTimeout, AnswerZygote, GraderFault
 
 LOAD_SECONDS = 30.0  # the setup and answer cells, like nbgrader's per-cell timeout
 MARGIN_SECONDS = 5.0  # beyond an observer's own budget, before the student's process is killed

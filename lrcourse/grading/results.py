@@ -2,7 +2,7 @@
 the trusted verdicts, and the failure messages in the autograded notebooks.
 
 Everything about grades goes through `nbgrader.api.Gradebook`, so SQLite and PostgreSQL gradebooks read
-alike. `export` and `report` turn these into files; nothing here writes.
+alike. `export` and `class_report` turn these into files; nothing here writes.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ whether it raised. Everything in that kernel is the student's to change: the che
 exception handling of the cells that follow. So `lrcourse grade` decides the scores again, here:
 
 1. the student's answer cells are read from the submitted notebook file (by nbgrader grade_id);
-2. a fresh process of the student's own (`student_process`, forked from a zygote) runs the chapter's setup
+2. a fresh process of the student's own (`answer_zygote`, forked from a zygote) runs the chapter's setup
    cell, from the instructor's `source/`, then those answer cells, and nothing else of the student's;
 3. every autograded test cell, with its hidden tests as nbgrader's gradebook stores them, runs in this
    process, with each name an answer cell defines standing for the student's object over there
@@ -31,7 +31,7 @@ from pathlib import Path
 from lrcourse import cells, checking
 from lrcourse.grading.exercise import Exercise
 from lrcourse.grading.remote import Session, Undefined
-from lrcourse.grading.sandbox.answer_zygote import AnswerZygote, GraderFault
+from lrcourse.grading.sandbox.answers import AnswerZygote, GraderFault
 
 VERDICTS = ".lrcourse-verdicts.json"
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lrcourse.grading import intake
-from lrcourse.grading.course import course_config, ensure_tools_on_path, gradebook
+from lrcourse.grading.course import course_config, ensure_tools_on_path, gradebook, lrcourse_flag
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 
@@ -87,7 +87,7 @@ class Worker:
         config = course_config(course, db_url)
         allow_in_worker(config)  # nbgrader's autograde refuses to run elsewhere: here it is sandboxed
         show_safely(config)  # the feedback is sanitized whatever the course's configuration says
-        hidden_in_kernel = bool(config.get("Lrcourse", {}).get("feedback_shows_hidden_tests", False))
+        hidden_in_kernel = lrcourse_flag(config, "feedback_shows_hidden_tests")
         if not hidden_in_kernel:
             keep_hidden_tests_out_of_the_kernel(config)
         use_capped_execute(config)  # what a kernel prints is kept only up to the caps, whatever it prints
@@ -185,7 +185,7 @@ class Worker:
     ):
         """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
         from lrcourse.grading import late, verdicts
-        from lrcourse.grading.sandbox.answer_zygote import GraderFault
+        from lrcourse.grading.sandbox.answers import GraderFault
         from lrcourse.grading.withheld_scores import in_kernel_scores, set_trusted_score
 
         budget = budget_text(self.limits)

@@ -174,7 +174,7 @@ for pid in os.listdir("/proc"):
         cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
     except Exception:
         continue
-    if b"lrcourse.grading.sandbox.student_process" in cmdline:
+    if b"lrcourse.grading.sandbox.answer_zygote" in cmdline:
         try:
             os.kill(int(pid), signal.SIGKILL)
         except Exception:

@@ -1,102 +1,243 @@
-"""The grader's end of the processes that run students' answers (the other end: `student_process`).
+"""The student's side of a trusted verdict: a process that runs one student's answer cells and answers
+the grader's requests about them. Nothing here decides anything: it only reports what the code did.
 
-An `AnswerZygote` is a process that has imported torch once and forks a fresh child per student notebook;
-an `AnswerProcess` is the grader's handle on one such child: a socket, and a deadline on every request.
-The child can answer with anything, or not at all: a line too long is malformed, a silence past the
-deadline is an `AnswerTimeout`, and a zygote that does not fork is a `GraderFault` (no verdict: try again).
+A *zygote* (`python -I -m lrcourse.grading.sandbox.answer_zygote ...`) imports torch and the course's helpers
+once, then forks a fresh child for each student notebook the grader asks it to (milliseconds, instead of
+the seconds a new interpreter needs). The grader hands the child one end of a socket pair; over it the
+child receives the chapter's setup cell and the student's answer cells, runs them, and then answers
+requests one line of JSON at a time (`lrcourse.wire`):
+
+    {"op": "observe", "observer": "scheduler", "target": "MyStepLR", "payload": {...}}  -> an observation
+    {"op": "call", "target": "largest_stable_lr", "args": [...], "kwargs": {...}}       -> the value returned
+    {"op": "value", "target": "predicted_epochs"}                  -> the plain data a name holds, if not callable
+
+Everything the child sends is an observation that the grader compares with PyTorch in its own process;
+the expected values never come here. For the scheduler exercises the zygote runs without PyTorch's
+schedulers (`no_lr_scheduler`).
 """
 
 from __future__ import annotations
 
+import builtins
+import os
+import resource
+import signal
 import socket
-import subprocess
+import sys
 
-from lrcourse import wire
-from lrcourse.grading.sandbox.zygote import LINE_FAULTS, Handle, Silence, read_line, spawn
+from lrcourse.grading.sandbox import namespaces, zygote
+from lrcourse.grading.sandbox.zygote import COURSE_MODULES
 
-AnswerTimeout = Silence  # an answer's process silent past its request's deadline
-
-
-class GraderFault(Exception):
-    """The grader's side failed (its student-process zygote did not fork): no verdict, try again."""
+CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long before
+TMP_MB = 256  # each child's own /tmp
 
 
-class AnswerZygote(Handle):
-    """A process that has imported torch once and forks a fresh child per student notebook.
+# --------------------------------------------------------------------------------------------
+# The zygote
+# --------------------------------------------------------------------------------------------
+def prepare(allow_schedulers: bool) -> None:
+    """Import what every answer's chapter needs, once, before any fork."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if not allow_schedulers:
+        from lrcourse.grading.sandbox import no_lr_scheduler
 
-    With `limits` it runs in a sandbox of its own (`lrcourse.grading.sandbox.bwrap`) where, unless
-    `allow_schedulers` (an answer cell marked `uses_schedulers`, see `lrcourse.cells`), even the file of torch.optim.lr_scheduler is the stub.
+        sys.modules["torch.optim.lr_scheduler"] = no_lr_scheduler
+    import warnings
+
+    warnings.simplefilter("ignore")
+    import importlib
+
+    import numpy  # noqa: F401
+    import torch
+
+    for name in COURSE_MODULES:
+        importlib.import_module(name)
+    from lrcourse.schedules import make_optimizer
+
+    make_optimizer([0.1]).step()  # the first optimizer step imports torch._dynamo: pay it here, once
+    torch.set_num_threads(1)
+
+
+def serve_forks(control: socket.socket, sweep: bool = False) -> None:
+    """Fork a child for each socket the grader sends; kill a child when asked; stop when the grader does.
+
+    `sweep` (in a sandbox of its own, where every other process is a student's): killing a child also kills
+    whatever else runs in the sandbox and empties /tmp, so nothing of one student meets the next.
     """
 
-    module = "lrcourse.grading.sandbox.student_process"
-    control_flag = "--zygote"
-    name = "the process that runs students' answers"
+    def kill(rest: str) -> bytes | None:
+        words = rest.split()
+        if len(words) != 1:
+            return None
+        pid = int(words[0])
+        namespaces.kill_quietly(pid, group=True)  # its session's process group, then the child itself
+        namespaces.kill_quietly(pid)
+        if sweep:
+            namespaces.sweep_sandbox()
+        return b"killed\n"
 
-    def __init__(self, allow_schedulers: bool = False, limits=None):
-        super().__init__(limits)
-        self.allow_schedulers = allow_schedulers
+    zygote.serve(control, lambda fd, _: _child(fd, isolate=sweep), {"kill": kill})
 
-    def _spawn(self) -> tuple[subprocess.Popen, socket.socket]:
-        return spawn(self._command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    def _why_not_started(self) -> str:
-        self.process.kill()
-        _, err = self.process.communicate()
-        return (err or b"").decode(errors="replace")
+# --------------------------------------------------------------------------------------------
+# A child: one student's answers
+# --------------------------------------------------------------------------------------------
+def _child(fd: int, isolate: bool = False) -> None:
+    """Run in the forked child: never returns."""
+    status = 0
+    try:
+        os.setsid()  # its own process group: the zygote can kill whatever it starts
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        if isolate:
+            _own_pid_namespace()
+        resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+        _silence()
+        channel = socket.socket(fileno=fd)
+        Child(channel).run()
+    except BaseException:
+        status = 1
+    os._exit(status)
 
-    def _options(self) -> list[str]:
-        return ["--allow-schedulers"] if self.allow_schedulers else []
 
-    def _sandboxed(self, command: list[str]) -> list[str]:
-        from lrcourse.grading.sandbox.bwrap import Sandbox, stub_for_lr_scheduler  # the grader's side only
+def _own_pid_namespace() -> None:
+    """Continue as the first process of new user, PID, IPC and mount namespaces (`namespaces.py`, no
+    privilege needed) with a /tmp of its own: the student's code then cannot see or signal the zygote,
+    whatever it starts dies with it, and nothing it leaves in IPC objects or /tmp meets the next student.
+    The process in between waits and exits with it."""
+    namespaces.enter_own_namespaces()
+    pid = os.fork()
+    if pid != 0:
+        _, status = os.waitpid(pid, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    namespaces.private_tmp(TMP_MB)
 
-        hide = {} if self.allow_schedulers else stub_for_lr_scheduler()
-        self.sandbox = Sandbox(self.limits, hide=hide)
-        return self.sandbox.command([*command, "--sweep"])
 
-    def fork(self) -> AnswerProcess:
-        ours, theirs = socket.socketpair()
+def _silence() -> None:
+    """The student's printing goes nowhere: it must neither cost marks nor reach the protocol."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    sys.stdin = open(os.devnull)
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+
+
+class _Shell:
+    """`get_ipython()` for answer cells that use a magic: every magic does nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+class Child:
+    def __init__(self, channel: socket.socket):
+        self.channel = channel
+        self.reader = channel.makefile("rb")
+        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _Shell}
+
+    def send(self, message: dict) -> None:
+        from lrcourse import wire
+
         try:
-            self.ready()
-            socket.send_fds(self.control, [b"fork"], [theirs.fileno()])
-            pid = int(self.reply())
-        except (*LINE_FAULTS, ValueError, RuntimeError) as error:
-            self.stop()  # a zygote that does not answer is replaced on the next fork
-            ours.close()
-            raise GraderFault(f"could not start a process for the answer: {error}") from error
-        finally:
-            theirs.close()
-        return AnswerProcess(self, ours, pid)
+            data = wire.dumps(message)
+        except (TypeError, ValueError) as error:  # an observer's record that is not plain data
+            data = wire.dumps({"ok": False, "error": wire.encode_error(error)})
+        self.channel.sendall(data)
 
-    def kill(self, pid: int) -> None:
-        if self.alive():
+    def run(self) -> None:
+        from lrcourse import wire
+
+        for line in self.reader:
+            request = wire.loads(line)
             try:
-                self.control.sendall(f"kill {pid}\n".encode())
-                self.reply()
-            except (OSError, Silence):
-                self.stop()
+                reply = self.handle(request)
+            except BaseException as error:  # whatever the student's code raised: an observation
+                reply = {"ok": False, "error": wire.encode_error(error)}
+            self.send(reply)
+
+    def handle(self, request: dict) -> dict:
+        op = request.get("op")
+        if op == "load":
+            return self.load(request)
+        target = self.namespace.get(str(request.get("target")), _UNDEFINED)
+        if target is _UNDEFINED:
+            raise NameError(f"name {request.get('target')!r} is not defined by your answer cell")
+        if op == "observe":
+            from lrcourse.checking import OBSERVERS
+
+            return {"ok": True, "observation": OBSERVERS[request["observer"]](target, request["payload"])}
+        if op == "call":
+            return self.call(target, request)
+        if op == "value":  # a name bound to plain data (a prediction), or something to drive by calls
+            from lrcourse import wire
+
+            if callable(target):
+                return {"ok": True, "callable": True}
+            return {"ok": True, "callable": False, "value": wire.encode(target)}
+        raise ValueError(f"unknown request {op!r}")
+
+    def load(self, request: dict) -> dict:
+        """Run the chapter's setup cell (the instructor's), then the student's answer cells, as a notebook would."""
+        from lrcourse import wire
+
+        for source in request["context"]:
+            exec(compile(_python(source), "<setup cell>", "exec"), self.namespace)
+        errors = []  # each answer cell's own error (or None): the tests that use its names report it
+        for number, source in enumerate(request["answers"]):  # each cell on its own, as nbgrader runs them:
+            try:  # an unanswered prediction costs only its own test
+                exec(compile(_python(source), f"<answer cell {number + 1}>", "exec"), self.namespace)
+            except BaseException as error:
+                errors.append(wire.encode_error(error))
+            else:
+                errors.append(None)
+        return {"ok": True, "errors": errors}
+
+    def call(self, function, request: dict) -> dict:
+        """Call a function answer with the grader's arguments; report its value, and the optimizers' rates
+        after the call (an answer may change them in place)."""
+        from lrcourse import wire
+        from lrcourse.checking import SECONDS_PER_CASE, Guard
+
+        optimizers = []
+        args = [_argument(wire.decode(a), optimizers) for a in request.get("args", [])]
+        kwargs = {str(k): _argument(wire.decode(v), optimizers) for k, v in request.get("kwargs", {}).items()}
+        reply = {"ok": True, "value": None, "error": None, "timeout": False}
+        Guard(float(request.get("seconds", SECONDS_PER_CASE))).record(reply, function, *args, **kwargs)
+        reply["optimizers"] = [wire.encode([group["lr"] for group in o.param_groups]) for o in optimizers]
+        return reply
 
 
-class AnswerProcess:
-    """One forked child running one student's answers; every request has a deadline."""
+_UNDEFINED = object()
 
-    def __init__(self, zygote: AnswerZygote, sock: socket.socket, pid: int):
-        self.zygote, self.sock, self.pid = zygote, sock, pid
-        self.dead = False
 
-    def request(self, message: dict, seconds: float) -> dict:
-        if self.dead:
-            raise EOFError("the process running your answer has stopped")
-        try:
-            self.sock.settimeout(seconds)
-            self.sock.sendall(wire.dumps(message))
-            return wire.loads(read_line(self.sock))
-        except BaseException:
-            self.close()
-            raise
+def _python(source: str) -> str:
+    """A cell's source as plain Python (IPython magics become calls of `get_ipython()`)."""
+    from IPython.core.inputtransformer2 import TransformerManager
 
-    def close(self) -> None:
-        if not self.dead:
-            self.dead = True
-            self.sock.close()
-            self.zygote.kill(self.pid)
+    return TransformerManager().transform_cell(source)
+
+
+def _argument(value, optimizers: list):
+    """The grader sends an optimizer as {"optimizer": class name, "lrs": [...]}: build a real one."""
+    if isinstance(value, dict) and set(value) == {"optimizer", "lrs"}:
+        import torch
+
+        kind = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW}.get(value["optimizer"])
+        groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": float(lr)} for lr in value["lrs"]]
+        optimizer = kind(groups)
+        optimizers.append(optimizer)
+        return optimizer
+    return value
+
+
+def main(argv: list[str]) -> None:
+    """`--zygote FD [--allow-schedulers] [--sweep]`: FD is the grader's control socket."""
+    control = socket.socket(fileno=int(argv[argv.index("--zygote") + 1]))
+    prepare(allow_schedulers="--allow-schedulers" in argv)
+    namespaces.not_dumpable()
+    control.sendall(b"ready\n")
+    serve_forks(control, sweep="--sweep" in argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -2,7 +2,7 @@
 
 Under `lrcourse grade` and `lrcourse check`, each worker's kernel zygote (which forks the kernel of each
 student's notebook, `kernel_zygote.py`) and each worker's answer zygote (the processes that run a
-student's answers for the trusted verdicts, `student_process.py`) start inside `Sandbox.command(...)`:
+student's answers for the trusted verdicts, `answer_zygote.py`) start inside `Sandbox.command(...)`:
 
 - bubblewrap (`bwrap`) builds a new mount, PID, network, IPC and UTS namespace. The file system holds only
   the Python installation and the virtual environment and the course package (read-only), a private `/tmp`,

@@ -13,7 +13,8 @@ So the grader connects only the channels it reads, and bounds what each socket m
   kernel queued on it (up to `QUEUED_MESSAGES` of `MESSAGE_MB` each) until the notebook's run ends. A message
   the kernel addresses to a channel that is not connected is dropped by its own socket.
 - **the manager's control socket** (`manager_context`), which sends the shutdown request and never reads a
-  reply, holds at most one message of `CONTROL_KB`.
+  reply, queues at most one message, each frame at most `CONTROL_KB` (a message of many frames is not bounded
+  by ZeroMQ: README's "not yet closed").
 """
 
 from __future__ import annotations

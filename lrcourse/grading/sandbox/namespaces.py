@@ -1,6 +1,6 @@
 """Namespaces of its own for each student's process inside a zygote's sandbox (standard library only).
 
-A zygote (kernel_zygote.py, student_process.py) serves one student after another from a single sandbox.
+A zygote (kernel_zygote.py, answer_zygote.py) serves one student after another from a single sandbox.
 Before a child runs a student's code it calls `enter_own_namespaces()`: the child that forks next is the
 first process of a new user, PID, IPC and mount namespace, so it
 

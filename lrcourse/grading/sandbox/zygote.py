@@ -1,10 +1,10 @@
-"""What the two zygotes share: the answers' zygote (`student_process`) and the kernel zygote
+"""What the two zygotes share: the answers' zygote (`answer_zygote`) and the kernel zygote
 (`kernel_zygote`) each import the course's stack once, then fork a child per student notebook on request.
 
 The grader talks to a zygote over a control socket, one line per request, with at most one socket passed
 along (`socket.send_fds`): "fork <argument>" forks a child that is handed that socket and never returns;
 any other word is the zygote's own command. This module holds that loop (the zygote's side), the grader's
-side (`Handle`, the one shape of `kernels.KernelZygote` and `answer_zygote.AnswerZygote`: start it, read its
+side (`Handle`, the one shape of `kernels.KernelZygote` and `answers.AnswerZygote`: start it, read its
 replies within a deadline and a bound, stop it), and what both preload.
 """
 

@@ -1,0 +1,103 @@
+"""The grader's end of the processes that run students' answers (the other end: `answer_zygote`).
+
+An `AnswerZygote` is a process that has imported torch once and forks a fresh child per student notebook;
+an `AnswerProcess` is the grader's handle on one such child: a socket, and a deadline on every request.
+The child can answer with anything, or not at all: a line too long is malformed, a silence past the
+deadline is an `AnswerTimeout`, and a zygote that does not fork is a `GraderFault` (no verdict: try again).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+from lrcourse import wire
+from lrcourse.grading.sandbox.zygote import LINE_FAULTS, Handle, Silence, read_line, spawn
+
+AnswerTimeout = Silence  # an answer's process silent past its request's deadline
+
+
+class GraderFault(Exception):
+    """The grader's side failed (its student-process zygote did not fork): no verdict, try again."""
+
+
+class AnswerZygote(Handle):
+    """A process that has imported torch once and forks a fresh child per student notebook.
+
+    With `limits` it runs in a sandbox of its own (`lrcourse.grading.sandbox.bwrap`) where, unless
+    `allow_schedulers` (an answer cell marked `uses_schedulers`, see `lrcourse.cells`), even the file of
+    torch.optim.lr_scheduler is the stub.
+    """
+
+    module = "lrcourse.grading.sandbox.answer_zygote"
+    control_flag = "--zygote"
+    name = "the process that runs students' answers"
+
+    def __init__(self, allow_schedulers: bool = False, limits=None):
+        super().__init__(limits)
+        self.allow_schedulers = allow_schedulers
+
+    def _spawn(self) -> tuple[subprocess.Popen, socket.socket]:
+        return spawn(self._command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def _why_not_started(self) -> str:
+        self.process.kill()
+        _, err = self.process.communicate()
+        return (err or b"").decode(errors="replace")
+
+    def _options(self) -> list[str]:
+        return ["--allow-schedulers"] if self.allow_schedulers else []
+
+    def _sandboxed(self, command: list[str]) -> list[str]:
+        from lrcourse.grading.sandbox.bwrap import Sandbox, stub_for_lr_scheduler  # the grader's side only
+
+        hide = {} if self.allow_schedulers else stub_for_lr_scheduler()
+        self.sandbox = Sandbox(self.limits, hide=hide)
+        return self.sandbox.command([*command, "--sweep"])
+
+    def fork(self) -> AnswerProcess:
+        ours, theirs = socket.socketpair()
+        try:
+            self.ready()
+            socket.send_fds(self.control, [b"fork"], [theirs.fileno()])
+            pid = int(self.reply())
+        except (*LINE_FAULTS, ValueError, RuntimeError) as error:
+            self.stop()  # a zygote that does not answer is replaced on the next fork
+            ours.close()
+            raise GraderFault(f"could not start a process for the answer: {error}") from error
+        finally:
+            theirs.close()
+        return AnswerProcess(self, ours, pid)
+
+    def kill(self, pid: int) -> None:
+        if self.alive():
+            try:
+                self.control.sendall(f"kill {pid}\n".encode())
+                self.reply()
+            except (OSError, Silence):
+                self.stop()
+
+
+class AnswerProcess:
+    """One forked child running one student's answers; every request has a deadline."""
+
+    def __init__(self, zygote: AnswerZygote, sock: socket.socket, pid: int):
+        self.zygote, self.sock, self.pid = zygote, sock, pid
+        self.dead = False
+
+    def request(self, message: dict, seconds: float) -> dict:
+        if self.dead:
+            raise EOFError("the process running your answer has stopped")
+        try:
+            self.sock.settimeout(seconds)
+            self.sock.sendall(wire.dumps(message))
+            return wire.loads(read_line(self.sock))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if not self.dead:
+            self.dead = True
+            self.sock.close()
+            self.zygote.kill(self.pid)
