@@ -29,16 +29,7 @@ expected values), and one module per exercise family: `scheduler_cases`, `schedu
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
 """
 
-from lrcourse.checking.expect import (
-    LOSS_TOLERANCE,
-    RELATIVE_TOLERANCE,
-    CheckFailed,
-    NotAnswered,
-    expect,
-    expect_close,
-    expect_equal,
-    passed,
-)
+from lrcourse.checking.expect import CheckFailed, NotAnswered, expect, expect_close, expect_equal, passed
 from lrcourse.checking.expected import EXPECTED_VISIBLE, GRADER_REFERENCES
 from lrcourse.checking.factors import check_warmup_cosine, check_warmup_step
 from lrcourse.checking.fit_steps import (
@@ -69,11 +60,9 @@ from lrcourse.checking.self_contained import expect_self_contained
 __all__ = [
     "EXPECTED_VISIBLE",
     "GRADER_REFERENCES",
-    "LOSS_TOLERANCE",
     "OBSERVERS",
     "ORDER_WARNING",
     "RANGE_KEYS",
-    "RELATIVE_TOLERANCE",
     "SCHEDULER_MODULE",
     "SECONDS_PER_CASE",
     "STEP_KEYS",

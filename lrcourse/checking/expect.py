@@ -17,10 +17,7 @@ import numbers
 import torch
 
 from lrcourse import kernel_messages
-from lrcourse.tolerances import LOSS_RTOL, RATE_ATOL, RATE_RTOL
-
-RELATIVE_TOLERANCE = RATE_RTOL  # the names test cells and tests know
-LOSS_TOLERANCE = LOSS_RTOL
+from lrcourse.tolerances import RATE_ATOL, RATE_RTOL
 
 
 class CheckFailed(AssertionError):
@@ -48,7 +45,7 @@ def answer_raised(exercise: str, error: BaseException, message: str) -> CheckFai
 
 
 def close(actual, expected: float) -> bool:
-    """`actual` is a real number (or a one-element tensor) equal to `expected` within RELATIVE_TOLERANCE."""
+    """`actual` is a real number (or a one-element tensor) equal to `expected` within RATE_RTOL (lrcourse/tolerances.py)."""
     if isinstance(actual, torch.Tensor):
         if actual.numel() != 1:
             return False
@@ -60,7 +57,7 @@ def close(actual, expected: float) -> bool:
         return math.isnan(expected) and math.isnan(actual)
     if math.isinf(expected) or math.isinf(actual):
         return actual == expected
-    return math.isclose(actual, expected, rel_tol=RELATIVE_TOLERANCE, abs_tol=RATE_ATOL)
+    return math.isclose(actual, expected, rel_tol=RATE_RTOL, abs_tol=RATE_ATOL)
 
 
 def passed(message: str = "All checks in this cell passed.") -> None:
@@ -78,7 +75,7 @@ def expect_equal(actual, expected, what: str) -> None:
     expect(actual == expected, f"{what}: expected {expected!r}, got {actual!r}")
 
 
-def expect_close(actual, expected, what: str, rel_tol: float = RELATIVE_TOLERANCE) -> None:
+def expect_close(actual, expected, what: str, rel_tol: float = RATE_RTOL) -> None:
     """`actual` equals `expected` (a number or a sequence of numbers) to a relative tolerance."""
     if isinstance(expected, (list, tuple)):
         ok = (

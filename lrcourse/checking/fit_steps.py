@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from lrcourse import wire
-from lrcourse.checking.expect import LOSS_TOLERANCE, CheckFailed, answer_raised, close, expect
+from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import TRAINING_SECONDS, Guard
 from lrcourse.checking.observe import observe, observer, target_name
 from lrcourse.fixtures import optimizer_steps, steps_fixture
-from lrcourse.tolerances import LOSS_ATOL
+from lrcourse.tolerances import LOSS_ATOL, LOSS_RTOL
 from lrcourse.training import one_thread
 
 ORDER_WARNING = "before `optimizer.step()`"
@@ -213,7 +213,7 @@ def check_fit_steps_losses(run: StepsRun) -> None:
             f"{call}: history[{key!r}] has {len(mine)} entries; expected {len(want)}, one per {unit}",
         )
         for index, (value, reference) in enumerate(zip(mine, want)):
-            if math.isclose(value, reference, rel_tol=LOSS_TOLERANCE, abs_tol=LOSS_ATOL):
+            if math.isclose(value, reference, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL):
                 continue
             if key == "val_loss" or index == 0:
                 cause = (
