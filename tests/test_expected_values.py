@@ -114,3 +114,26 @@ def test_a_case_outside_the_table_says_it_is_the_graders(monkeypatch):
     monkeypatch.setattr(checking.expected, "grader_references", lambda: None)
     with pytest.raises(AssertionError, match="only on the grader's side"):
         checking.expected.ExpectedValues().reference_range_test({"seed": -1})
+
+
+@pytest.mark.cpu_sensitive
+def test_the_second_pass_computes_with_the_kernels_it_names():
+    """`make test` runs these tests again under ATEN_CPU_CAPABILITY=default: torch must obey it, or that pass
+    would only repeat the first. Under it, torch reports the capability it was told; a child told `default`
+    reports DEFAULT whatever this machine has."""
+    import os
+    import subprocess
+
+    import torch
+
+    told = os.environ.get("ATEN_CPU_CAPABILITY")
+    if told:
+        assert torch.backends.cpu.get_cpu_capability() == told.upper()
+    child = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+        env={**os.environ, "ATEN_CPU_CAPABILITY": "default"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.stdout.strip() == "DEFAULT", child.stderr[-2000:]

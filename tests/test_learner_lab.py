@@ -141,6 +141,7 @@ def test_a_reopened_chapter_shows_its_figures(lab, page, workspace):
         missing = unsaved_widget_models(get_json(f"{lab}/api/contents/{REOPENED}?token={TOKEN}")["content"])
         if missing:
             time.sleep(2)
+    assert missing != ["no figure"], "the saved chapter shows no slider figure to reopen"
     assert not missing, f"the widget state saved with the notebook lacks the models {missing[:5]}"
     for session in get_json(f"{lab}/api/sessions?token={TOKEN}"):  # the kernel gone: only the file is left
         request = urllib.request.Request(f"{lab}/api/sessions/{session['id']}?token={TOKEN}", method="DELETE")

@@ -4,8 +4,9 @@ A seeded run repeats bit for bit on one machine, but float32 training on another
 width, another thread count) differs in the last bits, and a printed `3.99` can become `4.00`. So two
 printed texts agree when they split into the same words and the same count of numbers, every integer is equal
 (a count, a step, an epoch: a flip there is a changed result, not rounding) and the values behind two decimal
-numbers may be one result: each printed decimal stands for any value within half a unit of its last digit
-(`3.99` for 3.985 to 3.995), and the two ranges, widened by `tolerances.PRINTED_RTOL`, overlap.
+numbers may be one result: each printed decimal stands for any value within half a unit of the finer of the
+two last digits (`3.99` for 3.985 to 3.995; `0.5` against `0.55` is read at 0.01, since a `:g` print drops
+trailing zeros), and the two ranges, widened by `tolerances.PRINTED_RTOL`, overlap.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def is_integer(printed: str) -> bool:
 
 def number_difference(mine: str, theirs: str) -> float | None:
     """How far apart two printed numbers are, relative to the larger, or None when the values behind them may
-    be the same result: each printed value stands for anything within half a unit of its last digit, and
-    those two ranges, widened by `PRINTED_RTOL`, overlap."""
+    be the same result: each printed value stands for anything within half a unit of the finer of the two last
+    digits, and those two ranges, widened by `PRINTED_RTOL`, overlap."""
     if is_integer(mine) or is_integer(theirs):
         return None if mine.lstrip("+") == theirs.lstrip("+") else math.inf  # a count, or 4 against 4.0
     a, b = float(mine), float(theirs)
@@ -48,7 +49,7 @@ def number_difference(mine: str, theirs: str) -> float | None:
     if not (math.isfinite(a) and math.isfinite(b)):
         return math.inf
     gap, scale = abs(a - b), max(abs(a), abs(b))
-    if gap <= (last_digit(mine) + last_digit(theirs)) / 2 + PRINTED_RTOL * scale:
+    if gap <= min(last_digit(mine), last_digit(theirs)) + PRINTED_RTOL * scale:
         return None
     return gap / scale
 
