@@ -93,25 +93,24 @@ def test_solutions_have_the_cells_of_source(path):
 # nbgrader to full marks, so a separate validate run would execute every chapter a third time for nothing.
 
 
-def errors(notebook) -> dict[str, str]:
-    return {
-        cell.id: f"{o.ename}: {o.evalue}"
+def error_outputs(notebook):
+    """(cell id, error output) of every failed code cell."""
+    return [
+        (cell.id, o)
         for cell in notebook.cells
         if cell.cell_type == "code"
         for o in cell.outputs
         if o.output_type == "error"
-    }
+    ]
+
+
+def errors(notebook) -> dict[str, str]:
+    return {cell: f"{o.ename}: {o.evalue}" for cell, o in error_outputs(notebook)}
 
 
 def tracebacks(notebook) -> dict[str, str]:
     """What each failed cell shows the learner (its error's traceback lines)."""
-    return {
-        cell.id: "\n".join(o.traceback)
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for o in cell.outputs
-        if o.output_type == "error"
-    }
+    return {cell: "\n".join(o.traceback) for cell, o in error_outputs(notebook)}
 
 
 def text_outputs(notebook) -> dict[str, str]:
