@@ -245,7 +245,7 @@ def _write(submitted: Path, student: str, assignment: str, submission: Submissio
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir()
     for name, data in submission.files.items():
-        if name not in ("timestamp.txt", SECRET):  # the student wrote it: the kernel's time stands instead
+        if name not in ("timestamp.txt", SECRET):  # both are written below: the kernel's time, a usable secret
             (fresh / name).write_bytes(data)
     (fresh / "timestamp.txt").write_text(_stamp(submission))
     # nbgrader's release_feedback stops for the whole class at a missing, empty or undecodable secret: only one

@@ -114,15 +114,10 @@ def _kind(mode: int) -> str:
 def fingerprint(folder: Path) -> str:
     """A hash of every file a student submitted for the assignment."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if _plain_file(p)):  # nothing refused is read
+    for path in sorted(p for p in folder.rglob("*") if _not_plain("", os.lstat(p)) is None):  # nothing refused is read
         digest.update(os.fsencode(path.relative_to(folder)))  # any bytes a file name holds
         digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def _plain_file(path: Path) -> bool:
-    info = os.lstat(path)
-    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
 
 
 def malformed(folder: Path) -> str | None:
