@@ -13,7 +13,7 @@ from torch.optim import lr_scheduler
 from lrcourse import problems
 from lrcourse.schedules import lr_curve, make_optimizer
 
-from conftest import ROOT
+from support.paths import ROOT
 
 CHAPTERS_1_TO_4 = sorted((ROOT / "solutions").glob("0[1-4]*/*.ipynb"))
 ALL_SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))

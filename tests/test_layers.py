@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from support.paths import ROOT
 
 # From the bottom: the learner's helpers, the test cells' checker, the sandbox (the trust boundary), the
 # grader, the commands. Any module not named here is a learner's helper.
