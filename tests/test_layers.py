@@ -15,8 +15,9 @@ from support.paths import ROOT
 COMMANDS = {"lrcourse.cli", "lrcourse.build", "lrcourse.workspace", "lrcourse.start_page", "lrcourse.examples"}
 LAYERS = ("helpers", "lrcourse.checking", "lrcourse.grading.sandbox", "lrcourse.grading", "commands")
 # Files outside the package, by the layer they belong to: the grader's references are loaded by the checker
-# (lrcourse.checking.expected), so they sit on its layer; make_expected and the scripts are commands.
-OUTSIDE = {"grader/references.py": "lrcourse.checking", "grader/make_expected.py": "commands", "scripts": "commands"}
+# (lrcourse.checking.expected), so they sit on its layer; the rest of grader/ (make_expected) and the scripts are
+# commands.
+OUTSIDE = {"grader/references.py": "lrcourse.checking", "grader": "commands", "scripts": "commands"}
 
 # Inside the grader, the trusted verdicts as drawn (grade -> worker -> verdicts -> remote): each imports only
 # those to its right, and the rest of the grader (intake, records, results, exports...) none of them, so
@@ -90,6 +91,7 @@ def upward(own: str, own_layer: int, module: str) -> str | None:
 
 
 def findings(path: Path) -> list[str]:
+    """Each import of the file that goes up a layer or takes a private name of this repository's code."""
     own, own_layer, found = module_name(path), file_layer(path), []
     for line, module, name in imports(path):
         if why := upward(own, own_layer, module):
