@@ -20,10 +20,15 @@ LAYERS = ("helpers", "lrcourse.checking", "lrcourse.grading.sandbox", "lrcourse.
 OUTSIDE = {"grader/references.py": "lrcourse.checking", "grader": "commands", "scripts": "commands"}
 
 # Inside the grader, the trusted verdicts as drawn (grade -> worker -> verdicts -> remote): each imports only
-# those to its right, and the rest of the grader (intake, records, results, exports...) none of them, so
-# reading a graded class back never loads the pipeline that grades it.
+# those to its right; whatever else the worker uses (drawn below it) imports neither worker nor grade; and what
+# takes submissions in or reads a graded class back (drawn beside the chain) imports none of it, so reading the
+# results never loads the pipeline that grades them.
 GRADING = "lrcourse.grading."
 CHAIN = ("remote", "verdicts", "worker", "grade")  # from the bottom
+BESIDE_THE_CHAIN = {
+    *("course", "intake", "notebook_limits", "outcomes", "exercise", "collect", "inbound", "nbgrader_collect"),
+    *("results", "export", "class_report", "spreadsheet", "sanitize", "content_policy"),
+}
 # Inside the sandbox: what runs in a student's process never loads the grader's side of it (answers ->
 # answer_zygote; kernels, kernel_client -> kernel_zygote, kernel_relay, kernel_output; zygote serves both), and
 # the limits every student process runs in load neither side.
@@ -81,7 +86,11 @@ def upward(own: str, own_layer: int, module: str) -> str | None:
         return f"{module} ({LAYERS[layer(module)]}, above {LAYERS[own_layer]})"
     mine, theirs = own.removeprefix(GRADING), module.removeprefix(GRADING)
     if own.startswith(GRADING) and module.startswith(GRADING) and theirs in CHAIN:
-        if mine not in CHAIN or CHAIN.index(theirs) > CHAIN.index(mine):
+        if mine in CHAIN:
+            above = CHAIN.index(theirs) > CHAIN.index(mine)
+        else:
+            above = mine in BESIDE_THE_CHAIN or CHAIN.index(theirs) >= CHAIN.index("worker")
+        if above:
             return f"{module} (the trusted verdicts' chain, above {own})"
     mine, theirs = own.removeprefix(SANDBOX), module.removeprefix(SANDBOX)
     if own.startswith(SANDBOX) and module.startswith(SANDBOX):
@@ -152,6 +161,7 @@ def test_the_layers_see_what_they_should():
         ("lrcourse.checking.guard", "lrcourse.grading.course"),  # the checker loading the grader
         ("lrcourse.grading.results", "lrcourse.grading.worker"),  # reading results back loading the pipeline
         ("lrcourse.grading.verdicts", "lrcourse.grading.worker"),  # down the chain, then up it
+        ("lrcourse.grading.late", "lrcourse.grading.grade"),  # what the worker uses loading the worker's caller
         ("lrcourse.grading.sandbox.kernel_zygote", "lrcourse.grading.sandbox.kernels"),  # a child loading its parent
         ("lrcourse.grading.sandbox.bwrap", "lrcourse.grading.sandbox.zygote"),  # the limits loading a process
     ]
@@ -160,6 +170,7 @@ def test_the_layers_see_what_they_should():
     allowed = [
         ("lrcourse.grading.grade", "lrcourse.grading.worker"),
         ("lrcourse.grading.worker", "lrcourse.grading.results"),
+        ("lrcourse.grading.worker_uses_this", "lrcourse.grading.verdicts"),  # drawn below the worker, beside verdicts
         ("lrcourse.grading.sandbox.kernels", "lrcourse.grading.sandbox.kernel_client"),
         ("lrcourse.grading.sandbox.answer_zygote", "lrcourse.grading.sandbox.zygote"),
     ]
@@ -168,6 +179,6 @@ def test_the_layers_see_what_they_should():
 
 def test_every_module_the_rules_name_exists():
     """A renamed module would silently stop being checked."""
-    named = [GRADING + m for m in CHAIN] + [SANDBOX + m for m in PARENTS | CHILDREN | LIMITS]
+    named = [GRADING + m for m in (*CHAIN, *BESIDE_THE_CHAIN)] + [SANDBOX + m for m in PARENTS | CHILDREN | LIMITS]
     missing = [m for m in named if not (ROOT / (m.replace(".", "/") + ".py")).is_file()]
     assert missing == [] and all((ROOT / p).exists() for p in OUTSIDE)
