@@ -18,7 +18,7 @@ from lrcourse.grading.verdicts import Verdict, Verdicts, annotate
 from lrcourse.start_page import answer_cells
 
 import catalogue
-from conftest import ROOT
+from support.paths import ROOT
 
 
 def load(answer, name):

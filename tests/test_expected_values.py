@@ -7,16 +7,14 @@ import importlib.util
 import json
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
 from lrcourse import checking, tolerances
 from lrcourse.checking.range_test import range_loss_rtol
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "grader"))
-import make_expected  # noqa: E402
+import make_expected  # grader/, on the tests' path (pyproject's `pythonpath`)
+from support.paths import ROOT
 
 
 def test_no_reference_solution_lives_in_the_package():

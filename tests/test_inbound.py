@@ -18,9 +18,9 @@ import pytest
 from lrcourse.grading.collect import NO_SECRET, SECRET, Exchange, ExchangeUnusable, collect, summary
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_files, read_submission, user_name
 
-from conftest import ROOT
 from support import hostile
 from support.course import NOTEBOOK
+from support.paths import ROOT
 
 CHAPTER = hostile.CHAPTER
 FILE = NOTEBOOK[CHAPTER]
