@@ -16,7 +16,8 @@ from __future__ import annotations
 import time
 
 from lrcourse import checking, wire
-from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerTimeout, AnswerZygote, GraderFault
+from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerZygote
+from lrcourse.grading.sandbox.zygote import Silence, ZygoteFault
 
 LOAD_SECONDS = 30.0  # the setup and answer cells, like nbgrader's per-cell timeout
 MARGIN_SECONDS = 5.0  # beyond an observer's own budget, before the student's process is killed
@@ -71,7 +72,7 @@ class Session:
         seconds, cut = self._within_budget(seconds)
         try:
             return process.request(message, seconds)
-        except AnswerTimeout:
+        except Silence:  # its process silent past the deadline
             if cut:
                 self.out_of_time = True
                 raise OutOfTime(f"stopped: your {self.budget} ran out") from None
@@ -93,7 +94,7 @@ class Session:
             reply = self._timed(self.process, {"op": "load", "context": self.context, "answers": sources}, LOAD_SECONDS)
         except OutOfTime as error:
             self.unloadable = str(error)
-        except AnswerTimeout:
+        except Silence:  # its process silent past the deadline
             self.unloadable = f"your answer cells did not finish running within {LOAD_SECONDS:.0f} s"
         except (EOFError, OSError, wire.Malformed) as error:
             self.unloadable = f"running your answer cells stopped the process ({error})"
@@ -157,7 +158,7 @@ class RemoteAnswer(checking.RemoteTarget):
         """What the test cell sees: the plain data the name holds (a prediction), or this stand-in to call."""
         try:
             reply = self._ask({"op": "value"}, checking.SECONDS_PER_CASE)
-        except GraderFault:
+        except ZygoteFault:
             raise
         except (Exception, checking.StudentTimeout) as error:
             return Undefined(self.name, error)  # undefined, broken or unresponsive: any use says why
@@ -167,7 +168,7 @@ class RemoteAnswer(checking.RemoteTarget):
         seconds = checking.observer_seconds(observer, payload)
         try:
             reply = self._ask({"op": "observe", "observer": observer, "payload": payload}, seconds)
-        except AnswerTimeout:
+        except Silence:  # its process silent past the deadline
             return {
                 "timeout": True,
                 "states": [],
@@ -192,7 +193,7 @@ class RemoteAnswer(checking.RemoteTarget):
         }
         try:
             reply = self._ask(message, checking.SECONDS_PER_CASE)
-        except AnswerTimeout:
+        except Silence:  # its process silent past the deadline
             raise AssertionError(f"{self.name}(...) did not finish within {checking.SECONDS_PER_CASE:.0f} s") from None
         for optimizer, rates in zip(optimizers, reply.get("optimizers", [])):
             rates = wire.decode(rates)

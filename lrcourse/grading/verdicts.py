@@ -31,7 +31,8 @@ from pathlib import Path
 from lrcourse import cells, checking
 from lrcourse.grading.exercise import Exercise
 from lrcourse.grading.remote import Session, Undefined
-from lrcourse.grading.sandbox.answers import AnswerZygote, GraderFault
+from lrcourse.grading.sandbox.answers import AnswerZygote
+from lrcourse.grading.sandbox.zygote import ZygoteFault
 
 VERDICTS = ".lrcourse-verdicts.json"
 
@@ -145,7 +146,7 @@ class Judge:
                 namespace.update({name: session.resolve(name) for name in names})
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 exec(compile(source, f"<test cell {name}>", "exec"), namespace)
-        except GraderFault:
+        except ZygoteFault:
             raise
         except (Exception, checking.StudentTimeout) as error:
             return _explain(_cause(error, source, namespace))

@@ -185,13 +185,13 @@ class Worker:
     ):
         """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
         from lrcourse.grading import late, verdicts
-        from lrcourse.grading.sandbox.answers import GraderFault
+        from lrcourse.grading.sandbox.zygote import ZygoteFault
         from lrcourse.grading.withheld_scores import in_kernel_scores, set_trusted_score
 
         budget = budget_text(self.limits)
         try:
             decided = self.judge.decide(exercise, answers, deadline, budget)
-        except GraderFault:  # e.g. the zygote was stopped from outside: once more with a fresh one
+        except ZygoteFault:  # e.g. the zygote was stopped from outside: once more with a fresh one
             decided = self.judge.decide(exercise, answers, deadline, budget)
         folder = self.course / "autograded" / student / assignment
         in_kernel = in_kernel_scores(folder / (exercise.notebook + ".ipynb"))  # autograde withheld them
