@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 
 from lrcourse import checking, wire
+from lrcourse.checking.guard import SECONDS_PER_CASE, StudentTimeout
+from lrcourse.checking.observe import RemoteTarget, decode_observation, observer_seconds
 from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerZygote
 from lrcourse.grading.sandbox.zygote import Silence, ZygoteFault
 
@@ -130,7 +132,7 @@ class Session:
             self.process.close()
 
 
-class RemoteAnswer(checking.RemoteTarget):
+class RemoteAnswer(RemoteTarget):
     """A name one of the student's answer cells defines, living in the student's process."""
 
     def __init__(self, session: Session, name: str):
@@ -157,15 +159,15 @@ class RemoteAnswer(checking.RemoteTarget):
     def resolved(self):
         """What the test cell sees: the plain data the name holds (a prediction), or this stand-in to call."""
         try:
-            reply = self._ask({"op": "value"}, checking.SECONDS_PER_CASE)
+            reply = self._ask({"op": "value"}, SECONDS_PER_CASE)
         except ZygoteFault:
             raise
-        except (Exception, checking.StudentTimeout) as error:
+        except (Exception, StudentTimeout) as error:
             return Undefined(self.name, error)  # undefined, broken or unresponsive: any use says why
         return self if reply.get("callable", True) else wire.decode(reply.get("value"))
 
     def observe(self, observer: str, payload: dict) -> dict:
-        seconds = checking.observer_seconds(observer, payload)
+        seconds = observer_seconds(observer, payload)
         try:
             reply = self._ask({"op": "observe", "observer": observer, "payload": payload}, seconds)
         except Silence:  # its process silent past the deadline
@@ -181,7 +183,7 @@ class RemoteAnswer(checking.RemoteTarget):
                 "last_epoch": None,
                 "order_warning": False,
             }
-        return checking.decode_observation(reply.get("observation"))
+        return decode_observation(reply.get("observation"))
 
     def __call__(self, *args, **kwargs):
         optimizers: list = []
@@ -189,24 +191,24 @@ class RemoteAnswer(checking.RemoteTarget):
             "op": "call",
             "args": [_encode_argument(a, optimizers) for a in args],
             "kwargs": {k: _encode_argument(v, optimizers) for k, v in kwargs.items()},
-            "seconds": checking.SECONDS_PER_CASE,
+            "seconds": SECONDS_PER_CASE,
         }
         try:
-            reply = self._ask(message, checking.SECONDS_PER_CASE)
+            reply = self._ask(message, SECONDS_PER_CASE)
         except Silence:  # its process silent past the deadline
-            raise AssertionError(f"{self.name}(...) did not finish within {checking.SECONDS_PER_CASE:.0f} s") from None
+            raise AssertionError(f"{self.name}(...) did not finish within {SECONDS_PER_CASE:.0f} s") from None
         for optimizer, rates in zip(optimizers, reply.get("optimizers", [])):
             rates = wire.decode(rates)
             for group, rate in zip(optimizer.param_groups, rates if isinstance(rates, list) else []):
                 group["lr"] = rate
         if reply.get("timeout"):
-            raise AssertionError(f"{self.name}(...) did not finish within {checking.SECONDS_PER_CASE:.0f} s")
+            raise AssertionError(f"{self.name}(...) did not finish within {SECONDS_PER_CASE:.0f} s")
         if reply.get("error") is not None:
             raise wire.decode_error(reply["error"])
         return wire.decode(reply.get("value"))
 
 
-class Undefined(checking.RemoteTarget):
+class Undefined(RemoteTarget):
     """A name the student's answer cells do not define (or whose process did not answer): every use of it in
     a test cell fails with the reason, as a NameError would in the notebook."""
 

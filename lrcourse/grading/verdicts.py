@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lrcourse import cells, checking
+from lrcourse.checking.guard import StudentTimeout
 from lrcourse.grading.exercise import Exercise
 from lrcourse.grading.remote import Session, Undefined
 from lrcourse.grading.sandbox.answers import AnswerZygote
@@ -148,7 +149,7 @@ class Judge:
                 exec(compile(source, f"<test cell {name}>", "exec"), namespace)
         except ZygoteFault:
             raise
-        except (Exception, checking.StudentTimeout) as error:
+        except (Exception, StudentTimeout) as error:
             return _explain(_cause(error, source, namespace))
         return ""
 

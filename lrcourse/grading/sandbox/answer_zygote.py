@@ -163,7 +163,7 @@ class Child:
         if target is _UNDEFINED:
             raise NameError(f"name {request.get('target')!r} is not defined by your answer cell")
         if op == "observe":
-            from lrcourse.checking import OBSERVERS
+            from lrcourse.checking.observe import OBSERVERS
 
             return {"ok": True, "observation": OBSERVERS[request["observer"]](target, request["payload"])}
         if op == "call":
@@ -196,7 +196,7 @@ class Child:
         """Call a function answer with the grader's arguments; report its value, and the optimizers' rates
         after the call (an answer may change them in place)."""
         from lrcourse import wire
-        from lrcourse.checking import SECONDS_PER_CASE, Guard
+        from lrcourse.checking.guard import SECONDS_PER_CASE, Guard
 
         optimizers = []
         args = [_argument(wire.decode(a), optimizers) for a in request.get("args", [])]
