@@ -1,4 +1,4 @@
-"""lrcourse.checking and lrcourse.reference in one process, as in a notebook's kernel (fast): the guard,
+"""lrcourse.checking and lrcourse.pytorch_trajectories in one process, as in a notebook's kernel (fast): the guard,
 the reference, the messages."""
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from lrcourse import checking
 from lrcourse.checking import PlateauCase, StepLRCase, check_plateau, check_step_lr
-from lrcourse.reference import reference_trajectories
+from lrcourse.pytorch_trajectories import reference_trajectories
 
 import catalogue
 

@@ -8,7 +8,7 @@ from lrcourse.checking.expect import CheckFailed, close
 from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout, seconds_per_case
 from lrcourse.checking.observe import RemoteTarget
 from lrcourse.checking.self_contained import expect_self_contained
-from lrcourse.reference import reference_trajectories
+from lrcourse.pytorch_trajectories import reference_trajectories
 
 
 def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: int | None = None) -> None:

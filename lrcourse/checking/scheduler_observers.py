@@ -15,7 +15,7 @@ from lrcourse.checking.guard import (
     wrapped_scheduler,
 )
 from lrcourse.checking.observe import observer
-from lrcourse.reference import hand_edit
+from lrcourse.pytorch_trajectories import hand_edit
 from lrcourse.schedules import make_optimizer
 
 

@@ -2,7 +2,7 @@
 ReduceLROnPlateau, case by case, state by state, failing at the first difference with what was configured,
 at which step, what was expected, what came out, and the likely cause.
 
-PyTorch's trajectories are computed here (`lrcourse.reference`), where the judge runs; the student's class
+PyTorch's trajectories are computed here (`lrcourse.pytorch_trajectories`), where the judge runs; the student's class
 is observed wherever it lives (`observe`).
 """
 
@@ -18,7 +18,7 @@ from lrcourse.checking.expect import CheckFailed, answer_raised, close
 from lrcourse.checking.guard import expect_no_torch_scheduler
 from lrcourse.checking.observe import observe, target_name
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase, state_labels
-from lrcourse.reference import reference_trajectories
+from lrcourse.pytorch_trajectories import reference_trajectories
 
 
 def _describe(class_name: str, lrs: list[float], kwargs: dict) -> str:
