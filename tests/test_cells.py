@@ -14,7 +14,8 @@ from lrcourse.checking.guard import TRAINING_SECONDS, case_seconds
 from lrcourse.checking.observe import BUDGETS, OBSERVERS
 from lrcourse.grading.exercise import submitted_answers
 from lrcourse.grading.results import notebook_failures, source_order
-from lrcourse.grading.verdicts import Verdict, Verdicts, annotate
+from lrcourse.grading.verdict_files import annotate
+from lrcourse.grading.verdicts import Verdict, Verdicts
 from lrcourse.start_page import answer_cells
 
 import catalogue

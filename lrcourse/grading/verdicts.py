@@ -17,6 +17,8 @@ exception handling of the cells that follow. So `lrcourse grade` decides the sco
 
 The student's process can answer with anything, or not at all: an answer is an observation to compare,
 a silence past the deadline is a timeout, and neither can reach the comparison.
+
+This module decides and writes nothing: the worker saves the verdicts (`verdict_files`).
 """
 
 from __future__ import annotations
@@ -26,17 +28,13 @@ import contextlib
 import io
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from lrcourse import cells, checking
+from lrcourse import checking
 from lrcourse.checking.guard import StudentTimeout
 from lrcourse.grading.exercise import Exercise
 from lrcourse.grading.remote import Session, Undefined
 from lrcourse.grading.sandbox.answers import AnswerZygote
 from lrcourse.grading.sandbox.zygote import ZygoteFault
-
-VERDICTS = ".lrcourse-verdicts.json"
-
 
 @dataclass
 class Verdict:
@@ -183,35 +181,3 @@ def _explain(error: BaseException) -> str:
     checked = isinstance(error, checking.CheckFailed)
     name = type(error).__name__ if checked or not isinstance(error, AssertionError) else "AssertionError"
     return f"{name}: {str(error).strip()}"[:3000]
-
-
-def annotate(path: Path, verdicts: Verdicts) -> None:
-    """Where the trusted verdict differs from the kernel's, say so in the graded notebook's test cell (its
-    feedback shows it): the kernel's outputs are replaced by the grader's own result."""
-    import nbformat
-
-    if not verdicts.corrected or not path.exists():
-        return
-    notebook = nbformat.read(path, as_version=4)
-    for cell in notebook.cells:
-        name = cells.nbgrader_id(cell)  # nbgrader's own name only: a student's cell id names no test cell
-        if name in verdicts.corrected:
-            verdict = verdicts.cells[name]
-            note = (
-                "The grader checked this cell again outside your notebook, and that result stands: "
-                + ("passed." if not verdict.message else "failed.")
-                + "\n"
-            )
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=note)]
-            if verdict.message:
-                ename, _, evalue = verdict.detail.partition(": ")
-                cell.outputs.append(
-                    nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=verdict.detail.splitlines())
-                )
-    nbformat.write(notebook, path)
-
-
-def write(folder: Path, verdicts: Verdicts) -> Path:
-    path = folder / VERDICTS
-    path.write_text(verdicts.to_json())
-    return path

@@ -184,7 +184,7 @@ class Worker:
         self, exercise, assignment: str, student: str, answers: list[tuple[str, str]], deadline: float | None = None
     ):
         """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
-        from lrcourse.grading import late, verdicts
+        from lrcourse.grading import late, verdict_files
         from lrcourse.grading.sandbox.zygote import ZygoteFault
         from lrcourse.grading.withheld_scores import in_kernel_scores, set_trusted_score
 
@@ -205,8 +205,8 @@ class Worker:
             book.db.commit()
             late.assign_penalties(book, self.api.config, assignment, student)  # from the trusted score
         folder.mkdir(parents=True, exist_ok=True)
-        verdicts.write(folder, decided)
-        verdicts.annotate(folder / (exercise.notebook + ".ipynb"), decided)
+        verdict_files.write(folder, decided)
+        verdict_files.annotate(folder / (exercise.notebook + ".ipynb"), decided)
         return decided
 
     def zero_autograded(self, exercise, assignment: str, student: str) -> None:
