@@ -21,7 +21,7 @@ from lrcourse.checking.observe import RemoteTarget, decode_observation, observer
 from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerZygote
 from lrcourse.grading.sandbox.zygote import Silence, ZygoteFault
 
-LOAD_SECONDS = 30.0  # the setup and answer cells, like nbgrader's per-cell timeout
+LOAD_SECONDS = 30.0  # the context and answer cells, like nbgrader's per-cell timeout
 MARGIN_SECONDS = 5.0  # beyond an observer's own budget, before the student's process is killed
 
 
@@ -102,7 +102,7 @@ class Session:
             self.unloadable = f"running your answer cells stopped the process ({error})"
         else:
             if not reply.get("ok"):
-                self.unloadable = f"the chapter's setup failed: {wire.decode_error(reply.get('error'))}"
+                self.unloadable = f"the chapter's context cells failed: {wire.decode_error(reply.get('error'))}"
             else:
                 self.load_errors = self._cell_errors(reply.get("errors"))
         if self.unloadable:

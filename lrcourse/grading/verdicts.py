@@ -5,8 +5,8 @@ whether it raised. Everything in that kernel is the student's to change: the che
 exception handling of the cells that follow. So `lrcourse grade` decides the scores again, here:
 
 1. the student's answer cells are read from the submitted notebook file (by nbgrader grade_id);
-2. a fresh process of the student's own (`answer_zygote`, forked from a zygote) runs the chapter's setup
-   cell, from the instructor's `source/`, then those answer cells, and nothing else of the student's;
+2. a fresh process of the student's own (`answer_zygote`, forked from a zygote) runs the chapter's context
+   cells (`lrcourse.cells`), from the instructor's `source/`, then those answer cells, and nothing else of the student's;
 3. every autograded test cell, with its hidden tests as nbgrader's gradebook stores them, runs in this
    process, with each name an answer cell defines standing for the student's object over there
    (`RemoteAnswer`). The checkers' observers run over there, their judges here: PyTorch's expected
@@ -89,12 +89,12 @@ class Verdicts:
 
 
 class Judge:
-    """Decides test cells in this process; one per grading worker (it keeps its zygotes and setups)."""
+    """Decides test cells in this process; one per grading worker (it keeps its zygotes and each chapter's context)."""
 
     def __init__(self, limits=None):
         """`limits`: run the students' answers in sandboxes with these limits (None: unsandboxed)."""
         self.zygotes = {flag: AnswerZygote(flag, limits) for flag in (False, True)}
-        self._setups: dict[tuple, dict] = {}
+        self._contexts: dict[tuple, dict] = {}
 
     def close(self) -> None:
         for zygote in self.zygotes.values():
@@ -139,7 +139,7 @@ class Judge:
 
     def _run_test(self, exercise: Exercise, source: str, name: str, session: Session) -> str:
         """'' if the test cell completes, else why not."""
-        namespace = dict(self._setup(exercise))
+        namespace = dict(self._context(exercise))
         try:
             for names in exercise.answers.values():
                 namespace.update({name: session.resolve(name) for name in names})
@@ -151,16 +151,16 @@ class Judge:
             return _explain(_cause(error, source, namespace))
         return ""
 
-    def _setup(self, exercise: Exercise) -> dict:
-        """The chapter's setup cell run once here, in the grader's process (the instructor's code)."""
+    def _context(self, exercise: Exercise) -> dict:
+        """The chapter's context cells run once here, in the grader's process (the instructor's code)."""
         key = tuple(exercise.context)
-        if key not in self._setups:
+        if key not in self._contexts:
             namespace = {"__name__": "__lrcourse_tests__"}
             with contextlib.redirect_stdout(io.StringIO()):
                 for source in exercise.context:
-                    exec(compile(source, "<setup cell>", "exec"), namespace)
-            self._setups[key] = namespace
-        return self._setups[key]
+                    exec(compile(source, "<context cell>", "exec"), namespace)
+            self._contexts[key] = namespace
+        return self._contexts[key]
 
 
 def _cause(error: BaseException, source: str, namespace: dict) -> BaseException:

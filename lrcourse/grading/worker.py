@@ -172,7 +172,7 @@ class Worker:
             pass
 
     def exercise(self, assignment: str):
-        """The assignment's setup, answer cells and test cells (from source/ and the gradebook), once per worker."""
+        """The assignment's context, answer cells and test cells (from source/ and the gradebook), once per worker."""
         from lrcourse.grading.exercise import load_exercise
 
         if assignment not in self.exercises:

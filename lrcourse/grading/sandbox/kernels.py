@@ -127,7 +127,7 @@ class KernelZygote(Handle):
         except LINE_FAULTS:
             return ""
 
-    def prepare(self, folder: Path) -> tuple[Path, Path]:
+    def kernel_folders(self, folder: Path) -> tuple[Path, Path]:
         """The kernel's working folder as the kernel sees it, and its connection file's folder: under the
         sandbox, a fresh scratch copy of `folder` appears at /notebook."""
         self.ready()
@@ -249,7 +249,7 @@ class ForkedKernelManager(AsyncKernelManager):
     async def _async_pre_start_kernel(self, **kw):
         folder = Path(kw.get("cwd") or os.getcwd()).resolve()
         zygote = self.kernels.zygote
-        self._cwd, sockets = zygote.prepare(folder)
+        self._cwd, sockets = zygote.kernel_folders(folder)
         name = f"k{next(zygote.numbers)}"
         self.transport, self.ip = "ipc", str(sockets / name)
         self.connection_file = str(sockets / f"{name}.json")
