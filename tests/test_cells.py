@@ -175,8 +175,16 @@ def test_only_the_training_loop_s_answer_keeps_pytorch_s_schedulers():
 def test_each_observer_declares_the_seconds_the_grader_waits_for(monkeypatch):
     assert set(BUDGETS) == set(OBSERVERS)  # every observer registered has its budget
     case = StepLRCase([0.1], 2, steps=300).request()
-    assert checking.observe.observer_seconds("scheduler", {"case": case}) == case_seconds(case) > checking.guard.SECONDS_PER_CASE
-    assert checking.observe.observer_seconds("fit_steps", {}) == checking.observe.observer_seconds("range_test", {}) == TRAINING_SECONDS
+    assert (
+        checking.observe.observer_seconds("scheduler", {"case": case})
+        == case_seconds(case)
+        > checking.guard.SECONDS_PER_CASE
+    )
+    assert (
+        checking.observe.observer_seconds("fit_steps", {})
+        == checking.observe.observer_seconds("range_test", {})
+        == TRAINING_SECONDS
+    )
     monkeypatch.setattr(checking.guard, "SECONDS_PER_CASE", 0.5)
     assert checking.observe.observer_seconds("construction", {"case": case}) == 0.5
     assert checking.observe.observer_seconds("unknown", {}) == 0.5

@@ -9,8 +9,8 @@ import pytest
 
 from lrcourse.grading import verdicts
 from lrcourse.grading.exercise import load_exercise
-from lrcourse.grading.sandbox.zygote import ZygoteFault
 from lrcourse.grading.sandbox.limits import Limits
+from lrcourse.grading.sandbox.zygote import ZygoteFault
 
 from support import hostile
 from support.course import make_course

@@ -36,6 +36,7 @@ from lrcourse.grading.remote import Session, Undefined
 from lrcourse.grading.sandbox.answers import AnswerZygote
 from lrcourse.grading.sandbox.zygote import ZygoteFault
 
+
 @dataclass
 class Verdict:
     points: float

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nbgrader import utils
 from nbgrader.preprocessors import SaveAutoGrades
 
 from lrcourse import cells
