@@ -117,7 +117,7 @@ def test_stray_entries_are_left_out_with_their_reasons_and_the_notebook_read(tmp
         make(folder / entry)
     submission = read(tmp_path, name)
     assert submission.files == {FILE: b'{"cells": []}'}
-    assert sorted(submission.skipped) == sorted(reason for _, reason in STRAYS.values()), submission.skipped
+    assert sorted(submission.left_out) == sorted(reason for _, reason in STRAYS.values()), submission.left_out
 
 
 def test_collect_takes_the_notebook_and_reports_what_it_left_out(tmp_path):
@@ -128,7 +128,7 @@ def test_collect_takes_the_notebook_and_reports_what_it_left_out(tmp_path):
     (folder / SECRET).symlink_to(course / "source" / CHAPTER / FILE)
     result = collect(course, CHAPTER, exchange)
     assert [row["submission"] for row in result.collected] == [name] and not result.refused, result
-    assert sorted(row["reason"] for row in result.skipped) == [
+    assert sorted(row["reason"] for row in result.left_out) == [
         "'data.csv' is a FIFO, not a plain file",
         "'solution.txt' is a symbolic link, not a plain file",
         f"'{SECRET}' is a symbolic link, not a plain file",
@@ -146,7 +146,7 @@ def test_a_students_own_secret_is_kept(tmp_path):
     own = "0123456789abcdef" * 8  # as `nbgrader submit` writes one
     (folder / SECRET).write_text(own)
     result = collect(course, CHAPTER, exchange)
-    assert [row["submission"] for row in result.collected] == [name] and not result.skipped, result
+    assert [row["submission"] for row in result.collected] == [name] and not result.left_out, result
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
     assert (written / SECRET).read_text() == own
 
@@ -160,7 +160,7 @@ def test_a_secret_release_feedback_would_stop_at_is_replaced_by_a_fresh_one(tmp_
     (folder / SECRET).write_bytes(secret)
     result = collect(course, CHAPTER, exchange)
     assert [row["submission"] for row in result.collected] == [name], result
-    assert [row["reason"] for row in result.skipped] == [NO_SECRET]
+    assert [row["reason"] for row in result.left_out] == [NO_SECRET]
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
     assert re.fullmatch("[0-9a-f]{128}", (written / SECRET).read_text())
 

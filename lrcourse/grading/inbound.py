@@ -14,7 +14,7 @@ classmate's forgery or a trap for the instructor's account that collects it. A s
 
 Any other entry that is not such a plain file of the student's, named as nbgrader's own `timestamp.txt` /
 `submission_secret.txt` (a stray: an editor's lock file, a `.ipynb_checkpoints` folder, a link, a FIFO, a
-classmate's file) is skipped, never opened nor copied, and the reason is kept (`Submission.skipped`) for
+classmate's file) is left out, never opened nor copied, and the reason is kept (`Submission.left_out`) for
 the instructor: a stray costs the student nothing, and the notebook is collected. A notebook that is not
 such a file refuses the submission (the student's earlier accepted one, if any, is taken instead).
 
@@ -67,7 +67,7 @@ class Submission:
     folder: os.stat_result
     entries: dict[str, os.stat_result] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)  # why each stray entry was left out
+    left_out: list[str] = field(default_factory=list)  # why each stray entry was left out
 
 
 def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime, datetime.timedelta]:
@@ -130,32 +130,32 @@ def check_submission(
     try:
         opened = os.fstat(folder)
         _same(opened, seen, "the submission folder")
-        entries, skipped = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
+        entries, left_out = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
     finally:
         os.close(folder)
     if not any(entry in notebooks for entry in entries):
         raise Refused(f"no notebook of the assignment ({', '.join(sorted(notebooks))}) in it")
     newest = max(st.st_ctime_ns for st in [opened, *entries.values()])
     time = datetime.datetime.fromtimestamp(newest / 1e9, datetime.UTC).replace(tzinfo=None)
-    return Submission(name, student, time, uid, opened, entries, skipped=skipped)
+    return Submission(name, student, time, uid, opened, entries, left_out=left_out)
 
 
 def _check_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
-    """The stat of every entry to collect, and why each stray was skipped; Refused naming every notebook that is
+    """The stat of every entry to collect, and why each stray was left out; Refused naming every notebook that is
     not a plain file of the student's within its limit."""
     entries = sorted(os.listdir(folder))
     if len(entries) > MAX_ENTRIES:  # an assignment has a few files: do not check thousands one by one
         raise Refused(f"the folder holds {len(entries)} entries (an assignment has at most {MAX_ENTRIES})")
-    problems, skipped, checked = [], [], {}
+    problems, left_out, checked = [], [], {}
     for entry in entries:
         try:
             checked[entry] = _check_file(folder, entry, uid, student, notebooks, max_notebook_bytes)
         except Refused as problem:
             checked.pop(entry, None)
-            (problems if entry in notebooks else skipped).append(str(problem))
+            (problems if entry in notebooks else left_out).append(str(problem))
     if problems:
         raise Refused("; ".join(problems))  # at most one per notebook of the assignment
-    return checked, skipped
+    return checked, left_out
 
 
 def _check_file(folder: int, entry: str, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
