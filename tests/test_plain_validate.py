@@ -111,3 +111,14 @@ def test_the_validate_opt_in_is_read_as_a_yes_or_no(course, value, refused, monk
             check(config, str(path))
     else:
         check(config, str(path))
+
+
+def test_where_lrcourse_cannot_be_imported_no_nbgrader_kernel_starts(monkeypatch):
+    """The course's configuration cannot guard Validate without lrcourse: it names a kernel that does not exist."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setitem(sys.modules, "lrcourse.grading.plain_validate", None)  # its import raises ImportError
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    with pytest.raises(NoSuchKernel):
+        KernelSpecManager().get_kernel_spec(config.Execute.kernel_name)
