@@ -17,8 +17,8 @@ from lrcourse.build import tool_environment
 from lrcourse.grading.course import course_config, gradebook
 from lrcourse.grading.withheld_scores import in_kernel_scores
 
-from conftest import ROOT
 from support.course import NOTEBOOK, autograde, make_course, solution_answers, submit
+from support.paths import ROOT
 
 CHAPTER = "01_learning_rate"
 NOTEBOOK_ID = NOTEBOOK[CHAPTER].removesuffix(".ipynb")

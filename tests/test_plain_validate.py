@@ -18,8 +18,8 @@ from traitlets.config import Config
 from lrcourse.build import tool_environment
 from lrcourse.grading.plain_validate import OPT_IN, UnsandboxedValidateRefused, check
 
-from conftest import ROOT
 from support.course import NOTEBOOK
+from support.paths import ROOT
 
 CHAPTER = "01_learning_rate"
 REFUSED = "this course refuses nbgrader's Validate on"
