@@ -16,7 +16,7 @@ from support import hostile
 from support.course import make_course
 
 WRITE_ZYGOTE_MEMORY = (
-    hostile.find_zygotes("--zygote")
+    hostile.find_zygotes("answer_zygote")
     + """
 import sys, ctypes, struct
 _z = sys.modules["__main__"]
@@ -31,7 +31,7 @@ for _pid in _zygotes():
         pass
 """
 )
-STOP_ZYGOTE = hostile.stop_zygotes("--zygote")
+STOP_ZYGOTE = hostile.stop_zygotes("answer_zygote")
 HAUNT_LATER_CHILDREN = hostile.HAUNT_LATER_PROCESSES
 HOLD_SHARED_MEMORY = """
 import ctypes

@@ -79,7 +79,7 @@ class Worker:
 
         from lrcourse.grading.output_caps import use_capped_execute
         from lrcourse.grading.plain_autograde import allow_in_worker
-        from lrcourse.grading.sandbox.kernels import Kernels, KernelZygote, use_forked_kernels
+        from lrcourse.grading.sandbox.kernels import Kernels, KernelZygoteHandle, use_forked_kernels
         from lrcourse.grading.sanitize import show_safely
         from lrcourse.grading.verdicts import Judge
         from lrcourse.grading.withheld_scores import withhold_kernel_scores
@@ -94,7 +94,7 @@ class Worker:
         withhold_kernel_scores(config)  # only the trusted verdicts write a test cell's score
         api = NbGraderAPI(config=config)
         limits = Limits.from_config(config)  # without the sandbox, its wall clock still holds
-        kernels = Kernels(KernelZygote(limits if sandboxed else None), limits)
+        kernels = Kernels(KernelZygoteHandle(limits if sandboxed else None), limits)
         # Every notebook this worker runs gets a kernel forked from the worker's kernel zygote (in its
         # sandbox, unless --no-sandbox).
         use_forked_kernels(kernels)
