@@ -128,10 +128,16 @@ def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_
         (folder / f"{i:03}.png").touch()
     submission = read(tmp_path, name)
     assert submission.files == {FILE: b'{"cells": []}'}
-    named = [reason for reason in submission.skipped if "is not part of the assignment" in reason]
-    assert len(named) == inbound.STRAYS_NAMED and submission.skipped[-1] == (
-        f"and {300 - inbound.STRAYS_NAMED} more entries left out (not part of the assignment)"
-    ), submission.skipped
+    assert len(submission.skipped) == inbound.STRAYS_NAMED, submission.skipped
+    assert all("is not part of the assignment" in reason for reason in submission.skipped)
+    assert submission.more_strays == 300 - inbound.STRAYS_NAMED
+    course, exchange = exchange_course(tmp_path / "collected")
+    folder, _ = inbound_folder(exchange.inbound)
+    (folder / SECRET).write_text("0123456789abcdef" * 8)  # as `nbgrader submit` writes one
+    for i in range(20):
+        (folder / f"{i:03}.png").touch()
+    text = summary(collect(course, CHAPTER, exchange))
+    assert f"and {20 - inbound.STRAYS_NAMED} more entries left out" in text and "20 stray entries left out" in text
     monkeypatch.setattr(inbound, "MAX_ENTRIES", 100)
     with pytest.raises(Refused, match="holds more than 100 entries"):
         read(tmp_path, name)

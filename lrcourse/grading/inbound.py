@@ -71,7 +71,8 @@ class Submission:
     folder: os.stat_result
     entries: dict[str, os.stat_result] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)  # why each stray entry was left out
+    skipped: list[str] = field(default_factory=list)  # why each stray entry named was left out
+    more_strays: int = 0  # strays beyond those named: counted, not looked at
 
 
 def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime, datetime.timedelta]:
@@ -134,7 +135,7 @@ def check_submission(
     try:
         opened = os.fstat(folder)
         _same(opened, seen, "the submission folder")
-        entries, skipped = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
+        entries, skipped, more = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
     finally:
         os.close(folder)
     if not any(entry in notebooks for entry in entries):
@@ -143,12 +144,12 @@ def check_submission(
     # sticky bit), its files' only when their owner, the student, changes them
     newest = max(st.st_ctime_ns for st in entries.values())
     time = datetime.datetime.fromtimestamp(newest / 1e9, datetime.UTC).replace(tzinfo=None)
-    return Submission(name, student, time, uid, opened, entries, skipped=skipped)
+    return Submission(name, student, time, uid, opened, entries, skipped=skipped, more_strays=more)
 
 
 def _check_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
-    """The stat of every entry to collect, and why each stray was skipped; Refused naming every notebook that is
-    not a plain file of the student's within its limit."""
+    """The stat of every entry to collect, why each stray named was skipped and how many more were; Refused naming
+    every notebook that is not a plain file of the student's within its limit."""
     wanted, strays, more = _list_entries(folder, notebooks)
     problems, skipped, checked = [], [], {}
     for entry in sorted(wanted) + strays:  # only a few strays: their reason is told, the rest only counted
@@ -159,9 +160,7 @@ def _check_entries(folder: int, uid: int, student: str, notebooks: set[str], max
             (problems if entry in notebooks else skipped).append(str(problem))
     if problems:
         raise Refused("; ".join(problems))  # at most one per notebook of the assignment
-    if more:
-        skipped.append(f"and {more} more entries left out (not part of the assignment)")
-    return checked, skipped
+    return checked, skipped, more
 
 
 def _list_entries(folder: int, notebooks: set[str]) -> tuple[list[str], list[str], int]:
