@@ -11,6 +11,8 @@ the student's kernel and writes those scores into the gradebook (`verdicts`: the
 only the student's messages) with the late penalty computed from them (`late`), then generates
 the feedback; the student is marked done only if all of it worked. A student whose notebook run fails in
 the kernel (a crash, a time-out) still gets the trusted verdicts, with the kernel's failure as the reason.
+The worker runs under a memory cap of its own (`worker_memory`) and tells the grading command which student it
+starts (`grade.Watchdog`), which stops a worker held past the student's budget and its grace.
 
 Everything a worker holds is in its `Worker`. The process pool calls module functions, so the worker
 process keeps its one `Worker` in `_worker`, set by `start` (the pool's initializer) and read by

@@ -8,7 +8,8 @@ from dataclasses import dataclass, fields
 
 @dataclass
 class Limits:
-    """What one sandbox may use. Sized for this course on a 2-core, 24 GB machine with two workers."""
+    """What one sandbox may use, and (worker_*) a grading worker itself. Sized for this course on a 2-core, 24 GB
+    machine with two workers."""
 
     memory_mb: int = 3072  # the whole sandbox (cgroup); per process (address space) without cgroups
     cpus: int = 1  # cores the whole sandbox may keep busy (cgroup): a classmate graded
