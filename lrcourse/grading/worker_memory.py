@@ -6,10 +6,12 @@ receiving socket (a kernel's 300 frames of 1 MB arrive as one 300 MB message), s
 Each grading worker (never the grading command itself) therefore runs under a memory cap
 (`Limits.worker_memory_mb`, `c.Sandbox.worker_memory_mb`), well above an honest worker's peak: a memory cgroup of
 its own, `lrcourse-<pid>-worker`, when the grader may create one (root, as the sandboxes' cgroups), else
-RLIMIT_DATA (soft: the sandboxes it starts set their own). Past it, the kernel's OOM killer ends the worker (a
-cgroup), or libzmq's failed allocation aborts it (its `alloc_assert`) or Python raises MemoryError (RLIMIT_DATA):
-that worker only. The grading command reads the cgroup's OOM count (`went_past`) to record the student as failed
+RLIMIT_DATA (soft: the sandboxes it starts set their own). Past it, in a cgroup, the kernel's OOM killer ends
+that worker only: the grading command reads the cgroup's OOM count (`went_past`) to record the student as failed
 with the reason; its sandboxes die with it, and the cgroup is removed with the other leftovers of gone processes.
+Under RLIMIT_DATA, libzmq's allocation fails and it drops that connection without aborting (600 frames of 1 MB
+against a 300 MB limit: nothing received, the process lived, at 288 MB), and Python raises MemoryError: the
+worker lives on, and the message is lost (that student's notebook run fails or times out, with nbgrader's reason).
 """
 
 from __future__ import annotations
