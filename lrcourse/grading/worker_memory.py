@@ -10,8 +10,8 @@ RLIMIT_DATA (soft: the sandboxes it starts set their own). Past it, in a cgroup,
 that worker only: the grading command reads the cgroup's OOM count (`went_past`) to record the student as failed
 with the reason; its sandboxes die with it, and the cgroup is removed with the other leftovers of gone processes.
 Under RLIMIT_DATA, libzmq's allocation fails and it drops that connection without aborting (600 frames of 1 MB
-against a 300 MB limit: nothing received, the process lived, at 288 MB), and Python raises MemoryError: the
-worker lives on, and the message is lost (that student's notebook run fails or times out, with nbgrader's reason).
+against a 300 MB limit, raw ZeroMQ: nothing received, the process lived, at 288 MB) and Python raises
+MemoryError: the worker lives on without the message.
 """
 
 from __future__ import annotations
