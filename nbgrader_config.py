@@ -25,17 +25,17 @@ c.Execute.shutdown_kernel = "immediate"
 # `lrcourse grade` and `lrcourse check` run every student's code in a sandbox (lrcourse/grading/sandbox/bwrap.py);
 # these are its limits, per notebook (kernel) and per grading worker (answer processes). The defaults suit
 # this course on a 2-core, 24 GB machine grading with two workers.
-c.Sandbox.memory_mb = 3072      # the whole sandbox (a cgroup when the grader runs as root; else per process)
-c.Sandbox.processes = 64        # the whole sandbox (a cgroup when root; else per user)
-c.Sandbox.cpus = 1              # cores the whole sandbox may keep busy (a cgroup when root)
-c.Sandbox.file_size_mb = 64     # any one file written
-c.Sandbox.cpu_seconds = 600     # per process
-c.Sandbox.wall_seconds = 300    # a notebook's whole run
-c.Sandbox.student_seconds = 420 # one student's notebook and the grader's own checks of it, together
-c.Sandbox.tmp_mb = 256          # its private /tmp
-c.Sandbox.cell_output_kb = 1024      # output kept from one cell, then cut with a note (lrcourse/grading/output_caps.py)
+c.Sandbox.memory_mb = 3072  # the whole sandbox (a cgroup when the grader runs as root; else per process)
+c.Sandbox.processes = 64  # the whole sandbox (a cgroup when root; else per user)
+c.Sandbox.cpus = 1  # cores the whole sandbox may keep busy (a cgroup when root)
+c.Sandbox.file_size_mb = 64  # any one file written
+c.Sandbox.cpu_seconds = 600  # per process
+c.Sandbox.wall_seconds = 300  # a notebook's whole run
+c.Sandbox.student_seconds = 420  # one student's notebook and the grader's own checks of it, together
+c.Sandbox.tmp_mb = 256  # its private /tmp
+c.Sandbox.cell_output_kb = 1024  # output kept from one cell, then cut with a note (lrcourse/grading/output_caps.py)
 c.Sandbox.notebook_output_kb = 8192  # output kept from the whole notebook
-c.Sandbox.worker_memory_mb = 2048      # a grading worker itself, not its sandboxes (lrcourse/grading/worker_memory.py)
+c.Sandbox.worker_memory_mb = 2048  # a grading worker itself, not its sandboxes (lrcourse/grading/worker_memory.py)
 c.Sandbox.worker_grace_seconds = 300  # beyond student_seconds, before a worker held on one student is stopped
 # Released feedback shows each test cell's result and message but not its hidden tests' source; True restores
 # nbgrader's behaviour (the source of hidden tests in every student's feedback).

@@ -108,7 +108,7 @@ def record() -> dict:
 
 
 def main() -> None:
-    from lrcourse.checking import EXPECTED_VISIBLE
+    from lrcourse.checking.expected import EXPECTED_VISIBLE
 
     table = record()
     EXPECTED_VISIBLE.write_text(json.dumps(table, sort_keys=True, indent=0) + "\n")

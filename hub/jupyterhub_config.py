@@ -2,6 +2,7 @@
 by the grader account, and the groups that decide who reaches it. After nbgrader's documented set-up for one
 course with a shared grader account; not tested here against a running hub.
 """
+
 c = get_config()  # noqa: F821 (provided by JupyterHub)
 
 COURSE = "lr-schedules"
@@ -15,17 +16,18 @@ c.JupyterHub.load_groups = {
     f"nbgrader-{COURSE}": [],
 }
 c.JupyterHub.load_roles = [
-    {"name": f"formgrade-{COURSE}", "groups": [f"formgrade-{COURSE}"],
-     "scopes": [f"access:services!service={COURSE}"]},
+    {"name": f"formgrade-{COURSE}", "groups": [f"formgrade-{COURSE}"], "scopes": [f"access:services!service={COURSE}"]}
 ]
-c.JupyterHub.services = [{
-    "name": COURSE,
-    "url": "http://127.0.0.1:9999",
-    # The instructor's JupyterLab on the course folder, nbgrader's instructor tools on (the system
-    # environment of the grader account has them; the students' environment does not).
-    "command": ["jupyterhub-singleuser", f"--ServerApp.root_dir=/home/{GRADER}/course"],
-    "user": GRADER,
-    "cwd": f"/home/{GRADER}/course",
-    "environment": {"JUPYTERHUB_DEFAULT_URL": "/lab"},
-    "oauth_no_confirm": True,
-}]
+c.JupyterHub.services = [
+    {
+        "name": COURSE,
+        "url": "http://127.0.0.1:9999",
+        # The instructor's JupyterLab on the course folder, nbgrader's instructor tools on (the system
+        # environment of the grader account has them; the students' environment does not).
+        "command": ["jupyterhub-singleuser", f"--ServerApp.root_dir=/home/{GRADER}/course"],
+        "user": GRADER,
+        "cwd": f"/home/{GRADER}/course",
+        "environment": {"JUPYTERHUB_DEFAULT_URL": "/lab"},
+        "oauth_no_confirm": True,
+    }
+]

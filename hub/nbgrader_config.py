@@ -4,6 +4,7 @@ Students see the course's assignments in the Assignments tab and fetch and submi
 the instructors' course folder (this repository's checkout, owned by the grader account) adds its own
 nbgrader_config.py on top (source, release and gradebook folders, the sandbox limits).
 """
+
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
 # The course's id: the same in the course folder's nbgrader_config.py and in the hub's groups

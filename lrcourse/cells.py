@@ -42,7 +42,7 @@ def source(cell: dict) -> str:
 
 def nbgrader_id(cell: dict) -> str | None:
     """nbgrader's name of a cell (its grade_id), or None: a cell nbgrader does not know has none."""
-    return _text(_nbgrader(cell).get("grade_id"))
+    return _text(nbgrader_metadata(cell).get("grade_id"))
 
 
 def grade_id(cell: dict) -> str | None:
@@ -59,7 +59,8 @@ def is_code(cell) -> bool:
     return isinstance(cell, dict) and cell.get("cell_type") == "code"
 
 
-def _nbgrader(cell: dict) -> dict:
+def nbgrader_metadata(cell: dict) -> dict:
+    """The cell's nbgrader metadata, {} where it has none (or none that is a dict)."""
     return _dict(_dict(_dict(cell).get("metadata")).get("nbgrader"))
 
 
@@ -73,12 +74,12 @@ def is_context(cell: dict) -> bool:
 
 def is_graded(cell: dict) -> bool:
     """A cell nbgrader gives points for: a test cell or a written answer."""
-    return bool(_nbgrader(cell).get("grade"))
+    return bool(nbgrader_metadata(cell).get("grade"))
 
 
 def is_solution(cell: dict) -> bool:
     """A cell the learner writes in: an answer cell or a written answer (nbgrader's solution cells)."""
-    return bool(_nbgrader(cell).get("solution"))
+    return bool(nbgrader_metadata(cell).get("solution"))
 
 
 def is_answer(cell: dict) -> bool:
@@ -86,6 +87,7 @@ def is_answer(cell: dict) -> bool:
 
 
 def is_test(cell: dict) -> bool:
+    """A code test cell: graded, not an answer (nbgrader scores it by the kernel's outputs, not a checksum)."""
     return is_code(cell) and is_graded(cell) and not is_solution(cell)
 
 

@@ -21,6 +21,7 @@ from urllib.parse import quote
 import nbformat
 
 from lrcourse import cells
+from lrcourse.gradebook_db import gradebook
 from lrcourse.workspace import RELEASE, ROOT, SOLUTIONS_LINK, beside_path, pending_updates
 
 START = "START.md"
@@ -65,14 +66,14 @@ def checked_scores(checked: Path) -> dict[str, str]:
     database = checked / "gradebook.db"
     if not database.exists():
         return {}
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(database.stat().st_mtime))
     scores = {}
-    with Gradebook(f"sqlite:///{database}") as gradebook:
-        for assignment in gradebook.assignments:
+    with gradebook(f"sqlite:///{database}") as book:
+        for assignment in book.assignments:
             try:
-                notebook = gradebook.find_submission(assignment.name, "you").notebooks[0]
+                notebook = book.find_submission(assignment.name, "you").notebooks[0]
             except (MissingEntry, IndexError):
                 continue
             scores[assignment.name] = (

@@ -17,8 +17,9 @@ import shutil
 import nbformat
 import pytest
 
-from conftest import ARTIFACTS, ROOT
+from support.labpage import run_all
 from support.labserver import free_port, lab_command, running_lab
+from support.paths import ARTIFACTS, ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -68,24 +69,6 @@ def open_notebook(page, lab, relative: str, workspace: str) -> None:
         return kernel && kernel.status === 'idle';
     }""",
         timeout=90_000,
-    )
-
-
-def run_all(page) -> None:
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(
-        """() => {
-        const panel = window.jupyterapp.shell.currentWidget;
-        const kernel = panel.sessionContext.session.kernel;
-        const cells = panel.content.widgets.filter(w => w.model.type === 'code');
-        // a collapsed cell (jupyter.source_hidden) shows no prompt: its execution count alone tells it ran
-        const running = w => { const prompt = w.node.querySelector('.jp-InputArea-prompt');
-            return prompt !== null && prompt.textContent.includes('*'); };
-        const done = cells.every(w => w.model.executionCount !== null && !running(w));
-        return kernel.status === 'idle' && done;
-    }""",
-        timeout=240_000,
-        polling=500,
     )
 
 

@@ -8,17 +8,18 @@ import json
 import nbformat
 import pytest
 
-from lrcourse import cells, checking
+from lrcourse import cells
 from lrcourse.checking import StepLRCase
-from lrcourse.checking.guard import TRAINING_SECONDS, case_seconds
-from lrcourse.checking.observe import BUDGETS, OBSERVERS
+from lrcourse.checking.guard import SECONDS_PER_CASE, TRAINING_SECONDS, case_seconds
+from lrcourse.checking.observe import BUDGETS, OBSERVERS, observer_seconds
 from lrcourse.grading.exercise import submitted_answers
 from lrcourse.grading.results import notebook_failures, source_order
-from lrcourse.grading.verdicts import Verdict, Verdicts, annotate
+from lrcourse.grading.verdict_files import annotate
+from lrcourse.grading.verdicts import Verdict, Verdicts
 from lrcourse.start_page import answer_cells
 
 import catalogue
-from conftest import ROOT
+from support.paths import ROOT
 
 
 def load(answer, name):
@@ -171,20 +172,23 @@ def test_only_the_training_loop_s_answer_keeps_pytorch_s_schedulers():
     assert marked == {("05_training", "fit_per_step", True)}
 
 
-def test_each_observer_declares_the_seconds_the_grader_waits_for(monkeypatch):
+def test_each_observer_declares_the_seconds_the_grader_waits_for():
     assert set(BUDGETS) == set(OBSERVERS)  # every observer registered has its budget
     case = StepLRCase([0.1], 2, steps=300).request()
-    assert checking.observer_seconds("scheduler", {"case": case}) == case_seconds(case) > checking.SECONDS_PER_CASE
-    assert checking.observer_seconds("fit_steps", {}) == checking.observer_seconds("range_test", {}) == TRAINING_SECONDS
-    monkeypatch.setattr(checking.guard, "SECONDS_PER_CASE", 0.5)
-    assert checking.observer_seconds("construction", {"case": case}) == 0.5
-    assert checking.observer_seconds("unknown", {}) == 0.5
+    assert observer_seconds("scheduler", {"case": case}) == case_seconds(case) > SECONDS_PER_CASE
+    assert observer_seconds("fit_steps", {}) == observer_seconds("range_test", {}) == TRAINING_SECONDS
+    assert observer_seconds("construction", {"case": case}) == observer_seconds("unknown", {}) == SECONDS_PER_CASE
+    shorter = {"case": case, "seconds_per_case": 0.5}  # a check's own budget per call, carried by the payload
+    assert observer_seconds("scheduler", shorter) == case_seconds(case, 0.5) < case_seconds(case)
+    assert observer_seconds("construction", shorter) == 0.5
+    assert observer_seconds("unknown", {"seconds_per_case": 0.5}) == 0.5
 
 
 def test_an_observer_s_guard_has_the_budget_it_declares():
     student = load(catalogue.STEP_CORRECT[0], "MyStepLR")
     for case in (StepLRCase([0.1], 2, steps=5).request(), StepLRCase([0.1], 2, steps=400).request()):
-        scheduler = OBSERVERS["scheduler"](student, {"case": case, "record": ["lrs"]})
-        construction = OBSERVERS["construction"](student, {"case": case})
-        assert scheduler["seconds"] == checking.observer_seconds("scheduler", {"case": case})
-        assert construction["seconds"] == checking.observer_seconds("construction", {"case": case})
+        for budget in ({}, {"seconds_per_case": 0.5}):
+            scheduler = OBSERVERS["scheduler"](student, {"case": case, "record": ["lrs"], **budget})
+            construction = OBSERVERS["construction"](student, {"case": case, **budget})
+            assert scheduler["seconds"] == observer_seconds("scheduler", {"case": case, **budget})
+            assert construction["seconds"] == observer_seconds("construction", {"case": case, **budget})

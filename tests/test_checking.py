@@ -1,4 +1,4 @@
-"""lrcourse.checking and lrcourse.reference in one process, as in a notebook's kernel (fast): the guard,
+"""lrcourse.checking and lrcourse.pytorch_trajectories in one process, as in a notebook's kernel (fast): the guard,
 the reference, the messages."""
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from lrcourse import checking
 from lrcourse.checking import PlateauCase, StepLRCase, check_plateau, check_step_lr
-from lrcourse.reference import reference_trajectories
+from lrcourse.pytorch_trajectories import reference_trajectories
 
 import catalogue
 
@@ -51,11 +51,10 @@ def test_any_use_of_torch_schedulers_fails(answer):
         check_step_lr(load(answer, "MyStepLR"), STEP_CASES)
 
 
-def test_an_endless_loop_is_cut_within_the_budget(monkeypatch):
-    monkeypatch.setattr(checking.guard, "SECONDS_PER_CASE", 0.5)
+def test_an_endless_loop_is_cut_within_the_budget():
     hangs = load(catalogue.STEP_BROKEN[2], "MyStepLR")
     with pytest.raises(checking.CheckFailed, match="did not finish"):
-        check_step_lr(hangs, STEP_CASES[:1])
+        check_step_lr(hangs, STEP_CASES[:1], seconds_per_case=0.5)
 
 
 def test_only_the_compared_behaviour_is_graded():
@@ -113,11 +112,7 @@ def test_expect_close_messages():
 
 def test_preview_prints_problems_instead_of_raising(capsys):
     hangs = load(catalogue.STEP_BROKEN[2], "MyStepLR")
-    checking.guard.SECONDS_PER_CASE, saved = 0.5, checking.guard.SECONDS_PER_CASE
-    try:
-        checking.preview(hangs, torch.optim.lr_scheduler.StepLR, epochs=3, step_size=1)
-    finally:
-        checking.guard.SECONDS_PER_CASE = saved
+    checking.preview(hangs, torch.optim.lr_scheduler.StepLR, epochs=3, step_size=1, seconds=0.5)
     assert "did not finish" in capsys.readouterr().out
 
 

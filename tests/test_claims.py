@@ -1,6 +1,6 @@
 """Claims of chapters 1-4 that are not checked next to the prose, properties of the committed solutions
-a student sees: no stray object reprs, every figure with alt text (issue 13), and where chapters 5-6 keep
-the checks that guard their claims (issue 22)."""
+a student sees: no stray object reprs, every figure with alt text (issue 13), and where chapters 1, 5 and 6
+keep the checks that guard their claims (issue 22)."""
 
 import re
 
@@ -13,7 +13,7 @@ from torch.optim import lr_scheduler
 from lrcourse import problems
 from lrcourse.schedules import lr_curve, make_optimizer
 
-from conftest import ROOT
+from support.paths import ROOT
 
 CHAPTERS_1_TO_4 = sorted((ROOT / "solutions").glob("0[1-4]*/*.ipynb"))
 ALL_SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
@@ -46,12 +46,16 @@ def test_setup_cells_do_not_import_the_checker(path):
     assert "lrcourse.checking" not in setup.source
 
 
-# 6.5 teaches the habit itself: one assert that the logged rates equal a dry run is that section's lesson.
-LESSON_ASSERTS = {"logging-check"}
+# Asserts that are the lesson, in sight: 1.1 shows PyTorch's SGD taking the steps worked out by hand ("a check,
+# not a claim", its first training loop); 6.5 teaches the habit itself, one assert that the logged rates equal a
+# dry run.
+LESSON_ASSERTS = {"torch-check", "logging-check"}
+# The chapters whose claims are checked in collapsed cells; chapters 2-4 still assert in lesson cells.
+CHECKED_IN_COLLAPSED_CELLS = sorted((ROOT / "source").glob("0[156]*/*.ipynb"))
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "source").glob("0[56]*/*.ipynb")), ids=lambda p: p.parent.name)
-def test_ch5_ch6_asserts_sit_in_collapsed_check_cells(path):
+@pytest.mark.parametrize("path", CHECKED_IN_COLLAPSED_CELLS, ids=lambda p: p.parent.name)
+def test_asserts_sit_in_collapsed_check_cells(path):
     """The lesson reads as a lesson: an assert that guards a claim sits in a collapsed `*-check` cell."""
     for cell in nbformat.read(path, as_version=4).cells:
         collapsed = bool(cell.metadata.get("jupyter", {}).get("source_hidden"))

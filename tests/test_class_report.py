@@ -19,8 +19,8 @@ import pytest
 from lrcourse.grading.class_report import distribution, item_stats, write_class_report
 from lrcourse.grading.results import PENDING, AssignmentGrades, Item, frequent_failures, short_message, student_failures
 
-from conftest import ARTIFACTS
 from support.classresults import EXAMPLE, gradebook_cells, graded_class_copy
+from support.paths import ARTIFACTS
 
 SHOTS = ARTIFACTS / "class-report"
 

@@ -22,7 +22,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, read
+from support.notebooks import read
+from support.paths import ROOT
 
 CHAPTER = ROOT / "source" / "06_choosing_the_rate" / "choosing_the_rate.ipynb"
 # Every range test the chapter reads: its sweep's arguments, its smoothing, and whether the rules read it.
@@ -107,8 +108,7 @@ def test_stop_and_suggestions_hold_under_ten_times_another_cpus_change():
             assert outcomes(chapter, rates, moved, rules) == expected, f"{name}: flips within ten times the change"
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT / "tests"))
+if __name__ == "__main__":  # run as a script from tests/, whose folder Python puts first on the path
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
         curves = range_curves(chapter_functions())
     print(json.dumps({name: losses for name, (_, losses) in curves.items()}))

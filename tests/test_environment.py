@@ -7,7 +7,7 @@ from importlib import metadata
 import pytest
 import yaml
 
-from conftest import ROOT
+from support.paths import ROOT
 
 
 def requirement_pins(files=("requirements-student.txt", "requirements.txt")) -> dict[str, str]:

@@ -7,16 +7,14 @@ import importlib.util
 import json
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
 from lrcourse import checking, tolerances
 from lrcourse.checking.range_test import range_loss_rtol
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "grader"))
-import make_expected  # noqa: E402
+import make_expected  # grader/, on the tests' path (pyproject's `pythonpath`)
+from support.paths import ROOT
 
 
 def test_no_reference_solution_lives_in_the_package():
@@ -24,7 +22,7 @@ def test_no_reference_solution_lives_in_the_package():
     for path in (ROOT / "lrcourse").rglob("*.py"):
         text = path.read_text()
         assert not re.search(r"def reference_(fit_steps|range_test)\(payload", text), path  # the loops themselves
-    assert checking.GRADER_REFERENCES.is_relative_to(ROOT / "grader")
+    assert checking.expected.GRADER_REFERENCES.is_relative_to(ROOT / "grader")
 
 
 # Each field of a reference's result, compared as the checks compare it (lrcourse/tolerances.py): rates as
@@ -63,7 +61,7 @@ def same_within_tolerance(kind: str, computed: dict, expected: dict) -> list[str
 @pytest.mark.cpu_sensitive
 def test_the_table_holds_what_the_grader_references_compute():
     """Written on one machine, read on any: every value within the tolerance its check uses, every length equal."""
-    table = json.loads(checking.EXPECTED_VISIBLE.read_text())
+    table = json.loads(checking.expected.EXPECTED_VISIBLE.read_text())
     grader = checking.expected.grader_references()
     assert grader is not None and table, "run `python grader/make_expected.py`"
     for kind, cases in table.items():

@@ -269,6 +269,6 @@ def test_canvas_file_never_guesses_a_row_nor_uploads_a_failed_grading(tmp_path):
     }
     assert set(result.conflicts) == {"dup", "a1", "a2"} and "2 roster rows" in result.conflicts["dup"]
     assert result.withheld == {"crash": [EXAMPLE]} and "kernel died" in result.missing["Crash"][0]
-    assert result.skipped == ["09_nobody"]
+    assert result.unsubmitted == ["09_nobody"]
     text = "\n".join(result.lines())
     assert "AMBIGUOUS, not in the file: graded student 'a1'" in text and "09_nobody" in text

@@ -19,9 +19,9 @@ from lrcourse.grading import inbound
 from lrcourse.grading.collect import NO_SECRET, SECRET, Exchange, ExchangeUnusable, collect, summary
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_files, read_submission, user_name
 
-from conftest import ROOT
 from support import hostile
 from support.course import NOTEBOOK
+from support.paths import ROOT
 
 CHAPTER = hostile.CHAPTER
 FILE = NOTEBOOK[CHAPTER]
@@ -117,10 +117,10 @@ def test_stray_entries_are_left_out_with_their_reasons_and_the_notebook_read(tmp
         make(folder / entry)
     submission = read(tmp_path, name)
     assert submission.files == {FILE: b'{"cells": []}'}
-    assert sorted(submission.skipped) == sorted(reason for _, reason in STRAYS.values()), submission.skipped
+    assert sorted(submission.left_out) == sorted(reason for _, reason in STRAYS.values()), submission.left_out
 
 
-def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_named(tmp_path, monkeypatch):
+def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_named(tmp_path):
     """nbgrader submit copies the assignment folder whole (images, data): the notebook is collected, a few
     strays named, the rest counted; past MAX_ENTRIES names the folder is refused, not read on."""
     folder, name = inbound_folder(tmp_path)
@@ -128,8 +128,8 @@ def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_
         (folder / f"{i:03}.png").touch()
     submission = read(tmp_path, name)
     assert submission.files == {FILE: b'{"cells": []}'}
-    assert len(submission.skipped) == inbound.STRAYS_NAMED, submission.skipped
-    assert all("is not part of the assignment" in reason for reason in submission.skipped)
+    assert len(submission.left_out) == inbound.STRAYS_NAMED, submission.left_out
+    assert all("is not part of the assignment" in reason for reason in submission.left_out)
     assert submission.more_strays == 300 - inbound.STRAYS_NAMED
     course, exchange = exchange_course(tmp_path / "collected")
     folder, _ = inbound_folder(exchange.inbound)
@@ -138,8 +138,9 @@ def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_
         (folder / f"{i:03}.png").touch()
     text = summary(collect(course, CHAPTER, exchange))
     assert f"and {20 - inbound.STRAYS_NAMED} more entries left out" in text and "20 stray entries left out" in text
-    monkeypatch.setattr(inbound, "MAX_ENTRIES", 100)
-    with pytest.raises(Refused, match="holds more than 100 entries"):
+    for i in range(300, inbound.MAX_ENTRIES):
+        os.close(os.open(tmp_path / name / f"{i}", os.O_CREAT | os.O_WRONLY))
+    with pytest.raises(Refused, match=f"holds more than {inbound.MAX_ENTRIES} entries"):
         read(tmp_path, name)
 
 
@@ -181,7 +182,7 @@ def test_collect_takes_the_notebook_and_reports_what_it_left_out(tmp_path):
     (folder / SECRET).symlink_to(course / "source" / CHAPTER / FILE)
     result = collect(course, CHAPTER, exchange)
     assert [row["submission"] for row in result.collected] == [name] and not result.refused, result
-    assert sorted(row["reason"] for row in result.skipped) == [
+    assert sorted(row["reason"] for row in result.left_out) == [
         "'data.csv' is a FIFO, not a plain file",
         "'solution.txt' is a symbolic link, not a plain file",
         f"'{SECRET}' is a symbolic link, not a plain file",
@@ -199,7 +200,7 @@ def test_a_students_own_secret_is_kept(tmp_path):
     own = "0123456789abcdef" * 8  # as `nbgrader submit` writes one
     (folder / SECRET).write_text(own)
     result = collect(course, CHAPTER, exchange)
-    assert [row["submission"] for row in result.collected] == [name] and not result.skipped, result
+    assert [row["submission"] for row in result.collected] == [name] and not result.left_out, result
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
     assert (written / SECRET).read_text() == own
 
@@ -213,7 +214,7 @@ def test_a_secret_release_feedback_would_stop_at_is_replaced_by_a_fresh_one(tmp_
     (folder / SECRET).write_bytes(secret)
     result = collect(course, CHAPTER, exchange)
     assert [row["submission"] for row in result.collected] == [name], result
-    assert [row["reason"] for row in result.skipped] == [NO_SECRET]
+    assert [row["reason"] for row in result.left_out] == [NO_SECRET]
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
     assert re.fullmatch("[0-9a-f]{128}", (written / SECRET).read_text())
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ARTIFACTS
 from support import hostile_html as hostile
 from support.course import NOTEBOOK, make_course, solution_answers, submit
 from support.gradedclass import lrcourse
 from support.labserver import free_port, lab_command, running_lab
+from support.paths import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

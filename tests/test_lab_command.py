@@ -3,8 +3,8 @@ nbgrader's Validate on (its instructor tools are off: tests/test_learner_lab.py)
 
 import pytest
 
-from conftest import ARTIFACTS, ROOT
 from support.labserver import free_port, get_json, running_lab
+from support.paths import ARTIFACTS, ROOT
 
 TOKEN = "lab-command-test"
 

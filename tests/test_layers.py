@@ -1,17 +1,42 @@
 """The layers of ARCHITECTURE.md hold: no module of `lrcourse` imports from a layer above its own, the checker
-never imports the grader, and no module reaches into another's private names."""
+never imports the grader, inside the grader the trusted verdicts' chain and the sandbox's two sides import only
+downwards, and no file (the package, grader/, scripts/, tests/) reaches into another module's private names.
+The test tree shares code through tests/support only: no test file imports another or edits sys.path."""
 
 import ast
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from support.paths import ROOT
 
 # From the bottom: the learner's helpers, the test cells' checker, the sandbox (the trust boundary), the
 # grader, the commands. Any module not named here is a learner's helper.
 COMMANDS = {"lrcourse.cli", "lrcourse.build", "lrcourse.workspace", "lrcourse.start_page", "lrcourse.examples"}
 LAYERS = ("helpers", "lrcourse.checking", "lrcourse.grading.sandbox", "lrcourse.grading", "commands")
+# Files outside the package, by the layer they belong to: the grader's references are loaded by the checker
+# (lrcourse.checking.expected), so they sit on its layer; the rest of grader/ (make_expected) and the scripts are
+# commands.
+OUTSIDE = {"grader/references.py": "lrcourse.checking", "grader": "commands", "scripts": "commands"}
+
+# Inside the grader, the trusted verdicts as drawn (grade -> worker -> verdicts -> remote): each imports only
+# those to its right; whatever else the worker uses (drawn below it) imports neither worker nor grade; and what
+# takes submissions in or reads a graded class back (drawn beside the chain) imports none of it, so reading the
+# results never loads the pipeline that grades them.
+GRADING = "lrcourse.grading."
+CHAIN = ("remote", "verdicts", "worker", "grade")  # from the bottom
+BESIDE_THE_CHAIN = {
+    *("course", "intake", "notebook_limits", "outcomes", "exercise", "collect", "inbound", "nbgrader_collect"),
+    *("results", "export", "class_report", "spreadsheet", "sanitize", "content_policy"),
+}
+# Inside the sandbox: what runs in a student's process never loads the grader's side of it (answers ->
+# answer_zygote; kernels, kernel_client -> kernel_zygote, kernel_relay, kernel_output; zygote serves both), and
+# the limits every student process runs in load neither side.
+SANDBOX = "lrcourse.grading.sandbox."
+PARENTS = {"answers", "kernels", "kernel_client"}
+CHILDREN = {"answer_zygote", "kernel_zygote", "kernel_relay", "kernel_output", "zygote"}
+LIMITS = {"bwrap", "limits", "namespaces", "no_lr_scheduler", "leftovers"}
+FIRST_PARTY = ("lrcourse", "support", "catalogue", "make_expected")
 
 
 def module_name(path: Path) -> str:
@@ -28,35 +53,98 @@ def layer(module: str) -> int:
     return 0
 
 
+def file_layer(path: Path) -> int:
+    relative = path.relative_to(ROOT)
+    if relative.parts[0] == "lrcourse":
+        return layer(module_name(path))
+    if relative.parts[0] == "tests":
+        return LAYERS.index("commands")
+    return LAYERS.index(OUTSIDE.get(relative.as_posix(), OUTSIDE.get(relative.parts[0])))
+
+
 def imports(path: Path):
     """(line, imported module, imported name or None) for each import of the file, wherever it stands."""
+    package = module_name(path).split(".")[: -1 if path.name != "__init__.py" else None]
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             yield from ((node.lineno, alias.name, None) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        elif isinstance(node, ast.ImportFrom):
+            # a relative import names its module from the file's package
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
             for alias in node.names:
-                submodule = f"{node.module}.{alias.name}"
+                submodule = f"{module}.{alias.name}"
                 is_module = (ROOT / (submodule.replace(".", "/") + ".py")).exists()
-                yield node.lineno, submodule if is_module else node.module, None if is_module else alias.name
+                yield node.lineno, submodule if is_module else module, None if is_module else alias.name
+
+
+def upward(own: str, own_layer: int, module: str) -> str | None:
+    """Why importing `module` from `own` goes up a layer drawn in ARCHITECTURE.md, or None."""
+    if not module.startswith("lrcourse"):
+        return None
+    if layer(module) > own_layer:
+        return f"{module} ({LAYERS[layer(module)]}, above {LAYERS[own_layer]})"
+    mine, theirs = own.removeprefix(GRADING), module.removeprefix(GRADING)
+    if own.startswith(GRADING) and module.startswith(GRADING) and theirs in CHAIN:
+        if mine in CHAIN:
+            above = CHAIN.index(theirs) > CHAIN.index(mine)
+        else:
+            above = mine in BESIDE_THE_CHAIN or CHAIN.index(theirs) >= CHAIN.index("worker")
+        if above:
+            return f"{module} (the trusted verdicts' chain, above {own})"
+    mine, theirs = own.removeprefix(SANDBOX), module.removeprefix(SANDBOX)
+    if own.startswith(SANDBOX) and module.startswith(SANDBOX):
+        if (mine in CHILDREN | LIMITS and theirs in PARENTS) or (mine in LIMITS and theirs in CHILDREN):
+            return f"{module} (the sandbox's {'grader' if theirs in PARENTS else 'student'} side, above {own})"
+    return None
+
+
+def findings(path: Path) -> list[str]:
+    """Each import of the file that goes up a layer or takes a private name of this repository's code."""
+    own, own_layer, found = module_name(path), file_layer(path), []
+    for line, module, name in imports(path):
+        if why := upward(own, own_layer, module):
+            found.append(f"{path.name}:{line} imports {why}")
+        if name and name.startswith("_") and not name.startswith("__") and module.startswith(FIRST_PARTY):
+            found.append(f"{path.name}:{line} imports the private name {module}.{name}")
+    return found
 
 
 MODULES = sorted((ROOT / "lrcourse").rglob("*.py"))
+OTHERS = sorted([*(ROOT / "grader").glob("*.py"), *(ROOT / "scripts").glob("*.py")])
+TESTS = sorted((ROOT / "tests").rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
-def test_no_module_imports_from_a_higher_layer_or_a_private_name(path):
-    own = module_name(path)
+@pytest.mark.parametrize("path", MODULES + OTHERS + TESTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_file_imports_from_a_higher_layer_or_a_private_name(path):
+    assert findings(path) == []
+
+
+def not_through_support(path: Path) -> list[str]:
+    """What a test file imports or does that only the pytest machinery should: another test file, sys.path."""
     found = []
-    for line, module, name in imports(path):
-        if module.startswith("lrcourse") and layer(module) > layer(own):
-            found.append(f"{path.name}:{line} imports {module} ({LAYERS[layer(module)]}, above {LAYERS[layer(own)]})")
-        if name and name.startswith("_") and not name.startswith("__") and module.startswith("lrcourse"):
-            found.append(f"{path.name}:{line} imports the private name {module}.{name}")
-    assert found == []
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module":
+            names = [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+        last = [name.rsplit(".", 1)[-1] for name in names]
+        found += [f"{path.name}:{node.lineno} imports {n}" for n in last if n.startswith("test_") or n == "conftest"]
+        if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", "") == "sys":
+            found.append(f"{path.name}:{node.lineno} touches sys.path (pyproject's pythonpath sets the tests' path)")
+    return found
+
+
+@pytest.mark.parametrize("path", TESTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_test_file_imports_another_or_edits_sys_path(path):
+    assert not_through_support(path) == []
 
 
 def test_the_layers_see_what_they_should():
-    """The rule above can fail: each layer is recognised, and an upward import would be reported."""
+    """The rules above can fail: each layer is recognised, and each kind of upward import would be reported."""
     assert [layer(m) for m in ("lrcourse.schedules", "lrcourse.checking.guard", "lrcourse.grading.sandbox.bwrap")] == [
         0,
         1,
@@ -64,3 +152,33 @@ def test_the_layers_see_what_they_should():
     ]
     assert [layer(m) for m in ("lrcourse.grading.grade", "lrcourse.cli")] == [3, 4]
     assert layer("lrcourse.grading.worker") > layer("lrcourse.checking.observe")
+    assert [file_layer(ROOT / p) for p in ("grader/references.py", "grader/make_expected.py", "scripts/bench.py")] == [
+        1,
+        4,
+        4,
+    ]
+    reported = [
+        ("lrcourse.checking.guard", "lrcourse.grading.course"),  # the checker loading the grader
+        ("lrcourse.grading.results", "lrcourse.grading.worker"),  # reading results back loading the pipeline
+        ("lrcourse.grading.verdicts", "lrcourse.grading.worker"),  # down the chain, then up it
+        ("lrcourse.grading.late", "lrcourse.grading.grade"),  # what the worker uses loading the worker's caller
+        ("lrcourse.grading.sandbox.kernel_zygote", "lrcourse.grading.sandbox.kernels"),  # a child loading its parent
+        ("lrcourse.grading.sandbox.bwrap", "lrcourse.grading.sandbox.zygote"),  # the limits loading a process
+    ]
+    for own, module in reported:
+        assert upward(own, layer(own), module), (own, module)
+    allowed = [
+        ("lrcourse.grading.grade", "lrcourse.grading.worker"),
+        ("lrcourse.grading.worker", "lrcourse.grading.results"),
+        ("lrcourse.grading.worker_uses_this", "lrcourse.grading.verdicts"),  # drawn below the worker, beside verdicts
+        ("lrcourse.grading.sandbox.kernels", "lrcourse.grading.sandbox.kernel_client"),
+        ("lrcourse.grading.sandbox.answer_zygote", "lrcourse.grading.sandbox.zygote"),
+    ]
+    assert [upward(own, layer(own), module) for own, module in allowed] == [None] * len(allowed)
+
+
+def test_every_module_the_rules_name_exists():
+    """A renamed module would silently stop being checked."""
+    named = [GRADING + m for m in (*CHAIN, *BESIDE_THE_CHAIN)] + [SANDBOX + m for m in PARENTS | CHILDREN | LIMITS]
+    missing = [m for m in named if not (ROOT / (m.replace(".", "/") + ".py")).is_file()]
+    assert missing == [] and all((ROOT / p).exists() for p in OUTSIDE)

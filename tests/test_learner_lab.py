@@ -12,10 +12,10 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from test_browser import run_all
 
-from conftest import ARTIFACTS, ROOT
+from support.labpage import run_all
 from support.labserver import free_port, get_json, running_lab
+from support.paths import ARTIFACTS, ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

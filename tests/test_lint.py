@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from support.paths import ROOT
 
-PATHS = ["lrcourse", "grader", "scripts", "tests"]
+PATHS = ["lrcourse", "grader", "scripts", "tests", "hub", "nbgrader_config.py"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])

@@ -18,6 +18,7 @@ from lrcourse.grading.results import PENDING
 from support.classresults import read_csv
 from support.course import NOTEBOOK, make_course, released, solution_answers, submit
 from support.gradedclass import lrcourse
+from support.paths import ROOT
 
 CHAPTER = "01_learning_rate"
 WRITTEN = ("written_noise_decay", "written_ill_conditioning")
@@ -28,8 +29,6 @@ def written_cells(notebook) -> dict:
 
 
 def test_the_written_answers_are_manually_graded_cells_with_a_hidden_rubric():
-    from conftest import ROOT
-
     source = nbformat.read(ROOT / "source" / CHAPTER / NOTEBOOK[CHAPTER], as_version=4)
     release = nbformat.read(ROOT / "notebooks" / CHAPTER / NOTEBOOK[CHAPTER], as_version=4)
     for name, cell in written_cells(source).items():

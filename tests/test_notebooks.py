@@ -11,8 +11,9 @@ import pytest
 from lrcourse import cells
 from lrcourse.build import execute, generate_release, source_notebooks
 
-from conftest import ROOT, code_and_markdown, nbgrader_meta, read
 from support import printed
+from support.notebooks import code_and_markdown, nbgrader_meta, read
+from support.paths import ROOT
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

@@ -9,7 +9,7 @@ import pytest
 from lrcourse.build import tool_environment
 from lrcourse.workspace import update_workspace
 
-from conftest import ROOT
+from support.paths import ROOT
 
 
 def digest(folder):

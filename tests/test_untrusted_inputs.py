@@ -22,7 +22,7 @@ from lrcourse.grading.notebook_limits import NotebookRefused, nesting_exceeds, r
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, summary
 from lrcourse.grading.spreadsheet import safe_cell, write_csv
 
-from conftest import ROOT
+from support.paths import ROOT
 
 RELEASE = next((ROOT / "notebooks" / "02_ordered_schedules").glob("*.ipynb"))
 

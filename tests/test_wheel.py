@@ -13,7 +13,7 @@ import zipfile
 import nbformat
 import pytest
 
-from conftest import ROOT
+from support.paths import ROOT
 
 DEVELOPER_TOOLS = ("pytest", "pytest-xdist", "playwright", "psycopg2-binary")
 BLOCKS = {

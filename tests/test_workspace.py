@@ -17,7 +17,7 @@ from lrcourse.build import generate_release
 from lrcourse.start_page import SCORES, start_page
 from lrcourse.workspace import RECORD, SOLUTIONS_LINK, describe, update_workspace
 
-from conftest import ROOT
+from support.paths import ROOT
 
 CHAPTER = "01_learning_rate"
 NOTEBOOK = Path(CHAPTER) / "learning_rate.ipynb"

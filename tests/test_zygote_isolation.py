@@ -9,8 +9,8 @@ import pytest
 
 from lrcourse.grading import verdicts
 from lrcourse.grading.exercise import load_exercise
-from lrcourse.grading.sandbox.answers import GraderFault
 from lrcourse.grading.sandbox.limits import Limits
+from lrcourse.grading.sandbox.zygote import ZygoteFault
 
 from support import hostile
 from support.course import make_course
@@ -91,7 +91,7 @@ def test_the_students_after_an_attack_keep_full_marks(chapter2, attack):
     for _ in range(3):
         try:
             honest = judge.decide(exercise, list(hostile.SOLUTION.items()))
-        except GraderFault:  # the worker retries once with a fresh zygote, as worker.py does
+        except ZygoteFault:  # the worker retries once with a fresh zygote, as worker.py does
             honest = judge.decide(exercise, list(hostile.SOLUTION.items()))
         assert honest.score == full, {name: v.message for name, v in honest.cells.items()}
 
@@ -116,7 +116,7 @@ source = open(importlib.util.find_spec("torch.optim.lr_scheduler").origin).read(
 hidden = not reachable and "class StepLR(LRScheduler)" not in source
 predicted_rate_after_edit = 0.3 * 0.5 * 0.5 if hidden else -1.0
 """
-    from lrcourse.checking import GRADER_REFERENCES
+    from lrcourse.checking.expected import GRADER_REFERENCES
 
     assert GRADER_REFERENCES.exists()  # the grader's side has them...
     probe = f"GRADER_FILE = {str(GRADER_REFERENCES)!r}\n" + probe

@@ -21,7 +21,8 @@ grade` that module is not even there to use).
 
 This module holds no answer: it only runs the student's code and PyTorch's.
 
-This package is the test cells' API: every name a test cell imports is here. One module per job:
+This package's namespace is the test cells' API: the names test cells import (and the failures they raise),
+nothing else; the grader imports its plumbing from the modules. One module per job:
 `observe` (where the student's code runs), `guard` (the guard and the rule against PyTorch's schedulers),
 `expect` (readable failures, the tolerances), `self_contained`, `expected` (the training exercises'
 expected values), and one module per exercise family: `scheduler_cases`, `scheduler_observers` and
@@ -29,51 +30,28 @@ expected values), and one module per exercise family: `scheduler_cases`, `schedu
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
 """
 
+# The observers register themselves when their modules are imported: every one is imported here, so that
+# `import lrcourse.checking` (the answers' zygote does) knows them all.
+from lrcourse.checking import scheduler_observers  # noqa: F401
 from lrcourse.checking.expect import CheckFailed, NotAnswered, expect, expect_close, expect_equal, passed
-from lrcourse.checking.expected import EXPECTED_VISIBLE, GRADER_REFERENCES
 from lrcourse.checking.factors import check_warmup_cosine, check_warmup_step
-from lrcourse.checking.fit_steps import (
-    ORDER_WARNING,
-    STEP_KEYS,
-    check_fit_steps_losses,
-    check_fit_steps_order,
-    check_fit_steps_rates,
-    observe_fit_steps,
-)
-from lrcourse.checking.guard import SCHEDULER_MODULE, SECONDS_PER_CASE, Guard, StudentTimeout, case_seconds
-from lrcourse.checking.observe import OBSERVERS, RemoteTarget, decode_observation, observe, observer_seconds
+from lrcourse.checking.fit_steps import check_fit_steps_losses, check_fit_steps_order, check_fit_steps_rates
 from lrcourse.checking.preview import preview
 from lrcourse.checking.range_test import (
-    RANGE_KEYS,
     check_range_groups,
     check_range_losses,
     check_range_rates,
     check_range_restores,
     check_range_suggestion,
-    observe_range_test,
 )
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase
-from lrcourse.checking.scheduler_observers import observe_construction, observe_scheduler
 from lrcourse.checking.schedulers import check_plateau, check_step_lr
-from lrcourse.checking.self_contained import expect_self_contained
 
 __all__ = [
-    "EXPECTED_VISIBLE",
-    "GRADER_REFERENCES",
-    "OBSERVERS",
-    "ORDER_WARNING",
-    "RANGE_KEYS",
-    "SCHEDULER_MODULE",
-    "SECONDS_PER_CASE",
-    "STEP_KEYS",
     "CheckFailed",
-    "Guard",
     "NotAnswered",
     "PlateauCase",
-    "RemoteTarget",
     "StepLRCase",
-    "StudentTimeout",
-    "case_seconds",
     "check_fit_steps_losses",
     "check_fit_steps_order",
     "check_fit_steps_rates",
@@ -86,17 +64,9 @@ __all__ = [
     "check_step_lr",
     "check_warmup_cosine",
     "check_warmup_step",
-    "decode_observation",
     "expect",
     "expect_close",
     "expect_equal",
-    "expect_self_contained",
-    "observe",
-    "observe_construction",
-    "observe_fit_steps",
-    "observe_range_test",
-    "observe_scheduler",
-    "observer_seconds",
     "passed",
     "preview",
 ]

@@ -5,10 +5,10 @@ is the kernel's own function or the grader's stand-in for one in the student's p
 from __future__ import annotations
 
 from lrcourse.checking.expect import CheckFailed, close
-from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout, seconds_per_case
+from lrcourse.checking.guard import SCHEDULER_MODULE, SECONDS_PER_CASE, Guard, StudentTimeout
 from lrcourse.checking.observe import RemoteTarget
 from lrcourse.checking.self_contained import expect_self_contained
-from lrcourse.reference import reference_trajectories
+from lrcourse.pytorch_trajectories import reference_trajectories
 
 
 def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: int | None = None) -> None:
@@ -25,7 +25,7 @@ def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: i
     }
     [reference] = reference_trajectories([request])
     expected = [state["lrs"][0] for state in reference["states"]] + [floor] * (epochs - total)
-    guard = Guard(seconds_per_case())
+    guard = Guard(SECONDS_PER_CASE)
     try:
         with guard.running():
             mine = [factor(epoch, warmup, total, floor) for epoch in range(epochs)]
@@ -64,7 +64,7 @@ def check_warmup_step(
         f"{call} uses {SCHEDULER_MODULE}{{}}. This exercise asks you to work the factor out yourself, as a formula "
         "in epoch: no use of PyTorch's schedulers (nor of lr_curve with one) is allowed, so it earns no marks."
     )
-    guard = Guard(seconds_per_case())
+    guard = Guard(SECONDS_PER_CASE)
     try:
         with guard.running():
             mine = [factor(epoch, warmup, start_factor, step_size, gamma) for epoch in epochs]

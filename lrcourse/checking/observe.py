@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lrcourse import wire
-from lrcourse.checking.guard import seconds_per_case
+from lrcourse.checking.guard import per_case_seconds
 from lrcourse.checking.self_contained import expect_self_contained
 
 # Observer name -> observer, as the student's process runs them on request; filled by `@observer`.
@@ -26,12 +26,12 @@ BUDGETS: dict[str, Callable[[dict], float]] = {}
 def observer(name: str, seconds: float | Callable[[dict], float] | None = None):
     """Register an observer under the name the grader's requests use, with the seconds one request may take
     (the budget its guard gives the student's code): a number, a function of the payload, or by default the
-    budget of one call (`seconds_per_case`, read at each request)."""
+    budget of one call (`per_case_seconds`: the payload's, else the default)."""
 
     def register(function):
         OBSERVERS[name] = function
         if seconds is None:
-            BUDGETS[name] = lambda payload: seconds_per_case()
+            BUDGETS[name] = per_case_seconds
         elif callable(seconds):
             BUDGETS[name] = seconds
         else:
@@ -43,7 +43,7 @@ def observer(name: str, seconds: float | Callable[[dict], float] | None = None):
 
 def observer_seconds(name: str, payload: dict) -> float:
     """The seconds `name` declared for this payload: what the grader waits for (its margin added)."""
-    return BUDGETS.get(name, lambda payload: seconds_per_case())(payload)
+    return BUDGETS.get(name, per_case_seconds)(payload)
 
 
 class RemoteTarget:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from lrcourse.checking.guard import Guard, StudentTimeout, seconds_per_case
+from lrcourse.checking.guard import SECONDS_PER_CASE, Guard, StudentTimeout
 from lrcourse.schedules import lr_curve
 
 
-def preview(student_class, torch_class, epochs: int = 10, lr: float = 1.0, metrics=None, **kwargs) -> None:
+def preview(
+    student_class, torch_class, epochs: int = 10, lr: float = 1.0, metrics=None, seconds=SECONDS_PER_CASE, **kwargs
+) -> None:
     """Print the rates of `student_class` and of PyTorch's `torch_class` epoch by epoch.
 
     The student's class runs under the same guard as the tests (output captured, a few seconds at
-    most), and any problem is printed rather than raised, so this cell never stops the notebook.
+    most: `seconds`), and any problem is printed rather than raised, so this cell never stops the notebook.
     """
     reference = lr_curve(lambda opt: torch_class(opt, **kwargs), epochs, lrs=lr, metrics=metrics)
     print(f"PyTorch's {torch_class.__name__}: {[round(float(x), 6) for x in reference]}")
-    guard = Guard(seconds_per_case())
+    guard = Guard(seconds)
     try:
         with guard.running():
             mine = lr_curve(lambda opt: student_class(opt, **kwargs), epochs, lrs=lr, metrics=metrics)

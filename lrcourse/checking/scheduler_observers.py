@@ -11,15 +11,15 @@ from lrcourse.checking.guard import (
     StudentTimeout,
     case_seconds,
     forbidden_class_message,
-    seconds_per_case,
+    per_case_seconds,
     wrapped_scheduler,
 )
 from lrcourse.checking.observe import observer
-from lrcourse.reference import hand_edit
+from lrcourse.pytorch_trajectories import hand_edit
 from lrcourse.schedules import make_optimizer
 
 
-@observer("scheduler", seconds=lambda payload: case_seconds(payload["case"]))
+@observer("scheduler", seconds=lambda payload: case_seconds(payload["case"], per_case_seconds(payload)))
 def observe_scheduler(student_class, payload: dict) -> dict:
     """Construct the student's class on a fresh optimizer, step it through the case, and record the
     rates, get_last_lr() and the attributes named in `payload["record"]` after construction and each step."""
@@ -31,7 +31,7 @@ def observe_scheduler(student_class, payload: dict) -> dict:
         "timeout": False,
         "wrapped": None,
         "calls": [],
-        "seconds": case_seconds(case),
+        "seconds": case_seconds(case, per_case_seconds(payload)),
     }
     if observation["forbidden"]:
         return observation
@@ -97,7 +97,7 @@ def observe_construction(student_class, payload: dict) -> dict:
         "error": None,
         "timeout": False,
         "calls": [],
-        "seconds": seconds_per_case(),
+        "seconds": per_case_seconds(payload),
     }
     if observation["forbidden"]:
         return observation

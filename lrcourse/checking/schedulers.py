@@ -2,7 +2,7 @@
 ReduceLROnPlateau, case by case, state by state, failing at the first difference with what was configured,
 at which step, what was expected, what came out, and the likely cause.
 
-PyTorch's trajectories are computed here (`lrcourse.reference`), where the judge runs; the student's class
+PyTorch's trajectories are computed here (`lrcourse.pytorch_trajectories`), where the judge runs; the student's class
 is observed wherever it lives (`observe`).
 """
 
@@ -15,10 +15,10 @@ import torch
 
 from lrcourse import wire
 from lrcourse.checking.expect import CheckFailed, answer_raised, close
-from lrcourse.checking.guard import expect_no_torch_scheduler
+from lrcourse.checking.guard import SECONDS_PER_CASE, expect_no_torch_scheduler
 from lrcourse.checking.observe import observe, target_name
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase, state_labels
-from lrcourse.reference import reference_trajectories
+from lrcourse.pytorch_trajectories import reference_trajectories
 
 
 def _describe(class_name: str, lrs: list[float], kwargs: dict) -> str:
@@ -102,7 +102,7 @@ def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
     return None
 
 
-def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, ...]) -> None:
+def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, ...], per_case: float) -> None:
     name = target_name(student_class)
     references = reference_trajectories([case.request() for case in cases])
     for case, reference in zip(cases, references):
@@ -110,7 +110,7 @@ def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, 
         title = _describe(name, case.lrs, case.kwargs)
         hint = f"\nHint: {case.hint}" if case.hint else ""
         if "error" in reference:
-            _expect_same_error(student_class, request, reference, title, hint)
+            _expect_same_error(student_class, request, reference, title, hint, per_case)
             continue
         if reference.get("ambiguous_steps"):
             raise RuntimeError(
@@ -128,7 +128,14 @@ def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, 
         )
         record = list(dict.fromkeys("get_last_lr" if key == "get_last_lr values" else key for key in compare))
         observation = observe(
-            student_class, "scheduler", {"case": sent, "record": record, "as_tensor": getattr(case, "as_tensor", False)}
+            student_class,
+            "scheduler",
+            {
+                "case": sent,
+                "record": record,
+                "as_tensor": getattr(case, "as_tensor", False),
+                "seconds_per_case": per_case,
+            },
         )
         expect_no_torch_scheduler(name, observation)
         states, expected = observation["states"], reference["states"]
@@ -207,8 +214,8 @@ def _metric_history(case, step: int) -> str:
     return f"\n  metrics passed to step() so far (last 8): [{shown}]{passed_as}"
 
 
-def _expect_same_error(student_class, request, reference, title, hint) -> None:
-    observation = observe(student_class, "construction", {"case": request})
+def _expect_same_error(student_class, request, reference, title, hint, per_case: float) -> None:
+    observation = observe(student_class, "construction", {"case": request, "seconds_per_case": per_case})
     expect_no_torch_scheduler(target_name(student_class), observation)
     if observation["timeout"]:
         raise CheckFailed(f"{title}: the constructor did not finish within {observation['seconds']:.0f} s.")
@@ -230,20 +237,27 @@ def _expect_same_error(student_class, request, reference, title, hint) -> None:
         )
 
 
-def check_step_lr(student_class, cases: list[StepLRCase], compare=("lrs", "get_last_lr", "last_epoch")) -> None:
+def check_step_lr(
+    student_class,
+    cases: list[StepLRCase],
+    compare=("lrs", "get_last_lr", "last_epoch"),
+    seconds_per_case: float = SECONDS_PER_CASE,
+) -> None:
     """Compare `student_class` with torch's StepLR on every case; raise at the first difference.
 
     `compare` names what must match after construction and after every step: "lrs" (the optimizer's
     rates), "get_last_lr" (a new list of floats each time, with PyTorch's values), "get_last_lr values" (the values
     only, in any list, tuple or one-element tensors), and attributes ("last_epoch", an int compared exactly).
+    The student's class gets `seconds_per_case` per case (more for a long case: `guard.case_seconds`).
     """
-    _check_cases(student_class, cases, "StepLR", tuple(compare))
+    _check_cases(student_class, cases, "StepLR", tuple(compare), seconds_per_case)
 
 
 def check_plateau(
     student_class,
     cases: list[PlateauCase],
     compare=("lrs", "get_last_lr", "best", "num_bad_epochs", "cooldown_counter"),
+    seconds_per_case: float = SECONDS_PER_CASE,
 ) -> None:
     """Compare `student_class` with torch's ReduceLROnPlateau on every case (see `check_step_lr`)."""
-    _check_cases(student_class, cases, "ReduceLROnPlateau", tuple(compare))
+    _check_cases(student_class, cases, "ReduceLROnPlateau", tuple(compare), seconds_per_case)

@@ -62,7 +62,7 @@ def context_names() -> set[str] | None:
 
 def expect_self_contained(target) -> None:
     """In the notebook: fail if the answer cell that defined `target` reads a name that neither it nor the
-    chapter's setup cell defines. The grader runs the answer cell alone after the setup cell, so such an
+    chapter's context cells define. The grader runs the answer cell alone after the context cells, so such an
     answer would pass here and fail there."""
     source, context = cell_source(target), context_names()
     if source is None or context is None:
@@ -75,6 +75,6 @@ def expect_self_contained(target) -> None:
     expect(
         not missing,
         f"The cell that defines {name} uses {', '.join(missing)}, which that cell does not define. "
-        "The grader runs only the answer cell, on its own, after the chapter's setup cell: define or "
+        "The grader runs only the answer cell, on its own, after the chapter's setup and context cells: define or "
         f"import {'it' if len(missing) == 1 else 'them'} inside the answer cell, and define {name} there.",
     )

@@ -68,7 +68,7 @@ class Collected:
     collected: list[dict] = field(default_factory=list)  # {student, submission, time}
     refused: list[dict] = field(default_factory=list)  # {submission, reason}
     superseded: list[dict] = field(default_factory=list)  # older accepted submissions of a student
-    skipped: list[dict] = field(default_factory=list)  # {submission, reason[, more]}: strays of a collected one
+    left_out: list[dict] = field(default_factory=list)  # {submission, reason[, more]}: strays of a collected one
 
 
 def exchange_of(course: Path) -> Exchange:
@@ -186,12 +186,12 @@ def _collect_student(
             result.collected.append(
                 {"student": submission.student, "submission": submission.name, "time": _stamp(submission)}
             )
-            result.skipped += [{"submission": submission.name, "reason": reason} for reason in submission.skipped]
+            result.left_out += [{"submission": submission.name, "reason": reason} for reason in submission.left_out]
             if submission.more_strays:  # counted, not looked at one by one
                 more = submission.more_strays
-                result.skipped.append({"submission": submission.name, "reason": more_strays(more), "more": more})
+                result.left_out.append({"submission": submission.name, "reason": more_strays(more), "more": more})
             if not usable_secret(submission.files):
-                result.skipped.append({"submission": submission.name, "reason": NO_SECRET})
+                result.left_out.append({"submission": submission.name, "reason": NO_SECRET})
         submission.files = {}
         result.superseded += [{"submission": s.name} for s in submissions[index + 1 :]]
         return
@@ -278,10 +278,10 @@ def summary(result: Collected) -> str:
     """What the terminal shows: one line per collected student and per refusal (names escaped)."""
     lines = [f"collected {row['student']!r} from {row['submission']!r} ({row['time']})" for row in result.collected]
     lines += [f"refused {row['submission']!r}: {row['reason']}" for row in result.refused]
-    lines += [f"left out of {row['submission']!r}: {row['reason']}" for row in result.skipped]
+    lines += [f"left out of {row['submission']!r}: {row['reason']}" for row in result.left_out]
     lines.append(
         f"{result.assignment}: {len(result.collected)} collected, {len(result.refused)} refused, "
-        f"{len(result.superseded)} older submissions skipped, "
-        f"{sum(row.get('more', 1) for row in result.skipped)} stray entries left out"
+        f"{len(result.superseded)} older submissions superseded, "
+        f"{sum(row.get('more', 1) for row in result.left_out)} stray entries left out"
     )
     return "\n".join(lines)

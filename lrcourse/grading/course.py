@@ -1,7 +1,8 @@
 """The course as the grading commands find it: its folder, nbgrader's configuration and its gradebook.
 
 The gradebook is nbgrader's: SQLite (with a busy timeout, so concurrent workers wait instead of failing
-with "database is locked") or PostgreSQL via a `db_url`. Every command opens it with `gradebook(db_url)`.
+with "database is locked") or PostgreSQL via a `db_url`. Every command opens it with `gradebook(db_url)`
+(`lrcourse.gradebook_db`, which the learner's start page uses too).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-SQLITE_BUSY_SECONDS = 120
+# `gradebook` stays importable from here: the grading commands open the gradebook through this module.
+from lrcourse.gradebook_db import gradebook as gradebook
+from lrcourse.gradebook_db import with_busy_timeout
 
 
 def lrcourse_flag(config, name: str) -> bool:
@@ -28,20 +31,6 @@ def lrcourse_flag(config, name: str) -> bool:
 
 def default_db_url(course: Path) -> str:
     return f"sqlite:///{course / 'gradebook.db'}"
-
-
-def with_busy_timeout(db_url: str) -> str:
-    """SQLite URLs get a busy timeout: a worker waits for another's write instead of failing."""
-    if db_url.startswith("sqlite:") and "timeout=" not in db_url:
-        return f"{db_url}{'&' if '?' in db_url else '?'}timeout={SQLITE_BUSY_SECONDS}"
-    return db_url
-
-
-def gradebook(db_url: str):
-    """nbgrader's gradebook at `db_url`, as a context manager (SQLite with its busy timeout)."""
-    from nbgrader.api import Gradebook
-
-    return Gradebook(with_busy_timeout(db_url))
 
 
 def course_config(course: Path, db_url: str):

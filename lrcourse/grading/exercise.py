@@ -27,7 +27,7 @@ class TestCell:
 
 @dataclass
 class Exercise:
-    """What the grader needs of one chapter: setup, answer cells (and the names they define), tests."""
+    """What the grader needs of one chapter: context, answer cells (and the names they define), tests."""
 
     notebook: str
     context: list[str]

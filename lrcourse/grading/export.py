@@ -149,7 +149,7 @@ class CanvasResult:
     pending: dict[str, list[str]] = field(default_factory=dict)  # nbgrader id -> items awaiting a grader
     conflicts: dict[str, str] = field(default_factory=dict)  # nbgrader id -> why its roster row is ambiguous
     withheld: dict[str, list[str]] = field(default_factory=dict)  # nbgrader id -> assignments it failed to grade
-    skipped: list[str] = field(default_factory=list)  # assignments nobody submitted: no column
+    unsubmitted: list[str] = field(default_factory=list)  # assignments nobody submitted: no column
 
     def lines(self) -> list[str]:
         """What an instructor must know before uploading."""
@@ -165,7 +165,7 @@ class CanvasResult:
             f"  left empty, could not be graded (the gradebook's total is not uploaded): {s!r}: {', '.join(a)}"
             for s, a in self.withheld.items()
         ]
-        out += [f"  no submissions, no column in the file: {a}" for a in self.skipped]
+        out += [f"  no submissions, no column in the file: {a}" for a in self.unsubmitted]
         out += [
             f"  {s}: {len(items)} item(s) still pending manual grading, the total counts only their "
             "automatic score (0 for a written answer) until a grader confirms them"
@@ -269,8 +269,8 @@ def write_canvas(
     roster = read_roster(roster_path)
     columns_before = canvas_columns(roster, [a.name for a in grades], names)
     # a chapter nobody submitted would only add an empty new assignment to Canvas
-    skipped = [a.name for a in grades if not a.totals and columns_before[a.name] not in roster.header]
-    grades = [a for a in grades if a.name not in skipped]
+    unsubmitted = [a.name for a in grades if not a.totals and columns_before[a.name] not in roster.header]
+    grades = [a for a in grades if a.name not in unsubmitted]
     graded = sorted({student for a in grades for student in a.totals})
     matched, unmatched = match_students(roster, graded, id_column, id_map)
     conflicts = ambiguous_matches(roster, matched, id_column)
@@ -297,7 +297,7 @@ def write_canvas(
         {s: p for s, p in pending.items() if p},
         conflicts,
         {s: a for s, a in withheld.items() if s in matched},
-        skipped,
+        unsubmitted,
     )
 
 

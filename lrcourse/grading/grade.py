@@ -75,7 +75,7 @@ def grade_class(
         else:
             todo.append((student, current))
     if todo:
-        _prepare_gradebook(course, assignment, db_url)
+        _create_gradebook_tables(course, assignment, db_url)
         if sandboxed:
             from lrcourse.grading.sandbox.leftovers import remove_stale
 
@@ -92,7 +92,7 @@ def grade_class(
     return run
 
 
-def _prepare_gradebook(course: Path, assignment: str, db_url: str) -> None:
+def _create_gradebook_tables(course: Path, assignment: str, db_url: str) -> None:
     """Create the gradebook's tables once, before the workers race to do it."""
     with gradebook(db_url) as book:
         book.find_assignment(assignment)  # raises if the assignment was never released

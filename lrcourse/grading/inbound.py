@@ -14,10 +14,10 @@ classmate's forgery or a trap for the instructor's account that collects it. A s
 
 Any other entry that is not such a plain file of the student's, named as nbgrader's own `timestamp.txt` /
 `submission_secret.txt` (a stray: an image or data file of the assignment folder, which nbgrader submit copies
-whole, an editor's lock file, a `.ipynb_checkpoints` folder, a link, a FIFO, a classmate's file) is skipped,
-never opened nor copied, and the reason is kept (`Submission.skipped`) for the instructor: a stray costs the
+whole, an editor's lock file, a `.ipynb_checkpoints` folder, a link, a FIFO, a classmate's file) is left out,
+never opened nor copied, and the reason is kept (`Submission.left_out`) for the instructor: a stray costs the
 student nothing, and the notebook is collected. Only the first few strays are looked at and named, the rest
-counted; a folder of more than MAX_ENTRIES names is refused without reading the rest of its names. A notebook that is not
+counted; a folder of more than MAX_ENTRIES names is refused without reading the rest. A notebook that is not
 such a file refuses the submission (the student's earlier accepted one, if any, is taken instead).
 
 Checking (`check_submission`) reads no file's bytes, so every submission of a class can be checked while
@@ -71,7 +71,7 @@ class Submission:
     folder: os.stat_result
     entries: dict[str, os.stat_result] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)  # why each stray entry named was left out
+    left_out: list[str] = field(default_factory=list)  # why each stray entry named was left out
     more_strays: int = 0  # strays beyond those named: counted, not looked at
 
 
@@ -135,7 +135,7 @@ def check_submission(
     try:
         opened = os.fstat(folder)
         _same(opened, seen, "the submission folder")
-        entries, skipped, more = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
+        entries, left_out, more = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
     finally:
         os.close(folder)
     if not any(entry in notebooks for entry in entries):
@@ -144,23 +144,23 @@ def check_submission(
     # sticky bit), its files' only when their owner, the student, changes them
     newest = max(st.st_ctime_ns for st in entries.values())
     time = datetime.datetime.fromtimestamp(newest / 1e9, datetime.UTC).replace(tzinfo=None)
-    return Submission(name, student, time, uid, opened, entries, skipped=skipped, more_strays=more)
+    return Submission(name, student, time, uid, opened, entries, left_out=left_out, more_strays=more)
 
 
 def _check_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
-    """The stat of every entry to collect, why each stray named was skipped and how many more were; Refused naming
+    """The stat of every entry to collect, why each stray named was left out and how many more were; Refused naming
     every notebook that is not a plain file of the student's within its limit."""
     wanted, strays, more = _list_entries(folder, notebooks)
-    problems, skipped, checked = [], [], {}
+    problems, left_out, checked = [], [], {}
     for entry in sorted(wanted) + strays:  # only a few strays: their reason is told, the rest only counted
         try:
             checked[entry] = _check_file(folder, entry, uid, student, notebooks, max_notebook_bytes)
         except Refused as problem:
             checked.pop(entry, None)
-            (problems if entry in notebooks else skipped).append(str(problem))
+            (problems if entry in notebooks else left_out).append(str(problem))
     if problems:
         raise Refused("; ".join(problems))  # at most one per notebook of the assignment
-    return checked, skipped, more
+    return checked, left_out, more
 
 
 def _list_entries(folder: int, notebooks: set[str]) -> tuple[list[str], list[str], int]:

@@ -16,9 +16,12 @@ from __future__ import annotations
 import time
 
 from lrcourse import checking, wire
-from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerTimeout, AnswerZygote, GraderFault
+from lrcourse.checking.guard import SECONDS_PER_CASE, StudentTimeout
+from lrcourse.checking.observe import RemoteTarget, decode_observation, observer_seconds
+from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerZygote
+from lrcourse.grading.sandbox.zygote import Silence, ZygoteFault
 
-LOAD_SECONDS = 30.0  # the setup and answer cells, like nbgrader's per-cell timeout
+LOAD_SECONDS = 30.0  # the context and answer cells, like nbgrader's per-cell timeout
 MARGIN_SECONDS = 5.0  # beyond an observer's own budget, before the student's process is killed
 
 
@@ -71,7 +74,7 @@ class Session:
         seconds, cut = self._within_budget(seconds)
         try:
             return process.request(message, seconds)
-        except AnswerTimeout:
+        except Silence:  # its process silent past the deadline
             if cut:
                 self.out_of_time = True
                 raise OutOfTime(f"stopped: your {self.budget} ran out") from None
@@ -93,13 +96,13 @@ class Session:
             reply = self._timed(self.process, {"op": "load", "context": self.context, "answers": sources}, LOAD_SECONDS)
         except OutOfTime as error:
             self.unloadable = str(error)
-        except AnswerTimeout:
+        except Silence:  # its process silent past the deadline
             self.unloadable = f"your answer cells did not finish running within {LOAD_SECONDS:.0f} s"
         except (EOFError, OSError, wire.Malformed) as error:
             self.unloadable = f"running your answer cells stopped the process ({error})"
         else:
             if not reply.get("ok"):
-                self.unloadable = f"the chapter's setup failed: {wire.decode_error(reply.get('error'))}"
+                self.unloadable = f"the chapter's context cells failed: {wire.decode_error(reply.get('error'))}"
             else:
                 self.load_errors = self._cell_errors(reply.get("errors"))
         if self.unloadable:
@@ -129,7 +132,7 @@ class Session:
             self.process.close()
 
 
-class RemoteAnswer(checking.RemoteTarget):
+class RemoteAnswer(RemoteTarget):
     """A name one of the student's answer cells defines, living in the student's process."""
 
     def __init__(self, session: Session, name: str):
@@ -156,18 +159,18 @@ class RemoteAnswer(checking.RemoteTarget):
     def resolved(self):
         """What the test cell sees: the plain data the name holds (a prediction), or this stand-in to call."""
         try:
-            reply = self._ask({"op": "value"}, checking.SECONDS_PER_CASE)
-        except GraderFault:
+            reply = self._ask({"op": "value"}, SECONDS_PER_CASE)
+        except ZygoteFault:
             raise
-        except (Exception, checking.StudentTimeout) as error:
+        except (Exception, StudentTimeout) as error:
             return Undefined(self.name, error)  # undefined, broken or unresponsive: any use says why
         return self if reply.get("callable", True) else wire.decode(reply.get("value"))
 
     def observe(self, observer: str, payload: dict) -> dict:
-        seconds = checking.observer_seconds(observer, payload)
+        seconds = observer_seconds(observer, payload)
         try:
             reply = self._ask({"op": "observe", "observer": observer, "payload": payload}, seconds)
-        except AnswerTimeout:
+        except Silence:  # its process silent past the deadline
             return {
                 "timeout": True,
                 "states": [],
@@ -180,7 +183,7 @@ class RemoteAnswer(checking.RemoteTarget):
                 "last_epoch": None,
                 "order_warning": False,
             }
-        return checking.decode_observation(reply.get("observation"))
+        return decode_observation(reply.get("observation"))
 
     def __call__(self, *args, **kwargs):
         optimizers: list = []
@@ -188,24 +191,24 @@ class RemoteAnswer(checking.RemoteTarget):
             "op": "call",
             "args": [_encode_argument(a, optimizers) for a in args],
             "kwargs": {k: _encode_argument(v, optimizers) for k, v in kwargs.items()},
-            "seconds": checking.SECONDS_PER_CASE,
+            "seconds": SECONDS_PER_CASE,
         }
         try:
-            reply = self._ask(message, checking.SECONDS_PER_CASE)
-        except AnswerTimeout:
-            raise AssertionError(f"{self.name}(...) did not finish within {checking.SECONDS_PER_CASE:.0f} s") from None
+            reply = self._ask(message, SECONDS_PER_CASE)
+        except Silence:  # its process silent past the deadline
+            raise AssertionError(f"{self.name}(...) did not finish within {SECONDS_PER_CASE:.0f} s") from None
         for optimizer, rates in zip(optimizers, reply.get("optimizers", [])):
             rates = wire.decode(rates)
             for group, rate in zip(optimizer.param_groups, rates if isinstance(rates, list) else []):
                 group["lr"] = rate
         if reply.get("timeout"):
-            raise AssertionError(f"{self.name}(...) did not finish within {checking.SECONDS_PER_CASE:.0f} s")
+            raise AssertionError(f"{self.name}(...) did not finish within {SECONDS_PER_CASE:.0f} s")
         if reply.get("error") is not None:
             raise wire.decode_error(reply["error"])
         return wire.decode(reply.get("value"))
 
 
-class Undefined(checking.RemoteTarget):
+class Undefined(RemoteTarget):
     """A name the student's answer cells do not define (or whose process did not answer): every use of it in
     a test cell fails with the reason, as a NameError would in the notebook."""
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from lrcourse.cells import grade_ids, nbgrader_id
 from lrcourse.grading.outcomes import outcomes_csv
+from lrcourse.grading.verdict_files import VERDICTS
 
 PENDING = "pending"  # a manually graded item nobody has graded yet
-VERDICTS = ".lrcourse-verdicts.json"
 MESSAGE_LENGTH = 160
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NUMBER = re.compile(r"\d+(\.\d+)?(e-?\d+)?")

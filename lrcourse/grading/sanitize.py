@@ -19,6 +19,8 @@ from html.parser import HTMLParser
 import nh3
 from nbconvert.preprocessors import Preprocessor
 
+from lrcourse import cells
+
 HTML_OUTPUTS = ("text/html", "image/svg+xml")
 # Output types a browser would run, whatever their content: replaced by a note.
 SCRIPT_OUTPUTS = ("application/javascript", "text/javascript")
@@ -232,8 +234,7 @@ def safe_outputs(outputs: list) -> list:
 def safe_cell(cell) -> None:
     """A cell the templates can render as they are: outputs cleaned, raw HTML cleaned, and nbgrader metadata
     kept only where its grade id is a plain name (the formgrade template writes it into the page unescaped)."""
-    nbgrader = cell.get("metadata", {}).get("nbgrader")
-    if isinstance(nbgrader, dict) and not SAFE_GRADE_ID.fullmatch(str(nbgrader.get("grade_id", "x"))):
+    if not SAFE_GRADE_ID.fullmatch(str(cells.nbgrader_metadata(cell).get("grade_id", "x"))):
         del cell.metadata["nbgrader"]
     if cell.cell_type == "code":
         cell.outputs = safe_outputs(cell.get("outputs", []))

@@ -5,8 +5,8 @@ whether it raised. Everything in that kernel is the student's to change: the che
 exception handling of the cells that follow. So `lrcourse grade` decides the scores again, here:
 
 1. the student's answer cells are read from the submitted notebook file (by nbgrader grade_id);
-2. a fresh process of the student's own (`answer_zygote`, forked from a zygote) runs the chapter's setup
-   cell, from the instructor's `source/`, then those answer cells, and nothing else of the student's;
+2. a fresh process of the student's own (`answer_zygote`, forked from a zygote) runs the chapter's context
+   cells (`lrcourse.cells`), from the instructor's `source/`, then those answer cells, and nothing else of the student's;
 3. every autograded test cell, with its hidden tests as nbgrader's gradebook stores them, runs in this
    process, with each name an answer cell defines standing for the student's object over there
    (`RemoteAnswer`). The checkers' observers run over there, their judges here: PyTorch's expected
@@ -17,6 +17,8 @@ exception handling of the cells that follow. So `lrcourse grade` decides the sco
 
 The student's process can answer with anything, or not at all: an answer is an observation to compare,
 a silence past the deadline is a timeout, and neither can reach the comparison.
+
+This module decides and writes nothing: the worker saves the verdicts (`verdict_files`).
 """
 
 from __future__ import annotations
@@ -26,14 +28,13 @@ import contextlib
 import io
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from lrcourse import cells, checking
+from lrcourse import checking
+from lrcourse.checking.guard import StudentTimeout
 from lrcourse.grading.exercise import Exercise
 from lrcourse.grading.remote import Session, Undefined
-from lrcourse.grading.sandbox.answers import AnswerZygote, GraderFault
-
-VERDICTS = ".lrcourse-verdicts.json"
+from lrcourse.grading.sandbox.answers import AnswerZygote
+from lrcourse.grading.sandbox.zygote import ZygoteFault
 
 
 @dataclass
@@ -89,12 +90,12 @@ class Verdicts:
 
 
 class Judge:
-    """Decides test cells in this process; one per grading worker (it keeps its zygotes and setups)."""
+    """Decides test cells in this process; one per grading worker (it keeps its zygotes and each chapter's context)."""
 
     def __init__(self, limits=None):
         """`limits`: run the students' answers in sandboxes with these limits (None: unsandboxed)."""
         self.zygotes = {flag: AnswerZygote(flag, limits) for flag in (False, True)}
-        self._setups: dict[tuple, dict] = {}
+        self._contexts: dict[tuple, dict] = {}
 
     def close(self) -> None:
         for zygote in self.zygotes.values():
@@ -139,28 +140,28 @@ class Judge:
 
     def _run_test(self, exercise: Exercise, source: str, name: str, session: Session) -> str:
         """'' if the test cell completes, else why not."""
-        namespace = dict(self._setup(exercise))
+        namespace = dict(self._context(exercise))
         try:
             for names in exercise.answers.values():
                 namespace.update({name: session.resolve(name) for name in names})
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 exec(compile(source, f"<test cell {name}>", "exec"), namespace)
-        except GraderFault:
+        except ZygoteFault:
             raise
-        except (Exception, checking.StudentTimeout) as error:
+        except (Exception, StudentTimeout) as error:
             return _explain(_cause(error, source, namespace))
         return ""
 
-    def _setup(self, exercise: Exercise) -> dict:
-        """The chapter's setup cell run once here, in the grader's process (the instructor's code)."""
+    def _context(self, exercise: Exercise) -> dict:
+        """The chapter's context cells run once here, in the grader's process (the instructor's code)."""
         key = tuple(exercise.context)
-        if key not in self._setups:
+        if key not in self._contexts:
             namespace = {"__name__": "__lrcourse_tests__"}
             with contextlib.redirect_stdout(io.StringIO()):
                 for source in exercise.context:
-                    exec(compile(source, "<setup cell>", "exec"), namespace)
-            self._setups[key] = namespace
-        return self._setups[key]
+                    exec(compile(source, "<context cell>", "exec"), namespace)
+            self._contexts[key] = namespace
+        return self._contexts[key]
 
 
 def _cause(error: BaseException, source: str, namespace: dict) -> BaseException:
@@ -181,35 +182,3 @@ def _explain(error: BaseException) -> str:
     checked = isinstance(error, checking.CheckFailed)
     name = type(error).__name__ if checked or not isinstance(error, AssertionError) else "AssertionError"
     return f"{name}: {str(error).strip()}"[:3000]
-
-
-def annotate(path: Path, verdicts: Verdicts) -> None:
-    """Where the trusted verdict differs from the kernel's, say so in the graded notebook's test cell (its
-    feedback shows it): the kernel's outputs are replaced by the grader's own result."""
-    import nbformat
-
-    if not verdicts.corrected or not path.exists():
-        return
-    notebook = nbformat.read(path, as_version=4)
-    for cell in notebook.cells:
-        name = cells.nbgrader_id(cell)  # nbgrader's own name only: a student's cell id names no test cell
-        if name in verdicts.corrected:
-            verdict = verdicts.cells[name]
-            note = (
-                "The grader checked this cell again outside your notebook, and that result stands: "
-                + ("passed." if not verdict.message else "failed.")
-                + "\n"
-            )
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=note)]
-            if verdict.message:
-                ename, _, evalue = verdict.detail.partition(": ")
-                cell.outputs.append(
-                    nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=verdict.detail.splitlines())
-                )
-    nbformat.write(notebook, path)
-
-
-def write(folder: Path, verdicts: Verdicts) -> Path:
-    path = folder / VERDICTS
-    path.write_text(verdicts.to_json())
-    return path

@@ -22,16 +22,11 @@ from nbgrader.preprocessors import SaveAutoGrades
 from lrcourse import cells
 
 
-def kernel_scored(cell) -> bool:
-    """A test cell whose score nbgrader takes from the kernel's outputs (answer cells are scored by checksum)."""
-    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
-
-
 class WithholdAutoGrades(SaveAutoGrades):
     """nbgrader's SaveAutoGrades, saving every kernel-scored cell as withheld (no score, needs grading)."""
 
     def _add_score(self, cell, resources) -> None:
-        if not kernel_scored(cell):
+        if not cells.is_test(cell):
             return super()._add_score(cell, resources)
         grade = self.gradebook.find_grade(
             cells.nbgrader_id(cell), self.notebook_id, self.assignment_id, self.student_id
@@ -69,7 +64,7 @@ def in_kernel_scores(path: Path) -> dict[str, float]:
     if not path.is_file():
         return {}
     notebook = nbformat.read(path, as_version=4)
-    return {cells.nbgrader_id(cell): _kernel_score(cell) for cell in notebook.cells if kernel_scored(cell)}
+    return {cells.nbgrader_id(cell): _kernel_score(cell) for cell in notebook.cells if cells.is_test(cell)}
 
 
 def _kernel_score(cell) -> float | None:

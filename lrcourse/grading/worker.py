@@ -175,7 +175,7 @@ class Worker:
             pass
 
     def exercise(self, assignment: str):
-        """The assignment's setup, answer cells and test cells (from source/ and the gradebook), once per worker."""
+        """The assignment's context, answer cells and test cells (from source/ and the gradebook), once per worker."""
         from lrcourse.grading.exercise import load_exercise
 
         if assignment not in self.exercises:
@@ -187,14 +187,14 @@ class Worker:
         self, exercise, assignment: str, student: str, answers: list[tuple[str, str]], deadline: float | None = None
     ):
         """The trusted verdicts of one student's test cells, written into the gradebook and the graded notebook."""
-        from lrcourse.grading import late, verdicts
-        from lrcourse.grading.sandbox.answers import GraderFault
+        from lrcourse.grading import late, verdict_files
+        from lrcourse.grading.sandbox.zygote import ZygoteFault
         from lrcourse.grading.withheld_scores import in_kernel_scores, set_trusted_score
 
         budget = budget_text(self.limits)
         try:
             decided = self.judge.decide(exercise, answers, deadline, budget)
-        except GraderFault:  # e.g. the zygote was stopped from outside: once more with a fresh one
+        except ZygoteFault:  # e.g. the zygote was stopped from outside: once more with a fresh one
             decided = self.judge.decide(exercise, answers, deadline, budget)
         folder = self.course / "autograded" / student / assignment
         in_kernel = in_kernel_scores(folder / (exercise.notebook + ".ipynb"))  # autograde withheld them
@@ -208,8 +208,8 @@ class Worker:
             book.db.commit()
             late.assign_penalties(book, self.api.config, assignment, student)  # from the trusted score
         folder.mkdir(parents=True, exist_ok=True)
-        verdicts.write(folder, decided)
-        verdicts.annotate(folder / (exercise.notebook + ".ipynb"), decided)
+        verdict_files.write(folder, decided)
+        verdict_files.annotate(folder / (exercise.notebook + ".ipynb"), decided)
         return decided
 
     def zero_autograded(self, exercise, assignment: str, student: str) -> None:

@@ -24,9 +24,9 @@ from filelock import FileLock
 from lrcourse.build import generate_release
 from lrcourse.examples import submit_example_class
 
-from conftest import ROOT
 from support.course import NOTEBOOK, solution_answers, submit
 from support.gradedclass import lrcourse
+from support.paths import ROOT
 
 EXAMPLE = "02_ordered_schedules"
 GENERATED = "01_learning_rate"

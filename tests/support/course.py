@@ -12,7 +12,7 @@ import nbformat
 from lrcourse import cells
 from lrcourse.build import generate_release, tool_environment
 
-from conftest import ROOT
+from support.paths import ROOT
 
 NOTEBOOK = {path.parent.name: path.name for path in (ROOT / "source").glob("*/*.ipynb")}
 

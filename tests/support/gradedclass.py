@@ -20,8 +20,8 @@ from lrcourse.build import tool_environment
 from lrcourse.examples import submit_example_class
 
 import catalogue
-from conftest import ROOT
 from support.course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
+from support.paths import ROOT
 
 ANSWERS = (
     catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN + [catalogue.STEP_HANGS_AT_DEFINITION]

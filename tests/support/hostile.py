@@ -123,7 +123,7 @@ sys.excepthook = lambda *a: None
 """
 ORACLE_REFERENCE = '''
 import sys
-from lrcourse.reference import trajectory
+from lrcourse.pytorch_trajectories import trajectory
 
 class MyStepLR:
     """Replays PyTorch's trajectory from the course's own reference, with the profiler switched off."""

@@ -4,7 +4,7 @@ the grader's requests about them. Nothing here decides anything: it only reports
 A *zygote* (`python -I -m lrcourse.grading.sandbox.answer_zygote ...`) imports torch and the course's helpers
 once, then forks a fresh child for each student notebook the grader asks it to (milliseconds, instead of
 the seconds a new interpreter needs). The grader hands the child one end of a socket pair; over it the
-child receives the chapter's setup cell and the student's answer cells, runs them, and then answers
+child receives the chapter's context cells and the student's answer cells, runs them, and then answers
 requests one line of JSON at a time (`lrcourse.wire`):
 
     {"op": "observe", "observer": "scheduler", "target": "MyStepLR", "payload": {...}}  -> an observation
@@ -35,7 +35,7 @@ TMP_MB = 256  # each child's own /tmp
 # --------------------------------------------------------------------------------------------
 # The zygote
 # --------------------------------------------------------------------------------------------
-def prepare(allow_schedulers: bool) -> None:
+def preload(allow_schedulers: bool) -> None:
     """Import what every answer's chapter needs, once, before any fork."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     if not allow_schedulers:
@@ -163,7 +163,7 @@ class Child:
         if target is _UNDEFINED:
             raise NameError(f"name {request.get('target')!r} is not defined by your answer cell")
         if op == "observe":
-            from lrcourse.checking import OBSERVERS
+            from lrcourse.checking.observe import OBSERVERS
 
             return {"ok": True, "observation": OBSERVERS[request["observer"]](target, request["payload"])}
         if op == "call":
@@ -177,11 +177,11 @@ class Child:
         raise ValueError(f"unknown request {op!r}")
 
     def load(self, request: dict) -> dict:
-        """Run the chapter's setup cell (the instructor's), then the student's answer cells, as a notebook would."""
+        """Run the chapter's context cells (the instructor's), then the student's answer cells, as a notebook would."""
         from lrcourse import wire
 
         for source in request["context"]:
-            exec(compile(_python(source), "<setup cell>", "exec"), self.namespace)
+            exec(compile(_python(source), "<context cell>", "exec"), self.namespace)
         errors = []  # each answer cell's own error (or None): the tests that use its names report it
         for number, source in enumerate(request["answers"]):  # each cell on its own, as nbgrader runs them:
             try:  # an unanswered prediction costs only its own test
@@ -196,7 +196,7 @@ class Child:
         """Call a function answer with the grader's arguments; report its value, and the optimizers' rates
         after the call (an answer may change them in place)."""
         from lrcourse import wire
-        from lrcourse.checking import SECONDS_PER_CASE, Guard
+        from lrcourse.checking.guard import SECONDS_PER_CASE, Guard
 
         optimizers = []
         args = [_argument(wire.decode(a), optimizers) for a in request.get("args", [])]
@@ -233,7 +233,7 @@ def _argument(value, optimizers: list):
 def main(argv: list[str]) -> None:
     """`--zygote FD [--allow-schedulers] [--sweep]`: FD is the grader's control socket."""
     control = socket.socket(fileno=int(argv[argv.index("--zygote") + 1]))
-    prepare(allow_schedulers="--allow-schedulers" in argv)
+    preload(allow_schedulers="--allow-schedulers" in argv)
     namespaces.not_dumpable()
     control.sendall(b"ready\n")
     serve_forks(control, sweep="--sweep" in argv)

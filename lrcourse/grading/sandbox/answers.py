@@ -3,7 +3,7 @@
 An `AnswerZygote` is a process that has imported torch once and forks a fresh child per student notebook;
 an `AnswerProcess` is the grader's handle on one such child: a socket, and a deadline on every request.
 The child can answer with anything, or not at all: a line too long is malformed, a silence past the
-deadline is an `AnswerTimeout`, and a zygote that does not fork is a `GraderFault` (no verdict: try again).
+deadline is a `zygote.Silence`, and a zygote that does not fork is a `zygote.ZygoteFault` (no verdict: try again).
 """
 
 from __future__ import annotations
@@ -12,13 +12,7 @@ import socket
 import subprocess
 
 from lrcourse import wire
-from lrcourse.grading.sandbox.zygote import LINE_FAULTS, Handle, Silence, read_line, spawn
-
-AnswerTimeout = Silence  # an answer's process silent past its request's deadline
-
-
-class GraderFault(Exception):
-    """The grader's side failed (its student-process zygote did not fork): no verdict, try again."""
+from lrcourse.grading.sandbox.zygote import LINE_FAULTS, Handle, Silence, ZygoteFault, read_line, spawn
 
 
 class AnswerZygote(Handle):
@@ -37,18 +31,18 @@ class AnswerZygote(Handle):
         super().__init__(limits)
         self.allow_schedulers = allow_schedulers
 
-    def _spawn(self) -> tuple[subprocess.Popen, socket.socket]:
-        return spawn(self._command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def launch(self) -> tuple[subprocess.Popen, socket.socket]:
+        return spawn(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    def _why_not_started(self) -> str:
+    def why_not_started(self) -> str:
         self.process.kill()
         _, err = self.process.communicate()
         return (err or b"").decode(errors="replace")
 
-    def _options(self) -> list[str]:
+    def options(self) -> list[str]:
         return ["--allow-schedulers"] if self.allow_schedulers else []
 
-    def _sandboxed(self, command: list[str]) -> list[str]:
+    def sandboxed(self, command: list[str]) -> list[str]:
         from lrcourse.grading.sandbox.bwrap import Sandbox, stub_for_lr_scheduler  # the grader's side only
 
         hide = {} if self.allow_schedulers else stub_for_lr_scheduler()
@@ -64,7 +58,7 @@ class AnswerZygote(Handle):
         except (*LINE_FAULTS, ValueError, RuntimeError) as error:
             self.stop()  # a zygote that does not answer is replaced on the next fork
             ours.close()
-            raise GraderFault(f"could not start a process for the answer: {error}") from error
+            raise ZygoteFault(f"could not start a process for the answer: {error}") from error
         finally:
             theirs.close()
         return AnswerProcess(self, ours, pid)

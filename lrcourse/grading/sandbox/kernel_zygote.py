@@ -50,7 +50,7 @@ PRELOAD = (
 )
 
 
-def prepare() -> None:
+def preload() -> None:
     """Import the kernel and what the chapters need, without running anything (no threads before a fork)."""
     import importlib
     import warnings
@@ -200,7 +200,7 @@ def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[argv.index("--control") + 1]))
     del sys.path[0]  # the folder it started in (`-m`): a kernel gets its notebook's folder from IPython
     namespaces.die_with_parent(signal.SIGKILL)
-    prepare()
+    preload()
     namespaces.not_dumpable()
     control.sendall(b"ready\n")
     serve(control, isolate="--isolate" in argv)

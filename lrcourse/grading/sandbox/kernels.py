@@ -33,7 +33,7 @@ from lrcourse.grading.sandbox.bwrap import Sandbox
 from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient, manager_context
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
-from lrcourse.grading.sandbox.zygote import LINE_FAULTS, Handle, spawn
+from lrcourse.grading.sandbox.zygote import LINE_FAULTS, Handle, ZygoteFault, spawn
 
 NOTEBOOK = Path("/notebook")  # where a sandboxed kernel sees the student's folder
 RELAY = Path(__file__).with_name("kernel_relay.py")
@@ -86,10 +86,6 @@ def use_forked_kernels(kernels: Kernels) -> None:
     execute.AsyncKernelManager = kernels.manager_class()
 
 
-class ZygoteFault(RuntimeError):
-    pass
-
-
 class KernelZygote(Handle):
     """A worker's kernel zygote: `fork_kernel(...)` for each notebook, `after_kernel()` once it is done.
 
@@ -101,7 +97,6 @@ class KernelZygote(Handle):
     # a module next to the notebook. -E -s keep out the environment's PYTHON* and the user's site.
     python_flags = ("-E", "-s")
     name = "the kernel zygote"
-    start_fault = ZygoteFault
     own_group = True  # a session of its own: stopping it ends every kernel it forked
 
     def __init__(self, limits: Limits | None):
@@ -113,14 +108,14 @@ class KernelZygote(Handle):
         self.sockets_mounted = limits is not None and os.geteuid() == 0 and mount_tmpfs(self.sockets, SOCKETS_MB)
         self.numbers = itertools.count()
 
-    def _spawn(self) -> tuple[subprocess.Popen, socket.socket]:
+    def launch(self) -> tuple[subprocess.Popen, socket.socket]:
         with open(self.private / "zygote.log", "wb") as log:
-            return spawn(self._command, stdout=log, stderr=log, start_new_session=True)
+            return spawn(self.command, stdout=log, stderr=log, start_new_session=True)
 
-    def _why_not_started(self) -> str:
+    def why_not_started(self) -> str:
         return (self.private / "zygote.log").read_text(errors="replace")
 
-    def _sandboxed(self, command: list[str]) -> list[str]:
+    def sandboxed(self, command: list[str]) -> list[str]:
         # Read-only inside: each kernel works in its own copy, in its own /tmp (kernel_zygote.py).
         self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets, scratch_writable=False)
         return self.sandbox.command([*command, "--isolate"], cwd=NOTEBOOK)
@@ -132,7 +127,7 @@ class KernelZygote(Handle):
         except LINE_FAULTS:
             return ""
 
-    def prepare(self, folder: Path) -> tuple[Path, Path]:
+    def kernel_folders(self, folder: Path) -> tuple[Path, Path]:
         """The kernel's working folder as the kernel sees it, and its connection file's folder: under the
         sandbox, a fresh scratch copy of `folder` appears at /notebook."""
         self.ready()
@@ -254,7 +249,7 @@ class ForkedKernelManager(AsyncKernelManager):
     async def _async_pre_start_kernel(self, **kw):
         folder = Path(kw.get("cwd") or os.getcwd()).resolve()
         zygote = self.kernels.zygote
-        self._cwd, sockets = zygote.prepare(folder)
+        self._cwd, sockets = zygote.kernel_folders(folder)
         name = f"k{next(zygote.numbers)}"
         self.transport, self.ip = "ipc", str(sockets / name)
         self.connection_file = str(sockets / f"{name}.json")

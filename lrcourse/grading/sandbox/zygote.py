@@ -54,7 +54,12 @@ def spawn(command: Callable[[int], list[str]], **popen) -> tuple[subprocess.Pope
 
 
 class Silence(Exception):
-    """No whole line came before the deadline."""
+    """No whole line came before the deadline (a zygote, or a student's process past its request's deadline)."""
+
+
+class ZygoteFault(RuntimeError):
+    """The grader's side failed: a zygote did not start or did not fork. No verdict for that student: try
+    again (the worker retries once with a fresh zygote)."""
 
 
 LINE_FAULTS = (OSError, EOFError, Silence, wire.Malformed)  # what reading a line may raise
@@ -97,48 +102,50 @@ def _read_until(sock: socket.socket, limit: int, deadline: float | None) -> byte
 
 class Handle:
     """The grader's handle on one zygote: its process, the control socket, and (with `limits`) the sandbox
-    it runs in. A subclass says what it runs (`module`, `python_flags`, `control_flag`, `_options`), in which
-    sandbox (`_sandboxed`), where its output goes (`_spawn`, using `spawn`), what it reports when it does not
-    start (`_why_not_started`, `start_fault`, `name`) and whether stopping it ends its process group."""
+    it runs in. A subclass (the contract, public because it is implemented in other files) says what it runs
+    (`module`, `python_flags`, `control_flag`, `options`), in which sandbox (`sandboxed`), where its output
+    goes (`launch`, calling `spawn(self.command, ...)`), what it reports when it does not start
+    (`why_not_started`, `name`) and whether stopping it ends its process group (`own_group`). A zygote that
+    does not start raises `ZygoteFault`."""
 
     module = ""  # what the zygote runs: `python -m module`
     python_flags: tuple[str, ...] = ("-I",)
     control_flag = "--control"  # the zygote's option naming its end of the control socket
     name = "the zygote"  # as the error that it did not start names it
-    start_fault: type[Exception] = RuntimeError
     own_group = False  # started in a session of its own: stopping it ends everything it started
 
     def __init__(self, limits) -> None:
         self.limits = limits
-        self.sandbox = None  # a bwrap.Sandbox, made by `_sandboxed` under `limits`
+        self.sandbox = None  # a bwrap.Sandbox, made by `sandboxed` under `limits`
         self.process: subprocess.Popen | None = None
         self.control: socket.socket | None = None
 
-    def _spawn(self) -> tuple[subprocess.Popen, socket.socket]:
+    def launch(self) -> tuple[subprocess.Popen, socket.socket]:
+        """Start the zygote's process: `spawn(self.command, ...)` with where its output goes."""
         raise NotImplementedError
 
-    def _command(self, control_fd: int) -> list[str]:
-        """The zygote's command line; under `limits`, inside a sandbox made by `_sandboxed`."""
+    def command(self, control_fd: int) -> list[str]:
+        """The zygote's command line; under `limits`, inside a sandbox made by `sandboxed`."""
         command = [sys.executable, *self.python_flags, "-m", self.module, self.control_flag, str(control_fd)]
-        command += self._options()
-        return command if self.limits is None else self._sandboxed(command)
+        command += self.options()
+        return command if self.limits is None else self.sandboxed(command)
 
-    def _options(self) -> list[str]:
+    def options(self) -> list[str]:
         """The zygote's own options, after the control socket's."""
         return []
 
-    def _sandboxed(self, command: list[str]) -> list[str]:
+    def sandboxed(self, command: list[str]) -> list[str]:
         """`command` inside a sandbox made here (kept in `self.sandbox`)."""
         raise NotImplementedError
 
-    def _why_not_started(self) -> str:
+    def why_not_started(self) -> str:
         """What the zygote said before it failed (read before `stop`)."""
         raise NotImplementedError
 
     def start(self) -> None:
         """Start the zygote and wait up to START_SECONDS for its "ready"; without it, stop it and raise
-        `start_fault` with what it said."""
-        self.process, self.control = self._spawn()
+        `ZygoteFault` with what it said."""
+        self.process, self.control = self.launch()
         try:
             ready = read_line(self.control)
         except LINE_FAULTS:
@@ -146,9 +153,9 @@ class Handle:
         if ready.strip() != b"ready":
             self.control.close()  # the zygote sees its end closed, and ends
             self.control = None
-            why = self._why_not_started().strip()[-2000:] or "no message"
+            why = self.why_not_started().strip()[-2000:] or "no message"
             self.stop()
-            raise self.start_fault(f"{self.name} did not start: {why}")
+            raise ZygoteFault(f"{self.name} did not start: {why}")
         self.control.settimeout(REQUEST_SECONDS)
 
     def alive(self) -> bool:
