@@ -181,7 +181,8 @@ class Watchdog:
         for student in late:
             self.stopped.add(student)
             del self.running[student]
-        end_workers([p for p in multiprocessing.active_children() if p.pid in late.values()])
+        if late:
+            end_workers([p for p in multiprocessing.active_children() if p.pid in late.values()])
         return bool(late)
 
 
