@@ -43,7 +43,10 @@ c.Lrcourse.feedback_shows_hidden_tests = False
 # `nbgrader autograde` and formgrader's Autograde button refuse to run (lrcourse/grading/plain_autograde.py): they
 # would run students' code unsandboxed, as the instructor, and keep the kernel's scores. Grade with `lrcourse grade
 # CHAPTER`; for notebooks you trust, `nbgrader autograde ... --Lrcourse.allow_unsandboxed_autograde=True`.
-# The other steps are nbgrader's own sanitizing steps (nbgrader.converters.Autograde), unchanged.
+# The exporter refuses before nbgrader touches any student's autograded folder or gradebook rows; the first
+# sanitizing step refuses again should another setting replace the exporter. The other steps are nbgrader's own
+# sanitizing steps (nbgrader.converters.Autograde), unchanged.
+c.Autograde.exporter_class = "lrcourse.grading.plain_autograde.RefusingExporter"
 c.Autograde.sanitize_preprocessors = [
     "lrcourse.grading.plain_autograde.RefuseUnsandboxed",
     "nbgrader.preprocessors.ClearOutput",
@@ -61,3 +64,14 @@ c.HTMLExporter.filters = {"markdown2html": "lrcourse.grading.sanitize.markdown2h
 # `nbgrader export` writes grades.csv as `lrcourse grade` does: quoted, and no cell that a spreadsheet would run
 # (nbgrader's own exporter leaves a comma or a formula in a student's name as it is).
 c.ExportApp.plugin_class = "lrcourse.grading.export.GradesCsvExportPlugin"
+# nbgrader's Validate refuses notebooks in submitted/, autograded/, feedback/ and the exchange (students' work, which
+# it would run unsandboxed, as you); learners' own notebooks validate as before (lrcourse/grading/plain_validate.py).
+# For notebooks you trust: `--Lrcourse.allow_unsandboxed_validate=True`. Where lrcourse cannot be imported, this file
+# cannot guard Validate: it names a kernel that does not exist, so no nbgrader kernel starts (as the lines above fail
+# closed on their own; nothing in this course runs without lrcourse anyway).
+try:
+    from lrcourse.grading.plain_validate import refuse_students_notebooks
+except ImportError:
+    c.Execute.kernel_name = "lrcourse-is-not-importable"
+else:
+    refuse_students_notebooks()

@@ -9,7 +9,9 @@ them, and the feedback HTML. No payload may leave a trace; the controls show tha
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -293,3 +295,22 @@ def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, serv
     after = total(course, "alice")
     assert after[1] == before[1] and after[0] == pytest.approx(before[0] + 1.5)
     assert total(course, "mallory")[1] == before[1], "the hostile cells neither raise nor lower mallory's score"
+
+
+def test_formgraders_autograde_button_is_refused_and_touches_nothing(course, server):
+    """The request formgrader's Autograde button sends (nbgrader's API, forced): refused with the message its error
+    dialog shows; mallory's graded folder, byte for byte, and her score as they were."""
+    folder = course / "autograded" / "mallory" / CHAPTER
+    before = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    score = total(course, "mallory")
+    request = urllib.request.Request(
+        f"{server}/formgrader/api/submission/{CHAPTER}/mallory/autograde",
+        method="POST",
+        data=b"",
+        headers={"Authorization": f"token {TOKEN}"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        result = json.loads(response.read())
+    assert not result["success"] and "autograde through `lrcourse grade CHAPTER`" in result["log"], result
+    assert before and {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()} == before
+    assert total(course, "mallory") == score
