@@ -43,9 +43,11 @@ def submit_attack(course, attack: hostile.Attack) -> None:
 @pytest.fixture(scope="module")
 def hostile_class(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("hostile"), [hostile.CHAPTER])
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.Sandbox.worker_memory_mb = {hostile.WORKER_MEMORY_MB}\n")
     for student, answer in HONEST.items():
         submit(course, student, hostile.CHAPTER, hostile.answers(answer))
-    for attack in hostile.ATTACKS:
+    for attack in [*hostile.ATTACKS, hostile.MEMORY_FLOOD]:
         submit_attack(course, attack)
     for refused in hostile.REFUSED:
         path = submit(course, refused.name, hostile.CHAPTER, hostile.answers(refused.answer))
@@ -146,8 +148,9 @@ def test_grades_csv_has_one_quoted_row_per_student_and_no_formula(hostile_class)
     course, run, graded = hostile_class
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     rows = [row for row in csv_rows(course / "grades.csv") if row["assignment"] == hostile.CHAPTER]
-    students = set(HONEST) | {attack.name for attack in hostile.ATTACKS}
+    students = set(HONEST) | {attack.name for attack in [*hostile.ATTACKS, hostile.MEMORY_FLOOD]}
     assert sorted(row["student_id"] for row in rows) == sorted(students)
+    assert next(float(row["score"]) for row in rows if row["student_id"] == hostile.MEMORY_FLOOD.name) == 0
     full = total(graded["aa-honest-correct"])
     assert {row["student_id"]: float(row["score"]) for row in rows if row["student_id"] in HONEST} == {
         name: total(graded[name]) for name in HONEST
@@ -184,6 +187,19 @@ def test_a_flood_of_output_is_cut_and_costs_the_grader_little(hostile_class, stu
         assert len(written) == 2
         feedback = next((course / "feedback" / student).rglob("*.html")).read_text()
         assert "[output truncated after 1048576 bytes" in feedback
+
+
+@pytest.mark.slow
+def test_a_message_held_whole_in_the_worker_ends_that_worker_only(hostile_class):
+    """600 frames of 1 MB as one message (libzmq assembles it whole before anyone reads it): the worker's memory
+    cap ends that worker, the student fails with the reason, and the others are graded in a new pool."""
+    course, run, graded = hostile_class
+    [row] = [
+        row for row in csv_rows(course / "reports" / f"{hostile.CHAPTER}.csv") if row["student"] == "multi-frame-flood"
+    ]
+    assert row["status"] == "failed", row
+    assert f"went past its memory cap ({hostile.WORKER_MEMORY_MB} MB, c.Sandbox.worker_memory_mb)" in row["reason"]
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-3000:]
 
 
 def test_a_worker_that_ignores_sigterm_is_killed():

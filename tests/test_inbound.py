@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from lrcourse.grading import inbound
 from lrcourse.grading.collect import NO_SECRET, SECRET, Exchange, ExchangeUnusable, collect, summary
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_files, read_submission, user_name
 
@@ -79,7 +80,6 @@ TRAPS = {  # what a submission folder holds in the notebook's place -> the reaso
     "hard-link": (lambda f: os.link(f / FILE, f.parent / "elsewhere"), "is a hard link"),
     "folder": (lambda f: (f / FILE).unlink() or (f / FILE).mkdir(), "is a folder, not a plain file"),
     "oversized": (lambda f: (f / FILE).write_bytes(b" " * (2 << 20)), "is larger than 1 MB"),
-    "thousands": (lambda f: [(f / f"{i}.txt").touch() for i in range(1000)], "holds 1001 entries"),
     "no-notebook": (lambda f: (f / FILE).unlink(), "no notebook of the assignment"),
 }
 
@@ -118,6 +118,60 @@ def test_stray_entries_are_left_out_with_their_reasons_and_the_notebook_read(tmp
     submission = read(tmp_path, name)
     assert submission.files == {FILE: b'{"cells": []}'}
     assert sorted(submission.left_out) == sorted(reason for _, reason in STRAYS.values()), submission.left_out
+
+
+def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_named(tmp_path):
+    """nbgrader submit copies the assignment folder whole (images, data): the notebook is collected, a few
+    strays named, the rest counted; past MAX_ENTRIES names the folder is refused, not read on."""
+    folder, name = inbound_folder(tmp_path)
+    for i in range(300):
+        (folder / f"{i:03}.png").touch()
+    submission = read(tmp_path, name)
+    assert submission.files == {FILE: b'{"cells": []}'}
+    assert len(submission.left_out) == inbound.STRAYS_NAMED, submission.left_out
+    assert all("is not part of the assignment" in reason for reason in submission.left_out)
+    assert submission.more_strays == 300 - inbound.STRAYS_NAMED
+    course, exchange = exchange_course(tmp_path / "collected")
+    folder, _ = inbound_folder(exchange.inbound)
+    (folder / SECRET).write_text("0123456789abcdef" * 8)  # as `nbgrader submit` writes one
+    for i in range(20):
+        (folder / f"{i:03}.png").touch()
+    text = summary(collect(course, CHAPTER, exchange))
+    assert f"and {20 - inbound.STRAYS_NAMED} more entries left out" in text and "20 stray entries left out" in text
+    for i in range(300, inbound.MAX_ENTRIES):
+        os.close(os.open(tmp_path / name / f"{i}", os.O_CREAT | os.O_WRONLY))
+    with pytest.raises(Refused, match=f"holds more than {inbound.MAX_ENTRIES} entries"):
+        read(tmp_path, name)
+
+
+def test_a_classmate_renaming_a_submission_folder_moves_neither_its_time_nor_its_owner(tmp_path):
+    """The inbound folder has no sticky bit: anyone may rename a submission folder (its ctime moves). The time
+    is the files' own, the same under any name; a name in the future, another student's or another
+    assignment's is refused (the owner and the notebooks do not follow the name)."""
+    folder, name = inbound_folder(tmp_path)
+    (folder / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
+    before = read(tmp_path, name).time
+    time.sleep(0.02)  # a later change time for the folder (the kernel's clock ticks coarsely)
+    renamed = name.replace("2026-01-01", "2026-01-02")
+    os.rename(folder, tmp_path / renamed)
+    assert os.stat(tmp_path / renamed).st_ctime_ns > os.stat(tmp_path / renamed / FILE).st_ctime_ns
+    assert read(tmp_path, renamed).time == before
+    for trap, reason in [
+        (name.replace("2026-01-01", "2099-01-01"), "in the future"),
+        ("alice" + name[name.index("+") :], "no OS user is named 'alice'|not by alice"),
+    ]:
+        os.rename(tmp_path / renamed, tmp_path / trap)
+        with pytest.raises(Refused, match=reason):
+            read(tmp_path, trap)
+        renamed = trap
+    other = renamed.replace("alice+", f"{user_name(os.geteuid())}+").replace(f"+{CHAPTER}+", "+other+")
+    os.rename(tmp_path / renamed, tmp_path / other)
+    inbound_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(Refused, match="no notebook of the assignment"):
+            check_submission(inbound_fd, other, "other", {"other.ipynb"}, 1 << 20)
+    finally:
+        os.close(inbound_fd)
 
 
 def test_collect_takes_the_notebook_and_reports_what_it_left_out(tmp_path):
@@ -172,7 +226,7 @@ def test_a_future_timestamp_is_refused_and_an_honest_submission_read_with_the_ke
     folder, name = inbound_folder(tmp_path)
     (folder / "timestamp.txt").write_text("2000-01-01 00:00:00.000000 UTC")  # the student's claim: not read
     submission = read(tmp_path, name)
-    changed = max(os.stat(p).st_ctime_ns for p in (folder, folder / FILE, folder / "timestamp.txt"))
+    changed = max(os.stat(p).st_ctime_ns for p in (folder / FILE, folder / "timestamp.txt"))
     assert submission.files[FILE] == b'{"cells": []}'
     assert submission.time == datetime.datetime.fromtimestamp(changed / 1e9, datetime.UTC).replace(tzinfo=None)
 

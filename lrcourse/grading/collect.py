@@ -68,7 +68,7 @@ class Collected:
     collected: list[dict] = field(default_factory=list)  # {student, submission, time}
     refused: list[dict] = field(default_factory=list)  # {submission, reason}
     superseded: list[dict] = field(default_factory=list)  # older accepted submissions of a student
-    left_out: list[dict] = field(default_factory=list)  # {submission, reason}: stray entries of a collected one
+    left_out: list[dict] = field(default_factory=list)  # {submission, reason[, more]}: strays of a collected one
 
 
 def exchange_of(course: Path) -> Exchange:
@@ -187,11 +187,18 @@ def _collect_student(
                 {"student": submission.student, "submission": submission.name, "time": _stamp(submission)}
             )
             result.left_out += [{"submission": submission.name, "reason": reason} for reason in submission.left_out]
+            if submission.more_strays:  # counted, not looked at one by one
+                more = submission.more_strays
+                result.left_out.append({"submission": submission.name, "reason": more_strays(more), "more": more})
             if not usable_secret(submission.files):
                 result.left_out.append({"submission": submission.name, "reason": NO_SECRET})
         submission.files = {}
         result.superseded += [{"submission": s.name} for s in submissions[index + 1 :]]
         return
+
+
+def more_strays(count: int) -> str:
+    return f"and {count} more entries left out (not part of the assignment)"
 
 
 def usable_secret(files: dict[str, bytes]) -> bool:
@@ -275,6 +282,7 @@ def summary(result: Collected) -> str:
     lines += [f"left out of {row['submission']!r}: {row['reason']}" for row in result.left_out]
     lines.append(
         f"{result.assignment}: {len(result.collected)} collected, {len(result.refused)} refused, "
-        f"{len(result.superseded)} older submissions superseded, {len(result.left_out)} stray entries left out"
+        f"{len(result.superseded)} older submissions superseded, "
+        f"{sum(row.get('more', 1) for row in result.left_out)} stray entries left out"
     )
     return "\n".join(lines)

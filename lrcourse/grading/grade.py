@@ -10,13 +10,19 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
   interrupted run loses nothing already written;
 - Ctrl-C finishes the students being graded and cancels the rest; every grade written is kept;
 - SIGTERM or SIGHUP (`Stopped`: a job scheduler, a CI time-out, a closed terminal) stops the workers at once,
-  whatever they are doing (SIGKILL after `STOP_SECONDS`), and the command ends; every grade written is kept.
+  whatever they are doing (SIGKILL after `STOP_SECONDS`), and the command ends; every grade written is kept;
+- no worker holds the run: each worker tells the main process when it starts a student, and one still on that
+  student after the student's budget and the worker's grace (`Limits.student_seconds + worker_grace_seconds`:
+  stuck outside the budget, in nbgrader's file handling or on a locked gradebook) is stopped (`Watchdog`); a
+  worker ended by its own memory cap (`worker_memory`) is recognised too: either way that student fails with the
+  reason, and the others that worker's pool held are graded again in a new pool, no retry counted against them.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -30,6 +36,7 @@ from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.limits import Limits
 
 STOP_SECONDS = 5.0  # a worker told to stop that has not ended by then (busy in C code, say) is killed
+WATCH_SECONDS = 1.0  # how often the main process looks for a worker past its student's deadline
 
 
 class Stopped(KeyboardInterrupt):
@@ -73,8 +80,9 @@ def grade_class(
             from lrcourse.grading.sandbox.leftovers import remove_stale
 
             remove_stale()
+        limits = Limits.from_config(course_config(course, db_url))
         run.outcomes += _run_workers(
-            course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed
+            course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits
         )
     run.outcomes.sort(key=lambda o: o.student)
     export_grades(course, db_url)
@@ -90,7 +98,7 @@ def _create_gradebook_tables(course: Path, assignment: str, db_url: str) -> None
         book.find_assignment(assignment)  # raises if the assignment was never released
 
 
-def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=True) -> list[Outcome]:
+def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed, limits: Limits) -> list[Outcome]:
     from tqdm import tqdm
 
     outcomes: list[Outcome] = []
@@ -98,16 +106,17 @@ def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=
     attempts: dict[str, int] = {}
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
     context = multiprocessing.get_context("spawn")
+    watch = Watchdog(context.Queue(), limits.student_seconds + limits.worker_grace_seconds, limits.worker_memory_mb)
     try:
         while pending:
             with ProcessPoolExecutor(
                 min(workers, len(pending)),
                 mp_context=context,
                 initializer=worker.start,
-                initargs=(str(course), db_url, sandboxed),
+                initargs=(str(course), db_url, sandboxed, watch.starts),
             ) as pool:
                 try:
-                    pending = _grade_in(pool, assignment, pending, outcomes, attempts, bar)
+                    pending = _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch)
                 except Stopped:
                     print("\nStopped: ending the grading workers now.", file=sys.stderr)
                     end_workers(multiprocessing.active_children())
@@ -118,6 +127,10 @@ def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=
                         # closing its sandboxes mid-notebook can leave a folder still mounted by its kernel)
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
+            # the pool's workers are gone: their memory cgroups go, and what a stopped or killed one left
+            from lrcourse.grading.sandbox.leftovers import remove_stale
+
+            remove_stale()
     except KeyboardInterrupt:
         bar.close()
         print("Every grade written so far is kept; run the command again to grade the rest.", file=sys.stderr)
@@ -126,14 +139,64 @@ def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed=
     return outcomes
 
 
-def _grade_in(pool, assignment, pending, outcomes, attempts, bar) -> list:
+class Watchdog:
+    """When each worker started its student (it reports on `starts`, a queue the pool's processes inherit), and
+    the students whose worker it stopped for holding one student past `seconds`."""
+
+    def __init__(self, starts, seconds: float, memory_mb: int):
+        self.starts = starts
+        self.seconds = seconds
+        self.memory_mb = memory_mb
+        self.running: dict[str, tuple[float, int]] = {}  # student -> (when the main process heard, worker pid)
+        self.finished: set[str] = set()  # a start heard after its student's end is not a worker still busy
+        self.stopped: set[str] = set()
+
+    def ended(self, student: str) -> str:
+        """The student's job ended (graded, failed or its pool broken): why its worker was ended because of it (the
+        watchdog stopped it, or its memory cap ended it: worker_memory), else ""."""
+        from lrcourse.grading.worker_memory import went_past
+
+        self.check()  # a start not yet heard
+        self.finished.add(student)
+        pid = self.running.pop(student, (0, None))[1]
+        if student in self.stopped:
+            return f"grading took longer than {self.seconds:g} s (the student's budget and the worker's grace): stopped"
+        if pid is not None and went_past(pid):
+            return (
+                f"the grading worker went past its memory cap ({self.memory_mb} MB, c.Sandbox.worker_memory_mb) "
+                "while grading this student: stopped"
+            )
+        return ""
+
+    def check(self) -> bool:
+        """Stop every worker past its deadline (SIGTERM, then SIGKILL: `end_workers`); whether any was."""
+        while True:
+            try:
+                student, pid = self.starts.get_nowait()
+            except queue.Empty:
+                break
+            if student not in self.finished:
+                self.running[student] = (time.monotonic(), pid)
+        late = {s: pid for s, (t, pid) in self.running.items() if time.monotonic() - t > self.seconds}
+        for student in late:
+            self.stopped.add(student)
+            del self.running[student]
+        if late:
+            end_workers([p for p in multiprocessing.active_children() if p.pid in late.values()])
+        return bool(late)
+
+
+def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdog) -> list:
     """Grade `pending` in `pool`, adding to `outcomes`; return the students to retry in a new pool."""
+    watch.finished -= {s for s, _ in pending}
     futures = {pool.submit(worker.grade_student, assignment, s, f): (s, f) for s, f in pending}
     retry = []
     running = set(futures)
+    stopped_here = False  # the watchdog broke this pool: the others' students are not at fault
     while running:
         try:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+            done, running = wait(running, timeout=WATCH_SECONDS, return_when=FIRST_COMPLETED)
+            stopped_here = watch.check() or stopped_here
         except Stopped:
             raise
         except KeyboardInterrupt:
@@ -144,13 +207,19 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar) -> list:
             )
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+        ended = {future: watch.ended(futures[future][0]) for future in done}  # why a broken pool broke, by student
+        stopped_here = stopped_here or any(ended.values())
         for future in done:
             student, current = futures[future]
             try:
                 outcomes.append(future.result())
             except BrokenProcessPool:
+                if ended[future]:  # the student that ended its worker fails; the others' go on (not at fault)
+                    outcomes.append(Outcome(student, "failed", ended[future]))
+                    bar.update(1)
+                    continue
                 # A worker died (e.g. killed by the system): give each affected student one retry.
-                attempts[student] = attempts.get(student, 0) + 1
+                attempts[student] = attempts.get(student, 0) + (0 if stopped_here else 1)
                 if attempts[student] < 2:
                     retry.append((student, current))
                     continue

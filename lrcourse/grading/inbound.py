@@ -13,9 +13,11 @@ classmate's forgery or a trap for the instructor's account that collects it. A s
   socket, device or folder) within its size limit, and there is at least one.
 
 Any other entry that is not such a plain file of the student's, named as nbgrader's own `timestamp.txt` /
-`submission_secret.txt` (a stray: an editor's lock file, a `.ipynb_checkpoints` folder, a link, a FIFO, a
-classmate's file) is left out, never opened nor copied, and the reason is kept (`Submission.left_out`) for
-the instructor: a stray costs the student nothing, and the notebook is collected. A notebook that is not
+`submission_secret.txt` (a stray: an image or data file of the assignment folder, which nbgrader submit copies
+whole, an editor's lock file, a `.ipynb_checkpoints` folder, a link, a FIFO, a classmate's file) is left out,
+never opened nor copied, and the reason is kept (`Submission.left_out`) for the instructor: a stray costs the
+student nothing, and the notebook is collected. Only the first few strays are looked at and named, the rest
+counted; a folder of more than MAX_ENTRIES names is refused without reading the rest. A notebook that is not
 such a file refuses the submission (the student's earlier accepted one, if any, is taken instead).
 
 Checking (`check_submission`) reads no file's bytes, so every submission of a class can be checked while
@@ -23,8 +25,9 @@ only the one collected per student is read (`read_files`). Reading never follows
 folder: entries are opened relative to the folder's own descriptor with O_NOFOLLOW and O_NONBLOCK (a FIFO
 cannot block), and the opened descriptor is checked again (fstat: the same file, its size and change time as
 checked), so a file swapped or changed after the check is refused too. The submission time is the newest change time
-(ctime) of the folder and its files: the kernel sets it, and a student can only move it later, never
-earlier; the `timestamp.txt` the student wrote is not read.
+(ctime) of the collected files: the kernel sets it, and a student can only move it later, never earlier; the
+`timestamp.txt` the student wrote is not read. The folder's own ctime is not used: the inbound folder has no
+sticky bit, so a classmate may rename anyone's submission folder, which moves that ctime.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
 TIMESTAMP_PATTERN = re.compile(r"[0-9A-Za-z :._-]{1,64}\Z")
 RANDOM_PATTERN = re.compile(r"[A-Za-z0-9_=-]{0,64}\Z")
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")  # nbgrader submit writes both
-MAX_ENTRIES = 64
+MAX_ENTRIES = 10_000  # more and the folder is not read on: a name costs memory
+STRAYS_NAMED = 8  # strays checked and named one by one; the rest are counted
 SMALL_FILE_BYTES = 64 << 10  # nbgrader's own files hold a line
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)  # clocks of the students' servers may run a little ahead
 UNKNOWN_ZONE_AHEAD = datetime.timedelta(hours=14)  # the largest UTC offset (UTC+14): a zone we cannot read may be it
@@ -67,7 +71,8 @@ class Submission:
     folder: os.stat_result
     entries: dict[str, os.stat_result] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
-    left_out: list[str] = field(default_factory=list)  # why each stray entry was left out
+    left_out: list[str] = field(default_factory=list)  # why each stray entry named was left out
+    more_strays: int = 0  # strays beyond those named: counted, not looked at
 
 
 def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime, datetime.timedelta]:
@@ -130,24 +135,24 @@ def check_submission(
     try:
         opened = os.fstat(folder)
         _same(opened, seen, "the submission folder")
-        entries, left_out = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
+        entries, left_out, more = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
     finally:
         os.close(folder)
     if not any(entry in notebooks for entry in entries):
         raise Refused(f"no notebook of the assignment ({', '.join(sorted(notebooks))}) in it")
-    newest = max(st.st_ctime_ns for st in [opened, *entries.values()])
+    # the collected files' own times only: the folder's moves when anyone renames it (the inbound folder has no
+    # sticky bit), its files' only when their owner, the student, changes them
+    newest = max(st.st_ctime_ns for st in entries.values())
     time = datetime.datetime.fromtimestamp(newest / 1e9, datetime.UTC).replace(tzinfo=None)
-    return Submission(name, student, time, uid, opened, entries, left_out=left_out)
+    return Submission(name, student, time, uid, opened, entries, left_out=left_out, more_strays=more)
 
 
 def _check_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
-    """The stat of every entry to collect, and why each stray was left out; Refused naming every notebook that is
-    not a plain file of the student's within its limit."""
-    entries = sorted(os.listdir(folder))
-    if len(entries) > MAX_ENTRIES:  # an assignment has a few files: do not check thousands one by one
-        raise Refused(f"the folder holds {len(entries)} entries (an assignment has at most {MAX_ENTRIES})")
+    """The stat of every entry to collect, why each stray named was left out and how many more were; Refused naming
+    every notebook that is not a plain file of the student's within its limit."""
+    wanted, strays, more = _list_entries(folder, notebooks)
     problems, left_out, checked = [], [], {}
-    for entry in entries:
+    for entry in sorted(wanted) + strays:  # only a few strays: their reason is told, the rest only counted
         try:
             checked[entry] = _check_file(folder, entry, uid, student, notebooks, max_notebook_bytes)
         except Refused as problem:
@@ -155,7 +160,25 @@ def _check_entries(folder: int, uid: int, student: str, notebooks: set[str], max
             (problems if entry in notebooks else left_out).append(str(problem))
     if problems:
         raise Refused("; ".join(problems))  # at most one per notebook of the assignment
-    return checked, left_out
+    return checked, left_out, more
+
+
+def _list_entries(folder: int, notebooks: set[str]) -> tuple[list[str], list[str], int]:
+    """The assignment's and nbgrader's names in the folder, the first STRAYS_NAMED other names, and how many
+    more there are; Refused past MAX_ENTRIES (a folder of millions is not read into memory). nbgrader submit
+    copies the whole assignment folder, so a student's images and data are strays, left out but no fault."""
+    wanted, strays, more = [], [], 0
+    with os.scandir(folder) as listing:
+        for count, entry in enumerate(listing, 1):
+            if count > MAX_ENTRIES:
+                raise Refused(f"the folder holds more than {MAX_ENTRIES} entries: not read")
+            if entry.name in notebooks or entry.name in NBGRADER_FILES:
+                wanted.append(entry.name)
+            elif len(strays) < STRAYS_NAMED:
+                strays.append(entry.name)
+            else:
+                more += 1
+    return wanted, sorted(strays), more
 
 
 def _check_file(folder: int, entry: str, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):

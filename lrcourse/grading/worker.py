@@ -11,6 +11,8 @@ the student's kernel and writes those scores into the gradebook (`verdicts`: the
 only the student's messages) with the late penalty computed from them (`late`), then generates
 the feedback; the student is marked done only if all of it worked. A student whose notebook run fails in
 the kernel (a crash, a time-out) still gets the trusted verdicts, with the kernel's failure as the reason.
+The worker runs under a memory cap of its own (`worker_memory`) and tells the grading command which student it
+starts (`grade.Watchdog`), which stops a worker held past the student's budget and its grace.
 
 Everything a worker holds is in its `Worker`. The process pool calls module functions, so the worker
 process keeps its one `Worker` in `_worker`, set by `start` (the pool's initializer) and read by
@@ -71,6 +73,7 @@ class Worker:
     limits: Limits  # the sandbox's, and each student's time budget
     hidden_in_kernel: bool = False  # c.Lrcourse.feedback_shows_hidden_tests: nbgrader's way, hidden tests in the kernel
     exercises: dict[str, Exercise] = field(default_factory=dict)  # by assignment, read once
+    starts: object = None  # the grading command's queue: which student this worker starts (its watchdog)
 
     @classmethod
     def open(cls, course: Path, db_url: str, sandboxed: bool = True) -> Worker:
@@ -238,8 +241,9 @@ def _first_error(result: dict) -> str:
 _worker: Worker | None = None  # this worker process's one Worker (see the module's text)
 
 
-def start(course: str, db_url: str, sandboxed: bool = True) -> None:
-    """The pool's initializer: make this process a grading worker."""
+def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None:
+    """The pool's initializer: make this process a grading worker, telling `starts` (a queue, if given: the
+    grading command's watchdog, `grade.Watchdog`) which student it starts, with its process id."""
     global _worker
     # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
     # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
@@ -254,12 +258,19 @@ def start(course: str, db_url: str, sandboxed: bool = True) -> None:
     ensure_tools_on_path()
     _die_with_parent()
     os.chdir(course)
+    from lrcourse.grading.worker_memory import cap_this_process
+
+    # before anything large is loaded: a message ZeroMQ holds whole ends this worker, not the machine
+    cap_this_process(Limits.from_config(course_config(Path(course), db_url)).worker_memory_mb)
     _worker = Worker.open(Path(course), db_url, sandboxed)
+    _worker.starts = starts
     atexit.register(_worker.close)
 
 
 def grade_student(assignment: str, student: str, current: str) -> Outcome:
     """The pool's task: grade one student in this worker."""
+    if _worker.starts is not None:
+        _worker.starts.put((student, os.getpid()))
     return _worker.grade(assignment, student, current)
 
 

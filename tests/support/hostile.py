@@ -5,7 +5,9 @@ one) plus whatever else it does to the notebook. Under `lrcourse grade` the verd
 student's kernel, so an attack with the wrong class must score no more than the same wrong class submitted
 honestly, and one with a correct class keeps full marks. `test_hostile.py` grades them all in one run,
 between honest students, with the submissions of `REFUSED` (hostile names, links and special files anywhere in
-a submission, notebooks costly to read), which `lrcourse grade` refuses before nbgrader sees them.
+a submission, notebooks costly to read), which `lrcourse grade` refuses before nbgrader sees them, and
+`MEMORY_FLOOD`, one message of many frames that ZeroMQ holds whole in the worker, which ends that worker at its
+memory cap (`WORKER_MEMORY_MB`, set for the class) and fails that student with the reason.
 """
 
 from __future__ import annotations
@@ -192,6 +194,14 @@ for _ in range(300):
     _raw.flush()
 """
 FLOODS = ("print-flood-correct", "raw-stream-flood-correct")
+MULTI_FRAME_FLOOD = """
+import sys, time
+_frame = b"m" * 1_000_000  # one megabyte, sent as each of 600 frames of one message: libzmq assembles it whole
+sys.stdout.session.send(sys.stdout.pub_thread, "stream", {"name": "stdout", "text": "m"}, buffers=[_frame] * 600)
+time.sleep(5)
+"""
+MEMORY_FLOOD = Attack("multi-frame-flood", CORRECT, correct=True, extra_cells=(MULTI_FRAME_FLOOD,))
+WORKER_MEMORY_MB = 768  # the class's worker cap: above an honest worker's peak (about 350 MB), below 600 MB more
 SLOW_ON_PURPOSE = (
     CORRECT
     + """

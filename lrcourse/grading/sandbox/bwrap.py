@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import resource
 import shutil
 import sys
 import sysconfig
@@ -75,6 +76,12 @@ ARITHMETIC_VARIABLES = (
 
 def arithmetic_environment() -> dict[str, str]:
     return {name: os.environ[name] for name in ARITHMETIC_VARIABLES if name in os.environ}
+
+
+def data_ceiling() -> str:
+    """RLIMIT_DATA's hard limit, as prlimit takes it: a sandbox's soft limit is raised back to it."""
+    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    return "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -241,6 +248,7 @@ class Sandbox:
             f"--cpu={limits.cpu_seconds}",
             f"--nofile={limits.open_files}",
             "--core=0",
+            f"--data={data_ceiling()}",  # the worker's own cap (worker_memory) is not the sandbox's
         ]
         if not self.cgroups:
             rlimits += [

@@ -1,5 +1,6 @@
 """What a grader killed outright leaves behind, cleared by the next run: its workers' sandbox folders,
-socket folders and cgroups, each named after the worker's process id, removed once that process is gone."""
+socket folders and cgroups (the sandboxes' and the workers' own memory cap), each named after the worker's
+process id, removed once that process is gone."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def remove_stale() -> None:
             unmount(path)  # a socket folder's tmpfs, if any
             shutil.rmtree(path, ignore_errors=True)
     for group in [*CGROUP_ROOT.glob("*/lrcourse-*-*"), *CGROUP_ROOT.glob("lrcourse-*-*")]:
-        found = re.fullmatch(r"lrcourse-(\d+)-\d+", group.name)
+        found = re.fullmatch(r"lrcourse-(\d+)-(?:\d+|worker)", group.name)  # a sandbox's, a worker's own
         if found and not _running(int(found.group(1))):
             try:
                 group.rmdir()

@@ -8,7 +8,8 @@ from dataclasses import dataclass, fields
 
 @dataclass
 class Limits:
-    """What one sandbox may use. Sized for this course on a 2-core, 24 GB machine with two workers."""
+    """What one sandbox may use, and (worker_*) a grading worker itself. Sized for this course on a 2-core, 24 GB
+    machine with two workers."""
 
     memory_mb: int = 3072  # the whole sandbox (cgroup); per process (address space) without cgroups
     cpus: int = 1  # cores the whole sandbox may keep busy (cgroup): a classmate graded
@@ -23,6 +24,10 @@ class Limits:
     # own start-up is not counted): a student who reaches it is graded as far as they got
     cell_output_kb: int = 1024  # output kept from one cell of a notebook run (output_caps)
     notebook_output_kb: int = 8192  # output kept from the whole notebook run
+    worker_memory_mb: int = 2048  # a grading worker itself (not its sandboxes): above an honest worker's peak,
+    # so what ZeroMQ assembles whole (a message of many frames) ends that worker only (worker_memory)
+    worker_grace_seconds: int = 300  # beyond student_seconds, for the worker's own steps (restarting its zygotes,
+    # nbgrader's files and gradebook): a worker still on one student after both is killed by the grading command
 
     @classmethod
     def from_config(cls, config) -> Limits:

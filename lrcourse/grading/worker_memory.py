@@ -1,0 +1,82 @@
+"""A grading worker's own memory cap: what ZeroMQ assembles whole in the worker cannot grow past it.
+
+A Jupyter message of many frames is held whole in the worker before anyone can read it: ZeroMQ's MAXMSGSIZE
+bounds each frame and its high-water mark counts whole messages, and libzmq assembles a multipart message in the
+receiving socket (a kernel's 300 frames of 1 MB arrive as one 300 MB message), so no reading loop can refuse it.
+Each grading worker (never the grading command itself) therefore runs under a memory cap
+(`Limits.worker_memory_mb`, `c.Sandbox.worker_memory_mb`), well above an honest worker's peak: a memory cgroup of
+its own, `lrcourse-<pid>-worker`, when the grader may create one (root, as the sandboxes' cgroups), else
+RLIMIT_DATA (soft: the sandboxes it starts set their own). Past it, in a cgroup, the kernel's OOM killer ends
+that worker only: the grading command reads the cgroup's OOM count (`went_past`) to record the student as failed
+with the reason; its sandboxes die with it, and the cgroup is removed with the other leftovers of gone processes.
+Under RLIMIT_DATA, libzmq's allocation fails and it drops that connection without aborting (600 frames of 1 MB
+against a 300 MB limit, raw ZeroMQ: nothing received, the process lived, at 288 MB) and Python raises
+MemoryError: the worker lives on without the message.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from pathlib import Path
+
+from lrcourse.grading.sandbox.bwrap import CGROUP_ROOT
+
+BASES = (CGROUP_ROOT / "memory", CGROUP_ROOT / "unified", CGROUP_ROOT)  # cgroup v1, hybrid, v2
+LIMIT_FILES = ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.max", "memory.swap.max")
+
+
+def cap_this_process(memory_mb: int) -> str:
+    """Put this process under `memory_mb`: how ("a cgroup", "RLIMIT_DATA")."""
+    group = _make_group(os.getpid(), memory_mb << 20)
+    if group is not None:
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+        return "a cgroup"
+    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    soft = memory_mb << 20 if hard == resource.RLIM_INFINITY else min(memory_mb << 20, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+    return "RLIMIT_DATA"
+
+
+def group_of(pid: int) -> Path | None:
+    """The memory cgroup of worker `pid`, if it has one."""
+    return next((base / f"lrcourse-{pid}-worker" for base in BASES if (base / f"lrcourse-{pid}-worker").is_dir()), None)
+
+
+def went_past(pid: int) -> bool:
+    """Whether the kernel's OOM killer ended a process of worker `pid`'s cgroup (the worker: none other is in it)."""
+    group = group_of(pid)
+    for name in ("memory.oom_control", "memory.events"):  # v1, v2
+        try:
+            text = (group / name).read_text() if group else ""
+        except OSError:
+            continue
+        if any(line.split()[:1] == ["oom_kill"] and int(line.split()[1]) > 0 for line in text.splitlines()):
+            return True
+    return False
+
+
+def _make_group(pid: int, limit: int) -> Path | None:
+    """A memory cgroup for `pid` limited to `limit` bytes (swap too, where the kernel counts it), when this
+    process may create one."""
+    for base in BASES:
+        if not (base / "cgroup.procs").exists():
+            continue
+        group = base / f"lrcourse-{pid}-worker"
+        try:
+            group.mkdir(exist_ok=True)
+            written = False
+            for name in LIMIT_FILES:
+                if (group / name).exists():
+                    value = 0 if name == "memory.swap.max" else limit  # v2 counts swap apart: none
+                    (group / name).write_text(str(value))
+                    written = True
+            if written:
+                return group
+            group.rmdir()
+        except OSError:
+            try:
+                group.rmdir()
+            except OSError:
+                pass
+    return None

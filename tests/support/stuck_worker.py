@@ -1,0 +1,28 @@
+"""A grading worker without nbgrader, for the watchdog's test (`tests/test_grade_watchdog.py`): the pool's
+initializer in place of `worker.start` gives the worker process a `Stuck` in place of its `Worker`, so the pool's
+real task (`worker.grade_student`, which tells the watchdog who it starts) runs `Stuck.grade`: the student named
+`STUCK` never ends, like a worker held outside the student's budget (a locked gradebook); any other is graded."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from lrcourse.grading import worker
+from lrcourse.grading.outcomes import Outcome
+
+STUCK = "stuck"
+
+
+@dataclass
+class Stuck:
+    starts: object
+
+    def grade(self, assignment: str, student: str, current: str) -> Outcome:
+        if student == STUCK:
+            time.sleep(3600)
+        return Outcome(student, "graded", score=1.0, max_score=1.0)
+
+
+def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None:
+    worker._worker = Stuck(starts)
