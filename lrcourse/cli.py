@@ -16,7 +16,8 @@ import signal
 import sys
 from pathlib import Path
 
-from lrcourse.grading.course import default_db_url, ensure_tools_on_path, gradebook
+from lrcourse.gradebook_db import gradebook
+from lrcourse.grading.course import default_db_url, ensure_tools_on_path
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 

@@ -178,7 +178,7 @@ def run_class(scratch: Path, students: Students) -> dict:
         students.shell(role, f'mkdir "$1" && {make}', f"{inbound}/{students.name[role]}+{CHAPTER}+{stamp}+t", str(mine))
 
     due = utc_now()  # alice and bob are on time, carol submits after this
-    from lrcourse.grading.course import gradebook
+    from lrcourse.gradebook_db import gradebook
 
     with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
         book.update_or_create_assignment(CHAPTER, duedate=due)
@@ -239,7 +239,7 @@ def test_the_submission_time_is_the_kernels_not_the_students(exchange_class):
 @pytest.mark.slow
 @needs_root
 def test_the_late_penalty_follows_the_trusted_score(exchange_class):
-    from lrcourse.grading.course import gradebook
+    from lrcourse.gradebook_db import gradebook
 
     run, name = exchange_class, exchange_class["students"].name
     assert run["graded"].returncode == 0, run["graded"].stdout + run["graded"].stderr

@@ -71,11 +71,11 @@ ATTACKS = {
 
 @pytest.fixture(scope="module")
 def chapter2(tmp_path_factory):
-    from nbgrader.api import Gradebook
+    from lrcourse.gradebook_db import gradebook
 
     course = make_course(tmp_path_factory.mktemp("zygote"), [hostile.CHAPTER])
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        exercise = load_exercise(course, hostile.CHAPTER, gradebook)
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        exercise = load_exercise(course, hostile.CHAPTER, book)
     judge = verdicts.Judge(Limits())
     yield judge, exercise
     judge.close()

@@ -29,8 +29,9 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import worker
-from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path, gradebook
+from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
 from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, submissions
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.limits import Limits

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import intake
-from lrcourse.grading.course import course_config, ensure_tools_on_path, gradebook, lrcourse_flag
+from lrcourse.grading.course import course_config, ensure_tools_on_path, lrcourse_flag
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 
