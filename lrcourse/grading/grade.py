@@ -82,7 +82,7 @@ def grade_class(
 
             remove_stale()
         limits = Limits.from_config(course_config(course, db_url))
-        run.outcomes += _run_workers(
+        run.outcomes += run_workers(
             course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits
         )
     run.outcomes.sort(key=lambda o: o.student)
@@ -99,7 +99,7 @@ def _create_gradebook_tables(course: Path, assignment: str, db_url: str) -> None
         book.find_assignment(assignment)  # raises if the assignment was never released
 
 
-def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed, limits: Limits) -> list[Outcome]:
+def run_workers(course, assignment, todo, workers, db_url, progress, sandboxed, limits: Limits) -> list[Outcome]:
     from tqdm import tqdm
 
     outcomes: list[Outcome] = []

@@ -15,7 +15,7 @@ The worker runs under a memory cap of its own (`worker_memory`) and tells the gr
 starts (`grade.Watchdog`), which stops a worker held past the student's budget and its grace.
 
 Everything a worker holds is in its `Worker`. The process pool calls module functions, so the worker
-process keeps its one `Worker` in `_worker`, set by `start` (the pool's initializer) and read by
+process keeps its one `Worker` in `_worker`, set by `start` (the pool's initializer, through `install`) and read by
 `grade_student` (the pool's task): the only state at module level, and only in a worker process.
 """
 
@@ -245,7 +245,6 @@ _worker: Worker | None = None  # this worker process's one Worker (see the modul
 def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None:
     """The pool's initializer: make this process a grading worker, telling `starts` (a queue, if given: the
     grading command's watchdog, `grade.Watchdog`) which student it starts, with its process id."""
-    global _worker
     # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
     # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
     # The main process alone decides what an interrupt stops.
@@ -263,9 +262,16 @@ def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None
 
     # before anything large is loaded: a message ZeroMQ holds whole ends this worker, not the machine
     cap_this_process(Limits.from_config(course_config(Path(course), db_url)).worker_memory_mb)
-    _worker = Worker.open(Path(course), db_url, sandboxed)
-    _worker.starts = starts
+    install(Worker.open(Path(course), db_url, sandboxed), starts)
     atexit.register(_worker.close)
+
+
+def install(graders, starts=None) -> None:
+    """Make `graders` (a `Worker`, or a stand-in with its `grade`, as the watchdog's test uses) this process's
+    worker, telling `starts` which student it starts."""
+    global _worker
+    _worker = graders
+    _worker.starts = starts
 
 
 def grade_student(assignment: str, student: str, current: str) -> Outcome:
