@@ -145,6 +145,7 @@ def graded(tmp_path_factory):
 @pytest.mark.slow
 def test_report_tables_match_the_gradebook(graded):
     assert f"class report: {graded.report}" in graded.run.stdout
+    assert f"outcomes: {graded.path / 'reports' / (EXAMPLE + '.csv')}" in graded.run.stdout  # not a second "report"
     page = parse(graded.report)
     assert {row["range"]: row["count"] for row in page.tables["distribution"]} == expected_distribution(graded.cells)
     shown = {row["item"]: (row["mean"], row["full-share"]) for row in page.tables["items"]}
