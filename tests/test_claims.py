@@ -1,6 +1,7 @@
 """Claims of chapters 1-4 that are not checked next to the prose, properties of the committed solutions
 a student sees: no stray object reprs, every figure with alt text (issue 13), and where chapters 1, 5 and 6
-keep the checks that guard their claims, with the claim of chapter 5's slider that needs no notebook (issue 22)."""
+keep the checks that guard their claims, and 5.4's slider claim (every value it offers runs), checked without a
+kernel (issue 22)."""
 
 import ast
 import re
