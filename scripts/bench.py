@@ -1,7 +1,8 @@
 """Benchmarks: print the figures the course promises (run with `make bench`; nothing is asserted).
 
 python scripts/bench.py notebooks [--chapters 05 06]
-                                           each chapter headless, and every slider panel's redraw time
+                                           each chapter headless, what a timing cell shows (one training run
+                                           of chapter 5), and every slider panel's redraw time
 python scripts/bench.py grading [--students 60]
                                            a class graded by sequential nbgrader autograde, by
                                            `lrcourse grade` with 1 and 2 workers, and the floor
@@ -67,16 +68,30 @@ def bench_notebooks(chapters: list[str] | None = None) -> None:
         start = time.perf_counter()
         execute(notebook, cwd=path.parent)
         seconds = time.perf_counter() - start
+        shown = timing_shown(notebook)
         notebook.cells.append(new_code_cell(MEASURE_PANELS.replace("MOVES", str(MOVES))))
         execute(notebook, cwd=path.parent)
         text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.output_type == "stream")
         panels = json.loads(text.split("PANELS", 1)[1])
         os.environ.pop("LRCOURSE_RUN_CACHE")
         print(f"  {path.parent.name:<24} {seconds:6.1f} s (cold: no cached training runs)")
+        if shown:
+            print(f"      its timing cell: {shown}")
         for name, times in panels.items():
             print(
                 f"      {name:<22} median {statistics.median(times):7.1f} ms   max {max(times):7.1f} ms   ({len(times)} moves)"
             )
+
+
+def timing_shown(notebook) -> str | None:
+    """What a chapter's `timing` cell displayed (chapter 5: how long one 50-epoch training run took), or None.
+    The chapter's prose points at that cell; this is where the benchmark reports its figure."""
+    for cell in notebook.cells:
+        if cell.get("id") == "timing":
+            for output in cell.get("outputs", []):
+                if "text/markdown" in output.get("data", {}):
+                    return output["data"]["text/markdown"].replace("**", "")
+    return None
 
 
 def make_class(directory: Path, students: int) -> Path:

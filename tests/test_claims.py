@@ -1,7 +1,9 @@
 """Claims of chapters 1-4 that are not checked next to the prose, properties of the committed solutions
 a student sees: no stray object reprs, every figure with alt text (issue 13), and where chapters 1, 5 and 6
-keep the checks that guard their claims (issue 22)."""
+keep the checks that guard their claims, and 5.4's slider claim (every value it offers runs), checked without a
+kernel (issue 22)."""
 
+import ast
 import re
 
 import nbformat
@@ -46,25 +48,88 @@ def test_setup_cells_do_not_import_the_checker(path):
     assert "lrcourse.checking" not in setup.source
 
 
-# Asserts that are the lesson, in sight: 1.1 shows PyTorch's SGD taking the steps worked out by hand ("a check,
-# not a claim", its first training loop); 6.5 teaches the habit itself, one assert that the logged rates equal a
-# dry run.
-LESSON_ASSERTS = {"torch-check", "logging-check"}
 # The chapters whose claims are checked in collapsed cells; chapters 2-4 still assert in lesson cells.
 CHECKED_IN_COLLAPSED_CELLS = sorted((ROOT / "source").glob("0[156]*/*.ipynb"))
 
 
+def collapsed(cell) -> bool:
+    return bool(cell.metadata.get("jupyter", {}).get("source_hidden"))
+
+
 @pytest.mark.parametrize("path", CHECKED_IN_COLLAPSED_CELLS, ids=lambda p: p.parent.name)
 def test_asserts_sit_in_collapsed_check_cells(path):
-    """The lesson reads as a lesson: an assert that guards a claim sits in a collapsed `*-check` cell."""
+    """The lesson reads as a lesson: an assert that guards a claim sits in a collapsed cell, and `*-check` names
+    exactly those cells. A comparison that is the lesson (1.1's SGD against the steps by hand, 6.5's logged rates
+    against a dry run) is printed in sight; its assert is collapsed."""
     for cell in nbformat.read(path, as_version=4).cells:
-        collapsed = bool(cell.metadata.get("jupyter", {}).get("source_hidden"))
-        if cell.id.endswith("-check") and cell.id not in LESSON_ASSERTS:
-            assert collapsed, f"{cell.id}: a check cell is collapsed"
-        if collapsed:
-            assert cell.id.endswith("-check"), f"{cell.id}: a collapsed cell is a check cell"
-        elif cell.cell_type == "code" and "nbgrader" not in cell.metadata and cell.id not in LESSON_ASSERTS:
+        assert cell.id.endswith("-check") == collapsed(cell), f"{cell.id}: `-check` names the collapsed cells"
+        if cell.cell_type == "code" and "nbgrader" not in cell.metadata and not collapsed(cell):
             assert not re.search(r"^\s*assert\b", cell.source, re.MULTILINE), f"{cell.id}: an assert in a lesson cell"
+
+
+@pytest.mark.parametrize("path", CHECKED_IN_COLLAPSED_CELLS, ids=lambda p: p.parent.name)
+def test_one_collapsed_check_cell_per_section(path):
+    """A section (a `## ` heading) hides at most one cell: the check of its claims, after them."""
+    section, checks = "before the first section", {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## "):
+            section = cell.source.splitlines()[0]
+        if collapsed(cell):
+            checks.setdefault(section, []).append(cell.id)
+    assert checks and {name: ids for name, ids in checks.items() if len(ids) > 1} == {}
+
+
+def chapter_cells(path, ids: list[str]) -> dict:
+    """Run these cells of a source notebook, in notebook order, in this process; return their namespace
+    (headless plots; the matplotlib style and torch's threads the cells set are put back)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    namespace, threads = {"__name__": "__main__"}, torch.get_num_threads()
+    try:
+        with matplotlib.rc_context():
+            for cell in nbformat.read(path, as_version=4).cells:
+                if cell.id in ids:
+                    exec(compile(cell.source, f"<{cell.id}>", "exec"), namespace)
+    finally:
+        torch.set_num_threads(threads)
+    return namespace
+
+
+def slider_range(source: str, description: str) -> tuple[int, int]:
+    """The lowest and highest value of the `int_slider(description, value, low, high)` a cell builds."""
+    [call] = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "int_slider"
+        and ast.literal_eval(node.args[0]) == description
+    ]
+    return ast.literal_eval(call.args[2]), ast.literal_eval(call.args[3])
+
+
+def test_ch5_every_value_the_slider_offers_steps_through_a_whole_run():
+    """5.4's panel trains any schedule at any value of its main-argument slider: each schedule is built from
+    `slider_value`, as the panel builds it, and stepped as `run` steps it through a whole run (ReduceLROnPlateau
+    fed a loss that never improves: every reduction), every rate within [0, LR]. Nothing is trained."""
+    path = ROOT / "source" / "05_training" / "training.ipynb"
+    chapter = chapter_cells(path, ["setup", "data", "run"])
+    [slider] = [cell.source for cell in nbformat.read(path, as_version=4).cells if cell.id == "slider"]
+    definitions = [node for node in ast.parse(slider).body if isinstance(node, ast.FunctionDef)]
+    exec(compile(ast.Module(definitions, type_ignores=[]), "<slider>", "exec"), chapter)
+    low, high = slider_range(slider, "main argument")
+    lr, schedules = chapter["LR"], chapter["ARGUMENTS"]
+    assert (low, high) == (1, chapter["EPOCHS"]) and len(schedules) == 6
+    for name, (_, _, per_step) in schedules.items():
+        for value in range(low, high + 1):
+            optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+            scheduler = chapter["make_schedule"](name, optimizer, chapter["slider_value"](name, value))
+            optimizer.step()  # once, so PyTorch sees the right order; the rates depend on the scheduler's steps only
+            rates = []
+            for _ in range(chapter["TOTAL_STEPS"] if per_step else chapter["EPOCHS"]):
+                rates.append(optimizer.param_groups[0]["lr"])
+                scheduler.step(1.0) if name == "ReduceLROnPlateau" else scheduler.step()
+            assert all(0 <= rate <= lr * (1 + 1e-12) for rate in rates), (name, value)
 
 
 def test_ch1_noise_floor_is_the_limit_of_the_exact_expectation_and_small_rate_proportional():
