@@ -9,7 +9,8 @@ namespace inside it; between two notebooks the zygote kills whatever is left and
 grader replaces the scratch folder. The kernel talks to nbgrader over Unix sockets in a folder bound into
 the sandbox (ZeroMQ's `ipc` transport), so its network namespace stays empty; it sees the student's
 notebook folder as a scratch copy at `/notebook`. The manager enforces the wall-clock limit of the whole
-notebook; what stopped a kernel (a limit) is kept in the worker's `Kernels`, by notebook folder, for the report.
+notebook; what stopped a kernel (a limit) is kept in the worker's `Kernels`, by notebook folder, for the run's
+outcomes.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ RELAY = Path(__file__).with_name("kernel_relay.py")
 class Kernels:
     """A grading worker's kernels: its kernel zygote, the notebook's wall-clock limit, the student's time
     budget (`deadline`, set by the worker per student), and, by notebook folder, the managers still running
-    and which limit stopped a kernel (for the report)."""
+    and which limit stopped a kernel (for the run's outcomes)."""
 
     def __init__(self, zygote: KernelZygoteHandle, limits: Limits):
         self.zygote, self.limits = zygote, limits

@@ -49,5 +49,5 @@ def whole_number(name: str, value) -> int:
 
 
 def budget_text(limits: Limits) -> str:
-    """The student's time budget, as the report and the feedback name it."""
+    """The student's time budget, as the run's outcomes and the feedback name it."""
     return f"time budget ({limits.student_seconds} s per student, the notebook and the grader's checks together)"
