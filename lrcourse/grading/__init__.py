@@ -9,8 +9,8 @@
 - `sandbox/`: the trust boundary, every process that runs a student's code: nbgrader's notebooks in kernels
   forked from a kernel zygote (`kernels`, `kernel_zygote`, `kernel_relay`; `kernel_client` bounds what a
   kernel sends, `kernel_output` bounds it at the source), the answers' processes (`answers` here,
-  `answer_zygote` there; `zygote`: what both zygotes share), in bubblewrap (`bwrap`, `limits`, `namespaces`,
-  `no_lr_scheduler`); `leftovers` removes what a killed worker's sandboxes left behind.
+  `answer_zygote` there; `zygote`: what both zygotes share), in bubblewrap (`bwrap`, `limits`, `cgroups`,
+  `namespaces`, `no_lr_scheduler`); `leftovers` removes what a killed worker's sandboxes left behind.
 - `collect`: submissions from nbgrader's exchange (`inbound`), checked and copied into submitted/.
 - `output_caps`, `notebook_limits`, `spreadsheet`: what a kernel emits, a notebook read, a CSV written, bounded.
 - `late`: late penalties from the trusted score; `nbgrader_collect`: nbgrader's collect made `collect`.
