@@ -157,7 +157,7 @@ class KernelZygoteHandle(Handle):
             "connection_file": connection_file,
             "cwd": str(cwd),
             "env": env if self.sandbox is None else None,
-            "tmp_mb": self.limits.tmp_mb if self.limits is not None else 0,
+            "tmp_mb": (self.limits or Limits()).tmp_mb,  # never 0: a tmpfs of size=0m has no limit at all
             "output_kb": list(output_kb),  # what the kernel's streams pass on (kernel_output)
         }
         try:
