@@ -305,7 +305,7 @@ def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_requests_deadline():
     from lrcourse.grading.sandbox.answers import AnswerProcess
     from lrcourse.grading.sandbox.zygote import Silence
 
-    class Zygote:
+    class ZygoteHandleStandIn:
         killed = []
 
         def kill(self, pid):
@@ -322,9 +322,9 @@ def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_requests_deadline():
     threading.Thread(target=trickle, daemon=True).start()
     start = time.monotonic()
     with pytest.raises(Silence):
-        AnswerProcess(Zygote(), grader, pid=12345).request({"call": "x"}, seconds=1.0)
+        AnswerProcess(ZygoteHandleStandIn(), grader, pid=12345).request({"call": "x"}, seconds=1.0)
     stop.set()
-    assert time.monotonic() - start < 10 and Zygote.killed == [12345]  # not a byte per wait, indefinitely
+    assert time.monotonic() - start < 10 and ZygoteHandleStandIn.killed == [12345]  # not a byte per wait, indefinitely
     student.close()
 
 
@@ -354,14 +354,14 @@ def test_each_answers_name_reports_its_own_cells_error_not_the_first_one():
             pass
 
     ours, theirs = socket.socketpair()
-    zygote = type("Zygote", (), {"fork": lambda self: InProcess(theirs)})()
+    handle = type("ZygoteHandleStandIn", (), {"fork": lambda self: InProcess(theirs)})()
     answers = [
         ("predicted_rate_after_edit", "# YOUR CODE HERE\nraise NotImplementedError()"),
         ("my_step_lr", "class MyStepLR:\n    def __init__(self, optimizer)\n        pass\n"),
         ("other", "x = 1"),
     ]
     defines = {"predicted_rate_after_edit": ["predicted_rate_after_edit"], "my_step_lr": ["MyStepLR"], "other": ["x"]}
-    session = Session(zygote, [], answers, defines=defines)
+    session = Session(handle, [], answers, defines=defines)
     try:
         with pytest.raises(checking.CheckFailed, match="your answer cell raised SyntaxError") as failure:
             session.resolve("MyStepLR").observe("scheduler", {})
