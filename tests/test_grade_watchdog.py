@@ -3,7 +3,10 @@ the worker's grace is stopped, that student fails with the reason, every other s
 
 from __future__ import annotations
 
+import os
+import queue
 import time
+from concurrent.futures import Future
 
 from lrcourse.grading import grade, worker
 from lrcourse.grading.sandbox.limits import Limits
@@ -27,3 +30,18 @@ def test_a_worker_held_past_its_students_deadline_is_stopped_and_the_others_grad
         ),
     }, by_student
     assert took < 60, took  # stopped at its deadline (3 s), not after its hour
+
+
+def test_a_student_that_just_ended_past_its_deadline_is_not_taken_for_a_held_worker():
+    """The watchdog hears a student's end before it looks for late workers: a worker whose student finished as
+    the deadline passed is not stopped (stopping it would break the pool, restarting every student in it)."""
+    watch = grade.Watchdog(queue.Queue(), seconds=0.01, memory_mb=100)
+    watch.starts.put(("a", os.getpid()))  # our own pid: a process `end_workers` never touches (not a child)
+    watch.starts.put(("b", os.getpid()))
+    watch.hear_starts()  # the main process heard both starts
+    time.sleep(0.05)  # both past their deadline; only a's result has arrived
+    done = Future()
+    done.set_result(None)
+    ended, stopped = grade.ended_then_checked(watch, {done: ("a", "")}, {done})
+    assert ended == {done: ""} and stopped, (ended, stopped)
+    assert watch.stopped == {"b"}, watch.stopped

@@ -156,7 +156,7 @@ class Watchdog:
         watchdog stopped it, or its memory cap ended it: worker_memory), else ""."""
         from lrcourse.grading.worker_memory import went_past
 
-        self.check()  # a start not yet heard
+        self.hear_starts()  # a start not yet heard: never a stop here (the student has ended)
         self.finished.add(student)
         pid = self.running.pop(student, (0, None))[1]
         if student in self.stopped:
@@ -168,15 +168,20 @@ class Watchdog:
             )
         return ""
 
-    def check(self) -> bool:
-        """Stop every worker past its deadline (SIGTERM, then SIGKILL: `end_workers`); whether any was."""
+    def hear_starts(self) -> None:
+        """Note the starts the workers reported since last heard (a start heard after its student's end is not)."""
         while True:
             try:
                 student, pid = self.starts.get_nowait()
             except queue.Empty:
-                break
+                return
             if student not in self.finished:
                 self.running[student] = (time.monotonic(), pid)
+
+    def check(self) -> bool:
+        """Stop every worker past its deadline (SIGTERM, then SIGKILL: `end_workers`); whether any was. Call
+        `ended` first for the students just finished: their workers are not still on them."""
+        self.hear_starts()
         late = {s: pid for s, (t, pid) in self.running.items() if time.monotonic() - t > self.seconds}
         for student in late:
             self.stopped.add(student)
@@ -196,19 +201,13 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
     while running:
         try:
             done, running = wait(running, timeout=WATCH_SECONDS, return_when=FIRST_COMPLETED)
-            stopped_here = watch.check() or stopped_here
         except Stopped:
             raise
         except KeyboardInterrupt:
-            in_flight = sum(future.running() for future in running)
-            print(
-                f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest.",
-                file=sys.stderr,
-            )
-            pool.shutdown(wait=True, cancel_futures=True)
+            _drain(pool, futures, running, watch)
             raise
-        ended = {future: watch.ended(futures[future][0]) for future in done}  # why a broken pool broke, by student
-        stopped_here = stopped_here or any(ended.values())
+        ended, stopped = ended_then_checked(watch, futures, done)  # why a broken pool broke, by student
+        stopped_here = stopped_here or stopped or any(ended.values())
         for future in done:
             student, current = futures[future]
             try:
@@ -228,6 +227,25 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
                 outcomes.append(Outcome(student, "failed", f"{type(error).__name__}: {error}"))
             bar.update(1)
     return retry
+
+
+def ended_then_checked(watch: Watchdog, futures: dict, done) -> tuple[dict, bool]:
+    """Why each future of `done` ended (`Watchdog.ended`), then whether the watchdog stopped a worker: in that
+    order, so the worker of a student who just finished is not taken for one still on that student (killing it
+    would break the pool and restart every student in progress)."""
+    ended = {future: watch.ended(futures[future][0]) for future in done}
+    return ended, watch.check()
+
+
+def _drain(pool, futures: dict, running: set, watch: Watchdog) -> None:
+    """Ctrl-C: cancel the students not started and wait for those being graded, the watchdog still watching."""
+    in_flight = sum(future.running() for future in running)
+    print(f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest.", file=sys.stderr)
+    pool.shutdown(wait=False, cancel_futures=True)
+    while running:
+        done, running = wait(running, timeout=WATCH_SECONDS, return_when=FIRST_COMPLETED)
+        ended_then_checked(watch, futures, done)
+    pool.shutdown(wait=True)
 
 
 def end_workers(processes, seconds: float = STOP_SECONDS) -> list:
