@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse.grading import inbound
-from lrcourse.grading.collect import NO_SECRET, SECRET, Exchange, ExchangeUnusable, collect, summary
+from lrcourse.grading.collect import NO_SECRET, SECRET, Bounds, Exchange, ExchangeUnusable, collect, summary
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_files, read_submission, user_name
 
 from support import hostile
@@ -313,7 +313,8 @@ def test_only_each_students_newest_submission_is_read(tmp_path):
         tracemalloc.stop()
     assert peak < 2 * size, peak  # all six held at once is 6 * size
     assert [row["submission"] for row in result.collected] == [names[-1]], result
-    assert sorted(row["submission"] for row in result.superseded) == sorted(names[:-1])
+    named = sorted(row["submission"] for row in result.superseded if "more" not in row)
+    assert named == names[3:5] and sum(row.get("more", 1) for row in result.superseded) == 5, result  # kept: 3
     written = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / FILE).read_bytes()
     assert written[:1] == b"5" and len(written) == size
 
@@ -433,3 +434,39 @@ def test_a_zone_it_cannot_read_may_be_up_to_14_hours_ahead(tmp_path):
     known = (now + datetime.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # a zone it reads: exact
     with pytest.raises(Refused, match="in the future"):
         read(tmp_path, inbound_folder(tmp_path, known)[1])
+
+
+def test_an_inbound_folder_past_its_bound_of_names_is_refused_before_any_is_checked(tmp_path):
+    course, exchange = exchange_course(tmp_path)
+    for i in range(12):
+        inbound_folder(exchange.inbound, f"2026-01-01 00:00:{i:02}.000000 UTC")
+    with pytest.raises(ExchangeUnusable, match="holds more than 10 entries: nothing collected"):
+        collect(course, CHAPTER, exchange, Bounds(names=10))
+    assert not (course / "submitted").exists()
+    assert len(collect(course, CHAPTER, exchange, Bounds(names=12)).collected) == 1
+
+
+def test_a_students_many_folders_keep_few_submissions_and_few_refusal_rows(tmp_path):
+    """Many accepted folders of one student, many refused ones claiming one id: the newest is collected, the
+    others counted, not kept (nor named) one by one."""
+    course, exchange = exchange_course(tmp_path)
+    names = []
+    for i in range(8):
+        names.append(inbound_folder(exchange.inbound, f"2026-01-01 00:00:{i:02}.000000 UTC")[1])
+        time.sleep(0.02)  # a later change time (the kernel's clock ticks coarsely)
+    for i in range(30):
+        (exchange.inbound / f"zz-nobody+{CHAPTER}+2026-01-01 00:00:{i:02}.000000 UTC+x").mkdir()
+    result = collect(course, CHAPTER, exchange, Bounds(kept=2, refusals=5))
+    assert [row["submission"] for row in result.collected] == [names[-1]], result
+    assert len(result.superseded) == 2 and sum(row.get("more", 1) for row in result.superseded) == 7, result
+    assert len(result.refused) == 6 and result.refused[-1]["more"] == 25, result.refused
+    assert result.refused[-1]["reason"] == "and 25 more submissions claiming 'zz-nobody' refused"
+    assert "1 collected, 30 refused, 7 older submissions superseded" in summary(result)
+
+
+def test_a_runs_user_lookups_are_cached():
+    uids: dict = {}
+    assert inbound.uid_of(user_name(os.geteuid()), uids) == os.geteuid()
+    with pytest.raises(Refused, match="no OS user is named 'zz-nobody'"):
+        inbound.uid_of("zz-nobody", uids)
+    assert uids == {user_name(os.geteuid()): os.geteuid(), "zz-nobody": None}
