@@ -85,6 +85,11 @@ class Collected:
     superseded: list[dict] = field(default_factory=list)  # older accepted ones of a student[, more: counted]
     left_out: list[dict] = field(default_factory=list)  # {submission, reason[, more]}: strays of a collected one
 
+    @property
+    def refusals(self) -> int:
+        """Submissions refused, a row's `more` counted (`Bounds.refusals`)."""
+        return sum(row.get("more", 1) for row in self.refused)
+
 
 def exchange_of(course: Path) -> Exchange:
     """The exchange as nbgrader's own commands would find it: the system-wide and user nbgrader_config.py
@@ -340,7 +345,7 @@ def summary(result: Collected) -> str:
     lines += [f"left out of {row['submission']!r}: {row['reason']}" for row in result.left_out]
     lines.append(
         f"{result.assignment}: {len(result.collected)} collected, "
-        f"{sum(row.get('more', 1) for row in result.refused)} refused, "
+        f"{result.refusals} refused, "
         f"{sum(row.get('more', 1) for row in result.superseded)} older submissions superseded, "
         f"{sum(row.get('more', 1) for row in result.left_out)} stray entries left out"
     )

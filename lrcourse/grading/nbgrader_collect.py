@@ -28,4 +28,4 @@ class TrustedCollect(ExchangeCollect):
             self.log.info(line)
         self.log.info("report: %s", write_report(course, result))
         if result.refused:  # the button shows the log of a failed collect; the accepted ones are in submitted/
-            self.fail(f"{len(result.refused)} submission(s) refused: see the report")
+            self.fail(f"{result.refusals} submission(s) refused: see the report")
