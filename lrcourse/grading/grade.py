@@ -11,6 +11,7 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
 - Ctrl-C finishes the students being graded and cancels the rest; every grade written is kept;
 - SIGTERM or SIGHUP (`Stopped`: a job scheduler, a CI time-out, a closed terminal) stops the workers at once,
   whatever they are doing (SIGKILL after `STOP_SECONDS`), and the command ends; every grade written is kept;
+- a student who fails keeps no feedback of an earlier run (`withdraw_feedback`): release_feedback would send it;
 - no worker holds the run: each worker tells the main process when it starts a student, and one still on that
   student after the student's budget and the worker's grace (`Limits.student_seconds + worker_grace_seconds`:
   stuck outside the budget, in nbgrader's file handling or on a locked gradebook) is stopped (`Watchdog`); a
@@ -85,11 +86,29 @@ def grade_class(
             course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits
         )
     run.outcomes.sort(key=lambda o: o.student)
+    withdraw_feedback(course, assignment, run.outcomes)
     export_grades(course, db_url)
     run.awaiting_manual = awaiting_manual_grades(assignment, db_url)
     run.seconds = time.monotonic() - start
     write_outcomes(course, run)
     return run
+
+
+def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) -> list[str]:
+    """Remove the feedback folder of each student who failed this run (stopped by the watchdog, refused,
+    nbgrader's failure): it is an older submission's, which release_feedback would send as if it were this one's.
+    Only for ids of the strict pattern (the path is theirs); the students whose feedback went."""
+    import shutil
+
+    from lrcourse.grading.intake import valid_student_id
+
+    withdrawn = []
+    for outcome in outcomes:
+        folder = course / "feedback" / outcome.student / assignment
+        if outcome.status == "failed" and valid_student_id(outcome.student) and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            withdrawn.append(outcome.student)
+    return withdrawn
 
 
 def _create_gradebook_tables(course: Path, assignment: str, db_url: str) -> None:
