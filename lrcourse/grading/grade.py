@@ -24,6 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from lrcourse.grading import worker
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path, gradebook
-from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, submissions
+from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, submissions, valid_student_id
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.limits import Limits
 
@@ -98,10 +99,6 @@ def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) ->
     """Remove the feedback folder of each student who failed this run (stopped by the watchdog, refused,
     nbgrader's failure): it is an older submission's, which release_feedback would send as if it were this one's.
     Only for ids of the strict pattern (the path is theirs); the students whose feedback went."""
-    import shutil
-
-    from lrcourse.grading.intake import valid_student_id
-
     withdrawn = []
     for outcome in outcomes:
         folder = course / "feedback" / outcome.student / assignment
