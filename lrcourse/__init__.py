@@ -3,11 +3,12 @@ draws the layers and the trust boundary):
 
 - the learner's helpers: `schedules`, `problems`, `plots`, `widgets`, `training` (with `runs/`, its cache).
 - what every side shares: `cells` (which cell is what), `wire` (values as plain JSON), `tolerances`,
-  `fixtures` and `reference` (PyTorch's own answers).
+  `fixtures` (chapters 5-6's seeded training runs), `pytorch_trajectories` (what PyTorch's own schedulers do),
+  `kernel_messages` (how a check's failure and an unanswered exercise read in a learner's kernel) and
+  `gradebook_db` (nbgrader's gradebook, SQLite with a busy timeout).
 - `checking`: the test cells' API, run in the student's kernel and in the grader.
 - `grading`: the grader (`lrcourse grade`, trusted verdicts, results), with `grading.sandbox`, the trust
   boundary: every process that runs a student's code.
-- `kernel_messages`: how a check's failure and an unanswered exercise read in a learner's kernel.
 - the commands: `cli`, `build`, `workspace`, `start_page`, `examples`.
 
 Nothing here answers a graded exercise: the answers live in `source/` and `solutions/` (the instructor's

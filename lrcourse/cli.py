@@ -16,7 +16,8 @@ import signal
 import sys
 from pathlib import Path
 
-from lrcourse.grading.course import default_db_url, ensure_tools_on_path, gradebook
+from lrcourse.gradebook_db import gradebook
+from lrcourse.grading.course import default_db_url, ensure_tools_on_path
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 
@@ -73,7 +74,7 @@ def _sandbox_ready(args) -> bool:
 def command_collect(args) -> int:
     """Each student's newest acceptable submission from the exchange into submitted/; 1 if any was refused,
     2 if the exchange cannot be used."""
-    from lrcourse.grading.collect import ExchangeUnusable, collect, exchange_of, summary, write_report
+    from lrcourse.grading.collect import ExchangeUnusable, collect, exchange_of, summary, write_collect_record
 
     course = Path(args.course).resolve()
     try:
@@ -82,7 +83,7 @@ def command_collect(args) -> int:
         print(f"lrcourse collect: {error}", file=sys.stderr)
         return 2
     print(summary(result))
-    print(f"report: {write_report(course, result)}")
+    print(f"collect record: {write_collect_record(course, result)}")
     return 1 if result.refused else 0
 
 
@@ -108,7 +109,7 @@ def command_grade(args) -> int:
     )
     print(summary(run))
     print(
-        f"grades: {course / 'grades.csv'}   report: {course / 'reports' / (args.assignment + '.csv')}   "
+        f"grades: {course / 'grades.csv'}   outcomes: {course / 'reports' / (args.assignment + '.csv')}   "
         f"feedback: {course / 'feedback'}"
     )
     _report_and_export(course, args)
@@ -258,7 +259,7 @@ def parser() -> argparse.ArgumentParser:
         "collect",
         help="take each student's newest submission from nbgrader's exchange into submitted/ (replaces "
         "`nbgrader collect`): only folders and plain files owned by the student's OS user, no links, FIFOs or "
-        "devices; every refusal reported with its reason (reports/collect-ASSIGNMENT.json)",
+        "devices; every refusal recorded with its reason (the collect record, reports/collect-ASSIGNMENT.json)",
     )
     collect.add_argument("assignment")
     collect.add_argument("--course", default=".", help="the course folder (default: here)")

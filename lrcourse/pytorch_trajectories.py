@@ -25,6 +25,24 @@ def hand_edit(optimizer, edits: dict, step: int) -> None:
         optimizer.param_groups[int(group)]["lr"] = rate
 
 
+def replay(optimizer, case: dict):
+    """Walk a case's steps with its hand edits, for PyTorch's scheduler here and a student's in the observer:
+    yields ("step", n, metric) where the caller steps its scheduler (metric None without "metrics"), and, when
+    the case asks for the state between a hand edit and the step ("after_edits"), ("edited", n, None) after
+    that edit, including an edit after the last step with no step after it."""
+    metrics = case.get("metrics")
+    edits = case.get("edits") or {}
+    steps = case["steps"] if metrics is None else len(metrics)
+    for step in range(1, steps + 1):
+        hand_edit(optimizer, edits, step)
+        if case.get("after_edits") and edits.get(str(step)):
+            yield "edited", step, None
+        yield "step", step, None if metrics is None else metrics[step - 1]
+    if case.get("after_edits") and edits.get(str(steps + 1)):
+        hand_edit(optimizer, edits, steps + 1)
+        yield "edited", steps + 1, None
+
+
 def trajectory(case: dict) -> dict:
     """Run one case: {"states": [...], "ambiguous_steps": [...]}, or {"error": name, "message": text} when
     the constructor raises (the student's class must raise the same)."""
@@ -45,22 +63,14 @@ def trajectory(case: dict) -> dict:
         }
 
     states = [snapshot()]
-    metrics = case.get("metrics")
-    edits = case.get("edits") or {}
     ambiguous = []
-    for step in range(case["steps"] if metrics is None else len(metrics)):
-        hand_edit(optimizer, edits, step + 1)
-        if case.get("after_edits") and edits.get(str(step + 1)):
-            states.append(snapshot())  # what get_last_lr() says between a hand edit and the step
-        if metrics is not None and _on_a_boundary(scheduler, optimizer, metrics[step]):
-            ambiguous.append(step + 1)
-        optimizer.step()
-        scheduler.step() if metrics is None else scheduler.step(metrics[step])
-        states.append(snapshot())
-    last = str((case["steps"] if metrics is None else len(metrics)) + 1)
-    if case.get("after_edits") and edits.get(last):  # an edit after the last step, and no step after it
-        hand_edit(optimizer, edits, int(last))
-        states.append(snapshot())
+    for kind, step, metric in replay(optimizer, case):
+        if kind == "step":
+            if metric is not None and _on_a_boundary(scheduler, optimizer, metric):
+                ambiguous.append(step)
+            optimizer.step()
+            scheduler.step() if metric is None else scheduler.step(metric)
+        states.append(snapshot())  # after a step, or between a hand edit and the step (what get_last_lr() says)
     return {"states": states, "ambiguous_steps": ambiguous}
 
 

@@ -145,8 +145,7 @@ def kernel_seconds(notebook, cwd: Path) -> float:
 
 def verdict_seconds(course: Path, chapter: str) -> tuple[float, float]:
     """The trusted verdicts alone (lrcourse.grading.verdicts): the zygote's start once, then seconds per student."""
-    from nbgrader.api import Gradebook
-
+    from lrcourse.gradebook_db import gradebook
     from lrcourse.grading import verdicts
     from lrcourse.grading.exercise import load_exercise, submitted_answers
 
@@ -154,8 +153,8 @@ def verdict_seconds(course: Path, chapter: str) -> tuple[float, float]:
     start = time.perf_counter()
     judge.zygotes[False].start()
     started = time.perf_counter() - start
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        exercise = load_exercise(course, chapter, gradebook)
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        exercise = load_exercise(course, chapter, book)
     students = sorted((course / "submitted").iterdir())
     start = time.perf_counter()
     for folder in students:

@@ -16,8 +16,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from lrcourse.grading.class_report import distribution, item_stats, write_class_report
-from lrcourse.grading.results import PENDING, AssignmentGrades, Item, frequent_failures, short_message, student_failures
+from lrcourse.grading.class_report import distribution, item_stats, write_chapter_report
+from lrcourse.grading.results import (
+    PENDING,
+    AssignmentGrades,
+    Item,
+    frequent_failures,
+    read_gradebook,
+    short_message,
+    student_failures,
+)
 
 from support.classresults import EXAMPLE, gradebook_cells, graded_class_copy
 from support.paths import ARTIFACTS
@@ -137,6 +145,7 @@ def graded(tmp_path_factory):
 @pytest.mark.slow
 def test_report_tables_match_the_gradebook(graded):
     assert f"class report: {graded.report}" in graded.run.stdout
+    assert f"outcomes: {graded.path / 'reports' / (EXAMPLE + '.csv')}" in graded.run.stdout  # not a second "report"
     page = parse(graded.report)
     assert {row["range"]: row["count"] for row in page.tables["distribution"]} == expected_distribution(graded.cells)
     shown = {row["item"]: (row["mean"], row["full-share"]) for row in page.tables["items"]}
@@ -207,9 +216,8 @@ def test_overridden_verdicts_are_listed_with_their_cells(graded, tmp_path):
             "test_my_step_lr_one_group": "step() changed torch's own scheduler state",
             "test_my_step_lr_groups": "param_groups[1] is 0.01, PyTorch's is 0.005",
         }
-        path = write_class_report(
-            graded.path, EXAMPLE, f"sqlite:///{graded.path / 'gradebook.db'}", tmp_path / "overridden.html"
-        )
+        book = read_gradebook(graded.path, f"sqlite:///{graded.path / 'gradebook.db'}", [EXAMPLE])  # as export reads it
+        path = write_chapter_report(graded.path, book.assignment(EXAMPLE), tmp_path / "overridden.html")
     finally:
         verdicts.write_text(written) if written is not None else verdicts.unlink()
     page = parse(path)

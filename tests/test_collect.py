@@ -178,7 +178,7 @@ def run_class(scratch: Path, students: Students) -> dict:
         students.shell(role, f'mkdir "$1" && {make}', f"{inbound}/{students.name[role]}+{CHAPTER}+{stamp}+t", str(mine))
 
     due = utc_now()  # alice and bob are on time, carol submits after this
-    from lrcourse.grading.course import gradebook
+    from lrcourse.gradebook_db import gradebook
 
     with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
         book.update_or_create_assignment(CHAPTER, duedate=due)
@@ -189,17 +189,17 @@ def run_class(scratch: Path, students: Students) -> dict:
     start = time.monotonic()
     collected = lrcourse(course, "collect", CHAPTER, timeout=120)
     seconds = time.monotonic() - start
-    report = json.loads((course / "reports" / f"collect-{CHAPTER}.json").read_text())
+    record = json.loads((course / "reports" / f"collect-{CHAPTER}.json").read_text())
     graded = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1800)  # one worker's start-up
     return dict(
         course=course, inbound=inbound, students=students, sent=sent, due=due, late=late,
-        collected=collected, seconds=seconds, report=report, graded=graded,
+        collected=collected, seconds=seconds, record=record, graded=graded,
     )  # fmt: skip
 
 
 def refusals(run: dict, role: str) -> list[str]:
     name = run["students"].name[role]
-    return [row["reason"] for row in run["report"]["refused"] if row["submission"].startswith(name + "+")]
+    return [row["reason"] for row in run["record"]["refused"] if row["submission"].startswith(name + "+")]
 
 
 @pytest.mark.slow
@@ -208,19 +208,19 @@ def test_honest_students_are_collected_and_every_attack_refused_with_its_reason(
     run, name = exchange_class, exchange_class["students"].name
     assert run["collected"].returncode == 1, run["collected"].stdout + run["collected"].stderr  # refusals
     assert run["seconds"] < 60  # no link to /dev/zero or FIFO held it
-    assert {row["student"] for row in run["report"]["collected"]} == {name[r] for r in ("alice", "bob", "carol")}
+    assert {row["student"] for row in run["record"]["collected"]} == {name[r] for r in ("alice", "bob", "carol")}
     submitted = run["course"] / "submitted"
     assert sorted(p.name for p in submitted.iterdir()) == sorted(name[r] for r in ("alice", "bob", "carol"))
     for role in ("alice", "bob"):  # byte for byte what each submitted, the forgeries in bob's name left out
         assert (submitted / name[role] / CHAPTER / FILE).read_bytes() == (run["sent"][role] / FILE).read_bytes()
-    forged = [row["reason"] for row in run["report"]["refused"] if row["submission"].startswith(name["bob"] + "+")]
-    assert len(forged) == 2, run["report"]
+    forged = [row["reason"] for row in run["record"]["refused"] if row["submission"].startswith(name["bob"] + "+")]
+    assert len(forged) == 2, run["record"]
     assert any("in the future" in reason for reason in forged), forged
     assert any(f"owned by {name['mallory']}, not by {name['bob']}" in reason for reason in forged), forged
-    assert any("a symbolic link" in reason for reason in refusals(run, "mallory")), run["report"]
-    assert any("a symbolic link" in reason for reason in refusals(run, "dave")), run["report"]
-    assert any("a FIFO" in reason for reason in refusals(run, "erin")), run["report"]
-    assert any("a hard link" in reason for reason in refusals(run, "frank")), run["report"]
+    assert any("a symbolic link" in reason for reason in refusals(run, "mallory")), run["record"]
+    assert any("a symbolic link" in reason for reason in refusals(run, "dave")), run["record"]
+    assert any("a FIFO" in reason for reason in refusals(run, "erin")), run["record"]
+    assert any("a hard link" in reason for reason in refusals(run, "frank")), run["record"]
     assert f"refused '{name['erin']}+{CHAPTER}+" in run["collected"].stdout  # the terminal says it too
 
 
@@ -239,7 +239,7 @@ def test_the_submission_time_is_the_kernels_not_the_students(exchange_class):
 @pytest.mark.slow
 @needs_root
 def test_the_late_penalty_follows_the_trusted_score(exchange_class):
-    from lrcourse.grading.course import gradebook
+    from lrcourse.gradebook_db import gradebook
 
     run, name = exchange_class, exchange_class["students"].name
     assert run["graded"].returncode == 0, run["graded"].stdout + run["graded"].stderr

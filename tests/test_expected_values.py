@@ -13,8 +13,10 @@ import pytest
 from lrcourse import checking, tolerances
 from lrcourse.checking.range_test import range_loss_rtol
 
-import make_expected  # grader/, on the tests' path (pyproject's `pythonpath`)
+from support import grader_scripts
 from support.paths import ROOT
+
+make_expected = grader_scripts.make_expected()  # loaded from its file: grader/ is on no import path
 
 
 def test_no_reference_solution_lives_in_the_package():

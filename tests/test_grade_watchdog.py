@@ -20,7 +20,7 @@ def test_a_worker_held_past_its_students_deadline_is_stopped_and_the_others_grad
     limits = Limits(student_seconds=2, worker_grace_seconds=1)
     todo = [(student, "") for student in ("a", stuck_worker.STUCK, "b", "c", "d")]
     started = time.monotonic()
-    outcomes = grade._run_workers(tmp_path, "ch", todo, 2, "sqlite://", False, False, limits)
+    outcomes = grade.run_workers(tmp_path, "ch", todo, 2, "sqlite://", False, False, limits)
     took = time.monotonic() - started
     by_student = {o.student: (o.status, o.reason) for o in outcomes}
     assert by_student == {

@@ -102,7 +102,8 @@ def test_forged_kernel_results_are_reported_as_overridden(hostile_class):
 @pytest.mark.slow
 def test_every_test_cell_holds_its_trusted_score_none_left_withheld(hostile_class):
     """Autograde saved the kernel's scores as withheld (`withheld_scores`); the trusted verdicts replaced them all."""
-    from lrcourse.grading.course import default_db_url, gradebook
+    from lrcourse.gradebook_db import gradebook
+    from lrcourse.grading.course import default_db_url
 
     course, run, graded = hostile_class
     notebook, checked = NOTEBOOK[hostile.CHAPTER].removesuffix(".ipynb"), 0

@@ -1,30 +1,23 @@
-"""`lrcourse collect`'s checks one at a time, with this process's own user (no OS users, no grading): links,
-special files and unexpected files in a submission, folder names and times, an exchange reached through a link
-or owned by someone else, nothing written through a link in submitted/, one submission read at a time, and
-nbgrader's own collect (the command, formgrader's button) running lrcourse collect."""
+"""`lrcourse collect`'s checks of one submission at a time, with this process's own user (no OS users, no
+grading): links, special files and unexpected files in a submission, strays, the submission secret, folder
+names and times. test_inbound_exchange.py checks collect on a whole exchange (links to it, submitted/, the
+command and nbgrader's own collect)."""
 
 from __future__ import annotations
 
 import datetime
 import os
 import re
-import shutil
 import time
-import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from lrcourse.grading import inbound
-from lrcourse.grading.collect import NO_SECRET, SECRET, Bounds, Exchange, ExchangeUnusable, collect, summary
-from lrcourse.grading.inbound import Refused, check_submission, claimed, read_files, read_submission, user_name
+from lrcourse.grading.collect import NO_SECRET, SECRET, Exchange, ExchangeUnusable, collect, summary
+from lrcourse.grading.inbound import Refused, check_submission, claimed, read_submission, user_name
 
-from support import hostile
-from support.course import NOTEBOOK
-from support.paths import ROOT
-
-CHAPTER = hostile.CHAPTER
-FILE = NOTEBOOK[CHAPTER]
+from support.inbound_folders import CHAPTER, FILE, exchange_course, inbound_folder
 
 
 def utc_now() -> datetime.datetime:
@@ -55,14 +48,6 @@ def test_one_student_forging_classmates_does_not_stop_the_exchange(tmp_path):
     reasons = {row["submission"].split("+")[0]: row["reason"] for row in result.refused}
     assert not result.collected and "no notebook of the assignment" in reasons[me], reasons
     assert "no OS user is named 'alice'" in reasons["alice"] or f"owned by {me}, not by alice" in reasons["alice"]
-
-
-def inbound_folder(tmp_path: Path, stamp: str = "2026-01-01 00:00:00.000000 UTC") -> tuple[Path, str]:
-    """An inbound folder of this process's own user (who owns what it writes), with an honest notebook."""
-    name = f"{user_name(os.geteuid())}+{CHAPTER}+{stamp}+x"
-    (tmp_path / name).mkdir()
-    (tmp_path / name / FILE).write_text('{"cells": []}')
-    return tmp_path / name, name
 
 
 def read(tmp_path: Path, name: str, limit: int = 1 << 20):
@@ -252,174 +237,6 @@ def test_an_honest_name_is_read():
     assert (student, when, ahead) == ("alice", datetime.datetime(2026, 1, 2, 3, 4, 5, 6), datetime.timedelta(0))
 
 
-def test_collect_exits_2_when_the_exchange_is_missing(tmp_path, capsys):
-    import argparse
-
-    from lrcourse.cli import command_collect
-
-    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
-    (tmp_path / "source" / CHAPTER / FILE).write_text("{}")
-    (tmp_path / "nbgrader_config.py").write_text(
-        f'c = get_config()\nc.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{tmp_path / "none"}"\n'
-    )
-    assert command_collect(argparse.Namespace(course=str(tmp_path), assignment=CHAPTER)) == 2
-    assert f"cannot open the inbound folder {tmp_path / 'none' / 'lr-schedules' / 'inbound'}" in capsys.readouterr().err
-
-
-def test_nbgraders_collect_and_formgraders_button_run_lrcourse_collect(tmp_path):
-    """The course's nbgrader_config.py makes nbgrader's collect (the command, and formgrader's Collect button,
-    which calls the same exchange class) `lrcourse collect`: here it refuses a missing exchange as ours does."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
-
-    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
-    (tmp_path / "source" / CHAPTER / FILE).write_text("{}")
-    config_text = (ROOT / "nbgrader_config.py").read_text() + f'\nc.Exchange.root = "{tmp_path / "none"}"\n'
-    (tmp_path / "nbgrader_config.py").write_text(config_text)
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config()
-    config.CourseDirectory.root = str(tmp_path)
-    api = NbGraderAPI(CourseDirectory(config=config), config=config)
-    result = api.collect(CHAPTER)
-    assert not result["success"], result
-    assert f"lrcourse collect: cannot open the inbound folder {tmp_path / 'none'}" in result["log"], result
-
-
-def exchange_course(tmp_path: Path) -> tuple[Path, Exchange]:
-    """A course with the chapter's source notebook, and an exchange of this process's own user."""
-    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
-    (tmp_path / "source" / CHAPTER / FILE).write_text('{"the instructor\'s": "solution"}')
-    exchange = Exchange(tmp_path / "exchange", "lr-schedules")
-    exchange.inbound.mkdir(parents=True)
-    return tmp_path, exchange
-
-
-def test_only_each_students_newest_submission_is_read(tmp_path):
-    """Many accepted submissions of one student, each a sparse notebook near the limit: collect holds one."""
-    course, exchange = exchange_course(tmp_path)
-    size, names = 4 << 20, []
-    for i in range(6):
-        folder, name = inbound_folder(exchange.inbound, f"2026-01-01 00:00:0{i}.000000 UTC")
-        with open(folder / FILE, "r+b") as notebook:
-            notebook.write(str(i).encode())
-            notebook.truncate(size)  # sparse: no disk, but `size` bytes to read
-        names.append(name)
-        time.sleep(0.02)  # a later change time (the kernel's clock ticks coarsely)
-    tracemalloc.start()
-    try:
-        result = collect(course, CHAPTER, exchange)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 2 * size, peak  # all six held at once is 6 * size
-    assert [row["submission"] for row in result.collected] == [names[-1]], result
-    named = sorted(row["submission"] for row in result.superseded if "more" not in row)
-    assert named == names[3:5] and sum(row.get("more", 1) for row in result.superseded) == 5, result  # kept: 3
-    written = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / FILE).read_bytes()
-    assert written[:1] == b"5" and len(written) == size
-
-
-@pytest.mark.parametrize("change, error, reason", [
-    ("rewritten", Refused, "changed while it was being collected"),
-    ("swapped", Refused, "was replaced while it was being collected"),
-    ("linked", OSError, "symbolic links"),  # O_NOFOLLOW: ELOOP, not the file it names
-])  # fmt: skip
-def test_a_file_changed_after_its_check_is_not_read(tmp_path, change, error, reason):
-    folder, name = inbound_folder(tmp_path)
-    inbound = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        checked = check_submission(inbound, name, CHAPTER, {FILE}, 1 << 20)
-        time.sleep(0.02)  # a later change time
-        if change == "rewritten":
-            (folder / FILE).write_text('{"cells": [1]}')
-        elif change == "swapped":
-            (tmp_path / "other").write_text('{"cells": []}')
-            os.replace(tmp_path / "other", folder / FILE)
-        else:
-            (folder / FILE).unlink()
-            (folder / FILE).symlink_to("/etc/passwd")
-        with pytest.raises(error, match=reason):
-            read_files(inbound, checked)
-    finally:
-        os.close(inbound)
-
-
-def chown_tree(path: Path, uid: int) -> None:
-    for item in [path, *path.rglob("*")]:
-        os.chown(item, uid, uid, follow_symlinks=False)
-
-
-needs_chown = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a folder to another uid")
-
-
-@pytest.mark.parametrize("trap, reason", [
-    ("course-link", "lr-schedules is a symbolic link"),
-    ("inbound-link", "inbound is a symbolic link"),
-    ("course-file", "lr-schedules is not a folder"),
-    pytest.param("course-owner", "lr-schedules is owned by nobody, not by", marks=needs_chown),
-    pytest.param("inbound-owner", "inbound is owned by nobody, not by", marks=needs_chown),
-])  # fmt: skip
-def test_an_exchange_reached_through_a_link_or_a_students_folder_is_refused(tmp_path, trap, reason):
-    """The exchange's root is writable by all: a student may put their own course or inbound folder there."""
-    course, exchange = exchange_course(tmp_path)
-    inbound_folder(exchange.inbound)
-    mine = exchange.root / exchange.course_id
-    if trap.endswith("link"):  # the student's own folder, holding what they want collected, linked in
-        real = mine if trap == "course-link" else exchange.inbound
-        real.rename(tmp_path / "students")
-        real.symlink_to(tmp_path / "students")
-    elif trap == "course-file":
-        shutil.rmtree(mine)
-        mine.write_text("")
-    else:
-        chown_tree(mine if trap == "course-owner" else exchange.inbound, 65534)
-    with pytest.raises(ExchangeUnusable, match=reason):
-        collect(course, CHAPTER, exchange)
-    assert not (course / "submitted").exists()
-
-
-@pytest.mark.parametrize("trap, reason", [
-    ("student-link", "submitted/{me} is a symbolic link: nothing written"),
-    ("chapter-link", "submitted/{me}/{chapter} is a symbolic link: nothing written"),
-    ("chapter-file", "submitted/{me}/{chapter} is not a folder: nothing written"),
-])  # fmt: skip
-def test_nothing_is_written_through_a_link_in_submitted(tmp_path, trap, reason):
-    """A `submitted/<id>` made a link to `source/` must not overwrite the instructor's solution."""
-    course, exchange = exchange_course(tmp_path)
-    _, name = inbound_folder(exchange.inbound)
-    me = user_name(os.geteuid())
-    student, solution = course / "submitted" / me, course / "source" / CHAPTER / FILE
-    before = solution.read_bytes()
-    student.mkdir(parents=True) if trap != "student-link" else student.parent.mkdir()
-    if trap == "student-link":
-        student.symlink_to(course / "source")
-    elif trap == "chapter-link":
-        (student / CHAPTER).symlink_to(course / "source" / CHAPTER)
-    else:
-        (student / CHAPTER).write_text("")
-    result = collect(course, CHAPTER, exchange)
-    assert not result.collected
-    assert result.refused == [{"submission": name, "reason": reason.format(me=me, chapter=CHAPTER) + " through it"}]
-    assert solution.read_bytes() == before and os.listdir(solution.parent) == [FILE]
-    assert os.listdir(course / "source") == [CHAPTER]
-
-
-@needs_chown
-def test_a_student_who_cannot_be_written_does_not_stop_the_others(tmp_path):
-    course, exchange = exchange_course(tmp_path)
-    folder, theirs = inbound_folder(exchange.inbound)
-    os.rename(folder, exchange.inbound / theirs.replace(user_name(os.geteuid()), "nobody", 1))
-    chown_tree(exchange.inbound / theirs.replace(user_name(os.geteuid()), "nobody", 1), 65534)
-    _, mine = inbound_folder(exchange.inbound, "2026-01-02 00:00:00.000000 UTC")
-    (course / "submitted" / "nobody").mkdir(parents=True)
-    (course / "submitted" / "nobody" / f".{CHAPTER}.collecting").write_text("")  # in the way of the write
-    result = collect(course, CHAPTER, exchange)
-    assert [row["submission"] for row in result.collected] == [mine], result
-    assert [row["reason"][:20] for row in result.refused] == ["cannot be written: ["], result
-    assert (course / "submitted" / user_name(os.geteuid()) / CHAPTER / FILE).read_text() == '{"cells": []}'
-    assert "1 collected, 1 refused" in summary(result)
-
-
 def test_a_zone_it_cannot_read_may_be_up_to_14_hours_ahead(tmp_path):
     """An honest student in Japan names the time JST, which dateutil cannot read: not refused as future."""
     now = utc_now()
@@ -434,34 +251,6 @@ def test_a_zone_it_cannot_read_may_be_up_to_14_hours_ahead(tmp_path):
     known = (now + datetime.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # a zone it reads: exact
     with pytest.raises(Refused, match="in the future"):
         read(tmp_path, inbound_folder(tmp_path, known)[1])
-
-
-def test_an_inbound_folder_past_its_bound_of_names_is_refused_before_any_is_checked(tmp_path):
-    course, exchange = exchange_course(tmp_path)
-    for i in range(12):
-        inbound_folder(exchange.inbound, f"2026-01-01 00:00:{i:02}.000000 UTC")
-    with pytest.raises(ExchangeUnusable, match="holds more than 10 entries: nothing collected"):
-        collect(course, CHAPTER, exchange, Bounds(names=10))
-    assert not (course / "submitted").exists()
-    assert len(collect(course, CHAPTER, exchange, Bounds(names=12)).collected) == 1
-
-
-def test_a_students_many_folders_keep_few_submissions_and_few_refusal_rows(tmp_path):
-    """Many accepted folders of one student, many refused ones claiming one id: the newest is collected, the
-    others counted, not kept (nor named) one by one."""
-    course, exchange = exchange_course(tmp_path)
-    names = []
-    for i in range(8):
-        names.append(inbound_folder(exchange.inbound, f"2026-01-01 00:00:{i:02}.000000 UTC")[1])
-        time.sleep(0.02)  # a later change time (the kernel's clock ticks coarsely)
-    for i in range(30):
-        (exchange.inbound / f"zz-nobody+{CHAPTER}+2026-01-01 00:00:{i:02}.000000 UTC+x").mkdir()
-    result = collect(course, CHAPTER, exchange, Bounds(kept=2, refusals=5))
-    assert [row["submission"] for row in result.collected] == [names[-1]], result
-    assert len(result.superseded) == 2 and sum(row.get("more", 1) for row in result.superseded) == 7, result
-    assert len(result.refused) == 6 and result.refused[-1]["more"] == 25, result.refused
-    assert result.refused[-1]["reason"] == "and 25 more submissions claiming 'zz-nobody' refused"
-    assert "1 collected, 30 refused, 7 older submissions superseded" in summary(result)
 
 
 def test_a_runs_user_lookups_are_cached():

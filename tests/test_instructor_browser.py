@@ -73,18 +73,18 @@ def submit_class(course: Path) -> None:
 
 
 def total(course: Path, student: str) -> tuple[float, float]:
-    from nbgrader.api import Gradebook
+    from lrcourse.gradebook_db import gradebook
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        notebook = gradebook.find_submission_notebook(NB, CHAPTER, student)
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        notebook = book.find_submission_notebook(NB, CHAPTER, student)
         return notebook.score, sum(g.score for g in notebook.grades if g.cell_type == "code")
 
 
 def submission_id(course: Path, student: str) -> str:
-    from nbgrader.api import Gradebook
+    from lrcourse.gradebook_db import gradebook
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        return gradebook.find_submission_notebook(NB, CHAPTER, student).id
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        return book.find_submission_notebook(NB, CHAPTER, student).id
 
 
 @pytest.fixture(scope="module")
@@ -280,13 +280,13 @@ def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, serv
     comment.press("Tab")
     instructor.wait_for_timeout(1500)
     instructor.screenshot(path=str(SHOTS / "alice-hand-graded.png"), full_page=True)
-    from nbgrader.api import Gradebook
+    from lrcourse.gradebook_db import gradebook
 
     deadline = time.monotonic() + 60
     while True:
-        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-            grade = gradebook.find_grade(WRITTEN, NB, CHAPTER, "alice")
-            saved = (grade.manual_score, gradebook.find_comment(WRITTEN, NB, CHAPTER, "alice").manual_comment)
+        with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+            grade = book.find_grade(WRITTEN, NB, CHAPTER, "alice")
+            saved = (grade.manual_score, book.find_comment(WRITTEN, NB, CHAPTER, "alice").manual_comment)
         if saved == (1.5, "Right idea; say why the noise floor stays.") or time.monotonic() > deadline:
             break
         time.sleep(0.5)

@@ -32,7 +32,7 @@ CURRENT: dict[str, kernels.Kernels] = {}
 
 
 def _started(limits) -> kernels.Kernels:
-    return kernels.Kernels(kernels.KernelZygote(limits), Limits(wall_seconds=60))
+    return kernels.Kernels(kernels.KernelZygoteHandle(limits), Limits(wall_seconds=60))
 
 
 @pytest.fixture(params=["sandboxed", "unsandboxed"])
@@ -90,7 +90,7 @@ def run(folder: Path, *sources: str, timeout: int = 30) -> list[str]:
     ]
 
 
-def zygote_processes(zygote: kernels.KernelZygote) -> list[int]:
+def zygote_processes(zygote: kernels.KernelZygoteHandle) -> list[int]:
     """This zygote and its keepers and kernels (forks of it share its command line), seen from outside:
     the Python processes below the process that started it (other tests may run zygotes of their own)."""
     parents, found = {}, []

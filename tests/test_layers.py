@@ -4,6 +4,9 @@ downwards, and no file (the package, grader/, scripts/, tests/) reaches into ano
 The test tree shares code through tests/support only: no test file imports another or edits sys.path."""
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,14 +102,47 @@ def upward(own: str, own_layer: int, module: str) -> str | None:
     return None
 
 
+def is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def first_party_names(tree: ast.AST) -> set[str]:
+    """The names a file's imports of this repository's code bind (`import lrcourse.x` binds `lrcourse`)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.asname or a.name.split(".")[0] for a in node.names if a.name.startswith(FIRST_PARTY)}
+        elif isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(FIRST_PARTY)):
+            names |= {alias.asname or alias.name for alias in node.names}
+    return names
+
+
+def private_attributes(source: str) -> list[tuple[int, str]]:
+    """(line, expression) for each private attribute reached through a first-party import (`guard._x`)."""
+    tree = ast.parse(source)
+    bound, found = first_party_names(tree), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and is_private(node.attr):
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in bound:
+                found.append((node.lineno, ast.unparse(node)))
+    return sorted(found)
+
+
 def findings(path: Path) -> list[str]:
-    """Each import of the file that goes up a layer or takes a private name of this repository's code."""
+    """Each import of the file that goes up a layer or takes a private name of this repository's code, and each
+    private attribute the file reads through such an import."""
     own, own_layer, found = module_name(path), file_layer(path), []
     for line, module, name in imports(path):
         if why := upward(own, own_layer, module):
             found.append(f"{path.name}:{line} imports {why}")
-        if name and name.startswith("_") and not name.startswith("__") and module.startswith(FIRST_PARTY):
+        if name and is_private(name) and module.startswith(FIRST_PARTY):
             found.append(f"{path.name}:{line} imports the private name {module}.{name}")
+    found += [
+        f"{path.name}:{line} reads the private name {expr}" for line, expr in private_attributes(path.read_text())
+    ]
     return found
 
 
@@ -177,8 +213,52 @@ def test_the_layers_see_what_they_should():
     assert [upward(own, layer(own), module) for own, module in allowed] == [None] * len(allowed)
 
 
+def test_private_names_are_seen_through_an_attribute():
+    """The private-name rule can fail on an attribute, not only on `from x import _y`."""
+    probe = (
+        "import lrcourse.checking.expected\nfrom lrcourse.checking import guard\nimport support.paths as paths\n"
+        "guard._x\nlrcourse.checking.expected._RECORDER\npaths._root.name\nguard.__doc__\nother._y\n"
+    )
+    assert private_attributes(probe) == [
+        (4, "guard._x"),
+        (5, "lrcourse.checking.expected._RECORDER"),
+        (6, "paths._root"),
+    ]
+
+
 def test_every_module_the_rules_name_exists():
     """A renamed module would silently stop being checked."""
     named = [GRADING + m for m in (*CHAIN, *BESIDE_THE_CHAIN)] + [SANDBOX + m for m in PARENTS | CHILDREN | LIMITS]
     missing = [m for m in named if not (ROOT / (m.replace(".", "/") + ".py")).is_file()]
     assert missing == [] and all((ROOT / p).exists() for p in OUTSIDE)
+
+
+LOADED = """import json, sys
+before = set(sys.modules)
+for module in sys.argv[1:]:
+    __import__(module)
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def loaded(*groups: list[str]) -> list[list[str]]:
+    """For each group, the modules a fresh interpreter loads to import it (the interpreters run side by side)."""
+    command = [sys.executable, "-c", LOADED]
+    runs = [
+        subprocess.Popen([*command, *group], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for group in groups
+    ]
+    outputs = [run.communicate() for run in runs]
+    assert [run.returncode for run in runs] == [0] * len(runs), [err[-2000:] for _, err in outputs]
+    return [json.loads(out) for out, _ in outputs]
+
+
+def test_what_an_import_loads_stays_in_its_layers():
+    """The rules above see direct imports; this sees what importing a module loads through every step: the
+    checker loads none of the grader, and reading a graded class back loads neither the pipeline nor torch."""
+    checker, readers = loaded(["lrcourse.checking"], [GRADING + m for m in ("results", "export", "class_report")])
+    assert "lrcourse.checking.guard" in checker  # the probe saw the import happen
+    assert [m for m in checker if m.startswith("lrcourse.grading")] == []
+    assert GRADING + "class_report" in readers
+    pipeline = tuple(GRADING + m for m in ("verdicts", "worker", "remote"))
+    assert [m for m in readers if m.startswith(pipeline) or m == "torch" or m.startswith("torch.")] == []

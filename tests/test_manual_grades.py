@@ -41,7 +41,7 @@ def test_the_written_answers_are_manually_graded_cells_with_a_hidden_rubric():
 
 @pytest.mark.slow
 def test_a_hand_grade_entered_through_nbgraders_api_is_in_the_exported_grades(tmp_path: Path):
-    from nbgrader.api import Gradebook
+    from lrcourse.gradebook_db import gradebook
 
     course = make_course(tmp_path / "course", [CHAPTER])
     answers = {
@@ -56,20 +56,18 @@ def test_a_hand_grade_entered_through_nbgraders_api_is_in_the_exported_grades(tm
     assert "2 written answer(s) await manual grading in nbgrader's formgrader" in run.stdout, run.stdout
 
     notebook = Path(NOTEBOOK[CHAPTER]).stem
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        untouched = gradebook.find_submission_notebook(notebook, CHAPTER, "untouched")
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        untouched = book.find_submission_notebook(notebook, CHAPTER, "untouched")
         autograded = [g for g in untouched.grades if g.cell_type == "code"]
         assert autograded and all(g.score == 0 for g in autograded), "the untouched release scores 0 everywhere"
         assert all(not g.needs_manual_grade and g.score == 0 for g in untouched.grades if g.name in WRITTEN)
-        grade = gradebook.find_grade(WRITTEN[0], notebook, CHAPTER, "alice")
+        grade = book.find_grade(WRITTEN[0], notebook, CHAPTER, "alice")
         assert grade.needs_manual_grade and grade.max_score == 2
         grade.manual_score = 1.5  # what the formgrader stores when a grader enters a score
         grade.needs_manual_grade = False
-        gradebook.db.commit()
+        book.db.commit()
         automatic = sum(
-            g.score
-            for g in gradebook.find_submission_notebook(notebook, CHAPTER, "alice").grades
-            if g.cell_type == "code"
+            g.score for g in book.find_submission_notebook(notebook, CHAPTER, "alice").grades if g.cell_type == "code"
         )
 
     export = lrcourse(course, "export", timeout=600)

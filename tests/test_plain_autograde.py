@@ -14,7 +14,8 @@ import pytest
 from nbgrader.apps import NbGraderAPI
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.course import course_config, gradebook
+from lrcourse.gradebook_db import gradebook
+from lrcourse.grading.course import course_config
 from lrcourse.grading.withheld_scores import in_kernel_scores
 
 from support.course import NOTEBOOK, autograde, make_course, solution_answers, submit

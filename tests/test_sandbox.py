@@ -250,13 +250,12 @@ def test_nothing_secret_reaches_any_feedback_or_graded_notebook(attacked):
 def test_hidden_tests_never_reach_the_kernel_nor_any_feedback(attacked):
     """The kernel runs the test cells as released (the trusted verdicts run the hidden tests, outside), so even
     a submission that prints every cell it is given, and its whole input history, shows no hidden test."""
-    from nbgrader.api import Gradebook
-
     from lrcourse.cells import visible_part
+    from lrcourse.gradebook_db import gradebook
 
     course, run, *_ = attacked
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        notebook = gradebook.find_assignment(CHAPTER).notebooks[0]
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        notebook = book.find_assignment(CHAPTER).notebooks[0]
         visible = "\n".join(visible_part(cell.source) for cell in notebook.source_cells)
         hidden = {
             line.strip()

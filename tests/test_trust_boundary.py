@@ -166,6 +166,25 @@ def test_a_limit_that_is_not_a_whole_number_of_at_least_one_is_refused_by_name(v
     assert str(refused.value) == f"c.Sandbox.cpus must be a whole number of at least 1, not {value!r}"
 
 
+def test_a_setting_that_is_not_a_limit_is_refused_by_name():
+    from traitlets.config import Config
+
+    config = Config()
+    config.Sandbox.memory_mb, config.Sandbox.memmory_mb = 1024, 512
+    with pytest.raises(ValueError) as refused:
+        sandbox.Limits.from_config(config)
+    assert str(refused.value).startswith("c.Sandbox.memmory_mb is not a limit; the limits are: memory_mb, cpus, ")
+
+
+def test_the_answers_processes_get_the_configured_tmp_size():
+    """c.Sandbox.tmp_mb reaches the answers' zygote (its children's private /tmp), as it reaches the kernels'."""
+    from lrcourse.grading.sandbox import answer_zygote, answers
+
+    handle = answers.AnswerZygoteHandle(limits=sandbox.Limits(tmp_mb=77))
+    assert answer_zygote.options(["--control", "3", *handle.options()])["tmp_mb"] == 77
+    assert "--tmp-mb" not in answers.AnswerZygoteHandle(limits=None).options()  # no sandbox: no private /tmp
+
+
 def test_a_limit_written_as_a_whole_float_is_that_number():
     from traitlets.config import Config
 
@@ -215,8 +234,8 @@ def test_the_students_process_computes_with_the_graders_cpu_kernels(monkeypatch)
 @pytest.mark.parametrize(
     "handle, fault",
     [
-        ("answers.AnswerZygote", "the process that runs students' answers did not start: "),
-        ("kernels.KernelZygote", "the kernel zygote did not start: "),
+        ("answers.AnswerZygoteHandle", "the process that runs students' answers did not start: "),
+        ("kernels.KernelZygoteHandle", "the kernel zygote did not start: "),
     ],
 )
 def test_a_zygote_that_does_not_start_says_what_it_printed_and_leaves_nothing_running(handle, fault):

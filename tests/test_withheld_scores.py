@@ -14,7 +14,8 @@ import pytest
 from nbgrader.preprocessors import SaveAutoGrades
 from traitlets.config import Config
 
-from lrcourse.grading.course import ensure_tools_on_path, gradebook
+from lrcourse.gradebook_db import gradebook
+from lrcourse.grading.course import ensure_tools_on_path
 from lrcourse.grading.export import GradesCsvExportPlugin
 from lrcourse.grading.output_caps import CappedExecute, use_capped_execute
 from lrcourse.grading.results import PENDING, grade_value

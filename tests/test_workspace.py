@@ -175,7 +175,7 @@ def test_the_demo_grades_a_copy_and_touches_neither_the_release_nor_a_workspace(
 
     before = digests(ROOT / "notebooks")
     had_workspace = (ROOT / "workspace").exists()
-    monkeypatch.setattr(outcomes, "summary", lambda report: f"{report.assignment}: graded")
+    monkeypatch.setattr(outcomes, "summary", lambda result: f"{result.assignment}: graded")
     monkeypatch.setattr(grade, "grade_class", fake_grading(feedback=True))
     assert examples.grade_example_class(workers=1, sandboxed=False) == 0
     assert "Expected failures only: erin" in capsys.readouterr().out

@@ -16,7 +16,7 @@ from support import hostile
 from support.course import make_course
 
 WRITE_ZYGOTE_MEMORY = (
-    hostile.find_zygotes("--zygote")
+    hostile.find_zygotes("answer_zygote")
     + """
 import sys, ctypes, struct
 _z = sys.modules["__main__"]
@@ -31,7 +31,7 @@ for _pid in _zygotes():
         pass
 """
 )
-STOP_ZYGOTE = hostile.stop_zygotes("--zygote")
+STOP_ZYGOTE = hostile.stop_zygotes("answer_zygote")
 HAUNT_LATER_CHILDREN = hostile.HAUNT_LATER_PROCESSES
 HOLD_SHARED_MEMORY = """
 import ctypes
@@ -71,11 +71,11 @@ ATTACKS = {
 
 @pytest.fixture(scope="module")
 def chapter2(tmp_path_factory):
-    from nbgrader.api import Gradebook
+    from lrcourse.gradebook_db import gradebook
 
     course = make_course(tmp_path_factory.mktemp("zygote"), [hostile.CHAPTER])
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        exercise = load_exercise(course, hostile.CHAPTER, gradebook)
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        exercise = load_exercise(course, hostile.CHAPTER, book)
     judge = verdicts.Judge(Limits())
     yield judge, exercise
     judge.close()

@@ -15,7 +15,7 @@ from lrcourse.checking.guard import (
     wrapped_scheduler,
 )
 from lrcourse.checking.observe import observer
-from lrcourse.pytorch_trajectories import hand_edit
+from lrcourse.pytorch_trajectories import replay
 from lrcourse.schedules import make_optimizer
 
 
@@ -36,8 +36,6 @@ def observe_scheduler(student_class, payload: dict) -> dict:
     if observation["forbidden"]:
         return observation
     optimizer = make_optimizer(case["lrs"])
-    metrics = case.get("metrics")
-    edits = case.get("edits") or {}
     guard = Guard(observation["seconds"])
     returned = []  # the very objects get_last_lr() returned: a list returned earlier must not change later
     as_tensor = payload.get("as_tensor")
@@ -59,25 +57,10 @@ def observe_scheduler(student_class, payload: dict) -> dict:
             scheduler = student_class(optimizer, **case["kwargs"])
             observation["wrapped"] = wrapped_scheduler(scheduler)
             snapshot(scheduler)
-            for step in range(case["steps"] if metrics is None else len(metrics)):
-                hand_edit(optimizer, edits, step + 1)
-                if case.get("after_edits") and edits.get(str(step + 1)):
-                    snapshot(scheduler)
-                if metrics is None:
-                    scheduler.step()
-                else:
-                    value = float(metrics[step]) if isinstance(metrics[step], str) else metrics[step]
-                    if as_tensor == "0-d reused":
-                        scheduler.step(reused.fill_(value))
-                    elif as_tensor == "0-d":
-                        scheduler.step(torch.tensor(value))
-                    else:
-                        scheduler.step(torch.tensor([value]) if as_tensor else value)
-                snapshot(scheduler)
-            last = str((case["steps"] if metrics is None else len(metrics)) + 1)
-            if case.get("after_edits") and edits.get(last):  # an edit after the last step, and no step after it
-                hand_edit(optimizer, edits, int(last))
-                snapshot(scheduler)
+            for kind, _, metric in replay(optimizer, case):
+                if kind == "step":
+                    step_scheduler(scheduler, metric, as_tensor, reused)
+                snapshot(scheduler)  # after a step, or between a hand edit and the step
             if "get_last_lr" in record:
                 observation["returned_lists"] = [wire.encode(value) for value in returned]
     except StudentTimeout:
@@ -86,6 +69,21 @@ def observe_scheduler(student_class, payload: dict) -> dict:
         observation["error"] = wire.encode_error(error)
     observation["calls"] = sorted({name.split(".")[0] for name in guard.forbidden_calls})
     return observation
+
+
+def step_scheduler(scheduler, metric, as_tensor, reused: torch.Tensor) -> None:
+    """One step of the student's scheduler; a metric (ReduceLROnPlateau) as the payload's `as_tensor` asks: a
+    number, a 1-element tensor, a new 0-d tensor, or one 0-d tensor the caller updates in place (`reused`)."""
+    if metric is None:
+        scheduler.step()
+        return
+    value = float(metric) if isinstance(metric, str) else metric
+    if as_tensor == "0-d reused":
+        scheduler.step(reused.fill_(value))
+    elif as_tensor == "0-d":
+        scheduler.step(torch.tensor(value))
+    else:
+        scheduler.step(torch.tensor([value]) if as_tensor else value)
 
 
 @observer("construction")

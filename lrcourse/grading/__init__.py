@@ -3,7 +3,8 @@
 - `grade`: the `lrcourse grade` run: intake (`intake`), a pool of grading workers (`worker`), the run's
   outcomes (`outcomes`); `course` opens the course's configuration and gradebook.
 - `verdicts`: every autograded test cell decided again in the grader's process, from the assignment's
-  `exercise`, with the student's answers as stand-ins (`remote`) in processes of their own.
+  `exercise`, with the student's answers as stand-ins (`remote`) in processes of their own; `verdict_files`:
+  what they leave on disk (their record, the graded notebook's notes).
 - `sandbox/`: the trust boundary, every process that runs a student's code: nbgrader's notebooks in kernels
   forked from a kernel zygote (`kernels`, `kernel_zygote`, `kernel_relay`), the answers' processes
   (`answers` here, `answer_zygote` there), in bubblewrap (`bwrap`, `limits`, `namespaces`,

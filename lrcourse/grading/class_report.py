@@ -23,7 +23,6 @@ from lrcourse.grading.results import (
     failed_students,
     frequent_failures,
     overridden_cells,
-    read_class,
     read_verdicts,
     short_message,
     student_failures,
@@ -343,11 +342,6 @@ def render(report: ChapterReport) -> str:
         + failures_html(report)
         + '<p class="note">Written by <code>lrcourse</code> from the nbgrader gradebook.</p></body></html>'
     )
-
-
-def write_class_report(course: Path, assignment: str, db_url: str, path: Path | None = None) -> Path:
-    """Write reports/<assignment>.html (or `path`) for the graded class; return its path."""
-    return write_chapter_report(course, read_class(course, db_url, [assignment])[0], path)
 
 
 def write_chapter_report(course: Path, grades, path: Path | None = None) -> Path:

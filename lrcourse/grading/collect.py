@@ -5,7 +5,7 @@ with a later timestamp), follows links as the instructor (a link to `source/` ha
 solutions) and reads FIFOs and devices. Here each inbound folder of the assignment is checked and read by
 `inbound` (owner, name, kinds of files, sizes), each student's newest accepted submission is written to
 `submitted/<id>/<assignment>/` with the time the kernel recorded as its `timestamp.txt` (nbgrader's late
-penalty reads it), and every refusal is reported with its reason, on the terminal and in
+penalty reads it), and every refusal is reported with its reason, on the terminal and in the collect record,
 `reports/collect-<assignment>.json`. A stray entry beside the notebook (a lock file, a checkpoints folder, a
 link) is left out, not copied, and reported the same way, with the submission collected without it.
 nbgrader's `release_feedback` stops for the rest of the class at a submitted folder without
@@ -331,7 +331,8 @@ def _write(submitted: Path, student: str, assignment: str, submission: Submissio
     shutil.rmtree(stale, ignore_errors=True)
 
 
-def write_report(course: Path, result: Collected) -> Path:
+def write_collect_record(course: Path, result: Collected) -> Path:
+    """The collect record: what was collected, refused, superseded and left out, as JSON."""
     path = course / "reports" / f"collect-{result.assignment}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.__dict__, indent=1))

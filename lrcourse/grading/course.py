@@ -1,8 +1,8 @@
 """The course as the grading commands find it: its folder, nbgrader's configuration and its gradebook.
 
 The gradebook is nbgrader's: SQLite (with a busy timeout, so concurrent workers wait instead of failing
-with "database is locked") or PostgreSQL via a `db_url`. Every command opens it with `gradebook(db_url)`
-(`lrcourse.gradebook_db`, which the learner's start page uses too).
+with "database is locked") or PostgreSQL via a `db_url`. Every command opens it with
+`lrcourse.gradebook_db.gradebook(db_url)` (one import path: the learner's start page uses it too).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import os
 import sys
 from pathlib import Path
 
-# `gradebook` stays importable from here: the grading commands open the gradebook through this module.
-from lrcourse.gradebook_db import gradebook as gradebook
 from lrcourse.gradebook_db import with_busy_timeout
 
 

@@ -31,8 +31,9 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import worker
-from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path, gradebook
+from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
 from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, submissions, valid_student_id
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.limits import Limits
@@ -83,7 +84,7 @@ def grade_class(
 
             remove_stale()
         limits = Limits.from_config(course_config(course, db_url))
-        run.outcomes += _run_workers(
+        run.outcomes += run_workers(
             course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits
         )
     run.outcomes.sort(key=lambda o: o.student)
@@ -114,7 +115,7 @@ def _create_gradebook_tables(course: Path, assignment: str, db_url: str) -> None
         book.find_assignment(assignment)  # raises if the assignment was never released
 
 
-def _run_workers(course, assignment, todo, workers, db_url, progress, sandboxed, limits: Limits) -> list[Outcome]:
+def run_workers(course, assignment, todo, workers, db_url, progress, sandboxed, limits: Limits) -> list[Outcome]:
     from tqdm import tqdm
 
     outcomes: list[Outcome] = []

@@ -3,7 +3,7 @@
 Formgrader shows a Collect button that runs nbgrader's exchange collect as the instructor: it trusts the
 folder names students write, follows their links and reads their FIFOs (issue 20, items 2-4 and 9). The
 course's `nbgrader_config.py` sets `c.ExchangeFactory.collect` to `TrustedCollect`, so the button and the
-command run `lrcourse.grading.collect` instead, with its checks, its report and its refusals.
+command run `lrcourse.grading.collect` instead, with its checks, its collect record and its refusals.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class TrustedCollect(ExchangeCollect):
     """`lrcourse collect <assignment>` behind nbgrader's collect interface."""
 
     def start(self):
-        from lrcourse.grading.collect import ExchangeUnusable, collect, exchange_of, summary, write_report
+        from lrcourse.grading.collect import ExchangeUnusable, collect, exchange_of, summary, write_collect_record
 
         course = Path(self.coursedir.root).resolve()
         try:
@@ -26,6 +26,6 @@ class TrustedCollect(ExchangeCollect):
             self.fail(f"lrcourse collect: {error}")
         for line in summary(result).splitlines():
             self.log.info(line)
-        self.log.info("report: %s", write_report(course, result))
+        self.log.info("collect record: %s", write_collect_record(course, result))
         if result.refused:  # the button shows the log of a failed collect; the accepted ones are in submitted/
             self.fail(f"{result.refusals} submission(s) refused: see the report")

@@ -18,7 +18,7 @@ import time
 from lrcourse import checking, wire
 from lrcourse.checking.guard import SECONDS_PER_CASE, StudentTimeout
 from lrcourse.checking.observe import RemoteTarget, decode_observation, observer_seconds
-from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerZygote
+from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerZygoteHandle
 from lrcourse.grading.sandbox.zygote import Silence, ZygoteFault
 
 LOAD_SECONDS = 30.0  # the context and answer cells, like nbgrader's per-cell timeout
@@ -38,7 +38,7 @@ class Session:
 
     def __init__(
         self,
-        zygote: AnswerZygote,
+        zygote: AnswerZygoteHandle,
         context: list[str],
         answers: list[tuple[str, str]],
         deadline: float | None = None,

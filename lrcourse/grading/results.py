@@ -129,17 +129,12 @@ class ClassGrades:
 
 def read_gradebook(course: Path, db_url: str, assignments: list[str] | None = None) -> ClassGrades:
     """Every requested assignment (default: all in the gradebook), and the students, in one read."""
-    from lrcourse.grading.course import gradebook
+    from lrcourse.gradebook_db import gradebook
 
     with gradebook(db_url) as book:
         order = [a.name for a in book.assignments]
         grades = [read_assignment(book, name, source_order(course / "source", name)) for name in assignments or order]
         return ClassGrades(grades, [s.id for s in book.students], order)
-
-
-def read_class(course: Path, db_url: str, assignments: list[str] | None = None) -> list[AssignmentGrades]:
-    """Every requested assignment (default: all in the gradebook), in the gradebook's order."""
-    return read_gradebook(course, db_url, assignments).assignments
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from lrcourse import checking
 from lrcourse.checking.guard import StudentTimeout
 from lrcourse.grading.exercise import Exercise
 from lrcourse.grading.remote import Session, Undefined
-from lrcourse.grading.sandbox.answers import AnswerZygote
+from lrcourse.grading.sandbox.answers import AnswerZygoteHandle
 from lrcourse.grading.sandbox.zygote import ZygoteFault
 
 
@@ -94,7 +94,7 @@ class Judge:
 
     def __init__(self, limits=None):
         """`limits`: run the students' answers in sandboxes with these limits (None: unsandboxed)."""
-        self.zygotes = {flag: AnswerZygote(flag, limits) for flag in (False, True)}
+        self.zygotes = {flag: AnswerZygoteHandle(flag, limits) for flag in (False, True)}
         self._contexts: dict[tuple, dict] = {}
 
     def close(self) -> None:

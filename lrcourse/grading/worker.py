@@ -15,7 +15,7 @@ The worker runs under a memory cap of its own (`worker_memory`) and tells the gr
 starts (`grade.Watchdog`), which stops a worker held past the student's budget and its grace.
 
 Everything a worker holds is in its `Worker`. The process pool calls module functions, so the worker
-process keeps its one `Worker` in `_worker`, set by `start` (the pool's initializer) and read by
+process keeps its one `Worker` in `_worker`, set by `start` (the pool's initializer, through `install`) and read by
 `grade_student` (the pool's task): the only state at module level, and only in a worker process.
 """
 
@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import intake
-from lrcourse.grading.course import course_config, ensure_tools_on_path, gradebook, lrcourse_flag
+from lrcourse.grading.course import course_config, ensure_tools_on_path, lrcourse_flag
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 
@@ -82,7 +83,7 @@ class Worker:
 
         from lrcourse.grading.output_caps import use_capped_execute
         from lrcourse.grading.plain_autograde import allow_in_worker
-        from lrcourse.grading.sandbox.kernels import Kernels, KernelZygote, use_forked_kernels
+        from lrcourse.grading.sandbox.kernels import Kernels, KernelZygoteHandle, use_forked_kernels
         from lrcourse.grading.sanitize import show_safely
         from lrcourse.grading.verdicts import Judge
         from lrcourse.grading.withheld_scores import withhold_kernel_scores
@@ -97,7 +98,7 @@ class Worker:
         withhold_kernel_scores(config)  # only the trusted verdicts write a test cell's score
         api = NbGraderAPI(config=config)
         limits = Limits.from_config(config)  # without the sandbox, its wall clock still holds
-        kernels = Kernels(KernelZygote(limits if sandboxed else None), limits)
+        kernels = Kernels(KernelZygoteHandle(limits if sandboxed else None), limits)
         # Every notebook this worker runs gets a kernel forked from the worker's kernel zygote (in its
         # sandbox, unless --no-sandbox).
         use_forked_kernels(kernels)
@@ -244,7 +245,6 @@ _worker: Worker | None = None  # this worker process's one Worker (see the modul
 def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None:
     """The pool's initializer: make this process a grading worker, telling `starts` (a queue, if given: the
     grading command's watchdog, `grade.Watchdog`) which student it starts, with its process id."""
-    global _worker
     # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
     # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
     # The main process alone decides what an interrupt stops.
@@ -263,9 +263,16 @@ def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None
     one_blas_thread()  # before numpy loads (nbgrader, the kernels' clients)
     # before anything large is loaded: a message ZeroMQ holds whole ends this worker, not the machine
     cap_this_process(Limits.from_config(course_config(Path(course), db_url)).worker_memory_mb)
-    _worker = Worker.open(Path(course), db_url, sandboxed)
-    _worker.starts = starts
+    install(Worker.open(Path(course), db_url, sandboxed), starts)
     atexit.register(_worker.close)
+
+
+def install(graders, starts=None) -> None:
+    """Make `graders` (a `Worker`, or a stand-in with its `grade`, as the watchdog's test uses) this process's
+    worker, telling `starts` which student it starts."""
+    global _worker
+    _worker = graders
+    _worker.starts = starts
 
 
 def grade_student(assignment: str, student: str, current: str) -> Outcome:

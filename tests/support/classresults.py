@@ -71,13 +71,13 @@ def make_class_course(directory: Path, written_answer: bool) -> Path:
 
 def grade_by_hand(course: Path, student: str, score: float) -> None:
     """What nbgrader's formgrader does when a grader enters a score (its GradeHandler.put)."""
-    from nbgrader.api import Gradebook
+    from lrcourse.gradebook_db import gradebook
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        grade = gradebook.find_grade(WRITTEN, Path(NOTEBOOK[GENERATED]).stem, GENERATED, student)
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        grade = book.find_grade(WRITTEN, Path(NOTEBOOK[GENERATED]).stem, GENERATED, student)
         grade.manual_score = score
         grade.needs_manual_grade = False
-        gradebook.db.commit()
+        book.db.commit()
 
 
 def build_class(directory: Path) -> tuple[Path, subprocess.CompletedProcess]:
@@ -133,12 +133,12 @@ def graded_class_copy(tmp_path_factory, name: str) -> tuple[Path, subprocess.Com
 
 def gradebook_cells(course: Path, db_url: str | None = None) -> dict:
     """{assignment: {student: {grade_id: (score, max_score, needs_manual_grade)}}} straight from nbgrader."""
-    from nbgrader.api import Gradebook
+    from lrcourse.gradebook_db import gradebook
 
     result = {}
-    with Gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        for assignment in gradebook.assignments:
-            for submission in gradebook.assignment_submissions(assignment.name):
+    with gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as book:
+        for assignment in book.assignments:
+            for submission in book.assignment_submissions(assignment.name):
                 result.setdefault(assignment.name, {})[submission.student_id] = {
                     grade.name: (grade.score, grade.max_score, grade.needs_manual_grade)
                     for notebook in submission.notebooks

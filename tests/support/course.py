@@ -77,11 +77,11 @@ def autograde(course: Path, chapter: str, *extra: str, opt_in: bool = True) -> s
 
 def scores(course: Path, chapter: str, db_url: str | None = None) -> dict[str, dict[str, tuple[float, float]]]:
     """{student: {test cell grade_id: (score, max_score)}} from the gradebook."""
-    from nbgrader.api import Gradebook
+    from lrcourse.gradebook_db import gradebook
 
-    with Gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as book:
         result = {}
-        for submission in gradebook.assignment_submissions(chapter):
+        for submission in book.assignment_submissions(chapter):
             notebook = submission.notebooks[0]
             result[submission.student_id] = {
                 grade.name: (grade.score, grade.max_score)

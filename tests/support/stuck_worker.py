@@ -25,4 +25,4 @@ class Stuck:
 
 
 def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None:
-    worker._worker = Stuck(starts)
+    worker.install(Stuck(starts), starts)

@@ -26,10 +26,10 @@ import socket
 import sys
 
 from lrcourse.grading.sandbox import namespaces, zygote
+from lrcourse.grading.sandbox.limits import Limits
 from lrcourse.grading.sandbox.zygote import COURSE_MODULES
 
 CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long before
-TMP_MB = 256  # each child's own /tmp
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,11 +58,12 @@ def preload(allow_schedulers: bool) -> None:
     torch.set_num_threads(1)
 
 
-def serve_forks(control: socket.socket, sweep: bool = False) -> None:
+def serve_forks(control: socket.socket, isolate: bool = False, tmp_mb: int = Limits.tmp_mb) -> None:
     """Fork a child for each socket the grader sends; kill a child when asked; stop when the grader does.
 
-    `sweep` (in a sandbox of its own, where every other process is a student's): killing a child also kills
-    whatever else runs in the sandbox and empties /tmp, so nothing of one student meets the next.
+    `isolate` (in a sandbox of its own, where every other process is a student's): each child runs in
+    namespaces of its own with a /tmp of `tmp_mb`, and killing a child also kills whatever else runs in the
+    sandbox and empties /tmp (the sweep), so nothing of one student meets the next.
     """
 
     def kill(rest: str) -> bytes | None:
@@ -72,24 +73,24 @@ def serve_forks(control: socket.socket, sweep: bool = False) -> None:
         pid = int(words[0])
         namespaces.kill_quietly(pid, group=True)  # its session's process group, then the child itself
         namespaces.kill_quietly(pid)
-        if sweep:
+        if isolate:
             namespaces.sweep_sandbox()
         return b"killed\n"
 
-    zygote.serve(control, lambda fd, _: _child(fd, isolate=sweep), {"kill": kill})
+    zygote.serve(control, lambda fd, _: _child(fd, isolate, tmp_mb), {"kill": kill})
 
 
 # --------------------------------------------------------------------------------------------
 # A child: one student's answers
 # --------------------------------------------------------------------------------------------
-def _child(fd: int, isolate: bool = False) -> None:
+def _child(fd: int, isolate: bool, tmp_mb: int) -> None:
     """Run in the forked child: never returns."""
     status = 0
     try:
         os.setsid()  # its own process group: the zygote can kill whatever it starts
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if isolate:
-            _own_pid_namespace()
+            _own_pid_namespace(tmp_mb)
         resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
         _silence()
         channel = socket.socket(fileno=fd)
@@ -99,7 +100,7 @@ def _child(fd: int, isolate: bool = False) -> None:
     os._exit(status)
 
 
-def _own_pid_namespace() -> None:
+def _own_pid_namespace(tmp_mb: int) -> None:
     """Continue as the first process of new user, PID, IPC and mount namespaces (`namespaces.py`, no
     privilege needed) with a /tmp of its own: the student's code then cannot see or signal the zygote,
     whatever it starts dies with it, and nothing it leaves in IPC objects or /tmp meets the next student.
@@ -109,7 +110,7 @@ def _own_pid_namespace() -> None:
     if pid != 0:
         _, status = os.waitpid(pid, 0)
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-    namespaces.private_tmp(TMP_MB)
+    namespaces.private_tmp(tmp_mb)
 
 
 def _silence() -> None:
@@ -230,13 +231,21 @@ def _argument(value, optimizers: list):
     return value
 
 
+def options(argv: list[str]) -> dict:
+    """`--control FD [--allow-schedulers] [--isolate] [--tmp-mb N]`: FD is the grader's control socket."""
+    tmp_mb = int(argv[argv.index("--tmp-mb") + 1]) if "--tmp-mb" in argv else Limits.tmp_mb
+    control_fd = int(argv[argv.index(zygote.CONTROL) + 1])
+    schedulers, isolate = "--allow-schedulers" in argv, zygote.ISOLATE in argv
+    return {"control_fd": control_fd, "allow_schedulers": schedulers, "isolate": isolate, "tmp_mb": tmp_mb}
+
+
 def main(argv: list[str]) -> None:
-    """`--zygote FD [--allow-schedulers] [--sweep]`: FD is the grader's control socket."""
-    control = socket.socket(fileno=int(argv[argv.index("--zygote") + 1]))
-    preload(allow_schedulers="--allow-schedulers" in argv)
+    given = options(argv)
+    control = socket.socket(fileno=given["control_fd"])
+    preload(allow_schedulers=given["allow_schedulers"])
     namespaces.not_dumpable()
     control.sendall(b"ready\n")
-    serve_forks(control, sweep="--sweep" in argv)
+    serve_forks(control, isolate=given["isolate"], tmp_mb=given["tmp_mb"])
 
 
 if __name__ == "__main__":

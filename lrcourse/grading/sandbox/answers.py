@@ -1,6 +1,6 @@
 """The grader's end of the processes that run students' answers (the other end: `answer_zygote`).
 
-An `AnswerZygote` is a process that has imported torch once and forks a fresh child per student notebook;
+An `AnswerZygoteHandle` is a process that has imported torch once and forks a fresh child per student notebook;
 an `AnswerProcess` is the grader's handle on one such child: a socket, and a deadline on every request.
 The child can answer with anything, or not at all: a line too long is malformed, a silence past the
 deadline is a `zygote.Silence`, and a zygote that does not fork is a `zygote.ZygoteFault` (no verdict: try again).
@@ -12,10 +12,10 @@ import socket
 import subprocess
 
 from lrcourse import wire
-from lrcourse.grading.sandbox.zygote import LINE_FAULTS, Handle, Silence, ZygoteFault, read_line, spawn
+from lrcourse.grading.sandbox.zygote import ISOLATE, LINE_FAULTS, Handle, Silence, ZygoteFault, read_line, spawn
 
 
-class AnswerZygote(Handle):
+class AnswerZygoteHandle(Handle):
     """A process that has imported torch once and forks a fresh child per student notebook.
 
     With `limits` it runs in a sandbox of its own (`lrcourse.grading.sandbox.bwrap`) where, unless
@@ -24,7 +24,6 @@ class AnswerZygote(Handle):
     """
 
     module = "lrcourse.grading.sandbox.answer_zygote"
-    control_flag = "--zygote"
     name = "the process that runs students' answers"
 
     def __init__(self, allow_schedulers: bool = False, limits=None):
@@ -40,14 +39,15 @@ class AnswerZygote(Handle):
         return (err or b"").decode(errors="replace")
 
     def options(self) -> list[str]:
-        return ["--allow-schedulers"] if self.allow_schedulers else []
+        tmp = ["--tmp-mb", str(self.limits.tmp_mb)] if self.limits is not None else []  # each child's own /tmp
+        return (["--allow-schedulers"] if self.allow_schedulers else []) + tmp
 
     def sandboxed(self, command: list[str]) -> list[str]:
         from lrcourse.grading.sandbox.bwrap import Sandbox, stub_for_lr_scheduler  # the grader's side only
 
         hide = {} if self.allow_schedulers else stub_for_lr_scheduler()
         self.sandbox = Sandbox(self.limits, hide=hide)
-        return self.sandbox.command([*command, "--sweep"])
+        return self.sandbox.command([*command, ISOLATE])
 
     def fork(self) -> AnswerProcess:
         ours, theirs = socket.socketpair()
@@ -75,7 +75,7 @@ class AnswerZygote(Handle):
 class AnswerProcess:
     """One forked child running one student's answers; every request has a deadline."""
 
-    def __init__(self, zygote: AnswerZygote, sock: socket.socket, pid: int):
+    def __init__(self, zygote: AnswerZygoteHandle, sock: socket.socket, pid: int):
         self.zygote, self.sock, self.pid = zygote, sock, pid
         self.dead = False
 

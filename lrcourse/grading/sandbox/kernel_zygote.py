@@ -197,13 +197,13 @@ def _become_kernel(request: dict, isolate: bool) -> None:
 
 def main(argv: list[str]) -> None:
     """`--control FD [--isolate]`: FD is the grader's end of the control socket."""
-    control = socket.socket(fileno=int(argv[argv.index("--control") + 1]))
+    control = socket.socket(fileno=int(argv[argv.index(zygote.CONTROL) + 1]))
     del sys.path[0]  # the folder it started in (`-m`): a kernel gets its notebook's folder from IPython
     namespaces.die_with_parent(signal.SIGKILL)
     preload()
     namespaces.not_dumpable()
     control.sendall(b"ready\n")
-    serve(control, isolate="--isolate" in argv)
+    serve(control, isolate=zygote.ISOLATE in argv)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 nbgrader's execute step builds a jupyter_client kernel manager for each notebook; in a grading worker that
 class is `ForkedKernelManager`. Instead of starting a new interpreter (and paying torch's import again),
-it asks the worker's `KernelZygote` (`lrcourse.grading.sandbox.kernel_zygote`) to fork a kernel, and manages the
+it asks the worker's `KernelZygoteHandle` (`lrcourse.grading.sandbox.kernel_zygote`) to fork a kernel, and manages the
 small relay process (`kernel_relay.py`) that stands for it. Under the sandbox (`lrcourse.grading.sandbox.bwrap`)
 the zygote lives in a sandbox of its own and each kernel is the first process of a new user and PID
 namespace inside it; between two notebooks the zygote kills whatever is left and empties /tmp, and the
@@ -33,7 +33,7 @@ from lrcourse.grading.sandbox.bwrap import Sandbox
 from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient, manager_context
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
-from lrcourse.grading.sandbox.zygote import LINE_FAULTS, Handle, ZygoteFault, spawn
+from lrcourse.grading.sandbox.zygote import ISOLATE, LINE_FAULTS, Handle, ZygoteFault, spawn
 
 NOTEBOOK = Path("/notebook")  # where a sandboxed kernel sees the student's folder
 RELAY = Path(__file__).with_name("kernel_relay.py")
@@ -44,7 +44,7 @@ class Kernels:
     budget (`deadline`, set by the worker per student), and, by notebook folder, the managers still running
     and which limit stopped a kernel (for the report)."""
 
-    def __init__(self, zygote: KernelZygote, limits: Limits):
+    def __init__(self, zygote: KernelZygoteHandle, limits: Limits):
         self.zygote, self.limits = zygote, limits
         self.limit_hits: dict[str, str] = {}
         self.running: dict[str, ForkedKernelManager] = {}
@@ -86,7 +86,7 @@ def use_forked_kernels(kernels: Kernels) -> None:
     execute.AsyncKernelManager = kernels.manager_class()
 
 
-class KernelZygote(Handle):
+class KernelZygoteHandle(Handle):
     """A worker's kernel zygote: `fork_kernel(...)` for each notebook, `after_kernel()` once it is done.
 
     With `limits` it runs in a sandbox of its own; without, as the grader's user (`--no-sandbox`).
@@ -118,7 +118,7 @@ class KernelZygote(Handle):
     def sandboxed(self, command: list[str]) -> list[str]:
         # Read-only inside: each kernel works in its own copy, in its own /tmp (kernel_zygote.py).
         self.sandbox = Sandbox(self.limits, mount_at=NOTEBOOK, sockets=self.sockets, scratch_writable=False)
-        return self.sandbox.command([*command, "--isolate"], cwd=NOTEBOOK)
+        return self.sandbox.command([*command, ISOLATE], cwd=NOTEBOOK)
 
     def _reply(self) -> str:
         """The zygote's reply, "" if none came (it closed, went silent, or said too much)."""

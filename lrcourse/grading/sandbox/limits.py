@@ -32,7 +32,11 @@ class Limits:
     @classmethod
     def from_config(cls, config) -> Limits:
         section = config.get("Sandbox", {}) if config is not None else {}
-        return cls(**{f.name: whole_number(f.name, section[f.name]) for f in fields(cls) if f.name in section})
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(section) - set(known))
+        if unknown:  # a misspelt limit would otherwise be silently left at its default
+            raise ValueError(f"c.Sandbox.{unknown[0]} is not a limit; the limits are: {', '.join(known)}")
+        return cls(**{name: whole_number(name, section[name]) for name in known if name in section})
 
 
 def whole_number(name: str, value) -> int:

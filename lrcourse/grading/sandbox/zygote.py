@@ -4,7 +4,7 @@
 The grader talks to a zygote over a control socket, one line per request, with at most one socket passed
 along (`socket.send_fds`): "fork <argument>" forks a child that is handed that socket and never returns;
 any other word is the zygote's own command. This module holds that loop (the zygote's side), the grader's
-side (`Handle`, the one shape of `kernels.KernelZygote` and `answers.AnswerZygote`: start it, read its
+side (`Handle`, the one shape of `kernels.KernelZygoteHandle` and `answers.AnswerZygoteHandle`: start it, read its
 replies within a deadline and a bound, stop it), and what both preload.
 """
 
@@ -23,6 +23,9 @@ from lrcourse.grading.sandbox.namespaces import kill_quietly
 
 START_SECONDS = 120.0  # a zygote importing torch on a busy machine
 REQUEST_SECONDS = 30.0  # a started zygote's reply to one request (fork, kill, sweep)
+# Both zygotes' command-line options: the control socket's descriptor, and (in a sandbox of its own) each child
+# in namespaces of its own, with everything a child left swept when it is done.
+CONTROL, ISOLATE = "--control", "--isolate"
 
 # The course's helpers, imported once by both zygotes (a chapter imports some of them).
 COURSE_MODULES = (
@@ -103,14 +106,13 @@ def _read_until(sock: socket.socket, limit: int, deadline: float | None) -> byte
 class Handle:
     """The grader's handle on one zygote: its process, the control socket, and (with `limits`) the sandbox
     it runs in. A subclass (the contract, public because it is implemented in other files) says what it runs
-    (`module`, `python_flags`, `control_flag`, `options`), in which sandbox (`sandboxed`), where its output
+    (`module`, `python_flags`, `options`), in which sandbox (`sandboxed`), where its output
     goes (`launch`, calling `spawn(self.command, ...)`), what it reports when it does not start
     (`why_not_started`, `name`) and whether stopping it ends its process group (`own_group`). A zygote that
     does not start raises `ZygoteFault`."""
 
     module = ""  # what the zygote runs: `python -m module`
     python_flags: tuple[str, ...] = ("-I",)
-    control_flag = "--control"  # the zygote's option naming its end of the control socket
     name = "the zygote"  # as the error that it did not start names it
     own_group = False  # started in a session of its own: stopping it ends everything it started
 
@@ -126,7 +128,7 @@ class Handle:
 
     def command(self, control_fd: int) -> list[str]:
         """The zygote's command line; under `limits`, inside a sandbox made by `sandboxed`."""
-        command = [sys.executable, *self.python_flags, "-m", self.module, self.control_flag, str(control_fd)]
+        command = [sys.executable, *self.python_flags, "-m", self.module, CONTROL, str(control_fd)]
         command += self.options()
         return command if self.limits is None else self.sandboxed(command)
 

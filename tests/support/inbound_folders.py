@@ -1,0 +1,33 @@
+"""Submissions in an exchange of this process's own user (who owns what it writes): the inbound folders the
+collect tests (test_inbound, test_inbound_exchange) read, one honest notebook each."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lrcourse.grading.collect import Exchange
+from lrcourse.grading.inbound import user_name
+
+from support import hostile
+from support.course import NOTEBOOK
+
+CHAPTER = hostile.CHAPTER
+FILE = NOTEBOOK[CHAPTER]
+
+
+def inbound_folder(tmp_path: Path, stamp: str = "2026-01-01 00:00:00.000000 UTC") -> tuple[Path, str]:
+    """An inbound folder of this process's own user (who owns what it writes), with an honest notebook."""
+    name = f"{user_name(os.geteuid())}+{CHAPTER}+{stamp}+x"
+    (tmp_path / name).mkdir()
+    (tmp_path / name / FILE).write_text('{"cells": []}')
+    return tmp_path / name, name
+
+
+def exchange_course(tmp_path: Path) -> tuple[Path, Exchange]:
+    """A course with the chapter's source notebook, and an exchange of this process's own user."""
+    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
+    (tmp_path / "source" / CHAPTER / FILE).write_text('{"the instructor\'s": "solution"}')
+    exchange = Exchange(tmp_path / "exchange", "lr-schedules")
+    exchange.inbound.mkdir(parents=True)
+    return tmp_path, exchange
