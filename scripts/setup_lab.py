@@ -45,6 +45,20 @@ NBGRADER_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.assignment_list",
     "nbgrader.server_extensions.course_list",
 ]
+# nbgrader's configuration for any folder, read by every nbgrader command and server of this environment: the
+# course's Validate guard, which the course's own nbgrader_config.py installs only where it is read
+# (lrcourse/grading/plain_validate.py).
+ENV_NBGRADER_CONFIG = PREFIX / "etc" / "jupyter" / "nbgrader_config.py"
+VALIDATE_GUARD = """\
+# Written by scripts/setup_lab.py: nbgrader's Validate refuses students' notebooks from any folder
+# (lrcourse/grading/plain_validate.py); without lrcourse, no nbgrader kernel starts.
+try:
+    from lrcourse.grading.plain_validate import refuse_students_notebooks
+except ImportError:
+    c.Execute.kernel_name = "lrcourse-is-not-importable"
+else:
+    refuse_students_notebooks()
+"""
 # A Content-Security-Policy on formgrader's pages of student work (lrcourse/grading/content_policy.py).
 CONTENT_POLICY = PREFIX / "etc" / "jupyter" / "jupyter_server_config.d" / "lrcourse.json"
 
@@ -70,6 +84,11 @@ def enable_nbgrader() -> None:
     )
 
 
+def write_validate_guard() -> None:
+    ENV_NBGRADER_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    ENV_NBGRADER_CONFIG.write_text(VALIDATE_GUARD)
+
+
 def write_learner_config(folder: Path, keep_assignment_list: bool = False) -> None:
     """Jupyter config in `folder` that switches nbgrader's instructor tools off: formgrader, create-assignment,
     the course list, and (self-study has no exchange) the assignment list unless kept; Validate stays."""
@@ -89,6 +108,7 @@ def write_learner_config(folder: Path, keep_assignment_list: bool = False) -> No
 if __name__ == "__main__":
     write_overrides()
     enable_nbgrader()
+    write_validate_guard()
     if "--hub-students" in sys.argv:
         write_learner_config(PREFIX / "etc" / "jupyter", keep_assignment_list=True)
         print(f"JupyterLab set up in {PREFIX} for a hub's students: nbgrader's instructor tools off")

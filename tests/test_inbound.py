@@ -251,3 +251,11 @@ def test_a_zone_it_cannot_read_may_be_up_to_14_hours_ahead(tmp_path):
     known = (now + datetime.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # a zone it reads: exact
     with pytest.raises(Refused, match="in the future"):
         read(tmp_path, inbound_folder(tmp_path, known)[1])
+
+
+def test_a_runs_user_lookups_are_cached():
+    uids: dict = {}
+    assert inbound.uid_of(user_name(os.geteuid()), uids) == os.geteuid()
+    with pytest.raises(Refused, match="no OS user is named 'zz-nobody'"):
+        inbound.uid_of("zz-nobody", uids)
+    assert uids == {user_name(os.geteuid()): os.geteuid(), "zz-nobody": None}

@@ -1,7 +1,7 @@
 """`lrcourse collect` on a whole exchange of this process's own user (no OS users, no grading): the command and
 nbgrader's collect (formgrader's button) on a missing exchange, one submission read at a time, a file changed
 after its check, an exchange reached through a link or owned by someone else, nothing written through a link in
-submitted/, and a student who cannot be written beside the others. test_inbound.py checks one submission."""
+submitted/, a student who cannot be written beside the others, and the bounds on what one run reads and keeps. test_inbound.py checks one submission."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lrcourse.grading.collect import ExchangeUnusable, collect, summary
+from lrcourse.grading.collect import Bounds, ExchangeUnusable, collect, summary
 from lrcourse.grading.inbound import Refused, check_submission, read_files, user_name
 
 from support.inbound_folders import CHAPTER, FILE, exchange_course, inbound_folder
@@ -72,7 +72,8 @@ def test_only_each_students_newest_submission_is_read(tmp_path):
         tracemalloc.stop()
     assert peak < 2 * size, peak  # all six held at once is 6 * size
     assert [row["submission"] for row in result.collected] == [names[-1]], result
-    assert sorted(row["submission"] for row in result.superseded) == sorted(names[:-1])
+    named = sorted(row["submission"] for row in result.superseded if "more" not in row)
+    assert named == names[3:5] and sum(row.get("more", 1) for row in result.superseded) == 5, result  # kept: 3
     written = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / FILE).read_bytes()
     assert written[:1] == b"5" and len(written) == size
 
@@ -176,3 +177,31 @@ def test_a_student_who_cannot_be_written_does_not_stop_the_others(tmp_path):
     assert [row["reason"][:20] for row in result.refused] == ["cannot be written: ["], result
     assert (course / "submitted" / user_name(os.geteuid()) / CHAPTER / FILE).read_text() == '{"cells": []}'
     assert "1 collected, 1 refused" in summary(result)
+
+
+def test_an_inbound_folder_past_its_bound_of_names_is_refused_before_any_is_checked(tmp_path):
+    course, exchange = exchange_course(tmp_path)
+    for i in range(12):
+        inbound_folder(exchange.inbound, f"2026-01-01 00:00:{i:02}.000000 UTC")
+    with pytest.raises(ExchangeUnusable, match="holds more than 10 entries: nothing collected"):
+        collect(course, CHAPTER, exchange, Bounds(names=10))
+    assert not (course / "submitted").exists()
+    assert len(collect(course, CHAPTER, exchange, Bounds(names=12)).collected) == 1
+
+
+def test_a_students_many_folders_keep_few_submissions_and_few_refusal_rows(tmp_path):
+    """Many accepted folders of one student, many refused ones claiming one id: the newest is collected, the
+    others counted, not kept (nor named) one by one."""
+    course, exchange = exchange_course(tmp_path)
+    names = []
+    for i in range(8):
+        names.append(inbound_folder(exchange.inbound, f"2026-01-01 00:00:{i:02}.000000 UTC")[1])
+        time.sleep(0.02)  # a later change time (the kernel's clock ticks coarsely)
+    for i in range(30):
+        (exchange.inbound / f"zz-nobody+{CHAPTER}+2026-01-01 00:00:{i:02}.000000 UTC+x").mkdir()
+    result = collect(course, CHAPTER, exchange, Bounds(kept=2, refusals=5))
+    assert [row["submission"] for row in result.collected] == [names[-1]], result
+    assert len(result.superseded) == 2 and sum(row.get("more", 1) for row in result.superseded) == 7, result
+    assert len(result.refused) == 6 and result.refused[-1]["more"] == 25, result.refused
+    assert result.refused[-1]["reason"] == "and 25 more submissions claiming 'zz-nobody' refused"
+    assert "1 collected, 30 refused, 7 older submissions superseded" in summary(result)

@@ -16,7 +16,7 @@ from nbgrader.server_extensions.validate_assignment.handlers import ValidateAssi
 from traitlets.config import Config
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.plain_validate import OPT_IN, UnsandboxedValidateRefused, check
+from lrcourse.grading.plain_validate import COURSE_MARK, OPT_IN, UnsandboxedValidateRefused, check, in_students_folder
 
 from support.course import NOTEBOOK
 from support.paths import ROOT
@@ -76,6 +76,49 @@ def test_nbgrader_validate_refuses_a_submitted_notebook(course):
     assert run.returncode != 0, output[-3000:]
     assert REFUSED in output and "`lrcourse grade CHAPTER`" in output, output[-3000:]
     assert not marker.exists()
+
+
+def test_nbgrader_validate_run_inside_a_students_folder_refuses_it(course):
+    """From inside the submitted folder the course's nbgrader_config.py is not read: the environment's is
+    (scripts/setup_lab.py), and the guard finds the course above the notebook."""
+    path, marker = place(course, STUDENTS["submitted"])
+    (path.parent / "nbgrader_config.py").write_text(f"# {COURSE_MARK}, planted by the student\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "validate", path.name],
+        cwd=path.parent,
+        env=tool_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and REFUSED in output, output[-3000:]
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "folder, refused",
+    [
+        ("submitted/mallory/ch", True),
+        ("autograded/mallory/ch", True),
+        ("feedback/mallory/ch", True),
+        ("downloaded/ch/archive", True),
+        ("workspace", False),
+        ("notebooks/ch", False),
+        ("submitted-notes", False),
+    ],
+)
+def test_a_students_folder_is_found_from_the_notebook_whatever_the_configuration(tmp_path, folder, refused):
+    course = tmp_path / "course"
+    (course / folder).mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    (course / folder / "nbgrader_config.py").write_text(COURSE_MARK)  # a student's own: not where the course is
+    notebook = course / folder / "nb.ipynb"
+    expected = course / folder.split("/")[0] if refused else None
+    assert in_students_folder(notebook) == expected
+    if refused:
+        with pytest.raises(UnsandboxedValidateRefused, match="lies in " + re.escape(str(expected))):
+            check(Config({"CourseDirectory": {"root": str(tmp_path / "elsewhere")}}), str(notebook))
 
 
 @pytest.mark.parametrize("where", [*STUDENTS, "a link to a submitted notebook"])

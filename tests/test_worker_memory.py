@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,21 @@ def test_without_cgroups_its_allocation_fails_past_the_cap():
     process = run_capped(without_cgroups=True)
     assert process.exitcode == 3, process.exitcode
     assert not worker_memory.went_past(process.pid)
+
+
+@pytest.mark.parametrize("one_thread", [False, True])
+def test_with_one_blas_thread_numpy_starts_no_thread_in_the_worker(one_thread):
+    """RLIMIT_DATA counts thread stacks: the worker's numpy starts OpenBLAS's threads only when not told not to."""
+    program = (
+        "import os, sys\n"
+        "from lrcourse.grading import worker_memory\n"
+        f"{'worker_memory.one_blas_thread()' if one_thread else ''}\n"
+        "import numpy\n"
+        "print(len(os.listdir('/proc/self/task')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENBLAS", "OMP_", "GOTO"))}
+    threads = int(subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True).stdout)
+    if one_thread:
+        assert threads == 1, threads
+    elif (os.cpu_count() or 1) > 1:
+        assert threads > 1, threads  # the test can tell: OpenBLAS does start threads here unless told

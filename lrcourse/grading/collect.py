@@ -21,6 +21,11 @@ Nothing is written through a link in `submitted/` (a `submitted/<id>` made a lin
 overwrite the solution); a student whose folder there is not a plain folder, or whose write fails, is
 refused with the reason and the others are collected.
 
+What one run reads and keeps is bounded (`Bounds`), whatever a student put in the inbound folder: at most
+200,000 of its entries are read (past that, the run is refused before any is checked), each student's three
+newest accepted submissions are kept while checking (the older ones counted in one superseded row), refusals
+claiming one id take at most 20 rows (the rest one row, "and N more"), and each OS user is looked up once.
+
 Nbgrader's exchange tells students apart only by the OS user owning each folder. Where every submission is
 owned by one user (hubs whose pods all run as one uid, as many Kubernetes set-ups do), no owner check can
 hold, so collect refuses the whole exchange (`ExchangeUnusable`) instead of trusting folder names.
@@ -47,6 +52,16 @@ NO_SECRET = (
 )
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """How much of the inbound folder one run reads and keeps, whatever a student put there (collect runs inside
+    the instructor's Jupyter server too, through formgrader's Collect button)."""
+
+    names: int = 200_000  # entries read from the inbound folder: past it the run is refused, nothing collected
+    kept: int = 3  # accepted submissions kept per student while checking, newest first (the next if one fails)
+    refusals: int = 20  # refusal rows per claimed id; the rest become one row, "and N more"
+
+
 class ExchangeUnusable(Exception):
     """The exchange cannot be read, or cannot tell one student from another."""
 
@@ -66,9 +81,14 @@ class Collected:
     assignment: str
     inbound: str
     collected: list[dict] = field(default_factory=list)  # {student, submission, time}
-    refused: list[dict] = field(default_factory=list)  # {submission, reason}
-    superseded: list[dict] = field(default_factory=list)  # older accepted submissions of a student
+    refused: list[dict] = field(default_factory=list)  # {submission, reason[, more]}
+    superseded: list[dict] = field(default_factory=list)  # older accepted ones of a student[, more: counted]
     left_out: list[dict] = field(default_factory=list)  # {submission, reason[, more]}: strays of a collected one
+
+    @property
+    def refusals(self) -> int:
+        """Submissions refused, a row's `more` counted (`Bounds.refusals`)."""
+        return sum(row.get("more", 1) for row in self.refused)
 
 
 def exchange_of(course: Path) -> Exchange:
@@ -89,7 +109,7 @@ def exchange_of(course: Path) -> Exchange:
     return Exchange(Path(root), course_id)
 
 
-def collect(course: Path, assignment: str, exchange: Exchange) -> Collected:
+def collect(course: Path, assignment: str, exchange: Exchange, bounds: Bounds = Bounds()) -> Collected:
     """Check every inbound submission of `assignment`, copy each student's newest accepted one to submitted/."""
     notebooks = {path.name for path in (course / "source" / assignment).glob("*.ipynb")}
     if not notebooks:
@@ -97,27 +117,69 @@ def collect(course: Path, assignment: str, exchange: Exchange) -> Collected:
     inbound = _open_inbound(exchange)
     result = Collected(assignment, str(exchange.inbound))
     try:
-        names = os.listdir(inbound)
+        names = _names(inbound, exchange.inbound, bounds.names)
         _check_owners_tell_apart(inbound, names, exchange.inbound)
-        accepted: dict[str, list[Submission]] = {}
-        for name in sorted(n for n in names if f"+{assignment}+" in n):
-            try:
-                submission = check_submission(
-                    inbound,
-                    name,
-                    assignment,
-                    notebooks,
-                    MAX_NOTEBOOK_MB << 20,  # the limit `lrcourse grade` applies
-                )
-            except (Refused, OSError) as error:
-                _refuse(result, name, error)
-                continue
-            accepted.setdefault(submission.student, []).append(submission)
+        accepted = _check_all(inbound, [n for n in names if f"+{assignment}+" in n], notebooks, bounds, result)
         for student in sorted(accepted):
             _collect_student(course / "submitted", assignment, inbound, accepted[student], result)
     finally:
         os.close(inbound)
     return result
+
+
+def _names(inbound: int, path: Path, most: int) -> list[str]:
+    """The inbound folder's entries, at most `most` read: past that the run is refused, before any is checked."""
+    names: list[str] = []
+    with os.scandir(inbound) as entries:
+        for entry in entries:
+            if len(names) == most:
+                raise ExchangeUnusable(
+                    f"{path} holds more than {most} entries: nothing collected (someone may be flooding it; "
+                    "remove what is not a submission, then collect again)"
+                )
+            names.append(entry.name)
+    return names
+
+
+def _check_all(inbound: int, names: list[str], notebooks: set[str], bounds: Bounds, result: Collected) -> dict:
+    """Check each name; the newest `bounds.kept` accepted per student (the older ones counted as superseded),
+    at most `bounds.refusals` refusal rows per claimed id (the rest one row)."""
+    accepted: dict[str, list[Submission]] = {}
+    uids: dict = {}  # this run's OS user lookups
+    refusals: dict[str, int] = {}
+    for name in sorted(names):
+        try:
+            submission = check_submission(
+                inbound, name, result.assignment, notebooks, MAX_NOTEBOOK_MB << 20, uids=uids
+            )  # the notebook limit `lrcourse grade` applies
+        except (Refused, OSError) as error:
+            claimed_id = name.split("+", 1)[0]
+            refusals[claimed_id] = refusals.get(claimed_id, 0) + 1
+            if refusals[claimed_id] <= bounds.refusals:
+                _refuse(result, name, error)
+            continue
+        kept = accepted.setdefault(submission.student, [])
+        kept.append(submission)
+        if len(kept) > bounds.kept:
+            kept.remove(min(kept, key=lambda s: s.time))
+            _supersede(result, submission.student)
+    for claimed_id, count in sorted(refusals.items()):
+        if count > bounds.refusals:
+            more = count - bounds.refusals
+            reason = f"and {more} more submissions claiming {claimed_id!r} refused"
+            result.refused.append(
+                {"submission": f"{claimed_id}+{result.assignment}+...", "reason": reason, "more": more}
+            )
+    return accepted
+
+
+def _supersede(result: Collected, student: str) -> None:
+    """Count one more older accepted submission of `student` dropped while checking (one row per student)."""
+    row = next((row for row in result.superseded if row.get("student") == student), None)
+    if row is None:
+        result.superseded.append({"student": student, "submission": f"{student}: older submissions", "more": 0})
+        row = result.superseded[-1]
+    row["more"] += 1
 
 
 def _open_inbound(exchange: Exchange) -> int:
@@ -217,6 +279,8 @@ def _check_owners_tell_apart(inbound: int, names: list[str], path: Path) -> None
     own folders are owned by the user they name, and the forgeries are refused one by one."""
     owners, students = set(), set()
     for name in names:
+        if len(owners) > 1:  # two owners: the exchange tells students apart, no need to stat the rest
+            return
         if name.count("+") >= 2:
             try:
                 owners.add(os.stat(name, dir_fd=inbound, follow_symlinks=False).st_uid)
@@ -281,8 +345,9 @@ def summary(result: Collected) -> str:
     lines += [f"refused {row['submission']!r}: {row['reason']}" for row in result.refused]
     lines += [f"left out of {row['submission']!r}: {row['reason']}" for row in result.left_out]
     lines.append(
-        f"{result.assignment}: {len(result.collected)} collected, {len(result.refused)} refused, "
-        f"{len(result.superseded)} older submissions superseded, "
+        f"{result.assignment}: {len(result.collected)} collected, "
+        f"{result.refusals} refused, "
+        f"{sum(row.get('more', 1) for row in result.superseded)} older submissions superseded, "
         f"{sum(row.get('more', 1) for row in result.left_out)} stray entries left out"
     )
     return "\n".join(lines)

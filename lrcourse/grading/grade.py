@@ -11,6 +11,7 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
 - Ctrl-C finishes the students being graded and cancels the rest; every grade written is kept;
 - SIGTERM or SIGHUP (`Stopped`: a job scheduler, a CI time-out, a closed terminal) stops the workers at once,
   whatever they are doing (SIGKILL after `STOP_SECONDS`), and the command ends; every grade written is kept;
+- a student who fails keeps no feedback of an earlier run (`withdraw_feedback`): release_feedback would send it;
 - no worker holds the run: each worker tells the main process when it starts a student, and one still on that
   student after the student's budget and the worker's grace (`Limits.student_seconds + worker_grace_seconds`:
   stuck outside the budget, in nbgrader's file handling or on a locked gradebook) is stopped (`Watchdog`); a
@@ -23,6 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -32,7 +34,7 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import worker
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
-from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, submissions
+from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, submissions, valid_student_id
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.limits import Limits
 
@@ -86,11 +88,25 @@ def grade_class(
             course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits
         )
     run.outcomes.sort(key=lambda o: o.student)
+    withdraw_feedback(course, assignment, run.outcomes)
     export_grades(course, db_url)
     run.awaiting_manual = awaiting_manual_grades(assignment, db_url)
     run.seconds = time.monotonic() - start
     write_outcomes(course, run)
     return run
+
+
+def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) -> list[str]:
+    """Remove the feedback folder of each student who failed this run (stopped by the watchdog, refused,
+    nbgrader's failure): it is an older submission's, which release_feedback would send as if it were this one's.
+    Only for ids of the strict pattern (the path is theirs); the students whose feedback went."""
+    withdrawn = []
+    for outcome in outcomes:
+        folder = course / "feedback" / outcome.student / assignment
+        if outcome.status == "failed" and valid_student_id(outcome.student) and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            withdrawn.append(outcome.student)
+    return withdrawn
 
 
 def _create_gradebook_tables(course: Path, assignment: str, db_url: str) -> None:
@@ -157,7 +173,7 @@ class Watchdog:
         watchdog stopped it, or its memory cap ended it: worker_memory), else ""."""
         from lrcourse.grading.worker_memory import went_past
 
-        self.check()  # a start not yet heard
+        self.hear_starts()  # a start not yet heard: never a stop here (the student has ended)
         self.finished.add(student)
         pid = self.running.pop(student, (0, None))[1]
         if student in self.stopped:
@@ -169,15 +185,20 @@ class Watchdog:
             )
         return ""
 
-    def check(self) -> bool:
-        """Stop every worker past its deadline (SIGTERM, then SIGKILL: `end_workers`); whether any was."""
+    def hear_starts(self) -> None:
+        """Note the starts the workers reported since last heard (a start heard after its student's end is not)."""
         while True:
             try:
                 student, pid = self.starts.get_nowait()
             except queue.Empty:
-                break
+                return
             if student not in self.finished:
                 self.running[student] = (time.monotonic(), pid)
+
+    def check(self) -> bool:
+        """Stop every worker past its deadline (SIGTERM, then SIGKILL: `end_workers`); whether any was. Call
+        `ended` first for the students just finished: their workers are not still on them."""
+        self.hear_starts()
         late = {s: pid for s, (t, pid) in self.running.items() if time.monotonic() - t > self.seconds}
         for student in late:
             self.stopped.add(student)
@@ -197,19 +218,13 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
     while running:
         try:
             done, running = wait(running, timeout=WATCH_SECONDS, return_when=FIRST_COMPLETED)
-            stopped_here = watch.check() or stopped_here
         except Stopped:
             raise
         except KeyboardInterrupt:
-            in_flight = sum(future.running() for future in running)
-            print(
-                f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest.",
-                file=sys.stderr,
-            )
-            pool.shutdown(wait=True, cancel_futures=True)
+            _drain(pool, futures, running, watch)
             raise
-        ended = {future: watch.ended(futures[future][0]) for future in done}  # why a broken pool broke, by student
-        stopped_here = stopped_here or any(ended.values())
+        ended, stopped = ended_then_checked(watch, futures, done)  # why a broken pool broke, by student
+        stopped_here = stopped_here or stopped or any(ended.values())
         for future in done:
             student, current = futures[future]
             try:
@@ -229,6 +244,25 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
                 outcomes.append(Outcome(student, "failed", f"{type(error).__name__}: {error}"))
             bar.update(1)
     return retry
+
+
+def ended_then_checked(watch: Watchdog, futures: dict, done) -> tuple[dict, bool]:
+    """Why each future of `done` ended (`Watchdog.ended`), then whether the watchdog stopped a worker: in that
+    order, so the worker of a student who just finished is not taken for one still on that student (killing it
+    would break the pool and restart every student in progress)."""
+    ended = {future: watch.ended(futures[future][0]) for future in done}
+    return ended, watch.check()
+
+
+def _drain(pool, futures: dict, running: set, watch: Watchdog) -> None:
+    """Ctrl-C: cancel the students not started and wait for those being graded, the watchdog still watching."""
+    in_flight = sum(future.running() for future in running)
+    print(f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest.", file=sys.stderr)
+    pool.shutdown(wait=False, cancel_futures=True)
+    while running:
+        done, running = wait(running, timeout=WATCH_SECONDS, return_when=FIRST_COMPLETED)
+        ended_then_checked(watch, futures, done)
+    pool.shutdown(wait=True)
 
 
 def end_workers(processes, seconds: float = STOP_SECONDS) -> list:

@@ -116,19 +116,22 @@ def read_submission(
 
 
 def check_submission(
-    inbound_fd: int, name: str, assignment: str, notebooks: set[str], max_notebook_bytes: int, now=None
+    inbound_fd: int,
+    name: str,
+    assignment: str,
+    notebooks: set[str],
+    max_notebook_bytes: int,
+    now=None,
+    uids: dict | None = None,
 ) -> Submission:
     """Check the inbound folder `name` (in the folder open at `inbound_fd`) without reading any file's bytes;
-    Refused with the reason."""
+    Refused with the reason. `uids` caches the OS users looked up over one run (`uid_of`)."""
     student, when, ahead = claimed(name, assignment)
     now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     if when - ahead > now + FUTURE_TOLERANCE:
         zone = "" if not ahead else f", its zone unknown and taken as at most {ahead.seconds // 3600} hours ahead"
         raise Refused(f"the folder's name claims a time in the future ({when:%Y-%m-%d %H:%M:%S} UTC{zone})")
-    try:
-        uid = pwd.getpwnam(student).pw_uid
-    except KeyError:
-        raise Refused(f"no OS user is named {student!r}: the exchange cannot say who made it") from None
+    uid = uid_of(student, {} if uids is None else uids)
     seen = os.stat(name, dir_fd=inbound_fd, follow_symlinks=False)
     _check_entry(seen, "the submission folder", uid, student, folder=True)
     folder = os.open(name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=inbound_fd)
@@ -145,6 +148,19 @@ def check_submission(
     newest = max(st.st_ctime_ns for st in entries.values())
     time = datetime.datetime.fromtimestamp(newest / 1e9, datetime.UTC).replace(tzinfo=None)
     return Submission(name, student, time, uid, opened, entries, left_out=left_out, more_strays=more)
+
+
+def uid_of(student: str, uids: dict) -> int:
+    """The uid of the OS user named `student`, looked up once per `uids` (a run's cache: a student's many
+    folders cost one lookup); Refused if there is none."""
+    if student not in uids:
+        try:
+            uids[student] = pwd.getpwnam(student).pw_uid
+        except KeyError:
+            uids[student] = None
+    if uids[student] is None:
+        raise Refused(f"no OS user is named {student!r}: the exchange cannot say who made it")
+    return uids[student]
 
 
 def _check_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):

@@ -13,8 +13,8 @@ walls, each failing with a message pointing at `lrcourse grade CHAPTER`:
 
 A grading worker of `lrcourse grade` lifts both from its own configuration and nothing else (`allow_in_worker`):
 there the notebook runs in the sandbox and the trusted verdicts write the scores. An instructor who trusts the
-notebooks can still run plain nbgrader with `--Lrcourse.allow_unsandboxed_autograde=True` (literally True: any
-other value but False is refused).
+notebooks can still run plain nbgrader with `--Lrcourse.allow_unsandboxed_autograde=True` (a yes or no:
+True, yes or 1, False, no or 0, in any case; any other value is refused: `course.lrcourse_flag`).
 """
 
 from __future__ import annotations

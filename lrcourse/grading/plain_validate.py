@@ -11,7 +11,11 @@ configurable, and its execute step receives its kernel manager as an argument), 
 `nbgrader_config.py` calls `refuse_students_notebooks()`: in the process that reads that configuration,
 `Validator.validate` first checks where the notebook lies, before reading it. The folders are the course's
 (nbgrader's course directory as configured: its root, the current folder unless set) and the exchange's root.
-For notebooks you trust, `--Lrcourse.allow_unsandboxed_validate=True` (literally True) lets Validate run them.
+`scripts/setup_lab.py` writes the same call into the virtual environment's own `etc/jupyter/nbgrader_config.py`,
+which nbgrader reads from any folder: a command run inside a student's folder, where the course's configuration is
+not read, is refused too (`in_students_folder`: the notebook's path under the nearest course folder above it).
+For notebooks you trust, `--Lrcourse.allow_unsandboxed_validate=True` (a yes or no, read as `course.lrcourse_flag` reads it) lets
+Validate run them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from pathlib import Path
 from lrcourse.grading.course import lrcourse_flag
 
 OPT_IN = "allow_unsandboxed_validate"  # c.Lrcourse.<OPT_IN>
+# nbgrader's default folders of students' work in a course (zip_collect's downloaded/ too), and what marks a
+# course's own nbgrader_config.py: it installs this guard
+STUDENTS_FOLDERS = ("submitted", "autograded", "feedback", "downloaded")
+COURSE_MARK = "lrcourse.grading.plain_validate"
 MESSAGE = (
     "this course refuses nbgrader's Validate on {path}: it lies in {folder}, where notebooks are students' work, "
     "and Validate would run it unsandboxed, as you. Grade students' notebooks with `lrcourse grade CHAPTER` "
@@ -51,9 +59,25 @@ def check(config, filename: str) -> None:
     if lrcourse_flag(config, OPT_IN):
         return
     path = Path(filename).resolve()
-    for folder in students_folders(config):
-        if path.is_relative_to(folder):
+    for folder in [*students_folders(config), in_students_folder(path)]:
+        if folder is not None and path.is_relative_to(folder):
             raise UnsandboxedValidateRefused(MESSAGE.format(path=path, folder=folder))
+
+
+def in_students_folder(path: Path) -> Path | None:
+    """The students' folder `path` lies in, by its place under a folder above it holding a course's
+    nbgrader_config.py (one that installs this guard), whatever folder the command runs in; else None. Every
+    such folder above counts, not only the nearest: a student's own nbgrader_config.py is not a course."""
+    for course in path.parents:
+        first = path.relative_to(course).parts[0]
+        if first not in STUDENTS_FOLDERS:
+            continue
+        try:
+            if COURSE_MARK in (course / "nbgrader_config.py").read_text(errors="replace"):
+                return course / first
+        except OSError:
+            continue
+    return None
 
 
 def refuse_students_notebooks() -> None:

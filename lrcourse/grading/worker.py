@@ -258,8 +258,9 @@ def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None
     ensure_tools_on_path()
     _die_with_parent()
     os.chdir(course)
-    from lrcourse.grading.worker_memory import cap_this_process
+    from lrcourse.grading.worker_memory import cap_this_process, one_blas_thread
 
+    one_blas_thread()  # before numpy loads (nbgrader, the kernels' clients)
     # before anything large is loaded: a message ZeroMQ holds whole ends this worker, not the machine
     cap_this_process(Limits.from_config(course_config(Path(course), db_url)).worker_memory_mb)
     install(Worker.open(Path(course), db_url, sandboxed), starts)

@@ -10,8 +10,11 @@ RLIMIT_DATA (soft: the sandboxes it starts set their own). Past it, in a cgroup,
 that worker only: the grading command reads the cgroup's OOM count (`went_past`) to record the student as failed
 with the reason; its sandboxes die with it, and the cgroup is removed with the other leftovers of gone processes.
 Under RLIMIT_DATA, libzmq's allocation fails and it drops that connection without aborting (600 frames of 1 MB
-against a 300 MB limit, raw ZeroMQ: nothing received, the process lived, at 288 MB) and Python raises
-MemoryError: the worker lives on without the message.
+against a 300 MB limit, raw ZeroMQ: nothing received, the process lived, at 288 MB): the worker lives on without
+the message, ZeroMQ reconnects the channel (as after any dropped connection), and the kernel's later messages (the
+cell's end, the next cells) arrive; the student is graded on the rest of what the kernel sent, the lost output
+missing from the notebook. That path is read from the code and the raw trial, not run by the suite (whose hostile
+class runs as root, in a cgroup). RLIMIT_DATA bounds VmData, thread stacks included: `one_blas_thread`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ import resource
 from pathlib import Path
 
 from lrcourse.grading.sandbox.cgroups import hierarchies, make_cgroup, memory_settings
+
+
+def one_blas_thread() -> None:
+    """OpenBLAS in this worker starts no threads of its own, if set before numpy loads: RLIMIT_DATA counts each
+    thread's stack (about 8.5 MB; OpenBLAS starts one per core but one), and the worker computes nothing large.
+    Only OPENBLAS_NUM_THREADS: the sandboxes never receive it (`bwrap.ARITHMETIC_VARIABLES`), whereas OMP's and
+    MKL's variables are passed on to the student's process and must stay as the grader was started with."""
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 
 def cap_this_process(memory_mb: int) -> str:

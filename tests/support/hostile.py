@@ -201,7 +201,7 @@ sys.stdout.session.send(sys.stdout.pub_thread, "stream", {"name": "stdout", "tex
 time.sleep(5)
 """
 MEMORY_FLOOD = Attack("multi-frame-flood", CORRECT, correct=True, extra_cells=(MULTI_FRAME_FLOOD,))
-WORKER_MEMORY_MB = 768  # the class's worker cap: above an honest worker's peak (about 350 MB), below 600 MB more
+WORKER_MEMORY_MB = 768  # the class's worker cap: above an honest worker's VmData (568 MB measured on chapter 6's solution), below 600 MB more
 SLOW_ON_PURPOSE = (
     CORRECT
     + """
