@@ -99,7 +99,7 @@ def command_grade(args) -> int:
         return 2
     args.db_url = _db_url(args)
     _released(course, args.assignment, args.db_url)
-    run = grade_class(
+    outcomes = grade_class(
         course,
         args.assignment,
         workers=args.workers,
@@ -107,13 +107,13 @@ def command_grade(args) -> int:
         db_url=args.db_url,
         sandboxed=not args.no_sandbox,
     )
-    print(summary(run))
+    print(summary(outcomes))
     print(
         f"grades: {course / 'grades.csv'}   outcomes: {course / 'reports' / (args.assignment + '.csv')}   "
         f"feedback: {course / 'feedback'}"
     )
     _report_and_export(course, args)
-    return 1 if run.failed else 0
+    return 1 if outcomes.failed else 0
 
 
 def _report_and_export(course: Path, args) -> None:
@@ -203,16 +203,16 @@ def command_check(args) -> int:
     generate_release(scratch, names)
     status = 0
     for name in names:
-        run = grade_class(scratch, name, workers=1, force=True, progress=False, sandboxed=not args.no_sandbox)
-        status |= 1 if run.failed else 0
-        _print_exercises(scratch, name, run)
+        outcomes = grade_class(scratch, name, workers=1, force=True, progress=False, sandboxed=not args.no_sandbox)
+        status |= 1 if outcomes.failed else 0
+        _print_exercises(scratch, name, outcomes)
     return status
 
 
-def _print_exercises(course: Path, assignment: str, run) -> None:
+def _print_exercises(course: Path, assignment: str, outcomes) -> None:
     print(f"\n{assignment}")
-    if run.failed:
-        print(f"  could not be graded: {run.failed[0].reason}")
+    if outcomes.failed:
+        print(f"  could not be graded: {outcomes.failed[0].reason}")
         return
     with gradebook(default_db_url(course)) as book:
         notebook = book.find_submission(assignment, "you").notebooks[0]

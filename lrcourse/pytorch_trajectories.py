@@ -25,22 +25,35 @@ def hand_edit(optimizer, edits: dict, step: int) -> None:
         optimizer.param_groups[int(group)]["lr"] = rate
 
 
-def replay(optimizer, case: dict):
-    """Walk a case's steps with its hand edits, for PyTorch's scheduler here and a student's in the observer:
-    yields ("step", n, metric) where the caller steps its scheduler (metric None without "metrics"), and, when
-    the case asks for the state between a hand edit and the step ("after_edits"), ("edited", n, None) after
-    that edit, including an edit after the last step with no step after it."""
+def walk(case: dict) -> list[tuple[str, int, float | None]]:
+    """A case's order of events, with no optimizer: ("edit", n, None) where the hand edits of step number n are
+    set (just before that step), ("edited", n, None) right after them when the case records the state between a
+    hand edit and the step ("after_edits"), and ("step", n, metric) where the scheduler steps (metric None
+    without "metrics"). With "after_edits", an edit keyed steps + 1 comes after the last step, with no step after
+    it (without, it would change nothing recorded)."""
     metrics = case.get("metrics")
     edits = case.get("edits") or {}
+    recorded = bool(case.get("after_edits"))
     steps = case["steps"] if metrics is None else len(metrics)
-    for step in range(1, steps + 1):
-        hand_edit(optimizer, edits, step)
-        if case.get("after_edits") and edits.get(str(step)):
-            yield "edited", step, None
-        yield "step", step, None if metrics is None else metrics[step - 1]
-    if case.get("after_edits") and edits.get(str(steps + 1)):
-        hand_edit(optimizer, edits, steps + 1)
-        yield "edited", steps + 1, None
+    events = []
+    for step in range(1, steps + 2):
+        if edits.get(str(step)) and (step <= steps or recorded):
+            events += [("edit", step, None)] + ([("edited", step, None)] if recorded else [])
+        if step <= steps:
+            events.append(("step", step, None if metrics is None else metrics[step - 1]))
+    return events
+
+
+def replay(optimizer, case: dict):
+    """Walk a case (`walk`) on `optimizer`, for PyTorch's scheduler here and a student's in the observer: sets
+    the hand edits and yields each other event, ("edited", n, None) or ("step", n, metric), where the caller
+    records a state (and, at "step", steps its scheduler first)."""
+    edits = case.get("edits") or {}
+    for kind, step, metric in walk(case):
+        if kind == "edit":
+            hand_edit(optimizer, edits, step)
+        else:
+            yield kind, step, metric
 
 
 def trajectory(case: dict) -> dict:

@@ -151,7 +151,7 @@ def verdict_seconds(course: Path, chapter: str) -> tuple[float, float]:
 
     judge = verdicts.Judge()
     start = time.perf_counter()
-    judge.zygotes[False].start()
+    judge.handles[False].start()
     started = time.perf_counter() - start
     with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
         exercise = load_exercise(course, chapter, book)

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "grader"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "tests")]  # tests/support; grader/ stays off the path (grader_scripts loads it by file)
 
 
 def configurations() -> list[dict[str, str]]:
@@ -98,11 +98,12 @@ def spread(results: list[dict[str, list[dict]]]) -> dict[str, float]:
 
 def margins(payloads: list[dict], results: list[dict]) -> list[str]:
     """How far each range test's stop and suggestion stand from flipping (relative)."""
-    import make_expected
+    from support.grader_scripts import make_expected
 
+    script = make_expected()
     lines = []
     for payload, result in zip(payloads, results):
-        stop, lowest = make_expected.flip_margins(payload, result)
+        stop, lowest = script.flip_margins(payload, result)
         lines.append(
             f"  {payload['optimizer']} end_lr={payload['end_lr']} seed={payload['seed']} "
             f"head_ratio={payload['head_ratio']}: {len(result['losses'])} steps, closest to the stop rule "
@@ -161,9 +162,9 @@ def main() -> None:
 
     from lrcourse import tolerances
 
-    import make_expected
+    from support.grader_scripts import make_expected
 
-    cases = make_expected.every_case()
+    cases = make_expected().every_case()
     case_file = ROOT / "test-artifacts" / "cpu-spread-cases.json"
     case_file.parent.mkdir(exist_ok=True)
     case_file.write_text(json.dumps(cases))

@@ -6,6 +6,7 @@ import torch
 
 from lrcourse import checking
 from lrcourse.checking import PlateauCase, StepLRCase, check_plateau, check_step_lr
+from lrcourse.checking.scheduler_cases import state_labels
 from lrcourse.pytorch_trajectories import reference_trajectories
 
 import catalogue
@@ -102,6 +103,16 @@ def test_get_last_lr_is_recorded_right_after_a_hand_edit():
     closed_form = load(next(a for a in catalogue.STEP_WRONG if a.name == "closed_form"), "MyStepLR")
     with pytest.raises(checking.CheckFailed, match="after step number 2"):
         check_step_lr(closed_form, [case], compare=["lrs"])
+
+
+def test_each_state_the_reference_records_has_its_label():
+    """One walk orders both: the reference's states and their labels (an edit after the last step included)."""
+    case = StepLRCase(lrs=[0.1], step_size=2, gamma=0.5, steps=3, edits={2: {0: 0.3}, 4: {0: 0.9}}, after_edits=True)
+    [result] = reference_trajectories([case.request()])
+    labels = state_labels(case)
+    assert [steps for _, steps in labels] == [0, 1, 1, 2, 3, 3] and len(result["states"]) == len(labels)
+    assert labels[2][0] == "after the hand edit just before step number 2 (before that step)"
+    assert result["states"][2]["lrs"] == [0.3] and result["states"][-1]["lrs"] == [0.9]
 
 
 def test_expect_close_messages():

@@ -39,10 +39,10 @@ def _started(limits) -> kernels.Kernels:
 def zygote(request, sandboxed_kernels):
     if request.param == "sandboxed":
         CURRENT["kernels"] = sandboxed_kernels
-        yield sandboxed_kernels.zygote
+        yield sandboxed_kernels.handle
         return
     unsandboxed = CURRENT["kernels"] = _started(None)
-    yield unsandboxed.zygote
+    yield unsandboxed.handle
     unsandboxed.close()
     CURRENT.clear()
 
@@ -58,7 +58,7 @@ def sandboxed_kernels():
 @pytest.fixture
 def sandboxed_zygote(sandboxed_kernels):
     CURRENT["kernels"] = sandboxed_kernels
-    return sandboxed_kernels.zygote
+    return sandboxed_kernels.handle
 
 
 HISTORY_WARNING = (  # IPython's own words, wherever its thread's print lands

@@ -38,8 +38,8 @@ BESIDE_THE_CHAIN = {
 SANDBOX = "lrcourse.grading.sandbox."
 PARENTS = {"answers", "kernels", "kernel_client"}
 CHILDREN = {"answer_zygote", "kernel_zygote", "kernel_relay", "kernel_output", "zygote"}
-LIMITS = {"bwrap", "limits", "namespaces", "no_lr_scheduler", "leftovers"}
-FIRST_PARTY = ("lrcourse", "support", "catalogue", "make_expected")
+LIMITS = {"bwrap", "cgroups", "limits", "namespaces", "no_lr_scheduler", "leftovers"}
+FIRST_PARTY = ("lrcourse", "support", "catalogue")
 
 
 def module_name(path: Path) -> str:

@@ -215,6 +215,47 @@ def test_the_sandbox_command_isolates_and_drops_privileges():
         assert "--no-new-privs" in command and f"--reuid={box.uid}" in command and box.uid != 0
 
 
+def test_a_sandboxs_cgroups_hold_its_limits_without_swap_and_go_with_it():
+    box = sandbox.Sandbox(sandbox.Limits(memory_mb=300, processes=20))
+    groups = dict(box.cgroups)
+    try:
+        if not box.root:
+            pytest.skip("cgroups of its own need root")
+        memory = groups["memory"]
+        v1 = (memory / "memory.limit_in_bytes").exists()
+        limit, swap = (
+            ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes") if v1 else ("memory.max", "memory.swap.max")
+        )
+        assert int((memory / limit).read_text()) == 300 << 20
+        if (memory / swap).exists():  # where the kernel counts swap: memory and swap together (v1), swap apart (v2)
+            assert int((memory / swap).read_text()) == (300 << 20 if v1 else 0)
+        assert (groups["pids"] / "pids.max").read_text().strip() == "20"
+    finally:
+        box.close()
+    assert not any(group.exists() for group in groups.values())
+
+
+def test_a_cgroup_gets_the_limit_files_its_hierarchy_has_and_is_removed_without_any(monkeypatch, tmp_path):
+    """make_cgroup writes each setting whose file the group has (v1's here, in order), none of v2's; a group with
+    none of the files is removed and the next hierarchy tried (here none)."""
+    from lrcourse.grading.sandbox import cgroups
+
+    monkeypatch.setattr(cgroups, "CGROUP_ROOT", tmp_path)
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "memory" / "cgroup.procs").touch()
+    made = tmp_path / "memory" / "lrcourse-1-0"
+    made.mkdir()  # as the kernel would fill it, v1 with swap accounting
+    for name in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
+        (made / name).write_text("-1")
+    assert cgroups.make_cgroup("memory", made.name, cgroups.memory_settings(5 << 20)) == made
+    assert {f.name: f.read_text() for f in made.iterdir()} == {
+        "memory.limit_in_bytes": str(5 << 20),
+        "memory.memsw.limit_in_bytes": str(5 << 20),
+    }
+    assert cgroups.make_cgroup("memory", "lrcourse-1-1", cgroups.memory_settings(5 << 20)) is None
+    assert sorted(f.name for f in (tmp_path / "memory").iterdir()) == ["cgroup.procs", made.name]
+
+
 def test_the_students_process_computes_with_the_graders_cpu_kernels(monkeypatch):
     """The variables that choose float32 kernels reach the sandbox (a student's answer and the grader's reference
     compute alike, lrcourse/tolerances.py); nothing else of the grader's environment does."""
@@ -264,7 +305,7 @@ def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_requests_deadline():
     from lrcourse.grading.sandbox.answers import AnswerProcess
     from lrcourse.grading.sandbox.zygote import Silence
 
-    class Zygote:
+    class ZygoteHandleStandIn:
         killed = []
 
         def kill(self, pid):
@@ -281,9 +322,9 @@ def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_requests_deadline():
     threading.Thread(target=trickle, daemon=True).start()
     start = time.monotonic()
     with pytest.raises(Silence):
-        AnswerProcess(Zygote(), grader, pid=12345).request({"call": "x"}, seconds=1.0)
+        AnswerProcess(ZygoteHandleStandIn(), grader, pid=12345).request({"call": "x"}, seconds=1.0)
     stop.set()
-    assert time.monotonic() - start < 10 and Zygote.killed == [12345]  # not a byte per wait, indefinitely
+    assert time.monotonic() - start < 10 and ZygoteHandleStandIn.killed == [12345]  # not a byte per wait, indefinitely
     student.close()
 
 
@@ -313,14 +354,14 @@ def test_each_answers_name_reports_its_own_cells_error_not_the_first_one():
             pass
 
     ours, theirs = socket.socketpair()
-    zygote = type("Zygote", (), {"fork": lambda self: InProcess(theirs)})()
+    handle = type("ZygoteHandleStandIn", (), {"fork": lambda self: InProcess(theirs)})()
     answers = [
         ("predicted_rate_after_edit", "# YOUR CODE HERE\nraise NotImplementedError()"),
         ("my_step_lr", "class MyStepLR:\n    def __init__(self, optimizer)\n        pass\n"),
         ("other", "x = 1"),
     ]
     defines = {"predicted_rate_after_edit": ["predicted_rate_after_edit"], "my_step_lr": ["MyStepLR"], "other": ["x"]}
-    session = Session(zygote, [], answers, defines=defines)
+    session = Session(handle, [], answers, defines=defines)
     try:
         with pytest.raises(checking.CheckFailed, match="your answer cell raised SyntaxError") as failure:
             session.resolve("MyStepLR").observe("scheduler", {})

@@ -7,10 +7,12 @@ import multiprocessing
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from lrcourse.grading import worker_memory
+from lrcourse.grading.sandbox import cgroups
 from lrcourse.grading.sandbox.leftovers import remove_stale
 
 CAP_MB = 256
@@ -18,7 +20,7 @@ CAP_MB = 256
 
 def _allocate_past_the_cap(without_cgroups: bool) -> None:
     if without_cgroups:
-        worker_memory.BASES = ()  # this forked process only: as a grader that may not create cgroups
+        cgroups.CGROUP_ROOT = Path("/nonexistent")  # this forked process only: as a grader that may not create cgroups
     how = worker_memory.cap_this_process(CAP_MB)
     try:
         held = bytearray(4 * CAP_MB << 20)  # touched: counted by a cgroup as by RLIMIT_DATA

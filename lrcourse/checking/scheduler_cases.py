@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lrcourse.pytorch_trajectories import walk
+
 
 @dataclass
 class StepLRCase:
@@ -62,15 +64,13 @@ def case_request(case: StepLRCase | PlateauCase, scheduler: str, **length) -> di
 
 
 def state_labels(case) -> list[tuple[str, int]]:
-    """For each recorded state: when it was taken, and how many steps came before it."""
-    request = case.request()
-    edits = request.get("edits") or {}
-    steps = len(request["metrics"]) if request.get("metrics") is not None else request["steps"]
+    """For each recorded state: when it was taken, and how many steps came before it (in `walk`'s order, the
+    order both sides record states in)."""
     labels = [("right after construction", 0)]
-    for step in range(1, steps + 2):
-        if request.get("after_edits") and edits.get(str(step)):
+    for kind, step, _ in walk(case.request()):
+        if kind == "edited":
             labels.append((f"after the hand edit just before step number {step} (before that step)", step - 1))
-        if step <= steps:
+        elif kind == "step":
             labels.append((f"after step number {step}", step))
     return labels
 

@@ -56,7 +56,7 @@ OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CL
 
 
 class Refused(Exception):
-    """Why a submission is not taken (the message is the reason, as the report shows it)."""
+    """Why a submission is not taken (the message is the reason, as the collect record shows it)."""
 
 
 @dataclass

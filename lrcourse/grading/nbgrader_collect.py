@@ -28,4 +28,4 @@ class TrustedCollect(ExchangeCollect):
             self.log.info(line)
         self.log.info("collect record: %s", write_collect_record(course, result))
         if result.refused:  # the button shows the log of a failed collect; the accepted ones are in submitted/
-            self.fail(f"{result.refusals} submission(s) refused: see the report")
+            self.fail(f"{result.refusals} submission(s) refused: see the collect record")

@@ -38,14 +38,14 @@ class Session:
 
     def __init__(
         self,
-        zygote: AnswerZygoteHandle,
+        handle: AnswerZygoteHandle,
         context: list[str],
         answers: list[tuple[str, str]],
         deadline: float | None = None,
         budget: str = "time budget",
         defines: dict[str, list[str]] | None = None,
     ):
-        self.zygote, self.context, self.answers = zygote, context, answers
+        self.handle, self.context, self.answers = handle, context, answers
         self.deadline, self.budget = deadline, budget
         self.defines = defines or {}
         self.out_of_time = False
@@ -90,7 +90,7 @@ class Session:
 
     def _load(self) -> None:
         self.resolved = {}
-        self.process = self.zygote.fork()
+        self.process = self.handle.fork()
         sources = [source for _, source in self.answers]
         try:
             reply = self._timed(self.process, {"op": "load", "context": self.context, "answers": sources}, LOAD_SECONDS)

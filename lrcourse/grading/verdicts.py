@@ -94,16 +94,16 @@ class Judge:
 
     def __init__(self, limits=None):
         """`limits`: run the students' answers in sandboxes with these limits (None: unsandboxed)."""
-        self.zygotes = {flag: AnswerZygoteHandle(flag, limits) for flag in (False, True)}
+        self.handles = {flag: AnswerZygoteHandle(flag, limits) for flag in (False, True)}
         self._contexts: dict[tuple, dict] = {}
 
     def close(self) -> None:
-        for zygote in self.zygotes.values():
-            zygote.stop()
+        for handle in self.handles.values():
+            handle.stop()
 
     def ready(self, exercise: Exercise) -> None:
         """The exercise's zygote started (outside any student's time budget)."""
-        self.zygotes[exercise.allows_schedulers].ready()
+        self.handles[exercise.allows_schedulers].ready()
 
     def decide(
         self,
@@ -114,8 +114,8 @@ class Judge:
     ) -> Verdicts:
         """Every test cell's trusted verdict, from the answer cells as (grade_id, source); past `deadline`
         (time.monotonic()) the rest fail with `budget`."""
-        zygote = self.zygotes[exercise.allows_schedulers]
-        session = Session(zygote, exercise.context, answers, deadline, budget, defines=exercise.answers)
+        handle = self.handles[exercise.allows_schedulers]
+        session = Session(handle, exercise.context, answers, deadline, budget, defines=exercise.answers)
         verdicts = Verdicts()
         try:
             for test in exercise.tests:

@@ -170,7 +170,7 @@ class Worker:
         """The zygotes this student needs, (re)started before the student's time budget starts: the grader's
         own start-up is not charged to a student. (A zygote that cannot start fails later, as it always did.)"""
         try:
-            self.kernels.zygote.ready()
+            self.kernels.handle.ready()
             self.judge.ready(exercise)
         except Exception:
             pass

@@ -23,10 +23,7 @@ import os
 import resource
 from pathlib import Path
 
-from lrcourse.grading.sandbox.bwrap import CGROUP_ROOT
-
-BASES = (CGROUP_ROOT / "memory", CGROUP_ROOT / "unified", CGROUP_ROOT)  # cgroup v1, hybrid, v2
-LIMIT_FILES = ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.max", "memory.swap.max")
+from lrcourse.grading.sandbox.cgroups import hierarchies, make_cgroup, memory_settings
 
 
 def one_blas_thread() -> None:
@@ -39,7 +36,7 @@ def one_blas_thread() -> None:
 
 def cap_this_process(memory_mb: int) -> str:
     """Put this process under `memory_mb`: how ("a cgroup", "RLIMIT_DATA")."""
-    group = _make_group(os.getpid(), memory_mb << 20)
+    group = make_cgroup("memory", f"lrcourse-{os.getpid()}-worker", memory_settings(memory_mb << 20))
     if group is not None:
         (group / "cgroup.procs").write_text(str(os.getpid()))
         return "a cgroup"
@@ -51,7 +48,8 @@ def cap_this_process(memory_mb: int) -> str:
 
 def group_of(pid: int) -> Path | None:
     """The memory cgroup of worker `pid`, if it has one."""
-    return next((base / f"lrcourse-{pid}-worker" for base in BASES if (base / f"lrcourse-{pid}-worker").is_dir()), None)
+    groups = (base / f"lrcourse-{pid}-worker" for base in hierarchies("memory"))
+    return next((group for group in groups if group.is_dir()), None)
 
 
 def went_past(pid: int) -> bool:
@@ -65,29 +63,3 @@ def went_past(pid: int) -> bool:
         if any(line.split()[:1] == ["oom_kill"] and int(line.split()[1]) > 0 for line in text.splitlines()):
             return True
     return False
-
-
-def _make_group(pid: int, limit: int) -> Path | None:
-    """A memory cgroup for `pid` limited to `limit` bytes (swap too, where the kernel counts it), when this
-    process may create one."""
-    for base in BASES:
-        if not (base / "cgroup.procs").exists():
-            continue
-        group = base / f"lrcourse-{pid}-worker"
-        try:
-            group.mkdir(exist_ok=True)
-            written = False
-            for name in LIMIT_FILES:
-                if (group / name).exists():
-                    value = 0 if name == "memory.swap.max" else limit  # v2 counts swap apart: none
-                    (group / name).write_text(str(value))
-                    written = True
-            if written:
-                return group
-            group.rmdir()
-        except OSError:
-            try:
-                group.rmdir()
-            except OSError:
-                pass
-    return None

@@ -75,8 +75,8 @@ class AnswerZygoteHandle(Handle):
 class AnswerProcess:
     """One forked child running one student's answers; every request has a deadline."""
 
-    def __init__(self, zygote: AnswerZygoteHandle, sock: socket.socket, pid: int):
-        self.zygote, self.sock, self.pid = zygote, sock, pid
+    def __init__(self, handle: AnswerZygoteHandle, sock: socket.socket, pid: int):
+        self.handle, self.sock, self.pid = handle, sock, pid
         self.dead = False
 
     def request(self, message: dict, seconds: float) -> dict:
@@ -94,4 +94,4 @@ class AnswerProcess:
         if not self.dead:
             self.dead = True
             self.sock.close()
-            self.zygote.kill(self.pid)
+            self.handle.kill(self.pid)

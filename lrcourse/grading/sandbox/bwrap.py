@@ -37,12 +37,12 @@ import tempfile
 from pathlib import Path
 
 import lrcourse
+from lrcourse.grading.sandbox.cgroups import make_cgroup, memory_settings
 from lrcourse.grading.sandbox.limits import Limits
 from lrcourse.grading.sandbox.namespaces import kill_quietly
 
 UID_BASE = 61000  # sandboxes run as 61000 + n when the grader is root (no such user exists)
 _COUNTER = itertools.count()
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def _free_uid() -> int:
@@ -272,20 +272,11 @@ class Sandbox:
 
     # --------------------------------------------------------------------------------------------
     def _make_cgroups(self) -> dict[str, Path]:
-        """A memory and a pids cgroup (v1 or v2) for this sandbox, when the grader may create them."""
-        made = {}
+        """A memory, a pids and a cpu cgroup (v1 or v2) for this sandbox, those the grader may create."""
         name = f"lrcourse-{os.getpid()}-{self.number}"
         period = 100_000
-        candidates = {
-            "memory": [CGROUP_ROOT / "memory", CGROUP_ROOT / "unified", CGROUP_ROOT],
-            "pids": [CGROUP_ROOT / "pids", CGROUP_ROOT / "unified", CGROUP_ROOT],
-            "cpu": [CGROUP_ROOT / "cpu", CGROUP_ROOT / "unified", CGROUP_ROOT],
-        }
         settings = {
-            "memory": [
-                ("memory.limit_in_bytes", self.limits.memory_mb << 20),
-                ("memory.max", self.limits.memory_mb << 20),
-            ],
+            "memory": memory_settings(self.limits.memory_mb << 20),
             "pids": [("pids.max", self.limits.processes)],
             "cpu": [
                 ("cpu.cfs_period_us", period),
@@ -293,33 +284,8 @@ class Sandbox:
                 ("cpu.max", f"{self.limits.cpus * period} {period}"),
             ],
         }
-        for controller, bases in candidates.items():
-            for base in bases:
-                if not (base / "cgroup.procs").exists():
-                    continue
-                group = base / name
-                try:
-                    group.mkdir(exist_ok=True)
-                    written = False
-                    for file, value in settings[controller]:
-                        if (group / file).exists():
-                            (group / file).write_text(str(value))
-                            written = True
-                    if written:
-                        if controller == "memory" and (group / "memory.memsw.limit_in_bytes").exists():
-                            try:  # no escape into swap
-                                (group / "memory.memsw.limit_in_bytes").write_text(str(self.limits.memory_mb << 20))
-                            except OSError:
-                                pass
-                        made[controller] = group
-                        break
-                    group.rmdir()
-                except OSError:
-                    try:
-                        group.rmdir()
-                    except OSError:
-                        pass
-        return made
+        made = {controller: make_cgroup(controller, name, files) for controller, files in settings.items()}
+        return {controller: group for controller, group in made.items() if group is not None}
 
     def _enter_cgroups(self) -> list[str]:
         """A shell that puts itself into the sandbox's cgroups, then becomes bubblewrap: everything started

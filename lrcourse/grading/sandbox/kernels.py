@@ -9,7 +9,8 @@ namespace inside it; between two notebooks the zygote kills whatever is left and
 grader replaces the scratch folder. The kernel talks to nbgrader over Unix sockets in a folder bound into
 the sandbox (ZeroMQ's `ipc` transport), so its network namespace stays empty; it sees the student's
 notebook folder as a scratch copy at `/notebook`. The manager enforces the wall-clock limit of the whole
-notebook; what stopped a kernel (a limit) is kept in the worker's `Kernels`, by notebook folder, for the report.
+notebook; what stopped a kernel (a limit) is kept in the worker's `Kernels`, by notebook folder, for the run's
+outcomes.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ RELAY = Path(__file__).with_name("kernel_relay.py")
 class Kernels:
     """A grading worker's kernels: its kernel zygote, the notebook's wall-clock limit, the student's time
     budget (`deadline`, set by the worker per student), and, by notebook folder, the managers still running
-    and which limit stopped a kernel (for the report)."""
+    and which limit stopped a kernel (for the run's outcomes)."""
 
-    def __init__(self, zygote: KernelZygoteHandle, limits: Limits):
-        self.zygote, self.limits = zygote, limits
+    def __init__(self, handle: KernelZygoteHandle, limits: Limits):
+        self.handle, self.limits = handle, limits
         self.limit_hits: dict[str, str] = {}
         self.running: dict[str, ForkedKernelManager] = {}
         self.deadline: float | None = None  # time.monotonic() at which the student's time budget ends
@@ -72,11 +73,11 @@ class Kernels:
         return self.limit_hits.pop(key, None) or None
 
     def close(self) -> None:
-        self.zygote.close()
+        self.handle.close()
 
 
 def use_forked_kernels(kernels: Kernels) -> None:
-    """Make nbgrader run every notebook of this process in a kernel forked from `kernels.zygote`.
+    """Make nbgrader run every notebook of this process in a kernel forked by `kernels.handle`'s zygote.
 
     nbgrader's execute step (nbgrader.preprocessors.execute) names jupyter_client's AsyncKernelManager in a
     default argument and offers no setting for it, so the class is substituted in that module: this is the
@@ -156,7 +157,7 @@ class KernelZygoteHandle(Handle):
             "connection_file": connection_file,
             "cwd": str(cwd),
             "env": env if self.sandbox is None else None,
-            "tmp_mb": self.limits.tmp_mb if self.limits is not None else 0,
+            "tmp_mb": (self.limits or Limits()).tmp_mb,  # never 0: a tmpfs of size=0m has no limit at all
             "output_kb": list(output_kb),  # what the kernel's streams pass on (kernel_output)
         }
         try:
@@ -248,13 +249,13 @@ class ForkedKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         folder = Path(kw.get("cwd") or os.getcwd()).resolve()
-        zygote = self.kernels.zygote
-        self._cwd, sockets = zygote.kernel_folders(folder)
-        name = f"k{next(zygote.numbers)}"
+        handle = self.kernels.handle
+        self._cwd, sockets = handle.kernel_folders(folder)
+        name = f"k{next(handle.numbers)}"
         self.transport, self.ip = "ipc", str(sockets / name)
         self.connection_file = str(sockets / f"{name}.json")
         self._folder = str(folder)
-        self._counts = zygote.counts()
+        self._counts = handle.counts()
         self.kernels.running[self._folder] = self
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         os.chmod(self.connection_file, 0o644)  # the kernel reads it as the sandbox's user
@@ -265,7 +266,7 @@ class ForkedKernelManager(AsyncKernelManager):
         try:
             limits = self.kernels.limits
             output_kb = (limits.cell_output_kb, limits.notebook_output_kb)
-            self.kernels.zygote.fork_kernel(ours, self.connection_file, self._cwd, kw.get("env"), output_kb)
+            self.kernels.handle.fork_kernel(ours, self.connection_file, self._cwd, kw.get("env"), output_kb)
         finally:
             ours.close()
         try:
@@ -300,7 +301,7 @@ class ForkedKernelManager(AsyncKernelManager):
         self._finished = True
         self.kernels.running.pop(self._folder, None)
         self._kill_relay()
-        hit = self.kernels.zygote.limit_hit(self._counts)  # before the sweep, which may replace a broken zygote
-        self.kernels.zygote.after_kernel()
+        hit = self.kernels.handle.limit_hit(self._counts)  # before the sweep, which may replace a broken zygote
+        self.kernels.handle.after_kernel()
         if hit:
             self.kernels.limit_hits.setdefault(self._folder, hit)

@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 
-from lrcourse.grading.sandbox.bwrap import CGROUP_ROOT
+from lrcourse.grading.sandbox.cgroups import CGROUP_ROOT
 from lrcourse.grading.sandbox.namespaces import unmount
 
 

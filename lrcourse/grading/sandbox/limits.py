@@ -1,4 +1,6 @@
-"""What one sandbox may use: the limits `Sandbox` enforces, read from nbgrader_config.py as `c.Sandbox.<name>`."""
+"""What one sandbox may use: the limits `Sandbox` enforces, read from nbgrader_config.py as `c.Sandbox.<name>`;
+and (`worker_*`) what a grading worker itself may use, enforced outside the sandbox: `worker_memory_mb` by
+`lrcourse.grading.worker_memory`, `worker_grace_seconds` by `lrcourse.grading.grade.Watchdog`."""
 
 from __future__ import annotations
 
@@ -49,5 +51,5 @@ def whole_number(name: str, value) -> int:
 
 
 def budget_text(limits: Limits) -> str:
-    """The student's time budget, as the report and the feedback name it."""
+    """The student's time budget, as the run's outcomes and the feedback name it."""
     return f"time budget ({limits.student_seconds} s per student, the notebook and the grader's checks together)"
