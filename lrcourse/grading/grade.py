@@ -128,7 +128,7 @@ def run_workers(course, assignment, todo, workers, db_url, progress, sandboxed, 
     attempts: dict[str, int] = {}
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
     context = multiprocessing.get_context("spawn")
-    # a SimpleQueue's put is written before the worker goes on: a worker dying at once is still known to be on its student
+    # a SimpleQueue's put is in the pipe before the worker goes on: one dying at once is known to be on its student
     watch = Watchdog(
         context.SimpleQueue(), limits.student_seconds + limits.worker_grace_seconds, limits.worker_memory_mb
     )
