@@ -33,6 +33,44 @@ def test_a_worker_held_past_its_students_deadline_is_stopped_and_the_others_grad
     assert took < 60, took  # stopped at its deadline (3 s), not after its hour
 
 
+def test_a_worker_that_dies_is_charged_to_its_student_only_and_the_others_graded(tmp_path, monkeypatch):
+    """A worker aborting on one student (libzmq under RLIMIT_DATA) breaks its pool twice: that student fails
+    with how the worker died; the students queued or running beside it are graded, never charged."""
+    monkeypatch.setattr(worker, "start", stuck_worker.start)
+    todo = [(student, "") for student in ("a", stuck_worker.CRASH, "b", "c")]
+    outcomes = grade.run_workers(tmp_path, "ch", todo, 2, "sqlite://", False, False, Limits())
+    by_student = {o.student: (o.status, o.reason) for o in outcomes}
+    assert by_student == {
+        **{s: ("graded", "") for s in "abc"},
+        stuck_worker.CRASH: (
+            "failed",
+            "the grading worker died twice while grading this student (killed by SIGABRT, as libzmq aborts when "
+            f"refused memory: a message past the worker's memory cap ({Limits().worker_memory_mb} MB, "
+            "c.Sandbox.worker_memory_mb) under "
+            "RLIMIT_DATA, say)",
+        ),
+    }, by_student
+
+
+def test_a_broken_pools_death_is_charged_to_its_student_else_to_all_it_held():
+    """Who a broken pool charges (`retry_or_fail`): the student whose worker died, not those beside it; a pool
+    broken with no one to blame charges everyone, so workers that can never start still end the run."""
+    attempts = {}
+    broken = [("x", "", "", "killed by SIGKILL"), ("y", "", "", ""), ("z", "", "late: stopped", "late: stopped")]
+    failed, retry = grade.retry_or_fail(broken, attempts)
+    assert failed == [Outcome("z", "failed", "late: stopped")] and retry == [("x", ""), ("y", "")], (failed, retry)
+    failed, retry = grade.retry_or_fail(broken[:2], attempts)
+    assert failed == [
+        Outcome("x", "failed", "the grading worker died twice while grading this student (killed by SIGKILL)")
+    ]
+    assert retry == [("y", "")] and attempts == {"x": 2}, (retry, attempts)
+    failed, retry = grade.retry_or_fail([("y", "", "", "")], attempts)  # nobody to blame: y is charged
+    assert (failed, retry) == ([], [("y", "")]), (failed, retry)
+    failed, retry = grade.retry_or_fail([("y", "", "", "")], attempts)
+    assert failed == [Outcome("y", "failed", "the grading worker died twice, not known while grading whom")]
+    assert retry == [], retry
+
+
 def test_a_student_that_just_ended_past_its_deadline_is_not_taken_for_a_held_worker():
     """The watchdog hears a student's end before it looks for late workers: a worker whose student finished as
     the deadline passed is not stopped (stopping it would break the pool, restarting every student in it)."""
@@ -44,7 +82,7 @@ def test_a_student_that_just_ended_past_its_deadline_is_not_taken_for_a_held_wor
     done = Future()
     done.set_result(None)
     ended, stopped = grade.ended_then_checked(watch, {done: ("a", "")}, {done})
-    assert ended == {done: ""} and stopped, (ended, stopped)
+    assert ended == {done: grade.End("", os.getpid())} and stopped, (ended, stopped)
     assert watch.stopped == {"b"}, watch.stopped
 
 

@@ -180,6 +180,43 @@ def test_linked_folders_are_not_followed(tmp_path):
     assert "dave is not a plain folder" in refused(tmp_path, "dave", "ch")
 
 
+@pytest.mark.parametrize(
+    "where, what",
+    [
+        ("nbgrader_config.py", "a jupyter, nbgrader or IPython configuration"),
+        ("jupyter_server_config.json", "a jupyter, nbgrader or IPython configuration"),
+        ("sub/IPython_kernel_config.py", "a jupyter, nbgrader or IPython configuration"),
+        ("jupyter_notebook_config.d/", "a jupyter, nbgrader or IPython configuration"),
+        ("profile_default/", "an IPython profile folder"),
+        ("helper.py", "Python code"),
+        ("pkg/__init__.py", "Python code"),
+        ("__pycache__/numpy.cpython-311.pyc", "Python code"),
+        ("torch.cpython-311-x86_64-linux-gnu.so", "Python code"),
+    ],
+)
+def test_code_the_instructors_tools_would_run_fails_the_student_naming_it(tmp_path, where, what):
+    """nbgrader copies a submission whole into autograded/ and feedback/: nbgrader, jupyter or python started
+    there would run its configs and import its modules."""
+    folder = submitted(tmp_path)
+    (folder / where).parent.mkdir(parents=True, exist_ok=True)
+    if where.endswith("/"):
+        (folder / where).mkdir()
+    else:
+        (folder / where).write_text("import os")
+    reason = refused(tmp_path, "alice", "ch")
+    named = where.rstrip("/")
+    assert reason.startswith(f"{named} is {what}"), reason
+    assert reason.endswith("remove it: the course's chapters are notebooks"), reason
+
+
+def test_data_files_with_such_words_in_their_names_are_taken(tmp_path):
+    folder = submitted(tmp_path)
+    for name in ("config.json", "my_config.yaml", "profile_photo.png", "notes.py.txt", "python_notes.md"):
+        (folder / name).write_text("{}")
+    (folder / "profiles").mkdir()
+    assert refused(tmp_path, "alice", "ch") is None
+
+
 def test_entries_and_bytes_are_bounded(tmp_path):
     folder = submitted(tmp_path)
     for index in range(MAX_ENTRIES):

@@ -16,19 +16,24 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
   student after the student's budget and the worker's grace (`Limits.student_seconds + worker_grace_seconds`:
   stuck outside the budget, in nbgrader's file handling or on a locked gradebook) is stopped (`Watchdog`); a
   worker ended by its own memory cap (`worker_memory`) is recognised too: either way that student fails with the
-  reason, and the others that worker's pool held are graded again in a new pool, no retry counted against them.
+  reason, and the others that worker's pool held are graded again in a new pool, no retry counted against them;
+- a worker that dies otherwise (a signal, libzmq's abort when RLIMIT_DATA refuses it memory: `worker_memory`)
+  breaks its whole pool, but the death is charged only to the student that worker was running (`Watchdog.death`):
+  that student is retried once and then fails with how the worker died; the pool's other students, queued or
+  running in workers the pool ended (SIGTERM), are graded again in a new pool, no retry counted against them.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
 import shutil
+import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
@@ -123,7 +128,10 @@ def run_workers(course, assignment, todo, workers, db_url, progress, sandboxed, 
     attempts: dict[str, int] = {}
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
     context = multiprocessing.get_context("spawn")
-    watch = Watchdog(context.Queue(), limits.student_seconds + limits.worker_grace_seconds, limits.worker_memory_mb)
+    # a SimpleQueue's put is in the pipe before the worker goes on: one dying at once is known to be on its student
+    watch = Watchdog(
+        context.SimpleQueue(), limits.student_seconds + limits.worker_grace_seconds, limits.worker_memory_mb
+    )
     try:
         while pending:
             with ProcessPoolExecutor(
@@ -156,9 +164,20 @@ def run_workers(course, assignment, todo, workers, db_url, progress, sandboxed, 
     return outcomes
 
 
+@dataclass(frozen=True)
+class End:
+    """How a student's job ended, as the watchdog saw it: `stopped`, why its worker was ended because of this
+    student (the watchdog stopped it, or its memory cap ended it), else ""; `pid`, the worker that was on it, if
+    its start was heard (for `Watchdog.death`)."""
+
+    stopped: str = ""
+    pid: int | None = None
+
+
 class Watchdog:
     """When each worker started its student (it reports on `starts`, a queue the pool's processes inherit), and
-    the students whose worker it stopped for holding one student past `seconds`."""
+    the students whose worker it stopped for holding one student past `seconds`; the pool's worker processes
+    (`enlist`), to tell how one died."""
 
     def __init__(self, starts, seconds: float, memory_mb: int):
         self.starts = starts
@@ -167,31 +186,53 @@ class Watchdog:
         self.running: dict[str, tuple[float, int]] = {}  # student -> (when the main process heard, worker pid)
         self.finished: set[str] = set()  # a start heard after its student's end is not a worker still busy
         self.stopped: set[str] = set()
+        self.workers: dict[int, multiprocessing.process.BaseProcess] = {}  # pid -> the current pool's process
 
-    def ended(self, student: str) -> str:
+    def enlist(self, processes) -> None:
+        """The current pool's worker processes (all started once as many students as workers were submitted)."""
+        self.workers = {process.pid: process for process in processes}
+
+    def ended(self, student: str) -> End:
         """The student's job ended (graded, failed or its pool broken): why its worker was ended because of it (the
-        watchdog stopped it, or its memory cap ended it: worker_memory), else ""."""
+        watchdog stopped it, or its memory cap ended it: worker_memory), and which worker was on it."""
         from lrcourse.grading.worker_memory import went_past
 
         self.hear_starts()  # a start not yet heard: never a stop here (the student has ended)
         self.finished.add(student)
         pid = self.running.pop(student, (0, None))[1]
         if student in self.stopped:
-            return f"grading took longer than {self.seconds:g} s (the student's budget and the worker's grace): stopped"
+            why = f"grading took longer than {self.seconds:g} s (the student's budget and the worker's grace): stopped"
+            return End(why, pid)
         if pid is not None and went_past(pid):
-            return (
+            why = (
                 f"the grading worker went past its memory cap ({self.memory_mb} MB, c.Sandbox.worker_memory_mb) "
                 "while grading this student: stopped"
             )
-        return ""
+            return End(why, pid)
+        return End("", pid)
+
+    def death(self, pid: int | None) -> str:
+        """How worker `pid` died of itself ("killed by SIGABRT ...", "exit status 1"), once it has ended (waiting up
+        to STOP_SECONDS); "" if it did not end, is not known, or ended by SIGTERM: a broken pool ends its other
+        workers so (a grading worker's SIGTERM handler exits with 128 + SIGTERM), and they are not at fault."""
+        process = self.workers.get(pid)
+        deadline = time.monotonic() + STOP_SECONDS
+        while process is not None and process.exitcode is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # the pool's own thread may be reaping it: exitcode is set once that is done
+        code = process.exitcode if process is not None else None
+        if code in (None, -signal.SIGTERM, 128 + signal.SIGTERM):
+            return ""
+        if code == -signal.SIGABRT:
+            return (
+                f"killed by SIGABRT, as libzmq aborts when refused memory: a message past the worker's memory cap "
+                f"({self.memory_mb} MB, c.Sandbox.worker_memory_mb) under RLIMIT_DATA, say"
+            )
+        return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
 
     def hear_starts(self) -> None:
         """Note the starts the workers reported since last heard (a start heard after its student's end is not)."""
-        while True:
-            try:
-                student, pid = self.starts.get_nowait()
-            except queue.Empty:
-                return
+        while not self.starts.empty():  # the main process is its only reader: what is there can be read
+            student, pid = self.starts.get()
             if student not in self.finished:
                 self.running[student] = (time.monotonic(), pid)
 
@@ -212,9 +253,9 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
     """Grade `pending` in `pool`, adding to `outcomes`; return the students to retry in a new pool."""
     watch.finished -= {s for s, _ in pending}
     futures = {pool.submit(worker.grade_student, assignment, s, f): (s, f) for s, f in pending}
-    retry = []
+    watch.enlist(multiprocessing.active_children())  # the submits started the pool's workers
+    broken = []  # (student, current, how it ended) for each student whose future the pool's breaking ended
     running = set(futures)
-    stopped_here = False  # the watchdog broke this pool: the others' students are not at fault
     while running:
         try:
             done, running = wait(running, timeout=WATCH_SECONDS, return_when=FIRST_COMPLETED)
@@ -223,27 +264,47 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
         except KeyboardInterrupt:
             _drain(pool, futures, running, watch)
             raise
-        ended, stopped = ended_then_checked(watch, futures, done)  # why a broken pool broke, by student
-        stopped_here = stopped_here or stopped or any(ended.values())
+        ended, _ = ended_then_checked(watch, futures, done)
         for future in done:
             student, current = futures[future]
             try:
                 outcomes.append(future.result())
             except BrokenProcessPool:
-                if ended[future]:  # the student that ended its worker fails; the others' go on (not at fault)
-                    outcomes.append(Outcome(student, "failed", ended[future]))
-                    bar.update(1)
-                    continue
-                # A worker died (e.g. killed by the system): give each affected student one retry.
-                attempts[student] = attempts.get(student, 0) + (0 if stopped_here else 1)
-                if attempts[student] < 2:
-                    retry.append((student, current))
-                    continue
-                outcomes.append(Outcome(student, "failed", "the grading worker died twice"))
+                end = ended[future]
+                broken.append((student, current, end.stopped, end.stopped or watch.death(end.pid)))
+                continue
             except Exception as error:  # a bug outside nbgrader's own handling
                 outcomes.append(Outcome(student, "failed", f"{type(error).__name__}: {error}"))
             bar.update(1)
+    failed, retry = retry_or_fail(broken, attempts)
+    outcomes += failed
+    bar.update(len(failed))
     return retry
+
+
+def retry_or_fail(broken: list, attempts: dict[str, int]) -> tuple[list[Outcome], list]:
+    """The students of a broken pool, as (student, current, why it was stopped, why its worker ended: the stop or
+    `Watchdog.death`): those failed, and those to retry in a new pool. A stopped student fails; a death is charged
+    to the student whose worker died, who fails the second time; every other student is retried, not charged.
+    A pool that broke with no student to blame (its workers could not start, say) charges all it held, so a
+    run whose workers keep dying still ends."""
+    blamed = any(why for _, _, _, why in broken)
+    failed, retry = [], []
+    for student, current, stopped, why in broken:
+        if stopped:
+            failed.append(Outcome(student, "failed", stopped))
+            continue
+        if why or not blamed:
+            attempts[student] = attempts.get(student, 0) + 1
+        if attempts.get(student, 0) < 2:
+            retry.append((student, current))
+        elif why:
+            failed.append(
+                Outcome(student, "failed", f"the grading worker died twice while grading this student ({why})")
+            )
+        else:
+            failed.append(Outcome(student, "failed", "the grading worker died twice, not known while grading whom"))
+    return failed, retry
 
 
 def ended_then_checked(watch: Watchdog, futures: dict, done) -> tuple[dict, bool]:

@@ -11,6 +11,12 @@
   out and graded around: nbgrader's ignore list is a glob over the unescaped folder path, so a name such as
   `sub[a]/leak` would escape it and nbgrader would copy the link's target. (`lrcourse collect` never copies
   such entries, so what it puts in `submitted/` passes; this check is for whatever else put files there.)
+- a submission holds no code that the instructor's tools would run (`_runnable`): nbgrader copies it whole into
+  autograded/ and feedback/, and nbgrader, jupyter or python started in such a folder runs `nbgrader_config.py`
+  or a `jupyter_*config*` file from there and imports modules from it first (nbgrader's baseapp puts the folder
+  first on sys.path). A Python module or compiled extension (`*.py`, `*.pyc`, `*.so`, ...), a jupyter/nbgrader/
+  ipython config file or folder, or an IPython `profile_*` folder anywhere in it fails that student, naming it
+  (an LMS upload or zip_collect may carry them; the course's chapters are notebooks only).
 - every notebook is read within `notebook_limits` and must be valid JSON and nbformat 4;
 - a student already graded whose submission has not changed is skipped (the mark is written only once the
   verdicts and feedback both succeeded, so an interrupted run loses nothing already written).
@@ -34,6 +40,8 @@ STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
 STUDENT_ID_RULE = "1 to 64 of A-Z a-z 0-9 _ . @ -, not starting with . @ or -"
 MAX_ENTRIES = 1000  # files and folders in one submission
 MAX_SUBMISSION_MB = 100  # all its files together
+CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyw", ".pyd", ".so")  # what Python imports from a folder on its path
+TOOL_CONFIG = re.compile(r"(jupyter|nbgrader|ipython).*config.*", re.IGNORECASE)  # files and *.d folders they load
 
 
 def submissions(course: Path, assignment: str) -> list[str]:
@@ -80,6 +88,9 @@ def _walk(folder: Path) -> str | None:
                 if entries > MAX_ENTRIES:
                     return f"the submission holds more than {MAX_ENTRIES} files and folders"
                 info = entry.stat(follow_symlinks=False)
+                why = _runnable(os.path.relpath(entry.path, folder), stat.S_ISDIR(info.st_mode))
+                if why:
+                    return why + ": remove it: the course's chapters are notebooks"
                 if stat.S_ISDIR(info.st_mode):
                     pending.append(Path(entry.path))
                     continue
@@ -89,6 +100,18 @@ def _walk(folder: Path) -> str | None:
                 size += info.st_size
                 if size > MAX_SUBMISSION_MB << 20:
                     return f"the submission is larger than {MAX_SUBMISSION_MB} MB"
+    return None
+
+
+def _runnable(where: str, is_folder: bool) -> str | None:
+    """Why the entry at `where` is code an instructor's tool would run from the folder, or None."""
+    name = os.path.basename(where)
+    if TOOL_CONFIG.fullmatch(name):
+        return f"{where} is a jupyter, nbgrader or IPython configuration, run by those tools started in the folder"
+    if is_folder and name.startswith("profile_"):
+        return f"{where} is an IPython profile folder, whose startup files IPython runs"
+    if not is_folder and name.lower().endswith(CODE_SUFFIXES):
+        return f"{where} is Python code, which python imports from the folder"
     return None
 
 

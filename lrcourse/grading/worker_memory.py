@@ -9,12 +9,14 @@ its own, `lrcourse-<pid>-worker`, when the grader may create one (root, as the s
 RLIMIT_DATA (soft: the sandboxes it starts set their own). Past it, in a cgroup, the kernel's OOM killer ends
 that worker only: the grading command reads the cgroup's OOM count (`went_past`) to record the student as failed
 with the reason; its sandboxes die with it, and the cgroup is removed with the other leftovers of gone processes.
-Under RLIMIT_DATA, libzmq's allocation fails and it drops that connection without aborting (600 frames of 1 MB
-against a 300 MB limit, raw ZeroMQ: nothing received, the process lived, at 288 MB): the worker lives on without
-the message, ZeroMQ reconnects the channel (as after any dropped connection), and the kernel's later messages (the
-cell's end, the next cells) arrive; the student is graded on the rest of what the kernel sent, the lost output
-missing from the notebook. That path is read from the code and the raw trial, not run by the suite (whose hostile
-class runs as root, in a cgroup). RLIMIT_DATA bounds VmData, thread stacks included: `one_blas_thread`.
+Under RLIMIT_DATA (no root), libzmq's allocation fails: a few large frames were dropped with their connection
+in a raw trial (600 of 1 MB against 300 MB: the process lived), but a flood of small frames makes its alloc_assert
+abort the worker (`FATAL ERROR: OUT OF MEMORY (src/yqueue.hpp:92)`, SIGABRT; a review reproduced it
+with 6,000,000 empty frames, about 12 MB on the wire, under 200 MB). The grading command charges that death to the
+student the worker was running only (`grade.Watchdog.death`): retried once, it fails with how its worker died
+(killed by SIGABRT), and every other student is graded in a new pool. The suite runs that path with a stand-in
+worker that aborts (`tests/test_grade_watchdog.py`), not with ZeroMQ under RLIMIT_DATA (its hostile class runs as
+root, in a cgroup). RLIMIT_DATA bounds VmData, thread stacks included: `one_blas_thread`.
 """
 
 from __future__ import annotations

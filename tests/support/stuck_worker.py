@@ -1,10 +1,13 @@
 """A grading worker without nbgrader, for the watchdog's test (`tests/test_grade_watchdog.py`): the pool's
 initializer in place of `worker.start` gives the worker process a `Stuck` in place of its `Worker`, so the pool's
 real task (`worker.grade_student`, which tells the watchdog who it starts) runs `Stuck.grade`: the student named
-`STUCK` never ends, like a worker held outside the student's budget (a locked gradebook); any other is graded."""
+`STUCK` never ends, like a worker held outside the student's budget (a locked gradebook); the student named `CRASH`
+aborts its worker every time, as libzmq does when RLIMIT_DATA refuses it memory; any other is graded."""
 
 from __future__ import annotations
 
+import os
+import resource
 import time
 from dataclasses import dataclass
 
@@ -12,6 +15,7 @@ from lrcourse.grading import worker
 from lrcourse.grading.outcomes import Outcome
 
 STUCK = "stuck"
+CRASH = "crash"
 
 
 @dataclass
@@ -21,6 +25,9 @@ class Stuck:
     def grade(self, assignment: str, student: str, current: str) -> Outcome:
         if student == STUCK:
             time.sleep(3600)
+        if student == CRASH:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file of the stand-in
+            os.abort()
         return Outcome(student, "graded", score=1.0, max_score=1.0)
 
 
