@@ -157,7 +157,9 @@ def test_output_metadata_keeps_integer_image_sizes_only(root, template):
             data={"image/png": hostile.PIXEL, "text/plain": "plot"},
             metadata={"image/png": {"width": 432, "height": "288"}, "filenames": {"image/png": "/files/x.png"}},
         ),
-        nbformat.v4.new_output("display_data", data={"image/jpeg": "AAAA", "text/plain": "p"}, metadata={"width": "64"}),
+        nbformat.v4.new_output(
+            "display_data", data={"image/jpeg": "AAAA", "text/plain": "p"}, metadata={"width": "64"}
+        ),
         nbformat.v4.new_output("display_data", data={"text/vnd.mermaid": "graph TD\n<b>A</b>", "text/plain": "m"}),
     ]
     cell = nbformat.v4.new_code_cell("x", outputs=hostile_outputs + honest)
@@ -167,6 +169,12 @@ def test_output_metadata_keeps_integer_image_sizes_only(root, template):
     assert 'width="432"' in page and 'height="288"' in page and 'width="64"' in page
     assert "/files/x.png" not in page and "<b>A</b>" not in page and "text/vnd.mermaid" in page
     assert "<iframe" not in page  # the svg's "isolated" is gone with the rest
+
+
+def test_image_sizes_are_plain_non_negative_integers():
+    assert [sanitize.image_size(v) for v in (0, 432, "288", "0640")] == [0, 432, 288, 640]
+    for refused in (True, -1, 10**6, 4.5, "4.5", "12px", "-3", "\u0663", "1 onerror=x", "9" * 5000, None, [1]):
+        assert sanitize.image_size(refused) is None, refused
 
 
 def test_show_safely_adds_itself_once_and_keeps_other_preprocessors():
