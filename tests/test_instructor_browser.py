@@ -33,7 +33,8 @@ SHOTS = ARTIFACTS / "instructor-browser"
 # Vectors that run in an unsanitized page with no policy (the control): each must leave its trace there.
 # The others are already inert in nbconvert's HTML or in Chromium (SVG outputs become <img>, data: links
 # and javascript: meta refreshes are not followed, nbconvert leaves raw cells out, the widget renderer comes
-# from a CDN the page cannot reach here), and are kept in the catalogue so that it stays true.
+# from a CDN the page cannot reach here, an SVG's size is not written into its tag, only the lab template
+# renders mermaid), and are kept in the catalogue so that it stays true.
 RUN_WITHOUT_DEFENCES = {
     "html-script",
     "html-img-onerror",
@@ -57,6 +58,9 @@ RUN_WITHOUT_DEFENCES = {
     "markdown-iframe-srcdoc",
     "markdown-html-link",
     "markdown-svg-script",
+    "meta-png-width",
+    "meta-jpeg-height",
+    "meta-top-width",
 }
 FILES_WITHOUT_POLICY = {"file-html", "file-svg"}  # mallory's files served by formgrader with no policy
 

@@ -4,6 +4,8 @@ fast, no browser. tests/test_instructor_browser.py shows both in Chromium."""
 from __future__ import annotations
 
 import copy
+from html.parser import HTMLParser
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -115,6 +117,64 @@ def test_raw_cells_and_forged_grade_ids_are_made_harmless():
     assert (
         "nbgrader" not in safe.cells[1].metadata and safe.cells[2].metadata.nbgrader.grade_id == "written_noise_decay"
     )
+
+
+class TagAttributes(HTMLParser):
+    """Every attribute name of every tag in a page (text, the notes' quotes included, is not an attribute)."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.names: set[str] = set()
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.names |= {name for name, _ in attrs}
+
+
+def course_page(root, template: str, notebook) -> str:
+    """`notebook` as nbconvert's HTMLExporter renders it with the course's configuration and `template`."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.HTMLExporter.template_name = template
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]  # as nbgrader's feedback sets them
+    config.HTMLExporter.extra_template_paths = [str(Path(handlers.static_path, "node_modules/bootstrap/dist/css"))]
+    resources = {"nbgrader": {"notebook": "n", "score": 0, "max_score": 1, "late_penalty": 0}}
+    return HTMLExporter(config=config).from_notebook_node(notebook, resources=resources)[0]
+
+
+@pytest.mark.parametrize("template", ["classic", "feedback"])
+def test_output_metadata_keeps_integer_image_sizes_only(root, template):
+    hostile_outputs = [
+        nbformat.v4.new_output("display_data", data={mimetype: data, "text/plain": "x"}, metadata=metadata)
+        for mimetype, data, metadata in hostile.METADATA_OUTPUTS.values()
+    ]
+    honest = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"image/png": hostile.PIXEL, "text/plain": "plot"},
+            metadata={"image/png": {"width": 432, "height": "288"}, "filenames": {"image/png": "/files/x.png"}},
+        ),
+        nbformat.v4.new_output(
+            "display_data", data={"image/jpeg": "AAAA", "text/plain": "p"}, metadata={"width": "64"}
+        ),
+        nbformat.v4.new_output("display_data", data={"text/vnd.mermaid": "graph TD\n<b>A</b>", "text/plain": "m"}),
+    ]
+    cell = nbformat.v4.new_code_cell("x", outputs=hostile_outputs + honest)
+    page = course_page(root, template, nbformat.v4.new_notebook(cells=[cell]))
+    assert [name for name in TagAttributes(page).names if name.startswith("on")] == []
+    assert page.count("an image size that is not a plain integer") == len(hostile.METADATA_OUTPUTS)
+    assert 'width="432"' in page and 'height="288"' in page and 'width="64"' in page
+    assert "/files/x.png" not in page and "<b>A</b>" not in page and "text/vnd.mermaid" in page
+    assert "<iframe" not in page  # the svg's "isolated" is gone with the rest
+
+
+def test_image_sizes_are_plain_non_negative_integers():
+    assert [sanitize.image_size(v) for v in (0, 432, "288", "0640")] == [0, 432, 288, 640]
+    for refused in (True, -1, 10**6, 4.5, "4.5", "12px", "-3", "\u0663", "1 onerror=x", "9" * 5000, None, [1]):
+        assert sanitize.image_size(refused) is None, refused
 
 
 def test_show_safely_adds_itself_once_and_keeps_other_preprocessors():

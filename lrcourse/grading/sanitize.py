@@ -5,8 +5,9 @@ instructor's session, which can start kernels and write grades); a submission's 
 and metadata are the student's. So before formgrader shows a submission or nbgrader writes its feedback,
 everything of the student's that a browser would run is taken out, with `nh3` (the binding of Rust's
 ammonia) deciding what HTML stays: scripts, event handlers, javascript:/data: URLs, frames, objects, forms,
-meta refresh, base, styles. What was taken out is shown as text, so the instructor sees that the student
-tried. It is an nbconvert preprocessor plus a markdown filter, so nbgrader's own exporters apply it
+meta refresh, base, styles; the lab template's raw mermaid outputs too. Output metadata keeps only an image's
+width and height, as plain integers (the templates write them into the image's tag unquoted). What was taken
+out is shown as text, so the instructor sees that the student tried. It is an nbconvert preprocessor plus a markdown filter, so nbgrader's own exporters apply it
 (`show_safely` in the course's configuration); `content_policy.py` is the second wall.
 """
 
@@ -18,6 +19,7 @@ from html.parser import HTMLParser
 
 import nh3
 from nbconvert.preprocessors import Preprocessor
+from nbformat import NotebookNode
 
 from lrcourse import cells
 
@@ -27,7 +29,14 @@ SCRIPT_OUTPUTS = ("application/javascript", "text/javascript")
 # Widgets (the course's slider panels too) render only with a renderer loaded from a CDN and the notebook's
 # saved widget state, which a student writes: not shown, with a plain note (honest notebooks have them).
 WIDGET_OUTPUTS = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
-ACTIVE_OUTPUTS = SCRIPT_OUTPUTS + WIDGET_OUTPUTS
+# Output types the templates write into the page as they are (the lab template's mermaid diagram): a note too.
+RAW_MARKUP_OUTPUTS = ("text/vnd.mermaid",)
+NOTED_OUTPUTS = SCRIPT_OUTPUTS + RAW_MARKUP_OUTPUTS
+ACTIVE_OUTPUTS = NOTED_OUTPUTS + WIDGET_OUTPUTS
+# The only output metadata kept: the templates write an image's width and height into its tag unquoted, so only
+# as plain non-negative integers; everything else (filenames, isolated, alt, ...) is dropped.
+SIZE_KEYS = ("width", "height")
+SIZE_DIGITS = re.compile(r"[0-9]{1,6}")
 WIDGET_NOTE = "[An interactive widget is not shown here: widgets run only in a live notebook.]"
 URL_SCHEMES = {"http", "https", "mailto"}  # never javascript: or vbscript:; data: only as below
 RASTER_DATA = re.compile(r"data:image/(png|jpeg|gif|webp)[;,]", re.I)  # an <img> of these runs nothing
@@ -205,15 +214,48 @@ def text_note(note: str) -> dict:
     return {"output_type": "display_data", "metadata": {}, "data": {"text/plain": note}}
 
 
+def image_size(value) -> int | None:
+    """A width or height as a plain non-negative integer (an int, or a string of digits), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**6:
+        return value
+    if isinstance(value, str) and SIZE_DIGITS.fullmatch(value):
+        return int(value)
+    return None
+
+
+def sizes(metadata, where: str, refused: list[str]) -> NotebookNode:
+    """The width and height of `metadata` that are plain integers; any other value of theirs goes into `refused`."""
+    kept = NotebookNode()
+    for key in SIZE_KEYS if isinstance(metadata, dict) else ():
+        value, size = metadata.get(key), image_size(metadata.get(key))
+        if size is not None:
+            kept[key] = size
+        elif value is not None:
+            refused.append(f"{where}{key}: {value!r}")
+    return kept
+
+
+def safe_metadata(metadata, data: dict, refused: list[str]) -> NotebookNode:
+    """An output's metadata rebuilt from the allow-list: sizes at the top and per mimetype of its data."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    safe = sizes(metadata, "", refused)
+    for mimetype in data:
+        kept = sizes(metadata.get(mimetype), f"{mimetype} ", refused)
+        if kept:
+            safe[mimetype] = kept
+    return safe
+
+
 def safe_outputs(outputs: list) -> list:
-    """Each output with its HTML and SVG cleaned and its scripts and widgets replaced by a note."""
+    """Each output with its HTML and SVG cleaned, its scripts, raw markup and widgets replaced by a note, and its
+    metadata rebuilt from the allow-list."""
     safe = []
     for output in outputs:
         data = output.get("data")
         if not isinstance(data, dict):
             safe.append(output)
             continue
-        for mimetype in [m for m in data if m in SCRIPT_OUTPUTS]:
+        for mimetype in [m for m in data if m in NOTED_OUTPUTS]:
             code = data.pop(mimetype)
             safe.append(text_note(removal_note(f"an output of type {mimetype}", [mimetype], str(code))))
         if any(data.pop(mimetype, None) is not None for mimetype in WIDGET_OUTPUTS):
@@ -225,7 +267,11 @@ def safe_outputs(outputs: list) -> list:
                 if found:
                     safe.append(text_note(removal_note(f"active markup from a {mimetype} output", found, markup)))
                 data[mimetype] = clean(markup)
-        output.get("metadata", {}).get("text/html", {}).pop("isolated", None)  # would become a data: frame
+        refused: list[str] = []
+        output["metadata"] = safe_metadata(output.get("metadata"), data, refused)
+        if refused:
+            found = ["an image size that is not a plain integer"]
+            safe.append(text_note(removal_note("output metadata", found, "\n".join(refused))))
         if data or output.get("output_type") not in ("display_data", "execute_result"):
             safe.append(output)
     return safe

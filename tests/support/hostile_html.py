@@ -57,9 +57,30 @@ RAW_OUTPUTS = {
     "javascript-output": ("application/javascript", run("javascript-output")),
     "svg-output-onload": ("image/svg+xml", svg(f'onload="{run("svg-output-onload")}"')),
     "svg-output-script": ("image/svg+xml", svg(inner=f"<script>{run('svg-output-script')}</script>")),
+    "mermaid-output": ("text/vnd.mermaid", f'graph TD\n<img src="x" onerror="{run("mermaid-output")}">'),
     "markdown-output": (
         "text/markdown",
         f'[a markdown link](javascript:{run("markdown-output")}) <img src="x" onerror="{run("markdown-output-img")}">',
+    ),
+}
+# A valid 1x1 PNG (so its onload fires); "AAAA" is an image that fails to load (so its onerror fires).
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def attribute(event: str, name: str) -> str:
+    """An image size that closes nbconvert's unquoted width=/height= and adds an event handler (no spaces inside)."""
+    return f"1 {event}={run(name)} x"
+
+
+# name -> (mimetype, data, metadata) of a raw display output: the templates write width and height unquoted
+METADATA_OUTPUTS = {
+    "meta-png-width": ("image/png", "AAAA", {"image/png": {"width": attribute("onerror", "meta-png-width")}}),
+    "meta-jpeg-height": ("image/jpeg", "AAAA", {"image/jpeg": {"height": attribute("onerror", "meta-jpeg-height")}}),
+    "meta-top-width": ("image/png", PIXEL, {"width": attribute("onload", "meta-top-width")}),
+    "meta-svg-width": (
+        "image/svg+xml",
+        svg(),
+        {"image/svg+xml": {"width": attribute("onload", "meta-svg-width")}, "isolated": True},
     ),
 }
 # name -> its paragraph in the hand-graded written answer
@@ -86,6 +107,7 @@ FILES = {"evil.html": f"<script>{run('file-html')}</script>", "evil.svg": svg(f'
 VECTORS = [
     *sorted(HTML_OUTPUTS),
     *sorted(RAW_OUTPUTS),
+    *sorted(METADATA_OUTPUTS),
     "markdown-output-img",
     WIDGET,
     *WRITTEN,
@@ -102,6 +124,10 @@ def hostile_cells() -> list:
     code += [f"display(HTML({markup!r}))" for markup in HTML_OUTPUTS.values()]
     code += [
         f"display({{{mimetype!r}: {data!r}, 'text/plain': 'x'}}, raw=True)" for mimetype, data in RAW_OUTPUTS.values()
+    ]
+    code += [
+        f"display({{{mimetype!r}: {data!r}, 'text/plain': 'x'}}, raw=True, metadata={metadata!r})"
+        for mimetype, data, metadata in METADATA_OUTPUTS.values()
     ]
     widget = f"import ipywidgets\ndisplay(ipywidgets.HTML({HTML_OUTPUTS['html-img-onerror'].replace('html-img-onerror', WIDGET)!r}))"
     raw = nbformat.v4.new_raw_cell(RAW_CELL, metadata={"raw_mimetype": "text/html"})
