@@ -60,7 +60,10 @@ c.ExchangeFactory.collect = "lrcourse.grading.nbgrader_collect.TrustedCollect"
 # Nothing a student wrote runs in the instructor's browser: formgrader's view of a submission and the feedback
 # show its outputs, markdown and raw cells sanitized (lrcourse/grading/sanitize.py).
 c.HTMLExporter.preprocessors = ["lrcourse.grading.sanitize.SafeToShow"]
-c.HTMLExporter.filters = {"markdown2html": "lrcourse.grading.sanitize.markdown2html"}
+c.HTMLExporter.filters = {
+    "markdown2html": "lrcourse.grading.sanitize.cell_markdown2html",
+    "strip_files_prefix": "lrcourse.grading.sanitize.strip_files_prefix",
+}
 # `nbgrader export` writes grades.csv as `lrcourse grade` does: quoted, and no cell that a spreadsheet would run
 # (nbgrader's own exporter leaves a comma or a formula in a student's name as it is).
 c.ExportApp.plugin_class = "lrcourse.grading.export.GradesCsvExportPlugin"

@@ -120,15 +120,17 @@ def test_raw_cells_and_forged_grade_ids_are_made_harmless():
 
 
 class TagAttributes(HTMLParser):
-    """Every attribute name of every tag in a page (text, the notes' quotes included, is not an attribute)."""
+    """Every attribute of every tag in a page (text, the notes' quotes included, is not an attribute)."""
 
     def __init__(self, page: str):
         super().__init__(convert_charrefs=True)
         self.names: set[str] = set()
+        self.pairs: list[tuple[str, str]] = []
         self.feed(page)
 
     def handle_starttag(self, tag, attrs):
         self.names |= {name for name, _ in attrs}
+        self.pairs += [(name, value or "") for name, value in attrs]
 
 
 def course_page(root, template: str, notebook) -> str:
@@ -171,6 +173,28 @@ def test_output_metadata_keeps_integer_image_sizes_only(root, template):
     assert "<iframe" not in page  # the svg's "isolated" is gone with the rest
 
 
+@pytest.mark.parametrize("template", ["classic", "feedback"])
+def test_markdown_keeps_pasted_images_and_no_files_prefix_turns_a_link_active(root, template):
+    """A written answer with an image pasted in JupyterLab (an attachment) renders with it (without the attachments
+    the page failed to render, and the student's feedback with it); a `/files/javascript:` link, which nbconvert's
+    strip_files_prefix would turn into `javascript:` after the sanitizer, stays inert; an SVG attachment (script)
+    and a missing one show as empty images."""
+    answer = nbformat.v4.new_markdown_cell(
+        "![plot](attachment:plot.png) ![v](attachment:v.svg) ![gone](attachment:gone.png)\n\n"
+        '[click](/files/javascript:alert(1)) <a href="files/javascript:alert(2)">raw</a> '
+        "[data](files/data/x.csv)",
+        attachments={
+            "plot.png": {"image/png": hostile.PIXEL},
+            "v.svg": {"image/svg+xml": "PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+"},
+        },
+    )
+    page = course_page(root, template, nbformat.v4.new_notebook(cells=[answer]))
+    hrefs = [value for name, value in TagAttributes(page).pairs if name in ("href", "src")]
+    assert not [v for v in hrefs if v.strip().lower().startswith(("javascript:", "data:image/svg"))], hrefs
+    assert f"data:image/png;base64,{hostile.PIXEL}" in hrefs
+    assert "data/x.csv" in hrefs  # an honest files/ link is still stripped as nbconvert does
+
+
 def test_image_sizes_are_plain_non_negative_integers():
     assert [sanitize.image_size(v) for v in (0, 432, "288", "0640")] == [0, 432, 288, 640]
     for refused in (True, -1, 10**6, 4.5, "4.5", "12px", "-3", "\u0663", "1 onerror=x", "9" * 5000, None, [1]):
@@ -183,7 +207,8 @@ def test_show_safely_adds_itself_once_and_keeps_other_preprocessors():
     sanitize.show_safely(config)
     sanitize.show_safely(config)
     assert config.HTMLExporter.preprocessors == ["some.Other", "lrcourse.grading.sanitize.SafeToShow"]
-    assert config.HTMLExporter.filters["markdown2html"] == "lrcourse.grading.sanitize.markdown2html"
+    assert config.HTMLExporter.filters["markdown2html"] == "lrcourse.grading.sanitize.cell_markdown2html"
+    assert config.HTMLExporter.filters["strip_files_prefix"] == "lrcourse.grading.sanitize.strip_files_prefix"
 
 
 def test_the_course_configuration_sanitizes_what_formgrader_renders(root):
@@ -191,7 +216,8 @@ def test_the_course_configuration_sanitizes_what_formgrader_renders(root):
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     assert "lrcourse.grading.sanitize.SafeToShow" in config.HTMLExporter.preprocessors
-    assert config.HTMLExporter.filters["markdown2html"] == "lrcourse.grading.sanitize.markdown2html"
+    assert config.HTMLExporter.filters["markdown2html"] == "lrcourse.grading.sanitize.cell_markdown2html"
+    assert config.HTMLExporter.filters["strip_files_prefix"] == "lrcourse.grading.sanitize.strip_files_prefix"
 
 
 def test_the_policy_allows_the_pages_head_and_nbgraders_static_scripts_only():

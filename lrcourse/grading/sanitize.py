@@ -17,6 +17,7 @@ import html
 import re
 from html.parser import HTMLParser
 
+import jinja2
 import nh3
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
@@ -39,6 +40,10 @@ SIZE_KEYS = ("width", "height")
 SIZE_DIGITS = re.compile(r"[0-9]{1,6}")
 WIDGET_NOTE = "[An interactive widget is not shown here: widgets run only in a live notebook.]"
 URL_SCHEMES = {"http", "https", "mailto"}  # never javascript: or vbscript:; data: only as below
+BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")  # an attachment's data, as nbformat stores it
+NO_SCHEME = r"(?![A-Za-z][A-Za-z0-9+.-]*:)"
+FILES_URL = re.compile(r"(src|href)=(['\"]?)/?files/" + NO_SCHEME)  # nbconvert's patterns, scheme excepted
+FILES_MARKDOWN = re.compile(r"(!?)\[(.*?)\]\(/?files/" + NO_SCHEME + r"(.*?)\)")
 RASTER_DATA = re.compile(r"data:image/(png|jpeg|gif|webp)[;,]", re.I)  # an <img> of these runs nothing
 SVG_TAGS = {
     "svg",
@@ -199,15 +204,61 @@ def note_html(note: str) -> str:
     return f'<pre class="lrcourse-removed" style="white-space: pre-wrap">{html.escape(note)}</pre>'
 
 
-def markdown2html(source: str) -> str:
+def markdown2html(source: str, attachments: dict | None = None) -> str:
     """The markdown filter of nbconvert's templates, with its HTML cleaned: raw HTML and javascript: links in
-    a student's markdown (a written answer, a `display(Markdown(...))`) show as text, maths and text stay."""
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    a student's markdown (a written answer, a `display(Markdown(...))`) show as text, maths and text stay; images
+    pasted into the cell (`attachment:`) show when they are raster images (`raster_attachments`)."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
-    rendered = markdown2html_mistune(source)
+    renderer = IPythonRenderer(escape=False, attachments=raster_attachments(attachments or {}))
+    rendered = MarkdownWithMath(renderer=renderer).render(source)
     found = attempts(rendered)
     note = note_html(removal_note("active markup from this markdown", found, source)) if found else ""
     return note + clean_html(rendered)
+
+
+@jinja2.pass_context
+def cell_markdown2html(context, source: str) -> str:
+    """`markdown2html` as the templates' filter: with the attachments of the cell being rendered, as nbconvert's
+    own filter reads them (JupyterLab saves a pasted image so; without them the page fails to render)."""
+    cell = context.get("cell") or {}
+    return markdown2html(source, cell.get("attachments") if isinstance(cell, dict) else None)
+
+
+class _RasterAttachments(dict):
+    """A cell's attachments as the renderer may embed them: every name is there (a missing one would stop the
+    page from rendering), and each shows as a raster image or an empty one."""
+
+    def __contains__(self, name) -> bool:
+        return True
+
+    def __missing__(self, name) -> dict:
+        return {"image/png": ""}
+
+
+def raster_attachments(attachments) -> dict:
+    """Of a cell's attachments, the raster images whose data is plain base64 (nbconvert embeds them as a data: URL:
+    an SVG one would be script, so it shows as an empty image)."""
+    kept = _RasterAttachments()
+    for name, bundle in attachments.items() if isinstance(attachments, dict) else []:
+        raster = {
+            mime: data
+            for mime, data in (bundle.items() if isinstance(bundle, dict) else [])
+            if mime in ("image/png", "image/jpeg", "image/gif", "image/webp")
+            and isinstance(data, str)
+            and BASE64.fullmatch(data)
+        }
+        kept[str(name)] = raster or {"image/png": ""}
+    return kept
+
+
+def strip_files_prefix(text: str) -> str:
+    """nbconvert's `strip_files_prefix` (the templates apply it after the markdown filter: `files/x` becomes `x`),
+    except where a scheme follows (`/files/javascript:...` would become an active link); and if stripping still
+    made anything active (a scheme written with entities), the text as it was."""
+    stripped = FILES_URL.sub(r"\1=\2", text)
+    stripped = FILES_MARKDOWN.sub(r"\1[\2](\3)", stripped)
+    return text if attempts(stripped) else stripped
 
 
 def text_note(note: str) -> dict:
@@ -310,5 +361,6 @@ def show_safely(config) -> None:
         config.HTMLExporter.preprocessors = preprocessors + [name]
     config.HTMLExporter.filters = {
         **config.HTMLExporter.get("filters", {}),
-        "markdown2html": f"{__name__}.markdown2html",
+        "markdown2html": f"{__name__}.cell_markdown2html",
+        "strip_files_prefix": f"{__name__}.strip_files_prefix",
     }
