@@ -192,17 +192,6 @@ class Handle:
             self.sandbox = None
 
 
-def out_of_memory_first() -> None:
-    """Make this process, and every process it forks, the first the kernel's OOM killer ends: without cgroups
-    a student's processes can fill the machine's memory together, and then a student's process must go, not a
-    classmate's kernel or a grading worker. Raising the score needs no privilege; lowering it again does."""
-    try:
-        with open("/proc/self/oom_score_adj", "w") as file:
-            file.write("1000")
-    except OSError:  # no /proc (not Linux, or not mounted): the cgroups' limits are all there is
-        pass
-
-
 def serve(
     control: socket.socket, become_child: Callable[[int, str], None], commands: dict[str, Callable[[str], bytes | None]]
 ) -> None:
@@ -214,7 +203,6 @@ def serve(
     None, is answered "?". Children are reaped by the kernel (SIGCHLD ignored).
     """
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    out_of_memory_first()
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
