@@ -4,6 +4,7 @@ fast, no browser. tests/test_instructor_browser.py shows both in Chromium."""
 from __future__ import annotations
 
 import copy
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -193,6 +194,19 @@ def test_markdown_keeps_pasted_images_and_no_files_prefix_turns_a_link_active(ro
     assert not [v for v in hrefs if v.strip().lower().startswith(("javascript:", "data:image/svg"))], hrefs
     assert f"data:image/png;base64,{hostile.PIXEL}" in hrefs
     assert "data/x.csv" in hrefs  # an honest files/ link is still stripped as nbconvert does
+
+
+@pytest.mark.parametrize("template", ["classic", "feedback"])
+def test_a_cell_of_an_unknown_type_shows_as_a_note(root, template):
+    """nbconvert's templates write an unknown cell's `type` into the page unescaped; such a cell (a notebook that
+    claims a newer nbformat has them) is shown as a note instead."""
+    evil = {"cell_type": "x-evil", "id": "e1", "source": "", "metadata": {}, "type": "<img src=x onerror=alert(1)>"}
+    answer = {"cell_type": "markdown", "id": "a1", "source": "Answer.", "metadata": {}}
+    raw = {"cells": [answer, evil], "metadata": {}, "nbformat": 4, "nbformat_minor": 99}
+    notebook = nbformat.reads(json.dumps(raw), as_version=4)  # as nbgrader reads a submitted notebook
+    page = course_page(root, template, notebook)
+    assert [name for name in TagAttributes(page).names if name.startswith("on")] == []
+    assert "a cell of an unknown type" in page and "Answer." in page
 
 
 def test_image_sizes_are_plain_non_negative_integers():

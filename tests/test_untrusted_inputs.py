@@ -245,6 +245,16 @@ def test_a_notebook_nbformat_rejects_with_no_message_or_a_folder_fails_the_stude
     assert refused(tmp_path, "alice", "ch") == f"{RELEASE.name} is not a file"
 
 
+def test_a_notebook_claiming_a_newer_nbformat_fails_the_student(tmp_path):
+    """nbformat relaxes its schema for a newer minor version, so a cell of any type, with any keys, passed, and
+    nbconvert's templates write an unknown cell's `type` into the instructor's pages as it is."""
+    folder = submitted(tmp_path)
+    cell = {"cell_type": "x", "id": "e1", "source": "", "metadata": {}, "type": "<img src=x onerror=alert(1)>"}
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 99}
+    (folder / RELEASE.name).write_text(json.dumps(notebook))
+    assert refused(tmp_path, "alice", "ch") == f"{RELEASE.name} claims nbformat 4.99; this grader reads 4.0 to 4.5"
+
+
 # --------------------------------------------------------------------------------------------
 # spreadsheet and the summary
 # --------------------------------------------------------------------------------------------

@@ -160,6 +160,11 @@ def malformed(folder: Path) -> str | None:
         if not isinstance(raw, dict) or raw.get("nbformat") != 4:
             version = raw.get("nbformat") if isinstance(raw, dict) else None
             return f"{path.name} is not an nbformat 4 notebook (nbformat={version!r})"
+        minor = raw.get("nbformat_minor")
+        if isinstance(minor, int) and minor > nbformat.v4.nbformat_minor:
+            # nbformat relaxes its schema for a newer minor version (any cell type, any key), which the templates
+            # then write into the instructor's pages: only what this grader knows is read
+            return f"{path.name} claims nbformat 4.{minor!r}; this grader reads 4.0 to 4.{nbformat.v4.nbformat_minor}"
         try:
             nbformat.validate(nbformat.reads(json.dumps(raw), as_version=4))
         except Exception as error:  # nbformat's ValidationError, or a structure it cannot read

@@ -14,10 +14,12 @@ out is shown as text, so the instructor sees that the student tried. It is an nb
 from __future__ import annotations
 
 import html
+import json
 import re
 from html.parser import HTMLParser
 
 import jinja2
+import nbformat
 import nh3
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
@@ -347,9 +349,21 @@ class SafeToShow(Preprocessor):
 
     def preprocess(self, nb, resources):
         nb.metadata.pop("widgets", None)  # saved widget state: the template would load a widget renderer for it
+        nb.cells = [known_cell(cell) for cell in nb.cells]
         for cell in nb.cells:
             safe_cell(cell)
         return nb, resources
+
+
+def known_cell(cell):
+    """`cell`, or a raw cell holding a note in its place when its type is not code, markdown or raw: nbconvert's
+    templates write an unknown cell's `type` into the page as it is (a notebook that claims a newer nbformat
+    passes validation with any cell type)."""
+    if cell.get("cell_type") in ("code", "markdown", "raw"):
+        return cell
+    original = json.dumps(dict(cell), default=str)
+    note = removal_note("a cell of an unknown type", [repr(str(cell.get("cell_type")))[:40]], original)
+    return nbformat.v4.new_raw_cell(note_html(note))
 
 
 def show_safely(config) -> None:
