@@ -262,7 +262,7 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
         except Stopped:
             raise
         except KeyboardInterrupt:
-            _drain(pool, futures, running, watch)
+            _drain(pool, running)
             raise
         ended, _ = ended_then_checked(watch, futures, done)
         for future in done:
@@ -315,15 +315,13 @@ def ended_then_checked(watch: Watchdog, futures: dict, done) -> tuple[dict, bool
     return ended, watch.check()
 
 
-def _drain(pool, futures: dict, running: set, watch: Watchdog) -> None:
-    """Ctrl-C: cancel the students not started and wait for those being graded, the watchdog still watching."""
+def _drain(pool, running: set) -> None:
+    """Ctrl-C: cancel the students not started and wait for those being graded. The watchdog does not watch this
+    wait: the main process only waits here (reading the workers' starts while Ctrl-C reaches every process of
+    the group left a run hanging)."""
     in_flight = sum(future.running() for future in running)
     print(f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest.", file=sys.stderr)
-    pool.shutdown(wait=False, cancel_futures=True)
-    while running:
-        done, running = wait(running, timeout=WATCH_SECONDS, return_when=FIRST_COMPLETED)
-        ended_then_checked(watch, futures, done)
-    pool.shutdown(wait=True)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def end_workers(processes, seconds: float = STOP_SECONDS) -> list:
