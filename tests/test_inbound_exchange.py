@@ -53,6 +53,38 @@ def test_nbgraders_collect_and_formgraders_button_run_lrcourse_collect(tmp_path)
     assert f"lrcourse collect: cannot open the inbound folder {tmp_path / 'none'}" in result["log"], result
 
 
+def test_nbgraders_collect_takes_the_exchange_course_and_student_from_its_command_line(tmp_path):
+    """`nbgrader collect --Exchange.root=... --course=... --student=...` collects from that exchange, that course,
+    that one student: a classmate's folder (here one owned by someone else, which a run over all would refuse) is
+    not read. A pattern is refused: nbgrader's glob would let one student's id match another's folders."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course, exchange = exchange_course(tmp_path)
+    inbound_folder(exchange.inbound)
+    (exchange.inbound / f"classmate+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+x").mkdir()
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    me = user_name(os.geteuid())
+
+    def nbgrader_collect(student: str) -> dict:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+        config.merge(Config({"Exchange": {"root": str(exchange.root)}}))  # what the command line sets
+        config.merge(Config({"CourseDirectory": {"root": str(course), "course_id": "lr-schedules"}}))
+        config.merge(Config({"CourseDirectory": {"student_id": student}}))
+        return NbGraderAPI(CourseDirectory(config=config), config=config).collect(CHAPTER)
+
+    result = nbgrader_collect(me)
+    assert result["success"], result
+    assert (course / "submitted" / me / CHAPTER / FILE).read_text() == '{"cells": []}'
+    assert "classmate" not in (course / "reports" / f"collect-{CHAPTER}.json").read_text()
+    result = nbgrader_collect("class*")
+    assert not result["success"] and "--student takes one student id, not a pattern: 'class*'" in result["log"]
+    result = nbgrader_collect("*")  # everyone: the classmate's folder is read, and refused
+    assert not result["success"] and "1 submission(s) refused" in result["log"], result
+
+
 def test_only_each_students_newest_submission_is_read(tmp_path):
     """Many accepted submissions of one student, each a sparse notebook near the limit: collect holds one."""
     course, exchange = exchange_course(tmp_path)

@@ -109,8 +109,11 @@ def exchange_of(course: Path) -> Exchange:
     return Exchange(Path(root), course_id)
 
 
-def collect(course: Path, assignment: str, exchange: Exchange, bounds: Bounds = Bounds()) -> Collected:
-    """Check every inbound submission of `assignment`, copy each student's newest accepted one to submitted/."""
+def collect(
+    course: Path, assignment: str, exchange: Exchange, bounds: Bounds = Bounds(), only: str | None = None
+) -> Collected:
+    """Check every inbound submission of `assignment`, copy each student's newest accepted one to submitted/;
+    `only` one student's (nbgrader collect's `--student`)."""
     notebooks = {path.name for path in (course / "source" / assignment).glob("*.ipynb")}
     if not notebooks:
         raise ExchangeUnusable(f"no notebook in source/{assignment}: is {assignment!r} an assignment?")
@@ -119,7 +122,8 @@ def collect(course: Path, assignment: str, exchange: Exchange, bounds: Bounds = 
     try:
         names = _names(inbound, exchange.inbound, bounds.names)
         _check_owners_tell_apart(inbound, names, exchange.inbound)
-        accepted = _check_all(inbound, [n for n in names if f"+{assignment}+" in n], notebooks, bounds, result)
+        ours = [n for n in names if f"+{assignment}+" in n and (only is None or n.startswith(f"{only}+"))]
+        accepted = _check_all(inbound, ours, notebooks, bounds, result)
         for student in sorted(accepted):
             _collect_student(course / "submitted", assignment, inbound, accepted[student], result)
     finally:

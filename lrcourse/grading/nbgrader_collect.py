@@ -4,6 +4,7 @@ Formgrader shows a Collect button that runs nbgrader's exchange collect as the i
 folder names students write, follows their links and reads their FIFOs (issue 20, items 2-4 and 9). The
 course's `nbgrader_config.py` sets `c.ExchangeFactory.collect` to `TrustedCollect`, so the button and the
 command run `lrcourse.grading.collect` instead, with its checks, its collect record and its refusals.
+The exchange, the course id and `--student` are nbgrader's, as its command line and config files set them.
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from nbgrader.exchange.abc import ExchangeCollect
+from nbgrader.exchange.default.exchange import Exchange as NbgraderExchange
+
+from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect, summary, write_collect_record
 
 
-class TrustedCollect(ExchangeCollect):
-    """`lrcourse collect <assignment>` behind nbgrader's collect interface."""
+class TrustedCollect(NbgraderExchange, ExchangeCollect):
+    """`lrcourse collect <assignment>` behind nbgrader's collect interface (nbgrader's exchange: `root`)."""
 
     def start(self):
-        from lrcourse.grading.collect import ExchangeUnusable, collect, exchange_of, summary, write_collect_record
-
         course = Path(self.coursedir.root).resolve()
         try:
-            result = collect(course, self.coursedir.assignment_id, exchange_of(course))
+            if not self.coursedir.course_id:
+                raise ExchangeUnusable("no course id (c.CourseDirectory.course_id or --course)")
+            exchange = Exchange(Path(self.root), self.coursedir.course_id)
+            result = collect(course, self.coursedir.assignment_id, exchange, only=self._only_student())
         except ExchangeUnusable as error:
             self.fail(f"lrcourse collect: {error}")
         for line in summary(result).splitlines():
@@ -29,3 +34,12 @@ class TrustedCollect(ExchangeCollect):
         self.log.info("collect record: %s", write_collect_record(course, result))
         if result.refused:  # the button shows the log of a failed collect; the accepted ones are in submitted/
             self.fail(f"{result.refusals} submission(s) refused: see the collect record")
+
+    def _only_student(self) -> str | None:
+        """`--student`: one exact id, or everyone; nbgrader's patterns would let one id's glob match another's."""
+        student = self.coursedir.student_id
+        if student in ("", "*"):
+            return None
+        if any(character in student for character in "*?[]"):
+            raise ExchangeUnusable(f"--student takes one student id, not a pattern: {student!r}")
+        return student
