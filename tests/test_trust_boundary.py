@@ -235,27 +235,6 @@ def test_a_sandboxs_cgroups_hold_its_limits_without_swap_and_go_with_it():
     assert not any(group.exists() for group in groups.values())
 
 
-def test_a_cgroup_gets_the_limit_files_its_hierarchy_has_and_is_removed_without_any(monkeypatch, tmp_path):
-    """make_cgroup writes each setting whose file the group has (v1's here, in order), none of v2's; a group with
-    none of the files is removed and the next hierarchy tried (here none)."""
-    from lrcourse.grading.sandbox import cgroups
-
-    monkeypatch.setattr(cgroups, "CGROUP_ROOT", tmp_path)
-    (tmp_path / "memory").mkdir()
-    (tmp_path / "memory" / "cgroup.procs").touch()
-    made = tmp_path / "memory" / "lrcourse-1-0"
-    made.mkdir()  # as the kernel would fill it, v1 with swap accounting
-    for name in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
-        (made / name).write_text("-1")
-    assert cgroups.make_cgroup("memory", made.name, cgroups.memory_settings(5 << 20)) == made
-    assert {f.name: f.read_text() for f in made.iterdir()} == {
-        "memory.limit_in_bytes": str(5 << 20),
-        "memory.memsw.limit_in_bytes": str(5 << 20),
-    }
-    assert cgroups.make_cgroup("memory", "lrcourse-1-1", cgroups.memory_settings(5 << 20)) is None
-    assert sorted(f.name for f in (tmp_path / "memory").iterdir()) == ["cgroup.procs", made.name]
-
-
 def test_the_students_process_computes_with_the_graders_cpu_kernels(monkeypatch):
     """The variables that choose float32 kernels reach the sandbox (a student's answer and the grader's reference
     compute alike, lrcourse/tolerances.py); nothing else of the grader's environment does."""

@@ -25,7 +25,7 @@ import os
 import resource
 from pathlib import Path
 
-from lrcourse.grading.sandbox.cgroups import hierarchies, make_cgroup, memory_settings
+from lrcourse.grading.sandbox.cgroups import group_name, hierarchies, make_cgroup, memory_settings, oom_kills
 
 
 def one_blas_thread() -> None:
@@ -38,7 +38,7 @@ def one_blas_thread() -> None:
 
 def cap_this_process(memory_mb: int) -> str:
     """Put this process under `memory_mb`: how ("a cgroup", "RLIMIT_DATA")."""
-    group = make_cgroup("memory", f"lrcourse-{os.getpid()}-worker", memory_settings(memory_mb << 20))
+    group = make_cgroup("memory", group_name(os.getpid(), "worker"), memory_settings(memory_mb << 20))
     if group is not None:
         (group / "cgroup.procs").write_text(str(os.getpid()))
         return "a cgroup"
@@ -50,18 +50,10 @@ def cap_this_process(memory_mb: int) -> str:
 
 def group_of(pid: int) -> Path | None:
     """The memory cgroup of worker `pid`, if it has one."""
-    groups = (base / f"lrcourse-{pid}-worker" for base in hierarchies("memory"))
+    groups = (base / group_name(pid, "worker") for base in hierarchies("memory"))
     return next((group for group in groups if group.is_dir()), None)
 
 
 def went_past(pid: int) -> bool:
     """Whether the kernel's OOM killer ended a process of worker `pid`'s cgroup (the worker: none other is in it)."""
-    group = group_of(pid)
-    for name in ("memory.oom_control", "memory.events"):  # v1, v2
-        try:
-            text = (group / name).read_text() if group else ""
-        except OSError:
-            continue
-        if any(line.split()[:1] == ["oom_kill"] and int(line.split()[1]) > 0 for line in text.splitlines()):
-            return True
-    return False
+    return oom_kills(group_of(pid)) > 0

@@ -17,7 +17,8 @@ student's answers for the trusted verdicts, `answer_zygote.py`) start inside `Sa
   user id of its own with no capabilities and `no_new_privs`; as any other user, bubblewrap maps it to
   `nobody` in a user namespace (and the instructor's files outside stay out of view);
 - limits (`Limits`, set in nbgrader_config.py as `c.Sandbox.<name>`): memory and processes for the whole
-  sandbox through cgroups when the grader may create them (root), per process through rlimits otherwise;
+  sandbox through cgroups when the grader may create them (root), per process through rlimits otherwise (each
+  limit whose controller has no group: not root, or a controller not delegated, `cgroups.make_cgroups`);
   written file size, CPU time and open files through rlimits; the wall clock by the grader, which kills
   the sandbox.
 
@@ -37,7 +38,7 @@ import tempfile
 from pathlib import Path
 
 import lrcourse
-from lrcourse.grading.sandbox.cgroups import make_cgroup, memory_settings
+from lrcourse.grading.sandbox.cgroups import distinct, group_name, make_cgroups, memory_settings, oom_kills, remove
 from lrcourse.grading.sandbox.limits import Limits
 from lrcourse.grading.sandbox.namespaces import kill_quietly
 
@@ -250,11 +251,10 @@ class Sandbox:
             "--core=0",
             f"--data={data_ceiling()}",  # the worker's own cap (worker_memory) is not the sandbox's
         ]
-        if not self.cgroups:
-            rlimits += [
-                f"--as={limits.memory_mb << 20}",
-                f"--nproc={max(limits.processes, 4096 if not self.root else 0)}",
-            ]
+        if "memory" not in self.cgroups:  # each limit a cgroup does not hold, per process instead
+            rlimits.append(f"--as={limits.memory_mb << 20}")
+        if "pids" not in self.cgroups:
+            rlimits.append(f"--nproc={max(limits.processes, 4096 if not self.root else 0)}")
         drop = (
             [
                 "setpriv",
@@ -273,7 +273,7 @@ class Sandbox:
     # --------------------------------------------------------------------------------------------
     def _make_cgroups(self) -> dict[str, Path]:
         """A memory, a pids and a cpu cgroup (v1 or v2) for this sandbox, those the grader may create."""
-        name = f"lrcourse-{os.getpid()}-{self.number}"
+        name = group_name(os.getpid(), self.number)
         period = 100_000
         settings = {
             "memory": memory_settings(self.limits.memory_mb << 20),
@@ -284,32 +284,24 @@ class Sandbox:
                 ("cpu.max", f"{self.limits.cpus * period} {period}"),
             ],
         }
-        made = {controller: make_cgroup(controller, name, files) for controller, files in settings.items()}
-        return {controller: group for controller, group in made.items() if group is not None}
+        return make_cgroups(name, settings)
 
     def _enter_cgroups(self) -> list[str]:
         """A shell that puts itself into the sandbox's cgroups, then becomes bubblewrap: everything started
         inside is counted from its first instruction."""
         if not self.cgroups:
             return []
-        joins = "; ".join(f"echo $$ > {group / 'cgroup.procs'}" for group in self.cgroups.values())
+        joins = "; ".join(f"echo $$ > {group / 'cgroup.procs'}" for group in distinct(self.cgroups))
         return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh"]
 
     def counts(self) -> tuple[int, int]:
         """How often so far a process here was killed for memory, and a fork refused for the process limit."""
-        memory, pids = self.cgroups.get("memory"), self.cgroups.get("pids")
-        killed = refused = 0
+        pids = self.cgroups.get("pids")
         try:
-            if memory is not None:
-                control = memory / "memory.oom_control"
-                events = memory / "memory.events"
-                text = control.read_text() if control.exists() else (events.read_text() if events.exists() else "")
-                killed = sum(int(line.split()[1]) for line in text.splitlines() if line.startswith("oom_kill "))
-            if pids is not None and (pids / "pids.events").exists():
-                refused = int((pids / "pids.events").read_text().split()[1])
+            refused = int((pids / "pids.events").read_text().split()[1]) if pids is not None else 0  # "max N"
         except (OSError, ValueError, IndexError):
-            pass
-        return killed, refused
+            refused = 0
+        return oom_kills(self.cgroups.get("memory")), refused
 
     def limit_hit(self, since: tuple[int, int] = (0, 0)) -> str | None:
         """Which cgroup limit stopped something in this sandbox (after the counts `since`), if any."""
@@ -322,24 +314,18 @@ class Sandbox:
 
     def kill(self) -> None:
         """End every process in the sandbox (its cgroup's members, when there is one)."""
-        for group in self.cgroups.values():
+        for group in distinct(self.cgroups):
             try:
-                for pid in (group / "cgroup.procs").read_text().split():
-                    kill_quietly(int(pid))
+                for pid in map(int, (group / "cgroup.procs").read_text().split()):
+                    if pid > 0:  # 0: a member outside this PID namespace (kill(0) would hit the grader's group)
+                        kill_quietly(pid)
             except OSError:
                 pass
 
     def close(self) -> None:
         self.kill()
-        for group in self.cgroups.values():
-            for _ in range(50):
-                try:
-                    group.rmdir()
-                    break
-                except OSError:  # members still exiting
-                    import time
-
-                    time.sleep(0.02)
+        for group in distinct(self.cgroups):
+            remove(group, tries=50)
         self.cgroups = {}
         shutil.rmtree(self.home, ignore_errors=True)
 

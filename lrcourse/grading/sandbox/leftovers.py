@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 
-from lrcourse.grading.sandbox.cgroups import CGROUP_ROOT
+from lrcourse.grading.sandbox.cgroups import all_hierarchies, group_name, group_owner, remove
 from lrcourse.grading.sandbox.namespaces import unmount
 
 
@@ -28,13 +28,11 @@ def remove_stale() -> None:
         if found and not _running(int(found.group(1))):
             unmount(path)  # a socket folder's tmpfs, if any
             shutil.rmtree(path, ignore_errors=True)
-    for group in [*CGROUP_ROOT.glob("*/lrcourse-*-*"), *CGROUP_ROOT.glob("lrcourse-*-*")]:
-        found = re.fullmatch(r"lrcourse-(\d+)-(?:\d+|worker)", group.name)  # a sandbox's, a worker's own
-        if found and not _running(int(found.group(1))):
-            try:
-                group.rmdir()
-            except OSError:  # still has members: left alone
-                pass
+    for base in all_hierarchies():
+        for group in base.glob(group_name("*", "*")):
+            owner = group_owner(group.name)  # a sandbox's, a worker's own
+            if owner is not None and not _running(owner):
+                remove(group)  # one that still has members is left alone
 
 
 def _running(pid: int) -> bool:
