@@ -6,9 +6,10 @@ boundary). The code runs (the notebook's kernel, forked from `kernel_zygote`; th
 student's answers, forked from `answer_zygote`) in a bubblewrap sandbox (`bwrap`) with the `limits` the course
 sets (its `cgroups` when the grader may make them), in namespaces of its own (`namespaces`), with its outputs bounded at the source (`kernel_output`) and
 without PyTorch's schedulers where an exercise forbids them (`no_lr_scheduler`). `kernels` and `answers` are the
-grader's ends of those processes (`kernel_client` bounds each message a kernel sends; `zygote` is what both
+grader's handles on those processes (`kernel_client` bounds each frame a kernel sends; `zygote` is what both
 zygotes share, `kernel_relay` stands for a forked kernel); `leftovers` removes what a killed worker's sandboxes
 left behind.
 Nothing a process here sends is run or unpickled by the grader: the answers' process sends bounded JSON
-(`lrcourse.wire`), a kernel sends Jupyter messages bounded in size and number (`kernel_client`).
+(`lrcourse.wire`), a kernel sends Jupyter messages whose frames and queue are bounded (`kernel_client`); a
+message of many frames is bounded by the grading worker's memory cap (`lrcourse.grading.worker_memory`).
 """

@@ -1,7 +1,7 @@
 """The grader's end of the processes that run students' answers (the other end: `answer_zygote`).
 
-An `AnswerZygoteHandle` is a process that has imported torch once and forks a fresh child per student notebook;
-an `AnswerProcess` is the grader's handle on one such child: a socket, and a deadline on every request.
+An `AnswerZygoteHandle` is the grader's handle on the answer zygote, a process that has imported torch once and
+forks a fresh child per student notebook; an `AnswerProcess` is the grader's handle on one such child: a socket, and a deadline on every request.
 The child can answer with anything, or not at all: a line too long is malformed, a silence past the
 deadline is a `zygote.Silence`, and a zygote that does not fork is a `zygote.ZygoteFault` (no verdict: try again).
 """
@@ -12,11 +12,12 @@ import socket
 import subprocess
 
 from lrcourse import wire
-from lrcourse.grading.sandbox.zygote import ISOLATE, LINE_FAULTS, Handle, Silence, ZygoteFault, read_line, spawn
+from lrcourse.grading.sandbox.zygote import ISOLATE, LINE_FAULTS, Handle, ZygoteFault, read_line, spawn
 
 
 class AnswerZygoteHandle(Handle):
-    """A process that has imported torch once and forks a fresh child per student notebook.
+    """The grader's handle on the answer zygote: a process that has imported torch once and forks a fresh child
+    per student notebook.
 
     With `limits` it runs in a sandbox of its own (`lrcourse.grading.sandbox.bwrap`) where, unless
     `allow_schedulers` (an answer cell marked `uses_schedulers`, see `lrcourse.cells`), even the file of
@@ -68,7 +69,7 @@ class AnswerZygoteHandle(Handle):
             try:
                 self.control.sendall(f"kill {pid}\n".encode())
                 self.reply()
-            except (OSError, Silence):
+            except LINE_FAULTS:  # as fork: a zygote that does not answer is replaced
                 self.stop()
 
 

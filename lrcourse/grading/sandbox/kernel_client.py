@@ -3,18 +3,20 @@
 The kernel is the student's process: it can send anything, on any channel it knows the grader's address on.
 So the grader connects only the channels it reads, and bounds what each socket may hold:
 
-- **shell and iopub** (`BoundedKernelClient`), read all the while a cell runs: one message is at most
-  `MESSAGE_MB` and at most `QUEUED_MESSAGES` wait to be read. ZeroMQ drops the connection on a larger message,
-  so it is never held in the grader's memory; past the queue, ZeroMQ stops reading from the kernel, and what
-  the kernel sends waits in its own (sandboxed) memory. An honest kernel never comes near either: its streams
-  pass on little more than the output caps, in small messages (`kernel_output`).
+- **shell and iopub** (`BoundedKernelClient`), read all the while a cell runs: each frame is at most
+  `MESSAGE_MB` (ZeroMQ drops the connection on a larger one) and at most `QUEUED_MESSAGES` whole messages wait
+  to be read (past that, ZeroMQ stops reading from the kernel, and what the kernel sends waits in its own,
+  sandboxed, memory). ZeroMQ's size bound is per frame, not per message: libzmq assembles a message of many
+  frames whole in the worker before anyone can read it, so whole messages are bounded only by the grading
+  worker's own memory cap (`lrcourse.grading.worker_memory`). An honest kernel never comes near any of these:
+  its streams pass on little more than the output caps, in small messages (`kernel_output`).
 - **stdin, control and heartbeat** are never connected by the client: nbclient never reads them (input is
   refused, the kernel's liveness is its process's), and a socket that is never read would hold whatever the
   kernel queued on it (up to `QUEUED_MESSAGES` of `MESSAGE_MB` each) until the notebook's run ends. A message
   the kernel addresses to a channel that is not connected is dropped by its own socket.
 - **the manager's control socket** (`manager_context`), which sends the shutdown request and never reads a
-  reply, queues at most one message, each frame at most `CONTROL_KB` (a message of many frames is not bounded
-  by ZeroMQ: README's "not yet closed").
+  reply, queues at most one message, each frame at most `CONTROL_KB` (a message of many frames is bounded by the
+  worker's memory cap only, as on shell and iopub: README's "The kernel's channels").
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 from traitlets import default
 
-MESSAGE_MB = 16  # one message from a kernel (one print, one image), before any cap is applied
+MESSAGE_MB = 16  # one frame from a kernel (one print, one image), before any cap is applied
 QUEUED_MESSAGES = 100  # messages ZeroMQ holds for the grader before it stops reading the kernel's
-CONTROL_KB = 64  # one message on the manager's control socket, which is never read
+CONTROL_KB = 64  # one frame on the manager's control socket, which is never read
 
 
 def bounded_context(message_bytes: int, queued: int) -> zmq.asyncio.Context:
-    """A ZeroMQ context whose sockets hold at most `queued` messages of at most `message_bytes` each."""
+    """A ZeroMQ context whose sockets hold at most `queued` messages, each frame at most `message_bytes`."""
     context = zmq.asyncio.Context()
-    context.setsockopt(zmq.MAXMSGSIZE, message_bytes)  # a larger message drops the connection
+    context.setsockopt(zmq.MAXMSGSIZE, message_bytes)  # a larger frame drops the connection
     context.setsockopt(zmq.RCVHWM, queued)
     return context
 
