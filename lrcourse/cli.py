@@ -99,7 +99,7 @@ def command_grade(args) -> int:
         return 2
     args.db_url = _db_url(args)
     _released(course, args.assignment, args.db_url)
-    outcomes = grade_class(
+    result = grade_class(
         course,
         args.assignment,
         workers=args.workers,
@@ -107,13 +107,13 @@ def command_grade(args) -> int:
         db_url=args.db_url,
         sandboxed=not args.no_sandbox,
     )
-    print(summary(outcomes))
+    print(summary(result))
     print(
         f"grades: {course / 'grades.csv'}   outcomes: {course / 'reports' / (args.assignment + '.csv')}   "
         f"feedback: {course / 'feedback'}"
     )
     _report_and_export(course, args)
-    return 1 if outcomes.failed else 0
+    return 1 if result.failed else 0
 
 
 def _report_and_export(course: Path, args) -> None:

@@ -75,18 +75,18 @@ def expected_failures(examples: Path, assignment: str) -> set[str]:
     return {path.stem for path in (examples / assignment).glob("*.ipynb")}
 
 
-def unexpected(outcomes, course: Path, expected: set[str]) -> list[str]:
+def unexpected(result, course: Path, expected: set[str]) -> list[str]:
     """What the demo must not hide: a failure it does not expect, or a graded student without feedback
     (their kernel died, so the scores stand with no feedback and no reason)."""
     problems = [
         f"{o.student}: failed: {o.reason}"
-        for o in outcomes.outcomes
+        for o in result.outcomes
         if o.status == "failed" and o.student not in expected
     ]
     problems += [
         f"{o.student}: graded without feedback ({o.reason or 'no reason given'})"
-        for o in outcomes.outcomes
-        if o.status == "graded" and not any((course / "feedback" / o.student / outcomes.assignment).glob("*.html"))
+        for o in result.outcomes
+        if o.status == "graded" and not any((course / "feedback" / o.student / result.assignment).glob("*.html"))
     ]
     return problems
 
@@ -101,9 +101,9 @@ def grade_example_class(workers: int, sandboxed: bool) -> int:
     submit_example_class(course, EXAMPLES, course / "release")
     problems = []
     for assignment in assignments:
-        outcomes = grade_class(course, assignment, workers=workers, force=True, sandboxed=sandboxed)
-        print(summary(outcomes))
-        problems += unexpected(outcomes, course, expected_failures(EXAMPLES, assignment))
+        result = grade_class(course, assignment, workers=workers, force=True, sandboxed=sandboxed)
+        print(summary(result))
+        problems += unexpected(result, course, expected_failures(EXAMPLES, assignment))
     print(
         f"\nThe demo course is {course}: autograded/, feedback/ and grades.csv there; "
         f"`lrcourse export --course {course.relative_to(ROOT)} --roster examples/canvas_roster.csv` exports it."

@@ -135,12 +135,12 @@ def test_no_course_command_names_the_workspace():
 def test_the_demo_reports_a_dead_kernel_and_an_unexpected_failure(tmp_path):
     graded = SimpleNamespace(student="alice", status="graded", reason="no feedback")
     failed = SimpleNamespace(student="erin", status="failed", reason="not valid JSON")
-    report = SimpleNamespace(assignment="02_ordered_schedules", outcomes=[graded, failed])
-    assert examples.unexpected(report, tmp_path, {"erin"}) == ["alice: graded without feedback (no feedback)"]
-    assert examples.unexpected(report, tmp_path, set())[0] == "erin: failed: not valid JSON"
+    result = SimpleNamespace(assignment="02_ordered_schedules", outcomes=[graded, failed])
+    assert examples.unexpected(result, tmp_path, {"erin"}) == ["alice: graded without feedback (no feedback)"]
+    assert examples.unexpected(result, tmp_path, set())[0] == "erin: failed: not valid JSON"
     (tmp_path / "feedback" / "alice" / "02_ordered_schedules").mkdir(parents=True)
     (tmp_path / "feedback" / "alice" / "02_ordered_schedules" / "ordered_schedules.html").write_text("<html/>")
-    assert examples.unexpected(report, tmp_path, {"erin"}) == []
+    assert examples.unexpected(result, tmp_path, {"erin"}) == []
 
 
 def fake_grading(feedback: bool):

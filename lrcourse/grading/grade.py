@@ -41,6 +41,7 @@ from lrcourse.grading import worker
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
 from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, submissions, valid_student_id
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
+from lrcourse.grading.sandbox.leftovers import remove_stale
 from lrcourse.grading.sandbox.limits import Limits
 
 STOP_SECONDS = 5.0  # a worker told to stop that has not ended by then (busy in C code, say) is killed
@@ -65,7 +66,7 @@ def grade_class(
     db_url = db_url or default_db_url(course)
     ensure_tools_on_path()
     Limits.from_config(course_config(course, db_url))  # a bad c.Sandbox limit stops the run here, by its name
-    run = RunOutcomes(assignment)
+    result = RunOutcomes(assignment)
     start = time.monotonic()
     todo = []
     for student in submissions(course, assignment):
@@ -76,29 +77,27 @@ def grade_class(
         except Exception as error:
             reason = f"the submission could not be read: {type(error).__name__}: {first_line(error)}"
         if reason:
-            run.outcomes.append(Outcome(student, "failed", reason))
+            result.outcomes.append(Outcome(student, "failed", reason))
             continue
         if not force and is_done(course, student, assignment, current):
-            run.outcomes.append(Outcome(student, "skipped", "already graded, submission unchanged"))
+            result.outcomes.append(Outcome(student, "skipped", "already graded, submission unchanged"))
         else:
             todo.append((student, current))
     if todo:
         _create_gradebook_tables(course, assignment, db_url)
         if sandboxed:
-            from lrcourse.grading.sandbox.leftovers import remove_stale
-
             remove_stale()
         limits = Limits.from_config(course_config(course, db_url))
-        run.outcomes += run_workers(
+        result.outcomes += run_workers(
             course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits
         )
-    run.outcomes.sort(key=lambda o: o.student)
-    withdraw_feedback(course, assignment, run.outcomes)
+    result.outcomes.sort(key=lambda o: o.student)
+    withdraw_feedback(course, assignment, result.outcomes)
     export_grades(course, db_url)
-    run.awaiting_manual = awaiting_manual_grades(assignment, db_url)
-    run.seconds = time.monotonic() - start
-    write_outcomes(course, run)
-    return run
+    result.awaiting_manual = awaiting_manual_grades(assignment, db_url)
+    result.seconds = time.monotonic() - start
+    write_outcomes(course, result)
+    return result
 
 
 def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) -> list[str]:
@@ -146,15 +145,11 @@ def run_workers(course, assignment, todo, workers, db_url, progress, sandboxed, 
                     print("\nStopped: ending the grading workers now.", file=sys.stderr)
                     end_workers(multiprocessing.active_children())
                     if sandboxed:  # the workers are gone, stopped or killed: what they could not clear goes too
-                        from lrcourse.grading.sandbox.leftovers import remove_stale
-
                         remove_stale()  # their sandboxes' folders, socket folders, cgroups (a stopped worker
                         # closing its sandboxes mid-notebook can leave a folder still mounted by its kernel)
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
             # the pool's workers are gone: their memory cgroups go, and what a stopped or killed one left
-            from lrcourse.grading.sandbox.leftovers import remove_stale
-
             remove_stale()
     except KeyboardInterrupt:
         bar.close()

@@ -43,10 +43,10 @@ def outcomes_csv(course: Path, assignment: str) -> Path:
     return course / "reports" / f"{assignment}.csv"
 
 
-def write_outcomes(course: Path, run: RunOutcomes) -> Path:
-    rows = ([o.student, o.status, o.score, o.max_score, o.reason, " ".join(o.overridden)] for o in run.outcomes)
+def write_outcomes(course: Path, result: RunOutcomes) -> Path:
+    rows = ([o.student, o.status, o.score, o.max_score, o.reason, " ".join(o.overridden)] for o in result.outcomes)
     header = ["student", "status", "score", "max_score", "reason", "overridden"]
-    return write_csv(outcomes_csv(course, run.assignment), header, rows)
+    return write_csv(outcomes_csv(course, result.assignment), header, rows)
 
 
 def _overridden(outcome: Outcome) -> str:
@@ -68,22 +68,22 @@ def shown_reason(text: str, width: int = REASON_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def summary(run: RunOutcomes) -> str:
-    counts = {status: sum(o.status == status for o in run.outcomes) for status in ("graded", "skipped", "failed")}
+def summary(result: RunOutcomes) -> str:
+    counts = {status: sum(o.status == status for o in result.outcomes) for status in ("graded", "skipped", "failed")}
     lines = [
-        f"{run.assignment}: {counts['graded']} graded, {counts['skipped']} unchanged (skipped), "
-        f"{counts['failed']} failed, in {run.seconds:.1f} s"
+        f"{result.assignment}: {counts['graded']} graded, {counts['skipped']} unchanged (skipped), "
+        f"{counts['failed']} failed, in {result.seconds:.1f} s"
     ]
-    names = {id(o): shown(o.student, STUDENT_WIDTH) for o in run.outcomes}
+    names = {id(o): shown(o.student, STUDENT_WIDTH) for o in result.outcomes}
     width = max([len(name) for name in names.values()] + [7])
     lines.append(f"  {'student':<{width}}  {'status':<8} {'score':>11}  reason")
-    for o in run.outcomes:
+    for o in result.outcomes:
         score = f"{o.score:g} / {o.max_score:g}" if o.score is not None else ""
         reason = shown_reason("; ".join(filter(None, [o.reason, _overridden(o)])))
         lines.append(f"  {names[id(o)]:<{width}}  {o.status:<8} {score:>11}  {reason}")
-    if run.awaiting_manual:
+    if result.awaiting_manual:
         lines.append(
-            f"{run.awaiting_manual} written answer(s) await manual grading in nbgrader's formgrader "
+            f"{result.awaiting_manual} written answer(s) await manual grading in nbgrader's formgrader "
             "(`make instructor`); until then the scores above count only the autograded items"
         )
     return "\n".join(lines)
