@@ -94,9 +94,8 @@ def _plain(value):
 
 
 def _build(optimizer, name: str, kwargs: dict):
-    """PyTorch's scheduler `name`, or one of the course's composites: "WarmupCosine", a LinearLR warm-up from
-    1/warmup to 1 over `warmup` epochs, then CosineAnnealingLR down to floor * lr at `total`; "WarmupStep",
-    SequentialLR(LinearLR(start_factor, total_iters=warmup), StepLR(step_size, gamma)) with milestone `warmup`."""
+    """PyTorch's scheduler `name`, or the course's composite "WarmupStep": SequentialLR(LinearLR(start_factor,
+    total_iters=warmup), StepLR(step_size, gamma)) with milestone `warmup`."""
     import torch.optim.lr_scheduler as schedulers
 
     if name == "WarmupStep":  # LinearLR from start_factor over `warmup` epochs, then StepLR
@@ -106,15 +105,7 @@ def _build(optimizer, name: str, kwargs: dict):
             schedulers.StepLR(optimizer, step_size=kwargs["step_size"], gamma=kwargs["gamma"]),
         ]
         return schedulers.SequentialLR(optimizer, phases, milestones=[warmup])
-    if name != "WarmupCosine":
-        return getattr(schedulers, name)(optimizer, **kwargs)
-    warmup, total, floor = kwargs["warmup"], kwargs["total"], kwargs["floor"]
-    lr = optimizer.param_groups[0]["lr"]
-    phases = [
-        schedulers.LinearLR(optimizer, start_factor=1 / warmup, end_factor=1.0, total_iters=warmup - 1),
-        schedulers.CosineAnnealingLR(optimizer, T_max=total - warmup, eta_min=floor * lr),
-    ]
-    return schedulers.SequentialLR(optimizer, phases, milestones=[warmup])
+    return getattr(schedulers, name)(optimizer, **kwargs)
 
 
 def _on_a_boundary(scheduler, optimizer, metric: float) -> bool:
@@ -155,13 +146,13 @@ def _on_a_boundary(scheduler, optimizer, metric: float) -> bool:
     return False
 
 
-_ANSWERS: dict[str, dict] = {}  # a grader sees the same hidden cases for every student
+_TRAJECTORIES: dict[str, dict] = {}  # a grader sees the same hidden cases for every student
 
 
 def reference_trajectories(cases: list[dict]) -> list[dict]:
     """The trajectories of `cases`, each computed once per process."""
     keys = [json.dumps(case, sort_keys=True) for case in cases]
     for key, case in zip(keys, cases):
-        if key not in _ANSWERS:
-            _ANSWERS[key] = trajectory(case)
-    return [_ANSWERS[key] for key in keys]
+        if key not in _TRAJECTORIES:
+            _TRAJECTORIES[key] = trajectory(case)
+    return [_TRAJECTORIES[key] for key in keys]

@@ -34,7 +34,7 @@ Nothing here imports `lrcourse.grading`: a student's kernel loads the checker an
 # `import lrcourse.checking` (the answers' zygote does) knows them all.
 from lrcourse.checking import scheduler_observers  # noqa: F401
 from lrcourse.checking.expect import CheckFailed, NotAnswered, expect, expect_close, expect_equal, passed
-from lrcourse.checking.factors import check_warmup_cosine, check_warmup_step
+from lrcourse.checking.factors import check_warmup_step
 from lrcourse.checking.fit_steps import check_fit_steps_losses, check_fit_steps_order, check_fit_steps_rates
 from lrcourse.checking.preview import preview
 from lrcourse.checking.range_test import (
@@ -62,7 +62,6 @@ __all__ = [
     "check_range_restores",
     "check_range_suggestion",
     "check_step_lr",
-    "check_warmup_cosine",
     "check_warmup_step",
     "expect",
     "expect_close",

@@ -11,37 +11,6 @@ from lrcourse.checking.self_contained import expect_self_contained
 from lrcourse.pytorch_trajectories import reference_trajectories
 
 
-def check_warmup_cosine(factor, warmup: int, total: int, floor: float, epochs: int | None = None) -> None:
-    """`factor(epoch, warmup, total, floor)` must give PyTorch's SequentialLR(LinearLR, CosineAnnealingLR)
-    rate (for lr = 1) at every epoch before `total`, and `floor` from `total` on."""
-    if not isinstance(factor, RemoteTarget):
-        expect_self_contained(factor)
-    epochs = epochs or total + 5
-    request = {
-        "scheduler": "WarmupCosine",
-        "lrs": [1.0],
-        "steps": total - 1,
-        "kwargs": {"warmup": warmup, "total": total, "floor": floor},
-    }
-    [reference] = reference_trajectories([request])
-    expected = [state["lrs"][0] for state in reference["states"]] + [floor] * (epochs - total)
-    guard = Guard(SECONDS_PER_CASE)
-    try:
-        with guard.running():
-            mine = [factor(epoch, warmup, total, floor) for epoch in range(epochs)]
-    except StudentTimeout:
-        raise CheckFailed(
-            f"factor(epoch, {warmup}, {total}, {floor}) did not finish within {guard.seconds:.0f} s"
-        ) from None
-    for epoch, (value, want) in enumerate(zip(mine, expected)):
-        if not close(value, want):
-            phase = "warm-up" if epoch < warmup else "cosine decay" if epoch < total else "after total_epochs"
-            raise CheckFailed(
-                f"warmup_cosine_factor(epoch={epoch}, warmup_epochs={warmup}, total_epochs={total}, floor={floor}) "
-                f"is {value!r}; PyTorch's SequentialLR(LinearLR, CosineAnnealingLR) gives {want!r} ({phase} phase)."
-            )
-
-
 def check_warmup_step(
     factor, warmup: int, start_factor: float, step_size: int, gamma: float, epochs: range | None = None
 ) -> None:
