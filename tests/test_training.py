@@ -1,11 +1,11 @@
-"""lrcourse.training: the graders' digits fixture and the run cache of chapters 5 and 6."""
+"""lrcourse.training: the graders' digits fixture; lrcourse.runcache: the run cache of chapters 5 and 6."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from lrcourse import training
+from lrcourse import runcache, training
 
 
 def test_the_split_is_chapter_5s_and_each_caller_gets_its_own_tensors():
@@ -37,7 +37,7 @@ class Calls:
 
 
 def _make_run(calls, offset=0.0):
-    @training.cached_run
+    @runcache.cached_run
     def run(lr, seed=0):
         calls.append((lr, seed))
         return {"curve": np.arange(3) * lr + offset, "best_epoch": 2, "loss": 0.5 + lr}
@@ -46,7 +46,8 @@ def _make_run(calls, offset=0.0):
 
 
 def test_a_run_is_cached_in_memory_and_on_disk_with_its_types(tmp_path, monkeypatch):
-    monkeypatch.setenv(training.CACHE_VARIABLE, str(tmp_path))
+    assert training.cached_run is runcache.cached_run  # the chapters' import path
+    monkeypatch.setenv(runcache.CACHE_VARIABLE, str(tmp_path))
     calls = Calls()
     first = _make_run(calls)(0.1)
     again = _make_run(calls)(0.1)  # a new kernel: read back from disk
@@ -58,7 +59,7 @@ def test_a_run_is_cached_in_memory_and_on_disk_with_its_types(tmp_path, monkeypa
 
 
 def test_changed_code_or_data_trains_again_and_off_always_trains(tmp_path, monkeypatch):
-    monkeypatch.setenv(training.CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(runcache.CACHE_VARIABLE, str(tmp_path))
     calls = Calls()
     _make_run(calls)(0.1)
     _make_run(calls, offset=1.0)(0.1)  # the same source, another value it reads: a new key
@@ -67,7 +68,7 @@ def test_changed_code_or_data_trains_again_and_off_always_trains(tmp_path, monke
     data = torch.zeros(3)
 
     def make(calls):
-        @training.cached_run
+        @runcache.cached_run
         def run(lr):
             calls.append(lr)
             return {"total": float(data.sum()) + lr}
@@ -78,7 +79,7 @@ def test_changed_code_or_data_trains_again_and_off_always_trains(tmp_path, monke
     data[0] = 1.0  # a tensor the run reads changed: trains again
     assert make(calls)(0.3)["total"] == 1.3 and calls[-2:] == [0.3, 0.3]
 
-    monkeypatch.setenv(training.CACHE_VARIABLE, "off")
+    monkeypatch.setenv(runcache.CACHE_VARIABLE, "off")
     before = len(calls)
     run = make(calls)
     run(0.3)
