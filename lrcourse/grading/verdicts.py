@@ -18,7 +18,7 @@ exception handling of the cells that follow. So `lrcourse grade` decides the sco
 The student's process can answer with anything, or not at all: an answer is an observation to compare,
 a silence past the deadline is a timeout, and neither can reach the comparison.
 
-This module decides and writes nothing: the worker saves the verdicts (`verdict_files`).
+This module only decides; it writes nothing (the worker saves the verdicts with `verdict_files`).
 """
 
 from __future__ import annotations

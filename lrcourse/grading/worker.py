@@ -267,11 +267,11 @@ def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None
     atexit.register(_worker.close)
 
 
-def install(graders, starts=None) -> None:
-    """Make `graders` (a `Worker`, or a stand-in with its `grade`, as the watchdog's test uses) this process's
+def install(grader, starts=None) -> None:
+    """Make `grader` (a `Worker`, or a stand-in with its `grade`, as the watchdog's test uses) this process's
     worker, telling `starts` which student it starts."""
     global _worker
-    _worker = graders
+    _worker = grader
     _worker.starts = starts
 
 

@@ -7,8 +7,9 @@ small relay process (`kernel_relay.py`) that stands for it. Under the sandbox (`
 the zygote lives in a sandbox of its own and each kernel is the first process of a new user and PID
 namespace inside it; between two notebooks the zygote kills whatever is left and empties /tmp, and the
 grader replaces the scratch folder. The kernel talks to nbgrader over Unix sockets in a folder bound into
-the sandbox (ZeroMQ's `ipc` transport), so its network namespace stays empty; it sees the student's
-notebook folder as a scratch copy at `/notebook`. The manager enforces the wall-clock limit of the whole
+the sandbox (ZeroMQ's `ipc` transport), so its network namespace stays empty; the student's notebook folder
+is a read-only scratch copy at `/notebook`, which each kernel copies into its own tmpfs and runs in, at
+`/tmp/notebook` (`kernel_zygote`). The manager enforces the wall-clock limit of the whole
 notebook; what stopped a kernel (a limit) is kept in the worker's `Kernels`, by notebook folder, for the run's
 outcomes.
 """
