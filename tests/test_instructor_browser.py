@@ -55,6 +55,7 @@ RUN_WITHOUT_DEFENCES = {
     "written-img-onerror",
     "written-script",
     "written-javascript-link",
+    "written-formgrader-link",  # the control serves nbgrader's own gradebook page for its address
     "markdown-iframe-srcdoc",
     "markdown-html-link",
     "markdown-svg-script",
@@ -138,6 +139,13 @@ def visit(page, url: str) -> set[str]:
     if page.locator("#pwn-submit").count():
         page.locator("#pwn-submit").evaluate("b => b.click()")
     page.wait_for_timeout(1000)
+    followed = [
+        link.evaluate("a => a.href") for link in page.locator(f"a[href^='{hostile.FORMGRADER_LINK_PREFIX}']").all()
+    ]
+    for address in followed:  # a link to another formgrader page: what one click on it opens
+        if address.startswith("http"):
+            page.goto(address)
+            page.wait_for_timeout(1000)
     title = page.title()
     if title.startswith(hostile.TRACE):
         page.traces.add(title[len(hostile.TRACE) :])
@@ -173,6 +181,21 @@ def unsanitized_page(course: Path, student: str) -> str:
     return html
 
 
+def unguarded_gradebook_page() -> str:
+    """nbgrader's gradebook page for the address of mallory's link, as it renders it without the course's guard."""
+    from urllib.parse import unquote
+
+    from jinja2 import Environment, FileSystemLoader
+    from nbgrader.server_extensions.formgrader import handlers
+
+    link = hostile.WRITTEN["written-formgrader-link"]
+    assignment = unquote(link.split(hostile.FORMGRADER_LINK_PREFIX, 1)[1].split("/", 1)[0])
+    template = Environment(loader=FileSystemLoader([handlers.template_path])).get_template(
+        "gradebook_notebook_submissions.tpl"
+    )
+    return template.render(assignment_id=assignment, notebook_id="nb", base_url="")
+
+
 def serve_instead(page, url: str, body: str | None, keep_policy: bool) -> None:
     """Answer `url` with `body` (None: the server's own), with the server's headers (its policy too, or none)."""
 
@@ -191,10 +214,12 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     unsanitized = unsanitized_page(course, "mallory")
 
     serve_instead(instructor, url, unsanitized, keep_policy=False)
+    serve_instead(instructor, f"{server}/formgrader/gradebook/**", unguarded_gradebook_page(), keep_policy=False)
     control = visit(instructor, url)
     instructor.screenshot(path=str(SHOTS / "control-no-defences.png"), full_page=True)
     assert RUN_WITHOUT_DEFENCES <= control, f"the trace mechanism failed for {RUN_WITHOUT_DEFENCES - control}"
     instructor.unroute(url)
+    instructor.unroute(f"{server}/formgrader/gradebook/**")
     for name in hostile.FILES:
         serve_instead(instructor, f"{url}{name}", None, keep_policy=False)
         visit(instructor, f"{url}{name}")
@@ -216,6 +241,12 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     policy = response.headers.get("content-security-policy", "")
     assert "script-src" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
     assert visit(instructor, url) == set()
+    instructor.goto(url)
+    link = instructor.locator(f"a[href^='{hostile.FORMGRADER_LINK_PREFIX}']")
+    assert link.count() == 1, "the sanitizer keeps a relative link (so formgrader's guard is what stops it)"
+    assert instructor.goto(link.evaluate("a => a.href")).status == 404
+    assert instructor.goto(f"{server}/formgrader/gradebook/{CHAPTER}/{NB}").status == 200  # honest ids still open
+    instructor.goto(url)
     instructor.screenshot(path=str(SHOTS / "mallory-formgrader.png"), full_page=True)
     text = instructor.locator("#notebook-container").first.inner_text()
     assert text.count("[lrcourse removed") >= 10, "what was removed is shown to the instructor"

@@ -251,3 +251,76 @@ def test_the_policy_allows_the_pages_head_and_nbgraders_static_scripts_only():
     for directive in ("object-src 'none'", "base-uri 'none'", "frame-src 'none'", "form-action 'none'"):
         assert directive in policy
     assert "sandbox" in content_policy.FILE_POLICY and "script-src" not in content_policy.FILE_POLICY
+
+
+# A student's relative link from a submission's page to formgrader's gradebook page, its ids holding a script
+# (issue 20, fifth review): nbgrader's templates write those ids into an inline script unescaped.
+HOSTILE_IDS = ['x";document.title="PWNED";var z="', "nb"]
+
+
+def hostile_gradebook_path(base_url: str = "/") -> str:
+    from urllib.parse import quote
+
+    return base_url + "formgrader/gradebook/" + "/".join(quote(part, safe="") for part in HOSTILE_IDS)
+
+
+def test_nbgraders_gradebook_page_writes_its_addresss_ids_into_a_script_unescaped():
+    """Why the policy refuses such addresses: nbgrader's own page runs the student's script."""
+    from jinja2 import Environment, FileSystemLoader
+    from nbgrader.server_extensions.formgrader import handlers
+
+    page = (
+        Environment(loader=FileSystemLoader([handlers.template_path]))
+        .get_template("gradebook_notebook_submissions.tpl")
+        .render(assignment_id=HOSTILE_IDS[0], notebook_id=HOSTILE_IDS[1], base_url="")
+    )
+    assert 'var assignment_id = "x";document.title="PWNED";' in page
+
+
+def respond(path: str, status: int = 200, chunk: bytes = b"<script>page</script>", more: bytes = b"") -> tuple:
+    """What formgrader's response to `path` becomes through the course's transform: (status, headers, body)."""
+    from types import SimpleNamespace
+
+    transform = content_policy.policy_transform("/", [])(
+        SimpleNamespace(path=path, protocol="http", host="127.0.0.1:8888")
+    )
+    headers = {"Content-Type": "text/html", "Content-Length": str(len(chunk + more))}
+    status, headers, body = transform.transform_first_chunk(status, headers, chunk, not more)
+    return status, headers, body + transform.transform_chunk(more, True)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        hostile_gradebook_path(),
+        "/formgrader/gradebook/a%22b",
+        "/formgrader/gradebook/ok/%3Cscript%3E",
+        "/formgrader/manage_submissions/x%22%3B/",
+        "/formgrader/manage_students/alice/x%27",
+        "/formgrader/manage_students/a%2Fb",  # a slash tornado decodes into the id
+        "/formgrader/submissions/x%22%3Balert(1)%3B/",
+    ],
+)
+def test_a_formgrader_page_whose_address_holds_what_no_id_has_is_answered_404_with_nothing_of_the_page(path):
+    status, headers, body = respond(path, more=b"<script>more of the page</script>")
+    assert status == 404 and b"<script" not in body and body == content_policy.REFUSED_PAGE
+    assert headers["Content-Length"] == str(len(body)) and headers["Content-Type"].startswith("text/plain")
+    assert "sandbox" in headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/formgrader",
+        "/formgrader/gradebook/",
+        "/formgrader/gradebook/03_adaptive_schedules/adaptive_schedules",
+        "/formgrader/manage_students/lrc1a2b3alice/03_adaptive_schedules/",
+        "/formgrader/manage_submissions/02_ordered_schedules",
+        "/formgrader/static/js/formgrade.js",
+        "/formgrader/submissions/0123abcd/evil%20file.html",  # a student's file: the file policy, not a refusal
+        "/lab/tree/a%22b.ipynb",
+    ],
+)
+def test_formgraders_pages_with_real_ids_and_other_addresses_pass(path):
+    status, _, body = respond(path)
+    assert status == 200 and body == b"<script>page</script>"

@@ -8,6 +8,10 @@ of a student's on a page of the instructor's session.
   nbgrader's static template scripts (by hash), and nbgrader's two static event handlers ('unsafe-hashes').
   No 'unsafe-inline', no 'unsafe-eval', no frames, objects, forms or base; requests only to formgrader's API.
 - A student's file that formgrader serves (`submissions/<id>/<file>`) is sandboxed: it runs nothing.
+- formgrader's other pages (the gradebook, manage submissions, manage students) write the ids of their address
+  into an inline script, unescaped: a student's link to `../../gradebook/x";<script>` would run on one click, and
+  no policy can tell that script from the page's own. Such a page is answered "404" unless every id in its
+  address is one an id can be (`ID`), before a byte of it reaches the browser.
 
 Switched on by `scripts/setup_lab.py` (`jupyter server extension enable lrcourse.grading.content_policy`).
 """
@@ -18,6 +22,7 @@ import base64
 import hashlib
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from tornado.web import OutputTransform
 
@@ -27,6 +32,10 @@ SCRIPT_TYPE = re.compile(r"\btype\s*=\s*[\"']?([^\"'\s>]*)", re.I)
 JAVASCRIPT_TYPES = {"", "text/javascript", "application/javascript", "module"}
 STATIC_HANDLER = re.compile(r"\bon[a-z]+=\"([^\"{}]*)\"")
 FILE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
+# The ids formgrader's pages take from their address: students' (lrcourse/grading/intake.py), assignments',
+# notebooks', submissions'.
+ID = re.compile(r"[A-Za-z0-9_.@-]+")
+REFUSED_PAGE = b"404: not a formgrader page (an id in the address holds a character no id has)"
 
 
 def _jupyter_server_extension_points():
@@ -90,6 +99,9 @@ def page_policy(origin: str, base_url: str, page: str, allowances: list[str]) ->
 def policy_transform(base_url: str, allowances: list[str]):
     """A tornado transform that sets the policy of each response of formgrader's submission views."""
     submissions = re.compile(re.escape(base_url) + r"formgrader/submissions/(?!components/)[^/]+/?(?P<file>.*)$")
+    pages = re.compile(
+        re.escape(base_url) + r"formgrader/(?:(?:gradebook|manage_\w+)(?P<ids>/.*)?|submissions/(?P<id>[^/]+)/?)$"
+    )
 
     class StudentWorkPolicy(OutputTransform):
         def __init__(self, request):
@@ -97,6 +109,9 @@ def policy_transform(base_url: str, allowances: list[str]):
             self.request = request
 
         def transform_first_chunk(self, status_code, headers, chunk, finishing):
+            if not ids_allowed(pages.match(self.request.path)):
+                self.refused = True
+                return refused_page(headers)
             match = submissions.match(self.request.path)
             if match and match["file"]:
                 headers["Content-Security-Policy"] = FILE_POLICY
@@ -106,4 +121,26 @@ def policy_transform(base_url: str, allowances: list[str]):
                 headers["Content-Security-Policy"] = page_policy(origin, base_url, page, allowances)
             return status_code, headers, chunk
 
+        def transform_chunk(self, chunk, finishing):
+            return b"" if getattr(self, "refused", False) else chunk
+
     return StudentWorkPolicy
+
+
+def ids_allowed(page: re.Match | None) -> bool:
+    """Whether the ids in a formgrader page's address (percent-decoded, as the page's handler reads them) are
+    all ids; any other address passes."""
+    if page is None:
+        return True
+    ids = page["id"] if page["id"] is not None else (page["ids"] or "").strip("/")
+    return all(ID.fullmatch(unquote(part)) for part in ids.split("/") if part)
+
+
+def refused_page(headers) -> tuple[int, object, bytes]:
+    """A bare 404 in place of the page, which runs nothing."""
+    for name in ("Content-Encoding", "Etag", "Location"):
+        headers.pop(name, None)
+    headers["Content-Type"] = "text/plain; charset=UTF-8"
+    headers["Content-Length"] = str(len(REFUSED_PAGE))
+    headers["Content-Security-Policy"] = FILE_POLICY
+    return 404, headers, REFUSED_PAGE

@@ -9,6 +9,7 @@ markdown goes into the hand-graded written answer and into a new markdown cell, 
 from __future__ import annotations
 
 import base64
+from urllib.parse import quote
 
 import nbformat
 
@@ -83,11 +84,25 @@ METADATA_OUTPUTS = {
         {"image/svg+xml": {"width": attribute("onload", "meta-svg-width")}, "isolated": True},
     ),
 }
+# From formgrader's `submissions/<id>/` to its `gradebook/<assignment>/<notebook>` page.
+FORMGRADER_LINK_PREFIX = "../../gradebook/"
+
+
+def script_id(script: str) -> str:
+    """An id that closes the string nbgrader's page writes it into, runs `script`, and opens a string again."""
+    return f'x";{script};var z="'
+
+
 # name -> its paragraph in the hand-graded written answer
 WRITTEN = {
     "written-img-onerror": f'<img src="x" onerror="{run("written-img-onerror")}">',
     "written-script": f"<script>{run('written-script')}</script>",
     "written-javascript-link": f"[a markdown link](javascript:{run('written-javascript-link')})",
+    # a relative link from formgrader's submission page to its gradebook page, whose ids nbgrader writes into an
+    # inline script unescaped (lrcourse/grading/content_policy.py answers such an address 404)
+    "written-formgrader-link": (
+        f"[my plot]({FORMGRADER_LINK_PREFIX}{quote(script_id(run('written-formgrader-link')), safe='')}/nb)"
+    ),
 }
 WRITTEN_ANSWER = (
     "My answer, with maths $\\eta_t = \\eta_0 \\gamma^t$ kept readable.\n\n" + "\n\n".join(WRITTEN.values()) + "\n"
