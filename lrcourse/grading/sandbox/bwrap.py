@@ -89,16 +89,35 @@ class SandboxUnavailable(RuntimeError):
     pass
 
 
+def missing_for_sandbox() -> list[tuple[str, str]]:
+    """What keeps a sandbox from being built here, each as (what is wrong, how to fix it); [] when nothing."""
+    if not sys.platform.startswith("linux"):
+        return [("students' code is sandboxed with bubblewrap, which needs Linux", "grade on a Linux machine")]
+    missing = [
+        (f"{what} is not installed", f"`apt-get install {package}` (Debian/Ubuntu)")
+        for what, package, needed in (
+            ("bubblewrap", "bubblewrap", "bwrap"),
+            ("setpriv (util-linux)", "util-linux", "setpriv" if os.geteuid() == 0 else None),
+            ("prlimit (util-linux)", "util-linux", "prlimit"),
+        )
+        if needed and not shutil.which(needed)
+    ]
+    # Every student's process gets a user namespace of its own inside the sandbox (namespaces.py), root or not.
+    for switch, fix in (
+        ("/proc/sys/user/max_user_namespaces", "sysctl -w user.max_user_namespaces=15000"),
+        ("/proc/sys/kernel/unprivileged_userns_clone", "sysctl -w kernel.unprivileged_userns_clone=1"),
+    ):
+        if Path(switch).is_file() and Path(switch).read_text().strip() == "0":
+            missing.append((f"user namespaces are switched off ({switch} is 0)", f"`{fix}` (as root)"))
+    return missing
+
+
 def check_available() -> None:
     """Raise SandboxUnavailable saying what to install when a sandbox cannot be built here."""
-    if not sys.platform.startswith("linux"):
-        raise SandboxUnavailable("students' code is sandboxed with bubblewrap, which needs Linux")
-    if not shutil.which("bwrap"):
-        raise SandboxUnavailable("bubblewrap is not installed: `apt-get install bubblewrap` (Debian/Ubuntu)")
-    if os.geteuid() == 0 and not shutil.which("setpriv"):
-        raise SandboxUnavailable("setpriv (util-linux) is not installed: `apt-get install util-linux`")
-    if os.geteuid() != 0 and Path("/proc/sys/user/max_user_namespaces").read_text().strip() == "0":
-        raise SandboxUnavailable("user namespaces are switched off (/proc/sys/user/max_user_namespaces is 0)")
+    missing = missing_for_sandbox()
+    if missing:
+        problem, fix = missing[0]
+        raise SandboxUnavailable(f"{problem}: {fix}")
 
 
 def readable_paths() -> list[Path]:
