@@ -358,7 +358,9 @@ def stub_for_lr_scheduler() -> dict[Path, Path]:
     spec = importlib.util.find_spec("torch")
     optim = Path(spec.origin).parent / "optim"
     stub = Path(no_lr_scheduler.__file__)
-    hidden = {optim / "lr_scheduler.py": stub}
-    for compiled in (optim / "__pycache__").glob("lr_scheduler.*.pyc"):
-        hidden[compiled] = Path("/dev/null")
+    hidden = {}
+    for folder in {optim, optim.resolve()}:  # a virtual environment reached through a link shows both paths
+        hidden[folder / "lr_scheduler.py"] = stub
+        for compiled in (folder / "__pycache__").glob("lr_scheduler.*.pyc"):
+            hidden[compiled] = Path("/dev/null")
     return hidden
