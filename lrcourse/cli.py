@@ -223,6 +223,8 @@ def _print_exercises(course: Path, assignment: str, outcomes) -> None:
         print(f"  {'total':<42} {notebook.score:g} / {notebook.max_score:g}")
     for html in sorted((course / "feedback" / "you" / assignment).glob("*.html")):
         print(f"  feedback: {html.relative_to(ROOT)}")
+    for outcome in outcomes.incomplete:  # the scores stand, but the notebook's run left nothing to read
+        print(f"  no feedback: {outcome.reason}")
 
 
 def command_demo(args) -> int:
