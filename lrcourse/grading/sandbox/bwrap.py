@@ -5,7 +5,8 @@ student's notebook, `kernel_zygote.py`) and each worker's answer zygote (the pro
 student's answers for the trusted verdicts, `answer_zygote.py`) start inside `Sandbox.command(...)`:
 
 - bubblewrap (`bwrap`) builds a new mount, PID, network, IPC and UTS namespace. The file system holds only
-  the Python installation and the virtual environment and the course package (read-only), a private `/tmp`,
+  the Python installation and the virtual environment and the course package (read-only, wherever they are:
+  under /tmp, each student's private /tmp binds them back, `namespaces.private_tmp`), a private `/tmp`,
   and, writable, a scratch folder (the kernel zygote's holds a copy of the notebook's folder while its
   kernel runs, at /notebook): nothing of `source/`, `submitted/`,
   `autograded/`, `feedback/`, the gradebook, other students or anyone's home;

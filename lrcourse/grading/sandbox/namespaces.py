@@ -63,8 +63,9 @@ def enter_own_namespaces() -> None:
 
 
 def private_tmp(size_mb: int) -> None:
-    """A fresh, size-limited tmpfs on /tmp, seen only in this mount namespace (after `enter_own_namespaces`),
-    then one more user and mount namespace: in it every mount so far is locked, so the student's code
+    """A fresh, size-limited tmpfs on /tmp, seen only in this mount namespace (after `enter_own_namespaces`), with
+    whatever the sandbox had mounted below /tmp bound back as it was (read-only stays read-only), then one more
+    user and mount namespace: in it every mount so far is locked, so the student's code
     (which keeps the capabilities of its innermost namespace) can neither unmount this /tmp, to reach the
     sandbox's own below it, nor remount it larger."""
     libc = _libc()
