@@ -63,6 +63,7 @@ def sandbox_tools() -> list[Check]:
 def cgroups(limits) -> Check:
     """Whether each sandbox gets memory, pids and cpu cgroups (only a root grader makes them)."""
     from lrcourse.grading.sandbox.bwrap import Sandbox
+    from lrcourse.grading.sandbox.cgroups import CONTROLLERS
 
     name = "cgroups (memory, processes and CPU bounded per sandbox)"
     if os.geteuid() != 0:
@@ -77,7 +78,7 @@ def cgroups(limits) -> Check:
         made = set(sandbox.cgroups)
     finally:
         sandbox.close()
-    lacking = sorted({"memory", "pids", "cpu"} - made)
+    lacking = [controller for controller in CONTROLLERS if controller not in made]
     if not lacking:
         return Check(name)
     return Check(
