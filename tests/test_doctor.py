@@ -1,7 +1,8 @@
 """`lrcourse doctor` (issue 21): a pre-flight that starts what grading starts, once, and says what is missing.
 
 Here the sandbox works: every check passes, with one real answer process and one real kernel. With bubblewrap
-off PATH (no root needed to arrange) it fails on the line that says so and how to fix it, starting nothing.
+off PATH (no root needed to arrange), or a course whose sandbox limits are wrong, it fails on the line that says
+so and how to fix it, starting nothing.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from lrcourse.build import tool_environment
 from support.paths import ROOT
 
 
-def doctor(path: str) -> subprocess.CompletedProcess:
+def doctor(path: str, course: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lrcourse.cli", "doctor", "--course", str(ROOT)],
+        [sys.executable, "-m", "lrcourse.cli", "doctor", "--course", str(course)],
         cwd=ROOT,
         env={**tool_environment(), "PATH": path},
         capture_output=True,
@@ -45,3 +46,12 @@ def test_the_doctor_says_bubblewrap_is_missing_and_how_to_install_it(tmp_path: P
     line = "FAIL  sandbox tools: bubblewrap is not installed -- fix: `apt-get install bubblewrap` (Debian/Ubuntu)"
     assert line in run.stdout.splitlines(), run.stdout
     assert "kernel" not in run.stdout and run.stdout.splitlines()[-1] == "students' code cannot be graded here"
+
+
+def test_the_doctor_names_a_sandbox_limit_the_course_gets_wrong(tmp_path: Path):
+    (tmp_path / "nbgrader_config.py").write_text('c = get_config()\nc.Sandbox.memory_mb = "lots"\n')
+    run = doctor(os.environ["PATH"], tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr[-3000:]
+    line = next(line for line in run.stdout.splitlines() if line.startswith("FAIL"))
+    assert line.startswith("FAIL  the course's sandbox limits: ValueError: c.Sandbox.memory_mb must be"), line
+    assert f"fix: correct c.Sandbox in {tmp_path / 'nbgrader_config.py'}" in line and "kernel" not in run.stdout

@@ -103,7 +103,8 @@ def answer_process(limits, paths: list[str]) -> Check:
             loaded = process.request({"op": "load", "context": [], "answers": [probe_source(paths)]}, PROBE_SECONDS)
             error = (loaded.get("errors") or [None])[0]
             if error:
-                return Check(name, f"the probe failed inside: {error}", _fix(str(error)))
+                raised = f"{error.get('name')}: {error.get('message')}"
+                return Check(name, _one_line(f"the probe raised {raised}"), _fix(raised))
             reply = process.request({"op": "value", "target": "probe"}, PROBE_SECONDS)
         finally:
             process.close()
@@ -173,7 +174,7 @@ def _fix(error: str) -> str:
             "the kernel ended as it started: a path it needs hidden (see the answer process's line), or a limit "
             "too small for it (c.Sandbox.* in nbgrader_config.py)"
         )
-    return "run `lrcourse grade` with the same user and environment, and read the error above"
+    return "run `lrcourse doctor` again as the user that grades, in the course folder; the message says what failed"
 
 
 def _one_line(text: str, width: int = 600) -> str:
@@ -190,7 +191,11 @@ def diagnose(course: Path) -> list[Check]:
     checks = sandbox_tools()
     if any(check.failed for check in checks):
         return checks
-    limits = Limits.from_config(course_config(course, default_db_url(course)))  # the course's c.Sandbox.*
+    try:
+        limits = Limits.from_config(course_config(course, default_db_url(course)))  # the course's c.Sandbox.*
+    except Exception as error:  # a limit that is not a whole number, an unknown key, a config that fails
+        fix = f"correct c.Sandbox in {course / 'nbgrader_config.py'}"
+        return [*checks, Check("the course's sandbox limits", _one_line(f"{type(error).__name__}: {error}"), fix)]
     paths = [str(path) for path in readable_paths()] + [sys.executable]
     checks.append(cgroups(limits))
     checks.append(answer_process(limits, paths))
