@@ -5,6 +5,7 @@ lrcourse grade ASSIGNMENT [--workers N] [--force] [--db-url URL]   grade a class
 lrcourse export [ASSIGNMENT ...] [--roster FILE] [--db-url URL]    per-item grades, Canvas file, class reports
 lrcourse check [CHAPTER ...]                                       grade your own notebooks (self-study)
 lrcourse demo                                                      grade the example class in examples/
+lrcourse doctor [--course DIR]                                     can students' code be graded here? what is missing
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def command_grade(args) -> int:
         f"feedback: {course / 'feedback'}"
     )
     _report_and_export(course, args)
-    return 1 if result.failed else 0
+    return 0 if result.clean else 1  # a student who failed or has no feedback (a kernel that died) is not done
 
 
 def _report_and_export(course: Path, args) -> None:
@@ -204,7 +205,7 @@ def command_check(args) -> int:
     status = 0
     for name in names:
         outcomes = grade_class(scratch, name, workers=1, force=True, progress=False, sandboxed=not args.no_sandbox)
-        status |= 1 if outcomes.failed else 0
+        status |= 0 if outcomes.clean else 1
         _print_exercises(scratch, name, outcomes)
     return status
 
@@ -222,6 +223,8 @@ def _print_exercises(course: Path, assignment: str, outcomes) -> None:
         print(f"  {'total':<42} {notebook.score:g} / {notebook.max_score:g}")
     for html in sorted((course / "feedback" / "you" / assignment).glob("*.html")):
         print(f"  feedback: {html.relative_to(ROOT)}")
+    for outcome in outcomes.incomplete:  # the scores stand, but the notebook's run left nothing to read
+        print(f"  no feedback: {outcome.reason}")
 
 
 def command_demo(args) -> int:
@@ -231,6 +234,18 @@ def command_demo(args) -> int:
     if not _sandbox_ready(args):
         return 2
     return grade_example_class(args.workers, sandboxed=not args.no_sandbox)
+
+
+def command_doctor(args) -> int:
+    """Start one sandboxed answer process and one sandboxed kernel; a line per check; 1 if grading cannot work."""
+    from lrcourse.grading.doctor import diagnose
+
+    checks = diagnose(Path(args.course).resolve())
+    for check in checks:
+        print(check.line(), flush=True)
+    failed = [check for check in checks if check.failed]
+    print("students' code cannot be graded here" if failed else "students' code can be graded here")
+    return 1 if failed else 0
 
 
 def _database_options(command) -> None:
@@ -290,6 +305,13 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=os.cpu_count())
     _sandbox_option(demo)
     demo.set_defaults(run=command_demo)
+    doctor = sub.add_parser(
+        "doctor",
+        help="check that students' code can be graded here: starts one sandboxed answer process and one "
+        "sandboxed kernel, and says what is missing and how to fix it (exit 1 when grading cannot work)",
+    )
+    doctor.add_argument("--course", default=".", help="the course folder, for its sandbox limits (default: here)")
+    doctor.set_defaults(run=command_doctor)
     return top
 
 

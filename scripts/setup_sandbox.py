@@ -1,7 +1,8 @@
 """Install what the grading sandbox needs (bubblewrap), when this machine lets us: Debian/Ubuntu as root.
 
-Run by `make` after pip. Elsewhere it only says what to install; `lrcourse grade` refuses to run students'
-code unsandboxed unless told `--no-sandbox`. Idempotent.
+Run by `make` after pip. Elsewhere it only says what is missing and how to fix it (the sandbox's own checks,
+`bwrap.missing_for_sandbox`); `lrcourse grade` refuses to run students' code unsandboxed unless told
+`--no-sandbox`, and `lrcourse doctor` starts a sandboxed kernel to check the rest. Idempotent.
 """
 
 import os
@@ -9,9 +10,11 @@ import shutil
 import subprocess
 import sys
 
+from lrcourse.grading.sandbox.bwrap import missing_for_sandbox  # pip installed lrcourse just before
+
 
 def main() -> int:
-    if shutil.which("bwrap") and shutil.which("setpriv") and shutil.which("prlimit"):
+    if not missing_for_sandbox():
         return 0
     if sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -19,13 +22,13 @@ def main() -> int:
         subprocess.run(
             ["apt-get", "install", "-y", "-qq", "bubblewrap", "util-linux"], env=env, check=False, capture_output=True
         )
-    if shutil.which("bwrap"):
-        print("bubblewrap installed: students' code is graded in a sandbox")
+    missing = missing_for_sandbox()
+    for problem, fix in missing:
+        print(f"{problem}: {fix}")
+    if missing:
+        print("`lrcourse grade` refuses to run students' code until then, unless given --no-sandbox")
     else:
-        print(
-            "bubblewrap is not installed: install it (e.g. `sudo apt-get install bubblewrap`) before grading "
-            "a class; `lrcourse grade` refuses to run students' code without it unless given --no-sandbox"
-        )
+        print("the sandbox's tools are installed: `.venv/bin/lrcourse doctor` checks that a sandboxed kernel starts")
     return 0
 
 

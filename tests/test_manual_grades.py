@@ -7,6 +7,9 @@ between the solution markers in source/ and stripped from the release).
 
 from __future__ import annotations
 
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -39,11 +42,27 @@ def test_the_written_answers_are_manually_graded_cells_with_a_hidden_rubric():
     assert set(written_cells(release)) == set(WRITTEN)
 
 
+@pytest.fixture
+def under_tmp(tmp_path: Path):
+    """A folder under /tmp, which each sandboxed student process replaces by a /tmp of its own."""
+    if tmp_path.resolve().is_relative_to("/tmp"):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(dir="/tmp", prefix="lrcourse-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_a_hand_grade_entered_through_nbgraders_api_is_in_the_exported_grades(tmp_path: Path):
+def test_a_hand_grade_entered_through_nbgraders_api_is_in_the_exported_grades(under_tmp: Path):
+    """Also (issue 21) a course checked out under /tmp with its virtual environment there grades with feedback:
+    the course lives under /tmp and the command runs from this environment reached through a link there, so
+    sys.prefix is a path under /tmp that each student's private /tmp would hide (on main, every kernel died)."""
     from lrcourse.gradebook_db import gradebook
 
-    course = make_course(tmp_path / "course", [CHAPTER])
+    (under_tmp / "venv").symlink_to(Path(sys.prefix))
+    python = str(under_tmp / "venv" / "bin" / "python")
+    course = make_course(under_tmp / "course", [CHAPTER])
     answers = {
         **solution_answers(CHAPTER),
         WRITTEN[0]: "A constant rate stalls at its noise floor.",
@@ -51,9 +70,11 @@ def test_a_hand_grade_entered_through_nbgraders_api_is_in_the_exported_grades(tm
     }
     submit(course, "alice", CHAPTER, answers)
     submit(course, "untouched", CHAPTER)
-    run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1200)
+    run = lrcourse(course, "grade", CHAPTER, "--workers", "1", python=python, timeout=1200)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "2 written answer(s) await manual grading in nbgrader's formgrader" in run.stdout, run.stdout
+    for student in ("alice", "untouched"):  # the kernels ran: each has its feedback
+        assert list((course / "feedback" / student / CHAPTER).glob("*.html")), run.stdout[-2000:]
 
     notebook = Path(NOTEBOOK[CHAPTER]).stem
     with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:

@@ -344,6 +344,16 @@ def test_the_summary_shows_each_id_on_its_own_line_escaped():
     assert [line.split()[0] for line in lines[2:]][-1] == "alice"
 
 
+def test_a_student_graded_without_feedback_is_named_apart_and_the_run_is_not_clean():
+    """A kernel that died leaves scores (the trusted verdicts) but no feedback: the summary names the student
+    after the table, and the run is not clean (`lrcourse grade` and `check` exit 1)."""
+    died = Outcome("bob", "graded", "notebook run: Kernel died; no feedback", 3.0, 14.0, feedback=False)
+    run = RunOutcomes("ch", [Outcome("alice", "graded", score=14.0, max_score=14.0), died])
+    assert run.incomplete == [died] and not run.failed and not run.clean
+    assert summary(run).splitlines()[-1] == "1 student(s) graded without feedback (the reason is on their line): bob"
+    assert RunOutcomes("ch", run.outcomes[:1]).clean
+
+
 def test_nbgrader_export_uses_the_safe_plugin_from_the_course_config():
     from nbgrader.apps.exportapp import ExportApp
 

@@ -23,6 +23,7 @@ class Outcome:
     max_score: float | None = None
     seconds: float = 0.0
     overridden: list[str] = field(default_factory=list)  # test cells where the kernel's result was wrong
+    feedback: bool = True  # False: graded by the trusted verdicts, but the notebook's run left no feedback
 
 
 @dataclass
@@ -37,6 +38,16 @@ class RunOutcomes:
     @property
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def incomplete(self) -> list[Outcome]:
+        """Graded without feedback (the kernel died, say): the student gets scores but nothing to read."""
+        return [o for o in self.outcomes if o.status == "graded" and not o.feedback]
+
+    @property
+    def clean(self) -> bool:
+        """Every student graded with feedback (or unchanged): what the commands' exit status 0 says."""
+        return not self.failed and not self.incomplete
 
 
 def outcomes_csv(course: Path, assignment: str) -> Path:
@@ -81,6 +92,11 @@ def summary(result: RunOutcomes) -> str:
         score = f"{o.score:g} / {o.max_score:g}" if o.score is not None else ""
         reason = shown_reason("; ".join(filter(None, [o.reason, _overridden(o)])))
         lines.append(f"  {names[id(o)]:<{width}}  {o.status:<8} {score:>11}  {reason}")
+    if result.incomplete:
+        lines.append(
+            f"{len(result.incomplete)} student(s) graded without feedback (the reason is on their line): "
+            f"{', '.join(names[id(o)] for o in result.incomplete)}"
+        )
     if result.awaiting_manual:
         lines.append(
             f"{result.awaiting_manual} written answer(s) await manual grading in nbgrader's formgrader "

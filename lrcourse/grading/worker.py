@@ -164,6 +164,7 @@ class Worker:
             max_score=max_score,
             seconds=time.monotonic() - start,
             overridden=decided.overridden,
+            feedback="no feedback" not in notes,
         )
 
     def ready(self, exercise) -> None:

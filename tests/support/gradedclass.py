@@ -103,9 +103,10 @@ def unexpected_scores(graded: dict, expected_losses: dict[str, set[str]]) -> dic
     return wrong
 
 
-def lrcourse(course: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+def lrcourse(course: Path, *args: str, python: str = sys.executable, **kwargs) -> subprocess.CompletedProcess:
+    """`lrcourse ARGS --course COURSE`, run by `python` (this environment's, unless another path to it is given)."""
     return subprocess.run(
-        [sys.executable, "-m", "lrcourse.cli", *args, "--course", str(course)],
+        [python, "-m", "lrcourse.cli", *args, "--course", str(course)],
         cwd=course,
         env=tool_environment(),
         capture_output=True,

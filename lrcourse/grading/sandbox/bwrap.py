@@ -5,7 +5,8 @@ student's notebook, `kernel_zygote.py`) and each worker's answer zygote (the pro
 student's answers for the trusted verdicts, `answer_zygote.py`) start inside `Sandbox.command(...)`:
 
 - bubblewrap (`bwrap`) builds a new mount, PID, network, IPC and UTS namespace. The file system holds only
-  the Python installation and the virtual environment and the course package (read-only), a private `/tmp`,
+  the Python installation and the virtual environment and the course package (read-only, wherever they are:
+  under /tmp, each student's private /tmp binds them back, `namespaces.private_tmp`), a private `/tmp`,
   and, writable, a scratch folder (the kernel zygote's holds a copy of the notebook's folder while its
   kernel runs, at /notebook): nothing of `source/`, `submitted/`,
   `autograded/`, `feedback/`, the gradebook, other students or anyone's home;
@@ -89,16 +90,35 @@ class SandboxUnavailable(RuntimeError):
     pass
 
 
+def missing_for_sandbox() -> list[tuple[str, str]]:
+    """What keeps a sandbox from being built here, each as (what is wrong, how to fix it); [] when nothing."""
+    if not sys.platform.startswith("linux"):
+        return [("students' code is sandboxed with bubblewrap, which needs Linux", "grade on a Linux machine")]
+    missing = [
+        (f"{what} is not installed", f"`apt-get install {package}` (Debian/Ubuntu)")
+        for what, package, needed in (
+            ("bubblewrap", "bubblewrap", "bwrap"),
+            ("setpriv (util-linux)", "util-linux", "setpriv" if os.geteuid() == 0 else None),
+            ("prlimit (util-linux)", "util-linux", "prlimit"),
+        )
+        if needed and not shutil.which(needed)
+    ]
+    # Every student's process gets a user namespace of its own inside the sandbox (namespaces.py), root or not.
+    for switch, fix in (
+        ("/proc/sys/user/max_user_namespaces", "sysctl -w user.max_user_namespaces=15000"),
+        ("/proc/sys/kernel/unprivileged_userns_clone", "sysctl -w kernel.unprivileged_userns_clone=1"),
+    ):
+        if Path(switch).is_file() and Path(switch).read_text().strip() == "0":
+            missing.append((f"user namespaces are switched off ({switch} is 0)", f"`{fix}` (as root)"))
+    return missing
+
+
 def check_available() -> None:
     """Raise SandboxUnavailable saying what to install when a sandbox cannot be built here."""
-    if not sys.platform.startswith("linux"):
-        raise SandboxUnavailable("students' code is sandboxed with bubblewrap, which needs Linux")
-    if not shutil.which("bwrap"):
-        raise SandboxUnavailable("bubblewrap is not installed: `apt-get install bubblewrap` (Debian/Ubuntu)")
-    if os.geteuid() == 0 and not shutil.which("setpriv"):
-        raise SandboxUnavailable("setpriv (util-linux) is not installed: `apt-get install util-linux`")
-    if os.geteuid() != 0 and Path("/proc/sys/user/max_user_namespaces").read_text().strip() == "0":
-        raise SandboxUnavailable("user namespaces are switched off (/proc/sys/user/max_user_namespaces is 0)")
+    missing = missing_for_sandbox()
+    if missing:
+        problem, fix = missing[0]
+        raise SandboxUnavailable(f"{problem}: {fix}")
 
 
 def readable_paths() -> list[Path]:
@@ -339,7 +359,9 @@ def stub_for_lr_scheduler() -> dict[Path, Path]:
     spec = importlib.util.find_spec("torch")
     optim = Path(spec.origin).parent / "optim"
     stub = Path(no_lr_scheduler.__file__)
-    hidden = {optim / "lr_scheduler.py": stub}
-    for compiled in (optim / "__pycache__").glob("lr_scheduler.*.pyc"):
-        hidden[compiled] = Path("/dev/null")
+    hidden = {}
+    for folder in {optim, optim.resolve()}:  # a virtual environment reached through a link shows both paths
+        hidden[folder / "lr_scheduler.py"] = stub
+        for compiled in (folder / "__pycache__").glob("lr_scheduler.*.pyc"):
+            hidden[compiled] = Path("/dev/null")
     return hidden

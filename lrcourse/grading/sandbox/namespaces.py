@@ -8,7 +8,8 @@ first process of a new user, PID, IPC and mount namespace, so it
 - shares no System V shared memory, semaphores or POSIX message queues with any other student (IPC):
   what it leaves there is gone with it, instead of staying charged to the sandbox's memory;
 - gets, through `private_tmp()`, a `/tmp` of its own (a fresh tmpfs, thrown away with it), so nothing it
-  writes there, however it protects it, is seen by the next student.
+  writes there, however it protects it, is seen by the next student; what the sandbox bound under /tmp
+  (a course checked out there: its virtual environment, the course package) is bound back into it as it was.
 
 The user namespace maps the process's own user id to itself (no other id, no privilege outside), which
 lets it mount in its own mount namespace.
@@ -62,20 +63,62 @@ def enter_own_namespaces() -> None:
 
 
 def private_tmp(size_mb: int) -> None:
-    """A fresh, size-limited tmpfs on /tmp, seen only in this mount namespace (after `enter_own_namespaces`),
-    then one more user and mount namespace: in it every mount so far is locked, so the student's code
+    """A fresh, size-limited tmpfs on /tmp, seen only in this mount namespace (after `enter_own_namespaces`), with
+    whatever the sandbox had mounted below /tmp bound back as it was (read-only stays read-only), then one more
+    user and mount namespace: in it every mount so far is locked, so the student's code
     (which keeps the capabilities of its innermost namespace) can neither unmount this /tmp, to reach the
     sandbox's own below it, nor remount it larger."""
     libc = _libc()
     if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"mount --make-rprivate /: {os.strerror(error)}")
+    # What the sandbox bound under /tmp (a virtual environment, the course package, of a course checked out
+    # there) stays where it was: held open before the fresh tmpfs hides it, bound back, flags and all, after.
+    kept = {point: os.open(point, os.O_PATH) for point in mounts_under("/tmp")}
     options = f"size={size_mb}m,mode=1777".encode()
     if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"mount tmpfs /tmp: {os.strerror(error)}")
+    for point, held in kept.items():
+        _bind_back(held, point)
     _unshare(CLONE_NEWUSER | CLONE_NEWNS)
     _no_more_privilege()
+
+
+MS_BIND = 4096
+
+
+def mounts_under(folder: str) -> list[str]:
+    """The outermost mount points below `folder` in this mount namespace (what lies under them comes along)."""
+    points = []
+    with open("/proc/self/mountinfo", "rb") as info:
+        for line in info:
+            point = _unescape(line.split()[4].decode())
+            if point.startswith(folder.rstrip("/") + "/") and point not in points:
+                points.append(point)
+    return [point for point in points if not any(point.startswith(other + "/") for other in points)]
+
+
+def _unescape(field: str) -> str:
+    """A mountinfo path: space, tab, newline and backslash are written as octal escapes."""
+    for code in ("040", "011", "012", "134"):
+        field = field.replace("\\" + code, chr(int(code, 8)))
+    return field
+
+
+def _bind_back(held: int, point: str) -> None:
+    """Bind what `held` (an O_PATH descriptor) opens at `point` again, its mounts below included; the
+    bind keeps its source's flags (read-only stays read-only)."""
+    if os.path.isdir(f"/proc/self/fd/{held}"):
+        os.makedirs(point, mode=0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(point), mode=0o755, exist_ok=True)
+        os.close(os.open(point, os.O_CREAT | os.O_WRONLY, 0o644))
+    source = f"/proc/self/fd/{held}".encode()
+    if _libc().mount(source, point.encode(), None, MS_BIND | MS_REC, None) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"bind {point} back over the private /tmp: {os.strerror(error)}")
+    os.close(held)
 
 
 def _no_more_privilege() -> None:
@@ -166,8 +209,11 @@ def sweep_sandbox(folders=("/tmp", "/dev/shm")) -> None:
             kill_quietly(pid)
         time.sleep(0.002)
     for folder in folders:
+        kept = mounts_under(folder) if os.path.isdir(folder) else []
         for entry in os.listdir(folder) if os.path.isdir(folder) else []:
             path = os.path.join(folder, entry)
+            if any(point == path or point.startswith(path + "/") for point in kept):
+                continue  # the sandbox's own read-only mounts (a virtual environment under /tmp)
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:

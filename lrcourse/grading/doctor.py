@@ -1,0 +1,203 @@
+"""`lrcourse doctor`: whether students' code can be graded here, and what to do when it cannot.
+
+Grading runs every student's code in the sandbox (`lrcourse.grading.sandbox`); when a part of it is missing,
+kernels die and the class reads "no feedback". The doctor starts what a grading worker starts, once, with the
+course's limits: the process that runs answers and one kernel, each in its sandbox, and has each report which
+of the paths the sandbox must show (the Python installation, the virtual environment, the course package) it
+cannot see. Each check is one line: `ok`, or `FAIL` (grading cannot work) or `warn` (it works, with less)
+with what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+PROBE_SECONDS = 120.0  # a kernel or answer process importing torch on a busy machine
+
+
+@dataclass
+class Check:
+    name: str
+    problem: str = ""  # "" when all is well
+    fix: str = ""
+    warning: bool = False  # grading works, with less than it should have
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problem) and not self.warning
+
+    def line(self) -> str:
+        if not self.problem:
+            return f"ok    {self.name}"
+        label = "warn" if self.warning else "FAIL"
+        return f"{label}  {self.name}: {self.problem}" + (f" -- fix: {self.fix}" if self.fix else "")
+
+
+def probe_source(paths: list[str]) -> str:
+    """The code run inside: which of `paths` it cannot see, and whether the course package imports there."""
+    return (
+        "import os, json, importlib\n"
+        f"paths = {json.dumps(paths)}\n"
+        "importlib.import_module('lrcourse.kernel_messages')\n"
+        "probe = json.dumps({'missing': [p for p in paths if not os.path.exists(p)]})\n"
+    )
+
+
+def sandbox_tools() -> list[Check]:
+    """bubblewrap, util-linux and user namespaces: what `lrcourse grade` refuses to start without."""
+    from lrcourse.grading.sandbox.bwrap import missing_for_sandbox
+
+    missing = missing_for_sandbox()
+    return [Check("sandbox tools", problem, fix) for problem, fix in missing] or [
+        Check("sandbox tools (bubblewrap, util-linux, user namespaces)")
+    ]
+
+
+def cgroups(limits) -> Check:
+    """Whether each sandbox gets memory, pids and cpu cgroups (only a root grader makes them)."""
+    from lrcourse.grading.sandbox.bwrap import Sandbox
+    from lrcourse.grading.sandbox.cgroups import CONTROLLERS
+
+    name = "cgroups (memory, processes and CPU bounded per sandbox)"
+    if os.geteuid() != 0:
+        return Check(
+            name,
+            "not root: limits are per process (rlimits), a student's processes together are bounded by the machine",
+            "grade as root on a machine with cgroups v2",
+            warning=True,
+        )
+    sandbox = Sandbox(limits)
+    try:
+        made = set(sandbox.cgroups)
+    finally:
+        sandbox.close()
+    lacking = [controller for controller in CONTROLLERS if controller not in made]
+    if not lacking:
+        return Check(name)
+    return Check(
+        name,
+        f"no {', '.join(lacking)} cgroup could be made under /sys/fs/cgroup: those limits are per process",
+        "a writable cgroup v2 hierarchy with the memory, pids and cpu controllers delegated "
+        "(cgroup.subtree_control); in a container, a cgroup namespace of its own mounted read-write",
+        warning=True,
+    )
+
+
+def answer_process(limits, paths: list[str]) -> Check:
+    """Fork one answer process in its sandbox and have it run the probe as an answer cell."""
+    from lrcourse import wire
+    from lrcourse.grading.sandbox.answers import AnswerZygoteHandle
+
+    name = "a sandboxed answer process starts and sees the environment"
+    handle = AnswerZygoteHandle(limits=limits)
+    try:
+        process = handle.fork()
+        try:
+            loaded = process.request({"op": "load", "context": [], "answers": [probe_source(paths)]}, PROBE_SECONDS)
+            error = (loaded.get("errors") or [None])[0]
+            if error:
+                raised = f"{error.get('name')}: {error.get('message')}"
+                return Check(name, _one_line(f"the probe raised {raised}"), _fix(raised))
+            reply = process.request({"op": "value", "target": "probe"}, PROBE_SECONDS)
+        finally:
+            process.close()
+        return _seen(name, json.loads(wire.decode(reply["value"]))["missing"])
+    except Exception as error:
+        return Check(name, _one_line(f"{type(error).__name__}: {error}"), _fix(str(error)))
+    finally:
+        handle.stop()
+
+
+def kernel(limits, paths: list[str]) -> Check:
+    """Fork one kernel in its sandbox (as nbgrader's execute step gets it) and run the probe as a cell."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from lrcourse.grading.sandbox.kernels import Kernels, KernelZygoteHandle
+
+    name = "a sandboxed kernel starts and sees the environment"
+    kernels = Kernels(KernelZygoteHandle(limits), limits)
+    folder = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe_source(paths) + "print(probe)")])
+    client = NotebookClient(
+        notebook,
+        timeout=int(PROBE_SECONDS),
+        startup_timeout=int(PROBE_SECONDS),
+        kernel_name="python3",
+        kernel_manager_class=kernels.manager_class(),
+        resources={"metadata": {"path": str(folder)}},
+    )
+    try:
+        client.execute()
+        printed = "".join(o.get("text", "") for o in notebook.cells[0].outputs if o.output_type == "stream")
+        return _seen(name, json.loads(printed)["missing"])
+    except Exception as error:
+        # nbclient leaves its clean-up registered when the kernel dies before it is ready: it would fail at exit
+        atexit.unregister(client._cleanup_kernel)
+        why = kernels.limit_hit(folder) or f"{type(error).__name__}: {error}"
+        return Check(name, _one_line(why), _fix(str(why)))
+    finally:
+        kernels.limit_hit(folder)  # ends a kernel left behind
+        kernels.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _seen(name: str, missing: list[str]) -> Check:
+    if not missing:
+        return Check(name)
+    return Check(
+        name,
+        f"hidden inside the sandbox: {', '.join(missing)}",
+        "keep the Python installation and the virtual environment out of folders the sandbox replaces",
+    )
+
+
+def _fix(error: str) -> str:
+    """How to fix what a zygote or kernel said when it failed."""
+    if "No module named" in error:
+        return "install the course into the environment that grades (`make .venv/.installed`, or `pip install .`)"
+    if "unshare" in error or "Operation not permitted" in error or "uid_map" in error:
+        return (
+            "allow user namespaces (sysctl user.max_user_namespaces > 0; on Ubuntu 24.04, "
+            "kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap); in a container, "
+            "a seccomp profile that allows unshare and mount, and an unmasked /proc"
+        )
+    if "Kernel died" in error:
+        return (
+            "the kernel ended as it started: a path it needs hidden (see the answer process's line), or a limit "
+            "too small for it (c.Sandbox.* in nbgrader_config.py)"
+        )
+    return "run `lrcourse doctor` again as the user that grades, in the course folder; the message says what failed"
+
+
+def _one_line(text: str, width: int = 600) -> str:
+    text = " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def diagnose(course: Path) -> list[Check]:
+    """Every check, in order; the live ones only when the sandbox's tools are there."""
+    from lrcourse.grading.course import course_config, default_db_url
+    from lrcourse.grading.sandbox.bwrap import readable_paths
+    from lrcourse.grading.sandbox.limits import Limits
+
+    checks = sandbox_tools()
+    if any(check.failed for check in checks):
+        return checks
+    try:
+        limits = Limits.from_config(course_config(course, default_db_url(course)))  # the course's c.Sandbox.*
+    except Exception as error:  # a limit that is not a whole number, an unknown key, a config that fails
+        fix = f"correct c.Sandbox in {course / 'nbgrader_config.py'}"
+        return [*checks, Check("the course's sandbox limits", _one_line(f"{type(error).__name__}: {error}"), fix)]
+    paths = [str(path) for path in readable_paths()] + [sys.executable]
+    checks.append(cgroups(limits))
+    checks.append(answer_process(limits, paths))
+    checks.append(kernel(limits, paths))
+    return checks

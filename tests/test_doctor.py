@@ -1,0 +1,57 @@
+"""`lrcourse doctor` (issue 21): a pre-flight that starts what grading starts, once, and says what is missing.
+
+Here the sandbox works: every check passes, with one real answer process and one real kernel. With bubblewrap
+off PATH (no root needed to arrange), or a course whose sandbox limits are wrong, it fails on the line that says
+so and how to fix it, starting nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lrcourse.build import tool_environment
+
+from support.paths import ROOT
+
+
+def doctor(path: str, course: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lrcourse.cli", "doctor", "--course", str(course)],
+        cwd=ROOT,
+        env={**tool_environment(), "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_the_doctor_starts_a_sandboxed_kernel_and_answer_process_here():
+    run = doctor(os.environ["PATH"])
+    lines = run.stdout.splitlines()
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    assert "ok    a sandboxed kernel starts and sees the environment" in lines, run.stdout
+    assert "ok    a sandboxed answer process starts and sees the environment" in lines, run.stdout
+    assert all(line.startswith(("ok ", "warn ")) for line in lines[:-1]), run.stdout
+    assert lines[-1] == "students' code can be graded here", run.stdout
+
+
+def test_the_doctor_says_bubblewrap_is_missing_and_how_to_install_it(tmp_path: Path):
+    bare = tmp_path / "bin"  # a PATH without bwrap (nor the rest of util-linux)
+    bare.mkdir()
+    run = doctor(str(bare))
+    assert run.returncode == 1, run.stdout + run.stderr[-3000:]
+    line = "FAIL  sandbox tools: bubblewrap is not installed -- fix: `apt-get install bubblewrap` (Debian/Ubuntu)"
+    assert line in run.stdout.splitlines(), run.stdout
+    assert "kernel" not in run.stdout and run.stdout.splitlines()[-1] == "students' code cannot be graded here"
+
+
+def test_the_doctor_names_a_sandbox_limit_the_course_gets_wrong(tmp_path: Path):
+    (tmp_path / "nbgrader_config.py").write_text('c = get_config()\nc.Sandbox.memory_mb = "lots"\n')
+    run = doctor(os.environ["PATH"], tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr[-3000:]
+    line = next(line for line in run.stdout.splitlines() if line.startswith("FAIL"))
+    assert line.startswith("FAIL  the course's sandbox limits: ValueError: c.Sandbox.memory_mb must be"), line
+    assert f"fix: correct c.Sandbox in {tmp_path / 'nbgrader_config.py'}" in line and "kernel" not in run.stdout
