@@ -130,15 +130,20 @@ def _shown(path: Path, root: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
-def total_lines(results: list[ChapterResult]) -> list[str]:
-    """The total over the chapters checked (the autograded points; chapters that could not be graded named)."""
+def checked_score(grades: AssignmentGrades) -> str:
+    """The chapter's score as the start page keeps it: the autograded total, the written answers apart."""
+    return f"{score_text(*grades.autograded_total(STUDENT))} autograded points (written answers: graded by hand)"
+
+
+def total_lines(results: list[ChapterResult], seconds: float) -> list[str]:
+    """The total over the chapters checked (the autograded points; chapters that could not be graded named), and
+    the check's `seconds`."""
     graded = [result for result in results if result.grades is not None]
     score = sum(result.total()[0] for result in graded)
     most = sum(result.total()[1] for result in graded)
-    seconds = sum(result.seconds for result in results)
     lines = [
-        f"Total of the {len(graded)} chapter(s) checked: {score_text(score, most)} autograded points "
-        f"({seconds:.0f} s); the written answers are {BY_HAND}."
+        f"Total of the {len(graded)} chapter(s) graded: {score_text(score, most)} autograded points; the written "
+        f"answers are {BY_HAND}. ({seconds:.0f} s)"
     ]
     missing = [result.name for result in results if result.grades is None]
     if missing:
@@ -233,5 +238,5 @@ def check(names: list[str], sandboxed: bool = True, scratch: Path = SCRATCH) -> 
             say(f"[{index}/{len(names)}] {name}: done in {outcomes.seconds:.0f} s")
             say("\n".join(chapter_lines(results[-1])))
     say("")
-    say("\n".join(total_lines(results)))
+    say("\n".join(total_lines(results, time.monotonic() - start)))
     return 1 if any(result.grades is None for result in results) else 0
