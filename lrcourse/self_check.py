@@ -186,8 +186,9 @@ def prepare(scratch: Path, names: list[str], mine: Path) -> None:
     (scratch / "nbgrader_config.py").write_text(config)
 
 
-def read_chapter(scratch: Path, name: str, outcomes) -> ChapterResult:
-    """The chapter's graded items from the scratch gradebook, with its headings and feedback pages."""
+def read_chapter(scratch: Path, name: str, run_result) -> ChapterResult:
+    """The chapter's graded items from the scratch gradebook, with its headings and feedback pages (`run_result`:
+    what `grade_class` says of the run)."""
     import nbformat
 
     from lrcourse.gradebook_db import gradebook
@@ -199,12 +200,12 @@ def read_chapter(scratch: Path, name: str, outcomes) -> ChapterResult:
     title = next(
         (c.source.splitlines()[0].lstrip("# ").strip() for c in notebook.cells if c.cell_type == "markdown"), ""
     )
-    result = ChapterResult(name, title, sections=sections(notebook.cells), seconds=outcomes.seconds)
-    failure = next((outcome for outcome in outcomes.outcomes if outcome.status == "failed"), None)
+    result = ChapterResult(name, title, sections=sections(notebook.cells), seconds=run_result.seconds)
+    failure = next((outcome for outcome in run_result.outcomes if outcome.status == "failed"), None)
     if failure is not None:
         result.failed = failure.reason
         return result
-    graded = next((outcome for outcome in outcomes.outcomes if outcome.status == "graded"), None)
+    graded = next((outcome for outcome in run_result.outcomes if outcome.status == "graded"), None)
     result.failed = graded.reason if graded else ""  # a note of the run (a limit reached, no feedback)
     with gradebook(default_db_url(scratch)) as book:
         result.grades = read_assignment(book, name, source_order(scratch / "source", name))
@@ -233,9 +234,11 @@ def check(names: list[str], sandboxed: bool = True, scratch: Path = SCRATCH) -> 
         for index, name in enumerate(names, 1):
             starting = "starting the grader's sandboxes, then grading" if index == 1 else "grading"
             say(f"\n[{index}/{len(names)}] {name}: {starting} ...")
-            outcomes = grade_class(scratch, name, workers=1, force=True, progress=False, sandboxed=sandboxed, pool=pool)
-            results.append(read_chapter(scratch, name, outcomes))
-            say(f"[{index}/{len(names)}] {name}: done in {outcomes.seconds:.0f} s")
+            run_result = grade_class(
+                scratch, name, workers=1, force=True, progress=False, sandboxed=sandboxed, pool=pool
+            )
+            results.append(read_chapter(scratch, name, run_result))
+            say(f"[{index}/{len(names)}] {name}: done in {run_result.seconds:.0f} s")
             say("\n".join(chapter_lines(results[-1])))
     say("")
     say("\n".join(total_lines(results, time.monotonic() - start)))
