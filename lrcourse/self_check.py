@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,7 +231,7 @@ def check(names: list[str], sandboxed: bool = True, scratch: Path = SCRATCH) -> 
     generate_release(scratch, names)
     say(f"  ready ({time.monotonic() - start:.0f} s)")
     results = []
-    with WorkerPool(scratch.resolve(), default_db_url(scratch.resolve()), sandboxed) as pool:  # one warm worker
+    with closing(WorkerPool(scratch.resolve(), default_db_url(scratch.resolve()), sandboxed)) as pool:  # one, warm
         for index, name in enumerate(names, 1):
             starting = "starting the grader's sandboxes, then grading" if index == 1 else "grading"
             say(f"\n[{index}/{len(names)}] {name}: {starting} ...")

@@ -8,6 +8,7 @@ import os
 import queue
 import time
 from concurrent.futures import Future
+from contextlib import closing
 
 from lrcourse.grading import grade, worker
 from lrcourse.grading.outcomes import Outcome
@@ -120,7 +121,7 @@ def test_a_warm_pool_grades_assignment_after_assignment_in_one_worker_and_replac
         )
         return {o.student: o.status for o in outcomes}, {p.pid for p in multiprocessing.active_children()}
 
-    with grade.WorkerPool(tmp_path, "sqlite://", sandboxed=False) as pool:
+    with closing(grade.WorkerPool(tmp_path, "sqlite://", sandboxed=False)) as pool:
         first, warm = grade_in(pool, "ch1", ["a"])
         second, still = grade_in(pool, "ch2", ["a", "b"])
         assert (first, second) == ({"a": "graded"}, {"a": "graded", "b": "graded"})

@@ -126,8 +126,8 @@ def _create_gradebook_tables(course: Path, assignment: str, db_url: str) -> None
 class WorkerPool:
     """Grading workers that stay warm from one assignment to the next (`lrcourse check` grades chapter after
     chapter): a worker's start (nbgrader, its kernel zygote, the answers' zygotes) is most of a small chapter's time.
-    The process pool is made on first use and again only after it broke or was stopped; `close` (or the end of a
-    `with` block) ends its workers. Without one, `run_workers` makes its own and ends it when its assignment is done."""
+    The process pool is made on first use and again only after it broke or was stopped; `close` ends its workers
+    (`contextlib.closing`). Without one, `run_workers` makes its own and ends it when its assignment is done."""
 
     def __init__(self, course: Path, db_url: str, sandboxed: bool = True):
         self.context = multiprocessing.get_context("spawn")
@@ -149,12 +149,6 @@ class WorkerPool:
         if self.pool is not None:
             self.pool.shutdown(wait=wait, cancel_futures=True)
             self.pool = None
-
-    def __enter__(self) -> WorkerPool:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def run_workers(
