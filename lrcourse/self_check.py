@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -220,11 +221,18 @@ def say(text: str) -> None:
 
 def check(names: list[str], sandboxed: bool = True, scratch: Path = SCRATCH) -> int:
     """Grade the learner's copy of `names`, printing each chapter as it ends and the total; 1 if any chapter
-    could not be graded."""
+    could not be graded, 2 if the workspace lacks one."""
     from lrcourse.build import generate_release
     from lrcourse.grading.course import default_db_url
     from lrcourse.grading.grade import WorkerPool, grade_class
 
+    missing = [name for name in names if not (workspace() / name).is_dir()]
+    if missing:
+        print(
+            f"lrcourse check: no {', '.join(missing)} in {workspace()}: `make lab` or `make check` makes it",
+            file=sys.stderr,
+        )
+        return 2
     start = time.monotonic()
     say(f"Checking {len(names)} chapter(s) of {workspace()}: preparing a copy in {_shown(scratch, ROOT)} ...")
     prepare(scratch, names, workspace())

@@ -26,6 +26,7 @@ from lrcourse.self_check import (
     UnknownChapter,
     chapter_lines,
     chapter_names,
+    check,
     sections,
     total_lines,
 )
@@ -95,9 +96,15 @@ def test_chapters_are_named_in_full_or_by_number_and_an_unknown_one_lists_them()
             chapter_names([wrong], known)
 
 
-def test_an_unknown_chapter_is_a_clear_error_with_status_2(capsys):
+def test_an_unknown_chapter_or_one_missing_from_the_workspace_is_a_clear_error_with_status_2(
+    capsys, tmp_path, monkeypatch
+):
     assert cli.command_check(cli.parser().parse_args(["check", "02", "09"])) == 2
     assert "lrcourse check: no chapter '09': the chapters are 01_learning_rate" in capsys.readouterr().err
+    monkeypatch.setenv("LRCOURSE_WORKSPACE", str(tmp_path))  # a workspace never made
+    assert check([PLATEAU], scratch=tmp_path / "scratch") == 2
+    assert f"lrcourse check: no {PLATEAU} in {tmp_path}: `make lab`" in capsys.readouterr().err
+    assert not (tmp_path / "scratch").exists()
 
 
 def plateau_grades(scores: dict) -> ChapterResult:
