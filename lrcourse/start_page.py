@@ -67,14 +67,16 @@ def checked_scores(checked: Path) -> dict[str, str]:
     database = checked / "gradebook.db"
     if not database.exists():
         return {}
-    from lrcourse.grading.results import read_assignment
+    from lrcourse.grading.results import failed_students, read_assignment
     from lrcourse.self_check import STUDENT, checked_score
 
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(database.stat().st_mtime))
     with gradebook(f"sqlite:///{database}") as book:
         graded = [read_assignment(book, assignment.name) for assignment in book.assignments]
-    return {
-        grades.name: f"{checked_score(grades)}, `make check` of {when}" for grades in graded if STUDENT in grades.scores
+    return {  # a chapter that could not be graded has no score, whatever its gradebook rows hold
+        grades.name: f"{checked_score(grades)}, `make check` of {when}"
+        for grades in graded
+        if STUDENT in grades.scores and STUDENT not in failed_students(checked, grades.name)
     }
 
 
