@@ -66,9 +66,11 @@ notebooks: $(STAMP)  ## regenerate the student notebooks from source/
 solutions: $(STAMP)  ## regenerate solutions/: source notebooks executed, with outputs
 	$(BIN)/python -m lrcourse.build solutions
 
+# One chapter or a few: `make check CHAPTER=03`, `make check CHAPTER="02 03"` (a number or the folder's name).
+CHAPTER ?=
 check: $(STAMP)  ## self-study: grade your workspace with the full hidden tests; the start page shows the score
 	$(BIN)/python -m lrcourse.workspace $(WORKSPACE)
-	LRCOURSE_WORKSPACE=$(abspath $(WORKSPACE)) $(BIN)/lrcourse check; status=$$?; \
+	LRCOURSE_WORKSPACE=$(abspath $(WORKSPACE)) $(BIN)/lrcourse check $(CHAPTER); status=$$?; \
 		$(BIN)/python -m lrcourse.start_page $(WORKSPACE) --checked; exit $$status
 
 demo-grade: $(STAMP)  ## grade the example class shipped in examples/class

@@ -72,9 +72,13 @@ c.ExportApp.plugin_class = "lrcourse.grading.export.GradesCsvExportPlugin"
 # For notebooks you trust: `--Lrcourse.allow_unsandboxed_validate=True`. Where lrcourse cannot be imported, this file
 # cannot guard Validate: it names a kernel that does not exist, so no nbgrader kernel starts (as the lines above fail
 # closed on their own; nothing in this course runs without lrcourse anyway).
+# nbgrader's feedback page names every item of its contents and loads MathJax from HTMLExporter.mathjax_url (default:
+# nbconvert's CDN; `lrcourse check` points it at the MathJax installed here): lrcourse/grading/feedback_page.py.
 try:
+    from lrcourse.grading.feedback_page import use_feedback_template
     from lrcourse.grading.plain_validate import refuse_students_notebooks
 except ImportError:
     c.Execute.kernel_name = "lrcourse-is-not-importable"
 else:
     refuse_students_notebooks()
+    use_feedback_template(c)

@@ -3,7 +3,7 @@
 lrcourse collect ASSIGNMENT                                        take submissions from nbgrader's exchange
 lrcourse grade ASSIGNMENT [--workers N] [--force] [--db-url URL]   grade a class (instructors)
 lrcourse export [ASSIGNMENT ...] [--roster FILE] [--db-url URL]    per-item grades, Canvas file, class reports
-lrcourse check [CHAPTER ...]                                       grade your own notebooks (self-study)
+lrcourse check [CHAPTER ...]                                       grade your workspace (self-study; 03 or its name)
 lrcourse demo                                                      grade the example class in examples/
 lrcourse doctor [--course DIR]                                     can students' code be graded here? what is missing
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -21,8 +20,6 @@ from lrcourse.gradebook_db import gradebook
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _released(course: Path, assignment: str, db_url: str | None = None) -> None:
@@ -181,50 +178,18 @@ def _export_options(command) -> None:
 
 
 def command_check(args) -> int:
-    """Grade a copy of the learner's notebooks/ with the full hidden tests, in a scratch course."""
-    from lrcourse.build import chapters, generate_release
+    """Grade a copy of the learner's workspace with the full hidden tests (lrcourse.self_check)."""
+    from lrcourse.build import chapters
+    from lrcourse.self_check import UnknownChapter, chapter_names, check
 
+    try:
+        names = chapter_names(args.chapters, chapters())
+    except UnknownChapter as error:
+        print(f"lrcourse check: {error}", file=sys.stderr)
+        return 2
     if not _sandbox_ready(args):
         return 2
-    scratch = ROOT / "build" / "check"
-    shutil.rmtree(scratch, ignore_errors=True)
-    names = args.chapters or chapters()
-    for name in names:
-        shutil.copytree(ROOT / "source" / name, scratch / "source" / name)
-        shutil.copytree(
-            Path(os.environ.get("LRCOURSE_WORKSPACE", ROOT / "workspace")) / name,
-            scratch / "submitted" / "you" / name,
-            ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
-        )
-    shutil.copy(ROOT / "nbgrader_config.py", scratch)
-    # The release goes to a side folder: generate_assignment must not touch the learner's work.
-    (scratch / "nbgrader_config.py").write_text(
-        (ROOT / "nbgrader_config.py").read_text() + '\nc.CourseDirectory.release_directory = "release"\n'
-    )
-    generate_release(scratch, names)
-    status = 0
-    for name in names:
-        outcomes = grade_class(scratch, name, workers=1, force=True, progress=False, sandboxed=not args.no_sandbox)
-        status |= 0 if outcomes.clean else 1
-        _print_exercises(scratch, name, outcomes)
-    return status
-
-
-def _print_exercises(course: Path, assignment: str, outcomes) -> None:
-    print(f"\n{assignment}")
-    if outcomes.failed:
-        print(f"  could not be graded: {outcomes.failed[0].reason}")
-        return
-    with gradebook(default_db_url(course)) as book:
-        notebook = book.find_submission(assignment, "you").notebooks[0]
-        for grade in sorted(notebook.grades, key=lambda g: g.name):
-            if grade.max_score:
-                print(f"  {grade.name:<42} {grade.score:g} / {grade.max_score:g}")
-        print(f"  {'total':<42} {notebook.score:g} / {notebook.max_score:g}")
-    for html in sorted((course / "feedback" / "you" / assignment).glob("*.html")):
-        print(f"  feedback: {html.relative_to(ROOT)}")
-    for outcome in outcomes.incomplete:  # the scores stand, but the notebook's run left nothing to read
-        print(f"  no feedback: {outcome.reason}")
+    return check(names, sandboxed=not args.no_sandbox)
 
 
 def command_demo(args) -> int:
@@ -297,8 +262,10 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--course", default=".", help="the course folder (default: here)")
     _export_options(export)
     export.set_defaults(run=command_export)
-    check = sub.add_parser("check", help="grade your own notebooks in notebooks/ with the hidden tests")
-    check.add_argument("chapters", nargs="*")
+    check = sub.add_parser(
+        "check", help="grade a copy of your workspace with the full hidden tests (a chapter: 03 or its name)"
+    )
+    check.add_argument("chapters", nargs="*", metavar="CHAPTER", help="default: every chapter")
     _sandbox_option(check)
     check.set_defaults(run=command_check)
     demo = sub.add_parser("demo", help="grade the example class shipped in examples/class")

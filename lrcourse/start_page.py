@@ -62,25 +62,22 @@ def answered(release: Path, mine: Path) -> tuple[list[str], list[str]]:
 
 
 def checked_scores(checked: Path) -> dict[str, str]:
-    """chapter -> the score `make check` just left in its scratch gradebook, with the time of that check."""
+    """chapter -> the score `make check` just left in its scratch gradebook, as `lrcourse check` totals it (the
+    autograded points; the written answers wait for a human), with the time of that check."""
     database = checked / "gradebook.db"
     if not database.exists():
         return {}
-    from nbgrader.api import MissingEntry
+    from lrcourse.grading.results import failed_students, read_assignment
+    from lrcourse.self_check import STUDENT, checked_score
 
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(database.stat().st_mtime))
-    scores = {}
     with gradebook(f"sqlite:///{database}") as book:
-        for assignment in book.assignments:
-            try:
-                notebook = book.find_submission(assignment.name, "you").notebooks[0]
-            except (MissingEntry, IndexError):
-                continue
-            scores[assignment.name] = (
-                f"{notebook.score:g} / {notebook.max_score:g} (written answers count 0 "
-                f"until graded by hand), `make check` of {when}"
-            )
-    return scores
+        graded = [read_assignment(book, assignment.name) for assignment in book.assignments]
+    return {  # a chapter that could not be graded has no score, whatever its gradebook rows hold
+        grades.name: f"{checked_score(grades)}, `make check` of {when}"
+        for grades in graded
+        if STUDENT in grades.scores and STUDENT not in failed_students(checked, grades.name)
+    }
 
 
 def keep_checked_scores(workspace: Path, checked: Path = CHECKED) -> None:

@@ -3,10 +3,12 @@ the worker's grace is stopped, that student fails with the reason, every other s
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
 import time
 from concurrent.futures import Future
+from contextlib import closing
 
 from lrcourse.grading import grade, worker
 from lrcourse.grading.outcomes import Outcome
@@ -105,3 +107,27 @@ def test_a_failed_students_older_feedback_is_withdrawn_and_only_theirs(tmp_path)
         and (tmp_path / "feedback" / "graded" / "ch").is_dir()
         and (tmp_path / "feedback" / "other-chapter" / "ch2").is_dir()
     )
+
+
+def test_a_warm_pool_grades_assignment_after_assignment_in_one_worker_and_replaces_it_only_when_broken(
+    tmp_path, monkeypatch
+):
+    """`lrcourse check`'s chapters: one worker's start-up for all of them; a worker that died is replaced."""
+    monkeypatch.setattr(worker, "start", stuck_worker.start)
+
+    def grade_in(pool, assignment, students):
+        outcomes = grade.run_workers(
+            tmp_path, assignment, [(s, "") for s in students], 1, "sqlite://", False, False, Limits(), pool
+        )
+        return {o.student: o.status for o in outcomes}, {p.pid for p in multiprocessing.active_children()}
+
+    with closing(grade.WorkerPool(tmp_path, "sqlite://", sandboxed=False)) as pool:
+        first, warm = grade_in(pool, "ch1", ["a"])
+        second, still = grade_in(pool, "ch2", ["a", "b"])
+        assert (first, second) == ({"a": "graded"}, {"a": "graded", "b": "graded"})
+        assert len(warm) == 1 and still == warm, "the same worker grades the next assignment"
+        broken, _ = grade_in(pool, "ch3", [stuck_worker.CRASH, "a"])
+        after, new = grade_in(pool, "ch4", ["a"])
+        assert broken == {stuck_worker.CRASH: "failed", "a": "graded"} and after == {"a": "graded"}
+        assert len(new) == 1 and not new & warm, "a broken pool's workers are replaced"
+    assert not multiprocessing.active_children(), "the pool's end ends its worker"

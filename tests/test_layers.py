@@ -15,7 +15,10 @@ from support.paths import ROOT
 
 # From the bottom: the learner's helpers, the test cells' checker, the sandbox (the trust boundary), the
 # grader, the commands. Any module not named here is a learner's helper.
-COMMANDS = {"lrcourse.cli", "lrcourse.build", "lrcourse.workspace", "lrcourse.start_page", "lrcourse.examples"}
+COMMANDS = {
+    *("lrcourse.cli", "lrcourse.build", "lrcourse.workspace", "lrcourse.start_page", "lrcourse.examples"),
+    "lrcourse.self_check",
+}
 LAYERS = ("helpers", "lrcourse.checking", "lrcourse.grading.sandbox", "lrcourse.grading", "commands")
 # Files outside the package, by the layer they belong to: the grader's references are loaded by the checker
 # (lrcourse.checking.expected), so they sit on its layer; the rest of grader/ (make_expected) and the scripts are

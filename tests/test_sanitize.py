@@ -141,6 +141,9 @@ def course_page(root, template: str, notebook) -> str:
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    if template == "course feedback":  # the course's feedback page, as nbgrader_config.py sets it for GenerateFeedback
+        template = "feedback"
+        config.HTMLExporter.template_file = config.GenerateFeedback.HTMLExporter.template_file
     config.HTMLExporter.template_name = template
     config.HTMLExporter.extra_template_basedirs = [handlers.template_path]  # as nbgrader's feedback sets them
     config.HTMLExporter.extra_template_paths = [str(Path(handlers.static_path, "node_modules/bootstrap/dist/css"))]
@@ -148,7 +151,7 @@ def course_page(root, template: str, notebook) -> str:
     return HTMLExporter(config=config).from_notebook_node(notebook, resources=resources)[0]
 
 
-@pytest.mark.parametrize("template", ["classic", "feedback"])
+@pytest.mark.parametrize("template", ["classic", "feedback", "course feedback"])
 def test_output_metadata_keeps_integer_image_sizes_only(root, template):
     hostile_outputs = [
         nbformat.v4.new_output("display_data", data={mimetype: data, "text/plain": "x"}, metadata=metadata)
@@ -174,7 +177,7 @@ def test_output_metadata_keeps_integer_image_sizes_only(root, template):
     assert "<iframe" not in page  # the svg's "isolated" is gone with the rest
 
 
-@pytest.mark.parametrize("template", ["classic", "feedback"])
+@pytest.mark.parametrize("template", ["classic", "feedback", "course feedback"])
 def test_markdown_keeps_pasted_images_and_no_files_prefix_turns_a_link_active(root, template):
     """A written answer with an image pasted in JupyterLab (an attachment) renders with it (without the attachments
     the page failed to render, and the student's feedback with it); a `/files/javascript:` link, which nbconvert's
@@ -196,7 +199,7 @@ def test_markdown_keeps_pasted_images_and_no_files_prefix_turns_a_link_active(ro
     assert "data/x.csv" in hrefs  # an honest files/ link is still stripped as nbconvert does
 
 
-@pytest.mark.parametrize("template", ["classic", "feedback"])
+@pytest.mark.parametrize("template", ["classic", "feedback", "course feedback"])
 def test_a_cell_of_an_unknown_type_shows_as_a_note(root, template):
     """nbconvert's templates write an unknown cell's `type` into the page unescaped; such a cell (a notebook that
     claims a newer nbformat has them) is shown as a note instead."""

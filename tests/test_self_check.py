@@ -1,29 +1,62 @@
-"""`lrcourse check`: a self-study learner grades their own workspace without it being touched."""
+"""`lrcourse check`: a self-study learner grades their own workspace without it being touched, chapter by chapter,
+and reads the items in notebook order, the written answers apart, a total across chapters and named feedback.
+
+One graded run (chapter 1); the rest reads plain data, the course's own notebooks and nbconvert's template."""
 
 import hashlib
 import subprocess
 import sys
+from types import SimpleNamespace
 
+import nbformat
 import pytest
+from nbconvert import HTMLExporter
+from nbgrader.converters import GenerateFeedback
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
 
-from lrcourse.build import tool_environment
+from lrcourse import cells, cli
+from lrcourse.build import chapters, tool_environment
+from lrcourse.grading.feedback_page import use_feedback_template
+from lrcourse.grading.results import PENDING, AssignmentGrades, assignment_items, source_order
+from lrcourse.self_check import (
+    BY_HAND,
+    STUDENT,
+    ChapterResult,
+    UnknownChapter,
+    chapter_lines,
+    chapter_names,
+    check,
+    sections,
+    total_lines,
+)
+from lrcourse.start_page import checked_scores
 from lrcourse.workspace import update_workspace
 
 from support.paths import ROOT
+
+PLATEAU = "03_adaptive_schedules"
 
 
 def digest(folder):
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def write_answer(path, grade_id, text):
+    notebook = nbformat.read(path, as_version=4)
+    next(c for c in notebook.cells if cells.nbgrader_id(c) == grade_id).source = text
+    nbformat.write(notebook, path)
+
+
 @pytest.mark.slow
 def test_check_grades_a_copy_and_prints_the_score_per_exercise(tmp_path):
     workspace = tmp_path / "workspace"
     update_workspace(workspace)
+    write_answer(workspace / "01_learning_rate" / "learning_rate.ipynb", "written_noise_decay", "Noise: decay.")
     before = digest(workspace)
     env = {**tool_environment(), "LRCOURSE_WORKSPACE": str(workspace)}  # what `make check` passes
     result = subprocess.run(
-        [sys.executable, "-m", "lrcourse.cli", "check", "01_learning_rate"],
+        [sys.executable, "-m", "lrcourse.cli", "check", "01"],  # a chapter by its number, as `make check CHAPTER=01`
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -32,7 +65,109 @@ def test_check_grades_a_copy_and_prints_the_score_per_exercise(tmp_path):
     )
     assert digest(workspace) == before, "the learner's workspace must not change"
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
-    assert "test_largest_stable_lr" in result.stdout and "0 / 2" in result.stdout
-    assert "total" in result.stdout and "0 / 11" in result.stdout  # 7 autograded + 4 for the written answers
-    feedback = [line.split("feedback: ")[1] for line in result.stdout.splitlines() if "feedback: " in line]
-    assert feedback and (ROOT / feedback[0]).exists() and feedback[0].endswith(".html")
+    out = result.stdout
+    assert "[1/1] 01_learning_rate: starting" in out and "[1/1] 01_learning_rate: done in" in out  # progress
+    order = [
+        out.index(name) for name in ("Predict first", "test_predict_w2", "Exercise 1.1", "test_largest_stable_lr ")
+    ]
+    assert order == sorted(order), out  # notebook order, under the headings
+    assert f"written_noise_decay                      {BY_HAND}" in out  # answered: for a human, not 0 / 2
+    assert f"written_ill_conditioning                 not answered yet ({BY_HAND})" in out
+    assert "autograded total                           0 / 7" in out  # the written answers' 4 points apart
+    assert "Total of the 1 chapter(s) graded: 0 / 7 autograded points" in out
+    assert checked_scores(ROOT / "build" / "check")["01_learning_rate"].startswith(
+        "0 / 7 autograded points (written answers: graded by hand), `make check` of "
+    )  # what the start page shows
+    (feedback,) = [line.split("feedback: ")[1] for line in out.splitlines() if "feedback: " in line]
+    page = (ROOT / feedback).read_text()
+    assert "Test cell <code>test_largest_stable_lr</code>" in page and "Written response <code>" in page
+    scripts = [line for line in page.splitlines() if "<script src=" in line]
+    assert scripts and all('src="file:///' in line and "MathJax.js" in line for line in scripts), scripts
+
+
+def test_chapters_are_named_in_full_or_by_number_and_an_unknown_one_lists_them():
+    known = chapters()
+    assert chapter_names([], known) == known
+    assert chapter_names(["03"], known) == [PLATEAU]
+    assert chapter_names(["3", PLATEAU], known) == [PLATEAU]
+    assert chapter_names(["03", "02_ordered_schedules"], known) == ["02_ordered_schedules", PLATEAU]  # course order
+    for wrong in ("07", "03_wrong", "adaptive", ""):
+        with pytest.raises(UnknownChapter, match="the chapters are 01_learning_rate, 02_ordered_schedules"):
+            chapter_names([wrong], known)
+
+
+def test_an_unknown_chapter_or_one_missing_from_the_workspace_is_a_clear_error_with_status_2(
+    capsys, tmp_path, monkeypatch
+):
+    assert cli.command_check(cli.parser().parse_args(["check", "02", "09"])) == 2
+    assert "lrcourse check: no chapter '09': the chapters are 01_learning_rate" in capsys.readouterr().err
+    monkeypatch.setenv("LRCOURSE_WORKSPACE", str(tmp_path))  # a workspace never made
+    assert check([PLATEAU], scratch=tmp_path / "scratch") == 2
+    assert f"lrcourse check: no {PLATEAU} in {tmp_path}: `make lab`" in capsys.readouterr().err
+    assert not (tmp_path / "scratch").exists()
+
+
+def plateau_grades(scores: dict) -> ChapterResult:
+    """Chapter 3's items as the gradebook lists them (alphabetically), ordered as `lrcourse check` reads them."""
+    notebook = nbformat.read(next((ROOT / "source" / PLATEAU).glob("*.ipynb")), as_version=4)
+    graded = [c for c in notebook.cells if cells.is_graded(c)]
+    grade_cells = [
+        SimpleNamespace(name=cells.nbgrader_id(c), max_score=c.metadata.nbgrader.points, cell_type=c.cell_type)
+        for c in sorted(graded, key=cells.nbgrader_id)
+    ]
+    record = SimpleNamespace(
+        name=PLATEAU, notebooks=[SimpleNamespace(name="adaptive_schedules", grade_cells=grade_cells, task_cells=[])]
+    )
+    items = assignment_items(record, source_order(ROOT / "source", PLATEAU))
+    grades = AssignmentGrades(PLATEAU, 23, items, {STUDENT: scores(items)}, {STUDENT: 0})
+    return ChapterResult(PLATEAU, "Chapter 3", grades, sections(notebook.cells), seconds=40)
+
+
+def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_answers_apart():
+    result = plateau_grades(
+        lambda items: {i.key: (i.max_score if i.autograded else PENDING if "fixed" in i.name else 0) for i in items}
+    )
+    lines = chapter_lines(result)
+    names = [line.split()[0] for line in lines if line.startswith("    ")]
+    assert names[:3] == ["test_predict_drop_steps", "test_plateau_min_rel", "test_plateau_modes"]  # not a-z
+    assert names[-2:] == ["written_plateau_vs_fixed", "written_threshold_zero"]
+    headings = [line.strip() for line in lines if line.startswith("  ") and not line.startswith("    ")]
+    assert headings[:3] == ["Predict first", "Exercise 3 · Your own ReduceLROnPlateau", "Written answers"]
+    assert f"    {'written_plateau_vs_fixed':<40} {BY_HAND}" in lines
+    assert f"    {'written_threshold_zero':<40} not answered yet ({BY_HAND})" in lines
+    total = next(line for line in lines if "autograded total" in line)
+    assert " 19 / 19 " in total and "written answers, 4 points" in total  # not 19 / 23
+
+
+def test_the_total_across_chapters_counts_the_autograded_points_of_the_chapters_graded():
+    half = plateau_grades(lambda items: {i.key: (1.0 if i.autograded else PENDING) for i in items})
+    failed = ChapterResult("05_training", failed="every kernel died", seconds=3)
+    assert half.total() == (12.0, 19.0)  # twelve test cells at 1 point each
+    lines = total_lines([half, half, failed], 95.4)
+    assert lines[0].startswith("Total of the 2 chapter(s) graded: 24 / 38 autograded points") and "(95 s)" in lines[0]
+    assert lines[1] == "Not graded, so not in the total: 05_training."
+    assert chapter_lines(failed)[-1] == "  could not be graded: every kernel died"
+
+
+def test_the_feedback_page_names_every_item_escapes_headings_and_takes_mathjax_from_the_configuration():
+    """nbgrader's feedback template, extended, as nbgrader's GenerateFeedback makes its exporter with the course's
+    configuration (no kernel: a notebook rendered)."""
+    heading = nbformat.v4.new_markdown_cell("## Exercise <img src=x onerror=alert(1)>\n\nText $a^2$.")
+    test = nbformat.v4.new_code_cell("check()")
+    test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "test_one", "points": 2, "score": 1}
+    written = nbformat.v4.new_markdown_cell("My answer.")
+    written.metadata["nbgrader"] = {"grade": True, "solution": True, "grade_id": "written_one", "points": 2, "score": 0}
+    config = Config()
+    config.HTMLExporter.mathjax_url = "file:///here/MathJax.js?config=Safe"
+    use_feedback_template(config)
+    converter = GenerateFeedback(coursedir=CourseDirectory(config=config), config=config)
+    exporter = HTMLExporter(parent=converter, config=converter.config)  # as nbgrader's BaseConverter.start does
+    resources = {"nbgrader": {"notebook": "nb", "score": 1, "max_score": 4, "late_penalty": 0}}
+    page, _ = exporter.from_notebook_node(nbformat.v4.new_notebook(cells=[heading, test, written]), resources)
+    assert (
+        '<a href="#test_one">Test cell <code>test_one</code></a> · Exercise &lt;img src=x onerror=alert(1)&gt;' in page
+    )
+    assert '<a href="#written_one">Written response <code>written_one</code></a>' in page
+    assert "<img src=x onerror" not in page.split('<div class="panel-body">')[0]  # the contents hold no markup of it
+    assert page.count('<script src="') == 1 and '<script src="file:///here/MathJax.js?config=Safe">' in page
+    assert page.count("Grade cell: <code>test_one</code>") == 1  # the notebook is shown once, under the contents

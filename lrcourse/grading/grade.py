@@ -12,6 +12,8 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
 - SIGTERM or SIGHUP (`Stopped`: a job scheduler, a CI time-out, a closed terminal) stops the workers at once,
   whatever they are doing (SIGKILL after `STOP_SECONDS`), and the command ends; every grade written is kept;
 - a student who fails keeps no feedback of an earlier run (`withdraw_feedback`): release_feedback would send it;
+- a `WorkerPool` keeps its workers warm from one assignment to the next (`lrcourse check`'s chapters): a worker's
+  start-up is paid once, not per assignment;
 - no worker holds the run: each worker tells the main process when it starts a student, and one still on that
   student after the student's budget and the worker's grace (`Limits.student_seconds + worker_grace_seconds`:
   stuck outside the budget, in nbgrader's file handling or on a locked gradebook) is stopped (`Watchdog`); a
@@ -60,8 +62,10 @@ def grade_class(
     db_url: str | None = None,
     progress: bool = True,
     sandboxed: bool = True,
+    pool: WorkerPool | None = None,
 ) -> RunOutcomes:
-    """Grade every submission of `assignment` in `course`; see the module docstring."""
+    """Grade every submission of `assignment` in `course`; see the module docstring. With `pool` (a `WorkerPool`
+    of the same course, gradebook and sandboxing), its warm workers grade, and stay for the next assignment."""
     course = course.resolve()
     db_url = db_url or default_db_url(course)
     ensure_tools_on_path()
@@ -89,7 +93,7 @@ def grade_class(
             remove_stale()
         limits = Limits.from_config(course_config(course, db_url))
         result.outcomes += run_workers(
-            course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits
+            course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits, pool
         )
     result.outcomes.sort(key=lambda o: o.student)
     withdraw_feedback(course, assignment, result.outcomes)
@@ -119,42 +123,68 @@ def _create_gradebook_tables(course: Path, assignment: str, db_url: str) -> None
         book.find_assignment(assignment)  # raises if the assignment was never released
 
 
-def run_workers(course, assignment, todo, workers, db_url, progress, sandboxed, limits: Limits) -> list[Outcome]:
+class WorkerPool:
+    """Grading workers that stay warm from one assignment to the next (`lrcourse check` grades chapter after
+    chapter): a worker's start (nbgrader, its kernel zygote, the answers' zygotes) is most of a small chapter's time.
+    The process pool is made on first use and again only after it broke or was stopped; `close` ends its workers
+    (`contextlib.closing`). Without one, `run_workers` makes its own and ends it when its assignment is done."""
+
+    def __init__(self, course: Path, db_url: str, sandboxed: bool = True):
+        self.context = multiprocessing.get_context("spawn")
+        # a SimpleQueue's put is in the pipe before the worker goes on: one dying at once is known to be on its student
+        self.starts = self.context.SimpleQueue()
+        self.initargs = (str(course), db_url, sandboxed, self.starts)
+        self.pool: ProcessPoolExecutor | None = None
+
+    def get(self, size: int) -> ProcessPoolExecutor:
+        """The warm pool, or a new one of `size` workers."""
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(
+                size, mp_context=self.context, initializer=worker.start, initargs=self.initargs
+            )
+        return self.pool
+
+    def close(self, wait: bool = True) -> None:
+        """End the workers (each closes its sandboxes); the next `get` starts new ones."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=wait, cancel_futures=True)
+            self.pool = None
+
+
+def run_workers(
+    course, assignment, todo, workers, db_url, progress, sandboxed, limits: Limits, warm: WorkerPool | None = None
+) -> list[Outcome]:
     from tqdm import tqdm
 
     outcomes: list[Outcome] = []
     pending = list(todo)
     attempts: dict[str, int] = {}
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
-    context = multiprocessing.get_context("spawn")
-    # a SimpleQueue's put is in the pipe before the worker goes on: one dying at once is known to be on its student
-    watch = Watchdog(
-        context.SimpleQueue(), limits.student_seconds + limits.worker_grace_seconds, limits.worker_memory_mb
-    )
+    pools = warm or WorkerPool(course, db_url, sandboxed)
+    watch = Watchdog(pools.starts, limits.student_seconds + limits.worker_grace_seconds, limits.worker_memory_mb)
     try:
         while pending:
-            with ProcessPoolExecutor(
-                min(workers, len(pending)),
-                mp_context=context,
-                initializer=worker.start,
-                initargs=(str(course), db_url, sandboxed, watch.starts),
-            ) as pool:
-                try:
-                    pending = _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch)
-                except Stopped:
-                    print("\nStopped: ending the grading workers now.", file=sys.stderr)
-                    end_workers(multiprocessing.active_children())
-                    if sandboxed:  # the workers are gone, stopped or killed: what they could not clear goes too
-                        remove_stale()  # their sandboxes' folders, socket folders, cgroups (a stopped worker
-                        # closing its sandboxes mid-notebook can leave a folder still mounted by its kernel)
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
-            # the pool's workers are gone: their memory cgroups go, and what a stopped or killed one left
-            remove_stale()
+            pool = pools.get(min(workers, len(pending)))
+            try:
+                pending, broke = _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch)
+            except Stopped:
+                print("\nStopped: ending the grading workers now.", file=sys.stderr)
+                end_workers(multiprocessing.active_children())
+                if sandboxed:  # the workers are gone, stopped or killed: what they could not clear goes too
+                    remove_stale()  # their sandboxes' folders, socket folders, cgroups (a stopped worker
+                    # closing its sandboxes mid-notebook can leave a folder still mounted by its kernel)
+                pools.close(wait=False)
+                raise
+            if broke or warm is None:
+                pools.close()
+                remove_stale()  # the pool's workers are gone: their memory cgroups go, and what a stopped or killed one left
     except KeyboardInterrupt:
         bar.close()
         print("Every grade written so far is kept; run the command again to grade the rest.", file=sys.stderr)
         raise
+    finally:
+        if warm is None:
+            pools.close()
     bar.close()
     return outcomes
 
@@ -244,8 +274,9 @@ class Watchdog:
         return bool(late)
 
 
-def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdog) -> list:
-    """Grade `pending` in `pool`, adding to `outcomes`; return the students to retry in a new pool."""
+def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdog) -> tuple[list, bool]:
+    """Grade `pending` in `pool`, adding to `outcomes`; return the students to retry in a new pool, and whether the
+    pool broke (its workers are then gone)."""
     watch.finished -= {s for s, _ in pending}
     futures = {pool.submit(worker.grade_student, assignment, s, f): (s, f) for s, f in pending}
     watch.enlist(multiprocessing.active_children())  # the submits started the pool's workers
@@ -274,7 +305,7 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
     failed, retry = retry_or_fail(broken, attempts)
     outcomes += failed
     bar.update(len(failed))
-    return retry
+    return retry, bool(broken)
 
 
 def retry_or_fail(broken: list, attempts: dict[str, int]) -> tuple[list[Outcome], list]:

@@ -44,6 +44,12 @@ class Item:
     def key(self) -> tuple[str, str]:
         return self.notebook, self.name
 
+    @property
+    def autograded(self) -> bool:
+        """A test cell, which the grader scores; else a written answer or task, which a human grades (this course
+        grades no code answer by hand)."""
+        return self.cell_type == "code"
+
 
 @dataclass
 class AssignmentGrades:
@@ -61,6 +67,14 @@ class AssignmentGrades:
 
     def pending(self, student: str) -> list[Item]:
         return [item for item in self.items if self.scores[student].get(item.key) == PENDING]
+
+    def autograded_total(self, student: str) -> tuple[float, float]:
+        """The student's score and the most it can be over the autograded items only: what a self-check can say
+        (the written answers wait for a human grader)."""
+        items = [item for item in self.items if item.autograded]
+        scores = self.scores.get(student, {})
+        score = sum(value for item in items if isinstance(value := scores.get(item.key), (int, float)))
+        return float(score), float(sum(item.max_score for item in items))
 
 
 # --------------------------------------------------------------------------------------------

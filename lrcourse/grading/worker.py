@@ -81,6 +81,7 @@ class Worker:
         """nbgrader's API for the course, the kernel zygote and the judge (sandboxed unless told not to)."""
         from nbgrader.apps import NbGraderAPI
 
+        from lrcourse.grading.feedback_page import use_feedback_template
         from lrcourse.grading.output_caps import use_capped_execute
         from lrcourse.grading.plain_autograde import allow_in_worker
         from lrcourse.grading.sandbox.kernels import Kernels, KernelZygoteHandle, use_forked_kernels
@@ -91,6 +92,7 @@ class Worker:
         config = course_config(course, db_url)
         allow_in_worker(config)  # nbgrader's autograde refuses to run elsewhere: here it is sandboxed
         show_safely(config)  # the feedback is sanitized whatever the course's configuration says
+        use_feedback_template(config)  # its contents name every item
         hidden_in_kernel = lrcourse_flag(config, "feedback_shows_hidden_tests")
         if not hidden_in_kernel:
             keep_hidden_tests_out_of_the_kernel(config)

@@ -1,0 +1,24 @@
+"""The feedback page's template: nbgrader's own (`feedback/index.html.j2`), with every item of its contents named
+and its MathJax taken from `HTMLExporter.mathjax_url`.
+
+nbgrader's page lists each item as "Test cell" or "Written response" with no name, and loads MathJax from a URL
+nbconvert's macro fixes (a CDN: offline, maths shows as raw `$...$`). `templates/lrcourse_feedback.html.j2`
+extends nbgrader's page and changes only those two things; what the page shows of the student's work is still
+made safe by `sanitize` (the names and headings it adds are escaped). `use_feedback_template` sets it for
+nbgrader's feedback only (`GenerateFeedback.HTMLExporter`): formgrader's pages keep their own template and
+`content_policy`. MathJax stays nbconvert's CDN unless a course sets `HTMLExporter.mathjax_url` (`lrcourse check`
+points it at the MathJax installed with the course: `lrcourse.self_check.local_mathjax_url`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "lrcourse_feedback.html.j2"
+
+
+def use_feedback_template(config) -> None:
+    """Make nbgrader's feedback (`nbgrader generate_feedback`, and the API's, as `lrcourse grade` runs it) use the
+    course's template. An absolute path: nbconvert adds its folder to the template search path, after nbgrader's
+    feedback folder, whose `index.html.j2` the template extends."""
+    config.GenerateFeedback.HTMLExporter.template_file = str(TEMPLATE)

@@ -1,0 +1,255 @@
+"""`lrcourse check [CHAPTER ...]`: a self-study learner grades a copy of their workspace with the full hidden tests.
+
+The copy is graded in a scratch course (build/check: the chapters' source, the learner's notebooks as the
+submission of a student `you`, the release in a side folder so that nothing touches the learner's work) by the
+same sandboxed `grade_class` that grades a class. A chapter is named in full or by its number (`03`, `3`).
+
+What the learner reads, chapter by chapter as each ends (a line when each starts, so nothing is silent for long):
+the graded items in the order of the notebook, under the heading each sits in; the written answers as graded
+by hand, out of the self-study total (nobody grades them here: the rubric is in solutions/); the chapter's
+autograded total and its feedback page; then the total over the chapters checked. The feedback pages load
+MathJax from this machine (`local_mathjax_url`), so their maths shows offline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lrcourse import cells
+from lrcourse.grading.results import PENDING, AssignmentGrades
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = ROOT / "build" / "check"
+STUDENT = "you"
+BY_HAND = "graded by hand: compare with the rubric in solutions/"
+HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*(\(\d+(\.\d+)? points?\))?\s*$")
+NAME_WIDTH = 40
+
+
+class UnknownChapter(ValueError):
+    """A chapter named on the command line that the course does not have."""
+
+
+def chapter_names(asked: list[str], known: list[str]) -> list[str]:
+    """The chapters `asked` names, in course order, each given in full (`03_adaptive_schedules`) or by its
+    number (`03`, `3`); none asked: every chapter. An unknown name raises `UnknownChapter` listing them."""
+    if not asked:
+        return list(known)
+    chosen = set()
+    for name in asked:
+        matches = [
+            chapter for chapter in known if chapter == name or (name.isdigit() and _number(chapter) == int(name))
+        ]
+        if not matches:
+            raise UnknownChapter(
+                f"no chapter {name!r}: the chapters are {', '.join(known)} (give the name or its number)"
+            )
+        chosen.add(matches[0])
+    return [chapter for chapter in known if chapter in chosen]
+
+
+def _number(name: str) -> int | None:
+    digits = name.split("_", 1)[0]
+    return int(digits) if digits.isdigit() else None
+
+
+def sections(notebook_cells: list) -> dict[str, str]:
+    """grade_id -> the heading the graded cell sits under (the nearest heading of the course's markdown above it,
+    without its "(N points)"; nbgrader's cells hold answers and rubrics, not headings), for the cells nbgrader grades."""
+    found, heading = {}, ""
+    for cell in notebook_cells:
+        if isinstance(cell, dict) and cell.get("cell_type") == "markdown" and not cells.nbgrader_metadata(cell):
+            lines = [line for line in cells.source(cell).splitlines() if HEADING.match(line)]
+            heading = HEADING.match(lines[-1]).group(1) if lines else heading
+        name = cells.nbgrader_id(cell)
+        if name and cells.is_graded(cell):
+            found[name] = heading
+    return found
+
+
+@dataclass
+class ChapterResult:
+    """One chapter's check: its graded items (None if it could not be graded, with `failed` saying why)."""
+
+    name: str
+    title: str = ""
+    grades: AssignmentGrades | None = None
+    sections: dict[str, str] = field(default_factory=dict)
+    failed: str = ""
+    feedback: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def total(self) -> tuple[float, float]:
+        return self.grades.autograded_total(STUDENT) if self.grades else (0.0, 0.0)
+
+    def by_hand(self) -> float:
+        """Points of the written answers (graded by hand, not in the total)."""
+        return sum(item.max_score for item in self.grades.items if not item.autograded) if self.grades else 0.0
+
+
+def score_text(score: float, most: float) -> str:
+    return f"{score:g} / {most:g}"
+
+
+def item_text(item, value) -> str:
+    if item.autograded:
+        return score_text(value if isinstance(value, (int, float)) else 0.0, item.max_score)
+    # nbgrader scores an unchanged written answer 0 itself, and leaves a written one to a human (PENDING)
+    return BY_HAND if value == PENDING else f"not answered yet ({BY_HAND})"
+
+
+def chapter_lines(result: ChapterResult, root: Path = ROOT) -> list[str]:
+    """What the learner reads of one chapter: items in notebook order under their headings, then the totals."""
+    lines = [f"{result.name}" + (f": {result.title}" if result.title else "")]
+    if result.grades is None:
+        return lines + [f"  could not be graded: {result.failed or 'no grades were written'}"]
+    scores, heading = result.grades.scores.get(STUDENT, {}), None
+    for item in result.grades.items:
+        if result.sections.get(item.name, "") != heading:
+            heading = result.sections.get(item.name, "")
+            lines.append(f"  {heading}" if heading else "  ")
+        lines.append(f"    {item.name:<{NAME_WIDTH}} {item_text(item, scores.get(item.key))}")
+    score, most = result.total()
+    by_hand = result.by_hand()
+    lines.append(
+        f"  {'autograded total':<{NAME_WIDTH + 2}} {score_text(score, most)}"
+        + (f"   (written answers, {by_hand:g} points, are {BY_HAND})" if by_hand else "")
+    )
+    if result.failed:
+        lines.append(f"  note: {result.failed}")
+    lines += [f"  feedback: {_shown(path, root)}" for path in result.feedback]
+    return lines
+
+
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def checked_score(grades: AssignmentGrades) -> str:
+    """The chapter's score as the start page keeps it: the autograded total, the written answers apart."""
+    return f"{score_text(*grades.autograded_total(STUDENT))} autograded points (written answers: graded by hand)"
+
+
+def total_lines(results: list[ChapterResult], seconds: float) -> list[str]:
+    """The total over the chapters checked (the autograded points; chapters that could not be graded named), and
+    the check's `seconds`."""
+    graded = [result for result in results if result.grades is not None]
+    score = sum(result.total()[0] for result in graded)
+    most = sum(result.total()[1] for result in graded)
+    lines = [
+        f"Total of the {len(graded)} chapter(s) graded: {score_text(score, most)} autograded points; the written "
+        f"answers are {BY_HAND}. ({seconds:.0f} s)"
+    ]
+    missing = [result.name for result in results if result.grades is None]
+    if missing:
+        lines.append(f"Not graded, so not in the total: {', '.join(missing)}.")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# The scratch course and the run
+# --------------------------------------------------------------------------------------------
+def workspace() -> Path:
+    return Path(os.environ.get("LRCOURSE_WORKSPACE", ROOT / "workspace"))
+
+
+def local_mathjax_url() -> str | None:
+    """MathJax from this machine's jupyter_server_mathjax (a file: URL, with nbconvert's configuration and the Safe
+    extension, which keeps links and styles out of maths), or None where it is not installed."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        return None
+    script = Path(jupyter_server_mathjax.__file__).parent / "static" / "MathJax.js"
+    return f"{script.as_uri()}?config=TeX-AMS-MML_HTMLorMML-full,Safe" if script.exists() else None
+
+
+def prepare(scratch: Path, names: list[str], mine: Path) -> None:
+    """The scratch course: each chapter's source, the learner's copy as `you`'s submission, the course's
+    configuration with the release kept aside and the feedback's MathJax from this machine."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    for name in names:
+        shutil.copytree(ROOT / "source" / name, scratch / "source" / name)
+        shutil.copytree(
+            mine / name, scratch / "submitted" / STUDENT / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+        )
+    # The release goes to a side folder: generate_assignment must not touch the learner's work.
+    config = (ROOT / "nbgrader_config.py").read_text() + '\nc.CourseDirectory.release_directory = "release"\n'
+    mathjax = local_mathjax_url()
+    if mathjax:
+        config += f"c.HTMLExporter.mathjax_url = {mathjax!r}\n"
+    (scratch / "nbgrader_config.py").write_text(config)
+
+
+def read_chapter(scratch: Path, name: str, run_result) -> ChapterResult:
+    """The chapter's graded items from the scratch gradebook, with its headings and feedback pages (`run_result`:
+    what `grade_class` says of the run)."""
+    import nbformat
+
+    from lrcourse.gradebook_db import gradebook
+    from lrcourse.grading.course import default_db_url
+    from lrcourse.grading.results import read_assignment, source_order
+
+    notebook_path = next((scratch / "source" / name).glob("*.ipynb"))
+    notebook = nbformat.read(notebook_path, as_version=4)
+    title = next(
+        (c.source.splitlines()[0].lstrip("# ").strip() for c in notebook.cells if c.cell_type == "markdown"), ""
+    )
+    result = ChapterResult(name, title, sections=sections(notebook.cells), seconds=run_result.seconds)
+    failure = next((outcome for outcome in run_result.outcomes if outcome.status == "failed"), None)
+    if failure is not None:
+        result.failed = failure.reason
+        return result
+    graded = next((outcome for outcome in run_result.outcomes if outcome.status == "graded"), None)
+    result.failed = graded.reason if graded else ""  # a note of the run (a limit reached, no feedback)
+    with gradebook(default_db_url(scratch)) as book:
+        result.grades = read_assignment(book, name, source_order(scratch / "source", name))
+    result.feedback = sorted((scratch / "feedback" / STUDENT / name).glob("*.html"))
+    return result
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def check(names: list[str], sandboxed: bool = True, scratch: Path = SCRATCH) -> int:
+    """Grade the learner's copy of `names`, printing each chapter as it ends and the total; 1 if any chapter
+    could not be graded or was graded without feedback, 2 if the workspace lacks one."""
+    from lrcourse.build import generate_release
+    from lrcourse.grading.course import default_db_url
+    from lrcourse.grading.grade import WorkerPool, grade_class
+
+    missing = [name for name in names if not (workspace() / name).is_dir()]
+    if missing:
+        print(
+            f"lrcourse check: no {', '.join(missing)} in {workspace()}: `make lab` or `make check` makes it",
+            file=sys.stderr,
+        )
+        return 2
+    start = time.monotonic()
+    say(f"Checking {len(names)} chapter(s) of {workspace()}: preparing a copy in {_shown(scratch, ROOT)} ...")
+    prepare(scratch, names, workspace())
+    generate_release(scratch, names)
+    say(f"  ready ({time.monotonic() - start:.0f} s)")
+    results, clean = [], True
+    with closing(WorkerPool(scratch.resolve(), default_db_url(scratch.resolve()), sandboxed)) as pool:  # one, warm
+        for index, name in enumerate(names, 1):
+            starting = "starting the grader's sandboxes, then grading" if index == 1 else "grading"
+            say(f"\n[{index}/{len(names)}] {name}: {starting} ...")
+            run_result = grade_class(
+                scratch, name, workers=1, force=True, progress=False, sandboxed=sandboxed, pool=pool
+            )
+            results.append(read_chapter(scratch, name, run_result))
+            clean = clean and run_result.clean  # graded without feedback (a dead kernel) counts as a failure too
+            say(f"[{index}/{len(names)}] {name}: done in {run_result.seconds:.0f} s")
+            say("\n".join(chapter_lines(results[-1])))
+    say("")
+    say("\n".join(total_lines(results, time.monotonic() - start)))
+    return 0 if clean and all(result.grades is not None for result in results) else 1
