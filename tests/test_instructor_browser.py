@@ -134,14 +134,13 @@ def visit(page, url: str) -> set[str]:
     page.goto(url)
     page.wait_for_load_state("load")
     page.wait_for_timeout(1500)
+    links = page.locator(f"a[href^='{hostile.FORMGRADER_LINK_PREFIX}']")  # read before a form's submit leaves the page
+    followed = [link.evaluate("a => a.href") for link in links.all()]
     for link in page.locator("a[href^='javascript:' i], a[href^=' javascript' i], a[href^='data:' i]").all():
         link.evaluate("a => a.click()")
     if page.locator("#pwn-submit").count():
         page.locator("#pwn-submit").evaluate("b => b.click()")
     page.wait_for_timeout(1000)
-    followed = [
-        link.evaluate("a => a.href") for link in page.locator(f"a[href^='{hostile.FORMGRADER_LINK_PREFIX}']").all()
-    ]
     for address in followed:  # a link to another formgrader page: what one click on it opens
         if address.startswith("http"):
             page.goto(address)
@@ -214,7 +213,10 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     unsanitized = unsanitized_page(course, "mallory")
 
     serve_instead(instructor, url, unsanitized, keep_policy=False)
-    serve_instead(instructor, f"{server}/formgrader/gradebook/**", unguarded_gradebook_page(), keep_policy=False)
+    instructor.route(  # nbgrader's own gradebook page for the address of mallory's link, unguarded
+        f"{server}/formgrader/gradebook/**",
+        lambda route: route.fulfill(status=200, content_type="text/html", body=unguarded_gradebook_page()),
+    )
     control = visit(instructor, url)
     instructor.screenshot(path=str(SHOTS / "control-no-defences.png"), full_page=True)
     assert RUN_WITHOUT_DEFENCES <= control, f"the trace mechanism failed for {RUN_WITHOUT_DEFENCES - control}"
