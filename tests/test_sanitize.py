@@ -212,6 +212,21 @@ def test_a_cell_of_an_unknown_type_shows_as_a_note(root, template):
     assert "a cell of an unknown type" in page and "Answer." in page
 
 
+@pytest.mark.parametrize("template", ["classic", "feedback", "course feedback"])
+def test_cell_metadata_of_another_type_than_the_templates_read_does_not_stop_the_page(root, template):
+    """A raw cell's raw_mimetype, a cell's magics_language or transient of a type nbformat's schema allows but
+    the templates do not read made them raise (formgrader could not show the submission, the student got no
+    feedback); such values are dropped."""
+    metadata = {"raw_mimetype": 7, "magics_language": ["x"], "transient": "x"}
+    raw = nbformat.v4.new_raw_cell("A raw note.", metadata=dict(metadata))
+    code = nbformat.v4.new_code_cell("answer_value = 1", metadata=dict(metadata))
+    answer = nbformat.v4.new_markdown_cell("Answer.", metadata=dict(metadata))
+    notebook = nbformat.v4.new_notebook(cells=[raw, code, answer])
+    nbformat.validate(notebook)  # what intake lets through
+    page = course_page(root, template, notebook)
+    assert "Answer." in page and "answer_value" in page
+
+
 def test_image_sizes_are_plain_non_negative_integers():
     assert [sanitize.image_size(v) for v in (0, 432, "288", "0640")] == [0, 432, 288, 640]
     for refused in (True, -1, 10**6, 4.5, "4.5", "12px", "-3", "\u0663", "1 onerror=x", "9" * 5000, None, [1]):

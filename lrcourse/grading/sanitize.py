@@ -335,6 +335,7 @@ def safe_cell(cell) -> None:
     kept only where its grade id is a plain name (the formgrade template writes it into the page unescaped)."""
     if not SAFE_GRADE_ID.fullmatch(str(cells.nbgrader_metadata(cell).get("grade_id", "x"))):
         del cell.metadata["nbgrader"]
+    drop_mistyped_metadata(cell)
     if cell.cell_type == "code":
         cell.outputs = safe_outputs(cell.get("outputs", []))
     elif cell.cell_type == "raw":
@@ -342,6 +343,19 @@ def safe_cell(cell) -> None:
         cell.source = (
             note_html(removal_note("active markup from a raw cell", found, cell.source)) if found else ""
         ) + clean_html(cell.source)
+
+
+# Cell metadata the templates and filters read that nbformat's schema leaves free, and the type each expects: a
+# value of another type made the page fail to render (formgrader could not show that submission; the student got
+# no feedback). The schema holds `tags` to a list of strings.
+TEMPLATE_METADATA = {"raw_mimetype": str, "magics_language": str, "transient": dict}
+
+
+def drop_mistyped_metadata(cell) -> None:
+    metadata = cell.get("metadata", {})
+    for key, expected in TEMPLATE_METADATA.items():
+        if key in metadata and not isinstance(metadata[key], expected):
+            del metadata[key]
 
 
 class SafeToShow(Preprocessor):
