@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse.grading import inbound
-from lrcourse.grading.collect import NO_SECRET, SECRET, Exchange, ExchangeUnusable, collect, summary
+from lrcourse.grading.collect import NO_SECRET, SECRET, SHARED_SECRET, Exchange, ExchangeUnusable, collect, summary
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_submission, user_name
 
 from support.inbound_folders import CHAPTER, FILE, exchange_course, inbound_folder
@@ -188,6 +188,25 @@ def test_a_students_own_secret_is_kept(tmp_path):
     assert [row["submission"] for row in result.collected] == [name] and not result.left_out, result
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
     assert (written / SECRET).read_text() == own
+
+
+def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(tmp_path):
+    """release_feedback files feedback under a hash of the secret, which a student can read in a classmate's
+    inbound folder: a submission holding the secret of a student collected first gets a fresh one."""
+    course, exchange = exchange_course(tmp_path)
+    bobs = "0123456789abcdef" * 8
+    (course / "submitted" / "bob" / CHAPTER).mkdir(parents=True)
+    (course / "submitted" / "bob" / CHAPTER / SECRET).write_text(bobs)
+    folder, name = inbound_folder(exchange.inbound)
+    (folder / SECRET).write_text(bobs)
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [name], result
+    assert [row["reason"] for row in result.left_out] == [SHARED_SECRET.format("bob")]
+    written = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text()
+    assert re.fullmatch("[0-9a-f]{128}", written) and written != bobs
+    assert (course / "submitted" / "bob" / CHAPTER / SECRET).read_text() == bobs
+    again = collect(course, CHAPTER, exchange)  # collected again: its own (fresh) secret is not a classmate's
+    assert again.left_out == [{"submission": name, "reason": SHARED_SECRET.format("bob")}]
 
 
 @pytest.mark.parametrize("secret", [b"", b"\xff" * 128, b"the student's own", b"0" * 127])

@@ -46,6 +46,12 @@ from lrcourse.grading.inbound import OPEN_FLAGS, Refused, Submission, check_subm
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
 
 SECRET = "submission_secret.txt"  # nbgrader submit writes it; release_feedback files the feedback under it
+# release_feedback files feedback under a hash of the secret: two students with one secret would each fetch the
+# other's feedback (a secret can be read from a classmate's inbound folder).
+SHARED_SECRET = (
+    f"its {SECRET} is {{!r}}'s (collected first): a fresh one written, so neither fetches the other's feedback; "
+    "this student cannot fetch feedback through the exchange (send it another way)"
+)
 NO_SECRET = (
     f"no usable {SECRET}: a fresh one written so release_feedback goes on for the class; this student cannot "
     "fetch feedback through the exchange (send it another way)"
@@ -124,8 +130,9 @@ def collect(
         _check_owners_tell_apart(inbound, names, exchange.inbound)
         ours = [n for n in names if f"+{assignment}+" in n and (only is None or n.startswith(f"{only}+"))]
         accepted = _check_all(inbound, ours, notebooks, bounds, result)
-        for student in sorted(accepted):
-            _collect_student(course / "submitted", assignment, inbound, accepted[student], result)
+        secrets_held = held_secrets(course / "submitted", assignment)
+        for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):  # first first
+            _collect_student(course / "submitted", assignment, inbound, accepted[student], result, secrets_held)
     finally:
         os.close(inbound)
     return result
@@ -232,7 +239,12 @@ def _check_exchange_folder(seen: os.stat_result, path: Path) -> None:
 
 
 def _collect_student(
-    submitted: Path, assignment: str, inbound: int, submissions: list[Submission], result: Collected
+    submitted: Path,
+    assignment: str,
+    inbound: int,
+    submissions: list[Submission],
+    result: Collected,
+    secrets_held: dict[bytes, str],
 ) -> None:
     """Read and write the student's newest submission that still reads as checked (an older one if it does
     not); the rest are superseded. One submission's bytes in memory at a time."""
@@ -244,7 +256,7 @@ def _collect_student(
             _refuse(result, submission.name, error)
             continue
         try:
-            _write(submitted, submission.student, assignment, submission)
+            shared = _write(submitted, submission.student, assignment, submission, secrets_held)
         except (Refused, OSError) as error:
             reason = str(error) if isinstance(error, Refused) else f"cannot be written: {error}"
             result.refused.append({"submission": submission.name, "reason": reason})
@@ -258,6 +270,8 @@ def _collect_student(
                 result.left_out.append({"submission": submission.name, "reason": more_strays(more), "more": more})
             if not usable_secret(submission.files):
                 result.left_out.append({"submission": submission.name, "reason": NO_SECRET})
+            elif shared:
+                result.left_out.append({"submission": submission.name, "reason": SHARED_SECRET.format(shared)})
         submission.files = {}
         result.superseded += [{"submission": s.name} for s in submissions[index + 1 :]]
         return
@@ -303,9 +317,23 @@ def _stamp(submission: Submission) -> str:
     return submission.time.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
-def _write(submitted: Path, student: str, assignment: str, submission: Submission) -> None:
+def held_secrets(submitted: Path, assignment: str) -> dict[bytes, str]:
+    """secret -> the student whose collected submission of `assignment` holds it."""
+    held = {}
+    for path in submitted.glob(f"*/{assignment}/{SECRET}"):
+        try:
+            held.setdefault(path.read_bytes().strip(), path.parent.parent.name)
+        except OSError:
+            continue
+    return held
+
+
+def _write(
+    submitted: Path, student: str, assignment: str, submission: Submission, secrets_held: dict[bytes, str]
+) -> str | None:
     """Replace submitted/<student>/<assignment> with the submission's files and its trusted time; a crash
-    leaves the old one or the new. Refused, writing nothing, if either folder is a link or not a folder."""
+    leaves the old one or the new. Refused, writing nothing, if either folder is a link or not a folder. The
+    classmate whose secret the submission holds, if it does (a fresh one is written: `SHARED_SECRET`)."""
     for path in (submitted / student, submitted / student / assignment):
         try:
             seen = os.lstat(path)
@@ -326,6 +354,10 @@ def _write(submitted: Path, student: str, assignment: str, submission: Submissio
     # nbgrader's release_feedback stops for the whole class at a missing, empty or undecodable secret: only one
     # as `nbgrader submit` writes it is kept, else a fresh one (that student's feedback cannot reach them)
     secret = submission.files[SECRET] if usable_secret(submission.files) else secrets.token_hex(64).encode()
+    holder = secrets_held.setdefault(secret.strip(), student)
+    if holder != student:
+        secret = secrets.token_hex(64).encode()
+        secrets_held[secret] = student
     (fresh / SECRET).write_bytes(secret)
     stale = folder.parent / f".{folder.name}.replaced"
     shutil.rmtree(stale, ignore_errors=True)
@@ -333,6 +365,7 @@ def _write(submitted: Path, student: str, assignment: str, submission: Submissio
         folder.rename(stale)
     fresh.rename(folder)
     shutil.rmtree(stale, ignore_errors=True)
+    return holder if holder != student else None
 
 
 def write_collect_record(course: Path, result: Collected) -> Path:
