@@ -150,6 +150,9 @@ def total_lines(results: list[ChapterResult], seconds: float) -> list[str]:
     missing = [result.name for result in results if result.grades is None]
     if missing:
         lines.append(f"Not graded, so not in the total: {', '.join(missing)}.")
+    unread = [result.name for result in graded if not result.feedback]
+    if unread:  # what makes the check exit 1 though every chapter has a score
+        lines.append(f"Graded without feedback (its note above says why): {', '.join(unread)}.")
     return lines
 
 

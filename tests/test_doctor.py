@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lrcourse.build import tool_environment
+from lrcourse.grading.doctor import fix_for
 
 from support.paths import ROOT
 
@@ -55,3 +58,18 @@ def test_the_doctor_names_a_sandbox_limit_the_course_gets_wrong(tmp_path: Path):
     line = next(line for line in run.stdout.splitlines() if line.startswith("FAIL"))
     assert line.startswith("FAIL  the course's sandbox limits: ValueError: c.Sandbox.memory_mb must be"), line
     assert f"fix: correct c.Sandbox in {tmp_path / 'nbgrader_config.py'}" in line and "kernel" not in run.stdout
+
+
+@pytest.mark.parametrize(
+    "error, fix",
+    [
+        ("bwrap: setting up uid map: Permission denied", "kernel.apparmor_restrict_unprivileged_userns=0"),
+        ("bwrap: No permissions to creating new namespace, likely because the kernel", "seccomp"),
+        ("bwrap: unshare failed: Operation not permitted", "user.max_user_namespaces"),
+        ("ModuleNotFoundError: No module named 'lrcourse'", "make .venv/.installed"),
+    ],
+)
+def test_each_way_bubblewrap_fails_gets_its_own_fix(error, fix):
+    """What bwrap prints where AppArmor (Ubuntu 24.04), a container's seccomp or a sysctl refuses it a user
+    namespace, each with the fix for that cause."""
+    assert fix in fix_for(error)

@@ -89,19 +89,22 @@ def test_a_student_that_just_ended_past_its_deadline_is_not_taken_for_a_held_wor
 
 
 def test_a_failed_students_older_feedback_is_withdrawn_and_only_theirs(tmp_path):
-    """release_feedback sends whatever feedback/<id>/<chapter> holds: a failed student's is an older run's."""
-    for student in ("stopped", "graded", "other-chapter"):
+    """release_feedback sends whatever feedback/<id>/<chapter> holds: a failed student's, or one graded without
+    feedback, is an older run's."""
+    for student in ("stopped", "graded", "other-chapter", "kernel-died"):
         (tmp_path / "feedback" / student / ("ch" if student != "other-chapter" else "ch2")).mkdir(parents=True)
     (tmp_path / "feedback" / "stopped" / "ch" / "nb.html").write_text("an older submission's feedback")
     (tmp_path / "ch").mkdir()  # feedback/../ch
     outcomes = [
         Outcome("stopped", "failed", "grading took longer than 3 s"),
         Outcome("graded", "graded", ""),
+        Outcome("kernel-died", "graded", "notebook run: Kernel died; no feedback", feedback=False),
         Outcome("other-chapter", "failed", "x"),
         Outcome("..", "failed", "the student id is not ..."),  # never a path outside feedback/
     ]
-    assert grade.withdraw_feedback(tmp_path, "ch", outcomes) == ["stopped"]
+    assert grade.withdraw_feedback(tmp_path, "ch", outcomes) == ["stopped", "kernel-died"]
     assert not (tmp_path / "feedback" / "stopped" / "ch").exists()
+    assert not (tmp_path / "feedback" / "kernel-died" / "ch").exists()
     assert (
         (tmp_path / "ch").is_dir()
         and (tmp_path / "feedback" / "graded" / "ch").is_dir()

@@ -220,6 +220,8 @@ def test_every_student_keeps_full_marks_and_the_run_finishes(attacked):
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
     without = next(line for line in run.stdout.splitlines() if "graded without feedback" in line)
     assert "memory-bomb" in without.split(": ", 1)[1].split(", "), run.stdout[-3000:]
+    marked = {path.parts[-3] for path in course.glob(f"autograded/*/{CHAPTER}/.lrcourse-graded.json")}
+    assert "memory-bomb" not in marked and set(honest) <= marked  # not done: the next run grades it again
     for student in honest + attackers:
         assert student in graded, run.stdout
         assert all(score == maximum for score, maximum in graded[student].values()), (

@@ -6,6 +6,7 @@ One graded run (chapter 1); the rest reads plain data, the course's own notebook
 import hashlib
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
@@ -143,16 +144,20 @@ def test_the_total_across_chapters_counts_the_autograded_points_of_the_chapters_
     half = plateau_grades(lambda items: {i.key: (1.0 if i.autograded else PENDING) for i in items})
     failed = ChapterResult("05_training", failed="every kernel died", seconds=3)
     assert half.total() == (12.0, 19.0)  # twelve test cells at 1 point each
-    lines = total_lines([half, half, failed], 95.4)
+    half.feedback = [Path("feedback.html")]
+    died = plateau_grades(lambda items: {i.key: (1.0 if i.autograded else PENDING) for i in items})
+    died.name = "03_kernel_died"  # graded by the trusted verdicts, but no feedback: why the check exits 1
+    lines = total_lines([half, died, failed], 95.4)
     assert lines[0].startswith("Total of the 2 chapter(s) graded: 24 / 38 autograded points") and "(95 s)" in lines[0]
     assert lines[1] == "Not graded, so not in the total: 05_training."
+    assert lines[2] == "Graded without feedback (its note above says why): 03_kernel_died."
     assert chapter_lines(failed)[-1] == "  could not be graded: every kernel died"
 
 
 def test_the_feedback_page_names_every_item_escapes_headings_and_takes_mathjax_from_the_configuration():
     """nbgrader's feedback template, extended, as nbgrader's GenerateFeedback makes its exporter with the course's
     configuration (no kernel: a notebook rendered)."""
-    heading = nbformat.v4.new_markdown_cell("## Exercise <img src=x onerror=alert(1)>\n\nText $a^2$.")
+    heading = nbformat.v4.new_markdown_cell("## Exercise <img src=x onerror=alert(1)> (4 points)\n\nText $a^2$.")
     test = nbformat.v4.new_code_cell("check()")
     test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "test_one", "points": 2, "score": 1}
     written = nbformat.v4.new_markdown_cell("My answer.")
@@ -165,8 +170,9 @@ def test_the_feedback_page_names_every_item_escapes_headings_and_takes_mathjax_f
     resources = {"nbgrader": {"notebook": "nb", "score": 1, "max_score": 4, "late_penalty": 0}}
     page, _ = exporter.from_notebook_node(nbformat.v4.new_notebook(cells=[heading, test, written]), resources)
     assert (
-        '<a href="#test_one">Test cell <code>test_one</code></a> · Exercise &lt;img src=x onerror=alert(1)&gt;' in page
-    )
+        '<a href="#test_one">Test cell <code>test_one</code></a> · Exercise &lt;img src=x onerror=alert(1)&gt; (Score'
+        in page
+    )  # the heading's "(4 points)" left out: each item shows its own score
     assert '<a href="#written_one">Written response <code>written_one</code></a>' in page
     assert "<img src=x onerror" not in page.split('<div class="panel-body">')[0]  # the contents hold no markup of it
     assert page.count('<script src="') == 1 and '<script src="file:///here/MathJax.js?config=Safe">' in page

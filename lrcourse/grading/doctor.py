@@ -104,13 +104,13 @@ def answer_process(limits, paths: list[str]) -> Check:
             error = (loaded.get("errors") or [None])[0]
             if error:
                 raised = f"{error.get('name')}: {error.get('message')}"
-                return Check(name, _one_line(f"the probe raised {raised}"), _fix(raised))
+                return Check(name, _one_line(f"the probe raised {raised}"), fix_for(raised))
             reply = process.request({"op": "value", "target": "probe"}, PROBE_SECONDS)
         finally:
             process.close()
         return _seen(name, json.loads(wire.decode(reply["value"]))["missing"])
     except Exception as error:
-        return Check(name, _one_line(f"{type(error).__name__}: {error}"), _fix(str(error)))
+        return Check(name, _one_line(f"{type(error).__name__}: {error}"), fix_for(str(error)))
     finally:
         handle.stop()
 
@@ -142,7 +142,7 @@ def kernel(limits, paths: list[str]) -> Check:
         # nbclient leaves its clean-up registered when the kernel dies before it is ready: it would fail at exit
         atexit.unregister(client._cleanup_kernel)
         why = kernels.limit_hit(folder) or f"{type(error).__name__}: {error}"
-        return Check(name, _one_line(why), _fix(str(why)))
+        return Check(name, _one_line(why), fix_for(str(why)))
     finally:
         kernels.limit_hit(folder)  # ends a kernel left behind
         kernels.close()
@@ -159,15 +159,22 @@ def _seen(name: str, missing: list[str]) -> Check:
     )
 
 
-def _fix(error: str) -> str:
+def fix_for(error: str) -> str:
     """How to fix what a zygote or kernel said when it failed."""
     if "No module named" in error:
         return "install the course into the environment that grades (`make .venv/.installed`, or `pip install .`)"
-    if "unshare" in error or "Operation not permitted" in error or "uid_map" in error:
+    if "uid map" in error or "uid_map" in error:  # bwrap's words when AppArmor refuses it a user namespace
         return (
-            "allow user namespaces (sysctl user.max_user_namespaces > 0; on Ubuntu 24.04, "
-            "kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap); in a container, "
-            "a seccomp profile that allows unshare and mount, and an unmasked /proc"
+            "Ubuntu 24.04 and later restrict user namespaces with AppArmor: `sysctl -w "
+            "kernel.apparmor_restrict_unprivileged_userns=0` (as root), or an AppArmor profile that allows bwrap "
+            "`userns` (/etc/apparmor.d/bwrap)"
+        )
+    if "creating new namespace" in error or "unshare" in error or "Operation not permitted" in error:
+        return (
+            "allow user namespaces: `sysctl -w user.max_user_namespaces=15000` and, on Debian, "
+            "`sysctl -w kernel.unprivileged_userns_clone=1` (as root); in a container, a seccomp profile that "
+            "allows unshare, clone and mount (Docker: --security-opt seccomp=unconfined, or a profile adding "
+            "them), and an unmasked /proc (--security-opt systempaths=unconfined)"
         )
     if "Kernel died" in error:
         return (

@@ -106,12 +106,14 @@ def grade_class(
 
 def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) -> list[str]:
     """Remove the feedback folder of each student who failed this run (stopped by the watchdog, refused,
-    nbgrader's failure): it is an older submission's, which release_feedback would send as if it were this one's.
-    Only for ids of the strict pattern (the path is theirs); the students whose feedback went."""
+    nbgrader's failure) or was graded without feedback (a dead kernel): it is an older submission's, which
+    release_feedback would send as if it were this one's. Only for ids of the strict pattern (the path is
+    theirs); the students whose feedback went."""
     withdrawn = []
     for outcome in outcomes:
         folder = course / "feedback" / outcome.student / assignment
-        if outcome.status == "failed" and valid_student_id(outcome.student) and folder.is_dir():
+        stale = outcome.status == "failed" or (outcome.status == "graded" and not outcome.feedback)
+        if stale and valid_student_id(outcome.student) and folder.is_dir():
             shutil.rmtree(folder, ignore_errors=True)
             withdrawn.append(outcome.student)
     return withdrawn

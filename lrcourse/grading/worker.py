@@ -157,7 +157,9 @@ class Worker:
             notes.append("no feedback")
         submission = self.api.get_submission(assignment, student)
         score, max_score = submission["score"], submission["max_score"]
-        intake.mark_done(self.course, student, assignment, current, score, max_score)
+        feedback = "no feedback" not in notes
+        if feedback:  # without it the student is not done: the next run grades them again, and says so
+            intake.mark_done(self.course, student, assignment, current, score, max_score)
         return Outcome(
             student,
             "graded",
@@ -166,7 +168,7 @@ class Worker:
             max_score=max_score,
             seconds=time.monotonic() - start,
             overridden=decided.overridden,
-            feedback="no feedback" not in notes,
+            feedback=feedback,
         )
 
     def ready(self, exercise) -> None:
