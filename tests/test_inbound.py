@@ -209,6 +209,20 @@ def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(
     assert again.left_out == [{"submission": name, "reason": SHARED_SECRET.format("bob")}]
 
 
+@pytest.mark.parametrize("trap", ["/dev/zero", "fifo"])
+def test_a_secret_in_submitted_that_is_no_plain_file_is_not_read(tmp_path, trap):
+    """submitted/ may hold what an instructor copied in (an LMS upload): collect reads no link or FIFO there."""
+    course, exchange = exchange_course(tmp_path)
+    (course / "submitted" / "bob" / CHAPTER).mkdir(parents=True)
+    if trap == "fifo":
+        os.mkfifo(course / "submitted" / "bob" / CHAPTER / SECRET)
+    else:
+        (course / "submitted" / "bob" / CHAPTER / SECRET).symlink_to(trap)
+    _, name = inbound_folder(exchange.inbound)
+    result = collect(course, CHAPTER, exchange)  # neither blocks nor fills memory
+    assert [row["submission"] for row in result.collected] == [name], result
+
+
 @pytest.mark.parametrize("secret", [b"", b"\xff" * 128, b"the student's own", b"0" * 127])
 def test_a_secret_release_feedback_would_stop_at_is_replaced_by_a_fresh_one(tmp_path, secret):
     """nbgrader's release_feedback asserts a secret is not empty and reads it as text, and stops for the whole

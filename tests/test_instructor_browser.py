@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -351,3 +352,21 @@ def test_formgraders_autograde_button_is_refused_and_touches_nothing(course, ser
     assert not result["success"] and "autograde through `lrcourse grade CHAPTER`" in result["log"], result
     assert before and {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()} == before
     assert total(course, "mallory") == score
+
+
+def test_formgrader_opens_no_other_folder_and_its_json_answers_are_never_pages(course, server, instructor, tmp_path):
+    """`formgrader?path=DIR` would run DIR/nbgrader_config.py inside the server on a plain GET (an image in a
+    student's answer; students can write such a file into the exchange); nbgrader's JSON answers, some holding a
+    value from the address, were served as text/html (a link to one ran as a page)."""
+    elsewhere, ran = tmp_path / "exchange-folder", tmp_path / "config-ran"
+    elsewhere.mkdir()
+    (elsewhere / "nbgrader_config.py").write_text(f"open({str(ran)!r}, 'w').close()\n")
+    assert instructor.goto(f"{server}/formgrader?path={elsewhere}").status == 403
+    assert not ran.exists()
+    assert instructor.goto(f"{server}/formgrader?path={course}").status == 200  # the course's own folder opens
+    assert instructor.goto(f"{server}/formgrader").status == 200
+    payload = urllib.parse.quote(f'<img src=x onerror="{hostile.run("json-answer")}">', safe="")
+    response = instructor.goto(f"{server}/formgrader/api/submission/{CHAPTER}/{payload}")
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    instructor.wait_for_timeout(1000)
+    assert "json-answer" not in instructor.traces and instructor.title() != f"{hostile.TRACE}json-answer"

@@ -342,3 +342,29 @@ def test_a_formgrader_page_whose_address_holds_what_no_id_has_is_answered_404_wi
 def test_formgraders_pages_with_real_ids_and_other_addresses_pass(path):
     status, _, body = respond(path)
     assert status == 200 and body == b"<script>page</script>"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/formgrader/api/submission/ps1/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E",
+        "/nbgrader_version",
+        "/assignments",
+        "/courses",
+        "/formgraders",
+    ],
+)
+def test_nbgraders_json_answers_are_never_pages(path):
+    """nbgrader writes them as text/html, some with a value a student chose (an id in the address, a folder in the
+    exchange): a link to one would have run as a page in the server's origin."""
+    status, headers, body = respond(path, chunk=b'{"student": "<img src=x onerror=alert(1)>"}')
+    assert status == 200 and body.startswith(b'{"student"')  # the answer as it was, for the pages that read it
+    assert headers["Content-Type"].startswith("application/json") and headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in headers["Content-Security-Policy"] and "script-src" not in headers["Content-Security-Policy"]
+
+
+def test_a_submission_page_loads_images_only_inline_or_from_formgrader():
+    """Not 'self': an image is a GET with the instructor's session to any address of the server."""
+    policy = content_policy.page_policy("http://h:1", "/", "<html><head></head><body></body></html>", [])
+    images = next(d for d in policy.split("; ") if d.startswith("img-src"))
+    assert images == "img-src data: http://h:1/formgrader/static/ http://h:1/formgrader/submissions/"

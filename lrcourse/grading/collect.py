@@ -321,11 +321,27 @@ def held_secrets(submitted: Path, assignment: str) -> dict[bytes, str]:
     """secret -> the student whose collected submission of `assignment` holds it."""
     held = {}
     for path in submitted.glob(f"*/{assignment}/{SECRET}"):
-        try:
-            held.setdefault(path.read_bytes().strip(), path.parent.parent.name)
-        except OSError:
-            continue
+        secret = read_secret(path)
+        if secret:
+            held.setdefault(secret, path.parent.parent.name)
     return held
+
+
+def read_secret(path: Path) -> bytes | None:
+    """A plain file's first bytes, as many as a secret has (submitted/ may hold what an instructor copied in: a link
+    to /dev/zero or a FIFO is not read, nothing is followed); None for anything else."""
+    try:
+        fd = os.open(path, OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, 130).strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _write(

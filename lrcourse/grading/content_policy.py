@@ -8,6 +8,12 @@ of a student's on a page of the instructor's session.
   nbgrader's static template scripts (by hash), and nbgrader's two static event handlers ('unsafe-hashes').
   No 'unsafe-inline', no 'unsafe-eval', no frames, objects, forms or base; requests only to formgrader's API.
 - A student's file that formgrader serves (`submissions/<id>/<file>`) is sandboxed: it runs nothing.
+- nbgrader's JSON answers (formgrader's API, the assignment and course lists, the version) are written as
+  `text/html`, some with a student's value in them (an id from the address, a folder name in the exchange): a
+  link to one would run as a page. They are answered as `application/json` under the file policy.
+- `formgrader?path=DIR` makes formgrader load DIR/nbgrader_config.py, Python run inside the server, on a plain
+  GET (an image in a student's answer, through the exchange students write to): only the course's own folder is
+  taken (`OneCourseFormgrader`, put before formgrader's own handler).
 - formgrader's other pages (the gradebook, manage submissions, manage students) write the ids of their address
   into an inline script, unescaped: a student's link to `../../gradebook/x";<script>` would run on one click, and
   no policy can tell that script from the page's own. Such a page is answered "404" unless every id in its
@@ -44,9 +50,39 @@ def _jupyter_server_extension_points():
 
 def _load_jupyter_server_extension(serverapp) -> None:
     web_app = serverapp.web_app
+    base_url = web_app.settings.get("base_url", "/")
     # First in line, so that it reads the page before the server compresses it.
-    web_app.transforms.insert(0, policy_transform(web_app.settings.get("base_url", "/"), template_allowances()))
+    web_app.transforms.insert(0, policy_transform(base_url, template_allowances()))
+    put_first(web_app, [(f"{base_url}formgrader/?", one_course_formgrader())])
     serverapp.log.info("lrcourse: Content-Security-Policy on formgrader's pages of student work")
+
+
+def put_first(web_app, handlers: list) -> None:
+    """Add `handlers` ahead of every other extension's (the server loads extensions in an order of its own)."""
+    web_app.add_handlers(".*$", handlers)
+    rules = web_app.default_router.rules
+    ours = next(rule for rule in rules if any(r.target is handlers[0][1] for r in getattr(rule.target, "rules", [])))
+    rules.remove(ours)
+    rules.insert(0, ours)
+
+
+def one_course_formgrader():
+    """nbgrader's formgrader start page (`formgrader`, `formgrader?path=`), refusing a `path` other than the
+    course's folder: formgrader would run that folder's nbgrader_config.py inside the server."""
+    import os
+
+    from nbgrader.server_extensions.formgrader.handlers import FormgraderHandler
+    from tornado import web
+
+    class OneCourseFormgrader(FormgraderHandler):
+        def get(self):
+            path = self.get_argument("path", "")
+            course = self.settings["nbgrader_formgrader"].coursedir.root
+            if path and os.path.realpath(path) != os.path.realpath(course):
+                raise web.HTTPError(403, "formgrader opens only the course it was started in")
+            return super().get()
+
+    return OneCourseFormgrader
 
 
 def sha256(text: str) -> str:
@@ -85,7 +121,8 @@ def page_policy(origin: str, base_url: str, page: str, allowances: list[str]) ->
             f"script-src {formgrader}static/ {MATHJAX} {' '.join(hashes)}",
             f"style-src 'self' 'unsafe-inline' {MATHJAX}",
             f"font-src 'self' data: {MATHJAX}",
-            "img-src 'self' data:",
+            # not 'self': an image is a GET the instructor's session makes, to any of the server's addresses
+            f"img-src data: {formgrader}static/ {formgrader}submissions/",
             f"connect-src {formgrader}api/",
             "base-uri 'none'",
             "form-action 'none'",
@@ -99,6 +136,9 @@ def page_policy(origin: str, base_url: str, page: str, allowances: list[str]) ->
 def policy_transform(base_url: str, allowances: list[str]):
     """A tornado transform that sets the policy of each response of formgrader's submission views."""
     submissions = re.compile(re.escape(base_url) + r"formgrader/submissions/(?!components/)[^/]+/?(?P<file>.*)$")
+    json_answers = re.compile(
+        re.escape(base_url) + r"(?:formgrader/api/|assignments|courses|formgraders|nbgrader_version)"
+    )
     pages = re.compile(
         re.escape(base_url) + r"formgrader/(?:(?:gradebook|manage_\w+)(?P<ids>/.*)?|submissions/(?P<id>[^/]+)/?)$"
     )
@@ -112,6 +152,11 @@ def policy_transform(base_url: str, allowances: list[str]):
             if not ids_allowed(pages.match(self.request.path)):
                 self.refused = True
                 return refused_page(headers)
+            if json_answers.match(self.request.path):  # never a page, whatever it holds
+                headers["Content-Type"] = "application/json; charset=UTF-8"
+                headers["Content-Security-Policy"] = FILE_POLICY
+                headers["X-Content-Type-Options"] = "nosniff"
+                return status_code, headers, chunk
             match = submissions.match(self.request.path)
             if match and match["file"]:
                 headers["Content-Security-Policy"] = FILE_POLICY
