@@ -3,6 +3,7 @@ which groups are made in v1 and v2, what is written, which rlimits stand in for 
 `close` and `leftovers` remove. Fast: no kernel, no sandbox is started (the real cgroups: test_trust_boundary.py)."""
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -90,8 +91,14 @@ def test_v1_makes_a_group_in_each_controllers_hierarchy_and_removes_each_once(cg
         assert (groups["memory"] / "memory.memsw.limit_in_bytes").read_text() == str(300 << 20)
         assert (groups["cpu"] / "cpu.cfs_quota_us").read_text() == "200000"
         command = box.command(["true"])
-        assert command[2] == "; ".join(f"echo $$ > {g / 'cgroup.procs'}" for g in groups.values()) + ' && exec "$@"'
+        assert command[2] == " && ".join(f"echo $$ > {g / 'cgroup.procs'}" for g in groups.values()) + ' && exec "$@"'
         assert not rlimits(command) & {"--as", "--nproc"}
+        (groups["memory"] / "cgroup.procs").unlink()
+        (groups["memory"] / "cgroup.procs").mkdir()  # the memory join now fails: nothing may start
+        started = subprocess.run([*command[:4], "echo", "started"], capture_output=True, text=True)
+        assert started.returncode != 0 and "started" not in started.stdout
+        (groups["memory"] / "cgroup.procs").rmdir()
+        (groups["memory"] / "cgroup.procs").write_text("")
         (groups["memory"] / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
         assert cgroups.oom_kills(groups["memory"]) == 2
     finally:

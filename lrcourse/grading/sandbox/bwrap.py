@@ -311,7 +311,8 @@ class Sandbox:
         inside is counted from its first instruction."""
         if not self.cgroups:
             return []
-        joins = "; ".join(f"echo $$ > {group / 'cgroup.procs'}" for group in distinct(self.cgroups))
+        # `&&`: a join that fails stops the start (a sandbox without that limit would run, and without its rlimit)
+        joins = " && ".join(f"echo $$ > {group / 'cgroup.procs'}" for group in distinct(self.cgroups))
         return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh"]
 
     def counts(self) -> tuple[int, int]:
