@@ -15,6 +15,7 @@ from nbgrader.exchange.abc import ExchangeCollect
 from nbgrader.exchange.default.exchange import Exchange as NbgraderExchange
 
 from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect, summary, write_collect_record
+from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
 
 
 class TrustedCollect(NbgraderExchange, ExchangeCollect):
@@ -40,6 +41,6 @@ class TrustedCollect(NbgraderExchange, ExchangeCollect):
         student = self.coursedir.student_id
         if student in ("", "*"):
             return None
-        if any(character in student for character in "*?[]"):
-            raise ExchangeUnusable(f"--student takes one student id, not a pattern: {student!r}")
+        if not valid_student_id(student):
+            raise ExchangeUnusable(f"--student takes one student id, not a pattern: {student!r} ({STUDENT_ID_RULE})")
         return student
