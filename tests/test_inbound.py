@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from lrcourse.grading import inbound
-from lrcourse.grading.collect import NO_SECRET, SECRET, SHARED_SECRET, Exchange, ExchangeUnusable, collect, summary
+from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect, summary
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_submission, user_name
+from lrcourse.grading.submission_secrets import NO_SECRET, SECRET, SHARED_SECRET
 
 from support.inbound_folders import CHAPTER, FILE, exchange_course, inbound_folder
 

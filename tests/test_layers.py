@@ -33,6 +33,7 @@ GRADING = "lrcourse.grading."
 CHAIN = ("remote", "verdicts", "worker", "grade")  # from the bottom
 BESIDE_THE_CHAIN = {
     *("course", "intake", "notebook_limits", "outcomes", "exercise", "collect", "inbound", "nbgrader_collect"),
+    "submission_secrets",
     *("results", "export", "class_report", "spreadsheet", "sanitize", "content_policy"),
 }
 # Inside the sandbox: what runs in a student's process never loads the grader's side of it (answers ->

@@ -9,9 +9,9 @@ penalty reads it), and every refusal is reported with its reason, on the termina
 `reports/collect-<assignment>.json`. A stray entry beside the notebook (a lock file, a checkpoints folder, a
 link) is left out, not copied, and reported the same way, with the submission collected without it.
 nbgrader's `release_feedback` stops for the rest of the class at a submitted folder without
-`submission_secret.txt`, so when a student's is missing or left out collect writes a fresh one (`SECRET`) and
-reports it: that student's feedback cannot reach them through the exchange (the secret it is filed under is
-not theirs), but everyone else's is released.
+`submission_secret.txt`, so when a student's is missing or left out collect writes a fresh one and reports it
+(`submission_secrets`, which also replaces a classmate's): that student's feedback cannot reach them through the
+exchange (the secret it is filed under is not theirs), but everyone else's is released.
 
 The exchange's root is writable by every student, so the course's folder in it and its inbound folder are
 trusted only when reached without a symbolic link and owned by the collecting user or root; else collect
@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import secrets
 import shutil
 import stat
 from dataclasses import dataclass, field
@@ -44,17 +42,13 @@ from pathlib import Path
 
 from lrcourse.grading.inbound import OPEN_FLAGS, Refused, Submission, check_submission, read_files, user_name
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
-
-SECRET = "submission_secret.txt"  # nbgrader submit writes it; release_feedback files the feedback under it
-# release_feedback files feedback under a hash of the secret: two students with one secret would each fetch the
-# other's feedback (a secret can be read from a classmate's inbound folder).
-SHARED_SECRET = (
-    f"its {SECRET} is {{!r}}'s (collected first): a fresh one written, so neither fetches the other's feedback; "
-    "this student cannot fetch feedback through the exchange (send it another way)"
-)
-NO_SECRET = (
-    f"no usable {SECRET}: a fresh one written so release_feedback goes on for the class; this student cannot "
-    "fetch feedback through the exchange (send it another way)"
+from lrcourse.grading.submission_secrets import (
+    NO_SECRET,
+    SECRET,
+    SHARED_SECRET,
+    held_secrets,
+    secret_to_keep,
+    usable_secret,
 )
 
 
@@ -281,11 +275,6 @@ def more_strays(count: int) -> str:
     return f"and {count} more entries left out (not part of the assignment)"
 
 
-def usable_secret(files: dict[str, bytes]) -> bool:
-    """The student's submission_secret.txt is one `nbgrader submit` writes: 128 hexadecimal digits."""
-    return re.fullmatch(rb"[0-9a-f]{128}\n?", files.get(SECRET, b"")) is not None
-
-
 def _refuse(result: Collected, name: str, error: Exception) -> None:
     reason = str(error) if isinstance(error, Refused) else f"cannot be read: {error.strerror}"
     result.refused.append({"submission": name, "reason": reason})
@@ -317,33 +306,6 @@ def _stamp(submission: Submission) -> str:
     return submission.time.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
-def held_secrets(submitted: Path, assignment: str) -> dict[bytes, str]:
-    """secret -> the student whose collected submission of `assignment` holds it."""
-    held = {}
-    for path in submitted.glob(f"*/{assignment}/{SECRET}"):
-        secret = read_secret(path)
-        if secret:
-            held.setdefault(secret, path.parent.parent.name)
-    return held
-
-
-def read_secret(path: Path) -> bytes | None:
-    """A plain file's first bytes, as many as a secret has (submitted/ may hold what an instructor copied in: a link
-    to /dev/zero or a FIFO is not read, nothing is followed); None for anything else."""
-    try:
-        fd = os.open(path, OPEN_FLAGS)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return os.read(fd, 130).strip()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def _write(
     submitted: Path, student: str, assignment: str, submission: Submission, secrets_held: dict[bytes, str]
 ) -> str | None:
@@ -367,13 +329,7 @@ def _write(
         if name not in ("timestamp.txt", SECRET):  # both are written below: the kernel's time, a usable secret
             (fresh / name).write_bytes(data)
     (fresh / "timestamp.txt").write_text(_stamp(submission))
-    # nbgrader's release_feedback stops for the whole class at a missing, empty or undecodable secret: only one
-    # as `nbgrader submit` writes it is kept, else a fresh one (that student's feedback cannot reach them)
-    secret = submission.files[SECRET] if usable_secret(submission.files) else secrets.token_hex(64).encode()
-    holder = secrets_held.setdefault(secret.strip(), student)
-    if holder != student:
-        secret = secrets.token_hex(64).encode()
-        secrets_held[secret] = student
+    secret, holder = secret_to_keep(submission.files, student, secrets_held)
     (fresh / SECRET).write_bytes(secret)
     stale = folder.parent / f".{folder.name}.replaced"
     shutil.rmtree(stale, ignore_errors=True)
