@@ -10,6 +10,7 @@ them, and the feedback HTML. No payload may leave a trace; the controls show tha
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.parse
 import urllib.request
@@ -370,3 +371,9 @@ def test_formgrader_opens_no_other_folder_and_its_json_answers_are_never_pages(c
     assert response.headers["content-type"].startswith("application/json"), response.headers
     instructor.wait_for_timeout(1000)
     assert "json-answer" not in instructor.traces and instructor.title() != f"{hostile.TRACE}json-answer"
+    os.mkfifo(elsewhere / "nb.ipynb")  # nbgrader's assignment list would open it, and the server hang there
+    (elsewhere / "a+b+c").mkdir()
+    os.mkfifo(elsewhere / "a+b+c" / "nb.ipynb")
+    listing = instructor.goto(f"{server}/assignments?course_id={urllib.parse.quote(str(elsewhere), safe='')}")
+    assert listing.status == 403  # a course id is a plain name, not a folder to list
+    assert instructor.goto(f"{server}/assignments?course_id=lr-schedules").status == 200

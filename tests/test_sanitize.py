@@ -363,8 +363,34 @@ def test_nbgraders_json_answers_are_never_pages(path):
     assert "sandbox" in headers["Content-Security-Policy"] and "script-src" not in headers["Content-Security-Policy"]
 
 
-def test_a_submission_page_loads_images_only_inline_or_from_formgrader():
-    """Not 'self': an image is a GET with the instructor's session to any address of the server."""
+def test_a_submission_page_loads_images_styles_and_fonts_only_inline_or_from_formgraders_static_files():
+    """Not 'self': each is a GET with the instructor's session to any address of the server (nor formgrader's
+    submissions/, where every image would render the student's notebook again)."""
     policy = content_policy.page_policy("http://h:1", "/", "<html><head></head><body></body></html>", [])
-    images = next(d for d in policy.split("; ") if d.startswith("img-src"))
-    assert images == "img-src data: http://h:1/formgrader/static/ http://h:1/formgrader/submissions/"
+    sources = {d.split()[0]: d.split()[1:] for d in policy.split("; ")}
+    assert sources["img-src"] == ["data:", "http://h:1/formgrader/static/"]
+    assert sources["style-src"][:2] == ["http://h:1/formgrader/static/", "'unsafe-inline'"]
+    assert sources["font-src"][:2] == ["http://h:1/formgrader/static/", "data:"]
+    assert not any("'self'" in values for name, values in sources.items() if name != "frame-ancestors")
+
+
+def test_links_to_another_host_without_a_scheme_go_and_kept_links_send_no_referer():
+    """Browsers read `//host`, `\\host` and `/\\host` as another host (phishing from a student's answer); without a
+    Referer, jupyter_server refuses its /files/ and /nbconvert/ pages to a link a student wrote."""
+    markup = "".join(f'<a href="{href}">x</a>' for href in ("//evil.example/a", "\\\\evil.example", "/\\evil.example"))
+    assert "evil" not in sanitize.clean_html(markup + '<img src="//evil.example/p.png">')
+    kept = sanitize.clean_html('<a href="https://example.org/a">ok</a> <a href="../notes">rel</a>')
+    assert kept.count('rel="noopener noreferrer"') == 2 and "https://example.org/a" in kept and "../notes" in kept
+
+
+def test_the_names_formgraders_template_writes_unescaped_are_escaped():
+    """A roster's names (an LMS display name a student chose) reach formgrader's page as they are."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Answer.")])
+    resources = {"first_name": "<b>Eve</b>", "last_name": "O'Brien & co", "student": "eve", "index": 0}
+    _, resources = sanitize.SafeToShow().preprocess(notebook, resources)
+    assert resources == {
+        "first_name": "&lt;b&gt;Eve&lt;/b&gt;",
+        "last_name": "O&#x27;Brien &amp; co",
+        "student": "eve",
+        "index": 0,
+    }

@@ -53,7 +53,14 @@ def _load_jupyter_server_extension(serverapp) -> None:
     base_url = web_app.settings.get("base_url", "/")
     # First in line, so that it reads the page before the server compresses it.
     web_app.transforms.insert(0, policy_transform(base_url, template_allowances()))
-    put_first(web_app, [(f"{base_url}formgrader/?", one_course_formgrader())])
+    enabled = serverapp.jpserver_extensions
+    guards = []
+    if enabled.get("nbgrader.server_extensions.formgrader"):
+        guards.append((f"{base_url}formgrader/?", one_course_formgrader()))
+    if enabled.get("nbgrader.server_extensions.assignment_list"):
+        guards.append((f"{base_url}assignments/?", plain_course_ids_only()))
+    if guards:
+        put_first(web_app, guards)
     serverapp.log.info("lrcourse: Content-Security-Policy on formgrader's pages of student work")
 
 
@@ -83,6 +90,23 @@ def one_course_formgrader():
             return super().get()
 
     return OneCourseFormgrader
+
+
+def plain_course_ids_only():
+    """nbgrader's assignment list (`assignments?course_id=`), refusing a course id that is not a plain name: nbgrader
+    puts it into a file pattern unchecked, so a path made the server list and read any folder (a FIFO there hung
+    the whole server, on one click on a student's link)."""
+    from nbgrader.server_extensions.assignment_list.handlers import AssignmentListHandler
+    from tornado import web
+
+    class PlainCourseIds(AssignmentListHandler):
+        def get(self):
+            course_id = self.get_argument("course_id", "")
+            if course_id not in ("", "*") and not ID.fullmatch(course_id):
+                raise web.HTTPError(403, "a course id is a plain name")
+            return super().get()
+
+    return PlainCourseIds
 
 
 def sha256(text: str) -> str:
@@ -119,10 +143,11 @@ def page_policy(origin: str, base_url: str, page: str, allowances: list[str]) ->
         [
             "default-src 'none'",
             f"script-src {formgrader}static/ {MATHJAX} {' '.join(hashes)}",
-            f"style-src 'self' 'unsafe-inline' {MATHJAX}",
-            f"font-src 'self' data: {MATHJAX}",
-            # not 'self': an image is a GET the instructor's session makes, to any of the server's addresses
-            f"img-src data: {formgrader}static/ {formgrader}submissions/",
+            # not 'self': a style sheet, a font or an image is a GET the instructor's session makes, to any of the
+            # server's addresses; nor formgrader's submissions/ (each image there would render the notebook again)
+            f"style-src {formgrader}static/ 'unsafe-inline' {MATHJAX}",
+            f"font-src {formgrader}static/ data: {MATHJAX}",
+            f"img-src data: {formgrader}static/",
             f"connect-src {formgrader}api/",
             "base-uri 'none'",
             "form-action 'none'",

@@ -7,8 +7,8 @@ everything of the student's that a browser would run is taken out, with `nh3` (t
 ammonia) deciding what HTML stays: scripts, event handlers, javascript:/data: URLs, frames, objects, forms,
 meta refresh, base, styles; the lab template's raw mermaid outputs too. Output metadata keeps only an image's
 width and height, as plain integers (the templates write them into the image's tag unquoted). What was taken
-out is shown as text, so the instructor sees that the student tried. It is an nbconvert preprocessor plus a markdown filter, so nbgrader's own exporters apply it
-(`show_safely` in the course's configuration); `content_policy.py` is the second wall.
+out is shown as text, so the instructor sees that the student tried. An nbconvert preprocessor and a markdown
+filter, so nbgrader's own exporters apply it (`show_safely`); `content_policy.py` is the second wall.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from lrcourse import cells
 HTML_OUTPUTS = ("text/html", "image/svg+xml")
 # Output types a browser would run, whatever their content: replaced by a note.
 SCRIPT_OUTPUTS = ("application/javascript", "text/javascript")
-# Widgets (the course's slider panels too) render only with a renderer loaded from a CDN and the notebook's
-# saved widget state, which a student writes: not shown, with a plain note (honest notebooks have them).
+# Widgets render only with a CDN's renderer and the saved widget state, which a student writes: a plain note.
 WIDGET_OUTPUTS = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
 # Output types the templates write into the page as they are (the lab template's mermaid diagram): a note too.
 RAW_MARKUP_OUTPUTS = ("text/vnd.mermaid",)
@@ -131,14 +130,20 @@ def clean_html(markup: str) -> str:
         url_schemes=URL_SCHEMES | {"data"},
         clean_content_tags={"script", "style"},
         attribute_filter=_raster_images_only,
+        # no Referer on a link a student wrote: jupyter_server refuses /files/ and /nbconvert/ a request without one
+        link_rel="noopener noreferrer",
     )
 
 
 def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
-    """A data: URL stays only as the source of an image in a raster format (an embedded plot)."""
-    if value.strip().lower().startswith("data:") and not (
-        tag == "img" and attribute == "src" and RASTER_DATA.match(value.strip())
+    """A data: URL stays only as the source of an image in a raster format (an embedded plot); an address that
+    browsers read as another host's without a scheme (two slashes, either of them a backslash) goes."""
+    stripped = value.strip()
+    if stripped.lower().startswith("data:") and not (
+        tag == "img" and attribute == "src" and RASTER_DATA.match(stripped)
     ):
+        return None
+    if attribute in URL_ATTRIBUTES and stripped[:2].replace("\\", "/") == "//":  # browsers read \ as /
         return None
     return value
 
@@ -345,23 +350,24 @@ def safe_cell(cell) -> None:
         ) + clean_html(cell.source)
 
 
-# Cell metadata the templates and filters read that nbformat's schema leaves free, and the type each expects: a
-# value of another type made the page fail to render (formgrader could not show that submission; the student got
-# no feedback). The schema holds `tags` to a list of strings.
+# Cell metadata the templates read that nbformat's schema leaves free, and the type each expects: another type made
+# the page fail to render (formgrader could not show that submission; the student got no feedback).
 TEMPLATE_METADATA = {"raw_mimetype": str, "magics_language": str, "transient": dict}
 
 
 def drop_mistyped_metadata(cell) -> None:
     metadata = cell.get("metadata", {})
-    for key, expected in TEMPLATE_METADATA.items():
-        if key in metadata and not isinstance(metadata[key], expected):
-            del metadata[key]
+    for key in [key for key, kind in TEMPLATE_METADATA.items() if not isinstance(metadata.get(key, kind()), kind)]:
+        del metadata[key]
 
 
 class SafeToShow(Preprocessor):
     """nbconvert preprocessor: the whole notebook made safe to show (see the module docstring)."""
 
     def preprocess(self, nb, resources):
+        for name in ("first_name", "last_name", "student"):  # formgrader's template writes them unescaped
+            if isinstance(resources.get(name), str):
+                resources[name] = html.escape(resources[name])
         nb.metadata.pop("widgets", None)  # saved widget state: the template would load a widget renderer for it
         nb.cells = [known_cell(cell) for cell in nb.cells]
         for cell in nb.cells:
