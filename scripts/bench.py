@@ -6,7 +6,10 @@ python scripts/bench.py notebooks [--chapters 05 06]
 python scripts/bench.py grading [--students 60]
                                            a class graded by sequential nbgrader autograde, by
                                            `lrcourse grade` with 1 and 2 workers, and the floor
-python scripts/bench.py                    both
+python scripts/bench.py sizing [--students 4] [--chapters 05 06]
+                                           per chapter: one grading worker's start, then each student's seconds
+                                           (notebook run, trusted verdicts, feedback) and the worker's memory
+python scripts/bench.py                    notebooks and grading
 """
 
 from __future__ import annotations
@@ -236,9 +239,60 @@ def bench_grading(students: int) -> None:
     shutil.rmtree(base, ignore_errors=True)
 
 
+def bench_sizing(students: int, chapters: list[str] | None = None) -> None:
+    """Each chapter graded by one grading worker in this process: its start with the first student, then each
+    honest student's median seconds (and of its notebook run and feedback), and the worker's peak resident memory
+    (its sandboxed processes are apart, capped by the course's limits)."""
+    import resource
+
+    from lrcourse.grading.course import default_db_url
+    from lrcourse.grading.worker import Worker
+
+    from support.course import make_course, solution_answers, submit
+
+    names = [p.parent.name for p in source_notebooks(ROOT) if not chapters or p.parent.name.startswith(tuple(chapters))]
+    print(f"One grading worker, {students} honest students per chapter (seconds of wall time):")
+    for chapter in names:
+        with tempfile.TemporaryDirectory(prefix="bench-sizing-") as folder:
+            course = make_course(Path(folder), [chapter])
+            for i in range(students):
+                submit(course, f"s{i}", chapter, solution_answers(chapter))
+            start = time.monotonic()
+            worker = Worker.open(course, default_db_url(course))
+            steps = {"autograde": [], "generate_feedback": []}
+            for name, seconds in steps.items():
+                setattr(worker.api, name, timed_into(getattr(worker.api, name), seconds))
+            each = []
+            try:
+                for i in range(students):
+                    began = time.monotonic()
+                    worker.grade(chapter, f"s{i}", "bench")
+                    each.append(time.monotonic() - began)
+            finally:
+                worker.close()
+            first = time.monotonic() - start - sum(each[1:])
+            median = {name: statistics.median(seconds[1:] or seconds) for name, seconds in steps.items()}
+            print(
+                f"  {chapter}: start and first student {first:.1f}; then {statistics.median(each[1:] or each):.2f} "
+                f"per student (notebook run {median['autograde']:.2f}, feedback {median['generate_feedback']:.2f}); "
+                f"worker peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB resident"
+            )
+
+
+def timed_into(function, seconds: list[float]):
+    def timed(*args, **kwargs):
+        began = time.monotonic()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            seconds.append(time.monotonic() - began)
+
+    return timed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="?", choices=["notebooks", "grading", "all"], default="all")
+    parser.add_argument("what", nargs="?", choices=["notebooks", "grading", "sizing", "all"], default="all")
     parser.add_argument("--students", type=int, default=60)
     parser.add_argument("--chapters", nargs="*", help="only these chapters (a folder name or its start, e.g. 05 06)")
     args = parser.parse_args()
@@ -246,6 +300,8 @@ def main() -> None:
         bench_notebooks(args.chapters)
     if args.what in ("grading", "all"):
         bench_grading(args.students)
+    if args.what == "sizing":
+        bench_sizing(args.students, args.chapters)
 
 
 if __name__ == "__main__":
