@@ -160,6 +160,9 @@ def test_report_tables_match_the_gradebook(graded):
         "written_closed_form",
         "written_initial_lr",
     ], "items in the notebook's order"
+    shares = {item: float(share.rstrip("%")) for item, (_, share) in shown.items() if item.startswith("test_")}
+    weakest = min(shares, key=shares.get)  # the first in the notebook's order among the lowest
+    assert f"Re-teach first: <strong>{weakest}</strong>" in graded.report.read_text()  # never a written answer
     attention = {(row["student"], row["kind"]): row["reason"] for row in page.tables["attention"]}
     assert set(attention) == {("carol", "below half marks"), ("dave", "below half marks"), ("erin", "failed to grade")}
     assert "not valid JSON" in attention["erin", "failed to grade"]

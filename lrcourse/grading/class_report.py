@@ -247,7 +247,9 @@ def summary_html(report: ChapterReport) -> str:
     totals = list(grades.totals.values())
     mean = sum(totals) / len(totals) if totals else None
     failed = sum(a.kind == "failed to grade" for a in report.attention)
-    weakest = sorted((s for s in report.items if s.full_share is not None), key=lambda s: s.full_share)[:1]
+    # autograded items only: an unanswered written question scores 0 for everyone until a grader reads it
+    autograded = (s for s in report.items if s.full_share is not None and s.item.autograded)
+    weakest = sorted(autograded, key=lambda s: s.full_share)[:1]
     teach = (
         (
             f'<p class="teach">Re-teach first: <strong>{esc(weakest[0].item.name)}</strong>, full marks for '

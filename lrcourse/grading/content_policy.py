@@ -53,14 +53,12 @@ def _load_jupyter_server_extension(serverapp) -> None:
     base_url = web_app.settings.get("base_url", "/")
     # First in line, so that it reads the page before the server compresses it.
     web_app.transforms.insert(0, policy_transform(base_url, template_allowances()))
-    enabled = serverapp.jpserver_extensions
-    guards = []
-    if enabled.get("nbgrader.server_extensions.formgrader"):
-        guards.append((f"{base_url}formgrader/?", one_course_formgrader()))
-    if enabled.get("nbgrader.server_extensions.assignment_list"):
-        guards.append((f"{base_url}assignments/?", plain_course_ids_only()))
-    if guards:
-        put_first(web_app, guards)
+    # Whether nbgrader's extensions are on (by their names or the package's) shows only once they have loaded: the
+    # guards answer 404 where nbgrader's own handler would not exist.
+    put_first(
+        web_app,
+        [(f"{base_url}formgrader/?", one_course_formgrader()), (f"{base_url}assignments/?", plain_course_ids_only())],
+    )
     serverapp.log.info("lrcourse: Content-Security-Policy on formgrader's pages of student work")
 
 
@@ -83,10 +81,16 @@ def one_course_formgrader():
 
     class OneCourseFormgrader(FormgraderHandler):
         def get(self):
+            if "nbgrader_formgrader" not in self.settings:
+                raise web.HTTPError(404)
             path = self.get_argument("path", "")
-            course = self.settings["nbgrader_formgrader"].coursedir.root
+            course = self.settings["nbgrader_formgrader"].coursedir.root  # never changed: nbgrader gets no path
             if path and os.path.realpath(path) != os.path.realpath(course):
                 raise web.HTTPError(403, "formgrader opens only the course it was started in")
+            # nbgrader never gets the path: a link to the course checked here could point elsewhere by the time
+            # nbgrader reads the folder's configuration again (on every page after)
+            self.request.arguments.pop("path", None)
+            self.request.query_arguments.pop("path", None)
             return super().get()
 
     return OneCourseFormgrader
@@ -101,8 +105,10 @@ def plain_course_ids_only():
 
     class PlainCourseIds(AssignmentListHandler):
         def get(self):
+            if "assignment_list_manager" not in self.settings:
+                raise web.HTTPError(404)
             course_id = self.get_argument("course_id", "")
-            if course_id not in ("", "*") and not ID.fullmatch(course_id):
+            if course_id not in ("", "*") and not (ID.fullmatch(course_id) and course_id.strip(".")):
                 raise web.HTTPError(403, "a course id is a plain name")
             return super().get()
 
@@ -185,10 +191,12 @@ def policy_transform(base_url: str, allowances: list[str]):
             match = submissions.match(self.request.path)
             if match and match["file"]:
                 headers["Content-Security-Policy"] = FILE_POLICY
-            elif match:
+            elif match and status_code != 304:  # a 304 has no page to hash: the browser keeps the first answer's
                 origin = f"{self.request.protocol}://{self.request.host}"
                 page = chunk.decode("utf-8", "replace")
                 headers["Content-Security-Policy"] = page_policy(origin, base_url, page, allowances)
+                headers.pop("Etag", None)  # and no 304 is asked for: the page is made again, with its policy
+                headers["Cache-Control"] = "no-store"
             return status_code, headers, chunk
 
         def transform_chunk(self, chunk, finishing):
