@@ -180,8 +180,14 @@ def _export_options(command) -> None:
 def command_check(args) -> int:
     """Grade a copy of the learner's workspace with the full hidden tests (lrcourse.self_check)."""
     from lrcourse.build import chapters
-    from lrcourse.self_check import UnknownChapter, chapter_names, check
+    from lrcourse.self_check import ROOT, UnknownChapter, chapter_names, check
 
+    if not (ROOT / "source").is_dir():  # an installed lrcourse (a hub's students' wheel) has no course folder
+        print(
+            f"lrcourse check: no course folder here ({ROOT / 'source'} is missing): it runs in a course checkout",
+            file=sys.stderr,
+        )
+        return 2
     try:
         names = chapter_names(args.chapters, chapters())
     except UnknownChapter as error:

@@ -6,7 +6,7 @@ python scripts/bench.py notebooks [--chapters 05 06]
 python scripts/bench.py grading [--students 60]
                                            a class graded by sequential nbgrader autograde, by
                                            `lrcourse grade` with 1 and 2 workers, and the floor
-python scripts/bench.py sizing [--students 4] [--chapters 05 06]
+python scripts/bench.py sizing [--students 60] [--chapters 05 06]
                                            per chapter: one grading worker's start, then each student's seconds
                                            (notebook run, trusted verdicts, feedback) and the worker's memory
 python scripts/bench.py                    notebooks and grading

@@ -108,6 +108,15 @@ def test_an_unknown_chapter_or_one_missing_from_the_workspace_is_a_clear_error_w
     assert not (tmp_path / "scratch").exists()
 
 
+def test_check_where_there_is_no_course_folder_says_so(capsys, tmp_path, monkeypatch):
+    """An installed lrcourse (the wheel a hub's students get) has the command but no course to check."""
+    import lrcourse.self_check
+
+    monkeypatch.setattr(lrcourse.self_check, "ROOT", tmp_path)
+    assert cli.command_check(cli.parser().parse_args(["check", "01"])) == 2
+    assert "lrcourse check: no course folder here" in capsys.readouterr().err
+
+
 def plateau_grades(scores: dict) -> ChapterResult:
     """Chapter 3's items as the gradebook lists them (alphabetically), ordered as `lrcourse check` reads them."""
     notebook = nbformat.read(next((ROOT / "source" / PLATEAU).glob("*.ipynb")), as_version=4)
