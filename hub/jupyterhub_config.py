@@ -24,10 +24,21 @@ c.JupyterHub.services = [
         "url": "http://127.0.0.1:9999",
         # The instructor's JupyterLab on the course folder, nbgrader's instructor tools on (the system
         # environment of the grader account has them; the students' environment does not).
-        "command": ["jupyterhub-singleuser", f"--ServerApp.root_dir=/home/{GRADER}/course"],
+        # from the course's own environment, where scripts/setup_lab.py switched on lrcourse's page policy and
+        # route guards (README: install the hub's JupyterHub version into it)
+        "command": [
+            f"/home/{GRADER}/course/.venv/bin/jupyterhub-singleuser",
+            f"--ServerApp.root_dir=/home/{GRADER}/course",
+        ],
         "user": GRADER,
         "cwd": f"/home/{GRADER}/course",
         "environment": {"JUPYTERHUB_DEFAULT_URL": "/lab"},
         "oauth_no_confirm": True,
     }
 ]
+
+# Students' servers on origins of their own, apart from the instructor's service: on one origin, a page a student's
+# server serves can reach the service with the instructor's cookie (README, "A whole class on JupyterHub").
+# Needs wildcard DNS and TLS for it; set your hub's domain:
+c.JupyterHub.subdomain_host = "https://hub.example.edu"
+c.JupyterHub.cookie_host_prefix_enabled = True  # JupyterHub 4.1 and later

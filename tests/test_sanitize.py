@@ -13,6 +13,7 @@ import pytest
 from traitlets.config import Config
 
 from lrcourse.grading import sanitize
+from lrcourse.grading.markup import clean_html, clean_svg
 
 from support import hostile_html as hostile
 
@@ -42,7 +43,7 @@ def runnable(markup: str) -> list[str]:
 @pytest.mark.parametrize("name", sorted(hostile.HTML_OUTPUTS))
 def test_every_html_vector_is_cleaned_and_reported(name):
     markup = hostile.HTML_OUTPUTS[name]
-    assert runnable(sanitize.clean_html(markup)) == []
+    assert runnable(clean_html(markup)) == []
     assert sanitize.attempts(markup), f"{name} should be named in the note the instructor reads"
 
 
@@ -51,7 +52,7 @@ def test_honest_html_keeps_its_text_tables_links_and_images():
         '<table><tr><th>step</th><td>0.1</td></tr></table><p><b>bold</b> <a href="https://pytorch.org">docs</a>'
         '<img src="data:image/png;base64,iVBORw0KGgo=" alt="a plot"></p>'
     )
-    cleaned = sanitize.clean_html(markup)
+    cleaned = clean_html(markup)
     for kept in ("<table>", "<th>step</th>", "<b>bold</b>", 'href="https://pytorch.org"', 'alt="a plot"'):
         assert kept in cleaned
     assert sanitize.attempts(markup) == []
@@ -61,9 +62,9 @@ def test_svg_keeps_its_drawing_and_loses_scripts_and_handlers():
     drawing = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><circle cx="5" cy="5" r="3" fill="red"/></svg>'
     )
-    assert '<circle cx="5" cy="5" r="3" fill="red">' in sanitize.clean_svg(drawing)
+    assert '<circle cx="5" cy="5" r="3" fill="red">' in clean_svg(drawing)
     for _, markup in (hostile.RAW_OUTPUTS["svg-output-onload"], hostile.RAW_OUTPUTS["svg-output-script"]):
-        assert runnable(sanitize.clean_svg(markup)) == []
+        assert runnable(clean_svg(markup)) == []
 
 
 def test_markdown_keeps_text_and_maths_and_shows_raw_html_and_script_links_as_text():
@@ -253,12 +254,36 @@ def test_the_course_configuration_sanitizes_what_formgrader_renders(root):
 
 
 def test_links_to_another_host_without_a_scheme_go_and_kept_links_send_no_referer():
-    """Browsers read `//host`, `\\host` and `/\\host` as another host (phishing from a student's answer); without a
-    Referer, jupyter_server refuses its /files/ and /nbconvert/ pages to a link a student wrote."""
-    markup = "".join(f'<a href="{href}">x</a>' for href in ("//evil.example/a", "\\\\evil.example", "/\\evil.example"))
-    assert "evil" not in sanitize.clean_html(markup + '<img src="//evil.example/p.png">')
-    kept = sanitize.clean_html('<a href="https://example.org/a">ok</a> <a href="../notes">rel</a>')
+    """Browsers read `//host`, `\\\\host` and `/\\host` as another host (phishing from a student's answer), also with
+    tabs or newlines inside, which they drop; without a Referer, jupyter_server refuses its /files/ and /nbconvert/
+    pages to a link a student wrote."""
+    hrefs = (
+        "//evil.example/a",
+        "\\\\evil.example",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "\x01//evil",
+    )
+    links = "".join(f'<a href="{href}">x</a>' for href in hrefs)
+    assert "evil" not in clean_html(links)
+    kept = clean_html('<a href="https://example.org/a">ok</a> <a href="../notes">rel</a>')
     assert kept.count('rel="noopener noreferrer"') == 2 and "https://example.org/a" in kept and "../notes" in kept
+
+
+def test_an_image_shows_only_embedded_raster_data():
+    """Any address is a request with the instructor's session the moment the page opens (formgrader's routes,
+    /logout): only a plot embedded as raster data stays."""
+    sources = (
+        "../../../formgrader?path=/tmp/x",
+        "/logout",
+        "https://example.org/p.png",
+        "data:image/svg+xml;base64,PHN2Zz4=",
+    )
+    images = "".join(f'<img src="{source}">' for source in sources)
+    assert "src=" not in clean_html(images)
+    plot = f'<img src="data:image/png;base64,{hostile.PIXEL}">'
+    assert f"data:image/png;base64,{hostile.PIXEL}" in clean_html(plot)
 
 
 def test_the_names_formgraders_template_writes_unescaped_are_escaped():

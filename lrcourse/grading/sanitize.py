@@ -20,11 +20,11 @@ from html.parser import HTMLParser
 
 import jinja2
 import nbformat
-import nh3
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 
 from lrcourse import cells
+from lrcourse.grading.markup import RASTER_DATA, URL_ATTRIBUTES, clean_html, clean_svg
 
 HTML_OUTPUTS = ("text/html", "image/svg+xml")
 # Output types a browser would run, whatever their content: replaced by a note.
@@ -40,66 +40,10 @@ ACTIVE_OUTPUTS = NOTED_OUTPUTS + WIDGET_OUTPUTS
 SIZE_KEYS = ("width", "height")
 SIZE_DIGITS = re.compile(r"[0-9]{1,6}")
 WIDGET_NOTE = "[An interactive widget is not shown here: widgets run only in a live notebook.]"
-URL_SCHEMES = {"http", "https", "mailto"}  # never javascript: or vbscript:; data: only as below
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")  # an attachment's data, as nbformat stores it
 NO_SCHEME = r"(?![A-Za-z][A-Za-z0-9+.-]*:)"
 FILES_URL = re.compile(r"(src|href)=(['\"]?)/?files/" + NO_SCHEME)  # nbconvert's patterns, scheme excepted
 FILES_MARKDOWN = re.compile(r"(!?)\[(.*?)\]\(/?files/" + NO_SCHEME + r"(.*?)\)")
-RASTER_DATA = re.compile(r"data:image/(png|jpeg|gif|webp)[;,]", re.I)  # an <img> of these runs nothing
-SVG_TAGS = {
-    "svg",
-    "g",
-    "path",
-    "rect",
-    "circle",
-    "ellipse",
-    "line",
-    "polyline",
-    "polygon",
-    "text",
-    "tspan",
-    "defs",
-    "clipPath",
-    "linearGradient",
-    "radialGradient",
-    "stop",
-    "title",
-    "desc",
-}
-SVG_ATTRIBUTES = {
-    "d",
-    "x",
-    "y",
-    "x1",
-    "x2",
-    "y1",
-    "y2",
-    "cx",
-    "cy",
-    "r",
-    "rx",
-    "ry",
-    "width",
-    "height",
-    "points",
-    "transform",
-    "fill",
-    "stroke",
-    "stroke-width",
-    "opacity",
-    "fill-opacity",
-    "stroke-opacity",
-    "viewBox",
-    "xmlns",
-    "version",
-    "font-size",
-    "font-family",
-    "text-anchor",
-    "offset",
-    "stop-color",
-    "clip-path",
-    "id",
-}
 SAFE_GRADE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 NOTE_LIMIT = 2000  # characters of the removed markup quoted in a note
 # Markup that shows an attempt to run something, for the note (nh3 decides what stays, not this list).
@@ -120,45 +64,6 @@ ACTIVE_TAGS = {
     "template",
     "portal",
 }
-URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset"}
-
-
-def clean_html(markup: str) -> str:
-    """HTML with nothing a browser would run: ammonia's allow-list, links only to http(s) and mailto."""
-    return nh3.clean(
-        markup,
-        url_schemes=URL_SCHEMES | {"data"},
-        clean_content_tags={"script", "style"},
-        attribute_filter=_raster_images_only,
-        # no Referer on a link a student wrote: jupyter_server refuses /files/ and /nbconvert/ a request without one
-        link_rel="noopener noreferrer",
-    )
-
-
-def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
-    """A data: URL stays only as the source of an image in a raster format (an embedded plot); an address that
-    browsers read as another host's without a scheme (two slashes, either of them a backslash) goes."""
-    stripped = value.strip()
-    if stripped.lower().startswith("data:") and not (
-        tag == "img" and attribute == "src" and RASTER_DATA.match(stripped)
-    ):
-        return None
-    if attribute in URL_ATTRIBUTES and stripped[:2].replace("\\", "/") == "//":  # browsers read \ as /
-        return None
-    return value
-
-
-def clean_svg(markup: str) -> str:
-    """An SVG image with its drawing kept and nothing a browser would run (no script, handler, link)."""
-    attributes = {tag: SVG_ATTRIBUTES for tag in SVG_TAGS}
-    return nh3.clean(
-        markup,
-        tags=SVG_TAGS,
-        attributes=attributes,
-        url_schemes=URL_SCHEMES,
-        clean_content_tags={"script", "style", "foreignObject"},
-        link_rel=None,
-    )
 
 
 class _AttemptFinder(HTMLParser):

@@ -1,0 +1,113 @@
+"""Which of a student's HTML and SVG stays in a page the instructor opens: `nh3` (the binding of Rust's ammonia)
+with the course's rules for addresses. `sanitize` applies it to a submission's outputs, markdown and raw cells.
+
+An address in a student's markup is a request the instructor's browser makes with the instructor's session: an
+image's as soon as the page opens, a link's on one click. So images are kept only as embedded raster data (a
+plot), links only to http(s) and mailto (no `//host`, which browsers read as another host's), with no Referer
+(jupyter_server refuses its /files/ and /nbconvert/ pages a request without one), and nothing else of the kind.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nh3
+
+URL_SCHEMES = {"http", "https", "mailto"}  # never javascript: or vbscript:; data: only as below
+RASTER_DATA = re.compile(r"data:image/(png|jpeg|gif|webp)[;,]", re.I)  # an <img> of these runs nothing
+SVG_TAGS = {
+    "svg",
+    "g",
+    "path",
+    "rect",
+    "circle",
+    "ellipse",
+    "line",
+    "polyline",
+    "polygon",
+    "text",
+    "tspan",
+    "defs",
+    "clipPath",
+    "linearGradient",
+    "radialGradient",
+    "stop",
+    "title",
+    "desc",
+}
+SVG_ATTRIBUTES = {
+    "d",
+    "x",
+    "y",
+    "x1",
+    "x2",
+    "y1",
+    "y2",
+    "cx",
+    "cy",
+    "r",
+    "rx",
+    "ry",
+    "width",
+    "height",
+    "points",
+    "transform",
+    "fill",
+    "stroke",
+    "stroke-width",
+    "opacity",
+    "fill-opacity",
+    "stroke-opacity",
+    "viewBox",
+    "xmlns",
+    "version",
+    "font-size",
+    "font-family",
+    "text-anchor",
+    "offset",
+    "stop-color",
+    "clip-path",
+    "id",
+}
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset"}
+
+
+def clean_html(markup: str) -> str:
+    """HTML with nothing a browser would run: ammonia's allow-list, links only to http(s) and mailto."""
+    return nh3.clean(
+        markup,
+        url_schemes=URL_SCHEMES | {"data"},
+        clean_content_tags={"script", "style"},
+        attribute_filter=_raster_images_only,
+        # no Referer on a link a student wrote: jupyter_server refuses /files/ and /nbconvert/ a request without one
+        link_rel="noopener noreferrer",
+    )
+
+
+def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
+    """An image's source only as a data: URL of a raster format (an embedded plot), data: nowhere else, and no
+    address that browsers read as another host's without a scheme: two slashes, either a backslash, once the
+    tabs and newlines browsers drop are gone."""
+    if attribute not in URL_ATTRIBUTES:
+        return value
+    address = re.sub(r"[\t\n\r]", "", value).strip("\x00 ")
+    if any(ord(character) < 0x20 for character in address):  # no honest address holds a control character
+        return None
+    if tag == "img" and attribute == "src":
+        return value if RASTER_DATA.match(address) else None
+    if address.lower().startswith("data:") or address[:2].replace("\\", "/") == "//":  # browsers read \ as /
+        return None
+    return value
+
+
+def clean_svg(markup: str) -> str:
+    """An SVG image with its drawing kept and nothing a browser would run (no script, handler, link)."""
+    attributes = {tag: SVG_ATTRIBUTES for tag in SVG_TAGS}
+    return nh3.clean(
+        markup,
+        tags=SVG_TAGS,
+        attributes=attributes,
+        url_schemes=URL_SCHEMES,
+        clean_content_tags={"script", "style", "foreignObject"},
+        link_rel=None,
+    )
