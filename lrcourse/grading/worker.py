@@ -147,17 +147,17 @@ class Worker:
                 f"{budget_text(self.limits)} ran out: {len(decided.out_of_time)} of {len(decided.cells)} test "
                 f"cell(s) not checked, scored 0 ({', '.join(decided.out_of_time)})"
             )
-        if any((self.course / "autograded" / student / assignment).glob("*.ipynb")):
-            feedback = self.api.generate_feedback(assignment, student, force=True)
-            if not feedback.get("success"):
+        feedback = any((self.course / "autograded" / student / assignment).glob("*.ipynb"))
+        if feedback:
+            generated = self.api.generate_feedback(assignment, student, force=True)
+            if not generated.get("success"):
                 return Outcome(
-                    student, "failed", "feedback: " + _first_error(feedback), seconds=time.monotonic() - start
+                    student, "failed", "feedback: " + _first_error(generated), seconds=time.monotonic() - start
                 )
         else:  # nbgrader keeps no graded notebook of a failed run: the scores stand, without feedback
             notes.append("no feedback")
         submission = self.api.get_submission(assignment, student)
         score, max_score = submission["score"], submission["max_score"]
-        feedback = "no feedback" not in notes
         if feedback:  # without it the student is not done: the next run grades them again, and says so
             intake.mark_done(self.course, student, assignment, current, score, max_score)
         return Outcome(
