@@ -74,11 +74,15 @@ c.ExportApp.plugin_class = "lrcourse.grading.export.GradesCsvExportPlugin"
 # closed on their own; nothing in this course runs without lrcourse anyway).
 # nbgrader's feedback page names every item of its contents and loads MathJax from HTMLExporter.mathjax_url (default:
 # nbconvert's CDN; `lrcourse check` points it at the MathJax installed here): lrcourse/grading/feedback_page.py.
+# formgrader's pages of student work get their Content-Security-Policy and route guards (lrcourse/grading/content_policy.py)
+# wherever formgrader reads this file, even in a server where that extension is not enabled.
 try:
+    from lrcourse.grading.content_policy import guard_this_server
     from lrcourse.grading.feedback_page import use_feedback_template
     from lrcourse.grading.plain_validate import refuse_students_notebooks
 except ImportError:
     c.Execute.kernel_name = "lrcourse-is-not-importable"
 else:
+    guard_this_server()
     refuse_students_notebooks()
     use_feedback_template(c)

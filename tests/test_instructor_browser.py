@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -386,3 +387,24 @@ def test_formgrader_opens_no_other_folder_and_its_json_answers_are_never_pages(c
     listing = instructor.goto(f"{server}/assignments?course_id={urllib.parse.quote(str(elsewhere), safe='')}")
     assert listing.status == 403  # a course id is a plain name, not a folder to list
     assert instructor.goto(f"{server}/assignments?course_id=lr-schedules").status == 200
+
+
+def test_the_courses_configuration_guards_formgrader_where_the_extension_is_not_enabled(course, tmp_path):
+    """formgrader started in a server without lrcourse's extension (another configuration, a hub's service) still
+    gets the page policy and the route guards: the course's nbgrader_config.py installs them as formgrader reads it."""
+    config = tmp_path / "jupyter-config"
+    (config / "jupyter_server_config.d").mkdir(parents=True)
+    disabled = {"ServerApp": {"jpserver_extensions": {"lrcourse.grading.content_policy": False}}}
+    (config / "jupyter_server_config.d" / "zz-no-content-policy.json").write_text(json.dumps(disabled))
+    port, log = free_port(), tmp_path / "lab.log"
+    command = ["env", f"JUPYTER_CONFIG_PATH={config}", *lab_command(port, TOKEN, course, tmp_path / "workspaces")]
+    with running_lab(command, course, TOKEN, port, log) as base:
+        listing = urllib.request.urlopen(f"{base}/formgrader/api/assignments?token={TOKEN}", timeout=30)
+        assert listing.headers["Content-Type"].startswith("application/json"), dict(listing.headers)
+        assert "sandbox" in listing.headers["Content-Security-Policy"]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/formgrader?path={tmp_path}&token={TOKEN}", timeout=30)
+        assert refused.value.code == 403
+    text = log.read_text()
+    assert "lrcourse.grading.content_policy | extension was successfully loaded" not in text, text[-3000:]
+    assert "Content-Security-Policy on formgrader's pages of student work" in text, text[-3000:]

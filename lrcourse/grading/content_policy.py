@@ -19,7 +19,8 @@ of a student's on a page of the instructor's session.
   no policy can tell that script from the page's own. Such a page is answered "404" unless every id in its
   address is one an id can be (`ID`), before a byte of it reaches the browser.
 
-Switched on by `scripts/setup_lab.py` (`jupyter server extension enable lrcourse.grading.content_policy`).
+Switched on by `scripts/setup_lab.py` (`jupyter server extension enable lrcourse.grading.content_policy`), and by
+the course's nbgrader_config.py wherever formgrader reads it inside a server (`guard_this_server`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ FILE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; san
 # The ids formgrader's pages take from their address: students' (lrcourse/grading/intake.py), assignments',
 # notebooks', submissions'.
 ID = re.compile(r"[A-Za-z0-9_.@-]+")
+INSTALLED = "lrcourse_content_policy"  # the web app's setting that says the policy is on
 REFUSED_PAGE = b"404: not a formgrader page (an id in the address holds a character no id has)"
 
 
@@ -49,7 +51,29 @@ def _jupyter_server_extension_points():
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
-    web_app = serverapp.web_app
+    install(serverapp.web_app, serverapp.log)
+
+
+def guard_this_server() -> None:
+    """The course's nbgrader_config.py calls this. formgrader reads that file inside the server it runs in, before
+    it adds its own routes: the policy and the guards stand wherever formgrader serves this course, whether or not
+    this extension was enabled there (a server started with another configuration, a hub's service)."""
+    try:
+        from jupyter_server.serverapp import ServerApp
+        from traitlets.config import Application
+    except ImportError:
+        return
+    # The process's one application: a server, or nbgrader's command (which has no pages to guard).
+    app = Application.instance() if Application.initialized() else None
+    if isinstance(app, ServerApp) and getattr(app, "web_app", None) is not None:
+        install(app.web_app, app.log)
+
+
+def install(web_app, log) -> None:
+    """The policy and the route guards on `web_app`, once (the extension and the course's configuration both ask)."""
+    if web_app.settings.get(INSTALLED):
+        return
+    web_app.settings[INSTALLED] = True
     base_url = web_app.settings.get("base_url", "/")
     # First in line, so that it reads the page before the server compresses it.
     web_app.transforms.insert(0, policy_transform(base_url, template_allowances()))
@@ -59,7 +83,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
         web_app,
         [(f"{base_url}formgrader/?", one_course_formgrader()), (f"{base_url}assignments/?", plain_course_ids_only())],
     )
-    serverapp.log.info("lrcourse: Content-Security-Policy on formgrader's pages of student work")
+    log.info("lrcourse: Content-Security-Policy on formgrader's pages of student work")
 
 
 def put_first(web_app, handlers: list) -> None:
