@@ -46,18 +46,21 @@ NBGRADER_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.course_list",
 ]
 # nbgrader's configuration for any folder, read by every nbgrader command and server of this environment: the
-# course's Validate guard, which the course's own nbgrader_config.py installs only where it is read
-# (lrcourse/grading/plain_validate.py).
+# course's Validate guard and its refusal of nbgrader's own autograde, which the course's own nbgrader_config.py
+# sets only where it is read (lrcourse/grading/plain_validate.py, plain_autograde.py). A course's own settings win.
 ENV_NBGRADER_CONFIG = PREFIX / "etc" / "jupyter" / "nbgrader_config.py"
-VALIDATE_GUARD = """\
-# Written by scripts/setup_lab.py: nbgrader's Validate refuses students' notebooks from any folder
-# (lrcourse/grading/plain_validate.py); without lrcourse, no nbgrader kernel starts.
+ENV_GUARDS = """\
+# Written by scripts/setup_lab.py: nbgrader's Validate refuses students' notebooks from any folder and nbgrader's
+# own autograde refuses to run students' code unsandboxed (lrcourse/grading/plain_validate.py, plain_autograde.py);
+# without lrcourse, no nbgrader kernel starts.
 try:
+    from lrcourse.grading.plain_autograde import refuse_plain_autograde
     from lrcourse.grading.plain_validate import refuse_students_notebooks
 except ImportError:
     c.Execute.kernel_name = "lrcourse-is-not-importable"
 else:
     refuse_students_notebooks()
+    refuse_plain_autograde(c)
 """
 # A Content-Security-Policy on formgrader's pages of student work (lrcourse/grading/content_policy.py).
 CONTENT_POLICY = PREFIX / "etc" / "jupyter" / "jupyter_server_config.d" / "lrcourse.json"
@@ -84,9 +87,9 @@ def enable_nbgrader() -> None:
     )
 
 
-def write_validate_guard() -> None:
+def write_env_guards() -> None:
     ENV_NBGRADER_CONFIG.parent.mkdir(parents=True, exist_ok=True)
-    ENV_NBGRADER_CONFIG.write_text(VALIDATE_GUARD)
+    ENV_NBGRADER_CONFIG.write_text(ENV_GUARDS)
 
 
 def write_learner_config(folder: Path, keep_assignment_list: bool = False) -> None:
@@ -108,7 +111,7 @@ def write_learner_config(folder: Path, keep_assignment_list: bool = False) -> No
 if __name__ == "__main__":
     write_overrides()
     enable_nbgrader()
-    write_validate_guard()
+    write_env_guards()
     if "--hub-students" in sys.argv:
         write_learner_config(PREFIX / "etc" / "jupyter", keep_assignment_list=True)
         print(f"JupyterLab set up in {PREFIX} for a hub's students: nbgrader's instructor tools off")

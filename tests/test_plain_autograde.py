@@ -204,3 +204,27 @@ def test_the_opt_in_is_read_as_a_yes_or_no(wall, value, allowed):
 def test_an_opt_in_that_is_neither_yes_nor_no_is_refused(wall, value):
     with pytest.raises(ValueError, match="c.Lrcourse.allow_unsandboxed_autograde must be True or False"):
         opened_by(wall, value)
+
+
+def test_a_course_folder_configured_without_the_refusal_is_refused_by_the_environments_configuration(
+    course, resubmitted, tmp_path
+):
+    """A course folder whose own nbgrader_config.py says nothing of autograde (one written by hand for a hub, say):
+    nbgrader run from this environment still refuses, by the environment's own configuration (scripts/setup_lab.py)."""
+    import shutil
+
+    other = tmp_path / "course"
+    shutil.copytree(course, other)
+    config = "\n".join(
+        line
+        for line in (course / "nbgrader_config.py").read_text().splitlines()
+        if line.startswith("c.CourseDirectory.")
+    )
+    assert "Autograde" not in config and "lrcourse" not in config
+    (other / "nbgrader_config.py").write_text("c = get_config()  # noqa: F821\n" + config + "\n")
+    before = snapshot(other)
+    result = autograde(other, CHAPTER, opt_in=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and REFUSED in output, output[-3000:]
+    assert snapshot(other) == before
+    assert not resubmitted.exists()

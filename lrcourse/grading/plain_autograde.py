@@ -11,7 +11,8 @@ walls, each failing with a message pointing at `lrcourse grade CHAPTER`:
 - `RefuseUnsandboxed`, the first of autograde's sanitizing steps: should another setting replace the exporter,
   each student still fails before any of their code runs (their autograded folder already cleared by then).
 
-A grading worker of `lrcourse grade` lifts both from its own configuration and nothing else (`allow_in_worker`):
+The virtual environment's own nbgrader_config.py sets both too (`refuse_plain_autograde`), for course folders
+whose configuration does not. A grading worker of `lrcourse grade` lifts both from its own configuration and nothing else (`allow_in_worker`):
 there the notebook runs in the sandbox and the trusted verdicts write the scores. An instructor who trusts the
 notebooks can still run plain nbgrader with `--Lrcourse.allow_unsandboxed_autograde=True` (a yes or no:
 True, yes or 1, False, no or 0, in any case; any other value is refused: `course.lrcourse_flag`).
@@ -62,6 +63,17 @@ class RefuseUnsandboxed(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         refuse_unless_opted_in(self.config)
         return nb, resources
+
+
+def refuse_plain_autograde(config) -> None:
+    """Both refusals in `config`, as the course's nbgrader_config.py sets them. The virtual environment's own
+    nbgrader_config.py calls this (scripts/setup_lab.py): nbgrader run from this environment on a course folder
+    whose configuration does not set them refuses too. A course's own settings, read after, win."""
+    from nbgrader.converters import Autograde
+
+    config.Autograde.exporter_class = EXPORTER
+    nbgraders_steps = Autograde.class_traits()["sanitize_preprocessors"].default()
+    config.Autograde.sanitize_preprocessors = [NAME, *nbgraders_steps]
 
 
 def allow_in_worker(config) -> None:
