@@ -249,9 +249,16 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     for _ in range(2):  # a second visit (a 304 once) still runs formgrader's own head scripts
         instructor.goto(url)
         assert instructor.evaluate("typeof submission_id") == "string"
-    link = instructor.locator(f"a[href^='{hostile.FORMGRADER_LINK_PREFIX}']")
-    assert link.count() == 1, "the sanitizer keeps a relative link (so formgrader's guard is what stops it)"
-    assert instructor.goto(link.evaluate("a => a.href")).status == 404
+    links = instructor.locator("#notebook-container a[href]").evaluate_all(
+        "links => links.map(a => [a.getAttribute('href'), a.getAttribute('target')])"
+    )
+    assert links and not [href for href, _ in links if not href.startswith(("https://", "http://", "mailto:", "#"))]
+    # a followed link opens in a new tab, never in the frame of JupyterLab's formgrader panel (its messages are
+    # lab commands to nbgrader's lab extension)
+    assert [hostile.OTHER_SITE, "_blank"] in links and all(t == "_blank" for h, t in links if h[0] != "#"), links
+    markdown = hostile.WRITTEN["written-formgrader-link"]  # the address mallory's link had: formgrader's guard
+    address = markdown[markdown.index("](") + 2 : -1]
+    assert instructor.goto(urllib.parse.urljoin(url, address)).status == 404
     assert instructor.goto(f"{server}/formgrader/gradebook/{CHAPTER}/{NB}").status == 200  # honest ids still open
     instructor.goto(url)
     instructor.screenshot(path=str(SHOTS / "mallory-formgrader.png"), full_page=True)

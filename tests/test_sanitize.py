@@ -197,7 +197,8 @@ def test_markdown_keeps_pasted_images_and_no_files_prefix_turns_a_link_active(ro
     hrefs = [value for name, value in TagAttributes(page).pairs if name in ("href", "src")]
     assert not [v for v in hrefs if v.strip().lower().startswith(("javascript:", "data:image/svg"))], hrefs
     assert f"data:image/png;base64,{hostile.PIXEL}" in hrefs
-    assert "data/x.csv" in hrefs  # an honest files/ link is still stripped as nbconvert does
+    assert not [v for v in hrefs if "files/" in v or "x.csv" in v], hrefs  # relative links lead only to our server
+    assert "data</a>" in page  # its text stays
 
 
 @pytest.mark.parametrize("template", ["classic", "feedback", "course feedback"])
@@ -267,8 +268,38 @@ def test_links_to_another_host_without_a_scheme_go_and_kept_links_send_no_refere
     )
     links = "".join(f'<a href="{href}">x</a>' for href in hrefs)
     assert "evil" not in clean_html(links)
-    kept = clean_html('<a href="https://example.org/a">ok</a> <a href="../notes">rel</a>')
-    assert kept.count('rel="noopener noreferrer"') == 2 and "https://example.org/a" in kept and "../notes" in kept
+    kept = clean_html('<a href="https://example.org/a">ok</a> <a href="mailto:ta@example.org">mail</a>')
+    assert kept.count('rel="noopener noreferrer"') == 2 and "https://example.org/a" in kept and "mailto:" in kept
+
+
+def test_a_link_leads_only_to_another_page_by_its_full_address_and_opens_in_a_new_tab():
+    """A relative link leads only into the instructor's own server (/logout, a notebook that starts a kernel, a
+    formgrader page); a link followed in JupyterLab's formgrader panel put another site's page in the panel's frame,
+    whose messages nbgrader's lab extension runs as lab commands (code run as the instructor): kept links open in a
+    new tab (which a frame without 'allow-popups' refuses), whatever target the student set."""
+    relative = ("/logout", "../../gradebook/x", "lab/tree/a.ipynb", "http:logout", "HTTPS:/x", "https:///x", "?reset")
+    for href in relative:
+        assert "href" not in clean_html(f'<a href="{href}">text</a>'), href
+        assert "text" in clean_html(f'<a href="{href}">text</a>')
+    for href in ("https://example.org/plot.html", "HTTP://example.org", "mailto:ta@example.org", "#section-2"):
+        kept = clean_html(f'<a href="{href}" target="_self">text</a>')
+        assert f'href="{href}"' in kept and 'target="_blank"' in kept and "_self" not in kept, kept
+
+
+@pytest.mark.parametrize("template", ["classic", "feedback", "course feedback"])
+def test_a_cells_tags_and_transient_metadata_cannot_hide_or_restyle_the_page(root, template):
+    """Each word of a tag became a class of the page (a student's cell fixed over formgrader's navigation bar,
+    "hidden"); transient remove_source left the written answer, with its score box, out of the page."""
+    tags = ["x navbar navbar-fixed-top", "x hidden", "plain-tag_1"]
+    code = nbformat.v4.new_code_cell("answer_value = 1", metadata={"tags": list(tags)})
+    answer = nbformat.v4.new_markdown_cell("My written answer.", metadata={"transient": {"remove_source": True}})
+    notebook = nbformat.v4.new_notebook(cells=[code, answer])
+    nbformat.validate(notebook)  # what intake lets through
+    page = course_page(root, template, notebook)
+    classes = " ".join(value for name, value in TagAttributes(page).pairs if name == "class").split()
+    assert "navbar-fixed-top" not in classes and "hidden" not in classes, classes
+    assert "celltag_plain-tag_1" in classes or template != "classic", classes
+    assert "My written answer." in page and "answer_value" in page
 
 
 def test_an_image_shows_only_embedded_raster_data():

@@ -3,8 +3,12 @@ with the course's rules for addresses. `sanitize` applies it to a submission's o
 
 An address in a student's markup is a request the instructor's browser makes with the instructor's session: an
 image's as soon as the page opens, a link's on one click. So images are kept only as embedded raster data (a
-plot), links only to http(s) and mailto (no `//host`, which browsers read as another host's), with no Referer
-(jupyter_server refuses its /files/ and /nbconvert/ pages a request without one), and nothing else of the kind.
+plot), and links only to another page by its full http(s) address, to a mail address or within the page (`#...`):
+a relative link can only lead into the instructor's own server (/logout, a notebook that starts a kernel), and no
+honest answer needs one. A kept link opens in a new tab (`target="_blank"`, no opener, no Referer: jupyter_server
+refuses its /files/ and /nbconvert/ pages a request without one): followed inside JupyterLab's formgrader panel,
+another site's page would sit in the panel's frame, whose messages nbgrader's lab extension runs as lab commands
+(a console, code run as the instructor); a frame without 'allow-popups' opens no tab at all.
 """
 
 from __future__ import annotations
@@ -70,10 +74,14 @@ SVG_ATTRIBUTES = {
     "id",
 }
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset"}
+# Where a kept link may lead: another page by its full address (a host after the two slashes, so "http:logout", a
+# path on the same server, is not one), a mail address, a place in the page.
+LINK_TARGET = re.compile(r"(https?://[^/\\\s]|mailto:[^/\\]|#)", re.I)
 
 
 def clean_html(markup: str) -> str:
-    """HTML with nothing a browser would run: ammonia's allow-list, links only to http(s) and mailto."""
+    """HTML with nothing a browser would run: ammonia's allow-list, links only to other pages by their full http(s)
+    address, mail addresses and places in the page, each opening in a new tab."""
     return nh3.clean(
         markup,
         url_schemes=URL_SCHEMES | {"data"},
@@ -81,6 +89,7 @@ def clean_html(markup: str) -> str:
         attribute_filter=_raster_images_only,
         # no Referer on a link a student wrote: jupyter_server refuses /files/ and /nbconvert/ a request without one
         link_rel="noopener noreferrer",
+        set_tag_attribute_values={"a": {"target": "_blank"}},  # never in the frame of the page it is on
     )
 
 
@@ -95,6 +104,8 @@ def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
         return None
     if tag == "img" and attribute == "src":
         return value if RASTER_DATA.match(address) else None
+    if tag == "a" and attribute == "href":
+        return value if LINK_TARGET.match(address) else None
     if address.lower().startswith("data:") or address[:2].replace("\\", "/") == "//":  # browsers read \ as /
         return None
     return value

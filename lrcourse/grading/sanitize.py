@@ -246,6 +246,10 @@ def safe_cell(cell) -> None:
     if not SAFE_GRADE_ID.fullmatch(str(cells.nbgrader_metadata(cell).get("grade_id", "x"))):
         del cell.metadata["nbgrader"]
     drop_mistyped_metadata(cell)
+    keep_plain_tags(cell)
+    # nbconvert leaves out a cell whose transient metadata says remove_source: the written answer and its score
+    # box, or code the grader should read, would be gone from the page
+    cell.get("metadata", {}).pop("transient", None)
     if cell.cell_type == "code":
         cell.outputs = safe_outputs(cell.get("outputs", []))
     elif cell.cell_type == "raw":
@@ -257,7 +261,17 @@ def safe_cell(cell) -> None:
 
 # Cell metadata the templates read that nbformat's schema leaves free, and the type each expects: another type made
 # the page fail to render (formgrader could not show that submission; the student got no feedback).
-TEMPLATE_METADATA = {"raw_mimetype": str, "magics_language": str, "transient": dict}
+TEMPLATE_METADATA = {"raw_mimetype": str, "magics_language": str}
+# A tag as the templates may write it into a cell's class: one word (nbformat allows spaces, and each word of a tag
+# became a class of the page's: formgrader's own navigation bar's, or "hidden").
+PLAIN_TAG = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def keep_plain_tags(cell) -> None:
+    metadata = cell.get("metadata", {})
+    if "tags" in metadata:
+        tags = metadata["tags"] if isinstance(metadata["tags"], list) else []
+        metadata["tags"] = [tag for tag in tags if isinstance(tag, str) and PLAIN_TAG.fullmatch(tag)]
 
 
 def drop_mistyped_metadata(cell) -> None:

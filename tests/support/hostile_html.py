@@ -93,6 +93,7 @@ def script_id(script: str) -> str:
     return f'x";{script};var z="'
 
 
+OTHER_SITE = "https://example.org/plot.html"  # a link the sanitizer keeps: it must open in a new tab
 # name -> its paragraph in the hand-graded written answer
 WRITTEN = {
     "written-img-onerror": f'<img src="x" onerror="{run("written-img-onerror")}">',
@@ -105,7 +106,10 @@ WRITTEN = {
     ),
 }
 WRITTEN_ANSWER = (
-    "My answer, with maths $\\eta_t = \\eta_0 \\gamma^t$ kept readable.\n\n" + "\n\n".join(WRITTEN.values()) + "\n"
+    "My answer, with maths $\\eta_t = \\eta_0 \\gamma^t$ kept readable.\n\n"
+    f"[Another site's page]({OTHER_SITE}), which in JupyterLab's formgrader panel would message the lab.\n\n"
+    + "\n\n".join(WRITTEN.values())
+    + "\n"
 )
 # name -> its paragraph in the markdown cell the student adds
 MARKDOWN = {
