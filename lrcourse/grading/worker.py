@@ -158,7 +158,8 @@ class Worker:
             notes.append("no feedback")
         submission = self.api.get_submission(assignment, student)
         score, max_score = submission["score"], submission["max_score"]
-        if feedback:  # without it the student is not done: the next run grades them again, and says so
+        # without feedback, or cut short by the time budget, the student is not done: the next run grades them again
+        if feedback and not decided.out_of_time:
             intake.mark_done(self.course, student, assignment, current, score, max_score)
         return Outcome(
             student,
@@ -169,6 +170,7 @@ class Worker:
             seconds=time.monotonic() - start,
             overridden=decided.overridden,
             feedback=feedback,
+            unchecked=list(decided.out_of_time),
         )
 
     def ready(self, exercise) -> None:
