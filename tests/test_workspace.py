@@ -178,7 +178,11 @@ def test_the_demo_grades_a_copy_and_touches_neither_the_release_nor_a_workspace(
     monkeypatch.setattr(outcomes, "summary", lambda result: f"{result.assignment}: graded")
     monkeypatch.setattr(grade, "grade_class", fake_grading(feedback=True))
     assert examples.grade_example_class(workers=1, sandboxed=False) == 0
-    assert "Expected failures only: erin" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Expected failures only: erin" in out
+    reports = [Path(line.removeprefix("class report: ")) for line in out.splitlines() if line.startswith("class rep")]
+    assert reports == [examples.DEMO / "reports" / "02_ordered_schedules.html"], out  # printed where, as grade does
+    assert "02_ordered_schedules" in reports[0].read_text()
     assert digests(ROOT / "notebooks") == before and (ROOT / "workspace").exists() == had_workspace
     carol = examples.DEMO / "submitted" / "carol" / "02_ordered_schedules" / "ordered_schedules.ipynb"
     release = examples.DEMO / "release" / "02_ordered_schedules" / "ordered_schedules.ipynb"
