@@ -194,6 +194,7 @@ def prepare(scratch: Path, names: list[str], mine: Path) -> None:
         )
     # The release goes to a side folder: generate_assignment must not touch the learner's work.
     config = (ROOT / "nbgrader_config.py").read_text() + '\nc.CourseDirectory.release_directory = "release"\n'
+    config += "c.Lrcourse.self_study_feedback = True\n"  # the feedback page says of written answers what we print
     mathjax = local_mathjax_url()
     if mathjax:
         config += f"c.HTMLExporter.mathjax_url = {mathjax!r}\n"

@@ -92,7 +92,7 @@ class Worker:
         config = course_config(course, db_url)
         allow_in_worker(config)  # nbgrader's autograde refuses to run elsewhere: here it is sandboxed
         show_safely(config)  # the feedback is sanitized whatever the course's configuration says
-        use_feedback_template(config)  # its contents name every item
+        use_feedback_template(config, lrcourse_flag(config, "self_study_feedback"))  # every item named
         hidden_in_kernel = lrcourse_flag(config, "feedback_shows_hidden_tests")
         if not hidden_in_kernel:
             keep_hidden_tests_out_of_the_kernel(config)
