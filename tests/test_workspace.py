@@ -15,7 +15,7 @@ import pytest
 from lrcourse import cells, examples
 from lrcourse.build import generate_release
 from lrcourse.start_page import SCORES, start_page
-from lrcourse.workspace import RECORD, SOLUTIONS_LINK, describe, update_workspace
+from lrcourse.workspace import RECORD, SOLUTIONS_LINK, Update, describe, update_workspace
 
 from support.paths import ROOT
 
@@ -79,7 +79,7 @@ def test_answers_survive_a_course_update(tmp_path, release):
     assert update.replaced == ["02_ordered_schedules/ordered_schedules.ipynb"]
     assert update.added == ["03_adaptive_schedules/adaptive_schedules.ipynb"]
     said = "\n".join(describe(update, workspace))
-    assert "your copy is kept" in said and str(beside.relative_to(workspace)) in said
+    assert "your copy stays as it is" in said and str(beside.relative_to(workspace)) in said
     page = start_page(workspace, release)
     assert "Course updates waiting" in page and "01_learning_rate-new-release/learning_rate.ipynb" in page
     assert update_workspace(workspace, release) == type(update)(), "a second run has nothing more to do"
@@ -194,3 +194,74 @@ def test_the_demo_grades_a_copy_and_touches_neither_the_release_nor_a_workspace(
     out = capsys.readouterr().out
     assert "did NOT grade as it should" in out and "alice: graded without feedback" in out
     assert "expected" not in out.split("did NOT")[1].lower()
+
+
+def run_it(path: Path) -> None:
+    """What running a chapter in the lab saves: outputs, execution counts and metadata; no writing."""
+    notebook = nbformat.read(path, as_version=4)
+    for number, cell in enumerate((c for c in notebook.cells if c.cell_type == "code"), 1):
+        cell.execution_count = number
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"ran {number}\n")]
+    notebook.metadata["widgets"] = {"state": "saved by the lab"}
+    nbformat.write(notebook, path)
+
+
+def test_a_chapter_the_learner_only_ran_takes_every_update(tmp_path, release):
+    """Run, never written in, updated twice: each update replaces it (outputs are no work of the learner's)."""
+    workspace = tmp_path / "workspace"
+    update_workspace(workspace, release)
+    for text in ("A second release.", "A third release."):
+        run_it(workspace / NOTEBOOK)
+        change_release(release / NOTEBOOK)
+        update = update_workspace(workspace, release)
+        assert update.replaced == [str(NOTEBOOK)] and update.beside == [], (text, update)
+        assert (workspace / NOTEBOOK).read_bytes() == (release / NOTEBOOK).read_bytes()
+    assert not (workspace / (CHAPTER + "-new-release")).exists()
+    assert "Course updates waiting" not in start_page(workspace, release)
+
+
+def test_a_third_release_never_overwrites_a_copy_the_learner_wrote_in_and_always_arrives(tmp_path, release):
+    """Release 1, answers written; release 2 beside; then release 3: it replaces release 2 waiting beside if the
+    learner only looked at it (ran it), and goes to the next free folder if they wrote in it; said each time."""
+    workspace = tmp_path / "workspace"
+    update_workspace(workspace, release)
+    answer(workspace / NOTEBOOK)
+    mine = (workspace / NOTEBOOK).read_bytes()
+    change_release(release / NOTEBOOK)  # release 2
+    update_workspace(workspace, release)
+    beside = workspace / (CHAPTER + "-new-release") / NOTEBOOK.name
+    run_it(beside)  # only looked at
+    change_release(release / NOTEBOOK)  # release 3
+    update = update_workspace(workspace, release)
+    assert update.beside == [str(NOTEBOOK)] and beside.read_bytes() == (release / NOTEBOOK).read_bytes()
+    answer(beside, source=ANSWER.replace("my own answer", "moved into the new release"))  # the learner moves there
+    moved = beside.read_bytes()
+    change_release(release / NOTEBOOK)  # release 4
+    update = update_workspace(workspace, release)
+    newest = workspace / (CHAPTER + "-new-release-2") / NOTEBOOK.name
+    assert (workspace / NOTEBOOK).read_bytes() == mine and beside.read_bytes() == moved, "both copies kept"
+    assert newest.read_bytes() == (release / NOTEBOOK).read_bytes() and update.beside == [str(NOTEBOOK)]
+    said = "\n".join(describe(update, workspace))
+    assert f"in {newest.relative_to(workspace)}. To move to it" in said and "your copy stays" in said
+    assert f"({CHAPTER}-new-release-2/{NOTEBOOK.name})" in start_page(workspace, release)
+    assert update_workspace(workspace, release) == type(update)(), "a second run has nothing more to do"
+
+
+def test_a_release_put_in_place_of_the_chapter_counts_as_the_chapters(tmp_path, release):
+    """The learner copies their answers into the release waiting beside and puts it in place of the chapter: the
+    next run brings nothing back beside, and the next update goes beside only because they wrote in it."""
+    workspace = tmp_path / "workspace"
+    update_workspace(workspace, release)
+    answer(workspace / NOTEBOOK)
+    change_release(release / NOTEBOOK)
+    update_workspace(workspace, release)
+    (workspace / CHAPTER).rename(workspace / (CHAPTER + "-old"))
+    (workspace / (CHAPTER + "-new-release")).rename(workspace / CHAPTER)
+    answer(workspace / NOTEBOOK)  # the answers copied across
+    mine = (workspace / NOTEBOOK).read_bytes()
+    assert update_workspace(workspace, release) == Update()
+    assert not (workspace / (CHAPTER + "-new-release")).exists(), "the release put in place does not come back"
+    assert "Course updates waiting" not in start_page(workspace, release)
+    change_release(release / NOTEBOOK)
+    update = update_workspace(workspace, release)
+    assert update.beside == [str(NOTEBOOK)] and (workspace / NOTEBOOK).read_bytes() == mine
