@@ -21,6 +21,7 @@ from support.paths import ROOT
 
 CHAPTER = "01_learning_rate"
 NOTEBOOK = Path(CHAPTER) / "learning_rate.ipynb"
+OTHER = "02_ordered_schedules/ordered_schedules.ipynb"
 ANSWER = "def largest_stable_lr(lr, path):\n    return 0.5  # my own answer\n"
 
 
@@ -265,3 +266,18 @@ def test_a_release_put_in_place_of_the_chapter_counts_as_the_chapters(tmp_path, 
     change_release(release / NOTEBOOK)
     update = update_workspace(workspace, release)
     assert update.beside == [str(NOTEBOOK)] and (workspace / NOTEBOOK).read_bytes() == mine
+
+
+def test_a_record_of_the_first_version_is_read(tmp_path, release):
+    """A workspace made before the record kept cells' digests: its answers still stay, its untouched chapter is
+    still replaced, and the copy waiting beside is still known."""
+    workspace = tmp_path / "workspace"
+    update_workspace(workspace, release)
+    answer(workspace / NOTEBOOK)
+    byte_digest = {k: hashlib.sha256((release / k).read_bytes()).hexdigest() for k in (str(NOTEBOOK), OTHER)}
+    (workspace / RECORD).write_text(json.dumps({"release": byte_digest, "beside": {}}))
+    change_release(release / NOTEBOOK)
+    change_release(release / OTHER)
+    update = update_workspace(workspace, release)
+    assert (update.beside, update.replaced) == ([str(NOTEBOOK)], [OTHER]), update
+    assert "01_learning_rate-new-release/learning_rate.ipynb" in start_page(workspace, release)
