@@ -22,7 +22,7 @@ import nbformat
 
 from lrcourse import cells
 from lrcourse.gradebook_db import gradebook
-from lrcourse.workspace import RELEASE, ROOT, SOLUTIONS_LINK, beside_path, pending_updates
+from lrcourse.workspace import RELEASE, ROOT, SOLUTIONS_COPY, beside_path, pending_updates
 
 START = "START.md"
 CHECKED = ROOT / "build" / "check"
@@ -148,9 +148,9 @@ def start_page(workspace: Path, release: Path = RELEASE) -> str:
     lines += [
         "---",
         "",
-        f"**Worked solutions.** The folder [{SOLUTIONS_LINK}]({link(Path(SOLUTIONS_LINK))}) holds "
-        "every answer, with its outputs. Opening it gives the exercises away: try them, and `make check`, "
-        "first.",
+        f"**Worked solutions.** The folder [{SOLUTIONS_COPY}]({link(Path(SOLUTIONS_COPY))}) holds "
+        "every answer, with its outputs: a read-only copy of the course's `solutions/`, made again by every "
+        "`make lab`. Opening it gives the exercises away: try them, and `make check`, first.",
         "",
     ]
     return "\n".join(lines)

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "notebooks"
 SOLUTIONS = ROOT / "solutions"
 RECORD = ".lrcourse-release.json"
-SOLUTIONS_LINK = "solutions (spoilers)"
+SOLUTIONS_COPY = "solutions (spoilers)"  # named as a warning: opening it is a deliberate click
 BESIDE = "-new-release"
 
 
@@ -143,22 +143,33 @@ def put_beside(notebook: Path, relative: Path, workspace: Path, record: dict, up
     update.beside.append(key)
 
 
-def link_solutions(workspace: Path, solutions: Path) -> None:
-    """A folder link to the worked answers, named as a warning, so that reaching them is a deliberate click."""
-    link = workspace / SOLUTIONS_LINK
-    if solutions.is_dir() and not link.exists() and not link.is_symlink():
-        link.symlink_to(solutions.resolve(), target_is_directory=True)
+def copy_solutions(workspace: Path, solutions: Path) -> None:
+    """The worked answers, as a read-only copy in the workspace (refreshed from solutions/ on every run): nothing
+    done in the lab writes into the course's solutions/, as a link to it let autosave do. Its files are read-only,
+    which JupyterLab opens as such; its folders are not, so that the workspace can be deleted as a whole."""
+    copy = workspace / SOLUTIONS_COPY
+    if copy.is_symlink():  # the link to solutions/ an earlier version made: remove the link, never its target
+        copy.unlink()
+    elif copy.exists():
+        shutil.rmtree(copy)
+    if not solutions.is_dir():
+        return
+    shutil.copytree(solutions, copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for path in copy.rglob("*"):
+        if path.is_file():
+            path.chmod(0o444)
 
 
 def update_workspace(workspace: Path, release: Path = RELEASE, solutions: Path = SOLUTIONS) -> Update:
-    """Make the workspace, or bring the release's changes in without overwriting anything of the learner's."""
+    """Make the workspace, or bring the release's changes in without overwriting anything of the learner's;
+    refresh its read-only copy of the worked solutions."""
     workspace.mkdir(parents=True, exist_ok=True)
     record = read_record(workspace)
     update = Update()
     for notebook in sorted(release.glob("*/*.ipynb")):
         bring_in(notebook, notebook.relative_to(release), workspace, record, update)
     write_record(workspace, record)
-    link_solutions(workspace, solutions)
+    copy_solutions(workspace, solutions)
     return update
 
 

@@ -15,7 +15,7 @@ import pytest
 from lrcourse import cells, examples
 from lrcourse.build import generate_release
 from lrcourse.start_page import SCORES, start_page
-from lrcourse.workspace import RECORD, SOLUTIONS_LINK, Update, describe, update_workspace
+from lrcourse.workspace import RECORD, SOLUTIONS_COPY, Update, describe, update_workspace
 
 from support.paths import ROOT
 
@@ -55,12 +55,12 @@ def release(tmp_path):
     return folder
 
 
-def test_the_first_run_copies_the_release_and_links_the_solutions_apart(tmp_path, release):
+def test_the_first_run_copies_the_release_and_the_solutions_apart(tmp_path, release):
     workspace = tmp_path / "workspace"
     update = update_workspace(workspace, release)
     assert sorted(update.added) == [str(NOTEBOOK), "02_ordered_schedules/ordered_schedules.ipynb"]
     assert digests(workspace / CHAPTER) == digests(release / CHAPTER)
-    assert (workspace / SOLUTIONS_LINK).resolve() == (ROOT / "solutions").resolve()
+    assert digests(workspace / SOLUTIONS_COPY) == digests(ROOT / "solutions")
     assert (workspace / RECORD).exists()
 
 
@@ -101,7 +101,7 @@ def test_the_start_page_shows_goals_time_progress_and_links(tmp_path, release):
     assert "Not checked yet" in page
     (workspace / SCORES).write_text(json.dumps({CHAPTER: "3 / 11, `make check` of today"}))  # what it keeps
     assert "Last checked score: 3 / 11, `make check` of today." in start_page(workspace, release)
-    assert f"]({SOLUTIONS_LINK.replace(' ', '%20').replace('(', '%28').replace(')', '%29')})" in page
+    assert f"]({SOLUTIONS_COPY.replace(' ', '%20').replace('(', '%28').replace(')', '%29')})" in page
     assert "gives the exercises away" in page
 
 
@@ -281,3 +281,32 @@ def test_a_record_of_the_first_version_is_read(tmp_path, release):
     update = update_workspace(workspace, release)
     assert (update.beside, update.replaced) == ([str(NOTEBOOK)], [OTHER]), update
     assert "01_learning_rate-new-release/learning_rate.ipynb" in start_page(workspace, release)
+
+
+def test_the_worked_solutions_open_in_the_lab_without_any_write_into_the_course(tmp_path, release):
+    """The lab's contents API (jupyter_server's FileContentsManager, what JupyterLab opens and autosaves through)
+    on the workspace: a solution notebook opened and saved leaves the course's solutions/ as it was; the copy is a
+    folder of read-only files (JupyterLab opens them read-only), made again from solutions/ on the next run."""
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+
+    solutions = tmp_path / "solutions"  # the course's, here a copy: a failure must not dirty the checkout
+    shutil.copytree(ROOT / "solutions" / CHAPTER, solutions / CHAPTER)
+    before = digests(solutions)
+    workspace = tmp_path / "workspace"
+    (workspace / SOLUTIONS_COPY).parent.mkdir(parents=True)
+    (workspace / SOLUTIONS_COPY).symlink_to(solutions, target_is_directory=True)  # what the first version made
+    update_workspace(workspace, release, solutions)
+    lab = FileContentsManager(root_dir=str(workspace))
+    path = f"{SOLUTIONS_COPY}/{NOTEBOOK}"
+    model = lab.get(path)
+    model["content"].cells[0].source = "The learner's edit, autosaved."
+    try:
+        lab.save(model, path)  # as root the mode bits do not stop it: the copy takes the edit
+    except Exception:
+        pass  # anyone else: refused, the file is read-only
+    assert digests(solutions) == before, "solutions/ changed through the lab"
+    copy = workspace / SOLUTIONS_COPY
+    assert not copy.is_symlink() and copy.is_dir(), "a copy, not a link into the course"
+    assert all(p.stat().st_mode & 0o222 == 0 for p in copy.rglob("*") if p.is_file())
+    update_workspace(workspace, release, solutions)
+    assert digests(copy) == before, "the next run makes the copy again from solutions/"
