@@ -108,8 +108,9 @@ def bring_in(notebook: Path, relative: Path, workspace: Path, record: dict, upda
         record["chapters"][key] = {"release": waiting["release"], "work": waiting["work"]}  # way, that release is seen
         del record["beside"][key]
     entry = record["chapters"].get(key)
-    if not target.exists():
+    if not target.exists():  # new, or the learner set their copy aside: the newest release is the chapter now
         record["chapters"][key] = copied(notebook, target)
+        record["beside"].pop(key, None)
         update.added.append(key)
     elif entry and entry["release"] == digest(notebook):
         return

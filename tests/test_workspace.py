@@ -310,3 +310,15 @@ def test_the_worked_solutions_open_in_the_lab_without_any_write_into_the_course(
     assert all(p.stat().st_mode & 0o222 == 0 for p in copy.rglob("*") if p.is_file())
     update_workspace(workspace, release, solutions)
     assert digests(copy) == before, "the next run makes the copy again from solutions/"
+
+
+def test_a_chapter_set_aside_comes_back_as_the_newest_release_and_nothing_waits_beside(tmp_path, release):
+    workspace = tmp_path / "workspace"
+    update_workspace(workspace, release)
+    answer(workspace / NOTEBOOK)
+    change_release(release / NOTEBOOK)
+    update_workspace(workspace, release)
+    (workspace / CHAPTER).rename(workspace / (CHAPTER + "-old"))  # kept under another name, not moved on
+    assert update_workspace(workspace, release).added == [str(NOTEBOOK)]
+    assert (workspace / NOTEBOOK).read_bytes() == (release / NOTEBOOK).read_bytes()
+    assert "Course updates waiting" not in start_page(workspace, release)
