@@ -88,11 +88,27 @@ def unexpected(result, course: Path, expected: set[str]) -> list[str]:
         for o in result.outcomes
         if o.status == "graded" and not any((course / "feedback" / o.student / result.assignment).glob("*.html"))
     ]
+    problems += [
+        f"{o.student}: graded in part, the time budget ran out ({o.reason})"
+        for o in result.outcomes
+        if o.status == "graded" and getattr(o, "unchecked", None)
+    ]
     return problems
 
 
+def write_class_report(course: Path, assignment: str) -> Path:
+    """The class report of `assignment` (reports/<assignment>.html), as `lrcourse grade` writes it after grading."""
+    from lrcourse.grading.class_report import write_chapter_report
+    from lrcourse.grading.course import default_db_url
+    from lrcourse.grading.results import read_gradebook
+
+    book = read_gradebook(course, default_db_url(course), [assignment])
+    return write_chapter_report(course, book.assignment(assignment))
+
+
 def grade_example_class(workers: int, sandboxed: bool) -> int:
-    """`lrcourse demo`: submit and grade a copy of the example class; non-zero if anything unexpected failed."""
+    """`lrcourse demo`: submit and grade a copy of the example class, writing each chapter's class report;
+    non-zero if anything unexpected failed."""
     from lrcourse.grading.grade import grade_class
     from lrcourse.grading.outcomes import summary
 
@@ -104,8 +120,12 @@ def grade_example_class(workers: int, sandboxed: bool) -> int:
         result = grade_class(course, assignment, workers=workers, force=True, sandboxed=sandboxed)
         print(summary(result))
         problems += unexpected(result, course, expected_failures(EXAMPLES, assignment))
+        try:
+            print(f"class report: {write_class_report(course, assignment)}")
+        except Exception as error:  # the grades are written; a report that fails must not pass unseen
+            problems.append(f"the class report of {assignment} failed: {type(error).__name__}: {error}")
     print(
-        f"\nThe demo course is {course}: autograded/, feedback/ and grades.csv there; "
+        f"\nThe demo course is {course}: autograded/, feedback/, grades.csv and reports/ there; "
         f"`lrcourse export --course {course.relative_to(ROOT)} --roster examples/canvas_roster.csv` exports it."
     )
     if problems:

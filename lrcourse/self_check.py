@@ -85,6 +85,12 @@ class ChapterResult:
     failed: str = ""
     feedback: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    unchecked: list[str] = field(default_factory=list)  # test cells the time budget left unchecked (scored 0)
+
+    @property
+    def complete(self) -> bool:
+        """Graded in full, with its feedback page: what the check's exit status 0 says of every chapter."""
+        return self.grades is not None and bool(self.feedback) and not self.unchecked
 
     def total(self) -> tuple[float, float]:
         return self.grades.autograded_total(STUDENT) if self.grades else (0.0, 0.0)
@@ -153,6 +159,9 @@ def total_lines(results: list[ChapterResult], seconds: float) -> list[str]:
     unread = [result.name for result in graded if not result.feedback]
     if unread:  # what makes the check exit 1 though every chapter has a score
         lines.append(f"Graded without feedback (its note above says why): {', '.join(unread)}.")
+    cut = [result.name for result in graded if result.unchecked]
+    if cut:
+        lines.append(f"Graded in part, the time budget ran out (its note above names the cells): {', '.join(cut)}.")
     return lines
 
 
@@ -185,6 +194,7 @@ def prepare(scratch: Path, names: list[str], mine: Path) -> None:
         )
     # The release goes to a side folder: generate_assignment must not touch the learner's work.
     config = (ROOT / "nbgrader_config.py").read_text() + '\nc.CourseDirectory.release_directory = "release"\n'
+    config += "c.Lrcourse.self_study_feedback = True\n"  # the feedback page says of written answers what we print
     mathjax = local_mathjax_url()
     if mathjax:
         config += f"c.HTMLExporter.mathjax_url = {mathjax!r}\n"
@@ -212,6 +222,7 @@ def read_chapter(scratch: Path, name: str, run_result) -> ChapterResult:
         return result
     graded = next((outcome for outcome in run_result.outcomes if outcome.status == "graded"), None)
     result.failed = graded.reason if graded else ""  # a note of the run (a limit reached, no feedback)
+    result.unchecked = list(graded.unchecked) if graded else []
     with gradebook(default_db_url(scratch)) as book:
         result.grades = read_assignment(book, name, source_order(scratch / "source", name))
     result.feedback = sorted((scratch / "feedback" / STUDENT / name).glob("*.html"))
@@ -224,7 +235,7 @@ def say(text: str) -> None:
 
 def check(names: list[str], sandboxed: bool = True, scratch: Path = SCRATCH) -> int:
     """Grade the learner's copy of `names`, printing each chapter as it ends and the total; 1 if any chapter
-    could not be graded or was graded without feedback, 2 if the workspace lacks one."""
+    could not be graded, was graded without feedback or only in part, 2 if the workspace lacks one."""
     from lrcourse.build import generate_release
     from lrcourse.grading.course import default_db_url
     from lrcourse.grading.grade import WorkerPool, grade_class
@@ -254,5 +265,6 @@ def check(names: list[str], sandboxed: bool = True, scratch: Path = SCRATCH) -> 
             say("\n".join(chapter_lines(results[-1])))
     say("")
     say("\n".join(total_lines(results, time.monotonic() - start)))
-    # a chapter graded without feedback (a dead kernel) fails the check too, as total_lines says
-    return 0 if all(result.grades is not None and result.feedback for result in results) else 1
+    # a chapter graded without feedback (a dead kernel) or in part (out of time) fails the check too, as
+    # total_lines says
+    return 0 if all(result.complete for result in results) else 1

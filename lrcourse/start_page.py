@@ -22,7 +22,7 @@ import nbformat
 
 from lrcourse import cells
 from lrcourse.gradebook_db import gradebook
-from lrcourse.workspace import RELEASE, ROOT, SOLUTIONS_LINK, beside_path, pending_updates
+from lrcourse.workspace import RELEASE, ROOT, SOLUTIONS_COPY, beside_path, pending_updates
 
 START = "START.md"
 CHECKED = ROOT / "build" / "check"
@@ -115,12 +115,14 @@ def chapter_section(release: Path, workspace: Path) -> list[str]:
     ]
     score = last_checked(relative.parent.name, workspace)
     lines += [f"Last checked score: {score}." if score else "Not checked yet: run `make check` in a terminal."]
-    if beside_path(workspace, relative).exists():
+    waiting = beside_path(workspace, relative)
+    if waiting:
+        shown = waiting.relative_to(workspace)
         lines += [
             "",
-            f"**A course update changed this chapter.** Your copy is kept as it is; the new release is "
-            f"beside it: [{beside_path(workspace, relative).relative_to(workspace)}]"
-            f"({link(beside_path(workspace, relative).relative_to(workspace))}).",
+            f"**A course update changed this chapter.** You wrote in your copy, so it stays as it is (`make check` "
+            f"grades it); the new release is beside it: [{shown}]({link(shown)}). To move to it, copy your answers "
+            f"into it, then put it in place of `{relative.parent.name}/` (the README's *Course updates*).",
         ]
     return lines + [""]
 
@@ -146,9 +148,9 @@ def start_page(workspace: Path, release: Path = RELEASE) -> str:
     lines += [
         "---",
         "",
-        f"**Worked solutions.** The folder [{SOLUTIONS_LINK}]({link(Path(SOLUTIONS_LINK))}) holds "
-        "every answer, with its outputs. Opening it gives the exercises away: try them, and `make check`, "
-        "first.",
+        f"**Worked solutions.** The folder [{SOLUTIONS_COPY}]({link(Path(SOLUTIONS_COPY))}) holds "
+        "every answer, with its outputs: a read-only copy of the course's `solutions/`, made again by every "
+        "`make lab`. Opening it gives the exercises away: try them, and `make check`, first.",
         "",
     ]
     return "\n".join(lines)

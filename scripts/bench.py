@@ -6,15 +6,17 @@ python scripts/bench.py notebooks [--chapters 05 06]
 python scripts/bench.py grading [--students 60]
                                            a class graded by sequential nbgrader autograde, by
                                            `lrcourse grade` with 1 and 2 workers, and the floor
-python scripts/bench.py sizing [--students 60] [--chapters 05 06]
+python scripts/bench.py sizing [--students 60] [--chapters 05 06] [--no-sandbox]
                                            per chapter: one grading worker's start, then each student's seconds
-                                           (notebook run, trusted verdicts, feedback) and the worker's memory
+                                           (notebook run, trusted verdicts, feedback), the worker's memory and
+                                           each student's peak memory in the sandboxes (kernel, verdicts)
 python scripts/bench.py                    notebooks and grading
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -239,10 +242,10 @@ def bench_grading(students: int) -> None:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def bench_sizing(students: int, chapters: list[str] | None = None) -> None:
+def bench_sizing(students: int, chapters: list[str] | None = None, sandboxed: bool = True) -> None:
     """Each chapter graded by one grading worker in this process: its start with the first student, then each
-    honest student's median seconds (and of its notebook run and feedback), and the worker's peak resident memory
-    (its sandboxed processes are apart, capped by the course's limits)."""
+    honest student's median seconds (and of its notebook run and feedback), the worker's peak resident memory, and
+    per student the peak memory of its sandboxed processes (`sandbox_peaks`), which the worker's figure leaves out."""
     import resource
 
     from lrcourse.grading.course import default_db_url
@@ -258,15 +261,17 @@ def bench_sizing(students: int, chapters: list[str] | None = None) -> None:
             for i in range(students):
                 submit(course, f"s{i}", chapter, solution_answers(chapter))
             start = time.monotonic()
-            worker = Worker.open(course, default_db_url(course))
+            worker = Worker.open(course, default_db_url(course), sandboxed)
             steps = {"autograde": [], "generate_feedback": []}
             for name, seconds in steps.items():
                 setattr(worker.api, name, timed_into(getattr(worker.api, name), seconds))
-            each = []
+            each, peaks = [], []
             try:
                 for i in range(students):
                     began = time.monotonic()
-                    worker.grade(chapter, f"s{i}", "bench")
+                    with sandbox_peaks(worker, chapter) as peak:
+                        worker.grade(chapter, f"s{i}", "bench")
+                    peaks.append(peak)
                     each.append(time.monotonic() - began)
             finally:
                 worker.close()
@@ -277,6 +282,90 @@ def bench_sizing(students: int, chapters: list[str] | None = None) -> None:
                 f"per student (notebook run {median['autograde']:.2f}, feedback {median['generate_feedback']:.2f}); "
                 f"worker peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB resident"
             )
+            print(f"      {peaks_text(peaks, worker.limits.memory_mb)}")
+
+
+class sandbox_peaks:  # noqa: N801 - used as a `with` block, named for what it measures
+    """One student's peak memory in each of the worker's sandboxes (the notebook's kernel; the trusted verdicts'):
+    the cgroup's peak (`cgroups.MemoryPeak`, all of the sandbox's processes at once, page cache included: what
+    c.Sandbox.memory_mb caps) where the sandbox has a memory group (root); else the largest peak resident size
+    (VmHWM) of a process started during the student, sampled every 20 ms (each process is capped by RLIMIT_AS)."""
+
+    def __init__(self, worker, chapter: str):
+        self.worker, self.chapter, self.mb = worker, chapter, {}
+
+    def __enter__(self) -> dict[str, float]:
+        from lrcourse.grading.sandbox.cgroups import MemoryPeak
+
+        exercise = self.worker.exercise(self.chapter)
+        self.worker.ready(exercise)  # the zygotes (re)started: their groups exist before the student starts
+        sandboxes = {
+            "kernel": self.worker.kernels.handle.sandbox,
+            "verdicts": self.worker.judge.handles[exercise.allows_schedulers].sandbox,
+        }
+        self.groups = {k: MemoryPeak(s.cgroups.get("memory") if s else None) for k, s in sandboxes.items()}
+        for peak in self.groups.values():
+            peak.reset()
+        self.sampler = None if all(p.read() is not None for p in self.groups.values()) else ProcessPeaks()
+        return self.mb
+
+    def __exit__(self, *exc) -> None:
+        for name, peak in self.groups.items():
+            held = peak.read()
+            peak.close()
+            if held is not None:
+                self.mb[name] = held / 2**20
+        if self.sampler is not None:
+            self.mb["largest process"] = self.sampler.stop() / 1024
+
+
+class ProcessPeaks:
+    """The largest VmHWM (kB) among this process's descendants that started after it, sampled in a thread."""
+
+    def __init__(self):
+        self.before = set(descendants(os.getpid()))
+        self.peak, self.done = 0, threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)  # ends with stop()
+        self.thread.start()
+
+    def sample(self) -> None:
+        while not self.done.wait(0.02):
+            for pid in set(descendants(os.getpid())) - self.before:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    self.peak = max(self.peak, int(status.split("VmHWM:", 1)[1].split()[0]))
+
+    def stop(self) -> int:
+        self.done.set()
+        self.thread.join()
+        return self.peak
+
+
+def descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def peaks_text(peaks: list[dict[str, float]], cap_mb: int) -> str:
+    """Per sandbox: the median and the largest of the students' peaks, against the cap."""
+    if not peaks or not peaks[0]:
+        return "processes running the students' code: no peak could be read"
+    parts = [
+        f"{name} median {statistics.median(p[name] for p in peaks):.0f} MB, max {max(p[name] for p in peaks):.0f} MB"
+        for name in peaks[0]
+    ]
+    return f"peak per student of the processes running their code: {'; '.join(parts)} (cap {cap_mb} MB per sandbox)"
 
 
 def timed_into(function, seconds: list[float]):
@@ -295,13 +384,14 @@ def main() -> None:
     parser.add_argument("what", nargs="?", choices=["notebooks", "grading", "sizing", "all"], default="all")
     parser.add_argument("--students", type=int, default=60)
     parser.add_argument("--chapters", nargs="*", help="only these chapters (a folder name or its start, e.g. 05 06)")
+    parser.add_argument("--no-sandbox", action="store_true", help="sizing: grade without the sandbox")
     args = parser.parse_args()
     if args.what in ("notebooks", "all"):
         bench_notebooks(args.chapters)
     if args.what in ("grading", "all"):
         bench_grading(args.students)
     if args.what == "sizing":
-        bench_sizing(args.students, args.chapters)
+        bench_sizing(args.students, args.chapters, not args.no_sandbox)
 
 
 if __name__ == "__main__":

@@ -158,3 +158,45 @@ def test_leftovers_removes_the_groups_of_gone_processes_only(cgroup_fs, tmp_path
     leftovers.remove_stale()
     assert [group.exists() for group in groups] == [False, False, True, True]
     assert [cgroups.group_owner(g.name) for g in groups] == [gone, gone, os.getpid(), None]
+
+
+def test_a_memory_groups_peak_is_read_and_reset_in_v1_and_v2(tmp_path):
+    """The files as each version has them (v1: a write of 0 resets; v2: a write resets for that open file)."""
+    v1 = tmp_path / "v1"
+    v1.mkdir()
+    (v1 / "memory.max_usage_in_bytes").write_text("734003200\n")
+    peak = cgroups.MemoryPeak(v1)
+    assert peak.read() == 734003200
+    peak.reset()
+    assert (v1 / "memory.max_usage_in_bytes").read_text() == "0" and peak.read() == 0
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "memory.peak").write_text("1000")
+    peak = cgroups.MemoryPeak(v2)
+    assert peak.read() == 1000
+    peak.reset()  # a regular file takes the write: the kernel's file would show the usage now, not the text
+    assert peak.file is not None
+    peak.close()
+    assert cgroups.MemoryPeak(None).read() is None and cgroups.MemoryPeak(tmp_path).read() is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root makes cgroups")
+def test_a_real_memory_groups_peak_counts_what_its_process_held(tmp_path):
+    """A process of 200 MB in a memory group (v1 or v2, as this machine has): the peak counts it, and after a reset
+    (the process gone) it is far below."""
+    name = cgroups.group_name(os.getpid(), 999)  # leftovers removes it if this test dies
+    group = cgroups.make_cgroup("memory", name, cgroups.memory_settings(1 << 30))
+    if group is None:
+        pytest.skip("no memory cgroup can be made here")
+    peak = cgroups.MemoryPeak(group)
+    try:
+        peak.reset()
+        script = "x = bytearray(200 << 20); x[::4096] = b'1' * len(x[::4096])"
+        subprocess.run(["/bin/sh", "-c", f'echo $$ > "{group}/cgroup.procs" && exec python3 -c "{script}"'], check=True)
+        held = peak.read()
+        assert held is not None and held >= 200 << 20, held
+        peak.reset()
+        assert peak.read() < 100 << 20, peak.read()
+    finally:
+        peak.close()
+        cgroups.remove(group, tries=50)

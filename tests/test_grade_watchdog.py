@@ -9,9 +9,11 @@ import queue
 import time
 from concurrent.futures import Future
 from contextlib import closing
+from pathlib import Path
+from types import SimpleNamespace
 
 from lrcourse.grading import grade, worker
-from lrcourse.grading.outcomes import Outcome
+from lrcourse.grading.outcomes import Outcome, RunOutcomes, summary
 from lrcourse.grading.sandbox.limits import Limits
 
 from support import stuck_worker
@@ -134,3 +136,59 @@ def test_a_warm_pool_grades_assignment_after_assignment_in_one_worker_and_replac
         assert broken == {stuck_worker.CRASH: "failed", "a": "graded"} and after == {"a": "graded"}
         assert len(new) == 1 and not new & warm, "a broken pool's workers are replaced"
     assert not multiprocessing.active_children(), "the pool's end ends its worker"
+
+
+def test_a_student_whose_time_budget_ran_out_is_graded_in_part_not_done_and_named(tmp_path, monkeypatch):
+    """The worker's side: a budget that ran out before every test cell was checked leaves those cells at 0, the
+    student graded in part (the cells named) and not marked done, so that a re-run grades them again."""
+    (tmp_path / "autograded" / "slow" / "ch").mkdir(parents=True)
+    (tmp_path / "autograded" / "slow" / "ch" / "nb.ipynb").write_text("{}")  # nbgrader's graded notebook
+    api = SimpleNamespace(
+        autograde=lambda *a, **k: {"success": True},
+        generate_feedback=lambda *a, **k: {"success": True},
+        get_submission=lambda *a: {"score": 1.0, "max_score": 2.0},
+    )
+    kernels = SimpleNamespace(handle=None, deadline=None, limit_hit=lambda folder: "")
+    graded = worker.Worker(tmp_path, "sqlite://", api, None, kernels, Limits(student_seconds=5))
+    graded.exercises["ch"] = SimpleNamespace(notebook="nb", answers={})
+    decided = SimpleNamespace(cells={"test_a": None, "test_b": None}, out_of_time=["test_b"], overridden=[])
+    monkeypatch.setattr(graded, "ready", lambda exercise: None)
+    monkeypatch.setattr(graded, "decide", lambda *a: decided)
+    done = []
+    monkeypatch.setattr(worker.intake, "mark_done", lambda *a: done.append(a))
+    outcome = graded.grade("ch", "slow", "fingerprint")
+    assert (outcome.status, outcome.unchecked, outcome.feedback) == ("graded", ["test_b"], True), outcome
+    assert "ran out: 1 of 2 test cell(s) not checked, scored 0 (test_b)" in outcome.reason
+    assert done == [], "a student graded in part is not done"
+    decided.out_of_time = []
+    assert graded.grade("ch", "slow", "fingerprint").unchecked == [] and len(done) == 1
+
+
+def test_a_run_with_a_student_graded_in_part_is_not_clean_and_says_who(tmp_path, monkeypatch):
+    """The command's side (`lrcourse grade` exits 0 only for a clean run): a student whose budget ran out is
+    reported with the reason, the others graded."""
+    monkeypatch.setattr(worker, "start", stuck_worker.start)
+    todo = [(student, "") for student in ("a", stuck_worker.SLOW)]
+    result = RunOutcomes("ch", grade.run_workers(tmp_path, "ch", todo, 1, "sqlite://", False, False, Limits()))
+    assert [o.student for o in result.cut_short] == [stuck_worker.SLOW] and not result.failed
+    assert not result.clean, "the exit status says a grade is incomplete"
+    text = summary(result)
+    assert stuck_worker.SLOW_REASON in text
+    assert text.splitlines()[-1] == "1 student(s) graded in part, their time budget ran out (the cells left " + (
+        "unchecked are on their line): slow"
+    )
+    assert RunOutcomes("ch", [o for o in result.outcomes if o.student == "a"]).clean
+
+
+def test_lrcourse_check_of_a_chapter_graded_in_part_fails_and_says_so():
+    """`lrcourse check`: a chapter whose budget ran out keeps its score, but the check exits 1 (not complete)."""
+    from lrcourse.self_check import ChapterResult, total_lines
+
+    full = ChapterResult("01_a", grades=SimpleNamespace(autograded_total=lambda s: (2.0, 2.0)), feedback=[Path("f")])
+    part = ChapterResult(
+        "02_b", grades=full.grades, feedback=[Path("f")], failed=stuck_worker.SLOW_REASON, unchecked=["test_b"]
+    )
+    assert full.complete and not part.complete
+    assert total_lines([full, part], 1)[-1] == (
+        "Graded in part, the time budget ran out (its note above names the cells): 02_b."
+    )

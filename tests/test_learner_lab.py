@@ -5,9 +5,12 @@ exercise one line). Screenshots go to test-artifacts/first-hour/."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -229,3 +232,31 @@ def test_validate_works_on_the_workspace(lab):
         result = json.loads(response.read())
     assert result["success"], result
     assert "not answered yet" in json.dumps(result["value"]), "an unanswered exercise must be reported"
+
+
+def test_the_worked_solutions_open_from_the_workspace_and_a_save_never_reaches_solutions(lab):
+    """The running lab's contents API (what JupyterLab opens and autosaves through): a worked solution opens from
+    the workspace's `solutions (spoilers)`, read-only where the server does not run as root, and a save there
+    leaves the course's solutions/ as it is."""
+
+    def solutions() -> dict:
+        return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((ROOT / "solutions").rglob("*.ipynb"))}
+
+    before = solutions()
+    path = urllib.parse.quote("solutions (spoilers)/" + REOPENED)
+    model = get_json(f"{lab}/api/contents/{path}?token={TOKEN}")
+    assert model["type"] == "notebook" and model["content"]["cells"], model.keys()
+    if os.geteuid() != 0:  # root may write whatever the mode bits say
+        assert model["writable"] is False
+    model["content"]["cells"][0]["source"] = "The learner's edit, autosaved."
+    request = urllib.request.Request(
+        f"{lab}/api/contents/{path}?token={TOKEN}",
+        method="PUT",
+        data=json.dumps({"type": "notebook", "format": "json", "content": model["content"]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        urllib.request.urlopen(request, timeout=30)
+    except urllib.error.HTTPError as refused:  # not root: the file is read-only
+        assert refused.code in (403, 500), refused.code
+    assert solutions() == before, "a save in the lab changed the course's solutions/"

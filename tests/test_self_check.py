@@ -186,3 +186,45 @@ def test_the_feedback_page_names_every_item_escapes_headings_and_takes_mathjax_f
     assert "<img src=x onerror" not in page.split('<div class="panel-body">')[0]  # the contents hold no markup of it
     assert page.count('<script src="') == 1 and '<script src="file:///here/MathJax.js?config=Safe">' in page
     assert page.count("Grade cell: <code>test_one</code>") == 1  # the notebook is shown once, under the contents
+
+
+def render_feedback(self_study: bool) -> str:
+    """A graded notebook's feedback page as nbgrader renders it (a test cell at 1 / 2, a written answer graded by
+    hand at 1.5 / 2), with `lrcourse check`'s template or the instructor's."""
+    test = nbformat.v4.new_code_cell("check()")
+    test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "test_one", "points": 2, "score": 1}
+    written = nbformat.v4.new_markdown_cell("My answer.")
+    written.metadata["nbgrader"] = {
+        "grade": True, "solution": True, "grade_id": "written_one", "points": 2, "score": 1.5
+    }  # fmt: skip
+    config = Config()
+    use_feedback_template(config, self_study)
+    converter = GenerateFeedback(coursedir=CourseDirectory(config=config), config=config)
+    exporter = HTMLExporter(parent=converter, config=converter.config)
+    resources = {"nbgrader": {"notebook": "nb", "score": 2.5, "max_score": 4, "late_penalty": 0}}
+    return exporter.from_notebook_node(nbformat.v4.new_notebook(cells=[test, written]), resources)[0]
+
+
+def test_the_self_study_feedback_page_says_what_the_terminal_says_and_the_instructors_keeps_hand_grades(tmp_path):
+    """`lrcourse check`: written answers "graded by hand", out of the total (1 / 2, as the terminal's autograded
+    total); the instructor's feedback after hand grading: the hand grade and nbgrader's total."""
+    page = render_feedback(self_study=True)
+    assert "<h4>nb (Score: 1.0 / 2.0 autograded points)</h4>" in page
+    assert f'<a href="#written_one">Written response <code>written_one</code></a> ({BY_HAND})</li>' in page
+    assert '<a href="#test_one">Test cell <code>test_one</code></a> (Score: 1.0 / 2.0)' in page
+    body = page.split('<div class="panel-body">', 1)[1]
+    assert f"{BY_HAND} <a href" in body and "Score: 1.5" not in page and "2.5 / 4" not in page
+    instructor = render_feedback(self_study=False)
+    assert "<h4>nb (Score: 2.5 / 4.0)</h4>" in instructor and BY_HAND not in instructor
+    assert "<code>written_one</code></a> (Score: 1.5 / 2.0)" in instructor
+    assert "Score: 1.5 / 2.0 <a href" in instructor.split('<div class="panel-body">', 1)[1]  # the cell's own heading
+
+
+def test_lrcourse_checks_scratch_course_asks_for_the_self_study_page(tmp_path):
+    from lrcourse.grading.course import course_config, lrcourse_flag
+    from lrcourse.self_check import prepare
+
+    (tmp_path / "mine" / "01_learning_rate").mkdir(parents=True)
+    prepare(tmp_path / "scratch", ["01_learning_rate"], tmp_path / "mine")
+    assert lrcourse_flag(course_config(tmp_path / "scratch", "sqlite://"), "self_study_feedback")
+    assert not lrcourse_flag(course_config(ROOT, "sqlite://"), "self_study_feedback")

@@ -6,19 +6,26 @@ nbconvert's macro fixes (a CDN: offline, maths shows as raw `$...$`). `templates
 extends nbgrader's page and changes only those two things; what the page shows of the student's work is still
 made safe by `sanitize` (the names and headings it adds are escaped). `use_feedback_template` sets it for
 nbgrader's feedback only (`GenerateFeedback.HTMLExporter`): formgrader's pages keep their own template and
-`content_policy`. MathJax stays nbconvert's CDN unless a course sets `HTMLExporter.mathjax_url` (`lrcourse check`
-points it at the MathJax installed with the course: `lrcourse.self_check.local_mathjax_url`).
+`content_policy`. Under `lrcourse check` (`c.Lrcourse.self_study_feedback`, which its scratch course sets) the
+written answers read "graded by hand: compare with the rubric in solutions/" and the page's total is the
+autograded points', as the terminal says; the instructor's feedback shows the hand grades. MathJax stays
+nbconvert's CDN unless a course sets `HTMLExporter.mathjax_url` (`lrcourse check` points it at the MathJax
+installed with the course: `lrcourse.self_check.local_mathjax_url`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parent / "templates" / "lrcourse_feedback.html.j2"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATE = TEMPLATES / "lrcourse_feedback.html.j2"
+# `lrcourse check`'s: nobody grades the written answers there, so they read "graded by hand" and stay out of the
+# total, as the terminal shows them; an instructor's feedback (after grading by hand) keeps their grades.
+SELF_STUDY_TEMPLATE = TEMPLATES / "lrcourse_self_study_feedback.html.j2"
 
 
-def use_feedback_template(config) -> None:
+def use_feedback_template(config, self_study: bool = False) -> None:
     """Make nbgrader's feedback (`nbgrader generate_feedback`, and the API's, as `lrcourse grade` runs it) use the
-    course's template. An absolute path: nbconvert adds its folder to the template search path, after nbgrader's
-    feedback folder, whose `index.html.j2` the template extends."""
-    config.GenerateFeedback.HTMLExporter.template_file = str(TEMPLATE)
+    course's template (`self_study`: `lrcourse check`'s). An absolute path: nbconvert adds its folder to the
+    template search path, after nbgrader's feedback folder, whose `index.html.j2` the template extends."""
+    config.GenerateFeedback.HTMLExporter.template_file = str(SELF_STUDY_TEMPLATE if self_study else TEMPLATE)

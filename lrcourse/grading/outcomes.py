@@ -24,6 +24,7 @@ class Outcome:
     seconds: float = 0.0
     overridden: list[str] = field(default_factory=list)  # test cells where the kernel's result was wrong
     feedback: bool = True  # False: graded by the trusted verdicts, but the notebook's run left no feedback
+    unchecked: list[str] = field(default_factory=list)  # test cells the student's time budget left unchecked (0)
 
 
 @dataclass
@@ -45,9 +46,14 @@ class RunOutcomes:
         return [o for o in self.outcomes if o.status == "graded" and not o.feedback]
 
     @property
+    def cut_short(self) -> list[Outcome]:
+        """Graded only in part: their time budget ran out before every test cell was checked (those score 0)."""
+        return [o for o in self.outcomes if o.status == "graded" and o.unchecked]
+
+    @property
     def clean(self) -> bool:
-        """Every student graded with feedback (or unchanged): what the commands' exit status 0 says."""
-        return not self.failed and not self.incomplete
+        """Every student graded in full with feedback (or unchanged): what the commands' exit status 0 says."""
+        return not self.failed and not self.incomplete and not self.cut_short
 
 
 def outcomes_csv(course: Path, assignment: str) -> Path:
@@ -96,6 +102,11 @@ def summary(result: RunOutcomes) -> str:
         lines.append(
             f"{len(result.incomplete)} student(s) graded without feedback (the reason is on their line): "
             f"{', '.join(names[id(o)] for o in result.incomplete)}"
+        )
+    if result.cut_short:
+        lines.append(
+            f"{len(result.cut_short)} student(s) graded in part, their time budget ran out (the cells left "
+            f"unchecked are on their line): {', '.join(names[id(o)] for o in result.cut_short)}"
         )
     if result.awaiting_manual:
         lines.append(

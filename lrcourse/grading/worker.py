@@ -92,7 +92,7 @@ class Worker:
         config = course_config(course, db_url)
         allow_in_worker(config)  # nbgrader's autograde refuses to run elsewhere: here it is sandboxed
         show_safely(config)  # the feedback is sanitized whatever the course's configuration says
-        use_feedback_template(config)  # its contents name every item
+        use_feedback_template(config, lrcourse_flag(config, "self_study_feedback"))  # every item named
         hidden_in_kernel = lrcourse_flag(config, "feedback_shows_hidden_tests")
         if not hidden_in_kernel:
             keep_hidden_tests_out_of_the_kernel(config)
@@ -158,7 +158,8 @@ class Worker:
             notes.append("no feedback")
         submission = self.api.get_submission(assignment, student)
         score, max_score = submission["score"], submission["max_score"]
-        if feedback:  # without it the student is not done: the next run grades them again, and says so
+        # without feedback, or cut short by the time budget, the student is not done: the next run grades them again
+        if feedback and not decided.out_of_time:
             intake.mark_done(self.course, student, assignment, current, score, max_score)
         return Outcome(
             student,
@@ -169,6 +170,7 @@ class Worker:
             seconds=time.monotonic() - start,
             overridden=decided.overridden,
             feedback=feedback,
+            unchecked=list(decided.out_of_time),
         )
 
     def ready(self, exercise) -> None:

@@ -2,7 +2,8 @@
 initializer in place of `worker.start` gives the worker process a `Stuck` in place of its `Worker`, so the pool's
 real task (`worker.grade_student`, which tells the watchdog who it starts) runs `Stuck.grade`: the student named
 `STUCK` never ends, like a worker held outside the student's budget (a locked gradebook); the student named `CRASH`
-aborts its worker every time, as libzmq does when RLIMIT_DATA refuses it memory; any other is graded."""
+aborts its worker every time, as libzmq does when RLIMIT_DATA refuses it memory; the student named `SLOW` is graded
+in part, as a worker grades one whose time budget ran out before every test cell was checked; any other is graded."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from lrcourse.grading.outcomes import Outcome
 
 STUCK = "stuck"
 CRASH = "crash"
+SLOW = "slow"
+SLOW_REASON = "time budget ran out: 1 of 2 test cell(s) not checked, scored 0 (test_b)"
 
 
 @dataclass
@@ -28,6 +31,8 @@ class Stuck:
         if student == CRASH:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file of the stand-in
             os.abort()
+        if student == SLOW:
+            return Outcome(student, "graded", SLOW_REASON, score=1.0, max_score=2.0, unchecked=["test_b"])
         return Outcome(student, "graded", score=1.0, max_score=1.0)
 
 

@@ -123,3 +123,49 @@ def oom_kills(group: Path | None) -> int:
         except (ValueError, IndexError):
             return 0
     return 0
+
+
+class MemoryPeak:
+    """The most memory a memory group's processes held at once since `reset`, in bytes (what its cap counts, page
+    cache included): v1's memory.max_usage_in_bytes, reset by writing 0; v2's memory.peak, reset by a write for
+    the reads through that same open file (Linux 6.12 on), which is kept open here; on an older v2 kernel, the
+    peak since the group was made. `read` is None without a group or either file (`scripts/bench.py sizing`)."""
+
+    V1, V2 = "memory.max_usage_in_bytes", "memory.peak"
+
+    def __init__(self, group: Path | None):
+        self.group = group
+        self.file = None  # v2's memory.peak, open: its reset holds for this file only
+
+    def reset(self) -> None:
+        if self.group is None:
+            return
+        try:
+            if (self.group / self.V1).exists():
+                (self.group / self.V1).write_text("0")
+                return
+            if self.file is None:
+                self.file = open(self.group / self.V2, "r+")  # noqa: SIM115 - kept open on purpose (see above)
+            self.file.write("reset\n")
+            self.file.flush()
+        except OSError:
+            pass
+
+    def read(self) -> int | None:
+        if self.group is None:
+            return None
+        try:
+            if self.file is not None:
+                self.file.seek(0)
+                return int(self.file.read())
+            for name in (self.V1, self.V2):
+                if (self.group / name).exists():
+                    return int((self.group / name).read_text())
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
