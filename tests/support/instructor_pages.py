@@ -1,0 +1,62 @@
+"""The instructor's browser tab in the browser tests: payloads' traces, visits that give each its chance, pages
+served in place of the server's (the controls that show what each wall stops)."""
+
+from __future__ import annotations
+
+from support import hostile_html as hostile
+
+
+def on_console(page, text: str) -> None:
+    page.messages.append(text)
+    if text.startswith(hostile.TRACE):
+        page.traces.add(text[len(hostile.TRACE) :])
+
+
+def visit(page, url: str) -> set[str]:
+    """Open `url`, let every payload have its chance (load, errors, focus, clicks on script links); the traces."""
+    page.goto(url)
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(1500)
+    links = page.locator(f"a[href^='{hostile.FORMGRADER_LINK_PREFIX}']")  # read before a form's submit leaves the page
+    followed = [link.evaluate("a => a.href") for link in links.all()]
+    for link in page.locator("a[href^='javascript:' i], a[href^=' javascript' i], a[href^='data:' i]").all():
+        link.evaluate("a => a.click()")
+    if page.locator("#pwn-submit").count():
+        page.locator("#pwn-submit").evaluate("b => b.click()")
+    page.wait_for_timeout(1000)
+    for address in followed:  # a link to another formgrader page: what one click on it opens
+        if address.startswith("http"):
+            page.goto(address)
+            page.wait_for_timeout(1000)
+    title = page.title()
+    if title.startswith(hostile.TRACE):
+        page.traces.add(title[len(hostile.TRACE) :])
+    return set(page.traces)
+
+
+def unguarded_gradebook_page() -> str:
+    """nbgrader's gradebook page for the address of mallory's link, as it renders it without the course's guard."""
+    from urllib.parse import unquote
+
+    from jinja2 import Environment, FileSystemLoader
+    from nbgrader.server_extensions.formgrader import handlers
+
+    link = hostile.WRITTEN["written-formgrader-link"]
+    assignment = unquote(link.split(hostile.FORMGRADER_LINK_PREFIX, 1)[1].split("/", 1)[0])
+    template = Environment(loader=FileSystemLoader([handlers.template_path])).get_template(
+        "gradebook_notebook_submissions.tpl"
+    )
+    return template.render(assignment_id=assignment, notebook_id="nb", base_url="")
+
+
+def serve_instead(page, url: str, body: str | None, keep_policy: bool) -> None:
+    """Answer `url` with `body` (None: the server's own), with the server's headers (its policy too, or none)."""
+
+    def handle(route):
+        response = route.fetch()
+        headers = {k: v for k, v in response.headers.items() if keep_policy or k.lower() != "content-security-policy"}
+        headers.pop("content-length", None)
+        headers.pop("content-encoding", None)
+        route.fulfill(status=200, headers=headers, body=response.body() if body is None else body)
+
+    page.route(url, handle)
