@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import math
 import re
 import shutil
 
@@ -217,3 +219,69 @@ def test_every_cell_that_fails_in_the_student_version_may_raise(path):
         )
     ]
     assert untagged == [], f"tag these cells raises-exception: {untagged}"
+
+
+def prediction_answers(notebook) -> dict[str, object]:
+    """Each prediction's answer, as its source notebook's solution computes it: {variable name: value}."""
+    answers = {}
+    for cell in notebook.cells:
+        name = cells.nbgrader_id(cell) or ""
+        if cell.cell_type == "code" and name.startswith("predicted_"):
+            solution_text = cell.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+            scope: dict = {}
+            exec(solution_text, {"__builtins__": {}}, scope)
+            answers[name] = scope[name]
+    return answers
+
+
+def constant_values(code: str) -> list:
+    """Every value a cell's code spells out: each literal, and each expression made of literals and arithmetic
+    alone (0.64 written as (1 - 0.45 * 4) ** 2 is still the answer)."""
+    literal_nodes = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Tuple, ast.List, ast.operator, ast.unaryop, ast.Load)
+    values = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.expr) and all(isinstance(inner, literal_nodes) for inner in ast.walk(node)):
+            try:
+                values.append(eval(compile(ast.Expression(node), "<cell>", "eval"), {"__builtins__": {}}))
+            except Exception:  # 1 / 0 and the like: not an answer
+                continue
+    return values
+
+
+def same_answer(value, answer) -> bool:
+    numbers = (int, float)
+    if isinstance(answer, numbers) and isinstance(value, numbers) and not isinstance(value, bool):
+        return math.isclose(value, answer, rel_tol=1e-6, abs_tol=1e-12)
+    if isinstance(answer, (list, tuple)) and isinstance(value, (list, tuple)):
+        return list(value) == list(answer)
+    return type(value) is type(answer) and value == answer
+
+
+def test_the_leak_finder_finds_an_answer_spelled_any_way():
+    assert any(same_answer(v, 0.64) for v in constant_values("expect_close(x, (1 - 0.45 * 4) ** 2, 'w')"))
+    assert any(same_answer(v, [4, 7]) for v in constant_values("expect_equal(list(x), [4, 7], 'd')"))
+    assert any(same_answer(v, "a") for v in constant_values("expect_equal(x, 'a', 'y')"))
+    assert not any(same_answer(v, "a") for v in constant_values("expect(x in ('b', 'c'), 'y')"))
+    assert not any(same_answer(v, 150) for v in constant_values("expect(isinstance(x, int), 'x must be an int')"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_no_prediction_s_answer_stands_in_the_release(path):
+    """A prediction is worth a point only if the release does not hand out its answer: neither the answer cell
+    nor any graded test cell of the released notebook may spell the answer out (its explanation belongs in the
+    hidden tests, which the student sees in the feedback)."""
+    answers = prediction_answers(read(path))
+    if path.parent.name in ("01_learning_rate", "05_training", "06_choosing_the_rate"):
+        assert answers, "the chapter's prediction was not found"
+    release = read(released(path))
+    for name, answer in answers.items():
+        graded = [
+            cell
+            for cell in release.cells
+            if cell.cell_type == "code"
+            and (cells.nbgrader_id(cell) == name or (nbgrader_meta(cell).get("grade") and name in cell.source))
+        ]
+        assert len(graded) >= 2, f"{name}: its answer cell and test cell were not found in the release"
+        for cell in graded:
+            leaked = [v for v in constant_values(cell.source) if same_answer(v, answer)]
+            assert not leaked, f"{path.parent.name}: cell {cell.id} gives away {name} = {answer!r}"
