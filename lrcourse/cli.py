@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
-from lrcourse.grading.course import default_db_url, ensure_tools_on_path
+from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 
@@ -296,6 +296,7 @@ def _stop(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     ensure_tools_on_path()
+    skip_iri_format_check()
     # A job scheduler's stop, a CI time-out, `kill` or a closed terminal ends a run at once: the workers are
     # stopped whatever they are doing, and the grades written so far are kept (lrcourse.grading.grade).
     signal.signal(signal.SIGTERM, _stop)

@@ -174,6 +174,20 @@ def test_report_tables_match_the_gradebook(graded):
 
 
 @pytest.mark.slow
+def test_each_test_reports_the_error_of_the_answer_cell_it_uses(graded):
+    """carol's MyStepLR has a syntax error and her prediction is unanswered: in the verdicts the report reads, the
+    MyStepLR tests report the syntax error, the prediction's test the unanswered cell (not the first error of any
+    answer cell)."""
+    from lrcourse.grading.results import read_verdicts
+
+    cells = read_verdicts(graded.path, "carol", EXAMPLE)["cells"]
+    step_tests = [name for name in cells if name.startswith("test_my_step_lr")]
+    assert step_tests and all("raised SyntaxError" in cells[name]["detail"] for name in step_tests), cells
+    assert "raised NotImplementedError" in cells["test_predict_rate_after_edit"]["detail"], cells
+    assert not any("NotImplementedError" in cells[name]["detail"] for name in step_tests), cells
+
+
+@pytest.mark.slow
 def test_report_is_self_contained_with_alt_text(graded):
     page = parse(graded.report)
     assert len(page.images) == 2

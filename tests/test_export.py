@@ -22,6 +22,7 @@ from support.classresults import (
     ALICE_WRITTEN_SCORE,
     EXAMPLE,
     GENERATED,
+    README_SCORES,
     ROSTER,
     WRITTEN,
     WRITTEN_POINTS,
@@ -30,6 +31,7 @@ from support.classresults import (
     nbgrader_totals,
     read_csv,
 )
+from support.course import scores
 from support.gradedclass import lrcourse
 
 IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -113,6 +115,20 @@ def test_grade_prints_where_the_report_and_exports_are(graded):
     assert f"class report: {graded.path / 'reports' / (EXAMPLE + '.html')}" in out, out
     assert f"per-item grades: {graded.path / 'exports' / 'grades-by-item.csv'}" in out
     assert (graded.path / "reports" / f"{EXAMPLE}.html").is_file()
+
+
+@pytest.mark.slow
+def test_the_readme_walkthrough_class_scores_as_documented(graded):
+    """The example class graded as the README shows it: autograded totals, and erin's notebook refused."""
+    autograded = scores(graded.path, EXAMPLE)
+    lines = graded.run.stdout.splitlines()
+    failed = {line.split()[0]: line for line in lines if " failed " in line and not line.startswith(EXAMPLE)}
+    for student, expected in README_SCORES.items():
+        if isinstance(expected, str):
+            assert student not in autograded and expected in failed[student], graded.run.stdout[-3000:]
+        else:
+            assert sum(score for score, _ in autograded[student].values()) == expected, student
+    assert set(failed) == {s for s, expected in README_SCORES.items() if isinstance(expected, str)}, failed
 
 
 @pytest.mark.slow

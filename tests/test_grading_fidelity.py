@@ -18,7 +18,7 @@ import pytest
 
 from lrcourse.build import chapters
 
-from support.gradedclass import ANSWERS, BROKEN, BROKEN_CHAPTER, EXAMPLE_CHAPTER, EXAMPLES, student_name
+from support.gradedclass import ANSWERS, BROKEN, BROKEN_CHAPTER, student_name
 
 
 def pytest_generate_tests(metafunc):
@@ -41,8 +41,6 @@ def unreadable_students(chapter: str) -> dict[str, str]:
     """student -> why no notebook reader accepts the submission (those are reported failed, not graded)."""
     if chapter == BROKEN_CHAPTER:
         return {student: why for student, why in BROKEN.items() if why}
-    if chapter == EXAMPLE_CHAPTER:
-        return {student: why for student, why in EXAMPLES.items() if isinstance(why, str)}
     return {}
 
 
@@ -127,24 +125,6 @@ class TestOrderedSchedules(ChapterFidelity):
             if output.output_type == "error"
         ]
         assert shown and all(text.startswith("not answered yet") and "\n" not in text for text in shown), shown
-
-    def test_each_test_reports_the_error_of_the_answer_cell_it_uses(self, graded):
-        """carol's MyStepLR has a syntax error and her prediction is unanswered: the MyStepLR tests report the
-        syntax error, the prediction's test the unanswered cell (not the first error of any answer cell)."""
-        from lrcourse.grading.results import read_verdicts
-
-        cells = read_verdicts(graded.path, "carol", self.chapter)["cells"]
-        step_tests = [name for name in cells if name.startswith("test_my_step_lr")]
-        assert step_tests and all("raised SyntaxError" in cells[name]["detail"] for name in step_tests), cells
-        assert "raised NotImplementedError" in cells["test_predict_rate_after_edit"]["detail"], cells
-        assert not any("NotImplementedError" in cells[name]["detail"] for name in step_tests), cells
-
-    def test_the_readme_walkthrough_class_scores_as_documented(self, graded):
-        for student, expected in EXAMPLES.items():
-            if isinstance(expected, str):
-                assert student not in graded.scores
-            else:
-                assert sum(score for score, _ in graded.scores[student].values()) == expected, student
 
 
 class TestAdaptiveSchedules(ChapterFidelity):

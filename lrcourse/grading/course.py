@@ -49,3 +49,13 @@ def ensure_tools_on_path() -> None:
     bin_dir = str(Path(sys.executable).parent)
     if not os.environ.get("PATH", "").startswith(bin_dir):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def skip_iri_format_check() -> None:
+    """Leave out jsonschema's "iri" format check in this process, before anything imports jsonschema (nbformat does).
+    Its checker, rfc3987-syntax, builds an Earley grammar when imported: about 2 s of CPU in every grading command
+    and every grading worker (python-jsonschema/jsonschema#1428), for a format that no schema read here uses
+    (nbformat's and nbgrader's have none, and neither passes a format checker). A module set to None in
+    `sys.modules` cannot be imported, and jsonschema registers that one check only if the import succeeds."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)

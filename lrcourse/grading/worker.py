@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import intake
-from lrcourse.grading.course import course_config, ensure_tools_on_path, lrcourse_flag
+from lrcourse.grading.course import course_config, ensure_tools_on_path, lrcourse_flag, skip_iri_format_check
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 
@@ -263,6 +263,7 @@ def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy notices from nbgrader's own session use
     warnings.filterwarnings("ignore", message=".*not in session.*")
     ensure_tools_on_path()
+    skip_iri_format_check()
     _die_with_parent()
     os.chdir(course)
     from lrcourse.grading.worker_memory import cap_this_process, one_blas_thread

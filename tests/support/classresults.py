@@ -2,7 +2,8 @@
 `lrcourse.grading.results` (so the tests compare the outputs with nbgrader's own numbers).
 
 The README's example class (examples/class: alice correct, bob partly, carol a syntax error, dave a
-hang, erin a malformed notebook) in chapter 2, graded with `--export --roster`; before it a generated class in
+hang, erin a malformed notebook) in chapter 2, graded with `--export --roster` (its only grading in the suite: the
+README's scores are held here too, `README_SCORES`); before it a generated class in
 chapter 1, graded without `--export` (the report alone), whose notebook gains a written answer graded by hand
 (nbgrader's "manually graded answer" cell), graded for one student through nbgrader's API and left pending
 for the other.
@@ -34,6 +35,9 @@ WRITTEN = "explain_stable_lr"  # the written answer added to chapter 1, 2 points
 WRITTEN_POINTS = 2.0
 ALICE_WRITTEN_SCORE = 1.5
 ROSTER = ROOT / "examples" / "canvas_roster.csv"
+# The README's walkthrough of the example class: student -> autograded score out of 10 (the written answers, 4
+# points, are left unanswered), or the reason the submission cannot be graded
+README_SCORES = {"alice": 10, "bob": 8, "carol": 0, "dave": 1, "erin": "not valid JSON"}
 
 
 def written_answer_cell() -> nbformat.NotebookNode:
@@ -89,7 +93,8 @@ def build_class(directory: Path) -> tuple[Path, subprocess.CompletedProcess]:
     autograded = {k: v for k, v in solution_answers(GENERATED).items() if not k.startswith("written_")}
     submit(course, "alice", GENERATED, {**autograded, WRITTEN: "It overshoots, more each step."})
     submit(course, "zoe", GENERATED, {WRITTEN: "No idea."})  # exercises untouched; not in the roster
-    first = lrcourse(course, "grade", GENERATED, "--workers", "2", timeout=1200)
+    # two students: one worker (a second one's start, nbgrader and both zygotes, costs more than the student it takes)
+    first = lrcourse(course, "grade", GENERATED, "--workers", "1", timeout=1200)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     # without --export, grading writes the graded chapter's report alone
     assert f"class report: {course.resolve() / 'reports' / (GENERATED + '.html')}" in first.stdout, first.stdout

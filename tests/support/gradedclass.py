@@ -2,8 +2,9 @@
 
 Each chapter is a course of its own whose students are the solution, the untouched release and every
 catalogue answer of the chapter; chapter 3 also gets the broken submissions an instructor meets in a real
-class, chapter 2 the README's example class. Each is graded by the `lrcourse grade` command, two workers,
-as an instructor would run it.
+class. Each is graded by the `lrcourse grade` command, two workers, as an instructor would run it. (The README's
+example class, in chapter 2, is graded once per session for the export and class-report tests, which also hold
+it to the README: classresults.py.)
 """
 
 from __future__ import annotations
@@ -17,19 +18,14 @@ from pathlib import Path
 import nbformat
 
 from lrcourse.build import tool_environment
-from lrcourse.examples import submit_example_class
 
 import catalogue
 from support.course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
-from support.paths import ROOT
 
 ANSWERS = (
     catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN + [catalogue.STEP_HANGS_AT_DEFINITION]
 )
 BROKEN_CHAPTER = "03_adaptive_schedules"
-EXAMPLE_CHAPTER = "02_ordered_schedules"
-# The README's walkthrough: student -> autograded score out of 10 (the written answers, 4 points, are left unanswered), or the reason it cannot be graded
-EXAMPLES = {"alice": 10, "bob": 8, "carol": 0, "dave": 1, "erin": "not valid JSON"}
 # student -> why it cannot be graded (None: it can, as far as it goes; a crashed kernel is graded by the
 # trusted verdicts, with the crash as the reason)
 BROKEN = {
@@ -125,8 +121,8 @@ class GradedChapter:
 
 def build_graded_chapter(directory: Path, chapter: str) -> GradedChapter:
     """A course of one chapter whose students are the solution, the untouched release and every catalogue
-    answer of the chapter (plus the broken submissions in chapter 3 and the README's class in chapter 2),
-    graded by `lrcourse grade`. One chapter a course, so that the chapters are graded side by side."""
+    answer of the chapter (plus the broken submissions in chapter 3), graded by `lrcourse grade`. One chapter a
+    course, so that the chapters are graded side by side."""
     course = make_course(directory, [chapter])
     submit(course, "solution", chapter, solution_answers(chapter))
     submit(course, "untouched", chapter)
@@ -135,8 +131,6 @@ def build_graded_chapter(directory: Path, chapter: str) -> GradedChapter:
             submit(course, student_name(answer), chapter, {answer.cell: answer.source})
     if chapter == BROKEN_CHAPTER:
         submit_broken(course)
-    if chapter == EXAMPLE_CHAPTER:
-        submit_example_class(course, ROOT / "examples" / "class")  # the README's walkthrough class
     run = lrcourse(course, "grade", chapter, "--workers", "2", timeout=3600)
     return GradedChapter(course, chapter, scores(course, chapter), run)
 
@@ -149,8 +143,6 @@ __all__ = [
     "ANSWERS",
     "BROKEN",
     "BROKEN_CHAPTER",
-    "EXAMPLES",
-    "EXAMPLE_CHAPTER",
     "GradedChapter",
     "NOTEBOOK",
     "build_graded_chapter",
