@@ -1,7 +1,7 @@
 """Claims of chapters 1-4 that are not checked next to the prose, properties of the committed solutions
-a student sees: no stray object reprs, every figure with alt text (issue 13), and where chapters 1, 5 and 6
-keep the checks that guard their claims, and 5.4's slider claim (every value it offers runs), checked without a
-kernel (issue 22)."""
+a student sees: no stray object reprs, every figure with alt text (issue 13), and where every chapter keeps the
+checks that guard its claims (issue 22; chapters 2-4 since issue 23), and 5.4's slider claim (every value it offers
+runs), checked without a kernel (issue 22)."""
 
 import ast
 import re
@@ -48,8 +48,8 @@ def test_setup_cells_do_not_import_the_checker(path):
     assert "lrcourse.checking" not in setup.source
 
 
-# The chapters whose claims are checked in collapsed cells; chapters 2-4 still assert in lesson cells.
-CHECKED_IN_COLLAPSED_CELLS = sorted((ROOT / "source").glob("0[156]*/*.ipynb"))
+# Every chapter checks its claims in collapsed cells.
+CHECKED_IN_COLLAPSED_CELLS = sorted((ROOT / "source").glob("*/*.ipynb"))
 
 
 def collapsed(cell) -> bool:
