@@ -23,6 +23,7 @@ import builtins
 import glob
 import json
 import linecache
+import re
 import sys
 import types
 from pathlib import Path
@@ -32,6 +33,7 @@ from lrcourse import cells
 STUB = "raise NotImplementedError()"  # nbgrader's code stub (nbgrader_config.py), as the learner sees it
 PACKAGE = str(Path(__file__).resolve().parent)
 LIBRARIES = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+TOP_LEVEL_NAME = re.compile(r"^(?:class|def)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", re.M)
 
 
 def shell():
@@ -85,13 +87,55 @@ def unanswered(exercise: str | None = None) -> str:
     return f"not answered yet{which}: write your answer in place of `{STUB}` and run its cell"
 
 
-def undefined(name: str) -> str:
-    """The one line a test cell shows when the answer's name is not defined (unanswered, not run, or its cell
-    failed: the kernel cannot tell which, so the line says all three)."""
+def undefined(name: str, failure: str | None = None) -> str:
+    """The one line a test cell shows when the answer's name is not defined: its answer cell failed (`failure`, what
+    it raised), else unanswered or not run (the kernel cannot tell which, so the line says both)."""
+    if failure is not None:
+        return (
+            f"answer cell failed (exercise {name}): `{name}` is not defined because its cell raised {failure}; "
+            "fix that error and run the cell again"
+        )
     return (
         f"not answered yet (exercise {name}): `{name}` is not defined. Write its answer cell in place of `{STUB}` "
         "and run it (if that cell shows an error, fix that first)"
     )
+
+
+class FailedAnswers:
+    """What each cell that failed would have bound, and what it raised (IPython's post_run_cell): a test cell
+    reading such a name names that error (a syntax error in `MyStepLR`'s cell), not "not answered yet"."""
+
+    def __init__(self):
+        self.failures: dict[str, str] = {}  # name -> the error its cell raised, as one line
+
+    def after_cell(self, result) -> None:
+        error = result.error_before_exec or result.error_in_exec
+        for name in defined_names(getattr(result.info, "raw_cell", "") or ""):
+            if error is None:
+                self.failures.pop(name, None)
+            else:
+                self.failures[name] = one_line(error)
+
+    def show_briefly(self, ipython, etype, value, tb, tb_offset=None):
+        """IPython's custom handler: an unanswered or failed exercise in one line, anything else as IPython shows it."""
+        line = unanswered_line(value, tb, self.failures)
+        if line is None:
+            ipython.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        else:
+            ipython._showtraceback(etype, value, [line])
+
+
+def defined_names(source: str) -> set[str]:
+    """The names a cell binds; for a cell that does not parse, the classes, functions and names it assigns at its
+    top level, read from its lines."""
+    names = cells.bound_names(source)
+    return names or {match[0] or match[1] for match in TOP_LEVEL_NAME.findall(source)}
+
+
+def one_line(error: BaseException) -> str:
+    where = f" (line {error.lineno})" if isinstance(error, SyntaxError) and error.lineno else ""
+    message = error.msg if isinstance(error, SyntaxError) else str(error)
+    return f"{type(error).__name__}: {message}{where}"[:200]
 
 
 def stub_raised(tb: types.TracebackType | None) -> str | None:
@@ -131,29 +175,26 @@ def loaded_names(text: str) -> set[str]:
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 
 
-def unanswered_line(error: BaseException, tb) -> str | None:
-    """The one line for an error that means "not answered yet", or None for any other error."""
+def unanswered_line(error: BaseException, tb, failures: dict[str, str] | None = None) -> str | None:
+    """The one line for an error that means "not answered yet" (or that an answer's cell failed: `failures`, by
+    name), or None for any other error."""
     if isinstance(error, NotImplementedError):
         exercise = stub_raised(tb)
         return None if exercise is None else unanswered(exercise)
     name = getattr(error, "name", None)
     if isinstance(error, NameError) and name in tested_names():
-        return undefined(name)
+        return undefined(name, (failures or {}).get(name))
     return None
 
 
-def show_briefly(ipython, etype, value, tb, tb_offset=None):
-    """IPython's custom handler: an unanswered exercise in one line, anything else as IPython shows it."""
-    line = unanswered_line(value, tb)
-    if line is None:
-        ipython.showtraceback((etype, value, tb), tb_offset=tb_offset)
-    else:
-        ipython._showtraceback(etype, value, [line])
-
-
 def load_ipython_extension(ipython) -> None:
-    """NotImplementedError and NameError pass through `show_briefly` (IPython's one custom handler)."""
-    ipython.set_custom_exc((NotImplementedError, NameError), show_briefly)
+    """NotImplementedError and NameError pass through `FailedAnswers.show_briefly` (IPython's one custom handler),
+    which learns from every cell run what failed; once per shell."""
+    if getattr(ipython, "lrcourse_failed_answers", None) is not None:
+        return
+    ipython.lrcourse_failed_answers = recorder = FailedAnswers()
+    ipython.events.register("post_run_cell", recorder.after_cell)
+    ipython.set_custom_exc((NotImplementedError, NameError), recorder.show_briefly)
 
 
 def show_unanswered_briefly() -> None:

@@ -353,6 +353,24 @@ def test_an_unanswered_exercise_is_one_line_where_it_is_and_in_the_tests_after_i
     assert "your code raised NotImplementedError" in str(error)  # the grader's records keep the whole message
 
 
+def test_a_test_cell_after_a_failed_answer_cell_names_that_cells_error(ipython, capsys):
+    """carol's MyStepLR has a syntax error: the tests after it say so in one line, not "not answered yet"; once the
+    cell runs, the record of its failure goes."""
+    from lrcourse import kernel_messages
+
+    shown(ipython, capsys, "predicted_w2 = (0.64 +")
+    error, text = shown(ipython, capsys, PREDICTION_TEST)
+    assert type(error) is NameError and text.startswith("answer cell failed (exercise predicted_w2)"), text
+    assert "SyntaxError" in text and "(line 1)" in text and "\n" not in text
+    shown(ipython, capsys, "predicted_w2 = 1 / 0")
+    assert "ZeroDivisionError: division by zero" in shown(ipython, capsys, PREDICTION_TEST)[1]
+    shown(ipython, capsys, "predicted_w2 = 0.64")
+    assert shown(ipython, capsys, PREDICTION_TEST)[0] is None
+    shown(ipython, capsys, "del predicted_w2")
+    error, text = shown(ipython, capsys, PREDICTION_TEST)
+    assert text == kernel_messages.undefined("predicted_w2")
+
+
 def test_other_errors_keep_their_traceback(ipython, capsys):
     error, text = shown(ipython, capsys, "predicted_w3 + 1")  # a name no test asks for: a typo, not an answer
     assert type(error) is NameError and "not answered" not in text and "----> 1 predicted_w3 + 1" in text

@@ -185,6 +185,11 @@ def test_each_test_reports_the_error_of_the_answer_cell_it_uses(graded):
     assert step_tests and all("raised SyntaxError" in cells[name]["detail"] for name in step_tests), cells
     assert "raised NotImplementedError" in cells["test_predict_rate_after_edit"]["detail"], cells
     assert not any("NotImplementedError" in cells[name]["detail"] for name in step_tests), cells
+    # and her feedback's MyStepLR tests say that the cell failed, with its error, not that nothing was written
+    (page,) = (graded.path / "feedback" / "carol" / EXAMPLE).glob("*.html")
+    text = page.read_text()
+    assert "answer cell failed (exercise MyStepLR)" in text and "not answered yet (exercise MyStepLR)" not in text
+    assert "raised SyntaxError" in text
 
 
 @pytest.mark.slow
