@@ -17,6 +17,9 @@ MAX_NOTEBOOK_MB = 50
 MAX_DEPTH = 64  # a notebook of this course nests about 6 deep; widget state a few more
 MAX_CELLS = 1000  # the longest chapter has 55
 MAX_OUTPUT_MB = 20  # the solutions, plots included, hold about 1 MB of outputs
+# The cells' own text: the longest chapter's is 63 kB. Formgrader renders a submission's markdown inside the
+# instructor's server, which answers nothing else meanwhile: 10 MB of a student's links held it two minutes.
+MAX_SOURCE_MB = 1
 
 CHUNK = 1 << 22  # bytes scanned at once: the scan's memory stays a few tens of MB whatever the file's size
 
@@ -73,12 +76,15 @@ def read_notebook(path: Path) -> dict:
 
 
 def check_cells(name: str, raw) -> None:
-    """At most MAX_CELLS cells and MAX_OUTPUT_MB of outputs in a parsed notebook."""
+    """At most MAX_CELLS cells, MAX_SOURCE_MB of their text and MAX_OUTPUT_MB of outputs in a parsed notebook."""
     found = raw.get("cells") if isinstance(raw, dict) else None
     if not isinstance(found, list):
         return  # not a notebook's shape: the caller's validation says so
     if len(found) > MAX_CELLS:
         raise NotebookRefused(f"{name} has {len(found)} cells, more than {MAX_CELLS}")
+    text = sum(len(json.dumps(cell.get("source", ""))) for cell in found if isinstance(cell, dict))
+    if text > MAX_SOURCE_MB << 20:
+        raise NotebookRefused(f"{name} holds more than {MAX_SOURCE_MB} MB of cell text ({text >> 10} kB)")
     budget = MAX_OUTPUT_MB << 20
     for cell in found:
         outputs = cell.get("outputs") if isinstance(cell, dict) else None
