@@ -46,21 +46,24 @@ NBGRADER_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.course_list",
 ]
 # nbgrader's configuration for any folder, read by every nbgrader command and server of this environment: the
-# course's Validate guard and its refusal of nbgrader's own autograde, which the course's own nbgrader_config.py
-# sets only where it is read (lrcourse/grading/plain_validate.py, plain_autograde.py). A course's own settings win.
+# course's Validate guard, its refusal of nbgrader's own autograde and its sanitizer, which the course's own
+# nbgrader_config.py sets only where it is read (lrcourse/grading/plain_validate.py, plain_autograde.py). A course's own settings win.
 ENV_NBGRADER_CONFIG = PREFIX / "etc" / "jupyter" / "nbgrader_config.py"
 ENV_GUARDS = """\
-# Written by scripts/setup_lab.py: nbgrader's Validate refuses students' notebooks from any folder and nbgrader's
-# own autograde refuses to run students' code unsandboxed (lrcourse/grading/plain_validate.py, plain_autograde.py);
-# without lrcourse, no nbgrader kernel starts.
+# Written by scripts/setup_lab.py: nbgrader's Validate refuses students' notebooks from any folder, nbgrader's own
+# autograde refuses to run students' code unsandboxed, and the pages nbgrader renders of students' work are
+# sanitized (lrcourse/grading/plain_validate.py, plain_autograde.py, sanitize.py); without lrcourse, no nbgrader
+# kernel starts.
 try:
     from lrcourse.grading.plain_autograde import refuse_plain_autograde
     from lrcourse.grading.plain_validate import refuse_students_notebooks
+    from lrcourse.grading.sanitize import show_safely
 except ImportError:
     c.Execute.kernel_name = "lrcourse-is-not-importable"
 else:
     refuse_students_notebooks()
     refuse_plain_autograde(c)
+    show_safely(c)
 """
 # A Content-Security-Policy on formgrader's pages of student work (lrcourse/grading/content_policy.py).
 CONTENT_POLICY = PREFIX / "etc" / "jupyter" / "jupyter_server_config.d" / "lrcourse.json"

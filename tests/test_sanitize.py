@@ -328,3 +328,15 @@ def test_the_names_formgraders_template_writes_unescaped_are_escaped():
         "student": "eve",
         "index": 0,
     }
+
+
+def test_the_environments_configuration_sanitizes_a_course_configured_without_it(tmp_path, monkeypatch):
+    """A course folder whose nbgrader_config.py does not name the sanitizer (written by hand for a hub, say): the
+    environment's own configuration (scripts/setup_lab.py) adds it to what formgrader and the feedback render."""
+    from nbgrader.apps import NbGrader
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = 'x'\n")
+    monkeypatch.chdir(tmp_path)
+    app = NbGrader()
+    app.load_config_file()
+    assert "lrcourse.grading.sanitize.SafeToShow" in app.config.HTMLExporter.preprocessors
