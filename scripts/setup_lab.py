@@ -34,6 +34,7 @@ INSTRUCTOR_PLUGINS = [
     "@jupyter/nbgrader:course-list",
     "@jupyter/nbgrader:assignment-list",
 ]
+NBGRADER_MENU = "@jupyter/nbgrader:menu"  # opens those tools; Validate is a notebook button of its own
 INSTRUCTOR_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.course_list",
@@ -99,6 +100,8 @@ def write_learner_config(folder: Path, keep_assignment_list: bool = False) -> No
     """Jupyter config in `folder` that switches nbgrader's instructor tools off: formgrader, create-assignment,
     the course list, and (self-study has no exchange) the assignment list unless kept; Validate stays."""
     plugins = [name for name in INSTRUCTOR_PLUGINS if not (keep_assignment_list and "assignment-list" in name)]
+    if not keep_assignment_list:  # its menu would list only the tools switched off: an empty "Nbgrader" menu
+        plugins.append(NBGRADER_MENU)
     extensions = [
         name for name in INSTRUCTOR_SERVER_EXTENSIONS if not (keep_assignment_list and "assignment_list" in name)
     ]

@@ -112,7 +112,7 @@ def test_the_learners_lab_has_no_instructor_tool(lab, page):
     assert registered == []
     assert page.evaluate("() => window.jupyterapp.hasPlugin('@jupyter/nbgrader:validate-assignment')")
     menus = " ".join(page.locator(".lm-MenuBar-itemLabel").all_inner_texts())
-    assert "Formgrader" not in menus
+    assert "Formgrader" not in menus and "Nbgrader" not in menus, menus  # no menu of tools that are switched off
     for path in ("formgrader", "course_list", "assignments"):
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(f"{lab}/{path}?token={TOKEN}", timeout=10)
