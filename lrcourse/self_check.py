@@ -31,6 +31,7 @@ STUDENT = "you"
 BY_HAND = "graded by hand: compare with the rubric in solutions/"
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*(\(\d+(\.\d+)? points?\))?\s*$")
 NAME_WIDTH = 40
+PASSED = re.compile(r"""\bpassed\(\s*(["'])(.{1,120}?)\1\s*\)""")
 
 
 class UnknownChapter(ValueError):
@@ -74,6 +75,17 @@ def sections(notebook_cells: list) -> dict[str, str]:
     return found
 
 
+def labels(notebook_cells: list) -> dict[str, str]:
+    """grade_id -> what a test cell says when it passes (its `passed("...")`), a readable name beside the id."""
+    found = {}
+    for cell in notebook_cells:
+        name = cells.nbgrader_id(cell) if isinstance(cell, dict) else None
+        said = PASSED.search(cells.source(cell)) if name and cells.is_test(cell) else None
+        if said:
+            found[name] = said.group(2)
+    return found
+
+
 @dataclass
 class ChapterResult:
     """One chapter's check: its graded items (None if it could not be graded, with `failed` saying why)."""
@@ -82,6 +94,7 @@ class ChapterResult:
     title: str = ""
     grades: AssignmentGrades | None = None
     sections: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # grade_id -> a readable name (`labels`)
     failed: str = ""
     feedback: list[Path] = field(default_factory=list)
     seconds: float = 0.0
@@ -121,7 +134,10 @@ def chapter_lines(result: ChapterResult, root: Path = ROOT) -> list[str]:
         if result.sections.get(item.name, "") != heading:
             heading = result.sections.get(item.name, "")
             lines.append(f"  {heading}" if heading else "  ")
-        lines.append(f"    {item.name:<{NAME_WIDTH}} {item_text(item, scores.get(item.key))}")
+        label = result.labels.get(item.name)
+        lines.append(
+            f"    {item.name:<{NAME_WIDTH}} {item_text(item, scores.get(item.key))}" + (f"   {label}" if label else "")
+        )
     score, most = result.total()
     by_hand = result.by_hand()
     lines.append(
@@ -215,7 +231,9 @@ def read_chapter(scratch: Path, name: str, run_result) -> ChapterResult:
     title = next(
         (c.source.splitlines()[0].lstrip("# ").strip() for c in notebook.cells if c.cell_type == "markdown"), ""
     )
-    result = ChapterResult(name, title, sections=sections(notebook.cells), seconds=run_result.seconds)
+    result = ChapterResult(
+        name, title, sections=sections(notebook.cells), labels=labels(notebook.cells), seconds=run_result.seconds
+    )
     failure = next((outcome for outcome in run_result.outcomes if outcome.status == "failed"), None)
     if failure is not None:
         result.failed = failure.reason

@@ -28,6 +28,7 @@ from lrcourse.self_check import (
     chapter_lines,
     chapter_names,
     check,
+    labels,
     sections,
     total_lines,
 )
@@ -130,7 +131,7 @@ def plateau_grades(scores: dict) -> ChapterResult:
     )
     items = assignment_items(record, source_order(ROOT / "source", PLATEAU))
     grades = AssignmentGrades(PLATEAU, 23, items, {STUDENT: scores(items)}, {STUDENT: 0})
-    return ChapterResult(PLATEAU, "Chapter 3", grades, sections(notebook.cells), seconds=40)
+    return ChapterResult(PLATEAU, "Chapter 3", grades, sections(notebook.cells), labels(notebook.cells), seconds=40)
 
 
 def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_answers_apart():
@@ -145,6 +146,8 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     assert headings[:3] == ["Predict first", "Exercise 3 · Your own ReduceLROnPlateau", "Written answers"]
     assert f"    {'written_plateau_vs_fixed':<40} {BY_HAND}" in lines
     assert f"    {'written_threshold_zero':<40} not answered yet ({BY_HAND})" in lines
+    # each test names what it checks, as its passed("...") says
+    assert f"    {'test_plateau_modes':<40} 2 / 2   modes and threshold modes: match ReduceLROnPlateau" in lines
     total = next(line for line in lines if "autograded total" in line)
     assert " 19 / 19 " in total and "written answers, 4 points" in total  # not 19 / 23
 
