@@ -265,16 +265,75 @@ def test_the_leak_finder_finds_an_answer_spelled_any_way():
     assert not any(same_answer(v, 150) for v in constant_values("expect(isinstance(x, int), 'x must be an int')"))
 
 
+OPTION = re.compile(r"^\s*[-*]\s*\*\*([a-z])\*\*:\s*(.+)$", re.MULTILINE)
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w.])")
+
+
+def option_phrases(notebook, answer) -> tuple[list[str], str | None]:
+    """A multiple-choice answer's distinctive wording: the chosen option's phrases of two words or more (split at
+    commas and semicolons), and the id of the question cell that lists the options (where they belong)."""
+    for cell in notebook.cells:
+        options = dict(OPTION.findall(cell.source)) if cell.cell_type == "markdown" else {}
+        if isinstance(answer, str) and answer in options:
+            phrases = [p.strip(" .;*").lower() for p in re.split(r"[,;]", options[answer])]
+            return [p for p in phrases if len(p.split()) >= 2], cell.id
+    return [], None
+
+
+def text_leaks(cell, answer, phrases, question_id) -> list:
+    """What a released cell's text (code or markdown, strings and comments included) gives away of an answer:
+    a number equal to a numeric answer, or the chosen option's wording outside the question."""
+    numbers = [float(n) for n in NUMBER.findall(cell.source)] if isinstance(answer, (int, float)) else []
+    found = [n for n in numbers if same_answer(n, answer)]
+    if cell.id != question_id:
+        found += [p for p in phrases if p in " ".join(cell.source.lower().split())]
+    return found
+
+
+def answer_leaks(source, release) -> list[str]:
+    """Every place the released notebook spells out one of the source's prediction answers."""
+    leaks = []
+    for name, answer in prediction_answers(source).items():
+        phrases, question_id = option_phrases(source, answer)
+        if isinstance(answer, str):
+            assert phrases, f"{name}: the option {answer!r}'s wording was not found"
+        for cell in release.cells:
+            graded = cell.cell_type == "code" and (
+                cells.nbgrader_id(cell) == name or (nbgrader_meta(cell).get("grade") and name in cell.source)
+            )
+            found = [v for v in constant_values(cell.source) if same_answer(v, answer)] if graded else []
+            found += text_leaks(cell, answer, phrases, question_id)
+            leaks += [f"cell {cell.id} gives away {name} = {answer!r}: {value!r}" for value in found]
+    return leaks
+
+
+def test_the_text_scan_finds_an_answer_in_prose_and_strings():
+    source = nbformat.v4.new_notebook()
+    source.cells = [
+        nbformat.v4.new_markdown_cell("- **a**: still rising, at about a third of its peak;\n- **b**: close to zero;"),
+        nbformat.v4.new_code_cell("### BEGIN SOLUTION\npredicted_x = 'a'\n### END SOLUTION"),
+    ]
+    source.cells[1].metadata["nbgrader"] = {"grade_id": "predicted_x"}
+    release = nbformat.v4.new_notebook()
+    release.cells = [nbformat.v4.new_code_cell('print(f"{r:.0%} of its peak, still rising")', id="said")]
+    assert any("still rising" in leak for leak in answer_leaks(source, release))
+    release.cells = [nbformat.v4.new_code_cell('print(f"{r:.0%} of its peak")', id="quiet")]
+    assert not answer_leaks(source, release)
+    assert text_leaks(nbformat.v4.new_markdown_cell("50 x 3 = 150", id="md"), 150, [], None) == [150.0]
+    assert not text_leaks(nbformat.v4.new_markdown_cell("1500 or 150.5 or x150", id="md"), 150, [], None)
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
 def test_no_prediction_s_answer_stands_in_the_release(path):
-    """A prediction is worth a point only if the release does not hand out its answer: neither the answer cell
-    nor any graded test cell of the released notebook may spell the answer out (its explanation belongs in the
-    hidden tests, which the student sees in the feedback)."""
-    answers = prediction_answers(read(path))
+    """A prediction is worth a point only if the release does not hand out its answer: no cell of the released
+    notebook, code or markdown, may spell the answer out (a number in its text, a literal in a graded cell, or a
+    multiple-choice option's wording outside the question); its explanation belongs in the hidden tests, which the
+    student sees in the feedback, and in the output of cells the student runs after answering."""
+    source, release = read(path), read(released(path))
+    answers = prediction_answers(source)
     if path.parent.name in ("01_learning_rate", "05_training", "06_choosing_the_rate"):
         assert answers, "the chapter's prediction was not found"
-    release = read(released(path))
-    for name, answer in answers.items():
+    for name in answers:
         graded = [
             cell
             for cell in release.cells
@@ -282,6 +341,5 @@ def test_no_prediction_s_answer_stands_in_the_release(path):
             and (cells.nbgrader_id(cell) == name or (nbgrader_meta(cell).get("grade") and name in cell.source))
         ]
         assert len(graded) >= 2, f"{name}: its answer cell and test cell were not found in the release"
-        for cell in graded:
-            leaked = [v for v in constant_values(cell.source) if same_answer(v, answer)]
-            assert not leaked, f"{path.parent.name}: cell {cell.id} gives away {name} = {answer!r}"
+    leaks = answer_leaks(source, release)
+    assert not leaks, f"{path.parent.name}: " + "; ".join(leaks)
