@@ -22,7 +22,7 @@ import nbformat
 
 from lrcourse import cells
 from lrcourse.gradebook_db import gradebook
-from lrcourse.workspace import RELEASE, ROOT, SOLUTIONS_COPY, beside_path, pending_updates
+from lrcourse.workspace import RELEASE, ROOT, SOLUTIONS_COPY, beside_path, given_answers, pending_updates
 
 START = "START.md"
 CHECKED = ROOT / "build" / "check"
@@ -53,9 +53,10 @@ def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:
     return {cells.grade_id(cell): cell.source for cell in notebook.cells if cells.is_solution(cell)}
 
 
-def answered(release: Path, mine: Path) -> tuple[list[str], list[str]]:
-    """(answered, not yet) grade_ids, in notebook order."""
-    given = answer_cells(nbformat.read(release, as_version=4))
+def answered(release: Path, mine: Path, given: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """(answered, not yet) grade_ids, in notebook order: the answer cells of `mine` that differ from `given` (as the
+    release the copy came from gave them; by default, as `release` gives them)."""
+    given = given if given is not None else answer_cells(nbformat.read(release, as_version=4))
     written = answer_cells(nbformat.read(mine, as_version=4)) if mine.exists() else given
     done = [name for name in given if written.get(name, given[name]).strip() != given[name].strip()]
     return done, [name for name in given if name not in done]
@@ -99,7 +100,7 @@ def link(relative: Path) -> str:
 def chapter_section(release: Path, workspace: Path) -> list[str]:
     relative = release.relative_to(release.parent.parent)
     intro = first_markdown(nbformat.read(release, as_version=4))
-    done, todo = answered(release, workspace / relative)
+    done, todo = answered(release, workspace / relative, given_answers(workspace, relative))
     lines = [
         f"## [{title(intro)}]({link(relative)})",
         "",

@@ -24,6 +24,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lrcourse import cells
+
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "notebooks"
 SOLUTIONS = ROOT / "solutions"
@@ -55,12 +57,28 @@ def work_digest(path: Path) -> str:
     return hashlib.sha256(json.dumps(found).encode()).hexdigest()
 
 
+def starting_answers(path: Path) -> dict[str, str]:
+    """grade_id -> the source of each answer cell of the release notebook at `path` (what the learner starts from)."""
+    try:
+        found = json.loads(path.read_text())["cells"]
+    except (ValueError, KeyError, TypeError):
+        return {}
+    return {cells.grade_id(cell): cells.source(cell) for cell in found if cells.is_solution(cell)}
+
+
 def copied(notebook: Path, target: Path) -> dict:
-    """Copy a release notebook to `target`; what the record keeps of it (the release's digest, and its work
-    digest, which tells the learner's writing from a run)."""
+    """Copy a release notebook to `target`; what the record keeps of it (the release's digest, its work digest,
+    which tells the learner's writing from a run, and its answer cells as given, which the start page counts
+    written answers against: a later release may change them)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(notebook, target)
-    return {"release": digest(notebook), "work": work_digest(notebook)}
+    return {"release": digest(notebook), "work": work_digest(notebook), "answers": starting_answers(notebook)}
+
+
+def given_answers(workspace: Path, relative: Path) -> dict[str, str] | None:
+    """The answer cells as the release the learner's copy of `relative` came from gave them (None: not recorded)."""
+    entry = read_record(workspace)["chapters"].get(str(relative))
+    return entry.get("answers") if entry else None
 
 
 def written_in(target: Path, entry: dict | None) -> bool:
@@ -105,7 +123,7 @@ def bring_in(notebook: Path, relative: Path, workspace: Path, record: dict, upda
     key, target = str(relative), workspace / relative
     waiting = record["beside"].get(key)
     if waiting and not (workspace / waiting["path"]).exists():  # put in place of the chapter, or deleted: either
-        record["chapters"][key] = {"release": waiting["release"], "work": waiting["work"]}  # way, that release is seen
+        record["chapters"][key] = {k: v for k, v in waiting.items() if k != "path"}  # way, that release is seen
         del record["beside"][key]
     entry = record["chapters"].get(key)
     if not target.exists():  # new, or the learner set their copy aside: the newest release is the chapter now

@@ -83,6 +83,10 @@ def test_answers_survive_a_course_update(tmp_path, release):
     assert "your copy stays as it is" in said and str(beside.relative_to(workspace)) in said
     page = start_page(workspace, release)
     assert "Course updates waiting" in page and "01_learning_rate-new-release/learning_rate.ipynb" in page
+    # an update that changes an answer cell's starter: the learner's copy, from the release before, did not write it
+    answer(release / NOTEBOOK, "predicted_w2", "predicted_w2 = None  # a new starter\n")
+    update_workspace(workspace, release)
+    assert "1 of 5 answers written (largest_stable_lr)" in start_page(workspace, release)
     assert update_workspace(workspace, release) == type(update)(), "a second run has nothing more to do"
     assert (workspace / NOTEBOOK).read_bytes() == mine
 
