@@ -340,3 +340,26 @@ def test_the_environments_configuration_sanitizes_a_course_configured_without_it
     app = NbGrader()
     app.load_config_file()
     assert "lrcourse.grading.sanitize.SafeToShow" in app.config.HTMLExporter.preprocessors
+
+
+def test_finding_what_to_note_reads_each_character_once():
+    """Python 3.11's HTMLParser took time quadratic in some malformed markup (35 kB of `<a x="` held formgrader's
+    page 25 s, a megabyte would have held the instructor's server for hours): the note's finder reads one tag at
+    a time. A megabyte of each kind in well under a minute (quadratic: hours)."""
+    import time
+
+    for markup in ('<a x="' * 170_000, "<" * 1_000_000, "<a " + 'x="' * 330_000, "<!--" + "<a" * 500_000):
+        start = time.monotonic()
+        sanitize.attempts(markup)
+        assert time.monotonic() - start < 30, markup[:20]
+    assert sanitize.attempts('<a href="&#106;ava\tscript:x" ONCLICK=y>') == ["javascript: URL", "onclick="]
+
+
+def test_a_long_markdown_output_is_shown_as_text():
+    """formgrader renders markdown inside the instructor's server (about 30 s a megabyte): a markdown output over
+    64 kB is shown as a note of text, a short one as markdown."""
+    long = nbformat.v4.new_output("display_data", data={"text/markdown": "[a](" * 20_000, "text/plain": "x"})
+    short = nbformat.v4.new_output("display_data", data={"text/markdown": "**bold**", "text/plain": "x"})
+    outputs = sanitize.safe_outputs([long, short])
+    assert "text/markdown" not in outputs[1]["data"] and "a long markdown output" in outputs[0]["data"]["text/plain"]
+    assert outputs[2]["data"]["text/markdown"] == "**bold**"

@@ -20,6 +20,9 @@ MAX_OUTPUT_MB = 20  # the solutions, plots included, hold about 1 MB of outputs
 # The cells' own text: the longest chapter's is 63 kB. Formgrader renders a submission's markdown inside the
 # instructor's server, which answers nothing else meanwhile: 10 MB of a student's links held it two minutes.
 MAX_SOURCE_MB = 1
+# Markdown and raw cells are rendered as markdown there, about 30 s a megabyte of some text: a chapter has at
+# most 22 kB, a written answer a few.
+MAX_MARKDOWN_KB = 256
 
 CHUNK = 1 << 22  # bytes scanned at once: the scan's memory stays a few tens of MB whatever the file's size
 
@@ -85,6 +88,13 @@ def check_cells(name: str, raw) -> None:
     text = sum(len(json.dumps(cell.get("source", ""))) for cell in found if isinstance(cell, dict))
     if text > MAX_SOURCE_MB << 20:
         raise NotebookRefused(f"{name} holds more than {MAX_SOURCE_MB} MB of cell text ({text >> 10} kB)")
+    prose = sum(
+        len(json.dumps(cell.get("source", "")))
+        for cell in found
+        if isinstance(cell, dict) and cell.get("cell_type") in ("markdown", "raw")
+    )
+    if prose > MAX_MARKDOWN_KB << 10:
+        raise NotebookRefused(f"{name} holds more than {MAX_MARKDOWN_KB} kB of markdown ({prose >> 10} kB)")
     budget = MAX_OUTPUT_MB << 20
     for cell in found:
         outputs = cell.get("outputs") if isinstance(cell, dict) else None

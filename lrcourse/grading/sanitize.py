@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from html.parser import HTMLParser
 
 import jinja2
 import nbformat
@@ -46,6 +45,7 @@ FILES_URL = re.compile(r"(src|href)=(['\"]?)/?files/" + NO_SCHEME)  # nbconvert'
 FILES_MARKDOWN = re.compile(r"(!?)\[(.*?)\]\(/?files/" + NO_SCHEME + r"(.*?)\)")
 SAFE_GRADE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 NOTE_LIMIT = 2000  # characters of the removed markup quoted in a note
+MARKDOWN_OUTPUT_LIMIT = 64 << 10  # characters of a markdown output rendered as markdown (a lesson's table: 2 kB)
 # Markup that shows an attempt to run something, for the note (nh3 decides what stays, not this list).
 ACTIVE_TAGS = {
     "script",
@@ -66,41 +66,39 @@ ACTIVE_TAGS = {
 }
 
 
-class _AttemptFinder(HTMLParser):
-    """Lists the parts of some markup that try to run something (for the note the instructor reads)."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.found: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag in ACTIVE_TAGS:
-            self.found.append(f"<{tag}>")
-        for name, value in attrs:
-            scheme = re.sub(r"[\x00-\x20]", "", value or "").lower().split(":", 1)
-            if name.startswith("on"):
-                self.found.append(f"{name}=")
-            elif name == "srcdoc":
-                self.found.append("srcdoc=")
-            elif (
-                name in URL_ATTRIBUTES
-                and len(scheme) == 2
-                and scheme[0] in ("javascript", "vbscript", "data")
-                and not (tag == "img" and RASTER_DATA.match(value.strip()))
-            ):
-                self.found.append(f"{scheme[0]}: URL")
-
-    handle_startendtag = handle_starttag
+# A tag's name, and each attribute of it with its value, as browsers read them; both patterns match in time linear
+# in the text they are given (no nested repetition), and `attempts` gives them one tag at a time.
+TAG_NAME = re.compile(r"([A-Za-z][^\s/>]*)")
+ATTRIBUTE = re.compile(r"""([^\s"'=<>/`]+)\s*(?:=\s*("[^"]*"|'[^']*'|[^\s>]*))?""")
+BROWSERS_DROP = re.compile(r"[\x00-\x20]")  # in a URL's scheme: tabs, newlines, spaces, control characters
 
 
 def attempts(markup: str) -> list[str]:
-    finder = _AttemptFinder()
-    try:
-        finder.feed(markup)
-        finder.close()
-    except Exception:  # markup Python's parser rejects: say so rather than guess
-        return ["markup that could not be read"]
-    return list(dict.fromkeys(finder.found))
+    """The parts of some markup that try to run something, for the note the instructor reads (nh3 decides what
+    stays). Read one tag at a time, each character once: Python 3.11's HTMLParser took time quadratic in some
+    malformed markup (35 kB of `<a x="` held a page for 25 s, a megabyte would have held it for hours)."""
+    found = []
+    for piece in markup.split("<")[1:]:
+        tag = piece.split(">", 1)[0]
+        name = TAG_NAME.match(tag)
+        if name is None:  # a closing tag, a comment, text
+            continue
+        if name[1].lower() in ACTIVE_TAGS:
+            found.append(f"<{name[1].lower()}>")
+        for attribute in ATTRIBUTE.finditer(tag, name.end()):
+            found += attempted_by(name[1].lower(), attribute[1].lower(), html.unescape(attribute[2] or "").strip("\"'"))
+    return list(dict.fromkeys(found))
+
+
+def attempted_by(tag: str, name: str, value: str) -> list[str]:
+    if name.startswith("on"):
+        return [f"{name}="]
+    if name == "srcdoc":
+        return ["srcdoc="]
+    scheme = BROWSERS_DROP.sub("", value).lower().split(":", 1)
+    if name in URL_ATTRIBUTES and len(scheme) == 2 and scheme[0] in ("javascript", "vbscript", "data"):
+        return [] if tag == "img" and RASTER_DATA.match(value.strip()) else [f"{scheme[0]}: URL"]
+    return []
 
 
 def removal_note(what: str, found: list[str], original: str) -> str:
@@ -223,6 +221,11 @@ def safe_outputs(outputs: list) -> list:
             safe.append(text_note(removal_note(f"an output of type {mimetype}", [mimetype], str(code))))
         if any(data.pop(mimetype, None) is not None for mimetype in WIDGET_OUTPUTS):
             safe.append(text_note(WIDGET_NOTE))
+        markdown = data.get("text/markdown")
+        if isinstance(markdown, (str, list)) and len("".join(markdown)) > MARKDOWN_OUTPUT_LIMIT:
+            # rendered inside the instructor's server, about 30 s a megabyte: shown as text beyond this
+            data.pop("text/markdown")
+            safe.append(text_note(removal_note("a long markdown output", ["shown as text"], "".join(markdown))))
         for mimetype, clean in (("text/html", clean_html), ("image/svg+xml", clean_svg)):
             if isinstance(data.get(mimetype), (str, list)):
                 markup = "".join(data[mimetype])
