@@ -135,7 +135,8 @@ def defined_names(source: str) -> set[str]:
 def one_line(error: BaseException) -> str:
     where = f" (line {error.lineno})" if isinstance(error, SyntaxError) and error.lineno else ""
     message = error.msg if isinstance(error, SyntaxError) else str(error)
-    return f"{type(error).__name__}: {message}{where}"[:200]
+    first_line = (message.splitlines() or [""])[0]  # the message is one line of a test cell's output
+    return f"{type(error).__name__}: {first_line}{where}"[:200]
 
 
 def stub_raised(tb: types.TracebackType | None) -> str | None:

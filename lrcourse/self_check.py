@@ -81,8 +81,8 @@ def labels(notebook_cells: list) -> dict[str, str]:
     for cell in notebook_cells:
         name = cells.nbgrader_id(cell) if isinstance(cell, dict) else None
         said = PASSED.search(cells.source(cell)) if name and cells.is_test(cell) else None
-        if said:
-            found[name] = said.group(2)
+        if said:  # a prediction's says it was recorded, not what it checks
+            found[name] = "your prediction" if said.group(2).startswith("Prediction recorded") else said.group(2)
     return found
 
 

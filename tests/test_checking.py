@@ -364,6 +364,9 @@ def test_a_test_cell_after_a_failed_answer_cell_names_that_cells_error(ipython, 
     assert "SyntaxError" in text and "(line 1)" in text and "\n" not in text
     shown(ipython, capsys, "predicted_w2 = 1 / 0")
     assert "ZeroDivisionError: division by zero" in shown(ipython, capsys, PREDICTION_TEST)[1]
+    shown(ipython, capsys, "raise RuntimeError('shape mismatch\\n  got (2, 3)')\npredicted_w2 = 1")
+    text = shown(ipython, capsys, PREDICTION_TEST)[1]
+    assert "RuntimeError: shape mismatch;" in text and "\n" not in text, text  # one line
     shown(ipython, capsys, "predicted_w2 = 0.64")
     assert shown(ipython, capsys, PREDICTION_TEST)[0] is None
     shown(ipython, capsys, "del predicted_w2")

@@ -147,6 +147,7 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     assert f"    {'written_plateau_vs_fixed':<40} {BY_HAND}" in lines
     assert f"    {'written_threshold_zero':<40} not answered yet ({BY_HAND})" in lines
     # each test names what it checks, as its passed("...") says
+    assert f"    {'test_predict_drop_steps':<40} 1 / 1   your prediction" in lines
     assert f"    {'test_plateau_modes':<40} 2 / 2   modes and threshold modes: match ReduceLROnPlateau" in lines
     total = next(line for line in lines if "autograded total" in line)
     assert " 19 / 19 " in total and "written answers, 4 points" in total  # not 19 / 23
