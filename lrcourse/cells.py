@@ -50,6 +50,11 @@ def grade_id(cell: dict) -> str | None:
     return nbgrader_id(cell) or _text(_dict(cell).get("id"))
 
 
+def answer_sources(notebook_cells: list) -> dict[str, str]:
+    """grade_id -> text of every cell the learner writes in (code and written answers), in notebook order."""
+    return {grade_id(cell): source(cell) for cell in notebook_cells if is_solution(cell)}
+
+
 def grade_ids(notebook_cells: list) -> list[str]:
     """nbgrader's names of a notebook's cells, in notebook order (the order its items are shown in)."""
     return [name for name in map(nbgrader_id, notebook_cells) if name]

@@ -48,16 +48,11 @@ def estimated_time(intro: str) -> str:
     return found.group(1) if found else "not stated"
 
 
-def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:
-    """grade_id -> source of every cell the learner writes in (code and written answers)."""
-    return {cells.grade_id(cell): cell.source for cell in notebook.cells if cells.is_solution(cell)}
-
-
 def answered(release: Path, mine: Path, given: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
     """(answered, not yet) grade_ids, in notebook order: the answer cells of `mine` that differ from `given` (as the
     release the copy came from gave them; by default, as `release` gives them)."""
-    given = given if given is not None else answer_cells(nbformat.read(release, as_version=4))
-    written = answer_cells(nbformat.read(mine, as_version=4)) if mine.exists() else given
+    given = given if given is not None else cells.answer_sources(nbformat.read(release, as_version=4).cells)
+    written = cells.answer_sources(nbformat.read(mine, as_version=4).cells) if mine.exists() else given
     done = [name for name in given if written.get(name, given[name]).strip() != given[name].strip()]
     return done, [name for name in given if name not in done]
 

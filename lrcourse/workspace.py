@@ -63,7 +63,7 @@ def starting_answers(path: Path) -> dict[str, str]:
         found = json.loads(path.read_text())["cells"]
     except (ValueError, KeyError, TypeError):
         return {}
-    return {cells.grade_id(cell): cells.source(cell) for cell in found if cells.is_solution(cell)}
+    return cells.answer_sources(found)
 
 
 def copied(notebook: Path, target: Path) -> dict:

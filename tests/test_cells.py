@@ -16,7 +16,6 @@ from lrcourse.grading.exercise import submitted_answers
 from lrcourse.grading.results import notebook_failures, source_order
 from lrcourse.grading.verdict_files import annotate
 from lrcourse.grading.verdicts import Verdict, Verdicts
-from lrcourse.start_page import answer_cells
 
 import catalogue
 from support.paths import ROOT
@@ -157,7 +156,7 @@ def test_orders_and_messages_read_nbgrader_s_names_only(tmp_path):
 
 def test_the_start_page_counts_every_cell_the_learner_writes_in():
     notebook = nbformat.v4.new_notebook(cells=[SETUP, ANSWER, TEST, WRITTEN, PLAIN])
-    assert answer_cells(notebook) == {"my_answer": ANSWER.source, "written_why": "my words"}
+    assert cells.answer_sources(notebook.cells) == {"my_answer": ANSWER.source, "written_why": "my words"}
 
 
 def test_only_the_training_loop_s_answer_keeps_pytorch_s_schedulers():

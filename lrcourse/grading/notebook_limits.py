@@ -85,14 +85,13 @@ def check_cells(name: str, raw) -> None:
         return  # not a notebook's shape: the caller's validation says so
     if len(found) > MAX_CELLS:
         raise NotebookRefused(f"{name} has {len(found)} cells, more than {MAX_CELLS}")
-    text = sum(len(json.dumps(cell.get("source", ""))) for cell in found if isinstance(cell, dict))
+    text = prose = 0  # every cell's text, and that of markdown and raw cells
+    for cell in (cell for cell in found if isinstance(cell, dict)):
+        size = len(json.dumps(cell.get("source", "")))
+        text += size
+        prose += size if cell.get("cell_type") in ("markdown", "raw") else 0
     if text > MAX_SOURCE_MB << 20:
         raise NotebookRefused(f"{name} holds more than {MAX_SOURCE_MB} MB of cell text ({text >> 10} kB)")
-    prose = sum(
-        len(json.dumps(cell.get("source", "")))
-        for cell in found
-        if isinstance(cell, dict) and cell.get("cell_type") in ("markdown", "raw")
-    )
     if prose > MAX_MARKDOWN_KB << 10:
         raise NotebookRefused(f"{name} holds more than {MAX_MARKDOWN_KB} kB of markdown ({prose >> 10} kB)")
     budget = MAX_OUTPUT_MB << 20
