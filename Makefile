@@ -28,7 +28,7 @@ $(STAMP): requirements.txt requirements-student.txt pyproject.toml scripts/setup
 	touch $(STAMP)
 
 lab: $(STAMP)  ## the learner's workspace, opened on its start page
-	$(BIN)/python -m lrcourse.workspace $(WORKSPACE)
+	$(BIN)/lrcourse workspace $(WORKSPACE)
 	JUPYTER_CONFIG_PATH=$(LEARNER_CONFIG) $(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=$(WORKSPACE) \
 		--LabApp.default_url=/lab/tree/START.md
 
@@ -71,7 +71,7 @@ solutions: $(STAMP)  ## regenerate solutions/: source notebooks executed, with o
 CHAPTER ?=
 NO_SANDBOX ?=
 check: $(STAMP)  ## self-study: grade your workspace with the full hidden tests; the start page shows the score
-	$(BIN)/python -m lrcourse.workspace $(WORKSPACE)
+	$(BIN)/lrcourse workspace $(WORKSPACE)
 	LRCOURSE_WORKSPACE=$(abspath $(WORKSPACE)) $(BIN)/lrcourse check $(CHAPTER) $(if $(NO_SANDBOX),--no-sandbox); \
 		status=$$?; if [ $$status -le 1 ]; then $(BIN)/python -m lrcourse.start_page $(WORKSPACE) --checked; fi; \
 		exit $$status

@@ -1,6 +1,6 @@
 """The learner's workspace: their own copy of the release (`notebooks/`), which no course command overwrites.
 
-    python -m lrcourse.workspace [WORKSPACE]   # `make lab` and `make check` run it: make, update, start page
+    lrcourse workspace [WORKSPACE]   # `make lab` and `make check` run it: make, update, then the start page
 
 On the first run the workspace is a copy of the release. Later runs bring a course update in, and never write
 over anything the learner wrote (a cell's text: running a chapter, which changes its outputs, is not writing):
@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,21 +206,3 @@ def describe(update: Update, workspace: Path) -> list[str]:
         for key in update.beside
     ]
     return lines
-
-
-def main(argv: list[str]) -> int:
-    from lrcourse.start_page import write_start_page
-
-    workspace = Path(argv[0] if argv else ROOT / "workspace").resolve()
-    first = not (workspace / RECORD).exists()
-    update = update_workspace(workspace)
-    if first:
-        print(f"Your workspace is {workspace}: your answers live there, and no course command overwrites them.")
-    else:
-        print("\n".join(describe(update, workspace)))
-    print(f"start page: {write_start_page(workspace)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

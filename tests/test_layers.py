@@ -266,3 +266,35 @@ def test_what_an_import_loads_stays_in_its_layers():
     assert GRADING + "class_report" in readers
     pipeline = tuple(GRADING + m for m in ("verdicts", "worker", "remote"))
     assert [m for m in readers if m.startswith(pipeline) or m == "torch" or m.startswith("torch.")] == []
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each cycle of imports met by a depth-first walk of `graph` (module -> the modules it imports)."""
+    found, state = [], {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        path.append(module)
+        for imported in sorted(graph.get(module, ())):
+            if state.get(imported) == "open":
+                found.append(path[path.index(imported) :] + [imported])
+            elif imported in graph and imported not in state:
+                visit(imported, path)
+        path.pop()
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [])
+    return found
+
+
+def test_no_two_modules_import_each_other_even_inside_a_function():
+    """Layers aside, two modules that import each other (one of them inside a function, where the layer rule's
+    ordering of the commands does not reach) are one job split in two, or a command in the wrong module."""
+    graph = {}
+    for path in sorted((ROOT / "lrcourse").rglob("*.py")):
+        own = module_name(path)
+        graph[own] = {module for _, module, _ in imports(path) if module.startswith("lrcourse") and module != own}
+    assert import_cycles(graph) == []
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]

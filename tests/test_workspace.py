@@ -326,3 +326,18 @@ def test_a_chapter_set_aside_comes_back_as_the_newest_release_and_nothing_waits_
     assert update_workspace(workspace, release).added == [str(NOTEBOOK)]
     assert (workspace / NOTEBOOK).read_bytes() == (release / NOTEBOOK).read_bytes()
     assert "Course updates waiting" not in start_page(workspace, release)
+
+
+def test_the_workspace_command_makes_the_workspace_then_reports_updates(tmp_path, capsys):
+    """`make lab` runs `lrcourse workspace`: the first run says where the learner's answers live and writes the
+    start page; a second run with nothing new reports no update and rewrites the page."""
+    from lrcourse.cli import main
+
+    workspace = tmp_path / "workspace"
+    assert main(["workspace", str(workspace)]) == 0
+    first = capsys.readouterr().out
+    assert f"Your workspace is {workspace}" in first and (workspace / "START.md").exists()
+    assert digests(workspace / CHAPTER) == digests(ROOT / "notebooks" / CHAPTER)
+    assert main(["workspace", str(workspace)]) == 0
+    again = capsys.readouterr().out
+    assert "Your workspace is" not in again and "start page:" in again
