@@ -230,9 +230,10 @@ def command_doctor(args) -> int:
     """Start one sandboxed answer process and one sandboxed kernel; a line per check; 1 if grading cannot work."""
     from lrcourse.grading.doctor import diagnose
 
-    checks = diagnose(Path(args.course).resolve())
-    for check in checks:
+    checks = []
+    for check in diagnose(Path(args.course).resolve(), lambda text: print(text, file=sys.stderr, flush=True)):
         print(check.line(), flush=True)
+        checks.append(check)
     failed = [check for check in checks if check.failed]
     print("students' code cannot be graded here" if failed else "students' code can be graded here")
     return 1 if failed else 0

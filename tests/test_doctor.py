@@ -39,6 +39,7 @@ def test_the_doctor_starts_a_sandboxed_kernel_and_answer_process_here():
     assert "ok    a sandboxed answer process starts and sees the environment" in lines, run.stdout
     assert all(line.startswith(("ok ", "warn ")) for line in lines[:-1]), run.stdout
     assert lines[-1] == "students' code can be graded here", run.stdout
+    assert "starting one sandboxed answer process and one sandboxed kernel" in run.stderr  # not silent meanwhile
 
 
 def test_the_doctor_says_bubblewrap_is_missing_and_how_to_install_it(tmp_path: Path):
@@ -49,6 +50,7 @@ def test_the_doctor_says_bubblewrap_is_missing_and_how_to_install_it(tmp_path: P
     line = "FAIL  sandbox tools: bubblewrap is not installed -- fix: `apt-get install bubblewrap` (Debian/Ubuntu)"
     assert line in run.stdout.splitlines(), run.stdout
     assert "kernel" not in run.stdout and run.stdout.splitlines()[-1] == "students' code cannot be graded here"
+    assert "starting" not in run.stderr
 
 
 def test_the_doctor_names_a_sandbox_limit_the_course_gets_wrong(tmp_path: Path):

@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,22 +190,28 @@ def _one_line(text: str, width: int = 600) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def diagnose(course: Path) -> list[Check]:
-    """Every check, in order; the live ones only when the sandbox's tools are there."""
+def diagnose(course: Path, waiting=lambda text: None) -> Iterator[Check]:
+    """Every check, in order, each as it ends; the live ones only when the sandbox's tools are there, announced
+    through `waiting` (they can take minutes on a busy machine, and a silent command looks hung)."""
     from lrcourse.grading.course import course_config, default_db_url
     from lrcourse.grading.sandbox.bwrap import readable_paths
     from lrcourse.grading.sandbox.limits import Limits
 
     checks = sandbox_tools()
+    yield from checks
     if any(check.failed for check in checks):
-        return checks
+        return
     try:
         limits = Limits.from_config(course_config(course, default_db_url(course)))  # the course's c.Sandbox.*
     except Exception as error:  # a limit that is not a whole number, an unknown key, a config that fails
         fix = f"correct c.Sandbox in {course / 'nbgrader_config.py'}"
-        return [*checks, Check("the course's sandbox limits", _one_line(f"{type(error).__name__}: {error}"), fix)]
+        yield Check("the course's sandbox limits", _one_line(f"{type(error).__name__}: {error}"), fix)
+        return
     paths = [str(path) for path in readable_paths()] + [sys.executable]
-    checks.append(cgroups(limits))
-    checks.append(answer_process(limits, paths))
-    checks.append(kernel(limits, paths))
-    return checks
+    yield cgroups(limits)
+    waiting(
+        "starting one sandboxed answer process and one sandboxed kernel, as a grading worker does "
+        f"(each imports PyTorch: up to {PROBE_SECONDS:.0f} s each on a busy machine)..."
+    )
+    yield answer_process(limits, paths)
+    yield kernel(limits, paths)
