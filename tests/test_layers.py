@@ -34,7 +34,7 @@ CHAIN = ("remote", "verdicts", "worker", "grade")  # from the bottom
 BESIDE_THE_CHAIN = {
     *("course", "intake", "notebook_limits", "outcomes", "exercise", "collect", "inbound", "nbgrader_collect"),
     "submission_secrets",
-    *("results", "export", "class_report", "spreadsheet", "sanitize", "markup", "content_policy"),
+    *("results", "export", "class_report", "spreadsheet", "sanitize", "markup", "bounded_render", "content_policy"),
 }
 # Inside the sandbox: what runs in a student's process never loads the grader's side of it (answers ->
 # answer_zygote; kernels, kernel_client -> kernel_zygote, kernel_relay, kernel_output; zygote serves both), and

@@ -103,9 +103,9 @@ def test_size_outputs_and_unconvertible_numbers_are_refused(tmp_path):
     written.write_text(json.dumps(raw))
     with pytest.raises(NotebookRefused, match="more than 1 MB of cell text"):
         read_notebook(written)
-    markdown["source"] = "[a](" * 80_000  # 320 kB: about 10 s of markdown rendering a page view
+    markdown["source"] = "[a](" * 40_000  # 160 kB: about 5 s of markdown rendering a page view
     written.write_text(json.dumps(raw))
-    with pytest.raises(NotebookRefused, match="more than 256 kB of markdown"):
+    with pytest.raises(NotebookRefused, match="more than 128 kB of markdown"):
         read_notebook(written)
     assert read_notebook(RELEASE)["cells"]
     digits = tmp_path / "digits.ipynb"

@@ -13,6 +13,7 @@ another site's page would sit in the panel's frame, whose messages nbgrader's la
 
 from __future__ import annotations
 
+import html
 import re
 
 import nh3
@@ -77,11 +78,37 @@ URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "
 # Where a kept link may lead: another page by its full address (a host after the two slashes, so "http:logout", a
 # path on the same server, is not one), a mail address, a place in the page.
 LINK_TARGET = re.compile(r"(https?://[^/\\\s]|mailto:[^/\\]|#)", re.I)
+# ammonia's parser (html5ever) takes time quadratic in how deep tags nest (200 kB of <div>: 19 s, inside the
+# instructor's server); markup nested deeper than this is shown as text (browsers stop nesting at 512).
+DEPTH_LIMIT = 256
+OPENING_TAG = re.compile(r"[A-Za-z][^\s/>]*")
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def depth(markup: str) -> int:
+    """How deep the tags of `markup` nest at most, counted in one pass over it (never less than a browser would
+    nest them: a tag a browser closes by itself counts as open)."""
+    deepest = level = 0
+    for piece in markup.split("<")[1:]:
+        if piece.startswith("/"):
+            level = max(level - 1, 0)
+        elif (name := OPENING_TAG.match(piece)) and name[0].lower() not in VOID_TAGS:
+            if not piece.split(">", 1)[0].endswith("/"):
+                level += 1
+                deepest = max(deepest, level)
+    return deepest
+
+
+def as_text(markup: str) -> str:
+    note = f"[lrcourse shows this markup as text: its tags nest more than {DEPTH_LIMIT} deep.]\n"
+    return f'<pre class="lrcourse-removed" style="white-space: pre-wrap">{html.escape(note + markup)}</pre>'
 
 
 def clean_html(markup: str) -> str:
     """HTML with nothing a browser would run: ammonia's allow-list, links only to other pages by their full http(s)
-    address, mail addresses and places in the page, each opening in a new tab."""
+    address, mail addresses and places in the page, each opening in a new tab; as text if nested too deep."""
+    if depth(markup) > DEPTH_LIMIT:
+        return as_text(markup)
     return nh3.clean(
         markup,
         url_schemes=URL_SCHEMES | {"data"},
@@ -112,7 +139,10 @@ def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
 
 
 def clean_svg(markup: str) -> str:
-    """An SVG image with its drawing kept and nothing a browser would run (no script, handler, link)."""
+    """An SVG image with its drawing kept and nothing a browser would run (no script, handler, link); an image
+    nested too deep is shown as its text."""
+    if depth(markup) > DEPTH_LIMIT:
+        return as_text(markup)
     attributes = {tag: SVG_ATTRIBUTES for tag in SVG_TAGS}
     return nh3.clean(
         markup,

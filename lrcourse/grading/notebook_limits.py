@@ -20,9 +20,9 @@ MAX_OUTPUT_MB = 20  # the solutions, plots included, hold about 1 MB of outputs
 # The cells' own text: the longest chapter's is 63 kB. Formgrader renders a submission's markdown inside the
 # instructor's server, which answers nothing else meanwhile: 10 MB of a student's links held it two minutes.
 MAX_SOURCE_MB = 1
-# Markdown and raw cells are rendered as markdown there, about 30 s a megabyte of some text: a chapter has at
-# most 22 kB, a written answer a few.
-MAX_MARKDOWN_KB = 256
+# Markdown and raw cells are rendered as markdown there, about 30 s a megabyte of some text, and the page's every
+# tag is read again by nbconvert's HTML parser in Python: a chapter has at most 22 kB, a written answer a few.
+MAX_MARKDOWN_KB = 128
 
 CHUNK = 1 << 22  # bytes scanned at once: the scan's memory stays a few tens of MB whatever the file's size
 

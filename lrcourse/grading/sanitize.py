@@ -23,7 +23,8 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 
 from lrcourse import cells
-from lrcourse.grading.markup import RASTER_DATA, URL_ATTRIBUTES, clean_html, clean_svg
+from lrcourse.grading.bounded_render import BoundedRenderer, PageBudget
+from lrcourse.grading.markup import DEPTH_LIMIT, RASTER_DATA, URL_ATTRIBUTES, clean_html, clean_svg, depth
 
 HTML_OUTPUTS = ("text/html", "image/svg+xml")
 # Output types a browser would run, whatever their content: replaced by a note.
@@ -42,7 +43,9 @@ WIDGET_NOTE = "[An interactive widget is not shown here: widgets run only in a l
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")  # an attachment's data, as nbformat stores it
 NO_SCHEME = r"(?![A-Za-z][A-Za-z0-9+.-]*:)"
 FILES_URL = re.compile(r"(src|href)=(['\"]?)/?files/" + NO_SCHEME)  # nbconvert's patterns, scheme excepted
-FILES_MARKDOWN = re.compile(r"(!?)\[(.*?)\]\(/?files/" + NO_SCHEME + r"(.*?)\)")
+# nbconvert's `(.*?)` pairs crossed each other: a few kB of `[a](files/` took minutes. Neither part here can run
+# past a bracket or a parenthesis, so each character is read a bounded number of times.
+FILES_MARKDOWN = re.compile(r"(!?)\[([^\[\]\n]*)\]\(/?files/" + NO_SCHEME + r"([^()\s]*)\)")
 SAFE_GRADE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 NOTE_LIMIT = 2000  # characters of the removed markup quoted in a note
 MARKDOWN_OUTPUT_LIMIT = 64 << 10  # characters of a markdown output rendered as markdown (a lesson's table: 2 kB)
@@ -118,9 +121,9 @@ def markdown2html(source: str, attachments: dict | None = None) -> str:
     """The markdown filter of nbconvert's templates, with its HTML cleaned: raw HTML and javascript: links in
     a student's markdown (a written answer, a `display(Markdown(...))`) show as text, maths and text stay; images
     pasted into the cell (`attachment:`) show when they are raster images (`raster_attachments`)."""
-    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+    from nbconvert.filters.markdown_mistune import MarkdownWithMath
 
-    renderer = IPythonRenderer(escape=False, attachments=raster_attachments(attachments or {}))
+    renderer = BoundedRenderer(escape=False, attachments=raster_attachments(attachments or {}))
     rendered = MarkdownWithMath(renderer=renderer).render(source)
     found = attempts(rendered)
     note = note_html(removal_note("active markup from this markdown", found, source)) if found else ""
@@ -207,11 +210,13 @@ def safe_metadata(metadata, data: dict, refused: list[str]) -> NotebookNode:
     return safe
 
 
-def safe_outputs(outputs: list) -> list:
-    """Each output with its HTML and SVG cleaned, its scripts, raw markup and widgets replaced by a note, and its
-    metadata rebuilt from the allow-list."""
+def safe_outputs(outputs: list, budget: PageBudget | None = None) -> list:
+    """Each output with its HTML and SVG cleaned, its scripts, raw markup and widgets replaced by a note, its
+    metadata rebuilt from the allow-list, and what costs the page time per tag within the page's `budget`."""
+    budget = budget or PageBudget()
     safe = []
     for output in outputs:
+        fade_colours(output, budget)
         data = output.get("data")
         if not isinstance(data, dict):
             safe.append(output)
@@ -222,17 +227,13 @@ def safe_outputs(outputs: list) -> list:
         if any(data.pop(mimetype, None) is not None for mimetype in WIDGET_OUTPUTS):
             safe.append(text_note(WIDGET_NOTE))
         markdown = data.get("text/markdown")
-        if isinstance(markdown, (str, list)) and len("".join(markdown)) > MARKDOWN_OUTPUT_LIMIT:
+        if isinstance(markdown, (str, list)) and not fits_markdown("".join(markdown), budget):
             # rendered inside the instructor's server, about 30 s a megabyte: shown as text beyond this
             data.pop("text/markdown")
             safe.append(text_note(removal_note("a long markdown output", ["shown as text"], "".join(markdown))))
         for mimetype, clean in (("text/html", clean_html), ("image/svg+xml", clean_svg)):
             if isinstance(data.get(mimetype), (str, list)):
-                markup = "".join(data[mimetype])
-                found = attempts(markup)
-                if found:
-                    safe.append(text_note(removal_note(f"active markup from a {mimetype} output", found, markup)))
-                data[mimetype] = clean(markup)
+                safe += clean_markup(data, mimetype, clean, budget)
         refused: list[str] = []
         output["metadata"] = safe_metadata(output.get("metadata"), data, refused)
         if refused:
@@ -243,18 +244,55 @@ def safe_outputs(outputs: list) -> list:
     return safe
 
 
-def safe_cell(cell) -> None:
+def fits_markdown(markdown: str, budget: PageBudget) -> bool:
+    return len(markdown) <= MARKDOWN_OUTPUT_LIMIT and budget.fits_markdown(markdown)
+
+
+def clean_markup(data: dict, mimetype: str, clean, budget: PageBudget) -> list[dict]:
+    """Clean the output's markup of `mimetype` in place; the notes to show before it. Markup nested too deep (its
+    parsing takes time quadratic in the depth) or past the page's tags is taken out, shown as text."""
+    markup = "".join(data[mimetype])
+    # the tags first: counting them is cheap, and past the budget the depth need not be read
+    why = "too many tags for one page" if not budget.fits_markup(markup) else None
+    if why is None and depth(markup) > DEPTH_LIMIT:
+        why = "nested too deep"
+    if why:
+        data.pop(mimetype)
+        return [text_note(removal_note(f"a {mimetype} output", [why], markup))]
+    found = attempts(markup)
+    data[mimetype] = clean(markup)
+    return [text_note(removal_note(f"active markup from a {mimetype} output", found, markup))] if found else []
+
+
+def fade_colours(output, budget: PageBudget) -> None:
+    """The output's text with its ANSI colour codes while the page's budget lasts, without them past it."""
+    if isinstance(output.get("text"), str):
+        output["text"] = budget.coloured(output["text"])
+    if isinstance(output.get("traceback"), list):
+        output["traceback"] = [budget.coloured(str(line)) for line in output["traceback"]]
+    data = output.get("data")
+    if isinstance(data, dict) and isinstance(data.get("text/plain"), (str, list)):
+        data["text/plain"] = budget.coloured("".join(data["text/plain"]))
+
+
+def safe_cell(cell, budget: PageBudget | None = None) -> None:
     """A cell the templates can render as they are: outputs cleaned, raw HTML cleaned, and nbgrader metadata
-    kept only where its grade id is a plain name (the formgrade template writes it into the page unescaped)."""
+    kept only where its grade id is a plain name (the formgrade template writes it into the page unescaped);
+    what costs the page time per tag within the page's `budget`."""
+    budget = budget or PageBudget()
     if not SAFE_GRADE_ID.fullmatch(str(cells.nbgrader_metadata(cell).get("grade_id", "x"))):
         del cell.metadata["nbgrader"]
     drop_mistyped_metadata(cell)
     keep_plain_tags(cell)
     # nbconvert leaves out a cell whose transient metadata says remove_source: the written answer and its score
     # box, or code the grader should read, would be gone from the page
-    cell.get("metadata", {}).pop("transient", None)
+    for key in DROPPED_METADATA:
+        cell.get("metadata", {}).pop(key, None)
     if cell.cell_type == "code":
-        cell.outputs = safe_outputs(cell.get("outputs", []))
+        budget.highlight(cell)
+        cell.outputs = safe_outputs(cell.get("outputs", []), budget)
+    elif cell.cell_type == "raw" and not budget.fits_markup(cell.source):
+        cell.source = note_html(removal_note("a raw cell", ["too many tags for one page"], cell.source))
     elif cell.cell_type == "raw":
         found = attempts(cell.source)
         cell.source = (
@@ -264,7 +302,9 @@ def safe_cell(cell) -> None:
 
 # Cell metadata the templates read that nbformat's schema leaves free, and the type each expects: another type made
 # the page fail to render (formgrader could not show that submission; the student got no feedback).
-TEMPLATE_METADATA = {"raw_mimetype": str, "magics_language": str}
+TEMPLATE_METADATA = {"raw_mimetype": str}
+# Cell metadata dropped: nbconvert chose a code cell's lexer by it, any of Pygments' (bounded_render ignores it).
+DROPPED_METADATA = ("transient", "magics_language")
 # A tag as the templates may write it into a cell's class: one word (nbformat allows spaces, and each word of a tag
 # became a class of the page's: formgrader's own navigation bar's, or "hidden").
 PLAIN_TAG = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -292,8 +332,9 @@ class SafeToShow(Preprocessor):
                 resources[name] = html.escape(resources[name])
         nb.metadata.pop("widgets", None)  # saved widget state: the template would load a widget renderer for it
         nb.cells = [known_cell(cell) for cell in nb.cells]
+        budget = PageBudget()
         for cell in nb.cells:
-            safe_cell(cell)
+            safe_cell(cell, budget)
         return nb, resources
 
 
@@ -319,4 +360,7 @@ def show_safely(config) -> None:
         **config.HTMLExporter.get("filters", {}),
         "markdown2html": f"{__name__}.cell_markdown2html",
         "strip_files_prefix": f"{__name__}.strip_files_prefix",
+        "highlight_code": "lrcourse.grading.bounded_render.highlight_code",
+        "ansi2html": "lrcourse.grading.bounded_render.ansi2html",
+        "clean_html": "lrcourse.grading.bounded_render.clean_html",
     }

@@ -1,0 +1,128 @@
+"""What a page of a student's work costs to render stays linear in what the student wrote (issue 20, thirteenth
+review): formgrader renders a submission inside the instructor's server, which answers nothing else meanwhile.
+
+Each attack below took minutes to hours with nbconvert's own filters (a few kB of `[a](files/` in markdown: a
+minute; 64 kB of `1.e` on one line of code: 138 s; 200 kB of nested <div>: 19 s; 1 MB of ANSI codes: a minute).
+Each is given here at the size the notebook limits let through; the bounds are generous (linear work takes well
+under a second for each), a quadratic one would take hours.
+"""
+
+from __future__ import annotations
+
+import time
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from traitlets.config import Config
+
+from lrcourse.grading import bounded_render, sanitize
+from lrcourse.grading.markup import DEPTH_LIMIT, clean_html, depth
+
+MB = 1 << 20
+
+
+def seconds(function, *args) -> float:
+    start = time.monotonic()
+    function(*args)
+    return time.monotonic() - start
+
+
+def test_the_files_prefix_is_stripped_in_one_pass():
+    assert sanitize.strip_files_prefix("![plot](files/a.png) [notes](/files/b.txt)") == "![plot](a.png) [notes](b.txt)"
+    assert sanitize.strip_files_prefix("[x](files/javascript:alert(1))") == "[x](files/javascript:alert(1))"
+    for text in ("[a](files/" * (MB // 10), "[" * MB, "![[" * (MB // 3), "[a](files/b" * (MB // 11)):
+        assert seconds(sanitize.strip_files_prefix, text) < 30, text[:12]
+
+
+def test_code_is_highlighted_as_python_whatever_the_notebook_names_and_long_code_is_plain():
+    highlighted = bounded_render.highlight_code("def f(x):\n    return 1\n", "brainfuck", {"magics_language": "perl"})
+    assert '<span class="k">def</span>' in highlighted and 'class=" highlight hl-ipython3"' in highlighted
+    long = "1.e" * (MB // 3)  # IPython's lexer: 64 kB of this took 138 s
+    assert seconds(bounded_render.highlight_code, long) < 30
+    assert bounded_render.highlight_code(long).startswith('<div class=" highlight hl-ipython3"><pre>1.e1.e')
+    assert "<span" not in bounded_render.highlight_code("x = 1", metadata={bounded_render.PLAIN: True})
+    cell = new_code_cell("x = 1")
+    cell.metadata["magics_language"] = "perl"
+    sanitize.safe_cell(cell)
+    assert "magics_language" not in cell.metadata
+
+
+def test_fenced_code_in_markdown_names_no_lexer():
+    assert "<span>def</span>" in sanitize.markdown2html("```python\ndef f(): pass\n```")
+    perl = sanitize.markdown2html("```perl\nmy $x = <b>1</b>;\n```")
+    assert "<span" not in perl and "&lt;b&gt;" in perl
+    assert seconds(sanitize.markdown2html, "```ipython3\n" + "1.e" * 70_000 + "\n```") < 30
+
+
+def test_colours_are_kept_where_cheap_and_taken_out_where_not():
+    assert bounded_render.ansi2html("\x1b[31mred\x1b[0m <b>") == '<span class="ansi-red-fg">red</span> &lt;b&gt;'
+    for text in (
+        "\x1b[" * (MB // 2),
+        "\x1b[" + "1;" * (MB // 2) + "m x",  # one code, half a million numbers taken from a list's front
+        "\x1b[0m<" * (MB // 5),
+        "\x1b[0;" * (MB // 4),
+    ):
+        assert seconds(bounded_render.ansi2html, text) < 30, repr(text[:8])
+    assert bounded_render.ansi2html("\x1b[31mr\x1b[0m<" * 20_000).startswith("r&lt;r&lt;")  # past the limit
+
+
+def test_markup_nested_too_deep_is_shown_as_text():
+    deep = "<div>" * (MB // 5)
+    assert depth(deep) == MB // 5 and depth("<p>a<br><img src=x/></p>" * 1000) == 1
+    assert seconds(clean_html, deep) < 30
+    assert clean_html(deep).startswith('<pre class="lrcourse-removed"')
+    assert clean_html("<div>" * DEPTH_LIMIT + "x") != clean_html("<div>" * (DEPTH_LIMIT + 1) + "x")
+    output = new_output("display_data", data={"text/html": "<ul><li>" * 300, "text/plain": "x"})
+    (note, kept) = sanitize.safe_outputs([output])
+    assert "nested too deep" in note["data"]["text/plain"] and "text/html" not in kept["data"]
+
+
+def test_a_page_has_a_budget_of_tags_highlighted_code_colours_and_markdown():
+    budget = bounded_render.PageBudget()
+    cells = [new_code_cell("x = 1\n" * 2700) for _ in range(8)]  # 16 kB each: four fit in 64 kB
+    for cell in cells:
+        budget.highlight(cell)
+    assert [cell.metadata[bounded_render.PLAIN] for cell in cells] == [False] * 4 + [True] * 4
+    markup = [new_output("display_data", data={"text/html": "<b></b>" * 2000}) for _ in range(3)]
+    shown = sanitize.safe_outputs(markup, budget)
+    assert ["text/html" in output["data"] for output in shown] == [True, True, False]  # the third: a note
+    assert "too many tags" in shown[2]["data"]["text/plain"]
+    streams = [new_output("stream", name="stdout", text="\x1b[31mr\x1b[0m" * 1000) for _ in range(3)]
+    shown = sanitize.safe_outputs(streams, budget)
+    assert ["\x1b" in output["text"] for output in shown] == [True, True, False]
+
+
+def test_a_page_of_every_attack_renders_in_time_linear_in_it():
+    """One notebook holding each attack at the size the limits let through, through nbconvert's HTMLExporter
+    as formgrader and the feedback use it (an honest chapter: about 3 s on a busy machine)."""
+
+    def out(**data):
+        cell = new_code_cell("x")
+        cell.outputs = [new_output("display_data", data={"text/plain": "x", **data})]
+        return cell
+
+    def stream(text):
+        cell = new_code_cell("print()")
+        cell.outputs = [new_output("stream", name="stdout", text=text)]
+        return cell
+
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("[a](files/" * ((64 << 10) // 10)),
+            new_markdown_cell("<ul><li>" * ((32 << 10) // 8)),
+            *(new_code_cell("1.e" * ((16 << 10) // 3)) for _ in range(16)),
+            out(**{"text/html": "<div>" * (MB // 5)}),
+            *(out(**{"text/html": "<b></b>" * (MB // 7)}) for _ in range(2)),
+            out(**{"image/svg+xml": "<svg>" + "<g>" * (MB // 3)}),
+            stream("\x1b[0m<" * (MB // 5)),
+            *(out(**{"text/markdown": "*a* " * (16 << 10)}) for _ in range(8)),
+        ]
+    )
+    config = Config()
+    sanitize.show_safely(config)
+    from nbconvert import HTMLExporter
+
+    start = time.monotonic()
+    page, _ = HTMLExporter(config=config, template_name="lab").from_notebook_node(nbformat.from_dict(notebook))
+    assert time.monotonic() - start < 240
+    assert "too many tags for one page" in page and "its tags nest more than" in page
