@@ -184,3 +184,19 @@ def test_a_submission_page_is_never_cached_and_a_304_keeps_the_first_answers_pol
     assert content_policy.sha256("var submission_id = 'x';") in headers["Content-Security-Policy"]
     status, headers, _ = respond("/formgrader/submissions/0123abcd/", status=304, chunk=b"")
     assert "Content-Security-Policy" not in headers
+
+
+def test_formgraders_guard_takes_every_character_of_a_student_id_and_no_other():
+    """One definition of an id's characters (intake.ID_CHARACTERS): a student `lrcourse grade` takes has formgrader
+    pages that open, and an id holding any other character (one a student id cannot hold) is refused."""
+    import string
+    from urllib.parse import quote
+
+    from lrcourse.grading import intake
+
+    pages = content_policy.formgrader_pages("/")
+    for character in string.printable + "\u00e9\u200b\uff1c":
+        student = "a" + character
+        address = f"/formgrader/manage_students/{quote(student, safe='')}/01_learning_rate"
+        opens = content_policy.ids_allowed(pages.match(address))
+        assert opens == intake.valid_student_id(student), repr(student)

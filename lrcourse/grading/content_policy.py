@@ -35,15 +35,18 @@ from urllib.parse import unquote
 from tornado.routing import PathMatches
 from tornado.web import HTTPError, OutputTransform, RequestHandler
 
+from lrcourse.grading.intake import ID_CHARACTERS
+
 MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/"  # nbconvert's default MathJax, and its fonts
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc\s*=)([^>]*)>(.*?)</script\s*>", re.S | re.I)
 SCRIPT_TYPE = re.compile(r"\btype\s*=\s*[\"']?([^\"'\s>]*)", re.I)
 JAVASCRIPT_TYPES = {"", "text/javascript", "application/javascript", "module"}
 STATIC_HANDLER = re.compile(r"\bon[a-z]+=\"([^\"{}]*)\"")
 FILE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
-# The ids formgrader's pages take from their address: students' (lrcourse/grading/intake.py), assignments',
-# notebooks', submissions'.
-ID = re.compile(r"[A-Za-z0-9_.@-]+")
+# The ids formgrader's pages take from their address: students', assignments', notebooks', submissions'. Of a
+# student id's characters (`intake.ID_CHARACTERS`), but looser than a student id (`intake.STUDENT_ID`) on purpose:
+# any first character and length, since assignments and notebooks are named by the instructor.
+ID = re.compile(rf"[{ID_CHARACTERS}]+")
 INSTALLED = "lrcourse_content_policy"  # the web app's setting that says the policy is on
 REFUSED_PAGE = b"404: not a formgrader page (an id in the address holds a character no id has)"
 
