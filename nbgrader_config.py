@@ -45,7 +45,9 @@ c.Lrcourse.feedback_shows_hidden_tests = False
 # CHAPTER`; for notebooks you trust, `nbgrader autograde ... --Lrcourse.allow_unsandboxed_autograde=True`.
 # The exporter refuses before nbgrader touches any student's autograded folder or gradebook rows; the first
 # sanitizing step refuses again should another setting replace the exporter. The other steps are nbgrader's own
-# sanitizing steps (nbgrader.converters.Autograde), unchanged.
+# sanitizing steps (nbgrader.converters.Autograde), unchanged. Spelled out here rather than through
+# plain_autograde.refuse_plain_autograde (as the environment's configuration does): where lrcourse cannot be imported
+# these names fail on their own, and nbgrader stops before it touches anything (tests/test_plain_autograde.py).
 c.Autograde.exporter_class = "lrcourse.grading.plain_autograde.RefusingExporter"
 c.Autograde.sanitize_preprocessors = [
     "lrcourse.grading.plain_autograde.RefuseUnsandboxed",

@@ -13,6 +13,7 @@ import csv
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -119,12 +120,17 @@ def wait_for_marks(course, chapter, count, process, timeout=600):
 
 @pytest.mark.slow
 def test_interrupt_then_rerun_loses_nothing_and_reruns_grade_only_changes(small_class):
-    course = small_class
-    # Like Ctrl-C in a terminal: SIGINT to the command's whole process group.
+    """Ctrl-C while the workers grade: the students being graded are finished, the rest cancelled, and the command
+    ends; nothing is left half-written (each graded student's feedback is there, the gradebook reads whole, no
+    worker, kernel or sandbox outlives the command); a rerun grades exactly what is missing."""
+    course, tag = small_class, f"LRCOURSE_TEST_TAG=interrupted-{os.getpid()}"
+    # Like Ctrl-C in a terminal: SIGINT to the command's whole process group (the workers, in sessions of their
+    # own, never get it: the command alone decides what stops).
+    started = time.time()
     process = subprocess.Popen(
         [sys.executable, "-m", "lrcourse.cli", "grade", SMALL, "--workers", "2"],
         cwd=course,
-        env=tool_environment(),
+        env={**tool_environment(), "LRCOURSE_TEST_TAG": tag.split("=")[1]},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -132,10 +138,20 @@ def test_interrupt_then_rerun_loses_nothing_and_reruns_grade_only_changes(small_
     )
     wait_for_marks(course, SMALL, 2, process)
     os.killpg(process.pid, signal.SIGINT)
+    interrupted = time.monotonic()
     out, err = process.communicate(timeout=300)
+    print(f"the interrupted run ended {time.monotonic() - interrupted:.0f} s after SIGINT")
     assert process.returncode == 130, err[-2000:]
+    assert "Interrupted: finishing the" in err and "run the command again to grade the rest" in err, err[-2000:]
     graded_before = {p.parts[-3] for p in (course / "autograded").glob(f"*/{SMALL}/.lrcourse-graded.json")}
     assert 2 <= len(graded_before) < len(SMALL_CLASS), "the interrupt should stop the run midway"
+    assert all(list((course / "feedback" / s / SMALL).glob("*.html")) for s in graded_before), graded_before
+    with sqlite3.connect(course / "gradebook.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    deadline = time.monotonic() + 30
+    while leftover_processes(tag) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert leftover_processes(tag) == [] and stale_sandbox_files(since=started) == []
     kept = scores(course, SMALL)
     assert unexpected_scores(kept, {s: lost for s, lost in losses(SMALL_CLASS).items() if s in graded_before}) == {}
 
@@ -213,13 +229,13 @@ def stale_sandbox_files(since: float) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL", "SIGINT twice"])
 def test_a_killed_grading_run_leaves_nothing_running(small_class, how):
-    """A scheduler's stop or a CI time-out (SIGTERM), or `kill -9` of the command: no worker, kernel, answer
-    process or sandbox survives; SIGTERM also keeps every grade already written, like Ctrl-C, and ends the
-    run at once, even while a worker grades a notebook that would hold it for minutes."""
+    """A scheduler's stop or a CI time-out (SIGTERM), Ctrl-C twice, or `kill -9` of the command: no worker, kernel,
+    answer process or sandbox survives; SIGTERM and the second Ctrl-C also keep every grade already written and end
+    the run at once, even while a worker grades a notebook that would hold it for minutes."""
     course = small_class
-    if how == "SIGTERM":  # graded first, by one of the two workers
+    if how != "SIGKILL":  # graded first, by one of the two workers
         path = submit_answer(course, "aaa-slow", SMALL_CLASS[0])
         notebook = nbformat.read(path, as_version=4)
         notebook.cells[1:1] = [nbformat.v4.new_code_cell(f"import time\ntime.sleep({25 + i})") for i in range(8)]
@@ -235,17 +251,20 @@ def test_a_killed_grading_run_leaves_nothing_running(small_class, how):
         text=True,
     )
     wait_for_marks(course, SMALL, 1, process)
-    process.send_signal(getattr(signal, how))
+    if how == "SIGINT twice":  # the first finishes the students being graded: the slow one holds that for minutes
+        process.send_signal(signal.SIGINT)
+        time.sleep(3)
+    process.send_signal(getattr(signal, how.split()[0]))
     stopped = time.monotonic()
     out, err = process.communicate(timeout=300)
-    assert process.returncode == (130 if how == "SIGTERM" else -signal.SIGKILL), err[-2000:]
+    assert process.returncode == (-signal.SIGKILL if how == "SIGKILL" else 130), err[-2000:]
     assert time.monotonic() - stopped < 15  # not after the slow notebook (over 200 s), nor after its cell (25 s)
     deadline = time.monotonic() + 30
     while leftover_processes(tag) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert leftover_processes(tag) == []
     assert stale_sandbox_files(since=started) == [], "a worker's sandbox folders outlive it"
-    if how == "SIGTERM":
+    if how != "SIGKILL":
         graded = {p.parts[-3] for p in (course / "autograded").glob(f"*/{SMALL}/.lrcourse-graded.json")}
         assert (
             graded

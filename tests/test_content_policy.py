@@ -83,6 +83,51 @@ def test_a_formgrader_page_whose_address_holds_what_no_id_has_is_answered_404_wi
     assert "sandbox" in headers["Content-Security-Policy"]
 
 
+def served(paths: list[str], reached: list) -> list[tuple[int, str, bytes, str]]:
+    """(status, reason, body, policy) of each of `paths` from a tornado server with the course's routes and
+    transform installed ahead of a stand-in for nbgrader's gradebook page, which answers 200 with a script (and
+    adds the ids it was given to `reached`)."""
+    import asyncio
+    import logging
+
+    from tornado.httpclient import AsyncHTTPClient
+    from tornado.httpserver import HTTPServer
+    from tornado.testing import bind_unused_port
+    from tornado.web import Application, RequestHandler
+
+    class Gradebook(RequestHandler):
+        def get(self, *ids):
+            reached.append(ids)
+            self.write("<script>var assignment_id = 'x';</script>")
+
+    async def fetch_all():
+        app = Application([(r"/formgrader/gradebook/(.*)", Gradebook)], base_url="/")
+        content_policy.install(app, logging.getLogger("test"))
+        sock, port = bind_unused_port()
+        server = HTTPServer(app)
+        server.add_sockets([sock])
+        try:
+            client = AsyncHTTPClient()
+            answers = [await client.fetch(f"http://127.0.0.1:{port}{p}", raise_error=False) for p in paths]
+        finally:
+            server.stop()
+        return [(a.code, a.reason, a.body, a.headers.get("Content-Security-Policy", "")) for a in answers]
+
+    return asyncio.run(fetch_all())
+
+
+def test_a_refused_address_is_answered_404_not_found_by_a_route_ahead_of_nbgraders_page():
+    """The status line says "Not Found" (a transform that turns a page into a 404 leaves "404 OK"), and the page's
+    handler never runs; an honest address still reaches it."""
+    reached = []
+    refused, honest = served(
+        [hostile_gradebook_path(), "/formgrader/gradebook/01_learning_rate/learning_rate"], reached
+    )
+    assert refused[:3] == (404, "Not Found", content_policy.REFUSED_PAGE) and "sandbox" in refused[3], refused
+    assert honest[:3] == (200, "OK", b"<script>var assignment_id = 'x';</script>"), honest
+    assert reached == [("01_learning_rate/learning_rate",)], "nbgrader's handler never runs on a refused address"
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -139,3 +184,19 @@ def test_a_submission_page_is_never_cached_and_a_304_keeps_the_first_answers_pol
     assert content_policy.sha256("var submission_id = 'x';") in headers["Content-Security-Policy"]
     status, headers, _ = respond("/formgrader/submissions/0123abcd/", status=304, chunk=b"")
     assert "Content-Security-Policy" not in headers
+
+
+def test_formgraders_guard_takes_every_character_of_a_student_id_and_no_other():
+    """One definition of an id's characters (intake.ID_CHARACTERS): a student `lrcourse grade` takes has formgrader
+    pages that open, and an id holding any other character (one a student id cannot hold) is refused."""
+    import string
+    from urllib.parse import quote
+
+    from lrcourse.grading import intake
+
+    pages = content_policy.formgrader_pages("/")
+    for character in string.printable + "\u00e9\u200b\uff1c":
+        student = "a" + character
+        address = f"/formgrader/manage_students/{quote(student, safe='')}/01_learning_rate"
+        opens = content_policy.ids_allowed(pages.match(address))
+        assert opens == intake.valid_student_id(student), repr(student)

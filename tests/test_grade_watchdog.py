@@ -192,3 +192,21 @@ def test_lrcourse_check_of_a_chapter_graded_in_part_fails_and_says_so():
     assert total_lines([full, part], 1)[-1] == (
         "Graded in part, the time budget ran out (its note above names the cells): 02_b."
     )
+
+
+def test_a_second_ctrl_c_while_the_graded_students_finish_stops_them_as_sigterm_does():
+    """Ctrl-C waits for the students being graded (`drain`); a second Ctrl-C during that wait is `Stopped`, which
+    ends the workers at once and clears their sandboxes (`run_workers`), whatever Python's pool does with an
+    interrupted wait (on 3.11 it happens to stop waiting; tests/test_class_grading.py runs the whole command)."""
+
+    class Pool:
+        def shutdown(self, wait, cancel_futures):
+            assert wait and cancel_futures
+            raise KeyboardInterrupt  # the second Ctrl-C, while the students being graded finish
+
+    raised = None
+    try:
+        grade.drain(Pool(), set())
+    except KeyboardInterrupt as interrupt:  # caught here whatever it is: pytest would end the session on one
+        raised = interrupt
+    assert type(raised) is grade.Stopped, "the second Ctrl-C was not a stop"

@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from support import formgrader_panel as panel
 from support import hostile_html as hostile
 from support.course import NOTEBOOK, make_course, solution_answers, submit
 from support.gradedclass import lrcourse
@@ -361,3 +362,34 @@ def test_the_courses_configuration_guards_formgrader_where_the_extension_is_not_
     text = log.read_text()
     assert "lrcourse.grading.content_policy | extension was successfully loaded" not in text, text[-3000:]
     assert "Content-Security-Policy on formgrader's pages of student work" in text, text[-3000:]
+
+
+def test_a_students_link_in_jupyterlabs_formgrader_panel_navigates_nothing_and_opens_nothing(course, server, browser):
+    """nbgrader's lab extension runs what formgrader's frame posts as lab commands, whatever page the frame holds.
+    Each link of mallory's markup, clicked in the panel, leaves the frame and the lab as they were: it opens in a new
+    tab (target=_blank), which the frame's sandbox (no allow-popups) never opens. The control, in the same panel: the
+    page with its links' targets taken out lets a link bring another site's page into the frame, and its messages
+    open a console and a new notebook in the course."""
+    url, files = f"{server}/formgrader/submissions/{submission_id(course, 'mallory')}/", panel.files_in(course)
+    with panel.submission_in_panel(browser, server, TOKEN, url, hostile.OTHER_SITE) as (page, frame, tabs, seen):
+        links = panel.student_links(frame)
+        assert hostile.OTHER_SITE in [link.get_attribute("href") for link in links]
+        for link in links:
+            link.click(timeout=30_000)
+        page.wait_for_timeout(3000)
+        page.screenshot(path=str(SHOTS / "formgrader-panel-links-clicked.png"))
+        assert (frame.url, seen["other_site"], seen["popups"]) == (url, [], []), seen
+        assert panel.sessions_started(seen) == [] and panel.lab_tabs(page) == tabs
+        assert panel.files_in(course) == files
+    control = panel.submission_in_panel(browser, server, TOKEN, url, hostile.OTHER_SITE, targets=False)
+    with control as (page, frame, tabs, seen):
+        frame.locator(f"a[href='{hostile.OTHER_SITE}']").first.click(timeout=30_000)
+        panel.wait_for_tabs(page, len(tabs) + 2)  # a console and a notebook, each with a kernel of the instructor's
+        sessions = panel.wait_for_sessions(page, seen, 2)
+        page.screenshot(path=str(SHOTS / "formgrader-panel-control.png"))
+        written = panel.files_in(course) - files
+        panel.stop_sessions(server, TOKEN)
+        for name in written:
+            (course / name).unlink()
+        assert frame.url == hostile.OTHER_SITE and seen["other_site"] and len(sessions) == 2, seen
+        assert [name for name in written if name.startswith("Untitled")], written

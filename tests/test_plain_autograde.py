@@ -228,3 +228,38 @@ def test_a_course_folder_configured_without_the_refusal_is_refused_by_the_enviro
     assert result.returncode != 0 and REFUSED in output, output[-3000:]
     assert snapshot(other) == before
     assert not resubmitted.exists()
+
+
+def test_where_lrcourse_cannot_be_imported_the_courses_configuration_still_refuses_plain_autograde(tmp_path):
+    """The course's nbgrader_config.py names the refusal's exporter and first sanitizing step as strings, not through
+    `plain_autograde.refuse_plain_autograde` (as the environment's configuration does): a course folder copied to a
+    machine where lrcourse cannot be imported still refuses `nbgrader autograde`, before touching anything, with the
+    environment's configuration left out (JUPYTER_NO_CONFIG)."""
+
+    course = make_course(tmp_path / "course", [CHAPTER])
+    marker = tmp_path / "ran-without-lrcourse"
+    path = submit(course, "carol", CHAPTER, solution_answers(CHAPTER))
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(f"open({str(marker)!r}, 'w').close()"))
+    nbformat.write(notebook, path)
+    shadow = tmp_path / "shadow" / "lrcourse"  # first on the path: `import lrcourse` raises ImportError
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('lrcourse cannot be imported here')\n")
+    env = {**tool_environment(), "PYTHONPATH": str(shadow.parent), "JUPYTER_NO_CONFIG": "1"}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import lrcourse"], cwd=course, env=env, capture_output=True, text=True
+    )
+    assert "lrcourse cannot be imported here" in probe.stderr, probe.stderr[-2000:]
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", CHAPTER, "--force"],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "could not be imported" in output, output[-3000:]
+    assert not marker.exists() and not (course / "autograded").exists(), output[-3000:]
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        assert [s.student_id for s in book.assignment_submissions(CHAPTER)] == [], output[-3000:]

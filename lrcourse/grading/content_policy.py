@@ -16,8 +16,9 @@ of a student's on a page of the instructor's session.
   taken (`OneCourseFormgrader`, put before formgrader's own handler).
 - formgrader's other pages (the gradebook, manage submissions, manage students) write the ids of their address
   into an inline script, unescaped: a student's link to `../../gradebook/x";<script>` would run on one click, and
-  no policy can tell that script from the page's own. Such a page is answered "404" unless every id in its
-  address is one an id can be (`ID`), before a byte of it reaches the browser.
+  no policy can tell that script from the page's own. Such an address is answered "404 Not Found" unless every id
+  in it is one an id can be (`ID`): a route ahead of nbgrader's (`RefusedAddress`) answers it, so nbgrader's
+  handler never runs, and the transform writes a bare body whatever handler answered.
 
 Switched on by `scripts/setup_lab.py` (`jupyter server extension enable lrcourse.grading.content_policy`), and by
 the course's nbgrader_config.py wherever formgrader reads it inside a server (`guard_this_server`).
@@ -31,7 +32,10 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
-from tornado.web import OutputTransform
+from tornado.routing import PathMatches
+from tornado.web import HTTPError, OutputTransform, RequestHandler
+
+from lrcourse.grading.intake import ID_CHARACTERS
 
 MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/"  # nbconvert's default MathJax, and its fonts
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc\s*=)([^>]*)>(.*?)</script\s*>", re.S | re.I)
@@ -39,9 +43,10 @@ SCRIPT_TYPE = re.compile(r"\btype\s*=\s*[\"']?([^\"'\s>]*)", re.I)
 JAVASCRIPT_TYPES = {"", "text/javascript", "application/javascript", "module"}
 STATIC_HANDLER = re.compile(r"\bon[a-z]+=\"([^\"{}]*)\"")
 FILE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
-# The ids formgrader's pages take from their address: students' (lrcourse/grading/intake.py), assignments',
-# notebooks', submissions'.
-ID = re.compile(r"[A-Za-z0-9_.@-]+")
+# The ids formgrader's pages take from their address: students', assignments', notebooks', submissions'. Of a
+# student id's characters (`intake.ID_CHARACTERS`), but looser than a student id (`intake.STUDENT_ID`) on purpose:
+# any first character and length, since assignments and notebooks are named by the instructor.
+ID = re.compile(rf"[{ID_CHARACTERS}]+")
 INSTALLED = "lrcourse_content_policy"  # the web app's setting that says the policy is on
 REFUSED_PAGE = b"404: not a formgrader page (an id in the address holds a character no id has)"
 
@@ -81,7 +86,11 @@ def install(web_app, log) -> None:
     # guards answer 404 where nbgrader's own handler would not exist.
     put_first(
         web_app,
-        [(f"{base_url}formgrader/?", one_course_formgrader()), (f"{base_url}assignments/?", plain_course_ids_only())],
+        [
+            (RefusedAddress(formgrader_pages(base_url)), NotFound),
+            (f"{base_url}formgrader/?", one_course_formgrader()),
+            (f"{base_url}assignments/?", plain_course_ids_only()),
+        ],
     )
     log.info("lrcourse: Content-Security-Policy on formgrader's pages of student work")
 
@@ -93,6 +102,28 @@ def put_first(web_app, handlers: list) -> None:
     ours = next(rule for rule in rules if any(r.target is handlers[0][1] for r in getattr(rule.target, "rules", [])))
     rules.remove(ours)
     rules.insert(0, ours)
+
+
+def formgrader_pages(base_url: str) -> re.Pattern:
+    """formgrader's pages that write the ids of their address into the page: `ids` or `id`, as `ids_allowed` reads them."""
+    return re.compile(
+        re.escape(base_url) + r"formgrader/(?:(?:gradebook|manage_\w+)(?P<ids>/.*)?|submissions/(?P<id>[^/]+)/?)$"
+    )
+
+
+class RefusedAddress(PathMatches):
+    """The addresses of formgrader's pages that hold an id no id has, and no other."""
+
+    def match(self, request):
+        found = super().match(request)
+        return found if found is not None and not ids_allowed(self.regex.match(request.path)) else None
+
+
+class NotFound(RequestHandler):
+    """A 404 whose status line says "Not Found": a transform can change a status but not its reason ("404 OK")."""
+
+    def prepare(self):
+        raise HTTPError(404)
 
 
 def one_course_formgrader():
@@ -194,9 +225,7 @@ def policy_transform(base_url: str, allowances: list[str]):
     json_answers = re.compile(
         re.escape(base_url) + r"(?:formgrader/api/|assignments|courses|formgraders|nbgrader_version)"
     )
-    pages = re.compile(
-        re.escape(base_url) + r"formgrader/(?:(?:gradebook|manage_\w+)(?P<ids>/.*)?|submissions/(?P<id>[^/]+)/?)$"
-    )
+    pages = formgrader_pages(base_url)
 
     class StudentWorkPolicy(OutputTransform):
         def __init__(self, request):
@@ -239,7 +268,7 @@ def ids_allowed(page: re.Match | None) -> bool:
 
 
 def refused_page(headers) -> tuple[int, object, bytes]:
-    """A bare 404 in place of the page, which runs nothing."""
+    """A bare 404 in place of the page, which runs nothing (its status line's reason is `NotFound`'s)."""
     for name in ("Content-Encoding", "Etag", "Location"):
         headers.pop(name, None)
     headers["Content-Type"] = "text/plain; charset=UTF-8"

@@ -8,7 +8,7 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
   other student is still graded; the exit status says whether anything failed;
 - a re-run grades only students with no mark or a changed submission (`force` regrades all), so an
   interrupted run loses nothing already written;
-- Ctrl-C finishes the students being graded and cancels the rest; every grade written is kept;
+- Ctrl-C finishes the students being graded and cancels the rest (a second one stops them); every grade written is kept;
 - SIGTERM or SIGHUP (`Stopped`: a job scheduler, a CI time-out, a closed terminal) stops the workers at once,
   whatever they are doing (SIGKILL after `STOP_SECONDS`), and the command ends; every grade written is kept;
 - a student who fails keeps no feedback of an earlier run (`withdraw_feedback`): release_feedback would send it;
@@ -290,7 +290,7 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
         except Stopped:
             raise
         except KeyboardInterrupt:
-            _drain(pool, running)
+            drain(pool, running)
             raise
         ended, _ = ended_then_checked(watch, futures, done)
         for future in done:
@@ -343,13 +343,17 @@ def ended_then_checked(watch: Watchdog, futures: dict, done) -> tuple[dict, bool
     return ended, watch.check()
 
 
-def _drain(pool, running: set) -> None:
-    """Ctrl-C: cancel the students not started and wait for those being graded. The watchdog does not watch this
-    wait: the main process only waits here (reading the workers' starts while Ctrl-C reaches every process of
-    the group left a run hanging)."""
+def drain(pool, running: set) -> None:
+    """Ctrl-C: cancel the students not started and wait for those being graded (the watchdog does not watch this
+    wait: reading the workers' starts while Ctrl-C reaches every process of the group left a run hanging). A second
+    Ctrl-C is `Stopped`: the workers end and their sandboxes are cleared now, not left to an interrupted wait."""
     in_flight = sum(future.running() for future in running)
-    print(f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest.", file=sys.stderr)
-    pool.shutdown(wait=True, cancel_futures=True)
+    note = f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest (Ctrl-C again: stop now)."
+    print(note, file=sys.stderr)
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+    except KeyboardInterrupt:
+        raise Stopped() from None
 
 
 def end_workers(processes, seconds: float = STOP_SECONDS) -> list:
@@ -391,10 +395,5 @@ def awaiting_manual_grades(assignment: str, db_url: str) -> int:
             graded = book.assignment_submissions(assignment)
         except MissingEntry:
             return 0
-        return sum(
-            1
-            for submission in graded
-            for notebook in submission.notebooks
-            for grade in notebook.grades
-            if grade.cell_type == "markdown" and grade.needs_manual_grade
-        )
+        grades = (grade for submission in graded for notebook in submission.notebooks for grade in notebook.grades)
+        return sum(grade.cell_type == "markdown" and grade.needs_manual_grade for grade in grades)

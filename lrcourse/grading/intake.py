@@ -36,7 +36,12 @@ from pathlib import Path
 from lrcourse.grading.notebook_limits import NotebookRefused, read_notebook
 
 MARK = ".lrcourse-graded.json"
-STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+# The characters of an id: none that a file glob, a path, a shell, a CSV or a page's script string reads as more
+# than a letter (no quote, bracket, slash, backslash, space, comma, `*`, `?`, `<`). formgrader's addresses hold
+# ids of these only (content_policy.ID).
+ID_CHARACTERS = "A-Za-z0-9_.@-"
+# A student id: none of a spreadsheet's formula characters or an option's dash first, nor a hidden file's dot.
+STUDENT_ID = re.compile(rf"[A-Za-z0-9_][{ID_CHARACTERS}]{{0,63}}")
 STUDENT_ID_RULE = "1 to 64 of A-Z a-z 0-9 _ . @ -, not starting with . @ or -"
 MAX_ENTRIES = 1000  # files and folders in one submission
 MAX_SUBMISSION_MB = 100  # all its files together

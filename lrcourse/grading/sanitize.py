@@ -46,7 +46,10 @@ FILES_URL = re.compile(r"(src|href)=(['\"]?)/?files/" + NO_SCHEME)  # nbconvert'
 # nbconvert's `(.*?)` pairs crossed each other: a few kB of `[a](files/` took minutes. Neither part here can run
 # past a bracket or a parenthesis, so each character is read a bounded number of times.
 FILES_MARKDOWN = re.compile(r"(!?)\[([^\[\]\n]*)\]\(/?files/" + NO_SCHEME + r"([^()\s]*)\)")
-SAFE_GRADE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+# A cell's grade id (not a student id), as formgrader's page may hold it: stricter than an id's characters
+# (intake.ID_CHARACTERS) on purpose, no `.` or `@`: formgrader's script finds a cell's score and comment boxes by
+# `$("#" + grade_id)`, where a dot reads as a class and an @ is a selector error (the box would save nothing).
+SELECTOR_SAFE_GRADE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 NOTE_LIMIT = 2000  # characters of the removed markup quoted in a note
 MARKDOWN_OUTPUT_LIMIT = 64 << 10  # characters of a markdown output rendered as markdown (a lesson's table: 2 kB)
 # Markup that shows an attempt to run something, for the note (nh3 decides what stays, not this list).
@@ -280,7 +283,7 @@ def safe_cell(cell, budget: PageBudget | None = None) -> None:
     kept only where its grade id is a plain name (the formgrade template writes it into the page unescaped);
     what costs the page time per tag within the page's `budget`."""
     budget = budget or PageBudget()
-    if not SAFE_GRADE_ID.fullmatch(str(cells.nbgrader_metadata(cell).get("grade_id", "x"))):
+    if not SELECTOR_SAFE_GRADE_ID.fullmatch(str(cells.nbgrader_metadata(cell).get("grade_id", "x"))):
         del cell.metadata["nbgrader"]
     drop_mistyped_metadata(cell)
     keep_plain_tags(cell)
