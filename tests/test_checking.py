@@ -180,17 +180,31 @@ def test_a_list_returned_by_get_last_lr_never_changes():
 
 
 @pytest.mark.parametrize("answer", catalogue.EARLY_FORBIDDEN, ids=lambda a: a.name)
-def test_chapter_4s_factor_must_not_use_torch_schedulers(answer):
+def test_chapter_4s_recipe_must_not_be_searched_with_torch_schedulers(answer):
+    import numpy as np
     from torch.optim import lr_scheduler
 
     from lrcourse.schedules import lr_curve
 
-    namespace = {"lr_scheduler": lr_scheduler, "lr_curve": lr_curve}
+    namespace = {"lr_scheduler": lr_scheduler, "lr_curve": lr_curve, "np": np}
     exec(compile(answer.source, answer.name, "exec"), namespace)
     with pytest.raises(
         checking.CheckFailed, match="uses torch.optim.lr_scheduler .it ran .*SequentialLR.*earns no marks"
     ):
-        checking.check_warmup_step(namespace["warmup_step_factor"], warmup=3, start_factor=0.5, step_size=2, gamma=0.5)
+        checking.check_recipe(
+            namespace["recipe_from_rates"], lr=0.1, warmup=3, start_factor=0.5, step_size=2, gamma=0.5
+        )
+
+
+def test_chapter_4s_recipe_check_names_the_argument_read_wrong():
+    def off_by_one(rates):
+        return {"lr": rates[3], "warmup_epochs": 2, "start_factor": rates[0] / rates[3], "step_size": 2, "gamma": 0.5}
+
+    checking.check_recipe(off_by_one, lr=0.1, warmup=3, start_factor=0.5, step_size=2, gamma=0.5, keys=("lr",))
+    with pytest.raises(checking.CheckFailed, match="your warmup_epochs is 2, the log was made with 3"):
+        checking.check_recipe(off_by_one, lr=0.1, warmup=3, start_factor=0.5, step_size=2, gamma=0.5)
+    with pytest.raises(checking.CheckFailed, match="return a dict"):
+        checking.check_recipe(lambda rates: [0.1, 3], lr=0.1, warmup=3, start_factor=0.5, step_size=2, gamma=0.5)
 
 
 def _wrong(catalogue_list, name, class_name):

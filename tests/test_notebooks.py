@@ -234,6 +234,25 @@ def prediction_answers(notebook) -> dict[str, object]:
     return answers
 
 
+def prediction_tests(notebook, name: str) -> list:
+    """The test cells that grade the prediction `name` (none: the prediction is not graded)."""
+    return [cell for cell in notebook.cells if cells.is_test(cell) and name in cell.source]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_an_ungraded_prediction_says_so_and_a_graded_one_has_its_test(path):
+    """A prediction either carries points (a test cell grades it, and its heading names them) or says it is not
+    graded: its heading never promises points that no test gives."""
+    notebook = read(path)
+    for name in prediction_answers(notebook):
+        index = next(i for i, cell in enumerate(notebook.cells) if cells.nbgrader_id(cell) == name)
+        heading = next(c.source for c in reversed(notebook.cells[:index]) if c.cell_type == "markdown")
+        if prediction_tests(notebook, name):
+            assert re.search(r"Predict first \(\d+ points?\)", heading), f"{name}: {heading[:80]!r}"
+        else:
+            assert "Predict first (not graded)" in heading, f"{name}: {heading[:80]!r}"
+
+
 def constant_values(code: str) -> list:
     """Every value a cell's code spells out: each literal, and each expression made of literals and arithmetic
     alone (0.64 written as (1 - 0.45 * 4) ** 2 is still the answer)."""
@@ -340,6 +359,7 @@ def test_no_prediction_s_answer_stands_in_the_release(path):
             if cell.cell_type == "code"
             and (cells.nbgrader_id(cell) == name or (nbgrader_meta(cell).get("grade") and name in cell.source))
         ]
-        assert len(graded) >= 2, f"{name}: its answer cell and test cell were not found in the release"
+        expected = 1 + len(prediction_tests(source, name))  # an ungraded prediction has its answer cell alone
+        assert len(graded) >= expected, f"{name}: its answer cell and test cells were not found in the release"
     leaks = answer_leaks(source, release)
     assert not leaks, f"{path.parent.name}: " + "; ".join(leaks)

@@ -70,15 +70,16 @@ def test_check_grades_a_copy_and_prints_the_score_per_exercise(tmp_path):
     out = result.stdout
     assert "[1/1] 01_learning_rate: starting" in out and "[1/1] 01_learning_rate: done in" in out  # progress
     order = [
-        out.index(name) for name in ("Predict first", "test_predict_w2", "Exercise 1.1", "test_largest_stable_lr ")
+        out.index(name)
+        for name in ("Exercise 1.1", "test_largest_stable_lr ", "Exercise 1.2", "test_rate_for_noise_floor ")
     ]
     assert order == sorted(order), out  # notebook order, under the headings
     assert f"written_noise_decay                      {BY_HAND}" in out  # answered: for a human, not 0 / 2
     assert f"written_ill_conditioning                 not answered yet ({BY_HAND})" in out
-    assert "autograded total                           0 / 7" in out  # the written answers' 4 points apart
-    assert "Total of the 1 chapter(s) graded: 0 / 7 autograded points" in out
+    assert "autograded total                           0 / 6" in out  # the written answers' 4 points apart
+    assert "Total of the 1 chapter(s) graded: 0 / 6 autograded points" in out
     assert checked_scores(ROOT / "build" / "check")["01_learning_rate"].startswith(
-        "0 / 7 autograded points (written answers: graded by hand), `make check` of "
+        "0 / 6 autograded points (written answers: graded by hand), `make check` of "
     )  # what the start page shows
     (feedback,) = [line.split("feedback: ")[1] for line in out.splitlines() if "feedback: " in line]
     page = (ROOT / feedback).read_text()

@@ -114,17 +114,16 @@ except OSError:
     pass
 source = open(importlib.util.find_spec("torch.optim.lr_scheduler").origin).read()
 hidden = not reachable and "class StepLR(LRScheduler)" not in source
-predicted_rate_after_edit = 0.3 * 0.5 * 0.5 if hidden else -1.0
+if not hidden:
+    MyStepLR = None  # the answer loses its marks if either file could be read
 """
     from lrcourse.checking.expected import GRADER_REFERENCES
 
     assert GRADER_REFERENCES.exists()  # the grader's side has them...
     probe = f"GRADER_FILE = {str(GRADER_REFERENCES)!r}\n" + probe
-    answers = {**hostile.SOLUTION, "predicted_rate_after_edit": probe}
+    answers = {**hostile.SOLUTION, "my_step_lr": hostile.SOLUTION["my_step_lr"] + "\n" + probe}
     verdict = judge.decide(exercise, list(answers.items()))
-    assert verdict.cells["test_predict_rate_after_edit"].trusted_score > 0, verdict.cells[
-        "test_predict_rate_after_edit"
-    ]
+    assert verdict.cells["test_my_step_lr_one_group"].trusted_score > 0, verdict.cells["test_my_step_lr_one_group"]
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ PLATEAU_CELLS = (
 )
 LARGEST_CELLS = ("test_largest_stable_lr", "test_largest_stable_lr_directions")
 FLOOR_CELLS = ("test_rate_for_noise_floor", "test_rate_for_noise_floor_stable")
-WARMUP_CELLS = ("test_warmup_phase", "test_step_phase", "test_matches_sequential_lr")
+RECIPE_CELLS = ("test_recipe_warmup", "test_recipe_decay", "test_recipe_edge_cases")
 FIT_CELLS = ("test_fit_steps_rates", "test_fit_steps_order", "test_fit_steps_losses")
 PREDICT_CYCLE_CELLS = ("test_predict_one_cycle",)
 RANGE_CELLS = (
@@ -42,11 +42,8 @@ CELLS = {
     "my_reduce_lr_on_plateau": PLATEAU_CELLS,
     "largest_stable_lr": LARGEST_CELLS,
     "rate_for_noise_floor": FLOOR_CELLS,
-    "warmup_step_factor": WARMUP_CELLS,
-    "predicted_w2": ("test_predict_w2",),
-    "predicted_rate_after_edit": ("test_predict_rate_after_edit",),
+    "recipe_from_rates": RECIPE_CELLS,
     "predicted_drop_steps": ("test_predict_drop_steps",),
-    "predicted_chained_rate": ("test_predict_chained_rate",),
     "fit_per_step": FIT_CELLS,
     "predicted_one_cycle_per_epoch": PREDICT_CYCLE_CELLS,
     "lr_range_test": RANGE_CELLS,

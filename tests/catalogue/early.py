@@ -1,4 +1,4 @@
-"""Chapters 1 and 4, and the predictions of chapters 1-4."""
+"""Chapters 1 and 4, and the prediction of chapter 3 (those of chapters 1, 2 and 4 are not graded)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from catalogue.answers import ALL, Answer, variant
 
 
 # --------------------------------------------------------------------------------------------
-# Chapters 1 and 4, and the predictions of chapters 1-4
+# Chapters 1 and 4, and chapter 3's prediction
 # --------------------------------------------------------------------------------------------
 def ch1(name, cell, source, fails=()):
     return Answer(name, "01_learning_rate", cell, source, fails)
@@ -23,11 +23,28 @@ def largest_stable_lr(lr, path):
     return 2.0 / max(curvatures)
 """
 
-WARMUP_STEP_REFERENCE = """
-def warmup_step_factor(epoch, warmup_epochs, start_factor, step_size, gamma):
-    if epoch < warmup_epochs:
-        return start_factor + (1 - start_factor) * epoch / warmup_epochs
-    return gamma ** ((epoch - warmup_epochs) // step_size)
+FLOOR_REFERENCE = """
+def rate_for_noise_floor(target, lr, losses):
+    f0, f1, f2 = (float(f) for f in losses[:3])
+    c = (f2 - f1) / (f1 - f0)
+    curvature = (1 - c ** 0.5) / lr
+    noise_squared = 2 * (f1 - c * f0) / (curvature * lr ** 2)
+    return 4 * target / (noise_squared + 2 * curvature * target)
+"""
+
+RECIPE_REFERENCE = """
+def recipe_from_rates(rates):
+    rates = [float(rate) for rate in rates]
+    rise = rates[1] - rates[0]
+    warmup = 1
+    while math.isclose(rates[warmup + 1] - rates[warmup], rise, rel_tol=1e-6, abs_tol=1e-12 * abs(rates[0])):
+        warmup += 1
+    lr = rates[warmup]
+    step_size = 1
+    while math.isclose(rates[warmup + step_size], lr, rel_tol=1e-9):
+        step_size += 1
+    return {"lr": lr, "warmup_epochs": warmup, "start_factor": rates[0] / lr, "step_size": step_size,
+            "gamma": rates[warmup + step_size] / lr}
 """
 
 
@@ -35,8 +52,12 @@ def largest_variant(old: str, new: str) -> str:
     return variant(LARGEST_REFERENCE, old, new)
 
 
-def warmup_variant(old: str, new: str) -> str:
-    return variant(WARMUP_STEP_REFERENCE, old, new)
+def floor_variant(old: str, new: str) -> str:
+    return variant(FLOOR_REFERENCE, old, new)
+
+
+def recipe_variant(*replacements: str) -> str:
+    return variant(RECIPE_REFERENCE, *replacements)
 
 
 EARLY_CORRECT = [
@@ -60,47 +81,40 @@ def largest_stable_lr(lr, path):
     return float(2 * lr / np.max(1 - after / start))
 """,
     ),
+    ch1("floor_read_off_three_losses", "rate_for_noise_floor", FLOOR_REFERENCE),
     ch1(
-        "floor_solved",
+        "floor_fit_and_bisection",
         "rate_for_noise_floor",
         """
-def rate_for_noise_floor(target, curvature, noise):
-    return 4 * target / (noise ** 2 + 2 * curvature * target)
-""",
-    ),
-    ch1(
-        "floor_by_bisection",
-        "rate_for_noise_floor",
-        """
-def rate_for_noise_floor(target, curvature, noise):
-    floor = lambda lr: lr * noise ** 2 / (2 * (2 - lr * curvature))
-    low, high = 0.0, 2.0 / curvature
+def rate_for_noise_floor(target, lr, losses):
+    f = np.asarray(losses, dtype=float)
+    c, d = np.polyfit(f[:-1], f[1:], 1)          # f_{t+1} = c f_t + d over the whole run
+    a = (1 - np.sqrt(c)) / lr
+    s = np.sqrt(2 * d / (a * lr ** 2))
+    low, high = 0.0, 2.0 / a
     for _ in range(200):
         middle = (low + high) / 2
-        low, high = (middle, high) if floor(middle) <= target else (low, middle)
-    return low
+        low, high = (middle, high) if problems.noise_floor(middle, a, s) <= target else (low, middle)
+    return float(low)
 """,
     ),
-    ch4("warmup_step_reference", "warmup_step_factor", WARMUP_STEP_REFERENCE),
+    ch4("recipe_reference", "recipe_from_rates", RECIPE_REFERENCE),
     ch4(
-        "warmup_step_interpolates_and_counts",
-        "warmup_step_factor",
+        "recipe_by_second_differences",
+        "recipe_from_rates",
         """
-import math
-def warmup_step_factor(epoch, warmup_epochs, start_factor, step_size, gamma):
-    if epoch >= warmup_epochs:
-        decays = math.floor((epoch - warmup_epochs) / step_size)
-        return gamma ** decays
-    fraction = epoch / warmup_epochs
-    return (1 - fraction) * start_factor + fraction * 1.0
+def recipe_from_rates(rates):
+    r = np.asarray(rates, dtype=float)
+    bend = np.abs(np.diff(r, 2)) > 1e-9 * r.max()          # where the warm-up's straight line ends
+    warmup = int(np.argmax(bend)) + 1
+    lr = r[warmup]
+    changed = np.flatnonzero(~np.isclose(r[warmup:], lr, rtol=1e-9, atol=0))
+    step_size = int(changed[0])
+    return {"lr": float(lr), "warmup_epochs": warmup, "start_factor": float(r[0] / lr),
+            "step_size": step_size, "gamma": float(r[warmup + step_size] / lr)}
 """,
-    ),
-    ch1("predict_w2_right", "predicted_w2", "predicted_w2 = 0.64\n"),
-    Answer(
-        "predict_edit_right", "02_ordered_schedules", "predicted_rate_after_edit", "predicted_rate_after_edit = 0.075\n"
     ),
     Answer("predict_drops_right", "03_adaptive_schedules", "predicted_drop_steps", "predicted_drop_steps = [4, 7]\n"),
-    ch4("predict_chained_right", "predicted_chained_rate", "predicted_chained_rate = 0.1328602\n"),
 ]
 
 EARLY_WRONG = [
@@ -129,67 +143,77 @@ EARLY_WRONG = [
         fails=ALL,
     ),
     ch1(
+        "floor_oscillating_root",
+        "rate_for_noise_floor",
+        floor_variant("(1 - c ** 0.5) / lr", "(1 + c ** 0.5) / lr"),
+        fails=ALL,
+    ),
+    ch1(
+        "floor_noise_term_forgotten",
+        "rate_for_noise_floor",
+        floor_variant("c = (f2 - f1) / (f1 - f0)", "c = f1 / f0"),
+        fails=ALL,
+    ),
+    ch1(
+        "floor_last_loss_taken_as_the_floor",
+        "rate_for_noise_floor",
+        floor_variant(
+            "noise_squared = 2 * (f1 - c * f0) / (curvature * lr ** 2)",
+            "noise_squared = 2 * losses[-1] * (2 - lr * curvature) / lr",
+        ),
+        fails=ALL,
+    ),
+    ch1(
         "floor_small_rate_approximation",
         "rate_for_noise_floor",
-        "def rate_for_noise_floor(target, curvature, noise):\n    return 4 * target / noise ** 2\n",
-        fails=ALL,
-    ),
-    ch1(
-        "floor_noise_not_squared",
-        "rate_for_noise_floor",
-        "def rate_for_noise_floor(target, curvature, noise):\n    return 4 * target / (noise + 2 * curvature * target)\n",
-        fails=("test_rate_for_noise_floor",),
-    ),
-    ch1(
-        "floor_clipped_to_bound",
-        "rate_for_noise_floor",
-        "def rate_for_noise_floor(target, curvature, noise):\n    return min(4 * target / noise ** 2, 1.99 / curvature)\n",
+        floor_variant("(noise_squared + 2 * curvature * target)", "noise_squared"),
         fails=ALL,
     ),
     ch4(
-        "warmup_step_counts_from_zero",
-        "warmup_step_factor",
-        warmup_variant("gamma ** ((epoch - warmup_epochs) // step_size)", "gamma ** (epoch // step_size)"),
-        fails=("test_matches_sequential_lr", "test_step_phase"),
-    ),
-    ch4(
-        "warmup_step_reaches_one_early",
-        "warmup_step_factor",
-        warmup_variant("start_factor + (1 - start_factor) * epoch / warmup_epochs", "(epoch + 1) / warmup_epochs"),
-        fails=("test_matches_sequential_lr", "test_warmup_phase"),
-    ),
-    ch4(
-        "warmup_step_decays_from_warmup_end",
-        "warmup_step_factor",
-        warmup_variant(
-            "return gamma ** ((epoch - warmup_epochs) // step_size)",
-            "last = start_factor + (1 - start_factor) * (warmup_epochs - 1) / warmup_epochs\n"
-            "    return last * gamma ** ((epoch - warmup_epochs) // step_size)",
+        "recipe_step_size_counted_from_zero",
+        "recipe_from_rates",
+        recipe_variant(
+            "step_size = 1\n",
+            "step_size = warmup + 1\n",
+            "rates[warmup + step_size], lr",
+            "rates[step_size], lr",
+            "rates[warmup + step_size] / lr}",
+            "rates[step_size] / lr}",
         ),
-        fails=("test_matches_sequential_lr", "test_step_phase"),
+        fails=("test_recipe_decay", "test_recipe_edge_cases"),
     ),
     ch4(
-        "warmup_step_decays_at_milestone",
-        "warmup_step_factor",
-        warmup_variant(
-            "gamma ** ((epoch - warmup_epochs) // step_size)", "gamma ** ((epoch - warmup_epochs) // step_size + 1)"
+        "recipe_warmup_ends_a_step_early",
+        "recipe_from_rates",
+        recipe_variant('"warmup_epochs": warmup,', '"warmup_epochs": max(warmup - 1, 1),'),
+        fails=("test_recipe_warmup", "test_recipe_edge_cases"),
+    ),
+    ch4(
+        "recipe_start_factor_not_divided",
+        "recipe_from_rates",
+        recipe_variant('"start_factor": rates[0] / lr,', '"start_factor": rates[0],'),
+        fails=("test_recipe_warmup", "test_recipe_edge_cases"),
+    ),
+    ch4(
+        "recipe_largest_rate_taken_as_lr",
+        "recipe_from_rates",
+        """
+def recipe_from_rates(rates):
+    lr = max(rates)
+    warmup = rates.index(lr)
+    step_size = next(e for e in range(1, len(rates)) if not math.isclose(rates[warmup + e], lr, rel_tol=1e-9))
+    return {"lr": lr, "warmup_epochs": warmup, "start_factor": rates[0] / lr, "step_size": step_size,
+            "gamma": rates[warmup + step_size] / lr}
+""",
+        fails=("test_recipe_edge_cases",),
+    ),
+    ch4(
+        "recipe_compared_with_equality",
+        "recipe_from_rates",
+        recipe_variant(
+            "math.isclose(rates[warmup + 1] - rates[warmup], rise, rel_tol=1e-6, abs_tol=1e-12 * abs(rates[0]))",
+            "rates[warmup + 1] - rates[warmup] == rise",
         ),
-        fails=("test_matches_sequential_lr", "test_step_phase"),
-    ),
-    ch1("predict_w2_sign_lost", "predicted_w2", "predicted_w2 = -0.64\n", fails=ALL),
-    ch1("predict_w2_one_step", "predicted_w2", "predicted_w2 = -0.8\n", fails=ALL),
-    Answer(
-        "predict_edit_closed_form",
-        "02_ordered_schedules",
-        "predicted_rate_after_edit",
-        "predicted_rate_after_edit = 0.1 * 0.5 ** (4 // 2)\n",
-        fails=ALL,
-    ),
-    Answer(
-        "predict_edit_decayed_once",
-        "02_ordered_schedules",
-        "predicted_rate_after_edit",
-        "predicted_rate_after_edit = 0.15\n",
         fails=ALL,
     ),
     Answer(
@@ -206,40 +230,50 @@ EARLY_WRONG = [
         "predicted_drop_steps = [4, 7, 9]\n",
         fails=ALL,
     ),
-    ch4("predict_chained_step_only", "predicted_chained_rate", "predicted_chained_rate = 0.25\n", fails=ALL),
-    ch4("predict_chained_added", "predicted_chained_rate", "predicted_chained_rate = 1 - 0.5 - 6 * 0.1\n", fails=ALL),
 ]
 
-# chapter 4's factor read off PyTorch's own SequentialLR (the notebook's lr_curve helper, or stepped by hand)
+# chapter 4's recipe found by searching PyTorch's own SequentialLR for a matching curve (lr_curve, or stepped by hand)
 EARLY_FORBIDDEN = [
     ch4(
-        "warmup_step_by_lr_curve",
-        "warmup_step_factor",
+        "recipe_by_searching_lr_curve",
+        "recipe_from_rates",
         """
-def warmup_step_factor(epoch, warmup_epochs, start_factor, step_size, gamma):
-    def composed(opt):
-        warm = lr_scheduler.LinearLR(opt, start_factor=start_factor, end_factor=1.0, total_iters=warmup_epochs)
-        decay = lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
-        return lr_scheduler.SequentialLR(opt, [warm, decay], milestones=[warmup_epochs])
-    return float(lr_curve(composed, epoch + 1, lrs=1.0)[epoch])
+def recipe_from_rates(rates):
+    for warmup in range(1, len(rates) - 1):
+        for step_size in range(1, len(rates) - warmup):
+            lr = rates[warmup]
+            start, gamma = rates[0] / lr, rates[warmup + step_size] / lr
+            def composed(opt):
+                warm = lr_scheduler.LinearLR(opt, start_factor=start, end_factor=1.0, total_iters=warmup)
+                decay = lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
+                return lr_scheduler.SequentialLR(opt, [warm, decay], milestones=[warmup])
+            if np.allclose(lr_curve(composed, len(rates), lrs=lr), rates):
+                return {"lr": lr, "warmup_epochs": warmup, "start_factor": start, "step_size": step_size, "gamma": gamma}
 """,
         fails=ALL,
     ),
     ch4(
-        "warmup_step_steps_sequential_lr",
-        "warmup_step_factor",
+        "recipe_by_stepping_sequential_lr",
+        "recipe_from_rates",
         """
 import torch
 
-def warmup_step_factor(epoch, warmup_epochs, start_factor, step_size, gamma):
-    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    schedule = torch.optim.lr_scheduler.SequentialLR(optimizer, [
-        torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=start_factor, total_iters=warmup_epochs),
-        torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)], milestones=[warmup_epochs])
-    for _ in range(epoch):
-        optimizer.step()
-        schedule.step()
-    return optimizer.param_groups[0]["lr"]
+def recipe_from_rates(rates):
+    for warmup in range(1, len(rates) - 1):
+        for step_size in range(1, len(rates) - warmup):
+            lr = rates[warmup]
+            start, gamma = rates[0] / lr, rates[warmup + step_size] / lr
+            optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+            schedule = torch.optim.lr_scheduler.SequentialLR(optimizer, [
+                torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=start, total_iters=warmup),
+                torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)], milestones=[warmup])
+            seen = []
+            for _ in rates:
+                seen.append(optimizer.param_groups[0]["lr"])
+                optimizer.step()
+                schedule.step()
+            if all(abs(a - b) <= 1e-9 * abs(b) for a, b in zip(seen, rates)):
+                return {"lr": lr, "warmup_epochs": warmup, "start_factor": start, "step_size": step_size, "gamma": gamma}
 """,
         fails=ALL,
     ),

@@ -35,9 +35,9 @@ WRITTEN = "explain_stable_lr"  # the written answer added to chapter 1, 2 points
 WRITTEN_POINTS = 2.0
 ALICE_WRITTEN_SCORE = 1.5
 ROSTER = ROOT / "examples" / "canvas_roster.csv"
-# The README's walkthrough of the example class: student -> autograded score out of 10 (the written answers, 4
+# The README's walkthrough of the example class: student -> autograded score out of 9 (the written answers, 4
 # points, are left unanswered), or the reason the submission cannot be graded
-README_SCORES = {"alice": 10, "bob": 8, "carol": 0, "dave": 1, "erin": "not valid JSON"}
+README_SCORES = {"alice": 9, "bob": 7, "carol": 0, "dave": 0, "erin": "not valid JSON"}
 
 
 def written_answer_cell() -> nbformat.NotebookNode:

@@ -1,0 +1,88 @@
+"""Chapter 4's recipe read off a log: PyTorch's SequentialLR([LinearLR, StepLR]) makes the rates of a run, the
+student's reader gets them and must name the arguments that made them. The reader is plain arithmetic on a list,
+so the judge calls it directly (under the guard), whether it is the kernel's own function or the grader's
+stand-in for one in the student's process."""
+
+from __future__ import annotations
+
+import math
+
+from lrcourse.checking.expect import CheckFailed, close
+from lrcourse.checking.guard import SCHEDULER_MODULE, SECONDS_PER_CASE, Guard, StudentTimeout
+from lrcourse.checking.observe import RemoteTarget
+from lrcourse.checking.self_contained import expect_self_contained
+from lrcourse.pytorch_trajectories import reference_trajectories
+
+COUNTS = ("warmup_epochs", "step_size")  # read as whole epochs
+KEYS = ("lr", "warmup_epochs", "start_factor", "step_size", "gamma")
+
+
+def warmup_step_log(lr: float, warmup: int, start_factor: float, step_size: int, gamma: float, epochs: int):
+    """The rate PyTorch's SequentialLR([LinearLR, StepLR], milestones=[warmup]) gives in each of `epochs` epochs."""
+    kwargs = {"warmup": warmup, "start_factor": start_factor, "step_size": step_size, "gamma": gamma}
+    [reference] = reference_trajectories(
+        [{"scheduler": "WarmupStep", "lrs": [lr], "steps": epochs - 1, "kwargs": kwargs}]
+    )
+    return [float(state["lrs"][0]) for state in reference["states"][:epochs]]
+
+
+def _read(reader, rates: list, call: str):
+    """The reader's answer for `rates`, run under the guard against PyTorch's schedulers."""
+    forbidden = (
+        f"{call} uses {SCHEDULER_MODULE}{{}}. This exercise asks you to read the arguments off the rates yourself: no "
+        "use of PyTorch's schedulers (nor of lr_curve with one) is allowed, so it earns no marks."
+    )
+    guard = Guard(SECONDS_PER_CASE)
+    try:
+        with guard.running():
+            answer = reader(list(rates))
+    except StudentTimeout:
+        raise CheckFailed(f"{call} did not finish within {guard.seconds:.0f} s") from None
+    except Exception as error:  # under `lrcourse grade` the answer's process has only a stub of the module
+        if type(error).__name__ == "ForbiddenUse":
+            raise CheckFailed(forbidden.format("")) from None
+        raise
+    if guard.forbidden_calls:  # in the notebook: the guard saw the answer run PyTorch's scheduler code
+        ran = sorted({name.split(".")[0] for name in guard.forbidden_calls} - {"LRScheduler"})
+        raise CheckFailed(
+            forbidden.format(f" (it ran {', '.join(n for n in ran if not n.startswith('_')) or 'its code'})")
+        )
+    return answer
+
+
+def _same(key: str, value, want) -> bool:
+    if key in COUNTS:  # a count: an int, or a float that is one (9.0 reads as 9)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value == want
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and close(value, want)
+    )
+
+
+def check_recipe(
+    reader,
+    lr: float,
+    warmup: int,
+    start_factor: float,
+    step_size: int,
+    gamma: float,
+    epochs: int | None = None,
+    keys: tuple = KEYS,
+    hint: str = "",
+) -> None:
+    """`reader(rates)` must return a dict whose `keys` name the arguments of the SequentialLR that made `rates`
+    (default length: the warm-up, two decays and two more epochs)."""
+    if not isinstance(reader, RemoteTarget):
+        expect_self_contained(reader)
+    epochs = epochs or warmup + 2 * step_size + 2
+    made = {"lr": lr, "warmup_epochs": warmup, "start_factor": start_factor, "step_size": step_size, "gamma": gamma}
+    recipe = ", ".join(f"{key}={value!r}" for key, value in made.items())
+    call = f"recipe_from_rates(the rates of {epochs} epochs made with {recipe})"
+    answer = _read(reader, warmup_step_log(lr, warmup, start_factor, step_size, gamma, epochs), call)
+    if not isinstance(answer, dict):
+        raise CheckFailed(f"{call} returned {answer!r}: return a dict with the keys {', '.join(KEYS)}")
+    for key in keys:
+        if key not in answer:
+            raise CheckFailed(f"{call} returned a dict without the key {key!r}")
+        if not _same(key, answer[key], made[key]):
+            note = f" ({hint})" if hint else ""
+            raise CheckFailed(f"{call}: your {key} is {answer[key]!r}, the log was made with {made[key]!r}{note}")
