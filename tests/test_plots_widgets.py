@@ -3,6 +3,7 @@
 import matplotlib
 
 matplotlib.use("Agg")
+import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -212,3 +213,64 @@ def test_panels_carry_alt_text_on_their_image_and_fallback():
     assert f'alt="{panel.alt}"' in panel.image.value
     panel.controls["slope"].value = 0.5
     assert "slope 0.5" in panel.alt and 'alt="' in panel._repr_mimebundle_()["text/html"]
+
+
+def pixels(png: bytes) -> np.ndarray:
+    from io import BytesIO
+
+    from PIL import Image
+
+    return np.asarray(Image.open(BytesIO(png)))
+
+
+def draw_two_axes(axes, slope, span, shade):
+    """Lines, a legend, a title and a marker collection on two axes; `span` moves the left one's limits only;
+    `shade` adds a span under the grid, which only a full draw can place there."""
+    left, right = axes
+    left.plot([0, span], [0, slope * span], label=f"slope {slope:g}")
+    left.set_xlim(0, span)
+    left.set_ylim(0, 20)
+    plots.label(left, f"slope {slope:g}", "x", "y")
+    right.plot([1, 2, 3], [1e-3 * slope, 1e-2, 1e-1], label="rates")
+    right.set_ylim(1e-4, 1)
+    plots.mark_epochs(right, [1.5, 2.5], text="marks")
+    plots.label(right, "rates", "epoch", "learning rate", log=True)
+    if shade:
+        right.axvspan(2, 3, alpha=0.1, color="k")
+
+
+def two_axes_panel():
+    return widgets.SliderPanel(
+        draw_two_axes,
+        {
+            "slope": widgets.float_slider("slope", 1.0, 0.5, 2.0, 0.5),
+            "span": widgets.int_slider("span", 5, 5, 10, 5),
+            "shade": ipywidgets.Checkbox(value=False),
+        },
+        grid=(1, 2),
+    )
+
+
+def test_a_move_that_keeps_the_frames_draws_only_what_is_on_them():
+    panel = two_axes_panel()
+    frames = panel.frames.frame_draws
+    panel.controls["slope"].value = 2.0  # lines, title, legend change; limits, ticks and labels do not
+    assert panel.frames.frame_draws == frames and panel.frames.full_draws == 0
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure))), "the same image as a full draw"
+    panel.controls["span"].value = 10  # the left axes' limits and ticks change: frames drawn again
+    assert panel.frames.frame_draws == frames + 1
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
+    panel.controls["slope"].value = 0.5
+    assert panel.frames.frame_draws == frames + 1
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
+
+
+def test_an_artist_under_the_grid_makes_a_full_draw_with_the_same_image():
+    panel = two_axes_panel()
+    panel.controls["shade"].value = True
+    assert panel.frames.full_draws == 1
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
+    panel.controls["shade"].value = False  # back to drawing on kept frames, which must be the current ones
+    panel.controls["slope"].value = 1.5
+    assert panel.frames.full_draws == 1
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
