@@ -70,7 +70,13 @@ def check_reproduces(arguments, run: dict) -> None:
             f"ReduceLROnPlateau({shown}) fed this run's validation losses lowers the rate after the epochs "
             f"{_drops(replayed, run['lr'])}; the run lowered it after {_drops(run['rates'], run['lr'])}. "
             f"They first differ at epoch {differs[0]}: look at the losses just before it, and at which of them "
-            "counted as an improvement.",
+            "counted as an improvement."
+            + (
+                f" (With these arguments the losses of epochs {reference['ambiguous_steps']} lie on the threshold's "
+                "boundary, where rounding decides: choose a threshold strictly inside the range the log allows.)"
+                if reference.get("ambiguous_steps")
+                else ""
+            ),
         )
 
 
