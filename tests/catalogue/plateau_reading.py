@@ -45,7 +45,7 @@ READING_WRONG = [
     inferred("inferred_absolute_threshold", {"threshold_mode": "abs", "threshold": 0.025}, fails=(THRESHOLD,)),
     inferred("inferred_threshold_too_strict", {"threshold": 0.03}, fails=(THRESHOLD,)),
     # the counts: each also changes the replayed run
-    inferred("inferred_patience_counts_the_drop_epoch", {"patience": 3}, fails=ALL),
+    inferred("inferred_patience_plus_one", {"patience": 3}, fails=ALL),
     inferred("inferred_no_cooldown", {"cooldown": 0}, fails=ALL),
     inferred("inferred_cooldown_is_the_gap", {"cooldown": 6}, fails=ALL),
     inferred("inferred_factor_inverted", {"factor": 5.0}, fails=ALL),  # not a valid factor: the form fails
