@@ -36,9 +36,9 @@ def step_scheduler(name: str, optimizer, total_steps: int):
     raise ValueError(name)
 
 
-def steps_fixture(payload: dict):
-    """What a per-step run of the digits model is made of (the same on both sides): the scheduler is sized in
-    optimizer steps."""
+def steps_parts(payload: dict):
+    """A per-step run of the digits model before its scheduler (the same on both sides): model, optimizer,
+    batches, validation set."""
     train_set, val_set, _ = training.digits_split()
     batches = training.Batches(train_set, payload["batch_size"], seed=payload["seed"])
     model = training.make_model(payload["seed"])
@@ -46,6 +46,13 @@ def steps_fixture(payload: dict):
         optimizer = torch.optim.SGD(model.parameters(), lr=payload["lr"], momentum=0.9)
     else:
         optimizer = torch.optim.Adam(model.parameters(), lr=payload["lr"])
+    return model, optimizer, batches, val_set
+
+
+def steps_fixture(payload: dict):
+    """What a per-step run of the digits model is made of: `steps_parts` and the scheduler, sized in optimizer
+    steps (the grader's reference loop; a student's loop sizes its own)."""
+    model, optimizer, batches, val_set = steps_parts(payload)
     steps = payload["epochs"] * math.ceil(len(batches) / payload.get("accumulation", 1))
     scheduler = step_scheduler(payload["scheduler"], optimizer, steps)
     return model, optimizer, scheduler, batches, val_set

@@ -99,6 +99,7 @@ class ChapterResult:
     feedback: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     unchecked: list[str] = field(default_factory=list)  # test cells the time budget left unchecked (scored 0)
+    failed_cells: set[str] = field(default_factory=set)  # test cells that failed (0-point ones included)
 
     @property
     def complete(self) -> bool:
@@ -117,7 +118,9 @@ def score_text(score: float, most: float) -> str:
     return f"{score:g} / {most:g}"
 
 
-def item_text(item, value) -> str:
+def item_text(item, value, failed: bool = False) -> str:
+    if item.autograded and not item.max_score:  # an ungraded prediction: its test says whether one was written
+        return "not recorded (not graded)" if failed else "recorded (not graded)"
     if item.autograded:
         return score_text(value if isinstance(value, (int, float)) else 0.0, item.max_score)
     # nbgrader scores an unchanged written answer 0 itself, and leaves a written one to a human (PENDING)
@@ -136,7 +139,8 @@ def chapter_lines(result: ChapterResult, root: Path = ROOT) -> list[str]:
             lines.append(f"  {heading}" if heading else "  ")
         label = result.labels.get(item.name)
         lines.append(
-            f"    {item.name:<{NAME_WIDTH}} {item_text(item, scores.get(item.key))}" + (f"   {label}" if label else "")
+            f"    {item.name:<{NAME_WIDTH}} {item_text(item, scores.get(item.key), item.name in result.failed_cells)}"
+            + (f"   {label}" if label else "")
         )
     score, most = result.total()
     by_hand = result.by_hand()
@@ -242,9 +246,21 @@ def read_chapter(scratch: Path, name: str, run_result) -> ChapterResult:
     result.failed = graded.reason if graded else ""  # a note of the run (a limit reached, no feedback)
     result.unchecked = list(graded.unchecked) if graded else []
     with gradebook(default_db_url(scratch)) as book:
-        result.grades = read_assignment(book, name, source_order(scratch / "source", name))
+        result.grades = read_assignment(book, name, source_order(scratch / "source", name), ungraded=True)
     result.feedback = sorted((scratch / "feedback" / STUDENT / name).glob("*.html"))
+    result.failed_cells = failed_cells(scratch, name)
     return result
+
+
+def failed_cells(scratch: Path, name: str) -> set[str]:
+    """The test cells that failed, 0-point ones included (a score cannot tell an ungraded prediction written from
+    one missing): the trusted verdicts' messages, else the errors in the graded notebook."""
+    from lrcourse.grading.results import notebook_failures, read_verdicts
+
+    verdicts = read_verdicts(scratch, STUDENT, name)
+    if verdicts is None:
+        return set(notebook_failures(scratch, STUDENT, name))
+    return {cell for cell, verdict in (verdicts.get("cells") or {}).items() if verdict.get("message")}
 
 
 def say(text: str) -> None:

@@ -152,3 +152,11 @@ def test_every_chapter_has_its_class():
     named = {cls.chapter for cls in ChapterFidelity.__subclasses__()}
     assert named == set(chapters())
     assert {answer.chapter for answer in ANSWERS} <= named, "a catalogue answer no class grades"
+
+
+def test_every_catalogue_student_has_an_id_the_intake_accepts():
+    """A refused id (more than 64 characters, say) leaves its answer ungraded: the class fixture finds no scores."""
+    from lrcourse.grading.intake import STUDENT_ID
+
+    refused = [student_name(answer) for answer in ANSWERS if not STUDENT_ID.fullmatch(student_name(answer))]
+    assert refused == []

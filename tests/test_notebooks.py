@@ -221,12 +221,16 @@ def test_every_cell_that_fails_in_the_student_version_may_raise(path):
     assert untagged == [], f"tag these cells raises-exception: {untagged}"
 
 
+PLAIN_ANSWERS = ("predicted_", "inferred_", "diagnosed_")  # answer cells that bind plain data, not code
+
+
 def prediction_answers(notebook) -> dict[str, object]:
-    """Each prediction's answer, as its source notebook's solution computes it: {variable name: value}."""
+    """Each plain-data answer (a prediction, chapter 3's reading of a run), as its source notebook's solution
+    computes it: {variable name: value}."""
     answers = {}
     for cell in notebook.cells:
         name = cells.nbgrader_id(cell) or ""
-        if cell.cell_type == "code" and name.startswith("predicted_"):
+        if cell.cell_type == "code" and name.startswith(PLAIN_ANSWERS):
             solution_text = cell.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
             scope: dict = {}
             exec(solution_text, {"__builtins__": {}}, scope)
@@ -256,7 +260,17 @@ def test_an_ungraded_prediction_says_so_and_a_graded_one_has_its_test(path):
 def constant_values(code: str) -> list:
     """Every value a cell's code spells out: each literal, and each expression made of literals and arithmetic
     alone (0.64 written as (1 - 0.45 * 4) ** 2 is still the answer)."""
-    literal_nodes = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Tuple, ast.List, ast.operator, ast.unaryop, ast.Load)
+    literal_nodes = (
+        ast.Constant,
+        ast.BinOp,
+        ast.UnaryOp,
+        ast.Tuple,
+        ast.List,
+        ast.Dict,
+        ast.operator,
+        ast.unaryop,
+        ast.Load,
+    )
     values = []
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.expr) and all(isinstance(inner, literal_nodes) for inner in ast.walk(node)):
@@ -282,6 +296,7 @@ def test_the_leak_finder_finds_an_answer_spelled_any_way():
     assert any(same_answer(v, "a") for v in constant_values("expect_equal(x, 'a', 'y')"))
     assert not any(same_answer(v, "a") for v in constant_values("expect(x in ('b', 'c'), 'y')"))
     assert not any(same_answer(v, 150) for v in constant_values("expect(isinstance(x, int), 'x must be an int')"))
+    assert any(same_answer(v, {"A": "correct"}) for v in constant_values("check(x, {'A': 'correct'}, {})"))
 
 
 OPTION = re.compile(r"^\s*[-*]\s*\*\*([a-z])\*\*:\s*(.+)$", re.MULTILINE)
@@ -352,6 +367,8 @@ def test_no_prediction_s_answer_stands_in_the_release(path):
     answers = prediction_answers(source)
     if path.parent.name in ("01_learning_rate", "05_training", "06_choosing_the_rate"):
         assert answers, "the chapter's prediction was not found"
+    if path.parent.name == "03_adaptive_schedules":  # the prediction and both answers of Exercise 3.1
+        assert {"predicted_drop_steps", "inferred_plateau_arguments", "diagnosed_loops"} <= set(answers)
     for name in answers:
         graded = [
             cell

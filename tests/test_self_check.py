@@ -130,7 +130,7 @@ def plateau_grades(scores: dict) -> ChapterResult:
     record = SimpleNamespace(
         name=PLATEAU, notebooks=[SimpleNamespace(name="adaptive_schedules", grade_cells=grade_cells, task_cells=[])]
     )
-    items = assignment_items(record, source_order(ROOT / "source", PLATEAU))
+    items = assignment_items(record, source_order(ROOT / "source", PLATEAU), ungraded=True)
     grades = AssignmentGrades(PLATEAU, 23, items, {STUDENT: scores(items)}, {STUDENT: 0})
     return ChapterResult(PLATEAU, "Chapter 3", grades, sections(notebook.cells), labels(notebook.cells), seconds=40)
 
@@ -141,28 +141,36 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     )
     lines = chapter_lines(result)
     names = [line.split()[0] for line in lines if line.startswith("    ")]
-    assert names[:3] == ["test_predict_drop_steps", "test_plateau_min_rel", "test_plateau_modes"]  # not a-z
+    assert names[:3] == ["test_predict_drop_steps", "test_inferred_counts", "test_inferred_threshold"]  # not a-z
     assert names[-2:] == ["written_plateau_vs_fixed", "written_threshold_zero"]
     headings = [line.strip() for line in lines if line.startswith("  ") and not line.startswith("    ")]
-    assert headings[:3] == ["Predict first", "Exercise 3 · Your own ReduceLROnPlateau", "Written answers"]
+    assert headings[:4] == [
+        "Predict first (not graded)",
+        "Exercise 3.1 · Read a run",
+        "Exercise 3.2 · Your own ReduceLROnPlateau",
+        "Written answers",
+    ]
     assert f"    {'written_plateau_vs_fixed':<40} {BY_HAND}" in lines
     assert f"    {'written_threshold_zero':<40} not answered yet ({BY_HAND})" in lines
     # each test names what it checks, as its passed("...") says
-    assert f"    {'test_predict_drop_steps':<40} 1 / 1   your prediction" in lines
-    assert f"    {'test_plateau_modes':<40} 2 / 2   modes and threshold modes: match ReduceLROnPlateau" in lines
+    # the prediction is not graded (0 points): its line says whether one was recorded
+    assert f"    {'test_predict_drop_steps':<40} recorded (not graded)   your prediction" in lines
+    result.failed_cells = {"test_predict_drop_steps"}
+    assert f"    {'test_predict_drop_steps':<40} not recorded (not graded)   your prediction" in chapter_lines(result)
+    assert f"    {'test_plateau_patience':<40} 2 / 2   patience: matches ReduceLROnPlateau" in lines
     total = next(line for line in lines if "autograded total" in line)
-    assert " 19 / 19 " in total and "written answers, 4 points" in total  # not 19 / 23
+    assert " 18 / 18 " in total and "written answers, 4 points" in total  # not 18 / 22
 
 
 def test_the_total_across_chapters_counts_the_autograded_points_of_the_chapters_graded():
-    half = plateau_grades(lambda items: {i.key: (1.0 if i.autograded else PENDING) for i in items})
+    half = plateau_grades(lambda items: {i.key: (min(1.0, i.max_score) if i.autograded else PENDING) for i in items})
     failed = ChapterResult("05_training", failed="every kernel died", seconds=3)
-    assert half.total() == (12.0, 19.0)  # twelve test cells at 1 point each
+    assert half.total() == (14.0, 18.0)  # fourteen graded test cells at 1 point each (the prediction has 0)
     half.feedback = [Path("feedback.html")]
-    died = plateau_grades(lambda items: {i.key: (1.0 if i.autograded else PENDING) for i in items})
+    died = plateau_grades(lambda items: {i.key: (min(1.0, i.max_score) if i.autograded else PENDING) for i in items})
     died.name = "03_kernel_died"  # graded by the trusted verdicts, but no feedback: why the check exits 1
     lines = total_lines([half, died, failed], 95.4)
-    assert lines[0].startswith("Total of the 2 chapter(s) graded: 24 / 38 autograded points") and "(95 s)" in lines[0]
+    assert lines[0].startswith("Total of the 2 chapter(s) graded: 28 / 36 autograded points") and "(95 s)" in lines[0]
     assert lines[1] == "Not graded, so not in the total: 05_training."
     assert lines[2] == "Graded without feedback (its note above says why): 03_kernel_died."
     assert chapter_lines(failed)[-1] == "  could not be graded: every kernel died"

@@ -26,7 +26,8 @@ nothing else; the grader imports its plumbing from the modules. One module per j
 `observe` (where the student's code runs), `guard` (the guard and the rule against PyTorch's schedulers),
 `expect` (readable failures, the tolerances), `self_contained`, `expected` (the training exercises'
 expected values), and one module per exercise family: `scheduler_cases`, `scheduler_observers` and
-`schedulers` (chapters 2-3), `recipes` (4), `fit_steps` (5), `range_test` (6), plus `preview`.
+`schedulers` (chapters 2-3), `plateau_reading` (3, reading a logged run), `recipes` (4), `fit_steps` (5),
+`range_test` (6), plus `preview`.
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
 """
 
@@ -35,6 +36,13 @@ Nothing here imports `lrcourse.grading`: a student's kernel loads the checker an
 from lrcourse.checking import scheduler_observers  # noqa: F401
 from lrcourse.checking.expect import CheckFailed, NotAnswered, expect, expect_close, expect_equal, passed
 from lrcourse.checking.fit_steps import check_fit_steps_losses, check_fit_steps_order, check_fit_steps_rates
+from lrcourse.checking.plateau_reading import (
+    check_argument,
+    check_diagnosis,
+    check_diagnosis_form,
+    check_reading_form,
+    check_reproduces,
+)
 from lrcourse.checking.preview import preview
 from lrcourse.checking.range_test import (
     check_range_groups,
@@ -52,6 +60,9 @@ __all__ = [
     "NotAnswered",
     "PlateauCase",
     "StepLRCase",
+    "check_argument",
+    "check_diagnosis",
+    "check_diagnosis_form",
     "check_fit_steps_losses",
     "check_fit_steps_order",
     "check_fit_steps_rates",
@@ -61,7 +72,9 @@ __all__ = [
     "check_range_rates",
     "check_range_restores",
     "check_range_suggestion",
+    "check_reading_form",
     "check_recipe",
+    "check_reproduces",
     "check_step_lr",
     "expect",
     "expect_close",

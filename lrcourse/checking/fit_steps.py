@@ -1,6 +1,7 @@
 """Chapter 5's exercise, the per-step training loop with gradient accumulation: the observer runs the
-student's `fit_per_step` on a fresh run (`lrcourse.fixtures`) and records the rate each optimizer step used;
-the judges compare with the grader's reference loop (`expected`)."""
+student's `fit_per_step` on a fresh run (`lrcourse.fixtures`), hands it `make_scheduler` (the loop sizes its own
+scheduler in optimizer steps) and records each size asked for and the rate each optimizer step used; the judges
+compare with the grader's reference loop (`expected`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import TRAINING_SECONDS, Guard
 from lrcourse.checking.observe import observe, observer, target_name
-from lrcourse.fixtures import optimizer_steps, steps_fixture
+from lrcourse.fixtures import optimizer_steps, step_scheduler, steps_parts
 from lrcourse.tolerances import LOSS_ATOL, LOSS_RTOL
 from lrcourse.training import one_thread
 
@@ -22,10 +23,26 @@ ORDER_WARNING = "before `optimizer.step()`"
 STEP_KEYS = ("lr", "loss", "val_loss")
 
 
+class SchedulerMaker:
+    """`make_scheduler(optimizer, total_steps)`, as the student's loop gets it: the test's per-step scheduler for
+    `total_steps` optimizer steps; it remembers each size asked for and the last scheduler built."""
+
+    def __init__(self, name: str):
+        self.name, self.sizes, self.last = name, [], None
+
+    def __call__(self, optimizer, total_steps):
+        self.sizes.append(total_steps if isinstance(total_steps, numbers.Real) else repr(total_steps)[:40])
+        if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1:
+            raise TypeError(f"make_scheduler: total_steps must be a whole number (an int) >= 1, not {total_steps!r}")
+        self.last = step_scheduler(self.name, optimizer, total_steps)
+        return self.last
+
+
 @observer("fit_steps", seconds=TRAINING_SECONDS)
 def observe_fit_steps(fit, payload: dict) -> dict:
-    """Run the student's `fit_per_step` on the digits with a fresh model, an optimizer and a per-step scheduler;
-    record what it returns, the rate each optimizer step used, and how often the scheduler was stepped."""
+    """Run the student's `fit_per_step` on the digits with a fresh model, an optimizer and `make_scheduler`;
+    record what it returns, the sizes it asked for, the rate each optimizer step used, and how often the (last)
+    scheduler was stepped."""
     observation = {
         "value": wire.encode(None),
         "states": [],
@@ -36,23 +53,24 @@ def observe_fit_steps(fit, payload: dict) -> dict:
         "seconds": TRAINING_SECONDS,
     }
     with one_thread():
-        model, optimizer, scheduler, batches, val_set = steps_fixture(payload)
+        model, optimizer, batches, val_set = steps_parts(payload)
+        maker = SchedulerMaker(payload["scheduler"])
         used = []
         hook = optimizer.register_step_pre_hook(lambda opt, args, kwargs: used.append(opt.param_groups[0]["lr"]))
         guard = Guard(observation["seconds"], forbid_schedulers=False)
-        arguments = (model, optimizer, scheduler, batches, val_set, payload["epochs"], payload["accumulation"])
+        arguments = (model, optimizer, maker, batches, val_set, payload["epochs"], payload["accumulation"])
         guard.record(observation, fit, *arguments)
         hook.remove()
-    observation["states"] = [wire.encode({"used": used[:100_000]})]
-    observation["last_epoch"] = wire.encode(scheduler.last_epoch)
+    observation["states"] = [wire.encode({"used": used[:100_000], "sizes": maker.sizes[:20]})]
+    observation["last_epoch"] = wire.encode(None if maker.last is None else maker.last.last_epoch)
     observation["order_warning"] = any(ORDER_WARNING in str(w.message) for w in guard.warnings)
     return observation
 
 
 def _steps_call(payload: dict) -> str:
     return (
-        f"fit_per_step(model, {payload['optimizer']}(lr={payload['lr']}), {payload['scheduler']} over "
-        f"{optimizer_steps(payload)} optimizer steps, {payload['batches']} batches of up to "
+        f"fit_per_step(model, {payload['optimizer']}(lr={payload['lr']}), make_scheduler ({payload['scheduler']}), "
+        f"{payload['batches']} batches of up to "
         f"{payload['batch_size']} per epoch, val_set, epochs={payload['epochs']}, "
         f"accumulation={payload['accumulation']})"
     )
@@ -79,6 +97,7 @@ class StepsRun(NamedTuple):
     call: str  # the call, as the messages show it
     history: dict  # what it returned
     used: list  # the rate each optimizer step used
+    sizes: list  # the total_steps of each make_scheduler call
     observation: dict
 
 
@@ -100,10 +119,13 @@ def _observe_steps(
     expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
     if observation["error"] is not None:
         error = observation["error"]
+        states = observation.get("states") or [{}]
+        sizes = states[0].get("sizes", []) if isinstance(states[0], dict) else []
         hint = (
-            " The scheduler is built for exactly as many steps as the run makes optimizer steps: step it once "
-            "per optimizer step."
-            if "Tried to step" in str(error)
+            f" make_scheduler was given total_steps = {sizes[0]!r} and this run makes {optimizer_steps(payload)} "
+            "optimizer steps: size the schedule for exactly as many steps as the run makes, and step it once per "
+            "optimizer step."
+            if "Tried to step" in str(error) and sizes
             else ""
         )
         raise answer_raised(target_name(fit), error, f"{call} raised {type(error).__name__}: {error}.{hint}")
@@ -120,7 +142,8 @@ def _observe_steps(
         )
     states = observation.get("states") or [{}]
     used = states[0].get("used", []) if isinstance(states[0], dict) else []
-    return StepsRun(payload, call, history, used, observation)
+    sizes = states[0].get("sizes", []) if isinstance(states[0], dict) else []
+    return StepsRun(payload, call, history, used, sizes, observation)
 
 
 def _fit_steps_check(judge: Callable[[StepsRun], None]):
@@ -154,12 +177,36 @@ def expect_step_count(run: StepsRun, total: int) -> None:
     )
 
 
+def expect_sized(run: StepsRun, total: int) -> None:
+    """`make_scheduler` was called once, with the run's number of optimizer steps."""
+    payload, sizes = run.payload, run.sizes
+    expect(
+        sizes,
+        f"{run.call}: make_scheduler was never called; call make_scheduler(optimizer, total_steps) once, "
+        "before the first optimizer step, and step the scheduler it returns.",
+    )
+    expect(
+        len(sizes) == 1,
+        f"{run.call}: make_scheduler was called {len(sizes)} times (total_steps {sizes}); build one scheduler "
+        "for the whole run, before the first epoch.",
+    )
+    size = sizes[0]
+    hint = _count_hint(payload, size) if isinstance(size, int) else ""
+    expect(
+        size == total,
+        f"{run.call}: make_scheduler was given total_steps = {size!r}; this run makes {payload['epochs']} epochs x "
+        f"ceil({payload['batches']} / {payload['accumulation']}) = {total} optimizer steps." + hint,
+    )
+
+
 @_fit_steps_check
 def check_fit_steps_rates(run: StepsRun) -> None:
-    """The rate logged for every optimizer step, and the rate each step really used, are PyTorch's."""
+    """The scheduler is sized in the run's optimizer steps; the rate logged for every optimizer step, and the rate
+    each step really used, are PyTorch's."""
     call, history = run.call, run.history
     expected = ExpectedValues().reference_fit_steps(run.payload)["lr"]
     total = len(expected)
+    expect_sized(run, total)
     expect_step_count(run, total)
     for step, (value, want) in enumerate(zip(run.used, expected)):
         expect(
@@ -191,6 +238,7 @@ def check_fit_steps_order(run: StepsRun) -> None:
         "first, then the scheduler.",
     )
     total = optimizer_steps(run.payload)
+    expect_sized(run, total)
     expect_step_count(run, total)
     stepped = run.observation["last_epoch"]
     expect(
@@ -206,6 +254,7 @@ def check_fit_steps_losses(run: StepsRun) -> None:
     validation loss per epoch. Wrong gradients (not zeroed per step, not averaged over the group) show here."""
     call = run.call
     expected = ExpectedValues().reference_fit_steps(run.payload)
+    expect_sized(run, len(expected["lr"]))  # a scheduler of another length trains another run
     for key, unit in (("loss", "optimizer step"), ("val_loss", "epoch")):
         mine, want = list(run.history[key]), expected[key]
         expect(

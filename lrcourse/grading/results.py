@@ -80,10 +80,13 @@ class AssignmentGrades:
 # --------------------------------------------------------------------------------------------
 # The gradebook
 # --------------------------------------------------------------------------------------------
-def read_assignment(gradebook, assignment: str, order: dict[str, list[str]] | None = None) -> AssignmentGrades:
-    """Per-item grades of every submission of `assignment`; `order` (notebook -> grade_ids) orders the items."""
+def read_assignment(
+    gradebook, assignment: str, order: dict[str, list[str]] | None = None, ungraded: bool = False
+) -> AssignmentGrades:
+    """Per-item grades of every submission of `assignment`; `order` (notebook -> grade_ids) orders the items;
+    `ungraded`: the 0-point test cells (ungraded predictions) are items too."""
     record = gradebook.find_assignment(assignment)
-    result = AssignmentGrades(assignment, record.max_score, assignment_items(record, order or {}))
+    result = AssignmentGrades(assignment, record.max_score, assignment_items(record, order or {}, ungraded))
     for submission in gradebook.assignment_submissions(assignment):
         student = submission.student_id
         result.scores[student] = {
@@ -95,11 +98,16 @@ def read_assignment(gradebook, assignment: str, order: dict[str, list[str]] | No
     return result
 
 
-def assignment_items(record, order: dict[str, list[str]]) -> list[Item]:
+def assignment_items(record, order: dict[str, list[str]], ungraded: bool = False) -> list[Item]:
+    """The items that carry points (and, with `ungraded`, the 0-point test cells too), in `order`."""
     notebooks = sorted(record.notebooks, key=lambda n: n.name)
     items = []
     for notebook in notebooks:
-        cells = [cell for cell in notebook.grade_cells + notebook.task_cells if cell.max_score]
+        cells = [
+            cell
+            for cell in notebook.grade_cells + notebook.task_cells
+            if cell.max_score or (ungraded and cell.cell_type == "code")
+        ]
         position = {name: index for index, name in enumerate(order.get(notebook.name, []))}
         cells.sort(key=lambda cell: (position.get(cell.name, len(position)), cell.name))
         items += [

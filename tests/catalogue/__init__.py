@@ -8,7 +8,7 @@ also changes the rates in the cooldown cell): those cells are listed too, each o
 one through real `nbgrader autograde` and check the score of every test cell.
 
 One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is),
-`step_lr`, `step_lr_wrong`, `plateau`, `plateau_wrong`, `early` (chapters 1 and 4, the predictions),
+`step_lr`, `step_lr_wrong`, `plateau`, `plateau_wrong`, `plateau_reading` (chapter 3's reading of a run), `early` (chapters 1 and 4, the predictions),
 `training`, `training_wrong` (chapters 5 and 6).
 """
 
@@ -17,14 +17,15 @@ from __future__ import annotations
 from catalogue.answers import ALL, CELLS, PLATEAU_CELLS, STEP_CELLS, Answer
 from catalogue.early import EARLY_CORRECT, EARLY_FORBIDDEN, EARLY_WRONG
 from catalogue.plateau import PLATEAU_BROKEN, PLATEAU_CORRECT, PLATEAU_FORBIDDEN
+from catalogue.plateau_reading import READING_CORRECT, READING_WRONG
 from catalogue.plateau_wrong import PLATEAU_WRONG
 from catalogue.step_lr import STEP_BROKEN, STEP_CORRECT, STEP_FORBIDDEN, STEP_HANGS_AT_DEFINITION
 from catalogue.step_lr_wrong import STEP_WRONG
 from catalogue.training import OTHER_CORRECT
 from catalogue.training_wrong import OTHER_WRONG
 
-CORRECT = STEP_CORRECT + PLATEAU_CORRECT + EARLY_CORRECT + OTHER_CORRECT
-WRONG = STEP_WRONG + PLATEAU_WRONG + EARLY_WRONG + OTHER_WRONG
+CORRECT = STEP_CORRECT + PLATEAU_CORRECT + READING_CORRECT + EARLY_CORRECT + OTHER_CORRECT
+WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + EARLY_WRONG + OTHER_WRONG
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + EARLY_FORBIDDEN
 BROKEN = STEP_BROKEN + PLATEAU_BROKEN
 

@@ -24,6 +24,8 @@ PLATEAU_CELLS = (
     "test_plateau_errors",
     "test_plateau_tensor_and_get_last_lr",
 )
+READING_CELLS = ("test_inferred_counts", "test_inferred_threshold")
+LOOPS_CELLS = ("test_diagnosed_loops",)
 LARGEST_CELLS = ("test_largest_stable_lr", "test_largest_stable_lr_directions")
 FLOOR_CELLS = ("test_rate_for_noise_floor", "test_rate_for_noise_floor_stable")
 RECIPE_CELLS = ("test_recipe_warmup", "test_recipe_decay", "test_recipe_edge_cases")
@@ -40,6 +42,8 @@ PREDICT_STEPS_CELLS = ("test_predict_accumulation",)
 CELLS = {
     "my_step_lr": STEP_CELLS,
     "my_reduce_lr_on_plateau": PLATEAU_CELLS,
+    "inferred_plateau_arguments": READING_CELLS,
+    "diagnosed_loops": LOOPS_CELLS,
     "largest_stable_lr": LARGEST_CELLS,
     "rate_for_noise_floor": FLOOR_CELLS,
     "recipe_from_rates": RECIPE_CELLS,

@@ -21,7 +21,8 @@ def range_test(name, source, fails=()):
 
 
 FIT_REFERENCE = """
-def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, accumulation=1):
+    scheduler = make_scheduler(optimizer, epochs * math.ceil(len(batches) / accumulation))
     history = {"lr": [], "loss": [], "val_loss": []}
     for epoch in range(epochs):
         epoch_batches = list(batches)
@@ -43,7 +44,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
 
 # the loop a student writes from chapter 5's `run` by counting batches (the shape most mutants are made from)
 FIT_COUNTING = """
-def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, accumulation=1):
+    scheduler = make_scheduler(optimizer, epochs * -(-len(batches) // accumulation))
     history = {"lr": [], "loss": [], "val_loss": []}
     for epoch in range(epochs):
         size = len(batches)
@@ -117,7 +119,8 @@ OTHER_CORRECT = [
         "fit_one_backward_per_group_get_last_lr_prints",
         """
 import sys
-def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, accumulation=1):
+    scheduler = make_scheduler(optimizer, len(range(0, len(batches), accumulation)) * epochs)
     rates, losses, val = [], [], []
     for epoch in range(epochs):
         model.train()

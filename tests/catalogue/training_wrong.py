@@ -9,12 +9,48 @@ FIT_RATES, FIT_LOSSES = "test_fit_steps_rates", "test_fit_steps_losses"
 RANGE_GROUPS, RANGE_RESTORES, RANGE_SUGGESTION = "test_range_groups", "test_range_restores", "test_range_suggestion"
 # the range-test cells that read the rates and losses it records
 RANGE_RECORDED = ("test_range_rates", "test_range_losses", RANGE_GROUPS)
+SIZING = "    scheduler = make_scheduler(optimizer, epochs * math.ceil(len(batches) / accumulation))\n"
 OTHER_WRONG = [
+    # chapter 5's sizing step: the schedule's length in optimizer steps; a wrong size trains another run
+    fit(
+        "fit_sized_in_batches",
+        fit_variant(SIZING, "    scheduler = make_scheduler(optimizer, epochs * len(batches))\n"),
+        fails=ALL,
+    ),
+    fit(
+        "fit_sized_with_groups_across_epochs",
+        fit_variant(
+            SIZING, "    scheduler = make_scheduler(optimizer, math.ceil(epochs * len(batches) / accumulation))\n"
+        ),
+        fails=ALL,
+    ),
+    fit(
+        "fit_sized_without_the_short_group",
+        fit_variant(SIZING, "    scheduler = make_scheduler(optimizer, epochs * (len(batches) // accumulation))\n"),
+        fails=ALL,
+    ),
+    fit(
+        "fit_sized_as_a_float",
+        fit_variant(SIZING, "    scheduler = make_scheduler(optimizer, epochs * len(batches) / accumulation)\n"),
+        fails=ALL,
+    ),
+    fit(
+        "fit_scheduler_built_every_epoch",
+        fit_variant(
+            SIZING,
+            "",
+            "    for epoch in range(epochs):\n",
+            "    for epoch in range(epochs):\n"
+            "        scheduler = make_scheduler(optimizer, math.ceil(len(batches) / accumulation))\n",
+        ),
+        fails=ALL,
+    ),
     # chapter 5's `run` / `train_epochs` copied: one optimizer and scheduler step per batch
     fit(
         "fit_steps_every_batch",
         """
-def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, accumulation=1):
+    scheduler = make_scheduler(optimizer, epochs * math.ceil(len(batches) / accumulation))
     history = {"lr": [], "loss": [], "val_loss": []}
     for epoch in range(epochs):
         for inputs, targets in batches:
@@ -52,7 +88,8 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
     fit(
         "fit_groups_run_across_epochs",
         """
-def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumulation=1):
+def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, accumulation=1):
+    scheduler = make_scheduler(optimizer, epochs * ((len(batches) + accumulation - 1) // accumulation))
     history = {"lr": [], "loss": [], "val_loss": []}
     seen, losses = 0, []
     for epoch in range(epochs):
@@ -154,11 +191,10 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         fails=(FIT_LOSSES,),
     ),
     other(
-        "predict_one_cycle_wrong",
+        "predict_one_cycle_wrong",  # not graded (0 points): a wrong prediction loses nothing
         "05_training",
         "predicted_one_cycle_per_epoch",
         "predicted_one_cycle_per_epoch = 'b'\n",
-        fails=ALL,
     ),
     # chapter 6's offline range test turned into a loop without its other two steps: one rate for every group
     range_test(
@@ -295,10 +331,9 @@ def fit_per_step(model, optimizer, scheduler, batches, val_set, epochs, accumula
         fails=(RANGE_SUGGESTION,),
     ),
     other(
-        "predict_steps_in_batches",
+        "predict_steps_in_batches",  # not graded (0 points): a wrong prediction loses nothing
         "06_choosing_the_rate",
         "predicted_optimizer_steps",
         "predicted_optimizer_steps = 450\n",
-        fails=ALL,
     ),
 ]
