@@ -54,6 +54,15 @@ def test_fenced_code_in_markdown_names_no_lexer():
     assert seconds(sanitize.markdown2html, "```ipython3\n" + "1.e" * 70_000 + "\n```") < 30
 
 
+def test_maths_in_markdown_is_found_in_one_pass():
+    """nbconvert's maths patterns scanned from each unclosed opener to the paragraph's end: 75 kB of `\\[` held
+    a page 100 s. Maths still renders as TeX for MathJax."""
+    shown = sanitize.markdown2html(r"a \\(x^2\\) b \\[\int f\\] c \begin{equation}y\end{equation} $z$")
+    assert "$x^2$" in shown and "$$\\int f$$" in shown and "\\begin{equation}y\\end{equation}" in shown
+    for opener in ("\\\\[", "\\\\(", "\\begin{a}", "\\begin{a}\\begin{b}"):
+        assert seconds(sanitize.markdown2html, opener * ((128 << 10) // len(opener))) < 30, opener
+
+
 def test_colours_are_kept_where_cheap_and_taken_out_where_not():
     assert bounded_render.ansi2html("\x1b[31mred\x1b[0m <b>") == '<span class="ansi-red-fg">red</span> &lt;b&gt;'
     for text in (
@@ -90,6 +99,13 @@ def test_a_page_has_a_budget_of_tags_highlighted_code_colours_and_markdown():
     streams = [new_output("stream", name="stdout", text="\x1b[31mr\x1b[0m" * 1000) for _ in range(3)]
     shown = sanitize.safe_outputs(streams, budget)
     assert ["\x1b" in output["text"] for output in shown] == [True, True, False]
+    escaped = [new_output("stream", name="stdout", text="<" * (100 << 10)) for _ in range(3)]
+    shown = sanitize.safe_outputs(escaped, budget)
+    assert [len(output["text"]) for output in shown[:2]] == [100 << 10] * 2
+    assert shown[2]["text"].startswith("[lrcourse: 102400 characters of output not shown here")
+    many = [new_output("display_data", data={"text/plain": ""}) for _ in range(3000)]
+    shown = sanitize.safe_outputs(many, bounded_render.PageBudget())
+    assert len(shown) == 2001 and "1000 more outputs of this cell not shown" in shown[-1]["data"]["text/plain"]
 
 
 def test_a_page_of_every_attack_renders_in_time_linear_in_it():
@@ -116,8 +132,12 @@ def test_a_page_of_every_attack_renders_in_time_linear_in_it():
             out(**{"image/svg+xml": "<svg>" + "<g>" * (MB // 3)}),
             stream("\x1b[0m<" * (MB // 5)),
             *(out(**{"text/markdown": "*a* " * (16 << 10)}) for _ in range(8)),
+            new_markdown_cell("\\\\[" * (40 << 10)),
+            *(stream("<" * MB) for _ in range(8)),
+            out(),  # and, below, 80,000 empty outputs: what the output caps let through at 100 bytes each
         ]
     )
+    notebook.cells[-1].outputs *= 80_000
     config = Config()
     sanitize.show_safely(config)
     from nbconvert import HTMLExporter

@@ -13,6 +13,9 @@ must cost time in proportion to their length:
 - ANSI colours in outputs: nbconvert's converter copies the rest of the text at each escape code and takes the
   numbers of a code from the front of a list, quadratic in either (1 MB of codes: a minute). Text with a bounded
   number of plain codes still goes through it, colours and all; other text is shown with its codes taken out;
+- maths in markdown: nbconvert's patterns for `\\[`, `\\(` and `\begin{...}` scan from each opener to the end of
+  the paragraph when it is never closed (75 kB of `\\[` held a page 100 s); here a body never holds an opener of
+  its kind, so each scan stops at the next one;
 - nbconvert's `clean_html`, which the templates run on every highlighted code cell and raw cell, is bleach, pure
   Python (8 s for one highlighted 16 kB cell): the same allow-list with nh3 here, links opening in a new tab.
 """
@@ -26,7 +29,7 @@ import bleach
 import markupsafe
 import nh3
 from nbconvert.filters.ansi import ansi2html as nbconvert_ansi2html
-from nbconvert.filters.markdown_mistune import IPythonRenderer
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath, MathBlockParser, MathInlineParser
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers.python import Python3Lexer
@@ -61,6 +64,8 @@ class PageBudget:
     tags: int = 10_000  # tags of HTML and SVG outputs and raw cells
     colours: int = 5_000  # ANSI codes turned into colours
     markdown: int = 64 << 10  # characters of markdown outputs rendered as markdown (30 s a megabyte)
+    escaped: int = 256 << 10  # characters of output text that become entities (<, >, &): each one a node
+    outputs: int = 2_000  # outputs shown (a million empty ones pass the output caps at 100 bytes each)
 
     def highlight(self, cell) -> None:
         """Mark a code cell past the budget to be shown plain (`highlight_code` reads the mark)."""
@@ -80,6 +85,19 @@ class PageBudget:
         self.colours -= text.count("\x1b")
         return text if self.colours >= 0 else CONTROL_SEQUENCE.sub("", text).replace("\x1b", "")
 
+    def shown_text(self, text: str) -> str:
+        """An output's text as the page shows it: its colours within the budget, and all of it while the budget of
+        escaped characters lasts; past that, a note in its place."""
+        text = self.coloured(text)
+        self.escaped -= text.count("<") + text.count(">") + text.count("&")
+        if self.escaped >= 0:
+            return text
+        return f"[lrcourse: {len(text)} characters of output not shown here, past what one page shows; the graded notebook holds them]\n"
+
+    def takes_output(self) -> bool:
+        self.outputs -= 1
+        return self.outputs >= 0
+
 
 def highlight_code(source, language=None, metadata=None, **options) -> str:
     """nbconvert's `highlight_code` filter for a code cell, whatever language or lexer the notebook names."""
@@ -87,6 +105,37 @@ def highlight_code(source, language=None, metadata=None, **options) -> str:
     if len(source) > CODE_LIMIT or (isinstance(metadata, dict) and metadata.get(PLAIN) is True):
         return plain_code(source)
     return highlight(source, Python3Lexer(), HtmlFormatter(cssclass=CSS_CLASS))
+
+
+# nbconvert's maths patterns with bodies that cannot hold an opener of their kind (an environment: any \begin).
+DISPLAY_LATEX = r"(?s:(?<!\\)\\\\\[(?P<math_block_latex>(?:(?!\\\\\[).)*?)(?<!\\)\\\\\])"
+INLINE_LATEX = r"(?s:(?<!\\)\\\\\((?P<math_inline_latex>(?:(?!\\\\\().)*?)(?<!\\)\\\\\))"
+ENVIRONMENT = (
+    r"\\begin\{(?P<math_env_name>[a-z]*\*?)\}(?P<math_env_body>(?s:(?:(?!\\begin\{).)*?))\\end\{(?P=math_env_name)\}"
+)
+MULTILINE_MATH = (
+    r"(?s:(?<!\\)[$]{2}.*?(?<!\\)[$]{2}"
+    r"|\\\\\[(?:(?!\\\\\[).)*?\\\\\]"
+    r"|\\begin\{(?P<math_env_name>[a-z]*\*?)\}(?:(?!\\begin\{).)*?\\end\{(?P=math_env_name)\})"
+)
+
+
+class BoundedMathInline(MathInlineParser):
+    SPECIFICATION = {
+        **MathInlineParser.SPECIFICATION,
+        "block_math_latex": DISPLAY_LATEX,
+        "inline_math_latex": INLINE_LATEX,
+        "latex_environment": ENVIRONMENT,
+    }
+
+
+class BoundedMathBlock(MathBlockParser):
+    SPECIFICATION = {**MathBlockParser.SPECIFICATION, "multiline_math": MULTILINE_MATH}
+
+
+def bounded_markdown(renderer) -> MarkdownWithMath:
+    """nbconvert's markdown with maths, its maths patterns bounded (module docstring)."""
+    return MarkdownWithMath(renderer=renderer, block=BoundedMathBlock(), inline=BoundedMathInline(hard_wrap=False))
 
 
 class BoundedRenderer(IPythonRenderer):

@@ -23,7 +23,7 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 
 from lrcourse import cells
-from lrcourse.grading.bounded_render import BoundedRenderer, PageBudget
+from lrcourse.grading.bounded_render import BoundedRenderer, PageBudget, bounded_markdown
 from lrcourse.grading.markup import DEPTH_LIMIT, RASTER_DATA, URL_ATTRIBUTES, clean_html, clean_svg, depth
 
 HTML_OUTPUTS = ("text/html", "image/svg+xml")
@@ -124,10 +124,8 @@ def markdown2html(source: str, attachments: dict | None = None) -> str:
     """The markdown filter of nbconvert's templates, with its HTML cleaned: raw HTML and javascript: links in
     a student's markdown (a written answer, a `display(Markdown(...))`) show as text, maths and text stay; images
     pasted into the cell (`attachment:`) show when they are raster images (`raster_attachments`)."""
-    from nbconvert.filters.markdown_mistune import MarkdownWithMath
-
     renderer = BoundedRenderer(escape=False, attachments=raster_attachments(attachments or {}))
-    rendered = MarkdownWithMath(renderer=renderer).render(source)
+    rendered = bounded_markdown(renderer).render(source)
     found = attempts(rendered)
     note = note_html(removal_note("active markup from this markdown", found, source)) if found else ""
     return note + clean_html(rendered)
@@ -217,9 +215,12 @@ def safe_outputs(outputs: list, budget: PageBudget | None = None) -> list:
     """Each output with its HTML and SVG cleaned, its scripts, raw markup and widgets replaced by a note, its
     metadata rebuilt from the allow-list, and what costs the page time per tag within the page's `budget`."""
     budget = budget or PageBudget()
-    safe = []
+    safe, hidden = [], 0
     for output in outputs:
-        fade_colours(output, budget)
+        if not budget.takes_output():
+            hidden += 1
+            continue
+        bound_text(output, budget)
         data = output.get("data")
         if not isinstance(data, dict):
             safe.append(output)
@@ -244,6 +245,10 @@ def safe_outputs(outputs: list, budget: PageBudget | None = None) -> list:
             safe.append(text_note(removal_note("output metadata", found, "\n".join(refused))))
         if data or output.get("output_type") not in ("display_data", "execute_result"):
             safe.append(output)
+    if hidden:
+        safe.append(
+            text_note(f"[lrcourse: {hidden} more outputs of this cell not shown here, past what one page shows]")
+        )
     return safe
 
 
@@ -267,15 +272,16 @@ def clean_markup(data: dict, mimetype: str, clean, budget: PageBudget) -> list[d
     return [text_note(removal_note(f"active markup from a {mimetype} output", found, markup))] if found else []
 
 
-def fade_colours(output, budget: PageBudget) -> None:
-    """The output's text with its ANSI colour codes while the page's budget lasts, without them past it."""
+def bound_text(output, budget: PageBudget) -> None:
+    """The output's text as the page's budget lets it show (`PageBudget.shown_text`)."""
     if isinstance(output.get("text"), str):
-        output["text"] = budget.coloured(output["text"])
+        output["text"] = budget.shown_text(output["text"])
     if isinstance(output.get("traceback"), list):
-        output["traceback"] = [budget.coloured(str(line)) for line in output["traceback"]]
+        output["traceback"] = [budget.shown_text(str(line)) for line in output["traceback"]]
     data = output.get("data")
-    if isinstance(data, dict) and isinstance(data.get("text/plain"), (str, list)):
-        data["text/plain"] = budget.coloured("".join(data["text/plain"]))
+    for mimetype in ("text/plain", "text/latex"):
+        if isinstance(data, dict) and isinstance(data.get(mimetype), (str, list)):
+            data[mimetype] = budget.shown_text("".join(data[mimetype]))
 
 
 def safe_cell(cell, budget: PageBudget | None = None) -> None:
