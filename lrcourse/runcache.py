@@ -1,6 +1,6 @@
 """A disk cache for the chapters' training runs (`cached_run`), keyed by a fingerprint of the code that runs.
 
-Chapters 5 and 6 train small models many times; run again (headless, by a grader, in the browser) they read
+Chapters 5 to 7 train small models many times; run again (headless, by a grader, in the browser) they read
 their results back instead of training. The key covers the source of the function, of everything it calls and
 reads, its arguments and torch's version, so edited code trains afresh. Results are numbers and numpy arrays
 stored as .npz (no pickle). The notebooks import `cached_run` from `lrcourse.training`, which re-exports it.
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 CACHE_VARIABLE = "LRCOURSE_RUN_CACHE"  # a folder, or "off"; default ~/.cache/lrcourse/runs
-# The runs of chapters 5 and 6 as the notebooks define them, shipped with the package (read only), so a
+# The runs of chapters 5, 6 and 7 as the notebooks define them, shipped with the package (read only), so a
 # chapter runs in seconds even where nothing can be written (a grading sandbox). Regenerate after changing
 # either chapter's training code: rm -r lrcourse/runs; LRCOURSE_RUN_CACHE=lrcourse/runs make solutions
 SHIPPED_RUNS = Path(__file__).with_name("runs")

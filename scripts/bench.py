@@ -43,6 +43,10 @@ from ipywidgets import FloatLogSlider
 from lrcourse.widgets import SliderPanel
 
 def _move(control):
+    # A selection slider (chapter 7's cached choices): its next option, round and round.
+    if hasattr(control, "options"):
+        control.index = (control.index + 1) % len(control.options)
+        return
     # One step up, or down at the top end; a log slider's min, max and step are exponents.
     exponent = math.log(control.value, control.base) if isinstance(control, FloatLogSlider) else control.value
     exponent = exponent - control.step if exponent + control.step > control.max else exponent + control.step
@@ -52,7 +56,9 @@ _timings, _seen = {}, set()
 for _name, _panel in list(globals().items()):
     if isinstance(_panel, SliderPanel) and not _name.startswith("_") and id(_panel) not in _seen:
         _seen.add(id(_panel))
-        _control = next(c for c in _panel.controls.values() if hasattr(c, "max") and hasattr(c, "step"))
+        _controls = list(_panel.controls.values())
+        _control = next((c for c in _controls if hasattr(c, "max") and hasattr(c, "step")), None) or next(
+            c for c in _controls if hasattr(c, "options"))
         _start = len(_panel.seconds)
         for _ in range(MOVES):
             _move(_control)

@@ -19,6 +19,7 @@ import pytest
 from lrcourse.build import chapters
 
 from support.gradedclass import ANSWERS, BROKEN, BROKEN_CHAPTER, student_name
+from support.paths import ROOT
 
 
 def pytest_generate_tests(metafunc):
@@ -147,10 +148,24 @@ class TestChoosingTheRate(ChapterFidelity):
     chapter = "06_choosing_the_rate"
 
 
+# Chapters released before their graded exercise (issue 24: chapter 7's exercise comes at a later stop). A chapter
+# leaves this set when its exercise arrives, with its class above.
+NOT_GRADED_YET = {"07_practice"}
+
+
 def test_every_chapter_has_its_class():
-    """A new chapter is graded only once a class above names it."""
+    """A new chapter is graded only once a class above names it; a chapter still without a graded cell is named
+    in NOT_GRADED_YET instead, and leaves it as soon as it has one."""
     named = {cls.chapter for cls in ChapterFidelity.__subclasses__()}
-    assert named == set(chapters())
+    assert named == set(chapters()) - NOT_GRADED_YET
+    for chapter in NOT_GRADED_YET:
+        [notebook] = (ROOT / "source" / chapter).glob("*.ipynb")
+        graded = [
+            cell
+            for cell in nbformat.read(notebook, as_version=4).cells
+            if cell.metadata.get("nbgrader", {}).get("grade")
+        ]
+        assert not graded, f"{chapter} has graded cells now: give it a class above and remove it from NOT_GRADED_YET"
     assert {answer.chapter for answer in ANSWERS} <= named, "a catalogue answer no class grades"
 
 

@@ -96,7 +96,7 @@ def test_the_lab_opens_on_the_start_page(lab, page):
     assert page.evaluate("() => window.jupyterapp.shell.currentWidget.title.label") == "START.md"
     links = page.locator(".jp-RenderedMarkdown h2 a:not(.jp-InternalAnchorLink)")  # not the heading's own anchor
     chapters = links.all_inner_texts()
-    assert len(chapters) == 6 and chapters[0].startswith("Chapter 1 ·"), chapters
+    assert len(chapters) == 7 and chapters[0].startswith("Chapter 1 ·"), chapters
     text = page.locator(".jp-RenderedMarkdown").inner_text()
     assert "About 25 minutes" in text and "0 of 5 answers written" in text and "Worked solutions" in text
     page.screenshot(path=str(SHOTS / "start-page.png"), full_page=True)

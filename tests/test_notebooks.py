@@ -35,7 +35,7 @@ def all_notebooks():
     return [p for folder in ("source", "notebooks", "solutions") for p in sorted((ROOT / folder).glob("*/*.ipynb"))]
 
 
-def test_there_are_six_chapters():
+def test_there_are_seven_chapters():
     assert IDS == [
         "01_learning_rate",
         "02_ordered_schedules",
@@ -43,6 +43,7 @@ def test_there_are_six_chapters():
         "04_custom_schedules",
         "05_training",
         "06_choosing_the_rate",
+        "07_practice",
     ]
 
 
