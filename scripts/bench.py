@@ -3,8 +3,7 @@
 python scripts/bench.py notebooks [--chapters 05 06]
                                            each chapter headless, what a timing cell shows (one training run
                                            of chapter 5), and every slider panel's redraw time
-python scripts/bench.py grading [--students 60]
-                                           a class graded by sequential nbgrader autograde, by
+python scripts/bench.py grading [--students 60]   a class graded by sequential nbgrader autograde, by
                                            `lrcourse grade` with 1 and 2 workers, and the floor
 python scripts/bench.py sizing [--students 60] [--chapters 05 06] [--no-sandbox]
                                            per chapter: one grading worker's start, then each student's seconds
@@ -43,22 +42,19 @@ from ipywidgets import FloatLogSlider
 from lrcourse.widgets import SliderPanel
 
 def _move(control):
-    # A selection slider (chapter 7's cached choices): its next option, round and round.
-    if hasattr(control, "options"):
+    if hasattr(control, "options"):  # a selection slider (chapter 7's cached choices): the next option, round
         control.index = (control.index + 1) % len(control.options)
-        return
-    # One step up, or down at the top end; a log slider's min, max and step are exponents.
-    exponent = math.log(control.value, control.base) if isinstance(control, FloatLogSlider) else control.value
-    exponent = exponent - control.step if exponent + control.step > control.max else exponent + control.step
-    control.value = control.base ** exponent if isinstance(control, FloatLogSlider) else exponent
+    else:  # one step up, or down at the top end; a log slider's min, max and step are exponents
+        exponent = math.log(control.value, control.base) if isinstance(control, FloatLogSlider) else control.value
+        exponent = exponent - control.step if exponent + control.step > control.max else exponent + control.step
+        control.value = control.base ** exponent if isinstance(control, FloatLogSlider) else exponent
 
 _timings, _seen = {}, set()
 for _name, _panel in list(globals().items()):
     if isinstance(_panel, SliderPanel) and not _name.startswith("_") and id(_panel) not in _seen:
         _seen.add(id(_panel))
-        _controls = list(_panel.controls.values())
-        _control = next((c for c in _controls if hasattr(c, "max") and hasattr(c, "step")), None) or next(
-            c for c in _controls if hasattr(c, "options"))
+        _controls = sorted(_panel.controls.values(), key=lambda c: hasattr(c, "options"))  # a number first
+        _control = next(c for c in _controls if hasattr(c, "options") or hasattr(c, "step"))
         _start = len(_panel.seconds)
         for _ in range(MOVES):
             _move(_control)
