@@ -172,8 +172,9 @@ def expect_step_count(run: StepsRun, total: int) -> None:
     payload, count = run.payload, len(run.used)
     expect(
         count == total,
-        f"{run.call}: the optimizer was stepped {count} times; expected {payload['epochs']} epochs x "
-        f"ceil({payload['batches']} / {payload['accumulation']}) = {total}." + _count_hint(payload, count),
+        # the count it should be is not printed: working it out is the exercise (visible tests show this message)
+        f"{run.call}: the optimizer was stepped {count} times, which is not once per group of `accumulation` "
+        "batches." + _count_hint(payload, count),
     )
 
 
@@ -194,8 +195,8 @@ def expect_sized(run: StepsRun, total: int) -> None:
     hint = _count_hint(payload, size) if isinstance(size, int) else ""
     expect(
         size == total,
-        f"{run.call}: make_scheduler was given total_steps = {size!r}; this run makes {payload['epochs']} epochs x "
-        f"ceil({payload['batches']} / {payload['accumulation']}) = {total} optimizer steps." + hint,
+        f"{run.call}: make_scheduler was given total_steps = {size!r}, which is not the number of optimizer steps "
+        "this run makes." + hint,
     )
 
 
