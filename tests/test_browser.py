@@ -128,7 +128,11 @@ def test_chapter_runs_and_every_slider_redraws_its_plot(lab, page, path):
     run_all(page)
 
     errors = cells_with_errors(page)
-    assert errors, "the unanswered exercises' tests should fail in the student version"
+    graded = any(cell.metadata.get("nbgrader", {}).get("grade") for cell in nbformat.read(path, as_version=4).cells)
+    if graded:
+        assert errors, "the unanswered exercises' tests should fail in the student version"
+    else:  # a chapter with no exercise yet (chapter 7's first part): nothing may fail
+        assert errors == []
     assert all(error["grade"] or error["prediction"] for error in errors), [e for e in errors if not e["grade"]]
 
     expected = panels_in(path)

@@ -35,7 +35,7 @@ from support.course import scores
 from support.gradedclass import lrcourse
 
 IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-CH1_AUTOGRADED = 7  # chapter 1's autograded points (its two written answers add 4, graded by hand)
+CH1_AUTOGRADED = 6  # chapter 1's autograded points (its two written answers add 4, graded by hand)
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,17 +177,17 @@ def test_canvas_file_round_trips_the_example_roster(graded):
     assert [{k: r[k] for k in IDENTITY} for r in rows[1:]] == [{k: r[k] for k in IDENTITY} for r in roster[1:]]
     assert rows[0]["Student"].strip() == "Points Possible"
     assert (
-        rows[0]["02_ordered_schedules (4102)"] == "14"
+        rows[0]["02_ordered_schedules (4102)"] == "13"
         and rows[0][GENERATED] == f"{CH1_AUTOGRADED + 4 + WRITTEN_POINTS:g}"
     )
     totals = {r["SIS Login ID"]: (r["02_ordered_schedules (4102)"], r[GENERATED]) for r in rows[1:]}
     assert totals == {
-        "bob": ("8", ""),
+        "bob": ("7", ""),
         "carol": ("0", ""),
-        "dave": ("1", ""),
+        "dave": ("0", ""),
         "erin": ("", ""),
         "frank": ("", ""),
-        "alice": ("10", f"{CH1_AUTOGRADED + ALICE_WRITTEN_SCORE:g}"),
+        "alice": ("9", f"{CH1_AUTOGRADED + ALICE_WRITTEN_SCORE:g}"),
     }
     out = graded.run.stdout
     assert "NOT IN THE ROSTER, not in the file: graded student 'zoe'" in out, out
@@ -220,8 +220,8 @@ def test_export_command_with_an_id_mapping(graded, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     rows = read_csv(tmp_path / "out" / "canvas-import.csv")
     assert {r["ID"]: r["02_ordered_schedules (4102)"] for r in rows[1:] if r["02_ordered_schedules (4102)"]} == {
-        "30411": "10",
-        "30412": "8",
+        "30411": "9",
+        "30412": "7",
     }
     assert "graded student 'carol'" in run.stdout and "graded student 'dave'" in run.stdout
     assert f"class report: {graded.path / 'reports' / (EXAMPLE + '.html')}" in run.stdout

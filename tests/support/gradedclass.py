@@ -76,7 +76,9 @@ def submit_answer(course: Path, student: str, answer) -> Path:
 
 def broken_expectations() -> dict[str, set[str]]:
     """The test cells each readable broken submission loses (it is otherwise a correct answer)."""
-    every = set(catalogue.PLATEAU_CELLS) | set(catalogue.CELLS["predicted_drop_steps"])  # a crash loses them all
+    every = set(catalogue.PLATEAU_CELLS).union(  # a crash loses them all
+        *(catalogue.CELLS[name] for name in ("predicted_drop_steps", "inferred_plateau_arguments", "diagnosed_loops"))
+    )
     return {
         "broken-kernel-crash": every,
         "broken-missing-test-cell": {"test_plateau_eps"},
