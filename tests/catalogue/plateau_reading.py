@@ -7,7 +7,7 @@ from catalogue.answers import ALL, Answer
 CHAPTER = "03_adaptive_schedules"
 
 
-RANGE = (1 - 1.94 / 2.00, 1 - 0.484995 / 0.50)  # the thresholds the log allows: [0.03, 0.03001)
+RANGE = (1 - 1.91 / 1.97, 1 - 0.48477 / 0.50)  # the thresholds the log allows: [0.0304569, 0.03046)
 
 
 def inferred(name, fields, fails=()):
@@ -30,7 +30,7 @@ LOW, HIGH = "test_inferred_threshold_low", "test_inferred_threshold_high"
 
 READING_CORRECT = [
     inferred("inferred_right", {}),
-    inferred("inferred_range_rounded", {"threshold_range": [0.03, 0.03001]}),  # the ends to a relative 1e-6
+    inferred("inferred_range_rounded", {"threshold_range": [0.03045685, 0.03046]}),  # the ends to a relative 1e-6
     Answer(
         "inferred_built_in_steps",
         CHAPTER,
@@ -38,7 +38,7 @@ READING_CORRECT = [
         """
 ratio = 0.04 / 0.1
 inferred_plateau_arguments = dict(factor=round(ratio, 6), patience=4, cooldown=6, threshold_mode="rel",
-                                  threshold_range=(1 - 1.94 / 2, 1 - 0.484995 / 0.5))
+                                  threshold_range=(1 - 1.91 / 1.97, 1 - 0.48477 / 0.5))
 """,
     ),
     loops("loops_right", {}),
@@ -53,18 +53,18 @@ READING_WRONG = [
     inferred("inferred_factor_as_the_cut", {"factor": 0.6}, fails=(FACTOR,)),  # "cuts by 60 %"
     inferred("inferred_absolute_mode", {"threshold_mode": "abs"}, fails=(MODE,)),
     # the range: a point inside it is not its ends; a grid's nearest values miss them by more than 1e-6
-    inferred("inferred_one_threshold_inside", {"threshold_range": (0.030005, 0.030006)}, fails=(LOW, HIGH)),
-    inferred("inferred_range_from_a_grid", {"threshold_range": (0.0299, 0.0301)}, fails=(LOW, HIGH)),
+    inferred("inferred_one_threshold_inside", {"threshold_range": (0.030458, 0.030459)}, fails=(LOW, HIGH)),
+    inferred("inferred_range_from_a_grid", {"threshold_range": (0.0304, 0.0305)}, fails=(LOW, HIGH)),
     inferred(
-        "inferred_absolute_range", {"threshold_range": (0.06, 0.015005)}, fails=(LOW, HIGH)
+        "inferred_absolute_range", {"threshold_range": (0.06, 0.01523)}, fails=(LOW, HIGH)
     ),  # read as absolute drops
-    inferred("inferred_high_from_epoch_19", {"threshold_range": (RANGE[0], 1 - 0.50 / 0.52)}, fails=(HIGH,)),
+    inferred("inferred_high_from_epoch_22", {"threshold_range": (RANGE[0], 1 - 0.50 / 0.545)}, fails=(HIGH,)),
     inferred("inferred_factor_inverted", {"factor": 2.5}, fails=ALL),  # not a valid factor: the form fails
     Answer(
         "inferred_missing_key",
         CHAPTER,
         "inferred_plateau_arguments",
-        'inferred_plateau_arguments = {"factor": 0.4, "patience": 4, "cooldown": 6, "threshold": 0.03}\n',
+        'inferred_plateau_arguments = {"factor": 0.4, "patience": 4, "cooldown": 6, "threshold": 0.03045}\n',
         ALL,
     ),
     Answer(
@@ -72,7 +72,7 @@ READING_WRONG = [
         CHAPTER,
         "inferred_plateau_arguments",
         'inferred_plateau_arguments = {"factor": 0.4, "patience": 4.0, "cooldown": 6, "threshold_mode": "rel", '
-        '"threshold_range": (0.03, 0.03001)}\n',
+        '"threshold_range": (0.03045685, 0.03046)}\n',
         ALL,
     ),
     # the loops: the one-epoch shift is the one that takes the rule
