@@ -26,6 +26,13 @@ from __future__ import annotations
 RATE_RTOL = 1e-6
 RATE_ATOL = 1e-12  # a rate that reaches 0 (eta_min=0, a decay to zero) against one that stops at 1e-17
 
+# Exercise 1.2's rate, judged by the noise floor it gives: the curvature and the noise are read off differences of
+# a run's losses, which cancel where the run nears its floor. Correct readings measured on the graded cases: 6e-9
+# from the first three losses (the reference), 2e-8 from a fit over the whole run, 6.1e-7 from the last three losses
+# (too close to RATE_RTOL for a correct answer). The mistakes the tests must catch (the small-rate approximation,
+# the oscillating root, the last loss taken as the floor) miss the target by 0.23 or more in every cell.
+FLOOR_RTOL = 1e-4
+
 # Losses of a training run that does not diverge (chapter 5's per-step loop; a range test up to its lowest
 # loss): measured spread 1.1e-7 in chapter 5's cases and 1.8e-6 in a range test's (the table holds
 # 2.2474615573883057 for chapter 5's visible case, an AVX-512 Xeon computed 2.2474617958068848). Not

@@ -141,7 +141,7 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     )
     lines = chapter_lines(result)
     names = [line.split()[0] for line in lines if line.startswith("    ")]
-    assert names[:3] == ["test_predict_drop_steps", "test_inferred_counts", "test_inferred_threshold"]  # not a-z
+    assert names[:3] == ["test_predict_drop_steps", "test_inferred_factor", "test_inferred_patience"]  # not a-z
     assert names[-2:] == ["written_plateau_vs_fixed", "written_threshold_zero"]
     headings = [line.strip() for line in lines if line.startswith("  ") and not line.startswith("    ")]
     assert headings[:4] == [
@@ -157,20 +157,20 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     assert f"    {'test_predict_drop_steps':<40} recorded (not graded)   your prediction" in lines
     result.failed_cells = {"test_predict_drop_steps"}
     assert f"    {'test_predict_drop_steps':<40} not recorded (not graded)   your prediction" in chapter_lines(result)
-    assert f"    {'test_plateau_patience':<40} 2 / 2   patience: matches ReduceLROnPlateau" in lines
+    assert f"    {'test_plateau_patience':<40} 1 / 1   patience: matches ReduceLROnPlateau" in lines
     total = next(line for line in lines if "autograded total" in line)
-    assert " 18 / 18 " in total and "written answers, 4 points" in total  # not 18 / 22
+    assert " 20 / 20 " in total and "written answers, 4 points" in total  # not 20 / 24
 
 
 def test_the_total_across_chapters_counts_the_autograded_points_of_the_chapters_graded():
     half = plateau_grades(lambda items: {i.key: (min(1.0, i.max_score) if i.autograded else PENDING) for i in items})
     failed = ChapterResult("05_training", failed="every kernel died", seconds=3)
-    assert half.total() == (14.0, 18.0)  # fourteen graded test cells at 1 point each (the prediction has 0)
+    assert half.total() == (18.0, 20.0)  # eighteen graded test cells, 1 point each at most (the prediction has 0)
     half.feedback = [Path("feedback.html")]
     died = plateau_grades(lambda items: {i.key: (min(1.0, i.max_score) if i.autograded else PENDING) for i in items})
     died.name = "03_kernel_died"  # graded by the trusted verdicts, but no feedback: why the check exits 1
     lines = total_lines([half, died, failed], 95.4)
-    assert lines[0].startswith("Total of the 2 chapter(s) graded: 28 / 36 autograded points") and "(95 s)" in lines[0]
+    assert lines[0].startswith("Total of the 2 chapter(s) graded: 36 / 40 autograded points") and "(95 s)" in lines[0]
     assert lines[1] == "Not graded, so not in the total: 05_training."
     assert lines[2] == "Graded without feedback (its note above says why): 03_kernel_died."
     assert chapter_lines(failed)[-1] == "  could not be graded: every kernel died"

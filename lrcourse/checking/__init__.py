@@ -40,8 +40,8 @@ from lrcourse.checking.plateau_reading import (
     check_argument,
     check_diagnosis,
     check_diagnosis_form,
+    check_range_end,
     check_reading_form,
-    check_reproduces,
 )
 from lrcourse.checking.preview import preview
 from lrcourse.checking.range_test import (
@@ -74,7 +74,7 @@ __all__ = [
     "check_range_suggestion",
     "check_reading_form",
     "check_recipe",
-    "check_reproduces",
+    "check_range_end",
     "check_step_lr",
     "expect",
     "expect_close",

@@ -44,8 +44,9 @@ def answer_raised(exercise: str, error: BaseException, message: str) -> CheckFai
     return NotAnswered(exercise, message) if isinstance(error, NotImplementedError) else CheckFailed(message)
 
 
-def close(actual, expected: float) -> bool:
-    """`actual` is a real number (or a one-element tensor) equal to `expected` within RATE_RTOL (lrcourse/tolerances.py)."""
+def close(actual, expected: float, rel_tol: float = RATE_RTOL) -> bool:
+    """`actual` is a real number (or a one-element tensor) equal to `expected` within `rel_tol` (RATE_RTOL unless
+    an exercise's reading needs more, lrcourse/tolerances.py)."""
     if isinstance(actual, torch.Tensor):
         if actual.numel() != 1:
             return False
@@ -57,7 +58,7 @@ def close(actual, expected: float) -> bool:
         return math.isnan(expected) and math.isnan(actual)
     if math.isinf(expected) or math.isinf(actual):
         return actual == expected
-    return math.isclose(actual, expected, rel_tol=RATE_RTOL, abs_tol=RATE_ATOL)
+    return math.isclose(actual, expected, rel_tol=rel_tol, abs_tol=RATE_ATOL)
 
 
 def passed(message: str = "All checks in this cell passed.") -> None:
@@ -75,14 +76,24 @@ def expect_equal(actual, expected, what: str) -> None:
     expect(actual == expected, f"{what}: expected {expected!r}, got {actual!r}")
 
 
+def _type_name(value) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
 def expect_close(actual, expected, what: str, rel_tol: float = RATE_RTOL) -> None:
-    """`actual` equals `expected` (a number or a sequence of numbers) to a relative tolerance."""
+    """`actual` equals `expected` (a number or a sequence of numbers) to a relative tolerance; an answer that is not
+    a number (a numpy array, say, even of one value) is told so, not that its value is wrong."""
     if isinstance(expected, (list, tuple)):
         ok = (
             isinstance(actual, (list, tuple))
             and len(actual) == len(expected)
-            and all(close(a, e) for a, e in zip(actual, expected))
+            and all(close(a, e, rel_tol) for a, e in zip(actual, expected))
         )
     else:
-        ok = close(actual, expected)
+        expect(
+            isinstance(actual, (numbers.Real, torch.Tensor)) and not isinstance(actual, bool),
+            f"{what}: expected a number (a float), got {actual!r}, of type {_type_name(actual)}: return float(...) of it",
+        )
+        ok = close(actual, expected, rel_tol)
     expect(ok, f"{what}: expected {expected!r}, got {actual!r}")

@@ -24,7 +24,14 @@ PLATEAU_CELLS = (
     "test_plateau_errors",
     "test_plateau_tensor_and_get_last_lr",
 )
-READING_CELLS = ("test_inferred_counts", "test_inferred_threshold")
+READING_CELLS = (
+    "test_inferred_factor",
+    "test_inferred_patience",
+    "test_inferred_cooldown",
+    "test_inferred_threshold_mode",
+    "test_inferred_threshold_low",
+    "test_inferred_threshold_high",
+)
 LOOPS_CELLS = ("test_diagnosed_loops",)
 LARGEST_CELLS = ("test_largest_stable_lr", "test_largest_stable_lr_directions")
 FLOOR_CELLS = ("test_rate_for_noise_floor", "test_rate_for_noise_floor_stable")

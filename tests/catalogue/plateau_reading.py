@@ -7,9 +7,12 @@ from catalogue.answers import ALL, Answer
 CHAPTER = "03_adaptive_schedules"
 
 
+RANGE = (1 - 1.91 / 1.97, 1 - 0.48477 / 0.50)  # the thresholds the log allows: [0.0304569, 0.03046)
+
+
 def inferred(name, fields, fails=()):
     """An answer whose dict has `fields`: the run's arguments with some changed."""
-    run = {"factor": 0.2, "patience": 2, "cooldown": 3, "threshold_mode": "rel", "threshold": 0.02}
+    run = {"factor": 0.4, "patience": 4, "cooldown": 6, "threshold_mode": "rel", "threshold_range": RANGE}
     return Answer(
         name, CHAPTER, "inferred_plateau_arguments", f"inferred_plateau_arguments = {run | fields!r}\n", fails
     )
@@ -20,49 +23,56 @@ def loops(name, fields, fails=()):
     return Answer(name, CHAPTER, "diagnosed_loops", f"diagnosed_loops = {right | fields!r}\n", fails)
 
 
-COUNTS, THRESHOLD = "test_inferred_counts", "test_inferred_threshold"
+FACTOR, PATIENCE, COOLDOWN, MODE = (
+    f"test_inferred_{name}" for name in ("factor", "patience", "cooldown", "threshold_mode")
+)
+LOW, HIGH = "test_inferred_threshold_low", "test_inferred_threshold_high"
 
 READING_CORRECT = [
     inferred("inferred_right", {}),
-    inferred("inferred_other_threshold_in_range", {"threshold": 0.019}),  # the log allows [0.01875, 0.025)
-    inferred("inferred_threshold_near_the_top", {"threshold": 0.0249}),
+    inferred("inferred_range_rounded", {"threshold_range": [0.03045685, 0.03046]}),  # the ends to a relative 1e-6
     Answer(
         "inferred_built_in_steps",
         CHAPTER,
         "inferred_plateau_arguments",
         """
-ratio = 0.02 / 0.1
-inferred_plateau_arguments = dict(factor=round(ratio, 6), patience=2, cooldown=3, threshold_mode="rel",
-                                  threshold=2e-2)
+ratio = 0.04 / 0.1
+inferred_plateau_arguments = dict(factor=round(ratio, 6), patience=4, cooldown=6, threshold_mode="rel",
+                                  threshold_range=(1 - 1.91 / 1.97, 1 - 0.48477 / 0.5))
 """,
     ),
     loops("loops_right", {}),
 ]
 
 READING_WRONG = [
-    # the threshold: the log needs a relative one between 1.875 % and 2.5 %
-    inferred("inferred_default_threshold", {"threshold": 1e-4}, fails=(THRESHOLD,)),
-    inferred("inferred_absolute_threshold", {"threshold_mode": "abs", "threshold": 0.025}, fails=(THRESHOLD,)),
-    inferred("inferred_threshold_too_strict", {"threshold": 0.03}, fails=(THRESHOLD,)),
-    # the counts: each also changes the replayed run
-    inferred("inferred_patience_plus_one", {"patience": 3}, fails=ALL),
-    inferred("inferred_no_cooldown", {"cooldown": 0}, fails=ALL),
-    inferred("inferred_cooldown_is_the_gap", {"cooldown": 6}, fails=ALL),
-    inferred("inferred_factor_inverted", {"factor": 5.0}, fails=ALL),  # not a valid factor: the form fails
-    inferred("inferred_factor_as_the_cut", {"factor": 0.8}, fails=ALL),  # "cuts by 80 %"
+    # each argument earns its own point: a wrong one loses only its cell
+    inferred("inferred_patience_plus_one", {"patience": 5}, fails=(PATIENCE,)),
+    inferred("inferred_patience_from_epoch_4", {"patience": 3}, fails=(PATIENCE,)),  # 1.97 taken as an improvement
+    inferred("inferred_no_cooldown", {"cooldown": 0}, fails=(COOLDOWN,)),
+    inferred("inferred_cooldown_is_the_gap", {"cooldown": 11}, fails=(COOLDOWN,)),
+    inferred("inferred_factor_as_the_cut", {"factor": 0.6}, fails=(FACTOR,)),  # "cuts by 60 %"
+    inferred("inferred_absolute_mode", {"threshold_mode": "abs"}, fails=(MODE,)),
+    # the range: a point inside it is not its ends; a grid's nearest values miss them by more than 1e-6
+    inferred("inferred_one_threshold_inside", {"threshold_range": (0.030458, 0.030459)}, fails=(LOW, HIGH)),
+    inferred("inferred_range_from_a_grid", {"threshold_range": (0.0304, 0.0305)}, fails=(LOW, HIGH)),
+    inferred(
+        "inferred_absolute_range", {"threshold_range": (0.06, 0.01523)}, fails=(LOW, HIGH)
+    ),  # read as absolute drops
+    inferred("inferred_high_from_epoch_22", {"threshold_range": (RANGE[0], 1 - 0.50 / 0.545)}, fails=(HIGH,)),
+    inferred("inferred_factor_inverted", {"factor": 2.5}, fails=ALL),  # not a valid factor: the form fails
     Answer(
         "inferred_missing_key",
         CHAPTER,
         "inferred_plateau_arguments",
-        'inferred_plateau_arguments = {"factor": 0.2, "patience": 2, "cooldown": 3, "threshold": 0.02}\n',
+        'inferred_plateau_arguments = {"factor": 0.4, "patience": 4, "cooldown": 6, "threshold": 0.03045}\n',
         ALL,
     ),
     Answer(
         "inferred_patience_as_float",
         CHAPTER,
         "inferred_plateau_arguments",
-        'inferred_plateau_arguments = {"factor": 0.2, "patience": 2.0, "cooldown": 3, "threshold_mode": "rel", '
-        '"threshold": 0.02}\n',
+        'inferred_plateau_arguments = {"factor": 0.4, "patience": 4.0, "cooldown": 6, "threshold_mode": "rel", '
+        '"threshold_range": (0.03045685, 0.03046)}\n',
         ALL,
     ),
     # the loops: the one-epoch shift is the one that takes the rule
