@@ -34,7 +34,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers.python import Python3Lexer
 
-from lrcourse.grading.markup import DEPTH_LIMIT, as_text, depth
+from lrcourse.grading.markup import DEPTH_LIMIT, as_text, depth, inert_maths
 
 CODE_LIMIT = 16 << 10  # characters of code highlighted (the course's longest code cell: under 4 kB)
 CSS_CLASS = " highlight hl-ipython3"  # what nbconvert's templates and their style sheet expect of a code cell
@@ -201,7 +201,7 @@ def clean_html(element) -> str:
         return as_text(markup)
     tags = {*bleach.ALLOWED_TAGS, "div", "pre", "code", "span", "table", "tr", "td"}
     attributes = {**{tag: set(names) for tag, names in bleach.ALLOWED_ATTRIBUTES.items()}, "*": {"class", "id"}}
-    return nh3.clean(
+    cleaned = nh3.clean(
         markup,
         tags=tags,
         attributes=attributes,
@@ -210,3 +210,4 @@ def clean_html(element) -> str:
         link_rel="noopener noreferrer",
         set_tag_attribute_values={"a": {"target": "_blank"}},
     )
+    return inert_maths(cleaned)  # MathJax's links and styles shown as text (`markup.inert_maths`)

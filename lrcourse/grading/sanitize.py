@@ -24,7 +24,7 @@ from nbformat import NotebookNode
 
 from lrcourse import cells
 from lrcourse.grading.bounded_render import BoundedRenderer, PageBudget, bounded_markdown, page_budget
-from lrcourse.grading.markup import DEPTH_LIMIT, RASTER_DATA, URL_ATTRIBUTES, clean_html, clean_svg, depth
+from lrcourse.grading.markup import DEPTH_LIMIT, RASTER_DATA, URL_ATTRIBUTES, clean_html, clean_svg, depth, inert_maths
 
 HTML_OUTPUTS = ("text/html", "image/svg+xml")
 # Output types a browser would run, whatever their content: replaced by a note.
@@ -293,6 +293,8 @@ def bound_text(output, budget: PageBudget) -> None:
     for mimetype in ("text/plain", "text/latex"):
         if isinstance(data, dict) and isinstance(data.get(mimetype), (str, list)):
             data[mimetype] = budget.shown_text("".join(data[mimetype]))
+    if isinstance(data, dict) and isinstance(data.get("text/latex"), str):
+        data["text/latex"] = inert_maths(data["text/latex"])  # typeset by MathJax, unlike text/plain (in a <pre>)
 
 
 def safe_cell(cell, budget: PageBudget | None = None) -> None:
