@@ -252,3 +252,42 @@ def test_while_ctrl_c_lets_the_students_being_graded_finish_the_watchdog_still_s
     ), err
     assert "cancelling the rest" in err and "run the command again to grade the rest" in err
     assert not any(f"\n{student}: " in err for student in "abef"), err  # graded before, or cancelled: no report
+
+
+def test_while_ctrl_c_drains_a_held_worker_is_stopped_only_once_the_others_being_graded_are_done(
+    tmp_path, monkeypatch, capsys
+):
+    """Stopping one worker ends the pool's others: during the drain the watchdog waits until every student being
+    graded is past its deadline (4 s), so a classmate graded in the meantime keeps its grade. Two workers: one
+    stuck, the other grades `sleep-2` then `sleep-3.6`, which ends 1.6 s after the stuck one's deadline and well
+    within its own (control: stopped at the stuck one's deadline, the classmate's worker went with it)."""
+    monkeypatch.setattr(worker, "start", stuck_worker.start)
+    interrupt = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    hear = watchdog.Watchdog.hear_starts
+
+    def hear_starts(watch):  # Ctrl-C once the stuck student's start is heard
+        hear(watch)
+        if stuck_worker.STUCK in watch.running and not interrupt.is_alive() and not interrupt.finished.is_set():
+            interrupt.start()
+
+    monkeypatch.setattr(watchdog.Watchdog, "hear_starts", hear_starts)
+    drained, not_drained = {}, watchdog.not_drained
+
+    def heard(student, future, end):  # how each student the drain waited for ended
+        drained[student] = "cancelled" if future.cancelled() else future.exception() or future.result().status
+        return not_drained(student, future, end)
+
+    monkeypatch.setattr(watchdog, "not_drained", heard)
+    todo = [(student, "") for student in (stuck_worker.STUCK, "sleep-2", "sleep-3.6", "c", "d")]
+    raised = None
+    try:
+        limits = Limits(student_seconds=3, worker_grace_seconds=1)
+        grade.run_workers(tmp_path, "ch", todo, 2, "sqlite://", False, False, limits)
+    except KeyboardInterrupt as interrupted:  # caught here whatever it is: pytest would end the session on one
+        raised = interrupted
+    finally:
+        interrupt.cancel()
+    err = capsys.readouterr().err
+    assert type(raised) is KeyboardInterrupt, err
+    assert "stuck: grading took longer than 4 s" in err, err
+    assert drained["sleep-3.6"] == "graded", (drained, err)

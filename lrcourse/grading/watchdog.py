@@ -98,6 +98,11 @@ class Watchdog:
             if student not in self.finished:
                 self.running[student] = (time.monotonic(), pid)
 
+    def all_late(self) -> bool:
+        """Whether every student a worker is on is past its deadline (True when there is none)."""
+        self.hear_starts()
+        return all(time.monotonic() - started > self.seconds for started, _ in self.running.values())
+
     def check(self) -> bool:
         """Stop every worker past its deadline (SIGTERM, then SIGKILL: `end_workers`); whether any was. Call
         `ended` first for the students just finished: their workers are not still on them."""
@@ -121,9 +126,10 @@ def ended_then_checked(watch: Watchdog, futures: dict, done) -> tuple[dict, bool
 
 def drain(pool, futures: dict, running: set, watch: Watchdog) -> list[str]:
     """Ctrl-C: cancel the students not started and wait for those being graded, still watched: a worker held past
-    its student's deadline is stopped as during the run (`Watchdog.check`), so no student holds the command, and
-    each student not graded for it is reported (the lines, also printed). A second Ctrl-C is `Stopped`: the workers
-    end and their sandboxes are cleared now, not left to an interrupted wait."""
+    its student's deadline is stopped as during the run (`Watchdog.check`), once every student being graded is past
+    theirs (stopping one worker ends the pool's others), so no student holds the command, and each student not
+    graded for it is reported (the lines, also printed). A second Ctrl-C is `Stopped`: the workers end and their
+    sandboxes are cleared now, not left to an interrupted wait."""
     in_flight = sum(future.running() for future in running)
     note = f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest (Ctrl-C again: stop now)."
     print(note, file=sys.stderr)
@@ -133,8 +139,10 @@ def drain(pool, futures: dict, running: set, watch: Watchdog) -> list[str]:
         while running := {future for future in running if not future.cancelled()}:  # the pool cancels, never
             # notifies: `wait` would never count a future it cancelled as done
             done, running = wait(running, timeout=WATCH_SECONDS, return_when=FIRST_COMPLETED)
-            ended, _ = ended_then_checked(watch, futures, done)
+            ended = {future: watch.ended(futures[future][0]) for future in done}
             reported += [line for future in done if (line := not_drained(futures[future][0], future, ended[future]))]
+            if watch.all_late():  # stopping a worker ends the pool's others: not while a student is within its time
+                watch.check()
     except KeyboardInterrupt:
         raise Stopped() from None
     for line in reported:
