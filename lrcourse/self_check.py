@@ -194,7 +194,8 @@ def workspace() -> Path:
 
 def local_mathjax_url() -> str | None:
     """MathJax from this machine's jupyter_server_mathjax (a file: URL, with nbconvert's configuration and the Safe
-    extension, which keeps links and styles out of maths), or None where it is not installed."""
+    extension; the sanitizer shows maths' link and style macros as text: `markup.inert_maths`), or None where it is
+    not installed."""
     try:
         import jupyter_server_mathjax
     except ImportError:

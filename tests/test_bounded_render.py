@@ -9,6 +9,7 @@ under a second for each), a quadratic one would take hours.
 
 from __future__ import annotations
 
+import json
 import time
 
 import nbformat
@@ -145,4 +146,51 @@ def test_a_page_of_every_attack_renders_in_time_linear_in_it():
     start = time.monotonic()
     page, _ = HTMLExporter(config=config, template_name="lab").from_notebook_node(nbformat.from_dict(notebook))
     assert time.monotonic() - start < 240
-    assert "too many tags for one page" in page and "its tags nest more than" in page
+    assert "too many tags for one page" in page and "past what one page renders as markdown" in page
+
+
+def formgrader_page(notebook) -> tuple[str, float]:
+    """`notebook` as formgrader's view renders it (nbgrader's formgrade template, the course's filters), and the
+    processor time it took (less sensitive than the clock to what else the machine runs)."""
+    from nbconvert import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+
+    config = Config()
+    sanitize.show_safely(config)
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": "c", "notebook_id": "n", "submission_id": "s", "index": 0, "total": 1}
+    resources |= {"base_url": "", "student": "m", "notebook_path": ""}
+    start = time.process_time()
+    page, _ = HTMLExporter(config=config).from_notebook_node(nbformat.from_dict(notebook), resources=resources)
+    return page, time.process_time() - start
+
+
+def test_a_pages_markdown_cells_are_rendered_within_its_budget_and_the_rest_shown_as_text(root):
+    """Markdown cells (written answers) as the notebook limits let them through, each character a tag (`*` lines,
+    tables): without a budget for them the page held 130,000 tags and took 4.5 times an honest chapter's time.
+    Within the budget, the first cells render as markdown, the rest show as text, and the page costs no more than
+    an honest chapter's (which keeps all its markdown)."""
+    from lrcourse.grading.notebook_limits import MAX_MARKDOWN_KB, check_cells
+
+    honest = nbformat.read(root / "solutions" / "05_training" / "training.ipynb", as_version=4)
+    honest_page, honest_seconds = formgrader_page(honest)
+    assert "past what one page renders as markdown" not in honest_page
+    for unit in ("*\n", "|a|a|\n|-|-|\n"):
+        size = ((MAX_MARKDOWN_KB << 10) - 64 * 64) // 64 // len(json.dumps(unit)[1:-1])
+        notebook = new_notebook(cells=[new_markdown_cell(unit * size) for _ in range(64)])
+        check_cells("worst.ipynb", json.loads(json.dumps(notebook)))  # within the notebook limits
+        page, seconds = formgrader_page(notebook)
+        assert "<li>" in page or "<td>" in page, unit  # the first cells: markdown
+        assert page.count("<") < honest_page.count("<"), (unit, page.count("<"), honest_page.count("<"))
+        assert page.count("past what one page renders as markdown") > 50, unit  # the rest: text
+        assert seconds < 2 * honest_seconds + 1, (unit, seconds, honest_seconds)
+
+
+def test_markdown_past_the_budget_shows_as_text_and_past_the_escaped_budget_as_a_note():
+    budget = bounded_render.PageBudget(prose=100, prose_nodes=10, escaped=50)
+    assert budget.fits_prose("a" * 60) and budget.fits_rendered("<p>a</p>" * 5) and not budget.fits_rendered("<b>")
+    assert not budget.fits_prose("a" * 41)
+    shown = sanitize.plain_markdown('<b>"x"</b>' * 4, budget)  # 24 characters that count as entities
+    assert shown.count("&lt;b&gt;") == 4 and '"x"' in shown and "<b>" not in shown
+    assert "30 characters of markdown not shown here" in sanitize.plain_markdown('"' * 30, budget)

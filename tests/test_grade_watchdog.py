@@ -6,13 +6,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
+import threading
 import time
 from concurrent.futures import Future
 from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 
-from lrcourse.grading import grade, worker
+from lrcourse.grading import grade, watchdog, worker
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, summary
 from lrcourse.grading.sandbox.limits import Limits
 
@@ -78,15 +80,15 @@ def test_a_broken_pools_death_is_charged_to_its_student_else_to_all_it_held():
 def test_a_student_that_just_ended_past_its_deadline_is_not_taken_for_a_held_worker():
     """The watchdog hears a student's end before it looks for late workers: a worker whose student finished as
     the deadline passed is not stopped (stopping it would break the pool, restarting every student in it)."""
-    watch = grade.Watchdog(queue.Queue(), seconds=0.01, memory_mb=100)
+    watch = watchdog.Watchdog(queue.Queue(), seconds=0.01, memory_mb=100)
     watch.starts.put(("a", os.getpid()))  # our own pid: a process `end_workers` never touches (not a child)
     watch.starts.put(("b", os.getpid()))
     watch.hear_starts()  # the main process heard both starts
     time.sleep(0.05)  # both past their deadline; only a's result has arrived
     done = Future()
     done.set_result(None)
-    ended, stopped = grade.ended_then_checked(watch, {done: ("a", "")}, {done})
-    assert ended == {done: grade.End("", os.getpid())} and stopped, (ended, stopped)
+    ended, stopped = watchdog.ended_then_checked(watch, {done: ("a", "")}, {done})
+    assert ended == {done: watchdog.End("", os.getpid())} and stopped, (ended, stopped)
     assert watch.stopped == {"b"}, watch.stopped
 
 
@@ -201,12 +203,91 @@ def test_a_second_ctrl_c_while_the_graded_students_finish_stops_them_as_sigterm_
 
     class Pool:
         def shutdown(self, wait, cancel_futures):
-            assert wait and cancel_futures
+            assert cancel_futures
             raise KeyboardInterrupt  # the second Ctrl-C, while the students being graded finish
 
     raised = None
     try:
-        grade.drain(Pool(), set())
+        watchdog.drain(Pool(), {}, set(), watchdog.Watchdog(queue.Queue(), seconds=1, memory_mb=100))
     except KeyboardInterrupt as interrupt:  # caught here whatever it is: pytest would end the session on one
         raised = interrupt
     assert type(raised) is grade.Stopped, "the second Ctrl-C was not a stop"
+
+
+def test_while_ctrl_c_lets_the_students_being_graded_finish_the_watchdog_still_stops_a_held_worker(
+    tmp_path, monkeypatch, capsys
+):
+    """One Ctrl-C while a student holds its worker forever (outside the student's budget, as a locked gradebook
+    would): the drain still watches, stops that worker at its deadline (budget and grace: 3 s), reports the student,
+    and the command ends; the students not started wait for the next run. Without
+    the watch the drain waited out the student's hour (here: until a second Ctrl-C 60 s later, a stop)."""
+    monkeypatch.setattr(worker, "start", stuck_worker.start)
+    interrupts, timers = [], [threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)) for delay in (0.2, 60)]
+
+    def hear_starts(watch):  # Ctrl-C once the stuck student's start is heard, a second one a minute later
+        hear(watch)
+        if stuck_worker.STUCK in watch.running and not interrupts:
+            interrupts.append(time.monotonic())
+            for timer in timers:
+                timer.start()
+
+    hear = watchdog.Watchdog.hear_starts
+    monkeypatch.setattr(watchdog.Watchdog, "hear_starts", hear_starts)
+    limits = Limits(student_seconds=2, worker_grace_seconds=1)
+    todo = [(student, "") for student in ("a", "b", stuck_worker.STUCK, "c", "d", "e", "f")]
+    raised = None
+    try:
+        grade.run_workers(tmp_path, "ch", todo, 1, "sqlite://", False, False, limits)
+    except KeyboardInterrupt as interrupt:  # caught here whatever it is: pytest would end the session on one
+        raised = interrupt
+    finally:
+        for timer in timers:
+            timer.cancel()
+    took = time.monotonic() - interrupts[0]
+    err = capsys.readouterr().err
+    assert type(raised) is KeyboardInterrupt, f"{type(raised).__name__} after {took:.0f} s: {err}"
+    assert took < 30, took  # the deadline (3 s) and a worker's stop (at most 5 s), not the student's hour
+    assert (
+        "stuck: grading took longer than 3 s (the student's budget and the worker's grace): stopped; not graded" in err
+    ), err
+    assert "cancelling the rest" in err and "run the command again to grade the rest" in err
+    assert not any(f"\n{student}: " in err for student in "abef"), err  # graded before, or cancelled: no report
+
+
+def test_while_ctrl_c_drains_a_held_worker_is_stopped_only_once_the_others_being_graded_are_done(
+    tmp_path, monkeypatch, capsys
+):
+    """Stopping one worker ends the pool's others: during the drain the watchdog waits until every student being
+    graded is past its deadline (4 s), so a classmate graded in the meantime keeps its grade. Two workers: one
+    stuck, the other grades `sleep-2` then `sleep-3.6`, which ends 1.6 s after the stuck one's deadline and well
+    within its own (control: stopped at the stuck one's deadline, the classmate's worker went with it)."""
+    monkeypatch.setattr(worker, "start", stuck_worker.start)
+    interrupt = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    hear = watchdog.Watchdog.hear_starts
+
+    def hear_starts(watch):  # Ctrl-C once the stuck student's start is heard
+        hear(watch)
+        if stuck_worker.STUCK in watch.running and not interrupt.is_alive() and not interrupt.finished.is_set():
+            interrupt.start()
+
+    monkeypatch.setattr(watchdog.Watchdog, "hear_starts", hear_starts)
+    drained, not_drained = {}, watchdog.not_drained
+
+    def heard(student, future, end):  # how each student the drain waited for ended
+        drained[student] = "cancelled" if future.cancelled() else future.exception() or future.result().status
+        return not_drained(student, future, end)
+
+    monkeypatch.setattr(watchdog, "not_drained", heard)
+    todo = [(student, "") for student in (stuck_worker.STUCK, "sleep-2", "sleep-3.6", "c", "d")]
+    raised = None
+    try:
+        limits = Limits(student_seconds=3, worker_grace_seconds=1)
+        grade.run_workers(tmp_path, "ch", todo, 2, "sqlite://", False, False, limits)
+    except KeyboardInterrupt as interrupted:  # caught here whatever it is: pytest would end the session on one
+        raised = interrupted
+    finally:
+        interrupt.cancel()
+    err = capsys.readouterr().err
+    assert type(raised) is KeyboardInterrupt, err
+    assert "stuck: grading took longer than 4 s" in err, err
+    assert drained["sleep-3.6"] == "graded", (drained, err)

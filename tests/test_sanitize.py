@@ -13,6 +13,7 @@ import pytest
 from traitlets.config import Config
 
 from lrcourse.grading import sanitize
+from lrcourse.grading.bounded_render import BUDGET, PageBudget
 from lrcourse.grading.markup import clean_html, clean_svg
 
 from support import hostile_html as hostile
@@ -322,6 +323,7 @@ def test_the_names_formgraders_template_writes_unescaped_are_escaped():
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Answer.")])
     resources = {"first_name": "<b>Eve</b>", "last_name": "O'Brien & co", "student": "eve", "index": 0}
     _, resources = sanitize.SafeToShow().preprocess(notebook, resources)
+    assert isinstance(resources.pop(BUDGET), PageBudget)  # the page's budget, for the templates' filters
     assert resources == {
         "first_name": "&lt;b&gt;Eve&lt;/b&gt;",
         "last_name": "O&#x27;Brien &amp; co",

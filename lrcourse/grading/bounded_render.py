@@ -34,7 +34,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers.python import Python3Lexer
 
-from lrcourse.grading.markup import DEPTH_LIMIT, as_text, depth
+from lrcourse.grading.markup import DEPTH_LIMIT, as_text, depth, inert_maths
 
 CODE_LIMIT = 16 << 10  # characters of code highlighted (the course's longest code cell: under 4 kB)
 CSS_CLASS = " highlight hl-ipython3"  # what nbconvert's templates and their style sheet expect of a code cell
@@ -46,6 +46,7 @@ ANSI_CODES_LIMIT = 1000  # escape codes in it (a long traceback: about 200)
 ANSI_PARAMETERS_LIMIT = 64  # characters of one code's parameters (`1;38;5;208`: 10)
 PLAIN = "lrcourse_plain"  # a code cell's metadata key: past the page's budget, shown as plain text
 TAG = re.compile(r"<[A-Za-z/!?]")
+BUDGET = "lrcourse_page_budget"  # the key of a page's `PageBudget` in nbconvert's resources
 
 
 def plain_code(source: str) -> str:
@@ -64,7 +65,11 @@ class PageBudget:
     tags: int = 10_000  # tags of HTML and SVG outputs and raw cells
     colours: int = 5_000  # ANSI codes turned into colours
     markdown: int = 64 << 10  # characters of markdown outputs rendered as markdown (30 s a megabyte)
-    escaped: int = 256 << 10  # characters of output text that become entities (<, >, &): each one a node
+    # Markdown rendered by the templates' filter (cells, outputs, comments): its characters (mistune's time) and the
+    # tags and entities it becomes, up to one per character (`*` lines, tables). The longest chapter: 21 kB, 960.
+    prose: int = 64 << 10
+    prose_nodes: int = 5_000
+    escaped: int = 256 << 10  # characters of output text that become entities (<, >, &, quotes): each one a node
     outputs: int = 2_000  # outputs shown (a million empty ones pass the output caps at 100 bytes each)
 
     def highlight(self, cell) -> None:
@@ -80,23 +85,40 @@ class PageBudget:
         self.markdown -= len(markdown)
         return self.markdown >= 0
 
+    def fits_prose(self, source: str) -> bool:
+        self.prose -= len(source)
+        return self.prose >= 0
+
+    def fits_rendered(self, rendered: str) -> bool:
+        """Whether markdown rendered as `rendered` fits the page: its tags and entities, each a node of the page."""
+        self.prose_nodes -= rendered.count("<") + rendered.count("&")
+        return self.prose_nodes >= 0
+
     def coloured(self, text: str) -> str:
         """`text` as it is while the budget lasts; past it, with its escape codes taken out."""
         self.colours -= text.count("\x1b")
         return text if self.colours >= 0 else CONTROL_SEQUENCE.sub("", text).replace("\x1b", "")
 
-    def shown_text(self, text: str) -> str:
+    def shown_text(self, text: str, what: str = "output") -> str:
         """An output's text as the page shows it: its colours within the budget, and all of it while the budget of
-        escaped characters lasts; past that, a note in its place."""
+        escaped characters lasts (the templates escape quotes too); past that, a note in its place."""
         text = self.coloured(text)
-        self.escaped -= text.count("<") + text.count(">") + text.count("&")
+        self.escaped -= sum(text.count(character) for character in "<>&\"'")
         if self.escaped >= 0:
             return text
-        return f"[lrcourse: {len(text)} characters of output not shown here, past what one page shows; the graded notebook holds them]\n"
+        return f"[lrcourse: {len(text)} characters of {what} not shown here, past what one page shows; the graded notebook holds them]\n"
 
     def takes_output(self) -> bool:
         self.outputs -= 1
         return self.outputs >= 0
+
+
+def page_budget(resources) -> PageBudget:
+    """The budget of the page being rendered, kept in its `resources` (the preprocessor's and the templates' filters
+    share it); a fresh one where there are none."""
+    if not isinstance(resources, dict):
+        return PageBudget()
+    return resources.setdefault(BUDGET, PageBudget())
 
 
 def highlight_code(source, language=None, metadata=None, **options) -> str:
@@ -179,7 +201,7 @@ def clean_html(element) -> str:
         return as_text(markup)
     tags = {*bleach.ALLOWED_TAGS, "div", "pre", "code", "span", "table", "tr", "td"}
     attributes = {**{tag: set(names) for tag, names in bleach.ALLOWED_ATTRIBUTES.items()}, "*": {"class", "id"}}
-    return nh3.clean(
+    cleaned = nh3.clean(
         markup,
         tags=tags,
         attributes=attributes,
@@ -188,3 +210,4 @@ def clean_html(element) -> str:
         link_rel="noopener noreferrer",
         set_tag_attribute_values={"a": {"target": "_blank"}},
     )
+    return inert_maths(cleaned)  # MathJax's links and styles shown as text (`markup.inert_maths`)

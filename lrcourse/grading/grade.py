@@ -8,7 +8,8 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
   other student is still graded; the exit status says whether anything failed;
 - a re-run grades only students with no mark or a changed submission (`force` regrades all), so an
   interrupted run loses nothing already written;
-- Ctrl-C finishes the students being graded and cancels the rest (a second one stops them); every grade written is kept;
+- Ctrl-C finishes the students being graded, still watched (`watchdog.drain`), and cancels the rest (a second one
+  stops them); every grade written is kept;
 - SIGTERM or SIGHUP (`Stopped`: a job scheduler, a CI time-out, a closed terminal) stops the workers at once,
   whatever they are doing (SIGKILL after `STOP_SECONDS`), and the command ends; every grade written is kept;
 - a student who fails keeps no feedback of an earlier run (`withdraw_feedback`): release_feedback would send it;
@@ -16,7 +17,7 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
   start-up is paid once, not per assignment;
 - no worker holds the run: each worker tells the main process when it starts a student, and one still on that
   student after the student's budget and the worker's grace (`Limits.student_seconds + worker_grace_seconds`:
-  stuck outside the budget, in nbgrader's file handling or on a locked gradebook) is stopped (`Watchdog`); a
+  stuck outside the budget, in nbgrader's file handling or on a locked gradebook) is stopped (`watchdog.Watchdog`); a
   worker ended by its own memory cap (`worker_memory`) is recognised too: either way that student fails with the
   reason, and the others that worker's pool held are graded again in a new pool, no retry counted against them;
 - a worker that dies otherwise (a signal, libzmq's abort when RLIMIT_DATA refuses it memory: `worker_memory`)
@@ -30,12 +31,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
-import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
@@ -45,13 +44,7 @@ from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, s
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.leftovers import remove_stale
 from lrcourse.grading.sandbox.limits import Limits
-
-STOP_SECONDS = 5.0  # a worker told to stop that has not ended by then (busy in C code, say) is killed
-WATCH_SECONDS = 1.0  # how often the main process looks for a worker past its student's deadline
-
-
-class Stopped(KeyboardInterrupt):
-    """The run was told to stop (SIGTERM, SIGHUP): the workers end now, not after their students."""
+from lrcourse.grading.watchdog import WATCH_SECONDS, Stopped, Watchdog, drain, end_workers, ended_then_checked
 
 
 def grade_class(
@@ -191,91 +184,6 @@ def run_workers(
     return outcomes
 
 
-@dataclass(frozen=True)
-class End:
-    """How a student's job ended, as the watchdog saw it: `stopped`, why its worker was ended because of this
-    student (the watchdog stopped it, or its memory cap ended it), else ""; `pid`, the worker that was on it, if
-    its start was heard (for `Watchdog.death`)."""
-
-    stopped: str = ""
-    pid: int | None = None
-
-
-class Watchdog:
-    """When each worker started its student (it reports on `starts`, a queue the pool's processes inherit), and
-    the students whose worker it stopped for holding one student past `seconds`; the pool's worker processes
-    (`enlist`), to tell how one died."""
-
-    def __init__(self, starts, seconds: float, memory_mb: int):
-        self.starts = starts
-        self.seconds = seconds
-        self.memory_mb = memory_mb
-        self.running: dict[str, tuple[float, int]] = {}  # student -> (when the main process heard, worker pid)
-        self.finished: set[str] = set()  # a start heard after its student's end is not a worker still busy
-        self.stopped: set[str] = set()
-        self.workers: dict[int, multiprocessing.process.BaseProcess] = {}  # pid -> the current pool's process
-
-    def enlist(self, processes) -> None:
-        """The current pool's worker processes (all started once as many students as workers were submitted)."""
-        self.workers = {process.pid: process for process in processes}
-
-    def ended(self, student: str) -> End:
-        """The student's job ended (graded, failed or its pool broken): why its worker was ended because of it (the
-        watchdog stopped it, or its memory cap ended it: worker_memory), and which worker was on it."""
-        from lrcourse.grading.worker_memory import went_past
-
-        self.hear_starts()  # a start not yet heard: never a stop here (the student has ended)
-        self.finished.add(student)
-        pid = self.running.pop(student, (0, None))[1]
-        if student in self.stopped:
-            why = f"grading took longer than {self.seconds:g} s (the student's budget and the worker's grace): stopped"
-            return End(why, pid)
-        if pid is not None and went_past(pid):
-            why = (
-                f"the grading worker went past its memory cap ({self.memory_mb} MB, c.Sandbox.worker_memory_mb) "
-                "while grading this student: stopped"
-            )
-            return End(why, pid)
-        return End("", pid)
-
-    def death(self, pid: int | None) -> str:
-        """How worker `pid` died of itself ("killed by SIGABRT ...", "exit status 1"), once it has ended (waiting up
-        to STOP_SECONDS); "" if it did not end, is not known, or ended by SIGTERM: a broken pool ends its other
-        workers so (a grading worker's SIGTERM handler exits with 128 + SIGTERM), and they are not at fault."""
-        process = self.workers.get(pid)
-        deadline = time.monotonic() + STOP_SECONDS
-        while process is not None and process.exitcode is None and time.monotonic() < deadline:
-            time.sleep(0.05)  # the pool's own thread may be reaping it: exitcode is set once that is done
-        code = process.exitcode if process is not None else None
-        if code in (None, -signal.SIGTERM, 128 + signal.SIGTERM):
-            return ""
-        if code == -signal.SIGABRT:
-            return (
-                f"killed by SIGABRT, as libzmq aborts when refused memory: a message past the worker's memory cap "
-                f"({self.memory_mb} MB, c.Sandbox.worker_memory_mb) under RLIMIT_DATA, say"
-            )
-        return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-
-    def hear_starts(self) -> None:
-        """Note the starts the workers reported since last heard (a start heard after its student's end is not)."""
-        while not self.starts.empty():  # the main process is its only reader: what is there can be read
-            student, pid = self.starts.get()
-            if student not in self.finished:
-                self.running[student] = (time.monotonic(), pid)
-
-    def check(self) -> bool:
-        """Stop every worker past its deadline (SIGTERM, then SIGKILL: `end_workers`); whether any was. Call
-        `ended` first for the students just finished: their workers are not still on them."""
-        self.hear_starts()
-        late = {s: pid for s, (t, pid) in self.running.items() if time.monotonic() - t > self.seconds}
-        for student in late:
-            self.stopped.add(student)
-            del self.running[student]
-        if late:
-            end_workers([p for p in multiprocessing.active_children() if p.pid in late.values()])
-        return bool(late)
-
-
 def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdog) -> tuple[list, bool]:
     """Grade `pending` in `pool`, adding to `outcomes`; return the students to retry in a new pool, and whether the
     pool broke (its workers are then gone)."""
@@ -290,7 +198,7 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
         except Stopped:
             raise
         except KeyboardInterrupt:
-            drain(pool, running)
+            drain(pool, futures, running, watch)
             raise
         ended, _ = ended_then_checked(watch, futures, done)
         for future in done:
@@ -333,43 +241,6 @@ def retry_or_fail(broken: list, attempts: dict[str, int]) -> tuple[list[Outcome]
         else:
             failed.append(Outcome(student, "failed", "the grading worker died twice, not known while grading whom"))
     return failed, retry
-
-
-def ended_then_checked(watch: Watchdog, futures: dict, done) -> tuple[dict, bool]:
-    """Why each future of `done` ended (`Watchdog.ended`), then whether the watchdog stopped a worker: in that
-    order, so the worker of a student who just finished is not taken for one still on that student (killing it
-    would break the pool and restart every student in progress)."""
-    ended = {future: watch.ended(futures[future][0]) for future in done}
-    return ended, watch.check()
-
-
-def drain(pool, running: set) -> None:
-    """Ctrl-C: cancel the students not started and wait for those being graded (the watchdog does not watch this
-    wait: reading the workers' starts while Ctrl-C reaches every process of the group left a run hanging). A second
-    Ctrl-C is `Stopped`: the workers end and their sandboxes are cleared now, not left to an interrupted wait."""
-    in_flight = sum(future.running() for future in running)
-    note = f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest (Ctrl-C again: stop now)."
-    print(note, file=sys.stderr)
-    try:
-        pool.shutdown(wait=True, cancel_futures=True)
-    except KeyboardInterrupt:
-        raise Stopped() from None
-
-
-def end_workers(processes, seconds: float = STOP_SECONDS) -> list:
-    """SIGTERM (each worker closes its sandboxes and exits), then SIGKILL for any still alive after `seconds`:
-    a worker's handler runs only between Python instructions. A killed worker's sandboxes die with it
-    (PDEATHSIG); what they leave on disk and in cgroups is for `leftovers`. Returns the workers killed."""
-    for process in processes:
-        process.terminate()
-    deadline = time.monotonic() + seconds
-    for process in processes:
-        process.join(max(0.0, deadline - time.monotonic()))
-    killed = [process for process in processes if process.is_alive()]
-    for process in killed:
-        process.kill()
-        process.join(1)
-    return killed
 
 
 # --------------------------------------------------------------------------------------------

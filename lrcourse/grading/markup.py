@@ -83,6 +83,23 @@ LINK_TARGET = re.compile(r"(https?://[^/\\\s]|mailto:[^/\\]|#)", re.I)
 DEPTH_LIMIT = 256
 OPENING_TAG = re.compile(r"[A-Za-z][^\s/>]*")
 VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+# MathJax typesets the maths in a page's text (formgrader's and the feedback's pages load 2.7 with its Safe extension).
+# Safe keeps javascript: out of `\href` but makes links of http:, https: and file: addresses, opening in the page's own
+# frame (tests/test_mathjax.py), and filters `\class`, `\cssId`, `\style` by lists of its own. These macros and
+# those that load code or set fonts are shown as text: `\href` becomes `\ href`, a space then letters. MathJax joins
+# the text around a <br>, <wbr> or comment into one formula, so a name split by them is one too.
+MATHJAX_MACROS = {"href", "class", "cssid", "style", "unicode", "require", "bbox", "html", "data"}
+MACRO = re.compile(r"\\((?:[A-Za-z]|<(?:br|wbr)\s*/?>)+)", re.I)
+
+
+def inert_maths(text: str) -> str:
+    """`text` (markup or plain) with every MathJax macro of MATHJAX_MACROS shown as text, in time linear in it."""
+    return MACRO.sub(_inert_macro, text)
+
+
+def _inert_macro(found: re.Match) -> str:
+    name = re.sub(r"<[^>]*>", "", found[1]).lower()
+    return "\\ " + found[1] if name in MATHJAX_MACROS else found[0]
 
 
 def depth(markup: str) -> int:
@@ -109,7 +126,7 @@ def clean_html(markup: str) -> str:
     address, mail addresses and places in the page, each opening in a new tab; as text if nested too deep."""
     if depth(markup) > DEPTH_LIMIT:
         return as_text(markup)
-    return nh3.clean(
+    cleaned = nh3.clean(
         markup,
         url_schemes=URL_SCHEMES | {"data"},
         clean_content_tags={"script", "style"},
@@ -118,6 +135,7 @@ def clean_html(markup: str) -> str:
         link_rel="noopener noreferrer",
         set_tag_attribute_values={"a": {"target": "_blank"}},  # never in the frame of the page it is on
     )
+    return inert_maths(cleaned)  # after nh3, which turns character references into the characters
 
 
 def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
@@ -144,7 +162,7 @@ def clean_svg(markup: str) -> str:
     if depth(markup) > DEPTH_LIMIT:
         return as_text(markup)
     attributes = {tag: SVG_ATTRIBUTES for tag in SVG_TAGS}
-    return nh3.clean(
+    cleaned = nh3.clean(
         markup,
         tags=SVG_TAGS,
         attributes=attributes,
@@ -152,3 +170,4 @@ def clean_svg(markup: str) -> str:
         clean_content_tags={"script", "style", "foreignObject"},
         link_rel=None,
     )
+    return inert_maths(cleaned)

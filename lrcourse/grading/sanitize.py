@@ -23,8 +23,8 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 
 from lrcourse import cells
-from lrcourse.grading.bounded_render import BoundedRenderer, PageBudget, bounded_markdown
-from lrcourse.grading.markup import DEPTH_LIMIT, RASTER_DATA, URL_ATTRIBUTES, clean_html, clean_svg, depth
+from lrcourse.grading.bounded_render import BoundedRenderer, PageBudget, bounded_markdown, page_budget
+from lrcourse.grading.markup import DEPTH_LIMIT, RASTER_DATA, URL_ATTRIBUTES, clean_html, clean_svg, depth, inert_maths
 
 HTML_OUTPUTS = ("text/html", "image/svg+xml")
 # Output types a browser would run, whatever their content: replaced by a note.
@@ -134,9 +134,20 @@ def markdown2html(source: str, attachments: dict | None = None) -> str:
 @jinja2.pass_context
 def cell_markdown2html(context, source: str) -> str:
     """`markdown2html` as the templates' filter: with the attachments of the cell being rendered, as nbconvert's
-    own filter reads them (JupyterLab saves a pasted image so; without them the page fails to render)."""
-    cell = context.get("cell") or {}
-    return markdown2html(source, cell.get("attachments") if isinstance(cell, dict) else None)
+    own filter reads them (JupyterLab saves a pasted image so; without them the page fails to render), within the
+    page's budget of markdown (`PageBudget.prose`); past it, as text."""
+    cell, source = context.get("cell") or {}, str(source)
+    budget = page_budget(context.get("resources"))
+    if not budget.fits_prose(source):
+        return plain_markdown(source, budget)
+    rendered = markdown2html(source, cell.get("attachments") if isinstance(cell, dict) else None)
+    return rendered if budget.fits_rendered(rendered) else plain_markdown(source, budget)
+
+
+def plain_markdown(source: str, budget: PageBudget) -> str:
+    note = "[lrcourse shows this markdown as text: past what one page renders as markdown.]\n"
+    text = budget.shown_text(source, "markdown")
+    return f'<pre class="lrcourse-removed" style="white-space: pre-wrap">{html.escape(note + text, quote=False)}</pre>'
 
 
 class _RasterAttachments(dict):
@@ -282,6 +293,8 @@ def bound_text(output, budget: PageBudget) -> None:
     for mimetype in ("text/plain", "text/latex"):
         if isinstance(data, dict) and isinstance(data.get(mimetype), (str, list)):
             data[mimetype] = budget.shown_text("".join(data[mimetype]))
+    if isinstance(data, dict) and isinstance(data.get("text/latex"), str):
+        data["text/latex"] = inert_maths(data["text/latex"])  # typeset by MathJax, unlike text/plain (in a <pre>)
 
 
 def safe_cell(cell, budget: PageBudget | None = None) -> None:
@@ -341,7 +354,7 @@ class SafeToShow(Preprocessor):
                 resources[name] = html.escape(resources[name])
         nb.metadata.pop("widgets", None)  # saved widget state: the template would load a widget renderer for it
         nb.cells = [known_cell(cell) for cell in nb.cells]
-        budget = PageBudget()
+        budget = page_budget(resources)
         for cell in nb.cells:
             safe_cell(cell, budget)
         return nb, resources

@@ -12,7 +12,7 @@ only the student's messages) with the late penalty computed from them (`late`), 
 the feedback; the student is marked done only if all of it worked. A student whose notebook run fails in
 the kernel (a crash, a time-out) still gets the trusted verdicts, with the kernel's failure as the reason.
 The worker runs under a memory cap of its own (`worker_memory`) and tells the grading command which student it
-starts (`grade.Watchdog`), which stops a worker held past the student's budget and its grace.
+starts (`watchdog.Watchdog`), which stops a worker held past the student's budget and its grace.
 
 Everything a worker holds is in its `Worker`. The process pool calls module functions, so the worker
 process keeps its one `Worker` in `_worker`, set by `start` (the pool's initializer, through `install`) and read by
@@ -251,7 +251,7 @@ _worker: Worker | None = None  # this worker process's one Worker (see the modul
 
 def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None:
     """The pool's initializer: make this process a grading worker, telling `starts` (a queue, if given: the
-    grading command's watchdog, `grade.Watchdog`) which student it starts, with its process id."""
+    grading command's watchdog, `watchdog.Watchdog`) which student it starts, with its process id."""
     # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
     # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
     # The main process alone decides what an interrupt stops.

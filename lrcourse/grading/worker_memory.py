@@ -13,7 +13,7 @@ Under RLIMIT_DATA (no root), libzmq's allocation fails: a few large frames were 
 in a raw trial (600 of 1 MB against 300 MB: the process lived), but a flood of small frames makes its alloc_assert
 abort the worker (`FATAL ERROR: OUT OF MEMORY (src/yqueue.hpp:92)`, SIGABRT; a review reproduced it
 with 6,000,000 empty frames, about 12 MB on the wire, under 200 MB). The grading command charges that death to the
-student the worker was running only (`grade.Watchdog.death`): retried once, it fails with how its worker died
+student the worker was running only (`watchdog.Watchdog.death`): retried once, it fails with how its worker died
 (killed by SIGABRT), and every other student is graded in a new pool. The suite runs that path with a stand-in
 worker that aborts (`tests/test_grade_watchdog.py`), not with ZeroMQ under RLIMIT_DATA (its hostile class runs as
 root, in a cgroup). RLIMIT_DATA bounds VmData, thread stacks included: `one_blas_thread`.

@@ -1,7 +1,8 @@
 """A grading worker without nbgrader, for the watchdog's test (`tests/test_grade_watchdog.py`): the pool's
 initializer in place of `worker.start` gives the worker process a `Stuck` in place of its `Worker`, so the pool's
 real task (`worker.grade_student`, which tells the watchdog who it starts) runs `Stuck.grade`: the student named
-`STUCK` never ends, like a worker held outside the student's budget (a locked gradebook); the student named `CRASH`
+`STUCK` never ends, like a worker held outside the student's budget (a locked gradebook); `sleep-<s>` is graded
+after <s> seconds; the student named `CRASH`
 aborts its worker every time, as libzmq does when RLIMIT_DATA refuses it memory; the student named `SLOW` is graded
 in part, as a worker grades one whose time budget ran out before every test cell was checked; any other is graded."""
 
@@ -28,6 +29,8 @@ class Stuck:
     def grade(self, assignment: str, student: str, current: str) -> Outcome:
         if student == STUCK:
             time.sleep(3600)
+        if student.startswith("sleep-"):
+            time.sleep(float(student.removeprefix("sleep-")))  # a student graded in that many seconds
         if student == CRASH:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file of the stand-in
             os.abort()

@@ -1,0 +1,111 @@
+"""What MathJax makes of a student's maths: the sanitizer's rewrite everywhere MathJax reads (no browser), then a
+real page in headless Chromium: the feedback page as nbgrader writes it with the course's template,
+its MathJax this machine's 2.7 with nbconvert's configuration and the Safe extension (`lrcourse check`'s; the CDN's
+is the same version and extensions). Safe keeps `javascript:` out of `\\href`, and ids, classes and this padding out of
+`\\cssId`, `\\class` and `\\style`, but makes links of http:, https: and file: addresses (opening in the page's own frame):
+the sanitizer shows those macros as text (`markup.inert_maths`). The control, the same page without that rewrite,
+shows the links MathJax makes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from traitlets.config import Config
+
+from lrcourse.grading import feedback_page, markup, sanitize
+from lrcourse.grading.markup import clean_html, clean_svg
+from lrcourse.self_check import local_mathjax_url
+
+ANSWER = (
+    r"Links: $\href{https://example.org/pwned}{a}$ and $\href{/logout}{b}$; "
+    r"a box: $\style{padding:321px}{c}$, $\cssId{evilid}{d}$, $\class{MJX-x evilclass}{e}$; honest: $\eta_t^2$."
+)
+# What MathJax made of the macros: a link to either address, the box's style, the id, the class.
+MADE = """() => [
+    ...document.querySelectorAll('a[href*="example.org"], a[href*="logout"], #evilid, .evilclass'),
+    ...[...document.querySelectorAll('[style]')].filter(e => e.getAttribute('style').includes('321px')),
+].length"""
+
+
+def feedback_page_file(tmp_path, name: str) -> str:
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+
+    config = Config()
+    sanitize.show_safely(config)
+    config.HTMLExporter.template_name = "feedback"  # as nbgrader's feedback sets it, the course's page on top
+    config.HTMLExporter.template_file = str(feedback_page.TEMPLATE)
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    config.HTMLExporter.extra_template_paths = [str(Path(handlers.static_path, "node_modules/bootstrap/dist/css"))]
+    config.HTMLExporter.mathjax_url = local_mathjax_url()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(ANSWER)])
+    resources = {"nbgrader": {"notebook": "n", "score": 0, "max_score": 1, "late_penalty": 0}}
+    page, _ = HTMLExporter(config=config).from_notebook_node(notebook, resources=resources)
+    path = tmp_path / f"{name}.html"
+    path.write_text(page)
+    return path.as_uri()
+
+
+def typeset(browser, url: str) -> tuple[int, int]:
+    """(how many of the macros MathJax made into links, ids, classes or styles; how many formulas it typeset)."""
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_function("() => window.MathJax && MathJax.isReady", timeout=60_000)
+        page.evaluate("() => new Promise(done => MathJax.Hub.Queue(() => done(true)))")  # after the typesetting
+        formulas = "() => document.querySelectorAll('script[type^=math]').length"
+        return page.evaluate(MADE), page.evaluate(formulas)
+    finally:
+        page.close()
+
+
+def test_mathjax_makes_no_link_id_class_or_style_of_a_students_maths(browser, tmp_path, monkeypatch):
+    if local_mathjax_url() is None:
+        pytest.fail("jupyter_server_mathjax is not installed: the course's environment has it")
+    made, formulas = typeset(browser, feedback_page_file(tmp_path, "sanitized"))
+    assert (made, formulas) == (0, 6), (made, formulas)  # every formula typeset, none made anything
+    monkeypatch.setattr(markup, "MATHJAX_MACROS", set())  # the control: no rewrite
+    made, formulas = typeset(browser, feedback_page_file(tmp_path, "control"))
+    assert made == 1 and formulas == 6, (made, formulas)  # the https link (Safe drops /logout, id, class, padding)
+
+
+# MathJax macros that would make a link, class, id or style in a formula, as a student might write them: with a
+# character reference, split by tags MathJax joins (<br>, <wbr>, a comment), in each of the maths' delimiters.
+MATHS_ATTACKS = (
+    r"$\href{https://example.org/x}{a}$ \(\style{padding:999px}{b}\) $$\class{c}{c}$$ \[\cssId{d}{d}\]",
+    r"$\h&#114;ef{javascript:alert(1)}{e}$ $\hr<br>ef{/logout}{f}$ $\hr<wbr>ef{x}{g}$ $\hr<!-- -->ef{x}{h}$",
+    r"\begin{equation}\require{HTML}\bbox[margin:-99px]{i}\unicode[x]{x41}\end{equation}",
+)
+LIVE_MACRO = r"\\(?:href|class|cssid|style|unicode|require|bbox)(?![A-Za-z])"
+
+
+def live_macros(markup: str, plain: bool = False) -> list[str]:
+    """The MathJax macros of MATHS_ATTACKS left in `markup` as MathJax would read its text (tags it joins taken out),
+    or in `plain` text (which the templates escape: a tag there is text)."""
+    import re
+
+    text = markup if plain else re.sub(r"<(?:br|wbr)\s*/?>|<!--.*?-->", "", markup, flags=re.S | re.I)
+    return re.findall(LIVE_MACRO, text, re.I)
+
+
+def test_mathjax_macros_that_make_links_or_styles_are_shown_as_text_in_every_place_mathjax_reads():
+    """MathJax (formgrader's and the feedback's pages load 2.7 with its Safe extension) makes `\\href` a link in the
+    page's own frame (Safe lets http:, https: and file: addresses through) and `\\style` a margin or padding over
+    formgrader's own boxes: such macros show as text (`\\ href`) in markdown, HTML and SVG outputs, raw cells and
+    LaTeX outputs; honest maths stays as written."""
+    for attack in MATHS_ATTACKS:
+        assert live_macros(attack), attack  # the attacks hold what the test looks for
+        assert live_macros(sanitize.markdown2html(attack)) == [], attack
+        assert live_macros(clean_html(f"<p>{attack}</p>")) == [], attack
+        assert live_macros(clean_svg(f"<svg><text>{attack}</text></svg>")) == [], attack
+        raw = nbformat.v4.new_raw_cell(attack)
+        sanitize.safe_cell(raw)
+        assert live_macros(raw.source) == [], attack
+        output = nbformat.v4.new_output("display_data", data={"text/latex": attack, "text/plain": "x"})
+        (kept,) = sanitize.safe_outputs([output])
+        assert live_macros(kept["data"]["text/latex"], plain=True) == [], attack
+    assert r"\ href{https://example.org/x}{a}" in sanitize.markdown2html(MATHS_ATTACKS[0])
+    honest = r"$\eta_t = \eta_0 \gamma^{t}$, $\color{red}{\hat{y}}$ and $\text{lr}\ \hbox{x}$"
+    assert sanitize.markdown2html(honest) == f"<p>{honest}</p>\n"
