@@ -6,11 +6,12 @@ import math
 import pytest
 import torch
 
+
+from support.paths import ROOT
+
 from lrcourse import wire
 from lrcourse.grading.sandbox import bwrap as sandbox
 from lrcourse.grading.sandbox import no_lr_scheduler
-
-from support.paths import ROOT
 
 
 def test_values_cross_as_plain_data_and_come_back_as_stand_ins():
