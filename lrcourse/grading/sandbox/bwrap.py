@@ -133,15 +133,6 @@ def readable_paths() -> list[Path]:
     return sorted(paths)
 
 
-def package_path() -> dict[str, str]:
-    """PYTHONPATH inside, when the grader itself runs a checkout from its PYTHONPATH (`lrcourse worker` in a clone
-    beside an environment installed from elsewhere): the folder holding the lrcourse package it imported, of
-    which only that package is bound in, so the sandbox runs the grader's code, not the installed one."""
-    if not os.environ.get("PYTHONPATH"):
-        return {}
-    return {"PYTHONPATH": str(Path(lrcourse.__file__).resolve().parent.parent)}
-
-
 class Sandbox:
     """One sandbox: `command(argv)` starts argv inside it; `kill()` ends everything in it; `close()` cleans up.
 
@@ -216,7 +207,6 @@ class Sandbox:
             "MPLCONFIGDIR": "/tmp/matplotlib",
             "PYTHONDONTWRITEBYTECODE": "1",
             **arithmetic_environment(),
-            **package_path(),
             **(env or {}),
         }
         setenv = [arg for key, value in environment.items() for arg in ("--setenv", key, value)]
