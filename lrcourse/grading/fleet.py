@@ -89,3 +89,7 @@ def task_id(version: str, assignment: str, student: str, fingerprint: str) -> st
 
 def attempts_key(task: str) -> str:
     return f"lrcourse:attempts:{task}"
+
+
+def sent_key(task: str) -> str:
+    return f"lrcourse:sent:{task}"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook, with_busy_timeout
@@ -45,11 +46,13 @@ def grade_class_remote(
     result.outcomes, todo = intake.take_in(course, assignment, force)
     if todo:
         create_gradebook_tables(course, assignment, db_url)
-        result.outcomes += collect(course, assignment, todo, url, db_url, progress)
+        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force)
     return finish(course, db_url, result, start)
 
 
-def collect(course: Path, assignment: str, todo: list, url: str, db_url: str, progress: bool) -> list[Outcome]:
+def collect(
+    course: Path, assignment: str, todo: list, url: str, db_url: str, progress: bool, force: bool = False
+) -> list[Outcome]:
     from tqdm import tqdm
 
     app = fleet.celery_app(url)
@@ -60,7 +63,7 @@ def collect(course: Path, assignment: str, todo: list, url: str, db_url: str, pr
         for student, current in todo:
             task = fleet.task_id(version, assignment, student, current)
             try:
-                send(app, url, task, version, assignment, course / "submitted" / student / assignment)
+                send(app, url, task, version, assignment, course / "submitted" / student / assignment, force)
             except parcel.ParcelRefused as error:
                 outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
                 bar.update(1)
@@ -83,34 +86,29 @@ def collect(course: Path, assignment: str, todo: list, url: str, db_url: str, pr
     return outcomes
 
 
-def send(app, url: str, task: str, version: str, assignment: str, folder: Path) -> None:
-    """Enqueue the task, unless its result is already stored and graded (an interrupted run's): a stored failure
-    is forgotten and the task sent again, with its delivery count reset."""
+def send(app, url: str, task: str, version: str, assignment: str, folder: Path, force: bool) -> None:
+    """Enqueue the task, unless its result is stored and graded (an interrupted run's) or an earlier run sent it and
+    it is not done yet (queued or being graded: sending it again would grade it twice). A stored failure is
+    forgotten and the task sent again, with its delivery count reset; `force` sends it whatever is stored."""
+    import redis
+
     stored = app.AsyncResult(task)
-    if stored.state == "SUCCESS" and _status(stored.result) == "graded":
-        return
-    if stored.state in ("SUCCESS", "FAILURE"):
+    with redis.Redis.from_url(url) as client:
+        if not force and stored.state == "SUCCESS" and _status(stored.result) == "graded":
+            return
+        if not force and stored.state == "PENDING" and client.exists(fleet.sent_key(task)):
+            return
         stored.forget()
-        _reset_attempts(url, task)
-    payload = {
-        "version": version,
-        "assignment": assignment,
-        "student": folder.parent.name,
-        "files": parcel.pack(folder),
-    }
-    app.send_task(fleet.TASK, args=[payload], task_id=task)
+        client.delete(fleet.attempts_key(task))
+        files = parcel.pack(folder)
+        payload = {"version": version, "assignment": assignment, "student": folder.parent.name, "files": files}
+        app.send_task(fleet.TASK, args=[payload], task_id=task)
+        client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
 
 
 def _status(document) -> str:
     outcome = document.get("outcome") if isinstance(document, dict) else None
     return outcome.get("status", "") if isinstance(outcome, dict) else ""
-
-
-def _reset_attempts(url: str, task: str) -> None:
-    import redis
-
-    with redis.Redis.from_url(url) as client:
-        client.delete(fleet.attempts_key(task))
 
 
 def write(course: Path, config, db_url: str, assignment: str, student: str, current: str, meta: dict) -> Outcome:
@@ -165,6 +163,7 @@ def _write_grades(course: Path, config, db_url: str, assignment: str, student: s
 
     submitted = course / "submitted" / student / assignment
     timestamp = CourseDirectory(config=config).get_existing_timestamp(str(submitted))
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # SQLAlchemy's notices on nbgrader's own use
     with gradebook(db_url) as book:
         book.update_or_create_student(student)
         book.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
