@@ -22,7 +22,8 @@ def checkout(target: Path, extra_commit: dict[str, str] | None = None) -> Path:
         for name, text in extra_commit.items():
             (target / name).write_text(text)
         git = ["git", "-C", str(target), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
-        subprocess.run([*git, "commit", "-qam", "another version"], check=True)
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", "another version"], check=True)
     venv = Path(sys.prefix)
     subprocess.run(["cp", "-al", str(venv), str(target / ".venv")], check=True)
     site = Path(next((target / ".venv" / "lib").glob("python3*"))) / "site-packages"
