@@ -73,6 +73,7 @@ def collect(
         for task, meta in app.backend.get_many(set(waiting), interval=POLL_SECONDS, no_ack=True):
             student, current = waiting.pop(task)
             outcomes.append(write(course, config, db_url, assignment, student, current, meta))
+            forget(app, url, task)  # written (or failed): the broker need not hold it any longer
             bar.update(1)
     except KeyboardInterrupt:
         bar.close()
@@ -104,6 +105,16 @@ def send(app, url: str, task: str, version: str, assignment: str, folder: Path, 
         payload = {"version": version, "assignment": assignment, "student": folder.parent.name, "files": files}
         app.send_task(fleet.TASK, args=[payload], task_id=task)
         client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
+
+
+def forget(app, url: str, task: str) -> None:
+    """The task's result and its records dropped from the broker (a result holds a student's folders: a class's
+    results would otherwise stay in the broker's memory until they expire)."""
+    import redis
+
+    app.AsyncResult(task).forget()
+    with redis.Redis.from_url(url) as client:
+        client.delete(fleet.sent_key(task), fleet.attempts_key(task))
 
 
 def _status(document) -> str:
