@@ -176,3 +176,22 @@ def test_a_worker_of_another_course_version_refuses_its_task(fleet):
     row = next(csv.DictReader(open(course / "reports" / f"{CHAPTER}.csv")))
     assert row["status"] == "failed" and "version mismatch" in row["reason"], row
     assert scores(course, CHAPTER) == {}
+
+
+def test_a_task_whose_workers_died_too_often_fails_its_student_without_grading(fleet):
+    """A submission that kills its grading process each time is not handed out for ever: once delivered more than
+    MAX_ATTEMPTS times, the task's result is that student's failure (the delivery count is the broker's)."""
+    import redis
+
+    from lrcourse.grading import fleet as queue
+
+    _, broker, _ = fleet
+    url = broker.read_text()
+    task = "lrcourse-test-poison"
+    with redis.Redis.from_url(url) as client:
+        client.set(queue.attempts_key(task), queue.MAX_ATTEMPTS)  # three deliveries whose worker died
+    app = queue.celery_app(url)
+    app.send_task(queue.TASK, args=[{"assignment": CHAPTER, "student": "mallory", "version": "x"}], task_id=task)
+    result = app.AsyncResult(task).get(timeout=300)
+    assert result["outcome"]["status"] == "failed"
+    assert f"died {queue.MAX_ATTEMPTS} times" in result["outcome"]["reason"], result
