@@ -6,6 +6,7 @@ lrcourse export [ASSIGNMENT ...] [--roster FILE] [--db-url URL]    per-item grad
 lrcourse check [CHAPTER ...]                                       grade your workspace (self-study; 03 or its name)
 lrcourse demo                                                      grade the example class in examples/
 lrcourse doctor [--course DIR]                                     can students' code be graded here? what is missing
+lrcourse worker --broker-file F [--concurrency N]                   a grading worker of a queue (`grade --broker-file`)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
+from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, broker_url
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 
@@ -93,18 +95,24 @@ def command_grade(args) -> int:
             file=sys.stderr,
         )
         return 2
-    if not _sandbox_ready(args):
+    broker = broker_url(args.broker_file)
+    if not broker and not _sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
     args.db_url = _db_url(args)
     _released(course, args.assignment, args.db_url)
-    result = grade_class(
-        course,
-        args.assignment,
-        workers=args.workers,
-        force=args.force,
-        db_url=args.db_url,
-        sandboxed=not args.no_sandbox,
-    )
+    if broker:
+        from lrcourse.grading.fleet_grade import grade_class_remote
+
+        result = grade_class_remote(course, args.assignment, broker, force=args.force, db_url=args.db_url)
+    else:
+        result = grade_class(
+            course,
+            args.assignment,
+            workers=args.workers,
+            force=args.force,
+            db_url=args.db_url,
+            sandboxed=not args.no_sandbox,
+        )
     print(summary(result))
     print(
         f"grades: {course / 'grades.csv'}   outcomes: {course / 'reports' / (args.assignment + '.csv')}   "
@@ -239,6 +247,27 @@ def command_doctor(args) -> int:
     return 1 if failed else 0
 
 
+def command_worker(args) -> int:
+    """A grading worker of the queue, serving it until stopped."""
+    from lrcourse.grading.fleet_worker import run
+
+    url = broker_url(args.broker_file)
+    if not url:
+        print(f"lrcourse worker: no broker: pass --broker-file or set ${BROKER_VARIABLE}", file=sys.stderr)
+        return 2
+    if not _sandbox_ready(args):
+        return 2
+    name = args.name or f"lrcourse-{os.getpid()}@%h"
+    run(url, Path(args.course).resolve(), args.concurrency, not args.no_sandbox, args.visibility_seconds, name)
+    return 0
+
+
+def _broker_option(command) -> None:
+    command.add_argument(
+        "--broker-file", help=f"a file holding the Redis broker's URL with its password (or ${BROKER_VARIABLE})"
+    )
+
+
 def _database_options(command) -> None:
     command.add_argument(
         "--db-url",
@@ -279,7 +308,21 @@ def parser() -> argparse.ArgumentParser:
     _sandbox_option(grade)
     grade.add_argument("--export", action="store_true", help="then export, as `lrcourse export` does")
     _export_options(grade)
+    _broker_option(grade)
     grade.set_defaults(run=command_grade)
+    worker = sub.add_parser("worker", help="grade the students a queue holds (`grade --broker-file`), from a checkout")
+    _broker_option(worker)
+    worker.add_argument("--concurrency", type=int, default=1, help="students graded at once (default: 1)")
+    worker.add_argument("--course", default=".", help="the checkout of the course (default: here)")
+    worker.add_argument("--name", help="the worker's name in Celery (default: lrcourse-PID@host)")
+    worker.add_argument(
+        "--visibility-seconds",
+        type=float,
+        default=VISIBILITY_SECONDS,
+        help="a lost machine's task goes to another worker after this; longer than a student's budget and grace",
+    )
+    _sandbox_option(worker)
+    worker.set_defaults(run=command_worker)
     export = sub.add_parser(
         "export", help="per-item grades, a Canvas import file and class reports, from the gradebook"
     )

@@ -40,7 +40,7 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import worker
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
-from lrcourse.grading.intake import fingerprint, first_line, is_done, refused, submissions, valid_student_id
+from lrcourse.grading.intake import take_in, valid_student_id
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.leftovers import remove_stale
 from lrcourse.grading.sandbox.limits import Limits
@@ -65,33 +65,24 @@ def grade_class(
     Limits.from_config(course_config(course, db_url))  # a bad c.Sandbox limit stops the run here, by its name
     result = RunOutcomes(assignment)
     start = time.monotonic()
-    todo = []
-    for student in submissions(course, assignment):
-        folder = course / "submitted" / student / assignment
-        try:  # before nbgrader ever sees the id or a file; whatever a submission holds fails that student only
-            reason = refused(course, student, assignment)
-            current = None if reason else fingerprint(folder)
-        except Exception as error:
-            reason = f"the submission could not be read: {type(error).__name__}: {first_line(error)}"
-        if reason:
-            result.outcomes.append(Outcome(student, "failed", reason))
-            continue
-        if not force and is_done(course, student, assignment, current):
-            result.outcomes.append(Outcome(student, "skipped", "already graded, submission unchanged"))
-        else:
-            todo.append((student, current))
+    result.outcomes, todo = take_in(course, assignment, force)
     if todo:
-        _create_gradebook_tables(course, assignment, db_url)
+        create_gradebook_tables(course, assignment, db_url)
         if sandboxed:
             remove_stale()
         limits = Limits.from_config(course_config(course, db_url))
         result.outcomes += run_workers(
             course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits, pool
         )
+    return finish(course, db_url, result, start)
+
+
+def finish(course: Path, db_url: str, result: RunOutcomes, start: float) -> RunOutcomes:
+    """After the students: stale feedback withdrawn, nbgrader's CSV export, the run's outcomes written."""
     result.outcomes.sort(key=lambda o: o.student)
-    withdraw_feedback(course, assignment, result.outcomes)
+    withdraw_feedback(course, result.assignment, result.outcomes)
     export_grades(course, db_url)
-    result.awaiting_manual = awaiting_manual_grades(assignment, db_url)
+    result.awaiting_manual = awaiting_manual_grades(result.assignment, db_url)
     result.seconds = time.monotonic() - start
     write_outcomes(course, result)
     return result
@@ -112,7 +103,7 @@ def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) ->
     return withdrawn
 
 
-def _create_gradebook_tables(course: Path, assignment: str, db_url: str) -> None:
+def create_gradebook_tables(course: Path, assignment: str, db_url: str) -> None:
     """Create the gradebook's tables once, before the workers race to do it."""
     with gradebook(db_url) as book:
         book.find_assignment(assignment)  # raises if the assignment was never released

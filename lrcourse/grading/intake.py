@@ -34,6 +34,7 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading.notebook_limits import NotebookRefused, read_notebook
+from lrcourse.grading.outcomes import Outcome
 
 MARK = ".lrcourse-graded.json"
 # The characters of an id: none that a file glob, a path, a shell, a CSV or a page's script string reads as more
@@ -195,3 +196,24 @@ def mark_done(course: Path, student: str, assignment: str, current: str, score, 
     mark = course / "autograded" / student / assignment / MARK
     mark.parent.mkdir(parents=True, exist_ok=True)
     mark.write_text(json.dumps({"fingerprint": current, "score": score, "max_score": max_score}))
+
+
+def take_in(course: Path, assignment: str, force: bool) -> tuple[list[Outcome], list[tuple[str, str]]]:
+    """The submissions' intake (`intake`): the outcomes of those refused or unchanged, and the (student,
+    fingerprint) of those to grade."""
+    outcomes, todo = [], []
+    for student in submissions(course, assignment):
+        folder = course / "submitted" / student / assignment
+        try:  # before nbgrader ever sees the id or a file; whatever a submission holds fails that student only
+            reason = refused(course, student, assignment)
+            current = None if reason else fingerprint(folder)
+        except Exception as error:
+            reason = f"the submission could not be read: {type(error).__name__}: {first_line(error)}"
+        if reason:
+            outcomes.append(Outcome(student, "failed", reason))
+            continue
+        if not force and is_done(course, student, assignment, current):
+            outcomes.append(Outcome(student, "skipped", "already graded, submission unchanged"))
+        else:
+            todo.append((student, current))
+    return outcomes, todo

@@ -1,0 +1,95 @@
+"""What the grading queue's two sides share (`fleet_grade` enqueues, `fleet_worker` grades): the Celery app over
+a Redis broker, the broker's URL, and the course version a task and a worker must agree on.
+
+The queue carries students' code, so Celery is told JSON only (never pickle: a pickled message runs code when
+read), in both directions; a task is acknowledged only once graded (`acks_late`), and given back to the queue
+if the process grading it dies (`reject_on_worker_lost`), one task at a time per process (prefetch 1). A broker
+that loses a whole worker machine gives its task to another once `visibility_timeout` has passed: it must be
+longer than a student's budget and grace (c.Sandbox.student_seconds + worker_grace_seconds), else a
+slow student is handed out twice (the enqueuing command still writes each student once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+BROKER_VARIABLE = "LRCOURSE_BROKER_URL"
+TASK = "lrcourse.grade_student"
+VISIBILITY_SECONDS = 3600  # see the module's text
+RESULT_SECONDS = 7 * 24 * 3600  # results kept in Redis for a rerun after an interruption
+MAX_ATTEMPTS = 3  # deliveries of one task (its worker died each time) before the student is failed
+PACKAGE = Path(__file__).resolve().parent.parent  # the lrcourse package
+ROOT = PACKAGE.parent  # a checkout of the course
+
+
+def broker_url(path: str | None) -> str | None:
+    """The broker's URL from a file (a password belongs there or in the environment, never on a command
+    line), else $LRCOURSE_BROKER_URL, else None."""
+    if path:
+        return Path(path).read_text().strip()
+    return os.environ.get(BROKER_VARIABLE) or None
+
+
+def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS):
+    """The Celery app of the grading queue, on the Redis broker at `url` (results kept there too)."""
+    from celery import Celery
+
+    app = Celery("lrcourse", broker=url, backend=url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_enable_remote_control=False,  # no broadcast commands: a worker runs the grading task, nothing else
+        worker_send_task_events=False,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": visibility_seconds},
+        result_backend_transport_options={"visibility_timeout": visibility_seconds},
+        result_expires=RESULT_SECONDS,
+        result_extended=False,
+    )
+    return app
+
+
+def code_version() -> str:
+    """A hash of what grades: the lrcourse package and the grader's references (grader/), as files."""
+    digest = hashlib.sha256()
+    for base in (PACKAGE, ROOT / "grader"):
+        _hash_tree(digest, base, base.parent)
+    return digest.hexdigest()[:16]
+
+
+def course_version(course: Path, assignment: str, code: str | None = None) -> str:
+    """The version a task is graded at: the code's, and the assignment's source notebooks (the hidden tests)."""
+    digest = hashlib.sha256((code or code_version()).encode())
+    _hash_tree(digest, course / "source" / assignment, course / "source")
+    return digest.hexdigest()[:16]
+
+
+def _hash_tree(digest, base: Path, relative_to: Path) -> None:
+    wanted = (".py", ".json", ".ipynb", ".html", ".tpl", ".j2", ".css", ".js", ".txt", ".csv")
+    for path in sorted(p for p in base.rglob("*") if p.is_file() and p.suffix in wanted):
+        if "__pycache__" in path.parts or ".ipynb_checkpoints" in path.parts:
+            continue
+        digest.update(path.relative_to(relative_to).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+
+
+def task_id(version: str, assignment: str, student: str, fingerprint: str) -> str:
+    """One task per submission: the same on a rerun, so a result already computed is found and not redone."""
+    key = "\0".join((version, assignment, student, fingerprint)).encode()
+    return "lrcourse-" + hashlib.sha256(key).hexdigest()[:32]
+
+
+def attempts_key(task: str) -> str:
+    return f"lrcourse:attempts:{task}"
+
+
+def sent_key(task: str) -> str:
+    return f"lrcourse:sent:{task}"

@@ -1,0 +1,194 @@
+"""`lrcourse grade <chapter> --broker-file F`: grade a class through the queue (`fleet`), with workers anywhere
+(`fleet_worker`), and write every result here: the gradebook (SQLite or PostgreSQL) and the course's folders.
+
+The intake and the run's end are local grading's (`intake.take_in`, `grade.finish`): the same refusals, skips,
+exports and outcomes. Each student to grade is one task, sent with the course version (`fleet.course_version`)
+and the submitted folder as a parcel; its id is the same for the same submission (`fleet.task_id`), so a rerun
+after an interruption collects a result already computed instead of grading again, and sends only what is
+missing. A result is written once, when it arrives, as local grading writes it:
+
+- the autograded and feedback folders replace the student's (the worker's done-mark is not taken: ours is
+  written last, as `worker.Worker.grade` writes it);
+- the student and submission (its timestamp from submitted/) in the gradebook, then nbgrader's SaveAutoGrades
+  (`withheld_scores.WithholdAutoGrades`: test cells withheld) on each returned autograded notebook: the cells'
+  comments and other grades, as nbgrader's autograde fills them;
+- then the trusted scores of the test cells the worker returned (within each cell's points), and the late
+  penalty from them (`late`), as `worker.Worker.decide` does. The score reported is read back from the gradebook.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from lrcourse.gradebook_db import gradebook, with_busy_timeout
+from lrcourse.grading import fleet, intake, late, parcel
+from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
+from lrcourse.grading.grade import create_gradebook_tables, finish
+from lrcourse.grading.outcomes import Outcome, RunOutcomes
+
+POLL_SECONDS = 0.5
+OUTCOME_FIELDS = {"reason": str, "overridden": list, "feedback": bool, "unchecked": list, "seconds": float}
+
+
+def grade_class_remote(
+    course: Path, assignment: str, url: str, force: bool = False, db_url: str | None = None, progress: bool = True
+) -> RunOutcomes:
+    """Grade every submission of `assignment` through the queue at `url`; see the module's text."""
+    course = course.resolve()
+    db_url = db_url or default_db_url(course)
+    ensure_tools_on_path()
+    start = time.monotonic()
+    result = RunOutcomes(assignment)
+    result.outcomes, todo = intake.take_in(course, assignment, force)
+    if todo:
+        create_gradebook_tables(course, assignment, db_url)
+        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force)
+    return finish(course, db_url, result, start)
+
+
+def collect(
+    course: Path, assignment: str, todo: list, url: str, db_url: str, progress: bool, force: bool = False
+) -> list[Outcome]:
+    from tqdm import tqdm
+
+    app = fleet.celery_app(url)
+    version = fleet.course_version(course, assignment)
+    outcomes, waiting = [], {}
+    bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
+    try:
+        for student, current in todo:
+            task = fleet.task_id(version, assignment, student, current)
+            try:
+                send(app, url, task, version, assignment, course / "submitted" / student / assignment, force)
+            except parcel.ParcelRefused as error:
+                outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
+                bar.update(1)
+                continue
+            waiting[task] = (student, current)
+        config = course_config(course, db_url)
+        for task, meta in app.backend.get_many(set(waiting), interval=POLL_SECONDS, no_ack=True):
+            student, current = waiting.pop(task)
+            outcomes.append(write(course, config, db_url, assignment, student, current, meta))
+            forget(app, url, task)  # written (or failed): the broker need not hold it any longer
+            bar.update(1)
+    except KeyboardInterrupt:
+        bar.close()
+        print(
+            f"\nInterrupted: {len(waiting)} student(s) not collected. Every grade written so far is kept; run the "
+            "command again to collect the rest (results already computed are not graded again).",
+            file=sys.stderr,
+        )
+        raise
+    bar.close()
+    return outcomes
+
+
+def send(app, url: str, task: str, version: str, assignment: str, folder: Path, force: bool) -> None:
+    """Enqueue the task, unless its result is stored and graded (an interrupted run's) or an earlier run sent it and
+    it is not done yet (queued or being graded: sending it again would grade it twice). A stored failure is
+    forgotten and the task sent again, with its delivery count reset; `force` sends it whatever is stored."""
+    import redis
+
+    stored = app.AsyncResult(task)
+    with redis.Redis.from_url(url) as client:
+        if not force and stored.state == "SUCCESS" and _status(stored.result) == "graded":
+            return
+        if not force and stored.state == "PENDING" and client.exists(fleet.sent_key(task)):
+            return
+        stored.forget()
+        client.delete(fleet.attempts_key(task))
+        files = parcel.pack(folder)
+        payload = {"version": version, "assignment": assignment, "student": folder.parent.name, "files": files}
+        app.send_task(fleet.TASK, args=[payload], task_id=task)
+        client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
+
+
+def forget(app, url: str, task: str) -> None:
+    """The task's result and its records dropped from the broker (a result holds a student's folders: a class's
+    results would otherwise stay in the broker's memory until they expire)."""
+    import redis
+
+    app.AsyncResult(task).forget()
+    with redis.Redis.from_url(url) as client:
+        client.delete(fleet.sent_key(task), fleet.attempts_key(task))
+
+
+def _status(document) -> str:
+    outcome = document.get("outcome") if isinstance(document, dict) else None
+    return outcome.get("status", "") if isinstance(outcome, dict) else ""
+
+
+def write(course: Path, config, db_url: str, assignment: str, student: str, current: str, meta: dict) -> Outcome:
+    """One task's result into the course (see the module's text); the student's outcome."""
+    if meta.get("status") != "SUCCESS":
+        error = meta.get("result")  # Celery's backend gives the task's exception back (a time limit, say)
+        why = f"{type(error).__name__}: {str(error)[:300]}" if isinstance(error, BaseException) else meta.get("status")
+        return Outcome(student, "failed", f"the grading worker failed: {why}")
+    document = meta.get("result") if isinstance(meta.get("result"), dict) else {}
+    outcome = _outcome(student, document.get("outcome"))
+    if outcome.status != "graded":
+        return outcome
+    try:
+        _write_files(course, student, assignment, document)
+        _write_grades(course, config, db_url, assignment, student, document.get("scores"))
+    except Exception as error:  # a result that cannot be written fails that student only
+        return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
+    with gradebook(db_url) as book:
+        submission = book.find_submission(assignment, student)
+        outcome.score, outcome.max_score = submission.score, submission.max_score
+    if outcome.feedback and not outcome.unchecked:
+        intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
+    return outcome
+
+
+def _outcome(student: str, raw) -> Outcome:
+    """The worker's outcome, its fields type-checked; the student's id is ours, never the document's."""
+    raw = raw if isinstance(raw, dict) else {}
+    status = raw.get("status") if raw.get("status") in ("graded", "failed") else "failed"
+    fields = {name: raw[name] for name, kind in OUTCOME_FIELDS.items() if isinstance(raw.get(name), kind)}
+    fields["reason"] = fields.get("reason", "" if status == "graded" else "the worker returned no outcome")[:2000]
+    return Outcome(student, status, **fields)
+
+
+def _write_files(course: Path, student: str, assignment: str, document: dict) -> None:
+    for kind in ("autograded", "feedback"):
+        files = document.get(kind) or {}
+        if isinstance(files, dict):
+            files = {name: data for name, data in files.items() if name != intake.MARK}
+        folder = course / kind / student / assignment
+        shutil.rmtree(folder, ignore_errors=True)
+        if files:
+            parcel.unpack(files, folder)
+
+
+def _write_grades(course: Path, config, db_url: str, assignment: str, student: str, scores) -> None:
+    import nbformat
+    from nbgrader.coursedir import CourseDirectory
+
+    from lrcourse.grading.exercise import load_exercise
+    from lrcourse.grading.withheld_scores import WithholdAutoGrades, set_trusted_score
+
+    submitted = course / "submitted" / student / assignment
+    timestamp = CourseDirectory(config=config).get_existing_timestamp(str(submitted))
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # SQLAlchemy's notices on nbgrader's own use
+    with gradebook(db_url) as book:
+        book.update_or_create_student(student)
+        book.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
+    for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
+        resources = {"nbgrader": {"notebook": path.stem, "assignment": assignment, "student": student}}
+        resources["nbgrader"]["db_url"] = with_busy_timeout(db_url)
+        WithholdAutoGrades().preprocess(nbformat.read(path, as_version=4), resources)
+    scores = scores if isinstance(scores, dict) else {}
+    with gradebook(db_url) as book:
+        exercise = load_exercise(course, assignment, book)
+        for test in exercise.tests:
+            grade = book.find_grade(test.name, exercise.notebook, assignment, student)
+            score = scores.get(test.name)
+            score = float(score) if isinstance(score, (int, float)) else 0.0  # no verdict: no points
+            set_trusted_score(grade, min(max(score, 0.0), float(grade.max_score)))
+        book.db.commit()
+        late.assign_penalties(book, config, assignment, student)

@@ -1,0 +1,175 @@
+"""`lrcourse worker`: a grading worker of the queue (`fleet`), on any machine with the course's environment and a
+checkout of the course. It needs no shared file system and no gradebook credentials.
+
+Each of its processes (Celery's prefork pool, `concurrency` of them) keeps a scratch course of its own (a temporary
+folder: the checkout's nbgrader_config.py, the assignments' source and a release generated there, its own SQLite
+gradebook) and a `worker.Worker` in it, opened once: its zygotes stay warm from task to task. A task is one
+student: the course version it was enqueued at (refused, with the reason, if it is not this checkout's), the
+assignment, the student's id and submitted folder as a parcel (`parcel`: unpacked by intake's rules, then checked
+by `intake.refused` as local grading does). The student is graded exactly as `lrcourse grade` grades locally
+(`worker.grade_student`) and the result returned as JSON: the outcome, the autograded and feedback folders (as
+parcels) and the trusted score of each test cell. The enqueuing command writes the real gradebook and folders.
+
+A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
+Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
+A task whose result is already stored (enqueued twice: an interrupted run resent it) is dropped, not graded again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from lrcourse.gradebook_db import gradebook
+from lrcourse.grading import fleet, intake, parcel, worker
+from lrcourse.grading.course import course_config, ensure_tools_on_path
+from lrcourse.grading.outcomes import Outcome
+from lrcourse.grading.sandbox.limits import Limits
+
+
+class Station:
+    """One worker process's scratch course and grader, made on its first task (after Celery's fork)."""
+
+    def __init__(self, checkout: Path, sandboxed: bool = True):
+        self.checkout = checkout.resolve()
+        self.sandboxed = sandboxed
+        self.code = fleet.code_version()
+        self.scratch: Path | None = None
+        self.versions: dict[str, str] = {}  # assignment -> its version in this checkout, once released here
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.scratch / 'gradebook.db'}"
+
+    def open(self) -> None:
+        if self.scratch is not None:
+            return
+        self.scratch = Path(tempfile.mkdtemp(prefix="lrcourse-worker-"))
+        config = (self.checkout / "nbgrader_config.py").read_text()
+        (self.scratch / "nbgrader_config.py").write_text(config + '\nc.CourseDirectory.release_directory = "release"\n')
+        worker.start(str(self.scratch), self.db_url, self.sandboxed)
+
+    def version(self, assignment: str) -> str | None:
+        """This checkout's version of `assignment` (None if it has no such assignment)."""
+        if assignment not in self.versions:
+            if not intake.valid_student_id(assignment) or not (self.checkout / "source" / assignment).is_dir():
+                return None
+            self.versions[assignment] = fleet.course_version(self.checkout, assignment, self.code)
+        return self.versions[assignment]
+
+    def release(self, assignment: str) -> None:
+        """The assignment's source and release in the scratch course, its cells in the scratch gradebook."""
+        target = self.scratch / "source" / assignment
+        if target.is_dir():
+            return
+        shutil.copytree(self.checkout / "source" / assignment, target)
+        ensure_tools_on_path()
+        command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN"]
+        subprocess.run([*command, f"--CourseDirectory.db_url={self.db_url}"], cwd=self.scratch, check=True)
+
+    def grade(self, task: dict) -> dict:
+        """One task: the result document (see the module's text)."""
+        assignment, student = task.get("assignment"), task.get("student")
+        if not isinstance(assignment, str) or not isinstance(student, str) or not intake.valid_student_id(student):
+            return _failed(str(student)[:64], "the task names no valid assignment and student")
+        mine = self.version(assignment)
+        if mine is None:
+            return _failed(student, f"this worker's checkout has no assignment {assignment[:64]!r}", refused=True)
+        if task.get("version") != mine:
+            why = (
+                f"version mismatch: the task is of course version {str(task.get('version'))[:32]}, this worker "
+                f"grades {assignment} at version {mine} (update its checkout to the enqueuing course's, or the reverse)"
+            )
+            return _failed(student, why, refused=True)
+        self.open()
+        self.release(assignment)
+        try:
+            return self.grade_here(assignment, student, task.get("files"))
+        finally:
+            for kind in ("submitted", "autograded", "feedback"):
+                shutil.rmtree(self.scratch / kind / student, ignore_errors=True)
+
+    def grade_here(self, assignment: str, student: str, files) -> dict:
+        folder = self.scratch / "submitted" / student / assignment
+        for kind in ("submitted", "autograded", "feedback"):
+            shutil.rmtree(self.scratch / kind / student, ignore_errors=True)
+        try:
+            parcel.unpack(files, folder)
+            reason = intake.refused(self.scratch, student, assignment)
+        except Exception as error:
+            reason = f"the submission could not be unpacked: {type(error).__name__}: {intake.first_line(error)}"
+        if reason:
+            return _failed(student, reason)
+        outcome = worker.grade_student(assignment, student, intake.fingerprint(folder))
+        return {
+            "outcome": asdict(outcome),
+            "autograded": self.folder("autograded", student, assignment),
+            "feedback": self.folder("feedback", student, assignment),
+            "scores": self.trusted_scores(assignment, student) if outcome.status == "graded" else {},
+        }
+
+    def folder(self, kind: str, student: str, assignment: str) -> dict[str, str]:
+        folder = self.scratch / kind / student / assignment
+        return parcel.pack(folder, checked=False) if folder.is_dir() else {}
+
+    def trusted_scores(self, assignment: str, student: str) -> dict[str, float | None]:
+        """{test cell: its score} from the scratch gradebook, where the trusted verdicts wrote them."""
+        from lrcourse.grading.exercise import load_exercise
+
+        with gradebook(self.db_url) as book:
+            exercise = load_exercise(self.scratch, assignment, book)
+            return {
+                test.name: book.find_grade(test.name, exercise.notebook, assignment, student).auto_score
+                for test in exercise.tests
+            }
+
+
+def _failed(student: str, reason: str, refused: bool = False) -> dict:
+    return {"outcome": asdict(Outcome(student, "failed", reason)), "refused": refused}
+
+
+def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_seconds: float = fleet.VISIBILITY_SECONDS):
+    """The Celery app of a worker: the queue's, with the one grading task registered (nothing else can run)."""
+    from celery.exceptions import Ignore
+
+    app = fleet.celery_app(url, visibility_seconds)
+    limits = Limits.from_config(course_config(checkout, "sqlite://"))
+    app.conf.task_time_limit = limits.student_seconds + limits.worker_grace_seconds + 120  # after the release
+    station = Station(checkout, sandboxed)
+
+    @app.task(name=fleet.TASK, bind=True)
+    def grade_student(self, task):
+        if app.AsyncResult(self.request.id).state == "SUCCESS":
+            raise Ignore()  # graded already: a copy resent by an interrupted run
+        if not isinstance(task, dict):
+            return _failed("", "the task is not a JSON object")
+        attempts = _count_attempt(url, self.request.id)
+        if attempts > fleet.MAX_ATTEMPTS:
+            why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
+            return _failed(str(task.get("student"))[:64], why)
+        return station.grade(task)
+
+    return app, station
+
+
+def _count_attempt(url: str, task: str) -> int:
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        key = fleet.attempts_key(task)
+        count = client.incr(key)
+        client.expire(key, fleet.RESULT_SECONDS)
+        return int(count)
+
+
+def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_seconds: float, name: str) -> None:
+    """`lrcourse worker`: serve the queue until stopped (Ctrl-C or SIGTERM: Celery's warm shutdown finishes the
+    students being graded; their tasks are acknowledged only then)."""
+    app, station = make_app(url, checkout, sandboxed, visibility_seconds)
+    print(f"lrcourse worker: course at {station.checkout}, code version {station.code}", flush=True)
+    argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
+    app.worker_main([*argv, "--without-gossip", "--without-mingle", "--without-heartbeat"])

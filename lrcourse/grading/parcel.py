@@ -1,0 +1,80 @@
+"""A folder as a JSON document, for the grading queue (`fleet_grade`, `fleet_worker`): {relative path: base64 of
+the bytes}, plain files only.
+
+Packing goes through intake's rules first (`intake.unsafe_files`: no link, no special file, no hard link, no
+code, at most MAX_ENTRIES entries and MAX_SUBMISSION_MB), so a parcel holds only what local grading would
+take. Unpacking trusts nothing it reads (a parcel crossed the network, and its files are a student's): every
+name must be a plain relative path, the whole within the same limits, each file created new (O_EXCL, no
+link followed), and the folder it makes is checked again by intake's rules before anything reads it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path, PurePosixPath
+
+from lrcourse.grading.intake import MAX_ENTRIES, MAX_SUBMISSION_MB, unsafe_files
+
+MAX_NAME = 255  # one path component, as most file systems allow
+MAX_PATH = 1024
+
+
+class ParcelRefused(ValueError):
+    """The folder or the parcel breaks a rule: the message says which."""
+
+
+def pack(folder: Path, checked: bool = True) -> dict[str, str]:
+    """The plain files under `folder` (refused first by intake's rules unless `checked` is False: the
+    worker's own output, which it wrote)."""
+    if checked:
+        why = unsafe_files(folder)
+        if why:
+            raise ParcelRefused(why)
+    files, size = {}, 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        data = path.read_bytes()
+        size += len(data)
+        if size > MAX_SUBMISSION_MB << 20 or len(files) >= MAX_ENTRIES:
+            raise ParcelRefused(f"the folder is larger than {MAX_SUBMISSION_MB} MB or {MAX_ENTRIES} files")
+        files[path.relative_to(folder).as_posix()] = base64.b64encode(data).decode("ascii")
+    return files
+
+
+def unpack(files: object, folder: Path) -> None:
+    """Write the parcel `files` into `folder` (which must not exist yet), refusing anything but plain relative
+    names within the limits; then intake's rules again, on what is on disk."""
+    if not isinstance(files, dict) or len(files) > MAX_ENTRIES:
+        raise ParcelRefused(f"a parcel is a mapping of at most {MAX_ENTRIES} files")
+    decoded = {_safe_name(name): _bytes(data) for name, data in files.items()}
+    if sum(len(data) for data in decoded.values()) > MAX_SUBMISSION_MB << 20:
+        raise ParcelRefused(f"the parcel is larger than {MAX_SUBMISSION_MB} MB")
+    folder.mkdir(parents=True)
+    for name, data in decoded.items():
+        target = folder.joinpath(*name.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+    why = unsafe_files(folder)
+    if why:
+        raise ParcelRefused(why)
+
+
+def _safe_name(name: object) -> PurePosixPath:
+    if not isinstance(name, str) or not name or len(name) > MAX_PATH or "\0" in name or "\\" in name:
+        raise ParcelRefused(f"a parcel's file name is not a plain relative path: {str(name)[:80]!r}")
+    path = PurePosixPath(name)
+    parts = path.parts
+    if path.is_absolute() or any(part in ("", ".", "..") or len(part) > MAX_NAME for part in parts):
+        raise ParcelRefused(f"a parcel's file name is not a plain relative path: {name[:80]!r}")
+    return path
+
+
+def _bytes(data: object) -> bytes:
+    if not isinstance(data, str) or len(data) > (MAX_SUBMISSION_MB << 20) * 4 // 3 + 4:
+        raise ParcelRefused("a parcel's file is not base64 text within the size limit")
+    try:
+        return base64.b64decode(data.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as error:
+        raise ParcelRefused(f"a parcel's file is not base64: {error}") from None

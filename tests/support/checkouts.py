@@ -1,0 +1,34 @@
+"""Separate checkouts of the course, each with an environment of its own, as grading workers on other machines
+have (`lrcourse worker`): a git clone of the repository's last commit, and a copy of this environment made of hard
+links (fast, no space) whose lrcourse is the clone's (the editable install's finder rewritten, as a new file: the
+hard-linked original is not touched)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from support.paths import ROOT
+
+FINDER = "__editable___lrcourse_0_1_0_finder.py"
+
+
+def checkout(target: Path, extra_commit: dict[str, str] | None = None) -> Path:
+    """A clone of the repository at `target` (with one more commit writing `extra_commit`'s files, if given: another
+    course version); returns the python of its own environment."""
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True)
+    if extra_commit:
+        for name, text in extra_commit.items():
+            (target / name).write_text(text)
+        git = ["git", "-C", str(target), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", "another version"], check=True)
+    venv = Path(sys.prefix)
+    subprocess.run(["cp", "-al", str(venv), str(target / ".venv")], check=True)
+    site = Path(next((target / ".venv" / "lib").glob("python3*"))) / "site-packages"
+    finder = site / FINDER
+    text = finder.read_text().replace(repr(str(ROOT / "lrcourse")), repr(str(target / "lrcourse")))
+    finder.unlink()  # a new file: the hard link's original stays this environment's
+    finder.write_text(text)
+    return target / ".venv" / "bin" / "python"

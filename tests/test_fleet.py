@@ -1,0 +1,197 @@
+"""Grading on many machines (issue 25): a real Redis broker with a password, two `lrcourse worker` processes each
+from a checkout and an environment of its own (no shared grading folder), and `lrcourse grade --broker-file`.
+
+One scenario, to keep the suite's time small on two cores: the enqueuing command is interrupted (SIGINT) after its
+first result, one worker's grading process is killed (SIGKILL) mid-student, and the command is run again. Every
+student ends graded exactly once, with the scores local `lrcourse grade` gives this class (the expectations
+test_class_grading holds local grading to), each task graded to success once by the workers (the rerun collected
+what was computed meanwhile). Then a worker of another course version refuses its task, with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import catalogue
+from support.checkouts import checkout
+from support.course import make_course, scores, submit_text
+from support.gradedclass import student_name, submit_answer, unexpected_scores
+from support.paths import ROOT
+from support.redis_broker import redis_server
+
+pytestmark = pytest.mark.slow
+CHAPTER = "02_ordered_schedules"
+CLASS = [catalogue.STEP_CORRECT[0], *catalogue.STEP_WRONG[:2], catalogue.STEP_FORBIDDEN[0], catalogue.STEP_BROKEN[0]]
+SUCCEEDED = re.compile(r"Task lrcourse\.grade_student\[(lrcourse-[0-9a-f]+)\] succeeded")
+
+
+def start_worker(python: Path, clone: Path, broker: Path, log: Path) -> subprocess.Popen:
+    command = [str(python), "-m", "lrcourse.cli", "worker", "--broker-file", str(broker), "--course", str(clone)]
+    with open(log, "w") as out:
+        return subprocess.Popen(command, cwd=clone, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def enqueue(course: Path, broker: Path) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "lrcourse.cli",
+        "grade",
+        CHAPTER,
+        "--broker-file",
+        str(broker),
+        "--course",
+        str(course),
+    ]
+    return subprocess.Popen(command, cwd=course, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def marks(course: Path) -> list[Path]:
+    return list((course / "autograded").glob(f"*/{CHAPTER}/.lrcourse-graded.json"))
+
+
+def busy_children(worker: subprocess.Popen, log: Path) -> list[int]:
+    """The worker's grading processes, once its log shows a task received and not yet done."""
+    text = log.read_text()
+    received = text.count("] received")
+    finished = text.count("] succeeded") + text.count("] ignored")
+    if received <= finished:
+        return []
+    found = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "lrcourse", "grader", f"source/{CHAPTER}"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    if dirty.strip():
+        pytest.fail(f"the workers run clones of the last commit: commit the package first\n{dirty}")
+    base = tmp_path_factory.mktemp("fleet")
+    with redis_server() as url:
+        broker = base / "broker-url"
+        broker.write_text(url)
+        broker.chmod(0o600)
+        pythons = {name: checkout(base / name) for name in ("machine-a", "machine-b")}
+        workers = {
+            name: start_worker(python, base / name, broker, base / f"{name}.log") for name, python in pythons.items()
+        }
+        try:
+            yield base, broker, workers
+        finally:
+            for process in workers.values():
+                stop(process)
+
+
+def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_worker(fleet):
+    base, broker, workers = fleet
+    course = make_course(base / "course", [CHAPTER])
+    for answer in CLASS:
+        submit_answer(course, student_name(answer), answer)
+    submit_text(course, "refused-invalid-json", CHAPTER, '{"cells": [')
+    linked = submit_answer(course, "refused-link", catalogue.STEP_CORRECT[0]).parent
+    os.symlink("/etc/passwd", linked / "data.txt")
+    log_a = base / "machine-a.log"
+
+    first = enqueue(course, broker)
+    wait_until(lambda: marks(course) or first.poll() is not None, 900, "a first result")
+    first.send_signal(signal.SIGINT)
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 130, stderr[-3000:]
+    assert "run the command again" in stderr
+    graded_first = {path.parent.parent.name for path in marks(course)}
+
+    # the workers grade on without the command; one is killed in the middle of a student
+    wait_until(lambda: busy_children(workers["machine-a"], log_a), 600, "machine-a grading a student")
+    time.sleep(3)
+    for pid in busy_children(workers["machine-a"], log_a):
+        os.kill(pid, signal.SIGKILL)
+
+    second = enqueue(course, broker)
+    stdout, stderr = second.communicate(timeout=1800)
+    assert second.returncode == 1, stdout[-3000:] + stderr[-3000:]  # the two refused students fail: not clean
+
+    rows = {row["student"]: row for row in csv.DictReader(open(course / "reports" / f"{CHAPTER}.csv"))}
+    names = {student_name(answer) for answer in CLASS}
+    assert set(rows) == names | {"refused-invalid-json", "refused-link"}
+    assert all(rows[s]["status"] == "skipped" for s in graded_first), rows
+    assert all(rows[s]["status"] == "graded" for s in names - graded_first), rows
+    assert "data.txt is a symbolic link" in rows["refused-link"]["reason"]
+    assert rows["refused-invalid-json"]["status"] == "failed"
+    graded = scores(course, CHAPTER)
+    assert set(graded) == names  # the refused never reach the gradebook
+    assert unexpected_scores(graded, {student_name(a): a.failing for a in CLASS}) == {}
+    assert all(any((course / "feedback" / s / CHAPTER).glob("*.html")) for s in names)
+
+    logs = "".join((base / f"{name}.log").read_text() for name in workers)
+    assert "WorkerLostError" in logs or "signal 9" in logs, logs[-3000:]
+    successes = Counter(SUCCEEDED.findall(logs))
+    assert len(successes) == len(names) and set(successes.values()) == {1}, successes  # each graded once
+
+
+def test_a_worker_of_another_course_version_refuses_its_task(fleet):
+    base, broker, _ = fleet
+    other_broker = base / "other-broker-url"  # another queue (Redis database 1): only that worker serves it
+    other_broker.write_text(re.sub(r"/0$", "/1", broker.read_text()))
+    python = checkout(base / "machine-old", {"lrcourse/grading/other_version.py": '"""Another version."""\n'})
+    worker = start_worker(python, base / "machine-old", other_broker, base / "machine-old.log")
+    try:
+        course = make_course(base / "course-other", [CHAPTER])
+        submit_answer(course, "alice", catalogue.STEP_CORRECT[0])
+        run = enqueue(course, other_broker)
+        stdout, stderr = run.communicate(timeout=600)
+    finally:
+        stop(worker)
+    assert run.returncode == 1, stdout[-3000:] + stderr[-3000:]
+    row = next(csv.DictReader(open(course / "reports" / f"{CHAPTER}.csv")))
+    assert row["status"] == "failed" and "version mismatch" in row["reason"], row
+    assert scores(course, CHAPTER) == {}
+
+
+def test_a_task_whose_workers_died_too_often_fails_its_student_without_grading(fleet):
+    """A submission that kills its grading process each time is not handed out for ever: once delivered more than
+    MAX_ATTEMPTS times, the task's result is that student's failure (the delivery count is the broker's)."""
+    import redis
+
+    from lrcourse.grading import fleet as queue
+
+    _, broker, _ = fleet
+    url = broker.read_text()
+    task = "lrcourse-test-poison"
+    with redis.Redis.from_url(url) as client:
+        client.set(queue.attempts_key(task), queue.MAX_ATTEMPTS)  # three deliveries whose worker died
+    app = queue.celery_app(url)
+    app.send_task(queue.TASK, args=[{"assignment": CHAPTER, "student": "mallory", "version": "x"}], task_id=task)
+    result = app.AsyncResult(task).get(timeout=300)
+    assert result["outcome"]["status"] == "failed"
+    assert f"died {queue.MAX_ATTEMPTS} times" in result["outcome"]["reason"], result
