@@ -6,9 +6,10 @@
 # test_export 331 (since one grading worker fewer), test_notebooks 323, test_hostile 318, test_browser 200,
 # TestPlainNbgrader 249 (since 9 students instead of 15). `make test` hands out whole files and test classes
 # (`--dist loadscope --no-loadscope-reorder`) in collection order: a long unit started last would keep one worker
-# busy after the others have finished.
+# busy after the others have finished. test_fleet (about 320 s of two queue workers grading a class) comes second.
 LONGEST_FIRST = (
     "tests/test_class_grading.py::test_",
+    "tests/test_fleet.py",
     "tests/test_grading_fidelity.py::TestAdaptiveSchedules",
     "tests/test_grading_fidelity.py::TestOrderedSchedules",
     "tests/test_grading_fidelity.py::TestChoosingTheRate",
