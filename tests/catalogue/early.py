@@ -150,6 +150,15 @@ EARLY_WRONG = [
         floor_variant("(1 - c ** 0.5) / lr", "(1 + c ** 0.5) / lr"),
         fails=ALL,
     ),
+    ch1(  # the right number, as a 0-d tensor: the exercise asks for a float, and its visible check says so
+        "floor_returned_as_a_tensor",
+        "rate_for_noise_floor",
+        floor_variant(
+            "return 4 * target / (noise_squared + 2 * curvature * target)",
+            "return torch.tensor(4 * target / (noise_squared + 2 * curvature * target), dtype=torch.float64)",
+        ),
+        fails=ALL,
+    ),
     ch1(
         "floor_noise_term_forgotten",
         "rate_for_noise_floor",
