@@ -20,7 +20,9 @@ from lrcourse.self_check import local_mathjax_url
 
 ANSWER = (
     r"Links: $\href{https://example.org/pwned}{a}$ and $\href{/logout}{b}$; "
-    r"a box: $\style{padding:321px}{c}$, $\cssId{evilid}{d}$, $\class{MJX-x evilclass}{e}$; honest: $\eta_t^2$."
+    r"a box: $\style{padding:321px}{c}$, $\cssId{evilid}{d}$, $\class{MJX-x evilclass}{e}$; honest: $\eta_t^2$; "
+    r'$\mmlToken{mi}[href="https://example.org/mml"]{f}$ and &#36;\hr<wbr title="x">ef{https&#58;//example.org/wbr}{g}&#36;'
+    r" (references: markdown keeps the tag and links nothing, MathJax joins the name)."
 )
 # What MathJax made of the macros: a link to either address, the box's style, the id, the class.
 MADE = """() => [
@@ -65,10 +67,11 @@ def test_mathjax_makes_no_link_id_class_or_style_of_a_students_maths(browser, tm
     if local_mathjax_url() is None:
         pytest.fail("jupyter_server_mathjax is not installed: the course's environment has it")
     made, formulas = typeset(browser, feedback_page_file(tmp_path, "sanitized"))
-    assert (made, formulas) == (0, 6), (made, formulas)  # every formula typeset, none made anything
+    assert (made, formulas) == (0, 8), (made, formulas)  # every formula typeset, none made anything
     monkeypatch.setattr(markup, "MATHJAX_MACROS", set())  # the control: no rewrite
     made, formulas = typeset(browser, feedback_page_file(tmp_path, "control"))
-    assert made == 1 and formulas == 6, (made, formulas)  # the https link (Safe drops /logout, id, class, padding)
+    # the three https links: \href, \mmlToken's and the one split by <wbr title> (Safe drops /logout, id, class, padding)
+    assert made == 3 and formulas == 8, (made, formulas)
 
 
 # MathJax macros that would make a link, class, id or style in a formula, as a student might write them: with a
@@ -77,8 +80,11 @@ MATHS_ATTACKS = (
     r"$\href{https://example.org/x}{a}$ \(\style{padding:999px}{b}\) $$\class{c}{c}$$ \[\cssId{d}{d}\]",
     r"$\h&#114;ef{javascript:alert(1)}{e}$ $\hr<br>ef{/logout}{f}$ $\hr<wbr>ef{x}{g}$ $\hr<!-- -->ef{x}{h}$",
     r"\begin{equation}\require{HTML}\bbox[margin:-99px]{i}\unicode[x]{x41}\end{equation}",
+    # \mmlToken sets any MathML attribute (href, style), also inside a \def; a <wbr> with an attribute nh3 keeps
+    r'$\mmlToken{mi}[href="https://example.org/m"]{j}$ $\def\L#1{\mmlToken{mtext}[href="#1"]{k}}\L{https://x.org}$',
+    r'$\hr<wbr title="x">ef{https://example.org/w}{l}$ $\hr<br lang="en">ef{x}{m}$',
 )
-LIVE_MACRO = r"\\(?:href|class|cssid|style|unicode|require|bbox)(?![A-Za-z])"
+LIVE_MACRO = r"\\(?:href|class|cssid|style|unicode|require|bbox|mmltoken)(?![A-Za-z])"
 
 
 def live_macros(markup: str, plain: bool = False) -> list[str]:
@@ -86,7 +92,7 @@ def live_macros(markup: str, plain: bool = False) -> list[str]:
     or in `plain` text (which the templates escape: a tag there is text)."""
     import re
 
-    text = markup if plain else re.sub(r"<(?:br|wbr)\s*/?>|<!--.*?-->", "", markup, flags=re.S | re.I)
+    text = markup if plain else re.sub(r"<(?:br|wbr)\b[^>]*>|<!--.*?-->", "", markup, flags=re.S | re.I)
     return re.findall(LIVE_MACRO, text, re.I)
 
 

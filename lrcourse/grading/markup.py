@@ -86,10 +86,12 @@ VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
 # MathJax typesets the maths in a page's text (formgrader's and the feedback's pages load 2.7 with its Safe extension).
 # Safe keeps javascript: out of `\href` but makes links of http:, https: and file: addresses, opening in the page's own
 # frame (tests/test_mathjax.py), and filters `\class`, `\cssId`, `\style` by lists of its own. These macros and
-# those that load code or set fonts are shown as text: `\href` becomes `\ href`, a space then letters. MathJax joins
-# the text around a <br>, <wbr> or comment into one formula, so a name split by them is one too.
-MATHJAX_MACROS = {"href", "class", "cssid", "style", "unicode", "require", "bbox", "html", "data"}
-MACRO = re.compile(r"\\((?:[A-Za-z]|<(?:br|wbr)\s*/?>)+)", re.I)
+# those that load code or set fonts are shown as text: `\href` becomes `\ href`, a space then letters. `\mmlToken`
+# (TeX core) sets any MathML attribute, href and style included. MathJax joins the text around a <br> or <wbr>
+# (with or without attributes) or a comment into one formula, so a name split by them is one too. Names are ASCII
+# letters (re.ASCII: with re.I alone, [A-Za-z] also matches the Kelvin sign and the long s).
+MATHJAX_MACROS = {"href", "class", "cssid", "style", "unicode", "require", "bbox", "html", "data", "mmltoken"}
+MACRO = re.compile(r"\\((?:[A-Za-z]|<(?:br|wbr)\b[^>]*>)+)", re.I | re.A)
 
 
 def inert_maths(text: str) -> str:
