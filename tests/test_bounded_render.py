@@ -194,3 +194,27 @@ def test_markdown_past_the_budget_shows_as_text_and_past_the_escaped_budget_as_a
     shown = sanitize.plain_markdown('<b>"x"</b>' * 4, budget)  # 24 characters that count as entities
     assert shown.count("&lt;b&gt;") == 4 and '"x"' in shown and "<b>" not in shown
     assert "30 characters of markdown not shown here" in sanitize.plain_markdown('"' * 30, budget)
+
+
+def test_images_markdown_embeds_are_within_the_pages_budget(root):
+    """nbconvert's renderer writes an image whole at every reference: a 1 MB pasted image named 300 times in a
+    1 MB notebook made a 300 MB page (and a 300 MB feedback file); a 20 kB data: address defined once and referenced
+    5,000 times, 100 MB. The page embeds at most `PageBudget.images` of them; past it, the alt text in brackets.
+    One pasted image shows as it always did."""
+    from lrcourse.grading.notebook_limits import check_cells
+
+    image = "iVBORw0KGgo" + "A" * (MB - 12)  # base64 of a megabyte, as a pasted image's
+    pasted = new_markdown_cell("My plot: ![the loss](attachment:a.png)")
+    pasted["attachments"] = {"a.png": {"image/png": image}}
+    page, _ = formgrader_page(new_notebook(cells=[pasted]))
+    assert page.count(image) == 1 and "image not shown" not in page
+    repeated = new_markdown_cell("![x](attachment:a.png) " * 300)
+    repeated["attachments"] = {"a.png": {"image/png": image}}
+    defined = new_markdown_cell("![y][r] " * 4_990 + f"\n\n[r]: data:image/png;base64,{image[: 20 << 10]}\n")
+    for cell in (repeated, defined):
+        notebook = new_notebook(cells=[cell])
+        check_cells("worst.ipynb", json.loads(json.dumps(notebook)))  # within the notebook limits
+        page, seconds = formgrader_page(notebook)
+        assert len(page) < bounded_render.PageBudget.images + 4 * MB, len(page)  # without the budget: 152-300 MB
+        assert "image not shown, past what one page embeds" in page
+        assert seconds < 30, seconds

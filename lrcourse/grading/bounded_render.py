@@ -71,6 +71,10 @@ class PageBudget:
     prose_nodes: int = 5_000
     escaped: int = 256 << 10  # characters of output text that become entities (<, >, &, quotes): each one a node
     outputs: int = 2_000  # outputs shown (a million empty ones pass the output caps at 100 bytes each)
+    # Characters of images markdown embeds (a pasted image, `attachment:`, or a data: address): the renderer writes
+    # the whole image at every reference, so one 1 MB attachment named 300 times made a 300 MB page. Chapters embed
+    # none; a few pasted screenshots fit.
+    images: int = 8 << 20
 
     def highlight(self, cell) -> None:
         """Mark a code cell past the budget to be shown plain (`highlight_code` reads the mark)."""
@@ -93,6 +97,10 @@ class PageBudget:
         """Whether markdown rendered as `rendered` fits the page: its tags and entities, each a node of the page."""
         self.prose_nodes -= rendered.count("<") + rendered.count("&")
         return self.prose_nodes >= 0
+
+    def fits_image(self, size: int) -> bool:
+        self.images -= size
+        return self.images >= 0
 
     def coloured(self, text: str) -> str:
         """`text` as it is while the budget lasts; past it, with its escape codes taken out."""
@@ -162,7 +170,21 @@ def bounded_markdown(renderer) -> MarkdownWithMath:
 
 class BoundedRenderer(IPythonRenderer):
     """nbconvert's markdown renderer, with fenced code highlighted as `highlight_code` does: Python only, short
-    blocks only; any other fence (a lexer a student names, a mermaid diagram) is plain escaped text."""
+    blocks only; any other fence (a lexer a student names, a mermaid diagram) is plain escaped text; and images
+    embedded within the page's budget (`PageBudget.images`), past it their alt text in brackets."""
+
+    def __init__(self, *args, budget: PageBudget | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.budget = budget or PageBudget()
+
+    def image(self, text: str, url: str, title: str | None = None) -> str:
+        size = len(url)
+        if url.startswith("attachment:") and url[len("attachment:") :] in self.attachments:
+            bundle = self.attachments[url[len("attachment:") :]]
+            size += max((len(data) for data in bundle.values() if isinstance(data, str)), default=0)
+        if not self.budget.fits_image(size):
+            return f"[image not shown, past what one page embeds: {markupsafe.escape(text)}]"
+        return super().image(text, url, title)
 
     def block_code(self, code: str, info: str | None = None) -> str:
         words = (info or "").split()

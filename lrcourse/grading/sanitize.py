@@ -120,11 +120,12 @@ def note_html(note: str) -> str:
     return f'<pre class="lrcourse-removed" style="white-space: pre-wrap">{html.escape(note)}</pre>'
 
 
-def markdown2html(source: str, attachments: dict | None = None) -> str:
+def markdown2html(source: str, attachments: dict | None = None, budget: PageBudget | None = None) -> str:
     """The markdown filter of nbconvert's templates, with its HTML cleaned: raw HTML and javascript: links in
     a student's markdown (a written answer, a `display(Markdown(...))`) show as text, maths and text stay; images
-    pasted into the cell (`attachment:`) show when they are raster images (`raster_attachments`)."""
-    renderer = BoundedRenderer(escape=False, attachments=raster_attachments(attachments or {}))
+    pasted into the cell (`attachment:`) show when they are raster images (`raster_attachments`), within the page's
+    budget of embedded images (`budget`'s, or one page's of its own)."""
+    renderer = BoundedRenderer(escape=False, attachments=raster_attachments(attachments or {}), budget=budget)
     rendered = bounded_markdown(renderer).render(source)
     found = attempts(rendered)
     note = note_html(removal_note("active markup from this markdown", found, source)) if found else ""
@@ -140,7 +141,7 @@ def cell_markdown2html(context, source: str) -> str:
     budget = page_budget(context.get("resources"))
     if not budget.fits_prose(source):
         return plain_markdown(source, budget)
-    rendered = markdown2html(source, cell.get("attachments") if isinstance(cell, dict) else None)
+    rendered = markdown2html(source, cell.get("attachments") if isinstance(cell, dict) else None, budget)
     return rendered if budget.fits_rendered(rendered) else plain_markdown(source, budget)
 
 
