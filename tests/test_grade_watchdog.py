@@ -291,3 +291,40 @@ def test_while_ctrl_c_drains_a_held_worker_is_stopped_only_once_the_others_being
     assert type(raised) is KeyboardInterrupt, err
     assert "stuck: grading took longer than 4 s" in err, err
     assert drained["sleep-3.6"] == "graded", (drained, err)
+
+
+def test_a_ctrl_c_landing_outside_the_loops_wait_still_drains_watched(tmp_path, monkeypatch, capsys):
+    """The first Ctrl-C may land anywhere in the run's loop, not only in its wait: here while it reads who ended
+    (held 1.5 s there to hit that window every time). It is noted and acted on at the loop's next turn: the drain
+    watches, the stuck student is stopped at its deadline (3 s), the command ends (attacker review R3 of stop 35:
+    it went to the pool's unwatched shutdown and held the command until a second Ctrl-C 25 s later)."""
+    monkeypatch.setattr(worker, "start", stuck_worker.start)
+    timers = [threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)) for delay in (0.2, 60)]
+    interrupted = []
+    checked = grade.ended_then_checked
+
+    def slow_check(watch, futures, done):  # the Ctrl-C lands while the loop is here, outside `wait`
+        if stuck_worker.STUCK in watch.running and not interrupted:
+            interrupted.append(time.monotonic())
+            for timer in timers:
+                timer.start()
+            time.sleep(1.5)
+        return checked(watch, futures, done)
+
+    monkeypatch.setattr(grade, "ended_then_checked", slow_check)
+    todo = [(student, "") for student in ("a", stuck_worker.STUCK, "c", "d")]
+    raised = None
+    try:
+        grade.run_workers(
+            tmp_path, "ch", todo, 1, "sqlite://", False, False, Limits(student_seconds=2, worker_grace_seconds=1)
+        )
+    except KeyboardInterrupt as interrupt:  # caught here whatever it is: pytest would end the session on one
+        raised = interrupt
+    finally:
+        for timer in timers:
+            timer.cancel()
+    took = time.monotonic() - interrupted[0]
+    err = capsys.readouterr().err
+    assert type(raised) is KeyboardInterrupt, f"{type(raised).__name__} after {took:.0f} s: {err}"
+    assert took < 30, took  # the deadline and a worker's stop, not the second Ctrl-C a minute later
+    assert "Interrupted: finishing the" in err and "stuck: grading took longer than 3 s" in err, err

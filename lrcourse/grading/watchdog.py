@@ -10,6 +10,7 @@ student whose worker sleeps forever is stopped at its deadline and reported, not
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 import sys
@@ -122,6 +123,30 @@ def ended_then_checked(watch: Watchdog, futures: dict, done) -> tuple[dict, bool
     would break the pool and restart every student in progress)."""
     ended = {future: watch.ended(futures[future][0]) for future in done}
     return ended, watch.check()
+
+
+@contextlib.contextmanager
+def first_interrupt_noted():
+    """While the workers grade, the first Ctrl-C is noted (the list yielded gets its time) for the run's loop to act on
+    at its next turn (`drain`), wherever in the loop it lands; a second one is `Stopped` at once. Without this, a
+    Ctrl-C landing outside the loop's wait (reading the workers' ends, stopping a held one) skipped the watched
+    drain for the pool's unwatched shutdown. Only the main thread can set a handler: elsewhere nothing changes."""
+    noted: list[float] = []
+
+    def note(signum, frame):
+        if noted:
+            raise Stopped()
+        noted.append(time.monotonic())
+
+    try:
+        previous = signal.signal(signal.SIGINT, note)
+    except ValueError:  # not the main thread
+        yield noted
+        return
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def drain(pool, futures: dict, running: set, watch: Watchdog) -> list[str]:
