@@ -328,3 +328,28 @@ def test_a_ctrl_c_landing_outside_the_loops_wait_still_drains_watched(tmp_path, 
     assert type(raised) is KeyboardInterrupt, f"{type(raised).__name__} after {took:.0f} s: {err}"
     assert took < 30, took  # the deadline and a worker's stop, not the second Ctrl-C a minute later
     assert "Interrupted: finishing the" in err and "stuck: grading took longer than 3 s" in err, err
+
+
+def test_the_drain_says_why_each_student_being_graded_was_not_graded():
+    """A student failed during the drain is reported with its reason (it was silent); a broken pool is said to have
+    ended its workers, not blamed on the watchdog (a worker may have died of itself: review R3 of stop 35)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    def future(result=None, error=None, cancel=False):
+        made = Future()
+        if cancel:
+            made.cancel()
+        elif error is not None:
+            made.set_exception(error)
+        else:
+            made.set_result(result)
+        return made
+
+    end = watchdog.End()
+    failed = future(Outcome("f", "failed", "the notebook could not be read"))
+    assert watchdog.not_drained("f", failed, end) == "f: the notebook could not be read; not graded"
+    broken = watchdog.not_drained("b", future(error=BrokenProcessPool("x")), end)
+    assert broken.startswith("b: not graded (the grading workers ended") and "watchdog stopped" not in broken
+    assert watchdog.not_drained("g", future(Outcome("g", "graded", "")), end) == ""
+    assert watchdog.not_drained("c", future(cancel=True), end) == ""
+    assert watchdog.not_drained("s", future(cancel=True), watchdog.End(stopped="stopped")) == "s: stopped; not graded"

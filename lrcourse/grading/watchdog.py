@@ -179,9 +179,15 @@ def not_drained(student: str, future, end: End) -> str:
     """Why a student being graded at Ctrl-C was not graded ("" if it was, or was never started)."""
     if end.stopped:
         return f"{student}: {end.stopped}; not graded"
-    if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
-        return f"{student}: not graded (its worker ended when the watchdog stopped one for another student)"
-    return ""
+    if future.cancelled():
+        return ""
+    error = future.exception()
+    if isinstance(error, BrokenProcessPool):  # the watchdog stopped a worker, or one died: the pool ends them all
+        return f"{student}: not graded (the grading workers ended while it was graded: a worker was stopped or died)"
+    if error is not None:
+        return f"{student}: not graded ({type(error).__name__}: {error})"
+    outcome = future.result()
+    return f"{student}: {outcome.reason}; not graded" if getattr(outcome, "status", "") == "failed" else ""
 
 
 def end_workers(processes, seconds: float = STOP_SECONDS) -> list:
