@@ -102,7 +102,9 @@ def reference_wsd(payload: dict) -> dict:
 
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=payload["lr"])
     warmup, stable, decay = payload["warmup"], payload["stable"], payload["decay"]
-    phases = [lr_scheduler.LinearLR(optimizer, start_factor=payload["start_factor"], end_factor=1.0, total_iters=warmup)]
+    phases = [
+        lr_scheduler.LinearLR(optimizer, start_factor=payload["start_factor"], end_factor=1.0, total_iters=warmup)
+    ]
     milestones = [warmup]
     if stable:
         phases.append(lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=stable))

@@ -85,7 +85,14 @@ def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
 @observer("wsd", seconds=SECONDS)
 def observe_wsd(factory, payload: dict) -> dict:
     """Run LambdaLR with the student's factor (and resume it, if asked); call a fresh factor at `probe` steps."""
-    observation = {"states": [], "value": wire.encode(None), "error": None, "timeout": False, "calls": [], "seconds": SECONDS}
+    observation = {
+        "states": [],
+        "value": wire.encode(None),
+        "error": None,
+        "timeout": False,
+        "calls": [],
+        "seconds": SECONDS,
+    }
     arguments = (payload["warmup"], payload["stable"], payload["decay"], payload["start_factor"])
     torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))]).step()  # a process's first step imports torch._dynamo
     guard, use = Guard(SECONDS, forbid_schedulers=False), SchedulerUse()  # (seconds): pay that outside the budget

@@ -190,5 +190,5 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return lambda step: table[min(step, len(table) - 1)]
 """,
         fails=ALL,
-    ),
+    )
 ]
