@@ -36,20 +36,21 @@ def _number(value):
 
 
 class SchedulerUse:
-    """Records calls into PyTorch's scheduler code made by anything but PyTorch itself and this observer: the
-    answer must compute its factor, not read it off PyTorch's schedulers. The answer's callable is handed to
-    `LambdaLR` as it is (its state_dict() treats a function and a callable object differently)."""
+    """Records calls into PyTorch's scheduler code (lr_scheduler and swa_utils) made by anything but PyTorch itself
+    and this observer: the answer must compute its factor, not read it off PyTorch's schedulers. The answer's
+    callable is handed to `LambdaLR` as it is (its state_dict() treats a function and a callable object differently),
+    so the rule looks at who calls, not at when."""
 
     def __init__(self):
-        module = sys.modules.get(SCHEDULER_MODULE)
-        self.scheduler_file = getattr(module, "__file__", None)
-        self.allowed = os.path.dirname(torch.__file__), __file__
+        modules = (sys.modules.get(SCHEDULER_MODULE), sys.modules.get("torch.optim.swa_utils"))
+        self.scheduler_files = {getattr(module, "__file__", None) for module in modules} - {None}
+        self.torch_folder, self.observer_file = os.path.dirname(torch.__file__), __file__
         self.calls: list[str] = []
 
     def profile(self, frame, event, arg):
-        if event == "call" and frame.f_code.co_filename == self.scheduler_file:
+        if event == "call" and frame.f_code.co_filename in self.scheduler_files:
             caller = frame.f_back.f_code.co_filename if frame.f_back is not None else ""
-            if not caller.startswith(self.allowed[0]) and caller != self.allowed[1]:
+            if not caller.startswith(self.torch_folder) and caller != self.observer_file:
                 self.calls.append(frame.f_code.co_qualname)
 
 
@@ -147,7 +148,7 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
     if observation.get("calls"):
         ran = sorted({name.split(".")[0] for name in observation["calls"]} - {"LRScheduler"}) or ["its code"]
         raise CheckFailed(
-            f"wsd_factor ran code from {SCHEDULER_MODULE} ({', '.join(ran)}). This exercise asks you "
+            f"wsd_factor ran PyTorch's schedulers ({', '.join(ran)}). This exercise asks you "
             "to compute the factor yourself: reading it off PyTorch's schedulers earns no marks."
         )
     if observation["error"] is not None:
