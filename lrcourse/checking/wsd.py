@@ -11,6 +11,7 @@ LinearLR, which grader/references.py builds (`expected`); the resume with the an
 from __future__ import annotations
 
 import copy
+import numbers
 import os
 import sys
 
@@ -30,7 +31,7 @@ def _number(value):
     """A rate as plain data: a float, or the repr of what the factor made of it."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's floats too
         return float(value)
     return repr(value)[:80]
 
