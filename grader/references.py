@@ -1,4 +1,4 @@
-"""The grader's reference solutions of the training exercises (chapters 5 and 6).
+"""The grader's reference solutions of the training exercises (chapters 5 and 6) and of chapter 7's schedule.
 
 They are the exercises' answers, so they live outside the `lrcourse` package, in the course's `grader/`
 folder: nothing a student installs or a sandbox shows contains them. The trusted verdicts' judges
@@ -92,3 +92,28 @@ def reference_range_test(payload: dict) -> dict:
                 break
     losses = result["losses"]
     return result | {"suggestion": result["lrs"][losses.index(min(losses))] / 10}
+
+
+def reference_wsd(payload: dict) -> dict:
+    """Chapter 7's warmup-stable-decay as PyTorch builds it: SequentialLR of LinearLR (from `start_factor` to 1 over
+    `warmup` steps), ConstantLR at the peak for `stable` steps (none if 0) and LinearLR down to 0 over `decay` steps,
+    one step() per optimizer step; the rate of each of `steps` steps."""
+    from torch.optim import lr_scheduler
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=payload["lr"])
+    warmup, stable, decay = payload["warmup"], payload["stable"], payload["decay"]
+    phases = [
+        lr_scheduler.LinearLR(optimizer, start_factor=payload["start_factor"], end_factor=1.0, total_iters=warmup)
+    ]
+    milestones = [warmup]
+    if stable:
+        phases.append(lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=stable))
+        milestones.append(warmup + stable)
+    phases.append(lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=decay))
+    scheduler = lr_scheduler.SequentialLR(optimizer, phases, milestones=milestones)
+    lrs = []
+    for _ in range(payload["steps"]):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return {"lrs": lrs}

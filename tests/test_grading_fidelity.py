@@ -148,9 +148,26 @@ class TestChoosingTheRate(ChapterFidelity):
     chapter = "06_choosing_the_rate"
 
 
-# Chapters released before their graded exercise (issue 24: chapter 7's exercise comes at a later stop). A chapter
-# leaves this set when its exercise arrives, with its class above.
-NOT_GRADED_YET = {"07_practice"}
+class TestPractice(ChapterFidelity):
+    chapter = "07_practice"
+
+    def test_failure_messages_name_the_phase_the_step_and_both_rates(self, graded):
+        """A failed test says where the schedule went wrong (step, phase, yours against PyTorch's), not the formula."""
+        folder = graded.path / "autograded" / "wsd-factor-decay-one-step-ahead" / self.chapter
+        cell = next(
+            c
+            for c in nbformat.read(next(folder.glob("*.ipynb")), as_version=4).cells
+            if c.get("id") == "test_wsd_decay"
+        )
+        error = next(o for o in cell.outputs if o.output_type == "error")
+        assert error.ename == "CheckFailed" and "lrcourse/checking" not in "\n".join(error.traceback), error
+        assert "at step 15, the decay's step 1 of 5 (steps 15 to 19)" in error.evalue, error.evalue
+        assert "the optimizer's rate is 0.08" in error.evalue and "is 0.1" in error.evalue, error.evalue
+
+
+# Chapters released before their graded exercise. A chapter leaves this set when its exercise arrives, with its class
+# above (chapter 7's arrived with issue 24).
+NOT_GRADED_YET: set[str] = set()
 
 
 def test_every_chapter_has_its_class():

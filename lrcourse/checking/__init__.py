@@ -27,7 +27,7 @@ nothing else; the grader imports its plumbing from the modules. One module per j
 `expect` (readable failures, the tolerances), `self_contained`, `expected` (the training exercises'
 expected values), and one module per exercise family: `scheduler_cases`, `scheduler_observers` and
 `schedulers` (chapters 2-3), `plateau_reading` (3, reading a logged run), `recipes` (4), `fit_steps` (5),
-`range_test` (6), plus `preview`.
+`range_test` (6), `wsd` (7), plus `preview`.
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
 """
 
@@ -54,6 +54,7 @@ from lrcourse.checking.range_test import (
 from lrcourse.checking.recipes import check_recipe
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase
 from lrcourse.checking.schedulers import check_plateau, check_step_lr
+from lrcourse.checking.wsd import check_wsd, check_wsd_resume
 
 __all__ = [
     "CheckFailed",
@@ -76,6 +77,8 @@ __all__ = [
     "check_recipe",
     "check_range_end",
     "check_step_lr",
+    "check_wsd",
+    "check_wsd_resume",
     "expect",
     "expect_close",
     "expect_equal",

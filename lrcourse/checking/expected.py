@@ -1,4 +1,5 @@
-"""The expected values of the training exercises' cases (chapters 5 and 6), and where they come from.
+"""The expected values of the exercises' cases whose reference is an answer (chapters 5, 6 and 7), and where they come
+from.
 
 The reference loops are the exercises' answers, so they are not in this package: they live in the course's
 grader/references.py, which is loaded by its path (the sandboxes do not show it, and a student's
@@ -56,6 +57,9 @@ class ExpectedValues:
 
     def reference_range_test(self, payload: dict) -> dict:
         return self._expected("range_test", payload)
+
+    def reference_wsd(self, payload: dict) -> dict:
+        return self._expected("wsd", payload)
 
     def _expected(self, kind: str, payload: dict) -> dict:
         key = json.dumps(payload, sort_keys=True)

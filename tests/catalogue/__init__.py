@@ -9,7 +9,7 @@ one through real `nbgrader autograde` and check the score of every test cell.
 
 One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is),
 `step_lr`, `step_lr_wrong`, `plateau`, `plateau_wrong`, `plateau_reading` (chapter 3's reading of a run), `early` (chapters 1 and 4, the predictions),
-`training`, `training_wrong` (chapters 5 and 6).
+`training`, `training_wrong` (chapters 5 and 6), `wsd` (chapter 7).
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ from catalogue.step_lr import STEP_BROKEN, STEP_CORRECT, STEP_FORBIDDEN, STEP_HA
 from catalogue.step_lr_wrong import STEP_WRONG
 from catalogue.training import OTHER_CORRECT
 from catalogue.training_wrong import OTHER_WRONG
+from catalogue.wsd import WSD_CORRECT, WSD_FORBIDDEN, WSD_WRONG
 
-CORRECT = STEP_CORRECT + PLATEAU_CORRECT + READING_CORRECT + EARLY_CORRECT + OTHER_CORRECT
-WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + EARLY_WRONG + OTHER_WRONG
-FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + EARLY_FORBIDDEN
+CORRECT = STEP_CORRECT + PLATEAU_CORRECT + READING_CORRECT + EARLY_CORRECT + OTHER_CORRECT + WSD_CORRECT
+WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + EARLY_WRONG + OTHER_WRONG + WSD_WRONG
+FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 BROKEN = STEP_BROKEN + PLATEAU_BROKEN
 
 __all__ = [
     "ALL", "BROKEN", "CELLS", "CORRECT", "EARLY_CORRECT", "EARLY_FORBIDDEN", "EARLY_WRONG", "FORBIDDEN",
     "OTHER_CORRECT", "OTHER_WRONG", "PLATEAU_BROKEN", "PLATEAU_CELLS", "PLATEAU_CORRECT", "PLATEAU_FORBIDDEN",
     "PLATEAU_WRONG", "STEP_BROKEN", "STEP_CELLS", "STEP_CORRECT", "STEP_FORBIDDEN", "STEP_HANGS_AT_DEFINITION",
-    "STEP_WRONG", "WRONG", "Answer",
+    "STEP_WRONG", "WRONG", "WSD_CORRECT", "WSD_FORBIDDEN", "WSD_WRONG", "Answer",
 ]  # fmt: skip

@@ -46,6 +46,7 @@ RANGE_CELLS = (
     "test_range_suggestion",
 )
 PREDICT_STEPS_CELLS = ("test_predict_accumulation",)
+WSD_CELLS = ("test_wsd_warmup", "test_wsd_decay", "test_wsd_edges", "test_wsd_resume")
 CELLS = {
     "my_step_lr": STEP_CELLS,
     "my_reduce_lr_on_plateau": PLATEAU_CELLS,
@@ -59,6 +60,7 @@ CELLS = {
     "predicted_one_cycle_per_epoch": PREDICT_CYCLE_CELLS,
     "lr_range_test": RANGE_CELLS,
     "predicted_optimizer_steps": PREDICT_STEPS_CELLS,
+    "wsd_factor": WSD_CELLS,
 }
 ALL = "all"
 

@@ -2,7 +2,8 @@
 
 # The units of work that take minutes, longest first, in worker-seconds of a 4-worker `--durations` run:
 # test_class_grading's module tests 596; the fidelity classes of chapters 3 and 2 399 and 394 (chapter 2's since
-# grades 5 students fewer), then chapters 6 and 5 (367 and 335: chapter 6 costs twice chapter 5 per student);
+# grades 5 students fewer), then chapters 6 and 5 (367 and 335: chapter 6 costs twice chapter 5 per student), then
+# chapter 7 (its class alone took 299 s on a loaded 2-core machine, not measured in a 4-worker run);
 # test_export 331 (since one grading worker fewer), test_notebooks 323, test_hostile 318, test_browser 200,
 # TestPlainNbgrader 249 (since 9 students instead of 15). `make test` hands out whole files and test classes
 # (`--dist loadscope --no-loadscope-reorder`) in collection order: a long unit started last would keep one worker
@@ -14,6 +15,7 @@ LONGEST_FIRST = (
     "tests/test_grading_fidelity.py::TestOrderedSchedules",
     "tests/test_grading_fidelity.py::TestChoosingTheRate",
     "tests/test_grading_fidelity.py::TestTraining",
+    "tests/test_grading_fidelity.py::TestPractice",
     "tests/test_notebooks.py",
     "tests/test_hostile.py",
     "tests/test_export.py",

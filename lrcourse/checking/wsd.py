@@ -1,0 +1,235 @@
+"""Chapter 7's exercise, a warmup-stable-decay factor for `LambdaLR`: the student's `wsd_factor(warmup_steps,
+stable_steps, decay_steps, start_factor)` returns the function of the step that a `LambdaLR` multiplies the rate by.
+
+The observer runs where the student's code lives: it drives a real `LambdaLR` with that function, one
+`scheduler.step()` per optimizer step, saves the optimizer's and the scheduler's `state_dict()` at a step of the
+decay and resumes in new objects around a factor built anew (as a new process would), and calls a fresh factor
+directly, steps out of order. The judges compare the rates with PyTorch's SequentialLR of LinearLR, ConstantLR and
+LinearLR, which grader/references.py builds (`expected`); the resume with the answer's own uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import os
+import sys
+
+import torch
+
+from lrcourse import wire
+from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
+from lrcourse.checking.expected import ExpectedValues
+from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout
+from lrcourse.checking.observe import observe, observer, target_name
+
+AFTER = 3  # steps run past the end of the schedule: the rate must stay at zero there
+SECONDS = 5.0  # one observation: a few hundred steps of LambdaLR, twice
+
+
+def _number(value):
+    """A rate as plain data: a float, or the repr of what the factor made of it."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's floats too
+        return float(value)
+    return repr(value)[:80]
+
+
+class SchedulerUse:
+    """Records calls into PyTorch's scheduler code (lr_scheduler and swa_utils) made by anything but PyTorch itself
+    and this observer: the answer must compute its factor, not read it off PyTorch's schedulers. The answer's
+    callable is handed to `LambdaLR` as it is (its state_dict() treats a function and a callable object differently),
+    so the rule looks at who calls, not at when."""
+
+    def __init__(self):
+        modules = (sys.modules.get(SCHEDULER_MODULE), sys.modules.get("torch.optim.swa_utils"))
+        self.scheduler_files = {getattr(module, "__file__", None) for module in modules} - {None}
+        self.torch_folder, self.observer_file = os.path.dirname(torch.__file__), __file__
+        self.calls: list[str] = []
+
+    def profile(self, frame, event, arg):
+        if event == "call" and frame.f_code.co_filename in self.scheduler_files:
+            caller = frame.f_back.f_code.co_filename if frame.f_back is not None else ""
+            if not caller.startswith(self.torch_folder) and caller != self.observer_file:
+                self.calls.append(frame.f_code.co_qualname)
+
+
+def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
+    """The rate of every step under LambdaLR(factory(*arguments)); and the same run saved at `resume_at` and
+    resumed in a new optimizer and a new LambdaLR around a new factor (empty without `resume_at`)."""
+    from torch.optim.lr_scheduler import LambdaLR
+
+    def rates_from(optimizer, scheduler, start: int, stop: int, save_at=None):
+        rates, saved = [], None
+        for step in range(start, stop):
+            if step == save_at:
+                saved = copy.deepcopy({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+            rates.append(_number(optimizer.param_groups[0]["lr"]))
+            optimizer.step()
+            scheduler.step()
+        return rates, saved
+
+    weight = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([weight], lr=payload["lr"])
+    resume_at = payload.get("resume_at")
+    rates, saved = rates_from(optimizer, LambdaLR(optimizer, factory(*arguments)), 0, payload["steps"], resume_at)
+    if resume_at is None:
+        return rates, []
+    optimizer = torch.optim.SGD([weight], lr=payload["lr"])  # the resumed process: everything built anew
+    scheduler = LambdaLR(optimizer, factory(*arguments))
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    resumed, _ = rates_from(optimizer, scheduler, resume_at, payload["steps"])
+    return rates, resumed
+
+
+@observer("wsd", seconds=SECONDS)
+def observe_wsd(factory, payload: dict) -> dict:
+    """Run LambdaLR with the student's factor (and resume it, if asked); call a fresh factor at `probe` steps."""
+    observation = {
+        "states": [],
+        "value": wire.encode(None),
+        "error": None,
+        "timeout": False,
+        "calls": [],
+        "seconds": SECONDS,
+    }
+    arguments = (payload["warmup"], payload["stable"], payload["decay"], payload["start_factor"])
+    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))]).step()  # a process's first step imports torch._dynamo
+    guard, use = Guard(SECONDS, forbid_schedulers=False), SchedulerUse()  # (seconds): pay that outside the budget
+    try:
+        with guard.running():
+            sys.setprofile(use.profile)  # the guard puts its own back afterwards
+            rates, resumed = _run(factory, arguments, payload)
+            factor = factory(*arguments)
+            probed = [_number(factor(step)) for step in payload.get("probe", [])]
+        observation["states"] = [wire.encode({"rates": rates, "resumed": resumed})]
+        observation["value"] = wire.encode(probed)
+    except StudentTimeout:
+        observation["timeout"] = True
+    except Exception as error:
+        observation["error"] = wire.encode_error(error)
+    observation["calls"] = sorted(set(use.calls))[:20]
+    return observation
+
+
+# --------------------------------------------------------------------------------------------
+# The judges
+# --------------------------------------------------------------------------------------------
+def _call(warmup: int, stable: int, decay: int, start_factor: float, lr: float) -> str:
+    return (
+        f"LambdaLR(SGD(lr={lr}), wsd_factor(warmup_steps={warmup}, stable_steps={stable}, decay_steps={decay}, "
+        f"start_factor={start_factor}))"
+    )
+
+
+def _phase(step: int, warmup: int, stable: int, decay: int) -> str:
+    """Where `step` lies in the schedule, as the messages name it."""
+    total = warmup + stable + decay
+    if step < warmup:
+        return f"the warm-up's step {step + 1} of {warmup} (steps 0 to {warmup - 1})"
+    if step < warmup + stable:
+        return f"the stable phase's step {step - warmup + 1} of {stable} (steps {warmup} to {warmup + stable - 1})"
+    if step < total:
+        first = warmup + stable
+        return f"the decay's step {step - first + 1} of {decay} (steps {first} to {total - 1})"
+    return f"{step - total + 1} step(s) after the schedule's last step ({total - 1})"
+
+
+def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, probe=()) -> tuple[dict, str]:
+    """The student's run, checked for what every cell needs (it ran, within time, without PyTorch's schedulers)."""
+    payload = {"warmup": warmup, "stable": stable, "decay": decay, "start_factor": start_factor, "lr": lr}
+    payload["steps"] = warmup + stable + decay + AFTER
+    if resume_at is not None:
+        payload |= {"resume_at": resume_at, "probe": list(probe)}
+    call = _call(warmup, stable, decay, start_factor, lr)
+    observation = observe(factory, "wsd", payload)
+    expect(not observation["timeout"], f"{call} did not run its {payload['steps']} steps within {SECONDS:.0f} s")
+    if observation.get("calls"):
+        ran = sorted({name.split(".")[0] for name in observation["calls"]} - {"LRScheduler"}) or ["its code"]
+        raise CheckFailed(
+            f"wsd_factor ran PyTorch's schedulers ({', '.join(ran)}). This exercise asks you "
+            "to compute the factor yourself: reading it off PyTorch's schedulers earns no marks."
+        )
+    if observation["error"] is not None:
+        error = observation["error"]
+        raise answer_raised(target_name(factory), error, f"{call} raised {type(error).__name__}: {error}")
+    [state] = observation["states"] or [{}]
+    rates = state.get("rates") if isinstance(state, dict) else None
+    expect(isinstance(rates, list) and len(rates) == payload["steps"], f"{call}: the run stopped early")
+    return {"payload": payload, "rates": rates, "resumed": state.get("resumed"), "probed": observation["value"]}, call
+
+
+def _expected_rates(payload: dict) -> list:
+    """PyTorch's SequentialLR(LinearLR, ConstantLR, LinearLR) for the case, from the grader's references."""
+    keys = ("warmup", "stable", "decay", "start_factor", "lr", "steps")
+    return ExpectedValues().reference_wsd({key: payload[key] for key in keys})["lrs"]
+
+
+def _first_difference(got: list, want: list, steps) -> int | None:
+    return next((step for step in steps if not close(got[step], want[step])), None)
+
+
+def _rate(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else f"{value} (not a number)"
+
+
+def check_wsd(
+    wsd_factor, warmup: int, stable: int, decay: int, start_factor: float, lr: float = 0.1, phases=None, hint=""
+) -> None:
+    """The rates of LambdaLR(SGD(lr), wsd_factor(...)) must be PyTorch's SequentialLR's at every step of `phases`
+    ("warm-up": its steps, 0 to warmup - 1; "decay": from the peak at step `warmup` through the stable phase, the
+    decay and three steps past its end; None: every step)."""
+    run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr)
+    want = _expected_rates(run["payload"])
+    ranges = {"warm-up": range(0, warmup), "decay": range(warmup, len(want))}
+    steps = range(len(want)) if phases is None else sorted({s for phase in phases for s in ranges[phase]})
+    step = _first_difference(run["rates"], want, steps)
+    if step is not None:
+        note = f" ({hint})" if hint else ""
+        raise CheckFailed(
+            f"{call}: at step {step}, {_phase(step, warmup, stable, decay)}, the optimizer's rate is "
+            f"{_rate(run['rates'][step])}; the schedule's (PyTorch's SequentialLR of LinearLR, ConstantLR and "
+            f"LinearLR) is {_rate(want[step])}{note}"
+        )
+
+
+def check_wsd_resume(
+    wsd_factor, warmup: int, stable: int, decay: int, start_factor: float, resume_at: int, lr: float = 0.1
+) -> None:
+    """Saved at step `resume_at` (optimizer's and scheduler's state_dict()) and resumed in new objects around a new
+    factor, the run must go on at the rates of the uninterrupted run; and a fresh factor called directly, steps in
+    any order, must give the factors of that run. A resume needs a decay to resume in: the rate must fall there."""
+    total = warmup + stable + decay
+    probe = [total + AFTER - 1, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
+    run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)
+    rates, resumed = run["rates"], run["resumed"]
+    expect(
+        isinstance(rates[resume_at], float)
+        and isinstance(rates[resume_at + 1], float)
+        and rates[resume_at + 1] < rates[resume_at],
+        f"{call}: the rate does not fall after step {resume_at}, {_phase(resume_at, warmup, stable, decay)}: this "
+        "test resumes a run in the middle of its decay; write the decay first",
+    )
+    expect(isinstance(resumed, list) and len(resumed) == len(rates) - resume_at, f"{call}: the resumed run stopped")
+    step = _first_difference(resumed, rates[resume_at:], range(len(resumed)))
+    if step is not None:
+        at = resume_at + step
+        raise CheckFailed(
+            f"{call}, saved at step {resume_at} (the optimizer's and the scheduler's state_dict()) and resumed in a "
+            f"new optimizer and a new LambdaLR around a new wsd_factor(...): at step {at}, "
+            f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}, the uninterrupted run's "
+            f"{_rate(rates[at])}. The factor must depend on the step LambdaLR passes it, and on nothing else."
+        )
+    probed = run["probed"]
+    expect(isinstance(probed, list) and len(probed) == len(probe), f"{call}: the direct calls gave no answer")
+    for at, got in zip(probe, probed):
+        want = rates[at] / lr if isinstance(rates[at], float) else rates[at]
+        if not (isinstance(got, float) and isinstance(want, float) and close(got, want)):
+            raise CheckFailed(
+                f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at the steps "
+                f"{probe} in this order: at step {at} it returned {_rate(got)}, while in the run LambdaLR's factor at "
+                f"step {at} was {_rate(want)}. The factor must depend on the step it is given, and on nothing else "
+                "(no count of its calls)."
+            )

@@ -1,0 +1,194 @@
+"""Chapter 7's exercise, `wsd_factor`: correct answers written differently, plausible mistakes at each boundary and in
+the resume, and PyTorch's SequentialLR read off instead of a factor computed."""
+
+from __future__ import annotations
+
+from catalogue.answers import ALL, Answer, variant
+
+WSD_REFERENCE = """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+
+    def factor(step):
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, (total - step) / decay_steps)
+
+    return factor
+"""
+
+
+def wsd(name, source, fails=()):
+    return Answer(name, "07_practice", "wsd_factor", source, fails)
+
+
+def wsd_variant(*replacements: str) -> str:
+    return variant(WSD_REFERENCE, *replacements)
+
+
+WSD_CORRECT = [
+    wsd("branches", WSD_REFERENCE),
+    wsd(
+        "min_of_the_three_lines",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+    # the warm-up's line, the peak and the decay's line: the schedule is the lowest of the three, never below 0
+    return lambda step: max(0.0, min(start_factor + (1 - start_factor) * step / warmup_steps, 1.0,
+                                     (total - step) / decay_steps))
+""",
+    ),
+    wsd(
+        "callable_object",
+        """
+class WSD:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.warmup, self.decay_start = warmup_steps, warmup_steps + stable_steps
+        self.decay, self.start = decay_steps, start_factor
+
+    def __call__(self, step):
+        if step < self.warmup:
+            return self.start + (1 - self.start) * step / self.warmup
+        if step < self.decay_start:
+            return 1.0
+        return max(0.0, 1 - (step - self.decay_start) / self.decay)
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+    ),
+    wsd(
+        "numpy_interpolation",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    corners = [0, warmup_steps, warmup_steps + stable_steps, warmup_steps + stable_steps + decay_steps]
+    return lambda step: float(np.interp(step, corners, [start_factor, 1.0, 1.0, 0.0]))
+""",
+    ),
+    wsd(
+        "partial_of_a_function",
+        """
+import functools
+
+
+def wsd_at(step, warmup_steps, stable_steps, decay_steps, start_factor):
+    if step <= warmup_steps:
+        return start_factor + (1 - start_factor) * min(step, warmup_steps) / warmup_steps
+    decayed = step - warmup_steps - stable_steps
+    return 1.0 if decayed <= 0 else max(0.0, 1.0 - decayed / decay_steps)
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return functools.partial(wsd_at, warmup_steps=warmup_steps, stable_steps=stable_steps,
+                             decay_steps=decay_steps, start_factor=start_factor)
+""",
+    ),
+]
+
+WSD_WRONG = [
+    wsd(  # 7.1's warm-up, (s + 1) / W: LinearLR's total_iters=W reaches the peak at step W, not W - 1
+        "warmup_reaches_the_peak_a_step_early",
+        wsd_variant(
+            "start_factor + (1 - start_factor) * step / warmup_steps",
+            "min(1.0, start_factor + (1 - start_factor) * (step + 1) / warmup_steps)",
+        ),
+        fails=("test_wsd_warmup", "test_wsd_edges"),
+    ),
+    wsd(
+        "warmup_from_zero",
+        wsd_variant("start_factor + (1 - start_factor) * step / warmup_steps", "step / warmup_steps"),
+        fails=("test_wsd_warmup", "test_wsd_edges"),
+    ),
+    wsd(
+        "decay_one_step_ahead",
+        wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / decay_steps"),
+        fails=("test_wsd_decay", "test_wsd_edges"),
+    ),
+    wsd(  # zero at the last step of the run instead of just after it
+        "decay_reaches_zero_on_the_last_step",
+        wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / max(1, decay_steps - 1)"),
+        fails=("test_wsd_decay", "test_wsd_edges"),
+    ),
+    wsd(
+        "decays_to_a_floor",
+        wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0.1, (total - step) / decay_steps)"),
+        fails=("test_wsd_decay", "test_wsd_edges"),
+    ),
+    wsd(
+        "decay_not_clamped_at_zero",
+        wsd_variant("max(0.0, (total - step) / decay_steps)", "(total - step) / decay_steps"),
+        fails=("test_wsd_decay", "test_wsd_edges"),
+    ),
+    wsd(  # floor division: 1 at the decay's first step, 0 from the next (the resume finds no decay to resume in)
+        "decay_by_floor_division",
+        wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0, (total - step) // decay_steps)"),
+        fails=("test_wsd_decay", "test_wsd_edges", "test_wsd_resume"),
+    ),
+    wsd(  # right in one go; resumed, the new closure's count starts again at 0: a warm-up mid-decay
+        "counts_its_calls",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+    calls = 0
+
+    def factor(_):
+        nonlocal calls
+        step, calls = calls, calls + 1
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, (total - step) / decay_steps)
+
+    return factor
+""",
+        fails=("test_wsd_resume",),
+    ),
+    wsd(  # LambdaLR's state_dict() saves the object's count, so it even resumes; called any other way it is lost
+        "callable_object_counts_its_calls",
+        """
+class WSD:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.warmup, self.stable, self.decay, self.start = warmup_steps, stable_steps, decay_steps, start_factor
+        self.step = -1
+
+    def __call__(self, _):
+        self.step += 1
+        if self.step < self.warmup:
+            return self.start + (1 - self.start) * self.step / self.warmup
+        if self.step < self.warmup + self.stable:
+            return 1.0
+        return max(0.0, (self.warmup + self.stable + self.decay - self.step) / self.decay)
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+        fails=("test_wsd_resume",),
+    ),
+]
+
+# the factor read off PyTorch's own SequentialLR, dry-run once per factor: no reasoning about the phases
+WSD_FORBIDDEN = [
+    wsd(
+        "table_from_sequential_lr",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    phases = [lr_scheduler.LinearLR(optimizer, start_factor=start_factor, total_iters=warmup_steps),
+              lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=stable_steps),
+              lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=decay_steps)]
+    schedule = lr_scheduler.SequentialLR(optimizer, phases, milestones=[warmup_steps, warmup_steps + stable_steps])
+    table = []
+    for _ in range(warmup_steps + stable_steps + decay_steps + 1):
+        table.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    return lambda step: table[min(step, len(table) - 1)]
+""",
+        fails=ALL,
+    )
+]

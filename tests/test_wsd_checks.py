@@ -1,0 +1,96 @@
+"""Chapter 7's checks in this process, fast: what each judge accepts and what its messages say (the grading itself,
+through nbgrader, the trusted verdicts and the sandbox, is tests/test_grading_fidelity.py::TestPractice)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.optim import lr_scheduler
+
+from lrcourse.checking import CheckFailed, NotAnswered, check_wsd, check_wsd_resume
+from lrcourse.checking.expected import ExpectedValues
+
+from catalogue.answers import variant
+from catalogue.wsd import WSD_CORRECT, WSD_REFERENCE, WSD_WRONG
+
+
+def answer(source: str):
+    """The `wsd_factor` an answer cell defines, run after what the chapter's setup imports."""
+    namespace = {"math": math, "np": np, "torch": torch, "nn": nn, "lr_scheduler": lr_scheduler}
+    exec(source, namespace)
+    return namespace["wsd_factor"]
+
+
+def closed_form(step: int, warmup: int, stable: int, decay: int, start: float) -> float:
+    if step < warmup:
+        return start + (1 - start) * step / warmup
+    return 1.0 if step < warmup + stable else max(0.0, (warmup + stable + decay - step) / decay)
+
+
+@pytest.mark.parametrize("case", [(5, 10, 5, 0.1), (1, 0, 1, 0.5), (4, 0, 3, 1.0)])
+def test_the_grader_s_sequential_lr_is_the_schedule_the_exercise_states(case):
+    payload = dict(zip(("warmup", "stable", "decay", "start_factor"), case)) | {"lr": 0.5, "steps": sum(case[:3]) + 3}
+    rates = ExpectedValues().reference_wsd(payload)["lrs"]
+    assert np.allclose(rates, [0.5 * closed_form(s, *case) for s in range(payload["steps"])], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("correct", WSD_CORRECT, ids=lambda a: a.name)
+def test_every_catalogued_correct_answer_passes_every_judge(correct):
+    factory = answer(correct.source)
+    check_wsd(factory, warmup=3, stable=0, decay=4, start_factor=0.25, lr=2.0)
+    check_wsd_resume(factory, warmup=4, stable=3, decay=8, start_factor=0.25, resume_at=9)
+
+
+def test_a_wrong_boundary_is_named_by_step_phase_and_both_rates():
+    late = answer(variant(WSD_REFERENCE, "(total - step) / decay_steps", "(total - 1 - step) / decay_steps"))
+    check_wsd(late, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("warm-up",))  # the warm-up is right
+    with pytest.raises(CheckFailed) as failed:
+        check_wsd(late, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+    message = str(failed.value)
+    assert "at step 15, the decay's step 1 of 5 (steps 15 to 19), the optimizer's rate is 0.08" in message
+    assert "SequentialLR of LinearLR, ConstantLR and LinearLR) is 0.1" in message
+    assert "total" not in message  # the formula is not given away
+
+
+def test_a_factor_that_counts_its_calls_fails_the_resume_as_a_closure_and_as_an_object():
+    counting = answer(
+        variant(
+            WSD_REFERENCE,
+            "    def factor(step):\n",
+            "    calls = [0]\n\n    def factor(_):\n        step = calls[0]\n        calls[0] += 1\n",
+        )
+    )
+    check_wsd(counting, warmup=5, stable=10, decay=5, start_factor=0.1)  # right in one go
+    with pytest.raises(CheckFailed, match="resumed in a new optimizer and a new LambdaLR .* at step 18"):
+        check_wsd_resume(counting, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+    [as_object] = [a for a in WSD_WRONG if a.name == "callable_object_counts_its_calls"]
+    with pytest.raises(CheckFailed, match="called directly at the steps"):  # its count is saved: only the probe sees it
+        check_wsd_resume(answer(as_object.source), warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+
+
+@pytest.mark.parametrize(
+    "scheduler",
+    ["lr_scheduler.ConstantLR(optimizer, factor=0.5)", "torch.optim.swa_utils.SWALR(optimizer, swa_lr=0.5)"],
+)
+def test_any_use_of_pytorch_s_schedulers_by_the_answer_fails(scheduler):
+    source = variant(
+        WSD_REFERENCE,
+        "    total = ",
+        f"    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)\n    {scheduler}\n    total = ",
+    )
+    with pytest.raises(CheckFailed, match="wsd_factor ran PyTorch's schedulers"):
+        check_wsd(answer(source), warmup=5, stable=10, decay=5, start_factor=0.1)
+
+
+def test_an_unanswered_exercise_says_so_and_a_resume_without_a_decay_is_told_to_write_the_decay_first():
+    def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+        raise NotImplementedError()
+
+    with pytest.raises(NotAnswered):
+        check_wsd(wsd_factor, warmup=5, stable=10, decay=5, start_factor=0.1)
+    with pytest.raises(CheckFailed, match="write the decay first"):
+        check_wsd_resume(lambda *args: lambda step: 1.0, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
