@@ -33,7 +33,7 @@ FLOOD = (
     "import time\nfrom IPython.display import display\n"
     f"for i in range({PER_CELL}):\n    display(i)\n    if i % 100 == 99:\n        time.sleep(0.02)\ntime.sleep(2)\n"
 )
-FLOOD_CELLS = 20  # 100,000 outputs of about 120 bytes: the byte caps (8 MB a notebook) keep 70,000 of them
+FLOOD_CELLS = 20  # 100,000 outputs of about 120 bytes: by their size alone (8 MB a notebook), some 70,000 would fit
 DROPPED = re.compile(r"the grader keeps at most (\d+) outputs per (cell|notebook); (\d+) more were not kept")
 
 
