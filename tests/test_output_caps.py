@@ -1,21 +1,21 @@
 """The grader's output caps (`output_caps.CappedExecute`) with a real kernel whose streams are ipykernel's own,
-as a student's code can make them (the end-to-end floods are in test_hostile.py): what a cell and a notebook
-keep, the note the student sees, errors kept past the cap, cleared output no longer counted, and a message too
-large for the grader to hold."""
+as a student's code can make them (the end-to-end floods are in test_hostile.py; the count of outputs, with its
+own, in test_output_count.py): what a cell and a notebook keep, the note the student sees, errors kept past the
+cap, cleared output no longer counted, and a message too large for the grader to hold."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError
 from nbformat.v4 import new_code_cell, new_notebook
-from traitlets import default
 from traitlets.config import Config
 
 from lrcourse.grading.output_caps import OVERHEAD, CappedExecute
 from lrcourse.grading.sandbox.kernel_client import MESSAGE_MB, BoundedKernelClient
+
+from support.capped_kernel import BoundedKernelManager
 
 CELLS = [
     # 0: a live display updated in place 300 times: its last state is kept, counted once
@@ -41,12 +41,6 @@ CELLS = [
     "k = get_ipython().kernel\nk.session.send(k.iopub_socket, 'bogus', {'execution_count': 'Z' * 1_000_000},"
     " parent=k.get_parent('shell'))",
 ]
-
-
-class BoundedKernelManager(AsyncKernelManager):
-    @default("client_factory")
-    def _bounded(self):
-        return BoundedKernelClient
 
 
 def execute(cells: list[str], tmp_path, cell_kb: int = 64, notebook_kb: int = 200):

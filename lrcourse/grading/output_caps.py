@@ -9,6 +9,8 @@ Under `lrcourse grade` the notebook runs through `CappedExecute` (in place of nb
   follows is dropped unread, with one note in the cell that the student sees in the feedback. An error
   output is always kept (shortened): nbgrader reads a cell's failure from it;
 - consecutive text of one stream is kept as one output, so many small prints are not many objects;
+- at most `CELL_OUTPUTS` outputs a cell and `NOTEBOOK_OUTPUTS` a notebook, however small: past them outputs are
+  dropped, and the cell's note says how many;
 - a display update (`update_display`) cannot grow the notebook past its cap either;
 - widget state is not kept (the feedback never shows widgets: `sanitize`), nor are Output widgets followed;
 - one message from the kernel is bounded before any of this sees it (`sandbox.kernel_client`).
@@ -21,23 +23,41 @@ from __future__ import annotations
 import json
 
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Dict
+from traitlets import Bool, Dict, Int
 
 from lrcourse.grading.sandbox.limits import Limits
 
 ERROR_TEXT = 2_000  # characters of an error's name and value kept past the cap
 TRACEBACK_LINES = 100  # lines of a traceback (nbgrader's LimitOutput keeps 100 too)
 OVERHEAD = 100  # bytes counted for each output kept besides its content: a million empty outputs are not free
+# Outputs kept, whatever their size. Within the byte caps a notebook could still hold 80,000 empty outputs, and
+# every page formgrader renders validates and deep-copies each of them once per nbconvert preprocessor (the worst
+# page: 26 s of processor time; README), as the grader validates each output it keeps. The solutions hold at most
+# 4 outputs in a cell and 45 in a notebook (chapters 6 and 3): these caps are 50 and over 20 times that, room for
+# a plot drawn at every epoch. The notebook's is half of what one page shows (`bounded_render.PageBudget.outputs`,
+# 2,000): the other half leaves the cells' notes and the grader's verdicts in sight on the feedback page.
+CELL_OUTPUTS = 200
+NOTEBOOK_OUTPUTS = 1_000
 
 
-def note(kept: int, cap_kb: int, where: str) -> dict:
+def note(text: str) -> dict:
+    """A note to the student in a cell's outputs (a stream of its own: never appended to)."""
     from nbformat.v4 import new_output
 
-    return new_output(
-        "stream",
-        name="stderr",
-        text=f"\n[output truncated after {kept} bytes: the grader keeps at most {cap_kb} KB of output "
-        f"per {where}; the rest was not kept]\n",
+    return new_output("stream", name="stderr", text=text)
+
+
+def bytes_note(kept: int, cap_kb: int, where: str) -> str:
+    return (
+        f"\n[output truncated after {kept} bytes: the grader keeps at most {cap_kb} KB of output "
+        f"per {where}; the rest was not kept]\n"
+    )
+
+
+def count_note(kept: int, cap: int, where: str, dropped: int) -> str:
+    return (
+        f"\n[output truncated after {kept} outputs in this cell: the grader keeps at most {cap} outputs per {where}; "
+        f"{dropped} more were not kept]\n"
     )
 
 
@@ -46,13 +66,18 @@ class CappedExecute(Execute):
 
     store_widget_state = Bool(False)
     widget_registry = Dict({})  # no Output widget redirects outputs past the caps
+    cell_outputs = Int(CELL_OUTPUTS, help="Outputs kept from one cell (past it, dropped with a note)")
+    notebook_outputs = Int(NOTEBOOK_OUTPUTS, help="Outputs kept from the whole notebook")
 
     def preprocess(self, nb, resources=None, km=None):
         limits = Limits.from_config(self.config)
         self.cell_cap, self.notebook_cap = limits.cell_output_kb * 1024, limits.notebook_output_kb * 1024
         self.cell_kb, self.notebook_kb = limits.cell_output_kb, limits.notebook_output_kb
         self.used: dict[int, int] = {}  # cell index -> bytes kept
-        self.noted: set[int] = set()  # cells that have their note
+        self.counts: dict[int, int] = {}  # cell index -> outputs it holds
+        self.count = 0  # outputs the notebook holds: their sum, kept as it changes (a sum per message is not cheap)
+        self.notes: dict[int, dict] = {}  # cell index -> its note
+        self.dropped: dict[int, int] = {}  # cell index -> outputs dropped whole past the count caps
         return super().preprocess(nb, resources, km)
 
     def process_message(self, msg, cell, cell_index):
@@ -79,14 +104,42 @@ class CappedExecute(Execute):
     def forget(self, cell_index: int) -> None:
         """The cell's outputs were cleared: what they held no longer counts."""
         self.used.pop(cell_index, None)
-        self.noted.discard(cell_index)
+        self.notes.pop(cell_index, None)
+        self.dropped.pop(cell_index, None)
+
+    def tally(self, outs: list, cell_index: int) -> None:
+        """Count the cell's outputs (its note included) as they are now."""
+        self.count += len(outs) - self.counts.get(cell_index, 0)
+        self.counts[cell_index] = len(outs)
+
+    def held(self, cell_index: int) -> int:
+        """The cell's outputs, its note not counted."""
+        return self.counts.get(cell_index, 0) - (cell_index in self.notes)
+
+    def counted_out(self, cell_index: int) -> bool:
+        """Whether one more output would pass the cell's or the notebook's count cap (notes not counted)."""
+        return self.held(cell_index) >= self.cell_outputs or self.count - len(self.notes) >= self.notebook_outputs
 
     def add_note(self, outs: list, cell_index: int) -> None:
-        if cell_index not in self.noted:
-            self.noted.add(cell_index)
+        if cell_index not in self.notes:
             whole = self.notebook_cap - sum(self.used.values()) <= self.cell_cap - self.used.get(cell_index, 0)
             cap, where = (self.notebook_kb, "notebook") if whole else (self.cell_kb, "cell")
-            outs.append(note(self.used.get(cell_index, 0), cap, where))
+            self.notes[cell_index] = note(bytes_note(self.used.get(cell_index, 0), cap, where))
+            outs.append(self.notes[cell_index])
+
+    def drop_counted(self, outs: list, cell_index: int) -> None:
+        """One output dropped whole past a count cap: the cell's note says how many so far, unless the cell was
+        already cut for its bytes (that note stays: the rest was not kept)."""
+        if cell_index in self.notes and cell_index not in self.dropped:
+            return
+        if cell_index not in self.notes:
+            self.notes[cell_index] = note("")
+            outs.append(self.notes[cell_index])
+            self.tally(outs, cell_index)  # before `held` reads it
+        self.dropped[cell_index] = self.dropped.get(cell_index, 0) + 1
+        held = self.held(cell_index)
+        cap, where = (self.cell_outputs, "cell") if held >= self.cell_outputs else (self.notebook_outputs, "notebook")
+        self.notes[cell_index]["text"] = count_note(held, cap, where, self.dropped[cell_index])
 
     # --------------------------------------------------------------------------------------------
     def output(self, outs, msg, display_id, cell_index):
@@ -95,20 +148,27 @@ class CappedExecute(Execute):
             self.clear_display_id_mapping(cell_index)
             self.clear_before_next_output = False
             self.forget(cell_index)
+        out = self.capped_output(outs, msg, display_id, cell_index)
+        self.tally(outs, cell_index)
+        return out
+
+    def capped_output(self, outs, msg, display_id, cell_index):
+        """An output kept within the caps, or dropped with the cell's note; the output kept, if any."""
         kind, content = msg["msg_type"], msg["content"]
-        room = self.room(cell_index)
+        room, full = self.room(cell_index), self.counted_out(cell_index)
         if kind == "stream":
-            return self.stream(outs, content, room, cell_index)
+            return self.stream(outs, content, room, full, cell_index)
         if kind == "error":
             size = self.shorten_error(content, room)
-            if size > room and any(out.get("output_type") == "error" for out in outs):
-                self.add_note(outs, cell_index)  # past the caps, the cell's first error is all nbgrader needs
-                return None
+            if (size > room or full) and any(out.get("output_type") == "error" for out in outs):
+                # past the caps, the cell's first error is all nbgrader needs
+                return self.add_note(outs, cell_index) if size > room else self.drop_counted(outs, cell_index)
         elif kind in ("display_data", "execute_result"):
             size = OVERHEAD + _size(content.get("data")) + _size(content.get("metadata"))
             if size > room:
-                self.add_note(outs, cell_index)
-                return None
+                return self.add_note(outs, cell_index)
+            if full:
+                return self.drop_counted(outs, cell_index)
         else:
             return None  # no other message is an output
         out = super().output(outs, msg, display_id, cell_index)
@@ -116,13 +176,17 @@ class CappedExecute(Execute):
             self.keep(cell_index, size)
         return out
 
-    def stream(self, outs, content, room: int, cell_index: int):
-        """Text kept up to the room left, appended to the cell's last output if that is the same stream."""
+    def stream(self, outs, content, room: int, full: bool, cell_index: int):
+        """Text kept up to the room left, appended to the cell's last output if that is the same stream (never to
+        the cell's note); a new output only within the count caps."""
         text, name = content.get("text"), content.get("name")
         if not isinstance(text, str) or name not in ("stdout", "stderr"):
             return None
         last = outs[-1] if outs else None
-        same = last is not None and last.get("output_type") == "stream" and last.get("name") == name
+        same = last is not None and last is not self.notes.get(cell_index)
+        same = same and last.get("output_type") == "stream" and last.get("name") == name
+        if full and not same:
+            return self.drop_counted(outs, cell_index) if text else None
         room -= 0 if same else OVERHEAD
         kept = _cut(text, max(0, room))
         if kept:
@@ -156,6 +220,7 @@ class CappedExecute(Execute):
         super().clear_output(outs, msg, cell_index)
         if not outs:
             self.forget(cell_index)
+            self.tally(outs, cell_index)
 
     def _update_display_id(self, display_id, msg):
         """A display updated in place (in any cell) only if every cell and the notebook stay within their caps:
