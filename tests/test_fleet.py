@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from support.redis_broker import redis_server
 pytestmark = pytest.mark.slow
 CHAPTER = "02_ordered_schedules"
 CLASS = [catalogue.STEP_CORRECT[0], *catalogue.STEP_WRONG[:2], catalogue.STEP_FORBIDDEN[0], catalogue.STEP_BROKEN[0]]
+LATE = "late-correct"
 SUCCEEDED = re.compile(r"Task lrcourse\.grade_student\[(lrcourse-[0-9a-f]+)\] succeeded")
 
 
@@ -113,11 +115,32 @@ def fleet(tmp_path_factory):
                 stop(process)
 
 
+def submit_late(course: Path, student: str) -> None:
+    """A correct answer submitted a day after the due date, in a course whose late submissions score zero (the
+    enqueuing course's setting: the workers' checkouts do not have it)."""
+    from lrcourse.gradebook_db import gradebook
+
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        book.update_or_create_assignment(CHAPTER, duedate=datetime(2000, 1, 1))
+    folder = submit_answer(course, student, catalogue.STEP_CORRECT[0]).parent
+    (folder / "timestamp.txt").write_text("2000-01-02 00:00:00.000000 UTC")
+
+
+def late_penalty(course: Path, student: str) -> float:
+    from lrcourse.gradebook_db import gradebook
+
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        return book.find_submission(CHAPTER, student).late_submission_penalty
+
+
 def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_worker(fleet):
     base, broker, workers = fleet
     course = make_course(base / "course", [CHAPTER])
     for answer in CLASS:
         submit_answer(course, student_name(answer), answer)
+    submit_late(course, LATE)
     submit_text(course, "refused-invalid-json", CHAPTER, '{"cells": [')
     linked = submit_answer(course, "refused-link", catalogue.STEP_CORRECT[0]).parent
     os.symlink("/etc/passwd", linked / "data.txt")
@@ -142,7 +165,7 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     assert second.returncode == 1, stdout[-3000:] + stderr[-3000:]  # the two refused students fail: not clean
 
     rows = {row["student"]: row for row in csv.DictReader(open(course / "reports" / f"{CHAPTER}.csv"))}
-    names = {student_name(answer) for answer in CLASS}
+    names = {student_name(answer) for answer in CLASS} | {LATE}
     assert set(rows) == names | {"refused-invalid-json", "refused-link"}
     assert all(rows[s]["status"] == "skipped" for s in graded_first), rows
     assert all(rows[s]["status"] == "graded" for s in names - graded_first), rows
@@ -150,8 +173,14 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     assert rows["refused-invalid-json"]["status"] == "failed"
     graded = scores(course, CHAPTER)
     assert set(graded) == names  # the refused never reach the gradebook
-    assert unexpected_scores(graded, {student_name(a): a.failing for a in CLASS}) == {}
+    expected = {student_name(a): a.failing for a in CLASS} | {LATE: catalogue.STEP_CORRECT[0].failing}
+    assert unexpected_scores(graded, expected) == {}
     assert all(any((course / "feedback" / s / CHAPTER).glob("*.html")) for s in names)
+    # the late student's page shows the penalty this course's gradebook holds (the worker's scratch one has none)
+    penalty = late_penalty(course, LATE)
+    assert penalty > 0 and all(late_penalty(course, s) in (None, 0.0) for s in names - {LATE})
+    page = next((course / "feedback" / LATE / CHAPTER).glob("*.html")).read_text()
+    assert f"Late submission penalty (Score: -{round(penalty, 2)})" in page, page[:3000]
 
     logs = "".join((base / f"{name}.log").read_text() for name in workers)
     assert "WorkerLostError" in logs or "signal 9" in logs, logs[-3000:]

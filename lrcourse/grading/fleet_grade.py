@@ -14,6 +14,8 @@ missing. A result is written once, when it arrives, as local grading writes it:
   comments and other grades, as nbgrader's autograde fills them;
 - then the trusted scores of the test cells the worker returned (within each cell's points), and the late
   penalty from them (`late`), as `worker.Worker.decide` does. The score reported is read back from the gradebook.
+- a late submission's feedback is made again here, from this gradebook: the worker's page came from its scratch
+  gradebook, which knows no due date, so it showed no penalty (`FeedbackPages`).
 """
 
 from __future__ import annotations
@@ -69,10 +71,10 @@ def collect(
                 bar.update(1)
                 continue
             waiting[task] = (student, current)
-        config = course_config(course, db_url)
+        pages = FeedbackPages(course, db_url)
         for task, meta in app.backend.get_many(set(waiting), interval=POLL_SECONDS, no_ack=True):
             student, current = waiting.pop(task)
-            outcomes.append(write(course, config, db_url, assignment, student, current, meta))
+            outcomes.append(write(course, pages, assignment, student, current, meta))
             forget(app, url, task)  # written (or failed): the broker need not hold it any longer
             bar.update(1)
     except KeyboardInterrupt:
@@ -122,7 +124,31 @@ def _status(document) -> str:
     return outcome.get("status", "") if isinstance(outcome, dict) else ""
 
 
-def write(course: Path, config, db_url: str, assignment: str, student: str, current: str, meta: dict) -> Outcome:
+class FeedbackPages:
+    """The course's configuration, and nbgrader's API to make a feedback page from this gradebook (made once, on
+    the first late submission: on time, the worker's page is already this gradebook's)."""
+
+    def __init__(self, course: Path, db_url: str):
+        self.db_url = db_url
+        self.config = course_config(course, db_url)
+        self.api = None
+
+    def remake(self, assignment: str, student: str) -> str:
+        """The student's feedback generated again here; the error, if that failed."""
+        if self.api is None:
+            from nbgrader.apps import NbGraderAPI
+
+            from lrcourse.grading.worker import feedback_settings
+
+            feedback_settings(self.config)
+            self.api = NbGraderAPI(config=self.config)
+        from lrcourse.grading.worker import first_error
+
+        generated = self.api.generate_feedback(assignment, student, force=True)
+        return "" if generated.get("success") else first_error(generated)
+
+
+def write(course: Path, pages: FeedbackPages, assignment: str, student: str, current: str, meta: dict) -> Outcome:
     """One task's result into the course (see the module's text); the student's outcome."""
     if meta.get("status") != "SUCCESS":
         error = meta.get("result")  # Celery's backend gives the task's exception back (a time limit, say)
@@ -134,10 +160,14 @@ def write(course: Path, config, db_url: str, assignment: str, student: str, curr
         return outcome
     try:
         _write_files(course, student, assignment, document)
-        _write_grades(course, config, db_url, assignment, student, document.get("scores"))
+        late_seconds = _write_grades(course, pages.config, pages.db_url, assignment, student, document.get("scores"))
     except Exception as error:  # a result that cannot be written fails that student only
         return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
-    with gradebook(db_url) as book:
+    if late_seconds > 0 and outcome.feedback:
+        error = pages.remake(assignment, student)
+        if error:
+            return Outcome(student, "failed", "feedback: " + error, seconds=outcome.seconds)
+    with gradebook(pages.db_url) as book:
         submission = book.find_submission(assignment, student)
         outcome.score, outcome.max_score = submission.score, submission.max_score
     if outcome.feedback and not outcome.unchecked:
@@ -165,7 +195,8 @@ def _write_files(course: Path, student: str, assignment: str, document: dict) ->
             parcel.unpack(files, folder)
 
 
-def _write_grades(course: Path, config, db_url: str, assignment: str, student: str, scores) -> None:
+def _write_grades(course: Path, config, db_url: str, assignment: str, student: str, scores) -> float:
+    """The student's grades into the gradebook; how late the submission is, in seconds."""
     import nbformat
     from nbgrader.coursedir import CourseDirectory
 
@@ -192,3 +223,4 @@ def _write_grades(course: Path, config, db_url: str, assignment: str, student: s
             set_trusted_score(grade, min(max(score, 0.0), float(grade.max_score)))
         book.db.commit()
         late.assign_penalties(book, config, assignment, student)
+        return book.find_submission(assignment, student).total_seconds_late
