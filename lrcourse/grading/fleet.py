@@ -7,6 +7,9 @@ if the process grading it dies (`reject_on_worker_lost`), one task at a time per
 that loses a whole worker machine gives its task to another once `visibility_timeout` has passed: it must be
 longer than a student's budget and grace (c.Sandbox.student_seconds + worker_grace_seconds), else a
 slow student is handed out twice (the enqueuing command still writes each student once).
+
+Each course version has a queue of its own (`queue_name`): a worker of another checkout never sees a task it
+would have to refuse, so a stale worker cannot drain the queue by failing its students.
 """
 
 from __future__ import annotations
@@ -79,6 +82,12 @@ def _hash_tree(digest, base: Path, relative_to: Path) -> None:
             continue
         digest.update(path.relative_to(relative_to).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
+
+
+def queue_name(version: str) -> str:
+    """The queue of one course version: a worker listens only to its own versions' queues, so it never takes (and
+    refuses) a task of another version, and two courses can share one broker."""
+    return f"lrcourse-{version}"
 
 
 def task_id(version: str, assignment: str, student: str, fingerprint: str) -> str:

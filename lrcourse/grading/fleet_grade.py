@@ -33,11 +33,18 @@ from lrcourse.grading.grade import create_gradebook_tables, finish
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 
 POLL_SECONDS = 0.5
+HINT_SECONDS = 120.0  # no task started for this long: say why that may be
 OUTCOME_FIELDS = {"reason": str, "overridden": list, "feedback": bool, "unchecked": list, "seconds": float}
 
 
 def grade_class_remote(
-    course: Path, assignment: str, url: str, force: bool = False, db_url: str | None = None, progress: bool = True
+    course: Path,
+    assignment: str,
+    url: str,
+    force: bool = False,
+    db_url: str | None = None,
+    progress: bool = True,
+    hint_seconds: float = HINT_SECONDS,
 ) -> RunOutcomes:
     """Grade every submission of `assignment` through the queue at `url`; see the module's text."""
     course = course.resolve()
@@ -48,12 +55,19 @@ def grade_class_remote(
     result.outcomes, todo = intake.take_in(course, assignment, force)
     if todo:
         create_gradebook_tables(course, assignment, db_url)
-        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force)
+        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds)
     return finish(course, db_url, result, start)
 
 
 def collect(
-    course: Path, assignment: str, todo: list, url: str, db_url: str, progress: bool, force: bool = False
+    course: Path,
+    assignment: str,
+    todo: list,
+    url: str,
+    db_url: str,
+    progress: bool,
+    force: bool = False,
+    hint_seconds: float = HINT_SECONDS,
 ) -> list[Outcome]:
     from tqdm import tqdm
 
@@ -72,7 +86,10 @@ def collect(
                 continue
             waiting[task] = (student, current)
         pages = FeedbackPages(course, db_url)
-        for task, meta in app.backend.get_many(set(waiting), interval=POLL_SECONDS, no_ack=True):
+        idle = IdleHint(url, version, waiting, hint_seconds, bar)
+        results = app.backend.get_many(set(waiting), interval=POLL_SECONDS, no_ack=True, on_interval=idle.check)
+        for task, meta in results:
+            idle.started = True
             student, current = waiting.pop(task)
             outcomes.append(write(course, pages, assignment, student, current, meta))
             forget(app, url, task)  # written (or failed): the broker need not hold it any longer
@@ -87,6 +104,33 @@ def collect(
         raise
     bar.close()
     return outcomes
+
+
+class IdleHint:
+    """Says once, on the terminal, when no task has started `seconds` after sending: no worker may serve this
+    course version on this broker (a worker listens only to its checkout's versions: `fleet.queue_name`)."""
+
+    def __init__(self, url: str, version: str, waiting: dict, seconds: float, bar):
+        self.url, self.version, self.waiting, self.seconds, self.bar = url, version, waiting, seconds, bar
+        self.since = time.monotonic()
+        self.started = False  # a result arrived, or a worker took a task
+
+    def check(self) -> None:
+        if self.started or not self.waiting or time.monotonic() - self.since < self.seconds:
+            return
+        import redis
+
+        with redis.Redis.from_url(self.url) as client:
+            self.started = bool(client.exists(*(fleet.attempts_key(task) for task in self.waiting)))
+        if not self.started:
+            self.started = True  # said once
+            self.bar.write(
+                f"lrcourse: no task has started in {self.seconds:.0f} s: is a worker serving course version "
+                f"{self.version} on this broker? `lrcourse worker` lists the versions it serves at its start; a "
+                "worker of another checkout never takes these tasks (or the workers are busy with other work). "
+                "Waiting on: Ctrl-C stops, and a rerun collects what was graded.",
+                file=sys.stderr,
+            )
 
 
 def send(app, url: str, task: str, version: str, assignment: str, folder: Path, force: bool) -> None:
@@ -105,7 +149,7 @@ def send(app, url: str, task: str, version: str, assignment: str, folder: Path, 
         client.delete(fleet.attempts_key(task))
         files = parcel.pack(folder)
         payload = {"version": version, "assignment": assignment, "student": folder.parent.name, "files": files}
-        app.send_task(fleet.TASK, args=[payload], task_id=task)
+        app.send_task(fleet.TASK, args=[payload], task_id=task, queue=fleet.queue_name(version))
         client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
 
 

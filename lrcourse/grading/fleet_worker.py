@@ -10,6 +10,9 @@ by `intake.refused` as local grading does). The student is graded exactly as `lr
 (`worker.grade_student`) and the result returned as JSON: the outcome, the autograded and feedback folders (as
 parcels) and the trusted score of each test cell. The enqueuing command writes the real gradebook and folders.
 
+It listens only to the queues of its checkout's versions (`fleet.queue_name`), one per assignment; a task of
+another version that reaches it anyway is refused with the reason.
+
 A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
 Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
 A task whose result is already stored (enqueued twice: an interrupted run resent it) is dropped, not graded again.
@@ -60,6 +63,12 @@ class Station:
                 return None
             self.versions[assignment] = fleet.course_version(self.checkout, assignment, self.code)
         return self.versions[assignment]
+
+    def serving(self) -> dict[str, str]:
+        """{assignment: its version} for every assignment of this checkout: the queues this worker listens to."""
+        names = sorted(path.name for path in (self.checkout / "source").iterdir() if path.is_dir())
+        versions = {name: self.version(name) for name in names}
+        return {name: version for name, version in versions.items() if version}
 
     def release(self, assignment: str) -> None:
         """The assignment's source and release in the scratch course, its cells in the scratch gradebook."""
@@ -170,6 +179,13 @@ def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_
     """`lrcourse worker`: serve the queue until stopped (Ctrl-C or SIGTERM: Celery's warm shutdown finishes the
     students being graded; their tasks are acknowledged only then)."""
     app, station = make_app(url, checkout, sandboxed, visibility_seconds)
-    print(f"lrcourse worker: course at {station.checkout}, code version {station.code}", flush=True)
+    serving = station.serving()
+    if not serving:
+        raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
+    print(f"lrcourse worker: course at {station.checkout}, code version {station.code}; serving", flush=True)
+    for assignment, version in serving.items():
+        print(f"  {assignment} at course version {version}", flush=True)
+    queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
+    argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)
     app.worker_main([*argv, "--without-gossip", "--without-mingle", "--without-heartbeat"])
