@@ -20,6 +20,7 @@ missing. A result is written once, when it arrives, as local grading writes it:
 
 from __future__ import annotations
 
+import math
 import shutil
 import sys
 import time
@@ -203,8 +204,12 @@ def write(course: Path, pages: FeedbackPages, assignment: str, student: str, cur
     if outcome.status != "graded":
         return outcome
     try:
+        scores = checked_scores(document.get("scores"))  # before anything is written
+    except ValueError as error:
+        return Outcome(student, "failed", f"the worker's result is refused: {error}")
+    try:
         _write_files(course, student, assignment, document)
-        late_seconds = _write_grades(course, pages.config, pages.db_url, assignment, student, document.get("scores"))
+        late_seconds = _write_grades(course, pages.config, pages.db_url, assignment, student, scores)
     except Exception as error:  # a result that cannot be written fails that student only
         return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
     if late_seconds > 0 and outcome.feedback:
@@ -219,11 +224,30 @@ def write(course: Path, pages: FeedbackPages, assignment: str, student: str, cur
     return outcome
 
 
+def checked_scores(raw) -> dict[str, float]:
+    """{test cell: score} from a result, every score a finite number: a NaN or an infinity (JSON's NaN and
+    Infinity constants decode to them) would pass any clamp (min(max(nan, 0), 2) is nan) into the gradebook."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError("its scores are not a mapping of test cells to numbers")
+    scores = {}
+    for name, score in raw.items():
+        if score is None:
+            continue  # no verdict: no points
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise ValueError(f"the score of {str(name)[:64]!r} is not a finite number: {str(score)[:32]}")
+        scores[name] = float(score)
+    return scores
+
+
 def _outcome(student: str, raw) -> Outcome:
     """The worker's outcome, its fields type-checked; the student's id is ours, never the document's."""
     raw = raw if isinstance(raw, dict) else {}
     status = raw.get("status") if raw.get("status") in ("graded", "failed") else "failed"
     fields = {name: raw[name] for name, kind in OUTCOME_FIELDS.items() if isinstance(raw.get(name), kind)}
+    if not math.isfinite(fields.get("seconds", 0.0)):
+        del fields["seconds"]
     fields["reason"] = fields.get("reason", "" if status == "graded" else "the worker returned no outcome")[:2000]
     return Outcome(student, status, **fields)
 
@@ -239,7 +263,7 @@ def _write_files(course: Path, student: str, assignment: str, document: dict) ->
             parcel.unpack(files, folder)
 
 
-def _write_grades(course: Path, config, db_url: str, assignment: str, student: str, scores) -> float:
+def _write_grades(course: Path, config, db_url: str, assignment: str, student: str, scores: dict) -> float:
     """The student's grades into the gradebook; how late the submission is, in seconds."""
     import nbformat
     from nbgrader.coursedir import CourseDirectory
@@ -257,13 +281,11 @@ def _write_grades(course: Path, config, db_url: str, assignment: str, student: s
         resources = {"nbgrader": {"notebook": path.stem, "assignment": assignment, "student": student}}
         resources["nbgrader"]["db_url"] = with_busy_timeout(db_url)
         WithholdAutoGrades().preprocess(nbformat.read(path, as_version=4), resources)
-    scores = scores if isinstance(scores, dict) else {}
     with gradebook(db_url) as book:
         exercise = load_exercise(course, assignment, book)
         for test in exercise.tests:
             grade = book.find_grade(test.name, exercise.notebook, assignment, student)
-            score = scores.get(test.name)
-            score = float(score) if isinstance(score, (int, float)) else 0.0  # no verdict: no points
+            score = scores.get(test.name, 0.0)  # no verdict: no points
             set_trusted_score(grade, min(max(score, 0.0), float(grade.max_score)))
         book.db.commit()
         late.assign_penalties(book, config, assignment, student)
