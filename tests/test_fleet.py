@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import datetime
@@ -90,6 +91,17 @@ def busy_children(worker: subprocess.Popen, log: Path) -> list[int]:
     return [int(pid) for pid in found]
 
 
+def scratch_courses(pids: list[int]) -> list[Path]:
+    from lrcourse.grading.fleet_worker import SCRATCH
+
+    return [path for pid in pids for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}{pid}-*")]
+
+
+def pool_processes(worker: subprocess.Popen) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     dirty = subprocess.run(
@@ -111,8 +123,10 @@ def fleet(tmp_path_factory):
         try:
             yield base, broker, workers
         finally:
+            pids = [pid for process in workers.values() for pid in pool_processes(process)]
             for process in workers.values():
                 stop(process)
+        assert pids and not scratch_courses(pids)  # each pool process removed its scratch course as it ended
 
 
 def submit_late(course: Path, student: str) -> None:
@@ -157,7 +171,8 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     # the workers grade on without the command; one is killed in the middle of a student
     wait_until(lambda: busy_children(workers["machine-a"], log_a), 600, "machine-a grading a student")
     time.sleep(3)
-    for pid in busy_children(workers["machine-a"], log_a):
+    killed = busy_children(workers["machine-a"], log_a)
+    for pid in killed:
         os.kill(pid, signal.SIGKILL)
 
     second = enqueue(course, broker)
@@ -184,6 +199,7 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
 
     logs = "".join((base / f"{name}.log").read_text() for name in workers)
     assert "WorkerLostError" in logs or "signal 9" in logs, logs[-3000:]
+    assert killed and not scratch_courses(killed)  # the killed process's, removed by its replacement
     successes = Counter(SUCCEEDED.findall(logs))
     assert len(successes) == len(names) and set(successes.values()) == {1}, successes  # each graded once
 

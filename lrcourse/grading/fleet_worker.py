@@ -20,7 +20,11 @@ A task whose result is already stored (enqueued twice: an interrupted run resent
 
 from __future__ import annotations
 
+import atexit
+import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +36,8 @@ from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config, ensure_tools_on_path
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
+
+SCRATCH = "lrcourse-worker-"  # a scratch course's folder: this, the pool process's id, a dash
 
 
 class Station:
@@ -51,10 +57,25 @@ class Station:
     def open(self) -> None:
         if self.scratch is not None:
             return
-        self.scratch = Path(tempfile.mkdtemp(prefix="lrcourse-worker-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH}{os.getpid()}-"))  # the pid: see remove_leftovers
         config = (self.checkout / "nbgrader_config.py").read_text()
         (self.scratch / "nbgrader_config.py").write_text(config + '\nc.CourseDirectory.release_directory = "release"\n')
         worker.start(str(self.scratch), self.db_url, self.sandboxed)
+        atexit.register(self.close)
+        stopped = signal.getsignal(signal.SIGTERM)  # worker.start's: closes the grader and ends at once
+
+        def stop(signum, frame):
+            self.close()
+            stopped(signum, frame)
+
+        signal.signal(signal.SIGTERM, stop)
+
+    def close(self) -> None:
+        """The grader closed (its zygotes and sandboxes) and the scratch course removed: on this process's exit."""
+        worker.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     def version(self, assignment: str) -> str | None:
         """This checkout's version of `assignment` (None if it has no such assignment)."""
@@ -137,6 +158,29 @@ class Station:
             }
 
 
+def remove_leftovers() -> None:
+    """What grading processes that died left (kill -9, a memory cap): their scratch courses, their sandboxes'
+    folders and cgroups (`leftovers.remove_stale`, as local grading does after a worker dies). Run as each pool
+    process starts, a dead one's replacement included."""
+    from lrcourse.grading.sandbox.leftovers import remove_stale
+
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*"):
+        found = re.match(rf"{SCRATCH}(\d+)-", path.name)
+        if found and not _alive(int(found.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+    remove_stale()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _failed(student: str, reason: str, refused: bool = False) -> dict:
     return {"outcome": asdict(Outcome(student, "failed", reason)), "refused": refused}
 
@@ -144,11 +188,15 @@ def _failed(student: str, reason: str, refused: bool = False) -> dict:
 def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_seconds: float = fleet.VISIBILITY_SECONDS):
     """The Celery app of a worker: the queue's, with the one grading task registered (nothing else can run)."""
     from celery.exceptions import Ignore
+    from celery.signals import worker_process_init, worker_process_shutdown
 
     app = fleet.celery_app(url, visibility_seconds)
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
     app.conf.task_time_limit = limits.student_seconds + limits.worker_grace_seconds + 120  # after the release
     station = Station(checkout, sandboxed)
+    # in each pool process: at its start, what dead ones left; at its end (os._exit: no atexit), its own
+    worker_process_init.connect(lambda **_: remove_leftovers(), weak=False)
+    worker_process_shutdown.connect(lambda **_: station.close(), weak=False)
 
     @app.task(name=fleet.TASK, bind=True)
     def grade_student(self, task):

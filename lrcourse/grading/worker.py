@@ -281,6 +281,13 @@ def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None
     atexit.register(_worker.close)
 
 
+def close() -> None:
+    """Close this process's worker, if any (its zygotes, their sandboxes' folders and cgroups): for a pool that
+    ends its processes with os._exit, where atexit does not run (Celery's, `fleet_worker`)."""
+    if _worker is not None:
+        _worker.close()
+
+
 def install(grader, starts=None) -> None:
     """Make `grader` (a `Worker`, or a stand-in with its `grade`, as the watchdog's test uses) this process's
     worker, telling `starts` which student it starts."""
