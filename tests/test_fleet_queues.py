@@ -70,3 +70,19 @@ def test_with_no_worker_for_its_version_the_enqueuer_says_so_and_the_task_waits_
     said = "".join(lines)
     assert "no task has started in 1 s" in said and f"course version {version}" in said, said[-3000:]
     assert queued == (1, 0)  # on its version's queue, none on Celery's default one
+
+
+def test_with_a_broker_local_grading_options_are_refused_and_a_readable_url_file_warned_about(tmp_path, capsys):
+    from lrcourse.cli import parser
+
+    url_file = tmp_path / "broker-url"
+    url_file.write_text("redis://:secret@127.0.0.1:1/0")
+    url_file.chmod(0o644)
+    for option in (["--workers", "2"], ["--no-sandbox"]):
+        args = parser().parse_args(["grade", CHAPTER, "--course", str(ROOT), "--broker-file", str(url_file), *option])
+        assert args.run(args) == 2
+        said = capsys.readouterr().err
+        assert "not used with a broker" in said and "has mode 644" in said, said
+    url_file.chmod(0o600)
+    assert fleet.broker_url(str(url_file)) == "redis://:secret@127.0.0.1:1/0"
+    assert capsys.readouterr().err == ""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 BROKER_VARIABLE = "LRCOURSE_BROKER_URL"
@@ -27,10 +28,17 @@ PACKAGE = Path(__file__).resolve().parent.parent  # the lrcourse package
 ROOT = PACKAGE.parent  # a checkout of the course
 
 
-def broker_url(path: str | None) -> str | None:
+def broker_url(path: str | None, who: str = "lrcourse") -> str | None:
     """The broker's URL from a file (a password belongs there or in the environment, never on a command
-    line), else $LRCOURSE_BROKER_URL, else None."""
+    line), else $LRCOURSE_BROKER_URL, else None. A file others than its owner can read is warned about: the
+    password lets one read every submission and forge results."""
     if path:
+        mode = os.stat(path).st_mode & 0o777
+        if mode & 0o077:
+            print(
+                f"{who}: warning: {path} has mode {mode:o}: it holds the broker's password; chmod 600 it",
+                file=sys.stderr,
+            )
         return Path(path).read_text().strip()
     return os.environ.get(BROKER_VARIABLE) or None
 

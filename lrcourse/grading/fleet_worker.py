@@ -233,6 +233,12 @@ def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_
     print(f"lrcourse worker: course at {station.checkout}, code version {station.code}; serving", flush=True)
     for assignment, version in serving.items():
         print(f"  {assignment} at course version {version}", flush=True)
+    if visibility_seconds <= app.conf.task_time_limit:
+        print(
+            f"lrcourse worker: warning: --visibility-seconds {visibility_seconds:.0f} is not longer than a task's time "
+            f"limit ({app.conf.task_time_limit:.0f} s): a slow student may be handed to a second worker",
+            flush=True,
+        )
     queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
     argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)
