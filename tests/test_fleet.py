@@ -163,8 +163,8 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     first = enqueue(course, broker)
     wait_until(lambda: marks(course) or first.poll() is not None, 900, "a first result")
     first.send_signal(signal.SIGINT)
-    _, stderr = first.communicate(timeout=120)
-    assert first.returncode == 130, stderr[-3000:]
+    stdout, stderr = first.communicate(timeout=120)
+    assert first.returncode == 130, stdout[-3000:] + stderr[-3000:]
     assert "run the command again" in stderr
     graded_first = {path.parent.parent.name for path in marks(course)}
 

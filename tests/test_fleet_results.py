@@ -34,3 +34,28 @@ def test_scores_must_be_finite_numbers(raw):
 def test_finite_scores_and_missing_verdicts_pass():
     assert checked_scores({"test_a": 1, "test_b": 0.5, "test_c": None}) == {"test_a": 1.0, "test_b": 0.5}
     assert checked_scores(None) == {}
+
+
+class SwallowingApi:
+    """nbgrader's API as it behaves: a bare except around its work, so an interrupt inside it is swallowed."""
+
+    def generate_feedback(self, assignment, student, force=False):
+        import os
+        import signal
+
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the page is being made
+            for _ in range(100000):
+                pass
+            return {"success": True}
+        except:  # noqa: E722 (nbgrader's utils.capture_log)
+            return {"success": False, "error": "swallowed"}
+
+
+def test_ctrl_c_while_a_late_page_is_remade_stops_the_command(tmp_path):
+    from lrcourse.grading.fleet_grade import FeedbackPages
+
+    pages = FeedbackPages.__new__(FeedbackPages)
+    pages.api = SwallowingApi()
+    with pytest.raises(KeyboardInterrupt):
+        pages.remake("ch", "mallory")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import signal
 import sys
 import time
 import warnings
@@ -189,7 +190,13 @@ class FeedbackPages:
             self.api = NbGraderAPI(config=self.config)
         from lrcourse.grading.worker import first_error
 
-        generated = self.api.generate_feedback(assignment, student, force=True)
+        # nbgrader's API catches everything, KeyboardInterrupt too (a bare except in utils.capture_log): Ctrl-C is
+        # held back while it runs and raised once it returns, so it stops this command instead of one page
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            generated = self.api.generate_feedback(assignment, student, force=True)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return "" if generated.get("success") else first_error(generated)
 
 
