@@ -59,3 +59,23 @@ def test_ctrl_c_while_a_late_page_is_remade_stops_the_command(tmp_path):
     pages.api = SwallowingApi()
     with pytest.raises(KeyboardInterrupt):
         pages.remake("ch", "mallory")
+
+
+def test_ctrl_c_is_taken_between_two_students_and_a_second_one_stops_at_once():
+    import os
+    import signal
+
+    from lrcourse.grading.fleet_grade import CtrlC
+
+    stop = CtrlC()
+    with stop.installed():
+        os.kill(os.getpid(), signal.SIGINT)  # while a student is written: noted, not raised there
+        for _ in range(100000):
+            pass
+        with pytest.raises(KeyboardInterrupt):
+            stop.check()  # raised where the enqueuer checks, between two students
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10000000):
+                pass
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -24,8 +24,10 @@ import math
 import shutil
 import signal
 import sys
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook, with_busy_timeout
@@ -77,25 +79,31 @@ def collect(
     version = fleet.course_version(course, assignment)
     outcomes, waiting = [], {}
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
+    stop = CtrlC()
     try:
-        for student, current in todo:
-            task = fleet.task_id(version, assignment, student, current)
-            try:
-                send(app, url, task, version, assignment, course / "submitted" / student / assignment, force)
-            except parcel.ParcelRefused as error:
-                outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
+        with stop.installed():
+            for student, current in todo:
+                stop.check()
+                task = fleet.task_id(version, assignment, student, current)
+                try:
+                    send(app, url, task, version, assignment, course / "submitted" / student / assignment, force)
+                except parcel.ParcelRefused as error:
+                    outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
+                    bar.update(1)
+                    continue
+                waiting[task] = (student, current)
+            pages = FeedbackPages(course, db_url)
+            idle = IdleHint(url, version, waiting, hint_seconds, bar)
+            polled = app.backend.get_many(
+                set(waiting), interval=POLL_SECONDS, no_ack=True, on_interval=lambda: (stop.check(), idle.check())
+            )
+            for task, meta in polled:
+                idle.started = True
+                student, current = waiting.pop(task)
+                outcomes.append(write(course, pages, assignment, student, current, meta))
+                forget(app, url, task)  # written (or failed): the broker need not hold it any longer
                 bar.update(1)
-                continue
-            waiting[task] = (student, current)
-        pages = FeedbackPages(course, db_url)
-        idle = IdleHint(url, version, waiting, hint_seconds, bar)
-        results = app.backend.get_many(set(waiting), interval=POLL_SECONDS, no_ack=True, on_interval=idle.check)
-        for task, meta in results:
-            idle.started = True
-            student, current = waiting.pop(task)
-            outcomes.append(write(course, pages, assignment, student, current, meta))
-            forget(app, url, task)  # written (or failed): the broker need not hold it any longer
-            bar.update(1)
+                stop.check()
     except KeyboardInterrupt:
         bar.close()
         print(
@@ -106,6 +114,35 @@ def collect(
         raise
     bar.close()
     return outcomes
+
+
+class CtrlC:
+    """Ctrl-C (SIGINT) taken between two students, never inside one's writing: a KeyboardInterrupt raised anywhere
+    can be swallowed (nbgrader's bare excepts, a garbage collector's callback: "Exception ignored") and the run
+    then goes on to the end. The first Ctrl-C is noted and raised at the next check; a second stops at once."""
+
+    def __init__(self):
+        self.asked = False
+
+    def handle(self, signum, frame) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+
+    def check(self) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only
+            return
+        previous = signal.signal(signal.SIGINT, self.handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 class IdleHint:
