@@ -95,7 +95,14 @@ def command_grade(args) -> int:
             file=sys.stderr,
         )
         return 2
-    broker = broker_url(args.broker_file)
+    broker = broker_url(args.broker_file, "lrcourse grade")
+    if broker and (args.workers is not None or args.no_sandbox):  # options of local grading only
+        print(
+            "lrcourse grade: --workers and --no-sandbox are not used with a broker: the workers grade; give "
+            "`lrcourse worker` its --concurrency and --no-sandbox",
+            file=sys.stderr,
+        )
+        return 2
     if not broker and not _sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
     args.db_url = _db_url(args)
@@ -108,7 +115,7 @@ def command_grade(args) -> int:
         result = grade_class(
             course,
             args.assignment,
-            workers=args.workers,
+            workers=args.workers or os.cpu_count(),
             force=args.force,
             db_url=args.db_url,
             sandboxed=not args.no_sandbox,
@@ -251,7 +258,7 @@ def command_worker(args) -> int:
     """A grading worker of the queue, serving it until stopped."""
     from lrcourse.grading.fleet_worker import run
 
-    url = broker_url(args.broker_file)
+    url = broker_url(args.broker_file, "lrcourse worker")
     if not url:
         print(f"lrcourse worker: no broker: pass --broker-file or set ${BROKER_VARIABLE}", file=sys.stderr)
         return 2
@@ -301,7 +308,7 @@ def parser() -> argparse.ArgumentParser:
     collect.set_defaults(run=command_collect)
     grade = sub.add_parser("grade", help="autograde every submission of an assignment, in parallel")
     grade.add_argument("assignment")
-    grade.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: cores)")
+    grade.add_argument("--workers", type=int, help="worker processes (default: cores; not with a broker)")
     grade.add_argument("--force", action="store_true", help="regrade students already graded")
     _database_options(grade)
     grade.add_argument("--course", default=".", help="the course folder (default: here)")

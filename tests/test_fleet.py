@@ -5,7 +5,7 @@ One scenario, to keep the suite's time small on two cores: the enqueuing command
 first result, one worker's grading process is killed (SIGKILL) mid-student, and the command is run again. Every
 student ends graded exactly once, with the scores local `lrcourse grade` gives this class (the expectations
 test_class_grading holds local grading to), each task graded to success once by the workers (the rerun collected
-what was computed meanwhile). Then a worker of another course version refuses its task, with the reason.
+what was computed meanwhile). Then a worker of another course version, on the same broker, takes no task.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,7 @@ from support.redis_broker import redis_server
 pytestmark = pytest.mark.slow
 CHAPTER = "02_ordered_schedules"
 CLASS = [catalogue.STEP_CORRECT[0], *catalogue.STEP_WRONG[:2], catalogue.STEP_FORBIDDEN[0], catalogue.STEP_BROKEN[0]]
+LATE = "late-correct"
 SUCCEEDED = re.compile(r"Task lrcourse\.grade_student\[(lrcourse-[0-9a-f]+)\] succeeded")
 
 
@@ -88,6 +91,17 @@ def busy_children(worker: subprocess.Popen, log: Path) -> list[int]:
     return [int(pid) for pid in found]
 
 
+def scratch_courses(pids: list[int]) -> list[Path]:
+    from lrcourse.grading.fleet_worker import SCRATCH
+
+    return [path for pid in pids for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}{pid}-*")]
+
+
+def pool_processes(worker: subprocess.Popen) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     dirty = subprocess.run(
@@ -109,8 +123,30 @@ def fleet(tmp_path_factory):
         try:
             yield base, broker, workers
         finally:
+            pids = [pid for process in workers.values() for pid in pool_processes(process)]
             for process in workers.values():
                 stop(process)
+        assert pids and not scratch_courses(pids)  # each pool process removed its scratch course as it ended
+
+
+def submit_late(course: Path, student: str) -> None:
+    """A correct answer submitted a day after the due date, in a course whose late submissions score zero (the
+    enqueuing course's setting: the workers' checkouts do not have it)."""
+    from lrcourse.gradebook_db import gradebook
+
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        book.update_or_create_assignment(CHAPTER, duedate=datetime(2000, 1, 1))
+    folder = submit_answer(course, student, catalogue.STEP_CORRECT[0]).parent
+    (folder / "timestamp.txt").write_text("2000-01-02 00:00:00.000000 UTC")
+
+
+def late_penalty(course: Path, student: str) -> float:
+    from lrcourse.gradebook_db import gradebook
+
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        return book.find_submission(CHAPTER, student).late_submission_penalty
 
 
 def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_worker(fleet):
@@ -118,6 +154,7 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     course = make_course(base / "course", [CHAPTER])
     for answer in CLASS:
         submit_answer(course, student_name(answer), answer)
+    submit_late(course, LATE)
     submit_text(course, "refused-invalid-json", CHAPTER, '{"cells": [')
     linked = submit_answer(course, "refused-link", catalogue.STEP_CORRECT[0]).parent
     os.symlink("/etc/passwd", linked / "data.txt")
@@ -126,15 +163,16 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     first = enqueue(course, broker)
     wait_until(lambda: marks(course) or first.poll() is not None, 900, "a first result")
     first.send_signal(signal.SIGINT)
-    _, stderr = first.communicate(timeout=120)
-    assert first.returncode == 130, stderr[-3000:]
+    stdout, stderr = first.communicate(timeout=120)
+    assert first.returncode == 130, stdout[-3000:] + stderr[-3000:]
     assert "run the command again" in stderr
     graded_first = {path.parent.parent.name for path in marks(course)}
 
     # the workers grade on without the command; one is killed in the middle of a student
     wait_until(lambda: busy_children(workers["machine-a"], log_a), 600, "machine-a grading a student")
     time.sleep(3)
-    for pid in busy_children(workers["machine-a"], log_a):
+    killed = busy_children(workers["machine-a"], log_a)
+    for pid in killed:
         os.kill(pid, signal.SIGKILL)
 
     second = enqueue(course, broker)
@@ -142,7 +180,7 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     assert second.returncode == 1, stdout[-3000:] + stderr[-3000:]  # the two refused students fail: not clean
 
     rows = {row["student"]: row for row in csv.DictReader(open(course / "reports" / f"{CHAPTER}.csv"))}
-    names = {student_name(answer) for answer in CLASS}
+    names = {student_name(answer) for answer in CLASS} | {LATE}
     assert set(rows) == names | {"refused-invalid-json", "refused-link"}
     assert all(rows[s]["status"] == "skipped" for s in graded_first), rows
     assert all(rows[s]["status"] == "graded" for s in names - graded_first), rows
@@ -150,32 +188,46 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     assert rows["refused-invalid-json"]["status"] == "failed"
     graded = scores(course, CHAPTER)
     assert set(graded) == names  # the refused never reach the gradebook
-    assert unexpected_scores(graded, {student_name(a): a.failing for a in CLASS}) == {}
+    expected = {student_name(a): a.failing for a in CLASS} | {LATE: catalogue.STEP_CORRECT[0].failing}
+    assert unexpected_scores(graded, expected) == {}
     assert all(any((course / "feedback" / s / CHAPTER).glob("*.html")) for s in names)
+    # the late student's page shows the penalty this course's gradebook holds (the worker's scratch one has none)
+    penalty = late_penalty(course, LATE)
+    assert penalty > 0 and all(late_penalty(course, s) in (None, 0.0) for s in names - {LATE})
+    page = next((course / "feedback" / LATE / CHAPTER).glob("*.html")).read_text()
+    assert f"Late submission penalty (Score: -{round(penalty, 2)})" in page, page[:3000]
 
     logs = "".join((base / f"{name}.log").read_text() for name in workers)
     assert "WorkerLostError" in logs or "signal 9" in logs, logs[-3000:]
+    assert killed and not scratch_courses(killed)  # the killed process's, removed by its replacement
     successes = Counter(SUCCEEDED.findall(logs))
     assert len(successes) == len(names) and set(successes.values()) == {1}, successes  # each graded once
 
 
-def test_a_worker_of_another_course_version_refuses_its_task(fleet):
-    base, broker, _ = fleet
-    other_broker = base / "other-broker-url"  # another queue (Redis database 1): only that worker serves it
-    other_broker.write_text(re.sub(r"/0$", "/1", broker.read_text()))
+def test_a_stale_worker_on_the_same_broker_takes_no_task(fleet):
+    """A worker of another course version listens to its own version's queue only: on the broker the current
+    workers serve, it receives nothing, and every student is graded by a current worker."""
+    base, broker, workers = fleet
     python = checkout(base / "machine-old", {"lrcourse/grading/other_version.py": '"""Another version."""\n'})
-    worker = start_worker(python, base / "machine-old", other_broker, base / "machine-old.log")
+    log = base / "machine-old.log"
+    stale = start_worker(python, base / "machine-old", broker, log)
     try:
-        course = make_course(base / "course-other", [CHAPTER])
-        submit_answer(course, "alice", catalogue.STEP_CORRECT[0])
-        run = enqueue(course, other_broker)
-        stdout, stderr = run.communicate(timeout=600)
+        wait_until(lambda: " ready." in log.read_text() or stale.poll() is not None, 300, "the stale worker")
+        assert stale.poll() is None, log.read_text()[-3000:]
+        course = make_course(base / "course-two", [CHAPTER])
+        students = [f"student-{n}" for n in range(4)]
+        for student in students:
+            submit_answer(course, student, catalogue.STEP_CORRECT[0])
+        run = enqueue(course, broker)
+        stdout, stderr = run.communicate(timeout=1200)
     finally:
-        stop(worker)
-    assert run.returncode == 1, stdout[-3000:] + stderr[-3000:]
-    row = next(csv.DictReader(open(course / "reports" / f"{CHAPTER}.csv")))
-    assert row["status"] == "failed" and "version mismatch" in row["reason"], row
-    assert scores(course, CHAPTER) == {}
+        stop(stale)
+    assert run.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    assert set(scores(course, CHAPTER)) == set(students)
+    stale_log = log.read_text()
+    assert "serving" in stale_log and "] received" not in stale_log, stale_log[-3000:]
+    current = "".join((base / f"{name}.log").read_text() for name in workers)
+    assert "version mismatch" not in current + stale_log
 
 
 def test_a_task_whose_workers_died_too_often_fails_its_student_without_grading(fleet):
@@ -191,7 +243,9 @@ def test_a_task_whose_workers_died_too_often_fails_its_student_without_grading(f
     with redis.Redis.from_url(url) as client:
         client.set(queue.attempts_key(task), queue.MAX_ATTEMPTS)  # three deliveries whose worker died
     app = queue.celery_app(url)
-    app.send_task(queue.TASK, args=[{"assignment": CHAPTER, "student": "mallory", "version": "x"}], task_id=task)
+    served = queue.queue_name(queue.course_version(ROOT, CHAPTER))  # the workers' clones are of this commit
+    payload = {"assignment": CHAPTER, "student": "mallory", "version": "x"}
+    app.send_task(queue.TASK, args=[payload], task_id=task, queue=served)
     result = app.AsyncResult(task).get(timeout=300)
     assert result["outcome"]["status"] == "failed"
     assert f"died {queue.MAX_ATTEMPTS} times" in result["outcome"]["reason"], result

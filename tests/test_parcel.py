@@ -51,6 +51,23 @@ def test_unpacking_trusts_nothing_it_reads(tmp_path, files, why):
     with pytest.raises(ParcelRefused, match=why):
         unpack(files, target)
     assert not (tmp_path / "escape.txt").exists()
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the folder
+
+
+def test_a_refused_parcel_leaves_none_of_its_files(tmp_path):
+    """A parcel whose names pass but whose files intake refuses (a configuration file among plain ones) leaves
+    no file behind: it is checked before it is renamed into place."""
+    target = tmp_path / "autograded" / "mallory" / "ch"
+    files = {"answer.ipynb": encoded("{}"), "nbgrader_config.py": encoded("c.Exchange.root = '/'")}
+    with pytest.raises(ParcelRefused, match="configuration"):
+        unpack(files, target)
+    assert list((tmp_path / "autograded" / "mallory").iterdir()) == []
+
+
+def test_unpacking_refuses_an_existing_folder(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(FileExistsError):
+        unpack({"a.txt": encoded("x")}, tmp_path / "out")
 
 
 def test_unpacking_refuses_more_than_the_size_limit(tmp_path, monkeypatch):

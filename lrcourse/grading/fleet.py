@@ -7,12 +7,16 @@ if the process grading it dies (`reject_on_worker_lost`), one task at a time per
 that loses a whole worker machine gives its task to another once `visibility_timeout` has passed: it must be
 longer than a student's budget and grace (c.Sandbox.student_seconds + worker_grace_seconds), else a
 slow student is handed out twice (the enqueuing command still writes each student once).
+
+Each course version has a queue of its own (`queue_name`): a worker of another checkout never sees a task it
+would have to refuse, so a stale worker cannot drain the queue by failing its students.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 BROKER_VARIABLE = "LRCOURSE_BROKER_URL"
@@ -24,10 +28,17 @@ PACKAGE = Path(__file__).resolve().parent.parent  # the lrcourse package
 ROOT = PACKAGE.parent  # a checkout of the course
 
 
-def broker_url(path: str | None) -> str | None:
+def broker_url(path: str | None, who: str = "lrcourse") -> str | None:
     """The broker's URL from a file (a password belongs there or in the environment, never on a command
-    line), else $LRCOURSE_BROKER_URL, else None."""
+    line), else $LRCOURSE_BROKER_URL, else None. A file others than its owner can read is warned about: the
+    password lets one read every submission and forge results."""
     if path:
+        mode = os.stat(path).st_mode & 0o777
+        if mode & 0o077:
+            print(
+                f"{who}: warning: {path} has mode {mode:o}: it holds the broker's password; chmod 600 it",
+                file=sys.stderr,
+            )
         return Path(path).read_text().strip()
     return os.environ.get(BROKER_VARIABLE) or None
 
@@ -79,6 +90,12 @@ def _hash_tree(digest, base: Path, relative_to: Path) -> None:
             continue
         digest.update(path.relative_to(relative_to).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
+
+
+def queue_name(version: str) -> str:
+    """The queue of one course version: a worker listens only to its own versions' queues, so it never takes (and
+    refuses) a task of another version, and two courses can share one broker."""
+    return f"lrcourse-{version}"
 
 
 def task_id(version: str, assignment: str, student: str, fingerprint: str) -> str:

@@ -14,14 +14,20 @@ missing. A result is written once, when it arrives, as local grading writes it:
   comments and other grades, as nbgrader's autograde fills them;
 - then the trusted scores of the test cells the worker returned (within each cell's points), and the late
   penalty from them (`late`), as `worker.Worker.decide` does. The score reported is read back from the gradebook.
+- a late submission's feedback is made again here, from this gradebook: the worker's page came from its scratch
+  gradebook, which knows no due date, so it showed no penalty (`FeedbackPages`).
 """
 
 from __future__ import annotations
 
+import math
 import shutil
+import signal
 import sys
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook, with_busy_timeout
@@ -31,11 +37,18 @@ from lrcourse.grading.grade import create_gradebook_tables, finish
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 
 POLL_SECONDS = 0.5
+HINT_SECONDS = 120.0  # no task started for this long: say why that may be
 OUTCOME_FIELDS = {"reason": str, "overridden": list, "feedback": bool, "unchecked": list, "seconds": float}
 
 
 def grade_class_remote(
-    course: Path, assignment: str, url: str, force: bool = False, db_url: str | None = None, progress: bool = True
+    course: Path,
+    assignment: str,
+    url: str,
+    force: bool = False,
+    db_url: str | None = None,
+    progress: bool = True,
+    hint_seconds: float = HINT_SECONDS,
 ) -> RunOutcomes:
     """Grade every submission of `assignment` through the queue at `url`; see the module's text."""
     course = course.resolve()
@@ -46,12 +59,19 @@ def grade_class_remote(
     result.outcomes, todo = intake.take_in(course, assignment, force)
     if todo:
         create_gradebook_tables(course, assignment, db_url)
-        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force)
+        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds)
     return finish(course, db_url, result, start)
 
 
 def collect(
-    course: Path, assignment: str, todo: list, url: str, db_url: str, progress: bool, force: bool = False
+    course: Path,
+    assignment: str,
+    todo: list,
+    url: str,
+    db_url: str,
+    progress: bool,
+    force: bool = False,
+    hint_seconds: float = HINT_SECONDS,
 ) -> list[Outcome]:
     from tqdm import tqdm
 
@@ -59,22 +79,31 @@ def collect(
     version = fleet.course_version(course, assignment)
     outcomes, waiting = [], {}
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
+    stop = CtrlC()
     try:
-        for student, current in todo:
-            task = fleet.task_id(version, assignment, student, current)
-            try:
-                send(app, url, task, version, assignment, course / "submitted" / student / assignment, force)
-            except parcel.ParcelRefused as error:
-                outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
+        with stop.installed():
+            for student, current in todo:
+                stop.check()
+                task = fleet.task_id(version, assignment, student, current)
+                try:
+                    send(app, url, task, version, assignment, course / "submitted" / student / assignment, force)
+                except parcel.ParcelRefused as error:
+                    outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
+                    bar.update(1)
+                    continue
+                waiting[task] = (student, current)
+            pages = FeedbackPages(course, db_url)
+            idle = IdleHint(url, version, waiting, hint_seconds, bar)
+            polled = app.backend.get_many(
+                set(waiting), interval=POLL_SECONDS, no_ack=True, on_interval=lambda: (stop.check(), idle.check())
+            )
+            for task, meta in polled:
+                idle.started = True
+                student, current = waiting.pop(task)
+                outcomes.append(write(course, pages, assignment, student, current, meta))
+                forget(app, url, task)  # written (or failed): the broker need not hold it any longer
                 bar.update(1)
-                continue
-            waiting[task] = (student, current)
-        config = course_config(course, db_url)
-        for task, meta in app.backend.get_many(set(waiting), interval=POLL_SECONDS, no_ack=True):
-            student, current = waiting.pop(task)
-            outcomes.append(write(course, config, db_url, assignment, student, current, meta))
-            forget(app, url, task)  # written (or failed): the broker need not hold it any longer
-            bar.update(1)
+                stop.check()
     except KeyboardInterrupt:
         bar.close()
         print(
@@ -85,6 +114,62 @@ def collect(
         raise
     bar.close()
     return outcomes
+
+
+class CtrlC:
+    """Ctrl-C (SIGINT) taken between two students, never inside one's writing: a KeyboardInterrupt raised anywhere
+    can be swallowed (nbgrader's bare excepts, a garbage collector's callback: "Exception ignored") and the run
+    then goes on to the end. The first Ctrl-C is noted and raised at the next check; a second stops at once."""
+
+    def __init__(self):
+        self.asked = False
+
+    def handle(self, signum, frame) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+
+    def check(self) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only
+            return
+        previous = signal.signal(signal.SIGINT, self.handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class IdleHint:
+    """Says once, on the terminal, when no task has started `seconds` after sending: no worker may serve this
+    course version on this broker (a worker listens only to its checkout's versions: `fleet.queue_name`)."""
+
+    def __init__(self, url: str, version: str, waiting: dict, seconds: float, bar):
+        self.url, self.version, self.waiting, self.seconds, self.bar = url, version, waiting, seconds, bar
+        self.since = time.monotonic()
+        self.started = False  # a result arrived, or a worker took a task
+
+    def check(self) -> None:
+        if self.started or not self.waiting or time.monotonic() - self.since < self.seconds:
+            return
+        import redis
+
+        with redis.Redis.from_url(self.url) as client:
+            self.started = bool(client.exists(*(fleet.attempts_key(task) for task in self.waiting)))
+        if not self.started:
+            self.started = True  # said once
+            self.bar.write(
+                f"lrcourse: no task has started in {self.seconds:.0f} s: is a worker serving course version "
+                f"{self.version} on this broker? `lrcourse worker` lists the versions it serves at its start; a "
+                "worker of another checkout never takes these tasks (or the workers are busy with other work). "
+                "Waiting on: Ctrl-C stops, and a rerun collects what was graded.",
+                file=sys.stderr,
+            )
 
 
 def send(app, url: str, task: str, version: str, assignment: str, folder: Path, force: bool) -> None:
@@ -103,7 +188,7 @@ def send(app, url: str, task: str, version: str, assignment: str, folder: Path, 
         client.delete(fleet.attempts_key(task))
         files = parcel.pack(folder)
         payload = {"version": version, "assignment": assignment, "student": folder.parent.name, "files": files}
-        app.send_task(fleet.TASK, args=[payload], task_id=task)
+        app.send_task(fleet.TASK, args=[payload], task_id=task, queue=fleet.queue_name(version))
         client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
 
 
@@ -122,7 +207,37 @@ def _status(document) -> str:
     return outcome.get("status", "") if isinstance(outcome, dict) else ""
 
 
-def write(course: Path, config, db_url: str, assignment: str, student: str, current: str, meta: dict) -> Outcome:
+class FeedbackPages:
+    """The course's configuration, and nbgrader's API to make a feedback page from this gradebook (made once, on
+    the first late submission: on time, the worker's page is already this gradebook's)."""
+
+    def __init__(self, course: Path, db_url: str):
+        self.db_url = db_url
+        self.config = course_config(course, db_url)
+        self.api = None
+
+    def remake(self, assignment: str, student: str) -> str:
+        """The student's feedback generated again here; the error, if that failed."""
+        if self.api is None:
+            from nbgrader.apps import NbGraderAPI
+
+            from lrcourse.grading.worker import feedback_settings
+
+            feedback_settings(self.config)
+            self.api = NbGraderAPI(config=self.config)
+        from lrcourse.grading.worker import first_error
+
+        # nbgrader's API catches everything, KeyboardInterrupt too (a bare except in utils.capture_log): Ctrl-C is
+        # held back while it runs and raised once it returns, so it stops this command instead of one page
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            generated = self.api.generate_feedback(assignment, student, force=True)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        return "" if generated.get("success") else first_error(generated)
+
+
+def write(course: Path, pages: FeedbackPages, assignment: str, student: str, current: str, meta: dict) -> Outcome:
     """One task's result into the course (see the module's text); the student's outcome."""
     if meta.get("status") != "SUCCESS":
         error = meta.get("result")  # Celery's backend gives the task's exception back (a time limit, say)
@@ -133,11 +248,19 @@ def write(course: Path, config, db_url: str, assignment: str, student: str, curr
     if outcome.status != "graded":
         return outcome
     try:
+        scores = checked_scores(document.get("scores"))  # before anything is written
+    except ValueError as error:
+        return Outcome(student, "failed", f"the worker's result is refused: {error}")
+    try:
         _write_files(course, student, assignment, document)
-        _write_grades(course, config, db_url, assignment, student, document.get("scores"))
+        late_seconds = _write_grades(course, pages.config, pages.db_url, assignment, student, scores)
     except Exception as error:  # a result that cannot be written fails that student only
         return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
-    with gradebook(db_url) as book:
+    if late_seconds > 0 and outcome.feedback:
+        error = pages.remake(assignment, student)
+        if error:
+            return Outcome(student, "failed", "feedback: " + error, seconds=outcome.seconds)
+    with gradebook(pages.db_url) as book:
         submission = book.find_submission(assignment, student)
         outcome.score, outcome.max_score = submission.score, submission.max_score
     if outcome.feedback and not outcome.unchecked:
@@ -145,11 +268,30 @@ def write(course: Path, config, db_url: str, assignment: str, student: str, curr
     return outcome
 
 
+def checked_scores(raw) -> dict[str, float]:
+    """{test cell: score} from a result, every score a finite number: a NaN or an infinity (JSON's NaN and
+    Infinity constants decode to them) would pass any clamp (min(max(nan, 0), 2) is nan) into the gradebook."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError("its scores are not a mapping of test cells to numbers")
+    scores = {}
+    for name, score in raw.items():
+        if score is None:
+            continue  # no verdict: no points
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise ValueError(f"the score of {str(name)[:64]!r} is not a finite number: {str(score)[:32]}")
+        scores[name] = float(score)
+    return scores
+
+
 def _outcome(student: str, raw) -> Outcome:
     """The worker's outcome, its fields type-checked; the student's id is ours, never the document's."""
     raw = raw if isinstance(raw, dict) else {}
     status = raw.get("status") if raw.get("status") in ("graded", "failed") else "failed"
     fields = {name: raw[name] for name, kind in OUTCOME_FIELDS.items() if isinstance(raw.get(name), kind)}
+    if not math.isfinite(fields.get("seconds", 0.0)):
+        del fields["seconds"]
     fields["reason"] = fields.get("reason", "" if status == "graded" else "the worker returned no outcome")[:2000]
     return Outcome(student, status, **fields)
 
@@ -165,7 +307,8 @@ def _write_files(course: Path, student: str, assignment: str, document: dict) ->
             parcel.unpack(files, folder)
 
 
-def _write_grades(course: Path, config, db_url: str, assignment: str, student: str, scores) -> None:
+def _write_grades(course: Path, config, db_url: str, assignment: str, student: str, scores: dict) -> float:
+    """The student's grades into the gradebook; how late the submission is, in seconds."""
     import nbformat
     from nbgrader.coursedir import CourseDirectory
 
@@ -182,13 +325,12 @@ def _write_grades(course: Path, config, db_url: str, assignment: str, student: s
         resources = {"nbgrader": {"notebook": path.stem, "assignment": assignment, "student": student}}
         resources["nbgrader"]["db_url"] = with_busy_timeout(db_url)
         WithholdAutoGrades().preprocess(nbformat.read(path, as_version=4), resources)
-    scores = scores if isinstance(scores, dict) else {}
     with gradebook(db_url) as book:
         exercise = load_exercise(course, assignment, book)
         for test in exercise.tests:
             grade = book.find_grade(test.name, exercise.notebook, assignment, student)
-            score = scores.get(test.name)
-            score = float(score) if isinstance(score, (int, float)) else 0.0  # no verdict: no points
+            score = scores.get(test.name, 0.0)  # no verdict: no points
             set_trusted_score(grade, min(max(score, 0.0), float(grade.max_score)))
         book.db.commit()
         late.assign_penalties(book, config, assignment, student)
+        return book.find_submission(assignment, student).total_seconds_late

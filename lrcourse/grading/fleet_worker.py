@@ -10,6 +10,9 @@ by `intake.refused` as local grading does). The student is graded exactly as `lr
 (`worker.grade_student`) and the result returned as JSON: the outcome, the autograded and feedback folders (as
 parcels) and the trusted score of each test cell. The enqueuing command writes the real gradebook and folders.
 
+It listens only to the queues of its checkout's versions (`fleet.queue_name`), one per assignment; a task of
+another version that reaches it anyway is refused with the reason.
+
 A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
 Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
 A task whose result is already stored (enqueued twice: an interrupted run resent it) is dropped, not graded again.
@@ -17,7 +20,11 @@ A task whose result is already stored (enqueued twice: an interrupted run resent
 
 from __future__ import annotations
 
+import atexit
+import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +36,8 @@ from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config, ensure_tools_on_path
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
+
+SCRATCH = "lrcourse-worker-"  # a scratch course's folder: this, the pool process's id, a dash
 
 
 class Station:
@@ -48,10 +57,25 @@ class Station:
     def open(self) -> None:
         if self.scratch is not None:
             return
-        self.scratch = Path(tempfile.mkdtemp(prefix="lrcourse-worker-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH}{os.getpid()}-"))  # the pid: see remove_leftovers
         config = (self.checkout / "nbgrader_config.py").read_text()
         (self.scratch / "nbgrader_config.py").write_text(config + '\nc.CourseDirectory.release_directory = "release"\n')
         worker.start(str(self.scratch), self.db_url, self.sandboxed)
+        atexit.register(self.close)
+        stopped = signal.getsignal(signal.SIGTERM)  # worker.start's: closes the grader and ends at once
+
+        def stop(signum, frame):
+            self.close()
+            stopped(signum, frame)
+
+        signal.signal(signal.SIGTERM, stop)
+
+    def close(self) -> None:
+        """The grader closed (its zygotes and sandboxes) and the scratch course removed: on this process's exit."""
+        worker.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     def version(self, assignment: str) -> str | None:
         """This checkout's version of `assignment` (None if it has no such assignment)."""
@@ -60,6 +84,12 @@ class Station:
                 return None
             self.versions[assignment] = fleet.course_version(self.checkout, assignment, self.code)
         return self.versions[assignment]
+
+    def serving(self) -> dict[str, str]:
+        """{assignment: its version} for every assignment of this checkout: the queues this worker listens to."""
+        names = sorted(path.name for path in (self.checkout / "source").iterdir() if path.is_dir())
+        versions = {name: self.version(name) for name in names}
+        return {name: version for name, version in versions.items() if version}
 
     def release(self, assignment: str) -> None:
         """The assignment's source and release in the scratch course, its cells in the scratch gradebook."""
@@ -128,6 +158,29 @@ class Station:
             }
 
 
+def remove_leftovers() -> None:
+    """What grading processes that died left (kill -9, a memory cap): their scratch courses, their sandboxes'
+    folders and cgroups (`leftovers.remove_stale`, as local grading does after a worker dies). Run as each pool
+    process starts, a dead one's replacement included."""
+    from lrcourse.grading.sandbox.leftovers import remove_stale
+
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*"):
+        found = re.match(rf"{SCRATCH}(\d+)-", path.name)
+        if found and not _alive(int(found.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+    remove_stale()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _failed(student: str, reason: str, refused: bool = False) -> dict:
     return {"outcome": asdict(Outcome(student, "failed", reason)), "refused": refused}
 
@@ -135,11 +188,15 @@ def _failed(student: str, reason: str, refused: bool = False) -> dict:
 def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_seconds: float = fleet.VISIBILITY_SECONDS):
     """The Celery app of a worker: the queue's, with the one grading task registered (nothing else can run)."""
     from celery.exceptions import Ignore
+    from celery.signals import worker_process_init, worker_process_shutdown
 
     app = fleet.celery_app(url, visibility_seconds)
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
     app.conf.task_time_limit = limits.student_seconds + limits.worker_grace_seconds + 120  # after the release
     station = Station(checkout, sandboxed)
+    # in each pool process: at its start, what dead ones left; at its end (os._exit: no atexit), its own
+    worker_process_init.connect(lambda **_: remove_leftovers(), weak=False)
+    worker_process_shutdown.connect(lambda **_: station.close(), weak=False)
 
     @app.task(name=fleet.TASK, bind=True)
     def grade_student(self, task):
@@ -170,6 +227,19 @@ def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_
     """`lrcourse worker`: serve the queue until stopped (Ctrl-C or SIGTERM: Celery's warm shutdown finishes the
     students being graded; their tasks are acknowledged only then)."""
     app, station = make_app(url, checkout, sandboxed, visibility_seconds)
-    print(f"lrcourse worker: course at {station.checkout}, code version {station.code}", flush=True)
+    serving = station.serving()
+    if not serving:
+        raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
+    print(f"lrcourse worker: course at {station.checkout}, code version {station.code}; serving", flush=True)
+    for assignment, version in serving.items():
+        print(f"  {assignment} at course version {version}", flush=True)
+    if visibility_seconds <= app.conf.task_time_limit:
+        print(
+            f"lrcourse worker: warning: --visibility-seconds {visibility_seconds:.0f} is not longer than a task's time "
+            f"limit ({app.conf.task_time_limit:.0f} s): a slow student may be handed to a second worker",
+            flush=True,
+        )
+    queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
+    argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)
     app.worker_main([*argv, "--without-gossip", "--without-mingle", "--without-heartbeat"])

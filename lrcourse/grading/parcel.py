@@ -5,13 +5,15 @@ Packing goes through intake's rules first (`intake.unsafe_files`: no link, no sp
 code, at most MAX_ENTRIES entries and MAX_SUBMISSION_MB), so a parcel holds only what local grading would
 take. Unpacking trusts nothing it reads (a parcel crossed the network, and its files are a student's): every
 name must be a plain relative path, the whole within the same limits, each file created new (O_EXCL, no
-link followed), and the folder it makes is checked again by intake's rules before anything reads it.
+link followed) in a hidden folder beside the target, checked again by intake's rules and only then renamed to it.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import shutil
+import tempfile
 from pathlib import Path, PurePosixPath
 
 from lrcourse.grading.intake import MAX_ENTRIES, MAX_SUBMISSION_MB, unsafe_files
@@ -43,22 +45,37 @@ def pack(folder: Path, checked: bool = True) -> dict[str, str]:
 
 def unpack(files: object, folder: Path) -> None:
     """Write the parcel `files` into `folder` (which must not exist yet), refusing anything but plain relative
-    names within the limits; then intake's rules again, on what is on disk."""
+    names within the limits; then intake's rules again, on what is on disk. The files are written into a hidden
+    folder beside `folder`, renamed to it only once accepted: a refused parcel leaves nothing behind (the
+    enqueuing command unpacks into the course's own folders)."""
     if not isinstance(files, dict) or len(files) > MAX_ENTRIES:
         raise ParcelRefused(f"a parcel is a mapping of at most {MAX_ENTRIES} files")
     decoded = {_safe_name(name): _bytes(data) for name, data in files.items()}
     if sum(len(data) for data in decoded.values()) > MAX_SUBMISSION_MB << 20:
         raise ParcelRefused(f"the parcel is larger than {MAX_SUBMISSION_MB} MB")
-    folder.mkdir(parents=True)
+    if os.path.lexists(folder):
+        raise FileExistsError(f"{folder} exists already")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name[:64]}.unpacking-", dir=folder.parent))
+    try:
+        staging.chmod(0o755)  # as a new folder is made, not mkdtemp's 0700
+        _write(decoded, staging)
+        why = unsafe_files(staging)
+        if why:
+            raise ParcelRefused(why)
+        os.rename(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write(decoded: dict[PurePosixPath, bytes], folder: Path) -> None:
     for name, data in decoded.items():
         target = folder.joinpath(*name.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-    why = unsafe_files(folder)
-    if why:
-        raise ParcelRefused(why)
 
 
 def _safe_name(name: object) -> PurePosixPath:

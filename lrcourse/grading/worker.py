@@ -62,6 +62,15 @@ def keep_hidden_tests_out_of_the_kernel(config) -> None:
     config.ClearHiddenTests.enforce_metadata = False
 
 
+def feedback_settings(config) -> None:
+    """How a feedback page is made, by a worker and by the queue's enqueuing command (`fleet_grade`) alike."""
+    from lrcourse.grading.feedback_page import use_feedback_template
+    from lrcourse.grading.sanitize import show_safely
+
+    show_safely(config)  # the feedback is sanitized whatever the course's configuration says
+    use_feedback_template(config, lrcourse_flag(config, "self_study_feedback"))  # every item named
+
+
 @dataclass
 class Worker:
     """What one grading worker keeps from student to student."""
@@ -81,18 +90,15 @@ class Worker:
         """nbgrader's API for the course, the kernel zygote and the judge (sandboxed unless told not to)."""
         from nbgrader.apps import NbGraderAPI
 
-        from lrcourse.grading.feedback_page import use_feedback_template
         from lrcourse.grading.output_caps import use_capped_execute
         from lrcourse.grading.plain_autograde import allow_in_worker
         from lrcourse.grading.sandbox.kernels import Kernels, KernelZygoteHandle, use_forked_kernels
-        from lrcourse.grading.sanitize import show_safely
         from lrcourse.grading.verdicts import Judge
         from lrcourse.grading.withheld_scores import withhold_kernel_scores
 
         config = course_config(course, db_url)
         allow_in_worker(config)  # nbgrader's autograde refuses to run elsewhere: here it is sandboxed
-        show_safely(config)  # the feedback is sanitized whatever the course's configuration says
-        use_feedback_template(config, lrcourse_flag(config, "self_study_feedback"))  # every item named
+        feedback_settings(config)
         hidden_in_kernel = lrcourse_flag(config, "feedback_shows_hidden_tests")
         if not hidden_in_kernel:
             keep_hidden_tests_out_of_the_kernel(config)
@@ -129,7 +135,7 @@ class Worker:
         submitted = next((self.course / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"), None)
         answers = submitted_answers(submitted, set(exercise.answers)) if submitted else []
         result = self.api.autograde(assignment, student, force=True, create=True)
-        in_kernel_failure = "" if result.get("success") else _first_error(result)
+        in_kernel_failure = "" if result.get("success") else first_error(result)
         limit = self.kernels.limit_hit(self.course / "autograded" / student / assignment)
         if limit:
             in_kernel_failure = f"stopped by the sandbox's {limit}" + (
@@ -152,7 +158,7 @@ class Worker:
             generated = self.api.generate_feedback(assignment, student, force=True)
             if not generated.get("success"):
                 return Outcome(
-                    student, "failed", "feedback: " + _first_error(generated), seconds=time.monotonic() - start
+                    student, "failed", "feedback: " + first_error(generated), seconds=time.monotonic() - start
                 )
         else:  # nbgrader keeps no graded notebook of a failed run: the scores stand, without feedback
             notes.append("no feedback")
@@ -234,7 +240,7 @@ class Worker:
             pass
 
 
-def _first_error(result: dict) -> str:
+def first_error(result: dict) -> str:
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
@@ -273,6 +279,13 @@ def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None
     cap_this_process(Limits.from_config(course_config(Path(course), db_url)).worker_memory_mb)
     install(Worker.open(Path(course), db_url, sandboxed), starts)
     atexit.register(_worker.close)
+
+
+def close() -> None:
+    """Close this process's worker, if any (its zygotes, their sandboxes' folders and cgroups): for a pool that
+    ends its processes with os._exit, where atexit does not run (Celery's, `fleet_worker`)."""
+    if _worker is not None:
+        _worker.close()
 
 
 def install(grader, starts=None) -> None:

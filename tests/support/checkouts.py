@@ -1,10 +1,11 @@
 """Separate checkouts of the course, each with an environment of its own, as grading workers on other machines
 have (`lrcourse worker`): a git clone of the repository's last commit, and a copy of this environment made of hard
-links (fast, no space) whose lrcourse is the clone's (the editable install's finder rewritten, as a new file: the
+links (fast, no space; copied where links cannot be made) whose lrcourse is the clone's (the editable install's finder rewritten, as a new file: the
 hard-linked original is not touched)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,15 @@ from pathlib import Path
 from support.paths import ROOT
 
 FINDER = "__editable___lrcourse_0_1_0_finder.py"
+
+
+def copy_environment(venv: Path, target: Path) -> None:
+    """Hard links where they can be made (fast, no space); a plain copy where they cannot (the target on another
+    file system than the environment: /tmp on its own, say)."""
+    linked = subprocess.run(["cp", "-al", str(venv), str(target)], capture_output=True, text=True)
+    if linked.returncode != 0:
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run(["cp", "-a", str(venv), str(target)], check=True)
 
 
 def checkout(target: Path, extra_commit: dict[str, str] | None = None) -> Path:
@@ -24,8 +34,7 @@ def checkout(target: Path, extra_commit: dict[str, str] | None = None) -> Path:
         git = ["git", "-C", str(target), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
         subprocess.run([*git, "add", "-A"], check=True)
         subprocess.run([*git, "commit", "-qm", "another version"], check=True)
-    venv = Path(sys.prefix)
-    subprocess.run(["cp", "-al", str(venv), str(target / ".venv")], check=True)
+    copy_environment(Path(sys.prefix), target / ".venv")
     site = Path(next((target / ".venv" / "lib").glob("python3*"))) / "site-packages"
     finder = site / FINDER
     text = finder.read_text().replace(repr(str(ROOT / "lrcourse")), repr(str(target / "lrcourse")))
