@@ -227,13 +227,10 @@ class FeedbackPages:
             self.api = NbGraderAPI(config=self.config)
         from lrcourse.grading.worker import first_error
 
-        # nbgrader's API catches everything, KeyboardInterrupt too (a bare except in utils.capture_log): Ctrl-C is
-        # held back while it runs and raised once it returns, so it stops this command instead of one page
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            generated = self.api.generate_feedback(assignment, student, force=True)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        # nbgrader's API catches everything, KeyboardInterrupt too (a bare except in utils.capture_log): the run's
+        # CtrlC only notes a first Ctrl-C here, and the loop stops at its next check (blocking SIGINT in this thread
+        # would not do: another thread, tqdm's monitor say, takes the signal and the handler runs here all the same)
+        generated = self.api.generate_feedback(assignment, student, force=True)
         return "" if generated.get("success") else first_error(generated)
 
 
