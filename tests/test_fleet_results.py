@@ -55,7 +55,8 @@ class SwallowingApi:
 def test_ctrl_c_while_a_late_page_is_remade_stops_the_command(tmp_path):
     """nbgrader's API would swallow a KeyboardInterrupt raised inside it: while the run's CtrlC is installed, the
     Ctrl-C is only noted there, and the run's next check stops the command."""
-    from lrcourse.grading.fleet_grade import CtrlC, FeedbackPages
+    from lrcourse.grading.fleet_grade import FeedbackPages
+    from lrcourse.grading.watchdog import CtrlC
 
     pages = FeedbackPages.__new__(FeedbackPages)
     pages.api = SwallowingApi()
@@ -70,7 +71,7 @@ def test_ctrl_c_is_taken_between_two_students_and_a_second_one_stops_at_once():
     import os
     import signal
 
-    from lrcourse.grading.fleet_grade import CtrlC
+    from lrcourse.grading.watchdog import CtrlC
 
     stop = CtrlC()
     with stop.installed():

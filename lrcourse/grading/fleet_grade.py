@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import math
 import shutil
-import signal
 import sys
-import threading
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook, with_busy_timeout
@@ -35,6 +32,7 @@ from lrcourse.grading import fleet, intake, late, parcel
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
 from lrcourse.grading.grade import create_gradebook_tables, finish
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
+from lrcourse.grading.watchdog import CtrlC
 
 POLL_SECONDS = 0.5
 HINT_SECONDS = 120.0  # no task started for this long: say why that may be
@@ -114,35 +112,6 @@ def collect(
         raise
     bar.close()
     return outcomes
-
-
-class CtrlC:
-    """Ctrl-C (SIGINT) taken between two students, never inside one's writing: a KeyboardInterrupt raised anywhere
-    can be swallowed (nbgrader's bare excepts, a garbage collector's callback: "Exception ignored") and the run
-    then goes on to the end. The first Ctrl-C is noted and raised at the next check; a second stops at once."""
-
-    def __init__(self):
-        self.asked = False
-
-    def handle(self, signum, frame) -> None:
-        if self.asked:
-            raise KeyboardInterrupt
-        self.asked = True
-
-    def check(self) -> None:
-        if self.asked:
-            raise KeyboardInterrupt
-
-    @contextmanager
-    def installed(self):
-        if threading.current_thread() is not threading.main_thread():
-            yield  # signals reach the main thread only
-            return
-        previous = signal.signal(signal.SIGINT, self.handle)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
 
 class IdleHint:

@@ -44,15 +44,7 @@ from lrcourse.grading.intake import take_in, valid_student_id
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.leftovers import remove_stale
 from lrcourse.grading.sandbox.limits import Limits
-from lrcourse.grading.watchdog import (
-    WATCH_SECONDS,
-    Stopped,
-    Watchdog,
-    drain,
-    end_workers,
-    ended_then_checked,
-    first_interrupt_noted,
-)
+from lrcourse.grading.watchdog import WATCH_SECONDS, CtrlC, Stopped, Watchdog, drain, end_workers, ended_then_checked
 
 
 def grade_class(
@@ -191,9 +183,9 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
     watch.enlist(multiprocessing.active_children())  # the submits started the pool's workers
     broken = []  # (student, current, how it ended) for each student whose future the pool's breaking ended
     running = set(futures)
-    with first_interrupt_noted() as interrupted:
+    with CtrlC().installed() as interrupted:
         while running:
-            if interrupted:  # a Ctrl-C anywhere in this loop: the students being graded finish, still watched
+            if interrupted.asked:  # a Ctrl-C anywhere in this loop: the students being graded finish, still watched
                 drain(pool, futures, running, watch)
                 raise KeyboardInterrupt
             done, running = wait(running, timeout=WATCH_SECONDS, return_when=FIRST_COMPLETED)
@@ -209,8 +201,7 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
                 except Exception as error:  # a bug outside nbgrader's own handling
                     outcomes.append(Outcome(student, "failed", f"{type(error).__name__}: {error}"))
                 bar.update(1)
-        if interrupted:  # after the last student ended: the run stops here all the same (no retry pool)
-            raise KeyboardInterrupt
+        interrupted.check()  # after the last student ended: the run stops here all the same (no retry pool)
     failed, retry = retry_or_fail(broken, attempts)
     outcomes += failed
     bar.update(len(failed))

@@ -14,6 +14,7 @@ import contextlib
 import multiprocessing
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -125,28 +126,36 @@ def ended_then_checked(watch: Watchdog, futures: dict, done) -> tuple[dict, bool
     return ended, watch.check()
 
 
-@contextlib.contextmanager
-def first_interrupt_noted():
-    """While the workers grade, the first Ctrl-C is noted (the list yielded gets its time) for the run's loop to act on
-    at its next turn (`drain`), wherever in the loop it lands; a second one is `Stopped` at once. Without this, a
-    Ctrl-C landing outside the loop's wait (reading the workers' ends, stopping a held one) skipped the watched
-    drain for the pool's unwatched shutdown. Only the main thread can set a handler: elsewhere nothing changes."""
-    noted: list[float] = []
+class CtrlC:
+    """Ctrl-C (SIGINT) while students are graded or written: the first is noted (`asked`) and acted on at the run's
+    next `check` (the local run drains, the queue's enqueuer stops collecting), wherever it lands; a second is
+    `Stopped` at once. A KeyboardInterrupt raised where it lands can be lost: outside the local loop's wait it went
+    to the pool's unwatched shutdown; inside nbgrader's bare excepts or a garbage collector's callback ("Exception
+    ignored") it is swallowed and the run goes on to the end. Only the main thread can set a handler: elsewhere
+    Ctrl-C is Python's KeyboardInterrupt, as before."""
 
-    def note(signum, frame):
-        if noted:
+    def __init__(self):
+        self.asked = False
+
+    def handle(self, signum, frame) -> None:
+        if self.asked:
             raise Stopped()
-        noted.append(time.monotonic())
+        self.asked = True
 
-    try:
-        previous = signal.signal(signal.SIGINT, note)
-    except ValueError:  # not the main thread
-        yield noted
-        return
-    try:
-        yield noted
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    def check(self) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.signal(signal.SIGINT, self.handle)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 def drain(pool, futures: dict, running: set, watch: Watchdog) -> list[str]:
