@@ -162,23 +162,13 @@ def remove_leftovers() -> None:
     """What grading processes that died left (kill -9, a memory cap): their scratch courses, their sandboxes'
     folders and cgroups (`leftovers.remove_stale`, as local grading does after a worker dies). Run as each pool
     process starts, a dead one's replacement included."""
-    from lrcourse.grading.sandbox.leftovers import remove_stale
+    from lrcourse.grading.sandbox.leftovers import process_running, remove_stale
 
     for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*"):
         found = re.match(rf"{SCRATCH}(\d+)-", path.name)
-        if found and not _alive(int(found.group(1))):
+        if found and not process_running(int(found.group(1))):
             shutil.rmtree(path, ignore_errors=True)
     remove_stale()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _failed(student: str, reason: str, refused: bool = False) -> dict:

@@ -25,17 +25,18 @@ def remove_stale() -> None:
     ]
     for path in candidates:
         found = re.search(r"(?:lrcourse-(?:sandbox|zygote)|lrc)-(\d+)-", os.path.basename(path))
-        if found and not _running(int(found.group(1))):
+        if found and not process_running(int(found.group(1))):
             unmount(path)  # a socket folder's tmpfs, if any
             shutil.rmtree(path, ignore_errors=True)
     for base in all_hierarchies():
         for group in base.glob(group_name("*", "*")):
             owner = group_owner(group.name)  # a sandbox's, a worker's own
-            if owner is not None and not _running(owner):
+            if owner is not None and not process_running(owner):
                 remove(group)  # one that still has members is left alone
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether process `pid` exists (one of another user's counts: signalling it is refused, not unknown)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
