@@ -94,3 +94,15 @@ def test_an_unanswered_exercise_says_so_and_a_resume_without_a_decay_is_told_to_
         check_wsd(wsd_factor, warmup=5, stable=10, decay=5, start_factor=0.1)
     with pytest.raises(CheckFailed, match="write the decay first"):
         check_wsd_resume(lambda *args: lambda step: 1.0, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+
+
+def test_a_resume_that_repeats_a_wrong_schedule_earns_nothing():
+    def falling(warmup_steps, stable_steps, decay_steps, start_factor):
+        return lambda step: 1 / (1 + step)  # falls, and resumes exactly: but it is not the schedule
+
+    with pytest.raises(
+        CheckFailed,
+        match=r"resumed in new objects: at step 17, .* the resumed rate is 0\.00555556; .*"
+        r"SequentialLR of LinearLR, ConstantLR and LinearLR\) is 0\.06",
+    ):
+        check_wsd_resume(falling, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)

@@ -5,7 +5,8 @@ The observer runs where the student's code lives: it drives a real `LambdaLR` wi
 `scheduler.step()` per optimizer step, saves the optimizer's and the scheduler's `state_dict()` at a step of the
 decay and resumes in new objects around a factor built anew (as a new process would), and calls a fresh factor
 directly, steps out of order. The judges compare the rates with PyTorch's SequentialLR of LinearLR, ConstantLR and
-LinearLR, which grader/references.py builds (`expected`); the resume with the answer's own uninterrupted run.
+LinearLR, which grader/references.py builds (`expected`); the resume with the answer's own uninterrupted run and
+with those rates.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ def check_wsd_resume(
     wsd_factor, warmup: int, stable: int, decay: int, start_factor: float, resume_at: int, lr: float = 0.1
 ) -> None:
     """Saved at step `resume_at` (optimizer's and scheduler's state_dict()) and resumed in new objects around a new
-    factor, the run must go on at the rates of the uninterrupted run; and a fresh factor called directly, steps in
+    factor, the run must go on at the rates of the uninterrupted run, which must be PyTorch's; and a fresh factor called directly, steps in
     any order, must give the factors of that run. A resume needs a decay to resume in: the rate must fall there."""
     total = warmup + stable + decay
     probe = [total + AFTER - 1, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
@@ -221,6 +222,16 @@ def check_wsd_resume(
             f"new optimizer and a new LambdaLR around a new wsd_factor(...): at step {at}, "
             f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}, the uninterrupted run's "
             f"{_rate(rates[at])}. The factor must depend on the step LambdaLR passes it, and on nothing else."
+        )
+    # a resume that repeats a wrong schedule is not the run asked for: the resumed stretch must be PyTorch's too
+    want = _expected_rates(run["payload"])
+    step = _first_difference(resumed, want[resume_at:], range(len(resumed)))
+    if step is not None:
+        at = resume_at + step
+        raise CheckFailed(
+            f"{call}, saved at step {resume_at} and resumed in new objects: at step {at}, "
+            f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}; the schedule's "
+            f"(PyTorch's SequentialLR of LinearLR, ConstantLR and LinearLR) is {_rate(want[at])}"
         )
     probed = run["probed"]
     expect(isinstance(probed, list) and len(probed) == len(probe), f"{call}: the direct calls gave no answer")

@@ -169,6 +169,22 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 """,
         fails=("test_wsd_resume",),
     ),
+    wsd(  # any falling function of the step resumes exactly: the resume must also be PyTorch's schedule
+        "a_falling_function_of_the_step",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return lambda step: 1 / (1 + step)
+""",
+        fails=ALL,
+    ),
+    wsd(  # W points from start_factor to 1 inclusive: the peak at step W - 1, a step early, every inner step too high
+        "warmup_by_linspace",
+        wsd_variant(
+            "return start_factor + (1 - start_factor) * step / warmup_steps",
+            "return float(np.linspace(start_factor, 1.0, warmup_steps)[step])",
+        ),
+        fails=("test_wsd_warmup",),
+    ),
 ]
 
 # the factor read off PyTorch's own SequentialLR, dry-run once per factor: no reasoning about the phases
