@@ -106,3 +106,27 @@ def test_a_resume_that_repeats_a_wrong_schedule_earns_nothing():
         r"SequentialLR of LinearLR, ConstantLR and LinearLR\) is 0\.06",
     ):
         check_wsd_resume(falling, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+
+
+class Scaled:
+    """Not a number, but LambdaLR's base_lr * factor makes one of it."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __rmul__(self, other):
+        return other * self.value
+
+
+def test_a_factor_that_returns_no_number_is_told_so_not_blamed_for_state():
+    reference = answer(WSD_REFERENCE)
+    boxed = lambda *arguments: lambda step: Scaled(reference(*arguments)(step))  # noqa: E731
+    with pytest.raises(CheckFailed, match=r"called directly at step 22 returned .*not a number") as failed:
+        check_wsd_resume(boxed, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+    assert "nothing else" not in str(failed.value)
+
+
+def test_a_zero_dimensional_numpy_array_is_a_number():
+    where = answer(next(a.source for a in WSD_CORRECT if a.name == "numpy_where"))
+    assert type(where(5, 10, 5, 0.1)(3)) is np.ndarray
+    check_wsd_resume(where, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)

@@ -32,6 +32,10 @@ def _number(value):
     """A rate as plain data: a float, or the repr of what the factor made of it."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
+    if (
+        type(value).__name__ == "ndarray" and value.ndim == 0 and value.dtype.kind in "fiu"
+    ):  # np.where's, np.vectorize's
+        value = value.item()  # (numpy is not imported here: the answer's process may not have it)
     if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's floats too
         return float(value)
     return repr(value)[:80]
@@ -237,7 +241,13 @@ def check_wsd_resume(
     expect(isinstance(probed, list) and len(probed) == len(probe), f"{call}: the direct calls gave no answer")
     for at, got in zip(probe, probed):
         want = rates[at] / lr if isinstance(rates[at], float) else rates[at]
-        if not (isinstance(got, float) and isinstance(want, float) and close(got, want)):
+        expect(
+            isinstance(got, float),
+            f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at step {at} returned "
+            f"{got}, not a number: the factor must return a real number (a float; a one-element tensor or a numpy "
+            "number is read as one)",
+        )
+        if not (isinstance(want, float) and close(got, want)):
             raise CheckFailed(
                 f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at the steps "
                 f"{probe} in this order: at step {at} it returned {_rate(got)}, while in the run LambdaLR's factor at "

@@ -86,6 +86,15 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
                              decay_steps=decay_steps, start_factor=start_factor)
 """,
     ),
+    wsd(  # np.where returns a 0-d ndarray, not a float: a number all the same
+        "numpy_where",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+    return lambda step: np.where(step < warmup_steps, start_factor + (1 - start_factor) * step / warmup_steps,
+                                 np.clip((total - step) / decay_steps, 0.0, 1.0))
+""",
+    ),
 ]
 
 WSD_WRONG = [
