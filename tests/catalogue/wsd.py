@@ -192,7 +192,7 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
             "return start_factor + (1 - start_factor) * step / warmup_steps",
             "return float(np.linspace(start_factor, 1.0, warmup_steps)[step])",
         ),
-        fails=("test_wsd_warmup",),
+        fails=("test_wsd_warmup", "test_wsd_edges"),
     ),
 ]
 
