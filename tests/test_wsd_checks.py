@@ -130,3 +130,18 @@ def test_a_zero_dimensional_numpy_array_is_a_number():
     where = answer(next(a.source for a in WSD_CORRECT if a.name == "numpy_where"))
     assert type(where(5, 10, 5, 0.1)(3)) is np.ndarray
     check_wsd_resume(where, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+
+
+def test_a_factor_that_cannot_be_checkpointed_is_told_that_state_dict_failed():
+    slotted = answer(
+        variant(
+            next(a.source for a in WSD_CORRECT if a.name == "callable_object"),
+            "class WSD:\n",
+            "class WSD:\n    __slots__ = ('warmup', 'decay_start', 'decay', 'start')\n\n",
+        )
+    )
+    check_wsd(slotted, warmup=5, stable=10, decay=5, start_factor=0.1)  # right, until it is saved
+    with pytest.raises(
+        CheckFailed, match=r"start_factor=0.1\)\): LambdaLR.s state_dict\(\) failed at step 17 \(AttributeError: .*cannot be "
+    ):
+        check_wsd_resume(slotted, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)

@@ -60,6 +60,22 @@ class SchedulerUse:
                 self.calls.append(frame.f_code.co_qualname)
 
 
+class Uncheckpointable(RuntimeError):
+    """LambdaLR's state_dict() failed on the answer's factor (the messages say so rather than "it raised")."""
+
+
+def _state(scheduler, step: int) -> dict:
+    """The scheduler's state_dict(), or an error that says it failed: LambdaLR saves a callable object's __dict__
+    (one with __slots__ has none), so the answer did not raise, the checkpoint did."""
+    try:
+        return scheduler.state_dict()
+    except Exception as error:
+        raise Uncheckpointable(
+            f"LambdaLR's state_dict() failed at step {step} ({type(error).__name__}: {error}): a scheduler around "
+            "this factor cannot be checkpointed (LambdaLR saves nothing of a function and a callable object's __dict__)"
+        ) from None
+
+
 def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
     """The rate of every step under LambdaLR(factory(*arguments)); and the same run saved at `resume_at` and
     resumed in a new optimizer and a new LambdaLR around a new factor (empty without `resume_at`)."""
@@ -69,7 +85,7 @@ def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
         rates, saved = [], None
         for step in range(start, stop):
             if step == save_at:
-                saved = copy.deepcopy({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+                saved = copy.deepcopy({"optimizer": optimizer.state_dict(), "scheduler": _state(scheduler, step)})
             rates.append(_number(optimizer.param_groups[0]["lr"]))
             optimizer.step()
             scheduler.step()
@@ -159,7 +175,12 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
         )
     if observation["error"] is not None:
         error = observation["error"]
-        raise answer_raised(target_name(factory), error, f"{call} raised {type(error).__name__}: {error}")
+        said = (
+            f"{call}: {error}"
+            if type(error).__name__ == "Uncheckpointable"
+            else f"{call} raised {type(error).__name__}: {error}"
+        )
+        raise answer_raised(target_name(factory), error, said)
     [state] = observation["states"] or [{}]
     rates = state.get("rates") if isinstance(state, dict) else None
     expect(isinstance(rates, list) and len(rates) == payload["steps"], f"{call}: the run stopped early")
