@@ -121,7 +121,7 @@ class Scaled:
 def test_a_factor_that_returns_no_number_is_told_so_not_blamed_for_state():
     reference = answer(WSD_REFERENCE)
     boxed = lambda *arguments: lambda step: Scaled(reference(*arguments)(step))  # noqa: E731
-    with pytest.raises(CheckFailed, match=r"called directly at step 22 returned .*not a number") as failed:
+    with pytest.raises(CheckFailed, match=r"called directly at step 40 returned .*not a number") as failed:
         check_wsd_resume(boxed, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
     assert "nothing else" not in str(failed.value)
 
@@ -142,6 +142,28 @@ def test_a_factor_that_cannot_be_checkpointed_is_told_that_state_dict_failed():
     )
     check_wsd(slotted, warmup=5, stable=10, decay=5, start_factor=0.1)  # right, until it is saved
     with pytest.raises(
-        CheckFailed, match=r"start_factor=0.1\)\): LambdaLR.s state_dict\(\) failed at step 17 \(AttributeError: .*cannot be "
+        CheckFailed,
+        match=r"start_factor=0.1\)\): LambdaLR.s state_dict\(\) failed at step 17 \(AttributeError: .*cannot be ",
     ):
         check_wsd_resume(slotted, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+
+
+def test_a_factor_that_comes_back_after_the_end_fails_far_past_it():
+    back = answer(
+        variant(
+            WSD_REFERENCE,
+            "        return max(0.0,",
+            "        if step >= total + 3:\n            return 1.0\n        return max(0.0,",
+        )
+    )
+    with pytest.raises(CheckFailed, match=r"at step 23, 4 step\(s\) after the schedule's last step \(19\)"):
+        check_wsd(back, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+    later = answer(
+        variant(
+            WSD_REFERENCE,
+            "        return max(0.0,",
+            "        if step >= 2 * total:\n            return 1.0\n        return max(0.0,",
+        )
+    )
+    with pytest.raises(CheckFailed, match=r"at step 40, 21 step\(s\) after the schedule's last step \(19\)"):
+        check_wsd(later, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))

@@ -24,7 +24,6 @@ from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout
 from lrcourse.checking.observe import observe, observer, target_name
 
-AFTER = 3  # steps run past the end of the schedule: the rate must stay at zero there
 SECONDS = 5.0  # one observation: a few hundred steps of LambdaLR, twice
 
 
@@ -158,10 +157,16 @@ def _phase(step: int, warmup: int, stable: int, decay: int) -> str:
     return f"{step - total + 1} step(s) after the schedule's last step ({total - 1})"
 
 
+def _steps(total: int) -> int:
+    """The steps a run checks: the schedule's, then as many again past its end, where the rate must stay at zero
+    (a factor that comes back up a few steps after the end is caught too)."""
+    return 2 * total + 1
+
+
 def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, probe=()) -> tuple[dict, str]:
     """The student's run, checked for what every cell needs (it ran, within time, without PyTorch's schedulers)."""
     payload = {"warmup": warmup, "stable": stable, "decay": decay, "start_factor": start_factor, "lr": lr}
-    payload["steps"] = warmup + stable + decay + AFTER
+    payload["steps"] = _steps(warmup + stable + decay)
     if resume_at is not None:
         payload |= {"resume_at": resume_at, "probe": list(probe)}
     call = _call(warmup, stable, decay, start_factor, lr)
@@ -206,7 +211,7 @@ def check_wsd(
 ) -> None:
     """The rates of LambdaLR(SGD(lr), wsd_factor(...)) must be PyTorch's SequentialLR's at every step of `phases`
     ("warm-up": its steps, 0 to warmup - 1; "decay": from the peak at step `warmup` through the stable phase, the
-    decay and three steps past its end; None: every step)."""
+    decay and as many steps again past its end; None: every step)."""
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr)
     want = _expected_rates(run["payload"])
     ranges = {"warm-up": range(0, warmup), "decay": range(warmup, len(want))}
@@ -228,7 +233,7 @@ def check_wsd_resume(
     factor, the run must go on at the rates of the uninterrupted run, which must be PyTorch's; and a fresh factor called directly, steps in
     any order, must give the factors of that run. A resume needs a decay to resume in: the rate must fall there."""
     total = warmup + stable + decay
-    probe = [total + AFTER - 1, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
+    probe = [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)
     rates, resumed = run["rates"], run["resumed"]
     expect(
