@@ -94,3 +94,76 @@ def test_an_unanswered_exercise_says_so_and_a_resume_without_a_decay_is_told_to_
         check_wsd(wsd_factor, warmup=5, stable=10, decay=5, start_factor=0.1)
     with pytest.raises(CheckFailed, match="write the decay first"):
         check_wsd_resume(lambda *args: lambda step: 1.0, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+
+
+def test_a_resume_that_repeats_a_wrong_schedule_earns_nothing():
+    def falling(warmup_steps, stable_steps, decay_steps, start_factor):
+        return lambda step: 1 / (1 + step)  # falls, and resumes exactly: but it is not the schedule
+
+    with pytest.raises(
+        CheckFailed,
+        match=r"resumed in new objects: at step 17, .* the resumed rate is 0\.00555556; .*"
+        r"SequentialLR of LinearLR, ConstantLR and LinearLR\) is 0\.06",
+    ):
+        check_wsd_resume(falling, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+
+
+class Scaled:
+    """Not a number, but LambdaLR's base_lr * factor makes one of it."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __rmul__(self, other):
+        return other * self.value
+
+
+def test_a_factor_that_returns_no_number_is_told_so_not_blamed_for_state():
+    reference = answer(WSD_REFERENCE)
+    boxed = lambda *arguments: lambda step: Scaled(reference(*arguments)(step))  # noqa: E731
+    with pytest.raises(CheckFailed, match=r"called directly at step 40 returned .*not a number") as failed:
+        check_wsd_resume(boxed, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+    assert "nothing else" not in str(failed.value)
+
+
+def test_a_zero_dimensional_numpy_array_is_a_number():
+    where = answer(next(a.source for a in WSD_CORRECT if a.name == "numpy_where"))
+    assert type(where(5, 10, 5, 0.1)(3)) is np.ndarray
+    check_wsd_resume(where, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+
+
+def test_a_factor_that_cannot_be_checkpointed_is_told_that_state_dict_failed():
+    slotted = answer(
+        variant(
+            next(a.source for a in WSD_CORRECT if a.name == "callable_object"),
+            "class WSD:\n",
+            "class WSD:\n    __slots__ = ('warmup', 'decay_start', 'decay', 'start')\n\n",
+        )
+    )
+    check_wsd(slotted, warmup=5, stable=10, decay=5, start_factor=0.1)  # right, until it is saved
+    with pytest.raises(
+        CheckFailed,
+        match=r"start_factor=0.1\)\): LambdaLR.s state_dict\(\) failed at step 17 \(AttributeError: .*cannot be ",
+    ):
+        check_wsd_resume(slotted, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+
+
+def test_a_factor_that_comes_back_after_the_end_fails_far_past_it():
+    back = answer(
+        variant(
+            WSD_REFERENCE,
+            "        return max(0.0,",
+            "        if step >= total + 3:\n            return 1.0\n        return max(0.0,",
+        )
+    )
+    with pytest.raises(CheckFailed, match=r"at step 23, 4 step\(s\) after the schedule's last step \(19\)"):
+        check_wsd(back, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+    later = answer(
+        variant(
+            WSD_REFERENCE,
+            "        return max(0.0,",
+            "        if step >= 2 * total:\n            return 1.0\n        return max(0.0,",
+        )
+    )
+    with pytest.raises(CheckFailed, match=r"at step 40, 21 step\(s\) after the schedule's last step \(19\)"):
+        check_wsd(later, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))

@@ -5,7 +5,8 @@ The observer runs where the student's code lives: it drives a real `LambdaLR` wi
 `scheduler.step()` per optimizer step, saves the optimizer's and the scheduler's `state_dict()` at a step of the
 decay and resumes in new objects around a factor built anew (as a new process would), and calls a fresh factor
 directly, steps out of order. The judges compare the rates with PyTorch's SequentialLR of LinearLR, ConstantLR and
-LinearLR, which grader/references.py builds (`expected`); the resume with the answer's own uninterrupted run.
+LinearLR, which grader/references.py builds (`expected`); the resume with the answer's own uninterrupted run and
+with those rates.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout
 from lrcourse.checking.observe import observe, observer, target_name
 
-AFTER = 3  # steps run past the end of the schedule: the rate must stay at zero there
 SECONDS = 5.0  # one observation: a few hundred steps of LambdaLR, twice
 
 
@@ -31,6 +31,10 @@ def _number(value):
     """A rate as plain data: a float, or the repr of what the factor made of it."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
+    if (
+        type(value).__name__ == "ndarray" and value.ndim == 0 and value.dtype.kind in "fiu"
+    ):  # np.where's, np.vectorize's
+        value = value.item()  # (numpy is not imported here: the answer's process may not have it)
     if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's floats too
         return float(value)
     return repr(value)[:80]
@@ -55,6 +59,22 @@ class SchedulerUse:
                 self.calls.append(frame.f_code.co_qualname)
 
 
+class Uncheckpointable(RuntimeError):
+    """LambdaLR's state_dict() failed on the answer's factor (the messages say so rather than "it raised")."""
+
+
+def _state(scheduler, step: int) -> dict:
+    """The scheduler's state_dict(), or an error that says it failed: LambdaLR saves a callable object's __dict__
+    (one with __slots__ has none), so the answer did not raise, the checkpoint did."""
+    try:
+        return scheduler.state_dict()
+    except Exception as error:
+        raise Uncheckpointable(
+            f"LambdaLR's state_dict() failed at step {step} ({type(error).__name__}: {error}): a scheduler around "
+            "this factor cannot be checkpointed (LambdaLR saves nothing of a function and a callable object's __dict__)"
+        ) from None
+
+
 def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
     """The rate of every step under LambdaLR(factory(*arguments)); and the same run saved at `resume_at` and
     resumed in a new optimizer and a new LambdaLR around a new factor (empty without `resume_at`)."""
@@ -64,7 +84,7 @@ def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
         rates, saved = [], None
         for step in range(start, stop):
             if step == save_at:
-                saved = copy.deepcopy({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+                saved = copy.deepcopy({"optimizer": optimizer.state_dict(), "scheduler": _state(scheduler, step)})
             rates.append(_number(optimizer.param_groups[0]["lr"]))
             optimizer.step()
             scheduler.step()
@@ -137,10 +157,16 @@ def _phase(step: int, warmup: int, stable: int, decay: int) -> str:
     return f"{step - total + 1} step(s) after the schedule's last step ({total - 1})"
 
 
+def _steps(total: int) -> int:
+    """The steps a run checks: the schedule's, then as many again past its end, where the rate must stay at zero
+    (a factor that comes back up a few steps after the end is caught too)."""
+    return 2 * total + 1
+
+
 def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, probe=()) -> tuple[dict, str]:
     """The student's run, checked for what every cell needs (it ran, within time, without PyTorch's schedulers)."""
     payload = {"warmup": warmup, "stable": stable, "decay": decay, "start_factor": start_factor, "lr": lr}
-    payload["steps"] = warmup + stable + decay + AFTER
+    payload["steps"] = _steps(warmup + stable + decay)
     if resume_at is not None:
         payload |= {"resume_at": resume_at, "probe": list(probe)}
     call = _call(warmup, stable, decay, start_factor, lr)
@@ -154,7 +180,12 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
         )
     if observation["error"] is not None:
         error = observation["error"]
-        raise answer_raised(target_name(factory), error, f"{call} raised {type(error).__name__}: {error}")
+        said = (
+            f"{call}: {error}"
+            if type(error).__name__ == "Uncheckpointable"
+            else f"{call} raised {type(error).__name__}: {error}"
+        )
+        raise answer_raised(target_name(factory), error, said)
     [state] = observation["states"] or [{}]
     rates = state.get("rates") if isinstance(state, dict) else None
     expect(isinstance(rates, list) and len(rates) == payload["steps"], f"{call}: the run stopped early")
@@ -180,7 +211,7 @@ def check_wsd(
 ) -> None:
     """The rates of LambdaLR(SGD(lr), wsd_factor(...)) must be PyTorch's SequentialLR's at every step of `phases`
     ("warm-up": its steps, 0 to warmup - 1; "decay": from the peak at step `warmup` through the stable phase, the
-    decay and three steps past its end; None: every step)."""
+    decay and as many steps again past its end; None: every step)."""
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr)
     want = _expected_rates(run["payload"])
     ranges = {"warm-up": range(0, warmup), "decay": range(warmup, len(want))}
@@ -199,10 +230,10 @@ def check_wsd_resume(
     wsd_factor, warmup: int, stable: int, decay: int, start_factor: float, resume_at: int, lr: float = 0.1
 ) -> None:
     """Saved at step `resume_at` (optimizer's and scheduler's state_dict()) and resumed in new objects around a new
-    factor, the run must go on at the rates of the uninterrupted run; and a fresh factor called directly, steps in
+    factor, the run must go on at the rates of the uninterrupted run, which must be PyTorch's; and a fresh factor called directly, steps in
     any order, must give the factors of that run. A resume needs a decay to resume in: the rate must fall there."""
     total = warmup + stable + decay
-    probe = [total + AFTER - 1, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
+    probe = [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)
     rates, resumed = run["rates"], run["resumed"]
     expect(
@@ -222,11 +253,27 @@ def check_wsd_resume(
             f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}, the uninterrupted run's "
             f"{_rate(rates[at])}. The factor must depend on the step LambdaLR passes it, and on nothing else."
         )
+    # a resume that repeats a wrong schedule is not the run asked for: the resumed stretch must be PyTorch's too
+    want = _expected_rates(run["payload"])
+    step = _first_difference(resumed, want[resume_at:], range(len(resumed)))
+    if step is not None:
+        at = resume_at + step
+        raise CheckFailed(
+            f"{call}, saved at step {resume_at} and resumed in new objects: at step {at}, "
+            f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}; the schedule's "
+            f"(PyTorch's SequentialLR of LinearLR, ConstantLR and LinearLR) is {_rate(want[at])}"
+        )
     probed = run["probed"]
     expect(isinstance(probed, list) and len(probed) == len(probe), f"{call}: the direct calls gave no answer")
     for at, got in zip(probe, probed):
         want = rates[at] / lr if isinstance(rates[at], float) else rates[at]
-        if not (isinstance(got, float) and isinstance(want, float) and close(got, want)):
+        expect(
+            isinstance(got, float),
+            f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at step {at} returned "
+            f"{got}, not a number: the factor must return a real number (a float; a one-element tensor or a numpy "
+            "number is read as one)",
+        )
+        if not (isinstance(want, float) and close(got, want)):
             raise CheckFailed(
                 f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at the steps "
                 f"{probe} in this order: at step {at} it returned {_rate(got)}, while in the run LambdaLR's factor at "

@@ -86,6 +86,15 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
                              decay_steps=decay_steps, start_factor=start_factor)
 """,
     ),
+    wsd(  # np.where returns a 0-d ndarray, not a float: a number all the same
+        "numpy_where",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+    return lambda step: np.where(step < warmup_steps, start_factor + (1 - start_factor) * step / warmup_steps,
+                                 np.clip((total - step) / decay_steps, 0.0, 1.0))
+""",
+    ),
 ]
 
 WSD_WRONG = [
@@ -105,22 +114,22 @@ WSD_WRONG = [
     wsd(
         "decay_one_step_ahead",
         wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / decay_steps"),
-        fails=("test_wsd_decay", "test_wsd_edges"),
+        fails=("test_wsd_decay", "test_wsd_edges", "test_wsd_resume"),
     ),
     wsd(  # zero at the last step of the run instead of just after it
         "decay_reaches_zero_on_the_last_step",
         wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / max(1, decay_steps - 1)"),
-        fails=("test_wsd_decay", "test_wsd_edges"),
+        fails=("test_wsd_decay", "test_wsd_edges", "test_wsd_resume"),
     ),
     wsd(
         "decays_to_a_floor",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0.1, (total - step) / decay_steps)"),
-        fails=("test_wsd_decay", "test_wsd_edges"),
+        fails=("test_wsd_decay", "test_wsd_edges", "test_wsd_resume"),
     ),
     wsd(
         "decay_not_clamped_at_zero",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "(total - step) / decay_steps"),
-        fails=("test_wsd_decay", "test_wsd_edges"),
+        fails=("test_wsd_decay", "test_wsd_edges", "test_wsd_resume"),
     ),
     wsd(  # floor division: 1 at the decay's first step, 0 from the next (the resume finds no decay to resume in)
         "decay_by_floor_division",
@@ -168,6 +177,22 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
         fails=("test_wsd_resume",),
+    ),
+    wsd(  # any falling function of the step resumes exactly: the resume must also be PyTorch's schedule
+        "a_falling_function_of_the_step",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return lambda step: 1 / (1 + step)
+""",
+        fails=ALL,
+    ),
+    wsd(  # W points from start_factor to 1 inclusive: the peak at step W - 1, a step early, every inner step too high
+        "warmup_by_linspace",
+        wsd_variant(
+            "return start_factor + (1 - start_factor) * step / warmup_steps",
+            "return float(np.linspace(start_factor, 1.0, warmup_steps)[step])",
+        ),
+        fails=("test_wsd_warmup", "test_wsd_edges"),
     ),
 ]
 
