@@ -114,6 +114,41 @@ def test_size_outputs_and_unconvertible_numbers_are_refused(tmp_path):
         read_notebook(digits)
 
 
+def with_attachments(count: int, each: int) -> dict:
+    """The release with `count` images of `each` bytes (base64) pasted into its markdown cells, a few a cell."""
+    raw = json.loads(RELEASE.read_text())
+    cells = [cell for cell in raw["cells"] if cell["cell_type"] == "markdown"]
+    for index in range(count):
+        attached = cells[index % len(cells)].setdefault("attachments", {})
+        attached[f"image{index}.png"] = {"image/png": "A" * each}
+    return raw
+
+
+@pytest.mark.parametrize(
+    "count, each, why",
+    [
+        (2, 9 << 19, "more than 8 MB of attachments"),  # two pasted images of 4.5 MB: 9 MB in a 9 MB file
+        (101, 10, "more than 100 attachments"),  # tiny ones, each an object nbgrader validates
+    ],
+)
+def test_attachments_past_their_limits_are_refused_though_the_file_is_within_its_size(tmp_path, count, each, why):
+    path = tmp_path / "pasted.ipynb"
+    path.write_text(json.dumps(with_attachments(count, each)))
+    assert path.stat().st_size < notebook_limits.MAX_NOTEBOOK_MB << 20
+    with pytest.raises(NotebookRefused) as refused_here:
+        read_notebook(path)
+    assert str(refused_here.value) == f"pasted.ipynb holds {why} (images pasted into cells)"
+
+
+def test_attachments_within_their_limits_are_read_and_the_chapters_hold_none(tmp_path):
+    """100 pasted images of 80 kB (7.8 MB) are read; the release and the solutions hold no attachment at all."""
+    path = tmp_path / "pasted.ipynb"
+    path.write_text(json.dumps(with_attachments(100, 80_000)))
+    assert sum(len(cell.get("attachments", {})) for cell in read_notebook(path)["cells"]) == 100
+    for chapter in sorted([*ROOT.glob("notebooks/*/*.ipynb"), *ROOT.glob("solutions/*/*.ipynb")]):
+        assert not any("attachments" in cell for cell in json.loads(chapter.read_text())["cells"]), chapter
+
+
 # --------------------------------------------------------------------------------------------
 # intake: ids and files
 # --------------------------------------------------------------------------------------------
@@ -245,6 +280,12 @@ def test_a_notebook_over_a_limit_fails_the_student_with_the_reason(tmp_path):
     folder = submitted(tmp_path)
     (folder / RELEASE.name).write_text(nested(10_000, "{", "}"))
     assert "nested more than 64 levels" in refused(tmp_path, "alice", "ch")
+    pasted = submitted(tmp_path, "bob")
+    (pasted / RELEASE.name).write_text(json.dumps(with_attachments(2, 9 << 19)))
+    why = f"{RELEASE.name} holds more than 8 MB of attachments (images pasted into cells)"
+    assert refused(tmp_path, "bob", "ch") == why
+    submitted(tmp_path, "carol")  # the release as it is: taken
+    assert refused(tmp_path, "carol", "ch") is None
 
 
 def test_a_notebook_nbformat_rejects_with_no_message_or_a_folder_fails_the_student(tmp_path):
