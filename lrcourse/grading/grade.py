@@ -136,9 +136,13 @@ class WorkerPool:
             )
         return self.pool
 
-    def halt(self, start: bool = False) -> None:
-        """No worker starts another student (the first Ctrl-C); with `start`, they may again (a new batch)."""
-        self.halted.value = 0 if start else 1
+    def halt(self) -> None:
+        """No worker starts another student (the first Ctrl-C; called in its signal handler: takes no lock)."""
+        self.halted.value = 1
+
+    def resume(self) -> None:
+        """The workers start students again (a new batch)."""
+        self.halted.value = 0
 
     def close(self, wait: bool = True) -> None:
         """End the workers (each closes its sandboxes); the next `get` starts new ones."""
@@ -161,7 +165,7 @@ def run_workers(
     try:
         while pending:
             pool = pools.get(min(workers, len(pending)))
-            pools.halt(start=True)
+            pools.resume()
             try:
                 pending, broke = _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch, pools.halt)
             except Stopped:

@@ -169,7 +169,7 @@ def drain(pool, futures: dict, running: set, watch: Watchdog) -> list[str]:
     theirs (stopping one worker ends the pool's others), so no student holds the command, and each student not
     graded for it is reported (the lines, also printed). A second Ctrl-C is `Stopped`: the workers end and their
     sandboxes are cleared now, not left to an interrupted wait."""
-    watch.hear_starts()  # a future the pool has queued is running too, but only a student whose start was heard is
+    watch.hear_starts()  # futures the pool has queued count as running too: only students heard starting are graded
     in_flight = sum(futures[future][0] in watch.running for future in running)
     note = f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest (Ctrl-C again: stop now)."
     print(note, file=sys.stderr)
