@@ -251,46 +251,70 @@ def test_while_ctrl_c_lets_the_students_being_graded_finish_the_watchdog_still_s
         "stuck: grading took longer than 3 s (the student's budget and the worker's grace): stopped; not graded" in err
     ), err
     assert "cancelling the rest" in err and "run the command again to grade the rest" in err
-    assert not any(f"\n{student}: " in err for student in "abef"), err  # graded before, or cancelled: no report
+    # graded before, cancelled, or queued and never started (c and d, whose pool the stop broke): no report
+    assert not any(f"\n{student}: " in err for student in "abcdef"), err
+
+
+def interrupted_run(tmp_path, monkeypatch, students, workers: int, limits: Limits, once: str):
+    """`run_workers` with stand-in workers, Ctrl-C 0.2 s after the start of `once` is heard. Returns what it raised,
+    the starts heard in order, how each student the drain waited for ended, and whether the Ctrl-C was sent."""
+    monkeypatch.setattr(worker, "start", stuck_worker.start)
+    interrupt = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    heard, hear = [], watchdog.Watchdog.hear_starts
+
+    def hear_starts(watch):
+        hear(watch)
+        heard.extend(student for student in watch.running if student not in heard)
+        if once in heard and not interrupt.is_alive() and not interrupt.finished.is_set():
+            interrupt.start()
+
+    monkeypatch.setattr(watchdog.Watchdog, "hear_starts", hear_starts)
+    drained, not_drained = {}, watchdog.not_drained
+
+    def ended(student, future, end):
+        drained[student] = "cancelled" if future.cancelled() else future.exception() or future.result().status
+        return not_drained(student, future, end)
+
+    monkeypatch.setattr(watchdog, "not_drained", ended)
+    raised = None
+    try:
+        grade.run_workers(tmp_path, "ch", [(s, "") for s in students], workers, "sqlite://", False, False, limits)
+    except KeyboardInterrupt as interrupted:  # caught here whatever it is: pytest would end the session on one
+        raised = interrupted
+    finally:
+        interrupt.cancel()
+    return raised, heard, drained, interrupt.finished.is_set()
 
 
 def test_while_ctrl_c_drains_a_held_worker_is_stopped_only_once_the_others_being_graded_are_done(
     tmp_path, monkeypatch, capsys
 ):
     """Stopping one worker ends the pool's others: during the drain the watchdog waits until every student being
-    graded is past its deadline (4 s), so a classmate graded in the meantime keeps its grade. Two workers: one
-    stuck, the other grades `sleep-2` then `sleep-3.6`, which ends 1.6 s after the stuck one's deadline and well
-    within its own (control: stopped at the stuck one's deadline, the classmate's worker went with it)."""
-    monkeypatch.setattr(worker, "start", stuck_worker.start)
-    interrupt = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-    hear = watchdog.Watchdog.hear_starts
-
-    def hear_starts(watch):  # Ctrl-C once the stuck student's start is heard
-        hear(watch)
-        if stuck_worker.STUCK in watch.running and not interrupt.is_alive() and not interrupt.finished.is_set():
-            interrupt.start()
-
-    monkeypatch.setattr(watchdog.Watchdog, "hear_starts", hear_starts)
-    drained, not_drained = {}, watchdog.not_drained
-
-    def heard(student, future, end):  # how each student the drain waited for ended
-        drained[student] = "cancelled" if future.cancelled() else future.exception() or future.result().status
-        return not_drained(student, future, end)
-
-    monkeypatch.setattr(watchdog, "not_drained", heard)
-    todo = [(student, "") for student in (stuck_worker.STUCK, "sleep-2", "sleep-3.6", "c", "d")]
-    raised = None
-    try:
-        limits = Limits(student_seconds=3, worker_grace_seconds=1)
-        grade.run_workers(tmp_path, "ch", todo, 2, "sqlite://", False, False, limits)
-    except KeyboardInterrupt as interrupted:  # caught here whatever it is: pytest would end the session on one
-        raised = interrupted
-    finally:
-        interrupt.cancel()
+    graded is past its deadline (5 s), so a classmate graded in the meantime keeps its grade. Two workers: one
+    stuck, the other grades `sleep-2` then `sleep-4.6` (Ctrl-C once its start is heard: no student starts after
+    it), which ends 1.6 s after the stuck one's deadline and within its own (control: stopped at the stuck one's
+    deadline, the classmate's worker went with it)."""
+    students = (stuck_worker.STUCK, "sleep-2", "sleep-4.6", "c", "d")
+    limits = Limits(student_seconds=4, worker_grace_seconds=1)
+    raised, _, drained, sent = interrupted_run(tmp_path, monkeypatch, students, 2, limits, "sleep-4.6")
     err = capsys.readouterr().err
-    assert type(raised) is KeyboardInterrupt, err
-    assert "stuck: grading took longer than 4 s" in err, err
-    assert drained["sleep-3.6"] == "graded", (drained, err)
+    assert type(raised) is KeyboardInterrupt and sent, err
+    assert "stuck: grading took longer than 5 s" in err, err
+    assert drained["sleep-4.6"] == "graded", (drained, err)
+
+
+def test_after_the_first_ctrl_c_no_student_starts_not_even_the_one_the_pool_has_queued(tmp_path, monkeypatch, capsys):
+    """One worker grading `sleep-4`; besides it the process pool's call queue holds `crash` (up to one student more
+    than its workers), which cancelling cannot reach. Ctrl-C: `sleep-4` finishes and is graded, no other student
+    starts, and the command ends reporting none. Control (without `WorkerPool.halt`): `crash` started after the
+    Ctrl-C, aborted its worker and was reported as not graded."""
+    students = ("sleep-4", stuck_worker.CRASH, "c", "d")
+    raised, heard, drained, sent = interrupted_run(tmp_path, monkeypatch, students, 1, Limits(), "sleep-4")
+    err = capsys.readouterr().err
+    assert type(raised) is KeyboardInterrupt and sent, err
+    assert heard == ["sleep-4"], (heard, err)
+    assert drained["sleep-4"] == "graded" and drained[stuck_worker.CRASH] == "skipped", (drained, err)
+    assert "Interrupted: finishing the 1 student(s) being graded" in err and f"\n{stuck_worker.CRASH}" not in err, err
 
 
 def test_a_ctrl_c_landing_outside_the_loops_wait_still_drains_watched(tmp_path, monkeypatch, capsys):
@@ -345,11 +369,13 @@ def test_the_drain_says_why_each_student_being_graded_was_not_graded():
             made.set_result(result)
         return made
 
-    end = watchdog.End()
+    end = watchdog.End(pid=12345)  # its start was heard
     failed = future(Outcome("f", "failed", "the notebook could not be read"))
     assert watchdog.not_drained("f", failed, end) == "f: the notebook could not be read; not graded"
     broken = watchdog.not_drained("b", future(error=BrokenProcessPool("x")), end)
     assert broken.startswith("b: not graded (the grading workers ended") and "watchdog stopped" not in broken
+    assert watchdog.not_drained("q", future(error=BrokenProcessPool("x")), watchdog.End()) == ""  # never started
+    assert watchdog.not_drained("h", future(Outcome("h", "skipped", worker.NOT_STARTED)), watchdog.End()) == ""
     assert watchdog.not_drained("g", future(Outcome("g", "graded", "")), end) == ""
     assert watchdog.not_drained("c", future(cancel=True), end) == ""
     assert watchdog.not_drained("s", future(cancel=True), watchdog.End(stopped="stopped")) == "s: stopped; not graded"

@@ -1,4 +1,4 @@
-"""The output caps' count of outputs (`output_caps.CELL_OUTPUTS`, `NOTEBOOK_OUTPUTS`): tiny outputs pass the byte
+"""The output caps' count of outputs (`c.Sandbox.cell_outputs`, `notebook_outputs`): tiny outputs pass the byte
 caps by the tens of thousands, and every page formgrader renders copies and validates each of them many times.
 
 A submission displaying 100,000 tiny outputs is graded by `lrcourse grade` with full marks next to an honest
@@ -17,7 +17,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
 from lrcourse.cells import is_test
-from lrcourse.grading.output_caps import CELL_OUTPUTS, NOTEBOOK_OUTPUTS, CappedExecute
+from lrcourse.grading.course import course_config
+from lrcourse.grading.output_caps import CappedExecute
+from lrcourse.grading.sandbox.limits import Limits
 
 from support import hostile
 from support.capped_kernel import BoundedKernelManager
@@ -34,6 +36,7 @@ FLOOD = (
     f"for i in range({PER_CELL}):\n    display(i)\n    if i % 100 == 99:\n        time.sleep(0.02)\ntime.sleep(2)\n"
 )
 FLOOD_CELLS = 20  # 100,000 outputs of about 120 bytes: by their size alone (8 MB a notebook), some 70,000 would fit
+CELL_OUTPUTS, NOTEBOOK_OUTPUTS = Limits().cell_outputs, Limits().notebook_outputs  # the defaults
 DROPPED = re.compile(r"the grader keeps at most (\d+) outputs per (cell|notebook); (\d+) more were not kept")
 
 
@@ -70,11 +73,14 @@ def test_tiny_outputs_pass_the_byte_caps_and_stop_at_the_count_caps(tmp_path, ca
     what the caps leave and its note counts the rest, exactly."""
     config = Config()
     config.Sandbox.cell_output_kb, config.Sandbox.notebook_output_kb = 1024, 8192  # as nbgrader_config.py
-    caps = {"notebook_outputs": CELL_OUTPUTS + 100} if capped else {"cell_outputs": 10**9, "notebook_outputs": 10**9}
+    if capped:
+        config.Sandbox.notebook_outputs = CELL_OUTPUTS + 100
+    else:
+        config.Sandbox.cell_outputs = config.Sandbox.notebook_outputs = 10**9
     notebook = new_notebook(cells=[new_code_cell(FLOOD), new_code_cell(FLOOD), new_code_cell("print('after')")])
     manager = {"kernel_name": "python3", "kernel_manager_class": BoundedKernelManager}
     # the grader may read the flood more slowly than the kernel makes it: time to read all of it, under any load
-    run = CappedExecute(config=config, **manager, timeout=600, iopub_timeout=600, **caps)
+    run = CappedExecute(config=config, **manager, timeout=600, iopub_timeout=600)
     run.preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
     kept = [[output for output in cell.outputs if not is_note(output)] for cell in notebook.cells]
     assert {output.output_type for cell in kept[:2] for output in cell} == {"display_data"}
@@ -92,6 +98,38 @@ def test_tiny_outputs_pass_the_byte_caps_and_stop_at_the_count_caps(tmp_path, ca
         (str(CELL_OUTPUTS + 100), "notebook"),
     ]
     assert "after 0 outputs in this cell" in notebook.cells[2].outputs[-1].text
+
+
+@pytest.mark.parametrize("configured", [True, False], ids=["configured", "control-defaults"])
+def test_count_caps_set_in_the_courses_nbgrader_config_are_the_ones_applied(tmp_path, configured):
+    """`c.Sandbox.cell_outputs` and `notebook_outputs` in a course's nbgrader_config.py, read as `lrcourse grade`
+    reads it (`course_config`): two cells of 10 displays keep 3 and then 2 (the notebook's 5), each note naming the
+    cap that stopped it. Control: the same cells under the defaults keep all 20, no note."""
+    settings = "c.Sandbox.cell_outputs = 3\nc.Sandbox.notebook_outputs = 5\n" if configured else ""
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n" + settings)
+    config = course_config(tmp_path, "sqlite://")
+    ten = "from IPython.display import display\nfor i in range(10):\n    display(i)"
+    notebook = new_notebook(cells=[new_code_cell(ten), new_code_cell(ten)])
+    run = CappedExecute(config=config, kernel_name="python3", kernel_manager_class=BoundedKernelManager)
+    run.preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
+    kept = [[output for output in cell.outputs if not is_note(output)] for cell in notebook.cells]
+    if not configured:
+        assert [len(cell) for cell in kept] == [10, 10] and not any(map(dropped, notebook.cells))
+        return
+    assert [len(cell) for cell in kept] == [3, 2] and [dropped(cell) for cell in notebook.cells] == [7, 8]
+    assert [DROPPED.search(cell.outputs[-1].text).group(1, 2) for cell in notebook.cells] == [
+        ("3", "cell"),
+        ("5", "notebook"),
+    ]
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "many", True, None])
+def test_a_count_cap_that_is_not_a_whole_number_of_at_least_one_is_refused_by_name(value):
+    config = Config()
+    config.Sandbox.notebook_outputs = value
+    with pytest.raises(ValueError) as refused:
+        CappedExecute(config=config, kernel_name="python3").preprocess(new_notebook(), {})
+    assert str(refused.value) == f"c.Sandbox.notebook_outputs must be a whole number of at least 1, not {value!r}"
 
 
 @pytest.fixture(scope="module")

@@ -155,6 +155,19 @@ def test_limits_come_from_nbgrader_config():
     assert (limits.memory_mb, limits.wall_seconds, limits.processes) == (1024, 60, sandbox.Limits().processes)
 
 
+def test_the_courses_nbgrader_config_sets_every_limit_at_its_default():
+    """What an instructor reads in nbgrader_config.py is what applies when they change nothing: every limit is
+    there (the output caps included), each at `Limits`' default."""
+    import re
+    from dataclasses import asdict
+
+    from support.paths import ROOT
+
+    text = (ROOT / "nbgrader_config.py").read_text()
+    written = {name: int(value) for name, value in re.findall(r"^c\.Sandbox\.(\w+) = (\d+)", text, re.MULTILINE)}
+    assert written == asdict(sandbox.Limits()), written
+
+
 @pytest.mark.parametrize("value", [1.5, True, "lots", "600", 0, -3, None, float("nan"), float("inf")])
 def test_a_limit_that_is_not_a_whole_number_of_at_least_one_is_refused_by_name(value):
     from traitlets.config import Config

@@ -8,8 +8,9 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
   other student is still graded; the exit status says whether anything failed;
 - a re-run grades only students with no mark or a changed submission (`force` regrades all), so an
   interrupted run loses nothing already written;
-- Ctrl-C finishes the students being graded, still watched (`watchdog.drain`), and cancels the rest (a second one
-  stops them); every grade written is kept;
+- Ctrl-C finishes the students being graded, still watched (`watchdog.drain`), and starts no other (the rest are
+  cancelled, and a worker hands back ungraded those its pool had already queued: `WorkerPool.halt`); a second
+  Ctrl-C stops them; every grade written is kept;
 - SIGTERM or SIGHUP (`Stopped`: a job scheduler, a CI time-out, a closed terminal) stops the workers at once,
   whatever they are doing (SIGKILL after `STOP_SECONDS`), and the command ends; every grade written is kept;
 - a student who fails keeps no feedback of an earlier run (`withdraw_feedback`): release_feedback would send it;
@@ -119,7 +120,12 @@ class WorkerPool:
         self.context = multiprocessing.get_context("spawn")
         # a SimpleQueue's put is in the pipe before the worker goes on: one dying at once is known to be on its student
         self.starts = self.context.SimpleQueue()
-        self.initargs = (str(course), db_url, sandboxed, self.starts)
+        # 1 from the first Ctrl-C: a worker hands back ungraded any student it takes then (`worker.grade_student`).
+        # Cancelling cannot reach the students the pool's call queue already holds (up to one more than its workers,
+        # besides those being graded). No lock: set from a signal handler, and a worker killed holding a lock would
+        # hold that handler forever.
+        self.halted = self.context.RawValue("b", 0)
+        self.initargs = (str(course), db_url, sandboxed, self.starts, self.halted)
         self.pool: ProcessPoolExecutor | None = None
 
     def get(self, size: int) -> ProcessPoolExecutor:
@@ -129,6 +135,14 @@ class WorkerPool:
                 size, mp_context=self.context, initializer=worker.start, initargs=self.initargs
             )
         return self.pool
+
+    def halt(self) -> None:
+        """No worker starts another student (the first Ctrl-C; called in its signal handler: takes no lock)."""
+        self.halted.value = 1
+
+    def resume(self) -> None:
+        """The workers start students again (a new batch)."""
+        self.halted.value = 0
 
     def close(self, wait: bool = True) -> None:
         """End the workers (each closes its sandboxes); the next `get` starts new ones."""
@@ -151,8 +165,9 @@ def run_workers(
     try:
         while pending:
             pool = pools.get(min(workers, len(pending)))
+            pools.resume()
             try:
-                pending, broke = _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch)
+                pending, broke = _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch, pools.halt)
             except Stopped:
                 print("\nStopped: ending the grading workers now.", file=sys.stderr)
                 end_workers(multiprocessing.active_children())
@@ -175,15 +190,16 @@ def run_workers(
     return outcomes
 
 
-def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdog) -> tuple[list, bool]:
+def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdog, halt) -> tuple[list, bool]:
     """Grade `pending` in `pool`, adding to `outcomes`; return the students to retry in a new pool, and whether the
-    pool broke (its workers are then gone)."""
+    pool broke (its workers are then gone). The first Ctrl-C calls `halt` at once: no worker starts a student
+    after it (`WorkerPool.halt`)."""
     watch.finished -= {s for s, _ in pending}
     futures = {pool.submit(worker.grade_student, assignment, s, f): (s, f) for s, f in pending}
     watch.enlist(multiprocessing.active_children())  # the submits started the pool's workers
     broken = []  # (student, current, how it ended) for each student whose future the pool's breaking ended
     running = set(futures)
-    with CtrlC().installed() as interrupted:
+    with CtrlC(halt).installed() as interrupted:
         while running:
             if interrupted.asked:  # a Ctrl-C anywhere in this loop: the students being graded finish, still watched
                 drain(pool, futures, running, watch)

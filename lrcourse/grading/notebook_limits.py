@@ -1,11 +1,12 @@
 """A submitted notebook read safely: the grader's own process parses what a student wrote, so the file's
-size, its JSON nesting, its cell count and its outputs are bounded before anything costly touches it.
+size, its JSON nesting, its cell count, its attachments and its outputs are bounded before anything costly
+touches it.
 
 The order matters: the size first (nothing is read past it), then the nesting, measured on the raw bytes
 without parsing (Python's JSON parser and everything after it recurse, and a file nested thousands deep made
-the grader itself raise RecursionError), then, once parsing is cheap and shallow, the cells and outputs
-(100,000 empty cells cost nbgrader minutes and gigabytes outside the sandbox). A notebook over a limit is
-refused with a reason (`NotebookRefused`), which fails that student only.
+the grader itself raise RecursionError), then, once parsing is cheap and shallow, the cells, their attachments
+and outputs (100,000 empty cells cost nbgrader minutes and gigabytes outside the sandbox). A notebook over a
+limit is refused with a reason (`NotebookRefused`), which fails that student only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ MAX_SOURCE_MB = 1
 # Markdown and raw cells are rendered as markdown there, about 30 s a megabyte of some text, and the page's every
 # tag is read again by nbconvert's HTML parser in Python: a chapter has at most 22 kB, a written answer a few.
 MAX_MARKDOWN_KB = 128
+# Images pasted into markdown cells (`attachments`, base64 in the JSON): no chapter holds any, a written answer a
+# screenshot or two. Each page formgrader renders embeds at most 8 MB of images (`bounded_render.PageBudget`), so a
+# notebook within the size limit could otherwise carry 40 MB more that nbgrader reads, validates and copies into
+# every graded notebook and feedback; and many tiny ones are objects it validates one by one.
+MAX_ATTACHMENT_MB = 8
+MAX_ATTACHMENTS = 100
 
 CHUNK = 1 << 22  # bytes scanned at once: the scan's memory stays a few tens of MB whatever the file's size
 
@@ -79,7 +86,8 @@ def read_notebook(path: Path) -> dict:
 
 
 def check_cells(name: str, raw) -> None:
-    """At most MAX_CELLS cells, MAX_SOURCE_MB of their text and MAX_OUTPUT_MB of outputs in a parsed notebook."""
+    """At most MAX_CELLS cells, MAX_SOURCE_MB of their text, the attachments' limits and MAX_OUTPUT_MB of outputs
+    in a parsed notebook."""
     found = raw.get("cells") if isinstance(raw, dict) else None
     if not isinstance(found, list):
         return  # not a notebook's shape: the caller's validation says so
@@ -94,6 +102,7 @@ def check_cells(name: str, raw) -> None:
         raise NotebookRefused(f"{name} holds more than {MAX_SOURCE_MB} MB of cell text ({text >> 10} kB)")
     if prose > MAX_MARKDOWN_KB << 10:
         raise NotebookRefused(f"{name} holds more than {MAX_MARKDOWN_KB} kB of markdown ({prose >> 10} kB)")
+    check_attachments(name, found)
     budget = MAX_OUTPUT_MB << 20
     for cell in found:
         outputs = cell.get("outputs") if isinstance(cell, dict) else None
@@ -101,3 +110,20 @@ def check_cells(name: str, raw) -> None:
             budget -= len(json.dumps(outputs))
             if budget < 0:
                 raise NotebookRefused(f"{name} holds more than {MAX_OUTPUT_MB} MB of outputs")
+
+
+def check_attachments(name: str, cells: list) -> None:
+    """At most MAX_ATTACHMENTS attachments (images pasted into cells) in all, of MAX_ATTACHMENT_MB together."""
+    count, size = 0, 0
+    for cell in cells:
+        attached = cell.get("attachments") if isinstance(cell, dict) else None
+        if not attached:
+            continue
+        count += len(attached) if isinstance(attached, dict) else 1  # not a mapping: nbformat's validation says so
+        size += len(json.dumps(attached))
+        if count > MAX_ATTACHMENTS:
+            raise NotebookRefused(f"{name} holds more than {MAX_ATTACHMENTS} attachments (images pasted into cells)")
+        if size > MAX_ATTACHMENT_MB << 20:
+            raise NotebookRefused(
+                f"{name} holds more than {MAX_ATTACHMENT_MB} MB of attachments (images pasted into cells)"
+            )

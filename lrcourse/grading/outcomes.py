@@ -17,7 +17,7 @@ REASON_WIDTH = 400
 @dataclass
 class Outcome:
     student: str
-    status: str  # "graded", "failed" or "skipped" (already graded, unchanged)
+    status: str  # "graded", "failed" or "skipped" (already graded, unchanged; or not started after a Ctrl-C)
     reason: str = ""
     score: float | None = None
     max_score: float | None = None

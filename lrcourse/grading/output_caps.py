@@ -9,8 +9,9 @@ Under `lrcourse grade` the notebook runs through `CappedExecute` (in place of nb
   follows is dropped unread, with one note in the cell that the student sees in the feedback. An error
   output is always kept (shortened): nbgrader reads a cell's failure from it;
 - consecutive text of one stream is kept as one output, so many small prints are not many objects;
-- at most `CELL_OUTPUTS` outputs a cell and `NOTEBOOK_OUTPUTS` a notebook, however small: past them outputs are
-  dropped, and the cell's note says how many;
+- at most `Sandbox.cell_outputs` outputs a cell and `Sandbox.notebook_outputs` a notebook, however small (80,000
+  empty outputs fit the byte caps, and every page formgrader renders copies and validates each): past them outputs
+  are dropped, and the cell's note says how many;
 - a display update (`update_display`) cannot grow the notebook past its cap either;
 - widget state is not kept (the feedback never shows widgets: `sanitize`), nor are Output widgets followed;
 - one message from the kernel is bounded before any of this sees it (`sandbox.kernel_client`).
@@ -23,21 +24,13 @@ from __future__ import annotations
 import json
 
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Dict, Int
+from traitlets import Bool, Dict
 
 from lrcourse.grading.sandbox.limits import Limits
 
 ERROR_TEXT = 2_000  # characters of an error's name and value kept past the cap
 TRACEBACK_LINES = 100  # lines of a traceback (nbgrader's LimitOutput keeps 100 too)
 OVERHEAD = 100  # bytes counted for each output kept besides its content: a million empty outputs are not free
-# Outputs kept, whatever their size. Within the byte caps a notebook could still hold 80,000 empty outputs, and
-# every page formgrader renders validates and deep-copies each of them once per nbconvert preprocessor (the worst
-# page: 26 s of processor time; README), as the grader validates each output it keeps. The solutions hold at most
-# 4 outputs in a cell and 45 in a notebook (chapters 6 and 3): these caps are 50 and over 20 times that, room for
-# a plot drawn at every epoch. The notebook's is half of what one page shows (`bounded_render.PageBudget.outputs`,
-# 2,000): the other half leaves the cells' notes and the grader's verdicts in sight on the feedback page.
-CELL_OUTPUTS = 200
-NOTEBOOK_OUTPUTS = 1_000
 
 
 def note(text: str) -> dict:
@@ -66,13 +59,12 @@ class CappedExecute(Execute):
 
     store_widget_state = Bool(False)
     widget_registry = Dict({})  # no Output widget redirects outputs past the caps
-    cell_outputs = Int(CELL_OUTPUTS, help="Outputs kept from one cell (past it, dropped with a note)")
-    notebook_outputs = Int(NOTEBOOK_OUTPUTS, help="Outputs kept from the whole notebook")
 
     def preprocess(self, nb, resources=None, km=None):
         limits = Limits.from_config(self.config)
         self.cell_cap, self.notebook_cap = limits.cell_output_kb * 1024, limits.notebook_output_kb * 1024
         self.cell_kb, self.notebook_kb = limits.cell_output_kb, limits.notebook_output_kb
+        self.cell_outputs, self.notebook_outputs = limits.cell_outputs, limits.notebook_outputs
         self.used: dict[int, int] = {}  # cell index -> bytes kept
         self.counts: dict[int, int] = {}  # cell index -> outputs it holds
         self.count = 0  # outputs the notebook holds: their sum, kept as it changes (a sum per message is not cheap)

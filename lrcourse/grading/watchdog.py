@@ -5,7 +5,8 @@ that student after the student's budget and the worker's grace (`Limits.student_
 stuck outside the budget, in nbgrader's file handling or on a locked gradebook) is stopped (`Watchdog.check`); a
 worker ended by its own memory cap (`worker_memory`) is recognised too (`Watchdog.ended`), and a worker that died
 otherwise is charged to the student it was on (`Watchdog.death`). The first Ctrl-C (`drain`) keeps the watch: a
-student whose worker sleeps forever is stopped at its deadline and reported, not waited for.
+student whose worker sleeps forever is stopped at its deadline and reported, not waited for; and no student starts
+after it (`CtrlC`'s `first`: the grading command's `WorkerPool.halt`).
 """
 
 from __future__ import annotations
@@ -132,15 +133,19 @@ class CtrlC:
     `Stopped` at once. A KeyboardInterrupt raised where it lands can be lost: outside the local loop's wait it went
     to the pool's unwatched shutdown; inside nbgrader's bare excepts or a garbage collector's callback ("Exception
     ignored") it is swallowed and the run goes on to the end. Only the main thread can set a handler: elsewhere
-    Ctrl-C is Python's KeyboardInterrupt, as before."""
+    Ctrl-C is Python's KeyboardInterrupt, as before. `first`, if given, is called at the first Ctrl-C, in the
+    signal handler (no new student starts from then on: it must take no lock)."""
 
-    def __init__(self):
+    def __init__(self, first=None):
         self.asked = False
+        self.first = first
 
     def handle(self, signum, frame) -> None:
         if self.asked:
             raise Stopped()
         self.asked = True
+        if self.first is not None:
+            self.first()
 
     def check(self) -> None:
         if self.asked:
@@ -164,7 +169,8 @@ def drain(pool, futures: dict, running: set, watch: Watchdog) -> list[str]:
     theirs (stopping one worker ends the pool's others), so no student holds the command, and each student not
     graded for it is reported (the lines, also printed). A second Ctrl-C is `Stopped`: the workers end and their
     sandboxes are cleared now, not left to an interrupted wait."""
-    in_flight = sum(future.running() for future in running)
+    watch.hear_starts()  # futures the pool has queued count as running too: only students heard starting are graded
+    in_flight = sum(futures[future][0] in watch.running for future in running)
     note = f"\nInterrupted: finishing the {in_flight} student(s) being graded, cancelling the rest (Ctrl-C again: stop now)."
     print(note, file=sys.stderr)
     reported = []
@@ -191,6 +197,8 @@ def not_drained(student: str, future, end: End) -> str:
     if future.cancelled():
         return ""
     error = future.exception()
+    if isinstance(error, BrokenProcessPool) and end.pid is None:  # queued, never started: as if cancelled
+        return ""
     if isinstance(error, BrokenProcessPool):  # the watchdog stopped a worker, or one died: the pool ends them all
         return f"{student}: not graded (the grading workers ended while it was graded: a worker was stopped or died)"
     if error is not None:

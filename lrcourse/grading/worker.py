@@ -84,6 +84,7 @@ class Worker:
     hidden_in_kernel: bool = False  # c.Lrcourse.feedback_shows_hidden_tests: nbgrader's way, hidden tests in the kernel
     exercises: dict[str, Exercise] = field(default_factory=dict)  # by assignment, read once
     starts: object = None  # the grading command's queue: which student this worker starts (its watchdog)
+    halted: object = None  # the grading command's flag: 1 after its first Ctrl-C, when no student starts
 
     @classmethod
     def open(cls, course: Path, db_url: str, sandboxed: bool = True) -> Worker:
@@ -253,11 +254,13 @@ def first_error(result: dict) -> str:
 # The process pool's two entry points
 # --------------------------------------------------------------------------------------------
 _worker: Worker | None = None  # this worker process's one Worker (see the module's text)
+NOT_STARTED = "not started: the grading was interrupted (Ctrl-C); the next run grades it"
 
 
-def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None:
+def start(course: str, db_url: str, sandboxed: bool = True, starts=None, halted=None) -> None:
     """The pool's initializer: make this process a grading worker, telling `starts` (a queue, if given: the
-    grading command's watchdog, `watchdog.Watchdog`) which student it starts, with its process id."""
+    grading command's watchdog, `watchdog.Watchdog`) which student it starts, with its process id, and starting
+    none while `halted` (a shared byte, if given: the grading command's `WorkerPool.halt`) is 1."""
     # A terminal's Ctrl-C reaches its whole process group. In a session of its own, neither this worker nor
     # the kernels it starts receives it: an interrupted kernel would fail a test cell and write a wrong grade.
     # The main process alone decides what an interrupt stops.
@@ -277,7 +280,7 @@ def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None
     one_blas_thread()  # before numpy loads (nbgrader, the kernels' clients)
     # before anything large is loaded: a message ZeroMQ holds whole ends this worker, not the machine
     cap_this_process(Limits.from_config(course_config(Path(course), db_url)).worker_memory_mb)
-    install(Worker.open(Path(course), db_url, sandboxed), starts)
+    install(Worker.open(Path(course), db_url, sandboxed), starts, halted)
     atexit.register(_worker.close)
 
 
@@ -288,16 +291,19 @@ def close() -> None:
         _worker.close()
 
 
-def install(grader, starts=None) -> None:
+def install(grader, starts=None, halted=None) -> None:
     """Make `grader` (a `Worker`, or a stand-in with its `grade`, as the watchdog's test uses) this process's
-    worker, telling `starts` which student it starts."""
+    worker, telling `starts` which student it starts, starting none while `halted` is 1."""
     global _worker
     _worker = grader
-    _worker.starts = starts
+    _worker.starts, _worker.halted = starts, halted
 
 
 def grade_student(assignment: str, student: str, current: str) -> Outcome:
-    """The pool's task: grade one student in this worker."""
+    """The pool's task: grade one student in this worker, unless the grading command was interrupted (its pool
+    had already queued this student, out of cancelling's reach): then the student is handed back ungraded."""
+    if _worker.halted is not None and _worker.halted.value:
+        return Outcome(student, "skipped", NOT_STARTED)
     if _worker.starts is not None:
         _worker.starts.put((student, os.getpid()))
     return _worker.grade(assignment, student, current)

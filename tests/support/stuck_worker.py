@@ -39,5 +39,5 @@ class Stuck:
         return Outcome(student, "graded", score=1.0, max_score=1.0)
 
 
-def start(course: str, db_url: str, sandboxed: bool = True, starts=None) -> None:
-    worker.install(Stuck(starts), starts)
+def start(course: str, db_url: str, sandboxed: bool = True, starts=None, halted=None) -> None:
+    worker.install(Stuck(starts), starts, halted)

@@ -26,6 +26,12 @@ class Limits:
     # own start-up is not counted): a student who reaches it is graded as far as they got
     cell_output_kb: int = 1024  # output kept from one cell of a notebook run (output_caps)
     notebook_output_kb: int = 8192  # output kept from the whole notebook run
+    # Outputs kept, however small (output_caps): within the byte caps a notebook could hold 80,000 empty outputs,
+    # each validated and deep-copied by every page formgrader renders. The solutions hold at most 4 in a cell and
+    # 45 in a notebook: 50 and over 20 times that. The notebook's is half of what a page shows (2,000), so the
+    # cells' notes and the grader's verdicts stay in sight on the feedback page.
+    cell_outputs: int = 200
+    notebook_outputs: int = 1000
     worker_memory_mb: int = 2048  # a grading worker itself (not its sandboxes): above an honest worker's peak,
     # so what ZeroMQ assembles whole (a message of many frames) ends that worker only (worker_memory)
     worker_grace_seconds: int = 300  # beyond student_seconds, for the worker's own steps (restarting its zygotes,
