@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from lrcourse.grading import inbound
-from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect, summary
+from lrcourse.grading.collect import collect, summary
+from lrcourse.grading.exchange_inbound import Exchange, ExchangeUnusable
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_submission, user_name
 from lrcourse.grading.submission_secrets import NO_SECRET, SECRET, SHARED_SECRET
 
