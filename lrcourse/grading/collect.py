@@ -22,10 +22,10 @@ refused with the reason and the others are collected.
 
 What one run reads and keeps is bounded (`Bounds`), whatever a student put in the inbound folder: at most 1,000
 names of the assignment per owner (uid), so a student who floods the folder is reported by name and everyone
-else is collected; each student's
-three newest accepted submissions are kept while checking (the older ones counted in one superseded row);
-refusals take at most 20 rows per claimed id and owner (the rest one row, "and N more"), the folders owned by
-the user they name always shown, so forgeries cannot bury a student's own refusal; each owner is looked up once.
+else is collected; each student's three newest accepted submissions are kept while checking (the older ones
+counted in one superseded row); refusals take at most 20 rows for a student's own folders and 20 for the folders
+each owner put in names not theirs (the rest one row each, "and N more"), so forgeries cannot bury a student's
+own refusal, nor one owner's many made-up ids flood the report; each owner is looked up once.
 A check or read that fails in a way no rule foresaw refuses that folder only, with the error as its reason.
 A folder mounted in the inbound folder is refused (`mounts`).
 """
@@ -67,7 +67,7 @@ class Bounds:
 
     per_owner: int = 1_000  # names of the assignment kept per owner (uid): the rest counted, not checked
     kept: int = 3  # accepted submissions kept per student while checking, newest first (the next if one fails)
-    refusals: int = 20  # refusal rows per claimed id and owner; the rest become one row, "and N more"
+    refusals: int = 20  # refusal rows per student's own folders, and per owner's in others' names; then "and N more"
 
 
 @dataclass
@@ -115,21 +115,20 @@ def collect(
 
 
 def _check_all(inbound: int, names: dict, notebooks: set[str], bounds: Bounds, result: Collected) -> dict:
-    """Check each name; the newest `bounds.kept` accepted per student (the older ones counted as superseded),
-    at most `bounds.refusals` refusal rows per claimed id and owner (the rest one row), a folder owned by the
-    user it names always shown."""
+    """Check each name; the newest `bounds.kept` accepted per student (the older ones counted as superseded);
+    refusal rows capped (`_refusal_key`), the rest one row per cap."""
     accepted: dict[str, list[Submission]] = {}
     owners: dict = {}  # this run's OS user lookups, by uid
-    refusals: dict[tuple[str, int], int] = {}
+    refusals: dict[tuple[str, str], int] = {}
     for name in sorted(names):
         try:
             submission = check_submission(
                 inbound, name, result.assignment, notebooks, MAX_NOTEBOOK_MB << 20, owners=owners
             )  # the notebook limit `lrcourse grade` applies
         except Exception as error:  # whatever fails, that folder only: no name stops the others' collect
-            claimed_id, uid = name.split("+", 1)[0], names[name].st_uid
-            refusals[claimed_id, uid] = refusals.get((claimed_id, uid), 0) + 1
-            if refusals[claimed_id, uid] <= bounds.refusals or owner_name(uid, owners) == claimed_id:
+            key = _refusal_key(name, owner_name(names[name].st_uid, owners))
+            refusals[key] = refusals.get(key, 0) + 1
+            if refusals[key] <= bounds.refusals:
                 _refuse(result, name, error)
             continue
         kept = accepted.setdefault(submission.student, [])
@@ -137,14 +136,25 @@ def _check_all(inbound: int, names: dict, notebooks: set[str], bounds: Bounds, r
         if len(kept) > bounds.kept:
             kept.remove(min(kept, key=lambda s: s.time))
             _supersede(result, submission.student)
-    for (claimed_id, uid), count in sorted(refusals.items()):
-        if count > bounds.refusals and owner_name(uid, owners) != claimed_id:
-            more, owner = count - bounds.refusals, owner_name(uid, owners)
-            reason = f"and {more} more submissions claiming {claimed_id!r} owned by {owner} refused"
-            result.refused.append(
-                {"submission": f"{claimed_id}+{result.assignment}+...", "reason": reason, "more": more}
-            )
+    for (claimed_id, owner), count in sorted(refusals.items()):
+        if count > bounds.refusals:
+            more = count - bounds.refusals
+            if claimed_id:
+                row = {"submission": f"{claimed_id}+{result.assignment}+...", "reason": f"and {more} more of "}
+                row["reason"] += f"{claimed_id}'s own submissions refused"
+            else:
+                row = {"submission": f"{owner}: {more} more", "reason": f"and {more} more submissions owned by "}
+                row["reason"] += f"{owner} in names not theirs refused"
+            result.refused.append({**row, "more": more})
     return accepted
+
+
+def _refusal_key(name: str, owner: str) -> tuple[str, str]:
+    """Whose cap a refused folder's row counts against: a folder owned by the user it names, that student's own
+    (claimed id, owner); any other, its owner's (one cap, whatever ids it claims). A classmate's forgeries
+    never bury a student's own refusal, and no owner prints more than a few rows."""
+    claimed_id = name.split("+", 1)[0]
+    return (claimed_id, owner) if claimed_id == owner else ("", owner)
 
 
 def _supersede(result: Collected, student: str) -> None:
