@@ -15,6 +15,7 @@ import argparse
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
@@ -73,15 +74,21 @@ def _sandbox_ready(args) -> bool:
 
 def command_collect(args) -> int:
     """Each student's newest acceptable submission from the exchange into submitted/; 1 if any was refused,
-    2 if the exchange cannot be used."""
-    from lrcourse.grading.collect import ExchangeUnusable, collect, exchange_of, summary, write_collect_record
+    2 if the exchange cannot be used, 3 if collect itself failed (a fault: not a student's refusal)."""
+    from lrcourse.grading.collect import collect, summary, write_collect_record
+    from lrcourse.grading.exchange_inbound import ExchangeUnusable, exchange_of
 
     course = Path(args.course).resolve()
     try:
-        result = collect(course, args.assignment, exchange_of(course))
+        exchange = exchange_of(course)
+        exchange.memory_fs_ok = getattr(args, "allow_tmpfs", False)
+        result = collect(course, args.assignment, exchange)
     except ExchangeUnusable as error:
         print(f"lrcourse collect: {error}", file=sys.stderr)
         return 2
+    except Exception:  # a traceback's own status, 1, would read as "some refused"
+        traceback.print_exc()
+        return 3
     print(summary(result))
     print(f"collect record: {write_collect_record(course, result)}")
     return 1 if result.refused else 0
@@ -305,6 +312,7 @@ def parser() -> argparse.ArgumentParser:
     )
     collect.add_argument("assignment")
     collect.add_argument("--course", default=".", help="the course folder (default: here)")
+    collect.add_argument("--allow-tmpfs", action="store_true", help="collect from tmpfs: times not trusted")
     collect.set_defaults(run=command_collect)
     grade = sub.add_parser("grade", help="autograde every submission of an assignment, in parallel")
     grade.add_argument("assignment")

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import datetime
 import os
+import pwd
 import re
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 
 from lrcourse.grading import inbound
-from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect, summary
+from lrcourse.grading.collect import collect, summary
+from lrcourse.grading.exchange_inbound import Exchange, ExchangeUnusable
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_submission, user_name
 from lrcourse.grading.submission_secrets import NO_SECRET, SECRET, SHARED_SECRET
 
@@ -130,21 +133,30 @@ def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_
         read(tmp_path, name)
 
 
-def test_a_classmate_renaming_a_submission_folder_moves_neither_its_time_nor_its_owner(tmp_path):
-    """The inbound folder has no sticky bit: anyone may rename a submission folder (its ctime moves). The time
-    is the files' own, the same under any name; a name in the future, another student's or another
-    assignment's is refused (the owner and the notebooks do not follow the name)."""
-    folder, name = inbound_folder(tmp_path)
-    (folder / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
-    before = read(tmp_path, name).time
-    time.sleep(0.02)  # a later change time for the folder (the kernel's clock ticks coarsely)
-    renamed = name.replace("2026-01-01", "2026-01-02")
-    os.rename(folder, tmp_path / renamed)
-    assert os.stat(tmp_path / renamed).st_ctime_ns > os.stat(tmp_path / renamed / FILE).st_ctime_ns
-    assert read(tmp_path, renamed).time == before
+def test_a_folder_renamed_into_a_submissions_name_takes_the_folders_time(tmp_path, monkeypatch):
+    """A folder written before the deadline and renamed (or moved) into a submission's name after it keeps its
+    files' change times but not its own: the time is the later of the two, and a folder changed well after its
+    files is noted (it may also be a classmate's rename: the inbound folder has no sticky bit). A name in the
+    future, another student's or another assignment's is refused (the owner and the notebooks do not follow)."""
+    draft = tmp_path / "draft"
+    draft.mkdir()
+    (draft / FILE).write_text('{"cells": []}')
+    (draft / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
+    files = max(os.stat(draft / entry).st_ctime_ns for entry in (FILE, "timestamp.txt"))
+    time.sleep(0.05)  # a later change time for the folder (the kernel's clock ticks coarsely)
+    renamed = f"{user_name(os.geteuid())}+{CHAPTER}+2026-01-02 00:00:00.000000 UTC+x"
+    os.rename(draft, tmp_path / renamed)
+    ctime = os.stat(tmp_path / renamed).st_ctime_ns
+    assert ctime > files + 20_000_000  # the rename moved the folder's change time, not its files'
+    monkeypatch.setattr(inbound, "RENAMED_AFTER", datetime.timedelta(milliseconds=20))
+    submission = read(tmp_path, renamed)
+    assert submission.time == datetime.datetime.fromtimestamp(ctime / 1e9, datetime.UTC).replace(tzinfo=None)
+    assert len(submission.notes) == 1 and "renamed or moved into this name" in submission.notes[0], submission.notes
+    monkeypatch.setattr(inbound, "RENAMED_AFTER", datetime.timedelta(minutes=1))
+    assert not read(tmp_path, renamed).notes  # an honest folder, written at once: nothing to note
     for trap, reason in [
-        (name.replace("2026-01-01", "2099-01-01"), "in the future"),
-        ("alice" + name[name.index("+") :], "no OS user is named 'alice'|not by alice"),
+        (renamed.replace("2026-01-02", "2099-01-01"), "in the future"),
+        ("alice" + renamed[renamed.index("+") :], "not by alice"),
     ]:
         os.rename(tmp_path / renamed, tmp_path / trap)
         with pytest.raises(Refused, match=reason):
@@ -245,7 +257,7 @@ def test_a_future_timestamp_is_refused_and_an_honest_submission_read_with_the_ke
     folder, name = inbound_folder(tmp_path)
     (folder / "timestamp.txt").write_text("2000-01-01 00:00:00.000000 UTC")  # the student's claim: not read
     submission = read(tmp_path, name)
-    changed = max(os.stat(p).st_ctime_ns for p in (folder / FILE, folder / "timestamp.txt"))
+    changed = max(os.stat(p).st_ctime_ns for p in (folder, folder / FILE, folder / "timestamp.txt"))
     assert submission.files[FILE] == b'{"cells": []}'
     assert submission.time == datetime.datetime.fromtimestamp(changed / 1e9, datetime.UTC).replace(tzinfo=None)
 
@@ -287,9 +299,53 @@ def test_a_zone_it_cannot_read_may_be_up_to_14_hours_ahead(tmp_path):
         read(tmp_path, inbound_folder(tmp_path, known)[1])
 
 
-def test_a_runs_user_lookups_are_cached():
-    uids: dict = {}
-    assert inbound.uid_of(user_name(os.geteuid()), uids) == os.geteuid()
-    with pytest.raises(Refused, match="no OS user is named 'zz-nobody'"):
-        inbound.uid_of("zz-nobody", uids)
-    assert uids == {user_name(os.geteuid()): os.geteuid(), "zz-nobody": None}
+def check(tmp_path: Path, name: str, owners: dict | None = None):
+    inbound_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return check_submission(inbound_fd, name, CHAPTER, {FILE}, 1 << 20, owners=owners)
+    finally:
+        os.close(inbound_fd)
+
+
+def test_owners_are_looked_up_by_uid_once_never_by_the_names_id(tmp_path, monkeypatch):
+    """The owner is read first and its name looked up once per uid: a name's id costs no lookup (a flood of
+    unknown ids would cost one directory query each), and must equal the owner's name exactly. A directory
+    service that folds case (SSSD) would map `ME` to me by name; here it is refused."""
+    me = user_name(os.geteuid())
+    by_name = []
+
+    def folding_getpwnam(name):  # a directory service that folds case, recording each query
+        by_name.append(name)
+        return pwd.getpwnam(name.lower())
+
+    monkeypatch.setattr(inbound.pwd, "getpwnam", folding_getpwnam)
+    owners: dict = {}
+    names = [inbound_folder(tmp_path)[1]]
+    for day, claimed_id in enumerate(("zz-nobody1", "zz-nobody2", me.upper()), 2):
+        folder, _ = inbound_folder(tmp_path, f"2026-01-0{day} 00:00:00.000000 UTC")
+        names.append(f"{claimed_id}+{CHAPTER}+2026-01-0{day} 00:00:00.000000 UTC+x")
+        folder.rename(tmp_path / names[-1])
+    assert check(tmp_path, names[0], owners).student == me
+    for name in names[1:]:
+        with pytest.raises(Refused, match=f"owned by {me}, not by {name.split('+')[0]}"):
+            check(tmp_path, name, owners)
+    assert by_name == [] and owners == {os.geteuid(): me}
+
+
+def test_a_zone_dateutil_cannot_read_warns_nothing():
+    """dateutil warns once per unknown zone: a student's thousand names would flood the instructor's terminal."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        claimed(f"alice+{CHAPTER}+2026-01-01 00:00:00.000000 XYZ", CHAPTER)
+    assert not caught, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01", "0001-01-01 00:00:00 XYZ", "9999-12-31 23:59:59"])
+def test_a_time_at_the_calendars_edge_is_checked_not_a_crash(tmp_path, stamp):
+    """A time without a zone may be 14 hours ahead: no arithmetic on it (year 1 minus 14 hours underflows)."""
+    folder, name = inbound_folder(tmp_path, stamp)
+    if stamp.startswith("9999"):
+        with pytest.raises(Refused, match="in the future"):
+            check(tmp_path, name)
+    else:
+        assert check(tmp_path, name).student == user_name(os.geteuid())

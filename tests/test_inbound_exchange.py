@@ -1,7 +1,8 @@
 """`lrcourse collect` on a whole exchange of this process's own user (no OS users, no grading): the command and
 nbgrader's collect (formgrader's button) on a missing exchange, one submission read at a time, a file changed
 after its check, an exchange reached through a link or owned by someone else, nothing written through a link in
-submitted/, a student who cannot be written beside the others, and the bounds on what one run reads and keeps. test_inbound.py checks one submission."""
+submitted/, a student who cannot be written beside the others, the bounds on what one run reads and keeps (a flood, forged
+folders), a check that fails unforeseen. test_inbound.py checks one submission, test_mounts.py the file systems."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lrcourse.grading.collect import Bounds, ExchangeUnusable, collect, summary
+from lrcourse.grading.collect import Bounds, collect, summary
+from lrcourse.grading.exchange_inbound import ExchangeUnusable
 from lrcourse.grading.inbound import Refused, check_submission, read_files, user_name
 
 from support.inbound_folders import CHAPTER, FILE, exchange_course, inbound_folder
@@ -211,14 +213,76 @@ def test_a_student_who_cannot_be_written_does_not_stop_the_others(tmp_path):
     assert "1 collected, 1 refused" in summary(result)
 
 
-def test_an_inbound_folder_past_its_bound_of_names_is_refused_before_any_is_checked(tmp_path):
+@needs_chown
+def test_a_students_flood_of_names_is_reported_by_its_owner_and_the_others_collected(tmp_path):
+    """A flood of names (hard links, folders) owned by one uid, claiming the student or made up: the names of
+    other shapes are not kept, at most `per_owner` of the flooder's are checked, the rest counted in one row
+    naming the owner, the refusals of those checked take a few rows whatever ids they claim, and everyone else
+    is collected."""
     course, exchange = exchange_course(tmp_path)
-    for i in range(12):
-        inbound_folder(exchange.inbound, f"2026-01-01 00:00:{i:02}.000000 UTC")
-    with pytest.raises(ExchangeUnusable, match="holds more than 10 entries: nothing collected"):
-        collect(course, CHAPTER, exchange, Bounds(names=10))
-    assert not (course / "submitted").exists()
-    assert len(collect(course, CHAPTER, exchange, Bounds(names=12)).collected) == 1
+    _, mine = inbound_folder(exchange.inbound)
+    me = user_name(os.geteuid())
+    (tmp_path / "flood").write_text("")
+    os.chown(tmp_path / "flood", 65534, 65534)
+    for i in range(40):  # as `ln` makes them: one file, many names (it is the flooder's)
+        os.link(tmp_path / "flood", exchange.inbound / f"{me}+{CHAPTER}+2026-01-01 00:00:{i:02}.000000 UTC+f")
+        os.link(tmp_path / "flood", exchange.inbound / f"u{i}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+f")
+        os.link(tmp_path / "flood", exchange.inbound / f"junk{i}")
+    result = collect(course, CHAPTER, exchange, Bounds(per_owner=10, refusals=3))
+    assert [row["submission"] for row in result.collected] == [mine], result
+    flood = [row for row in result.refused if row["submission"] == "nobody: 70 entries"]
+    assert flood and flood[0]["more"] == 70 and "nobody owns 80 entries named for" in flood[0]["reason"], result
+    assert len(result.refused) == 5 and result.refusals == 80, result.refused  # 3 rows, "and 7 more", the flood
+
+
+@needs_chown
+def test_forged_folders_do_not_bury_a_students_own_refusal(tmp_path):
+    """Rows are capped per claimed id and owner, and a folder owned by the user it names always has its row:
+    a classmate's 30 forgeries in my name do not hide why my own folder was refused."""
+    course, exchange = exchange_course(tmp_path)
+    for i in range(30):
+        folder, _ = inbound_folder(exchange.inbound, f"2026-01-01 00:00:{i:02}.000000 UTC")
+        chown_tree(folder, 65534)
+    own, name = inbound_folder(exchange.inbound, "2026-01-01 00:01:00.000000 UTC")  # sorted after the forgeries
+    (own / FILE).unlink()
+    result = collect(course, CHAPTER, exchange, Bounds(refusals=5))
+    rows = {row["submission"]: row["reason"] for row in result.refused}
+    assert rows.get(name, "").startswith("no notebook of the assignment"), result.refused
+    assert rows["nobody: 25 more"] == "and 25 more submissions owned by nobody in names not theirs refused"
+    assert len(rows) == 7 and result.refusals == 31, result.refused
+
+
+def test_a_name_no_rule_foresaw_refuses_that_folder_only(tmp_path, monkeypatch):
+    """An empty file named for a year-1 time (it crashed the whole collect: a time 14 hours before year 1), and
+    a check that fails in a way no rule foresaw: each refuses that name, with the reason, and the rest are
+    collected; a fault of collect's own exits 3, not 1 (some refused)."""
+    import argparse
+
+    from lrcourse import cli
+    from lrcourse.grading import collect as collect_module
+
+    course, exchange = exchange_course(tmp_path)
+    _, mine = inbound_folder(exchange.inbound)
+    (exchange.inbound / f"nobody1+{CHAPTER}+0001-01-01").touch()
+    (exchange.inbound / f"nobody2+{CHAPTER}+2026-01-01 00:00:00 UTC").mkdir()
+    checked = collect_module.check_submission
+
+    def failing(inbound, name, *args, **kwargs):
+        if name.startswith("nobody2+"):
+            raise RuntimeError("no rule foresaw this")
+        return checked(inbound, name, *args, **kwargs)
+
+    monkeypatch.setattr(collect_module, "check_submission", failing)
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [mine], result
+    reasons = {row["submission"].split("+")[0]: row["reason"] for row in result.refused}
+    assert reasons["nobody1"] == "the submission folder is a plain file, not a folder", reasons
+    assert reasons["nobody2"].endswith("RuntimeError: no rule foresaw this"), reasons
+    (course / "nbgrader_config.py").write_text(
+        f'c.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{exchange.root}"\n'
+    )
+    monkeypatch.setattr(collect_module, "collect", lambda *args: 1 / 0)
+    assert cli.command_collect(argparse.Namespace(course=str(course), assignment=CHAPTER)) == 3
 
 
 def test_a_students_many_folders_keep_few_submissions_and_few_refusal_rows(tmp_path):
@@ -235,5 +299,6 @@ def test_a_students_many_folders_keep_few_submissions_and_few_refusal_rows(tmp_p
     assert [row["submission"] for row in result.collected] == [names[-1]], result
     assert len(result.superseded) == 2 and sum(row.get("more", 1) for row in result.superseded) == 7, result
     assert len(result.refused) == 6 and result.refused[-1]["more"] == 25, result.refused
-    assert result.refused[-1]["reason"] == "and 25 more submissions claiming 'zz-nobody' refused"
+    me = user_name(os.geteuid())
+    assert result.refused[-1]["reason"] == f"and 25 more submissions owned by {me} in names not theirs refused"
     assert "1 collected, 30 refused, 7 older submissions superseded" in summary(result)

@@ -34,6 +34,8 @@ CHAIN = ("remote", "verdicts", "worker", "fleet_worker", "grade", "fleet_grade")
 BESIDE_THE_CHAIN = {
     *("course", "intake", "notebook_limits", "outcomes", "exercise", "collect", "inbound", "nbgrader_collect"),
     "submission_secrets",
+    "mounts",
+    "exchange_inbound",
     *("results", "export", "class_report", "spreadsheet", "sanitize", "markup", "bounded_render", "content_policy"),
 }
 # Inside the sandbox: what runs in a student's process never loads the grader's side of it (answers ->

@@ -13,22 +13,21 @@ nbgrader's `release_feedback` stops for the rest of the class at a submitted fol
 (`submission_secrets`, which also replaces a classmate's): that student's feedback cannot reach them through the
 exchange (the secret it is filed under is not theirs), but everyone else's is released.
 
-The exchange's root is writable by every student, so the course's folder in it and its inbound folder are
-trusted only when reached without a symbolic link and owned by the collecting user or root; else collect
-refuses the exchange (`ExchangeUnusable`). Every submission is checked before any is read, and only each
+The inbound folder itself is opened, checked (its owners, its file system) and listed by `exchange_inbound`,
+which refuses an exchange that cannot be trusted (`ExchangeUnusable`). Every submission is checked before any is read, and only each
 student's newest accepted one is read and written: memory holds one submission, whatever the others hold.
 Nothing is written through a link in `submitted/` (a `submitted/<id>` made a link to `source/` must not
 overwrite the solution); a student whose folder there is not a plain folder, or whose write fails, is
 refused with the reason and the others are collected.
 
-What one run reads and keeps is bounded (`Bounds`), whatever a student put in the inbound folder: at most
-200,000 of its entries are read (past that, the run is refused before any is checked), each student's three
-newest accepted submissions are kept while checking (the older ones counted in one superseded row), refusals
-claiming one id take at most 20 rows (the rest one row, "and N more"), and each OS user is looked up once.
-
-Nbgrader's exchange tells students apart only by the OS user owning each folder. Where every submission is
-owned by one user (hubs whose pods all run as one uid, as many Kubernetes set-ups do), no owner check can
-hold, so collect refuses the whole exchange (`ExchangeUnusable`) instead of trusting folder names.
+What one run reads and keeps is bounded (`Bounds`), whatever a student put in the inbound folder: at most 1,000
+names of the assignment per owner (uid), so a student who floods the folder is reported by name and everyone
+else is collected; each student's three newest accepted submissions are kept while checking (the older ones
+counted in one superseded row); refusals take at most 20 rows for a student's own folders and 20 for the folders
+each owner put in names not theirs (the rest one row each, "and N more"), so forgeries cannot bury a student's
+own refusal, nor one owner's many made-up ids flood the report; each owner is looked up once.
+A check or read that fails in a way no rule foresaw refuses that folder only, with the error as its reason.
+A folder mounted in the inbound folder is refused (`mounts`).
 """
 
 from __future__ import annotations
@@ -40,7 +39,16 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lrcourse.grading.inbound import OPEN_FLAGS, Refused, Submission, check_submission, read_files, user_name
+from lrcourse.grading.exchange_inbound import (
+    Exchange,
+    ExchangeUnusable,
+    check_filesystem,
+    check_owners_tell_apart,
+    listing,
+    open_inbound,
+)
+from lrcourse.grading.inbound import Refused, Submission, check_submission, owner_name, read_files
+from lrcourse.grading.mounts import mounted_below
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
 from lrcourse.grading.submission_secrets import (
     NO_SECRET,
@@ -57,23 +65,9 @@ class Bounds:
     """How much of the inbound folder one run reads and keeps, whatever a student put there (collect runs inside
     the instructor's Jupyter server too, through formgrader's Collect button)."""
 
-    names: int = 200_000  # entries read from the inbound folder: past it the run is refused, nothing collected
+    per_owner: int = 1_000  # names of the assignment kept per owner (uid): the rest counted, not checked
     kept: int = 3  # accepted submissions kept per student while checking, newest first (the next if one fails)
-    refusals: int = 20  # refusal rows per claimed id; the rest become one row, "and N more"
-
-
-class ExchangeUnusable(Exception):
-    """The exchange cannot be read, or cannot tell one student from another."""
-
-
-@dataclass
-class Exchange:
-    root: Path
-    course_id: str
-
-    @property
-    def inbound(self) -> Path:
-        return self.root / self.course_id / "inbound"
+    refusals: int = 20  # refusal rows per student's own folders, and per owner's in others' names; then "and N more"
 
 
 @dataclass
@@ -84,29 +78,12 @@ class Collected:
     refused: list[dict] = field(default_factory=list)  # {submission, reason[, more]}
     superseded: list[dict] = field(default_factory=list)  # older accepted ones of a student[, more: counted]
     left_out: list[dict] = field(default_factory=list)  # {submission, reason[, more]}: strays of a collected one
+    notes: list[dict] = field(default_factory=list)  # {submission, note}: what to know of a collected one
 
     @property
     def refusals(self) -> int:
         """Submissions refused, a row's `more` counted (`Bounds.refusals`)."""
         return sum(row.get("more", 1) for row in self.refused)
-
-
-def exchange_of(course: Path) -> Exchange:
-    """The exchange as nbgrader's own commands would find it: the system-wide and user nbgrader_config.py
-    files (a hub's /etc/jupyter), then the course folder's."""
-    from jupyter_core.paths import jupyter_config_path
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = Config()
-    for folder in [*reversed(jupyter_config_path()), str(course)]:
-        if (Path(folder) / "nbgrader_config.py").is_file():
-            config.merge(PyFileConfigLoader("nbgrader_config.py", path=folder).load_config())
-    root = config.get("Exchange", {}).get("root", "/usr/local/share/nbgrader/exchange")
-    course_id = config.get("CourseDirectory", {}).get("course_id", "")
-    if not course_id:
-        raise ExchangeUnusable("no course id (c.CourseDirectory.course_id) in nbgrader_config.py")
-    return Exchange(Path(root), course_id)
 
 
 def collect(
@@ -117,12 +94,17 @@ def collect(
     notebooks = {path.name for path in (course / "source" / assignment).glob("*.ipynb")}
     if not notebooks:
         raise ExchangeUnusable(f"no notebook in source/{assignment}: is {assignment!r} an assignment?")
-    inbound = _open_inbound(exchange)
+    inbound = open_inbound(exchange)
     result = Collected(assignment, str(exchange.inbound))
     try:
-        names = _names(inbound, exchange.inbound, bounds.names)
-        _check_owners_tell_apart(inbound, names, exchange.inbound)
-        ours = [n for n in names if f"+{assignment}+" in n and (only is None or n.startswith(f"{only}+"))]
+        mounts, untrusted = check_filesystem(inbound, exchange)
+        result.notes += [{"submission": "every submission", "note": untrusted}] if untrusted else []
+        ours, floods = listing(inbound, assignment, only, bounds.per_owner)
+        result.refused += floods
+        check_owners_tell_apart(ours, exchange.inbound)
+        for name in mounted_below(inbound, mounts) & ours.keys():
+            _refuse(result, name, Refused("a file system is mounted there: not the student's own folder"))
+            del ours[name]
         accepted = _check_all(inbound, ours, notebooks, bounds, result)
         secrets_held = held_secrets(course / "submitted", assignment)
         for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):  # first first
@@ -132,35 +114,21 @@ def collect(
     return result
 
 
-def _names(inbound: int, path: Path, most: int) -> list[str]:
-    """The inbound folder's entries, at most `most` read: past that the run is refused, before any is checked."""
-    names: list[str] = []
-    with os.scandir(inbound) as entries:
-        for entry in entries:
-            if len(names) == most:
-                raise ExchangeUnusable(
-                    f"{path} holds more than {most} entries: nothing collected (someone may be flooding it; "
-                    "remove what is not a submission, then collect again)"
-                )
-            names.append(entry.name)
-    return names
-
-
-def _check_all(inbound: int, names: list[str], notebooks: set[str], bounds: Bounds, result: Collected) -> dict:
-    """Check each name; the newest `bounds.kept` accepted per student (the older ones counted as superseded),
-    at most `bounds.refusals` refusal rows per claimed id (the rest one row)."""
+def _check_all(inbound: int, names: dict, notebooks: set[str], bounds: Bounds, result: Collected) -> dict:
+    """Check each name; the newest `bounds.kept` accepted per student (the older ones counted as superseded);
+    refusal rows capped (`_refusal_key`), the rest one row per cap."""
     accepted: dict[str, list[Submission]] = {}
-    uids: dict = {}  # this run's OS user lookups
-    refusals: dict[str, int] = {}
+    owners: dict = {}  # this run's OS user lookups, by uid
+    refusals: dict[tuple[str, str], int] = {}
     for name in sorted(names):
         try:
             submission = check_submission(
-                inbound, name, result.assignment, notebooks, MAX_NOTEBOOK_MB << 20, uids=uids
+                inbound, name, result.assignment, notebooks, MAX_NOTEBOOK_MB << 20, owners=owners
             )  # the notebook limit `lrcourse grade` applies
-        except (Refused, OSError) as error:
-            claimed_id = name.split("+", 1)[0]
-            refusals[claimed_id] = refusals.get(claimed_id, 0) + 1
-            if refusals[claimed_id] <= bounds.refusals:
+        except Exception as error:  # whatever fails, that folder only: no name stops the others' collect
+            key = _refusal_key(name, owner_name(names[name].st_uid, owners))
+            refusals[key] = refusals.get(key, 0) + 1
+            if refusals[key] <= bounds.refusals:
                 _refuse(result, name, error)
             continue
         kept = accepted.setdefault(submission.student, [])
@@ -168,14 +136,25 @@ def _check_all(inbound: int, names: list[str], notebooks: set[str], bounds: Boun
         if len(kept) > bounds.kept:
             kept.remove(min(kept, key=lambda s: s.time))
             _supersede(result, submission.student)
-    for claimed_id, count in sorted(refusals.items()):
+    for (claimed_id, owner), count in sorted(refusals.items()):
         if count > bounds.refusals:
             more = count - bounds.refusals
-            reason = f"and {more} more submissions claiming {claimed_id!r} refused"
-            result.refused.append(
-                {"submission": f"{claimed_id}+{result.assignment}+...", "reason": reason, "more": more}
-            )
+            if claimed_id:
+                row = {"submission": f"{claimed_id}+{result.assignment}+...", "reason": f"and {more} more of "}
+                row["reason"] += f"{claimed_id}'s own submissions refused"
+            else:
+                row = {"submission": f"{owner}: {more} more", "reason": f"and {more} more submissions owned by "}
+                row["reason"] += f"{owner} in names not theirs refused"
+            result.refused.append({**row, "more": more})
     return accepted
+
+
+def _refusal_key(name: str, owner: str) -> tuple[str, str]:
+    """Whose cap a refused folder's row counts against: a folder owned by the user it names, that student's own
+    (claimed id, owner); any other, its owner's (one cap, whatever ids it claims). A classmate's forgeries
+    never bury a student's own refusal, and no owner prints more than a few rows."""
+    claimed_id = name.split("+", 1)[0]
+    return (claimed_id, owner) if claimed_id == owner else ("", owner)
 
 
 def _supersede(result: Collected, student: str) -> None:
@@ -185,51 +164,6 @@ def _supersede(result: Collected, student: str) -> None:
         result.superseded.append({"student": student, "submission": f"{student}: older submissions", "more": 0})
         row = result.superseded[-1]
     row["more"] += 1
-
-
-def _open_inbound(exchange: Exchange) -> int:
-    """The inbound folder, opened below the exchange's root without following a link, each folder on the way
-    owned by this user or root: the root is writable by every student, who could otherwise put a folder of
-    their own (or a link to one) in the course's place."""
-    path, fd = exchange.root, -1
-    try:
-        fd = os.open(path, (OPEN_FLAGS & ~os.O_NOFOLLOW) | os.O_DIRECTORY)  # the root: the admin's own path
-        for part in (exchange.course_id, "inbound"):
-            path = path / part
-            seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
-            _check_exchange_folder(seen, path)
-            parent, fd = fd, -1
-            try:
-                fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
-            finally:
-                os.close(parent)
-            opened = os.fstat(fd)
-            if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
-                raise ExchangeUnusable(f"{path} was replaced while it was being opened")
-        return fd
-    except BaseException as error:
-        if fd >= 0:
-            os.close(fd)
-        if isinstance(error, OSError):
-            raise ExchangeUnusable(
-                f"cannot open the inbound folder {exchange.inbound}: {error.strerror} ({path})"
-            ) from None
-        raise
-
-
-def _check_exchange_folder(seen: os.stat_result, path: Path) -> None:
-    if stat.S_ISLNK(seen.st_mode) or not stat.S_ISDIR(seen.st_mode):
-        kind = "a symbolic link" if stat.S_ISLNK(seen.st_mode) else "not a folder"
-        raise ExchangeUnusable(
-            f"{path} is {kind}: the exchange's course and inbound folders must be folders of the instructor's "
-            "(a student may have put their own in its place; see the README's hub set-up: chmod 1777)"
-        )
-    if seen.st_uid not in (os.geteuid(), 0):
-        allowed = " or ".join(sorted({user_name(os.geteuid()), user_name(0)}))
-        raise ExchangeUnusable(
-            f"{path} is owned by {user_name(seen.st_uid)}, not by {allowed} (the collecting user or root): a "
-            "student may have put their own folder in its place (see the README's hub set-up: chmod 1777)"
-        )
 
 
 def _collect_student(
@@ -246,19 +180,20 @@ def _collect_student(
     for index, submission in enumerate(submissions):
         try:
             submission.files = read_files(inbound, submission)
-        except (Refused, OSError) as error:
+        except Exception as error:  # that folder only: an older one of the student's is tried
             _refuse(result, submission.name, error)
             continue
         try:
             shared = _write(submitted, submission.student, assignment, submission, secrets_held)
-        except (Refused, OSError) as error:
-            reason = str(error) if isinstance(error, Refused) else f"cannot be written: {error}"
+        except Exception as error:  # that student only
+            reason = _reason(error) if not isinstance(error, OSError) else f"cannot be written: {error}"
             result.refused.append({"submission": submission.name, "reason": reason})
         else:
             result.collected.append(
                 {"student": submission.student, "submission": submission.name, "time": _stamp(submission)}
             )
             result.left_out += [{"submission": submission.name, "reason": reason} for reason in submission.left_out]
+            result.notes += [{"submission": submission.name, "note": note} for note in submission.notes]
             if submission.more_strays:  # counted, not looked at one by one
                 more = submission.more_strays
                 result.left_out.append({"submission": submission.name, "reason": more_strays(more), "more": more})
@@ -276,30 +211,15 @@ def more_strays(count: int) -> str:
 
 
 def _refuse(result: Collected, name: str, error: Exception) -> None:
-    reason = str(error) if isinstance(error, Refused) else f"cannot be read: {error.strerror}"
-    result.refused.append({"submission": name, "reason": reason})
+    result.refused.append({"submission": name, "reason": _reason(error)})
 
 
-def _check_owners_tell_apart(inbound: int, names: list[str], path: Path) -> None:
-    """Refuse an exchange whose submissions, naming several students, all belong to one OS user who is none
-    of them (every pod running as one uid). One student forging classmates' folders is not that: their
-    own folders are owned by the user they name, and the forgeries are refused one by one."""
-    owners, students = set(), set()
-    for name in names:
-        if len(owners) > 1:  # two owners: the exchange tells students apart, no need to stat the rest
-            return
-        if name.count("+") >= 2:
-            try:
-                owners.add(os.stat(name, dir_fd=inbound, follow_symlinks=False).st_uid)
-            except OSError:  # removed meanwhile
-                continue
-            students.add(name.split("+", 1)[0])
-    if len(students) > 1 and len(owners) == 1 and user_name(next(iter(owners))) not in students:
-        raise ExchangeUnusable(
-            f"every submission in {path} is owned by one OS user ({user_name(owners.pop())}) though they name "
-            f"{len(students)} students: this exchange cannot tell students apart, so no submission in it can "
-            "be trusted (see the README: give each student their own uid, or collect another way)"
-        )
+def _reason(error: Exception) -> str:
+    if isinstance(error, Refused):
+        return str(error)
+    if isinstance(error, OSError):
+        return f"cannot be read: {error.strerror}"
+    return f"could not be checked (a fault of lrcourse collect's, please report it): {type(error).__name__}: {error}"
 
 
 def _stamp(submission: Submission) -> str:
@@ -353,6 +273,7 @@ def summary(result: Collected) -> str:
     lines = [f"collected {row['student']!r} from {row['submission']!r} ({row['time']})" for row in result.collected]
     lines += [f"refused {row['submission']!r}: {row['reason']}" for row in result.refused]
     lines += [f"left out of {row['submission']!r}: {row['reason']}" for row in result.left_out]
+    lines += [f"note on {row['submission']!r}: {row['note']}" for row in result.notes]
     lines.append(
         f"{result.assignment}: {len(result.collected)} collected, "
         f"{result.refusals} refused, "

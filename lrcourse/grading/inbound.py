@@ -7,8 +7,10 @@ classmate's forgery or a trap for the instructor's account that collects it. A s
 - its name has that shape, with an id `lrcourse grade` accepts (`intake.STUDENT_ID`) and a timestamp not in the
   future (a zone the name gives as an abbreviation dateutil does not know, such as JST or CEST, may be up to
   14 hours ahead of UTC: that time only guards against names from the future, the trusted time is the kernel's);
-- the folder and every entry in it are owned by the OS user whose name is the id (`pwd.getpwnam`): the
-  kernel, not the student, says who made it;
+- the folder and every entry in it are owned by the OS user whose name is exactly the id (the owner's uid
+  looked up once per run with `pwd.getpwuid`, never the id by name: a directory that folds case would map
+  `Bob` to bob): the kernel, not the student, says who made it;
+- the folder and its entries are on the inbound folder's own file system (nothing mounted there);
 - every notebook of the assignment in it is a plain file with one name (no symbolic or hard link, FIFO,
   socket, device or folder) within its size limit, and there is at least one.
 
@@ -25,9 +27,11 @@ only the one collected per student is read (`read_files`). Reading never follows
 folder: entries are opened relative to the folder's own descriptor with O_NOFOLLOW and O_NONBLOCK (a FIFO
 cannot block), and the opened descriptor is checked again (fstat: the same file, its size and change time as
 checked), so a file swapped or changed after the check is refused too. The submission time is the newest change time
-(ctime) of the collected files: the kernel sets it, and a student can only move it later, never earlier; the
-`timestamp.txt` the student wrote is not read. The folder's own ctime is not used: the inbound folder has no
-sticky bit, so a classmate may rename anyone's submission folder, which moves that ctime.
+(ctime) of the collected files and of the folder itself: the kernel sets it, and a student can only move it later,
+never earlier; the `timestamp.txt` the student wrote is not read. The folder's ctime counts because a folder
+written before the deadline and renamed (or moved) into a submission's name after it keeps its files' times but
+not its own. A folder changed well after its files (`RENAMED_AFTER`) is noted (`Submission.notes`): the inbound
+folder has no sticky bit, so it may be a classmate who renamed it, making it look late.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import os
 import pwd
 import re
 import stat
+import warnings
 from dataclasses import dataclass, field
 
 import dateutil.parser
@@ -50,6 +55,7 @@ NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")  # nbgrader submit w
 MAX_ENTRIES = 10_000  # more and the folder is not read on: a name costs memory
 STRAYS_NAMED = 8  # strays checked and named one by one; the rest are counted
 SMALL_FILE_BYTES = 64 << 10  # nbgrader's own files hold a line
+RENAMED_AFTER = datetime.timedelta(minutes=1)  # a folder changed this long after its files is noted
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)  # clocks of the students' servers may run a little ahead
 UNKNOWN_ZONE_AHEAD = datetime.timedelta(hours=14)  # the largest UTC offset (UTC+14): a zone we cannot read may be it
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
@@ -73,6 +79,7 @@ class Submission:
     files: dict[str, bytes] = field(default_factory=dict)
     left_out: list[str] = field(default_factory=list)  # why each stray entry named was left out
     more_strays: int = 0  # strays beyond those named: counted, not looked at
+    notes: list[str] = field(default_factory=list)  # what the instructor should know (a folder renamed late)
 
 
 def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime, datetime.timedelta]:
@@ -99,8 +106,10 @@ def parse_utc(timestamp: str) -> tuple[datetime.datetime, bool]:
     (`nbgrader.utils.parse_utc` does the same, but importing it costs seconds)."""
     date_time, _, zone = timestamp.rpartition(" ")
     named = timestamp.count(" ") == 2 and zone[:1].isalpha()
-    known = dateutil.tz.gettz(zone) if named else None
-    when = dateutil.parser.parse(date_time if named else timestamp)  # an unknown zone dropped, not guessed
+    with warnings.catch_warnings():  # a zone dateutil cannot read warns once per name: a student could flood
+        warnings.simplefilter("ignore", dateutil.parser.UnknownTimezoneWarning)
+        known = dateutil.tz.gettz(zone) if named else None
+        when = dateutil.parser.parse(date_time if named else timestamp)  # an unknown zone dropped, not guessed
     if known:
         when = when.replace(tzinfo=known)
     return (when.astimezone(datetime.UTC).replace(tzinfo=None), True) if when.tzinfo else (when, False)
@@ -122,55 +131,62 @@ def check_submission(
     notebooks: set[str],
     max_notebook_bytes: int,
     now=None,
-    uids: dict | None = None,
+    owners: dict | None = None,
 ) -> Submission:
     """Check the inbound folder `name` (in the folder open at `inbound_fd`) without reading any file's bytes;
-    Refused with the reason. `uids` caches the OS users looked up over one run (`uid_of`)."""
+    Refused with the reason. `owners` caches the OS user names looked up over one run (`owner_name`)."""
     student, when, ahead = claimed(name, assignment)
     now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    if when - ahead > now + FUTURE_TOLERANCE:
+    if when > now + FUTURE_TOLERANCE + ahead:  # no arithmetic on the name's time: it may be year 1 or 9999
         zone = "" if not ahead else f", its zone unknown and taken as at most {ahead.seconds // 3600} hours ahead"
         raise Refused(f"the folder's name claims a time in the future ({when:%Y-%m-%d %H:%M:%S} UTC{zone})")
-    uid = uid_of(student, {} if uids is None else uids)
-    seen = os.stat(name, dir_fd=inbound_fd, follow_symlinks=False)
-    _check_entry(seen, "the submission folder", uid, student, folder=True)
+    seen = os.stat(name, dir_fd=inbound_fd, follow_symlinks=False)  # the owner first: no lookup by the name's id
+    _check_kind(seen, "the submission folder", folder=True)
+    owner = owner_name(seen.st_uid, {} if owners is None else owners)
+    if owner != student:
+        raise Refused(f"the submission folder is owned by {owner}, not by {student}")
+    if seen.st_dev != os.fstat(inbound_fd).st_dev:
+        raise Refused("the submission folder is on another file system than the inbound folder (mounted there)")
     folder = os.open(name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=inbound_fd)
     try:
         opened = os.fstat(folder)
         _same(opened, seen, "the submission folder")
-        entries, left_out, more = _check_entries(folder, uid, student, notebooks, max_notebook_bytes)
+        entries, left_out, more = _check_entries(folder, opened, student, notebooks, max_notebook_bytes)
     finally:
         os.close(folder)
     if not any(entry in notebooks for entry in entries):
         raise Refused(f"no notebook of the assignment ({', '.join(sorted(notebooks))}) in it")
-    # the collected files' own times only: the folder's moves when anyone renames it (the inbound folder has no
-    # sticky bit), its files' only when their owner, the student, changes them
-    newest = max(st.st_ctime_ns for st in entries.values())
-    time = datetime.datetime.fromtimestamp(newest / 1e9, datetime.UTC).replace(tzinfo=None)
-    return Submission(name, student, time, uid, opened, entries, left_out=left_out, more_strays=more)
+    files = _utc(max(st.st_ctime_ns for st in entries.values()))
+    time = max(files, _utc(opened.st_ctime_ns))  # a folder renamed into this name after its files were written
+    submission = Submission(name, student, time, opened.st_uid, opened, entries, left_out=left_out, more_strays=more)
+    if time - files > RENAMED_AFTER:
+        submission.notes.append(
+            f"its folder changed {(time - files).total_seconds():.0f} s after its files (renamed or moved into this "
+            "name, or an entry added or removed, after they were written): the folder's time is taken"
+        )
+    return submission
 
 
-def uid_of(student: str, uids: dict) -> int:
-    """The uid of the OS user named `student`, looked up once per `uids` (a run's cache: a student's many
-    folders cost one lookup); Refused if there is none."""
-    if student not in uids:
-        try:
-            uids[student] = pwd.getpwnam(student).pw_uid
-        except KeyError:
-            uids[student] = None
-    if uids[student] is None:
-        raise Refused(f"no OS user is named {student!r}: the exchange cannot say who made it")
-    return uids[student]
+def _utc(ctime_ns: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(ctime_ns / 1e9, datetime.UTC).replace(tzinfo=None)
 
 
-def _check_entries(folder: int, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
+def owner_name(uid: int, owners: dict) -> str:
+    """The name of the OS user `uid`, looked up once per `owners` (a run's cache: one lookup per owner, however
+    many ids the folders' names claim); `uid N` if it has none."""
+    if uid not in owners:
+        owners[uid] = user_name(uid)
+    return owners[uid]
+
+
+def _check_entries(folder: int, opened: os.stat_result, student: str, notebooks: set[str], max_notebook_bytes: int):
     """The stat of every entry to collect, why each stray named was left out and how many more were; Refused naming
     every notebook that is not a plain file of the student's within its limit."""
     wanted, strays, more = _list_entries(folder, notebooks)
     problems, left_out, checked = [], [], {}
     for entry in sorted(wanted) + strays:  # only a few strays: their reason is told, the rest only counted
         try:
-            checked[entry] = _check_file(folder, entry, uid, student, notebooks, max_notebook_bytes)
+            checked[entry] = _check_file(folder, entry, opened, student, notebooks, max_notebook_bytes)
         except Refused as problem:
             checked.pop(entry, None)
             (problems if entry in notebooks else left_out).append(str(problem))
@@ -197,14 +213,18 @@ def _list_entries(folder: int, notebooks: set[str]) -> tuple[list[str], list[str
     return wanted, sorted(strays), more
 
 
-def _check_file(folder: int, entry: str, uid: int, student: str, notebooks: set[str], max_notebook_bytes: int):
-    """The stat of an entry to collect; Refused if it is not a plain file of the student's, of the assignment,
-    within its limit."""
+def _check_file(
+    folder: int, entry: str, opened: os.stat_result, student: str, notebooks: set[str], max_notebook_bytes: int
+):
+    """The stat of an entry to collect; Refused if it is not a plain file of the student's on the folder's own
+    file system, of the assignment, within its limit."""
     try:
         seen = os.stat(entry, dir_fd=folder, follow_symlinks=False)
     except OSError as error:  # removed meanwhile, or a name the file system will not look up
         raise Refused(f"{entry!r} cannot be read: {error.strerror}") from None
-    _check_entry(seen, repr(entry), uid, student)
+    _check_entry(seen, repr(entry), opened.st_uid, student)
+    if seen.st_dev != opened.st_dev:
+        raise Refused(f"{entry!r} is on another file system than its folder (mounted there)")
     if entry not in notebooks and entry not in NBGRADER_FILES:
         raise Refused(f"{entry!r} is not part of the assignment (expected {', '.join(sorted(notebooks))})")
     limit = max_notebook_bytes if entry in notebooks else SMALL_FILE_BYTES
@@ -240,15 +260,19 @@ def _read_file(folder: int, entry: str, seen: os.stat_result, uid: int, student:
     return data
 
 
-def _check_entry(st: os.stat_result, what: str, uid: int, student: str, folder: bool = False) -> None:
+def _check_entry(st: os.stat_result, what: str, uid: int, student: str) -> None:
+    _check_kind(st, what)
+    if st.st_uid != uid:
+        raise Refused(f"{what} is owned by {user_name(st.st_uid)}, not by {student}")
+    if st.st_nlink != 1:
+        raise Refused(f"{what} is a hard link ({st.st_nlink} names for one file)")
+
+
+def _check_kind(st: os.stat_result, what: str, folder: bool = False) -> None:
     kind = _kind(st.st_mode)
     wanted = "a folder" if folder else "a plain file"
     if kind != wanted:
         raise Refused(f"{what} is {kind}, not {wanted}")
-    if st.st_uid != uid:
-        raise Refused(f"{what} is owned by {user_name(st.st_uid)}, not by {student}")
-    if not folder and st.st_nlink != 1:
-        raise Refused(f"{what} is a hard link ({st.st_nlink} names for one file)")
 
 
 def _kind(mode: int) -> str:

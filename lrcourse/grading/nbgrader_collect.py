@@ -14,7 +14,8 @@ from pathlib import Path
 from nbgrader.exchange.abc import ExchangeCollect
 from nbgrader.exchange.default.exchange import Exchange as NbgraderExchange
 
-from lrcourse.grading.collect import Exchange, ExchangeUnusable, collect, summary, write_collect_record
+from lrcourse.grading.collect import collect, summary, write_collect_record
+from lrcourse.grading.exchange_inbound import Exchange, ExchangeUnusable
 from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lrcourse.grading.collect import Exchange
+from lrcourse.grading.exchange_inbound import Exchange
 from lrcourse.grading.inbound import user_name
 
 from support import hostile
