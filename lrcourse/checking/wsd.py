@@ -172,13 +172,14 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
     call = _call(warmup, stable, decay, start_factor, lr)
     observation = observe(factory, "wsd", payload)
     expect(not observation["timeout"], f"{call} did not run its {payload['steps']} steps within {SECONDS:.0f} s")
+    error = observation["error"]
+    if type(error).__name__ == "ForbiddenUse":  # the process that grades the answer has no PyTorch schedulers
+        raise CheckFailed(f"wsd_factor used PyTorch's schedulers: {error}")
     if observation.get("calls"):
-        ran = sorted({name.split(".")[0] for name in observation["calls"]} - {"LRScheduler"}) or ["its code"]
+        names = {name.split(".")[0] for name in observation["calls"]}
+        ran = sorted(name for name in names if not name.startswith("_") and name != "LRScheduler") or ["its code"]
         raise CheckFailed(f"wsd_factor ran PyTorch's schedulers ({', '.join(ran)}). {NO_SCHEDULERS}")
-    if observation["error"] is not None:
-        error = observation["error"]
-        if type(error).__name__ == "ForbiddenUse":  # the grader's process for this answer has no PyTorch schedulers
-            raise CheckFailed(f"wsd_factor used PyTorch's schedulers ({error}): {NO_SCHEDULERS}")
+    if error is not None:
         said = (
             f"{call}: {error}"
             if type(error).__name__ == "Uncheckpointable"
