@@ -64,14 +64,15 @@ FACTORS = {  # name -> a function making a new factor (a resumed run builds its 
 }
 
 
-def optimizer(lrs=(0.1,)):
-    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs]
+def optimizer(lrs=(0.1,), tensor=False):
+    """SGD with a group per rate; `tensor`: each rate a tensor (which a scheduler fills in place)."""
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": torch.tensor(lr) if tensor else lr} for lr in lrs]
     return torch.optim.SGD(groups)
 
 
-def run(kind, make_factor, steps=16, lrs=(0.1,)):
+def run(kind, make_factor, steps=16, lrs=(0.1,), tensor=False):
     """Every step's rates (the optimizer's and get_last_lr()), state_dict() and the optimizer's state_dict()."""
-    opt = optimizer(lrs)
+    opt = optimizer(lrs, tensor)
     factor = [make_factor() for _ in lrs] if len(lrs) > 1 else make_factor()
     scheduler = kind(opt, factor)
     record = []
@@ -94,9 +95,10 @@ def same(ours, theirs) -> bool:
     return type(ours) is type(theirs) and ours == theirs
 
 
+@pytest.mark.parametrize("tensor", [False, True], ids=["float_rate", "tensor_rate"])
 @pytest.mark.parametrize("name", FACTORS)
-def test_rates_and_state_dicts_are_pytorch_s_at_every_step(name):
-    theirs, ours = (run(kind, FACTORS[name]) for kind in KINDS)
+def test_rates_and_state_dicts_are_pytorch_s_at_every_step(name, tensor):
+    theirs, ours = (run(kind, FACTORS[name], tensor=tensor) for kind in KINDS)
     for step, (their, our) in enumerate(zip(theirs, ours)):
         assert same(our, their), (name, step, our, their)
 
