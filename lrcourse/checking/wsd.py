@@ -3,11 +3,11 @@ stable_steps, decay_steps, start_factor)` returns the function of the step that 
 
 The observer runs where the student's code lives: it drives a `LambdaLR` with that function (the course's own,
 `lambda_lr`, which does what PyTorch's does: the process that grades the answer has no PyTorch schedulers, see
-`lrcourse.grading.sandbox.no_lr_scheduler`), one `scheduler.step()` per optimizer step, saves the optimizer's and the scheduler's `state_dict()` at a step of the
-decay and resumes in new objects around a factor built anew (as a new process would), and calls a fresh factor
-directly, steps out of order. The judges compare the rates with PyTorch's SequentialLR of LinearLR, ConstantLR and
-LinearLR, which grader/references.py builds (`expected`); the resume with the answer's own uninterrupted run and
-with those rates.
+`lrcourse.grading.sandbox.no_lr_scheduler`), one `scheduler.step()` per optimizer step, saves the optimizer's and
+the scheduler's `state_dict()` at a step of the decay and resumes in new objects around a factor built anew (as a
+new process would), and calls a fresh factor directly, steps out of order. The judges compare the rates with
+PyTorch's SequentialLR of LinearLR, ConstantLR and LinearLR, which grader/references.py builds (`expected`); the
+resume with the answer's own uninterrupted run and with those rates.
 """
 
 from __future__ import annotations
