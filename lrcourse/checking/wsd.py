@@ -1,19 +1,19 @@
 """Chapter 7's exercise, a warmup-stable-decay factor for `LambdaLR`: the student's `wsd_factor(warmup_steps,
 stable_steps, decay_steps, start_factor)` returns the function of the step that a `LambdaLR` multiplies the rate by.
 
-The observer runs where the student's code lives: it drives a real `LambdaLR` with that function, one
-`scheduler.step()` per optimizer step, saves the optimizer's and the scheduler's `state_dict()` at a step of the
-decay and resumes in new objects around a factor built anew (as a new process would), and calls a fresh factor
-directly, steps out of order. The judges compare the rates with PyTorch's SequentialLR of LinearLR, ConstantLR and
-LinearLR, which grader/references.py builds (`expected`); the resume with the answer's own uninterrupted run and
-with those rates.
+The observer runs where the student's code lives: it drives a `LambdaLR` with that function (the course's own,
+`lambda_lr`, which does what PyTorch's does: the process that grades the answer has no PyTorch schedulers, see
+`lrcourse.grading.sandbox.no_lr_scheduler`), one `scheduler.step()` per optimizer step, saves the optimizer's and
+the scheduler's `state_dict()` at a step of the decay and resumes in new objects around a factor built anew (as a
+new process would), and calls a fresh factor directly, steps out of order. The judges compare the rates with
+PyTorch's SequentialLR of LinearLR, ConstantLR and LinearLR, which grader/references.py builds (`expected`); the
+resume with the answer's own uninterrupted run and with those rates.
 """
 
 from __future__ import annotations
 
 import copy
 import numbers
-import os
 import sys
 
 import torch
@@ -22,9 +22,13 @@ from lrcourse import wire
 from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout
+from lrcourse.checking.lambda_lr import LambdaLR
 from lrcourse.checking.observe import observe, observer, target_name
 
 SECONDS = 5.0  # one observation: a few hundred steps of LambdaLR, twice
+NO_SCHEDULERS = (
+    "This exercise asks you to compute the factor yourself: reading it off PyTorch's schedulers earns no marks."
+)
 
 
 def _number(value):
@@ -41,22 +45,19 @@ def _number(value):
 
 
 class SchedulerUse:
-    """Records calls into PyTorch's scheduler code (lr_scheduler and swa_utils) made by anything but PyTorch itself
-    and this observer: the answer must compute its factor, not read it off PyTorch's schedulers. The answer's
-    callable is handed to `LambdaLR` as it is (its state_dict() treats a function and a callable object differently),
-    so the rule looks at who calls, not at when."""
+    """Records every call into PyTorch's scheduler code (lr_scheduler and swa_utils) while the answer runs: the
+    observer's own `LambdaLR` is not PyTorch's, so any such call is the answer's. This is the learner's notice in
+    the notebook; the grade does not rest on it (a thread or `sys.setprofile(None)` escapes a profile hook): the
+    process that grades the answer has no PyTorch schedulers at all (`no_lr_scheduler`, module and file)."""
 
     def __init__(self):
         modules = (sys.modules.get(SCHEDULER_MODULE), sys.modules.get("torch.optim.swa_utils"))
         self.scheduler_files = {getattr(module, "__file__", None) for module in modules} - {None}
-        self.torch_folder, self.observer_file = os.path.dirname(torch.__file__), __file__
         self.calls: list[str] = []
 
     def profile(self, frame, event, arg):
         if event == "call" and frame.f_code.co_filename in self.scheduler_files:
-            caller = frame.f_back.f_code.co_filename if frame.f_back is not None else ""
-            if not caller.startswith(self.torch_folder) and caller != self.observer_file:
-                self.calls.append(frame.f_code.co_qualname)
+            self.calls.append(frame.f_code.co_qualname)
 
 
 class Uncheckpointable(RuntimeError):
@@ -78,7 +79,6 @@ def _state(scheduler, step: int) -> dict:
 def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
     """The rate of every step under LambdaLR(factory(*arguments)); and the same run saved at `resume_at` and
     resumed in a new optimizer and a new LambdaLR around a new factor (empty without `resume_at`)."""
-    from torch.optim.lr_scheduler import LambdaLR
 
     def rates_from(optimizer, scheduler, start: int, stop: int, save_at=None):
         rates, saved = [], None
@@ -172,14 +172,14 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
     call = _call(warmup, stable, decay, start_factor, lr)
     observation = observe(factory, "wsd", payload)
     expect(not observation["timeout"], f"{call} did not run its {payload['steps']} steps within {SECONDS:.0f} s")
+    error = observation["error"]
+    if type(error).__name__ == "ForbiddenUse":  # the process that grades the answer has no PyTorch schedulers
+        raise CheckFailed(f"wsd_factor used PyTorch's schedulers: {error}")
     if observation.get("calls"):
-        ran = sorted({name.split(".")[0] for name in observation["calls"]} - {"LRScheduler"}) or ["its code"]
-        raise CheckFailed(
-            f"wsd_factor ran PyTorch's schedulers ({', '.join(ran)}). This exercise asks you "
-            "to compute the factor yourself: reading it off PyTorch's schedulers earns no marks."
-        )
-    if observation["error"] is not None:
-        error = observation["error"]
+        names = {name.split(".")[0] for name in observation["calls"]}
+        ran = sorted(name for name in names if not name.startswith("_") and name != "LRScheduler") or ["its code"]
+        raise CheckFailed(f"wsd_factor ran PyTorch's schedulers ({', '.join(ran)}). {NO_SCHEDULERS}")
+    if error is not None:
         said = (
             f"{call}: {error}"
             if type(error).__name__ == "Uncheckpointable"

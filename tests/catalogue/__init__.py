@@ -9,7 +9,7 @@ one through real `nbgrader autograde` and check the score of every test cell.
 
 One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is),
 `step_lr`, `step_lr_wrong`, `plateau`, `plateau_wrong`, `plateau_reading` (chapter 3's reading of a run), `early` (chapters 1 and 4, the predictions),
-`training`, `training_wrong` (chapters 5 and 6), `wsd` (chapter 7).
+`training`, `training_wrong` (chapters 5 and 6), `wsd`, `wsd_dodges` (chapter 7).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from catalogue.step_lr import STEP_BROKEN, STEP_CORRECT, STEP_FORBIDDEN, STEP_HA
 from catalogue.step_lr_wrong import STEP_WRONG
 from catalogue.training import OTHER_CORRECT
 from catalogue.training_wrong import OTHER_WRONG
-from catalogue.wsd import WSD_CORRECT, WSD_FORBIDDEN, WSD_WRONG
+from catalogue.wsd import WSD_CORRECT, WSD_WRONG
+from catalogue.wsd_dodges import WSD_CONTROLS, WSD_FORBIDDEN
 
-CORRECT = STEP_CORRECT + PLATEAU_CORRECT + READING_CORRECT + EARLY_CORRECT + OTHER_CORRECT + WSD_CORRECT
+CORRECT = STEP_CORRECT + PLATEAU_CORRECT + READING_CORRECT + EARLY_CORRECT + OTHER_CORRECT + WSD_CORRECT + WSD_CONTROLS
 WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + EARLY_WRONG + OTHER_WRONG + WSD_WRONG
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 BROKEN = STEP_BROKEN + PLATEAU_BROKEN

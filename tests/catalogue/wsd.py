@@ -1,5 +1,5 @@
-"""Chapter 7's exercise, `wsd_factor`: correct answers written differently, plausible mistakes at each boundary and in
-the resume, and PyTorch's SequentialLR read off instead of a factor computed."""
+"""Chapter 7's exercise, `wsd_factor`: correct answers written differently and plausible mistakes at each boundary and
+in the resume (PyTorch's SequentialLR read off instead of a factor computed: `wsd_dodges`)."""
 
 from __future__ import annotations
 
@@ -194,26 +194,4 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         ),
         fails=("test_wsd_warmup", "test_wsd_edges"),
     ),
-]
-
-# the factor read off PyTorch's own SequentialLR, dry-run once per factor: no reasoning about the phases
-WSD_FORBIDDEN = [
-    wsd(
-        "table_from_sequential_lr",
-        """
-def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
-    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
-    phases = [lr_scheduler.LinearLR(optimizer, start_factor=start_factor, total_iters=warmup_steps),
-              lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=stable_steps),
-              lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=decay_steps)]
-    schedule = lr_scheduler.SequentialLR(optimizer, phases, milestones=[warmup_steps, warmup_steps + stable_steps])
-    table = []
-    for _ in range(warmup_steps + stable_steps + decay_steps + 1):
-        table.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        schedule.step()
-    return lambda step: table[min(step, len(table) - 1)]
-""",
-        fails=ALL,
-    )
 ]
