@@ -1,9 +1,9 @@
 """Write lrcourse/expected_visible.json: the expected values of the *visible* cases of the exercises whose reference is
-an answer (the training loops of chapters 5 and 6, chapter 7's SequentialLR).
+an answer (chapter 3's stalled run, the training loops of chapters 5 and 6, chapter 7's SequentialLR).
 
     python grader/make_expected.py
 
-The visible test cells of chapters 5 to 7 compare a student's answer with the references in
+The visible test cells of chapters 3 and 5 to 7 compare a student's answer with the references in
 grader/references.py, which are the exercises' answers and so are not in the `lrcourse` package. In a
 student's kernel those checks read the expected values of their few fixed cases from this table. It is
 made by running, in this process, each chapter's context cells, its solution cells and the visible part of
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = ("05_training", "06_choosing_the_rate", "07_practice")
+CHAPTERS = ("03_adaptive_schedules", "05_training", "06_choosing_the_rate", "07_practice")
 
 
 def exercise_cells(chapter: str) -> tuple[list[str], list[str], list[str]]:

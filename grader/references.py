@@ -117,3 +117,32 @@ def reference_wsd(payload: dict) -> dict:
         optimizer.step()
         scheduler.step()
     return {"lrs": lrs}
+
+
+def reference_floor(payload: dict) -> dict:
+    """Chapter 3's stalled run: PyTorch's ReduceLROnPlateau (mode "min", one group at `lr`) stepped with the same loss
+    every epoch. The step (counted from 1) after which the rate has its final value (0: no step changes it) and that
+    value. The rates are PyTorch's own, from a scheduler with patience=0 and cooldown=0 (a reduction tried at every
+    step after the first, which sets `best`): the same rates, in fewer steps. A stalled run's steps then come from the
+    rule: the first loss improves on best = inf, a reduction needs patience + 1 bad epochs, and a cooldown ignores the
+    bad epochs right after one (tests/test_floor_checks.py holds this against a full replay)."""
+    from torch.optim import lr_scheduler
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=payload["lr"])
+    scheduler = lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=payload["factor"], patience=0, cooldown=0, min_lr=payload["min_lr"], eps=payload["eps"]
+    )
+    optimizer.step()
+    scheduler.step(1.0)  # the first loss: an improvement, no reduction
+    changes, rate = 0, optimizer.param_groups[0]["lr"]
+    for _ in range(100_000):  # a rate that keeps falling reaches 0 within about 1,100 halvings
+        optimizer.step()
+        scheduler.step(1.0)
+        if optimizer.param_groups[0]["lr"] == rate:
+            break  # a reduction skipped: the same rate skips every later one too
+        changes, rate = changes + 1, optimizer.param_groups[0]["lr"]
+    else:
+        raise ValueError(f"{payload}: the rate still changes after 100,000 reductions")
+    patience, cooldown = payload["patience"], payload["cooldown"]
+    epoch = 1 + changes * (patience + 1) + (changes - 1) * cooldown if changes else 0
+    return {"epoch": epoch, "lr": float(rate)}

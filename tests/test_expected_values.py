@@ -23,7 +23,8 @@ def test_no_reference_solution_lives_in_the_package():
     assert importlib.util.find_spec("lrcourse.grading.references") is None
     for path in (ROOT / "lrcourse").rglob("*.py"):
         text = path.read_text()
-        assert not re.search(r"def reference_(fit_steps|range_test|wsd)\(payload", text), path  # the loops themselves
+        # the loops themselves
+        assert not re.search(r"def reference_(fit_steps|range_test|wsd|floor)\(payload", text), path
     assert checking.expected.GRADER_REFERENCES.is_relative_to(ROOT / "grader")
 
 
@@ -38,6 +39,8 @@ FIELD_TOLERANCES = {
     ("range_test", "suggestion"): (tolerances.RATE_RTOL, tolerances.RATE_ATOL),
     ("range_test", "losses"): None,  # a trained loss's up to the lowest, a diverging run's after it
     ("wsd", "lrs"): (tolerances.RATE_RTOL, tolerances.RATE_ATOL),
+    ("floor", "lr"): (tolerances.RATE_RTOL, tolerances.RATE_ATOL),
+    ("floor", "epoch"): (0.0, 0.0),  # a step count, exactly
 }
 
 

@@ -144,10 +144,11 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     assert names[:3] == ["test_predict_drop_steps", "test_inferred_factor", "test_inferred_patience"]  # not a-z
     assert names[-2:] == ["written_plateau_vs_fixed", "written_threshold_zero"]
     headings = [line.strip() for line in lines if line.startswith("  ") and not line.startswith("    ")]
-    assert headings[:4] == [
+    assert headings[:5] == [
         "Predict first (not graded)",
         "Exercise 3.1 · Read a run",
         "Exercise 3.2 · Your own ReduceLROnPlateau",
+        "Exercise 3.3 · A stalled run: when does the rate stop falling?",
         "Written answers",
     ]
     assert f"    {'written_plateau_vs_fixed':<40} {BY_HAND}" in lines
@@ -157,7 +158,7 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     assert f"    {'test_predict_drop_steps':<40} recorded (not graded)   your prediction" in lines
     result.failed_cells = {"test_predict_drop_steps"}
     assert f"    {'test_predict_drop_steps':<40} not recorded (not graded)   your prediction" in chapter_lines(result)
-    assert f"    {'test_plateau_patience':<40} 1 / 1   patience: matches ReduceLROnPlateau" in lines
+    assert f"    {'test_plateau_patience_cooldown':<40} 1 / 1   patience and cooldown: match ReduceLROnPlateau" in lines
     total = next(line for line in lines if "autograded total" in line)
     assert " 20 / 20 " in total and "written answers, 4 points" in total  # not 20 / 24
 

@@ -26,7 +26,8 @@ nothing else; the grader imports its plumbing from the modules. One module per j
 `observe` (where the student's code runs), `guard` (the guard and the rule against PyTorch's schedulers),
 `expect` (readable failures, the tolerances), `self_contained`, `expected` (the training exercises'
 expected values), and one module per exercise family: `scheduler_cases`, `scheduler_observers` and
-`schedulers` (chapters 2-3), `plateau_reading` (3, reading a logged run), `recipes` (4), `fit_steps` (5),
+`schedulers` (chapters 2-3), `plateau_reading` (3, reading a logged run), `plateau_floor` (3, a stalled run's
+floor), `recipes` (4), `fit_steps` (5),
 `range_test` (6), `wsd` (7), plus `preview`.
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
 """
@@ -36,6 +37,7 @@ Nothing here imports `lrcourse.grading`: a student's kernel loads the checker an
 from lrcourse.checking import scheduler_observers  # noqa: F401
 from lrcourse.checking.expect import CheckFailed, NotAnswered, expect, expect_close, expect_equal, passed
 from lrcourse.checking.fit_steps import check_fit_steps_losses, check_fit_steps_order, check_fit_steps_rates
+from lrcourse.checking.plateau_floor import check_floor
 from lrcourse.checking.plateau_reading import (
     check_argument,
     check_diagnosis,
@@ -67,6 +69,7 @@ __all__ = [
     "check_fit_steps_losses",
     "check_fit_steps_order",
     "check_fit_steps_rates",
+    "check_floor",
     "check_plateau",
     "check_range_groups",
     "check_range_losses",

@@ -1,5 +1,5 @@
-"""The expected values of the exercises' cases whose reference is an answer (chapters 5, 6 and 7), and where they come
-from.
+"""The expected values of the exercises' cases whose reference is an answer (chapters 3, 5, 6 and 7), and where they
+come from.
 
 The reference loops are the exercises' answers, so they are not in this package: they live in the course's
 grader/references.py, which is loaded by its path (the sandboxes do not show it, and a student's
@@ -60,6 +60,9 @@ class ExpectedValues:
 
     def reference_wsd(self, payload: dict) -> dict:
         return self._expected("wsd", payload)
+
+    def reference_floor(self, payload: dict) -> dict:
+        return self._expected("floor", payload)
 
     def _expected(self, kind: str, payload: dict) -> dict:
         key = json.dumps(payload, sort_keys=True)

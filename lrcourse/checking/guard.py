@@ -126,6 +126,29 @@ class Guard:
             observation["error"] = wire.encode_error(error)
 
 
+def call_answer(function, args: tuple, call: str, why: str):
+    """`function(*args)` of a plain-arithmetic answer, called by the judge under the guard: its value, or a
+    CheckFailed that says it ran too long or used PyTorch's schedulers (`why`: what the exercise asks instead).
+    Errors of the answer's own propagate: the check says what they mean."""
+    forbidden = f"{call} uses {SCHEDULER_MODULE}{{}}. {why}"
+    guard = Guard(SECONDS_PER_CASE)
+    try:
+        with guard.running():
+            answer = function(*args)
+    except StudentTimeout:
+        raise CheckFailed(f"{call} did not finish within {guard.seconds:.0f} s") from None
+    except Exception as error:  # under `lrcourse grade` the answer's process has only a stub of the module
+        if type(error).__name__ == "ForbiddenUse":
+            raise CheckFailed(forbidden.format("")) from None
+        raise
+    if guard.forbidden_calls:  # in the notebook: the guard saw the answer run PyTorch's scheduler code
+        ran = sorted({name.split(".")[0] for name in guard.forbidden_calls} - {"LRScheduler"})
+        raise CheckFailed(
+            forbidden.format(f" (it ran {', '.join(n for n in ran if not n.startswith('_')) or 'its code'})")
+        )
+    return answer
+
+
 def expect_no_torch_scheduler(class_name: str, observation: dict) -> None:
     """The judge's side of the rule: fail if the observer saw the student's code use PyTorch's schedulers."""
     if observation.get("forbidden"):

@@ -1,6 +1,6 @@
 """Chapter 3's Exercise 3.1, reading a run: the answers are plain data (arguments inferred from a logged run, the
-range of thresholds the log allows, a loop named for each log), so the judges compare values, one argument at a time
-(each earns its own point).
+range of thresholds the log allows, a loop named for each log), so the judges compare values, one argument or one
+log at a time (each earns its own point).
 
 The expected values are the hidden tests' arguments: this module holds none."""
 
@@ -69,8 +69,9 @@ def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> None:
 
 
 def check_diagnosis(diagnosis, expected: dict, why: dict) -> None:
-    """Every log is named after the loop that wrote it; `why` gives, per log, the fingerprint that shows it."""
-    check_diagnosis_form(diagnosis, tuple(expected))
+    """Each log of `expected` (one per test cell: a guess between two logs costs one point, not the exercise) is
+    named after the loop that wrote it; `why` gives, per log, the fingerprint that shows it."""
+    check_diagnosis_form(diagnosis)
     wrong = [log for log in expected if diagnosis[log] != expected[log]]
     expect(
         not wrong,

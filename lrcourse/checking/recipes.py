@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from lrcourse.checking.expect import CheckFailed, close
-from lrcourse.checking.guard import SCHEDULER_MODULE, SECONDS_PER_CASE, Guard, StudentTimeout
+from lrcourse.checking.guard import call_answer
 from lrcourse.checking.observe import RemoteTarget
 from lrcourse.checking.self_contained import expect_self_contained
 from lrcourse.pytorch_trajectories import reference_trajectories
@@ -24,30 +24,6 @@ def warmup_step_log(lr: float, warmup: int, start_factor: float, step_size: int,
         [{"scheduler": "WarmupStep", "lrs": [lr], "steps": epochs - 1, "kwargs": kwargs}]
     )
     return [float(state["lrs"][0]) for state in reference["states"][:epochs]]
-
-
-def _read(reader, rates: list, call: str):
-    """The reader's answer for `rates`, run under the guard against PyTorch's schedulers."""
-    forbidden = (
-        f"{call} uses {SCHEDULER_MODULE}{{}}. This exercise asks you to read the arguments off the rates yourself: no "
-        "use of PyTorch's schedulers (nor of lr_curve with one) is allowed, so it earns no marks."
-    )
-    guard = Guard(SECONDS_PER_CASE)
-    try:
-        with guard.running():
-            answer = reader(list(rates))
-    except StudentTimeout:
-        raise CheckFailed(f"{call} did not finish within {guard.seconds:.0f} s") from None
-    except Exception as error:  # under `lrcourse grade` the answer's process has only a stub of the module
-        if type(error).__name__ == "ForbiddenUse":
-            raise CheckFailed(forbidden.format("")) from None
-        raise
-    if guard.forbidden_calls:  # in the notebook: the guard saw the answer run PyTorch's scheduler code
-        ran = sorted({name.split(".")[0] for name in guard.forbidden_calls} - {"LRScheduler"})
-        raise CheckFailed(
-            forbidden.format(f" (it ran {', '.join(n for n in ran if not n.startswith('_')) or 'its code'})")
-        )
-    return answer
 
 
 def _same(key: str, value, want) -> bool:
@@ -77,7 +53,13 @@ def check_recipe(
     made = {"lr": lr, "warmup_epochs": warmup, "start_factor": start_factor, "step_size": step_size, "gamma": gamma}
     recipe = ", ".join(f"{key}={value!r}" for key, value in made.items())
     call = f"recipe_from_rates(the rates of {epochs} epochs made with {recipe})"
-    answer = _read(reader, warmup_step_log(lr, warmup, start_factor, step_size, gamma, epochs), call)
+    why = (
+        "This exercise asks you to read the arguments off the rates yourself: no use of PyTorch's schedulers (nor of "
+        "lr_curve with one) is allowed, so it earns no marks."
+    )
+    answer = call_answer(
+        reader, (list(warmup_step_log(lr, warmup, start_factor, step_size, gamma, epochs)),), call, why
+    )
     if not isinstance(answer, dict):
         raise CheckFailed(f"{call} returned {answer!r}: return a dict with the keys {', '.join(KEYS)}")
     for key in keys:

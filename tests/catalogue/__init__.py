@@ -8,8 +8,12 @@ also changes the rates in the cooldown cell): those cells are listed too, each o
 one through real `nbgrader autograde` and check the score of every test cell.
 
 One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is),
-`step_lr`, `step_lr_wrong`, `plateau`, `plateau_wrong`, `plateau_reading` (chapter 3's reading of a run), `early` (chapters 1 and 4, the predictions),
-`training`, `training_wrong` (chapters 5 and 6), `wsd`, `wsd_dodges` (chapter 7).
+CORRECT = (
+    STEP_CORRECT + PLATEAU_CORRECT + READING_CORRECT + FLOOR_CORRECT + EARLY_CORRECT + OTHER_CORRECT + WSD_CORRECT
+    + WSD_CONTROLS
+)
+WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + WSD_WRONG
+FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + FLOOR_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 from catalogue.answers import ALL, CELLS, PLATEAU_CELLS, STEP_CELLS, Answer
 from catalogue.early import EARLY_CORRECT, EARLY_FORBIDDEN, EARLY_WRONG
 from catalogue.plateau import PLATEAU_BROKEN, PLATEAU_CORRECT, PLATEAU_FORBIDDEN
+from catalogue.plateau_floor import FLOOR_CORRECT, FLOOR_FORBIDDEN, FLOOR_WRONG
 from catalogue.plateau_reading import READING_CORRECT, READING_WRONG
 from catalogue.plateau_wrong import PLATEAU_WRONG
 from catalogue.step_lr import STEP_BROKEN, STEP_CORRECT, STEP_FORBIDDEN, STEP_HANGS_AT_DEFINITION
@@ -26,9 +31,18 @@ from catalogue.training_wrong import OTHER_WRONG
 from catalogue.wsd import WSD_CORRECT, WSD_WRONG
 from catalogue.wsd_dodges import WSD_CONTROLS, WSD_FORBIDDEN
 
-CORRECT = STEP_CORRECT + PLATEAU_CORRECT + READING_CORRECT + EARLY_CORRECT + OTHER_CORRECT + WSD_CORRECT + WSD_CONTROLS
-WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + EARLY_WRONG + OTHER_WRONG + WSD_WRONG
-FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
+CORRECT = (
+    STEP_CORRECT
+    + PLATEAU_CORRECT
+    + READING_CORRECT
+    + FLOOR_CORRECT
+    + EARLY_CORRECT
+    + OTHER_CORRECT
+    + WSD_CORRECT
+    + WSD_CONTROLS
+)
+WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + WSD_WRONG
+FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + FLOOR_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 BROKEN = STEP_BROKEN + PLATEAU_BROKEN
 
 __all__ = [

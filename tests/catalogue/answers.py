@@ -12,17 +12,11 @@ STEP_CELLS = (
     "test_my_step_lr_last_epoch",
 )
 PLATEAU_CELLS = (
-    "test_plateau_min_rel",
-    "test_plateau_modes",
-    "test_plateau_ties",
-    "test_plateau_non_finite",
-    "test_plateau_patience",
-    "test_plateau_cooldown",
-    "test_plateau_min_lr",
-    "test_plateau_eps",
-    "test_plateau_groups",
+    "test_plateau_improvement",
+    "test_plateau_patience_cooldown",
+    "test_plateau_min_lr_eps",
+    "test_plateau_groups_and_tensors",
     "test_plateau_errors",
-    "test_plateau_tensor_and_get_last_lr",
 )
 READING_CELLS = (
     "test_inferred_factor",
@@ -32,7 +26,14 @@ READING_CELLS = (
     "test_inferred_threshold_low",
     "test_inferred_threshold_high",
 )
-LOOPS_CELLS = ("test_diagnosed_loops",)
+LOOPS_CELLS = ("test_diagnosed_log_a", "test_diagnosed_log_b", "test_diagnosed_log_c", "test_diagnosed_log_d")
+PLATEAU_FLOOR_CELLS = (
+    "test_floor_rate",
+    "test_floor_eps",
+    "test_floor_first_epoch",
+    "test_floor_spacing",
+    "test_floor_long_waits",
+)
 LARGEST_CELLS = ("test_largest_stable_lr", "test_largest_stable_lr_directions")
 FLOOR_CELLS = ("test_rate_for_noise_floor", "test_rate_for_noise_floor_stable")
 RECIPE_CELLS = ("test_recipe_warmup", "test_recipe_decay", "test_recipe_edge_cases")
@@ -52,6 +53,7 @@ CELLS = {
     "my_reduce_lr_on_plateau": PLATEAU_CELLS,
     "inferred_plateau_arguments": READING_CELLS,
     "diagnosed_loops": LOOPS_CELLS,
+    "epochs_to_floor": PLATEAU_FLOOR_CELLS,
     "largest_stable_lr": LARGEST_CELLS,
     "rate_for_noise_floor": FLOOR_CELLS,
     "recipe_from_rates": RECIPE_CELLS,

@@ -27,6 +27,7 @@ FACTOR, PATIENCE, COOLDOWN, MODE = (
     f"test_inferred_{name}" for name in ("factor", "patience", "cooldown", "threshold_mode")
 )
 LOW, HIGH = "test_inferred_threshold_low", "test_inferred_threshold_high"
+LOG_A, LOG_B, LOG_C, LOG_D = (f"test_diagnosed_log_{log}" for log in "abcd")
 
 READING_CORRECT = [
     inferred("inferred_right", {}),
@@ -75,9 +76,15 @@ READING_WRONG = [
         '"threshold_range": (0.03045685, 0.03046)}\n',
         ALL,
     ),
-    # the loops: the one-epoch shift is the one that takes the rule
-    loops("loops_late_and_correct_swapped", {"A": "correct", "C": "one epoch late"}, fails=ALL),
-    loops("loops_training_and_per_batch_swapped", {"B": "per batch", "D": "training loss"}, fails=ALL),
+    # the loops, one point per log: the one-epoch shift is the one that takes the rule, and a guess between A and C
+    # costs the two logs, not the exercise
+    loops("loops_late_and_correct_swapped", {"A": "correct", "C": "one epoch late"}, fails=(LOG_A, LOG_C)),
+    loops("loops_training_and_per_batch_swapped", {"B": "per batch", "D": "training loss"}, fails=(LOG_B, LOG_D)),
+    loops(
+        "loops_all_correct",
+        {"A": "correct", "B": "correct", "C": "correct", "D": "correct"},
+        fails=(LOG_A, LOG_B, LOG_D),
+    ),
     loops("loops_unknown_name", {"D": "per step"}, fails=ALL),
     Answer(
         "loops_a_list",

@@ -64,7 +64,7 @@ def submit_broken(course: Path, unreadable: bool = True) -> None:
     )
     path = submit(course, "broken-missing-test-cell", chapter, {**others, "my_reduce_lr_on_plateau": good})
     notebook = nbformat.read(path, as_version=4)
-    notebook.cells = [cell for cell in notebook.cells if cell.get("id") != "test_plateau_eps"]
+    notebook.cells = [cell for cell in notebook.cells if cell.get("id") != "test_plateau_min_lr_eps"]
     nbformat.write(notebook, path)
 
 
@@ -77,11 +77,14 @@ def submit_answer(course: Path, student: str, answer) -> Path:
 def broken_expectations() -> dict[str, set[str]]:
     """The test cells each readable broken submission loses (it is otherwise a correct answer)."""
     every = set(catalogue.PLATEAU_CELLS).union(  # a crash loses them all
-        *(catalogue.CELLS[name] for name in ("predicted_drop_steps", "inferred_plateau_arguments", "diagnosed_loops"))
+        *(
+            catalogue.CELLS[name]
+            for name in ("predicted_drop_steps", "inferred_plateau_arguments", "diagnosed_loops", "epochs_to_floor")
+        )
     )
     return {
         "broken-kernel-crash": every,
-        "broken-missing-test-cell": {"test_plateau_eps"},
+        "broken-missing-test-cell": {"test_plateau_min_lr_eps"},
         "broken-prints-megabytes": set(),
     }
 

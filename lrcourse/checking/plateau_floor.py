@@ -1,0 +1,93 @@
+"""Chapter 3's Exercise 3.3, a stalled run's floor: the student's `epochs_to_floor(lr, factor, patience, cooldown,
+min_lr, eps)` says after which `step()` a ReduceLROnPlateau fed a loss that never improves sets its last rate, and
+that rate. The answer is plain arithmetic, so the judge calls it directly under the guard (the kernel's own function,
+or the grader's stand-in for one in the student's process).
+
+The expected values come from the grader's reference (grader/references.py, PyTorch's own scheduler for the rates),
+through `ExpectedValues`: this module holds no answer. A failure says which way the answer is off and why, not the
+expected number: the hidden cases stay questions, not a table to copy.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from lrcourse.checking.expect import CheckFailed, answer_raised, close
+from lrcourse.checking.expected import ExpectedValues
+from lrcourse.checking.guard import call_answer
+from lrcourse.checking.observe import RemoteTarget
+from lrcourse.checking.self_contained import expect_self_contained
+
+ARGUMENTS = ("lr", "factor", "patience", "cooldown", "min_lr", "eps")
+WHY = (
+    "This exercise asks you to work the answer out from the rule: no use of PyTorch's schedulers is allowed (the "
+    "grader runs your function without them), so it earns no marks."
+)
+
+
+def _count(value) -> bool:
+    """A whole number >= 0: an int, or a number that is one (numpy's int64 reaches the grader as a number)."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and float(value).is_integer()
+        and value >= 0
+    )
+
+
+def _rate(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _answer(function, payload: dict, call: str, hint: str):
+    """The answer's (epoch, rate) for `payload`, or a CheckFailed that says what is wrong with its form."""
+    try:
+        answer = call_answer(function, tuple(payload[name] for name in ARGUMENTS), call, WHY)
+    except AssertionError as failure:  # too slow (here, or in the student's process under the grader), or forbidden
+        if "did not finish" not in str(failure):
+            raise
+        raise CheckFailed(
+            f"{failure}: count the steps, do not take them one by one{f' ({hint})' if hint else ''}"
+        ) from None
+    except Exception as error:
+        raise answer_raised("epochs_to_floor", error, f"{call} raised {type(error).__name__}: {error}") from None
+    if not (isinstance(answer, (tuple, list)) and len(answer) == 2 and _count(answer[0]) and _rate(answer[1])):
+        raise CheckFailed(
+            f"{call} returned {answer!r}: return a pair (epoch, rate), the epoch a whole number >= 0, the "
+            "rate a finite number"
+        )
+    return int(answer[0]), float(answer[1])
+
+
+def check_floor(
+    function,
+    lr: float,
+    factor: float,
+    patience: int,
+    cooldown: int,
+    min_lr: float,
+    eps: float,
+    compare: tuple = ("epoch", "lr"),
+    hint: str = "",
+) -> None:
+    """`function(lr, factor, patience, cooldown, min_lr, eps)` must return what PyTorch's ReduceLROnPlateau does on a
+    stalled run: the step after which the rate is final, and that rate (`compare` names which of the two count)."""
+    if not isinstance(function, RemoteTarget):
+        expect_self_contained(function)
+    payload = {"lr": lr, "factor": factor, "patience": patience, "cooldown": cooldown, "min_lr": min_lr, "eps": eps}
+    call = f"epochs_to_floor({', '.join(f'{name}={value!r}' for name, value in payload.items())})"
+    epoch, rate = _answer(function, payload, call, hint)
+    expected = ExpectedValues().reference_floor(payload)
+    note = f" ({hint})" if hint else ""
+    if "lr" in compare and not close(rate, expected["lr"]):
+        way = "above" if rate > expected["lr"] else "below"
+        raise CheckFailed(f"{call}: your final rate {rate!r} is {way} the rate PyTorch's scheduler stops at{note}")
+    if "epoch" in compare and epoch != expected["epoch"]:
+        if expected["epoch"] == 0:
+            raise CheckFailed(f"{call}: your epoch is {epoch}, but no step of this run changes the rate{note}")
+        way = "before" if epoch < expected["epoch"] else "after"
+        raise CheckFailed(
+            f"{call}: your epoch {epoch} is {way} the step after which PyTorch's scheduler has set its last rate{note}"
+        )

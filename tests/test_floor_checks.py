@@ -1,0 +1,114 @@
+"""Chapter 3's Exercise 3.3 (a stalled run's floor) in this process, fast: the grader's reference against PyTorch
+replayed step by step, the catalogue against the chapter's own test cells, and what a failure says (the grading itself,
+through nbgrader, the trusted verdicts and the sandbox, is tests/test_grading_fidelity.py::TestAdaptiveSchedules)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+from torch.optim import lr_scheduler
+
+from lrcourse import cells
+from lrcourse.checking import CheckFailed, check_floor
+from lrcourse.checking.expected import ExpectedValues
+
+from catalogue.plateau_floor import FLOOR_CORRECT, FLOOR_FORBIDDEN, FLOOR_REFERENCE, FLOOR_WRONG
+from support.paths import ROOT
+
+
+def replayed(lr, factor, patience, cooldown, min_lr, eps, steps=400):
+    """PyTorch's ReduceLROnPlateau stepped with the same loss `steps` times: the last step that changed the rate."""
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    scheduler = lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=factor, patience=patience, cooldown=cooldown, min_lr=min_lr, eps=eps
+    )
+    last = 0
+    for step in range(1, steps + 1):
+        before = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step(1.0)
+        last = step if optimizer.param_groups[0]["lr"] != before else last
+    return {"epoch": last, "lr": optimizer.param_groups[0]["lr"]}
+
+
+RATES = [  # lr, factor, min_lr, eps: floors reached, clipped, skipped by eps, never left
+    (0.1, 0.5, 0.0125, 1e-8),
+    (0.1, 0.5, 0.03, 1e-8),
+    (1.0, 0.5, 0.0, 0.1),
+    (1.0, 0.5, 0.75, 0.375),
+    (1.0, 0.5, 0.0, 0.25),
+    (0.5, 0.3, 0.01, 1e-8),
+    (0.1, 0.0, 1e-3, 1e-8),
+    (0.01, 0.5, 0.05, 1e-8),
+    (1.0, 0.1, 1e-4, 1e-8),
+]
+
+
+@pytest.mark.parametrize("rates", RATES, ids=str)
+def test_the_grader_s_reference_is_pytorch_replayed_step_by_step(rates):
+    """The reference takes PyTorch's rates from a scheduler without patience or cooldown and counts the steps of a
+    stalled run by the rule: the same as a full replay, for every patience and cooldown tried."""
+    lr, factor, min_lr, eps = rates
+    for patience, cooldown in itertools.product((0, 1, 3), (0, 2, 5)):
+        payload = {"lr": lr, "factor": factor, "patience": patience, "cooldown": cooldown, "min_lr": min_lr, "eps": eps}
+        assert ExpectedValues().reference_floor(payload) == replayed(**payload), payload
+
+
+def floor_test_cells() -> dict[str, str]:
+    """Exercise 3.3's test cells, hidden tests included, from the source notebook."""
+    [path] = (ROOT / "source" / "03_adaptive_schedules").glob("*.ipynb")
+    notebook = nbformat.read(path, as_version=4)
+    return {
+        cells.nbgrader_id(c): c.source for c in notebook.cells if (cells.nbgrader_id(c) or "").startswith("test_floor")
+    }
+
+
+def lost_cells(source: str) -> set[str]:
+    """The test cells a catalogued answer loses, run here after what the chapter's setup imports."""
+    namespace = {"math": math, "np": np, "torch": torch}
+    exec(source, namespace)
+    lost = set()
+    for name, cell in floor_test_cells().items():
+        try:
+            exec(cell, dict(namespace))
+        except AssertionError:
+            lost.add(name)
+    return lost
+
+
+@pytest.mark.parametrize("answer", FLOOR_CORRECT + FLOOR_WRONG + FLOOR_FORBIDDEN, ids=lambda a: a.name)
+def test_each_catalogued_answer_loses_exactly_its_cells_here_too(answer):
+    assert lost_cells(answer.source) == answer.failing
+
+
+def reference():
+    namespace: dict = {}
+    exec(FLOOR_REFERENCE, namespace)
+    return namespace["epochs_to_floor"]
+
+
+def test_a_wrong_answer_is_told_which_way_it_is_off_not_the_expected_value():
+    def one_step_early(*args):
+        epoch, rate = reference()(*args)
+        return epoch - 1, rate
+
+    with pytest.raises(CheckFailed) as failed:
+        check_floor(one_step_early, 0.1, 0.5, 2, 1, 0.0125, 1e-8, hint="the cooldown")
+    message = str(failed.value)
+    assert "epochs_to_floor(lr=0.1, factor=0.5, patience=2, cooldown=1, min_lr=0.0125, eps=1e-08)" in message
+    assert "your epoch 11 is before the step" in message and "(the cooldown)" in message
+    assert "12" not in message.replace("0.0125", "")
+
+
+def test_a_step_by_step_replay_runs_out_of_time_and_is_told_to_count():
+    slow = next(answer for answer in FLOOR_WRONG if answer.name == "floor_replayed_epoch_by_epoch")
+    namespace: dict = {}
+    exec(slow.source, namespace)
+    check_floor(namespace["epochs_to_floor"], 0.1, 0.5, 2, 1, 0.0125, 1e-8)  # right where it finishes
+    with pytest.raises(CheckFailed, match="did not finish within 3 s: count the steps"):
+        check_floor(namespace["epochs_to_floor"], 0.1, 0.5, 10**8, 10**8, 0.025, 1e-8)
