@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -57,9 +58,30 @@ def workers(python: Path, clone: Path, broker: Path, count: int, logs: Path) -> 
             started.append(
                 subprocess.Popen(command, cwd=clone, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             )
-        while "ready." not in log.read_text():
+    for index in range(count):  # every pool process warm (`Station.warm`): a fleet is started before the deadline
+        log = logs / f"worker-{count}-{index}.log"
+        while not re.search(r"process \d+ (warm in|not warmed)", log.read_text()):
             time.sleep(0.2)
     return started
+
+
+def phases(logs: Path, count: int) -> dict[str, list[float]]:
+    """{phase: seconds of each task} from the workers' logs (`fleet_worker.Phases`)."""
+    found: dict[str, list[float]] = {}
+    for log in logs.glob(f"worker-{count}-*.log"):
+        for line in log.read_text().splitlines():
+            if "lrcourse worker: " in line and " s, " in line:
+                for name, seconds in re.findall(r"(unpacked|graded|result made) ([0-9.]+) s", line):
+                    found.setdefault(name, []).append(float(seconds))
+    return found
+
+
+def warmed(logs: Path, count: int) -> list[float]:
+    return [
+        float(x)
+        for log in logs.glob(f"worker-{count}-*.log")
+        for x in re.findall(r"warm in ([0-9.]+) s", log.read_text())
+    ]
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -89,22 +111,34 @@ def main() -> None:
     local, local_first = grade(make_class(base / "local", students), "--workers", "1")
     report("lrcourse grade --workers 1 (local)", students, local, local_first)
     python = checkout(base / "checkout")
-    walls = {}
+    walls, graded = {}, {}
     with redis_server() as url:
         broker = base / "broker-url"
         broker.write_text(url)
         for count in (1, 2):
             running = workers(python, base / "checkout", broker, count, base)
+            print(f"  {count} worker process(es) warmed before the run in {warmed(base, count)} s", flush=True)
             try:
                 walls[count], first = grade(make_class(base / f"fleet-{count}", students), "--broker-file", str(broker))
             finally:
                 stop(running)
             report(f"queue, {count} worker process(es)", students, walls[count], first)
+            timed = phases(base, count)
+            graded[count] = sum(timed.get("graded", [math.nan])) / max(len(timed.get("graded", [])), 1)
+            means = ", ".join(f"{name} {sum(t) / len(t):.2f} s" for name, t in timed.items())
+            print(f"    a task's phases on the worker, mean of {len(timed.get('graded', []))}: {means}", flush=True)
     overhead = (walls[1] - local) / students
+    beside = walls[1] / students - graded[1]
     print(f"  2 workers over 1: {walls[1] / walls[2]:.2f}x (target 1.7x)")
     print(
-        f"  the queue's overhead: {overhead:+.2f} s per submission, {100 * overhead / (local / students):+.1f} % of "
-        "local grading's time per submission (target under 5 %)"
+        f"  the queue's overhead against local grading: {overhead:+.2f} s per submission, "
+        f"{100 * overhead / (local / students):+.1f} % of local's time per submission (target under 5 %; local's wall "
+        "includes its workers' start, the queue's workers were warmed before)"
+    )
+    print(
+        f"  the queue's overhead against its own grading: {beside:+.2f} s per submission beside nbgrader's and the "
+        f"verdicts' {graded[1]:.2f} s ({100 * beside / graded[1]:+.1f} %): dispatch, unpacking, the result, the "
+        "enqueuer's polling and its writes left after the last task"
     )
     per_core = walls[1] / students  # one worker process on one core
     cores = math.ceil(5000 * per_core / 600)

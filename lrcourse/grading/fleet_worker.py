@@ -131,7 +131,8 @@ class Station:
         if task.get("version") != mine:
             why = (
                 f"version mismatch: the task is of course version {str(task.get('version'))[:32]}, this worker "
-                f"grades {assignment} at version {mine} (update its checkout to the enqueuing course's, or the reverse)"
+                f"grades {assignment} at version {mine}: the code, the assignment's source or nbgrader_config.py's "
+                "grading settings differ (update its checkout to the enqueuing course's, or the reverse)"
             )
             return _failed(student, why, refused=True)
         self.open()
