@@ -30,6 +30,7 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook, with_busy_timeout
 from lrcourse.grading import fleet, intake, late, parcel
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
+from lrcourse.grading.fleet_lease import Lapsed, taken_key
 from lrcourse.grading.grade import create_gradebook_tables, finish
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 from lrcourse.grading.watchdog import CtrlC
@@ -91,9 +92,12 @@ def collect(
                     continue
                 waiting[task] = (student, current)
             writer = Writer(course, db_url)
-            idle = IdleHint(url, version, waiting, hint_seconds, bar)
+            idle, lapsed = IdleHint(url, version, waiting, hint_seconds, bar), Lapsed(url, waiting, bar)
             polled = app.backend.get_many(
-                set(waiting), interval=POLL_SECONDS, no_ack=True, on_interval=lambda: (stop.check(), idle.check())
+                set(waiting),
+                interval=POLL_SECONDS,
+                no_ack=True,
+                on_interval=lambda: (stop.check(), idle.check(), lapsed.check()),
             )
             try:
                 for task, meta in polled:
@@ -171,7 +175,7 @@ def forget(app, url: str, task: str) -> None:
 
     app.AsyncResult(task).forget()
     with redis.Redis.from_url(url) as client:
-        client.delete(fleet.sent_key(task), fleet.attempts_key(task))
+        client.delete(fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
 
 
 def _status(document) -> str:
@@ -237,9 +241,7 @@ class Writer:
 def write(course: Path, writer: Writer, assignment: str, student: str, current: str, meta: dict) -> Outcome:
     """One task's result into the course (see the module's text); the student's outcome."""
     if meta.get("status") != "SUCCESS":
-        error = meta.get("result")  # Celery's backend gives the task's exception back (a time limit, say)
-        why = f"{type(error).__name__}: {str(error)[:300]}" if isinstance(error, BaseException) else meta.get("status")
-        return Outcome(student, "failed", f"the grading worker failed: {why}")
+        return Outcome(student, "failed", failure_reason(meta))
     document = meta.get("result") if isinstance(meta.get("result"), dict) else {}
     outcome = _outcome(student, document.get("outcome"))
     if outcome.status != "graded":
@@ -264,6 +266,20 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
     if outcome.feedback and not outcome.unchecked:
         intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
     return outcome
+
+
+def failure_reason(meta: dict) -> str:
+    """Why a task failed on its worker, from Celery's backend, which gives the task's exception back."""
+    error = meta.get("result")
+    if not isinstance(error, BaseException):
+        return f"the grading worker failed: {str(meta.get('status'))[:64]}"
+    if type(error).__name__ == "TimeLimitExceeded":  # Celery's hard limit (`fleet_worker.make_app`)
+        seconds = error.args[0] if error.args and isinstance(error.args[0], (int, float)) else math.nan
+        return (
+            f"the grading worker was held on this student past the queue's hard time limit ({seconds:.0f} s: the "
+            "student's budget, the worker's grace and 120 s) and was stopped; not tried again"
+        )
+    return f"the grading worker failed: {type(error).__name__}: {str(error)[:300]}"
 
 
 def checked_scores(raw) -> dict[str, float]:

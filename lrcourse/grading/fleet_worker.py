@@ -14,6 +14,9 @@ parcels) and the trusted score of each test cell. The enqueuing command writes t
 It listens only to the queues of its checkout's versions (`fleet.queue_name`), one per assignment; a task of
 another version that reaches it anyway is refused with the reason.
 
+While a process grades a task it holds the task's lease (`fleet_lease`), so that the enqueuing command can tell a
+worker that stopped answering (a lost machine) from one still grading.
+
 A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
 Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
 A task whose result is already stored (enqueued twice: an interrupted run resent it) is dropped, not graded again.
@@ -34,6 +37,7 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
+from lrcourse.grading.fleet_lease import Lease
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
 
@@ -224,7 +228,10 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
 
     app = fleet.celery_app(url, visibility_seconds)
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
-    app.conf.task_time_limit = limits.student_seconds + limits.worker_grace_seconds + 120  # after the release
+    # Celery's hard limit, the last resort when the sandbox's clocks and the watchdog's miss a held process: it kills
+    # the pool process and fails the task (TimeLimitExceeded: acknowledged, not handed out again), and a new process
+    # takes the next student
+    app.conf.task_time_limit = limits.student_seconds + limits.worker_grace_seconds + 120
     station = Station(checkout, sandboxed)
     # in each pool process: at its start, what dead ones left, then warm (Celery waits for it: warm_seconds); at its
     # end (os._exit: no atexit), its own
@@ -242,7 +249,8 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
             return _failed(str(task.get("student"))[:64], why)
-        return station.grade(task)
+        with Lease(url, self.request.id, str(self.request.hostname), visibility_seconds):  # says it still answers
+            return station.grade(task)
 
     return app, station
 
@@ -261,6 +269,11 @@ def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_
     """`lrcourse worker`: serve the queue until stopped (Ctrl-C or SIGTERM: Celery's warm shutdown finishes the
     students being graded; their tasks are acknowledged only then)."""
     app, station = make_app(url, checkout, sandboxed, visibility_seconds)
+    serve(app, station, concurrency, visibility_seconds, name)
+
+
+def serve(app, station: Station, concurrency: int, visibility_seconds: float, name: str) -> None:
+    """The Celery worker of `make_app`'s app, on the queues of `station`'s versions, until stopped."""
     serving = station.serving()
     if not serving:
         raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
