@@ -79,6 +79,7 @@ def collect(
     outcomes, waiting = [], {}
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
     stop = CtrlC()
+    writer = Writer(course, db_url)
     try:
         with stop.installed():
             for student, current in todo:
@@ -91,7 +92,6 @@ def collect(
                     bar.update(1)
                     continue
                 waiting[task] = (student, current)
-            writer = Writer(course, db_url)
             idle, lapsed = IdleHint(url, version, waiting, hint_seconds, bar), Lapsed(url, waiting, bar)
             polled = app.backend.get_many(
                 set(waiting),
@@ -103,8 +103,10 @@ def collect(
                 for task, meta in polled:
                     idle.started = True
                     student, current = waiting.pop(task)
+                    began = time.monotonic()
                     outcomes.append(write(course, writer, assignment, student, current, meta))
                     forget(app, url, task)  # written (or failed): the broker need not hold it any longer
+                    writer.results, writer.seconds = writer.results + 1, writer.seconds + time.monotonic() - began
                     bar.update(1)
                     stop.check()
             finally:
@@ -118,6 +120,8 @@ def collect(
         )
         raise
     bar.close()
+    if writer.results:
+        print(writer.pace(), file=sys.stderr)
     return outcomes
 
 
@@ -196,6 +200,15 @@ class Writer:
         self.api = None
         self.book = None
         self.exercises = {}
+        self.results, self.seconds = 0, 0.0  # written so far, and the time spent writing them
+
+    def pace(self) -> str:
+        """How fast this run's one writer went: at thousands of results, it bounds the whole fleet."""
+        each = self.seconds / max(self.results, 1)
+        return (
+            f"lrcourse: {self.results} result(s) written in {self.seconds:.1f} s, {each:.2f} s each (this command "
+            f"writes one at a time: at most {60 / max(each, 1e-3):.0f} results a minute, whatever the number of workers)"
+        )
 
     def gradebook(self):
         """The run's gradebook, opened on first use. Every write ends with a commit or a rollback (`done`), so that
