@@ -6,7 +6,8 @@ read), in both directions; a task is acknowledged only once graded (`acks_late`)
 if the process grading it dies (`reject_on_worker_lost`), one task at a time per process (prefetch 1). A broker
 that loses a whole worker machine gives its task to another once `visibility_timeout` has passed: it must be
 longer than a student's budget and grace (c.Sandbox.student_seconds + worker_grace_seconds), else a
-slow student is handed out twice (the enqueuing command still writes each student once).
+slow student is handed out twice (the enqueuing command still writes each student once). Meanwhile a task's lease
+(`fleet_lease`) tells the enqueuing command that its worker stopped answering.
 
 Each course version has a queue of its own (`queue_name`): a worker of another checkout never sees a task it
 would have to refuse, so a stale worker cannot drain the queue by failing its students.
