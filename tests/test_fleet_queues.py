@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from lrcourse.grading import fleet
 from lrcourse.grading.fleet_worker import Station
 
@@ -35,6 +37,49 @@ def test_a_task_of_another_version_is_refused_before_anything_is_opened():
     assert result["refused"] and result["outcome"]["status"] == "failed"
     assert "version mismatch" in result["outcome"]["reason"]
     assert station.scratch is None  # no scratch course made, no grader started
+
+
+def course_with(tmp_path, name: str, settings: str):
+    """A course with this checkout's chapter and nbgrader_config.py, and `settings` appended to the config."""
+    import shutil
+
+    course = tmp_path / name
+    shutil.copytree(ROOT / "source" / CHAPTER, course / "source" / CHAPTER)
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text() + "\n" + settings + "\n")
+    return course
+
+
+def test_settings_only_the_enqueuer_reads_leave_the_version_as_it_is(tmp_path):
+    """Where the course's gradebook and folders are, its late penalties (written by the enqueuer) and its exchange
+    are the enqueuing course's business: its workers' checkouts need not have them."""
+    settings = """c.LateSubmissionPlugin.penalty_method = "zero"
+c.CourseDirectory.db_url = "postgresql://grader@db.example/course"
+c.CourseDirectory.root = "/srv/course"
+c.Exchange.root = "/srv/exchange"
+c.ExportApp.plugin_class = "nbgrader.plugins.export.CsvExportPlugin"
+"""
+    assert fleet.course_version(course_with(tmp_path, "course", settings), CHAPTER) == fleet.course_version(
+        ROOT, CHAPTER
+    )
+
+
+@pytest.mark.parametrize(
+    "setting", ["c.Sandbox.memory_mb = 1024", "c.Execute.timeout = 5", "c.Lrcourse.feedback_shows_hidden_tests = True"]
+)
+def test_a_course_graded_under_other_settings_is_another_version_that_no_worker_of_this_checkout_gets(
+    tmp_path, setting
+):
+    """nbgrader_config.py's grading settings decide grades (a memory-hungry answer passes under one cap and fails
+    under another): a worker whose checkout has other ones listens to another queue, and a task that reaches it
+    anyway is refused with the reason, before anything is opened."""
+    version = fleet.course_version(course_with(tmp_path, "course", setting), CHAPTER)
+    station = Station(ROOT)
+    serving = station.serving()
+    assert version != serving[CHAPTER]
+    assert fleet.queue_name(version) not in {fleet.queue_name(mine) for mine in serving.values()}
+    result = station.grade({"assignment": CHAPTER, "student": "alice", "version": version, "files": {}})
+    assert result["refused"] and "grading settings differ" in result["outcome"]["reason"], result
+    assert station.scratch is None
 
 
 ENQUEUE = """

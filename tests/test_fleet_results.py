@@ -55,10 +55,10 @@ class SwallowingApi:
 def test_ctrl_c_while_a_late_page_is_remade_stops_the_command(tmp_path):
     """nbgrader's API would swallow a KeyboardInterrupt raised inside it: while the run's CtrlC is installed, the
     Ctrl-C is only noted there, and the run's next check stops the command."""
-    from lrcourse.grading.fleet_grade import FeedbackPages
+    from lrcourse.grading.fleet_grade import Writer
     from lrcourse.grading.watchdog import CtrlC
 
-    pages = FeedbackPages.__new__(FeedbackPages)
+    pages = Writer.__new__(Writer)
     pages.api = SwallowingApi()
     stop = CtrlC()
     with stop.installed():

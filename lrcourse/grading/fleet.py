@@ -6,7 +6,8 @@ read), in both directions; a task is acknowledged only once graded (`acks_late`)
 if the process grading it dies (`reject_on_worker_lost`), one task at a time per process (prefetch 1). A broker
 that loses a whole worker machine gives its task to another once `visibility_timeout` has passed: it must be
 longer than a student's budget and grace (c.Sandbox.student_seconds + worker_grace_seconds), else a
-slow student is handed out twice (the enqueuing command still writes each student once).
+slow student is handed out twice (the enqueuing command still writes each student once). Meanwhile a task's lease
+(`fleet_lease`) tells the enqueuing command that its worker stopped answering.
 
 Each course version has a queue of its own (`queue_name`): a worker of another checkout never sees a task it
 would have to refuse, so a stale worker cannot drain the queue by failing its students.
@@ -15,6 +16,7 @@ would have to refuse, so a stale worker cannot drain the queue by failing its st
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -25,6 +27,12 @@ VISIBILITY_SECONDS = 3600  # see the module's text
 RESULT_SECONDS = 7 * 24 * 3600  # results kept in Redis for a rerun after an interruption
 MAX_ATTEMPTS = 3  # deliveries of one task (its worker died each time) before the student is failed
 PACKAGE = Path(__file__).resolve().parent.parent  # the lrcourse package
+# nbgrader_config.py's sections that only the enqueuing command reads, and that may differ between the course and its
+# workers' checkouts: where its folders and gradebook are, late penalties (written here, from the trusted scores:
+# `fleet_grade`), the exchange (any Exchange* section), the grades' export, the formgrader, logging
+ENQUEUER_SECTIONS = frozenset(
+    {"CourseDirectory", "LateSubmissionPlugin", "AssignLatePenalties", "ExportApp", "FormgradeExtension", "NbGrader"}
+)
 ROOT = PACKAGE.parent  # a checkout of the course
 
 
@@ -77,10 +85,40 @@ def code_version() -> str:
 
 
 def course_version(course: Path, assignment: str, code: str | None = None) -> str:
-    """The version a task is graded at: the code's, and the assignment's source notebooks (the hidden tests)."""
+    """The version a task is graded at: the code's, the assignment's source notebooks (the hidden tests) and the
+    course's grading settings (`grading_settings`)."""
     digest = hashlib.sha256((code or code_version()).encode())
     _hash_tree(digest, course / "source" / assignment, course / "source")
+    digest.update(b"\0config\0" + grading_settings(course))
     return digest.hexdigest()[:16]
+
+
+def grading_settings(course: Path) -> bytes:
+    """The course's nbgrader configuration as it bears on a grade, as text: every section but those the enqueuing
+    command alone reads (ENQUEUER_SECTIONS), so the sandbox's limits (a memory-hungry answer passes under one cap and
+    fails under another), Execute's timeout, the autograde steps and the feedback's settings must be a worker's too.
+    The config is read as nbgrader reads it (its code run: settings it computes count); this checkout's and the
+    course's folders are written as one placeholder, since each machine's clone is elsewhere."""
+    from lrcourse.grading.course import course_config
+
+    config = course_config(course, "sqlite://")
+    sections = {name: config[name] for name in sorted(config) if not _enqueuers(name)}
+    text = json.dumps(sections, sort_keys=True, default=_named)
+    for folder in sorted(
+        {str(ROOT), str(course.resolve())}, key=len, reverse=True
+    ):  # the longer first: one may hold the other
+        text = text.replace(folder, "<folder>")
+    return text.encode()
+
+
+def _enqueuers(section: str) -> bool:
+    return section in ENQUEUER_SECTIONS or section.startswith("Exchange")
+
+
+def _named(value) -> str:
+    """A class or a function by its dotted name (its repr may hold an address, different in every process)."""
+    name = getattr(value, "__qualname__", None)
+    return f"{getattr(value, '__module__', '')}.{name}" if name else repr(value)
 
 
 def _hash_tree(digest, base: Path, relative_to: Path) -> None:

@@ -15,7 +15,7 @@ missing. A result is written once, when it arrives, as local grading writes it:
 - then the trusted scores of the test cells the worker returned (within each cell's points), and the late
   penalty from them (`late`), as `worker.Worker.decide` does. The score reported is read back from the gradebook.
 - a late submission's feedback is made again here, from this gradebook: the worker's page came from its scratch
-  gradebook, which knows no due date, so it showed no penalty (`FeedbackPages`).
+  gradebook, which knows no due date, so it showed no penalty (`Writer.remake`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook, with_busy_timeout
 from lrcourse.grading import fleet, intake, late, parcel
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
+from lrcourse.grading.fleet_lease import Lapsed, taken_key
 from lrcourse.grading.grade import create_gradebook_tables, finish
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 from lrcourse.grading.watchdog import CtrlC
@@ -78,6 +79,7 @@ def collect(
     outcomes, waiting = [], {}
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
     stop = CtrlC()
+    writer = Writer(course, db_url)
     try:
         with stop.installed():
             for student, current in todo:
@@ -90,18 +92,25 @@ def collect(
                     bar.update(1)
                     continue
                 waiting[task] = (student, current)
-            pages = FeedbackPages(course, db_url)
-            idle = IdleHint(url, version, waiting, hint_seconds, bar)
+            idle, lapsed = IdleHint(url, version, waiting, hint_seconds, bar), Lapsed(url, waiting, bar)
             polled = app.backend.get_many(
-                set(waiting), interval=POLL_SECONDS, no_ack=True, on_interval=lambda: (stop.check(), idle.check())
+                set(waiting),
+                interval=POLL_SECONDS,
+                no_ack=True,
+                on_interval=lambda: (stop.check(), idle.check(), lapsed.check()),
             )
-            for task, meta in polled:
-                idle.started = True
-                student, current = waiting.pop(task)
-                outcomes.append(write(course, pages, assignment, student, current, meta))
-                forget(app, url, task)  # written (or failed): the broker need not hold it any longer
-                bar.update(1)
-                stop.check()
+            try:
+                for task, meta in polled:
+                    idle.started = True
+                    student, current = waiting.pop(task)
+                    began = time.monotonic()
+                    outcomes.append(write(course, writer, assignment, student, current, meta))
+                    forget(app, url, task)  # written (or failed): the broker need not hold it any longer
+                    writer.results, writer.seconds = writer.results + 1, writer.seconds + time.monotonic() - began
+                    bar.update(1)
+                    stop.check()
+            finally:
+                writer.close()
     except KeyboardInterrupt:
         bar.close()
         print(
@@ -111,6 +120,8 @@ def collect(
         )
         raise
     bar.close()
+    if writer.results:
+        print(writer.pace(), file=sys.stderr)
     return outcomes
 
 
@@ -168,7 +179,7 @@ def forget(app, url: str, task: str) -> None:
 
     app.AsyncResult(task).forget()
     with redis.Redis.from_url(url) as client:
-        client.delete(fleet.sent_key(task), fleet.attempts_key(task))
+        client.delete(fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
 
 
 def _status(document) -> str:
@@ -176,14 +187,51 @@ def _status(document) -> str:
     return outcome.get("status", "") if isinstance(outcome, dict) else ""
 
 
-class FeedbackPages:
-    """The course's configuration, and nbgrader's API to make a feedback page from this gradebook (made once, on
-    the first late submission: on time, the worker's page is already this gradebook's)."""
+class Writer:
+    """What the enqueuing command keeps while it writes a run's results: the course's configuration, one gradebook
+    held open, each assignment's exercise read once, and nbgrader's API to make a feedback page from this gradebook
+    (made on the first late submission: on time, the worker's page is already this gradebook's). A gradebook opened
+    per use cost 0.06-0.08 s each, three times a student, and load_exercise 0.15 s (measured on a busy 2-core
+    machine): the run's one writer is serial, and at thousands of results that bounds the whole fleet."""
 
     def __init__(self, course: Path, db_url: str):
-        self.db_url = db_url
+        self.course, self.db_url = course, db_url
         self.config = course_config(course, db_url)
         self.api = None
+        self.book = None
+        self.exercises = {}
+        self.results, self.seconds = 0, 0.0  # written so far, and the time spent writing them
+
+    def pace(self) -> str:
+        """How fast this run's one writer went: at thousands of results, it bounds the whole fleet."""
+        each = self.seconds / max(self.results, 1)
+        return (
+            f"lrcourse: {self.results} result(s) written in {self.seconds:.1f} s, {each:.2f} s each (this command "
+            f"writes one at a time: at most {60 / max(each, 1e-3):.0f} results a minute, whatever the number of workers)"
+        )
+
+    def gradebook(self):
+        """The run's gradebook, opened on first use. Every write ends with a commit or a rollback (`done`), so that
+        SQLite holds no lock while nbgrader's SaveAutoGrades and feedback open it on their own."""
+        if self.book is None:
+            self.book = gradebook(self.db_url)
+        return self.book
+
+    def exercise(self, assignment: str):
+        from lrcourse.grading.exercise import load_exercise
+
+        if assignment not in self.exercises:
+            self.exercises[assignment] = load_exercise(self.course, assignment, self.gradebook())
+        return self.exercises[assignment]
+
+    def done(self, written: bool) -> None:
+        if self.book is not None:
+            (self.book.db.commit if written else self.book.db.rollback)()
+
+    def close(self) -> None:
+        if self.book is not None:
+            self.book.close()
+            self.book = None
 
     def remake(self, assignment: str, student: str) -> str:
         """The student's feedback generated again here; the error, if that failed."""
@@ -203,12 +251,10 @@ class FeedbackPages:
         return "" if generated.get("success") else first_error(generated)
 
 
-def write(course: Path, pages: FeedbackPages, assignment: str, student: str, current: str, meta: dict) -> Outcome:
+def write(course: Path, writer: Writer, assignment: str, student: str, current: str, meta: dict) -> Outcome:
     """One task's result into the course (see the module's text); the student's outcome."""
     if meta.get("status") != "SUCCESS":
-        error = meta.get("result")  # Celery's backend gives the task's exception back (a time limit, say)
-        why = f"{type(error).__name__}: {str(error)[:300]}" if isinstance(error, BaseException) else meta.get("status")
-        return Outcome(student, "failed", f"the grading worker failed: {why}")
+        return Outcome(student, "failed", failure_reason(meta))
     document = meta.get("result") if isinstance(meta.get("result"), dict) else {}
     outcome = _outcome(student, document.get("outcome"))
     if outcome.status != "graded":
@@ -219,19 +265,34 @@ def write(course: Path, pages: FeedbackPages, assignment: str, student: str, cur
         return Outcome(student, "failed", f"the worker's result is refused: {error}")
     try:
         _write_files(course, student, assignment, document)
-        late_seconds = _write_grades(course, pages.config, pages.db_url, assignment, student, scores)
+        late_seconds = _write_grades(course, writer, assignment, student, scores)
     except Exception as error:  # a result that cannot be written fails that student only
+        writer.done(written=False)
         return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
     if late_seconds > 0 and outcome.feedback:
-        error = pages.remake(assignment, student)
+        error = writer.remake(assignment, student)
         if error:
             return Outcome(student, "failed", "feedback: " + error, seconds=outcome.seconds)
-    with gradebook(pages.db_url) as book:
-        submission = book.find_submission(assignment, student)
-        outcome.score, outcome.max_score = submission.score, submission.max_score
+    submission = writer.gradebook().find_submission(assignment, student)
+    outcome.score, outcome.max_score = submission.score, submission.max_score
+    writer.done(written=True)
     if outcome.feedback and not outcome.unchecked:
         intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
     return outcome
+
+
+def failure_reason(meta: dict) -> str:
+    """Why a task failed on its worker, from Celery's backend, which gives the task's exception back."""
+    error = meta.get("result")
+    if not isinstance(error, BaseException):
+        return f"the grading worker failed: {str(meta.get('status'))[:64]}"
+    if type(error).__name__ == "TimeLimitExceeded":  # Celery's hard limit (`fleet_worker.make_app`)
+        seconds = error.args[0] if error.args and isinstance(error.args[0], (int, float)) else math.nan
+        return (
+            f"the grading worker was held on this student past the queue's hard time limit ({seconds:.0f} s: the "
+            "student's budget, the worker's grace and 120 s) and was stopped; not tried again"
+        )
+    return f"the grading worker failed: {type(error).__name__}: {str(error)[:300]}"
 
 
 def checked_scores(raw) -> dict[str, float]:
@@ -273,30 +334,31 @@ def _write_files(course: Path, student: str, assignment: str, document: dict) ->
             parcel.unpack(files, folder)
 
 
-def _write_grades(course: Path, config, db_url: str, assignment: str, student: str, scores: dict) -> float:
+def _write_grades(course: Path, writer: Writer, assignment: str, student: str, scores: dict) -> float:
     """The student's grades into the gradebook; how late the submission is, in seconds."""
     import nbformat
     from nbgrader.coursedir import CourseDirectory
 
-    from lrcourse.grading.exercise import load_exercise
     from lrcourse.grading.withheld_scores import WithholdAutoGrades, set_trusted_score
 
     submitted = course / "submitted" / student / assignment
-    timestamp = CourseDirectory(config=config).get_existing_timestamp(str(submitted))
+    timestamp = CourseDirectory(config=writer.config).get_existing_timestamp(str(submitted))
     warnings.filterwarnings("ignore", message=".*not in session.*")  # SQLAlchemy's notices on nbgrader's own use
-    with gradebook(db_url) as book:
-        book.update_or_create_student(student)
-        book.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
+    book = writer.gradebook()
+    book.update_or_create_student(student)
+    book.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
+    writer.done(written=True)  # committed: SaveAutoGrades writes through a connection of its own
     for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
         resources = {"nbgrader": {"notebook": path.stem, "assignment": assignment, "student": student}}
-        resources["nbgrader"]["db_url"] = with_busy_timeout(db_url)
+        resources["nbgrader"]["db_url"] = with_busy_timeout(writer.db_url)
         WithholdAutoGrades().preprocess(nbformat.read(path, as_version=4), resources)
-    with gradebook(db_url) as book:
-        exercise = load_exercise(course, assignment, book)
-        for test in exercise.tests:
-            grade = book.find_grade(test.name, exercise.notebook, assignment, student)
-            score = scores.get(test.name, 0.0)  # no verdict: no points
-            set_trusted_score(grade, min(max(score, 0.0), float(grade.max_score)))
-        book.db.commit()
-        late.assign_penalties(book, config, assignment, student)
-        return book.find_submission(assignment, student).total_seconds_late
+    exercise = writer.exercise(assignment)
+    for test in exercise.tests:
+        grade = book.find_grade(test.name, exercise.notebook, assignment, student)
+        score = scores.get(test.name, 0.0)  # no verdict: no points
+        set_trusted_score(grade, min(max(score, 0.0), float(grade.max_score)))
+    book.db.commit()
+    late.assign_penalties(book, writer.config, assignment, student)
+    seconds = book.find_submission(assignment, student).total_seconds_late
+    writer.done(written=True)  # before a late page is remade: nbgrader's API opens the gradebook itself
+    return seconds

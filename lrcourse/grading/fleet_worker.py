@@ -3,7 +3,8 @@ checkout of the course. It needs no shared file system and no gradebook credenti
 
 Each of its processes (Celery's prefork pool, `concurrency` of them) keeps a scratch course of its own (a temporary
 folder: the checkout's nbgrader_config.py, the assignments' source and a release generated there, its own SQLite
-gradebook) and a `worker.Worker` in it, opened once: its zygotes stay warm from task to task. A task is one
+gradebook) and a `worker.Worker` in it, opened and warmed as the process starts, before its first task
+(`Station.warm`): its zygotes stay warm from task to task. A task is one
 student: the course version it was enqueued at (refused, with the reason, if it is not this checkout's), the
 assignment, the student's id and submitted folder as a parcel (`parcel`: unpacked by intake's rules, then checked
 by `intake.refused` as local grading does). The student is graded exactly as `lrcourse grade` grades locally
@@ -12,6 +13,9 @@ parcels) and the trusted score of each test cell. The enqueuing command writes t
 
 It listens only to the queues of its checkout's versions (`fleet.queue_name`), one per assignment; a task of
 another version that reaches it anyway is refused with the reason.
+
+While a process grades a task it holds the task's lease (`fleet_lease`), so that the enqueuing command can tell a
+worker that stopped answering (a lost machine) from one still grading.
 
 A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
 Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
@@ -25,23 +29,24 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
-from lrcourse.grading.course import course_config, ensure_tools_on_path
+from lrcourse.grading.course import course_config
+from lrcourse.grading.fleet_lease import Lease
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
 
 SCRATCH = "lrcourse-worker-"  # a scratch course's folder: this, the pool process's id, a dash
+WARM_SECONDS = 900  # a pool process's start (`Station.warm`) before Celery gives up on it (its default: 4 s)
 
 
 class Station:
-    """One worker process's scratch course and grader, made on its first task (after Celery's fork)."""
+    """One worker process's scratch course and grader, made as the process starts (after Celery's fork)."""
 
     def __init__(self, checkout: Path, sandboxed: bool = True):
         self.checkout = checkout.resolve()
@@ -77,6 +82,22 @@ class Station:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
 
+    def warm(self) -> None:
+        """Everything but a student, as this process starts (before Celery gives it a task): the scratch course,
+        each served assignment's release and the zygotes its students need. Paid once per process, when the worker
+        starts, not by the first students of a deadline (it took a busy 2-core machine 30 s and more). A failure is
+        only said here: the first task opens the station again and fails its student with the reason."""
+        start = time.monotonic()
+        try:
+            self.open()
+            for assignment in self.serving():
+                self.release(assignment)
+                worker.warm(assignment)
+        except Exception as error:
+            print(f"lrcourse worker: process {os.getpid()} not warmed: {type(error).__name__}: {error}", flush=True)
+            return
+        print(f"lrcourse worker: process {os.getpid()} warm in {time.monotonic() - start:.1f} s", flush=True)
+
     def version(self, assignment: str) -> str | None:
         """This checkout's version of `assignment` (None if it has no such assignment)."""
         if assignment not in self.versions:
@@ -97,9 +118,11 @@ class Station:
         if target.is_dir():
             return
         shutil.copytree(self.checkout / "source" / assignment, target)
-        ensure_tools_on_path()
-        command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN"]
-        subprocess.run([*command, f"--CourseDirectory.db_url={self.db_url}"], cwd=self.scratch, check=True)
+        try:
+            worker.release(assignment)
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)  # released again by the next task, which reports a failure
+            raise
 
     def grade(self, task: dict) -> dict:
         """One task: the result document (see the module's text)."""
@@ -112,7 +135,8 @@ class Station:
         if task.get("version") != mine:
             why = (
                 f"version mismatch: the task is of course version {str(task.get('version'))[:32]}, this worker "
-                f"grades {assignment} at version {mine} (update its checkout to the enqueuing course's, or the reverse)"
+                f"grades {assignment} at version {mine}: the code, the assignment's source or nbgrader_config.py's "
+                "grading settings differ (update its checkout to the enqueuing course's, or the reverse)"
             )
             return _failed(student, why, refused=True)
         self.open()
@@ -127,20 +151,26 @@ class Station:
         folder = self.scratch / "submitted" / student / assignment
         for kind in ("submitted", "autograded", "feedback"):
             shutil.rmtree(self.scratch / kind / student, ignore_errors=True)
+        clock = Phases()
         try:
             parcel.unpack(files, folder)
             reason = intake.refused(self.scratch, student, assignment)
         except Exception as error:
             reason = f"the submission could not be unpacked: {type(error).__name__}: {intake.first_line(error)}"
+        clock.lap("unpacked")
         if reason:
             return _failed(student, reason)
         outcome = worker.grade_student(assignment, student, intake.fingerprint(folder))
-        return {
+        clock.lap("graded")
+        result = {
             "outcome": asdict(outcome),
             "autograded": self.folder("autograded", student, assignment),
             "feedback": self.folder("feedback", student, assignment),
             "scores": self.trusted_scores(assignment, student) if outcome.status == "graded" else {},
         }
+        clock.lap("result made")
+        print(f"lrcourse worker: {student}: {clock}", flush=True)  # where a task's time goes (bench_fleet reads it)
+        return result
 
     def folder(self, kind: str, student: str, assignment: str) -> dict[str, str]:
         folder = self.scratch / kind / student / assignment
@@ -156,6 +186,22 @@ class Station:
                 test.name: book.find_grade(test.name, exercise.notebook, assignment, student).auto_score
                 for test in exercise.tests
             }
+
+
+class Phases:
+    """Seconds spent in each phase of a task, for the worker's log."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+        self.laps: list[tuple[str, float]] = []
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps.append((name, now - self.last))
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.laps)
 
 
 def remove_leftovers() -> None:
@@ -182,10 +228,15 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
 
     app = fleet.celery_app(url, visibility_seconds)
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
-    app.conf.task_time_limit = limits.student_seconds + limits.worker_grace_seconds + 120  # after the release
+    # Celery's hard limit, the last resort when the sandbox's clocks and the watchdog's miss a held process: it kills
+    # the pool process and fails the task (TimeLimitExceeded: acknowledged, not handed out again), and a new process
+    # takes the next student
+    app.conf.task_time_limit = limits.student_seconds + limits.worker_grace_seconds + 120
     station = Station(checkout, sandboxed)
-    # in each pool process: at its start, what dead ones left; at its end (os._exit: no atexit), its own
-    worker_process_init.connect(lambda **_: remove_leftovers(), weak=False)
+    # in each pool process: at its start, what dead ones left, then warm (Celery waits for it: warm_seconds); at its
+    # end (os._exit: no atexit), its own
+    app.conf.worker_proc_alive_timeout = WARM_SECONDS
+    worker_process_init.connect(lambda **_: (remove_leftovers(), station.warm()), weak=False)
     worker_process_shutdown.connect(lambda **_: station.close(), weak=False)
 
     @app.task(name=fleet.TASK, bind=True)
@@ -198,7 +249,8 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
             return _failed(str(task.get("student"))[:64], why)
-        return station.grade(task)
+        with Lease(url, self.request.id, str(self.request.hostname), visibility_seconds):  # says it still answers
+            return station.grade(task)
 
     return app, station
 
@@ -217,6 +269,11 @@ def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_
     """`lrcourse worker`: serve the queue until stopped (Ctrl-C or SIGTERM: Celery's warm shutdown finishes the
     students being graded; their tasks are acknowledged only then)."""
     app, station = make_app(url, checkout, sandboxed, visibility_seconds)
+    serve(app, station, concurrency, visibility_seconds, name)
+
+
+def serve(app, station: Station, concurrency: int, visibility_seconds: float, name: str) -> None:
+    """The Celery worker of `make_app`'s app, on the queues of `station`'s versions, until stopped."""
     serving = station.serving()
     if not serving:
         raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")

@@ -284,6 +284,22 @@ def start(course: str, db_url: str, sandboxed: bool = True, starts=None, halted=
     atexit.register(_worker.close)
 
 
+def release(assignment: str) -> None:
+    """nbgrader's generate_assignment of `assignment` in this worker's course and gradebook, in this process (a
+    queue's worker releases into its scratch course: `fleet_worker`). A subprocess would pay python's and nbgrader's
+    start again (20 s on a busy 2-core machine, against 1 s here); only Autograde's and GenerateFeedback's settings
+    differ from the course's, and generate_assignment reads neither."""
+    generated = _worker.api.generate_assignment(assignment, force=True)
+    if not generated.get("success"):
+        raise RuntimeError(f"nbgrader generate_assignment {assignment}: {first_error(generated)}")
+
+
+def warm(assignment: str) -> None:
+    """Read `assignment` and ready the zygotes its students need, before the first of them: a queue's worker does
+    this at its start (`fleet_worker`), so a deadline's first students do not wait for it."""
+    _worker.ready(_worker.exercise(assignment))
+
+
 def close() -> None:
     """Close this process's worker, if any (its zygotes, their sandboxes' folders and cgroups): for a pool that
     ends its processes with os._exit, where atexit does not run (Celery's, `fleet_worker`)."""

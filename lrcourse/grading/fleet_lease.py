@@ -1,0 +1,147 @@
+"""A grading task's lease in the broker (`fleet_worker` holds it, `fleet_grade` reads it): who took a task, when,
+and whether that worker still answers.
+
+Redis gives a lost machine's task (the machine down, its network cut: not one killed process, whose task comes back
+at once) to another worker only once the broker's visibility timeout has passed (`lrcourse worker
+--visibility-seconds`, 3600 s by default: it must outlast any task, else a slow student is handed out twice).
+Without a word the enqueuing command would wait that hour. So while a worker process grades a task it keeps a key
+alive in Redis (renewed every RENEW_SECONDS, expiring LEASE_SECONDS after the last renewal), beside a record of who
+took the task, when, and under which visibility timeout. A task with a record but no live key, for longer than a
+lease, was taken by a worker that stopped answering: the enqueuing command says so (`Lapsed`), naming the student,
+the worker, and when the broker will hand the task out again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from datetime import UTC, datetime
+
+from lrcourse.grading import fleet
+
+LEASE_SECONDS = 90.0
+RENEW_SECONDS = 20.0
+CHECK_SECONDS = 30.0  # how often the enqueuing command looks
+
+
+def lease_key(task: str) -> str:
+    return f"lrcourse:lease:{task}"
+
+
+def taken_key(task: str) -> str:
+    return f"lrcourse:taken:{task}"
+
+
+class Lease:
+    """Held by a worker process while it grades `task` (a context manager): the record of who took it, and a key a
+    thread renews until the grading ends. A broker out of reach lets the key lapse, as a lost machine's would."""
+
+    def __init__(self, url: str, task: str, worker: str, visibility: float, seconds: float = LEASE_SECONDS):
+        self.url, self.task, self.worker, self.visibility, self.seconds = url, task, worker, visibility, seconds
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.renew, name="lrcourse-lease", daemon=True)
+
+    def __enter__(self) -> Lease:
+        import redis
+
+        self.client = redis.Redis.from_url(self.url)
+        record = {"worker": self.worker, "pid": os.getpid(), "taken": time.time(), "visibility": self.visibility}
+        self.client.set(taken_key(self.task), json.dumps(record), ex=fleet.RESULT_SECONDS)
+        self.client.set(lease_key(self.task), 1, px=int(self.seconds * 1000))
+        self.thread.start()
+        return self
+
+    def renew(self) -> None:
+        import redis
+
+        while not self.stop.wait(min(RENEW_SECONDS, self.seconds / 3)):
+            try:
+                self.client.set(lease_key(self.task), 1, px=int(self.seconds * 1000))
+            except redis.RedisError:
+                pass  # tried again at the next renewal; meanwhile the lease may lapse
+
+    def __exit__(self, *exc) -> None:
+        import redis
+
+        self.stop.set()
+        self.thread.join()
+        try:
+            self.client.delete(lease_key(self.task))  # the record stays: the enqueuer forgets it with the result
+        except redis.RedisError:
+            pass
+        self.client.close()
+
+
+class Lapsed:
+    """The enqueuing command's watch on the tasks it waits for (`check` at each poll): says once per task, on the
+    terminal, when its worker has held no lease for `grace` seconds (see the module's text)."""
+
+    def __init__(self, url: str, waiting: dict, bar, grace: float = LEASE_SECONDS, every: float = CHECK_SECONDS):
+        self.url, self.waiting, self.bar, self.grace, self.every = url, waiting, bar, grace, every
+        self.last = time.monotonic()
+        self.missing: dict[str, float] = {}  # task -> when its lease was first seen missing
+        self.said: set[str] = set()
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        for task, record in self.lapsed(now):
+            self.said.add(task)
+            self.bar.write(message(self.waiting[task][0], record, self.grace))
+
+    def lapsed(self, now: float) -> list[tuple[str, dict]]:
+        """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds."""
+        import redis
+
+        tasks = [task for task in self.waiting if task not in self.said]
+        if not tasks:
+            return []
+        with redis.Redis.from_url(self.url) as client:
+            records = client.mget([taken_key(task) for task in tasks])
+            leases = client.mget([lease_key(task) for task in tasks])
+        found = []
+        for task, record, lease in zip(tasks, records, leases):
+            if record is None or lease is not None:  # not taken yet, or its worker answers
+                self.missing.pop(task, None)
+                continue
+            if now - self.missing.setdefault(task, now) >= self.grace:  # not a task's end or a hand-over
+                found.append((task, read_record(record)))
+        return found
+
+
+def message(student: str, record: dict, grace: float) -> str:
+    taken, visibility = record["taken"], record["visibility"]
+    when = "once the broker's visibility timeout has passed"
+    if taken and visibility:
+        when = f"once its visibility timeout ({visibility:.0f} s) has passed, at about {_clock(taken + visibility)}"
+    return (
+        f"lrcourse: {student}: taken at {_clock(taken)} by worker {record['worker']!r}, which has stopped answering "
+        f"(no lease renewed for {grace:.0f} s: its machine lost or cut off?). The broker hands the task to another "
+        f"worker {when}; this command waits for it. Ctrl-C keeps every grade written; a rerun collects the rest."
+    )
+
+
+def read_record(raw: bytes) -> dict:
+    """A record's fields, each checked (the broker's content is not trusted): a printable worker name, numbers."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = {}
+    record = record if isinstance(record, dict) else {}
+    worker = record.get("worker")
+    worker = "".join(c for c in worker[:64] if c.isprintable()) if isinstance(worker, str) else "?"
+    numbers = {key: record.get(key) for key in ("taken", "visibility")}
+    for key, value in numbers.items():
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e11
+        numbers[key] = float(value) if ok else 0.0
+    return {"worker": worker, **numbers}
+
+
+def _clock(timestamp: float) -> str:
+    if not timestamp:
+        return "an unknown time"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S UTC")

@@ -1,0 +1,88 @@
+"""The Kubernetes example of a grading fleet (examples/kubernetes/, README "Grading on many machines"): its
+manifests parse, the workers run `lrcourse worker` with options the command has, and the broker's password reaches
+both sides from the Secret as files, never on a command line or in an environment variable. No cluster here: this
+checks the manifests against the command, not that a cluster runs them."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from lrcourse.cli import parser
+
+from support.paths import ROOT
+
+EXAMPLE = ROOT / "examples" / "kubernetes"
+
+
+def documents() -> dict[tuple[str, str], dict]:
+    """{(kind, name): manifest} of every document in the example's files."""
+    found = {}
+    for path in sorted(EXAMPLE.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            found[(document["kind"], document["metadata"]["name"])] = document
+    return found
+
+
+def containers(deployment: dict) -> list[dict]:
+    return deployment["spec"]["template"]["spec"]["containers"]
+
+
+def mounted(deployment: dict, container: dict, path: str) -> tuple[str, str]:
+    """(Secret, key) of the file at `path` in `container`, from its volume mounts and the pod's volumes."""
+    volumes = {volume["name"]: volume for volume in deployment["spec"]["template"]["spec"]["volumes"]}
+    for mount in container["volumeMounts"]:
+        folder = mount["mountPath"].rstrip("/") + "/"
+        if path.startswith(folder):
+            secret = volumes[mount["name"]]["secret"]
+            [item] = [item for item in secret["items"] if item["path"] == path[len(folder) :]]
+            return secret["secretName"], item["key"]
+    raise AssertionError(f"nothing is mounted at {path}")
+
+
+def test_the_workers_run_lrcourse_worker_with_options_it_has():
+    found = documents()
+    worker = found[("Deployment", "lrcourse-worker")]
+    [container] = containers(worker)
+    command = container["command"] + container.get("args", [])
+    assert Path(command[0]).name == "lrcourse" and command[1] == "worker", command
+    args = parser().parse_args(command[1:])  # an unknown option or a bad value exits here
+    assert args.run.__name__ == "command_worker"
+    assert args.broker_file and args.concurrency >= 1 and Path(args.course) == Path(container["workingDir"])
+    assert not args.no_sandbox  # the workers run students' code: sandboxed
+    assert container["securityContext"]["seccompProfile"]["type"] == "Unconfined"  # bubblewrap's calls (README)
+    assert mounted(worker, container, args.broker_file) == ("lrcourse-broker", "broker-url")
+    assert worker["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_the_broker_reads_its_password_from_the_secret_and_the_workers_url_names_its_service():
+    found = documents()
+    secret = found[("Secret", "lrcourse-broker")]["stringData"]
+    broker = found[("Deployment", "lrcourse-broker")]
+    [redis] = containers(broker)
+    [config_file] = [word for word in redis["command"] if word.endswith(".conf")]
+    assert mounted(broker, redis, config_file) == ("lrcourse-broker", "redis.conf")
+    config = dict(line.split(" ", 1) for line in secret["redis.conf"].splitlines() if line.strip())
+    url = urlsplit(secret["broker-url"])
+    assert url.password == config["requirepass"] and config["maxmemory-policy"] == "noeviction"
+    service = found[("Service", "lrcourse-broker")]
+    assert service["spec"]["type"] == "ClusterIP" and url.hostname == service["metadata"]["name"]
+    assert url.port == int(config["port"]) == service["spec"]["ports"][0]["port"]
+    assert service["spec"]["selector"] == broker["spec"]["template"]["metadata"]["labels"]
+
+
+def test_no_password_on_a_command_line_or_in_the_environment():
+    for (kind, name), document in documents().items():
+        if kind != "Deployment":
+            continue
+        for container in containers(document):
+            words = shlex.join(container["command"] + container.get("args", []))
+            assert "redis://" not in words and "requirepass" not in words and "CHANGE-ME" not in words, name
+            assert not container.get("env") and not container.get("envFrom"), name
+
+
+def test_the_readme_points_to_the_example():
+    assert "examples/kubernetes/" in (ROOT / "README.md").read_text()

@@ -1,0 +1,105 @@
+"""A grading task's lease (`fleet_lease`): a worker process renews it while it grades; once the process is gone (a lost
+machine, here a process killed with SIGKILL before Celery could hand its task back) the lease lapses, and the
+enqueuing command says so once, naming the student, the worker and when the broker hands the task out again. A real
+Redis with a password; the lease made 2 s long instead of 90 s."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lrcourse.grading.fleet_lease import Lapsed, lease_key, read_record, taken_key
+
+from support.redis_broker import redis_server
+
+TASK = "lrcourse-test-lease"
+HOLD = """
+import sys, time
+from lrcourse.grading.fleet_lease import Lease
+with Lease(sys.stdin.read().strip(), sys.argv[1], "machine-a@pod-7", 3600.0, seconds=2.0):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+class Bar:
+    """tqdm's write, kept."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def write(self, text: str, file=None) -> None:
+        self.lines.append(text)
+
+
+@pytest.fixture(scope="module")
+def url():
+    with redis_server() as address:
+        yield address
+
+
+def test_a_lease_lapses_when_its_worker_dies_and_the_enqueuer_says_so_once(url):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, TASK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    holder.stdin.write(url)
+    holder.stdin.close()
+    assert holder.stdout.readline().strip() == "held"
+    bar = Bar()
+    watch = Lapsed(url, {TASK: ("alice", "fingerprint")}, bar, grace=0, every=0)
+    time.sleep(3)  # longer than the lease: renewed meanwhile
+    watch.check()
+    assert bar.lines == []
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(10)
+    time.sleep(2.5)
+    watch.check()
+    watch.check()
+    [said] = bar.lines
+    assert said.startswith("lrcourse: alice: taken at ") and "'machine-a@pod-7'" in said, said
+    assert "visibility timeout (3600 s)" in said and "this command waits for it" in said, said
+
+
+def test_a_lease_ended_by_its_worker_is_released_and_its_record_kept(url):
+    import redis
+
+    from lrcourse.grading.fleet_lease import Lease
+
+    with Lease(url, TASK + "-done", "machine-b", 3600.0):
+        with redis.Redis.from_url(url) as client:
+            assert client.exists(lease_key(TASK + "-done")) and 0 < client.pttl(lease_key(TASK + "-done")) <= 90_000
+    with redis.Redis.from_url(url) as client:
+        assert not client.exists(lease_key(TASK + "-done"))
+        assert json.loads(client.get(taken_key(TASK + "-done")))["worker"] == "machine-b"
+
+
+def test_a_missing_lease_is_said_only_after_the_grace(url):
+    """Between a task's end and its result, or a killed process's task and its next delivery, a lease is missing
+    for a moment: only one missing for `grace` seconds is said."""
+    import redis
+
+    task = TASK + "-moment"
+    record = {"worker": "machine-c", "taken": time.time(), "visibility": 3600.0}
+    with redis.Redis.from_url(url) as client:
+        client.set(taken_key(task), json.dumps(record))
+    bar = Bar()
+    watch = Lapsed(url, {task: ("bob", "fingerprint")}, bar, grace=60, every=0)
+    watch.check()
+    assert bar.lines == [] and task in watch.missing
+    watch.missing[task] -= 61  # as if first seen missing a minute ago
+    watch.check()
+    assert len(bar.lines) == 1 and bar.lines[0].startswith("lrcourse: bob: "), bar.lines
+
+
+@pytest.mark.parametrize(
+    "raw", [b"not json", b"[1, 2]", b'{"worker": "\\u001b[2Jx", "taken": true, "visibility": 1e300}', b'{"worker": 7}']
+)
+def test_a_record_from_the_broker_is_read_as_untrusted(raw):
+    record = read_record(raw)
+    assert record["worker"].isprintable() and len(record["worker"]) <= 64
+    assert record["taken"] == 0.0 and record["visibility"] in (0.0,)

@@ -1,0 +1,106 @@
+"""Celery's hard time limit on a grading task (`fleet_worker.make_app`), the last resort when a worker is held where
+the sandbox's own clocks do not reach: the held student fails with the reason, is not handed out again, and the
+others are graded. A real Redis broker and one `lrcourse worker` process from this checkout, its limit made small
+(90 s) and one student's task held in the worker outside any sandbox (a sleep before grading starts)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import catalogue
+from support.course import make_course, scores
+from support.gradedclass import submit_answer
+from support.paths import ROOT
+from support.redis_broker import redis_server
+
+pytestmark = pytest.mark.slow
+CHAPTER = "02_ordered_schedules"
+LIMIT = 90  # seconds: a steady student takes 10-20 s here, under load
+
+WORKER = """
+import sys, time
+from pathlib import Path
+from lrcourse.grading import fleet_worker
+app, station = fleet_worker.make_app(sys.stdin.read().strip(), Path(sys.argv[1]))
+app.conf.task_time_limit = float(sys.argv[2])
+grade = station.grade
+
+def held(task):
+    if str(task.get("student")).startswith("held"):
+        time.sleep(3600)  # held outside the student's kernel and the verdicts: no sandbox clock runs here
+    return grade(task)
+
+station.grade = held
+fleet_worker.serve(app, station, 1, 3600, "limits@test")
+"""
+
+ENQUEUE = """
+import json, sys
+from pathlib import Path
+from lrcourse.grading.fleet_grade import grade_class_remote
+result = grade_class_remote(Path(sys.argv[1]), sys.argv[2], sys.stdin.read().strip(), progress=False)
+print(json.dumps({o.student: [o.status, o.reason] for o in result.outcomes}))
+"""
+
+
+def started(script: str, url: str, *args: str, **options) -> subprocess.Popen:
+    """`script` run by this environment's python, the broker's URL on its stdin (never on a command line)."""
+    process = subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.PIPE, text=True, **options)
+    process.stdin.write(url)
+    process.stdin.close()
+    process.stdin = None  # closed: communicate() would flush it
+    return process
+
+
+def pool(worker: subprocess.Popen) -> set[int]:
+    found = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
+    return {int(pid) for pid in found}
+
+
+def scratch_courses(pids: set[int]) -> list[Path]:
+    from lrcourse.grading.fleet_worker import SCRATCH
+
+    return [path for pid in pids for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}{pid}-*")]
+
+
+def wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def test_a_student_held_past_the_hard_limit_fails_with_the_reason_and_the_others_are_graded(tmp_path):
+    course = make_course(tmp_path / "course", [CHAPTER])
+    for student in ("alice", "held-0"):  # sent in this order: alice is graded before the held one starts
+        submit_answer(course, student, catalogue.STEP_CORRECT[0])
+    log = tmp_path / "worker.log"
+    with redis_server() as url, open(log, "w") as out:
+        worker = started(WORKER, url, str(ROOT), str(LIMIT), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            run = started(ENQUEUE, url, str(course), CHAPTER, stdout=subprocess.PIPE, cwd=course)
+            wait_for(lambda: log.read_text().count("] received") == 2 or run.poll() is not None, 900)
+            held = pool(worker)
+            stdout, _ = run.communicate(timeout=900)
+            wait_for(lambda: len(pool(worker) - held) == 1, 60)
+            replacement = pool(worker) - held  # it removes what the held one left, as it starts
+            wait_for(lambda: not scratch_courses(held), 120)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(120)
+    outcomes = json.loads(stdout.strip().splitlines()[-1])
+    assert outcomes["alice"][0] == "graded", outcomes
+    status, reason = outcomes["held-0"]
+    assert status == "failed" and f"hard time limit ({LIMIT} s" in reason and "not tried again" in reason, reason
+    assert set(scores(course, CHAPTER)) == {"alice"}  # the held student never reached the gradebook
+    text = log.read_text()
+    assert f"Hard time limit ({LIMIT}" in text and text.count("] received") == 2, text[-3000:]  # not handed out again
+    assert len(held) == len(replacement) == 1  # the held process ended, another took its place
+    assert not scratch_courses(held)
