@@ -1,9 +1,10 @@
 """The graded exercises never misgrade: real nbgrader grading of correct, wrong, forbidden and broken answers.
 
 Every answer in `tests/catalogue/` is a student of a scratch course graded by `lrcourse grade`
-(nbgrader's own autograde, per student, two workers): see `gradedclass.py`. Each test cell must give
-full marks or zero exactly as the catalogue says. `test_class_grading.py` holds plain sequential
-`nbgrader autograde` (the in-kernel hidden tests) to the catalogue on a sample of it.
+(nbgrader's own autograde, per student; two workers for chapters 2 and 3, one for the shorter classes): see
+`gradedclass.py`. Each test cell must give full marks or zero exactly as the catalogue says.
+`test_class_grading.py` holds plain sequential `nbgrader autograde` (the in-kernel hidden tests) to the catalogue
+on a sample of it.
 
 One class per chapter, each grading a course of that chapter alone: `make test` hands each class
 (`--dist loadscope`) to a worker of its own, so the chapters are graded side by side.

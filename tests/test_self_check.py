@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
-from nbconvert import HTMLExporter
 from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
@@ -189,7 +188,8 @@ def test_the_feedback_page_names_every_item_escapes_headings_and_takes_mathjax_f
     config.HTMLExporter.mathjax_url = "file:///here/MathJax.js?config=Safe"
     use_feedback_template(config)
     converter = GenerateFeedback(coursedir=CourseDirectory(config=config), config=config)
-    exporter = HTMLExporter(parent=converter, config=converter.config)  # as nbgrader's BaseConverter.start does
+    # as nbgrader's BaseConverter.start does (the course's: `feedback_exporter.FeedbackExporter`)
+    exporter = converter.exporter_class(parent=converter, config=converter.config)
     resources = {"nbgrader": {"notebook": "nb", "score": 1, "max_score": 4, "late_penalty": 0}}
     page, _ = exporter.from_notebook_node(nbformat.v4.new_notebook(cells=[heading, test, written]), resources)
     assert (
@@ -214,7 +214,7 @@ def render_feedback(self_study: bool) -> str:
     config = Config()
     use_feedback_template(config, self_study)
     converter = GenerateFeedback(coursedir=CourseDirectory(config=config), config=config)
-    exporter = HTMLExporter(parent=converter, config=converter.config)
+    exporter = converter.exporter_class(parent=converter, config=converter.config)
     resources = {"nbgrader": {"notebook": "nb", "score": 2.5, "max_score": 4, "late_penalty": 0}}
     return exporter.from_notebook_node(nbformat.v4.new_notebook(cells=[test, written]), resources)[0]
 

@@ -10,7 +10,8 @@ nbgrader's feedback only (`GenerateFeedback.HTMLExporter`): formgrader's pages k
 written answers read "graded by hand: compare with the rubric in solutions/" and the page's total is the
 autograded points', as the terminal says; the instructor's feedback shows the hand grades. MathJax stays
 nbconvert's CDN unless a course sets `HTMLExporter.mathjax_url` (`lrcourse check` points it at the MathJax
-installed with the course: `lrcourse.self_check.local_mathjax_url`).
+installed with the course: `lrcourse.self_check.local_mathjax_url`). Its exporter is `feedback_exporter`'s, which
+compiles the templates once per grading worker rather than once per student.
 """
 
 from __future__ import annotations
@@ -29,3 +30,5 @@ def use_feedback_template(config, self_study: bool = False) -> None:
     course's template (`self_study`: `lrcourse check`'s). An absolute path: nbconvert adds its folder to the
     template search path, after nbgrader's feedback folder, whose `index.html.j2` the template extends."""
     config.GenerateFeedback.HTMLExporter.template_file = str(SELF_STUDY_TEMPLATE if self_study else TEMPLATE)
+    # nbconvert's HTMLExporter, configured as above, its compiled templates kept from one student to the next
+    config.GenerateFeedback.exporter_class = "lrcourse.grading.feedback_exporter.FeedbackExporter"

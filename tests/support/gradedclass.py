@@ -2,7 +2,8 @@
 
 Each chapter is a course of its own whose students are the solution, the untouched release and every
 catalogue answer of the chapter; chapter 3 also gets the broken submissions an instructor meets in a real
-class. Each is graded by the `lrcourse grade` command, two workers, as an instructor would run it. (The README's
+class. Each is graded by the `lrcourse grade` command as an instructor would run it: two workers for a class long
+enough to gain from them, one for the rest (`workers_for`). (The README's
 example class, in chapter 2, is graded once per session for the export and class-report tests, which also hold
 it to the README: classresults.py.)
 """
@@ -124,6 +125,18 @@ class GradedChapter:
     run: subprocess.CompletedProcess  # `lrcourse grade` of the chapter
 
 
+# A grading worker's start (nbgrader, its kernel zygote, the answers' zygote) costs about 12 CPU-s, as much as
+# four students of a light chapter or one of chapter 6: a second worker buys a shorter class at that price, worth it
+# only for the long classes (chapters 2 and 3), which `make test` starts first. Concurrent workers on one gradebook
+# are held to the catalogue there, and in test_class_grading, test_hostile and test_sandbox.
+SECOND_WORKER_FROM = 30  # students
+
+
+def workers_for(students: int) -> int:
+    """How many workers grade a fidelity class of `students`."""
+    return 2 if students >= SECOND_WORKER_FROM else 1
+
+
 def build_graded_chapter(directory: Path, chapter: str) -> GradedChapter:
     """A course of one chapter whose students are the solution, the untouched release and every catalogue
     answer of the chapter (plus the broken submissions in chapter 3), graded by `lrcourse grade`. One chapter a
@@ -136,7 +149,8 @@ def build_graded_chapter(directory: Path, chapter: str) -> GradedChapter:
             submit(course, student_name(answer), chapter, {answer.cell: answer.source})
     if chapter == BROKEN_CHAPTER:
         submit_broken(course)
-    run = lrcourse(course, "grade", chapter, "--workers", "2", timeout=3600)
+    students = sum(1 for folder in (course / "submitted").iterdir() if (folder / chapter).is_dir())
+    run = lrcourse(course, "grade", chapter, "--workers", str(workers_for(students)), timeout=3600)
     return GradedChapter(course, chapter, scores(course, chapter), run)
 
 
@@ -145,6 +159,7 @@ __all__ = [
     "submit_answer",
     "submit_broken",
     "unexpected_scores",
+    "workers_for",
     "ANSWERS",
     "BROKEN",
     "BROKEN_CHAPTER",

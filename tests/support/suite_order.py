@@ -8,6 +8,8 @@
 # TestPlainNbgrader 249 (since 9 students instead of 15). `make test` hands out whole files and test classes
 # (`--dist loadscope --no-loadscope-reorder`) in collection order: a long unit started last would keep one worker
 # busy after the others have finished. test_fleet (about 320 s of two queue workers grading a class) comes second.
+# The fidelity classes of chapters 1 and 4 to 7 grade with one worker (support/gradedclass.py: `workers_for`): fewer
+# CPU-seconds, a longer class alone; chapters 5 to 7 stay near the front for that.
 LONGEST_FIRST = (
     "tests/test_class_grading.py::test_",
     "tests/test_fleet.py",
