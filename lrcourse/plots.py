@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as ticker
@@ -203,6 +204,24 @@ def plot_rates(
         ax.plot(np.arange(len(rates)), rates, drawstyle="steps-post", label=shown, linewidth=1.0 if twin else 1.8)
         drawn.append((name, rates))
     label(ax, title, xlabel, "learning rate", log=log)
+
+
+def coarse_limits(values, step: float, include=()) -> tuple[float, float]:
+    """Linear axis limits on multiples of `step`, with room (2 % of a step) between a value and the edge, widened
+    to hold `include` (say 0). A slider panel that sets these keeps its ticks from move to move until the data
+    cross a step, so its frames need not be drawn again (`lrcourse.frames`)."""
+    values, include = np.ravel(values).astype(float), np.ravel(include).astype(float)
+    low, high = math.floor(values.min() / step - 0.02) * step, math.ceil(values.max() / step + 0.02) * step
+    return float(min([low, *include])), float(max([high, *include]))
+
+
+def decade_limits(values, include=()) -> tuple[float, float]:
+    """Log axis limits: the whole decades holding every positive value, widened by a tenth of a decade each side
+    and then to hold `include`, so they change only when the data cross a power of ten (see `coarse_limits`)."""
+    values, include = np.ravel(values).astype(float), np.ravel(include).astype(float)
+    values = values[values > 0]
+    low, high = math.floor(math.log10(values.min())) - 0.1, math.ceil(math.log10(values.max())) + 0.1
+    return float(min([10**low, *include])), float(max([10**high, *include]))
 
 
 def mark_epochs(ax, epochs, color: str = PALETTE["vermillion"], text: str | None = None) -> None:
