@@ -207,21 +207,31 @@ def plot_rates(
 
 
 def coarse_limits(values, step: float, include=()) -> tuple[float, float]:
-    """Linear axis limits on multiples of `step`, with room (2 % of a step) between a value and the edge, widened
-    to hold `include` (say 0). A slider panel that sets these keeps its ticks from move to move until the data
-    cross a step, so its frames need not be drawn again (`lrcourse.frames`)."""
-    values, include = np.ravel(values).astype(float), np.ravel(include).astype(float)
+    """Linear axis limits that always hold `include` (a value such as 0, or a span to show whatever the data)
+    and, where the values go beyond it, reach the next multiple of `step` with room (2 % of a step) between a
+    value and the edge. A slider panel that sets these keeps its ticks from move to move until the data cross a
+    step, so its frames need not be drawn again (`lrcourse.frames`)."""
+    values = np.ravel(values).astype(float)
     low, high = math.floor(values.min() / step - 0.02) * step, math.ceil(values.max() / step + 0.02) * step
-    return float(min([low, *include])), float(max([high, *include]))
+    return _holding(low, high, values, np.ravel(include).astype(float))
 
 
 def decade_limits(values, include=()) -> tuple[float, float]:
-    """Log axis limits: the whole decades holding every positive value, widened by a tenth of a decade each side
-    and then to hold `include`, so they change only when the data cross a power of ten (see `coarse_limits`)."""
-    values, include = np.ravel(values).astype(float), np.ravel(include).astype(float)
+    """Log axis limits that always hold `include` and, where the positive values go beyond it, reach whole
+    decades widened by a tenth of a decade: they change only when the data cross a power of ten (see
+    `coarse_limits`)."""
+    values = np.ravel(values).astype(float)
     values = values[values > 0]
     low, high = math.floor(math.log10(values.min())) - 0.1, math.ceil(math.log10(values.max())) + 0.1
-    return float(min([10**low, *include])), float(max([10**high, *include]))
+    return _holding(10**low, 10**high, values, np.ravel(include).astype(float))
+
+
+def _holding(low: float, high: float, values: np.ndarray, include: np.ndarray) -> tuple[float, float]:
+    """`include`'s ends in place of `low` and `high` where the values stay within them."""
+    if include.size:
+        low = include.min() if values.min() >= include.min() else low
+        high = include.max() if values.max() <= include.max() else high
+    return float(low), float(high)
 
 
 def mark_epochs(ax, epochs, color: str = PALETTE["vermillion"], text: str | None = None) -> None:

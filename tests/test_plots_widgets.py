@@ -351,4 +351,7 @@ def test_coarse_limits_hold_the_data_and_move_in_steps():
     low, high = plots.decade_limits([0.1, 7.8e-4, 0.0])  # the zero cannot show on a log axis
     assert math.isclose(low, 10**-4.1) and math.isclose(high, 10**-0.9)
     assert plots.decade_limits([0.1, 7.8e-4], include=1e-5)[0] == 1e-5
+    assert plots.decade_limits([0.2, 1.5], include=(0.1, 2.5)) == (0.1, 2.5)  # a span shown whatever the data
+    low, high = plots.decade_limits([0.05, 1.5], include=(0.1, 2.5))  # beyond it, in whole decades
+    assert math.isclose(low, 10**-2.1) and high == 2.5
     assert plots.decade_limits([0.1, 3e-6]) == plots.decade_limits([0.05, 1.5e-6])
