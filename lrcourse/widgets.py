@@ -3,7 +3,9 @@
 The figure is rendered to PNG and shown as an `<img>` with alt text in an `ipywidgets.HTML`, which
 updates in place: nothing piles up in the output area, and the time a redraw takes is measured. The
 figure and its axes are made once and redrawn in place, so a move costs only the drawing itself, and the axes'
-frames (ticks, labels, grid) are drawn again only when a move changed them (`lrcourse.frames`).
+frames (ticks, labels, grid) are drawn again only when a move changed them (`lrcourse.frames`), once per state
+of the axes: a notebook whose axes take a few states (limits in coarse steps, `plots.decade_limits`) draws them
+ahead with `prepare`, so even a first move there draws only what changed.
 (`ipywidgets.Image` has no alt attribute, so a screen reader could not say what the plot shows.)
 The alt text is the panel's `description`, what its axes say (`plots.alt_text`) and the readout.
 """
