@@ -355,3 +355,18 @@ def test_coarse_limits_hold_the_data_and_move_in_steps():
     low, high = plots.decade_limits([0.05, 1.5], include=(0.1, 2.5))  # beyond it, in whole decades
     assert math.isclose(low, 10**-2.1) and high == 2.5
     assert plots.decade_limits([0.1, 3e-6]) == plots.decade_limits([0.05, 1.5e-6])
+
+
+def draw_noisy_limits(ax, noise):
+    """The same line but for rounding noise in its lowest value, as a schedule computed two ways gives."""
+    ax.plot([0, 1, 2], [0.1, 0.05, noise * 1e-17])
+    plots.label(ax, f"noise {noise}", "epoch", "learning rate")
+
+
+def test_rounding_noise_in_the_limits_keeps_the_frames():
+    panel = widgets.SliderPanel(draw_noisy_limits, {"noise": widgets.int_slider("noise", 0, 0, 3)})
+    frames, before = panel.frames.frame_draws, panel.axes.get_ylim()
+    panel.controls["noise"].value = 3
+    assert panel.axes.get_ylim() != before, "the limits moved, by rounding noise only"
+    assert panel.frames.frame_draws == frames
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
