@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as ticker
@@ -203,6 +204,34 @@ def plot_rates(
         ax.plot(np.arange(len(rates)), rates, drawstyle="steps-post", label=shown, linewidth=1.0 if twin else 1.8)
         drawn.append((name, rates))
     label(ax, title, xlabel, "learning rate", log=log)
+
+
+def coarse_limits(values, step: float, include=()) -> tuple[float, float]:
+    """Linear axis limits that always hold `include` (a value such as 0, or a span to show whatever the data)
+    and, where the values go beyond it, reach the next multiple of `step` with room (2 % of a step) between a
+    value and the edge. A slider panel that sets these keeps its ticks from move to move until the data cross a
+    step, so its frames need not be drawn again (`lrcourse.frames`)."""
+    values = np.ravel(values).astype(float)
+    low, high = math.floor(values.min() / step - 0.02) * step, math.ceil(values.max() / step + 0.02) * step
+    return _holding(low, high, values, np.ravel(include).astype(float))
+
+
+def decade_limits(values, include=()) -> tuple[float, float]:
+    """Log axis limits that always hold `include` and, where the positive values go beyond it, reach whole
+    decades widened by a tenth of a decade: they change only when the data cross a power of ten (see
+    `coarse_limits`)."""
+    values = np.ravel(values).astype(float)
+    values = values[values > 0]
+    low, high = math.floor(math.log10(values.min())) - 0.1, math.ceil(math.log10(values.max())) + 0.1
+    return _holding(10**low, 10**high, values, np.ravel(include).astype(float))
+
+
+def _holding(low: float, high: float, values: np.ndarray, include: np.ndarray) -> tuple[float, float]:
+    """`include`'s ends in place of `low` and `high` where the values stay within them."""
+    if include.size:
+        low = include.min() if values.min() >= include.min() else low
+        high = include.max() if values.max() <= include.max() else high
+    return float(low), float(high)
 
 
 def mark_epochs(ax, epochs, color: str = PALETTE["vermillion"], text: str | None = None) -> None:

@@ -3,7 +3,9 @@
 The figure is rendered to PNG and shown as an `<img>` with alt text in an `ipywidgets.HTML`, which
 updates in place: nothing piles up in the output area, and the time a redraw takes is measured. The
 figure and its axes are made once and redrawn in place, so a move costs only the drawing itself, and the axes'
-frames (ticks, labels, grid) are drawn again only when a move changed them (`lrcourse.frames`).
+frames (ticks, labels, grid) are drawn again only when a move changed them (`lrcourse.frames`), once per state
+of the axes: a notebook whose axes take a few states (limits in coarse steps, `plots.decade_limits`) draws them
+ahead with `prepare`, so even a first move there draws only what changed.
 (`ipywidgets.Image` has no alt attribute, so a screen reader could not say what the plot shows.)
 The alt text is the panel's `description`, what its axes say (`plots.alt_text`) and the readout.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 import base64
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from time import perf_counter
 
 import ipywidgets as widgets
@@ -124,21 +126,34 @@ class SliderPanel:
 
     def redraw(self) -> None:
         start = perf_counter()
+        text = self._draw(self.values)
+        self.png = self.frames.png()
+        self.alt = alt_text(self.figure, extra=re.sub(r"<[^>]+>", "", text))
+        self.image.value = img_html(self.png, self.alt)
+        self.readout.value = text
+        self.seconds.append(perf_counter() - start)
+
+    def prepare(self, positions: Iterable[dict]) -> None:
+        """Draw ahead the frames (ticks, tick labels, grid) of each position: values for some controls, the others
+        as they stand. A first move to a position whose axes differ then costs what a move that keeps them costs.
+        The figure is drawn again as the controls stand."""
+        for position in positions:
+            self._draw({**self.values, **position})
+            self.frames.prepare()
+        self.redraw()
+
+    def _draw(self, values: dict) -> str:
+        """Empty the axes and call `draw` with `values`; its readout, or ""."""
         axes = list(self.figure.axes)
         for ax in axes:
             _empty(ax)
-        text = self.draw(self.axes, **self.values)
+        text = self.draw(self.axes, **values)
         if self.figure.axes != axes:
             raise ValueError(
                 f"{self.draw.__name__} added or removed axes: draw into the axes it is given "
                 "(ask the panel for more with grid=(rows, columns))"
             )
-        text = text if isinstance(text, str) else ""
-        self.png = self.frames.png(compress_level=1)  # zlib's fastest: 3x quicker, ~25% bigger
-        self.alt = alt_text(self.figure, extra=re.sub(r"<[^>]+>", "", text))
-        self.image.value = img_html(self.png, self.alt)
-        self.readout.value = text
-        self.seconds.append(perf_counter() - start)
+        return text if isinstance(text, str) else ""
 
     def _on_change(self, change) -> None:
         self.redraw()

@@ -1,5 +1,7 @@
 """lrcourse.plots and lrcourse.widgets: labelled figures, panels that redraw on every move."""
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -220,7 +222,7 @@ def pixels(png: bytes) -> np.ndarray:
 
     from PIL import Image
 
-    return np.asarray(Image.open(BytesIO(png)))
+    return np.asarray(Image.open(BytesIO(png)).convert("RGBA"))  # a panel's opaque PNG is RGB, savefig's RGBA
 
 
 def draw_two_axes(axes, slope, span, shade):
@@ -273,4 +275,98 @@ def test_an_artist_under_the_grid_makes_a_full_draw_with_the_same_image():
     panel.controls["shade"].value = False  # back to drawing on kept frames, which must be the current ones
     panel.controls["slope"].value = 1.5
     assert panel.frames.full_draws == 1
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
+
+
+def test_a_move_back_to_frames_seen_before_reuses_them():
+    panel = two_axes_panel()
+    panel.controls["span"].value = 10
+    frames = panel.frames.frame_draws
+    panel.controls["span"].value = 5  # the first frames again: kept, not drawn again
+    panel.controls["slope"].value = 2.0
+    panel.controls["span"].value = 10
+    assert panel.frames.frame_draws == frames and panel.frames.full_draws == 0
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
+
+
+def test_prepared_positions_need_no_frame_draw_on_a_first_move():
+    panel = two_axes_panel()
+    panel.prepare([{"span": 10}])
+    assert panel.values["span"] == 5 and np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
+    frames = panel.frames.frame_draws
+    panel.controls["span"].value = 10
+    assert panel.frames.frame_draws == frames and panel.frames.full_draws == 0
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
+
+
+def test_few_frames_are_kept():
+    panel = widgets.SliderPanel(
+        draw_two_axes,
+        {
+            "slope": widgets.float_slider("slope", 1.0, 0.5, 2.0, 0.5),
+            "span": widgets.int_slider("span", 5, 5, 50, 5),
+            "shade": ipywidgets.Checkbox(value=False),
+        },
+        grid=(1, 2),
+    )
+    panel.frames.keep = 3
+    panel.prepare([{"span": span} for span in range(5, 55, 5)])
+    assert len(panel.frames.saved) == 3
+
+
+def draw_with_second_scale(axes, peak, decay):
+    """A rate on the left, the same rate times 0.01 on a secondary axis (made once), limits set by `peak`."""
+    if not axes.child_axes:
+        second = axes.secondary_yaxis("right", functions=(lambda lr: lr * 0.01, lambda shrink: shrink / 0.01))
+        second.set_ylabel("shrink per step")
+    axes.plot([0, 10, 100], [0, peak, peak * (1 - decay)], label="rate")
+    axes.set_ylim(0, 1.05 * peak)
+    plots.label(axes, f"peak {peak:g}, decay {decay:g}", "step", "learning rate")
+
+
+def test_a_secondary_axis_is_part_of_its_parents_frame():
+    panel = widgets.SliderPanel(
+        draw_with_second_scale,
+        {
+            "peak": ipywidgets.SelectionSlider(options=[0.01, 0.1], value=0.01),
+            "decay": widgets.float_slider("decay", 0.5, 0.0, 1.0, 0.5),
+        },
+    )
+    second = panel.axes.child_axes[0].yaxis
+    before = second.get_view_interval().copy()
+    frames = panel.frames.frame_draws
+    panel.controls["decay"].value = 1.0  # the frames stand: drawn on them
+    assert panel.frames.frame_draws == frames and panel.frames.full_draws == 0
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
+    panel.controls["peak"].value = 0.1  # the left limits and so the right scale change: both drawn again
+    assert panel.frames.frame_draws == frames + 1
+    assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
+    assert np.allclose(second.get_view_interval(), 10 * before), "the secondary scale followed the new limits"
+
+
+def test_coarse_limits_hold_the_data_and_move_in_steps():
+    assert plots.coarse_limits([0.11, 1.615], 0.25, include=0) == (0.0, 1.75)
+    assert plots.coarse_limits([0.3, 1.5], 0.25) == (0.25, 1.75)  # 1.5 on a step: room above it
+    assert plots.coarse_limits([0.3, 1.4], 0.25) == plots.coarse_limits([0.26, 1.45], 0.25)
+    low, high = plots.decade_limits([0.1, 7.8e-4, 0.0])  # the zero cannot show on a log axis
+    assert math.isclose(low, 10**-4.1) and math.isclose(high, 10**-0.9)
+    assert plots.decade_limits([0.1, 7.8e-4], include=1e-5)[0] == 1e-5
+    assert plots.decade_limits([0.2, 1.5], include=(0.1, 2.5)) == (0.1, 2.5)  # a span shown whatever the data
+    low, high = plots.decade_limits([0.05, 1.5], include=(0.1, 2.5))  # beyond it, in whole decades
+    assert math.isclose(low, 10**-2.1) and high == 2.5
+    assert plots.decade_limits([0.1, 3e-6]) == plots.decade_limits([0.05, 1.5e-6])
+
+
+def draw_noisy_limits(ax, noise):
+    """The same line but for rounding noise in its lowest value, as a schedule computed two ways gives."""
+    ax.plot([0, 1, 2], [0.1, 0.05, noise * 1e-17])
+    plots.label(ax, f"noise {noise}", "epoch", "learning rate")
+
+
+def test_rounding_noise_in_the_limits_keeps_the_frames():
+    panel = widgets.SliderPanel(draw_noisy_limits, {"noise": widgets.int_slider("noise", 0, 0, 3)})
+    frames, before = panel.frames.frame_draws, panel.axes.get_ylim()
+    panel.controls["noise"].value = 3
+    assert panel.axes.get_ylim() != before, "the limits moved, by rounding noise only"
+    assert panel.frames.frame_draws == frames
     assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
