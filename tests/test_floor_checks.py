@@ -110,5 +110,9 @@ def test_a_step_by_step_replay_runs_out_of_time_and_is_told_to_count():
     namespace: dict = {}
     exec(slow.source, namespace)
     check_floor(namespace["epochs_to_floor"], 0.1, 0.5, 2, 1, 0.0125, 1e-8)  # right where it finishes
-    with pytest.raises(CheckFailed, match="did not finish within 3 s: count the steps"):
+    advice = "count the steps, do not take them one by one"
+    with pytest.raises(CheckFailed, match=f"did not finish within 3 s: {advice}"):
+        check_floor(namespace["epochs_to_floor"], 0.1, 0.5, 10**8, 10**8, 0.025, 1e-8, on_timeout=advice)
+    with pytest.raises(CheckFailed) as failed:  # the advice only where the cell asks for it
         check_floor(namespace["epochs_to_floor"], 0.1, 0.5, 10**8, 10**8, 0.025, 1e-8)
+    assert str(failed.value).endswith("did not finish within 3 s")

@@ -22,7 +22,7 @@ from lrcourse.checking.self_contained import expect_self_contained
 ARGUMENTS = ("lr", "factor", "patience", "cooldown", "min_lr", "eps")
 WHY = (
     "This exercise asks you to work the answer out from the rule: no use of PyTorch's schedulers is allowed (the "
-    "grader runs your function without them), so it earns no marks."
+    "grader detects their use), so it earns no marks."
 )
 
 
@@ -41,16 +41,15 @@ def _rate(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _answer(function, payload: dict, call: str, hint: str):
-    """The answer's (epoch, rate) for `payload`, or a CheckFailed that says what is wrong with its form."""
+def _answer(function, payload: dict, call: str, on_timeout: str):
+    """The answer's (epoch, rate) for `payload`, or a CheckFailed that says what is wrong with its form
+    (`on_timeout`: advice added when it runs too long, given only where a long run is what the cell tests)."""
     try:
         answer = call_answer(function, tuple(payload[name] for name in ARGUMENTS), call, WHY)
     except AssertionError as failure:  # too slow (here, or in the student's process under the grader), or forbidden
         if "did not finish" not in str(failure):
             raise
-        raise CheckFailed(
-            f"{failure}: count the steps, do not take them one by one{f' ({hint})' if hint else ''}"
-        ) from None
+        raise CheckFailed(f"{failure}{f': {on_timeout}' if on_timeout else ''}") from None
     except Exception as error:
         raise answer_raised("epochs_to_floor", error, f"{call} raised {type(error).__name__}: {error}") from None
     if not (isinstance(answer, (tuple, list)) and len(answer) == 2 and _count(answer[0]) and _rate(answer[1])):
@@ -71,14 +70,16 @@ def check_floor(
     eps: float,
     compare: tuple = ("epoch", "lr"),
     hint: str = "",
+    on_timeout: str = "",
 ) -> None:
     """`function(lr, factor, patience, cooldown, min_lr, eps)` must return what PyTorch's ReduceLROnPlateau does on a
-    stalled run: the step after which the rate is final, and that rate (`compare` names which of the two count)."""
+    stalled run: the step after which the rate is final, and that rate (`compare` names which of the two count;
+    `on_timeout`, advice for an answer that runs too long)."""
     if not isinstance(function, RemoteTarget):
         expect_self_contained(function)
     payload = {"lr": lr, "factor": factor, "patience": patience, "cooldown": cooldown, "min_lr": min_lr, "eps": eps}
     call = f"epochs_to_floor({', '.join(f'{name}={value!r}' for name, value in payload.items())})"
-    epoch, rate = _answer(function, payload, call, hint)
+    epoch, rate = _answer(function, payload, call, on_timeout)
     expected = ExpectedValues().reference_floor(payload)
     note = f" ({hint})" if hint else ""
     if "lr" in compare and not close(rate, expected["lr"]):
@@ -86,7 +87,10 @@ def check_floor(
         raise CheckFailed(f"{call}: your final rate {rate!r} is {way} the rate PyTorch's scheduler stops at{note}")
     if "epoch" in compare and epoch != expected["epoch"]:
         if expected["epoch"] == 0:
-            raise CheckFailed(f"{call}: your epoch is {epoch}, but no step of this run changes the rate{note}")
+            raise CheckFailed(
+                f"{call}: your epoch is {epoch}; check whether any step of this run can change the rate: a "
+                f"reduction is written only if old_lr - max(old_lr * factor, min_lr) > eps{note}"
+            )
         way = "before" if epoch < expected["epoch"] else "after"
         raise CheckFailed(
             f"{call}: your epoch {epoch} is {way} the step after which PyTorch's scheduler has set its last rate{note}"
