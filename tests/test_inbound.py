@@ -205,7 +205,7 @@ def test_a_students_own_secret_is_kept(tmp_path):
 
 def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(tmp_path):
     """release_feedback files feedback under a hash of the secret, which a student can read in a classmate's
-    inbound folder: a submission holding the secret of a student collected first gets a fresh one."""
+    inbound folder: a submission holding a secret another student has or had gets a fresh one."""
     course, exchange = exchange_course(tmp_path)
     bobs = "0123456789abcdef" * 8
     (course / "submitted" / "bob" / CHAPTER).mkdir(parents=True)

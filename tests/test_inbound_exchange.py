@@ -302,3 +302,31 @@ def test_a_students_many_folders_keep_few_submissions_and_few_refusal_rows(tmp_p
     me = user_name(os.geteuid())
     assert result.refused[-1]["reason"] == f"and 25 more submissions owned by {me} in names not theirs refused"
     assert "1 collected, 30 refused, 7 older submissions superseded" in summary(result)
+
+
+@needs_chown
+def test_a_classmates_superseded_secret_copied_into_a_submission_is_replaced(tmp_path):
+    """fetch_feedback tries every secret a student ever submitted with: bob's older folder's secret, copied into
+    root's submission, would file root's feedback where bob's fetch finds it. Bob keeps his newest secret; root
+    gets a fresh one and is told why."""
+    import re
+
+    from lrcourse.grading.submission_secrets import SECRET, SHARED_SECRET
+
+    course, exchange = exchange_course(tmp_path)
+    old, new = "0123456789abcdef" * 8, "fedcba9876543210" * 8
+    for stamp, secret in (("2026-01-01 00:00:00.000000 UTC", old), ("2026-01-02 00:00:00.000000 UTC", new)):
+        folder = exchange.inbound / f"nobody+{CHAPTER}+{stamp}+x"
+        folder.mkdir()
+        (folder / FILE).write_text('{"cells": []}')
+        (folder / SECRET).write_text(secret)
+        chown_tree(folder, 65534)
+    folder, name = inbound_folder(exchange.inbound, "2026-01-03 00:00:00.000000 UTC")
+    (folder / SECRET).write_text(old)  # read in bob's older folder, whose name root knows
+    result = collect(course, CHAPTER, exchange)
+    me = user_name(os.geteuid())
+    assert sorted(row["student"] for row in result.collected) == sorted(["nobody", me]), result
+    assert (course / "submitted" / "nobody" / CHAPTER / SECRET).read_text() == new
+    mine = (course / "submitted" / me / CHAPTER / SECRET).read_text()
+    assert re.fullmatch("[0-9a-f]{128}", mine) and mine not in (old, new)
+    assert result.left_out == [{"submission": name, "reason": SHARED_SECRET.format("nobody")}]

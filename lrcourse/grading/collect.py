@@ -54,7 +54,9 @@ from lrcourse.grading.submission_secrets import (
     NO_SECRET,
     SECRET,
     SHARED_SECRET,
+    claim,
     held_secrets,
+    inbound_secret,
     secret_to_keep,
     usable_secret,
 )
@@ -105,8 +107,8 @@ def collect(
         for name in mounted_below(inbound, mounts) & ours.keys():
             _refuse(result, name, Refused("a file system is mounted there: not the student's own folder"))
             del ours[name]
-        accepted = _check_all(inbound, ours, notebooks, bounds, result)
         secrets_held = held_secrets(course / "submitted", assignment)
+        accepted = _check_all(inbound, ours, notebooks, bounds, result, secrets_held)
         for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):  # first first
             _collect_student(course / "submitted", assignment, inbound, accepted[student], result, secrets_held)
     finally:
@@ -114,9 +116,12 @@ def collect(
     return result
 
 
-def _check_all(inbound: int, names: dict, notebooks: set[str], bounds: Bounds, result: Collected) -> dict:
+def _check_all(
+    inbound: int, names: dict, notebooks: set[str], bounds: Bounds, result: Collected, secrets_held: dict
+) -> dict:
     """Check each name; the newest `bounds.kept` accepted per student (the older ones counted as superseded);
-    refusal rows capped (`_refusal_key`), the rest one row per cap."""
+    refusal rows capped (`_refusal_key`), the rest one row per cap. `secrets_held` learns every accepted
+    folder's secret, a superseded one's too: its student's `fetch_feedback` still tries it."""
     accepted: dict[str, list[Submission]] = {}
     owners: dict = {}  # this run's OS user lookups, by uid
     refusals: dict[tuple[str, str], int] = {}
@@ -131,6 +136,7 @@ def _check_all(inbound: int, names: dict, notebooks: set[str], bounds: Bounds, r
             if refusals[key] <= bounds.refusals:
                 _refuse(result, name, error)
             continue
+        claim(secrets_held, inbound_secret(inbound, submission), submission.student)
         kept = accepted.setdefault(submission.student, [])
         kept.append(submission)
         if len(kept) > bounds.kept:
@@ -172,7 +178,7 @@ def _collect_student(
     inbound: int,
     submissions: list[Submission],
     result: Collected,
-    secrets_held: dict[bytes, str],
+    secrets_held: dict[bytes, set[str]],
 ) -> None:
     """Read and write the student's newest submission that still reads as checked (an older one if it does
     not); the rest are superseded. One submission's bytes in memory at a time."""
@@ -227,7 +233,7 @@ def _stamp(submission: Submission) -> str:
 
 
 def _write(
-    submitted: Path, student: str, assignment: str, submission: Submission, secrets_held: dict[bytes, str]
+    submitted: Path, student: str, assignment: str, submission: Submission, secrets_held: dict[bytes, set[str]]
 ) -> str | None:
     """Replace submitted/<student>/<assignment> with the submission's files and its trusted time; a crash
     leaves the old one or the new. Refused, writing nothing, if either folder is a link or not a folder. The

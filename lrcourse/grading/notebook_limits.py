@@ -1,11 +1,11 @@
 """A submitted notebook read safely: the grader's own process parses what a student wrote, so the file's
-size, its JSON nesting, its cell count, its attachments and its outputs are bounded before anything costly
-touches it.
+size, its JSON nesting and number of values, its cell count, its metadata, attachments and outputs are bounded
+before anything costly touches it.
 
-The order matters: the size first (nothing is read past it), then the nesting, measured on the raw bytes
-without parsing (Python's JSON parser and everything after it recurse, and a file nested thousands deep made
-the grader itself raise RecursionError), then, once parsing is cheap and shallow, the cells, their attachments
-and outputs (100,000 empty cells cost nbgrader minutes and gigabytes outside the sandbox). A notebook over a
+The order matters: the size first (nothing is read past it), then the nesting and the number of values, measured
+on the raw bytes without parsing (Python's JSON parser and everything after it recurse, and a file nested
+thousands deep made the grader itself raise RecursionError; every value is an object to build and validate), then,
+once parsing is cheap and shallow, the cells, their metadata, attachments and outputs (100,000 empty cells cost nbgrader minutes and gigabytes outside the sandbox). A notebook over a
 limit is refused with a reason (`NotebookRefused`), which fails that student only.
 """
 
@@ -30,6 +30,14 @@ MAX_MARKDOWN_KB = 128
 # every graded notebook and feedback; and many tiny ones are objects it validates one by one.
 MAX_ATTACHMENT_MB = 8
 MAX_ATTACHMENTS = 100
+# Every JSON value is an object that parsing, nbformat's validation and nbgrader's copies each pay for: 3 million
+# small ones in 44 MB of cell metadata cost the grading command 112 s and 3.1 GB before any grading. The largest
+# notebook of the release or solutions holds about 6,200 (solutions of chapter 2, widget state included).
+MAX_JSON_VALUES = 200_000
+# Metadata (nbgrader's, JupyterLab's, tags) is a few hundred bytes a cell; the notebook's own holds the saved widget
+# state, 168 kB in the solutions of chapter 2. A student writes none by hand.
+MAX_CELL_METADATA_KB = 64
+MAX_METADATA_KB = 1024  # the notebook's and its cells' together
 
 CHUNK = 1 << 22  # bytes scanned at once: the scan's memory stays a few tens of MB whatever the file's size
 
@@ -40,29 +48,40 @@ class NotebookRefused(ValueError):
 
 def nesting_exceeds(data: bytes, limit: int = MAX_DEPTH) -> bool | None:
     """Whether the JSON text `data` nests deeper than `limit` (True), not (False), or cannot be balanced
-    JSON (None), without parsing it: a running count of brackets outside strings, in numpy, linear in the
-    size (a 50 MB file in well under a second)."""
+    JSON (None), without parsing it."""
+    return scan_json(data, limit)[0]
+
+
+def scan_json(data: bytes, limit: int = MAX_DEPTH) -> tuple[bool | None, int]:
+    """`nesting_exceeds` of `data`, and the number of `,` and `:` outside strings (at least the number of JSON
+    values, less one), without parsing it: running counts of brackets and separators outside strings, in numpy,
+    linear in the size (a 50 MB file in well under a second). Past the depth limit the count stops there."""
     import numpy as np
+
+    separator = np.zeros(256, dtype=bool)
+    separator[list(b",:")] = True
 
     step = np.zeros(256, dtype=np.int8)  # a bracket's step in depth; every other byte 0
     step[list(b"[{")], step[list(b"]}")] = 1, -1
     # Inside strings, backslashes pair off from the left (outside, valid JSON has none): without the pairs and
     # the escaped quotes, every quote left opens or closes a string.
     text = np.frombuffer(data.replace(b"\\\\", b"").replace(b'\\"', b""), dtype=np.uint8)
-    quotes, depth = 0, 0
+    quotes, depth, separators = 0, 0, 0
     for start in range(0, len(text), CHUNK):
         chunk = text[start : start + CHUNK]
         quoted = np.cumsum(chunk == ord('"'), dtype=np.int32) + quotes
         quotes = int(quoted[-1])
+        inside = (quoted & 1).astype(bool)
         steps = step[chunk]
-        steps[(quoted & 1).astype(bool)] = 0  # a bracket inside a string
+        steps[inside] = 0  # a bracket inside a string
+        separators += int(np.count_nonzero(separator[chunk] & ~inside))
         levels = np.cumsum(steps, dtype=np.int32) + depth
         if levels.max() > limit:
-            return True
+            return True, separators
         if levels.min() < 0:
-            return None
+            return None, separators
         depth = int(levels[-1])
-    return None if depth else False
+    return (None if depth else False), separators
 
 
 def read_notebook(path: Path) -> dict:
@@ -72,9 +91,11 @@ def read_notebook(path: Path) -> dict:
     if size > MAX_NOTEBOOK_MB << 20:
         raise NotebookRefused(f"{name} is larger than {MAX_NOTEBOOK_MB} MB ({size >> 20} MB)")
     data = path.read_bytes()
-    deep = nesting_exceeds(data)
+    deep, separators = scan_json(data)
     if deep:
         raise NotebookRefused(f"{name} is nested more than {MAX_DEPTH} levels deep in its JSON")
+    if separators >= MAX_JSON_VALUES:
+        raise NotebookRefused(f"{name} holds more than {MAX_JSON_VALUES:,} JSON values")
     try:  # no deeper than MAX_DEPTH up to its first error, if any: the parser says where that is
         raw = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, an integer of too many digits
@@ -86,8 +107,8 @@ def read_notebook(path: Path) -> dict:
 
 
 def check_cells(name: str, raw) -> None:
-    """At most MAX_CELLS cells, MAX_SOURCE_MB of their text, the attachments' limits and MAX_OUTPUT_MB of outputs
-    in a parsed notebook."""
+    """At most MAX_CELLS cells, MAX_SOURCE_MB of their text, the metadata's and attachments' limits and
+    MAX_OUTPUT_MB of outputs in a parsed notebook."""
     found = raw.get("cells") if isinstance(raw, dict) else None
     if not isinstance(found, list):
         return  # not a notebook's shape: the caller's validation says so
@@ -102,6 +123,7 @@ def check_cells(name: str, raw) -> None:
         raise NotebookRefused(f"{name} holds more than {MAX_SOURCE_MB} MB of cell text ({text >> 10} kB)")
     if prose > MAX_MARKDOWN_KB << 10:
         raise NotebookRefused(f"{name} holds more than {MAX_MARKDOWN_KB} kB of markdown ({prose >> 10} kB)")
+    check_metadata(name, raw, found)
     check_attachments(name, found)
     budget = MAX_OUTPUT_MB << 20
     for cell in found:
@@ -113,13 +135,14 @@ def check_cells(name: str, raw) -> None:
 
 
 def check_attachments(name: str, cells: list) -> None:
-    """At most MAX_ATTACHMENTS attachments (images pasted into cells) in all, of MAX_ATTACHMENT_MB together."""
+    """At most MAX_ATTACHMENTS attachments (images pasted into cells, one per name and mimetype) in all, of
+    MAX_ATTACHMENT_MB together."""
     count, size = 0, 0
     for cell in cells:
         attached = cell.get("attachments") if isinstance(cell, dict) else None
         if not attached:
             continue
-        count += len(attached) if isinstance(attached, dict) else 1  # not a mapping: nbformat's validation says so
+        count += attachment_count(attached)
         size += len(json.dumps(attached))
         if count > MAX_ATTACHMENTS:
             raise NotebookRefused(f"{name} holds more than {MAX_ATTACHMENTS} attachments (images pasted into cells)")
@@ -127,3 +150,25 @@ def check_attachments(name: str, cells: list) -> None:
             raise NotebookRefused(
                 f"{name} holds more than {MAX_ATTACHMENT_MB} MB of attachments (images pasted into cells)"
             )
+
+
+def attachment_count(attached) -> int:
+    """The images in one cell's attachments: each name maps mimetypes to an image (a name of 500,000 mimetypes is
+    500,000 objects to validate); anything not of that shape counts one, nbformat's validation refuses it."""
+    if not isinstance(attached, dict):
+        return 1
+    return sum(len(bundle) if isinstance(bundle, dict) else 1 for bundle in attached.values())
+
+
+def check_metadata(name: str, raw: dict, cells: list) -> None:
+    """At most MAX_CELL_METADATA_KB of metadata in a cell, MAX_METADATA_KB in the notebook and its cells together."""
+    total = len(json.dumps(raw.get("metadata", {})))
+    for index, cell in enumerate(cells):
+        size = len(json.dumps(cell.get("metadata", {}))) if isinstance(cell, dict) else 0
+        if size > MAX_CELL_METADATA_KB << 10:
+            raise NotebookRefused(
+                f"{name}: cell {index + 1} holds more than {MAX_CELL_METADATA_KB} kB of metadata ({size >> 10} kB)"
+            )
+        total += size
+    if total > MAX_METADATA_KB << 10:
+        raise NotebookRefused(f"{name} holds more than {MAX_METADATA_KB} kB of metadata ({total >> 10} kB)")

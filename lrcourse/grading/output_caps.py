@@ -61,6 +61,11 @@ class CappedExecute(Execute):
     widget_registry = Dict({})  # no Output widget redirects outputs past the caps
 
     def preprocess(self, nb, resources=None, km=None):
+        self.start_caps()
+        return super().preprocess(nb, resources, km)
+
+    def start_caps(self) -> None:
+        """The caps from the configuration, nothing kept yet."""
         limits = Limits.from_config(self.config)
         self.cell_cap, self.notebook_cap = limits.cell_output_kb * 1024, limits.notebook_output_kb * 1024
         self.cell_kb, self.notebook_kb = limits.cell_output_kb, limits.notebook_output_kb
@@ -70,7 +75,15 @@ class CappedExecute(Execute):
         self.count = 0  # outputs the notebook holds: their sum, kept as it changes (a sum per message is not cheap)
         self.notes: dict[int, dict] = {}  # cell index -> its note
         self.dropped: dict[int, int] = {}  # cell index -> outputs dropped whole past the count caps
-        return super().preprocess(nb, resources, km)
+        # cell index -> its stream output still growing, and the text to join into it once the cell is done:
+        # appending to the output's text copied up to the cell's cap for each of many tiny messages
+        self.growing: dict[int, tuple[dict, list[str]]] = {}
+
+    def preprocess_cell(self, cell, resources, index):
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        finally:  # a timeout too: the cell's streams hold all they kept
+            self.join_streams()
 
     def process_message(self, msg, cell, cell_index):
         """nbclient stores any message's `execution_count` in the notebook, uncounted: only a count is kept."""
@@ -183,16 +196,31 @@ class CappedExecute(Execute):
         kept = _cut(text, max(0, room))
         if kept:
             if same:
-                last["text"] += kept
+                self.grow(cell_index, last, kept)
             else:
                 from nbformat.v4 import new_output
 
+                self.join_streams()
                 last = new_output("stream", name=name, text=kept)
                 outs.append(last)
             self.keep(cell_index, len(kept.encode()) + (0 if same else OVERHEAD))
         if len(kept) < len(text):
             self.add_note(outs, cell_index)
         return last
+
+    def grow(self, cell_index: int, output: dict, text: str) -> None:
+        """`text` appended to the stream `output`, joined with the rest by `join_streams`."""
+        growing = self.growing.get(cell_index)
+        if growing is None or growing[0] is not output:
+            self.join_streams()
+            growing = self.growing[cell_index] = (output, [output["text"]])
+        growing[1].append(text)
+
+    def join_streams(self) -> None:
+        """Each growing stream output's text joined, once (an output since cleared away is harmless to join)."""
+        for output, parts in self.growing.values():
+            output["text"] = "".join(parts)
+        self.growing.clear()
 
     def shorten_error(self, content: dict, room: int) -> int:
         """An error output always stays (nbgrader reads the cell's failure from it), within the room left or,

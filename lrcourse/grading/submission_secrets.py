@@ -4,9 +4,11 @@ nbgrader's `release_feedback` files each student's feedback under a hash of the 
 and `fetch_feedback` finds it with the secret the student's own `nbgrader submit` wrote. It stops for the rest of
 the class at a missing, empty or undecodable one, so only a secret as `nbgrader submit` writes it is kept, else a
 fresh one is written (`NO_SECRET`: that student's feedback cannot reach them through the exchange). A secret can
-be read in a classmate's inbound folder: two students holding one would each fetch the other's feedback, so a
-secret is kept only by the student collected first (`SHARED_SECRET`). The secrets already in `submitted/` are read
-as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in.
+be read in a classmate's inbound folder, and `fetch_feedback` tries every secret a student ever submitted with: two
+students holding one would each fetch the other's feedback, so a secret any other student has or had (in
+`submitted/` or in any accepted inbound folder, a superseded one too) is replaced by a fresh one (`SHARED_SECRET`).
+Secrets are read as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in,
+an inbound folder what a student wrote. (nbgrader's `feedback/` holds no secret.)
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import secrets
 import stat
 from pathlib import Path
 
-from lrcourse.grading.inbound import OPEN_FLAGS
+from lrcourse.grading.inbound import OPEN_FLAGS, Submission
 
 SECRET = "submission_secret.txt"
 SHARED_SECRET = (
-    f"its {SECRET} is {{!r}}'s (collected first): a fresh one written, so neither fetches the other's feedback; "
-    "this student cannot fetch feedback through the exchange (send it another way)"
+    f"its {SECRET} is also {{!r}}'s (now or in an earlier submission): a fresh one written, so neither fetches the "
+    "other's feedback; this student cannot fetch feedback through the exchange (send it another way)"
 )
 NO_SECRET = (
     f"no usable {SECRET}: a fresh one written so release_feedback goes on for the class; this student cannot "
@@ -35,21 +37,39 @@ def usable_secret(files: dict[str, bytes]) -> bool:
     return re.fullmatch(rb"[0-9a-f]{128}\n?", files.get(SECRET, b"")) is not None
 
 
-def held_secrets(submitted: Path, assignment: str) -> dict[bytes, str]:
-    """secret -> the student whose collected submission of `assignment` holds it."""
-    held = {}
+def held_secrets(submitted: Path, assignment: str) -> dict[bytes, set[str]]:
+    """secret -> the students whose collected submission of `assignment` holds it."""
+    held: dict[bytes, set[str]] = {}
     for path in submitted.glob(f"*/{assignment}/{SECRET}"):
-        secret = read_secret(path)
-        if secret:
-            held.setdefault(secret, path.parent.parent.name)
+        claim(held, read_secret(path), path.parent.parent.name)
     return held
 
 
-def read_secret(path: Path) -> bytes | None:
+def claim(held: dict[bytes, set[str]], secret: bytes | None, student: str) -> None:
+    """`held` learns that `student` has or had `secret` (nothing for none)."""
+    if secret:
+        held.setdefault(secret.strip(), set()).add(student)
+
+
+def inbound_secret(inbound_fd: int, submission: Submission) -> bytes | None:
+    """The secret in a checked inbound folder, read as `read_secret` reads one (None if it has none)."""
+    if SECRET not in submission.entries:
+        return None
+    try:
+        folder = os.open(submission.name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=inbound_fd)
+    except OSError:
+        return None
+    try:
+        return read_secret(Path(SECRET), dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def read_secret(path: Path, dir_fd: int | None = None) -> bytes | None:
     """A plain file's first bytes, as many as a secret has (submitted/ may hold what an instructor copied in: a link
     to /dev/zero or a FIFO is not read, nothing is followed); None for anything else."""
     try:
-        fd = os.open(path, OPEN_FLAGS)
+        fd = os.open(path, OPEN_FLAGS, dir_fd=dir_fd)
     except OSError:
         return None
     try:
@@ -62,12 +82,12 @@ def read_secret(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def secret_to_keep(files: dict[str, bytes], student: str, secrets_held: dict[bytes, str]) -> tuple[bytes, str]:
-    """The secret to write for `student` (theirs, or a fresh one), and who held theirs first (`student` if no one
-    else); `secrets_held` learns it."""
+def secret_to_keep(files: dict[str, bytes], student: str, secrets_held: dict[bytes, set[str]]) -> tuple[bytes, str]:
+    """The secret to write for `student` (theirs, or a fresh one), and a classmate who has or had theirs (`student`
+    if none); `secrets_held` learns it."""
     secret = files[SECRET] if usable_secret(files) else secrets.token_hex(64).encode()
-    holder = secrets_held.setdefault(secret.strip(), student)
-    if holder != student:
+    others = sorted(secrets_held.get(secret.strip(), set()) - {student})
+    if others:
         secret = secrets.token_hex(64).encode()
-        secrets_held[secret] = student
-    return secret, holder
+    claim(secrets_held, secret, student)
+    return secret, others[0] if others else student
