@@ -32,8 +32,10 @@ MAX_ATTACHMENT_MB = 8
 MAX_ATTACHMENTS = 100
 # Every JSON value is an object that parsing, nbformat's validation and nbgrader's copies each pay for: 3 million
 # small ones in 44 MB of cell metadata cost the grading command 112 s and 3.1 GB before any grading. The largest
-# notebook of the release or solutions holds about 6,200 (solutions of chapter 2, widget state included).
-MAX_JSON_VALUES = 200_000
+# notebook of the release or solutions holds about 6,200 (solutions of chapter 2, widget state included). Saved
+# outputs count too (a printed line is a value), so the cap leaves room for an honest notebook near the 20 MB of
+# outputs allowed: a million values cost about 22 s and 1 GB, once, for that student only.
+MAX_JSON_VALUES = 1_000_000
 # Metadata (nbgrader's, JupyterLab's, tags) is a few hundred bytes a cell; the notebook's own holds the saved widget
 # state, 168 kB in the solutions of chapter 2. A student writes none by hand.
 MAX_CELL_METADATA_KB = 64
@@ -95,7 +97,9 @@ def read_notebook(path: Path) -> dict:
     if deep:
         raise NotebookRefused(f"{name} is nested more than {MAX_DEPTH} levels deep in its JSON")
     if separators >= MAX_JSON_VALUES:
-        raise NotebookRefused(f"{name} holds more than {MAX_JSON_VALUES:,} JSON values")
+        raise NotebookRefused(
+            f"{name} holds more than {MAX_JSON_VALUES:,} JSON values (saved outputs count: clear them and submit again)"
+        )
     try:  # no deeper than MAX_DEPTH up to its first error, if any: the parser says where that is
         raw = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, an integer of too many digits
