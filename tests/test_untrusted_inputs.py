@@ -161,9 +161,9 @@ def test_a_notebook_over_a_limit_fails_the_student_with_the_reason(tmp_path):
     assert refused(tmp_path, "bob", "ch") == why
     metadata = submitted(tmp_path, "dave")
     raw = json.loads(RELEASE.read_text())
-    raw["cells"][0]["metadata"]["x"] = [{"a": index} for index in range(100_000)]
+    raw["cells"][0]["metadata"]["x"] = [{"a": index} for index in range(500_000)]
     (metadata / RELEASE.name).write_text(json.dumps(raw))
-    assert refused(tmp_path, "dave", "ch") == f"{RELEASE.name} holds more than 200,000 JSON values"
+    assert refused(tmp_path, "dave", "ch").startswith(f"{RELEASE.name} holds more than 1,000,000 JSON values")
     submitted(tmp_path, "carol")  # the release as it is: taken
     assert refused(tmp_path, "carol", "ch") is None
 
