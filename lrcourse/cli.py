@@ -56,7 +56,9 @@ def _sandbox_ready(args) -> bool:
 
     if getattr(args, "no_sandbox", False):
         print(
-            "lrcourse: --no-sandbox: students' code runs with your rights (only for trusted submissions)",
+            "lrcourse: --no-sandbox: students' code runs with your rights (only for trusted submissions); "
+            "PyTorch's scheduler module is still replaced, but its file is readable: an answer that runs "
+            "its source escapes the ban",
             file=sys.stderr,
         )
         return True
