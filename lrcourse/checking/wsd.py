@@ -236,7 +236,7 @@ def check_wsd_resume(
     """Saved at step `resume_at` (a copy of the optimizer's and scheduler's state_dict()) and resumed in new objects
     around a new factor, the run must go on at the rates of the uninterrupted run, which must be PyTorch's; and a
     fresh factor called directly, steps in any order, must give the factors of that run. A resume needs the decay
-    right, as check_wsd's decay test asks: the rates at `resume_at` and the step after must be PyTorch's."""
+    right (check_wsd's decay test): where the rate does not fall after `resume_at`, the message says so."""
     total = warmup + stable + decay
     probe = [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)
