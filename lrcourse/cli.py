@@ -56,7 +56,8 @@ def _sandbox_ready(args) -> bool:
 
     if getattr(args, "no_sandbox", False):
         print(
-            "lrcourse: --no-sandbox: students' code runs with your rights (only for trusted submissions)",
+            "lrcourse: --no-sandbox: students' code runs with your rights (only for trusted submissions); PyTorch's "
+            "scheduler module is replaced, but its file is readable: an answer that runs its source escapes the ban",
             file=sys.stderr,
         )
         return True
@@ -64,8 +65,7 @@ def _sandbox_ready(args) -> bool:
         check_available()
     except SandboxUnavailable as error:
         print(
-            f"lrcourse: cannot sandbox students' code: {error}.\nInstall it, or pass --no-sandbox to grade "
-            "trusted submissions without a sandbox.",
+            f"lrcourse: cannot sandbox students' code: {error}.\nInstall it, or pass --no-sandbox (trusted code only).",
             file=sys.stderr,
         )
         return False

@@ -86,14 +86,23 @@ def test_any_use_of_pytorch_s_schedulers_by_the_answer_fails(scheduler):
         check_wsd(answer(source), warmup=5, stable=10, decay=5, start_factor=0.1)
 
 
-def test_an_unanswered_exercise_says_so_and_a_resume_without_a_decay_is_told_to_write_the_decay_first():
+def test_an_unanswered_exercise_says_so_and_a_resume_without_a_right_decay_is_told_it_needs_one():
     def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         raise NotImplementedError()
 
     with pytest.raises(NotAnswered):
         check_wsd(wsd_factor, warmup=5, stable=10, decay=5, start_factor=0.1)
-    with pytest.raises(CheckFailed, match="write the decay first"):
+    with pytest.raises(
+        CheckFailed, match="rates are 0.1 and 0.1; the schedule's .* are 0.06 and 0.04.* needs the decay"
+    ):
         check_wsd_resume(lambda *args: lambda step: 1.0, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+    [floored] = [a for a in WSD_WRONG if a.name == "decay_by_floor_division"]  # a decay, written but wrong
+    with pytest.raises(CheckFailed) as failed:
+        check_wsd_resume(answer(floored.source), warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+    message = str(failed.value)
+    assert "at steps 17 and 18, in the decay's step 3 of 5 (steps 15 to 19), the rates are 0 and 0" in message
+    assert "the schedule's (PyTorch's) are 0.06 and 0.04" in message
+    assert "it needs the decay right (see the decay test)" in message and "write the decay" not in message
 
 
 def test_a_resume_that_repeats_a_wrong_schedule_earns_nothing():
@@ -143,9 +152,26 @@ def test_a_factor_that_cannot_be_checkpointed_is_told_that_state_dict_failed():
     check_wsd(slotted, warmup=5, stable=10, decay=5, start_factor=0.1)  # right, until it is saved
     with pytest.raises(
         CheckFailed,
-        match=r"start_factor=0.1\)\): LambdaLR.s state_dict\(\) failed at step 17 \(AttributeError: .*cannot be ",
+        match=r"start_factor=0.1\)\): LambdaLR.s state_dict\(\) could not be saved at step 17 \(AttributeError: "
+        r".*cannot be checkpointed",
     ):
         check_wsd_resume(slotted, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+
+
+def test_a_factor_whose_state_cannot_be_copied_is_told_the_checkpoint_failed_not_that_it_raised():
+    holding = answer(
+        variant(
+            next(a.source for a in WSD_CORRECT if a.name == "callable_object"),
+            "        self.decay, self.start = decay_steps, start_factor\n",
+            "        self.decay, self.start = decay_steps, start_factor\n        self.np = np  # a module in its state\n",
+        )
+    )
+    check_wsd(holding, warmup=5, stable=10, decay=5, start_factor=0.1)  # right, until it is saved
+    with pytest.raises(CheckFailed) as failed:
+        check_wsd_resume(holding, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+    message = str(failed.value)
+    assert "could not be saved at step 17 (TypeError: cannot pickle 'module' object)" in message
+    assert "cannot be checkpointed" in message and "raised" not in message
 
 
 def test_a_factor_that_comes_back_after_the_end_fails_far_past_it():

@@ -1,7 +1,8 @@
 """A `LambdaLR` of the course's own: chapter 7's observer drives the student's factor with it.
 
 The process that runs a student's answer for the grader has no PyTorch schedulers (`no_lr_scheduler` takes
-torch.optim.lr_scheduler's place), so the exercise's own `LambdaLR` cannot run there. This one does what
+torch.optim.lr_scheduler's place as a module; the sandbox also hides its file, which --no-sandbox leaves readable),
+so the exercise's own `LambdaLR` cannot run there. This one does what
 torch 2.13.0's does for everything the exercise and its written answers rely on: the factor is called once when
 the scheduler is built (step 0) and once per `step()`, with `last_epoch`; the rate is `base_lr * factor`;
 `get_last_lr()`; and the checkpoint: `state_dict()` saves everything but the optimizer, a plain function as None

@@ -3,9 +3,10 @@ stable_steps, decay_steps, start_factor)` returns the function of the step that 
 
 The observer runs where the student's code lives: it drives a `LambdaLR` with that function (the course's own,
 `lambda_lr`, which does what PyTorch's does: the process that grades the answer has no PyTorch schedulers, see
-`lrcourse.grading.sandbox.no_lr_scheduler`), one `scheduler.step()` per optimizer step, saves the optimizer's and
-the scheduler's `state_dict()` at a step of the decay and resumes in new objects around a factor built anew (as a
-new process would), and calls a fresh factor directly, steps out of order. The judges compare the rates with
+`lrcourse.grading.sandbox.no_lr_scheduler`), one `scheduler.step()` per optimizer step, keeps a copy in memory of
+what the optimizer's and the scheduler's `state_dict()` return at a step of the decay (not a file: torch.save would
+also need it picklable) and resumes from it in new objects around a factor built anew, and calls a fresh factor
+directly, steps out of order. The judges compare the rates with
 PyTorch's SequentialLR of LinearLR, ConstantLR and LinearLR, which grader/references.py builds (`expected`); the
 resume with the answer's own uninterrupted run and with those rates.
 """
@@ -48,7 +49,8 @@ class SchedulerUse:
     """Records every call into PyTorch's scheduler code (lr_scheduler and swa_utils) while the answer runs: the
     observer's own `LambdaLR` is not PyTorch's, so any such call is the answer's. This is the learner's notice in
     the notebook; the grade does not rest on it (a thread or `sys.setprofile(None)` escapes a profile hook): the
-    process that grades the answer has no PyTorch schedulers at all (`no_lr_scheduler`, module and file)."""
+    process that grades the answer has no PyTorch schedulers: `no_lr_scheduler` takes the module's place, and the
+    sandbox hides its file too (with --no-sandbox the file stays readable: code that execs its source escapes)."""
 
     def __init__(self):
         modules = (sys.modules.get(SCHEDULER_MODULE), sys.modules.get("torch.optim.swa_utils"))
@@ -61,18 +63,20 @@ class SchedulerUse:
 
 
 class Uncheckpointable(RuntimeError):
-    """LambdaLR's state_dict() failed on the answer's factor (the messages say so rather than "it raised")."""
+    """LambdaLR's state_dict(), or its copy, failed on the answer's factor (the messages say so, not "it raised")."""
 
 
-def _state(scheduler, step: int) -> dict:
-    """The scheduler's state_dict(), or an error that says it failed: LambdaLR saves a callable object's __dict__
-    (one with __slots__ has none), so the answer did not raise, the checkpoint did."""
+def _checkpoint(optimizer, scheduler, step: int) -> dict:
+    """A copy in memory of the optimizer's and the scheduler's state_dict(), or an error that says the checkpoint
+    failed: LambdaLR saves a callable object's __dict__ (one with __slots__ has none; one holding a module cannot be
+    copied, nor pickled by torch.save), so the answer did not raise, the checkpoint did."""
     try:
-        return scheduler.state_dict()
+        return copy.deepcopy({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
     except Exception as error:
         raise Uncheckpointable(
-            f"LambdaLR's state_dict() failed at step {step} ({type(error).__name__}: {error}): a scheduler around "
-            "this factor cannot be checkpointed (LambdaLR saves nothing of a function and a callable object's __dict__)"
+            f"LambdaLR's state_dict() could not be saved at step {step} ({type(error).__name__}: {error}): a "
+            "scheduler around this factor cannot be checkpointed (LambdaLR saves nothing of a function and a copy "
+            "of a callable object's __dict__)"
         ) from None
 
 
@@ -84,7 +88,7 @@ def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
         rates, saved = [], None
         for step in range(start, stop):
             if step == save_at:
-                saved = copy.deepcopy({"optimizer": optimizer.state_dict(), "scheduler": _state(scheduler, step)})
+                saved = _checkpoint(optimizer, scheduler, step)
             rates.append(_number(optimizer.param_groups[0]["lr"]))
             optimizer.step()
             scheduler.step()
@@ -229,19 +233,23 @@ def check_wsd(
 def check_wsd_resume(
     wsd_factor, warmup: int, stable: int, decay: int, start_factor: float, resume_at: int, lr: float = 0.1
 ) -> None:
-    """Saved at step `resume_at` (optimizer's and scheduler's state_dict()) and resumed in new objects around a new
-    factor, the run must go on at the rates of the uninterrupted run, which must be PyTorch's; and a fresh factor called directly, steps in
-    any order, must give the factors of that run. A resume needs a decay to resume in: the rate must fall there."""
+    """Saved at step `resume_at` (a copy of the optimizer's and scheduler's state_dict()) and resumed in new objects
+    around a new factor, the run must go on at the rates of the uninterrupted run, which must be PyTorch's; and a
+    fresh factor called directly, steps in any order, must give the factors of that run. A resume needs the decay
+    right (check_wsd's decay test): where the rate does not fall after `resume_at`, the message says so."""
     total = warmup + stable + decay
     probe = [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)
     rates, resumed = run["rates"], run["resumed"]
+    want = _expected_rates(run["payload"])
     expect(
         isinstance(rates[resume_at], float)
         and isinstance(rates[resume_at + 1], float)
         and rates[resume_at + 1] < rates[resume_at],
-        f"{call}: the rate does not fall after step {resume_at}, {_phase(resume_at, warmup, stable, decay)}: this "
-        "test resumes a run in the middle of its decay; write the decay first",
+        f"{call}: at steps {resume_at} and {resume_at + 1}, in {_phase(resume_at, warmup, stable, decay)}, the "
+        f"rates are {_rate(rates[resume_at])} and {_rate(rates[resume_at + 1])}; the schedule's (PyTorch's) are "
+        f"{_rate(want[resume_at])} and {_rate(want[resume_at + 1])}. This test resumes a run in the middle of its "
+        "decay, so it needs the decay right (see the decay test)",
     )
     expect(isinstance(resumed, list) and len(resumed) == len(rates) - resume_at, f"{call}: the resumed run stopped")
     step = _first_difference(resumed, rates[resume_at:], range(len(resumed)))
@@ -254,7 +262,6 @@ def check_wsd_resume(
             f"{_rate(rates[at])}. The factor must depend on the step LambdaLR passes it, and on nothing else."
         )
     # a resume that repeats a wrong schedule is not the run asked for: the resumed stretch must be PyTorch's too
-    want = _expected_rates(run["payload"])
     step = _first_difference(resumed, want[resume_at:], range(len(resumed)))
     if step is not None:
         at = resume_at + step

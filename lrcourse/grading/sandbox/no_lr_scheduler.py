@@ -2,9 +2,12 @@
 
 The exercises ask students to write their own StepLR and ReduceLROnPlateau, so the process that runs
 their answer for the grader has no PyTorch schedulers to use: this module takes the real one's place
-before torch is imported (and, in the sandbox, its file too). Every name is still importable, so a stray
-`from torch.optim.lr_scheduler import StepLR` costs nothing; constructing or subclassing one raises
-`ForbiddenUse`. The real implementation never enters the process, so nothing there can switch it back on.
+before torch is imported. Every name is still importable, so a stray `from torch.optim.lr_scheduler import
+StepLR` costs nothing; constructing or subclassing one raises `ForbiddenUse`. The real module is never
+imported, so nothing there can switch it back on. What holds where: in the sandbox the real file is a stub
+too, so its source cannot be read and run either; with --no-sandbox the module is replaced but the file stays
+readable, and an answer that reads and execs lr_scheduler.py's source gets PyTorch's schedulers (trusted
+submissions only).
 """
 
 from __future__ import annotations
