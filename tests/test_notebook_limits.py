@@ -141,7 +141,7 @@ def test_a_million_small_metadata_values_are_refused_before_parsing_and_the_chap
         read_notebook(path)
     assert time.monotonic() - start < 5
     quoted = json.dumps({"source": ",:" * 300_000})  # separators inside a string are text, not values
-    assert notebook_limits.scan_json(quoted.encode()) == (False, 1)
+    assert notebook_limits.scan_json(quoted.encode()) == (False, 2)  # its "{" and its ":"
     for chapter in chapter_notebooks():
         separators = notebook_limits.scan_json(chapter.read_bytes())[1]
         assert separators < notebook_limits.MAX_JSON_VALUES // 30, (chapter, separators)
@@ -182,3 +182,15 @@ def test_one_attachment_name_of_many_mimetypes_counts_each_image(tmp_path):
     markdown["attachments"] = {"i.png": {f"a/{index}": "" for index in range(100)}}
     path.write_text(json.dumps(raw))
     assert read_notebook(path)["cells"]
+
+
+def test_values_that_nesting_makes_without_separators_count_too(tmp_path):
+    """`[[[]]]` is three values and no separator: 150,000 chains of ten empty lists (3 MB) were 1.5 million values
+    that a count of `,` and `:` saw as 150,000 (an attacker's 8.5 million passed it: 46 s and 2.4 GB)."""
+    chains = "[" + ",".join(["[" * 10 + "]" * 10] * 150_000) + "]"
+    text = RELEASE.read_text().replace('"metadata": {', '"metadata": {"x": ' + chains + ",", 1)
+    path = tmp_path / "nested.ipynb"
+    path.write_text(text)
+    assert notebook_limits.scan_json(text.encode())[1] > notebook_limits.MAX_JSON_VALUES
+    with pytest.raises(NotebookRefused, match="more than 1,000,000 JSON values"):
+        read_notebook(path)
