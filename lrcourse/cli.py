@@ -89,8 +89,8 @@ def command_collect(args) -> int:
     except Exception:  # a traceback's own status, 1, would read as "some refused"
         traceback.print_exc()
         return 3
-    print(summary(result))
-    print(f"collect record: {write_collect_record(course, result)}")
+    record = write_collect_record(course, result)  # first: a print that fails (an ASCII terminal) loses nothing
+    print(f"{summary(result)}\ncollect record: {record}")
     return 1 if result.refused else 0
 
 
@@ -382,8 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     ensure_tools_on_path()
     skip_iri_format_check()
-    # A job scheduler's stop, a CI time-out, `kill` or a closed terminal ends a run at once: the workers are
-    # stopped whatever they are doing, and the grades written so far are kept (lrcourse.grading.grade).
+    getattr(sys.stdout, "reconfigure", lambda **_: None)(errors="backslashreplace")  # any name prints, even in ASCII
+    # SIGTERM or SIGHUP (a scheduler's stop, `kill`, a closed terminal) stop a run at once, keeping written grades
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
     try:

@@ -40,6 +40,18 @@ def test_an_exchange_that_cannot_tell_students_apart_is_refused(tmp_path):
     assert not (tmp_path / "submitted").exists()
 
 
+def test_a_folder_named_after_the_shared_user_does_not_hide_that_students_cannot_be_told_apart(tmp_path):
+    """Every folder owned by one uid, one of them named after that user (jovyan+... on a hub): still refused."""
+    (tmp_path / "source" / CHAPTER).mkdir(parents=True)
+    (tmp_path / "source" / CHAPTER / FILE).write_text("{}")
+    inbound = tmp_path / "exchange" / "lr-schedules" / "inbound"
+    for student in (user_name(os.geteuid()), "alice", "bob"):
+        (inbound / f"{student}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+x").mkdir(parents=True)
+    with pytest.raises(ExchangeUnusable, match="cannot tell students apart"):
+        collect(tmp_path, CHAPTER, Exchange(tmp_path / "exchange", "lr-schedules"))
+    assert not (tmp_path / "submitted").exists()
+
+
 def test_one_student_forging_classmates_does_not_stop_the_exchange(tmp_path):
     """Every folder owned by one user who is one of the students named: forgeries, refused one by one."""
     (tmp_path / "source" / CHAPTER).mkdir(parents=True)

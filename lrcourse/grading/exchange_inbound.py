@@ -154,7 +154,8 @@ def check_owners_tell_apart(names: dict, path: Path) -> None:
     own folders are owned by the user they name, and the forgeries are refused one by one."""
     owners = {seen.st_uid for seen in names.values()}
     students = {name.split("+", 1)[0] for name in names}
-    if len(students) > 1 and len(owners) == 1 and user_name(next(iter(owners))) not in students:
+    # a folder named after the shared user itself (jovyan+...) must not hide it: count the others
+    if len(owners) == 1 and len(students - {user_name(next(iter(owners)))}) > 1:
         raise ExchangeUnusable(
             f"every submission in {path} is owned by one OS user ({user_name(owners.pop())}) though they name "
             f"{len(students)} students: this exchange cannot tell students apart, so no submission in it can "
