@@ -252,6 +252,7 @@ def test_forged_folders_do_not_bury_a_students_own_refusal(tmp_path):
     assert len(rows) == 7 and result.refusals == 31, result.refused
 
 
+@needs_chown
 def test_a_name_no_rule_foresaw_refuses_that_folder_only(tmp_path, monkeypatch):
     """An empty file named for a year-1 time (it crashed the whole collect: a time 14 hours before year 1), and
     a check that fails in a way no rule foresaw: each refuses that name, with the reason, and the rest are
@@ -265,6 +266,8 @@ def test_a_name_no_rule_foresaw_refuses_that_folder_only(tmp_path, monkeypatch):
     _, mine = inbound_folder(exchange.inbound)
     (exchange.inbound / f"nobody1+{CHAPTER}+0001-01-01").touch()
     (exchange.inbound / f"nobody2+{CHAPTER}+2026-01-01 00:00:00 UTC").mkdir()
+    for name in (f"nobody1+{CHAPTER}+0001-01-01", f"nobody2+{CHAPTER}+2026-01-01 00:00:00 UTC"):
+        os.chown(exchange.inbound / name, 65534, 65534)  # another user's: not one uid owning every folder
     checked = collect_module.check_submission
 
     def failing(inbound, name, *args, **kwargs):
