@@ -135,19 +135,21 @@ def test_a_factor_that_returns_no_number_is_told_so_not_blamed_for_state():
     assert "nothing else" not in str(failed.value)
 
 
+def correct(name: str, old: str = "", new: str = ""):
+    """The catalogue's correct answer `name`, with `old` replaced by `new` if given, as a function."""
+    source = next(a.source for a in WSD_CORRECT if a.name == name)
+    return answer(variant(source, old, new) if old else source)
+
+
 def test_a_zero_dimensional_numpy_array_is_a_number():
-    where = answer(next(a.source for a in WSD_CORRECT if a.name == "numpy_where"))
+    where = correct("numpy_where")
     assert type(where(5, 10, 5, 0.1)(3)) is np.ndarray
     check_wsd_resume(where, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
 
 
 def test_a_factor_that_cannot_be_checkpointed_is_told_that_state_dict_failed():
-    slotted = answer(
-        variant(
-            next(a.source for a in WSD_CORRECT if a.name == "callable_object"),
-            "class WSD:\n",
-            "class WSD:\n    __slots__ = ('warmup', 'decay_start', 'decay', 'start')\n\n",
-        )
+    slotted = correct(
+        "callable_object", "class WSD:\n", "class WSD:\n    __slots__ = ('warmup', 'decay_start', 'decay', 'start')\n\n"
     )
     check_wsd(slotted, warmup=5, stable=10, decay=5, start_factor=0.1)  # right, until it is saved
     with pytest.raises(
@@ -159,12 +161,10 @@ def test_a_factor_that_cannot_be_checkpointed_is_told_that_state_dict_failed():
 
 
 def test_a_factor_whose_state_cannot_be_copied_is_told_the_checkpoint_failed_not_that_it_raised():
-    holding = answer(
-        variant(
-            next(a.source for a in WSD_CORRECT if a.name == "callable_object"),
-            "        self.decay, self.start = decay_steps, start_factor\n",
-            "        self.decay, self.start = decay_steps, start_factor\n        self.np = np  # a module in its state\n",
-        )
+    holding = correct(
+        "callable_object",
+        "        self.decay, self.start = decay_steps, start_factor\n",
+        "        self.decay, self.start = decay_steps, start_factor\n        self.np = np  # a module in its state\n",
     )
     check_wsd(holding, warmup=5, stable=10, decay=5, start_factor=0.1)  # right, until it is saved
     with pytest.raises(CheckFailed) as failed:

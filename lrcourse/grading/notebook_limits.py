@@ -62,15 +62,15 @@ def scan_json(data: bytes, limit: int = MAX_DEPTH) -> tuple[bool | None, int]:
     stops there."""
     import numpy as np
 
-    separator = np.zeros(256, dtype=bool)  # what the count counts
-    separator[list(b",:[{")] = True
+    counted = np.zeros(256, dtype=bool)
+    counted[list(b",:[{")] = True
 
     step = np.zeros(256, dtype=np.int8)  # a bracket's step in depth; every other byte 0
     step[list(b"[{")], step[list(b"]}")] = 1, -1
     # Inside strings, backslashes pair off from the left (outside, valid JSON has none): without the pairs and
     # the escaped quotes, every quote left opens or closes a string.
     text = np.frombuffer(data.replace(b"\\\\", b"").replace(b'\\"', b""), dtype=np.uint8)
-    quotes, depth, separators = 0, 0, 0
+    quotes, depth, values = 0, 0, 0
     for start in range(0, len(text), CHUNK):
         chunk = text[start : start + CHUNK]
         quoted = np.cumsum(chunk == ord('"'), dtype=np.int32) + quotes
@@ -78,14 +78,14 @@ def scan_json(data: bytes, limit: int = MAX_DEPTH) -> tuple[bool | None, int]:
         inside = (quoted & 1).astype(bool)
         steps = step[chunk]
         steps[inside] = 0  # a bracket inside a string
-        separators += int(np.count_nonzero(separator[chunk] & ~inside))
+        values += int(np.count_nonzero(counted[chunk] & ~inside))
         levels = np.cumsum(steps, dtype=np.int32) + depth
         if levels.max() > limit:
-            return True, separators
+            return True, values
         if levels.min() < 0:
-            return None, separators
+            return None, values
         depth = int(levels[-1])
-    return (None if depth else False), separators
+    return (None if depth else False), values
 
 
 def read_notebook(path: Path) -> dict:
@@ -95,10 +95,10 @@ def read_notebook(path: Path) -> dict:
     if size > MAX_NOTEBOOK_MB << 20:
         raise NotebookRefused(f"{name} is larger than {MAX_NOTEBOOK_MB} MB ({size >> 20} MB)")
     data = path.read_bytes()
-    deep, separators = scan_json(data)
+    deep, values = scan_json(data)
     if deep:
         raise NotebookRefused(f"{name} is nested more than {MAX_DEPTH} levels deep in its JSON")
-    if separators >= MAX_JSON_VALUES:
+    if values >= MAX_JSON_VALUES:
         raise NotebookRefused(
             f"{name} holds more than {MAX_JSON_VALUES:,} JSON values (saved outputs count: clear them and submit again)"
         )
