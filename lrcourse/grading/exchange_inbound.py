@@ -149,15 +149,17 @@ def listing(inbound: int, assignment: str, only: str | None, most: int) -> tuple
 
 
 def check_owners_tell_apart(names: dict, path: Path) -> None:
-    """Refuse an exchange whose submissions, naming several students, all belong to one OS user who is none
-    of them (every pod running as one uid). One student forging classmates' folders is not that: their
-    own folders are owned by the user they name, and the forgeries are refused one by one."""
+    """Refuse an exchange whose submissions all belong to one OS user and name two students or more besides
+    that user (every pod running as one uid; a folder named after the shared user, jovyan+..., does not hide
+    it). Once a second student has submitted, a student forging classmates' folders is not that: the forgeries
+    are refused one by one. Before then, one student forging two classmates makes this refusal, which costs
+    nobody else a submission."""
     owners = {seen.st_uid for seen in names.values()}
     students = {name.split("+", 1)[0] for name in names}
-    # a folder named after the shared user itself (jovyan+...) must not hide it: count the others
-    if len(owners) == 1 and len(students - {user_name(next(iter(owners)))}) > 1:
+    shared = user_name(owners.pop()) if len(owners) == 1 else None
+    if shared is not None and len(students - {shared}) > 1:
         raise ExchangeUnusable(
-            f"every submission in {path} is owned by one OS user ({user_name(owners.pop())}) though they name "
+            f"every submission in {path} is owned by one OS user ({shared}) though they name "
             f"{len(students)} students: this exchange cannot tell students apart, so no submission in it can "
             "be trusted (see the README: give each student their own uid, or collect another way)"
         )
