@@ -75,9 +75,9 @@ class CappedExecute(Execute):
         self.count = 0  # outputs the notebook holds: their sum, kept as it changes (a sum per message is not cheap)
         self.notes: dict[int, dict] = {}  # cell index -> its note
         self.dropped: dict[int, int] = {}  # cell index -> outputs dropped whole past the count caps
-        # cell index -> its stream output still growing, and the text to join into it once the cell is done:
-        # appending to the output's text copied up to the cell's cap for each of many tiny messages
-        self.growing: dict[int, tuple[dict, list[str]]] = {}
+        # the one stream output still growing, and the text to join into it once another output starts or the cell
+        # is done: appending to the output's text copied up to the cell's cap for each of many tiny messages
+        self.growing: tuple[dict, list[str]] | None = None
 
     def preprocess_cell(self, cell, resources, index):
         try:
@@ -196,7 +196,7 @@ class CappedExecute(Execute):
         kept = _cut(text, max(0, room))
         if kept:
             if same:
-                self.grow(cell_index, last, kept)
+                self.grow(last, kept)
             else:
                 from nbformat.v4 import new_output
 
@@ -208,19 +208,19 @@ class CappedExecute(Execute):
             self.add_note(outs, cell_index)
         return last
 
-    def grow(self, cell_index: int, output: dict, text: str) -> None:
+    def grow(self, output: dict, text: str) -> None:
         """`text` appended to the stream `output`, joined with the rest by `join_streams`."""
-        growing = self.growing.get(cell_index)
-        if growing is None or growing[0] is not output:
+        if self.growing is None or self.growing[0] is not output:
             self.join_streams()
-            growing = self.growing[cell_index] = (output, [output["text"]])
-        growing[1].append(text)
+            self.growing = (output, [output["text"]])
+        self.growing[1].append(text)
 
     def join_streams(self) -> None:
-        """Each growing stream output's text joined, once (an output since cleared away is harmless to join)."""
-        for output, parts in self.growing.values():
+        """The growing stream output's text joined, once (an output since cleared away is harmless to join)."""
+        if self.growing is not None:
+            output, parts = self.growing
             output["text"] = "".join(parts)
-        self.growing.clear()
+            self.growing = None
 
     def shorten_error(self, content: dict, room: int) -> int:
         """An error output always stays (nbgrader reads the cell's failure from it), within the room left or,
