@@ -39,7 +39,11 @@ def open_panel(page, server: str, token: str):
     page.locator(".lm-MenuBar-itemLabel", has_text=MENU).click(timeout=120_000)
     page.locator(".lm-Menu-itemLabel", has_text=ITEM).click(timeout=30_000)
     page.locator(FRAME).wait_for(timeout=60_000)
-    return page.locator(FRAME).element_handle().content_frame()
+    frame = page.locator(FRAME).element_handle().content_frame()
+    # The panel opens on formgrader's first page; a test's own navigation before that page loads is cut short.
+    frame.wait_for_url("**/formgrader/manage_assignments**", timeout=60_000)
+    frame.wait_for_load_state("load", timeout=60_000)
+    return frame
 
 
 def student_links(frame) -> list:
