@@ -6,22 +6,16 @@ plausible), a symbolic link to the instructor's source notebook, a link to /dev/
 One collect run covers them all: the honest are collected, every attack refused with its reason and nothing
 of it copied. A late student who zeroes the kernel's score and backdates the `timestamp.txt` they wrote is
 graded with the late penalty (`penalty_method = "zero"`) computed from the trusted score and the kernel's time.
-
-The venv's interpreter lives under /root, which other users cannot enter: a student's command runs with
-`runuser` inside a mount namespace of its own where a tmpfs covers /root and the interpreter is mounted back.
+The students are real OS users (support/students.py).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,81 +25,13 @@ import pytest
 from support import hostile
 from support.course import NOTEBOOK, make_course, released
 from support.gradedclass import lrcourse
+from support.students import Students, needs_root
 
 CHAPTER = hostile.CHAPTER
 FILE = NOTEBOOK[CHAPTER]
-ROLES = ("alice", "bob", "carol", "mallory", "dave", "erin", "frank")
 ZERO_THE_KERNEL = (
     "get_ipython().input_transformers_post.append(lambda lines: ['raise RuntimeError(\"zeroed in the kernel\")\\n'])"
 )
-
-needs_root = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("unshare"),
-    reason="needs root, useradd and unshare to create students",
-)
-
-
-class Students:
-    """Real OS users, one per role, with homes in a folder every user can enter; removed afterwards."""
-
-    def __init__(self, scratch: Path):
-        self.scratch = scratch
-        tag = uuid.uuid4().hex[:5]
-        self.name = {role: f"lrc{tag}{role}" for role in ROLES}
-        self.python_mount = scratch / "python"
-        for name in self.name.values():
-            subprocess.run(["useradd", "-M", "-d", str(self.home(name)), "-s", "/bin/sh", name], check=True)
-            self.home(name).mkdir(parents=True)
-            shutil.chown(self.home(name), name, name)
-
-    def home(self, name: str) -> Path:
-        return self.scratch / "home" / name
-
-    def remove(self) -> None:
-        for name in self.name.values():
-            subprocess.run(["userdel", name], capture_output=True)
-
-    def shell(self, role: str, script: str, *args: str) -> None:
-        """`sh -c script args` as the student (coreutils only: nothing under /root needed)."""
-        name = self.name[role]
-        subprocess.run(
-            [shutil.which("runuser"), "-u", name, "--", "sh", "-ec", script, "sh", *args],
-            cwd=self.home(name), check=True, timeout=30, env={"PATH": "/usr/bin:/bin", "HOME": str(self.home(name))},
-        )  # fmt: skip
-
-    def python(self, role: str, *args: str) -> subprocess.CompletedProcess:
-        """The venv's python as the student, with the interpreter under /root mounted back into reach."""
-        name, base = self.name[role], sys.base_prefix
-        self.python_mount.mkdir(exist_ok=True)
-        mounts = (
-            'mount --bind "$1" "$2" && mount -t tmpfs -o mode=755 tmpfs /root && mkdir -p "$1" && '
-            'mount --bind "$2" "$1" && shift 2 && exec runuser -u "$0" -- "$@"'
-        )
-        env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(self.home(name))}
-        return subprocess.run(
-            ["unshare", "--mount", "--", "sh", "-c", mounts, name, base, str(self.python_mount), "env", *[
-                f"{key}={value}" for key, value in env.items()], sys.executable, *args],
-            cwd=self.home(name), capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-
-    def write_notebook(self, role: str, notebook) -> Path:
-        """The student's own copy of the assignment in their home, as `nbgrader fetch` would leave it."""
-        name = self.name[role]
-        folder = self.home(name) / CHAPTER
-        folder.mkdir(exist_ok=True)
-        shutil.chown(folder, name, name)
-        nbformat.write(notebook, folder / FILE)
-        shutil.chown(folder / FILE, name, name)
-        return folder / FILE
-
-    def submit(self, role: str, notebook, exchange: Path) -> Path:
-        self.write_notebook(role, notebook)
-        run = self.python(
-            role, "-m", "nbgrader", "submit", CHAPTER, "--course", "lr-schedules", f"--Exchange.root={exchange}"
-        )
-        assert run.returncode == 0, run.stdout + run.stderr
-        inbound = exchange / "lr-schedules" / "inbound"
-        return next(p for p in inbound.iterdir() if p.name.startswith(self.name[role] + "+"))
 
 
 def notebook_with(answer_source: dict[str, str], course: Path, zero_the_kernel: bool = False):
@@ -126,7 +52,7 @@ def utc_now() -> datetime.datetime:
 def exchange_class():
     scratch = Path(tempfile.mkdtemp(prefix="lrcourse-exchange-"))
     scratch.chmod(0o755)  # the students' homes and the exchange are inside
-    students = Students(scratch)
+    students = Students(scratch, ("alice", "bob", "carol", "mallory", "dave", "erin", "frank"))
     try:
         yield run_class(scratch, students)
     finally:
