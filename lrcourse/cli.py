@@ -312,7 +312,7 @@ def parser() -> argparse.ArgumentParser:
     )
     collect.add_argument("assignment")
     collect.add_argument("--course", default=".", help="the course folder (default: here)")
-    collect.add_argument("--allow-tmpfs", action="store_true", help="collect from tmpfs: times not trusted")
+    collect.add_argument("--allow-tmpfs", action="store_true", help="collect on tmpfs/unknown overlay: times untrusted")
     collect.set_defaults(run=command_collect)
     grade = sub.add_parser("grade", help="autograde every submission of an assignment, in parallel")
     grade.add_argument("assignment")

@@ -236,6 +236,38 @@ def test_a_students_flood_of_names_is_reported_by_its_owner_and_the_others_colle
 
 
 @needs_chown
+def test_an_owners_folders_are_listed_newest_first_within_their_entry_budget(tmp_path):
+    """Three folders of five entries, a budget of eight: the newest is listed and collected, the next stops the
+    listing at the budget, and it and the oldest are one row naming the owner; another owner's folder of eight is
+    listed on a budget of its own."""
+    course, exchange = exchange_course(tmp_path)
+    names = []
+    for i in range(3):
+        folder, name = inbound_folder(exchange.inbound, f"2026-01-01 00:00:{i:02}.000000 UTC")
+        for stray in range(4):
+            (folder / f"stray{stray}.png").write_text("")
+        names.append(name)
+        time.sleep(0.02)  # a later change time (the kernel's clock ticks coarsely)
+    me = user_name(os.geteuid())
+    theirs, _ = inbound_folder(tmp_path, "2026-01-02 00:00:00.000000 UTC")  # made here, then moved in as nobody's
+    for stray in range(7):
+        (theirs / f"stray{stray}.png").write_text("")
+    nobodys = theirs.name.replace(me, "nobody", 1)
+    os.rename(theirs, exchange.inbound / nobodys)
+    chown_tree(exchange.inbound / nobodys, 65534)
+    result = collect(course, CHAPTER, exchange, Bounds(entries=8))
+    assert sorted(row["submission"] for row in result.collected) == sorted([names[-1], nobodys]), result
+    assert result.refused == [
+        {
+            "submission": f"{me}: 2 folders",
+            "reason": f"{me}'s submission folders hold more than 8 entries in all (a flood?): listed newest folder "
+            "first, 2 folders were not checked once 8 had been read",
+            "more": 2,
+        }
+    ], result.refused
+
+
+@needs_chown
 def test_forged_folders_do_not_bury_a_students_own_refusal(tmp_path):
     """Rows are capped per claimed id and owner, and a folder owned by the user it names always has its row:
     a classmate's 30 forgeries in my name do not hide why my own folder was refused."""

@@ -22,10 +22,12 @@ refused with the reason and the others are collected.
 
 What one run reads and keeps is bounded (`Bounds`), whatever a student put in the inbound folder: at most 1,000
 names of the assignment per owner (uid), so a student who floods the folder is reported by name and everyone
-else is collected; each student's three newest accepted submissions are kept while checking (the older ones
-counted in one superseded row); refusals take at most 20 rows for a student's own folders and 20 for the folders
-each owner put in names not theirs (the rest one row each, "and N more"), so forgeries cannot bury a student's
-own refusal, nor one owner's many made-up ids flood the report; each owner is looked up once.
+else is collected; at most 10,000 entries listed in all of one owner's submission folders, newest folder first
+(each folder may hold up to `inbound.MAX_ENTRIES`, so 1,000 folders could otherwise cost ten million), the folders
+left one row naming the owner; each student's three newest accepted submissions are kept while checking (the
+older ones counted in one superseded row); refusals take at most 20 rows for a student's own folders and 20 for
+the folders each owner put in names not theirs (the rest one row each, "and N more"), so forgeries cannot bury a
+student's own refusal, nor one owner's many made-up ids flood the report; each owner is looked up once.
 A check or read that fails in a way no rule foresaw refuses that folder only, with the error as its reason.
 A folder mounted in the inbound folder is refused (`mounts`).
 """
@@ -47,8 +49,16 @@ from lrcourse.grading.exchange_inbound import (
     listing,
     open_inbound,
 )
-from lrcourse.grading.inbound import Refused, Submission, check_submission, owner_name, read_files
-from lrcourse.grading.mounts import mounted_below
+from lrcourse.grading.inbound import (
+    EntryBudget,
+    OverBudget,
+    Refused,
+    Submission,
+    check_submission,
+    owner_name,
+    read_files,
+)
+from lrcourse.grading.mounts import listed_on_overlay, mounted_below
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
 from lrcourse.grading.submission_secrets import (
     NO_SECRET,
@@ -68,6 +78,10 @@ class Bounds:
     the instructor's Jupyter server too, through formgrader's Collect button)."""
 
     per_owner: int = 1_000  # names of the assignment kept per owner (uid): the rest counted, not checked
+    # Entries listed in all of an owner's folders, newest first, the rest not checked: one folder of the largest
+    # size accepted (inbound.MAX_ENTRIES) in full, or dozens of resubmissions of an assignment folder of hundreds
+    # of files (nbgrader submit copies it whole; this course's hold a few); about 30 ms of listing per owner.
+    entries: int = 10_000
     kept: int = 3  # accepted submissions kept per student while checking, newest first (the next if one fails)
     refusals: int = 20  # refusal rows per student's own folders, and per owner's in others' names; then "and N more"
 
@@ -108,7 +122,8 @@ def collect(
             _refuse(result, name, Refused("a file system is mounted there: not the student's own folder"))
             del ours[name]
         secrets_held = held_secrets(course / "submitted", assignment)
-        accepted = _check_all(inbound, ours, notebooks, bounds, result, secrets_held)
+        listed = listed_on_overlay(inbound, mounts)
+        accepted = _check_all(inbound, ours, notebooks, bounds, result, secrets_held, listed)
         for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):  # first first
             _collect_student(course / "submitted", assignment, inbound, accepted[student], result, secrets_held)
     finally:
@@ -117,21 +132,39 @@ def collect(
 
 
 def _check_all(
-    inbound: int, names: dict, notebooks: set[str], bounds: Bounds, result: Collected, secrets_held: dict
+    inbound: int, names: dict, notebooks: set[str], bounds: Bounds, result: Collected, secrets_held: dict, listed
 ) -> dict:
-    """Check each name; the newest `bounds.kept` accepted per student (the older ones counted as superseded);
+    """Check each name, each owner's newest folders first while their entry budget lasts (`Bounds.entries`: the
+    rest one row per owner); the newest `bounds.kept` accepted per student (the older ones counted as superseded);
     refusal rows capped (`_refusal_key`), the rest one row per cap. `secrets_held` learns every accepted
-    folder's secret, a superseded one's too: its student's `fetch_feedback` still tries it."""
+    folder's secret, a superseded one's too: its student's `fetch_feedback` still tries it. `listed`: the devices the
+    mount table lists, on an overlay (`mounts.listed_on_overlay`)."""
     accepted: dict[str, list[Submission]] = {}
     owners: dict = {}  # this run's OS user lookups, by uid
     refusals: dict[tuple[str, str], int] = {}
-    for name in sorted(names):
+    budgets: dict[int, EntryBudget] = {}
+    unchecked: dict[int, int] = {}  # folders per owner past their budget
+    for name in sorted(names, key=lambda name: (-names[name].st_ctime_ns, name)):  # newest first: the budget
+        uid = names[name].st_uid
+        budget = budgets.setdefault(uid, EntryBudget(bounds.entries))
         try:
+            if budget.spent:
+                raise OverBudget("not checked")
             submission = check_submission(
-                inbound, name, result.assignment, notebooks, MAX_NOTEBOOK_MB << 20, owners=owners
+                inbound,
+                name,
+                result.assignment,
+                notebooks,
+                MAX_NOTEBOOK_MB << 20,
+                owners=owners,
+                budget=budget,
+                listed_devices=listed,
             )  # the notebook limit `lrcourse grade` applies
+        except OverBudget:  # this folder, and the owner's older ones: one row
+            unchecked[uid] = unchecked.get(uid, 0) + 1
+            continue
         except Exception as error:  # whatever fails, that folder only: no name stops the others' collect
-            key = _refusal_key(name, owner_name(names[name].st_uid, owners))
+            key = _refusal_key(name, owner_name(uid, owners))
             refusals[key] = refusals.get(key, 0) + 1
             if refusals[key] <= bounds.refusals:
                 _refuse(result, name, error)
@@ -142,9 +175,18 @@ def _check_all(
         if len(kept) > bounds.kept:
             kept.remove(min(kept, key=lambda s: s.time))
             _supersede(result, submission.student)
+    _capped_rows(result, refusals, bounds.refusals)
+    result.refused += [
+        _over_budget(owner_name(uid, owners), count, bounds.entries) for uid, count in sorted(unchecked.items())
+    ]
+    return accepted
+
+
+def _capped_rows(result: Collected, refusals: dict[tuple[str, str], int], cap: int) -> None:
+    """One row per refusal cap exceeded: `and N more` of a student's own, or of an owner's in names not theirs."""
     for (claimed_id, owner), count in sorted(refusals.items()):
-        if count > bounds.refusals:
-            more = count - bounds.refusals
+        if count > cap:
+            more = count - cap
             if claimed_id:
                 row = {"submission": f"{claimed_id}+{result.assignment}+...", "reason": f"and {more} more of "}
                 row["reason"] += f"{claimed_id}'s own submissions refused"
@@ -152,7 +194,15 @@ def _check_all(
                 row = {"submission": f"{owner}: {more} more", "reason": f"and {more} more submissions owned by "}
                 row["reason"] += f"{owner} in names not theirs refused"
             result.refused.append({**row, "more": more})
-    return accepted
+
+
+def _over_budget(owner: str, count: int, entries: int) -> dict:
+    """The row of an owner whose folders hold more entries than a run lists for one owner (a flood?)."""
+    reason = (
+        f"{owner}'s submission folders hold more than {entries} entries in all (a flood?): listed newest folder "
+        f"first, {count} folders were not checked once {entries} had been read"
+    )
+    return {"submission": f"{owner}: {count} folders", "reason": reason, "more": count}
 
 
 def _refusal_key(name: str, owner: str) -> tuple[str, str]:

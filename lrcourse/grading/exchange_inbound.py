@@ -3,12 +3,13 @@
 The exchange's root is writable by every student, so the course's folder in it and its inbound folder are
 trusted only when reached without a symbolic link and owned by the collecting user or root (`open_inbound`).
 Change times are the submission times, so an inbound folder on tmpfs or ramfs, where writes through a shared
-memory mapping never move them (`mounts`), is refused unless the instructor accepts it (`Exchange.memory_fs_ok`,
-`lrcourse collect --allow-tmpfs`), and then a note says the times are not trusted (`check_filesystem`). The
-listing is streamed and only names shaped for the assignment are kept, a bounded number per owner, so one
-student's flood is reported by its owner and costs no one else their collect (`listing`). Where every
-submission is owned by one user who is none of the students named (hubs whose pods all run as one uid), no
-owner check can hold, and the exchange is refused (`check_owners_tell_apart`).
+memory mapping never move them, or on an overlay whose upper layer is one or cannot be established (`mounts`), is
+refused unless the instructor accepts it (`Exchange.memory_fs_ok`, `lrcourse collect --allow-tmpfs`), and then a
+note says the times are not trusted (`check_filesystem`). The listing is streamed and only names shaped for the
+assignment are kept, a bounded number per owner, so one student's flood is reported by its owner and costs no one
+else their collect (`listing`). Where every submission is owned by one user who is none of the students named
+(hubs whose pods all run as one uid), no owner check can hold, and the exchange is refused
+(`check_owners_tell_apart`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lrcourse.grading.inbound import OPEN_FLAGS, user_name
-from lrcourse.grading.mounts import MEMORY_FILESYSTEMS, filesystem_of, mount_table
+from lrcourse.grading.mounts import mount_table, untrusted_times
 
 
 class ExchangeUnusable(Exception):
@@ -30,7 +31,7 @@ class ExchangeUnusable(Exception):
 class Exchange:
     root: Path
     course_id: str
-    memory_fs_ok: bool = False  # the instructor accepts an inbound folder on tmpfs (times not trusted)
+    memory_fs_ok: bool = False  # the instructor accepts tmpfs, or an overlay not known (times not trusted)
 
     @property
     def inbound(self) -> Path:
@@ -102,14 +103,17 @@ def _check_exchange_folder(seen: os.stat_result, path: Path) -> None:
 
 def check_filesystem(inbound: int, exchange: Exchange) -> tuple[list, str | None]:
     """The mount table, and a note if change times cannot be trusted on the inbound folder's file system
-    (`mounts`); ExchangeUnusable there unless the instructor accepted it."""
+    (`mounts`: tmpfs, ramfs, an overlay on one or whose upper layer is unknown); ExchangeUnusable there unless
+    the instructor accepted it."""
     mounts = mount_table()
-    kind = filesystem_of(inbound, mounts)
-    if kind not in MEMORY_FILESYSTEMS:
+    untrusted = untrusted_times(inbound, mounts)
+    if untrusted is None:
         return mounts, None
+    what, surely = untrusted
     why = (
-        f"{exchange.inbound} is on {kind}, where a write through a shared memory mapping never moves a file's "
-        "change time: a student could change their submission after the deadline and keep the time of before"
+        f"{exchange.inbound} is on {what}, where a write through a shared memory mapping "
+        f"{'never moves' if surely else 'may never move (tmpfs, ramfs)'} a file's change time: a student could "
+        "change their submission after the deadline and keep the time of before"
     )
     if not exchange.memory_fs_ok:
         raise ExchangeUnusable(

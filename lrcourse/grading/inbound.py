@@ -10,7 +10,9 @@ classmate's forgery or a trap for the instructor's account that collects it. A s
 - the folder and every entry in it are owned by the OS user whose name is exactly the id (the owner's uid
   looked up once per run with `pwd.getpwuid`, never the id by name: a directory that folds case would map
   `Bob` to bob): the kernel, not the student, says who made it;
-- the folder and its entries are on the inbound folder's own file system (nothing mounted there);
+- the folder and its entries are on the inbound folder's own file system (nothing mounted there; on an overlay
+  whose layers are on other file systems, files report a device of the overlay's own that no mount lists, and
+  only a device the mount table lists is another file system);
 - every notebook of the assignment in it is a plain file with one name (no symbolic or hard link, FIFO,
   socket, device or folder) within its size limit, and there is at least one.
 
@@ -19,8 +21,9 @@ Any other entry that is not such a plain file of the student's, named as nbgrade
 whole, an editor's lock file, a `.ipynb_checkpoints` folder, a link, a FIFO, a classmate's file) is left out,
 never opened nor copied, and the reason is kept (`Submission.left_out`) for the instructor: a stray costs the
 student nothing, and the notebook is collected. Only the first few strays are looked at and named, the rest
-counted; a folder of more than MAX_ENTRIES names is refused without reading the rest. A notebook that is not
-such a file refuses the submission (the student's earlier accepted one, if any, is taken instead).
+counted; a folder of more than MAX_ENTRIES names is refused without reading the rest, and a run lists at most a
+budget of entries in all of one owner's folders (`EntryBudget`). A notebook that is not such a file refuses the
+submission (the student's earlier accepted one, if any, is taken instead).
 
 Checking (`check_submission`) reads no file's bytes, so every submission of a class can be checked while
 only the one collected per student is read (`read_files`). Reading never follows a link and never leaves the
@@ -63,6 +66,30 @@ OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CL
 
 class Refused(Exception):
     """Why a submission is not taken (the message is the reason, as the collect record shows it)."""
+
+
+class OverBudget(Refused):
+    """The folder's owner has had all the directory entries read that one run reads for an owner (`EntryBudget`)."""
+
+
+@dataclass
+class EntryBudget:
+    """The directory entries still to be read in one owner's submission folders over a run: a folder is listed
+    entry by entry, so what one owner's folders cost is bounded by this, not by MAX_ENTRIES times their number."""
+
+    left: int
+    read: int = 0
+
+    @property
+    def spent(self) -> bool:
+        return self.left <= 0
+
+    def take(self) -> None:
+        """Count one entry read; OverBudget if none is left."""
+        if self.spent:
+            raise OverBudget(f"its owner's folders hold more entries than one run reads ({self.read})")
+        self.left -= 1
+        self.read += 1
 
 
 @dataclass
@@ -132,9 +159,13 @@ def check_submission(
     max_notebook_bytes: int,
     now=None,
     owners: dict | None = None,
+    budget: EntryBudget | None = None,
+    listed_devices: set[int] | None = None,
 ) -> Submission:
     """Check the inbound folder `name` (in the folder open at `inbound_fd`) without reading any file's bytes;
-    Refused with the reason. `owners` caches the OS user names looked up over one run (`owner_name`)."""
+    Refused with the reason. `owners` caches the OS user names looked up over one run (`owner_name`); `budget`
+    counts the entries listed against the owner's (OverBudget once it is spent). `listed_devices`: on an
+    overlay, the devices the mount table lists, and only a file on one of them is mounted there (`mounts`)."""
     student, when, ahead = claimed(name, assignment)
     now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     if when > now + FUTURE_TOLERANCE + ahead:  # no arithmetic on the name's time: it may be year 1 or 9999
@@ -151,7 +182,9 @@ def check_submission(
     try:
         opened = os.fstat(folder)
         _same(opened, seen, "the submission folder")
-        entries, left_out, more = _check_entries(folder, opened, student, notebooks, max_notebook_bytes)
+        entries, left_out, more = _check_entries(
+            folder, opened, student, notebooks, max_notebook_bytes, budget, listed_devices
+        )
     finally:
         os.close(folder)
     if not any(entry in notebooks for entry in entries):
@@ -179,14 +212,22 @@ def owner_name(uid: int, owners: dict) -> str:
     return owners[uid]
 
 
-def _check_entries(folder: int, opened: os.stat_result, student: str, notebooks: set[str], max_notebook_bytes: int):
+def _check_entries(
+    folder: int,
+    opened: os.stat_result,
+    student: str,
+    notebooks: set[str],
+    max_notebook_bytes: int,
+    budget: EntryBudget | None,
+    listed_devices: set[int] | None,
+):
     """The stat of every entry to collect, why each stray named was left out and how many more were; Refused naming
     every notebook that is not a plain file of the student's within its limit."""
-    wanted, strays, more = _list_entries(folder, notebooks)
+    wanted, strays, more = _list_entries(folder, notebooks, budget)
     problems, left_out, checked = [], [], {}
     for entry in sorted(wanted) + strays:  # only a few strays: their reason is told, the rest only counted
         try:
-            checked[entry] = _check_file(folder, entry, opened, student, notebooks, max_notebook_bytes)
+            checked[entry] = _check_file(folder, entry, opened, student, notebooks, max_notebook_bytes, listed_devices)
         except Refused as problem:
             checked.pop(entry, None)
             (problems if entry in notebooks else left_out).append(str(problem))
@@ -195,15 +236,18 @@ def _check_entries(folder: int, opened: os.stat_result, student: str, notebooks:
     return checked, left_out, more
 
 
-def _list_entries(folder: int, notebooks: set[str]) -> tuple[list[str], list[str], int]:
+def _list_entries(folder: int, notebooks: set[str], budget: EntryBudget | None) -> tuple[list[str], list[str], int]:
     """The assignment's and nbgrader's names in the folder, the first STRAYS_NAMED other names, and how many
-    more there are; Refused past MAX_ENTRIES (a folder of millions is not read into memory). nbgrader submit
-    copies the whole assignment folder, so a student's images and data are strays, left out but no fault."""
+    more there are; Refused past MAX_ENTRIES (a folder of millions is not read into memory), OverBudget past the
+    owner's `budget`. nbgrader submit copies the whole assignment folder, so a student's images and data are
+    strays, left out but no fault."""
     wanted, strays, more = [], [], 0
     with os.scandir(folder) as listing:
         for count, entry in enumerate(listing, 1):
             if count > MAX_ENTRIES:
                 raise Refused(f"the folder holds more than {MAX_ENTRIES} entries: not read")
+            if budget is not None:
+                budget.take()
             if entry.name in notebooks or entry.name in NBGRADER_FILES:
                 wanted.append(entry.name)
             elif len(strays) < STRAYS_NAMED:
@@ -214,16 +258,23 @@ def _list_entries(folder: int, notebooks: set[str]) -> tuple[list[str], list[str
 
 
 def _check_file(
-    folder: int, entry: str, opened: os.stat_result, student: str, notebooks: set[str], max_notebook_bytes: int
+    folder: int,
+    entry: str,
+    opened: os.stat_result,
+    student: str,
+    notebooks: set[str],
+    max_notebook_bytes: int,
+    listed_devices: set[int] | None,
 ):
     """The stat of an entry to collect; Refused if it is not a plain file of the student's on the folder's own
-    file system, of the assignment, within its limit."""
+    file system (on an overlay, on no device `listed_devices` holds but its folder's), of the assignment, within
+    its limit."""
     try:
         seen = os.stat(entry, dir_fd=folder, follow_symlinks=False)
     except OSError as error:  # removed meanwhile, or a name the file system will not look up
         raise Refused(f"{entry!r} cannot be read: {error.strerror}") from None
     _check_entry(seen, repr(entry), opened.st_uid, student)
-    if seen.st_dev != opened.st_dev:
+    if seen.st_dev != opened.st_dev and (listed_devices is None or seen.st_dev in listed_devices):
         raise Refused(f"{entry!r} is on another file system than its folder (mounted there)")
     if entry not in notebooks and entry not in NBGRADER_FILES:
         raise Refused(f"{entry!r} is not part of the assignment (expected {', '.join(sorted(notebooks))})")
