@@ -60,44 +60,56 @@ def exchange_of_students(scratch: Path) -> tuple[Path, Exchange]:
     return course, exchange
 
 
+def fill_inbound(students: Students, exchange: Exchange) -> list[str]:
+    """Each honest student's folder with their notebook, the flooder's FOLDERS (oldest first) of STRAYS each."""
+    for role in ("alice", "bob"):
+        folder = f"{exchange.inbound}/{students.name[role]}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+h"
+        students.shell(role, SUBMIT, folder, honest(role), FILE)
+    flooded = []
+    for i in range(FOLDERS):
+        flooded.append(f"{students.name['mallory']}+{CHAPTER}+2026-01-01 00:0{i}:00.000000 UTC+f")
+        students.shell("mallory", SUBMIT, f"{exchange.inbound}/{flooded[-1]}", NOTEBOOK, FILE)
+        students.shell("mallory", FLOOD, f"{exchange.inbound}/{flooded[-1]}", str(STRAYS))
+        time.sleep(0.02)  # a later change time for the next (the kernel's clock ticks coarsely)
+    return flooded
+
+
+def honest(role: str) -> str:
+    return f'{{"cells": [], "by": "{role}"}}'
+
+
+def counted_collect(course: Path, exchange: Exchange, monkeypatch) -> tuple:
+    """collect's result, the entries it listed per owner (uid) of the folder listed, and its seconds."""
+    read, listed = Counter(), os.scandir
+
+    def counted(path):
+        owner = (os.fstat(path) if isinstance(path, int) else os.stat(path)).st_uid
+        return CountedListing(listed(path), owner, read)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "scandir", counted)
+        start = time.monotonic()
+        result = collect(course, CHAPTER, exchange)
+        return result, read, time.monotonic() - start
+
+
 @needs_root
 def test_a_flood_of_entries_is_listed_within_the_owners_budget_and_the_classmates_collected(monkeypatch):
     scratch = Path(tempfile.mkdtemp(prefix="lrcourse-flood-"))
     scratch.chmod(0o755)  # the students' homes and the exchange are inside
     students = Students(scratch, ("alice", "bob", "mallory"))
+    name = students.name
     try:
         course, exchange = exchange_of_students(scratch)
-        name = students.name
-        for role in ("alice", "bob"):
-            folder = f"{exchange.inbound}/{name[role]}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+h"
-            students.shell(role, SUBMIT, folder, f'{{"cells": [], "by": "{role}"}}', FILE)
-        flooded = []
-        for i in range(FOLDERS):  # oldest first: their ctimes follow
-            flooded.append(f"{name['mallory']}+{CHAPTER}+2026-01-01 00:0{i}:00.000000 UTC+f")
-            students.shell("mallory", SUBMIT, f"{exchange.inbound}/{flooded[-1]}", NOTEBOOK, FILE)
-            students.shell("mallory", FLOOD, f"{exchange.inbound}/{flooded[-1]}", str(STRAYS))
-            time.sleep(0.02)  # a later change time for the next (the kernel's clock ticks coarsely)
-
-        read, listed = Counter(), os.scandir
-
-        def counted(path):
-            owner = (os.fstat(path) if isinstance(path, int) else os.stat(path)).st_uid
-            return CountedListing(listed(path), owner, read)
-
-        monkeypatch.setattr(os, "scandir", counted)
-        start = time.monotonic()
-        result = collect(course, CHAPTER, exchange)
-        seconds = time.monotonic() - start
-        monkeypatch.undo()
+        flooded = fill_inbound(students, exchange)
+        result, read, seconds = counted_collect(course, exchange, monkeypatch)
+        print(f"collect: {seconds:.2f} s, entries read per owner (uid): {dict(read)}")
         uid = {role: (scratch / "home" / name[role]).stat().st_uid for role in name}
         budget = Bounds().entries
-        print(f"collect: {seconds:.2f} s, entries read per owner (uid): {dict(read)}")
         assert read[uid["mallory"]] == budget + 1, read  # not the 16,004 they hold: the one past tells there is more
         assert read[uid["alice"]] == read[uid["bob"]] == 1, read  # their notebook
         for role in ("alice", "bob"):  # collected as before, byte for byte
-            assert (
-                course / "submitted" / name[role] / CHAPTER / FILE
-            ).read_text() == f'{{"cells": [], "by": "{role}"}}'
+            assert (course / "submitted" / name[role] / CHAPTER / FILE).read_text() == honest(role)
         rows = {row["submission"]: row for row in result.refused}
         row = rows[f"{name['mallory']}: 2 folders"]  # the one listed when the budget ran out, and the oldest
         assert row["more"] == 2 and f"hold more than {budget} entries in all" in row["reason"], result.refused
