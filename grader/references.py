@@ -96,8 +96,8 @@ def reference_range_test(payload: dict) -> dict:
 
 def reference_wsd(payload: dict) -> dict:
     """Chapter 7's warmup-stable-decay as PyTorch builds it: SequentialLR of LinearLR (from `start_factor` to 1 over
-    `warmup` steps), ConstantLR at the peak for `stable` steps (none if 0) and LinearLR down to 0 over `decay` steps,
-    one step() per optimizer step; the rate of each of `steps` steps."""
+    `warmup` steps), ConstantLR at the peak for `stable` steps (none if 0) and PolynomialLR(power=2) down to 0 over
+    `decay` steps, one step() per optimizer step; the rate of each of `steps` steps."""
     from torch.optim import lr_scheduler
 
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=payload["lr"])
@@ -109,7 +109,7 @@ def reference_wsd(payload: dict) -> dict:
     if stable:
         phases.append(lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=stable))
         milestones.append(warmup + stable)
-    phases.append(lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=decay))
+    phases.append(lr_scheduler.PolynomialLR(optimizer, total_iters=decay, power=2.0))
     scheduler = lr_scheduler.SequentialLR(optimizer, phases, milestones=milestones)
     lrs = []
     for _ in range(payload["steps"]):

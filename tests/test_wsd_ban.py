@@ -33,7 +33,7 @@ REASONS["table_read_in_a_thread"] = "raised IndexError"
 def closed_form(step: int, warmup: int, stable: int, decay: int, start: float) -> float:
     if step < warmup:
         return start + (1 - start) * step / warmup
-    return 1.0 if step < warmup + stable else max(0.0, (warmup + stable + decay - step) / decay)
+    return 1.0 if step < warmup + stable else max(0.0, (warmup + stable + decay - step) / decay) ** 2
 
 
 @pytest.mark.parametrize("answer", WSD_FORBIDDEN + WSD_CONTROLS, ids=lambda a: a.name)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.optim import lr_scheduler
 
-from lrcourse.checking import CheckFailed, NotAnswered, check_wsd, check_wsd_resume
+from lrcourse.checking import CheckFailed, NotAnswered, check_wsd, check_wsd_edges, check_wsd_resume
 from lrcourse.checking.expected import ExpectedValues
 
 from catalogue.answers import variant
@@ -28,7 +28,7 @@ def answer(source: str):
 def closed_form(step: int, warmup: int, stable: int, decay: int, start: float) -> float:
     if step < warmup:
         return start + (1 - start) * step / warmup
-    return 1.0 if step < warmup + stable else max(0.0, (warmup + stable + decay - step) / decay)
+    return 1.0 if step < warmup + stable else max(0.0, (warmup + stable + decay - step) / decay) ** 2
 
 
 @pytest.mark.parametrize("case", [(5, 10, 5, 0.1), (1, 0, 1, 0.5), (4, 0, 3, 1.0)])
@@ -51,8 +51,8 @@ def test_a_wrong_boundary_is_named_by_step_phase_and_both_rates():
     with pytest.raises(CheckFailed) as failed:
         check_wsd(late, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
     message = str(failed.value)
-    assert "at step 15, the decay's step 1 of 5 (steps 15 to 19), the optimizer's rate is 0.08" in message
-    assert "SequentialLR of LinearLR, ConstantLR and LinearLR) is 0.1" in message
+    assert "at step 15, the decay's step 1 of 5 (steps 15 to 19), the optimizer's rate is 0.064" in message
+    assert "SequentialLR of LinearLR, ConstantLR and PolynomialLR) is 0.1" in message
     assert "total" not in message  # the formula is not given away
 
 
@@ -93,7 +93,7 @@ def test_an_unanswered_exercise_says_so_and_a_resume_without_a_right_decay_is_to
     with pytest.raises(NotAnswered):
         check_wsd(wsd_factor, warmup=5, stable=10, decay=5, start_factor=0.1)
     with pytest.raises(
-        CheckFailed, match="rates are 0.1 and 0.1; the schedule's .* are 0.06 and 0.04.* needs the decay"
+        CheckFailed, match="rates are 0.1 and 0.1; the schedule's .* are 0.036 and 0.016.* needs the decay"
     ):
         check_wsd_resume(lambda *args: lambda step: 1.0, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
     [floored] = [a for a in WSD_WRONG if a.name == "decay_by_floor_division"]  # a decay, written but wrong
@@ -101,7 +101,7 @@ def test_an_unanswered_exercise_says_so_and_a_resume_without_a_right_decay_is_to
         check_wsd_resume(answer(floored.source), warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
     message = str(failed.value)
     assert "at steps 17 and 18, in the decay's step 3 of 5 (steps 15 to 19), the rates are 0 and 0" in message
-    assert "the schedule's (PyTorch's) are 0.06 and 0.04" in message
+    assert "the schedule's (PyTorch's) are 0.036 and 0.016" in message
     assert "it needs the decay right (see the decay test)" in message and "write the decay" not in message
 
 
@@ -112,7 +112,7 @@ def test_a_resume_that_repeats_a_wrong_schedule_earns_nothing():
     with pytest.raises(
         CheckFailed,
         match=r"resumed in new objects: at step 17, .* the resumed rate is 0\.00555556; .*"
-        r"SequentialLR of LinearLR, ConstantLR and LinearLR\) is 0\.06",
+        r"SequentialLR of LinearLR, ConstantLR and PolynomialLR\) is 0\.036",
     ):
         check_wsd_resume(falling, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
 
@@ -193,3 +193,35 @@ def test_a_factor_that_comes_back_after_the_end_fails_far_past_it():
     )
     with pytest.raises(CheckFailed, match=r"at step 40, 21 step\(s\) after the schedule's last step \(19\)"):
         check_wsd(later, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+
+
+EDGES = [(1, 0, 1, 0.5), (1, 3, 1, 0.3), (4, 0, 1, 1.0), (2, 0, 1, 0.5)]
+OTHER_PHASE = {"warm-up": "decay", "decay": "warm-up"}
+
+
+def wrong(name: str):
+    return answer(next(a.source for a in WSD_WRONG if a.name == name))
+
+
+def test_the_edges_charge_an_edge_slip_and_leave_a_whole_phase_s_slip_to_its_own_test():
+    check_wsd_edges(answer(WSD_REFERENCE), EDGES)
+    edge_slip = wrong("one_step_warmup_taken_as_none")
+    check_wsd(edge_slip, warmup=5, stable=10, decay=5, start_factor=0.1)  # right in a regular schedule
+    with pytest.raises(CheckFailed, match=r"wsd_factor\(warmup_steps=1, .* at step 0, the warm-up's step 1 of 1"):
+        check_wsd_edges(edge_slip, EDGES)
+    for name, phase in [
+        ("decay_one_step_ahead", "decay"),
+        ("copied_from_the_release", "decay"),
+        ("warmup_from_zero", "warm-up"),
+    ]:
+        slipped = wrong(name)
+        with pytest.raises(CheckFailed):  # the slip is its phase's test's to charge...
+            check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=(phase,))
+        check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=(OTHER_PHASE[phase],))
+        check_wsd_edges(slipped, EDGES)  # ... not the edges' (they check the other phase)
+    both = next(a.source for a in WSD_WRONG if a.name == "one_step_warmup_taken_as_none")
+    both = answer(variant(both, "(total - step) / decay_steps", "(total - 1 - step) / decay_steps"))
+    with pytest.raises(CheckFailed, match=r"at step 0, the warm-up's step 1 of 1"):  # the decay's slip, and an edge's
+        check_wsd_edges(both, EDGES)
+    with pytest.raises(CheckFailed, match="neither the warm-up nor the stable phase and decay is right"):
+        check_wsd_edges(wrong("a_falling_function_of_the_step"), EDGES)

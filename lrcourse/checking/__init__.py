@@ -56,7 +56,7 @@ from lrcourse.checking.range_test import (
 from lrcourse.checking.recipes import check_recipe
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase
 from lrcourse.checking.schedulers import check_plateau, check_step_lr
-from lrcourse.checking.wsd import check_wsd, check_wsd_resume
+from lrcourse.checking.wsd import check_wsd, check_wsd_edges, check_wsd_resume
 
 __all__ = [
     "CheckFailed",
@@ -81,6 +81,7 @@ __all__ = [
     "check_range_end",
     "check_step_lr",
     "check_wsd",
+    "check_wsd_edges",
     "check_wsd_resume",
     "expect",
     "expect_close",

@@ -7,8 +7,10 @@ The observer runs where the student's code lives: it drives a `LambdaLR` with th
 what the optimizer's and the scheduler's `state_dict()` return at a step of the decay (not a file: torch.save would
 also need it picklable) and resumes from it in new objects around a factor built anew, and calls a fresh factor
 directly, steps out of order. The judges compare the rates with
-PyTorch's SequentialLR of LinearLR, ConstantLR and LinearLR, which grader/references.py builds (`expected`); the
-resume with the answer's own uninterrupted run and with those rates.
+PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR(power=2), which grader/references.py builds
+(`expected`); the resume with the answer's own uninterrupted run and with those rates. Each test charges one thing: the
+edges test leaves out a phase the answer has wrong in regular schedules too (`REGULAR`), which the warm-up's or the
+decay's test charges already.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from lrcourse.checking.lambda_lr import LambdaLR
 from lrcourse.checking.observe import observe, observer, target_name
 
 SECONDS = 5.0  # one observation: a few hundred steps of LambdaLR, twice
+SCHEDULE = "PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR"
+# Regular schedules (every phase several steps long, start_factor < 1): a phase the answer has wrong in one of them is
+# a slip of the whole phase, not of an edge (check_wsd_edges)
+REGULAR = ((5, 10, 5, 0.1), (4, 3, 7, 0.25))
 NO_SCHEDULERS = (
     "This exercise asks you to compute the factor yourself: reading it off PyTorch's schedulers earns no marks."
 )
@@ -197,9 +203,15 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
 
 
 def _expected_rates(payload: dict) -> list:
-    """PyTorch's SequentialLR(LinearLR, ConstantLR, LinearLR) for the case, from the grader's references."""
+    """PyTorch's SequentialLR(LinearLR, ConstantLR, PolynomialLR(power=2)) for the case, from the grader's references."""
     keys = ("warmup", "stable", "decay", "start_factor", "lr", "steps")
     return ExpectedValues().reference_wsd({key: payload[key] for key in keys})["lrs"]
+
+
+def _phase_steps(warmup: int, steps: int) -> dict[str, range]:
+    """The steps of each phase a test checks: the warm-up's, and from the peak at step `warmup` on (stable phase,
+    decay and the steps past its end)."""
+    return {"warm-up": range(0, warmup), "decay": range(warmup, steps)}
 
 
 def _first_difference(got: list, want: list, steps) -> int | None:
@@ -218,16 +230,43 @@ def check_wsd(
     decay and as many steps again past its end; None: every step)."""
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr)
     want = _expected_rates(run["payload"])
-    ranges = {"warm-up": range(0, warmup), "decay": range(warmup, len(want))}
+    ranges = _phase_steps(warmup, len(want))
     steps = range(len(want)) if phases is None else sorted({s for phase in phases for s in ranges[phase]})
     step = _first_difference(run["rates"], want, steps)
     if step is not None:
         note = f" ({hint})" if hint else ""
         raise CheckFailed(
             f"{call}: at step {step}, {_phase(step, warmup, stable, decay)}, the optimizer's rate is "
-            f"{_rate(run['rates'][step])}; the schedule's (PyTorch's SequentialLR of LinearLR, ConstantLR and "
-            f"LinearLR) is {_rate(want[step])}{note}"
+            f"{_rate(run['rates'][step])}; the schedule's ({SCHEDULE}) is {_rate(want[step])}{note}"
         )
+
+
+def _right_phases(wsd_factor, lr: float) -> list[str]:
+    """The phases ("warm-up", "decay") in which the answer runs at PyTorch's rates in every regular schedule."""
+    wrong = set()
+    for warmup, stable, decay, start_factor in REGULAR:
+        run, _ = _observe(wsd_factor, warmup, stable, decay, start_factor, lr)
+        want = _expected_rates(run["payload"])
+        for phase, steps in _phase_steps(warmup, len(want)).items():
+            if _first_difference(run["rates"], want, steps) is not None:
+                wrong.add(phase)
+    return [phase for phase in ("warm-up", "decay") if phase not in wrong]
+
+
+def check_wsd_edges(wsd_factor, cases, lr: float = 0.1, hint: str = "") -> None:
+    """Schedules at the edges, `cases` of (warmup, stable, decay, start_factor): every step of each, in the phases the
+    answer has right in the regular schedules (`REGULAR`). A phase wrong there too is a slip of the whole phase, which
+    the warm-up's or the decay's test charges: here it is left out, so one slip costs one test. With no phase right
+    there is no edge to check, and the test fails."""
+    phases = _right_phases(wsd_factor, lr)
+    if not phases:
+        settings = " and ".join(f"wsd_factor{case}" for case in REGULAR)
+        raise CheckFailed(
+            f"The edges are checked in the phases your factor gets right in regular schedules ({settings}): "
+            "neither the warm-up nor the stable phase and decay is right there yet (see their tests)"
+        )
+    for warmup, stable, decay, start_factor in cases:
+        check_wsd(wsd_factor, warmup, stable, decay, start_factor, lr, phases=phases, hint=hint)
 
 
 def check_wsd_resume(
@@ -268,7 +307,7 @@ def check_wsd_resume(
         raise CheckFailed(
             f"{call}, saved at step {resume_at} and resumed in new objects: at step {at}, "
             f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}; the schedule's "
-            f"(PyTorch's SequentialLR of LinearLR, ConstantLR and LinearLR) is {_rate(want[at])}"
+            f"({SCHEDULE}) is {_rate(want[at])}"
         )
     probed = run["probed"]
     expect(isinstance(probed, list) and len(probed) == len(probe), f"{call}: the direct calls gave no answer")

@@ -74,6 +74,7 @@ class Answer:
     cell: str
     source: str
     fails: tuple | str = ()
+    score: float | None = None  # the exercise's score it must get, where the catalogue states it
 
     @property
     def cells(self) -> tuple[str, ...]:

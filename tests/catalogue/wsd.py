@@ -1,5 +1,7 @@
 """Chapter 7's exercise, `wsd_factor`: correct answers written differently and plausible mistakes at each boundary and
-in the resume (PyTorch's SequentialLR read off instead of a factor computed: `wsd_dodges`)."""
+in the resume (PyTorch's SequentialLR read off instead of a factor computed: `wsd_dodges`). Each wrong answer names the
+cells it loses and the score that leaves it (of 6: warm-up 1, decay 2, edges 1, resume 2): one slip costs the test
+that measures it, and the resume too where the resumed run is then not PyTorch's."""
 
 from __future__ import annotations
 
@@ -14,14 +16,14 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
             return start_factor + (1 - start_factor) * step / warmup_steps
         if step < warmup_steps + stable_steps:
             return 1.0
-        return max(0.0, (total - step) / decay_steps)
+        return max(0.0, (total - step) / decay_steps) ** 2
 
     return factor
 """
 
 
-def wsd(name, source, fails=()):
-    return Answer(name, "07_practice", "wsd_factor", source, fails)
+def wsd(name, source, fails=(), score=None):
+    return Answer(name, "07_practice", "wsd_factor", source, fails, score)
 
 
 def wsd_variant(*replacements: str) -> str:
@@ -35,9 +37,9 @@ WSD_CORRECT = [
         """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     total = warmup_steps + stable_steps + decay_steps
-    # the warm-up's line, the peak and the decay's line: the schedule is the lowest of the three, never below 0
-    return lambda step: max(0.0, min(start_factor + (1 - start_factor) * step / warmup_steps, 1.0,
-                                     (total - step) / decay_steps))
+    # the warm-up's line, the peak and the decay's parabola: the schedule is the lowest of the three
+    return lambda step: min(start_factor + (1 - start_factor) * step / warmup_steps, 1.0,
+                            max(0.0, (total - step) / decay_steps) ** 2)
 """,
     ),
     wsd(
@@ -53,7 +55,7 @@ class WSD:
             return self.start + (1 - self.start) * step / self.warmup
         if step < self.decay_start:
             return 1.0
-        return max(0.0, 1 - (step - self.decay_start) / self.decay)
+        return max(0.0, 1 - (step - self.decay_start) / self.decay) ** 2
 
 
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
@@ -64,8 +66,14 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         "numpy_interpolation",
         """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
-    corners = [0, warmup_steps, warmup_steps + stable_steps, warmup_steps + stable_steps + decay_steps]
-    return lambda step: float(np.interp(step, corners, [start_factor, 1.0, 1.0, 0.0]))
+    decay_start = warmup_steps + stable_steps
+
+    def factor(step):
+        warm = np.interp(step, [0, warmup_steps], [start_factor, 1.0])
+        ahead = np.interp(step, [decay_start, decay_start + decay_steps], [1.0, 0.0])  # the decay's share still ahead
+        return float(min(warm, ahead ** 2))
+
+    return factor
 """,
     ),
     wsd(
@@ -78,7 +86,7 @@ def wsd_at(step, warmup_steps, stable_steps, decay_steps, start_factor):
     if step <= warmup_steps:
         return start_factor + (1 - start_factor) * min(step, warmup_steps) / warmup_steps
     decayed = step - warmup_steps - stable_steps
-    return 1.0 if decayed <= 0 else max(0.0, 1.0 - decayed / decay_steps)
+    return 1.0 if decayed <= 0 else max(0.0, 1.0 - decayed / decay_steps) ** 2
 
 
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
@@ -92,10 +100,25 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     total = warmup_steps + stable_steps + decay_steps
     return lambda step: np.where(step < warmup_steps, start_factor + (1 - start_factor) * step / warmup_steps,
-                                 np.clip((total - step) / decay_steps, 0.0, 1.0))
+                                 np.clip((total - step) / decay_steps, 0.0, 1.0) ** 2)
+""",
+    ),
+    wsd(  # PolynomialLR's own formula, its count restarted at the milestone and held at total_iters
+        "polynomial_lr_s_formula",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    def factor(step):
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        counted = min(max(step - warmup_steps - stable_steps, 0), decay_steps)
+        return (1 - counted / decay_steps) ** 2
+
+    return factor
 """,
     ),
 ]
+
+WARMUP, DECAY, EDGES, RESUME = "test_wsd_warmup", "test_wsd_decay", "test_wsd_edges", "test_wsd_resume"
 
 WSD_WRONG = [
     wsd(  # 7.1's warm-up, (s + 1) / W: LinearLR's total_iters=W reaches the peak at step W, not W - 1
@@ -104,37 +127,79 @@ WSD_WRONG = [
             "start_factor + (1 - start_factor) * step / warmup_steps",
             "min(1.0, start_factor + (1 - start_factor) * (step + 1) / warmup_steps)",
         ),
-        fails=("test_wsd_warmup", "test_wsd_edges"),
+        fails=(WARMUP,),
+        score=5,
     ),
     wsd(
         "warmup_from_zero",
         wsd_variant("start_factor + (1 - start_factor) * step / warmup_steps", "step / warmup_steps"),
-        fails=("test_wsd_warmup", "test_wsd_edges"),
+        fails=(WARMUP,),
+        score=5,
     ),
-    wsd(
+    wsd(  # W points from start_factor to 1 inclusive: the peak at step W - 1, a step early, every inner step too high
+        "warmup_by_linspace",
+        wsd_variant(
+            "return start_factor + (1 - start_factor) * step / warmup_steps",
+            "return float(np.linspace(start_factor, 1.0, warmup_steps)[step])",
+        ),
+        fails=(WARMUP,),
+        score=5,
+    ),
+    wsd(  # the decay off by one: its points, and the resume's, whose resumed run is then not PyTorch's
         "decay_one_step_ahead",
         wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / decay_steps"),
-        fails=("test_wsd_decay", "test_wsd_edges", "test_wsd_resume"),
+        fails=(DECAY, RESUME),
+        score=2,
     ),
     wsd(  # zero at the last step of the run instead of just after it
         "decay_reaches_zero_on_the_last_step",
         wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / max(1, decay_steps - 1)"),
-        fails=("test_wsd_decay", "test_wsd_edges", "test_wsd_resume"),
+        fails=(DECAY, RESUME),
+        score=2,
     ),
     wsd(
         "decays_to_a_floor",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0.1, (total - step) / decay_steps)"),
-        fails=("test_wsd_decay", "test_wsd_edges", "test_wsd_resume"),
+        fails=(DECAY, RESUME),
+        score=2,
     ),
-    wsd(
+    wsd(  # squared without the clamp: the parabola comes back up after the end
         "decay_not_clamped_at_zero",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "(total - step) / decay_steps"),
-        fails=("test_wsd_decay", "test_wsd_edges", "test_wsd_resume"),
+        fails=(DECAY, RESUME),
+        score=2,
     ),
     wsd(  # floor division: 1 at the decay's first step, 0 from the next (the resume finds no decay to resume in)
         "decay_by_floor_division",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0, (total - step) // decay_steps)"),
-        fails=("test_wsd_decay", "test_wsd_edges", "test_wsd_resume"),
+        fails=(DECAY, RESUME),
+        score=2,
+    ),
+    wsd(  # the release's 7.1 closed_form (linear decay) with 4.3's warm-up and Hugging Face's clamp: the decay asked
+        # for is PolynomialLR's, which nothing in the release writes out
+        "copied_from_the_release",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    start = warmup_steps + stable_steps
+
+    def factor(step):
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if step < start:
+            return 1.0
+        progress = (step - start) / decay_steps
+        return max(0.0, 1 - progress)
+
+    return factor
+""",
+        fails=(DECAY, RESUME),
+        score=2,
+    ),
+    wsd(  # right in every regular schedule; a one-step warm-up taken for none: wrong at the edges only
+        "one_step_warmup_taken_as_none",
+        wsd_variant("        if step < warmup_steps:\n", "        if warmup_steps > 1 and step < warmup_steps:\n"),
+        fails=(EDGES,),
+        score=5,
     ),
     wsd(  # right in one go; resumed, the new closure's count starts again at 0: a warm-up mid-decay
         "counts_its_calls",
@@ -150,11 +215,12 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
             return start_factor + (1 - start_factor) * step / warmup_steps
         if step < warmup_steps + stable_steps:
             return 1.0
-        return max(0.0, (total - step) / decay_steps)
+        return max(0.0, (total - step) / decay_steps) ** 2
 
     return factor
 """,
-        fails=("test_wsd_resume",),
+        fails=(RESUME,),
+        score=4,
     ),
     wsd(  # LambdaLR's state_dict() saves the object's count, so it even resumes; called any other way it is lost
         "callable_object_counts_its_calls",
@@ -170,13 +236,14 @@ class WSD:
             return self.start + (1 - self.start) * self.step / self.warmup
         if self.step < self.warmup + self.stable:
             return 1.0
-        return max(0.0, (self.warmup + self.stable + self.decay - self.step) / self.decay)
+        return max(0.0, (self.warmup + self.stable + self.decay - self.step) / self.decay) ** 2
 
 
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
-        fails=("test_wsd_resume",),
+        fails=(RESUME,),
+        score=4,
     ),
     wsd(  # any falling function of the step resumes exactly: the resume must also be PyTorch's schedule
         "a_falling_function_of_the_step",
@@ -185,13 +252,6 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return lambda step: 1 / (1 + step)
 """,
         fails=ALL,
-    ),
-    wsd(  # W points from start_factor to 1 inclusive: the peak at step W - 1, a step early, every inner step too high
-        "warmup_by_linspace",
-        wsd_variant(
-            "return start_factor + (1 - start_factor) * step / warmup_steps",
-            "return float(np.linspace(start_factor, 1.0, warmup_steps)[step])",
-        ),
-        fails=("test_wsd_warmup", "test_wsd_edges"),
+        score=0,
     ),
 ]

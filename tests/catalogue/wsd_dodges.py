@@ -21,7 +21,7 @@ def sequential_table(schedulers, warmup_steps, stable_steps, decay_steps, start_
     phases = [call(schedulers.LinearLR, optimizer, start_factor=start_factor, total_iters=warmup_steps)]
     if stable_steps:
         phases.append(call(schedulers.ConstantLR, optimizer, factor=1.0, total_iters=stable_steps))
-    phases.append(call(schedulers.LinearLR, optimizer, start_factor=1.0, end_factor=0.0, total_iters=decay_steps))
+    phases.append(call(schedulers.PolynomialLR, optimizer, total_iters=decay_steps, power=2.0))
     milestones = [warmup_steps, warmup_steps + stable_steps][:len(phases) - 1]
     schedule = call(schedulers.SequentialLR, optimizer, phases, milestones=milestones)
     table = []
@@ -90,12 +90,12 @@ DODGES = [
 ]
 
 # The same table from the phases' formulas: LinearLR's warm-up from start_factor to the peak at step W, the peak,
-# LinearLR's decay from the peak to 0 at the end, then 0.
+# PolynomialLR's decay (power 2) from the peak to 0 at the end, then 0.
 HAND_TABLE = """
 def hand_table(warmup_steps, stable_steps, decay_steps, start_factor):
     table = [start_factor + (1 - start_factor) * step / warmup_steps for step in range(warmup_steps)]
     table += [1.0] * stable_steps
-    return table + [1 - step / decay_steps for step in range(decay_steps)] + [0.0]
+    return table + [(1 - step / decay_steps) ** 2 for step in range(decay_steps)] + [0.0]
 """
 WSD_CONTROLS = [
     wsd(*table_answer("table_computed_by_hand", "", f"hand_table({ARGUMENTS})", helpers=HAND_TABLE)),
@@ -118,7 +118,7 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
     phases = [lr_scheduler.LinearLR(optimizer, start_factor=start_factor, total_iters=warmup_steps),
               lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=stable_steps),
-              lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=decay_steps)]
+              lr_scheduler.PolynomialLR(optimizer, total_iters=decay_steps, power=2.0)]
     schedule = lr_scheduler.SequentialLR(optimizer, phases, milestones=[warmup_steps, warmup_steps + stable_steps])
     table = []
     for _ in range(warmup_steps + stable_steps + decay_steps + 1):
