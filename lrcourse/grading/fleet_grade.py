@@ -192,8 +192,9 @@ class Writer:
     """What the enqueuing command keeps while it writes a run's results: the course's configuration, one gradebook
     held open, each assignment's exercise read once, and nbgrader's API to make a feedback page from this gradebook
     (made on the first late submission: on time, the worker's page is already this gradebook's). A gradebook opened
-    per use cost 0.06-0.08 s each, three times a student, and load_exercise 0.15 s (measured on a busy 2-core
-    machine): the run's one writer is serial, and at thousands of results that bounds the whole fleet."""
+    per use cost 0.06-0.08 s each, three times a student, and load_exercise 0.15 s; a commit a cell, 0.24-0.48 s a
+    result (measured on a busy 2-core machine; now one transaction a student, about 0.1 s: scripts/bench_writer.py):
+    the run's one writer is serial, and at thousands of results that bounds the whole fleet."""
 
     def __init__(self, course: Path, db_url: str):
         self.course, self.db_url = course, db_url
