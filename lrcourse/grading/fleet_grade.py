@@ -14,6 +14,7 @@ missing. A result is written once, when it arrives, as local grading writes it:
   comments and other grades, as nbgrader's autograde fills them;
 - then the trusted scores of the test cells the worker returned (within each cell's points), and the late
   penalty from them (`late`), as `worker.Worker.decide` does. The score reported is read back from the gradebook.
+  All of a student's rows are one transaction (`submission_rows`): written whole or not at all.
 - a late submission's feedback is made again here, from this gradebook: the worker's page came from its scratch
   gradebook, which knows no due date, so it showed no penalty (`Writer.remake`).
 """
@@ -27,7 +28,7 @@ import time
 import warnings
 from pathlib import Path
 
-from lrcourse.gradebook_db import gradebook, with_busy_timeout
+from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, late, parcel
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
 from lrcourse.grading.fleet_lease import Lapsed, taken_key
@@ -191,14 +192,16 @@ class Writer:
     """What the enqueuing command keeps while it writes a run's results: the course's configuration, one gradebook
     held open, each assignment's exercise read once, and nbgrader's API to make a feedback page from this gradebook
     (made on the first late submission: on time, the worker's page is already this gradebook's). A gradebook opened
-    per use cost 0.06-0.08 s each, three times a student, and load_exercise 0.15 s (measured on a busy 2-core
-    machine): the run's one writer is serial, and at thousands of results that bounds the whole fleet."""
+    per use cost 0.06-0.08 s each, three times a student, and load_exercise 0.15 s; a commit a cell, 0.24-0.48 s a
+    result (measured on a busy 2-core machine; now one transaction a student, about 0.1 s: scripts/bench_writer.py):
+    the run's one writer is serial, and at thousands of results that bounds the whole fleet."""
 
     def __init__(self, course: Path, db_url: str):
         self.course, self.db_url = course, db_url
         self.config = course_config(course, db_url)
         self.api = None
         self.book = None
+        self.course_directory = None
         self.exercises = {}
         self.results, self.seconds = 0, 0.0  # written so far, and the time spent writing them
 
@@ -212,10 +215,18 @@ class Writer:
 
     def gradebook(self):
         """The run's gradebook, opened on first use. Every write ends with a commit or a rollback (`done`), so that
-        SQLite holds no lock while nbgrader's SaveAutoGrades and feedback open it on their own."""
+        SQLite holds no lock while nbgrader's feedback (`remake`) opens it on its own."""
         if self.book is None:
             self.book = gradebook(self.db_url)
         return self.book
+
+    def timestamp(self, submitted: Path):
+        """The submission's time from its timestamp.txt, as nbgrader's autograde reads it (None if it has none)."""
+        if self.course_directory is None:
+            from nbgrader.coursedir import CourseDirectory
+
+            self.course_directory = CourseDirectory(config=self.config)
+        return self.course_directory.get_existing_timestamp(str(submitted))
 
     def exercise(self, assignment: str):
         from lrcourse.grading.exercise import load_exercise
@@ -265,7 +276,7 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
         return Outcome(student, "failed", f"the worker's result is refused: {error}")
     try:
         _write_files(course, student, assignment, document)
-        late_seconds = _write_grades(course, writer, assignment, student, scores)
+        late_seconds, outcome.score, outcome.max_score = _write_grades(course, writer, assignment, student, scores)
     except Exception as error:  # a result that cannot be written fails that student only
         writer.done(written=False)
         return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
@@ -273,9 +284,6 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
         error = writer.remake(assignment, student)
         if error:
             return Outcome(student, "failed", "feedback: " + error, seconds=outcome.seconds)
-    submission = writer.gradebook().find_submission(assignment, student)
-    outcome.score, outcome.max_score = submission.score, submission.max_score
-    writer.done(written=True)
     if outcome.feedback and not outcome.unchecked:
         intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
     return outcome
@@ -334,31 +342,28 @@ def _write_files(course: Path, student: str, assignment: str, document: dict) ->
             parcel.unpack(files, folder)
 
 
-def _write_grades(course: Path, writer: Writer, assignment: str, student: str, scores: dict) -> float:
-    """The student's grades into the gradebook; how late the submission is, in seconds."""
+def _write_grades(course: Path, writer: Writer, assignment: str, student: str, scores: dict) -> tuple:
+    """The student's grades into the gradebook, in one transaction (`submission_rows`); how late the submission
+    is (seconds), its score and the most it could be, as the gradebook has them."""
     import nbformat
-    from nbgrader.coursedir import CourseDirectory
 
-    from lrcourse.grading.withheld_scores import WithholdAutoGrades, set_trusted_score
+    from lrcourse.grading.submission_rows import SubmissionRows, one_transaction
+    from lrcourse.grading.withheld_scores import set_trusted_score
 
-    submitted = course / "submitted" / student / assignment
-    timestamp = CourseDirectory(config=writer.config).get_existing_timestamp(str(submitted))
+    timestamp = writer.timestamp(course / "submitted" / student / assignment)
     warnings.filterwarnings("ignore", message=".*not in session.*")  # SQLAlchemy's notices on nbgrader's own use
-    book = writer.gradebook()
-    book.update_or_create_student(student)
-    book.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
-    writer.done(written=True)  # committed: SaveAutoGrades writes through a connection of its own
-    for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
-        resources = {"nbgrader": {"notebook": path.stem, "assignment": assignment, "student": student}}
-        resources["nbgrader"]["db_url"] = with_busy_timeout(writer.db_url)
-        WithholdAutoGrades().preprocess(nbformat.read(path, as_version=4), resources)
-    exercise = writer.exercise(assignment)
-    for test in exercise.tests:
-        grade = book.find_grade(test.name, exercise.notebook, assignment, student)
-        score = scores.get(test.name, 0.0)  # no verdict: no points
-        set_trusted_score(grade, min(max(score, 0.0), float(grade.max_score)))
-    book.db.commit()
-    late.assign_penalties(book, writer.config, assignment, student)
-    seconds = book.find_submission(assignment, student).total_seconds_late
-    writer.done(written=True)  # before a late page is remade: nbgrader's API opens the gradebook itself
-    return seconds
+    exercise = writer.exercise(assignment)  # before the transaction: read once a run
+    with one_transaction(writer.gradebook()) as book:
+        book.update_or_create_student(student)
+        book.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
+        rows = SubmissionRows(book, assignment, student)
+        for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
+            rows.save(nbformat.read(path, as_version=4), path.stem)
+        for test in exercise.tests:
+            grade = rows.find_grade(test.name, exercise.notebook, assignment, student)
+            score = scores.get(test.name, 0.0)  # no verdict: no points
+            set_trusted_score(grade, min(max(score, 0.0), float(grade.max_score)))
+        book.db.commit()  # flushed, and the scores computed in SQL read again: the penalty is from the trusted ones
+        late.assign_penalties(book, writer.config, assignment, student)
+        submission = book.find_submission(assignment, student)
+        return submission.total_seconds_late, submission.score, submission.max_score
