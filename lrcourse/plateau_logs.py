@@ -1,10 +1,11 @@
-"""Logged runs for chapter 3's Exercise 3.1, reading a run: what a practitioner has in hand after training (a
+"""Logged runs for chapter 3's Exercise 3.4, reading a run: what a practitioner has in hand after training (a
 validation loss per epoch and the rate each epoch used), never what produced them.
 
 - `READ_RUN`: one run of `ReduceLROnPlateau(mode="min")` from lr 0.1 (its other arguments are the question);
   `rates[i]` is the rate after the i-th `step(val_loss[i])`.
-- `LOOPS`: one validation and one training loss per epoch, and four logs of the rate each epoch used, from four
-  loops stepping `ReduceLROnPlateau(factor=0.5, patience=2)` from lr 0.01 (which loop wrote which log is the question).
+- `LOOPS`: a validation loss, a training loss and a validation accuracy per epoch, and four logs of the rate each
+  epoch started with, from four loops stepping `ReduceLROnPlateau(factor=0.5, patience=2, cooldown=2,
+  threshold=0.01)` from lr 0.01 with one of them (which loop wrote which log is the question).
 
 Plain data only: the course's answers are in the hidden tests, not here.
 """
@@ -23,13 +24,19 @@ READ_RUN = {
 
 LOOPS = {
     "lr": 0.01,
-    "val_loss": [1.20, 0.95, 0.82, 0.80, 0.81, 0.805, 0.81, 0.70, 0.66, 0.65, 0.655, 0.652, 0.66, 0.62, 0.61, 0.615],
-    "train_loss": [1.40, 1.02, 0.85, 0.74, 0.67, 0.62, 0.58, 0.55, 0.52, 0.49, 0.47, 0.45, 0.43, 0.415, 0.40, 0.39],
+    "val_loss": [
+        1.20, 0.95, 0.82, 0.80, 0.796, 0.81, 0.799, 0.70, 0.66, 0.65, 0.648, 0.652, 0.645, 0.62, 0.61, 0.615,
+    ],
+    "train_loss": [
+        1.30, 0.90, 0.76, 0.758, 0.755, 0.753, 0.66, 0.62, 0.618, 0.616, 0.614, 0.55, 0.52, 0.50, 0.49, 0.48,
+    ],
+    "val_accuracy": [
+        0.62, 0.60, 0.66, 0.70, 0.71, 0.70, 0.74, 0.76, 0.75, 0.77, 0.77, 0.76, 0.79, 0.80, 0.80, 0.81,
+    ],
     "rates": {
-        "A": [0.01] * 8 + [0.005] * 6 + [0.0025] * 2,
-        "B": [0.01] * 16,
-        "C": [0.01] * 7 + [0.005] * 6 + [0.0025] * 3,
-        "D": [0.01, 0.0025, 0.000625, 0.00015625, 7.8125e-05, 1.953125e-05, 2.44140625e-06, 6.103515625e-07,
-              7.62939453125e-08] + [1.9073486328125e-08] * 7,
+        "A": [0.01] * 6 + [0.005] * 5 + [0.0025] * 5,
+        "B": [0.01] * 8 + [0.005] * 6 + [0.0025] * 2,
+        "C": [0.01] * 5 + [0.005] * 5 + [0.0025] * 5 + [0.00125],
+        "D": [0.01] * 7 + [0.005] * 6 + [0.0025] * 3,
     },
 }  # fmt: skip

@@ -65,9 +65,10 @@ def test_only_the_compared_behaviour_is_graded():
         check_step_lr(load(answer, "MyStepLR"), STEP_CASES, compare=["get_last_lr"])
 
 
-def test_invalid_arguments_must_raise_value_error():
+def test_a_case_pytorch_refuses_is_checked_as_it_refuses_it():
+    """The checker still compares refusals when a case asks (chapter 3 no longer grades which arguments raise)."""
     check_plateau(load(catalogue.PLATEAU_CORRECT[0], "MyReduceLROnPlateau"), [PlateauCase([0.1], [], {"factor": 2.0})])
-    lax = load(next(a for a in catalogue.PLATEAU_WRONG if a.name == "no_factor_check"), "MyReduceLROnPlateau")
+    lax = load(next(a for a in catalogue.PLATEAU_CHOICES if a.name == "no_factor_check"), "MyReduceLROnPlateau")
     with pytest.raises(checking.CheckFailed, match="PyTorch raises ValueError"):
         check_plateau(lax, [PlateauCase([0.1], [], {"factor": 2.0})])
 
@@ -267,10 +268,10 @@ def test_only_pytorchs_own_argument_checks():
     assert reference_trajectories([PlateauCase([0.1], [], {"mode": "MIN"}).request()])[0]["error"] == "ValueError"
     for kwargs in ({"factor": 0.0}, {"factor": -0.5}, {"threshold": -0.1}):
         assert "error" not in reference_trajectories([PlateauCase([0.1], [], kwargs).request()])[0]
-    lower = _wrong(catalogue.PLATEAU_WRONG, "mode_case_insensitive", "MyReduceLROnPlateau")
+    lower = _wrong(catalogue.PLATEAU_CHOICES, "mode_case_insensitive", "MyReduceLROnPlateau")
     with pytest.raises(checking.CheckFailed, match="PyTorch raises ValueError .*yours raised nothing"):
         check_plateau(lower, [PlateauCase([0.1], [], {"mode": "MIN"})])
-    strict = _wrong(catalogue.PLATEAU_WRONG, "rejects_factor_not_positive", "MyReduceLROnPlateau")
+    strict = _wrong(catalogue.PLATEAU_CHOICES, "rejects_factor_not_positive", "MyReduceLROnPlateau")
     with pytest.raises(checking.CheckFailed, match="your code raised ValueError"):
         check_plateau(strict, [PlateauCase([0.1], [], {"factor": 0.0})])
 

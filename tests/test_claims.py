@@ -183,6 +183,34 @@ def test_ch3_a_reduction_equal_to_eps_is_skipped():
     assert optimizer.param_groups[0]["lr"] == 1.0
 
 
+def plateau_log(metrics, **kwargs):
+    """The rate each epoch started with, under a ReduceLROnPlateau stepped once per epoch with `metrics`."""
+    optimizer = make_optimizer(0.01)
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, **kwargs)
+    rates = []
+    for metric in metrics:
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step(metric)
+    return rates
+
+
+def test_ch3_each_loop_log_is_its_loops_replay_and_needs_every_argument():
+    """Exercise 3.4(b): each log is what its loop writes, and a replay that leaves out the threshold, the cooldown or
+    the mode (accuracy read as if the scheduler were in mode "max") finds no log for some loop, as the text says."""
+    from lrcourse.plateau_logs import LOOPS
+
+    args = {"factor": 0.5, "patience": 2, "cooldown": 2, "threshold": 0.01}
+    val, train, accuracy = LOOPS["val_loss"], LOOPS["train_loss"], LOOPS["val_accuracy"]
+    feeds = {"D": val, "B": [float("inf")] + val[:-1], "A": train, "C": accuracy}  # correct, late, training, accuracy
+    assert {log: plateau_log(feed, **args) for log, feed in feeds.items()} == LOOPS["rates"]
+    logs = list(LOOPS["rates"].values())
+    assert all(rates[-1] < rates[0] for rates in logs)  # every loop reduces: none is told by a flat log
+    assert plateau_log(val, **args | {"threshold": 0.0}) not in logs
+    assert plateau_log(accuracy, **args | {"cooldown": 0}) not in logs
+    assert plateau_log(accuracy, **args | {"mode": "max"}) not in logs
+
+
 def test_ch4_onecycle_overwrites_momentum_and_refuses_extra_steps():
     params = [torch.nn.Parameter(torch.zeros(1))]
     sgd = torch.optim.SGD(params, lr=0.1)

@@ -1,4 +1,4 @@
-"""Chapter 3's Exercise 3.3 (a stalled run's floor) in this process, fast: the grader's reference against PyTorch
+"""Chapter 3's Exercise 3.6 (a stalled run's floor) in this process, fast: the grader's reference against PyTorch
 replayed step by step, the catalogue against the chapter's own test cells, and what a failure says (the grading itself,
 through nbgrader, the trusted verdicts and the sandbox, is tests/test_grading_fidelity.py::TestAdaptiveSchedules)."""
 
@@ -60,7 +60,7 @@ def test_the_grader_s_reference_is_pytorch_replayed_step_by_step(rates):
 
 
 def floor_test_cells() -> dict[str, str]:
-    """Exercise 3.3's test cells, hidden tests included, from the source notebook."""
+    """Exercise 3.6's test cells, hidden tests included, from the source notebook."""
     [path] = (ROOT / "source" / "03_adaptive_schedules").glob("*.ipynb")
     notebook = nbformat.read(path, as_version=4)
     return {

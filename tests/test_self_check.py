@@ -145,9 +145,9 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     headings = [line.strip() for line in lines if line.startswith("  ") and not line.startswith("    ")]
     assert headings[:5] == [
         "Predict first (not graded)",
-        "Exercise 3.1 · Read a run",
-        "Exercise 3.2 · Your own ReduceLROnPlateau",
-        "Exercise 3.3 · A stalled run: when does the rate stop falling?",
+        "Exercise 3.4 · Read a run",
+        "Exercise 3.5 · Your own ReduceLROnPlateau",
+        "Exercise 3.6 · A stalled run: when does the rate stop falling?",
         "Written answers",
     ]
     assert f"    {'written_plateau_vs_fixed':<40} {BY_HAND}" in lines
@@ -157,7 +157,7 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     assert f"    {'test_predict_drop_steps':<40} recorded (not graded)   your prediction" in lines
     result.failed_cells = {"test_predict_drop_steps"}
     assert f"    {'test_predict_drop_steps':<40} not recorded (not graded)   your prediction" in chapter_lines(result)
-    assert f"    {'test_plateau_patience_cooldown':<40} 1 / 1   patience and cooldown: match ReduceLROnPlateau" in lines
+    assert f"    {'test_plateau_patience':<40} 1 / 1   patience: matches ReduceLROnPlateau" in lines
     total = next(line for line in lines if "autograded total" in line)
     assert " 20 / 20 " in total and "written answers, 4 points" in total  # not 20 / 24
 

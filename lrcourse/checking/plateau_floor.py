@@ -1,4 +1,4 @@
-"""Chapter 3's Exercise 3.3, a stalled run's floor: the student's `epochs_to_floor(lr, factor, patience, cooldown,
+"""Chapter 3's Exercise 3.6, a stalled run's floor: the student's `epochs_to_floor(lr, factor, patience, cooldown,
 min_lr, eps)` says after which `step()` a ReduceLROnPlateau fed a loss that never improves sets its last rate, and
 that rate. The answer is plain arithmetic, so the judge calls it directly under the guard (the kernel's own function,
 or the grader's stand-in for one in the student's process).

@@ -1,4 +1,4 @@
-"""Chapter 3's Exercise 3.1, reading a run: the answers are plain data (arguments inferred from a logged run, the
+"""Chapter 3's Exercise 3.4, reading a run: the answers are plain data (arguments inferred from a logged run, the
 range of thresholds the log allows, a loop named for each log), so the judges compare values, one argument or one
 log at a time (each earns its own point).
 
@@ -12,7 +12,7 @@ import numbers
 from lrcourse.checking.expect import close, expect
 
 ARGUMENTS = ("factor", "patience", "cooldown", "threshold_mode", "threshold_range")
-LOOP_NAMES = ("correct", "training loss", "one epoch late", "per batch")
+LOOP_NAMES = ("correct", "training loss", "one epoch late", "accuracy")
 
 
 def _number(value) -> bool:

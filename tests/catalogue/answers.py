@@ -13,10 +13,10 @@ STEP_CELLS = (
 )
 PLATEAU_CELLS = (
     "test_plateau_improvement",
-    "test_plateau_patience_cooldown",
+    "test_plateau_patience",
+    "test_plateau_cooldown",
     "test_plateau_min_lr_eps",
     "test_plateau_groups_and_tensors",
-    "test_plateau_errors",
 )
 READING_CELLS = (
     "test_inferred_factor",
@@ -101,9 +101,3 @@ def step(name, source, fails=()):
 
 def plateau(name, source, fails=()):
     return Answer(name, "03_adaptive_schedules", "my_reduce_lr_on_plateau", source, fails)
-
-
-def plateau_all_but(*passing: str) -> tuple[str, ...]:
-    """The plateau cells an answer fails, named by the few it passes (most wrong answers fail most cells)."""
-    assert set(passing) <= set(PLATEAU_CELLS), passing
-    return tuple(cell for cell in PLATEAU_CELLS if cell not in passing)

@@ -1,4 +1,4 @@
-"""Chapter 3's Exercise 3.3, a stalled run's floor: `epochs_to_floor` written differently, plausible mistakes (each
+"""Chapter 3's Exercise 3.6, a stalled run's floor: `epochs_to_floor` written differently, plausible mistakes (each
 with the test cells it loses), a replay through PyTorch's scheduler, and broken forms."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Chapter 3's Exercise 3.1, reading a logged run: the arguments inferred from it, the loop named for each log."""
+"""Chapter 3's Exercise 3.4, reading a logged run: the arguments inferred from it, the loop named for each log."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def inferred(name, fields, fails=()):
 
 
 def loops(name, fields, fails=()):
-    right = {"A": "one epoch late", "B": "training loss", "C": "correct", "D": "per batch"}
+    right = {"A": "training loss", "B": "one epoch late", "C": "accuracy", "D": "correct"}
     return Answer(name, CHAPTER, "diagnosed_loops", f"diagnosed_loops = {right | fields!r}\n", fails)
 
 
@@ -76,21 +76,28 @@ READING_WRONG = [
         '"threshold_range": (0.03045685, 0.03046)}\n',
         ALL,
     ),
-    # the loops, one point per log: the one-epoch shift is the one that takes the rule, and a guess between A and C
-    # costs the two logs, not the exercise
-    loops("loops_late_and_correct_swapped", {"A": "correct", "C": "one epoch late"}, fails=(LOG_A, LOG_C)),
-    loops("loops_training_and_per_batch_swapped", {"B": "per batch", "D": "training loss"}, fails=(LOG_B, LOG_D)),
+    # the loops, one point per log: a guess between two logs costs those two, not the exercise
+    loops("loops_late_and_correct_swapped", {"B": "correct", "D": "one epoch late"}, fails=(LOG_B, LOG_D)),
+    # the training loss falls every epoch, so "it never reduces": its log taken for the accuracy's and back
+    loops("loops_training_and_accuracy_swapped", {"A": "accuracy", "C": "training loss"}, fails=(LOG_A, LOG_C)),
+    # the logs read by their order, not replayed: the earliest drops taken for the correct loop, the next for the
+    # late one (the threshold makes 0.796 at epoch 5 a bad epoch, which the order does not tell)
+    loops(
+        "loops_read_by_order",
+        {"A": "correct", "B": "training loss", "D": "one epoch late"},
+        fails=(LOG_A, LOG_B, LOG_D),
+    ),
     loops(
         "loops_all_correct",
         {"A": "correct", "B": "correct", "C": "correct", "D": "correct"},
-        fails=(LOG_A, LOG_B, LOG_D),
+        fails=(LOG_A, LOG_B, LOG_C),
     ),
-    loops("loops_unknown_name", {"D": "per step"}, fails=ALL),
+    loops("loops_unknown_name", {"C": "per batch"}, fails=ALL),
     Answer(
         "loops_a_list",
         CHAPTER,
         "diagnosed_loops",
-        'diagnosed_loops = ["one epoch late", "training loss", "correct", "per batch"]\n',
+        'diagnosed_loops = ["training loss", "one epoch late", "accuracy", "correct"]\n',
         ALL,
     ),
 ]
