@@ -130,6 +130,22 @@ def defined_names(text: str) -> list[str]:
     return names
 
 
+def imported_modules(text: str) -> list[str]:
+    """The modules a context cell imports at its top level (`import a.b`, `from a.b import c`), in order; [] if it
+    does not parse."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []
+    modules = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.append(node.module)
+    return modules
+
+
 def bound_names(text: str) -> set[str]:
     """Every name a context cell binds anywhere (imports, definitions, assignments); {} if it does not parse."""
     try:

@@ -3,12 +3,30 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from support.paths import ROOT
+from support.paths import RELEASES_VARIABLE, ROOT
 from support.suite_order import rank
+
+MADE_RELEASES = pytest.StashKey[str]()  # the shared releases' folder, in the process that made it
+
+
+def pytest_configure(config):
+    """One folder of released courses for the run (support/course.py: make_course), made by the first process (xdist's
+    controller, before it starts the workers, which inherit it) and removed by that process at the end."""
+    if not os.environ.get(RELEASES_VARIABLE):
+        os.environ[RELEASES_VARIABLE] = config.stash[MADE_RELEASES] = tempfile.mkdtemp(prefix="lrcourse-releases-")
+
+
+def pytest_unconfigure(config):
+    if MADE_RELEASES in config.stash:
+        shutil.rmtree(config.stash[MADE_RELEASES], ignore_errors=True)
+        os.environ.pop(RELEASES_VARIABLE, None)
 
 
 def pytest_collection_modifyitems(items):

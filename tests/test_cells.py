@@ -107,6 +107,13 @@ def test_malformed_metadata_gives_no_name_and_raises_nothing(cell, expected, nam
     assert cells.grade_ids([cell, ANSWER]) == ["my_answer"]
 
 
+def test_a_context_cells_imported_modules_are_its_top_level_imports_in_order():
+    source = "import numpy as np, torch.nn\nfrom sklearn.datasets import load_digits\nfrom . import x\n"
+    source += "def f():\n    import json\nif True:\n    import csv\n"
+    assert cells.imported_modules(source) == ["numpy", "torch.nn", "sklearn.datasets"]
+    assert cells.imported_modules("import (") == []
+
+
 def test_the_visible_part_drops_the_hidden_block_and_keeps_what_follows():
     text = "check(a)\n### BEGIN HIDDEN TESTS\ncheck(b)\n### END HIDDEN TESTS\npassed('f')"
     assert cells.visible_part(text) == "check(a)\npassed('f')"

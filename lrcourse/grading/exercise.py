@@ -37,6 +37,11 @@ class Exercise:
     # in its process: its cell's metadata says {"lrcourse": {"uses_schedulers": true}}. Other answers have none.
     allows_schedulers: bool = False
 
+    @property
+    def context_modules(self) -> list[str]:
+        """What the context cells import, each once: the answers' zygote imports it before it forks (`Judge.ready`)."""
+        return list(dict.fromkeys(name for source in self.context for name in cells.imported_modules(source)))
+
 
 def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
     """The context and answer cells from source/, the test cells and points from nbgrader's gradebook.

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
+from filelock import FileLock
 
 from lrcourse import cells
 from lrcourse.build import generate_release, tool_environment
 
-from support.paths import ROOT
+from support.paths import RELEASES_VARIABLE, ROOT
 
 NOTEBOOK = {path.parent.name: path.name for path in (ROOT / "source").glob("*/*.ipynb")}
 
 
 def make_course(directory: Path, chapters: list[str]) -> Path:
+    """`directory` made a course of `chapters`: source/, the config, the release and its gradebook. Released once per
+    test run and set of chapters (`released_once`), then copied: `nbgrader generate_assignment` and the gradebook's
+    creation cost about 8 CPU-s a course, and the released files do not depend on the folder they are made in."""
+    shared = os.environ.get(RELEASES_VARIABLE)
+    if not shared:
+        return release(directory, chapters)
+    shutil.copytree(released_once(Path(shared), chapters), directory, symlinks=True, dirs_exist_ok=True)
+    return directory
+
+
+def release(directory: Path, chapters: list[str]) -> Path:
     """Copy source/ and the config into `directory` and release `chapters` there (with a gradebook)."""
     directory.mkdir(parents=True, exist_ok=True)
     for chapter in chapters:
@@ -25,6 +39,19 @@ def make_course(directory: Path, chapters: list[str]) -> Path:
     shutil.copy(ROOT / "nbgrader_config.py", directory)
     generate_release(directory, chapters)
     return directory
+
+
+def released_once(shared: Path, chapters: list[str]) -> Path:
+    """The course of `chapters` released in `shared` by the first test to ask (the others wait on its lock), moved
+    into place only once whole, so a failed release is made again by the next test rather than copied half-made."""
+    course = shared / "+".join(chapters)
+    with FileLock(f"{course}.lock"):
+        if not course.is_dir():
+            partial = Path(tempfile.mkdtemp(prefix="partial-", dir=shared))
+            release(partial / "course", chapters)
+            (partial / "course").rename(course)
+            partial.rmdir()
+    return course
 
 
 def released(course: Path, chapter: str) -> nbformat.NotebookNode:

@@ -35,8 +35,9 @@ CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long be
 # --------------------------------------------------------------------------------------------
 # The zygote
 # --------------------------------------------------------------------------------------------
-def preload(allow_schedulers: bool) -> None:
-    """Import what every answer's chapter needs, once, before any fork."""
+def preload(allow_schedulers: bool, modules: list[str] = ()) -> None:
+    """Import what every answer's chapter needs, and `modules` (what the chapter's context imports), once, before
+    any fork. A module that does not import here is left to the child, which meets the error as it always did."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     if not allow_schedulers:
         from lrcourse.grading.sandbox import no_lr_scheduler
@@ -55,6 +56,11 @@ def preload(allow_schedulers: bool) -> None:
     from lrcourse.schedules import make_optimizer
 
     make_optimizer([0.1]).step()  # the first optimizer step imports torch._dynamo: pay it here, once
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the child imports it again and meets what it raises
+            pass
     torch.set_num_threads(1)
 
 
@@ -232,17 +238,25 @@ def _argument(value, optimizers: list):
 
 
 def options(argv: list[str]) -> dict:
-    """`--control FD [--allow-schedulers] [--isolate] [--tmp-mb N]`: FD is the grader's control socket."""
+    """`--control FD [--allow-schedulers] [--isolate] [--tmp-mb N] [--preload A,B]`: FD is the grader's control socket;
+    A and B modules imported before any fork (`preload`)."""
     tmp_mb = int(argv[argv.index("--tmp-mb") + 1]) if "--tmp-mb" in argv else Limits.tmp_mb
+    modules = [name for name in argv[argv.index("--preload") + 1].split(",") if name] if "--preload" in argv else []
     control_fd = int(argv[argv.index(zygote.CONTROL) + 1])
     schedulers, isolate = "--allow-schedulers" in argv, zygote.ISOLATE in argv
-    return {"control_fd": control_fd, "allow_schedulers": schedulers, "isolate": isolate, "tmp_mb": tmp_mb}
+    return {
+        "control_fd": control_fd,
+        "allow_schedulers": schedulers,
+        "isolate": isolate,
+        "tmp_mb": tmp_mb,
+        "modules": modules,
+    }
 
 
 def main(argv: list[str]) -> None:
     given = options(argv)
     control = socket.socket(fileno=given["control_fd"])
-    preload(allow_schedulers=given["allow_schedulers"])
+    preload(allow_schedulers=given["allow_schedulers"], modules=given["modules"])
     namespaces.not_dumpable()
     control.sendall(b"ready\n")
     serve_forks(control, isolate=given["isolate"], tmp_mb=given["tmp_mb"])

@@ -30,6 +30,7 @@ class AnswerZygoteHandle(Handle):
     def __init__(self, allow_schedulers: bool = False, limits=None):
         super().__init__(limits)
         self.allow_schedulers = allow_schedulers
+        self.modules: list[str] = []  # what the zygote imports before it forks: the chapter's context's (trusted)
 
     def launch(self) -> tuple[subprocess.Popen, socket.socket]:
         return spawn(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -41,7 +42,8 @@ class AnswerZygoteHandle(Handle):
 
     def options(self) -> list[str]:
         tmp = ["--tmp-mb", str(self.limits.tmp_mb)] if self.limits is not None else []  # each child's own /tmp
-        return (["--allow-schedulers"] if self.allow_schedulers else []) + tmp
+        modules = ["--preload", ",".join(self.modules)] if self.modules else []
+        return (["--allow-schedulers"] if self.allow_schedulers else []) + tmp + modules
 
     def sandboxed(self, command: list[str]) -> list[str]:
         from lrcourse.grading.sandbox.bwrap import Sandbox, stub_for_lr_scheduler  # the grader's side only
