@@ -370,3 +370,50 @@ def test_rounding_noise_in_the_limits_keeps_the_frames():
     assert panel.axes.get_ylim() != before, "the limits moved, by rounding noise only"
     assert panel.frames.frame_draws == frames
     assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
+
+
+def text_of_every_kind(canvas_class):
+    """A figure with plain, rotated, accented, mathtext and unantialiased text, on a canvas of `canvas_class`."""
+    from matplotlib.figure import Figure
+
+    plots.apply_style()
+    figure = Figure(figsize=(7, 3.4))  # no layout engine: the second draw puts every text where the first did
+    canvas = canvas_class(figure)
+    left, right = figure.subplots(1, 2)
+    for i, start in enumerate([0.0, 0.37, 0.713]):
+        left.plot([start, 1, 2], [1, 0, i], label=f"line {i}: lr = {start:.3g} ±2, fög")
+        left.text(start, 0.5 + i / 7, f"Wéird {start}", rotation=17 * i)
+    plots.label(left, "lr = 0.112: weight per step", "step", "learning rate / initial rate")
+    right.set_title(r"$\alpha = 0.3$ and $\sqrt{x}$")
+    right.text(0.1, 0.5, "not antialiased", antialiased=False)
+    plots.log_axis(right, "x")
+    right.set_xlim(1e-3, 1)
+    return canvas
+
+
+def test_kept_glyphs_draw_the_pixels_of_a_plain_agg_canvas():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from lrcourse.glyphs import GlyphCanvas
+
+    plain = text_of_every_kind(FigureCanvasAgg)
+    plain.draw()
+    kept = text_of_every_kind(GlyphCanvas)
+    kept.draw()
+    assert np.array_equal(np.asarray(kept.buffer_rgba()), np.asarray(plain.buffer_rgba()))
+    glyphs, layouts = dict(kept.renderer.glyphs), dict(kept.renderer.layouts)
+    assert len(glyphs) > 100 and len(layouts) > 20
+    kept.draw()  # drawn from what the first draw kept: no glyph rendered, no string laid out again
+    assert kept.renderer.glyphs == glyphs and kept.renderer.layouts == layouts
+    assert np.array_equal(np.asarray(kept.buffer_rgba()), np.asarray(plain.buffer_rgba()))
+
+
+def test_a_panel_moved_shows_what_a_plain_agg_canvas_draws():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    panel = two_axes_panel()
+    for slope in (2.0, 0.5, 1.5):  # a title and a legend entry that change, the frames kept
+        panel.controls["slope"].value = slope
+    plain = FigureCanvasAgg(panel.figure)
+    plain.draw()
+    assert np.array_equal(pixels(panel.png), np.asarray(plain.buffer_rgba()))
