@@ -21,9 +21,9 @@ from collections import OrderedDict
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from lrcourse.glyphs import GlyphCanvas
 from lrcourse.png import png
 
 
@@ -99,7 +99,7 @@ class FrameCache:
 
     def __init__(self, figure: Figure, keep: int = 12):
         self.figure = figure
-        self.canvas = FigureCanvasAgg(figure)
+        self.canvas = GlyphCanvas(figure)  # keeps the text it laid out and the glyphs it rendered
         self.keep = keep
         self.saved: OrderedDict[tuple, object] = OrderedDict()  # frame key -> the canvas region `copy_from_bbox` saved
         self.full_draws = self.frame_draws = 0

@@ -3,7 +3,7 @@
 Chapters 5 to 7 train small models many times; run again (headless, by a grader, in the browser) they read
 their results back instead of training. The key covers the source of the function, of everything it calls and
 reads, its arguments and torch's version, so edited code trains afresh. Results are numbers and numpy arrays
-stored as .npz (no pickle). The notebooks import `cached_run` from `lrcourse.training`, which re-exports it.
+stored as compressed .npz (no pickle). The notebooks import `cached_run` from `lrcourse.training`, which re-exports it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import torch
 CACHE_VARIABLE = "LRCOURSE_RUN_CACHE"  # a folder, or "off"; default ~/.cache/lrcourse/runs
 # The runs of chapters 5, 6 and 7 as the notebooks define them, shipped with the package (read only), so a
 # chapter runs in seconds even where nothing can be written (a grading sandbox). Regenerate after changing
-# either chapter's training code: rm -r lrcourse/runs; LRCOURSE_RUN_CACHE=lrcourse/runs make solutions
+# either chapter's training code: rm -r lrcourse/runs; LRCOURSE_RUN_CACHE=lrcourse/runs make solutions, then
+# scripts/panel_runs.py (chapter 5's slider panel's runs, read only when the panel moves)
 SHIPPED_RUNS = Path(__file__).with_name("runs")
 
 
@@ -117,7 +118,8 @@ def cached_run(function):
                 try:
                     folder.mkdir(parents=True, exist_ok=True)
                     partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
-                    np.savez(partial, **{name: np.asarray(value) for name, value in result.items()})
+                    # compressed: a schedule's rates repeat, and the runs ship with the package
+                    np.savez_compressed(partial, **{name: np.asarray(value) for name, value in result.items()})
                     os.replace(partial, path)
                 except OSError:
                     pass  # a read-only home (a sandbox): keep the result in memory only

@@ -96,20 +96,18 @@ def chapter_cells(path, ids: list[str]) -> dict:
     return namespace
 
 
-def slider_range(source: str, description: str) -> tuple[int, int]:
-    """The lowest and highest value of the `int_slider(description, value, low, high)` a cell builds."""
-    [call] = [
-        node
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.Call)
-        and getattr(node.func, "id", None) == "int_slider"
-        and ast.literal_eval(node.args[0]) == description
+def assigned(source: str, name: str):
+    """The literal value a cell assigns to `name` at its top level (`VALUES = (1, 3, ...)`)."""
+    [value] = [
+        ast.literal_eval(node.value)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]
     ]
-    return ast.literal_eval(call.args[2]), ast.literal_eval(call.args[3])
+    return value
 
 
 def test_ch5_every_value_the_slider_offers_steps_through_a_whole_run():
-    """5.4's panel trains any schedule at any value of its main-argument slider: each schedule is built from
+    """5.4's panel shows any schedule at any value of its main-argument slider (VALUES): each schedule is built from
     `slider_value`, as the panel builds it, and stepped as `run` steps it through a whole run (ReduceLROnPlateau
     fed a loss that never improves: every reduction), every rate within [0, LR]. Nothing is trained."""
     path = ROOT / "source" / "05_training" / "training.ipynb"
@@ -117,11 +115,13 @@ def test_ch5_every_value_the_slider_offers_steps_through_a_whole_run():
     [slider] = [cell.source for cell in nbformat.read(path, as_version=4).cells if cell.id == "slider"]
     definitions = [node for node in ast.parse(slider).body if isinstance(node, ast.FunctionDef)]
     exec(compile(ast.Module(definitions, type_ignores=[]), "<slider>", "exec"), chapter)
-    low, high = slider_range(slider, "main argument")
+    values = assigned(slider, "VALUES")
+    assert "SelectionSlider(options=VALUES" in slider, "the main argument's slider offers VALUES"
     lr, schedules = chapter["LR"], chapter["ARGUMENTS"]
-    assert (low, high) == (1, chapter["EPOCHS"]) and len(schedules) == 6
+    assert (min(values), max(values)) == (1, chapter["EPOCHS"]) and len(schedules) == 6
+    assert all(default in values for _, default, _ in list(schedules.values())[1:]), "each default is a position"
     for name, (_, _, per_step) in schedules.items():
-        for value in range(low, high + 1):
+        for value in values:
             optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=lr)
             scheduler = chapter["make_schedule"](name, optimizer, chapter["slider_value"](name, value))
             optimizer.step()  # once, so PyTorch sees the right order; the rates depend on the scheduler's steps only

@@ -15,6 +15,7 @@ from lrcourse.build import execute, generate_release, source_notebooks
 
 from support import printed
 from support.notebooks import code_and_markdown, nbgrader_meta, read
+from support.panel_positions import POSITIONS, positions_visited, visit_cells
 from support.paths import ROOT
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -142,10 +143,17 @@ def test_source_runs_headless_and_reproduces_the_solutions(path, tmp_path):
     it must print what the committed solutions show: the same words and integers, and decimals within what
     another CPU changes in float32 training (tests/support/printed.py), so a run on any machine passes. Chapters 5-6
     read every training run from the runs shipped in lrcourse/runs: none trains (nothing lands in an empty
-    cache), so every machine shows the same trained numbers, and no suggested rate moved to another run."""
-    notebook = execute(read(path), cwd=path.parent, env={"LRCOURSE_RUN_CACHE": str(tmp_path)})
+    cache), so every machine shows the same trained numbers, and no suggested rate moved to another run. Chapter 5's
+    panel reads every position's run too (tests/support/panel_positions.py): a move there never trains."""
+    notebook = read(path)
+    visits = visit_cells() if path.parent.name == "05_training" else []
+    notebook.cells += visits
+    execute(notebook, cwd=path.parent, env={"LRCOURSE_RUN_CACHE": str(tmp_path)})
     assert errors(notebook) == {}
     assert list(tmp_path.iterdir()) == [], "a run trained: refresh lrcourse/runs (README), or an input moved"
+    if visits:
+        assert positions_visited(notebook) == POSITIONS, "the panel's positions changed: run scripts/panel_runs.py"
+        del notebook.cells[-len(visits) :]
     committed = read(solution(path))
     assert errors(committed) == {}
     mine, theirs = text_outputs(notebook), text_outputs(committed)
