@@ -130,8 +130,32 @@ def test_a_refused_submission_fails_with_its_reason(hostile_class, refused):
     written = ("'" if refused.name.startswith(FORMULA_START) else "") + refused.name
     [row] = [row for row in rows if row["student"] == written]
     assert row["status"] == "failed" and refused.reason in row["reason"], row
+    assert len(row["reason"]) < 400 and "xxxx" not in row["reason"], row  # short, no student text repeated
     assert refused.name not in graded
     assert not (course / "autograded" / refused.name).exists()  # nothing of it copied
+
+
+@pytest.mark.slow
+def test_the_class_report_and_the_canvas_export_are_written_whatever_a_reason_was(hostile_class, tmp_path):
+    """A 200 kB cell of an unknown type once made a 900 kB reason that csv would not read back: no class
+    report, and `lrcourse export --roster` stopped with a traceback for the whole class."""
+    course, run, graded = hostile_class
+    assert (course / "reports" / f"{hostile.CHAPTER}.html").is_file(), run.stdout[-2000:] + run.stderr[-2000:]
+    roster = tmp_path / "roster.csv"
+    rows = [f"{name},{index},S{index},{name},A," for index, name in enumerate(HONEST)]
+    roster.write_text(
+        "\n".join(
+            [f"Student,ID,SIS User ID,SIS Login ID,Section,{hostile.CHAPTER} (4102)", "    Points Possible,,,,,14"]
+        )
+        + "\n"
+        + "\n".join([*rows, "Mallory,99,S99,unknown-cell-type,A,"])
+        + "\n"
+    )
+    export = lrcourse(course, "export", "--roster", str(roster), "--out", str(tmp_path / "out"), timeout=600)
+    assert export.returncode in (0, 1) and "Traceback" not in export.stderr, export.stderr[-3000:]
+    canvas = csv_rows(tmp_path / "out" / "canvas-import.csv")
+    by_login = {row["SIS Login ID"]: row[f"{hostile.CHAPTER} (4102)"] for row in canvas}
+    assert by_login["aa-honest-correct"] and by_login["unknown-cell-type"] == "", by_login
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ import pytest
 
 from lrcourse.grading.export import GradesCsvExportPlugin
 from lrcourse.grading.intake import MAX_ENTRIES, refused, submissions, unsafe_files, valid_student_id
-from lrcourse.grading.outcomes import Outcome, RunOutcomes, summary
+from lrcourse.grading.outcomes import REASON_WRITTEN, Outcome, RunOutcomes, outcomes_csv, summary, write_outcomes
+from lrcourse.grading.results import failed_students
 from lrcourse.grading.spreadsheet import safe_cell, write_csv
 
 from support.oversized import RELEASE, nested, with_attachments
@@ -187,6 +188,34 @@ def test_a_notebook_claiming_a_newer_nbformat_fails_the_student(tmp_path):
     notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 99}
     (folder / RELEASE.name).write_text(json.dumps(notebook))
     assert refused(tmp_path, "alice", "ch") == f"{RELEASE.name} claims nbformat 4.99; this grader reads 4.0 to 4.5"
+
+
+def test_a_schema_error_is_reported_short_without_the_students_text(tmp_path):
+    """jsonschema's message repeats the cell whole: a 900 kB cell made a 900 kB reason, which csv would not
+    read back (131,072 characters a field) and the class report and the Canvas export stopped."""
+    raw = json.loads(RELEASE.read_text())
+    raw["cells"].append({"cell_type": "bogus", "metadata": {}, "source": "x" * 200_000})
+    (submitted(tmp_path) / RELEASE.name).write_text(json.dumps(raw))
+    raw["cells"][-1] = {"cell_type": "code", "id": "c1", "metadata": {}, "source": "", "execution_count": None}
+    raw["cells"][-1]["outputs"] = [{"output_type": "x;=1+1;"}]
+    (submitted(tmp_path, "bob") / RELEASE.name).write_text(json.dumps(raw))
+    at = len(raw["cells"]) - 1
+    assert refused(tmp_path, "alice", "ch") == (
+        f"{RELEASE.name} is not a valid notebook: at cells/{at}, nbformat's schema rule 'oneOf' fails"
+    )
+    assert "x;=1+1;" not in refused(tmp_path, "bob", "ch")
+    assert len(refused(tmp_path, "bob", "ch")) < 400
+
+
+def test_a_reason_is_written_capped_and_an_unreadable_row_does_not_stop_the_reader(tmp_path):
+    long = Outcome("mallory", "failed", "y" * 900_000)
+    write_outcomes(tmp_path, RunOutcomes("ch", [long, Outcome("bob", "failed", "short")]))
+    assert failed_students(tmp_path, "ch") == {"mallory": "y" * (REASON_WRITTEN - 1) + "…", "bob": "short"}
+    # a report an older run wrote, with the reason whole: the other rows are read, that one left out
+    outcomes_csv(tmp_path, "ch").write_text(
+        f'student,status,reason\nmallory,failed,"{"y" * 900_000}"\nbob,failed,short\n'
+    )
+    assert failed_students(tmp_path, "ch") == {"bob": "short"}
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 # Formula starts, with the full-width forms some spreadsheets also read as formulas
@@ -40,3 +41,18 @@ def write_csv(path: Path, header: list[str], rows: Iterable[Iterable]) -> Path:
         writer.writerow([safe_cell(cell) for cell in header])
         writer.writerows([safe_cell(cell) for cell in row] for row in rows)
     return path
+
+
+def read_rows(path: Path, encoding: str = "utf-8") -> Iterator[dict[str, str]]:
+    """The rows of the CSV at `path` as dicts. A row `csv` cannot read (a field over its 131,072-character
+    limit, as an older run's reason could be) is left out with a message naming the file and line, so one
+    student's row never stops the class report or the export."""
+    with open(path, newline="", encoding=encoding) as handle:
+        reader = csv.DictReader(handle)
+        while True:
+            try:
+                yield next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                print(f"{path}: line {reader.line_num} left out, it cannot be read: {error}", file=sys.stderr)
