@@ -21,6 +21,7 @@ from lrcourse.grading.outcomes import REASON_WRITTEN, Outcome, RunOutcomes, outc
 from lrcourse.grading.results import failed_students
 from lrcourse.grading.spreadsheet import safe_cell, write_csv
 
+from support.csvcells import formula_cells
 from support.oversized import RELEASE, nested, with_attachments
 from support.paths import ROOT
 
@@ -228,8 +229,8 @@ def test_a_reason_is_written_capped_and_an_unreadable_row_does_not_stop_the_read
         ("+1+cmd", "'+1+cmd"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1", "'\t=1"),
-        ("\r=1", "'\r=1"),
+        ("\t=1", "'\t'=1"),  # a reader splitting at tabs or line breaks starts a cell at `=1`
+        ("\r=1", "'\r'=1"),
         ("\uff1d1+1", "'\uff1d1+1"),
         ("-1.5", "-1.5"),
         ("+2e-3", "+2e-3"),
@@ -253,7 +254,29 @@ def test_a_csv_row_cannot_be_split_or_forged(tmp_path):
 def test_undecodable_file_names_are_written_escaped(tmp_path):
     name = os.fsdecode(b"bad\xffname")
     path = write_csv(tmp_path / "out.csv", ["student"], [[name]])
-    assert path.read_text(encoding="utf-8").splitlines()[1] == "bad\\udcffname"
+    assert path.read_text(encoding="utf-8").splitlines()[1] == '"bad\\udcffname"'
+
+
+SEMICOLON_ATTACKS = ['Mal;=HYPERLINK("http://x")', "x;=1+1;", 'a;"=1+1"', "a;\t@SUM(A1)", "evil\n=cmd", "a; +1+cmd"]
+
+
+def test_every_text_cell_is_quoted_and_no_formula_starts_after_a_semicolon(tmp_path):
+    path = write_csv(tmp_path / "out.csv", ["student", "score", "note"], [[a, -1.0, a] for a in SEMICOLON_ATTACKS])
+    assert formula_cells(path) == []
+    assert path.read_text(encoding="utf-8").splitlines()[:2] == [
+        '"student","score","note"',
+        '"Mal;\'=HYPERLINK(""http://x"")",-1.0,"Mal;\'=HYPERLINK(""http://x"")"',
+    ]
+    rows = list(csv.reader(open(path, newline="", encoding="utf-8")))
+    assert [row[1] for row in rows[1:]] == ["-1.0"] * len(SEMICOLON_ATTACKS)  # numbers are still numbers
+
+
+def test_grades_and_outcomes_csvs_run_no_formula_whatever_the_separator(tmp_path):
+    book = fake_gradebook([(f"s{index}", attack) for index, attack in enumerate(SEMICOLON_ATTACKS)])
+    GradesCsvExportPlugin(to=str(tmp_path / "grades.csv")).export(book)
+    outcomes = [Outcome(f"s{index}", "failed", f"output_type {a}") for index, a in enumerate(SEMICOLON_ATTACKS)]
+    reports = write_outcomes(tmp_path, RunOutcomes("ch", outcomes))
+    assert formula_cells(tmp_path / "grades.csv") == [] and formula_cells(reports) == []
 
 
 def fake_gradebook(students):

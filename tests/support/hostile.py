@@ -356,6 +356,7 @@ REFUSED = [
     Refused("evil\nalice", STUDENT_ID),
     Refused("\x1b[2K\r  aa-honest-correct  graded  14 of 14", STUDENT_ID),  # a forged row, unescaped
     Refused("=HYPERLINK(1)", STUDENT_ID),
+    Refused("evil;=HYPERLINK(1)", STUDENT_ID),  # a cell of its own where `;` separates a spreadsheet's cells
     Refused("link-to-the-solution", "solution.ipynb is a symbolic link", link_to_the_solution),
     Refused("fifo-in-submission", "data.csv is a FIFO", fifo),
     Refused("fifo-as-timestamp", "timestamp.txt is not a plain file", fifo_as_timestamp),
