@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.doctor import fix_for
+from lrcourse.grading.doctor import exchange_root, fix_for
 
 from support.paths import ROOT
 
@@ -75,3 +75,18 @@ def test_each_way_bubblewrap_fails_gets_its_own_fix(error, fix):
     """What bwrap prints where AppArmor (Ubuntu 24.04), a container's seccomp or a sysctl refuses it a user
     namespace, each with the fix for that cause."""
     assert fix in fix_for(error)
+
+
+@pytest.mark.parametrize("mode, line", [
+    (0o777, "FAIL  the nbgrader exchange's root: {root} (mode 0777) is writable by other users without the sticky bit"),
+    (0o1777, "ok    the nbgrader exchange's root {root} keeps the course's folder in place (sticky bit)"),
+])  # fmt: skip
+def test_the_doctor_checks_the_exchanges_root_keeps_the_course_folder_in_place(tmp_path: Path, mode, line):
+    root = tmp_path / "exchange"
+    root.mkdir()
+    root.chmod(mode)
+    config = f'c = get_config()\nc.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{root}"\n'
+    (tmp_path / "nbgrader_config.py").write_text(config)
+    said = exchange_root(tmp_path).line()
+    assert said.startswith(line.format(root=root)), said
+    assert (f"fix: `chmod 1777 {root}`" in said) == (mode == 0o777), said

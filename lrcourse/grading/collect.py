@@ -27,7 +27,8 @@ counted in one superseded row); refusals take at most 20 rows for a student's ow
 each owner put in names not theirs (the rest one row each, "and N more"), so forgeries cannot bury a student's
 own refusal, nor one owner's many made-up ids flood the report; each owner is looked up once.
 A check or read that fails in a way no rule foresaw refuses that folder only, with the error as its reason.
-A folder mounted in the inbound folder is refused (`mounts`).
+A folder mounted in the inbound folder is refused (`mounts`), and so is an exchange whose root lets a student
+replace the course's folder (`exchange_root`: writable by others without the sticky bit).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from lrcourse.grading.exchange_inbound import (
     listing,
     open_inbound,
 )
+from lrcourse.grading.exchange_root import check_exchange_root
 from lrcourse.grading.inbound import Refused, Submission, check_submission, owner_name, read_files
 from lrcourse.grading.mounts import mounted_below
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
@@ -96,6 +98,7 @@ def collect(
     notebooks = {path.name for path in (course / "source" / assignment).glob("*.ipynb")}
     if not notebooks:
         raise ExchangeUnusable(f"no notebook in source/{assignment}: is {assignment!r} an assignment?")
+    check_exchange_root(exchange)
     inbound = open_inbound(exchange)
     result = Collected(assignment, str(exchange.inbound))
     try:
