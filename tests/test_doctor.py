@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.doctor import exchange_root, fix_for
+from lrcourse.grading.doctor import exchange_root, fix_for, private_homes
 
 from support.paths import ROOT
 
@@ -90,3 +90,19 @@ def test_the_doctor_checks_the_exchanges_root_keeps_the_course_folder_in_place(t
     said = exchange_root(tmp_path).line()
     assert said.startswith(line.format(root=root)), said
     assert (f"fix: `chmod 1777 {root}`" in said) == (mode == 0o777), said
+
+
+def test_the_doctor_warns_of_homes_other_users_can_enter(tmp_path: Path):
+    """A classmate who can enter a home reads nbgrader_cache/.../submission_secret.txt there (its path is fixed)."""
+    for name, mode in (("alice", 0o700), ("bob", 0o755), ("carol", 0o711)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name).chmod(mode)
+    said = private_homes(tmp_path)
+    assert said.warning and said.problem.startswith("2 of 3 can be entered by other users (bob, carol)"), said
+    assert "HOME_MODE 0700 in /etc/login.defs" in said.fix
+    for name in ("bob", "carol"):
+        (tmp_path / name).chmod(0o700)
+    assert (
+        private_homes(tmp_path).line()
+        == f"ok    students' homes in {tmp_path} closed to other users (mode 0700): 3 checked"
+    )
