@@ -74,8 +74,8 @@ def release(course: Path, exchange: Path) -> None:
 def run_class(scratch: Path, students: Students) -> dict:
     course = make_course(scratch / "course", [CHAPTER])
     exchange = scratch / "exchange"
-    exchange.mkdir(mode=0o777)
-    exchange.chmod(0o777)
+    exchange.mkdir()
+    exchange.chmod(0o1777)  # the README's set-up: without the sticky bit collect refuses the exchange
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(f'\nc.Exchange.root = "{exchange}"\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
     course.chmod(0o700)  # the instructor's course: students cannot read it

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.doctor import fix_for
+from lrcourse.grading.doctor import exchange_root, fix_for, private_homes
 
 from support.paths import ROOT
 
@@ -75,3 +75,34 @@ def test_each_way_bubblewrap_fails_gets_its_own_fix(error, fix):
     """What bwrap prints where AppArmor (Ubuntu 24.04), a container's seccomp or a sysctl refuses it a user
     namespace, each with the fix for that cause."""
     assert fix in fix_for(error)
+
+
+@pytest.mark.parametrize("mode, line", [
+    (0o777, "FAIL  the nbgrader exchange's root: {root} (mode 0777) is writable by other users without the sticky bit"),
+    (0o1777, "ok    the nbgrader exchange's root {root} keeps the course's folder in place (sticky bit)"),
+])  # fmt: skip
+def test_the_doctor_checks_the_exchanges_root_keeps_the_course_folder_in_place(tmp_path: Path, mode, line):
+    root = tmp_path / "exchange"
+    root.mkdir()
+    root.chmod(mode)
+    config = f'c = get_config()\nc.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{root}"\n'
+    (tmp_path / "nbgrader_config.py").write_text(config)
+    said = exchange_root(tmp_path).line()
+    assert said.startswith(line.format(root=root)), said
+    assert (f"fix: `chmod 1777 {root}`" in said) == (mode == 0o777), said
+
+
+def test_the_doctor_warns_of_homes_other_users_can_enter(tmp_path: Path):
+    """A classmate who can enter a home reads nbgrader_cache/.../submission_secret.txt there (its path is fixed)."""
+    for name, mode in (("alice", 0o700), ("bob", 0o755), ("carol", 0o711)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name).chmod(mode)
+    said = private_homes(tmp_path)
+    assert said.warning and said.problem.startswith("2 of 3 can be entered by other users (bob, carol)"), said
+    assert "HOME_MODE 0700 in /etc/login.defs" in said.fix
+    for name in ("bob", "carol"):
+        (tmp_path / name).chmod(0o700)
+    assert (
+        private_homes(tmp_path).line()
+        == f"ok    students' homes in {tmp_path} closed to other users (mode 0700): 3 checked"
+    )

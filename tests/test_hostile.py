@@ -17,10 +17,11 @@ import os
 import nbformat
 import pytest
 
-from lrcourse.grading.spreadsheet import FORMULA_START
+from lrcourse.grading.spreadsheet import FORMULA_START, safe_cell
 
 from support import hostile
 from support.course import NOTEBOOK, make_course, scores, submit
+from support.csvcells import formula_cells
 from support.gradedclass import lrcourse
 
 HONEST = {
@@ -127,11 +128,37 @@ def csv_rows(path) -> list[dict]:
 def test_a_refused_submission_fails_with_its_reason(hostile_class, refused):
     course, run, graded = hostile_class
     rows = csv_rows(course / "reports" / f"{hostile.CHAPTER}.csv")
-    written = ("'" if refused.name.startswith(FORMULA_START) else "") + refused.name
+    written = safe_cell(refused.name)
     [row] = [row for row in rows if row["student"] == written]
     assert row["status"] == "failed" and refused.reason in row["reason"], row
+    assert len(row["reason"]) < 400 and "xxxx" not in row["reason"], row  # short, no student text repeated
     assert refused.name not in graded
     assert not (course / "autograded" / refused.name).exists()  # nothing of it copied
+
+
+@pytest.mark.slow
+def test_the_class_report_and_the_canvas_export_are_written_whatever_a_reason_was(hostile_class, tmp_path):
+    """A 200 kB cell of an unknown type once made a 900 kB reason that csv would not read back: no class
+    report, and `lrcourse export --roster` stopped with a traceback for the whole class."""
+    course, run, graded = hostile_class
+    assert (course / "reports" / f"{hostile.CHAPTER}.html").is_file(), run.stdout[-2000:] + run.stderr[-2000:]
+    roster = tmp_path / "roster.csv"
+    rows = [f"{name},{index},S{index},{name},A," for index, name in enumerate(HONEST)]
+    roster.write_text(
+        "\n".join(
+            [f"Student,ID,SIS User ID,SIS Login ID,Section,{hostile.CHAPTER} (4102)", "    Points Possible,,,,,14"]
+        )
+        + "\n"
+        + "\n".join([*rows, "Mal;=HYPERLINK(1),99,S99,unknown-cell-type,A,"])
+        + "\n"
+    )
+    export = lrcourse(course, "export", "--roster", str(roster), "--out", str(tmp_path / "out"), timeout=600)
+    assert export.returncode in (0, 1) and "Traceback" not in export.stderr, export.stderr[-3000:]
+    canvas = csv_rows(tmp_path / "out" / "canvas-import.csv")
+    by_login = {row["SIS Login ID"]: row[f"{hostile.CHAPTER} (4102)"] for row in canvas}
+    assert by_login["aa-honest-correct"] and by_login["unknown-cell-type"] == "", by_login
+    written = sorted((tmp_path / "out").glob("*.csv"))
+    assert len(written) == 2 and {p.name: formula_cells(p) for p in written} == {p.name: [] for p in written}
 
 
 @pytest.mark.slow
@@ -163,6 +190,8 @@ def test_grades_csv_has_one_quoted_row_per_student_and_no_formula(hostile_class)
     assert len(reports) == len(students) + len(hostile.REFUSED)
     for row in rows + reports:
         assert not any(cell.startswith(FORMULA_START) for cell in row.values()), row
+    written = [course / "grades.csv", course / "reports" / f"{hostile.CHAPTER}.csv"]
+    assert {path.name: formula_cells(path) for path in written} == {path.name: [] for path in written}
 
 
 @pytest.mark.slow

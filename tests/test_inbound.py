@@ -35,9 +35,13 @@ def test_an_exchange_that_cannot_tell_students_apart_is_refused(tmp_path):
     inbound = tmp_path / "exchange" / "lr-schedules" / "inbound"
     for student in ("alice", "bob"):
         (inbound / f"{student}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+x").mkdir(parents=True)
-    with pytest.raises(ExchangeUnusable, match="cannot tell students apart"):
+    with pytest.raises(ExchangeUnusable, match="cannot tell students apart") as refused:
         collect(tmp_path, CHAPTER, Exchange(tmp_path / "exchange", "lr-schedules"))
     assert not (tmp_path / "submitted").exists()
+    # before a second student submits, one student forging two classmates looks the same: say so, and what to do
+    me = user_name(os.geteuid())
+    assert f"may instead be {me}'s forgeries in classmates' names" in str(refused.value)
+    assert "remove the forgeries, or collect again once other students have submitted" in str(refused.value)
 
 
 def test_a_folder_named_after_the_shared_user_does_not_hide_that_students_cannot_be_told_apart(tmp_path):

@@ -7,6 +7,7 @@ folders), a check that fails unforeseen. test_inbound.py checks one submission, 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 import tracemalloc
@@ -169,6 +170,38 @@ def test_an_exchange_reached_through_a_link_or_a_students_folder_is_refused(tmp_
     with pytest.raises(ExchangeUnusable, match=reason):
         collect(course, CHAPTER, exchange)
     assert not (course / "submitted").exists()
+
+
+@pytest.mark.parametrize("root, course_folder, refused", [
+    (0o777, 0o755, "exchange (mode 0777) is writable by other users without the sticky bit"),
+    (0o775, 0o755, "exchange (mode 0775) is writable by other users without the sticky bit"),
+    (0o1777, 0o757, "lr-schedules (mode 0757) is writable by other users without the sticky bit"),
+    (0o1777, 0o755, None),  # the README's set-up
+    (0o755, 0o2775, None),  # not writable by students; a course folder shared by its instructors' group
+])  # fmt: skip
+def test_an_exchange_root_that_lets_a_student_replace_the_course_folder_is_refused(
+    tmp_path, root, course_folder, refused
+):
+    """Without the sticky bit, a student renames the course's folder and puts her own in its place."""
+    course, exchange = exchange_course(tmp_path)
+    inbound_folder(exchange.inbound)
+    exchange.root.chmod(root)
+    (exchange.root / exchange.course_id).chmod(course_folder)
+    if refused:
+        with pytest.raises(ExchangeUnusable, match=re.escape(refused) + ".*Fix: `chmod 1777 "):
+            collect(course, CHAPTER, exchange)
+        assert not (course / "submitted").exists()
+    else:
+        assert len(collect(course, CHAPTER, exchange).collected) == 1
+
+
+@needs_chown
+def test_an_exchange_root_owned_by_a_student_is_refused(tmp_path):
+    course, exchange = exchange_course(tmp_path)
+    os.chown(exchange.root, 65534, 65534)
+    exchange.root.chmod(0o1777)
+    with pytest.raises(ExchangeUnusable, match="is owned by nobody, who may rename anything in it"):
+        collect(course, CHAPTER, exchange)
 
 
 @pytest.mark.parametrize("trap, reason", [

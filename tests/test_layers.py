@@ -36,6 +36,7 @@ BESIDE_THE_CHAIN = {
     "submission_secrets",
     "mounts",
     "exchange_inbound",
+    "exchange_root",
     *("results", "export", "class_report", "spreadsheet", "sanitize", "markup", "bounded_render", "content_policy"),
 }
 # Inside the sandbox: what runs in a student's process never loads the grader's side of it (answers ->

@@ -17,9 +17,11 @@ import pytest
 
 from lrcourse.grading.export import GradesCsvExportPlugin
 from lrcourse.grading.intake import MAX_ENTRIES, refused, submissions, unsafe_files, valid_student_id
-from lrcourse.grading.outcomes import Outcome, RunOutcomes, summary
+from lrcourse.grading.outcomes import REASON_WRITTEN, Outcome, RunOutcomes, outcomes_csv, summary, write_outcomes
+from lrcourse.grading.results import failed_students
 from lrcourse.grading.spreadsheet import safe_cell, write_csv
 
+from support.csvcells import formula_cells
 from support.oversized import RELEASE, nested, with_attachments
 from support.paths import ROOT
 
@@ -189,6 +191,34 @@ def test_a_notebook_claiming_a_newer_nbformat_fails_the_student(tmp_path):
     assert refused(tmp_path, "alice", "ch") == f"{RELEASE.name} claims nbformat 4.99; this grader reads 4.0 to 4.5"
 
 
+def test_a_schema_error_is_reported_short_without_the_students_text(tmp_path):
+    """jsonschema's message repeats the cell whole: a 900 kB cell made a 900 kB reason, which csv would not
+    read back (131,072 characters a field) and the class report and the Canvas export stopped."""
+    raw = json.loads(RELEASE.read_text())
+    raw["cells"].append({"cell_type": "bogus", "metadata": {}, "source": "x" * 200_000})
+    (submitted(tmp_path) / RELEASE.name).write_text(json.dumps(raw))
+    raw["cells"][-1] = {"cell_type": "code", "id": "c1", "metadata": {}, "source": "", "execution_count": None}
+    raw["cells"][-1]["outputs"] = [{"output_type": "x;=1+1;"}]
+    (submitted(tmp_path, "bob") / RELEASE.name).write_text(json.dumps(raw))
+    at = len(raw["cells"]) - 1
+    assert refused(tmp_path, "alice", "ch") == (
+        f"{RELEASE.name} is not a valid notebook: at cells/{at}, nbformat's schema rule 'oneOf' fails"
+    )
+    assert "x;=1+1;" not in refused(tmp_path, "bob", "ch")
+    assert len(refused(tmp_path, "bob", "ch")) < 400
+
+
+def test_a_reason_is_written_capped_and_an_unreadable_row_does_not_stop_the_reader(tmp_path):
+    long = Outcome("mallory", "failed", "y" * 900_000)
+    write_outcomes(tmp_path, RunOutcomes("ch", [long, Outcome("bob", "failed", "short")]))
+    assert failed_students(tmp_path, "ch") == {"mallory": "y" * (REASON_WRITTEN - 1) + "…", "bob": "short"}
+    # a report an older run wrote, with the reason whole: the other rows are read, that one left out
+    outcomes_csv(tmp_path, "ch").write_text(
+        f'student,status,reason\nmallory,failed,"{"y" * 900_000}"\nbob,failed,short\n'
+    )
+    assert failed_students(tmp_path, "ch") == {"bob": "short"}
+
+
 # --------------------------------------------------------------------------------------------
 # spreadsheet and the summary
 # --------------------------------------------------------------------------------------------
@@ -199,8 +229,8 @@ def test_a_notebook_claiming_a_newer_nbformat_fails_the_student(tmp_path):
         ("+1+cmd", "'+1+cmd"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1", "'\t=1"),
-        ("\r=1", "'\r=1"),
+        ("\t=1", "'\t'=1"),  # a reader splitting at tabs or line breaks starts a cell at `=1`
+        ("\r=1", "'\r'=1"),
         ("\uff1d1+1", "'\uff1d1+1"),
         ("-1.5", "-1.5"),
         ("+2e-3", "+2e-3"),
@@ -224,7 +254,29 @@ def test_a_csv_row_cannot_be_split_or_forged(tmp_path):
 def test_undecodable_file_names_are_written_escaped(tmp_path):
     name = os.fsdecode(b"bad\xffname")
     path = write_csv(tmp_path / "out.csv", ["student"], [[name]])
-    assert path.read_text(encoding="utf-8").splitlines()[1] == "bad\\udcffname"
+    assert path.read_text(encoding="utf-8").splitlines()[1] == '"bad\\udcffname"'
+
+
+SEMICOLON_ATTACKS = ['Mal;=HYPERLINK("http://x")', "x;=1+1;", 'a;"=1+1"', "a;\t@SUM(A1)", "evil\n=cmd", "a; +1+cmd"]
+
+
+def test_every_text_cell_is_quoted_and_no_formula_starts_after_a_semicolon(tmp_path):
+    path = write_csv(tmp_path / "out.csv", ["student", "score", "note"], [[a, -1.0, a] for a in SEMICOLON_ATTACKS])
+    assert formula_cells(path) == []
+    assert path.read_text(encoding="utf-8").splitlines()[:2] == [
+        '"student","score","note"',
+        '"Mal;\'=HYPERLINK(""http://x"")",-1.0,"Mal;\'=HYPERLINK(""http://x"")"',
+    ]
+    rows = list(csv.reader(open(path, newline="", encoding="utf-8")))
+    assert [row[1] for row in rows[1:]] == ["-1.0"] * len(SEMICOLON_ATTACKS)  # numbers are still numbers
+
+
+def test_grades_and_outcomes_csvs_run_no_formula_whatever_the_separator(tmp_path):
+    book = fake_gradebook([(f"s{index}", attack) for index, attack in enumerate(SEMICOLON_ATTACKS)])
+    GradesCsvExportPlugin(to=str(tmp_path / "grades.csv")).export(book)
+    outcomes = [Outcome(f"s{index}", "failed", f"output_type {a}") for index, a in enumerate(SEMICOLON_ATTACKS)]
+    reports = write_outcomes(tmp_path, RunOutcomes("ch", outcomes))
+    assert formula_cells(tmp_path / "grades.csv") == [] and formula_cells(reports) == []
 
 
 def fake_gradebook(students):

@@ -29,7 +29,8 @@ older ones counted in one superseded row); refusals take at most 20 rows for a s
 the folders each owner put in names not theirs (the rest one row each, "and N more"), so forgeries cannot bury a
 student's own refusal, nor one owner's many made-up ids flood the report; each owner is looked up once.
 A check or read that fails in a way no rule foresaw refuses that folder only, with the error as its reason.
-A folder mounted in the inbound folder is refused (`mounts`).
+A folder mounted in the inbound folder is refused (`mounts`), and so is an exchange whose root lets a student
+replace the course's folder (`exchange_root`: writable by others without the sticky bit).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from lrcourse.grading.exchange_inbound import (
     listing,
     open_inbound,
 )
+from lrcourse.grading.exchange_root import check_exchange_root
 from lrcourse.grading.inbound import (
     EntryBudget,
     OverBudget,
@@ -110,6 +112,7 @@ def collect(
     notebooks = {path.name for path in (course / "source" / assignment).glob("*.ipynb")}
     if not notebooks:
         raise ExchangeUnusable(f"no notebook in source/{assignment}: is {assignment!r} an assignment?")
+    check_exchange_root(exchange)
     inbound = open_inbound(exchange)
     result = Collected(assignment, str(exchange.inbound))
     try:

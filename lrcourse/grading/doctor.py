@@ -5,7 +5,9 @@ kernels die and the class reads "no feedback". The doctor starts what a grading 
 course's limits: the process that runs answers and one kernel, each in its sandbox, and has each report which
 of the paths the sandbox must show (the Python installation, the virtual environment, the course package) it
 cannot see. Each check is one line: `ok`, or `FAIL` (grading cannot work) or `warn` (it works, with less)
-with what is wrong and how to fix it.
+with what is wrong and how to fix it. First, without starting anything, it checks the nbgrader exchange that
+`lrcourse collect` reads, when there is one (its root must keep the course's folder in place: `exchange_root`),
+and warns when the homes beside the user's own can be entered by others (`private_homes`).
 """
 
 from __future__ import annotations
@@ -185,6 +187,52 @@ def fix_for(error: str) -> str:
     return "run `lrcourse doctor` again as the user that grades, in the course folder; the message says what failed"
 
 
+def exchange_root(course: Path) -> Check:
+    """The nbgrader exchange `lrcourse collect` reads, when there is one: a root in which no student can put
+    their own folder in place of the course's (`exchange_root`; collect refuses such an exchange)."""
+    from lrcourse.grading.exchange_inbound import ExchangeUnusable, exchange_of
+    from lrcourse.grading.exchange_root import root_problem
+
+    try:
+        exchange = exchange_of(course)
+    except ExchangeUnusable as error:
+        return Check("the nbgrader exchange", f"not checked: {error}", warning=True)
+    except Exception as error:  # a config file that fails: the sandbox limits' check below names it
+        return Check("the nbgrader exchange", _one_line(f"not checked: {type(error).__name__}: {error}"), warning=True)
+    if not exchange.root.is_dir():
+        return Check(f"the nbgrader exchange: none at {exchange.root} (lrcourse collect needs one; not checked)")
+    problem = root_problem(exchange)
+    if not problem:
+        return Check(f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit)")
+    problem, fix = problem.split(" Fix: ", 1)
+    return Check("the nbgrader exchange's root", problem.rstrip(".") + "; lrcourse collect refuses it", fix)
+
+
+def private_homes(parent: Path | None = None, shown: int = 5) -> Check:
+    """Whether the homes beside this user's (in `parent`, default the folder holding this user's home) are
+    closed to other users: a classmate who can enter a student's home reads their working notebooks and their
+    `.local/share/jupyter/nbgrader_cache/.../submission_secret.txt` (the name feedback is filed under), whose
+    path nbgrader fixes. Only what this user can see is checked: the modes of the folders listed there (/home
+    for root; homes kept elsewhere, in each pod's own volume for instance, are not)."""
+    parent = parent or (Path.home().parent if Path.home().parent != Path("/") else Path("/home"))  # root's /root
+    name = f"students' homes in {parent} closed to other users (mode 0700)"
+    try:
+        homes = sorted((e for e in os.scandir(parent) if e.is_dir(follow_symlinks=False)), key=lambda e: e.name)
+    except OSError as error:
+        return Check(name, f"not checked: cannot list {parent} ({error.strerror})", warning=True)
+    open_homes = [home.name for home in homes if home.stat(follow_symlinks=False).st_mode & 0o007]
+    if not open_homes:
+        return Check(f"{name}: {len(homes)} checked")
+    listed = ", ".join(open_homes[:shown]) + (f" and {len(open_homes) - shown} more" if len(open_homes) > shown else "")
+    return Check(
+        name,
+        f"{len(open_homes)} of {len(homes)} can be entered by other users ({listed}): a classmate can read the "
+        "notebooks and nbgrader's submission secret in them",
+        "`chmod 700` each student's home, and set HOME_MODE 0700 in /etc/login.defs for new users",
+        warning=True,
+    )
+
+
 def _one_line(text: str, width: int = 600) -> str:
     text = " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -197,6 +245,8 @@ def diagnose(course: Path, waiting=lambda text: None) -> Iterator[Check]:
     from lrcourse.grading.sandbox.bwrap import readable_paths
     from lrcourse.grading.sandbox.limits import Limits
 
+    yield exchange_root(course)
+    yield private_homes()
     checks = sandbox_tools()
     yield from checks
     if any(check.failed for check in checks):

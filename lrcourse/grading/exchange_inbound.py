@@ -165,5 +165,9 @@ def check_owners_tell_apart(names: dict, path: Path) -> None:
         raise ExchangeUnusable(
             f"every submission in {path} is owned by one OS user ({shared}) though they name "
             f"{len(students)} students: this exchange cannot tell students apart, so no submission in it can "
-            "be trusted (see the README: give each student their own uid, or collect another way)"
+            f"be trusted. If {shared} is one of your students and no classmate has submitted yet, these may "
+            f"instead be {shared}'s forgeries in classmates' names: look at the folders (every one owned by "
+            f"{shared}), remove the forgeries, or collect again once other students have submitted. If every "
+            "student's server runs as this one user, give each student their own uid, or collect another way "
+            "(see the README)"
         )

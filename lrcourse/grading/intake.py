@@ -34,7 +34,7 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading.notebook_limits import NotebookRefused, read_notebook
-from lrcourse.grading.outcomes import Outcome
+from lrcourse.grading.outcomes import Outcome, capped
 
 MARK = ".lrcourse-graded.json"
 # The characters of an id: none that a file glob, a path, a shell, a CSV or a page's script string reads as more
@@ -47,6 +47,7 @@ STUDENT_ID_RULE = "1 to 64 of A-Z a-z 0-9 _ . @ -, not starting with . @ or -"
 MAX_ENTRIES = 1000  # files and folders in one submission
 MAX_SUBMISSION_MB = 100  # all its files together
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyw", ".pyd", ".so")  # what Python imports from a folder on its path
+REASON_LIMIT = 300  # characters of an error's text in a reason (a failed student's reason is short)
 TOOL_CONFIG = re.compile(r"(jupyter|nbgrader|ipython).*config.*", re.IGNORECASE)  # files and *.d folders they load
 
 
@@ -179,9 +180,15 @@ def malformed(folder: Path) -> str | None:
 
 
 def first_line(error: BaseException) -> str:
-    """The first line of an error's message, or its type's name when the message is empty."""
+    """What an error says, in at most REASON_LIMIT characters. A schema error names where and which rule
+    failed, never the instance: its message repeats the student's cell whole (900 kB in one reason stopped
+    the class report's CSV reader). Any other error: its message's first line, its type's name if empty."""
+    where = getattr(error, "absolute_path", None)
+    if where is not None and getattr(error, "validator", None):  # jsonschema's ValidationError (nbformat's)
+        path = "/".join(capped(str(part), 40) for part in where) or "the top level"
+        return capped(f"at {path}, nbformat's schema rule {error.validator!r} fails", REASON_LIMIT)
     lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
+    return capped(lines[0] if lines else type(error).__name__, REASON_LIMIT)
 
 
 def is_done(course: Path, student: str, assignment: str, current: str) -> bool:

@@ -12,6 +12,7 @@ from lrcourse.grading.spreadsheet import write_csv
 
 STUDENT_WIDTH = 40  # characters of a student id the summary shows
 REASON_WIDTH = 400
+REASON_WRITTEN = 2000  # characters of a reason the CSV keeps: far under csv's field limit (131,072) on reading
 
 
 @dataclass
@@ -61,9 +62,17 @@ def outcomes_csv(course: Path, assignment: str) -> Path:
 
 
 def write_outcomes(course: Path, result: RunOutcomes) -> Path:
-    rows = ([o.student, o.status, o.score, o.max_score, o.reason, " ".join(o.overridden)] for o in result.outcomes)
+    rows = (
+        [o.student, o.status, o.score, o.max_score, capped(o.reason, REASON_WRITTEN), " ".join(o.overridden)]
+        for o in result.outcomes
+    )
     header = ["student", "status", "score", "max_score", "reason", "overridden"]
     return write_csv(outcomes_csv(course, result.assignment), header, rows)
+
+
+def capped(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, marked as cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _overridden(outcome: Outcome) -> str:

@@ -7,7 +7,6 @@ alike. `export` and `class_report` turn these into files; nothing here writes.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections import Counter
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from lrcourse.cells import grade_ids, nbgrader_id
 from lrcourse.grading.outcomes import outcomes_csv
+from lrcourse.grading.spreadsheet import read_rows
 from lrcourse.grading.verdict_files import VERDICTS
 
 PENDING = "pending"  # a manually graded item nobody has graded yet
@@ -167,8 +167,7 @@ def failed_students(course: Path, assignment: str) -> dict[str, str]:
     path = outcomes_csv(course, assignment)
     if not path.exists():
         return {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        return {row["student"]: row["reason"] for row in csv.DictReader(handle) if row["status"] == "failed"}
+    return {row["student"]: row["reason"] for row in read_rows(path) if row["status"] == "failed"}
 
 
 def read_verdicts(course: Path, student: str, assignment: str) -> dict | None:

@@ -12,6 +12,7 @@ memory cap (`WORKER_MEMORY_MB`, set for the class) and fails that student with t
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -248,6 +249,7 @@ ATTACKS = [
 def find_zygotes(marker: str) -> str:
     """Source that defines `_zygotes()`: the processes whose command line holds `marker`, seen through /proc."""
     return f"""
+import json
 import os
 def _zygotes():
     for name in os.listdir("/proc"):
@@ -340,6 +342,12 @@ def twenty_thousand_cells(course, notebook):
     notebook.write_text(notebook.read_text().replace('"cells": [', '"cells": [' + cell * 20_000, 1))
 
 
+def unknown_cell_type(course, notebook):  # jsonschema's message repeated the cell whole in the reason
+    raw = json.loads(notebook.read_text())
+    raw["cells"].append({"cell_type": "bogus", "metadata": {}, "source": "x" * 200_000})
+    notebook.write_text(json.dumps(raw))
+
+
 STUDENT_ID = "student id"
 REFUSED = [
     Refused(GLOB_TARGET + "*", STUDENT_ID),
@@ -348,6 +356,7 @@ REFUSED = [
     Refused("evil\nalice", STUDENT_ID),
     Refused("\x1b[2K\r  aa-honest-correct  graded  14 of 14", STUDENT_ID),  # a forged row, unescaped
     Refused("=HYPERLINK(1)", STUDENT_ID),
+    Refused("evil;=HYPERLINK(1)", STUDENT_ID),  # a cell of its own where `;` separates a spreadsheet's cells
     Refused("link-to-the-solution", "solution.ipynb is a symbolic link", link_to_the_solution),
     Refused("fifo-in-submission", "data.csv is a FIFO", fifo),
     Refused("fifo-as-timestamp", "timestamp.txt is not a plain file", fifo_as_timestamp),
@@ -356,4 +365,5 @@ REFUSED = [
     Refused("link-under-a-glob", "sub[a]/leak is a symbolic link", link_under_a_glob_named_folder),
     Refused("nested-deeply", "nested more than 64 levels", nested_deeply),
     Refused("twenty-thousand-cells", "more than 1000", twenty_thousand_cells),
+    Refused("unknown-cell-type", "nbformat's schema rule 'oneOf' fails", unknown_cell_type),
 ]

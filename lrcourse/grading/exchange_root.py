@@ -1,0 +1,58 @@
+"""Whether the exchange's root keeps the course's folder in place: checked by `lrcourse collect` before it opens
+the inbound folder, and by `lrcourse doctor`.
+
+Students must create folders in the exchange's root (nbgrader's `fetch` and `submit` do), so it is writable by
+all; without the sticky bit (mode 0777, nbgrader's default and its docs' example) any of them may also rename
+what others own there: a student renames the course's folder, puts her own in its place, and classmates fetch
+her notebook (code they run) and submit into her inbound folder; she moves the course's folder back before the
+instructor collects. With the sticky bit (1777) only an entry's owner, the root's owner or root may rename it.
+So the root must not be writable by group or others without the sticky bit (nor the course's folder in it by
+others), and the root must belong to root or the collecting user (its owner may rename anything in it)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from lrcourse.grading.exchange_inbound import Exchange, ExchangeUnusable
+from lrcourse.grading.inbound import user_name
+
+SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
+
+
+def replaceable(seen: os.stat_result, writers: int = SHARED_WRITE) -> bool:
+    """A folder in which `writers` (group, others) may rename or remove what they do not own."""
+    return stat.S_ISDIR(seen.st_mode) and bool(seen.st_mode & writers) and not seen.st_mode & stat.S_ISVTX
+
+
+def root_problem(exchange: Exchange) -> str | None:
+    """Why a student could put their own folder in place of the course's in the exchange, or None. A folder
+    that is missing, a link or not a folder is left to `open_inbound`, which refuses it with its own reason."""
+    course = exchange.root / exchange.course_id
+    # the root's path is the admin's own (followed); the course's folder may be group-writable for the course's
+    # instructors (nbgrader's groupshared), not by everyone
+    for path, follow, writers in ((exchange.root, True, SHARED_WRITE), (course, False, stat.S_IWOTH)):
+        try:
+            seen = os.stat(path, follow_symlinks=follow)
+        except OSError:
+            return None
+        if replaceable(seen, writers):
+            return (
+                f"{path} (mode {stat.S_IMODE(seen.st_mode):04o}) is writable by other users without the sticky "
+                "bit: a student can rename the course's folder and put their own in its place, where classmates "
+                f"would fetch her notebook and submit into her inbound folder. Fix: `chmod 1777 {path}` (as its "
+                "owner or root; see the README's instructor set-up)"
+            )
+        if path == exchange.root and seen.st_uid not in (os.geteuid(), 0):
+            return (
+                f"{path} is owned by {user_name(seen.st_uid)}, who may rename anything in it even with the sticky "
+                f"bit. Fix: `chown root {path}` and `chmod 1777 {path}` (as root; see the README's instructor set-up)"
+            )
+    return None
+
+
+def check_exchange_root(exchange: Exchange) -> None:
+    """Refuse an exchange whose course folder a student could replace (`root_problem`)."""
+    problem = root_problem(exchange)
+    if problem:
+        raise ExchangeUnusable(problem)
