@@ -4,6 +4,8 @@ checks that guard its claims (issue 22; chapters 2-4 since issue 23), and 5.4's 
 runs), checked without a kernel (issue 22)."""
 
 import ast
+import functools
+import math
 import re
 
 import nbformat
@@ -241,3 +243,41 @@ def test_ch1_ch2_constructors_that_write_a_scaled_first_rate():
     assert abs(created(lambda o: sched.ConstantLR(o, factor=0.5)) - 0.05) < 1e-12
     assert abs(created(lambda o: sched.OneCycleLR(o, max_lr=1.0, total_steps=10)) - 0.04) < 1e-12
     assert abs(created(lambda o: sched.CyclicLR(o, base_lr=0.01, max_lr=1.0)) - 0.01) < 1e-12
+
+
+def ch7_closed_form(step: int, total: int, shape: str, floor: float, decay_fraction: float, warmup: int) -> float:
+    """7.1's make_schedule, written out: (step + 1) / W up to the peak, the peak, then the decay from its start."""
+    decay = min(total - warmup, round(decay_fraction * total))
+    start = total - decay
+    if step < warmup:
+        return (step + 1) / warmup
+    if step < start:
+        return 1.0
+    progress = (step - start) / decay
+    return 0.5 * (1 + math.cos(math.pi * progress)) if shape == "cosine" else 1 - (1 - floor) * progress
+
+
+def test_ch7_every_schedule_make_schedule_builds_follows_its_closed_form():
+    """Every shape chapter 7 trains (floor, cosine, stable phase) is the schedule the prose describes, at every step.
+    Checked here, not in the release: its closed form is the exercise's factor but for the decay (issue 24)."""
+    chapter = chapter_cells(ROOT / "source" / "07_practice" / "practice.ipynb", ["setup", "data", "linear"])
+    warmup, per_epoch, total = chapter["WARMUP"], chapter["STEPS_PER_EPOCH"], chapter["TOTAL"]
+    cases = [("linear", 0.1, 1.0, total), ("cosine", 0.0, 1.0, total), ("linear", 0.0, 0.2, total)]
+    cases += [("linear", 0.1, 0.5, total), ("linear", 0.0, 0.2, 20 * per_epoch), ("linear", 0.0, 0.0, total)]
+    for shape, floor, fraction, steps in cases:
+        schedule = functools.partial(
+            chapter["make_schedule"], total_steps=steps, shape=shape, floor=floor, decay_fraction=fraction
+        )
+        built = chapter["dry_run"](schedule, steps)
+        expected = [ch7_closed_form(s, steps, shape, floor, fraction, warmup) for s in range(steps)]
+        assert np.allclose(built, expected, rtol=1e-9, atol=1e-12), (shape, floor, fraction, steps)
+
+
+def test_ch7_polynomial_lr_s_factor_and_its_docstring_s_example_a_step_off():
+    """7.1: PolynomialLR's factor after t of its steps is (1 - t/total_iters)^power, 0 from total_iters on; the
+    docstring's example (0.05, total_iters=50, power=0.9) gives epoch 1's rate, 0.0491, one step early as 0.0490."""
+    rates = lr_curve(lambda o: lr_scheduler.PolynomialLR(o, total_iters=7, power=2.0), 10, 1.0)
+    assert np.allclose(rates, [max(0.0, 1 - t / 7) ** 2 for t in range(10)], rtol=1e-12, atol=1e-15)
+    example = lr_curve(lambda o: lr_scheduler.PolynomialLR(o, total_iters=50, power=0.9), 3, 0.05)
+    assert "0.0490   if epoch == 0" in lr_scheduler.PolynomialLR.__doc__
+    assert [round(rate, 4) for rate in example] == [0.05, 0.0491, 0.0482]

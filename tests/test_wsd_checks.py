@@ -203,25 +203,27 @@ def wrong(name: str):
     return answer(next(a.source for a in WSD_WRONG if a.name == name))
 
 
-def test_the_edges_charge_an_edge_slip_and_leave_a_whole_phase_s_slip_to_its_own_test():
+def test_the_edges_charge_an_edge_slip_and_leave_a_whole_warm_up_s_slip_to_its_own_test():
     check_wsd_edges(answer(WSD_REFERENCE), EDGES)
     edge_slip = wrong("one_step_warmup_taken_as_none")
     check_wsd(edge_slip, warmup=5, stable=10, decay=5, start_factor=0.1)  # right in a regular schedule
     with pytest.raises(CheckFailed, match=r"wsd_factor\(warmup_steps=1, .* at step 0, the warm-up's step 1 of 1"):
         check_wsd_edges(edge_slip, EDGES)
-    for name, phase in [
-        ("decay_one_step_ahead", "decay"),
-        ("copied_from_the_release", "decay"),
-        ("warmup_from_zero", "warm-up"),
-    ]:
-        slipped = wrong(name)
-        with pytest.raises(CheckFailed):  # the slip is its phase's test's to charge...
-            check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=(phase,))
-        check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=(OTHER_PHASE[phase],))
-        check_wsd_edges(slipped, EDGES)  # ... not the edges' (they check the other phase)
-    both = next(a.source for a in WSD_WRONG if a.name == "one_step_warmup_taken_as_none")
-    both = answer(variant(both, "(total - step) / decay_steps", "(total - 1 - step) / decay_steps"))
-    with pytest.raises(CheckFailed, match=r"at step 0, the warm-up's step 1 of 1"):  # the decay's slip, and an edge's
-        check_wsd_edges(both, EDGES)
-    with pytest.raises(CheckFailed, match="neither the warm-up nor the stable phase and decay is right"):
-        check_wsd_edges(wrong("a_falling_function_of_the_step"), EDGES)
+    no_stable = wrong("no_stable_phase_shifts_the_phase_index")
+    check_wsd(no_stable, warmup=5, stable=10, decay=5, start_factor=0.1)
+    with pytest.raises(CheckFailed, match=r"stable_steps=0, .* at step 2, 1 step\(s\) after the schedule's last step"):
+        check_wsd_edges(no_stable, EDGES)
+    slipped = wrong("warmup_from_zero")
+    with pytest.raises(CheckFailed):  # the warm-up's slip is its test's to charge...
+        check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("warm-up",))
+    check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+    check_wsd_edges(slipped, EDGES)  # ... not the edges' (they check from the peak on)
+
+
+@pytest.mark.parametrize(
+    "name", ["warmup_only", "decay_one_step_ahead", "copied_from_the_release", "a_falling_function_of_the_step"]
+)
+def test_the_edges_need_the_decay_right_first(name):
+    """The edges are where the phases meet: a factor with the warm-up alone right earns no edge."""
+    with pytest.raises(CheckFailed, match="Write the decay first: .* not yet"):
+        check_wsd_edges(wrong(name), EDGES)

@@ -8,9 +8,9 @@ what the optimizer's and the scheduler's `state_dict()` return at a step of the 
 also need it picklable) and resumes from it in new objects around a factor built anew, and calls a fresh factor
 directly, steps out of order. The judges compare the rates with
 PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR(power=2), which grader/references.py builds
-(`expected`); the resume with the answer's own uninterrupted run and with those rates. Each test charges one thing: the
-edges test leaves out a phase the answer has wrong in regular schedules too (`REGULAR`), which the warm-up's or the
-decay's test charges already.
+(`expected`); the resume with the answer's own uninterrupted run and with those rates. The edges test, like the resume's, needs the
+decay right in regular schedules (`REGULAR`): a factor with only the warm-up written earns no edge; it leaves out a
+warm-up the answer has wrong there too, which the warm-up's test charges already.
 """
 
 from __future__ import annotations
@@ -254,16 +254,17 @@ def _right_phases(wsd_factor, lr: float) -> list[str]:
 
 
 def check_wsd_edges(wsd_factor, cases, lr: float = 0.1, hint: str = "") -> None:
-    """Schedules at the edges, `cases` of (warmup, stable, decay, start_factor): every step of each, in the phases the
-    answer has right in the regular schedules (`REGULAR`). A phase wrong there too is a slip of the whole phase, which
-    the warm-up's or the decay's test charges: here it is left out, so one slip costs one test. With no phase right
-    there is no edge to check, and the test fails."""
+    """Schedules at the edges, `cases` of (warmup, stable, decay, start_factor): every step of each from the peak on
+    (no stable phase, a decay of one or two steps), and the warm-up's steps too if the answer has the warm-up right in
+    the regular schedules (`REGULAR`); a warm-up wrong there is a slip of the whole phase, which the warm-up's test
+    charges. The edges are where the phases meet, so the stable phase and the decay must be right in the regular
+    schedules first: without them the test fails (a factor with only the warm-up written earns no edge)."""
     phases = _right_phases(wsd_factor, lr)
-    if not phases:
+    if "decay" not in phases:
         settings = " and ".join(f"wsd_factor{case}" for case in REGULAR)
         raise CheckFailed(
-            f"The edges are checked in the phases your factor gets right in regular schedules ({settings}): "
-            "neither the warm-up nor the stable phase and decay is right there yet (see their tests)"
+            f"Write the decay first: the edges are checked from the peak on, once your factor's stable phase and decay "
+            f"are right in regular schedules ({settings}); they are not yet (see the decay test)"
         )
     for warmup, stable, decay, start_factor in cases:
         check_wsd(wsd_factor, warmup, stable, decay, start_factor, lr, phases=phases, hint=hint)

@@ -1,7 +1,7 @@
 """Chapter 7's exercise, `wsd_factor`: correct answers written differently and plausible mistakes at each boundary and
 in the resume (PyTorch's SequentialLR read off instead of a factor computed: `wsd_dodges`). Each wrong answer names the
 cells it loses and the score that leaves it (of 6: warm-up 1, decay 2, edges 1, resume 2): one slip costs the test
-that measures it, and the resume too where the resumed run is then not PyTorch's."""
+that measures it; a slip of the decay costs the resume and the edges too, which are judged once the decay is right."""
 
 from __future__ import annotations
 
@@ -148,52 +148,81 @@ WSD_WRONG = [
     wsd(  # the decay off by one: its points, and the resume's, whose resumed run is then not PyTorch's
         "decay_one_step_ahead",
         wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / decay_steps"),
-        fails=(DECAY, RESUME),
-        score=2,
+        fails=(DECAY, EDGES, RESUME),
+        score=1,
     ),
     wsd(  # zero at the last step of the run instead of just after it
         "decay_reaches_zero_on_the_last_step",
         wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / max(1, decay_steps - 1)"),
-        fails=(DECAY, RESUME),
-        score=2,
+        fails=(DECAY, EDGES, RESUME),
+        score=1,
     ),
     wsd(
         "decays_to_a_floor",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0.1, (total - step) / decay_steps)"),
-        fails=(DECAY, RESUME),
-        score=2,
+        fails=(DECAY, EDGES, RESUME),
+        score=1,
     ),
     wsd(  # squared without the clamp: the parabola comes back up after the end
         "decay_not_clamped_at_zero",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "(total - step) / decay_steps"),
-        fails=(DECAY, RESUME),
-        score=2,
+        fails=(DECAY, EDGES, RESUME),
+        score=1,
     ),
     wsd(  # floor division: 1 at the decay's first step, 0 from the next (the resume finds no decay to resume in)
         "decay_by_floor_division",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0, (total - step) // decay_steps)"),
-        fails=(DECAY, RESUME),
-        score=2,
+        fails=(DECAY, EDGES, RESUME),
+        score=1,
     ),
-    wsd(  # the release's 7.1 closed_form (linear decay) with 4.3's warm-up and Hugging Face's clamp: the decay asked
-        # for is PolynomialLR's, which nothing in the release writes out
+    wsd(  # what the release gives to copy: 7.1's hugging_face_factor (its decay over all the steps after the warm-up,
+        # (T - s) / (T - W)), a stable phase put in front of it and squared for power=2; 4.3's warm-up. The decay asked
+        # for is PolynomialLR's, counted from the end of the stable phase, which no release cell writes out
         "copied_from_the_release",
         """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
-    start = warmup_steps + stable_steps
+    total = warmup_steps + stable_steps + decay_steps
 
     def factor(step):
         if step < warmup_steps:
             return start_factor + (1 - start_factor) * step / warmup_steps
-        if step < start:
+        if step < warmup_steps + stable_steps:
             return 1.0
-        progress = (step - start) / decay_steps
-        return max(0.0, 1 - progress)
+        return max(0.0, float(total - step) / float(max(1, total - warmup_steps))) ** 2
 
     return factor
 """,
-        fails=(DECAY, RESUME),
-        score=2,
+        fails=(DECAY, EDGES, RESUME),
+        score=1,
+    ),
+    wsd(  # the warm-up only, the rest a placeholder as the exercise suggests: no edge without the decay
+        "warmup_only",
+        wsd_variant("return max(0.0, (total - step) / decay_steps) ** 2", "return 1.0"),
+        fails=(DECAY, EDGES, RESUME),
+        score=1,
+    ),
+    wsd(  # SequentialLR's milestones without the stable one when stable_steps is 0, but phase 1 still read as the
+        # stable phase: with no stable phase the decay never comes (reviewer's s0.py, issue 24)
+        "no_stable_phase_shifts_the_phase_index",
+        """
+import bisect
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    milestones = [warmup_steps, warmup_steps + stable_steps] if stable_steps else [warmup_steps]
+
+    def factor(step):
+        phase = bisect.bisect_right(milestones, step)
+        if phase == 0:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if phase == 1:
+            return 1.0
+        return (1 - min(step - warmup_steps - stable_steps, decay_steps) / decay_steps) ** 2
+
+    return factor
+""",
+        fails=(EDGES,),
+        score=5,
     ),
     wsd(  # right in every regular schedule; a one-step warm-up taken for none: wrong at the edges only
         "one_step_warmup_taken_as_none",
