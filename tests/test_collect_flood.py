@@ -55,7 +55,7 @@ def exchange_of_students(scratch: Path) -> tuple[Path, Exchange]:
     course.chmod(0o700)
     exchange = Exchange(scratch / "exchange", "lr-schedules")
     exchange.inbound.mkdir(parents=True)
-    exchange.root.chmod(0o777)
+    exchange.root.chmod(0o1777)  # the README's set-up: without the sticky bit collect refuses the exchange
     exchange.inbound.chmod(0o2733)
     return course, exchange
 
