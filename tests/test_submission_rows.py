@@ -14,11 +14,12 @@ from nbgrader.api import MissingEntry
 from nbgrader.utils import compute_checksum
 
 from lrcourse.gradebook_db import gradebook
-from lrcourse.grading.course import ensure_tools_on_path
 from lrcourse.grading.submission_rows import SubmissionRows, one_transaction
 from lrcourse.grading.withheld_scores import WithholdAutoGrades, set_trusted_score
 
-TEST, ANSWER, WRITTEN = "test_a", "answer", "written"
+from support.small_gradebook import ANSWER, WRITTEN, small_gradebook
+
+TEST = "test_a"
 
 
 def graded_notebook():
@@ -36,18 +37,8 @@ def graded_notebook():
 
 @pytest.fixture(scope="module")
 def empty_gradebook(tmp_path_factory) -> Path:
-    """A gradebook with the chapter's cells and one student, nothing submitted: made once (alembic is slow)."""
-    ensure_tools_on_path()
-    path = tmp_path_factory.mktemp("gradebook") / "gradebook.db"
-    with gradebook(f"sqlite:///{path}") as book:
-        book.add_assignment("ch")
-        book.add_notebook("nb", "ch")
-        book.add_grade_cell(TEST, "nb", "ch", max_score=3, cell_type="code")
-        for name, points, kind in ((ANSWER, 1, "code"), (WRITTEN, 2, "markdown")):
-            book.add_grade_cell(name, "nb", "ch", max_score=points, cell_type=kind)
-            book.add_solution_cell(name, "nb", "ch")
-        book.add_student("mallory")
-    return path
+    """The small gradebook, nothing submitted: made once (alembic is slow)."""
+    return small_gradebook(tmp_path_factory.mktemp("gradebook") / "gradebook.db", TEST, submitted=False)
 
 
 @pytest.fixture

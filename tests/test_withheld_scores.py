@@ -15,7 +15,6 @@ from nbgrader.preprocessors import SaveAutoGrades
 from traitlets.config import Config
 
 from lrcourse.gradebook_db import gradebook
-from lrcourse.grading.course import ensure_tools_on_path
 from lrcourse.grading.export import GradesCsvExportPlugin
 from lrcourse.grading.output_caps import CappedExecute, use_capped_execute
 from lrcourse.grading.results import PENDING, grade_value
@@ -26,7 +25,9 @@ from lrcourse.grading.withheld_scores import (
     withhold_kernel_scores,
 )
 
-TEST, ANSWER, WRITTEN = "test_forged", "answer", "written"
+from support.small_gradebook import ANSWER, WRITTEN, small_gradebook
+
+TEST = "test_forged"
 
 
 def graded_notebook():
@@ -43,19 +44,8 @@ def graded_notebook():
 
 @pytest.fixture(scope="module")
 def empty_gradebook(tmp_path_factory) -> Path:
-    """A gradebook with the chapter's cells and one submission, nothing saved: made once (alembic is slow)."""
-    ensure_tools_on_path()  # nbgrader creates the gradebook with alembic, from the venv
-    path = tmp_path_factory.mktemp("gradebook") / "gradebook.db"
-    with gradebook(f"sqlite:///{path}") as book:
-        book.add_assignment("ch")
-        book.add_notebook("nb", "ch")
-        book.add_grade_cell(TEST, "nb", "ch", max_score=3, cell_type="code")
-        for name, points, kind in ((ANSWER, 1, "code"), (WRITTEN, 2, "markdown")):
-            book.add_grade_cell(name, "nb", "ch", max_score=points, cell_type=kind)
-            book.add_solution_cell(name, "nb", "ch")
-        book.add_student("mallory")
-        book.add_submission("ch", "mallory")
-    return path
+    """The small gradebook, one submission, nothing saved: made once (alembic is slow)."""
+    return small_gradebook(tmp_path_factory.mktemp("gradebook") / "gradebook.db", TEST, submitted=True)
 
 
 @pytest.fixture
