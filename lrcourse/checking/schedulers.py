@@ -90,9 +90,10 @@ def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
         if isinstance(value, wire.Missing) or name not in mine:
             return (f"the attribute `{name}` is missing (PyTorch's is {expected[name]!r})", None, None)
         want = expected[name]
-        if not close(value, want):
+        counted = type(want) is int  # a counter: compared exactly, by value (1.0 and numpy's 1 count as 1)
+        if not (close(value, want) and (not counted or float(value) == want)):
             return (f"the attribute `{name}` is {value!r}, PyTorch's is {want!r}", name, None)
-        if type(want) is int and type(value) is not int:  # a counter: PyTorch's is an int, compared exactly
+        if name == "last_epoch" and type(value) is not int:  # chapter 2's last_epoch point asks for an int
             return (
                 f"the attribute `{name}` is {value!r} ({type(value).__name__}), PyTorch's is the int {want!r}: "
                 "it counts steps, so keep it an int (`+= 1`, not `+= 1.0`)",
@@ -247,7 +248,8 @@ def check_step_lr(
 
     `compare` names what must match after construction and after every step: "lrs" (the optimizer's
     rates), "get_last_lr" (a new list of floats each time, with PyTorch's values), "get_last_lr values" (the values
-    only, in any list, tuple or one-element tensors), and attributes ("last_epoch", an int compared exactly).
+    only, in any list, tuple or one-element tensors), and attributes (counters compared exactly by value;
+    "last_epoch" must also be an int, as its point says).
     The student's class gets `seconds_per_case` per case (more for a long case: `guard.case_seconds`).
     """
     _check_cases(student_class, cases, "StepLR", tuple(compare), seconds_per_case)

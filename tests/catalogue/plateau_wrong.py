@@ -213,13 +213,6 @@ PLATEAU_WRONG = [
         "if old - new > self.eps or old < self.min_lrs[i]:",
         fails=(MIN_LR_EPS,),
     ),
-    # issue 12 fresh review: PyTorch's counters are ints, compared exactly
-    mistake(
-        "counters_as_floats",
-        "            self.num_bad_epochs += 1\n",
-        "            self.num_bad_epochs += 1.0\n",
-        fails=(IMPROVEMENT, PATIENCE, COOLDOWN, GROUPS),
-    ),
 ]
 
 
@@ -256,6 +249,13 @@ PLATEAU_CHOICES = [
         '        if threshold_mode not in ("rel", "abs"):\n',
         '        if threshold < 0:\n            raise ValueError("threshold must be >= 0")\n'
         '        if threshold_mode not in ("rel", "abs"):\n',
+    ),
+    # issue 23 (finding 2): the contract never asks for int counters; whole-number floats or numpy integers count
+    choice("counters_as_floats", "            self.num_bad_epochs += 1\n", "            self.num_bad_epochs += 1.0\n"),
+    choice(
+        "counters_as_numpy_ints",
+        "            self.cooldown_counter = self.cooldown\n",
+        "            import numpy\n            self.cooldown_counter = numpy.int64(self.cooldown)\n",
     ),
     choice(
         "get_last_lr_reads_groups",
