@@ -116,3 +116,22 @@ def test_a_step_by_step_replay_runs_out_of_time_and_is_told_to_count():
     with pytest.raises(CheckFailed) as failed:  # the advice only where the cell asks for it
         check_floor(namespace["epochs_to_floor"], 0.1, 0.5, 10**8, 10**8, 0.025, 1e-8)
     assert str(failed.value).endswith("did not finish within 3 s")
+
+
+def test_the_long_waits_compare_an_answer_with_its_own_small_cases_not_the_formula():
+    """issue 23: a formula one step off still counts (its other cells grade it); a count that does not follow from
+    its own small cases fails, and the message names no expected number from the reference."""
+    off = next(answer for answer in FLOOR_WRONG if answer.name == "floor_first_loss_counted_bad")
+    capped = next(answer for answer in FLOOR_WRONG if answer.name == "floor_epoch_capped")
+    off_ns: dict = {}
+    capped_ns: dict = {}
+    exec(off.source, off_ns)
+    exec(capped.source, capped_ns)
+    check_floor(off_ns["epochs_to_floor"], 1.0, 0.5, 10**9, 10**9, 1 / 1024, 1e-8, compare=("counted",))
+    with pytest.raises(CheckFailed) as failed:
+        check_floor(off_ns["epochs_to_floor"], 1.0, 0.5, 10**9, 10**9, 1 / 1024, 1e-8, compare=("epoch",))
+    assert "is before the step" in str(failed.value)
+    with pytest.raises(CheckFailed) as failed:
+        check_floor(capped_ns["epochs_to_floor"], 1.0, 0.5, 10**9, 10**9, 1 / 1024, 1e-8, compare=("counted",))
+    # own cases at patience/cooldown 0 or 1: 11, 21, 20 steps; 11 + 10 * 10**9 + 9 * 10**9 = 19000000011
+    assert "your epoch is 1000000000" in str(failed.value) and "lead to 19000000011" in str(failed.value)

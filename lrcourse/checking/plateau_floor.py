@@ -60,6 +60,30 @@ def _answer(function, payload: dict, call: str, on_timeout: str):
     return int(answer[0]), float(answer[1])
 
 
+def _call(payload: dict) -> str:
+    return f"epochs_to_floor({', '.join(f'{name}={value!r}' for name, value in payload.items())})"
+
+
+def _expect_counted(function, payload: dict, epoch: int, note: str, on_timeout: str) -> None:
+    """The epoch at a large patience and cooldown is where the answer's own small cases lead: each extra epoch of
+    patience (of cooldown) adds the same number of steps, so the steps are counted, whatever the formula (the other
+    cells grade the formula itself)."""
+
+    def small(patience: int, cooldown: int) -> int:
+        case = {**payload, "patience": patience, "cooldown": cooldown}
+        return _answer(function, case, _call(case), on_timeout)[0]
+
+    base = small(0, 0)
+    per_patience, per_cooldown = small(1, 0) - base, small(0, 1) - base
+    predicted = base + payload["patience"] * per_patience + payload["cooldown"] * per_cooldown
+    if epoch != predicted:
+        raise CheckFailed(
+            f"{_call(payload)}: your epoch is {epoch}, but your own answers with patience and cooldown 0 or 1 "
+            f"(epochs {base}, {base + per_patience}, {base + per_cooldown}) lead to {predicted}: each extra epoch of "
+            f"patience, and of cooldown, adds the same number of steps{note}"
+        )
+
+
 def check_floor(
     function,
     lr: float,
@@ -73,15 +97,20 @@ def check_floor(
     on_timeout: str = "",
 ) -> None:
     """`function(lr, factor, patience, cooldown, min_lr, eps)` must return what PyTorch's ReduceLROnPlateau does on a
-    stalled run: the step after which the rate is final, and that rate (`compare` names which of the two count;
-    `on_timeout`, advice for an answer that runs too long)."""
+    stalled run: the step after which the rate is final, and that rate (`compare` names which of the two count, or
+    "counted": the epoch agrees with the answer's own small cases; `on_timeout`, advice for an answer that runs
+    too long)."""
     if not isinstance(function, RemoteTarget):
         expect_self_contained(function)
     payload = {"lr": lr, "factor": factor, "patience": patience, "cooldown": cooldown, "min_lr": min_lr, "eps": eps}
-    call = f"epochs_to_floor({', '.join(f'{name}={value!r}' for name, value in payload.items())})"
+    call = _call(payload)
     epoch, rate = _answer(function, payload, call, on_timeout)
-    expected = ExpectedValues().reference_floor(payload)
     note = f" ({hint})" if hint else ""
+    if "counted" in compare:
+        _expect_counted(function, payload, epoch, note, on_timeout)
+    if not {"lr", "epoch"} & set(compare):
+        return
+    expected = ExpectedValues().reference_floor(payload)
     if "lr" in compare and not close(rate, expected["lr"]):
         way = "above" if rate > expected["lr"] else "below"
         raise CheckFailed(f"{call}: your final rate {rate!r} is {way} the rate PyTorch's scheduler stops at{note}")

@@ -20,31 +20,48 @@ def _number(value) -> bool:
 
 
 def _count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A whole number >= 0: an int, a numpy integer or a whole float (ReduceLROnPlateau counts with any of them)."""
+    whole = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+    return whole and not isinstance(value, bool) and value >= 0
 
 
-def check_reading_form(arguments) -> None:
-    """The inferred arguments are a dict of the four arguments, each of a type ReduceLROnPlateau accepts, and the
-    range of thresholds as a pair of ends."""
+def _pair(value) -> list | None:
+    """The two ends of a range given as any sequence of two (list, tuple, numpy array), else None."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) != 2:
+        return None
+    return list(value)
+
+
+_FORMS = {
+    "factor": (lambda v: _number(v) and 0 < v < 1, "factor must be a number between 0 and 1"),
+    "patience": (_count, "patience must be a whole number >= 0"),
+    "cooldown": (_count, "cooldown must be a whole number >= 0"),
+    "threshold_mode": (lambda v: v in ("rel", "abs"), 'threshold_mode must be "rel" or "abs"'),
+    "threshold_range": (
+        lambda v: _pair(v) is not None and all(_number(end) and end >= 0 for end in _pair(v)),
+        "threshold_range must be a pair (low, high) of numbers >= 0",
+    ),
+}
+
+
+def check_reading_form(arguments, name: str | None = None) -> None:
+    """The inferred arguments are a dict holding `name` (every key of ARGUMENTS when None) in a form
+    ReduceLROnPlateau accepts; each cell checks only its own key, so one slip costs one point."""
+    names = ARGUMENTS if name is None else (name,)
+    missing = [key for key in names if not isinstance(arguments, dict) or key not in arguments]
     expect(
-        isinstance(arguments, dict) and set(arguments) == set(ARGUMENTS),
-        f"inferred_plateau_arguments must be a dict with exactly the keys {list(ARGUMENTS)}"
+        not missing,
+        f"inferred_plateau_arguments must be a dict with the keys {list(ARGUMENTS)}"
         + (f"; yours has {sorted(map(str, arguments))}" if isinstance(arguments, dict) else ""),
     )
-    expect(_number(arguments["factor"]) and 0 < arguments["factor"] < 1, "factor must be a number between 0 and 1")
-    for name in ("patience", "cooldown"):
-        expect(_count(arguments[name]), f"{name} must be a whole number (an int) >= 0")
-    expect(arguments["threshold_mode"] in ("rel", "abs"), 'threshold_mode must be "rel" or "abs"')
-    ends = arguments["threshold_range"]
-    expect(
-        isinstance(ends, (list, tuple)) and len(ends) == 2 and all(_number(end) and end >= 0 for end in ends),
-        "threshold_range must be a pair (low, high) of numbers >= 0",
-    )
+    for key in names:
+        test, words = _FORMS[key]
+        expect(test(arguments[key]), f"{words}; yours is {arguments[key]!r}")
 
 
 def check_argument(arguments, name: str, expected, why: str) -> None:
     """One inferred argument is the run's: `why` says how the log shows it (the hidden test's explanation)."""
-    check_reading_form(arguments)
+    check_reading_form(arguments, name)
     mine = arguments[name]
     same = mine == expected if isinstance(expected, (str, int)) else close(mine, expected)
     expect(same, f"{name} = {mine!r} is not what this run used. {why}")
@@ -53,8 +70,8 @@ def check_argument(arguments, name: str, expected, why: str) -> None:
 def check_range_end(arguments, end: str, expected: float, why: str) -> None:
     """One end ("low" or "high") of the threshold range is the log's, to a relative 1e-6: the loss that decides it
     gives it exactly, which a grid over thresholds does not."""
-    check_reading_form(arguments)
-    mine = arguments["threshold_range"][("low", "high").index(end)]
+    check_reading_form(arguments, "threshold_range")
+    mine = _pair(arguments["threshold_range"])[("low", "high").index(end)]
     expect(close(mine, expected), f"the {end} end of threshold_range, {mine!r}, is not where the log puts it. {why}")
 
 

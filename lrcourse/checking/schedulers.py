@@ -84,15 +84,16 @@ def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
                 None,
             )
     for name in keys:
-        if name in ("lrs", "get_last_lr", "get_last_lr values"):
+        if name in ("lrs", "settled lrs", "get_last_lr", "get_last_lr values"):
             continue
         value = mine.get(name)
         if isinstance(value, wire.Missing) or name not in mine:
             return (f"the attribute `{name}` is missing (PyTorch's is {expected[name]!r})", None, None)
         want = expected[name]
-        if not close(value, want):
+        counted = type(want) is int  # a counter: compared exactly, by value (1.0 and numpy's 1 count as 1)
+        if not (close(value, want) and (not counted or float(value) == want)):
             return (f"the attribute `{name}` is {value!r}, PyTorch's is {want!r}", name, None)
-        if type(want) is int and type(value) is not int:  # a counter: PyTorch's is an int, compared exactly
+        if name == "last_epoch" and type(value) is not int:  # chapter 2's last_epoch point asks for an int
             return (
                 f"the attribute `{name}` is {value!r} ({type(value).__name__}), PyTorch's is the int {want!r}: "
                 "it counts steps, so keep it an int (`+= 1`, not `+= 1.0`)",
@@ -126,7 +127,8 @@ def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, 
                 "metrics": [m if math.isfinite(m) else repr(float(m)) for m in request["metrics"]],
             }
         )
-        record = list(dict.fromkeys("get_last_lr" if key == "get_last_lr values" else key for key in compare))
+        recorded_as = {"get_last_lr values": "get_last_lr", "settled lrs": "lrs"}
+        record = list(dict.fromkeys(recorded_as.get(key, key) for key in compare))
         observation = observe(
             student_class,
             "scheduler",
@@ -141,7 +143,11 @@ def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, 
         states, expected = observation["states"], reference["states"]
         labels = state_labels(case)
         for index, mine in enumerate(states[: len(expected)]):
-            difference = _compare_state(mine, expected[index], compare)
+            last = index == len(expected) - 1  # "settled lrs": the rates where the run ends, not when they fell
+            keys = tuple(
+                "lrs" if key == "settled lrs" and last else key for key in compare if last or key != "settled lrs"
+            )
+            difference = _compare_state(mine, expected[index], keys)
             if difference:
                 text, key, group = difference
                 when, step = labels[index] if index < len(labels) else (f"in state {index}", index)
@@ -246,8 +252,9 @@ def check_step_lr(
     """Compare `student_class` with torch's StepLR on every case; raise at the first difference.
 
     `compare` names what must match after construction and after every step: "lrs" (the optimizer's
-    rates), "get_last_lr" (a new list of floats each time, with PyTorch's values), "get_last_lr values" (the values
-    only, in any list, tuple or one-element tensors), and attributes ("last_epoch", an int compared exactly).
+    rates), "settled lrs" (the rates after the last step only), "get_last_lr" (a new list of floats each time,
+    with PyTorch's values), "get_last_lr values" (the values only, in any list, tuple or one-element tensors),
+    and attributes (counters compared exactly by value; "last_epoch" must also be an int, as its point says).
     The student's class gets `seconds_per_case` per case (more for a long case: `guard.case_seconds`).
     """
     _check_cases(student_class, cases, "StepLR", tuple(compare), seconds_per_case)

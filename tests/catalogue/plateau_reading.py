@@ -42,6 +42,22 @@ inferred_plateau_arguments = dict(factor=round(ratio, 6), patience=4, cooldown=6
                                   threshold_range=(1 - 1.91 / 1.97, 1 - 0.48477 / 0.5))
 """,
     ),
+    # issue 23 (finding 6): numbers in any form ReduceLROnPlateau takes, the range as any pair
+    Answer(
+        "inferred_patience_as_float",
+        CHAPTER,
+        "inferred_plateau_arguments",
+        'inferred_plateau_arguments = {"factor": 0.4, "patience": 4.0, "cooldown": 6, "threshold_mode": "rel", '
+        '"threshold_range": (0.03045685, 0.03046)}\n',
+    ),
+    Answer(
+        "inferred_numpy_forms",
+        CHAPTER,
+        "inferred_plateau_arguments",
+        "import numpy as np\n"
+        'inferred_plateau_arguments = {"factor": np.float64(0.4), "patience": np.int64(4), "cooldown": np.int32(6), '
+        '"threshold_mode": "rel", "threshold_range": np.array([1 - 1.91 / 1.97, 1 - 0.48477 / 0.50])}\n',
+    ),
     loops("loops_right", {}),
 ]
 
@@ -60,21 +76,14 @@ READING_WRONG = [
         "inferred_absolute_range", {"threshold_range": (0.06, 0.01523)}, fails=(LOW, HIGH)
     ),  # read as absolute drops
     inferred("inferred_high_from_epoch_22", {"threshold_range": (RANGE[0], 1 - 0.50 / 0.545)}, fails=(HIGH,)),
-    inferred("inferred_factor_inverted", {"factor": 2.5}, fails=ALL),  # not a valid factor: the form fails
+    inferred("inferred_factor_inverted", {"factor": 2.5}, fails=(FACTOR,)),  # not a valid factor: its form fails
+    inferred("inferred_patience_fractional", {"patience": 4.5}, fails=(PATIENCE,)),  # not a whole number
     Answer(
         "inferred_missing_key",
         CHAPTER,
         "inferred_plateau_arguments",
         'inferred_plateau_arguments = {"factor": 0.4, "patience": 4, "cooldown": 6, "threshold": 0.03045}\n',
-        ALL,
-    ),
-    Answer(
-        "inferred_patience_as_float",
-        CHAPTER,
-        "inferred_plateau_arguments",
-        'inferred_plateau_arguments = {"factor": 0.4, "patience": 4.0, "cooldown": 6, "threshold_mode": "rel", '
-        '"threshold_range": (0.03045685, 0.03046)}\n',
-        ALL,
+        (MODE, LOW, HIGH),  # each key is checked in its own cell
     ),
     # the loops, one point per log: a guess between two logs costs those two, not the exercise
     loops("loops_late_and_correct_swapped", {"B": "correct", "D": "one epoch late"}, fails=(LOG_B, LOG_D)),

@@ -69,13 +69,13 @@ PLATEAU_WRONG = [
         "relative_threshold_by_subtraction",
         "return a < best * (1 - self.threshold)",
         "return a < best - best * self.threshold",
-        fails=ALL,
+        fails=(IMPROVEMENT, PATIENCE, COOLDOWN, GROUPS),
     ),
     mistake(
         "relative_threshold_uses_abs_best",
         "return a < best * (1 - self.threshold)",
         "return a < best - abs(best) * self.threshold",
-        fails=ALL,
+        fails=(IMPROVEMENT, PATIENCE, COOLDOWN, GROUPS),
     ),
     mistake(
         "rel_and_abs_swapped",
@@ -91,17 +91,19 @@ PLATEAU_WRONG = [
         'if self.threshold_mode == "rel":\n            return a < best * (1 - self.threshold)\n        return a < best - self.threshold',
         fails=(IMPROVEMENT,),
     ),
+    # issue 23 (finding 1): the improvement cell keeps reductions out and min_lr/eps compares the settled rates, so
+    # a timing slip loses the cells whose trajectories it changes, not all five
     mistake(
         "patience_off_by_one",
         "if self.num_bad_epochs > self.patience:",
         "if self.num_bad_epochs >= self.patience:",
-        fails=ALL,
+        fails=(PATIENCE, COOLDOWN, GROUPS),
     ),
     mistake(
         "bad_epochs_not_reset_after_reduction",
         "            self.cooldown_counter = self.cooldown\n            self.num_bad_epochs = 0\n",
         "            self.cooldown_counter = self.cooldown\n",
-        fails=ALL,
+        fails=(PATIENCE, COOLDOWN, GROUPS),
     ),
     mistake(
         "bad_epochs_counted_in_cooldown",
@@ -141,7 +143,7 @@ PLATEAU_WRONG = [
         "        self.optimizer = optimizer\n        self.initial = [g['lr'] for g in optimizer.param_groups]\n",
         "new = max(old * self.factor, self.min_lrs[i])",
         "new = max(self.initial[i] * self.factor, self.min_lrs[i])",
-        fails=ALL,
+        fails=(PATIENCE, COOLDOWN, MIN_LR_EPS, GROUPS),
     ),
     mistake(
         "only_first_group_reduced",
@@ -150,7 +152,10 @@ PLATEAU_WRONG = [
         fails=(MIN_LR_EPS, GROUPS),
     ),
     mistake(
-        "best_starts_at_zero", 'self.best = math.inf if mode == "min" else -math.inf', "self.best = 0.0", fails=ALL
+        "best_starts_at_zero",
+        'self.best = math.inf if mode == "min" else -math.inf',
+        "self.best = 0.0",
+        fails=(IMPROVEMENT, PATIENCE, COOLDOWN, GROUPS),
     ),
     mistake("metric_item_only", "current = float(metric)", "current = metric.item()", fails=ALL),
     mistake(
@@ -213,13 +218,6 @@ PLATEAU_WRONG = [
         "if old - new > self.eps or old < self.min_lrs[i]:",
         fails=(MIN_LR_EPS,),
     ),
-    # issue 12 fresh review: PyTorch's counters are ints, compared exactly
-    mistake(
-        "counters_as_floats",
-        "            self.num_bad_epochs += 1\n",
-        "            self.num_bad_epochs += 1.0\n",
-        fails=(IMPROVEMENT, PATIENCE, COOLDOWN, GROUPS),
-    ),
 ]
 
 
@@ -256,6 +254,13 @@ PLATEAU_CHOICES = [
         '        if threshold_mode not in ("rel", "abs"):\n',
         '        if threshold < 0:\n            raise ValueError("threshold must be >= 0")\n'
         '        if threshold_mode not in ("rel", "abs"):\n',
+    ),
+    # issue 23 (finding 2): the contract never asks for int counters; whole-number floats or numpy integers count
+    choice("counters_as_floats", "            self.num_bad_epochs += 1\n", "            self.num_bad_epochs += 1.0\n"),
+    choice(
+        "counters_as_numpy_ints",
+        "            self.cooldown_counter = self.cooldown\n",
+        "            import numpy\n            self.cooldown_counter = numpy.int64(self.cooldown)\n",
     ),
     choice(
         "get_last_lr_reads_groups",
