@@ -26,8 +26,10 @@ def _count(value) -> bool:
 
 
 def _pair(value) -> list | None:
-    """The two ends of a range given as any sequence of two (list, tuple, numpy array), else None."""
-    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) != 2:
+    """The two ends of a range given as a list or tuple of two, else None. Not a numpy array: the trusted verdict
+    sees the answer through lrcourse.wire, where an array has no plain form, so accepting one here would pass in
+    the notebook and fail in the grade; the message says to write a list or tuple."""
+    if type(value) not in (list, tuple) or len(value) != 2:
         return None
     return list(value)
 
@@ -39,7 +41,7 @@ _FORMS = {
     "threshold_mode": (lambda v: v in ("rel", "abs"), 'threshold_mode must be "rel" or "abs"'),
     "threshold_range": (
         lambda v: _pair(v) is not None and all(_number(end) and end >= 0 for end in _pair(v)),
-        "threshold_range must be a pair (low, high) of numbers >= 0",
+        "threshold_range must be a list or tuple (low, high) of two numbers >= 0",
     ),
 }
 

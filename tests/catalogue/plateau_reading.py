@@ -56,7 +56,7 @@ inferred_plateau_arguments = dict(factor=round(ratio, 6), patience=4, cooldown=6
         "inferred_plateau_arguments",
         "import numpy as np\n"
         'inferred_plateau_arguments = {"factor": np.float64(0.4), "patience": np.int64(4), "cooldown": np.int32(6), '
-        '"threshold_mode": "rel", "threshold_range": np.array([1 - 1.91 / 1.97, 1 - 0.48477 / 0.50])}\n',
+        '"threshold_mode": "rel", "threshold_range": (np.float64(1 - 1.91 / 1.97), np.float32(1 - 0.48477 / 0.50))}\n',
     ),
     loops("loops_right", {}),
 ]
