@@ -64,22 +64,46 @@ def _call(payload: dict) -> str:
     return f"epochs_to_floor({', '.join(f'{name}={value!r}' for name, value in payload.items())})"
 
 
+def _steps(epochs, payload: dict) -> tuple[int, int, int]:
+    """The epoch at patience and cooldown 0, and the steps one more epoch of patience (of cooldown) adds, from
+    `epochs(patience, cooldown)` on this case's other arguments."""
+    base = epochs(0, 0)
+    return base, epochs(1, 0) - base, epochs(0, 1) - base
+
+
 def _expect_counted(function, payload: dict, epoch: int, note: str, on_timeout: str) -> None:
     """The epoch at a large patience and cooldown is where the answer's own small cases lead: each extra epoch of
     patience (of cooldown) adds the same number of steps, so the steps are counted, whatever the formula (the other
-    cells grade the formula itself)."""
+    cells grade the formula itself). Those steps must also have the shape of a count: a run that reduces waits out
+    the patience before each reduction and a cooldown between two, so its last step moves with patience, by one
+    step more than with cooldown (judged against the reference's small cases, so no expected number is told)."""
 
     def small(patience: int, cooldown: int) -> int:
         case = {**payload, "patience": patience, "cooldown": cooldown}
         return _answer(function, case, _call(case), on_timeout)[0]
 
-    base = small(0, 0)
-    per_patience, per_cooldown = small(1, 0) - base, small(0, 1) - base
+    def reference(patience: int, cooldown: int) -> int:
+        return ExpectedValues().reference_floor({**payload, "patience": patience, "cooldown": cooldown})["epoch"]
+
+    base, per_patience, per_cooldown = _steps(small, payload)
+    _, right_patience, right_cooldown = _steps(reference, payload)
+    mine = f"your own answers with patience and cooldown 0 or 1 (epochs {base}, {base + per_patience}, "
+    mine += f"{base + per_cooldown})"
+    if right_patience >= 1 > per_patience:
+        raise CheckFailed(
+            f"{_call(payload)}: {mine} do not move later with patience, yet this run reduces its rate: every "
+            f"reduction waits for more than patience bad epochs, so a longer patience puts the last one later{note}"
+        )
+    if per_patience - per_cooldown != right_patience - right_cooldown:
+        raise CheckFailed(
+            f"{_call(payload)}: {mine} add {per_patience} step(s) per epoch of patience and {per_cooldown} per "
+            "epoch of cooldown: every reduction waits out the patience, but a cooldown only lies between two "
+            f"reductions, so count how many of each the run has{note}"
+        )
     predicted = base + payload["patience"] * per_patience + payload["cooldown"] * per_cooldown
     if epoch != predicted:
         raise CheckFailed(
-            f"{_call(payload)}: your epoch is {epoch}, but your own answers with patience and cooldown 0 or 1 "
-            f"(epochs {base}, {base + per_patience}, {base + per_cooldown}) lead to {predicted}: each extra epoch of "
+            f"{_call(payload)}: your epoch is {epoch}, but {mine} lead to {predicted}: each extra epoch of "
             f"patience, and of cooldown, adds the same number of steps{note}"
         )
 

@@ -70,12 +70,14 @@ FLOOR_WRONG = [
     mistake(
         "floor_reduces_at_patience", "reductions * (patience + 1)", "reductions * patience", fails=(FIRST, SPACING)
     ),
-    mistake("floor_cooldown_ignored", " + (reductions - 1) * cooldown", "", fails=(SPACING,)),
+    # issue 23 (review 3): the long waits also ask for a count's shape (one step more per epoch of patience than
+    # per epoch of cooldown), so the two cooldown slips lose that cell too
+    mistake("floor_cooldown_ignored", " + (reductions - 1) * cooldown", "", fails=(SPACING, LONG)),
     mistake(
         "floor_cooldown_before_the_first",
         "(reductions - 1) * cooldown",
         "reductions * cooldown",
-        fails=(FIRST, SPACING),
+        fails=(FIRST, SPACING, LONG),
     ),
     mistake(
         "floor_one_try_too_many",
@@ -141,6 +143,14 @@ def epochs_to_floor(lr, factor, patience, cooldown, min_lr, eps):
             rate, last, cool, bad = new, epoch, cooldown, 0
 """,
         fails=(LONG,),
+    ),
+    # issue 23: an epoch that does not count at all (here always 0) agrees with its own small cases, so the
+    # long waits also ask that the count moves with patience, one step more than with cooldown
+    mistake(
+        "floor_epoch_constant",
+        "    return 1 + reductions * (patience + 1) + (reductions - 1) * cooldown, rate",
+        "    return 0, rate",
+        fails=(FIRST, SPACING, LONG),
     ),
     mistake(
         "floor_epoch_capped",
