@@ -27,6 +27,7 @@ from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout
 from lrcourse.checking.lambda_lr import LambdaLR
 from lrcourse.checking.observe import observe, observer, target_name
+from lrcourse.tolerances import WSD_RTOL
 
 SECONDS = 5.0  # one observation: a few hundred steps of LambdaLR, twice
 SCHEDULE = "PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR"
@@ -215,11 +216,19 @@ def _phase_steps(warmup: int, steps: int) -> dict[str, range]:
 
 
 def _first_difference(got: list, want: list, steps) -> int | None:
-    return next((step for step in steps if not close(got[step], want[step])), None)
+    return next((step for step in steps if not close(got[step], want[step], WSD_RTOL)), None)
 
 
 def _rate(value) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else f"{value} (not a number)"
+    return f"{value:.10g}" if isinstance(value, float) else f"{value} (not a number)"
+
+
+def _apart(got, want) -> str:
+    """How far apart two rates are, so that a message never seems to show the same number twice."""
+    if not (isinstance(got, float) and isinstance(want, float)) or got == want:
+        return ""
+    scale = max(abs(got), abs(want))
+    return f" (relative difference {abs(got - want) / scale:.2g}, allowed {WSD_RTOL:g})"
 
 
 def check_wsd(
@@ -237,7 +246,7 @@ def check_wsd(
         note = f" ({hint})" if hint else ""
         raise CheckFailed(
             f"{call}: at step {step}, {_phase(step, warmup, stable, decay)}, the optimizer's rate is "
-            f"{_rate(run['rates'][step])}; the schedule's ({SCHEDULE}) is {_rate(want[step])}{note}"
+            f"{_rate(run['rates'][step])}; the schedule's ({SCHEDULE}) is {_rate(want[step])}{_apart(run['rates'][step], want[step])}{note}"
         )
 
 
@@ -299,7 +308,7 @@ def check_wsd_resume(
             f"{call}, saved at step {resume_at} (the optimizer's and the scheduler's state_dict()) and resumed in a "
             f"new optimizer and a new LambdaLR around a new wsd_factor(...): at step {at}, "
             f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}, the uninterrupted run's "
-            f"{_rate(rates[at])}. The factor must depend on the step LambdaLR passes it, and on nothing else."
+            f"{_rate(rates[at])}{_apart(resumed[step], rates[at])}. The factor must depend on the step LambdaLR passes it, and on nothing else."
         )
     # a resume that repeats a wrong schedule is not the run asked for: the resumed stretch must be PyTorch's too
     step = _first_difference(resumed, want[resume_at:], range(len(resumed)))
@@ -308,7 +317,7 @@ def check_wsd_resume(
         raise CheckFailed(
             f"{call}, saved at step {resume_at} and resumed in new objects: at step {at}, "
             f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}; the schedule's "
-            f"({SCHEDULE}) is {_rate(want[at])}"
+            f"({SCHEDULE}) is {_rate(want[at])}{_apart(resumed[step], want[at])}"
         )
     probed = run["probed"]
     expect(isinstance(probed, list) and len(probed) == len(probe), f"{call}: the direct calls gave no answer")
@@ -320,10 +329,10 @@ def check_wsd_resume(
             f"{got}, not a number: the factor must return a real number (a float; a one-element tensor or a numpy "
             "number is read as one)",
         )
-        if not (isinstance(want, float) and close(got, want)):
+        if not (isinstance(want, float) and close(got, want, WSD_RTOL)):
             raise CheckFailed(
                 f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at the steps "
                 f"{probe} in this order: at step {at} it returned {_rate(got)}, while in the run LambdaLR's factor at "
-                f"step {at} was {_rate(want)}. The factor must depend on the step it is given, and on nothing else "
+                f"step {at} was {_rate(want)}{_apart(got, want)}. The factor must depend on the step it is given, and on nothing else "
                 "(no count of its calls)."
             )

@@ -116,6 +116,21 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return factor
 """,
     ),
+    wsd(  # the same in float32 (an int64 tensor divided gives float32): off by 1.9e-6 at most, within WSD_RTOL
+        # (reviewer's torch_as_tensor_int_step, issue 24)
+        "float32_tensor_arithmetic",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    def factor(step):
+        step = torch.as_tensor(step)
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        t = (step - warmup_steps - stable_steps).clamp(0, decay_steps)
+        return (1 - t / decay_steps) ** 2
+
+    return factor
+""",
+    ),
 ]
 
 WARMUP, DECAY, EDGES, RESUME = "test_wsd_warmup", "test_wsd_decay", "test_wsd_edges", "test_wsd_resume"
