@@ -10,7 +10,8 @@ directly, steps out of order. The judges compare the rates with
 PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR(power=2), which grader/references.py builds
 (`expected`); the resume with the answer's own uninterrupted run and with those rates. The edges test, like the resume's, needs the
 decay right in regular schedules (`REGULAR`): a factor with only the warm-up written earns no edge; it leaves out a
-warm-up the answer has wrong there too, which the warm-up's test charges already.
+warm-up the answer has wrong there too, which the warm-up's test charges already. A factor that raises at a step
+costs that step only (`StepRecordingLambdaLR`): the step is not a number, and a test judging other steps is unaffected.
 """
 
 from __future__ import annotations
@@ -69,6 +70,36 @@ class SchedulerUse:
             self.calls.append(frame.f_code.co_qualname)
 
 
+def _raised(error: Exception) -> dict:
+    """A step whose factor raised, as plain data: not a number, and the message names the exception. PyTorch's
+    schedulers refused (ForbiddenUse) still end the run: that is not a slip of a step."""
+    if type(error).__name__ == "ForbiddenUse":
+        raise error
+    return {"raised": f"{type(error).__name__}: {error}"[:200]}
+
+
+class StepRecordingLambdaLR(LambdaLR):
+    """The course's LambdaLR, but a factor that raises at a step costs that step only: the step is recorded in
+    `raised` and the rate stays where it was, so a warm-up that divides by zero at a one-step warm-up still lets the
+    tests judge the steps after it. The checkpoint is LambdaLR's: `raised` is left out of state_dict()."""
+
+    def __init__(self, optimizer, lr_lambda, raised: dict):
+        self.raised = raised  # before LambdaLR's __init__, which calls the factor at step 0
+        super().__init__(optimizer, lr_lambda)
+
+    def get_lr(self) -> list:
+        try:
+            return super().get_lr()
+        except Exception as error:
+            self.raised[self.last_epoch] = _raised(error)
+            return [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        del state["raised"]
+        return state
+
+
 class Uncheckpointable(RuntimeError):
     """LambdaLR's state_dict(), or its copy, failed on the answer's factor (the messages say so, not "it raised")."""
 
@@ -96,7 +127,8 @@ def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
         for step in range(start, stop):
             if step == save_at:
                 saved = _checkpoint(optimizer, scheduler, step)
-            rates.append(_number(optimizer.param_groups[0]["lr"]))
+            rate = scheduler.raised.get(step) or _number(optimizer.param_groups[0]["lr"])
+            rates.append(rate)
             optimizer.step()
             scheduler.step()
         return rates, saved
@@ -104,15 +136,24 @@ def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
     weight = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([weight], lr=payload["lr"])
     resume_at = payload.get("resume_at")
-    rates, saved = rates_from(optimizer, LambdaLR(optimizer, factory(*arguments)), 0, payload["steps"], resume_at)
+    scheduler = StepRecordingLambdaLR(optimizer, factory(*arguments), {})
+    rates, saved = rates_from(optimizer, scheduler, 0, payload["steps"], resume_at)
     if resume_at is None:
         return rates, []
     optimizer = torch.optim.SGD([weight], lr=payload["lr"])  # the resumed process: everything built anew
-    scheduler = LambdaLR(optimizer, factory(*arguments))
+    scheduler = StepRecordingLambdaLR(optimizer, factory(*arguments), {})
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     resumed, _ = rates_from(optimizer, scheduler, resume_at, payload["steps"])
     return rates, resumed
+
+
+def _probe(factor, step: int):
+    """The factor called directly at `step`: a number, the repr of what it returned, or what it raised."""
+    try:
+        return _number(factor(step))
+    except Exception as error:
+        return _raised(error)
 
 
 @observer("wsd", seconds=SECONDS)
@@ -134,7 +175,7 @@ def observe_wsd(factory, payload: dict) -> dict:
             sys.setprofile(use.profile)  # the guard puts its own back afterwards
             rates, resumed = _run(factory, arguments, payload)
             factor = factory(*arguments)
-            probed = [_number(factor(step)) for step in payload.get("probe", [])]
+            probed = [_probe(factor, step) for step in payload.get("probe", [])]
         observation["states"] = [wire.encode({"rates": rates, "resumed": resumed})]
         observation["value"] = wire.encode(probed)
     except StudentTimeout:
@@ -220,6 +261,8 @@ def _first_difference(got: list, want: list, steps) -> int | None:
 
 
 def _rate(value) -> str:
+    if isinstance(value, dict) and "raised" in value:
+        return f"not a number: the factor raised {value['raised']}"
     return f"{value:.10g}" if isinstance(value, float) else f"{value} (not a number)"
 
 
@@ -325,8 +368,8 @@ def check_wsd_resume(
         want = rates[at] / lr if isinstance(rates[at], float) else rates[at]
         expect(
             isinstance(got, float),
-            f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at step {at} returned "
-            f"{got}, not a number: the factor must return a real number (a float; a one-element tensor or a numpy "
+            f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at step {at} gave "
+            f"{_rate(got)}: the factor must return a real number (a float; a one-element tensor or a numpy "
             "number is read as one)",
         )
         if not (isinstance(want, float) and close(got, want, WSD_RTOL)):

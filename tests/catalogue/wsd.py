@@ -145,6 +145,16 @@ WSD_WRONG = [
         fails=(WARMUP,),
         score=5,
     ),
+    wsd(  # 7.1's warm-up, the peak at step W - 1: wrong in every schedule, and at W = 1 it divides by zero. The step
+        # that raises is a step that is not a number; the edges judge from the peak on and still pass (issue 24)
+        "warmup_over_W_minus_1",
+        wsd_variant(
+            "start_factor + (1 - start_factor) * step / warmup_steps",
+            "start_factor + (1 - start_factor) * step / (warmup_steps - 1)",
+        ),
+        fails=(WARMUP,),
+        score=5,
+    ),
     wsd(
         "warmup_from_zero",
         wsd_variant("start_factor + (1 - start_factor) * step / warmup_steps", "step / warmup_steps"),
