@@ -360,7 +360,8 @@ def check_wsd_resume(
         raise CheckFailed(
             f"{call}, saved at step {resume_at} and resumed in new objects: at step {at}, "
             f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}; the schedule's "
-            f"({SCHEDULE}) is {_rate(want[at])}{_apart(resumed[step], want[at])}"
+            f"({SCHEDULE}) is {_rate(want[at])}{_apart(resumed[step], want[at])}. Your resumed run matches your own "
+            "uninterrupted run; the decay itself differs: see the decay test"
         )
     probed = run["probed"]
     expect(isinstance(probed, list) and len(probed) == len(probe), f"{call}: the direct calls gave no answer")
