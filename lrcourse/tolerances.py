@@ -26,6 +26,13 @@ from __future__ import annotations
 RATE_RTOL = 1e-6
 RATE_ATOL = 1e-12  # a rate that reaches 0 (eta_min=0, a decay to zero) against one that stops at 1e-17
 
+# Chapter 7's factor (`wsd_factor`), which a student may compute in float32 (`torch.as_tensor(step)`, then
+# `(1 - t / decay_steps) ** 2`): float32's epsilon 1.2e-7 times a few operations. Measured over every case of the four
+# test cells: a correct float32 formula is off by 1.9e-6 at most (1.19e-6 at step 268 of (27, 189, 54), over
+# RATE_RTOL); the catalogued wrong answers miss by 0.18 or more (warmup_by_linspace) in the test that must catch them,
+# four orders of magnitude above this tolerance.
+WSD_RTOL = 1e-5
+
 # Exercise 1.2's rate, judged by the noise floor it gives: the curvature and the noise are read off differences of
 # a run's losses, which cancel where the run nears its floor. Correct readings measured on the graded cases: 6e-9
 # from the first three losses (the reference), 2e-8 from a fit over the whole run, 6.1e-7 from the last three losses

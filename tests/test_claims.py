@@ -273,11 +273,13 @@ def test_ch7_every_schedule_make_schedule_builds_follows_its_closed_form():
         assert np.allclose(built, expected, rtol=1e-9, atol=1e-12), (shape, floor, fraction, steps)
 
 
-def test_ch7_polynomial_lr_s_factor_and_its_docstring_s_example_a_step_off():
+def test_ch7_polynomial_lr_s_factor_and_its_docstring_s_example_a_step_early_and_low():
     """7.1: PolynomialLR's factor after t of its steps is (1 - t/total_iters)^power, 0 from total_iters on; the
-    docstring's example (0.05, total_iters=50, power=0.9) gives epoch 1's rate, 0.0491, one step early as 0.0490."""
+    docstring's example (0.05, total_iters=50, power=0.9) is a step early and 0.0001 low: 0.0490, 0.0481, 0.0472 for
+    epochs 0, 1, 2, where the rates are 0.05, then 0.0491, 0.0482, 0.0473 at epochs 1, 2, 3."""
     rates = lr_curve(lambda o: lr_scheduler.PolynomialLR(o, total_iters=7, power=2.0), 10, 1.0)
     assert np.allclose(rates, [max(0.0, 1 - t / 7) ** 2 for t in range(10)], rtol=1e-12, atol=1e-15)
-    example = lr_curve(lambda o: lr_scheduler.PolynomialLR(o, total_iters=50, power=0.9), 3, 0.05)
-    assert "0.0490   if epoch == 0" in lr_scheduler.PolynomialLR.__doc__
-    assert [round(rate, 4) for rate in example] == [0.05, 0.0491, 0.0482]
+    example = lr_curve(lambda o: lr_scheduler.PolynomialLR(o, total_iters=50, power=0.9), 4, 0.05)
+    for epoch, rate in enumerate(["0.0490", "0.0481", "0.0472"]):
+        assert f"lr = {rate}   if epoch == {epoch}" in lr_scheduler.PolynomialLR.__doc__
+    assert [round(rate, 4) for rate in example] == [0.05, 0.0491, 0.0482, 0.0473]

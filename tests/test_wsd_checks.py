@@ -111,8 +111,9 @@ def test_a_resume_that_repeats_a_wrong_schedule_earns_nothing():
 
     with pytest.raises(
         CheckFailed,
-        match=r"resumed in new objects: at step 17, .* the resumed rate is 0\.00555556; .*"
-        r"SequentialLR of LinearLR, ConstantLR and PolynomialLR\) is 0\.036",
+        match=r"resumed in new objects: at step 17, .* the resumed rate is 0\.005555555556; .*"
+        r"SequentialLR of LinearLR, ConstantLR and PolynomialLR\) is 0\.036 \(relative difference 0\.85, allowed 1e-05\)\. "
+        r"Your resumed run matches your own uninterrupted run; the decay itself differs: see the decay test",
     ):
         check_wsd_resume(falling, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
 
@@ -130,7 +131,7 @@ class Scaled:
 def test_a_factor_that_returns_no_number_is_told_so_not_blamed_for_state():
     reference = answer(WSD_REFERENCE)
     boxed = lambda *arguments: lambda step: Scaled(reference(*arguments)(step))  # noqa: E731
-    with pytest.raises(CheckFailed, match=r"called directly at step 40 returned .*not a number") as failed:
+    with pytest.raises(CheckFailed, match=r"called directly at step 40 gave .*not a number") as failed:
         check_wsd_resume(boxed, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
     assert "nothing else" not in str(failed.value)
 
@@ -218,6 +219,12 @@ def test_the_edges_charge_an_edge_slip_and_leave_a_whole_warm_up_s_slip_to_its_o
         check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("warm-up",))
     check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
     check_wsd_edges(slipped, EDGES)  # ... not the edges' (they check from the peak on)
+
+    over_w_minus_1 = wrong("warmup_over_W_minus_1")  # raises ZeroDivisionError at step 0 of a one-step warm-up
+    with pytest.raises(CheckFailed, match=r"at step 0, .* not a number: the factor raised ZeroDivisionError"):
+        check_wsd(over_w_minus_1, warmup=1, stable=3, decay=1, start_factor=0.3)
+    check_wsd(over_w_minus_1, warmup=1, stable=3, decay=1, start_factor=0.3, phases=("decay",))  # the steps after it
+    check_wsd_edges(over_w_minus_1, EDGES)
 
 
 @pytest.mark.parametrize(

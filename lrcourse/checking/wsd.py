@@ -10,7 +10,8 @@ directly, steps out of order. The judges compare the rates with
 PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR(power=2), which grader/references.py builds
 (`expected`); the resume with the answer's own uninterrupted run and with those rates. The edges test, like the resume's, needs the
 decay right in regular schedules (`REGULAR`): a factor with only the warm-up written earns no edge; it leaves out a
-warm-up the answer has wrong there too, which the warm-up's test charges already.
+warm-up the answer has wrong there too, which the warm-up's test charges already. A factor that raises at a step
+costs that step only (`StepRecordingLambdaLR`): the step is not a number, and a test judging other steps is unaffected.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout
 from lrcourse.checking.lambda_lr import LambdaLR
 from lrcourse.checking.observe import observe, observer, target_name
+from lrcourse.tolerances import WSD_RTOL
 
 SECONDS = 5.0  # one observation: a few hundred steps of LambdaLR, twice
 SCHEDULE = "PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR"
@@ -68,6 +70,36 @@ class SchedulerUse:
             self.calls.append(frame.f_code.co_qualname)
 
 
+def _raised(error: Exception) -> dict:
+    """A step whose factor raised, as plain data: not a number, and the message names the exception. PyTorch's
+    schedulers refused (ForbiddenUse) still end the run: that is not a slip of a step."""
+    if type(error).__name__ == "ForbiddenUse":
+        raise error
+    return {"raised": f"{type(error).__name__}: {error}"[:200]}
+
+
+class StepRecordingLambdaLR(LambdaLR):
+    """The course's LambdaLR, but a factor that raises at a step costs that step only: the step is recorded in
+    `raised` and the rate stays where it was, so a warm-up that divides by zero at a one-step warm-up still lets the
+    tests judge the steps after it. The checkpoint is LambdaLR's: `raised` is left out of state_dict()."""
+
+    def __init__(self, optimizer, lr_lambda, raised: dict):
+        self.raised = raised  # before LambdaLR's __init__, which calls the factor at step 0
+        super().__init__(optimizer, lr_lambda)
+
+    def get_lr(self) -> list:
+        try:
+            return super().get_lr()
+        except Exception as error:
+            self.raised[self.last_epoch] = _raised(error)
+            return [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        del state["raised"]
+        return state
+
+
 class Uncheckpointable(RuntimeError):
     """LambdaLR's state_dict(), or its copy, failed on the answer's factor (the messages say so, not "it raised")."""
 
@@ -95,7 +127,8 @@ def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
         for step in range(start, stop):
             if step == save_at:
                 saved = _checkpoint(optimizer, scheduler, step)
-            rates.append(_number(optimizer.param_groups[0]["lr"]))
+            rate = scheduler.raised.get(step) or _number(optimizer.param_groups[0]["lr"])
+            rates.append(rate)
             optimizer.step()
             scheduler.step()
         return rates, saved
@@ -103,15 +136,24 @@ def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
     weight = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([weight], lr=payload["lr"])
     resume_at = payload.get("resume_at")
-    rates, saved = rates_from(optimizer, LambdaLR(optimizer, factory(*arguments)), 0, payload["steps"], resume_at)
+    scheduler = StepRecordingLambdaLR(optimizer, factory(*arguments), {})
+    rates, saved = rates_from(optimizer, scheduler, 0, payload["steps"], resume_at)
     if resume_at is None:
         return rates, []
     optimizer = torch.optim.SGD([weight], lr=payload["lr"])  # the resumed process: everything built anew
-    scheduler = LambdaLR(optimizer, factory(*arguments))
+    scheduler = StepRecordingLambdaLR(optimizer, factory(*arguments), {})
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     resumed, _ = rates_from(optimizer, scheduler, resume_at, payload["steps"])
     return rates, resumed
+
+
+def _probe(factor, step: int):
+    """The factor called directly at `step`: a number, the repr of what it returned, or what it raised."""
+    try:
+        return _number(factor(step))
+    except Exception as error:
+        return _raised(error)
 
 
 @observer("wsd", seconds=SECONDS)
@@ -133,7 +175,7 @@ def observe_wsd(factory, payload: dict) -> dict:
             sys.setprofile(use.profile)  # the guard puts its own back afterwards
             rates, resumed = _run(factory, arguments, payload)
             factor = factory(*arguments)
-            probed = [_number(factor(step)) for step in payload.get("probe", [])]
+            probed = [_probe(factor, step) for step in payload.get("probe", [])]
         observation["states"] = [wire.encode({"rates": rates, "resumed": resumed})]
         observation["value"] = wire.encode(probed)
     except StudentTimeout:
@@ -215,11 +257,21 @@ def _phase_steps(warmup: int, steps: int) -> dict[str, range]:
 
 
 def _first_difference(got: list, want: list, steps) -> int | None:
-    return next((step for step in steps if not close(got[step], want[step])), None)
+    return next((step for step in steps if not close(got[step], want[step], WSD_RTOL)), None)
 
 
 def _rate(value) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else f"{value} (not a number)"
+    if isinstance(value, dict) and "raised" in value:
+        return f"not a number: the factor raised {value['raised']}"
+    return f"{value:.10g}" if isinstance(value, float) else f"{value} (not a number)"
+
+
+def _apart(got, want) -> str:
+    """How far apart two rates are, so that a message never seems to show the same number twice."""
+    if not (isinstance(got, float) and isinstance(want, float)) or got == want:
+        return ""
+    scale = max(abs(got), abs(want))
+    return f" (relative difference {abs(got - want) / scale:.2g}, allowed {WSD_RTOL:g})"
 
 
 def check_wsd(
@@ -237,7 +289,7 @@ def check_wsd(
         note = f" ({hint})" if hint else ""
         raise CheckFailed(
             f"{call}: at step {step}, {_phase(step, warmup, stable, decay)}, the optimizer's rate is "
-            f"{_rate(run['rates'][step])}; the schedule's ({SCHEDULE}) is {_rate(want[step])}{note}"
+            f"{_rate(run['rates'][step])}; the schedule's ({SCHEDULE}) is {_rate(want[step])}{_apart(run['rates'][step], want[step])}{note}"
         )
 
 
@@ -299,7 +351,7 @@ def check_wsd_resume(
             f"{call}, saved at step {resume_at} (the optimizer's and the scheduler's state_dict()) and resumed in a "
             f"new optimizer and a new LambdaLR around a new wsd_factor(...): at step {at}, "
             f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}, the uninterrupted run's "
-            f"{_rate(rates[at])}. The factor must depend on the step LambdaLR passes it, and on nothing else."
+            f"{_rate(rates[at])}{_apart(resumed[step], rates[at])}. The factor must depend on the step LambdaLR passes it, and on nothing else."
         )
     # a resume that repeats a wrong schedule is not the run asked for: the resumed stretch must be PyTorch's too
     step = _first_difference(resumed, want[resume_at:], range(len(resumed)))
@@ -308,7 +360,8 @@ def check_wsd_resume(
         raise CheckFailed(
             f"{call}, saved at step {resume_at} and resumed in new objects: at step {at}, "
             f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}; the schedule's "
-            f"({SCHEDULE}) is {_rate(want[at])}"
+            f"({SCHEDULE}) is {_rate(want[at])}{_apart(resumed[step], want[at])}. Your resumed run matches your own "
+            "uninterrupted run; the decay itself differs: see the decay test"
         )
     probed = run["probed"]
     expect(isinstance(probed, list) and len(probed) == len(probe), f"{call}: the direct calls gave no answer")
@@ -316,14 +369,14 @@ def check_wsd_resume(
         want = rates[at] / lr if isinstance(rates[at], float) else rates[at]
         expect(
             isinstance(got, float),
-            f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at step {at} returned "
-            f"{got}, not a number: the factor must return a real number (a float; a one-element tensor or a numpy "
+            f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at step {at} gave "
+            f"{_rate(got)}: the factor must return a real number (a float; a one-element tensor or a numpy "
             "number is read as one)",
         )
-        if not (isinstance(want, float) and close(got, want)):
+        if not (isinstance(want, float) and close(got, want, WSD_RTOL)):
             raise CheckFailed(
                 f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at the steps "
                 f"{probe} in this order: at step {at} it returned {_rate(got)}, while in the run LambdaLR's factor at "
-                f"step {at} was {_rate(want)}. The factor must depend on the step it is given, and on nothing else "
+                f"step {at} was {_rate(want)}{_apart(got, want)}. The factor must depend on the step it is given, and on nothing else "
                 "(no count of its calls)."
             )

@@ -116,6 +116,21 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return factor
 """,
     ),
+    wsd(  # the same in float32 (an int64 tensor divided gives float32): off by 1.9e-6 at most, within WSD_RTOL
+        # (reviewer's torch_as_tensor_int_step, issue 24)
+        "float32_tensor_arithmetic",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    def factor(step):
+        step = torch.as_tensor(step)
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        t = (step - warmup_steps - stable_steps).clamp(0, decay_steps)
+        return (1 - t / decay_steps) ** 2
+
+    return factor
+""",
+    ),
 ]
 
 WARMUP, DECAY, EDGES, RESUME = "test_wsd_warmup", "test_wsd_decay", "test_wsd_edges", "test_wsd_resume"
@@ -126,6 +141,16 @@ WSD_WRONG = [
         wsd_variant(
             "start_factor + (1 - start_factor) * step / warmup_steps",
             "min(1.0, start_factor + (1 - start_factor) * (step + 1) / warmup_steps)",
+        ),
+        fails=(WARMUP,),
+        score=5,
+    ),
+    wsd(  # 7.1's warm-up, the peak at step W - 1: wrong in every schedule, and at W = 1 it divides by zero. The step
+        # that raises is a step that is not a number; the edges judge from the peak on and still pass (issue 24)
+        "warmup_over_W_minus_1",
+        wsd_variant(
+            "start_factor + (1 - start_factor) * step / warmup_steps",
+            "start_factor + (1 - start_factor) * step / (warmup_steps - 1)",
         ),
         fails=(WARMUP,),
         score=5,
