@@ -86,35 +86,35 @@ def test_any_use_of_pytorch_s_schedulers_by_the_answer_fails(scheduler):
         check_wsd(answer(source), warmup=5, stable=10, decay=5, start_factor=0.1)
 
 
-def test_an_unanswered_exercise_says_so_and_a_resume_without_a_right_decay_is_told_it_needs_one():
+def test_an_unanswered_exercise_says_so_and_a_resume_needs_a_warm_up_and_a_decay_under_way():
     def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         raise NotImplementedError()
 
     with pytest.raises(NotAnswered):
         check_wsd(wsd_factor, warmup=5, stable=10, decay=5, start_factor=0.1)
-    with pytest.raises(
-        CheckFailed, match="rates are 0.1 and 0.1; the schedule's .* are 0.036 and 0.016.* needs the decay"
-    ):
+    with pytest.raises(CheckFailed, match=r"steps 0 and 5 .* are 0.1 and 0.1, at steps 17 and 18 .* 0.1 and 0.1\. "):
         check_wsd_resume(lambda *args: lambda step: 1.0, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
-    [floored] = [a for a in WSD_WRONG if a.name == "decay_by_floor_division"]  # a decay, written but wrong
+    [floored] = [a for a in WSD_WRONG if a.name == "decay_by_floor_division"]  # 0 from the decay's second step on
     with pytest.raises(CheckFailed) as failed:
         check_wsd_resume(answer(floored.source), warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
     message = str(failed.value)
-    assert "at steps 17 and 18, in the decay's step 3 of 5 (steps 15 to 19), the rates are 0 and 0" in message
-    assert "the schedule's (PyTorch's) are 0.036 and 0.016" in message
-    assert "it needs the decay right (see the decay test)" in message and "write the decay" not in message
+    assert "at steps 17 and 18 (the decay's step 3 of 5 (steps 15 to 19)) 0 and 0" in message
+    assert "a rate that rises in the warm-up and falls there, in the decay" in message
 
 
-def test_a_resume_that_repeats_a_wrong_schedule_earns_nothing():
+def test_the_resume_is_judged_against_the_answer_s_own_run_not_pytorch_s():
+    """A decay off by one is the decay test's: resumed, it goes on exactly as it would have, and earns the resume;
+    a falling function without a warm-up, or a constant, is not a run worth resuming."""
+    off_by_one = wrong("decay_one_step_ahead")
+    with pytest.raises(CheckFailed):
+        check_wsd(off_by_one, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+    for case in [(5, 10, 5, 0.1, 17), (27, 189, 54, 1 / 27, 243), (10, 20, 10, 0.1, 38)]:
+        check_wsd_resume(off_by_one, *case)
+
     def falling(warmup_steps, stable_steps, decay_steps, start_factor):
-        return lambda step: 1 / (1 + step)  # falls, and resumes exactly: but it is not the schedule
+        return lambda step: 1 / (1 + step)  # falls, and resumes exactly: but it has no warm-up
 
-    with pytest.raises(
-        CheckFailed,
-        match=r"resumed in new objects: at step 17, .* the resumed rate is 0\.005555555556; .*"
-        r"SequentialLR of LinearLR, ConstantLR and PolynomialLR\) is 0\.036 \(relative difference 0\.85, allowed 1e-05\)\. "
-        r"Your resumed run matches your own uninterrupted run; the decay itself differs: see the decay test",
-    ):
+    with pytest.raises(CheckFailed, match=r"steps 0 and 5 .* are 0\.1 and 0\.01666666667, .* rises in the warm-up"):
         check_wsd_resume(falling, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
 
 
@@ -227,10 +227,25 @@ def test_the_edges_charge_an_edge_slip_and_leave_a_whole_warm_up_s_slip_to_its_o
     check_wsd_edges(over_w_minus_1, EDGES)
 
 
-@pytest.mark.parametrize(
-    "name", ["warmup_only", "decay_one_step_ahead", "copied_from_the_release", "a_falling_function_of_the_step"]
-)
-def test_the_edges_need_the_decay_right_first(name):
-    """The edges are where the phases meet: a factor with the warm-up alone right earns no edge."""
-    with pytest.raises(CheckFailed, match="Write the decay first: .* not yet"):
-        check_wsd_edges(wrong(name), EDGES)
+@pytest.mark.parametrize("name", ["decay_one_step_ahead", "decays_to_a_floor", "decay_not_clamped_at_zero"])
+def test_a_decay_wrong_everywhere_keeps_the_edges_that_match_its_own_decay(name):
+    """The decay test charges the decay; at the edges such a decay is held to the answer's own regular decay."""
+    slipped = wrong(name)
+    with pytest.raises(CheckFailed):
+        check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+    check_wsd_edges(slipped, EDGES + [(1, 1, 2, 0.01), (6, 0, 9, 0.2)])
+
+
+def test_an_edge_unlike_the_answer_s_own_decay_or_no_decay_at_all_loses_the_edges():
+    with pytest.raises(CheckFailed, match="Write the decay first: in .*decay_steps=1, .* never falls below"):
+        check_wsd_edges(wrong("warmup_only"), EDGES)
+    # the release's decay spans everything after the warm-up: with no stable phase it is not its own regular decay
+    with pytest.raises(
+        CheckFailed,
+        match=r"stable_steps=0, .* at step 1, the decay's step 1 of 1 .* the optimizer's rate is 0\.1; at the same point "
+        r"of your own .*warmup_steps=5, stable_steps=10, decay_steps=1, .* step 15, .* it is 0\.000826446281 .* "
+        r"held to your own",
+    ):
+        check_wsd_edges(wrong("copied_from_the_release"), [(1, 0, 1, 0.5)])
+    with pytest.raises(CheckFailed):
+        check_wsd_edges(wrong("a_falling_function_of_the_step"), EDGES)

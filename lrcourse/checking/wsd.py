@@ -8,9 +8,10 @@ what the optimizer's and the scheduler's `state_dict()` return at a step of the 
 also need it picklable) and resumes from it in new objects around a factor built anew, and calls a fresh factor
 directly, steps out of order. The judges compare the rates with
 PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR(power=2), which grader/references.py builds
-(`expected`); the resume with the answer's own uninterrupted run and with those rates. The edges test, like the resume's, needs the
-decay right in regular schedules (`REGULAR`): a factor with only the warm-up written earns no edge; it leaves out a
-warm-up the answer has wrong there too, which the warm-up's test charges already. A factor that raises at a step
+(`expected`). Each test charges one thing: the resume is judged against the answer's own uninterrupted run (a
+factor of the step alone resumes exactly, a count of calls does not), and the edges against PyTorch except where the
+answer is wrong in regular schedules too (`REGULAR`), a slip its phase's test charges: a warm-up wrong there is left
+out, a decay wrong there is held to the answer's own regular decay, shifted (`TWIN`). A factor that raises at a step
 costs that step only (`StepRecordingLambdaLR`): the step is not a number, and a test judging other steps is unaffected.
 """
 
@@ -35,6 +36,9 @@ SCHEDULE = "PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR"
 # Regular schedules (every phase several steps long, start_factor < 1): a phase the answer has wrong in one of them is
 # a slip of the whole phase, not of an edge (check_wsd_edges)
 REGULAR = ((5, 10, 5, 0.1), (4, 3, 7, 0.25))
+# The warm-up and stable steps of the regular schedule an edge schedule is held to when the answer's decay is wrong in
+# the regular ones: the answer's own decay, shifted to the edge schedule's peak (check_wsd_edges)
+TWIN = (5, 10)
 NO_SCHEDULERS = (
     "This exercise asks you to compute the factor yourself: reading it off PyTorch's schedulers earns no marks."
 )
@@ -305,63 +309,89 @@ def _right_phases(wsd_factor, lr: float) -> list[str]:
     return [phase for phase in ("warm-up", "decay") if phase not in wrong]
 
 
-def check_wsd_edges(wsd_factor, cases, lr: float = 0.1, hint: str = "") -> None:
-    """Schedules at the edges, `cases` of (warmup, stable, decay, start_factor): every step of each from the peak on
-    (no stable phase, a decay of one or two steps), and the warm-up's steps too if the answer has the warm-up right in
-    the regular schedules (`REGULAR`); a warm-up wrong there is a slip of the whole phase, which the warm-up's test
-    charges. The edges are where the phases meet, so the stable phase and the decay must be right in the regular
-    schedules first: without them the test fails (a factor with only the warm-up written earns no edge)."""
-    phases = _right_phases(wsd_factor, lr)
-    if "decay" not in phases:
-        settings = " and ".join(f"wsd_factor{case}" for case in REGULAR)
+def _agree(got, want) -> bool:
+    """Two rates of the answer's own runs agree: numbers within WSD_RTOL, anything else (a step that raised, what the
+    factor returned instead of a number) only if it is the same."""
+    return close(got, want, WSD_RTOL) if isinstance(want, float) else got == want
+
+
+def _like_own_decay(wsd_factor, case: tuple, lr: float, hint: str) -> None:
+    """An edge schedule of an answer whose decay is wrong in the regular schedules: from its peak on it must run at the
+    rates of the answer's own regular schedule with the same decay_steps and start_factor (`TWIN` warm-up and stable
+    steps), shifted: its stable steps are the twin's from the twin's peak, its decay and the steps after it the twin's
+    from the twin's decay on. The twin's rate must fall below its peak: a factor with no decay written has no edge."""
+    warmup, stable, decay, start_factor = case
+    run, call = _observe(wsd_factor, *case, lr)
+    twin_case = (*TWIN, decay, start_factor)
+    twin, twin_call = _observe(wsd_factor, *twin_case, lr)
+    own, peak = twin["rates"], TWIN[0]
+    after = [rate for rate in own[peak:] if isinstance(rate, float)]
+    if not (isinstance(own[peak], float) and after and min(after) < own[peak]):
         raise CheckFailed(
-            f"Write the decay first: the edges are checked from the peak on, once your factor's stable phase and decay "
-            f"are right in regular schedules ({settings}); they are not yet (see the decay test)"
+            f"Write the decay first: in {twin_call} your rate never falls below the one at the peak, step {peak} "
+            f"({_rate(own[peak])}), so there is no decay whose edges this test could judge"
         )
-    for warmup, stable, decay, start_factor in cases:
-        check_wsd(wsd_factor, warmup, stable, decay, start_factor, lr, phases=phases, hint=hint)
+    pairs = [(warmup + k, peak + k) for k in range(stable)]
+    pairs += [(warmup + stable + k, sum(TWIN) + k) for k in range(len(run["rates"]) - warmup - stable)]
+    for step, at in pairs:
+        if at < len(own) and not _agree(run["rates"][step], own[at]):
+            note = f" ({hint})" if hint else ""
+            raise CheckFailed(
+                f"{call}: at step {step}, {_phase(step, warmup, stable, decay)}, the optimizer's rate is "
+                f"{_rate(run['rates'][step])}; at the same point of your own {twin_call}, step {at}, "
+                f"{_phase(at, *twin_case[:3])}, it is {_rate(own[at])}{_apart(run['rates'][step], own[at])}. Your decay "
+                f"is not PyTorch's in regular schedules either (the decay test charges that), so at the edges it is "
+                f"held to your own{note}"
+            )
+
+
+def check_wsd_edges(wsd_factor, cases, lr: float = 0.1, hint: str = "") -> None:
+    """Schedules at the edges, `cases` of (warmup, stable, decay, start_factor): one-step phases, no stable phase,
+    start_factor=1, the steps after the end. Each step must be PyTorch's, except where the answer is wrong in the
+    regular schedules (`REGULAR`) too, a slip of a whole phase that its own test charges: a warm-up wrong there is not
+    judged here, and from the peak on a decay wrong there is held to the answer's own regular decay (`_like_own_decay`).
+    So a decay off by one step everywhere keeps the edges, and an edge unlike the answer's own schedule loses them."""
+    phases = _right_phases(wsd_factor, lr)
+    for case in cases:
+        if "warm-up" in phases:
+            check_wsd(wsd_factor, *case, lr, phases=("warm-up",), hint=hint)
+        if "decay" in phases:
+            check_wsd(wsd_factor, *case, lr, phases=("decay",), hint=hint)
+        else:
+            _like_own_decay(wsd_factor, case, lr, hint)
 
 
 def check_wsd_resume(
     wsd_factor, warmup: int, stable: int, decay: int, start_factor: float, resume_at: int, lr: float = 0.1
 ) -> None:
     """Saved at step `resume_at` (a copy of the optimizer's and scheduler's state_dict()) and resumed in new objects
-    around a new factor, the run must go on at the rates of the uninterrupted run, which must be PyTorch's; and a
-    fresh factor called directly, steps in any order, must give the factors of that run. A resume needs the decay
-    right (check_wsd's decay test): where the rate does not fall after `resume_at`, the message says so."""
+    around a new factor, the run must go on at the rates of the same answer's uninterrupted run; and a fresh factor
+    called directly, steps in any order, must give the factors of that run. The resume is judged against the answer
+    itself, not PyTorch (a wrong decay is the decay test's), on a run worth resuming: its rate rises in the warm-up and
+    falls where it is saved, in the decay (a constant factor, or one without a warm-up, earns nothing)."""
     total = warmup + stable + decay
     probe = [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)
     rates, resumed = run["rates"], run["resumed"]
-    want = _expected_rates(run["payload"])
+    shown = (rates[0], rates[warmup], rates[resume_at], rates[resume_at + 1])
     expect(
-        isinstance(rates[resume_at], float)
-        and isinstance(rates[resume_at + 1], float)
-        and rates[resume_at + 1] < rates[resume_at],
-        f"{call}: at steps {resume_at} and {resume_at + 1}, in {_phase(resume_at, warmup, stable, decay)}, the "
-        f"rates are {_rate(rates[resume_at])} and {_rate(rates[resume_at + 1])}; the schedule's (PyTorch's) are "
-        f"{_rate(want[resume_at])} and {_rate(want[resume_at + 1])}. This test resumes a run in the middle of its "
-        "decay, so it needs the decay right (see the decay test)",
+        all(isinstance(rate, float) for rate in shown) and shown[0] < shown[1] and shown[3] < shown[2],
+        f"{call}: the rates at steps 0 and {warmup} (the warm-up's start and the peak) are {_rate(shown[0])} and "
+        f"{_rate(shown[1])}, at steps {resume_at} and {resume_at + 1} ({_phase(resume_at, warmup, stable, decay)}) "
+        f"{_rate(shown[2])} and {_rate(shown[3])}. This test resumes a run saved in the middle of its decay: it needs "
+        "a rate that rises in the warm-up and falls there, in the decay (it judges the resume, not the values: see "
+        "the warm-up and decay tests for those)",
     )
     expect(isinstance(resumed, list) and len(resumed) == len(rates) - resume_at, f"{call}: the resumed run stopped")
-    step = _first_difference(resumed, rates[resume_at:], range(len(resumed)))
+    step = next((step for step in range(len(resumed)) if not _agree(resumed[step], rates[resume_at + step])), None)
     if step is not None:
         at = resume_at + step
         raise CheckFailed(
             f"{call}, saved at step {resume_at} (the optimizer's and the scheduler's state_dict()) and resumed in a "
             f"new optimizer and a new LambdaLR around a new wsd_factor(...): at step {at}, "
             f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}, the uninterrupted run's "
-            f"{_rate(rates[at])}{_apart(resumed[step], rates[at])}. The factor must depend on the step LambdaLR passes it, and on nothing else."
-        )
-    # a resume that repeats a wrong schedule is not the run asked for: the resumed stretch must be PyTorch's too
-    step = _first_difference(resumed, want[resume_at:], range(len(resumed)))
-    if step is not None:
-        at = resume_at + step
-        raise CheckFailed(
-            f"{call}, saved at step {resume_at} and resumed in new objects: at step {at}, "
-            f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}; the schedule's "
-            f"({SCHEDULE}) is {_rate(want[at])}{_apart(resumed[step], want[at])}. Your resumed run matches your own "
-            "uninterrupted run; the decay itself differs: see the decay test"
+            f"{_rate(rates[at])}{_apart(resumed[step], rates[at])}. The factor must depend on the step LambdaLR passes "
+            "it, and on nothing else."
         )
     probed = run["probed"]
     expect(isinstance(probed, list) and len(probed) == len(probe), f"{call}: the direct calls gave no answer")
@@ -377,6 +407,6 @@ def check_wsd_resume(
             raise CheckFailed(
                 f"A new wsd_factor({warmup}, {stable}, {decay}, {start_factor}) called directly at the steps "
                 f"{probe} in this order: at step {at} it returned {_rate(got)}, while in the run LambdaLR's factor at "
-                f"step {at} was {_rate(want)}{_apart(got, want)}. The factor must depend on the step it is given, and on nothing else "
-                "(no count of its calls)."
+                f"step {at} was {_rate(want)}{_apart(got, want)}. The factor must depend on the step it is given, and "
+                "on nothing else (no count of its calls)."
             )

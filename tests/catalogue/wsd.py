@@ -1,7 +1,10 @@
 """Chapter 7's exercise, `wsd_factor`: correct answers written differently and plausible mistakes at each boundary and
 in the resume (PyTorch's SequentialLR read off instead of a factor computed: `wsd_dodges`). Each wrong answer names the
 cells it loses and the score that leaves it (of 6: warm-up 1, decay 2, edges 1, resume 2): one slip costs the test
-that measures it; a slip of the decay costs the resume and the edges too, which are judged once the decay is right."""
+that measures it. The resume is judged against the answer's own uninterrupted run, and the edges, where the answer's
+decay is wrong in regular schedules too, against its own decay shifted (lrcourse/checking/wsd.py), so a decay slip
+costs the decay's two points and no more (issue 24, review R24d: a pure decay off by one scored 1 of 6 and a call
+counter 4)."""
 
 from __future__ import annotations
 
@@ -131,6 +134,104 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return factor
 """,
     ),
+    wsd(  # reviewer R24d's correct variants (issue 24): a cache, ints, PyTorch's own chained ratios, frozen dataclass
+        "lru_cached_closure",
+        """
+import functools
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    @functools.lru_cache(maxsize=None)
+    def factor(step):
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, (warmup_steps + stable_steps + decay_steps - step) / decay_steps) ** 2
+
+    return factor
+""",
+    ),
+    wsd(
+        "ints_returned",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+
+    def factor(step):
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1
+        if step >= total:
+            return 0
+        return ((total - step) / decay_steps) ** 2
+
+    return factor
+""",
+    ),
+    wsd(  # the products of PyTorch's chained ratios, recomputed from the step at every call: a pure function still
+        "chained_ratios_recomputed",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    def factor(step):
+        if step < warmup_steps:
+            x = start_factor
+            for e in range(1, step + 1):
+                x *= 1.0 + (1 - start_factor) / (warmup_steps * start_factor + (e - 1) * (1 - start_factor))
+            return x
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        x = 1.0
+        for e in range(1, min(step - warmup_steps - stable_steps, decay_steps) + 1):
+            x *= ((1.0 - e / decay_steps) / (1.0 - (e - 1) / decay_steps)) ** 2
+        return x
+
+    return factor
+""",
+    ),
+    wsd(
+        "frozen_dataclass",
+        """
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class WSD:
+    warmup: int
+    stable: int
+    decay: int
+    start: float
+
+    def __call__(self, step):
+        if step < self.warmup:
+            return self.start + (1 - self.start) * step / self.warmup
+        t = min(max(step - self.warmup - self.stable, 0), self.decay)
+        return (1 - t / self.decay) ** 2
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+    ),
+    wsd(  # a callable object holding a lambda: LambdaLR's state_dict() copies its __dict__, lambda included
+        "object_holding_a_lambda",
+        """
+class WSD:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.warm = lambda step: start_factor + (1 - start_factor) * step / warmup_steps
+        self.warmup, self.stable, self.decay = warmup_steps, stable_steps, decay_steps
+
+    def __call__(self, step):
+        if step < self.warmup:
+            return self.warm(step)
+        return max(0.0, min(1.0, (self.warmup + self.stable + self.decay - step) / self.decay)) ** 2
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+    ),
 ]
 
 WARMUP, DECAY, EDGES, RESUME = "test_wsd_warmup", "test_wsd_decay", "test_wsd_edges", "test_wsd_resume"
@@ -170,39 +271,52 @@ WSD_WRONG = [
         fails=(WARMUP,),
         score=5,
     ),
-    wsd(  # the decay off by one: its points, and the resume's, whose resumed run is then not PyTorch's
+    wsd(  # the decay off by one (reviewer R24d's decay_off_by_one_but_pure): a function of the step alone, so it
+        # resumes exactly and its edges are its own decay's; it loses the decay's points only
         "decay_one_step_ahead",
         wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / decay_steps"),
-        fails=(DECAY, EDGES, RESUME),
-        score=1,
+        fails=(DECAY,),
+        score=4,
     ),
     wsd(  # zero at the last step of the run instead of just after it
         "decay_reaches_zero_on_the_last_step",
         wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / max(1, decay_steps - 1)"),
-        fails=(DECAY, EDGES, RESUME),
-        score=1,
+        fails=(DECAY,),
+        score=4,
     ),
     wsd(
         "decays_to_a_floor",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0.1, (total - step) / decay_steps)"),
-        fails=(DECAY, EDGES, RESUME),
-        score=1,
+        fails=(DECAY,),
+        score=4,
     ),
     wsd(  # squared without the clamp: the parabola comes back up after the end
         "decay_not_clamped_at_zero",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "(total - step) / decay_steps"),
-        fails=(DECAY, EDGES, RESUME),
-        score=1,
+        fails=(DECAY,),
+        score=4,
     ),
-    wsd(  # floor division: 1 at the decay's first step, 0 from the next (the resume finds no decay to resume in)
+    wsd(  # the progress squared, 1 - (t / D) ** 2, not the remainder: falls slowly first (reviewer R24d)
+        "decay_squares_the_progress",
+        wsd_variant(
+            "max(0.0, (total - step) / decay_steps) ** 2",
+            "1 - min(1.0, max(0.0, 1 - (total - step) / decay_steps)) ** 2",
+        ),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # floor division: 1 at the decay's first step, 0 from the next: no decay under way where the resume saves
+        # the run (its rate is 0 before and after), so the resume earns nothing either
         "decay_by_floor_division",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0, (total - step) // decay_steps)"),
-        fails=(DECAY, EDGES, RESUME),
-        score=1,
+        fails=(DECAY, RESUME),
+        score=2,
     ),
     wsd(  # what the release gives to copy: 7.1's hugging_face_factor (its decay over all the steps after the warm-up,
         # (T - s) / (T - W)), a stable phase put in front of it and squared for power=2; 4.3's warm-up. The decay asked
-        # for is PolynomialLR's, counted from the end of the stable phase, which no release cell writes out
+        # for is PolynomialLR's, counted from the end of the stable phase, which no release cell writes out. Its decay
+        # depends on the warm-up and stable steps, so at the edges (no stable phase, one-step warm-ups) it is not its
+        # own regular decay shifted: it loses the edge too
         "copied_from_the_release",
         """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
@@ -217,10 +331,10 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
     return factor
 """,
-        fails=(DECAY, EDGES, RESUME),
-        score=1,
+        fails=(DECAY, EDGES),
+        score=3,
     ),
-    wsd(  # the warm-up only, the rest a placeholder as the exercise suggests: no edge without the decay
+    wsd(  # the warm-up only, the rest a placeholder as the exercise suggests: no decay, so no edge and no resume
         "warmup_only",
         wsd_variant("return max(0.0, (total - step) / decay_steps) ** 2", "return 1.0"),
         fails=(DECAY, EDGES, RESUME),
@@ -299,7 +413,8 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=(RESUME,),
         score=4,
     ),
-    wsd(  # any falling function of the step resumes exactly: the resume must also be PyTorch's schedule
+    wsd(  # any falling function of the step resumes exactly; the resume is judged on a run with a warm-up (its rate
+        # rises) and a decay (it falls at the checkpoint), and the edges on one with a decay: this has no warm-up
         "a_falling_function_of_the_step",
         """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
