@@ -15,7 +15,8 @@ from lrcourse.checking import CheckFailed, NotAnswered, check_wsd, check_wsd_edg
 from lrcourse.checking.expected import ExpectedValues
 
 from catalogue.answers import variant
-from catalogue.wsd import WSD_CORRECT, WSD_REFERENCE, WSD_WRONG
+from catalogue.wsd import WSD_CORRECT, WSD_REFERENCE
+from catalogue.wsd_wrong import WSD_WRONG
 
 
 def answer(source: str):

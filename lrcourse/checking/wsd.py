@@ -6,13 +6,10 @@ The observer runs where the student's code lives: it drives a `LambdaLR` with th
 `lrcourse.grading.sandbox.no_lr_scheduler`), one `scheduler.step()` per optimizer step, keeps a copy in memory of
 what the optimizer's and the scheduler's `state_dict()` return at a step of the decay (not a file: torch.save would
 also need it picklable) and resumes from it in new objects around a factor built anew, and calls a fresh factor
-directly, steps out of order. The judges compare the rates with
-PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR(power=2), which grader/references.py builds
-(`expected`). Each test charges one thing: the resume is judged against the answer's own uninterrupted run (a
-factor of the step alone resumes exactly, a count of calls does not), and the edges against PyTorch except where the
-answer is wrong in regular schedules too (`REGULAR`), a slip its phase's test charges: a warm-up wrong there is left
-out, a decay wrong there is held to the answer's own regular decay, shifted (`TWIN`). A factor that raises at a step
-costs that step only (`StepRecordingLambdaLR`): the step is not a number, and a test judging other steps is unaffected.
+directly, steps out of order. The judges compare the rates with PyTorch's SequentialLR of LinearLR, ConstantLR and
+PolynomialLR(power=2) (grader/references.py, via `expected`). Each test charges one thing: the resume is judged
+against the answer's own uninterrupted run, the edges against PyTorch except a phase the answer has wrong in regular
+schedules too (`REGULAR`, `TWIN`). A factor that raises at a step costs that step only (`StepRecordingLambdaLR`).
 """
 
 from __future__ import annotations
@@ -36,8 +33,7 @@ SCHEDULE = "PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR"
 # Regular schedules (every phase several steps long, start_factor < 1): a phase the answer has wrong in one of them is
 # a slip of the whole phase, not of an edge (check_wsd_edges)
 REGULAR = ((5, 10, 5, 0.1), (4, 3, 7, 0.25))
-# The warm-up and stable steps of the regular schedule an edge schedule is held to when the answer's decay is wrong in
-# the regular ones: the answer's own decay, shifted to the edge schedule's peak (check_wsd_edges)
+# warm-up and stable steps of the twin an edge case is held to where the answer's decay is wrong (check_wsd_edges)
 TWIN = (5, 10)
 NO_SCHEDULERS = (
     "This exercise asks you to compute the factor yourself: reading it off PyTorch's schedulers earns no marks."
@@ -310,16 +306,14 @@ def _right_phases(wsd_factor, lr: float) -> list[str]:
 
 
 def _agree(got, want) -> bool:
-    """Two rates of the answer's own runs agree: numbers within WSD_RTOL, anything else (a step that raised, what the
-    factor returned instead of a number) only if it is the same."""
+    """Two rates of the answer's own runs agree: numbers within WSD_RTOL, anything else only if it is the same."""
     return close(got, want, WSD_RTOL) if isinstance(want, float) else got == want
 
 
 def _like_own_decay(wsd_factor, case: tuple, lr: float, hint: str) -> None:
-    """An edge schedule of an answer whose decay is wrong in the regular schedules: from its peak on it must run at the
-    rates of the answer's own regular schedule with the same decay_steps and start_factor (`TWIN` warm-up and stable
-    steps), shifted: its stable steps are the twin's from the twin's peak, its decay and the steps after it the twin's
-    from the twin's decay on. The twin's rate must fall below its peak: a factor with no decay written has no edge."""
+    """An edge case of an answer whose decay is wrong in regular schedules: from its peak on, the rates of the answer's
+    own twin (`TWIN` warm-up and stable steps, the same decay_steps), shifted phase by phase; the twin must fall below
+    its peak (a factor with no decay written has no edge)."""
     warmup, stable, decay, start_factor = case
     run, call = _observe(wsd_factor, *case, lr)
     twin_case = (*TWIN, decay, start_factor)
@@ -346,29 +340,22 @@ def _like_own_decay(wsd_factor, case: tuple, lr: float, hint: str) -> None:
 
 
 def check_wsd_edges(wsd_factor, cases, lr: float = 0.1, hint: str = "") -> None:
-    """Schedules at the edges, `cases` of (warmup, stable, decay, start_factor): one-step phases, no stable phase,
-    start_factor=1, the steps after the end. Each step must be PyTorch's, except where the answer is wrong in the
-    regular schedules (`REGULAR`) too, a slip of a whole phase that its own test charges: a warm-up wrong there is not
-    judged here, and from the peak on a decay wrong there is held to the answer's own regular decay (`_like_own_decay`).
-    So a decay off by one step everywhere keeps the edges, and an edge unlike the answer's own schedule loses them."""
+    """`cases` of (warmup, stable, decay, start_factor) at the edges: each step PyTorch's, except a phase the answer has
+    wrong in the regular schedules (`REGULAR`), which its own test charges: a wrong warm-up is skipped, a wrong decay
+    held to the answer's own (`_like_own_decay`). A decay off by one everywhere keeps the edges."""
     phases = _right_phases(wsd_factor, lr)
     for case in cases:
-        if "warm-up" in phases:
-            check_wsd(wsd_factor, *case, lr, phases=("warm-up",), hint=hint)
-        if "decay" in phases:
-            check_wsd(wsd_factor, *case, lr, phases=("decay",), hint=hint)
-        else:
+        check_wsd(wsd_factor, *case, lr, phases=phases, hint=hint)  # the phases right in regular schedules
+        if "decay" not in phases:
             _like_own_decay(wsd_factor, case, lr, hint)
 
 
 def check_wsd_resume(
     wsd_factor, warmup: int, stable: int, decay: int, start_factor: float, resume_at: int, lr: float = 0.1
 ) -> None:
-    """Saved at step `resume_at` (a copy of the optimizer's and scheduler's state_dict()) and resumed in new objects
-    around a new factor, the run must go on at the rates of the same answer's uninterrupted run; and a fresh factor
-    called directly, steps in any order, must give the factors of that run. The resume is judged against the answer
-    itself, not PyTorch (a wrong decay is the decay test's), on a run worth resuming: its rate rises in the warm-up and
-    falls where it is saved, in the decay (a constant factor, or one without a warm-up, earns nothing)."""
+    """Saved at step `resume_at` (optimizer's and scheduler's state_dict()) and resumed in new objects around a new
+    factor, and a fresh factor called at steps in any order: the rates of the same answer's uninterrupted run (not
+    PyTorch's: a wrong decay is the decay test's), in a run that rises in its warm-up and falls where it is saved."""
     total = warmup + stable + decay
     probe = [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)

@@ -29,8 +29,9 @@ from catalogue.step_lr import STEP_BROKEN, STEP_CORRECT, STEP_FORBIDDEN, STEP_HA
 from catalogue.step_lr_wrong import STEP_WRONG
 from catalogue.training import OTHER_CORRECT
 from catalogue.training_wrong import OTHER_WRONG
-from catalogue.wsd import WSD_CORRECT, WSD_WRONG
+from catalogue.wsd import WSD_CORRECT
 from catalogue.wsd_dodges import WSD_CONTROLS, WSD_FORBIDDEN
+from catalogue.wsd_wrong import WSD_WRONG
 
 CORRECT = (
     STEP_CORRECT

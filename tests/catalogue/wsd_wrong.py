@@ -1,0 +1,201 @@
+"""Chapter 7's exercise, `wsd_factor`: plausible mistakes at each boundary and in the resume. Each names the cells it
+loses and the score that leaves it (of 6: warm-up 1, decay 2, edges 1, resume 2): one slip costs the test that
+measures it. The resume is judged against the answer's own uninterrupted run, and the edges, where the answer's decay
+is wrong in regular schedules too, against its own decay shifted (lrcourse/checking/wsd.py), so a decay slip costs the
+decay's two points and no more (issue 24, review R24d: a pure decay off by one scored 1 of 6, a call counter 4)."""
+
+from __future__ import annotations
+
+from catalogue.answers import ALL
+from catalogue.wsd import wsd, wsd_variant
+
+WARMUP, DECAY, EDGES, RESUME = "test_wsd_warmup", "test_wsd_decay", "test_wsd_edges", "test_wsd_resume"
+
+WSD_WRONG = [
+    wsd(  # 7.1's warm-up, (s + 1) / W: LinearLR's total_iters=W reaches the peak at step W, not W - 1
+        "warmup_reaches_the_peak_a_step_early",
+        wsd_variant(
+            "start_factor + (1 - start_factor) * step / warmup_steps",
+            "min(1.0, start_factor + (1 - start_factor) * (step + 1) / warmup_steps)",
+        ),
+        fails=(WARMUP,),
+        score=5,
+    ),
+    wsd(  # 7.1's warm-up, the peak at step W - 1: wrong in every schedule, and at W = 1 it divides by zero. The step
+        # that raises is a step that is not a number; the edges judge from the peak on and still pass (issue 24)
+        "warmup_over_W_minus_1",
+        wsd_variant(
+            "start_factor + (1 - start_factor) * step / warmup_steps",
+            "start_factor + (1 - start_factor) * step / (warmup_steps - 1)",
+        ),
+        fails=(WARMUP,),
+        score=5,
+    ),
+    wsd(
+        "warmup_from_zero",
+        wsd_variant("start_factor + (1 - start_factor) * step / warmup_steps", "step / warmup_steps"),
+        fails=(WARMUP,),
+        score=5,
+    ),
+    wsd(  # W points from start_factor to 1 inclusive: the peak at step W - 1, a step early, every inner step too high
+        "warmup_by_linspace",
+        wsd_variant(
+            "return start_factor + (1 - start_factor) * step / warmup_steps",
+            "return float(np.linspace(start_factor, 1.0, warmup_steps)[step])",
+        ),
+        fails=(WARMUP,),
+        score=5,
+    ),
+    wsd(  # the decay off by one (reviewer R24d's decay_off_by_one_but_pure): a function of the step alone, so it
+        # resumes exactly and its edges are its own decay's; it loses the decay's points only
+        "decay_one_step_ahead",
+        wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / decay_steps"),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # zero at the last step of the run instead of just after it
+        "decay_reaches_zero_on_the_last_step",
+        wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / max(1, decay_steps - 1)"),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(
+        "decays_to_a_floor",
+        wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0.1, (total - step) / decay_steps)"),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # squared without the clamp: the parabola comes back up after the end
+        "decay_not_clamped_at_zero",
+        wsd_variant("max(0.0, (total - step) / decay_steps)", "(total - step) / decay_steps"),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # the progress squared, 1 - (t / D) ** 2, not the remainder: falls slowly first (reviewer R24d)
+        "decay_squares_the_progress",
+        wsd_variant(
+            "max(0.0, (total - step) / decay_steps) ** 2",
+            "1 - min(1.0, max(0.0, 1 - (total - step) / decay_steps)) ** 2",
+        ),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # floor division: 1 at the decay's first step, 0 from the next: no decay under way where the resume saves
+        # the run (its rate is 0 before and after), so the resume earns nothing either
+        "decay_by_floor_division",
+        wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0, (total - step) // decay_steps)"),
+        fails=(DECAY, RESUME),
+        score=2,
+    ),
+    wsd(  # what the release gives to copy: 7.1's hugging_face_factor (its decay over all the steps after the warm-up,
+        # (T - s) / (T - W)), a stable phase put in front of it and squared for power=2; 4.3's warm-up. The decay asked
+        # for is PolynomialLR's, counted from the end of the stable phase, which no release cell writes out. Its decay
+        # depends on the warm-up and stable steps, so at the edges (no stable phase, one-step warm-ups) it is not its
+        # own regular decay shifted: it loses the edge too
+        "copied_from_the_release",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+
+    def factor(step):
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, float(total - step) / float(max(1, total - warmup_steps))) ** 2
+
+    return factor
+""",
+        fails=(DECAY, EDGES),
+        score=3,
+    ),
+    wsd(  # the warm-up only, the rest a placeholder as the exercise suggests: no decay, so no edge and no resume
+        "warmup_only",
+        wsd_variant("return max(0.0, (total - step) / decay_steps) ** 2", "return 1.0"),
+        fails=(DECAY, EDGES, RESUME),
+        score=1,
+    ),
+    wsd(  # SequentialLR's milestones without the stable one when stable_steps is 0, but phase 1 still read as the
+        # stable phase: with no stable phase the decay never comes (reviewer's s0.py, issue 24)
+        "no_stable_phase_shifts_the_phase_index",
+        """
+import bisect
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    milestones = [warmup_steps, warmup_steps + stable_steps] if stable_steps else [warmup_steps]
+
+    def factor(step):
+        phase = bisect.bisect_right(milestones, step)
+        if phase == 0:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if phase == 1:
+            return 1.0
+        return (1 - min(step - warmup_steps - stable_steps, decay_steps) / decay_steps) ** 2
+
+    return factor
+""",
+        fails=(EDGES,),
+        score=5,
+    ),
+    wsd(  # right in every regular schedule; a one-step warm-up taken for none: wrong at the edges only
+        "one_step_warmup_taken_as_none",
+        wsd_variant("        if step < warmup_steps:\n", "        if warmup_steps > 1 and step < warmup_steps:\n"),
+        fails=(EDGES,),
+        score=5,
+    ),
+    wsd(  # right in one go; resumed, the new closure's count starts again at 0: a warm-up mid-decay
+        "counts_its_calls",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+    calls = 0
+
+    def factor(_):
+        nonlocal calls
+        step, calls = calls, calls + 1
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, (total - step) / decay_steps) ** 2
+
+    return factor
+""",
+        fails=(RESUME,),
+        score=4,
+    ),
+    wsd(  # LambdaLR's state_dict() saves the object's count, so it even resumes; called any other way it is lost
+        "callable_object_counts_its_calls",
+        """
+class WSD:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.warmup, self.stable, self.decay, self.start = warmup_steps, stable_steps, decay_steps, start_factor
+        self.step = -1
+
+    def __call__(self, _):
+        self.step += 1
+        if self.step < self.warmup:
+            return self.start + (1 - self.start) * self.step / self.warmup
+        if self.step < self.warmup + self.stable:
+            return 1.0
+        return max(0.0, (self.warmup + self.stable + self.decay - self.step) / self.decay) ** 2
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+        fails=(RESUME,),
+        score=4,
+    ),
+    wsd(  # any falling function of the step resumes exactly; the resume is judged on a run with a warm-up (its rate
+        # rises) and a decay (it falls at the checkpoint), and the edges on one with a decay: this has no warm-up
+        "a_falling_function_of_the_step",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return lambda step: 1 / (1 + step)
+""",
+        fails=ALL,
+        score=0,
+    ),
+]
