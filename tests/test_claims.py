@@ -283,3 +283,35 @@ def test_ch7_polynomial_lr_s_factor_and_its_docstring_s_example_a_step_early_and
     for epoch, rate in enumerate(["0.0490", "0.0481", "0.0472"]):
         assert f"lr = {rate}   if epoch == {epoch}" in lr_scheduler.PolynomialLR.__doc__
     assert [round(rate, 4) for rate in example] == [0.05, 0.0491, 0.0482, 0.0473]
+
+
+def counting_factor():
+    """Exercise 7's colleague's factor: it counts its calls instead of reading the step LambdaLR passes it."""
+    calls = [0]
+
+    def factor(_):
+        calls[0] += 1
+        return max(0.0, 1 - (calls[0] - 1) / 10)
+
+    return factor
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_ch7_a_call_counting_factor_is_right_with_one_parameter_group_only(groups):
+    """The written answer `written_wsd_counter`'s premise (right in one uninterrupted run) holds for one parameter group:
+    LambdaLR calls one factor once per group at every step, so with two groups a counter is wrong from the first rates
+    on (the rubric credits a student who says so)."""
+    weights = [torch.nn.Parameter(torch.zeros(1)) for _ in range(groups)]
+    optimizer = torch.optim.AdamW([{"params": [weight]} for weight in weights], lr=1.0)
+    scheduler = lr_scheduler.LambdaLR(optimizer, counting_factor())
+    rates = []
+    for _ in range(4):
+        rates.append([group["lr"] for group in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    planned = [[max(0.0, 1 - step / 10)] * groups for step in range(4)]
+    if groups == 1:
+        assert np.allclose(rates, planned, rtol=1e-12, atol=0)
+    else:
+        assert np.allclose(rates, [[1.0, 0.9], [0.8, 0.7], [0.6, 0.5], [0.4, 0.3]], rtol=1e-12, atol=0)
+        assert rates[0][1] != planned[0][1] and all(got != want for got, want in zip(rates[1:], planned[1:]))
