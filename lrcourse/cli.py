@@ -249,16 +249,15 @@ def command_demo(args) -> int:
 
 
 def command_doctor(args) -> int:
-    """Start one sandboxed answer process and one sandboxed kernel; a line per check; 1 if grading cannot work."""
-    from lrcourse.grading.doctor import diagnose
+    """Start one sandboxed answer process and one sandboxed kernel; a line per check; 1 if any check fails."""
+    from lrcourse.grading.doctor import diagnose, verdict
 
     checks = []
     for check in diagnose(Path(args.course).resolve(), lambda text: print(text, file=sys.stderr, flush=True)):
         print(check.line(), flush=True)
         checks.append(check)
-    failed = [check for check in checks if check.failed]
-    print("students' code cannot be graded here" if failed else "students' code can be graded here")
-    return 1 if failed else 0
+    print(verdict(checks))
+    return 1 if any(check.failed for check in checks) else 0
 
 
 def command_worker(args) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.doctor import exchange_root, fix_for, private_homes
+from lrcourse.grading.doctor import Check, exchange_root, fix_for, private_homes, verdict
 
 from support.paths import ROOT
 
@@ -90,6 +90,14 @@ def test_the_doctor_checks_the_exchanges_root_keeps_the_course_folder_in_place(t
     said = exchange_root(tmp_path).line()
     assert said.startswith(line.format(root=root)), said
     assert (f"fix: `chmod 1777 {root}`" in said) == (mode == 0o777), said
+    # the last line: grading works; only collect stops at an exchange whose root lets a student replace the course's
+    others = [Check("sandbox tools"), Check("cgroups", "none", warning=True)]
+    last = verdict([exchange_root(tmp_path), *others])
+    assert last.startswith("students' code can be graded here"), last
+    assert ("lrcourse collect refuses this exchange" in last) == (mode == 0o777), last
+    assert verdict([exchange_root(tmp_path), Check("sandbox tools", "bubblewrap is not installed")]) == (
+        "students' code cannot be graded here"
+    )
 
 
 def test_the_doctor_warns_of_homes_other_users_can_enter(tmp_path: Path):

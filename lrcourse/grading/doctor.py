@@ -31,6 +31,7 @@ class Check:
     problem: str = ""  # "" when all is well
     fix: str = ""
     warning: bool = False  # grading works, with less than it should have
+    stops: str = "grading"  # what a failure stops: "grading", or "collect" (the exchange's check)
 
     @property
     def failed(self) -> bool:
@@ -205,7 +206,9 @@ def exchange_root(course: Path) -> Check:
     if not problem:
         return Check(f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit)")
     problem, fix = problem.split(" Fix: ", 1)
-    return Check("the nbgrader exchange's root", problem.rstrip(".") + "; lrcourse collect refuses it", fix)
+    return Check(
+        "the nbgrader exchange's root", problem.rstrip(".") + "; lrcourse collect refuses it", fix, stops="collect"
+    )
 
 
 def private_homes(parent: Path | None = None, shown: int = 5) -> Check:
@@ -231,6 +234,16 @@ def private_homes(parent: Path | None = None, shown: int = 5) -> Check:
         "`chmod 700` each student's home, and set HOME_MODE 0700 in /etc/login.defs for new users",
         warning=True,
     )
+
+
+def verdict(checks: list[Check]) -> str:
+    """The last line: whether students' code can be graded here, and whether a failed check stops collect only."""
+    failed = {check.stops for check in checks if check.failed}
+    if "grading" in failed:
+        return "students' code cannot be graded here"
+    if failed:
+        return "students' code can be graded here, but lrcourse collect refuses this exchange (see FAIL above)"
+    return "students' code can be graded here"
 
 
 def _one_line(text: str, width: int = 600) -> str:
