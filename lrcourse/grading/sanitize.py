@@ -386,4 +386,5 @@ def show_safely(config) -> None:
         "highlight_code": "lrcourse.grading.bounded_render.highlight_code",
         "ansi2html": "lrcourse.grading.bounded_render.ansi2html",
         "clean_html": "lrcourse.grading.bounded_render.clean_html",
+        "inert_maths": "lrcourse.grading.markup.inert_maths",  # the feedback's contents: a student's headings
     }
