@@ -82,11 +82,8 @@ def test_each_way_bubblewrap_fails_gets_its_own_fix(error, fix):
     (0o1777, "ok    the nbgrader exchange's root {root} keeps the course's folder in place (sticky bit)"),
 ])  # fmt: skip
 def test_the_doctor_checks_the_exchanges_root_keeps_the_course_folder_in_place(tmp_path: Path, mode, line):
-    root = tmp_path / "exchange"
-    root.mkdir()
-    root.chmod(mode)
-    config = f'c = get_config()\nc.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{root}"\n'
-    (tmp_path / "nbgrader_config.py").write_text(config)
+    root = exchange_in(tmp_path, mode)
+    (root / "lr-schedules").mkdir(mode=0o755)  # the instructor's, as the README's set-up makes it
     said = exchange_root(tmp_path).line()
     assert said.startswith(line.format(root=root)), said
     assert (f"fix: `chmod 1777 {root}`" in said) == (mode == 0o777), said
@@ -98,6 +95,59 @@ def test_the_doctor_checks_the_exchanges_root_keeps_the_course_folder_in_place(t
     assert verdict([exchange_root(tmp_path), Check("sandbox tools", "bubblewrap is not installed")]) == (
         "students' code cannot be graded here"
     )
+
+
+def exchange_in(course: Path, mode: int) -> Path:
+    """An exchange root of `mode` in `course`, named with the course id by `course`'s nbgrader_config.py."""
+    root = course / "exchange"
+    root.mkdir()
+    root.chmod(mode)
+    config = f'c = get_config()\nc.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{root}"\n'
+    (course / "nbgrader_config.py").write_text(config)
+    return root
+
+
+def student_owns(folder: Path) -> None:
+    """`folder` made as a student would make it before the instructor's first release (root gives it away)."""
+    folder.mkdir()
+    os.chown(folder, 4242, 4242)
+
+
+# The course's folder in a sticky root, as a student may leave it before the instructor's first release: missing
+# (the first to create it owns it), the student's own (nbgrader's release fails: "You don't own the directory";
+# collect refuses it), a link to the student's folder, not a folder; then the inbound folder's mode.
+COURSE_FOLDERS = {
+    "missing": (lambda course: None, "does not exist yet", "create it now, as the user who collects, `mkdir -m 0755"),
+    "a student's": (student_owns, "is owned by uid 4242", "remove it (as root"),
+    "a link": (lambda course: course.symlink_to(course.parent.parent), "is a symbolic link", "remove it (as root"),
+    "a file": (lambda course: course.write_text("x"), "is not a folder", "remove it (as root"),
+}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root gives a folder to another user")
+@pytest.mark.parametrize("state", COURSE_FOLDERS)
+def test_the_doctor_fails_a_course_folder_in_the_exchange_that_collect_refuses(tmp_path: Path, state):
+    make, problem, fix = COURSE_FOLDERS[state]
+    course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
+    make(course)
+    said = exchange_root(tmp_path)
+    assert said.failed and said.stops == "collect", said
+    assert said.line().startswith(f"FAIL  the nbgrader exchange's course folder: {course} {problem}"), said.line()
+    assert said.fix.startswith(fix) and f"mkdir -m 0755 {course}" in said.fix, said.fix
+    assert verdict([said, Check("sandbox tools")]).endswith("lrcourse collect refuses this exchange (see FAIL above)")
+
+
+@pytest.mark.parametrize("mode, warned", [(0o2733, False), (0o2773, False), (0o777, True), (0o733, True)])
+def test_the_doctor_warns_of_an_inbound_folder_not_as_nbgrader_makes_it(tmp_path: Path, mode, warned):
+    """Listable by everyone (0777), a classmate's folder name is no secret; nbgrader makes it 2733 (2773 shared)."""
+    course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
+    course.mkdir(mode=0o755)
+    (course / "inbound").mkdir()
+    (course / "inbound").chmod(mode)
+    said = exchange_root(tmp_path)
+    assert not said.failed and said.warning == warned, said
+    assert (f"has mode {mode:04o}, not 2733" in said.line()) == warned, said.line()
+    assert said.line().startswith("warn" if warned else f"ok    the nbgrader exchange's root {course.parent} keeps")
 
 
 def test_the_doctor_warns_of_homes_other_users_can_enter(tmp_path: Path):

@@ -6,7 +6,8 @@ course's limits: the process that runs answers and one kernel, each in its sandb
 of the paths the sandbox must show (the Python installation, the virtual environment, the course package) it
 cannot see. Each check is one line: `ok`, or `FAIL` (grading cannot work) or `warn` (it works, with less)
 with what is wrong and how to fix it. First, without starting anything, it checks the nbgrader exchange that
-`lrcourse collect` reads, when there is one (its root must keep the course's folder in place: `exchange_root`),
+`lrcourse collect` reads, when there is one (its root must keep the course's folder in place: `exchange_root`; the
+course's folder must exist and be the instructor's, checked as collect checks it),
 and warns when the homes beside the user's own can be entered by others (`private_homes`).
 """
 
@@ -16,6 +17,7 @@ import atexit
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROBE_SECONDS = 120.0  # a kernel or answer process importing torch on a busy machine
+# the exchange's inbound folder as nbgrader's release makes it: everyone writes and enters, only its owner lists it
+# (2773 with nbgrader's groupshared: the course's instructors list it too)
+INBOUND_MODES = (0o2733, 0o2773)
 
 
 @dataclass
@@ -204,11 +209,55 @@ def exchange_root(course: Path) -> Check:
         return Check(f"the nbgrader exchange: none at {exchange.root} (lrcourse collect needs one; not checked)")
     problem = root_problem(exchange)
     if not problem:
-        return Check(f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit)")
+        return course_folder(exchange)
     problem, fix = problem.split(" Fix: ", 1)
     return Check(
         "the nbgrader exchange's root", problem.rstrip(".") + "; lrcourse collect refuses it", fix, stops="collect"
     )
+
+
+def course_folder(exchange) -> Check:
+    """The course's folder in the exchange, checked as `lrcourse collect` checks it (`open_exchange_folder`: a
+    folder, reached without a link, owned by this user or root), and its inbound folder's mode once nbgrader's
+    release has made it. Missing, any student may create it first (the root is writable by all) and own the
+    course's folders: nbgrader's release then fails ("You don't own the directory") and collect refuses them."""
+    from lrcourse.grading.exchange_inbound import ExchangeUnusable, open_exchange_folder
+
+    folder = exchange.root / exchange.course_id
+    name = "the nbgrader exchange's course folder"
+    create = f"as the user who collects, `mkdir -m 0755 {folder}` (see the README's instructor set-up)"
+    if not os.path.lexists(folder):
+        problem = f"{folder} does not exist yet: the first student to create it would own the course's folders"
+        return Check(
+            name, f"{problem}; lrcourse collect would refuse them", f"create it now, {create}", stops="collect"
+        )
+    try:
+        os.close(open_exchange_folder(exchange, (exchange.course_id,), "the course's folder"))
+        mode = inbound_mode(exchange) if os.path.lexists(exchange.inbound) else None  # made by the first release
+    except ExchangeUnusable as error:
+        fix = f"remove it (as root: a student's files may be in it), then, {create}"
+        return Check(name, _one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
+    if mode is not None and mode not in INBOUND_MODES:
+        problem = (
+            f"{exchange.inbound} has mode {mode:04o}, not 2733 as nbgrader makes it (students write in it, none "
+            "lists it: the random part of a classmate's folder name is all that hides their submission)"
+        )
+        return Check(name, problem, f"`chmod 2733 {exchange.inbound}`", warning=True)
+    return Check(
+        f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit), "
+        f"and {folder} is yours"
+    )
+
+
+def inbound_mode(exchange) -> int:
+    """The inbound folder's permission bits, opened as `lrcourse collect` opens it (ExchangeUnusable if it refuses)."""
+    from lrcourse.grading.exchange_inbound import open_inbound
+
+    opened = open_inbound(exchange)
+    try:
+        return stat.S_IMODE(os.fstat(opened).st_mode)
+    finally:
+        os.close(opened)
 
 
 def private_homes(parent: Path | None = None, shown: int = 5) -> Check:

@@ -60,10 +60,16 @@ def open_inbound(exchange: Exchange) -> int:
     """The inbound folder, opened below the exchange's root without following a link, each folder on the way
     owned by this user or root: the root is writable by every student, who could otherwise put a folder of
     their own (or a link to one) in the course's place."""
+    return open_exchange_folder(exchange, (exchange.course_id, "inbound"), "the inbound folder")
+
+
+def open_exchange_folder(exchange: Exchange, parts: tuple[str, ...], what: str) -> int:
+    """The folder `parts` below the exchange's root, opened as `open_inbound` opens the inbound folder
+    (`lrcourse doctor` checks the course's folder alone so, before nbgrader's first release has made the rest)."""
     path, fd = exchange.root, -1
     try:
         fd = os.open(path, (OPEN_FLAGS & ~os.O_NOFOLLOW) | os.O_DIRECTORY)  # the root: the admin's own path
-        for part in (exchange.course_id, "inbound"):
+        for part in parts:
             path = path / part
             seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
             _check_exchange_folder(seen, path)
@@ -80,9 +86,8 @@ def open_inbound(exchange: Exchange) -> int:
         if fd >= 0:
             os.close(fd)
         if isinstance(error, OSError):
-            raise ExchangeUnusable(
-                f"cannot open the inbound folder {exchange.inbound}: {error.strerror} ({path})"
-            ) from None
+            folder = exchange.root.joinpath(*parts)
+            raise ExchangeUnusable(f"cannot open {what} {folder}: {error.strerror} ({path})") from None
         raise
 
 
