@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 from datetime import datetime
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ from lrcourse.grading.export import GradesCsvExportPlugin
 from lrcourse.grading.intake import MAX_ENTRIES, refused, submissions, unsafe_files, valid_student_id
 from lrcourse.grading.outcomes import REASON_WRITTEN, Outcome, RunOutcomes, outcomes_csv, summary, write_outcomes
 from lrcourse.grading.results import failed_students
-from lrcourse.grading.spreadsheet import safe_cell, write_csv
+from lrcourse.grading.spreadsheet import read_rows, safe_cell, write_csv
 
 from support.csvcells import formula_cells
 from support.oversized import RELEASE, nested, with_attachments
@@ -230,7 +231,8 @@ def test_a_reason_is_written_capped_and_an_unreadable_row_does_not_stop_the_read
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\t=1", "'\t'=1"),  # a reader splitting at tabs or line breaks starts a cell at `=1`
-        ("\r=1", "'\r'=1"),
+        # a carriage return is escaped (it writes over a line in a terminal), so no cell starts at `=1`
+        ("\r=1", "\\x0d=1"),
         ("\uff1d1+1", "'\uff1d1+1"),
         ("-1.5", "-1.5"),
         ("+2e-3", "+2e-3"),
@@ -249,6 +251,24 @@ def test_a_csv_row_cannot_be_split_or_forged(tmp_path):
     path = write_csv(tmp_path / "out.csv", ["student", "score", "note"], rows)
     read = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
     assert read == [["student", "score", "note"], ["evil,14\nalice", "-1.0", "'=1+1"], ["bob", "10.0", "ok"]]
+
+
+def test_control_characters_are_written_visibly_escaped_in_every_csv(tmp_path):
+    """A file name in a submission (F3's, in submitted/escme/) reaches reports/<chapter>.csv as a reason: its ESC
+    bytes, C1's CSI, a carriage return would run in the terminal of an instructor who `cat`s the report."""
+    name = "\x1b[2J\x1b[31mhonest graded 10 of 10\n=HYPERLINK(1).py"
+    reason = f"a file that is not a regular file: {name} \x9b2J \r alice graded 0 \x00\x7f\x85\tend"
+    path = write_outcomes(tmp_path, RunOutcomes("ch", [Outcome("escme", "failed", reason)]))
+    text = path.read_text(encoding="utf-8").replace("\r\n", "\n")  # csv ends its lines with CRLF
+    assert re.findall(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text) == [], text
+    (row,) = read_rows(path)
+    assert row["reason"] == (
+        "a file that is not a regular file: \\x1b[2J\\x1b[31mhonest graded 10 of 10\n'=HYPERLINK(1).py \\x9b2J "
+        "\\x0d alice graded 0 \\x00\\x7f\\x85\tend"
+    ), row
+    assert formula_cells(path) == []
+    written = write_csv(tmp_path / "head.csv", ["\x1bname"], [["\x1b[31m", 1.0]])
+    assert written.read_text(encoding="utf-8").splitlines() == ['"\\x1bname"', '"\\x1b[31m",1.0']
 
 
 def test_undecodable_file_names_are_written_escaped(tmp_path):

@@ -9,7 +9,10 @@ cell gets a leading `'` (OWASP's advice), which spreadsheets show as text. A spr
 the list separator (Excel in many locales) splits a line at every `;` outside a quoted cell's opening
 quote, so a cell may begin after a `;` (or a line break, or a tab) in the middle of student text: such a
 formula start gets its `'` too (`Mal;=HYPERLINK(...)` is written `Mal;'=HYPERLINK(...)`). Numbers are
-written as numbers: a score of -1 stays a number, and so does text that is exactly a number.
+written as numbers: a score of -1 stays a number, and so does text that is exactly a number. Control characters
+but tab and line feed (C0, DEL and C1: ESC and CSI start a terminal's escape sequences, a carriage return writes
+over the line) are written visibly escaped, `\\x1b`: `cat reports/<chapter>.csv` in a terminal would run them (clear
+the screen, print a forged row over a real one).
 """
 
 from __future__ import annotations
@@ -26,16 +29,18 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff
 # reader may drop): where a cell of that reading would begin with a formula
 _INNER_FORMULA = re.compile(r"([;\t\r\n])(?=[\s\"]*[=+\-@\uff1d\uff0b\uff0d\uff20])")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and line feed, DEL, C1
 
 
 def safe_cell(value):
-    """`value` as a spreadsheet should read it: None as empty, text that a spreadsheet would run prefixed
-    with `'` (at its start, and after a `;`, tab or line break inside it), anything else (numbers, dates)
-    unchanged."""
+    """`value` as a spreadsheet should read it: None as empty, text's control characters but tab and line feed
+    escaped (`\\x1b`), text that a spreadsheet would run prefixed with `'` (at its start, and after a `;`, tab or
+    line break inside it), anything else (numbers, dates) unchanged."""
     if value is None:
         return ""
     if not isinstance(value, str) or _NUMBER.fullmatch(value):
         return value
+    value = _CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", value)
     value = _INNER_FORMULA.sub(r"\1'", value)
     return "'" + value if value.startswith(FORMULA_START) else value
 
