@@ -11,6 +11,7 @@ import re
 import signal
 import time
 import uuid
+from ast import literal_eval
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,40 @@ def test_shared_memory_queues_and_protected_files_never_reach_the_next_kernel(sa
     # it made read-only): only what the next kernel finds matters
     assert run(tmp_path, LEAVE_IPC_AND_PROTECTED_FILES) == ["left True True\n"]
     assert run(tmp_path, FIND_IPC_AND_PROTECTED_FILES) == ["no trap no segment no queue ['.ipython', 'notebook']\n"]
+
+
+LOOK_AT_THE_SANDBOX = """
+import os
+def tried(path, read=lambda path: open(path, "rb").read(64)):
+    try:
+        read(path)
+        return "read"
+    except PermissionError:
+        return "denied"
+me, seen = os.readlink("/proc/self"), []
+for pid in sorted((name for name in os.listdir("/proc") if name.isdigit() and name != me), key=int):
+    status = open(f"/proc/{pid}/status").read()
+    levels = len(next(line for line in status.splitlines() if line.startswith("NSpid:")).split()) - 1
+    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+    name = "bwrap" if argv[0] == b"bwrap" else "zygote" if b"lrcourse.grading.sandbox.kernel_zygote" in argv else "?"
+    files = {f: tried(f"/proc/{pid}/{f}") for f in ("environ", "maps", "mem", "auxv", "stack")}
+    links = {f: tried(f"/proc/{pid}/{f}", os.readlink) for f in ("cwd", "root", "exe")}
+    files["fd"] = tried(f"/proc/{pid}/fd", os.listdir)
+    seen.append((name, levels, tuple(sorted(set(files.values()) | set(links.values())))))
+print(os.getpid(), sorted(seen))
+"""
+
+
+def test_a_kernel_lists_the_sandboxs_processes_but_can_neither_read_nor_signal_them(sandboxed_zygote, tmp_path):
+    """What the README says of a kernel's view: the sandbox's /proc (not its own PID namespace's) lists bwrap,
+    the zygote and the keeper, with their command lines, and nothing more of them (environment, memory, open
+    files, folders: denied); none has a PID in the kernel's namespace (NSpid has one level: the sandbox's),
+    where the kernel is PID 1, so no signal it sends can reach them."""
+    if not sandboxed_zygote.alive():
+        sandboxed_zygote.start()
+    (printed,) = run(tmp_path, LOOK_AT_THE_SANDBOX)
+    pid, seen = printed.split(" ", 1)
+    assert pid == "1", printed  # the first process of its own PID namespace
+    # the zygote and this kernel's keeper (a fork of it, with its command line), and nothing else
+    assert set(literal_eval(seen)) == {("bwrap", 1, ("denied",)), ("zygote", 1, ("denied",))}, printed
+    assert [name for name, *_ in literal_eval(seen)].count("zygote") >= 2, printed

@@ -4,7 +4,10 @@ A zygote (kernel_zygote.py, answer_zygote.py) serves one student after another f
 Before a child runs a student's code it calls `enter_own_namespaces()`: the child that forks next is the
 first process of a new user, PID, IPC and mount namespace, so it
 
-- sees and can signal nothing of the zygote, and everything it starts dies with it (PID);
+- can signal nothing of the zygote (which has no PID in its namespace), and everything it starts dies with it
+  (PID); it still sees the zygote's processes listed in the sandbox's /proc, with their command lines and
+  status but not their memory, environment or open files (a /proc of its own cannot be mounted under
+  bubblewrap's covers of /proc/sys and the like: the kernel refuses a user namespace such a mount);
 - shares no System V shared memory, semaphores or POSIX message queues with any other student (IPC):
   what it leaves there is gone with it, instead of staying charged to the sandbox's memory;
 - gets, through `private_tmp()`, a `/tmp` of its own (a fresh tmpfs, thrown away with it), so nothing it
