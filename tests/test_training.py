@@ -85,3 +85,26 @@ def test_changed_code_or_data_trains_again_and_off_always_trains(tmp_path, monke
     run(0.3)
     run(0.3)
     assert len(calls) == before + 1  # nothing on disk: trained once, then from memory
+
+
+def test_the_cache_key_reads_the_globals_a_run_uses_not_attribute_names():
+    """A notebook variable named like an attribute the run reads (`inputs`, `self.inputs`) leaves the key as it
+    was; a global the run reads (`LR`) changes it."""
+    scope = {"LR": 0.003}
+    exec(
+        "class Batches:\n"
+        "    def __init__(self, data):\n"
+        "        self.inputs, self.targets = data\n"
+        "def train(seed):\n"
+        "    return Batches(([seed], [seed])).inputs[0] * LR\n",
+        scope,
+    )
+
+    def key():
+        return runcache._fingerprint(scope["train"], set())
+
+    before = key()
+    scope["inputs"], scope["targets"] = [1.0], [2.0]  # what a loop over batches leaves behind
+    assert key() == before
+    scope["LR"] = 0.01
+    assert key() != before
