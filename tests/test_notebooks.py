@@ -170,10 +170,25 @@ def test_source_runs_headless_and_reproduces_the_solutions(path, tmp_path):
 # (a loop's `inputs` once changed it: issue 23, R23b). Chapter 5: no seed article's loop, no accumulation cells.
 OTHER_ORDERS = {
     "05_training": (
-        ["setup", "data", "run", 'run("constant", lr=0.003, seed=0)', "compare", "slider",
-         "for _position in panel_positions()[::40]:\n    panel_run(*_position)"]
+        [
+            "setup",
+            "data",
+            "run",
+            'run("constant", lr=0.003, seed=0)',
+            "compare",
+            "slider",
+            "for _position in panel_positions()[::40]:\n    panel_run(*_position)",
+        ]
     ),
-    "06_choosing_the_rate": ["setup", "data", "train", "train_at(0.003)", "train_at(0.001, 4)", "SEEDS = range(5)", "train-constant"],
+    "06_choosing_the_rate": [
+        "setup",
+        "data",
+        "train",
+        "train_at(0.003)",
+        "train_at(0.001, 4)",
+        "SEEDS = range(5)",
+        "train-constant",
+    ],
 }
 
 
