@@ -87,24 +87,26 @@ def test_changed_code_or_data_trains_again_and_off_always_trains(tmp_path, monke
     assert len(calls) == before + 1  # nothing on disk: trained once, then from memory
 
 
-def test_the_cache_key_reads_the_globals_a_run_uses_not_attribute_names():
+def test_the_cache_key_reads_the_globals_a_run_uses_not_attribute_names(tmp_path, monkeypatch):
     """A notebook variable named like an attribute the run reads (`inputs`, `self.inputs`) leaves the key as it
-    was; a global the run reads (`LR`) changes it."""
+    was (the run is read back, nothing new is stored); a global the run reads (`LR`) changes it."""
+    monkeypatch.setenv(runcache.CACHE_VARIABLE, str(tmp_path))
     scope = {"LR": 0.003}
     exec(
         "class Batches:\n"
         "    def __init__(self, data):\n"
         "        self.inputs, self.targets = data\n"
         "def train(seed):\n"
-        "    return Batches(([seed], [seed])).inputs[0] * LR\n",
+        "    return {'value': Batches(([seed], [seed])).inputs[0] * LR}\n",
         scope,
     )
 
-    def key():
-        return runcache._fingerprint(scope["train"], set())
+    def stored_after_a_call() -> int:
+        runcache.cached_run(scope["train"])(1)  # a fresh wrapper: nothing in memory, the disk decides
+        return len(list(tmp_path.iterdir()))
 
-    before = key()
+    assert stored_after_a_call() == 1
     scope["inputs"], scope["targets"] = [1.0], [2.0]  # what a loop over batches leaves behind
-    assert key() == before
+    assert stored_after_a_call() == 1
     scope["LR"] = 0.01
-    assert key() != before
+    assert stored_after_a_call() == 2
