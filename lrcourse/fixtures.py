@@ -11,12 +11,6 @@ import torch
 from lrcourse import training
 
 
-def optimizer_steps(payload: dict) -> int:
-    """Optimizer steps of a run with gradient accumulation: one per group of `accumulation` batches, groups
-    ending with each epoch (the grader's count, from the test's own arguments)."""
-    return payload["epochs"] * math.ceil(payload["batches"] / payload["accumulation"])
-
-
 def step_scheduler(name: str, optimizer, total_steps: int):
     schedulers = torch.optim.lr_scheduler
     if name == "OneCycleLR":
@@ -47,15 +41,6 @@ def steps_parts(payload: dict):
     else:
         optimizer = torch.optim.Adam(model.parameters(), lr=payload["lr"])
     return model, optimizer, batches, val_set
-
-
-def steps_fixture(payload: dict):
-    """What a per-step run of the digits model is made of: `steps_parts` and the scheduler, sized in optimizer
-    steps (the grader's reference loop; a student's loop sizes its own)."""
-    model, optimizer, batches, val_set = steps_parts(payload)
-    steps = payload["epochs"] * math.ceil(len(batches) / payload.get("accumulation", 1))
-    scheduler = step_scheduler(payload["scheduler"], optimizer, steps)
-    return model, optimizer, scheduler, batches, val_set
 
 
 def range_fixture(payload: dict):

@@ -8,6 +8,7 @@ stored as compressed .npz (no pickle). The notebooks import `cached_run` from `l
 
 from __future__ import annotations
 
+import dis
 import functools
 import hashlib
 import inspect
@@ -33,6 +34,22 @@ def _cache_folder() -> Path | None:
     if setting:
         return Path(setting)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lrcourse" / "runs"
+
+
+def _globals_read(code: types.CodeType) -> set[str]:
+    """The global names `code` (and the functions nested in it) reads. Only these: `co_names` also lists
+    attribute names (`self.inputs`), and a notebook variable that happens to share one (a loop's `inputs`) must
+    not change the key, or a run is found only when the notebook's cells ran in one exact order."""
+    names, codes = set(), [code]
+    while codes:
+        code = codes.pop()
+        names.update(
+            instruction.argval
+            for instruction in dis.get_instructions(code)
+            if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+        )
+        codes += [const for const in code.co_consts if isinstance(const, types.CodeType)]
+    return names
 
 
 def _fingerprint(value, seen: set, depth: int = 0) -> str:
@@ -63,12 +80,7 @@ def _fingerprint(value, seen: set, depth: int = 0) -> str:
             source = getattr(function, "__qualname__", "?")
         parts = [source]
         if isinstance(function, types.FunctionType):
-            names = set()
-            codes = [function.__code__]
-            while codes:
-                code = codes.pop()
-                names.update(code.co_names)
-                codes += [const for const in code.co_consts if isinstance(const, types.CodeType)]
+            names = _globals_read(function.__code__)
             scope = function.__globals__
             parts += [f"{name}={_fingerprint(scope[name], seen, depth + 1)}" for name in sorted(names) if name in scope]
             for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ()):

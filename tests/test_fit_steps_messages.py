@@ -2,6 +2,7 @@
 of optimizer steps the run makes, nor the formula for it: working that out is the exercise (issue 23, R23c M1)."""
 
 import pytest
+import torch
 
 from lrcourse.checking.expect import CheckFailed
 from lrcourse.checking.fit_steps import StepsRun, expect_sized, expect_step_count
@@ -31,3 +32,31 @@ def test_a_wrong_step_count_names_its_cause_and_not_the_answer():
     assert "ceil" not in message and "= 9" not in message
     expect_sized(run([9], 9), 9)  # the right size passes
     expect_step_count(run([9], 9), 9)
+
+
+def test_a_schedule_too_short_shows_the_size_given_not_the_count():
+    """A loop whose scheduler runs out raises in PyTorch; the hint names the size it gave, not the run's count."""
+    from lrcourse.checking.fit_steps import check_fit_steps_order
+
+    def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, accumulation):
+        scheduler = make_scheduler(optimizer, 2)
+        for _ in range(epochs):
+            for inputs, targets in batches:
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(inputs), targets).backward()
+                optimizer.step()
+                scheduler.step()
+
+    with pytest.raises(CheckFailed) as wrong:
+        check_fit_steps_order(fit_per_step)  # the visible case: 9 optimizer steps
+    message = str(wrong.value)
+    assert "total_steps = 2" in message and "Tried to step" in message
+    assert "9 optimizer steps" not in message and "= 9" not in message and "ceil" not in message
+    assert "fewer than the scheduler steps this run took" in message
+
+
+def test_the_package_students_import_does_not_count_the_steps():
+    """The count of optimizer steps is the exercise's answer: only grader/references.py computes it."""
+    import lrcourse.fixtures
+
+    assert not hasattr(lrcourse.fixtures, "optimizer_steps") and not hasattr(lrcourse.fixtures, "steps_fixture")

@@ -85,3 +85,28 @@ def test_changed_code_or_data_trains_again_and_off_always_trains(tmp_path, monke
     run(0.3)
     run(0.3)
     assert len(calls) == before + 1  # nothing on disk: trained once, then from memory
+
+
+def test_the_cache_key_reads_the_globals_a_run_uses_not_attribute_names(tmp_path, monkeypatch):
+    """A notebook variable named like an attribute the run reads (`inputs`, `self.inputs`) leaves the key as it
+    was (the run is read back, nothing new is stored); a global the run reads (`LR`) changes it."""
+    monkeypatch.setenv(runcache.CACHE_VARIABLE, str(tmp_path))
+    scope = {"LR": 0.003}
+    exec(
+        "class Batches:\n"
+        "    def __init__(self, data):\n"
+        "        self.inputs, self.targets = data\n"
+        "def train(seed):\n"
+        "    return {'value': Batches(([seed], [seed])).inputs[0] * LR}\n",
+        scope,
+    )
+
+    def stored_after_a_call() -> int:
+        runcache.cached_run(scope["train"])(1)  # a fresh wrapper: nothing in memory, the disk decides
+        return len(list(tmp_path.iterdir()))
+
+    assert stored_after_a_call() == 1
+    scope["inputs"], scope["targets"] = [1.0], [2.0]  # what a loop over batches leaves behind
+    assert stored_after_a_call() == 1
+    scope["LR"] = 0.01
+    assert stored_after_a_call() == 2
