@@ -108,6 +108,12 @@ def assigned(source: str, name: str):
     return value
 
 
+def cell_source(notebook: str, cell_id: str) -> str:
+    """The text of one cell of a source notebook (`notebook` relative to source/)."""
+    cells = nbformat.read(ROOT / "source" / notebook, as_version=4).cells
+    return next(cell.source for cell in cells if cell.id == cell_id)
+
+
 def test_ch5_every_value_the_slider_offers_steps_through_a_whole_run():
     """5.4's panel shows any schedule at any value of its main-argument slider (VALUES): each schedule is built from
     `slider_value`, as the panel builds it, and stepped as `run` steps it through a whole run (ReduceLROnPlateau
@@ -197,20 +203,29 @@ def plateau_log(metrics, **kwargs):
     return rates
 
 
-def test_ch3_each_loop_log_is_its_loops_replay_and_needs_every_argument():
-    """Exercise 3.4(b): each log is what its loop writes, and a replay that leaves out the threshold, the cooldown or
-    the mode (accuracy read as if the scheduler were in mode "max") finds no log for some loop, as the text says."""
+def test_ch3_each_loop_log_is_its_loops_replay_and_which_arguments_it_needs():
+    """Exercise 3.4(b): each log is what its loop writes; a replay that leaves out the threshold or the cooldown
+    (their defaults instead), or runs in the wrong mode ("max"), finds no log for some loop; a replay that leaves out
+    the mode finds every log (the default "min" is the scheduler's own), as the text says."""
     from lrcourse.plateau_logs import LOOPS
 
-    args = {"factor": 0.5, "patience": 2, "cooldown": 2, "threshold": 0.01}
+    args = {"factor": 0.5, "patience": 2, "cooldown": 2, "threshold": 0.01, "mode": "min"}
     val, train, accuracy = LOOPS["val_loss"], LOOPS["train_loss"], LOOPS["val_accuracy"]
     feeds = {"D": val, "B": [float("inf")] + val[:-1], "A": train, "C": accuracy}  # correct, late, training, accuracy
     assert {log: plateau_log(feed, **args) for log, feed in feeds.items()} == LOOPS["rates"]
     logs = list(LOOPS["rates"].values())
     assert all(rates[-1] < rates[0] for rates in logs)  # every loop reduces: none is told by a flat log
-    assert plateau_log(val, **args | {"threshold": 0.0}) not in logs
-    assert plateau_log(accuracy, **args | {"cooldown": 0}) not in logs
-    assert plateau_log(accuracy, **args | {"mode": "max"}) not in logs
+
+    def finds_every_log(**replay_args):
+        return all(plateau_log(feed, **replay_args) in logs for feed in feeds.values())
+
+    for left_out in ("threshold", "cooldown"):
+        assert not finds_every_log(**{key: value for key, value in args.items() if key != left_out}), left_out
+    assert not finds_every_log(**args | {"mode": "max"})
+    without_mode = {key: value for key, value in args.items() if key != "mode"}
+    assert {log: plateau_log(feed, **without_mode) for log, feed in feeds.items()} == LOOPS["rates"]
+    text = cell_source("03_adaptive_schedules/adaptive_schedules.ipynb", "loops-md")
+    assert "leaving the mode out is harmless" in " ".join(text.split())
 
 
 def test_ch4_onecycle_overwrites_momentum_and_refuses_extra_steps():
