@@ -260,6 +260,28 @@ def test_ch1_ch2_constructors_that_write_a_scaled_first_rate():
     assert abs(created(lambda o: sched.CyclicLR(o, base_lr=0.01, max_lr=1.0)) - 0.01) < 1e-12
 
 
+def test_ch1_ch2_reduce_lr_on_plateau_is_the_scheduler_that_writes_nothing_when_created():
+    """Ch1 1.4, ch2 2.1, 2.6 and the summaries: ReduceLROnPlateau's constructor leaves the rate, stores no initial_lr
+    and has no base_lrs; its step() writes only when it reduces, and stepping it first does not warn."""
+    import warnings
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.5)
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
+    assert optimizer.param_groups[0]["lr"] == 0.1 and "initial_lr" not in optimizer.param_groups[0]
+    assert not hasattr(scheduler, "base_lrs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scheduler.step(1.0)  # an improvement: nothing written, no warning although the optimizer has not stepped
+    assert optimizer.param_groups[0]["lr"] == 0.1
+    optimizer.param_groups[0]["lr"] = 0.4
+    scheduler.step(1.0)  # a bad epoch with patience 0: reduced from the current rate
+    assert optimizer.param_groups[0]["lr"] == 0.2
+    for notebook, cell in [("01_learning_rate/learning_rate.ipynb", "pytorch-md"),
+                           ("02_ordered_schedules/ordered_schedules.ipynb", "how-md"),
+                           ("02_ordered_schedules/ordered_schedules.ipynb", "summary")]:  # fmt: skip
+        assert "ReduceLROnPlateau" in cell_source(notebook, cell), (notebook, cell)
+
+
 def ch7_closed_form(step: int, total: int, shape: str, floor: float, decay_fraction: float, warmup: int) -> float:
     """7.1's make_schedule, written out: (step + 1) / W up to the peak, the peak, then the decay from its start."""
     decay = min(total - warmup, round(decay_fraction * total))
