@@ -228,6 +228,57 @@ def test_ch3_each_loop_log_is_its_loops_replay_and_which_arguments_it_needs():
     assert "leaving the mode out is harmless" in " ".join(text.split())
 
 
+def test_ch2_written_initial_lr_rubric_the_jump_and_every_fix_it_names():
+    """Ch2's written_initial_lr: after 40 epochs of StepLR(10, 0.5) from 0.1, LambdaLR(1 - e / 10) uses 0.1 ... 0.01;
+    each fix the rubric accepts goes linearly from 0.00625 to 0; SequentialLR with the same LambdaLR jumps too."""
+    import warnings
+
+    def after_step_lr():
+        optimizer = make_optimizer(0.1)
+        first = lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.5)
+        for _ in range(40):
+            optimizer.step()
+            first.step()
+        return optimizer, first
+
+    def rates(make, epochs=10):
+        optimizer, first = after_step_lr()
+        scheduler = make(optimizer, first)
+        used = [optimizer.param_groups[0]["lr"]]  # epoch 41's rate, then the rate after each of 10 steps
+        for _ in range(epochs):
+            optimizer.step()
+            scheduler.step()
+            used.append(optimizer.param_groups[0]["lr"])
+        return used
+
+    linear = lambda e: 1 - e / 10  # noqa: E731
+    assert np.allclose(rates(lambda o, _: lr_scheduler.LambdaLR(o, linear))[:10], 0.1 * (1 - np.arange(10) / 10))
+
+    def without_initial_lr(optimizer, _):
+        for group in optimizer.param_groups:
+            del group["initial_lr"]
+        return lr_scheduler.LambdaLR(optimizer, linear)
+
+    meant = 0.00625 * (1 - np.arange(11) / 10)
+    for fix in [
+        lambda o, _: lr_scheduler.LinearLR(o, start_factor=1.0, end_factor=0.0, total_iters=10),
+        lambda o, _: lr_scheduler.PolynomialLR(o, total_iters=10, power=1.0),
+        lambda o, _: lr_scheduler.MultiplicativeLR(o, lambda e: (10 - e) / (11 - e)),
+        lambda o, _: lr_scheduler.LambdaLR(o, lambda e: 0.0625 * (1 - e / 10)),
+        without_initial_lr,
+    ]:
+        assert np.allclose(rates(fix), meant, rtol=1e-9, atol=1e-15)
+    optimizer = make_optimizer(0.1)
+    first = lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SequentialLR's own deprecation notes are not the point
+        both = lr_scheduler.SequentialLR(optimizer, [first, lr_scheduler.LambdaLR(optimizer, linear)], milestones=[40])
+        for _ in range(40):
+            optimizer.step()
+            both.step()
+    assert abs(optimizer.param_groups[0]["lr"] - 0.1) < 1e-12  # not a fix: the LambdaLR's base is initial_lr
+
+
 def test_ch4_onecycle_overwrites_momentum_and_refuses_extra_steps():
     params = [torch.nn.Parameter(torch.zeros(1))]
     sgd = torch.optim.SGD(params, lr=0.1)
