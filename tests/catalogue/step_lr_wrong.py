@@ -58,14 +58,6 @@ class MyStepLR:
         fails=("test_my_step_lr_hand_edit",),
     ),
     step(
-        "get_last_lr_reads_groups",
-        chain_variant(
-            "        return list(self._last_lr)",
-            '        return [float(group["lr"]) for group in self.optimizer.param_groups]',
-        ),
-        fails=("test_my_step_lr_get_last_lr",),
-    ),
-    step(
         "chainable_decays_off_multiples",
         chain_variant(
             "if self.last_epoch % self.step_size == 0:",
