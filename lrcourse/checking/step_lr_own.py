@@ -26,7 +26,7 @@ DEFAULT_GAMMA = 0.1  # StepLR's, for a case that leaves gamma out
 def check_step_lr_groups(student_class, cases: list[StepLRCase], seconds_per_case: float = SECONDS_PER_CASE) -> None:
     """Every group of a run on several groups has, at every step, the rate the answer gives that group alone."""
     for case in cases:
-        together = own_states(student_class, case, ["lrs"], seconds_per_case)
+        together = own_states(student_class, replace(case, edits={}), ["lrs"], seconds_per_case)  # edits: their cell
         for group, lr in enumerate(case.lrs):
             single = replace(case, lrs=[lr], edits={})
             alone = own_states(student_class, single, ["lrs"], seconds_per_case)
