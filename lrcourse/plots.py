@@ -79,13 +79,18 @@ def describe(fig: Figure, text: str) -> Figure:
     return fig
 
 
+def shared_xlabel(ax) -> str:
+    """The x label of a panel that shares its x axis with `ax` (a stacked figure labels only the bottom one)."""
+    return next((other.get_xlabel() for other in ax.get_shared_x_axes().get_siblings(ax) if other.get_xlabel()), "")
+
+
 def alt_text(fig: Figure, extra: str = "") -> str:
     """What a screen reader says for `fig`: its description, then each panel's title, axes and lines."""
     parts = [getattr(fig, "_lrcourse_alt", "")]
     for ax in fig.axes:
         if not ax.get_visible() or not ax.axison:
             continue
-        x, y = ax.get_xlabel(), ax.get_ylabel()
+        x, y = ax.get_xlabel() or shared_xlabel(ax), ax.get_ylabel()
         scale = " (log scale)" if ax.get_yscale() == "log" else ""
         panel = f"Plot “{ax.get_title()}”" if ax.get_title() else "Plot"
         if x or y:

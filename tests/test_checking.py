@@ -98,7 +98,9 @@ def test_get_last_lr_is_recorded_right_after_a_hand_edit():
     """A state right after the hand edit (after_edits): PyTorch's get_last_lr() still reports the last step's rate."""
     case = StepLRCase(lrs=[0.1], step_size=2, gamma=0.5, steps=3, edits={2: {0: 0.3}, 4: {0: 0.9}}, after_edits=True)
     check_step_lr(load(catalogue.STEP_CORRECT[0], "MyStepLR"), [case])
-    reads_groups = load(next(a for a in catalogue.STEP_WRONG if a.name == "get_last_lr_reads_groups"), "MyStepLR")
+    # no longer graded (chapter 2 and 3 leave get_last_lr() between a hand edit and the next step() out), but the
+    # checker still tells the difference when a case asks for that state
+    reads_groups = load(next(a for a in catalogue.STEP_CORRECT if a.name == "get_last_lr_reads_groups"), "MyStepLR")
     with pytest.raises(checking.CheckFailed, match="after the hand edit just before step number 2"):
         check_step_lr(reads_groups, [case], compare=["get_last_lr"])
     closed_form = load(next(a for a in catalogue.STEP_WRONG if a.name == "closed_form"), "MyStepLR")

@@ -108,6 +108,12 @@ def assigned(source: str, name: str):
     return value
 
 
+def cell_source(notebook: str, cell_id: str) -> str:
+    """The text of one cell of a source notebook (`notebook` relative to source/)."""
+    cells = nbformat.read(ROOT / "source" / notebook, as_version=4).cells
+    return next(cell.source for cell in cells if cell.id == cell_id)
+
+
 def test_ch5_every_value_the_slider_offers_steps_through_a_whole_run():
     """5.4's panel shows any schedule at any value of its main-argument slider (VALUES): each schedule is built from
     `slider_value`, as the panel builds it, and stepped as `run` steps it through a whole run (ReduceLROnPlateau
@@ -197,20 +203,80 @@ def plateau_log(metrics, **kwargs):
     return rates
 
 
-def test_ch3_each_loop_log_is_its_loops_replay_and_needs_every_argument():
-    """Exercise 3.4(b): each log is what its loop writes, and a replay that leaves out the threshold, the cooldown or
-    the mode (accuracy read as if the scheduler were in mode "max") finds no log for some loop, as the text says."""
+def test_ch3_each_loop_log_is_its_loops_replay_and_which_arguments_it_needs():
+    """Exercise 3.4(b): each log is what its loop writes; a replay that leaves out the threshold or the cooldown
+    (their defaults instead), or runs in the wrong mode ("max"), finds no log for some loop; a replay that leaves out
+    the mode finds every log (the default "min" is the scheduler's own), as the text says."""
     from lrcourse.plateau_logs import LOOPS
 
-    args = {"factor": 0.5, "patience": 2, "cooldown": 2, "threshold": 0.01}
+    args = {"factor": 0.5, "patience": 2, "cooldown": 2, "threshold": 0.01, "mode": "min"}
     val, train, accuracy = LOOPS["val_loss"], LOOPS["train_loss"], LOOPS["val_accuracy"]
     feeds = {"D": val, "B": [float("inf")] + val[:-1], "A": train, "C": accuracy}  # correct, late, training, accuracy
     assert {log: plateau_log(feed, **args) for log, feed in feeds.items()} == LOOPS["rates"]
     logs = list(LOOPS["rates"].values())
     assert all(rates[-1] < rates[0] for rates in logs)  # every loop reduces: none is told by a flat log
-    assert plateau_log(val, **args | {"threshold": 0.0}) not in logs
-    assert plateau_log(accuracy, **args | {"cooldown": 0}) not in logs
-    assert plateau_log(accuracy, **args | {"mode": "max"}) not in logs
+
+    def finds_every_log(**replay_args):
+        return all(plateau_log(feed, **replay_args) in logs for feed in feeds.values())
+
+    for left_out in ("threshold", "cooldown"):
+        assert not finds_every_log(**{key: value for key, value in args.items() if key != left_out}), left_out
+    assert not finds_every_log(**args | {"mode": "max"})
+    without_mode = {key: value for key, value in args.items() if key != "mode"}
+    assert {log: plateau_log(feed, **without_mode) for log, feed in feeds.items()} == LOOPS["rates"]
+    text = cell_source("03_adaptive_schedules/adaptive_schedules.ipynb", "loops-md")
+    assert "leaving the mode out is harmless" in " ".join(text.split())
+
+
+def test_ch2_written_initial_lr_rubric_the_jump_and_every_fix_it_names():
+    """Ch2's written_initial_lr: after 40 epochs of StepLR(10, 0.5) from 0.1, LambdaLR(1 - e / 10) uses 0.1 ... 0.01;
+    each fix the rubric accepts goes linearly from 0.00625 to 0; SequentialLR with the same LambdaLR jumps too."""
+    import warnings
+
+    def after_step_lr():
+        optimizer = make_optimizer(0.1)
+        first = lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.5)
+        for _ in range(40):
+            optimizer.step()
+            first.step()
+        return optimizer, first
+
+    def rates(make, epochs=10):
+        optimizer, first = after_step_lr()
+        scheduler = make(optimizer, first)
+        used = [optimizer.param_groups[0]["lr"]]  # epoch 41's rate, then the rate after each of 10 steps
+        for _ in range(epochs):
+            optimizer.step()
+            scheduler.step()
+            used.append(optimizer.param_groups[0]["lr"])
+        return used
+
+    linear = lambda e: 1 - e / 10  # noqa: E731
+    assert np.allclose(rates(lambda o, _: lr_scheduler.LambdaLR(o, linear))[:10], 0.1 * (1 - np.arange(10) / 10))
+
+    def without_initial_lr(optimizer, _):
+        for group in optimizer.param_groups:
+            del group["initial_lr"]
+        return lr_scheduler.LambdaLR(optimizer, linear)
+
+    meant = 0.00625 * (1 - np.arange(11) / 10)
+    for fix in [
+        lambda o, _: lr_scheduler.LinearLR(o, start_factor=1.0, end_factor=0.0, total_iters=10),
+        lambda o, _: lr_scheduler.PolynomialLR(o, total_iters=10, power=1.0),
+        lambda o, _: lr_scheduler.MultiplicativeLR(o, lambda e: (10 - e) / (11 - e)),
+        lambda o, _: lr_scheduler.LambdaLR(o, lambda e: 0.0625 * (1 - e / 10)),
+        without_initial_lr,
+    ]:
+        assert np.allclose(rates(fix), meant, rtol=1e-9, atol=1e-15)
+    optimizer = make_optimizer(0.1)
+    first = lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SequentialLR's own deprecation notes are not the point
+        both = lr_scheduler.SequentialLR(optimizer, [first, lr_scheduler.LambdaLR(optimizer, linear)], milestones=[40])
+        for _ in range(40):
+            optimizer.step()
+            both.step()
+    assert abs(optimizer.param_groups[0]["lr"] - 0.1) < 1e-12  # not a fix: the LambdaLR's base is initial_lr
 
 
 def test_ch4_onecycle_overwrites_momentum_and_refuses_extra_steps():
@@ -243,6 +309,28 @@ def test_ch1_ch2_constructors_that_write_a_scaled_first_rate():
     assert abs(created(lambda o: sched.ConstantLR(o, factor=0.5)) - 0.05) < 1e-12
     assert abs(created(lambda o: sched.OneCycleLR(o, max_lr=1.0, total_steps=10)) - 0.04) < 1e-12
     assert abs(created(lambda o: sched.CyclicLR(o, base_lr=0.01, max_lr=1.0)) - 0.01) < 1e-12
+
+
+def test_ch1_ch2_reduce_lr_on_plateau_is_the_scheduler_that_writes_nothing_when_created():
+    """Ch1 1.4, ch2 2.1, 2.6 and the summaries: ReduceLROnPlateau's constructor leaves the rate, stores no initial_lr
+    and has no base_lrs; its step() writes only when it reduces, and stepping it first does not warn."""
+    import warnings
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.5)
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
+    assert optimizer.param_groups[0]["lr"] == 0.1 and "initial_lr" not in optimizer.param_groups[0]
+    assert not hasattr(scheduler, "base_lrs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scheduler.step(1.0)  # an improvement: nothing written, no warning although the optimizer has not stepped
+    assert optimizer.param_groups[0]["lr"] == 0.1
+    optimizer.param_groups[0]["lr"] = 0.4
+    scheduler.step(1.0)  # a bad epoch with patience 0: reduced from the current rate
+    assert optimizer.param_groups[0]["lr"] == 0.2
+    for notebook, cell in [("01_learning_rate/learning_rate.ipynb", "pytorch-md"),
+                           ("02_ordered_schedules/ordered_schedules.ipynb", "how-md"),
+                           ("02_ordered_schedules/ordered_schedules.ipynb", "summary")]:  # fmt: skip
+        assert "ReduceLROnPlateau" in cell_source(notebook, cell), (notebook, cell)
 
 
 def ch7_closed_form(step: int, total: int, shape: str, floor: float, decay_fraction: float, warmup: int) -> float:

@@ -56,6 +56,7 @@ from lrcourse.checking.range_test import (
 from lrcourse.checking.recipes import check_recipe
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase
 from lrcourse.checking.schedulers import check_plateau, check_step_lr
+from lrcourse.checking.step_lr_own import check_step_lr_groups, check_step_lr_hand_edit, check_step_lr_reports
 from lrcourse.checking.wsd import check_wsd, check_wsd_edges, check_wsd_resume
 
 __all__ = [
@@ -80,6 +81,9 @@ __all__ = [
     "check_recipe",
     "check_range_end",
     "check_step_lr",
+    "check_step_lr_groups",
+    "check_step_lr_hand_edit",
+    "check_step_lr_reports",
     "check_wsd",
     "check_wsd_edges",
     "check_wsd_resume",

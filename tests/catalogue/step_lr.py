@@ -55,6 +55,15 @@ def chain_variant(*replacements: str) -> str:
 HAND = "test_my_step_lr_hand_edit"
 STEP_CORRECT = [
     step("chainable", STEP_CHAINABLE),
+    # get_last_lr() read live from the groups: right after every step(), differs only between a hand edit and the
+    # next step(), which neither chapter 2 nor chapter 3 grades (bookkeeping, issue 23's fresh review R23a)
+    step(
+        "get_last_lr_reads_groups",
+        chain_variant(
+            "        return list(self._last_lr)",
+            '        return [float(group["lr"]) for group in self.optimizer.param_groups]',
+        ),
+    ),
     step(
         "chained_countdown",
         """
