@@ -23,6 +23,8 @@ from pathlib import Path
 
 BROKER_VARIABLE = "LRCOURSE_BROKER_URL"
 TASK = "lrcourse.grade_student"
+RESULT_PREFIX = "celery-task-meta-"  # Celery's Redis backend's key of a task's result (`result_key`)
+COURSE_ID_FILE = ".lrcourse-course-id"  # in the course folder: see `course_id`
 VISIBILITY_SECONDS = 3600  # see the module's text
 RESULT_SECONDS = 7 * 24 * 3600  # results kept in Redis for a rerun after an interruption
 MAX_ATTEMPTS = 3  # deliveries of one task (its worker died each time) before the student is failed
@@ -136,10 +138,31 @@ def queue_name(version: str) -> str:
     return f"lrcourse-{version}"
 
 
-def task_id(version: str, assignment: str, student: str, fingerprint: str) -> str:
-    """One task per submission: the same on a rerun, so a result already computed is found and not redone."""
-    key = "\0".join((version, assignment, student, fingerprint)).encode()
+def task_id(version: str, assignment: str, student: str, fingerprint: str, course: str = "") -> str:
+    """One task per submission of one course (`course_id`): the same on a rerun, so a result already computed is
+    found and not redone; another course on the same broker, with the same student and the same bytes, has a task of
+    its own (else one's forget would delete the other's result)."""
+    key = "\0".join((course, version, assignment, student, fingerprint)).encode()
     return "lrcourse-" + hashlib.sha256(key).hexdigest()[:32]
+
+
+def course_id(course: Path) -> str:
+    """The course's own id in the broker: a random token made once and kept in the course folder (COURSE_ID_FILE),
+    so two courses (or two sections of one) sharing a broker never share a task, and a rerun finds its own."""
+    path = course / COURSE_ID_FILE
+    if not path.exists():
+        import secrets
+
+        try:
+            with path.open("x") as file:  # exclusive: two runs starting at once keep the first one's
+                file.write(secrets.token_hex(16) + "\n")
+        except FileExistsError:
+            pass
+    return path.read_text().strip()
+
+
+def result_key(task: str) -> str:
+    return RESULT_PREFIX + task
 
 
 def attempts_key(task: str) -> str:

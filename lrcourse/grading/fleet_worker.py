@@ -241,7 +241,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
 
     @app.task(name=fleet.TASK, bind=True)
     def grade_student(self, task):
-        if app.AsyncResult(self.request.id).state == "SUCCESS":
+        if _graded_already(url, self.request.id):
             raise Ignore()  # graded already: a copy resent by an interrupted run
         if not isinstance(task, dict):
             return _failed("", "the task is not a JSON object")
@@ -253,6 +253,21 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
             return station.grade(task)
 
     return app, station
+
+
+def _graded_already(url: str, task: str) -> bool:
+    """The task's result is stored and a success: read raw and checked (`fleet_result`), not through Celery's
+    backend, which raises on a stored result that is not JSON or a forged exception."""
+    import redis
+
+    from lrcourse.grading import fleet_result
+
+    with redis.Redis.from_url(url) as client:
+        raw = client.get(fleet.result_key(task))
+    try:
+        return raw is not None and fleet_result.read(raw).status == "SUCCESS"
+    except fleet_result.Refused:
+        return False
 
 
 def _count_attempt(url: str, task: str) -> int:
