@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
-from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, broker_url
+from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, BrokerUrlError, broker_url
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 
@@ -102,7 +102,11 @@ def command_grade(args) -> int:
             file=sys.stderr,
         )
         return 2
-    broker = broker_url(args.broker_file, "lrcourse grade")
+    try:
+        broker = broker_url(args.broker_file, "lrcourse grade")
+    except BrokerUrlError as error:
+        print(f"lrcourse grade: {error}", file=sys.stderr)
+        return 2
     if broker and (args.workers is not None or args.no_sandbox):  # options of local grading only
         print(
             "lrcourse grade: --workers and --no-sandbox are not used with a broker: the workers grade; give "
@@ -265,15 +269,19 @@ def command_worker(args) -> int:
     """A grading worker of the queue, serving it until stopped."""
     from lrcourse.grading.fleet_worker import run
 
-    url = broker_url(args.broker_file, "lrcourse worker")
+    try:
+        url = broker_url(args.broker_file, "lrcourse worker")
+    except BrokerUrlError as error:
+        print(f"lrcourse worker: {error}", file=sys.stderr)
+        return 2
     if not url:
         print(f"lrcourse worker: no broker: pass --broker-file or set ${BROKER_VARIABLE}", file=sys.stderr)
         return 2
     if not _sandbox_ready(args):
         return 2
     name = args.name or f"lrcourse-{os.getpid()}@%h"
-    run(url, Path(args.course).resolve(), args.concurrency, not args.no_sandbox, args.visibility_seconds, name)
-    return 0
+    # Celery's own status: not 0 after its "Unrecoverable error" (a broker that cannot be used, say)
+    return run(url, Path(args.course).resolve(), args.concurrency, not args.no_sandbox, args.visibility_seconds, name)
 
 
 def _broker_option(command) -> None:

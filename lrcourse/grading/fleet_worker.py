@@ -280,15 +280,15 @@ def _count_attempt(url: str, task: str) -> int:
         return int(count)
 
 
-def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_seconds: float, name: str) -> None:
+def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_seconds: float, name: str) -> int:
     """`lrcourse worker`: serve the queue until stopped (Ctrl-C or SIGTERM: Celery's warm shutdown finishes the
-    students being graded; their tasks are acknowledged only then)."""
+    students being graded; their tasks are acknowledged only then); Celery's exit status."""
     app, station = make_app(url, checkout, sandboxed, visibility_seconds)
-    serve(app, station, concurrency, visibility_seconds, name)
+    return serve(app, station, concurrency, visibility_seconds, name)
 
 
-def serve(app, station: Station, concurrency: int, visibility_seconds: float, name: str) -> None:
-    """The Celery worker of `make_app`'s app, on the queues of `station`'s versions, until stopped."""
+def serve(app, station: Station, concurrency: int, visibility_seconds: float, name: str) -> int:
+    """The Celery worker of `make_app`'s app, on the queues of `station`'s versions, until stopped; its status."""
     serving = station.serving()
     if not serving:
         raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
@@ -304,4 +304,20 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
     queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
     argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)
-    app.worker_main([*argv, "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    return celery_main(app, [*argv, "--without-gossip", "--without-mingle", "--without-heartbeat"])
+
+
+def celery_main(app, argv: list[str]) -> int:
+    """Celery's command line on `app`, as app.worker_main runs it, but its exit status returned: worker_main drops it,
+    so a worker ended by Celery's "Unrecoverable error" exited 0."""
+    from celery.bin.celery import celery
+    from click.exceptions import Exit
+
+    celery.params[0].default = app  # the --app option's default, as app.start sets it
+    try:
+        status = celery.main(args=argv, standalone_mode=False)
+    except Exit as end:
+        status = end.exit_code
+    finally:
+        celery.params[0].default = None
+    return status if isinstance(status, int) else 0
