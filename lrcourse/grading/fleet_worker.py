@@ -252,7 +252,19 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         with Lease(url, self.request.id, str(self.request.hostname), visibility_seconds):  # says it still answers
             return station.grade(task)
 
+    only_grading_task(app)
     return app, station
+
+
+def only_grading_task(app) -> None:
+    """The grading task the only one registered: Celery's built-in tasks (celery.accumulate, chain, chord, group,
+    map, starmap, chunks, backend_cleanup, ...) are registered on every app as it is finalized, and a worker runs any
+    registered task a message names. Unregistered, a message naming one is refused by the worker ("Received
+    unregistered task") and dropped, never run."""
+    app.finalize(auto=True)
+    for name in list(app.tasks):
+        if name != fleet.TASK:
+            app.tasks.unregister(name)
 
 
 def _graded_already(url: str, task: str) -> bool:
