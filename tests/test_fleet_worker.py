@@ -69,7 +69,8 @@ def test_a_worker_registers_only_the_grading_task_and_refuses_celerys_built_in_o
 
     with redis_server() as url:
         app, _ = make_app(url, ROOT)
-        assert list(app.tasks) == [fleet.TASK]
+        app.conf.task_time_limit = 90  # as test_fleet_limits sets it: the task is bound to it when the app finalizes
+        assert list(app.tasks) == [fleet.TASK] and app.tasks[fleet.TASK].time_limit == 90
         log = tmp_path / "worker.log"
         with log.open("w") as out:
             worker = subprocess.Popen(

@@ -260,11 +260,15 @@ def only_grading_task(app) -> None:
     """The grading task the only one registered: Celery's built-in tasks (celery.accumulate, chain, chord, group,
     map, starmap, chunks, backend_cleanup, ...) are registered on every app as it is finalized, and a worker runs any
     registered task a message names. Unregistered, a message naming one is refused by the worker ("Received
-    unregistered task") and dropped, never run."""
-    app.finalize(auto=True)
-    for name in list(app.tasks):
-        if name != fleet.TASK:
-            app.tasks.unregister(name)
+    unregistered task") and dropped, never run. Done as the app is finalized (when the worker starts), not now:
+    finalizing binds each task to the configuration of that moment (its time limit), which a caller may still set."""
+
+    def unregister(sender, **_) -> None:
+        for name in list(sender.tasks):
+            if name != fleet.TASK:
+                sender.tasks.unregister(name)
+
+    app.on_after_finalize.connect(unregister, weak=False)
 
 
 def _graded_already(url: str, task: str) -> bool:
