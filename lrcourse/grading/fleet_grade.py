@@ -74,8 +74,9 @@ def collect(
     force: bool = False,
     hint_seconds: float = HINT_SECONDS,
 ) -> list[Outcome]:
-    """Send the students' tasks and write their results as they come, interleaved: a batch sent, then the ready
-    results read (`Collector`), so the first feedback does not wait for the whole class to be sent."""
+    """Send the students' tasks and write their results as they come, interleaved: BATCH tasks sent, then, once a
+    poll, at most BATCH ready results read and written (`ready_tasks`, `stored`), so the first feedback does not wait
+    for the whole class to be sent, and the command's memory does not grow with the results waiting in the broker."""
     import redis
     from tqdm import tqdm
 
@@ -93,18 +94,12 @@ def collect(
             try:
                 while unsent or waiting:
                     stop.check()
-                    for student, current in [unsent.pop() for _ in range(min(BATCH, len(unsent)))]:
+                    for _ in range(min(BATCH, len(unsent))):
+                        student, current = unsent.pop()
                         task = fleet.task_id(version, assignment, student, current, course_id)
+                        folder = course / "submitted" / student / assignment
                         try:
-                            send(
-                                app,
-                                client,
-                                task,
-                                version,
-                                assignment,
-                                course / "submitted" / student / assignment,
-                                force,
-                            )
+                            send(app, client, task, version, assignment, folder, force)
                         except parcel.ParcelRefused as error:
                             outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
                             bar.update(1)
