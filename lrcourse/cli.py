@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
-from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, broker_url
+from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, BrokerUrlError, broker_url
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 
@@ -84,8 +84,7 @@ def command_collect(args) -> int:
         exchange.memory_fs_ok = getattr(args, "allow_tmpfs", False)
         result = collect(course, args.assignment, exchange)
     except ExchangeUnusable as error:
-        print(f"lrcourse collect: {error}", file=sys.stderr)
-        return 2
+        return _refused(f"lrcourse collect: {error}")
     except Exception:  # a traceback's own status, 1, would read as "some refused"
         traceback.print_exc()
         return 3
@@ -97,19 +96,16 @@ def command_collect(args) -> int:
 def command_grade(args) -> int:
     course = Path(args.course).resolve()
     if not (course / "source" / args.assignment).is_dir():
-        print(
-            f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}",
-            file=sys.stderr,
-        )
-        return 2
-    broker = broker_url(args.broker_file, "lrcourse grade")
+        return _refused(f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}")
+    try:
+        broker = broker_url(args.broker_file, "lrcourse grade")
+    except BrokerUrlError as error:
+        return _refused(f"lrcourse grade: {error}")
     if broker and (args.workers is not None or args.no_sandbox):  # options of local grading only
-        print(
+        return _refused(
             "lrcourse grade: --workers and --no-sandbox are not used with a broker: the workers grade; give "
-            "`lrcourse worker` its --concurrency and --no-sandbox",
-            file=sys.stderr,
+            "`lrcourse worker` its --concurrency and --no-sandbox"
         )
-        return 2
     if not broker and not _sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
     args.db_url = _db_url(args)
@@ -224,16 +220,13 @@ def command_check(args) -> int:
     from lrcourse.self_check import ROOT, UnknownChapter, chapter_names, check
 
     if not (ROOT / "source").is_dir():  # an installed lrcourse (a hub's students' wheel) has no course folder
-        print(
-            f"lrcourse check: no course folder here ({ROOT / 'source'} is missing): it runs in a course checkout",
-            file=sys.stderr,
+        return _refused(
+            f"lrcourse check: no course folder here ({ROOT / 'source'} is missing): it runs in a course checkout"
         )
-        return 2
     try:
         names = chapter_names(args.chapters, chapters())
     except UnknownChapter as error:
-        print(f"lrcourse check: {error}", file=sys.stderr)
-        return 2
+        return _refused(f"lrcourse check: {error}")
     if not _sandbox_ready(args):
         return 2
     return check(names, sandboxed=not args.no_sandbox)
@@ -260,19 +253,26 @@ def command_doctor(args) -> int:
     return 1 if any(check.failed for check in checks) else 0
 
 
+def _refused(why: str) -> int:
+    """A command refused before it starts: why, on stderr, and the status of a usage error."""
+    print(why, file=sys.stderr)
+    return 2
+
+
 def command_worker(args) -> int:
-    """A grading worker of the queue, serving it until stopped."""
+    """A grading worker of the queue, serving it until stopped; Celery's status (not 0 after "Unrecoverable error")."""
     from lrcourse.grading.fleet_worker import run
 
-    url = broker_url(args.broker_file, "lrcourse worker")
+    try:
+        url = broker_url(args.broker_file, "lrcourse worker")
+    except BrokerUrlError as error:
+        return _refused(f"lrcourse worker: {error}")
     if not url:
-        print(f"lrcourse worker: no broker: pass --broker-file or set ${BROKER_VARIABLE}", file=sys.stderr)
-        return 2
+        return _refused(f"lrcourse worker: no broker: pass --broker-file or set ${BROKER_VARIABLE}")
     if not _sandbox_ready(args):
         return 2
     name = args.name or f"lrcourse-{os.getpid()}@%h"
-    run(url, Path(args.course).resolve(), args.concurrency, not args.no_sandbox, args.visibility_seconds, name)
-    return 0
+    return run(url, Path(args.course).resolve(), args.concurrency, not args.no_sandbox, args.visibility_seconds, name)
 
 
 def _broker_option(command) -> None:

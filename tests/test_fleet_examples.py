@@ -86,3 +86,30 @@ def test_no_password_on_a_command_line_or_in_the_environment():
 
 def test_the_readme_points_to_the_example():
     assert "examples/kubernetes/" in (ROOT / "README.md").read_text()
+
+
+def test_only_the_workers_and_the_enqueuer_may_reach_the_broker():
+    """A ClusterIP Service alone is open to every pod of the cluster, students' servers included."""
+    found = documents()
+    policy = found[("NetworkPolicy", "lrcourse-broker")]["spec"]
+    broker, worker = found[("Deployment", "lrcourse-broker")], found[("Deployment", "lrcourse-worker")]
+    assert policy["podSelector"]["matchLabels"] == broker["spec"]["template"]["metadata"]["labels"]
+    assert policy["policyTypes"] == ["Ingress"]
+    [rule] = policy["ingress"]
+    allowed = [peer["podSelector"]["matchLabels"] for peer in rule["from"]]
+    assert allowed == [worker["spec"]["template"]["metadata"]["labels"], {"lrcourse-enqueuer": "true"}], allowed
+    port = found[("Service", "lrcourse-broker")]["spec"]["ports"][0]["port"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": port}]
+
+
+def test_each_pod_runs_as_a_user_that_can_read_its_secret_files():
+    """The Secret's files are mounted 0400 and root's: a pod reads them as root, or through an fsGroup (which adds
+    group read); the workers without one, since `lrcourse worker` warns about a URL file others can read."""
+    for name in ("lrcourse-worker", "lrcourse-broker"):
+        pod = documents()[("Deployment", name)]["spec"]["template"]["spec"]
+        context = pod["securityContext"]
+        [volume] = [volume for volume in pod["volumes"] if "secret" in volume]
+        assert volume["secret"]["defaultMode"] == 0o400, name
+        assert context["runAsUser"] == 0 or context["fsGroup"] == context["runAsGroup"], (name, context)
+        if name == "lrcourse-worker":
+            assert context["runAsUser"] == 0 and "fsGroup" not in context and pod["hostUsers"] is False

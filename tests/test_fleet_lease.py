@@ -63,6 +63,8 @@ def test_a_lease_lapses_when_its_worker_dies_and_the_enqueuer_says_so_once(url):
     [said] = bar.lines
     assert said.startswith("lrcourse: alice: taken at ") and "'machine-a@pod-7'" in said, said
     assert "visibility timeout (3600 s)" in said and "this command waits for it" in said, said
+    # true in both cases: this holder's process was killed (a live worker would have put the task back at once)
+    assert "If only the process died, its worker put the task back on the queue at once" in said, said
 
 
 def test_a_lease_ended_by_its_worker_is_released_and_its_record_kept(url):

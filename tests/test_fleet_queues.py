@@ -131,3 +131,15 @@ def test_with_a_broker_local_grading_options_are_refused_and_a_readable_url_file
     url_file.chmod(0o600)
     assert fleet.broker_url(str(url_file)) == "redis://:secret@127.0.0.1:1/0"
     assert capsys.readouterr().err == ""
+
+
+def test_two_courses_on_one_broker_never_share_a_task(tmp_path):
+    """The same student with the same bytes in two courses of the same version: two tasks (else one course's forget
+    deleted the other's result); each course's id is made once and kept, so its reruns find their tasks."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    ids = fleet.course_id(first), fleet.course_id(second)
+    assert ids[0] != ids[1] and fleet.course_id(first) == ids[0] and len(ids[0]) == 32
+    assert (first / fleet.COURSE_ID_FILE).read_text().strip() == ids[0]
+    tasks = {fleet.task_id("v", CHAPTER, "alice", "same-bytes", course) for course in ids}
+    assert len(tasks) == 2

@@ -1,5 +1,7 @@
-"""A worker's result as the enqueuing command reads it (`fleet_grade`): it crossed the network, so nothing in it is
-trusted; a score that is not a finite number is refused before anything is written."""
+"""A worker's result as the enqueuing command reads it (`fleet_grade`, `fleet_result`): it crossed the network, and
+anyone with the broker's password can write one, so nothing in it is trusted: a result that is not JSON, a forged
+exception, a number that is not finite or too large, a list that is not of strings, a claim of feedback with no
+page fail that student with the reason before anything is written, and never raise out of the run."""
 
 from __future__ import annotations
 
@@ -8,14 +10,94 @@ import json
 
 import pytest
 
-from lrcourse.grading.fleet_grade import checked_scores, write
+from lrcourse.grading.fleet_grade import write
+from lrcourse.grading.fleet_result import Refused, checked_scores, read
 
 
 def result(scores_json: str) -> dict:
     """The backend's meta of a task whose worker returned `scores_json` (JSON text: NaN and Infinity included)."""
     notebook = base64.b64encode(b"{}").decode()
-    text = '{"outcome": {"status": "graded", "feedback": true, "seconds": NaN}, "scores": %s, "autograded": %s}'
-    return {"status": "SUCCESS", "result": json.loads(text % (scores_json, json.dumps({"ch.ipynb": notebook})))}
+    text = '{"outcome": {"status": "graded", "feedback": true, "seconds": 1.5}, "scores": %s, "autograded": %s, %s}'
+    feedback = '"feedback": ' + json.dumps({"ch.html": notebook})
+    return {
+        "status": "SUCCESS",
+        "result": json.loads(text % (scores_json, json.dumps({"ch.ipynb": notebook}), feedback)),
+    }
+
+
+def graded(**changes) -> bytes:
+    """A stored result as the broker holds it (Celery's meta as JSON): graded, with `changes` to its document."""
+    document = result('{"test_a": 1}')["result"]
+    for path, value in changes.items():
+        *parents, name = path.split("__")
+        target = document
+        for parent in parents:
+            target = target[parent]
+        target[name] = value
+    return json.dumps({"status": "SUCCESS", "result": document, "traceback": None, "task_id": "t"}).encode()
+
+
+FORGED = [  # what R25 planted in the broker (issue 25's review), and more of the same kind
+    ("not JSON", b"not json"),
+    ("not UTF-8", b"\xff\xfe"),
+    ("a forged exception", b'{"status": "FAILURE", "result": {"exc_module": "os", "exc_type": "system"}}'),
+    ("no final state", b'{"status": "STARTED", "result": null}'),
+    ("a list", b"[1, 2]"),
+    ("a score of 10**400", graded(scores={"test_a": 10**400})),
+    ("an outcome's seconds of 10**400", graded(outcome__seconds=10**400)),
+    ("overridden not of strings", graded(outcome__overridden=[1])),
+    ("unchecked not of strings", graded(outcome__unchecked=[{"a": 1}])),
+    ("feedback claimed without a page", graded(feedback={})),
+    ("feedback claimed with no html page", graded(feedback={"x.txt": "eA=="})),
+    ("graded without a notebook", graded(autograded={})),
+    ("an unknown field", graded(extra=1)),
+    ("an unknown outcome field", graded(outcome__student_id="bob")),
+    ("a status of skipped", graded(outcome__status="skipped")),
+    ("a reason not text", graded(outcome__reason=["x"])),
+    ("feedback not a bool", graded(outcome__feedback=1)),
+    ("a parcel of numbers", graded(autograded={"ch.ipynb": 1})),
+    ("a deep nesting", b"[" * 100000 + b"]" * 100000),
+]
+
+
+@pytest.mark.parametrize("raw", [raw for _, raw in FORGED], ids=[name for name, _ in FORGED])
+def test_a_forged_or_malformed_stored_result_fails_that_student_with_the_reason(tmp_path, raw):
+    try:
+        checked = read(raw)
+    except Refused:
+        pass
+    else:
+        assert checked.document is None and checked.status == "FAILURE", checked  # a failure, said as text
+    outcome = write(tmp_path, None, "ch", "mallory", "fingerprint", json.loads(raw) if _json(raw) else raw)
+    assert outcome.status == "failed" and outcome.reason, outcome
+    assert not (tmp_path / "autograded").exists() and not (tmp_path / "feedback").exists()
+
+
+def _json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def test_an_honest_result_is_accepted_whole():
+    checked = read(graded())
+    assert checked.status == "SUCCESS" and checked.document["scores"] == {"test_a": 1.0}
+    assert read(graded(outcome__feedback=False, feedback={})).document["outcome"]["feedback"] is False
+    failed = b'{"status": "SUCCESS", "result": {"outcome": {"student": "s", "status": "failed", "reason": "r", "score": null, "max_score": null, "seconds": 0.0, "overridden": [], "feedback": true, "unchecked": []}, "refused": true}}'
+    assert read(failed).document["outcome"]["reason"] == "r"  # a worker's refusal: feedback true, no page
+
+
+def test_a_failed_task_is_said_from_its_exception_as_text_only():
+    said = read(
+        b'{"status": "FAILURE", "result": {"exc_type": "TimeLimitExceeded", "exc_message": [420.0], "exc_module": "billiard.exceptions"}}'
+    )
+    assert "hard time limit (420 s" in said.reason
+    said = read(
+        b'{"status": "FAILURE", "result": {"exc_type": "system", "exc_message": ["rm -rf /"], "exc_module": "os"}}'
+    )
+    assert said.reason == "the grading worker failed: system: rm -rf /"
 
 
 @pytest.mark.parametrize("scores", ['{"test_a": NaN}', '{"test_a": Infinity}', '{"test_a": -Infinity}'])
@@ -25,9 +107,11 @@ def test_a_non_finite_score_fails_that_student_and_writes_nothing(tmp_path, scor
     assert not (tmp_path / "autograded").exists()
 
 
-@pytest.mark.parametrize("raw", [{"test_a": True}, {"test_a": "1"}, ["test_a"], {"test_a": float("nan")}])
+@pytest.mark.parametrize(
+    "raw", [{"test_a": True}, {"test_a": "1"}, ["test_a"], {"test_a": float("nan")}, {"test_a": 10**400}]
+)
 def test_scores_must_be_finite_numbers(raw):
-    with pytest.raises(ValueError):
+    with pytest.raises(Refused):
         checked_scores(raw)
 
 

@@ -23,6 +23,9 @@ from pathlib import Path
 
 BROKER_VARIABLE = "LRCOURSE_BROKER_URL"
 TASK = "lrcourse.grade_student"
+URL_SCHEMES = ("redis://", "rediss://")
+RESULT_PREFIX = "celery-task-meta-"  # Celery's Redis backend's key of a task's result (`result_key`)
+COURSE_ID_FILE = ".lrcourse-course-id"  # in the course folder: see `course_id`
 VISIBILITY_SECONDS = 3600  # see the module's text
 RESULT_SECONDS = 7 * 24 * 3600  # results kept in Redis for a rerun after an interruption
 MAX_ATTEMPTS = 3  # deliveries of one task (its worker died each time) before the student is failed
@@ -36,25 +39,51 @@ ENQUEUER_SECTIONS = frozenset(
 ROOT = PACKAGE.parent  # a checkout of the course
 
 
+class BrokerUrlError(ValueError):
+    """The broker's URL cannot be used; the text says why and never holds the URL (it holds the password)."""
+
+
 def broker_url(path: str | None, who: str = "lrcourse") -> str | None:
     """The broker's URL from a file (a password belongs there or in the environment, never on a command
-    line), else $LRCOURSE_BROKER_URL, else None. A file others than its owner can read is warned about: the
-    password lets one read every submission and forge results."""
+    line), else $LRCOURSE_BROKER_URL, else None (no broker: local grading). A file others than its owner can read is
+    warned about: the password lets one read every submission and forge results. An empty file, an empty variable or
+    a URL of another scheme is an error (`BrokerUrlError`), never local grading or Celery's reading of the URL."""
     if path:
-        mode = os.stat(path).st_mode & 0o777
+        try:
+            mode = os.stat(path).st_mode & 0o777
+            text = Path(path).read_text().strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise BrokerUrlError(f"the broker URL file {path} cannot be read: {type(error).__name__}") from None
         if mode & 0o077:
             print(
                 f"{who}: warning: {path} has mode {mode:o}: it holds the broker's password; chmod 600 it",
                 file=sys.stderr,
             )
-        return Path(path).read_text().strip()
-    return os.environ.get(BROKER_VARIABLE) or None
+        return checked_url(text, f"the broker URL file {path}")
+    if BROKER_VARIABLE in os.environ:
+        return checked_url(os.environ[BROKER_VARIABLE].strip(), f"${BROKER_VARIABLE}")
+    return None
+
+
+def checked_url(url: str, source: str) -> str:
+    """`url` if it is a Redis URL (redis:// or rediss://, the forms the README documents). Checked before Celery
+    sees it: Celery imports a URL of no known scheme as a module name, and its error prints the URL, password and
+    all (`redis//:PW@host` gave "No module named 'redis//:PW@host'")."""
+    if not url:
+        raise BrokerUrlError(f"{source} is empty: it must hold the broker's URL, redis://:PASSWORD@HOST:6379/0")
+    if not url.startswith(URL_SCHEMES):
+        raise BrokerUrlError(
+            f"{source} does not begin with {' or '.join(URL_SCHEMES)}: the URL is not shown here (it holds the "
+            "password); it must read redis://:PASSWORD@HOST:6379/0 (or rediss:// for TLS)"
+        )
+    return url
 
 
 def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS):
     """The Celery app of the grading queue, on the Redis broker at `url` (results kept there too)."""
     from celery import Celery
 
+    checked_url(url, "the broker URL")
     app = Celery("lrcourse", broker=url, backend=url, set_as_current=False)
     app.conf.update(
         task_serializer="json",
@@ -136,10 +165,31 @@ def queue_name(version: str) -> str:
     return f"lrcourse-{version}"
 
 
-def task_id(version: str, assignment: str, student: str, fingerprint: str) -> str:
-    """One task per submission: the same on a rerun, so a result already computed is found and not redone."""
-    key = "\0".join((version, assignment, student, fingerprint)).encode()
+def task_id(version: str, assignment: str, student: str, fingerprint: str, course: str = "") -> str:
+    """One task per submission of one course (`course_id`): the same on a rerun, so a result already computed is
+    found and not redone; another course on the same broker, with the same student and the same bytes, has a task of
+    its own (else one's forget would delete the other's result)."""
+    key = "\0".join((course, version, assignment, student, fingerprint)).encode()
     return "lrcourse-" + hashlib.sha256(key).hexdigest()[:32]
+
+
+def course_id(course: Path) -> str:
+    """The course's own id in the broker: a random token made once and kept in the course folder (COURSE_ID_FILE),
+    so two courses (or two sections of one) sharing a broker never share a task, and a rerun finds its own."""
+    path = course / COURSE_ID_FILE
+    if not path.exists():
+        import secrets
+
+        try:
+            with path.open("x") as file:  # exclusive: two runs starting at once keep the first one's
+                file.write(secrets.token_hex(16) + "\n")
+        except FileExistsError:
+            pass
+    return path.read_text().strip()
+
+
+def result_key(task: str) -> str:
+    return RESULT_PREFIX + task
 
 
 def attempts_key(task: str) -> str:

@@ -21,7 +21,6 @@ missing. A result is written once, when it arrives, as local grading writes it:
 
 from __future__ import annotations
 
-import math
 import shutil
 import sys
 import time
@@ -29,16 +28,18 @@ import warnings
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
-from lrcourse.grading import fleet, intake, late, parcel
+from lrcourse.grading import fleet, fleet_result, intake, late, parcel
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
 from lrcourse.grading.fleet_lease import Lapsed, taken_key
+from lrcourse.grading.fleet_result import Stored
 from lrcourse.grading.grade import create_gradebook_tables, finish
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 from lrcourse.grading.watchdog import CtrlC
 
 POLL_SECONDS = 0.5
 HINT_SECONDS = 120.0  # no task started for this long: say why that may be
-OUTCOME_FIELDS = {"reason": str, "overridden": list, "feedback": bool, "unchecked": list, "seconds": float}
+BATCH = 16  # results read per poll at most, and tasks sent between two polls (`collect`)
+EXISTS_CHUNK = 512  # tasks asked about in one pipelined round trip (`ready_tasks`)
 
 
 def grade_class_remote(
@@ -73,50 +74,62 @@ def collect(
     force: bool = False,
     hint_seconds: float = HINT_SECONDS,
 ) -> list[Outcome]:
+    """Send the students' tasks and write their results as they come, interleaved: BATCH tasks sent, then, once a
+    poll, at most BATCH ready results read and written (`ready_tasks`, `stored`), so the first feedback does not wait
+    for the whole class to be sent, and the command's memory does not grow with the results waiting in the broker."""
+    import redis
     from tqdm import tqdm
 
     app = fleet.celery_app(url)
     version = fleet.course_version(course, assignment)
-    outcomes, waiting = [], {}
+    course_id = fleet.course_id(course)
+    outcomes, waiting, unsent = [], {}, list(reversed(todo))  # popped from the end: in the intake's order
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
     stop = CtrlC()
     writer = Writer(course, db_url)
     try:
-        with stop.installed():
-            for student, current in todo:
-                stop.check()
-                task = fleet.task_id(version, assignment, student, current)
-                try:
-                    send(app, url, task, version, assignment, course / "submitted" / student / assignment, force)
-                except parcel.ParcelRefused as error:
-                    outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
-                    bar.update(1)
-                    continue
-                waiting[task] = (student, current)
+        with stop.installed(), redis.Redis.from_url(url) as client:
             idle, lapsed = IdleHint(url, version, waiting, hint_seconds, bar), Lapsed(url, waiting, bar)
-            polled = app.backend.get_many(
-                set(waiting),
-                interval=POLL_SECONDS,
-                no_ack=True,
-                on_interval=lambda: (stop.check(), idle.check(), lapsed.check()),
-            )
+            polled = 0.0
             try:
-                for task, meta in polled:
-                    idle.started = True
-                    student, current = waiting.pop(task)
-                    began = time.monotonic()
-                    outcomes.append(write(course, writer, assignment, student, current, meta))
-                    forget(app, url, task)  # written (or failed): the broker need not hold it any longer
-                    writer.results, writer.seconds = writer.results + 1, writer.seconds + time.monotonic() - began
-                    bar.update(1)
+                while unsent or waiting:
                     stop.check()
+                    for _ in range(min(BATCH, len(unsent))):
+                        student, current = unsent.pop()
+                        task = fleet.task_id(version, assignment, student, current, course_id)
+                        folder = course / "submitted" / student / assignment
+                        try:
+                            send(app, client, task, version, assignment, folder, force)
+                        except parcel.ParcelRefused as error:
+                            outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
+                            bar.update(1)
+                            continue
+                        waiting[task] = (student, current)
+                    if unsent and time.monotonic() - polled < POLL_SECONDS:
+                        continue  # sending: the results are looked for once a poll, not after every batch
+                    polled = time.monotonic()
+                    ready = ready_tasks(client, waiting, BATCH)
+                    if ready:
+                        idle.started = True
+                    for task in ready:
+                        student, current = waiting.pop(task)
+                        began = time.monotonic()
+                        outcomes.append(write(course, writer, assignment, student, current, stored(client, task)))
+                        forget(client, task)  # written (or failed): the broker need not hold it any longer
+                        writer.results, writer.seconds = writer.results + 1, writer.seconds + time.monotonic() - began
+                        bar.update(1)
+                        stop.check()
+                    idle.check()
+                    lapsed.check()
+                    if not ready and not unsent:
+                        time.sleep(POLL_SECONDS)
             finally:
                 writer.close()
     except KeyboardInterrupt:
         bar.close()
         print(
-            f"\nInterrupted: {len(waiting)} student(s) not collected. Every grade written so far is kept; run the "
-            "command again to collect the rest (results already computed are not graded again).",
+            f"\nInterrupted: {len(waiting) + len(unsent)} student(s) not collected. Every grade written so far is kept; "
+            "run the command again to collect the rest (results already computed are not graded again).",
             file=sys.stderr,
         )
         raise
@@ -124,6 +137,32 @@ def collect(
     if writer.results:
         print(writer.pace(), file=sys.stderr)
     return outcomes
+
+
+def ready_tasks(client, waiting: dict, batch: int = BATCH) -> list[str]:
+    """At most `batch` of the waiting tasks whose result is stored, the longest waiting first. Only their existence is
+    asked here (in pipelined chunks); each result is read whole just before it is written (`stored`), so the
+    command's memory holds one result at a time, whatever the class's size (Celery's get_many read and decoded every
+    ready result at once: 300 results of 1.2 MB grew it by 692 MB)."""
+    found, tasks = [], list(waiting)
+    for start in range(0, len(tasks), EXISTS_CHUNK):
+        chunk = tasks[start : start + EXISTS_CHUNK]
+        with client.pipeline(transaction=False) as pipe:
+            for task in chunk:
+                pipe.exists(fleet.result_key(task))
+            found += [task for task, present in zip(chunk, pipe.execute()) if present]
+        if len(found) >= batch:
+            break
+    return found[:batch]
+
+
+def stored(client, task: str) -> Stored:
+    """The task's stored result, read and checked (`fleet_result`); one that cannot be read or accepted becomes a
+    failure of that student with the reason, never an error of the run."""
+    try:
+        return fleet_result.read(client.get(fleet.result_key(task)))
+    except fleet_result.Refused as error:
+        return Stored("REFUSED", reason=f"the worker's result is refused: {error}")
 
 
 class IdleHint:
@@ -153,39 +192,29 @@ class IdleHint:
             )
 
 
-def send(app, url: str, task: str, version: str, assignment: str, folder: Path, force: bool) -> None:
-    """Enqueue the task, unless its result is stored and graded (an interrupted run's) or an earlier run sent it and
-    it is not done yet (queued or being graded: sending it again would grade it twice). A stored failure is
-    forgotten and the task sent again, with its delivery count reset; `force` sends it whatever is stored."""
-    import redis
-
-    stored = app.AsyncResult(task)
-    with redis.Redis.from_url(url) as client:
-        if not force and stored.state == "SUCCESS" and _status(stored.result) == "graded":
+def send(app, client, task: str, version: str, assignment: str, folder: Path, force: bool) -> None:
+    """Enqueue the task, unless its result is stored, accepted and graded (an interrupted run's) or an earlier run sent
+    it and it is not done yet (queued or being graded: sending it again would grade it twice). Any other stored result
+    (a failure, or one that cannot be read or accepted) is forgotten and the task sent again, with its delivery count
+    reset; `force` sends it whatever is stored. The same submission has the same task id: a task sent again (an
+    interruption between sending and marking it sent) is dropped by a worker that finds its result stored."""
+    if not force:
+        result = stored(client, task) if client.exists(fleet.result_key(task)) else None
+        if result is not None and result.document is not None and result.document["outcome"]["status"] == "graded":
             return
-        if not force and stored.state == "PENDING" and client.exists(fleet.sent_key(task)):
+        if result is None and client.exists(fleet.sent_key(task)):
             return
-        stored.forget()
-        client.delete(fleet.attempts_key(task))
-        files = parcel.pack(folder)
-        payload = {"version": version, "assignment": assignment, "student": folder.parent.name, "files": files}
-        app.send_task(fleet.TASK, args=[payload], task_id=task, queue=fleet.queue_name(version))
-        client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
+    client.delete(fleet.result_key(task), fleet.attempts_key(task))
+    files = parcel.pack(folder)
+    payload = {"version": version, "assignment": assignment, "student": folder.parent.name, "files": files}
+    app.send_task(fleet.TASK, args=[payload], task_id=task, queue=fleet.queue_name(version))
+    client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
 
 
-def forget(app, url: str, task: str) -> None:
+def forget(client, task: str) -> None:
     """The task's result and its records dropped from the broker (a result holds a student's folders: a class's
     results would otherwise stay in the broker's memory until they expire)."""
-    import redis
-
-    app.AsyncResult(task).forget()
-    with redis.Redis.from_url(url) as client:
-        client.delete(fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
-
-
-def _status(document) -> str:
-    outcome = document.get("outcome") if isinstance(document, dict) else None
-    return outcome.get("status", "") if isinstance(outcome, dict) else ""
+    client.delete(fleet.result_key(task), fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
 
 
 class Writer:
@@ -262,21 +291,25 @@ class Writer:
         return "" if generated.get("success") else first_error(generated)
 
 
-def write(course: Path, writer: Writer, assignment: str, student: str, current: str, meta: dict) -> Outcome:
-    """One task's result into the course (see the module's text); the student's outcome."""
-    if meta.get("status") != "SUCCESS":
-        return Outcome(student, "failed", failure_reason(meta))
-    document = meta.get("result") if isinstance(meta.get("result"), dict) else {}
-    outcome = _outcome(student, document.get("outcome"))
+def write(course: Path, writer: Writer, assignment: str, student: str, current: str, result) -> Outcome:
+    """One task's result (`Stored`, or the stored meta as a dict, checked here) into the course (see the module's
+    text); the student's outcome."""
+    if not isinstance(result, Stored):
+        try:
+            result = fleet_result.read(result)
+        except fleet_result.Refused as error:
+            return Outcome(student, "failed", f"the worker's result is refused: {error}")
+    if result.document is None:
+        return Outcome(student, "failed", result.reason)
+    document = result.document
+    outcome = fleet_result.outcome_of(student, document["outcome"])
     if outcome.status != "graded":
         return outcome
     try:
-        scores = checked_scores(document.get("scores"))  # before anything is written
-    except ValueError as error:
-        return Outcome(student, "failed", f"the worker's result is refused: {error}")
-    try:
         _write_files(course, student, assignment, document)
-        late_seconds, outcome.score, outcome.max_score = _write_grades(course, writer, assignment, student, scores)
+        late_seconds, outcome.score, outcome.max_score = _write_grades(
+            course, writer, assignment, student, document["scores"]
+        )
     except Exception as error:  # a result that cannot be written fails that student only
         writer.done(written=False)
         return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
@@ -287,48 +320,6 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
     if outcome.feedback and not outcome.unchecked:
         intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
     return outcome
-
-
-def failure_reason(meta: dict) -> str:
-    """Why a task failed on its worker, from Celery's backend, which gives the task's exception back."""
-    error = meta.get("result")
-    if not isinstance(error, BaseException):
-        return f"the grading worker failed: {str(meta.get('status'))[:64]}"
-    if type(error).__name__ == "TimeLimitExceeded":  # Celery's hard limit (`fleet_worker.make_app`)
-        seconds = error.args[0] if error.args and isinstance(error.args[0], (int, float)) else math.nan
-        return (
-            f"the grading worker was held on this student past the queue's hard time limit ({seconds:.0f} s: the "
-            "student's budget, the worker's grace and 120 s) and was stopped; not tried again"
-        )
-    return f"the grading worker failed: {type(error).__name__}: {str(error)[:300]}"
-
-
-def checked_scores(raw) -> dict[str, float]:
-    """{test cell: score} from a result, every score a finite number: a NaN or an infinity (JSON's NaN and
-    Infinity constants decode to them) would pass any clamp (min(max(nan, 0), 2) is nan) into the gradebook."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ValueError("its scores are not a mapping of test cells to numbers")
-    scores = {}
-    for name, score in raw.items():
-        if score is None:
-            continue  # no verdict: no points
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
-            raise ValueError(f"the score of {str(name)[:64]!r} is not a finite number: {str(score)[:32]}")
-        scores[name] = float(score)
-    return scores
-
-
-def _outcome(student: str, raw) -> Outcome:
-    """The worker's outcome, its fields type-checked; the student's id is ours, never the document's."""
-    raw = raw if isinstance(raw, dict) else {}
-    status = raw.get("status") if raw.get("status") in ("graded", "failed") else "failed"
-    fields = {name: raw[name] for name, kind in OUTCOME_FIELDS.items() if isinstance(raw.get(name), kind)}
-    if not math.isfinite(fields.get("seconds", 0.0)):
-        del fields["seconds"]
-    fields["reason"] = fields.get("reason", "" if status == "graded" else "the worker returned no outcome")[:2000]
-    return Outcome(student, status, **fields)
 
 
 def _write_files(course: Path, student: str, assignment: str, document: dict) -> None:

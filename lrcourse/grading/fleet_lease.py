@@ -7,8 +7,9 @@ at once) to another worker only once the broker's visibility timeout has passed 
 Without a word the enqueuing command would wait that hour. So while a worker process grades a task it keeps a key
 alive in Redis (renewed every RENEW_SECONDS, expiring LEASE_SECONDS after the last renewal), beside a record of who
 took the task, when, and under which visibility timeout. A task with a record but no live key, for longer than a
-lease, was taken by a worker that stopped answering: the enqueuing command says so (`Lapsed`), naming the student,
-the worker, and when the broker will hand the task out again.
+lease, was taken by a worker process that stopped answering: the enqueuing command says so (`Lapsed`), naming the
+student and the worker, and when the task is taken again (at once if only the process died: its worker put the task
+back; after the visibility timeout if the machine was lost).
 """
 
 from __future__ import annotations
@@ -118,10 +119,14 @@ def message(student: str, record: dict, grace: float) -> str:
     when = "once the broker's visibility timeout has passed"
     if taken and visibility:
         when = f"once its visibility timeout ({visibility:.0f} s) has passed, at about {_clock(taken + visibility)}"
+    # true whichever happened: a process that died on a live worker had its task put back on the queue at once
+    # (another process takes it when one is free), a lost machine's waits for the visibility timeout
     return (
-        f"lrcourse: {student}: taken at {_clock(taken)} by worker {record['worker']!r}, which has stopped answering "
-        f"(no lease renewed for {grace:.0f} s: its machine lost or cut off?). The broker hands the task to another "
-        f"worker {when}; this command waits for it. Ctrl-C keeps every grade written; a rerun collects the rest."
+        f"lrcourse: {student}: taken at {_clock(taken)} by worker {record['worker']!r}, which has renewed no lease for "
+        f"{grace:.0f} s: its grading process died, or its machine was lost or cut off. If only the process died, its "
+        "worker put the task back on the queue at once and the next free process takes it; if the machine is gone, "
+        f"the broker hands the task to another worker {when}. Either way this command waits for it. Ctrl-C keeps "
+        "every grade written; a rerun collects the rest."
     )
 
 

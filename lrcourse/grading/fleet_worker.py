@@ -241,7 +241,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
 
     @app.task(name=fleet.TASK, bind=True)
     def grade_student(self, task):
-        if app.AsyncResult(self.request.id).state == "SUCCESS":
+        if _graded_already(url, self.request.id):
             raise Ignore()  # graded already: a copy resent by an interrupted run
         if not isinstance(task, dict):
             return _failed("", "the task is not a JSON object")
@@ -252,7 +252,38 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         with Lease(url, self.request.id, str(self.request.hostname), visibility_seconds):  # says it still answers
             return station.grade(task)
 
+    only_grading_task(app)
     return app, station
+
+
+def only_grading_task(app) -> None:
+    """The grading task the only one registered: Celery's built-in tasks (celery.accumulate, chain, chord, group,
+    map, starmap, chunks, backend_cleanup, ...) are registered on every app as it is finalized, and a worker runs any
+    registered task a message names. Unregistered, a message naming one is refused by the worker ("Received
+    unregistered task") and dropped, never run. Done as the app is finalized (when the worker starts), not now:
+    finalizing binds each task to the configuration of that moment (its time limit), which a caller may still set."""
+
+    def unregister(sender, **_) -> None:
+        for name in list(sender.tasks):
+            if name != fleet.TASK:
+                sender.tasks.unregister(name)
+
+    app.on_after_finalize.connect(unregister, weak=False)
+
+
+def _graded_already(url: str, task: str) -> bool:
+    """The task's result is stored and a success: read raw and checked (`fleet_result`), not through Celery's
+    backend, which raises on a stored result that is not JSON or a forged exception."""
+    import redis
+
+    from lrcourse.grading import fleet_result
+
+    with redis.Redis.from_url(url) as client:
+        raw = client.get(fleet.result_key(task))
+    try:
+        return raw is not None and fleet_result.read(raw).status == "SUCCESS"
+    except fleet_result.Refused:
+        return False
 
 
 def _count_attempt(url: str, task: str) -> int:
@@ -265,15 +296,15 @@ def _count_attempt(url: str, task: str) -> int:
         return int(count)
 
 
-def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_seconds: float, name: str) -> None:
+def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_seconds: float, name: str) -> int:
     """`lrcourse worker`: serve the queue until stopped (Ctrl-C or SIGTERM: Celery's warm shutdown finishes the
-    students being graded; their tasks are acknowledged only then)."""
+    students being graded; their tasks are acknowledged only then); Celery's exit status."""
     app, station = make_app(url, checkout, sandboxed, visibility_seconds)
-    serve(app, station, concurrency, visibility_seconds, name)
+    return serve(app, station, concurrency, visibility_seconds, name)
 
 
-def serve(app, station: Station, concurrency: int, visibility_seconds: float, name: str) -> None:
-    """The Celery worker of `make_app`'s app, on the queues of `station`'s versions, until stopped."""
+def serve(app, station: Station, concurrency: int, visibility_seconds: float, name: str) -> int:
+    """The Celery worker of `make_app`'s app, on the queues of `station`'s versions, until stopped; its status."""
     serving = station.serving()
     if not serving:
         raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
@@ -289,4 +320,20 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
     queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
     argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)
-    app.worker_main([*argv, "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    return celery_main(app, [*argv, "--without-gossip", "--without-mingle", "--without-heartbeat"])
+
+
+def celery_main(app, argv: list[str]) -> int:
+    """Celery's command line on `app`, as app.worker_main runs it, but its exit status returned: worker_main drops it,
+    so a worker ended by Celery's "Unrecoverable error" exited 0."""
+    from celery.bin.celery import celery
+    from click.exceptions import Exit
+
+    celery.params[0].default = app  # the --app option's default, as app.start sets it
+    try:
+        status = celery.main(args=argv, standalone_mode=False)
+    except Exit as end:
+        status = end.exit_code
+    finally:
+        celery.params[0].default = None
+    return status if isinstance(status, int) else 0

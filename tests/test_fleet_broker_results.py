@@ -1,0 +1,167 @@
+"""The enqueuing command against results planted in a real broker (`fleet_grade.collect`): a forged or malformed
+result fails its student with the reason and is forgotten, the run goes on and a rerun sends that student again; the
+tasks are sent and the results collected interleaved, a bounded batch per poll. A real Redis with a password; a
+stand-in worker that answers each task with a stored result of the test's choosing (no grading)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from lrcourse.grading import fleet, fleet_grade, intake
+from lrcourse.grading.grade import create_gradebook_tables
+
+import catalogue
+from support.course import make_course
+from support.gradedclass import submit_answer
+from support.redis_broker import redis_server
+
+CHAPTER = "02_ordered_schedules"
+FAILED = b'{"status": "FAILURE", "result": {"exc_type": "RuntimeError", "exc_message": ["stand-in"], "exc_module": "builtins"}}'
+
+
+def graded(**outcome) -> bytes:
+    document = {"outcome": {"status": "graded", "feedback": True, **outcome}, "scores": {"test_a": 10**400}}
+    document |= {"autograded": {"ch.ipynb": "e30="}, "feedback": {"ch.html": "e30="}}
+    return json.dumps({"status": "SUCCESS", "result": document}).encode()
+
+
+PLANTED = {  # R25's forged results (issue 25's review), each for one student
+    "alice": b"not json",
+    "bob": b'{"status": "FAILURE", "result": {"exc_module": "os", "exc_type": "system"}}',
+    "carol": graded(),  # a score of 10**400
+    "dave": graded(overridden=[1]),
+    "erin": json.dumps({"status": "SUCCESS", "result": {"outcome": {"status": "graded", "feedback": True}}}).encode(),
+}
+
+
+class StandIn:
+    """A worker that takes each task off its queue and stores `answer(student)` as its result at once."""
+
+    def __init__(self, url: str, queue: str, answer):
+        import redis
+
+        self.client, self.queue, self.answer = redis.Redis.from_url(url), queue, answer
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def serve(self) -> None:
+        while not self.stop.is_set():
+            taken = self.client.brpop([self.queue], timeout=1)
+            if taken:
+                message = json.loads(taken[1])
+                student = json.loads(__import__("base64").b64decode(message["body"]))[0][0]["student"]
+                self.client.set(fleet.result_key(message["headers"]["id"]), self.answer(student))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.client.close()
+
+
+@pytest.fixture(scope="module")
+def url():
+    with redis_server() as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("broker") / "course", [CHAPTER])
+    for student in PLANTED:
+        submit_answer(course, student, catalogue.STEP_CORRECT[0])
+    create_gradebook_tables(course, CHAPTER, f"sqlite:///{course / 'gradebook.db'}")
+    return course
+
+
+def todo(course, students) -> list[tuple[str, str]]:
+    return [(s, intake.fingerprint(course / "submitted" / s / CHAPTER)) for s in students]
+
+
+def test_forged_results_fail_their_students_and_the_run_goes_on_and_forgets_them(url, course):
+    import redis
+
+    queue = fleet.queue_name(fleet.course_version(course, CHAPTER))
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    with StandIn(url, queue, PLANTED.__getitem__):
+        outcomes = fleet_grade.collect(course, CHAPTER, todo(course, PLANTED), url, db_url, progress=False)
+    reasons = {outcome.student: (outcome.status, outcome.reason) for outcome in outcomes}
+    assert set(reasons) == set(PLANTED) and all(status == "failed" for status, _ in reasons.values()), reasons
+    assert "not JSON" in reasons["alice"][1] and "system" in reasons["bob"][1], reasons
+    assert "not a finite number" in reasons["carol"][1] and "overridden" in reasons["dave"][1], reasons
+    assert "no autograded notebook" in reasons["erin"][1], reasons
+    with redis.Redis.from_url(url) as client:
+        assert not client.keys(fleet.RESULT_PREFIX + "*")  # forgotten: a rerun sends them again
+    assert not (course / "autograded").exists()
+
+
+def test_a_rerun_sends_again_a_student_whose_stored_result_is_bad(url, course):
+    """An interrupted run left a forged result: the rerun does not read it as graded, nor raise on it, but forgets
+    it and sends the task again."""
+    import redis
+
+    version = fleet.course_version(course, CHAPTER)
+    app = fleet.celery_app(url)
+    (student, current), folder = todo(course, ["alice"])[0], course / "submitted" / "alice" / CHAPTER
+    task = fleet.task_id(version, CHAPTER, student, current, fleet.course_id(course))
+    with redis.Redis.from_url(url) as client:
+        client.delete(fleet.queue_name(version))
+        for planted in (*PLANTED.values(), graded(feedback=False)[:-3]):
+            client.set(fleet.result_key(task), planted)
+            fleet_grade.send(app, client, task, version, CHAPTER, folder, force=False)
+            assert client.get(fleet.result_key(task)) is None
+            assert client.llen(fleet.queue_name(version)) == 1
+            client.delete(fleet.queue_name(version), fleet.sent_key(task))
+
+
+def test_sending_and_collecting_are_interleaved_and_a_poll_reads_a_bounded_batch(url, course, monkeypatch):
+    """Results are collected while the class is still being sent, and no poll takes more than BATCH results: the
+    command's memory is bounded by one batch whatever the class's size (Celery's get_many read every ready one)."""
+    students = list(PLANTED) * 8  # 40 tasks: the same submission under 8 courses' ids would be 8 tasks
+    events = []
+    real_send, real_ready = fleet_grade.send, fleet_grade.ready_tasks
+
+    def slow_send(app, client, task, *args, **kwargs):
+        time.sleep(0.05)  # 40 tasks take 2 s to send: several polls
+        real_send(app, client, task, *args, **kwargs)
+        events.append("send")
+
+    def ready(client, waiting, batch):
+        found = real_ready(client, waiting, batch)
+        events.append(len(found))
+        return found
+
+    monkeypatch.setattr(fleet_grade, "send", slow_send)
+    monkeypatch.setattr(fleet_grade, "ready_tasks", ready)
+    monkeypatch.setattr(fleet_grade, "BATCH", 4)
+    ids = iter(range(len(students)))
+    monkeypatch.setattr(fleet, "course_id", lambda course: "")
+    real_task_id = fleet.task_id
+    monkeypatch.setattr(fleet, "task_id", lambda *args: real_task_id(*args[:4], str(next(ids))))
+    queue = fleet.queue_name(fleet.course_version(course, CHAPTER))
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    with StandIn(url, queue, lambda student: FAILED):
+        outcomes = fleet_grade.collect(course, CHAPTER, todo(course, students), url, db_url, progress=False)
+    assert len(outcomes) == 40 and all("stand-in" in outcome.reason for outcome in outcomes), outcomes[:2]
+    polls = [event for event in events if event != "send"]
+    first_collected = next(i for i, event in enumerate(events) if event not in ("send", 0))
+    assert first_collected < max(i for i, event in enumerate(events) if event == "send"), events
+    assert max(polls) == 4, polls  # never more than the batch
+
+
+def test_ready_tasks_reads_existence_only_and_the_longest_waiting_first(url):
+    import redis
+
+    waiting = {f"lrcourse-ready-{n}": ("s", "c") for n in range(1200)}  # more than one pipelined chunk
+    with redis.Redis.from_url(url) as client:
+        for n in (3, 700, 1100, 1199):
+            client.set(fleet.result_key(f"lrcourse-ready-{n}"), b"x" * 100)
+        assert fleet_grade.ready_tasks(client, waiting, batch=2) == ["lrcourse-ready-3", "lrcourse-ready-700"]
+        assert len(fleet_grade.ready_tasks(client, waiting, batch=16)) == 4

@@ -1,0 +1,95 @@
+"""The broker's URL as both commands read it (`fleet.broker_url`): an empty file or variable is an error, never a
+silent local run; a URL of another scheme is refused before Celery sees it, with a message that never holds the
+password (Celery imports an unknown scheme as a module and prints the URL). And `lrcourse worker` ends with Celery's
+status: not 0 after its "Unrecoverable error"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from lrcourse.grading import fleet
+
+from support.paths import ROOT
+
+CHAPTER = "02_ordered_schedules"
+TYPO = "redis//:S3CRETpw@127.0.0.1:6379/0"  # R25's: no ':' after the scheme
+
+
+def run_command(tmp_path, command: str, text: str) -> int:
+    from lrcourse.cli import parser
+
+    url_file = tmp_path / "broker-url"
+    url_file.write_text(text)
+    url_file.chmod(0o600)
+    argv = ["grade", CHAPTER, "--course", str(ROOT)] if command == "grade" else ["worker", "--course", str(ROOT)]
+    args = parser().parse_args([*argv, "--broker-file", str(url_file)])
+    return args.run(args)
+
+
+@pytest.mark.parametrize("command", ["grade", "worker"])
+@pytest.mark.parametrize("text", ["", "  \n\t\n"])
+def test_an_empty_url_file_is_an_error_for_both_commands(tmp_path, capsys, command, text):
+    assert run_command(tmp_path, command, text) == 2
+    said = capsys.readouterr().err
+    assert f"lrcourse {command}: the broker URL file" in said and "is empty" in said, said
+
+
+@pytest.mark.parametrize("command", ["grade", "worker"])
+@pytest.mark.parametrize("text", [TYPO, "amqp://guest:S3CRETpw@host//", "S3CRETpw"])
+def test_a_url_of_another_scheme_is_refused_without_its_password(tmp_path, capsys, command, text):
+    assert run_command(tmp_path, command, text) == 2
+    said = capsys.readouterr()
+    assert "does not begin with redis:// or rediss://" in said.err, said
+    assert "S3CRETpw" not in said.err + said.out
+
+
+def test_the_variable_set_but_empty_is_an_error_and_unset_means_local(monkeypatch):
+    monkeypatch.setenv(fleet.BROKER_VARIABLE, " ")
+    with pytest.raises(fleet.BrokerUrlError, match="is empty"):
+        fleet.broker_url(None)
+    monkeypatch.setenv(fleet.BROKER_VARIABLE, TYPO)
+    with pytest.raises(fleet.BrokerUrlError) as refused:
+        fleet.broker_url(None)
+    assert "S3CRETpw" not in str(refused.value)
+    monkeypatch.setenv(fleet.BROKER_VARIABLE, "rediss://:pw@host:6380/0")
+    assert fleet.broker_url(None) == "rediss://:pw@host:6380/0"
+    monkeypatch.delenv(fleet.BROKER_VARIABLE)
+    assert fleet.broker_url(None) is None
+
+
+def test_a_missing_url_file_is_said_plainly(tmp_path):
+    with pytest.raises(fleet.BrokerUrlError, match="cannot be read: FileNotFoundError"):
+        fleet.broker_url(str(tmp_path / "absent"))
+
+
+def test_celery_never_gets_a_url_of_another_scheme():
+    with pytest.raises(fleet.BrokerUrlError) as refused:
+        fleet.celery_app(TYPO)
+    assert "S3CRETpw" not in str(refused.value)
+
+
+BROKEN_WORKER = """
+import sys
+from celery import Celery, bootsteps
+from lrcourse.grading.fleet_worker import celery_main
+
+class Broken(bootsteps.StartStopStep):
+    def start(self, worker):
+        raise RuntimeError("broken on purpose")
+
+app = Celery("broken", broker="memory://", backend="cache+memory://", set_as_current=False)
+app.steps["worker"].add(Broken)
+argv = ["worker", "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
+sys.exit(celery_main(app, argv))
+"""
+
+
+def test_a_worker_ended_by_an_unrecoverable_error_exits_non_zero(tmp_path):
+    ran = subprocess.run(
+        [sys.executable, "-c", BROKEN_WORKER], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert "Unrecoverable error" in ran.stderr + ran.stdout, ran.stderr[-2000:]
+    assert ran.returncode == 1, (ran.returncode, ran.stderr[-2000:])
