@@ -7,9 +7,11 @@ The observer runs where the student's code lives: it drives a `LambdaLR` with th
 what the optimizer's and the scheduler's `state_dict()` return at a step of the decay (not a file: torch.save would
 also need it picklable) and resumes from it in new objects around a factor built anew, and calls a fresh factor
 directly, steps out of order. The judges compare the rates with PyTorch's SequentialLR of LinearLR, ConstantLR and
-PolynomialLR(power=2) (grader/references.py, via `expected`). Each test charges one thing: the resume is judged
-against the answer's own uninterrupted run, the edges against PyTorch except a phase the answer has wrong in regular
-schedules too (`REGULAR`, `TWIN`). A factor that raises at a step costs that step only (`StepRecordingLambdaLR`).
+PolynomialLR(power=2) (grader/references.py, via `expected`). The resume is judged against the answer's own
+uninterrupted run; the edges against PyTorch, except a phase the answer has wrong in schedules with long phases too
+(`REGULAR`): a wrong warm-up is skipped there, a wrong decay held to the answer's own decay shifted (`TWIN`), so a decay
+that depends on the other phases' lengths loses the edges too. A factor that raises at a step costs that step only
+(`StepRecordingLambdaLR`).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from lrcourse.tolerances import WSD_RTOL
 
 SECONDS = 5.0  # one observation: a few hundred steps of LambdaLR, twice
 SCHEDULE = "PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR"
-# Regular schedules (every phase several steps long, start_factor < 1): a phase the answer has wrong in one of them is
-# a slip of the whole phase, not of an edge (check_wsd_edges)
+# Schedules with long phases (every phase several steps long, start_factor < 1): a phase the answer has wrong in one
+# of them is a slip of the whole phase, not of an edge (check_wsd_edges)
 REGULAR = ((5, 10, 5, 0.1), (4, 3, 7, 0.25))
 # warm-up and stable steps of the twin an edge case is held to where the answer's decay is wrong (check_wsd_edges)
 TWIN = (5, 10)
@@ -294,7 +296,7 @@ def check_wsd(
 
 
 def _right_phases(wsd_factor, lr: float) -> list[str]:
-    """The phases ("warm-up", "decay") in which the answer runs at PyTorch's rates in every regular schedule."""
+    """The phases ("warm-up", "decay") in which the answer runs at PyTorch's rates in every schedule of `REGULAR`."""
     wrong = set()
     for warmup, stable, decay, start_factor in REGULAR:
         run, _ = _observe(wsd_factor, warmup, stable, decay, start_factor, lr)
@@ -311,7 +313,7 @@ def _agree(got, want) -> bool:
 
 
 def _like_own_decay(wsd_factor, case: tuple, lr: float, hint: str) -> None:
-    """An edge case of an answer whose decay is wrong in regular schedules: from its peak on, the rates of the answer's
+    """An edge case of an answer whose decay is wrong in schedules with long phases: from its peak on, the rates of the answer's
     own twin (`TWIN` warm-up and stable steps, the same decay_steps), shifted phase by phase; the twin must fall below
     its peak (a factor with no decay written has no edge)."""
     warmup, stable, decay, start_factor = case
@@ -334,20 +336,41 @@ def _like_own_decay(wsd_factor, case: tuple, lr: float, hint: str) -> None:
                 f"{call}: at step {step}, {_phase(step, warmup, stable, decay)}, the optimizer's rate is "
                 f"{_rate(run['rates'][step])}; at the same point of your own {twin_call}, step {at}, "
                 f"{_phase(at, *twin_case[:3])}, it is {_rate(own[at])}{_apart(run['rates'][step], own[at])}. Your decay "
-                f"is not PyTorch's in regular schedules either (the decay test charges that), so at the edges it is "
-                f"held to your own{note}"
+                f"is not PyTorch's in schedules with long phases either (the decay test charges that), so at the edges "
+                f"it is held to your own, shifted: a decay that depends on the other phases' lengths differs{note}"
             )
 
 
 def check_wsd_edges(wsd_factor, cases, lr: float = 0.1, hint: str = "") -> None:
     """`cases` of (warmup, stable, decay, start_factor) at the edges: each step PyTorch's, except a phase the answer has
-    wrong in the regular schedules (`REGULAR`), which its own test charges: a wrong warm-up is skipped, a wrong decay
+    wrong in schedules with long phases (`REGULAR`), which its own test charges: a wrong warm-up is skipped, a wrong decay
     held to the answer's own (`_like_own_decay`). A decay off by one everywhere keeps the edges."""
     phases = _right_phases(wsd_factor, lr)
     for case in cases:
-        check_wsd(wsd_factor, *case, lr, phases=phases, hint=hint)  # the phases right in regular schedules
+        check_wsd(wsd_factor, *case, lr, phases=phases, hint=hint)  # the phases right in schedules with long phases
         if "decay" not in phases:
             _like_own_decay(wsd_factor, case, lr, hint)
+
+
+def _changes_after(rates: list, step: int) -> bool:
+    """The answer's own rates change somewhere after `step`: a resume from there that went wrong would show."""
+    return any(not _agree(rate, rates[step]) for rate in rates[step + 1 :])
+
+
+def _checkpoint_step(rates: list, resume_at: int) -> int | None:
+    """Where to save the run: at `resume_at` if the answer's own rates change after it, else at the last step before
+    it after which they change (a decay that is all zeros there still has a warm-up or a drop to resume across);
+    None if they never change (a constant factor: any resume, right or wrong, gives the same rates)."""
+    if _changes_after(rates, resume_at):
+        return resume_at
+    return next((step for step in range(resume_at - 1, -1, -1) if _changes_after(rates, step)), None)
+
+
+def _resume_probe(warmup: int, stable: int, decay: int, resume_at: int) -> list[int]:
+    """The steps at which a fresh factor is called directly, in this order (none in a row, the last run's step
+    first): a factor that counts its calls gives the rates of steps 0, 1, 2, ... instead."""
+    total = warmup + stable + decay
+    return [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
 
 
 def check_wsd_resume(
@@ -355,20 +378,21 @@ def check_wsd_resume(
 ) -> None:
     """Saved at step `resume_at` (optimizer's and scheduler's state_dict()) and resumed in new objects around a new
     factor, and a fresh factor called at steps in any order: the rates of the same answer's uninterrupted run (not
-    PyTorch's: a wrong decay is the decay test's), in a run that rises in its warm-up and falls where it is saved."""
-    total = warmup + stable + decay
-    probe = [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
+    PyTorch's: a wrong decay is the decay test's). The run is saved where the answer's own rates still change
+    afterwards (`_checkpoint_step`: mid-decay, or earlier where a wrong decay is flat), so a wrong resume would show."""
+    probe = _resume_probe(warmup, stable, decay, resume_at)
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)
-    rates, resumed = run["rates"], run["resumed"]
-    shown = (rates[0], rates[warmup], rates[resume_at], rates[resume_at + 1])
+    saved_at = _checkpoint_step(run["rates"], resume_at)
     expect(
-        all(isinstance(rate, float) for rate in shown) and shown[0] < shown[1] and shown[3] < shown[2],
-        f"{call}: the rates at steps 0 and {warmup} (the warm-up's start and the peak) are {_rate(shown[0])} and "
-        f"{_rate(shown[1])}, at steps {resume_at} and {resume_at + 1} ({_phase(resume_at, warmup, stable, decay)}) "
-        f"{_rate(shown[2])} and {_rate(shown[3])}. This test resumes a run saved in the middle of its decay: it needs "
-        "a rate that rises in the warm-up and falls there, in the decay (it judges the resume, not the values: see "
+        saved_at is not None,
+        f"{call}: your rate is {_rate(run['rates'][0])} at every step, so a resume, right or wrong, would give the same "
+        "rates: this test judges the resume of a run whose rate changes (it judges the resume, not the values: see "
         "the warm-up and decay tests for those)",
     )
+    if saved_at != resume_at:  # the answer's own rates are flat after resume_at: save the run where they are not
+        resume_at, probe = saved_at, _resume_probe(warmup, stable, decay, saved_at)
+        run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)
+    rates, resumed = run["rates"], run["resumed"]
     expect(isinstance(resumed, list) and len(resumed) == len(rates) - resume_at, f"{call}: the resumed run stopped")
     step = next((step for step in range(len(resumed)) if not _agree(resumed[step], rates[resume_at + step])), None)
     if step is not None:
