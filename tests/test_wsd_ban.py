@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.optim import lr_scheduler
 
-from lrcourse.checking import wsd
+from lrcourse.checking import wsd_observer
 from lrcourse.grading import verdicts
 from lrcourse.grading.exercise import load_exercise
 from lrcourse.grading.sandbox.limits import Limits
@@ -38,7 +38,9 @@ def closed_form(step: int, warmup: int, stable: int, decay: int, start: float) -
 
 @pytest.mark.parametrize("answer", WSD_FORBIDDEN + WSD_CONTROLS, ids=lambda a: a.name)
 def test_where_pytorch_s_schedulers_exist_each_table_is_the_schedule(answer, monkeypatch):
-    monkeypatch.setattr(wsd.SchedulerUse, "profile", wsd.SchedulerUse.profile)  # put back after the patching dodge
+    monkeypatch.setattr(
+        wsd_observer.SchedulerUse, "profile", wsd_observer.SchedulerUse.profile
+    )  # put back after the patching dodge
     namespace = {"math": math, "np": np, "torch": torch, "nn": nn, "lr_scheduler": lr_scheduler}
     exec(answer.source, namespace)
     for case in [(5, 10, 5, 0.1), (1, 0, 1, 0.5), (4, 0, 3, 1.0), (27, 189, 54, 1 / 27)]:

@@ -1,189 +1,34 @@
 """Chapter 7's exercise, a warmup-stable-decay factor for `LambdaLR`: the student's `wsd_factor(warmup_steps,
 stable_steps, decay_steps, start_factor)` returns the function of the step that a `LambdaLR` multiplies the rate by.
 
-The observer runs where the student's code lives: it drives a `LambdaLR` with that function (the course's own,
-`lambda_lr`, which does what PyTorch's does: the process that grades the answer has no PyTorch schedulers, see
-`lrcourse.grading.sandbox.no_lr_scheduler`), one `scheduler.step()` per optimizer step, keeps a copy in memory of
-what the optimizer's and the scheduler's `state_dict()` return at a step of the decay (not a file: torch.save would
-also need it picklable) and resumes from it in new objects around a factor built anew, and calls a fresh factor
-directly, steps out of order. The judges compare the rates with PyTorch's SequentialLR of LinearLR, ConstantLR and
-PolynomialLR(power=2) (grader/references.py, via `expected`). Each test charges one thing: the resume is judged
-against the answer's own uninterrupted run, the edges against PyTorch except a phase the answer has wrong in regular
-schedules too (`REGULAR`, `TWIN`). A factor that raises at a step costs that step only (`StepRecordingLambdaLR`).
+The observer (`wsd_observer`) runs the factor where the student's code lives and returns the rates; the judges here
+compare them with PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR(power=2) (grader/references.py, via
+`expected`). The resume is judged against the answer's own uninterrupted run, saved where its rates still change; the
+edges against PyTorch, except a phase the answer has wrong in schedules with long phases too (`REGULAR`): a wrong
+warm-up is skipped there, a wrong decay held to the answer's own decay shifted (`TWIN`), so a decay that depends on the
+other phases' lengths loses the edges too.
 """
 
 from __future__ import annotations
 
-import copy
-import numbers
-import sys
-
-import torch
-
-from lrcourse import wire
 from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
-from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout
-from lrcourse.checking.lambda_lr import LambdaLR
-from lrcourse.checking.observe import observe, observer, target_name
+from lrcourse.checking.observe import observe, target_name
+from lrcourse.checking.wsd_observer import SECONDS, SchedulerUse
 from lrcourse.tolerances import WSD_RTOL
 
-SECONDS = 5.0  # one observation: a few hundred steps of LambdaLR, twice
+# SchedulerUse is the observer's own class, named here too: code that patches lrcourse.checking.wsd.SchedulerUse
+# patches the one the observer uses (tests/catalogue/wsd_dodges.py)
+__all__ = ["SchedulerUse", "check_wsd", "check_wsd_edges", "check_wsd_resume"]
 SCHEDULE = "PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR"
-# Regular schedules (every phase several steps long, start_factor < 1): a phase the answer has wrong in one of them is
-# a slip of the whole phase, not of an edge (check_wsd_edges)
+# Schedules with long phases (every phase several steps long, start_factor < 1): a phase the answer has wrong in one
+# of them is a slip of the whole phase, not of an edge (check_wsd_edges)
 REGULAR = ((5, 10, 5, 0.1), (4, 3, 7, 0.25))
 # warm-up and stable steps of the twin an edge case is held to where the answer's decay is wrong (check_wsd_edges)
 TWIN = (5, 10)
 NO_SCHEDULERS = (
     "This exercise asks you to compute the factor yourself: reading it off PyTorch's schedulers earns no marks."
 )
-
-
-def _number(value):
-    """A rate as plain data: a float, or the repr of what the factor made of it."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if (
-        type(value).__name__ == "ndarray" and value.ndim == 0 and value.dtype.kind in "fiu"
-    ):  # np.where's, np.vectorize's
-        value = value.item()  # (numpy is not imported here: the answer's process may not have it)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's floats too
-        return float(value)
-    return repr(value)[:80]
-
-
-class SchedulerUse:
-    """Records every call into PyTorch's scheduler code (lr_scheduler and swa_utils) while the answer runs: the
-    observer's own `LambdaLR` is not PyTorch's, so any such call is the answer's. This is the learner's notice in
-    the notebook; the grade does not rest on it (a thread or `sys.setprofile(None)` escapes a profile hook): the
-    process that grades the answer has no PyTorch schedulers: `no_lr_scheduler` takes the module's place, and the
-    sandbox hides its file too (with --no-sandbox the file stays readable: code that execs its source escapes)."""
-
-    def __init__(self):
-        modules = (sys.modules.get(SCHEDULER_MODULE), sys.modules.get("torch.optim.swa_utils"))
-        self.scheduler_files = {getattr(module, "__file__", None) for module in modules} - {None}
-        self.calls: list[str] = []
-
-    def profile(self, frame, event, arg):
-        if event == "call" and frame.f_code.co_filename in self.scheduler_files:
-            self.calls.append(frame.f_code.co_qualname)
-
-
-def _raised(error: Exception) -> dict:
-    """A step whose factor raised, as plain data: not a number, and the message names the exception. PyTorch's
-    schedulers refused (ForbiddenUse) still end the run: that is not a slip of a step."""
-    if type(error).__name__ == "ForbiddenUse":
-        raise error
-    return {"raised": f"{type(error).__name__}: {error}"[:200]}
-
-
-class StepRecordingLambdaLR(LambdaLR):
-    """The course's LambdaLR, but a factor that raises at a step costs that step only: the step is recorded in
-    `raised` and the rate stays where it was, so a warm-up that divides by zero at a one-step warm-up still lets the
-    tests judge the steps after it. The checkpoint is LambdaLR's: `raised` is left out of state_dict()."""
-
-    def __init__(self, optimizer, lr_lambda, raised: dict):
-        self.raised = raised  # before LambdaLR's __init__, which calls the factor at step 0
-        super().__init__(optimizer, lr_lambda)
-
-    def get_lr(self) -> list:
-        try:
-            return super().get_lr()
-        except Exception as error:
-            self.raised[self.last_epoch] = _raised(error)
-            return [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        del state["raised"]
-        return state
-
-
-class Uncheckpointable(RuntimeError):
-    """LambdaLR's state_dict(), or its copy, failed on the answer's factor (the messages say so, not "it raised")."""
-
-
-def _checkpoint(optimizer, scheduler, step: int) -> dict:
-    """A copy in memory of the optimizer's and the scheduler's state_dict(), or an error that says the checkpoint
-    failed: LambdaLR saves a callable object's __dict__ (one with __slots__ has none; one holding a module cannot be
-    copied, nor pickled by torch.save), so the answer did not raise, the checkpoint did."""
-    try:
-        return copy.deepcopy({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
-    except Exception as error:
-        raise Uncheckpointable(
-            f"LambdaLR's state_dict() could not be saved at step {step} ({type(error).__name__}: {error}): a "
-            "scheduler around this factor cannot be checkpointed (LambdaLR saves nothing of a function and a copy "
-            "of a callable object's __dict__)"
-        ) from None
-
-
-def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
-    """The rate of every step under LambdaLR(factory(*arguments)); and the same run saved at `resume_at` and
-    resumed in a new optimizer and a new LambdaLR around a new factor (empty without `resume_at`)."""
-
-    def rates_from(optimizer, scheduler, start: int, stop: int, save_at=None):
-        rates, saved = [], None
-        for step in range(start, stop):
-            if step == save_at:
-                saved = _checkpoint(optimizer, scheduler, step)
-            rate = scheduler.raised.get(step) or _number(optimizer.param_groups[0]["lr"])
-            rates.append(rate)
-            optimizer.step()
-            scheduler.step()
-        return rates, saved
-
-    weight = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([weight], lr=payload["lr"])
-    resume_at = payload.get("resume_at")
-    scheduler = StepRecordingLambdaLR(optimizer, factory(*arguments), {})
-    rates, saved = rates_from(optimizer, scheduler, 0, payload["steps"], resume_at)
-    if resume_at is None:
-        return rates, []
-    optimizer = torch.optim.SGD([weight], lr=payload["lr"])  # the resumed process: everything built anew
-    scheduler = StepRecordingLambdaLR(optimizer, factory(*arguments), {})
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    resumed, _ = rates_from(optimizer, scheduler, resume_at, payload["steps"])
-    return rates, resumed
-
-
-def _probe(factor, step: int):
-    """The factor called directly at `step`: a number, the repr of what it returned, or what it raised."""
-    try:
-        return _number(factor(step))
-    except Exception as error:
-        return _raised(error)
-
-
-@observer("wsd", seconds=SECONDS)
-def observe_wsd(factory, payload: dict) -> dict:
-    """Run LambdaLR with the student's factor (and resume it, if asked); call a fresh factor at `probe` steps."""
-    observation = {
-        "states": [],
-        "value": wire.encode(None),
-        "error": None,
-        "timeout": False,
-        "calls": [],
-        "seconds": SECONDS,
-    }
-    arguments = (payload["warmup"], payload["stable"], payload["decay"], payload["start_factor"])
-    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))]).step()  # a process's first step imports torch._dynamo
-    guard, use = Guard(SECONDS, forbid_schedulers=False), SchedulerUse()  # (seconds): pay that outside the budget
-    try:
-        with guard.running():
-            sys.setprofile(use.profile)  # the guard puts its own back afterwards
-            rates, resumed = _run(factory, arguments, payload)
-            factor = factory(*arguments)
-            probed = [_probe(factor, step) for step in payload.get("probe", [])]
-        observation["states"] = [wire.encode({"rates": rates, "resumed": resumed})]
-        observation["value"] = wire.encode(probed)
-    except StudentTimeout:
-        observation["timeout"] = True
-    except Exception as error:
-        observation["error"] = wire.encode_error(error)
-    observation["calls"] = sorted(set(use.calls))[:20]
-    return observation
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,7 +139,7 @@ def check_wsd(
 
 
 def _right_phases(wsd_factor, lr: float) -> list[str]:
-    """The phases ("warm-up", "decay") in which the answer runs at PyTorch's rates in every regular schedule."""
+    """The phases ("warm-up", "decay") in which the answer runs at PyTorch's rates in every schedule of `REGULAR`."""
     wrong = set()
     for warmup, stable, decay, start_factor in REGULAR:
         run, _ = _observe(wsd_factor, warmup, stable, decay, start_factor, lr)
@@ -311,7 +156,7 @@ def _agree(got, want) -> bool:
 
 
 def _like_own_decay(wsd_factor, case: tuple, lr: float, hint: str) -> None:
-    """An edge case of an answer whose decay is wrong in regular schedules: from its peak on, the rates of the answer's
+    """An edge case of an answer whose decay is wrong in schedules with long phases: from its peak on, the rates of the answer's
     own twin (`TWIN` warm-up and stable steps, the same decay_steps), shifted phase by phase; the twin must fall below
     its peak (a factor with no decay written has no edge)."""
     warmup, stable, decay, start_factor = case
@@ -334,20 +179,41 @@ def _like_own_decay(wsd_factor, case: tuple, lr: float, hint: str) -> None:
                 f"{call}: at step {step}, {_phase(step, warmup, stable, decay)}, the optimizer's rate is "
                 f"{_rate(run['rates'][step])}; at the same point of your own {twin_call}, step {at}, "
                 f"{_phase(at, *twin_case[:3])}, it is {_rate(own[at])}{_apart(run['rates'][step], own[at])}. Your decay "
-                f"is not PyTorch's in regular schedules either (the decay test charges that), so at the edges it is "
-                f"held to your own{note}"
+                f"is not PyTorch's in schedules with long phases either (the decay test charges that), so at the edges "
+                f"it is held to your own, shifted: a decay that depends on the other phases' lengths differs{note}"
             )
 
 
 def check_wsd_edges(wsd_factor, cases, lr: float = 0.1, hint: str = "") -> None:
     """`cases` of (warmup, stable, decay, start_factor) at the edges: each step PyTorch's, except a phase the answer has
-    wrong in the regular schedules (`REGULAR`), which its own test charges: a wrong warm-up is skipped, a wrong decay
+    wrong in schedules with long phases (`REGULAR`), which its own test charges: a wrong warm-up is skipped, a wrong decay
     held to the answer's own (`_like_own_decay`). A decay off by one everywhere keeps the edges."""
     phases = _right_phases(wsd_factor, lr)
     for case in cases:
-        check_wsd(wsd_factor, *case, lr, phases=phases, hint=hint)  # the phases right in regular schedules
+        check_wsd(wsd_factor, *case, lr, phases=phases, hint=hint)  # the phases right in schedules with long phases
         if "decay" not in phases:
             _like_own_decay(wsd_factor, case, lr, hint)
+
+
+def _changes_after(rates: list, step: int) -> bool:
+    """The answer's own rates change somewhere after `step`: a resume from there that went wrong would show."""
+    return any(not _agree(rate, rates[step]) for rate in rates[step + 1 :])
+
+
+def _checkpoint_step(rates: list, resume_at: int) -> int | None:
+    """Where to save the run: at `resume_at` if the answer's own rates change after it, else at the last step before
+    it after which they change (a decay that is all zeros there still has a warm-up or a drop to resume across);
+    None if they never change (a constant factor: any resume, right or wrong, gives the same rates)."""
+    if _changes_after(rates, resume_at):
+        return resume_at
+    return next((step for step in range(resume_at - 1, -1, -1) if _changes_after(rates, step)), None)
+
+
+def _resume_probe(warmup: int, stable: int, decay: int, resume_at: int) -> list[int]:
+    """The steps at which a fresh factor is called directly, in this order (none in a row, the last run's step
+    first): a factor that counts its calls gives the rates of steps 0, 1, 2, ... instead."""
+    total = warmup + stable + decay
+    return [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
 
 
 def check_wsd_resume(
@@ -355,20 +221,21 @@ def check_wsd_resume(
 ) -> None:
     """Saved at step `resume_at` (optimizer's and scheduler's state_dict()) and resumed in new objects around a new
     factor, and a fresh factor called at steps in any order: the rates of the same answer's uninterrupted run (not
-    PyTorch's: a wrong decay is the decay test's), in a run that rises in its warm-up and falls where it is saved."""
-    total = warmup + stable + decay
-    probe = [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
+    PyTorch's: a wrong decay is the decay test's). The run is saved where the answer's own rates still change
+    afterwards (`_checkpoint_step`: mid-decay, or earlier where a wrong decay is flat), so a wrong resume would show."""
+    probe = _resume_probe(warmup, stable, decay, resume_at)
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)
-    rates, resumed = run["rates"], run["resumed"]
-    shown = (rates[0], rates[warmup], rates[resume_at], rates[resume_at + 1])
+    saved_at = _checkpoint_step(run["rates"], resume_at)
     expect(
-        all(isinstance(rate, float) for rate in shown) and shown[0] < shown[1] and shown[3] < shown[2],
-        f"{call}: the rates at steps 0 and {warmup} (the warm-up's start and the peak) are {_rate(shown[0])} and "
-        f"{_rate(shown[1])}, at steps {resume_at} and {resume_at + 1} ({_phase(resume_at, warmup, stable, decay)}) "
-        f"{_rate(shown[2])} and {_rate(shown[3])}. This test resumes a run saved in the middle of its decay: it needs "
-        "a rate that rises in the warm-up and falls there, in the decay (it judges the resume, not the values: see "
+        saved_at is not None,
+        f"{call}: your rate is {_rate(run['rates'][0])} at every step, so a resume, right or wrong, would give the same "
+        "rates: this test judges the resume of a run whose rate changes (it judges the resume, not the values: see "
         "the warm-up and decay tests for those)",
     )
+    if saved_at != resume_at:  # the answer's own rates are flat after resume_at: save the run where they are not
+        resume_at, probe = saved_at, _resume_probe(warmup, stable, decay, saved_at)
+        run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)
+    rates, resumed = run["rates"], run["resumed"]
     expect(isinstance(resumed, list) and len(resumed) == len(rates) - resume_at, f"{call}: the resumed run stopped")
     step = next((step for step in range(len(resumed)) if not _agree(resumed[step], rates[resume_at + step])), None)
     if step is not None:

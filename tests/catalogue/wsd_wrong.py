@@ -1,12 +1,13 @@
 """Chapter 7's exercise, `wsd_factor`: plausible mistakes at each boundary and in the resume. Each names the cells it
 loses and the score that leaves it (of 6: warm-up 1, decay 2, edges 1, resume 2): one slip costs the test that
 measures it. The resume is judged against the answer's own uninterrupted run, and the edges, where the answer's decay
-is wrong in regular schedules too, against its own decay shifted (lrcourse/checking/wsd.py), so a decay slip costs the
-decay's two points and no more (issue 24, review R24d: a pure decay off by one scored 1 of 6, a call counter 4)."""
+is wrong in schedules with long phases too, against its own decay shifted (lrcourse/checking/wsd.py), so a decay slip
+costs the decay's two points and no more, unless the decay depends on the other phases' lengths: then it is wrong at
+the edges too (issue 24, review R24d: a pure decay off by one scored 1 of 6, a call counter 4; R24e: the resume is
+saved where the answer's own rates still change, so a flat wrong decay keeps it)."""
 
 from __future__ import annotations
 
-from catalogue.answers import ALL
 from catalogue.wsd import wsd, wsd_variant
 
 WARMUP, DECAY, EDGES, RESUME = "test_wsd_warmup", "test_wsd_decay", "test_wsd_edges", "test_wsd_resume"
@@ -80,12 +81,12 @@ WSD_WRONG = [
         fails=(DECAY,),
         score=4,
     ),
-    wsd(  # floor division: 1 at the decay's first step, 0 from the next: no decay under way where the resume saves
-        # the run (its rate is 0 before and after), so the resume earns nothing either
+    wsd(  # floor division: 1 at the decay's first step, 0 from the next. Flat (0) where the resume saves the run by
+        # default, so the test saves it earlier, before the drop; a function of the step, it resumes exactly
         "decay_by_floor_division",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "max(0, (total - step) // decay_steps)"),
-        fails=(DECAY, RESUME),
-        score=2,
+        fails=(DECAY,),
+        score=4,
     ),
     wsd(  # what the release gives to copy: 7.1's hugging_face_factor (its decay over all the steps after the warm-up,
         # (T - s) / (T - W)), a stable phase put in front of it and squared for power=2; 4.3's warm-up. The decay asked
@@ -109,11 +110,31 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=(DECAY, EDGES),
         score=3,
     ),
-    wsd(  # the warm-up only, the rest a placeholder as the exercise suggests: no decay, so no edge and no resume
+    wsd(  # the warm-up only, the rest a placeholder as the exercise suggests: no decay, so no edge; the resume is
+        # saved in the warm-up, where its rate still changes, and a function of the step resumes exactly
         "warmup_only",
         wsd_variant("return max(0.0, (total - step) / decay_steps) ** 2", "return 1.0"),
-        fails=(DECAY, EDGES, RESUME),
-        score=1,
+        fails=(DECAY, EDGES),
+        score=3,
+    ),
+    wsd(  # the other way round (reviewer R24e's p_warmup_placeholder): the warm-up a placeholder 1.0, stable phase and
+        # decay right: it loses the warm-up only
+        "warmup_a_placeholder",
+        wsd_variant("return start_factor + (1 - start_factor) * step / warmup_steps", "return 1.0"),
+        fails=(WARMUP,),
+        score=5,
+    ),
+    wsd(  # the decay counted from the end of the warm-up, stable_steps forgotten (reviewer R24e's
+        # w_decay_count_from_W): 0 from the decay's first step in the usual schedules. A decay that depends on the other
+        # phases' lengths is not its own decay shifted at the edges, so it loses them too; a function of the step, it
+        # resumes exactly (saved at the drop from the stable phase, where its rate still changes)
+        "decay_counted_from_the_warmup_end",
+        wsd_variant(
+            "return max(0.0, (total - step) / decay_steps) ** 2",
+            "return max(0.0, 1 - (step - warmup_steps) / decay_steps) ** 2",
+        ),
+        fails=(DECAY, EDGES),
+        score=3,
     ),
     wsd(  # SequentialLR's milestones without the stable one when stable_steps is 0, but phase 1 still read as the
         # stable phase: with no stable phase the decay never comes (reviewer's s0.py, issue 24)
@@ -188,14 +209,14 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=(RESUME,),
         score=4,
     ),
-    wsd(  # any falling function of the step resumes exactly; the resume is judged on a run with a warm-up (its rate
-        # rises) and a decay (it falls at the checkpoint), and the edges on one with a decay: this has no warm-up
+    wsd(  # any falling function of the step resumes exactly, and the resume test judges the resume only, so it
+        # earns those 2 points; every phase is wrong, and its decay is not its own shifted at the edges
         "a_falling_function_of_the_step",
         """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return lambda step: 1 / (1 + step)
 """,
-        fails=ALL,
-        score=0,
+        fails=(WARMUP, DECAY, EDGES),
+        score=2,
     ),
 ]
