@@ -9,7 +9,9 @@
 # (`--dist loadscope --no-loadscope-reorder`) in collection order: a long unit started last would keep one worker
 # busy after the others have finished. test_fleet (about 320 s of two queue workers grading a class) comes second.
 # The fidelity classes of chapters 1 and 4 to 7 grade with one worker (support/gradedclass.py: `workers_for`): fewer
-# CPU-seconds, a longer class alone; chapters 5 to 7 stay near the front for that.
+# CPU-seconds, a longer class alone; chapters 5 to 7 stay near the front for that. test_fleet_limits (198 s, mostly
+# waiting out a 90 s limit) and test_output_count (178 s) were started last and lengthened the tail (a 3-worker
+# `--durations` run on a loaded machine, 2026-12-04).
 LONGEST_FIRST = (
     "tests/test_class_grading.py::test_",
     "tests/test_fleet.py",
@@ -22,6 +24,8 @@ LONGEST_FIRST = (
     "tests/test_hostile.py",
     "tests/test_export.py",
     "tests/test_browser.py",
+    "tests/test_fleet_limits.py",
+    "tests/test_output_count.py",
     "tests/test_class_grading.py::TestPlainNbgrader",
     "tests/test_instructor_browser.py",
     "tests/test_learner_lab.py",
