@@ -164,3 +164,15 @@ def test_the_doctor_warns_of_homes_other_users_can_enter(tmp_path: Path):
         private_homes(tmp_path).line()
         == f"ok    students' homes in {tmp_path} closed to other users (mode 0700): 3 checked"
     )
+
+
+@pytest.mark.parametrize("mode", [0o1777, 0o777, 0o757])
+def test_the_doctor_fails_a_course_folder_others_may_write_in(tmp_path: Path, mode):
+    """Sticky or not: a student's own feedback/ or outbound/ there stops nbgrader's release_feedback or release (F4)."""
+    course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
+    course.mkdir()
+    course.chmod(mode)
+    said = exchange_root(tmp_path)
+    assert said.failed and said.stops == "collect", said
+    assert f"{course} (mode {mode:04o}) is writable by other users" in said.line(), said.line()
+    assert said.fix == f"`chmod o-w {course}` (0755; see the README's instructor set-up)", said.fix

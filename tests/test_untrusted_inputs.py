@@ -367,3 +367,19 @@ def test_nbgrader_export_uses_the_safe_plugin_from_the_course_config():
 
     config = course_config(ROOT, f"sqlite:///{ROOT / 'gradebook.db'}")
     assert ExportApp(config=config).plugin_class is GradesCsvExportPlugin
+
+
+BIDI = "\u202e\u2066\u2069\u200b\u200f\u061c\u2028\ufeff"
+
+
+def test_bidi_and_invisible_characters_are_escaped_in_every_csv_and_the_class_report(tmp_path):
+    """A file name `x\u202etxt.py` (F4) showed the rest of its reason reversed in a spreadsheet and in
+    reports/<chapter>.html: every text cell and the report's student text show such characters as escapes."""
+    from lrcourse.grading.class_report import esc
+
+    reason = f"x{BIDI}txt.py is Python code"
+    path = write_outcomes(tmp_path, RunOutcomes("ch", [Outcome("zed", "failed", reason)]))
+    assert not set(BIDI) & set(path.read_text(encoding="utf-8")), path.read_text(encoding="utf-8")
+    (row,) = read_rows(path)
+    assert row["reason"] == "x\\u202e\\u2066\\u2069\\u200b\\u200f\\u061c\\u2028\\ufefftxt.py is Python code", row
+    assert esc(f"<b>{BIDI}") == "&lt;b&gt;\\u202e\\u2066\\u2069\\u200b\\u200f\\u061c\\u2028\\ufeff"

@@ -27,6 +27,7 @@ from lrcourse.grading.results import (
     short_message,
     student_failures,
 )
+from lrcourse.grading.spreadsheet import visible
 
 PASS_SHARE = 0.5  # below this share of the total, a student is listed to look at
 INTEGER_BINS_UP_TO = 20  # totals up to this many points get one bin per point; more get ten bins
@@ -224,7 +225,8 @@ img { max-width: 100%; } .note { color: #666; font-size: 0.9rem; }
 
 
 def esc(value) -> str:
-    return html.escape(str(value))
+    """Text a student may have chosen, for the page: HTML escaped, control and bidi characters shown as escapes."""
+    return html.escape(visible(str(value)))
 
 
 def percent(share: float | None) -> str:

@@ -6,8 +6,9 @@ all; without the sticky bit (mode 0777, nbgrader's default and its docs' example
 what others own there: a student renames the course's folder, puts her own in its place, and classmates fetch
 her notebook (code they run) and submit into her inbound folder; she moves the course's folder back before the
 instructor collects. With the sticky bit (1777) only an entry's owner, the root's owner or root may rename it.
-So the root must not be writable by group or others without the sticky bit (nor the course's folder in it by
-others), and the root must belong to root or the collecting user (its owner may rename anything in it)."""
+So the root must not be writable by group or others without the sticky bit, the course's folder in it not by
+others at all (a student's own outbound/ or feedback/ there stops nbgrader's release and release_feedback), and
+the root must belong to root or the collecting user (its owner may rename anything in it)."""
 
 from __future__ import annotations
 
@@ -26,28 +27,41 @@ def replaceable(seen: os.stat_result, writers: int = SHARED_WRITE) -> bool:
 
 
 def root_problem(exchange: Exchange) -> str | None:
-    """Why a student could put their own folder in place of the course's in the exchange, or None. A folder
-    that is missing, a link or not a folder is left to `open_inbound`, which refuses it with its own reason."""
+    """Why a student could put their own folder in place of the course's in the exchange, or make one in the
+    course's folder, or None. A folder that is missing, a link or not a folder is left to `open_inbound`, which
+    refuses it with its own reason."""
     course = exchange.root / exchange.course_id
-    # the root's path is the admin's own (followed); the course's folder may be group-writable for the course's
-    # instructors (nbgrader's groupshared), not by everyone
-    for path, follow, writers in ((exchange.root, True, SHARED_WRITE), (course, False, stat.S_IWOTH)):
-        try:
-            seen = os.stat(path, follow_symlinks=follow)
-        except OSError:
-            return None
-        if replaceable(seen, writers):
-            return (
-                f"{path} (mode {stat.S_IMODE(seen.st_mode):04o}) is writable by other users without the sticky "
-                "bit: a student can rename the course's folder and put their own in its place, where classmates "
-                f"would fetch her notebook and submit into her inbound folder. Fix: `chmod 1777 {path}` (as its "
-                "owner or root; see the README's instructor set-up)"
-            )
-        if path == exchange.root and seen.st_uid not in (os.geteuid(), 0):
-            return (
-                f"{path} is owned by {user_name(seen.st_uid)}, who may rename anything in it even with the sticky "
-                f"bit. Fix: `chown root {path}` and `chmod 1777 {path}` (as root; see the README's instructor set-up)"
-            )
+    try:
+        root = os.stat(exchange.root)  # the root's path is the admin's own: followed
+    except OSError:
+        return None
+    if replaceable(root):
+        return (
+            f"{exchange.root} (mode {stat.S_IMODE(root.st_mode):04o}) is writable by other users without the sticky "
+            "bit: a student can rename the course's folder and put their own in its place, where classmates would "
+            f"fetch her notebook and submit into her inbound folder. Fix: `chmod 1777 {exchange.root}` (as its owner "
+            "or root; see the README's instructor set-up)"
+        )
+    if root.st_uid not in (os.geteuid(), 0):
+        return (
+            f"{exchange.root} is owned by {user_name(root.st_uid)}, who may rename anything in it even with the sticky "
+            f"bit. Fix: `chown root {exchange.root}` and `chmod 1777 {exchange.root}` (as root; see the README's "
+            "instructor set-up)"
+        )
+    try:
+        seen = os.stat(course, follow_symlinks=False)
+    except OSError:
+        return None
+    # students write only inside inbound/; the course's folder may be group-writable for the course's instructors
+    # (nbgrader's groupshared), never by others, sticky bit or not: a student's own outbound/ or feedback/ there
+    # makes nbgrader's release and release_feedback refuse a folder the instructor does not own
+    if stat.S_ISDIR(seen.st_mode) and seen.st_mode & stat.S_IWOTH:
+        return (
+            f"{course} (mode {stat.S_IMODE(seen.st_mode):04o}) is writable by other users: a student can make its "
+            "outbound/ or feedback/ folder (nbgrader's release and release_feedback then refuse it), or, without the "
+            f"sticky bit, replace the course's inbound/. Fix: `chmod o-w {course}` (0755; see the README's instructor "
+            "set-up)"
+        )
     return None
 
 

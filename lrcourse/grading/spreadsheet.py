@@ -29,7 +29,20 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff
 # reader may drop): where a cell of that reading would begin with a formula
 _INNER_FORMULA = re.compile(r"([;\t\r\n])(?=[\s\"]*[=+\-@\uff1d\uff0b\uff0d\uff20])")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and line feed, DEL, C1
+# C0 but tab and line feed, DEL, C1; and the invisible format characters that reorder or hide text (bidi marks,
+# embeddings, overrides and isolates, zero-width spaces and joiners, line and paragraph separators, the BOM): a
+# file name holding U+202E shows the rest of its cell reversed in a spreadsheet or a browser
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def visible(text: str) -> str:
+    """`text` with its control and invisible format characters (`_CONTROL`) written as escapes (`\\x1b`, `\\u202e`)."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(found: re.Match) -> str:
+    code = ord(found[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def safe_cell(value):
@@ -40,7 +53,7 @@ def safe_cell(value):
         return ""
     if not isinstance(value, str) or _NUMBER.fullmatch(value):
         return value
-    value = _CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", value)
+    value = visible(value)
     value = _INNER_FORMULA.sub(r"\1'", value)
     return "'" + value if value.startswith(FORMULA_START) else value
 
