@@ -176,16 +176,12 @@ def test_an_exchange_reached_through_a_link_or_a_students_folder_is_refused(tmp_
     (0o777, 0o755, "exchange (mode 0777) is writable by other users without the sticky bit", "chmod 1777"),
     (0o775, 0o755, "exchange (mode 0775) is writable by other users without the sticky bit", "chmod 1777"),
     (0o1777, 0o757, "lr-schedules (mode 0757) is writable by other users", "chmod o-w"),
-    # sticky or not: a student's own feedback/ there stops nbgrader's release_feedback (F4, issue 20)
-    (0o1777, 0o1777, "lr-schedules (mode 1777) is writable by other users", "chmod o-w"),
+    (0o1777, 0o1777, "lr-schedules (mode 1777) is writable by other users", "chmod o-w"),  # sticky or not (F4)
     (0o1777, 0o755, None, None),  # the README's set-up
     (0o755, 0o2775, None, None),  # not writable by students; a course folder shared by its instructors' group
 ])  # fmt: skip
-def test_an_exchange_root_that_lets_a_student_replace_the_course_folder_is_refused(
-    tmp_path, root, course_folder, refused, fix
-):
-    """Without the sticky bit, a student renames the course's folder and puts her own in its place; in a course
-    folder others may write, she makes the outbound/ or feedback/ folder nbgrader then refuses to release into."""
+def test_an_exchange_a_student_could_take_over_or_write_in_is_refused(tmp_path, root, course_folder, refused, fix):
+    """A student renames the course's folder (no sticky bit) or makes its feedback/ (nbgrader then refuses it)."""
     course, exchange = exchange_course(tmp_path)
     inbound_folder(exchange.inbound)
     exchange.root.chmod(root)

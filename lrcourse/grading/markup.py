@@ -74,7 +74,10 @@ SVG_ATTRIBUTES = {
     "clip-path",
     "id",
 }
-URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset"}
+URL_ATTRIBUTES = {
+    *("href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset", "cite", "longdesc")
+}
+SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 # Where a kept link may lead: another page by its full address (a host after the two slashes, so "http:logout", a
 # path on the same server, is not one), a mail address, a place in the page.
 LINK_TARGET = re.compile(r"(https?://[^/\\\s]|mailto:[^/\\]|#)", re.I)
@@ -154,6 +157,9 @@ def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
     if tag == "a" and attribute == "href":
         return value if LINK_TARGET.match(address) else None
     if address.lower().startswith("data:") or address[:2].replace("\\", "/") == "//":  # browsers read \ as /
+        return None
+    scheme = SCHEME.match(address)  # nh3 checks the schemes of the attributes it knows as URLs only (not cite)
+    if scheme and scheme[1].lower() not in URL_SCHEMES:
         return None
     return value
 
