@@ -195,7 +195,12 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
     pool broke (its workers are then gone). The first Ctrl-C calls `halt` at once: no worker starts a student
     after it (`WorkerPool.halt`)."""
     watch.finished -= {s for s, _ in pending}
-    futures = {pool.submit(worker.grade_student, assignment, s, f): (s, f) for s, f in pending}
+    futures, unsent = {}, []
+    for student, current in pending:
+        try:
+            futures[pool.submit(worker.grade_student, assignment, student, current)] = (student, current)
+        except BrokenProcessPool:  # a student sent before broke the pool already: the rest wait for a new one
+            unsent.append((student, current))
     watch.enlist(multiprocessing.active_children())  # the submits started the pool's workers
     broken = []  # (student, current, how it ended) for each student whose future the pool's breaking ended
     running = set(futures)
@@ -221,7 +226,7 @@ def _grade_in(pool, assignment, pending, outcomes, attempts, bar, watch: Watchdo
     failed, retry = retry_or_fail(broken, attempts)
     outcomes += failed
     bar.update(len(failed))
-    return retry, bool(broken)
+    return retry + unsent, bool(broken or unsent)
 
 
 def retry_or_fail(broken: list, attempts: dict[str, int]) -> tuple[list[Outcome], list]:
