@@ -140,31 +140,6 @@ def test_a_warm_pool_grades_assignment_after_assignment_in_one_worker_and_replac
     assert not multiprocessing.active_children(), "the pool's end ends its worker"
 
 
-def test_a_pool_broken_before_the_next_student_is_sent_retries_the_rest_in_a_new_one(tmp_path, monkeypatch):
-    """The crash can break the pool before the next student is even sent (ProcessPoolExecutor.submit then raises):
-    the students not sent wait for a new pool, uncharged, and the run goes on (the CI race of 2026-12-04)."""
-    monkeypatch.setattr(worker, "start", stuck_worker.start)
-    get = grade.WorkerPool.get
-
-    def get_then_crash_first(self, size):
-        pool = get(self, size)
-        submit = pool.submit
-
-        def submit_and_wait_for_the_crash(function, *args):
-            future = submit(function, *args)
-            if args[1] == stuck_worker.CRASH:
-                future.exception(timeout=120)  # the pool broke: the next submit raises
-            return future
-
-        pool.submit = submit_and_wait_for_the_crash
-        return pool
-
-    monkeypatch.setattr(grade.WorkerPool, "get", get_then_crash_first)
-    students = [(stuck_worker.CRASH, ""), ("a", ""), ("b", "")]
-    outcomes = grade.run_workers(tmp_path, "ch", students, 1, "sqlite://", False, False, Limits())
-    assert {o.student: o.status for o in outcomes} == {stuck_worker.CRASH: "failed", "a": "graded", "b": "graded"}
-
-
 def test_a_student_whose_time_budget_ran_out_is_graded_in_part_not_done_and_named(tmp_path, monkeypatch):
     """The worker's side: a budget that ran out before every test cell was checked leaves those cells at 0, the
     student graded in part (the cells named) and not marked done, so that a re-run grades them again."""
