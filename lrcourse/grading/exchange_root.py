@@ -21,9 +21,9 @@ from lrcourse.grading.inbound import user_name
 SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
 
-def replaceable(seen: os.stat_result, writers: int = SHARED_WRITE) -> bool:
-    """A folder in which `writers` (group, others) may rename or remove what they do not own."""
-    return stat.S_ISDIR(seen.st_mode) and bool(seen.st_mode & writers) and not seen.st_mode & stat.S_ISVTX
+def replaceable(seen: os.stat_result) -> bool:
+    """A folder in which group or others may rename or remove what they do not own."""
+    return stat.S_ISDIR(seen.st_mode) and bool(seen.st_mode & SHARED_WRITE) and not seen.st_mode & stat.S_ISVTX
 
 
 def root_problem(exchange: Exchange) -> str | None:
