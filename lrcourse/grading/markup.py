@@ -74,9 +74,8 @@ SVG_ATTRIBUTES = {
     "clip-path",
     "id",
 }
-URL_ATTRIBUTES = {
-    *("href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset", "cite", "longdesc")
-}
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset"}
+URL_ATTRIBUTES |= {"cite", "longdesc"}  # addresses browsers never load, checked all the same
 SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 # Where a kept link may lead: another page by its full address (a host after the two slashes, so "http:logout", a
 # path on the same server, is not one), a mail address, a place in the page.
