@@ -288,3 +288,21 @@ def test_canvas_file_never_guesses_a_row_nor_uploads_a_failed_grading(tmp_path):
     assert result.unsubmitted == ["09_nobody"]
     text = "\n".join(result.lines())
     assert "AMBIGUOUS, not in the file: graded student 'a1'" in text and "09_nobody" in text
+
+
+def test_an_exact_roster_id_wins_over_one_that_differs_only_in_case(tmp_path):
+    """Two OS users differing only in case ("Alice", "alice"): the one whose id the roster holds exactly keeps
+    the row; the other is reported, never written into a classmate's row. Two rows differing only in case are
+    two students; an id matching them only ignoring case gets neither. Case alone still matches (SIS ids)."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section\n"
+        "Alice,1,S1,alice,A\nBo,2,S2,BO,A\nKim One,3,S3,Kim,A\nKim Two,4,S4,kim,A\n",
+        encoding="utf-8",
+    )
+    grades = made_up(totals={"Alice": 1.0, "alice": 5.0, "bo": 4.0, "Kim": 2.0, "kim": 3.0, "KIM": 0.5})
+    result = write_canvas(tmp_path / "canvas.csv", roster, [grades])
+    cells = {r["Student"]: r["02_ordered_schedules"] for r in read_csv(tmp_path / "canvas.csv")[1:]}
+    assert cells == {"Alice": "5", "Bo": "4", "Kim One": "2", "Kim Two": "3"}
+    assert set(result.conflicts) == {"Alice", "KIM"}
+    assert "as 'alice' does" in result.conflicts["Alice"] and "2 roster rows" in result.conflicts["KIM"]

@@ -194,19 +194,27 @@ def match_students(
 ) -> tuple[dict[str, int], list[str]]:
     """nbgrader id -> roster row index, and the students no row matches.
 
-    A student's roster value is `id_map[student]` when given, else the nbgrader id itself; it is compared
-    (case and surrounding spaces ignored) with the roster's `id_column`."""
+    A student's roster value is `id_map[student]` when given, else the nbgrader id itself (surrounding spaces
+    ignored). A row whose `id_column` equals it exactly is its row; failing that, a row equal to it ignoring
+    case (SIS ids are often upper case where login names are not). `ambiguous_matches` then refuses a match
+    that another row or another student could equally claim."""
     if roster.rows and id_column not in roster.header:
         raise ValueError(f"the roster has no column {id_column!r}; its columns: {', '.join(roster.header)}")
-    index = {row.get(id_column, "").casefold(): i for i, row in enumerate(roster.rows) if row.get(id_column)}
+    exact = {row.get(id_column, ""): i for i, row in enumerate(roster.rows) if row.get(id_column)}
+    folded = {value.casefold(): i for value, i in exact.items()}
     matched, unmatched = {}, []
     for student in students:
-        value = (id_map or {}).get(student, student).strip().casefold()
-        if value in index:
-            matched[student] = index[value]
-        else:
+        value = roster_value(student, id_map)
+        row = exact.get(value, folded.get(value.casefold()))
+        if row is None:
             unmatched.append(student)
+        else:
+            matched[student] = row
     return matched, unmatched
+
+
+def roster_value(student: str, id_map: dict[str, str] | None) -> str:
+    return (id_map or {}).get(student, student).strip()
 
 
 def canvas_columns(roster: Roster, assignments: list[str], names: dict[str, str] | None = None) -> dict[str, str]:
@@ -273,7 +281,7 @@ def write_canvas(
     grades = [a for a in grades if a.name not in unsubmitted]
     graded = sorted({student for a in grades for student in a.totals})
     matched, unmatched = match_students(roster, graded, id_column, id_map)
-    conflicts = ambiguous_matches(roster, matched, id_column)
+    conflicts = ambiguous_matches(roster, matched, id_column, id_map)
     matched = {s: row for s, row in matched.items() if s not in conflicts}
     columns = {a.name: columns_before[a.name] for a in grades}
     notes = {}
@@ -301,9 +309,13 @@ def write_canvas(
     )
 
 
-def ambiguous_matches(roster: Roster, matched: dict[str, int], id_column: str) -> dict[str, str]:
-    """student -> why its match cannot be trusted: its roster value is on several roster rows, or another
-    graded student matched the same row (an id map sending two ids to one row). Neither gets a cell."""
+def ambiguous_matches(
+    roster: Roster, matched: dict[str, int], id_column: str, id_map: dict[str, str] | None = None
+) -> dict[str, str]:
+    """student -> why its match cannot be trusted: its roster value is on several roster rows (exactly, or
+    ignoring case when it matched ignoring case), or another graded student matched the same row (an id map
+    sending two ids to one row, or two ids differing only in case). When one of them is the row's value exactly,
+    that one keeps the row. Neither of two equal claims gets a cell."""
     rows_with = {}
     for index, row in enumerate(roster.rows):
         rows_with.setdefault(row.get(id_column, "").casefold(), []).append(index)
@@ -313,12 +325,15 @@ def ambiguous_matches(roster: Roster, matched: dict[str, int], id_column: str) -
     conflicts = {}
     for student, index in matched.items():
         value = roster.rows[index].get(id_column, "")
-        same = rows_with[value.casefold()]
+        is_exact = roster_value(student, id_map) == value
+        same = [i for i in rows_with[value.casefold()] if not is_exact or roster.rows[i].get(id_column) == value]
+        exact_rivals = [s for s in students_on[index] if s != student and roster_value(s, id_map) == value]
+        rivals = exact_rivals if is_exact or exact_rivals else [s for s in students_on[index] if s != student]
         if len(same) > 1:
             names = ", ".join(repr(roster.rows[i].get("Student", "")) for i in same)
             conflicts[student] = f"{len(same)} roster rows have {id_column} {value!r} ({names})"
-        elif len(students_on[index]) > 1:
-            others = ", ".join(repr(s) for s in students_on[index] if s != student)
+        elif rivals:
+            others = ", ".join(repr(s) for s in rivals)
             conflicts[student] = f"matches roster row {roster.rows[index].get('Student', '')!r}, as {others} does"
     return conflicts
 
