@@ -128,12 +128,13 @@ def command_grade(args) -> int:
         f"grades: {course / 'grades.csv'}   outcomes: {course / 'reports' / (args.assignment + '.csv')}   "
         f"feedback: {course / 'feedback'}"
     )
-    _report_and_export(course, args)
-    return 0 if result.clean else 1  # a student who failed or has no feedback (a kernel that died) is not done
+    reported = _report_and_export(course, args)
+    return 0 if result.clean and reported else 1  # a failed student, no feedback, no report: not done
 
 
-def _report_and_export(course: Path, args) -> None:
-    """After grading: the class report always; with --export, the per-item CSV and Canvas file too."""
+def _report_and_export(course: Path, args) -> bool:
+    """After grading: the class report always; with --export, the per-item CSV and Canvas file too. False if
+    they failed (the grades are written all the same)."""
     from lrcourse.grading.class_report import write_chapter_report
     from lrcourse.grading.results import read_gradebook
 
@@ -145,6 +146,8 @@ def _report_and_export(course: Path, args) -> None:
             print("\n".join(_export(course, book, args)))
     except Exception as error:  # the grades are written; a report that fails must not hide that
         print(f"lrcourse: the class report or export failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return False
+    return True
 
 
 def _export(course: Path, book, args) -> list[str]:

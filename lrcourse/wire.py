@@ -13,6 +13,7 @@ import builtins
 import json
 import math
 import numbers
+import re
 
 MAX_MESSAGE = 8 * 1024 * 1024  # bytes in one message, either way
 MAX_ITEMS = 100_000  # elements in one encoded container (a JSON array in a message)
@@ -23,6 +24,9 @@ MAX_VALUES = 400_000  # JSON values in one message
 MAX_JSON_DEPTH = 64  # nested JSON arrays and objects in one message
 MAX_DIGITS = 20  # digits of any integer in a message
 MAX_DIMS = 8  # dimensions of a tensor
+# A surrogate left alone after JSON decoding (a pair is already one character): text no file can hold, so a
+# message `raise ValueError("\\udcff")` would make every UTF-8 file written from it fail (the class report)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Opaque:
@@ -219,7 +223,18 @@ def loads(line: bytes) -> dict:
     if not isinstance(message, dict):
         raise Malformed("not a JSON object")
     _check_size(message)
-    return message
+    return _whole_text(message) if b"\\u" in line else message  # escapes are the only way one arrives
+
+
+def _whole_text(value):
+    """`value` with every lone surrogate in its strings (keys too) replaced by U+FFFD, as a decoder does."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_whole_text(item) for item in value]
+    if isinstance(value, dict):
+        return {_whole_text(key): _whole_text(item) for key, item in value.items()}
+    return value
 
 
 def _bounded_int(text: str) -> int:

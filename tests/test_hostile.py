@@ -139,9 +139,13 @@ def test_a_refused_submission_fails_with_its_reason(hostile_class, refused):
 @pytest.mark.slow
 def test_the_class_report_and_the_canvas_export_are_written_whatever_a_reason_was(hostile_class, tmp_path):
     """A 200 kB cell of an unknown type once made a 900 kB reason that csv would not read back: no class
-    report, and `lrcourse export --roster` stopped with a traceback for the whole class."""
+    report, and `lrcourse export --roster` stopped with a traceback for the whole class. An error message
+    holding a lone surrogate (no UTF-8 file can hold it) once left the report empty and stopped the exports."""
     course, run, graded = hostile_class
-    assert (course / "reports" / f"{hostile.CHAPTER}.html").is_file(), run.stdout[-2000:] + run.stderr[-2000:]
+    assert "the class report or export failed" not in run.stderr, run.stderr[-3000:]
+    report = (course / "reports" / f"{hostile.CHAPTER}.html").read_text(encoding="utf-8")
+    assert all(name in report for name in ["aa-honest-correct", "lone-surrogate-in-its-message"]), report[-2000:]
+    assert "\ufffd\ufffd no file can hold this" in report  # its message, as a decoder shows lone surrogates
     roster = tmp_path / "roster.csv"
     rows = [f"{name},{index},S{index},{name},A," for index, name in enumerate(HONEST)]
     roster.write_text(

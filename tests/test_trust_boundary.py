@@ -121,6 +121,15 @@ def test_an_exception_crosses_as_its_builtin_kind_only():
     assert type(odd).__name__ == "Exception"
 
 
+def test_a_lone_surrogate_in_a_message_arrives_as_the_replacement_character():
+    """JSON's `\\udcff` escape decodes to text no UTF-8 file can hold (F5: it emptied the class report): every
+    string of a message, keys too, comes out whole; a pair (an emoji escaped) stays the character it encodes."""
+    message = wire.loads(b'{"error": {"message": "x\\udcff", "k\\ud800": ["\\ud83d\\ude00"]}}')
+    assert message == {"error": {"message": "x\ufffd", "k\ufffd": ["\U0001f600"]}}
+    error = wire.decode_error(message["error"])
+    assert str(error).encode("utf-8") == "x\ufffd".encode()
+
+
 def test_the_stub_scheduler_module_has_every_public_name_and_forbids_them_all():
     import ast
     import importlib.util

@@ -383,3 +383,14 @@ def test_bidi_and_invisible_characters_are_escaped_in_every_csv_and_the_class_re
     (row,) = read_rows(path)
     assert row["reason"] == "x\\u202e\\u2066\\u2069\\u200b\\u200f\\u061c\\u2028\\ufefftxt.py is Python code", row
     assert esc(f"<b>{BIDI}") == "&lt;b&gt;\\u202e\\u2066\\u2069\\u200b\\u200f\\u061c\\u2028\\ufeff"
+
+
+def test_lone_surrogates_are_escaped_in_every_csv_and_the_class_report(tmp_path):
+    """A file name's undecodable bytes (`os.fsdecode`) are lone surrogates, which no UTF-8 file can hold: an error
+    message holding one once left reports/<chapter>.html empty and stopped the exports (F5)."""
+    from lrcourse.grading.class_report import esc
+
+    path = write_outcomes(tmp_path, RunOutcomes("ch", [Outcome("zed", "failed", "x\udcff\ud800.py is Python code")]))
+    (row,) = read_rows(path)
+    assert row["reason"] == "x\\udcff\\ud800.py is Python code", row
+    assert esc("<\udcff>") == "&lt;\\udcff&gt;"

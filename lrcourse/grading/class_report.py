@@ -352,5 +352,5 @@ def write_chapter_report(course: Path, grades, path: Path | None = None) -> Path
     """Write reports/<assignment>.html (or `path`) from grades already read; return its path."""
     path = path or course / "reports" / f"{grades.name}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(chapter_report(course, grades)), encoding="utf-8")
+    path.write_text(render(chapter_report(course, grades)), encoding="utf-8", errors="backslashreplace")
     return path

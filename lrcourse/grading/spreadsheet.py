@@ -31,8 +31,9 @@ _INNER_FORMULA = re.compile(r"([;\t\r\n])(?=[\s\"]*[=+\-@\uff1d\uff0b\uff0d\uff2
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 # C0 but tab and line feed, DEL, C1; and the invisible format characters that reorder or hide text (bidi marks,
 # embeddings, overrides and isolates, zero-width spaces and joiners, line and paragraph separators, the BOM): a
-# file name holding U+202E shows the rest of its cell reversed in a spreadsheet or a browser
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# file name holding U+202E shows the rest of its cell reversed in a spreadsheet or a browser; and lone
+# surrogates (a file name's undecodable bytes, `os.fsdecode`), which no UTF-8 file can hold
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
 
 
 def visible(text: str) -> str:

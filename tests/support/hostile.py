@@ -217,6 +217,12 @@ MyStepLR.__init__ = _slow_init
 """
 )
 
+# Its message crosses to the grader holding a lone surrogate, text no UTF-8 file can hold: it once left the class
+# report empty and stopped the exports of the whole class
+SURROGATE_MESSAGE = NEVER_DECAYS.replace(
+    '        return [group["lr"] for group in self.optimizer.param_groups]',
+    "        raise ValueError('\\udcff\\ud800 no file can hold this')",
+)
 ATTACKS = [
     Attack("print-flood-correct", CORRECT, correct=True, extra_cells=(PRINT_FLOOD,)),
     Attack("raw-stream-flood-correct", CORRECT, correct=True, extra_cells=(RAW_STREAM_FLOOD,)),
@@ -239,6 +245,7 @@ ATTACKS = [
     Attack("exit-in-a-later-cell-correct", CORRECT, correct=True, extra_cells=("import os\nos._exit(0)\n",)),
     Attack("sys-exit-after-the-class-correct", CORRECT + "\nimport sys\nsys.exit(0)\n", correct=True),
     Attack("patch-checker-correct", PATCH_CHECKER + CORRECT, correct=True),
+    Attack("lone-surrogate-in-its-message", SURROGATE_MESSAGE),
     Attack("mallory", PATCH_CHECKER + NEVER_DECAYS),  # GLOB_TARGET: folders below name it as a glob
 ]
 
