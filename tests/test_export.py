@@ -305,4 +305,17 @@ def test_an_exact_roster_id_wins_over_one_that_differs_only_in_case(tmp_path):
     cells = {r["Student"]: r["02_ordered_schedules"] for r in read_csv(tmp_path / "canvas.csv")[1:]}
     assert cells == {"Alice": "5", "Bo": "4", "Kim One": "2", "Kim Two": "3"}
     assert set(result.conflicts) == {"Alice", "KIM"}
-    assert "as 'alice' does" in result.conflicts["Alice"] and "2 roster rows" in result.conflicts["KIM"]
+    assert "only ignoring case: its SIS Login ID is exactly the id of 'alice'" in result.conflicts["Alice"]
+    assert "2 roster rows" in result.conflicts["KIM"]
+
+
+def test_a_match_ignoring_case_never_takes_the_row_of_a_student_who_was_not_graded(tmp_path):
+    """F5: "alice" submitted nothing (or her run failed), "Alice" did: Alice's grade went into alice's row. Any
+    student the gradebook knows, or the run could not grade, keeps the row whose id is theirs exactly."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\nLiddell,1,S1,alice,A\nBo,2,S2,BO,A\n")
+    for known in ({"students": ["Alice", "alice", "bo"]}, {"failed": {"02_ordered_schedules": {"alice": "crash"}}}):
+        result = write_canvas(tmp_path / "canvas.csv", roster, [made_up(totals={"Alice": 5.0, "bo": 4.0})], **known)
+        cells = {r["Student"]: r["02_ordered_schedules"] for r in read_csv(tmp_path / "canvas.csv")[1:]}
+        assert cells == {"Liddell": "", "Bo": "4"}, known
+        assert "exactly the id of 'alice'" in result.conflicts["Alice"], known

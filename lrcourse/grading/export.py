@@ -271,9 +271,11 @@ def write_canvas(
     id_map: dict[str, str] | None = None,
     names: dict[str, str] | None = None,
     failed: dict[str, dict[str, str]] | None = None,
+    students: list[str] = (),
 ) -> CanvasResult:
     """Canvas's gradebook import CSV for `grades`, from the roster Canvas exported; see the module docstring.
-    `failed` (assignment -> student -> reason) says why a roster student's cell stays empty."""
+    `failed` (assignment -> student -> reason) says why a roster student's cell stays empty; `students` are all
+    the gradebook knows (a match ignoring case never takes the row of one of them)."""
     roster = read_roster(roster_path)
     columns_before = canvas_columns(roster, [a.name for a in grades], names)
     # a chapter nobody submitted would only add an empty new assignment to Canvas
@@ -281,7 +283,8 @@ def write_canvas(
     grades = [a for a in grades if a.name not in unsubmitted]
     graded = sorted({student for a in grades for student in a.totals})
     matched, unmatched = match_students(roster, graded, id_column, id_map)
-    conflicts = ambiguous_matches(roster, matched, id_column, id_map)
+    known = [*students, *(student for reasons in (failed or {}).values() for student in reasons)]
+    conflicts = ambiguous_matches(roster, matched, id_column, id_map, known)
     matched = {s: row for s, row in matched.items() if s not in conflicts}
     columns = {a.name: columns_before[a.name] for a in grades}
     notes = {}
@@ -310,12 +313,14 @@ def write_canvas(
 
 
 def ambiguous_matches(
-    roster: Roster, matched: dict[str, int], id_column: str, id_map: dict[str, str] | None = None
+    roster: Roster, matched: dict[str, int], id_column: str, id_map: dict[str, str] | None = None, known: list[str] = ()
 ) -> dict[str, str]:
     """student -> why its match cannot be trusted: its roster value is on several roster rows (exactly, or
-    ignoring case when it matched ignoring case), or another graded student matched the same row (an id map
-    sending two ids to one row, or two ids differing only in case). When one of them is the row's value exactly,
-    that one keeps the row. Neither of two equal claims gets a cell."""
+    ignoring case when it matched ignoring case), or another student claims the same row: another graded
+    student (an id map sending two ids to one row, two ids differing only in case), or, against a match that
+    ignores case, any student of `known` (the gradebook's, those the run could not grade) whose id is the row's
+    exactly, graded or not. When one of two graded claims is the row's value exactly, that one keeps the row;
+    neither of two equal claims gets a cell."""
     rows_with = {}
     for index, row in enumerate(roster.rows):
         rows_with.setdefault(row.get(id_column, "").casefold(), []).append(index)
@@ -327,11 +332,16 @@ def ambiguous_matches(
         value = roster.rows[index].get(id_column, "")
         is_exact = roster_value(student, id_map) == value
         same = [i for i in rows_with[value.casefold()] if not is_exact or roster.rows[i].get(id_column) == value]
-        exact_rivals = [s for s in students_on[index] if s != student and roster_value(s, id_map) == value]
-        rivals = exact_rivals if is_exact or exact_rivals else [s for s in students_on[index] if s != student]
+        owners = {s for s in [*students_on[index], *known] if s != student and roster_value(s, id_map) == value}
+        rivals = sorted(owners) if is_exact or owners else [s for s in students_on[index] if s != student]
         if len(same) > 1:
             names = ", ".join(repr(roster.rows[i].get("Student", "")) for i in same)
             conflicts[student] = f"{len(same)} roster rows have {id_column} {value!r} ({names})"
+        elif rivals and not is_exact and owners:
+            conflicts[student] = (
+                f"matches roster row {roster.rows[index].get('Student', '')!r} only ignoring case: its "
+                f"{id_column} is exactly the id of {', '.join(repr(s) for s in rivals)}"
+            )
         elif rivals:
             others = ", ".join(repr(s) for s in rivals)
             conflicts[student] = f"matches roster row {roster.rows[index].get('Student', '')!r}, as {others} does"
@@ -361,7 +371,14 @@ def export_class(course: Path, book: ClassGrades, options: ExportOptions) -> lis
         grades = book.assignments
         failed = {a.name: failed_students(course, a.name) for a in grades}
         canvas = write_canvas(
-            out / "canvas-import.csv", options.roster, grades, options.id_column, id_map, options.names, failed
+            out / "canvas-import.csv",
+            options.roster,
+            grades,
+            options.id_column,
+            id_map,
+            options.names,
+            failed,
+            book.students,
         )
         lines += canvas.lines()
     return lines
