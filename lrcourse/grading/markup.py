@@ -74,6 +74,12 @@ SVG_ATTRIBUTES = {
     "clip-path",
     "id",
 }
+# A paint or clip in an SVG the browser reads as CSS: `url(http://...)` is fetched as the page opens (F5), and CSS
+# escapes spell `url` many ways (`\\75 rl(`), so a value must be one of these, whole: a colour, or a place in the
+# image itself with an optional fallback colour; anything else is dropped
+PAINT_ATTRIBUTES = {"fill", "stroke", "clip-path", "stop-color"}
+_COLOUR = r"(#[0-9a-f]{3,8}|[a-z]+|(rgb|rgba|hsl|hsla)\([0-9.,%\s/+-]*\))"
+SAFE_PAINT = re.compile(rf"\s*({_COLOUR}|url\(\s*(?P<quote>['\"]?)#[\w.:-]+(?P=quote)\s*\)(\s+{_COLOUR})?)\s*", re.I | re.A)
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset"}
 URL_ATTRIBUTES |= {"cite", "longdesc"}  # addresses browsers never load, checked all the same
 SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
@@ -175,6 +181,12 @@ def clean_svg(markup: str) -> str:
         attributes=attributes,
         url_schemes=URL_SCHEMES,
         clean_content_tags={"script", "style", "foreignObject"},
+        attribute_filter=_local_paint_only,
         link_rel=None,
     )
     return inert_maths(cleaned)
+
+
+def _local_paint_only(tag: str, attribute: str, value: str) -> str | None:
+    """A fill, stroke, clip or stop colour only as a colour or a place in the image (SAFE_PAINT)."""
+    return value if attribute not in PAINT_ATTRIBUTES or SAFE_PAINT.fullmatch(value) else None
