@@ -184,7 +184,7 @@ def _edge_judgements(step: int, case: tuple, got, want, right: list[str], twin) 
     run to the peak, the decay's from it, so the peak belongs to both. A phase right in long schedules is held to
     PyTorch; a wrong warm-up is skipped (its test charges it); a wrong decay is held to the answer's own long schedule
     (`twin`), shifted so that the two decays start at the same step."""
-    warmup, stable, decay, _ = case
+    warmup, stable = case[:2]
     pytorch = f"the schedule's ({SCHEDULE}) is {_rate(want[step])}{_apart(got[step], want[step])}"
     judgements = []
     if step <= warmup:
