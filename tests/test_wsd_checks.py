@@ -228,7 +228,7 @@ def test_the_edges_charge_an_edge_slip_and_leave_a_whole_warm_up_s_slip_to_its_o
     with pytest.raises(CheckFailed):  # the warm-up's slip is its test's to charge...
         check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("warm-up",))
     check_wsd(slipped, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
-    check_wsd_edges(slipped, EDGES)  # ... not the edges' (they check from the peak on)
+    check_wsd_edges(slipped, EDGES)  # ... not the edges' (a wrong warm-up is not judged there)
 
     over_w_minus_1 = wrong("warmup_over_W_minus_1")  # raises ZeroDivisionError at step 0 of a one-step warm-up
     with pytest.raises(CheckFailed, match=r"at step 0, .* not a number: the factor raised ZeroDivisionError"):
@@ -249,13 +249,64 @@ def test_a_decay_wrong_everywhere_keeps_the_edges_that_match_its_own_decay(name)
 def test_an_edge_unlike_the_answer_s_own_decay_or_no_decay_at_all_loses_the_edges():
     with pytest.raises(CheckFailed, match="Write the decay first: in .*decay_steps=1, .* never falls below"):
         check_wsd_edges(wrong("warmup_only"), EDGES)
-    # the release's decay spans everything after the warm-up: with no stable phase it is not its own regular decay
+    # the release's decay spans everything after the warm-up: with a short stable phase it is not its own long decay
     with pytest.raises(
         CheckFailed,
-        match=r"stable_steps=0, .* at step 1, the decay's step 1 of 1 .* the optimizer's rate is 0\.1; at the same point "
-        r"of your own .*warmup_steps=5, stable_steps=10, decay_steps=1, .* step 15, .* it is 0\.000826446281 .* "
+        match=r"stable_steps=3, .* at step 4, the decay's step 1 of 1 .* the optimizer's rate is 0\.00625; at the same "
+        r"point of your own .*warmup_steps=5, stable_steps=10, decay_steps=1, .* step 15, .* it is 0\.000826446281 .* "
         r"held to your own",
     ):
-        check_wsd_edges(wrong("copied_from_the_release"), [(1, 0, 1, 0.5)])
+        check_wsd_edges(wrong("copied_from_the_release"), [(1, 0, 1, 0.5), (1, 3, 1, 0.3)])
     with pytest.raises(CheckFailed):
         check_wsd_edges(wrong("a_falling_function_of_the_step"), EDGES)
+
+
+def test_the_peak_is_the_warm_up_s_so_a_warm_up_reaching_it_late_loses_the_warm_up_only():
+    """Reviewer R24f: a warm-up spread over W + 1 steps is wrong at step W too. That step is the warm-up test's (the
+    peak it reaches), not the decay test's, and at the edges a wrong warm-up is not judged: it keeps decay and edges."""
+    late = wrong("warmup_reaches_the_peak_a_step_late")
+    assert math.isclose(late(5, 10, 5, 0.1)(5), 0.1 + 0.9 * 5 / 6)  # below the peak at step W
+    with pytest.raises(CheckFailed, match=r"at step 1, the warm-up's step 2 of 5"):
+        check_wsd(late, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("warm-up",))
+    check_wsd(late, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+    check_wsd(late, warmup=4, stable=3, decay=7, start_factor=0.25, phases=("decay",))
+    check_wsd_edges(late, EDGES + [(1, 1, 2, 0.01), (6, 0, 9, 0.2)])
+
+    def wrong_at_the_peak(warmup_steps, stable_steps, decay_steps, start_factor):
+        factor = answer(WSD_REFERENCE)(warmup_steps, stable_steps, decay_steps, start_factor)
+        return lambda step: 0.5 if step == warmup_steps else factor(step)
+
+    with pytest.raises(
+        CheckFailed, match=r"at step 5, the peak the warm-up reaches and the stable phase's step 1 of 10"
+    ):
+        check_wsd(wrong_at_the_peak, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("warm-up",))
+    check_wsd(wrong_at_the_peak, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+
+
+def test_a_stable_phase_a_step_short_is_the_decay_test_s_and_matches_its_own_at_the_edges():
+    """Reviewer R24f: the stable phase's last step runs the decay's formula, above the peak, in every schedule: the
+    decay test charges it; at the edges the answer's own long schedule, shifted to start its decay at the same step,
+    has the same bump (at stable_steps=1 on the peak, where the decay's judge lets it pass)."""
+    short = wrong("stable_phase_a_step_short")
+    assert math.isclose(short(1, 1, 2, 0.01)(1), 2.25)  # the peak of a one-step stable phase
+    with pytest.raises(CheckFailed, match=r"at step 14, the stable phase's step 10 of 10 .* rate is 0\.144"):
+        check_wsd(short, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+    check_wsd(short, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("warm-up",))
+    check_wsd_edges(short, EDGES + [(1, 1, 2, 0.01), (2, 5, 3, 1.0), (6, 0, 9, 0.2)])
+
+
+def test_an_answer_right_in_long_schedules_is_held_to_pytorch_at_every_edge_step_the_peak_included():
+    """The peak passes by either phase's judge only where a phase is wrong in long schedules (and charged there): an
+    answer right in them that is wrong at the peak of a schedule without stable phase loses the edges."""
+    reference = answer(WSD_REFERENCE)
+
+    def no_peak_without_stable(warmup_steps, stable_steps, decay_steps, start_factor):
+        factor = reference(warmup_steps, stable_steps, decay_steps, start_factor)
+        return lambda step: 0.5 if stable_steps == 0 and step == warmup_steps else factor(step)
+
+    check_wsd(no_peak_without_stable, warmup=5, stable=10, decay=5, start_factor=0.1)
+    check_wsd(no_peak_without_stable, warmup=4, stable=3, decay=7, start_factor=0.25)
+    with pytest.raises(
+        CheckFailed, match=r"stable_steps=0, .* at step 1, the peak the warm-up reaches and the decay's"
+    ):
+        check_wsd_edges(no_peak_without_stable, EDGES)

@@ -3,10 +3,13 @@ stable_steps, decay_steps, start_factor)` returns the function of the step that 
 
 The observer (`wsd_observer`) runs the factor where the student's code lives and returns the rates; the judges here
 compare them with PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR(power=2) (grader/references.py, via
-`expected`). The resume is judged against the answer's own uninterrupted run, saved where its rates still change; the
-edges against PyTorch, except a phase the answer has wrong in schedules with long phases too (`REGULAR`): a wrong
-warm-up is skipped there, a wrong decay held to the answer's own decay shifted (`TWIN`), so a decay that depends on the
-other phases' lengths loses the edges too.
+`expected`). The warm-up test judges the steps up to the peak the warm-up reaches at step `warmup`, the decay test every
+step after it (`_phase_steps`). The resume is judged against the answer's own uninterrupted run, saved where its rates
+still change; the edges against PyTorch, except a phase the answer has wrong in schedules with long phases too
+(`REGULAR`): a wrong warm-up is skipped there, a wrong decay held to the answer's own long schedule shifted to start
+its decay at the same step (`TWIN`); the peak, where the two phases meet, passes if either phase's judge passes. So a
+slip that is the same in every schedule costs its own test only, and a decay that depends on the other phases'
+lengths loses the edges too.
 """
 
 from __future__ import annotations
@@ -47,11 +50,13 @@ def _phase(step: int, warmup: int, stable: int, decay: int) -> str:
     if step < warmup:
         return f"the warm-up's step {step + 1} of {warmup} (steps 0 to {warmup - 1})"
     if step < warmup + stable:
-        return f"the stable phase's step {step - warmup + 1} of {stable} (steps {warmup} to {warmup + stable - 1})"
-    if step < total:
+        where = f"the stable phase's step {step - warmup + 1} of {stable} (steps {warmup} to {warmup + stable - 1})"
+    elif step < total:
         first = warmup + stable
-        return f"the decay's step {step - first + 1} of {decay} (steps {first} to {total - 1})"
-    return f"{step - total + 1} step(s) after the schedule's last step ({total - 1})"
+        where = f"the decay's step {step - first + 1} of {decay} (steps {first} to {total - 1})"
+    else:
+        where = f"{step - total + 1} step(s) after the schedule's last step ({total - 1})"
+    return f"the peak the warm-up reaches and {where}" if step == warmup else where
 
 
 def _steps(total: int) -> int:
@@ -96,9 +101,11 @@ def _expected_rates(payload: dict) -> list:
 
 
 def _phase_steps(warmup: int, steps: int) -> dict[str, range]:
-    """The steps of each phase a test checks: the warm-up's, and from the peak at step `warmup` on (stable phase,
-    decay and the steps past its end)."""
-    return {"warm-up": range(0, warmup), "decay": range(warmup, steps)}
+    """The steps of each phase a test checks: the warm-up's, from step 0 to the peak it reaches at step `warmup`
+    (LinearLR's total_iters); the decay's, every step after the peak (the rest of the stable phase, the decay and the
+    steps past its end). The peak is the warm-up's to reach: a warm-up that reaches it late is wrong there, and that
+    costs the warm-up's point, not the decay's (issue 24, review R24f)."""
+    return {"warm-up": range(0, warmup + 1), "decay": range(warmup + 1, steps)}
 
 
 def _first_difference(got: list, want: list, steps) -> int | None:
@@ -123,8 +130,8 @@ def check_wsd(
     wsd_factor, warmup: int, stable: int, decay: int, start_factor: float, lr: float = 0.1, phases=None, hint=""
 ) -> None:
     """The rates of LambdaLR(SGD(lr), wsd_factor(...)) must be PyTorch's SequentialLR's at every step of `phases`
-    ("warm-up": its steps, 0 to warmup - 1; "decay": from the peak at step `warmup` through the stable phase, the
-    decay and as many steps again past its end; None: every step)."""
+    ("warm-up": steps 0 to `warmup`, the peak it reaches included; "decay": every step after the peak, through the
+    stable phase, the decay and as many steps again past its end; None: every step)."""
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr)
     want = _expected_rates(run["payload"])
     ranges = _phase_steps(warmup, len(want))
@@ -155,13 +162,12 @@ def _agree(got, want) -> bool:
     return close(got, want, WSD_RTOL) if isinstance(want, float) else got == want
 
 
-def _like_own_decay(wsd_factor, case: tuple, lr: float, hint: str) -> None:
-    """An edge case of an answer whose decay is wrong in schedules with long phases: from its peak on, the rates of the answer's
-    own twin (`TWIN` warm-up and stable steps, the same decay_steps), shifted phase by phase; the twin must fall below
-    its peak (a factor with no decay written has no edge)."""
-    warmup, stable, decay, start_factor = case
-    run, call = _observe(wsd_factor, *case, lr)
-    twin_case = (*TWIN, decay, start_factor)
+def _own_twin(wsd_factor, case: tuple, lr: float) -> tuple[list, tuple, str]:
+    """For an answer whose decay is wrong in schedules with long phases: its own run of a long schedule (`TWIN` warm-up
+    steps, a stable phase at least as long as the case's, the case's decay_steps and start_factor), which must fall
+    below its peak (a factor with no decay written has no edge to judge)."""
+    _, stable, decay, start_factor = case
+    twin_case = (TWIN[0], max(TWIN[1], stable), decay, start_factor)
     twin, twin_call = _observe(wsd_factor, *twin_case, lr)
     own, peak = twin["rates"], TWIN[0]
     after = [rate for rate in own[peak:] if isinstance(rate, float)]
@@ -170,29 +176,57 @@ def _like_own_decay(wsd_factor, case: tuple, lr: float, hint: str) -> None:
             f"Write the decay first: in {twin_call} your rate never falls below the one at the peak, step {peak} "
             f"({_rate(own[peak])}), so there is no decay whose edges this test could judge"
         )
-    pairs = [(warmup + k, peak + k) for k in range(stable)]
-    pairs += [(warmup + stable + k, sum(TWIN) + k) for k in range(len(run["rates"]) - warmup - stable)]
-    for step, at in pairs:
-        if at < len(own) and not _agree(run["rates"][step], own[at]):
-            note = f" ({hint})" if hint else ""
-            raise CheckFailed(
-                f"{call}: at step {step}, {_phase(step, warmup, stable, decay)}, the optimizer's rate is "
-                f"{_rate(run['rates'][step])}; at the same point of your own {twin_call}, step {at}, "
-                f"{_phase(at, *twin_case[:3])}, it is {_rate(own[at])}{_apart(run['rates'][step], own[at])}. Your decay "
-                f"is not PyTorch's in schedules with long phases either (the decay test charges that), so at the edges "
-                f"it is held to your own, shifted: a decay that depends on the other phases' lengths differs{note}"
-            )
+    return own, twin_case, twin_call
+
+
+def _edge_judgements(step: int, case: tuple, got, want, right: list[str], twin) -> list[str | None]:
+    """What each phase that `step` belongs to says of the answer's rate there (None: it passes). The warm-up's steps
+    run to the peak, the decay's from it, so the peak belongs to both. A phase right in long schedules is held to
+    PyTorch; a wrong warm-up is skipped (its test charges it); a wrong decay is held to the answer's own long schedule
+    (`twin`), shifted so that the two decays start at the same step."""
+    warmup, stable = case[:2]
+    pytorch = f"the schedule's ({SCHEDULE}) is {_rate(want[step])}{_apart(got[step], want[step])}"
+    judgements = []
+    if step <= warmup:
+        wrong = "warm-up" in right and not close(got[step], want[step], WSD_RTOL)
+        judgements.append(pytorch if wrong else None)
+    if step >= warmup and "decay" in right:
+        judgements.append(None if close(got[step], want[step], WSD_RTOL) else pytorch)
+    elif step >= warmup:
+        own, twin_case, twin_call = twin
+        at = step - warmup - stable + twin_case[0] + twin_case[1]
+        agree = not (0 <= at < len(own)) or _agree(got[step], own[at])
+        judgements.append(
+            None
+            if agree
+            else f"at the same point of your own {twin_call}, step {at}, {_phase(at, *twin_case[:3])}, it is "
+            f"{_rate(own[at])}{_apart(got[step], own[at])}. Your decay is not PyTorch's in schedules with long phases "
+            "either (the decay test charges that), so at the edges it is held to your own, shifted: a decay that "
+            "depends on the other phases' lengths differs"
+        )
+    return judgements
 
 
 def check_wsd_edges(wsd_factor, cases, lr: float = 0.1, hint: str = "") -> None:
-    """`cases` of (warmup, stable, decay, start_factor) at the edges: each step PyTorch's, except a phase the answer has
-    wrong in schedules with long phases (`REGULAR`), which its own test charges: a wrong warm-up is skipped, a wrong decay
-    held to the answer's own (`_like_own_decay`). A decay off by one everywhere keeps the edges."""
-    phases = _right_phases(wsd_factor, lr)
+    """`cases` of (warmup, stable, decay, start_factor) at the edges: each step PyTorch's, except in a phase the answer
+    has wrong in schedules with long phases (`REGULAR`), which its own test charges: a wrong warm-up is skipped, a wrong
+    decay held to the answer's own, shifted (`_edge_judgements`). A step fails only if every phase it belongs to says
+    so: a slip that is the same in every schedule (a decay a step ahead, a stable phase a step short, a warm-up that
+    reaches the peak a step late) keeps the edges; an edge that only short phases show loses them."""
+    right = _right_phases(wsd_factor, lr)
+    note = f" ({hint})" if hint else ""
     for case in cases:
-        check_wsd(wsd_factor, *case, lr, phases=phases, hint=hint)  # the phases right in schedules with long phases
-        if "decay" not in phases:
-            _like_own_decay(wsd_factor, case, lr, hint)
+        run, call = _observe(wsd_factor, *case, lr)
+        got, want = run["rates"], _expected_rates(run["payload"])
+        twin = None if "decay" in right else _own_twin(wsd_factor, case, lr)
+        for step in range(len(got)):
+            judgements = _edge_judgements(step, case, got, want, right, twin)
+            if all(judgements):
+                raise CheckFailed(
+                    f"{call}: at step {step}, {_phase(step, *case[:3])}, the optimizer's rate is {_rate(got[step])}; "
+                    + "; and ".join(judgements)
+                    + note
+                )
 
 
 def _changes_after(rates: list, step: int) -> bool:

@@ -4,7 +4,9 @@ measures it. The resume is judged against the answer's own uninterrupted run, an
 is wrong in schedules with long phases too, against its own decay shifted (lrcourse/checking/wsd.py), so a decay slip
 costs the decay's two points and no more, unless the decay depends on the other phases' lengths: then it is wrong at
 the edges too (issue 24, review R24d: a pure decay off by one scored 1 of 6, a call counter 4; R24e: the resume is
-saved where the answer's own rates still change, so a flat wrong decay keeps it)."""
+saved where the answer's own rates still change, so a flat wrong decay keeps it). The peak at step W is the warm-up's
+to reach: the warm-up test judges steps 0 to W, the decay test every step after W (R24f: a warm-up reaching the peak a
+step late scored 2 of 6, a stable phase a step short 3)."""
 
 from __future__ import annotations
 
@@ -22,8 +24,20 @@ WSD_WRONG = [
         fails=(WARMUP,),
         score=5,
     ),
+    wsd(  # the warm-up spread over W + 1 steps, the peak at step W + 1 (reviewer R24f): wrong at step W too, which is
+        # the warm-up's (the peak it reaches), not the decay test's (every step after W). At the edges a wrong warm-up
+        # is not judged, and the peak, where warm-up and decay meet, passes by the decay's judge. Was 2: step W lay in
+        # the decay test's range, and the edges, taking the decay for wrong, held it to the answer's own
+        "warmup_reaches_the_peak_a_step_late",
+        wsd_variant(
+            "        if step < warmup_steps:\n            return start_factor + (1 - start_factor) * step / warmup_steps",
+            "        if step <= warmup_steps:\n            return start_factor + (1 - start_factor) * step / (warmup_steps + 1)",
+        ),
+        fails=(WARMUP,),
+        score=5,
+    ),
     wsd(  # 7.1's warm-up, the peak at step W - 1: wrong in every schedule, and at W = 1 it divides by zero. The step
-        # that raises is a step that is not a number; the edges judge from the peak on and still pass (issue 24)
+        # that raises is a step that is not a number; the edges skip a wrong warm-up and still pass (issue 24)
         "warmup_over_W_minus_1",
         wsd_variant(
             "start_factor + (1 - start_factor) * step / warmup_steps",
@@ -51,6 +65,18 @@ WSD_WRONG = [
         # resumes exactly and its edges are its own decay's; it loses the decay's points only
         "decay_one_step_ahead",
         wsd_variant("(total - step) / decay_steps", "(total - 1 - step) / decay_steps"),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # the stable phase a step short (reviewer R24f): its last step runs the decay's formula, ((D + 1) / D) ** 2,
+        # above the peak. The same slip in every schedule, counted from the decay's start, like the decay a step ahead:
+        # the decay test charges it, and at the edges it matches its own long schedule shifted to start its decay at
+        # the same step (at stable_steps=1 that step is the peak, which passes by the decay's judge). Was 3: the edges
+        # compared the stable phase from its start, where the answer's own has no bump
+        "stable_phase_a_step_short",
+        wsd_variant(
+            "        if step < warmup_steps + stable_steps:\n", "        if step < warmup_steps + stable_steps - 1:\n"
+        ),
         fails=(DECAY,),
         score=4,
     ),
