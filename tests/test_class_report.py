@@ -157,6 +157,9 @@ def test_report_tables_match_the_gradebook(graded):
         "test_my_step_lr_hand_edit",
         "test_my_step_lr_get_last_lr",
         "test_my_step_lr_last_epoch",
+        "test_inferred_step_size",
+        "test_inferred_gamma",
+        "test_inferred_hand_set_rate",
         "written_closed_form",
         "written_initial_lr",
     ], "items in the notebook's order"
@@ -170,6 +173,7 @@ def test_report_tables_match_the_gradebook(graded):
     failures = [(row["item"], row["count"], row["students"]) for row in page.tables["failures"]]
     assert ("test_my_step_lr_one_group", "1", "carol") in failures
     assert any(item == "test_my_step_lr_hand_edit" and who == "bob" for item, _, who in failures)
+    assert any(item == "test_inferred_hand_set_rate" and who == "bob" for item, _, who in failures)
     assert not any(who == "alice" for _, _, who in failures)
 
 

@@ -140,7 +140,7 @@ def test_per_item_csv_equals_the_gradebooks_per_cell_scores(graded):
             for name, (score, _, pending) in cells.items():
                 assert rows[student][f"{assignment}/{name}"] == (PENDING if pending else f"{score:g}"), (student, name)
                 checked += 1
-    assert checked == 4 * 7 + 2 * 7  # example class: 4 graded x (5 test cells + 2 written); chapter 1: 2 x (4 + 3)
+    assert checked == 4 * 10 + 2 * 7  # example class: 4 graded x (5 + 3 test cells + 2 written); chapter 1: 2 x (4 + 3)
     assert rows["alice"][f"{GENERATED}/{WRITTEN}"] == f"{ALICE_WRITTEN_SCORE:g}"
     assert rows["zoe"][f"{GENERATED}/{WRITTEN}"] == PENDING
     assert rows["bob"][f"{GENERATED}/total"] == ""  # bob submitted nothing for chapter 1

@@ -381,6 +381,8 @@ def test_no_prediction_s_answer_stands_in_the_release(path):
     answers = prediction_answers(source)
     if path.parent.name in ("01_learning_rate", "05_training", "06_choosing_the_rate", "07_practice"):
         assert answers, "the chapter's prediction was not found"
+    if path.parent.name == "02_ordered_schedules":  # the prediction and Exercise 2 (b)'s reading of a log
+        assert {"predicted_rate_after_edit", "inferred_step_lr"} <= set(answers)
     if path.parent.name == "03_adaptive_schedules":  # the prediction and both answers of Exercise 3.4
         assert {"predicted_drop_steps", "inferred_plateau_arguments", "diagnosed_loops"} <= set(answers)
     for name in answers:

@@ -26,7 +26,8 @@ nothing else; the grader imports its plumbing from the modules. One module per j
 `observe` (where the student's code runs), `guard` (the guard and the rule against PyTorch's schedulers),
 `expect` (readable failures, the tolerances), `self_contained`, `expected` (the training exercises'
 expected values), and one module per exercise family: `scheduler_cases`, `scheduler_observers` and
-`schedulers` (chapters 2-3), `plateau_reading` (3, reading a logged run), `plateau_floor` (3, a stalled run's
+`schedulers` (chapters 2-3), `step_lr_own` (2, MyStepLR judged against itself), `step_lr_reading` (2, reading a
+StepLR's log), `plateau_reading` (3, reading a logged run), `plateau_floor` (3, a stalled run's
 floor), `recipes` (4), `fit_steps` (5),
 `range_test` (6), `wsd` (7), plus `preview`.
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
@@ -57,6 +58,7 @@ from lrcourse.checking.recipes import check_recipe
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase
 from lrcourse.checking.schedulers import check_plateau, check_step_lr
 from lrcourse.checking.step_lr_own import check_step_lr_groups, check_step_lr_hand_edit, check_step_lr_reports
+from lrcourse.checking.step_lr_reading import check_step_reading, check_step_reading_form
 from lrcourse.checking.wsd import check_wsd, check_wsd_edges, check_wsd_resume
 
 __all__ = [
@@ -84,6 +86,8 @@ __all__ = [
     "check_step_lr_groups",
     "check_step_lr_hand_edit",
     "check_step_lr_reports",
+    "check_step_reading",
+    "check_step_reading_form",
     "check_wsd",
     "check_wsd_edges",
     "check_wsd_resume",

@@ -26,6 +26,7 @@ from catalogue.plateau_floor import FLOOR_CORRECT, FLOOR_FORBIDDEN, FLOOR_WRONG
 from catalogue.plateau_reading import READING_CORRECT, READING_WRONG
 from catalogue.plateau_wrong import PLATEAU_CHOICES, PLATEAU_WRONG
 from catalogue.step_lr import STEP_BROKEN, STEP_CORRECT, STEP_FORBIDDEN, STEP_HANGS_AT_DEFINITION
+from catalogue.step_lr_reading import STEP_READING_CORRECT, STEP_READING_WRONG
 from catalogue.step_lr_wrong import STEP_WRONG
 from catalogue.training import OTHER_CORRECT
 from catalogue.training_wrong import OTHER_WRONG
@@ -35,6 +36,7 @@ from catalogue.wsd_wrong import WSD_WRONG
 
 CORRECT = (
     STEP_CORRECT
+    + STEP_READING_CORRECT
     + PLATEAU_CORRECT
     + PLATEAU_CHOICES
     + READING_CORRECT
@@ -44,7 +46,16 @@ CORRECT = (
     + WSD_CORRECT
     + WSD_CONTROLS
 )
-WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + WSD_WRONG
+WRONG = (
+    STEP_WRONG
+    + STEP_READING_WRONG
+    + PLATEAU_WRONG
+    + READING_WRONG
+    + FLOOR_WRONG
+    + EARLY_WRONG
+    + OTHER_WRONG
+    + WSD_WRONG
+)
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + FLOOR_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 BROKEN = STEP_BROKEN + PLATEAU_BROKEN
 

@@ -26,6 +26,7 @@ READING_CELLS = (
     "test_inferred_threshold_low",
     "test_inferred_threshold_high",
 )
+STEP_READING_CELLS = ("test_inferred_step_size", "test_inferred_gamma", "test_inferred_hand_set_rate")
 LOOPS_CELLS = ("test_diagnosed_log_a", "test_diagnosed_log_b", "test_diagnosed_log_c", "test_diagnosed_log_d")
 PLATEAU_FLOOR_CELLS = (
     "test_floor_rate",
@@ -50,6 +51,7 @@ PREDICT_STEPS_CELLS = ("test_predict_accumulation",)
 WSD_CELLS = ("test_wsd_warmup", "test_wsd_decay", "test_wsd_edges", "test_wsd_resume")
 CELLS = {
     "my_step_lr": STEP_CELLS,
+    "inferred_step_lr": STEP_READING_CELLS,
     "my_reduce_lr_on_plateau": PLATEAU_CELLS,
     "inferred_plateau_arguments": READING_CELLS,
     "diagnosed_loops": LOOPS_CELLS,
@@ -95,8 +97,8 @@ def variant(reference: str, *replacements: str) -> str:
     return source
 
 
-def step(name, source, fails=()):
-    return Answer(name, "02_ordered_schedules", "my_step_lr", source, fails)
+def step(name, source, fails=(), score=None):
+    return Answer(name, "02_ordered_schedules", "my_step_lr", source, fails, score)
 
 
 def plateau(name, source, fails=()):

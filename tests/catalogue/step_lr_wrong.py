@@ -1,4 +1,9 @@
-"""MyStepLR (chapter 2): plausible mistakes, each with the test cells it loses."""
+"""MyStepLR (chapter 2): plausible mistakes, each with the test cells it loses.
+
+Issue 23 (R23a item 2) moved 3 of the exercise's 9 points to reading a StepLR's log (catalogue/step_lr_reading.py):
+MyStepLR's cells are now one group 2, several groups 1, hand edits 1, get_last_lr() 1, last_epoch 1 (of 6, was
+3, 2, 2, 1, 1 of 9). The cells each mistake loses are unchanged; where a `score` is stated it is what the mistake
+leaves of 6 under that split (the grading tests check it)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ ALL_BUT_LAST_EPOCH = tuple(cell for cell in STEP_CELLS if cell != "test_my_step_
 
 STEP_WRONG = [
     # the old contract's answer: right while nothing else writes the rate, wrong after a hand edit
-    step("closed_form", STEP_CLOSED_FORM, fails=(HAND,)),
+    # issue 23: 5 of 6 (was 7 of 9): the hand-edit cell is worth 1 now, the chainable rule also counts in part (b)
+    step("closed_form", STEP_CLOSED_FORM, fails=(HAND,), score=5),
     step(
         "closed_form_in_groups",
         """
@@ -66,6 +72,7 @@ class MyStepLR:
             "if self.last_epoch % self.step_size == 1 or self.step_size == 1:",
         ),
         fails=("test_my_step_lr_one_group",),
+        score=4,  # issue 23: 4 of 6 (was 6 of 9): wrong decay steps cost the one-group cell's 2 points
     ),
     # issue 23: still all but last_epoch: this closed form's first step with step_size=1 multiplies by gamma**2, not
     # by 1 or gamma, so the cells that judge it against its own decays find no StepLR to compare with (the chainable
@@ -74,6 +81,7 @@ class MyStepLR:
         "decays_one_step_early",
         step_variant("(self.last_epoch // self.step_size)", "((self.last_epoch + 1) // self.step_size)"),
         fails=ALL_BUT_LAST_EPOCH,
+        score=1,  # issue 23: 1 of 6 (was 1 of 9): last_epoch alone
     ),
     # issue 23: late decays cost the one-group cell; the closed form (from base_lrs) still overwrites
     # a hand edit, the hand-edit cell's own slip
@@ -179,6 +187,7 @@ class MyStepLR:
 """,
         ),
         fails=("test_my_step_lr_one_group", "test_my_step_lr_last_epoch"),
+        score=3,  # issue 23: 3 of 6 (was 5 of 9): the one-group cell is worth 2 now, last_epoch 1
     ),
     # issue 12 review P6: PyTorch makes a new _last_lr list at every step; this one updates the list it handed out
     step(

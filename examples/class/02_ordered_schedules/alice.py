@@ -25,3 +25,7 @@ class MyStepLR:
 
     def get_last_lr(self):
         return [*self.last_rates]
+
+# cell: inferred_step_lr
+gamma = logged_rates[5] / logged_rates[4]  # a decay where only the scheduler wrote the rate
+inferred_step_lr = {"step_size": 5, "gamma": gamma, "hand_set_rate": logged_rates[15] / gamma}

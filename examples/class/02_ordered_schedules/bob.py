@@ -22,3 +22,7 @@ class MyStepLR:
 
     def get_last_lr(self):
         return [self.rate(initial) for initial in self.initial_lrs]
+
+# cell: inferred_step_lr
+# Bob reads the log as his closed form would: the rate after step 15 taken for the rate set by hand
+inferred_step_lr = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.175}

@@ -1,0 +1,64 @@
+"""Chapter 2's Exercise 2 (b), reading a StepLR's log: step_size, gamma and the rate set by hand, one point each.
+
+The log (the chapter's `read-log` cell): StepLR(step_size=5, gamma=0.7) from 0.4, the rate set by hand to 0.25
+between steps 14 and 15; step 15 decays it to 0.175."""
+
+from __future__ import annotations
+
+from catalogue.answers import ALL, Answer
+
+CHAPTER = "02_ordered_schedules"
+STEP_SIZE, GAMMA, HAND_SET = (f"test_inferred_{key}" for key in ("step_size", "gamma", "hand_set_rate"))
+
+
+def inferred(name, fields, fails=()):
+    """An answer whose dict has `fields`: the log's values with some changed; each cell lost costs its 1 point of 3."""
+    right = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.25}
+    source = f"inferred_step_lr = {right | fields!r}\n"
+    return Answer(name, CHAPTER, "inferred_step_lr", source, fails, score=3 - len(fails))
+
+
+STEP_READING_CORRECT = [
+    inferred("step_read_right", {}),
+    # computed from the log of the context cell, the decay undone by division
+    Answer(
+        "step_read_from_the_log",
+        CHAPTER,
+        "inferred_step_lr",
+        """
+gamma = logged_rates[10] / logged_rates[9]
+inferred_step_lr = dict(step_size=logged_rates.index(0.28), gamma=gamma, hand_set_rate=logged_rates[15] / gamma)
+""",
+    ),
+    # the same numbers in the forms StepLR itself takes: a whole float, numpy scalars; gamma to 7 digits
+    Answer(
+        "step_read_numpy_forms",
+        CHAPTER,
+        "inferred_step_lr",
+        "import numpy as np\n"
+        'inferred_step_lr = {"step_size": np.int64(5), "gamma": np.float64(0.7000000), '
+        '"hand_set_rate": np.float32(0.25)}\n',
+    ),
+    inferred("step_read_whole_float", {"step_size": 5.0, "gamma": 0.1225 / 0.175, "hand_set_rate": 0.1225 / 0.49}),
+]
+
+STEP_READING_WRONG = [
+    # each key earns its own point: a wrong one loses only its cell
+    inferred("step_read_rows_before_the_drop", {"step_size": 4}, fails=(STEP_SIZE,)),  # steps 1-4 counted, not 0-4
+    inferred("step_read_one_late", {"step_size": 6}, fails=(STEP_SIZE,)),  # the first row at the new rate
+    inferred("step_read_gamma_as_the_cut", {"gamma": 0.3}, fails=(GAMMA,)),  # "cuts by 30 %"
+    inferred("step_read_gamma_at_the_edit", {"gamma": 0.175 / 0.196}, fails=(GAMMA,)),  # the edit taken for a decay
+    # the closed-form reading: the rate after step 15 taken for the rate set by hand (the decay left out)
+    inferred("step_read_edit_as_logged", {"hand_set_rate": 0.175}, fails=(HAND_SET,)),
+    inferred("step_read_edit_decayed_twice", {"hand_set_rate": 0.175 / 0.49}, fails=(HAND_SET,)),
+    Answer(
+        "step_read_missing_key",
+        CHAPTER,
+        "inferred_step_lr",
+        'inferred_step_lr = {"step_size": 5, "gamma": 0.7, "edit": 0.25}\n',
+        (HAND_SET,),  # each key is checked in its own cell
+        score=2,
+    ),
+    inferred("step_read_step_size_fractional", {"step_size": 5.5}, fails=(STEP_SIZE,)),  # not a whole number
+    Answer("step_read_a_list", CHAPTER, "inferred_step_lr", "inferred_step_lr = [5, 0.7, 0.25]\n", ALL, score=0),
+]
