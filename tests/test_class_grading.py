@@ -47,13 +47,14 @@ SMALL_CLASS = [
 ]
 # Plain nbgrader (the in-kernel hidden tests) against the catalogue, a sample named by hand, each kind of catalogue
 # answer once: the correct answer that prints, warns and copies tensors in the kernel; three mistakes that together
-# lose every test cell (patience, min_lr ignored, max mode taken for min) and one a hidden test alone catches (a metric kept as a
+# lose every test cell (a bad-epoch counter not reset after a reduction, min_lr ignored, max mode taken for min; the
+# patience off by one now loses the patience cell only) and one a hidden test alone catches (a metric kept as a
 # view, which the caller changes in place); the forbidden wrapper that delegates through __getattr__; and the broken
 # but readable submissions (`submit_broken`). Each is a fresh kernel run one after another, so the sample is kept
 # small: the fidelity tests grade every catalogue answer, the rest of these included, under `lrcourse grade`.
 SEQUENTIAL_NAMES = (
     "prints_warns_and_copies_tensors",
-    "patience_off_by_one",
+    "bad_epochs_not_reset_after_reduction",
     "min_lr_ignored",
     "max_mode_treated_as_min",
     "tensor_metric_kept_as_view",

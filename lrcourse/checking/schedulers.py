@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import replace
 
 import torch
 
@@ -17,6 +18,7 @@ from lrcourse import wire
 from lrcourse.checking.expect import CheckFailed, answer_raised, close
 from lrcourse.checking.guard import SECONDS_PER_CASE, expect_no_torch_scheduler
 from lrcourse.checking.observe import observe, target_name
+from lrcourse.checking.plateau_own import own_patience, own_patience_note, stated_patience
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase, state_labels
 from lrcourse.pytorch_trajectories import reference_trajectories
 
@@ -103,13 +105,17 @@ def _compare_state(mine, expected: dict, keys: tuple[str, ...]) -> tuple | None:
     return None
 
 
-def _check_cases(student_class, cases, reference_name: str, compare: tuple[str, ...], per_case: float) -> None:
+def _check_cases(
+    student_class, cases, reference_name: str, compare: tuple[str, ...], per_case: float, compared_with=None
+) -> None:
+    """`compared_with`: for each case, the case PyTorch runs and a note on why (by default the case itself)."""
     name = target_name(student_class)
-    references = reference_trajectories([case.request() for case in cases])
-    for case, reference in zip(cases, references):
+    compared_with = compared_with or [(case, "") for case in cases]
+    references = reference_trajectories([reference.request() for reference, _ in compared_with])
+    for case, reference, (_, note) in zip(cases, references, compared_with):
         request = case.request()
         title = _describe(name, case.lrs, case.kwargs)
-        hint = f"\nHint: {case.hint}" if case.hint else ""
+        hint = "".join(f"\nHint: {text}" for text in (note, case.hint) if text)
         if "error" in reference:
             _expect_same_error(student_class, request, reference, title, hint, per_case)
             continue
@@ -265,6 +271,23 @@ def check_plateau(
     cases: list[PlateauCase],
     compare=("lrs", "get_last_lr", "best", "num_bad_epochs", "cooldown_counter"),
     seconds_per_case: float = SECONDS_PER_CASE,
+    patience: str = "stated",
 ) -> None:
-    """Compare `student_class` with torch's ReduceLROnPlateau on every case (see `check_step_lr`)."""
-    _check_cases(student_class, cases, "ReduceLROnPlateau", tuple(compare), seconds_per_case)
+    """Compare `student_class` with torch's ReduceLROnPlateau on every case (see `check_step_lr`). With
+    `patience="own"`, PyTorch's scheduler runs each case at the patience the class itself shows on a flat run
+    (`plateau_own`): cells that test something else than patience then judge that thing alone."""
+    compared_with = None
+    if patience == "own":
+        stated = {stated_patience(case) for case in cases}  # one flat run per patience: a slow class waits once
+        own = {value: own_patience(student_class, value, seconds_per_case) for value in sorted(stated)}
+        compared_with = [at_own_patience(case, own[stated_patience(case)]) for case in cases]
+    _check_cases(student_class, cases, "ReduceLROnPlateau", tuple(compare), seconds_per_case, compared_with)
+
+
+def at_own_patience(case: PlateauCase, own: int | None) -> tuple[PlateauCase, str]:
+    """The case PyTorch runs to judge `case` at the class's own patience `own` (None: none found, so the stated
+    one), and the note a failure then adds."""
+    stated = stated_patience(case)
+    if own is None or own == stated:
+        return case, ""
+    return replace(case, kwargs={**case.kwargs, "patience": own}), own_patience_note(stated, own)

@@ -132,11 +132,15 @@ EARLY_WRONG = [
         largest_variant("2.0 / max(curvatures)", "1.0 / max(curvatures)"),
         fails=ALL,
     ),
+    # issue 23 (s39): the directions cell judges runs with an oscillating or diverging direction against the answer's
+    # own reading of each direction alone, and the true bound only where every direction converges steadily, where a
+    # dropped sign reads right; so the dropped sign (review s38's c11_abs.py) costs the one-direction cell only:
+    # 2 -> 1 cell lost, 3 -> 1 point. The missing 2 misreads every direction and still loses both.
     ch1(
         "largest_ignores_the_sign",
         "largest_stable_lr",
         largest_variant("after / before for", "abs(after / before) for"),
-        fails=ALL,
+        fails=("test_largest_stable_lr",),
     ),
     ch1(
         "largest_returns_the_rate_used",
