@@ -28,8 +28,8 @@ def checkout(target: Path, extra_commit: dict[str, str] | None = None, chapters:
     """A clone of the repository at `target` (with one more commit writing `extra_commit`'s files, if given: another
     course version), its source/ cut to `chapters` if given; returns the python of its own environment. A worker
     serves every chapter in its checkout's source/ and each of its pool processes warms them all as it starts (all
-    seven: 83 s at load 12): a test that grades one chapter serves that one (an assignment's version does not read
-    the others: `fleet.course_version`)."""
+    seven: 38 s at load 6, 83 s at load 12; one: 31 s at load 7): a test that grades one chapter serves that one (an
+    assignment's version does not read the others: `fleet.course_version`)."""
     subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True)
     if extra_commit:
         for name, text in extra_commit.items():
