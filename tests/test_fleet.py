@@ -1,5 +1,7 @@
 """Grading on many machines (issue 25): a real Redis broker with a password, two `lrcourse worker` processes each
 from a checkout and an environment of its own (no shared grading folder), and `lrcourse grade --broker-file`.
+Each checkout holds the graded chapter only: a worker serves, and warms as each of its pool processes starts, every
+chapter of its checkout (`support.checkouts`).
 
 One scenario, to keep the suite's time small on two cores: the enqueuing command is interrupted (SIGINT) after its
 first result, one worker's grading process is killed (SIGKILL) mid-student, and the command is run again. Every
@@ -116,7 +118,7 @@ def fleet(tmp_path_factory):
         broker = base / "broker-url"
         broker.write_text(url)
         broker.chmod(0o600)
-        pythons = {name: checkout(base / name) for name in ("machine-a", "machine-b")}
+        pythons = {name: checkout(base / name, chapters=[CHAPTER]) for name in ("machine-a", "machine-b")}
         workers = {
             name: start_worker(python, base / name, broker, base / f"{name}.log") for name, python in pythons.items()
         }
@@ -208,7 +210,8 @@ def test_a_stale_worker_on_the_same_broker_takes_no_task(fleet):
     """A worker of another course version listens to its own version's queue only: on the broker the current
     workers serve, it receives nothing, and every student is graded by a current worker."""
     base, broker, workers = fleet
-    python = checkout(base / "machine-old", {"lrcourse/grading/other_version.py": '"""Another version."""\n'})
+    other_version = {"lrcourse/grading/other_version.py": '"""Another version."""\n'}
+    python = checkout(base / "machine-old", other_version, chapters=[CHAPTER])
     log = base / "machine-old.log"
     stale = start_worker(python, base / "machine-old", broker, log)
     try:
