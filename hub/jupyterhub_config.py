@@ -1,6 +1,8 @@
-"""The part of jupyterhub_config.py the course needs (JupyterHub 4 or 5): the formgrader as a hub service run
+"""The part of jupyterhub_config.py the course needs (JupyterHub 4.1 or later): the formgrader as a hub service run
 by the grader account, and the groups that decide who reaches it. After nbgrader's documented set-up for one
-course with a shared grader account; not tested here against a running hub.
+course with a shared grader account; loaded unchanged into a JupyterHub 6.1.1 hub and tried there once by hand
+(README, "Tried on a hub"). Your hub's own file loads it (`load_subconfig`) and adds its authenticator, spawner,
+TLS and domain; set INSTRUCTORS to your instructors' hub names.
 """
 
 c = get_config()  # noqa: F821 (provided by JupyterHub)
@@ -39,6 +41,7 @@ c.JupyterHub.services = [
 
 # Students' servers on origins of their own, apart from the instructor's service: on one origin, a page a student's
 # server serves can reach the service with the instructor's cookie (README, "A whole class on JupyterHub").
-# Needs wildcard DNS and TLS for it; set your hub's domain:
+# Needs wildcard DNS and TLS for it (the Node.js configurable-http-proxy serves the hub's TLS; README); set your
+# hub's domain:
 c.JupyterHub.subdomain_host = "https://hub.example.edu"
 c.JupyterHub.cookie_host_prefix_enabled = True  # JupyterHub 4.1 and later
