@@ -5,7 +5,9 @@ The intake and the run's end are local grading's (`intake.take_in`, `grade.finis
 exports and outcomes. Each student to grade is one task, sent with the course version (`fleet.course_version`)
 and the submitted folder as a parcel; its id is the same for the same submission (`fleet.task_id`), so a rerun
 after an interruption collects a result already computed instead of grading again, and sends only what is
-missing. A result is written once, when it arrives, as local grading writes it:
+missing. At most `window` tasks are out at once (sent and not yet collected: queued, being graded, or a result
+waiting in the broker), WINDOW by default: the broker holds a window's parcels and results, not a class's, and the
+window is topped up as results are collected. A result is written once, when it arrives, as local grading writes it:
 
 - the autograded and feedback folders replace the student's (the worker's done-mark is not taken: ours is
   written last, as `worker.Worker.grade` writes it);
@@ -40,6 +42,10 @@ POLL_SECONDS = 0.5
 HINT_SECONDS = 120.0  # no task started for this long: say why that may be
 BATCH = 16  # results read per poll at most, and tasks sent between two polls (`collect`)
 EXISTS_CHUNK = 512  # tasks asked about in one pipelined round trip (`ready_tasks`)
+# tasks out at once (see the module's text): a class's parcels (up to intake's MAX_SUBMISSION_MB each) and results
+# (about 1.2 MB each) would otherwise all sit in the broker's memory at the deadline. 64 keeps 32 worker processes
+# busy with one task each queued behind; a larger fleet needs `--window` of about twice its processes
+WINDOW = 64
 
 
 def grade_class_remote(
@@ -50,6 +56,7 @@ def grade_class_remote(
     db_url: str | None = None,
     progress: bool = True,
     hint_seconds: float = HINT_SECONDS,
+    window: int = WINDOW,
 ) -> RunOutcomes:
     """Grade every submission of `assignment` through the queue at `url`; see the module's text."""
     course = course.resolve()
@@ -60,7 +67,7 @@ def grade_class_remote(
     result.outcomes, todo = intake.take_in(course, assignment, force)
     if todo:
         create_gradebook_tables(course, assignment, db_url)
-        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds)
+        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds, window)
     return finish(course, db_url, result, start)
 
 
@@ -73,10 +80,12 @@ def collect(
     progress: bool,
     force: bool = False,
     hint_seconds: float = HINT_SECONDS,
+    window: int = WINDOW,
 ) -> list[Outcome]:
-    """Send the students' tasks and write their results as they come, interleaved: BATCH tasks sent, then, once a
-    poll, at most BATCH ready results read and written (`ready_tasks`, `stored`), so the first feedback does not wait
-    for the whole class to be sent, and the command's memory does not grow with the results waiting in the broker."""
+    """Send the students' tasks and write their results as they come, interleaved: BATCH tasks sent (never more than
+    `window` out at once), then, once a poll, at most BATCH ready results read and written (`ready_tasks`, `stored`),
+    so the first feedback does not wait for the whole class to be sent, and neither the command's memory nor the
+    broker's grows with the class. Students not yet sent when the command is stopped are sent by the rerun."""
     import redis
     from tqdm import tqdm
 
@@ -94,7 +103,7 @@ def collect(
             try:
                 while unsent or waiting:
                     stop.check()
-                    for _ in range(min(BATCH, len(unsent))):
+                    for _ in range(max(0, min(BATCH, len(unsent), window - len(waiting)))):
                         student, current = unsent.pop()
                         task = fleet.task_id(version, assignment, student, current, course_id)
                         folder = course / "submitted" / student / assignment
@@ -105,7 +114,8 @@ def collect(
                             bar.update(1)
                             continue
                         waiting[task] = (student, current)
-                    if unsent and time.monotonic() - polled < POLL_SECONDS:
+                    room = unsent and len(waiting) < window
+                    if room and time.monotonic() - polled < POLL_SECONDS:
                         continue  # sending: the results are looked for once a poll, not after every batch
                     polled = time.monotonic()
                     ready = ready_tasks(client, waiting, BATCH)
@@ -121,7 +131,7 @@ def collect(
                         stop.check()
                     idle.check()
                     lapsed.check()
-                    if not ready and not unsent:
+                    if not ready and not room:
                         time.sleep(POLL_SECONDS)
             finally:
                 writer.close()
