@@ -10,7 +10,10 @@ slow student is handed out twice (the enqueuing command still writes each studen
 (`fleet_lease`) tells the enqueuing command that its worker stopped answering.
 
 Each course version has a queue of its own (`queue_name`): a worker of another checkout never sees a task it
-would have to refuse, so a stale worker cannot drain the queue by failing its students.
+would have to refuse, so a stale worker cannot drain the queue by failing its students. The version covers the
+environment as well as the checkout (`environment`: Python's version and the installed versions of the packages that
+compute or read a grade, torch first): a worker with another torch serves other queues, and a task that reaches it
+anyway is refused with the packages that differ named (`environment_differences`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -37,6 +41,24 @@ ENQUEUER_SECTIONS = frozenset(
     {"CourseDirectory", "LateSubmissionPlugin", "AssignLatePenalties", "ExportApp", "FormgradeExtension", "NbGrader"}
 )
 ROOT = PACKAGE.parent  # a checkout of the course
+# the installed distributions whose version can change a grade: torch computes the answers and the references (its
+# float32 kernels change from release to release), numpy, scikit-learn and matplotlib are what students' code calls,
+# nbgrader, nbclient, nbconvert, nbformat, ipykernel, jupyter_client and pyzmq run the notebooks and read their
+# outputs, nh3 cleans the feedback; Python itself beside them (`environment`)
+GRADING_PACKAGES = (
+    "torch",
+    "numpy",
+    "scikit-learn",
+    "matplotlib",
+    "nbgrader",
+    "nbclient",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+    "jupyter_client",
+    "pyzmq",
+    "nh3",
+)
 
 
 class BrokerUrlError(ValueError):
@@ -106,11 +128,45 @@ def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS):
 
 
 def code_version() -> str:
-    """A hash of what grades: the lrcourse package and the grader's references (grader/), as files."""
+    """A hash of what grades: the lrcourse package and the grader's references (grader/), as files, and the
+    environment they run in (`environment`), as installed now."""
     digest = hashlib.sha256()
     for base in (PACKAGE, ROOT / "grader"):
         _hash_tree(digest, base, base.parent)
+    digest.update(b"\0environment\0" + json.dumps(environment(), sort_keys=True).encode())
     return digest.hexdigest()[:16]
+
+
+def environment() -> dict[str, str]:
+    """{"python": its version, each of GRADING_PACKAGES: its installed version, or "absent"}, read from the installed
+    distributions' metadata at each call (what a process started now would import: a package upgraded under a
+    running worker shows here, not in the modules that worker imported before)."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in GRADING_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def environment_differences(theirs, ours: dict[str, str]) -> str:
+    """What differs between a task's environment (`theirs`: from the broker, untrusted; only the names of `ours` are
+    read, each value shown cut to 40 printable characters) and this machine's, as text ("" if nothing does, or if
+    the task carries none)."""
+    if not isinstance(theirs, dict):
+        return ""
+    said = []
+    for name, mine in ours.items():
+        other = theirs.get(name)
+        if not isinstance(other, str):
+            continue
+        other = "".join(c for c in other[:40] if c.isprintable())
+        if other != mine:
+            said.append(f"{name} {mine} here, {other} on the enqueuing machine")
+    return "; ".join(said)
 
 
 def course_version(course: Path, assignment: str, code: str | None = None) -> str:

@@ -92,6 +92,7 @@ def collect(
     app = fleet.celery_app(url)
     version = fleet.course_version(course, assignment)
     course_id = fleet.course_id(course)
+    environment = fleet.environment()  # read once a run: each task carries it, so a refusal can say what differs
     outcomes, waiting, unsent = [], {}, list(reversed(todo))  # popped from the end: in the intake's order
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
     stop = CtrlC()
@@ -108,7 +109,7 @@ def collect(
                         task = fleet.task_id(version, assignment, student, current, course_id)
                         folder = course / "submitted" / student / assignment
                         try:
-                            send(app, client, task, version, assignment, folder, force)
+                            send(app, client, task, version, assignment, folder, force, environment)
                         except parcel.ParcelRefused as error:
                             outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
                             bar.update(1)
@@ -202,12 +203,15 @@ class IdleHint:
             )
 
 
-def send(app, client, task: str, version: str, assignment: str, folder: Path, force: bool) -> None:
+def send(
+    app, client, task: str, version: str, assignment: str, folder: Path, force: bool, environment: dict | None = None
+) -> None:
     """Enqueue the task, unless its result is stored, accepted and graded (an interrupted run's) or an earlier run sent
     it and it is not done yet (queued or being graded: sending it again would grade it twice). Any other stored result
     (a failure, or one that cannot be read or accepted) is forgotten and the task sent again, with its delivery count
     reset; `force` sends it whatever is stored. The same submission has the same task id: a task sent again (an
-    interruption between sending and marking it sent) is dropped by a worker that finds its result stored."""
+    interruption between sending and marking it sent) is dropped by a worker that finds its result stored. The task
+    carries this machine's `environment` (`fleet.environment`), which a worker of another one names in its refusal."""
     if not force:
         result = stored(client, task) if client.exists(fleet.result_key(task)) else None
         if result is not None and result.document is not None and result.document["outcome"]["status"] == "graded":
@@ -217,6 +221,7 @@ def send(app, client, task: str, version: str, assignment: str, folder: Path, fo
     client.delete(fleet.result_key(task), fleet.attempts_key(task))
     files = parcel.pack(folder)
     payload = {"version": version, "assignment": assignment, "student": folder.parent.name, "files": files}
+    payload["environment"] = environment if environment is not None else fleet.environment()
     app.send_task(fleet.TASK, args=[payload], task_id=task, queue=fleet.queue_name(version))
     client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
 

@@ -12,7 +12,8 @@ by `intake.refused` as local grading does). The student is graded exactly as `lr
 parcels) and the trusted score of each test cell. The enqueuing command writes the real gradebook and folders.
 
 It listens only to the queues of its checkout's versions (`fleet.queue_name`), one per assignment; a task of
-another version that reaches it anyway is refused with the reason.
+another version that reaches it anyway is refused with the reason (the packages that differ named, when the
+environments do: `fleet.environment`).
 
 While a process grades a task it holds the task's lease (`fleet_lease`), so that the enqueuing command can tell a
 worker that stopped answering (a lost machine) from one still grading.
@@ -52,6 +53,7 @@ class Station:
         self.checkout = checkout.resolve()
         self.sandboxed = sandboxed
         self.code = fleet.code_version()
+        self.environment = fleet.environment()
         self.scratch: Path | None = None
         self.versions: dict[str, str] = {}  # assignment -> its version in this checkout, once released here
 
@@ -133,10 +135,17 @@ class Station:
         if mine is None:
             return _failed(student, f"this worker's checkout has no assignment {assignment[:64]!r}", refused=True)
         if task.get("version") != mine:
+            differences = fleet.environment_differences(task.get("environment"), self.environment)
+            what = (
+                f"the environments differ ({differences}): install the enqueuing machine's versions here "
+                "(requirements.txt's pins), or the reverse"
+                if differences
+                else "the code, the assignment's source or nbgrader_config.py's grading settings differ (update its "
+                "checkout to the enqueuing course's, or the reverse)"
+            )
             why = (
                 f"version mismatch: the task is of course version {str(task.get('version'))[:32]}, this worker "
-                f"grades {assignment} at version {mine}: the code, the assignment's source or nbgrader_config.py's "
-                "grading settings differ (update its checkout to the enqueuing course's, or the reverse)"
+                f"grades {assignment} at version {mine}: {what}"
             )
             return _failed(student, why, refused=True)
         self.open()
@@ -309,6 +318,9 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
     if not serving:
         raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
     print(f"lrcourse worker: course at {station.checkout}, code version {station.code}; serving", flush=True)
+    print(
+        "  environment: " + ", ".join(f"{name} {version}" for name, version in station.environment.items()), flush=True
+    )
     for assignment, version in serving.items():
         print(f"  {assignment} at course version {version}", flush=True)
     if visibility_seconds <= app.conf.task_time_limit:
