@@ -46,7 +46,7 @@ def grade_here(assignment, student, files):
 
 station.grade_here = grade_here
 STEP = float(sys.argv[4])
-sys.exit(fleet_worker.serve(app, station, int(sys.argv[5]), visibility, name))
+sys.exit(fleet_worker.run_station(app, station, int(sys.argv[5]), visibility, name))
 """
 
 ENQUEUE = """
