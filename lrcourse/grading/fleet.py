@@ -32,6 +32,7 @@ RESULT_PREFIX = "celery-task-meta-"  # Celery's Redis backend's key of a task's 
 COURSE_ID_FILE = ".lrcourse-course-id"  # in the course folder: see `course_id`
 VISIBILITY_SECONDS = 3600  # see the module's text
 RESULT_SECONDS = 7 * 24 * 3600  # results kept in Redis for a rerun after an interruption
+RESTORE_SECONDS = 10  # a live worker looks for lost machines' tasks this often (`celery_app`)
 MAX_ATTEMPTS = 3  # deliveries of one task (its worker died each time) before the student is failed
 PACKAGE = Path(__file__).resolve().parent.parent  # the lrcourse package
 # nbgrader_config.py's sections that only the enqueuing command reads, and that may differ between the course and its
@@ -119,7 +120,14 @@ def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS):
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": visibility_seconds},
+        # a lost machine's task is restored by a live worker's sweep of the unacknowledged ones: every 10 s
+        # (kombu's unacked_restore_interval) with a throttle of 1, where kombu's default throttle of 10 swept every
+        # 100 s, so a task came back up to 100 s after its visibility timeout
+        broker_transport_options={
+            "visibility_timeout": visibility_seconds,
+            "unacked_restore_interval": RESTORE_SECONDS,
+            "unacked_restore_throttle": 1,
+        },
         result_backend_transport_options={"visibility_timeout": visibility_seconds},
         result_expires=RESULT_SECONDS,
         result_extended=False,

@@ -55,7 +55,7 @@ from pathlib import Path
 from lrcourse.grading.fleet_grade import grade_class_remote
 url = sys.stdin.read().strip()
 result = grade_class_remote(Path(sys.argv[1]), sys.argv[2], url, progress=False, window=int(sys.argv[3]))
-print(json.dumps({o.student: [o.status, o.reason] for o in result.outcomes}))
+print(json.dumps([[o.student, o.status, o.reason] for o in result.outcomes]))
 """
 
 
@@ -89,9 +89,13 @@ def enqueue(url: str, course: Path, chapter: str, window: int = 64, **options) -
 
 
 def outcomes(stdout: str) -> dict[str, list]:
+    """{student: [status, reason]} of the run's last line; a student written twice fails the test here."""
     import json
 
-    return json.loads(stdout.strip().splitlines()[-1])
+    listed = json.loads(stdout.strip().splitlines()[-1])
+    found = {student: [status, reason] for student, status, reason in listed}
+    assert len(found) == len(listed), f"a student has two outcomes: {listed}"
+    return found
 
 
 def graded_lines(log: Path) -> list[str]:
