@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
-from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, BrokerUrlError, broker_url
+from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, WINDOW, BrokerUrlError, broker_url, window_size
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 
@@ -106,8 +106,6 @@ def command_grade(args) -> int:
             "lrcourse grade: --workers and --no-sandbox are not used with a broker: the workers grade; give "
             "`lrcourse worker` its --concurrency and --no-sandbox"
         )
-    if args.window is not None and (not broker or args.window < 1):
-        return _refused("lrcourse grade: --window is a whole number of at least 1, and only with a broker")
     if not broker and not _sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
     args.db_url = _db_url(args)
@@ -115,8 +113,7 @@ def command_grade(args) -> int:
     if broker:
         from lrcourse.grading.fleet_grade import grade_class_remote
 
-        window = {"window": args.window} if args.window else {}
-        result = grade_class_remote(course, args.assignment, broker, force=args.force, db_url=args.db_url, **window)
+        result = grade_class_remote(course, args.assignment, broker, args.force, args.db_url, window=args.window)
     else:
         result = grade_class(
             course,
@@ -326,11 +323,7 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--export", action="store_true", help="then export, as `lrcourse export` does")
     _export_options(grade)
     _broker_option(grade)
-    grade.add_argument(
-        "--window",
-        type=int,
-        help="with a broker: tasks out at once (default 64; about twice the fleet's worker processes)",
-    )
+    grade.add_argument("--window", type=window_size, default=WINDOW, help="with a broker: tasks out at once (64)")
     grade.set_defaults(run=command_grade)
     worker = sub.add_parser("worker", help="grade the students a queue holds (`grade --broker-file`), from a checkout")
     _broker_option(worker)

@@ -103,3 +103,14 @@ def test_a_ctrl_c_in_the_middle_and_a_rerun_grade_every_student_once(course, tmp
     assert sorted(scores(course, CHAPTER)) == [f"s{n:02d}" for n in range(10)]
     lines = graded_lines(log)
     assert len(lines) == len(set(lines)) == 10, lines  # each graded once by the worker, none sent twice
+
+
+def test_a_window_below_one_is_refused_by_the_command_line(capsys):
+    from lrcourse.cli import parser
+
+    assert parser().parse_args(["grade", CHAPTER]).window == fleet.WINDOW
+    assert parser().parse_args(["grade", CHAPTER, "--window", "5"]).window == 5
+    for value in ("0", "-3", "many"):
+        with pytest.raises(SystemExit) as stopped:
+            parser().parse_args(["grade", CHAPTER, "--window", value])
+        assert stopped.value.code == 2 and f"invalid window_size value: '{value}'" in capsys.readouterr().err

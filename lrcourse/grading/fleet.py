@@ -33,6 +33,11 @@ COURSE_ID_FILE = ".lrcourse-course-id"  # in the course folder: see `course_id`
 VISIBILITY_SECONDS = 3600  # see the module's text
 RESULT_SECONDS = 7 * 24 * 3600  # results kept in Redis for a rerun after an interruption
 RESTORE_SECONDS = 10  # a live worker looks for lost machines' tasks this often (`celery_app`)
+# tasks the enqueuing command has out at once (`fleet_grade.collect`): a class's parcels (up to intake's
+# MAX_SUBMISSION_MB each) and results (about 1.2 MB each) would otherwise all sit in the broker's memory at the
+# deadline. 64 keeps 32 worker processes busy with one task each queued behind; a larger fleet needs `--window` of
+# about twice its processes
+WINDOW = 64
 MAX_ATTEMPTS = 3  # deliveries of one task (its worker died each time) before the student is failed
 PACKAGE = Path(__file__).resolve().parent.parent  # the lrcourse package
 # nbgrader_config.py's sections that only the enqueuing command reads, and that may differ between the course and its
@@ -102,6 +107,14 @@ def checked_url(url: str, source: str) -> str:
     return url
 
 
+def window_size(text: str) -> int:
+    """`lrcourse grade --window`'s value: a whole number of at least 1 (argparse says which value is refused)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS):
     """The Celery app of the grading queue, on the Redis broker at `url` (results kept there too)."""
     from celery import Celery
@@ -158,6 +171,23 @@ def environment() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "absent"
     return versions
+
+
+def mismatch(task: dict, assignment: str, mine: str, ours: dict[str, str]) -> str:
+    """Why a worker at version `mine` of `assignment`, in environment `ours`, refuses `task` (from the broker: read as
+    untrusted text)."""
+    differences = environment_differences(task.get("environment"), ours)
+    what = (
+        f"the environments differ ({differences}): install the enqueuing machine's versions here (requirements.txt's "
+        "pins), or the reverse"
+        if differences
+        else "the code, the assignment's source or nbgrader_config.py's grading settings differ (update its checkout "
+        "to the enqueuing course's, or the reverse)"
+    )
+    return (
+        f"version mismatch: the task is of course version {str(task.get('version'))[:32]}, this worker grades "
+        f"{assignment} at version {mine}: {what}"
+    )
 
 
 def environment_differences(theirs, ours: dict[str, str]) -> str:

@@ -6,7 +6,7 @@ exports and outcomes. Each student to grade is one task, sent with the course ve
 and the submitted folder as a parcel; its id is the same for the same submission (`fleet.task_id`), so a rerun
 after an interruption collects a result already computed instead of grading again, and sends only what is
 missing. At most `window` tasks are out at once (sent and not yet collected: queued, being graded, or a result
-waiting in the broker), WINDOW by default: the broker holds a window's parcels and results, not a class's, and the
+waiting in the broker), fleet.WINDOW by default: the broker holds a window's parcels and results, not a class's, and the
 window is topped up as results are collected. A result is written once, when it arrives, as local grading writes it:
 
 - the autograded and feedback folders replace the student's (the worker's done-mark is not taken: ours is
@@ -42,10 +42,6 @@ POLL_SECONDS = 0.5
 HINT_SECONDS = 120.0  # no task started for this long: say why that may be
 BATCH = 16  # results read per poll at most, and tasks sent between two polls (`collect`)
 EXISTS_CHUNK = 512  # tasks asked about in one pipelined round trip (`ready_tasks`)
-# tasks out at once (see the module's text): a class's parcels (up to intake's MAX_SUBMISSION_MB each) and results
-# (about 1.2 MB each) would otherwise all sit in the broker's memory at the deadline. 64 keeps 32 worker processes
-# busy with one task each queued behind; a larger fleet needs `--window` of about twice its processes
-WINDOW = 64
 
 
 def grade_class_remote(
@@ -56,7 +52,7 @@ def grade_class_remote(
     db_url: str | None = None,
     progress: bool = True,
     hint_seconds: float = HINT_SECONDS,
-    window: int = WINDOW,
+    window: int = fleet.WINDOW,
 ) -> RunOutcomes:
     """Grade every submission of `assignment` through the queue at `url`; see the module's text."""
     course = course.resolve()
@@ -80,7 +76,7 @@ def collect(
     progress: bool,
     force: bool = False,
     hint_seconds: float = HINT_SECONDS,
-    window: int = WINDOW,
+    window: int = fleet.WINDOW,
 ) -> list[Outcome]:
     """Send the students' tasks and write their results as they come, interleaved: BATCH tasks sent (never more than
     `window` out at once), then, once a poll, at most BATCH ready results read and written (`ready_tasks`, `stored`),

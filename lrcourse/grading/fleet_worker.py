@@ -158,19 +158,7 @@ class Station:
         if mine is None:
             return _failed(student, f"this worker's checkout has no assignment {assignment[:64]!r}", refused=True)
         if task.get("version") != mine:
-            differences = fleet.environment_differences(task.get("environment"), self.environment)
-            what = (
-                f"the environments differ ({differences}): install the enqueuing machine's versions here "
-                "(requirements.txt's pins), or the reverse"
-                if differences
-                else "the code, the assignment's source or nbgrader_config.py's grading settings differ (update its "
-                "checkout to the enqueuing course's, or the reverse)"
-            )
-            why = (
-                f"version mismatch: the task is of course version {str(task.get('version'))[:32]}, this worker "
-                f"grades {assignment} at version {mine}: {what}"
-            )
-            return _failed(student, why, refused=True)
+            return _failed(student, fleet.mismatch(task, assignment, mine, self.environment), refused=True)
         self.open()
         self.release(assignment)
         try:
