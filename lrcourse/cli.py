@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
-from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, BrokerUrlError, broker_url
+from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, WINDOW, BrokerUrlError, broker_url, window_size
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 
@@ -113,7 +113,7 @@ def command_grade(args) -> int:
     if broker:
         from lrcourse.grading.fleet_grade import grade_class_remote
 
-        result = grade_class_remote(course, args.assignment, broker, force=args.force, db_url=args.db_url)
+        result = grade_class_remote(course, args.assignment, broker, args.force, args.db_url, window=args.window)
     else:
         result = grade_class(
             course,
@@ -326,6 +326,7 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--export", action="store_true", help="then export, as `lrcourse export` does")
     _export_options(grade)
     _broker_option(grade)
+    grade.add_argument("--window", type=window_size, default=WINDOW, help="with a broker: tasks out at once (64)")
     grade.set_defaults(run=command_grade)
     worker = sub.add_parser("worker", help="grade the students a queue holds (`grade --broker-file`), from a checkout")
     _broker_option(worker)

@@ -10,7 +10,10 @@ slow student is handed out twice (the enqueuing command still writes each studen
 (`fleet_lease`) tells the enqueuing command that its worker stopped answering.
 
 Each course version has a queue of its own (`queue_name`): a worker of another checkout never sees a task it
-would have to refuse, so a stale worker cannot drain the queue by failing its students.
+would have to refuse, so a stale worker cannot drain the queue by failing its students. The version covers the
+environment as well as the checkout (`environment`: Python's version and the installed versions of the packages that
+compute or read a grade, torch first): a worker with another torch serves other queues, and a task that reaches it
+anyway is refused with the packages that differ named (`environment_differences`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -28,6 +32,12 @@ RESULT_PREFIX = "celery-task-meta-"  # Celery's Redis backend's key of a task's 
 COURSE_ID_FILE = ".lrcourse-course-id"  # in the course folder: see `course_id`
 VISIBILITY_SECONDS = 3600  # see the module's text
 RESULT_SECONDS = 7 * 24 * 3600  # results kept in Redis for a rerun after an interruption
+RESTORE_SECONDS = 10  # a live worker looks for lost machines' tasks this often (`celery_app`)
+# tasks the enqueuing command has out at once (`fleet_grade.collect`): a class's parcels (up to intake's
+# MAX_SUBMISSION_MB each) and results (about 1.2 MB each) would otherwise all sit in the broker's memory at the
+# deadline. 64 keeps 32 worker processes busy with one task each queued behind; a larger fleet needs `--window` of
+# about twice its processes
+WINDOW = 64
 MAX_ATTEMPTS = 3  # deliveries of one task (its worker died each time) before the student is failed
 PACKAGE = Path(__file__).resolve().parent.parent  # the lrcourse package
 # nbgrader_config.py's sections that only the enqueuing command reads, and that may differ between the course and its
@@ -37,6 +47,24 @@ ENQUEUER_SECTIONS = frozenset(
     {"CourseDirectory", "LateSubmissionPlugin", "AssignLatePenalties", "ExportApp", "FormgradeExtension", "NbGrader"}
 )
 ROOT = PACKAGE.parent  # a checkout of the course
+# the installed distributions whose version can change a grade: torch computes the answers and the references (its
+# float32 kernels change from release to release), numpy, scikit-learn and matplotlib are what students' code calls,
+# nbgrader, nbclient, nbconvert, nbformat, ipykernel, jupyter_client and pyzmq run the notebooks and read their
+# outputs, nh3 cleans the feedback; Python itself beside them (`environment`)
+GRADING_PACKAGES = (
+    "torch",
+    "numpy",
+    "scikit-learn",
+    "matplotlib",
+    "nbgrader",
+    "nbclient",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+    "jupyter_client",
+    "pyzmq",
+    "nh3",
+)
 
 
 class BrokerUrlError(ValueError):
@@ -79,6 +107,14 @@ def checked_url(url: str, source: str) -> str:
     return url
 
 
+def window_size(text: str) -> int:
+    """`lrcourse grade --window`'s value: a whole number of at least 1 (argparse says which value is refused)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS):
     """The Celery app of the grading queue, on the Redis broker at `url` (results kept there too)."""
     from celery import Celery
@@ -97,7 +133,14 @@ def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS):
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": visibility_seconds},
+        # a lost machine's task is restored by a live worker's sweep of the unacknowledged ones: every 10 s
+        # (kombu's unacked_restore_interval) with a throttle of 1, where kombu's default throttle of 10 swept every
+        # 100 s, so a task came back up to 100 s after its visibility timeout
+        broker_transport_options={
+            "visibility_timeout": visibility_seconds,
+            "unacked_restore_interval": RESTORE_SECONDS,
+            "unacked_restore_throttle": 1,
+        },
         result_backend_transport_options={"visibility_timeout": visibility_seconds},
         result_expires=RESULT_SECONDS,
         result_extended=False,
@@ -106,11 +149,62 @@ def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS):
 
 
 def code_version() -> str:
-    """A hash of what grades: the lrcourse package and the grader's references (grader/), as files."""
+    """A hash of what grades: the lrcourse package and the grader's references (grader/), as files, and the
+    environment they run in (`environment`), as installed now."""
     digest = hashlib.sha256()
     for base in (PACKAGE, ROOT / "grader"):
         _hash_tree(digest, base, base.parent)
+    digest.update(b"\0environment\0" + json.dumps(environment(), sort_keys=True).encode())
     return digest.hexdigest()[:16]
+
+
+def environment() -> dict[str, str]:
+    """{"python": its version, each of GRADING_PACKAGES: its installed version, or "absent"}, read from the installed
+    distributions' metadata at each call (what a process started now would import: a package upgraded under a
+    running worker shows here, not in the modules that worker imported before)."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in GRADING_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def mismatch(task: dict, assignment: str, mine: str, ours: dict[str, str]) -> str:
+    """Why a worker at version `mine` of `assignment`, in environment `ours`, refuses `task` (from the broker: read as
+    untrusted text)."""
+    differences = environment_differences(task.get("environment"), ours)
+    what = (
+        f"the environments differ ({differences}): install the enqueuing machine's versions here (requirements.txt's "
+        "pins), or the reverse"
+        if differences
+        else "the code, the assignment's source or nbgrader_config.py's grading settings differ (update its checkout "
+        "to the enqueuing course's, or the reverse)"
+    )
+    return (
+        f"version mismatch: the task is of course version {str(task.get('version'))[:32]}, this worker grades "
+        f"{assignment} at version {mine}: {what}"
+    )
+
+
+def environment_differences(theirs, ours: dict[str, str]) -> str:
+    """What differs between a task's environment (`theirs`: from the broker, untrusted; only the names of `ours` are
+    read, each value shown cut to 40 printable characters) and this machine's, as text ("" if nothing does, or if
+    the task carries none)."""
+    if not isinstance(theirs, dict):
+        return ""
+    said = []
+    for name, mine in ours.items():
+        other = theirs.get(name)
+        if not isinstance(other, str):
+            continue
+        other = "".join(c for c in other[:40] if c.isprintable())
+        if other != mine:
+            said.append(f"{name} {mine} here, {other} on the enqueuing machine")
+    return "; ".join(said)
 
 
 def course_version(course: Path, assignment: str, code: str | None = None) -> str:

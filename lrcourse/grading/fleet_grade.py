@@ -5,7 +5,9 @@ The intake and the run's end are local grading's (`intake.take_in`, `grade.finis
 exports and outcomes. Each student to grade is one task, sent with the course version (`fleet.course_version`)
 and the submitted folder as a parcel; its id is the same for the same submission (`fleet.task_id`), so a rerun
 after an interruption collects a result already computed instead of grading again, and sends only what is
-missing. A result is written once, when it arrives, as local grading writes it:
+missing. At most `window` tasks are out at once (sent and not yet collected: queued, being graded, or a result
+waiting in the broker), fleet.WINDOW by default: the broker holds a window's parcels and results, not a class's, and the
+window is topped up as results are collected. A result is written once, when it arrives, as local grading writes it:
 
 - the autograded and feedback folders replace the student's (the worker's done-mark is not taken: ours is
   written last, as `worker.Worker.grade` writes it);
@@ -50,6 +52,7 @@ def grade_class_remote(
     db_url: str | None = None,
     progress: bool = True,
     hint_seconds: float = HINT_SECONDS,
+    window: int = fleet.WINDOW,
 ) -> RunOutcomes:
     """Grade every submission of `assignment` through the queue at `url`; see the module's text."""
     course = course.resolve()
@@ -60,7 +63,7 @@ def grade_class_remote(
     result.outcomes, todo = intake.take_in(course, assignment, force)
     if todo:
         create_gradebook_tables(course, assignment, db_url)
-        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds)
+        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds, window)
     return finish(course, db_url, result, start)
 
 
@@ -73,16 +76,19 @@ def collect(
     progress: bool,
     force: bool = False,
     hint_seconds: float = HINT_SECONDS,
+    window: int = fleet.WINDOW,
 ) -> list[Outcome]:
-    """Send the students' tasks and write their results as they come, interleaved: BATCH tasks sent, then, once a
-    poll, at most BATCH ready results read and written (`ready_tasks`, `stored`), so the first feedback does not wait
-    for the whole class to be sent, and the command's memory does not grow with the results waiting in the broker."""
+    """Send the students' tasks and write their results as they come, interleaved: BATCH tasks sent (never more than
+    `window` out at once), then, once a poll, at most BATCH ready results read and written (`ready_tasks`, `stored`),
+    so the first feedback does not wait for the whole class to be sent, and neither the command's memory nor the
+    broker's grows with the class. Students not yet sent when the command is stopped are sent by the rerun."""
     import redis
     from tqdm import tqdm
 
     app = fleet.celery_app(url)
     version = fleet.course_version(course, assignment)
     course_id = fleet.course_id(course)
+    environment = fleet.environment()  # read once a run: each task carries it, so a refusal can say what differs
     outcomes, waiting, unsent = [], {}, list(reversed(todo))  # popped from the end: in the intake's order
     bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
     stop = CtrlC()
@@ -94,18 +100,19 @@ def collect(
             try:
                 while unsent or waiting:
                     stop.check()
-                    for _ in range(min(BATCH, len(unsent))):
+                    for _ in range(max(0, min(BATCH, len(unsent), window - len(waiting)))):
                         student, current = unsent.pop()
                         task = fleet.task_id(version, assignment, student, current, course_id)
                         folder = course / "submitted" / student / assignment
                         try:
-                            send(app, client, task, version, assignment, folder, force)
+                            send(app, client, task, version, assignment, folder, force, environment)
                         except parcel.ParcelRefused as error:
                             outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
                             bar.update(1)
                             continue
                         waiting[task] = (student, current)
-                    if unsent and time.monotonic() - polled < POLL_SECONDS:
+                    room = unsent and len(waiting) < window
+                    if room and time.monotonic() - polled < POLL_SECONDS:
                         continue  # sending: the results are looked for once a poll, not after every batch
                     polled = time.monotonic()
                     ready = ready_tasks(client, waiting, BATCH)
@@ -121,7 +128,7 @@ def collect(
                         stop.check()
                     idle.check()
                     lapsed.check()
-                    if not ready and not unsent:
+                    if not ready and not room:
                         time.sleep(POLL_SECONDS)
             finally:
                 writer.close()
@@ -192,12 +199,15 @@ class IdleHint:
             )
 
 
-def send(app, client, task: str, version: str, assignment: str, folder: Path, force: bool) -> None:
+def send(
+    app, client, task: str, version: str, assignment: str, folder: Path, force: bool, environment: dict | None = None
+) -> None:
     """Enqueue the task, unless its result is stored, accepted and graded (an interrupted run's) or an earlier run sent
     it and it is not done yet (queued or being graded: sending it again would grade it twice). Any other stored result
     (a failure, or one that cannot be read or accepted) is forgotten and the task sent again, with its delivery count
     reset; `force` sends it whatever is stored. The same submission has the same task id: a task sent again (an
-    interruption between sending and marking it sent) is dropped by a worker that finds its result stored."""
+    interruption between sending and marking it sent) is dropped by a worker that finds its result stored. The task
+    carries this machine's `environment` (`fleet.environment`), which a worker of another one names in its refusal."""
     if not force:
         result = stored(client, task) if client.exists(fleet.result_key(task)) else None
         if result is not None and result.document is not None and result.document["outcome"]["status"] == "graded":
@@ -207,6 +217,7 @@ def send(app, client, task: str, version: str, assignment: str, folder: Path, fo
     client.delete(fleet.result_key(task), fleet.attempts_key(task))
     files = parcel.pack(folder)
     payload = {"version": version, "assignment": assignment, "student": folder.parent.name, "files": files}
+    payload["environment"] = environment if environment is not None else fleet.environment()
     app.send_task(fleet.TASK, args=[payload], task_id=task, queue=fleet.queue_name(version))
     client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
 

@@ -12,7 +12,16 @@ by `intake.refused` as local grading does). The student is graded exactly as `lr
 parcels) and the trusted score of each test cell. The enqueuing command writes the real gradebook and folders.
 
 It listens only to the queues of its checkout's versions (`fleet.queue_name`), one per assignment; a task of
-another version that reaches it anyway is refused with the reason.
+another version that reaches it anyway is refused with the reason (the packages that differ named, when the
+environments do: `fleet.environment`).
+
+Its versions are computed once, as it starts, and its code imported then: a checkout or an environment changed under
+a running worker (a git pull, a pip install) would grade with old code that lazily imports new files. So the grading
+process computes the task's version again from the disk before grading and after (`Station.moved`): if it moved, the
+task goes back to the queue unacknowledged and not counted as an attempt (another worker, or this one restarted,
+grades it at the version it claims), and the worker stops (SIGTERM to its main process: Celery's warm shutdown lets
+its other processes finish their students) and exits with RESTART_STATUS, for its supervisor to start it again on
+the new checkout, which serves the new version's queues.
 
 While a process grades a task it holds the task's lease (`fleet_lease`), so that the enqueuing command can tell a
 worker that stopped answering (a lost machine) from one still grading.
@@ -41,6 +50,7 @@ from lrcourse.grading.fleet_lease import Lease
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
 
+RESTART_STATUS = 75  # EX_TEMPFAIL: the worker stopped because its checkout or environment changed (see above)
 SCRATCH = "lrcourse-worker-"  # a scratch course's folder: this, the pool process's id, a dash
 WARM_SECONDS = 900  # a pool process's start (`Station.warm`) before Celery gives up on it (its default: 4 s)
 
@@ -52,6 +62,7 @@ class Station:
         self.checkout = checkout.resolve()
         self.sandboxed = sandboxed
         self.code = fleet.code_version()
+        self.environment = fleet.environment()
         self.scratch: Path | None = None
         self.versions: dict[str, str] = {}  # assignment -> its version in this checkout, once released here
 
@@ -106,6 +117,20 @@ class Station:
             self.versions[assignment] = fleet.course_version(self.checkout, assignment, self.code)
         return self.versions[assignment]
 
+    def moved(self, assignment) -> str:
+        """Why this checkout, read from the disk now, is no longer the version this worker started at (its code, its
+        environment, or `assignment`'s source and grading settings: `fleet.course_version`), or "" if it is."""
+        code = fleet.code_version()
+        if code != self.code:
+            return f"its code or environment changed since it started (code version {self.code}, now {code})"
+        mine = self.version(assignment) if isinstance(assignment, str) else None
+        if mine is None:
+            return ""
+        now = fleet.course_version(self.checkout, assignment, code)
+        if now != mine:
+            return f"{assignment}'s source or grading settings changed since it started (version {mine}, now {now})"
+        return ""
+
     def serving(self) -> dict[str, str]:
         """{assignment: its version} for every assignment of this checkout: the queues this worker listens to."""
         names = sorted(path.name for path in (self.checkout / "source").iterdir() if path.is_dir())
@@ -133,12 +158,7 @@ class Station:
         if mine is None:
             return _failed(student, f"this worker's checkout has no assignment {assignment[:64]!r}", refused=True)
         if task.get("version") != mine:
-            why = (
-                f"version mismatch: the task is of course version {str(task.get('version'))[:32]}, this worker "
-                f"grades {assignment} at version {mine}: the code, the assignment's source or nbgrader_config.py's "
-                "grading settings differ (update its checkout to the enqueuing course's, or the reverse)"
-            )
-            return _failed(student, why, refused=True)
+            return _failed(student, fleet.mismatch(task, assignment, mine, self.environment), refused=True)
         self.open()
         self.release(assignment)
         try:
@@ -223,7 +243,7 @@ def _failed(student: str, reason: str, refused: bool = False) -> dict:
 
 def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_seconds: float = fleet.VISIBILITY_SECONDS):
     """The Celery app of a worker: the queue's, with the one grading task registered (nothing else can run)."""
-    from celery.exceptions import Ignore
+    from celery.exceptions import Ignore, Reject
     from celery.signals import worker_process_init, worker_process_shutdown
 
     app = fleet.celery_app(url, visibility_seconds)
@@ -245,12 +265,20 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
             raise Ignore()  # graded already: a copy resent by an interrupted run
         if not isinstance(task, dict):
             return _failed("", "the task is not a JSON object")
+        if moved := station.moved(task.get("assignment")):  # graded by the code of the version it claims, or not here
+            _stop_for_restart(moved)
+            raise Reject(moved, requeue=True)
         attempts = _count_attempt(url, self.request.id)
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
             return _failed(str(task.get("student"))[:64], why)
         with Lease(url, self.request.id, str(self.request.hostname), visibility_seconds):  # says it still answers
-            return station.grade(task)
+            result = station.grade(task)
+        if moved := station.moved(task.get("assignment")):  # changed while grading: this result may mix two versions
+            _count_attempt(url, self.request.id, -1)
+            _stop_for_restart(moved)
+            raise Reject(moved, requeue=True)
+        return result
 
     only_grading_task(app)
     return app, station
@@ -286,12 +314,23 @@ def _graded_already(url: str, task: str) -> bool:
         return False
 
 
-def _count_attempt(url: str, task: str) -> int:
+def _stop_for_restart(why: str) -> None:
+    """Said in the log, and the worker's main process told to stop (this is one of its pool's processes): Celery's warm
+    shutdown lets the other processes finish their students, and `run` exits with RESTART_STATUS."""
+    print(
+        f"lrcourse worker: process {os.getpid()}: this checkout moved: {why}; the task goes back to the queue and "
+        "the worker stops: start it again to serve the checkout's new version",
+        flush=True,
+    )
+    os.kill(os.getppid(), signal.SIGTERM)
+
+
+def _count_attempt(url: str, task: str, by: int = 1) -> int:
     import redis
 
     with redis.Redis.from_url(url) as client:
         key = fleet.attempts_key(task)
-        count = client.incr(key)
+        count = client.incrby(key, by)
         client.expire(key, fleet.RESULT_SECONDS)
         return int(count)
 
@@ -300,7 +339,17 @@ def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_
     """`lrcourse worker`: serve the queue until stopped (Ctrl-C or SIGTERM: Celery's warm shutdown finishes the
     students being graded; their tasks are acknowledged only then); Celery's exit status."""
     app, station = make_app(url, checkout, sandboxed, visibility_seconds)
-    return serve(app, station, concurrency, visibility_seconds, name)
+    return run_station(app, station, concurrency, visibility_seconds, name)
+
+
+def run_station(app, station: Station, concurrency: int, visibility_seconds: float, name: str) -> int:
+    """`serve`, then RESTART_STATUS if the worker stopped because its checkout moved (see the module's text)."""
+    status = serve(app, station, concurrency, visibility_seconds, name)
+    moved = [why for assignment in station.serving() if (why := station.moved(assignment))]
+    if moved:
+        print(f"lrcourse worker: stopped: {moved[0]}: start it again to serve the new version", flush=True)
+        return RESTART_STATUS
+    return status
 
 
 def serve(app, station: Station, concurrency: int, visibility_seconds: float, name: str) -> int:
@@ -309,6 +358,9 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
     if not serving:
         raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
     print(f"lrcourse worker: course at {station.checkout}, code version {station.code}; serving", flush=True)
+    print(
+        "  environment: " + ", ".join(f"{name} {version}" for name, version in station.environment.items()), flush=True
+    )
     for assignment, version in serving.items():
         print(f"  {assignment} at course version {version}", flush=True)
     if visibility_seconds <= app.conf.task_time_limit:

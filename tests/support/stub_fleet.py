@@ -1,0 +1,120 @@
+"""A real `lrcourse worker` (Celery, the queue's app from `fleet_worker.make_app`, the version checks, the lease, the
+attempts) whose grading is a stand-in, for the queue's fault and flow tests that must take seconds, not the minutes a
+warmed grader takes: the process does not warm, and a student is "graded" by returning the submitted notebook as the
+autograded one (the enqueuer writes it into the real gradebook as it writes a real result: SaveAutoGrades, the
+trusted scores, here none, so 0 points) with a one-line feedback page. What it does is set by the student's id:
+
+- `sleep-S-...`: the grading takes S seconds (a task to kill a worker in the middle of);
+- `poison-...`: the grading process dies (SIGKILL), every time, as a submission that kills its workers does;
+- anything else: a short pause (STEP_SECONDS).
+
+Each grading prints `stub graded STUDENT by NAME` (NAME: the worker's name), which the tests count: a student graded
+twice shows twice. The broker's URL is read from stdin, never from a command line. test_fleet.py runs real grading.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STEP_SECONDS = 0.3
+
+WORKER = """
+import base64, os, signal, sys, tempfile, time
+from dataclasses import asdict
+from pathlib import Path
+from lrcourse.grading import fleet_worker
+from lrcourse.grading.outcomes import Outcome
+
+url = sys.stdin.read().strip()
+checkout, name, visibility = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+app, station = fleet_worker.make_app(url, checkout, sandboxed=False, visibility_seconds=visibility)
+station.warm = lambda: print(f"lrcourse worker: process {os.getpid()} warm in 0.0 s", flush=True)
+station.open = lambda: setattr(station, "scratch", station.scratch or Path(tempfile.mkdtemp(prefix="stub-")))
+station.release = lambda assignment: None
+
+def grade_here(assignment, student, files):
+    if student.startswith("poison"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(float(student.split("-")[1]) if student.startswith("sleep-") else STEP)
+    page = base64.b64encode(b"<p>stub feedback</p>").decode()
+    print(f"stub graded {student} by {name}", flush=True)
+    outcome = Outcome(student, "graded", seconds=0.1)
+    return {"outcome": asdict(outcome), "autograded": files, "feedback": {"stub.html": page}, "scores": {}}
+
+station.grade_here = grade_here
+STEP = float(sys.argv[4])
+sys.exit(fleet_worker.run_station(app, station, int(sys.argv[5]), visibility, name))
+"""
+
+ENQUEUE = """
+import json, sys
+from pathlib import Path
+from lrcourse.grading.fleet_grade import grade_class_remote
+url = sys.stdin.read().strip()
+result = grade_class_remote(Path(sys.argv[1]), sys.argv[2], url, progress=False, window=int(sys.argv[3]))
+print(json.dumps([[o.student, o.status, o.reason] for o in result.outcomes]))
+"""
+
+
+def started(script: str, url: str, *args: str, **options) -> subprocess.Popen:
+    """`script` run by this environment's python, the broker's URL on its stdin (never on a command line)."""
+    process = subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.PIPE, text=True, **options)
+    process.stdin.write(url)
+    process.stdin.close()
+    process.stdin = None  # closed: communicate() would flush it
+    return process
+
+
+def stub_worker(
+    url: str,
+    checkout: Path,
+    name: str,
+    log: Path,
+    visibility: float = 3600,
+    step: float = STEP_SECONDS,
+    concurrency: int = 1,
+) -> subprocess.Popen:
+    """A stand-in worker (see the module's text) from `checkout`, logging to `log`; in a session of its own, so that
+    a test can kill it whole (the worker and its pool) with one killpg."""
+    out = log.open("a")
+    args = (str(checkout), name, str(visibility), str(step), str(concurrency))
+    return started(WORKER, url, *args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=checkout)
+
+
+def enqueue(url: str, course: Path, chapter: str, window: int = 64, **options) -> subprocess.Popen:
+    return started(ENQUEUE, url, str(course), chapter, str(window), stdout=subprocess.PIPE, cwd=course, **options)
+
+
+def outcomes(stdout: str) -> dict[str, list]:
+    """{student: [status, reason]} of the run's last line; a student written twice fails the test here."""
+    import json
+
+    listed = json.loads(stdout.strip().splitlines()[-1])
+    found = {student: [status, reason] for student, status, reason in listed}
+    assert len(found) == len(listed), f"a student has two outcomes: {listed}"
+    return found
+
+
+def graded_lines(log: Path) -> list[str]:
+    """Each `stub graded STUDENT by NAME` the log holds (Celery's logger puts its own prefix before a task's print)."""
+    text = log.read_text() if log.exists() else ""
+    return [line[line.index("stub graded ") :] for line in text.splitlines() if "stub graded " in line]
+
+
+def wait_for(condition, seconds: float, step: float = 0.2) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
+def queued(client, version: str) -> int:
+    """Tasks waiting in the version's queue (kombu's Redis list of that name), not yet taken by a worker."""
+    from lrcourse.grading import fleet
+
+    return int(client.llen(fleet.queue_name(version)))
