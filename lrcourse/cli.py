@@ -153,15 +153,7 @@ def _report_and_export(course: Path, args) -> bool:
 def _export(course: Path, book, args) -> list[str]:
     from lrcourse.grading.export import ExportOptions, export_class
 
-    names = dict(pair.split("=", 1) for pair in args.canvas_column)
-    options = ExportOptions(
-        Path(args.out).resolve() if args.out else None,
-        Path(args.roster).resolve() if args.roster else None,
-        args.roster_id_column,
-        Path(args.id_map).resolve() if args.id_map else None,
-        names,
-    )
-    return export_class(course, book, options)
+    return export_class(course, book, ExportOptions.given(args))
 
 
 def command_export(args) -> int:

@@ -359,6 +359,13 @@ class ExportOptions:
     id_map: Path | None = None  # or a CSV nbgrader_id,roster_value mapping them
     names: dict[str, str] = field(default_factory=dict)  # assignment -> Canvas column, when not its own name
 
+    @classmethod
+    def given(cls, args) -> ExportOptions:
+        """The options as `lrcourse grade --export` and `lrcourse export` take them (argparse's namespace)."""
+        absolute = lambda path: Path(path).resolve() if path else None  # noqa: E731
+        names = dict(pair.split("=", 1) for pair in args.canvas_column)
+        return cls(absolute(args.out), absolute(args.roster), args.roster_id_column, absolute(args.id_map), names)
+
 
 def export_class(course: Path, book: ClassGrades, options: ExportOptions) -> list[str]:
     """Write the per-item CSV (and the Canvas file when there is a roster) from one read of the gradebook

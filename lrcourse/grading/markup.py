@@ -79,7 +79,9 @@ SVG_ATTRIBUTES = {
 # image itself with an optional fallback colour; anything else is dropped
 PAINT_ATTRIBUTES = {"fill", "stroke", "clip-path", "stop-color"}
 _COLOUR = r"(#[0-9a-f]{3,8}|[a-z]+|(rgb|rgba|hsl|hsla)\([0-9.,%\s/+-]*\))"
-SAFE_PAINT = re.compile(rf"\s*({_COLOUR}|url\(\s*(?P<quote>['\"]?)#[\w.:-]+(?P=quote)\s*\)(\s+{_COLOUR})?)\s*", re.I | re.A)
+SAFE_PAINT = re.compile(
+    rf"\s*({_COLOUR}|url\(\s*(?P<quote>['\"]?)#[\w.:-]+(?P=quote)\s*\)(\s+{_COLOUR})?)\s*", re.I | re.A
+)
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset"}
 URL_ATTRIBUTES |= {"cite", "longdesc"}  # addresses browsers never load, checked all the same
 SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
