@@ -262,8 +262,13 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         ),
         fails=(RANGE_LOSSES,),
     ),
-    range_test(
+    # tests the stop before recording: the stop's step is taken, its rate and smoothed loss are not recorded. One
+    # mistake, one charge: the losses' cell counts one loss too few; the rates' cell judges the rates listed against
+    # the answer's own stop (each one right); the suggestion is unchanged (the lowest loss comes before the stop)
+    Answer(
         "range_stops_before_recording",
+        "06_choosing_the_rate",
+        "lr_range_test",
         range_variant(
             """        lrs.append(lr)
         losses.append(smoothed)
@@ -276,7 +281,8 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         lrs.append(lr)
         losses.append(smoothed)""",
         ),
-        fails=(RANGE_RATES, RANGE_LOSSES),
+        (RANGE_LOSSES,),
+        score=6.0,
     ),
     range_test(
         "range_linear_rates",

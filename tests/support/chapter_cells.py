@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import linecache
+from pathlib import Path
+
 import nbformat
 import torch
 
 
+def compiled(source: str, filename: str):
+    """`source` compiled under `filename`, its text registered in `linecache` as IPython registers a cell's, so
+    `inspect.getsource` finds the functions it defines: the run cache keys a run on that source (falling back to
+    the name where there is none), and only the same source finds the runs a kernel trained or the course ships."""
+    text = source if source.endswith("\n") else source + "\n"  # as IPython ends a cell: its last line is whole
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)  # no mtime: kept
+    return compile(text, filename, "exec")
+
+
 def chapter_cells(path, ids: list[str]) -> dict:
     """Run these cells of a source notebook, in notebook order, in this process; return their namespace
-    (headless plots; the matplotlib style and torch's threads the cells set are put back)."""
+    (headless plots; the matplotlib style and torch's threads the cells set are put back). Each cell is named by
+    its chapter and id: chapters share ids (`setup`, `data`), and a name reused would show one chapter's text for
+    another's functions."""
     import matplotlib
+
+    path = Path(path)
 
     matplotlib.use("Agg")
     namespace, threads = {"__name__": "__main__"}, torch.get_num_threads()
@@ -17,7 +33,7 @@ def chapter_cells(path, ids: list[str]) -> dict:
         with matplotlib.rc_context():
             for cell in nbformat.read(path, as_version=4).cells:
                 if cell.id in ids:
-                    exec(compile(cell.source, f"<{cell.id}>", "exec"), namespace)
+                    exec(compiled(cell.source, f"<{path.parent.name}/{cell.id}>"), namespace)
     finally:
         torch.set_num_threads(threads)
     return namespace
