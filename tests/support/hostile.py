@@ -220,8 +220,7 @@ MyStepLR.__init__ = _slow_init
 # Its message crosses to the grader holding a lone surrogate, text no UTF-8 file can hold: it once left the class
 # report empty and stopped the exports of the whole class
 SURROGATE_MESSAGE = NEVER_DECAYS.replace(
-    "        self.last_epoch += 1",
-    "        raise ValueError('no file can hold this: \\udcff\\ud800')",
+    "        self.last_epoch += 1", "        raise ValueError('no file can hold this: \\udcff\\ud800')"
 )
 ATTACKS = [
     Attack("print-flood-correct", CORRECT, correct=True, extra_cells=(PRINT_FLOOD,)),
