@@ -194,3 +194,25 @@ def test_values_that_nesting_makes_without_separators_count_too(tmp_path):
     assert notebook_limits.scan_json(text.encode())[1] > notebook_limits.MAX_JSON_VALUES
     with pytest.raises(NotebookRefused, match="more than 1,000,000 JSON values"):
         read_notebook(path)
+
+
+@pytest.mark.parametrize("where", ["source", "metadata", "key"])
+def test_a_lone_surrogate_is_refused_and_a_pair_is_read(tmp_path, where):
+    """F6: a `\\ud800` escape in a written answer or metadata parsed, then nbgrader could not write the graded
+    notebook back (no feedback, formgrader's page 500): refused with the reason. An emoji escaped as a pair is text."""
+    raw = json.loads(RELEASE.read_text())
+    cell = raw["cells"][0]
+    if where == "source":
+        cell["source"] = "my answer \ud800"
+    elif where == "metadata":
+        cell["metadata"]["note"] = "\udcff"
+    else:
+        raw["metadata"]["\udfff"] = 1
+    path = tmp_path / "answer.ipynb"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(NotebookRefused, match="lone surrogate"):
+        read_notebook(path)
+    cell.update(source="a pair \U0001f600", metadata={})
+    raw["metadata"].pop("\udfff", None)
+    path.write_text(json.dumps(raw))
+    assert read_notebook(path)["cells"][0]["source"] == "a pair \U0001f600"

@@ -69,6 +69,18 @@ def test_svg_keeps_its_drawing_and_loses_scripts_and_handlers():
         assert runnable(clean_svg(markup)) == []
 
 
+def test_links_to_this_machine_and_within_the_page_are_dropped():
+    """F6: a kept `http://127.0.0.1:<port>/logout` logged the instructor out in one click; `#...` links opened the
+    whole submission again in a new tab (ids are dropped, so they led nowhere). Links to other sites stay."""
+    here = ["http://127.0.0.1:8888/logout", "http://localhost:8888/formgrader", "http://0x7f.1:8888/lab?reset"]
+    here += ["http://127.1/", "http://[::1]:8888/", "http://0.0.0.0:8888/", "http://%6c%6fcalhost/", "#top"]
+    here += ["http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54:8888/logout", "http://app.localhost/"]
+    for address in here:
+        assert "href" not in clean_html(f'<a href="{address}">x</a>'), address
+    for address in ["https://pytorch.org/docs", "http://10.0.0.5/notes", "mailto:ta@example.org"]:
+        assert f'href="{address}"' in clean_html(f'<a href="{address}">x</a>'), address
+
+
 def test_svg_paints_only_with_colours_and_places_in_the_image_never_an_address():
     """Chromium fetched `fill="url(http://...)"` (and stroke, clip-path) as the page opened (F5); CSS escapes
     spell url() in many ways, so a paint is kept only when it is a colour or `url(#id)` with a fallback colour."""
@@ -293,11 +305,20 @@ def test_a_link_leads_only_to_another_page_by_its_full_address_and_opens_in_a_ne
     formgrader page); a link followed in JupyterLab's formgrader panel put another site's page in the panel's frame,
     whose messages nbgrader's lab extension runs as lab commands (code run as the instructor): kept links open in a
     new tab (which a frame without 'allow-popups' refuses), whatever target the student set."""
-    relative = ("/logout", "../../gradebook/x", "lab/tree/a.ipynb", "http:logout", "HTTPS:/x", "https:///x", "?reset")
+    relative = (
+        "/logout",
+        "../../gradebook/x",
+        "lab/tree/a.ipynb",
+        "http:logout",
+        "HTTPS:/x",
+        "https:///x",
+        "?reset",
+        "#x",
+    )
     for href in relative:
         assert "href" not in clean_html(f'<a href="{href}">text</a>'), href
         assert "text" in clean_html(f'<a href="{href}">text</a>')
-    for href in ("https://example.org/plot.html", "HTTP://example.org", "mailto:ta@example.org", "#section-2"):
+    for href in ("https://example.org/plot.html", "HTTP://example.org", "mailto:ta@example.org"):
         kept = clean_html(f'<a href="{href}" target="_self">text</a>')
         assert f'href="{href}"' in kept and 'target="_blank"' in kept and "_self" not in kept, kept
 

@@ -3,9 +3,10 @@ with the course's rules for addresses. `sanitize` applies it to a submission's o
 
 An address in a student's markup is a request the instructor's browser makes with the instructor's session: an
 image's as soon as the page opens, a link's on one click. So images are kept only as embedded raster data (a
-plot), and links only to another page by its full http(s) address, to a mail address or within the page (`#...`):
-a relative link can only lead into the instructor's own server (/logout, a notebook that starts a kernel), and no
-honest answer needs one. A kept link opens in a new tab (`target="_blank"`, no opener, no Referer: jupyter_server
+plot), and links only to another page by its full http(s) address or to a mail address: a relative link can only
+lead into the instructor's own server (/logout, a notebook that starts a kernel), and no honest answer needs one;
+nor one to this machine by its full address (`http://127.0.0.1:8888/logout`, `localhost`, `0x7f.1`: a grader's
+local formgrader). A link within the page (`#...`) is dropped too: ids are, so it would lead nowhere. A kept link opens in a new tab (`target="_blank"`, no opener, no Referer: jupyter_server
 refuses its /files/ and /nbconvert/ pages a request without one): followed inside JupyterLab's formgrader panel,
 another site's page would sit in the panel's frame, whose messages nbgrader's lab extension runs as lab commands
 (a console, code run as the instructor); a frame without 'allow-popups' opens no tab at all.
@@ -14,7 +15,10 @@ another site's page would sit in the panel's frame, whose messages nbgrader's la
 from __future__ import annotations
 
 import html
+import ipaddress
 import re
+import socket
+from urllib.parse import unquote, urlsplit
 
 import nh3
 
@@ -86,8 +90,8 @@ URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "
 URL_ATTRIBUTES |= {"cite", "longdesc"}  # addresses browsers never load, checked all the same
 SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 # Where a kept link may lead: another page by its full address (a host after the two slashes, so "http:logout", a
-# path on the same server, is not one), a mail address, a place in the page.
-LINK_TARGET = re.compile(r"(https?://[^/\\\s]|mailto:[^/\\]|#)", re.I)
+# path on the same server, is not one), a mail address.
+LINK_TARGET = re.compile(r"(https?://[^/\\\s]|mailto:[^/\\])", re.I)
 # ammonia's parser (html5ever) takes time quadratic in how deep tags nest (200 kB of <div>: 19 s, inside the
 # instructor's server); markup nested deeper than this is shown as text (browsers stop nesting at 512).
 DEPTH_LIMIT = 256
@@ -162,13 +166,34 @@ def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
     if tag == "img" and attribute == "src":
         return value if RASTER_DATA.match(address) else None
     if tag == "a" and attribute == "href":
-        return value if LINK_TARGET.match(address) else None
+        return value if LINK_TARGET.match(address) and not on_this_machine(address) else None
     if address.lower().startswith("data:") or address[:2].replace("\\", "/") == "//":  # browsers read \ as /
         return None
     scheme = SCHEME.match(address)  # nh3 checks the schemes of the attributes it knows as URLs only (not cite)
     if scheme and scheme[1].lower() not in URL_SCHEMES:
         return None
     return value
+
+
+def on_this_machine(address: str) -> bool:
+    """Whether a full http(s) address names this machine: localhost, a loopback or unspecified address, in any
+    spelling browsers accept (`127.1`, `0x7f.0.0.1`, `[::1]`)."""
+    try:
+        host = unquote(urlsplit(address).hostname or "")
+        host = host.encode("idna").decode("ascii").lower().rstrip(".")  # as browsers map it: full-width letters
+    except (ValueError, UnicodeError):  # an unbalanced [ in the host, a label IDNA refuses: no honest link
+        return True
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        pass
+    try:  # the IPv4 forms browsers still parse (hex, octal, fewer parts), as inet_aton does
+        first = socket.inet_aton(host)[0]
+    except OSError:
+        return False
+    return first in (0, 127)
 
 
 def clean_svg(markup: str) -> str:

@@ -12,9 +12,13 @@ limit is refused with a reason (`NotebookRefused`), which fails that student onl
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 MAX_NOTEBOOK_MB = 50
+# A JSON escape of a surrogate (`\ud800`): alone, it is text no file can hold, and nbgrader's autograde then fails
+# to write the graded notebook (no feedback; formgrader answers 500 for the submission)
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 MAX_DEPTH = 64  # a notebook of this course nests about 6 deep; widget state a few more
 MAX_CELLS = 1000  # the longest chapter has 55
 MAX_OUTPUT_MB = 20  # the solutions, plots included, hold about 1 MB of outputs
@@ -108,8 +112,21 @@ def read_notebook(path: Path) -> dict:
         raise NotebookRefused(f"{name} is not valid JSON: {error}") from None
     if deep is None:  # parsed, yet unbalanced: never seen, but nothing unmeasured goes on
         raise NotebookRefused(f"{name} is not valid JSON: its brackets do not balance")
+    if SURROGATE_ESCAPE.search(data) and not whole_text(raw):
+        raise NotebookRefused(
+            f"{name} holds a lone surrogate (a \\ud800-\\udfff escape), text no file can hold: remove it and submit again"
+        )
     check_cells(name, raw)
     return raw
+
+
+def whole_text(raw) -> bool:
+    """Whether every string of the parsed notebook can be written as UTF-8 (a surrogate pair is one character)."""
+    try:
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_cells(name: str, raw) -> None:

@@ -348,6 +348,12 @@ def twenty_thousand_cells(course, notebook):
     notebook.write_text(notebook.read_text().replace('"cells": [', '"cells": [' + cell * 20_000, 1))
 
 
+def lone_surrogate_in_a_written_answer(course, notebook):  # F6: autograde could not write it back, no feedback
+    raw = json.loads(notebook.read_text())
+    raw["cells"].append({"cell_type": "markdown", "id": "sur", "metadata": {}, "source": "my answer \ud800"})
+    notebook.write_text(json.dumps(raw))  # ensure_ascii: the surrogate as the escape \ud800
+
+
 def unknown_cell_type(course, notebook):  # jsonschema's message repeated the cell whole in the reason
     raw = json.loads(notebook.read_text())
     raw["cells"].append({"cell_type": "bogus", "metadata": {}, "source": "x" * 200_000})
@@ -372,4 +378,5 @@ REFUSED = [
     Refused("nested-deeply", "nested more than 64 levels", nested_deeply),
     Refused("twenty-thousand-cells", "more than 1000", twenty_thousand_cells),
     Refused("unknown-cell-type", "nbformat's schema rule 'oneOf' fails", unknown_cell_type),
+    Refused("lone-surrogate-in-markdown", "holds a lone surrogate", lone_surrogate_in_a_written_answer),
 ]
