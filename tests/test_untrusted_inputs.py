@@ -291,6 +291,13 @@ def test_every_text_cell_is_quoted_and_no_formula_starts_after_a_semicolon(tmp_p
     assert [row[1] for row in rows[1:]] == ["-1.0"] * len(SEMICOLON_ATTACKS)  # numbers are still numbers
 
 
+def test_a_formula_after_leading_spaces_or_a_quote_is_text_as_it_is_after_a_semicolon():
+    """F6: the rule inside a cell read past spaces and quotes a reader may drop; the rule at its start did not."""
+    for value in [" =1+1", '"=HYPERLINK(1)', "\u00a0@SUM(1)", "\u3000+1", '  "-2+3']:
+        assert safe_cell(value) == "'" + value, value
+    assert safe_cell(" plain text") == " plain text" and safe_cell("-1") == "-1"
+
+
 def test_grades_and_outcomes_csvs_run_no_formula_whatever_the_separator(tmp_path):
     book = fake_gradebook([(f"s{index}", attack) for index, attack in enumerate(SEMICOLON_ATTACKS)])
     GradesCsvExportPlugin(to=str(tmp_path / "grades.csv")).export(book)

@@ -56,7 +56,8 @@ def safe_cell(value):
         return value
     value = visible(value)
     value = _INNER_FORMULA.sub(r"\1'", value)
-    return "'" + value if value.startswith(FORMULA_START) else value
+    # past the spaces and quotes a reader may drop, as the rule inside a cell reads it
+    return "'" + value if value.lstrip(' \u00a0\u3000"').startswith(FORMULA_START) else value
 
 
 def write_csv(path: Path, header: list[str], rows: Iterable[Iterable]) -> Path:
