@@ -280,3 +280,22 @@ def test_report_in_headless_chromium_shows_the_gradebooks_numbers(graded, browse
     assert graded_count == str(len(graded.cells))
     assert len(images) == 2 and all(i["width"] > 100 and i["shown"] > 100 and i["alt"] for i in images), images
     assert not errors, errors
+
+
+def test_a_student_nbgrader_wrote_no_graded_notebook_for_is_listed_to_look_at(tmp_path):
+    """F6: when nbgrader's autograde cannot write a graded notebook back, the student has scores but formgrader
+    answers 500 for the submission and there is no feedback: the report lists them (not a failed student twice)."""
+    from lrcourse.grading.class_report import attention_list
+
+    grades = AssignmentGrades("ch", 2.0, [Item("ch", "nb", "test_a", 2, "code")])
+    for student in ("alice", "bob", "erin"):
+        grades.totals[student] = 2.0
+        grades.scores[student] = {("nb", "test_a"): 2.0}
+    (tmp_path / "autograded" / "alice" / "ch").mkdir(parents=True)
+    (tmp_path / "autograded" / "alice" / "ch" / "nb.ipynb").write_text("{}")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "ch.csv").write_text(
+        '"student","status","score","max_score","reason","overridden"\n"erin","failed","","","not valid JSON",""\n'
+    )
+    rows = {(row.student, row.kind) for row in attention_list(tmp_path, grades, {})}
+    assert rows == {("bob", "no graded notebook"), ("erin", "failed to grade")}

@@ -59,7 +59,7 @@ class ItemStats:
 @dataclass
 class Attention:
     student: str
-    kind: str  # "failed to grade", "in-kernel result overridden", "below half marks"
+    kind: str  # "failed to grade", "no graded notebook", "in-kernel result overridden", "below half marks"
     reason: str
 
 
@@ -105,8 +105,12 @@ def item_stats(grades: AssignmentGrades) -> list[ItemStats]:
 
 
 def attention_list(course: Path, grades: AssignmentGrades, failures: dict[str, dict[str, str]]) -> list[Attention]:
-    rows = [Attention(s, "failed to grade", reason) for s, reason in failed_students(course, grades.name).items()]
+    failed = failed_students(course, grades.name)
+    rows = [Attention(s, "failed to grade", reason) for s, reason in failed.items()]
     for student in grades.students:
+        if student not in failed and not any((course / "autograded" / student / grades.name).glob("*.ipynb")):
+            why = "nbgrader wrote no graded notebook: formgrader cannot show it, no feedback (its reason in the CSV)"
+            rows.append(Attention(student, "no graded notebook", why))
         verdicts = read_verdicts(course, student, grades.name)
         cells = overridden_cells(verdicts)
         if cells:
