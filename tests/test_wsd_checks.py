@@ -4,6 +4,7 @@ through nbgrader, the trusted verdicts and the sandbox, is tests/test_grading_fi
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -237,7 +238,15 @@ def test_the_edges_charge_an_edge_slip_and_leave_a_whole_warm_up_s_slip_to_its_o
     check_wsd_edges(over_w_minus_1, EDGES)
 
 
-@pytest.mark.parametrize("name", ["decay_one_step_ahead", "decays_to_a_floor", "decay_not_clamped_at_zero"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "decay_one_step_ahead",
+        "decays_to_a_floor",
+        "decay_not_clamped_at_zero",
+        "decay_holds_its_last_step_after_the_end",
+    ],
+)
 def test_a_decay_wrong_everywhere_keeps_the_edges_that_match_its_own_decay(name):
     """The decay test charges the decay; at the edges such a decay is held to the answer's own regular decay."""
     slipped = wrong(name)
@@ -247,7 +256,8 @@ def test_a_decay_wrong_everywhere_keeps_the_edges_that_match_its_own_decay(name)
 
 
 def test_an_edge_unlike_the_answer_s_own_decay_or_no_decay_at_all_loses_the_edges():
-    with pytest.raises(CheckFailed, match="Write the decay first: in .*decay_steps=1, .* never falls below"):
+    # whether a decay is written is decided on the long schedules (decay_steps=5), not on an edge case's own decay
+    with pytest.raises(CheckFailed, match=r"Write the decay first: in .*decay_steps=5, .* never falls below"):
         check_wsd_edges(wrong("warmup_only"), EDGES)
     # the release's decay spans everything after the warm-up: with a short stable phase it is not its own long decay
     with pytest.raises(
@@ -310,3 +320,31 @@ def test_an_answer_right_in_long_schedules_is_held_to_pytorch_at_every_edge_step
         CheckFailed, match=r"stable_steps=0, .* at step 1, the peak the warm-up reaches and the decay's"
     ):
         check_wsd_edges(no_peak_without_stable, EDGES)
+
+
+def test_a_decay_held_after_its_end_is_written_though_a_one_step_decay_of_it_never_falls():
+    """Reviewer R24g: held at its last step's rate after the end, a decay of one step stays at the peak. The edges
+    took that for no decay written and said "Write the decay first"; the long schedules decide it, and there the decay
+    falls: at the edges it is held to its own and keeps them (the decay test charges the steps past the end)."""
+    held = wrong("decay_holds_its_last_step_after_the_end")
+    assert [held(5, 10, 1, 0.5)(step) for step in (15, 16, 30)] == [1.0, 1.0, 1.0]  # one step: never below the peak
+    assert held(5, 10, 5, 0.1)(25) == pytest.approx(0.04)  # five steps: it falls, then holds (1 / 5) ** 2
+    with pytest.raises(CheckFailed, match=r"at step 20, 1 step\(s\) after the schedule's last step .* rate is 0\.004;"):
+        check_wsd(held, warmup=5, stable=10, decay=5, start_factor=0.1, phases=("decay",))
+    check_wsd_edges(held, EDGES)
+
+
+def test_a_decay_that_raises_at_one_decay_step_loses_the_edges_and_is_told_the_exception():
+    """Reviewer R24g: a decay over D - 1 steps divides by zero at decay_steps=1. It loses the edges (an edge slip),
+    and the message names the exception and where, not "Write the decay first" (its decay is written)."""
+    source = next(a.source for a in WSD_WRONG if a.name == "decay_reaches_zero_on_the_last_step")
+    wrong_source = source.replace("max(1, decay_steps - 1)", "(decay_steps - 1)")
+    assert wrong_source != source
+    no_div = answer(wrong_source)
+    with pytest.raises(ZeroDivisionError):
+        no_div(1, 0, 1, 0.5)(1)
+    with pytest.raises(CheckFailed) as failed:
+        check_wsd_edges(no_div, EDGES)
+    message = str(failed.value)
+    assert "Write the decay first" not in message
+    assert re.search(r"decay_steps=1, .* at step 15, the decay's step 1 of 1 .* raised ZeroDivisionError", message)

@@ -9,7 +9,8 @@ still change; the edges against PyTorch, except a phase the answer has wrong in 
 (`REGULAR`): a wrong warm-up is skipped there, a wrong decay held to the answer's own long schedule shifted to start
 its decay at the same step (`TWIN`); the peak, where the two phases meet, passes if either phase's judge passes. So a
 slip that is the same in every schedule costs its own test only, and a decay that depends on the other phases'
-lengths loses the edges too.
+lengths loses the edges too. Such a decay must be written, which the long schedules decide (its rate falls below the
+peak in each), and its twin must not raise (the message names the exception).
 """
 
 from __future__ import annotations
@@ -145,16 +146,48 @@ def check_wsd(
         )
 
 
-def _right_phases(wsd_factor, lr: float) -> list[str]:
-    """The phases ("warm-up", "decay") in which the answer runs at PyTorch's rates in every schedule of `REGULAR`."""
+def _regular_runs(wsd_factor, lr: float) -> list[tuple[tuple, list, list, str]]:
+    """The answer's runs of the schedules of `REGULAR`: (case, its rates, PyTorch's, the call)."""
+    runs = []
+    for case in REGULAR:
+        run, call = _observe(wsd_factor, *case, lr)
+        runs.append((case, run["rates"], _expected_rates(run["payload"]), call))
+    return runs
+
+
+def _right_phases(runs: list) -> list[str]:
+    """The phases ("warm-up", "decay") in which the answer runs at PyTorch's rates in every one of `runs`."""
     wrong = set()
-    for warmup, stable, decay, start_factor in REGULAR:
-        run, _ = _observe(wsd_factor, warmup, stable, decay, start_factor, lr)
-        want = _expected_rates(run["payload"])
+    for (warmup, *_), got, want, _ in runs:
         for phase, steps in _phase_steps(warmup, len(want)).items():
-            if _first_difference(run["rates"], want, steps) is not None:
+            if _first_difference(got, want, steps) is not None:
                 wrong.add(phase)
     return [phase for phase in ("warm-up", "decay") if phase not in wrong]
+
+
+def _first_raised(rates: list, start: int) -> int | None:
+    """The first step from `start` at which the factor raised (the observer records it as {"raised": ...})."""
+    return next((step for step in range(start, len(rates)) if isinstance(rates[step], dict)), None)
+
+
+def _require_a_decay(runs: list) -> None:
+    """A decay that is wrong is held at the edges to the answer's own (`_own_twin`), so there must be one: in every
+    schedule with long phases the rate falls below the one at the peak. Decided here, not on an edge case's own short
+    decay: a decay right but held at its last step after the end stays at the peak when decay_steps=1 (issue 24,
+    review R24g), yet it is written."""
+    for (warmup, stable, decay, _), rates, _, call in runs:
+        raised = _first_raised(rates, warmup)
+        if raised is not None:
+            raise CheckFailed(
+                f"{call}: at step {raised}, {_phase(raised, warmup, stable, decay)}, your factor raised "
+                f"{rates[raised]['raised']}, so there is no decay whose edges this test could judge"
+            )
+        after = [rate for rate in rates[warmup:] if isinstance(rate, float)]
+        if not (isinstance(rates[warmup], float) and after and min(after) < rates[warmup]):
+            raise CheckFailed(
+                f"Write the decay first: in {call} your rate never falls below the one at the peak, step {warmup} "
+                f"({_rate(rates[warmup])}), so there is no decay whose edges this test could judge"
+            )
 
 
 def _agree(got, want) -> bool:
@@ -164,17 +197,20 @@ def _agree(got, want) -> bool:
 
 def _own_twin(wsd_factor, case: tuple, lr: float) -> tuple[list, tuple, str]:
     """For an answer whose decay is wrong in schedules with long phases: its own run of a long schedule (`TWIN` warm-up
-    steps, a stable phase at least as long as the case's, the case's decay_steps and start_factor), which must fall
-    below its peak (a factor with no decay written has no edge to judge)."""
+    steps, a stable phase at least as long as the case's, the case's decay_steps and start_factor). A factor that
+    raises there has no rate to hold the edge case to: that is an edge it gets wrong, and the message names the
+    exception."""
     _, stable, decay, start_factor = case
     twin_case = (TWIN[0], max(TWIN[1], stable), decay, start_factor)
     twin, twin_call = _observe(wsd_factor, *twin_case, lr)
-    own, peak = twin["rates"], TWIN[0]
-    after = [rate for rate in own[peak:] if isinstance(rate, float)]
-    if not (isinstance(own[peak], float) and after and min(after) < own[peak]):
+    own = twin["rates"]
+    raised = _first_raised(own, TWIN[0])
+    if raised is not None:
         raise CheckFailed(
-            f"Write the decay first: in {twin_call} your rate never falls below the one at the peak, step {peak} "
-            f"({_rate(own[peak])}), so there is no decay whose edges this test could judge"
+            f"{twin_call}: at step {raised}, {_phase(raised, *twin_case[:3])}, your factor raised "
+            f"{own[raised]['raised']}. Your decay is not PyTorch's in schedules with long phases either (the decay "
+            f"test charges that), so at the edges it is held to your own with decay_steps={decay}, which has no rate "
+            "there"
         )
     return own, twin_case, twin_call
 
@@ -213,7 +249,10 @@ def check_wsd_edges(wsd_factor, cases, lr: float = 0.1, hint: str = "") -> None:
     decay held to the answer's own, shifted (`_edge_judgements`). A step fails only if every phase it belongs to says
     so: a slip that is the same in every schedule (a decay a step ahead, a stable phase a step short, a warm-up that
     reaches the peak a step late) keeps the edges; an edge that only short phases show loses them."""
-    right = _right_phases(wsd_factor, lr)
+    runs = _regular_runs(wsd_factor, lr)
+    right = _right_phases(runs)
+    if "decay" not in right:
+        _require_a_decay(runs)
     note = f" ({hint})" if hint else ""
     for case in cases:
         run, call = _observe(wsd_factor, *case, lr)

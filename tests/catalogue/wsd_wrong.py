@@ -92,6 +92,19 @@ WSD_WRONG = [
         fails=(DECAY,),
         score=4,
     ),
+    wsd(  # right to the decay's last step, then held at its rate, (1 / D) ** 2, after the end as LinearLR holds its
+        # last factor (reviewer R24g's bad_hold_min): the decay test charges the steps past the end. With
+        # decay_steps=1 the held rate is the peak's, so an edge case's own decay never falls; whether a decay is
+        # written is decided on the long schedules, where it falls, and at the edges it matches its own shifted: it
+        # keeps them. Was 3, with a false "Write the decay first" (the edges judged that on the one-step decay)
+        "decay_holds_its_last_step_after_the_end",
+        wsd_variant(
+            "return max(0.0, (total - step) / decay_steps) ** 2",
+            "return (1 - min(step - warmup_steps - stable_steps, decay_steps - 1) / decay_steps) ** 2",
+        ),
+        fails=(DECAY,),
+        score=4,
+    ),
     wsd(  # squared without the clamp: the parabola comes back up after the end
         "decay_not_clamped_at_zero",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "(total - step) / decay_steps"),
