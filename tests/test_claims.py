@@ -130,6 +130,10 @@ def test_ch5_every_value_the_slider_offers_steps_through_a_whole_run():
 # from 0.0063515 to 0.0063492 and printed +0.0063 instead of +0.0064). A printed loss holds on any CPU only if its
 # value lies further than that from the point where its last printed digit changes.
 CPU_LOSS_CHANGE = 2.2e-6
+# Chapter 6.2's runs at Adam(lr=0.1) are chaotic: under ATEN_CPU_CAPABILITY=default (another CPU's kernels) the
+# warmed-up seed 4's best epoch moved from 20 to 21, its best validation loss by 8.9e-4, the warmed-up mean loss and
+# the paired difference by 1.64e-4 and the warmed-up standard error by 1.37e-4 (issue 23, R23d; measured again here).
+WARM_LOSS_CHANGE = 1.64e-4
 
 
 def rounding_margin(value: float, decimals: int) -> float:
@@ -170,10 +174,12 @@ def test_ch5_printed_losses_hold_on_any_cpu(tmp_path, monkeypatch):
 
 
 def test_ch6_printed_losses_hold_on_any_cpu(tmp_path, monkeypatch):
-    """6.2 and 6.3 print mean losses to 4 decimals (3 for the runs at Adam(lr=0.1), which another CPU moves more)
-    and paired loss differences and their standard errors to 3: each lies at least twice CPU_LOSS_CHANGE from a
-    change of its last digit. At 4 decimals steepest descent's difference from 0.003, -0.0125501, was 1.3e-7 from
-    printing -0.0126."""
+    """6.1's training runs print mean losses to 4 decimals and paired loss differences and their standard errors
+    to 3: each lies at least twice CPU_LOSS_CHANGE from a change of its last digit. At 4 decimals steepest descent's
+    difference from 0.003, -0.0125501, was 1.3e-7 from printing -0.0126. 6.2's runs at Adam(lr=0.1) print 2
+    decimals and whether the paired difference lies within one standard error: each at least twice
+    WARM_LOSS_CHANGE from changing (at 3 decimals the warmed-up standard error, 0.007703, was 2.0e-4 from printing
+    0.007, and the paired difference 0.00524 2.6e-4 from printing 0.006)."""
     monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path))
     path = ROOT / "source" / "06_choosing_the_rate" / "choosing_the_rate.ipynb"
     cells = ["setup", "data", "range", "rules", "train", "train-rules", "train-constant", "train-spread"]
@@ -182,7 +188,7 @@ def test_ch6_printed_losses_hold_on_any_cpu(tmp_path, monkeypatch):
     spread = cell_source("06_choosing_the_rate/choosing_the_rate.ipynb", "train-spread")
     warmup = cell_source("06_choosing_the_rate/choosing_the_rate.ipynb", "warmup-runs")
     assert "{thousandths(loss)} ± {loss_se:.3f}" in spread and "{thousandths(against_constant[0])} ± " in spread
-    assert "{loss[0]:.3f} ± {loss[1]:.3f}" in warmup and "{thousandths(warm_difference[0])} ± " in warmup
+    assert "{loss[0]:.2f} ± {loss[1]:.2f}" in warmup and "one standard error of {warm_difference[1]:.2f}" in warmup
     mean_se, paired, best_loss = chapter["mean_se"], chapter["paired"], chapter["best_loss"]
     printed = {}  # (what, decimals printed): value
     for name, runs in [*chapter["runs_at"].items(), ("constant", chapter["constant_runs"])]:
@@ -192,16 +198,22 @@ def test_ch6_printed_losses_hold_on_any_cpu(tmp_path, monkeypatch):
         printed[f"{name} - 0.003", 3], printed[f"{name} - 0.003 SE", 3], _ = paired(runs, reference, best_loss)
     printed["against constant", 3], printed["against constant SE", 3] = chapter["against_constant"][:2]
     printed["test loss", 4], printed["test loss SE", 4] = chapter["test_loss"]
+    assert len(printed) == 12 + 8 + 2 + 2
+    warm = {}  # 6.2's runs at Adam(lr=0.1), printed to 2 decimals
     for name, runs in chapter["warm"].items():
-        printed[f"{name} loss", 3], printed[f"{name} SE", 3] = mean_se([r["best_val_loss"] for r in runs])
-    printed["warm-up - none", 3], printed["warm-up - none SE", 3] = chapter["warm_difference"][:2]
-    assert len(printed) == 12 + 8 + 2 + 2 + 4 + 2
+        warm[f"{name} loss", 2], warm[f"{name} SE", 2] = mean_se([r["best_val_loss"] for r in runs])
+    difference, difference_se = chapter["warm_difference"][:2]
+    warm["warm-up - none SE", 2] = difference_se
     near = {
         what: value
-        for (what, decimals), value in printed.items()
-        if rounding_margin(value, decimals) < 2 * CPU_LOSS_CHANGE
+        for values, change in ((printed, CPU_LOSS_CHANGE), (warm, WARM_LOSS_CHANGE))
+        for (what, decimals), value in values.items()
+        if rounding_margin(value, decimals) < 2 * change
     }
     assert near == {}, "a printed loss another CPU may round the other way"
+    # "within one standard error": the mean difference and its standard error each move by up to WARM_LOSS_CHANGE
+    assert chapter["within_one_se"] == (abs(difference) < difference_se)
+    assert abs(abs(difference) - difference_se) > 2 * 2 * WARM_LOSS_CHANGE
 
 
 def test_ch1_noise_floor_is_the_limit_of_the_exact_expectation_and_small_rate_proportional():
