@@ -284,9 +284,8 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         (RANGE_LOSSES,),
         score=6.0,
     ),
-    # records right and stops one optimizer step late: the stop's step is recorded, then the loop takes one more
-    # step (at the next rate, recording nothing) and breaks. Its rates and losses are the reference's; the losses'
-    # cell (the stop's point) counts the optimizer steps taken and charges the extra one (issue 23, R23d's w13)
+    # records right, then takes one more optimizer step (at the next rate, recording nothing) before it breaks: the
+    # losses' cell (the stop's point) counts the optimizer steps taken and charges it (issue 23, R23d's w13)
     Answer(
         "range_one_step_past_the_stop",
         "06_choosing_the_rate",
@@ -294,15 +293,10 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         range_variant(
             "    for step in range(num_steps):\n",
             "    stop = False\n    for step in range(num_steps):\n",
-            """        optimizer.step()
-        average""",
-            """        optimizer.step()
-        if stop:
-            break
-        average""",
-            """        if smoothed > diverge * best:
-            break""",
-            """        stop = smoothed > diverge * best""",
+            "        optimizer.step()\n",
+            "        optimizer.step()\n        if stop:\n            break\n",
+            "        if smoothed > diverge * best:\n            break",
+            "        stop = smoothed > diverge * best",
         ),
         (RANGE_LOSSES,),
         score=6.0,
