@@ -203,8 +203,10 @@ def same_state(mine, want: list[list[float]]) -> bool:
 
 
 def check_range_losses(range_test, **config) -> None:
-    """The smoothed, bias-corrected losses of the run, and the stop once they exceed diverge x the lowest."""
-    payload, call, result, _ = _observe_range(range_test, **config)
+    """The smoothed, bias-corrected losses of the run, and the stop once they exceed diverge x the lowest: as many
+    losses listed, and as many optimizer steps taken, as the reference's (an answer that records the right losses
+    but steps once more after the stop has damaged weights it must put back; issue 23, R23d)."""
+    payload, call, result, state = _observe_range(range_test, **config)
     expected = ExpectedValues().reference_range_test(payload)["losses"]
     mine = list(result["losses"])
     for step, (value, want) in enumerate(zip(mine, expected)):
@@ -218,6 +220,13 @@ def check_range_losses(range_test, **config) -> None:
         f"{call}: result['losses'] has {len(mine)} values; the run should stop after "
         f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
         "so far is recorded, then the loop stops at once)." + _range_count_hint(payload, len(mine), len(expected)),
+    )
+    steps = len(state.get("used", []))
+    expect(
+        steps == len(expected),
+        f"{call}: the optimizer was stepped {steps} times; the run should stop after {len(expected)} steps, right "
+        "after recording the first smoothed loss above diverge x the lowest so far, with no further step."
+        + _range_count_hint(payload, steps, len(expected)),
     )
 
 

@@ -284,6 +284,23 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         (RANGE_LOSSES,),
         score=6.0,
     ),
+    # records right, then takes one more optimizer step (at the next rate, recording nothing) before it breaks: the
+    # losses' cell (the stop's point) counts the optimizer steps taken and charges it (issue 23, R23d's w13)
+    Answer(
+        "range_one_step_past_the_stop",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        range_variant(
+            "    for step in range(num_steps):\n",
+            "    stop = False\n    for step in range(num_steps):\n",
+            "        optimizer.step()\n",
+            "        optimizer.step()\n        if stop:\n            break\n",
+            "        if smoothed > diverge * best:\n            break",
+            "        stop = smoothed > diverge * best",
+        ),
+        (RANGE_LOSSES,),
+        score=6.0,
+    ),
     range_test(
         "range_linear_rates",
         range_variant(

@@ -8,6 +8,8 @@ from pathlib import Path
 import nbformat
 import torch
 
+from support.paths import ROOT
+
 
 def compiled(source: str, filename: str):
     """`source` compiled under `filename`, its text registered in `linecache` as IPython registers a cell's, so
@@ -37,3 +39,9 @@ def chapter_cells(path, ids: list[str]) -> dict:
     finally:
         torch.set_num_threads(threads)
     return namespace
+
+
+def cell_source(notebook: str, cell_id: str) -> str:
+    """The text of one cell of a source notebook (`notebook` relative to source/)."""
+    cells = nbformat.read(ROOT / "source" / notebook, as_version=4).cells
+    return next(cell.source for cell in cells if cell.id == cell_id)
