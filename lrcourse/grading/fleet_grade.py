@@ -34,6 +34,7 @@ from lrcourse.grading import fleet, fleet_result, intake, late, parcel
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
 from lrcourse.grading.fleet_lease import Lapsed, taken_key
 from lrcourse.grading.fleet_result import Stored
+from lrcourse.grading.fleet_watch import Unserved
 from lrcourse.grading.grade import create_gradebook_tables, finish
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 from lrcourse.grading.watchdog import CtrlC
@@ -96,6 +97,7 @@ def collect(
     try:
         with stop.installed(), redis.Redis.from_url(url) as client:
             idle, lapsed = IdleHint(url, version, waiting, hint_seconds, bar), Lapsed(url, waiting, bar)
+            unserved = Unserved(course, assignment, version, waiting, bar)  # a course moved mid-run, no worker of it
             polled = 0.0
             try:
                 while unsent or waiting:
@@ -128,6 +130,7 @@ def collect(
                         stop.check()
                     idle.check()
                     lapsed.check()
+                    unserved.check(client)
                     if not ready and not room:
                         time.sleep(POLL_SECONDS)
             finally:
