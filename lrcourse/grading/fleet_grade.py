@@ -64,7 +64,10 @@ def grade_class_remote(
     result.outcomes, todo = intake.take_in(course, assignment, force)
     if todo:
         create_gradebook_tables(course, assignment, db_url)
-        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds, window)
+        try:
+            result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds, window)
+        except fleet.broker_errors() as error:
+            raise fleet.BrokerUnreachable(url, error) from None
     return finish(course, db_url, result, start)
 
 
