@@ -187,3 +187,32 @@ def test_an_idle_worker_whose_checkout_moved_restarts_within_its_look_and_then_s
             restarted.wait(60)
     assert outcomes(stdout) == {"alice": ["graded", ""]}
     assert graded_lines(log) == ["stub graded alice by restarted@test"]
+
+
+def test_a_stored_run_npz_is_part_of_the_code_version(tmp_path, monkeypatch):
+    """lrcourse/runs' .npz trajectories are read while chapters 5 to 7 are graded: one changed is another version."""
+    package = tmp_path / "lrcourse"
+    (package / "runs").mkdir(parents=True)
+    run = package / "runs" / "abc.npz"
+    run.write_bytes(b"one")
+    monkeypatch.setattr(fleet, "PACKAGE", package)
+    before = fleet.code_version()
+    run.write_bytes(b"two")
+    assert fleet.code_version() != before
+
+
+@pytest.mark.parametrize("visibility, warned", [(1000.0, True), (2000.0, False)])
+def test_the_visibility_warning_counts_a_process_warm_up_with_the_time_limit(
+    tmp_path, monkeypatch, capsys, visibility, warned
+):
+    """840 s of time limit with this course's settings, plus up to WARM_SECONDS (900) a task may wait in a warming
+    worker: 1000 s is too short, 2000 s is not."""
+    from lrcourse.grading import fleet_worker
+
+    app, station = fleet_worker.make_app(
+        "redis://:pw@127.0.0.1:1/0", checkout_copy(tmp_path / "checkout"), False, visibility
+    )
+    monkeypatch.setattr(fleet_worker, "celery_main", lambda app, argv: 0)  # not started: only its warning is read
+    assert fleet_worker.serve(app, station, 1, visibility, "w@test") == 0
+    said = capsys.readouterr().out
+    assert ("is not longer than a task's time limit and a process's warm-up (1740 s)" in said) is warned, said

@@ -369,10 +369,10 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
     )
     for assignment, version in serving.items():
         print(f"  {assignment} at course version {version}", flush=True)
-    if visibility_seconds <= app.conf.task_time_limit:
+    if visibility_seconds <= (needed := app.conf.task_time_limit + WARM_SECONDS):  # a task may wait out a warm-up
         print(
             f"lrcourse worker: warning: --visibility-seconds {visibility_seconds:.0f} is not longer than a task's time "
-            f"limit ({app.conf.task_time_limit:.0f} s): a slow student may be handed to a second worker",
+            f"limit and a process's warm-up ({needed:.0f} s): a slow student may be handed to a second worker",
             flush=True,
         )
     queues = ",".join(fleet.queue_name(version) for version in serving.values())
