@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from lrcourse.grading import fleet
+from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_lease import taken_key
 from lrcourse.grading.fleet_watch import serving_key
 from lrcourse.grading.fleet_worker import RESTART_STATUS, Station
@@ -205,14 +206,20 @@ def test_a_stored_run_npz_is_part_of_the_code_version(tmp_path, monkeypatch):
 def test_the_visibility_warning_counts_a_process_warm_up_with_the_time_limit(
     tmp_path, monkeypatch, capsys, visibility, warned
 ):
-    """840 s of time limit with this course's settings, plus up to WARM_SECONDS (900) a task may wait in a warming
-    worker: 1000 s is too short, 2000 s is not."""
-    from lrcourse.grading import fleet_worker
+    """A task's time limit (840 s with this course's settings) plus up to WARM_SECONDS (900) a task may wait in a
+    warming worker: 1000 s is too short, 2000 s is not. (An app of the limit only: a second Celery app made in this
+    process would be given the first one's task, Celery's tasks being shared between apps by default.)"""
+    from types import SimpleNamespace
 
-    app, station = fleet_worker.make_app(
-        "redis://:pw@127.0.0.1:1/0", checkout_copy(tmp_path / "checkout"), False, visibility
+    from lrcourse.grading import fleet_worker
+    from lrcourse.grading.sandbox.limits import Limits
+
+    limits = Limits.from_config(course_config(ROOT, "sqlite://"))
+    app = SimpleNamespace(
+        conf=SimpleNamespace(task_time_limit=limits.student_seconds + limits.worker_grace_seconds + 120)
     )
+    assert app.conf.task_time_limit == 840
     monkeypatch.setattr(fleet_worker, "celery_main", lambda app, argv: 0)  # not started: only its warning is read
-    assert fleet_worker.serve(app, station, 1, visibility, "w@test") == 0
+    assert fleet_worker.serve(app, Station(checkout_copy(tmp_path / "checkout")), 1, visibility, "w@test") == 0
     said = capsys.readouterr().out
     assert ("is not longer than a task's time limit and a process's warm-up (1740 s)" in said) is warned, said
