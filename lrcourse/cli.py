@@ -19,6 +19,7 @@ import traceback
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
+from lrcourse.grading import fleet
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
 from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, WINDOW, BrokerUrlError, broker_url, window_size
 from lrcourse.grading.grade import Stopped, grade_class
@@ -248,10 +249,10 @@ def command_doctor(args) -> int:
     return 1 if any(check.failed for check in checks) else 0
 
 
-def _refused(why: str) -> int:
-    """A command refused before it starts: why, on stderr, and the status of a usage error."""
+def _refused(why: str, status: int = 2) -> int:
+    """A command refused before it starts: why, on stderr, and the status of a usage error (or `status`)."""
     print(why, file=sys.stderr)
-    return 2
+    return status
 
 
 def command_worker(args) -> int:
@@ -308,7 +309,9 @@ def parser() -> argparse.ArgumentParser:
     collect.add_argument("--course", default=".", help="the course folder (default: here)")
     collect.add_argument("--allow-tmpfs", action="store_true", help="collect on tmpfs/unknown overlay: times untrusted")
     collect.set_defaults(run=command_collect)
-    grade = sub.add_parser("grade", help="autograde every submission of an assignment, in parallel")
+    what = "autograde every submission of an assignment, in parallel"
+    statuses = "exit status 0: all graded; 1: not all; 2: refused before starting; 3: the broker did not answer"
+    grade = sub.add_parser("grade", help=what, description=f"{what} ({statuses})")
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, help="worker processes (default: cores; not with a broker)")
     grade.add_argument("--force", action="store_true", help="regrade students already graded")
@@ -389,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         os._exit(130)  # as after Ctrl-C; not through the interpreter's exit, which waits on the pool's threads
     except KeyboardInterrupt:
         return 130
+    except fleet.BrokerUnreachable as error:  # not 1, "a student was not graded": the run itself could not go on
+        return _refused(f"lrcourse {args.command}: {error}", fleet.BROKER_STATUS)
 
 
 if __name__ == "__main__":

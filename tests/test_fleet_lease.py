@@ -32,9 +32,11 @@ class Bar:
 
     def __init__(self):
         self.lines: list[str] = []
+        self.files: list = []
 
     def write(self, text: str, file=None) -> None:
         self.lines.append(text)
+        self.files.append(file)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,10 @@ def test_a_lease_lapses_when_its_worker_dies_and_the_enqueuer_says_so_once(url):
     watch.check()
     [said] = bar.lines
     assert said.startswith("lrcourse: alice: taken at ") and "'machine-a@pod-7'" in said, said
-    assert "visibility timeout (3600 s)" in said and "this command waits for it" in said, said
+    assert "visibility timeout (3600 s)" in said and "this command waits" in said, said
+    assert bar.files == [sys.stderr]  # a warning, beside the progress bar: never in the command's output
+    # a worker that stopped because its checkout changed gave the task back to a queue only its version serves
+    assert "or the worker stopped because its checkout changed" in said and "run `lrcourse grade` again" in said
     # true in both cases: this holder's process was killed (a live worker would have put the task back at once)
     assert "If only the process died, its worker put the task back on the queue at once" in said, said
 

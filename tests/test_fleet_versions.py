@@ -1,13 +1,15 @@
 """What a worker's version covers (`fleet.code_version`, `fleet.environment`) and what it does when its checkout moves
 under it (`fleet_worker.Station.moved`): another torch is another version, refused with the packages named; a
 checkout changed while the worker runs puts the task back on the queue and stops the worker with RESTART_STATUS,
-and a worker started on the new checkout does not take the old version's task (a worker of the old one does)."""
+and a worker started on the new checkout does not take the old version's task (a worker of the old one does); an idle
+worker looks at its checkout on a timer and restarts too."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -15,7 +17,9 @@ import pytest
 import redis
 
 from lrcourse.grading import fleet
+from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_lease import taken_key
+from lrcourse.grading.fleet_watch import serving_key
 from lrcourse.grading.fleet_worker import RESTART_STATUS, Station
 
 import catalogue
@@ -149,3 +153,73 @@ def test_a_checkout_moved_under_a_running_worker_gives_the_task_back_and_stops_i
             old.wait(60)
     assert outcomes(stdout) == {student: ["graded", ""]}
     assert graded_lines(old_log) == [f"stub graded {student} by old@test"]
+
+
+def test_an_idle_worker_whose_checkout_moved_restarts_within_its_look_and_then_serves_the_new_version(tmp_path):
+    """The usual update: the instructor and the workers pull one commit while the workers have no work. No task of
+    the old version comes to make a grading process look: the main process's own look (every 30 s as shipped, 1 s
+    here) stops it with RESTART_STATUS, and the worker started again grades the new version's tasks."""
+    course = make_course(tmp_path / "course", [CHAPTER])
+    submit_answer(course, "alice", catalogue.STEP_CORRECT[0])
+    checkout = checkout_copy(tmp_path / "checkout")
+    log = tmp_path / "worker.log"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        worker = stub_worker(url, checkout, "idle@test", log, every=1.0)
+        try:
+            assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()
+            old = fleet.course_version(course, CHAPTER)
+            assert wait_for(lambda: any(client.scan_iter(serving_key(old, "*"))), 30)  # it marks what it serves
+            changed(checkout)
+            changed(course)
+            assert fleet.course_version(course, CHAPTER) == Station(checkout).serving()[CHAPTER] != old
+            began = time.monotonic()
+            assert worker.wait(60) == RESTART_STATUS, log.read_text()[-3000:]
+            assert time.monotonic() - began < 30  # its look (1 s), then Celery's warm shutdown with nothing to finish
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+        said = log.read_text()
+        assert "this checkout moved while the worker waited" in said and "stopped:" in said, said[-3000:]
+        restarted = stub_worker(url, checkout, "restarted@test", log, every=1.0)
+        try:
+            stdout, _ = enqueue(url, course, CHAPTER).communicate(timeout=120)
+        finally:
+            restarted.send_signal(signal.SIGTERM)
+            restarted.wait(60)
+    assert outcomes(stdout) == {"alice": ["graded", ""]}
+    assert graded_lines(log) == ["stub graded alice by restarted@test"]
+
+
+def test_a_stored_run_npz_is_part_of_the_code_version(tmp_path, monkeypatch):
+    """lrcourse/runs' .npz trajectories are read while chapters 5 to 7 are graded: one changed is another version."""
+    package = tmp_path / "lrcourse"
+    (package / "runs").mkdir(parents=True)
+    run = package / "runs" / "abc.npz"
+    run.write_bytes(b"one")
+    monkeypatch.setattr(fleet, "PACKAGE", package)
+    before = fleet.code_version()
+    run.write_bytes(b"two")
+    assert fleet.code_version() != before
+
+
+@pytest.mark.parametrize("visibility, warned", [(1000.0, True), (2000.0, False)])
+def test_the_visibility_warning_counts_a_process_warm_up_with_the_time_limit(
+    tmp_path, monkeypatch, capsys, visibility, warned
+):
+    """A task's time limit (840 s with this course's settings) plus up to WARM_SECONDS (900) a task may wait in a
+    warming worker: 1000 s is too short, 2000 s is not. (An app of the limit only: a second Celery app made in this
+    process would be given the first one's task, Celery's tasks being shared between apps by default.)"""
+    from types import SimpleNamespace
+
+    from lrcourse.grading import fleet_worker
+    from lrcourse.grading.sandbox.limits import Limits
+
+    limits = Limits.from_config(course_config(ROOT, "sqlite://"))
+    app = SimpleNamespace(
+        conf=SimpleNamespace(task_time_limit=limits.student_seconds + limits.worker_grace_seconds + 120)
+    )
+    assert app.conf.task_time_limit == 840
+    monkeypatch.setattr(fleet_worker, "celery_main", lambda app, argv: 0)  # not started: only its warning is read
+    assert fleet_worker.serve(app, Station(checkout_copy(tmp_path / "checkout")), 1, visibility, "w@test") == 0
+    said = capsys.readouterr().out
+    assert ("is not longer than a task's time limit and a process's warm-up (1740 s)" in said) is warned, said

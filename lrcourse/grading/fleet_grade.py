@@ -34,6 +34,7 @@ from lrcourse.grading import fleet, fleet_result, intake, late, parcel
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
 from lrcourse.grading.fleet_lease import Lapsed, taken_key
 from lrcourse.grading.fleet_result import Stored
+from lrcourse.grading.fleet_watch import Unserved
 from lrcourse.grading.grade import create_gradebook_tables, finish
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 from lrcourse.grading.watchdog import CtrlC
@@ -63,7 +64,10 @@ def grade_class_remote(
     result.outcomes, todo = intake.take_in(course, assignment, force)
     if todo:
         create_gradebook_tables(course, assignment, db_url)
-        result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds, window)
+        try:
+            result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds, window)
+        except fleet.broker_errors() as error:
+            raise fleet.BrokerUnreachable(url, error) from None
     return finish(course, db_url, result, start)
 
 
@@ -96,6 +100,7 @@ def collect(
     try:
         with stop.installed(), redis.Redis.from_url(url) as client:
             idle, lapsed = IdleHint(url, version, waiting, hint_seconds, bar), Lapsed(url, waiting, bar)
+            unserved = Unserved(course, assignment, version, waiting, bar)  # a course moved mid-run, no worker of it
             polled = 0.0
             try:
                 while unsent or waiting:
@@ -128,6 +133,7 @@ def collect(
                         stop.check()
                     idle.check()
                     lapsed.check()
+                    unserved.check(client)
                     if not ready and not room:
                         time.sleep(POLL_SECONDS)
             finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -92,7 +93,7 @@ class Lapsed:
         self.last = now
         for task, record in self.lapsed(now):
             self.said.add(task)
-            self.bar.write(message(self.waiting[task][0], record, self.grace))
+            self.bar.write(message(self.waiting[task][0], record, self.grace), file=sys.stderr)  # beside the bar
 
     def lapsed(self, now: float) -> list[tuple[str, dict]]:
         """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds."""
@@ -120,13 +121,16 @@ def message(student: str, record: dict, grace: float) -> str:
     if taken and visibility:
         when = f"once its visibility timeout ({visibility:.0f} s) has passed, at about {_clock(taken + visibility)}"
     # true whichever happened: a process that died on a live worker had its task put back on the queue at once
-    # (another process takes it when one is free), a lost machine's waits for the visibility timeout
+    # (another process takes it when one is free), a lost machine's waits for the visibility timeout; a worker whose
+    # checkout moved gave the task back to its version's queue, which only a worker of that version serves
     return (
         f"lrcourse: {student}: taken at {_clock(taken)} by worker {record['worker']!r}, which has renewed no lease for "
-        f"{grace:.0f} s: its grading process died, or its machine was lost or cut off. If only the process died, its "
-        "worker put the task back on the queue at once and the next free process takes it; if the machine is gone, "
-        f"the broker hands the task to another worker {when}. Either way this command waits for it. Ctrl-C keeps "
-        "every grade written; a rerun collects the rest."
+        f"{grace:.0f} s: its grading process died, its machine was lost or cut off, or the worker stopped because its "
+        "checkout changed. If only the process died, its worker put the task back on the queue at once and the next "
+        f"free process takes it; if the machine is gone, the broker hands the task to another worker {when}; in "
+        "either case only a worker of this run's course version takes it. If the workers were updated to a new "
+        "version, none will: stop and run `lrcourse grade` again (it sends the students not yet graded with the new "
+        "version). Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
     )
 
 

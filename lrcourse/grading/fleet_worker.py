@@ -21,7 +21,7 @@ process computes the task's version again from the disk before grading and after
 task goes back to the queue unacknowledged and not counted as an attempt (another worker, or this one restarted,
 grades it at the version it claims), and the worker stops (SIGTERM to its main process: Celery's warm shutdown lets
 its other processes finish their students) and exits with RESTART_STATUS, for its supervisor to start it again on
-the new checkout, which serves the new version's queues.
+the new checkout, which serves the new version's queues. An idle worker's main process looks too (`fleet_watch`).
 
 While a process grades a task it holds the task's lease (`fleet_lease`), so that the enqueuing command can tell a
 worker that stopped answering (a lost machine) from one still grading.
@@ -47,6 +47,7 @@ from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_lease import Lease
+from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
 
@@ -342,8 +343,13 @@ def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_
     return run_station(app, station, concurrency, visibility_seconds, name)
 
 
-def run_station(app, station: Station, concurrency: int, visibility_seconds: float, name: str) -> int:
-    """`serve`, then RESTART_STATUS if the worker stopped because its checkout moved (see the module's text)."""
+def run_station(
+    app, station: Station, concurrency: int, visibility_seconds: float, name: str, every: float = CHECK_SECONDS
+) -> int:
+    """`serve`, then RESTART_STATUS if the worker stopped because its checkout moved (see the module's text), seen by
+    a task's grading process or, idle or not, by the main process's look every `every` s (`CheckoutWatch`)."""
+    station.serving()  # the versions it serves, read before the watch compares the disk with them
+    CheckoutWatch(app.conf.broker_url, station, name, every).start()
     status = serve(app, station, concurrency, visibility_seconds, name)
     moved = [why for assignment in station.serving() if (why := station.moved(assignment))]
     if moved:
@@ -363,10 +369,10 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
     )
     for assignment, version in serving.items():
         print(f"  {assignment} at course version {version}", flush=True)
-    if visibility_seconds <= app.conf.task_time_limit:
+    if visibility_seconds <= (needed := app.conf.task_time_limit + WARM_SECONDS):  # a task may wait out a warm-up
         print(
             f"lrcourse worker: warning: --visibility-seconds {visibility_seconds:.0f} is not longer than a task's time "
-            f"limit ({app.conf.task_time_limit:.0f} s): a slow student may be handed to a second worker",
+            f"limit and a process's warm-up ({needed:.0f} s): a slow student may be handed to a second worker",
             flush=True,
         )
     queues = ",".join(fleet.queue_name(version) for version in serving.values())

@@ -8,6 +8,9 @@ trusted scores, here none, so 0 points) with a one-line feedback page. What it d
 - `poison-...`: the grading process dies (SIGKILL), every time, as a submission that kills its workers does;
 - anything else: a short pause (STEP_SECONDS).
 
+The worker's look at its checkout (`fleet_watch.CheckoutWatch`) and the enqueuer's at its version (`Unserved`) come
+every `every` seconds (30 s as shipped).
+
 Each grading prints `stub graded STUDENT by NAME` (NAME: the worker's name), which the tests count: a student graded
 twice shows twice. The broker's URL is read from stdin, never from a command line. test_fleet.py runs real grading.
 """
@@ -18,6 +21,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from lrcourse.grading.fleet_watch import CHECK_SECONDS
 
 STEP_SECONDS = 0.3
 
@@ -46,13 +51,15 @@ def grade_here(assignment, student, files):
 
 station.grade_here = grade_here
 STEP = float(sys.argv[4])
-sys.exit(fleet_worker.run_station(app, station, int(sys.argv[5]), visibility, name))
+sys.exit(fleet_worker.run_station(app, station, int(sys.argv[5]), visibility, name, float(sys.argv[6])))
 """
 
 ENQUEUE = """
 import json, sys
 from pathlib import Path
 from lrcourse.grading.fleet_grade import grade_class_remote
+from lrcourse.grading import fleet_watch
+fleet_watch.CHECK_SECONDS = float(sys.argv[4])  # the enqueuer's looks at its version (`Unserved`), made quick
 url = sys.stdin.read().strip()
 result = grade_class_remote(Path(sys.argv[1]), sys.argv[2], url, progress=False, window=int(sys.argv[3]))
 print(json.dumps([[o.student, o.status, o.reason] for o in result.outcomes]))
@@ -76,16 +83,21 @@ def stub_worker(
     visibility: float = 3600,
     step: float = STEP_SECONDS,
     concurrency: int = 1,
+    every: float = CHECK_SECONDS,
 ) -> subprocess.Popen:
     """A stand-in worker (see the module's text) from `checkout`, logging to `log`; in a session of its own, so that
     a test can kill it whole (the worker and its pool) with one killpg."""
     out = log.open("a")
-    args = (str(checkout), name, str(visibility), str(step), str(concurrency))
+    args = (str(checkout), name, str(visibility), str(step), str(concurrency), str(every))
     return started(WORKER, url, *args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=checkout)
 
 
-def enqueue(url: str, course: Path, chapter: str, window: int = 64, **options) -> subprocess.Popen:
-    return started(ENQUEUE, url, str(course), chapter, str(window), stdout=subprocess.PIPE, cwd=course, **options)
+def enqueue(
+    url: str, course: Path, chapter: str, window: int = 64, every: float = CHECK_SECONDS, **options
+) -> subprocess.Popen:
+    """The enqueuing command on `course`; `every`: how often it looks at its course version (`fleet_watch.Unserved`)."""
+    args = (str(course), chapter, str(window), str(every))
+    return started(ENQUEUE, url, *args, stdout=subprocess.PIPE, cwd=course, **options)
 
 
 def outcomes(stdout: str) -> dict[str, list]:

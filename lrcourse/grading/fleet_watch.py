@@ -1,0 +1,123 @@
+"""Watches on the course version while a queue runs (`fleet_worker` holds the worker's, `fleet_grade` the
+enqueuer's): the usual update pulls one commit on the instructor's machine and on every worker, so both sides'
+versions move, and a task of the old version then sits on a queue nobody serves.
+
+- `CheckoutWatch`, in a worker's main process: every CHECK_SECONDS it reads its checkout's versions from the disk
+  again (`Station.moved`, about 0.05 s an assignment) and, if they moved, stops the worker (SIGTERM to itself:
+  Celery's warm shutdown lets its processes finish their students) so that it exits with RESTART_STATUS and its
+  supervisor starts it on the new checkout. Without it, a worker with no work never looked: it listens only to its
+  old version's queue, where no task of the new version arrives, so it never restarted and the new queue was never
+  served. Each look also marks the versions it serves in the broker (`serving_key`, lapsing after SERVING_SECONDS),
+  for the enqueuer.
+- `Unserved`, in the enqueuing command: while tasks wait, it says once, on stderr, when this course's version moved
+  since the run started (its tasks carry the old one: a rerun sends the waiting students with the new version), or
+  when no worker has marked this run's version as served for SERVING_SECONDS.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from lrcourse.grading import fleet
+
+CHECK_SECONDS = 30.0  # a worker looks at its checkout this often; the enqueuer at its version too
+SERVING_SECONDS = 90.0  # a worker's mark that it serves a version lapses this long after its last look
+
+
+def serving_key(version: str, worker: str) -> str:
+    return f"lrcourse:serving:{version}:{worker}"
+
+
+class CheckoutWatch:
+    """A worker's timer on its checkout (see the module's text): a daemon thread, from `start` to the process's end."""
+
+    def __init__(self, url: str, station, name: str, every: float = CHECK_SECONDS):
+        self.url, self.station, self.every = url, station, every
+        self.name = name.replace("%h", socket.gethostname())  # Celery's placeholder in `lrcourse worker`'s default
+        self.stop = threading.Event()
+        self.moved = ""  # why the checkout moved, once seen
+
+    def start(self) -> None:
+        threading.Thread(target=self.watch, name="lrcourse-checkout-watch", daemon=True).start()
+
+    def watch(self) -> None:
+        self.mark(self.station.versions.values())
+        while not self.stop.wait(self.every):
+            if self.look():
+                return
+
+    def look(self) -> bool:
+        """One look: True (and the worker told to stop) if the checkout moved; else its versions marked served."""
+        serving = dict(self.station.versions)  # as it started: the queues it listens to
+        moved = next((why for assignment in serving if (why := self.station.moved(assignment))), "")
+        if moved:
+            self.moved = moved
+            print(
+                f"lrcourse worker: this checkout moved while the worker waited: {moved}; the worker stops to be "
+                "started again on the new version",
+                flush=True,
+            )
+            os.kill(os.getpid(), signal.SIGTERM)  # the main process's own: Celery's warm shutdown
+            return True
+        self.mark(serving.values())
+        return False
+
+    def mark(self, versions) -> None:
+        import redis
+
+        try:
+            with redis.Redis.from_url(self.url) as client:
+                for version in versions:
+                    client.set(serving_key(version, self.name), 1, px=int(SERVING_SECONDS * 1000))
+        except redis.RedisError:
+            pass  # the broker out of reach: the mark lapses, and the enqueuer (if it reaches the broker) says so
+
+
+def served(client, version: str) -> bool:
+    """Whether a worker marked `version` as served within SERVING_SECONDS."""
+    return next(iter(client.scan_iter(serving_key(version, "*"), count=1000)), None) is not None
+
+
+class Unserved:
+    """The enqueuing command's watch (see the module's text); `check` at each poll, which looks every `every` s."""
+
+    def __init__(self, course: Path, assignment: str, version: str, waiting: dict, bar, every: float | None = None):
+        self.course, self.assignment, self.version, self.waiting = course, assignment, version, waiting
+        self.bar, self.every = bar, CHECK_SECONDS if every is None else every  # read now: a test sets it shorter
+        self.last = self.since = time.monotonic()
+        self.said: set[str] = set()
+
+    def check(self, client) -> None:
+        now = time.monotonic()
+        if not self.waiting or now - self.last < self.every:
+            return
+        self.last = now
+        if (
+            "moved" not in self.said
+            and (now_version := fleet.course_version(self.course, self.assignment)) != self.version
+        ):
+            self.said.add("moved")
+            self.say(
+                f"the course changed since this run started (course version {self.version}, now {now_version}): "
+                f"its {len(self.waiting)} waiting task(s) are on the old version's queue, which workers restarted "
+                "on the new checkout do not serve. Stop (Ctrl-C: every grade written is kept) and run `lrcourse grade` "
+                "again: it sends the students not yet graded with the new version."
+            )
+        elif served(client, self.version):
+            self.since = now
+        elif "unserved" not in self.said and now - self.since >= SERVING_SECONDS:
+            self.said.add("unserved")
+            self.say(
+                f"no worker has served course version {self.version} for {SERVING_SECONDS:.0f} s, and "
+                f"{len(self.waiting)} task(s) wait on its queue: start a worker from a checkout at this version, or, "
+                "if the course changed, stop (Ctrl-C: every grade written is kept) and run `lrcourse grade` again."
+            )
+
+    def say(self, text: str) -> None:
+        self.bar.write(f"lrcourse: {text}", file=sys.stderr)  # above the progress bar, as `IdleHint` says its own

@@ -1,0 +1,137 @@
+"""The watches on the course version while a queue runs (`fleet_watch`): a worker marks the versions it serves and
+stops when its checkout moves; the enqueuing command says, once and on stderr, when its tasks sit on a queue no
+worker serves (its course moved since the run started, or no worker marks its version), and a rerun then sends the
+students not yet graded with the new version. A real Redis with a password; stub workers (`support.stub_fleet`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+
+import pytest
+import redis
+
+from lrcourse.grading import fleet, fleet_watch
+from lrcourse.grading.fleet_watch import CheckoutWatch, Unserved, serving_key
+from lrcourse.grading.fleet_worker import Station
+
+import catalogue
+from support.course import make_course
+from support.gradedclass import submit_answer
+from support.paths import ROOT
+from support.redis_broker import redis_server
+from support.stub_fleet import enqueue, graded_lines, outcomes, stub_worker, wait_for
+
+CHAPTER = "02_ordered_schedules"
+
+
+class Bar:
+    """tqdm's write, kept with the file it was given."""
+
+    def __init__(self):
+        self.said: list[tuple[str, object]] = []
+
+    def write(self, text: str, file=None) -> None:
+        self.said.append((text, file))
+
+
+@pytest.fixture(scope="module")
+def url():
+    with redis_server() as address:
+        yield address
+
+
+def copy_of_course(path):
+    shutil.copytree(ROOT / "source" / CHAPTER, path / "source" / CHAPTER)
+    shutil.copy(ROOT / "nbgrader_config.py", path)
+    return path
+
+
+def changed(course) -> None:
+    """The chapter's source changed on disk, as a git pull would change it."""
+    notebook = sorted((course / "source" / CHAPTER).glob("*.ipynb"))[0]
+    notebook.write_text(notebook.read_text().replace('"cells"', '"cells" ', 1))
+
+
+def test_a_worker_marks_the_versions_it_serves_and_stops_itself_when_its_checkout_moves(tmp_path, url, monkeypatch):
+    checkout = copy_of_course(tmp_path / "checkout")
+    station = Station(checkout)
+    version = station.serving()[CHAPTER]
+    killed = []
+    monkeypatch.setattr(fleet_watch.os, "kill", lambda pid, signum: killed.append((pid, signum)))
+    watch = CheckoutWatch(url, station, "w1@test")
+    assert watch.look() is False and killed == []
+    with redis.Redis.from_url(url) as client:
+        assert client.exists(serving_key(version, "w1@test"))
+        assert 0 < client.pttl(serving_key(version, "w1@test")) <= fleet_watch.SERVING_SECONDS * 1000
+        assert fleet_watch.served(client, version) and not fleet_watch.served(client, "0" * 16)
+    changed(checkout)
+    assert watch.look() is True and killed == [(os.getpid(), signal.SIGTERM)]
+    assert f"{CHAPTER}'s source or grading settings changed" in watch.moved
+
+
+def test_the_enqueuer_says_once_on_stderr_when_its_course_moved_since_the_run_started(tmp_path, url):
+    course = copy_of_course(tmp_path / "course")
+    version = fleet.course_version(course, CHAPTER)
+    bar, waiting = Bar(), {"task-1": ("alice", "f")}
+    watch = Unserved(course, CHAPTER, version, waiting, bar, every=0)
+    with redis.Redis.from_url(url) as client:
+        client.set(serving_key(version, "w@test"), 1, px=60_000)  # a worker of this version is there: nothing said
+        watch.check(client)
+        assert bar.said == []
+        changed(course)
+        watch.check(client)
+        watch.check(client)
+    [(text, file)] = bar.said
+    assert file is sys.stderr
+    assert f"the course changed since this run started (course version {version}, now " in text, text
+    assert "run `lrcourse grade` again" in text and "1 waiting task(s)" in text, text
+
+
+def test_the_enqueuer_says_once_when_no_worker_has_marked_its_version_for_the_grace(tmp_path, url):
+    course = copy_of_course(tmp_path / "course")
+    version = fleet.course_version(course, CHAPTER)
+    bar, waiting = Bar(), {"task-1": ("alice", "f"), "task-2": ("bob", "f")}
+    watch = Unserved(course, CHAPTER, version, waiting, bar, every=0)
+    with redis.Redis.from_url(url) as client:
+        for key in client.scan_iter(serving_key(version, "*")):  # another test's worker marks: none here
+            client.delete(key)
+        watch.check(client)  # not yet the grace: a worker may be starting
+        assert bar.said == []
+        watch.since -= fleet_watch.SERVING_SECONDS
+        watch.check(client)
+        watch.check(client)
+        waiting.clear()
+        watch.since -= fleet_watch.SERVING_SECONDS
+        watch.check(client)  # nothing waits: nothing to say
+    [(text, file)] = bar.said
+    assert file is sys.stderr and f"no worker has served course version {version} for 90 s" in text, text
+    assert "2 task(s) wait" in text, text
+
+
+def test_after_the_course_moved_mid_run_a_rerun_sends_the_waiting_students_with_the_new_version(tmp_path, url):
+    """No worker of the run's version: the run says what to do; stopped (Ctrl-C) and run again, the students are
+    sent with the new version and graded once by a worker of it."""
+    course = make_course(tmp_path / "course", [CHAPTER])
+    submit_answer(course, "alice", catalogue.STEP_CORRECT[0])
+    checkout = copy_of_course(tmp_path / "checkout")
+    changed(checkout)  # the workers are already on the new commit
+    log, errors = tmp_path / "worker.log", tmp_path / "enqueuer.err"
+    worker = stub_worker(url, checkout, "new@test", log, every=1.0)
+    try:
+        first = enqueue(url, course, CHAPTER, every=0.5, stderr=errors.open("w"))
+        with redis.Redis.from_url(url) as client:  # sent at the course's version before the pull
+            assert wait_for(lambda: any(client.scan_iter(fleet.sent_key("*"))), 60), errors.read_text()
+        changed(course)  # the instructor pulls the same commit while the run waits
+        assert wait_for(lambda: "the course changed since this run started" in errors.read_text(), 60)
+        first.send_signal(signal.SIGINT)
+        first.wait(60)
+        assert "run `lrcourse grade` again" in errors.read_text()
+        stdout, _ = enqueue(url, course, CHAPTER, every=0.5).communicate(timeout=120)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+    assert outcomes(stdout) == {"alice": ["graded", ""]}
+    assert graded_lines(log) == ["stub graded alice by new@test"]
