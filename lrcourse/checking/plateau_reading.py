@@ -6,23 +6,11 @@ The expected values are the hidden tests' arguments: this module holds none."""
 
 from __future__ import annotations
 
-import math
-import numbers
-
+from lrcourse.checking.answer_forms import expect_form, is_count, is_number
 from lrcourse.checking.expect import close, expect
 
 ARGUMENTS = ("factor", "patience", "cooldown", "threshold_mode", "threshold_range")
 LOOP_NAMES = ("correct", "training loss", "one epoch late", "accuracy")
-
-
-def _number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _count(value) -> bool:
-    """A whole number >= 0: an int, a numpy integer or a whole float (ReduceLROnPlateau counts with any of them)."""
-    whole = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
-    return whole and not isinstance(value, bool) and value >= 0
 
 
 def _pair(value) -> list | None:
@@ -35,12 +23,12 @@ def _pair(value) -> list | None:
 
 
 _FORMS = {
-    "factor": (lambda v: _number(v) and 0 < v < 1, "factor must be a number between 0 and 1"),
-    "patience": (_count, "patience must be a whole number >= 0"),
-    "cooldown": (_count, "cooldown must be a whole number >= 0"),
+    "factor": (lambda v: is_number(v) and 0 < v < 1, "factor must be a number between 0 and 1"),
+    "patience": (lambda v: is_count(v, 0), "patience must be a whole number >= 0"),
+    "cooldown": (lambda v: is_count(v, 0), "cooldown must be a whole number >= 0"),
     "threshold_mode": (lambda v: v in ("rel", "abs"), 'threshold_mode must be "rel" or "abs"'),
     "threshold_range": (
-        lambda v: _pair(v) is not None and all(_number(end) and end >= 0 for end in _pair(v)),
+        lambda v: _pair(v) is not None and all(is_number(end) and end >= 0 for end in _pair(v)),
         "threshold_range must be a list or tuple (low, high) of two numbers >= 0",
     ),
 }
@@ -49,16 +37,7 @@ _FORMS = {
 def check_reading_form(arguments, name: str | None = None) -> None:
     """The inferred arguments are a dict holding `name` (every key of ARGUMENTS when None) in a form
     ReduceLROnPlateau accepts; each cell checks only its own key, so one slip costs one point."""
-    names = ARGUMENTS if name is None else (name,)
-    missing = [key for key in names if not isinstance(arguments, dict) or key not in arguments]
-    expect(
-        not missing,
-        f"inferred_plateau_arguments must be a dict with the keys {list(ARGUMENTS)}"
-        + (f"; yours has {sorted(map(str, arguments))}" if isinstance(arguments, dict) else ""),
-    )
-    for key in names:
-        test, words = _FORMS[key]
-        expect(test(arguments[key]), f"{words}; yours is {arguments[key]!r}")
+    expect_form(arguments, "inferred_plateau_arguments", _FORMS, name)
 
 
 def check_argument(arguments, name: str, expected, why: str) -> None:
