@@ -105,6 +105,19 @@ WSD_WRONG = [
         fails=(DECAY,),
         score=4,
     ),
+    wsd(  # memoised in a mutable default shared by every call of wsd_factor (reviewer R24j): the schedules the tests
+        # build after the first read its stale rates, wrong in every phase; it resumes as its own run does, so it
+        # keeps the resume points
+        "memoised_in_a_shared_default",
+        wsd_variant(
+            "def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):",
+            "def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor, _cache={}):",
+            "    return factor\n",
+            "    return lambda step: _cache.setdefault(step, factor(step))\n",
+        ),
+        fails=(WARMUP, DECAY, EDGES),
+        score=2,
+    ),
     wsd(  # squared without the clamp: the parabola comes back up after the end
         "decay_not_clamped_at_zero",
         wsd_variant("max(0.0, (total - step) / decay_steps)", "(total - step) / decay_steps"),
