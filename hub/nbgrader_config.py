@@ -19,3 +19,8 @@ c.CourseDirectory.course_id = "lr-schedules"
 c.Exchange.root = "/srv/nbgrader/exchange"
 # Several courses on one exchange: keep each under its own id.
 c.Exchange.path_includes_course = True
+# Each submission's folder in the inbound folder writable by its student alone (nbgrader's own submit makes it 0777:
+# a classmate who learned its name could rename it or its notebook). `nbgrader submit` and the Assignments tab both
+# submit through this class (lrcourse/exchange_submit.py); the students' environment has lrcourse. With it, make the
+# inbound folder 3733 (the sticky bit: README, "A whole class on JupyterHub", step 2).
+c.ExchangeFactory.submit = "lrcourse.exchange_submit.OwnerOnlySubmit"

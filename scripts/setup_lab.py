@@ -52,9 +52,9 @@ NBGRADER_SERVER_EXTENSIONS = [
 ENV_NBGRADER_CONFIG = PREFIX / "etc" / "jupyter" / "nbgrader_config.py"
 ENV_GUARDS = """\
 # Written by scripts/setup_lab.py: nbgrader's Validate refuses students' notebooks from any folder, nbgrader's own
-# autograde refuses to run students' code unsandboxed, and the pages nbgrader renders of students' work are
-# sanitized (lrcourse/grading/plain_validate.py, plain_autograde.py, sanitize.py); without lrcourse, no nbgrader
-# kernel starts.
+# autograde refuses to run students' code unsandboxed, the pages nbgrader renders of students' work are
+# sanitized (lrcourse/grading/plain_validate.py, plain_autograde.py, sanitize.py), and a submission's folder in the
+# exchange is writable by its student alone (lrcourse/exchange_submit.py); without lrcourse, no nbgrader kernel starts.
 try:
     from lrcourse.grading.plain_autograde import refuse_plain_autograde
     from lrcourse.grading.plain_validate import refuse_students_notebooks
@@ -65,6 +65,7 @@ else:
     refuse_students_notebooks()
     refuse_plain_autograde(c)
     show_safely(c)
+    c.ExchangeFactory.submit = "lrcourse.exchange_submit.OwnerOnlySubmit"
 """
 # A Content-Security-Policy on formgrader's pages of student work (lrcourse/grading/content_policy.py).
 CONTENT_POLICY = PREFIX / "etc" / "jupyter" / "jupyter_server_config.d" / "lrcourse.json"

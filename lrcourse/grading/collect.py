@@ -50,7 +50,7 @@ from lrcourse.grading.exchange_inbound import (
     listing,
     open_inbound,
 )
-from lrcourse.grading.exchange_root import check_exchange_root
+from lrcourse.grading.exchange_root import check_exchange_root, inbound_not_sticky
 from lrcourse.grading.inbound import (
     EntryBudget,
     OverBudget,
@@ -118,6 +118,7 @@ def collect(
     try:
         mounts, untrusted = check_filesystem(inbound, exchange)
         result.notes += [{"submission": "every submission", "note": untrusted}] if untrusted else []
+        result.notes += [{"submission": "every submission", "note": note} for note in inbound_not_sticky(inbound, exchange)]
         ours, floods = listing(inbound, assignment, only, bounds.per_owner)
         result.refused += floods
         check_owners_tell_apart(ours, exchange.inbound)

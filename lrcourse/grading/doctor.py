@@ -7,7 +7,8 @@ of the paths the sandbox must show (the Python installation, the virtual environ
 cannot see. Each check is one line: `ok`, or `FAIL` (grading cannot work) or `warn` (it works, with less)
 with what is wrong and how to fix it. First, without starting anything, it checks the nbgrader exchange that
 `lrcourse collect` reads, when there is one (its root must keep the course's folder in place: `exchange_root`; the
-course's folder must exist and be the instructor's, checked as collect checks it),
+course's folder must exist and be the instructor's, checked as collect checks it; its inbound folder 3733, the
+sticky bit keeping each submission folder in place),
 and warns when the homes beside the user's own can be entered by others (`private_homes`).
 """
 
@@ -25,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROBE_SECONDS = 120.0  # a kernel or answer process importing torch on a busy machine
-# the exchange's inbound folder as nbgrader's release makes it: everyone writes and enters, only its owner lists it
-# (2773 with nbgrader's groupshared: the course's instructors list it too)
-INBOUND_MODES = (0o2733, 0o2773)
+# the exchange's inbound folder as nbgrader's release makes it (everyone writes and enters, only its owner lists it;
+# 2773 with nbgrader's groupshared: the course's instructors list it too), plus the sticky bit (only a submission
+# folder's owner, the inbound folder's owner and root may rename or remove it): the README's set-up
+INBOUND_MODES = (0o3733, 0o3773)
 
 
 @dataclass
@@ -238,15 +240,27 @@ def course_folder(exchange) -> Check:
         fix = f"remove it (as root: a student's files may be in it), then, {create}"
         return Check(name, _one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
     if mode is not None and mode not in INBOUND_MODES:
-        problem = (
-            f"{exchange.inbound} has mode {mode:04o}, not 2733 as nbgrader makes it (students write in it, none "
-            "lists it: the random part of a classmate's folder name is all that hides their submission)"
-        )
-        return Check(name, problem, f"`chmod 2733 {exchange.inbound}`", warning=True)
+        return Check(name, *inbound_mode_problem(exchange, mode), warning=True)
     return Check(
         f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit), "
         f"and {folder} is yours"
     )
+
+
+def inbound_mode_problem(exchange, mode: int) -> tuple[str, str]:
+    """What an inbound folder of `mode`, not one of INBOUND_MODES, lets a classmate do, and the fix."""
+    if mode | stat.S_ISVTX in INBOUND_MODES:  # nbgrader's own mode: only the sticky bit is missing
+        problem = (
+            f"{exchange.inbound} has mode {mode:04o}, without the sticky bit ({mode | stat.S_ISVTX:04o}): a classmate "
+            "who learns a submission folder's name can rename it, taking it out of lrcourse collect or making it look "
+            "late (collect notes it)"
+        )
+        return problem, f"`chmod +t {exchange.inbound}` (as its owner)"
+    problem = (
+        f"{exchange.inbound} has mode {mode:04o}, not 3733 (students write in it, none lists it: the random part of "
+        "a classmate's folder name is all that hides their submission; the sticky bit keeps it in place)"
+    )
+    return problem, f"`chmod 3733 {exchange.inbound}`"
 
 
 def inbound_mode(exchange) -> int:

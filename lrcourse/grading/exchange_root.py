@@ -70,3 +70,18 @@ def check_exchange_root(exchange: Exchange) -> None:
     problem = root_problem(exchange)
     if problem:
         raise ExchangeUnusable(problem)
+
+
+def inbound_not_sticky(inbound: int, exchange: Exchange) -> list[str]:
+    """A note when the inbound folder (open at `inbound`) lets students rename or remove what they do not own in
+    it: without the sticky bit, a classmate who learns a submission folder's name can rename it (out of collect,
+    or to look late). Not a refusal: nbgrader's release makes it so (2733), and the submissions in it are still
+    each student's own; `chmod +t` as its owner fixes it without touching a submission's change time."""
+    seen = os.fstat(inbound)
+    if not replaceable(seen):
+        return []
+    return [
+        f"{exchange.inbound} (mode {stat.S_IMODE(seen.st_mode):04o}) has no sticky bit: a classmate who learns a "
+        "submission folder's name can rename it, taking it out of collect or making it look late. Fix: `chmod +t "
+        f"{exchange.inbound}` (as its owner; mode 3733, see the README's instructor set-up)"
+    ]

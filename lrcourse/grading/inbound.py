@@ -33,8 +33,12 @@ checked), so a file swapped or changed after the check is refused too. The submi
 (ctime) of the collected files and of the folder itself: the kernel sets it, and a student can only move it later,
 never earlier; the `timestamp.txt` the student wrote is not read. The folder's ctime counts because a folder
 written before the deadline and renamed (or moved) into a submission's name after it keeps its files' times but
-not its own. A folder changed well after its files (`RENAMED_AFTER`) is noted (`Submission.notes`): the inbound
-folder has no sticky bit, so it may be a classmate who renamed it, making it look late.
+not its own. A folder changed well after its files (`RENAMED_AFTER`) is noted (`Submission.notes`): where the
+inbound folder has no sticky bit it may be a classmate who renamed it, making it look late. So is a folder writable
+by group or others (`OTHERS_WRITE`), as nbgrader's own submit leaves it (the course's, `lrcourse.exchange_submit`,
+leaves it 0755): a classmate may have renamed entries in it. Such a folder is still the student's work (every file
+taken is the student's own), so it is noted, not refused: refusing it would cost the student their submission for
+what a classmate could do to it.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ SMALL_FILE_BYTES = 64 << 10  # nbgrader's own files hold a line
 RENAMED_AFTER = datetime.timedelta(minutes=1)  # a folder changed this long after its files is noted
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)  # clocks of the students' servers may run a little ahead
 UNKNOWN_ZONE_AHEAD = datetime.timedelta(hours=14)  # the largest UTC offset (UTC+14): a zone we cannot read may be it
+OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH  # a folder others may write in: they may rename or remove its entries
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 
@@ -192,6 +197,13 @@ def check_submission(
     files = _utc(max(st.st_ctime_ns for st in entries.values()))
     time = max(files, _utc(opened.st_ctime_ns))  # a folder renamed into this name after its files were written
     submission = Submission(name, student, time, opened.st_uid, opened, entries, left_out=left_out, more_strays=more)
+    if opened.st_mode & OTHERS_WRITE:
+        submission.notes.append(
+            f"its folder (mode {stat.S_IMODE(opened.st_mode):04o}) is writable by other users, as nbgrader's own "
+            "submit leaves it (not the course's: lrcourse.exchange_submit): a classmate who learned its name could have "
+            "renamed it or its notebook (a later time: look before penalising it as late), or taken a newer submission "
+            "of the student's out the same way"
+        )
     if time - files > RENAMED_AFTER:
         submission.notes.append(
             f"its folder changed {(time - files).total_seconds():.0f} s after its files (renamed or moved into this "

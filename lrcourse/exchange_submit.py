@@ -1,0 +1,56 @@
+"""nbgrader's submit, leaving the student's submission folder writable by that student alone (issue 20).
+
+nbgrader's own submit (`ExchangeSubmit.copy_files`) makes each submission folder in the exchange's inbound folder
+mode 0777, so that an instructor who is not root can delete it later; then any classmate who learns the folder's
+name (its random part is all that hides it) can rename it, take its notebook out, or rename that notebook away
+and back, which takes the submission out of collect, makes an older draft count instead, or makes it look late.
+`OwnerOnlySubmit` does what nbgrader's submit does, then sets the folder to 0755: the student writes in it, the
+instructor who collects reads it, no one else can change an entry in it. With the sticky bit on the inbound folder
+(mode 3733, the README's set-up) no one but the student, the inbound folder's owner and root can rename or remove
+the folder itself either. Its price: only root can delete a submission (the README's clean-up).
+
+The students' nbgrader configuration names it (`c.ExchangeFactory.submit`: hub/nbgrader_config.py, and the
+environment's own nbgrader_config.py that scripts/setup_lab.py writes), and both `nbgrader submit` and the
+Assignments tab of JupyterLab (nbgrader's assignment_list server extension) build their submit from it. It runs in
+the student's own server: it imports nbgrader and the standard library only, and reads nothing but the folder it
+has just written.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from nbgrader.exchange.default.submit import ExchangeSubmit
+
+# the student reads, writes and enters; group and others (the instructor who collects) read and enter only
+FOLDER_MODE = 0o755
+OPEN_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class OwnerOnlySubmit(ExchangeSubmit):
+    """nbgrader's `ExchangeSubmit`, its submission folder then closed to everyone but its owner (FOLDER_MODE)."""
+
+    def copy_files(self):
+        super().copy_files()  # the folder is 0777 from here until the line below: its name is known to no one else
+        folder = os.path.join(self.inbound_path, self.assignment_filename)
+        try:
+            close_to_others(folder)
+        except OSError as error:
+            self.fail(
+                f"Your submission was made ({folder}), but it could not be closed to other users "
+                f"({error.strerror}): submit again, and tell your instructor if this message comes back."
+            )
+
+
+def close_to_others(folder: str) -> None:
+    """Set the submission folder this process just wrote to FOLDER_MODE, opened without following a link and
+    checked to be this user's own (never another's folder put in its place meanwhile)."""
+    fd = os.open(folder, OPEN_FLAGS)
+    try:
+        seen = os.fstat(fd)
+        if seen.st_uid != os.geteuid() or not stat.S_ISDIR(seen.st_mode):
+            raise PermissionError(1, "the folder is not this user's own (replaced meanwhile?)", folder)
+        os.fchmod(fd, FOLDER_MODE)
+    finally:
+        os.close(fd)
