@@ -62,13 +62,14 @@ def exchange_class():
 
 def release(course: Path, exchange: Path) -> None:
     """What `nbgrader release_assignment` leaves in the exchange (its folders and modes), without its start-up:
-    the release readable by all, the inbound folder writable and not listable by students."""
+    the release readable by all, the inbound folder writable and not listable by students, with the sticky bit
+    of the README's set-up (3733)."""
     shutil.copytree(course / "notebooks" / CHAPTER, exchange / "lr-schedules" / "outbound" / CHAPTER)
     for folder in (exchange / "lr-schedules", exchange / "lr-schedules" / "outbound"):
         folder.chmod(0o755)
     inbound = exchange / "lr-schedules" / "inbound"
     inbound.mkdir()
-    inbound.chmod(0o2733)
+    inbound.chmod(0o3733)
 
 
 def run_class(scratch: Path, students: Students) -> dict:
@@ -139,6 +140,8 @@ def test_honest_students_are_collected_and_every_attack_refused_with_its_reason(
     assert sorted(p.name for p in submitted.iterdir()) == sorted(name[r] for r in ("alice", "bob", "carol"))
     for role in ("alice", "bob"):  # byte for byte what each submitted, the forgeries in bob's name left out
         assert (submitted / name[role] / CHAPTER / FILE).read_bytes() == (run["sent"][role] / FILE).read_bytes()
+        assert run["sent"][role].stat().st_mode & 0o777 == 0o755  # the course's submit: writable by its student only
+    assert not run["record"]["notes"], run["record"]["notes"]  # nothing another user could have moved
     forged = [row["reason"] for row in run["record"]["refused"] if row["submission"].startswith(name["bob"] + "+")]
     assert len(forged) == 2, run["record"]
     assert any("in the future" in reason for reason in forged), forged

@@ -56,7 +56,7 @@ def exchange_of_students(scratch: Path) -> tuple[Path, Exchange]:
     exchange = Exchange(scratch / "exchange", "lr-schedules")
     exchange.inbound.mkdir(parents=True)
     exchange.root.chmod(0o1777)  # the README's set-up: without the sticky bit collect refuses the exchange
-    exchange.inbound.chmod(0o2733)
+    exchange.inbound.chmod(0o3733)  # the README's set-up
     return course, exchange
 
 

@@ -137,16 +137,21 @@ def test_the_doctor_fails_a_course_folder_in_the_exchange_that_collect_refuses(t
     assert verdict([said, Check("sandbox tools")]).endswith("lrcourse collect refuses this exchange (see FAIL above)")
 
 
-@pytest.mark.parametrize("mode, warned", [(0o2733, False), (0o2773, False), (0o777, True), (0o733, True)])
-def test_the_doctor_warns_of_an_inbound_folder_not_as_nbgrader_makes_it(tmp_path: Path, mode, warned):
-    """Listable by everyone (0777), a classmate's folder name is no secret; nbgrader makes it 2733 (2773 shared)."""
+@pytest.mark.parametrize("mode, warned", [
+    (0o3733, None), (0o3773, None), (0o2733, "sticky"), (0o2773, "sticky"), (0o777, "mode"), (0o733, "mode"),
+])  # fmt: skip
+def test_the_doctor_warns_of_an_inbound_folder_not_as_the_readme_sets_it(tmp_path: Path, mode, warned):
+    """Listable by everyone (0777), a classmate's folder name is no secret; nbgrader makes it 2733 (2773 shared),
+    which lets a classmate rename a submission folder: the README adds the sticky bit (3733, 3773)."""
     course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
     course.mkdir(mode=0o755)
     (course / "inbound").mkdir()
     (course / "inbound").chmod(mode)
     said = exchange_root(tmp_path)
-    assert not said.failed and said.warning == warned, said
-    assert (f"has mode {mode:04o}, not 2733" in said.line()) == warned, said.line()
+    assert not said.failed and said.warning == bool(warned), said
+    assert (f"has mode {mode:04o}, not 3733" in said.line()) == (warned == "mode"), said.line()
+    assert (f"without the sticky bit ({mode | 0o1000:04o})" in said.line()) == (warned == "sticky"), said.line()
+    assert (f"chmod +t {course / 'inbound'}" in said.fix) == (warned == "sticky"), said.fix
     assert said.line().startswith("warn" if warned else f"ok    the nbgrader exchange's root {course.parent} keeps")
 
 

@@ -149,10 +149,37 @@ def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_
         read(tmp_path, name)
 
 
+@pytest.mark.parametrize("mode, noted", [(0o777, True), (0o775, True), (0o757, True), (0o755, False), (0o2755, False)])
+def test_a_folder_others_can_write_in_is_collected_with_a_note(tmp_path, mode, noted):
+    """nbgrader's own submit leaves the folder 0777 (the course's leaves it 0755): still the student's own files,
+    so collected, with a note that a classmate may have renamed it or its notebook (a later time)."""
+    course, exchange = exchange_course(tmp_path)
+    folder, name = inbound_folder(exchange.inbound)
+    folder.chmod(mode)
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [name], result
+    notes = [row["note"] for row in result.notes if row["submission"] == name]
+    assert len(notes) == noted and all(f"its folder (mode {mode:04o}) is writable by other users" in n for n in notes)
+    assert (f"note on {name!r}: its folder (mode" in summary(result)) == noted
+
+
+@pytest.mark.parametrize("mode, noted", [(0o2733, True), (0o777, True), (0o3733, False), (0o755, False)])
+def test_an_inbound_folder_without_the_sticky_bit_is_noted(tmp_path, mode, noted):
+    """Writable by students without the sticky bit (nbgrader's 2733), a classmate may rename any submission folder
+    whose name they learn: collect says so once, and collects."""
+    course, exchange = exchange_course(tmp_path)
+    _, name = inbound_folder(exchange.inbound)
+    exchange.inbound.chmod(mode)
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [name], result
+    notes = [row["note"] for row in result.notes if row["submission"] == "every submission"]
+    assert len(notes) == noted and all("has no sticky bit" in n and "`chmod +t " in n for n in notes), result.notes
+
+
 def test_a_folder_renamed_into_a_submissions_name_takes_the_folders_time(tmp_path, monkeypatch):
     """A folder written before the deadline and renamed (or moved) into a submission's name after it keeps its
     files' change times but not its own: the time is the later of the two, and a folder changed well after its
-    files is noted (it may also be a classmate's rename: the inbound folder has no sticky bit). A name in the
+    files is noted (it may also be a classmate's rename where the inbound folder has no sticky bit). A name in the
     future, another student's or another assignment's is refused (the owner and the notebooks do not follow)."""
     draft = tmp_path / "draft"
     draft.mkdir()
