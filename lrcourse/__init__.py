@@ -6,6 +6,8 @@ draws the layers and the trust boundary):
   `fixtures` (chapters 5-6's seeded training runs), `pytorch_trajectories` (what PyTorch's own schedulers do),
   `kernel_messages` (how a check's failure and an unanswered exercise read in a learner's kernel) and
   `gradebook_db` (nbgrader's gradebook, SQLite with a busy timeout).
+- `exchange_submit`: nbgrader's submit as the course configures it in a student's server (each submission
+  folder in the exchange writable by its student alone).
 - `checking`: the test cells' API, run in the student's kernel and in the grader.
 - `grading`: the grader (`lrcourse grade`, trusted verdicts, results), with `grading.sandbox`, the trust
   boundary: every process that runs a student's code.

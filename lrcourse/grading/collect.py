@@ -30,7 +30,9 @@ the folders each owner put in names not theirs (the rest one row each, "and N mo
 student's own refusal, nor one owner's many made-up ids flood the report; each owner is looked up once.
 A check or read that fails in a way no rule foresaw refuses that folder only, with the error as its reason.
 A folder mounted in the inbound folder is refused (`mounts`), and so is an exchange whose root lets a student
-replace the course's folder (`exchange_root`: writable by others without the sticky bit).
+replace the course's folder (`exchange_root`: writable by others without the sticky bit). An inbound folder
+without the sticky bit, or a submission folder writable by others (nbgrader's own submit leaves it 0777; the
+course's, `lrcourse.exchange_submit`, 0755), is noted, not refused: a classmate may have renamed what is in it.
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ def collect(
     try:
         mounts, untrusted = check_filesystem(inbound, exchange)
         result.notes += [{"submission": "every submission", "note": untrusted}] if untrusted else []
-        result.notes += [{"submission": "every submission", "note": note} for note in inbound_not_sticky(inbound, exchange)]
+        # no refusal: nbgrader's release makes it so, and each submission in it is still its student's own
+        result.notes += [{"submission": "every submission", "note": n} for n in inbound_not_sticky(inbound, exchange)]
         ours, floods = listing(inbound, assignment, only, bounds.per_owner)
         result.refused += floods
         check_owners_tell_apart(ours, exchange.inbound)

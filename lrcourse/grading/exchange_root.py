@@ -8,7 +8,9 @@ her notebook (code they run) and submit into her inbound folder; she moves the c
 instructor collects. With the sticky bit (1777) only an entry's owner, the root's owner or root may rename it.
 So the root must not be writable by group or others without the sticky bit, the course's folder in it not by
 others at all (a student's own outbound/ or feedback/ there stops nbgrader's release and release_feedback), and
-the root must belong to root or the collecting user (its owner may rename anything in it)."""
+the root must belong to root or the collecting user (its owner may rename anything in it). The inbound folder
+without the sticky bit (nbgrader's 2733) lets a classmate rename a submission folder whose name they learn: noted
+by collect (`inbound_not_sticky`), not refused."""
 
 from __future__ import annotations
 
