@@ -6,14 +6,14 @@ name (its random part is all that hides it) can rename it, take its notebook out
 and back, which takes the submission out of collect, makes an older draft count instead, or makes it look late.
 `OwnerOnlySubmit` does what nbgrader's submit does, then sets the folder to 0755: the student writes in it, the
 instructor who collects reads it, no one else can change an entry in it. With the sticky bit on the inbound folder
-(mode 3733, the README's set-up) no one but the student, the inbound folder's owner and root can rename or remove
+(mode 3733, the README's set-up) no one but the student, the inbound folder's owner and root can rename
 the folder itself either. Its price: only root can delete a submission (the README's clean-up).
 
 The students' nbgrader configuration names it (`c.ExchangeFactory.submit`: hub/nbgrader_config.py, and the
 environment's own nbgrader_config.py that scripts/setup_lab.py writes), and both `nbgrader submit` and the
 Assignments tab of JupyterLab (nbgrader's assignment_list server extension) build their submit from it. It runs in
-the student's own server: it imports nbgrader and the standard library only, and reads nothing but the folder it
-has just written.
+the student's own server: it imports nbgrader and nothing of the grader's (`lrcourse.grading`), and reads nothing
+but the folder it has just written.
 """
 
 from __future__ import annotations
