@@ -337,7 +337,8 @@ def test_ch1_ch2_the_wrappers_are_the_exceptions_when_created():
     assert optimizer.param_groups[0]["initial_lr"] == 0.1
     optimizer, _ = optimizer_after_linear_and_edit()
     one_cycle = lr_scheduler.OneCycleLR(optimizer, max_lr=0.2, total_steps=20)
-    assert one_cycle.base_lrs == [optimizer.param_groups[0]["initial_lr"]] and abs(one_cycle.base_lrs[0] - 0.008) < 1e-12
+    assert one_cycle.base_lrs == [optimizer.param_groups[0]["initial_lr"]]  # the initial_lr it overwrote
+    assert abs(one_cycle.base_lrs[0] - 0.2 / 25) < 1e-12
     for notebook, cell in [("01_learning_rate/learning_rate.ipynb", "pytorch-md"),
                            ("01_learning_rate/learning_rate.ipynb", "summary"),
                            ("02_ordered_schedules/ordered_schedules.ipynb", "how-md"),
