@@ -335,6 +335,9 @@ def test_ch1_ch2_the_wrappers_are_the_exceptions_when_created():
     optimizer, _ = optimizer_after_linear_and_edit()  # initial_lr 0.1 stored by the LinearLR
     assert lr_scheduler.CyclicLR(optimizer, base_lr=0.01, max_lr=0.2).base_lrs == [0.01]
     assert optimizer.param_groups[0]["initial_lr"] == 0.1
+    fresh = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)  # ch2 2.8: on a new optimizer, base_lr
+    cyclic = lr_scheduler.CyclicLR(fresh, base_lr=0.01, max_lr=0.2)
+    assert cyclic.base_lrs == [fresh.param_groups[0]["initial_lr"]] == [0.01]
     optimizer, _ = optimizer_after_linear_and_edit()
     one_cycle = lr_scheduler.OneCycleLR(optimizer, max_lr=0.2, total_steps=20)
     assert one_cycle.base_lrs == [optimizer.param_groups[0]["initial_lr"]]  # the initial_lr it overwrote
@@ -342,7 +345,8 @@ def test_ch1_ch2_the_wrappers_are_the_exceptions_when_created():
     for notebook, cell in [("01_learning_rate/learning_rate.ipynb", "pytorch-md"),
                            ("01_learning_rate/learning_rate.ipynb", "summary"),
                            ("02_ordered_schedules/ordered_schedules.ipynb", "how-md"),
-                           ("02_ordered_schedules/ordered_schedules.ipynb", "chainable-md")]:  # fmt: skip
+                           ("02_ordered_schedules/ordered_schedules.ipynb", "chainable-md"),
+                           ("02_ordered_schedules/ordered_schedules.ipynb", "summary")]:  # fmt: skip
         assert "ChainedScheduler" in cell_source(notebook, cell), (notebook, cell)
     for notebook, cell in [("01_learning_rate/learning_rate.ipynb", "pytorch-md"),
                            ("02_ordered_schedules/ordered_schedules.ipynb", "how-md"),
