@@ -158,6 +158,18 @@ def unsanitized_page(course: Path, student: str) -> str:
     return html
 
 
+# how Chromium writes the hosts of tests/support/hostile_html.py's LOCAL_LINKS: every one is this machine
+LOOPBACK_AS_CHROMIUM_WRITES = {"127.0.0.1", "localhost", "[::ffff:7f00:1]", "[::7f00:1]", "[::ffff:0:7f00:1]"}
+
+
+def local_links(page, container: str = "#notebook-container") -> dict:
+    """The links of LOCAL_LINKS still on the page (by their text), each with its host as Chromium parses it."""
+    found = page.locator(f"{container} a[href]").evaluate_all(
+        "links => links.map(a => [a.textContent.trim(), a.hostname])"
+    )
+    return {name: host for name, host in found if name in hostile.LOCAL_LINKS}
+
+
 def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_holds(course, server, instructor):
     url = f"{server}/formgrader/submissions/{submission_id(course, 'mallory')}/"
     unsanitized = unsanitized_page(course, "mallory")
@@ -170,6 +182,8 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     control = visit(instructor, url)
     instructor.screenshot(path=str(SHOTS / "control-no-defences.png"), full_page=True)
     assert RUN_WITHOUT_DEFENCES <= control, f"the trace mechanism failed for {RUN_WITHOUT_DEFENCES - control}"
+    unguarded = local_links(instructor)  # unsanitized, each link is there and Chromium reads it as this machine
+    assert unguarded.keys() == hostile.LOCAL_LINKS.keys() and set(unguarded.values()) <= LOOPBACK_AS_CHROMIUM_WRITES
     instructor.unroute(url)
     instructor.unroute(f"{server}/formgrader/gradebook/**")
     for name in hostile.FILES:
@@ -203,6 +217,7 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     # a followed link opens in a new tab, never in the frame of JupyterLab's formgrader panel (its messages are
     # lab commands to nbgrader's lab extension)
     assert [hostile.OTHER_SITE, "_blank"] in links and all(t == "_blank" for h, t in links if h[0] != "#"), links
+    assert local_links(instructor) == {}, "a link to this machine, as Chromium parses it, is gone (F7)"
     markdown = hostile.WRITTEN["written-formgrader-link"]  # the address mallory's link had: formgrader's guard
     address = markdown[markdown.index("](") + 2 : -1]
     assert instructor.goto(urllib.parse.urljoin(url, address)).status == 404
@@ -224,6 +239,7 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
     assert visit(instructor, feedback.as_uri()) == set()
     text = instructor.locator("body").inner_text()
     assert "[lrcourse removed" in text and "My answer, with maths" in text
+    assert local_links(instructor, "body") == {}
 
     from nbconvert.exporters import HTMLExporter  # the control: nbgrader's feedback template, unsanitized
     from nbgrader.server_extensions.formgrader import handlers
