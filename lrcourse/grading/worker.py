@@ -35,6 +35,7 @@ from lrcourse.grading import intake
 from lrcourse.grading.course import course_config, ensure_tools_on_path, lrcourse_flag, skip_iri_format_check
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits, budget_text
+from lrcourse.grading.source_files import leave_out_of_grading
 
 if TYPE_CHECKING:  # nbgrader's API, the judge and the kernels are imported when a worker opens (costly)
     from nbgrader.apps import NbGraderAPI
@@ -135,6 +136,7 @@ class Worker:
         # Read before the student's kernel runs: nothing it writes can change what is judged.
         submitted = next((self.course / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"), None)
         answers = submitted_answers(submitted, set(exercise.answers)) if submitted else []
+        leave_out_of_grading(self.api.config, self.course, assignment)  # nothing of source/ reaches the student
         result = self.api.autograde(assignment, student, force=True, create=True)
         in_kernel_failure = "" if result.get("success") else first_error(result)
         limit = self.kernels.limit_hit(self.course / "autograded" / student / assignment)
