@@ -244,11 +244,16 @@ class Worker:
 
 
 def first_error(result: dict) -> str:
+    """The first error nbgrader logged, in words: not the header of a traceback it logged as an error (its
+    metadata check logs the validator's traceback first), with the validator's own reason when it gave one."""
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    reasons = [line.split("ValidationError:", 1)[1].strip() for line in lines if "ValidationError:" in line]
     for line in lines:
-        if line.startswith("[ERROR]") and "Please see the error log" not in line:
-            return line.removeprefix("[ERROR]").strip()[:300]
+        message = line.removeprefix("[ERROR]").strip()
+        if line.startswith("[ERROR]") and "Please see the error log" not in line and not message.startswith("Traceback"):
+            detail = next((reason for reason in reasons if reason != message), "")
+            return (f"{message} ({detail})" if detail and "metadata" in message else message)[:300]
     return (lines[-1] if lines else "nbgrader reported a failure without a message")[:300]
 
 
