@@ -69,6 +69,15 @@ RUN_WITHOUT_DEFENCES = {
     "meta-top-width",
 }
 FILES_WITHOUT_POLICY = {"file-html", "file-svg"}  # mallory's files served by formgrader with no policy
+# files an instructor left beside the notebook in source/ (F7): none may reach mallory's folder, kernel or feedback
+STRAY_FILES = ("rubric.md", f"{NB}.ipynb~")
+SECRET = "instructor-only-rubric"
+LOOK_FOR_STRAY_FILES = (
+    "import os\n"
+    "print('folder:', sorted(os.listdir('.')))\n"
+    f"for name in {STRAY_FILES!r}:\n"
+    "    print(name, open(name).read() if os.path.exists(name) else 'absent')"
+)
 
 
 def submit_class(course: Path) -> None:
@@ -77,9 +86,17 @@ def submit_class(course: Path) -> None:
     path = submit(course, "mallory", CHAPTER, {**answers, WRITTEN: hostile.WRITTEN_ANSWER})
     notebook = nbformat.read(path, as_version=4)
     notebook.cells += hostile.hostile_cells()
+    notebook.cells.append(nbformat.v4.new_code_cell(LOOK_FOR_STRAY_FILES))
     nbformat.write(notebook, path)
     for name, text in hostile.FILES.items():
         (path.parent / name).write_text(text)
+
+
+def leave_stray_files(course: Path) -> None:
+    """After the release (which refuses them), files beside the chapter's notebook in source/: a rubric and an
+    editor's backup of the instructor's notebook; nbgrader's autograde would copy both into each student's folder."""
+    for name in STRAY_FILES:
+        (course / "source" / CHAPTER / name).write_text(f"{SECRET} ({name})")
 
 
 def total(course: Path, student: str) -> tuple[float, float]:
@@ -101,6 +118,7 @@ def submission_id(course: Path, student: str) -> str:
 def course(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("instructor") / "course", [CHAPTER])
     submit_class(course)
+    leave_stray_files(course)
     # two students: one worker (a second one's start, nbgrader and both zygotes, costs more than the student it takes)
     run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -272,6 +290,18 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
         exporter.from_filename(str(course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"), resources=resources)[0]
     )
     assert {"html-script", "html-img-onerror", "written-script"} <= visit(instructor, control.as_uri())
+
+
+def test_no_file_beside_the_notebook_in_source_reaches_the_students_folder_kernel_or_feedback(course):
+    folder = course / "autograded" / "mallory" / CHAPTER
+    assert {path.name for path in folder.iterdir()} >= set(hostile.FILES), "mallory's own files are there"
+    assert not [name for name in STRAY_FILES if (folder / name).exists()]
+    graded = nbformat.read(folder / f"{NB}.ipynb", as_version=4)
+    [cell] = [cell for cell in graded.cells if cell.source == LOOK_FOR_STRAY_FILES]
+    printed = "".join(output.get("text", "") for output in cell.outputs)
+    assert "folder: [" in printed and "evil.html" in printed, "the cell ran in mallory's folder: " + printed
+    assert SECRET not in printed and all(f"{name} absent" in printed for name in STRAY_FILES), printed
+    assert SECRET not in (course / "feedback" / "mallory" / CHAPTER / f"{NB}.html").read_text()
 
 
 def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, server, instructor):
