@@ -249,9 +249,9 @@ def first_error(result: dict) -> str:
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     reasons = [line.split("ValidationError:", 1)[1].strip() for line in lines if "ValidationError:" in line]
-    for line in lines:
-        message = line.removeprefix("[ERROR]").strip()
-        if line.startswith("[ERROR]") and "Please see the error log" not in line and not message.startswith("Traceback"):
+    messages = [line.removeprefix("[ERROR]").strip() for line in lines if line.startswith("[ERROR]")]
+    for message in messages:
+        if "Please see the error log" not in message and not message.startswith("Traceback"):
             detail = next((reason for reason in reasons if reason != message), "")
             return (f"{message} ({detail})" if detail and "metadata" in message else message)[:300]
     return (lines[-1] if lines else "nbgrader reported a failure without a message")[:300]
