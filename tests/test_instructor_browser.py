@@ -22,9 +22,18 @@ import pytest
 
 from support import formgrader_panel as panel
 from support import hostile_html as hostile
+from support import stray_source as stray
 from support.course import NOTEBOOK, make_course, solution_answers, submit
 from support.gradedclass import lrcourse
-from support.instructor_pages import on_console, serve_instead, unguarded_gradebook_page, visit
+from support.instructor_pages import (
+    LOOPBACK_AS_CHROMIUM_WRITES,
+    local_links,
+    on_console,
+    serve_instead,
+    unguarded_gradebook_page,
+    unsanitized_page,
+    visit,
+)
 from support.labserver import free_port, lab_command, running_lab
 from support.paths import ARTIFACTS
 
@@ -69,15 +78,6 @@ RUN_WITHOUT_DEFENCES = {
     "meta-top-width",
 }
 FILES_WITHOUT_POLICY = {"file-html", "file-svg"}  # mallory's files served by formgrader with no policy
-# files an instructor left beside the notebook in source/ (F7): none may reach mallory's folder, kernel or feedback
-STRAY_FILES = ("rubric.md", f"{NB}.ipynb~")
-SECRET = "instructor-only-rubric"
-LOOK_FOR_STRAY_FILES = (
-    "import os\n"
-    "print('folder:', sorted(os.listdir('.')))\n"
-    f"for name in {STRAY_FILES!r}:\n"
-    "    print(name, open(name).read() if os.path.exists(name) else 'absent')"
-)
 
 
 def submit_class(course: Path) -> None:
@@ -86,17 +86,10 @@ def submit_class(course: Path) -> None:
     path = submit(course, "mallory", CHAPTER, {**answers, WRITTEN: hostile.WRITTEN_ANSWER})
     notebook = nbformat.read(path, as_version=4)
     notebook.cells += hostile.hostile_cells()
-    notebook.cells.append(nbformat.v4.new_code_cell(LOOK_FOR_STRAY_FILES))
+    notebook.cells.append(nbformat.v4.new_code_cell(stray.LOOK))
     nbformat.write(notebook, path)
     for name, text in hostile.FILES.items():
         (path.parent / name).write_text(text)
-
-
-def leave_stray_files(course: Path) -> None:
-    """After the release (which refuses them), files beside the chapter's notebook in source/: a rubric and an
-    editor's backup of the instructor's notebook; nbgrader's autograde would copy both into each student's folder."""
-    for name in STRAY_FILES:
-        (course / "source" / CHAPTER / name).write_text(f"{SECRET} ({name})")
 
 
 def total(course: Path, student: str) -> tuple[float, float]:
@@ -118,7 +111,7 @@ def submission_id(course: Path, student: str) -> str:
 def course(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("instructor") / "course", [CHAPTER])
     submit_class(course)
-    leave_stray_files(course)
+    stray.leave(course, CHAPTER)  # after the release, which refuses them
     # two students: one worker (a second one's start, nbgrader and both zygotes, costs more than the student it takes)
     run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -151,46 +144,11 @@ def pwned_files(course: Path) -> list[str]:
     return sorted(p.name for p in course.glob("pwned-*.txt"))
 
 
-def unsanitized_page(course: Path, student: str) -> str:
-    """The page formgrader would serve for `student` without the sanitizer (nbgrader's own exporter)."""
-    from nbconvert.exporters import HTMLExporter
-    from nbgrader.server_extensions.formgrader import handlers
-    from traitlets.config import Config
-
-    config = Config(
-        {"HTMLExporter": {"template_name": "formgrade", "extra_template_basedirs": [handlers.template_path]}}
-    )
-    resources = {
-        "assignment_id": CHAPTER,
-        "notebook_id": NB,
-        "submission_id": submission_id(course, student),
-        "index": 0,
-        "total": 2,
-        "base_url": "",
-        "student": student,
-        "notebook_path": "",
-    }
-    html, _ = HTMLExporter(config=config).from_filename(
-        str(course / "autograded" / student / CHAPTER / f"{NB}.ipynb"), resources=resources
-    )
-    return html
-
-
-# how Chromium writes the hosts of tests/support/hostile_html.py's LOCAL_LINKS: every one is this machine
-LOOPBACK_AS_CHROMIUM_WRITES = {"127.0.0.1", "localhost", "[::ffff:7f00:1]", "[::7f00:1]", "[::ffff:0:7f00:1]"}
-
-
-def local_links(page, container: str = "#notebook-container") -> dict:
-    """The links of LOCAL_LINKS still on the page (by their text), each with its host as Chromium parses it."""
-    found = page.locator(f"{container} a[href]").evaluate_all(
-        "links => links.map(a => [a.textContent.trim(), a.hostname])"
-    )
-    return {name: host for name, host in found if name in hostile.LOCAL_LINKS}
-
-
 def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_holds(course, server, instructor):
     url = f"{server}/formgrader/submissions/{submission_id(course, 'mallory')}/"
-    unsanitized = unsanitized_page(course, "mallory")
+    unsanitized = unsanitized_page(
+        course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb", submission_id(course, "mallory")
+    )
 
     serve_instead(instructor, url, unsanitized, keep_policy=False)
     instructor.route(  # nbgrader's own gradebook page for the address of mallory's link, unguarded
@@ -200,7 +158,8 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     control = visit(instructor, url)
     instructor.screenshot(path=str(SHOTS / "control-no-defences.png"), full_page=True)
     assert RUN_WITHOUT_DEFENCES <= control, f"the trace mechanism failed for {RUN_WITHOUT_DEFENCES - control}"
-    unguarded = local_links(instructor)  # unsanitized, each link is there and Chromium reads it as this machine
+    instructor.goto(url)  # visit() left the page (a form's submit): unsanitized, each link to this machine is there
+    unguarded = local_links(instructor)  # and Chromium reads it as this machine
     assert unguarded.keys() == hostile.LOCAL_LINKS.keys() and set(unguarded.values()) <= LOOPBACK_AS_CHROMIUM_WRITES
     instructor.unroute(url)
     instructor.unroute(f"{server}/formgrader/gradebook/**")
@@ -295,13 +254,11 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
 def test_no_file_beside_the_notebook_in_source_reaches_the_students_folder_kernel_or_feedback(course):
     folder = course / "autograded" / "mallory" / CHAPTER
     assert {path.name for path in folder.iterdir()} >= set(hostile.FILES), "mallory's own files are there"
-    assert not [name for name in STRAY_FILES if (folder / name).exists()]
-    graded = nbformat.read(folder / f"{NB}.ipynb", as_version=4)
-    [cell] = [cell for cell in graded.cells if cell.source == LOOK_FOR_STRAY_FILES]
-    printed = "".join(output.get("text", "") for output in cell.outputs)
+    assert not [name for name in stray.FILES if (folder / name).exists()]
+    printed = stray.printed(folder / f"{NB}.ipynb")
     assert "folder: [" in printed and "evil.html" in printed, "the cell ran in mallory's folder: " + printed
-    assert SECRET not in printed and all(f"{name} absent" in printed for name in STRAY_FILES), printed
-    assert SECRET not in (course / "feedback" / "mallory" / CHAPTER / f"{NB}.html").read_text()
+    assert stray.SECRET not in printed and all(f"{name} absent" in printed for name in stray.FILES), printed
+    assert stray.SECRET not in (course / "feedback" / "mallory" / CHAPTER / f"{NB}.html").read_text()
 
 
 def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, server, instructor):
