@@ -16,6 +16,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from lrcourse.gradebook_db import gradebook
+from lrcourse.grading.course import default_db_url
 from lrcourse.grading.source_files import StrayFiles, refuse_stray_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +54,18 @@ def generate_release(course_dir: Path, assignments: list[str] | None = None, db_
             env=tool_environment(),
             check=True,
         )
+
+
+def ensure_released(course: Path, assignment: str, db_url: str | None = None) -> None:
+    """Make sure the gradebook knows the assignment (its cells and hidden tests come from generate_assignment)."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        with gradebook(db_url or default_db_url(course)) as book:
+            book.find_assignment(assignment)
+    except MissingEntry:
+        print(f"{assignment} is not in the gradebook yet: running nbgrader generate_assignment first", file=sys.stderr)
+        generate_release(course, [assignment], db_url)
 
 
 def execute(

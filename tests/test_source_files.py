@@ -54,7 +54,7 @@ def test_the_build_command_says_what_to_move_and_fails(course, monkeypatch, caps
     monkeypatch.setattr("lrcourse.build.chapters", lambda root=course: [CHAPTER])
     assert main(["notebooks"]) == 1
     error = capsys.readouterr().err
-    assert "refused" in error and f"source/{CHAPTER}/practice.ipynb~" in error and "Move it out of source/" in error
+    assert "refused" in error and f"source/{CHAPTER}/practice.ipynb~" in error and "Move each out of source/" in error
 
 
 def test_grading_excludes_every_stray_file_and_keeps_other_assignments_exclusions(course):
@@ -62,3 +62,12 @@ def test_grading_excludes_every_stray_file_and_keeps_other_assignments_exclusion
     config.Autograde.exclude_overwriting = {"other": ["data.csv"]}
     leave_out_of_grading(config, course, CHAPTER)
     assert config.Autograde.exclude_overwriting == {"other": ["data.csv"], CHAPTER: STRAY}
+
+
+def test_grading_an_unreleased_chapter_with_stray_files_is_refused_before_the_release(course, capsys):
+    from lrcourse.cli import main as lrcourse_main
+
+    status = lrcourse_main(["grade", CHAPTER, "--course", str(course), "--no-sandbox"])
+    error = capsys.readouterr().err
+    assert status == 2 and "lrcourse grade: source/" in error and f"source/{CHAPTER}/practice.ipynb~" in error, error
+    assert not (course / "notebooks").exists()

@@ -34,7 +34,7 @@ def refuse_stray_files(course: Path, assignments: list[str]) -> None:
         raise StrayFiles(
             f"{', '.join(found)}: only a chapter's notebooks may be in source/<chapter>/; nbgrader would copy "
             "any other file (an editor's backup holds the solutions and hidden tests) into the students' release "
-            "and into every graded student's folder. Move it out of source/ and run again."
+            "and into every graded student's folder. Move each out of source/ and run again."
         )
 
 
