@@ -16,6 +16,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from lrcourse.gradebook_db import gradebook
+from lrcourse.grading.course import default_db_url
+from lrcourse.grading.source_files import StrayFiles, refuse_stray_files
+
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS_PER_CELL = 300
 
@@ -38,15 +42,30 @@ def tool_environment() -> dict:
 
 def generate_release(course_dir: Path, assignments: list[str] | None = None, db_url: str | None = None) -> None:
     """Run `nbgrader generate_assignment` in `course_dir` for each chapter (into its notebooks/), recording
-    the assignment, its cells and hidden tests in the gradebook (`db_url`, or the course's own)."""
+    the assignment, its cells and hidden tests in the gradebook (`db_url`, or the course's own); StrayFiles if a
+    chapter's source folder holds anything but its notebooks."""
     database = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
-    for name in assignments or chapters(course_dir):
+    assignments = assignments or chapters(course_dir)
+    refuse_stray_files(course_dir, assignments)  # nbgrader would release an editor's backup of the notebook
+    for name in assignments:
         subprocess.run(
             [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--log-level=WARN", *database],
             cwd=course_dir,
             env=tool_environment(),
             check=True,
         )
+
+
+def ensure_released(course: Path, assignment: str, db_url: str | None = None) -> None:
+    """Make sure the gradebook knows the assignment (its cells and hidden tests come from generate_assignment)."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        with gradebook(db_url or default_db_url(course)) as book:
+            book.find_assignment(assignment)
+    except MissingEntry:
+        print(f"{assignment} is not in the gradebook yet: running nbgrader generate_assignment first", file=sys.stderr)
+        generate_release(course, [assignment], db_url)
 
 
 def execute(
@@ -81,7 +100,11 @@ def build_solutions(root: Path = ROOT, out: Path | None = None) -> list[Path]:
 def main(argv: list[str]) -> int:
     what = argv[0] if argv else ""
     if what == "notebooks":
-        generate_release(ROOT)
+        try:
+            generate_release(ROOT)
+        except StrayFiles as error:
+            print(f"refused: {error}", file=sys.stderr)
+            return 1
         print(f"notebooks/ regenerated from source/ for {', '.join(chapters())}")
     elif what == "solutions":
         for path in build_solutions():

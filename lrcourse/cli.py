@@ -18,27 +18,12 @@ import sys
 import traceback
 from pathlib import Path
 
-from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
 from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, WINDOW, BrokerUrlError, broker_url, window_size
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
-
-
-def _released(course: Path, assignment: str, db_url: str | None = None) -> None:
-    """Make sure the gradebook knows the assignment (its cells and hidden tests come from generate_assignment)."""
-    from nbgrader.api import MissingEntry
-
-    from lrcourse.build import generate_release
-
-    try:
-        with gradebook(db_url or default_db_url(course)) as book:
-            book.find_assignment(assignment)
-    except MissingEntry:
-        print(f"{assignment} is not in the gradebook yet: running nbgrader generate_assignment first", file=sys.stderr)
-        generate_release(course, [assignment], db_url)
-
+from lrcourse.grading.source_files import StrayFiles
 
 DB_URL_VARIABLE = "LRCOURSE_DB_URL"
 
@@ -110,7 +95,12 @@ def command_grade(args) -> int:
     if not broker and not _sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
     args.db_url = _db_url(args)
-    _released(course, args.assignment, args.db_url)
+    from lrcourse.build import ensure_released
+
+    try:
+        ensure_released(course, args.assignment, args.db_url)
+    except StrayFiles as error:  # an editor's backup beside the notebook: the release would hand it out
+        return _refused(f"lrcourse grade: {error}")
     if broker:
         from lrcourse.grading.fleet_grade import grade_class_remote
 

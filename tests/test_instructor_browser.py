@@ -22,9 +22,18 @@ import pytest
 
 from support import formgrader_panel as panel
 from support import hostile_html as hostile
+from support import stray_source as stray
 from support.course import NOTEBOOK, make_course, solution_answers, submit
 from support.gradedclass import lrcourse
-from support.instructor_pages import on_console, serve_instead, unguarded_gradebook_page, visit
+from support.instructor_pages import (
+    LOOPBACK_AS_CHROMIUM_WRITES,
+    local_links,
+    on_console,
+    serve_instead,
+    unguarded_gradebook_page,
+    unsanitized_page,
+    visit,
+)
 from support.labserver import free_port, lab_command, running_lab
 from support.paths import ARTIFACTS
 
@@ -77,6 +86,7 @@ def submit_class(course: Path) -> None:
     path = submit(course, "mallory", CHAPTER, {**answers, WRITTEN: hostile.WRITTEN_ANSWER})
     notebook = nbformat.read(path, as_version=4)
     notebook.cells += hostile.hostile_cells()
+    notebook.cells.append(nbformat.v4.new_code_cell(stray.LOOK))
     nbformat.write(notebook, path)
     for name, text in hostile.FILES.items():
         (path.parent / name).write_text(text)
@@ -101,6 +111,7 @@ def submission_id(course: Path, student: str) -> str:
 def course(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("instructor") / "course", [CHAPTER])
     submit_class(course)
+    stray.leave(course, CHAPTER)  # after the release, which refuses them
     # two students: one worker (a second one's start, nbgrader and both zygotes, costs more than the student it takes)
     run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -133,34 +144,11 @@ def pwned_files(course: Path) -> list[str]:
     return sorted(p.name for p in course.glob("pwned-*.txt"))
 
 
-def unsanitized_page(course: Path, student: str) -> str:
-    """The page formgrader would serve for `student` without the sanitizer (nbgrader's own exporter)."""
-    from nbconvert.exporters import HTMLExporter
-    from nbgrader.server_extensions.formgrader import handlers
-    from traitlets.config import Config
-
-    config = Config(
-        {"HTMLExporter": {"template_name": "formgrade", "extra_template_basedirs": [handlers.template_path]}}
-    )
-    resources = {
-        "assignment_id": CHAPTER,
-        "notebook_id": NB,
-        "submission_id": submission_id(course, student),
-        "index": 0,
-        "total": 2,
-        "base_url": "",
-        "student": student,
-        "notebook_path": "",
-    }
-    html, _ = HTMLExporter(config=config).from_filename(
-        str(course / "autograded" / student / CHAPTER / f"{NB}.ipynb"), resources=resources
-    )
-    return html
-
-
 def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_holds(course, server, instructor):
     url = f"{server}/formgrader/submissions/{submission_id(course, 'mallory')}/"
-    unsanitized = unsanitized_page(course, "mallory")
+    unsanitized = unsanitized_page(
+        course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb", submission_id(course, "mallory")
+    )
 
     serve_instead(instructor, url, unsanitized, keep_policy=False)
     instructor.route(  # nbgrader's own gradebook page for the address of mallory's link, unguarded
@@ -170,6 +158,9 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     control = visit(instructor, url)
     instructor.screenshot(path=str(SHOTS / "control-no-defences.png"), full_page=True)
     assert RUN_WITHOUT_DEFENCES <= control, f"the trace mechanism failed for {RUN_WITHOUT_DEFENCES - control}"
+    instructor.goto(url)  # visit() left the page (a form's submit): unsanitized, each link to this machine is there
+    unguarded = local_links(instructor)  # and Chromium reads it as this machine
+    assert unguarded.keys() == hostile.LOCAL_LINKS.keys() and set(unguarded.values()) <= LOOPBACK_AS_CHROMIUM_WRITES
     instructor.unroute(url)
     instructor.unroute(f"{server}/formgrader/gradebook/**")
     for name in hostile.FILES:
@@ -203,6 +194,7 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     # a followed link opens in a new tab, never in the frame of JupyterLab's formgrader panel (its messages are
     # lab commands to nbgrader's lab extension)
     assert [hostile.OTHER_SITE, "_blank"] in links and all(t == "_blank" for h, t in links if h[0] != "#"), links
+    assert local_links(instructor) == {}, "a link to this machine, as Chromium parses it, is gone (F7)"
     markdown = hostile.WRITTEN["written-formgrader-link"]  # the address mallory's link had: formgrader's guard
     address = markdown[markdown.index("](") + 2 : -1]
     assert instructor.goto(urllib.parse.urljoin(url, address)).status == 404
@@ -224,6 +216,7 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
     assert visit(instructor, feedback.as_uri()) == set()
     text = instructor.locator("body").inner_text()
     assert "[lrcourse removed" in text and "My answer, with maths" in text
+    assert local_links(instructor, "body") == {}
 
     from nbconvert.exporters import HTMLExporter  # the control: nbgrader's feedback template, unsanitized
     from nbgrader.server_extensions.formgrader import handlers
@@ -256,6 +249,16 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
         exporter.from_filename(str(course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"), resources=resources)[0]
     )
     assert {"html-script", "html-img-onerror", "written-script"} <= visit(instructor, control.as_uri())
+
+
+def test_no_file_beside_the_notebook_in_source_reaches_the_students_folder_kernel_or_feedback(course):
+    folder = course / "autograded" / "mallory" / CHAPTER
+    assert {path.name for path in folder.iterdir()} >= set(hostile.FILES), "mallory's own files are there"
+    assert not [name for name in stray.FILES if (folder / name).exists()]
+    printed = stray.printed(folder / f"{NB}.ipynb")
+    assert "folder: [" in printed and "evil.html" in printed, "the cell ran in mallory's folder: " + printed
+    assert stray.SECRET not in printed and all(f"{name} absent" in printed for name in stray.FILES), printed
+    assert stray.SECRET not in (course / "feedback" / "mallory" / CHAPTER / f"{NB}.html").read_text()
 
 
 def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, server, instructor):

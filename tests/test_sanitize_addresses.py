@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import html
 
-from lrcourse.grading.markup import clean_html, clean_svg
+from lrcourse.grading import sanitize
+from lrcourse.grading.markup import clean_html, clean_svg, on_this_machine
+
+from support import hostile_html as hostile
 
 
 def test_links_to_this_machine_and_within_the_page_are_dropped():
@@ -18,6 +21,20 @@ def test_links_to_this_machine_and_within_the_page_are_dropped():
         assert "href" not in clean_html(f'<a href="{address}">x</a>'), address
     for address in ["https://pytorch.org/docs", "http://10.0.0.5/notes", "mailto:ta@example.org"]:
         assert f'href="{address}"' in clean_html(f'<a href="{address}">x</a>'), address
+
+
+def test_a_link_to_this_machine_is_judged_as_browsers_read_it():
+    """Browsers read a backslash as a slash in an http(s) address (WHATWG), so `http://127.0.0.1:8888\\a@evil/..`
+    is this machine's server, which Python's urlsplit reads as evil's (F7 logged an instructor out with one such
+    click); an IPv6 address holding 127.0.0.1 is loopback too. Gone from a link and from every other address
+    attribute; another site's address with a backslash in its path, or an IPv6 one holding another IPv4, stays."""
+    for name, href in hostile.LOCAL_LINKS.items():
+        for markup in (f'<a href="{href}">x</a>', f'<blockquote cite="{href}">x</blockquote>'):
+            assert "127" not in clean_html(markup) and "localhost" not in clean_html(markup), (name, markup)
+        assert "href" not in sanitize.markdown2html(f'<a href="{href}">x</a>'), name
+    for href in ("https://evil.example\\@127.0.0.1/", "http://[::ffff:8.8.8.8]/a", "https://example.org/a\\b"):
+        assert f'href="{href}"' in clean_html(f'<a href="{href}">x</a>'), href
+    assert not on_this_machine("http://[2001:db8::7f00:1]/")  # no embedding prefix: another host
 
 
 def test_svg_paints_only_with_colours_and_places_in_the_image_never_an_address():

@@ -17,7 +17,8 @@
 - `late`: late penalties from the trusted score; `nbgrader_collect`: nbgrader's collect made `collect`.
 - `withheld_scores`: the kernel's own scores never reach the gradebook; `plain_autograde`: nbgrader's own
   (unsandboxed) autograde refused outside a grading worker; `plain_validate`: nbgrader's Validate refused on
-  students' notebooks.
+  students' notebooks; `source_files`: nothing of source/<chapter>/ but its notebooks reaches a student (the
+  release refuses the rest, autograde copies none of it).
 - `sanitize`, `content_policy`: students' HTML made inert in the instructor's browser (formgrader, feedback).
 - `results`: read a graded class back: per-item grades from the gradebook, failures, verdicts, failure messages.
 - `export`: per-item grades (an nbgrader export plugin) and Canvas's gradebook import file from a roster.

@@ -89,6 +89,10 @@ SAFE_PAINT = re.compile(
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "srcset"}
 URL_ATTRIBUTES |= {"cite", "longdesc"}  # addresses browsers never load, checked all the same
 SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+# WHATWG's special schemes: in these (and in an address without a scheme) a backslash is a slash
+SPECIAL_SCHEMES = {"http", "https", "ws", "wss", "ftp", "file"}
+# the upper 96 bits of IPv6 addresses whose lower 32 are an IPv4 address: compatible, mapped, translated, NAT64
+EMBEDDING_PREFIXES = {0, 0xFFFF, 0xFFFF_0000, 0x0064_FF9B << 64}
 # Where a kept link may lead: another page by its full address (a host after the two slashes, so "http:logout", a
 # path on the same server, is not one), a mail address.
 LINK_TARGET = re.compile(r"(https?://[^/\\\s]|mailto:[^/\\])", re.I)
@@ -156,28 +160,43 @@ def clean_html(markup: str) -> str:
 
 def _raster_images_only(tag: str, attribute: str, value: str) -> str | None:
     """An image's source only as a data: URL of a raster format (an embedded plot), data: nowhere else, and no
-    address that browsers read as another host's without a scheme: two slashes, either a backslash, once the
-    tabs and newlines browsers drop are gone."""
+    address that browsers read as another host's without a scheme (two slashes, either a backslash) or as this
+    machine, judged as browsers read it (as_browsers_read)."""
     if attribute not in URL_ATTRIBUTES:
         return value
-    address = re.sub(r"[\t\n\r]", "", value).strip("\x00 ")
-    if any(ord(character) < 0x20 for character in address):  # no honest address holds a control character
+    address = as_browsers_read(value)
+    if address is None:
         return None
     if tag == "img" and attribute == "src":
         return value if RASTER_DATA.match(address) else None
-    if tag == "a" and attribute == "href":
+    if attribute == "href":  # <a>, and <area> too: a link leads only to another page by its full address
         return value if LINK_TARGET.match(address) and not on_this_machine(address) else None
-    if address.lower().startswith("data:") or address[:2].replace("\\", "/") == "//":  # browsers read \ as /
+    if address.lower().startswith("data:") or address.startswith("//"):
         return None
     scheme = SCHEME.match(address)  # nh3 checks the schemes of the attributes it knows as URLs only (not cite)
     if scheme and scheme[1].lower() not in URL_SCHEMES:
         return None
-    return value
+    return None if scheme and on_this_machine(address) else value
+
+
+def as_browsers_read(value: str) -> str | None:
+    """An attribute's address as browsers parse it (WHATWG URL): without the tabs and newlines they drop and the
+    spaces and NULs around it, with every backslash a slash (browsers read `\\` as `/` in http(s) addresses and
+    in relative ones, so `http://127.0.0.1:8888\\a@evil.com/../logout` is this machine's /logout, where Python's
+    urlsplit sees the host evil.com); None if a control character is left, which no honest address holds."""
+    address = re.sub(r"[\t\n\r]", "", value).strip("\x00 ")
+    if any(ord(character) < 0x20 for character in address):
+        return None
+    scheme = SCHEME.match(address)
+    if scheme is None or scheme[1].lower() in SPECIAL_SCHEMES:
+        address = address.replace("\\", "/")
+    return address
 
 
 def on_this_machine(address: str) -> bool:
-    """Whether a full http(s) address names this machine: localhost, a loopback or unspecified address, in any
-    spelling browsers accept (`127.1`, `0x7f.0.0.1`, `[::1]`)."""
+    """Whether a full http(s) address (as as_browsers_read gives it) names this machine: localhost, a loopback or
+    unspecified address, in any spelling browsers accept (`127.1`, `0x7f.0.0.1`, `[::1]`), also an IPv4 one
+    inside an IPv6 address (`[::ffff:127.0.0.1]`, which a dual-stack socket connects to 127.0.0.1)."""
     try:
         host = unquote(urlsplit(address).hostname or "")
         host = host.encode("idna").decode("ascii").lower().rstrip(".")  # as browsers map it: full-width letters
@@ -186,7 +205,7 @@ def on_this_machine(address: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+        return any(_local(ip) for ip in _with_embedded_ipv4(ipaddress.ip_address(host)))
     except ValueError:
         pass
     try:  # the IPv4 forms browsers still parse (hex, octal, fewer parts), as inet_aton does
@@ -194,6 +213,22 @@ def on_this_machine(address: str) -> bool:
     except OSError:
         return False
     return first in (0, 127)
+
+
+def _local(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Loopback or unspecified; for IPv4 all of 0/8 and 127/8, as the inet_aton forms are judged."""
+    return ip.packed[0] in (0, 127) if ip.version == 4 else ip.is_loopback or ip.is_unspecified
+
+
+def _with_embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:
+    """`ip` and the IPv4 addresses an IPv6 one carries: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d),
+    translated (::ffff:0:a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 and both of Teredo's."""
+    if ip.version == 4:
+        return [ip]
+    found = [ip, ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if int(ip) >> 32 in EMBEDDING_PREFIXES:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [address for address in found if address is not None]
 
 
 def clean_svg(markup: str) -> str:

@@ -35,6 +35,7 @@ from lrcourse.grading import intake
 from lrcourse.grading.course import course_config, ensure_tools_on_path, lrcourse_flag, skip_iri_format_check
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits, budget_text
+from lrcourse.grading.source_files import leave_out_of_grading
 
 if TYPE_CHECKING:  # nbgrader's API, the judge and the kernels are imported when a worker opens (costly)
     from nbgrader.apps import NbGraderAPI
@@ -135,6 +136,7 @@ class Worker:
         # Read before the student's kernel runs: nothing it writes can change what is judged.
         submitted = next((self.course / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"), None)
         answers = submitted_answers(submitted, set(exercise.answers)) if submitted else []
+        leave_out_of_grading(self.api.config, self.course, assignment)  # nothing of source/ reaches the student
         result = self.api.autograde(assignment, student, force=True, create=True)
         in_kernel_failure = "" if result.get("success") else first_error(result)
         limit = self.kernels.limit_hit(self.course / "autograded" / student / assignment)
@@ -242,11 +244,16 @@ class Worker:
 
 
 def first_error(result: dict) -> str:
+    """The first error nbgrader logged, in words: not the header of a traceback it logged as an error (its
+    metadata check logs the validator's traceback first), with the validator's own reason when it gave one."""
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith("[ERROR]") and "Please see the error log" not in line:
-            return line.removeprefix("[ERROR]").strip()[:300]
+    reasons = [line.split("ValidationError:", 1)[1].strip() for line in lines if "ValidationError:" in line]
+    messages = [line.removeprefix("[ERROR]").strip() for line in lines if line.startswith("[ERROR]")]
+    for message in messages:
+        if "Please see the error log" not in message and not message.startswith("Traceback"):
+            detail = next((reason for reason in reasons if reason != message), "")
+            return (f"{message} ({detail})" if detail and "metadata" in message else message)[:300]
     return (lines[-1] if lines else "nbgrader reported a failure without a message")[:300]
 
 

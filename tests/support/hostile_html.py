@@ -105,11 +105,24 @@ WRITTEN = {
         f"[my plot]({FORMGRADER_LINK_PREFIX}{quote(script_id(run('written-formgrader-link')), safe='')}/nb)"
     ),
 }
+# name -> a link to this machine (the instructor's server: one click logs out) that Python's urlsplit reads as
+# another host's or a browser reads as loopback (F7): browsers read a backslash as a slash in http(s) addresses
+# (WHATWG), so the host ends before it and `..` climbs to any path; IPv4 loopback inside an IPv6 address
+LOCAL_LINKS = {
+    "local-backslash-userinfo": "http://127.0.0.1:8888\\a@evil.example/../logout",
+    "local-backslash-path": "http://127.0.0.1:8888\\logout@evil.example",
+    "local-backslash-dots": "http://localhost:8888/a/..\\..\\logout",
+    "local-ipv4-mapped": "http://[::ffff:127.0.0.1]:8888/logout",
+    "local-ipv4-mapped-long": "http://[0:0:0:0:0:ffff:7f00:1]:8888/logout",
+    "local-ipv4-compatible": "http://[::127.0.0.1]:8888/logout",
+    "local-ipv4-translated": "http://[::ffff:0:127.0.0.1]:8888/logout",
+}
+LOCAL_LINKS_HTML = "".join(f'<a href="{href}">{name}</a> ' for name, href in LOCAL_LINKS.items())
 WRITTEN_ANSWER = (
     "My answer, with maths $\\eta_t = \\eta_0 \\gamma^t$ kept readable.\n\n"
     f"[Another site's page]({OTHER_SITE}), which in JupyterLab's formgrader panel would message the lab.\n\n"
     + "\n\n".join(WRITTEN.values())
-    + "\n"
+    + f"\n\n{LOCAL_LINKS_HTML}\n"
 )
 # name -> its paragraph in the markdown cell the student adds
 MARKDOWN = {
@@ -141,6 +154,7 @@ def hostile_cells() -> list:
     """The cells a hostile student appends to an otherwise honest notebook."""
     code = ["from IPython.display import HTML, display"]
     code += [f"display(HTML({markup!r}))" for markup in HTML_OUTPUTS.values()]
+    code += [f"display(HTML({LOCAL_LINKS_HTML!r}))"]
     code += [
         f"display({{{mimetype!r}: {data!r}, 'text/plain': 'x'}}, raw=True)" for mimetype, data in RAW_OUTPUTS.values()
     ]

@@ -3,7 +3,12 @@ served in place of the server's (the controls that show what each wall stops).""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from support import hostile_html as hostile
+
+# how Chromium writes the hosts of hostile_html.LOCAL_LINKS: every one is this machine
+LOOPBACK_AS_CHROMIUM_WRITES = {"127.0.0.1", "localhost", "[::ffff:7f00:1]", "[::7f00:1]", "[::ffff:0:7f00:1]"}
 
 
 def on_console(page, text: str) -> None:
@@ -60,3 +65,35 @@ def serve_instead(page, url: str, body: str | None, keep_policy: bool) -> None:
         route.fulfill(status=200, headers=headers, body=response.body() if body is None else body)
 
     page.route(url, handle)
+
+
+def local_links(page, container: str = "#notebook-container") -> dict:
+    """The links of hostile_html.LOCAL_LINKS still on the page (by their text), each with its host as Chromium
+    parses it."""
+    found = page.locator(f"{container} a[href]").evaluate_all(
+        "links => links.map(a => [a.textContent.trim(), a.hostname])"
+    )
+    return {name: host for name, host in found if name in hostile.LOCAL_LINKS}
+
+
+def unsanitized_page(graded: Path, submission_id: str) -> str:
+    """The page formgrader would serve for the graded notebook `graded` (autograded/<student>/<chapter>/) without
+    the sanitizer (nbgrader's own exporter)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    config = Config(
+        {"HTMLExporter": {"template_name": "formgrade", "extra_template_basedirs": [handlers.template_path]}}
+    )
+    resources = {
+        "assignment_id": graded.parent.name,
+        "notebook_id": graded.stem,
+        "submission_id": submission_id,
+        "index": 0,
+        "total": 2,
+        "base_url": "",
+        "student": graded.parent.parent.name,
+        "notebook_path": "",
+    }
+    return HTMLExporter(config=config).from_filename(str(graded), resources=resources)[0]
