@@ -23,7 +23,7 @@ from support.course import make_course
 from support.gradedclass import submit_answer
 from support.paths import ROOT
 from support.redis_broker import redis_server
-from support.stub_fleet import enqueue, graded_lines, outcomes, stub_worker, wait_for
+from support.stub_fleet import enqueue, graded_lines, outcomes, running_worker, wait_for
 
 CHAPTER = "02_ordered_schedules"
 
@@ -120,8 +120,7 @@ def test_after_the_course_moved_mid_run_a_rerun_sends_the_waiting_students_with_
     checkout = copy_of_course(tmp_path / "checkout")
     changed(checkout)  # the workers are already on the new commit
     log, errors = tmp_path / "worker.log", tmp_path / "enqueuer.err"
-    worker = stub_worker(url, checkout, "new@test", log, every=1.0)
-    try:
+    with running_worker(url, checkout, "new@test", log, every=1.0):
         first = enqueue(url, course, CHAPTER, every=0.5, stderr=errors.open("w"))
         with redis.Redis.from_url(url) as client:  # sent at the course's version before the pull
             assert wait_for(lambda: any(client.scan_iter(fleet.sent_key("*"))), 60), errors.read_text()
@@ -131,9 +130,6 @@ def test_after_the_course_moved_mid_run_a_rerun_sends_the_waiting_students_with_
         first.wait(60)
         assert "run `lrcourse grade` again" in errors.read_text()
         stdout, _ = enqueue(url, course, CHAPTER, every=0.5).communicate(timeout=120)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(60)
     assert outcomes(stdout) == {"alice": ["graded", ""]}
     assert graded_lines(log) == ["stub graded alice by new@test"]
 
@@ -154,8 +150,7 @@ def test_the_workers_look_runs_without_a_thread_in_its_main_process_idle_and_whi
     log = tmp_path / "worker.log"
     key = serving_key(fleet.course_version(course, CHAPTER), "main@test")
     with redis_server() as url, redis.Redis.from_url(url) as client:
-        worker = stub_worker(url, ROOT, "main@test", log, every=1.0)
-        try:
+        with running_worker(url, ROOT, "main@test", log, every=1.0) as worker:
             assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()
             assert threads(worker.pid) == [str(worker.pid)]
             client.delete(key)
@@ -166,7 +161,4 @@ def test_the_workers_look_runs_without_a_thread_in_its_main_process_idle_and_whi
             assert wait_for(lambda: client.exists(key), 5) and graded_lines(log) == [], log.read_text()[-3000:]
             assert threads(worker.pid) == [str(worker.pid)]
             stdout, _ = run.communicate(timeout=120)
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(60)
     assert outcomes(stdout) == {"sleep-8-alice": ["graded", ""]}
