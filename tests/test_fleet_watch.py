@@ -108,7 +108,7 @@ def test_the_enqueuer_says_once_when_no_worker_has_marked_its_version_for_the_gr
         watch.since -= fleet_watch.SERVING_SECONDS
         watch.check(client)  # nothing waits: nothing to say
     [(text, file)] = bar.said
-    assert file is sys.stderr and f"no worker has served course version {version} for 90 s" in text, text
+    assert file is sys.stderr and f"no worker has marked course version {version} as served for 90 s" in text, text
     assert "2 task(s) wait" in text, text
 
 

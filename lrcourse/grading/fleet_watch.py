@@ -139,7 +139,7 @@ class Unserved:
         elif "unserved" not in self.said and now - self.since >= SERVING_SECONDS:
             self.said.add("unserved")
             self.say(
-                f"no worker has served course version {self.version} for {SERVING_SECONDS:.0f} s, and "
+                f"no worker has marked course version {self.version} as served for {SERVING_SECONDS:.0f} s, and "
                 f"{len(self.waiting)} task(s) wait on its queue: start a worker from a checkout at this version, or, "
                 "if the course changed, stop (Ctrl-C: every grade written is kept) and run `lrcourse grade` again."
             )
