@@ -9,8 +9,8 @@ versions move, and a task of the old version then sits on a queue nobody serves.
   old version's queue, where no task of the new version arrives, so it never restarted and the new queue was never
   served. The look runs on the worker's own event loop (a worker bootstep on Celery's timer), not in a thread: the
   prefork pool forks its processes from the main process, and a thread there holding a lock at a fork (the redis
-  client's, logging's, the import lock) would leave the new process a lock nobody releases. Each look also marks the versions it serves in the broker (`serving_key`, lapsing after SERVING_SECONDS),
-  for the enqueuer.
+  client's, logging's, the import lock) would leave the new process a lock nobody releases. Each look also marks
+  the versions it serves in the broker (`serving_key`, lapsing after SERVING_SECONDS), for the enqueuer.
 - `Unserved`, in the enqueuing command: while tasks wait, it says once, on stderr, when this course's version moved
   since the run started (its tasks carry the old one: a rerun sends the waiting students with the new version), or
   when no worker has marked this run's version as served for SERVING_SECONDS.
