@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from support.course import make_course, scores
 from support.gradedclass import submit_answer
 from support.paths import ROOT
 from support.redis_broker import redis_server
+from support.stub_fleet import started
 
 pytestmark = pytest.mark.slow
 CHAPTER = "02_ordered_schedules"
@@ -54,15 +54,6 @@ from lrcourse.grading.fleet_grade import grade_class_remote
 result = grade_class_remote(Path(sys.argv[1]), sys.argv[2], sys.stdin.read().strip(), progress=False)
 print(json.dumps({o.student: [o.status, o.reason] for o in result.outcomes}))
 """
-
-
-def started(script: str, url: str, *args: str, **options) -> subprocess.Popen:
-    """`script` run by this environment's python, the broker's URL on its stdin (never on a command line)."""
-    process = subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.PIPE, text=True, **options)
-    process.stdin.write(url)
-    process.stdin.close()
-    process.stdin = None  # closed: communicate() would flush it
-    return process
 
 
 def pool(worker: subprocess.Popen) -> set[int]:

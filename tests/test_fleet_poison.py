@@ -7,8 +7,6 @@ is test_fleet_limits's."""
 
 from __future__ import annotations
 
-import signal
-
 from lrcourse.grading import fleet
 
 import catalogue
@@ -16,7 +14,7 @@ from support.course import make_course, scores
 from support.gradedclass import submit_answer
 from support.paths import ROOT
 from support.redis_broker import redis_server
-from support.stub_fleet import enqueue, graded_lines, outcomes, stub_worker
+from support.stub_fleet import enqueue, graded_lines, outcomes, running_worker
 
 CHAPTER = "02_ordered_schedules"
 
@@ -28,13 +26,9 @@ def test_a_submission_that_kills_its_grading_process_every_time_fails_and_the_cl
         submit_answer(course, student, catalogue.STEP_CORRECT[0])
     log = tmp_path / "worker.log"
     with redis_server() as url:
-        worker = stub_worker(url, ROOT, "one@test", log)
-        try:
+        with running_worker(url, ROOT, "one@test", log):
             run = enqueue(url, course, CHAPTER)
             stdout, _ = run.communicate(timeout=600)
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(60)
     assert run.returncode == 0
     result = outcomes(stdout)
     assert result["a0"] == result["z0"] == ["graded", ""], result

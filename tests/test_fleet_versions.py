@@ -27,7 +27,7 @@ from support.course import make_course
 from support.gradedclass import submit_answer
 from support.paths import ROOT
 from support.redis_broker import redis_server
-from support.stub_fleet import enqueue, graded_lines, outcomes, queued, stub_worker, wait_for
+from support.stub_fleet import enqueue, graded_lines, outcomes, queued, running_worker, stub_worker, wait_for
 
 CHAPTER = "02_ordered_schedules"
 OTHER_TORCH = "2.12.0"
@@ -138,19 +138,11 @@ def test_a_checkout_moved_under_a_running_worker_gives_the_task_back_and_stops_i
         attempts = [client.get(key) for key in client.scan_iter(fleet.attempts_key("*"))]
         assert attempts == ([] if when == "before" else [b"0"])  # given back uncounted: not charged to the student
         # restarted on the new checkout, it serves the new version's queue only: the old version's task waits there
-        restarted = stub_worker(url, checkout, "restarted@test", moved_log)
-        try:
+        with running_worker(url, checkout, "restarted@test", moved_log):
             assert wait_for(lambda: moved_log.read_text().count("warm in") == 2, 120)
             assert queued(client, version) == 1 and not wait_for(lambda: queued(client, version) == 0, 3)
-        finally:
-            restarted.send_signal(signal.SIGTERM)
-            restarted.wait(60)
-        old = stub_worker(url, ROOT, "old@test", old_log)  # a worker of the version the task claims grades it
-        try:
+        with running_worker(url, ROOT, "old@test", old_log):  # a worker of the version the task claims grades it
             stdout, _ = run.communicate(timeout=120)
-        finally:
-            old.send_signal(signal.SIGTERM)
-            old.wait(60)
     assert outcomes(stdout) == {student: ["graded", ""]}
     assert graded_lines(old_log) == [f"stub graded {student} by old@test"]
 
@@ -180,12 +172,8 @@ def test_an_idle_worker_whose_checkout_moved_restarts_within_its_look_and_then_s
                 os.killpg(worker.pid, signal.SIGKILL)
         said = log.read_text()
         assert "this checkout moved while the worker waited" in said and "stopped:" in said, said[-3000:]
-        restarted = stub_worker(url, checkout, "restarted@test", log, every=1.0)
-        try:
+        with running_worker(url, checkout, "restarted@test", log, every=1.0):
             stdout, _ = enqueue(url, course, CHAPTER).communicate(timeout=120)
-        finally:
-            restarted.send_signal(signal.SIGTERM)
-            restarted.wait(60)
     assert outcomes(stdout) == {"alice": ["graded", ""]}
     assert graded_lines(log) == ["stub graded alice by restarted@test"]
 

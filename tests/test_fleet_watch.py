@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from lrcourse.grading import fleet, fleet_watch
+from lrcourse.grading.fleet_lease import lease_key
 from lrcourse.grading.fleet_watch import CheckoutWatch, Unserved, serving_key
 from lrcourse.grading.fleet_worker import Station
 
@@ -22,7 +23,7 @@ from support.course import make_course
 from support.gradedclass import submit_answer
 from support.paths import ROOT
 from support.redis_broker import redis_server
-from support.stub_fleet import enqueue, graded_lines, outcomes, stub_worker, wait_for
+from support.stub_fleet import enqueue, graded_lines, outcomes, running_worker, wait_for
 
 CHAPTER = "02_ordered_schedules"
 
@@ -107,7 +108,7 @@ def test_the_enqueuer_says_once_when_no_worker_has_marked_its_version_for_the_gr
         watch.since -= fleet_watch.SERVING_SECONDS
         watch.check(client)  # nothing waits: nothing to say
     [(text, file)] = bar.said
-    assert file is sys.stderr and f"no worker has served course version {version} for 90 s" in text, text
+    assert file is sys.stderr and f"no worker has marked course version {version} as served for 90 s" in text, text
     assert "2 task(s) wait" in text, text
 
 
@@ -119,8 +120,7 @@ def test_after_the_course_moved_mid_run_a_rerun_sends_the_waiting_students_with_
     checkout = copy_of_course(tmp_path / "checkout")
     changed(checkout)  # the workers are already on the new commit
     log, errors = tmp_path / "worker.log", tmp_path / "enqueuer.err"
-    worker = stub_worker(url, checkout, "new@test", log, every=1.0)
-    try:
+    with running_worker(url, checkout, "new@test", log, every=1.0):
         first = enqueue(url, course, CHAPTER, every=0.5, stderr=errors.open("w"))
         with redis.Redis.from_url(url) as client:  # sent at the course's version before the pull
             assert wait_for(lambda: any(client.scan_iter(fleet.sent_key("*"))), 60), errors.read_text()
@@ -130,8 +130,35 @@ def test_after_the_course_moved_mid_run_a_rerun_sends_the_waiting_students_with_
         first.wait(60)
         assert "run `lrcourse grade` again" in errors.read_text()
         stdout, _ = enqueue(url, course, CHAPTER, every=0.5).communicate(timeout=120)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(60)
     assert outcomes(stdout) == {"alice": ["graded", ""]}
     assert graded_lines(log) == ["stub graded alice by new@test"]
+
+
+def threads(pid: int) -> list[str]:
+    """The threads of process `pid` (the kernel's list)."""
+    return sorted(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_the_workers_look_runs_without_a_thread_in_its_main_process_idle_and_while_its_pool_grades(tmp_path):
+    """Celery's prefork pool forks its processes from the worker's main process, and a thread there at a fork (holding
+    the redis client's, logging's or the import lock) would leave the new process a lock nobody releases. So the look
+    runs on the worker's own event loop (a bootstep on Celery's timer): the main process holds one thread, its own,
+    and the look still marks the served version again every `every` s while the worker is idle and while its pool
+    grades (a mark deleted comes back before the student is graded). A broker of its own: no other test's task."""
+    course = make_course(tmp_path / "course", [CHAPTER])
+    submit_answer(course, "sleep-8-alice", catalogue.STEP_CORRECT[0])
+    log = tmp_path / "worker.log"
+    key = serving_key(fleet.course_version(course, CHAPTER), "main@test")
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        with running_worker(url, ROOT, "main@test", log, every=1.0) as worker:
+            assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()
+            assert threads(worker.pid) == [str(worker.pid)]
+            client.delete(key)
+            assert wait_for(lambda: client.exists(key), 10), log.read_text()[-3000:]  # idle: the next look marks
+            run = enqueue(url, course, CHAPTER)
+            assert wait_for(lambda: any(client.scan_iter(lease_key("*"))), 60)  # its pool grades (8 s)
+            client.delete(key)
+            assert wait_for(lambda: client.exists(key), 5) and graded_lines(log) == [], log.read_text()[-3000:]
+            assert threads(worker.pid) == [str(worker.pid)]
+            stdout, _ = run.communicate(timeout=120)
+    assert outcomes(stdout) == {"sleep-8-alice": ["graded", ""]}

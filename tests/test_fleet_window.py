@@ -17,7 +17,7 @@ from support.course import make_course, scores
 from support.gradedclass import submit_answer
 from support.paths import ROOT
 from support.redis_broker import redis_server
-from support.stub_fleet import enqueue, graded_lines, outcomes, queued, stub_worker, wait_for
+from support.stub_fleet import enqueue, graded_lines, outcomes, queued, running_worker, wait_for
 
 CHAPTER = "02_ordered_schedules"
 WINDOW = 3
@@ -64,12 +64,8 @@ def test_no_more_than_the_window_is_ever_queued_and_the_class_is_graded_once(cou
         # no worker yet: the window fills and stays full, the other 7 students are not sent
         assert wait_for(lambda: queued(client, version) == WINDOW, 120), "the window never filled"
         assert not wait_for(lambda: queued(client, version) > WINDOW, 3)
-        worker = stub_worker(url, ROOT, "one@test", log)
-        try:
+        with running_worker(url, ROOT, "one@test", log):
             stdout, _ = run.communicate(timeout=300)
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(60)
     assert run.returncode == 0
     assert watch.most_queued == WINDOW and watch.most_out == WINDOW  # reached, never passed
     result = outcomes(stdout)
@@ -82,8 +78,7 @@ def test_no_more_than_the_window_is_ever_queued_and_the_class_is_graded_once(cou
 def test_a_ctrl_c_in_the_middle_and_a_rerun_grade_every_student_once(course, tmp_path):
     log = tmp_path / "worker.log"
     with redis_server() as url:
-        worker = stub_worker(url, ROOT, "one@test", log, step=1.0)
-        try:
+        with running_worker(url, ROOT, "one@test", log, step=1.0):
             run = enqueue(url, course, CHAPTER, WINDOW)
             assert wait_for(lambda: len(graded_lines(log)) >= 3, 120)
             run.send_signal(signal.SIGINT)
@@ -93,9 +88,6 @@ def test_a_ctrl_c_in_the_middle_and_a_rerun_grade_every_student_once(course, tmp
             assert 1 <= first < 10
             rerun = enqueue(url, course, CHAPTER, WINDOW)
             stdout, _ = rerun.communicate(timeout=300)
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(60)
     assert rerun.returncode == 0
     second = outcomes(stdout)
     graded = {student for student, (status, _) in second.items() if status == "graded"}

@@ -7,8 +7,10 @@ versions move, and a task of the old version then sits on a queue nobody serves.
   Celery's warm shutdown lets its processes finish their students) so that it exits with RESTART_STATUS and its
   supervisor starts it on the new checkout. Without it, a worker with no work never looked: it listens only to its
   old version's queue, where no task of the new version arrives, so it never restarted and the new queue was never
-  served. Each look also marks the versions it serves in the broker (`serving_key`, lapsing after SERVING_SECONDS),
-  for the enqueuer.
+  served. The look runs on the worker's own event loop (a worker bootstep on Celery's timer), not in a thread: the
+  prefork pool forks its processes from the main process, and a thread there holding a lock at a fork (the redis
+  client's, logging's, the import lock) would leave the new process a lock nobody releases. Each look also marks
+  the versions it serves in the broker (`serving_key`, lapsing after SERVING_SECONDS), for the enqueuer.
 - `Unserved`, in the enqueuing command: while tasks wait, it says once, on stderr, when this course's version moved
   since the run started (its tasks carry the old one: a rerun sends the waiting students with the new version), or
   when no worker has marked this run's version as served for SERVING_SECONDS.
@@ -20,7 +22,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from lrcourse.grading import fleet
 
 CHECK_SECONDS = 30.0  # a worker looks at its checkout this often; the enqueuer at its version too
 SERVING_SECONDS = 90.0  # a worker's mark that it serves a version lapses this long after its last look
+MARK_SECONDS = 5.0  # the longest a mark waits for the broker (a redis socket's timeouts)
 
 
 def serving_key(version: str, worker: str) -> str:
@@ -35,22 +37,41 @@ def serving_key(version: str, worker: str) -> str:
 
 
 class CheckoutWatch:
-    """A worker's timer on its checkout (see the module's text): a daemon thread, from `start` to the process's end."""
+    """A worker's look at its checkout (see the module's text): `step`, a bootstep that runs `look` every `every` s
+    on the worker's event loop, from the worker's start to its end."""
 
     def __init__(self, url: str, station, name: str, every: float = CHECK_SECONDS):
         self.url, self.station, self.every = url, station, every
         self.name = name.replace("%h", socket.gethostname())  # Celery's placeholder in `lrcourse worker`'s default
-        self.stop = threading.Event()
         self.moved = ""  # why the checkout moved, once seen
 
-    def start(self) -> None:
-        threading.Thread(target=self.watch, name="lrcourse-checkout-watch", daemon=True).start()
+    def step(self):
+        """The bootstep, for `app.steps["worker"]` (Celery's documented way to extend a worker). Celery's Timer of a
+        worker with an event loop (prefork on Redis, as `fleet_worker.serve` runs it) has no thread of its own: its
+        entries run in the main thread between the loop's polls, idle or not, while the pool's processes grade."""
+        from celery import bootsteps
 
-    def watch(self) -> None:
-        self.mark(self.station.versions.values())
-        while not self.stop.wait(self.every):
-            if self.look():
-                return
+        watch = self
+
+        class Look(bootsteps.StartStopStep):
+            name = "lrcourse.checkout_look"
+            requires = {"celery.worker.components:Timer"}
+            entry = None
+
+            def start(self, worker) -> None:
+                watch.mark(watch.station.versions.values())  # at once, as the worker starts: then each look
+                self.entry = worker.timer.call_repeatedly(watch.every, self.tick)
+
+            def tick(self) -> None:
+                if watch.look():
+                    self.stop(None)  # told to stop: no more looks during the warm shutdown
+
+            def stop(self, worker) -> None:
+                if self.entry is not None:
+                    self.entry.cancel()
+                    self.entry = None
+
+        return Look
 
     def look(self) -> bool:
         """One look: True (and the worker told to stop) if the checkout moved; else its versions marked served."""
@@ -72,7 +93,10 @@ class CheckoutWatch:
         import redis
 
         try:
-            with redis.Redis.from_url(self.url) as client:
+            # on the worker's loop, which waits meanwhile: a broker that takes the connection and never answers holds
+            # it MARK_SECONDS, not for ever
+            timeouts = {"socket_timeout": MARK_SECONDS, "socket_connect_timeout": MARK_SECONDS}
+            with redis.Redis.from_url(self.url, **timeouts) as client:
                 for version in versions:
                     client.set(serving_key(version, self.name), 1, px=int(SERVING_SECONDS * 1000))
         except redis.RedisError:
@@ -114,7 +138,7 @@ class Unserved:
         elif "unserved" not in self.said and now - self.since >= SERVING_SECONDS:
             self.said.add("unserved")
             self.say(
-                f"no worker has served course version {self.version} for {SERVING_SECONDS:.0f} s, and "
+                f"no worker has marked course version {self.version} as served for {SERVING_SECONDS:.0f} s, and "
                 f"{len(self.waiting)} task(s) wait on its queue: start a worker from a checkout at this version, or, "
                 "if the course changed, stop (Ctrl-C: every grade written is kept) and run `lrcourse grade` again."
             )

@@ -349,7 +349,7 @@ def run_station(
     """`serve`, then RESTART_STATUS if the worker stopped because its checkout moved (see the module's text), seen by
     a task's grading process or, idle or not, by the main process's look every `every` s (`CheckoutWatch`)."""
     station.serving()  # the versions it serves, read before the watch compares the disk with them
-    CheckoutWatch(app.conf.broker_url, station, name, every).start()
+    app.steps["worker"].add(CheckoutWatch(app.conf.broker_url, station, name, every).step())
     status = serve(app, station, concurrency, visibility_seconds, name)
     moved = [why for assignment in station.serving() if (why := station.moved(assignment))]
     if moved:

@@ -17,9 +17,12 @@ twice shows twice. The broker's URL is read from stdin, never from a command lin
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lrcourse.grading.fleet_watch import CHECK_SECONDS
@@ -90,6 +93,18 @@ def stub_worker(
     out = log.open("a")
     args = (str(checkout), name, str(visibility), str(step), str(concurrency), str(every))
     return started(WORKER, url, *args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=checkout)
+
+
+@contextmanager
+def running_worker(url: str, checkout: Path, name: str, log: Path, **options) -> Iterator[subprocess.Popen]:
+    """`stub_worker(url, checkout, name, log, **options)`, stopped on leaving, whatever happened inside, as a supervisor
+    stops it: SIGTERM (Celery's warm shutdown, which finishes a student in hand), then its exit awaited."""
+    worker = stub_worker(url, checkout, name, log, **options)
+    try:
+        yield worker
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
 
 
 def enqueue(
