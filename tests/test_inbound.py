@@ -6,6 +6,7 @@ command and nbgrader's own collect)."""
 from __future__ import annotations
 
 import datetime
+import grp
 import os
 import pwd
 import re
@@ -41,7 +42,8 @@ def test_an_exchange_that_cannot_tell_students_apart_is_refused(tmp_path):
     # before a second student submits, one student forging two classmates looks the same: say so, and what to do
     me = user_name(os.geteuid())
     assert f"may instead be {me}'s forgeries in classmates' names" in str(refused.value)
-    assert "remove the forgeries, or collect again once other students have submitted" in str(refused.value)
+    assert f"remove the forgeries as root ({me}'s folders, which you may not be able to empty)" in str(refused.value)
+    assert "or collect again once other students have submitted" in str(refused.value)
 
 
 def test_a_folder_named_after_the_shared_user_does_not_hide_that_students_cannot_be_told_apart(tmp_path):
@@ -174,6 +176,33 @@ def test_an_inbound_folder_without_the_sticky_bit_is_noted(tmp_path, mode, noted
     assert [row["submission"] for row in result.collected] == [name], result
     notes = [row["note"] for row in result.notes if row["submission"] == "every submission"]
     assert len(notes) == noted and all("has no sticky bit" in n and "`chmod +t " in n for n in notes), result.notes
+
+
+@pytest.mark.parametrize("mode, who", [(0o3773, "group"), (0o2773, "group"), (0o3737, "every"), (0o3733, None)])
+def test_an_inbound_folder_others_may_list_is_noted(tmp_path, mode, who):
+    """nbgrader's groupshared makes it 2773: anyone in its group lists every submission and reads its notebook and
+    submission_secret.txt (the key to its feedback). Collect says so once, naming the group, and collects."""
+    course, exchange = exchange_course(tmp_path)
+    _, name = inbound_folder(exchange.inbound)
+    exchange.inbound.chmod(mode)
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [name], result
+    notes = [row["note"] for row in result.notes if row["submission"] == "every submission" and "listed" in row["note"]]
+    group = grp.getgrgid(exchange.inbound.stat().st_gid).gr_name
+    said = {"group": f"can be listed by everyone in its group {group}:", "every": "can be listed by every user:"}
+    assert len(notes) == (who is not None) and all(said[who] in n and "`chmod go-r " in n for n in notes), notes
+
+
+def test_a_hard_linked_notebook_is_refused_saying_what_to_do(tmp_path):
+    """Where fs.protected_hardlinks is 0 a classmate can link a submitted notebook: the refusal says how to find the
+    other name, and which time still holds."""
+    folder, name = inbound_folder(tmp_path)
+    os.link(folder / FILE, tmp_path / "elsewhere")
+    with pytest.raises(Refused) as refused:
+        read(tmp_path, name)
+    said = str(refused.value)
+    assert said.startswith(f"'{FILE}' is a hard link (2 names for one file): where fs.protected_hardlinks"), said
+    assert f"-xdev -inum {(folder / FILE).stat().st_ino}`" in said and "stat -c %z <folder>" in said, said
 
 
 def test_a_folder_renamed_into_a_submissions_name_takes_the_folders_time(tmp_path, monkeypatch):
