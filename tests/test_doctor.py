@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.doctor import Check, exchange_root, fix_for, private_homes, protected_hardlinks, verdict
+from lrcourse.grading.doctor import Check, fix_for, private_homes, verdict
+from lrcourse.grading.doctor_exchange import exchange_root, protected_hardlinks
 
 from support.paths import ROOT
 
