@@ -21,29 +21,11 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from lrcourse.grading.doctor_check import Check, one_line
+
 PROBE_SECONDS = 120.0  # a kernel or answer process importing torch on a busy machine
-
-
-@dataclass
-class Check:
-    name: str
-    problem: str = ""  # "" when all is well
-    fix: str = ""
-    warning: bool = False  # grading works, with less than it should have
-    stops: str = "grading"  # what a failure stops: "grading", or "collect" (the exchange's check)
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.problem) and not self.warning
-
-    def line(self) -> str:
-        if not self.problem:
-            return f"ok    {self.name}"
-        label = "warn" if self.warning else "FAIL"
-        return f"{label}  {self.name}: {self.problem}" + (f" -- fix: {self.fix}" if self.fix else "")
 
 
 def probe_source(paths: list[str]) -> str:
@@ -223,11 +205,6 @@ def verdict(checks: list[Check]) -> str:
     if failed:
         return "students' code can be graded here, but lrcourse collect refuses this exchange (see FAIL above)"
     return "students' code can be graded here"
-
-
-def one_line(text: str, width: int = 600) -> str:
-    text = " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def diagnose(course: Path, waiting=lambda text: None) -> Iterator[Check]:

@@ -13,7 +13,7 @@ import pwd
 import stat
 from pathlib import Path
 
-from lrcourse.grading.doctor import Check, one_line
+from lrcourse.grading.doctor_check import Check, one_line
 
 # the exchange's inbound folder as nbgrader's release makes it (everyone writes and enters, only its owner lists it),
 # plus the sticky bit (only a submission folder's owner, the inbound folder's owner and root may rename or remove it):
