@@ -4,16 +4,20 @@ nbgrader's own submit (`ExchangeSubmit.copy_files`) makes each submission folder
 mode 0777, so that an instructor who is not root can delete it later; then any classmate who learns the folder's
 name (its random part is all that hides it) can rename it, take its notebook out, or rename that notebook away
 and back, which takes the submission out of collect, makes an older draft count instead, or makes it look late.
-`OwnerOnlySubmit` does what nbgrader's submit does, then sets the folder to 0755: the student writes in it, the
-instructor who collects reads it, no one else can change an entry in it. With the sticky bit on the inbound folder
-(mode 3733, the README's set-up) no one but the student, the inbound folder's owner and root can rename
-the folder itself either. Its price: only root can delete a submission (the README's clean-up).
+`OwnerOnlySubmit` does what nbgrader's submit does, and sets the folder to 0755 as soon as nbgrader has written it
+and opened it to all, before nbgrader's second copy (into the student's own cache, which a full quota can make
+fail), and again on the way out whatever failed: the student writes in it, the instructor who collects reads it,
+no one else can change an entry in it. With the sticky bit on the inbound folder (mode 3733, the README's set-up)
+no one but the student, the inbound folder's owner and root can rename the folder itself either. Its price: only
+root can delete a submission (the README's clean-up).
 
 The students' nbgrader configuration names it (`c.ExchangeFactory.submit`: hub/nbgrader_config.py, and the
 environment's own nbgrader_config.py that scripts/setup_lab.py writes), and both `nbgrader submit` and the
 Assignments tab of JupyterLab (nbgrader's assignment_list server extension) build their submit from it. It runs in
-the student's own server: it imports nbgrader and nothing of the grader's (`lrcourse.grading`), and reads nothing
-but the folder it has just written.
+the student's own server: it imports nbgrader, the standard library and, through the package's `__init__`,
+`lrcourse.kernel_messages` and `lrcourse.cells` (what a learner's kernel loads anyway), nothing of the grader's
+(`lrcourse.grading`: tests/test_exchange_submit.py checks the list), and reads nothing but the folder it has just
+written.
 """
 
 from __future__ import annotations
@@ -32,25 +36,45 @@ class OwnerOnlySubmit(ExchangeSubmit):
     """nbgrader's `ExchangeSubmit`, its submission folder then closed to everyone but its owner (FOLDER_MODE)."""
 
     def copy_files(self):
-        super().copy_files()  # the folder is 0777 from here until the line below: its name is known to no one else
-        folder = os.path.join(self.inbound_path, self.assignment_filename)
+        try:
+            super().copy_files()
+        finally:  # a copy, a write or the cache that failed midway must not leave the folder open to all
+            self.close_submission()
+
+    def do_copy(self, src, dest, log=None):
+        # nbgrader copies twice: into the inbound folder, then (the folder complete and 0777 by now) into the
+        # student's cache; close it before the second, which a full quota or an unwritable cache can make fail
+        if dest != self.submission_folder():
+            self.close_submission()
+        super().do_copy(src, dest, log)
+
+    def submission_folder(self) -> str:
+        return os.path.join(self.inbound_path, self.assignment_filename)
+
+    def close_submission(self) -> None:
+        """Close the submission folder, if nbgrader made one, to everyone but its student (`close_to_others`)."""
+        folder = self.submission_folder()
+        if not os.path.lexists(folder):  # nbgrader failed before making it: nothing to close
+            return
         try:
             close_to_others(folder)
         except OSError as error:
             self.fail(
-                f"Your submission was made ({folder}), but it could not be closed to other users "
-                f"({error.strerror}): submit again, and tell your instructor if this message comes back."
+                f"Your submission folder ({folder}) could not be closed to other users ({error.strerror}): "
+                "submit again, and tell your instructor if this message comes back."
             )
 
 
 def close_to_others(folder: str) -> None:
     """Set the submission folder this process just wrote to FOLDER_MODE, opened without following a link and
-    checked to be this user's own (never another's folder put in its place meanwhile)."""
+    checked to be this user's own (never another's folder put in its place meanwhile); left as it is when already
+    so (a chmod moves the folder's change time, which collect takes as the submission's)."""
     fd = os.open(folder, OPEN_FLAGS)
     try:
         seen = os.fstat(fd)
         if seen.st_uid != os.geteuid() or not stat.S_ISDIR(seen.st_mode):
             raise PermissionError(1, "the folder is not this user's own (replaced meanwhile?)", folder)
-        os.fchmod(fd, FOLDER_MODE)
+        if stat.S_IMODE(seen.st_mode) != FOLDER_MODE:
+            os.fchmod(fd, FOLDER_MODE)
     finally:
         os.close(fd)

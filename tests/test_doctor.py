@@ -7,7 +7,9 @@ so and how to fix it, starting nothing.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.doctor import Check, exchange_root, fix_for, private_homes, verdict
+from lrcourse.grading.doctor import fix_for, private_homes, verdict
+from lrcourse.grading.doctor_check import Check
+from lrcourse.grading.doctor_exchange import exchange_root, protected_hardlinks
 
 from support.paths import ROOT
 
@@ -138,21 +142,46 @@ def test_the_doctor_fails_a_course_folder_in_the_exchange_that_collect_refuses(t
 
 
 @pytest.mark.parametrize("mode, warned", [
-    (0o3733, None), (0o3773, None), (0o2733, "sticky"), (0o2773, "sticky"), (0o777, "mode"), (0o733, "mode"),
+    (0o3733, set()), (0o3773, {"group"}), (0o2733, {"sticky"}), (0o2773, {"group", "sticky"}), (0o777, {"mode"}),
+    (0o733, {"mode"}),
 ])  # fmt: skip
 def test_the_doctor_warns_of_an_inbound_folder_not_as_the_readme_sets_it(tmp_path: Path, mode, warned):
-    """Listable by everyone (0777), a classmate's folder name is no secret; nbgrader makes it 2733 (2773 shared),
-    which lets a classmate rename a submission folder: the README adds the sticky bit (3733, 3773)."""
+    """Listable by everyone (0777), a classmate's folder name is no secret; nbgrader makes it 2733, which lets a
+    classmate rename a submission folder (the README adds the sticky bit: 3733), and 2773 with groupshared, where
+    anyone in its group reads every submission: the group and its members are named."""
     course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
     course.mkdir(mode=0o755)
-    (course / "inbound").mkdir()
-    (course / "inbound").chmod(mode)
+    inbound = course / "inbound"
+    inbound.mkdir()
+    inbound.chmod(mode)
     said = exchange_root(tmp_path)
     assert not said.failed and said.warning == bool(warned), said
-    assert (f"has mode {mode:04o}, not 3733" in said.line()) == (warned == "mode"), said.line()
-    assert (f"without the sticky bit ({mode | 0o1000:04o})" in said.line()) == (warned == "sticky"), said.line()
-    assert (f"chmod +t {course / 'inbound'}" in said.fix) == (warned == "sticky"), said.fix
+    assert (f"has mode {mode:04o}, not 3733" in said.line()) == ("mode" in warned), said.line()
+    assert (f"has mode {mode:04o}, without the sticky bit" in said.line()) == ("sticky" in warned), said.line()
+    assert (f"chmod +t {inbound}" in said.fix) == ("sticky" in warned), said.fix
+    group = grp.getgrgid(inbound.stat().st_gid)
+    members = sorted({*group.gr_mem, *(user.pw_name for user in pwd.getpwall() if user.pw_gid == group.gr_gid)})
+    listed = f"{inbound} (mode {mode:04o}) can be listed by its group {group.gr_name} (members listed here: "
+    assert (listed in said.line() and "no student may be in it" in said.line()) == ("group" in warned), said.line()
+    assert ", ".join(members[:5]) in said.line() or "group" not in warned, (members, said.line())
+    assert (f"chmod g-r {inbound}" in said.fix) == ("group" in warned), said.fix
     assert said.line().startswith("warn" if warned else f"ok    the nbgrader exchange's root {course.parent} keeps")
+
+
+@pytest.mark.parametrize("value, warned", [("1", False), ("0", True), ("2", True), (None, True)])
+def test_the_doctor_warns_where_the_kernel_allows_hard_links_to_others_files(tmp_path: Path, value, warned):
+    """fs.protected_hardlinks = 0 lets a classmate hard-link a submitted notebook (it then looks late, and collect
+    refuses it); a setting it cannot read is said, not taken as fine."""
+    sysctl = tmp_path / "protected_hardlinks"
+    if value is not None:
+        sysctl.write_text(f"{value}\n")
+    said = protected_hardlinks(sysctl)
+    assert not said.failed and said.warning == warned, said
+    assert (f"{sysctl} is {value}: a student" in said.line()) == (warned and value is not None), said.line()
+    assert ("fs.protected_hardlinks=1" in said.fix) == (warned and value is not None), said.fix
+    assert ("not checked: cannot read" in said.line()) == (value is None), said.line()
+    machine = Path("/proc/sys/fs/protected_hardlinks").read_text().strip()
+    assert protected_hardlinks().warning == (machine != "1")  # this machine's own setting, read
 
 
 def test_the_doctor_warns_of_homes_other_users_can_enter(tmp_path: Path):

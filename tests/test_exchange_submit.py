@@ -43,6 +43,9 @@ ATTACKS = {
     "touch the notebook": f'touch "$1/{FILE}"',
     "add a file": 'touch "$1/extra"',
     "open the folder": 'chmod 777 "$1"',
+    # a second name moves the notebook's change time and makes collect refuse it (a file with two names): the
+    # kernel refuses it with fs.protected_hardlinks = 1 (lrcourse doctor checks it), whatever the folder's mode
+    "hard-link the notebook": f'ln "$1/{FILE}" "$(dirname "$1")/linked"',
 }
 
 
@@ -169,6 +172,85 @@ def test_the_instructor_archives_but_only_root_deletes_a_submission(exchange_cla
         os.chown(inbound, 0, -1)
         inbound.chmod(0o3733)
     shutil.rmtree(inbound / "archived")
+
+
+# the student's cache (`--Exchange.cache`) as a full quota or a broken home may leave it: its course folder cannot be
+# made (nbgrader's makedirs fails), or is there and cannot be written (nbgrader's copy into it fails)
+BROKEN_CACHES = {"cannot be made": 'chmod 500 "$1"', "cannot be written": 'mkdir -m 500 "$1/lr-schedules"'}
+
+
+@needs_root
+@pytest.mark.parametrize("cache_state", BROKEN_CACHES)
+def test_a_submit_that_fails_copying_to_the_cache_leaves_the_folder_closed(exchange_class, cache_state):
+    """nbgrader copies the submission into the inbound folder, opens it to all (0777), then copies it into the
+    student's own cache: with that cache broken the submit fails, and the folder it made in the inbound folder is
+    closed all the same (0755), its notebook the one submitted."""
+    run, students = exchange_class, exchange_class["students"]
+    cache = students.home(students.name["mallory"]) / f"cache-{cache_state.replace(' ', '-')}"
+    students.shell("mallory", f'mkdir -m 700 "$1" && {BROKEN_CACHES[cache_state]}', str(cache))
+    students.write_notebook("mallory", notebook())
+    failed = students.python(
+        "mallory", "-m", "nbgrader", "submit", CHAPTER, "--course", "lr-schedules",
+        f"--Exchange.root={run['exchange'].root}", f"--Exchange.cache={cache}",
+    )  # fmt: skip
+    mine = [p for p in run["exchange"].inbound.iterdir() if p.name.startswith(students.name["mallory"] + "+")]
+    try:
+        assert failed.returncode != 0 and "Permission denied" in failed.stdout + failed.stderr, failed
+        (folder,) = mine
+        assert stat.S_IMODE(folder.lstat().st_mode) == 0o755
+        assert nbformat.read(folder / FILE, as_version=4).cells[0].source == "x = 1"
+    finally:
+        for folder in mine:
+            shutil.rmtree(folder)  # the other tests collect alice's and bob's alone
+
+
+def test_the_folder_is_closed_before_nbgrader_copies_into_the_cache(tmp_path, monkeypatch):
+    """The folder is 0755 when nbgrader starts its second copy (into the student's cache), not only once the
+    submit has ended: the moment it is open to all is nbgrader's chmod to 0777 and the course's chmod right after."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default.exchange import Exchange as NbgraderExchange
+    from traitlets.config import Config
+
+    from lrcourse.exchange_submit import OwnerOnlySubmit
+
+    _, exchange = exchange_for(tmp_path)
+    modes: dict[str, list[int]] = {}
+    copy = NbgraderExchange.do_copy
+
+    def seen_then_copied(self, src, dest, log=None):
+        modes[dest] = [stat.S_IMODE(entry.lstat().st_mode) for entry in exchange.inbound.iterdir()]
+        return copy(self, src, dest, log)
+
+    monkeypatch.setattr(NbgraderExchange, "do_copy", seen_then_copied)
+    home = tmp_path / "home"
+    (home / CHAPTER).mkdir(parents=True)
+    nbformat.write(notebook(), home / CHAPTER / FILE)
+    monkeypatch.chdir(home)  # nbgrader's assignment_dir, "."
+    config = Config()
+    config.Exchange.root = str(exchange.root)
+    config.Exchange.cache = str(tmp_path / "cache")
+    config.CourseDirectory.course_id = "lr-schedules"
+    config.CourseDirectory.assignment_id = CHAPTER
+    submit = OwnerOnlySubmit(
+        coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config), config=config
+    )
+    submit.start()
+    inbound, cached = modes.values()  # the inbound folder's copy first, then the cache's
+    assert inbound == [] and cached == [0o755], modes
+    assert list(modes)[1].startswith(str(tmp_path / "cache"))
+
+
+def test_the_course_submit_imports_nothing_of_the_graders():
+    """It runs in every student's server: nbgrader, the standard library, and from the course only the package's
+    `__init__` and what it loads (a learner's kernel loads the same)."""
+    code = (
+        "import sys; import nbgrader.exchange.default.submit; before = set(sys.modules); "
+        "import lrcourse.exchange_submit; print(sorted(m for m in set(sys.modules) - before if m.startswith('lrcourse')))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    loaded = run.stdout.strip()
+    assert loaded == str(["lrcourse", "lrcourse.cells", "lrcourse.exchange_submit", "lrcourse.kernel_messages"]), loaded
 
 
 def test_the_students_configuration_names_the_course_submit():

@@ -6,6 +6,7 @@ command and nbgrader's own collect)."""
 from __future__ import annotations
 
 import datetime
+import grp
 import os
 import pwd
 import re
@@ -41,7 +42,8 @@ def test_an_exchange_that_cannot_tell_students_apart_is_refused(tmp_path):
     # before a second student submits, one student forging two classmates looks the same: say so, and what to do
     me = user_name(os.geteuid())
     assert f"may instead be {me}'s forgeries in classmates' names" in str(refused.value)
-    assert "remove the forgeries, or collect again once other students have submitted" in str(refused.value)
+    assert f"remove the forgeries as root ({me}'s folders, which you may not be able to empty)" in str(refused.value)
+    assert "or collect again once other students have submitted" in str(refused.value)
 
 
 def test_a_folder_named_after_the_shared_user_does_not_hide_that_students_cannot_be_told_apart(tmp_path):
@@ -82,7 +84,7 @@ TRAPS = {  # what a submission folder holds in the notebook's place -> the reaso
     "symlink": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/etc/passwd"), "is a symbolic link"),
     "dev-zero": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/dev/zero"), "is a symbolic link"),
     "fifo": (lambda f: (f / FILE).unlink() or os.mkfifo(f / FILE), "is a FIFO"),
-    "hard-link": (lambda f: os.link(f / FILE, f.parent / "elsewhere"), "is a hard link"),
+    "hard-link": (lambda f: os.link(f / FILE, f.parent / "x"), r"is a hard link .*protected_hardlinks.* -inum \d"),
     "folder": (lambda f: (f / FILE).unlink() or (f / FILE).mkdir(), "is a folder, not a plain file"),
     "oversized": (lambda f: (f / FILE).write_bytes(b" " * (2 << 20)), "is larger than 1 MB"),
     "no-notebook": (lambda f: (f / FILE).unlink(), "no notebook of the assignment"),
@@ -163,17 +165,21 @@ def test_a_folder_others_can_write_in_is_collected_with_a_note(tmp_path, mode, n
     assert (f"note on {name!r}: its folder (mode" in summary(result)) == noted
 
 
-@pytest.mark.parametrize("mode, noted", [(0o2733, True), (0o777, True), (0o3733, False), (0o755, False)])
-def test_an_inbound_folder_without_the_sticky_bit_is_noted(tmp_path, mode, noted):
-    """Writable by students without the sticky bit (nbgrader's 2733), a classmate may rename any submission folder
-    whose name they learn: collect says so once, and collects."""
+@pytest.mark.parametrize("mode, sticky, listed", [(0o2733, True, None), (0o777, True, "every"), (0o3733, False, None),
+    (0o755, False, "every"), (0o3773, False, "group"), (0o2773, True, "group")])  # fmt: skip
+def test_an_inbound_folder_without_the_sticky_bit_or_that_others_list_is_noted(tmp_path, mode, sticky, listed):
+    """No sticky bit (2733: a classmate renames a folder), listed by a group (groupshared) or all: noted, collected."""
     course, exchange = exchange_course(tmp_path)
     _, name = inbound_folder(exchange.inbound)
     exchange.inbound.chmod(mode)
     result = collect(course, CHAPTER, exchange)
-    assert [row["submission"] for row in result.collected] == [name], result
     notes = [row["note"] for row in result.notes if row["submission"] == "every submission"]
-    assert len(notes) == noted and all("has no sticky bit" in n and "`chmod +t " in n for n in notes), result.notes
+    assert [row["submission"] for row in result.collected] == [name] and not result.refused, result
+    sticky_notes = [n for n in notes if "has no sticky bit" in n and "`chmod +t " in n]
+    group = grp.getgrgid(exchange.inbound.stat().st_gid).gr_name
+    said = {"group": f"can be listed by everyone in its group {group}:", "every": "can be listed by every user:"}
+    listed_notes = [n for n in notes if listed and said[listed] in n and "`chmod go-r " in n]
+    assert (len(sticky_notes), len(listed_notes), len(notes)) == (sticky, bool(listed), sticky + bool(listed)), notes
 
 
 def test_a_folder_renamed_into_a_submissions_name_takes_the_folders_time(tmp_path, monkeypatch):

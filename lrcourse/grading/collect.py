@@ -32,7 +32,8 @@ A check or read that fails in a way no rule foresaw refuses that folder only, wi
 A folder mounted in the inbound folder is refused (`mounts`), and so is an exchange whose root lets a student
 replace the course's folder (`exchange_root`: writable by others without the sticky bit). An inbound folder
 without the sticky bit, or a submission folder writable by others (nbgrader's own submit leaves it 0777; the
-course's, `lrcourse.exchange_submit`, 0755), is noted, not refused: a classmate may have renamed what is in it.
+course's, `lrcourse.exchange_submit`, 0755), is noted, not refused: a classmate may have renamed what is in it; so
+is an inbound folder its group or others may list (nbgrader's groupshared: 2773): they may have read every one.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from lrcourse.grading.exchange_inbound import (
     listing,
     open_inbound,
 )
-from lrcourse.grading.exchange_root import check_exchange_root, inbound_not_sticky
+from lrcourse.grading.exchange_root import check_exchange_root, inbound_listed, inbound_not_sticky
 from lrcourse.grading.inbound import (
     EntryBudget,
     OverBudget,
@@ -121,7 +122,8 @@ def collect(
         mounts, untrusted = check_filesystem(inbound, exchange)
         result.notes += [{"submission": "every submission", "note": untrusted}] if untrusted else []
         # no refusal: nbgrader's release makes it so, and each submission in it is still its student's own
-        result.notes += [{"submission": "every submission", "note": n} for n in inbound_not_sticky(inbound, exchange)]
+        shared = inbound_not_sticky(inbound, exchange) + inbound_listed(inbound, exchange)
+        result.notes += [{"submission": "every submission", "note": n} for n in shared]
         ours, floods = listing(inbound, assignment, only, bounds.per_owner)
         result.refused += floods
         check_owners_tell_apart(ours, exchange.inbound)

@@ -7,9 +7,9 @@ of the paths the sandbox must show (the Python installation, the virtual environ
 cannot see. Each check is one line: `ok`, or `FAIL` (grading cannot work) or `warn` (it works, with less)
 with what is wrong and how to fix it. First, without starting anything, it checks the nbgrader exchange that
 `lrcourse collect` reads, when there is one (its root must keep the course's folder in place: `exchange_root`; the
-course's folder must exist and be the instructor's, checked as collect checks it; its inbound folder 3733, the
-sticky bit keeping each submission folder in place),
-and warns when the homes beside the user's own can be entered by others (`private_homes`).
+course's folder must exist and be the instructor's, checked as collect checks it; its inbound folder 3733; and
+whether the kernel refuses a student's hard link to a classmate's file: `doctor_exchange`), and warns when the homes
+beside the user's own can be entered by others (`private_homes`).
 """
 
 from __future__ import annotations
@@ -18,37 +18,14 @@ import atexit
 import json
 import os
 import shutil
-import stat
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from lrcourse.grading.doctor_check import Check, one_line
+
 PROBE_SECONDS = 120.0  # a kernel or answer process importing torch on a busy machine
-# the exchange's inbound folder as nbgrader's release makes it (everyone writes and enters, only its owner lists it;
-# 2773 with nbgrader's groupshared: the course's instructors list it too), plus the sticky bit (only a submission
-# folder's owner, the inbound folder's owner and root may rename or remove it): the README's set-up
-INBOUND_MODES = (0o3733, 0o3773)
-
-
-@dataclass
-class Check:
-    name: str
-    problem: str = ""  # "" when all is well
-    fix: str = ""
-    warning: bool = False  # grading works, with less than it should have
-    stops: str = "grading"  # what a failure stops: "grading", or "collect" (the exchange's check)
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.problem) and not self.warning
-
-    def line(self) -> str:
-        if not self.problem:
-            return f"ok    {self.name}"
-        label = "warn" if self.warning else "FAIL"
-        return f"{label}  {self.name}: {self.problem}" + (f" -- fix: {self.fix}" if self.fix else "")
 
 
 def probe_source(paths: list[str]) -> str:
@@ -115,13 +92,13 @@ def answer_process(limits, paths: list[str]) -> Check:
             error = (loaded.get("errors") or [None])[0]
             if error:
                 raised = f"{error.get('name')}: {error.get('message')}"
-                return Check(name, _one_line(f"the probe raised {raised}"), fix_for(raised))
+                return Check(name, one_line(f"the probe raised {raised}"), fix_for(raised))
             reply = process.request({"op": "value", "target": "probe"}, PROBE_SECONDS)
         finally:
             process.close()
         return _seen(name, json.loads(wire.decode(reply["value"]))["missing"])
     except Exception as error:
-        return Check(name, _one_line(f"{type(error).__name__}: {error}"), fix_for(str(error)))
+        return Check(name, one_line(f"{type(error).__name__}: {error}"), fix_for(str(error)))
     finally:
         handle.stop()
 
@@ -153,7 +130,7 @@ def kernel(limits, paths: list[str]) -> Check:
         # nbclient leaves its clean-up registered when the kernel dies before it is ready: it would fail at exit
         atexit.unregister(client._cleanup_kernel)
         why = kernels.limit_hit(folder) or f"{type(error).__name__}: {error}"
-        return Check(name, _one_line(why), fix_for(str(why)))
+        return Check(name, one_line(why), fix_for(str(why)))
     finally:
         kernels.limit_hit(folder)  # ends a kernel left behind
         kernels.close()
@@ -195,85 +172,6 @@ def fix_for(error: str) -> str:
     return "run `lrcourse doctor` again as the user that grades, in the course folder; the message says what failed"
 
 
-def exchange_root(course: Path) -> Check:
-    """The nbgrader exchange `lrcourse collect` reads, when there is one: a root in which no student can put
-    their own folder in place of the course's (`exchange_root`; collect refuses such an exchange)."""
-    from lrcourse.grading.exchange_inbound import ExchangeUnusable, exchange_of
-    from lrcourse.grading.exchange_root import root_problem
-
-    try:
-        exchange = exchange_of(course)
-    except ExchangeUnusable as error:
-        return Check("the nbgrader exchange", f"not checked: {error}", warning=True)
-    except Exception as error:  # a config file that fails: the sandbox limits' check below names it
-        return Check("the nbgrader exchange", _one_line(f"not checked: {type(error).__name__}: {error}"), warning=True)
-    if not exchange.root.is_dir():
-        return Check(f"the nbgrader exchange: none at {exchange.root} (lrcourse collect needs one; not checked)")
-    problem = root_problem(exchange)
-    if not problem:
-        return course_folder(exchange)
-    problem, fix = problem.split(" Fix: ", 1)
-    return Check(
-        "the nbgrader exchange's root", problem.rstrip(".") + "; lrcourse collect refuses it", fix, stops="collect"
-    )
-
-
-def course_folder(exchange) -> Check:
-    """The course's folder in the exchange, checked as `lrcourse collect` checks it (`open_exchange_folder`: a
-    folder, reached without a link, owned by this user or root), and its inbound folder's mode once nbgrader's
-    release has made it. Missing, any student may create it first (the root is writable by all) and own the
-    course's folders: nbgrader's release then fails ("You don't own the directory") and collect refuses them."""
-    from lrcourse.grading.exchange_inbound import ExchangeUnusable, open_exchange_folder
-
-    folder = exchange.root / exchange.course_id
-    name = "the nbgrader exchange's course folder"
-    create = f"as the user who collects, `mkdir -m 0755 {folder}` (see the README's instructor set-up)"
-    if not os.path.lexists(folder):
-        problem = f"{folder} does not exist yet: the first student to create it would own the course's folders"
-        return Check(
-            name, f"{problem}; lrcourse collect would refuse them", f"create it now, {create}", stops="collect"
-        )
-    try:
-        os.close(open_exchange_folder(exchange, (exchange.course_id,), "the course's folder"))
-        mode = inbound_mode(exchange) if os.path.lexists(exchange.inbound) else None  # made by the first release
-    except ExchangeUnusable as error:
-        fix = f"remove it (as root: a student's files may be in it), then, {create}"
-        return Check(name, _one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
-    if mode is not None and mode not in INBOUND_MODES:
-        return Check(name, *inbound_mode_problem(exchange, mode), warning=True)
-    return Check(
-        f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit), "
-        f"and {folder} is yours"
-    )
-
-
-def inbound_mode_problem(exchange, mode: int) -> tuple[str, str]:
-    """What an inbound folder of `mode`, not one of INBOUND_MODES, lets a classmate do, and the fix."""
-    if mode | stat.S_ISVTX in INBOUND_MODES:  # nbgrader's own mode: only the sticky bit is missing
-        problem = (
-            f"{exchange.inbound} has mode {mode:04o}, without the sticky bit ({mode | stat.S_ISVTX:04o}): a classmate "
-            "who learns a submission folder's name can rename it, taking it out of lrcourse collect or making it look "
-            "late (collect notes it)"
-        )
-        return problem, f"`chmod +t {exchange.inbound}` (as its owner)"
-    problem = (
-        f"{exchange.inbound} has mode {mode:04o}, not 3733 (students write in it, none lists it: the random part of "
-        "a classmate's folder name is all that hides their submission; the sticky bit keeps it in place)"
-    )
-    return problem, f"`chmod 3733 {exchange.inbound}`"
-
-
-def inbound_mode(exchange) -> int:
-    """The inbound folder's permission bits, opened as `lrcourse collect` opens it (ExchangeUnusable if it refuses)."""
-    from lrcourse.grading.exchange_inbound import open_inbound
-
-    opened = open_inbound(exchange)
-    try:
-        return stat.S_IMODE(os.fstat(opened).st_mode)
-    finally:
-        os.close(opened)
-
-
 def private_homes(parent: Path | None = None, shown: int = 5) -> Check:
     """Whether the homes beside this user's (in `parent`, default the folder holding this user's home) are
     closed to other users: a classmate who can enter a student's home reads their working notebooks and their
@@ -309,19 +207,16 @@ def verdict(checks: list[Check]) -> str:
     return "students' code can be graded here"
 
 
-def _one_line(text: str, width: int = 600) -> str:
-    text = " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def diagnose(course: Path, waiting=lambda text: None) -> Iterator[Check]:
     """Every check, in order, each as it ends; the live ones only when the sandbox's tools are there, announced
     through `waiting` (they can take minutes on a busy machine, and a silent command looks hung)."""
     from lrcourse.grading.course import course_config, default_db_url
+    from lrcourse.grading.doctor_exchange import exchange_root, protected_hardlinks
     from lrcourse.grading.sandbox.bwrap import readable_paths
     from lrcourse.grading.sandbox.limits import Limits
 
     yield exchange_root(course)
+    yield protected_hardlinks()
     yield private_homes()
     checks = sandbox_tools()
     yield from checks
@@ -331,7 +226,7 @@ def diagnose(course: Path, waiting=lambda text: None) -> Iterator[Check]:
         limits = Limits.from_config(course_config(course, default_db_url(course)))  # the course's c.Sandbox.*
     except Exception as error:  # a limit that is not a whole number, an unknown key, a config that fails
         fix = f"correct c.Sandbox in {course / 'nbgrader_config.py'}"
-        yield Check("the course's sandbox limits", _one_line(f"{type(error).__name__}: {error}"), fix)
+        yield Check("the course's sandbox limits", one_line(f"{type(error).__name__}: {error}"), fix)
         return
     paths = [str(path) for path in readable_paths()] + [sys.executable]
     yield cgroups(limits)

@@ -172,7 +172,7 @@ def check_owners_tell_apart(names: dict, path: Path) -> None:
             f"{len(students)} students: this exchange cannot tell students apart, so no submission in it can "
             f"be trusted. If {shared} is one of your students and no classmate has submitted yet, these may "
             f"instead be {shared}'s forgeries in classmates' names: look at the folders (every one owned by "
-            f"{shared}), remove the forgeries, or collect again once other students have submitted. If every "
-            "student's server runs as this one user, give each student their own uid, or collect another way "
-            "(see the README)"
+            f"{shared}), remove the forgeries as root ({shared}'s folders, which you may not be able to empty), "
+            "or collect again once other students have submitted. If every student's server runs as this one user, "
+            "give each student their own uid, or collect another way (see the README)"
         )

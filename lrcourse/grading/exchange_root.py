@@ -10,10 +10,12 @@ So the root must not be writable by group or others without the sticky bit, the 
 others at all (a student's own outbound/ or feedback/ there stops nbgrader's release and release_feedback), and
 the root must belong to root or the collecting user (its owner may rename anything in it). The inbound folder
 without the sticky bit (nbgrader's 2733) lets a classmate rename a submission folder whose name they learn: noted
-by collect (`inbound_not_sticky`), not refused."""
+by collect (`inbound_not_sticky`), not refused; so does one its group or others may list (`inbound_listed`: nbgrader's
+groupshared 2773), where anyone in that group reads every submission."""
 
 from __future__ import annotations
 
+import grp
 import os
 import stat
 
@@ -87,3 +89,26 @@ def inbound_not_sticky(inbound: int, exchange: Exchange) -> list[str]:
         "submission folder's name can rename it, taking it out of collect or making it look late. Fix: `chmod +t "
         f"{exchange.inbound}` (as its owner; mode 3733, see the README's instructor set-up)"
     ]
+
+
+def inbound_listed(inbound: int, exchange: Exchange) -> list[str]:
+    """A note when group or others may list the inbound folder (open at `inbound`): nbgrader's groupshared makes it
+    2773, and then anyone in its group (a student put there by mistake) lists every submission and reads its
+    notebook and submission_secret.txt, with which they fetch that student's feedback. Not a refusal: the
+    submissions are still each student's own; `chmod go-r` as its owner fixes it without touching their times."""
+    seen = os.fstat(inbound)
+    if not seen.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        return []
+    who = "every user" if seen.st_mode & stat.S_IROTH else f"everyone in its group {group_name(seen.st_gid)}"
+    return [
+        f"{exchange.inbound} (mode {stat.S_IMODE(seen.st_mode):04o}) can be listed by {who}: whoever of them is a "
+        "student reads every classmate's submission and its submission_secret.txt (and fetches their feedback). "
+        f"Fix: `chmod go-r {exchange.inbound}` (as its owner; mode 3733, see the README's instructor set-up)"
+    ]
+
+
+def group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return f"gid {gid}"

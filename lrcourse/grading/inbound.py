@@ -36,9 +36,9 @@ written before the deadline and renamed (or moved) into a submission's name afte
 not its own. A folder changed well after its files (`RENAMED_AFTER`) is noted (`Submission.notes`): where the
 inbound folder has no sticky bit it may be a classmate who renamed it, making it look late. So is a folder writable
 by group or others (`OTHERS_WRITE`), as nbgrader's own submit leaves it (the course's, `lrcourse.exchange_submit`,
-leaves it 0755): a classmate may have renamed entries in it. Such a folder is still the student's work (every file
-taken is the student's own), so it is noted, not refused: refusing it would cost the student their submission for
-what a classmate could do to it.
+leaves it 0755, failed or not): a classmate may have renamed entries in it. Such a folder is still the student's
+work (every file taken is the student's own), so it is noted, not refused: refusing it would cost the student their
+submission for what a classmate could do to it.
 """
 
 from __future__ import annotations
@@ -71,6 +71,24 @@ OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CL
 
 class Refused(Exception):
     """Why a submission is not taken (the message is the reason, as the collect record shows it)."""
+
+
+class HardLinked(Refused):
+    """An entry with another name somewhere: a classmate's hard link where fs.protected_hardlinks is not 1."""
+
+    def __init__(self, reason: str, inode: int):
+        super().__init__(reason)
+        self.inode = inode
+
+    def advice(self) -> str:
+        """What the instructor does when it refuses a notebook (a stray left out needs nothing)."""
+        return (
+            f"{self}: where fs.protected_hardlinks is not 1 (`lrcourse doctor` checks it) a classmate who learned the "
+            "folder's name can make one, which moves the file's change time. As root, find the other names (`find "
+            f"<the inbound folder> -xdev -inum {self.inode}`), remove those that are not the student's, and collect "
+            "again; its time is then the removal's, so judge its lateness by the folder's own change time (`stat -c "
+            "%z <folder>`), which a link elsewhere does not move"
+        )
 
 
 class OverBudget(Refused):
@@ -199,10 +217,10 @@ def check_submission(
     submission = Submission(name, student, time, opened.st_uid, opened, entries, left_out=left_out, more_strays=more)
     if opened.st_mode & OTHERS_WRITE:
         submission.notes.append(
-            f"its folder (mode {stat.S_IMODE(opened.st_mode):04o}) is writable by other users, as nbgrader's own "
-            "submit leaves it (not the course's: lrcourse.exchange_submit): a classmate who learned its name could have "
-            "renamed it or its notebook (a later time: look before penalising it as late), or taken a newer submission "
-            "of the student's out the same way"
+            f"its folder (mode {stat.S_IMODE(opened.st_mode):04o}) is writable by other users (nbgrader's own submit "
+            "leaves it so; the course's, lrcourse.exchange_submit, closes it even when the submit fails, and tells the "
+            "student when it cannot): a classmate who learned its name could have renamed it or its notebook (a later "
+            "time: look before penalising it as late), or taken a newer submission of the student's out the same way"
         )
     if time - files > RENAMED_AFTER:
         submission.notes.append(
@@ -242,7 +260,10 @@ def _check_entries(
             checked[entry] = _check_file(folder, entry, opened, student, notebooks, max_notebook_bytes, listed_devices)
         except Refused as problem:
             checked.pop(entry, None)
-            (problems if entry in notebooks else left_out).append(str(problem))
+            if entry not in notebooks:
+                left_out.append(str(problem))
+            else:  # a hard-linked notebook refuses the submission: say what to do
+                problems.append(problem.advice() if isinstance(problem, HardLinked) else str(problem))
     if problems:
         raise Refused("; ".join(problems))  # at most one per notebook of the assignment
     return checked, left_out, more
@@ -328,7 +349,7 @@ def _check_entry(st: os.stat_result, what: str, uid: int, student: str) -> None:
     if st.st_uid != uid:
         raise Refused(f"{what} is owned by {user_name(st.st_uid)}, not by {student}")
     if st.st_nlink != 1:
-        raise Refused(f"{what} is a hard link ({st.st_nlink} names for one file)")
+        raise HardLinked(f"{what} is a hard link ({st.st_nlink} names for one file)", st.st_ino)
 
 
 def _check_kind(st: os.stat_result, what: str, folder: bool = False) -> None:
