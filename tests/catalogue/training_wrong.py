@@ -13,11 +13,6 @@ RANGE_RATES, RANGE_LOSSES = "test_range_rates", "test_range_losses"
 SIZING = "    scheduler = make_scheduler(optimizer, epochs * math.ceil(len(batches) / accumulation))\n"
 
 
-def stop_rule(rule: str) -> str:
-    """The reference with its stop test replaced by `rule`."""
-    return range_variant("        if smoothed > diverge * best:", f"        if {rule}:")
-
-
 OTHER_WRONG = [
     # chapter 5's sizing step: the schedule's length in optimizer steps; a wrong size trains another run
     fit(
@@ -387,21 +382,6 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         "range_diverge_compared_with_first_loss",
         range_variant("""        if smoothed > diverge * best:""", """        if smoothed > diverge * losses[0]:"""),
         fails=(RANGE_LOSSES,),
-    ),
-    # issue 23 (R23f): stop rules other than the text's ("stop right after recording the first smoothed loss greater
-    # than diverge times the lowest so far"), each caught by the hidden cases with diverge 2.5 and 6 (or the visible
-    # one): they lose the losses' point (the stop's) and nothing else, 6 of 7
-    *(
-        Answer(name, "06_choosing_the_rate", "lr_range_test", stop_rule(rule), (RANGE_LOSSES,), score=6.0)
-        for name, rule in (
-            ("range_stop_hard_coded_4", "smoothed > 4.0 * best"),
-            ("range_stop_hard_coded_2", "smoothed > 2.0 * best"),
-            ("range_stop_at_half_diverge", "smoothed > 0.5 * diverge * best"),
-            ("range_stop_at_three_quarters_diverge", "smoothed > 0.75 * diverge * best"),
-            ("range_stop_at_or_above_nine_tenths_diverge", "smoothed >= 0.9 * diverge * best"),
-            ("range_stop_at_five_quarters_diverge", "smoothed > 1.25 * diverge * best"),
-            ("range_stop_at_one_and_a_half_diverge", "smoothed > 1.5 * diverge * best"),
-        )
     ),
     range_test(
         "range_suggests_minimum",
