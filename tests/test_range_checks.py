@@ -31,3 +31,32 @@ def test_a_range_test_that_steps_past_its_stop_loses_the_stops_point_only():
     with pytest.raises(checking.CheckFailed, match="result\\['losses'\\] has"):
         checking.check_range_losses(early, end_lr=10.0)
     checking.check_range_losses(_range_answer("range_reference"), end_lr=10.0)
+
+
+def _losses_cell() -> str:
+    """Chapter 6's stop cell as the grader runs it, hidden tests included."""
+    from support.notebooks import read
+    from support.paths import ROOT
+
+    notebook = read(ROOT / "source" / "06_choosing_the_rate" / "choosing_the_rate.ipynb")
+    return next(cell.source for cell in notebook.cells if cell.get("id") == "test_range_losses")
+
+
+WRONG_STOPS = [a.name for a in catalogue.WRONG if a.name.startswith("range_stop_")]
+RIGHT_FORMS = ["range_reference", "range_rate_by_cumulative_multiplication", "range_rate_by_exp_log"]
+RIGHT_FORMS += ["range_smoothing_recomputed_by_lfilter"]
+
+
+@pytest.mark.parametrize("name", WRONG_STOPS + RIGHT_FORMS)
+def test_the_stop_point_takes_the_texts_rule_with_any_diverge(name):
+    """Issue 23 (R23f): a stop rule hard-coding 4, or stopping at another multiple of diverge x the lowest, kept the
+    stop's point while every case used diverge=4 and jumped past the threshold in one step. The hidden cases (diverge
+    2.5 and 6, whose smoothed losses climb through the band around the threshold) charge each of them, with the
+    threshold in numbers; the correct forms of the rate and the smoothing still pass."""
+    assert len(WRONG_STOPS) == 7
+    namespace = {"lr_range_test": _range_answer(name)}
+    if name in RIGHT_FORMS:
+        exec(_losses_cell(), namespace)
+        return
+    with pytest.raises(checking.CheckFailed, match=r"With diverge=(4\.0|2\.5|6\.0) the threshold is \1 x the lowest"):
+        exec(_losses_cell(), namespace)

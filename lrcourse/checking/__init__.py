@@ -28,7 +28,7 @@ nothing else; the grader imports its plumbing from the modules. One module per j
 expected values), and one module per exercise family: `scheduler_cases`, `scheduler_observers` and
 `schedulers` (chapters 2-3), `step_lr_own` (2) and `plateau_own` (3: a class judged against its own decays, its
 own patience, in the cells that test something else), `step_lr_reading` (2, reading a StepLR's log; its
-answer's forms in `answer_forms`, shared with 3's),
+answer's forms in `answer_forms`, shared with 3's and 4's: any whole number is a count, as the grader sees it),
 `plateau_reading` (3, reading a logged run), `plateau_floor` (3, a stalled run's floor), `recipes` (4),
 `fit_steps` (5),
 `range_test` (6), `wsd` (7), plus `preview`.

@@ -1,5 +1,7 @@
-"""Answers that are plain data read off a log (chapter 2's StepLR log, chapter 3's ReduceLROnPlateau run): a dict
-whose keys each take a form, checked one key per test cell so that one slip costs one point."""
+"""The forms an answer's numbers may take, judged alike in the student's kernel and on the grader's side (numpy
+scalars, whole floats). Answers that are plain data read off a log (chapter 2's StepLR log, chapter 3's
+ReduceLROnPlateau run) are a dict whose keys each take a form, checked one key per test cell so that one slip costs one
+point; chapter 3's stalled run and chapter 4's recipe use the same forms."""
 
 from __future__ import annotations
 
@@ -14,9 +16,15 @@ def is_number(value) -> bool:
 
 
 def is_count(value, least: int) -> bool:
-    """A whole number >= `least`: an int, a numpy integer or a whole float (the schedulers count with any of them)."""
-    whole = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
-    return whole and not isinstance(value, bool) and value >= least
+    """A whole number >= `least`: any real number whose value is whole (an int, a numpy integer, 4.0 as a float or
+    numpy float). Every form, because the grader's side sees each one as a plain number (`lrcourse.wire` sends numpy
+    scalars as their value), so the student's kernel must judge them as the grader does (issue 23, R23f: np.int64(4)
+    lost 2 points in the kernel and none in the grade). A bool is not a count: True is 1 to Python, but an answer that
+    returns one has not counted anything (and the wire keeps bools apart from numbers, so both sides refuse it)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    whole = isinstance(value, numbers.Integral) or (math.isfinite(value) and float(value).is_integer())
+    return whole and value >= least
 
 
 def expect_form(answer, variable: str, forms: dict, name: str | None = None) -> None:

@@ -10,9 +10,7 @@ expected number: the hidden cases stay questions, not a table to copy.
 
 from __future__ import annotations
 
-import math
-import numbers
-
+from lrcourse.checking.answer_forms import is_count, is_number
 from lrcourse.checking.expect import CheckFailed, answer_raised, close
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import call_answer
@@ -26,21 +24,6 @@ WHY = (
 )
 
 
-def _count(value) -> bool:
-    """A whole number >= 0: an int, or a number that is one (numpy's int64 reaches the grader as a number)."""
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and float(value).is_integer()
-        and value >= 0
-    )
-
-
-def _rate(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _answer(function, payload: dict, call: str, on_timeout: str):
     """The answer's (epoch, rate) for `payload`, or a CheckFailed that says what is wrong with its form
     (`on_timeout`: advice added when it runs too long, given only where a long run is what the cell tests)."""
@@ -52,7 +35,7 @@ def _answer(function, payload: dict, call: str, on_timeout: str):
         raise CheckFailed(f"{failure}{f': {on_timeout}' if on_timeout else ''}") from None
     except Exception as error:
         raise answer_raised("epochs_to_floor", error, f"{call} raised {type(error).__name__}: {error}") from None
-    if not (isinstance(answer, (tuple, list)) and len(answer) == 2 and _count(answer[0]) and _rate(answer[1])):
+    if not (isinstance(answer, (tuple, list)) and len(answer) == 2 and is_count(answer[0], 0) and is_number(answer[1])):
         raise CheckFailed(
             f"{call} returned {answer!r}: return a pair (epoch, rate), the epoch a whole number >= 0, the "
             "rate a finite number"

@@ -118,6 +118,33 @@ def _range_count_hint(payload: dict, count: int, expected: int) -> str:
     return ""
 
 
+def _stop_threshold(diverge: float, losses: list[float]) -> str:
+    """Where the reference's losses stop, with the threshold in numbers: a stop rule that differs from the text's
+    (another multiple of the lowest, a hard-coded 4) sees which threshold it should have used (issue 23, R23f)."""
+    *before, last = losses
+    if before and last > diverge * min(before):
+        lowest = min(before)
+        return (
+            f" With diverge={diverge!r} the threshold is {diverge!r} x the lowest smoothed loss so far: the first loss "
+            f"above it is result['losses'][{len(before)}] = {last:.6g}, {last / lowest:.4g} x the lowest before it "
+            f"({lowest:.6g}; {diverge!r} x {lowest:.6g} = {diverge * lowest:.6g})."
+        )
+    return f" With diverge={diverge!r} no smoothed loss exceeds {diverge!r} x the lowest so far: the test runs all num_steps."
+
+
+def _own_stop(diverge: float, mine: list[float], expected: int) -> str:
+    """The threshold an answer that stopped early used, read off its own last loss (its losses agree with the
+    reference's up to there: the judge compared them first)."""
+    if not 1 < len(mine) < expected:
+        return ""
+    lowest = min(mine[:-1])
+    ratio = mine[-1] / lowest if lowest > 0 else math.inf
+    return (
+        f" Yours stopped after result['losses'][{len(mine) - 1}] = {mine[-1]:.6g}, {ratio:.4g} x the lowest before "
+        f"it: that is not above diverge={diverge!r} x the lowest."
+    )
+
+
 def _test_ran(call: str, state: dict) -> None:
     """The answer ran a test: two optimizer steps or more, the first group's rate moving (what the groups and
     restore points are given for; an answer that does nothing keeps ratios and state trivially)."""
@@ -215,18 +242,23 @@ def check_range_losses(range_test, **config) -> None:
             f"{call}: result['losses'][{step}] is {value!r}; expected {want!r} (average = beta * average + "
             "(1 - beta) * loss, divided by 1 - beta ** (step + 1))",
         )
+    threshold = _stop_threshold(payload["diverge"], expected)
     expect(
         len(mine) == len(expected),
         f"{call}: result['losses'] has {len(mine)} values; the run should stop after "
         f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
-        "so far is recorded, then the loop stops at once)." + _range_count_hint(payload, len(mine), len(expected)),
+        "so far is recorded, then the loop stops at once)."
+        + _range_count_hint(payload, len(mine), len(expected))
+        + _own_stop(payload["diverge"], mine, len(expected))
+        + threshold,
     )
     steps = len(state.get("used", []))
     expect(
         steps == len(expected),
         f"{call}: the optimizer was stepped {steps} times; the run should stop after {len(expected)} steps, right "
         "after recording the first smoothed loss above diverge x the lowest so far, with no further step."
-        + _range_count_hint(payload, steps, len(expected)),
+        + _range_count_hint(payload, steps, len(expected))
+        + threshold,
     )
 
 

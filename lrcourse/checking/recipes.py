@@ -5,8 +5,7 @@ stand-in for one in the student's process."""
 
 from __future__ import annotations
 
-import math
-
+from lrcourse.checking.answer_forms import is_count, is_number
 from lrcourse.checking.expect import CheckFailed, close
 from lrcourse.checking.guard import call_answer
 from lrcourse.checking.observe import RemoteTarget
@@ -27,11 +26,9 @@ def warmup_step_log(lr: float, warmup: int, start_factor: float, step_size: int,
 
 
 def _same(key: str, value, want) -> bool:
-    if key in COUNTS:  # a count: an int, or a float that is one (9.0 reads as 9)
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and value == want
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and close(value, want)
-    )
+    if key in COUNTS:  # a count: any whole number (9, 9.0, np.int64(9) read as 9), never a bool
+        return is_count(value, 1) and value == want
+    return is_number(value) and close(value, want)
 
 
 def check_recipe(

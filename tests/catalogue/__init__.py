@@ -7,13 +7,14 @@ give full marks. A mistake usually shows in more than the cell written for it (a
 also changes the rates in the cooldown cell): those cells are listed too, each one checked by hand. The grading tests submit each
 one through real `nbgrader autograde` and check the score of every test cell.
 
-One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is),
+One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is), `range_stops`
+(chapter 6's stop rules other than the text's),
 CORRECT = (
     STEP_CORRECT + PLATEAU_CORRECT + PLATEAU_CHOICES + READING_CORRECT + FLOOR_CORRECT + EARLY_CORRECT + OTHER_CORRECT
     + WSD_CORRECT
     + WSD_CONTROLS
 )
-WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + WSD_WRONG
+WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + RANGE_STOPS + WSD_WRONG
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + FLOOR_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 """
 
@@ -25,6 +26,7 @@ from catalogue.plateau import PLATEAU_BROKEN, PLATEAU_CORRECT, PLATEAU_FORBIDDEN
 from catalogue.plateau_floor import FLOOR_CORRECT, FLOOR_FORBIDDEN, FLOOR_WRONG
 from catalogue.plateau_reading import READING_CORRECT, READING_WRONG
 from catalogue.plateau_wrong import PLATEAU_CHOICES, PLATEAU_WRONG
+from catalogue.range_stops import RANGE_STOPS
 from catalogue.step_lr import STEP_BROKEN, STEP_CORRECT, STEP_FORBIDDEN, STEP_HANGS_AT_DEFINITION
 from catalogue.step_lr_reading import STEP_READING_CORRECT, STEP_READING_WRONG
 from catalogue.step_lr_wrong import STEP_WRONG
@@ -54,6 +56,7 @@ WRONG = (
     + FLOOR_WRONG
     + EARLY_WRONG
     + OTHER_WRONG
+    + RANGE_STOPS
     + WSD_WRONG
 )
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + FLOOR_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN

@@ -116,6 +116,18 @@ def recipe_from_rates(rates):
             "step_size": step_size, "gamma": float(r[warmup + step_size] / lr)}
 """,
     ),
+    # issue 23 (R23f): the counts as numpy scalars (np.int64, a whole np.float64), the rates as numpy floats: the text
+    # reads any whole number as a count, and the kernel now judges them as the grader, which sees plain numbers
+    ch4(
+        "recipe_numpy_forms",
+        "recipe_from_rates",
+        recipe_variant(
+            """    return {"lr": lr, "warmup_epochs": warmup, "start_factor": rates[0] / lr, "step_size": step_size,
+            "gamma": rates[warmup + step_size] / lr}""",
+            """    return {"lr": np.float64(lr), "warmup_epochs": np.int64(warmup), "start_factor": np.float32(rates[0] / lr),
+            "step_size": np.float64(step_size), "gamma": np.float64(rates[warmup + step_size] / lr)}""",
+        ),
+    ),
     Answer("predict_drops_right", "03_adaptive_schedules", "predicted_drop_steps", "predicted_drop_steps = [4, 7]\n"),
 ]
 

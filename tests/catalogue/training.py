@@ -189,6 +189,32 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
     return {"lrs": tried, "losses": smooth, "suggestion": tried[best] / 10}
 """,
     ),
+    # issue 23 (R23f): the rate and the smoothing written as other correct formulas; full marks
+    range_test(
+        "range_rate_by_cumulative_multiplication",
+        range_variant(
+            "        lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))",
+            "        lr = start_lr if step == 0 else lr * (end_lr / start_lr) ** (1 / (num_steps - 1))",
+        ),
+    ),
+    range_test(
+        "range_rate_by_exp_log",
+        range_variant(
+            "        lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))",
+            "        lr = math.exp(math.log(start_lr) + step * (math.log(end_lr) - math.log(start_lr)) / (num_steps - 1))",
+        ),
+    ),
+    range_test(
+        "range_smoothing_recomputed_by_lfilter",
+        range_variant(
+            """        average = beta * average + (1 - beta) * loss.item()
+        smoothed = average / (1 - beta ** (step + 1))""",
+            """        raw = raw + [loss.item()] if step else [loss.item()]
+        from scipy.signal import lfilter
+        import numpy as np
+        smoothed = float((lfilter([1 - beta], [1, -beta], raw) / (1 - beta ** np.arange(1, len(raw) + 1)))[-1])""",
+        ),
+    ),
     other(
         "predict_steps_right",
         "06_choosing_the_rate",

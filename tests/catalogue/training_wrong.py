@@ -11,6 +11,8 @@ RANGE_GROUPS, RANGE_RESTORES, RANGE_SUGGESTION = "test_range_groups", "test_rang
 # the steps taken, the groups' cell their ratio
 RANGE_RATES, RANGE_LOSSES = "test_range_rates", "test_range_losses"
 SIZING = "    scheduler = make_scheduler(optimizer, epochs * math.ceil(len(batches) / accumulation))\n"
+
+
 OTHER_WRONG = [
     # chapter 5's sizing step: the schedule's length in optimizer steps; a wrong size trains another run
     fit(
