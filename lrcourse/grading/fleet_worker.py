@@ -29,6 +29,7 @@ worker that stopped answering (a lost machine) from one still grading.
 A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
 Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
 A task whose result is already stored (enqueued twice: an interrupted run resent it) is dropped, not graded again.
+A full broker (Redis at its maxmemory) does not end the worker: the result waits for room, said on the log (`fleet_full`).
 """
 
 from __future__ import annotations
@@ -247,7 +248,10 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
     from celery.exceptions import Ignore, Reject
     from celery.signals import worker_process_init, worker_process_shutdown
 
+    from lrcourse.grading.fleet_full import WaitingBackend
+
     app = fleet.celery_app(url, visibility_seconds)
+    app.backend_cls = WaitingBackend  # a full Redis: the result waits for room, the worker lives (`fleet_full`)
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
     # Celery's hard limit, the last resort when the sandbox's clocks and the watchdog's miss a held process: it kills
     # the pool process and fails the task (TimeLimitExceeded: acknowledged, not handed out again), and a new process
@@ -269,6 +273,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if moved := station.moved(task.get("assignment")):  # graded by the code of the version it claims, or not here
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
+        _wait_for_room(url, self.request.id)  # a full broker: wait, saying so, rather than fail the student
         attempts = _count_attempt(url, self.request.id)
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
@@ -324,6 +329,15 @@ def _stop_for_restart(why: str) -> None:
         flush=True,
     )
     os.kill(os.getppid(), signal.SIGTERM)
+
+
+def _wait_for_room(url: str, task: str) -> None:
+    import redis
+
+    from lrcourse.grading.fleet_full import wait_for_room
+
+    with redis.Redis.from_url(url) as client:
+        wait_for_room(client, task)
 
 
 def _count_attempt(url: str, task: str, by: int = 1) -> int:
