@@ -334,7 +334,13 @@ def parser() -> argparse.ArgumentParser:
         default=VISIBILITY_SECONDS,
         help="a lost machine's task goes to another worker after this; longer than a student's budget and grace",
     )
-    _sandbox_option(worker)
+    worker.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run students' code without the sandbox (only for trusted submissions): it then runs as the worker, with "
+        "its environment, files and network, so it can read the broker's URL and password and with them every "
+        "submission, and forge any student's result",
+    )
     worker.set_defaults(run=command_worker)
     export = sub.add_parser(
         "export", help="per-item grades, a Canvas import file and class reports, from the gradebook"

@@ -26,9 +26,8 @@ WAIT_SECONDS = 5.0  # a refused result write is tried again this often
 SAY_SECONDS = 60.0  # the worker's log repeats that it waits this often
 ROOM_MARGIN = 1 << 20  # bytes left free after a result: the acknowledgement that follows must not find Redis full
 FIX = (
-    "raise its maxmemory (`redis-cli CONFIG SET maxmemory <bytes>` and in redis.conf; size: the README's \"A full "
-    "broker\"), or delete old course versions' queues (`redis-cli DEL lrcourse-<version>`), or let `lrcourse grade` "
-    "collect the results waiting there (run it again)"
+    "raise its maxmemory (`redis-cli CONFIG SET maxmemory <bytes>`, and in redis.conf; its size: the README's \"Broker "
+    "memory\"), or delete old course versions' queues (`redis-cli DEL lrcourse-<version>`)"
 )
 
 
