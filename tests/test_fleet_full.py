@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import redis
@@ -20,7 +21,7 @@ from support.course import make_course
 from support.gradedclass import submit_answer
 from support.paths import ROOT
 from support.redis_broker import redis_server
-from support.stub_fleet import enqueue, graded_lines, outcomes, stub_worker, wait_for
+from support.stub_fleet import enqueue, graded_lines, outcomes, queued, stub_worker, wait_for
 
 CHAPTER = "02_ordered_schedules"
 FULL_SAID = "the broker is full (Redis's maxmemory is reached: it refuses writes)"
@@ -50,7 +51,8 @@ def test_a_worker_waits_out_a_full_broker_and_its_result_arrives(course, tmp_pat
             assert wait_for(lambda: FULL_SAID in log.read_text(), 60), log.read_text()[-3000:]
             text = log.read_text()
             assert "redis-cli CONFIG SET maxmemory" in text and "redis-cli DEL lrcourse-<version>" in text, text
-            assert worker.poll() is None, "the worker ended on a full broker"
+            time.sleep(25)  # kombu sweeps the unacknowledged tasks every 10 s (`fleet.RESTORE_SECONDS`): a write too
+            assert worker.poll() is None, "the worker ended on a full broker: " + log.read_text()[-3000:]
             assert client.hlen("unacked") == 1, "the task is not kept by the worker while it waits"
             client.config_set("maxmemory", 0)  # room made: the result is written, the task acknowledged
             out, err = run.communicate(timeout=120)
@@ -82,3 +84,33 @@ def test_the_enqueuer_names_a_full_broker_and_the_fix(tmp_path):
     assert f"the broker at {address} is full (Redis's maxmemory is reached: it refuses writes)" in run.stderr
     assert "does not answer" not in run.stderr and "Traceback" not in run.stderr, run.stderr
     assert "redis-cli CONFIG SET maxmemory" in run.stderr and "grades written so far are kept" in run.stderr
+
+
+def test_a_worker_started_on_a_full_broker_waits_for_room_then_grades(tmp_path):
+    course = make_course(tmp_path / "course", [CHAPTER])
+    submit_answer(course, "sleep-1-b", catalogue.STEP_CORRECT[0])
+    log = tmp_path / "worker.log"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        run = enqueue(url, course, CHAPTER, 1, stderr=subprocess.PIPE)
+        worker = None
+        try:
+            version = fleet.course_version(course, CHAPTER)
+            assert wait_for(lambda: queued(client, version) == 1, 120), "nothing queued"
+            fill(client)
+            worker = stub_worker(url, ROOT, "two@test", log)
+            assert wait_for(lambda: "this worker's start waits" in log.read_text(), 120), log.read_text()[-3000:]
+            assert worker.poll() is None and "Unrecoverable error" not in log.read_text()
+            client.config_set("maxmemory", 0)
+            out, err = run.communicate(timeout=180)
+            if run.returncode != 0:  # a write of its own found Redis full before the room came: the README's rerun
+                assert "is full (Redis's maxmemory is reached" in err, err[-2000:]
+                run = enqueue(url, course, CHAPTER, 1, stderr=subprocess.PIPE)
+                out, err = run.communicate(timeout=180)
+            assert run.returncode == 0, err[-2000:]
+            assert outcomes(out) == {"sleep-1-b": ["graded", ""]}, out
+            assert graded_lines(log) == ["stub graded sleep-1-b by two@test"]
+        finally:
+            for process in (run, worker):
+                if process is not None and process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(60)

@@ -9,7 +9,8 @@ still full, so the task stayed stranded until the visibility timeout (an hour). 
 grading process keeps the task (unacknowledged) and its result, says on the worker's log what is wrong and what to do,
 and writes the result once Redis has room for it and the acknowledgement after it (`ROOM_MARGIN`), then the task is
 acknowledged as usual. A task taken while Redis is full waits the same way before its first write (`wait_for_room`:
-its count of attempts, its lease), so that it is graded, not failed for the broker. The enqueuing command meanwhile ends with `fleet.BROKER_STATUS` and `fleet.full_message` at its
+its count of attempts, its lease), so that it is graded, not failed for the broker; so does a worker's start (kombu's
+first sweep of unacknowledged tasks takes a lock, a write: refused, it ended the worker at once, the task left queued). The enqueuing command meanwhile ends with `fleet.BROKER_STATUS` and `fleet.full_message` at its
 next write (a task sent), or waits for results it cannot get if it has nothing to send: it is run again once there is
 room, and collects what the workers stored.
 """
@@ -43,16 +44,16 @@ def has_room(client, size: int) -> bool:
     return not limit or int(memory.get("used_memory", 0)) + size + ROOM_MARGIN < limit
 
 
-def wait_for_room(client, task: str, size: int = 0) -> None:
+def wait_for_room(client, what: str, size: int = 0) -> None:
     """Return once Redis can take `size` bytes more (and the acknowledgement after them); meanwhile, say on the
-    worker's log every SAY_SECONDS that `task` waits for room, and what to do."""
+    worker's log every SAY_SECONDS that `what` waits for room, and what to do."""
     started = said = None
     while not has_room(client, size):
         now = time.monotonic()
         started = started or now
         if said is None or now - said >= SAY_SECONDS:
             said = now
-            print(full_wait_message(task, now - started), flush=True)
+            print(full_wait_message(what, now - started), flush=True)
         time.sleep(WAIT_SECONDS)
 
 
@@ -65,17 +66,16 @@ class WaitingBackend(RedisBackend):
 
     def _set(self, key, value, expires=None):
         while True:
-            wait_for_room(self.client, key, len(value) + len(key))
+            task = key.decode() if isinstance(key, bytes) else str(key)
+            wait_for_room(self.client, f"the result {task} (its task kept by this worker)", len(value) + len(key))
             try:
                 return super()._set(key, value, expires)
             except OutOfMemoryError:
                 continue  # filled between the look and the write: wait again
 
 
-def full_wait_message(key, waited: float) -> str:
-    task = key.decode() if isinstance(key, bytes) else str(key)
+def full_wait_message(what: str, waited: float) -> str:
     return (
         f"lrcourse worker: process {os.getpid()}: the broker is full (Redis's maxmemory is reached: it refuses writes); "
-        f"{task} waits here ({waited:.0f} s so far: its grading or its result's write), its task kept by this worker, "
-        f"and goes on when there is room. To make room: {FIX}"
+        f"{what} waits ({waited:.0f} s so far) and goes on when there is room. To make room: {FIX}"
     )

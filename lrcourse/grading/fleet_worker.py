@@ -273,7 +273,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if moved := station.moved(task.get("assignment")):  # graded by the code of the version it claims, or not here
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
-        _wait_for_room(url, self.request.id)  # a full broker: wait, saying so, rather than fail the student
+        _wait_for_room(url, f"{self.request.id} (its task kept by this worker)")  # a full broker: wait, saying so
         attempts = _count_attempt(url, self.request.id)
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
@@ -331,13 +331,13 @@ def _stop_for_restart(why: str) -> None:
     os.kill(os.getppid(), signal.SIGTERM)
 
 
-def _wait_for_room(url: str, task: str) -> None:
+def _wait_for_room(url: str, what: str) -> None:
     import redis
 
     from lrcourse.grading.fleet_full import wait_for_room
 
     with redis.Redis.from_url(url) as client:
-        wait_for_room(client, task)
+        wait_for_room(client, what)
 
 
 def _count_attempt(url: str, task: str, by: int = 1) -> int:
@@ -389,6 +389,7 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
             f"limit and a process's warm-up ({needed:.0f} s): a slow student may be handed to a second worker",
             flush=True,
         )
+    _wait_for_room(app.conf.broker_url, "this worker's start")  # Celery's start writes: a full Redis ended it
     queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
     argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)
