@@ -162,12 +162,14 @@ def window_size(text: str) -> int:
     return value
 
 
-def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS):
-    """The Celery app of the grading queue, on the Redis broker at `url` (results kept there too)."""
+def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS, backend: type | None = None):
+    """The Celery app of the grading queue, on the Redis broker at `url` (results kept there too, through `backend`, a
+    subclass of Celery's Redis backend: a worker's waits for room in a full Redis, `fleet_full`)."""
     from celery import Celery
 
     checked_url(url, "the broker URL")
     app = Celery("lrcourse", broker=url, backend=url, set_as_current=False)
+    app.backend_cls = backend
     app.conf.update(
         task_serializer="json",
         result_serializer="json",

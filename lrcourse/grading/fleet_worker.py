@@ -29,7 +29,6 @@ worker that stopped answering (a lost machine) from one still grading.
 A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
 Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
 A task whose result is already stored (enqueued twice: an interrupted run resent it) is dropped, not graded again.
-A full broker (Redis at its maxmemory) does not end the worker: the result waits for room, said on the log (`fleet_full`).
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
+from lrcourse.grading.fleet_full import room_at, waiting_backend
 from lrcourse.grading.fleet_lease import Lease
 from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch
 from lrcourse.grading.outcomes import Outcome
@@ -248,10 +248,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
     from celery.exceptions import Ignore, Reject
     from celery.signals import worker_process_init, worker_process_shutdown
 
-    from lrcourse.grading.fleet_full import WaitingBackend
-
-    app = fleet.celery_app(url, visibility_seconds)
-    app.backend_cls = WaitingBackend  # a full Redis: the result waits for room, the worker lives (`fleet_full`)
+    app = fleet.celery_app(url, visibility_seconds, waiting_backend())  # a full Redis: results wait (`fleet_full`)
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
     # Celery's hard limit, the last resort when the sandbox's clocks and the watchdog's miss a held process: it kills
     # the pool process and fails the task (TimeLimitExceeded: acknowledged, not handed out again), and a new process
@@ -273,7 +270,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if moved := station.moved(task.get("assignment")):  # graded by the code of the version it claims, or not here
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
-        _wait_for_room(url, f"{self.request.id} (its task kept by this worker)")  # a full broker: wait, saying so
+        room_at(url, f"{self.request.id} (its task kept by this worker)")  # a full broker: wait, saying so
         attempts = _count_attempt(url, self.request.id)
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
@@ -331,15 +328,6 @@ def _stop_for_restart(why: str) -> None:
     os.kill(os.getppid(), signal.SIGTERM)
 
 
-def _wait_for_room(url: str, what: str) -> None:
-    import redis
-
-    from lrcourse.grading.fleet_full import wait_for_room
-
-    with redis.Redis.from_url(url) as client:
-        wait_for_room(client, what)
-
-
 def _count_attempt(url: str, task: str, by: int = 1) -> int:
     import redis
 
@@ -389,7 +377,7 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
             f"limit and a process's warm-up ({needed:.0f} s): a slow student may be handed to a second worker",
             flush=True,
         )
-    _wait_for_room(app.conf.broker_url, "this worker's start")  # Celery's start writes: a full Redis ended it
+    room_at(app.conf.broker_url, "this worker's start")  # Celery's start writes: a full Redis ended it
     queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
     argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)
