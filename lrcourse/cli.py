@@ -276,12 +276,8 @@ def _database_options(command) -> None:
     command.add_argument("--db-url-file", help="a file holding the gradebook URL")
 
 
-def _sandbox_option(command) -> None:
-    command.add_argument(
-        "--no-sandbox",
-        action="store_true",
-        help="run students' code without the sandbox (only for trusted submissions)",
-    )
+def _sandbox_option(command, trusted: str = "only for trusted submissions") -> None:
+    command.add_argument("--no-sandbox", action="store_true", help=f"run students' code unsandboxed ({trusted})")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -324,7 +320,11 @@ def parser() -> argparse.ArgumentParser:
         default=VISIBILITY_SECONDS,
         help="a lost machine's task goes to another worker after this; longer than a student's budget and grace",
     )
-    _sandbox_option(worker)
+    _sandbox_option(
+        worker,
+        "only for trusted submissions: students' code then runs as the worker, with its environment, files and "
+        "network, so it can read the broker's URL and password, and with them every submission, and forge any result",
+    )
     worker.set_defaults(run=command_worker)
     export = sub.add_parser(
         "export", help="per-item grades, a Canvas import file and class reports, from the gradebook"

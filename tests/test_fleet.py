@@ -4,10 +4,13 @@ Each checkout holds the graded chapter only: a worker serves, and warms as each 
 chapter of its checkout (`support.checkouts`).
 
 One scenario, to keep the suite's time small on two cores: the enqueuing command is interrupted (SIGINT) after its
-first result, one worker's grading process is killed (SIGKILL) mid-student, and the command is run again. Every
-student ends graded exactly once, with the scores local `lrcourse grade` gives this class (the expectations
-test_class_grading holds local grading to), each task graded to success once by the workers (the rerun collected
-what was computed meanwhile). Then a worker of another course version, on the same broker, takes no task.
+first result, one worker's grading process is killed (SIGKILL) mid-student, and the command is run again. The class:
+chapter-2 catalogue entries (correct, wrong, forbidden, broken), the README's example class (examples/class: its
+scores are `classresults.README_SCORES`, which local grading is held to by test_export), a hostile entry that local
+grading scores in test_hostile (`patch-checker`: a checker patched in the kernel), a late student, a symlink and
+invalid JSON. Every student ends graded exactly once, with the scores local `lrcourse grade` gives (the expectations
+test_class_grading, test_export and test_hostile hold local grading to), each task graded to success once by the
+workers (the rerun collected what was computed meanwhile). Then a worker of another course version, on the same broker, takes no task.
 """
 
 from __future__ import annotations
@@ -26,9 +29,13 @@ from pathlib import Path
 
 import pytest
 
+from lrcourse.examples import submit_example_class
+
 import catalogue
+from support import hostile
 from support.checkouts import checkout
-from support.course import make_course, scores, submit_text
+from support.classresults import README_SCORES
+from support.course import make_course, scores, submit, submit_text
 from support.gradedclass import student_name, submit_answer, unexpected_scores
 from support.paths import ROOT
 from support.redis_broker import redis_server
@@ -37,6 +44,10 @@ pytestmark = pytest.mark.slow
 CHAPTER = "02_ordered_schedules"
 CLASS = [catalogue.STEP_CORRECT[0], *catalogue.STEP_WRONG[:2], catalogue.STEP_FORBIDDEN[0], catalogue.STEP_BROKEN[0]]
 LATE = "late-correct"
+EXAMPLES = {student for student, expected in README_SCORES.items() if not isinstance(expected, str)}  # graded
+REFUSED_EXAMPLES = set(README_SCORES) - EXAMPLES  # erin: her notebook is not valid JSON
+ATTACK = next(attack for attack in hostile.ATTACKS if attack.name == "patch-checker")
+FORGED_CELL = "test_my_step_lr_one_group"  # the cell whose in-kernel pass patch-checker forges (test_hostile)
 SUCCEEDED = re.compile(r"Task lrcourse\.grade_student\[(lrcourse-[0-9a-f]+)\] succeeded")
 
 
@@ -157,6 +168,9 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     for answer in CLASS:
         submit_answer(course, student_name(answer), answer)
     submit_late(course, LATE)
+    submit_example_class(course, ROOT / "examples" / "class")
+    assert not ATTACK.extra_cells and not ATTACK.mutate  # its answer cell is the whole attack
+    submit(course, ATTACK.name, CHAPTER, hostile.answers(ATTACK.answer))
     submit_text(course, "refused-invalid-json", CHAPTER, '{"cells": [')
     linked = submit_answer(course, "refused-link", catalogue.STEP_CORRECT[0]).parent
     os.symlink("/etc/passwd", linked / "data.txt")
@@ -182,16 +196,25 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     assert second.returncode == 1, stdout[-3000:] + stderr[-3000:]  # the two refused students fail: not clean
 
     rows = {row["student"]: row for row in csv.DictReader(open(course / "reports" / f"{CHAPTER}.csv"))}
-    names = {student_name(answer) for answer in CLASS} | {LATE}
-    assert set(rows) == names | {"refused-invalid-json", "refused-link"}
+    names = {student_name(answer) for answer in CLASS} | {LATE} | EXAMPLES | {ATTACK.name}
+    assert set(rows) == names | {"refused-invalid-json", "refused-link"} | REFUSED_EXAMPLES
     assert all(rows[s]["status"] == "skipped" for s in graded_first), rows
     assert all(rows[s]["status"] == "graded" for s in names - graded_first), rows
     assert "data.txt is a symbolic link" in rows["refused-link"]["reason"]
     assert rows["refused-invalid-json"]["status"] == "failed"
+    for student in REFUSED_EXAMPLES:
+        assert rows[student]["status"] == "failed" and README_SCORES[student] in rows[student]["reason"], rows[student]
     graded = scores(course, CHAPTER)
     assert set(graded) == names  # the refused never reach the gradebook
     expected = {student_name(a): a.failing for a in CLASS} | {LATE: catalogue.STEP_CORRECT[0].failing}
     assert unexpected_scores(graded, expected) == {}
+    totals = {student: sum(score for score, _ in graded[student].values()) for student in EXAMPLES}
+    assert totals == {student: README_SCORES[student] for student in EXAMPLES}  # as local grading (test_export)
+    # the forged in-kernel pass is not taken: the trusted verdict scores that cell 0, as local grading does
+    # (test_hostile), and the attack gains nothing over a correct answer's full marks
+    forged, maximum = graded[ATTACK.name][FORGED_CELL]
+    assert forged == 0 and maximum > 0, graded[ATTACK.name]
+    assert sum(score for score, _ in graded[ATTACK.name].values()) < sum(m for _, m in graded[ATTACK.name].values())
     assert all(any((course / "feedback" / s / CHAPTER).glob("*.html")) for s in names)
     # the late student's page shows the penalty this course's gradebook holds (the worker's scratch one has none)
     penalty = late_penalty(course, LATE)

@@ -68,17 +68,26 @@ GRADING_PACKAGES = (
 )
 
 
-BROKER_STATUS = 3  # `lrcourse grade`'s exit status when the broker does not answer (`BrokerUnreachable`)
+BROKER_STATUS = 3  # `lrcourse grade`'s exit status when the broker does not answer or is full (`BrokerUnreachable`)
 
 
 class BrokerUnreachable(Exception):
-    """The broker did not answer, or refused the password, before or during the run: `lrcourse grade` says so in one
-    line naming its host and port (never the URL: it holds the password) and exits with BROKER_STATUS."""
+    """The broker did not answer, refused the password, or is full (`fleet_full`), before or during the run: `lrcourse
+    grade` says so in one line naming its host and port (never the URL: it holds the password) and what to do, and
+    exits with BROKER_STATUS."""
 
     def __init__(self, url: str, error: BaseException):
         said = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         password = urlsplit(url).password
         said = said.replace(password, "<password>") if password else said  # redis-py's texts do not hold it: in case
+        from lrcourse.grading.fleet_full import FIX, is_full
+
+        if is_full(error):  # it answers, and refuses writes: Redis's maxmemory is reached
+            super().__init__(
+                f"the broker at {broker_address(url)} is full (Redis's maxmemory is reached: it refuses writes); grades "
+                f"written so far are kept; to make room: {FIX}; then run again"
+            )
+            return
         super().__init__(
             f"the broker at {broker_address(url)} does not answer ({type(error).__name__}: {said}); grades "
             "written so far are kept; run again when the broker answers"
@@ -153,12 +162,14 @@ def window_size(text: str) -> int:
     return value
 
 
-def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS):
-    """The Celery app of the grading queue, on the Redis broker at `url` (results kept there too)."""
+def celery_app(url: str, visibility_seconds: float = VISIBILITY_SECONDS, backend: type | None = None):
+    """The Celery app of the grading queue, on the Redis broker at `url` (results kept there too, through `backend`, a
+    subclass of Celery's Redis backend: a worker's waits for room in a full Redis, `fleet_full`)."""
     from celery import Celery
 
     checked_url(url, "the broker URL")
     app = Celery("lrcourse", broker=url, backend=url, set_as_current=False)
+    app.backend_cls = backend
     app.conf.update(
         task_serializer="json",
         result_serializer="json",

@@ -46,6 +46,7 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
+from lrcourse.grading.fleet_full import room_at, waiting_backend
 from lrcourse.grading.fleet_lease import Lease
 from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch
 from lrcourse.grading.outcomes import Outcome
@@ -247,7 +248,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
     from celery.exceptions import Ignore, Reject
     from celery.signals import worker_process_init, worker_process_shutdown
 
-    app = fleet.celery_app(url, visibility_seconds)
+    app = fleet.celery_app(url, visibility_seconds, waiting_backend())  # a full Redis: results wait (`fleet_full`)
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
     # Celery's hard limit, the last resort when the sandbox's clocks and the watchdog's miss a held process: it kills
     # the pool process and fails the task (TimeLimitExceeded: acknowledged, not handed out again), and a new process
@@ -269,6 +270,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if moved := station.moved(task.get("assignment")):  # graded by the code of the version it claims, or not here
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
+        room_at(url, f"{self.request.id} (its task kept by this worker)")  # a full broker: wait, saying so
         attempts = _count_attempt(url, self.request.id)
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
@@ -375,6 +377,7 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
             f"limit and a process's warm-up ({needed:.0f} s): a slow student may be handed to a second worker",
             flush=True,
         )
+    room_at(app.conf.broker_url, "this worker's start")  # Celery's start writes: a full Redis ended it
     queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
     argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)

@@ -1,0 +1,94 @@
+"""A full broker: Redis at its `maxmemory` with `maxmemory-policy noeviction` (the README's setting) refuses writes with
+OutOfMemoryError ("command not allowed when used memory > 'maxmemory'"). It answers; it has no room. Both sides say so
+and what to do (`FIX`), and neither loses a task to it.
+
+A worker's result write is Celery's backend's; refused, it raised out of Celery's task tracing, the failure's write
+was refused too, the acknowledgement after it as well (Redis refuses every command of a MULTI block when full), and
+Celery ended the worker ("Unrecoverable error", exit 1); its "Restoring unacknowledged messages" ran while Redis was
+still full, so the task stayed stranded until the visibility timeout (an hour). `waiting_backend` waits instead: the
+grading process keeps the task (unacknowledged) and its result, says on the worker's log what is wrong and what to do,
+and writes the result once Redis has room for it and the acknowledgement after it (`ROOM_MARGIN`), then the task is
+acknowledged as usual. A task taken while Redis is full waits the same way before its first write (`wait_for_room`:
+its count of attempts, its lease), so that it is graded, not failed for the broker; so does a worker's start (kombu's
+first sweep of unacknowledged tasks takes a lock, a write: refused, it ended the worker at once, the task left queued). The enqueuing command meanwhile ends with `fleet.BROKER_STATUS` and `fleet.full_message` at its
+next write (a task sent), or waits for results it cannot get if it has nothing to send: it is run again once there is
+room, and collects what the workers stored.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+WAIT_SECONDS = 5.0  # a refused result write is tried again this often
+SAY_SECONDS = 60.0  # the worker's log repeats that it waits this often
+ROOM_MARGIN = 1 << 20  # bytes left free after a result: the acknowledgement that follows must not find Redis full
+FIX = (
+    "raise its maxmemory (`redis-cli CONFIG SET maxmemory <bytes>`, and in redis.conf; its size: the README's \"Broker "
+    "memory\"), or delete old course versions' queues (`redis-cli DEL lrcourse-<version>`)"
+)
+
+
+def is_full(error: BaseException) -> bool:
+    """Redis refused a write for its maxmemory: redis-py's OutOfMemoryError, or kombu's OperationalError with its text."""
+    from redis.exceptions import OutOfMemoryError
+
+    return isinstance(error, OutOfMemoryError) or "'maxmemory'" in str(error)
+
+
+def has_room(client, size: int) -> bool:
+    """Redis can take `size` more bytes and the acknowledgement after them (no maxmemory: always)."""
+    memory = client.info("memory")
+    limit = int(memory.get("maxmemory", 0))
+    return not limit or int(memory.get("used_memory", 0)) + size + ROOM_MARGIN < limit
+
+
+def wait_for_room(client, what: str, size: int = 0) -> None:
+    """Return once Redis can take `size` bytes more (and the acknowledgement after them); meanwhile, say on the
+    worker's log every SAY_SECONDS that `what` waits for room, and what to do."""
+    started = said = None
+    while not has_room(client, size):
+        now = time.monotonic()
+        started = started or now
+        if said is None or now - said >= SAY_SECONDS:
+            said = now
+            print(full_wait_message(what, now - started), flush=True)
+        time.sleep(WAIT_SECONDS)
+
+
+def room_at(url: str, what: str) -> None:
+    """`wait_for_room` on the broker at `url`."""
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        wait_for_room(client, what)
+
+
+def waiting_backend() -> type:
+    """Celery's Redis result backend whose write waits for room in a full Redis, saying so (see the module's text);
+    made on demand, so that importing this module imports neither Celery nor redis-py."""
+    from celery.backends.redis import RedisBackend
+    from redis.exceptions import OutOfMemoryError
+
+    class WaitingBackend(RedisBackend):
+        def __init__(self, app=None, url=None, **kwargs):
+            # given as the app's backend class (`fleet_worker.make_app`), Celery passes no URL: the app's is the broker's
+            super().__init__(app=app, url=url or app.conf.result_backend, **kwargs)
+
+        def _set(self, key, value, expires=None):
+            while True:
+                task = key.decode() if isinstance(key, bytes) else str(key)
+                wait_for_room(self.client, f"the result {task} (its task kept by this worker)", len(value) + len(key))
+                try:
+                    return super()._set(key, value, expires)
+                except OutOfMemoryError:
+                    continue  # filled between the look and the write: wait again
+
+    return WaitingBackend
+
+
+def full_wait_message(what: str, waited: float) -> str:
+    return (
+        f"lrcourse worker: process {os.getpid()}: the broker is full (Redis's maxmemory is reached: it refuses writes); "
+        f"{what} waits ({waited:.0f} s so far) and goes on when there is room. To make room: {FIX}"
+    )

@@ -1,0 +1,116 @@
+"""A full broker (a real Redis at its maxmemory, `maxmemory-policy noeviction`) is a clear, recoverable condition
+(`fleet_full`): a worker whose result write is refused keeps the task and the result, says on its log that the broker
+is full and what to do, and writes it once there is room, without dying (it ended with Celery's "Unrecoverable error"
+and left the task stranded for the visibility timeout); the enqueuing command names "full" and the fix, exit status 3.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+from lrcourse.grading import fleet
+
+import catalogue
+from support.course import make_course
+from support.gradedclass import submit_answer
+from support.paths import ROOT
+from support.redis_broker import redis_server
+from support.stub_fleet import enqueue, graded_lines, outcomes, queued, stub_worker, wait_for
+
+CHAPTER = "02_ordered_schedules"
+FULL_SAID = "the broker is full (Redis's maxmemory is reached: it refuses writes)"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("full") / "course", [CHAPTER])
+    submit_answer(course, "sleep-4-a", catalogue.STEP_CORRECT[0])
+    return course
+
+
+def fill(client) -> None:
+    """Redis made full: its maxmemory below what it holds already, nothing evicted."""
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", max(1, int(client.info("memory")["used_memory"]) // 2))
+
+
+def test_a_worker_waits_out_a_full_broker_and_its_result_arrives(course, tmp_path):
+    log = tmp_path / "worker.log"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        worker = stub_worker(url, ROOT, "one@test", log)
+        run = enqueue(url, course, CHAPTER, 1, stderr=subprocess.PIPE)
+        try:
+            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), "no worker took the task"
+            fill(client)  # while the student is graded: the result's write finds Redis full
+            assert wait_for(lambda: FULL_SAID in log.read_text(), 60), log.read_text()[-3000:]
+            text = log.read_text()
+            assert "redis-cli CONFIG SET maxmemory" in text and "redis-cli DEL lrcourse-<version>" in text, text
+            time.sleep(25)  # kombu sweeps the unacknowledged tasks every 10 s (`fleet.RESTORE_SECONDS`): a write too
+            assert worker.poll() is None, "the worker ended on a full broker: " + log.read_text()[-3000:]
+            assert client.hlen("unacked") == 1, "the task is not kept by the worker while it waits"
+            client.config_set("maxmemory", 0)  # room made: the result is written, the task acknowledged
+            out, err = run.communicate(timeout=120)
+            assert run.returncode == 0, err[-2000:]
+            assert outcomes(out) == {"sleep-4-a": ["graded", ""]}, out
+            assert wait_for(lambda: client.hlen("unacked") == 0, 30), "the task was not acknowledged"
+            assert worker.poll() is None, log.read_text()[-3000:]
+            assert "Unrecoverable error" not in log.read_text()
+            assert graded_lines(log) == ["stub graded sleep-4-a by one@test"]
+        finally:
+            for process in (run, worker):
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(60)
+
+
+def test_the_enqueuer_names_a_full_broker_and_the_fix(tmp_path):
+    course = make_course(tmp_path / "course", [CHAPTER])
+    submit_answer(course, "alice", catalogue.STEP_CORRECT[0])
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        fill(client)
+        url_file = course.parent / "broker-url"
+        url_file.write_text(url)
+        url_file.chmod(0o600)
+        argv = ["grade", CHAPTER, "--course", str(course), "--broker-file", str(url_file)]
+        run = subprocess.run([sys.executable, "-m", "lrcourse.cli", *argv], capture_output=True, text=True, timeout=120)
+    assert run.returncode == fleet.BROKER_STATUS, run.stdout + run.stderr
+    address = url.rsplit("@", 1)[1].split("/")[0]
+    assert f"the broker at {address} is full (Redis's maxmemory is reached: it refuses writes)" in run.stderr
+    assert "does not answer" not in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert "redis-cli CONFIG SET maxmemory" in run.stderr and "grades written so far are kept" in run.stderr
+
+
+def test_a_worker_started_on_a_full_broker_waits_for_room_then_grades(tmp_path):
+    course = make_course(tmp_path / "course", [CHAPTER])
+    submit_answer(course, "sleep-1-b", catalogue.STEP_CORRECT[0])
+    log = tmp_path / "worker.log"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        run = enqueue(url, course, CHAPTER, 1, stderr=subprocess.PIPE)
+        worker = None
+        try:
+            version = fleet.course_version(course, CHAPTER)
+            assert wait_for(lambda: queued(client, version) == 1, 120), "nothing queued"
+            fill(client)
+            worker = stub_worker(url, ROOT, "two@test", log)
+            assert wait_for(lambda: "this worker's start waits" in log.read_text(), 120), log.read_text()[-3000:]
+            assert worker.poll() is None and "Unrecoverable error" not in log.read_text()
+            client.config_set("maxmemory", 0)
+            out, err = run.communicate(timeout=180)
+            if run.returncode != 0:  # a write of its own found Redis full before the room came: the README's rerun
+                assert "is full (Redis's maxmemory is reached" in err, err[-2000:]
+                run = enqueue(url, course, CHAPTER, 1, stderr=subprocess.PIPE)
+                out, err = run.communicate(timeout=180)
+            assert run.returncode == 0, err[-2000:]
+            assert outcomes(out) == {"sleep-1-b": ["graded", ""]}, out
+            assert graded_lines(log) == ["stub graded sleep-1-b by two@test"]
+        finally:
+            for process in (run, worker):
+                if process is not None and process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(60)
