@@ -310,7 +310,11 @@ def test_a_graded_kernel_draws_no_position_ahead_and_keeps_the_same_image(monkey
     graded.prepare([{"span": 10}, {"slope": 2.0}])
     assert (graded.frames.frame_draws, graded.frames.full_draws) == frames  # the figure drawn again on its frame
     assert len(graded.frames.saved) == 1 < len(prepared.frames.saved)
-    assert graded.values == prepared.values and graded.alt == prepared.alt and graded.readout.value == prepared.readout.value
+    assert (
+        graded.values == prepared.values
+        and graded.alt == prepared.alt
+        and graded.readout.value == prepared.readout.value
+    )
     assert np.array_equal(pixels(graded.png), pixels(prepared.png))
 
 
