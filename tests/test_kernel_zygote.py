@@ -129,8 +129,9 @@ def test_a_forked_kernel_runs_the_notebook_in_its_own_folder(zygote, tmp_path):
         "import torch\nprint(torch.tensor([1.0, 2.0]).sum().item())",
         "print(open('data.txt').read())\nopen('written.txt', 'w').write('x')",
         f"from module_{MARK} import VALUE\nprint(VALUE)",
+        "import os\nprint(os.environ.get('LRCOURSE_GRADED_KERNEL'))",  # its slider panels draw no positions ahead
     )
-    assert outputs == ["3.0\n", "from the student's folder\n", "imported from the folder\n"]
+    assert outputs == ["3.0\n", "from the student's folder\n", "imported from the folder\n", "1\n"]
     assert (tmp_path / "written.txt").exists() == (zygote.sandbox is None), "the sandbox writes a scratch copy"
 
 

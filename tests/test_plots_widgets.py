@@ -299,6 +299,25 @@ def test_prepared_positions_need_no_frame_draw_on_a_first_move():
     assert np.array_equal(pixels(panel.png), pixels(plots.png_bytes(panel.figure)))
 
 
+def test_a_graded_kernel_draws_no_position_ahead_and_keeps_the_same_image(monkeypatch):
+    """In a kernel the grader forked no slider moves: `prepare` draws only the figure it shows, the image the
+    prepared panel shows (pixel for pixel; a frame kept from the positions drawn ahead draws as a full draw)."""
+    prepared = two_axes_panel()
+    prepared.prepare([{"span": 10}, {"slope": 2.0}])
+    monkeypatch.setenv(widgets.GRADED_KERNEL_VARIABLE, "1")
+    graded = two_axes_panel()
+    frames = graded.frames.frame_draws, graded.frames.full_draws
+    graded.prepare([{"span": 10}, {"slope": 2.0}])
+    assert (graded.frames.frame_draws, graded.frames.full_draws) == frames  # the figure drawn again on its frame
+    assert len(graded.frames.saved) == 1 < len(prepared.frames.saved)
+    assert (
+        graded.values == prepared.values
+        and graded.alt == prepared.alt
+        and graded.readout.value == prepared.readout.value
+    )
+    assert np.array_equal(pixels(graded.png), pixels(prepared.png))
+
+
 def test_few_frames_are_kept():
     panel = widgets.SliderPanel(
         draw_two_axes,

@@ -182,8 +182,10 @@ def _become_kernel(request: dict, isolate: bool) -> None:
         from ipykernel import kernelapp
 
         from lrcourse.grading.sandbox.kernel_output import bound
+        from lrcourse.widgets import GRADED_KERNEL_VARIABLE  # preloaded: costs nothing here
 
         outputs = [bound(*request["output_kb"])] if request.get("output_kb") else []  # a flood stays here
+        os.environ[GRADED_KERNEL_VARIABLE] = "1"  # its slider panels draw no positions ahead: no one moves them
         # lrcourse was imported here before any shell: its display of failures is loaded as an extension
         messages = "--IPKernelApp.extensions=lrcourse.kernel_messages"
         sys.argv = [kernelapp.__file__, "-f", request["connection_file"], messages, *outputs]
