@@ -244,6 +244,17 @@ def test_ch2_written_initial_lr_rubric_the_jump_and_every_fix_it_names():
         without_initial_lr,
     ]:
         assert np.allclose(rates(fix), meant, rtol=1e-9, atol=1e-15)
+    optimizer, first = (
+        after_step_lr()
+    )  # R23g: the MultiplicativeLR the rubric credits fails at an 11th step, as it says
+    multiplicative = lr_scheduler.MultiplicativeLR(optimizer, lambda e: (10 - e) / (11 - e))
+    for _ in range(10):
+        optimizer.step()
+        multiplicative.step()
+    with pytest.raises(ZeroDivisionError):
+        multiplicative.step()
+    rubric = " ".join(cell_source("02_ordered_schedules/ordered_schedules.ipynb", "written_initial_lr").split())
+    assert "raises `ZeroDivisionError` at an 11th `step()`" in rubric
     optimizer = make_optimizer(0.1)
     first = lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.5)
     with warnings.catch_warnings():
@@ -352,6 +363,45 @@ def test_ch1_ch2_the_wrappers_are_the_exceptions_when_created():
                            ("02_ordered_schedules/ordered_schedules.ipynb", "how-md"),
                            ("02_ordered_schedules/ordered_schedules.ipynb", "chainable-md")]:  # fmt: skip
         assert "SequentialLR" in cell_source(notebook, cell), (notebook, cell)
+    # R23g: the scheduler that writes at creation is the one in force at step 0, the second with milestones=[0]
+    optimizer, _ = optimizer_after_linear_and_edit()
+    inner = [lr_scheduler.LinearLR(optimizer, start_factor=0.25), lr_scheduler.ConstantLR(optimizer, factor=0.5)]
+    lr_scheduler.SequentialLR(optimizer, inner, milestones=[0])
+    assert abs(optimizer.param_groups[0]["lr"] - 0.1 * 0.5) < 1e-12
+    for notebook, cell in [("01_learning_rate/learning_rate.ipynb", "pytorch-md"),
+                           ("02_ordered_schedules/ordered_schedules.ipynb", "how-md"),
+                           ("02_ordered_schedules/ordered_schedules.ipynb", "summary")]:  # fmt: skip
+        text = " ".join(cell_source(notebook, cell).split())
+        assert "first scheduler write" not in text and "step 0" in text, (notebook, cell)
+
+
+def test_ch2_sequential_runs_one_after_the_other_chained_multiplies():
+    """Ch2 2.6 (R23g): SequentialLR runs schedulers one after the other; ChainedScheduler steps them all at once, their
+    factors multiplied."""
+    import warnings
+
+    def rates(make):
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        inner = [
+            lr_scheduler.ConstantLR(optimizer, factor=0.1, total_iters=3),
+            lr_scheduler.ExponentialLR(optimizer, 0.5),
+        ]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scheduler = make(optimizer, inner)
+            used = []
+            for _ in range(6):
+                used.append(optimizer.param_groups[0]["lr"])
+                optimizer.step()
+                scheduler.step()
+        return used
+
+    chained = rates(lambda optimizer, inner: lr_scheduler.ChainedScheduler(inner))
+    assert np.allclose(chained, [0.1, 0.05, 0.025, 0.125, 0.0625, 0.03125])  # 0.1 * 0.5**e, then 0.5**e alone
+    sequential = rates(lambda optimizer, inner: lr_scheduler.SequentialLR(optimizer, inner, milestones=[3]))
+    assert np.allclose(sequential, [0.1, 0.1, 0.1, 1.0, 0.5, 0.25])  # ConstantLR's 3 epochs, then ExponentialLR's
+    text = " ".join(cell_source("02_ordered_schedules/ordered_schedules.ipynb", "chainable-md").split())
+    assert "one after the other, use `SequentialLR`; `ChainedScheduler` runs them at the same time" in text
 
 
 def test_ch1_slider1_readout_never_contradicts_the_regime_it_names():
@@ -373,3 +423,29 @@ def test_ch1_slider1_readout_never_contradicts_the_regime_it_names():
         for boundary in (1.0, 0.0, -1.0):
             assert sign(shown_r - boundary) == sign(r - boundary), (lr, r, shown_r)
     assert distinct(1 - 10**-0.3 * curvature, (1.0, 0.0, -1.0)) == "-1.005"
+    # R23g: the slider's own readout, next to the HTML one, has the digits to keep 0.501 apart from 0.5 too
+    readout = re.search(r'log_slider\("learning rate",[^)]*readout_format="([^"]+)"', source)
+    assert readout, "slider1's lr slider sets no readout_format"
+    for lr in rates[:61]:
+        for boundary in (0.25, 0.5):
+            assert sign(float(f"{lr:{readout.group(1)}}") - boundary) == sign(lr - boundary), (lr, readout.group(1))
+
+
+def test_ch3_slider_readout_at_the_last_epoch_is_the_rate_its_step_sets():
+    """Ch3 slider (R23g): "lr for the next epoch" at the last epoch printed that epoch's own rate; it must be the rate
+    the step sets, here a reduction at step 100 (patience 0, factor 0.9)."""
+    import matplotlib.pyplot as plt
+
+    from lrcourse.schedules import plateau_run
+
+    namespace = {}
+    exec(cell_source("03_adaptive_schedules/adaptive_schedules.ipynb", "setup"), namespace)
+    exec(cell_source("03_adaptive_schedules/adaptive_schedules.ipynb", "slider").split("plateau_panel =")[0], namespace)
+    arguments = dict(mode="min", factor=0.9, patience=0, threshold=1e-4, threshold_mode="rel", cooldown=0, min_lr=0.0,
+                     eps=1e-8)  # fmt: skip
+    figure, axes = plt.subplots(2, 1)
+    text = namespace["draw_plateau"](axes, epoch=99, **arguments)
+    plt.close(figure)
+    after = plateau_run(101, lr=0.1, seed=0, **arguments)
+    assert after["reduced"][99] and after["lr"][100] < after["lr"][99]
+    assert text.endswith(f"lr for the next epoch = {after['lr'][100]:.3g}"), text
