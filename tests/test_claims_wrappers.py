@@ -11,7 +11,7 @@ from support.chapter_cells import cell_source
 
 def test_ch1_ch2_the_wrappers_are_the_exceptions_when_created():
     """Ch1 1.4 and its summary, ch2 2.1 and 2.6 (R23e): ChainedScheduler writes and stores nothing when created;
-    SequentialLR needs initial_lr, resets the rate to it and lets its first scheduler write its first rate; neither
+    SequentialLR needs initial_lr, resets the rate to it and lets the scheduler in force at step 0 write its first rate; neither
     has base_lrs. CyclicLR's base_lrs are its own base_lr, OneCycleLR's the initial_lr it overwrites."""
 
     def optimizer_after_linear_and_edit():
