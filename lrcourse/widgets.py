@@ -51,8 +51,13 @@ def _empty(ax: Axes) -> None:
     ax.set_prop_cycle(None)  # each draw starts at the palette's first colour and line style
 
 
-def log_slider(description: str, value: float, low: float, high: float, **kwargs) -> widgets.FloatLogSlider:
-    """A slider over decades: `low` and `high` are the rates at its ends (powers of ten)."""
+def log_slider(
+    description: str, value: float, low: float, high: float, readout_format: str = ".2g", **kwargs
+) -> widgets.FloatLogSlider:
+    """A slider over decades: `low` and `high` are the rates at its ends (powers of ten).
+
+    `readout_format` is the widget's own readout: give it more digits where two significant ones would print a
+    boundary the text draws (10**-0.3 = 0.501 reads "0.5" at ".2g")."""
     return widgets.FloatLogSlider(
         value=value,
         base=10,
@@ -60,7 +65,7 @@ def log_slider(description: str, value: float, low: float, high: float, **kwargs
         max=math.log10(high),
         step=0.05,
         description=description,
-        readout_format=".2g",
+        readout_format=readout_format,
         **kwargs,
     )
 
