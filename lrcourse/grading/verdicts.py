@@ -145,6 +145,7 @@ class Judge:
     def _run_test(self, exercise: Exercise, source: str, name: str, session: Session) -> str:
         """'' if the test cell completes, else why not."""
         namespace = dict(self._context(exercise))
+        session.begin_cell()
         try:
             for names in exercise.answers.values():
                 namespace.update({name: session.resolve(name) for name in names})
