@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 
+import nbformat
 import numpy as np
 import pytest
 import torch
@@ -70,7 +72,7 @@ def test_a_factor_that_counts_its_calls_fails_the_resume_as_a_closure_and_as_an_
     with pytest.raises(CheckFailed, match="resumed in a new optimizer and a new LambdaLR .* at step 18"):
         check_wsd_resume(counting, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
     [as_object] = [a for a in WSD_WRONG if a.name == "callable_object_counts_its_calls"]
-    with pytest.raises(CheckFailed, match="called directly at the steps"):  # its count is saved: only the probe sees it
+    with pytest.raises(CheckFailed, match="stepped through the steps"):  # its count is saved: only the probe sees it
         check_wsd_resume(answer(as_object.source), warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
 
 
@@ -139,12 +141,13 @@ class Scaled:
         return other * self.value
 
 
-def test_a_factor_that_returns_no_number_is_told_so_not_blamed_for_state():
+def test_a_factor_judged_by_the_rate_lambda_lr_makes_of_it_run_and_out_of_order_alike():
+    """The steps out of order go through LambdaLR as the run does (issue 24, R24k), so what is judged there is the
+    rate LambdaLR makes of the factor, a number here, as in the run: the resume has nothing to charge."""
     reference = answer(WSD_REFERENCE)
     boxed = lambda *arguments: lambda step: Scaled(reference(*arguments)(step))  # noqa: E731
-    with pytest.raises(CheckFailed, match=r"called directly at step 40 gave .*not a number") as failed:
-        check_wsd_resume(boxed, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
-    assert "nothing else" not in str(failed.value)
+    check_wsd_resume(boxed, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+    check_wsd(boxed, warmup=5, stable=10, decay=5, start_factor=0.1)
 
 
 def correct(name: str, old: str = "", new: str = ""):
@@ -348,3 +351,64 @@ def test_a_decay_that_raises_at_one_decay_step_loses_the_edges_and_is_told_the_e
     message = str(failed.value)
     assert "Write the decay first" not in message
     assert re.search(r"decay_steps=1, .* at step 15, the decay's step 1 of 1 .* raised ZeroDivisionError", message)
+
+
+def test_the_steps_out_of_order_reach_the_factor_by_the_same_frames_as_the_run():
+    """R24k's a8 told the direct calls from the run by their caller; now every call, run, resumed or out of order,
+    comes through the same code, line for line, up to the observer (issue 24)."""
+    from lrcourse.checking.wsd_observer import observe_wsd
+
+    chains = {"in order": set(), "out of order": set()}
+
+    def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+        reference = answer(WSD_REFERENCE)(warmup_steps, stable_steps, decay_steps, start_factor)
+        last = [-1]
+
+        def factor(step):
+            frame, chain = sys._getframe(1), []
+            while frame is not None and frame.f_code.co_name != "observe_wsd":
+                chain.append((frame.f_code.co_filename, frame.f_code.co_name, frame.f_lineno))
+                frame = frame.f_back
+            chains["in order" if step in (last[0], last[0] + 1) else "out of order"].add(tuple(chain))
+            last[0] = step
+            return reference(step)
+
+        return factor
+
+    probe = [40, 22, 17, 0, 19, 5, 17, 15, 1]
+    payload = {"warmup": 5, "stable": 10, "decay": 5, "start_factor": 0.1, "lr": 0.1, "steps": 41}
+    observation = observe_wsd(wsd_factor, payload | {"resume_at": 17, "probe": probe})
+    assert observation["error"] is None and chains["out of order"], observation
+    assert chains["out of order"] <= chains["in order"], chains["out of order"] - chains["in order"]
+
+
+def test_the_edges_long_schedules_are_the_first_runs_of_the_warm_up_and_decay_tests():
+    """REGULAR must be runs the warm-up and decay tests grade, the first ones, in order, with the same payloads: each
+    test cell's observations run in a process of their own, so the answer cannot tell the edges cell's from theirs."""
+    from lrcourse.build import ROOT
+    from lrcourse.checking import wsd as judges
+    from lrcourse.checking.observe import ISOLATED
+
+    cells = {cell.id: cell.source for cell in nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells}
+    assert "wsd" in ISOLATED  # each test cell's observations in a process loaded for it (lrcourse/grading/remote.py)
+    for cell in ("test_wsd_warmup", "test_wsd_decay"):
+        runs = []
+
+        def recording(factor, warmup, stable, decay, start_factor, lr=0.1, phases=None, hint="", runs=runs):
+            runs.append((warmup, stable, decay, start_factor, lr))
+
+        source = cells[cell].replace("from lrcourse.checking import check_wsd, passed", "")
+        exec(source, {"check_wsd": recording, "passed": print, "wsd_factor": None})
+        assert tuple(runs[: len(judges.REGULAR)]) == judges.REGULAR, (cell, runs)
+
+
+def test_the_edges_judge_nothing_when_neither_phase_is_right_in_the_long_schedules():
+    """R24k's a1: a step function, right nowhere, kept the edges by agreeing with itself (issue 24)."""
+    step_function = answer(
+        "def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):\n"
+        "    return lambda step: 1.0 if step < warmup_steps + stable_steps else 0.5\n"
+    )
+    with pytest.raises(CheckFailed, match="neither your warm-up nor your stable phase and decay give PyTorch's rates"):
+        check_wsd_edges(step_function, EDGES)
+    check_wsd_edges(wrong("warmup_from_zero"), EDGES)  # one phase right is enough to judge the edges by
+    check_wsd_edges(wrong("decay_one_step_ahead"), EDGES)
