@@ -91,15 +91,25 @@ class Uncheckpointable(RuntimeError):
 
 def _checkpoint(optimizer, scheduler, step: int) -> dict:
     """A copy in memory of the optimizer's and the scheduler's state_dict(), or an error that says the checkpoint
-    failed: LambdaLR saves a callable object's __dict__ (one with __slots__ has none; one holding a module cannot be
-    copied, nor pickled by torch.save), so the answer did not raise, the checkpoint did."""
+    failed, not the answer: LambdaLR's state_dict() raises for a callable object with __slots__ (it saves __dict__);
+    the copy fails on what the states hold that cannot be copied (a module in a callable object's __dict__, a rate
+    that is a tensor requiring grad, which torch.save would still write)."""
     try:
-        return copy.deepcopy({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+        states = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
     except Exception as error:
         raise Uncheckpointable(
             f"LambdaLR's state_dict() could not be saved at step {step} ({type(error).__name__}: {error}): a "
             "scheduler around this factor cannot be checkpointed (LambdaLR saves nothing of a function and a copy "
-            "of a callable object's __dict__)"
+            "of a callable object's __dict__, which an object with __slots__ does not have)"
+        ) from None
+    try:
+        return copy.deepcopy(states)
+    except Exception as error:
+        raise Uncheckpointable(
+            f"the optimizer's and the scheduler's state_dict() could not be copied at step {step} "
+            f"({type(error).__name__}: {error}): the tests keep the checkpoint as a copy in memory, and these states "
+            "hold the rates your factor returned (the optimizer's lr, the scheduler's last rates) and a copy of a "
+            "callable object's __dict__. Return a float, and keep in the object only what can be copied"
         ) from None
 
 
