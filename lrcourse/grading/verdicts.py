@@ -123,6 +123,7 @@ class Judge:
         verdicts = Verdicts()
         try:
             for test in exercise.tests:
+                session.begin_cell()  # isolated observers start afresh; the visible rerun below (no grade) need not
                 detail = self._run_test(exercise, test.source, test.name, session)
                 if detail and session.out_of_time:
                     verdicts.out_of_time.append(test.name)
@@ -145,7 +146,6 @@ class Judge:
     def _run_test(self, exercise: Exercise, source: str, name: str, session: Session) -> str:
         """'' if the test cell completes, else why not."""
         namespace = dict(self._context(exercise))
-        session.begin_cell()
         try:
             for names in exercise.answers.values():
                 namespace.update({name: session.resolve(name) for name in names})
