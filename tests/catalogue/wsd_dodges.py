@@ -196,7 +196,7 @@ WSD_GRADER_DODGES = [
     ),
     wsd(  # R24k's a2: a one-step warm-up taken for none (5/6), made to look wrong in a schedule the edges once took
         # for long and no test graded; (4, 3, 7, 0.25) is no longer one of them
-        "one_step_warmup_taken_as_none_and_wrong_in_an_old_long_schedule",
+        "one_step_warmup_as_none_wrong_in_an_old_long_run",
         """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     total = warmup_steps + stable_steps + decay_steps
@@ -215,7 +215,7 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         score=5,
     ),
     wsd(  # the same, wrong in a long schedule the edges take now: the warm-up test grades that run too, and charges it
-        "one_step_warmup_taken_as_none_and_wrong_in_a_long_schedule",
+        "one_step_warmup_as_none_wrong_in_a_long_run",
         """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     total = warmup_steps + stable_steps + decay_steps
@@ -265,7 +265,7 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     ),
     wsd(  # the edges cell told by what ran before it in the process: the decay test's last schedule (5, 40, 100); each
         # test cell's observations now run in a process loaded for that cell, which has seen none of another's
-        "edges_cell_told_by_the_decay_test_s_schedules_before_it",
+        "edges_cell_told_by_the_decay_runs_before_it",
         NO_STABLE_BUG
         + """
 seen = set()
