@@ -2,9 +2,11 @@
 which does what PyTorch's does: the process that grades the answer has no PyTorch schedulers, see
 `lrcourse.grading.sandbox.no_lr_scheduler`) with the factor, one `scheduler.step()` per optimizer step; keeps a copy
 in memory of the optimizer's and the scheduler's `state_dict()` at a step (not a file: torch.save would also need it
-picklable) and resumes from it in new objects around a factor built anew; and calls a fresh factor directly, steps
-out of order. It returns plain data; the judges are in `lrcourse.checking.wsd`. A factor that raises at a step costs
-that step only (`StepRecordingLambdaLR`).
+picklable) and resumes from it in new objects around a factor built anew; and steps a new LambdaLR around a fresh
+factor through steps out of order (its `last_epoch` set to the step before each), by the same code as the run. It
+returns plain data; the judges are in `lrcourse.checking.wsd`. A factor that raises at a step costs that step only
+(`StepRecordingLambdaLR`). The observer is `isolated`: under the grader each test cell's observations run in a process
+of their own, so an answer cannot tell one cell from another by what ran before (`lrcourse.checking.observe`).
 """
 
 from __future__ import annotations
@@ -89,59 +91,76 @@ class Uncheckpointable(RuntimeError):
 
 def _checkpoint(optimizer, scheduler, step: int) -> dict:
     """A copy in memory of the optimizer's and the scheduler's state_dict(), or an error that says the checkpoint
-    failed: LambdaLR saves a callable object's __dict__ (one with __slots__ has none; one holding a module cannot be
-    copied, nor pickled by torch.save), so the answer did not raise, the checkpoint did."""
+    failed, not the answer: LambdaLR's state_dict() raises for a callable object with __slots__ (it saves __dict__);
+    the copy fails on what the states hold that cannot be copied (a module in a callable object's __dict__, a rate
+    that is a tensor requiring grad, which torch.save would still write)."""
     try:
-        return copy.deepcopy({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+        states = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
     except Exception as error:
         raise Uncheckpointable(
             f"LambdaLR's state_dict() could not be saved at step {step} ({type(error).__name__}: {error}): a "
             "scheduler around this factor cannot be checkpointed (LambdaLR saves nothing of a function and a copy "
-            "of a callable object's __dict__)"
+            "of a callable object's __dict__, which an object with __slots__ does not have)"
+        ) from None
+    try:
+        return copy.deepcopy(states)
+    except Exception as error:
+        raise Uncheckpointable(
+            f"the optimizer's and the scheduler's state_dict() could not be copied at step {step} "
+            f"({type(error).__name__}: {error}): the tests keep the checkpoint as a copy in memory, and these states "
+            "hold the rates your factor returned (the optimizer's lr, the scheduler's last rates) and a copy of a "
+            "callable object's __dict__. Return a float, and keep in the object only what can be copied"
         ) from None
 
 
-def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list]:
-    """The rate of every step under LambdaLR(factory(*arguments)); and the same run saved at `resume_at` and
-    resumed in a new optimizer and a new LambdaLR around a new factor (empty without `resume_at`)."""
-
-    def rates_from(optimizer, scheduler, start: int, stop: int, save_at=None):
-        rates, saved = [], None
-        for step in range(start, stop):
-            if step == save_at:
-                saved = _checkpoint(optimizer, scheduler, step)
-            rate = scheduler.raised.get(step) or _number(optimizer.param_groups[0]["lr"])
-            rates.append(rate)
-            optimizer.step()
-            scheduler.step()
-        return rates, saved
-
-    weight = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([weight], lr=payload["lr"])
-    resume_at = payload.get("resume_at")
-    scheduler = StepRecordingLambdaLR(optimizer, factory(*arguments), {})
-    rates, saved = rates_from(optimizer, scheduler, 0, payload["steps"], resume_at)
-    if resume_at is None:
-        return rates, []
-    optimizer = torch.optim.SGD([weight], lr=payload["lr"])  # the resumed process: everything built anew
-    scheduler = StepRecordingLambdaLR(optimizer, factory(*arguments), {})
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    resumed, _ = rates_from(optimizer, scheduler, resume_at, payload["steps"])
-    return rates, resumed
+def _scheduled(factory, arguments: tuple, lr: float):
+    """A new optimizer (SGD over one weight) and a new LambdaLR around a new factor: what every leg of a run starts
+    from, the resumed run and the direct calls included."""
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    return optimizer, StepRecordingLambdaLR(optimizer, factory(*arguments), {})
 
 
-def _probe(factor, step: int):
-    """The factor called directly at `step`: a number, the repr of what it returned, or what it raised."""
-    try:
-        return _number(factor(step))
-    except Exception as error:
-        return _raised(error)
+def _rates(optimizer, scheduler, steps: list, save_at=None) -> tuple[list, dict | None]:
+    """The rate at each of `steps`, in this order, as a training loop makes it: record the rate, optimizer.step(),
+    scheduler.step(). Before each step() the scheduler is set to the step before the next one: in a run, whose steps
+    follow one another, that changes nothing; for the direct calls, steps out of order, it is the only difference, so
+    a factor cannot tell them from a run by who calls it (issue 24, review R24k: a counter that recognised the
+    direct calls by their caller answered them by the step). A checkpoint is kept at `save_at`."""
+    rates, saved = [], None
+    for index, step in enumerate(steps):
+        if step == save_at:
+            saved = _checkpoint(optimizer, scheduler, step)
+        rates.append(scheduler.raised.pop(step, None) or _number(optimizer.param_groups[0]["lr"]))
+        optimizer.step()
+        scheduler.last_epoch = (steps[index + 1] if index + 1 < len(steps) else step + 1) - 1
+        scheduler.step()
+    return rates, saved
 
 
-@observer("wsd", seconds=SECONDS)
+def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list, list]:
+    """The rate of every step under LambdaLR(factory(*arguments)); with `resume_at`, the same run saved there and
+    resumed in a new optimizer and a new LambdaLR around a new factor, and the factor of each `probe` step, out of
+    order, from a new LambdaLR around a new factor (empty lists without `resume_at`). The three legs run through the
+    same code, so no frame tells them apart but the steps themselves."""
+    steps, resume_at, lr = payload["steps"], payload.get("resume_at"), payload["lr"]
+    legs = [("run", list(range(steps)))]
+    if resume_at is not None:
+        legs += [("resumed", list(range(resume_at, steps))), ("probe", [0, *payload["probe"]])]
+    results, saved = {"resumed": [], "probe": [0]}, None
+    for leg, leg_steps in legs:
+        optimizer, scheduler = _scheduled(factory, arguments, lr)
+        if leg == "resumed":  # the resumed process: everything built anew, then both states loaded
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+        results[leg], checkpoint = _rates(optimizer, scheduler, leg_steps, resume_at if leg == "run" else None)
+        saved = saved or checkpoint
+    factors = [rate / lr if isinstance(rate, float) else rate for rate in results["probe"][1:]]
+    return results["run"], results["resumed"], factors
+
+
+@observer("wsd", seconds=SECONDS, isolated=True)
 def observe_wsd(factory, payload: dict) -> dict:
-    """Run LambdaLR with the student's factor (and resume it, if asked); call a fresh factor at `probe` steps."""
+    """Run LambdaLR with the student's factor (and, if asked, resume it and step a fresh one through `probe` steps)."""
     observation = {
         "states": [],
         "value": wire.encode(None),
@@ -156,9 +175,7 @@ def observe_wsd(factory, payload: dict) -> dict:
     try:
         with guard.running():
             sys.setprofile(use.profile)  # the guard puts its own back afterwards
-            rates, resumed = _run(factory, arguments, payload)
-            factor = factory(*arguments)
-            probed = [_probe(factor, step) for step in payload.get("probe", [])]
+            rates, resumed, probed = _run(factory, arguments, payload)
         observation["states"] = [wire.encode({"rates": rates, "resumed": resumed})]
         observation["value"] = wire.encode(probed)
     except StudentTimeout:

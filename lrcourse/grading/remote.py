@@ -17,7 +17,7 @@ import time
 
 from lrcourse import checking, wire
 from lrcourse.checking.guard import SECONDS_PER_CASE, StudentTimeout
-from lrcourse.checking.observe import RemoteTarget, decode_observation, observer_seconds
+from lrcourse.checking.observe import ISOLATED, RemoteTarget, decode_observation, observer_seconds
 from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerZygoteHandle
 from lrcourse.grading.sandbox.zygote import Silence, ZygoteFault
 
@@ -53,11 +53,20 @@ class Session:
         self.load_errors: dict[str, BaseException] = {}  # grade_id -> the first error its cell(s) raised
         self.unloadable: str | None = None
         self.resolved: dict = {}
+        self.cell_runs = 0  # test cells begun (`begin_cell`)
+        self.loaded_in = -1  # the test cell run the process was loaded in
 
-    def request(self, message: dict, seconds: float) -> dict:
+    def begin_cell(self) -> None:
+        """A test cell starts: an isolated observer's next request gets a process loaded for it."""
+        self.cell_runs += 1
+
+    def request(self, message: dict, seconds: float, isolated: bool = False) -> dict:
+        """`isolated`: in a process loaded in this test cell (a new one if the last was loaded in an earlier cell)."""
         if self.unloadable:
             raise AssertionError(self.unloadable)
         self._within_budget(seconds)
+        if isolated and self.process is not None and self.loaded_in != self.cell_runs:
+            self.process.close()
         if self.process is None or self.process.dead:
             self._load()
         return self._timed(self.process, message, seconds)
@@ -90,7 +99,7 @@ class Session:
 
     def _load(self) -> None:
         self.resolved = {}
-        self.process = self.handle.fork()
+        self.process, self.loaded_in = self.handle.fork(), self.cell_runs
         sources = [source for _, source in self.answers]
         try:
             reply = self._timed(self.process, {"op": "load", "context": self.context, "answers": sources}, LOAD_SECONDS)
@@ -141,9 +150,9 @@ class RemoteAnswer(RemoteTarget):
     def __repr__(self) -> str:
         return self.name
 
-    def _ask(self, message: dict, seconds: float) -> dict:
+    def _ask(self, message: dict, seconds: float, isolated: bool = False) -> dict:
         try:
-            reply = self.session.request({**message, "target": self.name}, seconds + MARGIN_SECONDS)
+            reply = self.session.request({**message, "target": self.name}, seconds + MARGIN_SECONDS, isolated)
         except (EOFError, OSError) as error:
             raise AssertionError(f"{self.name}: the process running your answer stopped ({error})") from None
         except wire.Malformed as error:  # beyond the wire's bounds: refused before it is read (lrcourse.wire)
@@ -169,7 +178,9 @@ class RemoteAnswer(RemoteTarget):
     def observe(self, observer: str, payload: dict) -> dict:
         seconds = observer_seconds(observer, payload)
         try:
-            reply = self._ask({"op": "observe", "observer": observer, "payload": payload}, seconds)
+            reply = self._ask(
+                {"op": "observe", "observer": observer, "payload": payload}, seconds, observer in ISOLATED
+            )
         except Silence:  # its process silent past the deadline
             return {
                 "timeout": True,

@@ -227,4 +227,20 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
     ),
+    wsd(  # numpy float32: within WSD_RTOL of PyTorch's at every step, run or stepped out of order (R24k)
+        "numpy_float32_factor",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+
+    def factor(step):
+        if step < warmup_steps:
+            return np.float32(start_factor + (1 - start_factor) * step / warmup_steps)
+        if step < warmup_steps + stable_steps:
+            return np.float32(1.0)
+        return np.float32(max(0.0, (total - step) / decay_steps) ** 2)
+
+    return factor
+""",
+    ),
 ]

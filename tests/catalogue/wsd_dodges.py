@@ -131,3 +131,179 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     ),
     *(wsd(name, source, fails=ALL) for name, source in DODGES),
 ]
+
+# Answers that tell the grader's observations apart to earn points their factor does not (issue 24, review R24k).
+# Each keeps only what its factor earns: the resume's direct calls step a new LambdaLR by the run's own code
+# (lrcourse/checking/wsd_observer.py), and the edges judge only runs the warm-up and decay tests also grade, each test
+# cell's observations in a process loaded for it (lrcourse/checking/wsd.py, REGULAR).
+COUNTER_WITH_A_PROBE_DETECTOR = """
+import sys
+
+
+class WSD:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.warmup, self.stable, self.decay, self.start = warmup_steps, stable_steps, decay_steps, start_factor
+        self.count = -1
+
+    def at(self, step):
+        if step < self.warmup:
+            return self.start + (1 - self.start) * step / self.warmup
+        if step < self.warmup + self.stable:
+            return 1.0
+        return max(0.0, (self.warmup + self.stable + self.decay - step) / self.decay) ** 2
+
+    def __call__(self, step):
+        if sys._getframe(1).f_code.co_name == "{caller}":  # the direct calls, {why}: the step given
+            return self.at(step)
+        self.count += 1
+        return self.at(self.count)
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+"""
+# catalogue's no_stable_phase_shifts_the_phase_index (5/6: with no stable phase the decay never comes), which loses the
+# edges; each answer below tries to keep them by looking wrong in the long schedules only when the edges cell runs them
+NO_STABLE_BUG = """
+import bisect
+
+
+def buggy(warmup_steps, stable_steps, decay_steps, start_factor):
+    milestones = [warmup_steps, warmup_steps + stable_steps] if stable_steps else [warmup_steps]
+
+    def factor(step):
+        phase = bisect.bisect_right(milestones, step)
+        if phase == 0:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if phase == 1:
+            return 1.0
+        return (1 - min(step - warmup_steps - stable_steps, decay_steps) / decay_steps) ** 2
+
+    return factor
+
+
+def shifted(warmup_steps, stable_steps, decay_steps, start_factor):
+    # the warm-up right, a decay that is the same function of step - W - S in every schedule: 0.5
+    honest = buggy(warmup_steps, stable_steps, decay_steps, start_factor)
+    return lambda step: honest(step) if step < warmup_steps + stable_steps else 0.5
+"""
+WSD_GRADER_DODGES = [
+    wsd(  # R24k's a8: recognised the old direct calls by their caller, _probe; they now run as a run does
+        "counter_that_answers_calls_from_the_probe_by_the_step",
+        COUNTER_WITH_A_PROBE_DETECTOR.replace("{caller}", "_probe").replace("{why}", "a function named _probe"),
+        fails=("test_wsd_resume",),
+        score=4,
+    ),
+    wsd(  # R24k's a2: a one-step warm-up taken for none (5/6), made to look wrong in a schedule the edges once took
+        # for long and no test graded; (4, 3, 7, 0.25) is no longer one of them
+        "one_step_warmup_as_none_wrong_in_an_old_long_run",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+    odd = (warmup_steps, stable_steps, decay_steps, start_factor) == (4, 3, 7, 0.25)
+
+    def factor(step):
+        if warmup_steps > 1 and step < warmup_steps:
+            return 0.5 if odd else start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, (total - step) / decay_steps) ** 2
+
+    return factor
+""",
+        fails=("test_wsd_edges",),
+        score=5,
+    ),
+    wsd(  # the same, wrong in a long schedule the edges take now: the warm-up test grades that run too, and charges it
+        "one_step_warmup_as_none_wrong_in_a_long_run",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+    odd = (warmup_steps, stable_steps, decay_steps) == (27, 189, 54)
+
+    def factor(step):
+        if warmup_steps > 1 and step < warmup_steps:
+            return 0.5 if odd else start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, (total - step) / decay_steps) ** 2
+
+    return factor
+""",
+        fails=("test_wsd_warmup",),  # the edges then skip the warm-up it has wrong: one point traded for another
+        score=5,
+    ),
+    wsd(  # R24k's a3b: reads the observer's payload off its caller's frames and takes a long schedule at lr 0.1 for the
+        # edges cell's; the edges' long schedules are now the warm-up and decay tests' own runs, payload and all
+        "edges_cell_told_by_the_payload_in_the_frames",
+        NO_STABLE_BUG
+        + """
+import sys
+
+mode = ["honest"]
+
+
+def payload():
+    frame = sys._getframe(2)
+    while frame is not None:
+        if isinstance(frame.f_locals.get("payload"), dict):
+            return frame.f_locals["payload"]
+        frame = frame.f_back
+    return {}
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    seen, case = payload(), (warmup_steps, stable_steps, decay_steps, start_factor)
+    if case == (5, 10, 5, 0.1) or "resume_at" in seen:
+        mode[0] = "honest"
+    if case == (4, 3, 7, 0.25) and seen.get("lr") == 0.1:
+        mode[0] = "edges"
+    return (shifted if mode[0] == "edges" else buggy)(*case)
+""",
+        fails=("test_wsd_edges",),
+        score=5,
+    ),
+    wsd(  # the edges cell told by what ran before it in the process: the decay test's last schedule (5, 40, 100); each
+        # test cell's observations now run in a process loaded for that cell, which has seen none of another's
+        "edges_cell_told_by_the_decay_runs_before_it",
+        NO_STABLE_BUG
+        + """
+seen = set()
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    edges = (5, 40, 100) in seen  # the decay cell's last schedule has run: what follows is the edges cell
+    seen.add((warmup_steps, stable_steps, decay_steps))
+    return (shifted if edges else buggy)(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+        fails=("test_wsd_edges",),
+        score=5,
+    ),
+    wsd(  # R24k's a1: right nowhere; the edges held each phase to its own rates and kept their point
+        "a_step_function_one_then_a_half",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return lambda step: 1.0 if step < warmup_steps + stable_steps else 0.5
+""",
+        fails=("test_wsd_warmup", "test_wsd_decay", "test_wsd_edges"),  # the edges: neither phase right
+        score=2,
+    ),
+    wsd(  # the schedule times 1e308: every rate wrong, each phase its own; the edges have nothing right to judge
+        "every_factor_times_1e308",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+
+    def factor(step):
+        if step < warmup_steps:
+            return 1e308 * (start_factor + (1 - start_factor) * step / warmup_steps)
+        if step < warmup_steps + stable_steps:
+            return 1e308
+        return 1e308 * max(0.0, (total - step) / decay_steps) ** 2
+
+    return factor
+""",
+        fails=("test_wsd_warmup", "test_wsd_decay", "test_wsd_edges"),
+        score=2,
+    ),
+]

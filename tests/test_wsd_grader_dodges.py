@@ -1,0 +1,104 @@
+"""Chapter 7's checks against answers that tell the grader's observations apart (issue 24, review R24k): the steps
+out of order reach the factor as a run's do, the edges judge only runs the warm-up and decay tests grade, and nothing
+when neither phase is right; and a checkpoint's copy that fails says so. The trusted verdicts of these answers, in
+their isolated processes, are graded in tests/test_grading_fidelity.py::TestPractice (catalogue: WSD_GRADER_DODGES)."""
+
+from __future__ import annotations
+
+import sys
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from lrcourse.checking import CheckFailed, check_wsd_edges, check_wsd_resume
+
+from catalogue.wsd import WSD_REFERENCE
+from catalogue.wsd_wrong import WSD_WRONG
+
+EDGES = [(1, 0, 1, 0.5), (1, 3, 1, 0.3), (4, 0, 1, 1.0), (2, 0, 1, 0.5)]
+
+
+def answer(source: str):
+    """The `wsd_factor` an answer cell defines, run after what the chapter's setup imports (numpy, torch)."""
+    namespace = {"np": np, "torch": torch}
+    exec(source, namespace)
+    return namespace["wsd_factor"]
+
+
+def wrong(name: str):
+    return answer(next(a.source for a in WSD_WRONG if a.name == name))
+
+
+def test_a_factor_returning_a_tensor_that_requires_grad_is_told_the_copy_failed_not_that_it_cannot_be_saved():
+    """R24k's nit: torch.save writes such a state; the copy in memory the tests keep does not (issue 24)."""
+    weight = torch.ones((), requires_grad=True)
+    reference = answer(WSD_REFERENCE)
+    graded = lambda *arguments: lambda step: weight * reference(*arguments)(step)  # noqa: E731
+    with pytest.raises(CheckFailed) as failed:
+        check_wsd_resume(graded, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)
+    message = str(failed.value)
+    assert "could not be copied at step 17" in message and "the rates your factor returned" in message, message
+    assert "cannot be checkpointed" not in message
+
+
+def test_the_steps_out_of_order_reach_the_factor_by_the_same_frames_as_the_run():
+    """R24k's a8 told the direct calls from the run by their caller; now every call, run, resumed or out of order,
+    comes through the same code, line for line, up to the observer (issue 24)."""
+    from lrcourse.checking.wsd_observer import observe_wsd
+
+    chains = {"in order": set(), "out of order": set()}
+
+    def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+        reference = answer(WSD_REFERENCE)(warmup_steps, stable_steps, decay_steps, start_factor)
+        last = [-1]
+
+        def factor(step):
+            frame, chain = sys._getframe(1), []
+            while frame is not None and frame.f_code.co_name != "observe_wsd":
+                chain.append((frame.f_code.co_filename, frame.f_code.co_name, frame.f_lineno))
+                frame = frame.f_back
+            chains["in order" if step in (last[0], last[0] + 1) else "out of order"].add(tuple(chain))
+            last[0] = step
+            return reference(step)
+
+        return factor
+
+    probe = [40, 22, 17, 0, 19, 5, 17, 15, 1]
+    payload = {"warmup": 5, "stable": 10, "decay": 5, "start_factor": 0.1, "lr": 0.1, "steps": 41}
+    observation = observe_wsd(wsd_factor, payload | {"resume_at": 17, "probe": probe})
+    assert observation["error"] is None and chains["out of order"], observation
+    assert chains["out of order"] <= chains["in order"], chains["out of order"] - chains["in order"]
+
+
+def test_the_edges_long_schedules_are_the_first_runs_of_the_warm_up_and_decay_tests():
+    """REGULAR must be runs the warm-up and decay tests grade, the first ones, in order, with the same payloads: each
+    test cell's observations run in a process of their own, so the answer cannot tell the edges cell's from theirs."""
+    from lrcourse.build import ROOT
+    from lrcourse.checking import wsd as judges
+    from lrcourse.checking.observe import ISOLATED
+
+    cells = {cell.id: cell.source for cell in nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells}
+    assert "wsd" in ISOLATED  # each test cell's observations in a process loaded for it (lrcourse/grading/remote.py)
+    for cell in ("test_wsd_warmup", "test_wsd_decay"):
+        runs = []
+
+        def recording(factor, warmup, stable, decay, start_factor, lr=0.1, phases=None, hint="", runs=runs):
+            runs.append((warmup, stable, decay, start_factor, lr))
+
+        source = cells[cell].replace("from lrcourse.checking import check_wsd, passed", "")
+        exec(source, {"check_wsd": recording, "passed": print, "wsd_factor": None})
+        assert tuple(runs[: len(judges.REGULAR)]) == judges.REGULAR, (cell, runs)
+
+
+def test_the_edges_judge_nothing_when_neither_phase_is_right_in_the_long_schedules():
+    """R24k's a1: a step function, right nowhere, kept the edges by agreeing with itself (issue 24)."""
+    step_function = answer(
+        "def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):\n"
+        "    return lambda step: 1.0 if step < warmup_steps + stable_steps else 0.5\n"
+    )
+    with pytest.raises(CheckFailed, match="neither your warm-up nor your stable phase and decay give PyTorch's rates"):
+        check_wsd_edges(step_function, EDGES)
+    check_wsd_edges(wrong("warmup_from_zero"), EDGES)  # one phase right is enough to judge the edges by
+    check_wsd_edges(wrong("decay_one_step_ahead"), EDGES)
