@@ -47,7 +47,7 @@ from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_lease import Lease
-from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch
+from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch, error_text
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
 
@@ -118,16 +118,19 @@ class Station:
             self.versions[assignment] = fleet.course_version(self.checkout, assignment, self.code)
         return self.versions[assignment]
 
-    def moved(self, assignment) -> str:
+    def moved(self, assignment, code: str | None = None, settings: bytes | None = None) -> str:
         """Why this checkout, read from the disk now, is no longer the version this worker started at (its code, its
-        environment, or `assignment`'s source and grading settings: `fleet.course_version`), or "" if it is."""
-        code = fleet.code_version()
+        environment, or `assignment`'s source and grading settings: `fleet.course_version`), or "" if it is.
+        `code` and `settings`: `fleet.code_version()` and `fleet.grading_settings` read now by a caller that asks
+        about several assignments (hashing the package takes most of a look), else read here. Raises what reading
+        the checkout raises (a config half-written by an update, a file removed while it is hashed)."""
+        code = fleet.code_version() if code is None else code
         if code != self.code:
             return f"its code or environment changed since it started (code version {self.code}, now {code})"
         mine = self.version(assignment) if isinstance(assignment, str) else None
         if mine is None:
             return ""
-        now = fleet.course_version(self.checkout, assignment, code)
+        now = fleet.course_version(self.checkout, assignment, code, settings)
         if now != mine:
             return f"{assignment}'s source or grading settings changed since it started (version {mine}, now {now})"
         return ""
@@ -266,7 +269,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
             raise Ignore()  # graded already: a copy resent by an interrupted run
         if not isinstance(task, dict):
             return _failed("", "the task is not a JSON object")
-        if moved := station.moved(task.get("assignment")):  # graded by the code of the version it claims, or not here
+        if moved := _moved(station, task.get("assignment")):  # graded by the code of the version it claims, or not here
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
         attempts = _count_attempt(url, self.request.id)
@@ -275,7 +278,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
             return _failed(str(task.get("student"))[:64], why)
         with Lease(url, self.request.id, str(self.request.hostname), visibility_seconds):  # says it still answers
             result = station.grade(task)
-        if moved := station.moved(task.get("assignment")):  # changed while grading: this result may mix two versions
+        if moved := _moved(station, task.get("assignment")):  # changed while grading: this result may mix two versions
             _count_attempt(url, self.request.id, -1)
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
@@ -283,6 +286,18 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
 
     only_grading_task(app)
     return app, station
+
+
+def _moved(station: Station, assignment) -> str:
+    """`station.moved(assignment)`, or, if the checkout cannot be read now (an update half done: a config that does not
+    parse yet, a file removed while it is hashed), that as the reason: a checkout whose version cannot be read cannot
+    vouch for a grade, so the task goes back to the queue uncharged and the worker restarts, as when it moved (an update
+    under way moves it anyway; a checkout that stays unreadable keeps the worker from starting, where its supervisor
+    shows it), instead of failing a student for the checkout's state."""
+    try:
+        return station.moved(assignment)
+    except Exception as error:
+        return f"its version cannot be read now ({error_text(error)})"
 
 
 def only_grading_task(app) -> None:
