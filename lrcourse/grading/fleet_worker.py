@@ -263,7 +263,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
     worker_process_init.connect(lambda **_: (remove_leftovers(), station.warm()), weak=False)
     worker_process_shutdown.connect(lambda **_: station.close(), weak=False)
 
-    @app.task(name=fleet.TASK, bind=True)
+    @app.task(name=fleet.TASK, bind=True, shared=False)  # this app only: not every app made after it in the process
     def grade_student(self, task):
         if _graded_already(url, self.request.id):
             raise Ignore()  # graded already: a copy resent by an interrupted run
