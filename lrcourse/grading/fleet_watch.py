@@ -124,6 +124,18 @@ class CheckoutWatch:
             pass  # the broker out of reach: the mark lapses, and the enqueuer (if it reaches the broker) says so
 
 
+def moved_or_unreadable(station, assignment) -> str:
+    """For a grading process (`fleet_worker.make_app`'s task): `station.moved(assignment)`, or, if the checkout cannot
+    be read now (an update half done: a config that does not parse yet, a file removed while it is hashed), that as
+    the reason: a checkout whose version cannot be read cannot vouch for a grade, so the task goes back to the queue
+    uncharged and the worker restarts, as when it moved (an update under way moves it anyway; a checkout that stays
+    unreadable keeps the worker from starting, where its supervisor shows it), instead of failing the student."""
+    try:
+        return station.moved(assignment)
+    except Exception as error:
+        return f"its version cannot be read now ({error_text(error)})"
+
+
 def error_text(error: Exception) -> str:
     """An exception as one short line, for a log or a terminal: its type and its first 200 characters."""
     return f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"

@@ -47,7 +47,7 @@ from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_lease import Lease
-from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch, error_text
+from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch, moved_or_unreadable
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
 
@@ -120,10 +120,8 @@ class Station:
 
     def moved(self, assignment, code: str | None = None, settings: bytes | None = None) -> str:
         """Why this checkout, read from the disk now, is no longer the version this worker started at (its code, its
-        environment, or `assignment`'s source and grading settings: `fleet.course_version`), or "" if it is.
-        `code` and `settings`: `fleet.code_version()` and `fleet.grading_settings` read now by a caller that asks
-        about several assignments (hashing the package takes most of a look), else read here. Raises what reading
-        the checkout raises (a config half-written by an update, a file removed while it is hashed)."""
+        environment, or `assignment`'s source and grading settings: `fleet.course_version`), or "" if it is. `code`,
+        `settings`: read once by a caller asking for several assignments (`CheckoutWatch.moved_now`), else here."""
         code = fleet.code_version() if code is None else code
         if code != self.code:
             return f"its code or environment changed since it started (code version {self.code}, now {code})"
@@ -269,7 +267,8 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
             raise Ignore()  # graded already: a copy resent by an interrupted run
         if not isinstance(task, dict):
             return _failed("", "the task is not a JSON object")
-        if moved := _moved(station, task.get("assignment")):  # graded by the code of the version it claims, or not here
+        # graded by the code of the version it claims, or not here
+        if moved := moved_or_unreadable(station, task.get("assignment")):
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
         attempts = _count_attempt(url, self.request.id)
@@ -278,7 +277,8 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
             return _failed(str(task.get("student"))[:64], why)
         with Lease(url, self.request.id, str(self.request.hostname), visibility_seconds):  # says it still answers
             result = station.grade(task)
-        if moved := _moved(station, task.get("assignment")):  # changed while grading: this result may mix two versions
+        # changed while grading: this result may mix two versions
+        if moved := moved_or_unreadable(station, task.get("assignment")):
             _count_attempt(url, self.request.id, -1)
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
@@ -286,18 +286,6 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
 
     only_grading_task(app)
     return app, station
-
-
-def _moved(station: Station, assignment) -> str:
-    """`station.moved(assignment)`, or, if the checkout cannot be read now (an update half done: a config that does not
-    parse yet, a file removed while it is hashed), that as the reason: a checkout whose version cannot be read cannot
-    vouch for a grade, so the task goes back to the queue uncharged and the worker restarts, as when it moved (an update
-    under way moves it anyway; a checkout that stays unreadable keeps the worker from starting, where its supervisor
-    shows it), instead of failing a student for the checkout's state."""
-    try:
-        return station.moved(assignment)
-    except Exception as error:
-        return f"its version cannot be read now ({error_text(error)})"
 
 
 def only_grading_task(app) -> None:
