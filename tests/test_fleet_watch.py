@@ -13,17 +13,17 @@ import sys
 import pytest
 import redis
 
-from lrcourse.grading import fleet, fleet_watch
+from lrcourse.grading import fleet, fleet_watch, fleet_worker
 from lrcourse.grading.fleet_lease import lease_key
-from lrcourse.grading.fleet_watch import CheckoutWatch, Unserved, serving_key
+from lrcourse.grading.fleet_watch import CheckoutWatch, Lost, Unserved, serving_key
 from lrcourse.grading.fleet_worker import Station
 
 import catalogue
 from support.course import make_course
 from support.gradedclass import submit_answer
 from support.paths import ROOT
-from support.redis_broker import redis_server
-from support.stub_fleet import enqueue, graded_lines, outcomes, running_worker, wait_for
+from support.redis_broker import redis_server, restartable_redis_server
+from support.stub_fleet import enqueue, graded_lines, outcomes, queued, running_worker, wait_for
 
 CHAPTER = "02_ordered_schedules"
 
@@ -71,6 +71,132 @@ def test_a_worker_marks_the_versions_it_serves_and_stops_itself_when_its_checkou
     changed(checkout)
     assert watch.look() is True and killed == [(os.getpid(), signal.SIGTERM)]
     assert f"{CHAPTER}'s source or grading settings changed" in watch.moved
+
+
+# a config as an update can leave it for a moment (half written) or for good (a check of its own that fails: kombu's
+# timer lets an AssertionError out of the worker's loop, where other exceptions are only logged)
+UNREADABLE = ["\nc.Execute.timeout = (\n", "\nassert False, 'a check of the config'\n"]
+
+
+@pytest.mark.parametrize("broken", UNREADABLE, ids=["half-written", "failing-assert"])
+def test_a_look_that_cannot_read_the_checkout_says_one_line_marks_nothing_and_looks_again(
+    tmp_path, url, monkeypatch, capsys, broken
+):
+    checkout = copy_of_course(tmp_path / "checkout")
+    station = Station(checkout)
+    version = station.serving()[CHAPTER]
+    killed = []
+    monkeypatch.setattr(fleet_watch.os, "kill", lambda pid, signum: killed.append((pid, signum)))
+    watch = CheckoutWatch(url, station, f"unreadable-{len(broken)}@test")
+    config = checkout / "nbgrader_config.py"
+    text = config.read_text()
+    config.write_text(text + broken)
+    capsys.readouterr()
+    assert watch.look() is False and killed == []
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("lrcourse worker: the checkout's look failed (") and "looks again in 30 s" in line, line
+    with redis.Redis.from_url(url) as client:
+        assert not client.exists(serving_key(version, watch.name))  # unread: not vouched for
+    config.write_text(text)  # the update done, and nothing moved: served again
+    assert watch.look() is False and killed == []
+    with redis.Redis.from_url(url) as client:
+        assert client.exists(serving_key(version, watch.name))
+    config.write_text(text + "\nc.Execute.timeout = 99\n")  # an update that moves the version
+    assert watch.look() is True and killed == [(os.getpid(), signal.SIGTERM)]
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_task_whose_checkout_cannot_be_read_goes_back_to_the_queue_uncharged(tmp_path, url, monkeypatch, when):
+    """Before grading, or after it (the checkout read again: the result may mix two versions), a checkout that cannot
+    be read gives the task back (Reject, requeued; its attempt not counted) and stops the worker for a restart,
+    instead of failing the student."""
+    checkout = copy_of_course(tmp_path / "checkout")
+    app, station = fleet_worker.make_app(url, checkout, sandboxed=False)
+    config = checkout / "nbgrader_config.py"
+    broken = config.read_text() + UNREADABLE[0]
+    graded = []
+
+    def grade(task):
+        graded.append(task["student"])
+        if when == "after":
+            config.write_text(broken)  # an update lands while the student is graded
+        return {"outcome": {"student": task["student"], "status": "graded"}}
+
+    monkeypatch.setattr(station, "grade", grade)
+    killed = []
+    monkeypatch.setattr(fleet_worker.os, "kill", lambda pid, signum: killed.append((pid, signum)))
+    if when == "before":
+        config.write_text(broken)
+    task = f"unreadable-{when}"
+    result = app.tasks[fleet.TASK].apply(args=[{"assignment": CHAPTER, "student": "alice"}], task_id=task)
+    assert result.state == "REJECTED", (result.state, result.result)
+    assert graded == ([] if when == "before" else ["alice"])
+    assert killed == [(os.getppid(), signal.SIGTERM)]
+    with redis.Redis.from_url(url) as client:
+        assert int(client.get(fleet.attempts_key(task)) or 0) == 0
+
+
+def test_the_enqueuer_says_once_when_its_course_cannot_be_read_and_goes_on(tmp_path, url):
+    course = copy_of_course(tmp_path / "course")
+    version = fleet.course_version(course, CHAPTER)
+    bar, waiting = Bar(), {"task-1": ("alice", "f")}
+    watch = Unserved(course, CHAPTER, version, waiting, bar, every=0)
+    config = course / "nbgrader_config.py"
+    text = config.read_text()
+    config.write_text(text + UNREADABLE[0])
+    with redis.Redis.from_url(url) as client:
+        watch.check(client)
+        watch.check(client)
+        [(said, file)] = bar.said
+        assert file is sys.stderr and "the course's version cannot be read now (SyntaxError: " in said, said
+        assert f"the run goes on with version {version}" in said, said
+        config.write_text(text + "\nc.Execute.timeout = 99\n")  # the edit done: the version moved
+        watch.check(client)
+    assert len(bar.said) == 2 and "the course changed since this run started" in bar.said[1][0], bar.said
+
+
+def test_the_enqueuer_resends_the_waiting_tasks_the_broker_lost_and_only_those(url):
+    bar, resent = Bar(), []
+    waiting = {"lost-sent": ("a", "f"), "lost-stored": ("b", "f"), "lost-gone": ("c", "f")}
+    watch = Lost(waiting, resent.append, bar, every=0)
+    with redis.Redis.from_url(url) as client:
+        client.set(fleet.sent_key("lost-sent"), 1, ex=60)  # queued or being graded
+        client.set(fleet.result_key("lost-stored"), b"{}", ex=60)  # its result waits to be collected
+        try:
+            watch.check(client)
+            assert resent == ["lost-gone"]
+            waiting.pop("lost-gone")
+            watch.check(client)
+        finally:  # the module's broker: another test waits for a `sent` mark of its own run
+            client.delete(fleet.sent_key("lost-sent"), fleet.result_key("lost-stored"))
+    assert resent == ["lost-gone"]
+    [(said, file)] = bar.said
+    assert file is sys.stderr and "the broker lost 1 waiting task(s)" in said, said
+
+
+def test_a_broker_restarted_without_its_data_mid_run_loses_no_student_and_grades_each_once(tmp_path):
+    """Redis without persistence restarted while the run waits: its queue and the `sent` marks are gone, redis-py
+    reconnects without a word. The run sends the lost tasks again at its next look, and a worker started then grades
+    each student once."""
+    course = make_course(tmp_path / "course", [CHAPTER])
+    students = ["alice", "bob", "carol"]
+    for student in students:
+        submit_answer(course, student, catalogue.STEP_CORRECT[0])
+    version = fleet.course_version(course, CHAPTER)
+    log, errors = tmp_path / "worker.log", tmp_path / "enqueuer.err"
+    with restartable_redis_server() as (address, restart), redis.Redis.from_url(address) as client:
+        run = enqueue(address, course, CHAPTER, every=0.5, stderr=errors.open("w"))
+        assert wait_for(lambda: queued(client, version) == 3, 120), errors.read_text()  # no worker yet
+        restart()
+        assert queued(client, version) == 0 and not any(client.scan_iter(fleet.sent_key("*")))  # lost
+        assert wait_for(lambda: queued(client, version) == 3, 30), errors.read_text()  # sent again
+        with running_worker(address, ROOT, "after@test", log):
+            stdout, _ = run.communicate(timeout=120)
+    assert run.returncode == 0, errors.read_text()
+    assert outcomes(stdout) == {student: ["graded", ""] for student in students}
+    assert sorted(graded_lines(log)) == sorted(f"stub graded {student} by after@test" for student in students)
+    said = errors.read_text()
+    assert said.count("the broker lost 3 waiting task(s)") == 1, said
 
 
 def test_the_enqueuer_says_once_on_stderr_when_its_course_moved_since_the_run_started(tmp_path, url):

@@ -256,12 +256,13 @@ def environment_differences(theirs, ours: dict[str, str]) -> str:
     return "; ".join(said)
 
 
-def course_version(course: Path, assignment: str, code: str | None = None) -> str:
+def course_version(course: Path, assignment: str, code: str | None = None, settings: bytes | None = None) -> str:
     """The version a task is graded at: the code's, the assignment's source notebooks (the hidden tests) and the
-    course's grading settings (`grading_settings`)."""
+    course's grading settings (`grading_settings`). `code` and `settings`, when given, are what `code_version` and
+    `grading_settings(course)` return: read once for several assignments (a worker's look covers them all)."""
     digest = hashlib.sha256((code or code_version()).encode())
     _hash_tree(digest, course / "source" / assignment, course / "source")
-    digest.update(b"\0config\0" + grading_settings(course))
+    digest.update(b"\0config\0" + (grading_settings(course) if settings is None else settings))
     return digest.hexdigest()[:16]
 
 

@@ -34,7 +34,7 @@ from lrcourse.grading import fleet, fleet_result, intake, late, parcel
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
 from lrcourse.grading.fleet_lease import Lapsed, taken_key
 from lrcourse.grading.fleet_result import Stored
-from lrcourse.grading.fleet_watch import Unserved
+from lrcourse.grading.fleet_watch import Lost, Unserved
 from lrcourse.grading.grade import create_gradebook_tables, finish
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 from lrcourse.grading.watchdog import CtrlC
@@ -101,6 +101,18 @@ def collect(
         with stop.installed(), redis.Redis.from_url(url) as client:
             idle, lapsed = IdleHint(url, version, waiting, hint_seconds, bar), Lapsed(url, waiting, bar)
             unserved = Unserved(course, assignment, version, waiting, bar)  # a course moved mid-run, no worker of it
+
+            def resend(task: str) -> None:
+                student, _ = waiting[task]
+                folder = course / "submitted" / student / assignment
+                try:
+                    send(app, client, task, version, assignment, folder, False, environment)
+                except parcel.ParcelRefused as error:  # changed since it was sent, and now refused: not waited for
+                    waiting.pop(task)
+                    outcomes.append(Outcome(student, "failed", f"the submission cannot be sent again: {error}"))
+                    bar.update(1)
+
+            lost = Lost(waiting, resend, bar)  # a broker that lost its data mid-run
             polled = 0.0
             try:
                 while unsent or waiting:
@@ -134,6 +146,7 @@ def collect(
                     idle.check()
                     lapsed.check()
                     unserved.check(client)
+                    lost.check(client)
                     if not ready and not room:
                         time.sleep(POLL_SECONDS)
             finally:

@@ -3,9 +3,9 @@ enqueuer's): the usual update pulls one commit on the instructor's machine and o
 versions move, and a task of the old version then sits on a queue nobody serves.
 
 - `CheckoutWatch`, in a worker's main process: every CHECK_SECONDS it reads its checkout's versions from the disk
-  again (`Station.moved`, about 0.05 s an assignment) and, if they moved, stops the worker (SIGTERM to itself:
-  Celery's warm shutdown lets its processes finish their students) so that it exits with RESTART_STATUS and its
-  supervisor starts it on the new checkout. Without it, a worker with no work never looked: it listens only to its
+  again (`Station.moved`: the package hashed once, then each assignment's source; 0.2 s for 7 assignments) and, if
+  they moved, stops the worker (SIGTERM to itself: Celery's warm shutdown lets its processes finish their students)
+  so that it exits with RESTART_STATUS and its supervisor starts it on the new checkout. Without it, a worker with no work never looked: it listens only to its
   old version's queue, where no task of the new version arrives, so it never restarted and the new queue was never
   served. The look runs on the worker's own event loop (a worker bootstep on Celery's timer), not in a thread: the
   prefork pool forks its processes from the main process, and a thread there holding a lock at a fork (the redis
@@ -14,6 +14,7 @@ versions move, and a task of the old version then sits on a queue nobody serves.
 - `Unserved`, in the enqueuing command: while tasks wait, it says once, on stderr, when this course's version moved
   since the run started (its tasks carry the old one: a rerun sends the waiting students with the new version), or
   when no worker has marked this run's version as served for SERVING_SECONDS.
+- `Lost`, in the enqueuing command too: sends again the waiting tasks a broker that lost its data no longer holds.
 """
 
 from __future__ import annotations
@@ -74,9 +75,22 @@ class CheckoutWatch:
         return Look
 
     def look(self) -> bool:
-        """One look: True (and the worker told to stop) if the checkout moved; else its versions marked served."""
+        """One look: True (and the worker told to stop) if the checkout moved; else its versions marked served. A look
+        that cannot read the checkout (an update half done: a config that does not parse yet, a file removed while it
+        is hashed; or one that stays broken) says so in one line and marks nothing: the next look tries again, and
+        the enqueuer, seeing no mark for SERVING_SECONDS, says so too. Not caught here, the exception would reach
+        kombu's `Hub.fire_timers`, which logs it with its traceback at every look and keeps the entry, but raises an
+        AssertionError (a config's `assert`) or a MemoryError on, out of the worker's loop."""
+        try:
+            moved = self.moved_now()
+        except Exception as error:
+            print(
+                f"lrcourse worker: the checkout's look failed ({error_text(error)}); it looks again in "
+                f"{self.every:.0f} s",
+                flush=True,
+            )
+            return False
         serving = dict(self.station.versions)  # as it started: the queues it listens to
-        moved = next((why for assignment in serving if (why := self.station.moved(assignment))), "")
         if moved:
             self.moved = moved
             print(
@@ -88,6 +102,13 @@ class CheckoutWatch:
             return True
         self.mark(serving.values())
         return False
+
+    def moved_now(self) -> str:
+        """Why the checkout moved (`Station.moved`), or "": the package hashed and the config run once for all the
+        assignments this worker serves (as it started: the queues it listens to), not once for each."""
+        code, settings = fleet.code_version(), fleet.grading_settings(self.station.checkout)
+        serving = list(self.station.versions)
+        return next((why for assignment in serving if (why := self.station.moved(assignment, code, settings))), "")
 
     def mark(self, versions) -> None:
         import redis
@@ -101,6 +122,23 @@ class CheckoutWatch:
                     client.set(serving_key(version, self.name), 1, px=int(SERVING_SECONDS * 1000))
         except redis.RedisError:
             pass  # the broker out of reach: the mark lapses, and the enqueuer (if it reaches the broker) says so
+
+
+def moved_or_unreadable(station, assignment) -> str:
+    """For a grading process (`fleet_worker.make_app`'s task): `station.moved(assignment)`, or, if the checkout cannot
+    be read now (an update half done: a config that does not parse yet, a file removed while it is hashed), that as
+    the reason: a checkout whose version cannot be read cannot vouch for a grade, so the task goes back to the queue
+    uncharged and the worker restarts, as when it moved (an update under way moves it anyway; a checkout that stays
+    unreadable keeps the worker from starting, where its supervisor shows it), instead of failing the student."""
+    try:
+        return station.moved(assignment)
+    except Exception as error:
+        return f"its version cannot be read now ({error_text(error)})"
+
+
+def error_text(error: Exception) -> str:
+    """An exception as one short line, for a log or a terminal: its type and its first 200 characters."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
 
 
 def served(client, version: str) -> bool:
@@ -122,10 +160,7 @@ class Unserved:
         if not self.waiting or now - self.last < self.every:
             return
         self.last = now
-        if (
-            "moved" not in self.said
-            and (now_version := fleet.course_version(self.course, self.assignment)) != self.version
-        ):
+        if "moved" not in self.said and (now_version := self.version_now()) not in (self.version, None):
             self.said.add("moved")
             self.say(
                 f"the course changed since this run started (course version {self.version}, now {now_version}): "
@@ -143,5 +178,56 @@ class Unserved:
                 "if the course changed, stop (Ctrl-C: every grade written is kept) and run `lrcourse grade` again."
             )
 
+    def version_now(self) -> str | None:
+        """The course's version read now, or None (said once) if it cannot be read: a config being edited, a file
+        removed while it is hashed. The run goes on: its tasks carry the version it started with."""
+        try:
+            return fleet.course_version(self.course, self.assignment)
+        except Exception as error:
+            if "unreadable" not in self.said:
+                self.said.add("unreadable")
+                self.say(
+                    f"the course's version cannot be read now ({error_text(error)}); the run goes on with version "
+                    f"{self.version}, and looks again every {self.every:.0f} s"
+                )
+            return None
+
     def say(self, text: str) -> None:
         self.bar.write(f"lrcourse: {text}", file=sys.stderr)  # above the progress bar, as `IdleHint` says its own
+
+
+class Lost:
+    """The enqueuing command's look for tasks the broker lost (a Redis without persistence restarted mid-run: its
+    queue, its `sent` marks and its results gone, while redis-py reconnects without a word). A waiting task has,
+    until the command collects it, its `sent` mark or its result in the broker (the mark is set as it is sent, both
+    are removed only once its result is written); with neither, the broker lost it, and `resend(task)` sends it again.
+    That is safe: a task is written once, when the command first collects its result and stops waiting for it; a copy
+    also still graded by a worker that held it through the restart costs that worker's time, never a second grade
+    in the gradebook. `check` at each poll, which looks every `every` s."""
+
+    def __init__(self, waiting: dict, resend, bar, every: float | None = None):
+        self.waiting, self.resend, self.bar = waiting, resend, bar
+        self.every = CHECK_SECONDS if every is None else every  # read now: a test sets it shorter
+        self.last = time.monotonic()
+
+    def check(self, client) -> None:
+        now = time.monotonic()
+        if not self.waiting or now - self.last < self.every:
+            return
+        self.last = now
+        lost = lost_tasks(client, list(self.waiting))
+        if lost:
+            self.bar.write(
+                f"lrcourse: the broker lost {len(lost)} waiting task(s) (restarted without its data?): sent again",
+                file=sys.stderr,
+            )
+            for task in lost:
+                self.resend(task)
+
+
+def lost_tasks(client, tasks: list[str]) -> list[str]:
+    """The tasks with neither a `sent` mark nor a result in the broker, asked in one pipelined round trip."""
+    with client.pipeline(transaction=False) as pipe:
+        for task in tasks:
+            pipe.exists(fleet.sent_key(task), fleet.result_key(task))
+        return [task for task, present in zip(tasks, pipe.execute()) if not present]

@@ -48,7 +48,7 @@ from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_full import room_at, waiting_backend
 from lrcourse.grading.fleet_lease import Lease
-from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch
+from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch, moved_or_unreadable
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
 
@@ -119,16 +119,17 @@ class Station:
             self.versions[assignment] = fleet.course_version(self.checkout, assignment, self.code)
         return self.versions[assignment]
 
-    def moved(self, assignment) -> str:
+    def moved(self, assignment, code: str | None = None, settings: bytes | None = None) -> str:
         """Why this checkout, read from the disk now, is no longer the version this worker started at (its code, its
-        environment, or `assignment`'s source and grading settings: `fleet.course_version`), or "" if it is."""
-        code = fleet.code_version()
+        environment, or `assignment`'s source and grading settings: `fleet.course_version`), or "" if it is. `code`,
+        `settings`: read once by a caller asking for several assignments (`CheckoutWatch.moved_now`), else here."""
+        code = fleet.code_version() if code is None else code
         if code != self.code:
             return f"its code or environment changed since it started (code version {self.code}, now {code})"
         mine = self.version(assignment) if isinstance(assignment, str) else None
         if mine is None:
             return ""
-        now = fleet.course_version(self.checkout, assignment, code)
+        now = fleet.course_version(self.checkout, assignment, code, settings)
         if now != mine:
             return f"{assignment}'s source or grading settings changed since it started (version {mine}, now {now})"
         return ""
@@ -261,13 +262,14 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
     worker_process_init.connect(lambda **_: (remove_leftovers(), station.warm()), weak=False)
     worker_process_shutdown.connect(lambda **_: station.close(), weak=False)
 
-    @app.task(name=fleet.TASK, bind=True)
+    @app.task(name=fleet.TASK, bind=True, shared=False)  # this app only: not every app made after it in the process
     def grade_student(self, task):
         if _graded_already(url, self.request.id):
             raise Ignore()  # graded already: a copy resent by an interrupted run
         if not isinstance(task, dict):
             return _failed("", "the task is not a JSON object")
-        if moved := station.moved(task.get("assignment")):  # graded by the code of the version it claims, or not here
+        # graded by the code of the version it claims, or not here
+        if moved := moved_or_unreadable(station, task.get("assignment")):
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
         room_at(url, f"{self.request.id} (its task kept by this worker)")  # a full broker: wait, saying so
@@ -277,7 +279,8 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
             return _failed(str(task.get("student"))[:64], why)
         with Lease(url, self.request.id, str(self.request.hostname), visibility_seconds):  # says it still answers
             result = station.grade(task)
-        if moved := station.moved(task.get("assignment")):  # changed while grading: this result may mix two versions
+        # changed while grading: this result may mix two versions
+        if moved := moved_or_unreadable(station, task.get("assignment")):
             _count_attempt(url, self.request.id, -1)
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)

@@ -34,6 +34,15 @@ def server_binary() -> str:
 @contextmanager
 def redis_server():
     """Yield the broker URL (redis://:password@127.0.0.1:port/0) of a fresh server, stopped afterwards."""
+    with restartable_redis_server() as (url, _):
+        yield url
+
+
+@contextmanager
+def restartable_redis_server():
+    """Yield (url, restart): `redis_server`'s, and a function that stops the server and starts it again on the same
+    port and password, without its data (it keeps none: no snapshot, no append-only file), as a broker without
+    persistence restarted mid-run."""
     home = Path(tempfile.mkdtemp(prefix="lrcourse-redis-"))
     port, password = free_port(), secrets.token_hex(16)
     config = home / "redis.conf"  # the password in a file, not on the server's command line
@@ -41,20 +50,32 @@ def redis_server():
         f'port {port}\nbind 127.0.0.1\nrequirepass {password}\ndir {home}\nsave ""\nappendonly no\n'
         f"logfile {home / 'redis.log'}\n"
     )
-    server = subprocess.Popen([server_binary(), str(config)], cwd=home)
     url = f"redis://:{password}@127.0.0.1:{port}/0"
-    try:
-        import redis
+    servers = [started(config, url)]
 
-        for _ in range(100):
-            try:
-                with redis.Redis.from_url(url) as client:
-                    client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.1)
-        yield url
+    def restart() -> None:
+        servers[-1].terminate()
+        servers[-1].wait(10)
+        servers.append(started(config, url))
+
+    try:
+        yield url, restart
     finally:
-        server.terminate()
-        server.wait(10)
+        servers[-1].terminate()
+        servers[-1].wait(10)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def started(config: Path, url: str) -> subprocess.Popen:
+    """A server of `config`, once it answers at `url`."""
+    import redis
+
+    server = subprocess.Popen([server_binary(), str(config)], cwd=config.parent)
+    for _ in range(100):
+        try:
+            with redis.Redis.from_url(url) as client:
+                client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.1)
+    return server
