@@ -4,12 +4,12 @@ checkout of the course. It needs no shared file system and no gradebook credenti
 Each of its processes (Celery's prefork pool, `concurrency` of them) keeps a scratch course of its own (a temporary
 folder: the checkout's nbgrader_config.py, the assignments' source and a release generated there, its own SQLite
 gradebook) and a `worker.Worker` in it, opened and warmed as the process starts, before its first task
-(`Station.warm`): its zygotes stay warm from task to task. A task is one
-student: the course version it was enqueued at (refused, with the reason, if it is not this checkout's), the
-assignment, the student's id and submitted folder as a parcel (`parcel`: unpacked by intake's rules, then checked
-by `intake.refused` as local grading does). The student is graded exactly as `lrcourse grade` grades locally
-(`worker.grade_student`) and the result returned as JSON: the outcome, the autograded and feedback folders (as
-parcels) and the trusted score of each test cell. The enqueuing command writes the real gradebook and folders.
+(`Station.warm`): its zygotes stay warm from task to task. A task is one student: the course version it was
+enqueued at (refused, with the reason, if it is not this checkout's), the assignment, the student's id and submitted
+folder as a parcel (`parcel`: unpacked by intake's rules, then checked by `intake.refused` as local grading does).
+The student is graded exactly as `lrcourse grade` grades locally (`worker.grade_student`) and the result returned
+as JSON: the outcome, the autograded and feedback folders (as parcels) and the trusted score of each test cell. The
+enqueuing command writes the real gradebook and folders.
 
 It listens only to the queues of its checkout's versions (`fleet.queue_name`), one per assignment; a task of
 another version that reaches it anyway is refused with the reason (the packages that differ named, when the
@@ -22,11 +22,8 @@ task goes back to the queue unacknowledged and not counted as an attempt (anothe
 grades it at the version it claims), and the worker stops (SIGTERM to its main process: Celery's warm shutdown lets
 its other processes finish their students) and exits with RESTART_STATUS, for its supervisor to start it again on
 the new checkout, which serves the new version's queues. An idle worker's main process looks too (`fleet_watch`).
-
 While a process grades a task it holds the task's lease (`fleet_lease`), so that the enqueuing command can tell a
-worker that stopped answering (a lost machine) from one still grading.
-
-A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
+worker that stopped answering (a lost machine) from one still grading. A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
 Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
 A task whose result is already stored (enqueued twice: an interrupted run resent it) is dropped, not graded again.
 """
