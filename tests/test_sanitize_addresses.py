@@ -37,6 +37,24 @@ def test_a_link_to_this_machine_is_judged_as_browsers_read_it():
     assert not on_this_machine("http://[2001:db8::7f00:1]/")  # no embedding prefix: another host
 
 
+def test_a_host_that_is_not_ascii_is_dropped_from_every_address_attribute():
+    """F10: Chromium maps a host by UTS 46 with current Unicode, Python's idna codec by IDNA 2003: subscript
+    letters (localhost), segmented digits (127), a variation selector or a soft hyphen inside the host, kept by
+    the sanitizer, were this machine to the browser. Every host that is not ASCII (also percent-encoded) is
+    dropped now; an international name in its xn-- form stays. A NUL in a host (`%00`) is dropped without an
+    error inside nh3's filter (socket.inet_aton raised ValueError)."""
+    hosts = ["\U0001fbf1\U0001fbf2\U0001fbf7.0.0.1", "\u2097\u2092\u1d9c\u2090\u2097\u2095\u2092\u209b\u209c"]
+    hosts += ["local\ufe0fhost", "local\U000e0100host", "loc\u00adalhost", "b\u00fccher.example", "%c3%bc.example"]
+    hosts += ["a%00b", "127.0.0.1%00.evil.example"]
+    for host in hosts:
+        href = f"http://{host}:8888/logout"
+        assert on_this_machine(href), host
+        for markup in (f'<a href="{href}">x</a>', f'<blockquote cite="{href}">x</blockquote>'):
+            assert "href=" not in clean_html(markup) and "cite=" not in clean_html(markup), (host, markup)
+    for href in ("http://xn--bcher-kva.example/", "https://pytorch.org/docs"):
+        assert not on_this_machine(href) and f'href="{href}"' in clean_html(f'<a href="{href}">x</a>'), href
+
+
 def test_svg_paints_only_with_colours_and_places_in_the_image_never_an_address():
     """Chromium fetched `fill="url(http://...)"` (and stroke, clip-path) as the page opened (F5); CSS escapes
     spell url() in many ways, so a paint is kept only when it is a colour or `url(#id)` with a fallback colour."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lrcourse import cells
 from lrcourse.grading.notebook_limits import read_notebook
+from lrcourse.grading.source_files import chapter_notebook
 
 
 @dataclass
@@ -52,7 +53,10 @@ def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
     """
     import nbformat
 
-    [path] = sorted((course / "source" / assignment).glob("*.ipynb"))
+    own = chapter_notebook(course, assignment)  # not a stray copy beside it (the release refuses those)
+    if own is None:
+        raise FileNotFoundError(f"source/{assignment}/ has no notebook of its own (source_files.chapter_notebook)")
+    path = course / "source" / assignment / own
     notebook = nbformat.read(path, as_version=4)
     context = [cell.source for cell in notebook.cells if cells.is_context(cell)]
     answers, allows_schedulers = {}, False

@@ -5,9 +5,12 @@ An address in a student's markup is a request the instructor's browser makes wit
 image's as soon as the page opens, a link's on one click. So images are kept only as embedded raster data (a
 plot), and links only to another page by its full http(s) address or to a mail address: a relative link can only
 lead into the instructor's own server (/logout, a notebook that starts a kernel), and no honest answer needs one;
-nor one to this machine by its full address (`http://127.0.0.1:8888/logout`, `localhost`, `0x7f.1`: a grader's
-local formgrader). A link within the page (`#...`) is dropped too: ids are, so it would lead nowhere. A kept link opens in a new tab (`target="_blank"`, no opener, no Referer: jupyter_server
-refuses its /files/ and /nbconvert/ pages a request without one): followed inside JupyterLab's formgrader panel,
+nor one to this machine's loopback (`http://127.0.0.1:8888/logout`, `localhost`, `0x7f.1`, `[::1]`, the
+unspecified `0.0.0.0`: a grader's local formgrader), nor one whose host is not ASCII (browsers map such a host by
+rules no Python codec follows; an honest one is written in its xn-- form). The machine's own hostname and its
+other addresses are kept: a link by those reaches the server only if the instructor browses it by that name. A
+link within the page (`#...`) is dropped too: ids are, so it would lead nowhere. A kept link opens in a new tab
+(`target="_blank"`, no opener, no Referer: jupyter_server refuses its /files/ and /nbconvert/ pages a request without one): followed inside JupyterLab's formgrader panel,
 another site's page would sit in the panel's frame, whose messages nbgrader's lab extension runs as lab commands
 (a console, code run as the instructor); a frame without 'allow-popups' opens no tab at all.
 """
@@ -196,12 +199,19 @@ def as_browsers_read(value: str) -> str | None:
 def on_this_machine(address: str) -> bool:
     """Whether a full http(s) address (as as_browsers_read gives it) names this machine: localhost, a loopback or
     unspecified address, in any spelling browsers accept (`127.1`, `0x7f.0.0.1`, `[::1]`), also an IPv4 one
-    inside an IPv6 address (`[::ffff:127.0.0.1]`, which a dual-stack socket connects to 127.0.0.1)."""
+    inside an IPv6 address (`[::ffff:127.0.0.1]`, which a dual-stack socket connects to 127.0.0.1). A host that
+    is not ASCII once unquoted counts as this machine: browsers map it by UTS 46 with current Unicode, which no
+    Python codec does (Chromium reads `ₗₒᶜₐₗₕₒₛₜ` as localhost, segmented digits `🯱🯲🯷` as 127, and drops
+    characters such as variation selectors inside a host; Python's idna codec, IDNA 2003, keeps them), so an
+    honest link to an international name is written in its xn-- form. A NUL or other control character in a
+    host is no honest link either (socket.inet_aton refuses it with a ValueError)."""
     try:
         host = unquote(urlsplit(address).hostname or "")
-        host = host.encode("idna").decode("ascii").lower().rstrip(".")  # as browsers map it: full-width letters
-    except (ValueError, UnicodeError):  # an unbalanced [ in the host, a label IDNA refuses: no honest link
+    except ValueError:  # an unbalanced [ in the host: no honest link
         return True
+    if not host.isascii() or any(ord(character) < 0x20 or ord(character) == 0x7F for character in host):
+        return True
+    host = host.lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -210,7 +220,7 @@ def on_this_machine(address: str) -> bool:
         pass
     try:  # the IPv4 forms browsers still parse (hex, octal, fewer parts), as inet_aton does
         first = socket.inet_aton(host)[0]
-    except OSError:
+    except (OSError, ValueError):  # not an IPv4 address; ValueError for a NUL, which the check above keeps out
         return False
     return first in (0, 127)
 

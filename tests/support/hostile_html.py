@@ -116,6 +116,9 @@ LOCAL_LINKS = {
     "local-ipv4-mapped-long": "http://[0:0:0:0:0:ffff:7f00:1]:8888/logout",
     "local-ipv4-compatible": "http://[::127.0.0.1]:8888/logout",
     "local-ipv4-translated": "http://[::ffff:0:127.0.0.1]:8888/logout",
+    # F10: hosts Chromium maps by UTS 46 with current Unicode (Python's idna codec, IDNA 2003, kept them)
+    "local-segmented-digits": "http://\U0001fbf1\U0001fbf2\U0001fbf7.0.0.1:8888/logout",
+    "local-subscript-letters": "http://\u2097\u2092\u1d9c\u2090\u2097\u2095\u2092\u209b\u209c:8888/logout",
 }
 LOCAL_LINKS_HTML = "".join(f'<a href="{href}">{name}</a> ' for name, href in LOCAL_LINKS.items())
 WRITTEN_ANSWER = (
