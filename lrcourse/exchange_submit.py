@@ -9,7 +9,9 @@ and opened it to all, before nbgrader's second copy (into the student's own cach
 fail), and again on the way out whatever failed: the student writes in it, the instructor who collects reads it,
 no one else can change an entry in it. With the sticky bit on the inbound folder (mode 3733, the README's set-up)
 no one but the student, the inbound folder's owner and root can rename the folder itself either. Its price: only
-root can delete a submission (the README's clean-up).
+the student and root can delete a submission (the README's clean-up). A first copy that fails midway (a full disk or
+quota) leaves a folder without its notebook whole or its submission_secret.txt: it is removed, and the student told
+to submit again (`remove_unfinished`; `lrcourse collect` refuses such a folder anyway).
 
 The students' nbgrader configuration names it (`c.ExchangeFactory.submit`: hub/nbgrader_config.py, and the
 environment's own nbgrader_config.py that scripts/setup_lab.py writes), and both `nbgrader submit` and the
@@ -23,6 +25,7 @@ written.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 
 from nbgrader.exchange.default.submit import ExchangeSubmit
@@ -36,17 +39,47 @@ class OwnerOnlySubmit(ExchangeSubmit):
     """nbgrader's `ExchangeSubmit`, its submission folder then closed to everyone but its owner (FOLDER_MODE)."""
 
     def copy_files(self):
+        self.inbound_written = False  # set once nbgrader has written the whole inbound folder (do_copy)
         try:
             super().copy_files()
+        except Exception as error:
+            if not self.inbound_written:  # the exchange holds half a submission: take it out, say submit again
+                self.remove_unfinished(error)
+            raise
         finally:  # a copy, a write or the cache that failed midway must not leave the folder open to all
             self.close_submission()
 
     def do_copy(self, src, dest, log=None):
-        # nbgrader copies twice: into the inbound folder, then (the folder complete and 0777 by now) into the
-        # student's cache; close it before the second, which a full quota or an unwritable cache can make fail
+        # nbgrader copies twice: into the inbound folder, then (the folder complete, its secret written last, and
+        # 0777 by now) into the student's cache; close it before the second, which a full quota or an unwritable
+        # cache can make fail
         if dest != self.submission_folder():
+            self.inbound_written = True
             self.close_submission()
         super().do_copy(src, dest, log)
+
+    def remove_unfinished(self, error: Exception) -> None:
+        """Remove the submission folder a failed first copy left (a full disk or quota: a cut notebook, no
+        submission_secret.txt), if nbgrader made it and it is this user's own folder, never following a link (the
+        sticky inbound folder lets its owner remove it); tell the student to submit again. `lrcourse collect`
+        refuses such a folder anyway (inbound.UNFINISHED): removing it spares the instructor the refusal."""
+        folder = self.submission_folder()
+        try:
+            seen = os.lstat(folder)
+        except FileNotFoundError:  # nbgrader failed before making it
+            return
+        if seen.st_uid == os.geteuid() and stat.S_ISDIR(seen.st_mode):  # lstat: a link is not a folder
+            try:
+                shutil.rmtree(folder)  # fd-based on Linux (`rmtree.avoids_symlink_attacks`): never follows a link
+                left = "it was removed"
+            except OSError as failure:
+                left = f"it could not be removed ({failure.strerror}): your instructor's collect ignores it"
+        else:
+            left = "it is not your own folder: left as it is"
+        self.fail(
+            f"Your submission did not reach the exchange ({error}); {left}. Submit again, and tell your instructor "
+            "if this message comes back (the exchange's disk may be full)."
+        )
 
     def submission_folder(self) -> str:
         return os.path.join(self.inbound_path, self.assignment_filename)
