@@ -3,13 +3,14 @@
 It replaces `nbgrader collect`, which takes any folder named after a student (a classmate can write one,
 with a later timestamp), follows links as the instructor (a link to `source/` hands the student the
 solutions) and reads FIFOs and devices. Here each inbound folder of the assignment is checked and read by
-`inbound` (owner, name, kinds of files, sizes), each student's newest accepted submission is written to
+`inbound` (owner, name, kinds of files, sizes; a folder without nbgrader's `submission_secret.txt` is an
+unfinished submit, refused: `inbound.UNFINISHED`), each student's newest accepted submission is written to
 `submitted/<id>/<assignment>/` with the time the kernel recorded as its `timestamp.txt` (nbgrader's late
 penalty reads it), and every refusal is reported with its reason, on the terminal and in the collect record,
 `reports/collect-<assignment>.json`. A stray entry beside the notebook (a lock file, a checkpoints folder, a
 link) is left out, not copied, and reported the same way, with the submission collected without it.
 nbgrader's `release_feedback` stops for the rest of the class at a submitted folder without
-`submission_secret.txt`, so when a student's is missing or left out collect writes a fresh one and reports it
+`submission_secret.txt`, so when a student's is left out or unusable collect writes a fresh one and reports it
 (`submission_secrets`, which also replaces a classmate's): that student's feedback cannot reach them through the
 exchange (the secret it is filed under is not theirs), but everyone else's is released.
 
