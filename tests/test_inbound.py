@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import grp
+import json
 import os
 import pwd
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse.grading import inbound
-from lrcourse.grading.collect import collect, summary
+from lrcourse.grading.collect import Collected, collect, summary, write_collect_record
 from lrcourse.grading.exchange_inbound import Exchange, ExchangeUnusable
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_submission, user_name
 from lrcourse.grading.submission_secrets import NO_SECRET, SECRET, SHARED_SECRET
@@ -420,3 +421,23 @@ def test_an_unfinished_submit_is_refused_and_the_previous_submission_taken(tmp_p
     ], result.refused
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
     assert (written / SECRET).read_bytes() == (good / SECRET).read_bytes()  # hers: she can fetch her feedback
+
+
+def test_a_collect_of_one_student_keeps_the_classmates_rows_in_the_collect_record(tmp_path):
+    """nbgrader collect --student (formgrader's Collect button per student) replaces that student's rows in
+    reports/collect-<chapter>.json and keeps everyone else's; a collect of the class writes the record afresh."""
+    every = {"submission": "every submission", "note": "no sticky bit"}
+    alice = {"student": "alice", "submission": f"alice+{CHAPTER}+1+x", "time": "1"}
+    bob_old = {"student": "bob", "submission": f"bob+{CHAPTER}+1+x", "time": "1"}
+    bob_new = {"student": "bob", "submission": f"bob+{CHAPTER}+3+x", "time": "3"}
+    class_run = Collected(CHAPTER, "inbound", collected=[alice, bob_old], notes=[every])
+    class_run.refused = [{"submission": f"bob+{CHAPTER}+2+x", "reason": "an unfinished submit"}]
+    class_run.refused.append({"submission": f"carol+{CHAPTER}+2+x", "reason": "no notebook"})
+    write_collect_record(tmp_path, class_run)
+    bob_run = Collected(CHAPTER, "inbound", collected=[bob_new], notes=[every])
+    record = json.loads(write_collect_record(tmp_path, bob_run, only="bob").read_text())
+    assert record["collected"] == [alice, bob_new]
+    assert record["refused"] == [{"submission": f"carol+{CHAPTER}+2+x", "reason": "no notebook"}]  # bob's: gone
+    assert record["notes"] == [every]
+    record = json.loads(write_collect_record(tmp_path, bob_run).read_text())
+    assert record["collected"] == [bob_new] and record["refused"] == []
