@@ -81,7 +81,7 @@ def test_nbgraders_collect_takes_the_exchange_course_and_student_from_its_comman
     result = nbgrader_collect(me)
     assert result["success"], result
     assert (course / "submitted" / me / CHAPTER / FILE).read_text() == '{"cells": []}'
-    assert "classmate" not in (course / "reports" / f"collect-{CHAPTER}.json").read_text()
+    assert f"classmate+{CHAPTER}" not in (course / "reports" / f"collect-{CHAPTER}.json").read_text()  # not read
     result = nbgrader_collect("class*")
     assert not result["success"] and "--student takes one student id, not a pattern: 'class*'" in result["log"]
     result = nbgrader_collect("*")  # everyone: the classmate's folder is read, and refused
