@@ -32,6 +32,7 @@ from nbgrader.exchange.default.submit import ExchangeSubmit
 
 # the student reads, writes and enters; group and others (the instructor who collects) read and enter only
 FOLDER_MODE = 0o755
+SECRET = "submission_secret.txt"  # the last file nbgrader 0.9.6's submit writes in the folder (`copy_files`)
 OPEN_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -39,41 +40,40 @@ class OwnerOnlySubmit(ExchangeSubmit):
     """nbgrader's `ExchangeSubmit`, its submission folder then closed to everyone but its owner (FOLDER_MODE)."""
 
     def copy_files(self):
-        self.inbound_written = False  # set once nbgrader has written the whole inbound folder (do_copy)
         try:
             super().copy_files()
-        except Exception as error:
-            if not self.inbound_written:  # the exchange holds half a submission: take it out, say submit again
-                self.remove_unfinished(error)
+        except Exception as error:  # the exchange may hold half a submission: take it out, say submit again
+            self.remove_unfinished(error)
             raise
         finally:  # a copy, a write or the cache that failed midway must not leave the folder open to all
             self.close_submission()
 
     def do_copy(self, src, dest, log=None):
-        # nbgrader copies twice: into the inbound folder, then (the folder complete, its secret written last, and
-        # 0777 by now) into the student's cache; close it before the second, which a full quota or an unwritable
-        # cache can make fail
+        # nbgrader copies twice: into the inbound folder, then (the folder complete and 0777 by now) into the
+        # student's cache; close it before the second, which a full quota or an unwritable cache can make fail
         if dest != self.submission_folder():
-            self.inbound_written = True
             self.close_submission()
         super().do_copy(src, dest, log)
 
     def remove_unfinished(self, error: Exception) -> None:
-        """Remove the submission folder a failed first copy left (a full disk or quota: a cut notebook, no
-        submission_secret.txt), if nbgrader made it and it is this user's own folder, never following a link (the
-        sticky inbound folder lets its owner remove it); tell the student to submit again. `lrcourse collect`
-        refuses such a folder anyway (inbound.UNFINISHED): removing it spares the instructor the refusal."""
+        """Remove the submission folder a failed submit left unfinished (a full disk or quota: a cut notebook, no
+        submission_secret.txt, the last file nbgrader writes there), if it is this user's own folder, never following
+        a link (the sticky inbound folder lets its owner remove it), and tell the student to submit again. A finished
+        one (the cache's copy failed) stays. `lrcourse collect` refuses an unfinished one anyway (its rule, here)."""
         folder = self.submission_folder()
         try:
             seen = os.lstat(folder)
         except FileNotFoundError:  # nbgrader failed before making it
             return
-        if seen.st_uid == os.geteuid() and stat.S_ISDIR(seen.st_mode):  # lstat: a link is not a folder
+        own = seen.st_uid == os.geteuid() and stat.S_ISDIR(seen.st_mode)  # lstat: a link is not a folder
+        if own and finished(folder):
+            return  # the cache's copy failed: the submission is whole, collect takes it
+        if own:
             try:
                 shutil.rmtree(folder)  # fd-based on Linux (`rmtree.avoids_symlink_attacks`): never follows a link
                 left = "it was removed"
             except OSError as failure:
-                left = f"it could not be removed ({failure.strerror}): your instructor's collect ignores it"
+                left = f"it could not be removed ({failure.strerror}): your instructor's collect refuses it"
         else:
             left = "it is not your own folder: left as it is"
         self.fail(
@@ -96,6 +96,22 @@ class OwnerOnlySubmit(ExchangeSubmit):
                 f"Your submission folder ({folder}) could not be closed to other users ({error.strerror}): "
                 "submit again, and tell your instructor if this message comes back."
             )
+
+
+def finished(folder: str) -> bool:
+    """nbgrader wrote the folder's submission_secret.txt, its last file: not missing nor an empty plain file (as
+    collect reads it: `lrcourse.grading.unfinished_submit`), looked at without following a link; False if it cannot be seen."""
+    try:
+        fd = os.open(folder, OPEN_FLAGS)
+    except OSError:
+        return False
+    try:
+        secret = os.stat(SECRET, dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return not stat.S_ISREG(secret.st_mode) or secret.st_size > 0
 
 
 def close_to_others(folder: str) -> None:

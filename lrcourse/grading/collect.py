@@ -4,7 +4,7 @@ It replaces `nbgrader collect`, which takes any folder named after a student (a 
 with a later timestamp), follows links as the instructor (a link to `source/` hands the student the
 solutions) and reads FIFOs and devices. Here each inbound folder of the assignment is checked and read by
 `inbound` (owner, name, kinds of files, sizes; a folder without nbgrader's `submission_secret.txt` is an
-unfinished submit, refused: `inbound.UNFINISHED`), each student's newest accepted submission is written to
+unfinished submit, refused: `unfinished_submit`), each student's newest accepted submission is written to
 `submitted/<id>/<assignment>/` with the time the kernel recorded as its `timestamp.txt` (nbgrader's late
 penalty reads it), and every refusal is reported with its reason, on the terminal and in the collect record,
 `reports/collect-<assignment>.json`. A stray entry beside the notebook (a lock file, a checkpoints folder, a

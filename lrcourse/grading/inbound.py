@@ -15,10 +15,8 @@ classmate's forgery or a trap for the instructor's account that collects it. A s
   only a device the mount table lists is another file system);
 - every notebook of the assignment in it is a plain file with one name (no symbolic or hard link, FIFO,
   socket, device or folder) within its size limit, and there is at least one;
-- it holds a `submission_secret.txt`, not an empty plain file: nbgrader 0.9.6's submit writes it last
-  (after the notebooks and `timestamp.txt`, before its chmod), so a folder without it is a submit that failed
-  midway (a full disk or quota, a server stopped), its notebook perhaps cut short: refused as unfinished, and the
-  student's previous accepted submission is taken instead (`UNFINISHED`).
+- it holds the `submission_secret.txt` nbgrader writes last: else it is an unfinished submit (`unfinished_submit`),
+  refused, and the student's previous accepted submission is taken instead.
 
 Any other entry that is not such a plain file of the student's, named as nbgrader's own `timestamp.txt` /
 `submission_secret.txt` (a stray: an image or data file of the assignment folder, which nbgrader submit copies
@@ -59,16 +57,11 @@ import dateutil.parser
 import dateutil.tz
 
 from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
+from lrcourse.grading.unfinished_submit import UNFINISHED, unfinished
 
 TIMESTAMP_PATTERN = re.compile(r"[0-9A-Za-z :._-]{1,64}\Z")
 RANDOM_PATTERN = re.compile(r"[A-Za-z0-9_=-]{0,64}\Z")
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")  # nbgrader submit writes both
-SECRET_FILE = NBGRADER_FILES[1]  # the last file nbgrader 0.9.6's submit writes (`copy_files`), before its chmod
-UNFINISHED = (
-    f"an unfinished submit: no {SECRET_FILE}, or an empty one, the last file nbgrader submit writes (a full disk or "
-    "quota, a stopped server): the student's previous accepted submission, if any, is taken instead; ask the "
-    "student to submit again"
-)
 MAX_ENTRIES = 10_000  # more and the folder is not read on: a name costs memory
 STRAYS_NAMED = 8  # strays checked and named one by one; the rest are counted
 SMALL_FILE_BYTES = 64 << 10  # nbgrader's own files hold a line
@@ -218,12 +211,12 @@ def check_submission(
         entries, left_out, more = _check_entries(
             folder, opened, student, notebooks, max_notebook_bytes, budget, listed_devices
         )
-        unfinished = _unfinished(folder, entries)
+        cut_short = unfinished(folder)
     finally:
         os.close(folder)
     if not any(entry in notebooks for entry in entries):
         raise Refused(f"no notebook of the assignment ({', '.join(sorted(notebooks))}) in it")
-    if unfinished:
+    if cut_short:
         raise Refused(UNFINISHED)
     files = _utc(max(st.st_ctime_ns for st in entries.values()))
     time = max(files, _utc(opened.st_ctime_ns))  # a folder renamed into this name after its files were written
@@ -241,18 +234,6 @@ def check_submission(
             "name, or an entry added or removed, after they were written): the folder's time is taken"
         )
     return submission
-
-
-def _unfinished(folder: int, entries: dict) -> bool:
-    """No submission_secret.txt in the folder, or an empty plain one: nbgrader submit stopped before its end. One
-    that is something else (a link, a folder) is no submit's doing: a stray, left out (`NO_SECRET`)."""
-    if SECRET_FILE in entries:
-        return entries[SECRET_FILE].st_size == 0
-    try:
-        os.stat(SECRET_FILE, dir_fd=folder, follow_symlinks=False)
-    except FileNotFoundError:
-        return True
-    return False
 
 
 def _utc(ctime_ns: int) -> datetime.datetime:
