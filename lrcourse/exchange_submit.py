@@ -9,7 +9,9 @@ and opened it to all, before nbgrader's second copy (into the student's own cach
 fail), and again on the way out whatever failed: the student writes in it, the instructor who collects reads it,
 no one else can change an entry in it. With the sticky bit on the inbound folder (mode 3733, the README's set-up)
 no one but the student, the inbound folder's owner and root can rename the folder itself either. Its price: only
-root can delete a submission (the README's clean-up).
+the student and root can delete a submission (the README's clean-up). A first copy that fails midway (a full disk or
+quota) leaves a folder without its notebook whole or its submission_secret.txt: it is removed, and the student told
+to submit again (`remove_unfinished`; `lrcourse collect` refuses such a folder anyway).
 
 The students' nbgrader configuration names it (`c.ExchangeFactory.submit`: hub/nbgrader_config.py, and the
 environment's own nbgrader_config.py that scripts/setup_lab.py writes), and both `nbgrader submit` and the
@@ -23,12 +25,14 @@ written.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 
 from nbgrader.exchange.default.submit import ExchangeSubmit
 
 # the student reads, writes and enters; group and others (the instructor who collects) read and enter only
 FOLDER_MODE = 0o755
+SECRET = "submission_secret.txt"  # the last file nbgrader 0.9.6's submit writes in the folder (`copy_files`)
 OPEN_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -38,6 +42,9 @@ class OwnerOnlySubmit(ExchangeSubmit):
     def copy_files(self):
         try:
             super().copy_files()
+        except Exception as error:  # the exchange may hold half a submission: take it out, say submit again
+            self.remove_unfinished(error)
+            raise
         finally:  # a copy, a write or the cache that failed midway must not leave the folder open to all
             self.close_submission()
 
@@ -47,6 +54,32 @@ class OwnerOnlySubmit(ExchangeSubmit):
         if dest != self.submission_folder():
             self.close_submission()
         super().do_copy(src, dest, log)
+
+    def remove_unfinished(self, error: Exception) -> None:
+        """Remove the submission folder a failed submit left unfinished (a full disk or quota: a cut notebook, no
+        submission_secret.txt, the last file nbgrader writes there), if it is this user's own folder, never following
+        a link (the sticky inbound folder lets its owner remove it), and tell the student to submit again. A finished
+        one (the cache's copy failed) stays. `lrcourse collect` refuses an unfinished one anyway (its rule, here)."""
+        folder = self.submission_folder()
+        try:
+            seen = os.lstat(folder)
+        except FileNotFoundError:  # nbgrader failed before making it
+            return
+        own = seen.st_uid == os.geteuid() and stat.S_ISDIR(seen.st_mode)  # lstat: a link is not a folder
+        if own and finished(folder):
+            return  # the cache's copy failed: the submission is whole, collect takes it
+        if own:
+            try:
+                shutil.rmtree(folder)  # fd-based on Linux (`rmtree.avoids_symlink_attacks`): never follows a link
+                left = "it was removed"
+            except OSError as failure:
+                left = f"it could not be removed ({failure.strerror}): your instructor's collect refuses it"
+        else:
+            left = "it is not your own folder: left as it is"
+        self.fail(
+            f"Your submission did not reach the exchange ({error}); {left}. Submit again, and tell your instructor "
+            "if this message comes back (the exchange's disk may be full)."
+        )
 
     def submission_folder(self) -> str:
         return os.path.join(self.inbound_path, self.assignment_filename)
@@ -63,6 +96,22 @@ class OwnerOnlySubmit(ExchangeSubmit):
                 f"Your submission folder ({folder}) could not be closed to other users ({error.strerror}): "
                 "submit again, and tell your instructor if this message comes back."
             )
+
+
+def finished(folder: str) -> bool:
+    """nbgrader wrote the folder's submission_secret.txt, its last file: not missing nor an empty plain file (as
+    collect reads it: `lrcourse.grading.unfinished_submit`), looked at without following a link; False if it cannot be seen."""
+    try:
+        fd = os.open(folder, OPEN_FLAGS)
+    except OSError:
+        return False
+    try:
+        secret = os.stat(SECRET, dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return not stat.S_ISREG(secret.st_mode) or secret.st_size > 0
 
 
 def close_to_others(folder: str) -> None:

@@ -24,7 +24,8 @@ from support.students import Students, needs_root
 
 FOLDERS, STRAYS = 4, 4_000  # the flooder's: 16,004 entries in all, each folder well within MAX_ENTRIES
 NOTEBOOK = '{"cells": []}'
-SUBMIT = 'mkdir "$1" && printf %s "$2" > "$1/$3"'
+# nbgrader submit's last file too, a secret of 128 hexadecimal digits (a folder without one is an unfinished submit)
+SUBMIT = 'mkdir "$1" && printf %s "$2" > "$1/$3" && od -An -N64 -tx1 /dev/urandom | tr -d " \\n" > "$1/submission_secret.txt"'
 FLOOD = 'cd "$1" && seq 1 "$2" | sed "s/^/stray-/" | xargs touch'
 
 
@@ -107,7 +108,7 @@ def test_a_flood_of_entries_is_listed_within_the_owners_budget_and_the_classmate
         uid = {role: (scratch / "home" / name[role]).stat().st_uid for role in name}
         budget = Bounds().entries
         assert read[uid["mallory"]] == budget + 1, read  # not the 16,004 they hold: the one past tells there is more
-        assert read[uid["alice"]] == read[uid["bob"]] == 1, read  # their notebook
+        assert read[uid["alice"]] == read[uid["bob"]] == 2, read  # their notebook and secret
         for role in ("alice", "bob"):  # collected as before, byte for byte
             assert (course / "submitted" / name[role] / CHAPTER / FILE).read_text() == honest(role)
         rows = {row["submission"]: row for row in result.refused}

@@ -138,6 +138,7 @@ def test_the_doctor_fails_a_course_folder_in_the_exchange_that_collect_refuses(t
     assert said.failed and said.stops == "collect", said
     assert said.line().startswith(f"FAIL  the nbgrader exchange's course folder: {course} {problem}"), said.line()
     assert said.fix.startswith(fix) and f"mkdir -m 0755 {course}" in said.fix, said.fix
+    assert f"install -d -m 3733 {course / 'inbound'}" in said.fix, said.fix
     assert verdict([said, Check("sandbox tools")]).endswith("lrcourse collect refuses this exchange (see FAIL above)")
 
 

@@ -320,3 +320,47 @@ def test_nbgraders_release_keeps_a_sticky_inbound_folder(tmp_path):
     release.start()
     assert (exchange.root / "lr-schedules" / "outbound" / CHAPTER / FILE).is_file()
     assert stat.S_IMODE(exchange.inbound.lstat().st_mode) == 0o3733
+
+
+@needs_root
+@pytest.mark.parametrize("submit_class", [COURSE_SUBMIT, STOCK])
+def test_a_resubmission_on_a_full_disk_never_replaces_the_previous_submission(submit_class):
+    """A classmate fills the exchange's file system (its root is 1777; a small tmpfs here): the student's
+    resubmission fails midway. The course's submit removes the folder it left and tells her to submit again;
+    nbgrader's own leaves it (a cut notebook, no submission_secret.txt), and collect refuses it as unfinished.
+    Either way collect takes her previous submission, with its own secret (she can fetch her feedback)."""
+    scratch = Path(tempfile.mkdtemp(prefix="lrcourse-full-"))
+    scratch.chmod(0o755)
+    students = Students(scratch, ("alice", "mallory"))
+    disk = scratch / "exchange"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True)
+    try:
+        course, exchange = exchange_for(scratch)
+        first = submit(students, "alice", exchange, f"--ExchangeFactory.submit={submit_class}")
+        students.shell("mallory", 'dd if=/dev/zero of="$1/fill" bs=64k 2>/dev/null || true', str(exchange.root))
+        assert shutil.disk_usage(disk).free < 4096
+        big = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1\n" + "# a long answer\n" * 20_000)])
+        students.write_notebook("alice", big)
+        failed = students.python(
+            "alice", "-m", "nbgrader", "submit", CHAPTER, "--course", "lr-schedules",
+            f"--Exchange.root={exchange.root}", f"--ExchangeFactory.submit={submit_class}",
+        )  # fmt: skip
+        assert failed.returncode != 0, failed.stdout + failed.stderr
+        left = sorted(p for p in exchange.inbound.iterdir() if p != first)
+        if submit_class == COURSE_SUBMIT:
+            assert "it was removed. Submit again" in failed.stdout + failed.stderr, failed.stdout + failed.stderr
+            assert left == []
+        else:
+            (unfinished,) = left
+            assert not (unfinished / "submission_secret.txt").exists()
+        on_tmpfs = Exchange(exchange.root, exchange.course_id, memory_fs_ok=True)  # tmpfs: collect would refuse it
+        result = collect(course, CHAPTER, on_tmpfs)
+        assert [row["submission"] for row in result.collected] == [first.name], result
+        assert [row["submission"] for row in result.refused] == [p.name for p in left], result.refused
+        written = course / "submitted" / students.name["alice"] / CHAPTER
+        assert (written / "submission_secret.txt").read_bytes() == (first / "submission_secret.txt").read_bytes()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+        students.remove()
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -34,6 +34,7 @@ CHAIN = ("remote", "verdicts", "worker", "fleet_worker", "grade", "fleet_grade")
 BESIDE_THE_CHAIN = {
     *("course", "intake", "notebook_limits", "outcomes", "exercise", "collect", "inbound", "nbgrader_collect"),
     "submission_secrets",
+    "unfinished_submit",
     "mounts",
     "exchange_inbound",
     "exchange_root",

@@ -3,13 +3,14 @@
 It replaces `nbgrader collect`, which takes any folder named after a student (a classmate can write one,
 with a later timestamp), follows links as the instructor (a link to `source/` hands the student the
 solutions) and reads FIFOs and devices. Here each inbound folder of the assignment is checked and read by
-`inbound` (owner, name, kinds of files, sizes), each student's newest accepted submission is written to
+`inbound` (owner, name, kinds of files, sizes; a folder without nbgrader's `submission_secret.txt` is an
+unfinished submit, refused: `unfinished_submit`), each student's newest accepted submission is written to
 `submitted/<id>/<assignment>/` with the time the kernel recorded as its `timestamp.txt` (nbgrader's late
 penalty reads it), and every refusal is reported with its reason, on the terminal and in the collect record,
 `reports/collect-<assignment>.json`. A stray entry beside the notebook (a lock file, a checkpoints folder, a
 link) is left out, not copied, and reported the same way, with the submission collected without it.
 nbgrader's `release_feedback` stops for the rest of the class at a submitted folder without
-`submission_secret.txt`, so when a student's is missing or left out collect writes a fresh one and reports it
+`submission_secret.txt`, so when a student's is left out or unusable collect writes a fresh one and reports it
 (`submission_secrets`, which also replaces a classmate's): that student's feedback cannot reach them through the
 exchange (the secret it is filed under is not theirs), but everyone else's is released.
 
@@ -325,12 +326,45 @@ def _write(
     return holder if holder != student else None
 
 
-def write_collect_record(course: Path, result: Collected) -> Path:
-    """The collect record: what was collected, refused, superseded and left out, as JSON."""
+RECORD_ROWS = ("collected", "refused", "superseded", "left_out", "notes")  # the record's lists of rows
+
+
+def write_collect_record(course: Path, result: Collected, only: str | None = None) -> Path:
+    """The collect record: what was collected, refused, superseded and left out, as JSON. A collect of one student
+    (`only`: nbgrader collect's `--student`) replaces that student's rows and keeps the classmates' (`merged`)."""
     path = course / "reports" / f"collect-{result.assignment}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.__dict__, indent=1))
+    record = result.__dict__ if only is None else merged(previous_record(path), result.__dict__, only)
+    path.write_text(json.dumps(record, indent=1))
     return path
+
+
+def previous_record(path: Path) -> dict:
+    """The record a collect wrote before, or nothing when there is none or it is not one (edited by hand?)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def merged(old: dict, new: dict, student: str) -> dict:
+    """The record `new` (a collect of `student` alone) with every row of `old` that is not about `student` kept
+    before it (a row already in `new`, such as a note on every submission, once)."""
+    if old.get("assignment") != new["assignment"]:
+        return new
+    record = dict(new)
+    for key in RECORD_ROWS:
+        rows = old.get(key) if isinstance(old.get(key), list) else []
+        kept = [row for row in rows if isinstance(row, dict) and not _about(row, student) and row not in new[key]]
+        record[key] = kept + new[key]
+    return record
+
+
+def _about(row: dict, student: str) -> bool:
+    """A row names the student (a collected or superseded row) or one of the student's folders (`<id>+...`, or an
+    owner's row `<id>: ...`)."""
+    return row.get("student") == student or str(row.get("submission", "")).startswith((f"{student}+", f"{student}:"))
 
 
 def summary(result: Collected) -> str:

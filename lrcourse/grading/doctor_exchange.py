@@ -56,7 +56,10 @@ def course_folder(exchange) -> Check:
 
     folder = exchange.root / exchange.course_id
     name = "the nbgrader exchange's course folder"
-    create = f"as the user who collects, `mkdir -m 0755 {folder}` (see the README's instructor set-up)"
+    create = (  # the inbound folder made now too, sticky (3733): nbgrader's release would make it 2733
+        f"as the user who collects, `mkdir -m 0755 {folder} && install -d -m 3733 {exchange.inbound}` (see the "
+        "README's instructor set-up)"
+    )
     if not os.path.lexists(folder):
         problem = f"{folder} does not exist yet: the first student to create it would own the course's folders"
         return Check(

@@ -14,7 +14,9 @@ classmate's forgery or a trap for the instructor's account that collects it. A s
   whose layers are on other file systems, files report a device of the overlay's own that no mount lists, and
   only a device the mount table lists is another file system);
 - every notebook of the assignment in it is a plain file with one name (no symbolic or hard link, FIFO,
-  socket, device or folder) within its size limit, and there is at least one.
+  socket, device or folder) within its size limit, and there is at least one;
+- it holds the `submission_secret.txt` nbgrader writes last: else it is an unfinished submit (`unfinished_submit`),
+  refused, and the student's previous accepted submission is taken instead.
 
 Any other entry that is not such a plain file of the student's, named as nbgrader's own `timestamp.txt` /
 `submission_secret.txt` (a stray: an image or data file of the assignment folder, which nbgrader submit copies
@@ -55,6 +57,7 @@ import dateutil.parser
 import dateutil.tz
 
 from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
+from lrcourse.grading.unfinished_submit import UNFINISHED, unfinished
 
 TIMESTAMP_PATTERN = re.compile(r"[0-9A-Za-z :._-]{1,64}\Z")
 RANDOM_PATTERN = re.compile(r"[A-Za-z0-9_=-]{0,64}\Z")
@@ -208,10 +211,13 @@ def check_submission(
         entries, left_out, more = _check_entries(
             folder, opened, student, notebooks, max_notebook_bytes, budget, listed_devices
         )
+        cut_short = unfinished(folder)
     finally:
         os.close(folder)
     if not any(entry in notebooks for entry in entries):
         raise Refused(f"no notebook of the assignment ({', '.join(sorted(notebooks))}) in it")
+    if cut_short:
+        raise Refused(UNFINISHED)
     files = _utc(max(st.st_ctime_ns for st in entries.values()))
     time = max(files, _utc(opened.st_ctime_ns))  # a folder renamed into this name after its files were written
     submission = Submission(name, student, time, opened.st_uid, opened, entries, left_out=left_out, more_strays=more)

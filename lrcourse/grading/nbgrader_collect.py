@@ -28,12 +28,13 @@ class TrustedCollect(NbgraderExchange, ExchangeCollect):
             if not self.coursedir.course_id:
                 raise ExchangeUnusable("no course id (c.CourseDirectory.course_id or --course)")
             exchange = Exchange(Path(self.root), self.coursedir.course_id)
-            result = collect(course, self.coursedir.assignment_id, exchange, only=self._only_student())
+            only = self._only_student()
+            result = collect(course, self.coursedir.assignment_id, exchange, only=only)
         except ExchangeUnusable as error:
             self.fail(f"lrcourse collect: {error}")
         for line in summary(result).splitlines():
             self.log.info(line)
-        self.log.info("collect record: %s", write_collect_record(course, result))
+        self.log.info("collect record: %s", write_collect_record(course, result, only))
         if result.refused:  # the button shows the log of a failed collect; the accepted ones are in submitted/
             self.fail(f"{result.refusals} submission(s) refused: see the collect record")
 

@@ -4,6 +4,7 @@ collect tests (test_inbound, test_inbound_exchange) read, one honest notebook ea
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from lrcourse.grading.exchange_inbound import Exchange
@@ -21,6 +22,7 @@ def inbound_folder(tmp_path: Path, stamp: str = "2026-01-01 00:00:00.000000 UTC"
     name = f"{user_name(os.geteuid())}+{CHAPTER}+{stamp}+x"
     (tmp_path / name).mkdir()
     (tmp_path / name / FILE).write_text('{"cells": []}')
+    (tmp_path / name / "submission_secret.txt").write_text(secrets.token_hex(64))  # nbgrader submit ends so
     return tmp_path / name, name
 
 

@@ -1,0 +1,73 @@
+"""What collect makes of a submission's secret and record (issue 20): a submit that failed midway (a full disk: no
+secret, or an empty one) is refused as unfinished and the student's previous submission collected; a secret
+release_feedback would stop at is replaced; a collect of one student keeps the classmates' rows in the collect
+record. The full-disk submit itself, with real OS users: test_exchange_submit."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from lrcourse.grading.collect import Collected, collect, write_collect_record
+from lrcourse.grading.inbound import user_name
+from lrcourse.grading.submission_secrets import NO_SECRET, SECRET
+from lrcourse.grading.unfinished_submit import UNFINISHED
+
+from support.inbound_folders import CHAPTER, FILE, exchange_course, inbound_folder
+
+
+@pytest.mark.parametrize("secret", [None, b""])
+def test_an_unfinished_submit_is_refused_and_the_previous_submission_taken(tmp_path, secret):
+    """A submit that failed midway (a full disk: a cut notebook, no submission_secret.txt, the last file nbgrader
+    submit writes, or an empty one) is refused as unfinished, and the student's previous submission is collected."""
+    course, exchange = exchange_course(tmp_path)
+    good, good_name = inbound_folder(exchange.inbound)
+    cut, cut_name = inbound_folder(exchange.inbound, "2026-01-02 00:00:00.000000 UTC")
+    (cut / FILE).write_bytes(b"")
+    (cut / SECRET).unlink()
+    if secret is not None:
+        (cut / SECRET).write_bytes(secret)
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [good_name], result
+    assert [row for row in result.refused if row["submission"] == cut_name] == [
+        {"submission": cut_name, "reason": UNFINISHED}
+    ], result.refused
+    written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
+    assert (written / SECRET).read_bytes() == (good / SECRET).read_bytes()  # hers: she can fetch her feedback
+
+
+def test_a_collect_of_one_student_keeps_the_classmates_rows_in_the_collect_record(tmp_path):
+    """nbgrader collect --student (formgrader's Collect button per student) replaces that student's rows in
+    reports/collect-<chapter>.json and keeps everyone else's; a collect of the class writes the record afresh."""
+    every = {"submission": "every submission", "note": "no sticky bit"}
+    alice = {"student": "alice", "submission": f"alice+{CHAPTER}+1+x", "time": "1"}
+    bob_old = {"student": "bob", "submission": f"bob+{CHAPTER}+1+x", "time": "1"}
+    bob_new = {"student": "bob", "submission": f"bob+{CHAPTER}+3+x", "time": "3"}
+    class_run = Collected(CHAPTER, "inbound", collected=[alice, bob_old], notes=[every])
+    class_run.refused = [{"submission": f"bob+{CHAPTER}+2+x", "reason": "an unfinished submit"}]
+    class_run.refused.append({"submission": f"carol+{CHAPTER}+2+x", "reason": "no notebook"})
+    write_collect_record(tmp_path, class_run)
+    bob_run = Collected(CHAPTER, "inbound", collected=[bob_new], notes=[every])
+    record = json.loads(write_collect_record(tmp_path, bob_run, only="bob").read_text())
+    assert record["collected"] == [alice, bob_new]
+    assert record["refused"] == [{"submission": f"carol+{CHAPTER}+2+x", "reason": "no notebook"}]  # bob's: gone
+    assert record["notes"] == [every]
+    record = json.loads(write_collect_record(tmp_path, bob_run).read_text())
+    assert record["collected"] == [bob_new] and record["refused"] == []
+
+
+@pytest.mark.parametrize("secret", [b"\xff" * 128, b"the student's own", b"0" * 127])
+def test_a_secret_release_feedback_would_stop_at_is_replaced_by_a_fresh_one(tmp_path, secret):
+    """nbgrader's release_feedback asserts a secret is not empty and reads it as text, and stops for the whole
+    class when it cannot: only a secret as `nbgrader submit` writes it is kept."""
+    course, exchange = exchange_course(tmp_path)
+    folder, name = inbound_folder(exchange.inbound)
+    (folder / SECRET).write_bytes(secret)
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [name], result
+    assert [row["reason"] for row in result.left_out] == [NO_SECRET]
+    written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
+    assert re.fullmatch("[0-9a-f]{128}", (written / SECRET).read_text())
