@@ -171,6 +171,7 @@ if upper == "tmpfs":
     subprocess.run(["mount", "-t", "tmpfs", "tmpfs", layers], check=True)
 for folder in ("upper", "work", "lower/lr-schedules/inbound"):
     os.makedirs(f"{layers}/{folder}")
+os.chmod(f"{layers}/lower/lr-schedules/inbound", 0o3733)  # as the README's set-up makes it
 lowerdir = f"{layers}/lower" if lower == "tmpfs" else root  # the exchange's folders, on tmpfs or on disk
 options = f"lowerdir={lowerdir},upperdir={layers}/upper,workdir={layers}/work"
 subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, root], check=True)

@@ -32,4 +32,5 @@ def exchange_course(tmp_path: Path) -> tuple[Path, Exchange]:
     (tmp_path / "source" / CHAPTER / FILE).write_text('{"the instructor\'s": "solution"}')
     exchange = Exchange(tmp_path / "exchange", "lr-schedules")
     exchange.inbound.mkdir(parents=True)
+    exchange.inbound.chmod(0o3733)  # as the README's set-up makes it: collect notes a listable or unsticky one
     return tmp_path, exchange
