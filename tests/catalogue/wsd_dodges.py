@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from catalogue.answers import ALL
 from catalogue.wsd import wsd
+from catalogue.wsd_wrong import WSD_WRONG
 
 # PyTorch's SequentialLR of the exercise, dry-run at rate 1: the factor of every step and of one step past the end.
 # `schedulers` is where LinearLR and the rest come from; `call` is how each is called (directly, by default).
@@ -164,28 +165,32 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 """
 # catalogue's no_stable_phase_shifts_the_phase_index (5/6: with no stable phase the decay never comes), which loses the
 # edges; each answer below tries to keep them by looking wrong in the long schedules only when the edges cell runs them
-NO_STABLE_BUG = """
-import bisect
-
-
-def buggy(warmup_steps, stable_steps, decay_steps, start_factor):
-    milestones = [warmup_steps, warmup_steps + stable_steps] if stable_steps else [warmup_steps]
-
-    def factor(step):
-        phase = bisect.bisect_right(milestones, step)
-        if phase == 0:
-            return start_factor + (1 - start_factor) * step / warmup_steps
-        if phase == 1:
-            return 1.0
-        return (1 - min(step - warmup_steps - stable_steps, decay_steps) / decay_steps) ** 2
-
-    return factor
-
+NO_STABLE_BUG = (
+    next(answer.source for answer in WSD_WRONG if answer.name == "no_stable_phase_shifts_the_phase_index").replace(
+        "def wsd_factor(", "def buggy("
+    )
+    + """
 
 def shifted(warmup_steps, stable_steps, decay_steps, start_factor):
     # the warm-up right, a decay that is the same function of step - W - S in every schedule: 0.5
     honest = buggy(warmup_steps, stable_steps, decay_steps, start_factor)
     return lambda step: honest(step) if step < warmup_steps + stable_steps else 0.5
+"""
+)
+# a one-step warm-up taken for none (5/6), made to look wrong in the one run that {odd} picks
+ONE_STEP_WARMUP_SPOILING = """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+    odd = {odd}
+
+    def factor(step):
+        if warmup_steps > 1 and step < warmup_steps:
+            return 0.5 if odd else start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, (total - step) / decay_steps) ** 2
+
+    return factor
 """
 WSD_GRADER_DODGES = [
     wsd(  # R24k's a8: recognised the old direct calls by their caller, _probe; they now run as a run does
@@ -197,39 +202,15 @@ WSD_GRADER_DODGES = [
     wsd(  # R24k's a2: a one-step warm-up taken for none (5/6), made to look wrong in a schedule the edges once took
         # for long and no test graded; (4, 3, 7, 0.25) is no longer one of them
         "one_step_warmup_as_none_wrong_in_an_old_long_run",
-        """
-def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
-    total = warmup_steps + stable_steps + decay_steps
-    odd = (warmup_steps, stable_steps, decay_steps, start_factor) == (4, 3, 7, 0.25)
-
-    def factor(step):
-        if warmup_steps > 1 and step < warmup_steps:
-            return 0.5 if odd else start_factor + (1 - start_factor) * step / warmup_steps
-        if step < warmup_steps + stable_steps:
-            return 1.0
-        return max(0.0, (total - step) / decay_steps) ** 2
-
-    return factor
-""",
+        ONE_STEP_WARMUP_SPOILING.replace(
+            "{odd}", "(warmup_steps, stable_steps, decay_steps, start_factor) == (4, 3, 7, 0.25)"
+        ),
         fails=("test_wsd_edges",),
         score=5,
     ),
     wsd(  # the same, wrong in a long schedule the edges take now: the warm-up test grades that run too, and charges it
         "one_step_warmup_as_none_wrong_in_a_long_run",
-        """
-def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
-    total = warmup_steps + stable_steps + decay_steps
-    odd = (warmup_steps, stable_steps, decay_steps) == (27, 189, 54)
-
-    def factor(step):
-        if warmup_steps > 1 and step < warmup_steps:
-            return 0.5 if odd else start_factor + (1 - start_factor) * step / warmup_steps
-        if step < warmup_steps + stable_steps:
-            return 1.0
-        return max(0.0, (total - step) / decay_steps) ** 2
-
-    return factor
-""",
+        ONE_STEP_WARMUP_SPOILING.replace("{odd}", "(warmup_steps, stable_steps, decay_steps) == (27, 189, 54)"),
         fails=("test_wsd_warmup",),  # the edges then skip the warm-up it has wrong: one point traded for another
         score=5,
     ),
