@@ -1,6 +1,7 @@
 """A full broker: Redis at its `maxmemory` with `maxmemory-policy noeviction` (the README's setting) refuses writes with
 OutOfMemoryError ("command not allowed when used memory > 'maxmemory'"). It answers; it has no room. Both sides say so
-and what to do (`FIX`), and neither loses a task to it.
+and what to do (`FIX`). Not handled: a task fetched by a worker's main process while Redis is full (kombu's
+bookkeeping write is refused and the worker ends; the task is lost while its `sent` mark stays: README).
 
 A worker's result write is Celery's backend's; refused, it raised out of Celery's task tracing, the failure's write
 was refused too, the acknowledgement after it as well (Redis refuses every command of a MULTI block when full), and
