@@ -14,6 +14,8 @@ from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 
+from traitlets.config import Config
+
 from lrcourse.grading import grade, watchdog, worker
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, summary
 from lrcourse.grading.sandbox.limits import Limits
@@ -149,6 +151,7 @@ def test_a_student_whose_time_budget_ran_out_is_graded_in_part_not_done_and_name
         autograde=lambda *a, **k: {"success": True},
         generate_feedback=lambda *a, **k: {"success": True},
         get_submission=lambda *a: {"score": 1.0, "max_score": 2.0},
+        config=Config(),  # where the worker names source/'s stray files for autograde to leave out
     )
     kernels = SimpleNamespace(handle=None, deadline=None, limit_hit=lambda folder: "")
     graded = worker.Worker(tmp_path, "sqlite://", api, None, kernels, Limits(student_seconds=5))
