@@ -102,3 +102,59 @@ def test_the_edges_judge_nothing_when_neither_phase_is_right_in_the_long_schedul
         check_wsd_edges(step_function, EDGES)
     check_wsd_edges(wrong("warmup_from_zero"), EDGES)  # one phase right is enough to judge the edges by
     check_wsd_edges(wrong("decay_one_step_ahead"), EDGES)
+
+
+def test_the_edges_cell_judges_the_very_observations_the_warm_up_and_decay_tests_judged(monkeypatch):
+    """R24l: a fresh process for the edges cell could still be told from the warm-up and decay cells' (the first request
+    it handles, the sandbox's pid counter, a coin of its own). Each isolated request is made once per student: the
+    edges cell's long schedules are the warm-up cell's own observations, the same objects, not asked again (issue 24).
+    The answer's process runs here, in-process, its requests straight to its handler."""
+    import json
+    import socket
+
+    from lrcourse.build import ROOT
+    from lrcourse.checking import wsd as judges
+    from lrcourse.grading import remote
+    from lrcourse.grading.sandbox.answer_zygote import Child
+
+    cell = [""]
+    asked, judged = [], []  # (cell, payload as JSON, the observation the process sent); (cell, the one decoded)
+
+    class InProcess:
+        dead = False
+
+        def __init__(self, channel):
+            self.child = Child(channel)
+
+        def request(self, message, seconds):
+            reply = self.child.handle(message)
+            if message.get("op") == "observe":
+                asked.append((cell[0], json.dumps(message["payload"], sort_keys=True), reply["observation"]))
+            return reply
+
+        def close(self):
+            self.dead = True
+
+    decode = remote.decode_observation
+    monkeypatch.setattr(remote, "decode_observation", lambda raw: judged.append((cell[0], raw)) or decode(raw))
+    ours, theirs = socket.socketpair()
+    handle = type("ZygoteHandleStandIn", (), {"fork": lambda self: InProcess(theirs)})()
+    session = remote.Session(handle, [], [("wsd_factor", WSD_REFERENCE)], defines={"wsd_factor": ["wsd_factor"]})
+    cells = {c.id: c.source for c in nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells}
+    try:
+        for cell[0] in ("test_wsd_warmup", "test_wsd_decay", "test_wsd_edges"):
+            session.begin_cell()
+            exec(cells[cell[0]], {"wsd_factor": session.resolve("wsd_factor")})
+    finally:
+        session.close()
+        ours.close()
+        theirs.close()
+    for *case, lr in judges.REGULAR:
+        warmup, stable, decay, start_factor = case
+        payload = {"warmup": warmup, "stable": stable, "decay": decay, "start_factor": start_factor, "lr": lr}
+        key = json.dumps(payload | {"steps": 2 * sum(case[:3]) + 1}, sort_keys=True)
+        requests = [(where, raw) for where, sent, raw in asked if sent == key]
+        assert [where for where, _ in requests] == ["test_wsd_warmup"], (case, requests)  # asked once, by the first
+        uses = [where for where, raw in judged if raw is requests[0][1]]
+        assert {"test_wsd_decay", "test_wsd_edges"} <= set(uses), (case, uses)  # judged there: decoded, not asked
+    assert any(where == "test_wsd_edges" for where, *_ in asked)  # the edge cases themselves were asked there
