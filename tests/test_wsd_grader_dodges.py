@@ -1,7 +1,7 @@
 """Chapter 7's checks against answers that tell the grader's observations apart (issue 24, review R24k): the steps
 out of order reach the factor as a run's do, the edges judge only runs the warm-up and decay tests grade, and nothing
-when neither phase is right; and a checkpoint's copy that fails says so. The trusted verdicts of these answers, in
-their isolated processes, are graded in tests/test_grading_fidelity.py::TestPractice (catalogue: WSD_GRADER_DODGES)."""
+when neither phase is right; and a checkpoint's copy that fails says so. The trusted verdicts of these answers, each
+isolated request made once per student, are graded in tests/test_grading_fidelity.py::TestPractice (catalogue: WSD_GRADER_DODGES)."""
 
 from __future__ import annotations
 
@@ -74,13 +74,14 @@ def test_the_steps_out_of_order_reach_the_factor_by_the_same_frames_as_the_run()
 
 def test_the_edges_long_schedules_are_the_first_runs_of_the_warm_up_and_decay_tests():
     """REGULAR must be runs the warm-up and decay tests grade, the first ones, in order, with the same payloads: each
-    test cell's observations run in a process of their own, so the answer cannot tell the edges cell's from theirs."""
+    isolated request is made once per student, so the edges cell judges those tests' own observations (the test
+    below)."""
     from lrcourse.build import ROOT
     from lrcourse.checking import wsd as judges
     from lrcourse.checking.observe import ISOLATED
 
     cells = {cell.id: cell.source for cell in nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells}
-    assert "wsd" in ISOLATED  # each test cell's observations in a process loaded for it (lrcourse/grading/remote.py)
+    assert "wsd" in ISOLATED  # each request made once per student (lrcourse/grading/remote.py)
     for cell in ("test_wsd_warmup", "test_wsd_decay"):
         runs = []
 

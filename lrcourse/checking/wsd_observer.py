@@ -5,8 +5,9 @@ in memory of the optimizer's and the scheduler's `state_dict()` at a step (not a
 picklable) and resumes from it in new objects around a factor built anew; and steps a new LambdaLR around a fresh
 factor through steps out of order (its `last_epoch` set to the step before each), by the same code as the run. It
 returns plain data; the judges are in `lrcourse.checking.wsd`. A factor that raises at a step costs that step only
-(`StepRecordingLambdaLR`). The observer is `isolated`: under the grader each test cell's observations run in a process
-of their own, so an answer cannot tell one cell from another by what ran before (`lrcourse.checking.observe`).
+(`StepRecordingLambdaLR`). The observer is `isolated`: under the grader each request is made once per student (in a process
+loaded for the cell that first makes it), and each cell that makes it again judges that observation, so no cell is
+shown another run of the same schedule (`lrcourse.checking.observe`).
 """
 
 from __future__ import annotations
