@@ -1,7 +1,7 @@
 """Chapter 7's checks against answers that tell the grader's observations apart (issue 24, review R24k): the steps
 out of order reach the factor as a run's do, the edges judge only runs the warm-up and decay tests grade, and nothing
 when neither phase is right; and a checkpoint's copy that fails says so. The trusted verdicts of these answers, each
-isolated request made once per student, are graded in tests/test_grading_fidelity.py::TestPractice (catalogue: WSD_GRADER_DODGES)."""
+`once` request made once per student, are graded in tests/test_grading_fidelity.py::TestPractice (catalogue: WSD_GRADER_DODGES)."""
 
 from __future__ import annotations
 
@@ -74,14 +74,14 @@ def test_the_steps_out_of_order_reach_the_factor_by_the_same_frames_as_the_run()
 
 def test_the_edges_long_schedules_are_the_first_runs_of_the_warm_up_and_decay_tests():
     """REGULAR must be runs the warm-up and decay tests grade, the first ones, in order, with the same payloads: each
-    isolated request is made once per student, so the edges cell judges those tests' own observations (the test
+    `once` request is made once per student, so the edges cell judges those tests' own observations (the test
     below)."""
     from lrcourse.build import ROOT
     from lrcourse.checking import wsd as judges
-    from lrcourse.checking.observe import ISOLATED
+    from lrcourse.checking.observe import OBSERVED_ONCE
 
     cells = {cell.id: cell.source for cell in nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells}
-    assert "wsd" in ISOLATED  # each request made once per student (lrcourse/grading/remote.py)
+    assert "wsd" in OBSERVED_ONCE  # each request made once per student (lrcourse/grading/remote.py)
     for cell in ("test_wsd_warmup", "test_wsd_decay"):
         runs = []
 
@@ -107,7 +107,7 @@ def test_the_edges_judge_nothing_when_neither_phase_is_right_in_the_long_schedul
 
 def test_the_edges_cell_judges_the_very_observations_the_warm_up_and_decay_tests_judged(monkeypatch):
     """R24l: a fresh process for the edges cell could still be told from the warm-up and decay cells' (the first request
-    it handles, the sandbox's pid counter, a coin of its own). Each isolated request is made once per student: the
+    it handles, the sandbox's pid counter, a coin of its own). Each `once` request is made once per student: the
     edges cell's long schedules are the warm-up cell's own observations, the same objects, not asked again (issue 24).
     The answer's process runs here, in-process, its requests straight to its handler."""
     import json
@@ -144,7 +144,6 @@ def test_the_edges_cell_judges_the_very_observations_the_warm_up_and_decay_tests
     cells = {c.id: c.source for c in nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells}
     try:
         for cell[0] in ("test_wsd_warmup", "test_wsd_decay", "test_wsd_edges"):
-            session.begin_cell()
             exec(cells[cell[0]], {"wsd_factor": session.resolve("wsd_factor")})
     finally:
         session.close()

@@ -30,8 +30,8 @@ __all__ = ["SchedulerUse", "check_wsd", "check_wsd_edges", "check_wsd_resume"]
 SCHEDULE = "PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR"
 # Schedules with long phases (every phase several steps long, start_factor < 1), with their lr: a phase the answer has
 # wrong in one of them is a slip of the whole phase, not of an edge (check_wsd_edges). They are the first two runs of
-# the warm-up test and of the decay test, in that order, with the same payloads, and the observer is isolated (under the
-# grader each request is made once per student, in a process loaded for the cell that first makes it): the edges cell's
+# the warm-up test and of the decay test, in that order, with the same payloads, and the observer is registered `once` (under
+# the grader each request is made once per student, `lrcourse.grading.remote`): the edges cell's
 # runs of them are the very observations those tests judged, not runs made again, so an answer cannot look wrong here
 # only, to be judged leniently (issue 24, reviews R24k, R24l; tests/test_wsd_grader_dodges.py holds the notebook and
 # the grader to this)

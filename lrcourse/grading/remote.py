@@ -5,7 +5,7 @@ A `Session` is one student's answer cells loaded in a child of the answers' zygo
 one died or timed out), within what is left of the student's time budget: no request waits past it, and once
 it has run out every request fails at once with `OutOfTime`. A `RemoteAnswer` stands for a name those cells
 define: the checkers' observers run over there (`observe`), a plain function is called over there
-(`__call__`), plain data comes back as data. An isolated observer's request is made once per student: the Session
+(`__call__`), plain data comes back as data. A request to an observer registered `once` is made once per student: the Session
 keeps its observation (`observed_once`), so every test cell that asks the same of the same name judges the very
 observation the first one did (issue 24: chapter 7's edges judge the warm-up and decay tests' own runs).
 An `Undefined` stands for a name the cells do not define: every use fails with the reason, and when the
@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from lrcourse import checking, wire
 from lrcourse.checking.guard import SECONDS_PER_CASE, StudentTimeout
-from lrcourse.checking.observe import ISOLATED, RemoteTarget, decode_observation, observer_seconds
+from lrcourse.checking.observe import OBSERVED_ONCE, RemoteTarget, decode_observation, observer_seconds
 from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerZygoteHandle
 from lrcourse.grading.sandbox.zygote import Silence, ZygoteFault
 
@@ -61,21 +61,12 @@ class Session:
         self.load_errors: dict[str, BaseException] = {}  # grade_id -> the first error its cell(s) raised
         self.unloadable: str | None = None
         self.resolved: dict = {}
-        self.cell_runs = 0  # test cells begun (`begin_cell`)
-        self.loaded_in = -1  # the test cell run the process was loaded in
         self.observed: dict[tuple[str, str, str], object] = {}  # see observed_once
 
-    def begin_cell(self) -> None:
-        """A test cell starts: an isolated observer's next request gets a process loaded for it."""
-        self.cell_runs += 1
-
-    def request(self, message: dict, seconds: float, isolated: bool = False) -> dict:
-        """`isolated`: in a process loaded in this test cell (a new one if the last was loaded in an earlier cell)."""
+    def request(self, message: dict, seconds: float) -> dict:
         if self.unloadable:
             raise AssertionError(self.unloadable)
         self._within_budget(seconds)
-        if isolated and self.process is not None and self.loaded_in != self.cell_runs:
-            self.process.close()
         if self.process is None or self.process.dead:
             self._load()
         return self._timed(self.process, message, seconds)
@@ -85,7 +76,11 @@ class Session:
         the rest of the student's test cells (and their visible reruns): the answer is observed once, so no cell can
         be shown a different run of the same request. The key is all the request carries to the answer's process
         (the answer cells are the Session's own); the payload as the process reads it, JSON with its keys sorted
-        (key order is no part of a request). What raised is not kept: the cell that asked was charged for it."""
+        (key order is no part of a request). What raised is not kept: the cell that asked was charged for it.
+        So one process serves every cell, none is loaded afresh for a cell (about 0.7 s a student): each request is
+        answered once, and which requests came before it is set by the test cells and the answer's own earlier
+        replies, so an answer that remembers them earns nothing one that answers each payload as it likes cannot; a
+        fresh process per cell did not stop that anyway (its first request, the pid counter, a coin: issue 24, R24l)."""
         key = (name, observer, json.dumps(payload, sort_keys=True))
         if key not in self.observed:
             observation = observe()
@@ -126,7 +121,7 @@ class Session:
 
     def _load(self) -> None:
         self.resolved = {}
-        self.process, self.loaded_in = self.handle.fork(), self.cell_runs
+        self.process = self.handle.fork()
         sources = [source for _, source in self.answers]
         try:
             reply = self._timed(self.process, {"op": "load", "context": self.context, "answers": sources}, LOAD_SECONDS)
@@ -177,9 +172,9 @@ class RemoteAnswer(RemoteTarget):
     def __repr__(self) -> str:
         return self.name
 
-    def _ask(self, message: dict, seconds: float, isolated: bool = False) -> dict:
+    def _ask(self, message: dict, seconds: float) -> dict:
         try:
-            reply = self.session.request({**message, "target": self.name}, seconds + MARGIN_SECONDS, isolated)
+            reply = self.session.request({**message, "target": self.name}, seconds + MARGIN_SECONDS)
         except (EOFError, OSError) as error:
             raise AssertionError(f"{self.name}: the process running your answer stopped ({error})") from None
         except wire.Malformed as error:  # beyond the wire's bounds: refused before it is read (lrcourse.wire)
@@ -204,8 +199,8 @@ class RemoteAnswer(RemoteTarget):
 
     def observe(self, observer: str, payload: dict) -> dict:
         """The observations decoded afresh at each use (a judge that changes what it got changes no other cell's);
-        an isolated observer's raw observation is the one the Session keeps (`Session.observed_once`)."""
-        if observer in ISOLATED:
+        a `once` observer's raw observation is the one the Session keeps (`Session.observed_once`)."""
+        if observer in OBSERVED_ONCE:
             raw = self.session.observed_once(self.name, observer, payload, lambda: self._raw(observer, payload))
         else:
             raw = self._raw(observer, payload)
@@ -217,9 +212,7 @@ class RemoteAnswer(RemoteTarget):
         """The observation as the answer's process sent it, or None if it was silent past the deadline."""
         seconds = observer_seconds(observer, payload)
         try:
-            reply = self._ask(
-                {"op": "observe", "observer": observer, "payload": payload}, seconds, observer in ISOLATED
-            )
+            reply = self._ask({"op": "observe", "observer": observer, "payload": payload}, seconds)
         except Silence:  # its process silent past the deadline
             return None
         return reply.get("observation")

@@ -123,8 +123,6 @@ class Judge:
         verdicts = Verdicts()
         try:
             for test in exercise.tests:
-                session.begin_cell()  # an isolated request not made before runs in a process loaded for this cell; the
-                # visible rerun below is judged from the observations the test made (Session.observed_once)
                 detail = self._run_test(exercise, test.source, test.name, session)
                 if detail and session.out_of_time:
                     verdicts.out_of_time.append(test.name)
