@@ -304,6 +304,6 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         score=5,
     ),
     wsd(  # the first request its process handles: only the warm-up cell's process starts with a "value" request
-        "edges_cell_told_by_the_first_request_its_process_handles", FIRST_REQUEST, fails=("test_wsd_edges",), score=5
+        "edges_cell_told_by_its_first_request", FIRST_REQUEST, fails=("test_wsd_edges",), score=5
     ),
 ]
