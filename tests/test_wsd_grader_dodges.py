@@ -1,7 +1,7 @@
 """Chapter 7's checks against answers that tell the grader's observations apart (issue 24, review R24k): the steps
 out of order reach the factor as a run's do, the edges judge only runs the warm-up and decay tests grade, and nothing
-when neither phase is right; and a checkpoint's copy that fails says so. The trusted verdicts of these answers, in
-their isolated processes, are graded in tests/test_grading_fidelity.py::TestPractice (catalogue: WSD_GRADER_DODGES)."""
+when neither phase is right; and a checkpoint's copy that fails says so. The trusted verdicts of these answers, each
+`once` request made once per student, are graded in tests/test_grading_fidelity.py::TestPractice (catalogue: WSD_GRADER_DODGES)."""
 
 from __future__ import annotations
 
@@ -74,13 +74,14 @@ def test_the_steps_out_of_order_reach_the_factor_by_the_same_frames_as_the_run()
 
 def test_the_edges_long_schedules_are_the_first_runs_of_the_warm_up_and_decay_tests():
     """REGULAR must be runs the warm-up and decay tests grade, the first ones, in order, with the same payloads: each
-    test cell's observations run in a process of their own, so the answer cannot tell the edges cell's from theirs."""
+    `once` request is made once per student, so the edges cell judges those tests' own observations (the test
+    below)."""
     from lrcourse.build import ROOT
     from lrcourse.checking import wsd as judges
-    from lrcourse.checking.observe import ISOLATED
+    from lrcourse.checking.observe import OBSERVED_ONCE
 
     cells = {cell.id: cell.source for cell in nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells}
-    assert "wsd" in ISOLATED  # each test cell's observations in a process loaded for it (lrcourse/grading/remote.py)
+    assert "wsd" in OBSERVED_ONCE  # each request made once per student (lrcourse/grading/remote.py)
     for cell in ("test_wsd_warmup", "test_wsd_decay"):
         runs = []
 
@@ -102,3 +103,58 @@ def test_the_edges_judge_nothing_when_neither_phase_is_right_in_the_long_schedul
         check_wsd_edges(step_function, EDGES)
     check_wsd_edges(wrong("warmup_from_zero"), EDGES)  # one phase right is enough to judge the edges by
     check_wsd_edges(wrong("decay_one_step_ahead"), EDGES)
+
+
+def test_the_edges_cell_judges_the_very_observations_the_warm_up_and_decay_tests_judged(monkeypatch):
+    """R24l: a fresh process for the edges cell could still be told from the warm-up and decay cells' (the first request
+    it handles, the sandbox's pid counter, a coin of its own). Each `once` request is made once per student: the
+    edges cell's long schedules are the warm-up cell's own observations, the same objects, not asked again (issue 24).
+    The answer's process runs here, in-process, its requests straight to its handler."""
+    import json
+    import socket
+
+    from lrcourse.build import ROOT
+    from lrcourse.checking import wsd as judges
+    from lrcourse.grading import remote
+    from lrcourse.grading.sandbox.answer_zygote import Child
+
+    cell = [""]
+    asked, judged = [], []  # (cell, payload as JSON, the observation the process sent); (cell, the one decoded)
+
+    class InProcess:
+        dead = False
+
+        def __init__(self, channel):
+            self.child = Child(channel)
+
+        def request(self, message, seconds):
+            reply = self.child.handle(message)
+            if message.get("op") == "observe":
+                asked.append((cell[0], json.dumps(message["payload"], sort_keys=True), reply["observation"]))
+            return reply
+
+        def close(self):
+            self.dead = True
+
+    decode = remote.decode_observation
+    monkeypatch.setattr(remote, "decode_observation", lambda raw: judged.append((cell[0], raw)) or decode(raw))
+    ours, theirs = socket.socketpair()
+    handle = type("ZygoteHandleStandIn", (), {"fork": lambda self: InProcess(theirs)})()
+    session = remote.Session(handle, [], [("wsd_factor", WSD_REFERENCE)], defines={"wsd_factor": ["wsd_factor"]})
+    cells = {c.id: c.source for c in nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells}
+    try:
+        for cell[0] in ("test_wsd_warmup", "test_wsd_decay", "test_wsd_edges"):
+            exec(cells[cell[0]], {"wsd_factor": session.resolve("wsd_factor")})
+    finally:
+        session.close()
+        ours.close()
+        theirs.close()
+    for *case, lr in judges.REGULAR:
+        warmup, stable, decay, start_factor = case
+        payload = {"warmup": warmup, "stable": stable, "decay": decay, "start_factor": start_factor, "lr": lr}
+        key = json.dumps(payload | {"steps": 2 * sum(case[:3]) + 1}, sort_keys=True)
+        requests = [(where, raw) for where, sent, raw in asked if sent == key]
+        assert [where for where, _ in requests] == ["test_wsd_warmup"], (case, requests)  # asked once, by the first
+        uses = [where for where, raw in judged if raw is requests[0][1]]
+        assert {"test_wsd_decay", "test_wsd_edges"} <= set(uses), (case, uses)  # judged there: decoded, not asked
+    assert any(where == "test_wsd_edges" for where, *_ in asked)  # the edge cases themselves were asked there

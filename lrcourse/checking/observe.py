@@ -21,23 +21,24 @@ from lrcourse.checking.self_contained import expect_self_contained
 OBSERVERS: dict[str, Callable[[object, dict], dict]] = {}
 # Observer name -> its budget in seconds for a request's payload; filled by `@observer`.
 BUDGETS: dict[str, Callable[[dict], float]] = {}
-# Observers whose requests, under the grader, run in a process loaded for the test cell that makes them; filled by
-# `@observer(isolated=True)`.
-ISOLATED: set[str] = set()
+# Observers whose requests, under the grader, are made once per student; filled by `@observer(once=True)`.
+OBSERVED_ONCE: set[str] = set()
 
 
-def observer(name: str, seconds: float | Callable[[dict], float] | None = None, isolated: bool = False):
+def observer(name: str, seconds: float | Callable[[dict], float] | None = None, once: bool = False):
     """Register an observer under the name the grader's requests use, with the seconds one request may take
     (the budget its guard gives the student's code): a number, a function of the payload, or by default the
-    budget of one call (`per_case_seconds`: the payload's, else the default). `isolated`: under the grader, each
-    test cell's requests to it run in a process of their own, loaded afresh from the answer cells, so what an answer
-    does there cannot depend on what earlier cells asked of it (chapter 7's edges judge runs the warm-up and decay
-    tests also grade: the answer must not tell them apart)."""
+    budget of one call (`per_case_seconds`: the payload's, else the default). `once`: under the grader, each request to
+    it is made once per student, and every test cell that makes it again judges that same observation
+    (`Session.observed_once`): chapter 7's edges judge runs the warm-up and decay tests also grade, and the answer must
+    not show them another run. A process loaded afresh for each cell did not suffice: it can still be told apart, by
+    its first request, the pid counter or a coin (R24l); and once each request is made once, what ran before in the
+    process tells an answer nothing its arguments do not (see `lrcourse.grading.remote`)."""
 
     def register(function):
         OBSERVERS[name] = function
-        if isolated:
-            ISOLATED.add(name)
+        if once:
+            OBSERVED_ONCE.add(name)
         if seconds is None:
             BUDGETS[name] = per_case_seconds
         elif callable(seconds):

@@ -11,8 +11,9 @@ its decay at the same step (`TWIN`); the peak, where the two phases meet, passes
 slip that is the same in every schedule costs its own test only, and a decay that depends on the other phases'
 lengths loses the edges too. Such a decay must be written, which the long schedules decide (its rate falls below the
 peak in each), and its twin must not raise (the message names the exception); and one phase at least must be right,
-or nothing of the edges is PyTorch's to judge. `REGULAR` are runs the warm-up and decay tests grade, and the observer
-runs each test cell in a process of its own, so the leniency rests on what those tests charged.
+or nothing of the edges is PyTorch's to judge. `REGULAR` are runs the warm-up and decay tests grade, and under the
+grader each of the observer's requests is made once per student (`lrcourse.grading.remote`): the edges judge the very
+runs those tests judged, so the leniency rests on what those tests charged.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ __all__ = ["SchedulerUse", "check_wsd", "check_wsd_edges", "check_wsd_resume"]
 SCHEDULE = "PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR"
 # Schedules with long phases (every phase several steps long, start_factor < 1), with their lr: a phase the answer has
 # wrong in one of them is a slip of the whole phase, not of an edge (check_wsd_edges). They are the first two runs of
-# the warm-up test and of the decay test, in that order, with the same payloads, and the observer is isolated (each
-# test cell's observations in a process of their own): the edges cell's runs of them are the very runs those tests
-# grade, so an answer cannot look wrong here only, to be judged leniently (issue 24, review R24k;
-# tests/test_wsd_checks.py holds the notebook to this)
+# the warm-up test and of the decay test, in that order, with the same payloads, and the observer is registered `once` (under
+# the grader each request is made once per student, `lrcourse.grading.remote`): the edges cell's
+# runs of them are the very observations those tests judged, not runs made again, so an answer cannot look wrong here
+# only, to be judged leniently (issue 24, reviews R24k, R24l; tests/test_wsd_grader_dodges.py holds the notebook and
+# the grader to this)
 REGULAR = ((5, 10, 5, 0.1, 0.1), (27, 189, 54, 1 / 27, 0.01))
 # warm-up and stable steps of the twin an edge case is held to where the answer's decay is wrong (check_wsd_edges)
 TWIN = (5, 10)

@@ -5,8 +5,9 @@ in memory of the optimizer's and the scheduler's `state_dict()` at a step (not a
 picklable) and resumes from it in new objects around a factor built anew; and steps a new LambdaLR around a fresh
 factor through steps out of order (its `last_epoch` set to the step before each), by the same code as the run. It
 returns plain data; the judges are in `lrcourse.checking.wsd`. A factor that raises at a step costs that step only
-(`StepRecordingLambdaLR`). The observer is `isolated`: under the grader each test cell's observations run in a process
-of their own, so an answer cannot tell one cell from another by what ran before (`lrcourse.checking.observe`).
+(`StepRecordingLambdaLR`). The observer is registered `once`: under the grader each request is made once per student, and
+each cell that makes it again judges that observation, so no cell is shown another run of the same schedule
+(`lrcourse.checking.observe`).
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list, list]:
     return results["run"], results["resumed"], factors
 
 
-@observer("wsd", seconds=SECONDS, isolated=True)
+@observer("wsd", seconds=SECONDS, once=True)
 def observe_wsd(factory, payload: dict) -> dict:
     """Run LambdaLR with the student's factor (and, if asked, resume it and step a fresh one through `probe` steps)."""
     observation = {

@@ -5,7 +5,9 @@ A `Session` is one student's answer cells loaded in a child of the answers' zygo
 one died or timed out), within what is left of the student's time budget: no request waits past it, and once
 it has run out every request fails at once with `OutOfTime`. A `RemoteAnswer` stands for a name those cells
 define: the checkers' observers run over there (`observe`), a plain function is called over there
-(`__call__`), plain data comes back as data.
+(`__call__`), plain data comes back as data. A request to an observer registered `once` is made once per student: the Session
+keeps its observation (`observed_once`), so every test cell that asks the same of the same name judges the very
+observation the first one did (issue 24: chapter 7's edges judge the warm-up and decay tests' own runs).
 An `Undefined` stands for a name the cells do not define: every use fails with the reason, and when the
 answer cell meant to define it raised, that cell's own error (not another cell's: an unanswered prediction
 says nothing about a class with a syntax error).
@@ -13,16 +15,22 @@ says nothing about a class with a syntax error).
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 
 from lrcourse import checking, wire
 from lrcourse.checking.guard import SECONDS_PER_CASE, StudentTimeout
-from lrcourse.checking.observe import ISOLATED, RemoteTarget, decode_observation, observer_seconds
+from lrcourse.checking.observe import OBSERVED_ONCE, RemoteTarget, decode_observation, observer_seconds
 from lrcourse.grading.sandbox.answers import AnswerProcess, AnswerZygoteHandle
 from lrcourse.grading.sandbox.zygote import Silence, ZygoteFault
 
 LOAD_SECONDS = 30.0  # the context and answer cells, like nbgrader's per-cell timeout
 MARGIN_SECONDS = 5.0  # beyond an observer's own budget, before the student's process is killed
+# The largest observation a Session keeps, as JSON: the cache holds one per distinct request the test cells make (a few
+# dozen in chapter 7, each a few kB), so a student's cache stays within that many times this; a larger one fails its
+# cell rather than be observed again in the next (an answer must not choose which of its observations are kept)
+OBSERVATION_BYTES = 1 << 20
 
 
 class OutOfTime(AssertionError):
@@ -53,23 +61,37 @@ class Session:
         self.load_errors: dict[str, BaseException] = {}  # grade_id -> the first error its cell(s) raised
         self.unloadable: str | None = None
         self.resolved: dict = {}
-        self.cell_runs = 0  # test cells begun (`begin_cell`)
-        self.loaded_in = -1  # the test cell run the process was loaded in
+        self.observed: dict[tuple[str, str, str], object] = {}  # see observed_once
 
-    def begin_cell(self) -> None:
-        """A test cell starts: an isolated observer's next request gets a process loaded for it."""
-        self.cell_runs += 1
-
-    def request(self, message: dict, seconds: float, isolated: bool = False) -> dict:
-        """`isolated`: in a process loaded in this test cell (a new one if the last was loaded in an earlier cell)."""
+    def request(self, message: dict, seconds: float) -> dict:
         if self.unloadable:
             raise AssertionError(self.unloadable)
         self._within_budget(seconds)
-        if isolated and self.process is not None and self.loaded_in != self.cell_runs:
-            self.process.close()
         if self.process is None or self.process.dead:
             self._load()
         return self._timed(self.process, message, seconds)
+
+    def observed_once(self, name: str, observer: str, payload: dict, observe: Callable[[], object]) -> object:
+        """What `observe()` returned the first time `observer` ran on `name` with `payload` for this student, kept for
+        the rest of the student's test cells (and their visible reruns): the answer is observed once, so no cell can
+        be shown a different run of the same request. The key is all the request carries to the answer's process
+        (the answer cells are the Session's own); the payload as the process reads it, JSON with its keys sorted
+        (key order is no part of a request). What raised is not kept: the cell that asked was charged for it.
+        So one process serves every cell, none is loaded afresh for a cell (about 0.7 s a student): each request is
+        answered once, and which requests came before it is set by the test cells and the answer's own earlier
+        replies, so an answer that remembers them earns nothing one that answers each payload as it likes cannot; a
+        fresh process per cell did not stop that anyway (its first request, the pid counter, a coin: issue 24, R24l)."""
+        key = (name, observer, json.dumps(payload, sort_keys=True))
+        if key not in self.observed:
+            observation = observe()
+            size = len(json.dumps(observation))
+            if size > OBSERVATION_BYTES:
+                raise AssertionError(
+                    f"{name}: your answer sent an observation of {size} bytes, more than the grader keeps "
+                    f"({OBSERVATION_BYTES})"
+                )
+            self.observed[key] = observation
+        return self.observed[key]
 
     def _within_budget(self, seconds: float) -> tuple[float, bool]:
         """`seconds` cut to what is left of the budget, and whether it was cut; OutOfTime if nothing is left."""
@@ -99,7 +121,7 @@ class Session:
 
     def _load(self) -> None:
         self.resolved = {}
-        self.process, self.loaded_in = self.handle.fork(), self.cell_runs
+        self.process = self.handle.fork()
         sources = [source for _, source in self.answers]
         try:
             reply = self._timed(self.process, {"op": "load", "context": self.context, "answers": sources}, LOAD_SECONDS)
@@ -150,9 +172,9 @@ class RemoteAnswer(RemoteTarget):
     def __repr__(self) -> str:
         return self.name
 
-    def _ask(self, message: dict, seconds: float, isolated: bool = False) -> dict:
+    def _ask(self, message: dict, seconds: float) -> dict:
         try:
-            reply = self.session.request({**message, "target": self.name}, seconds + MARGIN_SECONDS, isolated)
+            reply = self.session.request({**message, "target": self.name}, seconds + MARGIN_SECONDS)
         except (EOFError, OSError) as error:
             raise AssertionError(f"{self.name}: the process running your answer stopped ({error})") from None
         except wire.Malformed as error:  # beyond the wire's bounds: refused before it is read (lrcourse.wire)
@@ -176,25 +198,24 @@ class RemoteAnswer(RemoteTarget):
         return self if reply.get("callable", True) else wire.decode(reply.get("value"))
 
     def observe(self, observer: str, payload: dict) -> dict:
+        """The observations decoded afresh at each use (a judge that changes what it got changes no other cell's);
+        a `once` observer's raw observation is the one the Session keeps (`Session.observed_once`)."""
+        if observer in OBSERVED_ONCE:
+            raw = self.session.observed_once(self.name, observer, payload, lambda: self._raw(observer, payload))
+        else:
+            raw = self._raw(observer, payload)
+        if raw is None:  # its process silent past the deadline
+            return _timed_out(observer_seconds(observer, payload))
+        return decode_observation(raw)
+
+    def _raw(self, observer: str, payload: dict):
+        """The observation as the answer's process sent it, or None if it was silent past the deadline."""
         seconds = observer_seconds(observer, payload)
         try:
-            reply = self._ask(
-                {"op": "observe", "observer": observer, "payload": payload}, seconds, observer in ISOLATED
-            )
+            reply = self._ask({"op": "observe", "observer": observer, "payload": payload}, seconds)
         except Silence:  # its process silent past the deadline
-            return {
-                "timeout": True,
-                "states": [],
-                "error": None,
-                "seconds": seconds,
-                "calls": [],
-                "value": None,
-                "forbidden": None,
-                "wrapped": None,
-                "last_epoch": None,
-                "order_warning": False,
-            }
-        return decode_observation(reply.get("observation"))
+            return None
+        return reply.get("observation")
 
     def __call__(self, *args, **kwargs):
         optimizers: list = []
@@ -245,6 +266,22 @@ class Undefined(RemoteTarget):
     observe = __call__ = __iter__ = __len__ = __getitem__ = __float__ = __int__ = __bool__ = __eq__ = _fail
     __lt__ = __le__ = __gt__ = __ge__ = __contains__ = __index__ = _fail
     __hash__ = object.__hash__
+
+
+def _timed_out(seconds: float) -> dict:
+    """The observation of a request the answer's process did not answer in time."""
+    return {
+        "timeout": True,
+        "states": [],
+        "error": None,
+        "seconds": seconds,
+        "calls": [],
+        "value": None,
+        "forbidden": None,
+        "wrapped": None,
+        "last_epoch": None,
+        "order_warning": False,
+    }
 
 
 def _encode_argument(value, optimizers: list):

@@ -123,7 +123,6 @@ class Judge:
         verdicts = Verdicts()
         try:
             for test in exercise.tests:
-                session.begin_cell()  # isolated observers start afresh; the visible rerun below (no grade) need not
                 detail = self._run_test(exercise, test.source, test.name, session)
                 if detail and session.out_of_time:
                     verdicts.out_of_time.append(test.name)

@@ -77,6 +77,12 @@ class Answer:
     source: str
     fails: tuple | str = ()
     score: float | None = None  # the exercise's score it must get, where the catalogue states it
+    or_fails: tuple = ()  # the cells it may lose instead of `fails`, where it tosses a coin of its own
+
+    @property
+    def failings(self) -> list[set[str]]:
+        """Each set of cells the answer may lose: `failing`, or `or_fails` where it tosses a coin."""
+        return [self.failing, *([set(self.or_fails)] if self.or_fails else [])]
 
     @property
     def cells(self) -> tuple[str, ...]:

@@ -20,8 +20,8 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 """
 
 
-def wsd(name, source, fails=(), score=None):
-    return Answer(name, "07_practice", "wsd_factor", source, fails, score)
+def wsd(name, source, fails=(), score=None, or_fails=()):
+    return Answer(name, "07_practice", "wsd_factor", source, fails, score, or_fails)
 
 
 def wsd_variant(*replacements: str) -> str:

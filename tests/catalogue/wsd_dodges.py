@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from catalogue.answers import ALL
 from catalogue.wsd import wsd
+from catalogue.wsd_process_dodges import COIN, FIRST_REQUEST, PID_CHANNEL
 from catalogue.wsd_wrong import WSD_WRONG
 
 # PyTorch's SequentialLR of the exercise, dry-run at rate 1: the factor of every step and of one step past the end.
@@ -135,8 +136,8 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
 # Answers that tell the grader's observations apart to earn points their factor does not (issue 24, review R24k).
 # Each keeps only what its factor earns: the resume's direct calls step a new LambdaLR by the run's own code
-# (lrcourse/checking/wsd_observer.py), and the edges judge only runs the warm-up and decay tests also grade, each test
-# cell's observations in a process loaded for it (lrcourse/checking/wsd.py, REGULAR).
+# (lrcourse/checking/wsd_observer.py), and the edges judge only runs the warm-up and decay tests also grade, the very
+# observations those tests judged, each request made once per student (lrcourse/checking/wsd.py, REGULAR).
 COUNTER_WITH_A_PROBE_DETECTOR = """
 import sys
 
@@ -244,8 +245,8 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=("test_wsd_edges",),
         score=5,
     ),
-    wsd(  # the edges cell told by what ran before it in the process: the decay test's last schedule (5, 40, 100); each
-        # test cell's observations now run in a process loaded for that cell, which has seen none of another's
+    wsd(  # the edges cell told by what ran before it in the process: the decay test's last schedule (5, 40, 100); the
+        # edges' long schedules are the warm-up cell's own observations, so the decay it hides there is judged right
         "edges_cell_told_by_the_decay_runs_before_it",
         NO_STABLE_BUG
         + """
@@ -286,5 +287,23 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 """,
         fails=("test_wsd_warmup", "test_wsd_decay", "test_wsd_edges"),
         score=2,
+    ),
+    # R24l: three answers that tell the edges cell's fresh process from the warm-up and decay cells' ones, each with the
+    # slip of a one-step warm-up taken for none (5/6), each once 6/6: the edges cell now judges the very observations
+    # those cells made (each `once` request made once per student, lrcourse/grading/remote.py), so none can look wrong
+    # there only
+    wsd(  # a covert channel: the sandbox's pid counter, moved by each process to tell the next which cell it serves
+        "edges_cell_told_by_the_sandbox_s_pid_counter", PID_CHANNEL, fails=("test_wsd_edges",), score=5
+    ),
+    wsd(  # no channel: a coin per process; heads, the warm-up looks wrong everywhere in it. Heads in the warm-up cell
+        # loses that cell (the edges then skip the warm-up); tails there, the edges judge the warm-up and the slip shows
+        "a_coin_per_process_for_a_warm_up_that_looks_wrong",
+        COIN,
+        fails=("test_wsd_edges",),
+        or_fails=("test_wsd_warmup",),
+        score=5,
+    ),
+    wsd(  # the first request its process handles: only the warm-up cell's process starts with a "value" request
+        "edges_cell_told_by_its_first_request", FIRST_REQUEST, fails=("test_wsd_edges",), score=5
     ),
 ]
