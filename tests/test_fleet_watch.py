@@ -194,8 +194,8 @@ def test_the_enqueuer_resends_a_stranded_task_at_its_second_look_once_redis_has_
     with redis.Redis.from_url(url) as client:
         for task in tasks:
             client.set(fleet.sent_key(task), 1, ex=60)
-        client.lpush(queue, *(json.dumps(kombu_message(f"other-{n}")) for n in range(20)))  # older: on the right
-        client.lpush(queue, json.dumps(kombu_message("st-queued")))  # beyond SCAN_CHUNK from the oldest end
+        client.lpush(queue, json.dumps(kombu_message("st-queued")))  # the oldest: on the right
+        client.lpush(queue, *(json.dumps(kombu_message(f"other-{n}")) for n in range(20)))  # read first: the left end
         client.hset(fleet_watch.UNACKED, "tag-1", json.dumps([kombu_message("st-unacked"), "", queue]))
         client.set(lease_key("st-leased"), 1, px=60_000)
         client.set(fleet.result_key("st-stored"), b"{}", ex=60)
