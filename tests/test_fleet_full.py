@@ -6,6 +6,7 @@ and left the task stranded for the visibility timeout); the enqueuing command na
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from support.course import make_course
 from support.gradedclass import submit_answer
 from support.paths import ROOT
 from support.redis_broker import redis_server
-from support.stub_fleet import enqueue, graded_lines, outcomes, queued, stub_worker, wait_for
+from support.stub_fleet import enqueue, graded_lines, outcomes, queued, running_worker, stub_worker, wait_for
 
 CHAPTER = "02_ordered_schedules"
 FULL_SAID = "the broker is full (Redis's maxmemory is reached: it refuses writes)"
@@ -38,6 +39,10 @@ def fill(client) -> None:
     """Redis made full: its maxmemory below what it holds already, nothing evicted."""
     client.config_set("maxmemory-policy", "noeviction")
     client.config_set("maxmemory", max(1, int(client.info("memory")["used_memory"]) // 2))
+
+
+def sent_marks(client) -> int:
+    return len(list(client.scan_iter(fleet.sent_key("*"))))
 
 
 def test_a_worker_waits_out_a_full_broker_and_its_result_arrives(course, tmp_path):
@@ -114,3 +119,53 @@ def test_a_worker_started_on_a_full_broker_waits_for_room_then_grades(tmp_path):
                 if process is not None and process.poll() is None:
                     process.send_signal(signal.SIGTERM)
                     process.wait(60)
+
+
+@pytest.mark.parametrize("rerun", [False, True], ids=["same-run", "rerun"])
+def test_a_task_taken_by_a_worker_that_ends_on_a_full_broker_is_sent_again_and_graded_once(tmp_path, rerun):
+    """Issue 25: an idle worker's main process takes a queued task while Redis is full; kombu's record of it as
+    unacknowledged is refused and the worker ends, the task in neither the queue nor the unacknowledged hash while
+    its `sent` mark stays. The other student stays queued. Once there is room, the run (or, after Ctrl-C, a rerun)
+    sends the stranded task again, and a worker started then grades each student once; each is written once."""
+    course = make_course(tmp_path / "course", [CHAPTER])
+    students = ["sleep-1-c", "sleep-1-d"]
+    for student in students:
+        submit_answer(course, student, catalogue.STEP_CORRECT[0])
+    version = fleet.course_version(course, CHAPTER)
+    log, log2, errors = tmp_path / "worker.log", tmp_path / "worker2.log", tmp_path / "enqueuer.err"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        worker = stub_worker(url, ROOT, "ends@test", log, every=1.0)
+        run = None
+        try:
+            assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-3000:]
+            time.sleep(2)  # the worker's loop polling its queue
+            os.kill(worker.pid, signal.SIGSTOP)  # its main process between two polls while both tasks are queued
+            run = enqueue(url, course, CHAPTER, every=1.0, stderr=errors.open("w"))
+            assert wait_for(lambda: queued(client, version) == 2 and sent_marks(client) == 2, 120), errors.read_text()
+            fill(client)  # after the run's last write: it waits for results, and sends nothing
+            os.kill(worker.pid, signal.SIGCONT)  # it takes one task; its HSET into the unacknowledged hash is refused
+            assert wait_for(lambda: queued(client, version) == 1 and worker.poll() is not None, 60), log.read_text()
+            # stranded: taken off the queue, not recorded as unacknowledged, still marked sent
+            assert client.hlen("unacked") == 0 and sent_marks(client) == 2, log.read_text()[-3000:]
+            time.sleep(4)  # several of the run's looks while Redis is full: nothing sent (it would be refused)
+            assert run.poll() is None and queued(client, version) == 1, errors.read_text()
+            if rerun:
+                run.send_signal(signal.SIGINT)
+                run.wait(60)
+            client.config_set("maxmemory", 0)  # room made, as the README says
+            with running_worker(url, ROOT, "after@test", log2, every=1.0):
+                if rerun:
+                    run = enqueue(url, course, CHAPTER, every=1.0, stderr=errors.open("a"))
+                stdout, _ = run.communicate(timeout=180)
+        finally:
+            for process in (run, worker):
+                if process is not None and process.poll() is None:
+                    process.send_signal(signal.SIGCONT)
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(60)
+    said = errors.read_text()
+    assert run.returncode == 0, said[-3000:]
+    assert outcomes(stdout) == {student: ["graded", ""] for student in students}, stdout
+    assert graded_lines(log) == [], log.read_text()[-3000:]  # the first worker graded nothing: it ended
+    assert sorted(graded_lines(log2)) == [f"stub graded {student} by after@test" for student in students]
+    assert said.count("1 waiting task(s) are in neither the queue nor a worker's hands") == 1, said

@@ -15,7 +15,7 @@ import pytest
 
 from lrcourse.grading.fleet_lease import Lapsed, lease_key, read_record, taken_key
 
-from support.redis_broker import redis_server
+from support.redis_broker import full, redis_server
 
 TASK = "lrcourse-test-lease"
 HOLD = """
@@ -101,6 +101,25 @@ def test_a_missing_lease_is_said_only_after_the_grace(url):
     watch.missing[task] -= 61  # as if first seen missing a minute ago
     watch.check()
     assert len(bar.lines) == 1 and bar.lines[0].startswith("lrcourse: bob: "), bar.lines
+
+
+def test_a_lease_lapsed_while_redis_is_full_is_said_as_the_broker_full(url):
+    """A lease's renewal is a write: while Redis is full it lapses with its worker alive, waiting for room."""
+    import redis
+
+    task = TASK + "-full"
+    record = {"worker": "machine-d", "taken": time.time(), "visibility": 3600.0}
+    bar = Bar()
+    watch = Lapsed(url, {task: ("dora", "fingerprint")}, bar, grace=0, every=0)
+    with redis.Redis.from_url(url) as client:
+        client.set(taken_key(task), json.dumps(record))
+        with full(client):
+            watch.check()
+            watch.check()
+    [said] = bar.lines
+    assert said.startswith("lrcourse: dora: taken at ") and "'machine-d'" in said, said
+    assert "the broker is full" in said and "redis-cli CONFIG SET maxmemory" in said, said
+    assert "its grading process died" not in said, said
 
 
 @pytest.mark.parametrize(

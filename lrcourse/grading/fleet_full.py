@@ -1,7 +1,8 @@
 """A full broker: Redis at its `maxmemory` with `maxmemory-policy noeviction` (the README's setting) refuses writes with
 OutOfMemoryError ("command not allowed when used memory > 'maxmemory'"). It answers; it has no room. Both sides say so
-and what to do (`FIX`). Not handled: a task fetched by a worker's main process while Redis is full (kombu's
-bookkeeping write is refused and the worker ends; the task is lost while its `sent` mark stays: README).
+and what to do (`FIX`). A task fetched by a worker's main process while Redis is full still ends that worker (kombu's
+bookkeeping write is refused), leaving the task in neither the queue nor kombu's unacknowledged hash while its `sent`
+mark stays: the enqueuing command finds it and sends it again once there is room (`fleet_watch.Lost`).
 
 A worker's result write is Celery's backend's; refused, it raised out of Celery's task tracing, the failure's write
 was refused too, the acknowledgement after it as well (Redis refuses every command of a MULTI block when full), and

@@ -112,7 +112,7 @@ def collect(
                     outcomes.append(Outcome(student, "failed", f"the submission cannot be sent again: {error}"))
                     bar.update(1)
 
-            lost = Lost(waiting, resend, bar)  # a broker that lost its data mid-run
+            lost = Lost(waiting, resend, bar, queue=fleet.queue_name(version))  # lost or stranded tasks
             polled = 0.0
             try:
                 while unsent or waiting:

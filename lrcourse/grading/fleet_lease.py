@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime
 
 from lrcourse.grading import fleet
+from lrcourse.grading.fleet_full import FIX, has_room
 
 LEASE_SECONDS = 90.0
 RENEW_SECONDS = 20.0
@@ -91,20 +92,28 @@ class Lapsed:
         if now - self.last < self.every:
             return
         self.last = now
-        for task, record in self.lapsed(now):
+        lapsed, full = self.lapsed(now)
+        for task, record in lapsed:
             self.said.add(task)
-            self.bar.write(message(self.waiting[task][0], record, self.grace), file=sys.stderr)  # beside the bar
+            text = (
+                full_message(self.waiting[task][0], record)
+                if full
+                else message(self.waiting[task][0], record, self.grace)
+            )
+            self.bar.write(text, file=sys.stderr)  # beside the bar
 
-    def lapsed(self, now: float) -> list[tuple[str, dict]]:
-        """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds."""
+    def lapsed(self, now: float) -> tuple[list[tuple[str, dict]], bool]:
+        """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds, and whether
+        Redis is full now (a lease's renewal is a write: refused, the lease lapses with its worker alive)."""
         import redis
 
         tasks = [task for task in self.waiting if task not in self.said]
         if not tasks:
-            return []
+            return [], False
         with redis.Redis.from_url(self.url) as client:
             records = client.mget([taken_key(task) for task in tasks])
             leases = client.mget([lease_key(task) for task in tasks])
+            full = not has_room(client, 0)
         found = []
         for task, record, lease in zip(tasks, records, leases):
             if record is None or lease is not None:  # not taken yet, or its worker answers
@@ -112,7 +121,7 @@ class Lapsed:
                 continue
             if now - self.missing.setdefault(task, now) >= self.grace:  # not a task's end or a hand-over
                 found.append((task, read_record(record)))
-        return found
+        return found, full
 
 
 def message(student: str, record: dict, grace: float) -> str:
@@ -131,6 +140,16 @@ def message(student: str, record: dict, grace: float) -> str:
         "either case only a worker of this run's course version takes it. If the workers were updated to a new "
         "version, none will: stop and run `lrcourse grade` again (it sends the students not yet graded with the new "
         "version). Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
+    )
+
+
+def full_message(student: str, record: dict) -> str:
+    """`message` while Redis is full: the lease lapsed because its renewal was refused, not (only) its worker."""
+    return (
+        f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, whose lease lapsed "
+        "while the broker is full (Redis's maxmemory is reached: it refuses writes, a lease's renewal too): the worker "
+        f"may be grading it still, and writes its result once there is room. To make room: {FIX}. Meanwhile this "
+        "command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
     )
 
 

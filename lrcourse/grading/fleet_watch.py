@@ -27,10 +27,13 @@ import time
 from pathlib import Path
 
 from lrcourse.grading import fleet
+from lrcourse.grading.fleet_full import FIX, has_room
 
 CHECK_SECONDS = 30.0  # a worker looks at its checkout this often; the enqueuer at its version too
 SERVING_SECONDS = 90.0  # a worker's mark that it serves a version lapses this long after its last look
 MARK_SECONDS = 5.0  # the longest a mark waits for the broker (a redis socket's timeouts)
+UNACKED = "unacked"  # kombu's Redis transport: the hash of the messages taken by a worker and not acknowledged
+SCAN_CHUNK = 8  # messages read in one round trip when looking for a stranded task (`stranded_tasks`)
 
 
 def serving_key(version: str, worker: str) -> str:
@@ -141,6 +144,15 @@ def error_text(error: Exception) -> str:
     return f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
 
 
+def full_text(what: str, waiting: dict) -> str:
+    """Why `what` while Redis is full, for the enqueuer's terminal: the cause, and the fix."""
+    return (
+        f"{what}: the broker is full (Redis's maxmemory is reached: it refuses writes, a worker's marks, leases and "
+        f"results too); {len(waiting)} task(s) wait. To make room: {FIX}. The workers go on once there is room; "
+        "this command waits meanwhile (Ctrl-C keeps every grade written; a rerun collects the rest)."
+    )
+
+
 def served(client, version: str) -> bool:
     """Whether a worker marked `version` as served within SERVING_SECONDS."""
     return next(iter(client.scan_iter(serving_key(version, "*"), count=1000)), None) is not None
@@ -172,6 +184,9 @@ class Unserved:
             self.since = now
         elif "unserved" not in self.said and now - self.since >= SERVING_SECONDS:
             self.said.add("unserved")
+            if not has_room(client, 0):  # a worker's mark is a write: refused, not missing
+                self.say(full_text(f"no worker could mark course version {self.version} as served", self.waiting))
+                return
             self.say(
                 f"no worker has marked course version {self.version} as served for {SERVING_SECONDS:.0f} s, and "
                 f"{len(self.waiting)} task(s) wait on its queue: start a worker from a checkout at this version, or, "
@@ -197,18 +212,29 @@ class Unserved:
 
 
 class Lost:
-    """The enqueuing command's look for tasks the broker lost (a Redis without persistence restarted mid-run: its
-    queue, its `sent` marks and its results gone, while redis-py reconnects without a word). A waiting task has,
-    until the command collects it, its `sent` mark or its result in the broker (the mark is set as it is sent, both
-    are removed only once its result is written); with neither, the broker lost it, and `resend(task)` sends it again.
-    That is safe: a task is written once, when the command first collects its result and stops waiting for it; a copy
-    also still graded by a worker that held it through the restart costs that worker's time, never a second grade
-    in the gradebook. `check` at each poll, which looks every `every` s."""
+    """The enqueuing command's look for tasks the broker no longer holds, sent again with `resend(task)`:
 
-    def __init__(self, waiting: dict, resend, bar, every: float | None = None):
-        self.waiting, self.resend, self.bar = waiting, resend, bar
+    - lost with the broker's data (a Redis without persistence restarted mid-run: its queue, its `sent` marks and its
+      results gone, while redis-py reconnects without a word). A waiting task has, until the command collects it, its
+      `sent` mark or its result in the broker (the mark is set as it is sent, both are removed only once its result is
+      written); with neither, the broker lost it (`lost_tasks`).
+    - stranded (`stranded_tasks`, when `queue` is given: the run's version's queue): a worker's main process took it
+      off the queue while Redis was full, kombu's record of it as unacknowledged was refused and the worker ended
+      ("Unrecoverable error"), so it is in neither the queue nor kombu's unacknowledged hash, and held by no lease,
+      while its `sent` mark stays (a rerun's `send` skips it). Only a task seen so at two looks in a row is sent again
+      (a delivery in flight is between the queue and the hash for a moment), its mark dropped first so that `send`
+      sends it; and only while Redis has room (`fleet_full.has_room`): sent into a full Redis, the send is refused and
+      the run ends, where it can wait for the room instead.
+
+    Sending again is safe: a task is written once, when the command first collects its result and stops waiting for
+    it; a copy also still graded by a worker that held it costs that worker's time, never a second grade in the
+    gradebook. `check` at each poll, which looks every `every` s."""
+
+    def __init__(self, waiting: dict, resend, bar, every: float | None = None, queue: str = ""):
+        self.waiting, self.resend, self.bar, self.queue = waiting, resend, bar, queue
         self.every = CHECK_SECONDS if every is None else every  # read now: a test sets it shorter
         self.last = time.monotonic()
+        self.stranded: set[str] = set()  # tasks seen stranded at the last look
 
     def check(self, client) -> None:
         now = time.monotonic()
@@ -223,6 +249,28 @@ class Lost:
             )
             for task in lost:
                 self.resend(task)
+        stranded = self.stranded_again(client, [task for task in self.waiting if task not in lost])
+        if stranded:
+            self.bar.write(
+                f"lrcourse: {len(stranded)} waiting task(s) are in neither the queue nor a worker's hands (taken by a "
+                "worker that ended while the broker was full?): sent again",
+                file=sys.stderr,
+            )
+            for task in stranded:
+                client.delete(fleet.sent_key(task))  # else `send` takes it for one queued or being graded
+                self.resend(task)
+
+    def stranded_again(self, client, tasks: list[str]) -> list[str]:
+        """The tasks stranded now and at the last look, if Redis has room to take them again; the others seen
+        stranded now are kept for the next look."""
+        if not self.queue:
+            return []
+        now = set(stranded_tasks(client, tasks, self.queue))
+        again = [task for task in tasks if task in now and task in self.stranded]
+        if again and not has_room(client, 0):
+            again = []  # kept as seen: sent at the first look that finds room
+        self.stranded = now - set(again)
+        return again
 
 
 def lost_tasks(client, tasks: list[str]) -> list[str]:
@@ -231,3 +279,40 @@ def lost_tasks(client, tasks: list[str]) -> list[str]:
         for task in tasks:
             pipe.exists(fleet.sent_key(task), fleet.result_key(task))
         return [task for task, present in zip(tasks, pipe.execute()) if not present]
+
+
+def stranded_tasks(client, tasks: list[str], queue: str) -> list[str]:
+    """The tasks with a `sent` mark, no result and no lease (`fleet_lease`) that are in neither `queue` nor kombu's
+    unacknowledged hash (see `Lost`). Only those with a mark and neither a result nor a lease are looked for, first
+    among the unacknowledged messages (at most one per worker process: prefetch 1), then in the queue, SCAN_CHUNK
+    messages a round trip, stopping once all are found. The queue is read from its left end by index: kombu pushes on
+    the left and takes from the right, so a task taken meanwhile moves no message and one sent meanwhile only makes a
+    message read twice; from the right a take would shift one past the reading, unseen. Its cost: the queue's
+    messages up to the last of these tasks (the parcels: about 0.1 MB a student with one notebook), each look while
+    some of the run's tasks are queued, the whole queue when one is stranded."""
+    from lrcourse.grading.fleet_lease import lease_key
+
+    with client.pipeline(transaction=False) as pipe:
+        for task in tasks:
+            pipe.exists(fleet.sent_key(task))
+            pipe.exists(fleet.result_key(task), lease_key(task))
+        answers = pipe.execute()
+    missing = {task for task, sent, held in zip(tasks, answers[::2], answers[1::2]) if sent and not held}
+    for _, message in client.hscan_iter(UNACKED, count=SCAN_CHUNK):
+        missing -= names_in(message, missing)
+        if not missing:
+            return []
+    start = 0
+    while missing:
+        messages = client.lrange(queue, start, start + SCAN_CHUNK - 1)
+        for message in messages:
+            missing -= names_in(message, missing)
+        if len(messages) < SCAN_CHUNK:
+            break
+        start += SCAN_CHUNK
+    return [task for task in tasks if task in missing]
+
+
+def names_in(message: bytes, tasks: set[str]) -> set[str]:
+    """Which of `tasks` a kombu message (JSON, its body base64: no '-' in it) names: its headers carry the task's id."""
+    return {task for task in tasks if f'"{task}"'.encode() in message}

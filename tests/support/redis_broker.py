@@ -79,3 +79,15 @@ def started(config: Path, url: str) -> subprocess.Popen:
         except redis.exceptions.ConnectionError:
             time.sleep(0.1)
     return server
+
+
+@contextmanager
+def full(client):
+    """The Redis behind `client` made full (its maxmemory below what it holds, `noeviction`: writes refused, nothing
+    evicted), its room given back on leaving, whatever happened inside (a module's broker is shared)."""
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", max(1, int(client.info("memory")["used_memory"]) // 2))
+    try:
+        yield
+    finally:
+        client.config_set("maxmemory", 0)
