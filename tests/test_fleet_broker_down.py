@@ -15,8 +15,7 @@ import redis
 from lrcourse.grading import fleet
 
 import catalogue
-from support.course import make_course
-from support.gradedclass import submit_answer
+from support.gradedclass import class_of
 from support.labserver import free_port
 from support.redis_broker import redis_server
 from support.stub_fleet import wait_for
@@ -27,9 +26,7 @@ PASSWORD = "S3CRETpw"
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("down") / "course", [CHAPTER])
-    submit_answer(course, "alice", catalogue.STEP_CORRECT[0])
-    return course
+    return class_of(tmp_path_factory.mktemp("down") / "course", catalogue.STEP_CORRECT[0], ["alice"])
 
 
 def grade(course, url: str) -> subprocess.Popen:

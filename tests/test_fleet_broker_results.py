@@ -15,8 +15,7 @@ from lrcourse.grading import fleet, fleet_grade, intake
 from lrcourse.grading.grade import create_gradebook_tables
 
 import catalogue
-from support.course import make_course
-from support.gradedclass import submit_answer
+from support.gradedclass import class_of
 from support.redis_broker import redis_server
 
 CHAPTER = "02_ordered_schedules"
@@ -74,9 +73,7 @@ def url():
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("broker") / "course", [CHAPTER])
-    for student in PLANTED:
-        submit_answer(course, student, catalogue.STEP_CORRECT[0])
+    course = class_of(tmp_path_factory.mktemp("broker") / "course", catalogue.STEP_CORRECT[0], PLANTED)
     create_gradebook_tables(course, CHAPTER, f"sqlite:///{course / 'gradebook.db'}")
     return course
 

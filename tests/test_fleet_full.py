@@ -18,8 +18,7 @@ import redis
 from lrcourse.grading import fleet
 
 import catalogue
-from support.course import make_course
-from support.gradedclass import submit_answer
+from support.gradedclass import class_of
 from support.paths import ROOT
 from support.redis_broker import redis_server
 from support.stub_fleet import enqueue, graded_lines, outcomes, queued, running_worker, stub_worker, wait_for
@@ -30,9 +29,7 @@ FULL_SAID = "the broker is full (Redis's maxmemory is reached: it refuses writes
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("full") / "course", [CHAPTER])
-    submit_answer(course, "sleep-4-a", catalogue.STEP_CORRECT[0])
-    return course
+    return class_of(tmp_path_factory.mktemp("full") / "course", catalogue.STEP_CORRECT[0], ["sleep-4-a"])
 
 
 def fill(client) -> None:
@@ -75,8 +72,7 @@ def test_a_worker_waits_out_a_full_broker_and_its_result_arrives(course, tmp_pat
 
 
 def test_the_enqueuer_names_a_full_broker_and_the_fix(tmp_path):
-    course = make_course(tmp_path / "course", [CHAPTER])
-    submit_answer(course, "alice", catalogue.STEP_CORRECT[0])
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["alice"])
     with redis_server() as url, redis.Redis.from_url(url) as client:
         fill(client)
         url_file = course.parent / "broker-url"
@@ -92,8 +88,7 @@ def test_the_enqueuer_names_a_full_broker_and_the_fix(tmp_path):
 
 
 def test_a_worker_started_on_a_full_broker_waits_for_room_then_grades(tmp_path):
-    course = make_course(tmp_path / "course", [CHAPTER])
-    submit_answer(course, "sleep-1-b", catalogue.STEP_CORRECT[0])
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-1-b"])
     log = tmp_path / "worker.log"
     with redis_server() as url, redis.Redis.from_url(url) as client:
         run = enqueue(url, course, CHAPTER, 1, stderr=subprocess.PIPE)
@@ -127,10 +122,8 @@ def test_a_task_taken_by_a_worker_that_ends_on_a_full_broker_is_sent_again_and_g
     unacknowledged is refused and the worker ends, the task in neither the queue nor the unacknowledged hash while
     its `sent` mark stays. The other student stays queued. Once there is room, the run (or, after Ctrl-C, a rerun)
     sends the stranded task again, and a worker started then grades each student once; each is written once."""
-    course = make_course(tmp_path / "course", [CHAPTER])
     students = ["sleep-1-c", "sleep-1-d"]
-    for student in students:
-        submit_answer(course, student, catalogue.STEP_CORRECT[0])
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], students)
     version = fleet.course_version(course, CHAPTER)
     log, log2, errors = tmp_path / "worker.log", tmp_path / "worker2.log", tmp_path / "enqueuer.err"
     with redis_server() as url, redis.Redis.from_url(url) as client:

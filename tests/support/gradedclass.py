@@ -75,6 +75,14 @@ def submit_answer(course: Path, student: str, answer) -> Path:
     return submit(course, student, answer.chapter, {**solution_answers(answer.chapter), answer.cell: answer.source})
 
 
+def class_of(directory: Path, answer, students) -> Path:
+    """A course of `answer`'s chapter in which each of `students` submitted `answer` (the fleet tests' class)."""
+    course = make_course(directory, [answer.chapter])
+    for student in students:
+        submit_answer(course, student, answer)
+    return course
+
+
 def broken_expectations() -> dict[str, set[str]]:
     """The test cells each readable broken submission loses (it is otherwise a correct answer)."""
     every = set(catalogue.PLATEAU_CELLS).union(  # a crash loses them all
