@@ -81,6 +81,7 @@ demo-grade: $(STAMP)  ## grade the example class shipped in examples/class
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_browser.py
 
 clean:
 	rm -rf $(VENV) build test-artifacts gradebook.db

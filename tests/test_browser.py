@@ -17,7 +17,7 @@ import shutil
 import nbformat
 import pytest
 
-from support.labpage import run_all
+from support.labpage import move_slider, open_notebook, run_all
 from support.labserver import free_port, lab_command, running_lab
 from support.paths import ARTIFACTS, ROOT
 
@@ -54,24 +54,6 @@ def page(browser):
     context.close()
 
 
-def open_notebook(page, lab, relative: str, workspace: str) -> None:
-    page.goto(f"{lab}/lab/workspaces/{workspace}/tree/{relative}?reset&token={TOKEN}")
-    page.wait_for_function(
-        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-        " && window.jupyterapp.shell.currentWidget.sessionContext",
-        timeout=60_000,
-    )
-    page.wait_for_function(
-        """async () => {
-        const panel = window.jupyterapp.shell.currentWidget;
-        await panel.sessionContext.ready;
-        const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
-        return kernel && kernel.status === 'idle';
-    }""",
-        timeout=90_000,
-    )
-
-
 def cells_with_errors(page) -> list[dict]:
     return page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
         .map(w => w.model.sharedModel.toJSON())
@@ -80,34 +62,6 @@ def cells_with_errors(page) -> list[dict]:
                     prediction: !!(c.metadata.nbgrader && c.metadata.nbgrader.solution && (c.metadata.tags || []).includes('raises-exception')
                                    && c.outputs.some(o => o.ename === 'NotImplementedError')),
                     error: c.outputs.filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)[0]}))""")
-
-
-def move_slider(page, panel_index: int) -> float:
-    """Press an arrow key on the first slider of panel `panel_index` (a real key press, as a student would);
-    return the milliseconds from the key press to the moment its plot image changed."""
-    handle = page.locator(".lrcourse-panel").nth(panel_index).locator(".widget-slider .noUi-handle").first
-    key = page.evaluate(
-        """(index) => {
-        const panel = document.querySelectorAll('.lrcourse-panel')[index];
-        const box = panel.querySelector('.lrcourse-image');  // an HTML widget: each redraw puts a new <img> in it
-        const handle = panel.querySelector('.widget-slider .noUi-handle');
-        window.__pressed = null; window.__redrawn = null;
-        handle.addEventListener('keydown', () => { window.__pressed = performance.now(); }, {once: true, capture: true});
-        const before = box.querySelector('img').src;
-        const observer = new MutationObserver(() => {
-            const image = box.querySelector('img');
-            if (image && image.src !== before) { window.__redrawn = performance.now(); observer.disconnect(); }
-        });
-        observer.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
-        const atMax = Number(handle.getAttribute('aria-valuenow')) >= Number(handle.getAttribute('aria-valuemax'));
-        return atMax ? 'ArrowLeft' : 'ArrowRight';
-    }""",
-        panel_index,
-    )
-    handle.focus()
-    handle.press(key)
-    page.wait_for_function("() => window.__redrawn !== null && window.__pressed !== null", timeout=30_000)
-    return page.evaluate("() => window.__redrawn - window.__pressed")
 
 
 def images_without_alt(page) -> list[str]:
@@ -124,7 +78,7 @@ def panels_in(path) -> int:
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.parent.name)
 def test_chapter_runs_and_every_slider_redraws_its_plot(lab, page, path):
     chapter = path.parent.name
-    open_notebook(page, lab, f"notebooks/{chapter}/{path.name}", f"chapter-{chapter}")
+    open_notebook(page, lab, f"notebooks/{chapter}/{path.name}", f"chapter-{chapter}", TOKEN)
     run_all(page)
 
     errors = cells_with_errors(page)
@@ -165,7 +119,7 @@ def test_chapter_runs_and_every_slider_redraws_its_plot(lab, page, path):
 
 def test_solution_runs_without_errors_and_nbgrader_tools_are_there(lab, page):
     chapter = "02_ordered_schedules"
-    open_notebook(page, lab, f"solutions/{chapter}/ordered_schedules.ipynb", "solution")
+    open_notebook(page, lab, f"solutions/{chapter}/ordered_schedules.ipynb", "solution", TOKEN)
     run_all(page)
     assert cells_with_errors(page) == []
     assert images_without_alt(page) == [], "every figure needs a text description (alt) for screen readers"
@@ -186,7 +140,7 @@ def test_figures_stay_readable_in_the_dark_theme(lab, page):
     not dark text on a dark page."""
     from matplotlib.image import imread
 
-    open_notebook(page, lab, "solutions/02_ordered_schedules/ordered_schedules.ipynb", "dark")
+    open_notebook(page, lab, "solutions/02_ordered_schedules/ordered_schedules.ipynb", "dark", TOKEN)
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
     assert images_without_alt(page) == [], "the stored figures of an unexecuted (untrusted) notebook keep their alt"
