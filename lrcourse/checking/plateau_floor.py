@@ -10,7 +10,7 @@ expected number: the hidden cases stay questions, not a table to copy.
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import is_count, is_number
+from lrcourse.checking.answer_forms import as_sent, is_count, is_number
 from lrcourse.checking.expect import CheckFailed, answer_raised, close
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import call_answer
@@ -40,7 +40,7 @@ def _answer(function, payload: dict, call: str, on_timeout: str):
             f"{call} returned {answer!r}: return a pair (epoch, rate), the epoch a whole number >= 0, the "
             "rate a finite number"
         )
-    return int(answer[0]), float(answer[1])
+    return int(as_sent(answer[0])), float(answer[1])
 
 
 def _call(payload: dict) -> str:

@@ -6,7 +6,7 @@ The expected values are the hidden tests' arguments: this module holds none."""
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import expect_form, is_count, is_number
+from lrcourse.checking.answer_forms import as_sent, expect_form, is_count, is_number
 from lrcourse.checking.expect import close, expect
 
 ARGUMENTS = ("factor", "patience", "cooldown", "threshold_mode", "threshold_range")
@@ -44,7 +44,10 @@ def check_argument(arguments, name: str, expected, why: str) -> None:
     """One inferred argument is the run's: `why` says how the log shows it (the hidden test's explanation)."""
     check_reading_form(arguments, name)
     mine = arguments[name]
-    same = mine == expected if isinstance(expected, (str, int)) else close(mine, expected)
+    if isinstance(expected, str):
+        same = mine == expected
+    else:  # a number as the grader's side reads it (as_sent)
+        same = as_sent(mine) == expected if isinstance(expected, int) else close(as_sent(mine), expected)
     expect(same, f"{name} = {mine!r} is not what this run used. {why}")
 
 

@@ -5,7 +5,7 @@ stand-in for one in the student's process."""
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import is_count, is_number
+from lrcourse.checking.answer_forms import as_sent, is_count, is_number
 from lrcourse.checking.expect import CheckFailed, close
 from lrcourse.checking.guard import call_answer
 from lrcourse.checking.observe import RemoteTarget
@@ -25,10 +25,17 @@ def warmup_step_log(lr: float, warmup: int, start_factor: float, step_size: int,
     return [float(state["lrs"][0]) for state in reference["states"][:epochs]]
 
 
+def _form(key: str, value) -> str:
+    """Why `value` is not in the form `key` takes, or "" (a count: any whole number, 9, 9.0, np.int64(9), never a
+    bool; the others: a finite real number)."""
+    if key in COUNTS:
+        return "" if is_count(value, 1) else "a whole number >= 1 (such as 4, or 4.0)"
+    return "" if is_number(value) else "a finite number"
+
+
 def _same(key: str, value, want) -> bool:
-    if key in COUNTS:  # a count: any whole number (9, 9.0, np.int64(9) read as 9), never a bool
-        return is_count(value, 1) and value == want
-    return is_number(value) and close(value, want)
+    """`value` (in its form) is `want`, as the grader's side reads it (`as_sent`)."""
+    return as_sent(value) == want if key in COUNTS else close(as_sent(value), want)
 
 
 def check_recipe(
@@ -62,6 +69,9 @@ def check_recipe(
     for key in keys:
         if key not in answer:
             raise CheckFailed(f"{call} returned a dict without the key {key!r}")
+        form = _form(key, answer[key])
+        if form:
+            raise CheckFailed(f"{call}: your {key} must be {form}; yours is {answer[key]!r}")
         if not _same(key, answer[key], made[key]):
             note = f" ({hint})" if hint else ""
             raise CheckFailed(f"{call}: your {key} is {answer[key]!r}, the log was made with {made[key]!r}{note}")

@@ -5,7 +5,7 @@ The expected values are the hidden tests' arguments: this module holds none."""
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import expect_form, is_count, is_number
+from lrcourse.checking.answer_forms import as_sent, expect_form, is_count, is_number
 from lrcourse.checking.expect import close, expect
 
 KEYS = ("step_size", "gamma", "hand_set_rate")
@@ -29,5 +29,5 @@ def check_step_reading(answer, name: str, expected, why: str) -> None:
     explanation) says how the log shows it."""
     check_step_reading_form(answer, name)
     mine = answer[name]
-    same = mine == expected if isinstance(expected, int) else close(mine, expected)
+    same = as_sent(mine) == expected if isinstance(expected, int) else close(as_sent(mine), expected)
     expect(same, f"{name} = {mine!r} is not what this log shows. {why}")
