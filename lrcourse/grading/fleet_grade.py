@@ -36,6 +36,7 @@ from lrcourse.grading.fleet_lease import Lapsed, taken_key
 from lrcourse.grading.fleet_result import Stored
 from lrcourse.grading.fleet_watch import Lost, Unserved
 from lrcourse.grading.grade import create_gradebook_tables, finish
+from lrcourse.grading.graded_files import carry_nbgrader_files
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 from lrcourse.grading.watchdog import CtrlC
 
@@ -318,7 +319,11 @@ class Writer:
         # CtrlC only notes a first Ctrl-C here, and the loop stops at its next check (blocking SIGINT in this thread
         # would not do: another thread, tqdm's monitor say, takes the signal and the handler runs here all the same)
         generated = self.api.generate_feedback(assignment, student, force=True)
-        return "" if generated.get("success") else first_error(generated)
+        if not generated.get("success"):
+            return first_error(generated)
+        graded, feedback = (self.course / kind / student / assignment for kind in ("autograded", "feedback"))
+        carry_nbgrader_files(graded, feedback)  # the worker's own copy went with the folder nbgrader replaced
+        return ""
 
 
 def write(course: Path, writer: Writer, assignment: str, student: str, current: str, result) -> Outcome:
