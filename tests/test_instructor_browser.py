@@ -2,13 +2,16 @@
 
 One chapter graded by `lrcourse grade`: alice (honest, written answers too) and mallory (the same answers plus
 every vector of tests/support/hostile_html.py). JupyterLab with formgrader serves the course as `make instructor`
-does; the instructor's browser opens each submission in formgrader, mallory's files as formgrader serves
-them, and the feedback HTML. No payload may leave a trace; the controls show that each layer holds alone
-(the unsanitized page under the server's policy) and that the traces do appear with neither layer.
+does; the instructor's browser opens each submission in formgrader and the feedback HTML. mallory's files beside
+her notebook (an HTML and an SVG page) reach neither her graded folder nor her feedback, so formgrader has none to
+serve; copied there by hand, they run nothing under the server's policy. No payload may leave a trace; the
+controls show that each layer holds alone (the unsanitized page under the server's policy) and that the traces
+do appear with neither layer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -140,6 +143,20 @@ def instructor(browser, server):
     context.close()
 
 
+@contextlib.contextmanager
+def placed_by_hand(course: Path):
+    """mallory's files copied into her autograded folder for the time of a control (grading copies none there:
+    `test_no_file_beside_the_notebook_reaches_the_students_folder_kernel_or_feedback`), then removed."""
+    folder = course / "autograded" / "mallory" / CHAPTER
+    try:
+        for name, text in hostile.FILES.items():
+            (folder / name).write_text(text)
+        yield
+    finally:
+        for name in hostile.FILES:
+            (folder / name).unlink(missing_ok=True)
+
+
 def pwned_files(course: Path) -> list[str]:
     return sorted(p.name for p in course.glob("pwned-*.txt"))
 
@@ -163,10 +180,13 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     assert unguarded.keys() == hostile.LOCAL_LINKS.keys() and set(unguarded.values()) <= LOOPBACK_AS_CHROMIUM_WRITES
     instructor.unroute(url)
     instructor.unroute(f"{server}/formgrader/gradebook/**")
-    for name in hostile.FILES:
-        serve_instead(instructor, f"{url}{name}", None, keep_policy=False)
-        visit(instructor, f"{url}{name}")
-        instructor.unroute(f"{url}{name}")
+    for name in hostile.FILES:  # none of mallory's files reached her graded folder: formgrader has none to serve
+        assert instructor.goto(f"{url}{name}").status == 404, name
+    with placed_by_hand(course):  # the policy's control: such a file put there by hand runs without the policy
+        for name in hostile.FILES:
+            serve_instead(instructor, f"{url}{name}", None, keep_policy=False)
+            visit(instructor, f"{url}{name}")
+            instructor.unroute(f"{url}{name}")
     assert FILES_WITHOUT_POLICY <= instructor.traces, "formgrader serves a student's HTML and SVG files as pages"
     control |= instructor.traces
     print(f"\nran with neither defence: {sorted(control)}\ninert even then: {sorted(set(hostile.VECTORS) - control)}")
@@ -206,8 +226,9 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     assert "onerror" in text and "javascript:" in text and "application/javascript" in text
     assert "My answer, with maths" in text and "eta_0" in text, "the written answer's text and maths stay"
 
-    for name in hostile.FILES:  # mallory's files, as formgrader serves them from her autograded folder
-        assert visit(instructor, f"{url}{name}") == set(), name
+    with placed_by_hand(course):  # such files, were they in her autograded folder, are served under the policy
+        for name in hostile.FILES:
+            assert visit(instructor, f"{url}{name}") == set(), name
     assert pwned_files(course) == []
 
 
@@ -251,14 +272,18 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
     assert {"html-script", "html-img-onerror", "written-script"} <= visit(instructor, control.as_uri())
 
 
-def test_no_file_beside_the_notebook_in_source_reaches_the_students_folder_kernel_or_feedback(course):
-    folder = course / "autograded" / "mallory" / CHAPTER
-    assert {path.name for path in folder.iterdir()} >= set(hostile.FILES), "mallory's own files are there"
-    assert not [name for name in stray.FILES if (folder / name).exists()]
+def test_no_file_beside_the_notebook_reaches_the_students_folder_kernel_or_feedback(course):
+    """Neither the instructor's files beside the chapter's notebook in source/ nor mallory's beside hers in
+    submitted/ (her evil.html and evil.svg): in neither her graded folder, which formgrader serves and her kernel
+    runs in, nor her feedback folder."""
+    folder, feedback = (course / kind / "mallory" / CHAPTER for kind in ("autograded", "feedback"))
+    assert {path.name for path in (course / "submitted" / "mallory" / CHAPTER).iterdir()} >= set(hostile.FILES)
+    for kind in (folder, feedback):
+        assert not [name for name in [*stray.FILES, *hostile.FILES] if (kind / name).exists()], kind
     printed = stray.printed(folder / f"{NB}.ipynb")
-    assert "folder: [" in printed and "evil.html" in printed, "the cell ran in mallory's folder: " + printed
+    assert f"folder: ['{NB}.ipynb']" in printed, "the cell ran in mallory's folder, alone there: " + printed
     assert stray.SECRET not in printed and all(f"{name} absent" in printed for name in stray.FILES), printed
-    assert stray.SECRET not in (course / "feedback" / "mallory" / CHAPTER / f"{NB}.html").read_text()
+    assert stray.SECRET not in (feedback / f"{NB}.html").read_text()
 
 
 def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, server, instructor):

@@ -11,8 +11,9 @@
   out and graded around: nbgrader's ignore list is a glob over the unescaped folder path, so a name such as
   `sub[a]/leak` would escape it and nbgrader would copy the link's target. (`lrcourse collect` never copies
   such entries, so what it puts in `submitted/` passes; this check is for whatever else put files there.)
-- a submission holds no code that the instructor's tools would run (`_runnable`): nbgrader copies it whole into
-  autograded/ and feedback/, and nbgrader, jupyter or python started in such a folder runs `nbgrader_config.py`
+- a submission holds no code that the instructor's tools would run (`_runnable`): grading copies only the notebook
+  into autograded/ and feedback/ (`graded_files`), but it stays in submitted/, and nbgrader, jupyter or python
+  started in such a folder runs `nbgrader_config.py`
   or a `jupyter_*config*` file from there and imports modules from it first (nbgrader's baseapp puts the folder
   first on sys.path). A Python module or compiled extension (`*.py`, `*.pyc`, `*.so`, ...), a jupyter/nbgrader/
   ipython config file or folder, or an IPython `profile_*` folder anywhere in it fails that student, naming it
