@@ -34,7 +34,7 @@ import re
 import stat
 from pathlib import Path
 
-from lrcourse.grading.notebook_limits import NotebookRefused, read_notebook
+from lrcourse.grading.notebook_limits import NotebookRefused, parse_notebook, read_notebook
 from lrcourse.grading.outcomes import Outcome, capped
 
 MARK = ".lrcourse-graded.json"
@@ -153,8 +153,6 @@ def fingerprint(folder: Path) -> str:
 
 def malformed(folder: Path) -> str | None:
     """Why the submitted notebooks cannot be graded, or None when they can be read."""
-    import nbformat
-
     notebooks = sorted(folder.glob("*.ipynb"))
     if not notebooks:
         return "no notebook (.ipynb) in the submission"
@@ -165,18 +163,38 @@ def malformed(folder: Path) -> str | None:
             raw = read_notebook(path)
         except NotebookRefused as error:
             return str(error)
-        if not isinstance(raw, dict) or raw.get("nbformat") != 4:
-            version = raw.get("nbformat") if isinstance(raw, dict) else None
-            return f"{path.name} is not an nbformat 4 notebook (nbformat={version!r})"
-        minor = raw.get("nbformat_minor")
-        if isinstance(minor, int) and minor > nbformat.v4.nbformat_minor:
-            # nbformat relaxes its schema for a newer minor version (any cell type, any key), which the templates
-            # then write into the instructor's pages: only what this grader knows is read
-            return f"{path.name} claims nbformat 4.{minor!r}; this grader reads 4.0 to 4.{nbformat.v4.nbformat_minor}"
-        try:
-            nbformat.validate(nbformat.reads(json.dumps(raw), as_version=4))
-        except Exception as error:  # nbformat's ValidationError, or a structure it cannot read
-            return f"{path.name} is not a valid notebook: {first_line(error)}"
+        why = not_nbformat_4(path.name, raw)
+        if why:
+            return why
+    return None
+
+
+def notebook_problem(name: str, data: bytes) -> str | None:
+    """Why the bytes `data` of the notebook file `name` cannot be graded, as `malformed` reads a submitted file
+    (`lrcourse collect` asks before it takes a submission), or None."""
+    try:
+        raw = parse_notebook(name, data)
+    except NotebookRefused as error:
+        return str(error)
+    return not_nbformat_4(name, raw)
+
+
+def not_nbformat_4(name: str, raw) -> str | None:
+    """Why the JSON `raw` of the notebook file `name` is not a valid nbformat 4 notebook this grader reads, or None."""
+    import nbformat
+
+    if not isinstance(raw, dict) or raw.get("nbformat") != 4:
+        version = raw.get("nbformat") if isinstance(raw, dict) else None
+        return f"{name} is not an nbformat 4 notebook (nbformat={version!r})"
+    minor = raw.get("nbformat_minor")
+    if isinstance(minor, int) and minor > nbformat.v4.nbformat_minor:
+        # nbformat relaxes its schema for a newer minor version (any cell type, any key), which the templates
+        # then write into the instructor's pages: only what this grader knows is read
+        return f"{name} claims nbformat 4.{minor!r}; this grader reads 4.0 to 4.{nbformat.v4.nbformat_minor}"
+    try:
+        nbformat.validate(nbformat.reads(json.dumps(raw), as_version=4))
+    except Exception as error:  # nbformat's ValidationError, or a structure it cannot read
+        return f"{name} is not a valid notebook: {first_line(error)}"
     return None
 
 
