@@ -5,6 +5,8 @@ disk, and her kernel saw it in /notebook). The pieces without kernels, then one 
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -12,6 +14,7 @@ import pytest
 from nbgrader.utils import find_all_files
 from traitlets.config import Config
 
+from lrcourse.build import tool_environment
 from lrcourse.grading.graded_files import NAMED, carry_nbgrader_files, carry_only_notebooks, left_out, left_out_note
 
 from support.course import NOTEBOOK, make_course, scores, solution_answers, submit
@@ -114,6 +117,15 @@ def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autog
     graded = nbformat.read(course / "autograded" / "carol" / CHAPTER / NB, as_version=4)
     [look] = [cell for cell in graded.cells if cell.source == LOOK]
     printed = "".join(output.get("text", "") for output in look.outputs)
+    exchange = tmp_path / "exchange"  # nbgrader's release_feedback reads both of its files from feedback/
+    exchange.mkdir()
+    released = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "release_feedback", CHAPTER, f"--Exchange.root={exchange}"],
+        cwd=course, env=tool_environment(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert released.returncode == 0, released.stdout + released.stderr
+    [page] = (exchange / "lr-schedules" / "feedback").glob("*.html")
+    assert page.read_bytes() == (course / "feedback" / "carol" / CHAPTER / NB.replace(".ipynb", ".html")).read_bytes()
     # it ran in its sandbox's copy of her graded folder (/notebook, copied to its own /tmp), which held her
     # notebook alone: nbgrader's files are carried after the kernel ran
     assert f"seen: {[NB]!r}\n" in printed and str(course) not in printed, printed
