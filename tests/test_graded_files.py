@@ -117,6 +117,19 @@ def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autog
     graded = nbformat.read(course / "autograded" / "carol" / CHAPTER / NB, as_version=4)
     [look] = [cell for cell in graded.cells if cell.source == LOOK]
     printed = "".join(output.get("text", "") for output in look.outputs)
+    # it ran in its sandbox's copy of her graded folder (/notebook, copied to its own /tmp), which held her
+    # notebook alone: nbgrader's files are carried after the kernel ran
+    assert f"seen: {[NB]!r}\n" in printed and str(course) not in printed, printed
+
+    from lrcourse.grading.fleet_grade import Writer  # the queue's feedback, made again where results are written
+
+    writer = Writer(course, f"sqlite:///{course / 'gradebook.db'}")
+    try:
+        assert writer.remake(CHAPTER, "carol") == ""
+    finally:
+        writer.close()
+    page = course / "feedback" / "carol" / CHAPTER / NB.replace(".ipynb", ".html")
+    assert sorted(path.name for path in page.parent.iterdir()) == sorted([page.name, *NBGRADER_FILES])
     exchange = tmp_path / "exchange"  # nbgrader's release_feedback reads both of its files from feedback/
     exchange.mkdir()
     released = subprocess.run(
@@ -124,8 +137,5 @@ def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autog
         cwd=course, env=tool_environment(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert released.returncode == 0, released.stdout + released.stderr
-    [page] = (exchange / "lr-schedules" / "feedback").glob("*.html")
-    assert page.read_bytes() == (course / "feedback" / "carol" / CHAPTER / NB.replace(".ipynb", ".html")).read_bytes()
-    # it ran in its sandbox's copy of her graded folder (/notebook, copied to its own /tmp), which held her
-    # notebook alone: nbgrader's files are carried after the kernel ran
-    assert f"seen: {[NB]!r}\n" in printed and str(course) not in printed, printed
+    [sent] = (exchange / "lr-schedules" / "feedback").glob("*.html")
+    assert sent.read_bytes() == page.read_bytes()
