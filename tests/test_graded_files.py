@@ -83,6 +83,7 @@ def test_the_left_out_files_are_named_in_one_short_note(tmp_path):
     note = left_out_note(names)
     assert note.startswith("left out (only the chapter's notebook is graded") and all(n in note for n in names)
     assert left_out_note([]) == "" and left_out(a_submission(tmp_path / "plain", NBGRADER_FILES), NB) == []
+    assert left_out(tmp_path / "gone", NB) == [], "a note only: a folder gone meanwhile lists nothing"
     many = left_out_note([f"f{i:03}.csv" for i in range(1000)])
     assert f"and {1000 - NAMED} more" in many and len(many) <= 300
 

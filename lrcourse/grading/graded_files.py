@@ -54,18 +54,21 @@ def carry_nbgrader_files(source: Path, destination: Path) -> None:
 
 def left_out(folder: Path, notebook: str) -> list[str]:
     """The files and links of the submission in `folder` that grading does not carry: all but the chapter's
-    `notebook` and nbgrader's own files, relative to `folder` (a folder's content is listed, not the folder)."""
+    `notebook` and nbgrader's own files, relative to `folder` (a folder's content is listed, not the folder). Only
+    a note: a folder that cannot be listed (gone meanwhile) lists nothing, and never fails the student."""
     kept = {notebook, *NBGRADER_FILES}
     found, pending = [], [folder]
     while pending:
-        with os.scandir(pending.pop()) as listing:
-            for entry in listing:
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(Path(entry.path))
-                    continue
-                name = Path(entry.path).relative_to(folder).as_posix()
-                if name not in kept:
-                    found.append(name)
+        try:
+            with os.scandir(pending.pop()) as listing:
+                entries = list(listing)  # at most intake.MAX_ENTRIES in all: intake counted them
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+            elif (name := Path(entry.path).relative_to(folder).as_posix()) not in kept:
+                found.append(name)
     return sorted(found)
 
 
