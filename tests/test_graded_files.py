@@ -122,11 +122,11 @@ def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autog
     # notebook alone: nbgrader's files are carried after the kernel ran
     assert f"seen: {[NB]!r}\n" in printed and str(course) not in printed, printed
 
-    from lrcourse.grading.fleet_grade import Writer  # the queue's feedback, made again where results are written
+    from lrcourse.grading.fleet_grade import Writer, remake_feedback  # the queue's page of a late student, made again
 
     writer = Writer(course, f"sqlite:///{course / 'gradebook.db'}")
     try:
-        assert writer.remake(CHAPTER, "carol") == ""
+        assert remake_feedback(course, writer, CHAPTER, "carol") == ""
     finally:
         writer.close()
     page = course / "feedback" / "carol" / CHAPTER / NB.replace(".ipynb", ".html")

@@ -319,11 +319,7 @@ class Writer:
         # CtrlC only notes a first Ctrl-C here, and the loop stops at its next check (blocking SIGINT in this thread
         # would not do: another thread, tqdm's monitor say, takes the signal and the handler runs here all the same)
         generated = self.api.generate_feedback(assignment, student, force=True)
-        if not generated.get("success"):
-            return first_error(generated)
-        graded, feedback = (self.course / kind / student / assignment for kind in ("autograded", "feedback"))
-        carry_nbgrader_files(graded, feedback)  # the worker's own copy went with the folder nbgrader replaced
-        return ""
+        return "" if generated.get("success") else first_error(generated)
 
 
 def write(course: Path, writer: Writer, assignment: str, student: str, current: str, result) -> Outcome:
@@ -349,12 +345,21 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
         writer.done(written=False)
         return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
     if late_seconds > 0 and outcome.feedback:
-        error = writer.remake(assignment, student)
+        error = remake_feedback(course, writer, assignment, student)
         if error:
             return Outcome(student, "failed", "feedback: " + error, seconds=outcome.seconds)
     if outcome.feedback and not outcome.unchecked:
         intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
     return outcome
+
+
+def remake_feedback(course: Path, writer: Writer, assignment: str, student: str) -> str:
+    """The student's feedback made again here (`Writer.remake`), with nbgrader's own two files carried into the
+    folder it replaced (release_feedback reads them there: `graded_files`); the error, if that failed."""
+    error = writer.remake(assignment, student)
+    if not error:
+        carry_nbgrader_files(*(course / kind / student / assignment for kind in ("autograded", "feedback")))
+    return error
 
 
 def _write_files(course: Path, student: str, assignment: str, document: dict) -> None:
