@@ -23,7 +23,7 @@ from support.inbound_folders import CHAPTER, FILE
 from support.students import Students, needs_root
 
 FOLDERS, STRAYS = 4, 4_000  # the flooder's: 16,004 entries in all, each folder well within MAX_ENTRIES
-NOTEBOOK = '{"cells": []}'
+NOTEBOOK = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'  # collect reads only a notebook
 # nbgrader submit's last file too, a secret of 128 hexadecimal digits (a folder without one is an unfinished submit)
 SUBMIT = 'mkdir "$1" && printf %s "$2" > "$1/$3" && od -An -N64 -tx1 /dev/urandom | tr -d " \\n" > "$1/submission_secret.txt"'
 FLOOD = 'cd "$1" && seq 1 "$2" | sed "s/^/stray-/" | xargs touch'
@@ -76,7 +76,7 @@ def fill_inbound(students: Students, exchange: Exchange) -> list[str]:
 
 
 def honest(role: str) -> str:
-    return f'{{"cells": [], "by": "{role}"}}'
+    return f'{{"cells": [], "metadata": {{"by": "{role}"}}, "nbformat": 4, "nbformat_minor": 5}}'
 
 
 def counted_collect(course: Path, exchange: Exchange, monkeypatch) -> tuple:

@@ -16,7 +16,7 @@ from lrcourse.grading.inbound import user_name
 from lrcourse.grading.submission_secrets import NO_SECRET, SECRET
 from lrcourse.grading.unfinished_submit import UNFINISHED
 
-from support.inbound_folders import CHAPTER, FILE, exchange_course, inbound_folder
+from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 
 
 @pytest.mark.parametrize("secret", [None, b""])
@@ -71,3 +71,63 @@ def test_a_secret_release_feedback_would_stop_at_is_replaced_by_a_fresh_one(tmp_
     assert [row["reason"] for row in result.left_out] == [NO_SECRET]
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
     assert re.fullmatch("[0-9a-f]{128}", (written / SECRET).read_text())
+
+
+BROKEN_NOTEBOOKS = {
+    "empty": (b"", "is empty, 0 bytes"),
+    "cut short": (HONEST.encode()[:20], "is not valid JSON"),
+    "not JSON": (b"\x00\x01 garbage", "is not valid JSON"),
+    "not nbformat 4": (b'{"cells": []}', "is not an nbformat 4 notebook"),
+    "invalid": (b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "valid"),
+}
+
+
+@pytest.mark.parametrize("data, problem", BROKEN_NOTEBOOKS.values(), ids=BROKEN_NOTEBOOKS.keys())
+def test_a_finished_submit_of_a_broken_notebook_is_refused_and_the_previous_submission_taken(tmp_path, data, problem):
+    """A finished submit (its secret written) whose notebook `lrcourse grade` could not read (a crash while saving,
+    an empty file submitted on purpose after a good one) is refused with the reason, and her good one collected."""
+    course, exchange = exchange_course(tmp_path)
+    good, good_name = inbound_folder(exchange.inbound)
+    bad, bad_name = inbound_folder(exchange.inbound, "2026-01-02 00:00:00.000000 UTC")
+    (bad / FILE).write_bytes(data)
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [good_name], result
+    [row] = result.refused
+    assert row["submission"] == bad_name and row["reason"].startswith("its notebook cannot be graded ("), row
+    assert f"{FILE} " in row["reason"] and problem in row["reason"] and "previous accepted" in row["reason"], row
+    written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
+    assert (written / FILE).read_text() == HONEST
+    assert (written / SECRET).read_bytes() == (good / SECRET).read_bytes()  # hers: she can fetch her feedback
+
+
+@pytest.mark.parametrize("data", [b"", b'{"cells": ['], ids=["empty", "cut short"])
+def test_with_no_earlier_submission_the_broken_one_is_recorded_and_nothing_written(tmp_path, data):
+    """Nothing to fall back on in the exchange: she is in the collect record with the reason, and what an earlier
+    collect wrote into submitted/ stays (that is the submission graded)."""
+    course, exchange = exchange_course(tmp_path)
+    bad, bad_name = inbound_folder(exchange.inbound, "2026-01-02 00:00:00.000000 UTC")
+    (bad / FILE).write_bytes(data)
+    earlier = course / "submitted" / user_name(os.geteuid()) / CHAPTER
+    earlier.mkdir(parents=True)
+    (earlier / FILE).write_text(HONEST)
+    result = collect(course, CHAPTER, exchange)
+    assert result.collected == [] and [row["submission"] for row in result.refused] == [bad_name], result
+    assert "cannot be graded" in result.refused[0]["reason"]
+    record = json.loads(write_collect_record(course, result).read_text())
+    assert record["refused"] == result.refused
+    assert (earlier / FILE).read_text() == HONEST and sorted(p.name for p in earlier.iterdir()) == [FILE]
+
+
+def test_an_empty_notebook_is_refused_when_checked_and_never_takes_an_older_ones_place(tmp_path):
+    """Only each student's newest accepted folders (Bounds.kept) are kept while checking: an empty notebook,
+    refused from its size alone, is not one of them."""
+    from lrcourse.grading.collect import Bounds
+
+    course, exchange = exchange_course(tmp_path)
+    _, good_name = inbound_folder(exchange.inbound)
+    for day in ("02", "03"):
+        bad, _ = inbound_folder(exchange.inbound, f"2026-01-{day} 00:00:00.000000 UTC")
+        (bad / FILE).write_bytes(b"")
+    result = collect(course, CHAPTER, exchange, Bounds(kept=1))
+    assert [row["submission"] for row in result.collected] == [good_name], result
+    assert len(result.refused) == 2 and result.superseded == [], result

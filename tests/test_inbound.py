@@ -22,7 +22,7 @@ from lrcourse.grading.exchange_inbound import Exchange, ExchangeUnusable
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_submission, user_name
 from lrcourse.grading.submission_secrets import NO_SECRET, SECRET, SHARED_SECRET
 
-from support.inbound_folders import CHAPTER, FILE, exchange_course, inbound_folder
+from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 
 
 def utc_now() -> datetime.datetime:
@@ -123,7 +123,7 @@ def test_stray_entries_are_left_out_with_their_reasons_and_the_notebook_read(tmp
     for entry, (make, _) in STRAYS.items():
         make(folder / entry)
     submission = read(tmp_path, name)
-    assert submission.files == {FILE: b'{"cells": []}', SECRET: (folder / SECRET).read_bytes()}
+    assert submission.files == {FILE: HONEST.encode(), SECRET: (folder / SECRET).read_bytes()}
     assert sorted(submission.left_out) == sorted(reason for _, reason in STRAYS.values()), submission.left_out
 
 
@@ -134,7 +134,7 @@ def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_
     for i in range(300):
         (folder / f"{i:03}.png").touch()
     submission = read(tmp_path, name)
-    assert submission.files == {FILE: b'{"cells": []}', SECRET: (folder / SECRET).read_bytes()}
+    assert submission.files == {FILE: HONEST.encode(), SECRET: (folder / SECRET).read_bytes()}
     assert len(submission.left_out) == inbound.STRAYS_NAMED, submission.left_out
     assert all("is not part of the assignment" in reason for reason in submission.left_out)
     assert submission.more_strays == 300 - inbound.STRAYS_NAMED
@@ -189,7 +189,7 @@ def test_a_folder_renamed_into_a_submissions_name_takes_the_folders_time(tmp_pat
     future, another student's or another assignment's is refused (the owner and the notebooks do not follow)."""
     draft = tmp_path / "draft"
     draft.mkdir()
-    (draft / FILE).write_text('{"cells": []}')
+    (draft / FILE).write_text(HONEST)
     (draft / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
     (draft / SECRET).write_text("5e" * 64)
     files = max(os.stat(draft / entry).st_ctime_ns for entry in (FILE, "timestamp.txt", SECRET))
@@ -295,7 +295,7 @@ def test_a_future_timestamp_is_refused_and_an_honest_submission_read_with_the_ke
     (folder / "timestamp.txt").write_text("2000-01-01 00:00:00.000000 UTC")  # the student's claim: not read
     submission = read(tmp_path, name)
     changed = max(os.stat(p).st_ctime_ns for p in (folder, folder / FILE, folder / "timestamp.txt"))
-    assert submission.files[FILE] == b'{"cells": []}'
+    assert submission.files[FILE] == HONEST.encode()
     assert submission.time == datetime.datetime.fromtimestamp(changed / 1e9, datetime.UTC).replace(tzinfo=None)
 
 
@@ -328,7 +328,7 @@ def test_a_zone_it_cannot_read_may_be_up_to_14_hours_ahead(tmp_path):
     }
     assert claimed(f"alice+{CHAPTER}+{stamps[9]}", CHAPTER)[2] == datetime.timedelta(hours=14)
     for hours in (9, 14):  # JST is UTC+9; UTC+14 the largest offset
-        assert read(tmp_path, inbound_folder(tmp_path, stamps[hours])[1]).files[FILE] == b'{"cells": []}'
+        assert read(tmp_path, inbound_folder(tmp_path, stamps[hours])[1]).files[FILE] == HONEST.encode()
     with pytest.raises(Refused, match="in the future .*its zone unknown"):
         read(tmp_path, inbound_folder(tmp_path, stamps[15])[1])
     known = (now + datetime.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # a zone it reads: exact

@@ -18,8 +18,9 @@ import pytest
 from lrcourse.grading.collect import Bounds, collect, summary
 from lrcourse.grading.exchange_inbound import ExchangeUnusable
 from lrcourse.grading.inbound import Refused, check_submission, read_files, user_name
+from lrcourse.grading.intake import notebook_problem
 
-from support.inbound_folders import CHAPTER, FILE, exchange_course, inbound_folder
+from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 from support.paths import ROOT
 
 
@@ -80,7 +81,7 @@ def test_nbgraders_collect_takes_the_exchange_course_and_student_from_its_comman
 
     result = nbgrader_collect(me)
     assert result["success"], result
-    assert (course / "submitted" / me / CHAPTER / FILE).read_text() == '{"cells": []}'
+    assert (course / "submitted" / me / CHAPTER / FILE).read_text() == HONEST
     assert f"classmate+{CHAPTER}" not in (course / "reports" / f"collect-{CHAPTER}.json").read_text()  # not read
     result = nbgrader_collect("class*")
     assert not result["success"] and "--student takes one student id, not a pattern: 'class*'" in result["log"]
@@ -89,28 +90,28 @@ def test_nbgraders_collect_takes_the_exchange_course_and_student_from_its_comman
 
 
 def test_only_each_students_newest_submission_is_read(tmp_path):
-    """Many accepted submissions of one student, each a sparse notebook near the limit: collect holds one."""
-    course, exchange = exchange_course(tmp_path)
-    size, names = 4 << 20, []
+    """Many accepted submissions of one student, each a large notebook: collect holds one, checked as grade reads it."""
+    (course, exchange), size, names = exchange_course(tmp_path), 4 << 20, []
     for i in range(6):
         folder, name = inbound_folder(exchange.inbound, f"2026-01-01 00:00:0{i}.000000 UTC")
-        with open(folder / FILE, "r+b") as notebook:
-            notebook.write(str(i).encode())
-            notebook.truncate(size)  # sparse: no disk, but `size` bytes to read
+        (folder / FILE).write_text(HONEST.replace("{}", f'{{"i": {i}}}').ljust(size))  # `size` bytes to read
         names.append(name)
         time.sleep(0.02)  # a later change time (the kernel's clock ticks coarsely)
     tracemalloc.start()
     try:
+        notebook_problem(FILE, (folder / FILE).read_bytes())  # one notebook read and checked, as collect does
+        reading = tracemalloc.get_traced_memory()[1]  # (a valid one: it is collected below)
+        tracemalloc.reset_peak()
         result = collect(course, CHAPTER, exchange)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 2 * size, peak  # all six held at once is 6 * size
+    assert peak < size + reading, (peak, reading)  # all six held at once is 6 * size more
     assert [row["submission"] for row in result.collected] == [names[-1]], result
     named = sorted(row["submission"] for row in result.superseded if "more" not in row)
     assert named == names[3:5] and sum(row.get("more", 1) for row in result.superseded) == 5, result  # kept: 3
     written = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / FILE).read_bytes()
-    assert written[:1] == b"5" and len(written) == size
+    assert written.startswith(b'{"cells": [], "metadata": {"i": 5}') and len(written) == size
 
 
 @pytest.mark.parametrize("change, error, reason", [
@@ -127,7 +128,7 @@ def test_a_file_changed_after_its_check_is_not_read(tmp_path, change, error, rea
         if change == "rewritten":
             (folder / FILE).write_text('{"cells": [1]}')
         elif change == "swapped":
-            (tmp_path / "other").write_text('{"cells": []}')
+            (tmp_path / "other").write_text(HONEST)
             os.replace(tmp_path / "other", folder / FILE)
         else:
             (folder / FILE).unlink()
@@ -241,7 +242,7 @@ def test_a_student_who_cannot_be_written_does_not_stop_the_others(tmp_path):
     result = collect(course, CHAPTER, exchange)
     assert [row["submission"] for row in result.collected] == [mine], result
     assert [row["reason"][:20] for row in result.refused] == ["cannot be written: ["], result
-    assert (course / "submitted" / user_name(os.geteuid()) / CHAPTER / FILE).read_text() == '{"cells": []}'
+    assert (course / "submitted" / user_name(os.geteuid()) / CHAPTER / FILE).read_text() == HONEST
     assert "1 collected, 1 refused" in summary(result)
 
 
@@ -385,7 +386,7 @@ def test_a_classmates_superseded_secret_copied_into_a_submission_is_replaced(tmp
     for stamp, secret in (("2026-01-01 00:00:00.000000 UTC", old), ("2026-01-02 00:00:00.000000 UTC", new)):
         folder = exchange.inbound / f"nobody+{CHAPTER}+{stamp}+x"
         folder.mkdir()
-        (folder / FILE).write_text('{"cells": []}')
+        (folder / FILE).write_text(HONEST)
         (folder / SECRET).write_text(secret)
         chown_tree(folder, 65534)
     folder, name = inbound_folder(exchange.inbound, "2026-01-03 00:00:00.000000 UTC")

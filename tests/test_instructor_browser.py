@@ -2,9 +2,10 @@
 
 One chapter graded by `lrcourse grade`: alice (honest, written answers too) and mallory (the same answers plus
 every vector of tests/support/hostile_html.py). JupyterLab with formgrader serves the course as `make instructor`
-does; the instructor's browser opens each submission in formgrader, mallory's files as formgrader serves
-them, and the feedback HTML. No payload may leave a trace; the controls show that each layer holds alone
-(the unsanitized page under the server's policy) and that the traces do appear with neither layer.
+does; the instructor's browser opens each submission in formgrader and the feedback HTML (mallory's files reach
+neither folder; copied in by hand, formgrader serves them under its policy). No payload may leave a trace; the
+controls show that each layer holds alone (the unsanitized page under the server's policy) and that the traces
+do appear with neither layer.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import pytest
 from support import formgrader_panel as panel
 from support import hostile_html as hostile
 from support import stray_source as stray
-from support.course import NOTEBOOK, make_course, solution_answers, submit
+from support.course import NOTEBOOK, make_course, solution_answers, submission_id, submit, total
 from support.gradedclass import lrcourse
 from support.instructor_pages import (
     LOOPBACK_AS_CHROMIUM_WRITES,
     local_links,
     on_console,
+    placed_by_hand,
     serve_instead,
     unguarded_gradebook_page,
     unsanitized_page,
@@ -92,21 +94,6 @@ def submit_class(course: Path) -> None:
         (path.parent / name).write_text(text)
 
 
-def total(course: Path, student: str) -> tuple[float, float]:
-    from lrcourse.gradebook_db import gradebook
-
-    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
-        notebook = book.find_submission_notebook(NB, CHAPTER, student)
-        return notebook.score, sum(g.score for g in notebook.grades if g.cell_type == "code")
-
-
-def submission_id(course: Path, student: str) -> str:
-    from lrcourse.gradebook_db import gradebook
-
-    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
-        return book.find_submission_notebook(NB, CHAPTER, student).id
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("instructor") / "course", [CHAPTER])
@@ -145,9 +132,9 @@ def pwned_files(course: Path) -> list[str]:
 
 
 def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_holds(course, server, instructor):
-    url = f"{server}/formgrader/submissions/{submission_id(course, 'mallory')}/"
+    url = f"{server}/formgrader/submissions/{submission_id(course, CHAPTER, 'mallory')}/"
     unsanitized = unsanitized_page(
-        course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb", submission_id(course, "mallory")
+        course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb", submission_id(course, CHAPTER, "mallory")
     )
 
     serve_instead(instructor, url, unsanitized, keep_policy=False)
@@ -163,10 +150,13 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     assert unguarded.keys() == hostile.LOCAL_LINKS.keys() and set(unguarded.values()) <= LOOPBACK_AS_CHROMIUM_WRITES
     instructor.unroute(url)
     instructor.unroute(f"{server}/formgrader/gradebook/**")
-    for name in hostile.FILES:
-        serve_instead(instructor, f"{url}{name}", None, keep_policy=False)
-        visit(instructor, f"{url}{name}")
-        instructor.unroute(f"{url}{name}")
+    for name in hostile.FILES:  # none of mallory's files reached her graded folder: formgrader has none to serve
+        assert instructor.goto(f"{url}{name}").status == 404, name
+    with placed_by_hand(course / "autograded" / "mallory" / CHAPTER):  # copied in by hand: without the policy, they run
+        for name in hostile.FILES:
+            serve_instead(instructor, f"{url}{name}", None, keep_policy=False)
+            visit(instructor, f"{url}{name}")
+            instructor.unroute(f"{url}{name}")
     assert FILES_WITHOUT_POLICY <= instructor.traces, "formgrader serves a student's HTML and SVG files as pages"
     control |= instructor.traces
     print(f"\nran with neither defence: {sorted(control)}\ninert even then: {sorted(set(hostile.VECTORS) - control)}")
@@ -206,8 +196,9 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     assert "onerror" in text and "javascript:" in text and "application/javascript" in text
     assert "My answer, with maths" in text and "eta_0" in text, "the written answer's text and maths stay"
 
-    for name in hostile.FILES:  # mallory's files, as formgrader serves them from her autograded folder
-        assert visit(instructor, f"{url}{name}") == set(), name
+    with placed_by_hand(course / "autograded" / "mallory" / CHAPTER):  # copied in by hand: under the policy, inert
+        for name in hostile.FILES:
+            assert visit(instructor, f"{url}{name}") == set(), name
     assert pwned_files(course) == []
 
 
@@ -251,19 +242,19 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
     assert {"html-script", "html-img-onerror", "written-script"} <= visit(instructor, control.as_uri())
 
 
-def test_no_file_beside_the_notebook_in_source_reaches_the_students_folder_kernel_or_feedback(course):
-    folder = course / "autograded" / "mallory" / CHAPTER
-    assert {path.name for path in folder.iterdir()} >= set(hostile.FILES), "mallory's own files are there"
-    assert not [name for name in stray.FILES if (folder / name).exists()]
+def test_no_file_beside_the_notebook_reaches_the_students_folder_kernel_or_feedback(course):
+    folder, feedback = (course / kind / "mallory" / CHAPTER for kind in ("autograded", "feedback"))
+    assert {path.name for path in (course / "submitted" / "mallory" / CHAPTER).iterdir()} >= set(hostile.FILES)
+    assert not [(k, n) for k in (folder, feedback) for n in [*stray.FILES, *hostile.FILES] if (k / n).exists()]
     printed = stray.printed(folder / f"{NB}.ipynb")
-    assert "folder: [" in printed and "evil.html" in printed, "the cell ran in mallory's folder: " + printed
+    assert f"folder: ['{NB}.ipynb']" in printed, "the cell ran in mallory's folder, alone there: " + printed
     assert stray.SECRET not in printed and all(f"{name} absent" in printed for name in stray.FILES), printed
-    assert stray.SECRET not in (course / "feedback" / "mallory" / CHAPTER / f"{NB}.html").read_text()
+    assert stray.SECRET not in (feedback / f"{NB}.html").read_text()
 
 
 def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, server, instructor):
-    before = total(course, "alice")
-    url = f"{server}/formgrader/submissions/{submission_id(course, 'alice')}/"
+    before = total(course, CHAPTER, "alice")
+    url = f"{server}/formgrader/submissions/{submission_id(course, CHAPTER, 'alice')}/"
     violations = []
     instructor.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     instructor.goto(url)
@@ -291,9 +282,11 @@ def test_hand_grading_still_saves_and_the_honest_grade_is_unchanged(course, serv
         time.sleep(0.5)
     assert saved == (1.5, "Right idea; say why the noise floor stays."), saved
     assert [v for v in violations if "unsafe-eval" not in v] == [], "formgrader's own scripts must run"
-    after = total(course, "alice")
+    after = total(course, CHAPTER, "alice")
     assert after[1] == before[1] and after[0] == pytest.approx(before[0] + 1.5)
-    assert total(course, "mallory")[1] == before[1], "the hostile cells neither raise nor lower mallory's score"
+    assert total(course, CHAPTER, "mallory")[1] == before[1], (
+        "the hostile cells neither raise nor lower mallory's score"
+    )
 
 
 def test_formgraders_autograde_button_is_refused_and_touches_nothing(course, server):
@@ -301,7 +294,7 @@ def test_formgraders_autograde_button_is_refused_and_touches_nothing(course, ser
     dialog shows; mallory's graded folder, byte for byte, and her score as they were."""
     folder = course / "autograded" / "mallory" / CHAPTER
     before = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
-    score = total(course, "mallory")
+    score = total(course, CHAPTER, "mallory")
     request = urllib.request.Request(
         f"{server}/formgrader/api/submission/{CHAPTER}/mallory/autograde",
         method="POST",
@@ -312,7 +305,7 @@ def test_formgraders_autograde_button_is_refused_and_touches_nothing(course, ser
         result = json.loads(response.read())
     assert not result["success"] and "autograde through `lrcourse grade CHAPTER`" in result["log"], result
     assert before and {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()} == before
-    assert total(course, "mallory") == score
+    assert total(course, CHAPTER, "mallory") == score
 
 
 def test_formgrader_opens_no_other_folder_and_its_json_answers_are_never_pages(course, server, instructor, tmp_path):
@@ -373,7 +366,7 @@ def test_a_students_link_in_jupyterlabs_formgrader_panel_navigates_nothing_and_o
     tab (target=_blank), which the frame's sandbox (no allow-popups) never opens. The control, in the same panel: the
     page with its links' targets taken out lets a link bring another site's page into the frame, and its messages
     open a console and a new notebook in the course."""
-    url, files = f"{server}/formgrader/submissions/{submission_id(course, 'mallory')}/", panel.files_in(course)
+    url, files = f"{server}/formgrader/submissions/{submission_id(course, CHAPTER, 'mallory')}/", panel.files_in(course)
     with panel.submission_in_panel(browser, server, TOKEN, url, hostile.OTHER_SITE) as (page, frame, tabs, seen):
         links = panel.student_links(frame)
         assert hostile.OTHER_SITE in [link.get_attribute("href") for link in links]

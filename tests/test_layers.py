@@ -35,6 +35,7 @@ BESIDE_THE_CHAIN = {
     *("course", "intake", "notebook_limits", "outcomes", "exercise", "collect", "inbound", "nbgrader_collect"),
     "submission_secrets",
     "unfinished_submit",
+    "broken_submit",
     "mounts",
     "exchange_inbound",
     "exchange_root",

@@ -178,7 +178,7 @@ subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, root], check
 exchange = Exchange(Path(root), "lr-schedules", memory_fs_ok=allow == "allow")
 folder = exchange.inbound / f"{user_name(os.geteuid())}+{chapter}+2026-01-01 00:00:00.000000 UTC+x"
 folder.mkdir()  # through the overlay, as a student writes: in its upper layer
-(folder / notebook).write_text('{"cells": []}')
+(folder / notebook).write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
 (folder / "submission_secret.txt").write_text("5e" * 64)  # nbgrader submit's last file: a finished submit
 try:
     result = collect(Path(course), chapter, exchange)

@@ -4,7 +4,8 @@ It replaces `nbgrader collect`, which takes any folder named after a student (a 
 with a later timestamp), follows links as the instructor (a link to `source/` hands the student the
 solutions) and reads FIFOs and devices. Here each inbound folder of the assignment is checked and read by
 `inbound` (owner, name, kinds of files, sizes; a folder without nbgrader's `submission_secret.txt` is an
-unfinished submit, refused: `unfinished_submit`), each student's newest accepted submission is written to
+unfinished submit, refused: `unfinished_submit`; so is one whose notebook `lrcourse grade` could not read, empty,
+cut short or not a notebook: `broken_submit`), each student's newest accepted submission is written to
 `submitted/<id>/<assignment>/` with the time the kernel recorded as its `timestamp.txt` (nbgrader's late
 penalty reads it), and every refusal is reported with its reason, on the terminal and in the collect record,
 `reports/collect-<assignment>.json`. A stray entry beside the notebook (a lock file, a checkpoints folder, a
@@ -46,6 +47,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lrcourse.grading.broken_submit import broken
 from lrcourse.grading.exchange_inbound import (
     Exchange,
     ExchangeUnusable,
@@ -246,7 +248,11 @@ def _collect_student(
     for index, submission in enumerate(submissions):
         try:
             submission.files = read_files(inbound, submission)
+            why = broken(submission.files)  # a notebook grading would fail (a crash while saving): not her newest
+            if why:
+                raise Refused(why)
         except Exception as error:  # that folder only: an older one of the student's is tried
+            submission.files = {}
             _refuse(result, submission.name, error)
             continue
         try:

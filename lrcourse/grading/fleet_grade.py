@@ -36,6 +36,7 @@ from lrcourse.grading.fleet_lease import Lapsed, taken_key
 from lrcourse.grading.fleet_result import Stored
 from lrcourse.grading.fleet_watch import Lost, Unserved
 from lrcourse.grading.grade import create_gradebook_tables, finish
+from lrcourse.grading.graded_files import carry_nbgrader_files
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 from lrcourse.grading.watchdog import CtrlC
 
@@ -344,12 +345,21 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
         writer.done(written=False)
         return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
     if late_seconds > 0 and outcome.feedback:
-        error = writer.remake(assignment, student)
+        error = remake_feedback(course, writer, assignment, student)
         if error:
             return Outcome(student, "failed", "feedback: " + error, seconds=outcome.seconds)
     if outcome.feedback and not outcome.unchecked:
         intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
     return outcome
+
+
+def remake_feedback(course: Path, writer: Writer, assignment: str, student: str) -> str:
+    """The student's feedback made again here (`Writer.remake`), with nbgrader's own two files carried into the
+    folder it replaced (release_feedback reads them there: `graded_files`); the error, if that failed."""
+    error = writer.remake(assignment, student)
+    if not error:
+        carry_nbgrader_files(*(course / kind / student / assignment for kind in ("autograded", "feedback")))
+    return error
 
 
 def _write_files(course: Path, student: str, assignment: str, document: dict) -> None:

@@ -16,7 +16,9 @@ classmate's forgery or a trap for the instructor's account that collects it. A s
 - every notebook of the assignment in it is a plain file with one name (no symbolic or hard link, FIFO,
   socket, device or folder) within its size limit, and there is at least one;
 - it holds the `submission_secret.txt` nbgrader writes last: else it is an unfinished submit (`unfinished_submit`),
-  refused, and the student's previous accepted submission is taken instead.
+  refused, and the student's previous accepted submission is taken instead;
+- no notebook of it is empty (a crash while saving: `broken_submit`, which `collect` also asks of the notebooks
+  it reads), refused the same way.
 
 Any other entry that is not such a plain file of the student's, named as nbgrader's own `timestamp.txt` /
 `submission_secret.txt` (a stray: an image or data file of the assignment folder, which nbgrader submit copies
@@ -56,6 +58,7 @@ from dataclasses import dataclass, field
 import dateutil.parser
 import dateutil.tz
 
+from lrcourse.grading.broken_submit import empty_notebook
 from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
 from lrcourse.grading.unfinished_submit import UNFINISHED, unfinished
 
@@ -218,6 +221,9 @@ def check_submission(
         raise Refused(f"no notebook of the assignment ({', '.join(sorted(notebooks))}) in it")
     if cut_short:
         raise Refused(UNFINISHED)
+    empty = empty_notebook(entries)  # a finished submit of a notebook saved empty: never her newest
+    if empty:
+        raise Refused(empty)
     files = _utc(max(st.st_ctime_ns for st in entries.values()))
     time = max(files, _utc(opened.st_ctime_ns))  # a folder renamed into this name after its files were written
     submission = Submission(name, student, time, opened.st_uid, opened, entries, left_out=left_out, more_strays=more)

@@ -11,8 +11,9 @@
   out and graded around: nbgrader's ignore list is a glob over the unescaped folder path, so a name such as
   `sub[a]/leak` would escape it and nbgrader would copy the link's target. (`lrcourse collect` never copies
   such entries, so what it puts in `submitted/` passes; this check is for whatever else put files there.)
-- a submission holds no code that the instructor's tools would run (`_runnable`): nbgrader copies it whole into
-  autograded/ and feedback/, and nbgrader, jupyter or python started in such a folder runs `nbgrader_config.py`
+- a submission holds no code that the instructor's tools would run (`_runnable`): grading copies only the notebook
+  into autograded/ and feedback/ (`graded_files`), but it stays in submitted/, and nbgrader, jupyter or python
+  started in such a folder runs `nbgrader_config.py`
   or a `jupyter_*config*` file from there and imports modules from it first (nbgrader's baseapp puts the folder
   first on sys.path). A Python module or compiled extension (`*.py`, `*.pyc`, `*.so`, ...), a jupyter/nbgrader/
   ipython config file or folder, or an IPython `profile_*` folder anywhere in it fails that student, naming it
@@ -33,7 +34,7 @@ import re
 import stat
 from pathlib import Path
 
-from lrcourse.grading.notebook_limits import NotebookRefused, read_notebook
+from lrcourse.grading.notebook_limits import NotebookRefused, parse_notebook, read_notebook
 from lrcourse.grading.outcomes import Outcome, capped
 
 MARK = ".lrcourse-graded.json"
@@ -152,8 +153,6 @@ def fingerprint(folder: Path) -> str:
 
 def malformed(folder: Path) -> str | None:
     """Why the submitted notebooks cannot be graded, or None when they can be read."""
-    import nbformat
-
     notebooks = sorted(folder.glob("*.ipynb"))
     if not notebooks:
         return "no notebook (.ipynb) in the submission"
@@ -164,18 +163,38 @@ def malformed(folder: Path) -> str | None:
             raw = read_notebook(path)
         except NotebookRefused as error:
             return str(error)
-        if not isinstance(raw, dict) or raw.get("nbformat") != 4:
-            version = raw.get("nbformat") if isinstance(raw, dict) else None
-            return f"{path.name} is not an nbformat 4 notebook (nbformat={version!r})"
-        minor = raw.get("nbformat_minor")
-        if isinstance(minor, int) and minor > nbformat.v4.nbformat_minor:
-            # nbformat relaxes its schema for a newer minor version (any cell type, any key), which the templates
-            # then write into the instructor's pages: only what this grader knows is read
-            return f"{path.name} claims nbformat 4.{minor!r}; this grader reads 4.0 to 4.{nbformat.v4.nbformat_minor}"
-        try:
-            nbformat.validate(nbformat.reads(json.dumps(raw), as_version=4))
-        except Exception as error:  # nbformat's ValidationError, or a structure it cannot read
-            return f"{path.name} is not a valid notebook: {first_line(error)}"
+        why = not_nbformat_4(path.name, raw)
+        if why:
+            return why
+    return None
+
+
+def notebook_problem(name: str, data: bytes) -> str | None:
+    """Why the bytes `data` of the notebook file `name` cannot be graded, as `malformed` reads a submitted file
+    (`lrcourse collect` asks before it takes a submission), or None."""
+    try:
+        raw = parse_notebook(name, data)
+    except NotebookRefused as error:
+        return str(error)
+    return not_nbformat_4(name, raw)
+
+
+def not_nbformat_4(name: str, raw) -> str | None:
+    """Why the JSON `raw` of the notebook file `name` is not a valid nbformat 4 notebook this grader reads, or None."""
+    import nbformat
+
+    if not isinstance(raw, dict) or raw.get("nbformat") != 4:
+        version = raw.get("nbformat") if isinstance(raw, dict) else None
+        return f"{name} is not an nbformat 4 notebook (nbformat={version!r})"
+    minor = raw.get("nbformat_minor")
+    if isinstance(minor, int) and minor > nbformat.v4.nbformat_minor:
+        # nbformat relaxes its schema for a newer minor version (any cell type, any key), which the templates
+        # then write into the instructor's pages: only what this grader knows is read
+        return f"{name} claims nbformat 4.{minor!r}; this grader reads 4.0 to 4.{nbformat.v4.nbformat_minor}"
+    try:
+        nbformat.validate(nbformat.reads(json.dumps(raw), as_version=4))
+    except Exception as error:  # nbformat's ValidationError, or a structure it cannot read
+        return f"{name} is not a valid notebook: {first_line(error)}"
     return None
 
 

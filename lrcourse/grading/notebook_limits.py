@@ -94,11 +94,16 @@ def scan_json(data: bytes, limit: int = MAX_DEPTH) -> tuple[bool | None, int]:
 
 def read_notebook(path: Path) -> dict:
     """The notebook at `path` as plain JSON, or NotebookRefused saying which limit it breaks."""
-    name = path.name
     size = path.lstat().st_size
-    if size > MAX_NOTEBOOK_MB << 20:
-        raise NotebookRefused(f"{name} is larger than {MAX_NOTEBOOK_MB} MB ({size >> 20} MB)")
-    data = path.read_bytes()
+    if size > MAX_NOTEBOOK_MB << 20:  # before reading it
+        raise NotebookRefused(f"{path.name} is larger than {MAX_NOTEBOOK_MB} MB ({size >> 20} MB)")
+    return parse_notebook(path.name, path.read_bytes())
+
+
+def parse_notebook(name: str, data: bytes) -> dict:
+    """The bytes `data` of the notebook file `name` as plain JSON, or NotebookRefused saying which limit it breaks."""
+    if len(data) > MAX_NOTEBOOK_MB << 20:
+        raise NotebookRefused(f"{name} is larger than {MAX_NOTEBOOK_MB} MB ({len(data) >> 20} MB)")
     deep, values = scan_json(data)
     if deep:
         raise NotebookRefused(f"{name} is nested more than {MAX_DEPTH} levels deep in its JSON")

@@ -7,7 +7,7 @@ formgrader serves); every other notebook there it releases to students word for 
 as a second notebook of the assignment (F10: a JupyterLab "Copy1", grading notes, a copy of the solutions). An
 editor's backup (`practice.ipynb~`, `#practice.ipynb#`) is the instructor's notebook, solutions and hidden tests
 included; a rubric is the instructor's. So the release refuses to run while such a file is there, naming it, and
-grading copies none of them. The chapter's notebook is the one named after the chapter without its number
+grading copies none of them (nor any other file beside a notebook: `graded_files`). The chapter's notebook is the one named after the chapter without its number
 (`07_practice` -> `practice.ipynb`), or the folder's only notebook if none is so named.
 """
 

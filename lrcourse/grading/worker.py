@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import intake
 from lrcourse.grading.course import course_config, ensure_tools_on_path, lrcourse_flag, skip_iri_format_check
+from lrcourse.grading.graded_files import carry_nbgrader_files, carry_only_notebooks, left_out, left_out_note
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.source_files import leave_out_of_grading
@@ -70,6 +71,7 @@ def feedback_settings(config) -> None:
 
     show_safely(config)  # the feedback is sanitized whatever the course's configuration says
     use_feedback_template(config, lrcourse_flag(config, "self_study_feedback"))  # every item named
+    carry_only_notebooks(config)  # a student's other files reach neither autograded/ nor feedback/
 
 
 @dataclass
@@ -100,7 +102,7 @@ class Worker:
 
         config = course_config(course, db_url)
         allow_in_worker(config)  # nbgrader's autograde refuses to run elsewhere: here it is sandboxed
-        feedback_settings(config)
+        feedback_settings(config)  # no file beside the notebook is copied either (`graded_files`)
         hidden_in_kernel = lrcourse_flag(config, "feedback_shows_hidden_tests")
         if not hidden_in_kernel:
             keep_hidden_tests_out_of_the_kernel(config)
@@ -134,12 +136,15 @@ class Worker:
         start = time.monotonic()
         self.kernels.deadline = start + self.limits.student_seconds
         # Read before the student's kernel runs: nothing it writes can change what is judged.
-        submitted = next((self.course / "submitted" / student / assignment).glob(exercise.notebook + ".ipynb"), None)
+        folder = self.course / "submitted" / student / assignment
+        submitted = next(folder.glob(exercise.notebook + ".ipynb"), None)
         answers = submitted_answers(submitted, set(exercise.answers)) if submitted else []
         leave_out_of_grading(self.api.config, self.course, assignment)  # nothing of source/ reaches the student
         result = self.api.autograde(assignment, student, force=True, create=True)
+        graded = self.course / "autograded" / student / assignment
+        carry_nbgrader_files(folder, graded)  # after the kernel ran: its folder held the notebook only
         in_kernel_failure = "" if result.get("success") else first_error(result)
-        limit = self.kernels.limit_hit(self.course / "autograded" / student / assignment)
+        limit = self.kernels.limit_hit(graded)
         if limit:
             in_kernel_failure = f"stopped by the sandbox's {limit}" + (
                 f" ({in_kernel_failure})" if in_kernel_failure else ""
@@ -151,18 +156,20 @@ class Worker:
             reason = in_kernel_failure or f"trusted verdicts: {type(error).__name__}: {error}"
             return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
         notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
+        notes += [note for note in [left_out_note(left_out(folder, exercise.notebook + ".ipynb"))] if note]
         if decided.out_of_time:
             notes.append(
                 f"{budget_text(self.limits)} ran out: {len(decided.out_of_time)} of {len(decided.cells)} test "
                 f"cell(s) not checked, scored 0 ({', '.join(decided.out_of_time)})"
             )
-        feedback = any((self.course / "autograded" / student / assignment).glob("*.ipynb"))
+        feedback = any(graded.glob("*.ipynb"))
         if feedback:
             generated = self.api.generate_feedback(assignment, student, force=True)
             if not generated.get("success"):
                 return Outcome(
                     student, "failed", "feedback: " + first_error(generated), seconds=time.monotonic() - start
                 )
+            carry_nbgrader_files(graded, self.course / "feedback" / student / assignment)  # release_feedback's
         else:  # nbgrader keeps no graded notebook of a failed run: the scores stand, without feedback
             notes.append("no feedback")
         submission = self.api.get_submission(assignment, student)

@@ -116,3 +116,20 @@ def scores(course: Path, chapter: str, db_url: str | None = None) -> dict[str, d
                 if grade.cell_type == "code" and grade.name.startswith("test_")
             }
         return result
+
+
+def total(course: Path, chapter: str, student: str) -> tuple[float, float]:
+    """The student's score in the gradebook, and the part of it her code cells hold."""
+    from lrcourse.gradebook_db import gradebook
+
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        notebook = book.find_submission_notebook(Path(NOTEBOOK[chapter]).stem, chapter, student)
+        return notebook.score, sum(g.score for g in notebook.grades if g.cell_type == "code")
+
+
+def submission_id(course: Path, chapter: str, student: str) -> str:
+    """The gradebook's id of the student's submitted notebook (formgrader's address of it)."""
+    from lrcourse.gradebook_db import gradebook
+
+    with gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        return book.find_submission_notebook(Path(NOTEBOOK[chapter]).stem, chapter, student).id

@@ -15,13 +15,15 @@ from support.course import NOTEBOOK
 
 CHAPTER = hostile.CHAPTER
 FILE = NOTEBOOK[CHAPTER]
+# the smallest notebook `lrcourse grade` reads (collect refuses one it could not: `broken_submit`)
+HONEST = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 
 
 def inbound_folder(tmp_path: Path, stamp: str = "2026-01-01 00:00:00.000000 UTC") -> tuple[Path, str]:
     """An inbound folder of this process's own user (who owns what it writes), with an honest notebook."""
     name = f"{user_name(os.geteuid())}+{CHAPTER}+{stamp}+x"
     (tmp_path / name).mkdir()
-    (tmp_path / name / FILE).write_text('{"cells": []}')
+    (tmp_path / name / FILE).write_text(HONEST)
     (tmp_path / name / "submission_secret.txt").write_text(secrets.token_hex(64))  # nbgrader submit ends so
     return tmp_path / name, name
 

@@ -3,6 +3,7 @@ served in place of the server's (the controls that show what each wall stops).""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from support import hostile_html as hostile
@@ -97,3 +98,16 @@ def unsanitized_page(graded: Path, submission_id: str) -> str:
         "notebook_path": "",
     }
     return HTMLExporter(config=config).from_filename(str(graded), resources=resources)[0]
+
+
+@contextlib.contextmanager
+def placed_by_hand(folder: Path):
+    """The hostile files (`hostile.FILES`) copied into a student's graded `folder` for the time of a control (grading
+    copies none of a student's files there: test_instructor_browser), then removed."""
+    try:
+        for name, text in hostile.FILES.items():
+            (folder / name).write_text(text)
+        yield
+    finally:
+        for name in hostile.FILES:
+            (folder / name).unlink(missing_ok=True)

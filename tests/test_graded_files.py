@@ -1,0 +1,142 @@
+"""What `lrcourse grade` carries beside a student's notebook into autograded/ and feedback/: nbgrader's own two
+files, nothing of hers (issue 20, F10: an `evil.html` there ran its script when the instructor opened it from
+disk, and her kernel saw it in /notebook). The pieces without kernels, then one real grading run."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.utils import find_all_files
+from traitlets.config import Config
+
+from lrcourse.build import tool_environment
+from lrcourse.grading.graded_files import NAMED, carry_nbgrader_files, carry_only_notebooks, left_out, left_out_note
+
+from support.course import NOTEBOOK, make_course, scores, solution_answers, submit
+from support.gradedclass import lrcourse
+
+CHAPTER = "01_learning_rate"
+NB = NOTEBOOK[CHAPTER]
+STUDENT_FILES = {
+    "evil.html": "<script>alert(1)</script>",
+    "sub/x.html": "<script>alert(2)</script>",
+    "data.csv": "a,b\n",
+}
+NBGRADER_FILES = {"timestamp.txt": "2026-01-01 10:00:00.000000 UTC", "submission_secret.txt": "s3cret"}
+# a cell of the student's: every file its kernel's folder holds, and where that folder is
+LOOK = (
+    "import os\n"
+    "print('cwd:', os.getcwd())\n"
+    "print('seen:', sorted(os.path.relpath(os.path.join(d, f)) for d, _, fs in os.walk('.') for f in fs))"
+)
+
+
+def a_submission(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in {NB: "{}", **files}.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_nbgraders_copy_finds_no_file_of_the_submission_under_the_workers_setting(tmp_path):
+    """nbgrader's autograde and generate_feedback copy what its find_all_files returns under CourseDirectory.ignore:
+    under nbgrader's default, her files (hidden ones too); under the worker's, none, the folder itself ignored."""
+    folder = a_submission(tmp_path / "alice" / CHAPTER, {**STUDENT_FILES, ".hidden.html": "x", **NBGRADER_FILES})
+    from nbgrader.coursedir import CourseDirectory
+
+    default = CourseDirectory().ignore + ["*.ipynb"]  # what nbgrader's base converter passes
+    found = {Path(path).relative_to(folder).as_posix() for path in find_all_files(str(folder), default)}
+    assert found == {*STUDENT_FILES, ".hidden.html", *NBGRADER_FILES}, "the control: nbgrader copies them"
+    config = Config()
+    carry_only_notebooks(config)
+    ignore = CourseDirectory(config=config).ignore + ["*.ipynb"]
+    assert find_all_files(str(folder), ignore) == []
+
+
+def test_only_nbgraders_own_plain_files_are_carried(tmp_path):
+    source = a_submission(tmp_path / "submitted", {**STUDENT_FILES, **NBGRADER_FILES})
+    destination = tmp_path / "autograded"
+    carry_nbgrader_files(source, destination)
+    assert not destination.exists(), "no folder is made: nbgrader made none"
+    destination.mkdir()
+    (destination / "timestamp.txt").write_text("the old one")
+    carry_nbgrader_files(source, destination)
+    assert {path.name: path.read_text() for path in destination.iterdir()} == NBGRADER_FILES
+    (source / "submission_secret.txt").unlink()
+    (source / "submission_secret.txt").symlink_to(source / "data.csv")  # intake refuses it; never followed here
+    other = tmp_path / "feedback"
+    other.mkdir()
+    carry_nbgrader_files(source, other)
+    assert sorted(path.name for path in other.iterdir()) == ["timestamp.txt"]
+
+
+def test_the_left_out_files_are_named_in_one_short_note(tmp_path):
+    folder = a_submission(tmp_path, {**STUDENT_FILES, **NBGRADER_FILES, "practice-Copy1.ipynb": "{}"})
+    (folder / "empty-folder").mkdir()
+    names = left_out(folder, NB)
+    assert names == sorted([*STUDENT_FILES, "practice-Copy1.ipynb"])
+    note = left_out_note(names)
+    assert note.startswith("left out (only the chapter's notebook is graded") and all(n in note for n in names)
+    assert left_out_note([]) == "" and left_out(a_submission(tmp_path / "plain", NBGRADER_FILES), NB) == []
+    assert left_out(tmp_path / "gone", NB) == [], "a note only: a folder gone meanwhile lists nothing"
+    many = left_out_note([f"f{i:03}.csv" for i in range(1000)])
+    assert f"and {1000 - NAMED} more" in many and len(many) <= 300
+
+
+@pytest.mark.slow
+def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autograded_nor_feedback(tmp_path):
+    """A correct notebook with evil.html, sub/x.html and data.csv beside it: full marks, none of the three in
+    autograded/ or feedback/ nor in her kernel's /notebook, and her reason names them; nbgrader's own files
+    are in both folders (release_feedback reads them from feedback/)."""
+    course = make_course(tmp_path / "course", [CHAPTER])
+    path = submit(course, "carol", CHAPTER, solution_answers(CHAPTER))
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(LOOK))
+    nbformat.write(notebook, path)
+    for name, text in {**STUDENT_FILES, **NBGRADER_FILES}.items():
+        (path.parent / name).parent.mkdir(exist_ok=True)
+        (path.parent / name).write_text(text)
+    run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1200)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    with open(course / "reports" / f"{CHAPTER}.csv", newline="", encoding="utf-8") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert row["status"] == "graded", row
+    [tests] = scores(course, CHAPTER).values()  # full marks on every autograded cell (written answers: by hand)
+    assert tests and all(score == most > 0 for score, most in tests.values()), tests
+    assert all(name in row["reason"] for name in STUDENT_FILES) and "left out" in row["reason"], row
+    for kind, own in (("autograded", NB), ("feedback", NB.replace(".ipynb", ".html"))):
+        folder = course / kind / "carol" / CHAPTER
+        files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.name.startswith(".lrcourse-")}
+        assert files == {own, *NBGRADER_FILES}, (kind, files)
+        assert all((folder / name).read_text() == text for name, text in NBGRADER_FILES.items())
+    graded = nbformat.read(course / "autograded" / "carol" / CHAPTER / NB, as_version=4)
+    [look] = [cell for cell in graded.cells if cell.source == LOOK]
+    printed = "".join(output.get("text", "") for output in look.outputs)
+    # it ran in its sandbox's copy of her graded folder (/notebook, copied to its own /tmp), which held her
+    # notebook alone: nbgrader's files are carried after the kernel ran
+    assert f"seen: {[NB]!r}\n" in printed and str(course) not in printed, printed
+
+    from lrcourse.grading.fleet_grade import Writer, remake_feedback  # the queue's page of a late student, made again
+
+    writer = Writer(course, f"sqlite:///{course / 'gradebook.db'}")
+    try:
+        assert remake_feedback(course, writer, CHAPTER, "carol") == ""
+    finally:
+        writer.close()
+    page = course / "feedback" / "carol" / CHAPTER / NB.replace(".ipynb", ".html")
+    assert sorted(path.name for path in page.parent.iterdir()) == sorted([page.name, *NBGRADER_FILES])
+    exchange = tmp_path / "exchange"  # nbgrader's release_feedback reads both of its files from feedback/
+    exchange.mkdir()
+    released = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "release_feedback", CHAPTER, f"--Exchange.root={exchange}"],
+        cwd=course, env=tool_environment(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert released.returncode == 0, released.stdout + released.stderr
+    [sent] = (exchange / "lr-schedules" / "feedback").glob("*.html")
+    assert sent.read_bytes() == page.read_bytes()
