@@ -16,6 +16,18 @@ def _recipe_answer(key: str, value):
     return right | {key: value}
 
 
+class _StoresNan(float):
+    """A float subclass holding nan whose `float()` is `value`."""
+
+    def __new__(cls, value):
+        made = super().__new__(cls, float("nan"))
+        made.value = value
+        return made
+
+    def __float__(self):
+        return self.value
+
+
 def _recipe_forms():
     import fractions
 
@@ -27,8 +39,12 @@ def _recipe_forms():
     # a value within float rounding of a count is that count as the grader reads it (`as_sent`), on both sides (R23k:
     # these two failed in the kernel and passed in the grade)
     accepted += [("warmup_epochs", fractions.Fraction(10**20 + 1, 10**20)), ("step_size", np.longdouble(2) + 2**-58)]
+    # R23l: a float subclass whose stored double is nan but whose float() is right is read by its float() on both
+    # sides; a number too large for a float is no number on either side (it crashed the kernel's check)
+    accepted += [("gamma", _StoresNan(0.5))]
     refused = [("warmup_epochs", v) for v in (True, np.bool_(True), 1.5, torch.tensor(1), "1", float("nan"))]
     refused += [("step_size", 2.0000001), ("gamma", torch.tensor(0.5)), ("gamma", float("inf"))]
+    refused += [("gamma", 10**400), ("step_size", 10**400), ("step_size", fractions.Fraction(10**400, 3))]
     return [(key, value, True) for key, value in accepted] + [(key, value, False) for key, value in refused]
 
 
@@ -68,25 +84,25 @@ def test_every_answer_form_reads_alike_in_the_kernel_and_on_the_grader(key, valu
     assert is_number(value) == is_number(decoded)
 
 
-@pytest.mark.parametrize(
-    "key, value, right", [form for form in _recipe_forms() if form[0] in COUNTS], ids=lambda v: repr(v)[:24]
-)
+@pytest.mark.parametrize("key, value, right", _recipe_forms(), ids=lambda v: repr(v)[:24])
 def test_a_reading_of_a_log_judges_a_value_alike_in_the_kernel_and_on_the_grader(key, value, right):
-    """Chapter 2's StepLR reading and chapter 3's plateau reading compare the value itself too (not only its form):
-    the kernel's verdict is the grader's on the wire-decoded copy (R23k: an exact comparison in the kernel failed
-    what the grader, reading float(value), passed)."""
+    """Chapter 2's StepLR reading and chapter 3's plateau reading compare the value itself too (not
+    only its form): each gives the kernel's value the verdict the grader gives its wire-decoded copy, and that verdict
+    is the form's (R23k, R23l: exact comparisons and the object's own operators in the kernel disagreed with the
+    grader, which reads float(value))."""
     from lrcourse import wire
     from lrcourse.checking.plateau_reading import check_argument
     from lrcourse.checking.step_lr_reading import check_step_reading
 
-    expected = COUNTS[key]
-    readings = {
-        "step": lambda v: check_step_reading(
-            {"step_size": v, "gamma": 0.5, "hand_set_rate": 0.1}, "step_size", expected, ""
-        ),
-        "plateau": lambda v: check_argument(_plateau(v), "patience", expected, ""),
-    }
-    for reading in readings.values():
+    step = {"step_size": 2, "gamma": 0.5, "hand_set_rate": 0.1}
+    readings = {  # each key's reading: the right value is the recipe's (`_recipe_answer`)
+        "warmup_epochs": [lambda v: check_argument(_plateau(patience=v), "patience", 1, "")],
+        "step_size": [lambda v: check_step_reading(step | {"step_size": v}, "step_size", 2, "")],
+        "gamma": [lambda v: check_step_reading(step | {"gamma": v}, "gamma", 0.5, "")],
+        "lr": [lambda v: check_step_reading(step | {"hand_set_rate": v}, "hand_set_rate", 0.1, "")],
+        "start_factor": [lambda v: check_argument(_plateau(factor=v), "factor", 0.5, "")],
+    }[key]
+    for reading in readings:
         verdicts = []
         for form in (value, wire.decode(wire.encode(value))):
             try:
@@ -94,27 +110,26 @@ def test_a_reading_of_a_log_judges_a_value_alike_in_the_kernel_and_on_the_grader
                 verdicts.append(True)
             except AssertionError:
                 verdicts.append(False)
-        assert verdicts[0] == verdicts[1], (reading, verdicts)
+        assert verdicts == [right, right]
 
 
-def _plateau(patience) -> dict:
-    return {
-        "mode": "min",
-        "factor": 0.5,
-        "patience": patience,
-        "cooldown": 0,
-        "threshold": 1e-4,
-        "threshold_mode": "rel",
-        "threshold_range": (0.0, 0.1),
-    }
+def _plateau(**given) -> dict:
+    right = {"factor": 0.5, "patience": 1, "cooldown": 0, "threshold_mode": "rel", "threshold_range": (0.0, 0.1)}
+    return right | given
 
 
 def test_chapter_4s_recipe_names_a_count_in_the_wrong_form_as_such():
-    """R23k: a tensor(4) count read "your warmup_epochs is tensor(4), the log was made with 4": the form is named."""
+    """R23k: a tensor(4) count read "your warmup_epochs is tensor(4), the log was made with 4": the form is named; so
+    is a rate's (R23l: a tensor is a number to a student, not to the wire)."""
     answer = _recipe_answer("warmup_epochs", torch.tensor(1))
     with pytest.raises(
         checking.CheckFailed,
-        match=r"your warmup_epochs must be a whole number >= 1 \(such as 4, or "
-        r"4.0\); yours is tensor\(1\)",
+        match=r"your warmup_epochs must be a whole number >= 1 \(such as 4, or 4.0; a tensor or a bool is none\); "
+        r"yours is tensor\(1\)",
+    ):
+        checking.check_recipe(lambda rates: answer, lr=0.1, warmup=1, start_factor=0.5, step_size=2, gamma=0.5)
+    answer = _recipe_answer("gamma", torch.tensor(0.5))
+    with pytest.raises(
+        checking.CheckFailed, match=r"your gamma must be a finite number \(an int or a float; .* a tensor"
     ):
         checking.check_recipe(lambda rates: answer, lr=0.1, warmup=1, start_factor=0.5, step_size=2, gamma=0.5)

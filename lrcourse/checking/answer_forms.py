@@ -6,33 +6,35 @@ point; chapter 3's stalled run and chapter 4's recipe use the same forms."""
 from __future__ import annotations
 
 import math
-import numbers
 
 from lrcourse.checking.expect import expect
 
 
+def as_sent(value):
+    """`value` as the grader's side reads it: what `lrcourse.wire` sends of it (a plain int as itself, any other real
+    number as its float: a numpy scalar, a Fraction, a subclass; too large a number, a tensor or an object as no
+    number). The kernel judges that too, so both sides give one verdict (R23k: Fraction(4 * 10**20 + 1, 10**20)
+    failed in the kernel and passed as 4.0 in the grade; R23l: a float subclass storing nan whose float is right)."""
+    from lrcourse import wire
+
+    return wire.decode(wire.encode(value))
+
+
 def is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite real number as the grader reads it (`as_sent`); a bool is none."""
+    sent = as_sent(value)
+    return type(sent) in (int, float) and math.isfinite(sent)
 
 
 def is_count(value, least: int) -> bool:
-    """A whole number >= `least`: any real number whose value, as the grader reads it (`as_sent`), is whole (an int, a numpy integer, 4.0 as a float or
-    numpy float). Every form, because the grader's side sees each one as a plain number (`lrcourse.wire` sends numpy
-    scalars as their value), so the student's kernel must judge them as the grader does (issue 23, R23f: np.int64(4)
-    lost 2 points in the kernel and none in the grade). A bool is not a count: True is 1 to Python, but an answer that
-    returns one has not counted anything (and the wire keeps bools apart from numbers, so both sides refuse it)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
+    """A whole number >= `least`, as the grader reads it (`as_sent`): an int, a numpy integer, 4.0 as a float or
+    numpy float. Every form, because the grader's side sees each one as a plain number, so the student's kernel must
+    judge them as the grader does (issue 23, R23f: np.int64(4) lost 2 points in the kernel and none in the grade).
+    A bool is not a count: True is 1 to Python, but an answer that returns one has not counted anything (and the
+    wire keeps bools apart from numbers, so both sides refuse it)."""
     sent = as_sent(value)
-    whole = isinstance(sent, int) or (math.isfinite(sent) and sent.is_integer())
+    whole = type(sent) is int or (type(sent) is float and math.isfinite(sent) and sent.is_integer())
     return whole and sent >= least
-
-
-def as_sent(value):
-    """A real number as the grader's side reads it: `lrcourse.wire` sends a plain int as itself and any other real
-    number (a numpy scalar, a Fraction, a subclass) as `float(value)`. The kernel compares that too, so both sides give
-    one verdict (R23k: Fraction(4 * 10**20 + 1, 10**20) failed in the kernel and passed as 4.0 in the grade)."""
-    return value if type(value) is int else float(value)
 
 
 def expect_form(answer, variable: str, forms: dict, name: str | None = None) -> None:

@@ -40,7 +40,7 @@ def _answer(function, payload: dict, call: str, on_timeout: str):
             f"{call} returned {answer!r}: return a pair (epoch, rate), the epoch a whole number >= 0, the "
             "rate a finite number"
         )
-    return int(as_sent(answer[0])), float(answer[1])
+    return int(as_sent(answer[0])), float(as_sent(answer[1]))
 
 
 def _call(payload: dict) -> str:

@@ -23,12 +23,12 @@ def _pair(value) -> list | None:
 
 
 _FORMS = {
-    "factor": (lambda v: is_number(v) and 0 < v < 1, "factor must be a number between 0 and 1"),
+    "factor": (lambda v: is_number(v) and 0 < as_sent(v) < 1, "factor must be a number between 0 and 1"),
     "patience": (lambda v: is_count(v, 0), "patience must be a whole number >= 0"),
     "cooldown": (lambda v: is_count(v, 0), "cooldown must be a whole number >= 0"),
     "threshold_mode": (lambda v: v in ("rel", "abs"), 'threshold_mode must be "rel" or "abs"'),
     "threshold_range": (
-        lambda v: _pair(v) is not None and all(is_number(end) and end >= 0 for end in _pair(v)),
+        lambda v: _pair(v) is not None and all(is_number(end) and as_sent(end) >= 0 for end in _pair(v)),
         "threshold_range must be a list or tuple (low, high) of two numbers >= 0",
     ),
 }
@@ -56,7 +56,10 @@ def check_range_end(arguments, end: str, expected: float, why: str) -> None:
     gives it exactly, which a grid over thresholds does not."""
     check_reading_form(arguments, "threshold_range")
     mine = _pair(arguments["threshold_range"])[("low", "high").index(end)]
-    expect(close(mine, expected), f"the {end} end of threshold_range, {mine!r}, is not where the log puts it. {why}")
+    expect(
+        close(as_sent(mine), expected),
+        f"the {end} end of threshold_range, {mine!r}, is not where the log puts it. {why}",
+    )
 
 
 def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> None:

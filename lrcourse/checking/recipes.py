@@ -13,6 +13,9 @@ from lrcourse.checking.self_contained import expect_self_contained
 from lrcourse.pytorch_trajectories import reference_trajectories
 
 COUNTS = ("warmup_epochs", "step_size")  # read as whole epochs
+RATE_FORM = (
+    "a finite number (an int or a float; a numpy scalar counts as its value; a tensor, a Decimal or a bool does not)"
+)
 KEYS = ("lr", "warmup_epochs", "start_factor", "step_size", "gamma")
 
 
@@ -29,8 +32,8 @@ def _form(key: str, value) -> str:
     """Why `value` is not in the form `key` takes, or "" (a count: any whole number, 9, 9.0, np.int64(9), never a
     bool; the others: a finite real number)."""
     if key in COUNTS:
-        return "" if is_count(value, 1) else "a whole number >= 1 (such as 4, or 4.0)"
-    return "" if is_number(value) else "a finite number"
+        return "" if is_count(value, 1) else "a whole number >= 1 (such as 4, or 4.0; a tensor or a bool is none)"
+    return "" if is_number(value) else RATE_FORM
 
 
 def _same(key: str, value, want) -> bool:

@@ -13,8 +13,8 @@ KEYS = ("step_size", "gamma", "hand_set_rate")
 
 _FORMS = {
     "step_size": (lambda v: is_count(v, 1), "step_size must be a whole number >= 1"),
-    "gamma": (lambda v: is_number(v) and v > 0, "gamma must be a number > 0"),
-    "hand_set_rate": (lambda v: is_number(v) and v > 0, "hand_set_rate must be a number > 0"),
+    "gamma": (lambda v: is_number(v) and as_sent(v) > 0, "gamma must be a number > 0"),
+    "hand_set_rate": (lambda v: is_number(v) and as_sent(v) > 0, "hand_set_rate must be a number > 0"),
 }
 
 
