@@ -78,12 +78,16 @@ RUN_WITHOUT_DEFENCES = {
     "meta-top-width",
 }
 FILES_WITHOUT_POLICY = {"file-html", "file-svg"}  # mallory's files served by formgrader with no policy
+# Images in mallory's written answer that no script needs: another site's (a beacon of when and where the instructor
+# read it) and this server's (a GET with the instructor's cookie). Each address holds BEACON.
+BEACON = "lrcourse-beacon"
+BEACONS = f'<img src="http://evil.test/{BEACON}.png?who=mallory"> <img src="/api/contents/gradebook.db?{BEACON}=1">'
 
 
 def submit_class(course: Path) -> None:
     answers = {**solution_answers(CHAPTER), WRITTEN: "A constant rate stalls at its noise floor."}
     submit(course, "alice", CHAPTER, answers)
-    path = submit(course, "mallory", CHAPTER, {**answers, WRITTEN: hostile.WRITTEN_ANSWER})
+    path = submit(course, "mallory", CHAPTER, {**answers, WRITTEN: hostile.WRITTEN_ANSWER + f"\n{BEACONS}\n"})
     notebook = nbformat.read(path, as_version=4)
     notebook.cells += hostile.hostile_cells()
     notebook.cells.append(nbformat.v4.new_code_cell(stray.LOOK))
@@ -209,6 +213,42 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     for name in hostile.FILES:  # mallory's files, as formgrader serves them from her autograded folder
         assert visit(instructor, f"{url}{name}") == set(), name
     assert pwned_files(course) == []
+
+
+def test_formgraders_page_links_to_no_notebook_and_a_students_image_loads_nothing(course, server, browser):
+    """nbgrader's header linked "Submission #N" to the autograded notebook in Notebook (or JupyterLab's document, in
+    its panel), which shows the student's markdown unsanitized and under no policy: mallory's images loaded there
+    (F13). The course's page has no such link, and her images load nothing from it. The control: nbgrader's own
+    template, unsanitized and with no policy, has the links and makes both requests."""
+    url = f"{server}/formgrader/submissions/{submission_id(course, 'mallory')}/"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    requested = []
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    page.goto(f"{server}/formgrader?token={TOKEN}")
+
+    def notebook_links() -> list:
+        return page.locator("a[href]").evaluate_all(
+            "links => links.map(a => a.getAttribute('href')).filter(h => /notebooks\\/|lab\\/|\\.ipynb/.test(h))"
+        )
+
+    unsanitized = unsanitized_page(course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb", "control")
+    serve_instead(page, url, unsanitized, keep_policy=False)
+    page.goto(url)
+    page.wait_for_load_state("networkidle", timeout=60_000)
+    assert notebook_links() and page.locator("[data-toggle='tooltip'][title='Open live notebook']").count() == 2
+    assert len([address for address in requested if BEACON in address]) == 2, requested
+    page.unroute(url)
+
+    requested.clear()
+    page.goto(url)
+    page.wait_for_load_state("networkidle", timeout=60_000)
+    assert page.evaluate("typeof submission_id") == "string", "formgrader's own scripts still run"
+    assert "Submission #" in page.locator("li.live-notebook").inner_text()
+    assert notebook_links() == [] and page.locator("[data-link]").count() == 0
+    assert page.locator(f"#notebook-container img[src*='{BEACON}']").count() >= 1, "her images are on the page"
+    assert [address for address in requested if BEACON in address] == []
+    context.close()
 
 
 def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
