@@ -218,8 +218,10 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
 def test_formgraders_page_links_to_no_notebook_and_a_students_image_loads_nothing(course, server, browser):
     """nbgrader's header linked "Submission #N" to the autograded notebook in Notebook (or JupyterLab's document, in
     its panel), which shows the student's markdown unsanitized and under no policy: mallory's images loaded there
-    (F13). The course's page has no such link, and her images load nothing from it. The control: nbgrader's own
-    template, unsanitized and with no policy, has the links and makes both requests."""
+    (F13). The course's page has no such link, and her images load nothing from it (the sanitizer keeps an image
+    only as an embedded raster; the policy loads none from elsewhere, `test_no_payload_runs...` shows it holds
+    alone). The control: nbgrader's own template, unsanitized and with no policy, has the links and makes both
+    requests."""
     url = f"{server}/formgrader/submissions/{submission_id(course, 'mallory')}/"
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     requested = []
@@ -247,7 +249,8 @@ def test_formgraders_page_links_to_no_notebook_and_a_students_image_loads_nothin
     assert "Submission #" in page.locator("li.live-notebook").inner_text()
     assert page.locator("li.live-notebook a").count() == 0 and page.locator("[data-link]").count() == 0
     assert notebook_links() == []
-    assert page.locator(f"#notebook-container img[src*='{BEACON}']").count() >= 1, "her images are on the page"
+    graded = course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"
+    assert BEACON in graded.read_text() and BEACON not in page.content(), "the sanitizer drops their addresses"
     assert [address for address in requested if BEACON in address] == []
     context.close()
 
