@@ -136,6 +136,34 @@ def test_a_refused_submission_fails_with_its_reason(hostile_class, refused):
     assert not (course / "autograded" / refused.name).exists()  # nothing of it copied
 
 
+@pytest.fixture(scope="module")
+def deep_message_class(tmp_path_factory):
+    """The kernel that sends a message nested too deep, and an honest classmate graded after it by the same worker."""
+    course = make_course(tmp_path_factory.mktemp("deep-message"), [hostile.CHAPTER])
+    submit_attack(course, hostile.DEEP_MESSAGE)
+    submit(course, "zz-honest-correct", hostile.CHAPTER, hostile.answers(hostile.CORRECT))
+    run = lrcourse(course, "grade", hostile.CHAPTER, "--workers", "1", timeout=1800)
+    return course, run, scores(course, hostile.CHAPTER)
+
+
+@pytest.mark.slow
+def test_a_message_nested_too_deep_stops_that_kernel_with_the_reason_and_prints_no_traceback(deep_message_class):
+    from lrcourse.grading.sandbox.kernel_client import MAX_MESSAGE_DEPTH
+
+    course, run, graded = deep_message_class
+    printed = run.stdout + run.stderr
+    assert not [word for word in ("Traceback", "Task exception", "RecursionError") if word in printed], printed[-3000:]
+    full = sum(maximum for _, maximum in graded["zz-honest-correct"].values())
+    assert total(graded["zz-honest-correct"]) == full, printed[-3000:]
+    assert total(graded[hostile.DEEP_MESSAGE.name]) <= full
+    [row] = [
+        row
+        for row in csv_rows(course / "reports" / f"{hostile.CHAPTER}.csv")
+        if row["student"] == hostile.DEEP_MESSAGE.name
+    ]
+    assert f"your kernel sent a message nested deeper than {MAX_MESSAGE_DEPTH} levels" in row["reason"], row
+
+
 @pytest.mark.slow
 def test_the_class_report_and_the_canvas_export_are_written_whatever_a_reason_was(hostile_class, tmp_path):
     """A 200 kB cell of an unknown type once made a 900 kB reason that csv would not read back: no class

@@ -29,10 +29,13 @@ from support.gradedclass import lrcourse
 from support.instructor_pages import (
     LOOPBACK_AS_CHROMIUM_WRITES,
     local_links,
+    notebook_links,
     on_console,
     placed_by_hand,
+    pwned_files,
     serve_instead,
     unguarded_gradebook_page,
+    unsanitized_feedback,
     unsanitized_page,
     visit,
 )
@@ -85,7 +88,7 @@ FILES_WITHOUT_POLICY = {"file-html", "file-svg"}  # mallory's files served by fo
 def submit_class(course: Path) -> None:
     answers = {**solution_answers(CHAPTER), WRITTEN: "A constant rate stalls at its noise floor."}
     submit(course, "alice", CHAPTER, answers)
-    path = submit(course, "mallory", CHAPTER, {**answers, WRITTEN: hostile.WRITTEN_ANSWER})
+    path = submit(course, "mallory", CHAPTER, {**answers, WRITTEN: hostile.WRITTEN_ANSWER + f"\n{hostile.BEACONS}\n"})
     notebook = nbformat.read(path, as_version=4)
     notebook.cells += hostile.hostile_cells()
     notebook.cells.append(nbformat.v4.new_code_cell(stray.LOOK))
@@ -125,10 +128,6 @@ def instructor(browser, server):
     page.goto(f"{server}/formgrader?token={TOKEN}")
     yield page
     context.close()
-
-
-def pwned_files(course: Path) -> list[str]:
-    return sorted(p.name for p in course.glob("pwned-*.txt"))
 
 
 def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_holds(course, server, instructor):
@@ -202,6 +201,35 @@ def test_no_payload_runs_in_formgraders_view_and_the_controls_show_each_wall_hol
     assert pwned_files(course) == []
 
 
+def test_formgraders_page_links_to_no_notebook_and_a_students_image_loads_nothing(course, server, browser):
+    """nbgrader's header linked "Submission #N" to the autograded notebook in Notebook or JupyterLab, which show its
+    markdown unsanitized, under no policy: mallory's images loaded there (F13). The course's page has no such link;
+    her images load nothing. The control, nbgrader's template unsanitized with no policy: the links, both requests."""
+    url = f"{server}/formgrader/submissions/{submission_id(course, CHAPTER, 'mallory')}/"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    requested = []
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    page.goto(f"{server}/formgrader?token={TOKEN}")  # logged in
+    mallory = course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"
+    serve_instead(page, url, unsanitized_page(mallory, "control"), keep_policy=False)
+    page.goto(url)
+    page.wait_for_load_state("networkidle", timeout=60_000)
+    assert page.locator("li.live-notebook a").count() == 2 and notebook_links(page).count("/notebooks/") == 2
+    assert len([address for address in requested if hostile.BEACON in address]) == 2, requested
+    page.unroute(url)
+    requested.clear()
+    page.goto(url)
+    page.wait_for_load_state("networkidle", timeout=60_000)
+    assert page.evaluate("typeof submission_id") == "string", "formgrader's own scripts still run"
+    assert "Submission #" in page.locator("li.live-notebook").inner_text()
+    assert page.locator("li.live-notebook a").count() == 0 and page.locator("[data-link]").count() == 0
+    assert notebook_links(page) == []
+    assert hostile.BEACON in mallory.read_text() and hostile.BEACON not in page.content(), "the sanitizer drops them"
+    assert [address for address in requested if hostile.BEACON in address] == []
+    context.close()
+
+
 def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
     feedback = course / "feedback" / "mallory" / CHAPTER / f"{NB}.html"
     assert visit(instructor, feedback.as_uri()) == set()
@@ -209,36 +237,9 @@ def test_no_payload_runs_in_the_feedback(course, instructor, tmp_path):
     assert "[lrcourse removed" in text and "My answer, with maths" in text
     assert local_links(instructor, "body") == {}
 
-    from nbconvert.exporters import HTMLExporter  # the control: nbgrader's feedback template, unsanitized
-    from nbgrader.server_extensions.formgrader import handlers
-    from traitlets.config import Config
-
-    css = Path(handlers.static_path) / "node_modules" / "bootstrap" / "dist" / "css"  # as GenerateFeedback sets it
-    config = Config(
-        {
-            "HTMLExporter": {
-                "template_name": "feedback",
-                "extra_template_basedirs": [handlers.template_path],
-                "extra_template_paths": [str(css)],
-            }
-        }
-    )
-    from nbgrader.preprocessors import GetGrades
-
-    exporter = HTMLExporter(config=config)
-    exporter.register_preprocessor(GetGrades, enabled=True)
-    resources = {
-        "nbgrader": {
-            "notebook": NB,
-            "assignment": CHAPTER,
-            "student": "mallory",
-            "db_url": f"sqlite:///{course / 'gradebook.db'}",
-        }
-    }
-    control = tmp_path / "feedback-unsanitized.html"
-    control.write_text(
-        exporter.from_filename(str(course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"), resources=resources)[0]
-    )
+    control = tmp_path / "feedback-unsanitized.html"  # the control: nbgrader's feedback template, unsanitized
+    graded = course / "autograded" / "mallory" / CHAPTER / f"{NB}.ipynb"
+    control.write_text(unsanitized_feedback(graded, f"sqlite:///{course / 'gradebook.db'}"))
     assert {"html-script", "html-img-onerror", "written-script"} <= visit(instructor, control.as_uri())
 
 

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from lrcourse.grading import notebook_limits
-from lrcourse.grading.notebook_limits import NotebookRefused, nesting_exceeds, read_notebook
+from lrcourse.grading.notebook_limits import MAX_DEPTH, NotebookRefused, read_notebook
+from lrcourse.json_scan import nesting_exceeds, scan_json
 
 from support.oversized import RELEASE, nested, with_attachments
 from support.paths import ROOT
@@ -19,28 +20,32 @@ from support.paths import ROOT
 # --------------------------------------------------------------------------------------------
 # notebook_limits
 # --------------------------------------------------------------------------------------------
+def exceeds(data: bytes) -> bool | None:
+    return nesting_exceeds(data, MAX_DEPTH)
+
+
 def test_nesting_is_measured_without_parsing():
-    assert nesting_exceeds(nested(64).encode()) is False
-    assert nesting_exceeds(nested(65).encode()) is True
+    assert exceeds(nested(64).encode()) is False
+    assert exceeds(nested(65).encode()) is True
     mixed = '{"a": [{"b": ' * 32 + "1" + "}]" * 32 + "}"  # 65 levels, objects and lists alternating
-    assert nesting_exceeds(("{" + mixed[1:]).encode()) is True
-    assert nesting_exceeds(('{"a": ' * 32 + "1" + "}" * 32).encode()) is False
+    assert exceeds(("{" + mixed[1:]).encode()) is True
+    assert exceeds(('{"a": ' * 32 + "1" + "}" * 32).encode()) is False
     siblings = "[" + ",".join([nested(60)] * 1000) + "]"  # wide, not deep
-    assert nesting_exceeds(siblings.encode()) is False
+    assert exceeds(siblings.encode()) is False
 
 
 def test_brackets_inside_strings_do_not_count_and_unbalanced_text_is_refused():
     quoted = json.dumps({"source": "[" * 10_000 + '\\" {{ ' + "]" * 3})
-    assert nesting_exceeds(quoted.encode()) is False
-    assert nesting_exceeds(b"[" * 100 + b"]") is True
-    assert nesting_exceeds(b"[[[]") is None
-    assert nesting_exceeds(b"]]][[[") is None
-    assert nesting_exceeds(b'"unterminated ' + b"[" * 100) is False  # in its string: the parser rejects it
+    assert exceeds(quoted.encode()) is False
+    assert exceeds(b"[" * 100 + b"]") is True
+    assert exceeds(b"[[[]") is None
+    assert exceeds(b"]]][[[") is None
+    assert exceeds(b'"unterminated ' + b"[" * 100) is False  # in its string: the parser rejects it
 
 
 def test_an_escaped_quote_flood_is_scanned_in_linear_time():
     start = time.monotonic()
-    assert nesting_exceeds(b'"' + b'\\"' * 5_000_000) is False
+    assert exceeds(b'"' + b'\\"' * 5_000_000) is False
     assert time.monotonic() - start < 5
 
 
@@ -141,9 +146,9 @@ def test_a_million_small_metadata_values_are_refused_before_parsing_and_the_chap
         read_notebook(path)
     assert time.monotonic() - start < 5
     quoted = json.dumps({"source": ",:" * 300_000})  # separators inside a string are text, not values
-    assert notebook_limits.scan_json(quoted.encode()) == (False, 2)  # its "{" and its ":"
+    assert scan_json(quoted.encode(), MAX_DEPTH) == (False, 2)  # its "{" and its ":"
     for chapter in chapter_notebooks():
-        separators = notebook_limits.scan_json(chapter.read_bytes())[1]
+        separators = scan_json(chapter.read_bytes(), MAX_DEPTH)[1]
         assert separators < notebook_limits.MAX_JSON_VALUES // 30, (chapter, separators)
         read_notebook(chapter)
 
@@ -191,7 +196,7 @@ def test_values_that_nesting_makes_without_separators_count_too(tmp_path):
     text = RELEASE.read_text().replace('"metadata": {', '"metadata": {"x": ' + chains + ",", 1)
     path = tmp_path / "nested.ipynb"
     path.write_text(text)
-    assert notebook_limits.scan_json(text.encode())[1] > notebook_limits.MAX_JSON_VALUES
+    assert scan_json(text.encode(), MAX_DEPTH)[1] > notebook_limits.MAX_JSON_VALUES
     with pytest.raises(NotebookRefused, match="more than 1,000,000 JSON values"):
         read_notebook(path)
 

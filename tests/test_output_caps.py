@@ -195,3 +195,21 @@ def test_many_tiny_stream_messages_are_kept_in_linear_time():
     assert [output.output_type for output in outs] == ["stream", "stream"]  # the text, then the cell's note
     assert outs[0].text == ("0123456789abcdefghi\n" * 220_000)[: (4096 << 10) - OVERHEAD]
     assert "output truncated" in outs[1].text
+
+
+def test_a_message_part_nested_too_deep_is_refused_unparsed_and_honest_ones_pass():
+    """The grader's session parses a kernel's message part only within MAX_MESSAGE_DEPTH (the manager is told, once
+    per refused part); a part exactly that deep, or wide and shallow, parses as before."""
+    from jupyter_client.session import Session
+
+    from lrcourse.grading.sandbox.kernel_client import MAX_MESSAGE_DEPTH, MessageTooDeep, depth_bounded
+
+    told = []
+    unpack = depth_bounded(Session().unpack, lambda: told.append(1))
+    deepest = b"[" * MAX_MESSAGE_DEPTH + b"]" * MAX_MESSAGE_DEPTH
+    assert unpack(b'{"data": ' + deepest[1:-1] + b"}") == {"data": json.loads(deepest[1:-1])}
+    assert unpack(b"[" + b"[1, {}]," * 50_000 + b"[]]")[-1] == [] and told == []
+    for part in (b"[" * (MAX_MESSAGE_DEPTH + 1) + b"]" * (MAX_MESSAGE_DEPTH + 1), b"]" + b"[" * 100_000):
+        with pytest.raises(MessageTooDeep, match=f"nested deeper than {MAX_MESSAGE_DEPTH} levels"):
+            unpack(part)
+    assert told == [1, 1]

@@ -7,6 +7,12 @@ of a student's on a page of the instructor's session.
   under `formgrader/static/`, MathJax from the CDN nbconvert names, the inline scripts of the page's head and
   nbgrader's static template scripts (by hash), and nbgrader's two static event handlers ('unsafe-hashes').
   No 'unsafe-inline', no 'unsafe-eval', no frames, objects, forms or base; requests only to formgrader's API.
+- A submission's page links nowhere to the notebook itself: nbgrader's header ("Submission #N", the student's
+  name) opened the autograded .ipynb in Notebook or in JupyterLab, which show a student's markdown unsanitized and
+  under no policy of this module's, where an image loads from any address (a beacon: when and where the instructor
+  read it) and makes GETs with the instructor's cookie. The page's own handler (`submission_page`, put before
+  formgrader's) renders it with the course's copy of the template's macros (`templates/formgrade/`), the links
+  taken out.
 - A student's file that formgrader serves (`submissions/<id>/<file>`) is sandboxed: it runs nothing.
 - nbgrader's JSON answers (formgrader's API, the assignment and course lists, the version) are written as
   `text/html`, some with a student's value in them (an id from the address, a folder name in the exchange): a
@@ -48,6 +54,9 @@ FILE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; san
 # any first character and length, since assignments and notebooks are named by the instructor.
 ID = re.compile(rf"[{ID_CHARACTERS}]+")
 INSTALLED = "lrcourse_content_policy"  # the web app's setting that says the policy is on
+# The course's copy of formgrader's template macros, in a folder named as nbgrader's own template ("formgrade")
+FORMGRADE_TEMPLATES = Path(__file__).parent / "templates"
+EXPORTER = "lrcourse_formgrade_exporter"  # the web app's setting that holds the submission pages' exporter
 REFUSED_PAGE = b"404: not a formgrader page (an id in the address holds a character no id has)"
 
 
@@ -89,6 +98,7 @@ def install(web_app, log) -> None:
         [
             (RefusedAddress(formgrader_pages(base_url)), NotFound),
             (f"{base_url}formgrader/?", one_course_formgrader()),
+            (f"{base_url}formgrader/submissions/([^/]+)/?", submission_page()),
             (f"{base_url}assignments/?", plain_course_ids_only()),
         ],
     )
@@ -151,6 +161,37 @@ def one_course_formgrader():
     return OneCourseFormgrader
 
 
+def submission_page():
+    """nbgrader's page of one submission, rendered with the course's template macros (no link to the notebook)."""
+    from nbgrader.server_extensions.formgrader.handlers import SubmissionHandler
+    from tornado import web
+
+    class SubmissionWithoutNotebookLink(SubmissionHandler):
+        def prepare(self):
+            if "nbgrader_exporter" not in self.settings:
+                raise web.HTTPError(404)
+            return super().prepare()
+
+        @property
+        def exporter(self):
+            if EXPORTER not in self.settings:  # once per server: building an exporter reads every template
+                self.settings[EXPORTER] = linkless_exporter(self.settings["nbgrader_exporter"])
+            return self.settings[EXPORTER]
+
+    return SubmissionWithoutNotebookLink
+
+
+def linkless_exporter(formgraders):
+    """An exporter configured as formgrader's, whose templates are looked up in the course's folder first."""
+    import copy
+
+    from nbconvert.exporters import HTMLExporter
+
+    config = copy.deepcopy(formgraders.config)
+    config.HTMLExporter.extra_template_basedirs = [str(FORMGRADE_TEMPLATES), *formgraders.extra_template_basedirs]
+    return HTMLExporter(config=config)
+
+
 def plain_course_ids_only():
     """nbgrader's assignment list (`assignments?course_id=`), refusing a course id that is not a plain name: nbgrader
     puts it into a file pattern unchecked, so a path made the server list and read any folder (a FIFO there hung
@@ -185,10 +226,9 @@ def script_type(attributes: str) -> str:
 
 
 def template_allowances() -> list[str]:
-    """Hashes of the static scripts and event handlers in nbgrader's formgrade template (no template tags)."""
-    from nbgrader.server_extensions.formgrader import handlers
-
-    macros = (Path(handlers.template_path) / "formgrade" / "formgrade_macros.html.j2").read_text()
+    """Hashes of the static scripts and event handlers in the formgrade template's macros, as the course serves them
+    (no template tags)."""
+    macros = (FORMGRADE_TEMPLATES / "formgrade" / "formgrade_macros.html.j2").read_text()
     scripts = [sha256(body) for body in inline_scripts(macros) if "{{" not in body and "{%" not in body]
     handlers_ = [sha256(body) for body in STATIC_HANDLER.findall(macros)]
     return sorted(set(scripts)) + ["'unsafe-hashes'"] + sorted(set(handlers_))

@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from lrcourse.json_scan import scan_json
+
 MAX_NOTEBOOK_MB = 50
 # A JSON escape of a surrogate (`\ud800`): alone, it is text no file can hold, and nbgrader's autograde then fails
 # to write the graded notebook (no feedback; formgrader answers 500 for the submission)
@@ -45,51 +47,9 @@ MAX_JSON_VALUES = 1_000_000
 MAX_CELL_METADATA_KB = 64
 MAX_METADATA_KB = 1024  # the notebook's and its cells' together
 
-CHUNK = 1 << 22  # bytes scanned at once: the scan's memory stays a few tens of MB whatever the file's size
-
 
 class NotebookRefused(ValueError):
     """Why a submitted notebook is not read (the message names the file and the limit)."""
-
-
-def nesting_exceeds(data: bytes, limit: int = MAX_DEPTH) -> bool | None:
-    """Whether the JSON text `data` nests deeper than `limit` (True), not (False), or cannot be balanced
-    JSON (None), without parsing it."""
-    return scan_json(data, limit)[0]
-
-
-def scan_json(data: bytes, limit: int = MAX_DEPTH) -> tuple[bool | None, int]:
-    """`nesting_exceeds` of `data`, and the number of `,` `:` `[` `{` outside strings, without parsing it: an
-    upper bound on the objects a parser makes, less one (a container holds at most one element more than its
-    commas, every member's key is a string, and an opener needs no separator: `[[[]]]` is three values with
-    none), in numpy, linear in the size (a 50 MB file in well under a second). Past the depth limit the count
-    stops there."""
-    import numpy as np
-
-    counted = np.zeros(256, dtype=bool)
-    counted[list(b",:[{")] = True
-
-    step = np.zeros(256, dtype=np.int8)  # a bracket's step in depth; every other byte 0
-    step[list(b"[{")], step[list(b"]}")] = 1, -1
-    # Inside strings, backslashes pair off from the left (outside, valid JSON has none): without the pairs and
-    # the escaped quotes, every quote left opens or closes a string.
-    text = np.frombuffer(data.replace(b"\\\\", b"").replace(b'\\"', b""), dtype=np.uint8)
-    quotes, depth, values = 0, 0, 0
-    for start in range(0, len(text), CHUNK):
-        chunk = text[start : start + CHUNK]
-        quoted = np.cumsum(chunk == ord('"'), dtype=np.int32) + quotes
-        quotes = int(quoted[-1])
-        inside = (quoted & 1).astype(bool)
-        steps = step[chunk]
-        steps[inside] = 0  # a bracket inside a string
-        values += int(np.count_nonzero(counted[chunk] & ~inside))
-        levels = np.cumsum(steps, dtype=np.int32) + depth
-        if levels.max() > limit:
-            return True, values
-        if levels.min() < 0:
-            return None, values
-        depth = int(levels[-1])
-    return (None if depth else False), values
 
 
 def read_notebook(path: Path) -> dict:
@@ -104,7 +64,7 @@ def parse_notebook(name: str, data: bytes) -> dict:
     """The bytes `data` of the notebook file `name` as plain JSON, or NotebookRefused saying which limit it breaks."""
     if len(data) > MAX_NOTEBOOK_MB << 20:
         raise NotebookRefused(f"{name} is larger than {MAX_NOTEBOOK_MB} MB ({len(data) >> 20} MB)")
-    deep, values = scan_json(data)
+    deep, values = scan_json(data, MAX_DEPTH)
     if deep:
         raise NotebookRefused(f"{name} is nested more than {MAX_DEPTH} levels deep in its JSON")
     if values >= MAX_JSON_VALUES:

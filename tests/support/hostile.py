@@ -202,6 +202,18 @@ sys.stdout.session.send(sys.stdout.pub_thread, "stream", {"name": "stdout", "tex
 time.sleep(5)
 """
 MEMORY_FLOOD = Attack("multi-frame-flood", CORRECT, correct=True, extra_cells=(MULTI_FRAME_FLOOD,))
+# A display whose JSON nests 100,000 deep (200 kB) where the grader parses it: the kernel's own packer, patched for
+# one message. Unbounded, the grader's unpacker raised RecursionError outside the sandbox (no reason the student
+# could read, nbclient's traceback in the terminal); `test_hostile.py` grades it in a class of its own.
+DEEP_MESSAGE_CELL = """
+_session = get_ipython().kernel.session
+_pack = _session.pack
+_session.pack = lambda obj: _pack(obj).replace(b'"@@DEEP@@"', b"[" * 100_000 + b"]" * 100_000)
+from IPython.display import display
+display({"application/json": "@@DEEP@@", "text/plain": "deep"}, raw=True)
+_session.pack = _pack
+"""
+DEEP_MESSAGE = Attack("deep-message-correct", CORRECT, correct=True, extra_cells=(DEEP_MESSAGE_CELL,))
 WORKER_MEMORY_MB = 768  # the class's worker cap: above an honest worker's VmData (568 MB measured on chapter 6's solution), below 600 MB more
 SLOW_ON_PURPOSE = (
     CORRECT

@@ -173,3 +173,9 @@ def hostile_cells() -> list:
         nbformat.v4.new_markdown_cell(MARKDOWN_CELL),
         raw,
     ]
+
+
+# Images in the written answer that no script needs: another site's (a beacon of when and where the instructor
+# read it) and this server's (a GET with the instructor's cookie). Each address holds BEACON.
+BEACON = "lrcourse-beacon"
+BEACONS = f'<img src="http://evil.test/{BEACON}.png?who=mallory"> <img src="/api/contents/gradebook.db?{BEACON}=1">'

@@ -111,3 +111,39 @@ def placed_by_hand(folder: Path):
     finally:
         for name in hostile.FILES:
             (folder / name).unlink(missing_ok=True)
+
+
+def pwned_files(course: Path) -> list[str]:
+    """The files a payload's script wrote into the course (hostile_html's scripts name them pwned-*.txt)."""
+    return sorted(p.name for p in course.glob("pwned-*.txt"))
+
+
+def unsanitized_feedback(graded: Path, db_url: str) -> str:
+    """The feedback nbgrader would write for the graded notebook `graded` with its own template, unsanitized."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.preprocessors import GetGrades
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    css = Path(handlers.static_path) / "node_modules" / "bootstrap" / "dist" / "css"  # as GenerateFeedback sets it
+    config = Config(
+        {
+            "HTMLExporter": {
+                "template_name": "feedback",
+                "extra_template_basedirs": [handlers.template_path],
+                "extra_template_paths": [str(css)],
+            }
+        }
+    )
+    exporter = HTMLExporter(config=config)
+    exporter.register_preprocessor(GetGrades, enabled=True)
+    student, assignment = graded.parent.parent.name, graded.parent.name
+    resources = {"nbgrader": {"notebook": graded.stem, "assignment": assignment, "student": student, "db_url": db_url}}
+    return exporter.from_filename(str(graded), resources=resources)[0]
+
+
+def notebook_links(page) -> list[str]:
+    """The page's links that open a notebook (Notebook's /notebooks/, JupyterLab's /lab/, any .ipynb)."""
+    return page.locator("a[href]").evaluate_all(
+        "links => links.map(a => a.getAttribute('href')).filter(h => /notebooks\\/|lab\\/|\\.ipynb/.test(h))"
+    )

@@ -14,6 +14,11 @@ So the grader connects only the channels it reads, and bounds what each socket m
   refused, the kernel's liveness is its process's), and a socket that is never read would hold whatever the
   kernel queued on it (up to `QUEUED_MESSAGES` of `MESSAGE_MB` each) until the notebook's run ends. A message
   the kernel addresses to a channel that is not connected is dropped by its own socket.
+- **every message is measured before it is parsed** (`depth_bounded`, the unpacker of the manager's session): a
+  part (header, metadata, content) nested deeper than `MAX_MESSAGE_DEPTH` is never handed to the JSON parser, which
+  recurses (a display 100,000 deep made it raise RecursionError in the grader, outside the sandbox: no reason the
+  student could read, and nbclient's traceback in the instructor's terminal). The manager is told (it stops the
+  kernel and records the limit as the student's reason) and the channel skips the message (`MeasuredChannel`).
 - **the manager's control socket** (`manager_context`), which sends the shutdown request and never reads a
   reply, queues at most one message, each frame at most `CONTROL_KB` (a message of many frames is bounded by the
   worker's memory cap only, as on shell and iopub: README's "The kernel's channels").
@@ -21,11 +26,21 @@ So the grader connects only the channels it reads, and bounds what each socket m
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import zmq
 import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
-from traitlets import default
+from jupyter_client.channels import AsyncZMQSocketChannel
+from traitlets import Type, default
 
+from lrcourse.json_scan import nesting_exceeds
+
+# JSON levels in one part of a kernel's message. An honest one nests about 6 (a display's data in its content);
+# what the grader keeps of it goes into the graded notebook, which is read within the same depth
+# (notebook_limits.MAX_DEPTH).
+MAX_MESSAGE_DEPTH = 64
+MESSAGE_LIMIT = f"message limit (your kernel sent a message nested deeper than {MAX_MESSAGE_DEPTH} levels)"
 MESSAGE_MB = 16  # one frame from a kernel (one print, one image), before any cap is applied
 QUEUED_MESSAGES = 100  # messages ZeroMQ holds for the grader before it stops reading the kernel's
 CONTROL_KB = 64  # one frame on the manager's control socket, which is never read
@@ -44,8 +59,46 @@ def manager_context() -> zmq.asyncio.Context:
     return bounded_context(CONTROL_KB << 10, 1)
 
 
+class MessageTooDeep(ValueError):
+    """A part of a kernel's message nested deeper than MAX_MESSAGE_DEPTH: it was not parsed."""
+
+
+def depth_bounded(unpack: Callable, refused: Callable[[], None]) -> Callable:
+    """A session's `unpack` that parses a part only within MAX_MESSAGE_DEPTH; a deeper one calls `refused()` and
+    raises MessageTooDeep."""
+
+    def bounded(data):
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        # the count first: with fewer openers than the limit no text is deeper (every honest message, at once)
+        if raw.count(b"[") + raw.count(b"{") > MAX_MESSAGE_DEPTH and nesting_exceeds(raw, MAX_MESSAGE_DEPTH):
+            refused()
+            raise MessageTooDeep(MESSAGE_LIMIT)
+        try:
+            return unpack(data)
+        except RecursionError:  # not balanced JSON (unmeasured), yet deep: the parser's own limit
+            refused()
+            raise MessageTooDeep(MESSAGE_LIMIT) from None
+
+    return bounded
+
+
+class MeasuredChannel(AsyncZMQSocketChannel):
+    """A channel that skips a message its session refused to parse (the kernel is being stopped meanwhile), so the
+    notebook's run ends as any stopped kernel's does: nbclient sees the kernel die."""
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        while True:
+            try:
+                return await super().get_msg(timeout)
+            except MessageTooDeep:
+                continue
+
+
 class BoundedKernelClient(AsyncKernelClient):
     """A kernel client that connects only shell and iopub, each bounded (see the module's text)."""
+
+    shell_channel_class = Type(MeasuredChannel)
+    iopub_channel_class = Type(MeasuredChannel)
 
     @default("context")
     def _context_default(self) -> zmq.asyncio.Context:

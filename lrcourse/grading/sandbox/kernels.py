@@ -29,10 +29,11 @@ import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.session import Session
 from traitlets import default
 
 from lrcourse.grading.sandbox.bwrap import Sandbox
-from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient, manager_context
+from lrcourse.grading.sandbox.kernel_client import MESSAGE_LIMIT, BoundedKernelClient, depth_bounded, manager_context
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
 from lrcourse.grading.sandbox.zygote import ISOLATE, LINE_FAULTS, Handle, ZygoteFault, spawn
@@ -243,6 +244,12 @@ class ForkedKernelManager(AsyncKernelManager):
     def _bounded_client(self):
         return BoundedKernelClient  # no message from the kernel is larger than kernel_client.MESSAGE_MB
 
+    @default("session")
+    def _measuring_session(self):
+        session = Session(parent=self)  # as jupyter_client's default, but each message is measured before it is parsed
+        session.unpack = depth_bounded(session.unpack, self._message_too_deep)
+        return session
+
     @default("context")
     def _bounded_context(self):
         self._created_context = True
@@ -279,6 +286,10 @@ class ForkedKernelManager(AsyncKernelManager):
 
     def _out_of_time(self) -> None:
         self.kernels.limit_hits[self._folder] = self._limit
+        self._kill_relay()
+
+    def _message_too_deep(self) -> None:
+        self.kernels.limit_hits.setdefault(self._folder, MESSAGE_LIMIT)
         self._kill_relay()
 
     def _kill_relay(self) -> None:
