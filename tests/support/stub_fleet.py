@@ -9,7 +9,9 @@ trusted scores, here none, so 0 points) with a one-line feedback page. What it d
 - anything else: a short pause (STEP_SECONDS).
 
 The worker's look at its checkout (`fleet_watch.CheckoutWatch`) and the enqueuer's at its version (`Unserved`) come
-every `every` seconds (30 s as shipped).
+every `every` seconds (30 s as shipped); kombu's sweep of the unacknowledged tasks every `restore` seconds (Celery's
+broker option `unacked_restore_interval`, `fleet.RESTORE_SECONDS` as shipped), made short by the tests that wait for
+a sweep.
 
 Each grading prints `stub graded STUDENT by NAME` (NAME: the worker's name), which the tests count: a student graded
 twice shows twice. The broker's URL is read from stdin, never from a command line. test_fleet.py runs real grading.
@@ -25,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lrcourse.grading.fleet import RESTORE_SECONDS
 from lrcourse.grading.fleet_watch import CHECK_SECONDS
 
 STEP_SECONDS = 0.3
@@ -39,6 +42,7 @@ from lrcourse.grading.outcomes import Outcome
 url = sys.stdin.read().strip()
 checkout, name, visibility = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 app, station = fleet_worker.make_app(url, checkout, sandboxed=False, visibility_seconds=visibility)
+app.conf.broker_transport_options = {**app.conf.broker_transport_options, "unacked_restore_interval": float(sys.argv[7])}
 station.warm = lambda: print(f"lrcourse worker: process {os.getpid()} warm in 0.0 s", flush=True)
 station.open = lambda: setattr(station, "scratch", station.scratch or Path(tempfile.mkdtemp(prefix="stub-")))
 station.release = lambda assignment: None
@@ -87,11 +91,12 @@ def stub_worker(
     step: float = STEP_SECONDS,
     concurrency: int = 1,
     every: float = CHECK_SECONDS,
+    restore: float = RESTORE_SECONDS,
 ) -> subprocess.Popen:
     """A stand-in worker (see the module's text) from `checkout`, logging to `log`; in a session of its own, so that
     a test can kill it whole (the worker and its pool) with one killpg."""
     out = log.open("a")
-    args = (str(checkout), name, str(visibility), str(step), str(concurrency), str(every))
+    args = (str(checkout), name, str(visibility), str(step), str(concurrency), str(every), str(restore))
     return started(WORKER, url, *args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=checkout)
 
 

@@ -11,6 +11,10 @@
 # The fidelity classes of chapters 1 and 4 to 7 grade with one worker (support/gradedclass.py: `workers_for`): fewer
 # CPU-seconds, a longer class alone; chapters 5 to 7 stay near the front for that. test_fleet_limits (198 s, mostly
 # waiting out a 90 s limit) was started last and lengthened the tail (a 3-worker `--durations` run, 2026-12-04).
+# Alone (`-n 1`, 2026-12-05, load 3 to 7 from other work): test_fleet_versions 173 s, test_fleet_limits 134 s (its
+# limit then 60 s, now 45 s: waited out), test_fleet_full 125 s (then a 25 s sleep, now 5 s),
+# test_fleet_window 76 s, test_fleet_lost_worker 75 s, test_fleet_watch 62 s. test_fleet_versions and test_fleet_full
+# (stub workers: they wait rather than compute) start with the long units, so that their waits overlap the grading.
 # Not test_output_count: its control (no count caps) counts every one of 5,000 outputs arriving, and run beside
 # the long units it lost 130 of them once (ZMQ's high-water mark under load).
 LONGEST_FIRST = (
@@ -25,7 +29,9 @@ LONGEST_FIRST = (
     "tests/test_hostile.py",
     "tests/test_export.py",
     "tests/test_browser.py",
+    "tests/test_fleet_versions.py",
     "tests/test_fleet_limits.py",
+    "tests/test_fleet_full.py",
     "tests/test_class_grading.py::TestPlainNbgrader",
     "tests/test_instructor_browser.py",
     "tests/test_learner_lab.py",
