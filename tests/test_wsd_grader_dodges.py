@@ -108,7 +108,7 @@ def test_the_edges_judge_nothing_when_neither_phase_is_right_in_the_long_schedul
 def test_the_edges_cell_judges_the_very_observations_the_warm_up_and_decay_tests_judged(monkeypatch):
     """R24l: a fresh process for the edges cell could still be told from the warm-up and decay cells' (the first request
     it handles, the sandbox's pid counter, a coin of its own). Each `once` request is made once per student: the
-    edges cell's long schedules are the warm-up cell's own observations, the same objects, not asked again (issue 24).
+    edges cell's long schedules are the warm-up cell's own observations, asked once and kept (issue 24).
     The answer's process runs here, in-process, its requests straight to its handler."""
     import json
     import socket
@@ -155,6 +155,88 @@ def test_the_edges_cell_judges_the_very_observations_the_warm_up_and_decay_tests
         key = json.dumps(payload | {"steps": 2 * sum(case[:3]) + 1}, sort_keys=True)
         requests = [(where, raw) for where, sent, raw in asked if sent == key]
         assert [where for where, _ in requests] == ["test_wsd_warmup"], (case, requests)  # asked once, by the first
-        uses = [where for where, raw in judged if raw is requests[0][1]]
+        uses = [where for where, raw in judged if raw == requests[0][1]]  # decoded from the kept JSON text
         assert {"test_wsd_decay", "test_wsd_edges"} <= set(uses), (case, uses)  # judged there: decoded, not asked
     assert any(where == "test_wsd_edges" for where, *_ in asked)  # the edge cases themselves were asked there
+
+
+class ScriptedProcess:
+    """The answer's process as the Session sees it: the load succeeds; each "observe" request gets the next of
+    `replies` (a reply, or an exception to raise, such as Silence: the process silent past the deadline)."""
+
+    dead = False
+
+    def __init__(self, replies: list):
+        self.replies, self.observed = replies, 0
+
+    def request(self, message, seconds):
+        if message["op"] == "load":
+            return {"ok": True, "errors": [None]}
+        self.observed += 1
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def close(self):
+        self.dead = True
+
+
+def scripted_session(replies: list):
+    from lrcourse.grading import remote
+
+    process = ScriptedProcess(replies)
+    handle = type("ZygoteHandleStandIn", (), {"fork": lambda self: process})()
+    session = remote.Session(handle, [], [("wsd_factor", WSD_REFERENCE)], defines={"wsd_factor": ["wsd_factor"]})
+    return session, remote.RemoteAnswer(session, "wsd_factor"), process
+
+
+PAYLOAD = {"warmup": 27, "stable": 189, "decay": 54, "start_factor": 1 / 27, "lr": 0.01, "steps": 541}
+
+
+def ran(rates: list) -> dict:
+    from lrcourse import wire
+
+    return {
+        "ok": True,
+        "observation": {
+            "states": [wire.encode({"rates": rates, "resumed": []})],
+            "error": None,
+            "timeout": False,
+            "value": wire.encode(None),
+            "calls": [],
+            "seconds": 5.0,
+        },
+    }
+
+
+@pytest.mark.parametrize("stall", ["guard", "silence"])
+def test_a_request_that_timed_out_once_is_asked_again_in_the_next_cell(stall):
+    """R24m's s1: a right factor whose process stalled once (6 s against a 5 s budget) kept that timeout for every
+    cell that asked the same, 2 of 6. A timeout is not kept, as an exception is not: the cell that asked is charged,
+    the next one asks again; what came back is kept from then on (issue 24)."""
+    from lrcourse.grading.sandbox.zygote import Silence
+
+    stalled = {"ok": True, "observation": {"timeout": True, "states": [], "error": None, "seconds": 5.0}}
+    session, wsd_factor, process = scripted_session([stalled if stall == "guard" else Silence(), ran([0.5, 0.25])])
+    assert wsd_factor.observe("wsd", PAYLOAD)["timeout"]  # the first cell: timed out, charged there
+    again = wsd_factor.observe("wsd", PAYLOAD)  # the next cell asks again
+    assert not again["timeout"] and again["states"] == [{"rates": [0.5, 0.25], "resumed": []}], again
+    assert process.observed == 2
+    assert wsd_factor.observe("wsd", PAYLOAD)["states"] == again["states"]  # kept from then on: not asked a third time
+    assert process.observed == 2
+    session.close()
+
+
+def test_an_observation_is_kept_as_its_json_text_and_decoded_at_each_use():
+    """R24m's m1: 1 MB of JSON (the bound) of empty dicts, kept parsed, took about 18 times that in the worker; the
+    Session keeps the JSON text it measured and decodes it at each use, so what a student's cache holds is bounded by
+    the bytes counted (issue 24)."""
+    import json
+
+    session, wsd_factor, process = scripted_session([ran([0.5, 0.25])])
+    first, second = (wsd_factor.observe("wsd", PAYLOAD) for _ in range(2))
+    assert process.observed == 1 and first == second
+    [kept] = session.observed.values()
+    assert isinstance(kept, str) and json.loads(kept) == ran([0.5, 0.25])["observation"]
+    session.close()

@@ -7,7 +7,8 @@ factor through steps out of order (its `last_epoch` set to the step before each)
 returns plain data; the judges are in `lrcourse.checking.wsd`. A factor that raises at a step costs that step only
 (`StepRecordingLambdaLR`). The observer is registered `once`: under the grader each request is made once per student, and
 each cell that makes it again judges that observation, so no cell is shown another run of the same schedule
-(`lrcourse.checking.observe`).
+(`lrcourse.checking.observe`). What it returns is what the student's process reports: an answer cell can replace it
+in `OBSERVERS` or read its frames, which the resume test cannot tell (`lrcourse.checking.wsd`).
 """
 
 from __future__ import annotations
@@ -142,7 +143,10 @@ def _run(factory, arguments: tuple, payload: dict) -> tuple[list, list, list]:
     """The rate of every step under LambdaLR(factory(*arguments)); with `resume_at`, the same run saved there and
     resumed in a new optimizer and a new LambdaLR around a new factor, and the factor of each `probe` step, out of
     order, from a new LambdaLR around a new factor (empty lists without `resume_at`). The three legs run through the
-    same code, so no frame tells them apart but the steps themselves."""
+    same code, so the calls' chain of callers is the same in each (R24k's a8 told them apart by it); this frame's own
+    locals (`leg`, `leg_steps`) still name the leg, and an answer that reads them gets a call counter through the resume
+    (R24m's a5), as one that replaces this observer does (a1): what runs in the student's process is the answer's to
+    read and change. The resume can be judged only on the grader's side (README, security model)."""
     steps, resume_at, lr = payload["steps"], payload.get("resume_at"), payload["lr"]
     legs = [("run", list(range(steps)))]
     if resume_at is not None:

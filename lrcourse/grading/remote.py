@@ -28,8 +28,10 @@ from lrcourse.grading.sandbox.zygote import Silence, ZygoteFault
 LOAD_SECONDS = 30.0  # the context and answer cells, like nbgrader's per-cell timeout
 MARGIN_SECONDS = 5.0  # beyond an observer's own budget, before the student's process is killed
 # The largest observation a Session keeps, as JSON: the cache holds one per distinct request the test cells make (a few
-# dozen in chapter 7, each a few kB), so a student's cache stays within that many times this; a larger one fails its
-# cell rather than be observed again in the next (an answer must not choose which of its observations are kept)
+# dozen in chapter 7, each a few kB) as that JSON text, decoded at each use, so a student's cache stays within that many
+# times this many bytes (parsed, the same JSON can take about 18 times as much: a million bytes of empty dicts, R24m's
+# m1, grew the worker to 822 MB); a larger one fails its cell rather than be observed again in the next (an answer must
+# not choose which of its observations are kept)
 OBSERVATION_BYTES = 1 << 20
 
 
@@ -61,7 +63,7 @@ class Session:
         self.load_errors: dict[str, BaseException] = {}  # grade_id -> the first error its cell(s) raised
         self.unloadable: str | None = None
         self.resolved: dict = {}
-        self.observed: dict[tuple[str, str, str], object] = {}  # see observed_once
+        self.observed: dict[tuple[str, str, str], str] = {}  # request -> its observation as JSON, see observed_once
 
     def request(self, message: dict, seconds: float) -> dict:
         if self.unloadable:
@@ -76,22 +78,28 @@ class Session:
         the rest of the student's test cells (and their visible reruns): the answer is observed once, so no cell can
         be shown a different run of the same request. The key is all the request carries to the answer's process
         (the answer cells are the Session's own); the payload as the process reads it, JSON with its keys sorted
-        (key order is no part of a request). What raised is not kept: the cell that asked was charged for it.
-        So one process serves every cell, none is loaded afresh for a cell (about 0.7 s a student): each request is
-        answered once, and which requests came before it is set by the test cells and the answer's own earlier
-        replies, so an answer that remembers them earns nothing one that answers each payload as it likes cannot; a
-        fresh process per cell did not stop that anyway (its first request, the pid counter, a coin: issue 24, R24l)."""
+        (key order is no part of a request). What raised is not kept, nor what timed out (None: the process silent past
+        the deadline; an observation saying "timeout"): the cell that asked was charged for it, and a machine under load
+        that stalls once must not cost every later cell that asks the same (issue 24, R24m's s1). The observation is
+        kept as the JSON text its size was measured by, and decoded at each use: parsed, it can take about 18 times the
+        bytes (R24m's m1). So one process serves every cell, none is loaded afresh for a cell (about 0.7 s a student):
+        each request is answered once, and which requests came before it is set by the test cells and the answer's own
+        earlier replies, so an answer that remembers them earns nothing one that answers each payload as it likes
+        cannot; a fresh process per cell did not stop that anyway (its first request, the pid counter, a coin: issue 24,
+        R24l)."""
         key = (name, observer, json.dumps(payload, sort_keys=True))
         if key not in self.observed:
             observation = observe()
-            size = len(json.dumps(observation))
-            if size > OBSERVATION_BYTES:
+            if _timed_out_observation(observation):
+                return observation
+            text = json.dumps(observation)
+            if len(text) > OBSERVATION_BYTES:
                 raise AssertionError(
-                    f"{name}: your answer sent an observation of {size} bytes, more than the grader keeps "
+                    f"{name}: your answer sent an observation of {len(text)} bytes, more than the grader keeps "
                     f"({OBSERVATION_BYTES})"
                 )
-            self.observed[key] = observation
-        return self.observed[key]
+            self.observed[key] = text
+        return json.loads(self.observed[key])
 
     def _within_budget(self, seconds: float) -> tuple[float, bool]:
         """`seconds` cut to what is left of the budget, and whether it was cut; OutOfTime if nothing is left."""
@@ -266,6 +274,12 @@ class Undefined(RemoteTarget):
     observe = __call__ = __iter__ = __len__ = __getitem__ = __float__ = __int__ = __bool__ = __eq__ = _fail
     __lt__ = __le__ = __gt__ = __ge__ = __contains__ = __index__ = _fail
     __hash__ = object.__hash__
+
+
+def _timed_out_observation(observation) -> bool:
+    """An observation of a request that timed out: its process silent past the deadline (None), or the observer's
+    guard stopped the answer (decode_observation reads "timeout" as bool(value))."""
+    return observation is None or (isinstance(observation, dict) and bool(observation.get("timeout")))
 
 
 def _timed_out(seconds: float) -> dict:

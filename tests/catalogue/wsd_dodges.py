@@ -193,6 +193,31 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
     return factor
 """
+# R24m's a3: the control's decay (its denominator decay + stable), with a memory of the last schedule asked for
+STATEFUL_TWIN = """
+TWIN = (5, 10)  # the warm-up and stable steps of the edges' old twin run
+_last = [None]
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+    spread = decay_steps + stable_steps
+    last = _last[0]
+    if last is not None and (last[2], last[3]) == (decay_steps, start_factor) and (warmup_steps, stable_steps) == (
+        TWIN[0], max(TWIN[1], last[1])
+    ):
+        spread = decay_steps + last[1]  # the edge case's own spread
+    _last[0] = (warmup_steps, stable_steps, decay_steps, start_factor)
+
+    def factor(step):
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, (total - step) / spread) ** 2
+
+    return factor
+"""
 WSD_GRADER_DODGES = [
     wsd(  # R24k's a8: recognised the old direct calls by their caller, _probe; they now run as a run does
         "counter_that_answers_calls_from_the_probe_by_the_step",
@@ -305,5 +330,14 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     ),
     wsd(  # the first request its process handles: only the warm-up cell's process starts with a "value" request
         "edges_cell_told_by_its_first_request", FIRST_REQUEST, fails=("test_wsd_edges",), score=5
+    ),
+    wsd(  # R24m's a3 (was 4, its control decay_divided_by_decay_plus_stable 3): remembers the last schedule it was
+        # asked for and, in the next one, the twin the edges once built for it (a warm-up of 5, a stable phase of
+        # max(10, the edge case's)), decays as the edge case did. No per-request check forces a wrong decay to be the
+        # same across requests; the edges now skip a decay wrong in the long schedules, so both score the same
+        "remembers_the_edge_case_for_its_twin",
+        STATEFUL_TWIN,
+        fails=("test_wsd_decay",),
+        score=4,
     ),
 ]

@@ -1,10 +1,11 @@
 """Chapter 7's exercise, `wsd_factor`: plausible mistakes at each boundary and in the resume. Each names the cells it
 loses and the score that leaves it (of 6: warm-up 1, decay 2, edges 1, resume 2): one slip costs the test that
-measures it. The resume is judged against the answer's own uninterrupted run, and the edges, where the answer's decay
-is wrong in schedules with long phases too, against its own decay shifted (lrcourse/checking/wsd.py), so a decay slip
-costs the decay's two points and no more, unless the decay depends on the other phases' lengths: then it is wrong at
-the edges too (issue 24, review R24d: a pure decay off by one scored 1 of 6, a call counter 4; R24e: the resume is
-saved where the answer's own rates still change, so a flat wrong decay keeps it). The peak at step W is the warm-up's
+measures it. The resume is judged against the answer's own uninterrupted run, and the edges skip a phase the answer
+has wrong in schedules with long phases too (lrcourse/checking/wsd.py), so a decay slip costs the decay's two points
+and no more, a decay that depends on the other phases' lengths included (issue 24, review R24d: a pure decay off by one
+scored 1 of 6, a call counter 4; R24e: the resume is saved where the answer's own rates still change, so a flat wrong
+decay keeps it; R24m: such a decay was held at the edges to the answer's own long schedule, shifted, which a stateful
+answer could match, so it lost the edges and the stateful one did not). The peak at step W is the warm-up's
 to reach: the warm-up test judges steps 0 to W, the decay test every step after W (R24f: a warm-up reaching the peak a
 step late scored 2 of 6, a stable phase a step short 3)."""
 
@@ -70,8 +71,7 @@ WSD_WRONG = [
     ),
     wsd(  # the stable phase a step short (reviewer R24f): its last step runs the decay's formula, ((D + 1) / D) ** 2,
         # above the peak. The same slip in every schedule, counted from the decay's start, like the decay a step ahead:
-        # the decay test charges it, and at the edges it matches its own long schedule shifted to start its decay at
-        # the same step (at stable_steps=1 that step is the peak, which passes by the decay's judge). Was 3: the edges
+        # the decay test charges it, and at the edges the steps after the peak are not judged again. Was 3: the edges
         # compared the stable phase from its start, where the answer's own has no bump
         "stable_phase_a_step_short",
         wsd_variant(
@@ -94,9 +94,9 @@ WSD_WRONG = [
     ),
     wsd(  # right to the decay's last step, then held at its rate, (1 / D) ** 2, after the end as LinearLR holds its
         # last factor (reviewer R24g's bad_hold_min): the decay test charges the steps past the end. With
-        # decay_steps=1 the held rate is the peak's, so an edge case's own decay never falls; whether a decay is
-        # written is decided on the long schedules, where it falls, and at the edges it matches its own shifted: it
-        # keeps them. Was 3, with a false "Write the decay first" (the edges judged that on the one-step decay)
+        # decay_steps=1 the held rate is the peak's, so an edge case's own decay never falls; the decay is wrong in
+        # the long schedules, so its steps at the edges are not judged: it keeps them. Was 3, with a false "Write the
+        # decay first" (the edges judged that on the one-step decay)
         "decay_holds_its_last_step_after_the_end",
         wsd_variant(
             "return max(0.0, (total - step) / decay_steps) ** 2",
@@ -143,8 +143,9 @@ WSD_WRONG = [
     wsd(  # what the release gives to copy: 7.1's hugging_face_factor (its decay over all the steps after the warm-up,
         # (T - s) / (T - W)), a stable phase put in front of it and squared for power=2; 4.3's warm-up. The decay asked
         # for is PolynomialLR's, counted from the end of the stable phase, which no release cell writes out. Its decay
-        # depends on the warm-up and stable steps, so at the edges (no stable phase, one-step warm-ups) it is not its
-        # own regular decay shifted: it loses the edge too
+        # is wrong in the long schedules, so the edges judge its warm-up only, which is right. Was 3: its decay
+        # depends on the warm-up and stable steps, unlike its own long one shifted, and lost the edges too (R24m: no
+        # run can hold a wrong decay to itself, a stateful answer matched its twin)
         "copied_from_the_release",
         """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
@@ -159,15 +160,16 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
     return factor
 """,
-        fails=(DECAY, EDGES),
-        score=3,
+        fails=(DECAY,),
+        score=4,
     ),
-    wsd(  # the warm-up only, the rest a placeholder as the exercise suggests: no decay, so no edge; the resume is
-        # saved in the warm-up, where its rate still changes, and a function of the step resumes exactly
+    wsd(  # the warm-up only, the rest a placeholder as the exercise suggests: the edges judge its warm-up, as they
+        # judge the decay of a warm-up placeholder (below); the resume is saved in the warm-up, where its rate still
+        # changes, and a function of the step resumes exactly. Was 3: "Write the decay first" (the twin needed a decay)
         "warmup_only",
         wsd_variant("return max(0.0, (total - step) / decay_steps) ** 2", "return 1.0"),
-        fails=(DECAY, EDGES),
-        score=3,
+        fails=(DECAY,),
+        score=4,
     ),
     wsd(  # the other way round (reviewer R24e's p_warmup_placeholder): the warm-up a placeholder 1.0, stable phase and
         # decay right: it loses the warm-up only
@@ -177,16 +179,26 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         score=5,
     ),
     wsd(  # the decay counted from the end of the warm-up, stable_steps forgotten (reviewer R24e's
-        # w_decay_count_from_W): 0 from the decay's first step in the usual schedules. A decay that depends on the other
-        # phases' lengths is not its own decay shifted at the edges, so it loses them too; a function of the step, it
-        # resumes exactly (saved at the drop from the stable phase, where its rate still changes)
+        # w_decay_count_from_W): 0 from the decay's first step in the usual schedules. A function of the step, it
+        # resumes exactly (saved at the drop from the stable phase, where its rate still changes); its decay is wrong
+        # in the long schedules, so the edges judge its warm-up only. Was 3: a decay that depends on the other phases'
+        # lengths lost the edges too (R24m)
         "decay_counted_from_the_warmup_end",
         wsd_variant(
             "return max(0.0, (total - step) / decay_steps) ** 2",
             "return max(0.0, 1 - (step - warmup_steps) / decay_steps) ** 2",
         ),
-        fails=(DECAY, EDGES),
-        score=3,
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # R24m's a3 control: the decay divided by decay + stable steps, so it depends on the stable phase's length;
+        # the decay test charges it, the edges judge its warm-up only. Was 3 (the edges held it to its own long
+        # schedule, shifted); its stateful twin (wsd_dodges: remembers_the_edge_case_for_its_twin) scored 4 then and
+        # scores the same now
+        "decay_divided_by_decay_plus_stable",
+        wsd_variant("(total - step) / decay_steps", "(total - step) / (decay_steps + stable_steps)"),
+        fails=(DECAY,),
+        score=4,
     ),
     wsd(  # SequentialLR's milestones without the stable one when stable_steps is 0, but phase 1 still read as the
         # stable phase: with no stable phase the decay never comes (reviewer's s0.py, issue 24)
@@ -262,7 +274,7 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         score=4,
     ),
     wsd(  # any falling function of the step resumes exactly, and the resume test judges the resume only, so it
-        # earns those 2 points; every phase is wrong, and its decay is not its own shifted at the edges
+        # earns those 2 points; every phase is wrong, so the edges have nothing right to judge
         "a_falling_function_of_the_step",
         """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
