@@ -89,11 +89,14 @@ def encode(value, depth: int = 0):
             "shape": list(value.shape),
             "dtype": str(value.dtype).removeprefix("torch."),
         }
-    if type(value) in (list, tuple):
-        items = list(value)[:MAX_ITEMS]
-        return {type(value).__name__: [encode(item, depth + 1) for item in items]}
-    if type(value) is dict:
-        items = list(value.items())[:MAX_ITEMS]
+    # A subclass (a namedtuple, an OrderedDict, a defaultdict) is sent as its base's content, read through the base's
+    # own methods: a correct answer in one was judged right in the kernel and arrived opaque, 0 (R23m)
+    if isinstance(value, (list, tuple)):
+        base = tuple if isinstance(value, tuple) else list
+        items = list(base.__iter__(value))[:MAX_ITEMS]
+        return {base.__name__: [encode(item, depth + 1) for item in items]}
+    if isinstance(value, dict):
+        items = list(dict.items(value))[:MAX_ITEMS]
         return {"dict": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in items]}
     if isinstance(value, numbers.Real):  # numpy scalars, Fraction, a float subclass
         try:

@@ -124,12 +124,53 @@ def test_chapter_4s_recipe_names_a_count_in_the_wrong_form_as_such():
     answer = _recipe_answer("warmup_epochs", torch.tensor(1))
     with pytest.raises(
         checking.CheckFailed,
-        match=r"your warmup_epochs must be a whole number >= 1 \(such as 4, or 4.0; a tensor or a bool is none\); "
+        match=r"your warmup_epochs must be a whole number >= 1 a float can hold \(such as 4, or 4.0; a tensor or a bool "
+        r"is none\); "
         r"yours is tensor\(1\)",
     ):
         checking.check_recipe(lambda rates: answer, lr=0.1, warmup=1, start_factor=0.5, step_size=2, gamma=0.5)
     answer = _recipe_answer("gamma", torch.tensor(0.5))
     with pytest.raises(
-        checking.CheckFailed, match=r"your gamma must be a finite number \(an int or a float; .* a tensor"
+        checking.CheckFailed,
+        match=r"your gamma must be a finite number a float can hold \(an int or a float; .* a tensor",
     ):
         checking.check_recipe(lambda rates: answer, lr=0.1, warmup=1, start_factor=0.5, step_size=2, gamma=0.5)
+
+
+class _EqualToAll(str):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = str.__hash__
+
+
+def test_a_container_or_string_subclass_gets_one_verdict_in_the_kernel_and_on_the_grader():
+    """R23m: a right recipe in an OrderedDict passed in the kernel and arrived opaque (0 points); a namedtuple pair
+    too; a str subclass equal to everything passed chapter 3's threshold_mode in the kernel only. The wire now sends
+    a subclass as its base's content, and the kernel compares the string the grader reads."""
+    import collections
+
+    from lrcourse import wire
+    from lrcourse.checking.plateau_reading import check_argument
+
+    def graded(value):  # what the grader's side reads of `value`, through the wire's JSON
+        return wire.decode(wire.loads(wire.dumps(wire.encode(value))))
+
+    right = collections.OrderedDict(_recipe_answer("lr", 0.1))
+    for reader in (lambda rates: right, lambda rates: graded(right)):
+        checking.check_recipe(reader, lr=0.1, warmup=1, start_factor=0.5, step_size=2, gamma=0.5)
+    pair = collections.namedtuple("Pair", "epoch rate")(7, 0.03)
+    assert graded(pair) == (7, 0.03) and type(graded(pair)) is tuple
+    assert graded(collections.defaultdict(int, {"a": 1})) == {"a": 1}
+    for form in (_EqualToAll("banana"), graded(_EqualToAll("banana"))):
+        with pytest.raises(AssertionError, match="""threshold_mode must be "rel" or "abs"; yours is 'banana'"""):
+            check_argument(_plateau(threshold_mode=form), "threshold_mode", "rel", "")
+
+
+def test_a_number_too_long_to_show_fails_with_a_message_not_a_crash():
+    """R23m: 10**5000 made the kernel's message raise ValueError (repr past 4300 digits); both sides now fail it
+    with the check's own message."""
+    from lrcourse.checking.step_lr_reading import check_step_reading
+
+    with pytest.raises(AssertionError, match="gamma must be a number > 0; yours is a int"):
+        check_step_reading({"step_size": 2, "gamma": 10**5000, "hand_set_rate": 0.1}, "gamma", 0.5, "")

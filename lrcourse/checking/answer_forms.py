@@ -11,13 +11,18 @@ from lrcourse.checking.expect import expect
 
 
 def as_sent(value):
-    """`value` as the grader's side reads it: what `lrcourse.wire` sends of it (a plain int as itself, any other real
-    number as its float: a numpy scalar, a Fraction, a subclass; too large a number, a tensor or an object as no
-    number). The kernel judges that too, so both sides give one verdict (R23k: Fraction(4 * 10**20 + 1, 10**20)
-    failed in the kernel and passed as 4.0 in the grade; R23l: a float subclass storing nan whose float is right)."""
+    """`value` as the grader's side reads it: what `lrcourse.wire` sends of it, through its JSON (a plain int as itself,
+    any other real number as its float: a numpy scalar, a Fraction, a subclass; a str subclass as a plain str; too
+    large a number, a tensor or an object as no number; None beyond the wire's bounds). The kernel judges that too, so
+    both sides give one verdict (R23k: Fraction(4 * 10**20 + 1, 10**20) failed in the kernel and passed as 4.0 in
+    the grade; R23l: a float subclass storing nan whose float is right; R23m: a str subclass equal to everything).
+    Read once per value: a `__float__` that changes between calls gets the verdict of its one sending."""
     from lrcourse import wire
 
-    return wire.decode(wire.encode(value))
+    try:
+        return wire.decode(wire.loads(wire.dumps(wire.encode(value))))
+    except (wire.Malformed, ValueError):  # beyond the wire's bounds: the grader gets no value
+        return None
 
 
 def is_number(value) -> bool:
@@ -49,4 +54,14 @@ def expect_form(answer, variable: str, forms: dict, name: str | None = None) -> 
     )
     for key in names:
         test, words = forms[key]
-        expect(test(answer[key]), f"{words}; yours is {answer[key]!r}")
+        expect(test(as_sent(answer[key])), f"{words}; yours is {shown(answer[key])}")
+
+
+def shown(value) -> str:
+    """`value` as a message shows it: its repr, cut short, or its type if it has none to show (an int of more than
+    4300 digits raises on repr)."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 200 else text[:200] + "..."

@@ -6,7 +6,7 @@ The expected values are the hidden tests' arguments: this module holds none."""
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import as_sent, expect_form, is_count, is_number
+from lrcourse.checking.answer_forms import as_sent, expect_form, is_count, is_number, shown
 from lrcourse.checking.expect import close, expect
 
 ARGUMENTS = ("factor", "patience", "cooldown", "threshold_mode", "threshold_range")
@@ -43,23 +43,17 @@ def check_reading_form(arguments, name: str | None = None) -> None:
 def check_argument(arguments, name: str, expected, why: str) -> None:
     """One inferred argument is the run's: `why` says how the log shows it (the hidden test's explanation)."""
     check_reading_form(arguments, name)
-    mine = arguments[name]
-    if isinstance(expected, str):
-        same = mine == expected
-    else:  # a number as the grader's side reads it (as_sent)
-        same = as_sent(mine) == expected if isinstance(expected, int) else close(as_sent(mine), expected)
-    expect(same, f"{name} = {mine!r} is not what this run used. {why}")
+    mine = as_sent(arguments[name])  # once: the value the grader reads (answer_forms.as_sent), a str's too
+    same = mine == expected if isinstance(expected, (str, int)) else close(mine, expected)
+    expect(same, f"{name} = {shown(arguments[name])} is not what this run used. {why}")
 
 
 def check_range_end(arguments, end: str, expected: float, why: str) -> None:
     """One end ("low" or "high") of the threshold range is the log's, to a relative 1e-6: the loss that decides it
     gives it exactly, which a grid over thresholds does not."""
     check_reading_form(arguments, "threshold_range")
-    mine = _pair(arguments["threshold_range"])[("low", "high").index(end)]
-    expect(
-        close(as_sent(mine), expected),
-        f"the {end} end of threshold_range, {mine!r}, is not where the log puts it. {why}",
-    )
+    mine = _pair(as_sent(arguments["threshold_range"]))[("low", "high").index(end)]  # as the grader reads it
+    expect(close(mine, expected), f"the {end} end of threshold_range, {mine!r}, is not where the log puts it. {why}")
 
 
 def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> None:

@@ -5,7 +5,7 @@ stand-in for one in the student's process."""
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import as_sent, is_count, is_number
+from lrcourse.checking.answer_forms import as_sent, is_count, is_number, shown
 from lrcourse.checking.expect import CheckFailed, close
 from lrcourse.checking.guard import call_answer
 from lrcourse.checking.observe import RemoteTarget
@@ -13,9 +13,7 @@ from lrcourse.checking.self_contained import expect_self_contained
 from lrcourse.pytorch_trajectories import reference_trajectories
 
 COUNTS = ("warmup_epochs", "step_size")  # read as whole epochs
-RATE_FORM = (
-    "a finite number (an int or a float; a numpy scalar counts as its value; a tensor, a Decimal or a bool does not)"
-)
+RATE_FORM = "a finite number a float can hold (an int or a float; a numpy scalar counts as its value; a tensor, a Decimal or a bool does not)"
 KEYS = ("lr", "warmup_epochs", "start_factor", "step_size", "gamma")
 
 
@@ -32,7 +30,11 @@ def _form(key: str, value) -> str:
     """Why `value` is not in the form `key` takes, or "" (a count: any whole number, 9, 9.0, np.int64(9), never a
     bool; the others: a finite real number)."""
     if key in COUNTS:
-        return "" if is_count(value, 1) else "a whole number >= 1 (such as 4, or 4.0; a tensor or a bool is none)"
+        return (
+            ""
+            if is_count(value, 1)
+            else "a whole number >= 1 a float can hold (such as 4, or 4.0; a tensor or a bool is none)"
+        )
     return "" if is_number(value) else RATE_FORM
 
 
@@ -68,13 +70,14 @@ def check_recipe(
         reader, (list(warmup_step_log(lr, warmup, start_factor, step_size, gamma, epochs)),), call, why
     )
     if not isinstance(answer, dict):
-        raise CheckFailed(f"{call} returned {answer!r}: return a dict with the keys {', '.join(KEYS)}")
+        raise CheckFailed(f"{call} returned {shown(answer)}: return a dict with the keys {', '.join(KEYS)}")
     for key in keys:
         if key not in answer:
             raise CheckFailed(f"{call} returned a dict without the key {key!r}")
-        form = _form(key, answer[key])
+        sent = as_sent(answer[key])  # once: the value the grader reads
+        form = _form(key, sent)
         if form:
-            raise CheckFailed(f"{call}: your {key} must be {form}; yours is {answer[key]!r}")
-        if not _same(key, answer[key], made[key]):
+            raise CheckFailed(f"{call}: your {key} must be {form}; yours is {shown(answer[key])}")
+        if not _same(key, sent, made[key]):
             note = f" ({hint})" if hint else ""
-            raise CheckFailed(f"{call}: your {key} is {answer[key]!r}, the log was made with {made[key]!r}{note}")
+            raise CheckFailed(f"{call}: your {key} is {shown(answer[key])}, the log was made with {made[key]!r}{note}")

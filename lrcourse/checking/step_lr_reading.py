@@ -5,7 +5,7 @@ The expected values are the hidden tests' arguments: this module holds none."""
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import as_sent, expect_form, is_count, is_number
+from lrcourse.checking.answer_forms import as_sent, expect_form, is_count, is_number, shown
 from lrcourse.checking.expect import close, expect
 
 KEYS = ("step_size", "gamma", "hand_set_rate")
@@ -28,6 +28,6 @@ def check_step_reading(answer, name: str, expected, why: str) -> None:
     """One key of the answer is the log's: a count exactly, a number to a relative 1e-6; `why` (the hidden test's
     explanation) says how the log shows it."""
     check_step_reading_form(answer, name)
-    mine = answer[name]
-    same = as_sent(mine) == expected if isinstance(expected, int) else close(as_sent(mine), expected)
-    expect(same, f"{name} = {mine!r} is not what this log shows. {why}")
+    mine = as_sent(answer[name])  # once: the value the grader reads (answer_forms.as_sent)
+    same = mine == expected if isinstance(expected, int) else close(mine, expected)
+    expect(same, f"{name} = {shown(answer[name])} is not what this log shows. {why}")
