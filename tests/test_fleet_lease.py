@@ -120,6 +120,7 @@ def test_a_lease_lapsed_while_redis_is_full_is_said_as_the_broker_full(url):
     assert said.startswith("lrcourse: dora: taken at ") and "'machine-d'" in said, said
     assert "the broker is full" in said and "redis-cli CONFIG SET maxmemory" in said, said
     assert "its grading process died" not in said, said
+    assert 'a worker that ended on it (exit 1, "Unrecoverable error" in its log) must be started again' in said, said
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,20 @@ def wait_for_room(client, what: str, size: int = 0) -> None:
         time.sleep(WAIT_SECONDS)
 
 
+def written(client, what: str, write, size: int = 0):
+    """`write()`'s answer, once Redis takes it: `wait_for_room` first, and again if Redis filled between the look and
+    the write (its OutOfMemoryError caught: the look then the write is not one step). `write` must be safe to repeat
+    (it is refused whole, or was not tried)."""
+    from redis.exceptions import OutOfMemoryError
+
+    while True:
+        wait_for_room(client, what, size)
+        try:
+            return write()
+        except OutOfMemoryError:
+            continue  # filled between the look and the write: wait again
+
+
 def room_at(url: str, what: str) -> None:
     """`wait_for_room` on the broker at `url`."""
     import redis
@@ -70,7 +84,6 @@ def waiting_backend() -> type:
     """Celery's Redis result backend whose write waits for room in a full Redis, saying so (see the module's text);
     made on demand, so that importing this module imports neither Celery nor redis-py."""
     from celery.backends.redis import RedisBackend
-    from redis.exceptions import OutOfMemoryError
 
     class WaitingBackend(RedisBackend):
         def __init__(self, app=None, url=None, **kwargs):
@@ -78,13 +91,9 @@ def waiting_backend() -> type:
             super().__init__(app=app, url=url or app.conf.result_backend, **kwargs)
 
         def _set(self, key, value, expires=None):
-            while True:
-                task = key.decode() if isinstance(key, bytes) else str(key)
-                wait_for_room(self.client, f"the result {task} (its task kept by this worker)", len(value) + len(key))
-                try:
-                    return super()._set(key, value, expires)
-                except OutOfMemoryError:
-                    continue  # filled between the look and the write: wait again
+            task = key.decode() if isinstance(key, bytes) else str(key)
+            what, size = f"the result {task} (its task kept by this worker)", len(value) + len(key)
+            return written(self.client, what, lambda: super(WaitingBackend, self)._set(key, value, expires), size)
 
     return WaitingBackend
 
