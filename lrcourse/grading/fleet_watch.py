@@ -322,9 +322,11 @@ def stranded_tasks(client, tasks: list[str], queue: str) -> list[str]:
     the right a take would shift one past the reading, unseen. Its cost: Redis sends the queue's messages up to the
     last of these tasks (the parcels: about 0.1 MB a student with one notebook), each look while some of the run's
     tasks are queued, the whole queue when one is stranded; each message is then searched only in its headers
-    (`names_in`), not its body. Measured on this 2-core machine (scripts in the R25e review, cost.py): a look over
-    64 queued messages of 4 MB parcels about 0.3 s, one 133 MB message about 0.2 s (they were 3-4 s and 10.5 s when
-    each whole message was searched once per task)."""
+    (`names_in`), not its body. Measured on this shared 2-core machine (load average 13; the R25e review's cost.py,
+    real Celery messages): 64 queued messages with a 0.1 MB parcel each (9 MB) 0.04-0.07 s a look; with a 4 MB
+    parcel each (5.3 MB a message, 341 MB) 3.6-6 s, one 178 MB message 2.9-4.3 s, nearly all of it Redis sending
+    them (the search of all 64 messages for 64 tasks: 0.014 s; searched whole, once per task, it took 19.5 s).
+    Once every CHECK_SECONDS, in the enqueuer's only loop, while some of the run's tasks wait."""
     with client.pipeline(transaction=False) as pipe:
         for task in tasks:
             pipe.exists(fleet.sent_key(task))
