@@ -328,13 +328,11 @@ def _stop_for_restart(why: str) -> None:
 
 
 def _count_attempt(url: str, task: str, by: int = 1) -> int:
-    """The task's count of deliveries moved by `by`, written once Redis has room (a full Redis refuses it: the grading
-    process waits, its task kept, saying so on the worker's log, rather than failing the student for the broker)."""
+    """The task's count of deliveries moved by `by`: a full Redis refuses it, so it waits for room, saying so."""
     import redis
 
-    what = f"{task} (its task kept by this worker)"
+    what, key = f"{task} (its task kept by this worker)", fleet.attempts_key(task)  # graded, not failed, for a full one
     with redis.Redis.from_url(url) as client:
-        key = fleet.attempts_key(task)
         count = written(client, what, lambda: client.incrby(key, by))  # apart: a repeated INCRBY would count twice
         written(client, what, lambda: client.expire(key, fleet.RESULT_SECONDS))
         return int(count)
