@@ -152,9 +152,9 @@ def full_text(what: str, waiting: dict) -> str:
     """Why `what` while Redis is full, for the enqueuer's terminal: the cause, and the fix."""
     return (
         f"{what}: the broker is full (Redis's maxmemory is reached: it refuses writes, a worker's marks, leases and "
-        f"results too); {len(waiting)} task(s) wait. To make room: {FIX}. A worker still running goes on once there is room; "
-        'one that ended on it (exit 1, "Unrecoverable error" in its log) must be started again. This command waits '
-        "meanwhile (Ctrl-C keeps every grade written; a rerun collects the rest)."
+        f"results too); {len(waiting)} task(s) wait. To make room: {FIX}. A worker still running goes on once "
+        'there is room; one that ended on it (exit 1, "Unrecoverable error" in its log) must be started again. This '
+        "command waits meanwhile (Ctrl-C keeps every grade written; a rerun collects the rest)."
     )
 
 
@@ -248,9 +248,9 @@ class Lost:
       warms for up to a minute or two) may be sent a second time; the copy costs a worker's time, never a second
       grade. A task found stranded is sent again only if Redis has room for its parcel (`size(task)`, and the
       acknowledgement after it: `fleet_full.has_room`): sent into a full Redis, the send is refused and the run ends,
-      where it can wait for the room instead. Its `sent` mark is dropped first, so that `send` sends it. A copy kombu
-      later restores from its unacknowledged hash is dropped by the worker that takes it if its result is still
-      stored, and graded to no one's gradebook if the run collected it already.
+      where it can wait for the room instead. Its `sent` mark is dropped first, so that `send` sends it. The copy kombu
+      restores from its unacknowledged hash after the visibility timeout is dropped by the worker that takes it if
+      its result is still stored; if the run collected it already, it costs a worker's time again.
 
     Sending again is safe: a task is written once, when the command first collects its result and stops waiting for
     it; a copy also still graded by a worker that held it costs that worker's time, never a second grade in the
