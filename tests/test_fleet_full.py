@@ -6,6 +6,7 @@ and left the task stranded for the visibility timeout); the enqueuing command na
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import redis
 from lrcourse.grading import fleet
 
 import catalogue
+from support import stub_fleet
 from support.gradedclass import class_of
 from support.paths import ROOT
 from support.redis_broker import redis_server
@@ -163,3 +165,74 @@ def test_a_task_taken_by_a_worker_that_ends_on_a_full_broker_is_sent_again_and_g
     assert graded_lines(log) == [], log.read_text()[-3000:]  # the first worker graded nothing: it ended
     assert sorted(graded_lines(log2)) == [f"stub graded {student} by after@test" for student in students]
     assert said.count("1 waiting task(s) are in neither the queue nor a worker's hands") == 1, said
+
+
+# the watches made quick: a worker's mark lapses in 3 s, a killed grading process's lease in 10 s (not 90: its
+# Lease's default), the enqueuer says "no worker" after 5 s without a mark
+QUICK = (
+    "from lrcourse.grading import fleet_lease, fleet_watch\n"
+    "fleet_watch.SERVING_SECONDS = 3.0\n"
+    "fleet_lease.Lease.__init__.__defaults__ = (10.0,)\n"
+)
+QUICK_WORKER = stub_fleet.WORKER.replace("url = sys.stdin", QUICK + "url = sys.stdin", 1)
+QUICK_ENQUEUE = stub_fleet.ENQUEUE.replace("url = sys.stdin", "fleet_watch.SERVING_SECONDS = 5.0\nurl = sys.stdin", 1)
+
+
+def test_a_grading_process_killed_on_a_full_broker_ends_its_worker_and_the_run_says_so_then_sends_its_task_again(
+    tmp_path,
+):
+    """Issue 25 (R25e): a grading process killed (a memory cap, kill -9) while Redis is full: Celery's requeue (one
+    kombu transaction with an LPUSH) is refused and the worker ends (exit 1), its task left in kombu's unacknowledged
+    hash, which kombu restores only after the visibility timeout. While full, the run says the broker is full and
+    that a worker that ended on it must be started again; once there is room, that no worker serves its version,
+    and it sends the task again (held by no lease, in no queue, at two looks with room); a worker started then grades
+    the student once."""
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-10-k"])
+    version = fleet.course_version(course, CHAPTER)
+    log, log2, errors = tmp_path / "worker.log", tmp_path / "worker2.log", tmp_path / "enqueuer.err"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        args = (str(ROOT), "dies@test", "3600", "0.3", "1", "1.0")
+        options = {"stderr": subprocess.STDOUT, "start_new_session": True, "cwd": ROOT}
+        worker = stub_fleet.started(QUICK_WORKER, url, *args, stdout=log.open("a"), **options)
+        run = stub_fleet.started(
+            QUICK_ENQUEUE,
+            url,
+            str(course),
+            CHAPTER,
+            "64",
+            "1.0",
+            stdout=subprocess.PIPE,
+            stderr=errors.open("w"),
+            cwd=course,
+        )
+        try:
+            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), log.read_text()[-3000:]
+            [record] = client.mget(client.keys("lrcourse:taken:*"))
+            fill(client)
+            os.kill(json.loads(record)["pid"], signal.SIGKILL)  # its requeue is refused
+            assert wait_for(lambda: worker.poll() is not None, 60), log.read_text()[-3000:]
+            assert worker.returncode == 1, log.read_text()[-3000:]
+            assert client.hlen("unacked") == 1 and queued(client, version) == 0  # held for the visibility timeout
+            started_again = "must be started again"
+            assert wait_for(lambda: started_again in errors.read_text(), 60), errors.read_text()
+            assert wait_for(lambda: not client.keys("lrcourse:lease:*"), 30)  # the killed process's lease lapsed
+            time.sleep(4)  # several of the run's looks while Redis is full: nothing sent (it would be refused)
+            assert "no worker could mark course version" in errors.read_text() and queued(client, version) == 0
+            client.config_set("maxmemory", 0)  # room made
+            said = "no worker has marked course version"
+            assert wait_for(lambda: said in errors.read_text(), 60), errors.read_text()
+            assert wait_for(lambda: queued(client, version) == 1, 60), errors.read_text()  # sent again
+            with running_worker(url, ROOT, "after@test", log2, every=1.0):
+                stdout, _ = run.communicate(timeout=180)
+        finally:
+            for process in (run, worker):
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(60)
+    text = errors.read_text()
+    assert run.returncode == 0, text[-3000:]
+    assert outcomes(stdout) == {"sleep-10-k": ["graded", ""]}, stdout
+    assert graded_lines(log) == [] and graded_lines(log2) == ["stub graded sleep-10-k by after@test"]
+    assert text.count("1 waiting task(s) are in neither the queue nor a worker's hands") == 1, text
+    assert text.count(said) == 1 and text.count("no worker could mark course version") == 1, text
+    assert 'a worker that ended while the broker was full, exit 1 and "Unrecoverable error" in its log' in text, text

@@ -120,6 +120,7 @@ def test_a_lease_lapsed_while_redis_is_full_is_said_as_the_broker_full(url):
     assert said.startswith("lrcourse: dora: taken at ") and "'machine-d'" in said, said
     assert "the broker is full" in said and "redis-cli CONFIG SET maxmemory" in said, said
     assert "its grading process died" not in said, said
+    assert 'a worker that ended on it (exit 1, "Unrecoverable error" in its log) must be started again' in said, said
 
 
 @pytest.mark.parametrize(
@@ -129,3 +130,36 @@ def test_a_record_from_the_broker_is_read_as_untrusted(raw):
     record = read_record(raw)
     assert record["worker"].isprintable() and len(record["worker"]) <= 64
     assert record["taken"] == 0.0 and record["visibility"] in (0.0,)
+
+
+def test_a_lease_refused_by_a_redis_that_filled_after_the_look_for_room_waits_and_is_written(url, monkeypatch, capsys):
+    """The look for room then the write is not one step (R25e, gap.py): Redis full between them refuses the lease's
+    write. The grading process waits for room again, saying so on its log, and writes the lease once there is room,
+    rather than failing its student for the broker."""
+    import threading
+
+    import redis
+
+    from lrcourse.grading import fleet_full
+    from lrcourse.grading.fleet_lease import Lease
+
+    task = TASK + "-gap"
+    looks = []
+    real_has_room = fleet_full.has_room
+
+    def has_room(client, size):  # the first look sees room; Redis is full by the write
+        looks.append(size)
+        return len(looks) == 1 or real_has_room(client, size)
+
+    monkeypatch.setattr(fleet_full, "has_room", has_room)
+    monkeypatch.setattr(fleet_full, "WAIT_SECONDS", 0.1)
+    with redis.Redis.from_url(url) as client:
+        with full(client):
+            room = threading.Timer(1.0, lambda: client.config_set("maxmemory", 0))  # room made meanwhile
+            room.start()
+            with Lease(url, task, "machine-g", 3600.0, seconds=60.0):
+                assert client.exists(lease_key(task)) and client.exists(taken_key(task))
+            room.join()
+        client.delete(taken_key(task))
+    assert len(looks) > 2, looks  # refused after the first look, then waited
+    assert f"the lease of {task} (its task kept by this worker) waits" in capsys.readouterr().out

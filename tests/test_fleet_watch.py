@@ -5,7 +5,6 @@ students not yet graded with the new version. A real Redis with a password; stub
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -200,47 +199,6 @@ def test_the_enqueuer_resends_the_waiting_tasks_the_broker_lost_and_only_those(u
     assert file is sys.stderr and "the broker lost 1 waiting task(s)" in said, said
 
 
-def kombu_message(task: str) -> dict:
-    """A task's message as kombu's Redis transport stores it in a queue (JSON; its body base64)."""
-    body = "eyJhcmdzIjogW119"  # base64: no '-' in it, so a task's id never appears inside a body
-    return {"body": body, "headers": {"id": task, "root_id": task, "task": fleet.TASK}, "properties": {}}
-
-
-def test_the_enqueuer_resends_a_stranded_task_at_its_second_look_once_redis_has_room(url):
-    """A task taken off its queue by a worker that then ended on a full Redis (kombu's HSET into its unacked hash
-    refused) keeps its `sent` mark and is in neither the queue nor the hash, with no lease: the enqueuer sends it
-    again, only once seen so at two looks in a row (a delivery in flight is in neither for a moment) and only while
-    Redis has room; the tasks queued, held unacknowledged, leased or with a result stay as they are."""
-    bar, resent = Bar(), []
-    tasks = ["st-queued", "st-unacked", "st-leased", "st-stored", "st-flight", "st-stranded"]
-    waiting = {task: (task, "f") for task in tasks}
-    queue = "lrcourse-test-stranded"
-    watch = Lost(waiting, resent.append, bar, every=0, queue=queue)
-    with redis.Redis.from_url(url) as client:
-        for task in tasks:
-            client.set(fleet.sent_key(task), 1, ex=60)
-        client.lpush(queue, json.dumps(kombu_message("st-queued")))  # the oldest: on the right
-        client.lpush(queue, *(json.dumps(kombu_message(f"other-{n}")) for n in range(20)))  # read first: the left end
-        client.hset(fleet_watch.UNACKED, "tag-1", json.dumps([kombu_message("st-unacked"), "", queue]))
-        client.set(lease_key("st-leased"), 1, px=60_000)
-        client.set(fleet.result_key("st-stored"), b"{}", ex=60)
-        try:
-            watch.check(client)  # first look: seen, not sent
-            assert resent == [] and watch.stranded == {"st-flight", "st-stranded"}
-            client.hset(fleet_watch.UNACKED, "tag-2", json.dumps([kombu_message("st-flight"), "", queue]))  # landed
-            with full(client):
-                watch.check(client)  # second look, Redis full: a send would be refused; kept for the next look
-                assert resent == [] and watch.stranded == {"st-stranded"}
-            watch.check(client)
-            assert resent == ["st-stranded"] and not client.exists(fleet.sent_key("st-stranded"))
-            assert watch.stranded == set()
-        finally:  # the module's broker: another test waits for a `sent` mark of its own run
-            client.delete(queue, fleet_watch.UNACKED, lease_key("st-leased"), fleet.result_key("st-stored"))
-            client.delete(*(fleet.sent_key(task) for task in tasks))
-    [(said, file)] = bar.said
-    assert file is sys.stderr and "1 waiting task(s) are in neither the queue nor a worker's hands" in said, said
-
-
 def test_while_redis_is_full_the_enqueuer_names_it_rather_than_a_missing_worker(tmp_path, url):
     course = copy_of_course(tmp_path / "course")
     version = fleet.course_version(course, CHAPTER)
@@ -253,9 +211,25 @@ def test_while_redis_is_full_the_enqueuer_names_it_rather_than_a_missing_worker(
         with full(client):
             watch.check(client)
             watch.check(client)
-    [(text, file)] = bar.said
-    assert file is sys.stderr and f"no worker could mark course version {version} as served: the broker is full" in text
-    assert "redis-cli CONFIG SET maxmemory" in text and "1 task(s) wait" in text and "no worker has marked" not in text
+        [(text, file)] = bar.said
+        assert (
+            file is sys.stderr
+            and f"no worker could mark course version {version} as served: the broker is full" in text
+        )
+        assert (
+            "redis-cli CONFIG SET maxmemory" in text and "1 task(s) wait" in text and "no worker has marked" not in text
+        )
+        assert 'one that ended on it (exit 1, "Unrecoverable error" in its log) must be started again' in text, text
+        watch.check(client)  # room again: a worker still running marks within the grace
+        assert len(bar.said) == 1, bar.said
+        watch.since -= fleet_watch.SERVING_SECONDS  # and none did: the only worker ended on the full broker
+        watch.check(client)
+        watch.check(client)
+    assert len(bar.said) == 2, bar.said
+    text, file = bar.said[1]
+    assert file is sys.stderr and f"no worker has marked course version {version} as served for 90 s" in text, text
+    ended = 'a worker that ended while the broker was full, exit 1 and "Unrecoverable error" in its log'
+    assert f"{ended}, must be started again" in text, text
 
 
 def test_a_broker_restarted_without_its_data_mid_run_loses_no_student_and_grades_each_once(tmp_path):

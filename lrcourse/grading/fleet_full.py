@@ -1,8 +1,10 @@
 """A full broker: Redis at its `maxmemory` with `maxmemory-policy noeviction` (the README's setting) refuses writes with
 OutOfMemoryError ("command not allowed when used memory > 'maxmemory'"). It answers; it has no room. Both sides say so
-and what to do (`FIX`). A task fetched by a worker's main process while Redis is full still ends that worker (kombu's
-bookkeeping write is refused), leaving the task in neither the queue nor kombu's unacknowledged hash while its `sent`
-mark stays: the enqueuing command finds it and sends it again once there is room (`fleet_watch.Lost`).
+and what to do (`FIX`). Two things still end a worker while Redis is full, kombu's bookkeeping write refused: its main
+process fetching a task (the task then in neither the queue nor kombu's unacknowledged hash), and a grading process
+killed (a memory cap, kill -9: the requeue refused, the task left in the unacknowledged hash until the visibility
+timeout). Either way the task is in no queue and held by no lease while its `sent` mark stays: the enqueuing command
+finds it and sends it again once there is room (`fleet_watch.Lost`), and says that the worker must be started again.
 
 A worker's result write is Celery's backend's; refused, it raised out of Celery's task tracing, the failure's write
 was refused too, the acknowledgement after it as well (Redis refuses every command of a MULTI block when full), and
@@ -10,8 +12,9 @@ Celery ended the worker ("Unrecoverable error", exit 1); its "Restoring unacknow
 still full, so the task stayed stranded until the visibility timeout (an hour). `waiting_backend` waits instead: the
 grading process keeps the task (unacknowledged) and its result, says on the worker's log what is wrong and what to do,
 and writes the result once Redis has room for it and the acknowledgement after it (`ROOM_MARGIN`), then the task is
-acknowledged as usual. A task taken while Redis is full waits the same way before its first write (`wait_for_room`:
-its count of attempts, its lease), so that it is graded, not failed for the broker; so does a worker's start (kombu's
+acknowledged as usual. A task taken while Redis is full waits the same way before each of its first writes (`written`:
+its count of attempts, its lease; a write refused after the look for room waits again), so that it is graded, not
+failed for the broker; so does a worker's start (kombu's
 first sweep of unacknowledged tasks takes a lock, a write: refused, it ended the worker at once, the task left queued). The enqueuing command meanwhile ends with `fleet.BROKER_STATUS` and `fleet.full_message` at its
 next write (a task sent), or waits for results it cannot get if it has nothing to send: it is run again once there is
 room, and collects what the workers stored.
@@ -58,6 +61,20 @@ def wait_for_room(client, what: str, size: int = 0) -> None:
         time.sleep(WAIT_SECONDS)
 
 
+def written(client, what: str, write, size: int = 0):
+    """`write()`'s answer, once Redis takes it: `wait_for_room` first, and again if Redis filled between the look and
+    the write (its OutOfMemoryError caught: the look then the write is not one step). `write` must be safe to repeat
+    (it is refused whole, or was not tried)."""
+    from redis.exceptions import OutOfMemoryError
+
+    while True:
+        wait_for_room(client, what, size)
+        try:
+            return write()
+        except OutOfMemoryError:
+            continue  # filled between the look and the write: wait again
+
+
 def room_at(url: str, what: str) -> None:
     """`wait_for_room` on the broker at `url`."""
     import redis
@@ -70,7 +87,6 @@ def waiting_backend() -> type:
     """Celery's Redis result backend whose write waits for room in a full Redis, saying so (see the module's text);
     made on demand, so that importing this module imports neither Celery nor redis-py."""
     from celery.backends.redis import RedisBackend
-    from redis.exceptions import OutOfMemoryError
 
     class WaitingBackend(RedisBackend):
         def __init__(self, app=None, url=None, **kwargs):
@@ -78,13 +94,9 @@ def waiting_backend() -> type:
             super().__init__(app=app, url=url or app.conf.result_backend, **kwargs)
 
         def _set(self, key, value, expires=None):
-            while True:
-                task = key.decode() if isinstance(key, bytes) else str(key)
-                wait_for_room(self.client, f"the result {task} (its task kept by this worker)", len(value) + len(key))
-                try:
-                    return super()._set(key, value, expires)
-                except OutOfMemoryError:
-                    continue  # filled between the look and the write: wait again
+            task = key.decode() if isinstance(key, bytes) else str(key)
+            what, size = f"the result {task} (its task kept by this worker)", len(value) + len(key)
+            return written(self.client, what, lambda: super(WaitingBackend, self)._set(key, value, expires), size)
 
     return WaitingBackend
 

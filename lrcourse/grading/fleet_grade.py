@@ -44,6 +44,7 @@ POLL_SECONDS = 0.5
 HINT_SECONDS = 120.0  # no task started for this long: say why that may be
 BATCH = 16  # results read per poll at most, and tasks sent between two polls (`collect`)
 EXISTS_CHUNK = 512  # tasks asked about in one pipelined round trip (`ready_tasks`)
+ENVELOPE = 16 << 10  # a task's message beside its parcel, at most (measured: headers, properties 1.8 kB)
 
 
 def grade_class_remote(
@@ -113,7 +114,10 @@ def collect(
                     outcomes.append(Outcome(student, "failed", f"the submission cannot be sent again: {error}"))
                     bar.update(1)
 
-            lost = Lost(waiting, resend, bar, queue=fleet.queue_name(version))  # lost or stranded tasks
+            def size(task: str) -> int:  # a task's message sent again: its parcel, base64 again in kombu's body
+                return parcel.packed_size(course / "submitted" / waiting[task][0] / assignment) * 4 // 3 + ENVELOPE
+
+            lost = Lost(waiting, resend, bar, queue=fleet.queue_name(version), size=size)  # lost or stranded tasks
             polled = 0.0
             try:
                 while unsent or waiting:

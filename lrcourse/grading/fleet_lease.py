@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 
 from lrcourse.grading import fleet
-from lrcourse.grading.fleet_full import FIX, has_room
+from lrcourse.grading.fleet_full import FIX, has_room, written
 
 LEASE_SECONDS = 90.0
 RENEW_SECONDS = 20.0
@@ -49,10 +49,12 @@ class Lease:
     def __enter__(self) -> Lease:
         import redis
 
-        self.client = redis.Redis.from_url(self.url)
+        self.client = client = redis.Redis.from_url(self.url)
         record = {"worker": self.worker, "pid": os.getpid(), "taken": time.time(), "visibility": self.visibility}
-        self.client.set(taken_key(self.task), json.dumps(record), ex=fleet.RESULT_SECONDS)
-        self.client.set(lease_key(self.task), 1, px=int(self.seconds * 1000))
+        # a full Redis refuses them: wait for room, saying so on the worker's log (each write safe to repeat)
+        what = f"the lease of {self.task} (its task kept by this worker)"
+        written(client, what, lambda: client.set(taken_key(self.task), json.dumps(record), ex=fleet.RESULT_SECONDS))
+        written(client, what, lambda: client.set(lease_key(self.task), 1, px=int(self.seconds * 1000)))
         self.thread.start()
         return self
 
@@ -148,8 +150,9 @@ def full_message(student: str, record: dict) -> str:
     return (
         f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, whose lease lapsed "
         "while the broker is full (Redis's maxmemory is reached: it refuses writes, a lease's renewal too): the worker "
-        f"may be grading it still, and writes its result once there is room. To make room: {FIX}. Meanwhile this "
-        "command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
+        "may be grading it still, and writes its result once there is room; a worker that ended on it (exit 1, "
+        '"Unrecoverable error" in its log) must be started again, and this command then sends its task again. To make '
+        f"room: {FIX}. Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
     )
 
 

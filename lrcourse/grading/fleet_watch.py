@@ -13,8 +13,12 @@ versions move, and a task of the old version then sits on a queue nobody serves.
   the versions it serves in the broker (`serving_key`, lapsing after SERVING_SECONDS), for the enqueuer.
 - `Unserved`, in the enqueuing command: while tasks wait, it says once, on stderr, when this course's version moved
   since the run started (its tasks carry the old one: a rerun sends the waiting students with the new version), or
-  when no worker has marked this run's version as served for SERVING_SECONDS.
-- `Lost`, in the enqueuing command too: sends again the waiting tasks a broker that lost its data no longer holds.
+  when no worker has marked this run's version as served for SERVING_SECONDS: while Redis is full, that the broker
+  is full (a mark is a write), and again once there is room if still no worker marks it for SERVING_SECONDS (a
+  worker that ended on the full broker must be started again).
+- `Lost`, in the enqueuing command too: sends again the waiting tasks the broker no longer holds (it lost its data)
+  or no worker holds (stranded: taken by a worker that ended, or whose grading process was killed, while Redis was
+  full).
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ from pathlib import Path
 
 from lrcourse.grading import fleet
 from lrcourse.grading.fleet_full import FIX, has_room
+from lrcourse.grading.fleet_lease import lease_key
 
 CHECK_SECONDS = 30.0  # a worker looks at its checkout this often; the enqueuer at its version too
 SERVING_SECONDS = 90.0  # a worker's mark that it serves a version lapses this long after its last look
 MARK_SECONDS = 5.0  # the longest a mark waits for the broker (a redis socket's timeouts)
-UNACKED = "unacked"  # kombu's Redis transport: the hash of the messages taken by a worker and not acknowledged
 SCAN_CHUNK = 8  # messages read in one round trip when looking for a stranded task (`stranded_tasks`)
 
 
@@ -148,8 +152,9 @@ def full_text(what: str, waiting: dict) -> str:
     """Why `what` while Redis is full, for the enqueuer's terminal: the cause, and the fix."""
     return (
         f"{what}: the broker is full (Redis's maxmemory is reached: it refuses writes, a worker's marks, leases and "
-        f"results too); {len(waiting)} task(s) wait. To make room: {FIX}. The workers go on once there is room; "
-        "this command waits meanwhile (Ctrl-C keeps every grade written; a rerun collects the rest)."
+        f"results too); {len(waiting)} task(s) wait. To make room: {FIX}. A worker still running goes on once "
+        'there is room; one that ended on it (exit 1, "Unrecoverable error" in its log) must be started again. This '
+        "command waits meanwhile (Ctrl-C keeps every grade written; a rerun collects the rest)."
     )
 
 
@@ -166,6 +171,7 @@ class Unserved:
         self.bar, self.every = bar, CHECK_SECONDS if every is None else every  # read now: a test sets it shorter
         self.last = self.since = time.monotonic()
         self.said: set[str] = set()
+        self.full = False  # Redis was full at the last look that found no worker's mark
 
     def check(self, client) -> None:
         now = time.monotonic()
@@ -181,16 +187,23 @@ class Unserved:
                 "again: it sends the students not yet graded with the new version."
             )
         elif served(client, self.version):
-            self.since = now
+            self.since, self.full = now, False
+        elif not has_room(client, 0):  # a worker's mark is a write: refused, not missing
+            self.full = True
+            if "unserved" not in self.said and now - self.since >= SERVING_SECONDS:
+                self.said.add("unserved")
+                self.say(full_text(f"no worker could mark course version {self.version} as served", self.waiting))
+        elif self.full:  # room again: a worker still running marks within its look's period; give it the grace
+            self.since, self.full = now, False
+            self.said.discard("unserved")  # said while full: said again if still no worker serves the version
         elif "unserved" not in self.said and now - self.since >= SERVING_SECONDS:
             self.said.add("unserved")
-            if not has_room(client, 0):  # a worker's mark is a write: refused, not missing
-                self.say(full_text(f"no worker could mark course version {self.version} as served", self.waiting))
-                return
             self.say(
                 f"no worker has marked course version {self.version} as served for {SERVING_SECONDS:.0f} s, and "
-                f"{len(self.waiting)} task(s) wait on its queue: start a worker from a checkout at this version, or, "
-                "if the course changed, stop (Ctrl-C: every grade written is kept) and run `lrcourse grade` again."
+                f"{len(self.waiting)} task(s) wait on its queue: start a worker from a checkout at this version (a "
+                'worker that ended while the broker was full, exit 1 and "Unrecoverable error" in its log, must be '
+                "started again), or, if the course changed, stop (Ctrl-C: every grade written is kept) and run "
+                "`lrcourse grade` again."
             )
 
     def version_now(self) -> str | None:
@@ -218,23 +231,37 @@ class Lost:
       results gone, while redis-py reconnects without a word). A waiting task has, until the command collects it, its
       `sent` mark or its result in the broker (the mark is set as it is sent, both are removed only once its result is
       written); with neither, the broker lost it (`lost_tasks`).
-    - stranded (`stranded_tasks`, when `queue` is given: the run's version's queue): a worker's main process took it
-      off the queue while Redis was full, kombu's record of it as unacknowledged was refused and the worker ended
-      ("Unrecoverable error"), so it is in neither the queue nor kombu's unacknowledged hash, and held by no lease,
-      while its `sent` mark stays (a rerun's `send` skips it). Only a task seen so at two looks in a row is sent again
-      (a delivery in flight is between the queue and the hash for a moment), its mark dropped first so that `send`
-      sends it; and only while Redis has room (`fleet_full.has_room`): sent into a full Redis, the send is refused and
-      the run ends, where it can wait for the room instead.
+    - stranded (`stranded_tasks`, when `queue` is given: the run's version's queue): it has its `sent` mark (a rerun's
+      `send` skips it), no result and no lease, and is not in the queue: no worker holds it, whether or not kombu
+      still lists it as unacknowledged. Two ways, both while Redis was full: a worker's main process took it off the
+      queue and kombu's record of it as unacknowledged was refused (the worker ended, "Unrecoverable error"); or the
+      grading process was killed (a memory cap, kill -9) and Celery's requeue, one kombu transaction with an LPUSH,
+      was refused (the worker ended, exit 1): the task then stays in kombu's unacknowledged hash, which kombu restores
+      only after the visibility timeout (an hour). A task being graded holds a lease (`fleet_lease`), so it is not
+      taken for stranded; the moments a held task has none are short and covered by needing two looks in a row that
+      each find it so, both while Redis has room: a delivery in flight (off the queue, not yet in a grading process),
+      a grading process's first writes (its attempt count, then its lease), its result's write after the lease ends.
+      While Redis is full a look counts for nothing: a lease's renewal is refused, so a task being graded loses its
+      lease, and a result waits for room (`fleet_full.waiting_backend`); once there is room a lease is renewed within
+      `fleet_lease.RENEW_SECONDS` and a result written within `fleet_full.WAIT_SECONDS`, both shorter than a look's
+      period. Its cost: a message a live worker holds for a process still starting (a replacement for one that died
+      warms for up to a minute or two) may be sent a second time; the copy costs a worker's time, never a second
+      grade. A task found stranded is sent again only if Redis has room for its parcel (`size(task)`, and the
+      acknowledgement after it: `fleet_full.has_room`): sent into a full Redis, the send is refused and the run ends,
+      where it can wait for the room instead. Its `sent` mark is dropped first, so that `send` sends it. The copy kombu
+      restores from its unacknowledged hash after the visibility timeout is dropped by the worker that takes it if
+      its result is still stored; if the run collected it already, it costs a worker's time again.
 
     Sending again is safe: a task is written once, when the command first collects its result and stops waiting for
     it; a copy also still graded by a worker that held it costs that worker's time, never a second grade in the
     gradebook. `check` at each poll, which looks every `every` s."""
 
-    def __init__(self, waiting: dict, resend, bar, every: float | None = None, queue: str = ""):
+    def __init__(self, waiting: dict, resend, bar, every: float | None = None, queue: str = "", size=None):
         self.waiting, self.resend, self.bar, self.queue = waiting, resend, bar, queue
+        self.size = size or (lambda task: 0)  # bytes a task's message takes in Redis when sent again
         self.every = CHECK_SECONDS if every is None else every  # read now: a test sets it shorter
         self.last = time.monotonic()
-        self.stranded: set[str] = set()  # tasks seen stranded at the last look
+        self.stranded: set[str] = set()  # tasks seen stranded at the last look, made while Redis had room
 
     def check(self, client) -> None:
         now = time.monotonic()
@@ -253,7 +280,7 @@ class Lost:
         if stranded:
             self.bar.write(
                 f"lrcourse: {len(stranded)} waiting task(s) are in neither the queue nor a worker's hands (taken by a "
-                "worker that ended while the broker was full?): sent again",
+                "worker that ended, or whose grading process was killed, while the broker was full?): sent again",
                 file=sys.stderr,
             )
             for task in stranded:
@@ -261,14 +288,20 @@ class Lost:
                 self.resend(task)
 
     def stranded_again(self, client, tasks: list[str]) -> list[str]:
-        """The tasks stranded now and at the last look, if Redis has room to take them again; the others seen
-        stranded now are kept for the next look."""
+        """The tasks stranded now and at the last look, both made while Redis had room, that Redis has room to take
+        again (their parcels together); those seen stranded now and not sent are kept for the next look."""
         if not self.queue:
             return []
+        if not has_room(client, 0):
+            self.stranded = set()  # a look while full counts for nothing (see the class's text)
+            return []
         now = set(stranded_tasks(client, tasks, self.queue))
-        again = [task for task in tasks if task in now and task in self.stranded]
-        if again and not has_room(client, 0):
-            again = []  # kept as seen: sent at the first look that finds room
+        again, total = [], 0
+        for task in (task for task in tasks if task in now and task in self.stranded):
+            size = self.size(task)
+            if has_room(client, total + size):
+                again.append(task)
+                total += size
         self.stranded = now - set(again)
         return again
 
@@ -282,26 +315,24 @@ def lost_tasks(client, tasks: list[str]) -> list[str]:
 
 
 def stranded_tasks(client, tasks: list[str], queue: str) -> list[str]:
-    """The tasks with a `sent` mark, no result and no lease (`fleet_lease`) that are in neither `queue` nor kombu's
-    unacknowledged hash (see `Lost`). Only those with a mark and neither a result nor a lease are looked for, first
-    among the unacknowledged messages (at most one per worker process: prefetch 1), then in the queue, SCAN_CHUNK
-    messages a round trip, stopping once all are found. The queue is read from its left end by index: kombu pushes on
-    the left and takes from the right, so a task taken meanwhile moves no message and one sent meanwhile only makes a
-    message read twice; from the right a take would shift one past the reading, unseen. Its cost: the queue's
-    messages up to the last of these tasks (the parcels: about 0.1 MB a student with one notebook), each look while
-    some of the run's tasks are queued, the whole queue when one is stranded."""
-    from lrcourse.grading.fleet_lease import lease_key
-
+    """The tasks with a `sent` mark, no result and no lease (`fleet_lease`) that are not in `queue` (see `Lost`). Only
+    those with a mark and neither a result nor a lease are looked for, in the queue, SCAN_CHUNK messages a round trip,
+    stopping once all are found. The queue is read from its left end by index: kombu pushes on the left and takes from
+    the right, so a task taken meanwhile moves no message and one sent meanwhile only makes a message read twice; from
+    the right a take would shift one past the reading, unseen. Its cost: Redis sends the queue's messages up to the
+    last of these tasks (the parcels: about 0.1 MB a student with one notebook), each look while some of the run's
+    tasks are queued, the whole queue when one is stranded; each message is then searched only in its headers
+    (`names_in`), not its body. Measured on this shared 2-core machine (load average 13; the R25e review's cost.py,
+    real Celery messages): 64 queued messages with a 0.1 MB parcel each (9 MB) 0.04-0.07 s a look; with a 4 MB
+    parcel each (5.3 MB a message, 341 MB) 3.6-6 s, one 178 MB message 2.9-4.3 s, nearly all of it Redis sending
+    them (the search of all 64 messages for 64 tasks: 0.014 s; searched whole, once per task, it took 19.5 s).
+    Once every CHECK_SECONDS, in the enqueuer's only loop, while some of the run's tasks wait."""
     with client.pipeline(transaction=False) as pipe:
         for task in tasks:
             pipe.exists(fleet.sent_key(task))
             pipe.exists(fleet.result_key(task), lease_key(task))
         answers = pipe.execute()
     missing = {task for task, sent, held in zip(tasks, answers[::2], answers[1::2]) if sent and not held}
-    for _, message in client.hscan_iter(UNACKED, count=SCAN_CHUNK):
-        missing -= names_in(message, missing)
-        if not missing:
-            return []
     start = 0
     while missing:
         messages = client.lrange(queue, start, start + SCAN_CHUNK - 1)
@@ -314,5 +345,10 @@ def stranded_tasks(client, tasks: list[str], queue: str) -> list[str]:
 
 
 def names_in(message: bytes, tasks: set[str]) -> set[str]:
-    """Which of `tasks` a kombu message (JSON, its body base64: no '-' in it) names: its headers carry the task's id."""
-    return {task for task in tasks if f'"{task}"'.encode() in message}
+    """Which of `tasks` a kombu message names: its headers (the task's id; its properties after them, the id again as
+    the correlation id). A message is JSON with its body first (base64, a student's whole parcel: megabytes) and its
+    headers and properties last (a few kB: Celery's `argsrepr` is cut at 1 kB), so the headers' key is sought from
+    the end and only what follows it is searched, once per task; a name counts only as a whole JSON string, and a `"`
+    inside a string (a file's name in `argsrepr`) is escaped, so no file name can pass for a task's id."""
+    start = max(message.rfind(b'"headers":'), 0)
+    return {task for task in tasks if message.find(f'"{task}"'.encode(), start) != -1}

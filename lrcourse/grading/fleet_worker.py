@@ -43,7 +43,7 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
-from lrcourse.grading.fleet_full import room_at, waiting_backend
+from lrcourse.grading.fleet_full import room_at, waiting_backend, written
 from lrcourse.grading.fleet_lease import Lease
 from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch, moved_or_unreadable
 from lrcourse.grading.outcomes import Outcome
@@ -269,8 +269,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if moved := moved_or_unreadable(station, task.get("assignment")):
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
-        room_at(url, f"{self.request.id} (its task kept by this worker)")  # a full broker: wait, saying so
-        attempts = _count_attempt(url, self.request.id)
+        attempts = _count_attempt(url, self.request.id)  # a full broker: waits for room, saying so
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
             return _failed(str(task.get("student"))[:64], why)
@@ -329,12 +328,13 @@ def _stop_for_restart(why: str) -> None:
 
 
 def _count_attempt(url: str, task: str, by: int = 1) -> int:
+    """The task's count of deliveries moved by `by`: a full Redis refuses it, so it waits for room, saying so."""
     import redis
 
+    what, key = f"{task} (its task kept by this worker)", fleet.attempts_key(task)  # graded, not failed, for a full one
     with redis.Redis.from_url(url) as client:
-        key = fleet.attempts_key(task)
-        count = client.incrby(key, by)
-        client.expire(key, fleet.RESULT_SECONDS)
+        count = written(client, what, lambda: client.incrby(key, by))  # apart: a repeated INCRBY would count twice
+        written(client, what, lambda: client.expire(key, fleet.RESULT_SECONDS))
         return int(count)
 
 

@@ -1,0 +1,111 @@
+"""The enqueuing command's look for stranded tasks (`fleet_watch.Lost`, `stranded_tasks`, `names_in`): a task with
+its `sent` mark, no result and no lease that is not in its queue is held by no worker, and is sent again at the second
+of two looks made while Redis has room, once Redis has room for its parcel; a message is searched in its headers,
+not its body. A real Redis with a password; tests/test_fleet_full.py runs it end to end with stand-in workers."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import redis
+
+from lrcourse.grading import fleet, fleet_watch
+from lrcourse.grading.fleet_lease import lease_key
+from lrcourse.grading.fleet_watch import Lost
+
+from support.redis_broker import full, redis_server
+
+
+class Bar:
+    """tqdm's write, kept with the file it was given."""
+
+    def __init__(self):
+        self.said: list[tuple[str, object]] = []
+
+    def write(self, text: str, file=None) -> None:
+        self.said.append((text, file))
+
+
+@pytest.fixture(scope="module")
+def url():
+    with redis_server() as address:
+        yield address
+
+
+def kombu_message(task: str) -> dict:
+    """A task's message as kombu's Redis transport stores it in a queue (JSON; its body base64)."""
+    body = "eyJhcmdzIjogW119"  # base64: no '-' in it, so a task's id never appears inside a body
+    return {"body": body, "headers": {"id": task, "root_id": task, "task": fleet.TASK}, "properties": {}}
+
+
+def test_the_enqueuer_resends_a_stranded_task_at_its_second_look_with_room_once_its_parcel_fits(url):
+    """A task with its `sent` mark, no result and no lease that is not in its queue is held by no worker, whether or
+    not kombu still lists it as unacknowledged (a grading process killed while Redis was full: the requeue refused,
+    the message left in kombu's unacked hash for the visibility timeout). The enqueuer sends it again once seen so at
+    two looks in a row made while Redis has room (a look while full counts for nothing: a lease's renewal is refused
+    then), and only when Redis has room for its parcel; the tasks queued, leased or with a result stay as they are,
+    and one in flight (no lease yet at the first look) is left to the worker that took it."""
+    bar, resent = Bar(), []
+    tasks = ["st-queued", "st-unacked", "st-leased", "st-stored", "st-flight", "st-stranded", "st-big"]
+    waiting = {task: (task, "f") for task in tasks}
+    queue = "lrcourse-test-stranded"
+    sizes = {"st-big": 4 << 20}  # its parcel: 4 MB
+    with redis.Redis.from_url(url) as client:
+
+        def resend(task: str) -> None:  # as `fleet_grade.send` does: queued, then marked sent
+            resent.append(task)
+            client.lpush(queue, json.dumps(kombu_message(task)))
+            client.set(fleet.sent_key(task), 1, ex=60)
+
+        watch = Lost(waiting, resend, bar, every=0, queue=queue, size=lambda task: sizes.get(task, 0))
+        for task in tasks:
+            client.set(fleet.sent_key(task), 1, ex=60)
+        client.lpush(queue, json.dumps(kombu_message("st-queued")))  # the oldest: on the right
+        client.lpush(queue, *(json.dumps(kombu_message(f"other-{n}")) for n in range(20)))  # read first: the left end
+        client.hset("unacked", "tag-1", json.dumps([kombu_message("st-unacked"), "", queue]))  # its worker ended
+        client.set(lease_key("st-leased"), 1, px=60_000)
+        client.set(fleet.result_key("st-stored"), b"{}", ex=60)
+        stranded = {"st-unacked", "st-stranded", "st-big"}
+        try:
+            watch.check(client)  # first look: seen, not sent
+            assert resent == [] and watch.stranded == stranded | {"st-flight"}
+            client.set(lease_key("st-flight"), 1, px=60_000)  # its grading process took it
+            with full(client):
+                watch.check(client)  # Redis full: this look counts for nothing, and nothing is sent
+                assert resent == [] and watch.stranded == set()
+            watch.check(client)  # room again: a first look
+            assert resent == [] and watch.stranded == stranded
+            used = int(client.info("memory")["used_memory"])
+            client.config_set("maxmemory-policy", "noeviction")
+            client.config_set("maxmemory", used + (3 << 20))  # room for the small ones, not for a 4 MB parcel
+            try:
+                watch.check(client)
+            finally:
+                client.config_set("maxmemory", 0)
+            assert resent == ["st-unacked", "st-stranded"] and watch.stranded == {"st-big"}
+            assert client.lrange(queue, 0, 1) == [
+                json.dumps(kombu_message(f"st-{n}")).encode() for n in ("stranded", "unacked")
+            ]
+            watch.check(client)  # its parcel fits now: seen at this look and the last
+            assert resent == ["st-unacked", "st-stranded", "st-big"] and watch.stranded == set()
+        finally:  # the module's broker: another test waits for a `sent` mark of its own run
+            client.delete(queue, "unacked", lease_key("st-leased"), lease_key("st-flight"))
+            client.delete(fleet.result_key("st-stored"), *(fleet.sent_key(task) for task in tasks))
+    said = [text for text, file in bar.said if file is sys.stderr]
+    assert len(said) == len(bar.said) == 2, bar.said
+    assert "2 waiting task(s) are in neither the queue nor a worker's hands" in said[0], said
+    assert "1 waiting task(s) are in neither the queue nor a worker's hands" in said[1], said
+
+
+def test_a_task_is_looked_for_in_a_messages_headers_not_its_body():
+    """A message's body (a student's parcel: megabytes) is not searched; its headers are. The body here holds the
+    other task's id as a JSON string, which a search of the whole message found."""
+    message = kombu_message("in-headers")
+    message["body"] = {"id": "in-body", "files": {"n.ipynb": "A" * 1000}}
+    raw = json.dumps(message).encode()
+    assert raw.index(b'"in-body"') < raw.index(b'"headers":') < raw.index(b'"in-headers"')
+    assert fleet_watch.names_in(raw, {"in-headers", "in-body", "elsewhere"}) == {"in-headers"}
+    named = json.dumps({**kombu_message("x"), "headers": {"id": "x", "argsrepr": "{'files': {'in-file': ''}}"}})
+    assert fleet_watch.names_in(named.encode(), {"in-file", "x"}) == {"x"}  # a file's name in argsrepr is no id
