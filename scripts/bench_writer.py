@@ -1,5 +1,5 @@
 """Micro-benchmark of the grading queue's enqueuer (issue 25; nothing is asserted): how fast the one writer of
-`lrcourse grade --broker-file` (`fleet_grade.Writer`, `fleet_grade.write`) writes workers' results, with no broker
+`lrcourse grade --broker-file` (`fleet_write.Writer`, `fleet_write.write`) writes workers' results, with no broker
 and no worker. At a deadline of thousands of submissions, its pace bounds the whole fleet.
 
 Two chapter-2 students (a correct and a wrong answer) are graded by local `lrcourse grade`; their autograded and
@@ -78,7 +78,7 @@ def fresh_course(directory: Path, db_url: str | None) -> Path:
 
 def write_all(graded: Path, results: dict, course: Path, db_url: str, count: int) -> tuple[list, list, list]:
     """`count` results written as the enqueuer writes them; each one's wall and CPU seconds, and the students."""
-    from lrcourse.grading.fleet_grade import Writer, write
+    from lrcourse.grading.fleet_write import Writer, write
     from lrcourse.grading.grade import create_gradebook_tables
 
     students = []

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from lrcourse.grading.fleet_grade import write
 from lrcourse.grading.fleet_result import Refused, checked_scores, read
+from lrcourse.grading.fleet_write import write
 
 
 def result(scores_json: str) -> dict:
@@ -139,7 +139,7 @@ class SwallowingApi:
 def test_ctrl_c_while_a_late_page_is_remade_stops_the_command(tmp_path):
     """nbgrader's API would swallow a KeyboardInterrupt raised inside it: while the run's CtrlC is installed, the
     Ctrl-C is only noted there, and the run's next check stops the command."""
-    from lrcourse.grading.fleet_grade import Writer
+    from lrcourse.grading.fleet_write import Writer
     from lrcourse.grading.watchdog import CtrlC
 
     pages = Writer.__new__(Writer)

@@ -86,6 +86,8 @@ def test_the_left_out_files_are_named_in_one_short_note(tmp_path):
     assert left_out(tmp_path / "gone", NB) == [], "a note only: a folder gone meanwhile lists nothing"
     many = left_out_note([f"f{i:03}.csv" for i in range(1000)])
     assert f"and {1000 - NAMED} more" in many and len(many) <= 300
+    forged = left_out_note(["a\nalice   graded 0\x1b[2J.txt"])  # F14: a file name that would forge a row
+    assert "\n" not in forged and "\x1b" not in forged and "'a\\nalice   graded 0\\x1b[2J.txt'" in forged
 
 
 @pytest.mark.slow
@@ -122,7 +124,7 @@ def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autog
     # notebook alone: nbgrader's files are carried after the kernel ran
     assert f"seen: {[NB]!r}\n" in printed and str(course) not in printed, printed
 
-    from lrcourse.grading.fleet_grade import Writer, remake_feedback  # the queue's page of a late student, made again
+    from lrcourse.grading.fleet_write import Writer, remake_feedback  # the queue's page of a late student, made again
 
     writer = Writer(course, f"sqlite:///{course / 'gradebook.db'}")
     try:

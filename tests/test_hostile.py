@@ -138,9 +138,11 @@ def test_a_refused_submission_fails_with_its_reason(hostile_class, refused):
 
 @pytest.fixture(scope="module")
 def deep_message_class(tmp_path_factory):
-    """The kernel that sends a message nested too deep, and an honest classmate graded after it by the same worker."""
+    """The kernels that send a message nested too deep and one that is not JSON, and an honest classmate graded after
+    them by the same worker."""
     course = make_course(tmp_path_factory.mktemp("deep-message"), [hostile.CHAPTER])
     submit_attack(course, hostile.DEEP_MESSAGE)
+    submit_attack(course, hostile.NOT_JSON_MESSAGE)
     submit(course, "zz-honest-correct", hostile.CHAPTER, hostile.answers(hostile.CORRECT))
     run = lrcourse(course, "grade", hostile.CHAPTER, "--workers", "1", timeout=1800)
     return course, run, scores(course, hostile.CHAPTER)
@@ -155,13 +157,13 @@ def test_a_message_nested_too_deep_stops_that_kernel_with_the_reason_and_prints_
     assert not [word for word in ("Traceback", "Task exception", "RecursionError") if word in printed], printed[-3000:]
     full = sum(maximum for _, maximum in graded["zz-honest-correct"].values())
     assert total(graded["zz-honest-correct"]) == full, printed[-3000:]
-    assert total(graded[hostile.DEEP_MESSAGE.name]) <= full
-    [row] = [
-        row
-        for row in csv_rows(course / "reports" / f"{hostile.CHAPTER}.csv")
-        if row["student"] == hostile.DEEP_MESSAGE.name
-    ]
-    assert f"your kernel sent a message nested deeper than {MAX_MESSAGE_DEPTH} levels" in row["reason"], row
+    rows = {row["student"]: row for row in csv_rows(course / "reports" / f"{hostile.CHAPTER}.csv")}
+    for attack, reason in (
+        (hostile.DEEP_MESSAGE, f"your kernel sent a message nested deeper than {MAX_MESSAGE_DEPTH} levels"),
+        (hostile.NOT_JSON_MESSAGE, "your kernel sent a message that is not JSON"),
+    ):
+        assert total(graded[attack.name]) <= full
+        assert reason in rows[attack.name]["reason"], rows[attack.name]
 
 
 @pytest.mark.slow

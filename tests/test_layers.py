@@ -30,7 +30,7 @@ OUTSIDE = {"grader/references.py": "lrcourse.checking", "grader": "commands", "s
 # takes submissions in or reads a graded class back (drawn beside the chain) imports none of it, so reading the
 # results never loads the pipeline that grades them.
 GRADING = "lrcourse.grading."
-CHAIN = ("remote", "verdicts", "worker", "fleet_worker", "grade", "fleet_grade")  # from the bottom
+CHAIN = ("remote", "verdicts", "worker", "fleet_worker", "fleet_write", "grade", "fleet_grade")  # from the bottom
 BESIDE_THE_CHAIN = {
     *("course", "intake", "notebook_limits", "outcomes", "exercise", "collect", "inbound", "nbgrader_collect"),
     "submission_secrets",

@@ -199,17 +199,22 @@ def test_many_tiny_stream_messages_are_kept_in_linear_time():
 
 def test_a_message_part_nested_too_deep_is_refused_unparsed_and_honest_ones_pass():
     """The grader's session parses a kernel's message part only within MAX_MESSAGE_DEPTH (the manager is told, once
-    per refused part); a part exactly that deep, or wide and shallow, parses as before."""
+    per refused part, with the reason); a part exactly that deep, or wide and shallow, parses as before; a part that
+    is not JSON is refused too (F14)."""
     from jupyter_client.session import Session
 
-    from lrcourse.grading.sandbox.kernel_client import MAX_MESSAGE_DEPTH, MessageTooDeep, depth_bounded
+    from lrcourse.grading.sandbox.kernel_client import MAX_MESSAGE_DEPTH, NOT_JSON, MessageRefused, depth_bounded
 
     told = []
-    unpack = depth_bounded(Session().unpack, lambda: told.append(1))
+    unpack = depth_bounded(Session().unpack, told.append)
     deepest = b"[" * MAX_MESSAGE_DEPTH + b"]" * MAX_MESSAGE_DEPTH
     assert unpack(b'{"data": ' + deepest[1:-1] + b"}") == {"data": json.loads(deepest[1:-1])}
     assert unpack(b"[" + b"[1, {}]," * 50_000 + b"[]]")[-1] == [] and told == []
     for part in (b"[" * (MAX_MESSAGE_DEPTH + 1) + b"]" * (MAX_MESSAGE_DEPTH + 1), b"]" + b"[" * 100_000):
-        with pytest.raises(MessageTooDeep, match=f"nested deeper than {MAX_MESSAGE_DEPTH} levels"):
+        with pytest.raises(MessageRefused, match=f"nested deeper than {MAX_MESSAGE_DEPTH} levels"):
             unpack(part)
-    assert told == [1, 1]
+    assert len(told) == 2 and all("nested deeper" in reason for reason in told)
+    for part in (b'{"payload": ]}', b'{"a": "\\q"}'):  # F14: shallow, not JSON (a stray bracket, a bad escape)
+        with pytest.raises(MessageRefused, match="not JSON"):
+            unpack(part)
+    assert told[2:] == [NOT_JSON, NOT_JSON]

@@ -22,6 +22,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from lrcourse.grading import outcomes
 from lrcourse.grading.inbound import NBGRADER_FILES
 from lrcourse.grading.outcomes import capped
 
@@ -76,5 +77,7 @@ def left_out_note(names: list[str]) -> str:
     """One short note for the student's reasons: which of her files were not graded, and that nothing failed."""
     if not names:
         return ""
-    shown = ", ".join(names[:NAMED]) + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
+    # each name as one quoted line (a newline or an escape in a file name would reach reports/<chapter>.csv raw: F14)
+    shown = ", ".join(outcomes.shown(name, NOTE_LIMIT) for name in names[:NAMED])
+    shown += f" and {len(names) - NAMED} more" if len(names) > NAMED else ""
     return capped(f"left out (only the chapter's notebook is graded, nothing else is copied): {shown}", NOTE_LIMIT)

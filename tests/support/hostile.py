@@ -214,6 +214,9 @@ display({"application/json": "@@DEEP@@", "text/plain": "deep"}, raw=True)
 _session.pack = _pack
 """
 DEEP_MESSAGE = Attack("deep-message-correct", CORRECT, correct=True, extra_cells=(DEEP_MESSAGE_CELL,))
+# Shallow but not JSON (F14): a decode error went on into nbclient (a vague reason, its traceback in the terminal)
+NOT_JSON_CELL = DEEP_MESSAGE_CELL.replace('b"[" * 100_000 + b"]" * 100_000', 'b"]"')
+NOT_JSON_MESSAGE = Attack("not-json-message-correct", CORRECT, correct=True, extra_cells=(NOT_JSON_CELL,))
 WORKER_MEMORY_MB = 768  # the class's worker cap: above an honest worker's VmData (568 MB measured on chapter 6's solution), below 600 MB more
 SLOW_ON_PURPOSE = (
     CORRECT

@@ -36,11 +36,12 @@ from traitlets import Type, default
 
 from lrcourse.json_scan import nesting_exceeds
 
-# JSON levels in one part of a kernel's message. An honest one nests about 6 (a display's data in its content);
-# what the grader keeps of it goes into the graded notebook, which is read within the same depth
-# (notebook_limits.MAX_DEPTH).
+# JSON levels in one part of a kernel's message. An honest one nests about 6 (a display's data in its content). It
+# bounds the grader's parsing only: a notebook saved with outputs nested near it is itself deeper than a submitted
+# notebook may be (notebook_limits.MAX_DEPTH: its cells and outputs add levels), refused with that reason when read.
 MAX_MESSAGE_DEPTH = 64
 MESSAGE_LIMIT = f"message limit (your kernel sent a message nested deeper than {MAX_MESSAGE_DEPTH} levels)"
+NOT_JSON = "message limit (your kernel sent a message that is not JSON)"
 MESSAGE_MB = 16  # one frame from a kernel (one print, one image), before any cap is applied
 QUEUED_MESSAGES = 100  # messages ZeroMQ holds for the grader before it stops reading the kernel's
 CONTROL_KB = 64  # one frame on the manager's control socket, which is never read
@@ -59,25 +60,29 @@ def manager_context() -> zmq.asyncio.Context:
     return bounded_context(CONTROL_KB << 10, 1)
 
 
-class MessageTooDeep(ValueError):
-    """A part of a kernel's message nested deeper than MAX_MESSAGE_DEPTH: it was not parsed."""
+class MessageRefused(ValueError):
+    """A part of a kernel's message nested deeper than MAX_MESSAGE_DEPTH (not parsed), or not JSON (F14)."""
 
 
-def depth_bounded(unpack: Callable, refused: Callable[[], None]) -> Callable:
-    """A session's `unpack` that parses a part only within MAX_MESSAGE_DEPTH; a deeper one calls `refused()` and
-    raises MessageTooDeep."""
+def depth_bounded(unpack: Callable, refused: Callable[[str], None]) -> Callable:
+    """A session's `unpack` that parses a part only within MAX_MESSAGE_DEPTH; a deeper one, or one that is not JSON
+    (a decode error went on into nbclient: a vague reason, its traceback in the instructor's terminal), calls
+    `refused(reason)` and raises MessageRefused."""
 
     def bounded(data):
         raw = data.encode() if isinstance(data, str) else bytes(data)
         # the count first: with fewer openers than the limit no text is deeper (every honest message, at once)
         if raw.count(b"[") + raw.count(b"{") > MAX_MESSAGE_DEPTH and nesting_exceeds(raw, MAX_MESSAGE_DEPTH):
-            refused()
-            raise MessageTooDeep(MESSAGE_LIMIT)
+            refused(MESSAGE_LIMIT)
+            raise MessageRefused(MESSAGE_LIMIT)
         try:
             return unpack(data)
         except RecursionError:  # not balanced JSON (unmeasured), yet deep: the parser's own limit
-            refused()
-            raise MessageTooDeep(MESSAGE_LIMIT) from None
+            refused(MESSAGE_LIMIT)
+            raise MessageRefused(MESSAGE_LIMIT) from None
+        except ValueError:  # not JSON (jupyter_client decodes UTF-8 with replacement: that never raises)
+            refused(NOT_JSON)
+            raise MessageRefused(NOT_JSON) from None
 
     return bounded
 
@@ -90,7 +95,7 @@ class MeasuredChannel(AsyncZMQSocketChannel):
         while True:
             try:
                 return await super().get_msg(timeout)
-            except MessageTooDeep:
+            except MessageRefused:
                 continue
 
 

@@ -33,7 +33,7 @@ from jupyter_client.session import Session
 from traitlets import default
 
 from lrcourse.grading.sandbox.bwrap import Sandbox
-from lrcourse.grading.sandbox.kernel_client import MESSAGE_LIMIT, BoundedKernelClient, depth_bounded, manager_context
+from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient, depth_bounded, manager_context
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
 from lrcourse.grading.sandbox.zygote import ISOLATE, LINE_FAULTS, Handle, ZygoteFault, spawn
@@ -247,7 +247,7 @@ class ForkedKernelManager(AsyncKernelManager):
     @default("session")
     def _measuring_session(self):
         session = Session(parent=self)  # as jupyter_client's default, but each message is measured before it is parsed
-        session.unpack = depth_bounded(session.unpack, self._message_too_deep)
+        session.unpack = depth_bounded(session.unpack, self._message_refused)
         return session
 
     @default("context")
@@ -288,8 +288,8 @@ class ForkedKernelManager(AsyncKernelManager):
         self.kernels.limit_hits[self._folder] = self._limit
         self._kill_relay()
 
-    def _message_too_deep(self) -> None:
-        self.kernels.limit_hits.setdefault(self._folder, MESSAGE_LIMIT)
+    def _message_refused(self, reason: str) -> None:
+        self.kernels.limit_hits.setdefault(self._folder, reason)
         self._kill_relay()
 
     def _kill_relay(self) -> None:
