@@ -17,14 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from lrcourse.grading.export import GradesCsvExportPlugin
-from lrcourse.grading.intake import (
-    MAX_ENTRIES,
-    MAX_NBGRADER_FILE_BYTES,
-    refused,
-    submissions,
-    unsafe_files,
-    valid_student_id,
-)
+from lrcourse.grading.intake import MAX_ENTRIES, refused, submissions, unsafe_files, valid_student_id
 from lrcourse.grading.outcomes import REASON_WRITTEN, Outcome, RunOutcomes, outcomes_csv, summary, write_outcomes
 from lrcourse.grading.results import failed_students
 from lrcourse.grading.spreadsheet import read_rows, safe_cell, write_csv
@@ -159,23 +152,6 @@ def test_entries_and_bytes_are_bounded(tmp_path):
     with open(folder / "big.bin", "wb") as handle:
         handle.truncate(101 << 20)
     assert unsafe_files(folder) == "the submission is larger than 100 MB"
-
-
-@pytest.mark.parametrize("name", ["timestamp.txt", "submission_secret.txt"])
-def test_a_large_nbgrader_file_fails_the_student_naming_it_and_the_bound(tmp_path, name):
-    """nbgrader reads its timestamp.txt whole and parses it with dateutil (1 MB of it: 26 s, then OverflowError),
-    and its secret whole: past 256 bytes the student fails before nbgrader opens either, with the reason; what
-    nbgrader writes (30 and 128 bytes) and the bound itself are taken."""
-    folder = submitted(tmp_path)
-    (folder / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
-    (folder / "submission_secret.txt").write_text("0f" * 64)
-    assert refused(tmp_path, "alice", "ch") is None
-    (folder / name).write_text("1" * MAX_NBGRADER_FILE_BYTES)
-    assert refused(tmp_path, "alice", "ch") is None
-    (folder / name).write_text("1" * (1 << 20))
-    reason = f"{name} is larger than 256 bytes (1048576 bytes; nbgrader writes 30 or 128)"
-    assert unsafe_files(folder) == reason
-    assert reason in refused(tmp_path, "alice", "ch")
 
 
 def test_a_notebook_over_a_limit_fails_the_student_with_the_reason(tmp_path):

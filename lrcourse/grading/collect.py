@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrcourse.grading.broken_submit import broken
+from lrcourse.grading.collect_rows import capped_rows, more_strays, over_budget, superseded_rows
 from lrcourse.grading.exchange_inbound import (
     Exchange,
     ExchangeUnusable,
@@ -185,34 +186,11 @@ def _check_all(
             continue
         claim(secrets_held, inbound_secret(inbound, submission), submission.student)
         accepted.setdefault(submission.student, []).append(submission)
-    _capped_rows(result, refusals, bounds.refusals)
+    result.refused += capped_rows(result.assignment, refusals, bounds.refusals)
     result.refused += [
-        _over_budget(owner_name(uid, owners), count, bounds.entries) for uid, count in sorted(unchecked.items())
+        over_budget(owner_name(uid, owners), count, bounds.entries) for uid, count in sorted(unchecked.items())
     ]
     return accepted
-
-
-def _capped_rows(result: Collected, refusals: dict[tuple[str, str], int], cap: int) -> None:
-    """One row per refusal cap exceeded: `and N more` of a student's own, or of an owner's in names not theirs."""
-    for (claimed_id, owner), count in sorted(refusals.items()):
-        if count > cap:
-            more = count - cap
-            if claimed_id:
-                row = {"submission": f"{claimed_id}+{result.assignment}+...", "reason": f"and {more} more of "}
-                row["reason"] += f"{claimed_id}'s own submissions refused"
-            else:
-                row = {"submission": f"{owner}: {more} more", "reason": f"and {more} more submissions owned by "}
-                row["reason"] += f"{owner} in names not theirs refused"
-            result.refused.append({**row, "more": more})
-
-
-def _over_budget(owner: str, count: int, entries: int) -> dict:
-    """The row of an owner whose folders hold more entries than a run lists for one owner (a flood?)."""
-    reason = (
-        f"{owner}'s submission folders hold more than {entries} entries in all (a flood?): listed newest folder "
-        f"first, {count} folders were not checked once {entries} had been read"
-    )
-    return {"submission": f"{owner}: {count} folders", "reason": reason, "more": count}
 
 
 def _refusal_key(name: str, owner: str) -> tuple[str, str]:
@@ -221,15 +199,6 @@ def _refusal_key(name: str, owner: str) -> tuple[str, str]:
     never bury a student's own refusal, and no owner prints more than a few rows."""
     claimed_id = name.split("+", 1)[0]
     return (claimed_id, owner) if claimed_id == owner else ("", owner)
-
-
-def _supersede(result: Collected, student: str, older: list[Submission], named: int) -> None:
-    """The superseded rows of a student's `older` accepted submissions: the `named` newest one each, the rest
-    counted in one row (a student's many resubmissions do not flood the record)."""
-    result.superseded += [{"submission": s.name} for s in older[:named]]
-    if len(older) > named:
-        more = len(older) - named
-        result.superseded.append({"student": student, "submission": f"{student}: older submissions", "more": more})
 
 
 def _refuse_unread(result: Collected, submission: Submission, error: Exception, refused: int, cap: int) -> None:
@@ -289,12 +258,9 @@ def _collect_student(
             elif shared:
                 result.left_out.append({"submission": submission.name, "reason": SHARED_SECRET.format(shared)})
         submission.files = {}
-        _supersede(result, submission.student, submissions[index + 1 :], bounds.kept - 1)
+        older = [s.name for s in submissions[index + 1 :]]
+        result.superseded += superseded_rows(submission.student, older, bounds.kept - 1)
         return
-
-
-def more_strays(count: int) -> str:
-    return f"and {count} more entries left out (not part of the assignment)"
 
 
 def _refuse(result: Collected, name: str, error: Exception) -> None:
