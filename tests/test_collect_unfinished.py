@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 
 import pytest
 
@@ -119,8 +120,8 @@ def test_with_no_earlier_submission_the_broken_one_is_recorded_and_nothing_writt
 
 
 def test_an_empty_notebook_is_refused_when_checked_and_never_takes_an_older_ones_place(tmp_path):
-    """Only each student's newest accepted folders (Bounds.kept) are kept while checking: an empty notebook,
-    refused from its size alone, is not one of them."""
+    """An empty notebook is refused from its size alone when its folder is checked: never read, never counted
+    as one of the submissions the good one supersedes, whatever `Bounds.kept`."""
     from lrcourse.grading.collect import Bounds
 
     course, exchange = exchange_course(tmp_path)
@@ -131,3 +132,31 @@ def test_an_empty_notebook_is_refused_when_checked_and_never_takes_an_older_ones
     result = collect(course, CHAPTER, exchange, Bounds(kept=1))
     assert [row["submission"] for row in result.collected] == [good_name], result
     assert len(result.refused) == 2 and result.superseded == [], result
+
+
+@pytest.mark.parametrize("refusals, rows", [(20, 4), (2, 3)])
+def test_newer_cut_short_submissions_never_crowd_out_the_good_one(tmp_path, refusals, rows):
+    """A notebook cut short is known only once read: four newer ones (more than `Bounds.kept`) are each refused,
+    and the good older one is still collected, as their refusal says; her oldest is superseded by it. Past
+    `Bounds.refusals` the refused ones are counted in one row."""
+    from lrcourse.grading.collect import Bounds
+
+    course, exchange = exchange_course(tmp_path)
+    oldest, _ = inbound_folder(exchange.inbound, "2025-12-31 00:00:00.000000 UTC")
+    time.sleep(0.02)  # a later change time (the kernel's clock ticks coarsely): the submission's time
+    good, good_name = inbound_folder(exchange.inbound)
+    for day in ("02", "03", "04", "05"):
+        time.sleep(0.02)
+        bad, _ = inbound_folder(exchange.inbound, f"2026-01-{day} 00:00:00.000000 UTC")
+        (bad / FILE).write_bytes(b'{"cells": [')
+    result = collect(course, CHAPTER, exchange, Bounds(refusals=refusals))
+    assert [row["submission"] for row in result.collected] == [good_name], result
+    assert len(result.refused) == rows and result.refusals == 4, result.refused
+    assert all("cannot be graded" in row["reason"] for row in result.refused[:refusals]), result.refused
+    if rows < 4:
+        me = user_name(os.geteuid())
+        assert result.refused[-1]["reason"] == f"and 2 more of {me}'s own submissions could not be read or graded"
+    assert [row["submission"] for row in result.superseded] == [oldest.name], result.superseded
+    written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
+    assert (written / FILE).read_text() == HONEST
+    assert (written / SECRET).read_bytes() == (good / SECRET).read_bytes()

@@ -8,8 +8,9 @@ grade` could not read (`intake.notebook_problem`: empty, not JSON, not nbformat 
 `notebook_limits` limit) refuses its folder with the reason, as an unfinished submit is refused, and her previous
 accepted submission is collected instead; if she has none, the refusal is what the collect record holds of her,
 and the instructor sees it. An empty notebook is refused when the folder is checked (its size is known without
-reading it), so it never takes the place of an older submission; any other when the folder is read, newest
-first among each student's `collect.Bounds.kept` newest accepted folders.
+reading it), so it never takes the place of an older submission; any other when the folder is read: each student's
+accepted folders are read newest first until one reads, so however many broken ones come after it her good
+submission is the one collected (F14: three cut short once crowded it out).
 """
 
 from __future__ import annotations

@@ -26,10 +26,12 @@ What one run reads and keeps is bounded (`Bounds`), whatever a student put in th
 names of the assignment per owner (uid), so a student who floods the folder is reported by name and everyone
 else is collected; at most 10,000 entries listed in all of one owner's submission folders, newest folder first
 (each folder may hold up to `inbound.MAX_ENTRIES`, so 1,000 folders could otherwise cost ten million), the folders
-left one row naming the owner; each student's three newest accepted submissions are kept while checking (the
-older ones counted in one superseded row); refusals take at most 20 rows for a student's own folders and 20 for
-the folders each owner put in names not theirs (the rest one row each, "and N more"), so forgeries cannot bury a
-student's own refusal, nor one owner's many made-up ids flood the report; each owner is looked up once.
+left one row naming the owner; each student's accepted submissions are read newest first until one reads (a
+notebook cut short is known only once read: three of them must not crowd out her good older one), the older ones
+superseded, the first two named and the rest counted in one row; refusals take at most 20 rows for a student's own
+folders (checked, and again read) and 20 for the folders each owner put in names not theirs (the rest one row each,
+"and N more"), so forgeries cannot bury a student's own refusal, nor one owner's many made-up ids flood the report;
+each owner is looked up once.
 A check or read that fails in a way no rule foresaw refuses that folder only, with the error as its reason.
 A folder mounted in the inbound folder is refused (`mounts`), and so is an exchange whose root lets a student
 replace the course's folder (`exchange_root`: writable by others without the sticky bit). An inbound folder
@@ -48,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrcourse.grading.broken_submit import broken
+from lrcourse.grading.collect_rows import capped_rows, more_strays, over_budget, superseded_rows
 from lrcourse.grading.exchange_inbound import (
     Exchange,
     ExchangeUnusable,
@@ -90,7 +93,7 @@ class Bounds:
     # size accepted (inbound.MAX_ENTRIES) in full, or dozens of resubmissions of an assignment folder of hundreds
     # of files (nbgrader submit copies it whole; this course's hold a few); about 30 ms of listing per owner.
     entries: int = 10_000
-    kept: int = 3  # accepted submissions kept per student while checking, newest first (the next if one fails)
+    kept: int = 3  # superseded rows per student: one each for the kept - 1 newest older ones, the rest one counted row
     refusals: int = 20  # refusal rows per student's own folders, and per owner's in others' names; then "and N more"
 
 
@@ -137,7 +140,7 @@ def collect(
         listed = listed_on_overlay(inbound, mounts)
         accepted = _check_all(inbound, ours, notebooks, bounds, result, secrets_held, listed)
         for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):  # first first
-            _collect_student(course / "submitted", assignment, inbound, accepted[student], result, secrets_held)
+            _collect_student(course / "submitted", inbound, accepted[student], result, secrets_held, bounds)
     finally:
         os.close(inbound)
     return result
@@ -147,10 +150,10 @@ def _check_all(
     inbound: int, names: dict, notebooks: set[str], bounds: Bounds, result: Collected, secrets_held: dict, listed
 ) -> dict:
     """Check each name, each owner's newest folders first while their entry budget lasts (`Bounds.entries`: the
-    rest one row per owner); the newest `bounds.kept` accepted per student (the older ones counted as superseded);
-    refusal rows capped (`_refusal_key`), the rest one row per cap. `secrets_held` learns every accepted
-    folder's secret, a superseded one's too: its student's `fetch_feedback` still tries it. `listed`: the devices the
-    mount table lists, on an overlay (`mounts.listed_on_overlay`)."""
+    rest one row per owner); every accepted folder per student (its checked entries, nothing read: the folders are
+    read later, newest first, until one reads); refusal rows capped (`_refusal_key`), the rest one row per cap.
+    `secrets_held` learns every accepted folder's secret, a superseded one's too: its student's `fetch_feedback`
+    still tries it. `listed`: the devices the mount table lists, on an overlay (`mounts.listed_on_overlay`)."""
     accepted: dict[str, list[Submission]] = {}
     owners: dict = {}  # this run's OS user lookups, by uid
     refusals: dict[tuple[str, str], int] = {}
@@ -182,39 +185,12 @@ def _check_all(
                 _refuse(result, name, error)
             continue
         claim(secrets_held, inbound_secret(inbound, submission), submission.student)
-        kept = accepted.setdefault(submission.student, [])
-        kept.append(submission)
-        if len(kept) > bounds.kept:
-            kept.remove(min(kept, key=lambda s: s.time))
-            _supersede(result, submission.student)
-    _capped_rows(result, refusals, bounds.refusals)
+        accepted.setdefault(submission.student, []).append(submission)
+    result.refused += capped_rows(result.assignment, refusals, bounds.refusals)
     result.refused += [
-        _over_budget(owner_name(uid, owners), count, bounds.entries) for uid, count in sorted(unchecked.items())
+        over_budget(owner_name(uid, owners), count, bounds.entries) for uid, count in sorted(unchecked.items())
     ]
     return accepted
-
-
-def _capped_rows(result: Collected, refusals: dict[tuple[str, str], int], cap: int) -> None:
-    """One row per refusal cap exceeded: `and N more` of a student's own, or of an owner's in names not theirs."""
-    for (claimed_id, owner), count in sorted(refusals.items()):
-        if count > cap:
-            more = count - cap
-            if claimed_id:
-                row = {"submission": f"{claimed_id}+{result.assignment}+...", "reason": f"and {more} more of "}
-                row["reason"] += f"{claimed_id}'s own submissions refused"
-            else:
-                row = {"submission": f"{owner}: {more} more", "reason": f"and {more} more submissions owned by "}
-                row["reason"] += f"{owner} in names not theirs refused"
-            result.refused.append({**row, "more": more})
-
-
-def _over_budget(owner: str, count: int, entries: int) -> dict:
-    """The row of an owner whose folders hold more entries than a run lists for one owner (a flood?)."""
-    reason = (
-        f"{owner}'s submission folders hold more than {entries} entries in all (a flood?): listed newest folder "
-        f"first, {count} folders were not checked once {entries} had been read"
-    )
-    return {"submission": f"{owner}: {count} folders", "reason": reason, "more": count}
 
 
 def _refusal_key(name: str, owner: str) -> tuple[str, str]:
@@ -225,26 +201,33 @@ def _refusal_key(name: str, owner: str) -> tuple[str, str]:
     return (claimed_id, owner) if claimed_id == owner else ("", owner)
 
 
-def _supersede(result: Collected, student: str) -> None:
-    """Count one more older accepted submission of `student` dropped while checking (one row per student)."""
-    row = next((row for row in result.superseded if row.get("student") == student), None)
-    if row is None:
-        result.superseded.append({"student": student, "submission": f"{student}: older submissions", "more": 0})
-        row = result.superseded[-1]
+def _refuse_unread(result: Collected, submission: Submission, error: Exception, refused: int, cap: int) -> None:
+    """The refusal row of a student's accepted folder that did not read (her `refused`-th), or past `cap` one more
+    counted in an `and N more` row of hers (many cut-short notebooks do not flood the record)."""
+    if refused <= cap:
+        _refuse(result, submission.name, error)
+        return
+    name = f"{submission.student}+{result.assignment}+... (unreadable)"
+    if refused == cap + 1:
+        result.refused.append({"submission": name, "more": 0})
+    row = next(row for row in result.refused if row["submission"] == name)
     row["more"] += 1
+    row["reason"] = f"and {row['more']} more of {submission.student}'s own submissions could not be read or graded"
 
 
 def _collect_student(
     submitted: Path,
-    assignment: str,
     inbound: int,
     submissions: list[Submission],
     result: Collected,
     secrets_held: dict[bytes, set[str]],
+    bounds: Bounds,
 ) -> None:
-    """Read and write the student's newest submission that still reads as checked (an older one if it does
-    not); the rest are superseded. One submission's bytes in memory at a time."""
+    """Read and write the student's newest submission that still reads as checked (the next older one, each in
+    turn, if it does not: `broken_submit.BROKEN` promises her previous one); the rest are superseded. One
+    submission's bytes in memory at a time."""
     submissions = sorted(submissions, key=lambda s: s.time, reverse=True)  # the kernel's time: not movable back
+    refused = 0
     for index, submission in enumerate(submissions):
         try:
             submission.files = read_files(inbound, submission)
@@ -253,10 +236,11 @@ def _collect_student(
                 raise Refused(why)
         except Exception as error:  # that folder only: an older one of the student's is tried
             submission.files = {}
-            _refuse(result, submission.name, error)
+            refused += 1
+            _refuse_unread(result, submission, error, refused, bounds.refusals)
             continue
         try:
-            shared = _write(submitted, submission.student, assignment, submission, secrets_held)
+            shared = _write(submitted, submission.student, result.assignment, submission, secrets_held)
         except Exception as error:  # that student only
             reason = _reason(error) if not isinstance(error, OSError) else f"cannot be written: {error}"
             result.refused.append({"submission": submission.name, "reason": reason})
@@ -274,12 +258,9 @@ def _collect_student(
             elif shared:
                 result.left_out.append({"submission": submission.name, "reason": SHARED_SECRET.format(shared)})
         submission.files = {}
-        result.superseded += [{"submission": s.name} for s in submissions[index + 1 :]]
+        older = [s.name for s in submissions[index + 1 :]]
+        result.superseded += superseded_rows(submission.student, older, bounds.kept - 1)
         return
-
-
-def more_strays(count: int) -> str:
-    return f"and {count} more entries left out (not part of the assignment)"
 
 
 def _refuse(result: Collected, name: str, error: Exception) -> None:

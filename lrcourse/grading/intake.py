@@ -47,6 +47,10 @@ STUDENT_ID = re.compile(rf"[A-Za-z0-9_][{ID_CHARACTERS}]{{0,63}}")
 STUDENT_ID_RULE = "1 to 64 of A-Z a-z 0-9 _ . @ -, not starting with . @ or -"
 MAX_ENTRIES = 1000  # files and folders in one submission
 MAX_SUBMISSION_MB = 100  # all its files together
+# nbgrader's own small files, which it reads whole: a timestamp parsed with dateutil (1 MB of it took 26 s and
+# overflowed) and the secret; nbgrader writes 30 bytes (a time as "%Y-%m-%d %H:%M:%S.%f %Z") and 128 (token_hex(64))
+NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
+MAX_NBGRADER_FILE_BYTES = 256
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyw", ".pyd", ".so")  # what Python imports from a folder on its path
 REASON_LIMIT = 300  # characters of an error's text in a reason (a failed student's reason is short)
 TOOL_CONFIG = re.compile(r"(jupyter|nbgrader|ipython).*config.*", re.IGNORECASE)  # files and *.d folders they load
@@ -82,9 +86,19 @@ def unsafe_files(folder: Path) -> str | None:
         timestamp = folder / "timestamp.txt"  # nbgrader opens it itself: a FIFO would hang, a link would lead out
         if os.path.lexists(timestamp) and not stat.S_ISREG(os.lstat(timestamp).st_mode):
             return "timestamp.txt is not a plain file: submit plain files only"
-        return _walk(folder)
+        return _oversized_nbgrader_file(folder) or _walk(folder)
     except OSError as error:
         return f"the submission cannot be read: {error.strerror or error}"
+
+
+def _oversized_nbgrader_file(folder: Path) -> str | None:
+    """Why one of nbgrader's small files (`NBGRADER_FILES`) is too large to give nbgrader, which reads it whole."""
+    for name in NBGRADER_FILES:
+        path = folder / name
+        size = os.lstat(path).st_size if os.path.lexists(path) else 0
+        if size > MAX_NBGRADER_FILE_BYTES:
+            return f"{name} is larger than {MAX_NBGRADER_FILE_BYTES} bytes ({size} bytes; nbgrader writes 30 or 128)"
+    return None
 
 
 def _walk(folder: Path) -> str | None:
