@@ -191,7 +191,7 @@ def test_a_grading_process_killed_on_a_full_broker_ends_its_worker_and_the_run_s
     version = fleet.course_version(course, CHAPTER)
     log, log2, errors = tmp_path / "worker.log", tmp_path / "worker2.log", tmp_path / "enqueuer.err"
     with redis_server() as url, redis.Redis.from_url(url) as client:
-        args = (str(ROOT), "dies@test", "3600", "0.3", "1", "1.0")
+        args = (str(ROOT), "dies@test", "3600", "0.3", "1", "1.0", str(stub_fleet.RESTORE_SECONDS))
         options = {"stderr": subprocess.STDOUT, "start_new_session": True, "cwd": ROOT}
         worker = stub_fleet.started(QUICK_WORKER, url, *args, stdout=log.open("a"), **options)
         run = stub_fleet.started(
