@@ -10,6 +10,7 @@ trusted: it is data to compare, and its size is bounded.
 from __future__ import annotations
 
 import builtins
+import itertools
 import json
 import math
 import numbers
@@ -68,21 +69,26 @@ def _safe_repr(value) -> str:
 # --------------------------------------------------------------------------------------------
 # The student's side: any value to tagged JSON
 # --------------------------------------------------------------------------------------------
-def encode(value, depth: int = 0):
-    """A JSON-able description of `value` (only its plain content, never code)."""
+def encode(value, depth: int = 0, left: list[int] | None = None):
+    """A JSON-able description of `value` (only its plain content, never code). `left`: how many more values the
+    whole description may hold (MAX_VALUES, shared down the recursion: a list that holds itself ten times was walked
+    10**16 times, R23n). Kinds are read from the value's own type, not its `__class__` (which an object may fake)."""
     import torch
 
-    if depth > MAX_DEPTH:
-        return {"opaque": type(value).__name__, "repr": "<nested too deeply>"}
-    if value is None or isinstance(value, (bool, str)):
-        return {"plain": value if not isinstance(value, str) else _short(value)}
-    if isinstance(value, Missing):
+    left = [MAX_VALUES] if left is None else left
+    left[0] -= 1
+    kind = type(value)
+    if depth > MAX_DEPTH or left[0] < 0:
+        return {"opaque": kind.__name__, "repr": "<nested too deeply>" if depth > MAX_DEPTH else "<too many values>"}
+    if value is None or issubclass(kind, (bool, str)):
+        return {"plain": value if not issubclass(kind, str) else _short(value)}
+    if issubclass(kind, Missing):
         return {"missing": value.name}
-    if type(value) is int and -(10**MAX_DIGITS) < value < 10**MAX_DIGITS:
-        return {"int": str(value)}
-    if type(value) is float:
+    if issubclass(kind, int) and -(10**MAX_DIGITS) < int.__int__(value) < 10**MAX_DIGITS:
+        return {"int": str(int.__int__(value))}  # a subclass (IntEnum) as its stored value: an int, not a float (R23n)
+    if kind is float:
         return {"float": _float(value)}
-    if isinstance(value, torch.Tensor) and value.numel() <= MAX_ITEMS and value.dim() <= MAX_DIMS:
+    if issubclass(kind, torch.Tensor) and value.numel() <= MAX_ITEMS and value.dim() <= MAX_DIMS:
         flat = value.detach().reshape(-1).tolist()
         return {
             "tensor": [_float(x) if isinstance(x, float) else x for x in flat],
@@ -91,13 +97,13 @@ def encode(value, depth: int = 0):
         }
     # A subclass (a namedtuple, an OrderedDict, a defaultdict) is sent as its base's content, read through the base's
     # own methods: a correct answer in one was judged right in the kernel and arrived opaque, 0 (R23m)
-    if isinstance(value, (list, tuple)):
-        base = tuple if isinstance(value, tuple) else list
-        items = list(base.__iter__(value))[:MAX_ITEMS]
-        return {base.__name__: [encode(item, depth + 1) for item in items]}
-    if isinstance(value, dict):
-        items = list(dict.items(value))[:MAX_ITEMS]
-        return {"dict": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in items]}
+    if issubclass(kind, (list, tuple)):
+        base = tuple if issubclass(kind, tuple) else list
+        items = list(itertools.islice(base.__iter__(value), MAX_ITEMS))
+        return {base.__name__: [encode(item, depth + 1, left) for item in items]}
+    if issubclass(kind, dict):
+        items = list(itertools.islice(dict.items(value), MAX_ITEMS))
+        return {"dict": [[encode(k, depth + 1, left), encode(v, depth + 1, left)] for k, v in items]}
     if isinstance(value, numbers.Real):  # numpy scalars, Fraction, a float subclass
         try:
             return {"number": _float(float(value)), "type": type(value).__name__}

