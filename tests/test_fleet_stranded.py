@@ -16,16 +16,7 @@ from lrcourse.grading.fleet_lease import lease_key
 from lrcourse.grading.fleet_watch import Lost
 
 from support.redis_broker import full, redis_server
-
-
-class Bar:
-    """tqdm's write, kept with the file it was given."""
-
-    def __init__(self):
-        self.said: list[tuple[str, object]] = []
-
-    def write(self, text: str, file=None) -> None:
-        self.said.append((text, file))
+from support.stub_fleet import Bar
 
 
 @pytest.fixture(scope="module")

@@ -23,19 +23,9 @@ from support.course import make_course
 from support.gradedclass import submit_answer
 from support.paths import ROOT
 from support.redis_broker import full, redis_server, restartable_redis_server
-from support.stub_fleet import enqueue, graded_lines, outcomes, queued, running_worker, wait_for
+from support.stub_fleet import Bar, enqueue, graded_lines, outcomes, queued, running_worker, wait_for
 
 CHAPTER = "02_ordered_schedules"
-
-
-class Bar:
-    """tqdm's write, kept with the file it was given."""
-
-    def __init__(self):
-        self.said: list[tuple[str, object]] = []
-
-    def write(self, text: str, file=None) -> None:
-        self.said.append((text, file))
 
 
 @pytest.fixture(scope="module")
