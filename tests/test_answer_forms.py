@@ -211,3 +211,23 @@ def test_the_wire_reads_a_value_by_its_own_type_and_within_a_budget():
     lying = Lies(_plateau(factor=0.4))
     with pytest.raises(AssertionError, match="factor = 0.4 is not what this run used"):
         check_argument(lying, "factor", 0.5, "")
+
+
+def test_an_answer_the_grader_cannot_read_fails_with_that_reason_in_the_kernel():
+    """R23o: an answer beyond the wire's bounds (here: an extra key of a million values) made every kernel cell say
+    "must be a dict with the keys ..." of a dict that is one; the grader fails the whole answer, saying why. The
+    kernel now says the same reason; a callable dict is data to neither side."""
+    from lrcourse.checking.answer_forms import Unsendable
+    from lrcourse.checking.step_lr_reading import check_step_reading
+
+    right = {"step_size": 2, "gamma": 0.5, "hand_set_rate": 0.1}
+    with pytest.raises(Unsendable, match="your answer holds what the grader does not read"):
+        check_step_reading(right | {"notes": [[0] * 99_999] * 10}, "step_size", 2, "")
+
+    class Callable(dict):
+        def __call__(self):
+            return None
+
+    with pytest.raises(Unsendable, match="your answer is callable"):
+        check_step_reading(Callable(right), "step_size", 2, "")
+    check_step_reading(dict(right), "step_size", 2, "")

@@ -13,22 +13,38 @@ from lrcourse.checking.expect import expect
 def as_sent(value):
     """`value` as the grader's side reads it: what `lrcourse.wire` sends of it, through its JSON (a plain int as itself,
     any other real number as its float: a numpy scalar, a Fraction, a subclass; a str subclass as a plain str; too
-    large a number, a tensor or an object as no number; None beyond the wire's bounds). The kernel judges that too, so
-    both sides give one verdict (R23k: Fraction(4 * 10**20 + 1, 10**20) failed in the kernel and passed as 4.0 in
+    large a number, a tensor or an object as no number). Beyond the wire's bounds (too many values, too large, not JSON)
+    it raises Unsendable with the reason, as the grader's side fails the whole answer (R23o). The kernel judges that
+    too, so both sides give one verdict (R23k: Fraction(4 * 10**20 + 1, 10**20) failed in the kernel and passed as 4.0 in
     the grade; R23l: a float subclass storing nan whose float is right; R23m: a str subclass equal to everything).
     The checks read a student's whole answer through it once, before judging: a `__float__` that changes between
     calls, or a dict whose `__getitem__` lies, gets the verdict of its one sending, as on the grader's side."""
     from lrcourse import wire
 
+    if callable(value):  # the grader's side gets a callable name's stand-in, never its content (R23o)
+        raise Unsendable("your answer is callable: the grader reads a callable as a function, not as data")
+    try:  # measured in a reply's envelope, as the answer's process sends it
+        reply = {"ok": True, "callable": False, "optimizers": [], "value": wire.encode(value)}
+        return wire.decode(wire.loads(wire.dumps(reply))["value"])
+    except Exception as error:  # the grader would get no value (a student's object may raise anything here)
+        raise Unsendable(f"your answer holds what the grader does not read: {str(error)[:200]}") from None
+
+
+class Unsendable(AssertionError):
+    """A value beyond what `lrcourse.wire` sends to the grader: the whole answer fails there, with this reason."""
+
+
+def sent_or_none(value):
+    """`as_sent(value)`, or None where the grader reads no value."""
     try:
-        return wire.decode(wire.loads(wire.dumps(wire.encode(value))))
-    except (wire.Malformed, ValueError, TypeError):  # beyond the wire's bounds: the grader gets no value
+        return as_sent(value)
+    except Unsendable:
         return None
 
 
 def is_number(value) -> bool:
     """A finite real number as the grader reads it (`as_sent`); a bool is none."""
-    sent = as_sent(value)
+    sent = sent_or_none(value)
     return type(sent) in (int, float) and math.isfinite(sent)
 
 
@@ -38,7 +54,7 @@ def is_count(value, least: int) -> bool:
     judge them as the grader does (issue 23, R23f: np.int64(4) lost 2 points in the kernel and none in the grade).
     A bool is not a count: True is 1 to Python, but an answer that returns one has not counted anything (and the
     wire keeps bools apart from numbers, so both sides refuse it)."""
-    sent = as_sent(value)
+    sent = sent_or_none(value)
     whole = type(sent) is int or (type(sent) is float and math.isfinite(sent) and sent.is_integer())
     return whole and sent >= least
 
