@@ -15,8 +15,9 @@ def as_sent(value):
     any other real number as its float: a numpy scalar, a Fraction, a subclass; a str subclass as a plain str; too
     large a number, a tensor or an object as no number). Beyond the wire's bounds (too many values, too large, not JSON)
     it raises Unsendable with the reason, as the grader's side fails the whole answer (R23o). The kernel judges that
-    too, so both sides give one verdict (R23k: Fraction(4 * 10**20 + 1, 10**20) failed in the kernel and passed as 4.0 in
-    the grade; R23l: a float subclass storing nan whose float is right; R23m: a str subclass equal to everything).
+    too, so both sides give one verdict (R23k: Fraction(4 * 10**20 + 1, 10**20) failed in the kernel and passed as
+    4.0 in the grade; R23l: a float subclass storing nan whose float is right; R23m: a str subclass equal to
+    everything).
     The checks read a student's whole answer through it once, before judging: a `__float__` that changes between
     calls, or a dict whose `__getitem__` lies, gets the verdict of its one sending, as on the grader's side."""
     from lrcourse import wire

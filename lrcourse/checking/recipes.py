@@ -13,7 +13,11 @@ from lrcourse.checking.self_contained import expect_self_contained
 from lrcourse.pytorch_trajectories import reference_trajectories
 
 COUNTS = ("warmup_epochs", "step_size")  # read as whole epochs
-RATE_FORM = "a finite number a float can hold (an int or a float; a numpy scalar counts as its value; a tensor, a Decimal or a bool does not)"
+# what `is_number` takes, in a student's words
+RATE_FORM = (
+    "a finite number a float can hold (an int or a float; a numpy scalar counts as its value; a tensor, a Decimal or "
+    "a bool does not)"
+)
 KEYS = ("lr", "warmup_epochs", "start_factor", "step_size", "gamma")
 
 
