@@ -60,9 +60,11 @@ def is_count(value, least: int) -> bool:
     return whole and sent >= least
 
 
-def expect_form(answer, variable: str, forms: dict, name: str | None = None) -> None:
-    """`answer` (the student's `variable`) is a dict holding `name` (every key of `forms` when None), each in the
-    form its `forms[key] = (test, words)` says."""
+def expect_form(answer, variable: str, forms: dict, name: str | None = None) -> dict:
+    """`answer` (the student's `variable`), as the grader reads it (`as_sent`, once), is a dict holding `name` (every
+    key of `forms` when None), each in the form its `forms[key] = (test, words)` says; that dict is returned, for the
+    checks that judge its values next."""
+    answer = as_sent(answer)
     names = tuple(forms) if name is None else (name,)
     missing = [key for key in names if not isinstance(answer, dict) or key not in answer]
     expect(
@@ -72,7 +74,8 @@ def expect_form(answer, variable: str, forms: dict, name: str | None = None) -> 
     )
     for key in names:
         test, words = forms[key]
-        expect(test(as_sent(answer[key])), f"{words}; yours is {shown(answer[key])}")
+        expect(test(answer[key]), f"{words}; yours is {shown(answer[key])}")
+    return answer
 
 
 def shown(value) -> str:

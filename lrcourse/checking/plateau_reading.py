@@ -23,27 +23,26 @@ def _pair(value) -> list | None:
 
 
 _FORMS = {
-    "factor": (lambda v: is_number(v) and 0 < as_sent(v) < 1, "factor must be a number between 0 and 1"),
+    "factor": (lambda v: is_number(v) and 0 < v < 1, "factor must be a number between 0 and 1"),
     "patience": (lambda v: is_count(v, 0), "patience must be a whole number >= 0"),
     "cooldown": (lambda v: is_count(v, 0), "cooldown must be a whole number >= 0"),
     "threshold_mode": (lambda v: v in ("rel", "abs"), 'threshold_mode must be "rel" or "abs"'),
     "threshold_range": (
-        lambda v: _pair(v) is not None and all(is_number(end) and as_sent(end) >= 0 for end in _pair(v)),
+        lambda v: _pair(v) is not None and all(is_number(end) and end >= 0 for end in _pair(v)),
         "threshold_range must be a list or tuple (low, high) of two numbers >= 0",
     ),
 }
 
 
-def check_reading_form(arguments, name: str | None = None) -> None:
+def check_reading_form(arguments, name: str | None = None) -> dict:
     """The inferred arguments are a dict holding `name` (every key of ARGUMENTS when None) in a form
     ReduceLROnPlateau accepts; each cell checks only its own key, so one slip costs one point."""
-    expect_form(as_sent(arguments), "inferred_plateau_arguments", _FORMS, name)
+    return expect_form(arguments, "inferred_plateau_arguments", _FORMS, name)  # as the grader reads it
 
 
 def check_argument(arguments, name: str, expected, why: str) -> None:
     """One inferred argument is the run's: `why` says how the log shows it (the hidden test's explanation)."""
-    arguments = as_sent(arguments)  # once, whole: what the grader reads (answer_forms.as_sent), a str's value too
-    check_reading_form(arguments, name)
+    arguments = check_reading_form(arguments, name)  # once, whole: what the grader reads (as_sent), a str's value too
     mine = arguments[name]
     same = mine == expected if isinstance(expected, (str, int)) else close(mine, expected)
     expect(same, f"{name} = {shown(mine)} is not what this run used. {why}")
@@ -52,15 +51,14 @@ def check_argument(arguments, name: str, expected, why: str) -> None:
 def check_range_end(arguments, end: str, expected: float, why: str) -> None:
     """One end ("low" or "high") of the threshold range is the log's, to a relative 1e-6: the loss that decides it
     gives it exactly, which a grid over thresholds does not."""
-    arguments = as_sent(arguments)  # once, whole: what the grader reads
-    check_reading_form(arguments, "threshold_range")
+    arguments = check_reading_form(arguments, "threshold_range")  # once, whole: what the grader reads
     mine = _pair(arguments["threshold_range"])[("low", "high").index(end)]
     expect(close(mine, expected), f"the {end} end of threshold_range, {mine!r}, is not where the log puts it. {why}")
 
 
-def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> None:
+def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> dict:
     """One loop named for each log, from LOOP_NAMES, as the grader reads the answer (`as_sent`: a str subclass equal to
-    everything is its plain text there)."""
+    everything is its plain text there); that answer is returned."""
     diagnosis = as_sent(diagnosis)
     expect(
         isinstance(diagnosis, dict) and set(diagnosis) == set(logs),
@@ -68,13 +66,13 @@ def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> None:
     )
     wrong = {log: loop for log, loop in diagnosis.items() if loop not in LOOP_NAMES}
     expect(not wrong, f"each value must be one of {list(LOOP_NAMES)}; not {wrong}")
+    return diagnosis
 
 
 def check_diagnosis(diagnosis, expected: dict, why: dict) -> None:
     """Each log of `expected` (one per test cell: a guess between two logs costs one point, not the exercise) is
     named after the loop that wrote it; `why` gives, per log, the fingerprint that shows it."""
-    diagnosis = as_sent(diagnosis)  # once, whole: what the grader reads
-    check_diagnosis_form(diagnosis)
+    diagnosis = check_diagnosis_form(diagnosis)  # once, whole: what the grader reads
     wrong = [log for log in expected if diagnosis[log] != expected[log]]
     expect(
         not wrong,

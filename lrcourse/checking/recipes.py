@@ -43,8 +43,8 @@ def _form(key: str, value) -> str:
 
 
 def _same(key: str, value, want) -> bool:
-    """`value` (in its form) is `want`, as the grader's side reads it (`as_sent`)."""
-    return as_sent(value) == want if key in COUNTS else close(as_sent(value), want)
+    """`value` (in its form, as the grader reads it: `as_sent`) is `want`."""
+    return value == want if key in COUNTS else close(value, want)
 
 
 def check_recipe(
@@ -79,10 +79,9 @@ def check_recipe(
     for key in keys:
         if key not in answer:
             raise CheckFailed(f"{call} returned a dict without the key {key!r}")
-        sent = answer[key]
-        form = _form(key, sent)
+        form = _form(key, answer[key])
         if form:
             raise CheckFailed(f"{call}: your {key} must be {form}; yours is {shown(answer[key])}")
-        if not _same(key, sent, made[key]):
+        if not _same(key, answer[key], made[key]):
             note = f" ({hint})" if hint else ""
             raise CheckFailed(f"{call}: your {key} is {shown(answer[key])}, the log was made with {made[key]!r}{note}")

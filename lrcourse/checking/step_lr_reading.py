@@ -5,7 +5,7 @@ The expected values are the hidden tests' arguments: this module holds none."""
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import as_sent, expect_form, is_count, is_number, shown
+from lrcourse.checking.answer_forms import expect_form, is_count, is_number, shown
 from lrcourse.checking.expect import close, expect
 
 KEYS = ("step_size", "gamma", "hand_set_rate")
@@ -13,22 +13,21 @@ KEYS = ("step_size", "gamma", "hand_set_rate")
 
 _FORMS = {
     "step_size": (lambda v: is_count(v, 1), "step_size must be a whole number >= 1"),
-    "gamma": (lambda v: is_number(v) and as_sent(v) > 0, "gamma must be a number > 0"),
-    "hand_set_rate": (lambda v: is_number(v) and as_sent(v) > 0, "hand_set_rate must be a number > 0"),
+    "gamma": (lambda v: is_number(v) and v > 0, "gamma must be a number > 0"),
+    "hand_set_rate": (lambda v: is_number(v) and v > 0, "hand_set_rate must be a number > 0"),
 }
 
 
-def check_step_reading_form(answer, name: str | None = None) -> None:
+def check_step_reading_form(answer, name: str | None = None) -> dict:
     """The answer is a dict holding `name` (every key of KEYS when None) in the form StepLR and a rate take; each
     cell checks only its own key, so one slip costs one point."""
-    expect_form(as_sent(answer), "inferred_step_lr", _FORMS, name)
+    return expect_form(answer, "inferred_step_lr", _FORMS, name)  # as the grader reads it
 
 
 def check_step_reading(answer, name: str, expected, why: str) -> None:
     """One key of the answer is the log's: a count exactly, a number to a relative 1e-6; `why` (the hidden test's
     explanation) says how the log shows it."""
-    answer = as_sent(answer)  # once, whole: what the grader reads (answer_forms.as_sent)
-    check_step_reading_form(answer, name)
+    answer = check_step_reading_form(answer, name)  # once, whole: what the grader reads (answer_forms.as_sent)
     mine = answer[name]
     same = mine == expected if isinstance(expected, int) else close(mine, expected)
     expect(same, f"{name} = {shown(mine)} is not what this log shows. {why}")
