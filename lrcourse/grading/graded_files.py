@@ -23,7 +23,7 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading import outcomes
-from lrcourse.grading.inbound import NBGRADER_FILES
+from lrcourse.grading.intake import NBGRADER_FILES
 from lrcourse.grading.outcomes import capped
 
 EVERY_FILE = ["*", ".*"]  # nbgrader's ignore globs: every name, hidden ones too (glob's `*` skips a leading dot)

@@ -59,12 +59,11 @@ import dateutil.parser
 import dateutil.tz
 
 from lrcourse.grading.broken_submit import empty_notebook
-from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
+from lrcourse.grading.intake import NBGRADER_FILES, STUDENT_ID_RULE, valid_student_id
 from lrcourse.grading.unfinished_submit import UNFINISHED, unfinished
 
 TIMESTAMP_PATTERN = re.compile(r"[0-9A-Za-z :._-]{1,64}\Z")
 RANDOM_PATTERN = re.compile(r"[A-Za-z0-9_=-]{0,64}\Z")
-NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")  # nbgrader submit writes both
 MAX_ENTRIES = 10_000  # more and the folder is not read on: a name costs memory
 STRAYS_NAMED = 8  # strays checked and named one by one; the rest are counted
 SMALL_FILE_BYTES = 64 << 10  # nbgrader's own files hold a line

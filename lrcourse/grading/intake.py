@@ -47,8 +47,9 @@ STUDENT_ID = re.compile(rf"[A-Za-z0-9_][{ID_CHARACTERS}]{{0,63}}")
 STUDENT_ID_RULE = "1 to 64 of A-Z a-z 0-9 _ . @ -, not starting with . @ or -"
 MAX_ENTRIES = 1000  # files and folders in one submission
 MAX_SUBMISSION_MB = 100  # all its files together
-# nbgrader's own small files, which it reads whole: a timestamp parsed with dateutil (1 MB of it took 26 s and
-# overflowed) and the secret; nbgrader writes 30 bytes (a time as "%Y-%m-%d %H:%M:%S.%f %Z") and 128 (token_hex(64))
+# nbgrader's own small files, written by its submit and carried by collect and grading, which it reads whole: a
+# timestamp parsed with dateutil (1 MB of it took 26 s and overflowed) and the secret; nbgrader writes 30 bytes (a
+# time as "%Y-%m-%d %H:%M:%S.%f %Z") and 128 (token_hex(64))
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
 MAX_NBGRADER_FILE_BYTES = 256
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyw", ".pyd", ".so")  # what Python imports from a folder on its path
