@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 import redis
@@ -38,6 +39,15 @@ def copy_of_course(path):
     shutil.copytree(ROOT / "source" / CHAPTER, path / "source" / CHAPTER)
     shutil.copy(ROOT / "nbgrader_config.py", path)
     return path
+
+
+def unserved_watch(tmp_path, *students: str) -> tuple[Path, str, Unserved]:
+    """The enqueuer's watch for a missing worker (Unserved) over a copy of the course, `students` waiting (alice by
+    default), looking at each check: the course, its version, the watch (its bar a `Bar`)."""
+    course = copy_of_course(tmp_path / "course")
+    version = fleet.course_version(course, CHAPTER)
+    waiting = {f"task-{i}": (student, "f") for i, student in enumerate(students or ("alice",), 1)}
+    return course, version, Unserved(course, CHAPTER, version, waiting, Bar(), every=0)
 
 
 def changed(course) -> None:
@@ -152,10 +162,8 @@ def test_a_task_whose_checkout_cannot_be_read_goes_back_to_the_queue_uncharged(t
 
 
 def test_the_enqueuer_says_once_when_its_course_cannot_be_read_and_goes_on(tmp_path, url):
-    course = copy_of_course(tmp_path / "course")
-    version = fleet.course_version(course, CHAPTER)
-    bar, waiting = Bar(), {"task-1": ("alice", "f")}
-    watch = Unserved(course, CHAPTER, version, waiting, bar, every=0)
+    course, version, watch = unserved_watch(tmp_path)
+    bar = watch.bar
     config = course / "nbgrader_config.py"
     text = config.read_text()
     config.write_text(text + UNREADABLE[0])
@@ -190,10 +198,8 @@ def test_the_enqueuer_resends_the_waiting_tasks_the_broker_lost_and_only_those(u
 
 
 def test_while_redis_is_full_the_enqueuer_names_it_rather_than_a_missing_worker(tmp_path, url):
-    course = copy_of_course(tmp_path / "course")
-    version = fleet.course_version(course, CHAPTER)
-    bar, waiting = Bar(), {"task-1": ("alice", "f")}
-    watch = Unserved(course, CHAPTER, version, waiting, bar, every=0)
+    course, version, watch = unserved_watch(tmp_path)
+    bar = watch.bar
     with redis.Redis.from_url(url) as client:
         for key in client.scan_iter(serving_key(version, "*")):  # another test's worker marks: none here
             client.delete(key)
@@ -248,10 +254,8 @@ def test_a_broker_restarted_without_its_data_mid_run_loses_no_student_and_grades
 
 
 def test_the_enqueuer_says_once_on_stderr_when_its_course_moved_since_the_run_started(tmp_path, url):
-    course = copy_of_course(tmp_path / "course")
-    version = fleet.course_version(course, CHAPTER)
-    bar, waiting = Bar(), {"task-1": ("alice", "f")}
-    watch = Unserved(course, CHAPTER, version, waiting, bar, every=0)
+    course, version, watch = unserved_watch(tmp_path)
+    bar = watch.bar
     with redis.Redis.from_url(url) as client:
         client.set(serving_key(version, "w@test"), 1, px=60_000)  # a worker of this version is there: nothing said
         watch.check(client)
@@ -266,10 +270,8 @@ def test_the_enqueuer_says_once_on_stderr_when_its_course_moved_since_the_run_st
 
 
 def test_the_enqueuer_says_once_when_no_worker_has_marked_its_version_for_the_grace(tmp_path, url):
-    course = copy_of_course(tmp_path / "course")
-    version = fleet.course_version(course, CHAPTER)
-    bar, waiting = Bar(), {"task-1": ("alice", "f"), "task-2": ("bob", "f")}
-    watch = Unserved(course, CHAPTER, version, waiting, bar, every=0)
+    course, version, watch = unserved_watch(tmp_path, "alice", "bob")
+    bar, waiting = watch.bar, watch.waiting
     with redis.Redis.from_url(url) as client:
         for key in client.scan_iter(serving_key(version, "*")):  # another test's worker marks: none here
             client.delete(key)
