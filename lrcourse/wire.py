@@ -108,7 +108,9 @@ def encode(value, depth: int = 0, left: list[int] | None = None):
         try:
             return {"number": _float(float(value)), "type": type(value).__name__}
         except BaseException:
-            pass
+            if issubclass(kind, int):  # 10**5000: its repr raises past 4300 digits; say why it is no number
+                digits = int(int.bit_length(value) * math.log10(2)) + 1
+                return {"opaque": kind.__name__, "repr": f"<an int of about {digits} digits: too large for a float>"}
     return {"opaque": type(value).__name__, "repr": _safe_repr(value)}
 
 
