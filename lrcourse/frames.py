@@ -50,7 +50,8 @@ def _axis_key(axis: Axis) -> tuple:
         formatter = axis.get_minor_formatter() if minor else axis.get_major_formatter()
         ticks.append((tuple(locs), tuple(formatter.format_ticks(locs))))
     label = axis.label
-    # limits to 12 significant digits: autoscaling's rounding noise (1e-16 apart) moves nothing by a billionth of a pixel
+    # limits to 12 significant digits: autoscaling's rounding noise (1e-16 apart) moves nothing by a billionth of a
+    # pixel
     limits = tuple(float(f"{value:.12g}") for value in axis.get_view_interval())
     return (axis.get_scale(), limits, *ticks, label.get_text(), label.get_visible())
 

@@ -1,4 +1,5 @@
-"""Chapter 3's MyReduceLROnPlateau judged against its own patience, so that a patience slip costs the patience cell only.
+"""Chapter 3's MyReduceLROnPlateau judged against its own patience, so that a patience slip costs the patience cell
+only.
 
 The patience cell compares the rates with PyTorch's ReduceLROnPlateau at the patience the case states. The cooldown and
 groups cells ask whether the answer does *that* thing right, so they compare it with PyTorch's scheduler at the

@@ -16,8 +16,9 @@ nbgrader's `release_feedback` stops for the rest of the class at a submitted fol
 exchange (the secret it is filed under is not theirs), but everyone else's is released.
 
 The inbound folder itself is opened, checked (its owners, its file system) and listed by `exchange_inbound`,
-which refuses an exchange that cannot be trusted (`ExchangeUnusable`). Every submission is checked before any is read, and only each
-student's newest accepted one is read and written: memory holds one submission, whatever the others hold.
+which refuses an exchange that cannot be trusted (`ExchangeUnusable`). Every submission is checked before any is
+read, and only each student's newest accepted one is read and written: memory holds one submission, whatever the
+others hold.
 Nothing is written through a link in `submitted/` (a `submitted/<id>` made a link to `source/` must not
 overwrite the solution); a student whose folder there is not a plain folder, or whose write fails, is
 refused with the reason and the others are collected.

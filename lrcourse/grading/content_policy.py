@@ -115,7 +115,8 @@ def put_first(web_app, handlers: list) -> None:
 
 
 def formgrader_pages(base_url: str) -> re.Pattern:
-    """formgrader's pages that write the ids of their address into the page: `ids` or `id`, as `ids_allowed` reads them."""
+    """formgrader's pages that write the ids of their address into the page: `ids` or `id`, as `ids_allowed` reads
+    them."""
     return re.compile(
         re.escape(base_url) + r"formgrader/(?:(?:gradebook|manage_\w+)(?P<ids>/.*)?|submissions/(?P<id>[^/]+)/?)$"
     )

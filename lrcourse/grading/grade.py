@@ -178,7 +178,8 @@ def run_workers(
                 raise
             if broke or warm is None:
                 pools.close()
-                remove_stale()  # the pool's workers are gone: their memory cgroups go, and what a stopped or killed one left
+                # the pool's workers are gone: their memory cgroups go, and what a stopped or killed one left
+                remove_stale()
     except KeyboardInterrupt:
         bar.close()
         print("Every grade written so far is kept; run the command again to grade the rest.", file=sys.stderr)

@@ -10,9 +10,10 @@ unspecified `0.0.0.0`: a grader's local formgrader), nor one whose host is not A
 rules no Python codec follows; an honest one is written in its xn-- form). The machine's own hostname and its
 other addresses are kept: a link by those reaches the server only if the instructor browses it by that name. A
 link within the page (`#...`) is dropped too: ids are, so it would lead nowhere. A kept link opens in a new tab
-(`target="_blank"`, no opener, no Referer: jupyter_server refuses its /files/ and /nbconvert/ pages a request without one): followed inside JupyterLab's formgrader panel,
-another site's page would sit in the panel's frame, whose messages nbgrader's lab extension runs as lab commands
-(a console, code run as the instructor); a frame without 'allow-popups' opens no tab at all.
+(`target="_blank"`, no opener, no Referer: jupyter_server refuses its /files/ and /nbconvert/ pages a request without
+one): followed inside JupyterLab's formgrader panel, another site's page would sit in the panel's frame, whose messages
+nbgrader's lab extension runs as lab commands (a console, code run as the instructor); a frame without 'allow-popups'
+opens no tab at all.
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 size, its JSON nesting and number of values, its cell count, its metadata, attachments and outputs are bounded
 before anything costly touches it.
 
-The order matters: the size first (nothing is read past it), then the nesting and the number of values, measured
-on the raw bytes without parsing (Python's JSON parser and everything after it recurse, and a file nested
-thousands deep made the grader itself raise RecursionError; every value is an object to build and validate), then,
-once parsing is cheap and shallow, the cells, their metadata, attachments and outputs (100,000 empty cells cost nbgrader minutes and gigabytes outside the sandbox). A notebook over a
-limit is refused with a reason (`NotebookRefused`), which fails that student only.
+The order matters: the size first (nothing is read past it), then the nesting and the number of values, measured on the
+raw bytes without parsing (Python's JSON parser and everything after it recurse, and a file nested thousands deep made
+the grader itself raise RecursionError; every value is an object to build and validate), then, once parsing is cheap and
+shallow, the cells, their metadata, attachments and outputs (100,000 empty cells cost nbgrader minutes and gigabytes
+outside the sandbox). A notebook over a limit is refused with a reason (`NotebookRefused`), which fails that student
+only.
 """
 
 from __future__ import annotations
