@@ -29,6 +29,7 @@ from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.observe import observe, target_name
 from lrcourse.checking.wsd_observer import SECONDS, SchedulerUse
+from lrcourse.checking.wsd_resume import resume_run
 from lrcourse.tolerances import WSD_RTOL
 
 # SchedulerUse is the observer's own class, named here too: code that patches lrcourse.checking.wsd.SchedulerUse
@@ -86,7 +87,7 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
     if resume_at is not None:
         payload |= {"resume_at": resume_at, "probe": list(probe)}
     call = _call(warmup, stable, decay, start_factor, lr)
-    observation = observe(factory, "wsd", payload)
+    observation = observe(factory, "wsd", payload) if resume_at is None else resume_run(factory, payload)
     expect(not observation["timeout"], f"{call} did not run its {payload['steps']} steps within {SECONDS:.0f} s")
     error = observation["error"]
     if type(error).__name__ == "ForbiddenUse":  # the process that grades the answer has no PyTorch schedulers
