@@ -82,17 +82,19 @@ class AnswerFactor:
             reply = self.source.ask({**request, "seconds": self.budget.left()})
             if reply.get("timeout"):
                 raise StudentTimeout()
+            error = None if reply.get("error") is None else wire.decode_error(reply["error"])
             calls = reply.get("calls") or []
-            if calls:  # PyTorch's schedulers, where the answer's process has them (a notebook's kernel)
+            # PyTorch's schedulers, where the answer's process has them (a notebook's kernel); where it has the stub
+            # instead, its ForbiddenUse says so first, as in the observer's runs (`wsd._observe`)
+            if calls and type(error).__name__ != "ForbiddenUse":
                 raise UsedSchedulers([str(call)[:200] for call in calls[:20]])
-            error = reply.get("error")
             value = None if error is not None else wire.decode(reply.get("value"))
         except (StudentTimeout, UsedSchedulers):
             raise
         except BaseException as failure:  # the process, not the answer: not a step's error (Unanswered)
             raise Unanswered(failure) from None
         if error is not None:
-            raise wire.decode_error(error)
+            raise error
         return value
 
     def __call__(self, step: int):
