@@ -1,4 +1,5 @@
-"""A `LambdaLR` of the course's own: chapter 7's observer drives the student's factor with it.
+"""A `LambdaLR` of the course's own: chapter 7's observer drives the student's factor with it, and the grader's resume
+(`wsd_resume`) the factor it asks the student's process for.
 
 The process that runs a student's answer for the grader has no PyTorch schedulers (`no_lr_scheduler` takes
 torch.optim.lr_scheduler's place as a module; the sandbox also hides its file, which --no-sandbox leaves readable),

@@ -28,9 +28,9 @@ from lrcourse.checking.wsd_observer import SECONDS, StepRecordingLambdaLR, run_r
 
 
 class Unanswered(BaseException):
-    """The answer's process did not answer a request (it stopped, sent what the grader does not read, the budget
-    ran out): not a step the factor raised at, so it is carried past LambdaLR's handling of those and raised as it
-    was (`resume_run`)."""
+    """The answer's process did not answer a request (it stopped, sent what the grader does not read, the student's
+    time ran out, it would not load again): not a step the factor raised at, so it is carried past LambdaLR's handling
+    of those and raised as it was (`resume_run`)."""
 
     def __init__(self, error: BaseException):
         super().__init__(str(error))
