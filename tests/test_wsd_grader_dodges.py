@@ -241,3 +241,67 @@ def test_an_observation_is_kept_as_its_json_text_and_decoded_at_each_use():
     [kept] = session.observed.values()
     assert isinstance(kept, str) and json.loads(kept) == ran([0.5, 0.25])["observation"]
     session.close()
+
+
+def test_the_resumed_run_and_the_steps_out_of_order_are_asked_of_a_new_process_the_run_s_closed_first():
+    """Chapter 7's resume under the grader (issue 24, R24m): the run's factor calls go to the answer's process, the
+    resumed run's and the steps out of order's to a new one, forked only once the first was closed (in the sandbox
+    that kill sweeps what the first left), and what crosses is the checkpoint. A factor that keeps a memo of its
+    run in a module global (R24m's kind) finds it empty there and loses the resume; the same in one process passes."""
+    import socket
+
+    from lrcourse.grading import remote
+    from lrcourse.grading.sandbox.answer_zygote import Child
+
+    from catalogue.wsd import WSD_CORRECT
+    from catalogue.wsd_resume_dodges import WSD_RESUME_DODGES
+
+    events = []
+
+    class InProcess:
+        """A new answer process: a Child of its own, so a module global of the answer's is its own too."""
+
+        dead = False
+
+        def __init__(self, number, channel):
+            self.number, self.child = number, Child(channel)
+            events.append(("fork", number))
+
+        def request(self, message, seconds):
+            if message.get("op") == "factor":
+                events.append((message["do"], self.number))
+            return self.child.handle(message)
+
+        def close(self):
+            self.dead = True
+            events.append(("close", self.number))
+
+    ours, theirs = socket.socketpair()
+    forks = iter(range(1, 100))
+    handle = type("ZygoteHandleStandIn", (), {"fork": lambda self: InProcess(next(forks), theirs)})()
+    memo = next(a.source for a in WSD_RESUME_DODGES if a.name == "resume_from_a_memo_in_a_module_global")
+    callable_object = next(a.source for a in WSD_CORRECT if a.name == "callable_object")
+    for source, resumes, loads in [(WSD_REFERENCE, True, 0), (callable_object, True, 1), (memo, False, 0)]:
+        events.clear()
+        session = remote.Session(handle, [], [("wsd_factor", source)], defines={"wsd_factor": ["wsd_factor"]})
+        try:
+            if resumes:
+                check_wsd_resume(session.resolve("wsd_factor"), 5, 10, 5, 0.1, 17)
+            else:
+                with pytest.raises(CheckFailed, match=r"saved at step 17 .* the resumed rate is"):
+                    check_wsd_resume(session.resolve("wsd_factor"), 5, 10, 5, 0.1, 17)
+        finally:
+            session.close()
+        first, second = events[0][1], events[0][1] + 1
+        assert events[: events.index(("close", first)) + 2][-2:] == [("close", first), ("fork", second)], events
+        run = events[: events.index(("close", first))]
+        assert {number for what, number in run if what != "fork"} == {first}, run  # the run: the first process only
+        assert [what for what, _ in run].count("state") == 1  # the checkpoint: what state_dict() saves of it, once
+        rest = events[events.index(("fork", second)) :]
+        assert {number for what, number in rest if what not in ("close",)} == {second}, rest
+        assert [what for what, _ in rest].count("new") == 2  # the resumed run's factor and the fresh one's
+        assert [what for what, _ in rest].count("load") == loads  # a callable object's __dict__, into the new one
+    ours.close()
+    theirs.close()
+    local = answer(memo)
+    check_wsd_resume(local, 5, 10, 5, 0.1, 17)  # in one process the memo answers for the resume: a call counter through
