@@ -23,7 +23,7 @@ from lrcourse.checking.guard import SCHEDULER_MODULE, Guard, StudentTimeout
 from lrcourse.checking.lambda_lr import LambdaLR
 from lrcourse.checking.observe import observer
 
-SECONDS = 5.0  # one observation: a few hundred steps of LambdaLR, twice
+SECONDS = 5.0  # one observation, and each of the two parts of the resume (wsd_resume.Budget): a few hundred steps
 
 
 def rate_as_data(value):

@@ -55,7 +55,7 @@ class NotANumber:
 
 
 class Budget:
-    """The seconds a leg's requests may take together (SECONDS, as one observation once had)."""
+    """The seconds the requests of a part of the resume may take together (SECONDS, as one observation has)."""
 
     def __init__(self):
         self.deadline = time.monotonic() + SECONDS
