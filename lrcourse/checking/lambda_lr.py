@@ -1,4 +1,5 @@
-"""A `LambdaLR` of the course's own: chapter 7's observer drives the student's factor with it.
+"""A `LambdaLR` of the course's own: chapter 7's observer drives the student's factor with it, and the grader's resume
+(`wsd_resume`) the factor it asks the student's process for.
 
 The process that runs a student's answer for the grader has no PyTorch schedulers (`no_lr_scheduler` takes
 torch.optim.lr_scheduler's place as a module; the sandbox also hides its file, which --no-sandbox leaves readable),
@@ -109,10 +110,17 @@ class LambdaLR:
     def state_dict(self) -> dict:
         """Everything but the optimizer; of each factor, None for a function, a copy of a callable's __dict__."""
         state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [
-            None if isinstance(factor, types.FunctionType) else factor.__dict__.copy() for factor in self.lr_lambdas
-        ]
+        state["lr_lambdas"] = [self.factor_state(factor) for factor in self.lr_lambdas]
         return state
+
+    def factor_state(self, factor):
+        """What state_dict() saves of one factor: None for a function, else a copy of its __dict__ (a subclass that
+        holds the factor elsewhere, the grader's resume, asks it there)."""
+        return None if isinstance(factor, types.FunctionType) else factor.__dict__.copy()
+
+    def load_factor_state(self, factor, attributes: dict) -> None:
+        """What load_state_dict() does with one factor's saved __dict__: writes it into the factor."""
+        factor.__dict__.update(attributes)
 
     def load_state_dict(self, state_dict: dict) -> None:
         """The saved attributes back; each saved __dict__ written into this scheduler's factor (the dict given is
@@ -122,4 +130,4 @@ class LambdaLR:
         state_dict["lr_lambdas"] = saved
         for index, attributes in enumerate(saved):
             if attributes is not None:
-                self.lr_lambdas[index].__dict__.update(attributes)
+                self.load_factor_state(self.lr_lambdas[index], attributes)

@@ -64,6 +64,11 @@ class RemoteTarget:
     def observe(self, observer: str, payload: dict) -> dict:
         raise NotImplementedError
 
+    def factors(self):
+        """The answer's factors served by its process, request by request (`factor_server`; chapter 7's resume):
+        `ask(request) -> reply`, and `restart()`, which replaces that process by a new one."""
+        raise NotImplementedError
+
 
 def target_name(target) -> str:
     """The name a student's answer goes by, wherever it lives."""

@@ -15,12 +15,13 @@ did (issue 24, R24m's a3). `REGULAR` are runs the warm-up and decay tests grade,
 observer's requests is made once per student (`lrcourse.grading.remote`): the edges judge the very runs those tests
 judged, so the leniency rests on what those tests charged.
 
-The rates are observed in the student's process, so they are what that process reports. The warm-up, decay and edges
-compare them with PyTorch's: faking them takes computing the schedule. The resume does not: its resumed run and its
-steps out of order are compared with the same process's uninterrupted run, and an answer cell that replaces the observer
-(`OBSERVERS["wsd"]`) or reads which leg is running off the observer's frames gets a call counter through (R24m's a1, a5;
-README, security model). Closing that takes running the scheduler on the grader's side and asking the student's process
-only for factor values.
+The warm-up, decay and edges rates are observed in the student's process, so they are what that process reports,
+compared with PyTorch's: faking them takes computing the schedule. The resume is not observed there: its run, its
+checkpoint, its resume and its steps out of order are the grader's (`wsd_resume`), the answer's process asked only to
+build a factor, call it at a step and save or load a callable object's __dict__, and the resumed run and the steps out
+of order are asked of a new process, the run's killed first. So an answer cell that replaces the observer
+(`OBSERVERS["wsd"]`), reads which leg is running off the frames, or keeps a memo of its run in memory or in a file,
+does not get a call counter through (R24m's a1, a5; README, security model; tests/catalogue/wsd_resume_dodges.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.observe import observe, target_name
 from lrcourse.checking.wsd_observer import SECONDS, SchedulerUse
+from lrcourse.checking.wsd_resume import resume_run
 from lrcourse.tolerances import WSD_RTOL
 
 # SchedulerUse is the observer's own class, named here too: code that patches lrcourse.checking.wsd.SchedulerUse
@@ -86,7 +88,7 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
     if resume_at is not None:
         payload |= {"resume_at": resume_at, "probe": list(probe)}
     call = _call(warmup, stable, decay, start_factor, lr)
-    observation = observe(factory, "wsd", payload)
+    observation = observe(factory, "wsd", payload) if resume_at is None else resume_run(factory, payload)
     expect(not observation["timeout"], f"{call} did not run its {payload['steps']} steps within {SECONDS:.0f} s")
     error = observation["error"]
     if type(error).__name__ == "ForbiddenUse":  # the process that grades the answer has no PyTorch schedulers
@@ -259,8 +261,8 @@ def check_wsd_resume(
     wsd_factor, warmup: int, stable: int, decay: int, start_factor: float, resume_at: int, lr: float = 0.1
 ) -> None:
     """Saved at step `resume_at` (optimizer's and scheduler's state_dict()) and resumed in new objects around a new
-    factor, and a fresh factor called at steps in any order: the rates of the same answer's uninterrupted run (not
-    PyTorch's: a wrong decay is the decay test's). The run is saved where the answer's own rates still change
+    factor, and a fresh factor called at steps in any order, both in a new process under the grader (`wsd_resume`):
+    the rates of the same answer's uninterrupted run (not PyTorch's: a wrong decay is the decay test's). The run is saved where the answer's own rates still change
     afterwards (`_checkpoint_step`: mid-decay, or earlier where a wrong decay is flat), so a wrong resume would show."""
     probe = _resume_probe(warmup, stable, decay, resume_at)
     run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, resume_at, probe)

@@ -8,7 +8,8 @@ also changes the rates in the cooldown cell): those cells are listed too, each o
 one through real `nbgrader autograde` and check the score of every test cell.
 
 One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is), `range_stops`
-(chapter 6's stop rules other than the text's), `wsd_dodges` (chapter 7's answers aimed at the grader). The lists:
+(chapter 6's stop rules other than the text's), `wsd_dodges` and `wsd_resume_dodges` (chapter 7's answers aimed at
+the grader). The lists:
 
 CORRECT = (
     STEP_CORRECT + PLATEAU_CORRECT + PLATEAU_CHOICES + READING_CORRECT + FLOOR_CORRECT + EARLY_CORRECT + OTHER_CORRECT
@@ -16,7 +17,7 @@ CORRECT = (
     + WSD_CONTROLS
 )
 WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + RANGE_STOPS + WSD_WRONG
-    + WSD_GRADER_DODGES (answers that tell the grader's observations apart)
+    + WSD_GRADER_DODGES (answers that tell the grader's observations apart) + WSD_RESUME_DODGES (that fake the resume)
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + FLOOR_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 """
 
@@ -36,6 +37,7 @@ from catalogue.training import OTHER_CORRECT
 from catalogue.training_wrong import OTHER_WRONG
 from catalogue.wsd import WSD_CORRECT
 from catalogue.wsd_dodges import WSD_CONTROLS, WSD_FORBIDDEN, WSD_GRADER_DODGES
+from catalogue.wsd_resume_dodges import WSD_RESUME_DODGES
 from catalogue.wsd_wrong import WSD_WRONG
 
 CORRECT = (
@@ -61,6 +63,7 @@ WRONG = (
     + RANGE_STOPS
     + WSD_WRONG
     + WSD_GRADER_DODGES
+    + WSD_RESUME_DODGES
 )
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + FLOOR_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 BROKEN = STEP_BROKEN + PLATEAU_BROKEN
@@ -69,5 +72,6 @@ __all__ = [
     "ALL", "BROKEN", "CELLS", "CORRECT", "EARLY_CORRECT", "EARLY_FORBIDDEN", "EARLY_WRONG", "FORBIDDEN",
     "OTHER_CORRECT", "OTHER_WRONG", "PLATEAU_BROKEN", "PLATEAU_CELLS", "PLATEAU_CHOICES", "PLATEAU_CORRECT",
     "PLATEAU_FORBIDDEN", "PLATEAU_WRONG", "STEP_BROKEN", "STEP_CELLS", "STEP_CORRECT", "STEP_FORBIDDEN", "STEP_HANGS_AT_DEFINITION",
-    "STEP_WRONG", "WRONG", "WSD_CORRECT", "WSD_FORBIDDEN", "WSD_GRADER_DODGES", "WSD_WRONG", "Answer",
+    "STEP_WRONG", "WRONG", "WSD_CORRECT", "WSD_FORBIDDEN", "WSD_GRADER_DODGES", "WSD_RESUME_DODGES", "WSD_WRONG",
+    "Answer",
 ]  # fmt: skip

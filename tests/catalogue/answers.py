@@ -77,12 +77,16 @@ class Answer:
     source: str
     fails: tuple | str = ()
     score: float | None = None  # the exercise's score it must get, where the catalogue states it
-    or_fails: tuple = ()  # the cells it may lose instead of `fails`, where it tosses a coin of its own
+    # the cells it may lose instead of `fails`, where it tosses a coin of its own: one tuple of cells, or a tuple of
+    # such tuples where its coins can land more ways
+    or_fails: tuple = ()
 
     @property
     def failings(self) -> list[set[str]]:
-        """Each set of cells the answer may lose: `failing`, or `or_fails` where it tosses a coin."""
-        return [self.failing, *([set(self.or_fails)] if self.or_fails else [])]
+        """Each set of cells the answer may lose: `failing`, or one of `or_fails` where it tosses a coin."""
+        nested = bool(self.or_fails) and isinstance(self.or_fails[0], tuple)
+        alternatives = self.or_fails if nested else ((self.or_fails,) if self.or_fails else ())
+        return [self.failing, *(set(cells) for cells in alternatives)]
 
     @property
     def cells(self) -> tuple[str, ...]:

@@ -316,20 +316,29 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     # R24l: three answers that tell the edges cell's fresh process from the warm-up and decay cells' ones, each with the
     # slip of a one-step warm-up taken for none (5/6), each once 6/6: the edges cell now judges the very observations
     # those cells made (each `once` request made once per student, lrcourse/grading/remote.py), so none can look wrong
-    # there only
-    wsd(  # a covert channel: the sandbox's pid counter, moved by each process to tell the next which cell it serves
-        "edges_cell_told_by_the_sandbox_s_pid_counter", PID_CHANNEL, fails=("test_wsd_edges",), score=5
+    # there only. The resume's resumed run and steps out of order now run in a new process
+    # (lrcourse/checking/wsd_resume.py): a factor that answers differently in another process loses the resume there too
+    wsd(  # a covert channel: the sandbox's pid counter, moved by each process to tell the next which cell it serves;
+        # the resume's new processes move it on, and the one it takes for the edges cell's has the warm-up wrong
+        "edges_cell_told_by_the_sandbox_s_pid_counter",
+        PID_CHANNEL,
+        fails=("test_wsd_edges", "test_wsd_resume"),
+        or_fails=("test_wsd_edges",),  # where no process of the resume lands in that window
     ),
     wsd(  # no channel: a coin per process; heads, the warm-up looks wrong everywhere in it. Heads in the warm-up cell
-        # loses that cell (the edges then skip the warm-up); tails there, the edges judge the warm-up and the slip shows
+        # loses that cell (the edges then skip the warm-up); tails there, the edges judge the warm-up and the slip shows;
+        # and unless every process of the resume tosses what the first did, the resume is lost too
         "a_coin_per_process_for_a_warm_up_that_looks_wrong",
         COIN,
-        fails=("test_wsd_edges",),
-        or_fails=("test_wsd_warmup",),
-        score=5,
+        fails=("test_wsd_edges", "test_wsd_resume"),
+        or_fails=(("test_wsd_warmup", "test_wsd_resume"), ("test_wsd_edges",), ("test_wsd_warmup",)),
     ),
-    wsd(  # the first request its process handles: only the warm-up cell's process starts with a "value" request
-        "edges_cell_told_by_its_first_request", FIRST_REQUEST, fails=("test_wsd_edges",), score=5
+    wsd(  # the first request its process handles: only the warm-up cell's process starts with a "value" request; the
+        # resume's new process starts with another, so its warm-up is wrong where the run's was not
+        "edges_cell_told_by_its_first_request",
+        FIRST_REQUEST,
+        fails=("test_wsd_edges", "test_wsd_resume"),
+        score=3,
     ),
     wsd(  # R24m's a3 (was 4, its control decay_divided_by_decay_plus_stable 3): remembers the last schedule it was
         # asked for and, in the next one, the twin the edges once built for it (a warm-up of 5, a stable phase of

@@ -10,6 +10,7 @@ requests one line of JSON at a time (`lrcourse.wire`):
     {"op": "observe", "observer": "scheduler", "target": "MyStepLR", "payload": {...}}  -> an observation
     {"op": "call", "target": "largest_stable_lr", "args": [...], "kwargs": {...}}       -> the value returned
     {"op": "value", "target": "predicted_epochs"}                  -> the plain data a name holds, if not callable
+    {"op": "factor", "target": "wsd_factor", "do": "call", ...}      -> one request of chapter 7's resume
 
 Everything the child sends is an observation that the grader compares with PyTorch in its own process;
 the expected values never come here. For the scheduler exercises the zygote runs without PyTorch's
@@ -141,6 +142,7 @@ class Child:
         self.channel = channel
         self.reader = channel.makefile("rb")
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _Shell}
+        self.factor_servers: dict = {}
 
     def send(self, message: dict) -> None:
         from lrcourse import wire
@@ -175,6 +177,8 @@ class Child:
             return {"ok": True, "observation": OBSERVERS[request["observer"]](target, request["payload"])}
         if op == "call":
             return self.call(target, request)
+        if op == "factor":  # chapter 7's resume, run by the grader: one call of the answer's factor, or its state
+            return self.factor_server(str(request["target"]), target).serve(request)
         if op == "value":  # a name bound to plain data (a prediction), or something to drive by calls
             from lrcourse import wire
 
@@ -182,6 +186,14 @@ class Child:
                 return {"ok": True, "callable": True}
             return {"ok": True, "callable": False, "value": wire.encode(target)}
         raise ValueError(f"unknown request {op!r}")
+
+    def factor_server(self, name: str, factory):
+        """The factors `name` built in this process, served by handle (`lrcourse.checking.factor_server`)."""
+        from lrcourse.checking.factor_server import FactorServer
+
+        if name not in self.factor_servers:
+            self.factor_servers[name] = FactorServer(factory)
+        return self.factor_servers[name]
 
     def load(self, request: dict) -> dict:
         """Run the chapter's context cells (the instructor's), then the student's answer cells, as a notebook would."""

@@ -1,0 +1,86 @@
+"""The student's side of chapter 7's resume, which runs on the grader's side (`wsd_resume`): the answer's `wsd_factor`
+held where it lives and asked one thing at a time, each reply plain data: build a factor from the arguments (a
+handle to it comes back), the factor's value at a step (one call), a copy of its `__dict__` (what LambdaLR's
+state_dict() saves of a callable object; None for a plain function) and loading such a copy into a factor. The
+optimizer, the LambdaLR, the checkpoint and the order of the calls are the grader's: only the answer's code runs here,
+each request under the guard, with calls into PyTorch's schedulers recorded (`SchedulerUse`).
+
+Under the grader this runs in the answer's process (`lrcourse.grading.sandbox.answer_zygote`, request "factor"); in a
+notebook's kernel `LocalFactors` serves the same requests in the kernel itself.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from lrcourse import wire
+from lrcourse.checking.guard import Guard, StudentTimeout
+from lrcourse.checking.self_contained import expect_self_contained
+from lrcourse.checking.wsd_observer import SECONDS, SchedulerUse, rate_as_data
+
+
+class FactorServer:
+    """The factors one answer's `wsd_factor` built in this process, by handle (their index)."""
+
+    def __init__(self, factory):
+        self.factory = factory
+        self.factors: list = []
+
+    def serve(self, request: dict) -> dict:
+        """One request ({"do": "new" | "call" | "state" | "load", ...}), run under the guard for its `seconds`: the
+        reply's `value` (encoded), or `timeout`, or the `error` the answer raised, and the scheduler calls it made."""
+        work = {"new": self._new, "call": self._call, "state": self._state, "load": self._load}[request["do"]]
+        reply = {"ok": True, "value": None, "error": None, "timeout": False, "calls": []}
+        guard, use = Guard(float(request.get("seconds", SECONDS)), forbid_schedulers=False), SchedulerUse()
+        try:
+            with guard.running():
+                sys.setprofile(use.profile)  # the guard puts its own back afterwards
+                reply["value"] = wire.encode(work(request))
+        except StudentTimeout:
+            reply["timeout"] = True
+        except Exception as error:
+            reply["error"] = wire.encode_error(error)
+        reply["calls"] = sorted(set(use.calls))[:20]
+        return reply
+
+    def _factor(self, request: dict):
+        return self.factors[int(request["handle"])]
+
+    def _new(self, request: dict) -> int:
+        self.factors.append(self.factory(*request["arguments"]))
+        return len(self.factors) - 1
+
+    def _call(self, request: dict):
+        """The factor at the step, as LambdaLR makes a rate of it (base_lr * factor, here 1.0 * factor: the same
+        number, and the same TypeError for what is not one): a float, or the repr of what it made."""
+        return rate_as_data(1.0 * self._factor(request)(int(request["step"])))
+
+    def _state(self, request: dict):
+        """What LambdaLR's state_dict() saves of the factor: None for a function, else a copy of its __dict__ (an
+        object with __slots__ has none: AttributeError, as in PyTorch). Encoded under the guard: a repr may loop."""
+        factor = self._factor(request)
+        return None if isinstance(factor, types.FunctionType) else factor.__dict__.copy()
+
+    def _load(self, request: dict) -> None:
+        """LambdaLR's load_state_dict() of a saved __dict__ (plain data, as it crossed the wire) into the factor."""
+        attributes = wire.decode(request["state"])
+        if isinstance(attributes, dict):
+            self._factor(request).__dict__.update(attributes)
+
+
+class LocalFactors:
+    """The requests served in this process (a notebook's kernel): the same replies as the answer's process sends."""
+
+    def __init__(self, factory):
+        expect_self_contained(factory)
+        self.factory = factory
+        self.server = FactorServer(factory)
+
+    def ask(self, request: dict) -> dict:
+        return self.server.serve(request)
+
+    def restart(self) -> None:
+        """New factors from here on; the kernel is one process, so what it remembers stays (the grader starts a new
+        one, `lrcourse.grading.remote`)."""
+        self.server = FactorServer(self.factory)
