@@ -16,9 +16,10 @@ import os
 import signal
 import sys
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 
-from lrcourse.grading import fleet
+from lrcourse.grading import fleet, fleet_lock
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
 from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, WINDOW, BrokerUrlError, broker_url, window_size
 from lrcourse.grading.grade import Stopped, grade_class
@@ -94,6 +95,14 @@ def command_grade(args) -> int:
         )
     if not broker and not _sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
+    try:  # through a queue, one run per course and chapter, from its release to its last export (`fleet_lock`)
+        with fleet_lock.held(course, args.assignment) if broker else nullcontext():
+            return _grade(course, args, broker)
+    except fleet_lock.Held as error:
+        return _refused(f"lrcourse grade: {error}")
+
+
+def _grade(course: Path, args, broker: str | None) -> int:
     args.db_url = _db_url(args)
     from lrcourse.build import ensure_released
 
