@@ -22,6 +22,7 @@ from pathlib import Path
 from lrcourse.grading import fleet, fleet_lock
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
 from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, WINDOW, BrokerUrlError, broker_url, window_size
+from lrcourse.grading.fleet_outage import BROKER_WAIT_SECONDS, waited_limit
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 from lrcourse.grading.source_files import StrayFiles
@@ -113,7 +114,9 @@ def _grade(course: Path, args, broker: str | None) -> int:
     if broker:
         from lrcourse.grading.fleet_grade import grade_class_remote
 
-        result = grade_class_remote(course, args.assignment, broker, args.force, args.db_url, window=args.window)
+        result = grade_class_remote(
+            course, args.assignment, broker, args.force, args.db_url, window=args.window, broker_wait=args.broker_wait
+        )
     else:
         result = grade_class(
             course,
@@ -305,7 +308,10 @@ def parser() -> argparse.ArgumentParser:
     collect.add_argument("--allow-tmpfs", action="store_true", help="collect on tmpfs/unknown overlay: times untrusted")
     collect.set_defaults(run=command_collect)
     what = "autograde every submission of an assignment, in parallel"
-    statuses = "exit status 0: all graded; 1: not all; 2: refused before starting; 3: the broker did not answer"
+    statuses = (
+        "exit status 0: all graded; 1: not all; 2: refused before starting (another run holds the course's chapter, "
+        "too); 3: the broker did not answer"
+    )
     grade = sub.add_parser("grade", help=what, description=f"{what} ({statuses})")
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, help="worker processes (default: cores; not with a broker)")
@@ -317,6 +323,13 @@ def parser() -> argparse.ArgumentParser:
     _export_options(grade)
     _broker_option(grade)
     grade.add_argument("--window", type=window_size, default=WINDOW, help="with a broker: tasks out at once (64)")
+    grade.add_argument(
+        "--broker-wait",
+        type=waited_limit,
+        default=BROKER_WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"with a broker: how long one that stops answering mid-run is waited for ({BROKER_WAIT_SECONDS:.0f})",
+    )
     grade.set_defaults(run=command_grade)
     worker = sub.add_parser("worker", help="grade the students a queue holds (`grade --broker-file`), from a checkout")
     _broker_option(worker)
