@@ -6,6 +6,7 @@ limit (`--broker-wait`) is test_fleet_broker_down.py's."""
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from urllib.parse import urlsplit
@@ -16,7 +17,7 @@ from kombu.exceptions import OperationalError
 
 from lrcourse.grading import fleet
 from lrcourse.grading.fleet_grade import sending_backend
-from lrcourse.grading.fleet_outage import unreachable
+from lrcourse.grading.fleet_outage import Outage, unreachable
 
 import catalogue
 from support.course import make_course
@@ -24,7 +25,7 @@ from support.gradedclass import submit_answer
 from support.labserver import free_port
 from support.paths import ROOT
 from support.redis_broker import full, redis_server, restartable_redis_server
-from support.stub_fleet import enqueue, graded_lines, outcomes, queued, running_worker, stub_worker, wait_for
+from support.stub_fleet import Bar, enqueue, graded_lines, outcomes, queued, running_worker, stub_worker, wait_for
 
 CHAPTER = "02_ordered_schedules"
 FIRST, OTHERS = "sleep-3-alice", ["tom", "uma"]  # sent in this order (the intake's), one at a time (a window of 1)
@@ -86,3 +87,49 @@ def test_only_a_broker_out_of_reach_is_waited_for():
     with pytest.raises(ValueError) as other:  # a server other than the broker (a PostgreSQL gradebook)
         raise ValueError("a gradebook's") from ConnectionRefusedError(111, "Connection refused")
     assert not unreachable(other.value)
+
+
+class PostfixBar(Bar):
+    """`Bar`, with the postfix tqdm shows on the progress line."""
+
+    def __init__(self):
+        super().__init__()
+        self.postfix = ""
+
+    def set_postfix_str(self, text: str) -> None:
+        self.postfix = text
+
+
+def test_an_outage_lasts_until_a_round_goes_through_not_until_the_broker_answers_a_ping():
+    """A broker that answers the ping and fails the next round again is the same outage: said once, its limit counted
+    from its first error, so a broker that keeps failing rounds ends the run within the limit."""
+    bar, refused = PostfixBar(), redis.ConnectionError("Connection refused")
+    outage = Outage("redis://:pw@127.0.0.1:6399/0", bar, check=lambda: None, limit=2)
+    outage.wait(refused, ping=lambda: None)  # answers the ping; the round fails again (no `over`)
+    assert bar.postfix.startswith("broker unreachable since "), bar.postfix
+    time.sleep(2)
+
+    def down() -> None:
+        raise refused
+
+    began = time.monotonic()
+    with pytest.raises(fleet.BrokerUnreachable, match=r"unreachable for 2 s \(--broker-wait\)"):
+        outage.wait(refused, ping=down)
+    assert time.monotonic() - began < 1  # the limit counted from the first error, not from this wait
+    said = [text for text, _ in bar.said]
+    assert len(said) == 1 and "the broker at 127.0.0.1:6399 is unreachable since " in said[0], said
+
+
+def test_an_outage_is_over_once_a_round_goes_through_and_said_to_be_once():
+    bar = PostfixBar()
+    outage = Outage("redis://:pw@127.0.0.1:6399/0", bar, check=lambda: None, limit=2)
+    outage.over()  # no outage: nothing to say
+    assert bar.said == []
+    outage.wait(redis.ConnectionError("Connection reset by peer"), ping=lambda: None)
+    outage.over()
+    outage.over()
+    said = [text for text, _ in bar.said]
+    assert len(said) == 2 and re.search(
+        r"the broker at 127.0.0.1:6399 answers again, after \d+ s: going on", said[1]
+    ), said
+    assert bar.postfix == ""

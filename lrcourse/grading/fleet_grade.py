@@ -118,9 +118,8 @@ class Run:
         self.app = fleet.celery_app(url, backend=sending_backend())
         self.version = fleet.course_version(course, assignment)
         self.course_id = fleet.course_id(course)
-        self.environment = (
-            fleet.environment()
-        )  # read once a run: each task carries it, so a refusal can say what differs
+        # read once a run: each task carries it, so a refusal can say what differs
+        self.environment = fleet.environment()
         self.outcomes: list[Outcome] = []
         self.waiting: dict = {}
         self.unsent = list(reversed(todo))  # taken from the end: in the intake's order
@@ -153,6 +152,7 @@ class Run:
                     while self.unsent or self.waiting:
                         try:
                             self.round(writer, stop)
+                            outage.over()
                         except Exception as error:
                             if not unreachable(error):
                                 raise

@@ -57,44 +57,51 @@ def waited_limit(text: str) -> float:
 
 class Outage:
     """The enqueuing command's wait for its broker at `url`, `limit` seconds at most; `bar` is its progress bar,
-    `check` its Ctrl-C check (`watchdog.CtrlC.check`), called between slices of the wait."""
+    `check` its Ctrl-C check (`watchdog.CtrlC.check`), called between slices of the wait. An outage lasts from the
+    first error to the first round of the run that goes through (`over`), not to the first answer: a broker that
+    answers a ping and fails the round again is the same outage, its backoff still growing and its limit still
+    counted."""
 
     def __init__(self, url: str, bar, check, limit: float = BROKER_WAIT_SECONDS):
         self.url, self.bar, self.check, self.limit = url, bar, check, limit
+        self.address = fleet.broker_address(url)
+        self.began: float | None = None  # when the outage began (time.monotonic), or None
+        self.backoff = BACKOFF_FIRST
 
-    def wait(self, error: BaseException, ping) -> float:
-        """After `error` (`unreachable`), until `ping()` answers: the seconds the broker was away. Raises
-        `fleet.BrokerUnreachable` once it has been away `limit` seconds, or at once if a try ends in an error that
-        waiting does not cure (a wrong password, a full Redis)."""
-        began, since = time.monotonic(), time.strftime("%H:%M:%S")
-        address = fleet.broker_address(self.url)
-        self.bar.write(
-            f"lrcourse: the broker at {address} is unreachable since {since} ({type(error).__name__}): waiting for it, "
-            f"at most {self.limit:.0f} s (--broker-wait); every grade written is kept",
-            file=sys.stderr,
-        )
-        self.bar.set_postfix_str(f"broker unreachable since {since}")
-        backoff = BACKOFF_FIRST
+    def wait(self, error: BaseException, ping) -> None:
+        """After `error` (`unreachable`), until `ping()` answers. Raises `fleet.BrokerUnreachable` once the outage
+        has lasted `limit` seconds, or at once if a try ends in an error that waiting does not cure (a wrong
+        password, a full Redis)."""
+        if self.began is None:
+            self.began, since = time.monotonic(), time.strftime("%H:%M:%S")
+            self.bar.write(
+                f"lrcourse: the broker at {self.address} is unreachable since {since} ({type(error).__name__}): "
+                f"waiting for it, at most {self.limit:.0f} s (--broker-wait); every grade written is kept",
+                file=sys.stderr,
+            )
+            self.bar.set_postfix_str(f"broker unreachable since {since}")
         while True:
-            left = self.limit - (time.monotonic() - began)
+            left = self.limit - (time.monotonic() - self.began)
             if left <= 0:
                 raise fleet.BrokerUnreachable(self.url, error, away=self.limit)
-            self.sleep(min(backoff, left))  # the last try falls at the limit
-            backoff = min(2 * backoff, BACKOFF_CAP)
+            self.sleep(min(self.backoff, left))  # the last try falls at the limit
+            self.backoff = min(2 * self.backoff, BACKOFF_CAP)
             try:
                 ping()
+                return
             except Exception as again:
                 if not unreachable(again):
                     raise
                 error = again
-                continue
-            break
-        away = time.monotonic() - began
+
+    def over(self) -> None:
+        """A round went through: the outage, if there was one, is over, and said to be."""
+        if self.began is None:
+            return
+        away, self.began, self.backoff = time.monotonic() - self.began, None, BACKOFF_FIRST
         self.bar.set_postfix_str("")
-        self.bar.write(
-            f"lrcourse: the broker at {address} answers again, after {away:.0f} s: going on", file=sys.stderr
-        )
-        return away
+        text = f"lrcourse: the broker at {self.address} answers again, after {away:.0f} s: going on"
+        self.bar.write(text, file=sys.stderr)
 
     def sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
