@@ -66,12 +66,12 @@ ENQUEUE = """
 import json, sys
 from pathlib import Path
 from lrcourse.grading.fleet_grade import grade_class_remote
-from lrcourse.grading import fleet_watch
+from lrcourse.grading import fleet_outage, fleet_watch
 fleet_watch.CHECK_SECONDS = float(sys.argv[4])  # the enqueuer's looks at its version (`Unserved`), made quick
+wait = float(sys.argv[5]) if len(sys.argv) > 5 else fleet_outage.BROKER_WAIT_SECONDS  # a test's own argv may lack it
 url = sys.stdin.read().strip()
-result = grade_class_remote(
-    Path(sys.argv[1]), sys.argv[2], url, progress=False, window=int(sys.argv[3]), broker_wait=float(sys.argv[5])
-)
+course, chapter, window = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+result = grade_class_remote(course, chapter, url, progress=False, window=window, broker_wait=wait)
 print(json.dumps([[o.student, o.status, o.reason] for o in result.outcomes]))
 """
 
