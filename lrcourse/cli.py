@@ -16,11 +16,13 @@ import os
 import signal
 import sys
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 
-from lrcourse.grading import fleet
+from lrcourse.grading import fleet, fleet_lock
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
 from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, WINDOW, BrokerUrlError, broker_url, window_size
+from lrcourse.grading.fleet_outage import BROKER_WAIT_SECONDS, waited_limit
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 from lrcourse.grading.source_files import StrayFiles
@@ -94,33 +96,36 @@ def command_grade(args) -> int:
         )
     if not broker and not _sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
-    args.db_url = _db_url(args)
-    from lrcourse.build import ensure_released
+    # through a queue, one run per course and chapter, from its release to its last export (`fleet_lock`)
+    with fleet_lock.held(course, args.assignment) if broker else nullcontext():
+        args.db_url = _db_url(args)
+        from lrcourse.build import ensure_released
 
-    try:
-        ensure_released(course, args.assignment, args.db_url)
-    except StrayFiles as error:  # an editor's backup beside the notebook: the release would hand it out
-        return _refused(f"lrcourse grade: {error}")
-    if broker:
-        from lrcourse.grading.fleet_grade import grade_class_remote
+        try:
+            ensure_released(course, args.assignment, args.db_url)
+        except StrayFiles as error:  # an editor's backup beside the notebook: the release would hand it out
+            return _refused(f"lrcourse grade: {error}")
+        if broker:
+            from lrcourse.grading.fleet_grade import grade_class_remote
 
-        result = grade_class_remote(course, args.assignment, broker, args.force, args.db_url, window=args.window)
-    else:
-        result = grade_class(
-            course,
-            args.assignment,
-            workers=args.workers or os.cpu_count(),
-            force=args.force,
-            db_url=args.db_url,
-            sandboxed=not args.no_sandbox,
+            options = {"window": args.window, "broker_wait": args.broker_wait}
+            result = grade_class_remote(course, args.assignment, broker, args.force, args.db_url, **options)
+        else:
+            result = grade_class(
+                course,
+                args.assignment,
+                workers=args.workers or os.cpu_count(),
+                force=args.force,
+                db_url=args.db_url,
+                sandboxed=not args.no_sandbox,
+            )
+        print(summary(result))
+        print(
+            f"grades: {course / 'grades.csv'}   outcomes: {course / 'reports' / (args.assignment + '.csv')}   "
+            f"feedback: {course / 'feedback'}"
         )
-    print(summary(result))
-    print(
-        f"grades: {course / 'grades.csv'}   outcomes: {course / 'reports' / (args.assignment + '.csv')}   "
-        f"feedback: {course / 'feedback'}"
-    )
-    reported = _report_and_export(course, args)
-    return 0 if result.clean and reported else 1  # a failed student, no feedback, no report: not done
+        reported = _report_and_export(course, args)
+        return 0 if result.clean and reported else 1  # a failed student, no feedback, no report: not done
 
 
 def _report_and_export(course: Path, args) -> bool:
@@ -308,6 +313,8 @@ def parser() -> argparse.ArgumentParser:
     _export_options(grade)
     _broker_option(grade)
     grade.add_argument("--window", type=window_size, default=WINDOW, help="with a broker: tasks out at once (64)")
+    wait = f"with a broker: how long one that stops answering mid-run is waited for ({BROKER_WAIT_SECONDS:.0f})"
+    grade.add_argument("--broker-wait", type=waited_limit, default=BROKER_WAIT_SECONDS, metavar="SECONDS", help=wait)
     grade.set_defaults(run=command_grade)
     worker = sub.add_parser("worker", help="grade the students a queue holds (`grade --broker-file`), from a checkout")
     _broker_option(worker)
@@ -382,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         os._exit(130)  # as after Ctrl-C; not through the interpreter's exit, which waits on the pool's threads
     except KeyboardInterrupt:
         return 130
+    except fleet_lock.Held as error:  # another run holds the course's chapter: refused before starting
+        return _refused(f"lrcourse {args.command}: {error}")
     except fleet.BrokerUnreachable as error:  # not 1, "a student was not graded": the run itself could not go on
         return _refused(f"lrcourse {args.command}: {error}", fleet.BROKER_STATUS)
 

@@ -1,12 +1,14 @@
 """A broker that does not answer ends `lrcourse grade` with one line naming its host and port (never the password), the
 promise that the grades written so far are kept, and exit status 3 (`fleet.BROKER_STATUS`), not a traceback and 1
-("a student was not graded"): a closed port, a wrong password against a real Redis, a Redis stopped mid-run. A port
-that is not a number is a refused URL (status 2), before anything is sent."""
+("a student was not graded"): a closed port, a wrong password against a real Redis, a Redis stopped mid-run for longer
+than `--broker-wait` (waited for until then: `fleet_outage`). A port that is not a number is a refused URL (status 2),
+before anything is sent."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,12 +31,12 @@ def course(tmp_path_factory):
     return class_of(tmp_path_factory.mktemp("down") / "course", catalogue.STEP_CORRECT[0], ["alice"])
 
 
-def grade(course, url: str) -> subprocess.Popen:
+def grade(course, url: str, *options: str) -> subprocess.Popen:
     """`lrcourse grade` through the broker at `url` (in a file of mode 600), as a process of its own."""
     url_file = course.parent / "broker-url"
     url_file.write_text(url)
     url_file.chmod(0o600)
-    argv = ["grade", CHAPTER, "--course", str(course), "--broker-file", str(url_file)]
+    argv = ["grade", CHAPTER, "--course", str(course), "--broker-file", str(url_file), *options]
     return subprocess.Popen(
         [sys.executable, "-m", "lrcourse.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -63,13 +65,17 @@ def test_a_wrong_password_ends_with_status_3_and_never_shows_it(course):
     assert "AuthenticationError" in err and parts.password not in err, err
 
 
-def test_a_broker_stopped_mid_run_ends_with_status_3(course):
+def test_a_broker_stopped_mid_run_is_waited_for_up_to_its_limit_then_ends_with_status_3(course):
     with redis_server() as url:
         parts = urlsplit(url)
-        run = grade(course, url)  # no worker: the task waits, and the command polls
+        run = grade(course, url, "--broker-wait", "4")  # no worker: the task waits, and the command polls
         with redis.Redis.from_url(url) as client:
             assert wait_for(lambda: any(client.scan_iter(fleet.sent_key("*"))), 120)
-    ended_for_the_broker(run, f"127.0.0.1:{parts.port}", parts.password)  # the server stopped as the block ended
+    began = time.monotonic()  # the server stopped as the block ended
+    err = ended_for_the_broker(run, f"127.0.0.1:{parts.port}", parts.password)
+    assert time.monotonic() - began >= 4, err  # waited for, not ended at the first refusal
+    assert err.count(f"the broker at 127.0.0.1:{parts.port} is unreachable since ") == 1, err
+    assert "unreachable for 4 s (--broker-wait); grades written so far are kept" in err, err
 
 
 def test_a_port_that_is_not_a_number_is_a_refused_url(course):

@@ -72,11 +72,11 @@ BROKER_STATUS = 3  # `lrcourse grade`'s exit status when the broker does not ans
 
 
 class BrokerUnreachable(Exception):
-    """The broker did not answer, refused the password, or is full (`fleet_full`), before or during the run: `lrcourse
-    grade` says so in one line naming its host and port (never the URL: it holds the password) and what to do, and
-    exits with BROKER_STATUS."""
+    """The broker did not answer, refused the password, or is full (`fleet_full`), before or during the run (`away`:
+    unreachable that long mid-run, `fleet_outage`): `lrcourse grade` says so in one line naming its host and port
+    (never the URL: it holds the password) and what to do, and exits with BROKER_STATUS."""
 
-    def __init__(self, url: str, error: BaseException):
+    def __init__(self, url: str, error: BaseException, away: float | None = None):
         said = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         password = urlsplit(url).password
         said = said.replace(password, "<password>") if password else said  # redis-py's texts do not hold it: in case
@@ -88,8 +88,9 @@ class BrokerUnreachable(Exception):
                 f"written so far are kept; to make room: {FIX}; then run again"
             )
             return
+        waited = f", unreachable for {away:.0f} s (--broker-wait)" if away is not None else ""
         super().__init__(
-            f"the broker at {broker_address(url)} does not answer ({type(error).__name__}: {said}); grades "
+            f"the broker at {broker_address(url)} does not answer ({type(error).__name__}: {said}){waited}; grades "
             "written so far are kept; run again when the broker answers"
         )
 

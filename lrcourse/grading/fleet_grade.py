@@ -32,6 +32,7 @@ from pathlib import Path
 from lrcourse.grading import fleet, fleet_result, intake, parcel
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path
 from lrcourse.grading.fleet_lease import Lapsed, taken_key
+from lrcourse.grading.fleet_outage import BROKER_WAIT_SECONDS, Outage, unreachable
 from lrcourse.grading.fleet_result import Stored
 from lrcourse.grading.fleet_watch import Lost, Unserved
 from lrcourse.grading.fleet_write import Writer, write
@@ -55,8 +56,10 @@ def grade_class_remote(
     progress: bool = True,
     hint_seconds: float = HINT_SECONDS,
     window: int = fleet.WINDOW,
+    broker_wait: float = BROKER_WAIT_SECONDS,
 ) -> RunOutcomes:
-    """Grade every submission of `assignment` through the queue at `url`; see the module's text."""
+    """Grade every submission of `assignment` through the queue at `url`; see the module's text. `lrcourse grade`
+    holds the course's lock around it (`fleet_lock`): one run per course and chapter."""
     course = course.resolve()
     db_url = db_url or default_db_url(course)
     ensure_tools_on_path()
@@ -66,7 +69,9 @@ def grade_class_remote(
     if todo:
         create_gradebook_tables(course, assignment, db_url)
         try:
-            result.outcomes += collect(course, assignment, todo, url, db_url, progress, force, hint_seconds, window)
+            result.outcomes += collect(
+                course, assignment, todo, url, db_url, progress, force, hint_seconds, window, broker_wait
+            )
         except fleet.broker_errors() as error:
             raise fleet.BrokerUnreachable(url, error) from None
     return finish(course, db_url, result, start)
@@ -82,91 +87,176 @@ def collect(
     force: bool = False,
     hint_seconds: float = HINT_SECONDS,
     window: int = fleet.WINDOW,
+    broker_wait: float = BROKER_WAIT_SECONDS,
 ) -> list[Outcome]:
-    """Send the students' tasks and write their results as they come, interleaved: BATCH tasks sent (never more than
-    `window` out at once), then, once a poll, at most BATCH ready results read and written (`ready_tasks`, `stored`),
-    so the first feedback does not wait for the whole class to be sent, and neither the command's memory nor the
-    broker's grows with the class. Students not yet sent when the command is stopped are sent by the rerun."""
-    import redis
-    from tqdm import tqdm
+    """Send the students' tasks and write their results as they come (`Run.collect`)."""
+    return Run(course, assignment, todo, url, db_url, progress, force, hint_seconds, window, broker_wait).collect()
 
-    app = fleet.celery_app(url)
-    version = fleet.course_version(course, assignment)
-    course_id = fleet.course_id(course)
-    environment = fleet.environment()  # read once a run: each task carries it, so a refusal can say what differs
-    outcomes, waiting, unsent = [], {}, list(reversed(todo))  # popped from the end: in the intake's order
-    bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", disable=not progress, file=sys.stderr)
-    stop = CtrlC()
-    writer = Writer(course, db_url)
-    try:
-        with stop.installed(), redis.Redis.from_url(url) as client:
-            idle, lapsed = IdleHint(url, version, waiting, hint_seconds, bar), Lapsed(url, waiting, bar)
-            unserved = Unserved(course, assignment, version, waiting, bar)  # a course moved mid-run, no worker of it
 
-            def resend(task: str) -> None:
-                student, _ = waiting[task]
-                folder = course / "submitted" / student / assignment
+class Run:
+    """One run's sending and collecting. Its state (the students not yet sent, the tasks waited for, the outcomes, the
+    tasks written and not yet forgotten in the broker) outlives a broker's outage (`fleet_outage`), which may
+    interrupt a round at any of its calls to the broker: each round leaves that state whole at every one of them."""
+
+    def __init__(
+        self,
+        course: Path,
+        assignment: str,
+        todo: list,
+        url: str,
+        db_url: str,
+        progress: bool,
+        force: bool = False,
+        hint_seconds: float = HINT_SECONDS,
+        window: int = fleet.WINDOW,
+        broker_wait: float = BROKER_WAIT_SECONDS,
+    ):
+        from tqdm import tqdm
+
+        self.course, self.assignment, self.url, self.db_url, self.force = course, assignment, url, db_url, force
+        self.window, self.broker_wait = window, broker_wait
+        self.app = fleet.celery_app(url, backend=sending_backend())
+        self.version = fleet.course_version(course, assignment)
+        self.course_id = fleet.course_id(course)
+        # read once a run: each task carries it, so a refusal can say what differs
+        self.environment = fleet.environment()
+        self.outcomes: list[Outcome] = []
+        self.waiting: dict = {}
+        self.unsent = list(reversed(todo))  # taken from the end: in the intake's order
+        self.written: list[str] = []  # written, not yet forgotten in the broker (`forget`)
+        self.polled = 0.0
+        self.client = None  # the broker's client, while `collect` runs
+        desc = f"grading {assignment}"
+        self.bar = bar = tqdm(total=len(todo), unit="student", desc=desc, disable=not progress, file=sys.stderr)
+        self.idle = IdleHint(url, self.version, self.waiting, hint_seconds, bar)
+        self.lapsed = Lapsed(url, self.waiting, bar)
+        self.unserved = Unserved(course, assignment, self.version, self.waiting, bar)  # a course moved, no worker
+        queue = fleet.queue_name(self.version)
+        self.lost = Lost(self.waiting, self.resend, bar, queue=queue, size=self.size)  # lost or stranded tasks
+
+    def collect(self) -> list[Outcome]:
+        """Send the students' tasks and write their results as they come, interleaved: BATCH tasks sent (never more
+        than `window` out at once), then, once a poll, at most BATCH ready results read and written (`ready_tasks`,
+        `stored`), so the first feedback does not wait for the whole class to be sent, and neither the command's
+        memory nor the broker's grows with the class. Students not yet sent when the command is stopped are sent by
+        the rerun. A broker that cannot be reached mid-run is waited for, `broker_wait` s at most (`fleet_outage`)."""
+        import redis
+
+        stop = CtrlC()
+        writer = Writer(self.course, self.db_url)
+        try:
+            with stop.installed(), redis.Redis.from_url(self.url) as self.client:
+                self.client.ping()  # a broker out of reach at the start is said at once (exit 3), not waited for
+                outage = Outage(self.url, self.bar, stop.check, self.broker_wait)
                 try:
-                    send(app, client, task, version, assignment, folder, False, environment)
-                except parcel.ParcelRefused as error:  # changed since it was sent, and now refused: not waited for
-                    waiting.pop(task)
-                    outcomes.append(Outcome(student, "failed", f"the submission cannot be sent again: {error}"))
-                    bar.update(1)
-
-            def size(task: str) -> int:  # a task's message sent again: its parcel, base64 again in kombu's body
-                return parcel.packed_size(course / "submitted" / waiting[task][0] / assignment) * 4 // 3 + ENVELOPE
-
-            lost = Lost(waiting, resend, bar, queue=fleet.queue_name(version), size=size)  # lost or stranded tasks
-            polled = 0.0
-            try:
-                while unsent or waiting:
-                    stop.check()
-                    for _ in range(max(0, min(BATCH, len(unsent), window - len(waiting)))):
-                        student, current = unsent.pop()
-                        task = fleet.task_id(version, assignment, student, current, course_id)
-                        folder = course / "submitted" / student / assignment
+                    while self.unsent or self.waiting:
                         try:
-                            send(app, client, task, version, assignment, folder, force, environment)
-                        except parcel.ParcelRefused as error:
-                            outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
-                            bar.update(1)
-                            continue
-                        waiting[task] = (student, current)
-                    room = unsent and len(waiting) < window
-                    if room and time.monotonic() - polled < POLL_SECONDS:
-                        continue  # sending: the results are looked for once a poll, not after every batch
-                    polled = time.monotonic()
-                    ready = ready_tasks(client, waiting, BATCH)
-                    if ready:
-                        idle.started = True
-                    for task in ready:
-                        student, current = waiting.pop(task)
-                        began = time.monotonic()
-                        outcomes.append(write(course, writer, assignment, student, current, stored(client, task)))
-                        forget(client, task)  # written (or failed): the broker need not hold it any longer
-                        writer.results, writer.seconds = writer.results + 1, writer.seconds + time.monotonic() - began
-                        bar.update(1)
-                        stop.check()
-                    idle.check()
-                    lapsed.check()
-                    unserved.check(client)
-                    lost.check(client)
-                    if not ready and not room:
-                        time.sleep(POLL_SECONDS)
-            finally:
-                writer.close()
-    except KeyboardInterrupt:
-        bar.close()
-        print(
-            f"\nInterrupted: {len(waiting) + len(unsent)} student(s) not collected. Every grade written so far is kept; "
-            "run the command again to collect the rest (results already computed are not graded again).",
-            file=sys.stderr,
-        )
-        raise
-    bar.close()
-    if writer.results:
-        print(writer.pace(), file=sys.stderr)
-    return outcomes
+                            self.round(writer, stop)
+                            outage.over()
+                        except Exception as error:
+                            if not unreachable(error):
+                                raise
+                            outage.wait(error, self.client.ping)
+                            self.unserved.broker_back()
+                            self.lost.broker_back()
+                finally:
+                    writer.close()
+        except KeyboardInterrupt:
+            self.bar.close()
+            print(
+                f"\nInterrupted: {len(self.waiting) + len(self.unsent)} student(s) not collected. Every grade written "
+                "so far is kept; run the command again to collect the rest (results already computed are not graded "
+                "again).",
+                file=sys.stderr,
+            )
+            raise
+        self.bar.close()
+        if writer.results:
+            print(writer.pace(), file=sys.stderr)
+        return self.outcomes
+
+    def round(self, writer: Writer, stop: CtrlC) -> None:
+        """BATCH tasks sent (as the window allows), then, once a poll, the ready results written and the watches
+        checked. A student leaves `unsent` once sent, and `waiting` once its result is read."""
+        stop.check()
+        for _ in range(max(0, min(BATCH, len(self.unsent), self.window - len(self.waiting)))):
+            student, current = self.unsent[-1]
+            task = fleet.task_id(self.version, self.assignment, student, current, self.course_id)
+            try:
+                self.send(task, student, self.force)
+            except parcel.ParcelRefused as error:
+                self.unsent.pop()
+                self.outcomes.append(Outcome(student, "failed", f"the submission cannot be sent: {error}"))
+                self.bar.update(1)
+                continue
+            self.unsent.pop()  # only once sent: a send the broker failed is made again after the outage
+            self.waiting[task] = (student, current)
+        room = self.unsent and len(self.waiting) < self.window
+        if room and time.monotonic() - self.polled < POLL_SECONDS:
+            return  # sending: the results are looked for once a poll, not after every batch
+        self.polled = time.monotonic()
+        forget(self.client, self.written)  # those an outage interrupted
+        ready = ready_tasks(self.client, self.waiting, BATCH)
+        if ready:
+            self.idle.started = True
+        for task in ready:
+            self.write(writer, task)
+            stop.check()
+        self.idle.check()
+        self.lapsed.check()
+        self.unserved.check(self.client)
+        self.lost.check(self.client)
+        if not ready and not room:
+            time.sleep(POLL_SECONDS)
+
+    def write(self, writer: Writer, task: str) -> None:
+        """The task's result read, written, and forgotten in the broker."""
+        result = stored(self.client, task)  # read before the task leaves `waiting`: the broker may fail here
+        student, current = self.waiting.pop(task)
+        began = time.monotonic()
+        self.outcomes.append(write(self.course, writer, self.assignment, student, current, result))
+        writer.results, writer.seconds = writer.results + 1, writer.seconds + time.monotonic() - began
+        self.bar.update(1)
+        self.written.append(task)
+        forget(self.client, self.written)  # written (or failed): the broker need not hold it any longer
+
+    def send(self, task: str, student: str, force: bool) -> None:
+        folder = self.course / "submitted" / student / self.assignment
+        send(self.app, self.client, task, self.version, self.assignment, folder, force, self.environment)
+
+    def resend(self, task: str) -> None:
+        """A task the broker lost or no worker holds, sent again (`fleet_watch.Lost`)."""
+        student, _ = self.waiting[task]
+        try:
+            self.send(task, student, False)
+        except parcel.ParcelRefused as error:  # changed since it was sent, and now refused: not waited for
+            self.waiting.pop(task)
+            self.outcomes.append(Outcome(student, "failed", f"the submission cannot be sent again: {error}"))
+            self.bar.update(1)
+
+    def size(self, task: str) -> int:
+        """A task's message sent again: its parcel, base64 again in kombu's body."""
+        folder = self.course / "submitted" / self.waiting[task][0] / self.assignment
+        return parcel.packed_size(folder) * 4 // 3 + ENVELOPE
+
+
+def sending_backend() -> type:
+    """Celery's Redis result backend for the enqueuing command, which reads results by their keys (`ready_tasks`,
+    `stored`) and never waits on Celery's AsyncResult: so it subscribes to nothing as a task is sent. Celery's own
+    subscribed one pub/sub channel per task sent, on a connection nobody read (each result, 1.2 MB, published
+    there too), and, with Redis restarted, a send retried that subscription for about 19 s, logging each try, then
+    raised "The Celery application must be restarted" (measured: kombu 5.7, celery 5.7)."""
+    from celery.backends.redis import RedisBackend
+
+    class SendingBackend(RedisBackend):
+        def __init__(self, app=None, url=None, **kwargs):
+            # given as the app's backend class (`fleet.celery_app`), Celery passes no URL: the app's is the broker's
+            super().__init__(app=app, url=url or app.conf.result_backend, **kwargs)
+
+        def on_task_call(self, producer, task_id) -> None:
+            pass
+
+    return SendingBackend
 
 
 def ready_tasks(client, waiting: dict, batch: int = BATCH) -> list[str]:
@@ -245,7 +335,11 @@ def send(
     client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
 
 
-def forget(client, task: str) -> None:
-    """The task's result and its records dropped from the broker (a result holds a student's folders: a class's
-    results would otherwise stay in the broker's memory until they expire)."""
-    client.delete(fleet.result_key(task), fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
+def forget(client, tasks: list[str]) -> None:
+    """The results and records of `tasks` (written) dropped from the broker (a result holds a student's folders: a
+    class's results would otherwise stay in the broker's memory until they expire); each leaves `tasks` once dropped,
+    so a broker that fails midway leaves the rest for the next call."""
+    while tasks:
+        task = tasks[-1]
+        client.delete(fleet.result_key(task), fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
+        tasks.pop()

@@ -206,6 +206,11 @@ class Unserved:
                 "`lrcourse grade` again."
             )
 
+    def broker_back(self) -> None:
+        """After the broker was away (`fleet_outage`): the workers' marks lapsed meanwhile (a mark is a write), so
+        they are given the grace again before a missing one is said."""
+        self.since = time.monotonic()
+
     def version_now(self) -> str | None:
         """The course's version read now, or None (said once) if it cannot be read: a config being edited, a file
         removed while it is hashed. The run goes on: its tasks carry the version it started with."""
@@ -286,6 +291,13 @@ class Lost:
             for task in stranded:
                 client.delete(fleet.sent_key(task))  # else `send` takes it for one queued or being graded
                 self.resend(task)
+
+    def broker_back(self) -> None:
+        """After the broker was away (`fleet_outage`): look at the next check (a Redis restarted empty lost its
+        tasks), and count no look made before: the leases lapsed meanwhile (a renewal is a write), so a task held by
+        a worker may look stranded once, until its next renewal."""
+        self.last = time.monotonic() - self.every
+        self.stranded = set()
 
     def stranded_again(self, client, tasks: list[str]) -> list[str]:
         """The tasks stranded now and at the last look, both made while Redis had room, that Redis has room to take

@@ -42,7 +42,7 @@ def redis_server():
 def restartable_redis_server():
     """Yield (url, restart): `redis_server`'s, and a function that stops the server and starts it again on the same
     port and password, without its data (it keeps none: no snapshot, no append-only file), as a broker without
-    persistence restarted mid-run."""
+    persistence restarted mid-run; `restart(while_down)` calls `while_down()` while the server is stopped."""
     home = Path(tempfile.mkdtemp(prefix="lrcourse-redis-"))
     port, password = free_port(), secrets.token_hex(16)
     config = home / "redis.conf"  # the password in a file, not on the server's command line
@@ -53,9 +53,11 @@ def restartable_redis_server():
     url = f"redis://:{password}@127.0.0.1:{port}/0"
     servers = [started(config, url)]
 
-    def restart() -> None:
+    def restart(while_down=None) -> None:
         servers[-1].terminate()
         servers[-1].wait(10)
+        if while_down is not None:
+            while_down()
         servers.append(started(config, url))
 
     try:

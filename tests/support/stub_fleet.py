@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lrcourse.grading.fleet import RESTORE_SECONDS
+from lrcourse.grading.fleet_outage import BROKER_WAIT_SECONDS
 from lrcourse.grading.fleet_watch import CHECK_SECONDS
 
 STEP_SECONDS = 0.3
@@ -65,10 +66,12 @@ ENQUEUE = """
 import json, sys
 from pathlib import Path
 from lrcourse.grading.fleet_grade import grade_class_remote
-from lrcourse.grading import fleet_watch
+from lrcourse.grading import fleet_outage, fleet_watch
 fleet_watch.CHECK_SECONDS = float(sys.argv[4])  # the enqueuer's looks at its version (`Unserved`), made quick
+wait = float(sys.argv[5]) if len(sys.argv) > 5 else fleet_outage.BROKER_WAIT_SECONDS  # a test's own argv may lack it
 url = sys.stdin.read().strip()
-result = grade_class_remote(Path(sys.argv[1]), sys.argv[2], url, progress=False, window=int(sys.argv[3]))
+course, chapter, window = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+result = grade_class_remote(course, chapter, url, progress=False, window=window, broker_wait=wait)
 print(json.dumps([[o.student, o.status, o.reason] for o in result.outcomes]))
 """
 
@@ -113,10 +116,17 @@ def running_worker(url: str, checkout: Path, name: str, log: Path, **options) ->
 
 
 def enqueue(
-    url: str, course: Path, chapter: str, window: int = 64, every: float = CHECK_SECONDS, **options
+    url: str,
+    course: Path,
+    chapter: str,
+    window: int = 64,
+    every: float = CHECK_SECONDS,
+    broker_wait: float = BROKER_WAIT_SECONDS,
+    **options,
 ) -> subprocess.Popen:
-    """The enqueuing command on `course`; `every`: how often it looks at its course version (`fleet_watch.Unserved`)."""
-    args = (str(course), chapter, str(window), str(every))
+    """The enqueuing command on `course`; `every`: how often it looks at its course version (`fleet_watch.Unserved`);
+    `broker_wait`: how long it waits for a broker away mid-run (`fleet_outage`)."""
+    args = (str(course), chapter, str(window), str(every), str(broker_wait))
     return started(ENQUEUE, url, *args, stdout=subprocess.PIPE, cwd=course, **options)
 
 

@@ -1,0 +1,111 @@
+"""One `lrcourse grade CHAPTER --broker-file F` per course and chapter (`fleet_lock`): a second run while the first
+holds the course is refused at once (exit 2), naming the holder (pid, host, since when), having sent and written
+nothing; it runs once the first has ended, and a first run killed with SIGKILL leaves nothing that blocks the next,
+whose own lock then refuses a third. The real command, a real Redis with a password, stub workers
+(`support.stub_fleet`) that print each student they grade."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+
+from lrcourse.grading import fleet, fleet_lock
+
+import catalogue
+from support.gradedclass import class_of
+from support.paths import ROOT
+from support.redis_broker import redis_server
+from support.stub_fleet import graded_lines, queued, running_worker, wait_for
+
+CHAPTER = "02_ordered_schedules"
+STUDENTS = ["alice", "bob"]
+
+
+def grade(course: Path, url: str) -> subprocess.Popen:
+    """`lrcourse grade CHAPTER --broker-file F` on `course`, as a process of its own."""
+    url_file = course.parent / "broker-url"
+    url_file.write_text(url)
+    url_file.chmod(0o600)
+    argv = ["grade", CHAPTER, "--course", str(course), "--broker-file", str(url_file)]
+    command = [sys.executable, "-m", "lrcourse.cli", *argv]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def refused_by(course: Path, url: str, holder: subprocess.Popen, client) -> None:
+    """A run started while `holder` holds the course ends at once with status 2, naming `holder`, and changes no file
+    of the course and no key of the broker."""
+    files, keys = snapshot(course), sorted(client.keys("*"))
+    second = grade(course, url)
+    try:
+        out, err = second.communicate(timeout=120)  # without the lock it sends nothing new and waits: a timeout
+    finally:
+        second.kill()
+        second.wait()
+    assert second.returncode == 2, out + err
+    said = f"process {holder.pid} on host {socket.gethostname()} since "
+    assert f"another `lrcourse grade {CHAPTER}` through a broker is running on this course: {said}" in err, err
+    assert str(fleet_lock.lock_path(course, CHAPTER)) in err and "Nothing was sent or written" in err, err
+    assert snapshot(course) == files and sorted(client.keys("*")) == keys
+
+
+def snapshot(course: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the course with its size and modification time."""
+    found = {}
+    for folder, _, names in os.walk(course):
+        for name in names:
+            info = os.stat(Path(folder) / name)
+            found[str(Path(folder) / name)] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+def finished(run: subprocess.Popen) -> str:
+    out, err = run.communicate(timeout=240)
+    assert run.returncode == 0, out + err[-3000:]
+    return out
+
+
+def test_a_second_run_is_refused_while_the_first_runs_and_runs_once_it_has_ended(tmp_path):
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], STUDENTS)
+    version, log = fleet.course_version(course, CHAPTER), tmp_path / "worker.log"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        first = grade(course, url)  # no worker yet: its tasks wait, and it holds the course
+        try:
+            assert wait_for(lambda: queued(client, version) == len(STUDENTS), 120), "nothing queued"
+            refused_by(course, url, first, client)
+            with running_worker(url, ROOT, "one@test", log):
+                assert ": 2 graded, 0 unchanged" in finished(first)
+                assert "2 unchanged (skipped)" in finished(
+                    grade(course, url)
+                )  # the first ended: the course is free again
+        finally:
+            first.kill()
+            first.wait()
+    assert sorted(graded_lines(log)) == [f"stub graded {student} by one@test" for student in STUDENTS]
+
+
+def test_a_run_killed_with_sigkill_leaves_nothing_that_blocks_the_next_whose_lock_then_holds(tmp_path):
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], STUDENTS)
+    version, log = fleet.course_version(course, CHAPTER), tmp_path / "worker.log"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        killed = grade(course, url)
+        assert wait_for(lambda: queued(client, version) == len(STUDENTS), 120), "nothing queued"
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        assert fleet_lock.lock_path(course, CHAPTER).exists()  # left behind, and harmless
+        second = grade(course, url)
+        try:
+            lock = fleet_lock.lock_path(course, CHAPTER)
+            assert wait_for(lambda: f'"pid": {second.pid},' in lock.read_text(), 120), "the next run did not start"
+            refused_by(course, url, second, client)
+            with running_worker(url, ROOT, "one@test", log):
+                assert ": 2 graded, 0 unchanged" in finished(second)
+        finally:
+            second.kill()
+            second.wait()
+    assert sorted(graded_lines(log)) == [f"stub graded {student} by one@test" for student in STUDENTS]
