@@ -358,6 +358,10 @@ def fifo(course, notebook):
     os.mkfifo(notebook.parent / "data.csv")
 
 
+def digits_as_timestamp(course, notebook):  # F15: nbgrader's parse_utc raised OverflowError (a vague failure)
+    (notebook.parent / "timestamp.txt").write_text("9" * 30)
+
+
 def fifo_as_timestamp(course, notebook):  # nbgrader opens timestamp.txt itself
     os.mkfifo(notebook.parent / "timestamp.txt")
 
@@ -410,6 +414,7 @@ REFUSED = [
     Refused("link-to-the-solution", "solution.ipynb is a symbolic link", link_to_the_solution),
     Refused("fifo-in-submission", "data.csv is a FIFO", fifo),
     Refused("fifo-as-timestamp", "timestamp.txt is not a plain file", fifo_as_timestamp),
+    Refused("digits-as-timestamp", "timestamp.txt is not a time", digits_as_timestamp),
     Refused("hard-link-to-the-solution", "notes.txt is a hard link", hard_link_to_the_solution),
     Refused("stray-link-to-the-solution", "solution.md is a symbolic link", stray_link_to_the_solution),
     Refused("link-under-a-glob", "sub[a]/leak is a symbolic link", link_under_a_glob_named_folder),
