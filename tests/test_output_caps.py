@@ -228,6 +228,7 @@ def test_a_message_part_of_too_many_values_is_refused_unparsed_and_one_at_the_bo
 
     from lrcourse.grading.sandbox.kernel_client import (
         MAX_MESSAGE_VALUES,
+        TOO_LARGE,
         TOO_MANY_VALUES,
         MessageRefused,
         depth_bounded,
@@ -246,6 +247,13 @@ def test_a_message_part_of_too_many_values_is_refused_unparsed_and_one_at_the_bo
     assert told == [TOO_MANY_VALUES, TOO_MANY_VALUES] and parsed == [], "never handed to the parser"
     assert depth_bounded(Session().unpack, told.append)(at_bound)[-1] == 0
 
+    def out_of_memory(data):  # the worker's memory cap reached while parsing (without root: no cgroup to stop it)
+        raise MemoryError
+
+    with pytest.raises(MessageRefused, match="too large for the grader to read"):
+        depth_bounded(out_of_memory, told.append)(b"{}")
+    assert told[-1] == TOO_LARGE
+
 
 @pytest.mark.parametrize(
     "case",
@@ -262,7 +270,8 @@ def test_a_message_the_session_cannot_unpack_is_refused_as_malformed(case):
 
     kernel = Session(key=b"k")
     told = []
-    grader = MeasuredSession(told.append, key=b"k", session=kernel.session)
+    # the channels read with a clone of the manager's session (jupyter_client's get_connection_info makes one)
+    grader = MeasuredSession(told.append, key=b"k", session=kernel.session).clone()
     honest = kernel.serialize(kernel.msg("stream", {"name": "stdout", "text": "hi"}))
     header = kernel.pack(kernel.msg_header("stream"))
 

@@ -38,6 +38,7 @@ import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.session import Session
+from traitlets import Callable as CallableTrait
 from traitlets import Type, default
 
 from lrcourse.json_scan import scan_json
@@ -130,12 +131,17 @@ def well_formed(message: dict, content: bool) -> bool:
 
 class MeasuredSession(Session):
     """A session whose every part is measured before it is parsed (`depth_bounded`) and that refuses, with
-    `refused(reason)` and MessageRefused, any message it cannot unpack or that is not made of objects."""
+    `refused(reason)` and MessageRefused, any message it cannot unpack or that is not made of objects. `refused` is
+    a trait: the client's channels use a clone (`Session.clone` makes one with no arguments, then copies every
+    trait: the bounded `unpack` and `refused` both)."""
 
-    def __init__(self, refused: Callable[[str], None], **kwargs):
+    refused = CallableTrait(lambda reason: None)
+
+    def __init__(self, refused: Callable[[str], None] | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.refused = refused
-        self.unpack = depth_bounded(self.unpack, refused)
+        if refused is not None:
+            self.refused = refused
+            self.unpack = depth_bounded(self.unpack, refused)
 
     def feed_identities(self, msg_list, copy: bool = True):
         try:
