@@ -200,3 +200,59 @@ def test_formgraders_guard_takes_every_character_of_a_student_id_and_no_other():
         address = f"/formgrader/manage_students/{quote(student, safe='')}/01_learning_rate"
         opens = content_policy.ids_allowed(pages.match(address))
         assert opens == intake.valid_student_id(student), repr(student)
+
+
+def served_files(course, paths: list[str]) -> list[tuple[int, bytes]]:
+    """(status, body) of each of `paths` from a tornado server with the course's routes installed ahead of a
+    stand-in for nbgrader's SubmissionFilesHandler: as nbgrader's, a StaticFileHandler rooted at the course's
+    folder that joins the decoded path to the submission's autograded folder (every id is alice's)."""
+    import asyncio
+    import logging
+    import os
+
+    from tornado.httpclient import AsyncHTTPClient
+    from tornado.httpserver import HTTPServer
+    from tornado.testing import bind_unused_port
+    from tornado.web import Application, StaticFileHandler
+
+    class SubmissionFiles(StaticFileHandler):
+        def parse_url_path(self, url_path):
+            _, path = url_path.lstrip("/").split("/", 1)
+            return super().parse_url_path(os.path.join(str(course / "autograded" / "alice" / "ch"), path))
+
+    async def fetch_all():
+        app = Application([(r"/formgrader/submissions/(.*)", SubmissionFiles, {"path": str(course)})], base_url="/")
+        content_policy.install(app, logging.getLogger("test"))
+        sock, port = bind_unused_port()
+        server = HTTPServer(app)
+        server.add_sockets([sock])
+        try:
+            client = AsyncHTTPClient()
+            answers = [await client.fetch(f"http://127.0.0.1:{port}{p}", raise_error=False) for p in paths]
+        finally:
+            server.stop()
+        return [(a.code, a.body) for a in answers]
+
+    return asyncio.run(fetch_all())
+
+
+def test_a_submissions_file_address_that_leaves_its_folder_is_answered_404(tmp_path):
+    """F15: nbgrader serves `submissions/<id>/../../../gradebook.db` (and `%2e%2e`, `..%2F`, a leading `%2F`) from
+    the course's folder to the instructor's session; the submission's own files are still served."""
+    course = tmp_path / "course"
+    (course / "autograded" / "alice" / "ch" / "sub").mkdir(parents=True)
+    (course / "autograded" / "alice" / "ch" / "sub" / "plot.png").write_bytes(b"own file")
+    (course / "gradebook.db").write_bytes(b"the gradebook")
+    leaving = [
+        "/formgrader/submissions/1/../../../gradebook.db",
+        "/formgrader/submissions/1/%2e%2e/%2e%2e/%2e%2e/gradebook.db",
+        "/formgrader/submissions/1/..%2F..%2F..%2Fgradebook.db",
+        "/formgrader/submissions/1/sub/../../../../gradebook.db",
+        f"/formgrader/submissions/1/%2F{str(course / 'gradebook.db').lstrip('/')}",
+        f"/formgrader/submissions/1//{str(course / 'gradebook.db').lstrip('/')}",
+    ]
+    own = ["/formgrader/submissions/1/sub/plot.png", "/formgrader/submissions/1/./sub/plot.png"]
+    answers = served_files(course, [*leaving, *own])
+    assert [status for status, _ in answers[: len(leaving)]] == [404] * len(leaving), answers
+    assert not [body for _, body in answers if b"the gradebook" in body], answers
+    assert answers[len(leaving) :] == [(200, b"own file")] * len(own), answers

@@ -16,6 +16,7 @@ from traitlets.config import Config
 
 from lrcourse.build import tool_environment
 from lrcourse.grading.graded_files import NAMED, carry_nbgrader_files, carry_only_notebooks, left_out, left_out_note
+from lrcourse.grading.submission_secrets import NO_SECRET, usable_secret
 
 from support.course import NOTEBOOK, make_course, scores, solution_answers, submit
 from support.gradedclass import lrcourse
@@ -27,7 +28,8 @@ STUDENT_FILES = {
     "sub/x.html": "<script>alert(2)</script>",
     "data.csv": "a,b\n",
 }
-NBGRADER_FILES = {"timestamp.txt": "2026-01-01 10:00:00.000000 UTC", "submission_secret.txt": "s3cret"}
+SECRET = "5e" * 64  # as `nbgrader submit` writes one: 128 hexadecimal digits
+NBGRADER_FILES = {"timestamp.txt": "2026-01-01 10:00:00.000000 UTC", "submission_secret.txt": SECRET}
 # a cell of the student's: every file its kernel's folder holds, and where that folder is
 LOOK = (
     "import os\n"
@@ -71,8 +73,38 @@ def test_only_nbgraders_own_plain_files_are_carried(tmp_path):
     (source / "submission_secret.txt").symlink_to(source / "data.csv")  # intake refuses it; never followed here
     other = tmp_path / "feedback"
     other.mkdir()
-    carry_nbgrader_files(source, other)
-    assert sorted(path.name for path in other.iterdir()) == ["timestamp.txt"]
+    assert carry_nbgrader_files(source, other) == NO_SECRET
+    assert sorted(path.name for path in other.iterdir()) == ["submission_secret.txt", "timestamp.txt"]
+    assert (other / "submission_secret.txt").read_text() not in (SECRET, "a,b\n"), "a fresh one, not the link's"
+
+
+@pytest.mark.parametrize(
+    ("secret", "kept"),
+    [
+        (None, False),
+        (b"s3cret", False),
+        (b"\xff" * 100, False),
+        (SECRET.upper().encode(), False),
+        (b"", False),
+        (SECRET.encode() + b"\n", True),
+        (SECRET.encode() + b"\n\n\xff", True),  # its 128 digits are carried, never the bytes after them
+    ],
+    ids=["missing", "short", "not-utf8", "upper-case", "empty", "newline", "junk-after"],
+)
+def test_a_secret_nbgrader_would_not_have_written_is_replaced_by_a_fresh_one_with_a_note(tmp_path, secret, kept):
+    """F15: a hand-copied submission has no secret, or any short file; release_feedback raised FileNotFoundError or
+    UnicodeDecodeError on it and stopped for every student after. What is carried is always one it can read."""
+    source = a_submission(tmp_path / "submitted", {"timestamp.txt": NBGRADER_FILES["timestamp.txt"]})
+    if secret is not None:
+        (source / "submission_secret.txt").write_bytes(secret)
+    destination = tmp_path / "autograded"
+    destination.mkdir()
+    (destination / "submission_secret.txt").symlink_to(source / "timestamp.txt")  # the kernel's: never followed
+    assert carry_nbgrader_files(source, destination) == ("" if kept else NO_SECRET)
+    carried = destination / "submission_secret.txt"
+    assert not carried.is_symlink() and usable_secret({"submission_secret.txt": carried.read_bytes()})
+    assert (carried.read_text() == SECRET) == kept
+    assert (source / "timestamp.txt").read_text() == NBGRADER_FILES["timestamp.txt"]
 
 
 def test_the_left_out_files_are_named_in_one_short_note(tmp_path):
@@ -142,3 +174,37 @@ def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autog
     assert released.returncode == 0, released.stdout + released.stderr
     [sent] = (exchange / "lr-schedules" / "feedback").glob("*.html")
     assert sent.read_bytes() == page.read_bytes()
+
+
+@pytest.mark.slow
+def test_release_feedback_reaches_every_student_when_some_were_copied_in_by_hand(tmp_path):
+    """F15: two submissions copied into submitted/ by hand, as README says (timestamp.txt only; one with a short
+    non-UTF-8 secret), graded before one collected from the exchange: nbgrader's release_feedback stopped at the
+    first with FileNotFoundError for everyone after it. Now all three are released, the hand-copied ones say why
+    they cannot fetch it, and the collected student's own secret is kept (her fetch_feedback finds it)."""
+    course = make_course(tmp_path / "course", [CHAPTER])
+    secrets_of = {"a-by-hand": None, "b-by-hand-short": b"\xff" * 100, "c-collected": SECRET.encode()}
+    for student, secret in secrets_of.items():
+        path = submit(course, student, CHAPTER, solution_answers(CHAPTER))
+        (path.parent / "timestamp.txt").write_text(NBGRADER_FILES["timestamp.txt"])
+        if secret is not None:
+            (path.parent / "submission_secret.txt").write_bytes(secret)
+    run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1800)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    with open(course / "reports" / f"{CHAPTER}.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert all(rows[student]["status"] == "graded" for student in secrets_of), rows
+    assert [student for student in secrets_of if NO_SECRET in rows[student]["reason"]] == [
+        "a-by-hand",
+        "b-by-hand-short",
+    ]
+    assert (course / "feedback" / "c-collected" / CHAPTER / "submission_secret.txt").read_text() == SECRET
+
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
+    released = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "release_feedback", CHAPTER, f"--Exchange.root={exchange}"],
+        cwd=course, env=tool_environment(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert released.returncode == 0, released.stdout + released.stderr
+    assert len(list((exchange / "lr-schedules" / "feedback").glob("*.html"))) == len(secrets_of)

@@ -19,7 +19,7 @@ import pytest
 
 from lrcourse.grading.spreadsheet import FORMULA_START, safe_cell
 
-from support import hostile
+from support import hostile, hostile_messages
 from support.course import NOTEBOOK, make_course, scores, submit
 from support.csvcells import formula_cells
 from support.gradedclass import lrcourse
@@ -138,19 +138,21 @@ def test_a_refused_submission_fails_with_its_reason(hostile_class, refused):
 
 @pytest.fixture(scope="module")
 def deep_message_class(tmp_path_factory):
-    """The kernels that send a message nested too deep and one that is not JSON, and an honest classmate graded after
-    them by the same worker."""
+    """The kernels that send a message nested too deep, one that is not JSON, one of too many values, one badly
+    signed and one whose header is a list, and an honest classmate graded after them by the same worker."""
     course = make_course(tmp_path_factory.mktemp("deep-message"), [hostile.CHAPTER])
-    submit_attack(course, hostile.DEEP_MESSAGE)
-    submit_attack(course, hostile.NOT_JSON_MESSAGE)
+    for attack in hostile_messages.MESSAGE_ATTACKS:
+        submit_attack(course, attack)
     submit(course, "zz-honest-correct", hostile.CHAPTER, hostile.answers(hostile.CORRECT))
     run = lrcourse(course, "grade", hostile.CHAPTER, "--workers", "1", timeout=1800)
     return course, run, scores(course, hostile.CHAPTER)
 
 
 @pytest.mark.slow
-def test_a_message_nested_too_deep_stops_that_kernel_with_the_reason_and_prints_no_traceback(deep_message_class):
-    from lrcourse.grading.sandbox.kernel_client import MAX_MESSAGE_DEPTH
+def test_a_message_too_costly_or_malformed_stops_that_kernel_with_the_reason_and_prints_no_traceback(
+    deep_message_class,
+):
+    from lrcourse.grading.sandbox.kernel_client import MAX_MESSAGE_DEPTH, MAX_MESSAGE_VALUES
 
     course, run, graded = deep_message_class
     printed = run.stdout + run.stderr
@@ -159,8 +161,14 @@ def test_a_message_nested_too_deep_stops_that_kernel_with_the_reason_and_prints_
     assert total(graded["zz-honest-correct"]) == full, printed[-3000:]
     rows = {row["student"]: row for row in csv_rows(course / "reports" / f"{hostile.CHAPTER}.csv")}
     for attack, reason in (
-        (hostile.DEEP_MESSAGE, f"your kernel sent a message nested deeper than {MAX_MESSAGE_DEPTH} levels"),
-        (hostile.NOT_JSON_MESSAGE, "your kernel sent a message that is not JSON"),
+        (hostile_messages.DEEP_MESSAGE, f"your kernel sent a message nested deeper than {MAX_MESSAGE_DEPTH} levels"),
+        (hostile_messages.NOT_JSON_MESSAGE, "your kernel sent a message that is not JSON"),
+        (
+            hostile_messages.MANY_VALUES_MESSAGE,
+            f"your kernel sent a message part of more than {MAX_MESSAGE_VALUES:,} JSON values",
+        ),
+        (hostile_messages.BAD_SIGNATURE, "your kernel sent a malformed message"),
+        (hostile_messages.LIST_HEADER, "your kernel sent a malformed message"),
     ):
         assert total(graded[attack.name]) <= full
         assert reason in rows[attack.name]["reason"], rows[attack.name]

@@ -266,6 +266,7 @@ def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(
     result = collect(course, CHAPTER, exchange)
     assert [row["submission"] for row in result.collected] == [name], result
     assert [row["reason"] for row in result.left_out] == [SHARED_SECRET.format("bob")]
+    assert "secret.txt is also held by the student 'bob' (now" in SHARED_SECRET.format("bob"), "F15: not 'bob''s"
     written = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text()
     assert re.fullmatch("[0-9a-f]{128}", written) and written != bobs
     assert (course / "submitted" / "bob" / CHAPTER / SECRET).read_text() == bobs

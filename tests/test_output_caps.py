@@ -209,7 +209,7 @@ def test_a_message_part_nested_too_deep_is_refused_unparsed_and_honest_ones_pass
     unpack = depth_bounded(Session().unpack, told.append)
     deepest = b"[" * MAX_MESSAGE_DEPTH + b"]" * MAX_MESSAGE_DEPTH
     assert unpack(b'{"data": ' + deepest[1:-1] + b"}") == {"data": json.loads(deepest[1:-1])}
-    assert unpack(b"[" + b"[1, {}]," * 50_000 + b"[]]")[-1] == [] and told == []
+    assert unpack(b"[" + b"[1, {}]," * 20_000 + b"[]]")[-1] == [] and told == []  # 80,000 values: within
     for part in (b"[" * (MAX_MESSAGE_DEPTH + 1) + b"]" * (MAX_MESSAGE_DEPTH + 1), b"]" + b"[" * 100_000):
         with pytest.raises(MessageRefused, match=f"nested deeper than {MAX_MESSAGE_DEPTH} levels"):
             unpack(part)
@@ -218,3 +218,82 @@ def test_a_message_part_nested_too_deep_is_refused_unparsed_and_honest_ones_pass
         with pytest.raises(MessageRefused, match="not JSON"):
             unpack(part)
     assert told[2:] == [NOT_JSON, NOT_JSON]
+
+
+def test_a_message_part_of_too_many_values_is_refused_unparsed_and_one_at_the_bound_passes():
+    """F15: four 15 MB parts of `[],[],...` cost the grader 17.7 s of CPU and 1.9 GB outside the sandbox; a part of
+    more than MAX_MESSAGE_VALUES JSON values is refused before it is parsed. Separators inside strings (a figure's
+    text, a traceback) do not count."""
+    from jupyter_client.session import Session
+
+    from lrcourse.grading.sandbox.kernel_client import (
+        MAX_MESSAGE_VALUES,
+        TOO_LARGE,
+        TOO_MANY_VALUES,
+        MessageRefused,
+        depth_bounded,
+    )
+
+    told, parsed = [], []
+    unpack = depth_bounded(lambda data: parsed.append(len(data)) or json.loads(data), told.append)
+    at_bound = b"[" + b"0," * (MAX_MESSAGE_VALUES - 1) + b"0]"  # MAX_MESSAGE_VALUES separators and openers
+    assert len(unpack(at_bound)) == MAX_MESSAGE_VALUES
+    quoted = json.dumps({"text": "[],{}:" * 1_000_000}).encode()
+    assert unpack(quoted) == json.loads(quoted) and told == []
+    parsed.clear()
+    for part in (b"[" + b"0," * MAX_MESSAGE_VALUES + b"0]", b"[" + b"[]," * 5_000_000 + b"[]]"):
+        with pytest.raises(MessageRefused, match="more than 100,000 JSON values"):
+            unpack(part)
+    assert told == [TOO_MANY_VALUES, TOO_MANY_VALUES] and parsed == [], "never handed to the parser"
+    assert depth_bounded(Session().unpack, told.append)(at_bound)[-1] == 0
+
+    def out_of_memory(data):  # the worker's memory cap reached while parsing (without root: no cgroup to stop it)
+        raise MemoryError
+
+    with pytest.raises(MessageRefused, match="too large for the grader to read"):
+        depth_bounded(out_of_memory, told.append)(b"{}")
+    assert told[-1] == TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["bad signature", "repeated signature", "no delimiter", "too few parts", "header without msg_id", "list header",
+     "msg_type a number", "list content", "list metadata", "parent header a string"],
+)  # fmt: skip
+def test_a_message_the_session_cannot_unpack_is_refused_as_malformed(case):
+    """F15: jupyter_client's feed_identities and deserialize raise ValueError, KeyError or TypeError on these, which
+    went on into nbclient (a vague reason, its traceback in the instructor's terminal); nbclient reads each part as
+    an object. The grader's session refuses every one (the manager is told) and unpacks an honest message."""
+    from jupyter_client.session import Session
+
+    from lrcourse.grading.sandbox.kernel_client import MALFORMED, MeasuredSession, MessageRefused
+
+    kernel = Session(key=b"k")
+    told = []
+    # the channels read with a clone of the manager's session (jupyter_client's get_connection_info makes one)
+    grader = MeasuredSession(told.append, key=b"k", session=kernel.session).clone()
+    honest = kernel.serialize(kernel.msg("stream", {"name": "stdout", "text": "hi"}))
+    header = kernel.pack(kernel.msg_header("stream"))
+
+    def signed(head=header, parent=b"{}", metadata=b"{}", content=b'{"name": "stdout", "text": "x"}'):
+        parts = [head, parent, metadata, content]
+        return [b"<IDS|MSG>", kernel.sign(parts), *parts]
+
+    frames = {
+        "bad signature": [b"<IDS|MSG>", b"0" * 64, *signed()[2:]],
+        "repeated signature": honest,
+        "no delimiter": [b"a", b"b"],
+        "too few parts": [b"<IDS|MSG>", kernel.sign([b"{}", b"{}"]), b"{}", b"{}"],
+        "header without msg_id": signed(head=b'{"msg_type": "stream"}'),
+        "list header": signed(head=b"[]"),
+        "msg_type a number": signed(head=header.replace(b'"msg_type": "stream"', b'"msg_type": 7')),
+        "list content": signed(content=b"[]"),
+        "list metadata": signed(metadata=b"[1]"),
+        "parent header a string": signed(parent=b'"x"'),
+    }[case]
+    _, message = grader.feed_identities(honest)
+    assert grader.deserialize(message)["content"] == {"name": "stdout", "text": "hi"} and told == []
+    with pytest.raises(MessageRefused, match="malformed"):
+        _, message = grader.feed_identities(frames)
+        grader.deserialize(message)
+    assert told == [MALFORMED]

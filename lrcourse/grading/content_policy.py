@@ -13,7 +13,11 @@ of a student's on a page of the instructor's session.
   read it) and makes GETs with the instructor's cookie. The page's own handler (`submission_page`, put before
   formgrader's) renders it with the course's copy of the template's macros (`templates/formgrade/`), the links
   taken out.
-- A student's file that formgrader serves (`submissions/<id>/<file>`) is sandboxed: it runs nothing.
+- A student's file that formgrader serves (`submissions/<id>/<file>`) is sandboxed: it runs nothing. A file
+  path that leaves the submission's folder (a `..` segment or a leading `/`, percent-encoded or not) is answered
+  "404 Not Found" by a route ahead of nbgrader's (`LeavingSubmission`): nbgrader's handler serves any file under
+  the course's folder (`../../../gradebook.db`, the source notebooks) to the instructor's session, so a
+  student's link or image could make the instructor's browser fetch them (F15).
 - nbgrader's JSON answers (formgrader's API, the assignment and course lists, the version) are written as
   `text/html`, some with a student's value in them (an id from the address, a folder name in the exchange): a
   link to one would run as a page. They are answered as `application/json` under the file policy.
@@ -97,6 +101,7 @@ def install(web_app, log) -> None:
         web_app,
         [
             (RefusedAddress(formgrader_pages(base_url)), NotFound),
+            (LeavingSubmission(submission_files(base_url)), NotFound),
             (f"{base_url}formgrader/?", one_course_formgrader()),
             (f"{base_url}formgrader/submissions/([^/]+)/?", submission_page()),
             (f"{base_url}assignments/?", plain_course_ids_only()),
@@ -128,6 +133,26 @@ class RefusedAddress(PathMatches):
     def match(self, request):
         found = super().match(request)
         return found if found is not None and not ids_allowed(self.regex.match(request.path)) else None
+
+
+def submission_files(base_url: str) -> re.Pattern:
+    """The addresses of the files formgrader serves from a submission's folder: `file`, as sent."""
+    return re.compile(re.escape(base_url) + r"formgrader/submissions/(?!components/)[^/]+/(?P<file>.+)$")
+
+
+class LeavingSubmission(PathMatches):
+    """The addresses of a submission's files that lead out of its folder, and no other."""
+
+    def match(self, request):
+        found = super().match(request)
+        return found if found is not None and leaves_folder(self.regex.match(request.path)["file"]) else None
+
+
+def leaves_folder(file: str) -> bool:
+    """Whether a file's path, percent-decoded as nbgrader's handler reads it, leads out of the folder it is joined
+    to (os.path.join drops the folder before a leading `/`)."""
+    path = unquote(file)
+    return path.startswith("/") or ".." in path.split("/")
 
 
 class NotFound(RequestHandler):

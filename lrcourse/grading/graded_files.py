@@ -18,6 +18,7 @@ what was left out (`left_out_note`).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import stat
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 from lrcourse.grading import outcomes
 from lrcourse.grading.intake import NBGRADER_FILES
 from lrcourse.grading.outcomes import capped
+from lrcourse.grading.submission_secrets import NO_SECRET, SECRET, read_secret, usable_secret
 
 EVERY_FILE = ["*", ".*"]  # nbgrader's ignore globs: every name, hidden ones too (glob's `*` skips a leading dot)
 NAMED = 5  # left-out files named in a note; the rest are counted
@@ -36,12 +38,17 @@ def carry_only_notebooks(config) -> None:
     config.CourseDirectory.ignore = list(EVERY_FILE)
 
 
-def carry_nbgrader_files(source: Path, destination: Path) -> None:
+def carry_nbgrader_files(source: Path, destination: Path) -> str:
     """Copy nbgrader's own files from `source` into `destination` (if that folder exists): only plain files with
-    one name (intake refused any other kind), never through a link."""
+    one name (intake refused any other kind), never through a link. The secret is carried only as `nbgrader submit`
+    writes it: a hand-copied submission has none, or any short file, and release_feedback raised FileNotFoundError
+    or UnicodeDecodeError on it and stopped for every student after (F15); a fresh one is written instead, as
+    `lrcourse collect` does. Returns the note for the student's reasons when it was (`NO_SECRET`), else ""."""
     if not destination.is_dir() or destination.is_symlink():
-        return
+        return ""
     for name in NBGRADER_FILES:
+        if name == SECRET:
+            continue
         try:
             info = os.lstat(source / name)
         except FileNotFoundError:
@@ -51,6 +58,19 @@ def carry_nbgrader_files(source: Path, destination: Path) -> None:
             if os.path.lexists(target):
                 target.unlink()
             shutil.copyfile(source / name, target, follow_symlinks=False)
+    secret = read_secret(source / SECRET)  # a plain file's first bytes only, never through a link
+    usable = secret is not None and usable_secret({SECRET: secret})
+    write_new(destination / SECRET, secret if usable else secrets.token_hex(64).encode())
+    return "" if usable else NO_SECRET
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Replace whatever is at `path` (a link the kernel left is removed, never followed) by a file holding `data`."""
+    if os.path.lexists(path):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
 
 
 def left_out(folder: Path, notebook: str) -> list[str]:

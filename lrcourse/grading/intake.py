@@ -74,7 +74,28 @@ def refused(course: Path, student: str, assignment: str) -> str | None:
     if not valid_student_id(student):
         return f"the student id (the folder's name) is not {STUDENT_ID_RULE}: rename the folder"
     folder = course / "submitted" / student / assignment
-    return unsafe_files(folder) or malformed(folder)
+    return unsafe_files(folder) or unreadable_timestamp(folder) or malformed(folder)
+
+
+def unreadable_timestamp(folder: Path) -> str | None:
+    """Why nbgrader cannot read the submission's timestamp.txt (unsafe_files checked it is a small plain file), or
+    None. Read as nbgrader's autograde reads it (its own parse_utc, imported here only: it costs seconds): a
+    short string of digits raised OverflowError there, which failed the student with nbgrader's vague error (F15)."""
+    path = folder / "timestamp.txt"
+    if not os.path.lexists(path):
+        return None
+    try:
+        text = path.read_bytes().decode().strip()
+        if text:
+            from nbgrader.utils import parse_utc
+
+            parse_utc(text)
+    except Exception as error:  # ValueError, OverflowError, UnicodeDecodeError: whatever nbgrader would raise
+        return (
+            f"timestamp.txt is not a time ({type(error).__name__}): nbgrader writes one as "
+            "'2026-01-31 23:59:00.000000 UTC' (copied in by hand: write the time you received it)"
+        )
+    return None
 
 
 def unsafe_files(folder: Path) -> str | None:

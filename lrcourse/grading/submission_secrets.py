@@ -23,8 +23,8 @@ from lrcourse.grading.inbound import OPEN_FLAGS, Submission
 
 SECRET = "submission_secret.txt"
 SHARED_SECRET = (
-    f"its {SECRET} is also {{!r}}'s (now or in an earlier submission): a fresh one written, so neither fetches the "
-    "other's feedback; this student cannot fetch feedback through the exchange (send it another way)"
+    f"its {SECRET} is also held by the student {{!r}} (now or in an earlier submission): a fresh one written, so "
+    "neither fetches the other's feedback; this student cannot fetch feedback through the exchange (send it another way)"
 )
 NO_SECRET = (
     f"no usable {SECRET}: a fresh one written so release_feedback goes on for the class; this student cannot "

@@ -142,7 +142,7 @@ class Worker:
         leave_out_of_grading(self.api.config, self.course, assignment)  # nothing of source/ reaches the student
         result = self.api.autograde(assignment, student, force=True, create=True)
         graded = self.course / "autograded" / student / assignment
-        carry_nbgrader_files(folder, graded)  # after the kernel ran: its folder held the notebook only
+        secret_note = carry_nbgrader_files(folder, graded)  # after the kernel ran: its folder held the notebook only
         in_kernel_failure = "" if result.get("success") else first_error(result)
         limit = self.kernels.limit_hit(graded)
         if limit:
@@ -156,7 +156,7 @@ class Worker:
             reason = in_kernel_failure or f"trusted verdicts: {type(error).__name__}: {error}"
             return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
         notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
-        notes += [note for note in [left_out_note(left_out(folder, exercise.notebook + ".ipynb"))] if note]
+        notes += [note for note in [left_out_note(left_out(folder, exercise.notebook + ".ipynb")), secret_note] if note]
         if decided.out_of_time:
             notes.append(
                 f"{budget_text(self.limits)} ran out: {len(decided.out_of_time)} of {len(decided.cells)} test "

@@ -202,21 +202,6 @@ sys.stdout.session.send(sys.stdout.pub_thread, "stream", {"name": "stdout", "tex
 time.sleep(5)
 """
 MEMORY_FLOOD = Attack("multi-frame-flood", CORRECT, correct=True, extra_cells=(MULTI_FRAME_FLOOD,))
-# A display whose JSON nests 100,000 deep (200 kB) where the grader parses it: the kernel's own packer, patched for
-# one message. Unbounded, the grader's unpacker raised RecursionError outside the sandbox (no reason the student
-# could read, nbclient's traceback in the terminal); `test_hostile.py` grades it in a class of its own.
-DEEP_MESSAGE_CELL = """
-_session = get_ipython().kernel.session
-_pack = _session.pack
-_session.pack = lambda obj: _pack(obj).replace(b'"@@DEEP@@"', b"[" * 100_000 + b"]" * 100_000)
-from IPython.display import display
-display({"application/json": "@@DEEP@@", "text/plain": "deep"}, raw=True)
-_session.pack = _pack
-"""
-DEEP_MESSAGE = Attack("deep-message-correct", CORRECT, correct=True, extra_cells=(DEEP_MESSAGE_CELL,))
-# Shallow but not JSON (F14): a decode error went on into nbclient (a vague reason, its traceback in the terminal)
-NOT_JSON_CELL = DEEP_MESSAGE_CELL.replace('b"[" * 100_000 + b"]" * 100_000', 'b"]"')
-NOT_JSON_MESSAGE = Attack("not-json-message-correct", CORRECT, correct=True, extra_cells=(NOT_JSON_CELL,))
 WORKER_MEMORY_MB = 768  # the class's worker cap: above an honest worker's VmData (568 MB measured on chapter 6's solution), below 600 MB more
 SLOW_ON_PURPOSE = (
     CORRECT
@@ -335,6 +320,10 @@ def fifo(course, notebook):
     os.mkfifo(notebook.parent / "data.csv")
 
 
+def digits_as_timestamp(course, notebook):  # F15: nbgrader's parse_utc raised OverflowError (a vague failure)
+    (notebook.parent / "timestamp.txt").write_text("9" * 30)
+
+
 def fifo_as_timestamp(course, notebook):  # nbgrader opens timestamp.txt itself
     os.mkfifo(notebook.parent / "timestamp.txt")
 
@@ -387,6 +376,7 @@ REFUSED = [
     Refused("link-to-the-solution", "solution.ipynb is a symbolic link", link_to_the_solution),
     Refused("fifo-in-submission", "data.csv is a FIFO", fifo),
     Refused("fifo-as-timestamp", "timestamp.txt is not a plain file", fifo_as_timestamp),
+    Refused("digits-as-timestamp", "timestamp.txt is not a time", digits_as_timestamp),
     Refused("hard-link-to-the-solution", "notes.txt is a hard link", hard_link_to_the_solution),
     Refused("stray-link-to-the-solution", "solution.md is a symbolic link", stray_link_to_the_solution),
     Refused("link-under-a-glob", "sub[a]/leak is a symbolic link", link_under_a_glob_named_folder),

@@ -17,8 +17,13 @@ So the grader connects only the channels it reads, and bounds what each socket m
 - **every message is measured before it is parsed** (`depth_bounded`, the unpacker of the manager's session): a
   part (header, metadata, content) nested deeper than `MAX_MESSAGE_DEPTH` is never handed to the JSON parser, which
   recurses (a display 100,000 deep made it raise RecursionError in the grader, outside the sandbox: no reason the
-  student could read, and nbclient's traceback in the instructor's terminal). The manager is told (it stops the
-  kernel and records the limit as the student's reason) and the channel skips the message (`MeasuredChannel`).
+  student could read, and nbclient's traceback in the instructor's terminal). A part of more than
+  `MAX_MESSAGE_VALUES` JSON values is not parsed either: four 15 MB parts of `[],[],...` cost the grader 17.7 s of
+  CPU and 1.9 GB outside the sandbox (F15). A message that cannot be unpacked at all (a bad or repeated signature,
+  no delimiter, too few parts, a header that is not an object or lacks its id: `MeasuredSession`) is refused the
+  same way: jupyter_client raised ValueError, KeyError or TypeError into nbclient, which failed the student vaguely
+  and printed its traceback in the instructor's terminal. The manager is told (it stops the kernel and records the
+  limit as the student's reason) and the channel skips the message (`MeasuredChannel`).
 - **the manager's control socket** (`manager_context`), which sends the shutdown request and never reads a
   reply, queues at most one message, each frame at most `CONTROL_KB` (a message of many frames is bounded by the
   worker's memory cap only, as on shell and iopub: README's "The kernel's channels").
@@ -32,16 +37,25 @@ import zmq
 import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client.session import Session
+from traitlets import Callable as CallableTrait
 from traitlets import Type, default
 
-from lrcourse.json_scan import nesting_exceeds
+from lrcourse.json_scan import scan_json
 
 # JSON levels in one part of a kernel's message. An honest one nests about 6 (a display's data in its content). It
 # bounds the grader's parsing only: a notebook saved with outputs nested near it is itself deeper than a submitted
 # notebook may be (notebook_limits.MAX_DEPTH: its cells and outputs add levels), refused with that reason when read.
 MAX_MESSAGE_DEPTH = 64
+# JSON values in one part of a kernel's message. The largest honest one measured in every chapter's solution is a
+# widget's state of about 100 values (outputs: at most 54; a figure's PNG is one string): a 1000-fold margin, and a
+# part at the bound costs the parser milliseconds and a few MB.
+MAX_MESSAGE_VALUES = 100_000
 MESSAGE_LIMIT = f"message limit (your kernel sent a message nested deeper than {MAX_MESSAGE_DEPTH} levels)"
+TOO_MANY_VALUES = f"message limit (your kernel sent a message part of more than {MAX_MESSAGE_VALUES:,} JSON values)"
 NOT_JSON = "message limit (your kernel sent a message that is not JSON)"
+MALFORMED = "message limit (your kernel sent a malformed message)"
+TOO_LARGE = "message limit (your kernel sent a message too large for the grader to read)"
 MESSAGE_MB = 16  # one frame from a kernel (one print, one image), before any cap is applied
 QUEUED_MESSAGES = 100  # messages ZeroMQ holds for the grader before it stops reading the kernel's
 CONTROL_KB = 64  # one frame on the manager's control socket, which is never read
@@ -61,30 +75,97 @@ def manager_context() -> zmq.asyncio.Context:
 
 
 class MessageRefused(ValueError):
-    """A part of a kernel's message nested deeper than MAX_MESSAGE_DEPTH (not parsed), or not JSON (F14)."""
+    """A kernel's message the grader did not parse or could not unpack (see the module's text)."""
+
+
+def refusal(raw: bytes) -> str | None:
+    """Why the JSON part `raw` must not be parsed (nested deeper than MAX_MESSAGE_DEPTH, more values than
+    MAX_MESSAGE_VALUES), or None."""
+    openers = raw.count(b"[") + raw.count(b"{")
+    # the counts first: with fewer openers and separators than the limits (every honest message) nothing to scan
+    if openers <= MAX_MESSAGE_DEPTH and openers + raw.count(b",") + raw.count(b":") <= MAX_MESSAGE_VALUES:
+        return None
+    deeper, values = scan_json(raw, MAX_MESSAGE_DEPTH)
+    if deeper:
+        return MESSAGE_LIMIT
+    return TOO_MANY_VALUES if values > MAX_MESSAGE_VALUES else None
 
 
 def depth_bounded(unpack: Callable, refused: Callable[[str], None]) -> Callable:
-    """A session's `unpack` that parses a part only within MAX_MESSAGE_DEPTH; a deeper one, or one that is not JSON
-    (a decode error went on into nbclient: a vague reason, its traceback in the instructor's terminal), calls
-    `refused(reason)` and raises MessageRefused."""
+    """A session's `unpack` that parses a part only within MAX_MESSAGE_DEPTH and MAX_MESSAGE_VALUES; a part beyond
+    them, one that is not JSON (a decode error went on into nbclient: a vague reason, its traceback in the
+    instructor's terminal) or one the worker has no memory to read calls `refused(reason)` and raises
+    MessageRefused."""
+
+    def refuse(reason: str):
+        refused(reason)
+        return MessageRefused(reason)
 
     def bounded(data):
-        raw = data.encode() if isinstance(data, str) else bytes(data)
-        # the count first: with fewer openers than the limit no text is deeper (every honest message, at once)
-        if raw.count(b"[") + raw.count(b"{") > MAX_MESSAGE_DEPTH and nesting_exceeds(raw, MAX_MESSAGE_DEPTH):
-            refused(MESSAGE_LIMIT)
-            raise MessageRefused(MESSAGE_LIMIT)
         try:
+            raw = data.encode() if isinstance(data, str) else bytes(data)
+            reason = refusal(raw)
+            if reason:
+                raise refuse(reason)
             return unpack(data)
         except RecursionError:  # not balanced JSON (unmeasured), yet deep: the parser's own limit
-            refused(MESSAGE_LIMIT)
-            raise MessageRefused(MESSAGE_LIMIT) from None
+            raise refuse(MESSAGE_LIMIT) from None
+        except MemoryError:  # the worker's memory cap (without root, no sandbox of its own to stop the kernel first)
+            raise refuse(TOO_LARGE) from None
+        except MessageRefused:
+            raise
         except ValueError:  # not JSON (jupyter_client decodes UTF-8 with replacement: that never raises)
-            refused(NOT_JSON)
-            raise MessageRefused(NOT_JSON) from None
+            raise refuse(NOT_JSON) from None
 
     return bounded
+
+
+def well_formed(message: dict, content: bool) -> bool:
+    """Whether an unpacked message has the parts nbclient reads, of the types it reads them as."""
+    parts = ("header", "parent_header", "metadata", "content") if content else ("header", "parent_header", "metadata")
+    header = message["header"]
+    return all(isinstance(message[part], dict) for part in parts) and all(
+        isinstance(header.get(key), str) for key in ("msg_id", "msg_type")
+    )
+
+
+class MeasuredSession(Session):
+    """A session whose every part is measured before it is parsed (`depth_bounded`) and that refuses, with
+    `refused(reason)` and MessageRefused, any message it cannot unpack or that is not made of objects. `refused` is
+    a trait: the client's channels use a clone (`Session.clone` makes one with no arguments, then copies every
+    trait: the bounded `unpack` and `refused` both)."""
+
+    refused = CallableTrait(lambda reason: None)
+
+    def __init__(self, refused: Callable[[str], None] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if refused is not None:
+            self.refused = refused
+            self.unpack = depth_bounded(self.unpack, refused)
+
+    def feed_identities(self, msg_list, copy: bool = True):
+        try:
+            return super().feed_identities(msg_list, copy)
+        except Exception:  # no delimiter (ValueError), or anything else: the kernel's message, never the grader's
+            raise self.malformed() from None
+
+    def deserialize(self, msg_list, content: bool = True, copy: bool = True) -> dict:
+        try:
+            message = super().deserialize(msg_list, content, copy)
+        except MessageRefused:
+            raise  # refused (and told) by the unpacker already
+        except MemoryError:
+            self.refused(TOO_LARGE)
+            raise MessageRefused(TOO_LARGE) from None
+        except Exception:  # a bad or repeated signature, too few parts, a header not an object or without its id
+            raise self.malformed() from None
+        if not well_formed(message, content):
+            raise self.malformed()
+        return message
+
+    def malformed(self) -> MessageRefused:
+        self.refused(MALFORMED)
+        return MessageRefused(MALFORMED)
 
 
 class MeasuredChannel(AsyncZMQSocketChannel):

@@ -29,11 +29,10 @@ import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from jupyter_client.session import Session
 from traitlets import default
 
 from lrcourse.grading.sandbox.bwrap import Sandbox
-from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient, depth_bounded, manager_context
+from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient, MeasuredSession, manager_context
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
 from lrcourse.grading.sandbox.zygote import ISOLATE, LINE_FAULTS, Handle, ZygoteFault, spawn
@@ -246,9 +245,8 @@ class ForkedKernelManager(AsyncKernelManager):
 
     @default("session")
     def _measuring_session(self):
-        session = Session(parent=self)  # as jupyter_client's default, but each message is measured before it is parsed
-        session.unpack = depth_bounded(session.unpack, self._message_refused)
-        return session
+        # as jupyter_client's default, but each message is measured before it is parsed and refused if malformed
+        return MeasuredSession(self._message_refused, parent=self)
 
     @default("context")
     def _bounded_context(self):
