@@ -78,14 +78,16 @@ def _expect_counted(function, payload: dict, epoch: int, note: str, on_timeout: 
     if per_patience != right_patience:
         raise CheckFailed(
             f"{_call(payload)}: by {mine}, one more epoch of patience moves your epoch by {_count(per_patience)}, "
-            f"{_way(per_patience, right_patience)} it moves PyTorch's last reduction in this run: a longer patience delays every reduction by one step "
-            f"each, so it moves the last one by as many steps as the run has reductions{note}"
+            f"{_way(per_patience, right_patience)} it moves PyTorch's last reduction in this run: a longer patience "
+            f"delays every reduction by one step each, so it moves the last one by as many steps as the run has "
+            f"reductions{note}"
         )
     if per_cooldown != right_cooldown:
         raise CheckFailed(
             f"{_call(payload)}: by {mine}, one more epoch of cooldown moves your epoch by {_count(per_cooldown)}, "
-            f"{_way(per_cooldown, right_cooldown)} it moves PyTorch's last reduction in this run: a cooldown lies between two reductions, none before "
-            f"the first, so it moves the last one by one step per gap between reductions{note}"
+            f"{_way(per_cooldown, right_cooldown)} it moves PyTorch's last reduction in this run: a cooldown lies "
+            f"between two reductions, none before the first, so it moves the last one by one step per gap between "
+            f"reductions{note}"
         )
     predicted = base + payload["patience"] * per_patience + payload["cooldown"] * per_cooldown
     if epoch != predicted:

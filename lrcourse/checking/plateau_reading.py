@@ -57,8 +57,8 @@ def check_range_end(arguments, end: str, expected: float, why: str) -> None:
 
 
 def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> dict:
-    """One loop named for each log, from LOOP_NAMES, each loop once, as the grader reads the answer (`as_sent`: a str subclass equal to
-    everything is its plain text there); that answer is returned."""
+    """One loop named for each log, from LOOP_NAMES, each loop once, as the grader reads the answer (`as_sent`: a str
+    subclass equal to everything is its plain text there); that answer is returned."""
     diagnosis = as_sent(diagnosis)
     expect(
         isinstance(diagnosis, dict) and set(diagnosis) == set(logs),

@@ -138,7 +138,8 @@ def expect_reports_own_rates(student_class, case: StepLRCase, state: dict, when:
 
 def expect_step_lr_shape(student_class, case: StepLRCase, states: list[dict]) -> None:
     """The answer's own run without edits multiplies by 1 or gamma at each step, by gamma at least once if the run is
-    as long as step_size: the rule these cells compare against must be a StepLR's, if not PyTorch's."""
+    as long as step_size, at a StepLR's cadence (`expect_step_lr_cadence`): the rule these cells compare against
+    must be a StepLR's, if not PyTorch's."""
     gamma = DEFAULT_GAMMA if case.gamma is None else case.gamma
     decayed = False
     for step in range(1, len(states)):
@@ -200,9 +201,8 @@ def off_cadence(student_class, case: StepLRCase, changes: list[int], judged: str
     shown = ", ".join(map(str, changes[:12])) + (", ..." if len(changes) > 12 else "")
     return CheckFailed(
         f"{title(student_class, case)}:\nwith no hand edit, your class changes the rate after steps "
-        f"{shown or 'none'}: a StepLR changes it once every step_size={case.step_size} steps, so two changes are "
-        f"step_size steps apart and no more than step_size steps pass without one. {judged} (the one-group cell "
-        f"checks when the decays come).{hint_of(case)}"
+        f"{shown or 'none'}: a StepLR changes it once every step_size={case.step_size} steps. {judged} (the "
+        f"one-group cell checks when the decays come).{hint_of(case)}"
     )
 
 
