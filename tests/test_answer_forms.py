@@ -234,3 +234,22 @@ def test_an_answer_the_grader_cannot_read_fails_with_that_reason_in_the_kernel()
     with pytest.raises(Unsendable, match="your answer is callable"):
         check_step_reading(Callable(right), "step_size", 2, "")
     check_step_reading(dict(right), "step_size", 2, "")
+
+
+def test_a_diagnosis_names_each_loop_once():
+    """R23q item 4: each loop of Exercise 3.4 (b) wrote one log, so a loop named twice fails the form (a constant
+    diagnosis earned the point of the log its loop wrote); the right diagnosis passes and is returned as read."""
+    from lrcourse.checking.plateau_reading import check_diagnosis, check_diagnosis_form
+
+    right = {"A": "training loss", "B": "one epoch late", "C": "accuracy", "D": "correct"}
+    assert check_diagnosis_form(right) == right
+    check_diagnosis(right, {"A": "training loss"}, {"A": "why"})
+    for twice, words in [
+        (dict.fromkeys("ABCD", "training loss"), "you named 'training loss' for logs A, B, C, D"),
+        (right | {"D": "one epoch late"}, "you named 'one epoch late' for logs B, D"),
+    ]:
+        with pytest.raises(
+            checking.CheckFailed, match="each loop wrote exactly one log, so name each loop once"
+        ) as failed:
+            check_diagnosis(twice, {"A": "training loss"}, {"A": "why"})
+        assert words in str(failed.value)

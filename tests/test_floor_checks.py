@@ -137,19 +137,33 @@ def test_the_long_waits_compare_an_answer_with_its_own_small_cases_not_the_formu
     assert "your epoch is 1000000000" in str(failed.value) and "lead to 19000000011" in str(failed.value)
 
 
-def test_the_long_waits_ask_for_a_count_so_a_constant_epoch_fails_but_a_forgotten_cooldown_counts():
-    """issue 23 (review 3): `return 0, lr` agrees with its own small cases; the count must also move with patience
-    where the run reduces, and the message tells only the answer's numbers. issue 23 (s39): how the count moves with
-    cooldown is the spacing cell's question: a forgotten cooldown still counts here and loses the spacing cell."""
-    with pytest.raises(CheckFailed) as failed:
-        check_floor(lambda *args: (0, 0.025), 0.1, 0.5, 10**8, 10**8, 0.025, 1e-8, compare=("counted",))
-    assert "do not move later with patience" in str(failed.value)
-    assert "(epochs 0, 0, 0)" in str(failed.value) and "300000003" not in str(failed.value)
+def test_the_long_waits_ask_for_the_reference_s_steps_per_patience_and_per_cooldown():
+    """issue 23 (review 3): `return 0, lr` agrees with its own small cases. R23q item 2: so does any epoch affine in
+    patience and cooldown (`return patience, lr`; `patience + cooldown` with the right rate): one more epoch of
+    patience (of cooldown) must add the reference's steps, one per reduction (one per gap between two), and the
+    message says which way the answer is off, in its own numbers, not the expected one. A forgotten cooldown now
+    loses this cell too (it counts no cooldown between reductions); the right formula passes, with or without
+    reductions."""
+    wrong = {
+        lambda *args: (0, 0.025): ("(epochs 0, 0, 0)", "patience moves your epoch by 0 steps, fewer than"),
+        lambda lr, factor, patience, *rest: (patience, lr): (
+            "(epochs 0, 1, 0)",
+            "patience moves your epoch by 1 step,",
+        ),
+        lambda lr, factor, patience, cooldown, *rest: (patience + cooldown, 0.025): (
+            "(epochs 0, 1, 1)",
+            "patience moves your epoch by 1 step, fewer than",
+        ),
+    }
     cooldown_ignored = next(answer for answer in FLOOR_WRONG if answer.name == "floor_cooldown_ignored")
     namespace: dict = {}
     exec(cooldown_ignored.source, namespace)
-    check_floor(namespace["epochs_to_floor"], 0.1, 0.5, 10**8, 10**8, 0.025, 1e-8, compare=("counted",))
-    with pytest.raises(CheckFailed, match="is before the step"):
-        check_floor(namespace["epochs_to_floor"], 0.1, 0.5, 2, 1, 0.0125, 1e-8, compare=("epoch",))
+    wrong[namespace["epochs_to_floor"]] = ("(epochs 3, 5, 3)", "cooldown moves your epoch by 0 steps, fewer than")
+    for function, words in wrong.items():
+        with pytest.raises(CheckFailed) as failed:
+            check_floor(function, 0.1, 0.5, 10**8, 10**8, 0.025, 1e-8, compare=("counted",))
+        assert all(word in str(failed.value) for word in words), str(failed.value)
+        assert "300000003" not in str(failed.value)
+    check_floor(reference(), 0.1, 0.5, 10**8, 10**8, 0.025, 1e-8, compare=("counted",))
     check_floor(reference(), 1.0, 0.25, 10**9, 0, 1 / 64, 1e-8, compare=("counted",))
     check_floor(reference(), 0.1, 0.5, 10**9, 10**9, 0.2, 1e-8, compare=("counted",))  # no reduction: 0 throughout

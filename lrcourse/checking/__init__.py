@@ -61,7 +61,12 @@ from lrcourse.checking.range_test import (
 from lrcourse.checking.recipes import check_recipe
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase
 from lrcourse.checking.schedulers import check_plateau, check_step_lr
-from lrcourse.checking.step_lr_own import check_step_lr_groups, check_step_lr_hand_edit, check_step_lr_reports
+from lrcourse.checking.step_lr_own import (
+    check_step_lr_counter,
+    check_step_lr_groups,
+    check_step_lr_hand_edit,
+    check_step_lr_reports,
+)
 from lrcourse.checking.step_lr_reading import check_step_reading, check_step_reading_form
 from lrcourse.checking.wsd import check_wsd, check_wsd_edges, check_wsd_resume
 
@@ -87,6 +92,7 @@ __all__ = [
     "check_recipe",
     "check_range_end",
     "check_step_lr",
+    "check_step_lr_counter",
     "check_step_lr_groups",
     "check_step_lr_hand_edit",
     "check_step_lr_reports",

@@ -59,9 +59,10 @@ def _expect_counted(function, payload: dict, epoch: int, note: str, on_timeout: 
     """The epoch at a large patience and cooldown is where the answer's own small cases lead: each extra epoch of
     patience (of cooldown) adds the same number of steps, so the steps are counted, whatever the formula (the other
     cells grade the formula itself: the spacing cell how a cooldown lies between reductions, the first-epoch cell
-    where the patience puts one). So that an epoch which counts nothing (a constant) cannot pass, the count must
-    move later with patience where the run reduces (judged against the reference, so no expected number is told);
-    how it moves with cooldown is the spacing cell's question, not this one's."""
+    where the patience puts one). So that an epoch which counts something else (a constant, or patience + cooldown)
+    cannot pass, the steps one more epoch of patience, and of cooldown, adds must be the reference's: one per
+    reduction the run makes, and one per gap between two (judged against the reference, so no expected number is
+    told)."""
 
     def small(patience: int, cooldown: int) -> int:
         case = {**payload, "patience": patience, "cooldown": cooldown}
@@ -71,13 +72,22 @@ def _expect_counted(function, payload: dict, epoch: int, note: str, on_timeout: 
         return ExpectedValues().reference_floor({**payload, "patience": patience, "cooldown": cooldown})["epoch"]
 
     base, per_patience, per_cooldown = _steps(small, payload)
-    right_patience = _steps(reference, payload)[1]
+    _, right_patience, right_cooldown = _steps(reference, payload)
     mine = f"your own answers with patience and cooldown 0 or 1 (epochs {base}, {base + per_patience}, "
     mine += f"{base + per_cooldown})"
-    if right_patience >= 1 > per_patience:
+    if per_patience != right_patience:
         raise CheckFailed(
-            f"{_call(payload)}: {mine} do not move later with patience, yet this run reduces its rate: every "
-            f"reduction waits for more than patience bad epochs, so a longer patience puts the last one later{note}"
+            f"{_call(payload)}: by {mine}, one more epoch of patience moves your epoch by {_count(per_patience)}, "
+            f"{_way(per_patience, right_patience)} it moves PyTorch's last reduction in this run: a longer patience "
+            f"delays every reduction by one step each, so it moves the last one by as many steps as the run has "
+            f"reductions{note}"
+        )
+    if per_cooldown != right_cooldown:
+        raise CheckFailed(
+            f"{_call(payload)}: by {mine}, one more epoch of cooldown moves your epoch by {_count(per_cooldown)}, "
+            f"{_way(per_cooldown, right_cooldown)} it moves PyTorch's last reduction in this run: a cooldown lies "
+            f"between two reductions, none before the first, so it moves the last one by one step per gap between "
+            f"reductions{note}"
         )
     predicted = base + payload["patience"] * per_patience + payload["cooldown"] * per_cooldown
     if epoch != predicted:
@@ -85,6 +95,15 @@ def _expect_counted(function, payload: dict, epoch: int, note: str, on_timeout: 
             f"{_call(payload)}: your epoch is {epoch}, but {mine} lead to {predicted}: each extra epoch of "
             f"patience, and of cooldown, adds the same number of steps{note}"
         )
+
+
+def _count(steps: int) -> str:
+    return f"{steps} step" if steps == 1 else f"{steps} steps"
+
+
+def _way(mine: int, right: int) -> str:
+    """How the answer's steps compare with the reference's, in words that do not tell the reference's number."""
+    return "more than" if mine > right else "fewer than"
 
 
 def check_floor(

@@ -57,8 +57,8 @@ def check_range_end(arguments, end: str, expected: float, why: str) -> None:
 
 
 def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> dict:
-    """One loop named for each log, from LOOP_NAMES, as the grader reads the answer (`as_sent`: a str subclass equal to
-    everything is its plain text there); that answer is returned."""
+    """One loop named for each log, from LOOP_NAMES, each loop once, as the grader reads the answer (`as_sent`: a str
+    subclass equal to everything is its plain text there); that answer is returned."""
     diagnosis = as_sent(diagnosis)
     expect(
         isinstance(diagnosis, dict) and set(diagnosis) == set(logs),
@@ -66,6 +66,15 @@ def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> dict:
     )
     wrong = {log: loop for log, loop in diagnosis.items() if loop not in LOOP_NAMES}
     expect(not wrong, f"each value must be one of {list(LOOP_NAMES)}; not {wrong}")
+    # each loop wrote one log (the exercise says so): a loop named twice is no reading, and naming one loop for
+    # every log would earn the point of the log that loop did write
+    twice = {loop: [log for log in sorted(diagnosis) if diagnosis[log] == loop] for loop in set(diagnosis.values())}
+    twice = {loop: logs for loop, logs in twice.items() if len(logs) > 1}
+    expect(
+        not twice,
+        "each loop wrote exactly one log, so name each loop once; you named "
+        + "; ".join(f"{loop!r} for logs {', '.join(logs)}" for loop, logs in sorted(twice.items())),
+    )
     return diagnosis
 
 

@@ -5,8 +5,11 @@ edits and get_last_lr() ask whether the answer does that thing right *given its 
 follows what the answer does to that group alone; after a hand edit every step multiplies the current rate by the
 factor the answer applies at that step without the edit; get_last_lr() says the rates the answer itself set. A decay
 one step early then costs the one-group cell only. So that an answer which never decays cannot pass them, its own
-run must look like a StepLR: every step multiplies the rates by 1 or by `gamma`, and by `gamma` at least once in a run
-as long as `step_size`.
+run must look like a StepLR: every step multiplies the rates by 1 or by `gamma`, by `gamma` at least once in a run
+as long as `step_size`, and at the answer's own cadence: consecutive decays `step_size` steps apart, never more than
+`step_size` steps without one (so a decay one step early or late still passes, an ExponentialLR under StepLR's name
+does not). The last_epoch cell asks the cadence alone (`check_step_lr_counter`): a class whose rates change at every
+step is no StepLR, whatever its counter says.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from lrcourse.checking.expect import CheckFailed, answer_raised, close
 from lrcourse.checking.guard import SECONDS_PER_CASE, expect_no_torch_scheduler
 from lrcourse.checking.observe import observe, target_name
 from lrcourse.checking.scheduler_cases import StepLRCase
+from lrcourse.checking.schedulers import check_step_lr
 
 DEFAULT_GAMMA = 0.1  # StepLR's, for a case that leaves gamma out
+JUDGED_BY_OWN = "This cell judges your class by its own rule, so that rule must be a StepLR's"
 
 
 def check_step_lr_groups(student_class, cases: list[StepLRCase], seconds_per_case: float = SECONDS_PER_CASE) -> None:
@@ -133,7 +138,8 @@ def expect_reports_own_rates(student_class, case: StepLRCase, state: dict, when:
 
 def expect_step_lr_shape(student_class, case: StepLRCase, states: list[dict]) -> None:
     """The answer's own run without edits multiplies by 1 or gamma at each step, by gamma at least once if the run is
-    as long as step_size: the rule these cells compare against must be a StepLR's, if not PyTorch's."""
+    as long as step_size, at a StepLR's cadence (`expect_step_lr_cadence`): the rule these cells compare against
+    must be a StepLR's, if not PyTorch's."""
     gamma = DEFAULT_GAMMA if case.gamma is None else case.gamma
     decayed = False
     for step in range(1, len(states)):
@@ -152,6 +158,52 @@ def expect_step_lr_shape(student_class, case: StepLRCase, states: list[dict]) ->
             f"{title(student_class, case)}:\nwith no hand edit, {case.steps} steps of step_size={case.step_size} never "
             f"multiply a rate by gamma: the rates do not decay.{hint_of(case)}"
         )
+    expect_step_lr_cadence(student_class, case, states)
+
+
+def check_step_lr_counter(student_class, cases: list[StepLRCase], seconds_per_case: float = SECONDS_PER_CASE) -> None:
+    """last_epoch after construction and every step as PyTorch's StepLR counts it, in a class whose rates change
+    only at a StepLR's cadence (`rate_changes`, on the case's first group alone: two changes step_size steps apart;
+    a class that never changes a rate keeps its counter's point, as it is the rates' cells that lose): the counter
+    of some other scheduler under StepLR's name, one that changes the rate at every step, earns nothing."""
+    for case in cases:
+        single = replace(case, lrs=case.lrs[:1], edits={}, after_edits=False)
+        changes = rate_changes(single, own_states(student_class, single, ["lrs"], seconds_per_case))
+        if any(later - earlier != case.step_size for earlier, later in zip(changes, changes[1:])):
+            raise off_cadence(student_class, single, changes, "A StepLR's counter is earned by a StepLR's cadence")
+    check_step_lr(student_class, cases, compare=["last_epoch"], seconds_per_case=seconds_per_case)
+
+
+def expect_step_lr_cadence(student_class, case: StepLRCase, states: list[dict]) -> None:
+    """The answer's own run without edits changes its rates at a StepLR's cadence, wherever it starts: two changes
+    exactly step_size steps apart, and never more than step_size steps in a row without one (before the first
+    change, between two, after the last). A decay one step early or late keeps the cadence (the one-group cell
+    grades when the decays come); a change at every step with step_size > 1 does not."""
+    changes = rate_changes(case, states)
+    # a gap counts the steps from one change to the next: step_size apart between two changes; at the ends (from
+    # construction, to one step past the run) step_size steps without a change, plus the one that ends the gap
+    gaps = [later - earlier for earlier, later in zip([0, *changes], [*changes, case.steps + 1])]
+    apart = all(gap == case.step_size for gap in gaps[1:-1])
+    if not (apart and max(gaps[0], gaps[-1]) <= case.step_size + 1):
+        raise off_cadence(student_class, case, changes, JUDGED_BY_OWN)
+
+
+def rate_changes(case: StepLRCase, states: list[dict]) -> list[int]:
+    """The steps after which some group's rate differs from its rate before that step."""
+    return [
+        step
+        for step in range(1, len(states))
+        if any(not close(rate_of(states[step], g), rate_of(states[step - 1], g)) for g in range(len(case.lrs)))
+    ]
+
+
+def off_cadence(student_class, case: StepLRCase, changes: list[int], judged: str) -> CheckFailed:
+    shown = ", ".join(map(str, changes[:12])) + (", ..." if len(changes) > 12 else "")
+    return CheckFailed(
+        f"{title(student_class, case)}:\nwith no hand edit, your class changes the rate after steps "
+        f"{shown or 'none'}: a StepLR changes it once every step_size={case.step_size} steps. {judged} (the "
+        f"one-group cell checks when the decays come).{hint_of(case)}"
+    )
 
 
 def own_states(student_class, case: StepLRCase, record: list[str], seconds_per_case: float) -> list[dict]:

@@ -70,23 +70,26 @@ FLOOR_WRONG = [
     mistake(
         "floor_reduces_at_patience", "reductions * (patience + 1)", "reductions * patience", fails=(FIRST, SPACING)
     ),
-    # issue 23 (s39): the long waits grade the counting only (the epoch at 10**9 follows from the answer's own small
-    # cases and moves with patience); where a cooldown goes is the spacing cell's question (and the first-epoch
-    # cell's, whose case says a cooldown does not delay the first reduction). Each cooldown slip no longer loses the
-    # long waits: floor_cooldown_ignored 2 -> 1 cell lost (spacing), floor_cooldown_before_the_first 3 -> 2
-    # (first epoch, spacing); review s38's c36_nocool.py is floor_cooldown_ignored
-    mistake("floor_cooldown_ignored", " + (reductions - 1) * cooldown", "", fails=(SPACING,)),
+    # issue 23 (s39): the long waits grade the counting (the epoch at 10**9 follows from the answer's own small
+    # cases); where a cooldown goes is the spacing cell's question (and the first-epoch cell's, whose case says a
+    # cooldown does not delay the first reduction). Review s38's c36_nocool.py is floor_cooldown_ignored.
+    # R23q item 2: counting the wrong steps passed the long waits (`return patience, lr` 1 of 5 cells, `return
+    # patience + cooldown, rate` 3 of 5), so the long waits also ask that one more epoch of patience (of cooldown)
+    # adds the reference's steps: one per reduction (one per gap between two). The slips below count a cooldown
+    # or a try too many at every epoch of the wait, so they lose the long waits again, as before s39:
+    # floor_cooldown_ignored 1 -> 2 cells lost, floor_cooldown_before_the_first and floor_one_try_too_many 2 -> 3
+    mistake("floor_cooldown_ignored", " + (reductions - 1) * cooldown", "", fails=(SPACING, LONG)),
     mistake(
         "floor_cooldown_before_the_first",
         "(reductions - 1) * cooldown",
         "reductions * cooldown",
-        fails=(FIRST, SPACING),
+        fails=(FIRST, SPACING, LONG),
     ),
     mistake(
         "floor_one_try_too_many",
         "    if reductions == 0:\n        return 0, rate\n    return 1 + reductions * (patience + 1) + (reductions - 1)",
         "    return 1 + (reductions + 1) * (patience + 1) + reductions",
-        fails=(FIRST, SPACING),
+        fails=(FIRST, SPACING, LONG),
     ),
     # the floor: a last reduction that would pass min_lr is clipped to it, not skipped; a rate is never raised
     mistake(
@@ -153,6 +156,21 @@ def epochs_to_floor(lr, factor, patience, cooldown, min_lr, eps):
         "floor_epoch_constant",
         "    return 1 + reductions * (patience + 1) + (reductions - 1) * cooldown, rate",
         "    return 0, rate",
+        fails=(FIRST, SPACING, LONG),
+    ),
+    # R23q item 2 (its f5.py): epochs that grow with patience by one step, not by one per reduction
+    floor(
+        "floor_epoch_is_patience",
+        """
+def epochs_to_floor(lr, factor, patience, cooldown, min_lr, eps):
+    return patience, lr
+""",
+        fails=(RATE, EPS, FIRST, SPACING, LONG),
+    ),
+    mistake(
+        "floor_epoch_is_patience_plus_cooldown",
+        "    return 1 + reductions * (patience + 1) + (reductions - 1) * cooldown, rate",
+        "    return patience + cooldown, rate",
         fails=(FIRST, SPACING, LONG),
     ),
     mistake(

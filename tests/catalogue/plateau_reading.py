@@ -96,11 +96,11 @@ READING_WRONG = [
         {"A": "correct", "B": "training loss", "D": "one epoch late"},
         fails=(LOG_A, LOG_B, LOG_D),
     ),
-    loops(
-        "loops_all_correct",
-        {"A": "correct", "B": "correct", "C": "correct", "D": "correct"},
-        fails=(LOG_A, LOG_B, LOG_C),
-    ),
+    # R23q item 4: each loop wrote one log, so a loop named twice fails the form (every cell); one name for every
+    # log earned the point of the log that loop wrote (1 of 4, was fails A, B, C)
+    loops("loops_all_correct", {"A": "correct", "B": "correct", "C": "correct", "D": "correct"}, fails=ALL),
+    loops("loops_all_training_loss", {"B": "training loss", "C": "training loss", "D": "training loss"}, fails=ALL),
+    loops("loops_late_named_twice", {"D": "one epoch late"}, fails=ALL),
     loops("loops_unknown_name", {"C": "per batch"}, fails=ALL),
     Answer(
         "loops_a_list",

@@ -97,25 +97,54 @@ class MyStepLR:
         ),
         fails=("test_my_step_lr_one_group", HAND),
     ),
-    # issue 23: still all but last_epoch: gamma ** (e / s) decays at every step by a factor that is neither 1 nor gamma,
-    # not a StepLR at all
+    # issue 23: gamma ** (e / s) decays at every step by a factor that is neither 1 nor gamma, not a StepLR at all;
+    # R23q item 3: its counter no longer earns the last_epoch cell either (a rate that changes at every step with
+    # step_size > 1 is no StepLR's cadence): all cells, was all but last_epoch
     step(
         "float_division",
         step_variant("(self.last_epoch // self.step_size)", "(self.last_epoch / self.step_size)"),
-        fails=ALL_BUT_LAST_EPOCH,
+        fails=STEP_CELLS,
+        score=0,
     ),
-    # issue 23: as decays_one_step_late: the wrong cadence costs the one-group cell, the closed form the
-    # hand-edit cell
+    # R23q item 3: an ExponentialLR in closed form, gamma ** last_epoch: it decays at every step, not every
+    # step_size steps, so the cells that judge the class by its own rule find no StepLR (they passed it, 4 of 6
+    # with the last_epoch cell); it was one_group and hand-edit only
     step(
         "decays_every_step",
         step_variant("(self.last_epoch // self.step_size)", "self.last_epoch"),
-        fails=("test_my_step_lr_one_group", HAND),
+        fails=STEP_CELLS,
+        score=0,
     ),
-    # issue 23: still all but last_epoch: multiplying by gamma ** k compounds factors other than 1 and gamma
+    # R23q item 3 (its st.py): an ExponentialLR named MyStepLR, chainable, step_size ignored, earned 4 of 6
+    step(
+        "exponential_lr_named_step_lr",
+        """
+class MyStepLR:
+    \"\"\"ExponentialLR under StepLR's name: step_size ignored.\"\"\"
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.optimizer, self.gamma, self.last_epoch = optimizer, gamma, 0
+        self._last = [float(group["lr"]) for group in optimizer.param_groups]
+
+    def step(self):
+        self.last_epoch += 1
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["lr"] * self.gamma
+        self._last = [float(group["lr"]) for group in self.optimizer.param_groups]
+
+    def get_last_lr(self):
+        return list(self._last)
+""",
+        fails=STEP_CELLS,
+        score=0,
+    ),
+    # issue 23: multiplying by gamma ** k compounds factors other than 1 and gamma; R23q item 3: from its second decay
+    # it changes the rate at every step, so the last_epoch cell is lost too (was all but last_epoch)
     step(
         "compounds_the_decay",
         step_variant('group["lr"] = base * self.gamma', 'group["lr"] = group["lr"] * self.gamma'),
-        fails=ALL_BUT_LAST_EPOCH,
+        fails=STEP_CELLS,
+        score=0,
     ),
     # issue 23: leaving groups out costs the groups cell only
     step(
