@@ -100,39 +100,6 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
 """
 
 
-RANGE_BY_EXPONENTIAL_LR = """
-def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, diverge):
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_optimizer = copy.deepcopy(optimizer.state_dict())
-    first = optimizer.param_groups[0]["lr"]
-    for group in optimizer.param_groups:                    # every group scaled alike: the ratios stay
-        group["lr"] = group["lr"] * start_lr / first
-    growth = lr_scheduler.ExponentialLR(optimizer, gamma=(end_lr / start_lr) ** (1 / (num_steps - 1)))
-    lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())
-    for step in range(num_steps):
-        try:
-            inputs, targets = next(stream)
-        except StopIteration:
-            stream = iter(batches)
-            inputs, targets = next(stream)
-        lr = optimizer.param_groups[0]["lr"]
-        optimizer.zero_grad()
-        loss = loss_fn(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
-        growth.step()
-        average = beta * average + (1 - beta) * loss.item()
-        smoothed = average / (1 - beta ** (step + 1))
-        lrs.append(lr); losses.append(smoothed)
-        best = min(best, smoothed)
-        if smoothed > diverge * best:
-            break
-    model.load_state_dict(saved_model)
-    optimizer.load_state_dict(saved_optimizer)
-    return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}
-"""
-
-
 def range_variant(*replacements: str) -> str:
     return variant(RANGE_REFERENCE, *replacements)
 
@@ -248,9 +215,6 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
         smoothed = float((lfilter([1 - beta], [1, -beta], raw) / (1 - beta ** np.arange(1, len(raw) + 1)))[-1])""",
         ),
     ),
-    # issue 23 (R23r): the rate grown by PyTorch's ExponentialLR, which the exercise allows (its answer cell is marked
-    # uses_schedulers, so the grader's process keeps the module, as the kernel does); full marks
-    range_test("range_rate_by_exponential_lr", RANGE_BY_EXPONENTIAL_LR),
     other(
         "predict_steps_right",
         "06_choosing_the_rate",

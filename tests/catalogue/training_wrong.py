@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from catalogue.answers import ALL, Answer, variant
-from catalogue.training import (
-    RANGE_BY_EXPONENTIAL_LR,
-    counting_variant,
-    fit,
-    fit_variant,
-    other,
-    range_test,
-    range_variant,
-)
+from catalogue.answers import ALL, Answer
+from catalogue.training import counting_variant, fit, fit_variant, other, range_test, range_variant
 
 FIT_RATES, FIT_LOSSES = "test_fit_steps_rates", "test_fit_steps_losses"
 RANGE_GROUPS, RANGE_RESTORES, RANGE_SUGGESTION = "test_range_groups", "test_range_restores", "test_range_suggestion"
@@ -369,27 +361,6 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
             "    optimizer.load_state_dict(saved_optimizer)\n",
             """    for group, saved in zip(optimizer.param_groups, saved_optimizer["param_groups"]):
         group["lr"] = saved["lr"]
-""",
-        ),
-        fails=(RANGE_RESTORES,),
-    ),
-    # issue 23 (R23r's answer, restored by hand): the weights, the optimizer's state and its rates are put back, but
-    # the ExponentialLR left `initial_lr` in every group, which the next scheduler created on it would start from
-    range_test(
-        "range_exponential_lr_restored_by_hand_keeps_initial_lr",
-        variant(
-            RANGE_BY_EXPONENTIAL_LR,
-            """    saved_optimizer = copy.deepcopy(optimizer.state_dict())
-""",
-            """    saved_state = {param: copy.deepcopy(state) for param, state in optimizer.state.items()}
-    saved_lrs = [group["lr"] for group in optimizer.param_groups]
-""",
-            """    optimizer.load_state_dict(saved_optimizer)
-""",
-            """    optimizer.state.clear()
-    optimizer.state.update(saved_state)
-    for group, lr in zip(optimizer.param_groups, saved_lrs):
-        group["lr"] = lr
 """,
         ),
         fails=(RANGE_RESTORES,),
