@@ -75,7 +75,7 @@ def test_a_range_test_may_grow_the_rate_with_exponential_lr_but_must_not_leave_i
     checking.check_range_groups(by_scheduler, head_ratio=0.1, end_lr=10.0)
     checking.check_range_restores(by_scheduler, end_lr=10.0)
     checking.check_range_suggestion(by_scheduler)
-    by_hand = _range_answer("range_exponential_lr_restored_by_hand_keeps_initial_lr")
+    by_hand = _range_answer("range_exponential_lr_restored_by_hand")
     checking.check_range_rates(by_hand, end_lr=10.0)
     checking.check_range_groups(by_hand, head_ratio=0.1, end_lr=10.0)
     with pytest.raises(checking.CheckFailed, match="parameter groups changed \\(added initial_lr\\)"):

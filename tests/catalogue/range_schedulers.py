@@ -48,7 +48,7 @@ RANGE_SCHEDULER_CORRECT = [range_test("range_rate_by_exponential_lr", RANGE_BY_E
 RANGE_SCHEDULER_WRONG = [
     # the weights, the optimizer's state and its rates put back, but not the groups as they were
     range_test(
-        "range_exponential_lr_restored_by_hand_keeps_initial_lr",
+        "range_exponential_lr_restored_by_hand",
         variant(
             RANGE_BY_EXPONENTIAL_LR,
             """    saved_optimizer = copy.deepcopy(optimizer.state_dict())
