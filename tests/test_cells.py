@@ -166,9 +166,11 @@ def test_the_start_page_counts_every_cell_the_learner_writes_in():
     assert cells.answer_sources(notebook.cells) == {"my_answer": ANSWER.source, "written_why": "my words"}
 
 
-def test_only_the_training_loop_s_answer_keeps_pytorch_s_schedulers():
+def test_only_the_training_loop_and_the_range_test_keep_pytorch_s_schedulers():
     """The cell metadata is the one list of answers whose process keeps torch.optim.lr_scheduler: chapter 5's
-    loop is given a scheduler. Every scheduler exercise's process must have none, chapter 7's factor included: its
+    loop is given a scheduler, and chapter 6's range test may grow its rate with one (the exercise allows it; its
+    kernel has them, so the grader's process must too: issue 23, R23r). Every scheduler exercise's process must have
+    none, chapter 7's factor included: its
     observer runs it in the course's own LambdaLR (lrcourse/checking/lambda_lr.py), so no profile hook, which a
     thread or sys.setprofile(None) escapes, is what keeps PyTorch's schedulers out of its answer."""
     marked = {
@@ -177,7 +179,7 @@ def test_only_the_training_loop_s_answer_keeps_pytorch_s_schedulers():
         for cell in nbformat.read(path, as_version=4).cells
         if cells.uses_schedulers(cell)
     }
-    assert marked == {("05_training", "fit_per_step", True)}
+    assert marked == {("05_training", "fit_per_step", True), ("06_choosing_the_rate", "lr_range_test", True)}
 
 
 def test_each_observer_declares_the_seconds_the_grader_waits_for():

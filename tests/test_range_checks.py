@@ -14,6 +14,7 @@ import catalogue
 def _range_answer(name):
     """A catalogue answer to exercise 6, defined with the names the chapter's context cells give it."""
     namespace = {"copy": copy, "math": math, "torch": torch, "loss_fn": torch.nn.CrossEntropyLoss()}
+    namespace["lr_scheduler"] = torch.optim.lr_scheduler  # the setup cell imports it; the exercise allows it
     answer = next(a for a in catalogue.CORRECT + catalogue.WRONG if a.name == name)
     exec(compile(answer.source, answer.name, "exec"), namespace)
     return namespace["lr_range_test"]
@@ -60,3 +61,32 @@ def test_the_stop_point_takes_the_texts_rule_with_any_diverge(name):
         return
     with pytest.raises(checking.CheckFailed, match=r"With diverge=(4\.0|2\.5|6\.0) the threshold is \1 x the lowest"):
         exec(_losses_cell(), namespace)
+
+
+def test_a_range_test_may_grow_the_rate_with_exponential_lr_but_must_not_leave_initial_lr():
+    """Issue 23 (R23r): a correct answer that grows the rate with PyTorch's ExponentialLR passes every check (the
+    grader's process keeps the schedulers for this cell, as the kernel does: test_cells); the same answer restoring
+    the state and the rates by hand leaves ExponentialLR's `initial_lr` in the groups and loses the restore only.
+    That key is what the next scheduler created on the optimizer would start from: a LambdaLR made afterwards
+    starts from the range test's start_lr, not from the optimizer's rate."""
+    by_scheduler = _range_answer("range_rate_by_exponential_lr")
+    checking.check_range_rates(by_scheduler, end_lr=10.0)
+    checking.check_range_losses(by_scheduler, end_lr=10.0)
+    checking.check_range_groups(by_scheduler, head_ratio=0.1, end_lr=10.0)
+    checking.check_range_restores(by_scheduler, end_lr=10.0)
+    checking.check_range_suggestion(by_scheduler)
+    by_hand = _range_answer("range_exponential_lr_restored_by_hand")
+    checking.check_range_rates(by_hand, end_lr=10.0)
+    checking.check_range_groups(by_hand, head_ratio=0.1, end_lr=10.0)
+    with pytest.raises(checking.CheckFailed, match="parameter groups changed \\(added initial_lr\\)"):
+        checking.check_range_restores(by_hand, end_lr=10.0)
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.003)
+    batches = [(torch.randn(4, 2), torch.tensor([0, 1, 0, 1]))]
+    by_hand(model, optimizer, batches, 1e-5, 1.0, 5, 0.9, 4.0)
+    assert optimizer.param_groups[0]["lr"] == 0.003 and optimizer.param_groups[0]["initial_lr"] == 1e-5
+    later = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    assert later.get_last_lr() == [1e-5]  # the next schedule starts from the range test's start_lr
+    fresh = torch.optim.Adam(model.parameters(), lr=0.003)
+    by_scheduler(model, fresh, batches, 1e-5, 1.0, 5, 0.9, 4.0)
+    assert "initial_lr" not in fresh.param_groups[0]  # load_state_dict put the groups back as they were

@@ -1,6 +1,8 @@
 """Chapter 6's exercise, the learning-rate range test: the observer runs the student's `lr_range_test` on a
 model and optimizer that have trained for an epoch (`lrcourse.fixtures`) and records the rates each step used
-and the state before and after; the judges compare with the grader's reference (`expected`)."""
+and the state before and after; the judges compare with the grader's reference (`expected`). PyTorch's
+schedulers are allowed: the answer cell is marked `uses_schedulers` (`lrcourse.cells`), so the grader's process
+for it keeps torch.optim.lr_scheduler, as the learner's kernel does."""
 
 from __future__ import annotations
 
@@ -10,13 +12,19 @@ import numbers
 from lrcourse import wire
 from lrcourse.checking.expect import answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
-from lrcourse.checking.guard import TRAINING_SECONDS, Guard, expect_no_torch_scheduler
+from lrcourse.checking.guard import TRAINING_SECONDS, Guard
 from lrcourse.checking.observe import observe, observer, target_name
 from lrcourse.fixtures import range_fixture, state_vector
 from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL, STATE_RTOL
 from lrcourse.training import one_thread
 
 RANGE_KEYS = ("lrs", "losses", "suggestion")
+
+
+def group_settings(optimizer) -> list[list[str]]:
+    """The names each parameter group holds besides its parameters: a scheduler created in the test adds
+    `initial_lr`, which the next scheduler created on the optimizer would start from, so it must not stay."""
+    return [sorted(key for key in group if key != "params") for group in optimizer.param_groups]
 
 
 @observer("range_test", seconds=TRAINING_SECONDS)
@@ -32,7 +40,11 @@ def observe_range_test(range_test, payload: dict) -> dict:
     }
     with one_thread():
         model, optimizer, batches = range_fixture(payload)
-        before = {"weights": state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}
+        before = {
+            "weights": state_vector(model, optimizer),
+            "lrs": [g["lr"] for g in optimizer.param_groups],
+            "settings": group_settings(optimizer),
+        }
         used = []
         hook = optimizer.register_step_pre_hook(
             lambda opt, args, kwargs: used.append([group["lr"] for group in opt.param_groups])
@@ -40,7 +52,11 @@ def observe_range_test(range_test, payload: dict) -> dict:
         arguments = [payload[key] for key in ("start_lr", "end_lr", "num_steps", "beta", "diverge")]
         Guard(observation["seconds"]).record(observation, range_test, model, optimizer, batches, *arguments)
         hook.remove()
-        after = {"weights": state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}
+        after = {
+            "weights": state_vector(model, optimizer),
+            "lrs": [g["lr"] for g in optimizer.param_groups],
+            "settings": group_settings(optimizer),
+        }
     observation["states"] = [wire.encode({"used": used[:100_000], "before": before, "after": after})]
     return observation
 
@@ -80,7 +96,6 @@ def _observe_range(
     )
     observation = observe(range_test, "range_test", payload)
     expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
-    expect_no_torch_scheduler("lr_range_test", observation)
     if observation["error"] is not None:
         error = observation["error"]
         raise answer_raised(target_name(range_test), error, f"{call} raised {type(error).__name__}: {error}")
@@ -269,7 +284,11 @@ def check_range_restores(range_test, **config) -> None:
     after = state.get("after") or {}
     with one_thread():  # "before" as the judge builds it, not as the student's process reports it
         model, optimizer, _ = range_fixture(payload)
-        before = {"weights": state_vector(model, optimizer), "lrs": [g["lr"] for g in optimizer.param_groups]}
+        before = {
+            "weights": state_vector(model, optimizer),
+            "lrs": [g["lr"] for g in optimizer.param_groups],
+            "settings": group_settings(optimizer),
+        }
     expect(
         same_state(after.get("weights"), before["weights"]),
         f"{call}: the model's weights or the optimizer's state changed; save both state_dicts (deep copies) "
@@ -279,6 +298,27 @@ def check_range_restores(range_test, **config) -> None:
         before.get("lrs") == after.get("lrs"),
         f"{call}: the optimizer's rates were {before.get('lrs')} before and {after.get('lrs')} after; restore them",
     )
+    was, now = before["settings"], after.get("settings")
+    expect(
+        was == now,
+        f"{call}: {_settings_change(was, now)}; a scheduler created on the optimizer adds `initial_lr`, which the "
+        "next scheduler would start from: load the optimizer's saved state_dict() afterwards, which puts back every "
+        "group as it was",
+    )
+
+
+def _settings_change(was: list, now) -> str:
+    """What the test left different in the groups' names (`now` comes from the student's process: any shape)."""
+    if not (
+        isinstance(now, list)
+        and len(now) == len(was)
+        and all(isinstance(group, list) and all(isinstance(key, str) for key in group) for group in now)
+    ):
+        return "the optimizer's parameter groups are not as they were"
+    added = sorted({key for old, new in zip(was, now) for key in set(new) - set(old)})
+    removed = sorted({key for old, new in zip(was, now) for key in set(old) - set(new)})
+    changes = [f"{how} {', '.join(keys)}" for how, keys in (("added", added), ("removed", removed)) if keys]
+    return f"the test left the optimizer's parameter groups changed ({'; '.join(changes)})"
 
 
 def check_range_suggestion(range_test, **config) -> None:

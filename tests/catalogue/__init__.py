@@ -8,15 +8,16 @@ also changes the rates in the cooldown cell): those cells are listed too, each o
 one through real `nbgrader autograde` and check the score of every test cell.
 
 One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is), `range_stops`
-(chapter 6's stop rules other than the text's), `wsd_dodges` and `wsd_resume_dodges` (chapter 7's answers aimed at
-the grader). The lists:
+(chapter 6's stop rules other than the text's), `range_schedulers` (chapter 6's range test with PyTorch's
+schedulers, which it allows), `wsd_dodges` and `wsd_resume_dodges` (chapter 7's answers aimed at the grader). The lists:
 
 CORRECT = (
     STEP_CORRECT + PLATEAU_CORRECT + PLATEAU_CHOICES + READING_CORRECT + FLOOR_CORRECT + EARLY_CORRECT + OTHER_CORRECT
-    + WSD_CORRECT
+    + RANGE_SCHEDULER_CORRECT + WSD_CORRECT
     + WSD_CONTROLS
 )
-WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + RANGE_STOPS + WSD_WRONG
+WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + RANGE_STOPS
+    + RANGE_SCHEDULER_WRONG + WSD_WRONG
     + WSD_GRADER_DODGES (answers that tell the grader's observations apart) + WSD_RESUME_DODGES (that fake the resume)
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + FLOOR_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 """
@@ -29,6 +30,7 @@ from catalogue.plateau import PLATEAU_BROKEN, PLATEAU_CORRECT, PLATEAU_FORBIDDEN
 from catalogue.plateau_floor import FLOOR_CORRECT, FLOOR_FORBIDDEN, FLOOR_WRONG
 from catalogue.plateau_reading import READING_CORRECT, READING_WRONG
 from catalogue.plateau_wrong import PLATEAU_CHOICES, PLATEAU_WRONG
+from catalogue.range_schedulers import RANGE_SCHEDULER_CORRECT, RANGE_SCHEDULER_WRONG
 from catalogue.range_stops import RANGE_STOPS
 from catalogue.step_lr import STEP_BROKEN, STEP_CORRECT, STEP_FORBIDDEN, STEP_HANGS_AT_DEFINITION
 from catalogue.step_lr_reading import STEP_READING_CORRECT, STEP_READING_WRONG
@@ -49,6 +51,7 @@ CORRECT = (
     + FLOOR_CORRECT
     + EARLY_CORRECT
     + OTHER_CORRECT
+    + RANGE_SCHEDULER_CORRECT
     + WSD_CORRECT
     + WSD_CONTROLS
 )
@@ -61,6 +64,7 @@ WRONG = (
     + EARLY_WRONG
     + OTHER_WRONG
     + RANGE_STOPS
+    + RANGE_SCHEDULER_WRONG
     + WSD_WRONG
     + WSD_GRADER_DODGES
     + WSD_RESUME_DODGES
