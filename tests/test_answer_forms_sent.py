@@ -217,3 +217,17 @@ def test_the_kernel_measures_an_answer_in_the_reply_the_grader_gets():
     finally:
         ours.close()
         theirs.close()
+
+
+def test_a_numpy_rate_is_a_number_to_the_test_cells_as_to_the_grader():
+    """R23p: chapter 1's rate_for_noise_floor cells ask `isinstance(rate, (int, float))`: a right np.float32 rate
+    scored 0 in the kernel and 2 in the grade (a decoded float). The test cells' API offers is_number, which judges
+    the rate as the grader reads it: the kernel's np.float32 and the grade's float alike."""
+    import numpy as np
+
+    from lrcourse.checking.answer_forms import returned_as_sent
+
+    rate = np.float32(1 / 3)
+    assert not isinstance(rate, (int, float))  # the cell's test today
+    assert checking.is_number(rate) and checking.is_number(returned_as_sent(rate))
+    assert not checking.is_number(True) and not checking.is_number(torch.tensor(0.3))
