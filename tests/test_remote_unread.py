@@ -101,3 +101,24 @@ def test_a_name_whose_read_timed_out_is_not_read_again_for_that_student():
     finally:
         for end in sockets:
             end.close()
+
+
+@pytest.mark.slow
+def test_an_unreadable_prediction_graded_for_real_costs_the_rest_nothing(tmp_path):
+    """R23p, graded by `lrcourse grade`: chapter 3's solution with its 0-point prediction as a bool tensor (it did not
+    decode: 0 for the whole chapter) or as a float whose __float__ sleeps (read again at every test cell, most of the
+    time budget). Every other test cell keeps its marks, as the solution's."""
+    from catalogue.early import UNREADABLE_PREDICTIONS
+    from support.course import make_course, scores, solution_answers
+    from support.gradedclass import lrcourse, student_name, submit
+
+    chapter = "03_adaptive_schedules"
+    course = make_course(tmp_path / "course", [chapter])
+    for answer in UNREADABLE_PREDICTIONS:
+        submit(course, student_name(answer), chapter, {**solution_answers(chapter), answer.cell: answer.source})
+    run = lrcourse(course, "grade", chapter, "--workers", "1", timeout=1200)
+    graded = scores(course, chapter)
+    for answer in UNREADABLE_PREDICTIONS:
+        cells = graded[student_name(answer)]
+        lost = {name for name, (score, maximum) in cells.items() if score != maximum}
+        assert len(cells) > 1 and not lost, (answer.name, lost, run.stdout[-2000:])

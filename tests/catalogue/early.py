@@ -256,7 +256,7 @@ def recipe_from_rates(rates):
 
 # R23p: a prediction the grader once could not read cost every test cell of the chapter (a value that did not decode),
 # or most of the student's time budget (a read that timed out, asked again at every test cell); now each costs only
-# its own 0-point test: the fidelity class checks that the rest of the chapter keeps full marks
+# its own 0-point test (test_remote_unread grades each with the rest of the solution: the rest keeps full marks)
 UNREADABLE_PREDICTIONS = [
     Answer(
         "predict_drops_bool_tensor",
