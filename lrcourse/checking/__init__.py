@@ -39,7 +39,7 @@ Nothing here imports `lrcourse.grading`: a student's kernel loads the checker an
 # The observers register themselves when their modules are imported: every one is imported here, so that
 # `import lrcourse.checking` (the answers' zygote does) knows them all.
 from lrcourse.checking import scheduler_observers  # noqa: F401
-from lrcourse.checking.answer_forms import is_count
+from lrcourse.checking.answer_forms import is_count, is_number
 from lrcourse.checking.expect import CheckFailed, NotAnswered, expect, expect_close, expect_equal, passed
 from lrcourse.checking.fit_steps import check_fit_steps_losses, check_fit_steps_order, check_fit_steps_rates
 from lrcourse.checking.plateau_floor import check_floor
@@ -105,6 +105,7 @@ __all__ = [
     "expect_close",
     "expect_equal",
     "is_count",
+    "is_number",
     "passed",
     "preview",
 ]

@@ -7,32 +7,66 @@ from __future__ import annotations
 
 import math
 
-from lrcourse.checking.expect import expect
+from lrcourse import wire
+from lrcourse.checking.expect import CheckFailed, expect
+from lrcourse.checking.self_contained import expect_data_self_contained
+
+# The forms, in a student's words: what `is_number` and `is_count` take (each message says which forms count)
+NUMBER_FORMS = "an int or a float; a numpy scalar counts as its value; a tensor, a Decimal or a bool does not"
+COUNT_FORMS = "such as 4, or 4.0, or a numpy integer; a tensor or a bool is none"
 
 
-def as_sent(value):
-    """`value` as the grader's side reads it: what `lrcourse.wire` sends of it, through its JSON (a plain int as itself,
-    any other real number as its float: a numpy scalar, a Fraction, a subclass; a str subclass as a plain str; too
-    large a number, a tensor or an object as no number). Beyond the wire's bounds (too many values, too large, not JSON)
-    it raises Unsendable with the reason, as the grader's side fails the whole answer (R23o). The kernel judges that
-    too, so both sides give one verdict (R23k: Fraction(4 * 10**20 + 1, 10**20) failed in the kernel and passed as
-    4.0 in the grade; R23l: a float subclass storing nan whose float is right; R23m: a str subclass equal to
-    everything).
-    The checks read a student's whole answer through it once, before judging: a `__float__` that changes between
-    calls, or a dict whose `__getitem__` lies, gets the verdict of its one sending, as on the grader's side."""
-    from lrcourse import wire
-
+def as_sent(value, answer: str = "your answer"):
+    """`value`, the name `answer` (plain data), as the grader's side reads it: what `lrcourse.wire` sends of it, in
+    the answer's process's reply to the grader (`wire.value_reply`), through its JSON (a plain int as itself, any other
+    real number as its float: a numpy scalar, a Fraction, a subclass; a str subclass as a plain str; too large a
+    number, a tensor or an object as no number). A callable name is refused: the grader gets its stand-in, never its
+    content (R23o). Beyond the wire's bounds (too many values, too large, not JSON) it raises Unsendable with the
+    reason, as the grader's side fails that name's tests (R23o). The kernel judges that too, so both sides give one
+    verdict (R23k: Fraction(4 * 10**20 + 1, 10**20) failed in the kernel and passed as 4.0 in the grade; R23l: a float
+    subclass storing nan whose float is right; R23m: a str subclass equal to everything).
+    A check reads a student's whole answer through it once, before judging: a `__float__` that changes between calls,
+    or a dict whose `__getitem__` lies, gets one verdict within that check cell. Only within it: the grader reads a
+    name once per student (and keeps it for every test cell), the kernel once per check cell, so such an answer can
+    pass a cell in the notebook that the grade fails."""
     if callable(value):  # the grader's side gets a callable name's stand-in, never its content (R23o)
-        raise Unsendable("your answer is callable: the grader reads a callable as a function, not as data")
-    try:  # measured in a reply's envelope, as the answer's process sends it
-        reply = {"ok": True, "callable": False, "optimizers": [], "value": wire.encode(value)}
-        return wire.decode(wire.loads(wire.dumps(reply))["value"])
+        raise Unsendable(
+            f"{answer} is callable: the grader reads a callable name as a function, not as data. "
+            f"Bind {answer} to plain data (a dict, a list, numbers, text), not to a function or an object"
+        )
+    return _through(lambda: wire.value_reply(value), answer)
+
+
+def returned_as_sent(value, call: str = "your function"):
+    """`value`, what a function answer returned (`call` says which call), as the grader's side reads it: in the answer's
+    process's reply to a call (`wire.call_reply`). A returned value may be callable (a dict subclass with `__call__`):
+    only a name is sent as a callable's stand-in, a returned value is sent as its data (R23p)."""
+
+    def reply():
+        sent = wire.call_reply()
+        sent["value"] = wire.encode(value)
+        return sent
+
+    return _through(reply, f"the value {call} returned")
+
+
+def _through(reply, answer: str):
+    """The "value" of `reply()` (the answer's process's reply), after its round trip through the wire's JSON."""
+    try:
+        return wire.decode(wire.loads(wire.dumps(reply()))["value"])
     except Exception as error:  # the grader would get no value (a student's object may raise anything here)
-        raise Unsendable(f"your answer holds what the grader does not read: {str(error)[:200]}") from None
+        if type(error).__name__ == "ForbiddenUse":  # the guard's own stop: the caller reports it as such
+            raise
+        raise Unsendable(
+            f"{answer} cannot be sent to the grader ({str(error)[:200]}), so the grade would fail it: make it plain "
+            "data of moderate size (numbers, text, lists, tuples and dicts of them; float(x) of a tensor or a numpy "
+            "value)"
+        ) from None
 
 
-class Unsendable(AssertionError):
-    """A value beyond what `lrcourse.wire` sends to the grader: the whole answer fails there, with this reason."""
+class Unsendable(CheckFailed):
+    """A value beyond what `lrcourse.wire` sends to the grader: the grader's side fails it, with this reason (a
+    CheckFailed: the kernel shows the message, not the checker's frames)."""
 
 
 def sent_or_none(value):
@@ -63,8 +97,10 @@ def is_count(value, least: int) -> bool:
 def expect_form(answer, variable: str, forms: dict, name: str | None = None) -> dict:
     """`answer` (the student's `variable`), as the grader reads it (`as_sent`, once), is a dict holding `name` (every
     key of `forms` when None), each in the form its `forms[key] = (test, words)` says; that dict is returned, for the
-    checks that judge its values next."""
-    answer = as_sent(answer)
+    checks that judge its values next. In the notebook, first: the cell that assigned `variable` stands on its own
+    (`expect_data_self_contained`), as the grader runs it."""
+    expect_data_self_contained(variable)
+    answer = as_sent(answer, variable)
     names = tuple(forms) if name is None else (name,)
     missing = [key for key in names if not isinstance(answer, dict) or key not in answer]
     expect(

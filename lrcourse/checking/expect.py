@@ -77,6 +77,12 @@ def expect_equal(actual, expected, what: str) -> None:
 
 
 def _type_name(value) -> str:
+    """The type of the student's value: an opaque one (`lrcourse.wire.Opaque`, what the grader reads of an object)
+    by the type the student's value had."""
+    from lrcourse import wire
+
+    if isinstance(value, wire.Opaque):
+        return value.type_name
     kind = type(value)
     return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 

@@ -16,6 +16,7 @@ import threading
 import warnings
 
 from lrcourse import wire
+from lrcourse.checking.answer_forms import returned_as_sent
 from lrcourse.checking.expect import CheckFailed
 
 SCHEDULER_MODULE = "torch.optim.lr_scheduler"
@@ -127,14 +128,15 @@ class Guard:
 
 
 def call_answer(function, args: tuple, call: str, why: str):
-    """`function(*args)` of a plain-arithmetic answer, called by the judge under the guard: its value, or a
+    """`function(*args)` of a plain-arithmetic answer, called by the judge under the guard: its value as the grader
+    reads it (`answer_forms.returned_as_sent`, converted under the guard too; Unsendable if the grader reads none), or a
     CheckFailed that says it ran too long or used PyTorch's schedulers (`why`: what the exercise asks instead).
     Errors of the answer's own propagate: the check says what they mean."""
     forbidden = f"{call} uses {SCHEDULER_MODULE}{{}}. {why}"
     guard = Guard(SECONDS_PER_CASE)
     try:
-        with guard.running():
-            answer = function(*args)
+        with guard.running():  # the value read as the grader reads it under the same guard: a __float__ may loop
+            answer = returned_as_sent(function(*args), call)  # or run PyTorch's schedulers (R23p)
     except StudentTimeout:
         raise CheckFailed(f"{call} did not finish within {guard.seconds:.0f} s") from None
     except Exception as error:  # under `lrcourse grade` the answer's process has only a stub of the module

@@ -10,7 +10,7 @@ expected number: the hidden cases stay questions, not a table to copy.
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import as_sent, is_count, is_number, shown
+from lrcourse.checking.answer_forms import is_count, is_number, shown
 from lrcourse.checking.expect import CheckFailed, answer_raised, close
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import call_answer
@@ -35,7 +35,6 @@ def _answer(function, payload: dict, call: str, on_timeout: str):
         raise CheckFailed(f"{failure}{f': {on_timeout}' if on_timeout else ''}") from None
     except Exception as error:
         raise answer_raised("epochs_to_floor", error, f"{call} raised {type(error).__name__}: {error}") from None
-    answer = as_sent(answer)  # once, whole: what the grader reads (answer_forms.as_sent)
     if not (isinstance(answer, (tuple, list)) and len(answer) == 2 and is_count(answer[0], 0) and is_number(answer[1])):
         raise CheckFailed(
             f"{call} returned {shown(answer)}: return a pair (epoch, rate), the epoch a whole number >= 0, the "

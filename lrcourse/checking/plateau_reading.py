@@ -6,7 +6,7 @@ The expected values are the hidden tests' arguments: this module holds none."""
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import as_sent, expect_form, is_count, is_number, shown
+from lrcourse.checking.answer_forms import COUNT_FORMS, NUMBER_FORMS, as_sent, expect_form, is_count, is_number, shown
 from lrcourse.checking.expect import close, expect
 
 ARGUMENTS = ("factor", "patience", "cooldown", "threshold_mode", "threshold_range")
@@ -23,13 +23,13 @@ def _pair(value) -> list | None:
 
 
 _FORMS = {
-    "factor": (lambda v: is_number(v) and 0 < v < 1, "factor must be a number between 0 and 1"),
-    "patience": (lambda v: is_count(v, 0), "patience must be a whole number >= 0"),
-    "cooldown": (lambda v: is_count(v, 0), "cooldown must be a whole number >= 0"),
+    "factor": (lambda v: is_number(v) and 0 < v < 1, f"factor must be a number between 0 and 1 ({NUMBER_FORMS})"),
+    "patience": (lambda v: is_count(v, 0), f"patience must be a whole number >= 0 ({COUNT_FORMS})"),
+    "cooldown": (lambda v: is_count(v, 0), f"cooldown must be a whole number >= 0 ({COUNT_FORMS})"),
     "threshold_mode": (lambda v: v in ("rel", "abs"), 'threshold_mode must be "rel" or "abs"'),
     "threshold_range": (
         lambda v: _pair(v) is not None and all(is_number(end) and end >= 0 for end in _pair(v)),
-        "threshold_range must be a list or tuple (low, high) of two numbers >= 0",
+        f"threshold_range must be a list or tuple (low, high) of two numbers >= 0 ({NUMBER_FORMS})",
     ),
 }
 

@@ -5,7 +5,7 @@ stand-in for one in the student's process."""
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import as_sent, is_count, is_number, shown
+from lrcourse.checking.answer_forms import is_count, is_number, shown
 from lrcourse.checking.expect import CheckFailed, close
 from lrcourse.checking.guard import call_answer
 from lrcourse.checking.observe import RemoteTarget
@@ -43,7 +43,7 @@ def _form(key: str, value) -> str:
 
 
 def _same(key: str, value, want) -> bool:
-    """`value` (in its form, as the grader reads it: `as_sent`) is `want`."""
+    """`value` (in its form, as the grader reads it: `call_answer`) is `want`."""
     return value == want if key in COUNTS else close(value, want)
 
 
@@ -73,7 +73,6 @@ def check_recipe(
     answer = call_answer(
         reader, (list(warmup_step_log(lr, warmup, start_factor, step_size, gamma, epochs)),), call, why
     )
-    answer = as_sent(answer)  # once, whole: what the grader reads (answer_forms.as_sent)
     if not isinstance(answer, dict):
         raise CheckFailed(f"{call} returned {shown(answer)}: return a dict with the keys {', '.join(KEYS)}")
     for key in keys:

@@ -1,7 +1,9 @@
 """The answer cell must stand on its own: the grader runs it after the chapter's context cells, and nothing else.
 
 In the notebook a student's answer can lean on a name some earlier exploratory cell defined, pass there,
-and fail under `lrcourse grade`. `expect_self_contained` catches that in the kernel, with the reason.
+and fail under `lrcourse grade`. `expect_self_contained` catches that in the kernel, with the reason, for a function or
+a class (its cell is in linecache); `expect_data_self_contained` for a name bound to plain data (its cell is the
+latest input in IPython's history that assigns it).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import glob
 import json
 import linecache
 import symtable
+import sys
 
 from lrcourse import cells
 from lrcourse.checking.expect import expect
@@ -77,4 +80,44 @@ def expect_self_contained(target) -> None:
         f"The cell that defines {name} uses {', '.join(missing)}, which that cell does not define. "
         "The grader runs only the answer cell, on its own, after the chapter's setup and context cells: define or "
         f"import {'it' if len(missing) == 1 else 'them'} inside the answer cell, and define {name} there.",
+    )
+
+
+def assigning_cell(variable: str) -> str | None:
+    """The latest input the kernel ran that assigns `variable` at its top level (IPython's history, `In`), or None
+    (no IPython shell: the grader's process, a plain interpreter)."""
+    ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded, the grader need not
+    shell = ipython.get_ipython() if ipython is not None else None
+    history = shell.user_ns.get("In") if shell is not None else None
+    for source in reversed(history if isinstance(history, list) else []):
+        if isinstance(source, str) and _assigns(source, variable):
+            return source
+    return None
+
+
+def _assigns(source: str, variable: str) -> bool:
+    try:
+        symbol = symtable.symtable(source, "<cell>", "exec").lookup(variable)
+    except (SyntaxError, KeyError, ValueError):
+        return False
+    return symbol.is_assigned() or symbol.is_imported()
+
+
+def expect_data_self_contained(variable: str) -> None:
+    """In the notebook: fail if the cell that last assigned the plain-data answer `variable` reads a name that
+    neither it nor the chapter's context cells define (R23p: `ratios[5]` from a scratch cell passed here and scored
+    0 in the grade, NameError in the answer cell run alone)."""
+    source, context = assigning_cell(variable), context_names()
+    if source is None or context is None:
+        return
+    try:  # the history holds a cell as Python: a magic is a call of get_ipython, which the grader's process defines too
+        missing = sorted(names_used_but_not_defined(source) - context - {"get_ipython"})
+    except SyntaxError:
+        return
+    expect(
+        not missing,
+        f"The cell that last assigned {variable} uses {', '.join(missing)}, which that cell does not define. The "
+        "grader runs only the answer cell, on its own, after the chapter's setup and context cells (a scratch cell "
+        f"below it that assigns {variable} again is not run): compute {variable} inside the answer cell from what "
+        "that cell and the setup define, or write its values there.",
     )

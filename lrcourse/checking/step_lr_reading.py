@@ -5,16 +5,16 @@ The expected values are the hidden tests' arguments: this module holds none."""
 
 from __future__ import annotations
 
-from lrcourse.checking.answer_forms import expect_form, is_count, is_number, shown
+from lrcourse.checking.answer_forms import COUNT_FORMS, NUMBER_FORMS, expect_form, is_count, is_number, shown
 from lrcourse.checking.expect import close, expect
 
 KEYS = ("step_size", "gamma", "hand_set_rate")
 
 
 _FORMS = {
-    "step_size": (lambda v: is_count(v, 1), "step_size must be a whole number >= 1"),
-    "gamma": (lambda v: is_number(v) and v > 0, "gamma must be a number > 0"),
-    "hand_set_rate": (lambda v: is_number(v) and v > 0, "hand_set_rate must be a number > 0"),
+    "step_size": (lambda v: is_count(v, 1), f"step_size must be a whole number >= 1 ({COUNT_FORMS})"),
+    "gamma": (lambda v: is_number(v) and v > 0, f"gamma must be a number > 0 ({NUMBER_FORMS})"),
+    "hand_set_rate": (lambda v: is_number(v) and v > 0, f"hand_set_rate must be a number > 0 ({NUMBER_FORMS})"),
 }
 
 

@@ -63,6 +63,7 @@ class Session:
         self.load_errors: dict[str, BaseException] = {}  # grade_id -> the first error its cell(s) raised
         self.unloadable: str | None = None
         self.resolved: dict = {}
+        self.unread: dict[str, Undefined] = {}  # names whose read timed out, for the student's whole Session
         self.observed: dict[tuple[str, str, str], str] = {}  # request -> its observation as JSON, see observed_once
 
     def request(self, message: dict, seconds: float) -> dict:
@@ -128,11 +129,17 @@ class Session:
             raise
 
     def resolve(self, name: str):
-        """What a test cell sees for `name` (see RemoteAnswer.resolved), asked once per loaded process."""
+        """What a test cell sees for `name` (see RemoteAnswer.resolved), asked once per loaded process; a name whose
+        read timed out is not asked again for this student (R23p: a prediction whose __float__ sleeps was re-asked and
+        killed at every test cell, 387 s of a 420 s budget)."""
+        if name in self.unread:
+            return self.unread[name]
         if self.process is None or self.process.dead:
             self.resolved = {}
         if name not in self.resolved:
             self.resolved[name] = RemoteAnswer(self, name).resolved()
+            if isinstance(self.resolved[name], Undefined) and isinstance(self.resolved[name].why, ReadTimedOut):
+                self.unread[name] = self.resolved[name]
         return self.resolved[name]
 
     def _load(self) -> None:
@@ -209,9 +216,21 @@ class RemoteAnswer(RemoteTarget):
             reply = self._ask({"op": "value"}, SECONDS_PER_CASE)
         except ZygoteFault:
             raise
+        except Silence:  # its process silent past the deadline (a __float__ that sleeps): not asked again, see resolve
+            return Undefined(self.name, ReadTimedOut(f"{self.name}: reading your answer did not finish in time"))
         except (Exception, StudentTimeout) as error:
             return Undefined(self.name, error)  # undefined, broken or unresponsive: any use says why
-        return self if reply.get("callable", True) else wire.decode(reply.get("value"))
+        if reply.get("callable", True):
+            return self
+        try:
+            return wire.decode(reply.get("value"))
+        except (
+            Exception
+        ) as error:  # a value the grader cannot rebuild costs only its own tests, not the chapter's (R23p)
+            return Undefined(
+                self.name,
+                AssertionError(f"{self.name}: your answer sent what the grader does not read ({str(error)[:200]})"),
+            )
 
     def observe(self, observer: str, payload: dict) -> dict:
         """The observations decoded afresh at each use (a judge that changes what it got changes no other cell's);
@@ -274,6 +293,10 @@ class RemoteFactors:
 
     def restart(self) -> None:
         self.answer.session.restart()
+
+
+class ReadTimedOut(AssertionError):
+    """Reading a name's value did not finish in time: that name fails its tests, and is not read again."""
 
 
 class Undefined(RemoteTarget):

@@ -254,6 +254,26 @@ def recipe_from_rates(rates):
     ),
 ]
 
+# R23p: a prediction the grader once could not read cost every test cell of the chapter (a value that did not decode),
+# or most of the student's time budget (a read that timed out, asked again at every test cell); now each costs only
+# its own 0-point test (test_remote_unread grades each with the rest of the solution: the rest keeps full marks)
+UNREADABLE_PREDICTIONS = [
+    Answer(
+        "predict_drops_bool_tensor",
+        "03_adaptive_schedules",
+        "predicted_drop_steps",
+        "import torch\npredicted_drop_steps = torch.tensor([True])\n",
+    ),
+    Answer(
+        "predict_drops_float_sleeps",
+        "03_adaptive_schedules",
+        "predicted_drop_steps",
+        "import time\n\nclass Steps(float):\n    def __float__(self):\n        time.sleep(30)\n        return 4.0\n\n"
+        "predicted_drop_steps = Steps(4)\n",
+    ),
+]
+EARLY_WRONG += UNREADABLE_PREDICTIONS
+
 # chapter 4's recipe found by searching PyTorch's own SequentialLR for a matching curve (lr_curve, or stepped by hand)
 EARLY_FORBIDDEN = [
     ch4(

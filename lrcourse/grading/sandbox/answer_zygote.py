@@ -182,9 +182,7 @@ class Child:
         if op == "value":  # a name bound to plain data (a prediction), or something to drive by calls
             from lrcourse import wire
 
-            if callable(target):
-                return {"ok": True, "callable": True}
-            return {"ok": True, "callable": False, "value": wire.encode(target)}
+            return wire.value_reply(target)
         raise ValueError(f"unknown request {op!r}")
 
     def factor_server(self, name: str, factory):
@@ -220,7 +218,7 @@ class Child:
         optimizers = []
         args = [_argument(wire.decode(a), optimizers) for a in request.get("args", [])]
         kwargs = {str(k): _argument(wire.decode(v), optimizers) for k, v in request.get("kwargs", {}).items()}
-        reply = {"ok": True, "value": None, "error": None, "timeout": False}
+        reply = wire.call_reply()
         Guard(float(request.get("seconds", SECONDS_PER_CASE))).record(reply, function, *args, **kwargs)
         reply["optimizers"] = [wire.encode([group["lr"] for group in o.param_groups]) for o in optimizers]
         return reply

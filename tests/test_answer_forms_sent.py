@@ -1,0 +1,233 @@
+"""One answer, one verdict in the kernel and in the grade, after attacker R23p (issue 23): a plain-data answer cell
+that reads a scratch cell's name, a returned value that is callable, a returned value read outside the guard, the reply
+envelopes the kernel measures an answer in, and what the kernel says of an answer the grader cannot read."""
+
+import pytest
+import torch
+
+from lrcourse import checking
+
+
+def _recipe_answer(key: str, value):
+    """A right recipe (lr=0.1, warmup 1, start_factor 0.5, step_size 2, gamma 0.5) with `key` given as `value`."""
+    right = {"lr": 0.1, "warmup_epochs": 1, "start_factor": 0.5, "step_size": 2, "gamma": 0.5}
+    return right | {key: value}
+
+
+def _plateau(**given) -> dict:
+    right = {"factor": 0.5, "patience": 1, "cooldown": 0, "threshold_mode": "rel", "threshold_range": (0.0, 0.1)}
+    return right | given
+
+
+def test_a_data_answer_that_reads_a_scratch_cells_name_fails_in_the_kernel_with_the_missing_names(
+    tmp_path, monkeypatch
+):
+    """R23p: `inferred_step_lr = {..., "gamma": ratios[5], ...}` with `ratios` from a scratch cell passed in the kernel
+    and scored 0 in the grade (the answer cell run alone: NameError). The kernel's form check finds the cell that last
+    assigned the name (IPython's history) and names what it reads that neither it nor the setup defines; a scratch cell
+    below the answer that assigns it again is told the answer cell is graded on its own. A real IPython shell."""
+    import shutil
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from lrcourse.build import ROOT
+    from lrcourse.checking.step_lr_reading import check_step_reading
+
+    shutil.copy(ROOT / "notebooks" / "02_ordered_schedules" / "ordered_schedules.ipynb", tmp_path)
+    monkeypatch.chdir(tmp_path)  # the kernel's working folder holds the chapter's notebook (its context cells)
+    shell = InteractiveShell.instance()
+
+    def run(cell: str) -> None:  # as the kernel runs a cell: kept in its history (`In`)
+        shell.run_cell(cell, store_history=True)
+
+    try:
+        run("ratios = [0.7] * 9")  # a scratch cell
+        run('inferred_step_lr = {"step_size": 5, "gamma": ratios[5], "hand_set_rate": 0.25}')
+        with pytest.raises(
+            checking.CheckFailed, match="assigned inferred_step_lr uses ratios, which that cell does not"
+        ):
+            check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
+        # the context's names are the answer cell's to use, and its own
+        run("logged_rates = [0.4] * 5 + [0.28] * 5")  # as the chapter's context cell binds it
+        run("g = logged_rates[5] / logged_rates[4]\ninferred_step_lr = dict(step_size=5, gamma=g, hand_set_rate=0.25)")
+        check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
+        run("inferred_step_lr = dict(inferred_step_lr, gamma=ratios[5])")  # a scratch cell below the answer
+        with pytest.raises(
+            checking.CheckFailed, match="a scratch cell below it that assigns inferred_step_lr again is not"
+        ):
+            check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_a_returned_callable_dict_is_data_only_a_callable_name_is_not():
+    """R23p: a reader returning a dict subclass with __call__ was refused in the kernel ("your answer is callable") and
+    got 4/4 in the grade, where a returned value is sent as its data: only a name is sent as a callable's stand-in."""
+
+    class Callable(dict):
+        def __call__(self):
+            return None
+
+    answer = Callable(_recipe_answer("gamma", 0.5))
+    checking.check_recipe(lambda rates: answer, lr=0.1, warmup=1, start_factor=0.5, step_size=2, gamma=0.5)
+
+
+def test_the_kernel_reads_a_returned_value_under_the_answers_guard():
+    """R23p: the kernel converted a returned value (as_sent) after the guard ended: a __float__ that loops ran
+    unbounded, one that runs PyTorch's scheduler went unseen. Now both are the guard's: a timeout, and the rule."""
+    import time
+
+    class Slow(float):
+        def __float__(self):
+            time.sleep(20)
+            return 0.5
+
+    answer = _recipe_answer("gamma", Slow(0.5))
+    start = time.monotonic()
+    with pytest.raises(checking.CheckFailed, match="did not finish within 3 s"):
+        checking.check_recipe(lambda rates: answer, lr=0.1, warmup=1, start_factor=0.5, step_size=2, gamma=0.5)
+    assert time.monotonic() - start < 10
+
+    class Scheduled(float):
+        def __float__(self):
+            optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
+            torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+            return 0.5
+
+    answer = _recipe_answer("gamma", Scheduled(0.5))
+    with pytest.raises(checking.CheckFailed, match="uses torch.optim.lr_scheduler"):
+        checking.check_recipe(lambda rates: answer, lr=0.1, warmup=1, start_factor=0.5, step_size=2, gamma=0.5)
+
+
+def test_the_wire_lets_the_guards_stops_through_a_students_float():
+    """R23p: wire.encode's numbers branch swallowed every exception of a __float__ (`except BaseException: pass`), the
+    guard's own stops too: the value went opaque and the message blamed its form. The grader's stub raises ForbiddenUse,
+    the guard StudentTimeout: both pass through; any other error still makes the value opaque."""
+    from lrcourse import wire
+    from lrcourse.checking.guard import StudentTimeout
+
+    class ForbiddenUse(RuntimeError):  # as the grader's stub of torch.optim.lr_scheduler names it
+        pass
+
+    def number(raised):
+        class Number(float):
+            def __float__(self):
+                raise raised
+
+        return Number(0.5)
+
+    for stop in (ForbiddenUse("StepLR"), StudentTimeout()):
+        with pytest.raises(type(stop)):
+            wire.encode(number(stop))
+    assert "opaque" in wire.encode(number(ValueError("no")))
+
+
+def test_an_unsendable_answer_is_a_check_failed_naming_the_answer_and_what_to_do():
+    """R23p: Unsendable was an AssertionError (IPython showed the checker's frames) saying the wire's words; an opaque
+    value's type showed as lrcourse.wire.Opaque. It is a CheckFailed naming the answer, and the type is the student's."""
+    from lrcourse.checking.answer_forms import Unsendable, as_sent
+
+    assert issubclass(Unsendable, checking.CheckFailed)
+    with pytest.raises(Unsendable, match=r"^predicted_x cannot be sent to the grader .* make it plain data"):
+        as_sent({"k": [[0] * 99_999] * 10}, "predicted_x")
+
+    class Mine:
+        pass
+
+    with pytest.raises(checking.CheckFailed, match=r"got <.*Mine object at .*>, of type Mine: return float"):
+        checking.expect_close(as_sent(Mine()), 0.5, "predicted_x")
+
+
+def test_chapter_2_and_3s_messages_say_which_forms_count():
+    """R23p: "gamma must be a number > 0; yours is tensor(0.7000)" did not say a tensor is not one (chapter 4's did)."""
+    from lrcourse.checking.plateau_reading import check_argument
+    from lrcourse.checking.step_lr_reading import check_step_reading
+
+    right = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.25}
+    with pytest.raises(checking.CheckFailed, match=r"gamma must be a number > 0 \(an int or a float; .*a tensor"):
+        check_step_reading(right | {"gamma": torch.tensor(0.7)}, "gamma", 0.7, "")
+    with pytest.raises(checking.CheckFailed, match=r"step_size must be a whole number >= 1 \(such as 4, or 4.0"):
+        check_step_reading(right | {"step_size": torch.tensor(5)}, "step_size", 5, "")
+    with pytest.raises(checking.CheckFailed, match=r"factor must be a number between 0 and 1 \(an int or a float"):
+        check_argument(_plateau(factor=torch.tensor(0.5)), "factor", 0.5, "")
+
+
+def _json_values(encoded) -> int:
+    """How many JSON values `encoded` (wire.encode's output) is: what wire.loads bounds (MAX_VALUES)."""
+    if isinstance(encoded, dict):
+        return 1 + sum(_json_values(value) for value in encoded.values())
+    if isinstance(encoded, list):
+        return 1 + sum(_json_values(item) for item in encoded)
+    return 1
+
+
+def _of_values(count: int):
+    """A plain value whose encoding is exactly `count` JSON values (lists of zeros, then a dict of one pair: 7)."""
+    from lrcourse import wire
+
+    lists, left = [], count - 2 - 7  # the outer list; the last dict
+    while left >= 2 + 2 * wire.MAX_ITEMS:
+        lists.append([0] * wire.MAX_ITEMS)
+        left -= 2 + 2 * wire.MAX_ITEMS
+    if left % 2:  # an odd rest: one more pair in a dict (5 values)
+        value = [*lists, [0] * ((left - 2 - 5) // 2), {0: 0, 1: 1}]
+    else:
+        value = [*lists, [0] * ((left - 2) // 2), {0: 0}]
+    assert _json_values(wire.encode(value)) == count
+    return value
+
+
+def test_the_kernel_measures_an_answer_in_the_reply_the_grader_gets():
+    """R23p (r_edge2, r_edge4b): as_sent measured an answer in an envelope matching neither real reply, so right answers
+    at the bound got different verdicts. A name is measured in the process's reply to "value", a returned value in its
+    reply to "call" (one function each, wire.value_reply and wire.call_reply): at and past the bound, the kernel refuses
+    exactly what the grader's side refuses."""
+    import socket
+
+    from lrcourse import wire
+    from lrcourse.checking.answer_forms import Unsendable, as_sent, returned_as_sent
+    from lrcourse.grading.sandbox.answer_zygote import Child
+
+    ours, theirs = socket.socketpair()
+    child = Child(theirs)
+
+    def grader_reads(request) -> bool:
+        try:
+            wire.loads(wire.dumps(child.handle(request)))
+        except wire.Malformed:
+            return False
+        return True
+
+    def kernel_reads(convert, value) -> bool:
+        try:
+            convert(value)
+        except Unsendable:
+            return False
+        return True
+
+    try:
+        for envelope, convert, request in [
+            (3, as_sent, {"op": "value", "target": "answer"}),
+            (5, returned_as_sent, {"op": "call", "target": "function", "args": [], "kwargs": {}}),
+        ]:
+            for count in (wire.MAX_VALUES - envelope, wire.MAX_VALUES - envelope + 1):
+                value = _of_values(count)
+                child.namespace.update(answer=value, function=lambda value=value: value)
+                assert kernel_reads(convert, value) == grader_reads(request) == (count + envelope <= wire.MAX_VALUES)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_a_numpy_rate_is_a_number_to_the_test_cells_as_to_the_grader():
+    """R23p: chapter 1's rate_for_noise_floor cells ask `isinstance(rate, (int, float))`: a right np.float32 rate
+    scored 0 in the kernel and 2 in the grade (a decoded float). The test cells' API offers is_number, which judges
+    the rate as the grader reads it: the kernel's np.float32 and the grade's float alike."""
+    import numpy as np
+
+    from lrcourse.checking.answer_forms import returned_as_sent
+
+    rate = np.float32(1 / 3)
+    assert not isinstance(rate, (int, float))  # the cell's test today
+    assert checking.is_number(rate) and checking.is_number(returned_as_sent(rate))
+    assert not checking.is_number(True) and not checking.is_number(torch.tensor(0.3))
