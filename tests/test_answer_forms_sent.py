@@ -60,6 +60,30 @@ def test_a_data_answer_that_reads_a_scratch_cells_name_fails_in_the_kernel_with_
         InteractiveShell.clear_instance()
 
 
+def test_chapter_3s_diagnosis_that_reads_a_scratch_cells_name_fails_in_the_kernel(tmp_path, monkeypatch):
+    """The same for chapter 3's `diagnosed_loops` (a plain-data answer whose form check_diagnosis_form reads): an
+    answer cell that reads a scratch cell's name fails in the kernel with it, as the grader runs the cell alone."""
+    import shutil
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from lrcourse.build import ROOT
+    from lrcourse.checking.plateau_reading import check_diagnosis_form
+
+    shutil.copy(ROOT / "notebooks" / "03_adaptive_schedules" / "adaptive_schedules.ipynb", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell('late = "one epoch late"', store_history=True)  # a scratch cell
+        shell.run_cell(
+            'diagnosed_loops = {"A": "correct", "B": "training loss", "C": late, "D": "accuracy"}', store_history=True
+        )
+        with pytest.raises(checking.CheckFailed, match="assigned diagnosed_loops uses late, which that cell does not"):
+            check_diagnosis_form(shell.user_ns["diagnosed_loops"])
+    finally:
+        InteractiveShell.clear_instance()
+
+
 def test_a_returned_callable_dict_is_data_only_a_callable_name_is_not():
     """R23p: a reader returning a dict subclass with __call__ was refused in the kernel ("your answer is callable") and
     got 4/4 in the grade, where a returned value is sent as its data: only a name is sent as a callable's stand-in."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from lrcourse.checking.answer_forms import COUNT_FORMS, NUMBER_FORMS, as_sent, expect_form, is_count, is_number, shown
 from lrcourse.checking.expect import close, expect
+from lrcourse.checking.self_contained import expect_data_self_contained
 
 ARGUMENTS = ("factor", "patience", "cooldown", "threshold_mode", "threshold_range")
 LOOP_NAMES = ("correct", "training loss", "one epoch late", "accuracy")
@@ -59,6 +60,7 @@ def check_range_end(arguments, end: str, expected: float, why: str) -> None:
 def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> dict:
     """One loop named for each log, from LOOP_NAMES, each loop once, as the grader reads the answer (`as_sent`: a str
     subclass equal to everything is its plain text there); that answer is returned."""
+    expect_data_self_contained("diagnosed_loops")  # the grader runs its answer cell alone (R23p)
     diagnosis = as_sent(diagnosis)
     expect(
         isinstance(diagnosis, dict) and set(diagnosis) == set(logs),
