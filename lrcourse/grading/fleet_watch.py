@@ -32,7 +32,7 @@ from pathlib import Path
 
 from lrcourse.grading import fleet
 from lrcourse.grading.fleet_full import FIX, has_room
-from lrcourse.grading.fleet_lease import lease_key
+from lrcourse.grading.fleet_lease import held_key, lease_key
 
 CHECK_SECONDS = 30.0  # a worker looks at its checkout this often; the enqueuer at its version too
 SERVING_SECONDS = 90.0  # a worker's mark that it serves a version lapses this long after its last look
@@ -284,8 +284,12 @@ class Lost:
         stranded = self.stranded_again(client, [task for task in self.waiting if task not in lost])
         if stranded:
             self.bar.write(
-                f"lrcourse: {len(stranded)} waiting task(s) are in neither the queue nor a worker's hands (taken by a "
-                "worker that ended, or whose grading process was killed, while the broker was full?): sent again",
+                f"lrcourse: {len(stranded)} waiting task(s) are in neither the queue nor a worker's hands at two looks "
+                "in a row: sent again. Their worker stopped answering (its machine down or cut off, paused, or killed "
+                'whole) or ended while the broker was full (exit 1, "Unrecoverable error" in its log: start it '
+                "again). A copy it still holds (a paused worker resumed) or that the broker gives back after its "
+                "visibility timeout is dropped by the worker that takes it once the result is written: no student is "
+                "written twice",
                 file=sys.stderr,
             )
             for task in stranded:
@@ -342,7 +346,7 @@ def stranded_tasks(client, tasks: list[str], queue: str) -> list[str]:
     with client.pipeline(transaction=False) as pipe:
         for task in tasks:
             pipe.exists(fleet.sent_key(task))
-            pipe.exists(fleet.result_key(task), lease_key(task))
+            pipe.exists(fleet.result_key(task), lease_key(task), held_key(task))
         answers = pipe.execute()
     missing = {task for task, sent, held in zip(tasks, answers[::2], answers[1::2]) if sent and not held}
     start = 0

@@ -44,7 +44,7 @@ from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_full import room_at, waiting_backend, written
-from lrcourse.grading.fleet_lease import Lease
+from lrcourse.grading.fleet_lease import Held, Lease
 from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch, moved_or_unreadable
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
@@ -244,9 +244,22 @@ def _failed(student: str, reason: str, refused: bool = False) -> dict:
 def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_seconds: float = fleet.VISIBILITY_SECONDS):
     """The Celery app of a worker: the queue's, with the one grading task registered (nothing else can run)."""
     from celery.exceptions import Ignore, Reject
-    from celery.signals import worker_process_init, worker_process_shutdown
+    from celery.signals import task_postrun, worker_process_init, worker_process_shutdown
 
-    app = fleet.celery_app(url, visibility_seconds, waiting_backend())  # a full Redis: results wait (`fleet_full`)
+    # task id -> its lease, held from its grading until its result is stored: a result waiting for room in the broker
+    # keeps its lease (renewed meanwhile), so the enqueuer never takes its task for stranded (`fleet_watch.Lost`)
+    leases: dict[str, Lease] = {}
+
+    def waits(key: str, size: int) -> None:
+        if (lease := leases.get(key.removeprefix(fleet.RESULT_PREFIX))) is not None:
+            lease.waits(size)
+
+    def release(task_id=None, **_) -> None:  # Celery's task_postrun: after the result's write
+        if (lease := leases.pop(task_id, None)) is not None:
+            lease.__exit__(None, None, None)
+
+    backend = waiting_backend(_result_wanted, waits)  # a full Redis: results wait (`fleet_full`)
+    app = fleet.celery_app(url, visibility_seconds, backend)
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
     # Celery's hard limit, the last resort when the sandbox's clocks and the watchdog's miss a held process: it kills
     # the pool process and fails the task (TimeLimitExceeded: acknowledged, not handed out again), and a new process
@@ -258,6 +271,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
     app.conf.worker_proc_alive_timeout = WARM_SECONDS
     worker_process_init.connect(lambda **_: (remove_leftovers(), station.warm()), weak=False)
     worker_process_shutdown.connect(lambda **_: station.close(), weak=False)
+    task_postrun.connect(release, weak=False)
 
     @app.task(name=fleet.TASK, bind=True, shared=False)  # this app only: not every app made after it in the process
     def grade_student(self, task):
@@ -273,13 +287,18 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
             return _failed(str(task.get("student"))[:64], why)
-        with Lease(url, self.request.id, str(self.request.hostname), visibility_seconds):  # says it still answers
+        lease = Lease(url, self.request.id, str(self.request.hostname), visibility_seconds).__enter__()
+        try:  # the lease says it still answers, until its result is stored (`release`), or the task gives up here
             result = station.grade(task)
-        # changed while grading: this result may mix two versions
-        if moved := moved_or_unreadable(station, task.get("assignment")):
-            _count_attempt(url, self.request.id, -1)
-            _stop_for_restart(moved)
-            raise Reject(moved, requeue=True)
+            # changed while grading: this result may mix two versions
+            if moved := moved_or_unreadable(station, task.get("assignment")):
+                _count_attempt(url, self.request.id, -1)
+                _stop_for_restart(moved)
+                raise Reject(moved, requeue=True)
+        except BaseException:
+            lease.__exit__(None, None, None)
+            raise
+        leases[self.request.id] = lease
         return result
 
     only_grading_task(app)
@@ -302,18 +321,28 @@ def only_grading_task(app) -> None:
 
 
 def _graded_already(url: str, task: str) -> bool:
-    """The task's result is stored and a success: read raw and checked (`fleet_result`), not through Celery's
-    backend, which raises on a stored result that is not JSON or a forged exception."""
+    """The enqueuer wrote the task's result (`fleet.done_key`: a copy kombu restored after the visibility timeout, or
+    one a paused worker held), or its result is stored and a success: read raw and checked (`fleet_result`), not
+    through Celery's backend, which raises on a stored result that is not JSON or a forged exception."""
     import redis
 
     from lrcourse.grading import fleet_result
 
     with redis.Redis.from_url(url) as client:
+        if client.exists(fleet.done_key(task)):
+            return True
         raw = client.get(fleet.result_key(task))
     try:
         return raw is not None and fleet_result.read(raw).status == "SUCCESS"
     except fleet_result.Refused:
         return False
+
+
+def _result_wanted(client, key: str) -> bool:
+    """Whether a grading's result at `key` is to be written: not if a result is stored there already (a copy sent again
+    while this one was held: the enqueuer may be reading the first) or the enqueuer wrote it (`fleet.done_key`: this
+    copy would be an orphan in the broker for RESULT_SECONDS)."""
+    return not client.exists(key, fleet.done_key(key.removeprefix(fleet.RESULT_PREFIX)))
 
 
 def _stop_for_restart(why: str) -> None:
@@ -352,6 +381,7 @@ def run_station(
     a task's grading process or, idle or not, by the main process's look every `every` s (`CheckoutWatch`)."""
     station.serving()  # the versions it serves, read before the watch compares the disk with them
     app.steps["worker"].add(CheckoutWatch(app.conf.broker_url, station, name, every).step())
+    app.steps["worker"].add(Held(app.conf.broker_url).step())  # the tasks it holds, warm or not (`fleet_lease.Held`)
     status = serve(app, station, concurrency, visibility_seconds, name)
     moved = [why for assignment in station.serving() if (why := station.moved(assignment))]
     if moved:
