@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from lrcourse.grading import fleet, fleet_full, fleet_grade
-from lrcourse.grading.fleet_worker import _count_attempt
+from lrcourse.grading.fleet_deliveries import count_attempt
 
 import catalogue
 from support import stub_fleet
@@ -225,14 +225,14 @@ def test_a_task_sent_again_keeps_its_count_of_deliveries(url, tmp_path):
 
 
 def test_a_count_of_deliveries_waits_for_room_in_a_full_broker(url, monkeypatch, capsys):
-    """`_count_attempt` while Redis is full: it waits, saying so, and counts once there is room (a task taken while
+    """`count_attempt` while Redis is full: it waits, saying so, and counts once there is room (a task taken while
     full is graded, not failed for the broker)."""
     monkeypatch.setattr(fleet_full, "WAIT_SECONDS", 0.1)
     counted = []
     with redis.Redis.from_url(url) as client:
         client.delete(fleet.attempts_key("held-full"))
         with full(client):
-            counter = threading.Thread(target=lambda: counted.append(_count_attempt(url, "held-full")))
+            counter = threading.Thread(target=lambda: counted.append(count_attempt(url, "held-full")))
             counter.start()
             time.sleep(1.0)
             assert counted == [] and client.get(fleet.attempts_key("held-full")) is None

@@ -46,7 +46,8 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
-from lrcourse.grading.fleet_full import room_at, waiting_backend, written
+from lrcourse.grading.fleet_deliveries import count_attempt, graded_already, result_wanted
+from lrcourse.grading.fleet_full import room_at, waiting_backend
 from lrcourse.grading.fleet_lease import Held, Lease
 from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch, moved_or_unreadable
 from lrcourse.grading.outcomes import Outcome
@@ -261,7 +262,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if (lease := leases.pop(task_id, None)) is not None:
             lease.__exit__(None, None, None)
 
-    backend = waiting_backend(_result_wanted, waits)  # a full Redis: results wait (`fleet_full`)
+    backend = waiting_backend(result_wanted, waits)  # a full Redis: results wait (`fleet_full`)
     app = fleet.celery_app(url, visibility_seconds, backend)
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
     # Celery's hard limit, the last resort when the sandbox's clocks and the watchdog's miss a held process: it kills
@@ -278,7 +279,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
 
     @app.task(name=fleet.TASK, bind=True, shared=False)  # this app only: not every app made after it in the process
     def grade_student(self, task):
-        if _graded_already(url, self.request.id):
+        if graded_already(url, self.request.id):
             raise Ignore()  # graded already: a copy resent by an interrupted run
         if not isinstance(task, dict):
             return _failed("", "the task is not a JSON object")
@@ -286,7 +287,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if moved := moved_or_unreadable(station, task.get("assignment")):
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
-        attempts = _count_attempt(url, self.request.id)  # a full broker: waits for room, saying so
+        attempts = count_attempt(url, self.request.id)  # a full broker: waits for room, saying so
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
             return _failed(str(task.get("student"))[:64], why)
@@ -295,7 +296,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
             result = station.grade(task)
             # changed while grading: this result may mix two versions
             if moved := moved_or_unreadable(station, task.get("assignment")):
-                _count_attempt(url, self.request.id, -1)
+                count_attempt(url, self.request.id, -1)
                 _stop_for_restart(moved)
                 raise Reject(moved, requeue=True)
         except BaseException:
@@ -323,31 +324,6 @@ def only_grading_task(app) -> None:
     app.on_after_finalize.connect(unregister, weak=False)
 
 
-def _graded_already(url: str, task: str) -> bool:
-    """The enqueuer wrote the task's result (`fleet.done_key`: a copy kombu restored after the visibility timeout, or
-    one a paused worker held), or its result is stored and a success: read raw and checked (`fleet_result`), not
-    through Celery's backend, which raises on a stored result that is not JSON or a forged exception."""
-    import redis
-
-    from lrcourse.grading import fleet_result
-
-    with redis.Redis.from_url(url) as client:
-        if client.exists(fleet.done_key(task)):
-            return True
-        raw = client.get(fleet.result_key(task))
-    try:
-        return raw is not None and fleet_result.read(raw).status == "SUCCESS"
-    except fleet_result.Refused:
-        return False
-
-
-def _result_wanted(client, key: str) -> bool:
-    """Whether a grading's result at `key` is to be written: not if a result is stored there already (a copy sent again
-    while this one was held: the enqueuer may be reading the first) or the enqueuer wrote it (`fleet.done_key`: this
-    copy would be an orphan in the broker for RESULT_SECONDS)."""
-    return not client.exists(key, fleet.done_key(key.removeprefix(fleet.RESULT_PREFIX)))
-
-
 def _stop_for_restart(why: str) -> None:
     """Said in the log, and the worker's main process told to stop (this is one of its pool's processes): Celery's warm
     shutdown lets the other processes finish their students, and `run` exits with RESTART_STATUS."""
@@ -357,17 +333,6 @@ def _stop_for_restart(why: str) -> None:
         flush=True,
     )
     os.kill(os.getppid(), signal.SIGTERM)
-
-
-def _count_attempt(url: str, task: str, by: int = 1) -> int:
-    """The task's count of deliveries moved by `by`: a full Redis refuses it, so it waits for room, saying so."""
-    import redis
-
-    what, key = f"{task} (its task kept by this worker)", fleet.attempts_key(task)  # graded, not failed, for a full one
-    with redis.Redis.from_url(url) as client:
-        count = written(client, what, lambda: client.incrby(key, by))  # apart: a repeated INCRBY would count twice
-        written(client, what, lambda: client.expire(key, fleet.RESULT_SECONDS))
-        return int(count)
 
 
 def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_seconds: float, name: str) -> int:
