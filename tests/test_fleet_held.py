@@ -171,12 +171,12 @@ def test_a_paused_worker_s_task_is_sent_again_and_its_late_result_is_not_written
         finally:
             os.killpg(paused.pid, signal.SIGCONT)  # a paused worker cannot stop
             stopped(run, paused, other)
+    assert left == [], "the resumed copy's result was written: an orphan in the broker"
+    assert graded_lines(other_log) == ["stub graded sleep-10-a by other@test"]
+    assert outcomes(out) == {"sleep-10-a": ["graded", ""]}
     said = errors.read_text()
     assert f"1 {RESENT} at two looks in a row: sent again" in said, said
     assert "paused" in said and "start it again" in said, said  # the causes, and what to do
-    assert graded_lines(other_log) == ["stub graded sleep-10-a by other@test"]
-    assert outcomes(out) == {"sleep-10-a": ["graded", ""]}
-    assert left == [], "the resumed copy's result was written: an orphan in the broker"
 
 
 def test_a_poison_submission_sent_again_still_fails_after_max_attempts(tmp_path):
