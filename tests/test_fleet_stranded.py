@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from lrcourse.grading import fleet, fleet_watch
-from lrcourse.grading.fleet_lease import lease_key
+from lrcourse.grading.fleet_lease import held_key, lease_key
 from lrcourse.grading.fleet_watch import Lost
 
 from support.redis_broker import full, redis_server
@@ -36,10 +36,11 @@ def test_the_enqueuer_resends_a_stranded_task_at_its_second_look_with_room_once_
     not kombu still lists it as unacknowledged (a grading process killed while Redis was full: the requeue refused,
     the message left in kombu's unacked hash for the visibility timeout). The enqueuer sends it again once seen so at
     two looks in a row made while Redis has room (a look while full counts for nothing: a lease's renewal is refused
-    then), and only when Redis has room for its parcel; the tasks queued, leased or with a result stay as they are,
-    and one in flight (no lease yet at the first look) is left to the worker that took it."""
+    then), and only when Redis has room for its parcel; the tasks queued, leased, held (a worker's main process marks
+    what it holds for a process still warming) or with a result stay as they are, and one in flight (no lease yet at
+    the first look) is left to the worker that took it."""
     bar, resent = Bar(), []
-    tasks = ["st-queued", "st-unacked", "st-leased", "st-stored", "st-flight", "st-stranded", "st-big"]
+    tasks = ["st-queued", "st-unacked", "st-leased", "st-held", "st-stored", "st-flight", "st-stranded", "st-big"]
     waiting = {task: (task, "f") for task in tasks}
     queue = "lrcourse-test-stranded"
     sizes = {"st-big": 4 << 20}  # its parcel: 4 MB
@@ -57,6 +58,7 @@ def test_the_enqueuer_resends_a_stranded_task_at_its_second_look_with_room_once_
         client.lpush(queue, *(json.dumps(kombu_message(f"other-{n}")) for n in range(20)))  # read first: the left end
         client.hset("unacked", "tag-1", json.dumps([kombu_message("st-unacked"), "", queue]))  # its worker ended
         client.set(lease_key("st-leased"), 1, px=60_000)
+        client.set(held_key("st-held"), 1, px=60_000)  # held by a worker's main process for a process still warming
         client.set(fleet.result_key("st-stored"), b"{}", ex=60)
         stranded = {"st-unacked", "st-stranded", "st-big"}
         try:
@@ -82,7 +84,7 @@ def test_the_enqueuer_resends_a_stranded_task_at_its_second_look_with_room_once_
             watch.check(client)  # its parcel fits now: seen at this look and the last
             assert resent == ["st-unacked", "st-stranded", "st-big"] and watch.stranded == set()
         finally:  # the module's broker: another test waits for a `sent` mark of its own run
-            client.delete(queue, "unacked", lease_key("st-leased"), lease_key("st-flight"))
+            client.delete(queue, "unacked", lease_key("st-leased"), lease_key("st-flight"), held_key("st-held"))
             client.delete(fleet.result_key("st-stored"), *(fleet.sent_key(task) for task in tasks))
     said = [text for text, file in bar.said if file is sys.stderr]
     assert len(said) == len(bar.said) == 2, bar.said

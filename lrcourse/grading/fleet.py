@@ -344,3 +344,9 @@ def attempts_key(task: str) -> str:
 
 def sent_key(task: str) -> str:
     return f"lrcourse:sent:{task}"
+
+
+def done_key(task: str) -> str:
+    """Set by the enqueuing command once it wrote the task's result (`fleet_grade.forget`): a copy of the task still
+    held somewhere is then dropped by the worker that takes it, and its result, if graded meanwhile, is not written."""
+    return f"lrcourse:done:{task}"

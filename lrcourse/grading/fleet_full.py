@@ -48,12 +48,15 @@ def has_room(client, size: int) -> bool:
     return not limit or int(memory.get("used_memory", 0)) + size + ROOM_MARGIN < limit
 
 
-def wait_for_room(client, what: str, size: int = 0) -> None:
+def wait_for_room(client, what: str, size: int = 0, waits=None) -> None:
     """Return once Redis can take `size` bytes more (and the acknowledgement after them); meanwhile, say on the
-    worker's log every SAY_SECONDS that `what` waits for room, and what to do."""
+    worker's log every SAY_SECONDS that `what` waits for room, and what to do. `waits()`, if given, is called once
+    as the wait begins (a result's: its lease says so to the enqueuer, `fleet_lease.Lease.waits`)."""
     started = said = None
     while not has_room(client, size):
         now = time.monotonic()
+        if started is None and waits is not None:
+            waits()
         started = started or now
         if said is None or now - said >= SAY_SECONDS:
             said = now
@@ -61,14 +64,14 @@ def wait_for_room(client, what: str, size: int = 0) -> None:
         time.sleep(WAIT_SECONDS)
 
 
-def written(client, what: str, write, size: int = 0):
+def written(client, what: str, write, size: int = 0, waits=None):
     """`write()`'s answer, once Redis takes it: `wait_for_room` first, and again if Redis filled between the look and
     the write (its OutOfMemoryError caught: the look then the write is not one step). `write` must be safe to repeat
-    (it is refused whole, or was not tried)."""
+    (it is refused whole, or was not tried). `waits`: `wait_for_room`'s."""
     from redis.exceptions import OutOfMemoryError
 
     while True:
-        wait_for_room(client, what, size)
+        wait_for_room(client, what, size, waits)
         try:
             return write()
         except OutOfMemoryError:
@@ -83,9 +86,11 @@ def room_at(url: str, what: str) -> None:
         wait_for_room(client, what)
 
 
-def waiting_backend() -> type:
+def waiting_backend(wanted=None, waits=None) -> type:
     """Celery's Redis result backend whose write waits for room in a full Redis, saying so (see the module's text);
-    made on demand, so that importing this module imports neither Celery nor redis-py."""
+    made on demand, so that importing this module imports neither Celery nor redis-py. `wanted(client, key)`: whether
+    the result at `key` is to be written (not if one is stored already, or the enqueuer wrote it: a second copy's);
+    `waits(key, size)`: called as its write begins to wait for room (`wait_for_room`)."""
     from celery.backends.redis import RedisBackend
 
     class WaitingBackend(RedisBackend):
@@ -95,8 +100,11 @@ def waiting_backend() -> type:
 
         def _set(self, key, value, expires=None):
             task = key.decode() if isinstance(key, bytes) else str(key)
+            if wanted is not None and not wanted(self.client, task):
+                return None
             what, size = f"the result {task} (its task kept by this worker)", len(value) + len(key)
-            return written(self.client, what, lambda: super(WaitingBackend, self)._set(key, value, expires), size)
+            told = None if waits is None else (lambda: waits(task, size))
+            return written(self.client, what, lambda: super(WaitingBackend, self)._set(key, value, expires), size, told)
 
     return WaitingBackend
 

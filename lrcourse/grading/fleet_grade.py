@@ -220,15 +220,15 @@ class Run:
         self.written.append(task)
         forget(self.client, self.written)  # written (or failed): the broker need not hold it any longer
 
-    def send(self, task: str, student: str, force: bool) -> None:
+    def send(self, task: str, student: str, force: bool, resent: bool = False) -> None:
         folder = self.course / "submitted" / student / self.assignment
-        send(self.app, self.client, task, self.version, self.assignment, folder, force, self.environment)
+        send(self.app, self.client, task, self.version, self.assignment, folder, force, self.environment, resent)
 
     def resend(self, task: str) -> None:
         """A task the broker lost or no worker holds, sent again (`fleet_watch.Lost`)."""
         student, _ = self.waiting[task]
-        try:
-            self.send(task, student, False)
+        try:  # its count of deliveries kept: a resend gives a poison submission no extra life
+            self.send(task, student, False, resent=True)
         except parcel.ParcelRefused as error:  # changed since it was sent, and now refused: not waited for
             self.waiting.pop(task)
             self.outcomes.append(Outcome(student, "failed", f"the submission cannot be sent again: {error}"))
@@ -313,21 +313,31 @@ class IdleHint:
 
 
 def send(
-    app, client, task: str, version: str, assignment: str, folder: Path, force: bool, environment: dict | None = None
+    app,
+    client,
+    task: str,
+    version: str,
+    assignment: str,
+    folder: Path,
+    force: bool,
+    environment: dict | None = None,
+    resent: bool = False,
 ) -> None:
     """Enqueue the task, unless its result is stored, accepted and graded (an interrupted run's) or an earlier run sent
     it and it is not done yet (queued or being graded: sending it again would grade it twice). Any other stored result
     (a failure, or one that cannot be read or accepted) is forgotten and the task sent again, with its delivery count
     reset; `force` sends it whatever is stored. The same submission has the same task id: a task sent again (an
     interruption between sending and marking it sent) is dropped by a worker that finds its result stored. The task
-    carries this machine's `environment` (`fleet.environment`), which a worker of another one names in its refusal."""
+    carries this machine's `environment` (`fleet.environment`), which a worker of another one names in its refusal.
+    `resent`: sent again by this run (`fleet_watch.Lost`: lost or stranded) with its count of deliveries kept, so that
+    a submission that kills its workers still fails after MAX_ATTEMPTS, however often it is sent again."""
     if not force:
         result = stored(client, task) if client.exists(fleet.result_key(task)) else None
         if result is not None and result.document is not None and result.document["outcome"]["status"] == "graded":
             return
         if result is None and client.exists(fleet.sent_key(task)):
             return
-    client.delete(fleet.result_key(task), fleet.attempts_key(task))
+    client.delete(fleet.result_key(task), fleet.done_key(task), *([] if resent else [fleet.attempts_key(task)]))
     files = parcel.pack(folder)
     payload = {"version": version, "assignment": assignment, "student": folder.parent.name, "files": files}
     payload["environment"] = environment if environment is not None else fleet.environment()
@@ -342,4 +352,7 @@ def forget(client, tasks: list[str]) -> None:
     while tasks:
         task = tasks[-1]
         client.delete(fleet.result_key(task), fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
+        # a copy still held somewhere (a paused worker resumed, kombu's restore of a lost worker's message after the
+        # visibility timeout) finds this mark: dropped unrun, or its result not written (`fleet_deliveries`)
+        client.set(fleet.done_key(task), 1, ex=fleet.RESULT_SECONDS)
         tasks.pop()

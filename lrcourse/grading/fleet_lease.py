@@ -1,15 +1,19 @@
 """A grading task's lease in the broker (`fleet_worker` holds it, `fleet_grade` reads it): who took a task, when,
-and whether that worker still answers.
+and whether that worker still answers; and a worker's marks of the tasks it holds (`Held`), warm or not.
 
-Redis gives a lost machine's task (the machine down, its network cut: not one killed process, whose task comes back
-at once) to another worker only once the broker's visibility timeout has passed (`lrcourse worker
+Redis gives a lost machine's task (the machine down, its network cut, paused: not one killed process, whose task comes
+back at once) to another worker only once the broker's visibility timeout has passed (`lrcourse worker
 --visibility-seconds`, 3600 s by default: it must outlast any task, else a slow student is handed out twice).
-Without a word the enqueuing command would wait that hour. So while a worker process grades a task it keeps a key
-alive in Redis (renewed every RENEW_SECONDS, expiring LEASE_SECONDS after the last renewal), beside a record of who
-took the task, when, and under which visibility timeout. A task with a record but no live key, for longer than a
-lease, was taken by a worker process that stopped answering: the enqueuing command says so (`Lapsed`), naming the
-student and the worker, and when the task is taken again (at once if only the process died: its worker put the task
-back; after the visibility timeout if the machine was lost).
+Without a word the enqueuing command would wait that hour. So while a worker process grades a task, and until its
+result is stored, it keeps a key alive in Redis (renewed every RENEW_SECONDS, expiring LEASE_SECONDS after the last
+renewal), beside a record of who took the task, when, and under which visibility timeout; and the worker's main
+process marks every task it holds (`Held`), a task still waiting for a process that warms included. A task with a
+record but no live key, for longer than a lease, was taken by a worker process that stopped answering: the enqueuing
+command says so (`Lapsed`), naming the student and the worker. If only the process died, its worker put the task
+back at once; if the whole worker stopped answering, its marks lapse too and the enqueuing command sends the task
+again (`fleet_watch.Lost`), about two minutes after the worker's last renewal; the copy the broker gives back after
+the visibility timeout, or that a paused worker resumes, is dropped by the worker once the result is written
+(`fleet.done_key`, `fleet_worker`), never graded into the gradebook twice.
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ from lrcourse.grading.fleet_full import FIX, has_room, written
 LEASE_SECONDS = 90.0
 RENEW_SECONDS = 20.0
 CHECK_SECONDS = 30.0  # how often the enqueuing command looks
+HELD_SECONDS = 60.0  # a worker's mark that it holds a task (`Held`) lapses this long after its last renewal
+HELD_RENEW_SECONDS = 10.0  # the worker's main process renews its marks this often
+MARK_SECONDS = 5.0  # the longest a mark waits for the broker (a redis socket's timeouts): the worker's loop waits
+
+
+def held_key(task: str) -> str:
+    return f"lrcourse:held:{task}"
 
 
 def lease_key(task: str) -> str:
@@ -43,6 +54,7 @@ class Lease:
 
     def __init__(self, url: str, task: str, worker: str, visibility: float, seconds: float = LEASE_SECONDS):
         self.url, self.task, self.worker, self.visibility, self.seconds = url, task, worker, visibility, seconds
+        self.needs = 0  # bytes its result waits for (`waits`): the lease's value, read by the enqueuer (`Lapsed`)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.renew, name="lrcourse-lease", daemon=True)
 
@@ -63,9 +75,20 @@ class Lease:
 
         while not self.stop.wait(min(RENEW_SECONDS, self.seconds / 3)):
             try:
-                self.client.set(lease_key(self.task), 1, px=int(self.seconds * 1000))
+                self.client.set(lease_key(self.task), self.needs or 1, px=int(self.seconds * 1000))
             except redis.RedisError:
                 pass  # tried again at the next renewal; meanwhile the lease may lapse
+
+    def waits(self, size: int) -> None:
+        """Its result (`size` bytes) waits for room in the broker: the lease, held until the result is stored, says
+        so at once and at each renewal, so that the enqueuer names a full broker (`Lapsed`)."""
+        import redis
+
+        self.needs = size
+        try:
+            self.client.set(lease_key(self.task), size, px=int(self.seconds * 1000))
+        except redis.RedisError:
+            pass  # the renewal says it
 
     def __exit__(self, *exc) -> None:
         import redis
@@ -77,6 +100,68 @@ class Lease:
         except redis.RedisError:
             pass
         self.client.close()
+
+
+class Held:
+    """A worker's main process's marks of the tasks it holds (`held_key`): set as each message is received, renewed
+    every HELD_RENEW_SECONDS for every task it still holds (Celery's `reserved_requests`: received and not finished,
+    whether a grading process has it or it waits for one), lapsing HELD_SECONDS after the last renewal. Celery's main
+    process takes up to --concurrency tasks off the queue as it starts, before its processes are warm (45-95 s, up to
+    `fleet_worker.WARM_SECONDS`), and one for a process that died while its replacement warms: such a task has no lease
+    yet and is in no queue, and without the mark the enqueuer took it for stranded and sent it again
+    (`fleet_watch.Lost`). A worker lost whole (its machine down, paused) stops renewing: its marks lapse, and the
+    enqueuer then sends its tasks again. `step`: the worker bootstep, on the main process's event loop (not a thread:
+    see `fleet_watch.CheckoutWatch`)."""
+
+    def __init__(self, url: str, every: float = HELD_RENEW_SECONDS, seconds: float = HELD_SECONDS):
+        self.url, self.every, self.seconds = url, every, seconds
+
+    def step(self):
+        from celery import bootsteps
+        from celery.signals import task_received
+        from celery.worker import state
+
+        held = self
+
+        class Hold(bootsteps.StartStopStep):
+            name = "lrcourse.held_marks"
+            requires = {"celery.worker.components:Timer"}
+            entry = None
+
+            def start(self, worker) -> None:
+                task_received.connect(self.received, weak=False)
+                self.entry = worker.timer.call_repeatedly(held.every, self.renew)
+
+            def received(self, request=None, **_) -> None:
+                if request is not None:
+                    held.mark([request.id])
+
+            def renew(self) -> None:
+                held.mark([request.id for request in list(state.reserved_requests)])
+
+            def stop(self, worker) -> None:
+                task_received.disconnect(self.received)
+                if self.entry is not None:
+                    self.entry.cancel()
+                    self.entry = None
+
+        return Hold
+
+    def mark(self, tasks: list[str]) -> None:
+        """Each task marked as held for `seconds`; a broker out of reach or full lets the marks lapse (a look made while
+        Redis is full counts for nothing: `fleet_watch.Lost`)."""
+        import redis
+
+        if not tasks:
+            return
+        try:
+            timeouts = {"socket_timeout": MARK_SECONDS, "socket_connect_timeout": MARK_SECONDS}
+            with redis.Redis.from_url(self.url, **timeouts) as client, client.pipeline(transaction=False) as pipe:
+                for task in tasks:
+                    pipe.set(held_key(task), 1, px=int(self.seconds * 1000))
+                pipe.execute()
+        except redis.RedisError:
+            pass
 
 
 class Lapsed:
@@ -94,7 +179,10 @@ class Lapsed:
         if now - self.last < self.every:
             return
         self.last = now
-        lapsed, full = self.lapsed(now)
+        lapsed, full, waits = self.lapsed(now)
+        for task, size in waits:
+            self.said.add(task)
+            self.bar.write(waits_message(self.waiting[task][0], size), file=sys.stderr)
         for task, record in lapsed:
             self.said.add(task)
             text = (
@@ -104,18 +192,21 @@ class Lapsed:
             )
             self.bar.write(text, file=sys.stderr)  # beside the bar
 
-    def lapsed(self, now: float) -> tuple[list[tuple[str, dict]], bool]:
-        """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds, and whether
-        Redis is full now (a lease's renewal is a write: refused, the lease lapses with its worker alive)."""
+    def lapsed(self, now: float) -> tuple[list[tuple[str, dict]], bool, list[tuple[str, int]]]:
+        """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds, whether Redis
+        is full now (a lease's renewal is a write: refused, the lease lapses with its worker alive), and the tasks
+        whose lease says their result waits for room (`Lease.waits`: its size) that Redis still has no room for."""
         import redis
 
         tasks = [task for task in self.waiting if task not in self.said]
         if not tasks:
-            return [], False
+            return [], False, []
         with redis.Redis.from_url(self.url) as client:
             records = client.mget([taken_key(task) for task in tasks])
             leases = client.mget([lease_key(task) for task in tasks])
             full = not has_room(client, 0)
+            sizes = [(task, waiting_size(lease)) for task, lease in zip(tasks, leases)]
+            waits = [(task, size) for task, size in sizes if size and not has_room(client, size)]
         found = []
         for task, record, lease in zip(tasks, records, leases):
             if record is None or lease is not None:  # not taken yet, or its worker answers
@@ -123,25 +214,44 @@ class Lapsed:
                 continue
             if now - self.missing.setdefault(task, now) >= self.grace:  # not a task's end or a hand-over
                 found.append((task, read_record(record)))
-        return found, full
+        return found, full, waits
+
+
+def waiting_size(lease: bytes | None) -> int:
+    """The bytes a lease says its result waits for (`Lease.waits`), or 0: grading, or not a number (the broker's
+    content is not trusted)."""
+    try:
+        size = int(lease or 0)
+    except ValueError:
+        return 0
+    return size if 1 < size < 1 << 40 else 0
+
+
+def waits_message(student: str, size: int) -> str:
+    """Said once when a worker's result waits for room: the broker is full for it, though it takes small writes."""
+    return (
+        f"lrcourse: {student}: graded; its result ({size / 1e6:.1f} MB) waits in its worker for room in the broker, "
+        "which is full for it (Redis's maxmemory is nearly reached: it refuses writes that do not fit). The worker "
+        f"keeps the task and writes its result once there is room, and this command then collects it. To make room: "
+        f"{FIX}. Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
+    )
 
 
 def message(student: str, record: dict, grace: float) -> str:
-    taken, visibility = record["taken"], record["visibility"]
-    when = "once the broker's visibility timeout has passed"
-    if taken and visibility:
-        when = f"once its visibility timeout ({visibility:.0f} s) has passed, at about {_clock(taken + visibility)}"
     # true whichever happened: a process that died on a live worker had its task put back on the queue at once
-    # (another process takes it when one is free), a lost machine's waits for the visibility timeout; a worker whose
-    # checkout moved gave the task back to its version's queue, which only a worker of that version serves
+    # (another process takes it when one is free); a worker lost whole (a machine down or paused) holds it no more
+    # (`Held`), so `fleet_watch.Lost` sends it again at its second look; a worker whose checkout moved gave the task
+    # back to its version's queue, which only a worker of that version serves
     return (
-        f"lrcourse: {student}: taken at {_clock(taken)} by worker {record['worker']!r}, which has renewed no lease for "
-        f"{grace:.0f} s: its grading process died, its machine was lost or cut off, or the worker stopped because its "
-        "checkout changed. If only the process died, its worker put the task back on the queue at once and the next "
-        f"free process takes it; if the machine is gone, the broker hands the task to another worker {when}; in "
-        "either case only a worker of this run's course version takes it. If the workers were updated to a new "
-        "version, none will: stop and run `lrcourse grade` again (it sends the students not yet graded with the new "
-        "version). Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
+        f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, which has renewed no "
+        f"lease for {grace:.0f} s: its grading process died, its machine was lost, cut off or paused, or the worker "
+        "stopped because its checkout changed. If only the process died, its worker put the task back on the queue "
+        "at once and the next free process takes it; if the whole worker stopped answering, this command sends the "
+        "task again once no worker holds it at two looks in a row (it says so), and the copy the broker gives back "
+        "after its visibility timeout, or the one a paused worker resumes, is then dropped, its result not written "
+        "twice; in either case only a worker of this run's course version takes it. If the workers were updated to "
+        "a new version, none will: stop and run `lrcourse grade` again (it sends the students not yet graded with "
+        "the new version). Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
     )
 
 

@@ -17,8 +17,7 @@ versions move, and a task of the old version then sits on a queue nobody serves.
   is full (a mark is a write), and again once there is room if still no worker marks it for SERVING_SECONDS (a
   worker that ended on the full broker must be started again).
 - `Lost`, in the enqueuing command too: sends again the waiting tasks the broker no longer holds (it lost its data)
-  or no worker holds (stranded: taken by a worker that ended, or whose grading process was killed, while Redis was
-  full).
+  or no worker holds (stranded: taken by a worker that stopped answering, or that ended while Redis was full).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from pathlib import Path
 
 from lrcourse.grading import fleet
 from lrcourse.grading.fleet_full import FIX, has_room
-from lrcourse.grading.fleet_lease import lease_key
+from lrcourse.grading.fleet_lease import held_key, lease_key
 
 CHECK_SECONDS = 30.0  # a worker looks at its checkout this often; the enqueuer at its version too
 SERVING_SECONDS = 90.0  # a worker's mark that it serves a version lapses this long after its last look
@@ -237,25 +236,26 @@ class Lost:
       `sent` mark or its result in the broker (the mark is set as it is sent, both are removed only once its result is
       written); with neither, the broker lost it (`lost_tasks`).
     - stranded (`stranded_tasks`, when `queue` is given: the run's version's queue): it has its `sent` mark (a rerun's
-      `send` skips it), no result and no lease, and is not in the queue: no worker holds it, whether or not kombu
-      still lists it as unacknowledged. Two ways, both while Redis was full: a worker's main process took it off the
-      queue and kombu's record of it as unacknowledged was refused (the worker ended, "Unrecoverable error"); or the
-      grading process was killed (a memory cap, kill -9) and Celery's requeue, one kombu transaction with an LPUSH,
-      was refused (the worker ended, exit 1): the task then stays in kombu's unacknowledged hash, which kombu restores
-      only after the visibility timeout (an hour). A task being graded holds a lease (`fleet_lease`), so it is not
-      taken for stranded; the moments a held task has none are short and covered by needing two looks in a row that
-      each find it so, both while Redis has room: a delivery in flight (off the queue, not yet in a grading process),
-      a grading process's first writes (its attempt count, then its lease), its result's write after the lease ends.
-      While Redis is full a look counts for nothing: a lease's renewal is refused, so a task being graded loses its
-      lease, and a result waits for room (`fleet_full.waiting_backend`); once there is room a lease is renewed within
-      `fleet_lease.RENEW_SECONDS` and a result written within `fleet_full.WAIT_SECONDS`, both shorter than a look's
-      period. Its cost: a message a live worker holds for a process still starting (a replacement for one that died
-      warms for up to a minute or two) may be sent a second time; the copy costs a worker's time, never a second
-      grade. A task found stranded is sent again only if Redis has room for its parcel (`size(task)`, and the
+      `send` skips it), no result, no lease and no worker's mark that it holds it (`fleet_lease.Held`), and is not in
+      the queue: no worker holds it, whether or not kombu still lists it as unacknowledged. Its worker stopped
+      answering (its machine lost, cut off or paused: its lease and marks lapse), or ended while Redis was full: its
+      main process took it off the queue and kombu's record of it as unacknowledged was refused ("Unrecoverable
+      error"), or its grading process was killed (a memory cap, kill -9) and Celery's requeue, one kombu transaction
+      with an LPUSH, was refused (exit 1): the task then stays in kombu's unacknowledged hash, which kombu restores
+      only after the visibility timeout (an hour). A task a live worker holds is not taken for stranded: its main
+      process marks every task it holds, one waiting for a process still warming included (Celery takes
+      --concurrency tasks off the queue as the worker starts, before its processes are warm), and a grading process
+      holds a lease until the task's result is stored (renewed while the result waits for room). The moments a held
+      task has neither are short and covered by needing two looks in a row that each find it so, both while Redis has
+      room: a delivery in flight (off the queue, not yet marked). While Redis is full a look counts for nothing: a
+      renewal is refused, so a task being graded loses its lease; once there is room a lease is renewed within
+      `fleet_lease.RENEW_SECONDS` and a mark within `fleet_lease.HELD_RENEW_SECONDS`, both shorter than a look's
+      period. A task found stranded is sent again only if Redis has room for its parcel (`size(task)`, and the
       acknowledgement after it: `fleet_full.has_room`): sent into a full Redis, the send is refused and the run ends,
-      where it can wait for the room instead. Its `sent` mark is dropped first, so that `send` sends it. The copy kombu
-      restores from its unacknowledged hash after the visibility timeout is dropped by the worker that takes it if
-      its result is still stored; if the run collected it already, it costs a worker's time again.
+      where it can wait for the room instead. Its `sent` mark is dropped first, so that `send` sends it, and its count
+      of deliveries kept (`resend`). The copy kombu restores from its unacknowledged hash after the visibility timeout,
+      or the one a paused worker resumes, is dropped by the worker that takes it, or its result not written, once the
+      result is stored or the command wrote it (`fleet.done_key`): it costs nothing, and leaves nothing in the broker.
 
     Sending again is safe: a task is written once, when the command first collects its result and stops waiting for
     it; a copy also still graded by a worker that held it costs that worker's time, never a second grade in the
@@ -284,8 +284,12 @@ class Lost:
         stranded = self.stranded_again(client, [task for task in self.waiting if task not in lost])
         if stranded:
             self.bar.write(
-                f"lrcourse: {len(stranded)} waiting task(s) are in neither the queue nor a worker's hands (taken by a "
-                "worker that ended, or whose grading process was killed, while the broker was full?): sent again",
+                f"lrcourse: {len(stranded)} waiting task(s) are in neither the queue nor a worker's hands at two looks "
+                "in a row: sent again. Their worker stopped answering (its machine down or cut off, paused, or killed "
+                'whole) or ended while the broker was full (exit 1, "Unrecoverable error" in its log: start it '
+                "again). A copy it still holds (a paused worker resumed) or that the broker gives back after its "
+                "visibility timeout is dropped by the worker that takes it once the result is written: no student is "
+                "written twice",
                 file=sys.stderr,
             )
             for task in stranded:
@@ -342,7 +346,7 @@ def stranded_tasks(client, tasks: list[str], queue: str) -> list[str]:
     with client.pipeline(transaction=False) as pipe:
         for task in tasks:
             pipe.exists(fleet.sent_key(task))
-            pipe.exists(fleet.result_key(task), lease_key(task))
+            pipe.exists(fleet.result_key(task), lease_key(task), held_key(task))
         answers = pipe.execute()
     missing = {task for task, sent, held in zip(tasks, answers[::2], answers[1::2]) if sent and not held}
     start = 0

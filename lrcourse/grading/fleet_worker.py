@@ -22,10 +22,13 @@ task goes back to the queue unacknowledged and not counted as an attempt (anothe
 grades it at the version it claims), and the worker stops (SIGTERM to its main process: Celery's warm shutdown lets
 its other processes finish their students) and exits with RESTART_STATUS, for its supervisor to start it again on
 the new checkout, which serves the new version's queues. An idle worker's main process looks too (`fleet_watch`).
-While a process grades a task it holds the task's lease (`fleet_lease`), so that the enqueuing command can tell a
-worker that stopped answering (a lost machine) from one still grading. A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
+While a process grades a task, and until its result is stored, it holds the task's lease (`fleet_lease`), and the
+worker's main process marks every task it holds (`fleet_lease.Held`: one waiting for a process still warming too),
+so that the enqueuing command can tell a worker that stopped answering (a lost machine) from one still grading. A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
 Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
-A task whose result is already stored (enqueued twice: an interrupted run resent it) is dropped, not graded again.
+A task whose result is already stored (enqueued twice: an interrupted run resent it) or that the enqueuing command
+wrote (`fleet.done_key`: a copy kombu restored after the visibility timeout) is dropped, not graded again; a result
+is not written beside one stored or written (a paused worker's copy, resumed): no orphan is left in the broker.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
-from lrcourse.grading.fleet_full import room_at, waiting_backend, written
-from lrcourse.grading.fleet_lease import Lease
+from lrcourse.grading.fleet_deliveries import count_attempt, graded_already, result_wanted
+from lrcourse.grading.fleet_full import room_at, waiting_backend
+from lrcourse.grading.fleet_lease import Held, Lease
 from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch, moved_or_unreadable
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
@@ -244,9 +248,22 @@ def _failed(student: str, reason: str, refused: bool = False) -> dict:
 def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_seconds: float = fleet.VISIBILITY_SECONDS):
     """The Celery app of a worker: the queue's, with the one grading task registered (nothing else can run)."""
     from celery.exceptions import Ignore, Reject
-    from celery.signals import worker_process_init, worker_process_shutdown
+    from celery.signals import task_postrun, worker_process_init, worker_process_shutdown
 
-    app = fleet.celery_app(url, visibility_seconds, waiting_backend())  # a full Redis: results wait (`fleet_full`)
+    # task id -> its lease, held from its grading until its result is stored: a result waiting for room in the broker
+    # keeps its lease (renewed meanwhile), so the enqueuer never takes its task for stranded (`fleet_watch.Lost`)
+    leases: dict[str, Lease] = {}
+
+    def waits(key: str, size: int) -> None:
+        if (lease := leases.get(key.removeprefix(fleet.RESULT_PREFIX))) is not None:
+            lease.waits(size)
+
+    def release(task_id=None, **_) -> None:  # Celery's task_postrun: after the result's write
+        if (lease := leases.pop(task_id, None)) is not None:
+            lease.__exit__(None, None, None)
+
+    backend = waiting_backend(result_wanted, waits)  # a full Redis: results wait (`fleet_full`)
+    app = fleet.celery_app(url, visibility_seconds, backend)
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
     # Celery's hard limit, the last resort when the sandbox's clocks and the watchdog's miss a held process: it kills
     # the pool process and fails the task (TimeLimitExceeded: acknowledged, not handed out again), and a new process
@@ -258,10 +275,11 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
     app.conf.worker_proc_alive_timeout = WARM_SECONDS
     worker_process_init.connect(lambda **_: (remove_leftovers(), station.warm()), weak=False)
     worker_process_shutdown.connect(lambda **_: station.close(), weak=False)
+    task_postrun.connect(release, weak=False)
 
     @app.task(name=fleet.TASK, bind=True, shared=False)  # this app only: not every app made after it in the process
     def grade_student(self, task):
-        if _graded_already(url, self.request.id):
+        if graded_already(url, self.request.id):
             raise Ignore()  # graded already: a copy resent by an interrupted run
         if not isinstance(task, dict):
             return _failed("", "the task is not a JSON object")
@@ -269,17 +287,22 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
         if moved := moved_or_unreadable(station, task.get("assignment")):
             _stop_for_restart(moved)
             raise Reject(moved, requeue=True)
-        attempts = _count_attempt(url, self.request.id)  # a full broker: waits for room, saying so
+        attempts = count_attempt(url, self.request.id)  # a full broker: waits for room, saying so
         if attempts > fleet.MAX_ATTEMPTS:
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
             return _failed(str(task.get("student"))[:64], why)
-        with Lease(url, self.request.id, str(self.request.hostname), visibility_seconds):  # says it still answers
+        lease = Lease(url, self.request.id, str(self.request.hostname), visibility_seconds).__enter__()
+        try:  # the lease says it still answers, until its result is stored (`release`), or the task gives up here
             result = station.grade(task)
-        # changed while grading: this result may mix two versions
-        if moved := moved_or_unreadable(station, task.get("assignment")):
-            _count_attempt(url, self.request.id, -1)
-            _stop_for_restart(moved)
-            raise Reject(moved, requeue=True)
+            # changed while grading: this result may mix two versions
+            if moved := moved_or_unreadable(station, task.get("assignment")):
+                count_attempt(url, self.request.id, -1)
+                _stop_for_restart(moved)
+                raise Reject(moved, requeue=True)
+        except BaseException:
+            lease.__exit__(None, None, None)
+            raise
+        leases[self.request.id] = lease
         return result
 
     only_grading_task(app)
@@ -301,21 +324,6 @@ def only_grading_task(app) -> None:
     app.on_after_finalize.connect(unregister, weak=False)
 
 
-def _graded_already(url: str, task: str) -> bool:
-    """The task's result is stored and a success: read raw and checked (`fleet_result`), not through Celery's
-    backend, which raises on a stored result that is not JSON or a forged exception."""
-    import redis
-
-    from lrcourse.grading import fleet_result
-
-    with redis.Redis.from_url(url) as client:
-        raw = client.get(fleet.result_key(task))
-    try:
-        return raw is not None and fleet_result.read(raw).status == "SUCCESS"
-    except fleet_result.Refused:
-        return False
-
-
 def _stop_for_restart(why: str) -> None:
     """Said in the log, and the worker's main process told to stop (this is one of its pool's processes): Celery's warm
     shutdown lets the other processes finish their students, and `run` exits with RESTART_STATUS."""
@@ -325,17 +333,6 @@ def _stop_for_restart(why: str) -> None:
         flush=True,
     )
     os.kill(os.getppid(), signal.SIGTERM)
-
-
-def _count_attempt(url: str, task: str, by: int = 1) -> int:
-    """The task's count of deliveries moved by `by`: a full Redis refuses it, so it waits for room, saying so."""
-    import redis
-
-    what, key = f"{task} (its task kept by this worker)", fleet.attempts_key(task)  # graded, not failed, for a full one
-    with redis.Redis.from_url(url) as client:
-        count = written(client, what, lambda: client.incrby(key, by))  # apart: a repeated INCRBY would count twice
-        written(client, what, lambda: client.expire(key, fleet.RESULT_SECONDS))
-        return int(count)
 
 
 def run(url: str, checkout: Path, concurrency: int, sandboxed: bool, visibility_seconds: float, name: str) -> int:
@@ -352,6 +349,7 @@ def run_station(
     a task's grading process or, idle or not, by the main process's look every `every` s (`CheckoutWatch`)."""
     station.serving()  # the versions it serves, read before the watch compares the disk with them
     app.steps["worker"].add(CheckoutWatch(app.conf.broker_url, station, name, every).step())
+    app.steps["worker"].add(Held(app.conf.broker_url).step())  # the tasks it holds, warm or not (`fleet_lease.Held`)
     status = serve(app, station, concurrency, visibility_seconds, name)
     moved = [why for assignment in station.serving() if (why := station.moved(assignment))]
     if moved:

@@ -1,0 +1,243 @@
+"""The enqueuer's stranded rule (`fleet_watch.Lost`) after the R25f review: a task a live worker holds is never taken
+for stranded, and a task sent again is graded into the gradebook once and leaves nothing behind.
+
+- a worker's main process takes --concurrency tasks off the queue as it starts, before its processes are warm; it
+  marks what it holds (`fleet_lease.Held`), so they are not sent again while it warms;
+- a result that waits for room in a nearly full broker keeps its lease until it is stored, and the enqueuer says the
+  broker is full (`fleet_lease.waits_message`) instead of sending the task again;
+- a whole worker paused (SIGSTOP) mid-student: its task is sent again (its marks lapse) and graded elsewhere; when it
+  resumes, its result is not written (`fleet.done_key`): nothing is left in the broker;
+- a task sent again keeps its count of deliveries: a poison submission fails after MAX_ATTEMPTS kills, never more.
+
+Stand-in workers (tests/support/stub_fleet.py) with their warm-up, lease and marks made short, and the enqueuer's
+looks every second, as tests/test_fleet_stranded.py does; a real Redis with a password."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import redis
+
+from lrcourse.grading import fleet, fleet_full, fleet_grade
+from lrcourse.grading.fleet_deliveries import count_attempt
+
+import catalogue
+from support import stub_fleet
+from support.gradedclass import class_of
+from support.paths import ROOT
+from support.redis_broker import full, redis_server
+from support.stub_fleet import enqueue, graded_lines, outcomes, queued, stub_worker, wait_for
+
+CHAPTER = "02_ordered_schedules"
+EVERY = 1.0  # the enqueuer's looks (`Lost`, `Unserved`; `Lapsed` too where the test quickens it), 30 s as shipped
+RESENT = "waiting task(s) are in neither the queue nor a worker's hands"
+
+
+def worker_script(warm: float = 0.0, lease: float | None = None, held: tuple | None = None, pad: int = 0) -> str:
+    """The stand-in worker (`stub_fleet.WORKER`) whose processes warm `warm` s, whose lease lapses `lease` s after its
+    last renewal, whose main process's marks (`Held`) are renewed and lapse as `held` says (every, seconds), and whose
+    feedback carries `pad` more bytes (a result that does not fit a nearly full broker)."""
+    prelude = "from lrcourse.grading import fleet_lease\n"
+    if lease is not None:
+        prelude += f"fleet_lease.Lease.__init__.__defaults__ = ({lease},)\n"
+    if held is not None:
+        prelude += f"fleet_lease.Held.__init__.__defaults__ = {held!r}\n"
+    script = stub_fleet.WORKER.replace("url = sys.stdin", prelude + "url = sys.stdin", 1)
+    if warm:
+        script = script.replace("station.warm = lambda: print(", f"station.warm = lambda: time.sleep({warm}) or print(")
+    if pad:
+        script = script.replace('{"stub.html": page}', f'{{"stub.html": page, "pad.html": "QUFB" * {pad // 4}}}')
+    assert script.count("fleet_lease") >= 1 and (not warm or "time.sleep(" + str(warm) in script)
+    assert not pad or "pad.html" in script
+    return script
+
+
+def started_worker(script: str, url: str, name: str, log, concurrency: int = 1) -> subprocess.Popen:
+    args = (str(ROOT), name, "3600", "0.3", str(concurrency), "30", "10")
+    return stub_fleet.started(
+        script, url, *args, stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+    )
+
+
+def quick_enqueue(url: str, course, errors) -> subprocess.Popen:
+    """The enqueuing command, its lapsed-lease watch (`Lapsed`) looking every EVERY s too."""
+    quick = f"from lrcourse.grading import fleet_lease\nfleet_lease.Lapsed.__init__.__defaults__ = (90.0, {EVERY})\n"
+    script = stub_fleet.ENQUEUE.replace("url = sys.stdin", quick + "url = sys.stdin", 1)
+    return stub_fleet.started(
+        script, url, str(course), CHAPTER, "64", str(EVERY), stdout=subprocess.PIPE, stderr=errors.open("w"), cwd=course
+    )
+
+
+def stopped(*processes) -> None:
+    """Each process still running stopped as a supervisor stops it (SIGTERM, its exit awaited), killed if it hangs."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:  # a worker in a session of its own: its pool too
+                os.killpg(process.pid, signal.SIGKILL) if os.getpgid(process.pid) == process.pid else process.kill()
+                process.wait(10)
+
+
+def test_tasks_a_worker_takes_before_its_processes_are_warm_are_not_sent_again(tmp_path):
+    """Celery's main process takes --concurrency tasks off the queue as it starts; its processes warm meanwhile (8 s
+    here, 45-95 s on this machine). It marks them held: the enqueuer leaves them to it while a second, warm worker
+    takes the rest, and each student is graded once (before, both were sent again at the enqueuer's second look and
+    graded twice)."""
+    students = [f"sleep-1-{c}" for c in "abcd"]
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], students)
+    version = fleet.course_version(course, CHAPTER)
+    slow_log, fast_log, errors = tmp_path / "slow.log", tmp_path / "fast.log", tmp_path / "enqueuer.err"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        run = enqueue(url, course, CHAPTER, every=EVERY, stderr=errors.open("w"))
+        slow = fast = None
+        try:
+            assert wait_for(lambda: queued(client, version) == 4, 120), errors.read_text()
+            slow = started_worker(worker_script(warm=8), url, "slow@test", slow_log, concurrency=2)
+            assert wait_for(lambda: queued(client, version) == 2, 60), slow_log.read_text()[-2000:]
+            assert "warm in" not in slow_log.read_text()  # taken before its processes are warm
+            fast = stub_worker(url, ROOT, "fast@test", fast_log)
+            out, _ = run.communicate(timeout=300)
+        finally:
+            stopped(run, slow, fast)
+    said = errors.read_text()
+    assert RESENT not in said, said
+    graded = graded_lines(slow_log) + graded_lines(fast_log)
+    assert sorted(line.split()[2] for line in graded) == students, graded  # each graded once, by one worker
+    assert any("slow@test" in line for line in graded), graded  # the ones it held, once warm
+    assert outcomes(out) == {student: ["graded", ""] for student in students}
+
+
+def test_a_result_waiting_for_room_keeps_its_lease_and_the_enqueuer_says_the_broker_is_full(tmp_path):
+    """Redis with room for small writes (the enqueuer's looks count) but not for a 1.2 MB result: the result waits in
+    its worker with its lease held, so its task is not taken for stranded (before: sent again, and nothing said of a
+    full broker), and the enqueuer names the full broker; once there is room the result is written, the student once."""
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-4-a"])
+    log, errors = tmp_path / "worker.log", tmp_path / "enqueuer.err"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        worker = started_worker(worker_script(pad=1_200_000), url, "one@test", log)
+        run = None
+        try:
+            assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
+            run = quick_enqueue(url, course, errors)
+            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+            used = int(client.info("memory")["used_memory"])
+            client.config_set("maxmemory-policy", "noeviction")
+            client.config_set("maxmemory", used + fleet_full.ROOM_MARGIN + (500 << 10))  # a 1.2 MB result: no room
+            try:
+                assert wait_for(lambda: "waits in its worker for room" in errors.read_text(), 60), errors.read_text()
+                assert "waits (" in log.read_text(), log.read_text()[-2000:]  # the worker's own message
+                time.sleep(6 * EVERY)  # six of the enqueuer's looks with room for small writes
+                assert RESENT not in errors.read_text(), errors.read_text()
+                assert client.keys("lrcourse:lease:*"), "the lease ended before the result was stored"
+            finally:
+                client.config_set("maxmemory", 0)
+            out, _ = run.communicate(timeout=120)
+        finally:
+            stopped(run, worker)
+        said = errors.read_text()
+        assert RESENT not in said and "To make room: raise its maxmemory" in said, said
+        assert graded_lines(log) == ["stub graded sleep-4-a by one@test"]
+        assert outcomes(out) == {"sleep-4-a": ["graded", ""]}
+        assert not client.keys("lrcourse:lease:*")  # released once the result was stored
+
+
+def test_a_paused_worker_s_task_is_sent_again_and_its_late_result_is_not_written(tmp_path):
+    """A whole worker paused mid-student (SIGSTOP: a VM suspended): its lease and marks lapse, the enqueuer sends the
+    task again, saying why, and another worker grades it. Resumed, the paused worker finishes its copy, whose result
+    is not written (the enqueuer marked the task done): before, it stayed in the broker as an orphan for 7 days."""
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-10-a"])
+    paused_log, other_log, errors = tmp_path / "paused.log", tmp_path / "other.log", tmp_path / "enqueuer.err"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        paused = started_worker(worker_script(lease=3.0, held=(1.0, 3.0)), url, "paused@test", paused_log)
+        run = other = None
+        try:
+            assert wait_for(lambda: "warm in" in paused_log.read_text(), 120), paused_log.read_text()[-2000:]
+            run = quick_enqueue(url, course, errors)
+            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+            os.killpg(paused.pid, signal.SIGSTOP)
+            other = stub_worker(url, ROOT, "other@test", other_log)
+            out, _ = run.communicate(timeout=180)
+            os.killpg(paused.pid, signal.SIGCONT)
+            assert wait_for(lambda: "stub graded sleep-10-a by paused@test" in paused_log.read_text(), 60)
+            time.sleep(3)  # its result's write, had it been made
+            left = client.keys(fleet.result_key("*"))
+        finally:
+            os.killpg(paused.pid, signal.SIGCONT)  # a paused worker cannot stop
+            stopped(run, paused, other)
+    assert left == [], "the resumed copy's result was written: an orphan in the broker"
+    assert graded_lines(other_log) == ["stub graded sleep-10-a by other@test"]
+    assert outcomes(out) == {"sleep-10-a": ["graded", ""]}
+    said = errors.read_text()
+    assert f"1 {RESENT} at two looks in a row: sent again" in said, said
+    assert "paused" in said and "start it again" in said, said  # the causes, and what to do
+
+
+def test_a_poison_submission_sent_again_still_fails_after_max_attempts(tmp_path):
+    """A submission that kills its grading process each time, on a worker whose replacement process warms longer than
+    the enqueuer's two looks: the task, given back and held by the main process meanwhile, is not sent again, and a
+    task sent again would keep its count; the student fails after MAX_ATTEMPTS kills (before: 4 kills or more, the
+    count reset by each resend), the other student is graded."""
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["a0", "poison-p"])
+    log, errors = tmp_path / "worker.log", tmp_path / "enqueuer.err"
+    with redis_server() as url:
+        worker = started_worker(worker_script(warm=5, lease=2.0), url, "one@test", log)
+        run = None
+        try:
+            assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
+            run = enqueue(url, course, CHAPTER, every=EVERY, stderr=errors.open("w"))
+            out, _ = run.communicate(timeout=240)
+        finally:
+            stopped(run, worker)
+    kills = log.read_text().count("exited with 'signal 9 (SIGKILL)'")
+    assert kills == fleet.MAX_ATTEMPTS, (kills, errors.read_text()[-2000:])
+    found = outcomes(out)
+    assert found["a0"] == ["graded", ""]
+    assert found["poison-p"][0] == "failed" and "died 3 times" in found["poison-p"][1], found
+
+
+@pytest.fixture(scope="module")
+def url():
+    with redis_server() as address:
+        yield address
+
+
+def test_a_task_sent_again_keeps_its_count_of_deliveries(url, tmp_path):
+    """`send(resent=True)` (the enqueuer's `Lost`) keeps the count; a first send, or a rerun's, starts it again."""
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["alice"])
+    folder = course / "submitted" / "alice" / CHAPTER
+    app = fleet.celery_app(url)
+    with redis.Redis.from_url(url) as client:
+        task = "held-count"
+        client.set(fleet.attempts_key(task), 2)
+        fleet_grade.send(app, client, task, "v", CHAPTER, folder, False, {}, resent=True)
+        assert client.get(fleet.attempts_key(task)) == b"2"
+        client.delete(fleet.sent_key(task))
+        fleet_grade.send(app, client, task, "v", CHAPTER, folder, False, {})
+        assert client.get(fleet.attempts_key(task)) is None
+        client.delete(fleet.queue_name("v"), fleet.sent_key(task))
+
+
+def test_a_count_of_deliveries_waits_for_room_in_a_full_broker(url, monkeypatch, capsys):
+    """`count_attempt` while Redis is full: it waits, saying so, and counts once there is room (a task taken while
+    full is graded, not failed for the broker)."""
+    monkeypatch.setattr(fleet_full, "WAIT_SECONDS", 0.1)
+    counted = []
+    with redis.Redis.from_url(url) as client:
+        client.delete(fleet.attempts_key("held-full"))
+        with full(client):
+            counter = threading.Thread(target=lambda: counted.append(count_attempt(url, "held-full")))
+            counter.start()
+            time.sleep(1.0)
+            assert counted == [] and client.get(fleet.attempts_key("held-full")) is None
+        counter.join(30)
+        assert counted == [1] and client.get(fleet.attempts_key("held-full")) == b"1"
+        assert client.ttl(fleet.attempts_key("held-full")) > 0
+        client.delete(fleet.attempts_key("held-full"))
+    assert "held-full (its task kept by this worker) waits" in capsys.readouterr().out
