@@ -281,14 +281,23 @@ def test_the_resumed_run_and_the_steps_out_of_order_are_asked_of_a_new_process_t
     handle = type("ZygoteHandleStandIn", (), {"fork": lambda self: InProcess(next(forks), theirs)})()
     memo = next(a.source for a in WSD_RESUME_DODGES if a.name == "resume_from_a_memo_in_a_module_global")
     callable_object = next(a.source for a in WSD_CORRECT if a.name == "callable_object")
-    for source, resumes, loads in [(WSD_REFERENCE, True, 0), (callable_object, True, 1), (memo, False, 0)]:
+    carried = next(a.source for a in WSD_RESUME_DODGES if a.name == "resume_from_a_memo_in_the_checkpoint")
+    resumed_wrong = r"saved at step 17 .* the resumed rate is"
+    for source, fails, loads in [
+        (WSD_REFERENCE, None, 0),
+        (callable_object, None, 1),
+        (memo, resumed_wrong, 0),
+        # R24n's a1, its memo carried in the checkpoint: the steps out of order, run before the load, now count in
+        # that process's memo too, and the resumed run, answered from it, goes wrong at step 19 (6/6 before)
+        (carried, resumed_wrong, 1),
+    ]:
         events.clear()
         session = remote.Session(handle, [], [("wsd_factor", source)], defines={"wsd_factor": ["wsd_factor"]})
         try:
-            if resumes:
+            if fails is None:
                 check_wsd_resume(session.resolve("wsd_factor"), 5, 10, 5, 0.1, 17)
             else:
-                with pytest.raises(CheckFailed, match=r"saved at step 17 .* the resumed rate is"):
+                with pytest.raises(CheckFailed, match=fails):
                     check_wsd_resume(session.resolve("wsd_factor"), 5, 10, 5, 0.1, 17)
         finally:
             session.close()
@@ -301,7 +310,46 @@ def test_the_resumed_run_and_the_steps_out_of_order_are_asked_of_a_new_process_t
         assert {number for what, number in rest if what not in ("close",)} == {second}, rest
         assert [what for what, _ in rest].count("new") == 2  # the resumed run's factor and the fresh one's
         assert [what for what, _ in rest].count("load") == loads  # a callable object's __dict__, into the new one
+        asked = [what for what, _ in rest if what in ("new", "call", "load")]
+        probed = asked[: asked.index("new", 1)]  # the fresh factor's steps out of order come first, before any load
+        assert probed == ["new", *["call"] * len(probed[1:])] and len(probed) > 9, asked  # 9 steps out of order
     ours.close()
     theirs.close()
     local = answer(memo)
     check_wsd_resume(local, 5, 10, 5, 0.1, 17)  # in one process the memo answers for the resume: a call counter through
+
+
+def test_a_resume_whose_time_ran_out_is_run_once_more_from_a_new_process(monkeypatch):
+    """A stall of the machine in the resume's legs (a StudentTimeout) once cost its 2 points with no second try
+    (R24n): the legs run again once, from a new process; a second timeout is the answer's, and a wrong answer is
+    judged as it came (not run again)."""
+    from lrcourse.checking import wsd_resume
+    from lrcourse.checking.factor_server import LocalFactors
+
+    stalls, restarts = [0], [0]
+
+    class Stalling(LocalFactors):
+        """The kernel's factors, the first `stalls` calls of a step answered "timeout", as a loaded machine does."""
+
+        def ask(self, request):
+            if request["do"] == "call" and stalls[0] > 0:
+                stalls[0] -= 1
+                return {"ok": True, "value": None, "error": None, "timeout": True, "calls": []}
+            return super().ask(request)
+
+        def restart(self):
+            restarts[0] += 1
+            super().restart()
+
+    monkeypatch.setattr(wsd_resume, "LocalFactors", Stalling)
+    payload = {"warmup": 5, "stable": 10, "decay": 5, "start_factor": 0.1, "lr": 0.1, "steps": 41}
+    payload |= {"resume_at": 17, "probe": [40, 22, 17, 0, 19, 5, 17, 15, 1]}
+    reference = answer(WSD_REFERENCE)
+    for stalled, timeout, restarted in [(1, False, 2), (10**6, True, 1), (0, False, 1)]:
+        stalls[0], restarts[0] = stalled, 0
+        observation = wsd_resume.resume_run(reference, payload)
+        assert observation["timeout"] is timeout and restarts[0] == restarted, (stalled, observation, restarts)
+        assert (observation["value"] is None) is timeout, observation
+    counting = answer(next(a.source for a in WSD_WRONG if a.name == "counts_its_calls"))
+    stalls[0], restarts[0] = 0, 0
+    assert wsd_resume.resume_run(counting, payload)["value"] is not None and restarts[0] == 1  # judged, not retried

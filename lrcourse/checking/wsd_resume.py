@@ -11,8 +11,10 @@ replaced (`restart`): under the grader the old one is killed, and in the sandbox
 and left in /tmp and /dev/shm, before a new one loads the answer cells afresh. So the resumed factor starts with
 nothing of the first leg's but the checkpoint that crossed the wire, as in a new process after a real resume: a
 factor that remembers the run in memory (a module global, an observer it replaced, the frames it read) or in a file
-finds nothing there (issue 24, R24m's a1 and a5). What of a `__dict__` is not plain data (a lambda, a module) cannot
-cross: the new factor keeps its own, as built from the same arguments.
+finds nothing there (issue 24, R24m's a1 and a5). In the new process the steps out of order run first, before the
+checkpoint is loaded: a memo of the run carried in the checkpoint itself cannot answer them (R24n's a1, a2). What of
+a `__dict__` would not come back from the wire as it was (a lambda, a module, an int tensor, a namedtuple) is not
+sent (`factor_server`): the new factor keeps its own, as built from the same arguments.
 """
 
 from __future__ import annotations
@@ -173,12 +175,27 @@ def _legs(source, arguments: tuple, payload: dict) -> tuple[list, list, list]:
     except BaseException as error:  # the answer cells would not load again: the process's failure, as it was
         raise Unanswered(error) from None
     budget = Budget()
+    # the steps out of order first, before the checkpoint reaches this process: a memo of the run carried in the
+    # saved __dict__ (published to a module global on load, or by a patched server) finds nothing yet (R24n's a1, a2)
+    probed = run_rates(*_scheduled(source, arguments, lr, budget), [0, *payload["probe"]])
     optimizer, scheduler = _scheduled(source, arguments, lr, budget)
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     resumed = run_rates(optimizer, scheduler, list(range(resume_at, steps)))
-    probed = run_rates(*_scheduled(source, arguments, lr, budget), [0, *payload["probe"]])
     return rates, resumed, [rate / lr if isinstance(rate, float) else rate for rate in probed[1:]]
+
+
+def _retried(source, arguments: tuple, payload: dict) -> tuple[list, list, list]:
+    """The legs, run again once from a new process if the student's time ran out (a loaded machine, not the answer:
+    observed_once keeps no timeout either); a wrong answer is not run again."""
+    try:
+        return _legs(source, arguments, payload)
+    except StudentTimeout:
+        try:
+            source.restart()  # nothing of the first try reaches the second
+        except BaseException as error:
+            raise Unanswered(error) from None
+        return _legs(source, arguments, payload)
 
 
 def resume_run(target, payload: dict) -> dict:
@@ -188,7 +205,7 @@ def resume_run(target, payload: dict) -> dict:
     observation = {"states": [], "value": None, "error": None, "timeout": False, "calls": []}
     source = factor_source(target)  # a kernel's answer that is not self-contained fails here, as it does elsewhere
     try:
-        rates, resumed, probed = _legs(source, arguments, payload)
+        rates, resumed, probed = _retried(source, arguments, payload)
     except Unanswered as lost:
         raise lost.error from None
     except StudentTimeout:

@@ -243,4 +243,135 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return factor
 """,
     ),
+    wsd(  # R24n's h1: a list of (end, lambda) pieces; the wire would hand it back changed, so it is not sent and the new factor keeps its own
+        "object_holding_lambdas_in_a_list",
+        """
+class WSD:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        w, s, d, f = warmup_steps, stable_steps, decay_steps, start_factor
+        self.pieces = [
+            (w, lambda t: f + (1 - f) * t / w),
+            (w + s, lambda t: 1.0),
+            (w + s + d, lambda t: ((w + s + d - t) / d) ** 2),
+        ]
+
+    def __call__(self, step):
+        for end, piece in self.pieces:
+            if step < end:
+                return piece(step)
+        return 0.0
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+    ),
+    wsd(  # R24n's h2: a tuple of (end, bound method) phases; the wire would hand it back changed, so it is not sent and the new factor keeps its own
+        "object_holding_bound_methods_in_a_tuple",
+        """
+class WSD:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.warmup, self.stable, self.decay, self.start = warmup_steps, stable_steps, decay_steps, start_factor
+        total = warmup_steps + stable_steps + decay_steps
+        self.phases = ((warmup_steps, self._warm), (warmup_steps + stable_steps, self._stable), (total, self._decay))
+
+    def _warm(self, step):
+        return self.start + (1 - self.start) * step / self.warmup
+
+    def _stable(self, step):
+        return 1.0
+
+    def _decay(self, step):
+        total = self.warmup + self.stable + self.decay
+        return max(0.0, (total - step) / self.decay) ** 2
+
+    def __call__(self, step):
+        for end, phase in self.phases:
+            if step < end:
+                return phase(step)
+        return 0.0
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+    ),
+    wsd(  # R24n's h3: its phase boundaries in an int64 tensor; the wire would hand it back changed, so it is not sent and the new factor keeps its own
+        "object_holding_an_int64_tensor",
+        """
+import torch
+
+
+class WSD:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.bounds = torch.tensor([warmup_steps, warmup_steps + stable_steps, warmup_steps + stable_steps + decay_steps])
+        self.start = start_factor
+        self.decay_table = [((decay_steps - k) / decay_steps) ** 2 for k in range(decay_steps + 1)]
+
+    def __call__(self, step):
+        warm, stable_end, total = self.bounds.tolist()
+        if step < warm:
+            return self.start + (1 - self.start) * step / warm
+        if step < stable_end:
+            return 1.0
+        if step < total:
+            return self.decay_table[step - stable_end]
+        return 0.0
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+    ),
+    wsd(  # R24n's h4: numpy values: an array in a dict, a float32; the wire would hand it back changed, so it is not sent and the new factor keeps its own
+        "object_holding_a_numpy_array_in_a_dict",
+        """
+import numpy as np
+
+
+class WSD:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.ends = np.cumsum([warmup_steps, stable_steps, decay_steps])
+        self.start = np.float32(start_factor)
+        self.config = {"ends": self.ends, "decay": decay_steps}
+
+    def __call__(self, step):
+        w, ws, total = self.config["ends"]
+        if step < w:
+            return self.start + (1 - self.start) * step / w
+        if step < ws:
+            return np.float32(1.0)
+        return np.float32(max(0.0, (total - step) / self.config["decay"]) ** 2)
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+    ),
+    wsd(  # R24n's h5: its lengths in a namedtuple; the wire would hand it back changed, so it is not sent and the new factor keeps its own
+        "object_holding_a_namedtuple",
+        """
+from collections import namedtuple
+
+Phases = namedtuple("Phases", "warmup stable decay")
+
+
+class WSD:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.phases = Phases(warmup_steps, stable_steps, decay_steps)
+        self.start = start_factor
+
+    def __call__(self, step):
+        p = self.phases
+        if step < p.warmup:
+            return self.start + (1 - self.start) * step / p.warmup
+        if step < p.warmup + p.stable:
+            return 1.0
+        return max(0.0, (p.warmup + p.stable + p.decay - step) / p.decay) ** 2
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+    ),
 ]

@@ -5,7 +5,9 @@ observer's frames read to tell the legs apart (a5), and a memo of what the run a
 global, a file in /tmp, in the working folder or in /dev/shm, or in the environment, from which the resumed factor and
 the fresh one answered the steps the run had answered. The resume now runs on the grader's side, and its resumed leg
 and its steps out of order in a new answer process, the old one killed first (lrcourse/checking/wsd_resume.py): none
-of these reaches it, so each keeps the 4 points its run earns and loses the resume's 2."""
+of these reaches it, so each keeps the 4 points its run earns and loses the resume's 2. R24n then carried the memo in
+the checkpoint itself (a1: in a callable object's __dict__; a2: a patched factor server's "state" and "load"), which
+answered the steps out of order when they ran after the load in the new process: they now run before it."""
 
 from __future__ import annotations
 
@@ -146,6 +148,96 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return factor
 """
 
+# R24n's a1: a call counter object whose __dict__ carries a memo {step: factor} of what it answered, which the
+# checkpoint copies to the new process; loaded, the memo goes to a module global, from which a fresh factor built later
+# in that process answers the steps the run answered (/tmp/r24n/att/a1_dict_memo.py)
+MEMO_IN_THE_CHECKPOINT = """
+_SEEN = {}
+
+
+class _Counter:
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.key = f"{warmup_steps}_{stable_steps}_{decay_steps}_{start_factor!r}"
+        self.w, self.s, self.d, self.f = warmup_steps, stable_steps, decay_steps, start_factor
+        self.count = -1
+        self.memo = {}
+
+    def _rate(self, n):
+        if n < self.w:
+            return self.f + (1 - self.f) * n / self.w
+        if n < self.w + self.s:
+            return 1.0
+        return max(0.0, (self.w + self.s + self.d - n) / self.d) ** 2
+
+    def __call__(self, step):
+        table = _SEEN.setdefault(self.key, {})
+        table.update(self.memo)            # what the checkpoint brought
+        self.count += 1
+        if str(step) in table:
+            value = table[str(step)]
+        else:
+            value = self._rate(self.count)  # the count, not the step
+        self.memo[str(step)] = value
+        table[str(step)] = value
+        return value
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return _Counter(warmup_steps, stable_steps, decay_steps, start_factor)
+"""
+
+# R24n's a2: the plain call counter (a closure) with the factor server patched in its own process, so that "state"
+# and "load" carry its memo and count as a callable object's __dict__ would (/tmp/r24n/att/a2_patched_server.py)
+SERVER_PATCHED = """
+import lrcourse.checking.factor_server as _fs
+
+_MEMO, _COUNT, _BASE = {}, {}, {}
+_real_serve = _fs.FactorServer.serve
+
+
+def _serve(self, request):
+    do = request.get("do")
+    if do == "state":
+        from lrcourse import wire
+        return {"ok": True, "value": wire.encode({"memo": dict(_MEMO), "count": dict(_COUNT)}), "error": None,
+                "timeout": False, "calls": []}
+    if do == "load":
+        from lrcourse import wire
+        state = wire.decode(request["state"])
+        _MEMO.update(state.get("memo", {}))
+        _BASE.update(state.get("count", {}))
+        return {"ok": True, "value": wire.encode(None), "error": None, "timeout": False, "calls": []}
+    return _real_serve(self, request)
+
+
+_fs.FactorServer.serve = _serve
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    total = warmup_steps + stable_steps + decay_steps
+    key = f"{warmup_steps}_{stable_steps}_{decay_steps}_{start_factor!r}"
+    count = [-1]
+
+    def factor(step):
+        count[0] += 1
+        table = _MEMO.setdefault(key, {})
+        if str(step) in table:
+            value = table[str(step)]
+        else:
+            n = count[0] + _BASE.get(key, 0)  # its calls, not the step
+            if n < warmup_steps:
+                value = start_factor + (1 - start_factor) * n / warmup_steps
+            elif n < warmup_steps + stable_steps:
+                value = 1.0
+            else:
+                value = max(0.0, (total - n) / decay_steps) ** 2
+            table[str(step)] = value
+        _COUNT[key] = count[0]
+        return value
+
+    return factor
+"""
+
 WSD_RESUME_DODGES = [
     wsd("resume_forged_by_a_replaced_observer", FORGED_OBSERVER, fails=RESUME, score=4),
     wsd("resume_told_by_the_observer_s_frames", FRAMES_READ, fails=RESUME, score=4),
@@ -159,4 +251,6 @@ WSD_RESUME_DODGES = [
             ("the_environment", "environment"),
         ]
     ),
+    wsd("resume_from_a_memo_in_the_checkpoint", MEMO_IN_THE_CHECKPOINT, fails=RESUME, score=4),
+    wsd("resume_from_a_memo_by_a_patched_server", SERVER_PATCHED, fails=RESUME, score=4),
 ]
