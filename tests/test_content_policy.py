@@ -237,8 +237,9 @@ def served_files(course, paths: list[str]) -> list[tuple[int, bytes]]:
 
 
 def test_a_submissions_file_address_that_leaves_its_folder_is_answered_404(tmp_path):
-    """F15: nbgrader serves `submissions/<id>/../../../gradebook.db` (and `%2e%2e`, `..%2F`, a leading `%2F`) from
-    the course's folder to the instructor's session; the submission's own files are still served."""
+    """F15: nbgrader serves `submissions/<id>/../../../gradebook.db` (and `%2e%2e`, `..%2F`, a leading `%2F`; F16:
+    `<id>%2F..`, `/<id>/..`) from the course's folder to the instructor's session; the submission's own files are
+    still served."""
     course = tmp_path / "course"
     (course / "autograded" / "alice" / "ch" / "sub").mkdir(parents=True)
     (course / "autograded" / "alice" / "ch" / "sub" / "plot.png").write_bytes(b"own file")
@@ -250,6 +251,10 @@ def test_a_submissions_file_address_that_leaves_its_folder_is_answered_404(tmp_p
         "/formgrader/submissions/1/sub/../../../../gradebook.db",
         f"/formgrader/submissions/1/%2F{str(course / 'gradebook.db').lstrip('/')}",
         f"/formgrader/submissions/1//{str(course / 'gradebook.db').lstrip('/')}",
+        # F16: the slash after the id percent-encoded, or the id led by a slash; nbgrader splits after decoding
+        "/formgrader/submissions/1%2F..%2F..%2F../gradebook.db",
+        "/formgrader/submissions/1%2F..%2F..%2F..%2Fgradebook.db",
+        "/formgrader/submissions//1/../../../gradebook.db",
     ]
     own = ["/formgrader/submissions/1/sub/plot.png", "/formgrader/submissions/1/./sub/plot.png"]
     answers = served_files(course, [*leaving, *own])

@@ -16,7 +16,7 @@ from traitlets.config import Config
 
 from lrcourse.build import tool_environment
 from lrcourse.grading.graded_files import NAMED, carry_nbgrader_files, carry_only_notebooks, left_out, left_out_note
-from lrcourse.grading.submission_secrets import NO_SECRET, usable_secret
+from lrcourse.grading.submission_secrets import NO_SECRET, SHARED_SECRET, usable_secret
 
 from support.course import NOTEBOOK, make_course, scores, solution_answers, submit
 from support.gradedclass import lrcourse
@@ -105,6 +105,32 @@ def test_a_secret_nbgrader_would_not_have_written_is_replaced_by_a_fresh_one_wit
     assert not carried.is_symlink() and usable_secret({"submission_secret.txt": carried.read_bytes()})
     assert (carried.read_text() == SECRET) == kept
     assert (source / "timestamp.txt").read_text() == NBGRADER_FILES["timestamp.txt"]
+
+
+def test_a_secret_a_classmate_held_first_in_submitted_is_replaced_by_a_fresh_one_with_a_note(tmp_path):
+    """F16: a submission copied in by hand holding a classmate's valid secret was carried unchanged, and the two
+    feedback files shared one name in the exchange, one overwriting the other's. The one who held it first in
+    submitted/ (by its change time, not by name or timestamp.txt) keeps it; the later holder gets a fresh one."""
+    import time
+
+    submitted = tmp_path / "submitted"
+    first = a_submission(submitted / "zoe" / CHAPTER, NBGRADER_FILES)
+    time.sleep(0.05)  # past the file system's clock tick: the copy in by hand is later
+    by_hand = a_submission(submitted / "amy" / CHAPTER, {**NBGRADER_FILES, "timestamp.txt": "2000-01-01 00:00:00"})
+    own = a_submission(submitted / "bob" / CHAPTER, {**NBGRADER_FILES, "submission_secret.txt": "7a" * 64})
+    carried = {}
+    for source in (first, by_hand, own):
+        destination = tmp_path / "autograded" / source.parent.name
+        destination.mkdir(parents=True)
+        note = carry_nbgrader_files(source, destination, submitted=True)
+        carried[source.parent.name] = (note, (destination / "submission_secret.txt").read_text())
+    assert carried["zoe"] == ("", SECRET) and carried["bob"] == ("", "7a" * 64)
+    note, secret = carried["amy"]
+    assert note == SHARED_SECRET.format("zoe")
+    assert usable_secret({"submission_secret.txt": secret.encode()}) and secret not in (SECRET, "7a" * 64)
+    (tmp_path / "elsewhere").mkdir()  # from a folder other than submitted/ (autograded/ into feedback/): as it is
+    assert carry_nbgrader_files(by_hand, tmp_path / "elsewhere") == ""
+    assert (tmp_path / "elsewhere" / "submission_secret.txt").read_text() == SECRET
 
 
 def test_the_left_out_files_are_named_in_one_short_note(tmp_path):

@@ -297,3 +297,38 @@ def test_a_message_the_session_cannot_unpack_is_refused_as_malformed(case):
         _, message = grader.feed_identities(frames)
         grader.deserialize(message)
     assert told == [MALFORMED]
+
+
+def test_a_header_or_parent_header_over_its_bound_is_refused_unparsed_and_one_within_passes(monkeypatch):
+    """F16: jupyter_client reads every string of a header and a parent header as a possible date: 99,900 of them in
+    both, within MAX_MESSAGE_VALUES, cost the grader 2.4 s of CPU per message. A frame of either over HEADER_KB is
+    refused before anything of the message is parsed (the manager is told); a header within it is unpacked."""
+    import zmq
+    from jupyter_client import session as jupyter_session
+    from jupyter_client.session import Session
+
+    from lrcourse.grading.sandbox.kernel_client import HEADER_KB, TOO_LARGE, MeasuredSession, MessageRefused
+
+    dated = []
+    extract_dates = jupyter_session.extract_dates
+    monkeypatch.setattr(jupyter_session, "extract_dates", lambda obj: dated.append(1) or extract_dates(obj))
+    kernel = Session(key=b"k")
+    told = []
+    grader = MeasuredSession(told.append, key=b"k", session=kernel.session).clone()
+    dates = ["2026-12-05T10:52:28"] * ((HEADER_KB << 10) // 20)  # zone-less ISO dates: each one tried as a date
+
+    def signed(head: dict, parent: dict) -> list[bytes]:
+        parts = [kernel.pack(head), kernel.pack(parent), b"{}", b'{"name": "stdout", "text": "x"}']
+        return [kernel.sign(parts), *parts]
+
+    header = kernel.msg_header("stream")
+    within = signed({**header, "pad": "x" * ((HEADER_KB << 10) - 300)}, {})
+    assert len(within[1]) <= HEADER_KB << 10
+    assert grader.deserialize(within)["header"]["pad"] and told == [] and dated == [1, 1]
+    dated.clear()
+    for frames in (signed({**header, "dates": dates}, {}), signed(header, {"dates": dates})):
+        assert max(len(frames[1]), len(frames[2])) > HEADER_KB << 10
+        for copy in (True, False):
+            with pytest.raises(MessageRefused, match="too large for the grader to read"):
+                grader.deserialize(frames if copy else [zmq.Frame(frame) for frame in frames], copy=copy)
+    assert told == [TOO_LARGE] * 4 and dated == [], "never parsed"

@@ -14,10 +14,10 @@ of a student's on a page of the instructor's session.
   formgrader's) renders it with the course's copy of the template's macros (`templates/formgrade/`), the links
   taken out.
 - A student's file that formgrader serves (`submissions/<id>/<file>`) is sandboxed: it runs nothing. A file
-  path that leaves the submission's folder (a `..` segment or a leading `/`, percent-encoded or not) is answered
-  "404 Not Found" by a route ahead of nbgrader's (`LeavingSubmission`): nbgrader's handler serves any file under
-  the course's folder (`../../../gradebook.db`, the source notebooks) to the instructor's session, so a
-  student's link or image could make the instructor's browser fetch them (F15).
+  path that leaves the submission's folder (a `..` segment or a leading `/`, percent-encoded or not, the slash
+  after the id too) is answered "404 Not Found" by a route ahead of nbgrader's (`LeavingSubmission`): nbgrader's
+  handler serves any file under the course's folder (`../../../gradebook.db`, the source notebooks) to the
+  instructor's session, so a student's link or image could make the instructor's browser fetch them (F15, F16).
 - nbgrader's JSON answers (formgrader's API, the assignment and course lists, the version) are written as
   `text/html`, some with a student's value in them (an id from the address, a folder name in the exchange): a
   link to one would run as a page. They are answered as `application/json` under the file policy.
@@ -136,8 +136,10 @@ class RefusedAddress(PathMatches):
 
 
 def submission_files(base_url: str) -> re.Pattern:
-    """The addresses of the files formgrader serves from a submission's folder: `file`, as sent."""
-    return re.compile(re.escape(base_url) + r"formgrader/submissions/(?!components/)[^/]+/(?P<file>.+)$")
+    """The addresses of the files formgrader serves from a submission's folder: `file`, the submission's id and the
+    file's path as sent. Not split here: nbgrader splits them only after tornado's decoding, so an id followed by
+    `%2F` or led by `/` (`submissions/<id>%2F..%2Fx`, `submissions//<id>/../x`) is split there as anywhere (F16)."""
+    return re.compile(re.escape(base_url) + r"formgrader/submissions/(?!components/)(?P<file>.+)$")
 
 
 class LeavingSubmission(PathMatches):
@@ -148,11 +150,12 @@ class LeavingSubmission(PathMatches):
         return found if found is not None and leaves_folder(self.regex.match(request.path)["file"]) else None
 
 
-def leaves_folder(file: str) -> bool:
-    """Whether a file's path, percent-decoded as nbgrader's handler reads it, leads out of the folder it is joined
-    to (os.path.join drops the folder before a leading `/`)."""
-    path = unquote(file)
-    return path.startswith("/") or ".." in path.split("/")
+def leaves_folder(rest: str) -> bool:
+    """Whether the file's path in `<id>/<path>`, percent-decoded and split as nbgrader's handler reads it (leading
+    slashes stripped, split at the first `/`), leads out of the folder it is joined to (os.path.join drops the
+    folder before a leading `/`)."""
+    found = re.match(r"([^/]+)/(.*)", unquote(rest).lstrip("/"))  # nbgrader's own split, after tornado's decoding
+    return found is not None and (found[2].startswith("/") or ".." in found[2].split("/"))
 
 
 class NotFound(RequestHandler):

@@ -26,7 +26,14 @@ from pathlib import Path
 from lrcourse.grading import outcomes
 from lrcourse.grading.intake import NBGRADER_FILES
 from lrcourse.grading.outcomes import capped
-from lrcourse.grading.submission_secrets import NO_SECRET, SECRET, read_secret, usable_secret
+from lrcourse.grading.submission_secrets import (
+    NO_SECRET,
+    SECRET,
+    SHARED_SECRET,
+    read_secret,
+    secret_keeper,
+    usable_secret,
+)
 
 EVERY_FILE = ["*", ".*"]  # nbgrader's ignore globs: every name, hidden ones too (glob's `*` skips a leading dot)
 NAMED = 5  # left-out files named in a note; the rest are counted
@@ -38,12 +45,15 @@ def carry_only_notebooks(config) -> None:
     config.CourseDirectory.ignore = list(EVERY_FILE)
 
 
-def carry_nbgrader_files(source: Path, destination: Path) -> str:
+def carry_nbgrader_files(source: Path, destination: Path, submitted: bool = False) -> str:
     """Copy nbgrader's own files from `source` into `destination` (if that folder exists): only plain files with
     one name (intake refused any other kind), never through a link. The secret is carried only as `nbgrader submit`
     writes it: a hand-copied submission has none, or any short file, and release_feedback raised FileNotFoundError
     or UnicodeDecodeError on it and stopped for every student after (F15); a fresh one is written instead, as
-    `lrcourse collect` does. Returns the note for the student's reasons when it was (`NO_SECRET`), else ""."""
+    `lrcourse collect` does. When `source` is the student's folder in `submitted/` (`submitted`), a secret a
+    classmate there held first is not carried either (a hand-copied submission holding a classmate's: the two
+    feedback files would share one name in the exchange, F16): a fresh one, as collect writes. Returns the note
+    for the student's reasons when a fresh one was written (`NO_SECRET`, `SHARED_SECRET`), else ""."""
     if not destination.is_dir() or destination.is_symlink():
         return ""
     for name in NBGRADER_FILES:
@@ -59,9 +69,12 @@ def carry_nbgrader_files(source: Path, destination: Path) -> str:
                 target.unlink()
             shutil.copyfile(source / name, target, follow_symlinks=False)
     secret = read_secret(source / SECRET)  # a plain file's first bytes only, never through a link
-    usable = secret is not None and usable_secret({SECRET: secret})
-    write_new(destination / SECRET, secret if usable else secrets.token_hex(64).encode())
-    return "" if usable else NO_SECRET
+    note = "" if secret is not None and usable_secret({SECRET: secret}) else NO_SECRET
+    if not note and submitted:
+        keeper = secret_keeper(source.parent.parent, source.name, secret)
+        note = SHARED_SECRET.format(keeper) if keeper not in (None, source.parent.name) else ""
+    write_new(destination / SECRET, secrets.token_hex(64).encode() if note else secret)
+    return note
 
 
 def write_new(path: Path, data: bytes) -> None:

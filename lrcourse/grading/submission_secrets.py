@@ -9,6 +9,11 @@ students holding one would each fetch the other's feedback, so a secret any othe
 `submitted/` or in any accepted inbound folder, a superseded one too) is replaced by a fresh one (`SHARED_SECRET`).
 Secrets are read as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in,
 an inbound folder what a student wrote. (nbgrader's `feedback/` holds no secret.)
+
+`lrcourse grade` checks `submitted/` again (`secret_keeper`): a submission copied in by hand, after collect, may
+hold a classmate's secret, and two students would then share one feedback file name in the exchange (nbgrader's
+`notebook_hash(secret, notebook)`), one overwriting the other's. As collect does, the student who held it there
+first keeps it; each other holder's graded copy gets a fresh one (`SHARED_SECRET`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 from pathlib import Path
 
 from lrcourse.grading.inbound import OPEN_FLAGS, Submission
@@ -43,6 +49,26 @@ def held_secrets(submitted: Path, assignment: str) -> dict[bytes, set[str]]:
     for path in submitted.glob(f"*/{assignment}/{SECRET}"):
         claim(held, read_secret(path), path.parent.parent.name)
     return held
+
+
+def secret_keeper(submitted: Path, assignment: str, secret: bytes) -> str | None:
+    """Of the students whose submission of `assignment` in `submitted` holds `secret`, the one who keeps it: the
+    first to hold it there, as collect lets the first keep it (by the secret file's change time, which no one but
+    the system sets, unlike timestamp.txt or a modification time, then by id). None if no one holds it."""
+    holders = held_secrets(submitted, assignment).get(secret.strip(), set())
+
+    def first(student: str) -> tuple[int, str]:
+        return put_there(submitted / student / assignment / SECRET), student
+
+    return min(holders, key=first, default=None)
+
+
+def put_there(path: Path) -> int:
+    """When the file at `path` was put there (its change time, in ns; the latest possible if it is gone)."""
+    try:
+        return os.lstat(path).st_ctime_ns
+    except OSError:
+        return sys.maxsize
 
 
 def claim(held: dict[bytes, set[str]], secret: bytes | None, student: str) -> None:

@@ -19,7 +19,8 @@ So the grader connects only the channels it reads, and bounds what each socket m
   recurses (a display 100,000 deep made it raise RecursionError in the grader, outside the sandbox: no reason the
   student could read, and nbclient's traceback in the instructor's terminal). A part of more than
   `MAX_MESSAGE_VALUES` JSON values is not parsed either: four 15 MB parts of `[],[],...` cost the grader 17.7 s of
-  CPU and 1.9 GB outside the sandbox (F15). A message that cannot be unpacked at all (a bad or repeated signature,
+  CPU and 1.9 GB outside the sandbox (F15). A header or parent header over `HEADER_KB` is not parsed either
+  (jupyter_client reads each of their strings as a possible date: F16). A message that cannot be unpacked at all (a bad or repeated signature,
   no delimiter, too few parts, a header that is not an object or lacks its id: `MeasuredSession`) is refused the
   same way: jupyter_client raised ValueError, KeyError or TypeError into nbclient, which failed the student vaguely
   and printed its traceback in the instructor's terminal. The manager is told (it stops the kernel and records the
@@ -49,8 +50,13 @@ from lrcourse.json_scan import scan_json
 MAX_MESSAGE_DEPTH = 64
 # JSON values in one part of a kernel's message. The largest honest one measured in every chapter's solution is a
 # widget's state of about 100 values (outputs: at most 54; a figure's PNG is one string): a 1000-fold margin, and a
-# part at the bound costs the parser milliseconds and a few MB.
+# metadata or content part at the bound costs the parser tens of milliseconds and a few MB. Not a header's:
+# jupyter_client tries every string of the header and the parent header as a date (`extract_dates`), and 99,900
+# dates in both cost the grader 1 to 2.4 s of CPU per message (F16). Those two are bounded by size first.
 MAX_MESSAGE_VALUES = 100_000
+# Bytes of a message's header or parent header, refused unparsed past it. An honest one is about 0.2 KB (ids, a
+# date, a type, a version): a 300-fold margin, and a header at the bound is about 2,900 dates, some 30 ms of CPU.
+HEADER_KB = 64
 MESSAGE_LIMIT = f"message limit (your kernel sent a message nested deeper than {MAX_MESSAGE_DEPTH} levels)"
 TOO_MANY_VALUES = f"message limit (your kernel sent a message part of more than {MAX_MESSAGE_VALUES:,} JSON values)"
 NOT_JSON = "message limit (your kernel sent a message that is not JSON)"
@@ -150,6 +156,9 @@ class MeasuredSession(Session):
             raise self.malformed() from None
 
     def deserialize(self, msg_list, content: bool = True, copy: bool = True) -> dict:
+        if any(len(frame) > HEADER_KB << 10 for frame in msg_list[1:3]):  # before the signature: nothing parsed
+            self.refused(TOO_LARGE)
+            raise MessageRefused(TOO_LARGE)
         try:
             message = super().deserialize(msg_list, content, copy)
         except MessageRefused:
