@@ -84,6 +84,98 @@ def test_chapter_3s_diagnosis_that_reads_a_scratch_cells_name_fails_in_the_kerne
         InteractiveShell.clear_instance()
 
 
+def _graders_namespace(cell: str) -> dict:
+    """What the grader's answer process binds running `cell` as an answer cell (its Child.load, every magic a no-op)."""
+    import socket
+
+    from lrcourse.grading.sandbox.answer_zygote import Child
+
+    ours, theirs = socket.socketpair()
+    try:
+        child = Child(ours)
+        child.load({"context": [], "answers": [cell]})
+        return child.namespace
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_a_data_answer_cell_under_a_cell_magic_fails_in_the_kernel(tmp_path, monkeypatch):
+    """R23s (issue 23): `%%time` over a right `diagnosed_loops` passed every check in the kernel and scored 0 in the
+    grade, where the answer cell runs with a shell whose every magic does nothing: the cell defines nothing there.
+    IPython's history holds the cell as `get_ipython().run_cell_magic('time', '', body)`; the kernel finds the name
+    in the body and refuses the magic. A real IPython shell."""
+    import shutil
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from lrcourse.build import ROOT
+    from lrcourse.checking.plateau_reading import check_diagnosis_form
+
+    body = 'diagnosed_loops = {"A": "correct", "B": "training loss", "C": "one epoch late", "D": "accuracy"}\n'
+    assert "diagnosed_loops" not in _graders_namespace("%%time\n" + body)
+    shutil.copy(ROOT / "notebooks" / "03_adaptive_schedules" / "adaptive_schedules.ipynb", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("%%time\n" + body, store_history=True)
+        with pytest.raises(checking.CheckFailed, match="defines diagnosed_loops uses an IPython magic.*Remove"):
+            check_diagnosis_form(shell.user_ns["diagnosed_loops"])
+        shell.run_cell(body, store_history=True)  # the same answer without the magic
+        check_diagnosis_form(shell.user_ns["diagnosed_loops"])
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_a_data_answer_that_reads_a_line_magics_value_fails_in_the_kernel(tmp_path, monkeypatch):
+    """R23s: `g = %time 0.7` then `inferred_step_lr = {..., "gamma": g, ...}`: g is 0.7 in the kernel and None in the
+    grade (the magic does nothing there), so the answer scored 0; the kernel read only get_ipython, which it exempted."""
+    import shutil
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from lrcourse.build import ROOT
+    from lrcourse.checking.step_lr_reading import check_step_reading
+
+    cell = 'g = %time 0.7\ninferred_step_lr = {"step_size": 5, "gamma": g, "hand_set_rate": 0.25}\n'
+    assert _graders_namespace(cell)["inferred_step_lr"]["gamma"] is None
+    shutil.copy(ROOT / "notebooks" / "02_ordered_schedules" / "ordered_schedules.ipynb", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell(cell, store_history=True)
+        assert shell.user_ns["inferred_step_lr"]["gamma"] == 0.7
+        with pytest.raises(checking.CheckFailed, match="defines inferred_step_lr uses an IPython magic"):
+            check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
+        shell.run_cell(cell.replace("%time ", ""), store_history=True)
+        check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_a_function_answer_under_a_cell_magic_fails_in_the_kernel():
+    """R23s: a right `recipe_from_rates` under `%%time` passed in the kernel (its code is "<timed exec>", not in
+    linecache, so the self-contained check saw no cell) and is undefined in the grade. The kernel finds its cell in
+    IPython's history and refuses the magic."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    cell = (
+        "def recipe_from_rates(rates):\n"
+        '    return {"lr": 0.1, "warmup_epochs": 1, "start_factor": 0.5, "step_size": 2, "gamma": 0.5}\n'
+    )
+    assert "recipe_from_rates" not in _graders_namespace("%%time\n" + cell)
+    recipe = {"lr": 0.1, "warmup": 1, "start_factor": 0.5, "step_size": 2, "gamma": 0.5}
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("%%time\n" + cell, store_history=True)
+        with pytest.raises(checking.CheckFailed, match="defines recipe_from_rates uses an IPython magic"):
+            checking.check_recipe(shell.user_ns["recipe_from_rates"], **recipe)
+        shell.run_cell(cell, store_history=True)
+        checking.check_recipe(shell.user_ns["recipe_from_rates"], **recipe)
+    finally:
+        InteractiveShell.clear_instance()
+
+
 def test_a_returned_callable_dict_is_data_only_a_callable_name_is_not():
     """R23p: a reader returning a dict subclass with __call__ was refused in the kernel ("your answer is callable") and
     got 4/4 in the grade, where a returned value is sent as its data: only a name is sent as a callable's stand-in."""

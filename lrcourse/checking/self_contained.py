@@ -3,11 +3,13 @@
 In the notebook a student's answer can lean on a name some earlier exploratory cell defined, pass there,
 and fail under `lrcourse grade`. `expect_self_contained` catches that in the kernel, with the reason, for a function or
 a class (its cell is in linecache); `expect_data_self_contained` for a name bound to plain data (its cell is the
-latest input in IPython's history that assigns it).
+latest input in IPython's history that assigns it). Both refuse an answer cell that uses an IPython magic: the grader
+runs the cell with a `get_ipython()` whose every magic does nothing, so `%%time` over the answer defines nothing there.
 """
 
 from __future__ import annotations
 
+import ast
 import glob
 import json
 import linecache
@@ -67,14 +69,21 @@ def expect_self_contained(target) -> None:
     """In the notebook: fail if the answer cell that defined `target` reads a name that neither it nor the
     chapter's context cells define. The grader runs the answer cell alone after the context cells, so such an
     answer would pass here and fail there."""
-    source, context = cell_source(target), context_names()
-    if source is None or context is None:
+    name = getattr(target, "__name__", "your answer")
+    source = cell_source(target)
+    if source is None:  # a cell magic compiles its body apart (`%%time`: "<timed exec>", not in linecache)
+        history_cell = assigning_cell(name)
+        if history_cell is not None:
+            expect_no_magic(history_cell, name)
+        return
+    expect_no_magic(source, name)
+    context = context_names()
+    if context is None:
         return
     try:
         missing = sorted(names_used_but_not_defined(source) - context)
     except SyntaxError:
         return
-    name = getattr(target, "__name__", "your answer")
     expect(
         not missing,
         f"The cell that defines {name} uses {', '.join(missing)}, which that cell does not define. "
@@ -84,13 +93,15 @@ def expect_self_contained(target) -> None:
 
 
 def assigning_cell(variable: str) -> str | None:
-    """The latest input the kernel ran that assigns `variable` at its top level (IPython's history, `In`), or None
-    (no IPython shell: the grader's process, a plain interpreter)."""
+    """The latest input the kernel ran that assigns `variable` at its top level, itself or in the body of a cell magic
+    (IPython's history, `In`), or None (no IPython shell: the grader's process, a plain interpreter)."""
     ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded, the grader need not
     shell = ipython.get_ipython() if ipython is not None else None
     history = shell.user_ns.get("In") if shell is not None else None
     for source in reversed(history if isinstance(history, list) else []):
-        if isinstance(source, str) and _assigns(source, variable):
+        if isinstance(source, str) and any(
+            _assigns(text, variable) for text in (source, *_magic_bodies(source, shell))
+        ):
             return source
     return None
 
@@ -103,15 +114,57 @@ def _assigns(source: str, variable: str) -> bool:
     return symbol.is_assigned() or symbol.is_imported()
 
 
+def _magic_calls(source: str) -> list[ast.Call]:
+    """The `get_ipython().<method>(...)` calls in a history entry: IPython writes every magic (and `!`) as one."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Call)
+        and isinstance(node.func.value.func, ast.Name)
+        and node.func.value.func.id == "get_ipython"
+    ]
+
+
+def _magic_bodies(source: str, shell) -> list[str]:
+    """The Python of each cell magic's body in a history entry (`%%time` is `run_cell_magic('time', '', body)`)."""
+    bodies = []
+    for call in _magic_calls(source):
+        body = call.args[2] if call.func.attr == "run_cell_magic" and len(call.args) == 3 else None
+        if isinstance(body, ast.Constant) and isinstance(body.value, str):
+            bodies.append(shell.transform_cell(body.value))  # the body may hold magics of its own
+    return bodies
+
+
+def expect_no_magic(source: str, name: str) -> None:
+    """Fail if the answer's cell uses an IPython magic: the grader runs the cell with a shell whose every magic does
+    nothing, so `%%time` over the answer defines nothing there and `x = %time f()` binds None."""
+    expect(
+        not _magic_calls(source),
+        f"The cell that defines {name} uses an IPython magic (a line starting with % or %%, or !). The grader runs "
+        "the answer cell on its own, where every magic does nothing: under %%time the cell defines nothing, and "
+        "`x = %time f()` makes x None. Remove the magics from the answer cell (time it in a scratch cell).",
+    )
+
+
 def expect_data_self_contained(variable: str) -> None:
     """In the notebook: fail if the cell that last assigned the plain-data answer `variable` reads a name that
     neither it nor the chapter's context cells define (R23p: `ratios[5]` from a scratch cell passed here and scored
     0 in the grade, NameError in the answer cell run alone)."""
-    source, context = assigning_cell(variable), context_names()
-    if source is None or context is None:
+    source = assigning_cell(variable)
+    if source is None:
         return
-    try:  # the history holds a cell as Python: a magic is a call of get_ipython, which the grader's process defines too
-        missing = sorted(names_used_but_not_defined(source) - context - {"get_ipython"})
+    expect_no_magic(source, variable)
+    context = context_names()
+    if context is None:
+        return
+    try:  # a magic was refused just above: every name read here is the cell's own code's
+        missing = sorted(names_used_but_not_defined(source) - context)
     except SyntaxError:
         return
     expect(
