@@ -67,8 +67,9 @@ def test_a_range_test_may_grow_the_rate_with_exponential_lr_but_must_not_leave_i
     """Issue 23 (R23r): a correct answer that grows the rate with PyTorch's ExponentialLR passes every check (the
     grader's process keeps the schedulers for this cell, as the kernel does: test_cells); the same answer restoring
     the state and the rates by hand leaves ExponentialLR's `initial_lr` in the groups and loses the restore only.
-    That key is what the next scheduler created on the optimizer would start from: a LambdaLR made afterwards
-    starts from the range test's start_lr, not from the optimizer's rate."""
+    A LambdaLR made afterwards starts from that key, the range test's start_lr, not from the optimizer's rate; a
+    StepLR or CosineAnnealingLR starts from the optimizer's rate but takes the key as its base_lrs, and the
+    CosineAnnealingLR heads to it after T_max."""
     by_scheduler = _range_answer("range_rate_by_exponential_lr")
     checking.check_range_rates(by_scheduler, end_lr=10.0)
     checking.check_range_losses(by_scheduler, end_lr=10.0)
@@ -87,6 +88,13 @@ def test_a_range_test_may_grow_the_rate_with_exponential_lr_but_must_not_leave_i
     assert optimizer.param_groups[0]["lr"] == 0.003 and optimizer.param_groups[0]["initial_lr"] == 1e-5
     later = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
     assert later.get_last_lr() == [1e-5]  # the next schedule starts from the range test's start_lr
+    optimizer.param_groups[0]["lr"] = 0.003  # as the range test left it; LambdaLR set it to 1e-5
+    closed_form = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=2)
+    assert closed_form.get_last_lr() == [0.003] and closed_form.base_lrs == [1e-5]
+    for _ in range(4):
+        optimizer.step()
+        closed_form.step()
+    assert math.isclose(optimizer.param_groups[0]["lr"], 1e-5)  # back at the leftover initial_lr after 2 * T_max
     fresh = torch.optim.Adam(model.parameters(), lr=0.003)
     by_scheduler(model, fresh, batches, 1e-5, 1.0, 5, 0.9, 4.0)
     assert "initial_lr" not in fresh.param_groups[0]  # load_state_dict put the groups back as they were

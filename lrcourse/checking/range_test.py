@@ -23,7 +23,8 @@ RANGE_KEYS = ("lrs", "losses", "suggestion")
 
 def group_settings(optimizer) -> list[list[str]]:
     """The names each parameter group holds besides its parameters: a scheduler created in the test adds
-    `initial_lr`, which the next scheduler created on the optimizer would start from, so it must not stay."""
+    `initial_lr`, which a later LambdaLR, warm-restart or SequentialLR would start from and closed-form schedulers
+    take as their base_lrs, so it must not stay."""
     return [sorted(key for key in group if key != "params") for group in optimizer.param_groups]
 
 
@@ -301,8 +302,9 @@ def check_range_restores(range_test, **config) -> None:
     was, now = before["settings"], after.get("settings")
     expect(
         was == now,
-        f"{call}: {_settings_change(was, now)}; a scheduler created on the optimizer adds `initial_lr`, which the "
-        "next scheduler would start from: load the optimizer's saved state_dict() afterwards, which puts back every "
+        f"{call}: {_settings_change(was, now)}; a scheduler created on the optimizer adds `initial_lr`, which a later "
+        "LambdaLR, warm-restart or SequentialLR would start from and closed-form schedulers take as their base_lrs: "
+        "load the optimizer's saved state_dict() afterwards, which puts back every "
         "group as it was",
     )
 

@@ -2,7 +2,7 @@
 cell is marked `uses_schedulers`, so the grader's process keeps torch.optim.lr_scheduler, as the learner's kernel
 does. A correct answer that grows the rate with ExponentialLR gets full marks (it scored 0 of 7 while the grader's
 process lacked the module); the same answer restoring by hand leaves ExponentialLR's `initial_lr` in the groups,
-which the next scheduler created on the optimizer would start from, and loses the restore's points."""
+which a later LambdaLR would start from and closed-form schedulers take as their base_lrs, and loses the restore's points."""
 
 from __future__ import annotations
 
