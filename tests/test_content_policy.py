@@ -83,37 +83,44 @@ def test_a_formgrader_page_whose_address_holds_what_no_id_has_is_answered_404_wi
     assert "sandbox" in headers["Content-Security-Policy"]
 
 
-def served(paths: list[str], reached: list) -> list[tuple[int, str, bytes, str]]:
-    """(status, reason, body, policy) of each of `paths` from a tornado server with the course's routes and
-    transform installed ahead of a stand-in for nbgrader's gradebook page, which answers 200 with a script (and
-    adds the ids it was given to `reached`)."""
+def answered(routes: list, paths: list[str]) -> list:
+    """The responses to each of `paths` from a tornado server with the course's routes and transform installed
+    (`content_policy.install`) ahead of `routes`, the stand-ins for nbgrader's handlers."""
     import asyncio
     import logging
 
     from tornado.httpclient import AsyncHTTPClient
     from tornado.httpserver import HTTPServer
     from tornado.testing import bind_unused_port
-    from tornado.web import Application, RequestHandler
-
-    class Gradebook(RequestHandler):
-        def get(self, *ids):
-            reached.append(ids)
-            self.write("<script>var assignment_id = 'x';</script>")
+    from tornado.web import Application
 
     async def fetch_all():
-        app = Application([(r"/formgrader/gradebook/(.*)", Gradebook)], base_url="/")
+        app = Application(routes, base_url="/")
         content_policy.install(app, logging.getLogger("test"))
         sock, port = bind_unused_port()
         server = HTTPServer(app)
         server.add_sockets([sock])
         try:
             client = AsyncHTTPClient()
-            answers = [await client.fetch(f"http://127.0.0.1:{port}{p}", raise_error=False) for p in paths]
+            return [await client.fetch(f"http://127.0.0.1:{port}{p}", raise_error=False) for p in paths]
         finally:
             server.stop()
-        return [(a.code, a.reason, a.body, a.headers.get("Content-Security-Policy", "")) for a in answers]
 
     return asyncio.run(fetch_all())
+
+
+def served(paths: list[str], reached: list) -> list[tuple[int, str, bytes, str]]:
+    """(status, reason, body, policy) of each of `paths`, the course's routes ahead of a stand-in for nbgrader's
+    gradebook page, which answers 200 with a script (and adds the ids it was given to `reached`)."""
+    from tornado.web import RequestHandler
+
+    class Gradebook(RequestHandler):
+        def get(self, *ids):
+            reached.append(ids)
+            self.write("<script>var assignment_id = 'x';</script>")
+
+    answers = answered([(r"/formgrader/gradebook/(.*)", Gradebook)], paths)
+    return [(a.code, a.reason, a.body, a.headers.get("Content-Security-Policy", "")) for a in answers]
 
 
 def test_a_refused_address_is_answered_404_not_found_by_a_route_ahead_of_nbgraders_page():
@@ -203,37 +210,20 @@ def test_formgraders_guard_takes_every_character_of_a_student_id_and_no_other():
 
 
 def served_files(course, paths: list[str]) -> list[tuple[int, bytes]]:
-    """(status, body) of each of `paths` from a tornado server with the course's routes installed ahead of a
-    stand-in for nbgrader's SubmissionFilesHandler: as nbgrader's, a StaticFileHandler rooted at the course's
-    folder that joins the decoded path to the submission's autograded folder (every id is alice's)."""
-    import asyncio
-    import logging
+    """(status, body) of each of `paths`, the course's routes ahead of a stand-in for nbgrader's
+    SubmissionFilesHandler: as nbgrader's, a StaticFileHandler rooted at the course's folder that joins the decoded
+    path to the submission's autograded folder (every id is alice's)."""
     import os
 
-    from tornado.httpclient import AsyncHTTPClient
-    from tornado.httpserver import HTTPServer
-    from tornado.testing import bind_unused_port
-    from tornado.web import Application, StaticFileHandler
+    from tornado.web import StaticFileHandler
 
     class SubmissionFiles(StaticFileHandler):
         def parse_url_path(self, url_path):
             _, path = url_path.lstrip("/").split("/", 1)
             return super().parse_url_path(os.path.join(str(course / "autograded" / "alice" / "ch"), path))
 
-    async def fetch_all():
-        app = Application([(r"/formgrader/submissions/(.*)", SubmissionFiles, {"path": str(course)})], base_url="/")
-        content_policy.install(app, logging.getLogger("test"))
-        sock, port = bind_unused_port()
-        server = HTTPServer(app)
-        server.add_sockets([sock])
-        try:
-            client = AsyncHTTPClient()
-            answers = [await client.fetch(f"http://127.0.0.1:{port}{p}", raise_error=False) for p in paths]
-        finally:
-            server.stop()
-        return [(a.code, a.body) for a in answers]
-
-    return asyncio.run(fetch_all())
+    answers = answered([(r"/formgrader/submissions/(.*)", SubmissionFiles, {"path": str(course)})], paths)
+    return [(a.code, a.body) for a in answers]
 
 
 def test_a_submissions_file_address_that_leaves_its_folder_is_answered_404(tmp_path):
