@@ -12,13 +12,11 @@ notebook's kernel `LocalFactors` serves the same requests in the kernel itself.
 from __future__ import annotations
 
 import math
-import sys
 import types
 
 from lrcourse import wire
-from lrcourse.checking.guard import Guard, StudentTimeout
 from lrcourse.checking.self_contained import expect_self_contained
-from lrcourse.checking.wsd_observer import SECONDS, SchedulerUse, rate_as_data
+from lrcourse.checking.wsd_observer import SECONDS, rate_as_data, run_guarded
 
 
 class FactorServer:
@@ -32,18 +30,8 @@ class FactorServer:
         """One request ({"do": "new" | "call" | "state" | "load", ...}), run under the guard for its `seconds`: the
         reply's `value` (encoded), or `timeout`, or the `error` the answer raised, and the scheduler calls it made."""
         work = {"new": self._new, "call": self._call, "state": self._state, "load": self._load}[request["do"]]
-        reply = {"ok": True, "value": None, "error": None, "timeout": False, "calls": []}
-        guard, use = Guard(float(request.get("seconds", SECONDS)), forbid_schedulers=False), SchedulerUse()
-        try:
-            with guard.running():
-                sys.setprofile(use.profile)  # the guard puts its own back afterwards
-                reply["value"] = wire.encode(work(request))
-        except StudentTimeout:
-            reply["timeout"] = True
-        except Exception as error:
-            reply["error"] = wire.encode_error(error)
-        reply["calls"] = sorted(set(use.calls))[:20]
-        return reply
+        reply = run_guarded(float(request.get("seconds", SECONDS)), lambda: wire.encode(work(request)))
+        return {"ok": True, **reply}
 
     def _factor(self, request: dict):
         return self.factors[int(request["handle"])]

@@ -56,6 +56,24 @@ class SchedulerUse:
             self.calls.append(frame.f_code.co_qualname)
 
 
+def run_guarded(seconds: float, work) -> dict:
+    """`work()` under the guard for `seconds`, PyTorch's schedulers allowed and their calls recorded: {"value": what
+    it returned (None if it did not), "error": the exception it raised, encoded, "timeout", "calls"}. `work` encodes
+    its own value, so a repr that loops is bounded too."""
+    outcome = {"value": None, "error": None, "timeout": False, "calls": []}
+    guard, use = Guard(seconds, forbid_schedulers=False), SchedulerUse()
+    try:
+        with guard.running():
+            sys.setprofile(use.profile)  # the guard puts its own back afterwards
+            outcome["value"] = work()
+    except StudentTimeout:
+        outcome["timeout"] = True
+    except Exception as error:
+        outcome["error"] = wire.encode_error(error)
+    outcome["calls"] = sorted(set(use.calls))[:20]
+    return outcome
+
+
 def _raised(error: Exception) -> dict:
     """A step whose factor raised, as plain data: not a number, and the message names the exception. PyTorch's
     schedulers refused (ForbiddenUse) still end the run: that is not a slip of a step."""
@@ -114,25 +132,14 @@ def run_rates(optimizer, scheduler, steps: list, before_step=None) -> list:
 @observer("wsd", seconds=SECONDS, once=True)
 def observe_wsd(factory, payload: dict) -> dict:
     """Run LambdaLR with the student's factor, every step in order (the resume is the grader's: `wsd_resume`)."""
-    observation = {
-        "states": [],
-        "value": wire.encode(None),
-        "error": None,
-        "timeout": False,
-        "calls": [],
-        "seconds": SECONDS,
-    }
     arguments = (payload["warmup"], payload["stable"], payload["decay"], payload["start_factor"])
-    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))]).step()  # a process's first step imports torch._dynamo
-    guard, use = Guard(SECONDS, forbid_schedulers=False), SchedulerUse()  # (seconds): pay that outside the budget
-    try:
-        with guard.running():
-            sys.setprofile(use.profile)  # the guard puts its own back afterwards
-            rates = run_rates(*scheduled(factory(*arguments), payload["lr"]), list(range(payload["steps"])))
-        observation["states"] = [wire.encode({"rates": rates})]
-    except StudentTimeout:
-        observation["timeout"] = True
-    except Exception as error:
-        observation["error"] = wire.encode_error(error)
-    observation["calls"] = sorted(set(use.calls))[:20]
-    return observation
+    # a process's first step imports torch._dynamo (seconds): pay that outside the budget
+    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))]).step()
+    steps = list(range(payload["steps"]))
+
+    def rates() -> dict:
+        return wire.encode({"rates": run_rates(*scheduled(factory(*arguments), payload["lr"]), steps)})
+
+    outcome = run_guarded(SECONDS, rates)
+    states = [] if outcome["value"] is None else [outcome.pop("value")]
+    return {**outcome, "states": states, "value": wire.encode(None), "seconds": SECONDS}
