@@ -47,6 +47,14 @@ def unreadable_students(chapter: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
+def graded_error(graded, student: str, chapter: str, cell_id: str):
+    """The error output of one test cell in a student's autograded notebook."""
+    folder = graded.path / "autograded" / student / chapter
+    cells = nbformat.read(next(folder.glob("*.ipynb")), as_version=4).cells
+    cell = next(c for c in cells if c.get("id") == cell_id)
+    return next(o for o in cell.outputs if o.output_type == "error")
+
+
 class ChapterFidelity:
     """What every chapter's grading must hold; a subclass names the chapter."""
 
@@ -105,13 +113,7 @@ class TestOrderedSchedules(ChapterFidelity):
 
     def test_failure_messages_are_actionable(self, graded):
         """A failed test shows the configuration, the step, expected and actual values."""
-        folder = graded.path / "autograded" / "my-step-lr-decays-one-step-early" / self.chapter
-        cell = next(
-            c
-            for c in nbformat.read(next(folder.glob("*.ipynb")), as_version=4).cells
-            if c.get("id") == "test_my_step_lr_one_group"
-        )
-        error = next(o for o in cell.outputs if o.output_type == "error")
+        error = graded_error(graded, "my-step-lr-decays-one-step-early", self.chapter, "test_my_step_lr_one_group")
         message = error.evalue
         assert error.ename == "CheckFailed" and "lrcourse/checking" not in "\n".join(error.traceback), error
         assert "MyStepLR(optimizer, step_size=3, gamma=0.5)" in message
@@ -158,13 +160,7 @@ class TestPractice(ChapterFidelity):
 
     def test_failure_messages_name_the_phase_the_step_and_both_rates(self, graded):
         """A failed test says where the schedule went wrong (step, phase, yours against PyTorch's), not the formula."""
-        folder = graded.path / "autograded" / "wsd-factor-decay-one-step-ahead" / self.chapter
-        cell = next(
-            c
-            for c in nbformat.read(next(folder.glob("*.ipynb")), as_version=4).cells
-            if c.get("id") == "test_wsd_decay"
-        )
-        error = next(o for o in cell.outputs if o.output_type == "error")
+        error = graded_error(graded, "wsd-factor-decay-one-step-ahead", self.chapter, "test_wsd_decay")
         assert error.ename == "CheckFailed" and "lrcourse/checking" not in "\n".join(error.traceback), error
         assert "at step 15, the decay's step 1 of 5 (steps 15 to 19)" in error.evalue, error.evalue
         assert "the optimizer's rate is 0.064" in error.evalue and "is 0.1" in error.evalue, error.evalue
