@@ -70,7 +70,11 @@ def range_fixture(payload: dict):
 
 def state_vector(model, optimizer) -> list[list[float]]:
     """A fingerprint of what a range test must leave unchanged, the weights and the optimizer's state: each
-    tensor's sum and the sum of its magnitudes."""
-    tensors = [p.detach() for p in model.parameters()]
-    tensors += [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
+    tensor's sum and the sum of its magnitudes. The state is read under the model's own parameters, as the optimizer
+    reads it at its next step: a state put back under copies of them (`copy.deepcopy(optimizer.state)` copies its
+    keys) is no state for the model, and its next step is a fresh Adam's (issue 23, R23u)."""
+    parameters = list(model.parameters())
+    tensors = [p.detach() for p in parameters]
+    for parameter in parameters:  # .get: the state is a defaultdict, and reading must not add to it
+        tensors += [v for v in optimizer.state.get(parameter, {}).values() if torch.is_tensor(v)]
     return [[float(t.double().sum()), float(t.double().abs().sum())] for t in tensors]

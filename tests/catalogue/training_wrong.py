@@ -350,6 +350,22 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         ),
         fails=(RANGE_RESTORES,),
     ),
+    # issue 23 (R23u): the state deep-copied as a dict and put back under the copies of the parameters that
+    # deepcopy made of its keys: the rates and weights are right, but the model's parameters have no state again
+    range_test(
+        "range_restores_state_under_copied_keys",
+        range_variant(
+            "    saved_optimizer = copy.deepcopy(optimizer.state_dict())\n",
+            "    saved_state = copy.deepcopy(optimizer.state)\n"
+            '    saved_lrs = [group["lr"] for group in optimizer.param_groups]\n',
+            "    optimizer.load_state_dict(saved_optimizer)\n",
+            "    optimizer.state.clear()\n"
+            "    optimizer.state.update(saved_state)\n"
+            "    for group, lr in zip(optimizer.param_groups, saved_lrs):\n"
+            '        group["lr"] = lr\n',
+        ),
+        fails=(RANGE_RESTORES,),
+    ),
     range_test(
         "range_restores_model_only",
         range_variant("    optimizer.load_state_dict(saved_optimizer)\n", ""),
