@@ -112,15 +112,15 @@ def resume_three_ways(names: dict) -> dict:
 
 
 def test_ch6_written_warmup_a_new_adam_on_trained_weights(resumed):
-    """A new Adam moves every weight by the full rate at its first step; the saved one by a median of 2 to 3 % of
-    the rate at 0.03 (at most a quarter of it); the loss jumps from under 0.01 to 0.3-0.6 within 10 steps at
+    """A new Adam moves every weight by the full rate at its first step; the saved one by a median of 1.5 to 3.5 %
+    of the rate at 0.03 (at most a quarter of it); the loss jumps from under 0.01 to 0.3-0.6 within 10 steps at
     0.03 and stays several times the restored run's 20-30 steps later, hardly at 0.003; a re-warm-up avoids it."""
     for seed in range(3):
         new, new_losses = resumed[0.03, seed, "new"]
         saved, saved_losses = resumed[0.03, seed, "saved"]
         warmed, warmed_losses = resumed[0.03, seed, "new, warmed up"]
         assert torch.allclose(new, torch.ones_like(new), rtol=0, atol=2e-3)  # |g| > 1e-5: eps = 1e-8 costs < 0.1 %
-        assert 0.01 < saved.median() < 0.04 and saved.max() < 0.25
+        assert 0.015 < saved.median() < 0.035 and saved.max() < 0.25  # 1.6, 1.9, 3.0 % (R23u)
         assert saved_losses[0] < 0.01 and 0.25 < new_losses[1:10].max() < 0.65 and saved_losses[1:10].max() < 0.05
         assert new_losses[20:].mean() > 3 * saved_losses[20:].mean()
         assert warmed_losses[1:10].max() < 0.05
@@ -128,6 +128,9 @@ def test_ch6_written_warmup_a_new_adam_on_trained_weights(resumed):
         _, low_saved = resumed[0.003, seed, "saved"]
         assert low_losses[1:10].max() < 1.3 * low_saved[1:10].max()  # at 0.003 hardly a jump
     text = rubric("06_choosing_the_rate/choosing_the_rate.ipynb", "written_warmup")
-    for claim in ["a median move of 2 to 3 % of the rate, none above a quarter of it", "from under 0.01 to 0.3 to 0.6"]:
+    for claim in [
+        "a median move of 1.5 to 3.5 % of the rate, none above a quarter of it",
+        "from under 0.01 to 0.3 to 0.6",
+    ]:
         assert claim in text, claim
     assert "whatever the local sharpness" in text  # the curvature answer earns the first point too (R23r)
