@@ -7,6 +7,8 @@ import torch
 
 from lrcourse import checking
 
+from support.answer_process import graders_namespace
+
 
 def _recipe_answer(key: str, value):
     """A right recipe (lr=0.1, warmup 1, start_factor 0.5, step_size 2, gamma 0.5) with `key` given as `value`."""
@@ -84,22 +86,6 @@ def test_chapter_3s_diagnosis_that_reads_a_scratch_cells_name_fails_in_the_kerne
         InteractiveShell.clear_instance()
 
 
-def _graders_namespace(cell: str) -> dict:
-    """What the grader's answer process binds running `cell` as an answer cell (its Child.load, every magic a no-op)."""
-    import socket
-
-    from lrcourse.grading.sandbox.answer_zygote import Child
-
-    ours, theirs = socket.socketpair()
-    try:
-        child = Child(ours)
-        child.load({"context": [], "answers": [cell]})
-        return child.namespace
-    finally:
-        ours.close()
-        theirs.close()
-
-
 def test_a_data_answer_cell_under_a_cell_magic_fails_in_the_kernel(tmp_path, monkeypatch):
     """R23s (issue 23): `%%time` over a right `diagnosed_loops` passed every check in the kernel and scored 0 in the
     grade, where the answer cell runs with a shell whose every magic does nothing: the cell defines nothing there.
@@ -113,7 +99,7 @@ def test_a_data_answer_cell_under_a_cell_magic_fails_in_the_kernel(tmp_path, mon
     from lrcourse.checking.plateau_reading import check_diagnosis_form
 
     body = 'diagnosed_loops = {"A": "correct", "B": "training loss", "C": "one epoch late", "D": "accuracy"}\n'
-    assert "diagnosed_loops" not in _graders_namespace("%%time\n" + body)
+    assert "diagnosed_loops" not in graders_namespace("%%time\n" + body)
     shutil.copy(ROOT / "notebooks" / "03_adaptive_schedules" / "adaptive_schedules.ipynb", tmp_path)
     monkeypatch.chdir(tmp_path)
     shell = InteractiveShell.instance()
@@ -138,7 +124,7 @@ def test_a_data_answer_that_reads_a_line_magics_value_fails_in_the_kernel(tmp_pa
     from lrcourse.checking.step_lr_reading import check_step_reading
 
     cell = 'g = %time 0.7\ninferred_step_lr = {"step_size": 5, "gamma": g, "hand_set_rate": 0.25}\n'
-    assert _graders_namespace(cell)["inferred_step_lr"]["gamma"] is None
+    assert graders_namespace(cell)["inferred_step_lr"]["gamma"] is None
     shutil.copy(ROOT / "notebooks" / "02_ordered_schedules" / "ordered_schedules.ipynb", tmp_path)
     monkeypatch.chdir(tmp_path)
     shell = InteractiveShell.instance()
@@ -163,7 +149,7 @@ def test_a_function_answer_under_a_cell_magic_fails_in_the_kernel():
         "def recipe_from_rates(rates):\n"
         '    return {"lr": 0.1, "warmup_epochs": 1, "start_factor": 0.5, "step_size": 2, "gamma": 0.5}\n'
     )
-    assert "recipe_from_rates" not in _graders_namespace("%%time\n" + cell)
+    assert "recipe_from_rates" not in graders_namespace("%%time\n" + cell)
     recipe = {"lr": 0.1, "warmup": 1, "start_factor": 0.5, "step_size": 2, "gamma": 0.5}
     shell = InteractiveShell.instance()
     try:
@@ -172,74 +158,6 @@ def test_a_function_answer_under_a_cell_magic_fails_in_the_kernel():
             checking.check_recipe(shell.user_ns["recipe_from_rates"], **recipe)
         shell.run_cell(cell, store_history=True)
         checking.check_recipe(shell.user_ns["recipe_from_rates"], **recipe)
-    finally:
-        InteractiveShell.clear_instance()
-
-
-def _kernel_with(tmp_path, monkeypatch, notebook: str):
-    """A real IPython shell whose working folder holds the chapter's notebook (its context cells), and its `run`: a
-    cell as the kernel runs it, kept in its history (`In`)."""
-    import shutil
-
-    from IPython.core.interactiveshell import InteractiveShell
-
-    from lrcourse.build import ROOT
-
-    shutil.copy(ROOT / "notebooks" / notebook, tmp_path)
-    monkeypatch.chdir(tmp_path)
-    shell = InteractiveShell.instance()
-    return shell, lambda cell: shell.run_cell(cell, store_history=True)
-
-
-def test_a_plain_data_answer_a_later_cell_changed_in_place_fails_in_the_kernel(tmp_path, monkeypatch):
-    """R23s (issue 23): `inferred_step_lr["gamma"] = 0.7` in a scratch cell below a wrong answer cell passed every
-    check in the kernel, which judged the changed value, and lost the point in the grade, which runs the answer cell
-    alone. The kernel runs a plain answer cell again on its own and compares; a right answer written plainly passes,
-    and so does a later cell that reads it, or puts a key back in another order (the grader reads the same dict)."""
-    from IPython.core.interactiveshell import InteractiveShell
-
-    from lrcourse.checking.step_lr_reading import check_step_reading
-
-    cell = 'inferred_step_lr = {"step_size": 5, "gamma": 0.5, "hand_set_rate": 0.25}\n'
-    assert _graders_namespace(cell)["inferred_step_lr"]["gamma"] == 0.5
-    shell, run = _kernel_with(tmp_path, monkeypatch, "02_ordered_schedules/ordered_schedules.ipynb")
-    try:
-        run(cell)
-        for change in ('inferred_step_lr["gamma"] = 0.7', "inferred_step_lr.update(gamma=0.7)"):
-            run(change)  # a scratch cell below the answer
-            assert shell.user_ns["inferred_step_lr"]["gamma"] == 0.7
-            with pytest.raises(checking.CheckFailed, match="A later cell changed inferred_step_lr in place.*Put the"):
-                check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
-        run(cell.replace("0.5", "0.28 / 0.4"))  # right, written plainly
-        run("print(inferred_step_lr)")
-        run('inferred_step_lr["gamma"] = inferred_step_lr.pop("gamma")')  # the same values, another order
-        check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
-        run('inferred_step_lr |= {"gamma": 0.7}')  # in place too, and it assigns the name: reads it first
-        with pytest.raises(checking.CheckFailed, match="reads inferred_step_lr before assigning it"):
-            check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
-    finally:
-        InteractiveShell.clear_instance()
-
-
-def test_an_answer_cell_that_is_not_plain_data_is_read_for_a_later_change_in_place(tmp_path, monkeypatch):
-    """R23s: an answer cell that calls a method (`str.split`) is not run again in the kernel; the cells run after it are
-    read for a statement that changes the answer in place, and one fails the check. A later cell that only reads the
-    answer, or changes another name, passes."""
-    from IPython.core.interactiveshell import InteractiveShell
-
-    from lrcourse.checking.answer_replay import plain_cell
-    from lrcourse.checking.plateau_reading import check_diagnosis_form
-
-    cell = 'diagnosed_loops = dict(zip("ABCD", "training loss|one epoch late|accuracy|correct".split("|")))\n'
-    assert not plain_cell(cell)
-    shell, run = _kernel_with(tmp_path, monkeypatch, "03_adaptive_schedules/adaptive_schedules.ipynb")
-    try:
-        run(cell)
-        run("seen = dict(diagnosed_loops)\nseen['A'] = 'correct'\nprint(sorted(diagnosed_loops))")
-        check_diagnosis_form(shell.user_ns["diagnosed_loops"])
-        run('diagnosed_loops["A"], diagnosed_loops["D"] = "correct", "training loss"')
-        with pytest.raises(checking.CheckFailed, match="A later cell changed diagnosed_loops in place"):
-            check_diagnosis_form(shell.user_ns["diagnosed_loops"])
     finally:
         InteractiveShell.clear_instance()
 
