@@ -16,10 +16,9 @@ from lrcourse.checking.expect import close
 
 def group_settings(optimizer) -> list[dict]:
     """Each parameter group's keys and values besides its parameters (the observer sends them through the wire with
-    the rest of its observation): a scheduler created in
-    the test adds `initial_lr`, which a later LambdaLR, warm-restart or SequentialLR would start from and closed-form
-    schedulers take as their base_lrs, so it must not stay; a momentum or betas the test changed would steer every
-    later step."""
+    the rest of its observation): a scheduler created in the test adds `initial_lr`, which a later LambdaLR,
+    warm-restart or SequentialLR would start from and closed-form schedulers take as their base_lrs, so it must not
+    stay; a momentum or betas the test changed would steer every later step."""
     return [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
 
 
