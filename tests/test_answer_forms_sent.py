@@ -7,6 +7,8 @@ import torch
 
 from lrcourse import checking
 
+from support.answer_process import graders_namespace
+
 
 def _recipe_answer(key: str, value):
     """A right recipe (lr=0.1, warmup 1, start_factor 0.5, step_size 2, gamma 0.5) with `key` given as `value`."""
@@ -84,22 +86,6 @@ def test_chapter_3s_diagnosis_that_reads_a_scratch_cells_name_fails_in_the_kerne
         InteractiveShell.clear_instance()
 
 
-def _graders_namespace(cell: str) -> dict:
-    """What the grader's answer process binds running `cell` as an answer cell (its Child.load, every magic a no-op)."""
-    import socket
-
-    from lrcourse.grading.sandbox.answer_zygote import Child
-
-    ours, theirs = socket.socketpair()
-    try:
-        child = Child(ours)
-        child.load({"context": [], "answers": [cell]})
-        return child.namespace
-    finally:
-        ours.close()
-        theirs.close()
-
-
 def test_a_data_answer_cell_under_a_cell_magic_fails_in_the_kernel(tmp_path, monkeypatch):
     """R23s (issue 23): `%%time` over a right `diagnosed_loops` passed every check in the kernel and scored 0 in the
     grade, where the answer cell runs with a shell whose every magic does nothing: the cell defines nothing there.
@@ -113,7 +99,7 @@ def test_a_data_answer_cell_under_a_cell_magic_fails_in_the_kernel(tmp_path, mon
     from lrcourse.checking.plateau_reading import check_diagnosis_form
 
     body = 'diagnosed_loops = {"A": "correct", "B": "training loss", "C": "one epoch late", "D": "accuracy"}\n'
-    assert "diagnosed_loops" not in _graders_namespace("%%time\n" + body)
+    assert "diagnosed_loops" not in graders_namespace("%%time\n" + body)
     shutil.copy(ROOT / "notebooks" / "03_adaptive_schedules" / "adaptive_schedules.ipynb", tmp_path)
     monkeypatch.chdir(tmp_path)
     shell = InteractiveShell.instance()
@@ -138,7 +124,7 @@ def test_a_data_answer_that_reads_a_line_magics_value_fails_in_the_kernel(tmp_pa
     from lrcourse.checking.step_lr_reading import check_step_reading
 
     cell = 'g = %time 0.7\ninferred_step_lr = {"step_size": 5, "gamma": g, "hand_set_rate": 0.25}\n'
-    assert _graders_namespace(cell)["inferred_step_lr"]["gamma"] is None
+    assert graders_namespace(cell)["inferred_step_lr"]["gamma"] is None
     shutil.copy(ROOT / "notebooks" / "02_ordered_schedules" / "ordered_schedules.ipynb", tmp_path)
     monkeypatch.chdir(tmp_path)
     shell = InteractiveShell.instance()
@@ -163,7 +149,7 @@ def test_a_function_answer_under_a_cell_magic_fails_in_the_kernel():
         "def recipe_from_rates(rates):\n"
         '    return {"lr": 0.1, "warmup_epochs": 1, "start_factor": 0.5, "step_size": 2, "gamma": 0.5}\n'
     )
-    assert "recipe_from_rates" not in _graders_namespace("%%time\n" + cell)
+    assert "recipe_from_rates" not in graders_namespace("%%time\n" + cell)
     recipe = {"lr": 0.1, "warmup": 1, "start_factor": 0.5, "step_size": 2, "gamma": 0.5}
     shell = InteractiveShell.instance()
     try:

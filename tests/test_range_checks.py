@@ -98,3 +98,41 @@ def test_a_range_test_may_grow_the_rate_with_exponential_lr_but_must_not_leave_i
     fresh = torch.optim.Adam(model.parameters(), lr=0.003)
     by_scheduler(model, fresh, batches, 1e-5, 1.0, 5, 0.9, 4.0)
     assert "initial_lr" not in fresh.param_groups[0]  # load_state_dict put the groups back as they were
+
+
+def test_a_range_test_that_leaves_momentum_changed_loses_the_restore_with_the_key_and_both_values():
+    """Issue 23 (R23s): the restore compared the groups' key names only, so a test that turned SGD's momentum off at
+    the stop and put back the weights, the state and the rates by hand kept the restore's points. The values under
+    the keys are compared now; Adam's groups (no momentum, the visible case) are left as they were and pass."""
+    leaves_momentum = _range_answer("range_leaves_momentum_changed")
+    checking.check_range_restores(leaves_momentum, end_lr=10.0)
+    sgd = {"head_ratio": 0.1, "optimizer": "SGD", "start_lr": 1e-4, "end_lr": 100.0, "num_steps": 80, "beta": 0.9}
+    with pytest.raises(checking.CheckFailed, match="group 0's momentum was 0.9 before and is 0.0 after; .*state_dict"):
+        checking.check_range_restores(leaves_momentum, seed=5, **sgd)
+    checking.check_range_restores(_range_answer("range_reference"), seed=5, **sgd)
+
+
+def test_every_value_a_range_test_leaves_in_the_groups_is_compared_with_what_it_found():
+    """R23s: under a key the groups had, a value left changed (an `initial_lr` the test found and left at another
+    value, betas, a tensor rate, False made 0) is named with both values; the same values pass, the rate within the
+    course's tolerance, 0 and 0.0 alike, a tensor by its values."""
+    from lrcourse.checking.range_groups import as_sent, group_settings, settings_change
+
+    def groups(**changed):
+        optimizer = torch.optim.Adam(torch.nn.Linear(2, 2).parameters(), lr=0.003)
+        torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)  # a schedule made before: `initial_lr`
+        optimizer.param_groups[0].update(changed)
+        return as_sent(group_settings(optimizer))
+
+    assert settings_change(groups(), groups()) is None
+    assert settings_change(groups(), groups(lr=0.003 * (1 + 1e-12), weight_decay=0.0)) is None
+    assert settings_change(groups(lr=torch.tensor(0.5)), groups(lr=torch.tensor(0.5))) is None
+    for changed, named in [
+        ({"initial_lr": 1e-5}, "group 0's initial_lr was 0.003 before and is 1e-05 after"),
+        ({"betas": (0.0, 0.999)}, "group 0's betas was (0.9, 0.999) before and is (0.0, 0.999) after"),
+        ({"amsgrad": 0}, "group 0's amsgrad was False before and is 0 after"),
+        ({"lr": 0.0031}, "group 0's lr was 0.003 before and is 0.0031 after"),
+    ]:
+        assert named in settings_change(groups(), groups(**changed))
+    assert "lr was tensor(0.5000" in settings_change(groups(lr=torch.tensor(0.5)), groups(lr=torch.tensor(0.25)))
+    assert "added momentum" in settings_change(groups(), groups(momentum=0.9))

@@ -24,14 +24,16 @@ This module holds no answer: it only runs the student's code and PyTorch's.
 This package's namespace is the test cells' API: the names test cells import (and the failures they raise),
 nothing else; the grader imports its plumbing from the modules. One module per job:
 `observe` (where the student's code runs), `guard` (the guard and the rule against PyTorch's schedulers),
-`expect` (readable failures, the tolerances), `self_contained`, `expected` (the training exercises'
+`expect` (readable failures, the tolerances), `self_contained` (and `answer_replay`: a plain-data answer still
+what its cell gives), `expected` (the training exercises'
 expected values), and one module per exercise family: `scheduler_cases`, `scheduler_observers` and
 `schedulers` (chapters 2-3), `step_lr_own` (2) and `plateau_own` (3: a class judged against its own decays, its
 own patience, in the cells that test something else), `step_lr_reading` (2, reading a StepLR's log; its
 answer's forms in `answer_forms`, shared with 3's and 4's: any whole number is a count, as the grader sees it),
 `plateau_reading` (3, reading a logged run), `plateau_floor` (3, a stalled run's floor), `recipes` (4),
 `fit_steps` (5),
-`range_test` (6), `wsd` (7; its observer `wsd_observer`, its resume run where the judge runs `wsd_resume`, and
+`range_test` (6; what it must leave of the optimizer's groups in `range_groups`),
+`wsd` (7; its observer `wsd_observer`, its resume run where the judge runs `wsd_resume`, and
 the answer's side of that `factor_server`), plus `preview`.
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.
 """

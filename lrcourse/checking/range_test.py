@@ -14,18 +14,12 @@ from lrcourse.checking.expect import answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import TRAINING_SECONDS, Guard
 from lrcourse.checking.observe import observe, observer, target_name
+from lrcourse.checking.range_groups import as_sent, group_settings, settings_change
 from lrcourse.fixtures import range_fixture, state_vector
 from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL, STATE_RTOL
 from lrcourse.training import one_thread
 
 RANGE_KEYS = ("lrs", "losses", "suggestion")
-
-
-def group_settings(optimizer) -> list[list[str]]:
-    """The names each parameter group holds besides its parameters: a scheduler created in the test adds
-    `initial_lr`, which a later LambdaLR, warm-restart or SequentialLR would start from and closed-form schedulers
-    take as their base_lrs, so it must not stay."""
-    return [sorted(key for key in group if key != "params") for group in optimizer.param_groups]
 
 
 @observer("range_test", seconds=TRAINING_SECONDS)
@@ -299,28 +293,14 @@ def check_range_restores(range_test, **config) -> None:
         before.get("lrs") == after.get("lrs"),
         f"{call}: the optimizer's rates were {before.get('lrs')} before and {after.get('lrs')} after; restore them",
     )
-    was, now = before["settings"], after.get("settings")
+    change = settings_change(as_sent(before["settings"]), after.get("settings"))
     expect(
-        was == now,
-        f"{call}: {_settings_change(was, now)}; a scheduler created on the optimizer adds `initial_lr`, which a later "
-        "LambdaLR, warm-restart or SequentialLR would start from and closed-form schedulers take as their base_lrs: "
-        "load the optimizer's saved state_dict() afterwards, which puts back every "
-        "group as it was",
+        change is None,
+        f"{call}: {change}; a scheduler created on the optimizer adds `initial_lr`, which a later LambdaLR, "
+        "warm-restart or SequentialLR would start from and closed-form schedulers take as their base_lrs, and a "
+        "momentum, betas or weight_decay left changed steers every later step: load the optimizer's saved "
+        "state_dict() afterwards, which puts back every group as it was",
     )
-
-
-def _settings_change(was: list, now) -> str:
-    """What the test left different in the groups' names (`now` comes from the student's process: any shape)."""
-    if not (
-        isinstance(now, list)
-        and len(now) == len(was)
-        and all(isinstance(group, list) and all(isinstance(key, str) for key in group) for group in now)
-    ):
-        return "the optimizer's parameter groups are not as they were"
-    added = sorted({key for old, new in zip(was, now) for key in set(new) - set(old)})
-    removed = sorted({key for old, new in zip(was, now) for key in set(old) - set(new)})
-    changes = [f"{how} {', '.join(keys)}" for how, keys in (("added", added), ("removed", removed)) if keys]
-    return f"the test left the optimizer's parameter groups changed ({'; '.join(changes)})"
 
 
 def check_range_suggestion(range_test, **config) -> None:

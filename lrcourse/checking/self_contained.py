@@ -17,6 +17,7 @@ import symtable
 import sys
 
 from lrcourse import cells
+from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
 
 
@@ -95,14 +96,27 @@ def expect_self_contained(target) -> None:
 def assigning_cell(variable: str) -> str | None:
     """The latest input the kernel ran that assigns `variable` at its top level, itself or in the body of a cell magic
     (IPython's history, `In`), or None (no IPython shell: the grader's process, a plain interpreter)."""
+    found = _assigning_entry(variable)
+    return found[1][found[0]] if found is not None else None
+
+
+def _shell():
+    """The IPython shell this kernel runs, or None."""
     ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded, the grader need not
-    shell = ipython.get_ipython() if ipython is not None else None
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def _assigning_entry(variable: str) -> tuple[int, list] | None:
+    """(where in the kernel's history the latest input that assigns `variable` is, that history), or None."""
+    shell = _shell()
     history = shell.user_ns.get("In") if shell is not None else None
-    for source in reversed(history if isinstance(history, list) else []):
+    history = history if isinstance(history, list) else []
+    for index in reversed(range(len(history))):
+        source = history[index]
         if isinstance(source, str) and any(
             _assigns(text, variable) for text in (source, *_magic_bodies(source, shell))
         ):
-            return source
+            return index, history
     return None
 
 
@@ -155,10 +169,13 @@ def expect_no_magic(source: str, name: str) -> None:
 def expect_data_self_contained(variable: str) -> None:
     """In the notebook: fail if the cell that last assigned the plain-data answer `variable` reads a name that
     neither it nor the chapter's context cells define (R23p: `ratios[5]` from a scratch cell passed here and scored
-    0 in the grade, NameError in the answer cell run alone)."""
-    source = assigning_cell(variable)
-    if source is None:
+    0 in the grade, NameError in the answer cell run alone), or if a later cell changed the value that cell gave
+    (`expect_unchanged_since_its_cell`)."""
+    found = _assigning_entry(variable)
+    if found is None:
         return
+    index, history = found
+    source = history[index]
     expect_no_magic(source, variable)
     context = context_names()
     if context is None:
@@ -173,4 +190,41 @@ def expect_data_self_contained(variable: str) -> None:
         "grader runs only the answer cell, on its own, after the chapter's setup and context cells (a scratch cell "
         f"below it that assigns {variable} again is not run): compute {variable} inside the answer cell from what "
         "that cell and the setup define, or write its values there.",
+    )
+    later = [entry for entry in history[index + 1 :] if isinstance(entry, str)]
+    expect_unchanged_since_its_cell(variable, source, later, context)
+
+
+def expect_unchanged_since_its_cell(variable: str, source: str, later: list[str], context: set[str]) -> None:
+    """Fail if `variable` is not what its cell `source` gives run alone, as the grader runs the answer cell (issue 23,
+    R23s: `answer.append(...)` in a scratch cell below passed here, judged on the changed value, and the grade judged
+    the cell's own). The cell that reads the name before assigning it (`answer += [4]`) took an earlier cell's value;
+    a plain cell is run again on its own and the values compared (`answer_replay.value_alone`); any other cell's
+    later cells are read for a change in place (`later`, the kernel's inputs since)."""
+    shell = _shell()
+    namespace = shell.user_ns if shell is not None else {}
+    if variable not in namespace or variable in context:
+        return
+    why = (
+        f"The grader runs only the answer cell, on its own: there {variable} is what that cell alone gives. Put the "
+        f"final value of {variable} in the answer cell and run it again."
+    )
+    expect(
+        not reads_before_assigning(source, variable),
+        f"The cell that last assigned {variable} reads {variable} before assigning it, so it changes the value an "
+        f"earlier cell gave. {why}",
+    )
+    try:
+        reads = names_used_but_not_defined(source) & context
+    except SyntaxError:
+        return
+    ran, alone = value_alone(source, variable, {name: namespace[name] for name in reads if name in namespace})
+    if ran:
+        same = same_as_sent(alone, namespace[variable])
+        expect(same is not False, f"A later cell changed {variable} in place since its cell assigned it. {why}")
+        return
+    expect(
+        not changed_in_place(later, variable),
+        f"A later cell changed {variable} in place (a method such as append or update called on it, or an item of it "
+        f"assigned or deleted) since its cell assigned it. {why}",
     )

@@ -336,63 +336,6 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         ),
         fails=(RANGE_LOSSES, RANGE_SUGGESTION),
     ),
-    # the weights saved after the test's first step (at start_lr, the smallest rate): what they restore is one
-    # small step off; the optimizer's state is restored right
-    range_test(
-        "range_saves_the_weights_after_the_first_step",
-        range_variant(
-            """        optimizer.step()
-        average""",
-            """        optimizer.step()
-        if step == 0:
-            saved_model = copy.deepcopy(model.state_dict())
-        average""",
-        ),
-        fails=(RANGE_RESTORES,),
-    ),
-    # issue 23 (R23u): the state deep-copied as a dict and put back under the copies of the parameters that
-    # deepcopy made of its keys: the rates and weights are right, but the model's parameters have no state again
-    range_test(
-        "range_restores_state_under_copied_keys",
-        range_variant(
-            "    saved_optimizer = copy.deepcopy(optimizer.state_dict())\n",
-            "    saved_state = copy.deepcopy(optimizer.state)\n"
-            '    saved_lrs = [group["lr"] for group in optimizer.param_groups]\n',
-            "    optimizer.load_state_dict(saved_optimizer)\n",
-            "    optimizer.state.clear()\n"
-            "    optimizer.state.update(saved_state)\n"
-            "    for group, lr in zip(optimizer.param_groups, saved_lrs):\n"
-            '        group["lr"] = lr\n',
-        ),
-        fails=(RANGE_RESTORES,),
-    ),
-    range_test(
-        "range_restores_model_only",
-        range_variant("    optimizer.load_state_dict(saved_optimizer)\n", ""),
-        fails=(RANGE_RESTORES,),
-    ),
-    range_test(
-        "range_restores_rates_not_state",
-        range_variant(
-            "    optimizer.load_state_dict(saved_optimizer)\n",
-            """    for group, saved in zip(optimizer.param_groups, saved_optimizer["param_groups"]):
-        group["lr"] = saved["lr"]
-""",
-        ),
-        fails=(RANGE_RESTORES,),
-    ),
-    # returns from inside the loop when the test diverges: the weights, optimizer state and rates stay as the test
-    # left them (only a case that reaches the stop can tell)
-    range_test(
-        "range_returns_without_restoring_when_it_diverges",
-        range_variant(
-            """        if smoothed > diverge * best:
-            break""",
-            """        if smoothed > diverge * best:
-            return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}""",
-        ),
-        fails=(RANGE_RESTORES,),
-    ),
     # divergence measured against the first smoothed loss, not the lowest so far: it stops late, or never
     range_test(
         "range_diverge_compared_with_first_loss",
