@@ -27,8 +27,9 @@ So the grader connects only the channels it reads, and bounds what each socket m
   limit as the student's reason) and the channel skips the message (`MeasuredChannel`).
 - **every message's content is checked in the shapes nbclient reads** before nbclient reads it
   (`message_shapes`: a reply without a status, a status without its state, a display whose data is not an object
-  of text, an odd `transient`, a stream or error of the wrong types): nbclient raised KeyError, AttributeError,
-  TypeError or nbformat's ValidationError on these (F16's residual), failing the student vaguely. The channel
+  of text or whose metadata is not an object, a result without its count, an odd `transient`): nbclient raised
+  KeyError, AttributeError, TypeError or nbformat's ValidationError on these (F16's residual), failing the student
+  with "There was an error processing assignment" and its traceback in the instructor's terminal. The channel
   refuses it the same way, with what was wrong: `malformed status message: its execution_state is not a string`.
 - **the manager's control socket** (`manager_context`), which sends the shutdown request and never reads a
   reply, queues at most one message, each frame at most `CONTROL_KB` (a message of many frames is bounded by the
@@ -184,6 +185,7 @@ class MeasuredSession(Session):
 
 
 def malformed_content(what: str) -> str:
+    """The student's reason for a message whose content `message_shapes.fault` found wrong (`what`)."""
     return f"message limit (your kernel sent a malformed {what})"
 
 
