@@ -139,7 +139,8 @@ def test_a_refused_submission_fails_with_its_reason(hostile_class, refused):
 @pytest.fixture(scope="module")
 def deep_message_class(tmp_path_factory):
     """The kernels that send a message nested too deep, one that is not JSON, one of too many values, one badly
-    signed and one whose header is a list, and an honest classmate graded after them by the same worker."""
+    signed, one whose header is a list and those whose content is malformed for its type, and an honest classmate
+    graded after them by the same worker."""
     course = make_course(tmp_path_factory.mktemp("deep-message"), [hostile.CHAPTER])
     for attack in hostile_messages.MESSAGE_ATTACKS:
         submit_attack(course, attack)
@@ -172,6 +173,21 @@ def test_a_message_too_costly_or_malformed_stops_that_kernel_with_the_reason_and
     ):
         assert total(graded[attack.name]) <= full
         assert reason in rows[attack.name]["reason"], rows[attack.name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack, reason", hostile_messages.MALFORMED_CONTENT, ids=lambda a: getattr(a, "name", ""))
+def test_a_message_whose_content_nbclient_cannot_read_stops_that_kernel_with_what_was_wrong(
+    deep_message_class, attack, reason
+):
+    """F16's residual: nbclient read these unchecked and failed the student with "There was an error processing
+    assignment" and no feedback (its traceback in the terminal: the test above). Refused before nbclient reads them,
+    each names its type and what was wrong; the trusted verdicts still give the correct class its marks."""
+    course, run, graded = deep_message_class
+    row = {row["student"]: row for row in csv_rows(course / "reports" / f"{hostile.CHAPTER}.csv")}[attack.name]
+    assert f"message limit (your kernel sent a {reason})" in row["reason"], row
+    assert "There was an error processing" not in row["reason"], row
+    assert total(graded[attack.name]) == total(graded["zz-honest-correct"]), graded[attack.name]
 
 
 @pytest.mark.slow

@@ -42,10 +42,10 @@ BESIDE_THE_CHAIN = {
     *("results", "export", "class_report", "spreadsheet", "sanitize", "markup", "bounded_render", "content_policy"),
 }
 # Inside the sandbox: what runs in a student's process never loads the grader's side of it (answers ->
-# answer_zygote; kernels, kernel_client -> kernel_zygote, kernel_relay, kernel_output; zygote serves both), and
-# the limits every student process runs in load neither side.
+# answer_zygote; kernels, kernel_client, message_shapes -> kernel_zygote, kernel_relay, kernel_output; zygote serves
+# both), and the limits every student process runs in load neither side.
 SANDBOX = "lrcourse.grading.sandbox."
-PARENTS = {"answers", "kernels", "kernel_client"}
+PARENTS = {"answers", "kernels", "kernel_client", "message_shapes"}
 CHILDREN = {"answer_zygote", "kernel_zygote", "kernel_relay", "kernel_output", "zygote"}
 LIMITS = {"bwrap", "cgroups", "limits", "namespaces", "no_lr_scheduler", "leftovers"}
 FIRST_PARTY = ("lrcourse", "support", "catalogue")

@@ -1,6 +1,7 @@
-"""Kernels that send the grader messages costly or impossible to read, each in a correct notebook (`test_hostile.py`
-grades them in a class of their own, next to an honest classmate): the kernel's own session, patched for one
-message. Each stops that kernel with its reason; nothing reaches nbclient or the instructor's terminal."""
+"""Kernels that send the grader messages costly or impossible to read, or whose content is malformed for their type,
+each in a correct notebook (`test_hostile.py` grades them in a class of their own, next to an honest classmate): the
+kernel's own session, patched for one message. Each stops that kernel with its reason; nothing reaches nbclient or
+the instructor's terminal."""
 
 from __future__ import annotations
 
@@ -43,4 +44,90 @@ print("headless", flush=True)
 _session.pack = _pack
 """
 LIST_HEADER = Attack("list-header-correct", CORRECT, correct=True, extra_cells=(LIST_HEADER_CELL,))
-MESSAGE_ATTACKS = (DEEP_MESSAGE, NOT_JSON_MESSAGE, MANY_VALUES_MESSAGE, BAD_SIGNATURE, LIST_HEADER)
+
+# Messages that unpack but whose content is malformed for their type (F16's residual): nbclient read them unchecked
+# and raised KeyError, AttributeError, TypeError or nbformat's ValidationError ("There was an error processing
+# assignment", no feedback, nbclient's "Task exception was never retrieved" traceback in the instructor's terminal).
+# The kernel's own session patched for the next message of one type, its content replaced; each is refused with
+# what was wrong (`sandbox.message_shapes`).
+ONCE_CELL = """
+_kernel = get_ipython().kernel
+_send = _kernel.session.send
+def _once(stream, msg_or_type, content=None, *args, **kwargs):
+    kind = msg_or_type if isinstance(msg_or_type, str) else msg_or_type["header"]["msg_type"]
+    if kind == {kind!r}:
+        _kernel.session.send = _send
+        if isinstance(msg_or_type, dict):
+            msg_or_type = dict(msg_or_type, content={content})
+        else:
+            content = {content}
+    return _send(stream, msg_or_type, content, *args, **kwargs)
+_kernel.session.send = _once
+{then}
+"""
+DISPLAY = 'from IPython.display import display\ndisplay({"text/plain": "x"}, raw=True)'
+UPDATE = 'from IPython.display import display\n_h = display("x", display_id=True)\n_h.update("y")'
+TEXT = '{"text/plain": "x"}'
+
+
+def malformed(name: str, kind: str, content: str, then: str = "pass") -> Attack:
+    cell = ONCE_CELL.format(kind=kind, content=content, then=then)
+    return Attack(f"{name}-correct", CORRECT, correct=True, extra_cells=(cell,))
+
+
+# (the attack, the reason its student's record must give)
+MALFORMED_CONTENT = (
+    (malformed("status-no-state", "status", "{}"), "malformed status message: its execution_state is not a string"),
+    (
+        malformed("reply-no-status", "execute_reply", '{"execution_count": 3}'),
+        "malformed reply: its status is not a string",
+    ),
+    (
+        malformed("display-data-list", "display_data", '{"data": [1], "metadata": {}}', DISPLAY),
+        "malformed display_data message: its data is not an object",
+    ),
+    (
+        malformed("display-mime-number", "display_data", '{"data": {"text/plain": 5}, "metadata": {}}', DISPLAY),
+        "malformed display_data message: its data holds a value that is not text",
+    ),
+    (
+        malformed("display-metadata-list", "display_data", f'{{"data": {TEXT}, "metadata": [1]}}', DISPLAY),
+        "malformed display_data message: its metadata is not an object",
+    ),
+    (
+        malformed(
+            "display-transient-list", "display_data", f'{{"data": {TEXT}, "metadata": {{}}, "transient": [1]}}', DISPLAY
+        ),
+        "malformed display_data message: its transient is not an object",
+    ),
+    (
+        malformed(
+            "display-id-list",
+            "display_data",
+            f'{{"data": {TEXT}, "metadata": {{}}, "transient": {{"display_id": [1]}}}}',
+            DISPLAY,
+        ),
+        "malformed display_data message: its display_id is a list or an object",
+    ),
+    (
+        malformed(
+            "update-data-number",
+            "update_display_data",
+            '{"data": 5, "metadata": {}, "transient": {"display_id": _h.display_id}}',
+            UPDATE,
+        ),
+        "malformed update_display_data message: its data is not an object",
+    ),
+    (
+        malformed("result-no-count", "execute_result", f'{{"data": {TEXT}, "metadata": {{}}}}', "1"),
+        "malformed execute_result message: it has no execution_count",
+    ),
+)
+MESSAGE_ATTACKS = (
+    DEEP_MESSAGE,
+    NOT_JSON_MESSAGE,
+    MANY_VALUES_MESSAGE,
+    BAD_SIGNATURE,
+    LIST_HEADER,
+    *(attack for attack, _ in MALFORMED_CONTENT),
+)

@@ -25,6 +25,12 @@ So the grader connects only the channels it reads, and bounds what each socket m
   same way: jupyter_client raised ValueError, KeyError or TypeError into nbclient, which failed the student vaguely
   and printed its traceback in the instructor's terminal. The manager is told (it stops the kernel and records the
   limit as the student's reason) and the channel skips the message (`MeasuredChannel`).
+- **every message's content is checked in the shapes nbclient reads** before nbclient reads it
+  (`message_shapes`: a reply without a status, a status without its state, a display whose data is not an object
+  of text or whose metadata is not an object, a result without its count, an odd `transient`): nbclient raised
+  KeyError, AttributeError, TypeError or nbformat's ValidationError on these (F16's residual), failing the student
+  with "There was an error processing assignment" and its traceback in the instructor's terminal. The channel
+  refuses it the same way, with what was wrong: `malformed status message: its execution_state is not a string`.
 - **the manager's control socket** (`manager_context`), which sends the shutdown request and never reads a
   reply, queues at most one message, each frame at most `CONTROL_KB` (a message of many frames is bounded by the
   worker's memory cap only, as on shell and iopub: README's "The kernel's channels").
@@ -42,6 +48,7 @@ from jupyter_client.session import Session
 from traitlets import Callable as CallableTrait
 from traitlets import Type, default
 
+from lrcourse.grading.sandbox.message_shapes import fault
 from lrcourse.json_scan import scan_json
 
 # JSON levels in one part of a kernel's message. An honest one nests about 6 (a display's data in its content). It
@@ -177,22 +184,39 @@ class MeasuredSession(Session):
         return MessageRefused(MALFORMED)
 
 
+def malformed_content(what: str) -> str:
+    """The student's reason for a message whose content `message_shapes.fault` found wrong (`what`)."""
+    return f"message limit (your kernel sent a malformed {what})"
+
+
 class MeasuredChannel(AsyncZMQSocketChannel):
-    """A channel that skips a message its session refused to parse (the kernel is being stopped meanwhile), so the
-    notebook's run ends as any stopped kernel's does: nbclient sees the kernel die."""
+    """A channel that skips a message its session refused to parse, or whose content is not of the shapes nbclient
+    reads (`message_shapes`: the manager is told, as by the session), while the kernel is being stopped, so the
+    notebook's run ends as any stopped kernel's does: nbclient sees the kernel die. `replies`: whether nbclient
+    takes its messages as replies (shell) or outputs (iopub)."""
+
+    replies = False
 
     async def get_msg(self, timeout: float | None = None) -> dict:
         while True:
             try:
-                return await super().get_msg(timeout)
+                message = await super().get_msg(timeout)
             except MessageRefused:
                 continue
+            wrong = fault(message, self.replies)
+            if wrong is None:
+                return message
+            self.session.refused(malformed_content(wrong))
+
+
+class MeasuredShellChannel(MeasuredChannel):
+    replies = True
 
 
 class BoundedKernelClient(AsyncKernelClient):
     """A kernel client that connects only shell and iopub, each bounded (see the module's text)."""
 
-    shell_channel_class = Type(MeasuredChannel)
+    shell_channel_class = Type(MeasuredShellChannel)
     iopub_channel_class = Type(MeasuredChannel)
 
     @default("context")
