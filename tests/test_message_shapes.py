@@ -89,3 +89,24 @@ def test_a_message_whose_content_nbclient_cannot_read_is_refused_with_what_was_w
 @pytest.mark.parametrize("channel, kind, content", HONEST_CONTENT, ids=lambda v: str(v)[:30])
 def test_an_honest_message_and_what_output_caps_makes_safe_pass_the_shape_check(channel, kind, content):
     assert fault({"msg_type": kind, "content": content}, reply=channel == "shell") is None
+
+
+def test_a_signature_over_its_bound_is_refused_before_jupyter_client_keeps_it():
+    """F17: jupyter_client adds every signature to its replay history before checking it and quotes a bad one in its
+    error (40 messages with 16 MB signatures kept 689 MB in the grader). One over SIGNATURE_BYTES is refused unread;
+    an honest one (64 hex digits) is kept and checked as before."""
+    from jupyter_client.session import Session
+
+    from lrcourse.grading.sandbox.kernel_client import SIGNATURE_BYTES, TOO_LARGE, MeasuredSession, MessageRefused
+
+    kernel = Session(key=b"k")
+    told = []
+    grader = MeasuredSession(told.append, key=b"k", session=kernel.session).clone()
+    parts = [kernel.pack(kernel.msg_header("stream")), b"{}", b"{}", b'{"name": "stdout", "text": "x"}']
+    honest = [kernel.sign(parts), *parts]
+    assert len(honest[0]) == 64 <= SIGNATURE_BYTES
+    assert grader.deserialize(honest)["content"]["text"] == "x" and told == []
+    for signature in (b"0" * (SIGNATURE_BYTES + 1), b"0" * (16 << 20)):
+        with pytest.raises(MessageRefused, match="too large for the grader to read"):
+            grader.deserialize([signature, *parts])
+    assert told == [TOO_LARGE] * 2 and len(grader.digest_history) == 1, "only the honest signature was kept"

@@ -20,10 +20,11 @@ So the grader connects only the channels it reads, and bounds what each socket m
   student could read, and nbclient's traceback in the instructor's terminal). A part of more than
   `MAX_MESSAGE_VALUES` JSON values is not parsed either: four 15 MB parts of `[],[],...` cost the grader 17.7 s of
   CPU and 1.9 GB outside the sandbox (F15). A header or parent header over `HEADER_KB` is not parsed either
-  (jupyter_client reads each of their strings as a possible date: F16). A message that cannot be unpacked at all (a bad or repeated signature,
-  no delimiter, too few parts, a header that is not an object or lacks its id: `MeasuredSession`) is refused the
-  same way: jupyter_client raised ValueError, KeyError or TypeError into nbclient, which failed the student vaguely
-  and printed its traceback in the instructor's terminal. The manager is told (it stops the kernel and records the
+  (jupyter_client reads each of their strings as a possible date: F16), nor a signature over `SIGNATURE_BYTES`
+  (jupyter_client keeps every signature it is sent: F17). A message that cannot be unpacked at all (a bad or
+  repeated signature, no delimiter, too few parts, a header that is not an object or lacks its id:
+  `MeasuredSession`) is refused the same way: jupyter_client raised ValueError, KeyError or TypeError into nbclient,
+  which failed the student vaguely and printed its traceback in the instructor's terminal. The manager is told (it stops the kernel and records the
   limit as the student's reason) and the channel skips the message (`MeasuredChannel`).
 - **every message's content is checked in the shapes nbclient reads** before nbclient reads it
   (`message_shapes`: a reply without a status, a status without its state, a display whose data is not an object
@@ -62,8 +63,13 @@ MAX_MESSAGE_DEPTH = 64
 # dates in both cost the grader 1 to 2.4 s of CPU per message (F16). Those two are bounded by size first.
 MAX_MESSAGE_VALUES = 100_000
 # Bytes of a message's header or parent header, refused unparsed past it. An honest one is about 0.2 KB (ids, a
-# date, a type, a version): a 300-fold margin, and a header at the bound is about 2,900 dates, some 30 ms of CPU.
-HEADER_KB = 64
+# date, a type, a version): an 80-fold margin. Both at the bound, filled with dates, cost the grader 5 to 10 ms of
+# CPU a message (at 64 KB: 21 to 40 ms, about 50 times what sending one costs the kernel: F17).
+HEADER_KB = 16
+# Bytes of a message's signature frame: an honest one is an HMAC-SHA256 in hex, 64 bytes. jupyter_client keeps every
+# signature it has seen (replay detection) before checking it and quotes a bad one in its error: 40 messages with
+# 16 MB signatures kept 689 MB in the grader (F17).
+SIGNATURE_BYTES = 256
 MESSAGE_LIMIT = f"message limit (your kernel sent a message nested deeper than {MAX_MESSAGE_DEPTH} levels)"
 TOO_MANY_VALUES = f"message limit (your kernel sent a message part of more than {MAX_MESSAGE_VALUES:,} JSON values)"
 NOT_JSON = "message limit (your kernel sent a message that is not JSON)"
@@ -163,7 +169,8 @@ class MeasuredSession(Session):
             raise self.malformed() from None
 
     def deserialize(self, msg_list, content: bool = True, copy: bool = True) -> dict:
-        if any(len(frame) > HEADER_KB << 10 for frame in msg_list[1:3]):  # before the signature: nothing parsed
+        signature_too_long = any(len(frame) > SIGNATURE_BYTES for frame in msg_list[:1])
+        if signature_too_long or any(len(frame) > HEADER_KB << 10 for frame in msg_list[1:3]):  # nothing parsed
             self.refused(TOO_LARGE)
             raise MessageRefused(TOO_LARGE)
         try:
