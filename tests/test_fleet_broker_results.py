@@ -1,4 +1,4 @@
-"""The enqueuing command against results planted in a real broker (`fleet_grade.collect`): a forged or malformed
+"""The enqueuing command against results planted in a real broker (`fleet_grade.Run.collect`): a forged or malformed
 result fails its student with the reason and is forgotten, the run goes on and a rerun sends that student again; the
 tasks are sent and the results collected interleaved, a bounded batch per poll. A real Redis with a password; a
 stand-in worker that answers each task with a stored result of the test's choosing (no grading)."""
@@ -88,7 +88,7 @@ def test_forged_results_fail_their_students_and_the_run_goes_on_and_forgets_them
     queue = fleet.queue_name(fleet.course_version(course, CHAPTER))
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     with StandIn(url, queue, PLANTED.__getitem__):
-        outcomes = fleet_grade.collect(course, CHAPTER, todo(course, PLANTED), url, db_url, progress=False)
+        outcomes = fleet_grade.Run(course, CHAPTER, todo(course, PLANTED), url, db_url, progress=False).collect()
     reasons = {outcome.student: (outcome.status, outcome.reason) for outcome in outcomes}
     assert set(reasons) == set(PLANTED) and all(status == "failed" for status, _ in reasons.values()), reasons
     assert "not JSON" in reasons["alice"][1] and "system" in reasons["bob"][1], reasons
@@ -145,7 +145,7 @@ def test_sending_and_collecting_are_interleaved_and_a_poll_reads_a_bounded_batch
     queue = fleet.queue_name(fleet.course_version(course, CHAPTER))
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     with StandIn(url, queue, lambda student: FAILED):
-        outcomes = fleet_grade.collect(course, CHAPTER, todo(course, students), url, db_url, progress=False)
+        outcomes = fleet_grade.Run(course, CHAPTER, todo(course, students), url, db_url, progress=False).collect()
     assert len(outcomes) == 40 and all("stand-in" in outcome.reason for outcome in outcomes), outcomes[:2]
     polls = [event for event in events if event != "send"]
     first_collected = next(i for i, event in enumerate(events) if event not in ("send", 0))

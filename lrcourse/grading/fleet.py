@@ -34,7 +34,7 @@ COURSE_ID_FILE = ".lrcourse-course-id"  # in the course folder: see `course_id`
 VISIBILITY_SECONDS = 3600  # see the module's text
 RESULT_SECONDS = 7 * 24 * 3600  # results kept in Redis for a rerun after an interruption
 RESTORE_SECONDS = 10  # a live worker looks for lost machines' tasks this often (`celery_app`)
-# tasks the enqueuing command has out at once (`fleet_grade.collect`): a class's parcels (up to intake's
+# tasks the enqueuing command has out at once (`fleet_grade.Run.collect`): a class's parcels (up to intake's
 # MAX_SUBMISSION_MB each) and results (about 1.2 MB each) would otherwise all sit in the broker's memory at the
 # deadline. 64 keeps 32 worker processes busy with one task each queued behind; a larger fleet needs `--window` of
 # about twice its processes
@@ -84,7 +84,8 @@ class BrokerUnreachable(Exception):
 
         if is_full(error):  # it answers, and refuses writes: Redis's maxmemory is reached
             super().__init__(
-                f"the broker at {broker_address(url)} is full (Redis's maxmemory is reached: it refuses writes); grades "
+                f"the broker at {broker_address(url)} is full (Redis's maxmemory is reached: it refuses writes); "
+                "grades "
                 f"written so far are kept; to make room: {FIX}; then run again"
             )
             return

@@ -2,14 +2,14 @@
 enqueuer's): the usual update pulls one commit on the instructor's machine and on every worker, so both sides'
 versions move, and a task of the old version then sits on a queue nobody serves.
 
-- `CheckoutWatch`, in a worker's main process: every CHECK_SECONDS it reads its checkout's versions from the disk
-  again (`Station.moved`: the package hashed once, then each assignment's source; 0.2 s for 7 assignments) and, if
-  they moved, stops the worker (SIGTERM to itself: Celery's warm shutdown lets its processes finish their students)
-  so that it exits with RESTART_STATUS and its supervisor starts it on the new checkout. Without it, a worker with no work never looked: it listens only to its
-  old version's queue, where no task of the new version arrives, so it never restarted and the new queue was never
-  served. The look runs on the worker's own event loop (a worker bootstep on Celery's timer), not in a thread: the
-  prefork pool forks its processes from the main process, and a thread there holding a lock at a fork (the redis
-  client's, logging's, the import lock) would leave the new process a lock nobody releases. Each look also marks
+- `CheckoutWatch`, in a worker's main process: every CHECK_SECONDS it reads its checkout's versions from the disk again
+  (`Station.moved`: the package hashed once, then each assignment's source; 0.2 s for 7 assignments) and, if they moved,
+  stops the worker (SIGTERM to itself: Celery's warm shutdown lets its processes finish their students) so that it exits
+  with RESTART_STATUS and its supervisor starts it on the new checkout. Without it, a worker with no work never looked:
+  it listens only to its old version's queue, where no task of the new version arrives, so it never restarted and the
+  new queue was never served. The look runs on the worker's own event loop (a worker bootstep on Celery's timer), not in
+  a thread: the prefork pool forks its processes from the main process, and a thread there holding a lock at a fork (the
+  redis client's, logging's, the import lock) would leave the new process a lock nobody releases. Each look also marks
   the versions it serves in the broker (`serving_key`, lapsing after SERVING_SECONDS), for the enqueuer.
 - `Unserved`, in the enqueuing command: while tasks wait, it says once, on stderr, when this course's version moved
   since the run started (its tasks carry the old one: a rerun sends the waiting students with the new version), or

@@ -23,12 +23,13 @@ grades it at the version it claims), and the worker stops (SIGTERM to its main p
 its other processes finish their students) and exits with RESTART_STATUS, for its supervisor to start it again on
 the new checkout, which serves the new version's queues. An idle worker's main process looks too (`fleet_watch`).
 While a process grades a task, and until its result is stored, it holds the task's lease (`fleet_lease`), and the
-worker's main process marks every task it holds (`fleet_lease.Held`: one waiting for a process still warming too),
-so that the enqueuing command can tell a worker that stopped answering (a lost machine) from one still grading. A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
-Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
-A task whose result is already stored (enqueued twice: an interrupted run resent it) or that the enqueuing command
-wrote (`fleet.done_key`: a copy kombu restored after the visibility timeout) is dropped, not graded again; a result
-is not written beside one stored or written (a paused worker's copy, resumed): no orphan is left in the broker.
+worker's main process marks every task it holds (`fleet_lease.Held`: one waiting for a process still warming too), so
+that the enqueuing command can tell a worker that stopped answering (a lost machine) from one still grading. A process
+that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in Redis and fails
+that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue. A task whose result is
+already stored (enqueued twice: an interrupted run resent it) or that the enqueuing command wrote (`fleet.done_key`: a
+copy kombu restored after the visibility timeout) is dropped, not graded again; a result is not written beside one
+stored or written (a paused worker's copy, resumed): no orphan is left in the broker.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ class Writer:
         each = self.seconds / max(self.results, 1)
         return (
             f"lrcourse: {self.results} result(s) written in {self.seconds:.1f} s, {each:.2f} s each (this command "
-            f"writes one at a time: at most {60 / max(each, 1e-3):.0f} results a minute, whatever the number of workers)"
+            f"writes one at a time: at most {60 / max(each, 1e-3):.0f} results a minute, whatever the number of "
+            "workers)"
         )
 
     def gradebook(self):
