@@ -99,7 +99,9 @@ def test_tasks_a_worker_takes_before_its_processes_are_warm_are_not_sent_again(t
         slow = fast = None
         try:
             assert wait_for(lambda: queued(client, version) == 4, 120), errors.read_text()
-            slow = started_worker(worker_script(warm=8), url, "slow@test", slow_log, concurrency=2)
+            # its marks lapse 3 s after their last renewal, renewed every second: a warm-up of 8 s outlasts a mark
+            # set once as a task is received, so only the renewals (`Held.renew`) keep the tasks from being sent again
+            slow = started_worker(worker_script(warm=8, held=(1.0, 3.0)), url, "slow@test", slow_log, concurrency=2)
             assert wait_for(lambda: queued(client, version) == 2, 60), slow_log.read_text()[-2000:]
             assert "warm in" not in slow_log.read_text()  # taken before its processes are warm
             fast = stub_worker(url, ROOT, "fast@test", fast_log)
