@@ -5,18 +5,23 @@ stand-in worker that answers each task with a stored result of the test's choosi
 
 from __future__ import annotations
 
+import base64
 import json
+import sqlite3
 import threading
 import time
+from dataclasses import asdict
 
 import pytest
 
-from lrcourse.grading import fleet, fleet_grade, intake
+from lrcourse.grading import fleet, fleet_grade, intake, parcel
 from lrcourse.grading.grade import create_gradebook_tables
+from lrcourse.grading.outcomes import Outcome
 
 import catalogue
 from support.gradedclass import class_of
 from support.redis_broker import redis_server
+from support.stub_fleet import wait_for
 
 CHAPTER = "02_ordered_schedules"
 FAILED = b'{"status": "FAILURE", "result": {"exc_type": "RuntimeError", "exc_message": ["stand-in"], "exc_module": "builtins"}}'
@@ -162,3 +167,67 @@ def test_ready_tasks_reads_existence_only_and_the_longest_waiting_first(url):
             client.set(fleet.result_key(f"lrcourse-ready-{n}"), b"x" * 100)
         assert fleet_grade.ready_tasks(client, waiting, batch=2) == ["lrcourse-ready-3", "lrcourse-ready-700"]
         assert len(fleet_grade.ready_tasks(client, waiting, batch=16)) == 4
+
+
+def test_a_gradebook_that_refuses_a_write_ends_the_run_at_once_and_a_rerun_writes_the_results_kept(
+    url, tmp_path, monkeypatch
+):
+    """The gradebook refuses a write mid-run (here another program holds SQLite's exclusive lock after the first
+    student is written: "database is locked"). Before, every following student failed with the same error and its
+    result was forgotten in the broker. Now the run ends at once (`fleet.GradebookRefused`, exit status 4 from
+    `lrcourse grade`), saying so; the results not written stay in the broker; once the gradebook is free, a rerun
+    writes them without sending or grading anything again."""
+    import redis
+    from nbgrader.api import Gradebook
+
+    students = ["ann", "ben", "cid"]
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], students)
+    db_url = f"sqlite:///{course / 'gradebook.db'}?timeout=2"  # SQLite waits 2 s for a lock, not the course's 120
+    create_gradebook_tables(course, CHAPTER, db_url)
+    queue = fleet.queue_name(fleet.course_version(course, CHAPTER))
+    page = base64.b64encode(b"<p>stand-in feedback</p>").decode()
+
+    def answer(student: str) -> bytes:  # what a worker returns: the submitted notebook as the autograded one
+        files = parcel.pack(course / "submitted" / student / CHAPTER)
+        outcome = asdict(Outcome(student, "graded", seconds=0.1))
+        document = {"outcome": outcome, "autograded": files, "feedback": {"stub.html": page}, "scores": {}}
+        return json.dumps({"status": "SUCCESS", "result": document}).encode()
+
+    version, course_id = fleet.course_version(course, CHAPTER), fleet.course_id(course)
+    tasks = {s: fleet.task_id(version, CHAPTER, s, current, course_id) for s, current in todo(course, students)}
+
+    def stored(client) -> list[str]:  # the students whose result the broker holds
+        return [student for student, task in tasks.items() if client.exists(fleet.result_key(task))]
+
+    locker = sqlite3.connect(course / "gradebook.db", isolation_level=None)
+    real_write = fleet_grade.write
+
+    def write_then_lock(*args):
+        outcome = real_write(*args)
+        if not locker.in_transaction:  # after the first student: another program takes the gradebook
+            locker.execute("BEGIN EXCLUSIVE")
+        return outcome
+
+    monkeypatch.setattr(fleet_grade, "write", write_then_lock)
+    with StandIn(url, queue, answer), redis.Redis.from_url(url) as client:
+        run = fleet_grade.Run(course, CHAPTER, todo(course, students), url, db_url, progress=False)
+        with pytest.raises(fleet.GradebookRefused) as refused:
+            run.collect()
+        assert wait_for(lambda: len(stored(client)) == 2, 30), stored(client)  # all answered; unwritten ones kept
+    monkeypatch.undo()  # the real write again
+    written = [outcome.student for outcome in run.outcomes]
+    assert len(written) == 1 and run.outcomes[0].status == "graded", run.outcomes
+    said = str(refused.value)
+    assert refused.value.student in students and refused.value.student not in written, said
+    assert "the gradebook refused to write the result of " in said and "database is locked" in said, said
+    assert "The 1 result(s) collected before it are kept; the 2 student(s) not written are not lost" in said, said
+    assert "run the same command again" in said and "[SQL:" not in said, said
+    locker.execute("ROLLBACK")  # the gradebook free again
+    locker.close()
+    result = fleet_grade.grade_class_remote(course, CHAPTER, url, db_url=db_url, progress=False)
+    statuses = {outcome.student: outcome.status for outcome in result.outcomes}
+    assert statuses == {written[0]: "skipped", **{s: "graded" for s in students if s not in written}}, statuses
+    with redis.Redis.from_url(url) as client:
+        assert client.llen(queue) == 0 and stored(client) == []  # nothing sent again; written, then forgotten
+    with Gradebook(db_url) as book:
+        assert sorted(s.student_id for s in book.assignment_submissions(CHAPTER)) == students

@@ -144,6 +144,10 @@ class Run:
                             self.lost.broker_back()
                 finally:
                     writer.close()
+        except fleet.GradebookRefused as refused:  # its student's result kept in the broker: not in `written`
+            self.bar.close()
+            refused.written, refused.left = writer.results, len(self.waiting) + len(self.unsent) + 1
+            raise
         except KeyboardInterrupt:
             self.bar.close()
             print(
