@@ -114,6 +114,5 @@ def waiting_backend(wanted=None, waits=None) -> type:
 def full_wait_message(what: str, waited: float) -> str:
     return (
         f"lrcourse worker: process {os.getpid()}: the broker is full (Redis's maxmemory is reached: it refuses "
-        "writes); "
-        f"{what} waits ({waited:.0f} s so far) and goes on when there is room. To make room: {FIX}"
+        f"writes); {what} waits ({waited:.0f} s so far) and goes on when there is room. To make room: {FIX}"
     )

@@ -31,12 +31,16 @@ from pathlib import Path
 
 from lrcourse.grading import fleet
 from lrcourse.grading.fleet_full import FIX, has_room
-from lrcourse.grading.fleet_lease import held_key, lease_key
+from lrcourse.grading.fleet_lease import WARM_SECONDS, held_key, lease_key, read_held
 
 CHECK_SECONDS = 30.0  # a worker looks at its checkout this often; the enqueuer at its version too
 SERVING_SECONDS = 90.0  # a worker's mark that it serves a version lapses this long after its last look
 MARK_SECONDS = 5.0  # the longest a mark waits for the broker (a redis socket's timeouts)
 SCAN_CHUNK = 8  # messages read in one round trip when looking for a stranded task (`stranded_tasks`)
+# a task a worker's main process holds with no lease longer than this is taken for stranded (`Lost.overdue`): a live
+# worker holds one for a process warming at most WARM_SECONDS (Celery then gives up on the process); the margin covers
+# the marks' renewals and the enqueuer's looks
+HELD_BOUND_SECONDS = WARM_SECONDS + 120.0
 
 
 def serving_key(version: str, worker: str) -> str:
@@ -247,7 +251,10 @@ class Lost:
       --concurrency tasks off the queue as the worker starts, before its processes are warm), and a grading process
       holds a lease until the task's result is stored (renewed while the result waits for room). The moments a held
       task has neither are short and covered by needing two looks in a row that each find it so, both while Redis has
-      room: a delivery in flight (off the queue, not yet marked). While Redis is full a look counts for nothing: a
+      room: a delivery in flight (off the queue, not yet marked). A mark without a lease counts for HELD_BOUND_SECONDS
+      at most (`overdue`): a worker whose processes never warm, or keep dying as they warm, would otherwise hold its
+      tasks for as long as its main process lives, and this command wait for ever without a word; past the bound the
+      task is named with its worker and taken for stranded. While Redis is full a look counts for nothing: a
       renewal is refused, so a task being graded loses its lease; once there is room a lease is renewed within
       `fleet_lease.RENEW_SECONDS` and a mark within `fleet_lease.HELD_RENEW_SECONDS`, both shorter than a look's
       period. A task found stranded is sent again only if Redis has room for its parcel (`size(task)`, and the
@@ -261,12 +268,15 @@ class Lost:
     it; a copy also still graded by a worker that held it costs that worker's time, never a second grade in the
     gradebook. `check` at each poll, which looks every `every` s."""
 
-    def __init__(self, waiting: dict, resend, bar, every: float | None = None, queue: str = "", size=None):
+    def __init__(self, waiting: dict, resend, bar, every: float | None = None, queue: str = "", size=None, bound=None):
         self.waiting, self.resend, self.bar, self.queue = waiting, resend, bar, queue
         self.size = size or (lambda task: 0)  # bytes a task's message takes in Redis when sent again
         self.every = CHECK_SECONDS if every is None else every  # read now: a test sets it shorter
+        self.bound = HELD_BOUND_SECONDS if bound is None else bound  # the same
         self.last = time.monotonic()
         self.stranded: set[str] = set()  # tasks seen stranded at the last look, made while Redis had room
+        self.held_since: dict[str, float] = {}  # task -> first seen held by a worker with no lease, at looks with room
+        self.named: set[str] = set()  # tasks said to be held too long (`overdue`): said once a run
 
     def check(self, client) -> None:
         now = time.monotonic()
@@ -281,7 +291,8 @@ class Lost:
             )
             for task in lost:
                 self.resend(task)
-        stranded = self.stranded_again(client, [task for task in self.waiting if task not in lost])
+        remaining = [task for task in self.waiting if task not in lost]
+        stranded = self.stranded_again(client, remaining, self.overdue(client, remaining, now))
         if stranded:
             self.bar.write(
                 f"lrcourse: {len(stranded)} waiting task(s) are in neither the queue nor a worker's hands at two looks "
@@ -295,6 +306,25 @@ class Lost:
             for task in stranded:
                 client.delete(fleet.sent_key(task))  # else `send` takes it for one queued or being graded
                 self.resend(task)
+                self.held_since.pop(task, None)  # its copy sent again: a worker that holds it gets the bound anew
+
+    def overdue(self, client, tasks: list[str], now: float) -> set[str]:
+        """The tasks a worker's main process has held with no lease (`fleet_lease.Held`) at every look with room for
+        `bound` seconds, each named once on the terminal with its worker: a live worker holds a task so only while a
+        process warms for it, so that worker's processes never warm, keep dying as they warm, or the one grading it
+        does not answer. Its mark then no longer counts: the task is taken for stranded (`stranded_again`). Looks while
+        Redis is full start the count again (a grading process's first writes wait for room there, its lease too)."""
+        if not self.queue or not has_room(client, 0):
+            self.held_since = {}
+            return set()
+        held = held_only(client, tasks)
+        self.held_since = {task: self.held_since.get(task, now) for task in held}
+        overdue = {task for task, since in self.held_since.items() if now - since >= self.bound}
+        for task in sorted(overdue - self.named):
+            self.named.add(task)
+            seconds = now - self.held_since[task]
+            self.bar.write(overdue_message(self.waiting[task][0], held[task], seconds), file=sys.stderr)
+        return overdue
 
     def broker_back(self) -> None:
         """After the broker was away (`fleet_outage`): look at the next check (a Redis restarted empty lost its
@@ -303,15 +333,16 @@ class Lost:
         self.last = time.monotonic() - self.every
         self.stranded = set()
 
-    def stranded_again(self, client, tasks: list[str]) -> list[str]:
+    def stranded_again(self, client, tasks: list[str], overdue: set[str] = frozenset()) -> list[str]:
         """The tasks stranded now and at the last look, both made while Redis had room, that Redis has room to take
-        again (their parcels together); those seen stranded now and not sent are kept for the next look."""
+        again (their parcels together); those seen stranded now and not sent are kept for the next look. A worker's
+        mark of an `overdue` task does not count (`overdue`)."""
         if not self.queue:
             return []
         if not has_room(client, 0):
             self.stranded = set()  # a look while full counts for nothing (see the class's text)
             return []
-        now = set(stranded_tasks(client, tasks, self.queue))
+        now = set(stranded_tasks(client, tasks, self.queue, overdue))
         again, total = [], 0
         for task in (task for task in tasks if task in now and task in self.stranded):
             size = self.size(task)
@@ -330,8 +361,37 @@ def lost_tasks(client, tasks: list[str]) -> list[str]:
         return [task for task, present in zip(tasks, pipe.execute()) if not present]
 
 
-def stranded_tasks(client, tasks: list[str], queue: str) -> list[str]:
-    """The tasks with a `sent` mark, no result and no lease (`fleet_lease`) that are not in `queue` (see `Lost`). Only
+def overdue_message(student: str, worker: str, seconds: float) -> str:
+    """Said once when a task has been held by a worker with no lease for longer than a warm-up (`Lost.overdue`)."""
+    return (
+        f"lrcourse: {student}: held by worker {worker!r} for {seconds:.0f} s with no grading process holding its lease "
+        f"(a live worker holds a task so only while a process warms for it, at most {WARM_SECONDS} s): that worker's "
+        'processes do not warm, or keep dying as they warm (its log shows each process\'s "warm in" line, or the '
+        "error), or the one grading it does not answer. The task is taken for stranded and sent again for another "
+        "worker, its count of attempts kept; the copy that worker holds is dropped, or its result not written, once "
+        "this one's is. Fix or stop that worker."
+    )
+
+
+def held_only(client, tasks: list[str]) -> dict[str, str]:
+    """The tasks with a `sent` mark, no result, no lease and a worker's mark (`fleet_lease.Held`), each with the name
+    of the worker that marks it, asked in one pipelined round trip."""
+    with client.pipeline(transaction=False) as pipe:
+        for task in tasks:
+            pipe.exists(fleet.sent_key(task))
+            pipe.exists(fleet.result_key(task), lease_key(task))
+            pipe.get(held_key(task))
+        answers = pipe.execute()
+    found = {}
+    for task, sent, answered, mark in zip(tasks, answers[::3], answers[1::3], answers[2::3]):
+        if sent and not answered and (held := read_held(mark)) is not None:
+            found[task] = held["worker"]
+    return found
+
+
+def stranded_tasks(client, tasks: list[str], queue: str, overdue: set[str] = frozenset()) -> list[str]:
+    """The tasks with a `sent` mark, no result and no lease (`fleet_lease`) that are not in `queue` (see `Lost`); a
+    worker's mark counts for all but the `overdue` tasks (`Lost.overdue`). Only
     those with a mark and neither a result nor a lease are looked for, in the queue, SCAN_CHUNK messages a round trip,
     stopping once all are found. The queue is read from its left end by index: kombu pushes on the left and takes from
     the right, so a task taken meanwhile moves no message and one sent meanwhile only makes a message read twice; from
@@ -346,7 +406,7 @@ def stranded_tasks(client, tasks: list[str], queue: str) -> list[str]:
     with client.pipeline(transaction=False) as pipe:
         for task in tasks:
             pipe.exists(fleet.sent_key(task))
-            pipe.exists(fleet.result_key(task), lease_key(task), held_key(task))
+            pipe.exists(fleet.result_key(task), lease_key(task), *([] if task in overdue else [held_key(task)]))
         answers = pipe.execute()
     missing = {task for task, sent, held in zip(tasks, answers[::2], answers[1::2]) if sent and not held}
     start = 0
