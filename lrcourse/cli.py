@@ -16,7 +16,6 @@ import os
 import signal
 import sys
 import traceback
-from contextlib import nullcontext
 from pathlib import Path
 
 from lrcourse.grading import fleet, fleet_lock
@@ -96,8 +95,8 @@ def command_grade(args) -> int:
         )
     if not broker and not _sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
-    # through a queue, one run per course and chapter, from its release to its last export (`fleet_lock`)
-    with fleet_lock.held(course, args.assignment) if broker else nullcontext():
+    # one run per course and chapter, local or through a queue, from its release to its last export (`fleet_lock`)
+    with fleet_lock.held(course, args.assignment):
         args.db_url = _db_url(args)
         from lrcourse.build import ensure_released
 

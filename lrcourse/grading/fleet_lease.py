@@ -7,11 +7,14 @@ back at once) to another worker only once the broker's visibility timeout has pa
 Without a word the enqueuing command would wait that hour. So while a worker process grades a task, and until its
 result is stored, it keeps a key alive in Redis (renewed every RENEW_SECONDS, expiring LEASE_SECONDS after the last
 renewal), beside a record of who took the task, when, and under which visibility timeout; and the worker's main
-process marks every task it holds (`Held`), a task still waiting for a process that warms included. A task with a
-record but no live key, for longer than a lease, was taken by a worker process that stopped answering: the enqueuing
-command says so (`Lapsed`), naming the student and the worker. If only the process died, its worker put the task
-back at once; if the whole worker stopped answering, its marks lapse too and the enqueuing command sends the task
-again (`fleet_watch.Lost`), about two minutes after the worker's last renewal; the copy the broker gives back after
+process marks every task it holds (`Held`), a task still waiting for a process that warms included, each mark naming
+the worker and whether a grading process has the task. A task with a record but no live key, for longer than a
+lease, was taken by a worker process that stopped answering: the enqueuing command says so (`Lapsed`), naming the
+student and the worker. If the worker's mark still says a grading process has it, that process is stopped or frozen
+and the worker lives (`hung_message`). If only the process died, its worker put the task back at once; if the whole
+worker stopped answering, its marks lapse too and the enqueuing command sends the task again (`fleet_watch.Lost`),
+about two minutes after the worker's last renewal; a task marked held with no lease for longer than a warm-up
+(`fleet_watch.HELD_BOUND_SECONDS`) is named and sent again the same way. The copy the broker gives back after
 the visibility timeout, or that a paused worker resumes, is dropped by the worker once the result is written
 (`fleet.done_key`, `fleet_worker`), never graded into the gradebook twice.
 """
@@ -111,11 +114,12 @@ class Held:
     every HELD_RENEW_SECONDS for every task it still holds (Celery's `reserved_requests`: received and not finished,
     whether a grading process has it or it waits for one), lapsing HELD_SECONDS after the last renewal. Celery's main
     process takes up to --concurrency tasks off the queue as it starts, before its processes are warm (45-95 s, up to
-    `fleet_worker.WARM_SECONDS`), and one for a process that died while its replacement warms: such a task has no lease
-    yet and is in no queue, and without the mark the enqueuer took it for stranded and sent it again
-    (`fleet_watch.Lost`). A worker lost whole (its machine down, paused) stops renewing: its marks lapse, and the
-    enqueuer then sends its tasks again. `step`: the worker bootstep, on the main process's event loop (not a thread:
-    see `fleet_watch.CheckoutWatch`)."""
+    WARM_SECONDS), and one for a process that died while its replacement warms: such a task has no lease yet and is in
+    no queue, and without the mark the enqueuer took it for stranded and sent it again (`fleet_watch.Lost`). A worker
+    lost whole (its machine down, paused) stops renewing: its marks lapse, and the enqueuer then sends its tasks again;
+    a worker whose processes never warm renews them for ever, so the enqueuer counts a mark without a lease for
+    `fleet_watch.HELD_BOUND_SECONDS` at most. `step`: the worker bootstep, on the main process's event loop (not a
+    thread: see `fleet_watch.CheckoutWatch`)."""
 
     def __init__(self, url: str, every: float = HELD_RENEW_SECONDS, seconds: float = HELD_SECONDS):
         self.url, self.every, self.seconds = url, every, seconds
