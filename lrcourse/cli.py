@@ -300,10 +300,8 @@ def parser() -> argparse.ArgumentParser:
     collect.add_argument("--allow-tmpfs", action="store_true", help="collect on tmpfs/unknown overlay: times untrusted")
     collect.set_defaults(run=command_collect)
     what = "autograde every submission of an assignment, in parallel"
-    statuses = (
-        "exit status 0: all graded; 1: not all; 2: refused before starting; 3: the broker did not answer; 4: with a "
-        "broker, the gradebook refused a write"
-    )
+    statuses = "exit status 0: all graded; 1: not all; 2: refused before starting; 3: the broker did not answer; 4: "
+    statuses += "the gradebook refused a write (with a broker)"
     grade = sub.add_parser("grade", help=what, description=f"{what} ({statuses})")
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, help="worker processes (default: cores; not with a broker)")
@@ -393,10 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except fleet_lock.Held as error:  # another run holds the course's chapter: refused before starting
         return _refused(f"lrcourse {args.command}: {error}")
-    except fleet.BrokerUnreachable as error:  # not 1, "a student was not graded": the run itself could not go on
-        return _refused(f"lrcourse {args.command}: {error}", fleet.BROKER_STATUS)
-    except fleet.GradebookRefused as error:  # the same: the run stopped, every result not written kept for a rerun
-        return _refused(f"lrcourse {args.command}: {error}", fleet.GRADEBOOK_STATUS)
+    except (fleet.BrokerUnreachable, fleet.GradebookRefused) as error:  # the run itself could not go on: not 1
+        return _refused(f"lrcourse {args.command}: {error}", error.status)
 
 
 if __name__ == "__main__":

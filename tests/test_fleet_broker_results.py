@@ -231,3 +231,34 @@ def test_a_gradebook_that_refuses_a_write_ends_the_run_at_once_and_a_rerun_write
         assert client.llen(queue) == 0 and stored(client) == []  # nothing sent again; written, then forgotten
     with Gradebook(db_url) as book:
         assert sorted(s.student_id for s in book.assignment_submissions(CHAPTER)) == students
+
+
+def test_lrcourse_grade_ends_with_status_4_and_says_why_when_the_gradebook_refuses(url, tmp_path, monkeypatch, capsys):
+    """`lrcourse grade --broker-file F` whose run ends on `fleet.GradebookRefused` (a stand-in run raising what the
+    test above raises for real): exit status 4, one message naming the student and the database's own error (not
+    SQLAlchemy's SQL), no traceback."""
+    import signal
+
+    from sqlalchemy.exc import OperationalError
+
+    from lrcourse import cli
+
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["ann"])
+    url_file = tmp_path / "broker-url"
+    url_file.write_text(url)
+    url_file.chmod(0o600)
+    cause = sqlite3.OperationalError("attempt to write a readonly database")
+    refused = fleet.GradebookRefused("ann", OperationalError("INSERT INTO student VALUES (?)", ("ann",), cause))
+    refused.written, refused.left = 3, 1
+
+    def run_that_refuses(*args, **kwargs):
+        raise refused
+
+    monkeypatch.setattr(fleet_grade, "grade_class_remote", run_that_refuses)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # `main` installs handlers: not in the test's process
+    status = cli.main(["grade", CHAPTER, "--course", str(course), "--broker-file", str(url_file)])
+    err = capsys.readouterr().err
+    assert status == fleet.GRADEBOOK_STATUS == 4, err
+    said = "lrcourse grade: the gradebook refused to write the result of ann (OperationalError: attempt to write a "
+    assert said + "readonly database): the run stops at once. The 3 result(s) collected before it are kept" in err, err
+    assert "INSERT" not in err and "Traceback" not in err, err

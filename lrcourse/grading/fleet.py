@@ -76,6 +76,8 @@ class BrokerUnreachable(Exception):
     unreachable that long mid-run, `fleet_outage`): `lrcourse grade` says so in one line naming its host and port
     (never the URL: it holds the password) and what to do, and exits with BROKER_STATUS."""
 
+    status = BROKER_STATUS
+
     def __init__(self, url: str, error: BaseException, away: float | None = None):
         said = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         password = urlsplit(url).password
@@ -104,6 +106,8 @@ class GradebookRefused(Exception):
     once (`fleet_grade.Run.collect` sets `written` and `left`), every result not yet written kept in the broker for
     the rerun; `lrcourse grade` says so and exits with GRADEBOOK_STATUS. Going on would fail every following student
     the same way, and forget their results in the broker."""
+
+    status = GRADEBOOK_STATUS
 
     def __init__(self, student: str, error: BaseException):
         super().__init__(student, error)
