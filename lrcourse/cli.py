@@ -16,7 +16,6 @@ import os
 import signal
 import sys
 import traceback
-from contextlib import nullcontext
 from pathlib import Path
 
 from lrcourse.grading import fleet, fleet_lock
@@ -96,8 +95,8 @@ def command_grade(args) -> int:
         )
     if not broker and not _sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
-    # through a queue, one run per course and chapter, from its release to its last export (`fleet_lock`)
-    with fleet_lock.held(course, args.assignment) if broker else nullcontext():
+    # one run per course and chapter, local or through a queue, from its release to its last export (`fleet_lock`)
+    with fleet_lock.held(course, args.assignment):
         args.db_url = _db_url(args)
         from lrcourse.build import ensure_released
 
@@ -301,7 +300,8 @@ def parser() -> argparse.ArgumentParser:
     collect.add_argument("--allow-tmpfs", action="store_true", help="collect on tmpfs/unknown overlay: times untrusted")
     collect.set_defaults(run=command_collect)
     what = "autograde every submission of an assignment, in parallel"
-    statuses = "exit status 0: all graded; 1: not all; 2: refused before starting; 3: the broker did not answer"
+    statuses = "exit status 0: all graded; 1: not all; 2: refused before starting; 3: the broker did not answer; 4: "
+    statuses += "the gradebook refused a write (with a broker)"
     grade = sub.add_parser("grade", help=what, description=f"{what} ({statuses})")
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, help="worker processes (default: cores; not with a broker)")
@@ -391,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except fleet_lock.Held as error:  # another run holds the course's chapter: refused before starting
         return _refused(f"lrcourse {args.command}: {error}")
-    except fleet.BrokerUnreachable as error:  # not 1, "a student was not graded": the run itself could not go on
-        return _refused(f"lrcourse {args.command}: {error}", fleet.BROKER_STATUS)
+    except (fleet.BrokerUnreachable, fleet.GradebookRefused) as error:  # the run itself could not go on: not 1
+        return _refused(f"lrcourse {args.command}: {error}", error.status)
 
 
 if __name__ == "__main__":

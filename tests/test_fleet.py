@@ -7,10 +7,11 @@ One scenario, to keep the suite's time small on two cores: the enqueuing command
 first result, one worker's grading process is killed (SIGKILL) mid-student, and the command is run again. The class:
 chapter-2 catalogue entries (correct, wrong, forbidden, broken), the README's example class (examples/class: its
 scores are `classresults.README_SCORES`, which local grading is held to by test_export), a hostile entry that local
-grading scores in test_hostile (`patch-checker`: a checker patched in the kernel), a late student, a symlink and
-invalid JSON. Every student ends graded exactly once, with the scores local `lrcourse grade` gives (the expectations
-test_class_grading, test_export and test_hostile hold local grading to), each task graded to success once by the
-workers (the rerun collected what was computed meanwhile). Then a worker of another course version, on the same broker, takes no task.
+grading scores in test_hostile (`patch-checker`: a checker patched in the kernel), a late student, a symlink and invalid
+JSON. Every student ends graded exactly once, with the scores local `lrcourse grade` gives (the expectations
+test_class_grading, test_export and test_hostile hold local grading to), each task graded to success once by the workers
+(the rerun collected what was computed meanwhile). Then a worker of another course version, on the same broker, takes no
+task.
 """
 
 from __future__ import annotations

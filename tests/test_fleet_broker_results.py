@@ -1,22 +1,27 @@
-"""The enqueuing command against results planted in a real broker (`fleet_grade.collect`): a forged or malformed
+"""The enqueuing command against results planted in a real broker (`fleet_grade.Run.collect`): a forged or malformed
 result fails its student with the reason and is forgotten, the run goes on and a rerun sends that student again; the
 tasks are sent and the results collected interleaved, a bounded batch per poll. A real Redis with a password; a
 stand-in worker that answers each task with a stored result of the test's choosing (no grading)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import sqlite3
 import threading
 import time
+from dataclasses import asdict
 
 import pytest
 
-from lrcourse.grading import fleet, fleet_grade, intake
+from lrcourse.grading import fleet, fleet_grade, intake, parcel
 from lrcourse.grading.grade import create_gradebook_tables
+from lrcourse.grading.outcomes import Outcome
 
 import catalogue
 from support.gradedclass import class_of
 from support.redis_broker import redis_server
+from support.stub_fleet import wait_for
 
 CHAPTER = "02_ordered_schedules"
 FAILED = b'{"status": "FAILURE", "result": {"exc_type": "RuntimeError", "exc_message": ["stand-in"], "exc_module": "builtins"}}'
@@ -88,7 +93,7 @@ def test_forged_results_fail_their_students_and_the_run_goes_on_and_forgets_them
     queue = fleet.queue_name(fleet.course_version(course, CHAPTER))
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     with StandIn(url, queue, PLANTED.__getitem__):
-        outcomes = fleet_grade.collect(course, CHAPTER, todo(course, PLANTED), url, db_url, progress=False)
+        outcomes = fleet_grade.Run(course, CHAPTER, todo(course, PLANTED), url, db_url, progress=False).collect()
     reasons = {outcome.student: (outcome.status, outcome.reason) for outcome in outcomes}
     assert set(reasons) == set(PLANTED) and all(status == "failed" for status, _ in reasons.values()), reasons
     assert "not JSON" in reasons["alice"][1] and "system" in reasons["bob"][1], reasons
@@ -145,7 +150,7 @@ def test_sending_and_collecting_are_interleaved_and_a_poll_reads_a_bounded_batch
     queue = fleet.queue_name(fleet.course_version(course, CHAPTER))
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     with StandIn(url, queue, lambda student: FAILED):
-        outcomes = fleet_grade.collect(course, CHAPTER, todo(course, students), url, db_url, progress=False)
+        outcomes = fleet_grade.Run(course, CHAPTER, todo(course, students), url, db_url, progress=False).collect()
     assert len(outcomes) == 40 and all("stand-in" in outcome.reason for outcome in outcomes), outcomes[:2]
     polls = [event for event in events if event != "send"]
     first_collected = next(i for i, event in enumerate(events) if event not in ("send", 0))
@@ -162,3 +167,98 @@ def test_ready_tasks_reads_existence_only_and_the_longest_waiting_first(url):
             client.set(fleet.result_key(f"lrcourse-ready-{n}"), b"x" * 100)
         assert fleet_grade.ready_tasks(client, waiting, batch=2) == ["lrcourse-ready-3", "lrcourse-ready-700"]
         assert len(fleet_grade.ready_tasks(client, waiting, batch=16)) == 4
+
+
+def test_a_gradebook_that_refuses_a_write_ends_the_run_at_once_and_a_rerun_writes_the_results_kept(
+    url, tmp_path, monkeypatch
+):
+    """The gradebook refuses a write mid-run (here another program holds SQLite's exclusive lock after the first
+    student is written: "database is locked"). Before, every following student failed with the same error and its
+    result was forgotten in the broker. Now the run ends at once (`fleet.GradebookRefused`, exit status 4 from
+    `lrcourse grade`), saying so; the results not written stay in the broker; once the gradebook is free, a rerun
+    writes them without sending or grading anything again."""
+    import redis
+    from nbgrader.api import Gradebook
+
+    students = ["ann", "ben", "cid"]
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], students)
+    db_url = f"sqlite:///{course / 'gradebook.db'}?timeout=2"  # SQLite waits 2 s for a lock, not the course's 120
+    create_gradebook_tables(course, CHAPTER, db_url)
+    queue = fleet.queue_name(fleet.course_version(course, CHAPTER))
+    page = base64.b64encode(b"<p>stand-in feedback</p>").decode()
+
+    def answer(student: str) -> bytes:  # what a worker returns: the submitted notebook as the autograded one
+        files = parcel.pack(course / "submitted" / student / CHAPTER)
+        outcome = asdict(Outcome(student, "graded", seconds=0.1))
+        document = {"outcome": outcome, "autograded": files, "feedback": {"stub.html": page}, "scores": {}}
+        return json.dumps({"status": "SUCCESS", "result": document}).encode()
+
+    version, course_id = fleet.course_version(course, CHAPTER), fleet.course_id(course)
+    tasks = {s: fleet.task_id(version, CHAPTER, s, current, course_id) for s, current in todo(course, students)}
+
+    def stored(client) -> list[str]:  # the students whose result the broker holds
+        return [student for student, task in tasks.items() if client.exists(fleet.result_key(task))]
+
+    locker = sqlite3.connect(course / "gradebook.db", isolation_level=None)
+    real_write = fleet_grade.write
+
+    def write_then_lock(*args):
+        outcome = real_write(*args)
+        if not locker.in_transaction:  # after the first student: another program takes the gradebook
+            locker.execute("BEGIN EXCLUSIVE")
+        return outcome
+
+    monkeypatch.setattr(fleet_grade, "write", write_then_lock)
+    with StandIn(url, queue, answer), redis.Redis.from_url(url) as client:
+        run = fleet_grade.Run(course, CHAPTER, todo(course, students), url, db_url, progress=False)
+        with pytest.raises(fleet.GradebookRefused) as refused:
+            run.collect()
+        assert wait_for(lambda: len(stored(client)) == 2, 30), stored(client)  # all answered; unwritten ones kept
+    monkeypatch.undo()  # the real write again
+    written = [outcome.student for outcome in run.outcomes]
+    assert len(written) == 1 and run.outcomes[0].status == "graded", run.outcomes
+    said = str(refused.value)
+    assert refused.value.student in students and refused.value.student not in written, said
+    assert "the gradebook refused to write the result of " in said and "database is locked" in said, said
+    assert "The 1 result(s) collected before it are kept; the 2 student(s) not written are not lost" in said, said
+    assert "run the same command again" in said and "[SQL:" not in said, said
+    locker.execute("ROLLBACK")  # the gradebook free again
+    locker.close()
+    result = fleet_grade.grade_class_remote(course, CHAPTER, url, db_url=db_url, progress=False)
+    statuses = {outcome.student: outcome.status for outcome in result.outcomes}
+    assert statuses == {written[0]: "skipped", **{s: "graded" for s in students if s not in written}}, statuses
+    with redis.Redis.from_url(url) as client:
+        assert client.llen(queue) == 0 and stored(client) == []  # nothing sent again; written, then forgotten
+    with Gradebook(db_url) as book:
+        assert sorted(s.student_id for s in book.assignment_submissions(CHAPTER)) == students
+
+
+def test_lrcourse_grade_ends_with_status_4_and_says_why_when_the_gradebook_refuses(url, tmp_path, monkeypatch, capsys):
+    """`lrcourse grade --broker-file F` whose run ends on `fleet.GradebookRefused` (a stand-in run raising what the
+    test above raises for real): exit status 4, one message naming the student and the database's own error (not
+    SQLAlchemy's SQL), no traceback."""
+    import signal
+
+    from sqlalchemy.exc import OperationalError
+
+    from lrcourse import cli
+
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["ann"])
+    url_file = tmp_path / "broker-url"
+    url_file.write_text(url)
+    url_file.chmod(0o600)
+    cause = sqlite3.OperationalError("attempt to write a readonly database")
+    refused = fleet.GradebookRefused("ann", OperationalError("INSERT INTO student VALUES (?)", ("ann",), cause))
+    refused.written, refused.left = 3, 1
+
+    def run_that_refuses(*args, **kwargs):
+        raise refused
+
+    monkeypatch.setattr(fleet_grade, "grade_class_remote", run_that_refuses)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # `main` installs handlers: not in the test's process
+    status = cli.main(["grade", CHAPTER, "--course", str(course), "--broker-file", str(url_file)])
+    err = capsys.readouterr().err
+    assert status == fleet.GRADEBOOK_STATUS == 4, err
+    said = "lrcourse grade: the gradebook refused to write the result of ann (OperationalError: attempt to write a "
+    assert said + "readonly database): the run stops at once. The 3 result(s) collected before it are kept" in err, err
+    assert "INSERT" not in err and "Traceback" not in err, err

@@ -64,9 +64,10 @@ def started_worker(script: str, url: str, name: str, log, concurrency: int = 1) 
     )
 
 
-def quick_enqueue(url: str, course, errors) -> subprocess.Popen:
-    """The enqueuing command, its lapsed-lease watch (`Lapsed`) looking every EVERY s too."""
-    quick = f"from lrcourse.grading import fleet_lease\nfleet_lease.Lapsed.__init__.__defaults__ = (90.0, {EVERY})\n"
+def quick_enqueue(url: str, course, errors, grace: float = 90.0) -> subprocess.Popen:
+    """The enqueuing command, its lapsed-lease watch (`Lapsed`) looking every EVERY s too, saying a lease missing for
+    `grace` s."""
+    quick = f"from lrcourse.grading import fleet_lease\nfleet_lease.Lapsed.__init__.__defaults__ = ({grace}, {EVERY})\n"
     script = stub_fleet.ENQUEUE.replace("url = sys.stdin", quick + "url = sys.stdin", 1)
     return stub_fleet.started(
         script, url, str(course), CHAPTER, "64", str(EVERY), stdout=subprocess.PIPE, stderr=errors.open("w"), cwd=course
@@ -99,7 +100,9 @@ def test_tasks_a_worker_takes_before_its_processes_are_warm_are_not_sent_again(t
         slow = fast = None
         try:
             assert wait_for(lambda: queued(client, version) == 4, 120), errors.read_text()
-            slow = started_worker(worker_script(warm=8), url, "slow@test", slow_log, concurrency=2)
+            # its marks lapse 3 s after their last renewal, renewed every second: a warm-up of 8 s outlasts a mark
+            # set once as a task is received, so only the renewals (`Held.renew`) keep the tasks from being sent again
+            slow = started_worker(worker_script(warm=8, held=(1.0, 3.0)), url, "slow@test", slow_log, concurrency=2)
             assert wait_for(lambda: queued(client, version) == 2, 60), slow_log.read_text()[-2000:]
             assert "warm in" not in slow_log.read_text()  # taken before its processes are warm
             fast = stub_worker(url, ROOT, "fast@test", fast_log)
@@ -112,6 +115,42 @@ def test_tasks_a_worker_takes_before_its_processes_are_warm_are_not_sent_again(t
     assert sorted(line.split()[2] for line in graded) == students, graded  # each graded once, by one worker
     assert any("slow@test" in line for line in graded), graded  # the ones it held, once warm
     assert outcomes(out) == {student: ["graded", ""] for student in students}
+
+
+def test_a_task_held_by_a_worker_that_never_warms_is_named_and_sent_again_after_the_bound(tmp_path):
+    """A worker whose processes never warm (here a warm-up of 10 minutes) holds the task its main process took, and
+    renews its mark for as long as it lives: before, the enqueuer waited for ever without a word. Past the bound on a
+    task held with no lease (`fleet_watch.HELD_BOUND_SECONDS`, WARM_SECONDS + 120 s as shipped, 4 s here) the enqueuer
+    names the student and the worker, takes the task for stranded and sends it again; a warm worker grades it once."""
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-1-a"])
+    version = fleet.course_version(course, CHAPTER)
+    cold_log, warm_log, errors = tmp_path / "cold.log", tmp_path / "warm.log", tmp_path / "enqueuer.err"
+    bound = "from lrcourse.grading import fleet_watch\nfleet_watch.HELD_BOUND_SECONDS = 4.0\n"
+    script = stub_fleet.ENQUEUE.replace("url = sys.stdin", bound + "url = sys.stdin", 1)
+    assert "HELD_BOUND_SECONDS = 4.0" in script
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        args = (str(course), CHAPTER, "64", str(EVERY))
+        run = stub_fleet.started(script, url, *args, stdout=subprocess.PIPE, stderr=errors.open("w"), cwd=course)
+        cold = warm = None
+        try:
+            assert wait_for(lambda: queued(client, version) == 1, 120), errors.read_text()
+            cold = started_worker(worker_script(warm=600, held=(1.0, 3.0)), url, "cold@test", cold_log)
+            assert wait_for(lambda: queued(client, version) == 0, 60), cold_log.read_text()[-2000:]  # taken, held
+            assert wait_for(lambda: client.keys("lrcourse:held:*"), 30), cold_log.read_text()[-2000:]
+            warm = stub_worker(url, ROOT, "warm@test", warm_log)
+            out, _ = run.communicate(timeout=120)  # before: no end, the task held for ever
+        finally:
+            if cold is not None:
+                os.killpg(cold.pid, signal.SIGKILL)  # its process, warming for 10 minutes, would hold a warm shutdown
+                cold.wait(10)
+            stopped(run, warm)
+    said = errors.read_text()
+    assert "lrcourse: sleep-1-a: held by worker 'cold@test' for " in said, said
+    assert "with no grading process holding its lease" in said and "Fix or stop that worker" in said, said
+    assert f"1 {RESENT} at two looks in a row: sent again" in said, said
+    assert "warm in" not in cold_log.read_text() and graded_lines(cold_log) == []
+    assert graded_lines(warm_log) == ["stub graded sleep-1-a by warm@test"]
+    assert outcomes(out) == {"sleep-1-a": ["graded", ""]}
 
 
 def test_a_result_waiting_for_room_keeps_its_lease_and_the_enqueuer_says_the_broker_is_full(tmp_path):
@@ -177,6 +216,41 @@ def test_a_paused_worker_s_task_is_sent_again_and_its_late_result_is_not_written
     said = errors.read_text()
     assert f"1 {RESENT} at two looks in a row: sent again" in said, said
     assert "paused" in said and "start it again" in said, said  # the causes, and what to do
+
+
+def test_a_stopped_grading_process_is_named_as_such_and_its_task_is_not_sent_again(tmp_path):
+    """Only the grading process stopped (SIGSTOP), its worker's main process alive: the lease lapses, the worker's
+    mark lives and says a grading process has the task (Celery lists an active task among the reserved ones). The
+    enqueuer names a grading process not answering, not a lost worker, and does not send the task again; resumed
+    (SIGCONT), the process finishes and the student is graded once."""
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-12-a"])
+    log, errors = tmp_path / "worker.log", tmp_path / "enqueuer.err"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        worker = started_worker(worker_script(lease=2.0, held=(1.0, 3.0)), url, "one@test", log)
+        run = None
+        stopped_pids: list[int] = []
+        try:
+            assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
+            run = quick_enqueue(url, course, errors, grace=3.0)
+            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+            found = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
+            stopped_pids = [int(pid) for pid in found]
+            assert len(stopped_pids) == 1, found  # its one grading process
+            os.kill(stopped_pids[0], signal.SIGSTOP)
+            assert wait_for(lambda: "whose grading process" in errors.read_text(), 60), errors.read_text()
+            time.sleep(4 * EVERY)  # more of the enqueuer's looks: the worker's mark keeps the task
+            assert client.keys("lrcourse:held:*") and not client.keys("lrcourse:lease:*")
+            os.kill(stopped_pids[0], signal.SIGCONT)
+            out, _ = run.communicate(timeout=120)
+        finally:
+            for pid in stopped_pids:
+                os.kill(pid, signal.SIGCONT)
+            stopped(run, worker)
+    said = errors.read_text()
+    assert "lrcourse: sleep-12-a: taken at " in said and "by worker 'one@test', whose grading process" in said, said
+    assert "its machine was lost" not in said and RESENT not in said, said
+    assert graded_lines(log) == ["stub graded sleep-12-a by one@test"]
+    assert outcomes(out) == {"sleep-12-a": ["graded", ""]}
 
 
 def test_a_poison_submission_sent_again_still_fails_after_max_attempts(tmp_path):

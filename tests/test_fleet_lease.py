@@ -105,6 +105,35 @@ def test_a_missing_lease_is_said_only_after_the_grace(url):
     assert len(bar.lines) == 1 and bar.lines[0].startswith("lrcourse: bob: "), bar.lines
 
 
+def test_a_lease_lapsed_while_its_worker_still_holds_the_task_names_a_grading_process_not_answering(url):
+    """A grading process stopped (SIGSTOP) or frozen while its worker's main process lives: the lease lapses but the
+    worker's mark (`Held`) still says a grading process has the task. The enqueuer says so, and what to do, not that
+    a worker was lost. A task its worker holds for a process still warming has no lease yet: not said here."""
+    import redis
+
+    from lrcourse.grading.fleet_lease import held_key, held_value
+
+    hung, warming = TASK + "-hung", TASK + "-warming"
+    record = json.dumps({"worker": "machine-e", "taken": time.time(), "visibility": 3600.0})
+    bar = Bar()
+    watch = Lapsed(url, {hung: ("erin", "f"), warming: ("finn", "f")}, bar, grace=0, every=0)
+    with redis.Redis.from_url(url) as client:
+        client.set(taken_key(hung), record)
+        client.set(taken_key(warming), record)
+        client.set(held_key(hung), held_value("machine-e", grading=True), px=60_000)
+        client.set(held_key(warming), held_value("machine-e", grading=False), px=60_000)
+        try:
+            watch.check()
+            watch.check()
+        finally:
+            client.delete(held_key(hung), held_key(warming), taken_key(hung), taken_key(warming))
+    [said] = bar.lines
+    assert said.startswith("lrcourse: erin: taken at ") and "'machine-e', whose grading process" in said, said
+    assert "while the worker itself answers" in said and "not lost, so the task is not sent again" in said, said
+    assert "state T is stopped (`kill -CONT` resumes it)" in said and "hard time limit" in said, said
+    assert "its machine was lost" not in said, said
+
+
 def test_a_lease_lapsed_while_redis_is_full_is_said_as_the_broker_full(url):
     """A lease's renewal is a write: while Redis is full it lapses with its worker alive, waiting for room."""
     import redis

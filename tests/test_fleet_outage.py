@@ -29,6 +29,7 @@ from support.stub_fleet import Bar, enqueue, graded_lines, outcomes, queued, run
 
 CHAPTER = "02_ordered_schedules"
 FIRST, OTHERS = "sleep-3-alice", ["tom", "uma"]  # sent in this order (the intake's), one at a time (a window of 1)
+LOOKS = 600.0  # the enqueuer's periodic looks, far apart: longer than the whole test
 
 
 def test_a_broker_away_mid_run_is_waited_for_and_each_student_is_graded_and_written_once(tmp_path):
@@ -39,7 +40,9 @@ def test_a_broker_away_mid_run_is_waited_for_and_each_student_is_graded_and_writ
     before, after, errors = tmp_path / "before.log", tmp_path / "after.log", tmp_path / "enqueuer.err"
     with restartable_redis_server() as (url, restart), redis.Redis.from_url(url) as client:
         worker = stub_worker(url, ROOT, "before@test", before)
-        run = enqueue(url, course, CHAPTER, window=1, stderr=errors.open("w"))
+        # its looks (`Lost`, `Unserved`) every 10 minutes: only the look made at once once the broker is back
+        # (`Lost.broker_back`) can find the task the restart lost within this test's waits
+        run = enqueue(url, course, CHAPTER, window=1, every=LOOKS, stderr=errors.open("w"))
         try:
             assert wait_for(lambda: any(client.scan_iter(fleet.attempts_key("*"))), 120), errors.read_text()
             worker.send_signal(signal.SIGTERM)  # a warm shutdown: FIRST, in hand, is graded and its result stored
@@ -54,7 +57,8 @@ def test_a_broker_away_mid_run_is_waited_for_and_each_student_is_graded_and_writ
             restart(while_down)
             assert said == [True], errors.read_text()
             assert run.poll() is None, errors.read_text()
-            assert wait_for(lambda: queued(client, version) == 1, 60), errors.read_text()  # tom, lost, sent again
+            # tom, lost, sent again at the look made once the broker answers, not at the next periodic look
+            assert wait_for(lambda: queued(client, version) == 1, 60), errors.read_text()
             with running_worker(url, ROOT, "after@test", after):
                 stdout, _ = run.communicate(timeout=180)
         finally:

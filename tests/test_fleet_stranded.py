@@ -1,4 +1,4 @@
-"""The enqueuing command's look for stranded tasks (`fleet_watch.Lost`, `stranded_tasks`, `names_in`): a task with
+"""The enqueuing command's look for stranded tasks (`fleet_watch.Lost`, `fleet_stranded`): a task with
 its `sent` mark, no result and no lease that is not in its queue is held by no worker, and is sent again at the second
 of two looks made while Redis has room, once Redis has room for its parcel; a message is searched in its headers,
 not its body. A real Redis with a password; tests/test_fleet_full.py runs it end to end with stand-in workers."""
@@ -11,7 +11,7 @@ import sys
 import pytest
 import redis
 
-from lrcourse.grading import fleet, fleet_watch
+from lrcourse.grading import fleet, fleet_stranded
 from lrcourse.grading.fleet_lease import held_key, lease_key
 from lrcourse.grading.fleet_watch import Lost
 
@@ -99,6 +99,6 @@ def test_a_task_is_looked_for_in_a_messages_headers_not_its_body():
     message["body"] = {"id": "in-body", "files": {"n.ipynb": "A" * 1000}}
     raw = json.dumps(message).encode()
     assert raw.index(b'"in-body"') < raw.index(b'"headers":') < raw.index(b'"in-headers"')
-    assert fleet_watch.names_in(raw, {"in-headers", "in-body", "elsewhere"}) == {"in-headers"}
+    assert fleet_stranded.names_in(raw, {"in-headers", "in-body", "elsewhere"}) == {"in-headers"}
     named = json.dumps({**kombu_message("x"), "headers": {"id": "x", "argsrepr": "{'files': {'in-file': ''}}"}})
-    assert fleet_watch.names_in(named.encode(), {"in-file", "x"}) == {"x"}  # a file's name in argsrepr is no id
+    assert fleet_stranded.names_in(named.encode(), {"in-file", "x"}) == {"x"}  # a file's name in argsrepr is no id

@@ -1,6 +1,7 @@
-"""The enqueuing command's window (`fleet_grade.collect`): at most `window` tasks are out at once, topped up as results
-are collected, so the broker holds a window's parcels, not a class's; a Ctrl-C and a rerun lose nothing and grade
-nobody twice. A real Redis with a password and a real worker whose grading is a stand-in (`support.stub_fleet`)."""
+"""The enqueuing command's window (`fleet_grade.Run.collect`): at most `window` tasks are out at once, topped up as
+results are collected, so the broker holds a window's parcels, not a class's; a Ctrl-C and a rerun lose nothing and
+grade nobody twice. A real Redis with a password and a real worker whose grading is a stand-in
+(`support.stub_fleet`)."""
 
 from __future__ import annotations
 

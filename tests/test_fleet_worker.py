@@ -58,8 +58,9 @@ sys.exit(celery_main(app, [*argv, "--loglevel=INFO"]))
 
 def test_a_worker_registers_only_the_grading_task_and_refuses_celerys_built_in_ones(tmp_path):
     """Celery registers its built-in tasks (celery.accumulate, chain, chord, group, map, starmap, chunks,
-    backend_cleanup, ...) on every app; a worker ran any of them a message named (R25: celery.accumulate returned
-    [1, 2, 3]). A real worker of `make_app`'s app is sent celery.accumulate: it refuses it unrun (Celery stores NotRegistered as its result)."""
+    backend_cleanup, ...) on every app; a worker ran any of them a message named (R25: celery.accumulate returned [1, 2,
+    3]). A real worker of `make_app`'s app is sent celery.accumulate: it refuses it unrun (Celery stores NotRegistered
+    as its result)."""
     import redis
 
     from lrcourse.grading import fleet

@@ -34,7 +34,7 @@ COURSE_ID_FILE = ".lrcourse-course-id"  # in the course folder: see `course_id`
 VISIBILITY_SECONDS = 3600  # see the module's text
 RESULT_SECONDS = 7 * 24 * 3600  # results kept in Redis for a rerun after an interruption
 RESTORE_SECONDS = 10  # a live worker looks for lost machines' tasks this often (`celery_app`)
-# tasks the enqueuing command has out at once (`fleet_grade.collect`): a class's parcels (up to intake's
+# tasks the enqueuing command has out at once (`fleet_grade.Run.collect`): a class's parcels (up to intake's
 # MAX_SUBMISSION_MB each) and results (about 1.2 MB each) would otherwise all sit in the broker's memory at the
 # deadline. 64 keeps 32 worker processes busy with one task each queued behind; a larger fleet needs `--window` of
 # about twice its processes
@@ -76,6 +76,8 @@ class BrokerUnreachable(Exception):
     unreachable that long mid-run, `fleet_outage`): `lrcourse grade` says so in one line naming its host and port
     (never the URL: it holds the password) and what to do, and exits with BROKER_STATUS."""
 
+    status = BROKER_STATUS
+
     def __init__(self, url: str, error: BaseException, away: float | None = None):
         said = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         password = urlsplit(url).password
@@ -84,14 +86,47 @@ class BrokerUnreachable(Exception):
 
         if is_full(error):  # it answers, and refuses writes: Redis's maxmemory is reached
             super().__init__(
-                f"the broker at {broker_address(url)} is full (Redis's maxmemory is reached: it refuses writes); grades "
-                f"written so far are kept; to make room: {FIX}; then run again"
+                f"the broker at {broker_address(url)} is full (Redis's maxmemory is reached: it refuses writes); "
+                f"grades written so far are kept; to make room: {FIX}; then run again"
             )
             return
         waited = f", unreachable for {away:.0f} s (--broker-wait)" if away is not None else ""
         super().__init__(
             f"the broker at {broker_address(url)} does not answer ({type(error).__name__}: {said}){waited}; grades "
             "written so far are kept; run again when the broker answers"
+        )
+
+
+GRADEBOOK_STATUS = 4  # `lrcourse grade`'s exit status when the gradebook refuses a write mid-run (`GradebookRefused`)
+
+
+class GradebookRefused(Exception):
+    """The gradebook refused to write a result (its database, not the result: a read-only or locked SQLite file, a
+    full disk, a PostgreSQL server away or refusing): raised by `fleet_write.write`, it ends the enqueuing command at
+    once (`fleet_grade.Run.collect` sets `written` and `left`), every result not yet written kept in the broker for
+    the rerun; `lrcourse grade` says so and exits with GRADEBOOK_STATUS. Going on would fail every following student
+    the same way, and forget their results in the broker."""
+
+    status = GRADEBOOK_STATUS
+
+    def __init__(self, student: str, error: BaseException):
+        super().__init__(student, error)
+        self.student, self.error = student, error
+        self.written = self.left = 0
+
+    def __str__(self) -> str:
+        from lrcourse.grading.outcomes import shown, shown_reason
+
+        cause = getattr(self.error, "orig", None) or self.error  # SQLAlchemy's wraps the driver's (its SQL left out)
+        said = shown_reason(f"{type(cause).__name__}: {' '.join(str(cause).split())}", 300)
+        return (
+            f"the gradebook refused to write the result of {shown(self.student, 64)} ({said}): the run stops at once. "
+            f"The {self.written} result(s) collected before it are kept; the {self.left} student(s) not written are "
+            "not lost: their results stay in the broker (or are still being graded, or were not sent yet), none "
+            "forgotten. Make the gradebook writable again (its file and its folder writable by this account, room on "
+            "its disk, its server reachable, no other program holding it locked), then run the same command again: "
+            "it writes the results already computed without grading them again and sends only what is missing. This "
+            "run's summary, reports and exports are not written: the rerun writes them."
         )
 
 

@@ -13,11 +13,11 @@ still full, so the task stayed stranded until the visibility timeout (an hour). 
 grading process keeps the task (unacknowledged) and its result, says on the worker's log what is wrong and what to do,
 and writes the result once Redis has room for it and the acknowledgement after it (`ROOM_MARGIN`), then the task is
 acknowledged as usual. A task taken while Redis is full waits the same way before each of its first writes (`written`:
-its count of attempts, its lease; a write refused after the look for room waits again), so that it is graded, not
-failed for the broker; so does a worker's start (kombu's
-first sweep of unacknowledged tasks takes a lock, a write: refused, it ended the worker at once, the task left queued). The enqueuing command meanwhile ends with `fleet.BROKER_STATUS` and `fleet.full_message` at its
-next write (a task sent), or waits for results it cannot get if it has nothing to send: it is run again once there is
-room, and collects what the workers stored.
+its count of attempts, its lease; a write refused after the look for room waits again), so that it is graded, not failed
+for the broker; so does a worker's start (kombu's first sweep of unacknowledged tasks takes a lock, a write: refused, it
+ended the worker at once, the task left queued). The enqueuing command meanwhile ends with `fleet.BROKER_STATUS` and
+`fleet.full_message` at its next write (a task sent), or waits for results it cannot get if it has nothing to send: it
+is run again once there is room, and collects what the workers stored.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ FIX = (
 
 
 def is_full(error: BaseException) -> bool:
-    """Redis refused a write for its maxmemory: redis-py's OutOfMemoryError, or kombu's OperationalError with its text."""
+    """Redis refused a write for its maxmemory: redis-py's OutOfMemoryError, or kombu's OperationalError with its
+    text."""
     from redis.exceptions import OutOfMemoryError
 
     return isinstance(error, OutOfMemoryError) or "'maxmemory'" in str(error)
@@ -95,7 +96,8 @@ def waiting_backend(wanted=None, waits=None) -> type:
 
     class WaitingBackend(RedisBackend):
         def __init__(self, app=None, url=None, **kwargs):
-            # given as the app's backend class (`fleet_worker.make_app`), Celery passes no URL: the app's is the broker's
+            # given as the app's backend class (`fleet_worker.make_app`), Celery passes no URL: the app's is the
+            # broker's
             super().__init__(app=app, url=url or app.conf.result_backend, **kwargs)
 
         def _set(self, key, value, expires=None):
@@ -111,6 +113,6 @@ def waiting_backend(wanted=None, waits=None) -> type:
 
 def full_wait_message(what: str, waited: float) -> str:
     return (
-        f"lrcourse worker: process {os.getpid()}: the broker is full (Redis's maxmemory is reached: it refuses writes); "
-        f"{what} waits ({waited:.0f} s so far) and goes on when there is room. To make room: {FIX}"
+        f"lrcourse worker: process {os.getpid()}: the broker is full (Redis's maxmemory is reached: it refuses "
+        f"writes); {what} waits ({waited:.0f} s so far) and goes on when there is room. To make room: {FIX}"
     )

@@ -69,28 +69,11 @@ def grade_class_remote(
     if todo:
         create_gradebook_tables(course, assignment, db_url)
         try:
-            result.outcomes += collect(
-                course, assignment, todo, url, db_url, progress, force, hint_seconds, window, broker_wait
-            )
+            run = Run(course, assignment, todo, url, db_url, progress, force, hint_seconds, window, broker_wait)
+            result.outcomes += run.collect()
         except fleet.broker_errors() as error:
             raise fleet.BrokerUnreachable(url, error) from None
     return finish(course, db_url, result, start)
-
-
-def collect(
-    course: Path,
-    assignment: str,
-    todo: list,
-    url: str,
-    db_url: str,
-    progress: bool,
-    force: bool = False,
-    hint_seconds: float = HINT_SECONDS,
-    window: int = fleet.WINDOW,
-    broker_wait: float = BROKER_WAIT_SECONDS,
-) -> list[Outcome]:
-    """Send the students' tasks and write their results as they come (`Run.collect`)."""
-    return Run(course, assignment, todo, url, db_url, progress, force, hint_seconds, window, broker_wait).collect()
 
 
 class Run:
@@ -161,6 +144,10 @@ class Run:
                             self.lost.broker_back()
                 finally:
                     writer.close()
+        except fleet.GradebookRefused as refused:  # its student's result kept in the broker: not in `written`
+            self.bar.close()
+            refused.written, refused.left = writer.results, len(self.waiting) + len(self.unsent) + 1
+            raise
         except KeyboardInterrupt:
             self.bar.close()
             print(

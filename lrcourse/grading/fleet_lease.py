@@ -7,11 +7,14 @@ back at once) to another worker only once the broker's visibility timeout has pa
 Without a word the enqueuing command would wait that hour. So while a worker process grades a task, and until its
 result is stored, it keeps a key alive in Redis (renewed every RENEW_SECONDS, expiring LEASE_SECONDS after the last
 renewal), beside a record of who took the task, when, and under which visibility timeout; and the worker's main
-process marks every task it holds (`Held`), a task still waiting for a process that warms included. A task with a
-record but no live key, for longer than a lease, was taken by a worker process that stopped answering: the enqueuing
-command says so (`Lapsed`), naming the student and the worker. If only the process died, its worker put the task
-back at once; if the whole worker stopped answering, its marks lapse too and the enqueuing command sends the task
-again (`fleet_watch.Lost`), about two minutes after the worker's last renewal; the copy the broker gives back after
+process marks every task it holds (`Held`), a task still waiting for a process that warms included, each mark naming
+the worker and whether a grading process has the task. A task with a record but no live key, for longer than a
+lease, was taken by a worker process that stopped answering: the enqueuing command says so (`Lapsed`), naming the
+student and the worker. If the worker's mark still says a grading process has it, that process is stopped or frozen
+and the worker lives (`hung_message`). If only the process died, its worker put the task back at once; if the whole
+worker stopped answering, its marks lapse too and the enqueuing command sends the task again (`fleet_watch.Lost`),
+about two minutes after the worker's last renewal; a task marked held with no lease for longer than a warm-up
+(`fleet_watch.HELD_BOUND_SECONDS`) is named and sent again the same way. The copy the broker gives back after
 the visibility timeout, or that a paused worker resumes, is dropped by the worker once the result is written
 (`fleet.done_key`, `fleet_worker`), never graded into the gradebook twice.
 """
@@ -34,6 +37,10 @@ CHECK_SECONDS = 30.0  # how often the enqueuing command looks
 HELD_SECONDS = 60.0  # a worker's mark that it holds a task (`Held`) lapses this long after its last renewal
 HELD_RENEW_SECONDS = 10.0  # the worker's main process renews its marks this often
 MARK_SECONDS = 5.0  # the longest a mark waits for the broker (a redis socket's timeouts): the worker's loop waits
+# a pool process's start (`fleet_worker.Station.warm`) before Celery gives up on it (its default: 4 s): the longest a
+# live worker holds a task for a process to warm, so the enqueuer's bound on a task held with no lease
+# (`fleet_watch.HELD_BOUND_SECONDS`) is read from it
+WARM_SECONDS = 900
 
 
 def held_key(task: str) -> str:
@@ -107,11 +114,12 @@ class Held:
     every HELD_RENEW_SECONDS for every task it still holds (Celery's `reserved_requests`: received and not finished,
     whether a grading process has it or it waits for one), lapsing HELD_SECONDS after the last renewal. Celery's main
     process takes up to --concurrency tasks off the queue as it starts, before its processes are warm (45-95 s, up to
-    `fleet_worker.WARM_SECONDS`), and one for a process that died while its replacement warms: such a task has no lease
-    yet and is in no queue, and without the mark the enqueuer took it for stranded and sent it again
-    (`fleet_watch.Lost`). A worker lost whole (its machine down, paused) stops renewing: its marks lapse, and the
-    enqueuer then sends its tasks again. `step`: the worker bootstep, on the main process's event loop (not a thread:
-    see `fleet_watch.CheckoutWatch`)."""
+    WARM_SECONDS), and one for a process that died while its replacement warms: such a task has no lease yet and is in
+    no queue, and without the mark the enqueuer took it for stranded and sent it again (`fleet_watch.Lost`). A worker
+    lost whole (its machine down, paused) stops renewing: its marks lapse, and the enqueuer then sends its tasks again;
+    a worker whose processes never warm renews them for ever, so the enqueuer counts a mark without a lease for
+    `fleet_watch.HELD_BOUND_SECONDS` at most. `step`: the worker bootstep, on the main process's event loop (not a
+    thread: see `fleet_watch.CheckoutWatch`)."""
 
     def __init__(self, url: str, every: float = HELD_RENEW_SECONDS, seconds: float = HELD_SECONDS):
         self.url, self.every, self.seconds = url, every, seconds
@@ -134,10 +142,12 @@ class Held:
 
             def received(self, request=None, **_) -> None:
                 if request is not None:
-                    held.mark([request.id])
+                    held.mark({request.id: held_value(str(request.hostname), grading=False)})
 
             def renew(self) -> None:
-                held.mark([request.id for request in list(state.reserved_requests)])
+                active = {request.id for request in list(state.active_requests)}  # a grading process has them
+                reserved = list(state.reserved_requests)  # received and not finished: the active ones too
+                held.mark({r.id: held_value(str(r.hostname), grading=r.id in active) for r in reserved})
 
             def stop(self, worker) -> None:
                 task_received.disconnect(self.received)
@@ -147,9 +157,9 @@ class Held:
 
         return Hold
 
-    def mark(self, tasks: list[str]) -> None:
-        """Each task marked as held for `seconds`; a broker out of reach or full lets the marks lapse (a look made while
-        Redis is full counts for nothing: `fleet_watch.Lost`)."""
+    def mark(self, tasks: dict[str, str]) -> None:
+        """Each task marked as held for `seconds`, the mark's value `tasks[task]` (`held_value`); a broker out of reach
+        or full lets the marks lapse (a look made while Redis is full counts for nothing: `fleet_watch.Lost`)."""
         import redis
 
         if not tasks:
@@ -157,11 +167,36 @@ class Held:
         try:
             timeouts = {"socket_timeout": MARK_SECONDS, "socket_connect_timeout": MARK_SECONDS}
             with redis.Redis.from_url(self.url, **timeouts) as client, client.pipeline(transaction=False) as pipe:
-                for task in tasks:
-                    pipe.set(held_key(task), 1, px=int(self.seconds * 1000))
+                for task, value in tasks.items():
+                    pipe.set(held_key(task), value, px=int(self.seconds * 1000))
                 pipe.execute()
         except redis.RedisError:
             pass
+
+
+def held_value(worker: str, grading: bool) -> str:
+    """A mark's value (`Held`): the worker that holds the task, and whether one of its grading processes has it (else
+    it waits for a process, one warming), so that the enqueuer can name the worker and tell a grading process that does
+    not answer (`Lapsed`) from a task waiting for a warm-up (`fleet_watch.Lost`)."""
+    return json.dumps({"worker": worker, "grading": grading})
+
+
+def read_held(raw: bytes | None) -> dict | None:
+    """A mark (`held_value`) as the enqueuer reads it, checked (the broker's content is not trusted): the worker's
+    printable name and whether a grading process has the task; None if there is no mark."""
+    if raw is None:
+        return None
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        found = {}
+    found = found if isinstance(found, dict) else {}
+    return {"worker": printable(found.get("worker")), "grading": found.get("grading") is True}
+
+
+def printable(worker) -> str:
+    """A worker's name from the broker, for a terminal: its first 64 printable characters, "?" if not a string."""
+    return "".join(c for c in worker[:64] if c.isprintable()) if isinstance(worker, str) else "?"
 
 
 class Lapsed:
@@ -185,17 +220,22 @@ class Lapsed:
             self.bar.write(waits_message(self.waiting[task][0], size), file=sys.stderr)
         for task, record in lapsed:
             self.said.add(task)
-            text = (
-                full_message(self.waiting[task][0], record)
-                if full
-                else message(self.waiting[task][0], record, self.grace)
-            )
+            student = self.waiting[task][0]
+            if full:
+                text = full_message(student, record)
+            elif record["grading"]:
+                text = hung_message(student, record, self.grace)
+            else:
+                text = message(student, record, self.grace)
             self.bar.write(text, file=sys.stderr)  # beside the bar
 
     def lapsed(self, now: float) -> tuple[list[tuple[str, dict]], bool, list[tuple[str, int]]]:
-        """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds, whether Redis
+        """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds (each record
+        with `grading`: its worker's main process still marks it as held by a grading process, `Held`), whether Redis
         is full now (a lease's renewal is a write: refused, the lease lapses with its worker alive), and the tasks
-        whose lease says their result waits for room (`Lease.waits`: its size) that Redis still has no room for."""
+        whose lease says their result waits for room (`Lease.waits`: its size) that Redis still has no room for. A task
+        its worker holds for a process still warming has no lease yet, legitimately: not said here (`fleet_watch.Lost`
+        names it if it is held so for longer than a warm-up)."""
         import redis
 
         tasks = [task for task in self.waiting if task not in self.said]
@@ -204,16 +244,18 @@ class Lapsed:
         with redis.Redis.from_url(self.url) as client:
             records = client.mget([taken_key(task) for task in tasks])
             leases = client.mget([lease_key(task) for task in tasks])
+            marks = [read_held(raw) for raw in client.mget([held_key(task) for task in tasks])]
             full = not has_room(client, 0)
             sizes = [(task, waiting_size(lease)) for task, lease in zip(tasks, leases)]
             waits = [(task, size) for task, size in sizes if size and not has_room(client, size)]
         found = []
-        for task, record, lease in zip(tasks, records, leases):
-            if record is None or lease is not None:  # not taken yet, or its worker answers
+        for task, record, lease, mark in zip(tasks, records, leases, marks):
+            waiting_for_a_process = mark is not None and not mark["grading"]
+            if record is None or lease is not None or waiting_for_a_process:  # not taken, answering, or not yet run
                 self.missing.pop(task, None)
                 continue
             if now - self.missing.setdefault(task, now) >= self.grace:  # not a task's end or a hand-over
-                found.append((task, read_record(record)))
+                found.append((task, {**read_record(record), "grading": mark is not None}))
         return found, full, waits
 
 
@@ -255,6 +297,22 @@ def message(student: str, record: dict, grace: float) -> str:
     )
 
 
+def hung_message(student: str, record: dict, grace: float) -> str:
+    """Said when the lease lapsed while its worker's main process still marks the task as held by a grading process
+    (`Held`): that process does not answer, and the worker is not lost (its task is not sent again)."""
+    return (
+        f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, whose grading "
+        f"process has renewed no lease for {grace:.0f} s while the worker itself answers (its main process still "
+        "holds the task): the process grading it is stopped (SIGSTOP, a debugger), frozen or starved (swapping, its "
+        "CPU taken), not lost, so the task is not sent again. On that worker's machine, `ps -o pid,stat,etime,args "
+        "--ppid PID` (PID: the worker's main process) shows its grading processes: one in state T is stopped "
+        "(`kill -CONT` resumes it); killed (`kill -9`), its worker puts the task back on the queue at once and the "
+        "next free process takes it. Left as it is, Celery's hard time limit (the student's budget, the worker's "
+        "grace and 120 s, from its start) kills it and fails this student, whom a rerun sends again. Meanwhile this "
+        "command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
+    )
+
+
 def full_message(student: str, record: dict) -> str:
     """`message` while Redis is full: the lease lapsed because its renewal was refused, not (only) its worker."""
     return (
@@ -273,8 +331,7 @@ def read_record(raw: bytes) -> dict:
     except ValueError:
         record = {}
     record = record if isinstance(record, dict) else {}
-    worker = record.get("worker")
-    worker = "".join(c for c in worker[:64] if c.isprintable()) if isinstance(worker, str) else "?"
+    worker = printable(record.get("worker"))
     numbers = {key: record.get(key) for key in ("taken", "visibility")}
     for key, value in numbers.items():
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e11

@@ -1,4 +1,4 @@
-"""The broker away for a while during a run (`fleet_grade.collect`): Redis restarted (by its supervisor, an update,
+"""The broker away for a while during a run (`fleet_grade.Run.collect`): Redis restarted (by its supervisor, an update,
 a node moved), its network cut for a moment. The enqueuing command used to end at the first refused connection
 (exit 3) and had to be run again; it now waits for the broker (`Outage.wait`), trying again with a backoff that grows
 to BACKOFF_CAP, says once, above its progress bar and on it, since when the broker is unreachable, and goes on when it

@@ -2,14 +2,14 @@
 enqueuer's): the usual update pulls one commit on the instructor's machine and on every worker, so both sides'
 versions move, and a task of the old version then sits on a queue nobody serves.
 
-- `CheckoutWatch`, in a worker's main process: every CHECK_SECONDS it reads its checkout's versions from the disk
-  again (`Station.moved`: the package hashed once, then each assignment's source; 0.2 s for 7 assignments) and, if
-  they moved, stops the worker (SIGTERM to itself: Celery's warm shutdown lets its processes finish their students)
-  so that it exits with RESTART_STATUS and its supervisor starts it on the new checkout. Without it, a worker with no work never looked: it listens only to its
-  old version's queue, where no task of the new version arrives, so it never restarted and the new queue was never
-  served. The look runs on the worker's own event loop (a worker bootstep on Celery's timer), not in a thread: the
-  prefork pool forks its processes from the main process, and a thread there holding a lock at a fork (the redis
-  client's, logging's, the import lock) would leave the new process a lock nobody releases. Each look also marks
+- `CheckoutWatch`, in a worker's main process: every CHECK_SECONDS it reads its checkout's versions from the disk again
+  (`Station.moved`: the package hashed once, then each assignment's source; 0.2 s for 7 assignments) and, if they moved,
+  stops the worker (SIGTERM to itself: Celery's warm shutdown lets its processes finish their students) so that it exits
+  with RESTART_STATUS and its supervisor starts it on the new checkout. Without it, a worker with no work never looked:
+  it listens only to its old version's queue, where no task of the new version arrives, so it never restarted and the
+  new queue was never served. The look runs on the worker's own event loop (a worker bootstep on Celery's timer), not in
+  a thread: the prefork pool forks its processes from the main process, and a thread there holding a lock at a fork (the
+  redis client's, logging's, the import lock) would leave the new process a lock nobody releases. Each look also marks
   the versions it serves in the broker (`serving_key`, lapsing after SERVING_SECONDS), for the enqueuer.
 - `Unserved`, in the enqueuing command: while tasks wait, it says once, on stderr, when this course's version moved
   since the run started (its tasks carry the old one: a rerun sends the waiting students with the new version), or
@@ -31,12 +31,16 @@ from pathlib import Path
 
 from lrcourse.grading import fleet
 from lrcourse.grading.fleet_full import FIX, has_room
-from lrcourse.grading.fleet_lease import held_key, lease_key
+from lrcourse.grading.fleet_lease import WARM_SECONDS
+from lrcourse.grading.fleet_stranded import held_only, lost_tasks, overdue_message, stranded_tasks
 
 CHECK_SECONDS = 30.0  # a worker looks at its checkout this often; the enqueuer at its version too
 SERVING_SECONDS = 90.0  # a worker's mark that it serves a version lapses this long after its last look
 MARK_SECONDS = 5.0  # the longest a mark waits for the broker (a redis socket's timeouts)
-SCAN_CHUNK = 8  # messages read in one round trip when looking for a stranded task (`stranded_tasks`)
+# a task a worker's main process holds with no lease longer than this is taken for stranded (`Lost.overdue`): a live
+# worker holds one for a process warming at most WARM_SECONDS (Celery then gives up on the process); the margin covers
+# the marks' renewals and the enqueuer's looks
+HELD_BOUND_SECONDS = WARM_SECONDS + 120.0
 
 
 def serving_key(version: str, worker: str) -> str:
@@ -234,39 +238,45 @@ class Lost:
     - lost with the broker's data (a Redis without persistence restarted mid-run: its queue, its `sent` marks and its
       results gone, while redis-py reconnects without a word). A waiting task has, until the command collects it, its
       `sent` mark or its result in the broker (the mark is set as it is sent, both are removed only once its result is
-      written); with neither, the broker lost it (`lost_tasks`).
-    - stranded (`stranded_tasks`, when `queue` is given: the run's version's queue): it has its `sent` mark (a rerun's
-      `send` skips it), no result, no lease and no worker's mark that it holds it (`fleet_lease.Held`), and is not in
-      the queue: no worker holds it, whether or not kombu still lists it as unacknowledged. Its worker stopped
-      answering (its machine lost, cut off or paused: its lease and marks lapse), or ended while Redis was full: its
-      main process took it off the queue and kombu's record of it as unacknowledged was refused ("Unrecoverable
+      written); with neither, the broker lost it (`fleet_stranded.lost_tasks`).
+    - stranded (`fleet_stranded.stranded_tasks`, when `queue` is given: the run's version's queue): it has its `sent`
+      mark (a rerun's `send` skips it), no result, no lease and no worker's mark that it holds it (`fleet_lease.Held`),
+      and is not in the queue: no worker holds it, whether or not kombu still lists it as unacknowledged. Its worker
+      stopped answering (its machine lost, cut off or paused: its lease and marks lapse), or ended while Redis was full:
+      its main process took it off the queue and kombu's record of it as unacknowledged was refused ("Unrecoverable
       error"), or its grading process was killed (a memory cap, kill -9) and Celery's requeue, one kombu transaction
-      with an LPUSH, was refused (exit 1): the task then stays in kombu's unacknowledged hash, which kombu restores
-      only after the visibility timeout (an hour). A task a live worker holds is not taken for stranded: its main
-      process marks every task it holds, one waiting for a process still warming included (Celery takes
-      --concurrency tasks off the queue as the worker starts, before its processes are warm), and a grading process
-      holds a lease until the task's result is stored (renewed while the result waits for room). The moments a held
-      task has neither are short and covered by needing two looks in a row that each find it so, both while Redis has
-      room: a delivery in flight (off the queue, not yet marked). While Redis is full a look counts for nothing: a
-      renewal is refused, so a task being graded loses its lease; once there is room a lease is renewed within
-      `fleet_lease.RENEW_SECONDS` and a mark within `fleet_lease.HELD_RENEW_SECONDS`, both shorter than a look's
-      period. A task found stranded is sent again only if Redis has room for its parcel (`size(task)`, and the
-      acknowledgement after it: `fleet_full.has_room`): sent into a full Redis, the send is refused and the run ends,
-      where it can wait for the room instead. Its `sent` mark is dropped first, so that `send` sends it, and its count
-      of deliveries kept (`resend`). The copy kombu restores from its unacknowledged hash after the visibility timeout,
-      or the one a paused worker resumes, is dropped by the worker that takes it, or its result not written, once the
-      result is stored or the command wrote it (`fleet.done_key`): it costs nothing, and leaves nothing in the broker.
+      with an LPUSH, was refused (exit 1): the task then stays in kombu's unacknowledged hash, which kombu restores only
+      after the visibility timeout (an hour). A task a live worker holds is not taken for stranded: its main process
+      marks every task it holds, one waiting for a process still warming included (Celery takes --concurrency tasks off
+      the queue as the worker starts, before its processes are warm), and a grading process holds a lease until the
+      task's result is stored (renewed while the result waits for room). The moments a held task has neither are short
+      and covered by needing two looks in a row that each find it so, both while Redis has room: a delivery in flight
+      (off the queue, not yet marked). A mark without a lease counts for HELD_BOUND_SECONDS at most (`overdue`): a
+      worker whose processes never warm, or keep dying as they warm, would otherwise hold its tasks for as long as its
+      main process lives, and this command wait for ever without a word; past the bound the task is named with its
+      worker and taken for stranded. While Redis is full a look counts for nothing: a renewal is refused, so a task
+      being graded loses its lease; once there is room a lease is renewed within `fleet_lease.RENEW_SECONDS` and a mark
+      within `fleet_lease.HELD_RENEW_SECONDS`, both shorter than a look's period. A task found stranded is sent again
+      only if Redis has room for its parcel (`size(task)`, and the acknowledgement after it: `fleet_full.has_room`):
+      sent into a full Redis, the send is refused and the run ends, where it can wait for the room instead. Its `sent`
+      mark is dropped first, so that `send` sends it, and its count of deliveries kept (`resend`). The copy kombu
+      restores from its unacknowledged hash after the visibility timeout, or the one a paused worker resumes, is dropped
+      by the worker that takes it, or its result not written, once the result is stored or the command wrote it
+      (`fleet.done_key`): it costs nothing, and leaves nothing in the broker.
 
     Sending again is safe: a task is written once, when the command first collects its result and stops waiting for
     it; a copy also still graded by a worker that held it costs that worker's time, never a second grade in the
     gradebook. `check` at each poll, which looks every `every` s."""
 
-    def __init__(self, waiting: dict, resend, bar, every: float | None = None, queue: str = "", size=None):
+    def __init__(self, waiting: dict, resend, bar, every: float | None = None, queue: str = "", size=None, bound=None):
         self.waiting, self.resend, self.bar, self.queue = waiting, resend, bar, queue
         self.size = size or (lambda task: 0)  # bytes a task's message takes in Redis when sent again
         self.every = CHECK_SECONDS if every is None else every  # read now: a test sets it shorter
+        self.bound = HELD_BOUND_SECONDS if bound is None else bound  # the same
         self.last = time.monotonic()
         self.stranded: set[str] = set()  # tasks seen stranded at the last look, made while Redis had room
+        self.held_since: dict[str, float] = {}  # task -> first seen held by a worker with no lease, at looks with room
+        self.named: set[str] = set()  # tasks said to be held too long (`overdue`): said once a run
 
     def check(self, client) -> None:
         now = time.monotonic()
@@ -281,7 +291,8 @@ class Lost:
             )
             for task in lost:
                 self.resend(task)
-        stranded = self.stranded_again(client, [task for task in self.waiting if task not in lost])
+        remaining = [task for task in self.waiting if task not in lost]
+        stranded = self.stranded_again(client, remaining, self.overdue(client, remaining, now))
         if stranded:
             self.bar.write(
                 f"lrcourse: {len(stranded)} waiting task(s) are in neither the queue nor a worker's hands at two looks "
@@ -295,6 +306,25 @@ class Lost:
             for task in stranded:
                 client.delete(fleet.sent_key(task))  # else `send` takes it for one queued or being graded
                 self.resend(task)
+                self.held_since.pop(task, None)  # its copy sent again: a worker that holds it gets the bound anew
+
+    def overdue(self, client, tasks: list[str], now: float) -> set[str]:
+        """The tasks a worker's main process has held with no lease (`fleet_lease.Held`) at every look with room for
+        `bound` seconds, each named once on the terminal with its worker: a live worker holds a task so only while a
+        process warms for it, so that worker's processes never warm, keep dying as they warm, or the one grading it
+        does not answer. Its mark then no longer counts: the task is taken for stranded (`stranded_again`). Looks while
+        Redis is full start the count again (a grading process's first writes wait for room there, its lease too)."""
+        if not self.queue or not has_room(client, 0):
+            self.held_since = {}
+            return set()
+        held = held_only(client, tasks)
+        self.held_since = {task: self.held_since.get(task, now) for task in held}
+        overdue = {task for task, since in self.held_since.items() if now - since >= self.bound}
+        for task in sorted(overdue - self.named):
+            self.named.add(task)
+            seconds = now - self.held_since[task]
+            self.bar.write(overdue_message(self.waiting[task][0], held[task], seconds), file=sys.stderr)
+        return overdue
 
     def broker_back(self) -> None:
         """After the broker was away (`fleet_outage`): look at the next check (a Redis restarted empty lost its
@@ -303,15 +333,16 @@ class Lost:
         self.last = time.monotonic() - self.every
         self.stranded = set()
 
-    def stranded_again(self, client, tasks: list[str]) -> list[str]:
+    def stranded_again(self, client, tasks: list[str], overdue: set[str] = frozenset()) -> list[str]:
         """The tasks stranded now and at the last look, both made while Redis had room, that Redis has room to take
-        again (their parcels together); those seen stranded now and not sent are kept for the next look."""
+        again (their parcels together); those seen stranded now and not sent are kept for the next look. A worker's
+        mark of an `overdue` task does not count (`overdue`)."""
         if not self.queue:
             return []
         if not has_room(client, 0):
             self.stranded = set()  # a look while full counts for nothing (see the class's text)
             return []
-        now = set(stranded_tasks(client, tasks, self.queue))
+        now = set(stranded_tasks(client, tasks, self.queue, overdue))
         again, total = [], 0
         for task in (task for task in tasks if task in now and task in self.stranded):
             size = self.size(task)
@@ -320,51 +351,3 @@ class Lost:
                 total += size
         self.stranded = now - set(again)
         return again
-
-
-def lost_tasks(client, tasks: list[str]) -> list[str]:
-    """The tasks with neither a `sent` mark nor a result in the broker, asked in one pipelined round trip."""
-    with client.pipeline(transaction=False) as pipe:
-        for task in tasks:
-            pipe.exists(fleet.sent_key(task), fleet.result_key(task))
-        return [task for task, present in zip(tasks, pipe.execute()) if not present]
-
-
-def stranded_tasks(client, tasks: list[str], queue: str) -> list[str]:
-    """The tasks with a `sent` mark, no result and no lease (`fleet_lease`) that are not in `queue` (see `Lost`). Only
-    those with a mark and neither a result nor a lease are looked for, in the queue, SCAN_CHUNK messages a round trip,
-    stopping once all are found. The queue is read from its left end by index: kombu pushes on the left and takes from
-    the right, so a task taken meanwhile moves no message and one sent meanwhile only makes a message read twice; from
-    the right a take would shift one past the reading, unseen. Its cost: Redis sends the queue's messages up to the
-    last of these tasks (the parcels: about 0.1 MB a student with one notebook), each look while some of the run's
-    tasks are queued, the whole queue when one is stranded; each message is then searched only in its headers
-    (`names_in`), not its body. Measured on this shared 2-core machine (load average 13; the R25e review's cost.py,
-    real Celery messages): 64 queued messages with a 0.1 MB parcel each (9 MB) 0.04-0.07 s a look; with a 4 MB
-    parcel each (5.3 MB a message, 341 MB) 3.6-6 s, one 178 MB message 2.9-4.3 s, nearly all of it Redis sending
-    them (the search of all 64 messages for 64 tasks: 0.014 s; searched whole, once per task, it took 19.5 s).
-    Once every CHECK_SECONDS, in the enqueuer's only loop, while some of the run's tasks wait."""
-    with client.pipeline(transaction=False) as pipe:
-        for task in tasks:
-            pipe.exists(fleet.sent_key(task))
-            pipe.exists(fleet.result_key(task), lease_key(task), held_key(task))
-        answers = pipe.execute()
-    missing = {task for task, sent, held in zip(tasks, answers[::2], answers[1::2]) if sent and not held}
-    start = 0
-    while missing:
-        messages = client.lrange(queue, start, start + SCAN_CHUNK - 1)
-        for message in messages:
-            missing -= names_in(message, missing)
-        if len(messages) < SCAN_CHUNK:
-            break
-        start += SCAN_CHUNK
-    return [task for task in tasks if task in missing]
-
-
-def names_in(message: bytes, tasks: set[str]) -> set[str]:
-    """Which of `tasks` a kombu message names: its headers (the task's id; its properties after them, the id again as
-    the correlation id). A message is JSON with its body first (base64, a student's whole parcel: megabytes) and its
-    headers and properties last (a few kB: Celery's `argsrepr` is cut at 1 kB), so the headers' key is sought from
-    the end and only what follows it is searched, once per task; a name counts only as a whole JSON string, and a `"`
-    inside a string (a file's name in `argsrepr`) is escaped, so no file name can pass for a task's id."""
-    start = max(message.rfind(b'"headers":'), 0)
-    return {task for task in tasks if message.find(f'"{task}"'.encode(), start) != -1}

@@ -23,12 +23,13 @@ grades it at the version it claims), and the worker stops (SIGTERM to its main p
 its other processes finish their students) and exits with RESTART_STATUS, for its supervisor to start it again on
 the new checkout, which serves the new version's queues. An idle worker's main process looks too (`fleet_watch`).
 While a process grades a task, and until its result is stored, it holds the task's lease (`fleet_lease`), and the
-worker's main process marks every task it holds (`fleet_lease.Held`: one waiting for a process still warming too),
-so that the enqueuing command can tell a worker that stopped answering (a lost machine) from one still grading. A process that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in
-Redis and fails that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue.
-A task whose result is already stored (enqueued twice: an interrupted run resent it) or that the enqueuing command
-wrote (`fleet.done_key`: a copy kombu restored after the visibility timeout) is dropped, not graded again; a result
-is not written beside one stored or written (a paused worker's copy, resumed): no orphan is left in the broker.
+worker's main process marks every task it holds (`fleet_lease.Held`: one waiting for a process still warming too), so
+that the enqueuing command can tell a worker that stopped answering (a lost machine) from one still grading. A process
+that dies on a student gives the task back to the queue (`fleet`); the task counts its deliveries in Redis and fails
+that student after MAX_ATTEMPTS, so a submission that kills its workers never blocks the queue. A task whose result is
+already stored (enqueued twice: an interrupted run resent it) or that the enqueuing command wrote (`fleet.done_key`: a
+copy kombu restored after the visibility timeout) is dropped, not graded again; a result is not written beside one
+stored or written (a paused worker's copy, resumed): no orphan is left in the broker.
 """
 
 from __future__ import annotations
@@ -48,14 +49,13 @@ from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_deliveries import count_attempt, graded_already, result_wanted
 from lrcourse.grading.fleet_full import room_at, waiting_backend
-from lrcourse.grading.fleet_lease import Held, Lease
+from lrcourse.grading.fleet_lease import WARM_SECONDS, Held, Lease
 from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch, moved_or_unreadable
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
 
 RESTART_STATUS = 75  # EX_TEMPFAIL: the worker stopped because its checkout or environment changed (see above)
 SCRATCH = "lrcourse-worker-"  # a scratch course's folder: this, the pool process's id, a dash
-WARM_SECONDS = 900  # a pool process's start (`Station.warm`) before Celery gives up on it (its default: 4 s)
 
 
 class Station:
@@ -272,7 +272,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
     station = Station(checkout, sandboxed)
     # in each pool process: at its start, what dead ones left, then warm (Celery waits for it: warm_seconds); at its
     # end (os._exit: no atexit), its own
-    app.conf.worker_proc_alive_timeout = WARM_SECONDS
+    app.conf.worker_proc_alive_timeout = WARM_SECONDS  # `fleet_lease.WARM_SECONDS`
     worker_process_init.connect(lambda **_: (remove_leftovers(), station.warm()), weak=False)
     worker_process_shutdown.connect(lambda **_: station.close(), weak=False)
     task_postrun.connect(release, weak=False)

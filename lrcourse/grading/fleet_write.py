@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from lrcourse.gradebook_db import gradebook
-from lrcourse.grading import fleet_result, intake, late, parcel
+from lrcourse.grading import fleet, fleet_result, intake, late, parcel
 from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_result import Stored
 from lrcourse.grading.graded_files import carry_nbgrader_files
@@ -37,7 +37,8 @@ class Writer:
         each = self.seconds / max(self.results, 1)
         return (
             f"lrcourse: {self.results} result(s) written in {self.seconds:.1f} s, {each:.2f} s each (this command "
-            f"writes one at a time: at most {60 / max(each, 1e-3):.0f} results a minute, whatever the number of workers)"
+            f"writes one at a time: at most {60 / max(each, 1e-3):.0f} results a minute, whatever the number "
+            "of workers)"
         )
 
     def gradebook(self):
@@ -110,6 +111,8 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
         )
     except Exception as error:  # a result that cannot be written fails that student only
         writer.done(written=False)
+        if refused_by_database(error):  # not this result's fault: every following student would fail the same way
+            raise fleet.GradebookRefused(student, error) from error
         return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
     if late_seconds > 0 and outcome.feedback:
         error = remake_feedback(course, writer, assignment, student)
@@ -118,6 +121,15 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
     if outcome.feedback and not outcome.unchecked:
         intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
     return outcome
+
+
+def refused_by_database(error: BaseException) -> bool:
+    """Whether `error` is the gradebook's database refusing (SQLAlchemy's OperationalError or InterfaceError: read-only,
+    locked, disk full or I/O error, a connection lost or refused), not a result it cannot take (IntegrityError,
+    DataError, nbgrader's own refusals: that student fails, the run goes on)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(error, OperationalError | InterfaceError)
 
 
 def remake_feedback(course: Path, writer: Writer, assignment: str, student: str) -> str:
