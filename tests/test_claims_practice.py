@@ -168,5 +168,11 @@ def test_ch7_written_branch_without_the_optimizer_state_takes_adam_s_first_step_
         median = moves["saved"][moving].median().item()
         assert 0.0005 < median < 0.0009 and 11 < peak / median < 18 and moves["saved"].max() < 0.0099
     text = rubric("written_wsd_branch")
-    for claim in ["over 95 % of the weights", "at least 0.0099", "0.0005 to 0.0009", "11 to 18 times less", "none by as much as 0.0099"]:
+    for claim in [
+        "over 95 % of the weights",
+        "at least 0.0099",
+        "0.0005 to 0.0009",
+        "11 to 18 times less",
+        "none by as much as 0.0099",
+    ]:
         assert claim in text, claim
