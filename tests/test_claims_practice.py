@@ -1,7 +1,9 @@
 """Claims of chapter 7 checked outside the release (issue 24): the schedules 7.1 builds follow their closed form
 (kept out of the release: it is the exercise's factor but for the decay), PolynomialLR's factor and its docstring's
-example, and the premise of the written answer on a call-counting factor."""
+example, and the two written answers' rubrics: a call-counting factor (its premise, and two parameter groups), and a
+branch whose checkpoint lost the optimizer's state (Adam's first step)."""
 
+import copy
 import functools
 import math
 
@@ -12,8 +14,14 @@ from torch.optim import lr_scheduler
 
 from lrcourse.schedules import lr_curve
 
-from support.chapter_cells import chapter_cells
+from support.chapter_cells import cell_source, chapter_cells
 from support.paths import ROOT
+
+CH7 = ROOT / "source" / "07_practice" / "practice.ipynb"
+
+
+def rubric(cell: str) -> str:
+    return " ".join(cell_source("07_practice/practice.ipynb", cell).split())
 
 
 def ch7_closed_form(step: int, total: int, shape: str, floor: float, decay_fraction: float, warmup: int) -> float:
@@ -71,7 +79,7 @@ def counting_factor():
 def test_ch7_a_call_counting_factor_is_right_with_one_parameter_group_only(groups):
     """The written answer `written_wsd_counter`'s premise (right in one uninterrupted run) holds for one parameter group:
     LambdaLR calls one factor once per group at every step, so with two groups a counter is wrong from the first rates
-    on (the rubric credits a student who says so)."""
+    on (part (c) of the question asks it)."""
     weights = [torch.nn.Parameter(torch.zeros(1)) for _ in range(groups)]
     optimizer = torch.optim.AdamW([{"params": [weight]} for weight in weights], lr=1.0)
     scheduler = lr_scheduler.LambdaLR(optimizer, counting_factor())
@@ -86,3 +94,85 @@ def test_ch7_a_call_counting_factor_is_right_with_one_parameter_group_only(group
     else:
         assert np.allclose(rates, [[1.0, 0.9], [0.8, 0.7], [0.6, 0.5], [0.4, 0.3]], rtol=1e-12, atol=0)
         assert rates[0][1] != planned[0][1] and all(got != want for got, want in zip(rates[1:], planned[1:]))
+
+
+def test_ch7_written_counter_under_two_groups_runs_the_schedule_twice_as_fast():
+    """`written_wsd_counter` (c): the closure counting its calls, one LambdaLR over two groups, W, S, D = 100, 700, 200:
+    group g at step s runs the planned factor of step 2s + g; the peak from step 50, the decay after step 400 (399),
+    rate 0 for both from step 500, the last 500 steps."""
+    wsd_factor = chapter_cells(CH7, ["setup", "wsd_factor"])["wsd_factor"]
+    planned = wsd_factor(100, 700, 200, 0.1)
+    calls = [0]
+
+    def counting(_):
+        calls[0] += 1
+        return planned(calls[0] - 1)
+
+    weights = [torch.nn.Parameter(torch.zeros(1)) for _ in range(2)]
+    optimizer = torch.optim.AdamW([{"params": [weight]} for weight in weights], lr=1.0)
+    scheduler = lr_scheduler.LambdaLR(optimizer, counting)
+    rates = []
+    for _ in range(1000):
+        rates.append([group["lr"] for group in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    rates = np.array(rates)
+    for group in range(2):
+        assert np.allclose(rates[:, group], [planned(2 * s + group) for s in range(1000)], rtol=1e-12, atol=0)
+        at_peak = np.flatnonzero(rates[:, group] == 1.0)
+        assert at_peak.min() == 50 and at_peak.max() == 400 - group
+        assert np.flatnonzero(rates[:, group] == 0.0).tolist() == list(range(500, 1000))
+    text = rubric("written_wsd_counter")
+    for claim in ["`2s`", "`2s + 1`", "at step 50", "after step 400 (399", "from step 500 on", "500 steps"]:
+        assert claim in text, claim
+
+
+def test_ch7_written_branch_without_the_optimizer_state_takes_adam_s_first_step_at_the_peak():
+    """`written_wsd_branch` (b): a WSD stable run of the digits model at 0.01, checkpointed at epoch 16 (step 144); at
+    the next batch a new AdamW moves over 95 % of the weights with a non-zero gradient by at least 0.0099 (Adam's first
+    step, the full rate), the saved moments the median such weight by 0.0005 to 0.0009 (11 to 18 times less), none by
+    as much as 0.0099; weights with a zero gradient do not move under the new AdamW."""
+    cells = chapter_cells(CH7, ["setup", "data", "linear"])
+    peak, decay = 0.01, cells["WEIGHT_DECAY"]
+    for seed in range(5):
+        model = cells["make_model"](seed)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=peak, weight_decay=decay)
+        scheduler = cells["make_schedule"](optimizer, 30 * cells["STEPS_PER_EPOCH"], decay_fraction=0.0)
+        batches = cells["Batches"](cells["train_set"], cells["BATCH_SIZE"], seed=seed)
+        for _ in range(16):
+            for inputs, targets in batches:
+                optimizer.zero_grad()
+                cells["loss_fn"](model(inputs), targets).backward()
+                optimizer.step()
+                scheduler.step()
+        assert optimizer.param_groups[0]["lr"] == peak  # the stable phase: the branch starts at the peak
+        inputs, targets = next(iter(batches))
+        moves = {}
+        for kind in ("saved", "new"):
+            branch = copy.deepcopy(model)
+            branch_optimizer = torch.optim.AdamW(branch.parameters(), lr=peak, weight_decay=decay)
+            if kind == "saved":
+                branch_optimizer.load_state_dict(optimizer.state_dict())
+            before = [p.detach().clone() for p in branch.parameters()]
+            branch_optimizer.zero_grad()
+            cells["loss_fn"](branch(inputs), targets).backward()
+            gradient = torch.cat([p.grad.flatten() for p in branch.parameters()])
+            branch_optimizer.step()
+            # Adam's part of the move: what is left once AdamW's decoupled shrink, lr * weight_decay, is taken out
+            moves[kind] = torch.cat(
+                [(p.detach() - w * (1 - peak * decay)).flatten() for p, w in zip(branch.parameters(), before)]
+            ).abs()
+        moving = gradient != 0
+        assert torch.all(moves["new"][~moving] < 1e-9)
+        assert (moves["new"][moving] >= 0.0099).float().mean() > 0.95
+        median = moves["saved"][moving].median().item()
+        assert 0.0005 < median < 0.0009 and 11 < peak / median < 18 and moves["saved"].max() < 0.0099
+    text = rubric("written_wsd_branch")
+    for claim in [
+        "over 95 % of the weights",
+        "at least 0.0099",
+        "0.0005 to 0.0009",
+        "11 to 18 times less",
+        "none by as much as 0.0099",
+    ]:
+        assert claim in text, claim
