@@ -245,6 +245,11 @@ def test_a_submissions_file_address_that_leaves_its_folder_is_answered_404(tmp_p
         "/formgrader/submissions/1%2F..%2F..%2F../gradebook.db",
         "/formgrader/submissions/1%2F..%2F..%2F..%2Fgradebook.db",
         "/formgrader/submissions//1/../../../gradebook.db",
+        # F17: a NUL or another control character made nbgrader's handler raise ValueError (500, a traceback)
+        "/formgrader/submissions/1/..%00/gradebook.db",
+        "/formgrader/submissions/1/sub/plot.png%00",
+        "/formgrader/submissions/1/sub%0A/plot.png",
+        "/formgrader/submissions/1%00/sub/plot.png",
     ]
     own = ["/formgrader/submissions/1/sub/plot.png", "/formgrader/submissions/1/./sub/plot.png"]
     answers = served_files(course, [*leaving, *own])

@@ -16,7 +16,7 @@ from traitlets.config import Config
 
 from lrcourse.build import tool_environment
 from lrcourse.grading.graded_files import NAMED, carry_nbgrader_files, carry_only_notebooks, left_out, left_out_note
-from lrcourse.grading.submission_secrets import NO_SECRET, SHARED_SECRET, usable_secret
+from lrcourse.grading.submission_secrets import NO_SECRET, SHARED_SECRET, digest, usable_secret, write_ledger
 
 from support.course import NOTEBOOK, make_course, scores, solution_answers, submit
 from support.gradedclass import lrcourse
@@ -107,29 +107,33 @@ def test_a_secret_nbgrader_would_not_have_written_is_replaced_by_a_fresh_one_wit
     assert (source / "timestamp.txt").read_text() == NBGRADER_FILES["timestamp.txt"]
 
 
-def test_a_secret_a_classmate_held_first_in_submitted_is_replaced_by_a_fresh_one_with_a_note(tmp_path):
+def test_only_a_secrets_recorded_owner_in_submitted_keeps_it_and_a_shared_unrecorded_one_no_one(tmp_path):
     """F16: a submission copied in by hand holding a classmate's valid secret was carried unchanged, and the two
-    feedback files shared one name in the exchange, one overwriting the other's. The one who held it first in
-    submitted/ (by its change time, not by name or timestamp.txt) keeps it; the later holder gets a fresh one."""
-    import time
-
+    feedback files shared one name in the exchange, one overwriting the other's. F17: keeping it for the first
+    holder by change time let a re-collect (which resets it) hand it to the copy. Now the owner collect recorded
+    keeps it whatever the times; a secret no collect recorded is kept by its only holder, by neither of two."""
     submitted = tmp_path / "submitted"
-    first = a_submission(submitted / "zoe" / CHAPTER, NBGRADER_FILES)
-    time.sleep(0.05)  # past the file system's clock tick: the copy in by hand is later
-    by_hand = a_submission(submitted / "amy" / CHAPTER, {**NBGRADER_FILES, "timestamp.txt": "2000-01-01 00:00:00"})
-    own = a_submission(submitted / "bob" / CHAPTER, {**NBGRADER_FILES, "submission_secret.txt": "7a" * 64})
+    zoes, shared = "7a" * 64, "5b" * 64
+    write_ledger(tmp_path, CHAPTER, {digest(SECRET.encode()): "zoe"})
+    amy = a_submission(submitted / "amy" / CHAPTER, {**NBGRADER_FILES, "timestamp.txt": "2000-01-01 00:00:00"})
+    zoe = a_submission(submitted / "zoe" / CHAPTER, NBGRADER_FILES)  # later than amy's copy: still hers
+    own = a_submission(submitted / "bob" / CHAPTER, {**NBGRADER_FILES, "submission_secret.txt": zoes})
+    cat = a_submission(submitted / "cat" / CHAPTER, {**NBGRADER_FILES, "submission_secret.txt": shared})
+    dan = a_submission(submitted / "dan" / CHAPTER, {**NBGRADER_FILES, "submission_secret.txt": shared})
     carried = {}
-    for source in (first, by_hand, own):
+    for source in (amy, zoe, own, cat, dan):
         destination = tmp_path / "autograded" / source.parent.name
         destination.mkdir(parents=True)
         note = carry_nbgrader_files(source, destination, submitted=True)
         carried[source.parent.name] = (note, (destination / "submission_secret.txt").read_text())
-    assert carried["zoe"] == ("", SECRET) and carried["bob"] == ("", "7a" * 64)
-    note, secret = carried["amy"]
-    assert note == SHARED_SECRET.format("zoe")
-    assert usable_secret({"submission_secret.txt": secret.encode()}) and secret not in (SECRET, "7a" * 64)
+    assert carried["zoe"] == ("", SECRET) and carried["bob"] == ("", zoes)
+    expected = {"amy": "zoe", "cat": "dan", "dan": "cat"}
+    for student, owner in expected.items():
+        note, secret = carried[student]
+        assert note == SHARED_SECRET.format(owner), (student, note)
+        assert usable_secret({"submission_secret.txt": secret.encode()}) and secret not in (SECRET, zoes, shared)
     (tmp_path / "elsewhere").mkdir()  # from a folder other than submitted/ (autograded/ into feedback/): as it is
-    assert carry_nbgrader_files(by_hand, tmp_path / "elsewhere") == ""
+    assert carry_nbgrader_files(amy, tmp_path / "elsewhere") == ""
     assert (tmp_path / "elsewhere" / "submission_secret.txt").read_text() == SECRET
 
 

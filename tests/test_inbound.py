@@ -20,7 +20,7 @@ from lrcourse.grading import inbound
 from lrcourse.grading.collect import collect, summary
 from lrcourse.grading.exchange_inbound import Exchange, ExchangeUnusable
 from lrcourse.grading.inbound import Refused, check_submission, claimed, read_submission, user_name
-from lrcourse.grading.submission_secrets import NO_SECRET, SECRET, SHARED_SECRET
+from lrcourse.grading.submission_secrets import NO_SECRET, SECRET, SHARED_SECRET, digest, read_ledger, write_ledger
 
 from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 
@@ -256,11 +256,13 @@ def test_a_students_own_secret_is_kept(tmp_path):
 
 def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(tmp_path):
     """release_feedback files feedback under a hash of the secret, which a student can read in a classmate's
-    inbound folder: a submission holding a secret another student has or had gets a fresh one."""
+    inbound folder: a submission holding a secret collect recorded for another student gets a fresh one, in every
+    run after. A folder in submitted/ holding it (copied in by hand) takes it from no one (F17)."""
     course, exchange = exchange_course(tmp_path)
-    bobs = "0123456789abcdef" * 8
-    (course / "submitted" / "bob" / CHAPTER).mkdir(parents=True)
-    (course / "submitted" / "bob" / CHAPTER / SECRET).write_text(bobs)
+    bobs, copied = "0123456789abcdef" * 8, "fedcba9876543210" * 8
+    write_ledger(course, CHAPTER, {digest(bobs.encode()): "bob"})  # a collect accepted it from bob
+    (course / "submitted" / "amy" / CHAPTER).mkdir(parents=True)
+    (course / "submitted" / "amy" / CHAPTER / SECRET).write_text(copied)  # amy's copy in by hand holds it too
     folder, name = inbound_folder(exchange.inbound)
     (folder / SECRET).write_text(bobs)
     result = collect(course, CHAPTER, exchange)
@@ -269,9 +271,13 @@ def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(
     assert "secret.txt is also held by the student 'bob' (now" in SHARED_SECRET.format("bob"), "F15: not 'bob''s"
     written = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text()
     assert re.fullmatch("[0-9a-f]{128}", written) and written != bobs
-    assert (course / "submitted" / "bob" / CHAPTER / SECRET).read_text() == bobs
+    assert read_ledger(course, CHAPTER)[digest(bobs.encode())] == "bob"
     again = collect(course, CHAPTER, exchange)  # collected again: its own (fresh) secret is not a classmate's
     assert again.left_out == [{"submission": name, "reason": SHARED_SECRET.format("bob")}]
+    (folder / SECRET).write_text(copied)
+    kept = collect(course, CHAPTER, exchange)  # the hand copy's secret: recorded for no one, so the sender's
+    assert kept.left_out == [] and kept.collected, kept
+    assert (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text() == copied
 
 
 @pytest.mark.parametrize("trap", ["/dev/zero", "fifo"])

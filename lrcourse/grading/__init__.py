@@ -12,7 +12,8 @@
   `answer_zygote` there; `zygote`: what both zygotes share), in bubblewrap (`bwrap`, `limits`, `cgroups`,
   `namespaces`, `no_lr_scheduler`); `leftovers` removes what a killed worker's sandboxes left behind.
 - `collect`: submissions from nbgrader's exchange (`inbound`), checked and copied into submitted/, each with the
-  `submission_secret.txt` it keeps (`submission_secrets`).
+  `submission_secret.txt` it keeps (`submission_secrets`: one rule for collect and grade, its owner recorded in
+  the course's ledger).
 - `output_caps`, `notebook_limits`, `spreadsheet`: what a kernel emits, a notebook read, a CSV written, bounded.
 - `late`: late penalties from the trusted score; `nbgrader_collect`: nbgrader's collect made `collect`.
 - `withheld_scores`: the kernel's own scores never reach the gradebook; `plain_autograde`: nbgrader's own

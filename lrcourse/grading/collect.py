@@ -12,8 +12,11 @@ penalty reads it), and every refusal is reported with its reason, on the termina
 link) is left out, not copied, and reported the same way, with the submission collected without it.
 nbgrader's `release_feedback` stops for the rest of the class at a submitted folder without
 `submission_secret.txt`, so when a student's is left out or unusable collect writes a fresh one and reports it
-(`submission_secrets`, which also replaces a classmate's): that student's feedback cannot reach them through the
-exchange (the secret it is filed under is not theirs), but everyone else's is released.
+(`submission_secrets`): that student's feedback cannot reach them through the
+exchange (the secret it is filed under is not theirs), but everyone else's is released. A secret is kept only by
+the student it belongs to (`submission_secrets`: the first accepted holder, recorded in the course's ledger
+`.secret_owners/<assignment>.json`, never changed by a later run; `lrcourse grade` applies the same rule); any
+other holder's is replaced the same way.
 
 The inbound folder itself is opened, checked (its owners, its file system) and listed by `exchange_inbound`,
 which refuses an exchange that cannot be trusted (`ExchangeUnusable`). Every submission is checked before any is
@@ -76,11 +79,13 @@ from lrcourse.grading.submission_secrets import (
     NO_SECRET,
     SECRET,
     SHARED_SECRET,
-    claim,
-    held_secrets,
+    first_held,
     inbound_secret,
+    read_ledger,
+    record_first_holders,
     secret_to_keep,
     usable_secret,
+    write_ledger,
 )
 
 
@@ -137,24 +142,31 @@ def collect(
         for name in mounted_below(inbound, mounts) & ours.keys():
             _refuse(result, name, Refused("a file system is mounted there: not the student's own folder"))
             del ours[name]
-        secrets_held = held_secrets(course / "submitted", assignment)
+        ledger = read_ledger(course, assignment)  # who owns each secret collect accepted before: never changed
+        recorded = dict(ledger)
+        holders: dict[bytes, list[tuple[int, str]]] = {}
         listed = listed_on_overlay(inbound, mounts)
-        accepted = _check_all(inbound, ours, notebooks, bounds, result, secrets_held, listed)
-        for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):  # first first
-            _collect_student(course / "submitted", inbound, accepted[student], result, secrets_held, bounds)
+        accepted = _check_all(inbound, ours, notebooks, bounds, result, holders, listed)
+        record_first_holders(ledger, holders)  # a secret new to the ledger: its first holder's
+        try:
+            for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):
+                _collect_student(course / "submitted", inbound, accepted[student], result, ledger, bounds)
+        finally:
+            if ledger != recorded:
+                write_ledger(course, assignment, ledger)
     finally:
         os.close(inbound)
     return result
 
 
 def _check_all(
-    inbound: int, names: dict, notebooks: set[str], bounds: Bounds, result: Collected, secrets_held: dict, listed
+    inbound: int, names: dict, notebooks: set[str], bounds: Bounds, result: Collected, holders: dict, listed
 ) -> dict:
     """Check each name, each owner's newest folders first while their entry budget lasts (`Bounds.entries`: the
     rest one row per owner); every accepted folder per student (its checked entries, nothing read: the folders are
     read later, newest first, until one reads); refusal rows capped (`_refusal_key`), the rest one row per cap.
-    `secrets_held` learns every accepted folder's secret, a superseded one's too: its student's `fetch_feedback`
-    still tries it. `listed`: the devices the mount table lists, on an overlay (`mounts.listed_on_overlay`)."""
+    `holders` learns every accepted folder's usable secret, a superseded one's too (its student's `fetch_feedback`
+    still tries it), with its student and when it was put there (`submission_secrets.first_held`). `listed`: the devices the mount table lists, on an overlay (`mounts.listed_on_overlay`)."""
     accepted: dict[str, list[Submission]] = {}
     owners: dict = {}  # this run's OS user lookups, by uid
     refusals: dict[tuple[str, str], int] = {}
@@ -185,7 +197,9 @@ def _check_all(
             if refusals[key] <= bounds.refusals:
                 _refuse(result, name, error)
             continue
-        claim(secrets_held, inbound_secret(inbound, submission), submission.student)
+        secret = inbound_secret(inbound, submission)
+        if secret is not None and usable_secret({SECRET: secret}):
+            holders.setdefault(secret, []).append((first_held(submission), submission.student))
         accepted.setdefault(submission.student, []).append(submission)
     result.refused += capped_rows(result.assignment, refusals, bounds.refusals)
     result.refused += [
@@ -221,7 +235,7 @@ def _collect_student(
     inbound: int,
     submissions: list[Submission],
     result: Collected,
-    secrets_held: dict[bytes, set[str]],
+    ledger: dict[str, str],
     bounds: Bounds,
 ) -> None:
     """Read and write the student's newest submission that still reads as checked (the next older one, each in
@@ -241,7 +255,7 @@ def _collect_student(
             _refuse_unread(result, submission, error, refused, bounds.refusals)
             continue
         try:
-            shared = _write(submitted, submission.student, result.assignment, submission, secrets_held)
+            shared = _write(submitted, submission.student, result.assignment, submission, ledger)
         except Exception as error:  # that student only
             reason = _reason(error) if not isinstance(error, OSError) else f"cannot be written: {error}"
             result.refused.append({"submission": submission.name, "reason": reason})
@@ -281,11 +295,12 @@ def _stamp(submission: Submission) -> str:
 
 
 def _write(
-    submitted: Path, student: str, assignment: str, submission: Submission, secrets_held: dict[bytes, set[str]]
+    submitted: Path, student: str, assignment: str, submission: Submission, ledger: dict[str, str]
 ) -> str | None:
     """Replace submitted/<student>/<assignment> with the submission's files and its trusted time; a crash
     leaves the old one or the new. Refused, writing nothing, if either folder is a link or not a folder. The
-    classmate whose secret the submission holds, if it does (a fresh one is written: `SHARED_SECRET`)."""
+    classmate who owns the secret the submission holds (`ledger`), if another does (a fresh one is written:
+    `SHARED_SECRET`)."""
     for path in (submitted / student, submitted / student / assignment):
         try:
             seen = os.lstat(path)
@@ -303,7 +318,7 @@ def _write(
         if name not in ("timestamp.txt", SECRET):  # both are written below: the kernel's time, a usable secret
             (fresh / name).write_bytes(data)
     (fresh / "timestamp.txt").write_text(_stamp(submission))
-    secret, holder = secret_to_keep(submission.files, student, secrets_held)
+    secret, holder = secret_to_keep(submission.files, student, ledger)
     (fresh / SECRET).write_bytes(secret)
     stale = folder.parent / f".{folder.name}.replaced"
     shutil.rmtree(stale, ignore_errors=True)

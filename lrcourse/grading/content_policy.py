@@ -15,8 +15,8 @@ of a student's on a page of the instructor's session.
   taken out.
 - A student's file that formgrader serves (`submissions/<id>/<file>`) is sandboxed: it runs nothing. A file
   path that leaves the submission's folder (a `..` segment or a leading `/`, percent-encoded or not, the slash
-  after the id too) is answered "404 Not Found" by a route ahead of nbgrader's (`LeavingSubmission`): nbgrader's
-  handler serves any file under the course's folder (`../../../gradebook.db`, the source notebooks) to the
+  after the id too), or holds a control character (`%00`, F17), is answered "404 Not Found" by a route ahead of
+  nbgrader's (`LeavingSubmission`): nbgrader's handler serves any file under the course's folder (`../../../gradebook.db`, the source notebooks) to the
   instructor's session, so a student's link or image could make the instructor's browser fetch them (F15, F16).
 - nbgrader's JSON answers (formgrader's API, the assignment and course lists, the version) are written as
   `text/html`, some with a student's value in them (an id from the address, a folder name in the exchange): a
@@ -153,8 +153,12 @@ class LeavingSubmission(PathMatches):
 def leaves_folder(rest: str) -> bool:
     """Whether the file's path in `<id>/<path>`, percent-decoded and split as nbgrader's handler reads it (leading
     slashes stripped, split at the first `/`), leads out of the folder it is joined to (os.path.join drops the
-    folder before a leading `/`)."""
-    found = re.match(r"([^/]+)/(.*)", unquote(rest).lstrip("/"))  # nbgrader's own split, after tornado's decoding
+    folder before a leading `/`). A control character anywhere (`..%00`) counts as leaving: no file a student
+    submits is named with one, and a NUL made nbgrader's handler raise ValueError (500, a traceback in the log)."""
+    decoded = unquote(rest)
+    if re.search(r"[\x00-\x1f\x7f]", decoded):
+        return True
+    found = re.match(r"([^/]+)/(.*)", decoded.lstrip("/"))  # nbgrader's own split, after tornado's decoding
     return found is not None and (found[2].startswith("/") or ".." in found[2].split("/"))
 
 

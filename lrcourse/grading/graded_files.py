@@ -50,9 +50,10 @@ def carry_nbgrader_files(source: Path, destination: Path, submitted: bool = Fals
     one name (intake refused any other kind), never through a link. The secret is carried only as `nbgrader submit`
     writes it: a hand-copied submission has none, or any short file, and release_feedback raised FileNotFoundError
     or UnicodeDecodeError on it and stopped for every student after (F15); a fresh one is written instead, as
-    `lrcourse collect` does. When `source` is the student's folder in `submitted/` (`submitted`), a secret a
-    classmate there held first is not carried either (a hand-copied submission holding a classmate's: the two
-    feedback files would share one name in the exchange, F16): a fresh one, as collect writes. Returns the note
+    `lrcourse collect` does. When `source` is the student's folder in `submitted/` (`submitted`), a secret that is
+    not hers by `submission_secrets`' rule (collect recorded a classmate as its owner, or no collect recorded it
+    and another folder holds it: the two feedback files would share one name in the exchange, F16, F17) is not
+    carried either: a fresh one, as collect writes. Returns the note
     for the student's reasons when a fresh one was written (`NO_SECRET`, `SHARED_SECRET`), else ""."""
     if not destination.is_dir() or destination.is_symlink():
         return ""
@@ -71,8 +72,8 @@ def carry_nbgrader_files(source: Path, destination: Path, submitted: bool = Fals
     secret = read_secret(source / SECRET)  # a plain file's first bytes only, never through a link
     note = "" if secret is not None and usable_secret({SECRET: secret}) else NO_SECRET
     if not note and submitted:
-        keeper = secret_keeper(source.parent.parent, source.name, secret)
-        note = SHARED_SECRET.format(keeper) if keeper not in (None, source.parent.name) else ""
+        owner = secret_keeper(source.parent.parent, source.name, secret, source.parent.name)
+        note = SHARED_SECRET.format(owner) if owner is not None else ""
     write_new(destination / SECRET, secrets.token_hex(64).encode() if note else secret)
     return note
 

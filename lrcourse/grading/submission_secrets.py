@@ -1,28 +1,34 @@
-"""Which `submission_secret.txt` a collected submission keeps (`lrcourse collect`).
+"""Which `submission_secret.txt` a submission keeps, in `lrcourse collect` and in `lrcourse grade`: one rule.
 
 nbgrader's `release_feedback` files each student's feedback under a hash of the secret in their submitted folder,
-and `fetch_feedback` finds it with the secret the student's own `nbgrader submit` wrote. It stops for the rest of
-the class at a missing, empty or undecodable one, so only a secret as `nbgrader submit` writes it is kept, else a
-fresh one is written (`NO_SECRET`: that student's feedback cannot reach them through the exchange). A secret can
-be read in a classmate's inbound folder, and `fetch_feedback` tries every secret a student ever submitted with: two
-students holding one would each fetch the other's feedback, so a secret any other student has or had (in
-`submitted/` or in any accepted inbound folder, a superseded one too) is replaced by a fresh one (`SHARED_SECRET`).
+and `fetch_feedback` finds it with the secret the student's own `nbgrader submit` wrote (every secret she ever
+submitted with). It stops for the rest of the class at a missing, empty or undecodable one, so only a secret as
+`nbgrader submit` writes it is kept, else a fresh one is written (`NO_SECRET`: that student's feedback cannot reach
+them through the exchange). A secret can be read in a classmate's inbound folder, or sent in a submission copied
+into `submitted/` by hand: two students holding one would each fetch the other's feedback.
+
+The rule (F17): a secret belongs to the student `lrcourse collect` first accepted it from, and only its owner's
+submission keeps it. Collect records each owner in the course's ledger (`.secret_owners/<assignment>.json`, in the
+course's folder, outside `submitted/`: no student writes it, and no folder copied into `submitted/` by hand is in
+it), as a hash of the secret; an owner is never replaced, so no later submission, hand copy or re-run takes a
+secret from its student. A secret no collect recorded yet goes to the student whose accepted inbound folder held it
+first (its secret file's change time, set by the kernel: a copy is always later; then by id), superseded folders
+counted too. Every other holder gets a fresh secret (`SHARED_SECRET`): in collect the later inbound holders, in
+grade every folder in `submitted/` holding a secret recorded for someone else. A secret no collect ever recorded (a
+hand copy's) is kept by its only holder in `submitted/`, and by none of them when several hold it. Collect counts
+no folder in `submitted/`: it rewrites only its own, and a hand copy cannot take an owner's secret.
 Secrets are read as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in,
 an inbound folder what a student wrote. (nbgrader's `feedback/` holds no secret.)
-
-`lrcourse grade` checks `submitted/` again (`secret_keeper`): a submission copied in by hand, after collect, may
-hold a classmate's secret, and two students would then share one feedback file name in the exchange (nbgrader's
-`notebook_hash(secret, notebook)`), one overwriting the other's. As collect does, the student who held it there
-first keeps it; each other holder's graded copy gets a fresh one (`SHARED_SECRET`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import secrets
 import stat
-import sys
 from pathlib import Path
 
 from lrcourse.grading.inbound import OPEN_FLAGS, Submission
@@ -43,38 +49,72 @@ def usable_secret(files: dict[str, bytes]) -> bool:
     return re.fullmatch(rb"[0-9a-f]{128}\n?", files.get(SECRET, b"")) is not None
 
 
-def held_secrets(submitted: Path, assignment: str) -> dict[bytes, set[str]]:
-    """secret -> the students whose collected submission of `assignment` holds it."""
-    held: dict[bytes, set[str]] = {}
-    for path in submitted.glob(f"*/{assignment}/{SECRET}"):
-        claim(held, read_secret(path), path.parent.parent.name)
-    return held
+LEDGER = ".secret_owners"  # in the course's folder: the owner of each secret collect accepted, per assignment
 
 
-def secret_keeper(submitted: Path, assignment: str, secret: bytes) -> str | None:
-    """Of the students whose submission of `assignment` in `submitted` holds `secret`, the one who keeps it: the
-    first to hold it there, as collect lets the first keep it (by the secret file's change time, which no one but
-    the system sets, unlike timestamp.txt or a modification time, then by id). None if no one holds it."""
-    holders = held_secrets(submitted, assignment).get(secret.strip(), set())
-
-    def first(student: str) -> tuple[int, str]:
-        return put_there(submitted / student / assignment / SECRET), student
-
-    return min(holders, key=first, default=None)
+def digest(secret: bytes) -> str:
+    """How the ledger names a secret: its hash (the ledger never holds one a reader could submit with)."""
+    return hashlib.sha256(secret.strip()).hexdigest()
 
 
-def put_there(path: Path) -> int:
-    """When the file at `path` was put there (its change time, in ns; the latest possible if it is gone)."""
+def ledger_path(course: Path, assignment: str) -> Path:
+    return course / LEDGER / f"{assignment}.json"
+
+
+def read_ledger(course: Path, assignment: str) -> dict[str, str]:
+    """secret's digest -> its owner, as collect recorded them (nothing if none yet, or unreadable)."""
     try:
-        return os.lstat(path).st_ctime_ns
-    except OSError:
-        return sys.maxsize
+        ledger = json.loads(ledger_path(course, assignment).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(ledger, dict):
+        return {}
+    return {key: value for key, value in ledger.items() if isinstance(key, str) and isinstance(value, str)}
 
 
-def claim(held: dict[bytes, set[str]], secret: bytes | None, student: str) -> None:
-    """`held` learns that `student` has or had `secret` (nothing for none)."""
-    if secret:
-        held.setdefault(secret.strip(), set()).add(student)
+def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
+    """Write the ledger whole (a crash leaves the old one or the new), readable by its owner only."""
+    path = ledger_path(course, assignment)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    fresh = path.with_suffix(".writing")
+    fresh.unlink(missing_ok=True)
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(ledger, file, indent=1, sort_keys=True)
+    fresh.replace(path)
+
+
+def record_first_holders(ledger: dict[str, str], holders: dict[bytes, list[tuple[int, str]]]) -> None:
+    """`ledger` learns an owner for each secret it has none for: the student whose accepted inbound folder held it
+    first (`holders`: secret -> (its file's change time, student) per folder); an owner already there stays."""
+    for secret, held in holders.items():
+        ledger.setdefault(digest(secret), min(held)[1])
+
+
+def first_held(submission: Submission) -> int:
+    """When the secret file of a checked inbound folder was put there (its change time in ns, set by the kernel: a
+    student can only move it later)."""
+    return submission.entries[SECRET].st_ctime_ns
+
+
+def hand_copied_holders(submitted: Path, assignment: str, secret: bytes) -> set[str]:
+    """The students whose folder of `assignment` in `submitted` holds `secret`."""
+    return {
+        path.parent.parent.name
+        for path in submitted.glob(f"*/{assignment}/{SECRET}")
+        if read_secret(path) == secret.strip()
+    }
+
+
+def secret_keeper(submitted: Path, assignment: str, secret: bytes, student: str) -> str | None:
+    """`lrcourse grade`'s side of the rule: the classmate because of whom `student`'s folder in `submitted` may not
+    keep `secret` (None if it keeps it): its recorded owner if that is someone else; for a secret no collect
+    recorded, another folder holding it too."""
+    owner = read_ledger(submitted.parent, assignment).get(digest(secret))
+    if owner is not None:
+        return owner if owner != student else None
+    others = sorted(hand_copied_holders(submitted, assignment, secret) - {student})
+    return others[0] if others else None
 
 
 def inbound_secret(inbound_fd: int, submission: Submission) -> bytes | None:
@@ -108,12 +148,13 @@ def read_secret(path: Path, dir_fd: int | None = None) -> bytes | None:
         os.close(fd)
 
 
-def secret_to_keep(files: dict[str, bytes], student: str, secrets_held: dict[bytes, set[str]]) -> tuple[bytes, str]:
-    """The secret to write for `student` (theirs, or a fresh one), and a classmate who has or had theirs (`student`
-    if none); `secrets_held` learns it."""
+def secret_to_keep(files: dict[str, bytes], student: str, ledger: dict[str, str]) -> tuple[bytes, str]:
+    """`lrcourse collect`'s side of the rule: the secret to write for `student` (theirs if the ledger has them as
+    its owner, else a fresh one) and the classmate who owns theirs (`student` if none); `ledger` records the one
+    written (a secret of theirs the ledger has no owner for yet is theirs from now on)."""
     secret = files[SECRET] if usable_secret(files) else secrets.token_hex(64).encode()
-    others = sorted(secrets_held.get(secret.strip(), set()) - {student})
-    if others:
+    owner = ledger.setdefault(digest(secret), student)
+    if owner != student:
         secret = secrets.token_hex(64).encode()
-    claim(secrets_held, secret, student)
-    return secret, others[0] if others else student
+        ledger[digest(secret)] = student
+    return secret, owner
