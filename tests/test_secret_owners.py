@@ -59,8 +59,8 @@ def hand_copy(course: Path, student: str, secret: str) -> None:
     (folder / SECRET).write_text(secret)
 
 
-def collected(course: Path, exchange: Path):
-    return collect(course, CHAPTER, Exchange(exchange, COURSE_ID))
+def collected(course: Path, exchange: Path, only: str | None = None):
+    return collect(course, CHAPTER, Exchange(exchange, COURSE_ID), only=only)
 
 
 def grade_and_release(course: Path, exchange: Path, students: list[str]) -> dict[str, str]:
@@ -104,12 +104,15 @@ def two_students():
 
 
 @needs_root
-@pytest.mark.parametrize("order", ["hand-copy-before-collect", "hand-copy-then-re-collect", "exchange-only"])
+@pytest.mark.parametrize(
+    "order", ["hand-copy-before-collect", "hand-copy-then-re-collect", "exchange-only", "exchange-student-first"]
+)
 def test_the_honest_owner_fetches_her_own_feedback_whoever_else_holds_her_secret(two_students, order):
     """F17: run 1 (the hand copy in submitted/ before collect: collect gave alice a fresh secret, grade kept hers
     for the copy), run 2 (collect, the hand copy, collect again: the re-run reset alice's change time and grade
     kept her secret for the copy), and mallory sending alice's secret through the exchange (collect replaced both:
-    alice fetched nothing). Alice fetches her own page and only it; mallory's is filed under a fresh secret."""
+    alice fetched nothing), also when mallory's is collected alone first (`--student`, formgrader's per-student
+    Collect: that run saw only mallory's folders and made her the secret's owner). Alice fetches her own page and only it; mallory's is filed under a fresh secret."""
     scratch, students = two_students
     course, exchange = class_course(scratch)
     alice, mallory = students.name["alice"], students.name["mallory"]
@@ -132,13 +135,18 @@ def test_the_honest_owner_fetches_her_own_feedback_whoever_else_holds_her_secret
         students.shell(
             "mallory", 'mkdir "$1" && cp "$2" "$1/" && printf %s "$3" > "$1/$4"', folder, str(mine), secret, SECRET
         )
+        if order == "exchange-student-first":
+            alone = collected(course, exchange, only=mallory)
+            assert [row["student"] for row in alone.collected] == [mallory], alone
+            assert {"submission": Path(folder).name, "reason": SHARED_SECRET.format(alice)} in alone.left_out
         result = collected(course, exchange)
         assert sorted(row["student"] for row in result.collected) == sorted([alice, mallory]), result
-        assert {"submission": Path(folder).name, "reason": SHARED_SECRET.format(alice)} in result.left_out
+        if order == "exchange-only":
+            assert {"submission": Path(folder).name, "reason": SHARED_SECRET.format(alice)} in result.left_out
     assert (course / "submitted" / alice / CHAPTER / SECRET).read_text() == secret
     assert read_ledger(course, CHAPTER)[digest(secret.encode())] == alice
     notes = grade_and_release(course, exchange, [alice, mallory])
     # a hand copy is given a fresh secret by grade; mallory's exchange submission already had one from collect
-    assert notes == {alice: "", mallory: "" if order == "exchange-only" else SHARED_SECRET.format(alice)}, notes
+    assert notes == {alice: "", mallory: "" if order.startswith("exchange") else SHARED_SECRET.format(alice)}, notes
     assert (course / "feedback" / mallory / CHAPTER / SECRET).read_text() != secret
     assert fetched_pages(students, "alice", exchange) == [f"FEEDBACK OF {alice}"]

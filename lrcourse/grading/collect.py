@@ -147,6 +147,8 @@ def collect(
         holders: dict[bytes, list[tuple[int, str]]] = {}
         listed = listed_on_overlay(inbound, mounts)
         accepted = _check_all(inbound, ours, notebooks, bounds, result, holders, listed)
+        if only is not None:  # a secret's first holder is decided over the class, not over the one student asked for
+            _classmates_secrets(inbound, assignment, ours, mounts, notebooks, bounds, holders, listed)
         record_first_holders(ledger, holders)  # a secret new to the ledger: its first holder's
         try:
             for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):
@@ -157,6 +159,17 @@ def collect(
     finally:
         os.close(inbound)
     return result
+
+
+def _classmates_secrets(inbound: int, assignment: str, ours: dict, mounts, notebooks, bounds, holders, listed) -> None:
+    """With `--student`, `holders` also learns the secrets of every classmate's accepted inbound folder, each checked
+    as a whole collect checks it (nothing of theirs copied or reported): a classmate's secret that the one student
+    sent is still its first holder's, even before any whole collect recorded it (G10)."""
+    everyone = listing(inbound, assignment, None, bounds.per_owner)[0]
+    others = {name: seen for name, seen in everyone.items() if name not in ours}
+    for name in mounted_below(inbound, mounts) & others.keys():
+        del others[name]
+    _check_all(inbound, others, notebooks, bounds, Collected(assignment, ""), holders, listed)
 
 
 def _check_all(
