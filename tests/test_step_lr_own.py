@@ -83,5 +83,5 @@ def test_a_class_that_stops_decaying_is_no_step_lr():
     case = StepLRCase(lrs=[0.1], step_size=2, gamma=0.5, steps=8)
     checking.check_step_lr_groups(namespace["MyStepLR"], [replace(case, steps=7)])  # 3 quiet steps: < 2 * 2
     for judge in (checking.check_step_lr_groups, checking.check_step_lr_hand_edit, checking.check_step_lr_reports):
-        with pytest.raises(checking.CheckFailed, match="4 steps in a row without a change"):
+        with pytest.raises(checking.CheckFailed, match="Here 4 steps in a row pass without one"):
             judge(namespace["MyStepLR"], [case])

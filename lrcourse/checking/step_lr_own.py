@@ -5,7 +5,7 @@ included. The cells on several groups, hand edits and get_last_lr() ask whether 
 *given its own single-group decays*: each group follows what the answer does to that group alone; after a hand edit
 every step multiplies the current rate by the factor the answer applies at that step without the edit;
 get_last_lr() says the rates the answer itself set. So that a class which is no StepLR cannot pass them, its own run
-must be a StepLR's kind, whatever its period and offset (`expect_step_lr_kind`): every step multiplies the rates by 1
+must be a StepLR's kind, whatever its period and offset (`expect_step_lr_shape`): every step multiplies the rates by 1
 or by `gamma`; the changes come evenly spaced (the same number of steps between any two), never at every step where
 step_size > 1; and never 2 * step_size steps in a row pass without one. A decay one step early or late, or a period
 of step_size + 1, then costs the one-group cell only; an ExponentialLR (a change at every step), a MultiStepLR
@@ -27,7 +27,14 @@ from lrcourse.checking.scheduler_cases import StepLRCase
 from lrcourse.checking.schedulers import check_step_lr
 
 DEFAULT_GAMMA = 0.1  # StepLR's, for a case that leaves gamma out
-JUDGED_BY_OWN = "This cell judges your class by its own rule, so that rule must be a StepLR's"
+JUDGED_BY_OWN = (
+    "This cell judges your class by its own rule, so that rule must be a StepLR's: decays evenly spaced at any period, "
+    "but not at every step where step_size > 1, and never 2 * step_size steps in a row without one"
+)
+SPACED = (
+    "A StepLR's counter is earned by a StepLR's spacing: changes evenly spaced at any period, but not at every "
+    "step where step_size > 1"
+)
 
 
 def check_step_lr_groups(student_class, cases: list[StepLRCase], seconds_per_case: float = SECONDS_PER_CASE) -> None:
@@ -172,7 +179,7 @@ def check_step_lr_counter(student_class, cases: list[StepLRCase], seconds_per_ca
     for case in cases:
         single = replace(case, lrs=case.lrs[:1], edits={}, after_edits=False)
         changes = rate_changes(single, own_states(student_class, single, ["lrs"], seconds_per_case))
-        expect_even_changes(student_class, single, changes, "A StepLR's counter is earned by a StepLR's spacing")
+        expect_even_changes(student_class, single, changes, SPACED)
     check_step_lr(student_class, cases, compare=["last_epoch"], seconds_per_case=seconds_per_case)
 
 
@@ -188,11 +195,7 @@ def expect_step_lr_cadence(student_class, case: StepLRCase, states: list[dict]) 
     quiet = [later - earlier - 1 for earlier, later in zip([0, *changes], [*changes, case.steps + 1])]
     if max(quiet) >= 2 * case.step_size:
         raise off_cadence(
-            student_class,
-            case,
-            changes,
-            f"{JUDGED_BY_OWN}, and {max(quiet)} steps in a row without a change are at least 2 * step_size: no "
-            "StepLR's",
+            student_class, case, changes, f"Here {max(quiet)} steps in a row pass without one. {JUDGED_BY_OWN}"
         )
 
 
@@ -217,9 +220,8 @@ def off_cadence(student_class, case: StepLRCase, changes: list[int], judged: str
     shown = ", ".join(map(str, changes[:12])) + (", ..." if len(changes) > 12 else "")
     return CheckFailed(
         f"{title(student_class, case)}:\nwith no hand edit, your class changes the rate after steps "
-        f"{shown or 'none'}: a StepLR changes it once every step_size={case.step_size} steps. {judged} (any "
-        "fixed period passes this cell, one step only where step_size is 1: the one-group cell checks the period and "
-        f"when the decays come).{hint_of(case)}"
+        f"{shown or 'none'}: a StepLR changes it once every step_size={case.step_size} steps. {judged} (the "
+        f"one-group cell checks the period and when the decays come).{hint_of(case)}"
     )
 
 
