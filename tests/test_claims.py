@@ -150,6 +150,54 @@ def test_ch2_the_four_schedules_are_chainable_a_hand_edit_carries_over(make):
     assert edited.param_groups[0]["lr"] != pytest.approx(plain.param_groups[0]["lr"])
 
 
+FORMULAS = {  # section 2.2-2.5's closed forms, from the rate the scheduler starts at (eta0) and the epoch e
+    "StepLR": (lambda opt: lr_scheduler.StepLR(opt, step_size=2, gamma=0.5), lambda eta0, e: eta0 * 0.5 ** (e // 2)),
+    "MultiStepLR": (
+        lambda opt: lr_scheduler.MultiStepLR(opt, [2, 5], gamma=0.5),
+        lambda eta0, e: eta0 * 0.5 ** sum(m <= e for m in (2, 5)),
+    ),
+    "ExponentialLR": (lambda opt: lr_scheduler.ExponentialLR(opt, gamma=0.8), lambda eta0, e: eta0 * 0.8**e),
+    "CosineAnnealingLR": (
+        lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=4),
+        lambda eta0, e: eta0 * (1 + np.cos(np.pi * e / 4)) / 2,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_ch2_the_formulas_hold_while_initial_lr_is_the_starting_rate(name):
+    """Ch2 2.6 (R23t item 4): a scheduler alone on its optimizer follows its formula from eta0 for two T_max; created
+    after a StepLR took 0.1 to 0.025 (so it inherits initial_lr 0.1), StepLR, MultiStepLR and ExponentialLR still
+    follow theirs from 0.025, while CosineAnnealingLR does up to T_max only, then climbs back to 0.1, not 0.025."""
+    make, formula = FORMULAS[name]
+
+    def rates(optimizer, steps=8):
+        scheduler, used = make(optimizer), [optimizer.param_groups[0]["lr"]]
+        for _ in range(steps):
+            optimizer.step()
+            scheduler.step()
+            used.append(optimizer.param_groups[0]["lr"])
+        return np.array(used)
+
+    epochs = np.arange(9)
+    assert np.allclose(rates(make_optimizer(0.025)), [formula(0.025, e) for e in epochs], rtol=1e-9, atol=1e-15)
+    after = make_optimizer(0.1)
+    first = lr_scheduler.StepLR(after, step_size=1, gamma=0.5)
+    for _ in range(2):
+        after.step()
+        first.step()
+    assert after.param_groups[0]["lr"] == 0.025 and after.param_groups[0]["initial_lr"] == 0.1
+    inherited, own = rates(after), np.array([formula(0.025, e) for e in epochs])
+    if name != "CosineAnnealingLR":
+        assert np.allclose(inherited, own, rtol=1e-9, atol=1e-15)
+    else:
+        assert np.allclose(inherited[:5], own[:5], rtol=1e-9, atol=1e-15)  # up to T_max = 4
+        assert inherited[-1] == pytest.approx(0.1) and own[-1] == pytest.approx(0.025)
+    text = " ".join(cell_source("02_ordered_schedules/ordered_schedules.ipynb", "chainable-md").split())
+    assert "**and** the group's `initial_lr` is the rate it started from" in text
+    assert "so it climbs back to the inherited rate, not to its own $\\eta_0$" in text
+
+
 def test_ch2_milestones_in_any_order_work_but_the_docs_require_increasing():
     assert "increasing" in lr_scheduler.MultiStepLR.__doc__
     assert np.allclose(

@@ -52,3 +52,23 @@ def test_ch3_slider_readout_at_the_last_epoch_is_the_rate_its_step_sets():
     after = plateau_run(101, lr=0.1, seed=0, **arguments)
     assert after["reduced"][99] and after["lr"][100] < after["lr"][99]
     assert text.endswith(f"lr for the next epoch = {after['lr'][100]:.3g}"), text
+
+
+def test_ch3_slider_names_the_selected_epoch_s_line_in_its_legends_and_alt_text():
+    """Ch3 slider (R23t item 4): the black line at the selected epoch had no legend entry and the alt text did not
+    mention it. Both panels' legends list it, and the panel's alt text names it (its description and the lines)."""
+    from lrcourse.widgets import SliderPanel
+
+    namespace = {}
+    exec(cell_source("03_adaptive_schedules/adaptive_schedules.ipynb", "setup"), namespace)
+    source = cell_source("03_adaptive_schedules/adaptive_schedules.ipynb", "slider")
+    exec(source.split("plateau_panel.prepare")[0], namespace)
+    panel = namespace["plateau_panel"]
+    assert isinstance(panel, SliderPanel)
+    for ax in panel.figure.axes:
+        assert ax.get_legend() is not None
+        assert "selected epoch" in [text.get_text() for text in ax.get_legend().get_texts()]
+        [line] = [line for line in ax.lines if line.get_label() == "selected epoch"]
+        assert list(line.get_xdata()) == [30, 30] and line.get_color() == "black"
+    assert panel.alt.count("selected epoch") == 2, panel.alt
+    assert "a solid black line marks the epoch selected" in panel.alt

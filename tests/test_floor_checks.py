@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import nbformat
 import numpy as np
@@ -167,3 +168,49 @@ def test_the_long_waits_ask_for_the_reference_s_steps_per_patience_and_per_coold
     check_floor(reference(), 0.1, 0.5, 10**8, 10**8, 0.025, 1e-8, compare=("counted",))
     check_floor(reference(), 1.0, 0.25, 10**9, 0, 1 / 64, 1e-8, compare=("counted",))
     check_floor(reference(), 0.1, 0.5, 10**9, 10**9, 0.2, 1e-8, compare=("counted",))  # no reduction: 0 throughout
+
+
+SLIPS = {  # the slips exercise 3.6's text prices, and the catalogue's answers that make them
+    "the first loss counted as bad": "floor_first_loss_counted_bad",
+    "a reduction after `patience` bad epochs": "floor_reduces_at_patience",
+    "a forgotten cooldown": "floor_cooldown_ignored",
+    "a cooldown also before the first reduction": "floor_cooldown_before_the_first",
+}
+POINTS = {  # the text's names of the points, and their test cells
+    "min_lr": "test_floor_rate",
+    "eps": "test_floor_eps",
+    "first reduction": "test_floor_first_epoch",
+    "spacing": "test_floor_spacing",
+    "long waits": "test_floor_long_waits",
+}
+
+
+def priced_slips() -> list[tuple[list[str], set[str], int]]:
+    """Exercise 3.6's list of what a slip costs, from its text: per item, the slips it names, the points it names
+    after its "so" (as test cells) and the number of points it says."""
+    [path] = (ROOT / "source" / "03_adaptive_schedules").glob("*.ipynb")
+    text = next(c.source for c in nbformat.read(path, as_version=4).cells if c.id == "floor-md")
+    assert "So a slip in the epoch costs:\n" in text, "exercise 3.6's text no longer lists what each slip costs"
+    listed = text.split("So a slip in the epoch costs:\n", 1)[1].split("\n\n", 1)[0]
+    items = []
+    for item in (" ".join(part.split()) for part in listed.split("\n- ")):
+        slips = [slip for slip in SLIPS if slip in item]
+        named = {POINTS[name] for name in re.findall(r"\*([a-z_ ]+)\*", item.rsplit(" so ", 1)[1])}
+        items.append((slips, named, int(re.search(r"\((\d) points?\)", item).group(1))))
+    return items
+
+
+def test_what_the_text_says_each_slip_costs_is_what_it_loses():
+    """R23t item 1: the text said a forgotten cooldown costs the spacing point only, after the long waits began to
+    ask for PyTorch's steps per epoch of cooldown (it loses both). Each slip the text prices is run, as the
+    catalogue's answer, through the chapter's test cells: the cells it loses are the points the text names, as many
+    as the text counts; every item names a known slip, and every known slip is priced."""
+    items = priced_slips()
+    assert {slip for slips, _, _ in items for slip in slips} == set(SLIPS)
+    answers = {answer.name: answer for answer in FLOOR_WRONG}
+    for slips, named, count in items:
+        assert slips and len(named) == count, (slips, named, count)
+        for slip in slips:
+            answer = answers[SLIPS[slip]]
+            assert answer.failing == named, (slip, answer.failing)
+            assert lost_cells(answer.source) == named, slip

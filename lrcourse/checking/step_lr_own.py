@@ -1,15 +1,17 @@
 """Chapter 2's MyStepLR judged against its own behaviour, so that one slip costs only the cell that tests it.
 
-The one-group cell compares the rates with PyTorch's StepLR (`check_step_lr`). The cells on several groups, hand
-edits and get_last_lr() ask whether the answer does that thing right *given its own single-group decays*: each group
-follows what the answer does to that group alone; after a hand edit every step multiplies the current rate by the
-factor the answer applies at that step without the edit; get_last_lr() says the rates the answer itself set. A decay
-one step early then costs the one-group cell only. So that an answer which never decays cannot pass them, its own
-run must look like a StepLR: every step multiplies the rates by 1 or by `gamma`, by `gamma` at least once in a run
-as long as `step_size`, and at the answer's own cadence: consecutive decays `step_size` steps apart, never more than
-`step_size` steps without one (so a decay one step early or late still passes, an ExponentialLR under StepLR's name
-does not). The last_epoch cell asks the cadence alone (`check_step_lr_counter`): a class whose rates change at every
-step is no StepLR, whatever its counter says.
+The one-group cell compares the rates with PyTorch's StepLR (`check_step_lr`): when the decays come, the period
+included. The cells on several groups, hand edits and get_last_lr() ask whether the answer does that thing right
+*given its own single-group decays*: each group follows what the answer does to that group alone; after a hand edit
+every step multiplies the current rate by the factor the answer applies at that step without the edit;
+get_last_lr() says the rates the answer itself set. So that a class which is no StepLR cannot pass them, its own run
+must be a StepLR's kind, whatever its period and offset (`expect_step_lr_shape`): every step multiplies the rates by 1
+or by `gamma`; the changes come evenly spaced (the same number of steps between any two), never at every step where
+step_size > 1; and never 2 * step_size steps in a row pass without one. A decay one step early or late, or a period
+of step_size + 1, then costs the one-group cell only; an ExponentialLR (a change at every step), a MultiStepLR
+(uneven changes) or a class that never decays passes none of them. The last_epoch cell asks the spacing alone
+(`check_step_lr_counter`): a class whose rates change at every step, or unevenly, is no StepLR, whatever its counter
+says.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from lrcourse.checking.scheduler_cases import StepLRCase
 from lrcourse.checking.schedulers import check_step_lr
 
 DEFAULT_GAMMA = 0.1  # StepLR's, for a case that leaves gamma out
-JUDGED_BY_OWN = "This cell judges your class by its own rule, so that rule must be a StepLR's"
+JUDGED_BY_OWN = (
+    "This cell judges your class by its own rule, so that rule must be a StepLR's: decays evenly spaced at any period, "
+    "but not at every step where step_size > 1, and never 2 * step_size steps in a row without one"
+)
+SPACED = (
+    "A StepLR's counter is earned by a StepLR's spacing: changes evenly spaced at any period, but not at every "
+    "step where step_size > 1"
+)
 
 
 def check_step_lr_groups(student_class, cases: list[StepLRCase], seconds_per_case: float = SECONDS_PER_CASE) -> None:
@@ -137,9 +146,9 @@ def expect_reports_own_rates(student_class, case: StepLRCase, state: dict, when:
 
 
 def expect_step_lr_shape(student_class, case: StepLRCase, states: list[dict]) -> None:
-    """The answer's own run without edits multiplies by 1 or gamma at each step, by gamma at least once if the run is
-    as long as step_size, at a StepLR's cadence (`expect_step_lr_cadence`): the rule these cells compare against
-    must be a StepLR's, if not PyTorch's."""
+    """The answer's own run without edits is a StepLR's kind: it multiplies by 1 or gamma at each step, by gamma at
+    least once in a run of 2 * step_size steps, at a StepLR's cadence of its own period (`expect_step_lr_cadence`):
+    the rule these cells compare against must be a StepLR's, if not PyTorch's (the one-group cell grades that)."""
     gamma = DEFAULT_GAMMA if case.gamma is None else case.gamma
     decayed = False
     for step in range(1, len(states)):
@@ -153,7 +162,7 @@ def expect_step_lr_shape(student_class, case: StepLRCase, states: list[dict]) ->
                     f"cell checks when they come).{hint_of(case)}"
                 )
             decayed = decayed or close(factor, gamma)
-    if case.steps >= case.step_size and not decayed:
+    if case.steps >= 2 * case.step_size and not decayed:
         raise CheckFailed(
             f"{title(student_class, case)}:\nwith no hand edit, {case.steps} steps of step_size={case.step_size} never "
             f"multiply a rate by gamma: the rates do not decay.{hint_of(case)}"
@@ -163,29 +172,39 @@ def expect_step_lr_shape(student_class, case: StepLRCase, states: list[dict]) ->
 
 def check_step_lr_counter(student_class, cases: list[StepLRCase], seconds_per_case: float = SECONDS_PER_CASE) -> None:
     """last_epoch after construction and every step as PyTorch's StepLR counts it, in a class whose rates change
-    only at a StepLR's cadence (`rate_changes`, on the case's first group alone: two changes step_size steps apart;
-    a class that never changes a rate keeps its counter's point, as it is the rates' cells that lose): the counter
-    of some other scheduler under StepLR's name, one that changes the rate at every step, earns nothing."""
+    at a StepLR's spacing (`expect_even_changes`, on the case's first group alone: evenly spaced, at any period but
+    one step where step_size > 1; a class that never changes a rate keeps its counter's point, as it is the rates'
+    cells that lose): the counter of some other scheduler under StepLR's name, one that changes the rate at every
+    step or unevenly, earns nothing."""
     for case in cases:
         single = replace(case, lrs=case.lrs[:1], edits={}, after_edits=False)
         changes = rate_changes(single, own_states(student_class, single, ["lrs"], seconds_per_case))
-        if any(later - earlier != case.step_size for earlier, later in zip(changes, changes[1:])):
-            raise off_cadence(student_class, single, changes, "A StepLR's counter is earned by a StepLR's cadence")
+        expect_even_changes(student_class, single, changes, SPACED)
     check_step_lr(student_class, cases, compare=["last_epoch"], seconds_per_case=seconds_per_case)
 
 
 def expect_step_lr_cadence(student_class, case: StepLRCase, states: list[dict]) -> None:
-    """The answer's own run without edits changes its rates at a StepLR's cadence, wherever it starts: two changes
-    exactly step_size steps apart, and never more than step_size steps in a row without one (before the first
-    change, between two, after the last). A decay one step early or late keeps the cadence (the one-group cell
-    grades when the decays come); a change at every step with step_size > 1 does not."""
+    """The answer's own run without edits changes its rates at a StepLR's cadence of its own period, wherever it
+    starts: evenly spaced (`expect_even_changes`), and never 2 * step_size steps in a row without a change (before
+    the first, between two, after the last). The period is not asked to be step_size: a decay one step early or
+    late, or every step_size + 1 steps, keeps the cadence (the one-group cell grades when the decays come); a
+    change at every step with step_size > 1, uneven changes, or a class that stops decaying does not."""
     changes = rate_changes(case, states)
-    # a gap counts the steps from one change to the next: step_size apart between two changes; at the ends (from
-    # construction, to one step past the run) step_size steps without a change, plus the one that ends the gap
-    gaps = [later - earlier for earlier, later in zip([0, *changes], [*changes, case.steps + 1])]
-    apart = all(gap == case.step_size for gap in gaps[1:-1])
-    if not (apart and max(gaps[0], gaps[-1]) <= case.step_size + 1):
-        raise off_cadence(student_class, case, changes, JUDGED_BY_OWN)
+    expect_even_changes(student_class, case, changes, JUDGED_BY_OWN)
+    # the steps in a row without a change: before the first change, between two, after the last
+    quiet = [later - earlier - 1 for earlier, later in zip([0, *changes], [*changes, case.steps + 1])]
+    if max(quiet) >= 2 * case.step_size:
+        raise off_cadence(
+            student_class, case, changes, f"Here {max(quiet)} steps in a row pass without one. {JUDGED_BY_OWN}"
+        )
+
+
+def expect_even_changes(student_class, case: StepLRCase, changes: list[int], judged: str) -> None:
+    """The rate changes come evenly spaced (the same number of steps between any two), and more than one step
+    apart where step_size > 1: a StepLR's spacing at some period, which need not be step_size."""
+    gaps = {later - earlier for earlier, later in zip(changes, changes[1:])}
+    if len(gaps) > 1 or (case.step_size > 1 and 1 in gaps):
+        raise off_cadence(student_class, case, changes, judged)
 
 
 def rate_changes(case: StepLRCase, states: list[dict]) -> list[int]:
@@ -202,7 +221,7 @@ def off_cadence(student_class, case: StepLRCase, changes: list[int], judged: str
     return CheckFailed(
         f"{title(student_class, case)}:\nwith no hand edit, your class changes the rate after steps "
         f"{shown or 'none'}: a StepLR changes it once every step_size={case.step_size} steps. {judged} (the "
-        f"one-group cell checks when the decays come).{hint_of(case)}"
+        f"one-group cell checks the period and when the decays come).{hint_of(case)}"
     )
 
 

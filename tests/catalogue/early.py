@@ -81,6 +81,12 @@ def largest_stable_lr(lr, path):
     return float(2 * lr / np.max(1 - after / start))
 """,
     ),
+    # R23t item 3: a numpy float is a number to the form check, as to the grader
+    ch1(
+        "largest_numpy_float",
+        "largest_stable_lr",
+        largest_variant("    return 2.0 / max(curvatures)", "    return np.float64(2.0) / max(curvatures)"),
+    ),
     ch1("floor_read_off_three_losses", "rate_for_noise_floor", FLOOR_REFERENCE),
     # read where the run nears its floor: the differences cancel, 6.1e-7 off in a hidden case (FLOOR_RTOL's reason)
     ch1("floor_read_off_the_last_three_losses", "rate_for_noise_floor", floor_variant("losses[:3]", "losses[-3:]")),
@@ -158,6 +164,13 @@ EARLY_WRONG = [
         "largest_returns_the_rate_used",
         "largest_stable_lr",
         "def largest_stable_lr(lr, path):\n    return 2 * lr\n",
+        fails=ALL,
+    ),
+    ch1(  # R23t item 3: the right bound as a 0-d tensor passed the visible cell, then the hidden cell failed with a
+        # TypeError inside lrcourse/problems.py; the exercise asks for a float, and both cells' visible check says so
+        "largest_returned_as_a_tensor",
+        "largest_stable_lr",
+        largest_variant("    return 2.0 / max(curvatures)", "    return torch.tensor(2.0 / max(curvatures))"),
         fails=ALL,
     ),
     ch1(

@@ -265,4 +265,31 @@ class MyStepLR:
         ),
         fails=ALL_BUT_LAST_EPOCH,
     ),
+    # issue 23 (R23t item 2): a counter reset one step late decays every step_size + 1 steps. The cells that judge the
+    # class by its own rule ask for a StepLR's kind of decays at any period, not at step_size's, so the wrong period
+    # costs the one-group cell only: 4 of 6 (it scored 0 when they asked for decays exactly step_size apart)
+    step(
+        "my_step_lr_period_one_late",
+        chain_variant(
+            "        self.last_epoch = 0\n",
+            "        self.last_epoch = 0\n        self.count = 0\n",
+            "        if self.last_epoch % self.step_size == 0:\n",
+            "        self.count += 1\n        if self.count > self.step_size:\n            self.count = 0\n",
+        ),
+        fails=("test_my_step_lr_one_group",),
+        score=4,
+    ),
+    # R23t item 2: a MultiStepLR under StepLR's name (milestones step_size, 2, 4, 8 ... times it): its decays are not
+    # evenly spaced, so no cell that judges the class by its own rule finds a StepLR, the last_epoch cell included
+    step(
+        "milestones_doubling",
+        chain_variant(
+            "        if self.last_epoch % self.step_size == 0:\n",
+            "        due = self.last_epoch / self.step_size\n        if due >= 1 and due == 2 ** round(math.log2(due)):\n",
+            "\nclass MyStepLR",
+            "\nimport math\n\nclass MyStepLR",
+        ),
+        fails=STEP_CELLS,
+        score=0,
+    ),
 ]
