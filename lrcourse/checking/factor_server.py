@@ -60,8 +60,8 @@ class FactorServer:
 
 
 def carried(attributes: dict) -> dict:
-    """The attributes that come back from the wire as they are, the others replaced by `wire.Missing` (not carried),
-    which the grader's side does not load: the new factor keeps the value it built. PyTorch's checkpoint deep-copies
+    """The attributes that come back from the wire as they are, the others replaced by `wire.Missing` (not carried):
+    if any is, the grader's side loads none of them, and the new factor keeps all it built (`wsd_resume._plain`). PyTorch's checkpoint deep-copies
     them, so an int64 tensor, a namedtuple, a bound method in a tuple stay what they were; the wire would hand back a
     float64 tensor, a plain tuple, an opaque stand-in, and the new factor would break on them (R24n's h1 to h5). Checked
     on the whole __dict__ at once: the wire bounds what one message holds, not each attribute."""

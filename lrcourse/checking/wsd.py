@@ -30,7 +30,7 @@ from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.observe import observe, target_name
 from lrcourse.checking.wsd_observer import SECONDS, SchedulerUse
-from lrcourse.checking.wsd_resume import resume_run
+from lrcourse.checking.wsd_resume import PER_REQUEST, resume_run
 from lrcourse.tolerances import WSD_RTOL
 
 # SchedulerUse is the observer's own class, named here too: code that patches lrcourse.checking.wsd.SchedulerUse
@@ -89,7 +89,8 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
         payload |= {"resume_at": resume_at, "probe": list(probe)}
     call = _call(warmup, stable, decay, start_factor, lr)
     observation = observe(factory, "wsd", payload) if resume_at is None else resume_run(factory, payload)
-    expect(not observation["timeout"], f"{call} did not run its {payload['steps']} steps within {SECONDS:.0f} s")
+    within = f"{SECONDS:.0f} s" if resume_at is None else f"{SECONDS:.0f} s and {PER_REQUEST * 1000:.0f} ms a call"
+    expect(not observation["timeout"], f"{call} did not run its {payload['steps']} steps within {within}")
     error = observation["error"]
     if type(error).__name__ == "ForbiddenUse":  # the process that grades the answer has no PyTorch schedulers
         raise CheckFailed(f"wsd_factor used PyTorch's schedulers: {error}")
@@ -286,7 +287,8 @@ def check_wsd_resume(
             f"new optimizer and a new LambdaLR around a new wsd_factor(...): at step {at}, "
             f"{_phase(at, warmup, stable, decay)}, the resumed rate is {_rate(resumed[step])}, the uninterrupted run's "
             f"{_rate(rates[at])}{_apart(resumed[step], rates[at])}. The factor must depend on the step LambdaLR passes "
-            "it, and on nothing else."
+            "it, and on nothing else (a callable object's saved __dict__ is loaded whole, or not at all if one of its "
+            "attributes cannot be carried as it is: then the new factor keeps all it built)."
         )
     probed = run["probed"]
     expect(isinstance(probed, list) and len(probed) == len(probe), f"{call}: the steps out of order gave no answer")

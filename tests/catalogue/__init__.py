@@ -10,7 +10,8 @@ one through real `nbgrader autograde` and check the score of every test cell.
 One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is), `range_stops`
 (chapter 6's stop rules other than the text's), `range_restores` (its range tests that put back less than they
 found), `range_schedulers` (chapter 6's range test with PyTorch's
-schedulers, which it allows), `wsd_dodges` and `wsd_resume_dodges` (chapter 7's answers aimed at the grader). The lists:
+schedulers, which it allows), `wsd_stateful` (chapter 7's correct factors that keep state between calls), `wsd_dodges` and
+`wsd_resume_dodges` (chapter 7's answers aimed at the grader). The lists:
 
 CORRECT = (
     STEP_CORRECT + PLATEAU_CORRECT + PLATEAU_CHOICES + READING_CORRECT + FLOOR_CORRECT + EARLY_CORRECT + OTHER_CORRECT

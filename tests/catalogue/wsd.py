@@ -4,6 +4,7 @@ SequentialLR read off instead of a factor computed: `wsd_dodges`)."""
 from __future__ import annotations
 
 from catalogue.answers import Answer, variant
+from catalogue.wsd_stateful import WSD_STATEFUL_CORRECT
 
 WSD_REFERENCE = """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
@@ -28,21 +29,22 @@ def wsd_variant(*replacements: str) -> str:
     return variant(WSD_REFERENCE, *replacements)
 
 
-WSD_CORRECT = [
-    wsd("branches", WSD_REFERENCE),
-    wsd(
-        "min_of_the_three_lines",
-        """
+WSD_CORRECT = (
+    [
+        wsd("branches", WSD_REFERENCE),
+        wsd(
+            "min_of_the_three_lines",
+            """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     total = warmup_steps + stable_steps + decay_steps
     # the warm-up's line, the peak and the decay's parabola: the schedule is the lowest of the three
     return lambda step: min(start_factor + (1 - start_factor) * step / warmup_steps, 1.0,
                             max(0.0, (total - step) / decay_steps) ** 2)
 """,
-    ),
-    wsd(
-        "callable_object",
-        """
+        ),
+        wsd(
+            "callable_object",
+            """
 class WSD:
     def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
         self.warmup, self.decay_start = warmup_steps, warmup_steps + stable_steps
@@ -59,10 +61,10 @@ class WSD:
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
-    ),
-    wsd(
-        "numpy_interpolation",
-        """
+        ),
+        wsd(
+            "numpy_interpolation",
+            """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     decay_start = warmup_steps + stable_steps
 
@@ -73,10 +75,10 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
     return factor
 """,
-    ),
-    wsd(
-        "partial_of_a_function",
-        """
+        ),
+        wsd(
+            "partial_of_a_function",
+            """
 import functools
 
 
@@ -91,19 +93,19 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return functools.partial(wsd_at, warmup_steps=warmup_steps, stable_steps=stable_steps,
                              decay_steps=decay_steps, start_factor=start_factor)
 """,
-    ),
-    wsd(  # np.where returns a 0-d ndarray, not a float: a number all the same
-        "numpy_where",
-        """
+        ),
+        wsd(  # np.where returns a 0-d ndarray, not a float: a number all the same
+            "numpy_where",
+            """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     total = warmup_steps + stable_steps + decay_steps
     return lambda step: np.where(step < warmup_steps, start_factor + (1 - start_factor) * step / warmup_steps,
                                  np.clip((total - step) / decay_steps, 0.0, 1.0) ** 2)
 """,
-    ),
-    wsd(  # PolynomialLR's own formula, its count restarted at the milestone and held at total_iters
-        "polynomial_lr_s_formula",
-        """
+        ),
+        wsd(  # PolynomialLR's own formula, its count restarted at the milestone and held at total_iters
+            "polynomial_lr_s_formula",
+            """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     def factor(step):
         if step < warmup_steps:
@@ -113,11 +115,11 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
     return factor
 """,
-    ),
-    wsd(  # the same in float32 (an int64 tensor divided gives float32): off by 1.9e-6 at most, within WSD_RTOL
-        # (reviewer's torch_as_tensor_int_step, issue 24)
-        "float32_tensor_arithmetic",
-        """
+        ),
+        wsd(  # the same in float32 (an int64 tensor divided gives float32): off by 1.9e-6 at most, within WSD_RTOL
+            # (reviewer's torch_as_tensor_int_step, issue 24)
+            "float32_tensor_arithmetic",
+            """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     def factor(step):
         step = torch.as_tensor(step)
@@ -128,10 +130,10 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
     return factor
 """,
-    ),
-    wsd(  # reviewer R24d's correct variants (issue 24): a cache, ints, PyTorch's own chained ratios, frozen dataclass
-        "lru_cached_closure",
-        """
+        ),
+        wsd(  # reviewer R24d's correct variants (issue 24): a cache, ints, PyTorch's own chained ratios, frozen dataclass
+            "lru_cached_closure",
+            """
 import functools
 
 
@@ -146,10 +148,10 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
     return factor
 """,
-    ),
-    wsd(
-        "ints_returned",
-        """
+        ),
+        wsd(
+            "ints_returned",
+            """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     total = warmup_steps + stable_steps + decay_steps
 
@@ -164,10 +166,10 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
     return factor
 """,
-    ),
-    wsd(  # the products of PyTorch's chained ratios, recomputed from the step at every call: a pure function still
-        "chained_ratios_recomputed",
-        """
+        ),
+        wsd(  # the products of PyTorch's chained ratios, recomputed from the step at every call: a pure function still
+            "chained_ratios_recomputed",
+            """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     def factor(step):
         if step < warmup_steps:
@@ -184,10 +186,10 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
     return factor
 """,
-    ),
-    wsd(
-        "frozen_dataclass",
-        """
+        ),
+        wsd(
+            "frozen_dataclass",
+            """
 import dataclasses
 
 
@@ -208,10 +210,10 @@ class WSD:
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
-    ),
-    wsd(  # a callable object holding a lambda: LambdaLR's state_dict() copies its __dict__, lambda included
-        "object_holding_a_lambda",
-        """
+        ),
+        wsd(  # a callable object holding a lambda: LambdaLR's state_dict() copies its __dict__, lambda included
+            "object_holding_a_lambda",
+            """
 class WSD:
     def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
         self.warm = lambda step: start_factor + (1 - start_factor) * step / warmup_steps
@@ -226,10 +228,10 @@ class WSD:
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
-    ),
-    wsd(  # numpy float32: within WSD_RTOL of PyTorch's at every step, run or stepped out of order (R24k)
-        "numpy_float32_factor",
-        """
+        ),
+        wsd(  # numpy float32: within WSD_RTOL of PyTorch's at every step, run or stepped out of order (R24k)
+            "numpy_float32_factor",
+            """
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     total = warmup_steps + stable_steps + decay_steps
 
@@ -242,10 +244,10 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
 
     return factor
 """,
-    ),
-    wsd(  # R24n's h1: a list of (end, lambda) pieces; the wire would hand it back changed, so it is not sent and the new factor keeps its own
-        "object_holding_lambdas_in_a_list",
-        """
+        ),
+        wsd(  # R24n's h1: a list of (end, lambda) pieces; the wire would hand it back changed, so it is not sent and the new factor keeps its own
+            "object_holding_lambdas_in_a_list",
+            """
 class WSD:
     def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
         w, s, d, f = warmup_steps, stable_steps, decay_steps, start_factor
@@ -265,10 +267,10 @@ class WSD:
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
-    ),
-    wsd(  # R24n's h2: a tuple of (end, bound method) phases; the wire would hand it back changed, so it is not sent and the new factor keeps its own
-        "object_holding_bound_methods_in_a_tuple",
-        """
+        ),
+        wsd(  # R24n's h2: a tuple of (end, bound method) phases; the wire would hand it back changed, so it is not sent and the new factor keeps its own
+            "object_holding_bound_methods_in_a_tuple",
+            """
 class WSD:
     def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
         self.warmup, self.stable, self.decay, self.start = warmup_steps, stable_steps, decay_steps, start_factor
@@ -295,10 +297,10 @@ class WSD:
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
-    ),
-    wsd(  # R24n's h3: its phase boundaries in an int64 tensor; the wire would hand it back changed, so it is not sent and the new factor keeps its own
-        "object_holding_an_int64_tensor",
-        """
+        ),
+        wsd(  # R24n's h3: its phase boundaries in an int64 tensor; the wire would hand it back changed, so it is not sent and the new factor keeps its own
+            "object_holding_an_int64_tensor",
+            """
 import torch
 
 
@@ -322,10 +324,10 @@ class WSD:
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
-    ),
-    wsd(  # R24n's h4: numpy values: an array in a dict, a float32; the wire would hand it back changed, so it is not sent and the new factor keeps its own
-        "object_holding_a_numpy_array_in_a_dict",
-        """
+        ),
+        wsd(  # R24n's h4: numpy values: an array in a dict, a float32; the wire would hand it back changed, so it is not sent and the new factor keeps its own
+            "object_holding_a_numpy_array_in_a_dict",
+            """
 import numpy as np
 
 
@@ -347,10 +349,10 @@ class WSD:
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
-    ),
-    wsd(  # R24n's h5: its lengths in a namedtuple; the wire would hand it back changed, so it is not sent and the new factor keeps its own
-        "object_holding_a_namedtuple",
-        """
+        ),
+        wsd(  # R24n's h5: its lengths in a namedtuple; the wire would hand it back changed, so it is not sent and the new factor keeps its own
+            "object_holding_a_namedtuple",
+            """
 from collections import namedtuple
 
 Phases = namedtuple("Phases", "warmup stable decay")
@@ -373,5 +375,7 @@ class WSD:
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
-    ),
-]
+        ),
+    ]
+    + WSD_STATEFUL_CORRECT
+)
