@@ -75,3 +75,28 @@ def test_an_answer_cell_that_is_not_plain_data_is_read_for_a_later_change_in_pla
             check_diagnosis_form(shell.user_ns["diagnosed_loops"])
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_a_later_cell_that_changes_what_the_answer_reads_is_named_in_the_message(tmp_path, monkeypatch):
+    """R23x: a right answer computed from the chapter's log, then a what-if cell that edits the log in place: the
+    answer's cell run again gives another value than the answer holds. The message names the log as well as the
+    answer (the answer itself was not touched) and says to run the notebook again from the top."""
+    import nbformat
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from lrcourse.build import ROOT
+    from lrcourse.checking.step_lr_reading import check_step_reading
+
+    notebook = nbformat.read(ROOT / "notebooks/02_ordered_schedules/ordered_schedules.ipynb", as_version=4)
+    log = next(cell.source for cell in notebook.cells if cell.get("id") == "read-log")
+    cell = 'inferred_step_lr = {"step_size": 5, "gamma": logged_rates[5] / logged_rates[0], "hand_set_rate": 0.25}\n'
+    shell, run = _kernel_with(tmp_path, monkeypatch, "02_ordered_schedules/ordered_schedules.ipynb")
+    try:
+        run(log)
+        run(cell)
+        check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
+        run("logged_rates[0] = 0.5")  # a what-if cell below the answer
+        with pytest.raises(checking.CheckFailed, match=r"or changed what its cell reads \(logged_rates.*from the top"):
+            check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
+    finally:
+        InteractiveShell.clear_instance()

@@ -221,7 +221,16 @@ def expect_unchanged_since_its_cell(variable: str, source: str, later: list[str]
     ran, alone = value_alone(source, variable, {name: namespace[name] for name in reads if name in namespace})
     if ran:
         same = same_as_sent(alone, namespace[variable])
-        expect(same is not False, f"A later cell changed {variable} in place since its cell assigned it. {why}")
+        read = (
+            f", or changed what its cell reads ({', '.join(sorted(reads))}: the grader reads the chapter's own)"
+            if reads
+            else ""
+        )
+        again = " If you changed the chapter's values, run the notebook again from the top." if reads else ""
+        expect(
+            same is not False,
+            f"A later cell changed {variable} in place{read} since its cell assigned it. {why}{again}",
+        )
         return
     expect(
         not changed_in_place(later, variable),
