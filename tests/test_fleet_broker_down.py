@@ -1,6 +1,7 @@
 """A broker that does not answer ends `lrcourse grade` with one line naming its host and port (never the password), the
 promise that the grades written so far are kept, and exit status 3 (`fleet.BROKER_STATUS`), not a traceback and 1
-("a student was not graded"): a closed port, a wrong password against a real Redis, a Redis stopped mid-run for longer
+("a student was not graded"): a closed port, a wrong password against a real Redis (which answers: said so, with
+what to fix; tests/test_fleet_broker_user.py: an ACL user refused a command), a Redis stopped mid-run for longer
 than `--broker-wait` (waited for until then: `fleet_outage`). A port that is not a number is a refused URL (status 2),
 before anything is sent."""
 
@@ -61,8 +62,14 @@ def test_a_wrong_password_ends_with_status_3_and_never_shows_it(course):
     with redis_server() as url:
         parts = urlsplit(url)
         wrong = url.replace(parts.password, PASSWORD)
-        err = ended_for_the_broker(grade(course, wrong), f"127.0.0.1:{parts.port}", PASSWORD)
-    assert "AuthenticationError" in err and parts.password not in err, err
+        run = grade(course, wrong)
+        out, err = run.communicate(timeout=120)
+    assert run.returncode == fleet.BROKER_STATUS, out + err
+    # it answers: "does not answer ... run again when the broker answers" was wrong advice
+    assert f"lrcourse grade: the broker at 127.0.0.1:{parts.port} answers but refuses this URL's user" in err, err
+    assert "AuthenticationError" in err and "correct the broker file" in err, err
+    assert "does not answer" not in err and "Traceback" not in err, err
+    assert PASSWORD not in out + err and parts.password not in out + err, err
 
 
 def test_a_broker_stopped_mid_run_is_waited_for_up_to_its_limit_then_ends_with_status_3(course):

@@ -148,6 +148,22 @@ def test_the_holder_read_from_the_lock_file_is_shown_escaped(tmp_path):
     assert not any(c in said for c in "\x1b\x07\r"), said
 
 
+@pytest.mark.parametrize(
+    "text", ['{"pid": Infinity, "host": "h", "since": "s"}', '{"pid": NaN, "host": "h", "since": "s"}', "[" * 4000]
+)
+def test_a_lock_file_naming_no_holder_it_can_show_still_refuses(tmp_path, text):
+    """A holder's pid of Infinity made int() raise OverflowError (NaN: ValueError), deep nesting json's RecursionError:
+    the second run ended with a traceback (exit 1) instead of the refusal. Any unreadable holder is unknown."""
+    course = tmp_path / "course"
+    course.mkdir()
+    with fleet_lock.held(course, CHAPTER) as path:
+        path.write_text(text)
+        with pytest.raises(fleet_lock.Held) as refused:
+            with fleet_lock.held(course, CHAPTER):
+                pass
+    assert "a process the lock file does not name (not written yet, or unreadable) holds" in str(refused.value)
+
+
 def test_a_lock_file_the_grading_account_cannot_write_refuses_the_run_saying_what_to_do(tmp_path):
     """The lock file exists and cannot be opened for writing (made by another account, or, here, marked immutable,
     which refuses root too): the run is refused before starting with what to do, not with an errno alone."""

@@ -205,12 +205,14 @@ def test_the_visibility_warning_counts_a_process_warm_up_with_the_time_limit(
     limits = Limits.from_config(course_config(ROOT, "sqlite://"))
     app = SimpleNamespace(
         conf=SimpleNamespace(
-            task_time_limit=limits.student_seconds + limits.worker_grace_seconds + 120, broker_url="redis://unused"
+            task_time_limit=limits.student_seconds + limits.worker_grace_seconds + 120,
+            broker_url="redis://unused",
+            broker_connection_max_retries=100,
         )
     )
     assert app.conf.task_time_limit == 840
     monkeypatch.setattr(fleet_worker, "celery_main", lambda app, argv: 0)  # not started: only its warning is read
-    monkeypatch.setattr(fleet_worker, "room_at", lambda url, what: None)  # no broker here to wait for
+    monkeypatch.setattr(fleet_worker, "ready", lambda url, what, retries: None)  # no broker here to wait for
     assert fleet_worker.serve(app, Station(checkout_copy(tmp_path / "checkout")), 1, visibility, "w@test") == 0
     said = capsys.readouterr().out
     assert ("is not longer than a task's time limit and a process's warm-up (1740 s)" in said) is warned, said

@@ -72,7 +72,7 @@ BROKER_STATUS = 3  # `lrcourse grade`'s exit status when the broker does not ans
 
 
 class BrokerUnreachable(Exception):
-    """The broker did not answer, refused the password, or is full (`fleet_full`), before or during the run (`away`:
+    """The broker did not answer, refused this user (`fleet_refusal`), or is full (`fleet_full`), before or during the run (`away`:
     unreachable that long mid-run, `fleet_outage`): `lrcourse grade` says so in one line naming its host and port
     (never the URL: it holds the password) and what to do, and exits with BROKER_STATUS."""
 
@@ -83,11 +83,19 @@ class BrokerUnreachable(Exception):
         password = urlsplit(url).password
         said = said.replace(password, "<password>") if password else said  # redis-py's texts do not hold it: in case
         from lrcourse.grading.fleet_full import FIX, is_full
+        from lrcourse.grading.fleet_refusal import refusal
 
         if is_full(error):  # it answers, and refuses writes: Redis's maxmemory is reached
             super().__init__(
                 f"the broker at {broker_address(url)} is full (Redis's maxmemory is reached: it refuses writes); "
                 f"grades written so far are kept; to make room: {FIX}; then run again"
+            )
+            return
+        if refused := refusal(error):  # it answers, and refuses this user: waiting does not cure it
+            refused = refused.replace(password, "<password>") if password else refused
+            super().__init__(
+                f"the broker at {broker_address(url)} answers but refuses this URL's user ({refused}); grades written "
+                "so far are kept; fix that, then run again"
             )
             return
         waited = f", unreachable for {away:.0f} s (--broker-wait)" if away is not None else ""
@@ -125,8 +133,11 @@ class GradebookRefused(Exception):
             "not lost: their results stay in the broker (or are still being graded, or were not sent yet), none "
             "forgotten. Make the gradebook writable again (its file and its folder writable by this account, room on "
             "its disk, its server reachable, no other program holding it locked), then run the same command again: "
-            "it writes the results already computed without grading them again and sends only what is missing. This "
-            "run's summary, reports and exports are not written: the rerun writes them."
+            "it writes the graded results already computed without grading them again and sends the rest: a stored "
+            "result that is not a grade (a failure, one that cannot be read) is sent again to be graded, as is what "
+            "was never sent. The refused student's autograded/ and feedback/ folders were already replaced by this "
+            "result (files are written before grades), its grades not: the rerun writes both. This run's summary, "
+            "reports and exports are not written: the rerun writes them."
         )
 
 

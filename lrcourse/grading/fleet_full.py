@@ -79,14 +79,6 @@ def written(client, what: str, write, size: int = 0, waits=None):
             continue  # filled between the look and the write: wait again
 
 
-def room_at(url: str, what: str) -> None:
-    """`wait_for_room` on the broker at `url`."""
-    import redis
-
-    with redis.Redis.from_url(url) as client:
-        wait_for_room(client, what)
-
-
 def waiting_backend(wanted=None, waits=None) -> type:
     """Celery's Redis result backend whose write waits for room in a full Redis, saying so (see the module's text);
     made on demand, so that importing this module imports neither Celery nor redis-py. `wanted(client, key)`: whether

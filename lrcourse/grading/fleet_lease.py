@@ -299,12 +299,16 @@ def message(student: str, record: dict, grace: float) -> str:
 
 def hung_message(student: str, record: dict, grace: float) -> str:
     """Said when the lease lapsed while its worker's main process still marks the task as held by a grading process
-    (`Held`): that process does not answer, and the worker is not lost (its task is not sent again)."""
+    (`Held`): that process does not answer, and the worker is not lost (its task is not sent again before
+    `fleet_watch.HELD_BOUND_SECONDS`, 1020 s, which Celery's hard time limit, 840 s here, comes before)."""
     return (
         f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, whose grading "
         f"process has renewed no lease for {grace:.0f} s while the worker itself answers (its main process still "
         "holds the task): the process grading it is stopped (SIGSTOP, a debugger), frozen or starved (swapping, its "
-        "CPU taken), not lost, so the task is not sent again. On that worker's machine, `ps -o pid,stat,etime,args "
+        "CPU taken), not lost, so the task is not sent again, at least not before its worker has held it with no "
+        "lease for 1020 s (the bound on a held task, `fleet_watch.HELD_BOUND_SECONDS`), when it is taken for stranded "
+        "and sent again: Celery's hard time limit (below; 840 s with this course's settings) comes before that "
+        "unless a larger budget raised it. On that worker's machine, `ps -o pid,stat,etime,args "
         "--ppid PID` (PID: the worker's main process) shows its grading processes: one in state T is stopped "
         "(`kill -CONT` resumes it); killed (`kill -9`), its worker puts the task back on the queue at once and the "
         "next free process takes it. Left as it is, Celery's hard time limit (the student's budget, the worker's "

@@ -77,13 +77,15 @@ def record(descriptor: int) -> None:
 
 def holder(descriptor: int) -> str:
     """The holder as the lock file names it, or why it cannot be told (it took the lock an instant ago and has not
-    written yet)."""
+    written yet, or the file holds something else). Whatever the file holds, the answer is a text: an error here (a
+    pid of Infinity raised OverflowError, deep nesting RecursionError) would end the refused run with a traceback,
+    exit 1, instead of the refusal, exit 2."""
     try:
         found = json.loads(os.pread(descriptor, HOLDER_BYTES, 0))
         host, since = shown(str(found["host"]), 100), shown(str(found["since"]), 40)  # no control character shown raw
         return f"process {int(found['pid'])} on host {host} since {since}"
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return "a process that has not written its name yet"
+    except Exception:  # any unreadable holder is unknown, never a traceback
+        return "a process the lock file does not name (not written yet, or unreadable)"
 
 
 def refusal(path: Path, who: str, assignment: str) -> str:

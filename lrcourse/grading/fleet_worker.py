@@ -48,8 +48,9 @@ from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import fleet, intake, parcel, worker
 from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_deliveries import count_attempt, graded_already, result_wanted
-from lrcourse.grading.fleet_full import room_at, waiting_backend
+from lrcourse.grading.fleet_full import waiting_backend
 from lrcourse.grading.fleet_lease import WARM_SECONDS, Held, Lease
+from lrcourse.grading.fleet_start import ready
 from lrcourse.grading.fleet_watch import CHECK_SECONDS, CheckoutWatch, moved_or_unreadable
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits
@@ -375,7 +376,8 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
             f"limit and a process's warm-up ({needed:.0f} s): a slow student may be handed to a second worker",
             flush=True,
         )
-    room_at(app.conf.broker_url, "this worker's start")  # Celery's start writes: a full Redis ended it
+    # the broker answering, with room, before Celery's start writes (a full Redis ended it): `fleet_start`
+    ready(app.conf.broker_url, "this worker's start", app.conf.broker_connection_max_retries)
     queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
     argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)
