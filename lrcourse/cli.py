@@ -25,6 +25,7 @@ from lrcourse.grading.fleet_outage import BROKER_WAIT_SECONDS, waited_limit
 from lrcourse.grading.grade import Stopped, grade_class
 from lrcourse.grading.outcomes import summary
 from lrcourse.grading.source_files import StrayFiles
+from lrcourse.grading.submission_secrets import LedgerUnreadable, read_ledger
 
 DB_URL_VARIABLE = "LRCOURSE_DB_URL"
 
@@ -60,8 +61,7 @@ def _sandbox_ready(args) -> bool:
 
 
 def command_collect(args) -> int:
-    """Each student's newest acceptable submission from the exchange into submitted/; 1 if any was refused,
-    2 if the exchange cannot be used, 3 if collect itself failed (a fault: not a student's refusal)."""
+    """Newest good submissions into submitted/; 1: any refused, 2: exchange or ledger unusable, 3: collect's fault."""
     from lrcourse.grading.collect import collect, summary, write_collect_record
     from lrcourse.grading.exchange_inbound import ExchangeUnusable, exchange_of
 
@@ -84,9 +84,10 @@ def command_grade(args) -> int:
     course = Path(args.course).resolve()
     if not (course / "source" / args.assignment).is_dir():
         return _refused(f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}")
-    try:
+    try:  # an unreadable secret ledger stops grading too: it would give its secrets to whoever holds them (F18)
+        read_ledger(course, args.assignment)
         broker = broker_url(args.broker_file, "lrcourse grade")
-    except BrokerUrlError as error:
+    except (BrokerUrlError, LedgerUnreadable) as error:
         return _refused(f"lrcourse grade: {error}")
     if broker and (args.workers is not None or args.no_sandbox):  # options of local grading only
         return _refused(

@@ -376,10 +376,10 @@ def test_a_students_many_folders_keep_few_submissions_and_few_refusal_rows(tmp_p
 def test_a_classmates_superseded_secret_copied_into_a_submission_is_replaced(tmp_path):
     """fetch_feedback tries every secret a student ever submitted with: bob's older folder's secret, copied into
     root's submission, would file root's feedback where bob's fetch finds it. Bob keeps his newest secret; root
-    gets a fresh one and is told why."""
+    gets a fresh one and is told why; the old one, held by both before any collect recorded it, is no one's (F18)."""
     import re
 
-    from lrcourse.grading.submission_secrets import SECRET, SHARED_SECRET
+    from lrcourse.grading.submission_secrets import CONTESTED, SECRET
 
     course, exchange = exchange_course(tmp_path)
     old, new = "0123456789abcdef" * 8, "fedcba9876543210" * 8
@@ -397,4 +397,4 @@ def test_a_classmates_superseded_secret_copied_into_a_submission_is_replaced(tmp
     assert (course / "submitted" / "nobody" / CHAPTER / SECRET).read_text() == new
     mine = (course / "submitted" / me / CHAPTER / SECRET).read_text()
     assert re.fullmatch("[0-9a-f]{128}", mine) and mine not in (old, new)
-    assert result.left_out == [{"submission": name, "reason": SHARED_SECRET.format("nobody")}]
+    assert result.left_out == [{"submission": name, "reason": CONTESTED}]

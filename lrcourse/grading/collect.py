@@ -14,7 +14,7 @@ nbgrader's `release_feedback` stops for the rest of the class at a submitted fol
 `submission_secret.txt`, so when a student's is left out or unusable collect writes a fresh one and reports it
 (`submission_secrets`): that student's feedback cannot reach them through the
 exchange (the secret it is filed under is not theirs), but everyone else's is released. A secret is kept only by
-the student it belongs to (`submission_secrets`: the first accepted holder, recorded in the course's ledger
+the student it belongs to (`submission_secrets`: its only accepted holder, no one if several, recorded in the course's ledger
 `.secret_owners/<assignment>.json`, never changed by a later run; `lrcourse grade` applies the same rule); any
 other holder's is replaced the same way.
 
@@ -78,12 +78,13 @@ from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
 from lrcourse.grading.submission_secrets import (
     NO_SECRET,
     SECRET,
-    SHARED_SECRET,
     first_held,
     inbound_secret,
+    no_ledger_note,
     read_ledger,
     record_first_holders,
     secret_to_keep,
+    shared_note,
     usable_secret,
     write_ledger,
 )
@@ -135,6 +136,7 @@ def collect(
         result.notes += [{"submission": "every submission", "note": untrusted}] if untrusted else []
         # no refusal: nbgrader's release makes it so, and each submission in it is still its student's own
         shared = inbound_not_sticky(inbound, exchange) + inbound_listed(inbound, exchange)
+        shared += no_ledger_note(course, assignment)  # secrets collected before a ledger existed: not protected
         result.notes += [{"submission": "every submission", "note": n} for n in shared]
         ours, floods = listing(inbound, assignment, only, bounds.per_owner)
         result.refused += floods
@@ -283,8 +285,8 @@ def _collect_student(
                 result.left_out.append({"submission": submission.name, "reason": more_strays(more), "more": more})
             if not usable_secret(submission.files):
                 result.left_out.append({"submission": submission.name, "reason": NO_SECRET})
-            elif shared:
-                result.left_out.append({"submission": submission.name, "reason": SHARED_SECRET.format(shared)})
+            elif shared is not None:
+                result.left_out.append({"submission": submission.name, "reason": shared_note(shared)})
         submission.files = {}
         older = [s.name for s in submissions[index + 1 :]]
         result.superseded += superseded_rows(submission.student, older, bounds.kept - 1)
@@ -311,9 +313,8 @@ def _write(
     submitted: Path, student: str, assignment: str, submission: Submission, ledger: dict[str, str]
 ) -> str | None:
     """Replace submitted/<student>/<assignment> with the submission's files and its trusted time; a crash
-    leaves the old one or the new. Refused, writing nothing, if either folder is a link or not a folder. The
-    classmate who owns the secret the submission holds (`ledger`), if another does (a fresh one is written:
-    `SHARED_SECRET`)."""
+    leaves the old one or the new. Refused, writing nothing, if either folder is a link or not a folder. Who owns
+    the secret the submission holds (`ledger`) if not the student (a classmate, or `NOBODY`: a fresh one written)."""
     for path in (submitted / student, submitted / student / assignment):
         try:
             seen = os.lstat(path)

@@ -29,9 +29,9 @@ from lrcourse.grading.outcomes import capped
 from lrcourse.grading.submission_secrets import (
     NO_SECRET,
     SECRET,
-    SHARED_SECRET,
     read_secret,
     secret_keeper,
+    shared_note,
     usable_secret,
 )
 
@@ -73,7 +73,7 @@ def carry_nbgrader_files(source: Path, destination: Path, submitted: bool = Fals
     note = "" if secret is not None and usable_secret({SECRET: secret}) else NO_SECRET
     if not note and submitted:
         owner = secret_keeper(source.parent.parent, source.name, secret, source.parent.name)
-        note = SHARED_SECRET.format(owner) if owner is not None else ""
+        note = shared_note(owner) if owner is not None else ""
     write_new(destination / SECRET, secrets.token_hex(64).encode() if note else secret)
     return note
 

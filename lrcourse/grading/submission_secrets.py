@@ -12,9 +12,14 @@ submission keeps it. Collect records each owner in the course's ledger (`.secret
 course's folder, outside `submitted/`: no student writes it, and no folder copied into `submitted/` by hand is in
 it), as a hash of the secret; an owner is never replaced, so no later submission, hand copy or re-run takes a
 secret from its student. A secret no collect recorded yet goes to the student whose accepted inbound folder held it
-first (its secret file's change time, set by the kernel: a copy is always later; then by id), superseded folders
-counted too. Every other holder gets a fresh secret (`SHARED_SECRET`): in collect the later inbound holders, in
-grade every folder in `submitted/` holding a secret recorded for someone else. A secret no collect ever recorded (a
+(superseded folders counted too) when it is the only student whose folders hold it; held by several students'
+folders, it goes to none of them (`NOBODY`, recorded so: F18). Who held it first cannot be told: a classmate can
+rename the secret file in a folder `nbgrader submit` left writable to all (0777) away and back, which moves its change
+time after her own copy's. Every holder not its owner gets a fresh secret (`SHARED_SECRET`, `CONTESTED`): in
+collect the other inbound holders, in grade every folder in `submitted/` holding a secret recorded for someone else.
+A secret is recorded only as read from the very file checked, unchanged since (`inbound_secret`): a student who
+rewrites her own between the check and the read records nothing. A ledger that exists but cannot be read stops
+collect and grade (`LedgerUnreadable`): replacing it would forget every owner. A secret no collect ever recorded (a
 hand copy's) is kept by its only holder in `submitted/`, and by none of them when several hold it. Collect counts
 no folder in `submitted/`: it rewrites only its own, and a hand copy cannot take an owner's secret.
 Secrets are read as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in,
@@ -31,6 +36,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from lrcourse.grading.exchange_inbound import ExchangeUnusable
 from lrcourse.grading.inbound import OPEN_FLAGS, Submission
 
 SECRET = "submission_secret.txt"
@@ -42,6 +48,22 @@ NO_SECRET = (
     f"no usable {SECRET}: a fresh one written so release_feedback goes on for the class; this student cannot "
     "fetch feedback through the exchange (send it another way)"
 )
+CONTESTED = (
+    f"its {SECRET} is also held by a classmate's inbound folder, and no earlier collect recorded whose it is: no "
+    "holder keeps it, a fresh one written, so neither fetches the other's feedback; this student cannot fetch feedback "
+    "through the exchange (send it another way)"
+)
+NOBODY = ""  # the ledger's owner of a secret several students' inbound folders held before any collect recorded it
+
+
+class LedgerUnreadable(ExchangeUnusable):
+    """The ledger exists but cannot be read as one: collect and grade stop rather than forget who owns a secret
+    (an ExchangeUnusable: collect's callers stop with the reason for it as they do for an exchange they cannot use)."""
+
+
+def shared_note(owner: str) -> str:
+    """The report of a holder whose secret is another's (`owner`), or no one's (`NOBODY`)."""
+    return CONTESTED if owner == NOBODY else SHARED_SECRET.format(owner)
 
 
 def usable_secret(files: dict[str, bytes]) -> bool:
@@ -62,14 +84,40 @@ def ledger_path(course: Path, assignment: str) -> Path:
 
 
 def read_ledger(course: Path, assignment: str) -> dict[str, str]:
-    """secret's digest -> its owner, as collect recorded them (nothing if none yet, or unreadable)."""
+    """secret's digest -> its owner, as collect recorded them (nothing if there is no ledger yet). LedgerUnreadable
+    if there is one that cannot be read or is not a ledger: collect would otherwise write a new one over it, and
+    every secret recorded would go to whoever sent it next (F18)."""
+    path = ledger_path(course, assignment)
     try:
-        ledger = json.loads(ledger_path(course, assignment).read_text())
-    except (OSError, ValueError):
+        ledger = json.loads(path.read_text())
+    except FileNotFoundError:
         return {}
-    if not isinstance(ledger, dict):
-        return {}
-    return {key: value for key, value in ledger.items() if isinstance(key, str) and isinstance(value, str)}
+    except (OSError, ValueError) as error:
+        raise LedgerUnreadable(_unreadable(path, error)) from None
+    if not isinstance(ledger, dict) or not all(isinstance(v, str) for v in ledger.values()):
+        raise LedgerUnreadable(_unreadable(path, "not a JSON object of secret digests and owners"))
+    return ledger
+
+
+def _unreadable(path: Path, why) -> str:
+    return (
+        f"the secret ledger {path} cannot be read ({why}): nothing collected or graded, the ledger left as it is. "
+        "Restore it from a backup, or, knowing that every secret collected so far loses its owner (a classmate who "
+        "sent one would be given it), move it aside and run again"
+    )
+
+
+def no_ledger_note(course: Path, assignment: str) -> list[str]:
+    """What collect reports when there is no ledger yet but `submitted/` already holds folders of the assignment:
+    their secrets were collected before any ledger and are not protected. (Not rebuilt from `submitted/`: a hand
+    copy there is not told from a folder collect wrote, and could take an honest student's secret.)"""
+    if ledger_path(course, assignment).exists() or not any((course / "submitted").glob(f"*/{assignment}")):
+        return []
+    return [
+        f"no secret ledger {ledger_path(course, assignment).relative_to(course)}, but submitted/ already holds folders "
+        f"of {assignment}: the secrets collected before it existed have no recorded owner (a classmate who sends "
+        "one now could be given it)"
+    ]
 
 
 def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
@@ -85,10 +133,12 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
 
 
 def record_first_holders(ledger: dict[str, str], holders: dict[bytes, list[tuple[int, str]]]) -> None:
-    """`ledger` learns an owner for each secret it has none for: the student whose accepted inbound folder held it
-    first (`holders`: secret -> (its file's change time, student) per folder); an owner already there stays."""
+    """`ledger` learns an owner for each secret it has none for (`holders`: secret -> (its file's change time,
+    student) per accepted inbound folder): the student whose folders alone hold it; `NOBODY` if several students'
+    do (the change times cannot say who was first: F18). An owner already there stays."""
     for secret, held in holders.items():
-        ledger.setdefault(digest(secret), min(held)[1])
+        students = {student for _, student in held}
+        ledger.setdefault(digest(secret), students.pop() if len(students) == 1 else NOBODY)
 
 
 def first_held(submission: Submission) -> int:
@@ -111,14 +161,17 @@ def secret_keeper(submitted: Path, assignment: str, secret: bytes, student: str)
     keep `secret` (None if it keeps it): its recorded owner if that is someone else; for a secret no collect
     recorded, another folder holding it too."""
     owner = read_ledger(submitted.parent, assignment).get(digest(secret))
-    if owner is not None:
+    if owner is not None:  # NOBODY's: no one keeps it
         return owner if owner != student else None
     others = sorted(hand_copied_holders(submitted, assignment, secret) - {student})
     return others[0] if others else None
 
 
 def inbound_secret(inbound_fd: int, submission: Submission) -> bytes | None:
-    """The secret in a checked inbound folder, read as `read_secret` reads one (None if it has none)."""
+    """The secret in a checked inbound folder, read as `read_secret` reads one, from the very file checked and
+    unchanged since (its inode, change time and size, before and after the read); None if it has none or it is not
+    that file: `first_held` is the checked file's change time, and a student who rewrote her own secret with a
+    classmate's after the check must not have it recorded as held since then (F18)."""
     if SECRET not in submission.entries:
         return None
     try:
@@ -126,22 +179,32 @@ def inbound_secret(inbound_fd: int, submission: Submission) -> bytes | None:
     except OSError:
         return None
     try:
-        return read_secret(Path(SECRET), dir_fd=folder)
+        return read_secret(Path(SECRET), dir_fd=folder, seen=submission.entries[SECRET])
     finally:
         os.close(folder)
 
 
-def read_secret(path: Path, dir_fd: int | None = None) -> bytes | None:
+def _unchanged(opened: os.stat_result, seen: os.stat_result) -> bool:
+    fields = ("st_dev", "st_ino", "st_ctime_ns", "st_size")
+    return all(getattr(opened, name) == getattr(seen, name) for name in fields)
+
+
+def read_secret(path: Path, dir_fd: int | None = None, seen: os.stat_result | None = None) -> bytes | None:
     """A plain file's first bytes, as many as a secret has (submitted/ may hold what an instructor copied in: a link
-    to /dev/zero or a FIFO is not read, nothing is followed); None for anything else."""
+    to /dev/zero or a FIFO is not read, nothing is followed); None for anything else, or if `seen` is given and the
+    file is not the one it describes, unchanged until read."""
     try:
         fd = os.open(path, OPEN_FLAGS, dir_fd=dir_fd)
     except OSError:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
             return None
-        return os.read(fd, 130).strip()
+        data = os.read(fd, 130).strip()
+        if seen is not None and not (_unchanged(opened, seen) and _unchanged(os.fstat(fd), seen)):
+            return None
+        return data
     except OSError:
         return None
     finally:
@@ -150,7 +213,7 @@ def read_secret(path: Path, dir_fd: int | None = None) -> bytes | None:
 
 def secret_to_keep(files: dict[str, bytes], student: str, ledger: dict[str, str]) -> tuple[bytes, str]:
     """`lrcourse collect`'s side of the rule: the secret to write for `student` (theirs if the ledger has them as
-    its owner, else a fresh one) and the classmate who owns theirs (`student` if none); `ledger` records the one
+    its owner, else a fresh one) and who owns theirs (`student` if they do; `NOBODY` if no one); `ledger` records the one
     written (a secret of theirs the ledger has no owner for yet is theirs from now on)."""
     secret = files[SECRET] if usable_secret(files) else secrets.token_hex(64).encode()
     owner = ledger.setdefault(digest(secret), student)
