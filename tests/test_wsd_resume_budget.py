@@ -13,6 +13,8 @@ import pytest
 from lrcourse.checking import wsd_resume
 from lrcourse.checking.factor_server import LocalFactors
 
+from catalogue.wsd import WSD_REFERENCE
+
 # R24o's case, the chapter's: 541 steps, saved at 243
 PAYLOAD = {"warmup": 27, "stable": 189, "decay": 54, "start_factor": 1 / 27, "lr": 0.1, "steps": 541, "resume_at": 243}
 PAYLOAD["probe"] = [540, 272, 243, 0, 269, 27, 243, 216, 1]
@@ -31,16 +33,16 @@ class Clock:
 
 
 def slow_wsd_factor(clock: Clock, seconds_a_call: float):
-    def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
-        total = warmup_steps + stable_steps + decay_steps
+    """The catalogue's reference factor, each call costing `seconds_a_call` on the test's clock."""
+    namespace: dict = {}
+    exec(WSD_REFERENCE, namespace)
+
+    def wsd_factor(*arguments):
+        reference = namespace["wsd_factor"](*arguments)
 
         def factor(step):
             clock.now += seconds_a_call
-            if step < warmup_steps:
-                return start_factor + (1 - start_factor) * step / warmup_steps
-            if step < warmup_steps + stable_steps:
-                return 1.0
-            return max(0.0, (total - step) / decay_steps) ** 2
+            return reference(step)
 
         return factor
 
