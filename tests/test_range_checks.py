@@ -34,13 +34,13 @@ def test_a_range_test_that_steps_past_its_stop_loses_the_stops_point_only():
     checking.check_range_losses(_range_answer("range_reference"), end_lr=10.0)
 
 
-def _losses_cell() -> str:
-    """Chapter 6's stop cell as the grader runs it, hidden tests included."""
+def _cell(cell_id: str) -> str:
+    """A test cell of chapter 6 as the grader runs it, hidden tests included."""
     from support.notebooks import read
     from support.paths import ROOT
 
     notebook = read(ROOT / "source" / "06_choosing_the_rate" / "choosing_the_rate.ipynb")
-    return next(cell.source for cell in notebook.cells if cell.get("id") == "test_range_losses")
+    return next(cell.source for cell in notebook.cells if cell.get("id") == cell_id)
 
 
 WRONG_STOPS = [a.name for a in catalogue.WRONG if a.name.startswith("range_stop_")]
@@ -57,10 +57,10 @@ def test_the_stop_point_takes_the_texts_rule_with_any_diverge(name):
     assert len(WRONG_STOPS) == 7
     namespace = {"lr_range_test": _range_answer(name)}
     if name in RIGHT_FORMS:
-        exec(_losses_cell(), namespace)
+        exec(_cell("test_range_losses"), namespace)
         return
     with pytest.raises(checking.CheckFailed, match=r"With diverge=(4\.0|2\.5|6\.0) the threshold is \1 x the lowest"):
-        exec(_losses_cell(), namespace)
+        exec(_cell("test_range_losses"), namespace)
 
 
 def test_a_range_test_may_grow_the_rate_with_exponential_lr_but_must_not_leave_initial_lr():
@@ -136,3 +136,31 @@ def test_every_value_a_range_test_leaves_in_the_groups_is_compared_with_what_it_
         assert named in settings_change(groups(), groups(**changed))
     assert "lr was tensor(0.5000" in settings_change(groups(lr=torch.tensor(0.5)), groups(lr=torch.tensor(0.25)))
     assert "added momentum" in settings_change(groups(), groups(momentum=0.9))
+
+
+def test_a_range_test_that_restores_only_when_it_diverges_loses_the_restore():
+    """Issue 23 (R23w): the restore's visible and first hidden case both diverge, so a test that loads the saved
+    state_dicts only inside its stop got the restore's points. The cell, hidden part included, now has a case that runs
+    all its steps, which leaves that answer's weights changed; the reference passes the whole cell."""
+    cell = _cell("test_range_restores")
+    only_when_diverging = _range_answer("range_restores_only_when_it_diverges")
+    checking.check_range_restores(only_when_diverging, end_lr=10.0)  # a diverging case cannot tell
+    with pytest.raises(checking.CheckFailed, match="the model's weights or the optimizer's state changed"):
+        exec(cell, {"lr_range_test": only_when_diverging})
+    exec(cell, {"lr_range_test": _range_answer("range_reference")})
+
+
+def test_ratios_taken_against_the_constructors_rate_run_the_test_at_the_wrong_rates():
+    """Issue 23 (R23w): the fixture's optimizer trained without a scheduler, so every group's rate was still the
+    constructor's and ratios taken against `optimizer.defaults["lr"]` were right. The fixture halves its rates after
+    training, as a decay would, and such an answer runs its first group at half the test's rate."""
+    from lrcourse.fixtures import range_fixture
+
+    payload = {"optimizer": "Adam", "lr": 0.003, "batch_size": 128, "seed": 2, "head_ratio": 0.1}
+    _, optimizer, _ = range_fixture(payload)
+    assert [group["lr"] for group in optimizer.param_groups] == [0.0015, 0.0015 * 0.1]
+    assert optimizer.defaults["lr"] == 0.003
+    against_defaults = _range_answer("range_ratio_against_defaults")
+    with pytest.raises(checking.CheckFailed, match="optimizer step 0 used lr 5e-06; expected"):
+        checking.check_range_rates(against_defaults, end_lr=10.0)
+    checking.check_range_groups(against_defaults, head_ratio=0.1, end_lr=10.0)  # the ratio between groups it keeps

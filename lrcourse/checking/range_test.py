@@ -80,10 +80,12 @@ def _observe_range(
         "seed": seed,
         "head_ratio": head_ratio,
     }
+    # the fixture halves the constructor's rate after its training epoch (lrcourse.fixtures.range_fixture)
     groups = (
-        f"two groups (output layer at {head_ratio} x the hidden layer's rate {payload['lr']})"
+        f"two groups (output layer at {head_ratio} x the hidden layer's rate {payload['lr'] / 2}; constructed with "
+        f"lr={payload['lr']})"
         if head_ratio
-        else f"one group (rate {payload['lr']})"
+        else f"one group (rate {payload['lr'] / 2}; constructed with lr={payload['lr']})"
     )
     call = (
         f"lr_range_test(model, {optimizer} optimizer with {groups}, batches of {batch_size}, "

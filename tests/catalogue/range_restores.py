@@ -1,5 +1,6 @@
 """Chapter 6's range tests that put back less than they found, each losing the restore's cell only: the weights saved
-late, the optimizer's state or its groups not restored, or nothing restored when the test diverges."""
+late, the optimizer's state or its groups not restored, nothing restored when the test diverges, or a restore only
+when it does."""
 
 from __future__ import annotations
 
@@ -91,6 +92,24 @@ RANGE_RESTORE_WRONG = [
             break""",
             """        if smoothed > diverge * best:
             return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}""",
+        ),
+        fails=(RANGE_RESTORES,),
+    ),
+    # restores only when the test diverges (issue 23, R23w): the restore's visible and first hidden cases both diverge,
+    # so only its hidden case that runs all its steps (end_lr=1.0) sees the weights and state left changed
+    range_test(
+        "range_restores_only_when_it_diverges",
+        range_variant(
+            """        if smoothed > diverge * best:
+            break
+    model.load_state_dict(saved_model)
+    optimizer.load_state_dict(saved_optimizer)
+""",
+            """        if smoothed > diverge * best:
+            model.load_state_dict(saved_model)
+            optimizer.load_state_dict(saved_optimizer)
+            break
+""",
         ),
         fails=(RANGE_RESTORES,),
     ),

@@ -254,6 +254,17 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         ),
         fails=(RANGE_GROUPS,),
     ),
+    # issue 23 (R23w): the ratios taken against the constructor's rate, not the first group's current one. The fixture's
+    # rates are half the constructor's (as after a scheduler's decay), so every group runs at half the test's rate:
+    # the groups' ratio is kept, the first group's rates (and the losses they give) are wrong
+    range_test(
+        "range_ratio_against_defaults",
+        range_variant(
+            """    ratios = [group["lr"] / optimizer.param_groups[0]["lr"] for group in optimizer.param_groups]""",
+            """    ratios = [group["lr"] / optimizer.defaults["lr"] for group in optimizer.param_groups]""",
+        ),
+        fails=(RANGE_RATES, RANGE_LOSSES, RANGE_SUGGESTION),
+    ),
     range_test(
         "range_runs_every_step",
         range_variant(
