@@ -23,12 +23,12 @@ import time
 
 from lrcourse.grading import fleet
 from lrcourse.grading.fleet_full import is_full
+from lrcourse.grading.fleet_refusal import causes
 
 BROKER_WAIT_SECONDS = 600.0  # the longest the enqueuing command waits for its broker, by default
 BACKOFF_FIRST = 0.5  # the first wait before trying again; doubled after each try, up to BACKOFF_CAP
 BACKOFF_CAP = 10.0
 SLICE_SECONDS = 0.5  # a wait is slept in slices this long, so that Ctrl-C acts at once
-CHAIN_DEPTH = 8  # causes followed (kombu and Celery wrap redis-py's error, which wraps the socket's)
 
 
 def unreachable(error: BaseException) -> bool:
@@ -37,13 +37,11 @@ def unreachable(error: BaseException) -> bool:
     never an error of the gradebook's (a PostgreSQL server away is not waited for)."""
     import redis
 
-    seen = error
-    for _ in range(CHAIN_DEPTH):
-        if seen is None or isinstance(seen, redis.AuthenticationError) or is_full(seen):
+    for seen in causes(error):
+        if isinstance(seen, redis.AuthenticationError) or is_full(seen):
             return False
         if isinstance(seen, redis.ConnectionError | redis.TimeoutError):
             return True
-        seen = seen.__cause__ or seen.__context__
     return False
 
 

@@ -14,6 +14,17 @@ ACL_FIX = (
 )
 
 
+def causes(error: BaseException):
+    """`error`, then each error it was raised from, at most CHAIN_DEPTH of them (kombu and Celery wrap redis-py's,
+    which wraps the socket's)."""
+    seen = error
+    for _ in range(CHAIN_DEPTH):
+        if seen is None:
+            return
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
 def refusal(error: BaseException) -> str | None:
     """What the broker refused and what to fix, if `error` (or an error it was raised from: kombu's OperationalError
     wraps redis-py's) says that Redis answered and refused this URL's user: a command its ACL forbids (INFO, which
@@ -22,10 +33,7 @@ def refusal(error: BaseException) -> str | None:
     cures them."""
     import redis
 
-    seen = error
-    for _ in range(CHAIN_DEPTH):
-        if seen is None:
-            return None
+    for seen in causes(error):
         said = " ".join(str(seen).split())[:200]
         if isinstance(seen, redis.exceptions.NoPermissionError):
             return f"a command refused by its ACL, NoPermissionError: {said}: {ACL_FIX}"
@@ -36,5 +44,4 @@ def refusal(error: BaseException) -> str | None:
             )
         if isinstance(seen, redis.exceptions.ReadOnlyError):
             return f"ReadOnlyError: {said}: this Redis is a read-only replica: give the primary's address"
-        seen = seen.__cause__ or seen.__context__
     return None
