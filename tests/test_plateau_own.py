@@ -1,13 +1,17 @@
 """Chapter 3's MyReduceLROnPlateau judged at its own patience (lrcourse/checking/plateau_own.py): the cooldown and
 groups cells charge a patience slip to the patience cell only."""
 
+from dataclasses import replace
+
 import pytest
 
 from lrcourse import checking
 from lrcourse.checking import PlateauCase, check_plateau
+from lrcourse.pytorch_trajectories import reference_trajectories
 
 import catalogue
 from catalogue.plateau import plateau_variant
+from support.chapter_cells import cell_source
 
 
 def load(answer, name):
@@ -63,3 +67,27 @@ def test_a_class_whose_reductions_match_no_patience_is_judged_at_the_stated_one(
         with pytest.raises(checking.CheckFailed) as failure:
             check_plateau(wrong, COOLDOWN_CASES, compare=COOLDOWN_STATE, patience="own")
         assert "the patience your class shows" not in str(failure.value)
+
+
+def test_the_min_lr_eps_cell_judges_where_the_rates_settle_whenever_the_reductions_come(monkeypatch):
+    """issue 23 (R23y item 1): the min_lr/eps cell compares the rates after the last step only, so each of its runs
+    must be long enough to reach the same last rates at any patience the own-patience search accepts (-1 to twice
+    the stated one plus two) and with a cooldown one epoch longer: a timing slip is then charged to the patience and
+    cooldown cells, not to this one (its runs were 4-16 metrics long, and a class one epoch late lost it)."""
+    recorded = []
+    monkeypatch.setattr(checking, "check_plateau", lambda cls, cases, compare, **kw: recorded.append((cases, compare)))
+    monkeypatch.setattr(checking, "passed", lambda text: None)
+    exec(
+        cell_source("03_adaptive_schedules/adaptive_schedules.ipynb", "test_plateau_min_lr_eps"),
+        {"MyReduceLROnPlateau": None},
+    )
+    cases = [case for cases, compare in recorded for case in cases]
+    assert len(cases) == 15 and all(compare == ["settled lrs"] for _, compare in recorded)
+    for case in cases:
+        patience, cooldown = case.kwargs["patience"], case.kwargs.get("cooldown", 0)
+        timings = [
+            {"patience": p, "cooldown": c} for p in range(-1, 2 * patience + 3) for c in (cooldown, cooldown + 1)
+        ]
+        runs = [replace(case, kwargs={**case.kwargs, **timing}).request() for timing in timings]
+        last = [trajectory["states"][-1]["lrs"] for trajectory in reference_trajectories([case.request(), *runs])]
+        assert all(rates == last[0] for rates in last[1:]), (case, last)

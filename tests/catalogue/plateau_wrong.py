@@ -102,6 +102,27 @@ PLATEAU_WRONG = [
         "if self.num_bad_epochs >= self.patience:",
         fails=(PATIENCE,),
     ),
+    # issue 23 (R23y item 1): the mirror slip, every reduction one epoch late (PyTorch's at patience + 1 in every
+    # attribute). The min_lr/eps cell compared the last rates of runs just long enough for PyTorch and charged it
+    # too; its runs now settle whenever the reductions come, so it loses the patience cell only, as the early one does
+    mistake(
+        "patience_off_by_one_late",
+        "if self.num_bad_epochs > self.patience:",
+        "if self.num_bad_epochs > self.patience + 1:",
+        fails=(PATIENCE,),
+    ),
+    # ... and the same lateness written as the reviewer describes it, the test made on the count before this epoch's
+    # is added: on the flat run it is PyTorch's at patience + 1, but it reduces even after an improving epoch, which
+    # no patience does, so the cooldown cell (whose fourth case improves right after the count passes patience + 1)
+    # sees it too; the min_lr/eps cell does not
+    mistake(
+        "reduces_on_the_previous_epochs_count",
+        "        current = float(metric)\n",
+        "        current = float(metric)\n        late = self.num_bad_epochs > self.patience\n",
+        "        if self.num_bad_epochs > self.patience:",
+        "        if late:",
+        fails=(PATIENCE, COOLDOWN),
+    ),
     # a counter not reset after a reduction reduces at every epoch after the first: no patience gives that, so the
     # cooldown and groups cells still compare it at the stated patience and it loses them too
     mistake(
@@ -127,6 +148,15 @@ PLATEAU_WRONG = [
         "            self.cooldown_counter = self.cooldown\n",
         "            self.cooldown_counter = max(self.cooldown - 1, 0)\n",
         fails=(COOLDOWN,),
+    ),
+    # issue 23 (R23y item 1): one epoch long is a cooldown of 1 even where none is asked, so the reductions of a flat
+    # run are spaced unevenly (no patience gives them): it loses the patience cell and, compared at the stated
+    # patience, the cooldown and groups cells; the min_lr/eps cell's runs settle all the same, so not that one
+    mistake(
+        "cooldown_one_epoch_long",
+        "            self.cooldown_counter = self.cooldown\n",
+        "            self.cooldown_counter = self.cooldown + 1\n",
+        fails=(PATIENCE, COOLDOWN, GROUPS),
     ),
     mistake(
         "min_lr_ignored",
