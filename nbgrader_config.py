@@ -71,7 +71,7 @@ c.HTMLExporter.filters = {
 }
 # `nbgrader export` writes grades.csv as `lrcourse grade` does: quoted, and no cell that a spreadsheet would run
 # (nbgrader's own exporter leaves a comma or a formula in a student's name as it is).
-c.ExportApp.plugin_class = "lrcourse.grading.export.GradesCsvExportPlugin"
+c.ExportApp.plugin_class = "lrcourse.grading.grades_csv.GradesCsvExportPlugin"
 # nbgrader's Validate refuses notebooks in submitted/, autograded/, feedback/ and the exchange (students' work, which
 # it would run unsandboxed, as you); learners' own notebooks validate as before (lrcourse/grading/plain_validate.py).
 # For notebooks you trust: `--Lrcourse.allow_unsandboxed_validate=True`. Where lrcourse cannot be imported, this file

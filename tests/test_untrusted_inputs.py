@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from lrcourse.grading.export import GradesCsvExportPlugin
+from lrcourse.grading.grades_csv import GradesCsvExportPlugin
 from lrcourse.grading.intake import MAX_ENTRIES, refused, submissions, unsafe_files, valid_student_id
 from lrcourse.grading.outcomes import REASON_WRITTEN, Outcome, RunOutcomes, outcomes_csv, summary, write_outcomes
 from lrcourse.grading.results import failed_students

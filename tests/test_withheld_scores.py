@@ -15,7 +15,7 @@ from nbgrader.preprocessors import SaveAutoGrades
 from traitlets.config import Config
 
 from lrcourse.gradebook_db import gradebook
-from lrcourse.grading.export import GradesCsvExportPlugin
+from lrcourse.grading.grades_csv import GradesCsvExportPlugin
 from lrcourse.grading.output_caps import CappedExecute, use_capped_execute
 from lrcourse.grading.results import PENDING, grade_value
 from lrcourse.grading.withheld_scores import (

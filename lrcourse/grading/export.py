@@ -1,9 +1,7 @@
-"""Class results as files an instructor uploads or opens: grades.csv, per-item grades, Canvas's import CSV.
+"""Class results as files an instructor uploads or opens: per-item grades, Canvas's import CSV (grades.csv: `grades_csv`).
 
 Every file is written by `spreadsheet.write_csv` (quoted, no cell a spreadsheet would run).
 
-- `GradesCsvExportPlugin` writes nbgrader's grades.csv (`lrcourse grade` uses it, and so does `nbgrader
-  export`: `c.ExportApp.plugin_class` in nbgrader_config.py).
 - `ItemCsvExportPlugin` is an nbgrader export plugin (like nbgrader's `CsvExportPlugin`, which writes
   grades.csv): one row per student, one column per graded cell (autograded tests and manually graded
   answers; `pending` until a human grades them), then the assignment's total as grades.csv has it. It also
@@ -34,54 +32,6 @@ _CANVAS_NUMBER = re.compile(r"\s*\(\d+\)\s*$")  # Canvas exports name columns "A
 
 def number(value: float) -> str:
     return f"{value:g}"
-
-
-# --------------------------------------------------------------------------------------------
-# grades.csv: nbgrader's columns, written safely
-# --------------------------------------------------------------------------------------------
-GRADES_COLUMNS = [
-    "assignment",
-    "duedate",
-    "timestamp",
-    "student_id",
-    "last_name",
-    "first_name",
-    "email",
-    "raw_score",
-    "late_submission_penalty",
-    "score",
-    "max_score",
-]
-
-
-class GradesCsvExportPlugin(ExportPlugin):
-    """nbgrader's grades.csv, its CsvExportPlugin's rows and columns (every student of the gradebook for every
-    assignment, 0 where nothing was submitted), written through `spreadsheet.write_csv`: nbgrader's own joins
-    the cells with commas unquoted, so a comma or newline in a name made rows of its own."""
-
-    def export(self, gradebook) -> None:
-        rows = [
-            grades_row(gradebook, assignment, student)
-            for assignment in gradebook.assignments
-            if not self.assignment or assignment.name in map(str, self.assignment)
-            for student in gradebook.students
-            if not self.student or student.id in map(str, self.student)
-        ]
-        write_csv(Path(self.to or "grades.csv"), GRADES_COLUMNS, rows)
-
-
-def grades_row(gradebook, assignment, student) -> list:
-    from nbgrader.api import MissingEntry
-
-    try:
-        submission = gradebook.find_submission(assignment.name, student.id)
-    except MissingEntry:  # nothing submitted: nbgrader's export says 0
-        timestamp, raw, penalty = "", 0.0, 0.0
-    else:
-        timestamp, raw, penalty = submission.timestamp, submission.score, submission.late_submission_penalty or 0.0
-    identity = [assignment.name, assignment.duedate, timestamp, student.id]
-    names = [student.last_name, student.first_name, student.email]
-    return identity + names + [raw, penalty, max(0.0, raw - penalty), assignment.max_score]
 
 
 # --------------------------------------------------------------------------------------------

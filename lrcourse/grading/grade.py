@@ -260,8 +260,8 @@ def retry_or_fail(broken: list, attempts: dict[str, int]) -> tuple[list[Outcome]
 # --------------------------------------------------------------------------------------------
 def export_grades(course: Path, db_url: str) -> Path:
     """nbgrader's CSV export of the whole gradebook (its columns and rows, written quoted and safe for
-    spreadsheets: `export.GradesCsvExportPlugin`), to grades.csv in the course folder."""
-    from lrcourse.grading.export import GradesCsvExportPlugin
+    spreadsheets: `grades_csv.GradesCsvExportPlugin`), to grades.csv in the course folder."""
+    from lrcourse.grading.grades_csv import GradesCsvExportPlugin
 
     target = course / "grades.csv"
     with gradebook(db_url) as book:
