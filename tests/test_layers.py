@@ -67,6 +67,17 @@ BESIDE_THE_CHAIN = {
         "browser.content_policy",
     ),
 }
+# The grader's rooms, from the bottom (ARCHITECTURE.md): a module imports only from its own room or one listed before
+# it; "" is the ground, the modules of lrcourse.grading itself (the course, intake, outcomes...) that the rooms above
+# the sandbox use (the sandbox, a layer of its own below, uses none of them).
+ROOMS = ("sandbox", "", "browser", "exchange", "autograde", "doctor", "reports", "fleet")
+
+
+def room(module: str) -> str:
+    first = module.removeprefix(GRADING).split(".")[0] if module.startswith(GRADING) else ""
+    return first if first in ROOMS else ""
+
+
 # Inside the sandbox: what runs in a student's process never loads the grader's side of it (answers ->
 # answer_zygote; kernels, kernel_client, message_shapes -> kernel_zygote, kernel_relay, kernel_output; zygote serves
 # both), and the limits every student process runs in load neither side.
@@ -130,6 +141,8 @@ def upward(own: str, own_layer: int, module: str) -> str | None:
             above = mine in BESIDE_THE_CHAIN or CHAIN.index(theirs) >= CHAIN.index("autograde.worker")
         if above:
             return f"{module} (the trusted verdicts' chain, above {own})"
+    if own.startswith(GRADING) and module.startswith(GRADING) and ROOMS.index(room(module)) > ROOMS.index(room(own)):
+        return f"{module} (the grader's room {room(module)}/, above {room(own) or 'the ground'})"
     mine, theirs = own.removeprefix(SANDBOX), module.removeprefix(SANDBOX)
     if own.startswith(SANDBOX) and module.startswith(SANDBOX):
         if (mine in CHILDREN | LIMITS and theirs in PARENTS) or (mine in LIMITS and theirs in CHILDREN):
@@ -241,18 +254,23 @@ def test_the_layers_see_what_they_should():
         ),  # what the worker uses loading the worker's caller
         ("lrcourse.grading.sandbox.kernel_zygote", "lrcourse.grading.sandbox.kernels"),  # a child loading its parent
         ("lrcourse.grading.sandbox.bwrap", "lrcourse.grading.sandbox.zygote"),  # the limits loading a process
+        ("lrcourse.grading.intake", "lrcourse.grading.exchange.inbound"),  # the ground loading a room
+        ("lrcourse.grading.exchange.collect", "lrcourse.grading.fleet.parcel"),  # a room loading one above it
+        ("lrcourse.grading.autograde.late", "lrcourse.grading.reports.export"),  # grading loading a report
     ]
     for own, module in reported:
         assert upward(own, layer(own), module), (own, module)
     allowed = [
         ("lrcourse.grading.autograde.grade", "lrcourse.grading.autograde.worker"),
-        ("lrcourse.grading.autograde.worker", "lrcourse.grading.reports.results"),
+        ("lrcourse.grading.autograde.worker", "lrcourse.grading.outcomes"),  # was worker -> results: now a room above
         (
             "lrcourse.grading.autograde.worker_uses_this",
             "lrcourse.grading.autograde.verdicts",
         ),  # drawn below the worker, beside verdicts
         ("lrcourse.grading.sandbox.kernels", "lrcourse.grading.sandbox.kernel_client"),
         ("lrcourse.grading.sandbox.answer_zygote", "lrcourse.grading.sandbox.zygote"),
+        ("lrcourse.grading.reports.results", "lrcourse.grading.autograde.verdict_files"),
+        ("lrcourse.grading.fleet.worker", "lrcourse.grading.intake"),
     ]
     assert [upward(own, layer(own), module) for own, module in allowed] == [None] * len(allowed)
 
@@ -275,6 +293,7 @@ def test_every_module_the_rules_name_exists():
     named = [GRADING + m for m in (*CHAIN, *BESIDE_THE_CHAIN)] + [SANDBOX + m for m in PARENTS | CHILDREN | LIMITS]
     missing = [m for m in named if not (ROOT / (m.replace(".", "/") + ".py")).is_file()]
     assert missing == [] and all((ROOT / p).exists() for p in OUTSIDE)
+    assert all((ROOT / "lrcourse" / "grading" / name / "__init__.py").is_file() for name in ROOMS if name)
 
 
 LOADED = """import json, sys
