@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 from lrcourse.grading.autograde.grade import Stopped, grade_class
-from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
+from lrcourse.grading.course import default_db_url, ensure_tools_on_path, refuse_outdated_config, skip_iri_format_check
 from lrcourse.grading.exchange.submission_secrets import LedgerUnreadable, read_ledger
 from lrcourse.grading.fleet import broker as fleet, lock as fleet_lock
 from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS, waited_limit
@@ -210,9 +210,8 @@ def command_check(args) -> int:
     from lrcourse.self_check import ROOT, UnknownChapter, chapter_names, check
 
     if not (ROOT / "source").is_dir():  # an installed lrcourse (a hub's students' wheel) has no course folder
-        return _refused(
-            f"lrcourse check: no course folder here ({ROOT / 'source'} is missing): it runs in a course checkout"
-        )
+        missing = f"no course folder here ({ROOT / 'source'} is missing): it runs in a course checkout"
+        return _refused(f"lrcourse check: {missing}")
     try:
         names = chapter_names(args.chapters, chapters())
     except UnknownChapter as error:
@@ -376,6 +375,7 @@ def _stop(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    refuse_outdated_config(getattr(args, "course", None))  # a course's older nbgrader_config.py: what to do, said
     ensure_tools_on_path()
     skip_iri_format_check()
     getattr(sys.stdout, "reconfigure", lambda **_: None)(errors="backslashreplace")  # any name prints, even in ASCII

@@ -30,6 +30,9 @@ OPT_IN = "allow_unsandboxed_validate"  # c.Lrcourse.<OPT_IN>
 # course's own nbgrader_config.py: it installs this guard
 STUDENTS_FOLDERS = ("submitted", "autograded", "feedback", "downloaded")
 COURSE_MARK = "lrcourse.grading.autograde.plain_validate"
+# a course's nbgrader_config.py older than the grading rooms names the guard by its old path; its folders are still
+# students' work (lrcourse's own commands refuse that configuration: course.OutdatedCourseConfig)
+COURSE_MARKS = (COURSE_MARK, "lrcourse.grading.plain_validate")
 MESSAGE = (
     "this course refuses nbgrader's Validate on {path}: it lies in {folder}, where notebooks are students' work, "
     "and Validate would run it unsandboxed, as you. Grade students' notebooks with `lrcourse grade CHAPTER` "
@@ -73,7 +76,8 @@ def in_students_folder(path: Path) -> Path | None:
         if first not in STUDENTS_FOLDERS:
             continue
         try:
-            if COURSE_MARK in (course / "nbgrader_config.py").read_text(errors="replace"):
+            text = (course / "nbgrader_config.py").read_text(errors="replace")
+            if any(mark in text for mark in COURSE_MARKS):
                 return course / first
         except OSError:
             continue
