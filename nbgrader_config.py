@@ -34,15 +34,11 @@ c.Sandbox.open_files = 256  # files open at once, per process
 c.Sandbox.wall_seconds = 300  # a notebook's whole run
 c.Sandbox.student_seconds = 420  # one student's notebook and the grader's own checks of it, together
 c.Sandbox.tmp_mb = 256  # its private /tmp
-c.Sandbox.cell_output_kb = (
-    1024  # output kept from one cell, then cut with a note (lrcourse/grading/autograde/output_caps.py)
-)
+c.Sandbox.cell_output_kb = 1024  # output kept from one cell, then cut with a note (grading/autograde/output_caps.py)
 c.Sandbox.notebook_output_kb = 8192  # output kept from the whole notebook
 c.Sandbox.cell_outputs = 200  # outputs kept from one cell, however small (then dropped, counted in the cell's note)
 c.Sandbox.notebook_outputs = 1000  # outputs kept from the whole notebook
-c.Sandbox.worker_memory_mb = (
-    2048  # a grading worker itself, not its sandboxes (lrcourse/grading/autograde/worker_memory.py)
-)
+c.Sandbox.worker_memory_mb = 2048  # a grading worker itself, not its sandboxes (grading/autograde/worker_memory.py)
 c.Sandbox.worker_grace_seconds = 300  # beyond student_seconds, before a worker held on one student is stopped
 # Released feedback shows each test cell's result and message but not its hidden tests' source; True restores
 # nbgrader's behaviour (the source of hidden tests in every student's feedback).
