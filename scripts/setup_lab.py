@@ -59,9 +59,11 @@ try:
     from lrcourse.grading.autograde.plain_autograde import refuse_plain_autograde
     from lrcourse.grading.autograde.plain_validate import refuse_students_notebooks
     from lrcourse.grading.browser.sanitize import show_safely
+    from lrcourse.grading.course import refuse_outdated_config
 except ImportError:
     c.Execute.kernel_name = "lrcourse-is-not-importable"
 else:
+    refuse_outdated_config(".")  # the folder's nbgrader_config.py, read next, of an older lrcourse: what to do, said
     refuse_students_notebooks()
     refuse_plain_autograde(c)
     show_safely(c)

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from lrcourse.build import tool_environment
 from lrcourse.grading.autograde.plain_validate import in_students_folder
 from lrcourse.grading.course import OutdatedCourseConfig, course_config, outdated_class_paths
 
@@ -71,6 +72,23 @@ def test_lrcourse_grade_stops_on_an_old_configuration_without_a_traceback(old_co
     assert run.returncode != 0 and "Traceback" not in output, output[-3000:]
     assert "lrcourse.grading.plain_validate" in output and "scripts/setup_lab.py" in output, output[-3000:]
     assert not (old_course / "grades.csv").exists() and not (old_course / "autograded").exists()
+
+
+def test_nbgrader_stops_on_an_old_configuration_without_a_traceback(old_course):
+    """The environment's nbgrader configuration (scripts/setup_lab.py), read before the folder's, refuses it: else
+    nbgrader ends in traitlets' traceback on the first class it cannot import."""
+    run = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", "ch1"],
+        cwd=old_course,
+        env=tool_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and "Traceback" not in output, output[-3000:]
+    assert "lrcourse.grading.plain_autograde" in output and "scripts/setup_lab.py" in output, output[-3000:]
+    assert not (old_course / "autograded").exists() and not (old_course / "gradebook.db").exists()
 
 
 def test_validate_still_finds_the_students_folders_of_an_old_configuration(old_course):

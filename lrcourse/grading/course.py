@@ -60,7 +60,7 @@ def refuse_outdated_config(course: Path | str | None) -> None:
     config = Path(course) / "nbgrader_config.py" if course is not None else None
     if config is not None and config.is_file():
         if names := outdated_class_paths(config.read_text(errors="replace")):
-            raise OutdatedCourseConfig(UPGRADE.format(file=config, names=", ".join(names)))
+            raise OutdatedCourseConfig(UPGRADE.format(file=config.resolve(), names=", ".join(names)))
 
 
 def course_config(course: Path, db_url: str):
