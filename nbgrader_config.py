@@ -34,16 +34,16 @@ c.Sandbox.open_files = 256  # files open at once, per process
 c.Sandbox.wall_seconds = 300  # a notebook's whole run
 c.Sandbox.student_seconds = 420  # one student's notebook and the grader's own checks of it, together
 c.Sandbox.tmp_mb = 256  # its private /tmp
-c.Sandbox.cell_output_kb = 1024  # output kept from one cell, then cut with a note (lrcourse/grading/output_caps.py)
+c.Sandbox.cell_output_kb = 1024  # output kept from one cell, then cut with a note (grading/autograde/output_caps.py)
 c.Sandbox.notebook_output_kb = 8192  # output kept from the whole notebook
 c.Sandbox.cell_outputs = 200  # outputs kept from one cell, however small (then dropped, counted in the cell's note)
 c.Sandbox.notebook_outputs = 1000  # outputs kept from the whole notebook
-c.Sandbox.worker_memory_mb = 2048  # a grading worker itself, not its sandboxes (lrcourse/grading/worker_memory.py)
+c.Sandbox.worker_memory_mb = 2048  # a grading worker itself, not its sandboxes (grading/autograde/worker_memory.py)
 c.Sandbox.worker_grace_seconds = 300  # beyond student_seconds, before a worker held on one student is stopped
 # Released feedback shows each test cell's result and message but not its hidden tests' source; True restores
 # nbgrader's behaviour (the source of hidden tests in every student's feedback).
 c.Lrcourse.feedback_shows_hidden_tests = False
-# `nbgrader autograde` and formgrader's Autograde button refuse to run (lrcourse/grading/plain_autograde.py): they
+# `nbgrader autograde` and formgrader's Autograde button refuse to run (lrcourse/grading/autograde/plain_autograde.py): they
 # would run students' code unsandboxed, as the instructor, and keep the kernel's scores. Grade with `lrcourse grade
 # CHAPTER`; for notebooks you trust, `nbgrader autograde ... --Lrcourse.allow_unsandboxed_autograde=True`.
 # The exporter refuses before nbgrader touches any student's autograded folder or gradebook rows; the first
@@ -51,40 +51,40 @@ c.Lrcourse.feedback_shows_hidden_tests = False
 # sanitizing steps (nbgrader.converters.Autograde), unchanged. Spelled out here rather than through
 # plain_autograde.refuse_plain_autograde (as the environment's configuration does): where lrcourse cannot be imported
 # these names fail on their own, and nbgrader stops before it touches anything (tests/test_plain_autograde.py).
-c.Autograde.exporter_class = "lrcourse.grading.plain_autograde.RefusingExporter"
+c.Autograde.exporter_class = "lrcourse.grading.autograde.plain_autograde.RefusingExporter"
 c.Autograde.sanitize_preprocessors = [
-    "lrcourse.grading.plain_autograde.RefuseUnsandboxed",
+    "lrcourse.grading.autograde.plain_autograde.RefuseUnsandboxed",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-# `nbgrader collect` and formgrader's Collect button run `lrcourse collect` (lrcourse/grading/nbgrader_collect.py).
-c.ExchangeFactory.collect = "lrcourse.grading.nbgrader_collect.TrustedCollect"
+# `nbgrader collect` and formgrader's Collect button run `lrcourse collect` (lrcourse/grading/exchange/nbgrader_collect.py).
+c.ExchangeFactory.collect = "lrcourse.grading.exchange.nbgrader_collect.TrustedCollect"
 # Nothing a student wrote runs in the instructor's browser: formgrader's view of a submission and the feedback
-# show its outputs, markdown and raw cells sanitized (lrcourse/grading/sanitize.py).
-c.HTMLExporter.preprocessors = ["lrcourse.grading.sanitize.SafeToShow"]
+# show its outputs, markdown and raw cells sanitized (lrcourse/grading/browser/sanitize.py).
+c.HTMLExporter.preprocessors = ["lrcourse.grading.browser.sanitize.SafeToShow"]
 c.HTMLExporter.filters = {
-    "markdown2html": "lrcourse.grading.sanitize.cell_markdown2html",
-    "strip_files_prefix": "lrcourse.grading.sanitize.strip_files_prefix",
+    "markdown2html": "lrcourse.grading.browser.sanitize.cell_markdown2html",
+    "strip_files_prefix": "lrcourse.grading.browser.sanitize.strip_files_prefix",
 }
 # `nbgrader export` writes grades.csv as `lrcourse grade` does: quoted, and no cell that a spreadsheet would run
 # (nbgrader's own exporter leaves a comma or a formula in a student's name as it is).
-c.ExportApp.plugin_class = "lrcourse.grading.export.GradesCsvExportPlugin"
+c.ExportApp.plugin_class = "lrcourse.grading.autograde.grades_csv.GradesCsvExportPlugin"
 # nbgrader's Validate refuses notebooks in submitted/, autograded/, feedback/ and the exchange (students' work, which
-# it would run unsandboxed, as you); learners' own notebooks validate as before (lrcourse/grading/plain_validate.py).
+# it would run unsandboxed, as you); learners' own notebooks validate as before (lrcourse/grading/autograde/plain_validate.py).
 # For notebooks you trust: `--Lrcourse.allow_unsandboxed_validate=True`. Where lrcourse cannot be imported, this file
 # cannot guard Validate: it names a kernel that does not exist, so no nbgrader kernel starts (as the lines above fail
 # closed on their own; nothing in this course runs without lrcourse anyway).
 # nbgrader's feedback page names every item of its contents and loads MathJax from HTMLExporter.mathjax_url (default:
-# nbconvert's CDN; `lrcourse check` points it at the MathJax installed here): lrcourse/grading/feedback_page.py.
-# formgrader's pages of student work get their Content-Security-Policy and route guards (lrcourse/grading/content_policy.py)
+# nbconvert's CDN; `lrcourse check` points it at the MathJax installed here): lrcourse/grading/browser/feedback_page.py.
+# formgrader's pages of student work get their Content-Security-Policy and route guards (lrcourse/grading/browser/content_policy.py)
 # wherever formgrader reads this file, even in a server where that extension is not enabled.
 try:
-    from lrcourse.grading.content_policy import guard_this_server
-    from lrcourse.grading.feedback_page import use_feedback_template
-    from lrcourse.grading.plain_validate import refuse_students_notebooks
+    from lrcourse.grading.autograde.plain_validate import refuse_students_notebooks
+    from lrcourse.grading.browser.content_policy import guard_this_server
+    from lrcourse.grading.browser.feedback_page import use_feedback_template
 except ImportError:
     c.Execute.kernel_name = "lrcourse-is-not-importable"
 else:

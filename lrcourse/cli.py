@@ -18,14 +18,13 @@ import sys
 import traceback
 from pathlib import Path
 
-from lrcourse.grading import fleet, fleet_lock
-from lrcourse.grading.course import default_db_url, ensure_tools_on_path, skip_iri_format_check
-from lrcourse.grading.fleet import BROKER_VARIABLE, VISIBILITY_SECONDS, WINDOW, BrokerUrlError, broker_url, window_size
-from lrcourse.grading.fleet_outage import BROKER_WAIT_SECONDS, waited_limit
-from lrcourse.grading.grade import Stopped, grade_class
+from lrcourse.grading.autograde.grade import Stopped, grade_class
+from lrcourse.grading.course import default_db_url, ensure_tools_on_path, refuse_outdated_config, skip_iri_format_check
+from lrcourse.grading.exchange.submission_secrets import LedgerUnreadable, read_ledger
+from lrcourse.grading.fleet import broker as fleet, lock as fleet_lock
+from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS, waited_limit
 from lrcourse.grading.outcomes import summary
 from lrcourse.grading.source_files import StrayFiles
-from lrcourse.grading.submission_secrets import LedgerUnreadable, read_ledger
 
 DB_URL_VARIABLE = "LRCOURSE_DB_URL"
 
@@ -62,8 +61,8 @@ def _sandbox_ready(args) -> bool:
 
 def command_collect(args) -> int:
     """Newest good submissions into submitted/; 1: any refused, 2: exchange or ledger unusable, 3: collect's fault."""
-    from lrcourse.grading.collect import collect, summary, write_collect_record
-    from lrcourse.grading.exchange_inbound import ExchangeUnusable, exchange_of
+    from lrcourse.grading.exchange.collect import collect, summary, write_collect_record
+    from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, exchange_of
 
     course = Path(args.course).resolve()
     try:
@@ -86,8 +85,8 @@ def command_grade(args) -> int:
         return _refused(f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}")
     try:  # an unreadable secret ledger stops grading too: it would give its secrets to whoever holds them (F18)
         read_ledger(course, args.assignment)
-        broker = broker_url(args.broker_file, "lrcourse grade")
-    except (BrokerUrlError, LedgerUnreadable) as error:
+        broker = fleet.broker_url(args.broker_file, "lrcourse grade")
+    except (fleet.BrokerUrlError, LedgerUnreadable) as error:
         return _refused(f"lrcourse grade: {error}")
     if broker and (args.workers is not None or args.no_sandbox):  # options of local grading only
         return _refused(
@@ -106,7 +105,7 @@ def command_grade(args) -> int:
         except StrayFiles as error:  # an editor's backup beside the notebook: the release would hand it out
             return _refused(f"lrcourse grade: {error}")
         if broker:
-            from lrcourse.grading.fleet_grade import grade_class_remote
+            from lrcourse.grading.fleet.grade import grade_class_remote
 
             options = {"window": args.window, "broker_wait": args.broker_wait}
             result = grade_class_remote(course, args.assignment, broker, args.force, args.db_url, **options)
@@ -131,8 +130,8 @@ def command_grade(args) -> int:
 def _report_and_export(course: Path, args) -> bool:
     """After grading: the class report always; with --export, the per-item CSV and Canvas file too. False if
     they failed (the grades are written all the same)."""
-    from lrcourse.grading.class_report import write_chapter_report
-    from lrcourse.grading.results import read_gradebook
+    from lrcourse.grading.reports.class_report import write_chapter_report
+    from lrcourse.grading.reports.results import read_gradebook
 
     db_url = args.db_url or default_db_url(course)
     try:
@@ -147,15 +146,15 @@ def _report_and_export(course: Path, args) -> bool:
 
 
 def _export(course: Path, book, args) -> list[str]:
-    from lrcourse.grading.export import ExportOptions, export_class
+    from lrcourse.grading.reports.export import ExportOptions, export_class
 
     return export_class(course, book, ExportOptions.given(args))
 
 
 def command_export(args) -> int:
     """Per-item grades of the whole gradebook (or ASSIGNMENTs), a Canvas file with --roster, a report per chapter."""
-    from lrcourse.grading.class_report import write_chapter_report
-    from lrcourse.grading.results import read_gradebook
+    from lrcourse.grading.reports.class_report import write_chapter_report
+    from lrcourse.grading.reports.results import read_gradebook
 
     course = Path(args.course).resolve()
     db_url = _db_url(args) or default_db_url(course)
@@ -211,9 +210,8 @@ def command_check(args) -> int:
     from lrcourse.self_check import ROOT, UnknownChapter, chapter_names, check
 
     if not (ROOT / "source").is_dir():  # an installed lrcourse (a hub's students' wheel) has no course folder
-        return _refused(
-            f"lrcourse check: no course folder here ({ROOT / 'source'} is missing): it runs in a course checkout"
-        )
+        missing = f"no course folder here ({ROOT / 'source'} is missing): it runs in a course checkout"
+        return _refused(f"lrcourse check: {missing}")
     try:
         names = chapter_names(args.chapters, chapters())
     except UnknownChapter as error:
@@ -234,7 +232,7 @@ def command_demo(args) -> int:
 
 def command_doctor(args) -> int:
     """Start one sandboxed answer process and one sandboxed kernel; a line per check; 1 if any check fails."""
-    from lrcourse.grading.doctor import diagnose, verdict
+    from lrcourse.grading.doctor.diagnose import diagnose, verdict
 
     checks = []
     for check in diagnose(Path(args.course).resolve(), lambda text: print(text, file=sys.stderr, flush=True)):
@@ -252,14 +250,14 @@ def _refused(why: str, status: int = 2) -> int:
 
 def command_worker(args) -> int:
     """A grading worker of the queue, serving it until stopped; Celery's status (not 0 after "Unrecoverable error")."""
-    from lrcourse.grading.fleet_worker import run
+    from lrcourse.grading.fleet.worker import run
 
     try:
-        url = broker_url(args.broker_file, "lrcourse worker")
-    except BrokerUrlError as error:
+        url = fleet.broker_url(args.broker_file, "lrcourse worker")
+    except fleet.BrokerUrlError as error:
         return _refused(f"lrcourse worker: {error}")
     if not url:
-        return _refused(f"lrcourse worker: no broker: pass --broker-file or set ${BROKER_VARIABLE}")
+        return _refused(f"lrcourse worker: no broker: pass --broker-file or set ${fleet.BROKER_VARIABLE}")
     if not _sandbox_ready(args):
         return 2
     name = args.name or f"lrcourse-{os.getpid()}@%h"
@@ -268,7 +266,7 @@ def command_worker(args) -> int:
 
 def _broker_option(command) -> None:
     command.add_argument(
-        "--broker-file", help=f"a file holding the Redis broker's URL with its password (or ${BROKER_VARIABLE})"
+        "--broker-file", help=f"a file holding the Redis broker's URL with its password (or ${fleet.BROKER_VARIABLE})"
     )
 
 
@@ -313,7 +311,8 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--export", action="store_true", help="then export, as `lrcourse export` does")
     _export_options(grade)
     _broker_option(grade)
-    grade.add_argument("--window", type=window_size, default=WINDOW, help="with a broker: tasks out at once (64)")
+    window = "with a broker: tasks out at once (64)"
+    grade.add_argument("--window", type=fleet.window_size, default=fleet.WINDOW, help=window)
     wait = f"with a broker: how long one that stops answering mid-run is waited for ({BROKER_WAIT_SECONDS:.0f})"
     grade.add_argument("--broker-wait", type=waited_limit, default=BROKER_WAIT_SECONDS, metavar="SECONDS", help=wait)
     grade.set_defaults(run=command_grade)
@@ -325,7 +324,7 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--visibility-seconds",
         type=float,
-        default=VISIBILITY_SECONDS,
+        default=fleet.VISIBILITY_SECONDS,
         help="a lost machine's task goes to another worker after this; longer than a student's budget and grace",
     )
     _sandbox_option(
@@ -376,6 +375,7 @@ def _stop(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    refuse_outdated_config(getattr(args, "course", None))  # a course's older nbgrader_config.py: what to do, said
     ensure_tools_on_path()
     skip_iri_format_check()
     getattr(sys.stdout, "reconfigure", lambda **_: None)(errors="backslashreplace")  # any name prints, even in ASCII

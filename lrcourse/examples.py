@@ -98,9 +98,9 @@ def unexpected(result, course: Path, expected: set[str]) -> list[str]:
 
 def write_class_report(course: Path, assignment: str) -> Path:
     """The class report of `assignment` (reports/<assignment>.html), as `lrcourse grade` writes it after grading."""
-    from lrcourse.grading.class_report import write_chapter_report
     from lrcourse.grading.course import default_db_url
-    from lrcourse.grading.results import read_gradebook
+    from lrcourse.grading.reports.class_report import write_chapter_report
+    from lrcourse.grading.reports.results import read_gradebook
 
     book = read_gradebook(course, default_db_url(course), [assignment])
     return write_chapter_report(course, book.assignment(assignment))
@@ -109,7 +109,7 @@ def write_class_report(course: Path, assignment: str) -> Path:
 def grade_example_class(workers: int, sandboxed: bool) -> int:
     """`lrcourse demo`: submit and grade a copy of the example class, writing each chapter's class report;
     non-zero if anything unexpected failed."""
-    from lrcourse.grading.grade import grade_class
+    from lrcourse.grading.autograde.grade import grade_class
     from lrcourse.grading.outcomes import summary
 
     assignments = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())

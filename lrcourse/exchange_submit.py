@@ -100,7 +100,7 @@ class OwnerOnlySubmit(ExchangeSubmit):
 
 def finished(folder: str) -> bool:
     """nbgrader wrote the folder's submission_secret.txt, its last file: not missing nor an empty plain file (as
-    collect reads it: `lrcourse.grading.unfinished_submit`), looked at without following a link; False if it cannot
+    collect reads it: `lrcourse.grading.exchange.unfinished_submit`), looked at without following a link; False if it cannot
     be seen."""
     try:
         fd = os.open(folder, OPEN_FLAGS)

@@ -8,7 +8,7 @@ after every step.
 Where this runs decides what it is worth. In a notebook's kernel it only produces the messages a student
 reads while working: the student's code runs there too and could change `torch`. The grade is decided by
 `lrcourse grade`, which calls this in its own trusted process and never sends the result to the student's
-(see `lrcourse.grading.verdicts`).
+(see `lrcourse.grading.autograde.verdicts`).
 """
 
 from __future__ import annotations

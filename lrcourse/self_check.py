@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrcourse import cells
-from lrcourse.grading.results import PENDING, AssignmentGrades
+from lrcourse.grading.reports.results import PENDING, AssignmentGrades
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / "build" / "check"
@@ -229,7 +229,7 @@ def read_chapter(scratch: Path, name: str, run_result) -> ChapterResult:
 
     from lrcourse.gradebook_db import gradebook
     from lrcourse.grading.course import default_db_url
-    from lrcourse.grading.results import read_assignment, source_order
+    from lrcourse.grading.reports.results import read_assignment, source_order
 
     notebook_path = next((scratch / "source" / name).glob("*.ipynb"))
     notebook = nbformat.read(notebook_path, as_version=4)
@@ -256,7 +256,7 @@ def read_chapter(scratch: Path, name: str, run_result) -> ChapterResult:
 def failed_cells(scratch: Path, name: str) -> set[str]:
     """The test cells that failed, 0-point ones included (a score cannot tell an ungraded prediction written from
     one missing): the trusted verdicts' messages, else the errors in the graded notebook."""
-    from lrcourse.grading.results import notebook_failures, read_verdicts
+    from lrcourse.grading.reports.results import notebook_failures, read_verdicts
 
     verdicts = read_verdicts(scratch, STUDENT, name)
     if verdicts is None:
@@ -272,8 +272,8 @@ def check(names: list[str], sandboxed: bool = True, scratch: Path = SCRATCH) -> 
     """Grade the learner's copy of `names`, printing each chapter as it ends and the total; 1 if any chapter
     could not be graded, was graded without feedback or only in part, 2 if the workspace lacks one."""
     from lrcourse.build import generate_release
+    from lrcourse.grading.autograde.grade import WorkerPool, grade_class
     from lrcourse.grading.course import default_db_url
-    from lrcourse.grading.grade import WorkerPool, grade_class
 
     missing = [name for name in names if not (workspace() / name).is_dir()]
     if missing:

@@ -63,7 +63,7 @@ def checked_scores(checked: Path) -> dict[str, str]:
     database = checked / "gradebook.db"
     if not database.exists():
         return {}
-    from lrcourse.grading.results import failed_students, read_assignment
+    from lrcourse.grading.reports.results import failed_students, read_assignment
     from lrcourse.self_check import STUDENT, checked_score
 
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(database.stat().st_mtime))

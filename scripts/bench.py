@@ -152,9 +152,9 @@ def kernel_seconds(notebook, cwd: Path) -> float:
 
 
 def verdict_seconds(course: Path, chapter: str) -> tuple[float, float]:
-    """The trusted verdicts alone (lrcourse.grading.verdicts): the zygote's start once, then seconds per student."""
+    """The trusted verdicts alone (lrcourse.grading.autograde.verdicts): the zygote's start once, then seconds per student."""
     from lrcourse.gradebook_db import gradebook
-    from lrcourse.grading import verdicts
+    from lrcourse.grading.autograde import verdicts
     from lrcourse.grading.exercise import load_exercise, submitted_answers
 
     judge = verdicts.Judge()
@@ -196,7 +196,7 @@ def bench_grading(students: int) -> None:
     results = {}
     grade = [sys.executable, "-m", "lrcourse.cli", "grade", chapter, "--workers", "2"]
     for label, command in [
-        (  # the course refuses plain autograde without the opt-in (lrcourse/grading/plain_autograde.py)
+        (  # the course refuses plain autograde without the opt-in (lrcourse/grading/autograde/plain_autograde.py)
             "nbgrader autograde (sequential)",
             [sys.executable, "-m", "nbgrader", "autograde", chapter, "--force", *TRUSTED],
         ),
@@ -250,8 +250,8 @@ def bench_sizing(students: int, chapters: list[str] | None = None, sandboxed: bo
     per student the peak memory of its sandboxed processes (`sandbox_peaks`), which the worker's figure leaves out."""
     import resource
 
+    from lrcourse.grading.autograde.worker import Worker
     from lrcourse.grading.course import default_db_url
-    from lrcourse.grading.worker import Worker
 
     from support.course import make_course, solution_answers, submit
 

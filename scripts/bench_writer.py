@@ -35,8 +35,8 @@ TARGET_SECONDS = 0.1  # a result: 5,000 in under 9 minutes
 def real_results(base: Path) -> tuple[Path, dict[str, dict]]:
     """A locally graded chapter-2 course of two students, and {student: the result a worker returns for them}."""
     from lrcourse.gradebook_db import gradebook
-    from lrcourse.grading import parcel
     from lrcourse.grading.exercise import load_exercise
+    from lrcourse.grading.fleet import parcel
 
     import catalogue
     from support.course import make_course
@@ -78,8 +78,8 @@ def fresh_course(directory: Path, db_url: str | None) -> Path:
 
 def write_all(graded: Path, results: dict, course: Path, db_url: str, count: int) -> tuple[list, list, list]:
     """`count` results written as the enqueuer writes them; each one's wall and CPU seconds, and the students."""
-    from lrcourse.grading.fleet_write import Writer, write
-    from lrcourse.grading.grade import create_gradebook_tables
+    from lrcourse.grading.autograde.grade import create_gradebook_tables
+    from lrcourse.grading.fleet.write import Writer, write
 
     students = []
     for index in range(count):

@@ -48,26 +48,28 @@ NBGRADER_SERVER_EXTENSIONS = [
 ]
 # nbgrader's configuration for any folder, read by every nbgrader command and server of this environment: the
 # course's Validate guard, its refusal of nbgrader's own autograde and its sanitizer, which the course's own
-# nbgrader_config.py sets only where it is read (lrcourse/grading/plain_validate.py, plain_autograde.py). A course's own settings win.
+# nbgrader_config.py sets only where it is read (lrcourse/grading/autograde/plain_validate.py, plain_autograde.py). A course's own settings win.
 ENV_NBGRADER_CONFIG = PREFIX / "etc" / "jupyter" / "nbgrader_config.py"
 ENV_GUARDS = """\
 # Written by scripts/setup_lab.py: nbgrader's Validate refuses students' notebooks from any folder, nbgrader's own
 # autograde refuses to run students' code unsandboxed, the pages nbgrader renders of students' work are
-# sanitized (lrcourse/grading/plain_validate.py, plain_autograde.py, sanitize.py), and a submission's folder in the
+# sanitized (lrcourse/grading/autograde/plain_validate.py, plain_autograde.py, sanitize.py), and a submission's folder in the
 # exchange is writable by its student alone (lrcourse/exchange_submit.py); without lrcourse, no nbgrader kernel starts.
 try:
-    from lrcourse.grading.plain_autograde import refuse_plain_autograde
-    from lrcourse.grading.plain_validate import refuse_students_notebooks
-    from lrcourse.grading.sanitize import show_safely
+    from lrcourse.grading.autograde.plain_autograde import refuse_plain_autograde
+    from lrcourse.grading.autograde.plain_validate import refuse_students_notebooks
+    from lrcourse.grading.browser.sanitize import show_safely
+    from lrcourse.grading.course import refuse_outdated_config
 except ImportError:
     c.Execute.kernel_name = "lrcourse-is-not-importable"
 else:
+    refuse_outdated_config(".")  # the folder's nbgrader_config.py, read next, of an older lrcourse: what to do, said
     refuse_students_notebooks()
     refuse_plain_autograde(c)
     show_safely(c)
     c.ExchangeFactory.submit = "lrcourse.exchange_submit.OwnerOnlySubmit"
 """
-# A Content-Security-Policy on formgrader's pages of student work (lrcourse/grading/content_policy.py).
+# A Content-Security-Policy on formgrader's pages of student work (lrcourse/grading/browser/content_policy.py).
 CONTENT_POLICY = PREFIX / "etc" / "jupyter" / "jupyter_server_config.d" / "lrcourse.json"
 
 
@@ -88,7 +90,7 @@ def enable_nbgrader() -> None:
     jupyter("labextension", "enable", "--level=sys_prefix", "@jupyter/nbgrader")
     CONTENT_POLICY.parent.mkdir(parents=True, exist_ok=True)  # `jupyter server extension enable` needs this file
     CONTENT_POLICY.write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {"lrcourse.grading.content_policy": True}}})
+        json.dumps({"ServerApp": {"jpserver_extensions": {"lrcourse.grading.browser.content_policy": True}}})
     )
 
 

@@ -16,8 +16,8 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from traitlets.config import Config
 
-from lrcourse.grading import bounded_render, sanitize
-from lrcourse.grading.markup import DEPTH_LIMIT, clean_html, depth
+from lrcourse.grading.browser import bounded_render, sanitize
+from lrcourse.grading.browser.markup import DEPTH_LIMIT, clean_html, depth
 
 MB = 1 << 20
 

@@ -12,10 +12,10 @@ from lrcourse import cells
 from lrcourse.checking import StepLRCase
 from lrcourse.checking.guard import SECONDS_PER_CASE, TRAINING_SECONDS, case_seconds
 from lrcourse.checking.observe import BUDGETS, OBSERVERS, observer_seconds
+from lrcourse.grading.autograde.verdict_files import annotate
+from lrcourse.grading.autograde.verdicts import Verdict, Verdicts
 from lrcourse.grading.exercise import submitted_answers
-from lrcourse.grading.results import notebook_failures, source_order
-from lrcourse.grading.verdict_files import annotate
-from lrcourse.grading.verdicts import Verdict, Verdicts
+from lrcourse.grading.reports.results import notebook_failures, source_order
 
 import catalogue
 from support.paths import ROOT

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from lrcourse.grading.class_report import distribution, item_stats, write_chapter_report
-from lrcourse.grading.results import (
+from lrcourse.grading.reports.class_report import distribution, item_stats, write_chapter_report
+from lrcourse.grading.reports.results import (
     PENDING,
     AssignmentGrades,
     Item,
@@ -182,7 +182,7 @@ def test_each_test_reports_the_error_of_the_answer_cell_it_uses(graded):
     """carol's MyStepLR has a syntax error and her (ungraded) prediction is unanswered: in the verdicts the report
     reads, the MyStepLR tests report the syntax error, not the first error of any answer cell (the prediction's
     NotImplementedError)."""
-    from lrcourse.grading.results import read_verdicts
+    from lrcourse.grading.reports.results import read_verdicts
 
     cells = read_verdicts(graded.path, "carol", EXAMPLE)["cells"]
     step_tests = [name for name in cells if name.startswith("test_my_step_lr")]
@@ -285,7 +285,7 @@ def test_report_in_headless_chromium_shows_the_gradebooks_numbers(graded, browse
 def test_a_student_nbgrader_wrote_no_graded_notebook_for_is_listed_to_look_at(tmp_path):
     """F6: when nbgrader's autograde cannot write a graded notebook back, the student has scores but formgrader
     answers 500 for the submission and there is no feedback: the report lists them (not a failed student twice)."""
-    from lrcourse.grading.class_report import attention_list
+    from lrcourse.grading.reports.class_report import attention_list
 
     grades = AssignmentGrades("ch", 2.0, [Item("ch", "nb", "test_a", 2, "code")])
     for student in ("alice", "bob", "erin"):

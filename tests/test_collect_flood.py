@@ -16,8 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from lrcourse.grading.collect import Bounds, collect
-from lrcourse.grading.exchange_inbound import Exchange
+from lrcourse.grading.exchange.collect import Bounds, collect
+from lrcourse.grading.exchange.inbound_folder import Exchange
 
 from support.inbound_folders import CHAPTER, FILE
 from support.students import Students, needs_root

@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from lrcourse.grading.collect import Collected, collect, write_collect_record
-from lrcourse.grading.inbound import user_name
-from lrcourse.grading.submission_secrets import NO_SECRET, SECRET
-from lrcourse.grading.unfinished_submit import UNFINISHED
+from lrcourse.grading.exchange.collect import Collected, collect, write_collect_record
+from lrcourse.grading.exchange.inbound import user_name
+from lrcourse.grading.exchange.submission_secrets import NO_SECRET, SECRET
+from lrcourse.grading.exchange.unfinished_submit import UNFINISHED
 
 from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 
@@ -122,7 +122,7 @@ def test_with_no_earlier_submission_the_broken_one_is_recorded_and_nothing_writt
 def test_an_empty_notebook_is_refused_when_checked_and_never_takes_an_older_ones_place(tmp_path):
     """An empty notebook is refused from its size alone when its folder is checked: never read, never counted
     as one of the submissions the good one supersedes, whatever `Bounds.kept`."""
-    from lrcourse.grading.collect import Bounds
+    from lrcourse.grading.exchange.collect import Bounds
 
     course, exchange = exchange_course(tmp_path)
     _, good_name = inbound_folder(exchange.inbound)
@@ -139,7 +139,7 @@ def test_newer_cut_short_submissions_never_crowd_out_the_good_one(tmp_path, refu
     """A notebook cut short is known only once read: four newer ones (more than `Bounds.kept`) are each refused,
     and the good older one is still collected, as their refusal says; her oldest is superseded by it. Past
     `Bounds.refusals` the refused ones are counted in one row."""
-    from lrcourse.grading.collect import Bounds
+    from lrcourse.grading.exchange.collect import Bounds
 
     course, exchange = exchange_course(tmp_path)
     oldest, _ = inbound_folder(exchange.inbound, "2025-12-31 00:00:00.000000 UTC")

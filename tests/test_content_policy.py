@@ -1,12 +1,12 @@
 """The Content-Security-Policy and the route guards on the instructor's Jupyter server
-(lrcourse/grading/content_policy.py), on responses as the server's transform sees them (no server: the browser
+(lrcourse/grading/browser/content_policy.py), on responses as the server's transform sees them (no server: the browser
 tests run a real one, tests/test_instructor_browser.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from lrcourse.grading import content_policy
+from lrcourse.grading.browser import content_policy
 
 
 def test_the_policy_allows_the_pages_head_and_nbgraders_static_scripts_only():

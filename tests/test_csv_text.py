@@ -10,7 +10,7 @@ from lrcourse.grading.spreadsheet import read_rows, safe_cell
 def test_lone_surrogates_are_escaped_in_every_csv_and_the_class_report(tmp_path):
     """A file name's undecodable bytes (`os.fsdecode`) are lone surrogates, which no UTF-8 file can hold: an error
     message holding one once left reports/<chapter>.html empty and stopped the exports (F5)."""
-    from lrcourse.grading.class_report import esc
+    from lrcourse.grading.reports.class_report import esc
 
     path = write_outcomes(tmp_path, RunOutcomes("ch", [Outcome("zed", "failed", "x\udcff\ud800.py is Python code")]))
     (row,) = read_rows(path)

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.doctor import fix_for, private_homes, verdict
-from lrcourse.grading.doctor_check import Check
-from lrcourse.grading.doctor_exchange import exchange_root, protected_hardlinks
+from lrcourse.grading.doctor.check import Check
+from lrcourse.grading.doctor.diagnose import fix_for, private_homes, verdict
+from lrcourse.grading.doctor.exchange import exchange_root, protected_hardlinks
 
 from support.paths import ROOT
 

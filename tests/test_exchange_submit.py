@@ -22,8 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lrcourse.grading.collect import collect
-from lrcourse.grading.exchange_inbound import Exchange
+from lrcourse.grading.exchange.collect import collect
+from lrcourse.grading.exchange.inbound_folder import Exchange
 
 from support.inbound_folders import CHAPTER, FILE
 from support.paths import ROOT

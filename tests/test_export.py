@@ -15,8 +15,8 @@ from types import SimpleNamespace
 import pytest
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.export import canvas_columns, item_row, match_students, read_roster, write_canvas
-from lrcourse.grading.results import PENDING, AssignmentGrades, Item, grade_value
+from lrcourse.grading.reports.export import canvas_columns, item_row, match_students, read_roster, write_canvas
+from lrcourse.grading.reports.results import PENDING, AssignmentGrades, Item, grade_value
 
 from support.classresults import (
     ALICE_WRITTEN_SCORE,
@@ -238,7 +238,7 @@ def test_nbgrader_runs_the_plugin_itself(graded, tmp_path):
             "nbgrader",
             "export",
             "--exporter",
-            "lrcourse.grading.export.ItemCsvExportPlugin",
+            "lrcourse.grading.reports.export.ItemCsvExportPlugin",
             "--to",
             str(target),
         ],

@@ -1,4 +1,4 @@
-"""The feedback page's exporter (`lrcourse.grading.feedback_exporter`): nbgrader's GenerateFeedback uses it, its
+"""The feedback page's exporter (`lrcourse.grading.browser.feedback_exporter`): nbgrader's GenerateFeedback uses it, its
 second page compiles no template and reads byte for byte as nbconvert's own HTMLExporter's, and an edited template
 or another environment compiles afresh."""
 
@@ -11,8 +11,8 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from lrcourse.grading.feedback_exporter import FeedbackExporter, ProcessBytecodeCache, compiled_templates
-from lrcourse.grading.feedback_page import use_feedback_template
+from lrcourse.grading.browser.feedback_exporter import FeedbackExporter, ProcessBytecodeCache, compiled_templates
+from lrcourse.grading.browser.feedback_page import use_feedback_template
 
 
 def graded_notebook() -> nbformat.NotebookNode:

@@ -106,7 +106,7 @@ def busy_children(worker: subprocess.Popen, log: Path) -> list[int]:
 
 
 def scratch_courses(pids: list[int]) -> list[Path]:
-    from lrcourse.grading.fleet_worker import SCRATCH
+    from lrcourse.grading.fleet.worker import SCRATCH
 
     return [path for pid in pids for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}{pid}-*")]
 
@@ -262,7 +262,7 @@ def test_a_task_whose_workers_died_too_often_fails_its_student_without_grading(f
     MAX_ATTEMPTS times, the task's result is that student's failure (the delivery count is the broker's)."""
     import redis
 
-    from lrcourse.grading import fleet as queue
+    from lrcourse.grading.fleet import broker as queue
 
     _, broker, _ = fleet
     url = broker.read_text()

@@ -14,8 +14,9 @@ from dataclasses import asdict
 
 import pytest
 
-from lrcourse.grading import fleet, fleet_grade, intake, parcel
-from lrcourse.grading.grade import create_gradebook_tables
+from lrcourse.grading import intake
+from lrcourse.grading.autograde.grade import create_gradebook_tables
+from lrcourse.grading.fleet import broker as fleet, grade as fleet_grade, parcel
 from lrcourse.grading.outcomes import Outcome
 
 import catalogue

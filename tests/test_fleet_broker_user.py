@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from lrcourse.grading import fleet
+from lrcourse.grading.fleet import broker as fleet
 
 import catalogue
 from support.gradedclass import class_of

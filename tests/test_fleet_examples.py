@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from lrcourse.cli import parser
-from lrcourse.grading import fleet
+from lrcourse.grading.fleet import broker as fleet
 from lrcourse.grading.intake import MAX_SUBMISSION_MB
 
 from support.paths import ROOT

@@ -16,7 +16,7 @@ import time
 import pytest
 import redis
 
-from lrcourse.grading import fleet
+from lrcourse.grading.fleet import broker as fleet
 
 import catalogue
 from support import stub_fleet
@@ -170,7 +170,7 @@ def test_a_task_taken_by_a_worker_that_ends_on_a_full_broker_is_sent_again_and_g
 # the watches made quick: a worker's mark lapses in 3 s, a killed grading process's lease in 10 s (not 90: its
 # Lease's default), the enqueuer says "no worker" after 5 s without a mark
 QUICK = (
-    "from lrcourse.grading import fleet_lease, fleet_watch\n"
+    "from lrcourse.grading.fleet import lease as fleet_lease, watch as fleet_watch\n"
     "fleet_watch.SERVING_SECONDS = 3.0\n"
     "fleet_lease.Lease.__init__.__defaults__ = (10.0,)\n"
 )

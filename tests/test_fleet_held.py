@@ -23,8 +23,8 @@ import time
 import pytest
 import redis
 
-from lrcourse.grading import fleet, fleet_full, fleet_grade
-from lrcourse.grading.fleet_deliveries import count_attempt
+from lrcourse.grading.fleet import broker as fleet, full as fleet_full, grade as fleet_grade
+from lrcourse.grading.fleet.deliveries import count_attempt
 
 import catalogue
 from support import stub_fleet
@@ -42,7 +42,7 @@ def worker_script(warm: float = 0.0, lease: float | None = None, held: tuple | N
     """The stand-in worker (`stub_fleet.WORKER`) whose processes warm `warm` s, whose lease lapses `lease` s after its
     last renewal, whose main process's marks (`Held`) are renewed and lapse as `held` says (every, seconds), and whose
     feedback carries `pad` more bytes (a result that does not fit a nearly full broker)."""
-    prelude = "from lrcourse.grading import fleet_lease\n"
+    prelude = "from lrcourse.grading.fleet import lease as fleet_lease\n"
     if lease is not None:
         prelude += f"fleet_lease.Lease.__init__.__defaults__ = ({lease},)\n"
     if held is not None:
@@ -67,7 +67,7 @@ def started_worker(script: str, url: str, name: str, log, concurrency: int = 1) 
 def quick_enqueue(url: str, course, errors, grace: float = 90.0) -> subprocess.Popen:
     """The enqueuing command, its lapsed-lease watch (`Lapsed`) looking every EVERY s too, saying a lease missing for
     `grace` s."""
-    quick = f"from lrcourse.grading import fleet_lease\nfleet_lease.Lapsed.__init__.__defaults__ = ({grace}, {EVERY})\n"
+    quick = f"from lrcourse.grading.fleet import lease as fleet_lease\nfleet_lease.Lapsed.__init__.__defaults__ = ({grace}, {EVERY})\n"
     script = stub_fleet.ENQUEUE.replace("url = sys.stdin", quick + "url = sys.stdin", 1)
     return stub_fleet.started(
         script, url, str(course), CHAPTER, "64", str(EVERY), stdout=subprocess.PIPE, stderr=errors.open("w"), cwd=course
@@ -125,7 +125,7 @@ def test_a_task_held_by_a_worker_that_never_warms_is_named_and_sent_again_after_
     course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-1-a"])
     version = fleet.course_version(course, CHAPTER)
     cold_log, warm_log, errors = tmp_path / "cold.log", tmp_path / "warm.log", tmp_path / "enqueuer.err"
-    bound = "from lrcourse.grading import fleet_watch\nfleet_watch.HELD_BOUND_SECONDS = 4.0\n"
+    bound = "from lrcourse.grading.fleet import watch as fleet_watch\nfleet_watch.HELD_BOUND_SECONDS = 4.0\n"
     script = stub_fleet.ENQUEUE.replace("url = sys.stdin", bound + "url = sys.stdin", 1)
     assert "HELD_BOUND_SECONDS = 4.0" in script
     with redis_server() as url, redis.Redis.from_url(url) as client:

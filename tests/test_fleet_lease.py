@@ -13,14 +13,14 @@ import time
 
 import pytest
 
-from lrcourse.grading.fleet_lease import Lapsed, lease_key, read_record, taken_key
+from lrcourse.grading.fleet.lease import Lapsed, lease_key, read_record, taken_key
 
 from support.redis_broker import full, redis_server
 
 TASK = "lrcourse-test-lease"
 HOLD = """
 import sys, time
-from lrcourse.grading.fleet_lease import Lease
+from lrcourse.grading.fleet.lease import Lease
 with Lease(sys.stdin.read().strip(), sys.argv[1], "machine-a@pod-7", 3600.0, seconds=2.0):
     print("held", flush=True)
     time.sleep(600)
@@ -77,7 +77,7 @@ def test_a_lease_lapses_when_its_worker_dies_and_the_enqueuer_says_so_once(url):
 def test_a_lease_ended_by_its_worker_is_released_and_its_record_kept(url):
     import redis
 
-    from lrcourse.grading.fleet_lease import Lease
+    from lrcourse.grading.fleet.lease import Lease
 
     with Lease(url, TASK + "-done", "machine-b", 3600.0):
         with redis.Redis.from_url(url) as client:
@@ -111,7 +111,7 @@ def test_a_lease_lapsed_while_its_worker_still_holds_the_task_names_a_grading_pr
     a worker was lost. A task its worker holds for a process still warming has no lease yet: not said here."""
     import redis
 
-    from lrcourse.grading.fleet_lease import held_key, held_value
+    from lrcourse.grading.fleet.lease import held_key, held_value
 
     hung, warming = TASK + "-hung", TASK + "-warming"
     record = json.dumps({"worker": "machine-e", "taken": time.time(), "visibility": 3600.0})
@@ -171,8 +171,8 @@ def test_a_lease_refused_by_a_redis_that_filled_after_the_look_for_room_waits_an
 
     import redis
 
-    from lrcourse.grading import fleet_full
-    from lrcourse.grading.fleet_lease import Lease
+    from lrcourse.grading.fleet import full as fleet_full
+    from lrcourse.grading.fleet.lease import Lease
 
     task = TASK + "-gap"
     looks = []

@@ -28,7 +28,7 @@ LIMIT = 45  # seconds, waited out by the held one: a steady student (alice) took
 WORKER = """
 import sys, time
 from pathlib import Path
-from lrcourse.grading import fleet_worker
+from lrcourse.grading.fleet import worker as fleet_worker
 app, station = fleet_worker.make_app(sys.stdin.read().strip(), Path(sys.argv[1]))
 app.conf.task_time_limit = float(sys.argv[2])
 # Only the graded chapter served: a pool process warms every chapter it serves as it starts (all seven: 38 s at load 6,
@@ -50,7 +50,7 @@ fleet_worker.serve(app, station, 1, 3600, "limits@test")
 ENQUEUE = """
 import json, sys
 from pathlib import Path
-from lrcourse.grading.fleet_grade import grade_class_remote
+from lrcourse.grading.fleet.grade import grade_class_remote
 result = grade_class_remote(Path(sys.argv[1]), sys.argv[2], sys.stdin.read().strip(), progress=False)
 print(json.dumps({o.student: [o.status, o.reason] for o in result.outcomes}))
 """
@@ -62,7 +62,7 @@ def pool(worker: subprocess.Popen) -> set[int]:
 
 
 def scratch_courses(pids: set[int]) -> list[Path]:
-    from lrcourse.grading.fleet_worker import SCRATCH
+    from lrcourse.grading.fleet.worker import SCRATCH
 
     return [path for pid in pids for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}{pid}-*")]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from lrcourse.grading import fleet, fleet_lock
+from lrcourse.grading.fleet import broker as fleet, lock as fleet_lock
 
 import catalogue
 from support.gradedclass import class_of

@@ -15,8 +15,9 @@ import time
 
 import redis
 
-from lrcourse.grading import fleet, intake
-from lrcourse.grading.fleet_lease import lease_key, taken_key
+from lrcourse.grading import intake
+from lrcourse.grading.fleet import broker as fleet
+from lrcourse.grading.fleet.lease import lease_key, taken_key
 
 import catalogue
 from support.course import make_course, scores

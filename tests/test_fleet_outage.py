@@ -15,9 +15,9 @@ import pytest
 import redis
 from kombu.exceptions import OperationalError
 
-from lrcourse.grading import fleet
-from lrcourse.grading.fleet_grade import sending_backend
-from lrcourse.grading.fleet_outage import Outage, unreachable
+from lrcourse.grading.fleet import broker as fleet
+from lrcourse.grading.fleet.grade import sending_backend
+from lrcourse.grading.fleet.outage import Outage, unreachable
 
 import catalogue
 from support.course import make_course

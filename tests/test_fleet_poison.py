@@ -7,7 +7,7 @@ is test_fleet_limits's."""
 
 from __future__ import annotations
 
-from lrcourse.grading import fleet
+from lrcourse.grading.fleet import broker as fleet
 
 import catalogue
 from support.course import make_course, scores

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from lrcourse.grading import fleet
-from lrcourse.grading.fleet_worker import Station
+from lrcourse.grading.fleet import broker as fleet
+from lrcourse.grading.fleet.worker import Station
 
 import catalogue
 from support.course import make_course
@@ -85,7 +85,7 @@ def test_a_course_graded_under_other_settings_is_another_version_that_no_worker_
 ENQUEUE = """
 import sys
 from pathlib import Path
-from lrcourse.grading.fleet_grade import grade_class_remote
+from lrcourse.grading.fleet.grade import grade_class_remote
 grade_class_remote(Path(sys.argv[1]), sys.argv[2], sys.stdin.read().strip(), progress=False, hint_seconds=1)
 """
 

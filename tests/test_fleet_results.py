@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from lrcourse.grading.fleet_result import Refused, checked_scores, read
-from lrcourse.grading.fleet_write import write
+from lrcourse.grading.fleet.result import Refused, checked_scores, read
+from lrcourse.grading.fleet.write import write
 
 
 def result(scores_json: str) -> dict:
@@ -139,8 +139,8 @@ class SwallowingApi:
 def test_ctrl_c_while_a_late_page_is_remade_stops_the_command(tmp_path):
     """nbgrader's API would swallow a KeyboardInterrupt raised inside it: while the run's CtrlC is installed, the
     Ctrl-C is only noted there, and the run's next check stops the command."""
-    from lrcourse.grading.fleet_write import Writer
-    from lrcourse.grading.watchdog import CtrlC
+    from lrcourse.grading.autograde.watchdog import CtrlC
+    from lrcourse.grading.fleet.write import Writer
 
     pages = Writer.__new__(Writer)
     pages.api = SwallowingApi()
@@ -155,7 +155,7 @@ def test_ctrl_c_is_taken_between_two_students_and_a_second_one_stops_at_once():
     import os
     import signal
 
-    from lrcourse.grading.watchdog import CtrlC
+    from lrcourse.grading.autograde.watchdog import CtrlC
 
     before = signal.getsignal(signal.SIGINT)  # SIG_IGN where the suite was started in the background
     stop = CtrlC()

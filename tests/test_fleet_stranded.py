@@ -11,9 +11,9 @@ import sys
 import pytest
 import redis
 
-from lrcourse.grading import fleet, fleet_stranded
-from lrcourse.grading.fleet_lease import held_key, lease_key
-from lrcourse.grading.fleet_watch import Lost
+from lrcourse.grading.fleet import broker as fleet, stranded as fleet_stranded
+from lrcourse.grading.fleet.lease import held_key, lease_key
+from lrcourse.grading.fleet.watch import Lost
 
 from support.redis_broker import full, redis_server
 from support.stub_fleet import Bar

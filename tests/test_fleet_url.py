@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from lrcourse.grading import fleet
+from lrcourse.grading.fleet import broker as fleet
 
 from support.paths import ROOT
 
@@ -74,7 +74,7 @@ def test_celery_never_gets_a_url_of_another_scheme():
 BROKEN_WORKER = """
 import sys
 from celery import Celery, bootsteps
-from lrcourse.grading.fleet_worker import celery_main
+from lrcourse.grading.fleet.worker import celery_main
 
 class Broken(bootsteps.StartStopStep):
     def start(self, worker):

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from lrcourse.grading import fleet
 from lrcourse.grading.course import course_config
-from lrcourse.grading.fleet_lease import taken_key
-from lrcourse.grading.fleet_watch import serving_key
-from lrcourse.grading.fleet_worker import RESTART_STATUS, Station
+from lrcourse.grading.fleet import broker as fleet
+from lrcourse.grading.fleet.lease import taken_key
+from lrcourse.grading.fleet.watch import serving_key
+from lrcourse.grading.fleet.worker import RESTART_STATUS, Station
 
 import catalogue
 from support.course import make_course
@@ -199,7 +199,7 @@ def test_the_visibility_warning_counts_a_process_warm_up_with_the_time_limit(
     process would be given the first one's task, Celery's tasks being shared between apps by default.)"""
     from types import SimpleNamespace
 
-    from lrcourse.grading import fleet_worker
+    from lrcourse.grading.fleet import worker as fleet_worker
     from lrcourse.grading.sandbox.limits import Limits
 
     limits = Limits.from_config(course_config(ROOT, "sqlite://"))

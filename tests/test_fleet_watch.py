@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from lrcourse.grading import fleet, fleet_watch, fleet_worker
-from lrcourse.grading.fleet_lease import lease_key
-from lrcourse.grading.fleet_watch import CheckoutWatch, Lost, Unserved, serving_key
-from lrcourse.grading.fleet_worker import Station
+from lrcourse.grading.fleet import broker as fleet, watch as fleet_watch, worker as fleet_worker
+from lrcourse.grading.fleet.lease import lease_key
+from lrcourse.grading.fleet.watch import CheckoutWatch, Lost, Unserved, serving_key
+from lrcourse.grading.fleet.worker import Station
 
 import catalogue
 from support.course import make_course

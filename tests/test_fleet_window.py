@@ -11,7 +11,7 @@ import threading
 import pytest
 import redis
 
-from lrcourse.grading import fleet
+from lrcourse.grading.fleet import broker as fleet
 
 import catalogue
 from support.course import make_course, scores

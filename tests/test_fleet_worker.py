@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lrcourse.grading.fleet_worker import SCRATCH, Station, remove_leftovers
+from lrcourse.grading.fleet.worker import SCRATCH, Station, remove_leftovers
 
 from support.paths import ROOT
 
@@ -48,7 +48,7 @@ def test_closing_a_station_removes_its_scratch_course():
 PROBE_WORKER = """
 import sys
 from pathlib import Path
-from lrcourse.grading.fleet_worker import celery_main, make_app
+from lrcourse.grading.fleet.worker import celery_main, make_app
 
 app, station = make_app(sys.stdin.readline().strip(), Path(sys.argv[1]))
 argv = ["worker", "--pool=solo", "--queues=probe", "--without-gossip", "--without-mingle", "--without-heartbeat"]
@@ -63,8 +63,8 @@ def test_a_worker_registers_only_the_grading_task_and_refuses_celerys_built_in_o
     as its result)."""
     import redis
 
-    from lrcourse.grading import fleet
-    from lrcourse.grading.fleet_worker import make_app
+    from lrcourse.grading.fleet import broker as fleet
+    from lrcourse.grading.fleet.worker import make_app
 
     from support.redis_broker import redis_server
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lrcourse.grading import grade, worker
+from lrcourse.grading.autograde import grade, worker
 from lrcourse.grading.sandbox.limits import Limits
 
 from support import stuck_worker

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from traitlets.config import Config
 
-from lrcourse.grading import grade, watchdog, worker
+from lrcourse.grading.autograde import grade, watchdog, worker
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, summary
 from lrcourse.grading.sandbox.limits import Limits
 

@@ -15,8 +15,14 @@ from nbgrader.utils import find_all_files
 from traitlets.config import Config
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.graded_files import NAMED, carry_nbgrader_files, carry_only_notebooks, left_out, left_out_note
-from lrcourse.grading.submission_secrets import NO_SECRET, SHARED_SECRET, digest, usable_secret, write_ledger
+from lrcourse.grading.autograde.graded_files import (
+    NAMED,
+    carry_nbgrader_files,
+    carry_only_notebooks,
+    left_out,
+    left_out_note,
+)
+from lrcourse.grading.exchange.submission_secrets import NO_SECRET, SHARED_SECRET, digest, usable_secret, write_ledger
 
 from support.course import NOTEBOOK, make_course, scores, solution_answers, submit
 from support.gradedclass import lrcourse
@@ -186,7 +192,7 @@ def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autog
     # notebook alone: nbgrader's files are carried after the kernel ran
     assert f"seen: {[NB]!r}\n" in printed and str(course) not in printed, printed
 
-    from lrcourse.grading.fleet_write import Writer, remake_feedback  # the queue's page of a late student, made again
+    from lrcourse.grading.fleet.write import Writer, remake_feedback  # the queue's page of a late student, made again
 
     writer = Writer(course, f"sqlite:///{course / 'gradebook.db'}")
     try:

@@ -48,7 +48,7 @@ def test_a_grading_process_reads_and_validates_notebooks_without_building_the_ir
 def test_the_command_and_each_worker_leave_it_out_before_reading_a_notebook():
     """`lrcourse` (cli.main) and a grading worker (worker.start) call it before anything imports jsonschema."""
     from lrcourse import cli
-    from lrcourse.grading import worker
+    from lrcourse.grading.autograde import worker
 
     for function in (cli.main, worker.start):
         assert "skip_iri_format_check()" in inspect.getsource(function), function.__qualname__

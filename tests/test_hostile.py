@@ -302,7 +302,7 @@ def test_a_worker_that_ignores_sigterm_is_killed():
     import multiprocessing
     import time
 
-    from lrcourse.grading.watchdog import end_workers
+    from lrcourse.grading.autograde.watchdog import end_workers
 
     process = multiprocessing.get_context("fork").Process(target=_ignore_sigterm_and_sleep)
     process.start()

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from lrcourse.grading import inbound
-from lrcourse.grading.collect import collect, summary
-from lrcourse.grading.exchange_inbound import Exchange, ExchangeUnusable
-from lrcourse.grading.inbound import Refused, check_submission, claimed, read_submission, user_name
-from lrcourse.grading.submission_secrets import NO_SECRET, SECRET, SHARED_SECRET, digest, read_ledger, write_ledger
+from lrcourse.grading.exchange import inbound, submission_secrets
+from lrcourse.grading.exchange.collect import collect, summary
+from lrcourse.grading.exchange.inbound import Refused, check_submission, claimed, read_submission, user_name
+from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
+from lrcourse.grading.exchange.submission_secrets import SECRET, SHARED_SECRET, digest, write_ledger
 
 from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 
@@ -235,7 +235,7 @@ def test_collect_takes_the_notebook_and_reports_what_it_left_out(tmp_path):
         "'data.csv' is a FIFO, not a plain file",
         "'solution.txt' is a symbolic link, not a plain file",
         f"'{SECRET}' is a symbolic link, not a plain file",
-        NO_SECRET,
+        submission_secrets.NO_SECRET,
     ]
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
     assert sorted(os.listdir(written)) == sorted([FILE, SECRET, "timestamp.txt"])
@@ -271,7 +271,7 @@ def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(
     assert "secret.txt is also held by the student 'bob' (now" in SHARED_SECRET.format("bob"), "F15: not 'bob''s"
     written = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text()
     assert re.fullmatch("[0-9a-f]{128}", written) and written != bobs
-    assert read_ledger(course, CHAPTER)[digest(bobs.encode())] == "bob"
+    assert submission_secrets.read_ledger(course, CHAPTER)[digest(bobs.encode())] == "bob"
     again = collect(course, CHAPTER, exchange)  # collected again: its own (fresh) secret is not a classmate's
     assert again.left_out == [{"submission": name, "reason": SHARED_SECRET.format("bob")}]
     (folder / SECRET).write_text(copied)

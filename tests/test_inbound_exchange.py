@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from lrcourse.grading.collect import Bounds, collect, summary
-from lrcourse.grading.exchange_inbound import ExchangeUnusable
-from lrcourse.grading.inbound import Refused, check_submission, read_files, user_name
+from lrcourse.grading.exchange.collect import Bounds, collect, summary
+from lrcourse.grading.exchange.inbound import Refused, check_submission, read_files, user_name
+from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
 from lrcourse.grading.intake import notebook_problem
 
 from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
@@ -325,7 +325,7 @@ def test_a_name_no_rule_foresaw_refuses_that_folder_only(tmp_path, monkeypatch):
     import argparse
 
     from lrcourse import cli
-    from lrcourse.grading import collect as collect_module
+    from lrcourse.grading.exchange import collect as collect_module
 
     course, exchange = exchange_course(tmp_path)
     _, mine = inbound_folder(exchange.inbound)
@@ -379,7 +379,7 @@ def test_a_classmates_superseded_secret_copied_into_a_submission_is_replaced(tmp
     gets a fresh one and is told why; the old one, held by both before any collect recorded it, is no one's (F18)."""
     import re
 
-    from lrcourse.grading.submission_secrets import CONTESTED, SECRET
+    from lrcourse.grading.exchange.submission_secrets import CONTESTED, SECRET
 
     course, exchange = exchange_course(tmp_path)
     old, new = "0123456789abcdef" * 8, "fedcba9876543210" * 8

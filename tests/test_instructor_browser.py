@@ -21,9 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from support import formgrader_panel as panel
-from support import hostile_html as hostile
-from support import stray_source as stray
+from support import formgrader_panel as panel, hostile_html as hostile, stray_source as stray
 from support.course import NOTEBOOK, make_course, solution_answers, submission_id, submit, total
 from support.gradedclass import lrcourse
 from support.instructor_pages import (
@@ -345,7 +343,7 @@ def test_the_courses_configuration_guards_formgrader_where_the_extension_is_not_
     gets the page policy and the route guards: the course's nbgrader_config.py installs them as formgrader reads it."""
     config = tmp_path / "jupyter-config"
     (config / "jupyter_server_config.d").mkdir(parents=True)
-    disabled = {"ServerApp": {"jpserver_extensions": {"lrcourse.grading.content_policy": False}}}
+    disabled = {"ServerApp": {"jpserver_extensions": {"lrcourse.grading.browser.content_policy": False}}}
     (config / "jupyter_server_config.d" / "zz-no-content-policy.json").write_text(json.dumps(disabled))
     port, log = free_port(), tmp_path / "lab.log"
     command = ["env", f"JUPYTER_CONFIG_PATH={config}", *lab_command(port, TOKEN, course, tmp_path / "workspaces")]
@@ -357,7 +355,7 @@ def test_the_courses_configuration_guards_formgrader_where_the_extension_is_not_
             urllib.request.urlopen(f"{base}/formgrader?path={tmp_path}&token={TOKEN}", timeout=30)
         assert refused.value.code == 403
     text = log.read_text()
-    assert "lrcourse.grading.content_policy | extension was successfully loaded" not in text, text[-3000:]
+    assert "lrcourse.grading.browser.content_policy | extension was successfully loaded" not in text, text[-3000:]
     assert "Content-Security-Policy on formgrader's pages of student work" in text, text[-3000:]
 
 

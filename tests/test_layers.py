@@ -30,17 +30,54 @@ OUTSIDE = {"grader/references.py": "lrcourse.checking", "grader": "commands", "s
 # takes submissions in or reads a graded class back (drawn beside the chain) imports none of it, so reading the
 # results never loads the pipeline that grades them.
 GRADING = "lrcourse.grading."
-CHAIN = ("remote", "verdicts", "worker", "fleet_worker", "fleet_write", "grade", "fleet_grade")  # from the bottom
+CHAIN = (
+    "autograde.remote",
+    "autograde.verdicts",
+    "autograde.worker",
+    "fleet.worker",
+    "fleet.write",
+    "autograde.grade",
+    "fleet.grade",
+)  # from the bottom
 BESIDE_THE_CHAIN = {
-    *("course", "intake", "notebook_limits", "outcomes", "exercise", "collect", "inbound", "nbgrader_collect"),
-    "submission_secrets",
-    "unfinished_submit",
-    "broken_submit",
-    "mounts",
-    "exchange_inbound",
-    "exchange_root",
-    *("results", "export", "class_report", "spreadsheet", "sanitize", "markup", "bounded_render", "content_policy"),
+    *(
+        "course",
+        "intake",
+        "notebook_limits",
+        "outcomes",
+        "exercise",
+        "exchange.collect",
+        "exchange.inbound",
+        "exchange.nbgrader_collect",
+    ),
+    "exchange.submission_secrets",
+    "exchange.unfinished_submit",
+    "exchange.broken_submit",
+    "exchange.mounts",
+    "exchange.inbound_folder",
+    "exchange.root",
+    *(
+        "reports.results",
+        "reports.export",
+        "reports.class_report",
+        "spreadsheet",
+        "browser.sanitize",
+        "browser.markup",
+        "browser.bounded_render",
+        "browser.content_policy",
+    ),
 }
+# The grader's rooms, from the bottom (ARCHITECTURE.md): a module imports only from its own room or one listed before
+# it; "" is the ground, the modules of lrcourse.grading itself (the course, intake, outcomes...) that the rooms above
+# the sandbox use (the sandbox, a layer of its own below, uses none of them).
+ROOMS = ("sandbox", "", "browser", "exchange", "autograde", "doctor", "reports", "fleet")
+
+
+def room(module: str) -> str:
+    first = module.removeprefix(GRADING).split(".")[0] if module.startswith(GRADING) else ""
+    return first if first in ROOMS else ""
+
+
 # Inside the sandbox: what runs in a student's process never loads the grader's side of it (answers ->
 # answer_zygote; kernels, kernel_client, message_shapes -> kernel_zygote, kernel_relay, kernel_output; zygote serves
 # both), and the limits every student process runs in load neither side.
@@ -101,9 +138,11 @@ def upward(own: str, own_layer: int, module: str) -> str | None:
         if mine in CHAIN:
             above = CHAIN.index(theirs) > CHAIN.index(mine)
         else:
-            above = mine in BESIDE_THE_CHAIN or CHAIN.index(theirs) >= CHAIN.index("worker")
+            above = mine in BESIDE_THE_CHAIN or CHAIN.index(theirs) >= CHAIN.index("autograde.worker")
         if above:
             return f"{module} (the trusted verdicts' chain, above {own})"
+    if own.startswith(GRADING) and module.startswith(GRADING) and ROOMS.index(room(module)) > ROOMS.index(room(own)):
+        return f"{module} (the grader's room {room(module)}/, above {room(own) or 'the ground'})"
     mine, theirs = own.removeprefix(SANDBOX), module.removeprefix(SANDBOX)
     if own.startswith(SANDBOX) and module.startswith(SANDBOX):
         if (mine in CHILDREN | LIMITS and theirs in PARENTS) or (mine in LIMITS and theirs in CHILDREN):
@@ -195,8 +234,8 @@ def test_the_layers_see_what_they_should():
         1,
         2,
     ]
-    assert [layer(m) for m in ("lrcourse.grading.grade", "lrcourse.cli")] == [3, 4]
-    assert layer("lrcourse.grading.worker") > layer("lrcourse.checking.observe")
+    assert [layer(m) for m in ("lrcourse.grading.autograde.grade", "lrcourse.cli")] == [3, 4]
+    assert layer("lrcourse.grading.autograde.worker") > layer("lrcourse.checking.observe")
     assert [file_layer(ROOT / p) for p in ("grader/references.py", "grader/make_expected.py", "scripts/bench.py")] == [
         1,
         4,
@@ -204,20 +243,34 @@ def test_the_layers_see_what_they_should():
     ]
     reported = [
         ("lrcourse.checking.guard", "lrcourse.grading.course"),  # the checker loading the grader
-        ("lrcourse.grading.results", "lrcourse.grading.worker"),  # reading results back loading the pipeline
-        ("lrcourse.grading.verdicts", "lrcourse.grading.worker"),  # down the chain, then up it
-        ("lrcourse.grading.late", "lrcourse.grading.grade"),  # what the worker uses loading the worker's caller
+        (
+            "lrcourse.grading.reports.results",
+            "lrcourse.grading.autograde.worker",
+        ),  # reading results back loading the pipeline
+        ("lrcourse.grading.autograde.verdicts", "lrcourse.grading.autograde.worker"),  # down the chain, then up it
+        (
+            "lrcourse.grading.autograde.late",
+            "lrcourse.grading.autograde.grade",
+        ),  # what the worker uses loading the worker's caller
         ("lrcourse.grading.sandbox.kernel_zygote", "lrcourse.grading.sandbox.kernels"),  # a child loading its parent
         ("lrcourse.grading.sandbox.bwrap", "lrcourse.grading.sandbox.zygote"),  # the limits loading a process
+        ("lrcourse.grading.intake", "lrcourse.grading.exchange.inbound"),  # the ground loading a room
+        ("lrcourse.grading.exchange.collect", "lrcourse.grading.fleet.parcel"),  # a room loading one above it
+        ("lrcourse.grading.autograde.late", "lrcourse.grading.reports.export"),  # grading loading a report
     ]
     for own, module in reported:
         assert upward(own, layer(own), module), (own, module)
     allowed = [
-        ("lrcourse.grading.grade", "lrcourse.grading.worker"),
-        ("lrcourse.grading.worker", "lrcourse.grading.results"),
-        ("lrcourse.grading.worker_uses_this", "lrcourse.grading.verdicts"),  # drawn below the worker, beside verdicts
+        ("lrcourse.grading.autograde.grade", "lrcourse.grading.autograde.worker"),
+        ("lrcourse.grading.autograde.worker", "lrcourse.grading.outcomes"),  # was worker -> results: now a room above
+        (
+            "lrcourse.grading.autograde.worker_uses_this",
+            "lrcourse.grading.autograde.verdicts",
+        ),  # drawn below the worker, beside verdicts
         ("lrcourse.grading.sandbox.kernels", "lrcourse.grading.sandbox.kernel_client"),
         ("lrcourse.grading.sandbox.answer_zygote", "lrcourse.grading.sandbox.zygote"),
+        ("lrcourse.grading.reports.results", "lrcourse.grading.autograde.verdict_files"),
+        ("lrcourse.grading.fleet.worker", "lrcourse.grading.intake"),
     ]
     assert [upward(own, layer(own), module) for own, module in allowed] == [None] * len(allowed)
 
@@ -240,6 +293,7 @@ def test_every_module_the_rules_name_exists():
     named = [GRADING + m for m in (*CHAIN, *BESIDE_THE_CHAIN)] + [SANDBOX + m for m in PARENTS | CHILDREN | LIMITS]
     missing = [m for m in named if not (ROOT / (m.replace(".", "/") + ".py")).is_file()]
     assert missing == [] and all((ROOT / p).exists() for p in OUTSIDE)
+    assert all((ROOT / "lrcourse" / "grading" / name / "__init__.py").is_file() for name in ROOMS if name)
 
 
 LOADED = """import json, sys
@@ -265,11 +319,13 @@ def loaded(*groups: list[str]) -> list[list[str]]:
 def test_what_an_import_loads_stays_in_its_layers():
     """The rules above see direct imports; this sees what importing a module loads through every step: the
     checker loads none of the grader, and reading a graded class back loads neither the pipeline nor torch."""
-    checker, readers = loaded(["lrcourse.checking"], [GRADING + m for m in ("results", "export", "class_report")])
+    checker, readers = loaded(
+        ["lrcourse.checking"], [GRADING + m for m in ("reports.results", "reports.export", "reports.class_report")]
+    )
     assert "lrcourse.checking.guard" in checker  # the probe saw the import happen
     assert [m for m in checker if m.startswith("lrcourse.grading")] == []
-    assert GRADING + "class_report" in readers
-    pipeline = tuple(GRADING + m for m in ("verdicts", "worker", "remote"))
+    assert GRADING + "reports.class_report" in readers
+    pipeline = tuple(GRADING + m for m in ("autograde.verdicts", "autograde.worker", "autograde.remote"))
     assert [m for m in readers if m.startswith(pipeline) or m == "torch" or m.startswith("torch.")] == []
 
 

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from lrcourse import cells
-from lrcourse.grading.results import PENDING
+from lrcourse.grading.reports.results import PENDING
 
 from support.classresults import read_csv
 from support.course import NOTEBOOK, make_course, released, solution_answers, submit

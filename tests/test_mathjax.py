@@ -15,8 +15,8 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from lrcourse.grading import feedback_page, markup, sanitize
-from lrcourse.grading.markup import clean_html, clean_svg
+from lrcourse.grading.browser import feedback_page, markup, sanitize
+from lrcourse.grading.browser.markup import clean_html, clean_svg
 from lrcourse.self_check import local_mathjax_url
 
 ANSWER = (

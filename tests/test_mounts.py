@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from lrcourse.grading.collect import collect
-from lrcourse.grading.exchange_inbound import Exchange, ExchangeUnusable
-from lrcourse.grading.mounts import Mount, filesystem_of, mount_table
+from lrcourse.grading.exchange.collect import collect
+from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
+from lrcourse.grading.exchange.mounts import Mount, filesystem_of, mount_table
 
 from support.inbound_folders import CHAPTER, exchange_course, inbound_folder
 
@@ -49,7 +49,7 @@ def test_an_overlay_is_judged_by_its_upper_layer(tmp_path, monkeypatch):
     to the file system holding it. On tmpfs, refused; one that is not a folder here, or none, refused as unknown
     (collected with a note when the instructor allows it); on another file system, collected. The inbound
     folder's own device is listed last as the overlay."""
-    from lrcourse.grading import exchange_inbound
+    from lrcourse.grading.exchange import inbound_folder as exchange_inbound
 
     if not os.path.isdir("/dev/shm") or filesystem_of_path("/dev/shm") != "tmpfs":
         pytest.skip("no tmpfs at /dev/shm")
@@ -101,7 +101,7 @@ def filesystem_of_path(path: str) -> str | None:
 def test_the_mount_table_is_read_with_its_escapes_and_a_mounted_folder_refused(tmp_path, monkeypatch):
     """A folder mounted in the inbound folder is not the student's writing there: refused (the mount table
     writes a space in a name as \\040)."""
-    from lrcourse.grading import exchange_inbound
+    from lrcourse.grading.exchange import inbound_folder as exchange_inbound
 
     course, exchange = exchange_course(tmp_path)
     _, mine = inbound_folder(exchange.inbound)
@@ -127,8 +127,8 @@ def mount_table_text() -> str:
 MOUNT_AND_COLLECT = """
 import json, subprocess, sys
 from pathlib import Path
-from lrcourse.grading.collect import collect
-from lrcourse.grading.exchange_inbound import Exchange
+from lrcourse.grading.exchange.collect import collect
+from lrcourse.grading.exchange.inbound_folder import Exchange
 course, root, chapter, *mounts = sys.argv[1:]
 for kind, source, target in zip(mounts[::3], mounts[1::3], mounts[2::3]):
     subprocess.run(["mount", *(["--bind", source] if kind == "bind" else ["-t", "tmpfs", "tmpfs"]), target], check=True)
@@ -163,9 +163,9 @@ def test_a_folder_mounted_in_the_inbound_folder_is_refused(tmp_path):
 OVERLAY_AND_COLLECT = """
 import json, os, subprocess, sys
 from pathlib import Path
-from lrcourse.grading.collect import collect
-from lrcourse.grading.exchange_inbound import Exchange, ExchangeUnusable
-from lrcourse.grading.inbound import user_name
+from lrcourse.grading.exchange.collect import collect
+from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
+from lrcourse.grading.exchange.inbound import user_name
 course, root, chapter, notebook, layers, upper, lower, allow = sys.argv[1:]
 if upper == "tmpfs":
     subprocess.run(["mount", "-t", "tmpfs", "tmpfs", layers], check=True)

@@ -12,7 +12,7 @@ from nbclient.exceptions import CellTimeoutError
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from lrcourse.grading.output_caps import OVERHEAD, CappedExecute
+from lrcourse.grading.autograde.output_caps import OVERHEAD, CappedExecute
 from lrcourse.grading.sandbox.kernel_client import MESSAGE_MB, BoundedKernelClient
 
 from support.capped_kernel import BoundedKernelManager

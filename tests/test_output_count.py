@@ -17,8 +17,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
 from lrcourse.cells import is_test
+from lrcourse.grading.autograde.output_caps import CappedExecute
 from lrcourse.grading.course import course_config
-from lrcourse.grading.output_caps import CappedExecute
 from lrcourse.grading.sandbox.limits import Limits
 
 from support import hostile

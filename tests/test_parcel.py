@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from lrcourse.grading.parcel import ParcelRefused, pack, unpack
+from lrcourse.grading.fleet.parcel import ParcelRefused, pack, unpack
 
 
 def encoded(text: str) -> str:
@@ -71,7 +71,7 @@ def test_unpacking_refuses_an_existing_folder(tmp_path):
 
 
 def test_unpacking_refuses_more_than_the_size_limit(tmp_path, monkeypatch):
-    from lrcourse.grading import parcel
+    from lrcourse.grading.fleet import parcel
 
     monkeypatch.setattr(parcel, "MAX_SUBMISSION_MB", 1)
     with pytest.raises(ParcelRefused, match="larger than 1 MB"):

@@ -15,8 +15,8 @@ from nbgrader.apps import NbGraderAPI
 
 from lrcourse.build import tool_environment
 from lrcourse.gradebook_db import gradebook
+from lrcourse.grading.autograde.withheld_scores import in_kernel_scores
 from lrcourse.grading.course import course_config
-from lrcourse.grading.withheld_scores import in_kernel_scores
 
 from support.course import NOTEBOOK, autograde, make_course, solution_answers, submit
 from support.paths import ROOT
@@ -32,7 +32,7 @@ SHOWN = "c.Lrcourse.feedback_shows_hidden_tests = "
 WORKER_AUTOGRADE = """
 import json, sys
 from pathlib import Path
-from lrcourse.grading.worker import Worker
+from lrcourse.grading.autograde.worker import Worker
 
 course, db_url, chapter, student = sys.argv[1:]
 worker = Worker.open(Path(course), db_url)
@@ -157,7 +157,7 @@ def test_allow_in_worker_lifts_the_two_refusals_and_nothing_else():
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
-    from lrcourse.grading.plain_autograde import EXPORTER, NAME, UnsandboxedAutogradeRefused, allow_in_worker
+    from lrcourse.grading.autograde.plain_autograde import EXPORTER, NAME, UnsandboxedAutogradeRefused, allow_in_worker
 
     def exporter(config):
         converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
@@ -179,7 +179,11 @@ def opened_by(wall: str, value) -> bool:
     """Whether the wall lets nbgrader's autograde through with `c.Lrcourse.allow_unsandboxed_autograde = value`."""
     from traitlets.config import Config
 
-    from lrcourse.grading.plain_autograde import RefuseUnsandboxed, RefusingExporter, UnsandboxedAutogradeRefused
+    from lrcourse.grading.autograde.plain_autograde import (
+        RefuseUnsandboxed,
+        RefusingExporter,
+        UnsandboxedAutogradeRefused,
+    )
 
     config = Config({"Lrcourse": {"allow_unsandboxed_autograde": value}})
     try:

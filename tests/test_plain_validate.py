@@ -16,7 +16,13 @@ from nbgrader.server_extensions.validate_assignment.handlers import ValidateAssi
 from traitlets.config import Config
 
 from lrcourse.build import tool_environment
-from lrcourse.grading.plain_validate import COURSE_MARK, OPT_IN, UnsandboxedValidateRefused, check, in_students_folder
+from lrcourse.grading.autograde.plain_validate import (
+    COURSE_MARK,
+    OPT_IN,
+    UnsandboxedValidateRefused,
+    check,
+    in_students_folder,
+)
 
 from support.course import NOTEBOOK
 from support.paths import ROOT
@@ -161,7 +167,7 @@ def test_where_lrcourse_cannot_be_imported_no_nbgrader_kernel_starts(monkeypatch
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
     from traitlets.config.loader import PyFileConfigLoader
 
-    monkeypatch.setitem(sys.modules, "lrcourse.grading.plain_validate", None)  # its import raises ImportError
+    monkeypatch.setitem(sys.modules, "lrcourse.grading.autograde.plain_validate", None)  # its import raises ImportError
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     with pytest.raises(NoSuchKernel):
         KernelSpecManager().get_kernel_spec(config.Execute.kernel_name)

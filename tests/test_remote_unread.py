@@ -54,7 +54,7 @@ class _InProcess:
 def _session(answers, **process):
     import socket
 
-    from lrcourse.grading.remote import Session
+    from lrcourse.grading.autograde.remote import Session
 
     ours, theirs = socket.socketpair()
     handle = type("ZygoteHandleStandIn", (), {"fork": lambda self: _InProcess(theirs, **process)})()
@@ -67,7 +67,7 @@ def test_a_name_whose_value_does_not_decode_fails_only_its_own_tests():
     resolves every name first: one prediction the grader could not decode zeroed the chapter. It is Undefined, with the
     reason; the other names resolve."""
     from lrcourse import checking
-    from lrcourse.grading.remote import Undefined
+    from lrcourse.grading.autograde.remote import Undefined
 
     undecodable = {"ok": True, "callable": False, "value": {"tensor": ["x"], "shape": [1], "dtype": "float32"}}
     session, sockets = _session([("bad", "bad = 1"), ("x", "x = 2")], replies={"bad": undecodable})
@@ -87,7 +87,7 @@ def test_a_name_whose_read_timed_out_is_not_read_again_for_that_student():
     420 s budget. Its read timing out once makes it Undefined for the student's Session; the other names are read again
     from a new process."""
     from lrcourse import checking
-    from lrcourse.grading.remote import Undefined
+    from lrcourse.grading.autograde.remote import Undefined
 
     asked = []
     session, sockets = _session([("slow", "slow = 1"), ("x", "x = 2")], silent=("slow",), asked=asked)

@@ -1,4 +1,4 @@
-"""The sanitizer of student work (lrcourse/grading/sanitize.py): fast, no browser. The policy and route guards are
+"""The sanitizer of student work (lrcourse/grading/browser/sanitize.py): fast, no browser. The policy and route guards are
 tests/test_content_policy.py's; tests/test_instructor_browser.py shows both in Chromium."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from lrcourse.grading import sanitize
-from lrcourse.grading.bounded_render import BUDGET, PageBudget
-from lrcourse.grading.markup import clean_html, clean_svg
+from lrcourse.grading.browser import sanitize
+from lrcourse.grading.browser.bounded_render import BUDGET, PageBudget
+from lrcourse.grading.browser.markup import clean_html, clean_svg
 
 from support import hostile_html as hostile
 
@@ -241,18 +241,18 @@ def test_show_safely_adds_itself_once_and_keeps_other_preprocessors():
     config.HTMLExporter.preprocessors = ["some.Other"]
     sanitize.show_safely(config)
     sanitize.show_safely(config)
-    assert config.HTMLExporter.preprocessors == ["some.Other", "lrcourse.grading.sanitize.SafeToShow"]
-    assert config.HTMLExporter.filters["markdown2html"] == "lrcourse.grading.sanitize.cell_markdown2html"
-    assert config.HTMLExporter.filters["strip_files_prefix"] == "lrcourse.grading.sanitize.strip_files_prefix"
+    assert config.HTMLExporter.preprocessors == ["some.Other", "lrcourse.grading.browser.sanitize.SafeToShow"]
+    assert config.HTMLExporter.filters["markdown2html"] == "lrcourse.grading.browser.sanitize.cell_markdown2html"
+    assert config.HTMLExporter.filters["strip_files_prefix"] == "lrcourse.grading.browser.sanitize.strip_files_prefix"
 
 
 def test_the_course_configuration_sanitizes_what_formgrader_renders(root):
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    assert "lrcourse.grading.sanitize.SafeToShow" in config.HTMLExporter.preprocessors
-    assert config.HTMLExporter.filters["markdown2html"] == "lrcourse.grading.sanitize.cell_markdown2html"
-    assert config.HTMLExporter.filters["strip_files_prefix"] == "lrcourse.grading.sanitize.strip_files_prefix"
+    assert "lrcourse.grading.browser.sanitize.SafeToShow" in config.HTMLExporter.preprocessors
+    assert config.HTMLExporter.filters["markdown2html"] == "lrcourse.grading.browser.sanitize.cell_markdown2html"
+    assert config.HTMLExporter.filters["strip_files_prefix"] == "lrcourse.grading.browser.sanitize.strip_files_prefix"
 
 
 def test_links_to_another_host_without_a_scheme_go_and_kept_links_send_no_referer():
@@ -350,7 +350,7 @@ def test_the_environments_configuration_sanitizes_a_course_configured_without_it
     monkeypatch.chdir(tmp_path)
     app = NbGrader()
     app.load_config_file()
-    assert "lrcourse.grading.sanitize.SafeToShow" in app.config.HTMLExporter.preprocessors
+    assert "lrcourse.grading.browser.sanitize.SafeToShow" in app.config.HTMLExporter.preprocessors
 
 
 def test_finding_what_to_note_reads_each_character_once():

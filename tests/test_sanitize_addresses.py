@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import html
 
-from lrcourse.grading import sanitize
-from lrcourse.grading.markup import clean_html, clean_svg, on_this_machine
+from lrcourse.grading.browser import sanitize
+from lrcourse.grading.browser.markup import clean_html, clean_svg, on_this_machine
 
 from support import hostile_html as hostile
 

@@ -31,13 +31,13 @@ from pathlib import Path
 
 import pytest
 
-import lrcourse.grading.collect as collect_module
+import lrcourse.grading.exchange.collect as collect_module
 from lrcourse.build import tool_environment
 from lrcourse.cli import main as lrcourse_main
-from lrcourse.grading.collect import collect
-from lrcourse.grading.exchange_inbound import Exchange
-from lrcourse.grading.graded_files import carry_nbgrader_files
-from lrcourse.grading.submission_secrets import (
+from lrcourse.grading.autograde.graded_files import carry_nbgrader_files
+from lrcourse.grading.exchange.collect import collect
+from lrcourse.grading.exchange.inbound_folder import Exchange
+from lrcourse.grading.exchange.submission_secrets import (
     CONTESTED,
     NOBODY,
     SECRET,

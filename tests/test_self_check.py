@@ -17,8 +17,8 @@ from traitlets.config import Config
 
 from lrcourse import cells, cli
 from lrcourse.build import chapters, tool_environment
-from lrcourse.grading.feedback_page import use_feedback_template
-from lrcourse.grading.results import PENDING, AssignmentGrades, assignment_items, source_order
+from lrcourse.grading.browser.feedback_page import use_feedback_template
+from lrcourse.grading.reports.results import PENDING, AssignmentGrades, assignment_items, source_order
 from lrcourse.self_check import (
     BY_HAND,
     STUDENT,

@@ -14,8 +14,8 @@ from nbgrader.api import MissingEntry
 from nbgrader.utils import compute_checksum
 
 from lrcourse.gradebook_db import gradebook
-from lrcourse.grading.submission_rows import SubmissionRows, one_transaction
-from lrcourse.grading.withheld_scores import WithholdAutoGrades, set_trusted_score
+from lrcourse.grading.autograde.withheld_scores import WithholdAutoGrades, set_trusted_score
+from lrcourse.grading.fleet.submission_rows import SubmissionRows, one_transaction
 
 from support.small_gradebook import ANSWER, WRITTEN, small_gradebook
 

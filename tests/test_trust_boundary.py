@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from lrcourse import wire
-from lrcourse.grading.sandbox import bwrap as sandbox
-from lrcourse.grading.sandbox import no_lr_scheduler
+from lrcourse.grading.sandbox import bwrap as sandbox, no_lr_scheduler
 
 
 def test_values_cross_as_plain_data_and_come_back_as_stand_ins():
@@ -211,7 +210,7 @@ def test_the_answers_zygote_imports_what_the_context_imports_before_it_forks():
     """`Judge.ready` gives the zygote the modules the chapter's context imports (`Exercise.context_modules`): the
     zygote imports them once, so a child finds them imported before its context runs; one that does not import is
     left to the child, which meets the error as it always did."""
-    from lrcourse.grading.remote import Session
+    from lrcourse.grading.autograde.remote import Session
     from lrcourse.grading.sandbox import answer_zygote, answers
 
     handle = answers.AnswerZygoteHandle()
@@ -240,7 +239,7 @@ def test_a_limit_written_as_a_whole_float_is_that_number():
 
 
 def test_a_bad_limit_in_the_courses_config_stops_grading_before_any_worker_starts(tmp_path):
-    from lrcourse.grading.grade import grade_class
+    from lrcourse.grading.autograde.grade import grade_class
 
     (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.Sandbox.memory_mb = 'lots'\n")
     with pytest.raises(ValueError, match="c.Sandbox.memory_mb must be a whole number of at least 1, not 'lots'"):
@@ -359,7 +358,7 @@ def test_each_answers_name_reports_its_own_cells_error_not_the_first_one():
     import socket
 
     from lrcourse import checking
-    from lrcourse.grading.remote import Session
+    from lrcourse.grading.autograde.remote import Session
     from lrcourse.grading.sandbox.answer_zygote import Child
 
     class InProcess:

@@ -16,10 +16,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from lrcourse.grading.export import GradesCsvExportPlugin
+from lrcourse.grading.autograde.grades_csv import GradesCsvExportPlugin
 from lrcourse.grading.intake import MAX_ENTRIES, refused, submissions, unsafe_files, valid_student_id
 from lrcourse.grading.outcomes import REASON_WRITTEN, Outcome, RunOutcomes, outcomes_csv, summary, write_outcomes
-from lrcourse.grading.results import failed_students
+from lrcourse.grading.reports.results import failed_students
 from lrcourse.grading.spreadsheet import read_rows, safe_cell, write_csv
 
 from support.csvcells import formula_cells
@@ -375,7 +375,7 @@ BIDI = "\u202e\u2066\u2069\u200b\u200f\u061c\u2028\ufeff"
 def test_bidi_and_invisible_characters_are_escaped_in_every_csv_and_the_class_report(tmp_path):
     """A file name `x\u202etxt.py` (F4) showed the rest of its reason reversed in a spreadsheet and in
     reports/<chapter>.html: every text cell and the report's student text show such characters as escapes."""
-    from lrcourse.grading.class_report import esc
+    from lrcourse.grading.reports.class_report import esc
 
     reason = f"x{BIDI}txt.py is Python code"
     path = write_outcomes(tmp_path, RunOutcomes("ch", [Outcome("zed", "failed", reason)]))

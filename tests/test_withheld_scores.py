@@ -15,15 +15,15 @@ from nbgrader.preprocessors import SaveAutoGrades
 from traitlets.config import Config
 
 from lrcourse.gradebook_db import gradebook
-from lrcourse.grading.export import GradesCsvExportPlugin
-from lrcourse.grading.output_caps import CappedExecute, use_capped_execute
-from lrcourse.grading.results import PENDING, grade_value
-from lrcourse.grading.withheld_scores import (
+from lrcourse.grading.autograde.grades_csv import GradesCsvExportPlugin
+from lrcourse.grading.autograde.output_caps import CappedExecute, use_capped_execute
+from lrcourse.grading.autograde.withheld_scores import (
     WithholdAutoGrades,
     in_kernel_scores,
     set_trusted_score,
     withhold_kernel_scores,
 )
+from lrcourse.grading.reports.results import PENDING, grade_value
 
 from support.small_gradebook import ANSWER, WRITTEN, small_gradebook
 

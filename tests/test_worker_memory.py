@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lrcourse.grading import worker_memory
+from lrcourse.grading.autograde import worker_memory
 from lrcourse.grading.sandbox import cgroups
 from lrcourse.grading.sandbox.leftovers import remove_stale
 
@@ -59,7 +59,7 @@ def test_with_one_blas_thread_numpy_starts_no_thread_in_the_worker(one_thread):
     """RLIMIT_DATA counts thread stacks: the worker's numpy starts OpenBLAS's threads only when not told not to."""
     program = (
         "import os, sys\n"
-        "from lrcourse.grading import worker_memory\n"
+        "from lrcourse.grading.autograde import worker_memory\n"
         f"{'worker_memory.one_blas_thread()' if one_thread else ''}\n"
         "import numpy\n"
         "print(len(os.listdir('/proc/self/task')))\n"

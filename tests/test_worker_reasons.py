@@ -8,7 +8,7 @@ import nbformat
 from nbgrader.preprocessors import CheckCellMetadata
 from nbgrader.utils import capture_log
 
-from lrcourse.grading.worker import first_error
+from lrcourse.grading.autograde.worker import first_error
 
 
 class Check:

@@ -176,7 +176,8 @@ def fake_grading(feedback: bool):
 def test_the_demo_grades_a_copy_and_touches_neither_the_release_nor_a_workspace(monkeypatch, capsys):
     """The demo's own steps for real (a scratch course, its release, the submissions); grading itself faked
     here, since the graded-class tests grade the same example class for real."""
-    from lrcourse.grading import grade, outcomes
+    from lrcourse.grading import outcomes
+    from lrcourse.grading.autograde import grade
 
     before = digests(ROOT / "notebooks")
     had_workspace = (ROOT / "workspace").exists()

@@ -16,7 +16,7 @@ from torch import nn
 from torch.optim import lr_scheduler
 
 from lrcourse.checking import wsd_observer
-from lrcourse.grading import verdicts
+from lrcourse.grading.autograde import verdicts
 from lrcourse.grading.exercise import load_exercise
 from lrcourse.grading.sandbox.limits import Limits
 

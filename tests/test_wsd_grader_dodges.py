@@ -82,7 +82,7 @@ def test_the_edges_long_schedules_are_the_first_runs_of_the_warm_up_and_decay_te
     from lrcourse.checking.observe import OBSERVED_ONCE
 
     cells = {cell.id: cell.source for cell in nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells}
-    assert "wsd" in OBSERVED_ONCE  # each request made once per student (lrcourse/grading/remote.py)
+    assert "wsd" in OBSERVED_ONCE  # each request made once per student (lrcourse/grading/autograde/remote.py)
     for cell in ("test_wsd_warmup", "test_wsd_decay"):
         runs = []
 
@@ -116,7 +116,7 @@ def test_the_edges_cell_judges_the_very_observations_the_warm_up_and_decay_tests
 
     from lrcourse.build import ROOT
     from lrcourse.checking import wsd as judges
-    from lrcourse.grading import remote
+    from lrcourse.grading.autograde import remote
     from lrcourse.grading.sandbox.answer_zygote import Child
 
     cell = [""]
@@ -184,7 +184,7 @@ class ScriptedProcess:
 
 
 def scripted_session(replies: list):
-    from lrcourse.grading import remote
+    from lrcourse.grading.autograde import remote
 
     process = ScriptedProcess(replies)
     handle = type("ZygoteHandleStandIn", (), {"fork": lambda self: process})()
@@ -250,7 +250,7 @@ def test_the_resumed_run_and_the_steps_out_of_order_are_asked_of_a_new_process_t
     run in a module global (R24m's kind) finds it empty there and loses the resume; the same in one process passes."""
     import socket
 
-    from lrcourse.grading import remote
+    from lrcourse.grading.autograde import remote
     from lrcourse.grading.sandbox.answer_zygote import Child
 
     from catalogue.wsd import WSD_CORRECT

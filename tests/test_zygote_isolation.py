@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from lrcourse.grading import verdicts
+from lrcourse.grading.autograde import verdicts
 from lrcourse.grading.exercise import load_exercise
 from lrcourse.grading.sandbox.limits import Limits
 from lrcourse.grading.sandbox.zygote import ZygoteFault

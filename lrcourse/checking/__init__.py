@@ -5,7 +5,7 @@ Every check has two halves, so that the same test cell can run in two places:
 - an *observer* runs the student's code and records what it did (rates after each step, values returned,
   the exception raised), as plain data (`lrcourse.wire`). In a notebook's kernel it runs right
   there; under `lrcourse grade` it runs in a fresh process of the student's own, which the grader drives
-  (`lrcourse.grading.remote`), and only the observations come back.
+  (`lrcourse.grading.autograde.remote`), and only the observations come back.
 - a *judge* compares the observations with PyTorch's reference, computed where the judge runs, and raises
   a `CheckFailed` (an AssertionError) that says what was configured, at which step, what was expected, what
   came out, and the likely cause; in a notebook it shows as that message, not the checker's traceback

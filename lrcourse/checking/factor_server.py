@@ -112,5 +112,5 @@ class LocalFactors:
 
     def restart(self) -> None:
         """New factors from here on; the kernel is one process, so what it remembers stays (the grader starts a new
-        one, `lrcourse.grading.remote`)."""
+        one, `lrcourse.grading.autograde.remote`)."""
         self.server = FactorServer(self.factory)

@@ -33,7 +33,7 @@ def observer(name: str, seconds: float | Callable[[dict], float] | None = None, 
     (`Session.observed_once`): chapter 7's edges judge runs the warm-up and decay tests also grade, and the answer must
     not show them another run. A process loaded afresh for each cell did not suffice: it can still be told apart, by
     its first request, the pid counter or a coin (R24l); and once each request is made once, what ran before in the
-    process tells an answer nothing its arguments do not (see `lrcourse.grading.remote`)."""
+    process tells an answer nothing its arguments do not (see `lrcourse.grading.autograde.remote`)."""
 
     def register(function):
         OBSERVERS[name] = function
@@ -57,7 +57,7 @@ def observer_seconds(name: str, payload: dict) -> float:
 
 class RemoteTarget:
     """A name defined in a student's process that the grader drives from outside (see
-    `lrcourse.grading.remote`): observers run over there, judges here."""
+    `lrcourse.grading.autograde.remote`): observers run over there, judges here."""
 
     name = "?"
 

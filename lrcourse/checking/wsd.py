@@ -12,7 +12,7 @@ lengths included; one phase at least must be right, or nothing of the edges is P
 once held at the edges to the answer's own long schedule, shifted (a twin run): no request can force a wrong decay to
 be the same across requests, and an answer that remembered the previous schedule decayed in the twin as the edge case
 did (issue 24, R24m's a3). `REGULAR` are runs the warm-up and decay tests grade, and under the grader each of the
-observer's requests is made once per student (`lrcourse.grading.remote`): the edges judge the very runs those tests
+observer's requests is made once per student (`lrcourse.grading.autograde.remote`): the edges judge the very runs those tests
 judged, so the leniency rests on what those tests charged.
 
 The warm-up, decay and edges rates are observed in the student's process, so they are what that process reports,
@@ -40,7 +40,7 @@ SCHEDULE = "PyTorch's SequentialLR of LinearLR, ConstantLR and PolynomialLR"
 # Schedules with long phases (every phase several steps long, start_factor < 1), with their lr: a phase the answer has
 # wrong in one of them is a slip of the whole phase, not of an edge (check_wsd_edges). They are the first two runs of
 # the warm-up test and of the decay test, in that order, with the same payloads, and the observer is registered `once` (under
-# the grader each request is made once per student, `lrcourse.grading.remote`): the edges cell's
+# the grader each request is made once per student, `lrcourse.grading.autograde.remote`): the edges cell's
 # runs of them are the very observations those tests judged, not runs made again, so an answer cannot look wrong here
 # only, to be judged leniently (issue 24, reviews R24k, R24l; tests/test_wsd_grader_dodges.py holds the notebook and
 # the grader to this)

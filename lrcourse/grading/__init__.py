@@ -1,29 +1,35 @@
-"""Grading a class on nbgrader, one module per step an instructor knows.
+"""Grading a class on nbgrader: one room (a subpackage) per verb, above a ground every room stands on.
 
-- `grade`: the `lrcourse grade` run: intake (`intake`), a pool of grading workers (`worker`, each under its
-  own memory cap: `worker_memory`), the run's outcomes (`outcomes`); `course` opens the course's configuration
-  and gradebook.
-- `verdicts`: every autograded test cell decided again in the grader's process, from the assignment's
-  `exercise`, with the student's answers as stand-ins (`remote`) in processes of their own; `verdict_files`:
-  what they leave on disk (their record, the graded notebook's notes).
+From the bottom; a module imports only from its own room, the ground, or a room listed before it
+(tests/test_layers.py holds it):
+
 - `sandbox/`: the trust boundary, every process that runs a student's code: nbgrader's notebooks in kernels
   forked from a kernel zygote (`kernels`, `kernel_zygote`, `kernel_relay`; `kernel_client` bounds what a
   kernel sends, `kernel_output` bounds it at the source), the answers' processes (`answers` here,
   `answer_zygote` there; `zygote`: what both zygotes share), in bubblewrap (`bwrap`, `limits`, `cgroups`,
   `namespaces`, `no_lr_scheduler`); `leftovers` removes what a killed worker's sandboxes left behind.
-- `collect`: submissions from nbgrader's exchange (`inbound`), checked and copied into submitted/, each with the
-  `submission_secret.txt` it keeps (`submission_secrets`: one rule for collect and grade, its owner recorded in
-  the course's ledger).
-- `output_caps`, `notebook_limits`, `spreadsheet`: what a kernel emits, a notebook read, a CSV written, bounded.
-- `late`: late penalties from the trusted score; `nbgrader_collect`: nbgrader's collect made `collect`.
-- `withheld_scores`: the kernel's own scores never reach the gradebook; `plain_autograde`: nbgrader's own
-  (unsandboxed) autograde refused outside a grading worker; `plain_validate`: nbgrader's Validate refused on
-  students' notebooks; `source_files`: nothing of source/<chapter>/ but its notebooks reaches a student (the
-  release refuses the rest, autograde copies none of it).
-- `sanitize`, `content_policy`: students' HTML made inert in the instructor's browser (formgrader, feedback).
-- `results`: read a graded class back: per-item grades from the gradebook, failures, verdicts, failure messages.
-- `export`: per-item grades (an nbgrader export plugin) and Canvas's gradebook import file from a roster.
-- `class_report`: the class report, one self-contained HTML page per chapter (`reports/<chapter>.html`).
+- the ground, here: `course` (the course's configuration and gradebook), `intake` (which submissions a run takes),
+  `outcomes` (a run's outcomes), `exercise` (an assignment's exercises), `source_files` (nothing of
+  source/<chapter>/ but its notebooks reaches a student), `notebook_limits` and `spreadsheet` (a notebook read, a
+  CSV written, bounded).
+- `browser/`: students' HTML made inert in the instructor's browser (`sanitize`, `markup`, `content_policy`,
+  `bounded_render`), nbgrader's feedback page (`feedback_page`) and its exporter (`feedback_exporter`).
+- `exchange/`: submissions from nbgrader's exchange (`collect`, `inbound`, `inbound_folder`, `root`, `mounts`),
+  checked and copied into submitted/, each with the `submission_secret.txt` it keeps (`submission_secrets`: one
+  rule for collect and grade, its owner recorded in the course's ledger); `nbgrader_collect`: nbgrader's collect
+  made `collect`.
+- `autograde/`: the `lrcourse grade` run (`grade`), a pool of grading workers (`worker`, each under its own
+  memory cap: `worker_memory`, stopped when held: `watchdog`); `verdicts`: every autograded test cell decided
+  again in the grader's process, with the student's answers as stand-ins (`remote`) in processes of their own;
+  `verdict_files`, `graded_files`, `output_caps`: what a run leaves on disk; `late` penalties from the trusted
+  score; `withheld_scores`: the kernel's own scores never reach the gradebook; `grades_csv`: grades.csv;
+  `plain_autograde`, `plain_validate`: nbgrader's own (unsandboxed) autograde and Validate refused.
+- `doctor/`: `lrcourse doctor` (`diagnose`, `check`, `exchange`).
+- `reports/`: a graded class read back (`results`), per-item grades and Canvas's import file (`export`), the class
+  report (`class_report`, `reports/<chapter>.html`).
+- `fleet/`: the grading queue: the Celery broker both sides share (`broker`), the enqueuing command (`grade`,
+  `write`, `watch`, ...) and its workers (`worker`, `start`, `lease`, ...).
 
-Nothing is imported here: importing `lrcourse.grading` (or `lrcourse.checking`) loads no orchestrator.
+Nothing is imported here: importing `lrcourse.grading` (or `lrcourse.checking`) loads no orchestrator, and a
+room's `__init__` imports nothing either.
 """

@@ -8,6 +8,7 @@ with "database is locked") or PostgreSQL via a `db_url`. Every command opens it 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -31,12 +32,45 @@ def default_db_url(course: Path) -> str:
     return f"sqlite:///{course / 'gradebook.db'}"
 
 
+GRADING_NAME = re.compile(r"\blrcourse\.grading\.(\w+)")  # a class path of lrcourse's grading, by its first part
+UPGRADE = (
+    "{file} names class paths lrcourse no longer has ({names}): lrcourse.grading's modules moved into rooms "
+    "(autograde/, exchange/, browser/, reports/...), so this course's guards would not load. Update its class paths "
+    "as the README's \"Upgrading a course to the grading rooms\" says (this repository's nbgrader_config.py has "
+    "them all), then rerun `python scripts/setup_lab.py` in this environment. Nothing was graded."
+)
+
+
+class OutdatedCourseConfig(SystemExit):
+    """A course's nbgrader_config.py older than its lrcourse. A SystemExit: every command and worker stops with
+    its message, not a traceback, before it grades or collects anything."""
+
+
+def outdated_class_paths(text: str) -> list[str]:
+    """The `lrcourse.grading.X` names in a configuration whose X is neither a module nor a room of grading now."""
+    here = Path(__file__).parent
+    moved = {m.group(1) for m in GRADING_NAME.finditer(text)}
+    moved = {name for name in moved if not (here / name).is_dir() and not (here / f"{name}.py").is_file()}
+    return sorted(f"lrcourse.grading.{name}" for name in moved)
+
+
+def refuse_outdated_config(course: Path | str | None) -> None:
+    """Raise OutdatedCourseConfig if the course folder's nbgrader_config.py names class paths of an older lrcourse
+    (None: a command of no course)."""
+    config = Path(course) / "nbgrader_config.py" if course is not None else None
+    if config is not None and config.is_file():
+        if names := outdated_class_paths(config.read_text(errors="replace")):
+            raise OutdatedCourseConfig(UPGRADE.format(file=config.resolve(), names=", ".join(names)))
+
+
 def course_config(course: Path, db_url: str):
-    """nbgrader's configuration: the course's nbgrader_config.py, with root and gradebook set."""
+    """nbgrader's configuration: the course's nbgrader_config.py, with root and gradebook set; refused if it names
+    the class paths of an older lrcourse (its guards would fail to load, silently: OutdatedCourseConfig)."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
     config = Config()
+    refuse_outdated_config(course)
     if (course / "nbgrader_config.py").exists():
         config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
     config.CourseDirectory.root = str(course)

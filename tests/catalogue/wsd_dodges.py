@@ -315,7 +315,7 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     ),
     # R24l: three answers that tell the edges cell's fresh process from the warm-up and decay cells' ones, each with the
     # slip of a one-step warm-up taken for none (5/6), each once 6/6: the edges cell now judges the very observations
-    # those cells made (each `once` request made once per student, lrcourse/grading/remote.py), so none can look wrong
+    # those cells made (each `once` request made once per student, lrcourse/grading/autograde/remote.py), so none can look wrong
     # there only. The resume's resumed run and steps out of order now run in a new process
     # (lrcourse/checking/wsd_resume.py): a factor that answers differently in another process loses the resume there too
     wsd(  # a covert channel: the sandbox's pid counter, moved by each process to tell the next which cell it serves;

@@ -1,7 +1,7 @@
 """R24l's answers to chapter 7 that tell the edges cell's fresh answer process from the warm-up and decay cells' ones
 (issue 24), each with the slip of a one-step warm-up taken for none (5/6): a covert channel through the sandbox's pid
 counter, a coin per process, the first request a process handles. Each once got 6/6; the grader now makes each request
-to the observer once per student (lrcourse/grading/remote.py), so the edges judge the warm-up and decay cells' own
+to the observer once per student (lrcourse/grading/autograde/remote.py), so the edges judge the warm-up and decay cells' own
 observations. Graded in WSD_GRADER_DODGES (tests/catalogue/wsd_dodges.py)."""
 
 PID_CHANNEL = """

@@ -1,5 +1,5 @@
 """A small graded class for the export and class-report tests, and the gradebook read independently of
-`lrcourse.grading.results` (so the tests compare the outputs with nbgrader's own numbers).
+`lrcourse.grading.reports.results` (so the tests compare the outputs with nbgrader's own numbers).
 
 The README's example class (examples/class: alice correct, bob partly, carol a syntax error, dave a
 hang, erin a malformed notebook) in chapter 2, graded with `--export --roster` (its only grading in the suite: the

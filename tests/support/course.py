@@ -90,7 +90,7 @@ def solution_answers(chapter: str) -> dict[str, str]:
 
 def autograde(course: Path, chapter: str, *extra: str, opt_in: bool = True) -> subprocess.CompletedProcess:
     """Plain `nbgrader autograde CHAPTER` over every submitted student, in one process; with the instructor's
-    opt-in for trusted notebooks, without which the course refuses it (lrcourse/grading/plain_autograde.py)."""
+    opt-in for trusted notebooks, without which the course refuses it (lrcourse/grading/autograde/plain_autograde.py)."""
     flags = ["--Lrcourse.allow_unsandboxed_autograde=True"] if opt_in else []
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", "autograde", chapter, "--force", *flags, *extra],

@@ -100,7 +100,7 @@ WRITTEN = {
     "written-script": f"<script>{run('written-script')}</script>",
     "written-javascript-link": f"[a markdown link](javascript:{run('written-javascript-link')})",
     # a relative link from formgrader's submission page to its gradebook page, whose ids nbgrader writes into an
-    # inline script unescaped (lrcourse/grading/content_policy.py answers such an address 404)
+    # inline script unescaped (lrcourse/grading/browser/content_policy.py answers such an address 404)
     "written-formgrader-link": (
         f"[my plot]({FORMGRADER_LINK_PREFIX}{quote(script_id(run('written-formgrader-link')), safe='')}/nb)"
     ),

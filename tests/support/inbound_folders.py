@@ -7,8 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
-from lrcourse.grading.exchange_inbound import Exchange
-from lrcourse.grading.inbound import user_name
+from lrcourse.grading.exchange.inbound import user_name
+from lrcourse.grading.exchange.inbound_folder import Exchange
 
 from support import hostile
 from support.course import NOTEBOOK

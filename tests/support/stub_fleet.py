@@ -27,9 +27,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lrcourse.grading.fleet import RESTORE_SECONDS
-from lrcourse.grading.fleet_outage import BROKER_WAIT_SECONDS
-from lrcourse.grading.fleet_watch import CHECK_SECONDS
+from lrcourse.grading.fleet.broker import RESTORE_SECONDS
+from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS
+from lrcourse.grading.fleet.watch import CHECK_SECONDS
 
 STEP_SECONDS = 0.3
 
@@ -37,7 +37,7 @@ WORKER = """
 import base64, os, signal, sys, tempfile, time
 from dataclasses import asdict
 from pathlib import Path
-from lrcourse.grading import fleet_worker
+from lrcourse.grading.fleet import worker as fleet_worker
 from lrcourse.grading.outcomes import Outcome
 
 url = sys.stdin.read().strip()
@@ -65,8 +65,8 @@ sys.exit(fleet_worker.run_station(app, station, int(sys.argv[5]), visibility, na
 ENQUEUE = """
 import json, sys
 from pathlib import Path
-from lrcourse.grading.fleet_grade import grade_class_remote
-from lrcourse.grading import fleet_outage, fleet_watch
+from lrcourse.grading.fleet.grade import grade_class_remote
+from lrcourse.grading.fleet import outage as fleet_outage, watch as fleet_watch
 fleet_watch.CHECK_SECONDS = float(sys.argv[4])  # the enqueuer's looks at its version (`Unserved`), made quick
 wait = float(sys.argv[5]) if len(sys.argv) > 5 else fleet_outage.BROKER_WAIT_SECONDS  # a test's own argv may lack it
 url = sys.stdin.read().strip()
@@ -157,7 +157,7 @@ def wait_for(condition, seconds: float, step: float = 0.2) -> bool:
 
 def queued(client, version: str) -> int:
     """Tasks waiting in the version's queue (kombu's Redis list of that name), not yet taken by a worker."""
-    from lrcourse.grading import fleet
+    from lrcourse.grading.fleet import broker as fleet
 
     return int(client.llen(fleet.queue_name(version)))
 

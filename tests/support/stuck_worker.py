@@ -13,7 +13,7 @@ import resource
 import time
 from dataclasses import dataclass
 
-from lrcourse.grading import worker
+from lrcourse.grading.autograde import worker
 from lrcourse.grading.outcomes import Outcome
 
 STUCK = "stuck"

@@ -12,5 +12,5 @@ left behind.
 Nothing a process here sends is run or unpickled by the grader: the answers' process sends bounded JSON
 (`lrcourse.wire`), a kernel sends Jupyter messages whose frames and queue are bounded (`kernel_client`) and whose content is
 checked in the shapes nbclient reads (`message_shapes`); a
-message of many frames is bounded by the grading worker's memory cap (`lrcourse.grading.worker_memory`).
+message of many frames is bounded by the grading worker's memory cap (`lrcourse.grading.autograde.worker_memory`).
 """

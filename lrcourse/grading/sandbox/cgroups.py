@@ -1,6 +1,6 @@
 """The cgroups the grader makes (root only): its groups in cgroup v1, hybrid or v2, with their limits.
 
-`bwrap.Sandbox` makes a memory, a pids and a cpu group for each sandbox, `lrcourse.grading.worker_memory` a memory
+`bwrap.Sandbox` makes a memory, a pids and a cpu group for each sandbox, `lrcourse.grading.autograde.worker_memory` a memory
 group for each grading worker; each name (`group_name`) holds the process id of the worker that made it, so
 `leftovers` removes the groups of a process that is gone (`group_owner`). In v1 each controller has a hierarchy
 of its own; in v2 (and a hybrid's unified one) the controllers share one folder, so a group is made once per

@@ -8,7 +8,7 @@ So the grader connects only the channels it reads, and bounds what each socket m
   to be read (past that, ZeroMQ stops reading from the kernel, and what the kernel sends waits in its own,
   sandboxed, memory). ZeroMQ's size bound is per frame, not per message: libzmq assembles a message of many
   frames whole in the worker before anyone can read it, so whole messages are bounded only by the grading
-  worker's own memory cap (`lrcourse.grading.worker_memory`). An honest kernel never comes near any of these:
+  worker's own memory cap (`lrcourse.grading.autograde.worker_memory`). An honest kernel never comes near any of these:
   its streams pass on little more than the output caps, in small messages (`kernel_output`).
 - **stdin, control and heartbeat** are never connected by the client: nbclient never reads them (input is
   refused, the kernel's liveness is its process's), and a socket that is never read would hold whatever the
@@ -46,8 +46,7 @@ import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.session import Session
-from traitlets import Callable as CallableTrait
-from traitlets import Type, default
+from traitlets import Callable as CallableTrait, Type, default
 
 from lrcourse.grading.sandbox.message_shapes import fault
 from lrcourse.json_scan import scan_json

@@ -1,6 +1,6 @@
 """What one sandbox may use: the limits `Sandbox` enforces, read from nbgrader_config.py as `c.Sandbox.<name>`;
 and (`worker_*`) what a grading worker itself may use, enforced outside the sandbox: `worker_memory_mb` by
-`lrcourse.grading.worker_memory`, `worker_grace_seconds` by `lrcourse.grading.watchdog.Watchdog`."""
+`lrcourse.grading.autograde.worker_memory`, `worker_grace_seconds` by `lrcourse.grading.autograde.watchdog.Watchdog`."""
 
 from __future__ import annotations
 

@@ -1,0 +1,117 @@
+"""What of a student's submission `lrcourse grade` carries into her graded and feedback folders: the chapter's
+notebook and nbgrader's own two files, nothing else (issue 20, F10).
+
+nbgrader's autograde copies every file of `submitted/<id>/<chapter>/` that `CourseDirectory.ignore` does not name
+into `autograded/<id>/<chapter>/`, where the student's kernel runs (it sees them in its `/notebook`) and whose
+files formgrader serves to the instructor; generate_feedback copies that folder's into `feedback/<id>/<chapter>/`.
+A student's `evil.html` there runs its script if the instructor opens it from disk, and a large file costs every
+copy. The grading worker's configuration makes that ignore list name every file (`["*", ".*"]`: nbgrader matches
+the submission's folder itself, so nothing below it is copied; the notebooks are converted, not copied), and the
+worker copies nbgrader's `timestamp.txt` and `submission_secret.txt` itself, after the kernel ran (its
+release_feedback reads both from the feedback folder). The course's own source side is unchanged: the release
+refuses a stray file in `source/<chapter>/` (`source_files`), which now no grading copies either.
+
+Nothing is refused for this: a student who saved a CSV beside her notebook is graded, with one note naming
+what was left out (`left_out_note`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+from pathlib import Path
+
+from lrcourse.grading import outcomes
+from lrcourse.grading.exchange.submission_secrets import (
+    NO_SECRET,
+    SECRET,
+    read_secret,
+    secret_keeper,
+    shared_note,
+    usable_secret,
+)
+from lrcourse.grading.intake import NBGRADER_FILES
+from lrcourse.grading.outcomes import capped
+
+EVERY_FILE = ["*", ".*"]  # nbgrader's ignore globs: every name, hidden ones too (glob's `*` skips a leading dot)
+NAMED = 5  # left-out files named in a note; the rest are counted
+NOTE_LIMIT = 300  # characters of that note
+
+
+def carry_only_notebooks(config) -> None:
+    """Make nbgrader's autograde and generate_feedback, configured by `config`, copy no file beside a notebook."""
+    config.CourseDirectory.ignore = list(EVERY_FILE)
+
+
+def carry_nbgrader_files(source: Path, destination: Path, submitted: bool = False) -> str:
+    """Copy nbgrader's own files from `source` into `destination` (if that folder exists): only plain files with
+    one name (intake refused any other kind), never through a link. The secret is carried only as `nbgrader submit`
+    writes it: a hand-copied submission has none, or any short file, and release_feedback raised FileNotFoundError
+    or UnicodeDecodeError on it and stopped for every student after (F15); a fresh one is written instead, as
+    `lrcourse collect` does. When `source` is the student's folder in `submitted/` (`submitted`), a secret that is
+    not hers by `submission_secrets`' rule (collect recorded a classmate as its owner, or no collect recorded it
+    and another folder holds it: the two feedback files would share one name in the exchange, F16, F17) is not
+    carried either: a fresh one, as collect writes. Returns the note
+    for the student's reasons when a fresh one was written (`NO_SECRET`, `SHARED_SECRET`), else ""."""
+    if not destination.is_dir() or destination.is_symlink():
+        return ""
+    for name in NBGRADER_FILES:
+        if name == SECRET:
+            continue
+        try:
+            info = os.lstat(source / name)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+            target = destination / name
+            if os.path.lexists(target):
+                target.unlink()
+            shutil.copyfile(source / name, target, follow_symlinks=False)
+    secret = read_secret(source / SECRET)  # a plain file's first bytes only, never through a link
+    note = "" if secret is not None and usable_secret({SECRET: secret}) else NO_SECRET
+    if not note and submitted:
+        owner = secret_keeper(source.parent.parent, source.name, secret, source.parent.name)
+        note = shared_note(owner) if owner is not None else ""
+    write_new(destination / SECRET, secrets.token_hex(64).encode() if note else secret)
+    return note
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Replace whatever is at `path` (a link the kernel left is removed, never followed) by a file holding `data`."""
+    if os.path.lexists(path):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
+def left_out(folder: Path, notebook: str) -> list[str]:
+    """The files and links of the submission in `folder` that grading does not carry: all but the chapter's
+    `notebook` and nbgrader's own files, relative to `folder` (a folder's content is listed, not the folder). Only
+    a note: a folder that cannot be listed (gone meanwhile) lists nothing, and never fails the student."""
+    kept = {notebook, *NBGRADER_FILES}
+    found, pending = [], [folder]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as listing:
+                entries = list(listing)  # at most intake.MAX_ENTRIES in all: intake counted them
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+            elif (name := Path(entry.path).relative_to(folder).as_posix()) not in kept:
+                found.append(name)
+    return sorted(found)
+
+
+def left_out_note(names: list[str]) -> str:
+    """One short note for the student's reasons: which of her files were not graded, and that nothing failed."""
+    if not names:
+        return ""
+    # each name as one quoted line (a newline or an escape in a file name would reach reports/<chapter>.csv raw: F14)
+    shown = ", ".join(outcomes.shown(name, NOTE_LIMIT) for name in names[:NAMED])
+    shown += f" and {len(names) - NAMED} more" if len(names) > NAMED else ""
+    return capped(f"left out (only the chapter's notebook is graded, nothing else is copied): {shown}", NOTE_LIMIT)

@@ -1,0 +1,162 @@
+"""`lrcourse doctor`'s checks of the nbgrader exchange `lrcourse collect` reads, when there is one: its root must keep
+the course's folder in place (`exchange_root`), the course's folder must exist and be the instructor's, checked as
+collect checks it, and its inbound folder 3733 (students write in it, only its owner lists it, the sticky bit keeps
+each submission folder in place; nbgrader's groupshared lets a group list it: named, warned of); and the kernel
+must refuse a student's hard link to a classmate's file (`protected_hardlinks`). Each is one `Check` line.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import stat
+from pathlib import Path
+
+from lrcourse.grading.doctor.check import Check, one_line
+
+# the exchange's inbound folder as nbgrader's release makes it (everyone writes and enters, only its owner lists it),
+# plus the sticky bit (only a submission folder's owner, the inbound folder's owner and root may rename or remove it):
+# the README's set-up. nbgrader's groupshared makes it group-listable (2773): whoever is in its group then reads every
+# submission, so doctor names the group and warns (`inbound_mode_problem`)
+INBOUND_MODE = 0o3733
+HARDLINKS_SYSCTL = Path("/proc/sys/fs/protected_hardlinks")
+SHOWN = 5  # names listed in a line before "and N more"
+
+
+def exchange_root(course: Path) -> Check:
+    """The nbgrader exchange `lrcourse collect` reads, when there is one: a root in which no student can put
+    their own folder in place of the course's (`exchange_root`; collect refuses such an exchange)."""
+    from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, exchange_of
+    from lrcourse.grading.exchange.root import root_problem
+
+    try:
+        exchange = exchange_of(course)
+    except ExchangeUnusable as error:
+        return Check("the nbgrader exchange", f"not checked: {error}", warning=True)
+    except Exception as error:  # a config file that fails: the sandbox limits' check below names it
+        return Check("the nbgrader exchange", one_line(f"not checked: {type(error).__name__}: {error}"), warning=True)
+    if not exchange.root.is_dir():
+        return Check(f"the nbgrader exchange: none at {exchange.root} (lrcourse collect needs one; not checked)")
+    problem = root_problem(exchange)
+    if not problem:
+        return course_folder(exchange)
+    problem, fix = problem.split(" Fix: ", 1)
+    return Check(
+        "the nbgrader exchange's root", problem.rstrip(".") + "; lrcourse collect refuses it", fix, stops="collect"
+    )
+
+
+def course_folder(exchange) -> Check:
+    """The course's folder in the exchange, checked as `lrcourse collect` checks it (`open_exchange_folder`: a
+    folder, reached without a link, owned by this user or root), and its inbound folder's mode once nbgrader's
+    release has made it. Missing, any student may create it first (the root is writable by all) and own the
+    course's folders: nbgrader's release then fails ("You don't own the directory") and collect refuses them."""
+    from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, open_exchange_folder
+
+    folder = exchange.root / exchange.course_id
+    name = "the nbgrader exchange's course folder"
+    create = (  # the inbound folder made now too, sticky (3733): nbgrader's release would make it 2733
+        f"as the user who collects, `mkdir -m 0755 {folder} && install -d -m 3733 {exchange.inbound}` (see the "
+        "README's instructor set-up)"
+    )
+    if not os.path.lexists(folder):
+        problem = f"{folder} does not exist yet: the first student to create it would own the course's folders"
+        return Check(
+            name, f"{problem}; lrcourse collect would refuse them", f"create it now, {create}", stops="collect"
+        )
+    try:
+        os.close(open_exchange_folder(exchange, (exchange.course_id,), "the course's folder"))
+        seen = inbound_stat(exchange) if os.path.lexists(exchange.inbound) else None  # made by the first release
+    except ExchangeUnusable as error:
+        fix = f"remove it (as root: a student's files may be in it), then, {create}"
+        return Check(name, one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
+    problem = inbound_mode_problem(exchange, seen) if seen is not None else None
+    if problem:
+        return Check(name, *problem, warning=True)
+    return Check(
+        f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit), "
+        f"and {folder} is yours"
+    )
+
+
+def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | None:
+    """What an inbound folder not of INBOUND_MODE lets a classmate do, and the fix; None when it is INBOUND_MODE.
+    nbgrader's own modes (2733; 2773 with groupshared) are told part by part: a group that lists it, no sticky bit."""
+    from lrcourse.grading.exchange.root import group_name
+
+    mode, inbound = stat.S_IMODE(seen.st_mode), exchange.inbound
+    if mode == INBOUND_MODE:
+        return None
+    if mode | stat.S_ISVTX | stat.S_IRGRP != INBOUND_MODE | stat.S_IRGRP:  # not nbgrader's 2733 or 2773, sticky or not
+        problem = (
+            f"{inbound} has mode {mode:04o}, not 3733 (students write in it, none lists it: the random part of "
+            "a classmate's folder name is all that hides their submission; the sticky bit keeps it in place)"
+        )
+        return problem, f"`chmod 3733 {inbound}`"
+    problems, fixes = [], []
+    if mode & stat.S_IRGRP:  # nbgrader's groupshared
+        problems.append(
+            f"{inbound} (mode {mode:04o}) can be listed by its group {group_name(seen.st_gid)} "
+            f"({group_members(seen.st_gid)}): anyone in it lists every submission and reads its notebook and "
+            "submission_secret.txt (with which they fetch that student's feedback), so no student may be in it "
+            "(nbgrader's groupshared makes it so; only the user who collects needs to list it)"
+        )
+        fixes.append(f"`chmod g-r {inbound}` (as its owner), or keep every student out of that group")
+    if not mode & stat.S_ISVTX:  # nbgrader's own mode: the sticky bit missing
+        problems.append(
+            f"{inbound} has mode {mode:04o}, without the sticky bit: a classmate who learns a submission folder's "
+            "name can rename it, taking it out of lrcourse collect or making it look late (collect notes it)"
+        )
+        fixes.append(f"`chmod +t {inbound}` (as its owner)")
+    return "; ".join(problems), "; ".join(fixes)
+
+
+def group_members(gid: int) -> str:
+    """The users this machine lists in the group `gid`, as its member list and as their primary group (users a
+    directory service does not enumerate are not seen: the README says to check)."""
+    try:
+        members = set(grp.getgrgid(gid).gr_mem)
+    except KeyError:
+        members = set()
+    members |= {user.pw_name for user in pwd.getpwall() if user.pw_gid == gid}
+    if not members:
+        return "no members listed here"
+    names = sorted(members)
+    more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return "members listed here: " + ", ".join(names[:SHOWN]) + more
+
+
+def inbound_stat(exchange) -> os.stat_result:
+    """The inbound folder's stat, opened as `lrcourse collect` opens it (ExchangeUnusable if it refuses)."""
+    from lrcourse.grading.exchange.inbound_folder import open_inbound
+
+    opened = open_inbound(exchange)
+    try:
+        return os.fstat(opened)
+    finally:
+        os.close(opened)
+
+
+def protected_hardlinks(sysctl: Path = HARDLINKS_SYSCTL) -> Check:
+    """Whether the kernel refuses a hard link to a file the user neither owns nor may write (fs.protected_hardlinks):
+    where it does not, a classmate who learns a submission folder's name links its notebook (readable by all, as
+    the instructor who collects must read it) from a folder of her own, which moves its change time and makes
+    collect refuse the submission (a file with two names). A warning, not a failure: collect still works and says
+    why it refuses, and this machine's setting is not the one of the machines where students' servers run, if
+    they are others (a hub's nodes): the README asks for it on each."""
+    name = "hard links to other users' files refused (fs.protected_hardlinks = 1)"
+    try:
+        value = sysctl.read_text().strip()
+    except OSError as error:
+        return Check(name, f"not checked: cannot read {sysctl} ({error.strerror})", warning=True)
+    if value == "1":
+        return Check(name)
+    return Check(
+        name,
+        f"{sysctl} is {value}: a student who learns a classmate's submission folder name can hard-link its notebook, "
+        "which moves its change time (it looks late) and makes lrcourse collect refuse it (a file with two names)",
+        "`sysctl -w fs.protected_hardlinks=1` and `fs.protected_hardlinks = 1` in /etc/sysctl.d/ (as root), on "
+        "every machine where students' servers run",
+        warning=True,
+    )

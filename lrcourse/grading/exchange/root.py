@@ -1,0 +1,114 @@
+"""Whether the exchange's root keeps the course's folder in place: checked by `lrcourse collect` before it opens
+the inbound folder, and by `lrcourse doctor`.
+
+Students must create folders in the exchange's root (nbgrader's `fetch` and `submit` do), so it is writable by
+all; without the sticky bit (mode 0777, nbgrader's default and its docs' example) any of them may also rename
+what others own there: a student renames the course's folder, puts her own in its place, and classmates fetch
+her notebook (code they run) and submit into her inbound folder; she moves the course's folder back before the
+instructor collects. With the sticky bit (1777) only an entry's owner, the root's owner or root may rename it.
+So the root must not be writable by group or others without the sticky bit, the course's folder in it not by
+others at all (a student's own outbound/ or feedback/ there stops nbgrader's release and release_feedback), and
+the root must belong to root or the collecting user (its owner may rename anything in it). The inbound folder
+without the sticky bit (nbgrader's 2733) lets a classmate rename a submission folder whose name they learn: noted
+by collect (`inbound_not_sticky`), not refused; so does one its group or others may list (`inbound_listed`: nbgrader's
+groupshared 2773), where anyone in that group reads every submission."""
+
+from __future__ import annotations
+
+import grp
+import os
+import stat
+
+from lrcourse.grading.exchange.inbound import user_name
+from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
+
+SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
+
+
+def replaceable(seen: os.stat_result) -> bool:
+    """A folder in which group or others may rename or remove what they do not own."""
+    return stat.S_ISDIR(seen.st_mode) and bool(seen.st_mode & SHARED_WRITE) and not seen.st_mode & stat.S_ISVTX
+
+
+def root_problem(exchange: Exchange) -> str | None:
+    """Why a student could put their own folder in place of the course's in the exchange, or make one in the
+    course's folder, or None. A folder that is missing, a link or not a folder is left to `open_inbound`, which
+    refuses it with its own reason."""
+    course = exchange.root / exchange.course_id
+    try:
+        root = os.stat(exchange.root)  # the root's path is the admin's own: followed
+    except OSError:
+        return None
+    if replaceable(root):
+        return (
+            f"{exchange.root} (mode {stat.S_IMODE(root.st_mode):04o}) is writable by other users without the sticky "
+            "bit: a student can rename the course's folder and put their own in its place, where classmates would "
+            f"fetch her notebook and submit into her inbound folder. Fix: `chmod 1777 {exchange.root}` (as its owner "
+            "or root; see the README's instructor set-up)"
+        )
+    if root.st_uid not in (os.geteuid(), 0):
+        return (
+            f"{exchange.root} is owned by {user_name(root.st_uid)}, who may rename anything in it even with the sticky "
+            f"bit. Fix: `chown root {exchange.root}` and `chmod 1777 {exchange.root}` (as root; see the README's "
+            "instructor set-up)"
+        )
+    try:
+        seen = os.stat(course, follow_symlinks=False)
+    except OSError:
+        return None
+    # students write only inside inbound/; the course's folder may be group-writable for the course's instructors
+    # (nbgrader's groupshared), never by others, sticky bit or not: a student's own outbound/ or feedback/ there
+    # makes nbgrader's release and release_feedback refuse a folder the instructor does not own
+    if stat.S_ISDIR(seen.st_mode) and seen.st_mode & stat.S_IWOTH:
+        return (
+            f"{course} (mode {stat.S_IMODE(seen.st_mode):04o}) is writable by other users: a student can make its "
+            "outbound/ or feedback/ folder (nbgrader's release and release_feedback then refuse it), or, without the "
+            f"sticky bit, replace the course's inbound/. Fix: `chmod o-w {course}` (0755; see the README's instructor "
+            "set-up)"
+        )
+    return None
+
+
+def check_exchange_root(exchange: Exchange) -> None:
+    """Refuse an exchange whose course folder a student could replace (`root_problem`)."""
+    problem = root_problem(exchange)
+    if problem:
+        raise ExchangeUnusable(problem)
+
+
+def inbound_not_sticky(inbound: int, exchange: Exchange) -> list[str]:
+    """A note when the inbound folder (open at `inbound`) lets students rename or remove what they do not own in
+    it: without the sticky bit, a classmate who learns a submission folder's name can rename it (out of collect,
+    or to look late). Not a refusal: nbgrader's release makes it so (2733), and the submissions in it are still
+    each student's own; `chmod +t` as its owner fixes it without touching a submission's change time."""
+    seen = os.fstat(inbound)
+    if not replaceable(seen):
+        return []
+    return [
+        f"{exchange.inbound} (mode {stat.S_IMODE(seen.st_mode):04o}) has no sticky bit: a classmate who learns a "
+        "submission folder's name can rename it, taking it out of collect or making it look late. Fix: `chmod +t "
+        f"{exchange.inbound}` (as its owner; mode 3733, see the README's instructor set-up)"
+    ]
+
+
+def inbound_listed(inbound: int, exchange: Exchange) -> list[str]:
+    """A note when group or others may list the inbound folder (open at `inbound`): nbgrader's groupshared makes it
+    2773, and then anyone in its group (a student put there by mistake) lists every submission and reads its
+    notebook and submission_secret.txt, with which they fetch that student's feedback. Not a refusal: the
+    submissions are still each student's own; `chmod go-r` as its owner fixes it without touching their times."""
+    seen = os.fstat(inbound)
+    if not seen.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        return []
+    who = "every user" if seen.st_mode & stat.S_IROTH else f"everyone in its group {group_name(seen.st_gid)}"
+    return [
+        f"{exchange.inbound} (mode {stat.S_IMODE(seen.st_mode):04o}) can be listed by {who}: whoever of them is a "
+        "student reads every classmate's submission and its submission_secret.txt (and fetches their feedback). "
+        f"Fix: `chmod go-r {exchange.inbound}` (as its owner; mode 3733, see the README's instructor set-up)"
+    ]
+
+
+def group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return f"gid {gid}"

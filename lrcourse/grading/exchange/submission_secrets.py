@@ -1,0 +1,223 @@
+"""Which `submission_secret.txt` a submission keeps, in `lrcourse collect` and in `lrcourse grade`: one rule.
+
+nbgrader's `release_feedback` files each student's feedback under a hash of the secret in their submitted folder,
+and `fetch_feedback` finds it with the secret the student's own `nbgrader submit` wrote (every secret she ever
+submitted with). It stops for the rest of the class at a missing, empty or undecodable one, so only a secret as
+`nbgrader submit` writes it is kept, else a fresh one is written (`NO_SECRET`: that student's feedback cannot reach
+them through the exchange). A secret can be read in a classmate's inbound folder, or sent in a submission copied
+into `submitted/` by hand: two students holding one would each fetch the other's feedback.
+
+The rule (F17): a secret belongs to the student `lrcourse collect` first accepted it from, and only its owner's
+submission keeps it. Collect records each owner in the course's ledger (`.secret_owners/<assignment>.json`, in the
+course's folder, outside `submitted/`: no student writes it, and no folder copied into `submitted/` by hand is in
+it), as a hash of the secret; an owner is never replaced, so no later submission, hand copy or re-run takes a
+secret from its student. A secret no collect recorded yet goes to the student whose accepted inbound folder held it
+(superseded folders counted too) when it is the only student whose folders hold it; held by several students'
+folders, it goes to none of them (`NOBODY`, recorded so: F18). Who held it first cannot be told: a classmate can
+rename the secret file in a folder `nbgrader submit` left writable to all (0777) away and back, which moves its change
+time after her own copy's. Every holder not its owner gets a fresh secret (`SHARED_SECRET`, `CONTESTED`): in
+collect the other inbound holders, in grade every folder in `submitted/` holding a secret recorded for someone else.
+A secret is recorded only as read from the very file checked, unchanged since (`inbound_secret`): a student who
+rewrites her own between the check and the read records nothing. A ledger that exists but cannot be read stops
+collect and grade (`LedgerUnreadable`): replacing it would forget every owner. A secret no collect ever recorded (a
+hand copy's) is kept by its only holder in `submitted/`, and by none of them when several hold it. Collect counts
+no folder in `submitted/`: it rewrites only its own, and a hand copy cannot take an owner's secret.
+Secrets are read as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in,
+an inbound folder what a student wrote. (nbgrader's `feedback/` holds no secret.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import stat
+from pathlib import Path
+
+from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Submission
+from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
+
+SECRET = "submission_secret.txt"
+SHARED_SECRET = (
+    f"its {SECRET} is also held by the student {{!r}} (now or in an earlier submission): a fresh one written, so "
+    "neither fetches the other's feedback; this student cannot fetch feedback through the exchange (send it another way)"
+)
+NO_SECRET = (
+    f"no usable {SECRET}: a fresh one written so release_feedback goes on for the class; this student cannot "
+    "fetch feedback through the exchange (send it another way)"
+)
+CONTESTED = (
+    f"its {SECRET} is also held by a classmate's inbound folder, and no earlier collect recorded whose it is: no "
+    "holder keeps it, a fresh one written, so neither fetches the other's feedback; this student cannot fetch feedback "
+    "through the exchange (send it another way)"
+)
+NOBODY = ""  # the ledger's owner of a secret several students' inbound folders held before any collect recorded it
+
+
+class LedgerUnreadable(ExchangeUnusable):
+    """The ledger exists but cannot be read as one: collect and grade stop rather than forget who owns a secret
+    (an ExchangeUnusable: collect's callers stop with the reason for it as they do for an exchange they cannot use)."""
+
+
+def shared_note(owner: str) -> str:
+    """The report of a holder whose secret is another's (`owner`), or no one's (`NOBODY`)."""
+    return CONTESTED if owner == NOBODY else SHARED_SECRET.format(owner)
+
+
+def usable_secret(files: dict[str, bytes]) -> bool:
+    """The student's submission_secret.txt is one `nbgrader submit` writes: 128 hexadecimal digits."""
+    return re.fullmatch(rb"[0-9a-f]{128}\n?", files.get(SECRET, b"")) is not None
+
+
+LEDGER = ".secret_owners"  # in the course's folder: the owner of each secret collect accepted, per assignment
+
+
+def digest(secret: bytes) -> str:
+    """How the ledger names a secret: its hash (the ledger never holds one a reader could submit with)."""
+    return hashlib.sha256(secret.strip()).hexdigest()
+
+
+def ledger_path(course: Path, assignment: str) -> Path:
+    return course / LEDGER / f"{assignment}.json"
+
+
+def read_ledger(course: Path, assignment: str) -> dict[str, str]:
+    """secret's digest -> its owner, as collect recorded them (nothing if there is no ledger yet). LedgerUnreadable
+    if there is one that cannot be read or is not a ledger: collect would otherwise write a new one over it, and
+    every secret recorded would go to whoever sent it next (F18)."""
+    path = ledger_path(course, assignment)
+    try:
+        ledger = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise LedgerUnreadable(_unreadable(path, error)) from None
+    if not isinstance(ledger, dict) or not all(isinstance(v, str) for v in ledger.values()):
+        raise LedgerUnreadable(_unreadable(path, "not a JSON object of secret digests and owners"))
+    return ledger
+
+
+def _unreadable(path: Path, why) -> str:
+    return (
+        f"the secret ledger {path} cannot be read ({why}): nothing collected or graded, the ledger left as it is. "
+        "Restore it from a backup, or, knowing that every secret collected so far loses its owner (a classmate who "
+        "sent one would be given it), move it aside and run again"
+    )
+
+
+def no_ledger_note(course: Path, assignment: str) -> list[str]:
+    """What collect reports when there is no ledger yet but `submitted/` already holds folders of the assignment:
+    their secrets were collected before any ledger and are not protected. (Not rebuilt from `submitted/`: a hand
+    copy there is not told from a folder collect wrote, and could take an honest student's secret.)"""
+    if ledger_path(course, assignment).exists() or not any((course / "submitted").glob(f"*/{assignment}")):
+        return []
+    return [
+        f"no secret ledger {ledger_path(course, assignment).relative_to(course)}, but submitted/ already holds folders "
+        f"of {assignment}: the secrets collected before it existed have no recorded owner (a classmate who sends "
+        "one now could be given it)"
+    ]
+
+
+def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
+    """Write the ledger whole (a crash leaves the old one or the new), readable by its owner only."""
+    path = ledger_path(course, assignment)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    fresh = path.with_suffix(".writing")
+    fresh.unlink(missing_ok=True)
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(ledger, file, indent=1, sort_keys=True)
+    fresh.replace(path)
+
+
+def record_first_holders(ledger: dict[str, str], holders: dict[bytes, list[tuple[int, str]]]) -> None:
+    """`ledger` learns an owner for each secret it has none for (`holders`: secret -> (its file's change time,
+    student) per accepted inbound folder): the student whose folders alone hold it; `NOBODY` if several students'
+    do (the change times cannot say who was first: F18). An owner already there stays."""
+    for secret, held in holders.items():
+        students = {student for _, student in held}
+        ledger.setdefault(digest(secret), students.pop() if len(students) == 1 else NOBODY)
+
+
+def first_held(submission: Submission) -> int:
+    """When the secret file of a checked inbound folder was put there (its change time in ns, set by the kernel: a
+    student can only move it later)."""
+    return submission.entries[SECRET].st_ctime_ns
+
+
+def hand_copied_holders(submitted: Path, assignment: str, secret: bytes) -> set[str]:
+    """The students whose folder of `assignment` in `submitted` holds `secret`."""
+    return {
+        path.parent.parent.name
+        for path in submitted.glob(f"*/{assignment}/{SECRET}")
+        if read_secret(path) == secret.strip()
+    }
+
+
+def secret_keeper(submitted: Path, assignment: str, secret: bytes, student: str) -> str | None:
+    """`lrcourse grade`'s side of the rule: the classmate because of whom `student`'s folder in `submitted` may not
+    keep `secret` (None if it keeps it): its recorded owner if that is someone else; for a secret no collect
+    recorded, another folder holding it too."""
+    owner = read_ledger(submitted.parent, assignment).get(digest(secret))
+    if owner is not None:  # NOBODY's: no one keeps it
+        return owner if owner != student else None
+    others = sorted(hand_copied_holders(submitted, assignment, secret) - {student})
+    return others[0] if others else None
+
+
+def inbound_secret(inbound_fd: int, submission: Submission) -> bytes | None:
+    """The secret in a checked inbound folder, read as `read_secret` reads one, from the very file checked and
+    unchanged since (its inode, change time and size, before and after the read); None if it has none or it is not
+    that file: `first_held` is the checked file's change time, and a student who rewrote her own secret with a
+    classmate's after the check must not have it recorded as held since then (F18)."""
+    if SECRET not in submission.entries:
+        return None
+    try:
+        folder = os.open(submission.name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=inbound_fd)
+    except OSError:
+        return None
+    try:
+        return read_secret(Path(SECRET), dir_fd=folder, seen=submission.entries[SECRET])
+    finally:
+        os.close(folder)
+
+
+def _unchanged(opened: os.stat_result, seen: os.stat_result) -> bool:
+    fields = ("st_dev", "st_ino", "st_ctime_ns", "st_size")
+    return all(getattr(opened, name) == getattr(seen, name) for name in fields)
+
+
+def read_secret(path: Path, dir_fd: int | None = None, seen: os.stat_result | None = None) -> bytes | None:
+    """A plain file's first bytes, as many as a secret has (submitted/ may hold what an instructor copied in: a link
+    to /dev/zero or a FIFO is not read, nothing is followed); None for anything else, or if `seen` is given and the
+    file is not the one it describes, unchanged until read."""
+    try:
+        fd = os.open(path, OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            return None
+        data = os.read(fd, 130).strip()
+        if seen is not None and not (_unchanged(opened, seen) and _unchanged(os.fstat(fd), seen)):
+            return None
+        return data
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def secret_to_keep(files: dict[str, bytes], student: str, ledger: dict[str, str]) -> tuple[bytes, str]:
+    """`lrcourse collect`'s side of the rule: the secret to write for `student` (theirs if the ledger has them as
+    its owner, else a fresh one) and who owns theirs (`student` if they do; `NOBODY` if no one); `ledger` records the one
+    written (a secret of theirs the ledger has no owner for yet is theirs from now on)."""
+    secret = files[SECRET] if usable_secret(files) else secrets.token_hex(64).encode()
+    owner = ledger.setdefault(digest(secret), student)
+    if owner != student:
+        secret = secrets.token_hex(64).encode()
+        ledger[digest(secret)] = student
+    return secret, owner

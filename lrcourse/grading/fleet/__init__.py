@@ -1,0 +1,4 @@
+"""The grading queue: the enqueuing command (`lrcourse grade --broker-file`), its workers (`lrcourse worker`),
+and the Celery broker both sides share.
+
+Nothing is imported here."""

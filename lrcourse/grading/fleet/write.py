@@ -1,0 +1,181 @@
+"""The enqueuing command's writing of the results workers return (`fleet_grade`): one `Writer` a run, and `write` for
+each result, as local grading writes it (see `fleet_grade`'s text for what is written, in which order)."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+from lrcourse.gradebook_db import gradebook
+from lrcourse.grading import intake
+from lrcourse.grading.autograde import late
+from lrcourse.grading.autograde.graded_files import carry_nbgrader_files
+from lrcourse.grading.course import course_config
+from lrcourse.grading.fleet import broker as fleet, parcel, result as fleet_result
+from lrcourse.grading.fleet.result import Stored
+from lrcourse.grading.outcomes import Outcome
+
+
+class Writer:
+    """What the enqueuing command keeps while it writes a run's results: the course's configuration, one gradebook
+    held open, each assignment's exercise read once, and nbgrader's API to make a feedback page from this gradebook
+    (made on the first late submission: on time, the worker's page is already this gradebook's). A gradebook opened
+    per use cost 0.06-0.08 s each, three times a student, and load_exercise 0.15 s; a commit a cell, 0.24-0.48 s a
+    result (measured on a busy 2-core machine; now one transaction a student, about 0.1 s: scripts/bench_writer.py):
+    the run's one writer is serial, and at thousands of results that bounds the whole fleet."""
+
+    def __init__(self, course: Path, db_url: str):
+        self.course, self.db_url = course, db_url
+        self.config = course_config(course, db_url)
+        self.api = None
+        self.book = None
+        self.course_directory = None
+        self.exercises = {}
+        self.results, self.seconds = 0, 0.0  # written so far, and the time spent writing them
+
+    def pace(self) -> str:
+        """How fast this run's one writer went: at thousands of results, it bounds the whole fleet."""
+        each = self.seconds / max(self.results, 1)
+        return (
+            f"lrcourse: {self.results} result(s) written in {self.seconds:.1f} s, {each:.2f} s each (this command "
+            f"writes one at a time: at most {60 / max(each, 1e-3):.0f} results a minute, whatever the number "
+            "of workers)"
+        )
+
+    def gradebook(self):
+        """The run's gradebook, opened on first use. Every write ends with a commit or a rollback (`done`), so that
+        SQLite holds no lock while nbgrader's feedback (`remake`) opens it on its own."""
+        if self.book is None:
+            self.book = gradebook(self.db_url)
+        return self.book
+
+    def timestamp(self, submitted: Path):
+        """The submission's time from its timestamp.txt, as nbgrader's autograde reads it (None if it has none)."""
+        if self.course_directory is None:
+            from nbgrader.coursedir import CourseDirectory
+
+            self.course_directory = CourseDirectory(config=self.config)
+        return self.course_directory.get_existing_timestamp(str(submitted))
+
+    def exercise(self, assignment: str):
+        from lrcourse.grading.exercise import load_exercise
+
+        if assignment not in self.exercises:
+            self.exercises[assignment] = load_exercise(self.course, assignment, self.gradebook())
+        return self.exercises[assignment]
+
+    def done(self, written: bool) -> None:
+        if self.book is not None:
+            (self.book.db.commit if written else self.book.db.rollback)()
+
+    def close(self) -> None:
+        if self.book is not None:
+            self.book.close()
+            self.book = None
+
+    def remake(self, assignment: str, student: str) -> str:
+        """The student's feedback generated again here; the error, if that failed."""
+        if self.api is None:
+            from nbgrader.apps import NbGraderAPI
+
+            from lrcourse.grading.autograde.worker import feedback_settings
+
+            feedback_settings(self.config)
+            self.api = NbGraderAPI(config=self.config)
+        from lrcourse.grading.autograde.worker import first_error
+
+        # nbgrader's API catches everything, KeyboardInterrupt too (a bare except in utils.capture_log): the run's
+        # CtrlC only notes a first Ctrl-C here, and the loop stops at its next check (blocking SIGINT in this thread
+        # would not do: another thread, tqdm's monitor say, takes the signal and the handler runs here all the same)
+        generated = self.api.generate_feedback(assignment, student, force=True)
+        return "" if generated.get("success") else first_error(generated)
+
+
+def write(course: Path, writer: Writer, assignment: str, student: str, current: str, result) -> Outcome:
+    """One task's result (`Stored`, or the stored meta as a dict, checked here) into the course (see the module's
+    text); the student's outcome."""
+    if not isinstance(result, Stored):
+        try:
+            result = fleet_result.read(result)
+        except fleet_result.Refused as error:
+            return Outcome(student, "failed", f"the worker's result is refused: {error}")
+    if result.document is None:
+        return Outcome(student, "failed", result.reason)
+    document = result.document
+    outcome = fleet_result.outcome_of(student, document["outcome"])
+    if outcome.status != "graded":
+        return outcome
+    try:
+        _write_files(course, student, assignment, document)
+        late_seconds, outcome.score, outcome.max_score = _write_grades(
+            course, writer, assignment, student, document["scores"]
+        )
+    except Exception as error:  # a result that cannot be written fails that student only
+        writer.done(written=False)
+        if refused_by_database(error):  # not this result's fault: every following student would fail the same way
+            raise fleet.GradebookRefused(student, error) from error
+        return Outcome(student, "failed", f"the result could not be written: {type(error).__name__}: {error}")
+    if late_seconds > 0 and outcome.feedback:
+        error = remake_feedback(course, writer, assignment, student)
+        if error:
+            return Outcome(student, "failed", "feedback: " + error, seconds=outcome.seconds)
+    if outcome.feedback and not outcome.unchecked:
+        intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
+    return outcome
+
+
+def refused_by_database(error: BaseException) -> bool:
+    """Whether `error` is the gradebook's database refusing (SQLAlchemy's OperationalError or InterfaceError: read-only,
+    locked, disk full or I/O error, a connection lost or refused), not a result it cannot take (IntegrityError,
+    DataError, nbgrader's own refusals: that student fails, the run goes on)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(error, OperationalError | InterfaceError)
+
+
+def remake_feedback(course: Path, writer: Writer, assignment: str, student: str) -> str:
+    """The student's feedback made again here (`Writer.remake`), with nbgrader's own two files carried into the
+    folder it replaced (release_feedback reads them there: `graded_files`); the error, if that failed."""
+    error = writer.remake(assignment, student)
+    if not error:
+        carry_nbgrader_files(*(course / kind / student / assignment for kind in ("autograded", "feedback")))
+    return error
+
+
+def _write_files(course: Path, student: str, assignment: str, document: dict) -> None:
+    for kind in ("autograded", "feedback"):
+        files = document.get(kind) or {}
+        if isinstance(files, dict):
+            files = {name: data for name, data in files.items() if name != intake.MARK}
+        folder = course / kind / student / assignment
+        shutil.rmtree(folder, ignore_errors=True)
+        if files:
+            parcel.unpack(files, folder)
+
+
+def _write_grades(course: Path, writer: Writer, assignment: str, student: str, scores: dict) -> tuple:
+    """The student's grades into the gradebook, in one transaction (`submission_rows`); how late the submission
+    is (seconds), its score and the most it could be, as the gradebook has them."""
+    import nbformat
+
+    from lrcourse.grading.autograde.withheld_scores import set_trusted_score
+    from lrcourse.grading.fleet.submission_rows import SubmissionRows, one_transaction
+
+    timestamp = writer.timestamp(course / "submitted" / student / assignment)
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # SQLAlchemy's notices on nbgrader's own use
+    exercise = writer.exercise(assignment)  # before the transaction: read once a run
+    with one_transaction(writer.gradebook()) as book:
+        book.update_or_create_student(student)
+        book.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
+        rows = SubmissionRows(book, assignment, student)
+        for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
+            rows.save(nbformat.read(path, as_version=4), path.stem)
+        for test in exercise.tests:
+            grade = rows.find_grade(test.name, exercise.notebook, assignment, student)
+            score = scores.get(test.name, 0.0)  # no verdict: no points
+            set_trusted_score(grade, min(max(score, 0.0), float(grade.max_score)))
+        book.db.commit()  # flushed, and the scores computed in SQL read again: the penalty is from the trusted ones
+        late.assign_penalties(book, writer.config, assignment, student)
+        submission = book.find_submission(assignment, student)
+        return submission.total_seconds_late, submission.score, submission.max_score
