@@ -192,7 +192,7 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
     # deep copies of the model and the optimizer themselves, their state_dicts loaded back afterwards (issue 23, R23z:
     # the optimizer's copy carries the StepLR's initial_lr along, and load_state_dict puts it back)
     range_test(
-        "range_restores_from_deep_copies_of_model_and_optimizer",
+        "range_restores_from_deepcopies",
         range_variant(
             """    saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
