@@ -46,7 +46,8 @@ def steps_parts(payload: dict):
 def range_fixture(payload: dict):
     """A model and an optimizer that have trained for an epoch (the optimizer has a state) and whose rates are then
     halved, and the batches of the range test; one group, or two (the output layer at `head_ratio` times the hidden
-    layer's rate)."""
+    layer's rate). The halving is a StepLR's, as in a run under a schedule, so every group also holds `initial_lr`
+    (its constructor's rate), or, with `payload["moved_by"] == "hand"`, a hand's, which leaves no `initial_lr`."""
     train_set, _, _ = training.digits_split()
     batches = training.Batches(train_set, payload["batch_size"], seed=payload["seed"])
     model = training.make_model(payload["seed"])
@@ -61,15 +62,21 @@ def range_fixture(payload: dict):
         optimizer = torch.optim.SGD(groups, lr=payload["lr"], momentum=0.9)
     else:
         optimizer = torch.optim.Adam(groups, lr=payload["lr"])
+    by_hand = payload.get("moved_by", "StepLR") == "hand"
+    # the rates moved off the constructor's (every group halved, the ratio kept): an answer that takes its ratios
+    # against optimizer.defaults["lr"] runs at the wrong rates (issue 23, R23w). A StepLR also leaves each group's
+    # constructor rate as `initial_lr`, which a LambdaLR made later multiplies instead of the current rate (R23z)
+    decay = None if by_hand else torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
     loss_fn = torch.nn.CrossEntropyLoss()
     for inputs, targets in training.Batches(train_set, payload["batch_size"], seed=99):  # an optimizer with a state
         optimizer.zero_grad()
         loss_fn(model(inputs), targets).backward()
         optimizer.step()
-    # the rates moved off the constructor's, as a scheduler moves them (every group halved, the ratio kept): an
-    # answer that takes its ratios against optimizer.defaults["lr"] runs at the wrong rates (issue 23, R23w)
-    for group in optimizer.param_groups:
-        group["lr"] /= 2
+    if decay is None:
+        for group in optimizer.param_groups:
+            group["lr"] /= 2
+    else:
+        decay.step()  # the epoch's end: lr * 0.5, as `/= 2` gives it
     return model, optimizer, batches
 
 

@@ -9,6 +9,7 @@ import torch
 from lrcourse import checking
 
 import catalogue
+from catalogue.training import RANGE_REFERENCE
 
 
 def _range_answer(name):
@@ -66,7 +67,8 @@ def test_the_stop_point_takes_the_texts_rule_with_any_diverge(name):
 def test_a_range_test_may_grow_the_rate_with_exponential_lr_but_must_not_leave_initial_lr():
     """Issue 23 (R23r): a correct answer that grows the rate with PyTorch's ExponentialLR passes every check (the
     grader's process keeps the schedulers for this cell, as the kernel does: test_cells); the same answer restoring
-    the state and the rates by hand leaves ExponentialLR's `initial_lr` in the groups and loses the restore only.
+    the state and the rates by hand leaves ExponentialLR's `initial_lr` in groups that had none (the restore's case
+    whose rates were halved by hand; a StepLR's `initial_lr` it finds it leaves as it was) and loses the restore only.
     A LambdaLR made afterwards starts from that key, the range test's start_lr, not from the optimizer's rate; a
     StepLR or CosineAnnealingLR starts from the optimizer's rate but takes the key as its base_lrs, and the
     CosineAnnealingLR heads to it after T_max."""
@@ -79,8 +81,9 @@ def test_a_range_test_may_grow_the_rate_with_exponential_lr_but_must_not_leave_i
     by_hand = _range_answer("range_exponential_lr_restored_by_hand")
     checking.check_range_rates(by_hand, end_lr=10.0)
     checking.check_range_groups(by_hand, head_ratio=0.1, end_lr=10.0)
+    checking.check_range_restores(by_hand, end_lr=10.0)  # the StepLR's initial_lr was there and is left as it was
     with pytest.raises(checking.CheckFailed, match="parameter groups changed \\(added initial_lr\\)"):
-        checking.check_range_restores(by_hand, end_lr=10.0)
+        checking.check_range_restores(by_hand, end_lr=10.0, moved_by="hand")
     model = torch.nn.Linear(2, 2)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.003)
     batches = [(torch.randn(4, 2), torch.tensor([0, 1, 0, 1]))]
@@ -164,3 +167,39 @@ def test_ratios_taken_against_the_constructors_rate_run_the_test_at_the_wrong_ra
     with pytest.raises(checking.CheckFailed, match="optimizer step 0 used lr 5e-06; expected"):
         checking.check_range_rates(against_defaults, end_lr=10.0)
     checking.check_range_groups(against_defaults, head_ratio=0.1, end_lr=10.0)  # the ratio between groups it keeps
+
+
+def test_the_fixtures_optimizer_holds_the_initial_lr_of_the_steplr_that_halved_it_so_a_lambdalr_must_not_multiply_it():
+    """Issue 23 (R23z): the fixture halved its rates by hand and left no `initial_lr`, so a LambdaLR scaled from the
+    first group's current rate ran at the asked rates and got 7 of 7, while on an optimizer a scheduler has moved
+    (which keeps its constructor's rate as `initial_lr`) it runs at initial_lr / lr times them. A StepLR halves the
+    fixture's rates now: that answer runs at twice the rates (the rates', losses' and suggestion's cells), the same
+    LambdaLR made after setting every group's `initial_lr` to its current rate passes, and the restore requires the
+    StepLR's `initial_lr` kept."""
+    from lrcourse.fixtures import range_fixture
+
+    payload = {"optimizer": "Adam", "lr": 0.003, "batch_size": 128, "seed": 2, "head_ratio": 0.1}
+    _, optimizer, _ = range_fixture(payload)
+    assert [group["lr"] for group in optimizer.param_groups] == [0.0015, 0.0015 * 0.1]
+    assert [group["initial_lr"] for group in optimizer.param_groups] == [0.003, 0.003 * 0.1]
+    _, by_hand, _ = range_fixture(payload | {"moved_by": "hand"})
+    assert [group["lr"] for group in by_hand.param_groups] == [0.0015, 0.0015 * 0.1]
+    assert all("initial_lr" not in group for group in by_hand.param_groups)
+    from_current = _range_answer("range_lambdalr_from_current_rate")
+    with pytest.raises(checking.CheckFailed, match="step 0 used lr 2e-05; expected .* = 1e-05. Twice the rate"):
+        checking.check_range_rates(from_current, end_lr=10.0)
+    checking.check_range_rates(from_current, end_lr=10.0, moved_by="hand")  # without initial_lr it is right
+    checking.check_range_groups(from_current, head_ratio=0.1, end_lr=10.0)  # initial_lr keeps the ratio
+    checking.check_range_restores(from_current, end_lr=10.0)
+    set_first = _range_answer("range_rate_by_lambda_lr_from_initial_lr_set")
+    checking.check_range_rates(set_first, end_lr=10.0)
+    checking.check_range_restores(set_first, end_lr=10.0)
+
+    namespace = {"copy": copy, "math": math, "torch": torch, "loss_fn": torch.nn.CrossEntropyLoss()}
+    drops = RANGE_REFERENCE.replace(
+        "    return {", '    for group in optimizer.param_groups:\n        del group["initial_lr"]\n    return {'
+    )
+    exec(drops, namespace)
+    drops_initial_lr = namespace["lr_range_test"]
+    with pytest.raises(checking.CheckFailed, match="parameter groups changed \\(removed initial_lr\\)"):
+        checking.check_range_restores(drops_initial_lr, end_lr=10.0)

@@ -3,6 +3,7 @@ and reads the items in notebook order, the written answers apart, a total across
 
 One graded run (chapter 1); the rest reads plain data, the course's own notebooks and nbconvert's template."""
 
+import ast
 import hashlib
 import subprocess
 import sys
@@ -160,6 +161,32 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     assert f"    {'test_plateau_patience':<40} 1 / 1   patience: matches ReduceLROnPlateau" in lines
     total = next(line for line in lines if "autograded total" in line)
     assert " 20 / 20 " in total and "written answers, 4 points" in total  # not 20 / 24
+
+
+def _pass_messages(source: str) -> list[str]:
+    """The messages a test cell's source gives `passed(...)`, read by parsing it (not with self_check's pattern)."""
+    return [
+        node.args[0].value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "passed"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ]
+
+
+@pytest.mark.parametrize("chapter", chapters(ROOT))
+def test_every_test_cells_pass_message_is_the_description_lrcourse_check_prints(chapter):
+    """Issue 23 (R23z): chapter 6's restore message was 121 characters, one more than `labels` reads, so `lrcourse
+    check` printed its line with no description. Every test cell of every chapter says what it checks in one
+    passed("...") that `labels` reads whole."""
+    [path] = sorted((ROOT / "source" / chapter).glob("*.ipynb"))
+    tests = [cell for cell in nbformat.read(path, as_version=4).cells if cells.is_test(cell)]
+    found = labels(tests)
+    for cell in tests:
+        [message] = _pass_messages(cell.source)
+        shown = "your prediction" if message.startswith("Prediction recorded") else message
+        assert found.get(cells.nbgrader_id(cell)) == shown, (cells.nbgrader_id(cell), len(message), message)
 
 
 def test_the_total_across_chapters_counts_the_autograded_points_of_the_chapters_graded():

@@ -1,8 +1,11 @@
 """Chapter 6's range test written with PyTorch's schedulers, which the exercise allows (issue 23, R23r): its answer
 cell is marked `uses_schedulers`, so the grader's process keeps torch.optim.lr_scheduler, as the learner's kernel
 does. A correct answer that grows the rate with ExponentialLR gets full marks (it scored 0 of 7 while the grader's
-process lacked the module); the same answer restoring by hand leaves ExponentialLR's `initial_lr` in the groups,
-which a later LambdaLR would start from and closed-form schedulers take as their base_lrs, and loses the restore's points."""
+process lacked the module); the same answer restoring by hand leaves ExponentialLR's `initial_lr` in groups that had
+none (the restore's case whose rates were halved by hand), which a later LambdaLR would start from and closed-form
+schedulers take as their base_lrs, and loses the restore's points. A LambdaLR multiplies the `initial_lr` a StepLR
+left in the groups (R23z): scaled from the current rate it runs at twice the test's rates; with each group's
+`initial_lr` first set to its current rate it is right."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from catalogue.answers import variant
 from catalogue.training import range_test
 
 RANGE_RESTORES = "test_range_restores"
+RANGE_RATES, RANGE_LOSSES, RANGE_SUGGESTION = "test_range_rates", "test_range_losses", "test_range_suggestion"
 
 RANGE_BY_EXPONENTIAL_LR = """
 def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, diverge):
@@ -43,9 +47,45 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
     return {"lrs": lrs, "losses": losses, "suggestion": lrs[losses.index(min(losses))] / 10}
 """
 
-RANGE_SCHEDULER_CORRECT = [range_test("range_rate_by_exponential_lr", RANGE_BY_EXPONENTIAL_LR)]
+# LambdaLR scaled from the first group's current rate (issue 23, R23z). A LambdaLR multiplies each group's
+# `initial_lr`, and only a group without one gets its current rate there; the tests' optimizers were halved by a
+# StepLR, which left the constructor's rate as initial_lr, so this runs every group at twice the test's rates
+RANGE_BY_LAMBDA_LR_FROM_CURRENT_RATE = variant(
+    RANGE_BY_EXPONENTIAL_LR,
+    """    for group in optimizer.param_groups:                    # every group scaled alike: the ratios stay
+        group["lr"] = group["lr"] * start_lr / first
+    growth = lr_scheduler.ExponentialLR(optimizer, gamma=(end_lr / start_lr) ** (1 / (num_steps - 1)))
+""",
+    """    growth = lr_scheduler.LambdaLR(
+        optimizer, lambda s: (start_lr / first) * (end_lr / start_lr) ** (s / (num_steps - 1))
+    )
+""",
+)
+
+RANGE_SCHEDULER_CORRECT = [
+    range_test("range_rate_by_exponential_lr", RANGE_BY_EXPONENTIAL_LR),
+    # the same LambdaLR made on groups whose initial_lr is first set to their current rate (the state_dict restore
+    # puts the old initial_lr back): it multiplies the rates before the test, as the exercise asks
+    range_test(
+        "range_rate_by_lambda_lr_from_initial_lr_set",
+        variant(
+            RANGE_BY_LAMBDA_LR_FROM_CURRENT_RATE,
+            """    growth = lr_scheduler.LambdaLR(""",
+            """    for group in optimizer.param_groups:                    # LambdaLR multiplies initial_lr
+        group["initial_lr"] = group["lr"]
+    growth = lr_scheduler.LambdaLR(""",
+        ),
+    ),
+]
 
 RANGE_SCHEDULER_WRONG = [
+    # twice the rates wherever a scheduler left initial_lr (every case of the rates, losses and suggestion cells);
+    # the groups' ratio is kept (initial_lr has it too) and the state_dict restore puts everything back
+    range_test(
+        "range_lambdalr_from_current_rate",
+        RANGE_BY_LAMBDA_LR_FROM_CURRENT_RATE,
+        fails=(RANGE_RATES, RANGE_LOSSES, RANGE_SUGGESTION),
+    ),
     # the weights, the optimizer's state and its rates put back, but not the groups as they were
     range_test(
         "range_exponential_lr_restored_by_hand",
@@ -65,5 +105,5 @@ RANGE_SCHEDULER_WRONG = [
 """,
         ),
         fails=(RANGE_RESTORES,),
-    )
+    ),
 ]

@@ -189,6 +189,24 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
     return {"lrs": tried, "losses": smooth, "suggestion": tried[best] / 10}
 """,
     ),
+    # deep copies of the model and the optimizer themselves, their state_dicts loaded back afterwards (issue 23, R23z:
+    # the optimizer's copy carries the StepLR's initial_lr along, and load_state_dict puts it back)
+    range_test(
+        "range_restores_from_deepcopies",
+        range_variant(
+            """    saved_model = copy.deepcopy(model.state_dict())
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+""",
+            """    model_copy, optimizer_copy = copy.deepcopy(model), copy.deepcopy(optimizer)
+""",
+            """    model.load_state_dict(saved_model)
+    optimizer.load_state_dict(saved_optimizer)
+""",
+            """    model.load_state_dict(model_copy.state_dict())
+    optimizer.load_state_dict(optimizer_copy.state_dict())
+""",
+        ),
+    ),
     # issue 23 (R23f): the rate and the smoothing written as other correct formulas; full marks
     range_test(
         "range_rate_by_cumulative_multiplication",
