@@ -199,7 +199,7 @@ def test_the_visibility_warning_counts_a_process_warm_up_with_the_time_limit(
     process would be given the first one's task, Celery's tasks being shared between apps by default.)"""
     from types import SimpleNamespace
 
-    from lrcourse.grading.fleet import worker as fleet_worker
+    from lrcourse.grading.fleet import start as fleet_start, worker as fleet_worker
     from lrcourse.grading.sandbox.limits import Limits
 
     limits = Limits.from_config(course_config(ROOT, "sqlite://"))
@@ -212,7 +212,7 @@ def test_the_visibility_warning_counts_a_process_warm_up_with_the_time_limit(
     )
     assert app.conf.task_time_limit == 840
     monkeypatch.setattr(fleet_worker, "celery_main", lambda app, argv: 0)  # not started: only its warning is read
-    monkeypatch.setattr(fleet_worker, "ready", lambda url, what, retries: None)  # no broker here to wait for
+    monkeypatch.setattr(fleet_start, "ready", lambda url, what, retries: None)  # no broker here to wait for
     assert fleet_worker.serve(app, Station(checkout_copy(tmp_path / "checkout")), 1, visibility, "w@test") == 0
     said = capsys.readouterr().out
     assert ("is not longer than a task's time limit and a process's warm-up (1740 s)" in said) is warned, said
