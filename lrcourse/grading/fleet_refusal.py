@@ -12,6 +12,18 @@ ACL_FIX = (
     "its Redis ACL user must be allowed every command the fleet runs, INFO among them (Redis 7 counts INFO as "
     '@dangerous): add `+info` to its rule, e.g. `ACL SETUSER lrcourse +info` (the README\'s "Who holds the password")'
 )
+KEY_FIX = (
+    "its Redis ACL user must be allowed every key the fleet reads and writes (lrcourse:*, Celery's results "
+    "celery-task-meta-*, the queues' lists, kombu's unacked and unacked_index, ...): give it `~*`, e.g. "
+    '`ACL SETUSER lrcourse ~*` (the README\'s rule, "Who holds the password")'
+)
+CHANNEL_FIX = (
+    "its Redis ACL user must be allowed the Pub/Sub channels Celery and kombu use: give it `&*`, e.g. "
+    '`ACL SETUSER lrcourse &*` (the README\'s rule, "Who holds the password")'
+)
+# what Redis's NOPERM text names (Redis 7: "... to run the 'info' command", "... to access one of the keys used as
+# arguments", "... one of the channels ...") -> what was refused and the rule that allows it
+REFUSED = (("keys", "a key refused by its ACL", KEY_FIX), ("channels", "a channel refused by its ACL", CHANNEL_FIX))
 
 
 def causes(error: BaseException):
@@ -25,23 +37,39 @@ def causes(error: BaseException):
         seen = seen.__cause__ or seen.__context__
 
 
-def refusal(error: BaseException) -> str | None:
+def refusal(error: BaseException, source: str = "the broker file") -> str | None:
     """What the broker refused and what to fix, if `error` (or an error it was raised from: kombu's OperationalError
-    wraps redis-py's) says that Redis answered and refused this URL's user: a command its ACL forbids (INFO, which
-    `fleet_full.has_room` runs before every write), a wrong user or password, a read-only replica. None otherwise.
-    These were said to be a broker that "does not answer", with the advice to run again when it answers: no rerun
-    cures them."""
+    wraps redis-py's) says that Redis answered and refused this URL's user: a command, a key or a channel its ACL
+    forbids (each with the part of the README's rule that allows it), a wrong user or password (`source`: where the
+    URL came from, to correct), a read-only replica (`replica`). None otherwise. These were said to be a broker that
+    "does not answer", with the advice to run again when it answers: no rerun cures them."""
     import redis
 
     for seen in causes(error):
         said = " ".join(str(seen).split())[:200]
         if isinstance(seen, redis.exceptions.NoPermissionError):
-            return f"a command refused by its ACL, NoPermissionError: {said}: {ACL_FIX}"
+            what, fix = next(
+                ((w, f) for word, w, f in REFUSED if word in said), ("a command refused by its ACL", ACL_FIX)
+            )
+            return f"{what}, NoPermissionError: {said}: {fix}"
         if isinstance(seen, redis.AuthenticationError):
             return (
-                f"AuthenticationError: {said}: the user name or password in the broker file is not the one Redis "
-                "holds (its requirepass, or its ACL user's password): correct the broker file"
+                f"AuthenticationError: {said}: the user name or password in {source} is not the one Redis holds (its "
+                f"requirepass, or its ACL user's password): correct {source}"
             )
         if isinstance(seen, redis.exceptions.ReadOnlyError):
-            return f"ReadOnlyError: {said}: this Redis is a read-only replica: give the primary's address"
+            return f"ReadOnlyError: {said}: give the primary's address (a replica takes no writes)"
     return None
+
+
+def replica(client) -> BaseException | None:
+    """A ReadOnlyError naming the primary if the Redis of `client` is a read-only replica (it answers INFO and PING,
+    and refuses the first write: a worker ended with Celery's "Unrecoverable error" traceback), for `refusal`; read
+    from INFO's replication section, which the fleet's user may run. None if it takes writes."""
+    import redis
+
+    found = client.info("replication")
+    if found.get("role") not in ("slave", "replica") or not found.get("slave_read_only", 1):
+        return None
+    primary = f"{found.get('master_host', '?')}:{found.get('master_port', '?')}"
+    return redis.exceptions.ReadOnlyError(f"this Redis is a read-only replica of the primary at {primary}")

@@ -8,7 +8,9 @@ after 2 s, 4 s, ... up to 30 s between tries, at most `broker_connection_max_ret
 kombu's `ensure_connection` intervals), saying on the worker's log at each try, in one line, since how long it waits
 and for which host and port (never the URL: it holds the password). A broker that answers and refuses this user (a
 command its ACL forbids, INFO among them; a wrong password; a read-only replica: `fleet_refusal`) ends the worker at
-once with one line saying what to fix: waiting does not cure it.
+once with one line saying what to fix: waiting does not cure it. A replica answers INFO and PING, which were all
+`ready` ran, and ended the worker at Celery's first write with its "Unrecoverable error: ReadOnlyError" traceback: its
+role is read now (`fleet_refusal.replica`), and the line names the primary.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from lrcourse.grading import fleet
 from lrcourse.grading.fleet_full import wait_for_room
 from lrcourse.grading.fleet_outage import unreachable
-from lrcourse.grading.fleet_refusal import refusal
+from lrcourse.grading.fleet_refusal import refusal, replica
 
 FIRST_SECONDS, STEP_SECONDS, MOST_SECONDS = 2.0, 2.0, 30.0  # kombu's ensure_connection intervals, as Celery uses them
 
@@ -34,6 +36,9 @@ def ready(url: str, what: str, retries: int | None, sleep=time.sleep) -> None:
         try:
             with redis.Redis.from_url(url) as client:
                 wait_for_room(client, what)
+                read_only = replica(client)  # INFO and PING answered by a replica too: its first write refused
+            if read_only is not None:
+                raise read_only
             return
         except Exception as error:
             if refused := refusal(error):
