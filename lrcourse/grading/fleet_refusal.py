@@ -7,6 +7,7 @@ write."""
 
 from __future__ import annotations
 
+NO_PASSWORD_VARIABLE = "LRCOURSE_BROKER_NO_PASSWORD"  # 1: a URL without a password is taken (`with_password`)
 CHAIN_DEPTH = 8  # causes followed (kombu and Celery wrap redis-py's error)
 ACL_FIX = (
     "its Redis ACL user must be allowed every command the fleet runs, INFO among them (Redis 7 counts INFO as "
@@ -37,7 +38,7 @@ def causes(error: BaseException):
         seen = seen.__cause__ or seen.__context__
 
 
-def refusal(error: BaseException, source: str = "the broker file") -> str | None:
+def refusal(error: BaseException, source: str = "the broker URL file (--broker-file)") -> str | None:
     """What the broker refused and what to fix, if `error` (or an error it was raised from: kombu's OperationalError
     wraps redis-py's) says that Redis answered and refused this URL's user: a command, a key or a channel its ACL
     forbids (each with the part of the README's rule that allows it), a wrong user or password (`source`: where the
@@ -73,3 +74,35 @@ def replica(client) -> BaseException | None:
         return None
     primary = f"{found.get('master_host', '?')}:{found.get('master_port', '?')}"
     return redis.exceptions.ReadOnlyError(f"this Redis is a read-only replica of the primary at {primary}")
+
+
+def with_password(url: str, source: str) -> str:
+    """`url` (read from `source`) if it holds a password, or if $NO_PASSWORD_VARIABLE is 1 (a local test broker on a
+    machine of one's own); else `fleet.BrokerUrlError`: the queue carries students' code and results, and a broker
+    without a password lets anyone who reaches it read every submission and forge any grade (issue 25: the broker
+    requires a password). Said without the URL."""
+    import os
+    from urllib.parse import urlsplit
+
+    from lrcourse.grading import fleet
+
+    if urlsplit(url).password or os.environ.get(NO_PASSWORD_VARIABLE) == "1":
+        return url
+    raise fleet.BrokerUrlError(
+        f"{source} holds a URL without a password (redis://:PASSWORD@HOST:6379/0, or redis://USER:PASSWORD@...): the "
+        "queue carries students' code, and a broker without one lets whoever reaches it read every submission and "
+        f"forge grades; give Redis a password (requirepass) and put it in the URL, or, for a local test broker only, "
+        f"set ${NO_PASSWORD_VARIABLE}=1"
+    )
+
+
+def source_of(url: str) -> str:
+    """Where this command read the broker's URL, for a refusal's "correct ...": $LRCOURSE_BROKER_URL if it holds this
+    URL (`fleet.broker_url` reads it only when no file is given), else the broker URL file (--broker-file)."""
+    import os
+
+    from lrcourse.grading import fleet
+
+    if os.environ.get(fleet.BROKER_VARIABLE, "").strip() == url:
+        return f"${fleet.BROKER_VARIABLE}"
+    return "the broker URL file (--broker-file)"

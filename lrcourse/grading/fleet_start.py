@@ -19,8 +19,9 @@ import time
 
 from lrcourse.grading import fleet
 from lrcourse.grading.fleet_full import wait_for_room
+from lrcourse.grading.fleet_lease import WARM_SECONDS
 from lrcourse.grading.fleet_outage import unreachable
-from lrcourse.grading.fleet_refusal import refusal, replica
+from lrcourse.grading.fleet_refusal import refusal, replica, source_of
 
 FIRST_SECONDS, STEP_SECONDS, MOST_SECONDS = 2.0, 2.0, 30.0  # kombu's ensure_connection intervals, as Celery uses them
 
@@ -41,7 +42,7 @@ def ready(url: str, what: str, retries: int | None, sleep=time.sleep) -> None:
                 raise read_only
             return
         except Exception as error:
-            if refused := refusal(error):
+            if refused := refusal(error, source_of(url)):
                 raise SystemExit(
                     f"lrcourse worker: the broker at {address} refuses this URL's user ({refused})"
                 ) from None
@@ -61,3 +62,27 @@ def ready(url: str, what: str, retries: int | None, sleep=time.sleep) -> None:
         )
         sleep(interval)
         interval = min(interval + STEP_SECONDS, MOST_SECONDS)
+
+
+def worker_options(worker) -> None:
+    """`lrcourse worker`'s options of its start (an argparse parser), beside `--broker-file` and `--no-sandbox`."""
+    worker.add_argument("--concurrency", type=at_least_one, default=1, help="students graded at once (default: 1)")
+    worker.add_argument("--course", default=".", help="the checkout of the course (default: here)")
+    worker.add_argument("--name", help="the worker's name in Celery (default: lrcourse-PID@host)")
+    worker.add_argument(
+        "--visibility-seconds",
+        type=float,
+        default=fleet.VISIBILITY_SECONDS,
+        help="a lost machine's task goes to another worker after this; longer than a task's hard time limit (the "
+        f"student's budget, the worker's grace and 120 s) and a process's warm-up ({WARM_SECONDS} s): the worker warns "
+        "otherwise",
+    )
+
+
+def at_least_one(text: str) -> int:
+    """A whole number of at least 1 (argparse names the option and the value it refuses): --concurrency 0 started a
+    worker whose pool grades nothing."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
