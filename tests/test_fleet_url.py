@@ -122,9 +122,9 @@ def test_a_wrong_password_names_the_source_the_url_came_from(monkeypatch):
     url = "redis://:pw@127.0.0.1:1/0"
     wrong = redis.AuthenticationError("invalid username-password pair or user is disabled.")
     monkeypatch.setenv(fleet.BROKER_VARIABLE, url)
-    assert "correct $LRCOURSE_BROKER_URL" in refusal(wrong, source_of(url))
+    assert "correct $LRCOURSE_BROKER_URL" in refusal(wrong, source_of(url, fleet.BROKER_VARIABLE))
     monkeypatch.delenv(fleet.BROKER_VARIABLE)
-    assert "correct the broker URL file (--broker-file)" in refusal(wrong, source_of(url))
+    assert "correct the broker URL file (--broker-file)" in refusal(wrong, source_of(url, fleet.BROKER_VARIABLE))
     said = str(fleet.BrokerUnreachable(url, wrong))
     assert "correct the broker URL file (--broker-file)" in said, said
 

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lrcourse.grading.fleet_refusal import refusal, source_of, with_password
+from lrcourse.grading.fleet_refusal import BrokerUrlError, refusal, source_of, with_password  # BrokerUrlError: here too
 
 BROKER_VARIABLE = "LRCOURSE_BROKER_URL"
 TASK = "lrcourse.grade_student"
@@ -92,7 +92,9 @@ class BrokerUnreachable(Exception):
                 f"grades written so far are kept; to make room: {FIX}; then run again"
             )
             return
-        if refused := refusal(error, source_of(url)):  # it answers, refuses this user: waiting does not cure it
+        if refused := refusal(
+            error, source_of(url, BROKER_VARIABLE)
+        ):  # it answers, refuses this user: waiting does not cure it
             refused = refused.replace(password, "<password>") if password else refused
             super().__init__(
                 f"the broker at {broker_address(url)} answers but refuses this URL's user ({refused}); grades written "
@@ -148,10 +150,6 @@ def broker_errors() -> tuple[type[BaseException], ...]:
     from kombu.exceptions import OperationalError
 
     return redis.RedisError, OperationalError
-
-
-class BrokerUrlError(ValueError):
-    """The broker's URL cannot be used; the text says why and never holds the URL (it holds the password)."""
 
 
 def broker_url(path: str | None, who: str = "lrcourse") -> str | None:

@@ -27,6 +27,11 @@ CHANNEL_FIX = (
 REFUSED = (("keys", "a key refused by its ACL", KEY_FIX), ("channels", "a channel refused by its ACL", CHANNEL_FIX))
 
 
+class BrokerUrlError(ValueError):
+    """The broker's URL cannot be used; the text says why and never holds the URL (it holds the password). Here, not
+    in `fleet` (which names it too), so that `with_password` raises it without importing `fleet`."""
+
+
 def causes(error: BaseException):
     """`error`, then each error it was raised from, at most CHAIN_DEPTH of them (kombu and Celery wrap redis-py's,
     which wraps the socket's)."""
@@ -78,17 +83,15 @@ def replica(client) -> BaseException | None:
 
 def with_password(url: str, source: str) -> str:
     """`url` (read from `source`) if it holds a password, or if $NO_PASSWORD_VARIABLE is 1 (a local test broker on a
-    machine of one's own); else `fleet.BrokerUrlError`: the queue carries students' code and results, and a broker
+    machine of one's own); else `BrokerUrlError`: the queue carries students' code and results, and a broker
     without a password lets anyone who reaches it read every submission and forge any grade (issue 25: the broker
     requires a password). Said without the URL."""
     import os
     from urllib.parse import urlsplit
 
-    from lrcourse.grading import fleet
-
     if urlsplit(url).password or os.environ.get(NO_PASSWORD_VARIABLE) == "1":
         return url
-    raise fleet.BrokerUrlError(
+    raise BrokerUrlError(
         f"{source} holds a URL without a password (redis://:PASSWORD@HOST:6379/0, or redis://USER:PASSWORD@...): the "
         "queue carries students' code, and a broker without one lets whoever reaches it read every submission and "
         f"forge grades; give Redis a password (requirepass) and put it in the URL, or, for a local test broker only, "
@@ -96,13 +99,10 @@ def with_password(url: str, source: str) -> str:
     )
 
 
-def source_of(url: str) -> str:
-    """Where this command read the broker's URL, for a refusal's "correct ...": $LRCOURSE_BROKER_URL if it holds this
-    URL (`fleet.broker_url` reads it only when no file is given), else the broker URL file (--broker-file)."""
+def source_of(url: str, variable: str) -> str:
+    """Where this command read the broker's URL, for a refusal's "correct ...": the environment `variable`
+    ($LRCOURSE_BROKER_URL, `fleet.broker_url` reads it only when no file is given) if it holds this URL, else the
+    broker URL file (--broker-file)."""
     import os
 
-    from lrcourse.grading import fleet
-
-    if os.environ.get(fleet.BROKER_VARIABLE, "").strip() == url:
-        return f"${fleet.BROKER_VARIABLE}"
-    return "the broker URL file (--broker-file)"
+    return f"${variable}" if os.environ.get(variable, "").strip() == url else "the broker URL file (--broker-file)"

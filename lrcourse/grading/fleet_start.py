@@ -42,7 +42,7 @@ def ready(url: str, what: str, retries: int | None, sleep=time.sleep) -> None:
                 raise read_only
             return
         except Exception as error:
-            if refused := refusal(error, source_of(url)):
+            if refused := refusal(error, source_of(url, fleet.BROKER_VARIABLE)):
                 raise SystemExit(
                     f"lrcourse worker: the broker at {address} refuses this URL's user ({refused})"
                 ) from None
