@@ -23,6 +23,7 @@ from lrcourse.grading.course import default_db_url, ensure_tools_on_path, refuse
 from lrcourse.grading.exchange.submission_secrets import LedgerUnreadable, read_ledger
 from lrcourse.grading.fleet import broker as fleet, lock as fleet_lock
 from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS, waited_limit
+from lrcourse.grading.fleet.start import worker_options
 from lrcourse.grading.outcomes import summary
 from lrcourse.grading.source_files import StrayFiles
 
@@ -299,8 +300,8 @@ def parser() -> argparse.ArgumentParser:
     collect.add_argument("--allow-tmpfs", action="store_true", help="collect on tmpfs/unknown overlay: times untrusted")
     collect.set_defaults(run=command_collect)
     what = "autograde every submission of an assignment, in parallel"
-    statuses = "exit status 0: all graded; 1: not all; 2: refused before starting; 3: the broker did not answer; 4: "
-    statuses += "the gradebook refused a write (with a broker)"
+    statuses = "exit status 0: all graded; 1: not all; 2: refused before starting; 3: the broker did not answer, "
+    statuses += "refused this user, or is full; 4: the gradebook refused a write (with a broker)"
     grade = sub.add_parser("grade", help=what, description=f"{what} ({statuses})")
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, help="worker processes (default: cores; not with a broker)")
@@ -311,22 +312,14 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--export", action="store_true", help="then export, as `lrcourse export` does")
     _export_options(grade)
     _broker_option(grade)
-    window = "with a broker: tasks out at once (64)"
+    window = f"with a broker: tasks out at once ({fleet.WINDOW})"
     grade.add_argument("--window", type=fleet.window_size, default=fleet.WINDOW, help=window)
     wait = f"with a broker: how long one that stops answering mid-run is waited for ({BROKER_WAIT_SECONDS:.0f})"
     grade.add_argument("--broker-wait", type=waited_limit, default=BROKER_WAIT_SECONDS, metavar="SECONDS", help=wait)
     grade.set_defaults(run=command_grade)
     worker = sub.add_parser("worker", help="grade the students a queue holds (`grade --broker-file`), from a checkout")
     _broker_option(worker)
-    worker.add_argument("--concurrency", type=int, default=1, help="students graded at once (default: 1)")
-    worker.add_argument("--course", default=".", help="the checkout of the course (default: here)")
-    worker.add_argument("--name", help="the worker's name in Celery (default: lrcourse-PID@host)")
-    worker.add_argument(
-        "--visibility-seconds",
-        type=float,
-        default=fleet.VISIBILITY_SECONDS,
-        help="a lost machine's task goes to another worker after this; longer than a student's budget and grace",
-    )
+    worker_options(worker)  # `fleet_start`
     _sandbox_option(
         worker,
         "only for trusted submissions: students' code then runs as the worker, with its environment, files and "

@@ -117,3 +117,50 @@ def test_a_worker_started_before_its_broker_waits_for_it_then_grades(course, tmp
     assert {student: said[0] for student, said in outcomes(out).items()} == dict.fromkeys(STUDENTS, "graded"), out
     assert f"lrcourse worker: waiting for the broker at 127.0.0.1:{urlsplit(url).port} (0 s)" in said, said
     assert "Traceback" not in said and password not in said, said
+
+
+def refused_error(url: str, *rule: str, act) -> BaseException:
+    """The error redis-py raises when a user of `rule` does `act(client)` on the Redis at `url`."""
+    with redis.Redis.from_url(user_url(url, *rule)) as client, pytest.raises(redis.RedisError) as caught:
+        act(client)
+    return caught.value
+
+
+def test_a_refusal_says_what_was_refused_a_command_a_key_or_a_channel_and_the_rule_that_allows_it():
+    """R25i: every NoPermissionError was told to add `+info`, a user refused a key (`~lrcourse:*`: kombu's `unacked`)
+    or a channel (no `&*`) too. Each now names what was refused and the part of the README's rule that allows it."""
+    from lrcourse.grading.fleet.refusal import refusal
+
+    with redis_server() as url:
+        command = refused_error(url, *README_RULE[:-1], act=lambda client: client.info())
+        key = refused_error(url, "~lrcourse:*", "&*", "+@all", act=lambda client: client.set("unacked", 1))
+        channel = refused_error(url, "~*", "resetchannels", "+@all", act=lambda client: client.publish("celery", 1))
+    said = {name: refusal(error) for name, error in [("command", command), ("key", key), ("channel", channel)]}
+    assert said["command"].startswith("a command refused by its ACL") and "add `+info`" in said["command"], said
+    assert said["key"].startswith("a key refused by its ACL") and "give it `~*`" in said["key"], said
+    assert said["channel"].startswith("a channel refused by its ACL") and "give it `&*`" in said["channel"], said
+    assert "+info" not in said["key"] + said["channel"], said
+
+
+def test_a_read_only_replica_is_refused_in_one_line_naming_its_primary_on_both_sides(course, tmp_path):
+    """R25i: the worker against a replica (`replicaof`) ended with Celery's "Unrecoverable error: ReadOnlyError"
+    traceback: its start ran only INFO, which a replica answers. Both sides now read the role (INFO replication) and
+    refuse in one line naming the primary; the enqueuing command exits 3 (BROKER_STATUS)."""
+    with redis_server() as primary, redis_server() as url, redis.Redis.from_url(url) as client:
+        port = urlsplit(primary).port
+        client.config_set("masterauth", urlsplit(primary).password)
+        client.execute_command("REPLICAOF", "127.0.0.1", port)
+        log = tmp_path / "worker.log"
+        worker = stub_worker(url, ROOT, "replica@test", log)
+        try:
+            status = worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.send_signal(signal.SIGKILL)
+            raise
+        run = grade(course, url)
+        out, err = run.communicate(timeout=120)
+    said, address = log.read_text(), f"127.0.0.1:{urlsplit(url).port}"
+    line = f"read-only replica of the primary at 127.0.0.1:{port}: give the primary's address"
+    assert status == 1 and "Traceback" not in said and line in said, said
+    assert f"lrcourse worker: the broker at {address} refuses this URL's user (ReadOnlyError" in said, said
+    assert run.returncode == fleet.BROKER_STATUS and line in err and "Traceback" not in err, out + err

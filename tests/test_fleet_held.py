@@ -23,7 +23,7 @@ import time
 import pytest
 import redis
 
-from lrcourse.grading.fleet import broker as fleet, full as fleet_full, grade as fleet_grade
+from lrcourse.grading.fleet import broker as fleet, full as fleet_full, grade as fleet_grade, lease as fleet_lease
 from lrcourse.grading.fleet.deliveries import count_attempt
 
 import catalogue
@@ -67,7 +67,10 @@ def started_worker(script: str, url: str, name: str, log, concurrency: int = 1) 
 def quick_enqueue(url: str, course, errors, grace: float = 90.0) -> subprocess.Popen:
     """The enqueuing command, its lapsed-lease watch (`Lapsed`) looking every EVERY s too, saying a lease missing for
     `grace` s."""
-    quick = f"from lrcourse.grading.fleet import lease as fleet_lease\nfleet_lease.Lapsed.__init__.__defaults__ = ({grace}, {EVERY})\n"
+    defaults = "fleet_lease.Lapsed.__init__.__defaults__"  # (grace, every, limits): the limits kept
+    quick = (
+        f"from lrcourse.grading.fleet import lease as fleet_lease\n{defaults} = ({grace}, {EVERY}) + {defaults}[2:]\n"
+    )
     script = stub_fleet.ENQUEUE.replace("url = sys.stdin", quick + "url = sys.stdin", 1)
     return stub_fleet.started(
         script, url, str(course), CHAPTER, "64", str(EVERY), stdout=subprocess.PIPE, stderr=errors.open("w"), cwd=course
@@ -216,6 +219,53 @@ def test_a_paused_worker_s_task_is_sent_again_and_its_late_result_is_not_written
     said = errors.read_text()
     assert f"1 {RESENT} at two looks in a row: sent again" in said, said
     assert "paused" in said and "start it again" in said, said  # the causes, and what to do
+
+
+def test_a_resumed_worker_s_time_limit_failure_does_not_fail_a_student_whose_resent_copy_can_still_come(tmp_path):
+    """R25i: a whole worker paused mid-student past its hard time limit; its task is sent again and another worker
+    grades the copy. Resumed, the paused worker's main process stores TimeLimitExceeded for its own copy (Celery's
+    hard limit, 8 s here) before the good copy's result: the enqueuer wrote that failure (the student failed, "not
+    tried again") and the good result was then not stored beside it. Now the failure of a copy sent again since is not
+    written while the resent copy can still come (`fleet_grade.Run.superseded`), and the good copy's result replaces a
+    stored failure (`fleet_deliveries.result_wanted`): the student is graded, once."""
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-20-x"])
+    paused_log, other_log, errors = tmp_path / "paused.log", tmp_path / "other.log", tmp_path / "enqueuer.err"
+    quick = worker_script(lease=3.0, held=(1.0, 3.0))
+    limited = quick.replace(
+        "app.conf.broker_transport_options =",
+        "app.conf.task_time_limit = 8\n" + "app.conf.broker_transport_options =",
+        1,
+    )
+    assert "task_time_limit = 8" in limited
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        paused = started_worker(limited, url, "paused@test", paused_log)
+        run = other = None
+        try:
+            assert wait_for(lambda: "warm in" in paused_log.read_text(), 120), paused_log.read_text()[-2000:]
+            run = quick_enqueue(url, course, errors)
+            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+            time.sleep(1)
+            os.killpg(paused.pid, signal.SIGSTOP)
+            # its lease and marks as short-lived as the paused one's: both copies share the task's keys, and the paused
+            # copy's last renewal, as it resumes, would otherwise outlive the other's renewals by far
+            other = started_worker(quick, url, "other@test", other_log)
+            assert wait_for(lambda: RESENT in errors.read_text(), 120), errors.read_text()
+            taken = b'"worker": "other@test"'
+            assert wait_for(lambda: taken in (client.get(fleet_lease.taken_key(fleet_task(client))) or b""), 120)
+            os.killpg(paused.pid, signal.SIGCONT)  # 8 s and more since it took the task: its hard limit is past
+            out, _ = run.communicate(timeout=180)
+        finally:
+            os.killpg(paused.pid, signal.SIGCONT)  # a paused worker cannot stop
+            stopped(run, paused, other)
+    assert "Hard time limit (8s) exceeded" in paused_log.read_text(), paused_log.read_text()[-3000:]
+    assert outcomes(out) == {"sleep-20-x": ["graded", ""]}, errors.read_text()[-3000:]
+    assert graded_lines(other_log) == ["stub graded sleep-20-x by other@test"]
+
+
+def fleet_task(client) -> str:
+    """The one task a test's run has sent (its `sent` mark's id)."""
+    marks = client.keys(fleet.sent_key("*"))
+    return marks[0].decode().removeprefix(fleet.sent_key("")) if len(marks) == 1 else "none"
 
 
 def test_a_stopped_grading_process_is_named_as_such_and_its_task_is_not_sent_again(tmp_path):

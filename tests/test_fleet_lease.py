@@ -194,3 +194,32 @@ def test_a_lease_refused_by_a_redis_that_filled_after_the_look_for_room_waits_an
         client.delete(taken_key(task))
     assert len(looks) > 2, looks  # refused after the first look, then waited
     assert f"the lease of {task} (its task kept by this worker) waits" in capsys.readouterr().out
+
+
+def test_the_hung_message_s_limits_are_computed_from_the_settings_it_describes(tmp_path):
+    """R25i: the message typed "1020 s" (the bound on a held task) and "840 s with this course's settings" (Celery's
+    hard limit); both are now computed: the hard limit from the course's nbgrader_config.py (`hard_time_limit`: the
+    student's budget, the worker's grace and 120 s), the bound passed by the enqueuer (`fleet_watch.HELD_BOUND_SECONDS`).
+    A course with another budget reads its own limit."""
+    import shutil
+
+    from lrcourse.grading.fleet.lease import hard_time_limit, hung_message
+    from lrcourse.grading.fleet.watch import HELD_BOUND_SECONDS
+
+    from support.paths import ROOT
+
+    assert hard_time_limit(ROOT) == 420 + 300 + 120  # the shipped settings: the README's 840 s
+    assert HELD_BOUND_SECONDS == 900 + 120  # the README's 1020 s: WARM_SECONDS and the margin
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write("\nc.Sandbox.student_seconds = 1000\n")
+    hard = hard_time_limit(course)
+    assert hard == 1000 + 300 + 120
+    record = {"worker": "machine-e", "taken": time.time()}
+    said = hung_message("erin", record, 90, hard, HELD_BOUND_SECONDS)
+    assert "with no lease for 1020 s" in said and "(below; 1420 s with this course's settings) comes only after" in said
+    said = hung_message("erin", record, 90, 840, 2000)
+    assert "lease for 2000 s" in said and "(below; 840 s with this course's settings) comes before that" in said
+    assert "1020" not in said, said

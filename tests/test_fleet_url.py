@@ -93,3 +93,57 @@ def test_a_worker_ended_by_an_unrecoverable_error_exits_non_zero(tmp_path):
     )
     assert "Unrecoverable error" in ran.stderr + ran.stdout, ran.stderr[-2000:]
     assert ran.returncode == 1, (ran.returncode, ran.stderr[-2000:])
+
+
+@pytest.mark.parametrize("command", ["grade", "worker"])
+def test_a_url_without_a_password_is_refused_unless_the_local_opt_out_is_set(tmp_path, capsys, monkeypatch, command):
+    """R25i: a URL without a password was taken, while the broker must require one (issue 25): both commands refuse
+    it, naming where it came from; $LRCOURSE_BROKER_NO_PASSWORD=1 (a local test broker) takes it."""
+    from lrcourse.grading.fleet.refusal import NO_PASSWORD_VARIABLE
+
+    monkeypatch.delenv(NO_PASSWORD_VARIABLE, raising=False)
+    assert run_command(tmp_path, command, "redis://127.0.0.1:6379/0") == 2
+    said = capsys.readouterr().err
+    assert f"lrcourse {command}: the broker URL file {tmp_path / 'broker-url'} holds a URL without a password" in said
+    assert f"${NO_PASSWORD_VARIABLE}=1" in said, said
+    monkeypatch.setenv(fleet.BROKER_VARIABLE, "redis://lrcourse@host:6379/0")  # a user, no password
+    with pytest.raises(fleet.BrokerUrlError, match=r"\$LRCOURSE_BROKER_URL holds a URL without a password"):
+        fleet.broker_url(None)
+    monkeypatch.setenv(NO_PASSWORD_VARIABLE, "1")
+    assert fleet.broker_url(None) == "redis://lrcourse@host:6379/0"
+
+
+def test_a_wrong_password_names_the_source_the_url_came_from(monkeypatch):
+    """R25i: a refused password was told to "correct the broker file" when the URL came from $LRCOURSE_BROKER_URL."""
+    import redis
+
+    from lrcourse.grading.fleet.refusal import refusal, source_of
+
+    url = "redis://:pw@127.0.0.1:1/0"
+    wrong = redis.AuthenticationError("invalid username-password pair or user is disabled.")
+    monkeypatch.setenv(fleet.BROKER_VARIABLE, url)
+    assert "correct $LRCOURSE_BROKER_URL" in refusal(wrong, source_of(url, fleet.BROKER_VARIABLE))
+    monkeypatch.delenv(fleet.BROKER_VARIABLE)
+    assert "correct the broker URL file (--broker-file)" in refusal(wrong, source_of(url, fleet.BROKER_VARIABLE))
+    said = str(fleet.BrokerUnreachable(url, wrong))
+    assert "correct the broker URL file (--broker-file)" in said, said
+
+
+def test_the_worker_s_concurrency_is_at_least_one_and_grade_s_help_says_the_constants(capsys):
+    """R25i: --concurrency 0 was taken; --window's help typed "(64)"; exit status 3 was said to be only a broker that
+    did not answer; --visibility-seconds's help named a student's budget and grace, not what the worker warns below."""
+    from lrcourse.cli import parser
+
+    with pytest.raises(SystemExit) as stopped:
+        parser().parse_args(["worker", "--concurrency", "0"])
+    assert stopped.value.code == 2 and "--concurrency: invalid at_least_one value: '0'" in capsys.readouterr().err
+    assert parser().parse_args(["worker", "--concurrency", "2"]).concurrency == 2
+    with pytest.raises(SystemExit):
+        parser().parse_args(["grade", "-h"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"tasks out at once ({fleet.WINDOW})" in said, said
+    assert "3: the broker did not answer, refused this user, or is full" in said, said
+    with pytest.raises(SystemExit):
+        parser().parse_args(["worker", "-h"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "longer than a task's hard time limit" in said and "warm-up (900 s)" in said, said

@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from lrcourse.grading.fleet.refusal import BrokerUrlError, refusal, source_of, with_password  # BrokerUrlError: here too
+
 BROKER_VARIABLE = "LRCOURSE_BROKER_URL"
 TASK = "lrcourse.grade_student"
 URL_SCHEMES = ("redis://", "rediss://")
@@ -83,7 +85,6 @@ class BrokerUnreachable(Exception):
         password = urlsplit(url).password
         said = said.replace(password, "<password>") if password else said  # redis-py's texts do not hold it: in case
         from lrcourse.grading.fleet.full import FIX, is_full
-        from lrcourse.grading.fleet.refusal import refusal
 
         if is_full(error):  # it answers, and refuses writes: Redis's maxmemory is reached
             super().__init__(
@@ -91,7 +92,9 @@ class BrokerUnreachable(Exception):
                 f"grades written so far are kept; to make room: {FIX}; then run again"
             )
             return
-        if refused := refusal(error):  # it answers, and refuses this user: waiting does not cure it
+        if refused := refusal(
+            error, source_of(url, BROKER_VARIABLE)
+        ):  # it answers, refuses this user: waiting does not cure it
             refused = refused.replace(password, "<password>") if password else refused
             super().__init__(
                 f"the broker at {broker_address(url)} answers but refuses this URL's user ({refused}); grades written "
@@ -149,15 +152,12 @@ def broker_errors() -> tuple[type[BaseException], ...]:
     return redis.RedisError, OperationalError
 
 
-class BrokerUrlError(ValueError):
-    """The broker's URL cannot be used; the text says why and never holds the URL (it holds the password)."""
-
-
 def broker_url(path: str | None, who: str = "lrcourse") -> str | None:
     """The broker's URL from a file (a password belongs there or in the environment, never on a command
     line), else $LRCOURSE_BROKER_URL, else None (no broker: local grading). A file others than its owner can read is
     warned about: the password lets one read every submission and forge results. An empty file, an empty variable or
-    a URL of another scheme is an error (`BrokerUrlError`), never local grading or Celery's reading of the URL."""
+    a URL of another scheme is an error (`BrokerUrlError`), never local grading or Celery's reading; so is one without
+    a password, unless $LRCOURSE_BROKER_NO_PASSWORD is 1 (`fleet_refusal.with_password`)."""
     if path:
         try:
             mode = os.stat(path).st_mode & 0o777
@@ -169,9 +169,9 @@ def broker_url(path: str | None, who: str = "lrcourse") -> str | None:
                 f"{who}: warning: {path} has mode {mode:o}: it holds the broker's password; chmod 600 it",
                 file=sys.stderr,
             )
-        return checked_url(text, f"the broker URL file {path}")
+        return with_password(checked_url(text, source := f"the broker URL file {path}"), source)
     if BROKER_VARIABLE in os.environ:
-        return checked_url(os.environ[BROKER_VARIABLE].strip(), f"${BROKER_VARIABLE}")
+        return with_password(checked_url(os.environ[BROKER_VARIABLE].strip(), source := f"${BROKER_VARIABLE}"), source)
     return None
 
 

@@ -3,7 +3,8 @@ deliveries in the broker (a process killed on it gives it back: after MAX_ATTEMP
 that kills its workers never blocks the queue; a task sent again by the enqueuer keeps its count), and a copy of a task
 already done (one sent again while its first worker still held it, one kombu restored after the visibility timeout,
 one a paused worker resumed): dropped unrun if its result is stored or the enqueuer wrote it (`fleet.done_key`), and
-its result not written beside one stored or written, so that no orphan result is left in the broker.
+its result not written beside a success stored or one written, so that no orphan result is left in the broker (a
+stored failure it replaces: see `result_wanted`).
 """
 
 from __future__ import annotations
@@ -18,23 +19,32 @@ def graded_already(url: str, task: str) -> bool:
     through Celery's backend, which raises on a stored result that is not JSON or a forged exception."""
     import redis
 
-    from lrcourse.grading.fleet import result as fleet_result
-
     with redis.Redis.from_url(url) as client:
         if client.exists(fleet.done_key(task)):
             return True
-        raw = client.get(fleet.result_key(task))
+        return stored_success(client.get(fleet.result_key(task)))
+
+
+def result_wanted(client, key: str) -> bool:
+    """Whether a grading's result at `key` is to be written: not if a success is stored there already (a copy sent
+    again while this one was held: the enqueuer may be reading the first) or the enqueuer wrote it (`fleet.done_key`:
+    this copy would be an orphan in the broker for RESULT_SECONDS). A stored failure is replaced: the copy of a paused
+    worker that resumed past the hard time limit stores TimeLimitExceeded, which the enqueuer does not take from a
+    task it has sent again since (`fleet_grade.Run.superseded`); the resent copy's result is then the one it waits for."""
+    if client.exists(fleet.done_key(key.removeprefix(fleet.RESULT_PREFIX))):
+        return False
+    return not stored_success(client.get(key))
+
+
+def stored_success(raw) -> bool:
+    """Whether `raw` (a stored result, or None) is a success: read raw and checked (`fleet_result`), not through
+    Celery's backend, which raises on a stored result that is not JSON or a forged exception."""
+    from lrcourse.grading.fleet import result as fleet_result
+
     try:
         return raw is not None and fleet_result.read(raw).status == "SUCCESS"
     except fleet_result.Refused:
         return False
-
-
-def result_wanted(client, key: str) -> bool:
-    """Whether a grading's result at `key` is to be written: not if a result is stored there already (a copy sent again
-    while this one was held: the enqueuer may be reading the first) or the enqueuer wrote it (`fleet.done_key`: this
-    copy would be an orphan in the broker for RESULT_SECONDS)."""
-    return not client.exists(key, fleet.done_key(key.removeprefix(fleet.RESULT_PREFIX)))
 
 
 def count_attempt(url: str, task: str, by: int = 1) -> int:

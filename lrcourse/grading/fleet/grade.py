@@ -34,10 +34,11 @@ from lrcourse.grading.autograde.grade import create_gradebook_tables, finish
 from lrcourse.grading.autograde.watchdog import CtrlC
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path
 from lrcourse.grading.fleet import broker as fleet, parcel, result as fleet_result
-from lrcourse.grading.fleet.lease import Lapsed, taken_key
+from lrcourse.grading.fleet.lease import Lapsed, hard_time_limit, taken_key
 from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS, Outage, unreachable
+from lrcourse.grading.fleet.refusal import replica
 from lrcourse.grading.fleet.result import Stored
-from lrcourse.grading.fleet.watch import Lost, Unserved
+from lrcourse.grading.fleet.watch import HELD_BOUND_SECONDS, Lost, Unserved
 from lrcourse.grading.fleet.write import Writer, write
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
 
@@ -45,6 +46,8 @@ POLL_SECONDS = 0.5
 HINT_SECONDS = 120.0  # no task started for this long: say why that may be
 BATCH = 16  # results read per poll at most, and tasks sent between two polls (`collect`)
 EXISTS_CHUNK = 512  # tasks asked about in one pipelined round trip (`ready_tasks`)
+# the key deleted only if it still holds ARGV[1] (`Run.superseded`): one step in Redis, no write between read and delete
+DELETE_IF_SAME = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 ENVELOPE = 16 << 10  # a task's message beside its parcel, at most (measured: headers, properties 1.8 kB)
 
 
@@ -108,12 +111,13 @@ class Run:
         self.waiting: dict = {}
         self.unsent = list(reversed(todo))  # taken from the end: in the intake's order
         self.written: list[str] = []  # written, not yet forgotten in the broker (`forget`)
+        self.copies: dict[str, int] = {}  # task -> copies sent this run whose result may still come (`superseded`)
         self.polled = 0.0
         self.client = None  # the broker's client, while `collect` runs
         desc = f"grading {assignment}"
         self.bar = bar = tqdm(total=len(todo), unit="student", desc=desc, disable=not progress, file=sys.stderr)
         self.idle = IdleHint(url, self.version, self.waiting, hint_seconds, bar)
-        self.lapsed = Lapsed(url, self.waiting, bar)
+        self.lapsed = Lapsed(url, self.waiting, bar, limits=(hard_time_limit(course), HELD_BOUND_SECONDS))
         self.unserved = Unserved(course, assignment, self.version, self.waiting, bar)  # a course moved, no worker
         queue = fleet.queue_name(self.version)
         self.lost = Lost(self.waiting, self.resend, bar, queue=queue, size=self.size)  # lost or stranded tasks
@@ -131,6 +135,8 @@ class Run:
         try:
             with stop.installed(), redis.Redis.from_url(self.url) as self.client:
                 self.client.ping()  # a broker out of reach at the start is said at once (exit 3), not waited for
+                if (read_only := replica(self.client)) is not None:  # said with its primary (`fleet_refusal`)
+                    raise read_only
                 outage = Outage(self.url, self.bar, stop.check, self.broker_wait)
                 try:
                     while self.unsent or self.waiting:
@@ -199,7 +205,10 @@ class Run:
 
     def write(self, writer: Writer, task: str) -> None:
         """The task's result read, written, and forgotten in the broker."""
-        result = stored(self.client, task)  # read before the task leaves `waiting`: the broker may fail here
+        raw = self.client.get(fleet.result_key(task))  # read before the task leaves `waiting`: the broker may fail
+        result = checked(raw)
+        if self.superseded(task, raw, result):
+            return
         student, current = self.waiting.pop(task)
         began = time.monotonic()
         self.outcomes.append(write(self.course, writer, self.assignment, student, current, result))
@@ -207,6 +216,21 @@ class Run:
         self.bar.update(1)
         self.written.append(task)
         forget(self.client, self.written)  # written (or failed): the broker need not hold it any longer
+
+    def superseded(self, task: str, raw, result: Stored) -> bool:
+        """Whether the task's stored failure is that of a copy this run has sent again since (`resend`), whose result
+        may still come: then it is not written but dropped, and the run waits on. A worker paused past its hard time
+        limit, resumed after its task was sent again, stores TimeLimitExceeded for its copy (Celery's main process does,
+        as it resumes) while the good copy waits in the queue: written, it failed the student, and the good copy's
+        result was then not stored beside it. Each failure so dropped is one copy fewer; the last copy's is written,
+        and a copy lost with its worker is sent again by `fleet_watch.Lost`, so the wait ends (at worst after
+        MAX_ATTEMPTS deliveries, `fleet_deliveries`). Dropped only if still the same bytes (a Lua compare-and-delete):
+        a resent copy's success may have replaced it meanwhile (`fleet_deliveries.result_wanted`)."""
+        if result.status in ("SUCCESS", "REFUSED") or self.copies.get(task, 1) <= 1:
+            return False
+        if self.client.eval(DELETE_IF_SAME, 1, fleet.result_key(task), raw):
+            self.copies[task] -= 1
+        return True
 
     def send(self, task: str, student: str, force: bool, resent: bool = False) -> None:
         folder = self.course / "submitted" / student / self.assignment
@@ -217,6 +241,7 @@ class Run:
         student, _ = self.waiting[task]
         try:  # its count of deliveries kept: a resend gives a poison submission no extra life
             self.send(task, student, False, resent=True)
+            self.copies[task] = self.copies.get(task, 1) + 1
         except parcel.ParcelRefused as error:  # changed since it was sent, and now refused: not waited for
             self.waiting.pop(task)
             self.outcomes.append(Outcome(student, "failed", f"the submission cannot be sent again: {error}"))
@@ -265,10 +290,15 @@ def ready_tasks(client, waiting: dict, batch: int = BATCH) -> list[str]:
 
 
 def stored(client, task: str) -> Stored:
-    """The task's stored result, read and checked (`fleet_result`); one that cannot be read or accepted becomes a
-    failure of that student with the reason, never an error of the run."""
+    """The task's stored result, read and checked (`checked`)."""
+    return checked(client.get(fleet.result_key(task)))
+
+
+def checked(raw) -> Stored:
+    """A stored result read and checked (`fleet_result`); one that cannot be read or accepted becomes a failure of
+    that student with the reason, never an error of the run."""
     try:
-        return fleet_result.read(client.get(fleet.result_key(task)))
+        return fleet_result.read(raw)
     except fleet_result.Refused as error:
         return Stored("REFUSED", reason=f"the worker's result is refused: {error}")
 

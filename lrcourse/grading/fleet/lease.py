@@ -203,8 +203,17 @@ class Lapsed:
     """The enqueuing command's watch on the tasks it waits for (`check` at each poll): says once per task, on the
     terminal, when its worker has held no lease for `grace` seconds (see the module's text)."""
 
-    def __init__(self, url: str, waiting: dict, bar, grace: float = LEASE_SECONDS, every: float = CHECK_SECONDS):
+    def __init__(
+        self,
+        url: str,
+        waiting: dict,
+        bar,
+        grace: float = LEASE_SECONDS,
+        every: float = CHECK_SECONDS,
+        limits: tuple[float, float] = (0.0, 0.0),
+    ):
         self.url, self.waiting, self.bar, self.grace, self.every = url, waiting, bar, grace, every
+        self.limits = limits  # (Celery's hard time limit, the bound on a held task), for `hung_message`
         self.last = time.monotonic()
         self.missing: dict[str, float] = {}  # task -> when its lease was first seen missing
         self.said: set[str] = set()
@@ -224,7 +233,7 @@ class Lapsed:
             if full:
                 text = full_message(student, record)
             elif record["grading"]:
-                text = hung_message(student, record, self.grace)
+                text = hung_message(student, record, self.grace, *self.limits)
             else:
                 text = message(student, record, self.grace)
             self.bar.write(text, file=sys.stderr)  # beside the bar
@@ -297,18 +306,31 @@ def message(student: str, record: dict, grace: float) -> str:
     )
 
 
-def hung_message(student: str, record: dict, grace: float) -> str:
+def hard_time_limit(checkout) -> float:
+    """Celery's hard time limit on a task, as `fleet_worker.make_app` sets it from `checkout`'s nbgrader_config.py:
+    the student's budget, the worker's grace and 120 s (the last resort when the sandbox's clocks and the watchdog's
+    miss a held process)."""
+    from lrcourse.grading.course import course_config
+    from lrcourse.grading.sandbox.limits import Limits
+
+    limits = Limits.from_config(course_config(checkout, "sqlite://"))
+    return limits.student_seconds + limits.worker_grace_seconds + 120
+
+
+def hung_message(student: str, record: dict, grace: float, hard: float, bound: float) -> str:
     """Said when the lease lapsed while its worker's main process still marks the task as held by a grading process
-    (`Held`): that process does not answer, and the worker is not lost (its task is not sent again before
-    `fleet_watch.HELD_BOUND_SECONDS`, 1020 s, which Celery's hard time limit, 840 s here, comes before)."""
+    (`Held`): that process does not answer, and the worker is not lost (its task is not sent again before `bound`,
+    `fleet_watch.HELD_BOUND_SECONDS`, which Celery's hard time limit `hard`, `hard_time_limit` of the enqueuer's
+    course, comes before unless a larger budget raised it). Both said as computed, not typed."""
+    before = "comes before that" if hard < bound else "comes only after that"
     return (
         f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, whose grading "
         f"process has renewed no lease for {grace:.0f} s while the worker itself answers (its main process still "
         "holds the task): the process grading it is stopped (SIGSTOP, a debugger), frozen or starved (swapping, its "
         "CPU taken), not lost, so the task is not sent again, at least not before its worker has held it with no "
-        "lease for 1020 s (the bound on a held task, `fleet_watch.HELD_BOUND_SECONDS`), when it is taken for stranded "
-        "and sent again: Celery's hard time limit (below; 840 s with this course's settings) comes before that "
-        "unless a larger budget raised it. On that worker's machine, `ps -o pid,stat,etime,args "
+        f"lease for {bound:.0f} s (the bound on a held task, `fleet_watch.HELD_BOUND_SECONDS`), when it is taken for "
+        f"stranded and sent again: Celery's hard time limit (below; {hard:.0f} s with this course's settings) {before}. "
+        "On that worker's machine, `ps -o pid,stat,etime,args "
         "--ppid PID` (PID: the worker's main process) shows its grading processes: one in state T is stopped "
         "(`kill -CONT` resumes it); killed (`kill -9`), its worker puts the task back on the queue at once and the "
         "next free process takes it. Left as it is, Celery's hard time limit (the student's budget, the worker's "

@@ -8,7 +8,9 @@ after 2 s, 4 s, ... up to 30 s between tries, at most `broker_connection_max_ret
 kombu's `ensure_connection` intervals), saying on the worker's log at each try, in one line, since how long it waits
 and for which host and port (never the URL: it holds the password). A broker that answers and refuses this user (a
 command its ACL forbids, INFO among them; a wrong password; a read-only replica: `fleet_refusal`) ends the worker at
-once with one line saying what to fix: waiting does not cure it.
+once with one line saying what to fix: waiting does not cure it. A replica answers INFO and PING, which were all
+`ready` ran, and ended the worker at Celery's first write with its "Unrecoverable error: ReadOnlyError" traceback: its
+role is read now (`fleet_refusal.replica`), and the line names the primary.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import time
 
 from lrcourse.grading.fleet import broker as fleet
 from lrcourse.grading.fleet.full import wait_for_room
+from lrcourse.grading.fleet.lease import WARM_SECONDS
 from lrcourse.grading.fleet.outage import unreachable
-from lrcourse.grading.fleet.refusal import refusal
+from lrcourse.grading.fleet.refusal import refusal, replica, source_of
 
 FIRST_SECONDS, STEP_SECONDS, MOST_SECONDS = 2.0, 2.0, 30.0  # kombu's ensure_connection intervals, as Celery uses them
 
@@ -34,9 +37,12 @@ def ready(url: str, what: str, retries: int | None, sleep=time.sleep) -> None:
         try:
             with redis.Redis.from_url(url) as client:
                 wait_for_room(client, what)
+                read_only = replica(client)  # INFO and PING answered by a replica too: its first write refused
+            if read_only is not None:
+                raise read_only
             return
         except Exception as error:
-            if refused := refusal(error):
+            if refused := refusal(error, source_of(url, fleet.BROKER_VARIABLE)):
                 raise SystemExit(
                     f"lrcourse worker: the broker at {address} refuses this URL's user ({refused})"
                 ) from None
@@ -56,3 +62,27 @@ def ready(url: str, what: str, retries: int | None, sleep=time.sleep) -> None:
         )
         sleep(interval)
         interval = min(interval + STEP_SECONDS, MOST_SECONDS)
+
+
+def worker_options(worker) -> None:
+    """`lrcourse worker`'s options of its start (an argparse parser), beside `--broker-file` and `--no-sandbox`."""
+    worker.add_argument("--concurrency", type=at_least_one, default=1, help="students graded at once (default: 1)")
+    worker.add_argument("--course", default=".", help="the checkout of the course (default: here)")
+    worker.add_argument("--name", help="the worker's name in Celery (default: lrcourse-PID@host)")
+    worker.add_argument(
+        "--visibility-seconds",
+        type=float,
+        default=fleet.VISIBILITY_SECONDS,
+        help="a lost machine's task goes to another worker after this; longer than a task's hard time limit (the "
+        f"student's budget, the worker's grace and 120 s) and a process's warm-up ({WARM_SECONDS} s): the worker warns "
+        "otherwise",
+    )
+
+
+def at_least_one(text: str) -> int:
+    """A whole number of at least 1 (argparse names the option and the value it refuses): --concurrency 0 started a
+    worker whose pool grades nothing."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value

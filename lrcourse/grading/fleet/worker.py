@@ -47,13 +47,11 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import intake
 from lrcourse.grading.autograde import worker
-from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet import broker as fleet, full as fleet_full, parcel, start as fleet_start
 from lrcourse.grading.fleet.deliveries import count_attempt, graded_already, result_wanted
-from lrcourse.grading.fleet.lease import WARM_SECONDS, Held, Lease
+from lrcourse.grading.fleet.lease import WARM_SECONDS, Held, Lease, hard_time_limit
 from lrcourse.grading.fleet.watch import CHECK_SECONDS, CheckoutWatch, moved_or_unreadable
 from lrcourse.grading.outcomes import Outcome
-from lrcourse.grading.sandbox.limits import Limits
 
 RESTART_STATUS = 75  # EX_TEMPFAIL: the worker stopped because its checkout or environment changed (see above)
 SCRATCH = "lrcourse-worker-"  # a scratch course's folder: this, the pool process's id, a dash
@@ -265,11 +263,10 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
 
     backend = fleet_full.waiting_backend(result_wanted, waits)  # a full Redis: results wait (`fleet_full`)
     app = fleet.celery_app(url, visibility_seconds, backend)
-    limits = Limits.from_config(course_config(checkout, "sqlite://"))
     # Celery's hard limit, the last resort when the sandbox's clocks and the watchdog's miss a held process: it kills
     # the pool process and fails the task (TimeLimitExceeded: acknowledged, not handed out again), and a new process
     # takes the next student
-    app.conf.task_time_limit = limits.student_seconds + limits.worker_grace_seconds + 120
+    app.conf.task_time_limit = hard_time_limit(checkout)
     station = Station(checkout, sandboxed)
     # in each pool process: at its start, what dead ones left, then warm (Celery waits for it: warm_seconds); at its
     # end (os._exit: no atexit), its own
