@@ -76,15 +76,18 @@ from lrcourse.grading.inbound import (
 from lrcourse.grading.mounts import listed_on_overlay, mounted_below
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
 from lrcourse.grading.submission_secrets import (
+    HAND_COPY_CONTESTED,
     NO_SECRET,
     SECRET,
     first_held,
     inbound_secret,
+    ledger_locked,
     no_ledger_note,
     read_ledger,
     record_first_holders,
     secret_to_keep,
     shared_note,
+    submitted_holders,
     usable_secret,
     write_ledger,
 )
@@ -129,6 +132,13 @@ def collect(
     if not notebooks:
         raise ExchangeUnusable(f"no notebook in source/{assignment}: is {assignment!r} an assignment?")
     check_exchange_root(exchange)
+    with ledger_locked(course, assignment):  # one collect of the assignment at a time: the ledger's read, add, write
+        return _collect_locked(course, assignment, exchange, bounds, only, notebooks)
+
+
+def _collect_locked(
+    course: Path, assignment: str, exchange: Exchange, bounds: Bounds, only: str | None, notebooks: set[str]
+) -> Collected:
     inbound = open_inbound(exchange)
     result = Collected(assignment, str(exchange.inbound))
     try:
@@ -151,7 +161,9 @@ def collect(
         accepted = _check_all(inbound, ours, notebooks, bounds, result, holders, listed)
         if only is not None:  # a secret's first holder is decided over the class, not over the one student asked for
             _classmates_secrets(inbound, assignment, ours, mounts, notebooks, bounds, holders, listed)
-        record_first_holders(ledger, holders)  # a secret new to the ledger: its first holder's
+        copies = submitted_holders(course / "submitted", assignment)  # hand copies hold secrets too (F19)
+        for student in sorted(record_first_holders(ledger, holders, copies)):  # a new secret: its only holder's
+            result.notes.append({"submission": f"submitted/{student}/{assignment}", "note": HAND_COPY_CONTESTED})
         try:
             for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):
                 _collect_student(course / "submitted", inbound, accepted[student], result, ledger, bounds)
