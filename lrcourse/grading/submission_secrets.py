@@ -23,7 +23,7 @@ rewrites her own between the check and the read records nothing. A ledger that e
 collect and grade (`LedgerUnreadable`): replacing it would forget every owner. A secret no collect ever recorded (a
 hand copy's) is kept by its only holder in `submitted/`, and by none of them when several hold it. Collect counts
 a folder in `submitted/` only against a secret new to the ledger (it never gives one an owner: a hand copy cannot take
-an owner's secret). Collects of an assignment take turns (`ledger_locked`), and the ledger is written through a file of
+an owner's secret). Collects of an assignment take turns (`one_collect_at_a_time`), and the ledger is written through a file of
 a unique name: two at once each wrote the whole ledger, the last forgetting the other's owners (F19). Fleet grading
 applies grade's side on the enqueuing side, where the ledger and the class are (`fleet_write`), not in the worker's
 scratch course.
@@ -34,6 +34,7 @@ an inbound folder what a student wrote. (nbgrader's `feedback/` holds no secret.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -41,8 +42,7 @@ import re
 import secrets
 import stat
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from lrcourse.grading.exchange_inbound import ExchangeUnusable
@@ -158,20 +158,32 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
         raise
 
 
-@contextmanager
-def ledger_locked(course: Path, assignment: str) -> Iterator[None]:
-    """Hold the assignment's ledger lock (flock on `.secret_owners/<assignment>.lock`) inside the block, waiting for
-    another holder to end: a collect reads the ledger, adds to it and writes it whole, so two at once (a terminal's
-    and formgrader's Collect) would each write its own and the last would forget the other's owners (F19). The
-    kernel's lock goes with its process, however it ends; the file is never removed."""
-    folder = course / LEDGER
-    folder.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(folder / f"{assignment}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def one_collect_at_a_time(collect: Callable) -> Callable:
+    """`collect(course, assignment, ...)` run holding the assignment's ledger lock (flock on
+    `.secret_owners/<assignment>.lock`), waiting for another holder to end: a collect reads the ledger, adds to it and
+    writes it whole, so two at once (a terminal's and formgrader's Collect) would each write its own and the last
+    would forget the other's owners (F19). The kernel's lock goes with its process, however it ends; the file is
+    never removed."""
+
+    @functools.wraps(collect)
+    def locked(course: Path, assignment: str, *args, **options):
+        folder = course / LEDGER
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(folder / f"{assignment}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return collect(course, assignment, *args, **options)
+        finally:
+            os.close(fd)
+
+    return locked
+
+
+def record_new_owners(ledger: dict[str, str], holders: dict, course: Path, assignment: str) -> list[dict]:
+    """`record_first_holders` against the folders of `assignment` in the course's `submitted/`: the collect
+    record's notes on those of them that hold a secret made no one's."""
+    contested = record_first_holders(ledger, holders, submitted_holders(course / "submitted", assignment))
+    return [{"submission": f"submitted/{name}/{assignment}", "note": HAND_COPY_CONTESTED} for name in sorted(contested)]
 
 
 def record_first_holders(
