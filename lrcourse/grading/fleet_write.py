@@ -13,6 +13,7 @@ from lrcourse.grading.course import course_config
 from lrcourse.grading.fleet_result import Stored
 from lrcourse.grading.graded_files import carry_nbgrader_files
 from lrcourse.grading.outcomes import Outcome
+from lrcourse.grading.submission_secrets import NO_SECRET
 
 
 class Writer:
@@ -107,7 +108,7 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
     try:
         _write_files(course, student, assignment, document)
         secret_note = keep_secret_here(course, student, assignment)
-        if secret_note and secret_note not in outcome.reason:  # the worker's scratch course can say NO_SECRET only
+        if secret_note:
             outcome.reason = "; ".join(part for part in (outcome.reason, secret_note) if part)
         late_seconds, outcome.score, outcome.max_score = _write_grades(
             course, writer, assignment, student, document["scores"]
@@ -149,11 +150,12 @@ def keep_secret_here(course: Path, student: str, assignment: str) -> str:
     local grading applies it: the worker's scratch course holds one student and no ledger, so the secret it carried
     into the returned folders was kept whoever else holds it (F19). The secret of the student's folder in
     `submitted/` is carried into her autograded folder only if it is hers, else a fresh one, and from there into her
-    feedback folder (release_feedback files her feedback under it); the note for her reasons ("" if she keeps it)."""
+    feedback folder (release_feedback files her feedback under it). The ledger's note for her reasons (a classmate's
+    secret, or no one's), else "": NO_SECRET is the worker's, from the same bytes, already in its outcome's reason."""
     graded, feedback = (course / kind / student / assignment for kind in ("autograded", "feedback"))
     note = carry_nbgrader_files(course / "submitted" / student / assignment, graded, submitted=True)
     carry_nbgrader_files(graded, feedback)
-    return note
+    return "" if note == NO_SECRET else note
 
 
 def _write_files(course: Path, student: str, assignment: str, document: dict) -> None:
