@@ -22,23 +22,16 @@ that could not be read being taken as empty and written over.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 import lrcourse.grading.exchange.collect as collect_module
-from lrcourse.build import tool_environment
 from lrcourse.cli import main as lrcourse_main
-from lrcourse.grading.autograde.graded_files import carry_nbgrader_files
-from lrcourse.grading.exchange.collect import collect
-from lrcourse.grading.exchange.inbound_folder import Exchange
 from lrcourse.grading.exchange.submission_secrets import (
     CONTESTED,
+    HAND_COPY_CONTESTED,
     NOBODY,
     SECRET,
     SHARED_SECRET,
@@ -48,90 +41,38 @@ from lrcourse.grading.exchange.submission_secrets import (
     read_ledger,
 )
 
-from support.course import make_course, released
-from support.students import CHAPTER, FILE, Students, needs_root
-
-COURSE_ID = "lr-schedules"
-TICK = 0.05  # past the file system's clock tick: what comes after has a later change time
-
-
-def class_course(scratch: Path) -> tuple[Path, Path]:
-    """A released course and an exchange as the README's set-up leaves them (see test_collect.release)."""
-    course = make_course(scratch / "course", [CHAPTER])
-    exchange = scratch / "exchange"
-    exchange.mkdir()
-    exchange.chmod(0o1777)
-    shutil.copytree(course / "notebooks" / CHAPTER, exchange / COURSE_ID / "outbound" / CHAPTER)
-    for folder in (exchange / COURSE_ID, exchange / COURSE_ID / "outbound"):
-        folder.chmod(0o755)
-    (exchange / COURSE_ID / "inbound").mkdir()
-    (exchange / COURSE_ID / "inbound").chmod(0o3733)
-    course.chmod(0o700)
-    return course, exchange
-
-
-def hand_copy(course: Path, student: str, secret: str) -> None:
-    """The instructor copies a student's upload into submitted/, as the README says: it holds `secret`."""
-    folder = course / "submitted" / student / CHAPTER
-    folder.mkdir(parents=True)
-    shutil.copy(course / "notebooks" / CHAPTER / FILE, folder / FILE)
-    (folder / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
-    (folder / SECRET).write_text(secret)
-
-
-def collected(course: Path, exchange: Path, only: str | None = None):
-    return collect(course, CHAPTER, Exchange(exchange, COURSE_ID), only=only)
-
-
-def grade_and_release(course: Path, exchange: Path, students: list[str]) -> dict[str, str]:
-    """Each student's secret carried as `lrcourse grade` carries it (submitted -> autograded -> feedback), a feedback
-    page naming the student, then nbgrader's own release_feedback. The grading notes, by student."""
-    notes = {}
-    for student in students:
-        graded, feedback = (course / kind / student / CHAPTER for kind in ("autograded", "feedback"))
-        graded.mkdir(parents=True)
-        feedback.mkdir(parents=True)
-        notes[student] = carry_nbgrader_files(course / "submitted" / student / CHAPTER, graded, submitted=True)
-        carry_nbgrader_files(graded, feedback)
-        (feedback / f"{Path(FILE).stem}.html").write_text(f"FEEDBACK OF {student}")
-    released = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "release_feedback", CHAPTER, f"--Exchange.root={exchange}"],
-        cwd=course, env=tool_environment(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert released.returncode == 0, released.stdout + released.stderr
-    return notes
-
-
-def fetched_pages(students: Students, role: str, exchange: Path) -> list[str]:
-    """What the student's own `nbgrader fetch_feedback` brings into her home (every page, by its text)."""
-    run = students.python(
-        role, "-m", "nbgrader", "fetch_feedback", CHAPTER, "--course", COURSE_ID, f"--Exchange.root={exchange}"
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return sorted(page.read_text() for page in students.home(students.name[role]).rglob("*.html"))
+from support.course import released
+from support.secret_class import (
+    COURSE_ID,
+    TICK,
+    alice_and_mallory,
+    class_course,
+    collected,
+    fetched_pages,
+    grade_and_release,
+    hand_copy,
+    mallory_sends,
+)
+from support.students import CHAPTER, needs_root
 
 
 @pytest.fixture
 def two_students():
-    scratch = Path(tempfile.mkdtemp(prefix="lrcourse-secrets-"))
-    scratch.chmod(0o755)  # the students' homes and the exchange are inside
-    students = Students(scratch, ("alice", "mallory"))
-    try:
-        yield scratch, students
-    finally:
-        students.remove()
-        shutil.rmtree(scratch, ignore_errors=True)
+    with alice_and_mallory() as both:
+        yield both
 
 
 ORDERS = ["hand-copy-before-collect", "hand-copy-then-re-collect", "exchange-only", "exchange-student-first"]
-CONTESTED_ORDERS = ("exchange-only", "exchange-student-first")  # two inbound holders before any record: no owner
+# two holders before any record (two inbound folders, or an inbound folder and another student's hand copy): no owner
+CONTESTED_ORDERS = ("hand-copy-before-collect", "exchange-only", "exchange-student-first")
 
 
 @needs_root
 @pytest.mark.parametrize("order", [*ORDERS, "exchange-after-collect"])
 def test_no_student_fetches_a_classmates_feedback_whoever_holds_her_secret(two_students, order):
     """F17: run 1 (the hand copy in submitted/ before collect: collect gave alice a fresh secret, grade kept hers
-    for the copy), run 2 (collect, the hand copy, collect again: the re-run reset alice's change time and grade
+    for the copy; since F19 a secret new to the ledger that another student's hand copy holds is no one's, as two
+    inbound holders' is: both get a fresh secret and the report), run 2 (collect, the hand copy, collect again: the re-run reset alice's change time and grade
     kept her secret for the copy): alice fetches her own page and only it. Mallory sending alice's secret through
     the exchange before any collect recorded it, also when mallory's is collected alone first (`--student`,
     formgrader's per-student Collect), makes it no one's (F18: which folder held it first cannot be told): both get a
@@ -148,7 +89,9 @@ def test_no_student_fetches_a_classmates_feedback_whoever_holds_her_secret(two_s
         time.sleep(TICK)
     if order == "hand-copy-before-collect":
         hand_copy(course, mallory, secret)
-        collected(course, exchange)
+        result = collected(course, exchange)
+        assert {"submission": sent.name, "reason": CONTESTED} in result.left_out, result.left_out
+        assert {"submission": f"submitted/{mallory}/{CHAPTER}", "note": HAND_COPY_CONTESTED} in result.notes
     elif order == "hand-copy-then-re-collect":
         collected(course, exchange)
         time.sleep(TICK)
@@ -177,22 +120,13 @@ def test_no_student_fetches_a_classmates_feedback_whoever_holds_her_secret(two_s
     assert read_ledger(course, CHAPTER)[digest(secret.encode())] == (NOBODY if contested else alice)
     notes = grade_and_release(course, exchange, [alice, mallory])
     # a hand copy is given a fresh secret by grade; mallory's exchange submission already had one from collect
-    assert notes == {alice: "", mallory: "" if order.startswith("exchange") else SHARED_SECRET.format(alice)}, notes
+    copied = CONTESTED if contested else SHARED_SECRET.format(alice)
+    assert notes == {alice: "", mallory: "" if order.startswith("exchange") else copied}, notes
     assert (course / "feedback" / mallory / CHAPTER / SECRET).read_text() != secret
     assert fetched_pages(students, "alice", exchange) == ([] if contested else [f"FEEDBACK OF {alice}"])
 
 
 NBGRADER_SUBMIT = "--ExchangeFactory.submit=nbgrader.exchange.default.submit.ExchangeSubmit"  # leaves 0777
-
-
-def mallory_sends(students, course: Path, inbound: Path, secret: str) -> Path:
-    """Mallory's own inbound folder, written by hand as herself, holding `secret`."""
-    mine = students.write_notebook("mallory", released(course, CHAPTER))
-    folder = inbound / f"{students.name['mallory']}+{CHAPTER}+2026-01-01 00:00:00.000000 UTC+m"
-    students.shell(
-        "mallory", 'mkdir "$1" && cp "$2" "$1/" && printf %s "$3" > "$1/$4"', str(folder), str(mine), secret, SECRET
-    )
-    return folder
 
 
 @needs_root

@@ -10,13 +10,12 @@ cut short or not a notebook: `broken_submit`), each student's newest accepted su
 penalty reads it), and every refusal is reported with its reason, on the terminal and in the collect record,
 `reports/collect-<assignment>.json`. A stray entry beside the notebook (a lock file, a checkpoints folder, a
 link) is left out, not copied, and reported the same way, with the submission collected without it.
-nbgrader's `release_feedback` stops for the rest of the class at a submitted folder without
-`submission_secret.txt`, so when a student's is left out or unusable collect writes a fresh one and reports it
-(`submission_secrets`): that student's feedback cannot reach them through the
-exchange (the secret it is filed under is not theirs), but everyone else's is released. A secret is kept only by
-the student it belongs to (`submission_secrets`: its only accepted holder, no one if several, recorded in the course's ledger
-`.secret_owners/<assignment>.json`, never changed by a later run; `lrcourse grade` applies the same rule); any
-other holder's is replaced the same way.
+nbgrader's `release_feedback` stops for the rest of the class at a submitted folder without `submission_secret.txt`, so
+when a student's is left out or unusable collect writes a fresh one and reports it: that student's feedback cannot
+reach them through the exchange, but everyone else's is released. A secret is kept only by the student it belongs to
+(`submission_secrets`: its only accepted holder, no one if several, or if another student's folder in `submitted/`
+holds it too; recorded in the course's ledger `.secret_owners/<assignment>.json`, never changed by a later run;
+collects take turns; `lrcourse grade` applies the same rule); any other holder's is replaced the same way.
 
 The inbound folder itself is opened, checked (its owners, its file system) and listed by `exchange_inbound`,
 which refuses an exchange that cannot be trusted (`ExchangeUnusable`). Every submission is checked before any is
@@ -80,8 +79,9 @@ from lrcourse.grading.exchange.submission_secrets import (
     first_held,
     inbound_secret,
     no_ledger_note,
+    one_collect_at_a_time,
     read_ledger,
-    record_first_holders,
+    record_new_owners,
     secret_to_keep,
     shared_note,
     usable_secret,
@@ -120,6 +120,7 @@ class Collected:
         return sum(row.get("more", 1) for row in self.refused)
 
 
+@one_collect_at_a_time  # the ledger's read, add and write: one collect of the assignment at a time
 def collect(
     course: Path, assignment: str, exchange: Exchange, bounds: Bounds = Bounds(), only: str | None = None
 ) -> Collected:
@@ -151,7 +152,7 @@ def collect(
         accepted = _check_all(inbound, ours, notebooks, bounds, result, holders, listed)
         if only is not None:  # a secret's first holder is decided over the class, not over the one student asked for
             _classmates_secrets(inbound, assignment, ours, mounts, notebooks, bounds, holders, listed)
-        record_first_holders(ledger, holders)  # a secret new to the ledger: its first holder's
+        result.notes += record_new_owners(ledger, holders, course, assignment)  # its only holder's (hand copies too)
         try:
             for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):
                 _collect_student(course / "submitted", inbound, accepted[student], result, ledger, bounds)

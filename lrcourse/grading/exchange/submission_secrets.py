@@ -13,47 +13,66 @@ course's folder, outside `submitted/`: no student writes it, and no folder copie
 it), as a hash of the secret; an owner is never replaced, so no later submission, hand copy or re-run takes a
 secret from its student. A secret no collect recorded yet goes to the student whose accepted inbound folder held it
 (superseded folders counted too) when it is the only student whose folders hold it; held by several students'
-folders, it goes to none of them (`NOBODY`, recorded so: F18). Who held it first cannot be told: a classmate can
-rename the secret file in a folder `nbgrader submit` left writable to all (0777) away and back, which moves its change
-time after her own copy's. Every holder not its owner gets a fresh secret (`SHARED_SECRET`, `CONTESTED`): in
+folders, or also held by a folder of another student in `submitted/` (a copy by hand, or one collected before any
+ledger: F19), it goes to none of them (`NOBODY`, recorded so: F18), and each holder is told. Who held it first
+cannot be told: a classmate can rename the secret file in a folder `nbgrader submit` left writable to all (0777) away
+and back, which moves its change time after her own copy's. Every holder not its owner gets a fresh secret (`SHARED_SECRET`, `CONTESTED`): in
 collect the other inbound holders, in grade every folder in `submitted/` holding a secret recorded for someone else.
 A secret is recorded only as read from the very file checked, unchanged since (`inbound_secret`): a student who
 rewrites her own between the check and the read records nothing. A ledger that exists but cannot be read stops
 collect and grade (`LedgerUnreadable`): replacing it would forget every owner. A secret no collect ever recorded (a
 hand copy's) is kept by its only holder in `submitted/`, and by none of them when several hold it. Collect counts
-no folder in `submitted/`: it rewrites only its own, and a hand copy cannot take an owner's secret.
+a folder in `submitted/` only against a secret new to the ledger (it never gives one an owner: a hand copy cannot take
+an owner's secret). Collects of an assignment take turns (`one_collect_at_a_time`), and the ledger is written through a file of
+a unique name: two at once each wrote the whole ledger, the last forgetting the other's owners (F19). Fleet grading
+applies grade's side on the enqueuing side, where the ledger and the class are (`fleet_write`), not in the worker's
+scratch course.
 Secrets are read as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in,
 an inbound folder what a student wrote. (nbgrader's `feedback/` holds no secret.)
 """
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import hashlib
 import json
 import os
 import re
 import secrets
 import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Submission
 from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
 
 SECRET = "submission_secret.txt"
+AGAIN = (
+    "send it another way, or have this student submit again through the exchange: nbgrader submit writes a new "
+    "secret each time, and collect records it as theirs"
+)
 SHARED_SECRET = (
     f"its {SECRET} is also held by the student {{!r}} (now or in an earlier submission): a fresh one written, so "
-    "neither fetches the other's feedback; this student cannot fetch feedback through the exchange (send it another way)"
+    f"neither fetches the other's feedback; this student cannot fetch this feedback through the exchange ({AGAIN})"
 )
 NO_SECRET = (
     f"no usable {SECRET}: a fresh one written so release_feedback goes on for the class; this student cannot "
-    "fetch feedback through the exchange (send it another way)"
+    f"fetch this feedback through the exchange ({AGAIN})"
 )
 CONTESTED = (
-    f"its {SECRET} is also held by a classmate's inbound folder, and no earlier collect recorded whose it is: no "
-    "holder keeps it, a fresh one written, so neither fetches the other's feedback; this student cannot fetch feedback "
-    "through the exchange (send it another way)"
+    f"its {SECRET} is also held by a classmate's submission (an inbound folder, or a folder copied into submitted/ "
+    "by hand), and no earlier collect recorded whose it is: no holder keeps it (who sent it first cannot be told), a "
+    "fresh one written, so neither fetches the other's feedback; this student cannot fetch this feedback through the "
+    f"exchange ({AGAIN})"
 )
-NOBODY = ""  # the ledger's owner of a secret several students' inbound folders held before any collect recorded it
+HAND_COPY_CONTESTED = (
+    f"this folder was not written by lrcourse collect (a copy by hand?) and its {SECRET} is also held by a "
+    "classmate's inbound folder collected now, and no earlier collect recorded whose it is: it is recorded as no "
+    "one's, and lrcourse grade gives this folder a fresh one (its note says so)"
+)
+NOBODY = ""  # the ledger's owner of a secret several students' folders held before any collect recorded it
 
 
 class LedgerUnreadable(ExchangeUnusable):
@@ -116,29 +135,86 @@ def no_ledger_note(course: Path, assignment: str) -> list[str]:
     return [
         f"no secret ledger {ledger_path(course, assignment).relative_to(course)}, but submitted/ already holds folders "
         f"of {assignment}: the secrets collected before it existed have no recorded owner (a classmate who sends "
-        "one now could be given it)"
+        f"one now could be given it). If the ledger was removed or lost, restore {LEDGER}/ from a backup (made "
+        "with the gradebook's) and collect again; if these folders were collected before lrcourse kept a ledger, "
+        "nothing can tell their owners: keep the inbound folder unlistable (3733) and collect now, and a student "
+        "whose feedback does not arrive can submit again (a new submission's new secret is recorded as theirs)"
     ]
 
 
 def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
-    """Write the ledger whole (a crash leaves the old one or the new), readable by its owner only."""
+    """Write the ledger whole (a crash leaves the old one or the new), readable by its owner only. Through a temporary
+    file of a unique name in the same folder (two writers never share one: a fixed name let one unlink the other's,
+    FileNotFoundError, F19), then renamed over the ledger."""
     path = ledger_path(course, assignment)
     path.parent.mkdir(mode=0o700, exist_ok=True)
-    fresh = path.with_suffix(".writing")
-    fresh.unlink(missing_ok=True)
-    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as file:
-        json.dump(ledger, file, indent=1, sort_keys=True)
-    fresh.replace(path)
+    fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
+    try:
+        with os.fdopen(fd, "w") as file:
+            json.dump(ledger, file, indent=1, sort_keys=True)
+        os.replace(fresh, path)
+    except BaseException:
+        Path(fresh).unlink(missing_ok=True)
+        raise
 
 
-def record_first_holders(ledger: dict[str, str], holders: dict[bytes, list[tuple[int, str]]]) -> None:
+def one_collect_at_a_time(collect: Callable) -> Callable:
+    """`collect(course, assignment, ...)` run holding the assignment's ledger lock (flock on
+    `.secret_owners/<assignment>.lock`), waiting for another holder to end: a collect reads the ledger, adds to it and
+    writes it whole, so two at once (a terminal's and formgrader's Collect) would each write its own and the last
+    would forget the other's owners (F19). The kernel's lock goes with its process, however it ends; the file is
+    never removed."""
+
+    @functools.wraps(collect)
+    def locked(course: Path, assignment: str, *args, **options):
+        folder = course / LEDGER
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(folder / f"{assignment}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return collect(course, assignment, *args, **options)
+        finally:
+            os.close(fd)
+
+    return locked
+
+
+def record_new_owners(ledger: dict[str, str], holders: dict, course: Path, assignment: str) -> list[dict]:
+    """`record_first_holders` against the folders of `assignment` in the course's `submitted/`: the collect
+    record's notes on those of them that hold a secret made no one's."""
+    contested = record_first_holders(ledger, holders, submitted_holders(course / "submitted", assignment))
+    return [{"submission": f"submitted/{name}/{assignment}", "note": HAND_COPY_CONTESTED} for name in sorted(contested)]
+
+
+def record_first_holders(
+    ledger: dict[str, str], holders: dict[bytes, list[tuple[int, str]]], copies: dict[bytes, set[str]]
+) -> set[str]:
     """`ledger` learns an owner for each secret it has none for (`holders`: secret -> (its file's change time,
     student) per accepted inbound folder): the student whose folders alone hold it; `NOBODY` if several students'
-    do (the change times cannot say who was first: F18). An owner already there stays."""
+    do (the change times cannot say who was first: F18), or if a folder in `submitted/` of another student holds it
+    too (`copies`: secret -> students, from `submitted_holders`; a secret new to the ledger there was copied in by
+    hand, or collected before any ledger: who sent it first cannot be told either, F19). An owner already there
+    stays. Returns the students whose folder in `submitted/` holds a secret made no one's here (each gets a note)."""
+    contested = set()
     for secret, held in holders.items():
+        key = digest(secret)
+        if key in ledger:
+            continue
         students = {student for _, student in held}
-        ledger.setdefault(digest(secret), students.pop() if len(students) == 1 else NOBODY)
+        copied = copies.get(secret.strip(), set()) - students
+        ledger[key] = students.pop() if len(students) == 1 and not copied else NOBODY
+        contested |= copied
+    return contested
+
+
+def submitted_holders(submitted: Path, assignment: str) -> dict[bytes, set[str]]:
+    """secret -> the students whose folder of `assignment` in `submitted` holds it (each folder's read once)."""
+    found: dict[bytes, set[str]] = {}
+    for path in submitted.glob(f"*/{assignment}/{SECRET}"):
+        secret = read_secret(path)
+        if secret is not None and usable_secret({SECRET: secret}):
+            found.setdefault(secret, set()).add(path.parent.parent.name)
+    return found
 
 
 def first_held(submission: Submission) -> int:

@@ -10,7 +10,8 @@ waiting in the broker), fleet.WINDOW by default: the broker holds a window's par
 window is topped up as results are collected. A result is written once, when it arrives, as local grading writes it:
 
 - the autograded and feedback folders replace the student's (the worker's done-mark is not taken: ours is
-  written last, as `worker.Worker.grade` writes it);
+  written last, as `worker.Worker.grade` writes it), with the submission secret decided here by the course's ledger
+  and class (`fleet_write.keep_secret_here`: the worker's scratch course knows neither);
 - the student and submission (its timestamp from submitted/) in the gradebook, then nbgrader's SaveAutoGrades
   (`withheld_scores.WithholdAutoGrades`: test cells withheld) on each returned autograded notebook: the cells'
   comments and other grades, as nbgrader's autograde fills them;

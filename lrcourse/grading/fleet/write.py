@@ -12,6 +12,7 @@ from lrcourse.grading import intake
 from lrcourse.grading.autograde import late
 from lrcourse.grading.autograde.graded_files import carry_nbgrader_files
 from lrcourse.grading.course import course_config
+from lrcourse.grading.exchange.submission_secrets import NO_SECRET
 from lrcourse.grading.fleet import broker as fleet, parcel, result as fleet_result
 from lrcourse.grading.fleet.result import Stored
 from lrcourse.grading.outcomes import Outcome
@@ -108,6 +109,9 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
         return outcome
     try:
         _write_files(course, student, assignment, document)
+        secret_note = keep_secret_here(course, student, assignment)
+        if secret_note:
+            outcome.reason = "; ".join(part for part in (outcome.reason, secret_note) if part)
         late_seconds, outcome.score, outcome.max_score = _write_grades(
             course, writer, assignment, student, document["scores"]
         )
@@ -141,6 +145,19 @@ def remake_feedback(course: Path, writer: Writer, assignment: str, student: str)
     if not error:
         carry_nbgrader_files(*(course / kind / student / assignment for kind in ("autograded", "feedback")))
     return error
+
+
+def keep_secret_here(course: Path, student: str, assignment: str) -> str:
+    """The submission secret rule applied here, where the ledger and the whole class are (`submission_secrets`), as
+    local grading applies it: the worker's scratch course holds one student and no ledger, so the secret it carried
+    into the returned folders was kept whoever else holds it (F19). The secret of the student's folder in
+    `submitted/` is carried into her autograded folder only if it is hers, else a fresh one, and from there into her
+    feedback folder (release_feedback files her feedback under it). The ledger's note for her reasons (a classmate's
+    secret, or no one's), else "": NO_SECRET is the worker's, from the same bytes, already in its outcome's reason."""
+    graded, feedback = (course / kind / student / assignment for kind in ("autograded", "feedback"))
+    note = carry_nbgrader_files(course / "submitted" / student / assignment, graded, submitted=True)
+    carry_nbgrader_files(graded, feedback)
+    return "" if note == NO_SECRET else note
 
 
 def _write_files(course: Path, student: str, assignment: str, document: dict) -> None:

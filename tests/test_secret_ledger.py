@@ -1,0 +1,165 @@
+"""The submission-secret ledger against F19's findings (issue 20), with real OS users and nbgrader's own exchange, as
+test_secret_owners runs them (`support.secret_class`): a hand copy's secret that a classmate sends through the
+exchange is no one's; a student whose secret was contested gets her feedback by submitting again; two ledger writers
+or two collects at once lose nothing. Fleet grading's side is test_fleet_secrets."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import pytest
+
+import lrcourse.grading.exchange.collect as collect_module
+from lrcourse.grading.exchange.submission_secrets import (
+    CONTESTED,
+    HAND_COPY_CONTESTED,
+    NOBODY,
+    SECRET,
+    digest,
+    ledger_path,
+    read_ledger,
+    write_ledger,
+)
+
+from support.course import released
+from support.secret_class import (
+    COURSE_ID,
+    TICK,
+    alice_and_mallory,
+    class_course,
+    collected,
+    fetched_pages,
+    grade_and_release,
+    hand_copy,
+    mallory_sends,
+)
+from support.students import CHAPTER, needs_root
+
+
+@pytest.fixture
+def two_students():
+    with alice_and_mallory() as both:
+        yield both
+
+
+@needs_root
+def test_a_hand_copys_secret_sent_through_the_exchange_by_a_classmate_is_no_ones(two_students):
+    """F19: a ledger exists (mallory's first submission collected); alice's upload, copied into submitted/ by hand,
+    holds her secret; mallory sends it through the exchange. The secret is new to the ledger and two students hold
+    it: who sent it first cannot be told, so it is recorded as no one's (it was recorded as mallory's, and alice was
+    given a fresh one), both are told (collect: mallory's folder and alice's hand copy; grade: alice's), and neither
+    feedback folder holds it."""
+    scratch, students = two_students
+    course, exchange = class_course(scratch)
+    alice, mallory = students.name["alice"], students.name["mallory"]
+    students.submit("mallory", released(course, CHAPTER), exchange)
+    collected(course, exchange)
+    assert ledger_path(course, CHAPTER).exists()
+    secret = secrets.token_hex(64)  # the one alice's upload holds
+    hand_copy(course, alice, secret)
+    time.sleep(TICK)
+    sent = mallory_sends(students, course, exchange / COURSE_ID / "inbound", secret)
+    result = collected(course, exchange)
+    assert [row["student"] for row in result.collected] == [mallory], result
+    assert read_ledger(course, CHAPTER)[digest(secret.encode())] == NOBODY
+    assert {"submission": sent.name, "reason": CONTESTED} in result.left_out, result.left_out
+    assert {"submission": f"submitted/{alice}/{CHAPTER}", "note": HAND_COPY_CONTESTED} in result.notes, result.notes
+    assert (course / "submitted" / mallory / CHAPTER / SECRET).read_text() != secret
+    notes = grade_and_release(course, exchange, [alice, mallory])
+    assert notes == {alice: CONTESTED, mallory: ""}, notes
+    for student in (alice, mallory):
+        assert (course / "feedback" / student / CHAPTER / SECRET).read_text() != secret
+
+
+@needs_root
+def test_a_student_whose_secret_was_contested_fetches_her_feedback_after_submitting_again(two_students):
+    """What the notes tell a student without the exchange's feedback link: submit again. Mallory sends alice's secret
+    before any collect: no one's. Alice submits again: nbgrader submit writes a new secret, collect records it as
+    hers, and her own fetch_feedback brings her page."""
+    scratch, students = two_students
+    course, exchange = class_course(scratch)
+    inbound = exchange / COURSE_ID / "inbound"
+    alice = students.name["alice"]
+    first = students.submit("alice", released(course, CHAPTER), exchange)
+    secret = (first / SECRET).read_text()
+    time.sleep(TICK)
+    mallory_sends(students, course, inbound, secret)
+    collected(course, exchange)
+    assert read_ledger(course, CHAPTER)[digest(secret.encode())] == NOBODY
+    before = set(inbound.iterdir())
+    time.sleep(1.1)  # nbgrader's timestamp in the folder's name: a later one
+    students.submit("alice", released(course, CHAPTER), exchange)
+    (again,) = set(inbound.iterdir()) - before
+    renewed = (again / SECRET).read_text()
+    assert renewed != secret
+    result = collected(course, exchange)
+    assert {"student": alice, "submission": again.name} in [
+        {key: row[key] for key in ("student", "submission")} for row in result.collected
+    ], result.collected
+    assert read_ledger(course, CHAPTER)[digest(renewed.encode())] == alice
+    assert (course / "submitted" / alice / CHAPTER / SECRET).read_text() == renewed
+    notes = grade_and_release(course, exchange, [alice])
+    assert notes == {alice: ""}, notes
+    assert fetched_pages(students, "alice", exchange) == [f"FEEDBACK OF {alice}"]
+
+
+def test_two_ledger_writers_at_once_never_fail_and_leave_one_whole_ledger(tmp_path):
+    """F19: write_ledger's fixed temporary name let one writer unlink the other's (FileNotFoundError, a traceback
+    after submitted/ was rewritten). Eight threads writing 50 times each: no error, the ledger one writer's whole."""
+    errors = []
+
+    def writer(number: int) -> None:
+        try:
+            for _ in range(50):
+                write_ledger(tmp_path, CHAPTER, {f"{number:02d}" * 32: f"student{number}"})
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(number,)) for number in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    ledger = read_ledger(tmp_path, CHAPTER)
+    assert len(ledger) == 1 and list(ledger.values())[0].startswith("student"), ledger
+    assert [path.name for path in ledger_path(tmp_path, CHAPTER).parent.iterdir()] == [f"{CHAPTER}.json"]
+
+
+@needs_root
+def test_a_collect_waits_for_another_collect_of_the_chapter(two_students, monkeypatch):
+    """Two collects at once each read the ledger, added their owners and wrote it whole: the last forgot the other's.
+    A collect held mid-way (in its read of the ledger, alice's folder listed) keeps a second one (mallory's folder
+    there too) waiting until it ends: both owners recorded (without the wait, the first's write dropped mallory's)."""
+    scratch, students = two_students
+    course, exchange = class_course(scratch)
+    alice, mallory = students.name["alice"], students.name["mallory"]
+    alices = (students.submit("alice", released(course, CHAPTER), exchange) / SECRET).read_text()
+    entered, release = threading.Event(), threading.Event()
+    original = collect_module.read_ledger
+
+    def held(course_folder, assignment):
+        if threading.current_thread().name == "first":
+            entered.set()
+            release.wait(60)
+        return original(course_folder, assignment)
+
+    monkeypatch.setattr(collect_module, "read_ledger", held)
+    done = {}
+    first = threading.Thread(target=lambda: done.setdefault("first", collected(course, exchange)))
+    first.name = "first"
+    first.start()
+    assert entered.wait(60)
+    mallorys = (students.submit("mallory", released(course, CHAPTER), exchange) / SECRET).read_text()
+    second = threading.Thread(target=lambda: done.setdefault("second", collected(course, exchange)))
+    second.start()
+    second.join(2)
+    assert second.is_alive() and "second" not in done  # waiting for the first
+    release.set()
+    first.join(120)
+    second.join(120)
+    assert set(done) == {"first", "second"}
+    ledger = read_ledger(course, CHAPTER)
+    assert ledger[digest(alices.encode())] == alice and ledger[digest(mallorys.encode())] == mallory, ledger
