@@ -135,7 +135,8 @@ def observe_wsd(factory, payload: dict) -> dict:
     arguments = (payload["warmup"], payload["stable"], payload["decay"], payload["start_factor"])
     # a process's first step imports torch._dynamo (seconds): pay that outside the budget
     torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))]).step()
-    steps = list(range(payload["steps"]))
+    # the schedule's steps, then any steps far past its end (`after`), each reached as a resume would reach it
+    steps = list(range(payload["steps"])) + [int(step) for step in payload.get("after", ())]
 
     def rates() -> dict:
         return wire.encode({"rates": run_rates(*scheduled(factory(*arguments), payload["lr"]), steps)})
