@@ -16,7 +16,7 @@ import types
 
 from lrcourse import wire
 from lrcourse.checking.self_contained import expect_self_contained
-from lrcourse.checking.wsd_observer import SECONDS, rate_as_data, run_guarded
+from lrcourse.checking.wsd_observer import SECONDS, WALL_SECONDS, rate_as_data, run_guarded
 
 
 class FactorServer:
@@ -27,10 +27,12 @@ class FactorServer:
         self.factors: list = []
 
     def serve(self, request: dict) -> dict:
-        """One request ({"do": "new" | "call" | "state" | "load", ...}), run under the guard for its `seconds`: the
-        reply's `value` (encoded), or `timeout`, or the `error` the answer raised, and the scheduler calls it made."""
+        """One request ({"do": "new" | "call" | "state" | "load", ...}), run under the guard for its `seconds` on the
+        clock and its `cpu_seconds` of this process's CPU time: the reply's `value` (encoded), or `timeout`, or the
+        `error` the answer raised, the scheduler calls it made and the CPU time it took (`cpu`)."""
         work = {"new": self._new, "call": self._call, "state": self._state, "load": self._load}[request["do"]]
-        reply = run_guarded(float(request.get("seconds", SECONDS)), lambda: wire.encode(work(request)))
+        seconds, cpu_seconds = float(request.get("seconds", WALL_SECONDS)), float(request.get("cpu_seconds", SECONDS))
+        reply = run_guarded(seconds, lambda: wire.encode(work(request)), cpu_seconds)
         return {"ok": True, **reply}
 
     def _factor(self, request: dict):

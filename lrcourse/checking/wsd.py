@@ -29,7 +29,7 @@ from __future__ import annotations
 from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.observe import observe, target_name
-from lrcourse.checking.wsd_observer import SECONDS, SchedulerUse
+from lrcourse.checking.wsd_observer import SECONDS, WALL_SECONDS, SchedulerUse
 from lrcourse.checking.wsd_resume import PER_REQUEST, resume_run
 from lrcourse.tolerances import WSD_RTOL
 
@@ -92,7 +92,11 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
         payload |= {"resume_at": resume_at, "probe": list(probe)}
     call = _call(warmup, stable, decay, start_factor, lr)
     observation = observe(factory, "wsd", payload) if resume_at is None else resume_run(factory, payload)
-    within = f"{SECONDS:.0f} s" if resume_at is None else f"{SECONDS:.0f} s and {PER_REQUEST * 1000:.0f} ms a call"
+    within = (
+        f"{SECONDS:.0f} s of its process's CPU time"
+        + ("" if resume_at is None else f" and {PER_REQUEST * 1000:.0f} ms a call")
+        + f" ({WALL_SECONDS:.0f} s on the clock: time spent waiting is not counted up to there)"
+    )
     count = payload["steps"] + len(after)
     expect(not observation["timeout"], f"{call} did not run its {count} steps within {within}")
     error = observation["error"]
