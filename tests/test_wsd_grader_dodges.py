@@ -86,7 +86,7 @@ def test_the_edges_long_schedules_are_the_first_runs_of_the_warm_up_and_decay_te
     for cell in ("test_wsd_warmup", "test_wsd_decay"):
         runs = []
 
-        def recording(factor, warmup, stable, decay, start_factor, lr=0.1, phases=None, hint="", runs=runs):
+        def recording(factor, warmup, stable, decay, start_factor, lr=0.1, phases=None, hint="", after=(), runs=runs):
             runs.append((warmup, stable, decay, start_factor, lr))
 
         source = cells[cell].replace("from lrcourse.checking import check_wsd, passed", "")

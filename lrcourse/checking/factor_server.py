@@ -16,7 +16,7 @@ import types
 
 from lrcourse import wire
 from lrcourse.checking.self_contained import expect_self_contained
-from lrcourse.checking.wsd_observer import SECONDS, rate_as_data, run_guarded
+from lrcourse.checking.wsd_observer import SECONDS, WALL_SECONDS, rate_as_data, run_guarded
 
 
 class FactorServer:
@@ -27,10 +27,12 @@ class FactorServer:
         self.factors: list = []
 
     def serve(self, request: dict) -> dict:
-        """One request ({"do": "new" | "call" | "state" | "load", ...}), run under the guard for its `seconds`: the
-        reply's `value` (encoded), or `timeout`, or the `error` the answer raised, and the scheduler calls it made."""
+        """One request ({"do": "new" | "call" | "state" | "load", ...}), run under the guard for its `seconds` on the
+        clock and its `cpu_seconds` of this process's CPU time: the reply's `value` (encoded), or `timeout`, or the
+        `error` the answer raised, the scheduler calls it made and the CPU time it took (`cpu`)."""
         work = {"new": self._new, "call": self._call, "state": self._state, "load": self._load}[request["do"]]
-        reply = run_guarded(float(request.get("seconds", SECONDS)), lambda: wire.encode(work(request)))
+        seconds, cpu_seconds = float(request.get("seconds", WALL_SECONDS)), float(request.get("cpu_seconds", SECONDS))
+        reply = run_guarded(seconds, lambda: wire.encode(work(request)), cpu_seconds)
         return {"ok": True, **reply}
 
     def _factor(self, request: dict):
@@ -60,17 +62,21 @@ class FactorServer:
 
 
 def carried(attributes: dict) -> dict:
-    """The attributes that come back from the wire as they are, the others replaced by `wire.Missing` (not carried):
-    if any is, the grader's side loads none of them, and the new factor keeps all it built (`wsd_resume._plain`). PyTorch's checkpoint deep-copies
+    """The attributes that come back from the wire as they are, the others replaced by `wire.Missing` (not carried; a
+    key that is not a str is not carried, nor then any of them): if any is, the grader's side loads none of them, and
+    the new factor keeps all it built (`wsd_resume._plain`). PyTorch's checkpoint deep-copies
     them, so an int64 tensor, a namedtuple, a bound method in a tuple stay what they were; the wire would hand back a
     float64 tensor, a plain tuple, an opaque stand-in, and the new factor would break on them (R24n's h1 to h5). Checked
     on the whole __dict__ at once: the wire bounds what one message holds, not each attribute."""
+    if any(type(key) is not str for key in attributes):
+        # a key that is not a str is not carried, and then nothing is: dropping it alone would load the rest, a mix
+        # of the run's state and the new factor's (R24s's n_nonstr_key_mix kept its last value under the key 0)
+        return {str(key)[:100]: wire.Missing(str(key)[:100]) for key in attributes}
     back = wire.decode(wire.encode(attributes))
     back = back if isinstance(back, dict) else {}  # too large a __dict__ arrives opaque: nothing of it is carried
     return {
-        key: value if type(key) is str and key in back and same(value, back[key]) else wire.Missing(str(key)[:100])
+        key: value if key in back and same(value, back[key]) else wire.Missing(key[:100])
         for key, value in attributes.items()
-        if type(key) is str
     }
 
 

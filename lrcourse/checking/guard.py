@@ -69,10 +69,14 @@ def wrapped_scheduler(instance) -> str | None:
 
 
 class Guard:
-    """Captures output and warnings, records calls into torch's scheduler code, enforces a budget."""
+    """Captures output and warnings, records calls into torch's scheduler code, enforces a budget: `seconds` on the
+    clock, and with `cpu_seconds` also the process's CPU time (user and system, every thread: ITIMER_PROF), so that a
+    budget in CPU time can stand while `seconds` is only the backstop that ends code that waits without computing."""
 
-    def __init__(self, seconds: float, forbid_schedulers: bool = True, forbidden_code=()):
+    def __init__(self, seconds: float, forbid_schedulers: bool = True, forbidden_code=(), cpu_seconds=None):
         self.seconds = seconds
+        # never 0: setitimer(…, 0) would turn the timer off, not end the code at once
+        self.cpu_seconds = None if cpu_seconds is None else max(float(cpu_seconds), 1e-6)
         self.forbidden_calls: list[str] = []
         self.warnings: list[warnings.WarningMessage] = []
         self.stdout = io.StringIO()
@@ -93,9 +97,13 @@ class Guard:
     @contextlib.contextmanager
     def running(self):
         use_alarm = threading.current_thread() is threading.main_thread()
+        use_cpu = use_alarm and self.cpu_seconds is not None
         if use_alarm:
             previous_handler = signal.signal(signal.SIGALRM, self._alarm)
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        if use_cpu:
+            previous_cpu_handler = signal.signal(signal.SIGPROF, self._alarm)
+            signal.setitimer(signal.ITIMER_PROF, self.cpu_seconds)
         previous_profile = sys.getprofile()
         try:
             with (
@@ -110,6 +118,9 @@ class Guard:
                 finally:
                     sys.setprofile(previous_profile)
         finally:
+            if use_cpu:
+                signal.setitimer(signal.ITIMER_PROF, 0)
+                signal.signal(signal.SIGPROF, previous_cpu_handler)
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous_handler)

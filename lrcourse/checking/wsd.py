@@ -29,7 +29,7 @@ from __future__ import annotations
 from lrcourse.checking.expect import CheckFailed, answer_raised, close, expect
 from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.observe import observe, target_name
-from lrcourse.checking.wsd_observer import SECONDS, SchedulerUse
+from lrcourse.checking.wsd_observer import SECONDS, WALL_SECONDS, SchedulerUse
 from lrcourse.checking.wsd_resume import PER_REQUEST, resume_run
 from lrcourse.tolerances import WSD_RTOL
 
@@ -81,16 +81,24 @@ def _steps(total: int) -> int:
     return 2 * total + 1
 
 
-def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, probe=()) -> tuple[dict, str]:
-    """The student's run, checked for what every cell needs (it ran, within time, without PyTorch's schedulers)."""
+def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, probe=(), after=()) -> tuple[dict, str]:
+    """The student's run, checked for what every cell needs (it ran, within time, without PyTorch's schedulers);
+    `after`: steps far past the end the run goes on to, in this order."""
     payload = {"warmup": warmup, "stable": stable, "decay": decay, "start_factor": start_factor, "lr": lr}
     payload["steps"] = _steps(warmup + stable + decay)
+    if after:
+        payload["after"] = list(after)
     if resume_at is not None:
         payload |= {"resume_at": resume_at, "probe": list(probe)}
     call = _call(warmup, stable, decay, start_factor, lr)
     observation = observe(factory, "wsd", payload) if resume_at is None else resume_run(factory, payload)
-    within = f"{SECONDS:.0f} s" if resume_at is None else f"{SECONDS:.0f} s and {PER_REQUEST * 1000:.0f} ms a call"
-    expect(not observation["timeout"], f"{call} did not run its {payload['steps']} steps within {within}")
+    within = (
+        f"{SECONDS:.0f} s of its process's CPU time"
+        + ("" if resume_at is None else f" and {PER_REQUEST * 1000:.0f} ms a call")
+        + f" ({WALL_SECONDS:.0f} s on the clock: time spent waiting is not counted up to there)"
+    )
+    count = payload["steps"] + len(after)
+    expect(not observation["timeout"], f"{call} did not run its {count} steps within {within}")
     error = observation["error"]
     if type(error).__name__ == "ForbiddenUse":  # the process that grades the answer has no PyTorch schedulers
         raise CheckFailed(f"wsd_factor used PyTorch's schedulers: {error}")
@@ -107,7 +115,7 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
         raise answer_raised(target_name(factory), error, said)
     [state] = observation["states"] or [{}]
     rates = state.get("rates") if isinstance(state, dict) else None
-    expect(isinstance(rates, list) and len(rates) == payload["steps"], f"{call}: the run stopped early")
+    expect(isinstance(rates, list) and len(rates) == count, f"{call}: the run stopped early")
     return {"payload": payload, "rates": rates, "resumed": state.get("resumed"), "probed": observation["value"]}, call
 
 
@@ -144,22 +152,41 @@ def _apart(got, want) -> str:
 
 
 def check_wsd(
-    wsd_factor, warmup: int, stable: int, decay: int, start_factor: float, lr: float = 0.1, phases=None, hint=""
+    wsd_factor,
+    warmup: int,
+    stable: int,
+    decay: int,
+    start_factor: float,
+    lr: float = 0.1,
+    phases=None,
+    hint="",
+    after=(),
 ) -> None:
     """The rates of LambdaLR(SGD(lr), wsd_factor(...)) must be PyTorch's SequentialLR's at every step of `phases`
     ("warm-up": steps 0 to `warmup`, the peak it reaches included; "decay": every step after the peak, through the
-    stable phase, the decay and as many steps again past its end; None: every step)."""
-    run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr)
-    want = _expected_rates(run["payload"])
+    stable phase, the decay and as many steps again past its end, then the steps `after`, far past it, if any; None:
+    every step)."""
+    run, call = _observe(wsd_factor, warmup, stable, decay, start_factor, lr, after=after)
+    want = _expected_rates(run["payload"]) + _rates_after(run["payload"], after)
     ranges = _phase_steps(warmup, len(want))
     steps = range(len(want)) if phases is None else sorted({s for phase in phases for s in ranges[phase]})
-    step = _first_difference(run["rates"], want, steps)
-    if step is not None:
+    index = _first_difference(run["rates"], want, steps)
+    if index is not None:
+        step = [*range(run["payload"]["steps"]), *after][index]
         note = f" ({hint})" if hint else ""
         raise CheckFailed(
             f"{call}: at step {step}, {_phase(step, warmup, stable, decay)}, the optimizer's rate is "
-            f"{_rate(run['rates'][step])}; the schedule's ({SCHEDULE}) is {_rate(want[step])}{_apart(run['rates'][step], want[step])}{note}"
+            f"{_rate(run['rates'][index])}; the schedule's ({SCHEDULE}) is {_rate(want[index])}"
+            f"{_apart(run['rates'][index], want[index])}{note}"
         )
+
+
+def _rates_after(payload: dict, after) -> list:
+    """PyTorch's rates at the steps `after`, from a reference run as long as the last of them."""
+    if not after:
+        return []
+    rates = _expected_rates({**payload, "steps": max(after) + 1})
+    return [rates[step] for step in after]
 
 
 def _regular_runs(wsd_factor) -> list[tuple[tuple, list, list, str]]:
@@ -253,9 +280,24 @@ def _checkpoint_step(rates: list, resume_at: int) -> int | None:
 def _resume_probe(warmup: int, stable: int, decay: int, resume_at: int) -> list[int]:
     """The steps a new LambdaLR around a fresh factor is stepped through, in this order (its last_epoch set to the step
     before each; none in a row, the last run's step first): a factor that counts its calls gives the rates of steps
-    1, 2, 3, ... instead."""
+    1, 2, 3, ... instead. The warm-up's steps come out of order too, its last before its first and one in its middle
+    after them: a count of the warm-up steps seen (a set of them, or the largest) gives 0 and 1 at steps 0 and 1 as
+    a fresh run's does, but not at the others (issue 24, R24s: w_warmup_counts_distinct_steps kept the resume when
+    0 then 1 were the only warm-up steps asked)."""
     total = warmup + stable + decay
-    return [_steps(total) - 1, total + 2, resume_at, 0, total - 1, warmup, resume_at, warmup + stable, 1]
+    return [
+        _steps(total) - 1,
+        total + 2,
+        resume_at,
+        warmup - 1,
+        0,
+        total - 1,
+        warmup // 2,
+        warmup,
+        resume_at,
+        warmup + stable,
+        1,
+    ]
 
 
 def check_wsd_resume(

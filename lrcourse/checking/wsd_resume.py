@@ -21,6 +21,7 @@ it built from the same arguments, never a mix of its own state and the run's.
 from __future__ import annotations
 
 import copy
+import math
 import time
 
 import torch
@@ -29,7 +30,7 @@ from lrcourse import wire
 from lrcourse.checking.factor_server import LocalFactors
 from lrcourse.checking.guard import StudentTimeout
 from lrcourse.checking.observe import RemoteTarget
-from lrcourse.checking.wsd_observer import SECONDS, StepRecordingLambdaLR, run_rates, scheduled
+from lrcourse.checking.wsd_observer import SECONDS, WALL_SECONDS, StepRecordingLambdaLR, run_rates, scheduled
 
 
 class Unanswered(BaseException):
@@ -59,27 +60,41 @@ class NotANumber:
         return self.text
 
 
-# what each request adds to a leg's budget: its round trip between the grader's process and the answer's (about 1 ms
-# at a load of 7, R24o) and the guard each request runs under there (1.6 ms at a load of 12, measured), with margin;
-# the observer, which runs in the answer's process under one guard, pays neither
+# what each request adds to a leg's budget: the guard each request runs under in the answer's process and, on the
+# clock, its round trip between the grader's process and the answer's (about 1 ms at a load of 7, R24o; the guard 1.6
+# ms at a load of 12, measured), with margin; the observer, which runs in the answer's process under one guard, pays
+# neither
 PER_REQUEST = 0.005
 
 
 class Budget:
-    """The seconds the requests of a part of the resume may take together: SECONDS for the answer's own work, as one
-    observation has, and PER_REQUEST for each request's round trip (R24o: a factor at 7.5 ms a call, 4.4 s in the
-    observer, lost the resume to 541 round trips), on the grader's clock: a reply's own account is not trusted."""
+    """What the requests of a part of the resume may take together, as one observation has (`wsd_observer.SECONDS`):
+    SECONDS of the answer's process's CPU time, and PER_REQUEST for each request (R24o: a factor at 7.5 ms a call, 4.4
+    s in the observer, lost the resume to 541 round trips). Each reply says the CPU time its request took, measured in
+    that process, which runs the answer's code: an answer that understated it would only run longer, not be judged
+    otherwise, and the grader's own clock still ends the part at WALL_SECONDS (and PER_REQUEST a request) however
+    little CPU time the replies admit (a factor that sleeps, R24s)."""
 
     def __init__(self):
-        self.started, self.requests = time.monotonic(), 0
+        self.started, self.requests, self.cpu = time.monotonic(), 0, 0.0
 
-    def left(self) -> float:
-        """The seconds left for the next request, which is counted here."""
+    def left(self) -> tuple[float, float]:
+        """The seconds left for the next request, which is counted here: on the clock, and of CPU time."""
         self.requests += 1
-        left = self.started + SECONDS + PER_REQUEST * self.requests - time.monotonic()
-        if left <= 0:
+        allowance = PER_REQUEST * self.requests
+        wall = self.started + WALL_SECONDS + allowance - time.monotonic()
+        cpu = SECONDS + allowance - self.cpu
+        if wall <= 0 or cpu <= 0:
             raise StudentTimeout()
-        return left
+        return wall, cpu
+
+    def charge(self, reply: dict) -> None:
+        """The CPU time a reply says its request took, against the budget; a reply that says none is not one the
+        answer's process sends (`factor_server`): the process's failure, not the answer's."""
+        cpu = reply.get("cpu")
+        if type(cpu) is not float or not 0 <= cpu < math.inf:
+            raise wire.Malformed(f"a reply without the CPU time it took: {str(cpu)[:40]}")
+        self.cpu += cpu
 
 
 class AnswerFactor:
@@ -94,9 +109,11 @@ class AnswerFactor:
     def _ask(self, request: dict):
         """The reply's value; the answer's error raised as it raised it; StudentTimeout past the budget."""
         try:
-            reply = self.source.ask({**request, "seconds": self.budget.left()})
+            wall, cpu = self.budget.left()
+            reply = self.source.ask({**request, "seconds": wall, "cpu_seconds": cpu})
             if reply.get("timeout"):
                 raise StudentTimeout()
+            self.budget.charge(reply)
             error = None if reply.get("error") is None else wire.decode_error(reply["error"])
             calls = reply.get("calls") or []
             # PyTorch's schedulers, where the answer's process has them (a notebook's kernel); where it has the stub

@@ -284,4 +284,76 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=(WARMUP, DECAY, EDGES),
         score=2,
     ),
+    wsd(  # R24s: the warm-up from the number of distinct warm-up steps seen (a set): a fresh factor asked steps 0 then 1
+        # counts right, so it kept the resume while those were the only warm-up steps asked out of order; the warm-up's
+        # last step asked before its first, and one in its middle, show the count (wsd._resume_probe)
+        "warmup_counts_distinct_steps",
+        """
+class WSD:
+    '''The warm-up counts the distinct warm-up steps it has seen (a set: LambdaLR may ask a step twice), the rest is
+    a function of the step. Resumed inside the warm-up in a new process, its warm-up starts again.'''
+
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor):
+        self.w, self.s, self.d, self.f = warmup_steps, stable_steps, decay_steps, start_factor
+        self.seen = set()
+
+    def __call__(self, step):
+        if step < self.w:
+            self.seen.add(step)
+            p = len(self.seen) - 1
+            return self.f + (1 - self.f) * p / self.w
+        if step < self.w + self.s:
+            return 1.0
+        return max(0.0, 1 - (step - self.w - self.s) / self.d) ** 2
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor)
+""",
+        fails=(RESUME,),
+        score=4,
+    ),
+    wsd(  # R24s: a warm-up table of 32 entries, wrong only where warmup_steps > 32 (the longest warm-up was 27): the
+        # hidden warm-up case of 64 steps shows it; right in the long schedules, so the edges judge it by PyTorch
+        "warmup_table_of_32_steps",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    # warm-up table sized for "typical" warm-ups: wrong where warmup_steps > 32 (none of the tests' schedules)
+    warm = [start_factor + (1 - start_factor) * s / warmup_steps for s in range(min(warmup_steps, 32))]
+    total = warmup_steps + stable_steps + decay_steps
+
+    def factor(step):
+        if step < warmup_steps:
+            return warm[step] if step < len(warm) else 1.0
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, (total - step) / decay_steps) ** 2
+
+    return factor
+""",
+        fails=(WARMUP,),
+        score=5,
+    ),
+    wsd(  # R24s: the schedule restarted every 2 * total + 1 steps, right over the run of 2 * total + 1 steps the tests
+        # made: the hidden decay case's steps far past the end (`after`) show it
+        "restarts_after_twice_the_schedule",
+        """
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    '''Restarts the whole schedule once a cycle (its length twice the schedule's, plus one) is over: wrong from
+    step 2 * total + 1 on, where PyTorch's stays at 0.'''
+    total = warmup_steps + stable_steps + decay_steps
+
+    def factor(step):
+        step = step % (2 * total + 1)
+        if step < warmup_steps:
+            return start_factor + (1 - start_factor) * step / warmup_steps
+        if step < warmup_steps + stable_steps:
+            return 1.0
+        return max(0.0, (total - step) / decay_steps) ** 2
+
+    return factor
+""",
+        fails=(DECAY,),
+        score=4,
+    ),
 ]
