@@ -43,11 +43,16 @@ def steps_parts(payload: dict):
     return model, optimizer, batches, val_set
 
 
+HEAD_BY_HAND = "StepLR, then the head by hand"  # range_fixture's `moved_by` that sets the groups' ratio apart
+
+
 def range_fixture(payload: dict):
     """A model and an optimizer that have trained for an epoch (the optimizer has a state) and whose rates are then
     halved, and the batches of the range test; one group, or two (the output layer at `head_ratio` times the hidden
     layer's rate). The halving is a StepLR's, as in a run under a schedule, so every group also holds `initial_lr`
-    (its constructor's rate), or, with `payload["moved_by"] == "hand"`, a hand's, which leaves no `initial_lr`."""
+    (its constructor's rate), or, with `payload["moved_by"] == "hand"`, a hand's, which leaves no `initial_lr`;
+    with `HEAD_BY_HAND`, the StepLR's, then the output layer's rate halved again by hand (its ratio to the first
+    group's is half its initial_lr's)."""
     train_set, _, _ = training.digits_split()
     batches = training.Batches(train_set, payload["batch_size"], seed=payload["seed"])
     model = training.make_model(payload["seed"])
@@ -62,7 +67,8 @@ def range_fixture(payload: dict):
         optimizer = torch.optim.SGD(groups, lr=payload["lr"], momentum=0.9)
     else:
         optimizer = torch.optim.Adam(groups, lr=payload["lr"])
-    by_hand = payload.get("moved_by", "StepLR") == "hand"
+    moved_by = payload.get("moved_by", "StepLR")
+    by_hand = moved_by == "hand"
     # the rates moved off the constructor's (every group halved, the ratio kept): an answer that takes its ratios
     # against optimizer.defaults["lr"] runs at the wrong rates (issue 23, R23w). A StepLR also leaves each group's
     # constructor rate as `initial_lr`, which a LambdaLR made later multiplies instead of the current rate (R23z)
@@ -77,6 +83,11 @@ def range_fixture(payload: dict):
             group["lr"] /= 2
     else:
         decay.step()  # the epoch's end: lr * 0.5, as `/= 2` gives it
+    if moved_by == HEAD_BY_HAND:
+        # then the output layer's rate alone halved again, as a fine-tuning recipe or a per-group scheduler moves
+        # one group: the groups' ratio now is not their initial_lr's, and an answer taking its ratios from
+        # initial_lr runs the head at twice its rate (issue 23, R23a)
+        optimizer.param_groups[-1]["lr"] /= 2
     return model, optimizer, batches
 
 

@@ -189,7 +189,7 @@ def test_the_fixtures_optimizer_holds_the_initial_lr_of_the_steplr_that_halved_i
     with pytest.raises(checking.CheckFailed, match="step 0 used lr 2e-05; expected .* = 1e-05. Twice the rate"):
         checking.check_range_rates(from_current, end_lr=10.0)
     checking.check_range_rates(from_current, end_lr=10.0, moved_by="hand")  # without initial_lr it is right
-    checking.check_range_groups(from_current, head_ratio=0.1, end_lr=10.0)  # initial_lr keeps the ratio
+    checking.check_range_groups(from_current, head_ratio=0.1, end_lr=10.0)  # initial_lr has the ratio here (not R23a's)
     checking.check_range_restores(from_current, end_lr=10.0)
     set_first = _range_answer("range_rate_by_lambda_lr_from_initial_lr_set")
     checking.check_range_rates(set_first, end_lr=10.0)
@@ -203,3 +203,30 @@ def test_the_fixtures_optimizer_holds_the_initial_lr_of_the_steplr_that_halved_i
     drops_initial_lr = namespace["lr_range_test"]
     with pytest.raises(checking.CheckFailed, match="parameter groups changed \\(removed initial_lr\\)"):
         checking.check_range_restores(drops_initial_lr, end_lr=10.0)
+
+
+def test_the_groups_ratio_is_the_rates_before_the_test_not_their_initial_lrs():
+    """Issue 23 (R23a): the StepLR halved every group alike, so each group's `initial_lr` had the ratio its rate had,
+    and ratios read from `initial_lr` (by hand, or by one LambdaLR over the first group's) got 7 of 7. The groups'
+    hidden case halves the head's rate by hand after the StepLR (0.05 x the first group's, initial_lr 0.1 x): they
+    and R23z's LambdaLR from the current rate lose the groups' cell there, with the cause named, and keep it where
+    nothing moved a group apart; one lambda per group dividing by its `initial_lr` passes."""
+    from lrcourse.fixtures import HEAD_BY_HAND, range_fixture
+
+    payload = {"optimizer": "SGD", "lr": 0.003, "batch_size": 128, "seed": 5, "head_ratio": 0.1}
+    _, optimizer, _ = range_fixture(payload | {"moved_by": HEAD_BY_HAND})
+    assert [group["lr"] for group in optimizer.param_groups] == [0.0015, 0.0015 * 0.1 / 2]
+    assert [group["initial_lr"] for group in optimizer.param_groups] == [0.003, 0.003 * 0.1]
+    cell = _cell("test_range_groups")
+    assert f'moved_by="{HEAD_BY_HAND}"' in cell
+    for name in (
+        "range_ratio_from_initial_lr",
+        "range_lambdalr_over_first_initial_lr",
+        "range_lambdalr_from_current_rate",
+    ):
+        from_initial_lr = _range_answer(name)
+        checking.check_range_groups(from_initial_lr, head_ratio=0.1, end_lr=10.0)  # the visible case cannot tell
+        with pytest.raises(checking.CheckFailed, match="Yours kept 0.1, the ratio of the groups' initial_lr"):
+            exec(cell, {"lr_range_test": from_initial_lr})
+    for name in ("range_rate_by_lambda_lr_per_group_over_initial_lr", "range_reference"):
+        exec(cell, {"lr_range_test": _range_answer(name)})

@@ -15,7 +15,7 @@ from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import TRAINING_SECONDS, Guard
 from lrcourse.checking.observe import observe, observer, target_name
 from lrcourse.checking.range_groups import as_sent, group_settings, settings_change
-from lrcourse.fixtures import range_fixture, state_vector
+from lrcourse.fixtures import HEAD_BY_HAND, range_fixture, state_vector
 from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL, STATE_RTOL
 from lrcourse.training import one_thread
 
@@ -84,11 +84,13 @@ def _observe_range(
     if moved_by != "StepLR":  # absent: a StepLR's (the visible cases' keys in expected_visible.json stay as they were)
         payload["moved_by"] = moved_by
     # the fixture halves the constructor's rate after its training epoch (lrcourse.fixtures.range_fixture)
-    halved = (
-        "halved by hand: no initial_lr"
-        if moved_by == "hand"
-        else "halved by a StepLR, which left each group's constructor rate as its initial_lr"
-    )
+    halved = {
+        "hand": "halved by hand: no initial_lr",
+        HEAD_BY_HAND: (
+            "halved by a StepLR, which left each group's constructor rate as its initial_lr, then the output layer's "
+            f"rate alone halved again by hand: it is {head_ratio and head_ratio / 2} x the hidden layer's now"
+        ),
+    }.get(moved_by, "halved by a StepLR, which left each group's constructor rate as its initial_lr")
     groups = (
         f"two groups (output layer at {head_ratio} x the hidden layer's rate {payload['lr'] / 2}; constructed with "
         f"lr={payload['lr']}, {halved})"
@@ -236,8 +238,22 @@ def check_range_groups(range_test, **config) -> None:
             f"{call}: optimizer step {step} used the rates {mine} (one per group); expected {want}. Every group "
             "keeps its ratio to the first group's rate as it was before the test: group g gets lr * (its rate "
             "before the test / the first group's rate before the test). Record those ratios before changing any "
-            "rate.",
+            "rate." + _initial_lr_hint(payload, mine),
         )
+
+
+def _initial_lr_hint(payload: dict, mine) -> str:
+    """Why the groups ran at the ratio of their constructor's rates, where the head's rate was moved apart after the
+    StepLR: ratios taken from `initial_lr`, or a LambdaLR multiplying it (issue 23, R23a)."""
+    ratio = payload.get("head_ratio")
+    if payload.get("moved_by") != HEAD_BY_HAND or not ratio or len(mine) != 2:
+        return ""
+    if not isinstance(mine[0], numbers.Real) or not close(mine[1], mine[0] * ratio):
+        return ""
+    return (
+        f" Yours kept {ratio}, the ratio of the groups' initial_lr (their constructor's rates), not the rates' ratio "
+        "before the test: a LambdaLR multiplies initial_lr, so set it to the current rate first, or divide by it"
+    )
 
 
 def range_loss_rtol(losses: list[float], step: int) -> float:
