@@ -334,6 +334,18 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=(WARMUP,),
         score=5,
     ),
+    wsd(  # R24t: a cycle of three schedules, caught only if a step far past the end falls where a cycle starts
+        "restarts_every_three_schedules",
+        wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 3 * total\n"),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # R24t: a cycle of a round number of steps, 1000, far beyond any run the tests step through
+        "restarts_every_thousand_steps",
+        wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 1000\n"),
+        fails=(DECAY,),
+        score=4,
+    ),
     wsd(  # R24s: the schedule restarted every 2 * total + 1 steps, right over the run of 2 * total + 1 steps the tests
         # made: the hidden decay case's steps far past the end (`after`) show it
         "restarts_after_twice_the_schedule",
