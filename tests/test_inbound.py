@@ -20,7 +20,7 @@ from lrcourse.grading.exchange import inbound, submission_secrets
 from lrcourse.grading.exchange.collect import collect, summary
 from lrcourse.grading.exchange.inbound import Refused, check_submission, claimed, read_submission, user_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
-from lrcourse.grading.exchange.submission_secrets import SECRET, SHARED_SECRET, digest, write_ledger
+from lrcourse.grading.exchange.submission_secrets import CONTESTED, NOBODY, SECRET, SHARED_SECRET, digest, write_ledger
 
 from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 
@@ -257,7 +257,8 @@ def test_a_students_own_secret_is_kept(tmp_path):
 def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(tmp_path):
     """release_feedback files feedback under a hash of the secret, which a student can read in a classmate's
     inbound folder: a submission holding a secret collect recorded for another student gets a fresh one, in every
-    run after. A folder in submitted/ holding it (copied in by hand) takes it from no one (F17)."""
+    run after. A folder in submitted/ holding it (copied in by hand) takes it from no one (F17), and a secret new to
+    the ledger that a hand copy holds too is no one's (F19): the sender gets a fresh one, contested."""
     course, exchange = exchange_course(tmp_path)
     bobs, copied = "0123456789abcdef" * 8, "fedcba9876543210" * 8
     write_ledger(course, CHAPTER, {digest(bobs.encode()): "bob"})  # a collect accepted it from bob
@@ -275,9 +276,11 @@ def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(
     again = collect(course, CHAPTER, exchange)  # collected again: its own (fresh) secret is not a classmate's
     assert again.left_out == [{"submission": name, "reason": SHARED_SECRET.format("bob")}]
     (folder / SECRET).write_text(copied)
-    kept = collect(course, CHAPTER, exchange)  # the hand copy's secret: recorded for no one, so the sender's
-    assert kept.left_out == [] and kept.collected, kept
-    assert (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text() == copied
+    contested = collect(course, CHAPTER, exchange)  # the hand copy's secret, new to the ledger: no one keeps it
+    assert contested.left_out == [{"submission": name, "reason": CONTESTED}] and contested.collected, contested
+    fresh = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text()
+    assert re.fullmatch("[0-9a-f]{128}", fresh) and fresh != copied
+    assert submission_secrets.read_ledger(course, CHAPTER)[digest(copied.encode())] == NOBODY
 
 
 @pytest.mark.parametrize("trap", ["/dev/zero", "fifo"])
