@@ -279,7 +279,8 @@ def _checkpoint_step(rates: list, resume_at: int) -> int | None:
 
 def _resume_probe(warmup: int, stable: int, decay: int, resume_at: int) -> list[int]:
     """The steps a new LambdaLR around a fresh factor is stepped through, in this order (its last_epoch set to the step
-    before each; none in a row, the last run's step first): a factor that counts its calls gives the rates of steps
+    before each; the last run's step first, and in the course's cases, whose warm-ups have 4 steps or more, no step
+    the one after the step before it: with 1 or 2 some do): a factor that counts its calls gives the rates of steps
     1, 2, 3, ... instead. The warm-up's steps come out of order too, its last before its first and one in its middle
     after them: a count of the warm-up steps seen (a set of them, or the largest) gives 0 and 1 at steps 0 and 1 as
     a fresh run's does, but not at the others (issue 24, R24s: w_warmup_counts_distinct_steps kept the resume when
