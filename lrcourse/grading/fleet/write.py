@@ -173,7 +173,7 @@ def _write_files(course: Path, student: str, assignment: str, document: dict) ->
 
 def _write_grades(course: Path, writer: Writer, assignment: str, student: str, scores: dict) -> tuple:
     """The student's grades into the gradebook, in one transaction (`submission_rows`); how late the submission
-    is (seconds), its score and the most it could be, as the gradebook has them."""
+    is (seconds), its score after the late penalty (as grades.csv has it) and the most it could be."""
     import nbformat
 
     from lrcourse.grading.autograde.withheld_scores import set_trusted_score
@@ -195,4 +195,4 @@ def _write_grades(course: Path, writer: Writer, assignment: str, student: str, s
         book.db.commit()  # flushed, and the scores computed in SQL read again: the penalty is from the trusted ones
         late.assign_penalties(book, writer.config, assignment, student)
         submission = book.find_submission(assignment, student)
-        return submission.total_seconds_late, submission.score, submission.max_score
+        return submission.total_seconds_late, late.penalised_score(submission), submission.max_score
