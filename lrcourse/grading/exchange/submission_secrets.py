@@ -32,8 +32,10 @@ copy was skipped ("already graded"), so alice fetched only the copy's page. Ever
 unaffected and what can be done (`AGAIN`: a resubmission after the due date is late).
 
 A ledger that exists but cannot be read stops collect and grade (`LedgerUnreadable`): replacing it would forget
-every owner. Collects of an assignment take turns (`one_collect_at_a_time`), and the ledger is written through a
-file of a unique name: two at once each wrote the whole ledger, the last forgetting the other's owners (F19). Fleet
+every owner. Collects of an assignment take turns (`one_collect_at_a_time`; one that waits says so), and the ledger
+is written through a file of a unique name: two at once each wrote the whole ledger, the last forgetting the other's
+owners (F19). The ledger's folder and lock must be the collecting user's, neither a link nor writable by others
+(`LedgerUnsafe`: in a course folder others can write, a student could plant owners or hold the lock: F20). Fleet
 grading applies grade's side on the enqueuing side, where the ledger and the class are (`fleet_write`), not in the
 worker's scratch course.
 Secrets are read as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in,
@@ -50,6 +52,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -118,11 +121,58 @@ def ledger_path(course: Path, assignment: str) -> Path:
     return course / LEDGER / f"{assignment}.json"
 
 
+class LedgerUnsafe(ExchangeUnusable):
+    """The ledger's folder or an assignment's lock is a link, or another user's, or writable by others: a student
+    in a course folder writable to all could have planted it (owners of her choosing) or hold the lock (every
+    collect waits for ever). Collect and grade stop with the reason."""
+
+
+def unsafe_why(info: os.stat_result, kind: Callable[[int], bool]) -> str | None:
+    """Why a file `lstat` or `fstat` described is not the ledger's own (None if it is): not of the `kind` expected
+    (a symbolic link is never), not the running user's, or writable by group or others."""
+    if not kind(info.st_mode):
+        return "a symbolic link or another kind of file"
+    if info.st_uid != os.geteuid():
+        return f"owned by uid {info.st_uid}, not by the user collecting (uid {os.geteuid()})"
+    if info.st_mode & 0o022:
+        return f"writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
+def _refuse(path: Path, why: str) -> LedgerUnsafe:
+    return LedgerUnsafe(
+        f"the secret ledger's {path} is {why}: nothing collected or graded. A student in a course folder others can "
+        "write could have planted it: make the course folder writable by its owner only (chmod go-w), check "
+        f"{LEDGER}/ (restore it from a backup if in doubt) and run again"
+    )
+
+
+def ledger_folder(course: Path, create: bool = False) -> Path | None:
+    """The course's ledger folder, checked (`unsafe_why`; LedgerUnsafe), made 0700 if `create`; None if there is
+    none and not `create`."""
+    folder = course / LEDGER
+    if create:
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return None
+    why = unsafe_why(info, stat.S_ISDIR)
+    if why:
+        raise _refuse(folder, why)
+    return folder
+
+
 def read_ledger(course: Path, assignment: str) -> dict[str, str]:
     """secret's digest -> its owner, as collect recorded them (nothing if there is no ledger yet). LedgerUnreadable
     if there is one that cannot be read or is not a ledger: collect would otherwise write a new one over it, and
     every secret recorded would go to whoever sent it next (F18)."""
     path = ledger_path(course, assignment)
+    if ledger_folder(course) is None:
+        return {}
     try:
         ledger = json.loads(path.read_text())
     except FileNotFoundError:
@@ -163,7 +213,7 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
     file of a unique name in the same folder (two writers never share one: a fixed name let one unlink the other's,
     FileNotFoundError, F19), then renamed over the ledger."""
     path = ledger_path(course, assignment)
-    path.parent.mkdir(mode=0o700, exist_ok=True)
+    ledger_folder(course, create=True)
     fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
     try:
         with os.fdopen(fd, "w") as file:
@@ -179,20 +229,35 @@ def one_collect_at_a_time(collect: Callable) -> Callable:
     `.secret_owners/<assignment>.lock`), waiting for another holder to end: a collect reads the ledger, adds to it and
     writes it whole, so two at once (a terminal's and formgrader's Collect) would each write its own and the last
     would forget the other's owners (F19). The kernel's lock goes with its process, however it ends; the file is
-    never removed."""
+    never removed. The folder and the lock must be the collecting user's (`ledger_folder`, `unsafe_why`: F20), and
+    a collect that has to wait says so once on stderr rather than hang silently."""
 
     @functools.wraps(collect)
     def locked(course: Path, assignment: str, *args, **options):
-        folder = course / LEDGER
-        folder.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(folder / f"{assignment}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        path = ledger_folder(course, create=True) / f"{assignment}.lock"
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
+        except OSError as error:  # ELOOP: a symbolic link
+            raise _refuse(path, f"not a file collect can open ({error.strerror})") from None
+        try:
+            why = unsafe_why(os.fstat(fd), stat.S_ISREG)
+            if why:
+                raise _refuse(path, why)
+            take_turn(fd, assignment)
             return collect(course, assignment, *args, **options)
         finally:
             os.close(fd)
 
     return locked
+
+
+def take_turn(fd: int, assignment: str) -> None:
+    """flock `fd` for this process, saying once on stderr that it waits when another collect holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"lrcourse collect: waiting for another collect of {assignment} to end ...", file=sys.stderr, flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def record_new_owners(ledger: dict[str, str], holders: dict, course: Path, assignment: str) -> list[dict]:
