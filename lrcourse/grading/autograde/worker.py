@@ -142,8 +142,8 @@ class Worker:
         leave_out_of_grading(self.api.config, self.course, assignment)  # nothing of source/ reaches the student
         result = self.api.autograde(assignment, student, force=True, create=True)
         graded = self.course / "autograded" / student / assignment
-        # after the kernel ran: it held the notebook. In a fleet worker's scratch course (one student, no ledger) only
-        # NO_SECRET can apply: the enqueuing side applies the ledger's rule again (`fleet_write.keep_secret_here`)
+        # after the kernel ran: it held the notebook. In a fleet worker's scratch course (one student, her secret recorded
+        # as hers: `record_as_own`) only NO_SECRET can apply: the enqueuer applies the course's ledger (`keep_secret_here`)
         secret_note = carry_nbgrader_files(folder, graded, submitted=True)
         in_kernel_failure = "" if result.get("success") else first_error(result)
         limit = self.kernels.limit_hit(graded)

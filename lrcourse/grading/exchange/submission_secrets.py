@@ -313,6 +313,14 @@ def grade_secret_note(course: Path, assignment: str, secret: bytes, student: str
     return "" if owner == student else shared_note(owner)
 
 
+def record_as_own(course: Path, assignment: str, student: str) -> None:
+    """A fleet worker's scratch course (one student, no class) records the secret of `student`'s folder in its
+    `submitted/` as hers, so that its copy of grade's rule writes only NO_SECRET: the enqueuer applies the course's
+    ledger to the result (`fleet_write.keep_secret_here`). Without it every result said UNRECORDED."""
+    secret = read_secret(course / "submitted" / student / assignment / SECRET)
+    write_ledger(course, assignment, {digest(secret): student} if secret and usable_secret({SECRET: secret}) else {})
+
+
 def inbound_secret(inbound_fd: int, submission: Submission) -> bytes | None:
     """The secret in a checked inbound folder, read as `read_secret` reads one, from the very file checked and
     unchanged since (its inode, change time and size, before and after the read); None if it has none or it is not
