@@ -171,8 +171,10 @@ def test_the_left_out_files_are_named_in_one_short_note(tmp_path):
 def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autograded_nor_feedback(tmp_path):
     """A correct notebook with evil.html, sub/x.html and data.csv beside it: full marks, none of the three in
     autograded/ or feedback/ nor in her kernel's /notebook, and her reason names them; nbgrader's own files
-    are in both folders (release_feedback reads them from feedback/)."""
+    are in both folders (release_feedback reads them from feedback/): her secret unchanged, the ledger recording it
+    as hers, as her collect would (F20: a secret no collect recorded is replaced)."""
     course = make_course(tmp_path / "course", [CHAPTER])
+    write_ledger(course, CHAPTER, {digest(SECRET.encode()): "carol"})
     path = submit(course, "carol", CHAPTER, solution_answers(CHAPTER))
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(LOOK))
