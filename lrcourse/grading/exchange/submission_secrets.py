@@ -36,8 +36,8 @@ every owner. Collects of an assignment take turns (`one_collect_at_a_time`; one 
 is written through a file of a unique name: two at once each wrote the whole ledger, the last forgetting the other's
 owners (F19). The ledger's folder and lock must be the collecting user's, neither a link nor writable by others
 (`LedgerUnsafe`: in a course folder others can write, a student could plant owners or hold the lock: F20). Fleet
-grading applies grade's side on the enqueuing side, where the ledger and the class are (`fleet_write`), not in the
-worker's scratch course.
+grading applies grade's side on the enqueuing side, where the ledger and the class are (`fleet_write`); a worker's
+scratch course records its one student's secret as hers (`record_as_own`), so only NO_SECRET applies there.
 Secrets are read as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in,
 an inbound folder what a student wrote. (nbgrader's `feedback/` holds no secret.)
 """
