@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lrcourse.grading.autograde.grade import Stopped, grade_class
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, refuse_outdated_config, skip_iri_format_check
-from lrcourse.grading.exchange.submission_secrets import LedgerUnreadable, read_ledger
+from lrcourse.grading.exchange.submission_secrets import LedgerUnreadable, LedgerUnsafe, read_ledger
 from lrcourse.grading.fleet import broker as fleet, lock as fleet_lock
 from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS, waited_limit
 from lrcourse.grading.fleet.start import worker_options
@@ -84,10 +84,10 @@ def command_grade(args) -> int:
     course = Path(args.course).resolve()
     if not (course / "source" / args.assignment).is_dir():
         return _refused(f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}")
-    try:  # an unreadable secret ledger stops grading too: it would give its secrets to whoever holds them (F18)
+    try:  # an unreadable or planted secret ledger stops grading too: it would give secrets to whoever holds them
         read_ledger(course, args.assignment)
         broker = fleet.broker_url(args.broker_file, "lrcourse grade")
-    except (fleet.BrokerUrlError, LedgerUnreadable) as error:
+    except (fleet.BrokerUrlError, LedgerUnreadable, LedgerUnsafe) as error:
         return _refused(f"lrcourse grade: {error}")
     if broker and (args.workers is not None or args.no_sandbox):  # options of local grading only
         return _refused(

@@ -11,6 +11,7 @@ The students are real OS users (support/students.py).
 
 from __future__ import annotations
 
+import csv
 import datetime
 import json
 import shutil
@@ -187,3 +188,13 @@ def test_the_late_penalty_follows_the_trusted_score(exchange_class):
             assert got[role].late_submission_penalty == 0, role
             assert got[role].score == pytest.approx(trusted), role
         assert full >= trusted
+    # the summary table and the run's report show carol's score after the penalty, as grades.csv does (F20: the
+    # table showed the score before it)
+    with open(run["course"] / "grades.csv", newline="", encoding="utf-8") as handle:
+        final = {row["student_id"]: row for row in csv.DictReader(handle)}
+    assert float(final[name["carol"]]["score"]) == 0 and float(final[name["alice"]]["score"]) == trusted
+    with open(run["course"] / "reports" / f"{CHAPTER}.csv", newline="", encoding="utf-8") as handle:
+        reported = {row["student"]: row for row in csv.DictReader(handle)}
+    assert float(reported[name["carol"]]["score"]) == 0 and float(reported[name["alice"]]["score"]) == trusted
+    [line] = [line for line in run["graded"].stdout.splitlines() if line.strip().startswith(name["carol"] + " ")]
+    assert f" 0 / {full:g}" in line, line

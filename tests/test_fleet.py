@@ -220,6 +220,8 @@ def test_a_class_graded_through_the_queue_survives_an_interrupt_and_a_killed_wor
     # the late student's page shows the penalty this course's gradebook holds (the worker's scratch one has none)
     penalty = late_penalty(course, LATE)
     assert penalty > 0 and all(late_penalty(course, s) in (None, 0.0) for s in names - {LATE})
+    if LATE not in graded_first:  # graded by this run: its report has her score after the penalty (zero), as grades.csv
+        assert float(rows[LATE]["score"]) == 0, rows[LATE]
     page = next((course / "feedback" / LATE / CHAPTER).glob("*.html")).read_text()
     assert f"Late submission penalty (Score: -{round(penalty, 2)})" in page, page[:3000]
 

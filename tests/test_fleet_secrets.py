@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lrcourse.grading.exchange.submission_secrets import SECRET, SHARED_SECRET, digest, write_ledger
+from lrcourse.grading.exchange.submission_secrets import SECRET, SHARED_SECRET, UNRECORDED, digest, write_ledger
 
 import catalogue
 from support.course import make_course
@@ -56,12 +56,13 @@ def secret_of(course: Path, kind: str, student: str) -> str:
 def test_a_hand_copy_holding_a_classmates_recorded_secret_does_not_keep_it_through_the_queue(tmp_path):
     """Alice's secret recorded as hers by collect; mallory's folder, copied into submitted/ by hand, holds it. Both
     are graded through the queue: alice keeps it (autograded and feedback), mallory's folders get a fresh one and her
-    reason says whose it is, once."""
+    reason says whose it is, once. Carol's hand copy holds a secret no collect recorded: a fresh one, UNRECORDED once
+    (F20; the worker's scratch course records each student's own secret as hers, else every reason said it)."""
     course = make_course(tmp_path / "course", [CHAPTER])
     secret = secrets.token_hex(64)
-    for student in ("alice", "mallory"):
+    for student in ("alice", "mallory", "carol"):
         submit_answer(course, student, catalogue.STEP_CORRECT[0])
-        (course / "submitted" / student / CHAPTER / SECRET).write_text(secret)
+        (course / "submitted" / student / CHAPTER / SECRET).write_text(secret if student != "carol" else "c" * 128)
     write_ledger(course, CHAPTER, {digest(secret.encode()): "alice"})  # as collect records alice's submission
     log = tmp_path / "worker.log"
     with redis_server() as url, open(log, "w") as out:
@@ -74,10 +75,13 @@ def test_a_hand_copy_holding_a_classmates_recorded_secret_does_not_keep_it_throu
             worker.wait(120)
     assert run.returncode == 0, log.read_text()[-3000:]
     outcomes = json.loads(stdout.strip().splitlines()[-1])
-    assert {student: status for student, (status, _) in outcomes.items()} == {"alice": "graded", "mallory": "graded"}
+    graded = {"alice": "graded", "mallory": "graded", "carol": "graded"}
+    assert {student: status for student, (status, _) in outcomes.items()} == graded
     shared = SHARED_SECRET.format("alice")
-    assert shared not in outcomes["alice"][1], outcomes
-    assert outcomes["mallory"][1].count(shared) == 1, outcomes
+    assert shared not in outcomes["alice"][1] and UNRECORDED not in outcomes["alice"][1], outcomes
+    assert outcomes["mallory"][1].count(shared) == 1 and UNRECORDED not in outcomes["mallory"][1], outcomes
+    assert outcomes["carol"][1].count(UNRECORDED) == 1, outcomes
+    assert secret_of(course, "feedback", "carol") != "c" * 128
     for kind in ("autograded", "feedback"):
         assert secret_of(course, kind, "alice") == secret
         assert secret_of(course, kind, "mallory") != secret

@@ -150,7 +150,6 @@ def test_a_student_whose_time_budget_ran_out_is_graded_in_part_not_done_and_name
     api = SimpleNamespace(
         autograde=lambda *a, **k: {"success": True},
         generate_feedback=lambda *a, **k: {"success": True},
-        get_submission=lambda *a: {"score": 1.0, "max_score": 2.0},
         config=Config(),  # where the worker names source/'s stray files for autograde to leave out
     )
     kernels = SimpleNamespace(handle=None, deadline=None, limit_hit=lambda folder: "")
@@ -159,6 +158,7 @@ def test_a_student_whose_time_budget_ran_out_is_graded_in_part_not_done_and_name
     decided = SimpleNamespace(cells={"test_a": None, "test_b": None}, out_of_time=["test_b"], overridden=[])
     monkeypatch.setattr(graded, "ready", lambda exercise: None)
     monkeypatch.setattr(graded, "decide", lambda *a: decided)
+    monkeypatch.setattr(graded, "scores", lambda *a: (1.0, 2.0))  # after the late penalty, from the gradebook
     done = []
     monkeypatch.setattr(worker.intake, "mark_done", lambda *a: done.append(a))
     outcome = graded.grade("ch", "slow", "fingerprint")

@@ -22,7 +22,14 @@ from lrcourse.grading.autograde.graded_files import (
     left_out,
     left_out_note,
 )
-from lrcourse.grading.exchange.submission_secrets import NO_SECRET, SHARED_SECRET, digest, usable_secret, write_ledger
+from lrcourse.grading.exchange.submission_secrets import (
+    NO_SECRET,
+    SHARED_SECRET,
+    UNRECORDED,
+    digest,
+    usable_secret,
+    write_ledger,
+)
 
 from support.course import NOTEBOOK, make_course, scores, solution_answers, submit
 from support.gradedclass import lrcourse
@@ -113,31 +120,33 @@ def test_a_secret_nbgrader_would_not_have_written_is_replaced_by_a_fresh_one_wit
     assert (source / "timestamp.txt").read_text() == NBGRADER_FILES["timestamp.txt"]
 
 
-def test_only_a_secrets_recorded_owner_in_submitted_keeps_it_and_a_shared_unrecorded_one_no_one(tmp_path):
+def test_only_a_secrets_recorded_owner_in_submitted_keeps_it_and_an_unrecorded_one_no_one(tmp_path):
     """F16: a submission copied in by hand holding a classmate's valid secret was carried unchanged, and the two
     feedback files shared one name in the exchange, one overwriting the other's. F17: keeping it for the first
     holder by change time let a re-collect (which resets it) hand it to the copy. Now the owner collect recorded
-    keeps it whatever the times; a secret no collect recorded is kept by its only holder, by neither of two."""
+    keeps it whatever the times. F20: a secret no collect recorded is kept by no one, its only holder (eve) too
+    (her hand copy, graded and released before the owner's collect, filed its feedback under the owner's secret)."""
     submitted = tmp_path / "submitted"
-    zoes, shared = "7a" * 64, "5b" * 64
-    write_ledger(tmp_path, CHAPTER, {digest(SECRET.encode()): "zoe"})
+    zoes, shared, eves = "7a" * 64, "5b" * 64, "3c" * 64
+    write_ledger(tmp_path, CHAPTER, {digest(SECRET.encode()): "zoe", digest(zoes.encode()): "bob"})
     amy = a_submission(submitted / "amy" / CHAPTER, {**NBGRADER_FILES, "timestamp.txt": "2000-01-01 00:00:00"})
     zoe = a_submission(submitted / "zoe" / CHAPTER, NBGRADER_FILES)  # later than amy's copy: still hers
     own = a_submission(submitted / "bob" / CHAPTER, {**NBGRADER_FILES, "submission_secret.txt": zoes})
     cat = a_submission(submitted / "cat" / CHAPTER, {**NBGRADER_FILES, "submission_secret.txt": shared})
     dan = a_submission(submitted / "dan" / CHAPTER, {**NBGRADER_FILES, "submission_secret.txt": shared})
+    eve = a_submission(submitted / "eve" / CHAPTER, {**NBGRADER_FILES, "submission_secret.txt": eves})
     carried = {}
-    for source in (amy, zoe, own, cat, dan):
+    for source in (amy, zoe, own, cat, dan, eve):
         destination = tmp_path / "autograded" / source.parent.name
         destination.mkdir(parents=True)
         note = carry_nbgrader_files(source, destination, submitted=True)
         carried[source.parent.name] = (note, (destination / "submission_secret.txt").read_text())
     assert carried["zoe"] == ("", SECRET) and carried["bob"] == ("", zoes)
-    expected = {"amy": "zoe", "cat": "dan", "dan": "cat"}
-    for student, owner in expected.items():
+    expected = {"amy": SHARED_SECRET.format("zoe"), "cat": UNRECORDED, "dan": UNRECORDED, "eve": UNRECORDED}
+    for student, expected_note in expected.items():
         note, secret = carried[student]
-        assert note == SHARED_SECRET.format(owner), (student, note)
-        assert usable_secret({"submission_secret.txt": secret.encode()}) and secret not in (SECRET, zoes, shared)
+        assert note == expected_note, (student, note)
+        assert usable_secret({"submission_secret.txt": secret.encode()}) and secret not in (SECRET, zoes, shared, eves)
     (tmp_path / "elsewhere").mkdir()  # from a folder other than submitted/ (autograded/ into feedback/): as it is
     assert carry_nbgrader_files(amy, tmp_path / "elsewhere") == ""
     assert (tmp_path / "elsewhere" / "submission_secret.txt").read_text() == SECRET
@@ -162,8 +171,10 @@ def test_the_left_out_files_are_named_in_one_short_note(tmp_path):
 def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autograded_nor_feedback(tmp_path):
     """A correct notebook with evil.html, sub/x.html and data.csv beside it: full marks, none of the three in
     autograded/ or feedback/ nor in her kernel's /notebook, and her reason names them; nbgrader's own files
-    are in both folders (release_feedback reads them from feedback/)."""
+    are in both folders (release_feedback reads them from feedback/): her secret unchanged, the ledger recording it
+    as hers, as her collect would (F20: a secret no collect recorded is replaced)."""
     course = make_course(tmp_path / "course", [CHAPTER])
+    write_ledger(course, CHAPTER, {digest(SECRET.encode()): "carol"})
     path = submit(course, "carol", CHAPTER, solution_answers(CHAPTER))
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(LOOK))
@@ -217,8 +228,10 @@ def test_release_feedback_reaches_every_student_when_some_were_copied_in_by_hand
     """F15: two submissions copied into submitted/ by hand, as README says (timestamp.txt only; one with a short
     non-UTF-8 secret), graded before one collected from the exchange: nbgrader's release_feedback stopped at the
     first with FileNotFoundError for everyone after it. Now all three are released, the hand-copied ones say why
-    they cannot fetch it, and the collected student's own secret is kept (her fetch_feedback finds it)."""
+    they cannot fetch it, and the collected student's own secret is kept (her fetch_feedback finds it): since F20
+    only a secret the ledger records as hers, as her collect recorded it."""
     course = make_course(tmp_path / "course", [CHAPTER])
+    write_ledger(course, CHAPTER, {digest(SECRET.encode()): "c-collected"})
     secrets_of = {"a-by-hand": None, "b-by-hand-short": b"\xff" * 100, "c-collected": SECRET.encode()}
     for student, secret in secrets_of.items():
         path = submit(course, student, CHAPTER, solution_answers(CHAPTER))

@@ -1,7 +1,8 @@
 """The submission-secret ledger against F19's findings (issue 20), with real OS users and nbgrader's own exchange, as
 test_secret_owners runs them (`support.secret_class`): a hand copy's secret that a classmate sends through the
 exchange is no one's; a student whose secret was contested gets her feedback by submitting again; two ledger writers
-or two collects at once lose nothing. Fleet grading's side is test_fleet_secrets."""
+or two collects at once lose nothing. And against F20's: a hand copy graded and released before the owner's collect
+keeps no unrecorded secret. Fleet grading's side is test_fleet_secrets."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from lrcourse.grading.exchange.submission_secrets import (
     HAND_COPY_CONTESTED,
     NOBODY,
     SECRET,
+    UNRECORDED,
     digest,
     ledger_path,
     read_ledger,
@@ -103,6 +105,31 @@ def test_a_student_whose_secret_was_contested_fetches_her_feedback_after_submitt
     notes = grade_and_release(course, exchange, [alice])
     assert notes == {alice: ""}, notes
     assert fetched_pages(students, "alice", exchange) == [f"FEEDBACK OF {alice}"]
+
+
+@needs_root
+def test_a_hand_copy_graded_and_released_before_the_owners_collect_keeps_no_unrecorded_secret(two_students):
+    """F20: alice submits through the exchange; mallory's folder, copied into submitted/ by hand, holds alice's
+    secret, and is graded and released before alice's collect. Grade kept a secret no collect recorded for its only
+    holder: mallory's page was filed under alice's secret, alice's collect then made it no one's, mallory's unchanged
+    copy was not graded again, and alice's own fetch_feedback brought mallory's page. Now an unrecorded secret always
+    gets a fresh one (UNRECORDED, saying the grade is unaffected and that a resubmission after the due date is
+    late), and alice fetches nothing of mallory's."""
+    scratch, students = two_students
+    course, exchange = class_course(scratch)
+    alice, mallory = students.name["alice"], students.name["mallory"]
+    secret = (students.submit("alice", released(course, CHAPTER), exchange) / SECRET).read_text()
+    hand_copy(course, mallory, secret)  # alice's secret, read in her inbound folder
+    assert grade_and_release(course, exchange, [mallory]) == {mallory: UNRECORDED}
+    assert (course / "feedback" / mallory / CHAPTER / SECRET).read_text() != secret
+    assert "grade is unaffected" in UNRECORDED and "after the due date is late" in UNRECORDED
+    assert "extension" in UNRECORDED
+    time.sleep(TICK)
+    result = collected(course, exchange)  # alice's: her secret, also in mallory's hand copy, is no one's
+    assert read_ledger(course, CHAPTER)[digest(secret.encode())] == NOBODY
+    assert [row["student"] for row in result.collected] == [alice], result
+    assert grade_and_release(course, exchange, [alice]) == {alice: ""}  # mallory's unchanged copy: not graded again
+    assert fetched_pages(students, "alice", exchange) == []
 
 
 def test_two_ledger_writers_at_once_never_fail_and_leave_one_whole_ledger(tmp_path):

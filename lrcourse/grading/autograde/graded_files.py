@@ -27,9 +27,8 @@ from lrcourse.grading import outcomes
 from lrcourse.grading.exchange.submission_secrets import (
     NO_SECRET,
     SECRET,
+    grade_secret_note,
     read_secret,
-    secret_keeper,
-    shared_note,
     usable_secret,
 )
 from lrcourse.grading.intake import NBGRADER_FILES
@@ -51,10 +50,10 @@ def carry_nbgrader_files(source: Path, destination: Path, submitted: bool = Fals
     writes it: a hand-copied submission has none, or any short file, and release_feedback raised FileNotFoundError
     or UnicodeDecodeError on it and stopped for every student after (F15); a fresh one is written instead, as
     `lrcourse collect` does. When `source` is the student's folder in `submitted/` (`submitted`), a secret that is
-    not hers by `submission_secrets`' rule (collect recorded a classmate as its owner, or no collect recorded it
-    and another folder holds it: the two feedback files would share one name in the exchange, F16, F17) is not
-    carried either: a fresh one, as collect writes. Returns the note
-    for the student's reasons when a fresh one was written (`NO_SECRET`, `SHARED_SECRET`), else ""."""
+    not hers by `submission_secrets`' rule (the ledger records a classmate or no one as its owner, or no collect
+    recorded it: two feedback files would share one name in the exchange, F16, F17, F20) is not carried either: a
+    fresh one, as collect writes. Returns the note for the student's reasons when a fresh one was written
+    (`NO_SECRET`, `SHARED_SECRET`, `CONTESTED`, `UNRECORDED`), else ""."""
     if not destination.is_dir() or destination.is_symlink():
         return ""
     for name in NBGRADER_FILES:
@@ -72,8 +71,7 @@ def carry_nbgrader_files(source: Path, destination: Path, submitted: bool = Fals
     secret = read_secret(source / SECRET)  # a plain file's first bytes only, never through a link
     note = "" if secret is not None and usable_secret({SECRET: secret}) else NO_SECRET
     if not note and submitted:
-        owner = secret_keeper(source.parent.parent, source.name, secret, source.parent.name)
-        note = shared_note(owner) if owner is not None else ""
+        note = grade_secret_note(source.parent.parent.parent, source.name, secret, source.parent.name)
     write_new(destination / SECRET, secrets.token_hex(64).encode() if note else secret)
     return note
 

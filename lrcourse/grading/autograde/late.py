@@ -31,3 +31,10 @@ def assign_penalties(book, config, assignment: str, student: str) -> float:
         notebook.late_submission_penalty = penalty
     book.db.commit()
     return total
+
+
+def penalised_score(submission) -> float:
+    """A submission's score after its late penalty, as grades.csv and the gradebook's export have it (nbgrader's
+    `SubmittedAssignment`: its `score` is before the penalty). The summary table `lrcourse grade` prints shows this
+    one: it showed the score before the penalty while grades.csv had it (F20)."""
+    return max(0.0, submission.score - (submission.late_submission_penalty or 0.0))

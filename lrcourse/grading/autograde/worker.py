@@ -142,8 +142,8 @@ class Worker:
         leave_out_of_grading(self.api.config, self.course, assignment)  # nothing of source/ reaches the student
         result = self.api.autograde(assignment, student, force=True, create=True)
         graded = self.course / "autograded" / student / assignment
-        # after the kernel ran: it held the notebook. In a fleet worker's scratch course (one student, no ledger) only
-        # NO_SECRET can apply: the enqueuing side applies the ledger's rule again (`fleet_write.keep_secret_here`)
+        # after the kernel ran: it held the notebook. In a fleet worker's scratch course (one student, her secret recorded
+        # as hers: `record_as_own`) only NO_SECRET can apply: the enqueuer applies the course's ledger (`keep_secret_here`)
         secret_note = carry_nbgrader_files(folder, graded, submitted=True)
         in_kernel_failure = "" if result.get("success") else first_error(result)
         limit = self.kernels.limit_hit(graded)
@@ -174,8 +174,7 @@ class Worker:
             carry_nbgrader_files(graded, self.course / "feedback" / student / assignment)  # release_feedback's
         else:  # nbgrader keeps no graded notebook of a failed run: the scores stand, without feedback
             notes.append("no feedback")
-        submission = self.api.get_submission(assignment, student)
-        score, max_score = submission["score"], submission["max_score"]
+        score, max_score = self.scores(assignment, student)
         # without feedback, or cut short by the time budget, the student is not done: the next run grades them again
         if feedback and not decided.out_of_time:
             intake.mark_done(self.course, student, assignment, current, score, max_score)
@@ -190,6 +189,14 @@ class Worker:
             feedback=feedback,
             unchecked=list(decided.out_of_time),
         )
+
+    def scores(self, assignment: str, student: str) -> tuple[float, float]:
+        """The submission's score after its late penalty, as grades.csv has it, and the most it could be."""
+        from lrcourse.grading.autograde.late import penalised_score
+
+        with gradebook(self.db_url) as book:
+            submission = book.find_submission(assignment, student)
+            return penalised_score(submission), submission.max_score
 
     def ready(self, exercise) -> None:
         """The zygotes this student needs, (re)started before the student's time budget starts: the grader's

@@ -7,26 +7,37 @@ submitted with). It stops for the rest of the class at a missing, empty or undec
 them through the exchange). A secret can be read in a classmate's inbound folder, or sent in a submission copied
 into `submitted/` by hand: two students holding one would each fetch the other's feedback.
 
-The rule (F17): a secret belongs to the student `lrcourse collect` first accepted it from, and only its owner's
-submission keeps it. Collect records each owner in the course's ledger (`.secret_owners/<assignment>.json`, in the
-course's folder, outside `submitted/`: no student writes it, and no folder copied into `submitted/` by hand is in
-it), as a hash of the secret; an owner is never replaced, so no later submission, hand copy or re-run takes a
-secret from its student. A secret no collect recorded yet goes to the student whose accepted inbound folder held it
+The rule (F17, F20): a secret belongs to the student `lrcourse collect` first accepted it from, and a submission
+keeps its secret only when the ledger records it as that student's. Collect records each owner in the course's
+ledger (`.secret_owners/<assignment>.json`, in the course's folder, outside `submitted/`: no student writes it, and
+no folder copied into `submitted/` by hand is in it), as a hash of the secret; an owner is never replaced, so no
+later submission, hand copy or re-run takes a secret from its student.
+
+Collect's side: a secret no collect recorded yet goes to the student whose accepted inbound folder held it
 (superseded folders counted too) when it is the only student whose folders hold it; held by several students'
 folders, or also held by a folder of another student in `submitted/` (a copy by hand, or one collected before any
 ledger: F19), it goes to none of them (`NOBODY`, recorded so: F18), and each holder is told. Who held it first
-cannot be told: a classmate can rename the secret file in a folder `nbgrader submit` left writable to all (0777) away
-and back, which moves its change time after her own copy's. Every holder not its owner gets a fresh secret (`SHARED_SECRET`, `CONTESTED`): in
-collect the other inbound holders, in grade every folder in `submitted/` holding a secret recorded for someone else.
-A secret is recorded only as read from the very file checked, unchanged since (`inbound_secret`): a student who
-rewrites her own between the check and the read records nothing. A ledger that exists but cannot be read stops
-collect and grade (`LedgerUnreadable`): replacing it would forget every owner. A secret no collect ever recorded (a
-hand copy's) is kept by its only holder in `submitted/`, and by none of them when several hold it. Collect counts
-a folder in `submitted/` only against a secret new to the ledger (it never gives one an owner: a hand copy cannot take
-an owner's secret). Collects of an assignment take turns (`one_collect_at_a_time`), and the ledger is written through a file of
-a unique name: two at once each wrote the whole ledger, the last forgetting the other's owners (F19). Fleet grading
-applies grade's side on the enqueuing side, where the ledger and the class are (`fleet_write`), not in the worker's
-scratch course.
+cannot be told: a classmate can rename the secret file in a folder `nbgrader submit` left writable to all (0777)
+away and back, which moves its change time after her own copy's. Every other inbound holder gets a fresh secret
+(`SHARED_SECRET`, `CONTESTED`). Collect counts a folder in `submitted/` only against a secret new to the ledger (it
+never gives one an owner). A secret is recorded only as read from the very file checked, unchanged since
+(`inbound_secret`): a student who rewrites her own between the check and the read records nothing.
+
+Grade's side (`grade_secret_note`): a folder in `submitted/` keeps its secret only if the ledger records it as that
+student's; a secret recorded for a classmate or for no one gets a fresh one (`SHARED_SECRET`, `CONTESTED`), and so
+does a secret no collect ever recorded (`UNRECORDED`: a hand copy's, or a folder's collected before any ledger).
+That last was kept by its only holder until F20: a hand copy holding alice's secret, graded and released before
+alice's collect, filed its feedback under her secret, and once her collect made the secret no one's the unchanged
+copy was skipped ("already graded"), so alice fetched only the copy's page. Every such note says the grade is
+unaffected and what can be done (`AGAIN`: a resubmission after the due date is late).
+
+A ledger that exists but cannot be read stops collect and grade (`LedgerUnreadable`): replacing it would forget
+every owner. Collects of an assignment take turns (`one_collect_at_a_time`; one that waits says so), and the ledger
+is written through a file of a unique name: two at once each wrote the whole ledger, the last forgetting the other's
+owners (F19). The ledger's folder and lock must be the collecting user's, neither a link nor writable by others
+(`LedgerUnsafe`: in a course folder others can write, a student could plant owners or hold the lock: F20). Fleet
+grading applies grade's side on the enqueuing side, where the ledger and the class are (`fleet_write`); a worker's
+scratch course records its one student's secret as hers (`record_as_own`), so only NO_SECRET applies there.
 Secrets are read as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in,
 an inbound folder what a student wrote. (nbgrader's `feedback/` holds no secret.)
 """
@@ -41,6 +52,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -50,8 +62,10 @@ from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
 
 SECRET = "submission_secret.txt"
 AGAIN = (
-    "send it another way, or have this student submit again through the exchange: nbgrader submit writes a new "
-    "secret each time, and collect records it as theirs"
+    "the grade is unaffected; hand the feedback folder over another way, or have this student submit again through "
+    "the exchange: nbgrader submit writes a new secret each time, and collect records it as theirs. A resubmission "
+    "after the due date is late (under a late penalty, one of method zero scores 0): give an extension in nbgrader "
+    "first, or hand the feedback over another way"
 )
 SHARED_SECRET = (
     f"its {SECRET} is also held by the student {{!r}} (now or in an earlier submission): a fresh one written, so "
@@ -71,6 +85,11 @@ HAND_COPY_CONTESTED = (
     f"this folder was not written by lrcourse collect (a copy by hand?) and its {SECRET} is also held by a "
     "classmate's inbound folder collected now, and no earlier collect recorded whose it is: it is recorded as no "
     "one's, and lrcourse grade gives this folder a fresh one (its note says so)"
+)
+UNRECORDED = (
+    f"its {SECRET} is not recorded as this student's by lrcourse collect (a copy by hand, or a folder collected "
+    "before the secret ledger): a fresh one written, so no classmate who knows it fetches this feedback; this student "
+    f"cannot fetch this feedback through the exchange ({AGAIN})"
 )
 NOBODY = ""  # the ledger's owner of a secret several students' folders held before any collect recorded it
 
@@ -102,11 +121,58 @@ def ledger_path(course: Path, assignment: str) -> Path:
     return course / LEDGER / f"{assignment}.json"
 
 
+class LedgerUnsafe(ExchangeUnusable):
+    """The ledger's folder or an assignment's lock is a link, or another user's, or writable by others: a student
+    in a course folder writable to all could have planted it (owners of her choosing) or hold the lock (every
+    collect waits for ever). Collect and grade stop with the reason."""
+
+
+def unsafe_why(info: os.stat_result, kind: Callable[[int], bool]) -> str | None:
+    """Why a file `lstat` or `fstat` described is not the ledger's own (None if it is): not of the `kind` expected
+    (a symbolic link is never), not the running user's, or writable by group or others."""
+    if not kind(info.st_mode):
+        return "a symbolic link or another kind of file"
+    if info.st_uid != os.geteuid():
+        return f"owned by uid {info.st_uid}, not by the user collecting (uid {os.geteuid()})"
+    if info.st_mode & 0o022:
+        return f"writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
+def _refuse(path: Path, why: str) -> LedgerUnsafe:
+    return LedgerUnsafe(
+        f"the secret ledger's {path} is {why}: nothing collected or graded. A student in a course folder others can "
+        "write could have planted it: make the course folder writable by its owner only (chmod go-w), check "
+        f"{LEDGER}/ (restore it from a backup if in doubt) and run again"
+    )
+
+
+def ledger_folder(course: Path, create: bool = False) -> Path | None:
+    """The course's ledger folder, checked (`unsafe_why`; LedgerUnsafe), made 0700 if `create`; None if there is
+    none and not `create`."""
+    folder = course / LEDGER
+    if create:
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return None
+    why = unsafe_why(info, stat.S_ISDIR)
+    if why:
+        raise _refuse(folder, why)
+    return folder
+
+
 def read_ledger(course: Path, assignment: str) -> dict[str, str]:
     """secret's digest -> its owner, as collect recorded them (nothing if there is no ledger yet). LedgerUnreadable
     if there is one that cannot be read or is not a ledger: collect would otherwise write a new one over it, and
     every secret recorded would go to whoever sent it next (F18)."""
     path = ledger_path(course, assignment)
+    if ledger_folder(course) is None:
+        return {}
     try:
         ledger = json.loads(path.read_text())
     except FileNotFoundError:
@@ -147,7 +213,7 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
     file of a unique name in the same folder (two writers never share one: a fixed name let one unlink the other's,
     FileNotFoundError, F19), then renamed over the ledger."""
     path = ledger_path(course, assignment)
-    path.parent.mkdir(mode=0o700, exist_ok=True)
+    ledger_folder(course, create=True)
     fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
     try:
         with os.fdopen(fd, "w") as file:
@@ -163,20 +229,35 @@ def one_collect_at_a_time(collect: Callable) -> Callable:
     `.secret_owners/<assignment>.lock`), waiting for another holder to end: a collect reads the ledger, adds to it and
     writes it whole, so two at once (a terminal's and formgrader's Collect) would each write its own and the last
     would forget the other's owners (F19). The kernel's lock goes with its process, however it ends; the file is
-    never removed."""
+    never removed. The folder and the lock must be the collecting user's (`ledger_folder`, `unsafe_why`: F20), and
+    a collect that has to wait says so once on stderr rather than hang silently."""
 
     @functools.wraps(collect)
     def locked(course: Path, assignment: str, *args, **options):
-        folder = course / LEDGER
-        folder.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(folder / f"{assignment}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        path = ledger_folder(course, create=True) / f"{assignment}.lock"
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
+        except OSError as error:  # ELOOP: a symbolic link
+            raise _refuse(path, f"not a file collect can open ({error.strerror})") from None
+        try:
+            why = unsafe_why(os.fstat(fd), stat.S_ISREG)
+            if why:
+                raise _refuse(path, why)
+            take_turn(fd, assignment)
             return collect(course, assignment, *args, **options)
         finally:
             os.close(fd)
 
     return locked
+
+
+def take_turn(fd: int, assignment: str) -> None:
+    """flock `fd` for this process, saying once on stderr that it waits when another collect holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"lrcourse collect: waiting for another collect of {assignment} to end ...", file=sys.stderr, flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def record_new_owners(ledger: dict[str, str], holders: dict, course: Path, assignment: str) -> list[dict]:
@@ -223,24 +304,21 @@ def first_held(submission: Submission) -> int:
     return submission.entries[SECRET].st_ctime_ns
 
 
-def hand_copied_holders(submitted: Path, assignment: str, secret: bytes) -> set[str]:
-    """The students whose folder of `assignment` in `submitted` holds `secret`."""
-    return {
-        path.parent.parent.name
-        for path in submitted.glob(f"*/{assignment}/{SECRET}")
-        if read_secret(path) == secret.strip()
-    }
+def grade_secret_note(course: Path, assignment: str, secret: bytes, student: str) -> str:
+    """`lrcourse grade`'s side of the rule: "" if `student`'s folder keeps `secret` (the ledger records it as hers),
+    else the note for her reasons: whose it is (a classmate's, or no one's), or that no collect recorded it."""
+    owner = read_ledger(course, assignment).get(digest(secret))
+    if owner is None:
+        return UNRECORDED
+    return "" if owner == student else shared_note(owner)
 
 
-def secret_keeper(submitted: Path, assignment: str, secret: bytes, student: str) -> str | None:
-    """`lrcourse grade`'s side of the rule: the classmate because of whom `student`'s folder in `submitted` may not
-    keep `secret` (None if it keeps it): its recorded owner if that is someone else; for a secret no collect
-    recorded, another folder holding it too."""
-    owner = read_ledger(submitted.parent, assignment).get(digest(secret))
-    if owner is not None:  # NOBODY's: no one keeps it
-        return owner if owner != student else None
-    others = sorted(hand_copied_holders(submitted, assignment, secret) - {student})
-    return others[0] if others else None
+def record_as_own(course: Path, assignment: str, student: str) -> None:
+    """A fleet worker's scratch course (one student, no class) records the secret of `student`'s folder in its
+    `submitted/` as hers, so that its copy of grade's rule writes only NO_SECRET: the enqueuer applies the course's
+    ledger to the result (`fleet_write.keep_secret_here`). Without it every result said UNRECORDED."""
+    secret = read_secret(course / "submitted" / student / assignment / SECRET)
+    write_ledger(course, assignment, {digest(secret): student} if secret and usable_secret({SECRET: secret}) else {})
 
 
 def inbound_secret(inbound_fd: int, submission: Submission) -> bytes | None:

@@ -9,6 +9,8 @@ missing. At most `window` tasks are out at once (sent and not yet collected: que
 waiting in the broker), fleet.WINDOW by default: the broker holds a window's parcels and results, not a class's, and the
 window is topped up as results are collected. A result is written once, when it arrives, as local grading writes it:
 
+- nothing, if the student's folder in submitted/ is no longer the one enqueued (a collect during the run: its
+  fingerprint differs, `fleet_write.replaced`): her outcome says CHANGED, and the next run grades the new one;
 - the autograded and feedback folders replace the student's (the worker's done-mark is not taken: ours is
   written last, as `worker.Worker.grade` writes it), with the submission secret decided here by the course's ledger
   and class (`fleet_write.keep_secret_here`: the worker's scratch course knows neither);

@@ -47,6 +47,7 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import intake
 from lrcourse.grading.autograde import worker
+from lrcourse.grading.exchange.submission_secrets import record_as_own
 from lrcourse.grading.fleet import broker as fleet, full as fleet_full, parcel, start as fleet_start
 from lrcourse.grading.fleet.deliveries import count_attempt, graded_already, result_wanted
 from lrcourse.grading.fleet.lease import WARM_SECONDS, Held, Lease, hard_time_limit
@@ -178,6 +179,7 @@ class Station:
         try:
             parcel.unpack(files, folder)
             reason = intake.refused(self.scratch, student, assignment)
+            record_as_own(self.scratch, assignment, student)  # the enqueuer applies the course's ledger
         except Exception as error:
             reason = f"the submission could not be unpacked: {type(error).__name__}: {intake.first_line(error)}"
         clock.lap("unpacked")

@@ -107,9 +107,14 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
     outcome = fleet_result.outcome_of(student, document["outcome"])
     if outcome.status != "graded":
         return outcome
+    if replaced(course, student, assignment, current):
+        return Outcome(student, "failed", CHANGED)
     try:
         _write_files(course, student, assignment, document)
         secret_note = keep_secret_here(course, student, assignment)
+        if replaced(course, student, assignment, current):  # a collect while the secret was carried
+            _remove_files(course, student, assignment)
+            return Outcome(student, "failed", CHANGED)
         if secret_note:
             outcome.reason = "; ".join(part for part in (outcome.reason, secret_note) if part)
         late_seconds, outcome.score, outcome.max_score = _write_grades(
@@ -127,6 +132,22 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
     if outcome.feedback and not outcome.unchecked:
         intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
     return outcome
+
+
+CHANGED = (
+    "CHANGED: the submission was replaced while it was being graded (a collect meanwhile): this result is not "
+    "written; grade again"
+)
+
+
+def replaced(course: Path, student: str, assignment: str, current: str) -> bool:
+    """Whether the student's folder in `submitted/` is no longer the one enqueued (its `intake.fingerprint` is not
+    `current`): `keep_secret_here` reads its secret now, so a collect during the run would make the result carry
+    the new folder's secret with the old folder's grades (F20)."""
+    try:
+        return intake.fingerprint(course / "submitted" / student / assignment) != current
+    except OSError:  # gone, or changing as it is read
+        return True
 
 
 def refused_by_database(error: BaseException) -> bool:
@@ -160,6 +181,11 @@ def keep_secret_here(course: Path, student: str, assignment: str) -> str:
     return "" if note == NO_SECRET else note
 
 
+def _remove_files(course: Path, student: str, assignment: str) -> None:
+    for kind in ("autograded", "feedback"):
+        shutil.rmtree(course / kind / student / assignment, ignore_errors=True)
+
+
 def _write_files(course: Path, student: str, assignment: str, document: dict) -> None:
     for kind in ("autograded", "feedback"):
         files = document.get(kind) or {}
@@ -173,7 +199,7 @@ def _write_files(course: Path, student: str, assignment: str, document: dict) ->
 
 def _write_grades(course: Path, writer: Writer, assignment: str, student: str, scores: dict) -> tuple:
     """The student's grades into the gradebook, in one transaction (`submission_rows`); how late the submission
-    is (seconds), its score and the most it could be, as the gradebook has them."""
+    is (seconds), its score after the late penalty (as grades.csv has it) and the most it could be."""
     import nbformat
 
     from lrcourse.grading.autograde.withheld_scores import set_trusted_score
@@ -195,4 +221,4 @@ def _write_grades(course: Path, writer: Writer, assignment: str, student: str, s
         book.db.commit()  # flushed, and the scores computed in SQL read again: the penalty is from the trusted ones
         late.assign_penalties(book, writer.config, assignment, student)
         submission = book.find_submission(assignment, student)
-        return submission.total_seconds_late, submission.score, submission.max_score
+        return submission.total_seconds_late, late.penalised_score(submission), submission.max_score

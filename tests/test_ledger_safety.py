@@ -1,0 +1,130 @@
+"""The secret ledger's folder and collect's lock in a course folder others can write (F20, finding 4): a student
+could pre-create `.secret_owners/` (a ledger of owners of her choosing) or `.secret_owners/<assignment>.lock` (held
+by her own process, every collect waited for ever, silently). Collect and grade now refuse a ledger folder or lock
+that is a symbolic link, another user's, or writable by group or others (`LedgerUnsafe`, an ExchangeUnusable), and a
+collect that waits for another's lock says so once."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from lrcourse.cli import main as lrcourse_main
+from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
+from lrcourse.grading.exchange.submission_secrets import (
+    LEDGER,
+    LedgerUnsafe,
+    ledger_path,
+    one_collect_at_a_time,
+    read_ledger,
+    write_ledger,
+)
+
+from support.course import make_course
+
+CHAPTER = "01_learning_rate"
+STUDENT_UID = 4242  # a uid not the collecting user's (chown as root; no account is needed for ownership)
+
+
+@one_collect_at_a_time
+def ran(course: Path, assignment: str) -> str:
+    return "collected"
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+
+
+def planted_folder(course: Path) -> Path:
+    folder = course / LEDGER
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+@needs_root
+def test_a_ledger_folder_another_user_owns_is_refused_by_collect_grade_and_the_ledger(tmp_path):
+    folder = planted_folder(tmp_path)
+    (folder / f"{CHAPTER}.json").write_text('{"' + "ab" * 32 + '": "mallory"}')  # owners of her choosing
+    os.chown(folder, STUDENT_UID, STUDENT_UID)
+    for step in (lambda: ran(tmp_path, CHAPTER), lambda: read_ledger(tmp_path, CHAPTER)):
+        with pytest.raises(LedgerUnsafe, match=f"owned by uid {STUDENT_UID}"):
+            step()
+    with pytest.raises(LedgerUnsafe):
+        write_ledger(tmp_path, CHAPTER, {})
+    assert issubclass(LedgerUnsafe, ExchangeUnusable)  # collect's callers stop with the reason
+
+
+def test_a_ledger_folder_writable_by_others_or_a_link_is_refused(tmp_path):
+    folder = planted_folder(tmp_path)
+    folder.chmod(0o777)
+    with pytest.raises(LedgerUnsafe, match="writable by group or others"):
+        ran(tmp_path, CHAPTER)
+    folder.rmdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / LEDGER).symlink_to(elsewhere)
+    with pytest.raises(LedgerUnsafe, match="symbolic link"):
+        ran(tmp_path, CHAPTER)
+    with pytest.raises(LedgerUnsafe, match="symbolic link"):
+        read_ledger(tmp_path, CHAPTER)
+    assert list(elsewhere.iterdir()) == []  # nothing made through the link
+
+
+@needs_root
+def test_a_lock_file_planted_by_another_user_a_link_or_writable_by_others_is_refused(tmp_path):
+    folder = planted_folder(tmp_path)
+    lock = folder / f"{CHAPTER}.lock"
+    lock.touch(mode=0o600)
+    os.chown(lock, STUDENT_UID, STUDENT_UID)
+    with pytest.raises(LedgerUnsafe, match=f"{CHAPTER}.lock is owned by uid {STUDENT_UID}"):
+        ran(tmp_path, CHAPTER)
+    os.chown(lock, 0, 0)
+    lock.chmod(0o666)
+    with pytest.raises(LedgerUnsafe, match="writable by group or others"):
+        ran(tmp_path, CHAPTER)
+    lock.unlink()
+    lock.symlink_to(tmp_path / "target")
+    with pytest.raises(LedgerUnsafe, match="not a file collect can open"):
+        ran(tmp_path, CHAPTER)
+    assert not (tmp_path / "target").exists()
+    lock.unlink()
+    assert ran(tmp_path, CHAPTER) == "collected"  # its own lock, made 0600: no refusal
+
+
+def test_an_own_ledger_is_made_private_and_accepted(tmp_path):
+    write_ledger(tmp_path, CHAPTER, {"cd" * 32: "alice"})
+    assert (tmp_path / LEDGER).stat().st_mode & 0o777 == 0o700
+    assert read_ledger(tmp_path, CHAPTER) == {"cd" * 32: "alice"}
+    assert ran(tmp_path, CHAPTER) == "collected"
+
+
+def test_a_collect_waiting_for_another_says_so_once(tmp_path, capsys):
+    """Another collect holds the lock (a flock on its own open of the file): this one says it waits, once, and runs
+    when the other ends."""
+    (tmp_path / LEDGER).mkdir(mode=0o700)
+    holder = os.open(tmp_path / LEDGER / f"{CHAPTER}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    done = []
+    waiting = threading.Thread(target=lambda: done.append(ran(tmp_path, CHAPTER)))
+    waiting.start()
+    waiting.join(2)
+    assert waiting.is_alive() and done == []
+    os.close(holder)  # the other collect ends
+    waiting.join(30)
+    assert done == ["collected"]
+    said = capsys.readouterr().err
+    assert said.count(f"waiting for another collect of {CHAPTER}") == 1, said
+
+
+@needs_root
+def test_lrcourse_grade_stops_at_a_planted_ledger(tmp_path, capsys):
+    course = make_course(tmp_path / "course", [CHAPTER])
+    folder = planted_folder(course)
+    os.chown(folder, STUDENT_UID, STUDENT_UID)
+    status = lrcourse_main(["grade", CHAPTER, "--course", str(course), "--no-sandbox"])
+    error = capsys.readouterr().err
+    assert status == 2 and "lrcourse grade: the secret ledger's" in error and "chmod go-w" in error, error
+    assert ledger_path(course, CHAPTER).exists() is False
