@@ -28,6 +28,7 @@ from support.course import make_course
 
 CHAPTER = "01_learning_rate"
 STUDENT_UID = 4242  # a uid not the collecting user's (chown as root; no account is needed for ownership)
+GRADER_UID = 4343  # the course folder's owner (the grader account), not the user running the test (root)
 
 
 @one_collect_at_a_time
@@ -128,3 +129,21 @@ def test_lrcourse_grade_stops_at_a_planted_ledger(tmp_path, capsys):
     error = capsys.readouterr().err
     assert status == 2 and "lrcourse grade: the secret ledger's" in error and "chmod go-w" in error, error
     assert ledger_path(course, CHAPTER).exists() is False
+
+
+@needs_root
+def test_root_grading_a_course_another_account_owns_reads_its_ledger(tmp_path):
+    """F21: the README grades as root, while the grader account owns the course and collects through formgrader: a
+    ledger owned by the course folder's owner (or by root, in a course another account owns) is that course's own, not
+    a planted one, and is read; a third user's is still refused."""
+    course = tmp_path / "course"
+    course.mkdir(mode=0o700)
+    write_ledger(course, CHAPTER, {"ab" * 32: "alice"})
+    os.chown(course, GRADER_UID, GRADER_UID)
+    assert read_ledger(course, CHAPTER) == {"ab" * 32: "alice"}  # root's, in the grader's course
+    os.chown(course / LEDGER, GRADER_UID, GRADER_UID)
+    assert read_ledger(course, CHAPTER) == {"ab" * 32: "alice"}  # the grader's own
+    assert ran(course, CHAPTER) == "collected"
+    os.chown(course / LEDGER, STUDENT_UID, STUDENT_UID)
+    with pytest.raises(LedgerUnsafe, match=f"owned by uid {STUDENT_UID}"):
+        read_ledger(course, CHAPTER)

@@ -132,6 +132,28 @@ def test_a_hand_copy_graded_and_released_before_the_owners_collect_keeps_no_unre
     assert fetched_pages(students, "alice", exchange) == []
 
 
+@needs_root
+def test_each_secret_is_in_the_ledger_on_disk_before_its_folder_is_in_submitted(two_students, monkeypatch):
+    """F21: collect wrote the ledger once, after moving every student's folder into submitted/: a grade in between
+    found alice's secret recorded for no one (UNRECORDED), gave her a fresh one and, her folder unchanged, skipped her
+    ever after. Now each student's secret is on disk, as hers, by the time her folder is in place."""
+    scratch, students = two_students
+    course, exchange = class_course(scratch)
+    for role in ("alice", "mallory"):
+        students.submit(role, released(course, CHAPTER), exchange)
+    write, owners = collect_module._write, {}
+
+    def then_read_the_ledger(submitted, student, assignment, submission, ledger):
+        holder = write(submitted, student, assignment, submission, ledger)
+        secret = (submitted / student / assignment / SECRET).read_bytes()
+        owners[student] = read_ledger(course, assignment).get(digest(secret))
+        return holder
+
+    monkeypatch.setattr(collect_module, "_write", then_read_the_ledger)
+    collected(course, exchange)
+    assert owners == {name: name for name in (students.name["alice"], students.name["mallory"])}, owners
+
+
 def test_two_ledger_writers_at_once_never_fail_and_leave_one_whole_ledger(tmp_path):
     """F19: write_ledger's fixed temporary name let one writer unlink the other's (FileNotFoundError, a traceback
     after submitted/ was rewritten). Eight threads writing 50 times each: no error, the ledger one writer's whole."""

@@ -82,7 +82,7 @@ from lrcourse.grading.exchange.submission_secrets import (
     one_collect_at_a_time,
     read_ledger,
     record_new_owners,
-    secret_to_keep,
+    secret_recorded,
     shared_note,
     usable_secret,
     write_ledger,
@@ -333,7 +333,7 @@ def _write(
         if name not in ("timestamp.txt", SECRET):  # both are written below: the kernel's time, a usable secret
             (fresh / name).write_bytes(data)
     (fresh / "timestamp.txt").write_text(_stamp(submission))
-    secret, holder = secret_to_keep(submission.files, student, ledger)
+    secret, holder = secret_recorded(submission.files, student, ledger, submitted.parent, assignment)
     (fresh / SECRET).write_bytes(secret)
     stale = folder.parent / f".{folder.name}.replaced"
     shutil.rmtree(stale, ignore_errors=True)

@@ -127,23 +127,27 @@ class LedgerUnsafe(ExchangeUnusable):
     collect waits for ever). Collect and grade stop with the reason."""
 
 
-def unsafe_why(info: os.stat_result, kind: Callable[[int], bool]) -> str | None:
+def unsafe_why(info: os.stat_result, kind: Callable[[int], bool], course: Path) -> str | None:
     """Why a file `lstat` or `fstat` described is not the ledger's own (None if it is): not of the `kind` expected
-    (a symbolic link is never), not the running user's, or writable by group or others."""
+    (a symbolic link is never), owned by someone but the running user, root or the course folder's owner (a student
+    can plant only what she owns; root's grade and the grader account's collect share one ledger: F21), or writable
+    by group or others."""
     if not kind(info.st_mode):
         return "a symbolic link or another kind of file"
-    if info.st_uid != os.geteuid():
-        return f"owned by uid {info.st_uid}, not by the user collecting (uid {os.geteuid()})"
+    trusted = {os.geteuid(), 0, os.stat(course).st_uid}
+    if info.st_uid not in trusted:
+        return f"owned by uid {info.st_uid}: not by you, root or the course folder's owner (uids {sorted(trusted)})"
     if info.st_mode & 0o022:
         return f"writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
     return None
 
 
 def _refuse(path: Path, why: str) -> LedgerUnsafe:
+    course = path.parent if path.name == LEDGER else path.parent.parent
     return LedgerUnsafe(
-        f"the secret ledger's {path} is {why}: nothing collected or graded. A student in a course folder others can "
-        "write could have planted it: make the course folder writable by its owner only (chmod go-w), check "
-        f"{LEDGER}/ (restore it from a backup if in doubt) and run again"
+        f"the secret ledger's {path} is {why}: nothing collected or graded. A student who can write to the course "
+        "folder could have planted it, or a co-instructor's umask made it so: check it (restore it from a backup if "
+        f"in doubt), then `chmod go-w {course} && chmod -R go-w {course / LEDGER}` and run again"
     )
 
 
@@ -160,7 +164,7 @@ def ledger_folder(course: Path, create: bool = False) -> Path | None:
         info = os.lstat(folder)
     except FileNotFoundError:
         return None
-    why = unsafe_why(info, stat.S_ISDIR)
+    why = unsafe_why(info, stat.S_ISDIR, course)
     if why:
         raise _refuse(folder, why)
     return folder
@@ -229,7 +233,7 @@ def one_collect_at_a_time(collect: Callable) -> Callable:
     `.secret_owners/<assignment>.lock`), waiting for another holder to end: a collect reads the ledger, adds to it and
     writes it whole, so two at once (a terminal's and formgrader's Collect) would each write its own and the last
     would forget the other's owners (F19). The kernel's lock goes with its process, however it ends; the file is
-    never removed. The folder and the lock must be the collecting user's (`ledger_folder`, `unsafe_why`: F20), and
+    never removed. The folder and the lock must be trusted (`ledger_folder`, `unsafe_why`: F20, F21), and
     a collect that has to wait says so once on stderr rather than hang silently."""
 
     @functools.wraps(collect)
@@ -240,7 +244,7 @@ def one_collect_at_a_time(collect: Callable) -> Callable:
         except OSError as error:  # ELOOP: a symbolic link
             raise _refuse(path, f"not a file collect can open ({error.strerror})") from None
         try:
-            why = unsafe_why(os.fstat(fd), stat.S_ISREG)
+            why = unsafe_why(os.fstat(fd), stat.S_ISREG, course)
             if why:
                 raise _refuse(path, why)
             take_turn(fd, assignment)
@@ -263,7 +267,10 @@ def take_turn(fd: int, assignment: str) -> None:
 def record_new_owners(ledger: dict[str, str], holders: dict, course: Path, assignment: str) -> list[dict]:
     """`record_first_holders` against the folders of `assignment` in the course's `submitted/`: the collect
     record's notes on those of them that hold a secret made no one's."""
+    before = dict(ledger)
     contested = record_first_holders(ledger, holders, submitted_holders(course / "submitted", assignment))
+    if ledger != before:  # on disk before any folder moves into submitted/: a grade meanwhile finds its owner (F21)
+        write_ledger(course, assignment, ledger)
     return [{"submission": f"submitted/{name}/{assignment}", "note": HAND_COPY_CONTESTED} for name in sorted(contested)]
 
 
@@ -363,6 +370,19 @@ def read_secret(path: Path, dir_fd: int | None = None, seen: os.stat_result | No
         return None
     finally:
         os.close(fd)
+
+
+def secret_recorded(
+    files: dict[str, bytes], student: str, ledger: dict[str, str], course: Path, assignment: str
+) -> tuple[bytes, str]:
+    """`secret_to_keep`, a secret it gives an owner written to the ledger at once, before the student's folder moves
+    into submitted/: a grade between the two read no owner for it (UNRECORDED, a fresh secret) and, the folder
+    unchanged, skipped her ever after (F21)."""
+    size = len(ledger)
+    secret, owner = secret_to_keep(files, student, ledger)
+    if len(ledger) != size:
+        write_ledger(course, assignment, ledger)
+    return secret, owner
 
 
 def secret_to_keep(files: dict[str, bytes], student: str, ledger: dict[str, str]) -> tuple[bytes, str]:
