@@ -7,6 +7,7 @@ keeps no unrecorded secret. Fleet grading's side is test_fleet_secrets."""
 from __future__ import annotations
 
 import secrets
+import shutil
 import threading
 import time
 
@@ -152,6 +153,30 @@ def test_each_secret_is_in_the_ledger_on_disk_before_its_folder_is_in_submitted(
     monkeypatch.setattr(collect_module, "_write", then_read_the_ledger)
     collected(course, exchange)
     assert owners == {name: name for name in (students.name["alice"], students.name["mallory"])}, owners
+
+
+@needs_root
+def test_a_folder_collected_before_the_ledger_gets_its_secret_back_as_the_notes_say(two_students):
+    """F21: what UNRECORDED and collect's no-ledger note now advise for a course collected before the ledger: collect
+    again (a secret still in its student's inbound folder alone is recorded as hers), then grade with --force (here:
+    the graded folders removed), and her own fetch_feedback brings her page. They advised a resubmission, late after
+    the due date."""
+    scratch, students = two_students
+    course, exchange = class_course(scratch)
+    alice = students.name["alice"]
+    students.submit("alice", released(course, CHAPTER), exchange)
+    collected(course, exchange)
+    shutil.rmtree(ledger_path(course, CHAPTER).parent)  # as if collected before any ledger
+    assert grade_and_release(course, exchange, [alice]) == {alice: UNRECORDED}
+    assert "collect again" in UNRECORDED and "--force" in UNRECORDED
+    again = collected(course, exchange)
+    assert any("--force" in row["note"] for row in again.notes), again.notes
+    secret = (course / "submitted" / alice / CHAPTER / SECRET).read_bytes()
+    assert read_ledger(course, CHAPTER)[digest(secret)] == alice
+    for kind in ("autograded", "feedback"):
+        shutil.rmtree(course / kind)
+    assert grade_and_release(course, exchange, [alice]) == {alice: ""}
+    assert fetched_pages(students, "alice", exchange) == [f"FEEDBACK OF {alice}"]
 
 
 def test_two_ledger_writers_at_once_never_fail_and_leave_one_whole_ledger(tmp_path):

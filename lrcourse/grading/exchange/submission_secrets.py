@@ -64,8 +64,9 @@ SECRET = "submission_secret.txt"
 AGAIN = (
     "the grade is unaffected; hand the feedback folder over another way, or have this student submit again through "
     "the exchange: nbgrader submit writes a new secret each time, and collect records it as theirs. A resubmission "
-    "after the due date is late (under a late penalty, one of method zero scores 0): give an extension in nbgrader "
-    "first, or hand the feedback over another way"
+    "after the due date is late (under a late penalty, one of method zero scores 0): give an extension first "
+    "(nbgrader's API: Gradebook(db_url).grant_extension(assignment, student, days=...)), or hand the feedback over "
+    "another way"
 )
 SHARED_SECRET = (
     f"its {SECRET} is also held by the student {{!r}} (now or in an earlier submission): a fresh one written, so "
@@ -89,7 +90,9 @@ HAND_COPY_CONTESTED = (
 UNRECORDED = (
     f"its {SECRET} is not recorded as this student's by lrcourse collect (a copy by hand, or a folder collected "
     "before the secret ledger): a fresh one written, so no classmate who knows it fetches this feedback; this student "
-    f"cannot fetch this feedback through the exchange ({AGAIN})"
+    "cannot fetch this feedback through the exchange. Collected before the ledger, with her inbound folder still in "
+    "the exchange: lrcourse collect again records its secret as hers, then lrcourse grade --force gives it back to "
+    f"her feedback. Else: {AGAIN}"
 )
 NOBODY = ""  # the ledger's owner of a secret several students' folders held before any collect recorded it
 
@@ -197,9 +200,8 @@ def _unreadable(path: Path, why) -> str:
 
 
 def no_ledger_note(course: Path, assignment: str) -> list[str]:
-    """What collect reports when there is no ledger yet but `submitted/` already holds folders of the assignment:
-    their secrets were collected before any ledger and are not protected. (Not rebuilt from `submitted/`: a hand
-    copy there is not told from a folder collect wrote, and could take an honest student's secret.)"""
+    """What collect reports when there is no ledger yet but `submitted/` holds folders of the assignment: their
+    secrets are not protected. (Not rebuilt from `submitted/`: a hand copy there could take a student's secret.)"""
     if ledger_path(course, assignment).exists() or not any((course / "submitted").glob(f"*/{assignment}")):
         return []
     return [
@@ -207,8 +209,9 @@ def no_ledger_note(course: Path, assignment: str) -> list[str]:
         f"of {assignment}: the secrets collected before it existed have no recorded owner (a classmate who sends "
         f"one now could be given it). If the ledger was removed or lost, restore {LEDGER}/ from a backup (made "
         "with the gradebook's) and collect again; if these folders were collected before lrcourse kept a ledger, "
-        "nothing can tell their owners: keep the inbound folder unlistable (3733) and collect now, and a student "
-        "whose feedback does not arrive can submit again (a new submission's new secret is recorded as theirs)"
+        "keep the inbound folder unlistable (3733) and collect now: a secret still in its student's inbound folder "
+        "alone is recorded as hers; then lrcourse grade --force, so that her feedback keeps it. A student whose "
+        "feedback still does not arrive can submit again (a new submission's new secret is recorded as theirs)"
     ]
 
 
