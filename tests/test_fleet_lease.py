@@ -270,3 +270,11 @@ def test_a_lease_says_the_bytes_its_result_waits_for_and_its_renewals_change_its
         lease.waits(1_200_000)
         assert waiting_size(client.get(lease_key(task))) == 1_200_000
     assert [waiting_size(raw) for raw in (None, b"", b"x", b"1", b"t 1 -5", b"t 1 9" + b"9" * 20)] == [0] * 6
+
+
+def test_the_lapsed_watch_s_limits_are_required_not_silent_zeros(url):
+    """R25j: `Lapsed`'s limits (Celery's hard time limit, the bound on a held task), said by `hung_message`, defaulted
+    to (0, 0): a watch made without them would say "0 s" to the instructor. They are now required."""
+    with pytest.raises(TypeError, match="limits"):
+        Lapsed(url, {}, Bar(), grace=0, every=0)
+    assert Lapsed(url, {}, Bar(), LIMITS).limits == LIMITS
