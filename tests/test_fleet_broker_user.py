@@ -165,5 +165,7 @@ def test_a_read_only_replica_is_refused_in_one_line_naming_its_primary_on_both_s
     assert status == 1 and "Traceback" not in said and line in said, said
     assert f"lrcourse worker: the broker at {address} takes no writes (ReadOnlyError" in said, said
     assert "refuses this URL's user" not in said + err, said + err
-    assert f"answers but takes no writes (ReadOnlyError: {line}the broker URL file {course.parent / 'broker-url'}" in err
+    assert (
+        f"answers but takes no writes (ReadOnlyError: {line}the broker URL file {course.parent / 'broker-url'}" in err
+    )
     assert run.returncode == fleet.BROKER_STATUS and line in err and "Traceback" not in err, out + err
