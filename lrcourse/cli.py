@@ -18,6 +18,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from lrcourse.grading import course as grading_course
 from lrcourse.grading.autograde.grade import Stopped, grade_class
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, refuse_outdated_config, skip_iri_format_check
 from lrcourse.grading.exchange.submission_secrets import LedgerUnreadable, LedgerUnsafe, read_ledger
@@ -368,7 +369,6 @@ def _stop(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    refuse_outdated_config(getattr(args, "course", None))  # a course's older nbgrader_config.py: what to do, said
     ensure_tools_on_path()
     skip_iri_format_check()
     getattr(sys.stdout, "reconfigure", lambda **_: None)(errors="backslashreplace")  # any name prints, even in ASCII
@@ -376,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
     try:
+        refuse_outdated_config(getattr(args, "course", None))  # a course's older nbgrader_config.py: what to do, said
         return args.run(args)
     except Stopped:
         sys.stderr.flush()
@@ -383,8 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         os._exit(130)  # as after Ctrl-C; not through the interpreter's exit, which waits on the pool's threads
     except KeyboardInterrupt:
         return 130
-    except fleet_lock.Held as error:  # another run holds the course's chapter: refused before starting
-        return _refused(f"lrcourse {args.command}: {error}")
+    except (fleet_lock.Held, grading_course.OutdatedCourseConfig) as error:  # the chapter held; an old config
+        return _refused(f"lrcourse {args.command}: {error}")  # refused before starting: exit 2, as --help says
     except (fleet.BrokerUnreachable, fleet.GradebookRefused) as error:  # the run itself could not go on: not 1
         return _refused(f"lrcourse {args.command}: {error}", error.status)
 

@@ -160,7 +160,12 @@ def test_a_read_only_replica_is_refused_in_one_line_naming_its_primary_on_both_s
         run = grade(course, url)
         out, err = run.communicate(timeout=120)
     said, address = log.read_text(), f"127.0.0.1:{urlsplit(url).port}"
-    line = f"read-only replica of the primary at 127.0.0.1:{port}: give the primary's address"
+    # R25j: said as a replica, not as a user refused, its primary named as the address to put in the URL's source
+    line = f"this Redis is a read-only replica; its primary is at 127.0.0.1:{port}: put the primary's address in "
     assert status == 1 and "Traceback" not in said and line in said, said
-    assert f"lrcourse worker: the broker at {address} refuses this URL's user (ReadOnlyError" in said, said
+    assert f"lrcourse worker: the broker at {address} takes no writes (ReadOnlyError" in said, said
+    assert "refuses this URL's user" not in said + err, said + err
+    assert (
+        f"answers but takes no writes (ReadOnlyError: {line}the broker URL file {course.parent / 'broker-url'}" in err
+    )
     assert run.returncode == fleet.BROKER_STATUS and line in err and "Traceback" not in err, out + err

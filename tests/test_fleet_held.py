@@ -4,7 +4,7 @@ for stranded, and a task sent again is graded into the gradebook once and leaves
 - a worker's main process takes --concurrency tasks off the queue as it starts, before its processes are warm; it
   marks what it holds (`fleet_lease.Held`), so they are not sent again while it warms;
 - a result that waits for room in a nearly full broker keeps its lease until it is stored, and the enqueuer says the
-  broker is full (`fleet_lease.waits_message`) instead of sending the task again;
+  broker is full (`fleet_lapsed.waits_message`) instead of sending the task again;
 - a whole worker paused (SIGSTOP) mid-student: its task is sent again (its marks lapse) and graded elsewhere; when it
   resumes, its result is not written (`fleet.done_key`): nothing is left in the broker;
 - a task sent again keeps its count of deliveries: a poison submission fails after MAX_ATTEMPTS kills, never more.
@@ -29,64 +29,21 @@ from lrcourse.grading.fleet.deliveries import count_attempt
 import catalogue
 from support import stub_fleet
 from support.gradedclass import class_of
+from support.held_fleet import (
+    CHAPTER,
+    EVERY,
+    RESENT,
+    fleet_task,
+    quick_enqueue,
+    slow_first,
+    started_worker,
+    stopped,
+    time_limited,
+    worker_script,
+)
 from support.paths import ROOT
 from support.redis_broker import full, redis_server
 from support.stub_fleet import enqueue, graded_lines, outcomes, queued, stub_worker, wait_for
-
-CHAPTER = "02_ordered_schedules"
-EVERY = 1.0  # the enqueuer's looks (`Lost`, `Unserved`; `Lapsed` too where the test quickens it), 30 s as shipped
-RESENT = "waiting task(s) are in neither the queue nor a worker's hands"
-
-
-def worker_script(warm: float = 0.0, lease: float | None = None, held: tuple | None = None, pad: int = 0) -> str:
-    """The stand-in worker (`stub_fleet.WORKER`) whose processes warm `warm` s, whose lease lapses `lease` s after its
-    last renewal, whose main process's marks (`Held`) are renewed and lapse as `held` says (every, seconds), and whose
-    feedback carries `pad` more bytes (a result that does not fit a nearly full broker)."""
-    prelude = "from lrcourse.grading.fleet import lease as fleet_lease\n"
-    if lease is not None:
-        prelude += f"fleet_lease.Lease.__init__.__defaults__ = ({lease},)\n"
-    if held is not None:
-        prelude += f"fleet_lease.Held.__init__.__defaults__ = {held!r}\n"
-    script = stub_fleet.WORKER.replace("url = sys.stdin", prelude + "url = sys.stdin", 1)
-    if warm:
-        script = script.replace("station.warm = lambda: print(", f"station.warm = lambda: time.sleep({warm}) or print(")
-    if pad:
-        script = script.replace('{"stub.html": page}', f'{{"stub.html": page, "pad.html": "QUFB" * {pad // 4}}}')
-    assert script.count("fleet_lease") >= 1 and (not warm or "time.sleep(" + str(warm) in script)
-    assert not pad or "pad.html" in script
-    return script
-
-
-def started_worker(script: str, url: str, name: str, log, concurrency: int = 1) -> subprocess.Popen:
-    args = (str(ROOT), name, "3600", "0.3", str(concurrency), "30", "10")
-    return stub_fleet.started(
-        script, url, *args, stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
-    )
-
-
-def quick_enqueue(url: str, course, errors, grace: float = 90.0) -> subprocess.Popen:
-    """The enqueuing command, its lapsed-lease watch (`Lapsed`) looking every EVERY s too, saying a lease missing for
-    `grace` s."""
-    defaults = "fleet_lease.Lapsed.__init__.__defaults__"  # (grace, every, limits): the limits kept
-    quick = (
-        f"from lrcourse.grading.fleet import lease as fleet_lease\n{defaults} = ({grace}, {EVERY}) + {defaults}[2:]\n"
-    )
-    script = stub_fleet.ENQUEUE.replace("url = sys.stdin", quick + "url = sys.stdin", 1)
-    return stub_fleet.started(
-        script, url, str(course), CHAPTER, "64", str(EVERY), stdout=subprocess.PIPE, stderr=errors.open("w"), cwd=course
-    )
-
-
-def stopped(*processes) -> None:
-    """Each process still running stopped as a supervisor stops it (SIGTERM, its exit awaited), killed if it hangs."""
-    for process in processes:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:  # a worker in a session of its own: its pool too
-                os.killpg(process.pid, signal.SIGKILL) if os.getpgid(process.pid) == process.pid else process.kill()
-                process.wait(10)
 
 
 def test_tasks_a_worker_takes_before_its_processes_are_warm_are_not_sent_again(tmp_path):
@@ -225,18 +182,13 @@ def test_a_resumed_worker_s_time_limit_failure_does_not_fail_a_student_whose_res
     """R25i: a whole worker paused mid-student past its hard time limit; its task is sent again and another worker
     grades the copy. Resumed, the paused worker's main process stores TimeLimitExceeded for its own copy (Celery's
     hard limit, 8 s here) before the good copy's result: the enqueuer wrote that failure (the student failed, "not
-    tried again") and the good result was then not stored beside it. Now the failure of a copy sent again since is not
-    written while the resent copy can still come (`fleet_grade.Run.superseded`), and the good copy's result replaces a
-    stored failure (`fleet_deliveries.result_wanted`): the student is graded, once."""
+    tried again") and the good result was then not stored beside it. Now a stored failure is not written while another
+    copy of the task is observably alive (`fleet_stranded.Copies.alive`: queued, or its lease renewed since), and the
+    good copy's result replaces a stored failure (`fleet_deliveries.result_wanted`): the student is graded, once."""
     course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-20-x"])
     paused_log, other_log, errors = tmp_path / "paused.log", tmp_path / "other.log", tmp_path / "enqueuer.err"
     quick = worker_script(lease=3.0, held=(1.0, 3.0))
-    limited = quick.replace(
-        "app.conf.broker_transport_options =",
-        "app.conf.task_time_limit = 8\n" + "app.conf.broker_transport_options =",
-        1,
-    )
-    assert "task_time_limit = 8" in limited
+    limited = time_limited(quick, 8)
     with redis_server() as url, redis.Redis.from_url(url) as client:
         paused = started_worker(limited, url, "paused@test", paused_log)
         run = other = None
@@ -262,10 +214,74 @@ def test_a_resumed_worker_s_time_limit_failure_does_not_fail_a_student_whose_res
     assert graded_lines(other_log) == ["stub graded sleep-20-x by other@test"]
 
 
-def fleet_task(client) -> str:
-    """The one task a test's run has sent (its `sent` mark's id)."""
-    marks = client.keys(fleet.sent_key("*"))
-    return marks[0].decode().removeprefix(fleet.sent_key("")) if len(marks) == 1 else "none"
+def test_a_rerun_does_not_write_a_resumed_worker_s_failure_while_the_copy_sent_again_is_queued(tmp_path):
+    """R25j, first probe: the paused worker's copy sent again (its lease and marks lapsed), then the enqueuing command
+    interrupted and run again. The rerun sends nothing (the copy is queued), and the worker, resumed past its hard time
+    limit (8 s; its first grading takes 60 s), stores TimeLimitExceeded for its copy. E14's count of copies sent lived in one run: the rerun counted
+    one, wrote the failure ("not tried again") and the good copy, graded next (4 s), was dropped. The failure is now
+    dropped while the copy is in the queue or its lease is renewed; the copy's result is written: graded, once."""
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-20-x"])
+    log, errors, again = tmp_path / "paused.log", tmp_path / "enqueuer.err", tmp_path / "rerun.err"
+    script = slow_first(time_limited(worker_script(lease=3.0, held=(1.0, 3.0)), 8), tmp_path / "first", 60, 4)
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        paused = started_worker(script, url, "paused@test", log)
+        run = rerun = None
+        try:
+            assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
+            run = quick_enqueue(url, course, errors)
+            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+            time.sleep(1)
+            os.killpg(paused.pid, signal.SIGSTOP)
+            assert wait_for(lambda: RESENT in errors.read_text(), 120), errors.read_text()
+            run.send_signal(signal.SIGINT)  # Ctrl-C: the copy sent again stays queued
+            run.communicate(timeout=60)
+            assert "Interrupted" in errors.read_text() and queued(client, fleet_version(course)) == 1
+            clients = len(client.client_list())
+            rerun = quick_enqueue(url, course, again)
+            assert wait_for(lambda: len(client.client_list()) > clients, 120), again.read_text()  # it collects
+            time.sleep(2)
+            os.killpg(paused.pid, signal.SIGCONT)  # 8 s and more since it took the task: its hard limit is past
+            out, _ = rerun.communicate(timeout=180)
+        finally:
+            os.killpg(paused.pid, signal.SIGCONT)  # a paused worker cannot stop
+            stopped(run, rerun, paused)
+    assert "Hard time limit (8s) exceeded" in log.read_text(), log.read_text()[-3000:]
+    assert outcomes(out) == {"sleep-20-x": ["graded", ""]}, again.read_text()[-3000:]
+    assert graded_lines(log) == ["stub graded sleep-20-x by paused@test"]  # the copy sent again, once
+
+
+def test_a_copy_s_failure_is_written_when_the_first_holder_is_gone_for_good(tmp_path):
+    """R25j, second probe (a regression of E14): the worker holding the task lost whole (SIGKILL: it never stores
+    anything), its task sent again, and the copy fails on another worker (its hard time limit, 8 s). E14 counted two
+    copies, so it dropped that failure and waited for the first, gone for good: the task was sent again and failed
+    again until its attempts ran out, then "the grading worker died 3 times" was written though none died (2 x 840 s
+    more per such student as shipped). With no other copy alive (none queued, no lease renewed) the copy's own
+    failure is written, after one delivery more, not MAX_ATTEMPTS."""
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-20-x"])
+    lost_log, other_log, errors = tmp_path / "lost.log", tmp_path / "other.log", tmp_path / "enqueuer.err"
+    quick = worker_script(lease=3.0, held=(1.0, 3.0))
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        lost = started_worker(quick, url, "lost@test", lost_log)
+        run = other = None
+        try:
+            assert wait_for(lambda: "warm in" in lost_log.read_text(), 120), lost_log.read_text()[-2000:]
+            run = quick_enqueue(url, course, errors)
+            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+            os.killpg(lost.pid, signal.SIGKILL)  # its main process and pool at once: a machine lost
+            lost.wait(30)
+            other = started_worker(time_limited(quick, 8), url, "other@test", other_log)
+            out, _ = run.communicate(timeout=300)
+        finally:
+            stopped(run, other)
+    said = other_log.read_text()
+    assert said.count("Hard time limit (8s) exceeded") == 1, said[-3000:]  # once: not sent again and again
+    [(status, reason)] = outcomes(out).values()
+    assert status == "failed" and "past the queue's hard time limit" in reason, (reason, errors.read_text()[-3000:])
+    assert "died" not in reason
+
+
+def fleet_version(course) -> str:
+    return fleet.course_version(course, CHAPTER)
 
 
 def test_a_stopped_grading_process_is_named_as_such_and_its_task_is_not_sent_again(tmp_path):

@@ -13,11 +13,13 @@ import time
 
 import pytest
 
-from lrcourse.grading.fleet.lease import Lapsed, lease_key, read_record, taken_key
+from lrcourse.grading.fleet.lapsed import Lapsed, read_record
+from lrcourse.grading.fleet.lease import lease_key, taken_key
 
 from support.redis_broker import full, redis_server
 
 TASK = "lrcourse-test-lease"
+LIMITS = (840.0, 1020.0)  # (the hard time limit, the bound on a held task): the shipped settings
 HOLD = """
 import sys, time
 from lrcourse.grading.fleet.lease import Lease
@@ -53,7 +55,7 @@ def test_a_lease_lapses_when_its_worker_dies_and_the_enqueuer_says_so_once(url):
     holder.stdin.close()
     assert holder.stdout.readline().strip() == "held"
     bar = Bar()
-    watch = Lapsed(url, {TASK: ("alice", "fingerprint")}, bar, grace=0, every=0)
+    watch = Lapsed(url, {TASK: ("alice", "fingerprint")}, bar, LIMITS, grace=0, every=0)
     time.sleep(3)  # longer than the lease: renewed meanwhile
     watch.check()
     assert bar.lines == []
@@ -97,7 +99,7 @@ def test_a_missing_lease_is_said_only_after_the_grace(url):
     with redis.Redis.from_url(url) as client:
         client.set(taken_key(task), json.dumps(record))
     bar = Bar()
-    watch = Lapsed(url, {task: ("bob", "fingerprint")}, bar, grace=60, every=0)
+    watch = Lapsed(url, {task: ("bob", "fingerprint")}, bar, LIMITS, grace=60, every=0)
     watch.check()
     assert bar.lines == [] and task in watch.missing
     watch.missing[task] -= 61  # as if first seen missing a minute ago
@@ -116,7 +118,7 @@ def test_a_lease_lapsed_while_its_worker_still_holds_the_task_names_a_grading_pr
     hung, warming = TASK + "-hung", TASK + "-warming"
     record = json.dumps({"worker": "machine-e", "taken": time.time(), "visibility": 3600.0})
     bar = Bar()
-    watch = Lapsed(url, {hung: ("erin", "f"), warming: ("finn", "f")}, bar, grace=0, every=0)
+    watch = Lapsed(url, {hung: ("erin", "f"), warming: ("finn", "f")}, bar, LIMITS, grace=0, every=0)
     with redis.Redis.from_url(url) as client:
         client.set(taken_key(hung), record)
         client.set(taken_key(warming), record)
@@ -141,7 +143,7 @@ def test_a_lease_lapsed_while_redis_is_full_is_said_as_the_broker_full(url):
     task = TASK + "-full"
     record = {"worker": "machine-d", "taken": time.time(), "visibility": 3600.0}
     bar = Bar()
-    watch = Lapsed(url, {task: ("dora", "fingerprint")}, bar, grace=0, every=0)
+    watch = Lapsed(url, {task: ("dora", "fingerprint")}, bar, LIMITS, grace=0, every=0)
     with redis.Redis.from_url(url) as client:
         client.set(taken_key(task), json.dumps(record))
         with full(client):
@@ -203,7 +205,8 @@ def test_the_hung_message_s_limits_are_computed_from_the_settings_it_describes(t
     A course with another budget reads its own limit."""
     import shutil
 
-    from lrcourse.grading.fleet.lease import hard_time_limit, hung_message
+    from lrcourse.grading.fleet.lapsed import hung_message
+    from lrcourse.grading.fleet.lease import hard_time_limit
     from lrcourse.grading.fleet.watch import HELD_BOUND_SECONDS
 
     from support.paths import ROOT
@@ -223,3 +226,55 @@ def test_the_hung_message_s_limits_are_computed_from_the_settings_it_describes(t
     said = hung_message("erin", record, 90, 840, 2000)
     assert "lease for 2000 s" in said and "(below; 840 s with this course's settings) comes before that" in said
     assert "1020" not in said, said
+
+
+def test_a_copy_s_lease_neither_renews_nor_deletes_another_copy_s(url):
+    """R25j: a task sent again while a paused worker held it has two copies, sharing the task's lease key. The paused
+    one, resumed and stopped by its hard time limit, deleted the key whatever it held: the live copy's lease, so its
+    task looked unheld. Each copy holds a token of its own: the first's renewal and exit leave the second's lease."""
+    import redis
+
+    from lrcourse.grading.fleet.lease import Lease
+
+    task = TASK + "-copies"
+    with redis.Redis.from_url(url) as client:
+        first = Lease(url, task, "paused@a", 3600.0, seconds=60.0).__enter__()
+        client.delete(lease_key(task))  # the paused copy's lease lapsed
+        with Lease(url, task, "live@b", 3600.0, seconds=60.0):
+            held = client.get(lease_key(task))
+            assert held is not None
+            first.waits(5_000_000)  # the paused copy's write of its lease, as it resumes (a renewal writes the same)
+            assert client.get(lease_key(task)) == held  # the live copy's, untouched
+            first.__exit__(None, None, None)  # stopped by its hard time limit
+            assert client.get(lease_key(task)) == held, "the live copy's lease was deleted by the other's exit"
+        assert not client.exists(lease_key(task))  # the live copy's own exit releases it
+        client.delete(taken_key(task))
+
+
+def test_a_lease_says_the_bytes_its_result_waits_for_and_its_renewals_change_its_value(url):
+    """The lease's value (`lease_value`: token, renewals, bytes waited for) as the enqueuer reads it: `waiting_size`
+    finds the bytes a result waits for (`Lapsed` names a full broker with it); each renewal changes the value, which
+    is how the enqueuer sees a copy alive (`fleet_stranded.Copies`)."""
+    import redis
+
+    from lrcourse.grading.fleet.lapsed import waiting_size
+    from lrcourse.grading.fleet.lease import Lease
+
+    task = TASK + "-value"
+    with redis.Redis.from_url(url) as client, Lease(url, task, "machine-h", 3600.0, seconds=60.0) as lease:
+        grading = client.get(lease_key(task))
+        assert waiting_size(grading) == 0
+        lease.set()
+        renewed = client.get(lease_key(task))
+        assert renewed != grading and waiting_size(renewed) == 0
+        lease.waits(1_200_000)
+        assert waiting_size(client.get(lease_key(task))) == 1_200_000
+    assert [waiting_size(raw) for raw in (None, b"", b"x", b"1", b"t 1 -5", b"t 1 9" + b"9" * 20)] == [0] * 6
+
+
+def test_the_lapsed_watch_s_limits_are_required_not_silent_zeros(url):
+    """R25j: `Lapsed`'s limits (Celery's hard time limit, the bound on a held task), said by `hung_message`, defaulted
+    to (0, 0): a watch made without them would say "0 s" to the instructor. They are now required."""
+    with pytest.raises(TypeError, match="limits"):
+        Lapsed(url, {}, Bar(), grace=0, every=0)
+    assert Lapsed(url, {}, Bar(), LIMITS).limits == LIMITS

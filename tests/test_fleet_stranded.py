@@ -102,3 +102,37 @@ def test_a_task_is_looked_for_in_a_messages_headers_not_its_body():
     assert fleet_stranded.names_in(raw, {"in-headers", "in-body", "elsewhere"}) == {"in-headers"}
     named = json.dumps({**kombu_message("x"), "headers": {"id": "x", "argsrepr": "{'files': {'in-file': ''}}"}})
     assert fleet_stranded.names_in(named.encode(), {"in-file", "x"}) == {"x"}  # a file's name in argsrepr is no id
+
+
+def test_another_copy_is_alive_only_if_queued_or_its_lease_is_renewed_after_the_failure(url):
+    """`Copies.alive`, asked of a task whose stored result is a failure (R25j): True (drop the failure) while another
+    copy is in the queue or the task's lease changes after the first look (a renewal: each changes its value); False
+    (write it) when no lease is held at the first look, when the lease lapses, or when it is not renewed within the
+    copy's life; None (look again) during the settle time and while a held lease may still be renewed. Clock given."""
+    queue = "lrcourse-test-copies"
+    copies = fleet_stranded.Copies(queue, settle=2.0, life=27.0)
+    failure = b'{"status": "FAILURE"}'
+    with redis.Redis.from_url(url) as client:
+        client.lpush(queue, json.dumps(kombu_message("cp-queued")))
+        assert copies.alive(client, "cp-queued", failure, now=100.0) is None  # settling
+        assert copies.alive(client, "cp-queued", failure, now=102.0) is True
+        assert copies.alive(client, "cp-none", failure, now=100.0) is None
+        assert copies.alive(client, "cp-none", failure, now=102.0) is False  # no copy grading, none queued
+        client.set(lease_key("cp-renewed"), b"tok 1 0", px=60_000)
+        copies.alive(client, "cp-renewed", failure, now=100.0)
+        assert copies.alive(client, "cp-renewed", failure, now=102.0) is None  # the first look: a lease held
+        assert copies.alive(client, "cp-renewed", failure, now=103.0) is None  # not looked again before the settle
+        client.set(lease_key("cp-renewed"), b"tok 2 0", px=60_000)  # renewed after that look
+        assert copies.alive(client, "cp-renewed", failure, now=104.0) is True
+        client.set(lease_key("cp-stale"), b"dead 7 0", px=60_000)  # the failed copy's own, never renewed again
+        copies.alive(client, "cp-stale", failure, now=100.0)
+        assert copies.alive(client, "cp-stale", failure, now=102.0) is None
+        assert copies.alive(client, "cp-stale", failure, now=120.0) is None
+        assert copies.alive(client, "cp-stale", failure, now=127.0) is False  # a copy's life passed unrenewed
+        client.set(lease_key("cp-lapsed"), b"dead 7 0", px=60_000)
+        copies.alive(client, "cp-lapsed", failure, now=100.0)
+        assert copies.alive(client, "cp-lapsed", failure, now=102.0) is None
+        client.delete(lease_key("cp-lapsed"))
+        assert copies.alive(client, "cp-lapsed", failure, now=104.0) is False
+        assert copies.alive(client, "cp-lapsed", b'{"status": "REVOKED"}', now=105.0) is None  # a new failure: settles
+        client.delete(queue, lease_key("cp-renewed"), lease_key("cp-stale"))

@@ -147,3 +147,55 @@ def test_the_worker_s_concurrency_is_at_least_one_and_grade_s_help_says_the_cons
         parser().parse_args(["worker", "-h"])
     said = " ".join(capsys.readouterr().out.split())
     assert "longer than a task's hard time limit" in said and "warm-up (900 s)" in said, said
+
+
+@pytest.mark.parametrize("command", ["grade", "worker"])
+def test_a_password_in_the_url_s_query_is_refused_even_with_the_local_opt_out(tmp_path, capsys, monkeypatch, command):
+    """R25j: `redis://HOST:6379/0?password=PW` (a form redis-py takes) was refused as "without a password", or taken
+    with $LRCOURSE_BROKER_NO_PASSWORD=1, its password then in no place the messages mask. Both commands refuse it,
+    saying where to put the password, naming the file, never showing it."""
+    from lrcourse.grading.fleet.refusal import NO_PASSWORD_VARIABLE
+
+    monkeypatch.setenv(NO_PASSWORD_VARIABLE, "1")
+    monkeypatch.setenv(fleet.BROKER_VARIABLE, "redis://lrcourse:pw@host:6379/0?PASSWORD=")
+    with pytest.raises(fleet.BrokerUrlError, match=r"\$LRCOURSE_BROKER_URL holds the password in the URL's query"):
+        fleet.broker_url(None)  # first: a URL taken would have the command below grade this checkout
+    assert run_command(tmp_path, command, "redis://127.0.0.1:6379/0?password=S3CRETpw") == 2
+    said = capsys.readouterr()
+    expected = (
+        f"lrcourse {command}: the broker URL file {tmp_path / 'broker-url'} holds the password in the URL's query"
+    )
+    assert expected in said.err and "redis://:PASSWORD@HOST:6379/0" in said.err, said.err
+    assert "S3CRETpw" not in said.err + said.out
+
+
+def test_a_wrong_password_names_the_broker_url_file_by_its_path_on_both_sides(tmp_path):
+    """R25j: a password Redis refuses was told to "correct the broker URL file (--broker-file)", not which file. Both
+    commands, against a real Redis with another password, now name the file they read."""
+    from urllib.parse import urlsplit
+
+    import catalogue
+    from support.gradedclass import class_of
+    from support.redis_broker import redis_server
+
+    url_file = tmp_path / "fleet-broker-url"
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["alice"])  # a student to send
+    with redis_server() as url:
+        url_file.write_text(url.replace(urlsplit(url).password, "not-the-password"))
+        url_file.chmod(0o600)
+        argvs = {"grade": ["grade", CHAPTER, "--course", str(course)], "worker": ["worker", "--no-sandbox"]}
+        ran = {
+            command: subprocess.run(
+                [sys.executable, "-m", "lrcourse.cli", *argv, "--broker-file", str(url_file)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                cwd=ROOT,
+            )
+            for command, argv in argvs.items()
+        }
+    for command, done in ran.items():
+        said = done.stdout + done.stderr
+        assert f"correct the broker URL file {url_file}" in said, (command, said[-3000:])
+        assert "AuthenticationError" in said and "not-the-password" not in said, (command, said[-3000:])
+    assert ran["grade"].returncode == fleet.BROKER_STATUS and ran["worker"].returncode != 0

@@ -69,9 +69,17 @@ def test_lrcourse_grade_stops_on_an_old_configuration_without_a_traceback(old_co
         timeout=300,
     )
     output = run.stdout + run.stderr
-    assert run.returncode != 0 and "Traceback" not in output, output[-3000:]
+    # refused before starting: exit 2, as `lrcourse grade --help` says (it was 1, a SystemExit's text: "not all graded")
+    assert run.returncode == 2 and "Traceback" not in output, (run.returncode, output[-3000:])
+    assert run.stderr.startswith("lrcourse grade: ") and run.stderr.count("scripts/setup_lab.py") == 1, run.stderr
+    assert "2: refused before starting" in " ".join(help_text("grade").split())
     assert "lrcourse.grading.plain_validate" in output and "scripts/setup_lab.py" in output, output[-3000:]
     assert not (old_course / "grades.csv").exists() and not (old_course / "autograded").exists()
+
+
+def help_text(command: str) -> str:
+    found = subprocess.run([sys.executable, "-m", "lrcourse.cli", command, "--help"], capture_output=True, text=True)
+    return found.stdout
 
 
 def test_nbgrader_stops_on_an_old_configuration_without_a_traceback(old_course):

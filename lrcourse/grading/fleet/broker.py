@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from lrcourse.grading.fleet import refusal as fleet_refusal
 from lrcourse.grading.fleet.refusal import BrokerUrlError, refusal, source_of, with_password  # BrokerUrlError: here too
 
 BROKER_VARIABLE = "LRCOURSE_BROKER_URL"
@@ -92,13 +93,12 @@ class BrokerUnreachable(Exception):
                 f"grades written so far are kept; to make room: {FIX}; then run again"
             )
             return
-        if refused := refusal(
-            error, source_of(url, BROKER_VARIABLE)
-        ):  # it answers, refuses this user: waiting does not cure it
+        if refused := refusal(error, source_of(url, BROKER_VARIABLE)):  # it answers and refuses: no wait cures it
             refused = refused.replace(password, "<password>") if password else refused
+            how = fleet_refusal.refused_as(refused)
             super().__init__(
-                f"the broker at {broker_address(url)} answers but refuses this URL's user ({refused}); grades written "
-                "so far are kept; fix that, then run again"
+                f"the broker at {broker_address(url)} answers but {how} ({refused}); grades written so far are kept; "
+                "fix that, then run again"
             )
             return
         waited = f", unreachable for {away:.0f} s (--broker-wait)" if away is not None else ""

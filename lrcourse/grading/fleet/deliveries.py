@@ -29,8 +29,10 @@ def result_wanted(client, key: str) -> bool:
     """Whether a grading's result at `key` is to be written: not if a success is stored there already (a copy sent
     again while this one was held: the enqueuer may be reading the first) or the enqueuer wrote it (`fleet.done_key`:
     this copy would be an orphan in the broker for RESULT_SECONDS). A stored failure is replaced: the copy of a paused
-    worker that resumed past the hard time limit stores TimeLimitExceeded, which the enqueuer does not take from a
-    task it has sent again since (`fleet_grade.Run.superseded`); the resent copy's result is then the one it waits for."""
+    worker that resumed past the hard time limit stores TimeLimitExceeded, which the enqueuer drops while another copy
+    of the task is observably alive, in the queue or its lease renewed after the failure was stored
+    (`fleet_stranded.Copies.alive`, `fleet_grade.Run.superseded`); that copy's result, written here over the failure
+    if the enqueuer has not dropped it yet, is then the one it waits for."""
     if client.exists(fleet.done_key(key.removeprefix(fleet.RESULT_PREFIX))):
         return False
     return not stored_success(client.get(key))

@@ -37,10 +37,12 @@ from lrcourse.grading.autograde.grade import create_gradebook_tables, finish
 from lrcourse.grading.autograde.watchdog import CtrlC
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path
 from lrcourse.grading.fleet import broker as fleet, parcel, result as fleet_result
-from lrcourse.grading.fleet.lease import Lapsed, hard_time_limit, taken_key
+from lrcourse.grading.fleet.lapsed import Lapsed
+from lrcourse.grading.fleet.lease import hard_time_limit, taken_key
 from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS, Outage, unreachable
 from lrcourse.grading.fleet.refusal import replica
 from lrcourse.grading.fleet.result import Stored
+from lrcourse.grading.fleet.stranded import Copies
 from lrcourse.grading.fleet.watch import HELD_BOUND_SECONDS, Lost, Unserved
 from lrcourse.grading.fleet.write import Writer, write
 from lrcourse.grading.outcomes import Outcome, RunOutcomes
@@ -114,7 +116,6 @@ class Run:
         self.waiting: dict = {}
         self.unsent = list(reversed(todo))  # taken from the end: in the intake's order
         self.written: list[str] = []  # written, not yet forgotten in the broker (`forget`)
-        self.copies: dict[str, int] = {}  # task -> copies sent this run whose result may still come (`superseded`)
         self.polled = 0.0
         self.client = None  # the broker's client, while `collect` runs
         desc = f"grading {assignment}"
@@ -124,6 +125,7 @@ class Run:
         self.unserved = Unserved(course, assignment, self.version, self.waiting, bar)  # a course moved, no worker
         queue = fleet.queue_name(self.version)
         self.lost = Lost(self.waiting, self.resend, bar, queue=queue, size=self.size)  # lost or stranded tasks
+        self.copies = Copies(queue)  # whether a stored failure's task has another copy alive (`superseded`)
 
     def collect(self) -> list[Outcome]:
         """Send the students' tasks and write their results as they come, interleaved: BATCH tasks sent (never more
@@ -196,22 +198,23 @@ class Run:
         ready = ready_tasks(self.client, self.waiting, BATCH)
         if ready:
             self.idle.started = True
+        wrote = False
         for task in ready:
-            self.write(writer, task)
+            wrote = self.write(writer, task) or wrote
             stop.check()
         self.idle.check()
         self.lapsed.check()
         self.unserved.check(self.client)
         self.lost.check(self.client)
-        if not ready and not room:
+        if not wrote and not room:  # nothing ready, or only failures waited on (`superseded`): no busy loop
             time.sleep(POLL_SECONDS)
 
-    def write(self, writer: Writer, task: str) -> None:
-        """The task's result read, written, and forgotten in the broker."""
+    def write(self, writer: Writer, task: str) -> bool:
+        """The task's result read, written, and forgotten in the broker: True, unless it is waited on (`superseded`)."""
         raw = self.client.get(fleet.result_key(task))  # read before the task leaves `waiting`: the broker may fail
         result = checked(raw)
         if self.superseded(task, raw, result):
-            return
+            return False
         student, current = self.waiting.pop(task)
         began = time.monotonic()
         self.outcomes.append(write(self.course, writer, self.assignment, student, current, result))
@@ -219,21 +222,29 @@ class Run:
         self.bar.update(1)
         self.written.append(task)
         forget(self.client, self.written)  # written (or failed): the broker need not hold it any longer
+        return True
 
     def superseded(self, task: str, raw, result: Stored) -> bool:
-        """Whether the task's stored failure is that of a copy this run has sent again since (`resend`), whose result
-        may still come: then it is not written but dropped, and the run waits on. A worker paused past its hard time
-        limit, resumed after its task was sent again, stores TimeLimitExceeded for its copy (Celery's main process does,
-        as it resumes) while the good copy waits in the queue: written, it failed the student, and the good copy's
-        result was then not stored beside it. Each failure so dropped is one copy fewer; the last copy's is written,
-        and a copy lost with its worker is sent again by `fleet_watch.Lost`, so the wait ends (at worst after
-        MAX_ATTEMPTS deliveries, `fleet_deliveries`). Dropped only if still the same bytes (a Lua compare-and-delete):
-        a resent copy's success may have replaced it meanwhile (`fleet_deliveries.result_wanted`)."""
-        if result.status in ("SUCCESS", "REFUSED") or self.copies.get(task, 1) <= 1:
+        """Whether the task's stored failure is not to be written (yet): while another copy of the task is observably
+        alive (`fleet_stranded.Copies.alive`: in the queue, or its lease renewed after the failure was stored), or
+        until that is known (at most `fleet_stranded.ALIVE_SECONDS`), the run waits on. A worker paused past its hard
+        time limit, resumed after its task was sent again (`fleet_watch.Lost`), stores TimeLimitExceeded for its copy
+        (Celery's main process does, as it resumes) while the good copy waits in the queue or is graded: written, it
+        failed the student, and the good copy's result was then not stored beside it. A failure of an alive copy's
+        task is dropped, only if still the same bytes (a Lua compare-and-delete): that copy's success may have replaced
+        it meanwhile (`fleet_deliveries.result_wanted`); the copy's own result is then waited for, and a copy lost
+        with its worker is sent again by `fleet_watch.Lost`. With no copy alive the failure is written, however many
+        copies were sent, by this run or an interrupted one."""
+        if result.status in ("SUCCESS", "REFUSED"):
             return False
-        if self.client.eval(DELETE_IF_SAME, 1, fleet.result_key(task), raw):
-            self.copies[task] -= 1
-        return True
+        alive = self.copies.alive(self.client, task, raw)
+        if alive is None:
+            return True  # asked again at the next poll
+        self.copies.forget(task)
+        if alive:
+            self.client.eval(DELETE_IF_SAME, 1, fleet.result_key(task), raw)
+            return True
+        return self.client.get(fleet.result_key(task)) != raw  # replaced meanwhile (a copy's success): read again
 
     def send(self, task: str, student: str, force: bool, resent: bool = False) -> None:
         folder = self.course / "submitted" / student / self.assignment
@@ -244,7 +255,6 @@ class Run:
         student, _ = self.waiting[task]
         try:  # its count of deliveries kept: a resend gives a poison submission no extra life
             self.send(task, student, False, resent=True)
-            self.copies[task] = self.copies.get(task, 1) + 1
         except parcel.ParcelRefused as error:  # changed since it was sent, and now refused: not waited for
             self.waiting.pop(task)
             self.outcomes.append(Outcome(student, "failed", f"the submission cannot be sent again: {error}"))

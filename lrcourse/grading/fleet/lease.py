@@ -9,9 +9,9 @@ result is stored, it keeps a key alive in Redis (renewed every RENEW_SECONDS, ex
 renewal), beside a record of who took the task, when, and under which visibility timeout; and the worker's main
 process marks every task it holds (`Held`), a task still waiting for a process that warms included, each mark naming
 the worker and whether a grading process has the task. A task with a record but no live key, for longer than a
-lease, was taken by a worker process that stopped answering: the enqueuing command says so (`Lapsed`), naming the
+lease, was taken by a worker process that stopped answering: the enqueuing command says so (`fleet_lapsed.Lapsed`), naming the
 student and the worker. If the worker's mark still says a grading process has it, that process is stopped or frozen
-and the worker lives (`hung_message`). If only the process died, its worker put the task back at once; if the whole
+and the worker lives (`fleet_lapsed.hung_message`). If only the process died, its worker put the task back at once; if the whole
 worker stopped answering, its marks lapse too and the enqueuing command sends the task again (`fleet_watch.Lost`),
 about two minutes after the worker's last renewal; a task marked held with no lease for longer than a warm-up
 (`fleet_watch.HELD_BOUND_SECONDS`) is named and sent again the same way. The copy the broker gives back after
@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+import secrets
 import threading
 import time
-from datetime import UTC, datetime
 
 from lrcourse.grading.fleet import broker as fleet
-from lrcourse.grading.fleet.full import FIX, has_room, written
+from lrcourse.grading.fleet.full import written
 
 LEASE_SECONDS = 90.0
 RENEW_SECONDS = 20.0
@@ -41,6 +40,22 @@ MARK_SECONDS = 5.0  # the longest a mark waits for the broker (a redis socket's 
 # live worker holds a task for a process to warm, so the enqueuer's bound on a task held with no lease
 # (`fleet_watch.HELD_BOUND_SECONDS`) is read from it
 WARM_SECONDS = 900
+
+
+# a lease's value is "TOKEN RENEWAL NEEDS" (`lease_value`): the copy's own token, its count of renewals (so that the
+# enqueuer sees a renewal as a change, `fleet_stranded.Copies`), the bytes its result waits for (`Lease.waits`). Each
+# copy of a task (one sent again while a paused worker held the first) shares the task's key, so a copy sets it only
+# if it is missing or holds its own token, and deletes it only if it holds its token: one step in Redis each.
+SET_IF_MINE = (
+    "local held = redis.call('get', KEYS[1]) "
+    "if held and string.sub(held, 1, string.len(ARGV[1])) ~= ARGV[1] then return 0 end "
+    "redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1"
+)
+DELETE_IF_MINE = (
+    "local held = redis.call('get', KEYS[1]) "
+    "if held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] then return redis.call('del', KEYS[1]) end "
+    "return 0"
+)
 
 
 def held_key(task: str) -> str:
@@ -57,11 +72,15 @@ def taken_key(task: str) -> str:
 
 class Lease:
     """Held by a worker process while it grades `task` (a context manager): the record of who took it, and a key a
-    thread renews until the grading ends. A broker out of reach lets the key lapse, as a lost machine's would."""
+    thread renews until the grading ends. A broker out of reach lets the key lapse, as a lost machine's would. The key
+    is the task's, shared by every copy of it: each copy holds a token of its own (`lease_value`) and neither renews
+    nor deletes a key that holds another copy's token. A paused copy stopped by its hard time limit as it resumed
+    deleted the key whatever it held: the live copy's lease, so its task looked unheld."""
 
     def __init__(self, url: str, task: str, worker: str, visibility: float, seconds: float = LEASE_SECONDS):
         self.url, self.task, self.worker, self.visibility, self.seconds = url, task, worker, visibility, seconds
-        self.needs = 0  # bytes its result waits for (`waits`): the lease's value, read by the enqueuer (`Lapsed`)
+        self.needs = 0  # bytes its result waits for (`waits`): in the lease's value, read by the enqueuer (`fleet_lapsed.Lapsed`)
+        self.token, self.renewals = secrets.token_hex(8), 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.renew, name="lrcourse-lease", daemon=True)
 
@@ -73,27 +92,34 @@ class Lease:
         # a full Redis refuses them: wait for room, saying so on the worker's log (each write safe to repeat)
         what = f"the lease of {self.task} (its task kept by this worker)"
         written(client, what, lambda: client.set(taken_key(self.task), json.dumps(record), ex=fleet.RESULT_SECONDS))
-        written(client, what, lambda: client.set(lease_key(self.task), 1, px=int(self.seconds * 1000)))
+        written(client, what, self.set)
         self.thread.start()
         return self
+
+    def set(self) -> bool:
+        """The key set to this copy's value, renewal counted, unless it holds another copy's token: True if set."""
+        self.renewals += 1
+        value = lease_value(self.token, self.renewals, self.needs)
+        mine = f"{self.token} "
+        return bool(self.client.eval(SET_IF_MINE, 1, lease_key(self.task), mine, value, int(self.seconds * 1000)))
 
     def renew(self) -> None:
         import redis
 
         while not self.stop.wait(min(RENEW_SECONDS, self.seconds / 3)):
             try:
-                self.client.set(lease_key(self.task), self.needs or 1, px=int(self.seconds * 1000))
+                self.set()
             except redis.RedisError:
                 pass  # tried again at the next renewal; meanwhile the lease may lapse
 
     def waits(self, size: int) -> None:
         """Its result (`size` bytes) waits for room in the broker: the lease, held until the result is stored, says
-        so at once and at each renewal, so that the enqueuer names a full broker (`Lapsed`)."""
+        so at once and at each renewal, so that the enqueuer names a full broker (`fleet_lapsed.Lapsed`)."""
         import redis
 
         self.needs = size
         try:
-            self.client.set(lease_key(self.task), size, px=int(self.seconds * 1000))
+            self.set()
         except redis.RedisError:
             pass  # the renewal says it
 
@@ -102,11 +128,16 @@ class Lease:
 
         self.stop.set()
         self.thread.join()
-        try:
-            self.client.delete(lease_key(self.task))  # the record stays: the enqueuer forgets it with the result
+        try:  # the record stays: the enqueuer forgets it with the result
+            self.client.eval(DELETE_IF_MINE, 1, lease_key(self.task), f"{self.token} ")
         except redis.RedisError:
             pass
         self.client.close()
+
+
+def lease_value(token: str, renewals: int, needs: int) -> str:
+    """A lease's value: the copy's token, its count of renewals, and the bytes its result waits for (0: grading)."""
+    return f"{token} {renewals} {needs}"
 
 
 class Held:
@@ -177,7 +208,7 @@ class Held:
 def held_value(worker: str, grading: bool) -> str:
     """A mark's value (`Held`): the worker that holds the task, and whether one of its grading processes has it (else
     it waits for a process, one warming), so that the enqueuer can name the worker and tell a grading process that does
-    not answer (`Lapsed`) from a task waiting for a warm-up (`fleet_watch.Lost`)."""
+    not answer (`fleet_lapsed.Lapsed`) from a task waiting for a warm-up (`fleet_watch.Lost`)."""
     return json.dumps({"worker": worker, "grading": grading})
 
 
@@ -199,113 +230,6 @@ def printable(worker) -> str:
     return "".join(c for c in worker[:64] if c.isprintable()) if isinstance(worker, str) else "?"
 
 
-class Lapsed:
-    """The enqueuing command's watch on the tasks it waits for (`check` at each poll): says once per task, on the
-    terminal, when its worker has held no lease for `grace` seconds (see the module's text)."""
-
-    def __init__(
-        self,
-        url: str,
-        waiting: dict,
-        bar,
-        grace: float = LEASE_SECONDS,
-        every: float = CHECK_SECONDS,
-        limits: tuple[float, float] = (0.0, 0.0),
-    ):
-        self.url, self.waiting, self.bar, self.grace, self.every = url, waiting, bar, grace, every
-        self.limits = limits  # (Celery's hard time limit, the bound on a held task), for `hung_message`
-        self.last = time.monotonic()
-        self.missing: dict[str, float] = {}  # task -> when its lease was first seen missing
-        self.said: set[str] = set()
-
-    def check(self) -> None:
-        now = time.monotonic()
-        if now - self.last < self.every:
-            return
-        self.last = now
-        lapsed, full, waits = self.lapsed(now)
-        for task, size in waits:
-            self.said.add(task)
-            self.bar.write(waits_message(self.waiting[task][0], size), file=sys.stderr)
-        for task, record in lapsed:
-            self.said.add(task)
-            student = self.waiting[task][0]
-            if full:
-                text = full_message(student, record)
-            elif record["grading"]:
-                text = hung_message(student, record, self.grace, *self.limits)
-            else:
-                text = message(student, record, self.grace)
-            self.bar.write(text, file=sys.stderr)  # beside the bar
-
-    def lapsed(self, now: float) -> tuple[list[tuple[str, dict]], bool, list[tuple[str, int]]]:
-        """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds (each record
-        with `grading`: its worker's main process still marks it as held by a grading process, `Held`), whether Redis
-        is full now (a lease's renewal is a write: refused, the lease lapses with its worker alive), and the tasks
-        whose lease says their result waits for room (`Lease.waits`: its size) that Redis still has no room for. A task
-        its worker holds for a process still warming has no lease yet, legitimately: not said here (`fleet_watch.Lost`
-        names it if it is held so for longer than a warm-up)."""
-        import redis
-
-        tasks = [task for task in self.waiting if task not in self.said]
-        if not tasks:
-            return [], False, []
-        with redis.Redis.from_url(self.url) as client:
-            records = client.mget([taken_key(task) for task in tasks])
-            leases = client.mget([lease_key(task) for task in tasks])
-            marks = [read_held(raw) for raw in client.mget([held_key(task) for task in tasks])]
-            full = not has_room(client, 0)
-            sizes = [(task, waiting_size(lease)) for task, lease in zip(tasks, leases)]
-            waits = [(task, size) for task, size in sizes if size and not has_room(client, size)]
-        found = []
-        for task, record, lease, mark in zip(tasks, records, leases, marks):
-            waiting_for_a_process = mark is not None and not mark["grading"]
-            if record is None or lease is not None or waiting_for_a_process:  # not taken, answering, or not yet run
-                self.missing.pop(task, None)
-                continue
-            if now - self.missing.setdefault(task, now) >= self.grace:  # not a task's end or a hand-over
-                found.append((task, {**read_record(record), "grading": mark is not None}))
-        return found, full, waits
-
-
-def waiting_size(lease: bytes | None) -> int:
-    """The bytes a lease says its result waits for (`Lease.waits`), or 0: grading, or not a number (the broker's
-    content is not trusted)."""
-    try:
-        size = int(lease or 0)
-    except ValueError:
-        return 0
-    return size if 1 < size < 1 << 40 else 0
-
-
-def waits_message(student: str, size: int) -> str:
-    """Said once when a worker's result waits for room: the broker is full for it, though it takes small writes."""
-    return (
-        f"lrcourse: {student}: graded; its result ({size / 1e6:.1f} MB) waits in its worker for room in the broker, "
-        "which is full for it (Redis's maxmemory is nearly reached: it refuses writes that do not fit). The worker "
-        f"keeps the task and writes its result once there is room, and this command then collects it. To make room: "
-        f"{FIX}. Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
-    )
-
-
-def message(student: str, record: dict, grace: float) -> str:
-    # true whichever happened: a process that died on a live worker had its task put back on the queue at once
-    # (another process takes it when one is free); a worker lost whole (a machine down or paused) holds it no more
-    # (`Held`), so `fleet_watch.Lost` sends it again at its second look; a worker whose checkout moved gave the task
-    # back to its version's queue, which only a worker of that version serves
-    return (
-        f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, which has renewed no "
-        f"lease for {grace:.0f} s: its grading process died, its machine was lost, cut off or paused, or the worker "
-        "stopped because its checkout changed. If only the process died, its worker put the task back on the queue "
-        "at once and the next free process takes it; if the whole worker stopped answering, this command sends the "
-        "task again once no worker holds it at two looks in a row (it says so), and the copy the broker gives back "
-        "after its visibility timeout, or the one a paused worker resumes, is then dropped, its result not written "
-        "twice; in either case only a worker of this run's course version takes it. If the workers were updated to "
-        "a new version, none will: stop and run `lrcourse grade` again (it sends the students not yet graded with "
-        "the new version). Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
-    )
-
-
 def hard_time_limit(checkout) -> float:
     """Celery's hard time limit on a task, as `fleet_worker.make_app` sets it from `checkout`'s nbgrader_config.py:
     the student's budget, the worker's grace and 120 s (the last resort when the sandbox's clocks and the watchdog's
@@ -315,57 +239,3 @@ def hard_time_limit(checkout) -> float:
 
     limits = Limits.from_config(course_config(checkout, "sqlite://"))
     return limits.student_seconds + limits.worker_grace_seconds + 120
-
-
-def hung_message(student: str, record: dict, grace: float, hard: float, bound: float) -> str:
-    """Said when the lease lapsed while its worker's main process still marks the task as held by a grading process
-    (`Held`): that process does not answer, and the worker is not lost (its task is not sent again before `bound`,
-    `fleet_watch.HELD_BOUND_SECONDS`, which Celery's hard time limit `hard`, `hard_time_limit` of the enqueuer's
-    course, comes before unless a larger budget raised it). Both said as computed, not typed."""
-    before = "comes before that" if hard < bound else "comes only after that"
-    return (
-        f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, whose grading "
-        f"process has renewed no lease for {grace:.0f} s while the worker itself answers (its main process still "
-        "holds the task): the process grading it is stopped (SIGSTOP, a debugger), frozen or starved (swapping, its "
-        "CPU taken), not lost, so the task is not sent again, at least not before its worker has held it with no "
-        f"lease for {bound:.0f} s (the bound on a held task, `fleet_watch.HELD_BOUND_SECONDS`), when it is taken for "
-        f"stranded and sent again: Celery's hard time limit (below; {hard:.0f} s with this course's settings) {before}. "
-        "On that worker's machine, `ps -o pid,stat,etime,args "
-        "--ppid PID` (PID: the worker's main process) shows its grading processes: one in state T is stopped "
-        "(`kill -CONT` resumes it); killed (`kill -9`), its worker puts the task back on the queue at once and the "
-        "next free process takes it. Left as it is, Celery's hard time limit (the student's budget, the worker's "
-        "grace and 120 s, from its start) kills it and fails this student, whom a rerun sends again. Meanwhile this "
-        "command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
-    )
-
-
-def full_message(student: str, record: dict) -> str:
-    """`message` while Redis is full: the lease lapsed because its renewal was refused, not (only) its worker."""
-    return (
-        f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, whose lease lapsed "
-        "while the broker is full (Redis's maxmemory is reached: it refuses writes, a lease's renewal too): the worker "
-        "may be grading it still, and writes its result once there is room; a worker that ended on it (exit 1, "
-        '"Unrecoverable error" in its log) must be started again, and this command then sends its task again. To make '
-        f"room: {FIX}. Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
-    )
-
-
-def read_record(raw: bytes) -> dict:
-    """A record's fields, each checked (the broker's content is not trusted): a printable worker name, numbers."""
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        record = {}
-    record = record if isinstance(record, dict) else {}
-    worker = printable(record.get("worker"))
-    numbers = {key: record.get(key) for key in ("taken", "visibility")}
-    for key, value in numbers.items():
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e11
-        numbers[key] = float(value) if ok else 0.0
-    return {"worker": worker, **numbers}
-
-
-def _clock(timestamp: float) -> str:
-    if not timestamp:
-        return "an unknown time"
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S UTC")

@@ -8,6 +8,7 @@ write."""
 from __future__ import annotations
 
 NO_PASSWORD_VARIABLE = "LRCOURSE_BROKER_NO_PASSWORD"  # 1: a URL without a password is taken (`with_password`)
+READ_ONLY = "ReadOnlyError"  # how a replica's refusal begins (`refusal`): said as such, not as a user refused
 CHAIN_DEPTH = 8  # causes followed (kombu and Celery wrap redis-py's error)
 ACL_FIX = (
     "its Redis ACL user must be allowed every command the fleet runs, INFO among them (Redis 7 counts INFO as "
@@ -64,8 +65,14 @@ def refusal(error: BaseException, source: str = "the broker URL file (--broker-f
                 f"requirepass, or its ACL user's password): correct {source}"
             )
         if isinstance(seen, redis.exceptions.ReadOnlyError):
-            return f"ReadOnlyError: {said}: give the primary's address (a replica takes no writes)"
+            return f"{READ_ONLY}: {said}: put the primary's address in {source} (a replica takes no writes)"
     return None
+
+
+def refused_as(refused: str) -> str:
+    """How a broker that gave `refused` (`refusal`) is said to refuse: a replica takes no writes, whoever asks; any
+    other refusal is of this URL's user."""
+    return "takes no writes" if refused.startswith(READ_ONLY) else "refuses this URL's user"
 
 
 def replica(client) -> BaseException | None:
@@ -78,19 +85,38 @@ def replica(client) -> BaseException | None:
     if found.get("role") not in ("slave", "replica") or not found.get("slave_read_only", 1):
         return None
     primary = f"{found.get('master_host', '?')}:{found.get('master_port', '?')}"
-    return redis.exceptions.ReadOnlyError(f"this Redis is a read-only replica of the primary at {primary}")
+    return redis.exceptions.ReadOnlyError(f"this Redis is a read-only replica; its primary is at {primary}")
+
+
+class Located(str):
+    """A broker URL with where it was read (`source`: the broker URL file and its path, or the variable), so that a
+    refusal of its password names what to correct (`source_of`)."""
+
+    def __new__(cls, url: str, source: str):
+        located = super().__new__(cls, url)
+        located.source = source
+        return located
 
 
 def with_password(url: str, source: str) -> str:
-    """`url` (read from `source`) if it holds a password, or if $NO_PASSWORD_VARIABLE is 1 (a local test broker on a
-    machine of one's own); else `BrokerUrlError`: the queue carries students' code and results, and a broker
-    without a password lets anyone who reaches it read every submission and forge any grade (issue 25: the broker
-    requires a password). Said without the URL."""
+    """`url` (read from `source`, which it then carries: `Located`) if it holds a password before its host, or if
+    $NO_PASSWORD_VARIABLE is 1 (a local test broker on a machine of one's own); else `BrokerUrlError`: the queue
+    carries students' code and results, and a broker without a password lets anyone who reaches it read every
+    submission and forge any grade (issue 25: the broker requires a password). A password in the URL's query
+    (`?password=`, which redis-py takes) is refused whatever the variable says: it is the one form the password check
+    does not see (it was refused as "without a password") and the messages do not mask. Said without the URL."""
     import os
-    from urllib.parse import urlsplit
+    from urllib.parse import parse_qsl, urlsplit
 
-    if urlsplit(url).password or os.environ.get(NO_PASSWORD_VARIABLE) == "1":
-        return url
+    parts = urlsplit(url)
+    if any(name.lower() == "password" for name, _ in parse_qsl(parts.query, keep_blank_values=True)):
+        raise BrokerUrlError(
+            f"{source} holds the password in the URL's query (?password=...): write it before the host instead, "
+            "redis://:PASSWORD@HOST:6379/0 (or redis://USER:PASSWORD@...), the form whose password is checked and "
+            "kept out of every message"
+        )
+    if parts.password or os.environ.get(NO_PASSWORD_VARIABLE) == "1":
+        return Located(url, source)
     raise BrokerUrlError(
         f"{source} holds a URL without a password (redis://:PASSWORD@HOST:6379/0, or redis://USER:PASSWORD@...): the "
         "queue carries students' code, and a broker without one lets whoever reaches it read every submission and "
@@ -100,9 +126,11 @@ def with_password(url: str, source: str) -> str:
 
 
 def source_of(url: str, variable: str) -> str:
-    """Where this command read the broker's URL, for a refusal's "correct ...": the environment `variable`
-    ($LRCOURSE_BROKER_URL, `fleet.broker_url` reads it only when no file is given) if it holds this URL, else the
-    broker URL file (--broker-file)."""
+    """Where this command read the broker's URL, for a refusal's "correct ...": the source it carries (`Located`: the
+    broker URL file with its path, or the variable), else the environment `variable` ($LRCOURSE_BROKER_URL,
+    `fleet.broker_url` reads it only when no file is given) if it holds this URL, else the broker URL file."""
     import os
 
+    if isinstance(getattr(url, "source", None), str):
+        return url.source
     return f"${variable}" if os.environ.get(variable, "").strip() == url else "the broker URL file (--broker-file)"

@@ -21,7 +21,7 @@ from lrcourse.grading.fleet import broker as fleet
 from lrcourse.grading.fleet.full import wait_for_room
 from lrcourse.grading.fleet.lease import WARM_SECONDS
 from lrcourse.grading.fleet.outage import unreachable
-from lrcourse.grading.fleet.refusal import refusal, replica, source_of
+from lrcourse.grading.fleet.refusal import refusal, refused_as, replica, source_of
 
 FIRST_SECONDS, STEP_SECONDS, MOST_SECONDS = 2.0, 2.0, 30.0  # kombu's ensure_connection intervals, as Celery uses them
 
@@ -44,7 +44,7 @@ def ready(url: str, what: str, retries: int | None, sleep=time.sleep) -> None:
         except Exception as error:
             if refused := refusal(error, source_of(url, fleet.BROKER_VARIABLE)):
                 raise SystemExit(
-                    f"lrcourse worker: the broker at {address} refuses this URL's user ({refused})"
+                    f"lrcourse worker: the broker at {address} {refused_as(refused)} ({refused})"
                 ) from None
             if not unreachable(error):
                 raise

@@ -1,13 +1,22 @@
 """Which of the enqueuing command's waiting tasks the broker lost or no worker holds, as the broker tells it
 (`fleet_watch.Lost` looks with these and decides): one pipelined round trip for the marks, then the queue read by
-index, each message searched in its headers only."""
+index, each message searched in its headers only. And whether another copy of a task whose failure is stored is
+alive (`Copies`, asked by `fleet_grade.Run.superseded`)."""
 
 from __future__ import annotations
 
+import time
+
 from lrcourse.grading.fleet import broker as fleet
-from lrcourse.grading.fleet.lease import WARM_SECONDS, held_key, lease_key, read_held
+from lrcourse.grading.fleet.lease import RENEW_SECONDS, WARM_SECONDS, held_key, lease_key, read_held
 
 SCAN_CHUNK = 8  # messages read in one round trip when looking for a stranded task (`stranded_tasks`)
+# a failure's copy ends within this of its failure's write: its process stopped by SIGTERM releases its lease (at once)
+# or is killed (billiard's SIGKILL after a stop it ignored: its lease then lapses, unrenewed); a renewal later counts
+SETTLE_SECONDS = 2.0
+# a live copy's lease is renewed every RENEW_SECONDS (less for a lease shorter than a minute): one renewal looked for
+# after the settle, with a margin for the enqueuer's looks (POLL_SECONDS) and a slow broker; 27 s in all
+ALIVE_SECONDS = SETTLE_SECONDS + RENEW_SECONDS + 5.0
 
 
 def lost_tasks(client, tasks: list[str]) -> list[str]:
@@ -66,15 +75,23 @@ def stranded_tasks(client, tasks: list[str], queue: str, overdue: set[str] = fro
             pipe.exists(fleet.result_key(task), lease_key(task), *([] if task in overdue else [held_key(task)]))
         answers = pipe.execute()
     missing = {task for task, sent, held in zip(tasks, answers[::2], answers[1::2]) if sent and not held}
-    start = 0
+    missing -= queued_of(client, missing, queue)
+    return [task for task in tasks if task in missing]
+
+
+def queued_of(client, tasks: set[str], queue: str) -> set[str]:
+    """Which of `tasks` are in `queue`, read SCAN_CHUNK messages a round trip from its left end, stopping once all are
+    found (see `stranded_tasks`)."""
+    missing, found, start = set(tasks), set(), 0
     while missing:
         messages = client.lrange(queue, start, start + SCAN_CHUNK - 1)
         for message in messages:
-            missing -= names_in(message, missing)
+            named = names_in(message, missing)
+            found, missing = found | named, missing - named
         if len(messages) < SCAN_CHUNK:
             break
         start += SCAN_CHUNK
-    return [task for task in tasks if task in missing]
+    return found
 
 
 def names_in(message: bytes, tasks: set[str]) -> set[str]:
@@ -85,3 +102,50 @@ def names_in(message: bytes, tasks: set[str]) -> set[str]:
     inside a string (a file's name in `argsrepr`) is escaped, so no file name can pass for a task's id."""
     start = max(message.rfind(b'"headers":'), 0)
     return {task for task in tasks if message.find(f'"{task}"'.encode(), start) != -1}
+
+
+class Copies:
+    """Whether another copy of a task is observably alive when the task's stored result is a failure: a copy sent again
+    (`fleet_watch.Lost`) while the first was held by a worker that was paused, or lost for good. The paused one, as it
+    resumes past its hard time limit, stores TimeLimitExceeded (Celery's main process does) while the copy sent again
+    waits in the queue or is being graded: that failure is not the student's. A copy is alive if it is in the queue, or
+    if the task's lease (`fleet_lease.Lease`) is renewed after the failure was stored (its value changes at each
+    renewal): a stored failure is dropped only then. Asked of the broker each time, not counted by a run: a count of
+    copies sent, kept by one run, was lost by a rerun (the paused copy's failure then written, the good one dropped) and
+    waited on for a copy already failed when the first holder was gone for good (its failures dropped until the
+    attempts ran out: "died 3 times", though none died). The first look comes SETTLE_SECONDS after the failure is first
+    seen (the failing copy's own lease ends meanwhile); then a look every SETTLE_SECONDS until ALIVE_SECONDS, when the
+    failure is written if no copy showed itself: a copy that no worker has taken up yet (held while a process warms)
+    is not seen, and the failure is written, as it would be for one copy."""
+
+    def __init__(self, queue: str, settle: float = SETTLE_SECONDS, life: float = ALIVE_SECONDS):
+        self.queue, self.settle, self.life = queue, settle, life
+        self.seen: dict[str, tuple[float, bytes, float]] = {}  # task -> (first seen, its failure's bytes, last look)
+        self.leases: dict[str, bytes | None] = {}  # task -> its lease's value at the first look
+
+    def alive(self, client, task: str, failure: bytes, now: float | None = None) -> bool | None:
+        """True if another copy of `task` is alive (its stored `failure` is to be dropped), False if none is (it is to
+        be written), None if not known yet (asked again at the next poll)."""
+        now = time.monotonic() if now is None else now
+        first, seen, looked = self.seen.get(task, (now, failure, now))
+        if seen != failure:  # another failure replaced it: its copy's own settle
+            first, looked = now, now
+            self.leases.pop(task, None)
+        self.seen[task] = (first, failure, looked)
+        if now - first < self.settle or now - looked < self.settle and task in self.leases:
+            return None
+        self.seen[task] = (first, failure, now)
+        if queued_of(client, {task}, self.queue):
+            return True  # in the queue
+        lease = client.get(lease_key(task))
+        if task not in self.leases:
+            self.leases[task] = lease
+            return None if lease is not None else False  # no copy grading: none to wait for
+        if lease is not None and lease != self.leases[task]:
+            return True  # renewed (or taken by another copy) since the first look
+        return None if lease is not None and now - first < self.life else False
+
+    def forget(self, task: str) -> None:
+        """The task's failure written or dropped: its looks forgotten."""
+        self.seen.pop(task, None)
+        self.leases.pop(task, None)

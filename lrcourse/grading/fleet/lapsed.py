@@ -1,0 +1,186 @@
+"""The enqueuing command's watch on the leases of the tasks it waits for (`Lapsed`, read by `fleet_grade`): a task
+whose record stands and whose lease (`fleet_lease.Lease`) has been missing for a lease's life was taken by a worker
+process that stopped answering; the command says so once, naming the student and the worker, and why it may be (a
+grading process stopped while its worker lives, a worker lost, a full broker), and what to do (see `fleet_lease`'s
+module text)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+
+from lrcourse.grading.fleet.full import FIX, has_room
+from lrcourse.grading.fleet.lease import (
+    CHECK_SECONDS,
+    LEASE_SECONDS,
+    held_key,
+    lease_key,
+    printable,
+    read_held,
+    taken_key,
+)
+
+
+class Lapsed:
+    """The enqueuing command's watch on the tasks it waits for (`check` at each poll): says once per task, on the
+    terminal, when its worker has held no lease for `grace` seconds (see the module's text)."""
+
+    def __init__(
+        self,
+        url: str,
+        waiting: dict,
+        bar,
+        limits: tuple[float, float],
+        grace: float = LEASE_SECONDS,
+        every: float = CHECK_SECONDS,
+    ):
+        self.url, self.waiting, self.bar, self.grace, self.every = url, waiting, bar, grace, every
+        # (Celery's hard time limit, the bound on a held task), said by `hung_message`: required, since a default of
+        # zeros said "0 s" in the message
+        self.limits = limits
+        self.last = time.monotonic()
+        self.missing: dict[str, float] = {}  # task -> when its lease was first seen missing
+        self.said: set[str] = set()
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        lapsed, full, waits = self.lapsed(now)
+        for task, size in waits:
+            self.said.add(task)
+            self.bar.write(waits_message(self.waiting[task][0], size), file=sys.stderr)
+        for task, record in lapsed:
+            self.said.add(task)
+            student = self.waiting[task][0]
+            if full:
+                text = full_message(student, record)
+            elif record["grading"]:
+                text = hung_message(student, record, self.grace, *self.limits)
+            else:
+                text = message(student, record, self.grace)
+            self.bar.write(text, file=sys.stderr)  # beside the bar
+
+    def lapsed(self, now: float) -> tuple[list[tuple[str, dict]], bool, list[tuple[str, int]]]:
+        """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds (each record
+        with `grading`: its worker's main process still marks it as held by a grading process, `Held`), whether Redis
+        is full now (a lease's renewal is a write: refused, the lease lapses with its worker alive), and the tasks
+        whose lease says their result waits for room (`Lease.waits`: its size) that Redis still has no room for. A task
+        its worker holds for a process still warming has no lease yet, legitimately: not said here (`fleet_watch.Lost`
+        names it if it is held so for longer than a warm-up)."""
+        import redis
+
+        tasks = [task for task in self.waiting if task not in self.said]
+        if not tasks:
+            return [], False, []
+        with redis.Redis.from_url(self.url) as client:
+            records = client.mget([taken_key(task) for task in tasks])
+            leases = client.mget([lease_key(task) for task in tasks])
+            marks = [read_held(raw) for raw in client.mget([held_key(task) for task in tasks])]
+            full = not has_room(client, 0)
+            sizes = [(task, waiting_size(lease)) for task, lease in zip(tasks, leases)]
+            waits = [(task, size) for task, size in sizes if size and not has_room(client, size)]
+        found = []
+        for task, record, lease, mark in zip(tasks, records, leases, marks):
+            waiting_for_a_process = mark is not None and not mark["grading"]
+            if record is None or lease is not None or waiting_for_a_process:  # not taken, answering, or not yet run
+                self.missing.pop(task, None)
+                continue
+            if now - self.missing.setdefault(task, now) >= self.grace:  # not a task's end or a hand-over
+                found.append((task, {**read_record(record), "grading": mark is not None}))
+        return found, full, waits
+
+
+def waiting_size(lease: bytes | None) -> int:
+    """The bytes a lease says its result waits for (`Lease.waits`: the last field of `lease_value`), or 0: grading, or
+    not a number (the broker's content is not trusted)."""
+    try:
+        size = int((lease or b"0").split()[-1])
+    except (ValueError, IndexError):
+        return 0
+    return size if 1 < size < 1 << 40 else 0
+
+
+def waits_message(student: str, size: int) -> str:
+    """Said once when a worker's result waits for room: the broker is full for it, though it takes small writes."""
+    return (
+        f"lrcourse: {student}: graded; its result ({size / 1e6:.1f} MB) waits in its worker for room in the broker, "
+        "which is full for it (Redis's maxmemory is nearly reached: it refuses writes that do not fit). The worker "
+        f"keeps the task and writes its result once there is room, and this command then collects it. To make room: "
+        f"{FIX}. Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
+    )
+
+
+def message(student: str, record: dict, grace: float) -> str:
+    # true whichever happened: a process that died on a live worker had its task put back on the queue at once
+    # (another process takes it when one is free); a worker lost whole (a machine down or paused) holds it no more
+    # (`Held`), so `fleet_watch.Lost` sends it again at its second look; a worker whose checkout moved gave the task
+    # back to its version's queue, which only a worker of that version serves
+    return (
+        f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, which has renewed no "
+        f"lease for {grace:.0f} s: its grading process died, its machine was lost, cut off or paused, or the worker "
+        "stopped because its checkout changed. If only the process died, its worker put the task back on the queue "
+        "at once and the next free process takes it; if the whole worker stopped answering, this command sends the "
+        "task again once no worker holds it at two looks in a row (it says so), and the copy the broker gives back "
+        "after its visibility timeout, or the one a paused worker resumes, is then dropped, its result not written "
+        "twice; in either case only a worker of this run's course version takes it. If the workers were updated to "
+        "a new version, none will: stop and run `lrcourse grade` again (it sends the students not yet graded with "
+        "the new version). Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
+    )
+
+
+def hung_message(student: str, record: dict, grace: float, hard: float, bound: float) -> str:
+    """Said when the lease lapsed while its worker's main process still marks the task as held by a grading process
+    (`Held`): that process does not answer, and the worker is not lost (its task is not sent again before `bound`,
+    `fleet_watch.HELD_BOUND_SECONDS`, which Celery's hard time limit `hard`, `hard_time_limit` of the enqueuer's
+    course, comes before unless a larger budget raised it). Both said as computed, not typed."""
+    before = "comes before that" if hard < bound else "comes only after that"
+    return (
+        f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, whose grading "
+        f"process has renewed no lease for {grace:.0f} s while the worker itself answers (its main process still "
+        "holds the task): the process grading it is stopped (SIGSTOP, a debugger), frozen or starved (swapping, its "
+        "CPU taken), not lost, so the task is not sent again, at least not before its worker has held it with no "
+        f"lease for {bound:.0f} s (the bound on a held task, `fleet_watch.HELD_BOUND_SECONDS`), when it is taken for "
+        f"stranded and sent again: Celery's hard time limit (below; {hard:.0f} s with this course's settings) {before}. "
+        "On that worker's machine, `ps -o pid,stat,etime,args "
+        "--ppid PID` (PID: the worker's main process) shows its grading processes: one in state T is stopped "
+        "(`kill -CONT` resumes it); killed (`kill -9`), its worker puts the task back on the queue at once and the "
+        "next free process takes it. Left as it is, Celery's hard time limit (the student's budget, the worker's "
+        "grace and 120 s, from its start) kills it and fails this student, whom a rerun sends again. Meanwhile this "
+        "command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
+    )
+
+
+def full_message(student: str, record: dict) -> str:
+    """`message` while Redis is full: the lease lapsed because its renewal was refused, not (only) its worker."""
+    return (
+        f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, whose lease lapsed "
+        "while the broker is full (Redis's maxmemory is reached: it refuses writes, a lease's renewal too): the worker "
+        "may be grading it still, and writes its result once there is room; a worker that ended on it (exit 1, "
+        '"Unrecoverable error" in its log) must be started again, and this command then sends its task again. To make '
+        f"room: {FIX}. Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
+    )
+
+
+def read_record(raw: bytes) -> dict:
+    """A record's fields, each checked (the broker's content is not trusted): a printable worker name, numbers."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = {}
+    record = record if isinstance(record, dict) else {}
+    worker = printable(record.get("worker"))
+    numbers = {key: record.get(key) for key in ("taken", "visibility")}
+    for key, value in numbers.items():
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e11
+        numbers[key] = float(value) if ok else 0.0
+    return {"worker": worker, **numbers}
+
+
+def _clock(timestamp: float) -> str:
+    if not timestamp:
+        return "an unknown time"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S UTC")

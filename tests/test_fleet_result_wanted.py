@@ -1,0 +1,72 @@
+"""Whether a grading's result is written (`fleet_deliveries.result_wanted`, the worker's result backend's guard,
+`fleet_full.waiting_backend`): a copy of a task delivered twice (one sent again while a paused worker held the first,
+one kombu restored after the visibility timeout) must not write over a success stored, nor leave an orphan result once
+the enqueuer has written the task (`fleet.done_key`); it writes over a stored failure (a paused copy's
+TimeLimitExceeded, which the enqueuer drops while another copy is alive: `fleet_stranded.Copies`). A real Redis with a
+password, Celery's own result backend writing through the guard."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import redis
+
+from lrcourse.grading.fleet import broker as fleet
+from lrcourse.grading.fleet.deliveries import result_wanted
+from lrcourse.grading.fleet.full import waiting_backend
+
+from support.redis_broker import redis_server
+
+PAGE = base64.b64encode(b"{}").decode()
+DOCUMENT = {  # a graded student's document, as a worker returns it (`fleet_result` accepts it)
+    "outcome": {"status": "graded", "feedback": True, "seconds": 1.5},
+    "scores": {"test_a": 1},
+    "autograded": {"ch.ipynb": PAGE},
+    "feedback": {"ch.html": PAGE},
+}
+SUCCESS = json.dumps({"status": "SUCCESS", "result": DOCUMENT}).encode()
+FAILURE = json.dumps(
+    {"status": "FAILURE", "result": {"exc_type": "TimeLimitExceeded", "exc_message": [8], "exc_module": "billiard"}}
+).encode()
+
+
+@pytest.fixture(scope="module")
+def url():
+    with redis_server() as address:
+        yield address
+
+
+def test_a_result_is_wanted_over_nothing_or_a_failure_and_never_over_a_success_or_a_written_task(url):
+    with redis.Redis.from_url(url) as client:
+        key = fleet.result_key("rw-task")
+        client.delete(key, fleet.done_key("rw-task"))
+        assert result_wanted(client, key)  # nothing stored: the first result
+        client.set(key, FAILURE)
+        assert result_wanted(client, key)  # a paused copy's failure: replaced by the good copy's result
+        client.set(key, b"not json")
+        assert result_wanted(client, key)  # one that cannot be read is no success
+        client.set(key, SUCCESS)
+        assert not result_wanted(client, key)  # the enqueuer may be reading it
+        client.delete(key)
+        client.set(fleet.done_key("rw-task"), 1)
+        assert not result_wanted(client, key)  # written already: this copy's would be an orphan
+        client.delete(fleet.done_key("rw-task"))
+
+
+def test_the_worker_s_backend_keeps_a_stored_success_and_writes_over_a_failure(url):
+    """Through Celery's Redis backend as the worker makes it (`waiting_backend(result_wanted, ...)`): a second copy's
+    failure leaves the first's success; a second copy's success replaces a stored failure."""
+    app = fleet.celery_app(url, backend=waiting_backend(result_wanted))
+    backend = app.backend
+    with redis.Redis.from_url(url) as client:
+        key = fleet.result_key("rw-backend")
+        client.delete(key, fleet.done_key("rw-backend"))
+        client.set(key, SUCCESS)
+        backend.set(key, FAILURE)
+        assert client.get(key) == SUCCESS
+        client.set(key, FAILURE)
+        backend.set(key, SUCCESS)
+        assert client.get(key) == SUCCESS
+        client.delete(key)
