@@ -15,6 +15,7 @@ One class per chapter, each grading a course of that chapter alone: `make test` 
 from __future__ import annotations
 
 import csv
+import json
 
 import nbformat
 import pytest
@@ -69,7 +70,8 @@ class ChapterFidelity:
     def test_the_demonstrations_the_catalogue_leaves_out_change_nothing_graded(self, graded):
         """The catalogue's students are submitted without the demonstrations no kept cell reads (support/
         demonstrations.py): the solution so submitted scores as it does whole, cell by cell, and its kernel ran every
-        kept cell without an error (nothing left out was needed there either)."""
+        kept cell without an error, each test cell's in-kernel score the grader's (nothing left out was needed there
+        either)."""
         assert graded.scores[WITHOUT_DEMONSTRATIONS] == graded.scores["solution"], graded.scores[WITHOUT_DEMONSTRATIONS]
         folder = graded.path / "autograded" / WITHOUT_DEMONSTRATIONS / self.chapter
         notebook = nbformat.read(next(folder.glob("*.ipynb")), as_version=4)
@@ -82,6 +84,9 @@ class ChapterFidelity:
             if output.output_type == "error"
         ]
         assert errors == [], errors
+        # the grader replaces a kernel's failed test cell its own check passed: the kernel's scores are in the record
+        verdicts = json.loads((folder / ".lrcourse-verdicts.json").read_text())
+        assert verdicts["corrected"] == [] and verdicts["out_of_time"] == [], verdicts
 
     def test_the_untouched_release_gets_zero_on_every_exercise(self, graded):
         cells = graded.scores["untouched"]
