@@ -2,7 +2,9 @@
 
 Every answer in `tests/catalogue/` is a student of a scratch course graded by `lrcourse grade`
 (nbgrader's own autograde, per student; two workers for chapters 2 and 3, one for the shorter classes): see
-`gradedclass.py`. Each test cell must give full marks or zero exactly as the catalogue says.
+`gradedclass.py`; the catalogue's students without the chapter's demonstrations no kept cell needs (most of their
+kernel time; the trusted verdicts never run them), the solution graded both ways and held alike. Each test cell must
+give full marks or zero exactly as the catalogue says.
 `test_class_grading.py` holds plain sequential `nbgrader autograde` (the in-kernel hidden tests) to the catalogue
 on a sample of it.
 
@@ -13,13 +15,14 @@ One class per chapter, each grading a course of that chapter alone: `make test` 
 from __future__ import annotations
 
 import csv
+import json
 
 import nbformat
 import pytest
 
 from lrcourse.build import chapters
 
-from support.gradedclass import ANSWERS, BROKEN, BROKEN_CHAPTER, student_name
+from support.gradedclass import ANSWERS, BROKEN, BROKEN_CHAPTER, WITHOUT_DEMONSTRATIONS, student_name
 from support.paths import ROOT
 
 
@@ -63,6 +66,27 @@ class ChapterFidelity:
     def test_the_solution_gets_full_marks(self, graded):
         cells = graded.scores["solution"]
         assert cells and all(score == maximum for score, maximum in cells.values()), cells
+
+    def test_the_demonstrations_the_catalogue_leaves_out_change_nothing_graded(self, graded):
+        """The catalogue's students are submitted without the demonstrations no kept cell reads (support/
+        demonstrations.py): the solution so submitted scores as it does whole, cell by cell, and its kernel ran every
+        kept cell without an error, each test cell's in-kernel score the grader's (nothing left out was needed there
+        either)."""
+        assert graded.scores[WITHOUT_DEMONSTRATIONS] == graded.scores["solution"], graded.scores[WITHOUT_DEMONSTRATIONS]
+        folder = graded.path / "autograded" / WITHOUT_DEMONSTRATIONS / self.chapter
+        notebook = nbformat.read(next(folder.glob("*.ipynb")), as_version=4)
+        whole = nbformat.read(next((graded.path / "autograded" / "solution" / self.chapter).glob("*.ipynb")), 4)
+        assert len(notebook.cells) < len(whole.cells), "nothing was left out: the test proves nothing"
+        errors = [
+            cell.get("id")
+            for cell in notebook.cells
+            for output in cell.get("outputs", ())
+            if output.output_type == "error"
+        ]
+        assert errors == [], errors
+        # the grader replaces a kernel's failed test cell its own check passed: the kernel's scores are in the record
+        verdicts = json.loads((folder / ".lrcourse-verdicts.json").read_text())
+        assert verdicts["corrected"] == [] and verdicts["out_of_time"] == [], verdicts
 
     def test_the_untouched_release_gets_zero_on_every_exercise(self, graded):
         cells = graded.scores["untouched"]

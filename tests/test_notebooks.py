@@ -5,15 +5,15 @@ from __future__ import annotations
 import ast
 import math
 import re
-import shutil
 
 import nbformat
 import pytest
 
 from lrcourse import cells
-from lrcourse.build import execute, generate_release, source_notebooks
+from lrcourse.build import execute, source_notebooks
 
 from support import printed
+from support.course import make_course
 from support.notebooks import code_and_markdown, nbgrader_meta, read
 from support.panel_positions import POSITIONS, positions_visited, visit_cells
 from support.paths import ROOT
@@ -63,20 +63,17 @@ def test_source_is_stored_without_outputs(path):
             assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: cell {cell.id} has outputs"
 
 
-@pytest.fixture(scope="module")
-def fresh_release(tmp_path_factory):
-    """notebooks/ as `nbgrader generate_assignment` makes it from source/ now, in a scratch course."""
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "source", course / "source")
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    generate_release(course)
-    return course / "notebooks"
+def fresh_release(directory, chapter: str):
+    """notebooks/ as `nbgrader generate_assignment` makes it from source/ now, in a scratch course of `chapter`: the
+    release of the chapter the run's grading tests make too, made once for them all (support/course.py: make_course)."""
+    return make_course(directory, [chapter]) / "notebooks"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
-def test_released_notebook_equals_a_fresh_generation(path, fresh_release):
-    committed, fresh = read(released(path)), read(fresh_release / path.parent.name / path.name)
+def test_released_notebook_equals_a_fresh_generation(path, tmp_path):
+    fresh = fresh_release(tmp_path / "course", path.parent.name) / path.parent.name / path.name
+    committed, fresh = read(released(path)), read(fresh)
     assert code_and_markdown(committed) == code_and_markdown(fresh), "run `make notebooks`"
     assert [nbgrader_meta(c) for c in committed.cells] == [nbgrader_meta(c) for c in fresh.cells]
 

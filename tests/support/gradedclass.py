@@ -1,7 +1,8 @@
 """The graded chapters of the fidelity tests (grading is the slow part).
 
 Each chapter is a course of its own whose students are the solution, the untouched release and every
-catalogue answer of the chapter; chapter 3 also gets the broken submissions an instructor meets in a real
+catalogue answer of the chapter (these without the demonstrations no graded cell needs: support/demonstrations.py,
+and the solution once more so); chapter 3 also gets the broken submissions an instructor meets in a real
 class. Each is graded by the `lrcourse grade` command as an instructor would run it: two workers for a class long
 enough to gain from them, one for the rest (`workers_for`). (The README's
 example class, in chapter 2, is graded once per session for the export and class-report tests, which also hold
@@ -22,10 +23,12 @@ from lrcourse.build import tool_environment
 
 import catalogue
 from support.course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
+from support.demonstrations import strip_demonstrations
 
 ANSWERS = (
     catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN + [catalogue.STEP_HANGS_AT_DEFINITION]
 )
+WITHOUT_DEMONSTRATIONS = "solution-without-demonstrations"  # the solution submitted as the catalogue's students are
 BROKEN_CHAPTER = "03_adaptive_schedules"
 # student -> why it cannot be graded (None: it can, as far as it goes; a crashed kernel is graded by the
 # trusted verdicts, with the crash as the reason)
@@ -152,9 +155,13 @@ def build_graded_chapter(directory: Path, chapter: str) -> GradedChapter:
     course = make_course(directory, [chapter])
     submit(course, "solution", chapter, solution_answers(chapter))
     submit(course, "untouched", chapter)
+    # The catalogue's students without the demonstrations no graded cell needs (most of their kernel time):
+    # `solution-without-demonstrations` holds them alike (tests/test_grading_fidelity.py), the two above keep them all.
+    strip_demonstrations(submit(course, WITHOUT_DEMONSTRATIONS, chapter, solution_answers(chapter)), chapter)
     for answer in ANSWERS:
         if answer.chapter == chapter:
-            submit(course, student_name(answer), chapter, {answer.cell: answer.source})
+            path = submit(course, student_name(answer), chapter, {answer.cell: answer.source})
+            strip_demonstrations(path, chapter)
     if chapter == BROKEN_CHAPTER:
         submit_broken(course)
     students = sum(1 for folder in (course / "submitted").iterdir() if (folder / chapter).is_dir())
@@ -171,6 +178,7 @@ __all__ = [
     "ANSWERS",
     "BROKEN",
     "BROKEN_CHAPTER",
+    "WITHOUT_DEMONSTRATIONS",
     "GradedChapter",
     "NOTEBOOK",
     "build_graded_chapter",

@@ -8,8 +8,13 @@
 # TestPlainNbgrader 249 (since 9 students instead of 15). `make test` hands out whole files and test classes
 # (`--dist loadscope --no-loadscope-reorder`) in collection order: a long unit started last would keep one worker
 # busy after the others have finished. test_fleet (about 320 s of two queue workers grading a class) comes second.
-# The fidelity classes of chapters 1 and 4 to 7 grade with one worker (support/gradedclass.py: `workers_for`): fewer
-# CPU-seconds, a longer class alone; chapters 5 to 7 stay near the front for that. test_fleet_limits (198 s, mostly
+# The fidelity classes of chapters 1, 4 and 5 grade with one worker (support/gradedclass.py: `workers_for`, under 30
+# students; 6 and 7 have more): fewer CPU-seconds, a longer class alone; chapters 5 to 7 stay near the front for that.
+# Since their catalogue students are graded without the chapter's demonstrations (support/demonstrations.py), the
+# fidelity classes cost less than the seconds above (CPU-seconds of the class's whole process tree, a cpuacct cgroup,
+# the class alone with -p no:xdist, 2026-12-05, load 8 to 15): chapter 7 665 before, 224 after; chapter 2 200
+# before, 125 after; after, chapter 3 253, chapter 6 179, chapter 5 73, chapter 1 49, chapter 4 39. The order above
+# is the older measure's, not yet remade with these. test_fleet_limits (198 s, mostly
 # waiting out a 90 s limit) was started last and lengthened the tail (a 3-worker `--durations` run, 2026-12-04).
 # Alone (`-n 1`, 2026-12-05, load 3 to 7 from other work): test_fleet_versions 173 s, test_fleet_limits 134 s (its
 # limit then 60 s, now 45 s: waited out), test_fleet_full 125 s (then a 25 s sleep, now 5 s),
