@@ -142,15 +142,14 @@ def test_each_secret_is_in_the_ledger_on_disk_before_its_folder_is_in_submitted(
     course, exchange = class_course(scratch)
     for role in ("alice", "mallory"):
         students.submit(role, released(course, CHAPTER), exchange)
-    write, owners = collect_module._write, {}
+    rows, owners = collect_module.superseded_rows, {}
 
-    def then_read_the_ledger(submitted, student, assignment, submission, ledger):
-        holder = write(submitted, student, assignment, submission, ledger)
-        secret = (submitted / student / assignment / SECRET).read_bytes()
-        owners[student] = read_ledger(course, assignment).get(digest(secret))
-        return holder
+    def then_read_the_ledger(student, older, kept):  # called as each student's folder is in place
+        secret = (course / "submitted" / student / CHAPTER / SECRET).read_bytes()
+        owners[student] = read_ledger(course, CHAPTER).get(digest(secret))
+        return rows(student, older, kept)
 
-    monkeypatch.setattr(collect_module, "_write", then_read_the_ledger)
+    monkeypatch.setattr(collect_module, "superseded_rows", then_read_the_ledger)
     collected(course, exchange)
     assert owners == {name: name for name in (students.name["alice"], students.name["mallory"])}, owners
 
