@@ -350,20 +350,32 @@ def test_a_decay_that_raises_at_one_decay_step_keeps_the_edges_as_a_warm_up_that
     check_wsd_edges(no_div, EDGES)
 
 
-def test_the_probe_saved_at_the_warm_up_s_last_step_still_shows_a_call_counter():
-    """R24u's nit: saved at W - 1 (`_checkpoint_step`, a wrong decay flat after resume_at), the probe asks W - 1 twice in
-    a row. A counter of its calls, or of its calls at a new step (a memo of the last step), over a warm-up then 1.0
-    (flat after the warm-up, so saved there) is still wrong at 6 or more of the probe's steps in the course's cases."""
-    from lrcourse.checking.wsd import _checkpoint_step, _resume_probe
+SAVED_COUNTER = """
+class WSD:
+    # A warm-up, then 1.0 (flat after the warm-up: the run is saved at its last step), from a count of its calls, or,
+    # with `memo`, of its calls at a new step; the count is in its __dict__, so state_dict() keeps it and it resumes
 
-    for warmup, stable, decay, start in [(5, 10, 5, 0.1), (27, 189, 54, 1 / 27), (4, 3, 8, 0.25), (10, 20, 10, 0.1)]:
-        flat = [
-            start + (1 - start) * step / warmup if step < warmup else 1.0
-            for step in range(2 * (warmup + stable + decay) + 1)
-        ]
-        assert _checkpoint_step(flat, warmup + stable + 2) == warmup - 1
-        probe = [0, *_resume_probe(warmup, stable, decay, warmup - 1)]
-        new_steps = [sum(a != b for a, b in zip(probe[1 : i + 1], probe[:i])) for i in range(len(probe))]
-        for counted in (range(len(probe)), new_steps):
-            wrong = sum(not math.isclose(flat[count], flat[step]) for count, step in zip(counted[1:], probe[1:]))
-            assert wrong >= 6, (warmup, counted, probe)
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor, memo):
+        self.warmup, self.start, self.memo, self.calls, self.last = warmup_steps, start_factor, memo, -1, -1
+
+    def __call__(self, step):
+        if not (self.memo and step == self.last):
+            self.calls, self.last = self.calls + 1, step
+        if self.calls < self.warmup:
+            return self.start + (1 - self.start) * self.calls / self.warmup
+        return 1.0
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor, MEMO)
+"""
+
+
+@pytest.mark.parametrize("memo", [False, True])
+def test_the_probe_saved_at_the_warm_up_s_last_step_still_shows_a_call_counter(memo):
+    """R24u's nit: saved at W - 1 (`_checkpoint_step`: the answer's rates flat after resume_at), the probe asks W - 1
+    twice in a row. A counter of its calls, or of its calls at a new step, that resumes (its count saved) is still
+    caught by the steps out of order."""
+    counter = answer(SAVED_COUNTER.replace("MEMO", str(memo)))
+    with pytest.raises(CheckFailed, match=r"stepped through the steps \[40, 22, 4, 4, 0, 19, 2, 5, 4, 15, 1\]"):
+        check_wsd_resume(counter, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)

@@ -91,3 +91,11 @@ def test_the_cell_catches_the_restarts_r24u_found_escaping(period):
 )
 def test_correct_factors_pass_far_past_the_end(source):
     check_wsd(answer(source), **far_past_call())
+
+
+def test_the_far_past_run_is_no_longer_than_the_runs_the_budget_was_set_for():
+    """The observer's 5 s of CPU time was set for the course's longest run, 541 steps (2 * 270 + 1: a factor of 7.5 ms
+    a call fits, tests/test_wsd_resume_budget.py); the far-past run's steps and the steps after it stay within that."""
+    call = far_past_call()
+    total = call["warmup"] + call["stable"] + call["decay"]
+    assert 2 * total + 1 + len(call["after"]) <= 541
