@@ -348,3 +348,34 @@ def test_a_decay_that_raises_at_one_decay_step_keeps_the_edges_as_a_warm_up_that
     with pytest.raises(CheckFailed, match=r"at step 15, the decay's step 1 of 1 .* raised ZeroDivisionError"):
         check_wsd(no_div, warmup=5, stable=10, decay=1, start_factor=0.1, phases=("decay",))
     check_wsd_edges(no_div, EDGES)
+
+
+SAVED_COUNTER = """
+class WSD:
+    # A warm-up, then 1.0 (flat after the warm-up: the run is saved at its last step), from a count of its calls, or,
+    # with `memo`, of its calls at a new step; the count is in its __dict__, so state_dict() keeps it and it resumes
+
+    def __init__(self, warmup_steps, stable_steps, decay_steps, start_factor, memo):
+        self.warmup, self.start, self.memo, self.calls, self.last = warmup_steps, start_factor, memo, -1, -1
+
+    def __call__(self, step):
+        if not (self.memo and step == self.last):
+            self.calls, self.last = self.calls + 1, step
+        if self.calls < self.warmup:
+            return self.start + (1 - self.start) * self.calls / self.warmup
+        return 1.0
+
+
+def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
+    return WSD(warmup_steps, stable_steps, decay_steps, start_factor, MEMO)
+"""
+
+
+@pytest.mark.parametrize("memo", [False, True])
+def test_the_probe_saved_at_the_warm_up_s_last_step_still_shows_a_call_counter(memo):
+    """R24u's nit: saved at W - 1 (`_checkpoint_step`: the answer's rates flat after resume_at), the probe asks W - 1
+    twice in a row. A counter of its calls, or of its calls at a new step, that resumes (its count saved) is still
+    caught by the steps out of order."""
+    counter = answer(SAVED_COUNTER.replace("MEMO", str(memo)))
+    with pytest.raises(CheckFailed, match=r"stepped through the steps \[40, 22, 4, 4, 0, 19, 2, 5, 4, 15, 1\]"):
+        check_wsd_resume(counter, warmup=5, stable=10, decay=5, start_factor=0.1, resume_at=17)

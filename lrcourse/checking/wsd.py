@@ -280,8 +280,11 @@ def _checkpoint_step(rates: list, resume_at: int) -> int | None:
 def _resume_probe(warmup: int, stable: int, decay: int, resume_at: int) -> list[int]:
     """The steps a new LambdaLR around a fresh factor is stepped through, in this order (its last_epoch set to the step
     before each; the last run's step first, and in the course's cases, whose warm-ups have 4 steps or more, no step
-    the one after the step before it: with 1 or 2 some do): a factor that counts its calls gives the rates of steps
-    1, 2, 3, ... instead. The warm-up's steps come out of order too, its last before its first and one in its middle
+    the one after the step before it: with 1 or 2 some are): a factor that counts its calls gives the rates of steps
+    1, 2, 3, ... instead. Saved at the warm-up's last step (`_checkpoint_step`, where the answer's own rates are flat
+    after `resume_at`), `resume_at` is `warmup - 1` and that step is asked twice in a row; a counter of its calls, or of
+    its calls at a new step, is still wrong at the other steps (6 or more of the 11 in the course's cases: R24u's nit,
+    issue 24; tests/test_wsd_checks.py), so the repeat stays. The warm-up's steps come out of order too, its last before its first and one in its middle
     after them: a count of the warm-up steps seen (a set of them, or the largest) gives 0 and 1 at steps 0 and 1 as
     a fresh run's does, but not at the others (issue 24, R24s: w_warmup_counts_distinct_steps kept the resume when
     0 then 1 were the only warm-up steps asked)."""

@@ -334,7 +334,8 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=(WARMUP,),
         score=5,
     ),
-    wsd(  # R24t: a cycle of three schedules, caught only if a step far past the end falls where a cycle starts
+    wsd(  # R24t: a cycle of three schedules. The decay cell's steps far past the end are 100 apart up to 10,000, its
+        # schedule 109 steps above 0: any restart of period up to 10,000 is asked while above 0 (R24u, issue 24)
         "restarts_every_three_schedules",
         wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 3 * total\n"),
         fails=(DECAY,),
@@ -343,6 +344,19 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
     wsd(  # R24t: a cycle of a round number of steps, 1000, far beyond any run the tests step through
         "restarts_every_thousand_steps",
         wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 1000\n"),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # R24u: a cycle of 1500 steps, which no step far past the end met when they were every step to 69 and
+        # round numbers (6/6): now one of every 100 steps to 10,000 is asked
+        "restarts_every_1500_steps",
+        wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 1500\n"),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # R24u: a cycle of seven schedules (77 steps in the old far-past schedule of 11, which missed its restarts: 6/6)
+        "restarts_every_seven_schedules",
+        wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 7 * total\n"),
         fails=(DECAY,),
         score=4,
     ),
