@@ -226,7 +226,28 @@ def test_the_groups_ratio_is_the_rates_before_the_test_not_their_initial_lrs():
     ):
         from_initial_lr = _range_answer(name)
         checking.check_range_groups(from_initial_lr, head_ratio=0.1, end_lr=10.0)  # the visible case cannot tell
-        with pytest.raises(checking.CheckFailed, match="Yours kept 0.1, the ratio of the groups' initial_lr"):
+        with pytest.raises(checking.CheckFailed, match="Yours kept 0.1, the ratio of the groups' initial_lr") as kept:
             exec(cell, {"lr_range_test": from_initial_lr})
+        # the groups as they were before the test, then the hint for any answer that read initial_lr (R23c's nit)
+        assert "the hidden layer's rate 0.0015, the output layer's 0.05 x it; constructed" in str(kept.value)
+        assert "before the test, 0.05: read the ratios from each group's 'lr', not its" in str(kept.value)
     for name in ("range_rate_by_lambda_lr_per_group_over_initial_lr", "range_reference"):
         exec(cell, {"lr_range_test": _range_answer(name)})
+
+
+def test_the_first_group_runs_at_the_tests_rate_beside_a_second_group():
+    """Issue 23 (R23c): ratios taken against the last group (fastai's `slice(lr / 100, lr)`) or the largest keep every
+    ratio, and every case but the groups' (which judges only the ratio) had one group: 7 of 7. The rates' cell's
+    hidden two-group cases run the first group at the test's rate: the head at 3 x catches both (the first group at
+    lr / 3), at 0.1 x the last-group form (at 10 x lr), each with the cause named; the reference passes."""
+    cell = _cell("test_range_rates")
+    for name in ("range_ratios_against_the_last_group", "range_ratios_against_the_largest_group"):
+        wrong = _range_answer(name)
+        checking.check_range_rates(wrong, end_lr=10.0)  # one group: right
+        checking.check_range_groups(wrong, head_ratio=3.0, end_lr=10.0)  # the ratio is kept
+        with pytest.raises(checking.CheckFailed, match="first group's lr .* That is lr / 3.0, the output layer's"):
+            exec(cell, {"lr_range_test": wrong})
+    last = _range_answer("range_ratios_against_the_last_group")
+    with pytest.raises(checking.CheckFailed, match="That is lr / 0.1"):
+        checking.check_range_rates(last, head_ratio=0.1, end_lr=10.0)
+    exec(cell, {"lr_range_test": _range_answer("range_reference")})

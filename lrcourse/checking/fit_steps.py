@@ -277,7 +277,8 @@ def check_fit_steps_losses(run: StepsRun) -> None:
                     "Up to the previous step your losses were right, so the update of step "
                     f"{index - 1} differs: zero the gradients once per optimizer step (not per batch), and "
                     "divide each batch's loss by the number of batches in its group (fewer for an epoch's "
-                    "leftover group) before backward(), so the step follows the mean gradient. Or, if the "
+                    "leftover group; not weighted by its images, a short batch counts as much as a full one) "
+                    "before backward(), so the step follows the mean gradient. Or, if the "
                     "updates are right, log the mean of the step's batch losses."
                 )
             raise CheckFailed(

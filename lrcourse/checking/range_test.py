@@ -83,20 +83,7 @@ def _observe_range(
     }
     if moved_by != "StepLR":  # absent: a StepLR's (the visible cases' keys in expected_visible.json stay as they were)
         payload["moved_by"] = moved_by
-    # the fixture halves the constructor's rate after its training epoch (lrcourse.fixtures.range_fixture)
-    halved = {
-        "hand": "halved by hand: no initial_lr",
-        HEAD_BY_HAND: (
-            "halved by a StepLR, which left each group's constructor rate as its initial_lr, then the output layer's "
-            f"rate alone halved again by hand: it is {head_ratio and head_ratio / 2} x the hidden layer's now"
-        ),
-    }.get(moved_by, "halved by a StepLR, which left each group's constructor rate as its initial_lr")
-    groups = (
-        f"two groups (output layer at {head_ratio} x the hidden layer's rate {payload['lr'] / 2}; constructed with "
-        f"lr={payload['lr']}, {halved})"
-        if head_ratio
-        else f"one group (rate {payload['lr'] / 2}; constructed with lr={payload['lr']}, {halved})"
-    )
+    groups = _groups_text(payload["lr"], head_ratio, moved_by)
     call = (
         f"lr_range_test(model, {optimizer} optimizer with {groups}, batches of {batch_size}, "
         f"start_lr={start_lr}, end_lr={end_lr}, num_steps={num_steps}, beta={beta}, diverge={diverge})"
@@ -122,6 +109,25 @@ def _observe_range(
     state["used_groups"] = [rates if isinstance(rates, list) else [rates] for rates in used]
     state["used"] = [rates[0] if rates else None for rates in state["used_groups"]]
     return payload, call, result, state
+
+
+def _groups_text(lr: float, head_ratio, moved_by: str) -> str:
+    """The optimizer's groups as a message shows them: their rates before the test, then how they got there (the
+    fixture halves the constructor's rates after its training epoch: lrcourse.fixtures.range_fixture)."""
+    halved = {
+        "hand": "halved by hand: no initial_lr",
+        HEAD_BY_HAND: (
+            "halved by a StepLR, which left each group's constructor rate as its initial_lr, then the output layer's "
+            "rate alone halved again by hand"
+        ),
+    }.get(moved_by, "halved by a StepLR, which left each group's constructor rate as its initial_lr")
+    if not head_ratio:
+        return f"one group (rate {lr / 2}; constructed with lr={lr}, {halved})"
+    now = head_ratio / 2 if moved_by == HEAD_BY_HAND else head_ratio
+    return (
+        f"two groups (the hidden layer's rate {lr / 2}, the output layer's {now} x it; constructed with lr={lr}, "
+        f"the output layer at {head_ratio} x it, {halved})"
+    )
 
 
 def _range_count_hint(payload: dict, count: int, expected: int) -> str:
@@ -178,11 +184,18 @@ def _test_ran(call: str, state: dict) -> None:
     )
 
 
-def _rate_hint(value, want: float) -> str:
+def _rate_hint(value, want: float, head_ratio=None) -> str:
     """Why the first group's rate is off by the fixture's factor of 2 (its rate is half its constructor's, a StepLR
-    having halved it): scaled from the constructor's rate, or from an `initial_lr` a LambdaLR multiplies."""
+    having halved it): scaled from the constructor's rate, or from an `initial_lr` a LambdaLR multiplies; or, with two
+    groups, by 1 / the head's ratio: ratios taken against the output layer's rate (issue 23, R23c)."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         return ""
+    if head_ratio and close(value, want / head_ratio):
+        return (
+            f". That is lr / {head_ratio}, the output layer's ratio to the first group: the ratios were taken against "
+            "another group's rate (the last group's, as fastai's slice(lr / 100, lr) has it, or the largest). Here "
+            "the first group uses lr itself, and every other group lr x its rate / the first group's rate"
+        )
     if close(value, want / 2):
         return (
             ". Half the rate: the optimizer's rate before the test is half its constructor's (optimizer.defaults), "
@@ -198,17 +211,20 @@ def _rate_hint(value, want: float) -> str:
 
 def check_range_rates(range_test, **config) -> None:
     """The rates tried grow exponentially from start_lr to end_lr, one per optimizer step taken, and the result
-    lists them. Where the test stops is the losses' point (one mistake, one point: issue 23, R23b)."""
+    lists them: the first group's, with two groups too (the groups' cell judges only their ratio; issue 23, R23c).
+    Where the test stops is the losses' point (one mistake, one point: issue 23, R23b)."""
     payload, call, result, state = _observe_range(range_test, **config)
     start, end, steps = payload["start_lr"], payload["end_lr"], payload["num_steps"]
     used = state.get("used", [])
+    which = "the first group's lr" if payload["head_ratio"] else "lr"
     expect(len(used) >= 2, f"{call}: the optimizer was stepped {len(used)} times; a range test steps it every step")
     for step, value in enumerate(used):
         want = start * (end / start) ** (step / (steps - 1))
         expect(
             close(value, want),
-            f"{call}: optimizer step {step} used lr {value!r}; expected start_lr * "
-            f"(end_lr / start_lr) ** ({step} / (num_steps - 1)) = {want!r}" + _rate_hint(value, want),
+            f"{call}: optimizer step {step} used {which} {value!r}; expected start_lr * "
+            f"(end_lr / start_lr) ** ({step} / (num_steps - 1)) = {want!r}"
+            + _rate_hint(value, want, payload.get("head_ratio")),
         )
     # judged against the answer's own stop: a test that took the stop's step but recorded neither its rate nor its
     # loss (it records after testing the stop) lists one rate fewer; that is the losses' point (their count), and
@@ -251,8 +267,10 @@ def _initial_lr_hint(payload: dict, mine) -> str:
     if not isinstance(mine[0], numbers.Real) or not close(mine[1], mine[0] * ratio):
         return ""
     return (
-        f" Yours kept {ratio}, the ratio of the groups' initial_lr (their constructor's rates), not the rates' ratio "
-        "before the test: a LambdaLR multiplies initial_lr, so set it to the current rate first, or divide by it"
+        f" Yours kept {ratio}, the ratio of the groups' initial_lr (their constructor's rates), not the ratio of their "
+        f"rates before the test, {ratio / 2}: read the ratios from each group's 'lr', not its 'initial_lr'; a LambdaLR, "
+        "which multiplies initial_lr, needs each group's initial_lr set to its current rate first, or one lambda per "
+        "group dividing by it"
     )
 
 
