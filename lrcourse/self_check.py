@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrcourse import cells
-from lrcourse.grading.reports.results import PENDING, AssignmentGrades
+from lrcourse.grading.outcomes import shown_reason
+from lrcourse.grading.reports.results import PENDING, AssignmentGrades, short_message
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / "build" / "check"
@@ -31,6 +32,7 @@ STUDENT = "you"
 BY_HAND = "graded by hand: compare with the rubric in solutions/"
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*(\(\d+(\.\d+)? points?\))?\s*$")
 NAME_WIDTH = 40
+REASON_WIDTH = 160  # of a failed cell's reason: one line of a wide terminal
 PASSED = re.compile(r"""\bpassed\(\s*(["'])(.{1,120}?)\1\s*\)""")
 
 
@@ -99,7 +101,7 @@ class ChapterResult:
     feedback: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     unchecked: list[str] = field(default_factory=list)  # test cells the time budget left unchecked (scored 0)
-    failed_cells: set[str] = field(default_factory=set)  # test cells that failed (0-point ones included)
+    failed_cells: dict[str, str] = field(default_factory=dict)  # failed test cell -> why (0-point ones included)
 
     @property
     def complete(self) -> bool:
@@ -127,6 +129,21 @@ def item_text(item, value, failed: bool = False) -> str:
     return BY_HAND if value == PENDING else f"not answered yet ({BY_HAND})"
 
 
+def lost_points(item, value) -> bool:
+    """An autograded cell scored below its points (a written answer's score is a human's, not read here)."""
+    return item.autograded and item.max_score > 0 and not (isinstance(value, (int, float)) and value >= item.max_score)
+
+
+def failure_note(result: ChapterResult, item, value) -> str:
+    """What stands beside a cell that failed: the first line of why, on one line with every unprintable character
+    escaped (the student's own text may be in it), or where to read why; never its pass message, which would say
+    the opposite. An ungraded prediction keeps its name: it loses no points."""
+    if item.autograded and not item.max_score:
+        return result.labels.get(item.name, "")
+    reason = shown_reason(short_message(result.failed_cells.get(item.name, "")), REASON_WIDTH)
+    return f"failed: {reason}" if reason else "lost points: the feedback page says why"
+
+
 def chapter_lines(result: ChapterResult, root: Path = ROOT) -> list[str]:
     """What the learner reads of one chapter: items in notebook order under their headings, then the totals."""
     lines = [f"{result.name}" + (f": {result.title}" if result.title else "")]
@@ -137,11 +154,9 @@ def chapter_lines(result: ChapterResult, root: Path = ROOT) -> list[str]:
         if result.sections.get(item.name, "") != heading:
             heading = result.sections.get(item.name, "")
             lines.append(f"  {heading}" if heading else "  ")
-        label = result.labels.get(item.name)
-        lines.append(
-            f"    {item.name:<{NAME_WIDTH}} {item_text(item, scores.get(item.key), item.name in result.failed_cells)}"
-            + (f"   {label}" if label else "")
-        )
+        value, failed = scores.get(item.key), item.name in result.failed_cells
+        note = failure_note(result, item, value) if failed or lost_points(item, value) else result.labels.get(item.name)
+        lines.append(f"    {item.name:<{NAME_WIDTH}} {item_text(item, value, failed)}" + (f"   {note}" if note else ""))
     score, most = result.total()
     by_hand = result.by_hand()
     lines.append(
@@ -253,15 +268,16 @@ def read_chapter(scratch: Path, name: str, run_result) -> ChapterResult:
     return result
 
 
-def failed_cells(scratch: Path, name: str) -> set[str]:
+def failed_cells(scratch: Path, name: str) -> dict[str, str]:
     """The test cells that failed, 0-point ones included (a score cannot tell an ungraded prediction written from
-    one missing): the trusted verdicts' messages, else the errors in the graded notebook."""
+    one missing), each with why: the trusted verdicts' messages, else the errors in the graded notebook."""
     from lrcourse.grading.reports.results import notebook_failures, read_verdicts
 
     verdicts = read_verdicts(scratch, STUDENT, name)
     if verdicts is None:
-        return set(notebook_failures(scratch, STUDENT, name))
-    return {cell for cell, verdict in (verdicts.get("cells") or {}).items() if verdict.get("message")}
+        return notebook_failures(scratch, STUDENT, name)
+    found = {cell: verdict.get("message") for cell, verdict in (verdicts.get("cells") or {}).items()}
+    return {cell: message if isinstance(message, str) else "" for cell, message in found.items() if message}
 
 
 def say(text: str) -> None:

@@ -156,11 +156,34 @@ def test_a_perfect_chapter_reads_full_marks_in_notebook_order_with_the_written_a
     # each test names what it checks, as its passed("...") says
     # the prediction is not graded (0 points): its line says whether one was recorded
     assert f"    {'test_predict_drop_steps':<40} recorded (not graded)   your prediction" in lines
-    result.failed_cells = {"test_predict_drop_steps"}
+    result.failed_cells = {"test_predict_drop_steps": "No prediction recorded"}
     assert f"    {'test_predict_drop_steps':<40} not recorded (not graded)   your prediction" in chapter_lines(result)
     assert f"    {'test_plateau_patience':<40} 1 / 1   patience: matches ReduceLROnPlateau" in lines
     total = next(line for line in lines if "autograded total" in line)
     assert " 20 / 20 " in total and "written answers, 4 points" in total  # not 20 / 24
+
+
+def test_a_cell_that_lost_points_shows_why_on_one_line_never_its_pass_message():
+    """Issue 23 (R23b, N1): a failed cell's line showed its passed("...") text, which says the opposite of what
+    happened (`test_inferred_factor  0 / 1  ...has the form asked`); it shows the first line of why it failed, its
+    control characters escaped (the student's own text may be in it), or where to read why."""
+    result = plateau_grades(lambda items: {i.key: (0 if i.autograded else PENDING) for i in items})
+    result.failed_cells = {
+        "test_inferred_factor": "factor = \x1b[31m0.7\x1b]0;title\x07 is not what this run used.\nSecond line"
+    }
+    lines = chapter_lines(result)
+    factor = next(line for line in lines if "test_inferred_factor" in line)
+    assert factor == (  # colours dropped, any other control character escaped, the first line only
+        f"    {'test_inferred_factor':<40} 0 / 1   failed: factor = 0.7\\x1b]0;title\\x07 is not what this run used."
+    )
+    patience = next(line for line in lines if line.startswith("    test_inferred_patience"))
+    assert patience.endswith("   lost points: the feedback page says why")  # lost points, no message kept
+    for cell in (factor, patience):
+        assert result.labels["test_inferred_factor"] not in cell and "passed" not in cell
+    long = {"test_inferred_factor": "why " * 100}
+    result.failed_cells = long
+    factor = next(line for line in chapter_lines(result) if "test_inferred_factor" in line)
+    assert factor.endswith("…") and len(factor.split("failed: ")[1]) == 160
 
 
 def _pass_messages(source: str) -> list[str]:

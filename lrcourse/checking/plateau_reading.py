@@ -6,6 +6,7 @@ The expected values are the hidden tests' arguments: this module holds none."""
 
 from __future__ import annotations
 
+from lrcourse.checking.answer_cell_schedulers import expect_no_scheduler_in_answer_cell
 from lrcourse.checking.answer_forms import COUNT_FORMS, NUMBER_FORMS, as_sent, expect_form, is_count, is_number, shown
 from lrcourse.checking.expect import close, expect
 from lrcourse.checking.self_contained import expect_data_self_contained
@@ -37,7 +38,9 @@ _FORMS = {
 
 def check_reading_form(arguments, name: str | None = None) -> dict:
     """The inferred arguments are a dict holding `name` (every key of ARGUMENTS when None) in a form
-    ReduceLROnPlateau accepts; each cell checks only its own key, so one slip costs one point."""
+    ReduceLROnPlateau accepts; each cell checks only its own key, so one slip costs one point. In the notebook, first:
+    its cell runs no PyTorch scheduler, which the grade does not have (a replay belongs in a scratch cell)."""
+    expect_no_scheduler_in_answer_cell("inferred_plateau_arguments")
     return expect_form(arguments, "inferred_plateau_arguments", _FORMS, name)  # as the grader reads it
 
 

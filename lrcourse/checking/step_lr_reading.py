@@ -5,6 +5,7 @@ The expected values are the hidden tests' arguments: this module holds none."""
 
 from __future__ import annotations
 
+from lrcourse.checking.answer_cell_schedulers import expect_no_scheduler_in_answer_cell
 from lrcourse.checking.answer_forms import COUNT_FORMS, NUMBER_FORMS, expect_form, is_count, is_number, shown
 from lrcourse.checking.expect import close, expect
 
@@ -20,7 +21,9 @@ _FORMS = {
 
 def check_step_reading_form(answer, name: str | None = None) -> dict:
     """The answer is a dict holding `name` (every key of KEYS when None) in the form StepLR and a rate take; each
-    cell checks only its own key, so one slip costs one point."""
+    cell checks only its own key, so one slip costs one point. In the notebook, first: its cell runs no PyTorch
+    scheduler, which the grade does not have (a replay belongs in a scratch cell)."""
+    expect_no_scheduler_in_answer_cell("inferred_step_lr")
     return expect_form(answer, "inferred_step_lr", _FORMS, name)  # as the grader reads it
 
 

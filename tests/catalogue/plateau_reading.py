@@ -18,6 +18,22 @@ def inferred(name, fields, fails=()):
     )
 
 
+# issue 23 (R23b): a replay through PyTorch's ReduceLROnPlateau to check the reading, which the setup cell imports and
+# the text suggests, in a separate cell or after the answer is bound
+REPLAY = """
+optimizer = make_optimizer(0.1)
+replay = ReduceLROnPlateau(optimizer, factor=0.4, patience=4, cooldown=6, threshold=0.03046, threshold_mode="rel")
+replayed = []
+for loss in READ_RUN["val_loss"]:
+    replay.step(loss)
+    replayed.append(optimizer.param_groups[0]["lr"])
+"""
+ANSWER = (
+    'inferred_plateau_arguments = {"factor": 0.4, "patience": 4, "cooldown": 6, "threshold_mode": "rel", '
+    '"threshold_range": (1 - 1.91 / 1.97, 1 - 0.48477 / 0.50)}\n'
+)
+
+
 def loops(name, fields, fails=()):
     right = {"A": "training loss", "B": "one epoch late", "C": "accuracy", "D": "correct"}
     return Answer(name, CHAPTER, "diagnosed_loops", f"diagnosed_loops = {right | fields!r}\n", fails)
@@ -58,10 +74,18 @@ inferred_plateau_arguments = dict(factor=round(ratio, 6), patience=4, cooldown=6
         'inferred_plateau_arguments = {"factor": np.float64(0.4), "patience": np.int64(4), "cooldown": np.int32(6), '
         '"threshold_mode": "rel", "threshold_range": (np.float64(1 - 1.91 / 1.97), np.float32(1 - 0.48477 / 0.50))}\n',
     ),
+    # graded without PyTorch's schedulers, the replay raises only once the answer is bound: 6 / 6 (the test cells in
+    # the notebook pass it too: `answer_cell_schedulers` reads only what runs before the answer)
+    Answer("inferred_replayed_after_the_answer", CHAPTER, "inferred_plateau_arguments", ANSWER + REPLAY, score=6),
     loops("loops_right", {}),
 ]
 
 READING_WRONG = [
+    # issue 23 (R23b): the replay in the answer cell, before the answer: graded without PyTorch's schedulers the cell
+    # stops at ReduceLROnPlateau(...) and binds nothing, 0 / 6 (the notebook's test cells now say so before submitting)
+    Answer(
+        "inferred_replayed_in_the_answer_cell", CHAPTER, "inferred_plateau_arguments", REPLAY + ANSWER, ALL, score=0
+    ),
     # each argument earns its own point: a wrong one loses only its cell
     inferred("inferred_patience_plus_one", {"patience": 5}, fails=(PATIENCE,)),
     inferred("inferred_patience_from_epoch_4", {"patience": 3}, fails=(PATIENCE,)),  # 1.97 taken as an improvement

@@ -18,6 +18,21 @@ def inferred(name, fields, fails=()):
     return Answer(name, CHAPTER, "inferred_step_lr", source, fails, score=3 - len(fails))
 
 
+# issue 23 (R23b): a replay through PyTorch's StepLR (the setup cell imports lr_scheduler) with the hand edit, to check
+# the reading; the chapter's log is the rate at creation and after each of 24 steps
+REPLAY = """
+optimizer = make_optimizer(0.4)
+replay = lr_scheduler.StepLR(optimizer, step_size=5, gamma=0.7)
+replayed = [optimizer.param_groups[0]["lr"]]
+for step in range(1, 25):
+    if step == 15:
+        optimizer.param_groups[0]["lr"] = 0.25
+    optimizer.step()
+    replay.step()
+    replayed.append(optimizer.param_groups[0]["lr"])
+"""
+ANSWER = 'inferred_step_lr = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.25}\n'
+
 STEP_READING_CORRECT = [
     inferred("step_read_right", {}),
     # computed from the log of the context cell, the decay undone by division
@@ -39,10 +54,15 @@ inferred_step_lr = dict(step_size=logged_rates.index(0.28), gamma=gamma, hand_se
         'inferred_step_lr = {"step_size": np.int64(5), "gamma": np.float64(0.7000000), '
         '"hand_set_rate": np.float32(0.25)}\n',
     ),
+    # graded without PyTorch's schedulers, the replay raises only once the answer is bound: 3 / 3
+    Answer("step_read_replayed_after_the_answer", CHAPTER, "inferred_step_lr", ANSWER + REPLAY, score=3),
     inferred("step_read_whole_float", {"step_size": 5.0, "gamma": 0.1225 / 0.175, "hand_set_rate": 0.1225 / 0.49}),
 ]
 
 STEP_READING_WRONG = [
+    # issue 23 (R23b): the replay in the answer cell, before the answer: graded without PyTorch's schedulers the cell
+    # stops at StepLR(...) and binds nothing, 0 / 3 (the notebook's test cells now say so before submitting)
+    Answer("step_read_replayed_in_the_answer_cell", CHAPTER, "inferred_step_lr", REPLAY + ANSWER, ALL, score=0),
     # each key earns its own point: a wrong one loses only its cell
     inferred("step_read_rows_before_the_drop", {"step_size": 4}, fails=(STEP_SIZE,)),  # steps 1-4 counted, not 0-4
     inferred("step_read_one_late", {"step_size": 6}, fails=(STEP_SIZE,)),  # the first row at the new rate

@@ -1,0 +1,110 @@
+"""In the notebook: a plain-data answer's cell that runs PyTorch's schedulers, flagged before it is graded.
+
+The reading exercises (chapter 2's StepLR log, chapter 3's ReduceLROnPlateau run) invite a replay through PyTorch's
+scheduler to check a reading, and their setup cells import it. The answer cell is graded without
+torch.optim.lr_scheduler (`grading.sandbox.no_lr_scheduler`): a scheduler built there raises when graded, and what the
+cell had not assigned by then scores 0, while the kernel, which has PyTorch's schedulers, keeps the test cells green
+(issue 23, R23b). So the visible test cell reads the cell that last assigned the answer (IPython's history, as
+`self_contained` does) and fails if it names a scheduler before the answer is bound. Only that cell is read, and only
+up to the answer: a replay in a scratch cell, or after the answer in its cell, keeps its points and passes.
+The grader's process has no IPython history, so the grade itself is left to what the answer's process does.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from types import ModuleType
+
+from lrcourse.checking.expect import expect
+from lrcourse.checking.self_contained import assigning_cell
+
+SCHEDULER_MODULES = ("torch.optim.lr_scheduler", "torch.optim.swa_utils")
+# torch 2.13.0's schedulers (tests/test_answer_cell_schedulers.py holds it to lr_scheduler's own list), the modules
+# by the names the chapters import them under, and the course's helper that runs a real ReduceLROnPlateau
+SCHEDULER_NAMES = frozenset(
+    {
+        "LRScheduler",
+        "_LRScheduler",
+        "LambdaLR",
+        "MultiplicativeLR",
+        "StepLR",
+        "MultiStepLR",
+        "ConstantLR",
+        "LinearLR",
+        "ExponentialLR",
+        "SequentialLR",
+        "PolynomialLR",
+        "CosineAnnealingLR",
+        "ChainedScheduler",
+        "ReduceLROnPlateau",
+        "CyclicLR",
+        "CosineAnnealingWarmRestarts",
+        "OneCycleLR",
+        "SWALR",
+        "lr_scheduler",
+        "swa_utils",
+        "plateau_run",
+    }
+)
+
+
+def _namespace() -> dict:
+    """The kernel's names (IPython's user namespace), or none (the grader's process, a plain interpreter)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell.user_ns if shell is not None else {}
+
+
+def _is_scheduler(value) -> bool:
+    """A scheduler class or instance, or the module itself, bound under a name of the student's choosing (read off
+    its type, never through its own attributes: a student's object may answer anything)."""
+    if isinstance(value, ModuleType):
+        module = value.__name__
+    else:
+        module = (value if isinstance(value, type) else type(value)).__dict__.get("__module__")
+    return isinstance(module, str) and module.startswith(SCHEDULER_MODULES)
+
+
+def _up_to_the_answer(tree: ast.Module, variable: str) -> list[ast.stmt]:
+    """The cell's top-level statements up to the last that assigns `variable` (all of them if none does): what runs
+    before the answer is bound. A scheduler after it stops the graded cell too late to cost the answer."""
+    assigning = [
+        index
+        for index, statement in enumerate(tree.body)
+        if any(
+            isinstance(node, ast.Name) and node.id == variable and isinstance(node.ctx, ast.Store)
+            for node in ast.walk(statement)
+        )
+    ]
+    return tree.body[: assigning[-1] + 1] if assigning else tree.body
+
+
+def schedulers_named(source: str, variable: str, namespace: dict) -> list[str]:
+    """The names of PyTorch's schedulers (or of the course's helper that runs one) that `source` reads, as a name or
+    an attribute, before it assigns `variable`; an import alone is not a use (the grader's stand-in imports freely)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = set()
+    for node in (node for statement in _up_to_the_answer(tree, variable) for node in ast.walk(statement)):
+        if isinstance(node, ast.Attribute) and node.attr in SCHEDULER_NAMES:
+            found.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            if node.id in SCHEDULER_NAMES or (node.id in namespace and _is_scheduler(namespace[node.id])):
+                found.add(node.id)
+    return sorted(found)
+
+
+def expect_no_scheduler_in_answer_cell(variable: str) -> None:
+    """Fail, in the notebook, if the cell that last assigned `variable` uses PyTorch's schedulers before it does."""
+    source = assigning_cell(variable)
+    used = schedulers_named(source, variable, _namespace()) if source is not None else []
+    expect(
+        not used,
+        f"The cell that last assigned {variable} uses PyTorch's schedulers ({', '.join(used)}). The answer cell is "
+        "graded without torch.optim.lr_scheduler: a scheduler built there stops the cell with an error when it is "
+        f"graded, and {variable} scores 0, though it passes here. Replay the log in a separate scratch cell and "
+        f"keep only the values of {variable} in the answer cell.",
+    )

@@ -1,0 +1,114 @@
+"""A reading exercise's answer cell that runs PyTorch's schedulers before its answer is bound, flagged in the notebook
+(issue 23, R23b M1): the cell is graded without torch.optim.lr_scheduler, so such an answer scored 0 while every test
+cell in the notebook stayed green. A replay in a scratch cell, or after the answer in its cell, is not flagged: the
+grade keeps those answers' points (the catalogue's `*_replayed_*` answers). A real IPython shell, as in a learner's
+kernel, running the chapter's own setup and test cells."""
+
+from __future__ import annotations
+
+import shutil
+
+import nbformat
+import pytest
+import torch.optim.lr_scheduler
+import torch.optim.swa_utils
+
+from lrcourse import cells
+from lrcourse.checking.answer_cell_schedulers import SCHEDULER_NAMES, schedulers_named
+
+from catalogue import plateau_reading, step_lr_reading
+from support.paths import ROOT
+
+READINGS = {  # chapter: (its notebook, the answer's name, the catalogue module with its REPLAY and ANSWER)
+    "02_ordered_schedules": ("ordered_schedules.ipynb", "inferred_step_lr", step_lr_reading),
+    "03_adaptive_schedules": ("adaptive_schedules.ipynb", "inferred_plateau_arguments", plateau_reading),
+}
+
+
+@pytest.fixture
+def kernel(tmp_path, monkeypatch):
+    """`start(chapter)`: a real IPython shell in a folder holding the chapter's released notebook, its setup and
+    context cells run; returns `run(cell)` (kept in the history, `In`, as the kernel keeps it) and the chapter's
+    visible test cells of the reading exercise."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    def start(chapter):
+        name, variable, _ = READINGS[chapter]
+        shutil.copy(ROOT / "notebooks" / chapter / name, tmp_path)
+        monkeypatch.chdir(tmp_path)
+        notebook = nbformat.read(tmp_path / name, as_version=4)
+        shell = InteractiveShell.instance()
+
+        def run(cell):
+            result = shell.run_cell(cell, store_history=True)
+            return result.error_in_exec
+
+        for cell in notebook.cells:
+            if cell.cell_type == "code" and (cell.get("id") == "setup" or cells.is_context(cell)):
+                assert run(cell.source) is None, cell.source
+        tests = [c.source for c in notebook.cells if cells.is_test(c) and variable in c.source]
+        assert tests
+        return run, tests
+
+    yield start
+    InteractiveShell.clear_instance()
+
+
+def failures(run, tests) -> list[str]:
+    """The messages of the visible test cells that fail, as the notebook shows them."""
+    errors = [run(test) for test in tests]
+    return [str(error) for error in errors if error is not None]
+
+
+@pytest.mark.parametrize("chapter", READINGS)
+def test_a_replay_before_the_answer_in_its_cell_fails_the_visible_tests_with_the_reason(kernel, chapter):
+    _, variable, catalogue = READINGS[chapter]
+    run, tests = kernel(chapter)
+    assert run(catalogue.REPLAY + catalogue.ANSWER) is None  # the kernel has PyTorch's schedulers: no error there
+    said = failures(run, tests)
+    assert len(said) == len(tests), said  # every test cell of the exercise: the grade loses them all
+    assert f"The cell that last assigned {variable} uses PyTorch's schedulers" in said[0]
+    assert "graded without torch.optim.lr_scheduler" in said[0] and "separate scratch cell" in said[0]
+    for value in ("0.4,", "0.7,", "0.25", "0.03"):  # the answer's values are not in it
+        assert value not in said[0], said[0]
+
+
+@pytest.mark.parametrize("chapter", READINGS)
+def test_a_replay_elsewhere_or_after_the_answer_passes(kernel, chapter):
+    _, variable, catalogue = READINGS[chapter]
+    run, tests = kernel(chapter)
+    assert run(catalogue.ANSWER) is None
+    assert run(catalogue.REPLAY) is None  # a scratch cell below the answer
+    assert failures(run, tests) == []
+    assert run(catalogue.REPLAY) is None  # a scratch cell above the answer
+    assert run(catalogue.ANSWER) is None
+    assert failures(run, tests) == []
+    assert run(catalogue.ANSWER + catalogue.REPLAY) is None  # after the answer in its cell: graded in full
+    assert failures(run, tests) == []
+
+
+def test_the_names_read_are_uses_before_the_answer_and_an_alias_is_found_by_its_value():
+    alias = {"Plateau": torch.optim.lr_scheduler.ReduceLROnPlateau, "sched_module": torch.optim.lr_scheduler}
+    answer = "x = 1\n"
+    assert schedulers_named("from torch.optim.lr_scheduler import StepLR\n" + answer, "x", {}) == []  # import only
+    assert schedulers_named("s = torch.optim.lr_scheduler.StepLR(o, 5)\n" + answer, "x", {}) == [
+        "StepLR",
+        "lr_scheduler",
+    ]
+    assert schedulers_named("def f(o):\n    return Plateau(o)\nf(o)\n" + answer, "x", alias) == ["Plateau"]
+    assert schedulers_named("s = sched_module.LinearLR\n" + answer, "x", alias) == ["LinearLR", "sched_module"]
+    assert schedulers_named(answer + "s = StepLR(o, 5)\n", "x", {}) == []  # after the answer: the grade keeps it
+    assert schedulers_named('x = {"StepLR": 1}  # StepLR\n', "x", {}) == []  # a string and a comment are no use
+    assert schedulers_named("x = (\n", "x", {}) == []  # a syntax error is another check's to report
+
+
+def test_every_scheduler_of_the_pinned_torch_is_a_name_read():
+    """Held to torch's own list: a scheduler the pinned torch adds is flagged too."""
+    public = {
+        name
+        for module in (torch.optim.lr_scheduler, torch.optim.swa_utils)
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, torch.optim.lr_scheduler.LRScheduler)
+    }
+    assert "ReduceLROnPlateau" in public and "SWALR" in public
+    assert public - SCHEDULER_NAMES == set()
