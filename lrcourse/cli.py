@@ -21,7 +21,8 @@ from pathlib import Path
 from lrcourse.grading import course as grading_course
 from lrcourse.grading.autograde.grade import Stopped, grade_class
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path, refuse_outdated_config, skip_iri_format_check
-from lrcourse.grading.exchange.submission_secrets import LedgerUnreadable, LedgerUnsafe, read_ledger
+from lrcourse.grading.exchange.ledger_folder import LedgerUnsafe
+from lrcourse.grading.exchange.submission_secrets import LedgerUnreadable, read_ledger
 from lrcourse.grading.fleet import broker as fleet, lock as fleet_lock
 from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS, waited_limit
 from lrcourse.grading.fleet.start import worker_options

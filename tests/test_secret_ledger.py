@@ -14,6 +14,7 @@ import time
 import pytest
 
 import lrcourse.grading.exchange.collect as collect_module
+from lrcourse.grading import intake
 from lrcourse.grading.exchange.submission_secrets import (
     CONTESTED,
     HAND_COPY_CONTESTED,
@@ -176,6 +177,27 @@ def test_a_folder_collected_before_the_ledger_gets_its_secret_back_as_the_notes_
         shutil.rmtree(course / kind)
     assert grade_and_release(course, exchange, [alice]) == {alice: ""}
     assert fetched_pages(students, "alice", exchange) == [f"FEEDBACK OF {alice}"]
+
+
+@needs_root
+def test_a_student_given_a_fresh_secret_keeps_it_over_later_collects(two_students):
+    """F22: mallory sends alice's secret before the first collect (no one's: alice gets a fresh one). Each later
+    collect wrote yet another fresh one, so alice's unchanged submission changed every run: graded again each time,
+    her hand-graded answers pending again, the ledger two entries longer. Now the fresh one given her is kept."""
+    scratch, students = two_students
+    course, exchange = class_course(scratch)
+    alice = students.name["alice"]
+    first = students.submit("alice", released(course, CHAPTER), exchange)
+    time.sleep(TICK)
+    mallory_sends(students, course, exchange / COURSE_ID / "inbound", (first / SECRET).read_text())
+    folder = course / "submitted" / alice / CHAPTER
+    seen = []
+    for _ in range(3):
+        collected(course, exchange)
+        seen.append((intake.fingerprint(folder), (folder / SECRET).read_text(), len(read_ledger(course, CHAPTER))))
+    assert seen[0][1] != (first / SECRET).read_text()  # a fresh one, hers
+    assert read_ledger(course, CHAPTER)[digest(seen[0][1].encode())] == alice
+    assert seen[1] == seen[0] and seen[2] == seen[0], seen
 
 
 def test_two_ledger_writers_at_once_never_fail_and_leave_one_whole_ledger(tmp_path):

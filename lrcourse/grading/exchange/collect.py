@@ -71,6 +71,7 @@ from lrcourse.grading.exchange.inbound_folder import (
     listing,
     open_inbound,
 )
+from lrcourse.grading.exchange.ledger_folder import one_collect_at_a_time
 from lrcourse.grading.exchange.mounts import listed_on_overlay, mounted_below
 from lrcourse.grading.exchange.root import check_exchange_root, inbound_listed, inbound_not_sticky
 from lrcourse.grading.exchange.submission_secrets import (
@@ -79,7 +80,6 @@ from lrcourse.grading.exchange.submission_secrets import (
     first_held,
     inbound_secret,
     no_ledger_note,
-    one_collect_at_a_time,
     read_ledger,
     record_new_owners,
     secret_recorded,

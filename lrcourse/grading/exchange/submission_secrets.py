@@ -34,8 +34,9 @@ unaffected and what can be done (`AGAIN`: a resubmission after the due date is l
 A ledger that exists but cannot be read stops collect and grade (`LedgerUnreadable`): replacing it would forget
 every owner. Collects of an assignment take turns (`one_collect_at_a_time`; one that waits says so), and the ledger
 is written through a file of a unique name: two at once each wrote the whole ledger, the last forgetting the other's
-owners (F19). The ledger's folder and lock must be the collecting user's, neither a link nor writable by others
-(`LedgerUnsafe`: in a course folder others can write, a student could plant owners or hold the lock: F20). Fleet
+owners (F19). The ledger's folder and lock must be the running user's, root's or the course folder's owner's, neither
+a link nor writable by others (`LedgerUnsafe`: in a course folder others can write, a student could plant owners or
+hold the lock: F20, F21). A student given a fresh secret keeps it over later collects (F22). Fleet
 grading applies grade's side on the enqueuing side, where the ledger and the class are (`fleet_write`); a worker's
 scratch course records its one student's secret as hers (`record_as_own`), so only NO_SECRET applies there.
 Secrets are read as plain files only, a secret's length at most: `submitted/` may hold what an instructor copied in,
@@ -44,21 +45,18 @@ an inbound folder what a student wrote. (nbgrader's `feedback/` holds no secret.
 
 from __future__ import annotations
 
-import fcntl
-import functools
 import hashlib
 import json
 import os
 import re
 import secrets
 import stat
-import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Submission
 from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
+from lrcourse.grading.exchange.ledger_folder import LEDGER, ledger_folder
 
 SECRET = "submission_secret.txt"
 AGAIN = (
@@ -112,9 +110,6 @@ def usable_secret(files: dict[str, bytes]) -> bool:
     return re.fullmatch(rb"[0-9a-f]{128}\n?", files.get(SECRET, b"")) is not None
 
 
-LEDGER = ".secret_owners"  # in the course's folder: the owner of each secret collect accepted, per assignment
-
-
 def digest(secret: bytes) -> str:
     """How the ledger names a secret: its hash (the ledger never holds one a reader could submit with)."""
     return hashlib.sha256(secret.strip()).hexdigest()
@@ -122,55 +117,6 @@ def digest(secret: bytes) -> str:
 
 def ledger_path(course: Path, assignment: str) -> Path:
     return course / LEDGER / f"{assignment}.json"
-
-
-class LedgerUnsafe(ExchangeUnusable):
-    """The ledger's folder or an assignment's lock is a link, or another user's, or writable by others: a student
-    in a course folder writable to all could have planted it (owners of her choosing) or hold the lock (every
-    collect waits for ever). Collect and grade stop with the reason."""
-
-
-def unsafe_why(info: os.stat_result, kind: Callable[[int], bool], course: Path) -> str | None:
-    """Why a file `lstat` or `fstat` described is not the ledger's own (None if it is): not of the `kind` expected
-    (a symbolic link is never), owned by someone but the running user, root or the course folder's owner (a student
-    can plant only what she owns; root's grade and the grader account's collect share one ledger: F21), or writable
-    by group or others."""
-    if not kind(info.st_mode):
-        return "a symbolic link or another kind of file"
-    trusted = {os.geteuid(), 0, os.stat(course).st_uid}
-    if info.st_uid not in trusted:
-        return f"owned by uid {info.st_uid}: not by you, root or the course folder's owner (uids {sorted(trusted)})"
-    if info.st_mode & 0o022:
-        return f"writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
-    return None
-
-
-def _refuse(path: Path, why: str) -> LedgerUnsafe:
-    course = path.parent if path.name == LEDGER else path.parent.parent
-    return LedgerUnsafe(
-        f"the secret ledger's {path} is {why}: nothing collected or graded. A student who can write to the course "
-        "folder could have planted it, or a co-instructor's umask made it so: check it (restore it from a backup if "
-        f"in doubt), then `chmod go-w {course} && chmod -R go-w {course / LEDGER}` and run again"
-    )
-
-
-def ledger_folder(course: Path, create: bool = False) -> Path | None:
-    """The course's ledger folder, checked (`unsafe_why`; LedgerUnsafe), made 0700 if `create`; None if there is
-    none and not `create`."""
-    folder = course / LEDGER
-    if create:
-        try:
-            folder.mkdir(mode=0o700)
-        except FileExistsError:
-            pass
-    try:
-        info = os.lstat(folder)
-    except FileNotFoundError:
-        return None
-    why = unsafe_why(info, stat.S_ISDIR, course)
-    if why:
-        raise _refuse(folder, why)
-    return folder
 
 
 def read_ledger(course: Path, assignment: str) -> dict[str, str]:
@@ -194,7 +140,7 @@ def read_ledger(course: Path, assignment: str) -> dict[str, str]:
 def _unreadable(path: Path, why) -> str:
     return (
         f"the secret ledger {path} cannot be read ({why}): nothing collected or graded, the ledger left as it is. "
-        "Restore it from a backup, or, knowing that every secret collected so far loses its owner (a classmate who "
+        "If another account wrote it (root's collect), chown it to this one; else restore it from a backup, or, knowing that every secret collected so far loses its owner (a classmate who "
         "sent one would be given it), move it aside and run again"
     )
 
@@ -229,42 +175,6 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
     except BaseException:
         Path(fresh).unlink(missing_ok=True)
         raise
-
-
-def one_collect_at_a_time(collect: Callable) -> Callable:
-    """`collect(course, assignment, ...)` run holding the assignment's ledger lock (flock on
-    `.secret_owners/<assignment>.lock`), waiting for another holder to end: a collect reads the ledger, adds to it and
-    writes it whole, so two at once (a terminal's and formgrader's Collect) would each write its own and the last
-    would forget the other's owners (F19). The kernel's lock goes with its process, however it ends; the file is
-    never removed. The folder and the lock must be trusted (`ledger_folder`, `unsafe_why`: F20, F21), and
-    a collect that has to wait says so once on stderr rather than hang silently."""
-
-    @functools.wraps(collect)
-    def locked(course: Path, assignment: str, *args, **options):
-        path = ledger_folder(course, create=True) / f"{assignment}.lock"
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
-        except OSError as error:  # ELOOP: a symbolic link
-            raise _refuse(path, f"not a file collect can open ({error.strerror})") from None
-        try:
-            why = unsafe_why(os.fstat(fd), stat.S_ISREG, course)
-            if why:
-                raise _refuse(path, why)
-            take_turn(fd, assignment)
-            return collect(course, assignment, *args, **options)
-        finally:
-            os.close(fd)
-
-    return locked
-
-
-def take_turn(fd: int, assignment: str) -> None:
-    """flock `fd` for this process, saying once on stderr that it waits when another collect holds it."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(f"lrcourse collect: waiting for another collect of {assignment} to end ...", file=sys.stderr, flush=True)
-        fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def record_new_owners(ledger: dict[str, str], holders: dict, course: Path, assignment: str) -> list[dict]:
@@ -378,23 +288,33 @@ def read_secret(path: Path, dir_fd: int | None = None, seen: os.stat_result | No
 def secret_recorded(
     files: dict[str, bytes], student: str, ledger: dict[str, str], course: Path, assignment: str
 ) -> tuple[bytes, str]:
-    """`secret_to_keep`, a secret it gives an owner written to the ledger at once, before the student's folder moves
-    into submitted/: a grade between the two read no owner for it (UNRECORDED, a fresh secret) and, the folder
-    unchanged, skipped her ever after (F21)."""
+    """`secret_to_keep`, given the secret of the student's folder in submitted/, and a secret it gives an owner
+    written to the ledger at once, before her folder moves in: a grade between the two read no owner for it
+    (UNRECORDED, a fresh secret) and, the folder unchanged, skipped her ever after (F21)."""
     size = len(ledger)
-    secret, owner = secret_to_keep(files, student, ledger)
+    previous = read_secret(course / "submitted" / student / assignment / SECRET)
+    secret, owner = secret_to_keep(files, student, ledger, previous)
     if len(ledger) != size:
         write_ledger(course, assignment, ledger)
     return secret, owner
 
 
-def secret_to_keep(files: dict[str, bytes], student: str, ledger: dict[str, str]) -> tuple[bytes, str]:
+def secret_to_keep(
+    files: dict[str, bytes], student: str, ledger: dict[str, str], previous: bytes | None = None
+) -> tuple[bytes, str]:
     """`lrcourse collect`'s side of the rule: the secret to write for `student` (theirs if the ledger has them as
     its owner, else a fresh one) and who owns theirs (`student` if they do; `NOBODY` if no one); `ledger` records the one
-    written (a secret of theirs the ledger has no owner for yet is theirs from now on)."""
-    secret = files[SECRET] if usable_secret(files) else secrets.token_hex(64).encode()
+    written (a secret of theirs the ledger has no owner for yet is theirs from now on). The fresh one is `previous` (her
+    folder's in submitted/) when the ledger records that as hers: a new one at every collect changed her unchanged
+    submission, so every grade graded her again, her hand-graded answers pending again (F22)."""
+    kept = previous is not None and ledger.get(digest(previous)) == student
+
+    def fresh() -> bytes:
+        return previous if kept else secrets.token_hex(64).encode()
+
+    secret = files[SECRET] if usable_secret(files) else fresh()
     owner = ledger.setdefault(digest(secret), student)
     if owner != student:
-        secret = secrets.token_hex(64).encode()
+        secret = fresh()
         ledger[digest(secret)] = student
     return secret, owner

@@ -1,0 +1,110 @@
+"""The secret ledger's folder and each assignment's collect lock, in the course's folder, checked before use: the
+ledger (`submission_secrets`) decides who fetches whose feedback, so a folder or lock a student planted (in a course
+folder others can write: owners of her choosing, or a lock she holds so every collect waits) is refused, not used
+(`LedgerUnsafe`: F20). Trusted are the running user, root and the course folder's owner (root's grade and the grader
+account's collect share one ledger: F21). Collects of an assignment take turns on the lock (`one_collect_at_a_time`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
+
+LEDGER = ".secret_owners"  # in the course's folder: the owner of each secret collect accepted, per assignment
+
+
+class LedgerUnsafe(ExchangeUnusable):
+    """The ledger's folder or an assignment's lock is a link, or another user's, or writable by others: a student
+    in a course folder writable to all could have planted it (owners of her choosing) or hold the lock (every
+    collect waits for ever). Collect and grade stop with the reason."""
+
+
+def unsafe_why(info: os.stat_result, kind: Callable[[int], bool], course: Path) -> str | None:
+    """Why a file `lstat` or `fstat` described is not the ledger's own (None if it is): not of the `kind` expected
+    (a symbolic link is never), owned by someone but the running user, root or the course folder's owner (a student
+    can plant only what she owns; root's grade and the grader account's collect share one ledger: F21), or writable
+    by group or others."""
+    if not kind(info.st_mode):
+        return "a symbolic link or another kind of file"
+    trusted = {os.geteuid(), 0, os.stat(course).st_uid}
+    if info.st_uid not in trusted:
+        return f"owned by uid {info.st_uid}: not by you, root or the course folder's owner (uids {sorted(trusted)})"
+    if info.st_mode & 0o022:
+        return f"writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
+def refusal(path: Path, why: str) -> LedgerUnsafe:
+    course = path.parent if path.name == LEDGER else path.parent.parent
+    mend = (
+        f"`chmod go-w {course} && chmod -R go-w {course / LEDGER}`"
+        if why.startswith("writable")
+        else "remove it if it is not the course's (restore the ledger from a backup), or chown it to the course's owner"
+    )
+    return LedgerUnsafe(
+        f"the secret ledger's {path} is {why}: nothing collected or graded. A student who can write to the course "
+        f"folder could have planted it, or another account or a co-instructor's umask made it so: check it, {mend}, "
+        "and run again"
+    )
+
+
+def ledger_folder(course: Path, create: bool = False) -> Path | None:
+    """The course's ledger folder, checked (`unsafe_why`; LedgerUnsafe), made 0700 if `create`; None if there is
+    none and not `create`."""
+    folder = course / LEDGER
+    if create:
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return None
+    why = unsafe_why(info, stat.S_ISDIR, course)
+    if why:
+        raise refusal(folder, why)
+    return folder
+
+
+def one_collect_at_a_time(collect: Callable) -> Callable:
+    """`collect(course, assignment, ...)` run holding the assignment's ledger lock (flock on
+    `.secret_owners/<assignment>.lock`), waiting for another holder to end: a collect reads the ledger, adds to it and
+    writes it whole, so two at once (a terminal's and formgrader's Collect) would each write its own and the last
+    would forget the other's owners (F19). The kernel's lock goes with its process, however it ends; the file is
+    never removed. The folder and the lock must be trusted (`ledger_folder`, `unsafe_why`: F20, F21), and
+    a collect that has to wait says so once on stderr rather than hang silently."""
+
+    @functools.wraps(collect)
+    def locked(course: Path, assignment: str, *args, **options):
+        path = ledger_folder(course, create=True) / f"{assignment}.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
+        except OSError as error:  # ELOOP: a symbolic link
+            raise refusal(path, f"not a file collect can open ({error.strerror})") from None
+        try:
+            why = unsafe_why(os.fstat(fd), stat.S_ISREG, course)
+            if why:
+                raise refusal(path, why)
+            take_turn(fd, assignment)
+            return collect(course, assignment, *args, **options)
+        finally:
+            os.close(fd)
+
+    return locked
+
+
+def take_turn(fd: int, assignment: str) -> None:
+    """flock `fd` for this process, saying once on stderr that it waits when another collect holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"lrcourse collect: waiting for another collect of {assignment} to end ...", file=sys.stderr, flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
