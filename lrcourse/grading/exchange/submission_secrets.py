@@ -89,8 +89,9 @@ UNRECORDED = (
     f"its {SECRET} is not recorded as this student's by lrcourse collect (a copy by hand, or a folder collected "
     "before the secret ledger): a fresh one written, so no classmate who knows it fetches this feedback; this student "
     "cannot fetch this feedback through the exchange. Collected before the ledger, with her inbound folder still in "
-    "the exchange: lrcourse collect again records its secret as hers, then lrcourse grade --force gives it back to "
-    f"her feedback. Else: {AGAIN}"
+    "the exchange: lrcourse collect again records its secret as hers (it collects her newest submission), then "
+    "lrcourse grade --force gives it back to her feedback (it grades the whole class again: hand-graded answers wait "
+    f"to be confirmed again in formgrader). Else: {AGAIN}"
 )
 NOBODY = ""  # the ledger's owner of a secret several students' folders held before any collect recorded it
 
@@ -156,7 +157,8 @@ def no_ledger_note(course: Path, assignment: str) -> list[str]:
         f"one now could be given it). If the ledger was removed or lost, restore {LEDGER}/ from a backup (made "
         "with the gradebook's) and collect again; if these folders were collected before lrcourse kept a ledger, "
         "keep the inbound folder unlistable (3733) and collect now: a secret still in its student's inbound folder "
-        "alone is recorded as hers; then lrcourse grade --force, so that her feedback keeps it. A student whose "
+        "alone is recorded as hers (her newest submission is the one collected); then lrcourse grade --force, so "
+        "that her feedback keeps it (the whole class is graded again, hand-graded answers confirmed again). A student whose "
         "feedback still does not arrive can submit again (a new submission's new secret is recorded as theirs)"
     ]
 
