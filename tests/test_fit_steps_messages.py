@@ -1,6 +1,8 @@
 """Chapter 5's exercise: the visible tests' messages say what went wrong and its likely cause, but never the number
 of optimizer steps the run makes, nor the formula for it: working that out is the exercise (issue 23, R23c M1)."""
 
+import re
+
 import pytest
 import torch
 
@@ -99,3 +101,48 @@ def test_a_step_weighted_by_images_loses_the_losses_cell_as_the_text_says_batche
         exec(case, {"check_fit_steps_losses": check_fit_steps_losses, "fit_per_step": weighted})
     for name in ("fit_reference", "fit_counting_batches"):
         exec(case, {"check_fit_steps_losses": check_fit_steps_losses, "fit_per_step": _fit_answer(name)})
+
+
+# the count of optimizer steps with accumulation, spelt as a student or a writer might (spaces and backticks gone)
+_BATCHES, _GROUP = r"(?:len\()?\w*batch\w*\)?", r"\w*accum\w*"
+STEP_FORMULAS = [
+    rf"ceil\(?{_BATCHES}/{_GROUP}",  # ceil(batches / accumulation), math.ceil(len(batches) / accumulation)
+    rf"⌈{_BATCHES}/{_GROUP}⌉",
+    rf"-\(-{_BATCHES}//{_GROUP}",  # -(-n // a)
+    rf"\(?{_BATCHES}\+{_GROUP}-1\)?//{_GROUP}",  # (n + a - 1) // a
+    rf"divmod\({_BATCHES},{_GROUP}\)",
+]
+
+
+def leaks(text: str) -> list[str]:
+    squeezed = re.sub(r"[\s`*\\]|\{|\}", "", text).replace("×", "*").replace("−", "-")
+    return [pattern for pattern in STEP_FORMULAS if re.search(pattern, squeezed, re.IGNORECASE)]
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "with gradient accumulation `epochs × ceil(batches / accumulation)`",
+        "epochs * math.ceil(len(batches) / accumulation)",
+        "epochs * -(-len(batches) // accumulation)",
+        "epochs * ((n_batches + accum - 1) // accum)",
+        "$\\lceil batches / accumulation \\rceil$ per epoch",
+        "epochs × ⌈batches / accumulation⌉",
+        "groups, short = divmod(len(batches), accumulation)",
+    ],
+)
+def test_the_leak_check_catches_each_spelling_of_the_formula(spelling):
+    assert leaks(spelling)
+    assert not leaks("`total_steps = epochs × ceil(images / batch size)`")  # chapter 5's steps without accumulation
+
+
+def test_no_released_notebook_gives_the_formula_for_the_optimizer_steps():
+    """Issue 23 (R23e W1): chapter 5's summary gave `epochs × ceil(batches / accumulation)`, exercise 5's answer, in
+    the notebook students get; no chapter's markdown or code may give it in any spelling."""
+    from support.notebooks import read
+    from support.paths import ROOT
+
+    released = sorted((ROOT / "notebooks").glob("*/*.ipynb"))
+    assert len(released) >= 7
+    found = [(path.parent.name, cell.get("id"), leaks(cell.source)) for path in released for cell in read(path).cells]
+    assert not [hit for hit in found if hit[2]]
