@@ -276,7 +276,12 @@ def failed_cells(scratch: Path, name: str) -> dict[str, str]:
     verdicts = read_verdicts(scratch, STUDENT, name)
     if verdicts is None:
         return notebook_failures(scratch, STUDENT, name)
-    found = {cell: verdict.get("message") for cell, verdict in (verdicts.get("cells") or {}).items()}
+    # the detail, not only its first line: a message that is a heading ("... raised NotImplementedError:") says why on
+    # the next line, which short_message joins to it (as the class report's student_failures reads it)
+    found = {
+        cell: verdict.get("message") and (verdict.get("detail") or verdict.get("message"))
+        for cell, verdict in (verdicts.get("cells") or {}).items()
+    }
     return {cell: message if isinstance(message, str) else "" for cell, message in found.items() if message}
 
 

@@ -23,6 +23,7 @@ READINGS = {  # chapter: (its notebook, the answer's name, the catalogue module 
     "02_ordered_schedules": ("ordered_schedules.ipynb", "inferred_step_lr", step_lr_reading),
     "03_adaptive_schedules": ("adaptive_schedules.ipynb", "inferred_plateau_arguments", plateau_reading),
 }
+LOOPS_READING = ("adaptive_schedules.ipynb", "diagnosed_loops", None)  # Exercise 3.4(b), R23d W1
 
 
 @pytest.fixture
@@ -32,8 +33,8 @@ def kernel(tmp_path, monkeypatch):
     visible test cells of the reading exercise."""
     from IPython.core.interactiveshell import InteractiveShell
 
-    def start(chapter):
-        name, variable, _ = READINGS[chapter]
+    def start(chapter, reading=None):
+        name, variable, _ = reading or READINGS[chapter]
         shutil.copy(ROOT / "notebooks" / chapter / name, tmp_path)
         monkeypatch.chdir(tmp_path)
         notebook = nbformat.read(tmp_path / name, as_version=4)
@@ -112,3 +113,45 @@ def test_every_scheduler_of_the_pinned_torch_is_a_name_read():
     }
     assert "ReduceLROnPlateau" in public and "SWALR" in public
     assert public - SCHEDULER_NAMES == set()
+
+
+def test_the_four_loops_replayed_in_their_answer_cell_fail_the_visible_tests_and_pass_in_a_scratch_cell(kernel):
+    """R23d W1: Exercise 3.4(b)'s test cells did not read the answer cell: a replay of the four loops there passed
+    every visible test and scored 0 / 4 graded."""
+    run, tests = kernel("03_adaptive_schedules", LOOPS_READING)
+    assert run(plateau_reading.LOOPS_REPLAY) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests) == 4, said
+    assert "The cell that last assigned diagnosed_loops uses PyTorch's schedulers (ReduceLROnPlateau)" in said[0]
+    answer = 'diagnosed_loops = {"A": "training loss", "B": "one epoch late", "C": "accuracy", "D": "correct"}\n'
+    assert run(answer) is None  # the replay above it, in a scratch cell
+    assert failures(run, tests) == []
+
+
+@pytest.mark.parametrize(
+    "completed",
+    ['x["gamma"] = 0.5\n', "x.update(gamma=0.5)\n", "x.setdefault('gamma', 0.5)\n", "x.gamma = 0.5\n"]
+    + ['x["steps"][0] += 1\n', "del x['spare']\n"],
+)
+def test_an_answer_completed_in_place_after_the_replay_is_cut_after_that_statement(completed):
+    """R23d M1: the answer bound first, a replay, then an item stored or a mutating method called on it: graded, the
+    replay raises before the answer is whole (1 / 3 in chapter 2); read only to its name's binding it passed."""
+    cell = 'x = {"step_size": 5}\ns = StepLR(o, 5)\n' + completed
+    assert schedulers_named(cell, "x", {}) == ["StepLR"]
+    assert schedulers_named(cell + "t = StepLR(o, 5)\n", "x", {}) == ["StepLR"]  # the last change is the cut
+    assert schedulers_named('x = {"step_size": 5}\nprint(x.get("gamma"))\ns = StepLR(o, 5)\n', "x", {}) == []
+
+
+def test_a_name_the_cell_binds_itself_is_not_read_off_the_kernels_object_of_that_name():
+    """R23d N1: chapter 3's section 3.1 leaves a ReduceLROnPlateau named `scheduler` in the kernel; an answer cell
+    whose own function takes a parameter of that name, or binds it, is no replay."""
+    kernel_names = {
+        "scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau.__new__(torch.optim.lr_scheduler.ReduceLROnPlateau)
+    }
+    own = "def drop(scheduler):\n    return scheduler\nx = drop(0.4)\n"
+    assert schedulers_named(own, "x", kernel_names) == []
+    assert schedulers_named("scheduler = 0.4\nx = scheduler * 2\n", "x", kernel_names) == []
+    assert schedulers_named("x = [scheduler for scheduler in (1, 2)]\n", "x", kernel_names) == []
+    # the kernel's own object, read by the cell at its top level or in a function of it, is still flagged
+    assert schedulers_named("x = scheduler.get_last_lr()\n", "x", kernel_names) == ["scheduler"]
+    assert schedulers_named("def f():\n    return scheduler\nx = f()\n", "x", kernel_names) == ["scheduler"]

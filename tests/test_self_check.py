@@ -28,6 +28,7 @@ from lrcourse.self_check import (
     chapter_lines,
     chapter_names,
     check,
+    failed_cells,
     labels,
     sections,
     total_lines,
@@ -184,6 +185,33 @@ def test_a_cell_that_lost_points_shows_why_on_one_line_never_its_pass_message():
     result.failed_cells = long
     factor = next(line for line in chapter_lines(result) if "test_inferred_factor" in line)
     assert factor.endswith("…") and len(factor.split("failed: ")[1]) == 160
+
+
+def test_a_failed_cell_whose_message_is_a_heading_shows_the_line_after_it(tmp_path):
+    """R23d N2: a trusted verdict's message is the first line of its detail, often a heading ("... raised
+    NotImplementedError:"); the reason read is the detail, the heading joined to the line that says why."""
+    import json
+
+    from lrcourse.grading.autograde.verdict_files import VERDICTS
+
+    folder = tmp_path / "autograded" / STUDENT / "03_adaptive_schedules"
+    folder.mkdir(parents=True)
+    heading = "step_plateau(state, 0.5) raised NotImplementedError:"
+    cells_ = {
+        "test_plateau_patience": {"message": heading, "detail": f"{heading}\n  write the patience rule\nTraceback"},
+        "test_plateau_cooldown": {"message": "factor is not applied", "detail": "factor is not applied\nmore"},
+        "test_plateau_passed": {"message": "", "detail": ""},
+    }
+    (folder / VERDICTS).write_text(json.dumps({"cells": cells_}))
+    found = failed_cells(tmp_path, "03_adaptive_schedules")
+    assert set(found) == {"test_plateau_patience", "test_plateau_cooldown"}
+    result = plateau_grades(lambda items: {i.key: (0 if i.autograded else PENDING) for i in items})
+    result.failed_cells = found
+    lines = chapter_lines(result)
+    patience = next(line for line in lines if line.startswith("    test_plateau_patience"))
+    assert patience.endswith(f"failed: {heading} write the patience rule"), patience
+    factor = next(line for line in lines if line.startswith("    test_plateau_cooldown"))
+    assert factor.endswith("failed: factor is not applied"), factor
 
 
 def _pass_messages(source: str) -> list[str]:

@@ -13,9 +13,11 @@ The grader's process has no IPython history, so the grade itself is left to what
 from __future__ import annotations
 
 import ast
+import symtable
 import sys
 from types import ModuleType
 
+from lrcourse.checking.answer_replay import stores_into
 from lrcourse.checking.expect import expect
 from lrcourse.checking.self_contained import assigning_cell
 
@@ -67,24 +69,38 @@ def _is_scheduler(value) -> bool:
 
 
 def _up_to_the_answer(tree: ast.Module, variable: str) -> list[ast.stmt]:
-    """The cell's top-level statements up to the last that assigns `variable` (all of them if none does): what runs
-    before the answer is bound. A scheduler after it stops the graded cell too late to cost the answer."""
-    assigning = [
-        index
-        for index, statement in enumerate(tree.body)
-        if any(
-            isinstance(node, ast.Name) and node.id == variable and isinstance(node.ctx, ast.Store)
-            for node in ast.walk(statement)
-        )
-    ]
-    return tree.body[: assigning[-1] + 1] if assigning else tree.body
+    """The cell's top-level statements up to the last that assigns `variable`, or an item or attribute of it, or
+    changes it in place (`answer["k"] = ...`, `answer.update(...)`; all of them if none does): what runs before the
+    answer is whole. A scheduler after it stops the graded cell too late to cost the answer."""
+    storing = [index for index, statement in enumerate(tree.body) if stores_into(statement, variable)]
+    return tree.body[: storing[-1] + 1] if storing else tree.body
+
+
+def _kernel_names(source: str) -> set[str]:
+    """The names the cell reads from the kernel: read in some scope of it and bound by none of its own (a parameter
+    or a local named `scheduler` is the cell's, whatever the kernel's `scheduler` is)."""
+    free, bound = set(), set()
+    tables = [symtable.symtable(source, "<answer cell>", "exec")]
+    while tables:
+        table = tables.pop()
+        tables.extend(table.get_children())
+        top = table.get_type() == "module"
+        for symbol in table.get_symbols():
+            if symbol.is_assigned() or symbol.is_imported() or (top and symbol.is_namespace()):
+                if top or symbol.is_global():
+                    bound.add(symbol.get_name())
+            elif symbol.is_referenced() and (top or symbol.is_global()):
+                free.add(symbol.get_name())
+    return free - bound
 
 
 def schedulers_named(source: str, variable: str, namespace: dict) -> list[str]:
     """The names of PyTorch's schedulers (or of the course's helper that runs one) that `source` reads, as a name or
-    an attribute, before it assigns `variable`; an import alone is not a use (the grader's stand-in imports freely)."""
+    an attribute, before it assigns `variable`; an import alone is not a use (the grader's stand-in imports freely).
+    A kernel name is read off its value only where the cell does not bind the name itself."""
     try:
         tree = ast.parse(source)
+        kernel = _kernel_names(source)
     except SyntaxError:
         return []
     found = set()
@@ -92,7 +108,7 @@ def schedulers_named(source: str, variable: str, namespace: dict) -> list[str]:
         if isinstance(node, ast.Attribute) and node.attr in SCHEDULER_NAMES:
             found.add(node.attr)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            if node.id in SCHEDULER_NAMES or (node.id in namespace and _is_scheduler(namespace[node.id])):
+            if node.id in SCHEDULER_NAMES or (node.id in kernel and _is_scheduler(namespace.get(node.id))):
                 found.add(node.id)
     return sorted(found)
 

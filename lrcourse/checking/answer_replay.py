@@ -153,6 +153,12 @@ def _binds(statement: ast.stmt, variable: str) -> bool:
     return any(_is_name(node, variable) and isinstance(node.ctx, ast.Store) for node in ast.walk(statement))
 
 
+def stores_into(statement: ast.stmt, variable: str) -> bool:
+    """`statement` binds `variable` or changes its value in place (the forms `changed_in_place` reads): the answer
+    may not be whole before it has run."""
+    return _binds(statement, variable) or any(_changes(node, variable) for node in ast.walk(statement))
+
+
 def changed_in_place(sources: list[str], variable: str) -> bool:
     """One of the cells `sources` changes `variable`'s value in place: calls a mutating method on it, assigns or
     deletes an item or an attribute of it, or augments one of its items (`answer[0] += 1`)."""

@@ -62,7 +62,9 @@ def check_range_end(arguments, end: str, expected: float, why: str) -> None:
 
 def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> dict:
     """One loop named for each log, from LOOP_NAMES, each loop once, as the grader reads the answer (`as_sent`: a str
-    subclass equal to everything is its plain text there); that answer is returned."""
+    subclass equal to everything is its plain text there); that answer is returned. In the notebook, first: its cell
+    runs no PyTorch scheduler before binding the answer (a replay of the four loops belongs in a scratch cell)."""
+    expect_no_scheduler_in_answer_cell("diagnosed_loops")  # graded without them, such a cell scores 0 (R23d W1)
     expect_data_self_contained("diagnosed_loops")  # the grader runs its answer cell alone (R23p)
     diagnosis = as_sent(diagnosis)
     expect(

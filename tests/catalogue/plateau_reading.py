@@ -34,6 +34,28 @@ ANSWER = (
 )
 
 
+# R23d W1: part (b) invites a replay of the four loops most directly; in the answer cell it binds nothing when graded
+LOOPS_REPLAY = """
+def replay(kind):
+    optimizer = make_optimizer(0.01)
+    scheduler = ReduceLROnPlateau(optimizer, factor=0.5, patience=2, cooldown=2, threshold=0.01)
+    started, previous = [], float("inf")
+    for epoch in range(16):
+        started.append(optimizer.param_groups[0]["lr"])
+        value = {"training loss": LOOPS["train_loss"][epoch], "one epoch late": previous,
+                 "correct": LOOPS["val_loss"][epoch], "accuracy": LOOPS["val_accuracy"][epoch]}[kind]
+        scheduler.step(value)
+        previous = LOOPS["val_loss"][epoch]
+    return started
+
+kinds = ["correct", "training loss", "one epoch late", "accuracy"]
+diagnosed_loops = {
+    log: next(k for k in kinds if all(abs(a - b) < 1e-12 for a, b in zip(replay(k), LOOPS["rates"][log])))
+    for log in LOOPS["rates"]
+}
+"""
+
+
 def loops(name, fields, fails=()):
     right = {"A": "training loss", "B": "one epoch late", "C": "accuracy", "D": "correct"}
     return Answer(name, CHAPTER, "diagnosed_loops", f"diagnosed_loops = {right | fields!r}\n", fails)
@@ -86,6 +108,9 @@ READING_WRONG = [
     Answer(
         "inferred_replayed_in_the_answer_cell", CHAPTER, "inferred_plateau_arguments", REPLAY + ANSWER, ALL, score=0
     ),
+    # R23d W1: the four loops replayed in the answer cell: graded without PyTorch's schedulers, the first
+    # ReduceLROnPlateau(...) raises before diagnosed_loops is bound, 0 / 4 (the notebook's test cells say so)
+    Answer("loops_replayed_in_the_answer_cell", CHAPTER, "diagnosed_loops", LOOPS_REPLAY, ALL, score=0),
     # each argument earns its own point: a wrong one loses only its cell
     inferred("inferred_patience_plus_one", {"patience": 5}, fails=(PATIENCE,)),
     inferred("inferred_patience_from_epoch_4", {"patience": 3}, fails=(PATIENCE,)),  # 1.97 taken as an improvement
