@@ -360,6 +360,17 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=(DECAY,),
         score=4,
     ),
+    wsd(  # R24v: the decay alone starts again every 1000 steps. In the old far-past case (3, 100, 6) it came back
+        # above 0 for 6 steps only, between the steps asked every 100 (6/6); in (3, 6, 100) for 100, which hold one
+        "decay_restarts_every_1000_steps",
+        wsd_variant(
+            "return max(0.0, (total - step) / decay_steps) ** 2",
+            "t = (step - warmup_steps - stable_steps) % 1000\n"
+            "        return max(0.0, (decay_steps - t) / decay_steps) ** 2",
+        ),
+        fails=(DECAY,),
+        score=4,
+    ),
     wsd(  # R24s: the schedule restarted every 2 * total + 1 steps, right over the run of 2 * total + 1 steps the tests
         # made: the hidden decay case's steps far past the end (`after`) show it
         "restarts_after_twice_the_schedule",
