@@ -105,7 +105,8 @@ def summary(result: RunOutcomes) -> str:
     lines.append(f"  {'student':<{width}}  {'status':<8} {'score':>11}  reason")
     for o in result.outcomes:
         score = f"{o.score:g} / {o.max_score:g}" if o.score is not None else ""
-        reason = shown_reason("; ".join(filter(None, [o.reason, _overridden(o)])))
+        # an overridden in-kernel result first: a long note (a secret's) must not cut it off the line
+        reason = shown_reason("; ".join(filter(None, [_overridden(o), o.reason])))
         lines.append(f"  {names[id(o)]:<{width}}  {o.status:<8} {score:>11}  {reason}")
     if result.incomplete:
         lines.append(
