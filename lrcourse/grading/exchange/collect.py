@@ -85,7 +85,6 @@ from lrcourse.grading.exchange.submission_secrets import (
     secret_recorded,
     shared_note,
     usable_secret,
-    write_ledger,
 )
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
 
@@ -146,19 +145,15 @@ def collect(
             _refuse(result, name, Refused("a file system is mounted there: not the student's own folder"))
             del ours[name]
         ledger = read_ledger(course, assignment)  # who owns each secret collect accepted before: never changed
-        recorded = dict(ledger)
         holders: dict[bytes, list[tuple[int, str]]] = {}
         listed = listed_on_overlay(inbound, mounts)
         accepted = _check_all(inbound, ours, notebooks, bounds, result, holders, listed)
         if only is not None:  # a secret's first holder is decided over the class, not over the one student asked for
             _classmates_secrets(inbound, assignment, ours, mounts, notebooks, bounds, holders, listed)
+        # each owner is on disk as it is recorded, before the student's folder moves in (`secret_recorded`: F21)
         result.notes += record_new_owners(ledger, holders, course, assignment)  # its only holder's (hand copies too)
-        try:
-            for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):
-                _collect_student(course / "submitted", inbound, accepted[student], result, ledger, bounds)
-        finally:
-            if ledger != recorded:
-                write_ledger(course, assignment, ledger)
+        for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):
+            _collect_student(course / "submitted", inbound, accepted[student], result, ledger, bounds)
     finally:
         os.close(inbound)
     return result
