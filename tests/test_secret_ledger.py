@@ -6,8 +6,10 @@ keeps no unrecorded secret. Fleet grading's side is test_fleet_secrets."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import stat
 import threading
 import time
 
@@ -221,6 +223,25 @@ def test_two_ledger_writers_at_once_never_fail_and_leave_one_whole_ledger(tmp_pa
     ledger = read_ledger(tmp_path, CHAPTER)
     assert len(ledger) == 1 and list(ledger.values())[0].startswith("student"), ledger
     assert [path.name for path in ledger_path(tmp_path, CHAPTER).parent.iterdir()] == [f"{CHAPTER}.json"]
+
+
+def test_the_ledger_is_on_disk_before_its_rename_and_the_rename_after(tmp_path, monkeypatch):
+    """A power cut after the rename but before the text reached the disk left an empty ledger (every owner lost, so
+    every secret UNRECORDED): the new text is synced before it is renamed over the ledger, the folder after."""
+    import lrcourse.grading.exchange.submission_secrets as ledger_module
+
+    events, sync, replace = [], os.fsync, os.replace
+
+    def recorded_fsync(fd: int) -> None:
+        seen = os.fstat(fd)
+        events.append("folder" if stat.S_ISDIR(seen.st_mode) else f"file of {seen.st_size} bytes")
+        sync(fd)
+
+    monkeypatch.setattr(ledger_module.os, "fsync", recorded_fsync)
+    monkeypatch.setattr(ledger_module.os, "replace", lambda *paths: (events.append("rename"), replace(*paths))[1])
+    write_ledger(tmp_path, CHAPTER, {"ab" * 32: "alice"})
+    size = ledger_path(tmp_path, CHAPTER).stat().st_size
+    assert size > 0 and events == [f"file of {size} bytes", "rename", "folder"], events
 
 
 @needs_root

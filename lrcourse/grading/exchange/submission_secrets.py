@@ -164,19 +164,32 @@ def no_ledger_note(course: Path, assignment: str) -> list[str]:
 
 
 def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
-    """Write the ledger whole (a crash leaves the old one or the new), readable by its owner only. Through a temporary
-    file of a unique name in the same folder (two writers never share one: a fixed name let one unlink the other's,
-    FileNotFoundError, F19), then renamed over the ledger."""
+    """Write the ledger whole (a crash, even of the machine, leaves the old one or the new), readable by its owner
+    only. Through a temporary file of a unique name in the same folder (two writers never share one: a fixed name let
+    one unlink the other's, FileNotFoundError, F19), synced to disk before it is renamed over the ledger (else a power
+    cut can keep the rename and lose the text: an empty ledger), and the folder synced after (keeps the rename)."""
     path = ledger_path(course, assignment)
     ledger_folder(course, create=True)
     fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
     try:
         with os.fdopen(fd, "w") as file:
             json.dump(ledger, file, indent=1, sort_keys=True)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(fresh, path)
+        sync_folder(path.parent)
     except BaseException:
         Path(fresh).unlink(missing_ok=True)
         raise
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX keeps it only once the folder itself is synced)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def record_new_owners(ledger: dict[str, str], holders: dict, course: Path, assignment: str) -> list[dict]:
