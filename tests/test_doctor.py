@@ -18,7 +18,7 @@ import pytest
 
 from lrcourse.build import tool_environment
 from lrcourse.grading.doctor.check import Check
-from lrcourse.grading.doctor.diagnose import fix_for, private_homes, verdict
+from lrcourse.grading.doctor.diagnose import course_folder_closed, fix_for, private_homes, verdict
 from lrcourse.grading.doctor.exchange import exchange_root, protected_hardlinks
 
 from support.paths import ROOT
@@ -199,6 +199,19 @@ def test_the_doctor_warns_of_homes_other_users_can_enter(tmp_path: Path):
         private_homes(tmp_path).line()
         == f"ok    students' homes in {tmp_path} closed to other users (mode 0700): 3 checked"
     )
+
+
+@pytest.mark.parametrize("mode, warned", [(0o755, False), (0o700, False), (0o775, True), (0o1777, True), (0o757, True)])
+def test_the_doctor_warns_of_an_instructors_course_folder_others_may_write_in(tmp_path: Path, mode, warned):
+    """F22: in a course folder others can write, a student renames the secret ledger away; collect and grade refuse a
+    planted ledger, not the folder's mode, so the doctor says it, with the chmod that mends it."""
+    course = tmp_path / "course"
+    course.mkdir()
+    course.chmod(mode)
+    said = course_folder_closed(course)
+    assert not said.failed and said.warning == warned, said
+    assert (f"writable by group or others (mode {mode:04o})" in said.line()) == warned, said.line()
+    assert said.fix == (f"`chmod go-w {course}`" if warned else ""), said.fix
 
 
 @pytest.mark.parametrize("mode", [0o1777, 0o777, 0o757])

@@ -9,7 +9,8 @@ with what is wrong and how to fix it. First, without starting anything, it check
 `lrcourse collect` reads, when there is one (its root must keep the course's folder in place: `exchange_root`; the
 course's folder must exist and be the instructor's, checked as collect checks it; its inbound folder 3733; and
 whether the kernel refuses a student's hard link to a classmate's file: `doctor_exchange`), and warns when the homes
-beside the user's own can be entered by others (`private_homes`).
+beside the user's own can be entered by others (`private_homes`) or the course folder written by others
+(`course_folder_closed`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import atexit
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -197,6 +199,28 @@ def private_homes(parent: Path | None = None, shown: int = 5) -> Check:
     )
 
 
+def course_folder_closed(course: Path) -> Check:
+    """Whether the instructor's course folder (where collect and grade run) is writable by its owner only: in one
+    others can write, a student can rename the secret ledger (`.secret_owners`) away, so every secret collected so far
+    has no recorded owner, and edit the source notebooks and the gradebook. Collect and grade refuse a planted ledger
+    (`ledger_folder`), not the folder's mode: this is where it is said."""
+    name = f"the course folder {course} writable by its owner only"
+    try:
+        mode = stat.S_IMODE(os.stat(course).st_mode)
+    except OSError as error:
+        return Check(name, f"not checked: {error.strerror}", warning=True)
+    if not mode & 0o022:
+        return Check(name)
+    return Check(
+        name,
+        f"writable by group or others (mode {mode:04o}): a student who can reach it can rename the secret ledger "
+        "away (then no secret has a recorded owner: whose feedback is whose is lost) and edit the source notebooks and "
+        "the gradebook",
+        f"`chmod go-w {course}`",
+        warning=True,
+    )
+
+
 def verdict(checks: list[Check]) -> str:
     """The last line: whether students' code can be graded here, and whether a failed check stops collect only."""
     failed = {check.stops for check in checks if check.failed}
@@ -218,6 +242,7 @@ def diagnose(course: Path, waiting=lambda text: None) -> Iterator[Check]:
     yield exchange_root(course)
     yield protected_hardlinks()
     yield private_homes()
+    yield course_folder_closed(course)
     checks = sandbox_tools()
     yield from checks
     if any(check.failed for check in checks):
