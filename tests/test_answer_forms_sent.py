@@ -279,6 +279,41 @@ def _of_values(count: int):
     return value
 
 
+def _grader_reads(child, request: dict) -> bool:
+    """Whether the grader's side reads the answer in `child`'s reply to `request`: the reply within the wire's bounds
+    and, for a call, holding the value, as RemoteAnswer takes it (a reply of `timeout` or `error` is no value: the
+    grade fails the answer). A call that ran out of time says nothing of the answer's size, so it fails the test: the
+    call's value is encoded under the guard's wall-clock budget, and on a loaded machine a 3 s budget once ran out on a
+    value of 399,996 JSON values (0.6 s unloaded), whose small timeout reply this counted as read."""
+    from lrcourse import wire
+
+    try:
+        reply = wire.loads(wire.dumps(child.handle(request)))
+    except wire.Malformed:
+        return False
+    assert not reply.get("timeout") and reply.get("error") is None, f"the grader's side got no value: {reply}"
+    return True
+
+
+def test_a_call_that_ran_out_of_time_is_no_read_of_its_value():
+    """The grader's side gets no value from a call that timed out: _grader_reads says so rather than count its small
+    reply as the value read (the fresh-clone failure of stop 45: kernel False, grader True past the bound)."""
+    import socket
+    import time
+
+    from lrcourse.grading.sandbox.answer_zygote import Child
+
+    ours, theirs = socket.socketpair()
+    child = Child(theirs)
+    child.namespace.update(function=lambda: time.sleep(2) or 0.5)
+    try:
+        with pytest.raises(AssertionError, match="the grader's side got no value: .*'timeout': True"):
+            _grader_reads(child, {"op": "call", "target": "function", "args": [], "kwargs": {}, "seconds": 0.05})
+    finally:
+        ours.close()
+        theirs.close()
+
+
 def test_the_kernel_measures_an_answer_in_the_reply_the_grader_gets():
     """R23p (r_edge2, r_edge4b): as_sent measured an answer in an envelope matching neither real reply, so right answers
     at the bound got different verdicts. A name is measured in the process's reply to "value", a returned value in its
@@ -293,13 +328,6 @@ def test_the_kernel_measures_an_answer_in_the_reply_the_grader_gets():
     ours, theirs = socket.socketpair()
     child = Child(theirs)
 
-    def grader_reads(request) -> bool:
-        try:
-            wire.loads(wire.dumps(child.handle(request)))
-        except wire.Malformed:
-            return False
-        return True
-
     def kernel_reads(convert, value) -> bool:
         try:
             convert(value)
@@ -310,12 +338,17 @@ def test_the_kernel_measures_an_answer_in_the_reply_the_grader_gets():
     try:
         for envelope, convert, request in [
             (3, as_sent, {"op": "value", "target": "answer"}),
-            (5, returned_as_sent, {"op": "call", "target": "function", "args": [], "kwargs": {}}),
+            # a budget no loaded machine runs out of: this measures sizes, not time (_grader_reads)
+            (5, returned_as_sent, {"op": "call", "target": "function", "args": [], "kwargs": {}, "seconds": 600}),
         ]:
             for count in (wire.MAX_VALUES - envelope, wire.MAX_VALUES - envelope + 1):
                 value = _of_values(count)
                 child.namespace.update(answer=value, function=lambda value=value: value)
-                assert kernel_reads(convert, value) == grader_reads(request) == (count + envelope <= wire.MAX_VALUES)
+                assert (
+                    kernel_reads(convert, value)
+                    == _grader_reads(child, request)
+                    == (count + envelope <= wire.MAX_VALUES)
+                )
     finally:
         ours.close()
         theirs.close()
