@@ -16,6 +16,7 @@ import torch.optim.swa_utils
 from lrcourse import cells
 from lrcourse.checking.answer_cell_schedulers import SCHEDULER_NAMES, schedulers_named
 
+import catalogue as catalogue_answers
 from catalogue import plateau_reading, step_lr_reading
 from support.paths import ROOT
 
@@ -155,3 +156,99 @@ def test_a_name_the_cell_binds_itself_is_not_read_off_the_kernels_object_of_that
     # the kernel's own object, read by the cell at its top level or in a function of it, is still flagged
     assert schedulers_named("x = scheduler.get_last_lr()\n", "x", kernel_names) == ["scheduler"]
     assert schedulers_named("def f():\n    return scheduler\nx = f()\n", "x", kernel_names) == ["scheduler"]
+
+
+@pytest.mark.parametrize("chapter", READINGS)
+def test_a_replay_defined_before_the_answer_and_called_after_it_passes(kernel, chapter):
+    """R23f W1: a function's body runs where it is called: a replay defined before the answer and called after it is
+    graded in full, and was flagged in every visible cell ("scores 0, though it passes here")."""
+    _, _, catalogue = READINGS[chapter]
+    run, tests = kernel(chapter)
+    assert run(catalogue.REPLAY_DEFINED + catalogue.ANSWER + catalogue.CALLED_AFTER) is None
+    assert failures(run, tests) == []
+
+
+@pytest.mark.parametrize("chapter", READINGS)
+def test_a_replay_through_a_scheduler_imported_under_an_alias_fails_the_visible_tests(kernel, chapter):
+    """R23f M1: `from torch.optim.lr_scheduler import ReduceLROnPlateau as Plateau` in the answer cell, the replay,
+    then the answer: graded, Plateau(...) raises before the answer is bound (0), and every visible cell passed."""
+    _, variable, catalogue = READINGS[chapter]
+    run, tests = kernel(chapter)
+    assert run(catalogue.ALIASED_REPLAY + catalogue.ANSWER) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    alias = {"02_ordered_schedules": "Decay", "03_adaptive_schedules": "Plateau"}[chapter]
+    assert f"The cell that last assigned {variable} uses PyTorch's schedulers ({alias})" in said[0]
+
+
+def test_the_loops_replayed_by_a_function_called_only_after_the_answer_pass(kernel):
+    """R23f W1 in Exercise 3.4(b): the four loops' replay defined before the answer, called after it."""
+    run, tests = kernel("03_adaptive_schedules", LOOPS_READING)
+    answer = 'diagnosed_loops = {"A": "training loss", "B": "one epoch late", "C": "accuracy", "D": "correct"}\n'
+    check = "print({log: replay(kind) == LOOPS['rates'][log] for log, kind in diagnosed_loops.items()})\n"
+    defined = plateau_reading.LOOPS_REPLAY.split("kinds = ")[0]
+    assert run(defined + answer + check) is None
+    assert failures(run, tests) == []
+
+
+CORRECT_READINGS = [
+    a for a in catalogue_answers.CORRECT if a.cell in (*(v for _, v, _ in READINGS.values()), "diagnosed_loops")
+]
+
+
+@pytest.mark.parametrize("answer", CORRECT_READINGS, ids=lambda answer: answer.name)
+def test_every_correct_reading_of_the_catalogue_passes_every_visible_cell_in_the_kernel(kernel, answer):
+    reading = {"diagnosed_loops": LOOPS_READING, **{v: (n, v, c) for n, v, c in READINGS.values()}}[answer.cell]
+    run, tests = kernel(answer.chapter, reading)
+    assert run(answer.source) is None
+    assert failures(run, tests) == []
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "def f(o):\n    return ReduceLROnPlateau(o)\nf(o)\n",  # called before the answer
+        "def g(o):\n    return StepLR(o, 5)\ndef f(o):\n    return g(o)\nf(o)\n",  # through another function
+        "def f(o):\n    return [g(o)]\ndef g(o):\n    return StepLR(o, 5)\nrates = [f(o) for o in (1, 2)]\n",
+        "def f(o):\n    return StepLR(o, 5)\nrates = list(map(f, [o]))\n",  # handed to a call
+        "def run(f):\n    return f(1)\n@run\ndef f(o):\n    return StepLR(o, 5)\n",  # a decorator that calls it
+        "def f(o, s=StepLR(o, 5)):\n    return s\n",  # a default value runs at definition
+        "class Replay:\n    s = StepLR(o, 5)\n",  # a class body runs at definition
+        "class Replay:\n    def __init__(self, o):\n        self.s = StepLR(o, 5)\nr = Replay(o)\n",
+        "class R:\n    def rates(self, o):\n        return StepLR(o, 5)\nr = make()\nr.rates(o)\n",
+        "f = lambda o: StepLR(o, 5)\nf(o)\n",
+        "rates = sorted([1, 2], key=lambda o: StepLR(o, 5))\n",  # a lambda handed on
+        "rates = [StepLR(o, 5) for o in (1, 2)]\n",  # a comprehension at the top level
+        "from torch.optim.lr_scheduler import ReduceLROnPlateau as Plateau\ns = Plateau(o)\n",
+        "from torch.optim import lr_scheduler as L\ns = getattr(L, 'Step' + 'LR')(o, 5)\n",
+        "import torch.optim.lr_scheduler as L\ns = getattr(L, 'StepLR')(o, 5)\n",
+        "from torch.optim.swa_utils import SWALR as S\ns = S(o, 0.1)\n",
+        "def f(o):\n    from torch.optim.lr_scheduler import StepLR as S\n    return S(o, 5)\nf(o)\n",
+        "import importlib\nL = importlib.import_module('torch.optim.lr_scheduler')\ns = getattr(L, 'StepLR')(o, 5)\n",
+        "L = __import__('torch.optim.lr_scheduler', fromlist=['StepLR'])\ns = getattr(L, 'StepLR')(o, 5)\n",
+    ],
+)
+def test_code_that_runs_before_the_answer_is_read_whatever_form_it_takes(cell):
+    assert schedulers_named(cell + "x = 1\n", "x", {}) != [], cell
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "def f(o):\n    return StepLR(o, 5)\nx = 1\nf(o)\n",  # called after the answer
+        "def g(o):\n    return StepLR(o, 5)\ndef f(o):\n    return g(o)\nx = 1\nf(o)\n",
+        "f = lambda o: StepLR(o, 5)\nx = 1\nf(o)\n",
+        "class R:\n    def rates(self, o):\n        return StepLR(o, 5)\nx = 1\nR().rates(o)\n",
+        "import functools\n@functools.cache\ndef f(o):\n    return StepLR(o, 5)\nx = 1\nf(o)\n",
+        "def f(o):\n    return StepLR(o, 5)\ndef h():\n    return 2\nh()\nx = 1\nf(o)\n",  # another function called
+        "from torch.optim.lr_scheduler import StepLR as S\nx = 1\ns = S(o, 5)\n",  # an alias used after
+    ],
+)
+def test_a_function_defined_before_the_answer_and_run_only_after_it_is_no_use(cell):
+    assert schedulers_named(cell, "x", {}) == [], cell
+
+
+def test_a_scheduler_module_named_by_a_computed_string_is_not_followed():
+    """What the reading does not catch, stated: the module's name built at run time."""
+    cell = "import importlib\nL = importlib.import_module('torch.optim.' + 'lr_scheduler')\ns = getattr(L, 'Step' + 'LR')(o)\n"
+    assert schedulers_named(cell + "x = 1\n", "x", {}) == []

@@ -5,8 +5,11 @@ scheduler to check a reading, and their setup cells import it. The answer cell i
 torch.optim.lr_scheduler (`grading.sandbox.no_lr_scheduler`): a scheduler built there raises when graded, and what the
 cell had not assigned by then scores 0, while the kernel, which has PyTorch's schedulers, keeps the test cells green
 (issue 23, R23b). So the visible test cell reads the cell that last assigned the answer (IPython's history, as
-`self_contained` does) and fails if it names a scheduler before the answer is bound. Only that cell is read, and only
-up to the answer: a replay in a scratch cell, or after the answer in its cell, keeps its points and passes.
+`self_contained` does) and fails if it names a scheduler in the code that runs before the answer is bound: the
+statements up to the answer, and the bodies of the cell's functions they call (`answer_cell_runs`; a replay defined
+before the answer and called after it runs after it, R23f W1). A scheduler is named by its own name, by a kernel
+name bound to one, or by a name the cell imports it under (`... import ReduceLROnPlateau as Plateau`, R23f M1). Only
+that cell is read: a replay in a scratch cell, or after the answer in its cell, keeps its points and passes.
 The grader's process has no IPython history, so the grade itself is left to what the answer's process does.
 """
 
@@ -17,6 +20,7 @@ import symtable
 import sys
 from types import ModuleType
 
+from lrcourse.checking.answer_cell_runs import nodes_run
 from lrcourse.checking.answer_replay import stores_into
 from lrcourse.checking.expect import expect
 from lrcourse.checking.self_contained import assigning_cell
@@ -94,21 +98,54 @@ def _kernel_names(source: str) -> set[str]:
     return free - bound
 
 
+def _imported_schedulers(tree: ast.Module) -> set[str]:
+    """The names the cell binds to a scheduler or its module by importing it, under any alias (`from
+    torch.optim.lr_scheduler import ReduceLROnPlateau as Plateau`, `from torch.optim import lr_scheduler as L`,
+    `L = importlib.import_module("torch.optim.lr_scheduler")`). A module named by a computed string, or reached
+    through `sys.modules` or `getattr`, is not followed."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
+            modules = [f"{node.module}.{alias.name}" for alias in node.names] if node.module == "torch.optim" else []
+            for alias, module in zip(node.names, modules or [node.module] * len(node.names)):
+                if module.startswith(SCHEDULER_MODULES) and alias.name != "*":
+                    names.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            names.update(a.asname for a in node.names if a.asname and a.name.startswith(SCHEDULER_MODULES))
+        elif isinstance(node, ast.Assign) and _imports_a_scheduler_module(node.value):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+    return names
+
+
+def _imports_a_scheduler_module(value: ast.expr) -> bool:
+    """`importlib.import_module("torch.optim.lr_scheduler")`, `import_module(...)` or `__import__(..., fromlist=...)`
+    (which returns the module itself; without `fromlist` it returns `torch`, whose attributes name the scheduler)."""
+    if not (isinstance(value, ast.Call) and value.args and isinstance(value.args[0], ast.Constant)):
+        return False
+    called = value.func.attr if isinstance(value.func, ast.Attribute) else getattr(value.func, "id", None)
+    module = value.args[0].value
+    from_list = called == "__import__" and (len(value.args) > 3 or any(k.arg == "fromlist" for k in value.keywords))
+    return isinstance(module, str) and module.startswith(SCHEDULER_MODULES) and (called == "import_module" or from_list)
+
+
 def schedulers_named(source: str, variable: str, namespace: dict) -> list[str]:
     """The names of PyTorch's schedulers (or of the course's helper that runs one) that `source` reads, as a name or
-    an attribute, before it assigns `variable`; an import alone is not a use (the grader's stand-in imports freely).
-    A kernel name is read off its value only where the cell does not bind the name itself."""
+    an attribute, in the code that runs before it assigns `variable` (`answer_cell_runs`: a function's body only where
+    the function is called by then); an import alone is not a use (the grader's stand-in imports freely), but a name
+    the cell imports from the schedulers' modules is a scheduler's name. A kernel name is read off its value only
+    where the cell does not bind the name itself."""
     try:
         tree = ast.parse(source)
         kernel = _kernel_names(source)
     except SyntaxError:
         return []
+    names = SCHEDULER_NAMES | _imported_schedulers(tree)
     found = set()
-    for node in (node for statement in _up_to_the_answer(tree, variable) for node in ast.walk(statement)):
-        if isinstance(node, ast.Attribute) and node.attr in SCHEDULER_NAMES:
+    for node in nodes_run(_up_to_the_answer(tree, variable), tree):
+        if isinstance(node, ast.Attribute) and node.attr in names:
             found.add(node.attr)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            if node.id in SCHEDULER_NAMES or (node.id in kernel and _is_scheduler(namespace.get(node.id))):
+            if node.id in names or (node.id in kernel and _is_scheduler(namespace.get(node.id))):
                 found.add(node.id)
     return sorted(found)
 

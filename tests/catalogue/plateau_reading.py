@@ -33,6 +33,29 @@ ANSWER = (
     '"threshold_range": (1 - 1.91 / 1.97, 1 - 0.48477 / 0.50)}\n'
 )
 
+# R23f W1: the replay as a function defined before the answer and called only after it: graded, the call raises once
+# the answer is bound (6 / 6), and the visible test cells pass it (a function's body runs where it is called)
+REPLAY_DEFINED = """
+def replays(arguments):
+    optimizer = make_optimizer(0.1)
+    replay = ReduceLROnPlateau(optimizer, **arguments)
+    rates = []
+    for loss in READ_RUN["val_loss"]:
+        replay.step(loss)
+        rates.append(optimizer.param_groups[0]["lr"])
+    return rates
+
+"""
+CALLED_AFTER = """
+for threshold in inferred_plateau_arguments["threshold_range"]:
+    arguments = {k: v for k, v in inferred_plateau_arguments.items() if k != "threshold_range"}
+    print(replays(dict(arguments, threshold=threshold)) == READ_RUN["rates"])
+"""
+# R23f M1: the scheduler imported under a name of the student's own in the answer cell, the replay, then the answer:
+# graded, Plateau(...) raises before the answer is bound, 0 / 6 (the visible test cells now say so)
+ALIASED_REPLAY = "from torch.optim.lr_scheduler import ReduceLROnPlateau as Plateau\n" + REPLAY.replace(
+    "ReduceLROnPlateau(", "Plateau("
+)
 
 # R23d W1: part (b) invites a replay of the four loops most directly; in the answer cell it binds nothing when graded
 LOOPS_REPLAY = """
@@ -100,6 +123,13 @@ inferred_plateau_arguments = dict(factor=round(ratio, 6), patience=4, cooldown=6
     # the notebook pass it too: `answer_cell_schedulers` reads only what runs before the answer)
     Answer("inferred_replayed_after_the_answer", CHAPTER, "inferred_plateau_arguments", ANSWER + REPLAY, score=6),
     loops("loops_right", {}),
+    Answer(
+        "inferred_replay_defined_before_called_after",
+        CHAPTER,
+        "inferred_plateau_arguments",
+        REPLAY_DEFINED + ANSWER + CALLED_AFTER,
+        score=6,
+    ),
 ]
 
 READING_WRONG = [
@@ -111,6 +141,14 @@ READING_WRONG = [
     # R23d W1: the four loops replayed in the answer cell: graded without PyTorch's schedulers, the first
     # ReduceLROnPlateau(...) raises before diagnosed_loops is bound, 0 / 4 (the notebook's test cells say so)
     Answer("loops_replayed_in_the_answer_cell", CHAPTER, "diagnosed_loops", LOOPS_REPLAY, ALL, score=0),
+    Answer(
+        "inferred_aliased_replay_in_the_answer_cell",
+        CHAPTER,
+        "inferred_plateau_arguments",
+        ALIASED_REPLAY + ANSWER,
+        ALL,
+        score=0,
+    ),
     # each argument earns its own point: a wrong one loses only its cell
     inferred("inferred_patience_plus_one", {"patience": 5}, fails=(PATIENCE,)),
     inferred("inferred_patience_from_epoch_4", {"patience": 3}, fails=(PATIENCE,)),  # 1.97 taken as an improvement

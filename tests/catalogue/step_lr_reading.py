@@ -32,6 +32,28 @@ for step in range(1, 25):
     replayed.append(optimizer.param_groups[0]["lr"])
 """
 ANSWER = 'inferred_step_lr = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.25}\n'
+# R23f W1: the replay as a function defined before the answer and called only after it: graded, the call raises once
+# the answer is bound (3 / 3), and the visible test cells pass it
+REPLAY_DEFINED = """
+def replays(step_size, gamma, hand_set_rate):
+    optimizer = make_optimizer(0.4)
+    replay = lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
+    rates = [optimizer.param_groups[0]["lr"]]
+    for step in range(1, 25):
+        if step == 15:
+            optimizer.param_groups[0]["lr"] = hand_set_rate
+        optimizer.step()
+        replay.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    return rates
+
+"""
+CALLED_AFTER = "print(max(abs(a - b) for a, b in zip(replays(**inferred_step_lr), logged_rates)))\n"
+# R23f M1: StepLR imported under a name of the student's own in the answer cell, the replay, then the answer: graded,
+# Decay(...) raises before the answer is bound, 0 / 3 (the visible test cells now say so)
+ALIASED_REPLAY = "from torch.optim.lr_scheduler import StepLR as Decay\n" + REPLAY.replace(
+    "lr_scheduler.StepLR(", "Decay("
+)
 
 STEP_READING_CORRECT = [
     inferred("step_read_right", {}),
@@ -57,12 +79,27 @@ inferred_step_lr = dict(step_size=logged_rates.index(0.28), gamma=gamma, hand_se
     # graded without PyTorch's schedulers, the replay raises only once the answer is bound: 3 / 3
     Answer("step_read_replayed_after_the_answer", CHAPTER, "inferred_step_lr", ANSWER + REPLAY, score=3),
     inferred("step_read_whole_float", {"step_size": 5.0, "gamma": 0.1225 / 0.175, "hand_set_rate": 0.1225 / 0.49}),
+    Answer(
+        "step_read_replay_defined_before_called_after",
+        CHAPTER,
+        "inferred_step_lr",
+        REPLAY_DEFINED + ANSWER + CALLED_AFTER,
+        score=3,
+    ),
 ]
 
 STEP_READING_WRONG = [
     # issue 23 (R23b): the replay in the answer cell, before the answer: graded without PyTorch's schedulers the cell
     # stops at StepLR(...) and binds nothing, 0 / 3 (the notebook's test cells now say so before submitting)
     Answer("step_read_replayed_in_the_answer_cell", CHAPTER, "inferred_step_lr", REPLAY + ANSWER, ALL, score=0),
+    Answer(
+        "step_read_aliased_replay_in_the_answer_cell",
+        CHAPTER,
+        "inferred_step_lr",
+        ALIASED_REPLAY + ANSWER,
+        ALL,
+        score=0,
+    ),
     # each key earns its own point: a wrong one loses only its cell
     inferred("step_read_rows_before_the_drop", {"step_size": 4}, fails=(STEP_SIZE,)),  # steps 1-4 counted, not 0-4
     inferred("step_read_one_late", {"step_size": 6}, fails=(STEP_SIZE,)),  # the first row at the new rate
