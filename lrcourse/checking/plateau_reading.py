@@ -39,7 +39,8 @@ _FORMS = {
 def check_reading_form(arguments, name: str | None = None) -> dict:
     """The inferred arguments are a dict holding `name` (every key of ARGUMENTS when None) in a form
     ReduceLROnPlateau accepts; each cell checks only its own key, so one slip costs one point. In the notebook, first:
-    its cell runs no PyTorch scheduler, which the grade does not have (a replay belongs in a scratch cell)."""
+    its cell runs no PyTorch scheduler before binding the answer: the grade has none (a replay belongs in a scratch
+    cell, or after the answer)."""
     expect_no_scheduler_in_answer_cell("inferred_plateau_arguments")
     return expect_form(arguments, "inferred_plateau_arguments", _FORMS, name)  # as the grader reads it
 

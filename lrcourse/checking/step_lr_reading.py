@@ -22,7 +22,7 @@ _FORMS = {
 def check_step_reading_form(answer, name: str | None = None) -> dict:
     """The answer is a dict holding `name` (every key of KEYS when None) in the form StepLR and a rate take; each
     cell checks only its own key, so one slip costs one point. In the notebook, first: its cell runs no PyTorch
-    scheduler, which the grade does not have (a replay belongs in a scratch cell)."""
+    scheduler before binding the answer: the grade has none (a replay belongs in a scratch cell, or after the answer)."""
     expect_no_scheduler_in_answer_cell("inferred_step_lr")
     return expect_form(answer, "inferred_step_lr", _FORMS, name)  # as the grader reads it
 
