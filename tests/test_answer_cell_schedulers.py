@@ -240,6 +240,7 @@ def test_code_that_runs_before_the_answer_is_read_whatever_form_it_takes(cell):
         "f = lambda o: StepLR(o, 5)\nx = 1\nf(o)\n",
         "class R:\n    def rates(self, o):\n        return StepLR(o, 5)\nx = 1\nR().rates(o)\n",
         "import functools\n@functools.cache\ndef f(o):\n    return StepLR(o, 5)\nx = 1\nf(o)\n",
+        "@torch.no_grad()\ndef f(o):\n    return StepLR(o, 5)\nx = 1\nf(o)\n",
         "def f(o):\n    return StepLR(o, 5)\ndef h():\n    return 2\nh()\nx = 1\nf(o)\n",  # another function called
         "from torch.optim.lr_scheduler import StepLR as S\nx = 1\ns = S(o, 5)\n",  # an alias used after
     ],

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 # Decorators that wrap a function without calling it (unless the cell defines a function of that name itself)
 CALL_FREE_DECORATORS = frozenset(
     {"cache", "lru_cache", "wraps", "staticmethod", "classmethod", "property", "cached_property"}
+    | {"no_grad", "enable_grad", "inference_mode"}  # torch's, a replay's likely dress
 )
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
