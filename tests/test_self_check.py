@@ -19,6 +19,7 @@ from traitlets.config import Config
 from lrcourse import cells, cli
 from lrcourse.build import chapters, tool_environment
 from lrcourse.grading.browser.feedback_page import use_feedback_template
+from lrcourse.grading.exchange.submission_secrets import SECRET
 from lrcourse.grading.reports.results import PENDING, AssignmentGrades, assignment_items, source_order
 from lrcourse.self_check import (
     BY_HAND,
@@ -79,6 +80,8 @@ def test_check_grades_a_copy_and_prints_the_score_per_exercise(tmp_path):
     assert f"written_ill_conditioning                 not answered yet ({BY_HAND})" in out
     assert "autograded total                           0 / 6" in out  # the written answers' 4 points apart
     assert "Total of the 1 chapter(s) graded: 0 / 6 autograded points" in out
+    # no exchange here: grade's notes on the submission's secret, extensions and late penalties mean nothing (R23f N3)
+    assert SECRET not in out and "extension" not in out and "late penalty" not in out, out
     assert checked_scores(ROOT / "build" / "check")["01_learning_rate"].startswith(
         "0 / 6 autograded points (written answers: graded by hand), `make check` of "
     )  # what the start page shows

@@ -85,6 +85,7 @@ class Worker:
     kernels: Kernels  # the kernel zygote that nbgrader's notebooks are forked from
     limits: Limits  # the sandbox's, and each student's time budget
     hidden_in_kernel: bool = False  # c.Lrcourse.feedback_shows_hidden_tests: nbgrader's way, hidden tests in the kernel
+    self_study: bool = False  # c.Lrcourse.self_study_feedback: `lrcourse check`'s scratch course, no exchange
     exercises: dict[str, Exercise] = field(default_factory=dict)  # by assignment, read once
     starts: object = None  # the grading command's queue: which student this worker starts (its watchdog)
     halted: object = None  # the grading command's flag: 1 after its first Ctrl-C, when no student starts
@@ -115,7 +116,8 @@ class Worker:
         # sandbox, unless --no-sandbox).
         use_forked_kernels(kernels)
         judge = Judge(limits if sandboxed else None)
-        return cls(course, db_url, api, judge, kernels, limits, hidden_in_kernel)
+        self_study = lrcourse_flag(config, "self_study_feedback")
+        return cls(course, db_url, api, judge, kernels, limits, hidden_in_kernel, self_study=self_study)
 
     def close(self) -> None:
         """Close the zygotes: their sandboxes' processes, folders and cgroups."""
@@ -158,7 +160,11 @@ class Worker:
             reason = in_kernel_failure or f"trusted verdicts: {type(error).__name__}: {error}"
             return Outcome(student, "failed", reason, seconds=time.monotonic() - start)
         notes = [f"notebook run: {in_kernel_failure}"] if in_kernel_failure else []
-        notes += [note for note in [left_out_note(left_out(folder, exercise.notebook + ".ipynb")), secret_note] if note]
+        # a self-study learner has no exchange: a note on her secret and how to hand her feedback over means nothing
+        exchange_note = "" if self.self_study else secret_note
+        notes += [
+            note for note in [left_out_note(left_out(folder, exercise.notebook + ".ipynb")), exchange_note] if note
+        ]
         if decided.out_of_time:
             notes.append(
                 f"{budget_text(self.limits)} ran out: {len(decided.out_of_time)} of {len(decided.cells)} test "
