@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.utils import find_all_files
+from nbgrader.utils import find_all_files, notebook_hash
 from traitlets.config import Config
 
 from lrcourse.build import tool_environment
@@ -167,14 +167,19 @@ def test_the_left_out_files_are_named_in_one_short_note(tmp_path):
     assert "\n" not in forged and "\x1b" not in forged and "'a\\nalice   graded 0\\x1b[2J.txt'" in forged
 
 
-@pytest.mark.slow
-def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autograded_nor_feedback(tmp_path):
-    """A correct notebook with evil.html, sub/x.html and data.csv beside it: full marks, none of the three in
-    autograded/ or feedback/ nor in her kernel's /notebook, and her reason names them; nbgrader's own files
-    are in both folders (release_feedback reads them from feedback/): her secret unchanged, the ledger recording it
-    as hers, as her collect would (F20: a secret no collect recorded is replaced)."""
-    course = make_course(tmp_path / "course", [CHAPTER])
-    write_ledger(course, CHAPTER, {digest(SECRET.encode()): "carol"})
+HAND_COPIED = {"a-by-hand": None, "b-by-hand-short": b"\xff" * 100}  # F15's copies: no secret, a non-UTF-8 one
+COLLECTED, COLLECTED_SECRET = "c-collected", "6f" * 64  # her collect recorded her secret
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """One chapter-1 class graded by `lrcourse grade` for both real-grading tests below: carol (a correct notebook
+    with her own files beside it and a cell that looks around her kernel's folder) and F15's three (two copied in by
+    hand, one collected). Whatever is carried, kept or refused is one student's own folder and secret (each secret
+    recorded for its own holder only), so neither scenario can change the other's outcome; one grading command and
+    one course instead of two."""
+    course = make_course(tmp_path_factory.mktemp("graded-files") / "course", [CHAPTER])
+    write_ledger(course, CHAPTER, {digest(SECRET.encode()): "carol", digest(COLLECTED_SECRET.encode()): COLLECTED})
     path = submit(course, "carol", CHAPTER, solution_answers(CHAPTER))
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(LOOK))
@@ -182,13 +187,41 @@ def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autog
     for name, text in {**STUDENT_FILES, **NBGRADER_FILES}.items():
         (path.parent / name).parent.mkdir(exist_ok=True)
         (path.parent / name).write_text(text)
-    run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1200)
+    for student, secret in {**HAND_COPIED, COLLECTED: COLLECTED_SECRET.encode()}.items():
+        path = submit(course, student, CHAPTER, solution_answers(CHAPTER))
+        (path.parent / "timestamp.txt").write_text(NBGRADER_FILES["timestamp.txt"])
+        if secret is not None:
+            (path.parent / "submission_secret.txt").write_bytes(secret)
+    run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1800)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-
     with open(course / "reports" / f"{CHAPTER}.csv", newline="", encoding="utf-8") as handle:
-        [row] = list(csv.DictReader(handle))
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    return course, rows
+
+
+def release_feedback(course: Path, exchange: Path) -> list[Path]:
+    """nbgrader's release_feedback of the class into a fresh exchange: the pages it released."""
+    exchange.mkdir()
+    released = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "release_feedback", CHAPTER, f"--Exchange.root={exchange}"],
+        cwd=course, env=tool_environment(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert released.returncode == 0, released.stdout + released.stderr
+    return sorted((exchange / "lr-schedules" / "feedback").glob("*.html"))
+
+
+@pytest.mark.slow
+def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autograded_nor_feedback(
+    graded_class, tmp_path
+):
+    """A correct notebook with evil.html, sub/x.html and data.csv beside it: full marks, none of the three in
+    autograded/ or feedback/ nor in her kernel's /notebook, and her reason names them; nbgrader's own files
+    are in both folders (release_feedback reads them from feedback/): her secret unchanged, the ledger recording it
+    as hers, as her collect would (F20: a secret no collect recorded is replaced)."""
+    course, rows = graded_class
+    row = rows["carol"]
     assert row["status"] == "graded", row
-    [tests] = scores(course, CHAPTER).values()  # full marks on every autograded cell (written answers: by hand)
+    tests = scores(course, CHAPTER)["carol"]  # full marks on every autograded cell (written answers: by hand)
     assert tests and all(score == most > 0 for score, most in tests.values()), tests
     assert all(name in row["reason"] for name in STUDENT_FILES) and "left out" in row["reason"], row
     for kind, own in (("autograded", NB), ("feedback", NB.replace(".ipynb", ".html"))):
@@ -212,48 +245,23 @@ def test_a_students_files_beside_her_notebook_reach_neither_her_kernel_nor_autog
         writer.close()
     page = course / "feedback" / "carol" / CHAPTER / NB.replace(".ipynb", ".html")
     assert sorted(path.name for path in page.parent.iterdir()) == sorted([page.name, *NBGRADER_FILES])
-    exchange = tmp_path / "exchange"  # nbgrader's release_feedback reads both of its files from feedback/
-    exchange.mkdir()
-    released = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "release_feedback", CHAPTER, f"--Exchange.root={exchange}"],
-        cwd=course, env=tool_environment(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert released.returncode == 0, released.stdout + released.stderr
-    [sent] = (exchange / "lr-schedules" / "feedback").glob("*.html")
-    assert sent.read_bytes() == page.read_bytes()
+    # nbgrader's release_feedback reads both of its files from feedback/: her page, under her own secret
+    sent = {path.name: path for path in release_feedback(course, tmp_path / "exchange")}
+    hers = f"{notebook_hash(secret=SECRET, notebook_id=Path(NB).stem)}.html"
+    assert sent[hers].read_bytes() == page.read_bytes(), sorted(sent)
 
 
 @pytest.mark.slow
-def test_release_feedback_reaches_every_student_when_some_were_copied_in_by_hand(tmp_path):
+def test_release_feedback_reaches_every_student_when_some_were_copied_in_by_hand(graded_class, tmp_path):
     """F15: two submissions copied into submitted/ by hand, as README says (timestamp.txt only; one with a short
     non-UTF-8 secret), graded before one collected from the exchange: nbgrader's release_feedback stopped at the
-    first with FileNotFoundError for everyone after it. Now all three are released, the hand-copied ones say why
+    first with FileNotFoundError for everyone after it. Now all are released, the hand-copied ones say why
     they cannot fetch it, and the collected student's own secret is kept (her fetch_feedback finds it): since F20
     only a secret the ledger records as hers, as her collect recorded it."""
-    course = make_course(tmp_path / "course", [CHAPTER])
-    write_ledger(course, CHAPTER, {digest(SECRET.encode()): "c-collected"})
-    secrets_of = {"a-by-hand": None, "b-by-hand-short": b"\xff" * 100, "c-collected": SECRET.encode()}
-    for student, secret in secrets_of.items():
-        path = submit(course, student, CHAPTER, solution_answers(CHAPTER))
-        (path.parent / "timestamp.txt").write_text(NBGRADER_FILES["timestamp.txt"])
-        if secret is not None:
-            (path.parent / "submission_secret.txt").write_bytes(secret)
-    run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1800)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    with open(course / "reports" / f"{CHAPTER}.csv", newline="", encoding="utf-8") as handle:
-        rows = {row["student"]: row for row in csv.DictReader(handle)}
-    assert all(rows[student]["status"] == "graded" for student in secrets_of), rows
-    assert [student for student in secrets_of if NO_SECRET in rows[student]["reason"]] == [
-        "a-by-hand",
-        "b-by-hand-short",
-    ]
-    assert (course / "feedback" / "c-collected" / CHAPTER / "submission_secret.txt").read_text() == SECRET
-
-    exchange = tmp_path / "exchange"
-    exchange.mkdir()
-    released = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "release_feedback", CHAPTER, f"--Exchange.root={exchange}"],
-        cwd=course, env=tool_environment(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert released.returncode == 0, released.stdout + released.stderr
-    assert len(list((exchange / "lr-schedules" / "feedback").glob("*.html"))) == len(secrets_of)
+    course, rows = graded_class
+    assert all(rows[student]["status"] == "graded" for student in [*HAND_COPIED, COLLECTED]), rows
+    assert sorted(student for student in rows if NO_SECRET in rows[student]["reason"]) == sorted(HAND_COPIED)
+    kept = (course / "feedback" / COLLECTED / CHAPTER / "submission_secret.txt").read_text()
+    assert kept == COLLECTED_SECRET
+    assert max(HAND_COPIED) < COLLECTED, "the hand copies come first in release_feedback's order"
+    assert len(release_feedback(course, tmp_path / "exchange")) == len(rows) == len(HAND_COPIED) + 2  # carol too

@@ -1,8 +1,9 @@
 """The graded exercises never misgrade: real nbgrader grading of correct, wrong, forbidden and broken answers.
 
-Every answer in `tests/catalogue/` is a student of a scratch course graded by `lrcourse grade`
+Every answer in `tests/catalogue/` is submitted by a student of a scratch course graded by `lrcourse grade`
 (nbgrader's own autograde, per student; two workers for chapters 2 and 3, one for the shorter classes): see
-`gradedclass.py`; the catalogue's students without the chapter's demonstrations no kept cell needs (most of their
+`gradedclass.py`; in chapters 2 and 3 an answer that is plain data rides with a correct answer of another exercise,
+neither able to change the other's outcome (`support/packing.py`); the catalogue's students without the chapter's demonstrations no kept cell needs (most of their
 kernel time; the trusted verdicts never run them), the solution graded both ways and held alike. Each test cell must
 give full marks or zero exactly as the catalogue says.
 `test_class_grading.py` holds plain sequential `nbgrader autograde` (the in-kernel hidden tests) to the catalogue
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import nbformat
 import pytest
 
 from lrcourse.build import chapters
 
+import catalogue
 from support.gradedclass import ANSWERS, BROKEN, BROKEN_CHAPTER, WITHOUT_DEMONSTRATIONS, student_name
 from support.paths import ROOT
 
@@ -93,7 +96,7 @@ class ChapterFidelity:
         assert cells and all(score == 0 for score, _ in cells.values()), cells
 
     def test_each_answer_loses_exactly_the_cells_it_should(self, graded, answer):
-        everything = graded.scores[student_name(answer)]
+        everything = graded.scores[graded.carriers[student_name(answer)]]
         assert set(answer.cells) <= set(everything)
         cells = {name: everything[name] for name in answer.cells}  # the answered exercise's test cells
         partial = {name for name, (score, maximum) in cells.items() if 0 < score < maximum}
@@ -209,6 +212,36 @@ def test_every_chapter_has_its_class():
         ]
         assert not graded, f"{chapter} has graded cells now: give it a class above and remove it from NOT_GRADED_YET"
     assert {answer.chapter for answer in ANSWERS} <= named, "a catalogue answer no class grades"
+
+
+def test_answers_packed_into_one_student_cannot_touch_each_other():
+    """support/packing.py's rule, read again from each student it makes: one correct answer carries plain data of
+    other exercises (a literal bound to its exercise's names, no coin, not expected to lose every cell), one answer
+    an exercise, and no answer nor its exercise's test cells names another's names. It packs in chapters 2 and 3."""
+    import ast
+
+    from support.packing import PACKED_CHAPTERS, cell_sources, exercise_names, packed
+
+    for chapter in PACKED_CHAPTERS:
+        names, sources = exercise_names(chapter), cell_sources(chapter)
+        groups = packed(chapter, [answer for answer in ANSWERS if answer.chapter == chapter])
+        assert sorted(a.name for group in groups for a in group) == sorted(
+            a.name for a in ANSWERS if a.chapter == chapter
+        )
+        assert any(len(group) > 1 for group in groups), chapter
+        for carrier, *passengers in groups:
+            group = [carrier, *passengers]
+            assert not passengers or (carrier in catalogue.CORRECT and not carrier.failing and not carrier.or_fails)
+            assert len({answer.cell for answer in group}) == len(group), group
+            for passenger in passengers:
+                [statement] = ast.parse(passenger.source).body
+                assert {target.id for target in statement.targets} == names[passenger.cell], passenger
+                ast.literal_eval(statement.value)
+                assert not passenger.or_fails and passenger.failing != set(passenger.cells), passenger
+            for one in group:
+                read = "\n".join([one.source, *(sources[cell] for cell in one.cells)])
+                others = set().union(*(names[other.cell] for other in group if other is not one))
+                assert not [name for name in others if re.search(rf"\b{re.escape(name)}\b", read)], (one.name, others)
 
 
 def test_every_catalogue_student_has_an_id_the_intake_accepts():

@@ -2,8 +2,9 @@
 
 Each chapter is a course of its own whose students are the solution, the untouched release and every
 catalogue answer of the chapter (these without the demonstrations no graded cell needs: support/demonstrations.py,
-and the solution once more so); chapter 3 also gets the broken submissions an instructor meets in a real
-class. Each is graded by the `lrcourse grade` command as an instructor would run it: two workers for a class long
+and the solution once more so; in chapters 2 and 3 an answer that is plain data rides with a correct answer of
+another exercise, one student for both: support/packing.py); chapter 3 also gets the broken submissions an
+instructor meets in a real class. Each is graded by the `lrcourse grade` command as an instructor would run it: two workers for a class long
 enough to gain from them, one for the rest (`workers_for`). (The README's
 example class, in chapter 2, is graded once per session for the export and class-report tests, which also hold
 it to the README: classresults.py.)
@@ -24,6 +25,7 @@ from lrcourse.build import tool_environment
 import catalogue
 from support.course import NOTEBOOK, make_course, scores, solution_answers, submit, submit_text
 from support.demonstrations import strip_demonstrations
+from support.packing import packed
 
 ANSWERS = (
     catalogue.CORRECT + catalogue.WRONG + catalogue.FORBIDDEN + catalogue.BROKEN + [catalogue.STEP_HANGS_AT_DEFINITION]
@@ -134,6 +136,7 @@ class GradedChapter:
     chapter: str
     scores: dict  # student -> test cell -> (score, max)
     run: subprocess.CompletedProcess  # `lrcourse grade` of the chapter
+    carriers: dict  # a catalogue answer's student_name -> the student who submitted it (support/packing.py)
 
 
 # A grading worker's start (nbgrader, its kernel zygote, the answers' zygote) costs about 12 CPU-s, as much as
@@ -150,23 +153,24 @@ def workers_for(students: int) -> int:
 
 def build_graded_chapter(directory: Path, chapter: str) -> GradedChapter:
     """A course of one chapter whose students are the solution, the untouched release and every catalogue
-    answer of the chapter (plus the broken submissions in chapter 3), graded by `lrcourse grade`. One chapter a
-    course, so that the chapters are graded side by side."""
+    answer of the chapter (some two or more to a student: support/packing.py; plus the broken submissions in chapter
+    3), graded by `lrcourse grade`. One chapter a course, so that the chapters are graded side by side."""
     course = make_course(directory, [chapter])
     submit(course, "solution", chapter, solution_answers(chapter))
     submit(course, "untouched", chapter)
     # The catalogue's students without the demonstrations no graded cell needs (most of their kernel time):
     # `solution-without-demonstrations` holds them alike (tests/test_grading_fidelity.py), the two above keep them all.
     strip_demonstrations(submit(course, WITHOUT_DEMONSTRATIONS, chapter, solution_answers(chapter)), chapter)
-    for answer in ANSWERS:
-        if answer.chapter == chapter:
-            path = submit(course, student_name(answer), chapter, {answer.cell: answer.source})
-            strip_demonstrations(path, chapter)
+    carriers = {}
+    for group in packed(chapter, [answer for answer in ANSWERS if answer.chapter == chapter]):
+        path = submit(course, student_name(group[0]), chapter, {answer.cell: answer.source for answer in group})
+        strip_demonstrations(path, chapter)
+        carriers.update((student_name(answer), student_name(group[0])) for answer in group)
     if chapter == BROKEN_CHAPTER:
         submit_broken(course)
     students = sum(1 for folder in (course / "submitted").iterdir() if (folder / chapter).is_dir())
     run = lrcourse(course, "grade", chapter, "--workers", str(workers_for(students)), timeout=3600)
-    return GradedChapter(course, chapter, scores(course, chapter), run)
+    return GradedChapter(course, chapter, scores(course, chapter), run, carriers)
 
 
 __all__ = [

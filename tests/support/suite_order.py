@@ -13,8 +13,10 @@
 # Since their catalogue students are graded without the chapter's demonstrations (support/demonstrations.py), the
 # fidelity classes cost less than the seconds above (CPU-seconds of the class's whole process tree, a cpuacct cgroup,
 # the class alone with -p no:xdist, 2026-12-05, load 8 to 15): chapter 7 665 before, 224 after; chapter 2 200
-# before, 125 after; after, chapter 3 253, chapter 6 179, chapter 5 73, chapter 1 49, chapter 4 39. The order above
-# is the older measure's, not yet remade with these. test_fleet_limits (198 s, mostly
+# before, 125 after; after, chapter 3 253, chapter 6 179, chapter 5 73, chapter 1 49, chapter 4 39. Since chapters 2
+# and 3 pack their plain-data answers with correct ones (support/packing.py: chapter 3's 113 answers in 90 students,
+# chapter 2's 54 in 48), measured alike at load 8 to 14: chapter 3 266 before, 240 after; chapter 2 131 before, 127
+# after. The order above is the older measure's, not yet remade with these. test_fleet_limits (198 s, mostly
 # waiting out a 90 s limit) was started last and lengthened the tail (a 3-worker `--durations` run, 2026-12-04).
 # Alone (`-n 1`, 2026-12-05, load 3 to 7 from other work): test_fleet_versions 173 s, test_fleet_limits 134 s (its
 # limit then 60 s, now 45 s: waited out), test_fleet_full 125 s (then a 25 s sleep, now 5 s),
