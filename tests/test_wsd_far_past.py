@@ -1,8 +1,8 @@
 """Chapter 7's decay cell far past the schedule's end (issue 24, R24u, R24v, R24w): its steps there are spaced no wider
-than the shortest phase (40 steps each), so a factor that brings back any phase, alone or with others, at a step up to
-10,000 is asked while it differs from PyTorch's rate (R24w: on (3, 6, 100) a warm-up or stable phase of 3 or 6 steps came
-back between the steps asked every 100), and correct factors still pass. In this process, fast: the grading itself is
-tests/test_grading_fidelity.py::TestPractice."""
+than the shortest phase (40 steps each), so a factor that brings back any phase, alone or with others, at a step up
+to 10,000 is asked while it differs from PyTorch's rate (R24w: on (3, 6, 100) a warm-up or stable phase of 3 or 6
+steps came back between the steps asked every 100), and correct factors still pass. In this process, fast: the
+grading itself is tests/test_grading_fidelity.py::TestPractice."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from lrcourse.checking.expected import ExpectedValues
 from lrcourse.tolerances import RATE_ATOL, WSD_RTOL
 
 from catalogue.wsd import WSD_CORRECT, WSD_REFERENCE, wsd_variant
+from catalogue.wsd_restarts import PHASE_RESTARTS
 
 DECAY_CELL = "test_wsd_decay"
 # R24u's closed form: the warm-up's line held at 1 after the peak, times the decay's parabola held at 1 before it
@@ -211,27 +212,8 @@ def test_the_far_past_run_is_no_longer_than_the_runs_the_budget_was_set_for():
     assert 2 * total + 1 + len(call["after"]) <= 541
 
 
-R24W_ESCAPES = {  # 6/6 on the old case (3, 6, 100): the phases' 3, 6 or 9 steps came back between the steps asked
-    "stable_every_1000": (
-        "        if step < warmup_steps + stable_steps:\n",
-        "        if warmup_steps <= step % 1000 < warmup_steps + stable_steps:\n",
-    ),
-    "warmup_every_1024": (
-        "        if step < warmup_steps:\n            return start_factor + (1 - start_factor) * step / warmup_steps\n",
-        "        if step % 1024 < warmup_steps:\n"
-        "            return start_factor + (1 - start_factor) * (step % 1024) / warmup_steps\n",
-    ),
-    "warmup_and_stable_every_ten_schedules": (
-        "        if step < warmup_steps:\n            return start_factor + (1 - start_factor) * step / warmup_steps\n"
-        "        if step < warmup_steps + stable_steps:\n",
-        "        if step % (10 * total) < warmup_steps:\n"
-        "            return start_factor + (1 - start_factor) * (step % (10 * total)) / warmup_steps\n"
-        "        if step % (10 * total) < warmup_steps + stable_steps:\n",
-    ),
-}
-
-
-@pytest.mark.parametrize("name", R24W_ESCAPES)
-def test_the_cell_catches_the_phase_restarts_r24w_found_escaping(name):
+@pytest.mark.parametrize("restart", PHASE_RESTARTS, ids=lambda a: a.name)
+def test_the_cell_catches_the_phase_restarts_r24w_found_escaping(restart):
+    """R24w's warm-up, stable phase, or both, started again (6/6 on the old case: 3, 6 or 9 steps between those)."""
     with pytest.raises(CheckFailed, match=r"step\(s\) after the schedule's last step \(119\)"):
-        check_wsd(answer(wsd_variant(*R24W_ESCAPES[name])), **far_past_call())
+        check_wsd(answer(restart.source), **far_past_call())
