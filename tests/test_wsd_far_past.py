@@ -1,12 +1,13 @@
-"""Chapter 7's decay cell far past the schedule's end (issue 24, R24u, R24v): its steps there are spaced no wider than
-the run of steps above 0 that a restart brings back, of the whole schedule (109 steps) or of its decay alone (100), so a
-factor that starts either again with any period up to the cell's stated bound is asked while it is above 0, and correct
-factors still pass. In this process, fast: the
+"""Chapter 7's decay cell far past the schedule's end (issue 24, R24u, R24v, R24w): its steps there are spaced no wider
+than the shortest phase (40 steps each), so a factor that brings back any phase, alone or with others, at a step up
+to 10,000 is asked while it differs from PyTorch's rate (R24w: on (3, 6, 100) a warm-up or stable phase of 3 or 6
+steps came back between the steps asked every 100), and correct factors still pass. In this process, fast: the
 grading itself is tests/test_grading_fidelity.py::TestPractice."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import nbformat
 import numpy as np
@@ -17,9 +18,10 @@ from lrcourse.build import ROOT
 from lrcourse.checking import CheckFailed, check_wsd
 from lrcourse.checking.expect import close
 from lrcourse.checking.expected import ExpectedValues
-from lrcourse.tolerances import WSD_RTOL
+from lrcourse.tolerances import RATE_ATOL, WSD_RTOL
 
 from catalogue.wsd import WSD_CORRECT, WSD_REFERENCE, wsd_variant
+from catalogue.wsd_restarts import PHASE_RESTARTS
 
 DECAY_CELL = "test_wsd_decay"
 # R24u's closed form: the warm-up's line held at 1 after the peak, times the decay's parabola held at 1 before it
@@ -97,37 +99,99 @@ def test_every_restart_period_up_to_the_stated_n_is_asked_while_above_zero():
     assert f"up to {n:,} steps" in decay_cell(), f"the cell's comment should state {n:,}"
 
 
-def test_every_decay_restart_period_up_to_the_stated_bound_is_asked_while_above_zero():
-    """R24v: the decay alone started again every P steps (from step W + S + P, 100 steps above 0) differs from PyTorch's
-    rate at one of the steps asked for every P up to the bound the comment states, and not at the bound + 1: the last
-    restart met is the one whose 100 steps hold 10,000. On the old case (3, 100, 6) it came back for 6 steps only and
-    8,287 of the periods up to 10,000 escaped."""
+# R24w: the phases a restart brings back (the first and the one after the last: 0 warm-up, 1 stable, 2 decay, 3 the end)
+# and the comment's words for the largest period it catches (the step a restart returns at, P or P + 40 or P + 80, no
+# later than 10,000)
+RESTARTS = {
+    "whole schedule": (
+        (0, 3),
+        "the whole schedule, of its warm-up, or of warm-up and stable with a period up to 10,000",
+    ),
+    "warm-up": ((0, 1), "the whole schedule, of its warm-up, or of warm-up and stable with a period up to 10,000"),
+    "warm-up and stable": (
+        (0, 2),
+        "the whole schedule, of its warm-up, or of warm-up and stable with a period up to 10,000",
+    ),
+    "stable": ((1, 2), "of the stable phase (alone or with the decay) up to 9,960"),
+    "stable and decay": ((1, 3), "of the stable phase (alone or with the decay) up to 9,960"),
+    "decay": ((2, 3), "of the decay alone up to 9,920"),
+}
+# at every multiple of the period (`step % period` in the phases' steps) or every period after the phases began: the
+# same when they begin at step 0
+FORMS = [(name, "at multiples") for name in RESTARTS] + [
+    (name, "after they began") for name in ("stable", "stable and decay", "decay")
+]
+
+
+def restarted_steps(steps: np.ndarray, period: int, begin: int, end: int, form: str) -> np.ndarray:
+    """The step of the reference schedule whose rate a factor restarting the steps `begin` to `end` every `period`
+    steps gives at each of `steps`."""
+    back = (
+        steps % period if form == "at multiples" else np.where(steps < begin, steps, begin + (steps - begin) % period)
+    )
+    return np.where((begin <= back) & (back < end), back, steps)
+
+
+def comment() -> str:
+    """The decay cell's far-past comment as one line."""
+    lines = decay_cell().split("# far past the end")[1].split("\ncheck_wsd")[0]
+    return re.sub(r"\s*\n# ", " ", lines)
+
+
+@pytest.mark.parametrize(("phases", "form"), FORMS)
+def test_a_restart_of_any_phases_is_caught_when_it_differs_by_step_10_000(phases, form):
+    """R24w: for every period P up to 10,000, the reference factor with these phases started again every P steps is
+    caught (differs from PyTorch's rate at a step asked) exactly when it differs from it at some step up to 10,000;
+    the first period it escapes at while differing is the comment's bound + 1. On the old case (3, 6, 100) 8,991
+    warm-up and 8,294 stable periods up to 10,000 escaped (their 3 or 6 steps fell between the steps asked)."""
     asked, want, call = asked_and_wanted()
-    warmup, stable, decay, start, lr = (call[key] for key in ("warmup", "stable", "decay", "start_factor", "lr"))
-    factor, peak_end = answer(WSD_REFERENCE)(warmup, stable, decay, start), warmup + stable
+    lengths = [call[key] for key in ("warmup", "stable", "decay")]
+    (first, stop), words = RESTARTS[phases]
+    begin, end, last, lr = sum(lengths[:first]), sum(lengths[:stop]), max(asked), call["lr"]
+    factor = answer(WSD_REFERENCE)(*lengths, call["start_factor"])
+    reference, asked = np.array([factor(step) for step in range(2 * last + 1)]), np.array(asked)
+    want = np.array([want[step] for step in asked])
+    assert closes(lr * reference[asked], want).all()
 
-    def rate(step: int, period: int) -> float:
-        return lr * factor(step if step < peak_end else peak_end + (step - peak_end) % period)
+    def caught(period: int) -> bool:
+        return not closes(lr * reference[restarted_steps(asked, period, begin, end, form)], want).all()
 
-    bound = first_escaping(rate, asked, want, range(1, 20_001)) - 1
-    assert bound == max(asked) - peak_end == 9_991, bound
-    assert decay >= 100 and f"its decay alone ({decay} steps above 0" in decay_cell()
-    assert f"with a period up to {bound:,} steps" in decay_cell(), f"the cell's comment should state {bound:,}"
-    # the answer written so, checked for real: caught at the bound, passing one step past it
+    def differs(period: int, up_to: int) -> bool:
+        steps = np.arange(up_to + 1)
+        return bool((reference[restarted_steps(steps, period, begin, end, form)] != reference[steps]).any())
+
+    assert [p for p in range(1, last + 1) if not caught(p) and differs(p, last)] == []
+    assert [p for p in range(1, last + 1) if caught(p) and not differs(p, last)] == []
+    bound = next(p for p in range(1, 2 * last) if not caught(p) and differs(p, 2 * last)) - 1
+    assert bound == last - begin, bound
+    assert words.endswith(f"up to {bound:,}") and words in comment(), comment()
+
+
+def closes(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """`close` (lrcourse.checking.expect) at every step: math.isclose within WSD_RTOL and RATE_ATOL."""
+    return np.abs(got - want) <= np.maximum(WSD_RTOL * np.maximum(np.abs(got), np.abs(want)), RATE_ATOL)
+
+
+def test_the_decay_restarted_at_the_bound_is_caught_and_one_step_past_it_passes():
+    """R24v's decay alone started again every P steps, checked for real: caught at the comment's bound, passing one
+    period past it (its return at step W + S + P lies past 10,000)."""
+    call = far_past_call()
+    bound = max(call["after"]) - call["warmup"] - call["stable"]
+    assert f"of the decay alone up to {bound:,}" in comment()
     check_wsd(restarting_decay(str(bound + 1)), **call)
-    with pytest.raises(CheckFailed, match=r"step\(s\) after the schedule's last step \(108\)"):
+    with pytest.raises(CheckFailed, match=r"step\(s\) after the schedule's last step \(119\)"):
         check_wsd(restarting_decay(str(bound)), **call)
 
 
 @pytest.mark.parametrize("period", ["600", "1500", "3000", "7 * total", "8 * total", "10_000"])
 def test_the_cell_catches_the_restarts_r24u_found_escaping(period):
-    with pytest.raises(CheckFailed, match=r"step\(s\) after the schedule's last step \(108\)"):
+    with pytest.raises(CheckFailed, match=r"step\(s\) after the schedule's last step \(119\)"):
         check_wsd(restarting(period), **far_past_call())
 
 
 @pytest.mark.parametrize("period", ["1000", "1500", "(7 * total)", "9_000"])
 def test_the_cell_catches_the_decay_restarts_r24v_found_escaping(period):
-    with pytest.raises(CheckFailed, match=r"step\(s\) after the schedule's last step \(108\)"):
+    with pytest.raises(CheckFailed, match=r"step\(s\) after the schedule's last step \(119\)"):
         check_wsd(restarting_decay(period), **far_past_call())
 
 
@@ -146,3 +210,10 @@ def test_the_far_past_run_is_no_longer_than_the_runs_the_budget_was_set_for():
     call = far_past_call()
     total = call["warmup"] + call["stable"] + call["decay"]
     assert 2 * total + 1 + len(call["after"]) <= 541
+
+
+@pytest.mark.parametrize("restart", PHASE_RESTARTS, ids=lambda a: a.name)
+def test_the_cell_catches_the_phase_restarts_r24w_found_escaping(restart):
+    """R24w's warm-up, stable phase, or both, started again (6/6 on the old case: 3, 6 or 9 steps between those)."""
+    with pytest.raises(CheckFailed, match=r"step\(s\) after the schedule's last step \(119\)"):
+        check_wsd(answer(restart.source), **far_past_call())

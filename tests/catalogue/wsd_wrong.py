@@ -12,6 +12,7 @@ step late scored 2 of 6, a stable phase a step short 3)."""
 from __future__ import annotations
 
 from catalogue.wsd import wsd, wsd_variant
+from catalogue.wsd_restarts import PHASE_RESTARTS
 
 WARMUP, DECAY, EDGES, RESUME = "test_wsd_warmup", "test_wsd_decay", "test_wsd_edges", "test_wsd_resume"
 
@@ -334,8 +335,8 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=(WARMUP,),
         score=5,
     ),
-    wsd(  # R24t: a cycle of three schedules. The decay cell's steps far past the end are 100 apart up to 10,000, its
-        # schedule 109 steps above 0: any restart of period up to 10,000 is asked while above 0 (R24u, issue 24)
+    wsd(  # R24t: a cycle of three schedules. The decay cell's steps far past the end are 40 apart up to 10,000, each
+        # phase 40 steps: any restart of period up to 10,000 is asked while above 0 (R24u, R24w, issue 24)
         "restarts_every_three_schedules",
         wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 3 * total\n"),
         fails=(DECAY,),
@@ -393,4 +394,5 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=(DECAY,),
         score=4,
     ),
+    *PHASE_RESTARTS,
 ]
