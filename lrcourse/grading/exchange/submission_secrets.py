@@ -93,6 +93,11 @@ UNRECORDED = (
     "lrcourse grade --force gives it back to her feedback (it grades the whole class again: hand-graded answers wait "
     f"to be confirmed again in formgrader). Else: {AGAIN}"
 )
+EARLIER_KEPT = (
+    "this student's earlier {}, recorded as theirs, is kept in its place: they fetch this feedback through the "
+    "exchange (filed under their earlier submission's secret, which their own fetch_feedback still tries); the grade "
+    "is unaffected, and nothing needs doing"
+)
 NOBODY = ""  # the ledger's owner of a secret several students' folders held before any collect recorded it
 
 
@@ -104,6 +109,23 @@ class LedgerUnreadable(ExchangeUnusable):
 def shared_note(owner: str) -> str:
     """The report of a holder whose secret is another's (`owner`), or no one's (`NOBODY`)."""
     return CONTESTED if owner == NOBODY else SHARED_SECRET.format(owner)
+
+
+def collect_note(files: dict[str, bytes], student: str, owner: str, earlier: bool) -> str | None:
+    """What collect reports of the secret it wrote for `student` (None: hers, kept): NO_SECRET or whose it is
+    (`shared_note`), where a fresh one was written; where her earlier secret was kept instead (`earlier`, F22),
+    why, and that she fetches this feedback (F23: the old note asked for an extension or a hand-over needlessly)."""
+    if usable_secret(files) and owner == student:
+        return None
+    if not earlier:
+        return shared_note(owner) if usable_secret(files) else NO_SECRET
+    if not usable_secret(files):
+        why = f"no usable {SECRET}"
+    elif owner == NOBODY:
+        why = f"its {SECRET} is also held by a classmate's submission, and no earlier collect recorded whose it is"
+    else:
+        why = f"its {SECRET} is also held by the student {owner!r} (now or in an earlier submission)"
+    return f"{why}: {EARLIER_KEPT.format(SECRET)}"
 
 
 def usable_secret(files: dict[str, bytes]) -> bool:
@@ -302,16 +324,17 @@ def read_secret(path: Path, dir_fd: int | None = None, seen: os.stat_result | No
 
 def secret_recorded(
     files: dict[str, bytes], student: str, ledger: dict[str, str], course: Path, assignment: str
-) -> tuple[bytes, str]:
+) -> tuple[bytes, str | None]:
     """`secret_to_keep`, given the secret of the student's folder in submitted/, and a secret it gives an owner
     written to the ledger at once, before her folder moves in: a grade between the two read no owner for it
-    (UNRECORDED, a fresh secret) and, the folder unchanged, skipped her ever after (F21)."""
+    (UNRECORDED, a fresh secret) and, the folder unchanged, skipped her ever after (F21). The secret and collect's
+    note on it (`collect_note`)."""
     size = len(ledger)
     previous = read_secret(course / "submitted" / student / assignment / SECRET)
     secret, owner = secret_to_keep(files, student, ledger, previous)
     if len(ledger) != size:
         write_ledger(course, assignment, ledger)
-    return secret, owner
+    return secret, collect_note(files, student, owner, earlier=previous is not None and secret == previous)
 
 
 def secret_to_keep(
