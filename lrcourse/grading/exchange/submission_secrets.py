@@ -56,7 +56,7 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Submission
 from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
-from lrcourse.grading.exchange.ledger_folder import LEDGER, ledger_folder
+from lrcourse.grading.exchange.ledger_folder import LEDGER, ledger_folder, out_of_reach, to_course_owner
 
 SECRET = "submission_secret.txt"
 AGAIN = (
@@ -154,7 +154,7 @@ def read_ledger(course: Path, assignment: str) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as error:
-        raise LedgerUnreadable(_unreadable(path, error)) from None
+        raise LedgerUnreadable(_unreadable(path, out_of_reach(course) or error)) from None
     if not isinstance(ledger, dict) or not all(isinstance(v, str) for v in ledger.values()):
         raise LedgerUnreadable(_unreadable(path, "not a JSON object of secret digests and owners"))
     return ledger
@@ -163,8 +163,9 @@ def read_ledger(course: Path, assignment: str) -> dict[str, str]:
 def _unreadable(path: Path, why) -> str:
     return (
         f"the secret ledger {path} cannot be read ({why}): nothing collected or graded, the ledger left as it is. "
-        "If another account wrote it (root's collect), chown it to this one; else restore it from a backup, or, knowing that every secret collected so far loses its owner (a classmate who "
-        "sent one would be given it), move it aside and run again"
+        "If another account wrote it (root's collect), chown it (and its folder, if the reason names it) to this "
+        "one; else restore it from a backup, or, knowing that every secret collected so far loses its owner (a "
+        "classmate who sent one would be given it), move it aside and run again"
     )
 
 
@@ -194,6 +195,7 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
     ledger_folder(course, create=True)
     fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
     try:
+        to_course_owner(fd, course)  # root's ledger, the grader account's to read and write too (F23)
         with os.fdopen(fd, "w") as file:
             json.dump(ledger, file, indent=1, sort_keys=True)
             file.flush()
