@@ -290,7 +290,7 @@ def _refuse(result: Collected, name: str, error: Exception) -> None:
 
 
 def _reason(error: Exception) -> str:
-    if isinstance(error, Refused):
+    if isinstance(error, (Refused, ExchangeUnusable)):  # a ledger that cannot be written: its own reason
         return str(error)
     if isinstance(error, OSError):
         return f"cannot be read: {error.strerror}"

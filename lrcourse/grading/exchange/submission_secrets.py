@@ -106,6 +106,12 @@ class LedgerUnreadable(ExchangeUnusable):
     (an ExchangeUnusable: collect's callers stop with the reason for it as they do for an exchange they cannot use)."""
 
 
+class LedgerUnwritable(ExchangeUnusable):
+    """The ledger cannot be written (its file system full, a disk error): the secrets it would record have no
+    owner on disk, so no folder holding them moves into submitted/ (F21); collect stops with the reason, or refuses
+    the one student whose secret it was (an ExchangeUnusable, as LedgerUnreadable)."""
+
+
 def shared_note(owner: str) -> str:
     """The report of a holder whose secret is another's (`owner`), or no one's (`NOBODY`)."""
     return CONTESTED if owner == NOBODY else SHARED_SECRET.format(owner)
@@ -192,8 +198,11 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
     one unlink the other's, FileNotFoundError, F19), synced to disk before it is renamed over the ledger (else a power
     cut can keep the rename and lose the text: an empty ledger), and the folder synced after (keeps the rename)."""
     path = ledger_path(course, assignment)
-    ledger_folder(course, create=True)
-    fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
+    try:
+        ledger_folder(course, create=True)
+        fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
+    except OSError as error:
+        raise _unwritable(path, error) from error
     try:
         to_course_owner(fd, course)  # root's ledger, the grader account's to read and write too (F23)
         with os.fdopen(fd, "w") as file:
@@ -202,9 +211,19 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
             os.fsync(file.fileno())
         os.replace(fresh, path)
         sync_folder(path.parent)
-    except BaseException:
+    except BaseException as error:
         Path(fresh).unlink(missing_ok=True)
+        if isinstance(error, OSError):  # disk full (F23): a refusal with the reason, not collect's traceback
+            raise _unwritable(path, error) from error
         raise
+
+
+def _unwritable(path: Path, error: OSError) -> LedgerUnwritable:
+    return LedgerUnwritable(
+        f"the secret ledger {path} cannot be written ({error.strerror or error}): it is left as it was, and no "
+        "submission whose secret it would record is moved into submitted/. Make room on its file system (or mend "
+        "the reason) and collect again"
+    )
 
 
 def sync_folder(folder: Path) -> None:
