@@ -11,10 +11,12 @@ import os
 import lrcourse.grading.exchange.inbound_folder as inbound_folder_module
 import lrcourse.grading.exchange.submission_secrets as ledger_module
 from lrcourse.cli import main as lrcourse_main
+from lrcourse.grading.exchange.collect import collect
+from lrcourse.grading.exchange.inbound import user_name
 from lrcourse.grading.exchange.ledger_folder import LEDGER
-from lrcourse.grading.exchange.submission_secrets import ledger_path
+from lrcourse.grading.exchange.submission_secrets import SECRET, ledger_path
 
-from support.inbound_folders import CHAPTER, exchange_course, inbound_folder
+from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 
 
 def full_disk(fd: int) -> None:
@@ -37,3 +39,37 @@ def test_a_ledger_that_cannot_be_written_is_a_refusal_with_the_reason(tmp_path, 
     assert "No space left on device" in said.err and "collect record" not in said.out
     assert not (course / "submitted").exists() or list((course / "submitted").iterdir()) == []
     assert sorted(path.name for path in (course / LEDGER).iterdir()) == [f"{CHAPTER}.lock"]
+
+
+def test_a_folder_a_killed_collect_left_as_replaced_is_put_back(tmp_path):
+    """F23 M3: killed between `_write`'s two renames, the student's folder was `.replaced` (the old) and
+    `.collecting` (the new): none in submitted/, and `lrcourse grade` skipped her. The next collect puts the old one
+    back and notes it, even when it collects nothing of hers now (her inbound folder gone)."""
+    course, exchange = exchange_course(tmp_path)
+    folder, _ = inbound_folder(exchange.inbound)
+    collect(course, CHAPTER, exchange)
+    student = course / "submitted" / user_name(os.geteuid())
+    secret = (student / CHAPTER / SECRET).read_bytes()
+    (student / CHAPTER).rename(student / f".{CHAPTER}.replaced")  # as the kill left it
+    (student / f".{CHAPTER}.collecting").mkdir()
+    for name in os.listdir(folder):
+        (folder / name).unlink()
+    folder.rmdir()
+    result = collect(course, CHAPTER, exchange)
+    assert sorted(os.listdir(student)) == [CHAPTER], os.listdir(student)
+    assert (student / CHAPTER / SECRET).read_bytes() == secret and (student / CHAPTER / FILE).read_text() == HONEST
+    assert [row["submission"] for row in result.notes if "put back" in row["note"]] == [
+        f"submitted/{student.name}/{CHAPTER}"
+    ], result.notes
+
+
+def test_a_replaced_folder_beside_its_folder_is_not_put_back(tmp_path):
+    """Where the folder is in place (a .replaced beside it from elsewhere), nothing is renamed over it."""
+    course, exchange = exchange_course(tmp_path)
+    inbound_folder(exchange.inbound)
+    collect(course, CHAPTER, exchange)
+    student = course / "submitted" / user_name(os.geteuid())
+    (student / f".{CHAPTER}.replaced").mkdir()
+    result = collect(course, CHAPTER, exchange)
+    assert (student / CHAPTER / FILE).read_text() == HONEST
+    assert not [row for row in result.notes if "put back" in row["note"]], result.notes

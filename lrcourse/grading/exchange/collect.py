@@ -54,6 +54,7 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.broken_submit import broken
 from lrcourse.grading.exchange.collect_rows import capped_rows, more_strays, over_budget, superseded_rows
+from lrcourse.grading.exchange.crash_leftovers import put_back_replaced
 from lrcourse.grading.exchange.inbound import (
     EntryBudget,
     OverBudget,
@@ -130,6 +131,7 @@ def collect(
     inbound = open_inbound(exchange)
     result = Collected(assignment, str(exchange.inbound))
     try:
+        result.notes += put_back_replaced(course / "submitted", assignment)
         mounts, untrusted = check_filesystem(inbound, exchange)
         result.notes += [{"submission": "every submission", "note": untrusted}] if untrusted else []
         # no refusal: nbgrader's release makes it so, and each submission in it is still its student's own
@@ -304,9 +306,10 @@ def _stamp(submission: Submission) -> str:
 def _write(
     submitted: Path, student: str, assignment: str, submission: Submission, ledger: dict[str, str]
 ) -> str | None:
-    """Replace submitted/<student>/<assignment> with the submission's files and its trusted time; a crash
-    leaves the old one or the new. Refused, writing nothing, if either folder is a link or not a folder. What collect
-    reports of the secret written (`submission_secrets.collect_note`), None if it is hers."""
+    """Replace submitted/<student>/<assignment> with the submission's files and its trusted time, by two renames: a
+    crash leaves the old one or the new, or, between the two, neither in place (the old one as .replaced, which the
+    next collect puts back: `crash_leftovers`). Refused, writing nothing, if either folder is a link or not a
+    folder. What collect reports of the secret written (`submission_secrets.collect_note`), None if it is hers."""
     for path in (submitted / student, submitted / student / assignment):
         try:
             seen = os.lstat(path)
