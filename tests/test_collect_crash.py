@@ -14,7 +14,7 @@ from lrcourse.cli import main as lrcourse_main
 from lrcourse.grading.exchange.collect import collect
 from lrcourse.grading.exchange.inbound import user_name
 from lrcourse.grading.exchange.ledger_folder import LEDGER
-from lrcourse.grading.exchange.submission_secrets import SECRET, ledger_path
+from lrcourse.grading.exchange.submission_secrets import SECRET, ledger_path, read_ledger, write_ledger
 
 from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 
@@ -73,3 +73,17 @@ def test_a_replaced_folder_beside_its_folder_is_not_put_back(tmp_path):
     result = collect(course, CHAPTER, exchange)
     assert (student / CHAPTER / FILE).read_text() == HONEST
     assert not [row for row in result.notes if "put back" in row["note"]], result.notes
+
+
+def test_the_ledgers_temporary_files_a_killed_writer_left_are_removed_by_the_next_collect(tmp_path):
+    """F23 N2: a SIGKILL in `write_ledger` left `.<chapter>.<random>.writing` for good. The next collect of the
+    chapter (which holds its lock: no one else is writing) removes them; another chapter's are left."""
+    course, exchange = exchange_course(tmp_path)
+    write_ledger(course, CHAPTER, {"ab" * 32: "alice"})
+    for name in (f".{CHAPTER}.k1l2.writing", f".{CHAPTER}.m3n4.writing", ".other_chapter.k1l2.writing"):
+        (course / LEDGER / name).write_text('{"half')
+    inbound_folder(exchange.inbound)
+    collect(course, CHAPTER, exchange)
+    left = sorted(path.name for path in (course / LEDGER).iterdir())
+    assert left == [".other_chapter.k1l2.writing", f"{CHAPTER}.json", f"{CHAPTER}.lock"], left
+    assert read_ledger(course, CHAPTER)["ab" * 32] == "alice" and len(read_ledger(course, CHAPTER)) == 2

@@ -54,7 +54,7 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.broken_submit import broken
 from lrcourse.grading.exchange.collect_rows import capped_rows, more_strays, over_budget, superseded_rows
-from lrcourse.grading.exchange.crash_leftovers import put_back_replaced
+from lrcourse.grading.exchange.crash_leftovers import put_back_replaced, remove_stale_writes
 from lrcourse.grading.exchange.inbound import (
     EntryBudget,
     OverBudget,
@@ -131,6 +131,7 @@ def collect(
     inbound = open_inbound(exchange)
     result = Collected(assignment, str(exchange.inbound))
     try:
+        remove_stale_writes(course, assignment)  # a killed collect's leftovers: no one else writes them (the lock)
         result.notes += put_back_replaced(course / "submitted", assignment)
         mounts, untrusted = check_filesystem(inbound, exchange)
         result.notes += [{"submission": "every submission", "note": untrusted}] if untrusted else []

@@ -4,7 +4,9 @@ its lock (`ledger_folder.one_collect_at_a_time`: no other process is writing eit
 `collect._write` replaces `submitted/<student>/<assignment>` by two renames: the old folder to
 `.<assignment>.replaced`, the new one from `.<assignment>.collecting`. Killed between them, neither is in place: the
 student had no folder in `submitted/`, and `lrcourse grade` skipped her. `put_back_replaced` renames the old one
-back (the collect then replaces it as usual, or keeps it if her submission is refused now).
+back (the collect then replaces it as usual, or keeps it if her submission is refused now). `write_ledger` writes
+through `.<assignment>.<random>.writing`, removed on any error but not on SIGKILL: `remove_stale_writes` removes
+them (only a collect of the assignment writes its ledger, and this one holds the lock).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import shutil
 import stat
 from pathlib import Path
+
+from lrcourse.grading.exchange.ledger_folder import LEDGER
 
 
 def put_back_replaced(submitted: Path, assignment: str) -> list[dict]:
@@ -31,6 +35,13 @@ def put_back_replaced(submitted: Path, assignment: str) -> list[dict]:
         })  # fmt: skip
         shutil.rmtree(stale.parent / f".{assignment}.collecting", ignore_errors=True)
     return notes
+
+
+def remove_stale_writes(course: Path, assignment: str) -> None:
+    """The ledger's temporary files of `assignment` a killed writer left (plain files only)."""
+    for leftover in (course / LEDGER).glob(f".{assignment}.*.writing"):
+        if stat.S_ISREG(os.lstat(leftover).st_mode):
+            leftover.unlink(missing_ok=True)
 
 
 def _plain_folder(path: Path) -> bool:
