@@ -41,6 +41,21 @@ def test_a_ledger_that_cannot_be_written_is_a_refusal_with_the_reason(tmp_path, 
     assert sorted(path.name for path in (course / LEDGER).iterdir()) == [f"{CHAPTER}.lock"]
 
 
+def test_a_ledger_that_cannot_be_written_at_a_students_write_refuses_her_with_the_reason(tmp_path, monkeypatch):
+    """The same at her own write (a fresh secret for an unusable one, recorded as hers before her folder moves in):
+    that student is refused with the ledger's reason (it read 'a fault of lrcourse collect's'), nothing of hers in
+    submitted/."""
+    course, exchange = exchange_course(tmp_path)
+    folder, name = inbound_folder(exchange.inbound)
+    (folder / SECRET).write_text("not a secret nbgrader writes")
+    monkeypatch.setattr(ledger_module.os, "fsync", full_disk)
+    result = collect(course, CHAPTER, exchange)
+    assert result.collected == [] and [row["submission"] for row in result.refused] == [name], result
+    reason = result.refused[0]["reason"]
+    assert reason.startswith(f"the secret ledger {ledger_path(course, CHAPTER)} cannot be written (No space"), reason
+    assert not (course / "submitted" / user_name(os.geteuid()) / CHAPTER).exists()
+
+
 def test_a_folder_a_killed_collect_left_as_replaced_is_put_back(tmp_path):
     """F23 M3: killed between `_write`'s two renames, the student's folder was `.replaced` (the old) and
     `.collecting` (the new): none in submitted/, and `lrcourse grade` skipped her. The next collect puts the old one
