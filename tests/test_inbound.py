@@ -20,7 +20,7 @@ from lrcourse.grading.exchange import inbound, submission_secrets
 from lrcourse.grading.exchange.collect import collect, summary
 from lrcourse.grading.exchange.inbound import Refused, check_submission, claimed, read_submission, user_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
-from lrcourse.grading.exchange.submission_secrets import CONTESTED, NOBODY, SECRET, SHARED_SECRET, digest, write_ledger
+from lrcourse.grading.exchange.submission_secrets import NOBODY, SECRET, SHARED_SECRET, digest, write_ledger
 
 from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 
@@ -273,13 +273,15 @@ def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(
     written = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text()
     assert re.fullmatch("[0-9a-f]{128}", written) and written != bobs
     assert submission_secrets.read_ledger(course, CHAPTER)[digest(bobs.encode())] == "bob"
-    again = collect(course, CHAPTER, exchange)  # collected again: its own (fresh) secret is not a classmate's
-    assert again.left_out == [{"submission": name, "reason": SHARED_SECRET.format("bob")}]
+    again = collect(course, CHAPTER, exchange)  # collected again: its own (fresh) secret is kept (F22), and said so
+    kept = submission_secrets.collect_note({SECRET: bobs.encode()}, user_name(os.geteuid()), "bob", earlier=True)
+    assert again.left_out == [{"submission": name, "reason": kept}] and "they fetch this feedback" in kept
     (folder / SECRET).write_text(copied)
     contested = collect(course, CHAPTER, exchange)  # the hand copy's secret, new to the ledger: no one keeps it
-    assert contested.left_out == [{"submission": name, "reason": CONTESTED}] and contested.collected, contested
+    kept = submission_secrets.collect_note({SECRET: copied.encode()}, user_name(os.geteuid()), NOBODY, earlier=True)
+    assert contested.left_out == [{"submission": name, "reason": kept}] and contested.collected, contested
     fresh = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text()
-    assert re.fullmatch("[0-9a-f]{128}", fresh) and fresh != copied
+    assert fresh == written and fresh != copied
     assert submission_secrets.read_ledger(course, CHAPTER)[digest(copied.encode())] == NOBODY
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -141,3 +143,68 @@ def test_root_grading_a_course_another_account_owns_reads_its_ledger(tmp_path):
     os.chown(course / LEDGER, STUDENT_UID, STUDENT_UID)
     with pytest.raises(LedgerUnsafe, match=f"owned by uid {STUDENT_UID}"):
         read_ledger(course, CHAPTER)
+
+
+@pytest.fixture
+def reachable():
+    """A scratch folder another uid can reach (pytest's tmp_path is under root's 0700 folder), removed after."""
+    scratch = Path(tempfile.mkdtemp(prefix="lrcourse-ledger-"))
+    scratch.chmod(0o755)
+    yield scratch
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def as_user(uid: int, step) -> str:
+    """`step()` run in a child process as `uid` (root sets its ids; no account is needed): what it returned, or the
+    type and text of what it raised."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            said = repr(step())
+        except BaseException as error:
+            said = f"{type(error).__name__}: {error}"
+        os.write(write, said.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        said = pipe.read()
+    os.waitpid(pid, 0)
+    return said
+
+
+@needs_root
+def test_roots_collect_leaves_the_ledger_to_the_course_folders_owner(reachable):
+    """F23 M2: root's collect made `.secret_owners/` (0700), its lock and ledger root's, in a course the grader
+    account owns: the grader's collect was refused (the lock cannot be opened) and its grade could not read the
+    ledger, whatever was chowned but the folder. Now root gives what it makes there to the course folder's owner, so
+    both share one ledger as the README says."""
+    course = reachable / "course"
+    course.mkdir(mode=0o700)
+    os.chown(course, GRADER_UID, GRADER_UID)
+    assert ran(course, CHAPTER) == "collected"  # root's collect: folder and lock
+    write_ledger(course, CHAPTER, {"ab" * 32: "alice"})
+    for path in (course / LEDGER, course / LEDGER / f"{CHAPTER}.lock", ledger_path(course, CHAPTER)):
+        assert (path.stat().st_uid, path.stat().st_gid) == (GRADER_UID, GRADER_UID), path
+    assert as_user(GRADER_UID, lambda: read_ledger(course, CHAPTER)) == repr({"ab" * 32: "alice"})
+    assert as_user(GRADER_UID, lambda: ran(course, CHAPTER)) == repr("collected")
+    assert read_ledger(course, CHAPTER) == {"ab" * 32: "alice"}  # root's grade reads the grader's
+
+
+@needs_root
+def test_a_ledger_folder_another_account_made_is_named_with_its_chown(reachable):
+    """F23 M2: where the folder is what cannot be opened (root's, made before the fix), collect's refusal and
+    grade's LedgerUnreadable said to chown the lock or the .json, which does not help: they name the folder and
+    `chown -R <owner> <course>/.secret_owners`."""
+    course = reachable / "course"
+    course.mkdir(mode=0o700)
+    folder = planted_folder(course)
+    (folder / f"{CHAPTER}.json").write_text("{}")
+    os.chown(course, GRADER_UID, GRADER_UID)
+    mend = f"chown -R {GRADER_UID} {folder}"
+    for step in (lambda: ran(course, CHAPTER), lambda: read_ledger(course, CHAPTER)):
+        said = as_user(GRADER_UID, step)
+        assert said.startswith(("LedgerUnsafe", "LedgerUnreadable")) and mend in said, said

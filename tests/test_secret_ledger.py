@@ -19,10 +19,13 @@ import lrcourse.grading.exchange.collect as collect_module
 from lrcourse.grading import intake
 from lrcourse.grading.exchange.submission_secrets import (
     CONTESTED,
+    EARLIER_KEPT,
     HAND_COPY_CONTESTED,
+    NO_SECRET,
     NOBODY,
     SECRET,
     UNRECORDED,
+    collect_note,
     digest,
     ledger_path,
     read_ledger,
@@ -70,7 +73,8 @@ def test_a_hand_copys_secret_sent_through_the_exchange_by_a_classmate_is_no_ones
     result = collected(course, exchange)
     assert [row["student"] for row in result.collected] == [mallory], result
     assert read_ledger(course, CHAPTER)[digest(secret.encode())] == NOBODY
-    assert {"submission": sent.name, "reason": CONTESTED} in result.left_out, result.left_out
+    kept = collect_note({SECRET: secret.encode()}, mallory, NOBODY, earlier=True)  # her first secret, kept (F23)
+    assert {"submission": sent.name, "reason": kept} in result.left_out, result.left_out
     assert {"submission": f"submitted/{alice}/{CHAPTER}", "note": HAND_COPY_CONTESTED} in result.notes, result.notes
     assert (course / "submitted" / mallory / CHAPTER / SECRET).read_text() != secret
     notes = grade_and_release(course, exchange, [alice, mallory])
@@ -200,6 +204,44 @@ def test_a_student_given_a_fresh_secret_keeps_it_over_later_collects(two_student
     assert seen[0][1] != (first / SECRET).read_text()  # a fresh one, hers
     assert read_ledger(course, CHAPTER)[digest(seen[0][1].encode())] == alice
     assert seen[1] == seen[0] and seen[2] == seen[0], seen
+
+
+@needs_root
+def test_a_student_whose_earlier_secret_is_kept_is_told_she_fetches_her_feedback(two_students):
+    """F23 M1: alice's first submission collected (S1, hers); she submits again (S2) and mallory sends S2 before the
+    collect. Collect keeps S1, hers (F22), but its note said a fresh one was written and that alice cannot fetch this
+    feedback (grant an extension, or hand it over): needless. Now it says her earlier secret is kept and she fetches
+    it, and she does."""
+    scratch, students = two_students
+    course, exchange = class_course(scratch)
+    inbound = exchange / COURSE_ID / "inbound"
+    alice = students.name["alice"]
+    first = (students.submit("alice", released(course, CHAPTER), exchange) / SECRET).read_text()
+    collected(course, exchange)
+    time.sleep(1.1)  # nbgrader's timestamp in the folder's name: a later one
+    before = set(inbound.iterdir())
+    students.submit("alice", released(course, CHAPTER), exchange)
+    (again,) = set(inbound.iterdir()) - before
+    time.sleep(TICK)
+    mallory_sends(students, course, inbound, (again / SECRET).read_text())
+    result = collected(course, exchange)
+    assert (course / "submitted" / alice / CHAPTER / SECRET).read_text() == first
+    (note,) = [row["reason"] for row in result.left_out if row["submission"] == again.name]
+    assert note.endswith(EARLIER_KEPT.format(SECRET)) and "cannot fetch" not in note, note
+    assert grade_and_release(course, exchange, [alice]) == {alice: ""}
+    assert fetched_pages(students, "alice", exchange) == [f"FEEDBACK OF {alice}"]
+
+
+def test_a_fresh_secret_keeps_the_note_that_says_the_student_cannot_fetch_it():
+    """Where a fresh secret is written (no earlier one of hers kept), the notes are as before; where her earlier one
+    is kept, each reason is said with EARLIER_KEPT."""
+    usable = {SECRET: b"ab" * 64}
+    assert collect_note({}, "alice", "alice", earlier=False) == NO_SECRET
+    assert collect_note(usable, "alice", NOBODY, earlier=False) == CONTESTED
+    assert collect_note(usable, "alice", "alice", earlier=True) is None
+    for files, owner in (({}, "alice"), (usable, NOBODY), (usable, "mallory")):
+        note = collect_note(files, "alice", owner, earlier=True)
+        assert note.endswith(EARLIER_KEPT.format(SECRET)) and "cannot fetch" not in note, note
 
 
 def test_two_ledger_writers_at_once_never_fail_and_leave_one_whole_ledger(tmp_path):

@@ -54,6 +54,7 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.broken_submit import broken
 from lrcourse.grading.exchange.collect_rows import capped_rows, more_strays, over_budget, superseded_rows
+from lrcourse.grading.exchange.crash_leftovers import put_back_replaced, remove_stale_writes
 from lrcourse.grading.exchange.inbound import (
     EntryBudget,
     OverBudget,
@@ -75,7 +76,6 @@ from lrcourse.grading.exchange.ledger_folder import one_collect_at_a_time
 from lrcourse.grading.exchange.mounts import listed_on_overlay, mounted_below
 from lrcourse.grading.exchange.root import check_exchange_root, inbound_listed, inbound_not_sticky
 from lrcourse.grading.exchange.submission_secrets import (
-    NO_SECRET,
     SECRET,
     first_held,
     inbound_secret,
@@ -83,7 +83,6 @@ from lrcourse.grading.exchange.submission_secrets import (
     read_ledger,
     record_new_owners,
     secret_recorded,
-    shared_note,
     usable_secret,
 )
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
@@ -132,6 +131,8 @@ def collect(
     inbound = open_inbound(exchange)
     result = Collected(assignment, str(exchange.inbound))
     try:
+        remove_stale_writes(course, assignment)  # a killed collect's leftovers: no one else writes them (the lock)
+        result.notes += put_back_replaced(course / "submitted", assignment)
         mounts, untrusted = check_filesystem(inbound, exchange)
         result.notes += [{"submission": "every submission", "note": untrusted}] if untrusted else []
         # no refusal: nbgrader's release makes it so, and each submission in it is still its student's own
@@ -266,7 +267,7 @@ def _collect_student(
             _refuse_unread(result, submission, error, refused, bounds.refusals)
             continue
         try:
-            shared = _write(submitted, submission.student, result.assignment, submission, ledger)
+            secret_note = _write(submitted, submission.student, result.assignment, submission, ledger)
         except Exception as error:  # that student only
             reason = _reason(error) if not isinstance(error, OSError) else f"cannot be written: {error}"
             result.refused.append({"submission": submission.name, "reason": reason})
@@ -279,10 +280,8 @@ def _collect_student(
             if submission.more_strays:  # counted, not looked at one by one
                 more = submission.more_strays
                 result.left_out.append({"submission": submission.name, "reason": more_strays(more), "more": more})
-            if not usable_secret(submission.files):
-                result.left_out.append({"submission": submission.name, "reason": NO_SECRET})
-            elif shared is not None:
-                result.left_out.append({"submission": submission.name, "reason": shared_note(shared)})
+            if secret_note is not None:
+                result.left_out.append({"submission": submission.name, "reason": secret_note})
         submission.files = {}
         older = [s.name for s in submissions[index + 1 :]]
         result.superseded += superseded_rows(submission.student, older, bounds.kept - 1)
@@ -294,7 +293,7 @@ def _refuse(result: Collected, name: str, error: Exception) -> None:
 
 
 def _reason(error: Exception) -> str:
-    if isinstance(error, Refused):
+    if isinstance(error, (Refused, ExchangeUnusable)):  # a ledger that cannot be written: its own reason
         return str(error)
     if isinstance(error, OSError):
         return f"cannot be read: {error.strerror}"
@@ -308,9 +307,10 @@ def _stamp(submission: Submission) -> str:
 def _write(
     submitted: Path, student: str, assignment: str, submission: Submission, ledger: dict[str, str]
 ) -> str | None:
-    """Replace submitted/<student>/<assignment> with the submission's files and its trusted time; a crash
-    leaves the old one or the new. Refused, writing nothing, if either folder is a link or not a folder. Who owns
-    the secret the submission holds (`ledger`) if not the student (a classmate, or `NOBODY`: a fresh one written)."""
+    """Replace submitted/<student>/<assignment> with the submission's files and its trusted time, by two renames: a
+    crash leaves the old one or the new, or, between the two, neither in place (the old one as .replaced, which the
+    next collect puts back: `crash_leftovers`). Refused, writing nothing, if either folder is a link or not a
+    folder. What collect reports of the secret written (`submission_secrets.collect_note`), None if it is hers."""
     for path in (submitted / student, submitted / student / assignment):
         try:
             seen = os.lstat(path)
@@ -328,7 +328,7 @@ def _write(
         if name not in ("timestamp.txt", SECRET):  # both are written below: the kernel's time, a usable secret
             (fresh / name).write_bytes(data)
     (fresh / "timestamp.txt").write_text(_stamp(submission))
-    secret, holder = secret_recorded(submission.files, student, ledger, submitted.parent, assignment)
+    secret, note = secret_recorded(submission.files, student, ledger, submitted.parent, assignment)
     (fresh / SECRET).write_bytes(secret)
     stale = folder.parent / f".{folder.name}.replaced"
     shutil.rmtree(stale, ignore_errors=True)
@@ -336,7 +336,7 @@ def _write(
         folder.rename(stale)
     fresh.rename(folder)
     shutil.rmtree(stale, ignore_errors=True)
-    return holder if holder != student else None
+    return note
 
 
 RECORD_ROWS = ("collected", "refused", "superseded", "left_out", "notes")  # the record's lists of rows

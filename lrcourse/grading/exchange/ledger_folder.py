@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
+import pwd
 import stat
 import sys
 from collections.abc import Callable
@@ -56,8 +57,8 @@ def refusal(path: Path, why: str) -> LedgerUnsafe:
 
 
 def ledger_folder(course: Path, create: bool = False) -> Path | None:
-    """The course's ledger folder, checked (`unsafe_why`; LedgerUnsafe), made 0700 if `create`; None if there is
-    none and not `create`."""
+    """The course's ledger folder, checked (`unsafe_why`; LedgerUnsafe), made 0700 if `create` (root's given to the
+    course folder's owner: `to_course_owner`); None if there is none and not `create`."""
     folder = course / LEDGER
     if create:
         try:
@@ -71,7 +72,40 @@ def ledger_folder(course: Path, create: bool = False) -> Path | None:
     why = unsafe_why(info, stat.S_ISDIR, course)
     if why:
         raise refusal(folder, why)
+    if create and info.st_uid == 0:
+        to_course_owner(folder, course)
     return folder
+
+
+def to_course_owner(made: int | Path, course: Path) -> None:
+    """Give what root made in the ledger's folder (the folder, a lock, a ledger: an open file, or the folder by its
+    path, never followed) to the course folder's owner: the grader account's collect and grade could not open
+    root's (0700, 0600), and root's grade reads theirs (F23)."""
+    owner = os.stat(course)
+    if os.geteuid() != 0 or owner.st_uid == 0:
+        return
+    if isinstance(made, int):
+        if os.fstat(made).st_uid == 0:
+            os.fchown(made, owner.st_uid, owner.st_gid)
+    else:
+        os.chown(made, owner.st_uid, owner.st_gid, follow_symlinks=False)
+
+
+def out_of_reach(course: Path) -> str | None:
+    """The mend, when the running user cannot enter the ledger's folder (another account made it, 0700: root's
+    collect before F23 left it root's), else None."""
+    folder = course / LEDGER
+    if not folder.is_dir() or os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+        return None
+    uid = os.stat(course).st_uid
+    try:
+        owner = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        owner = str(uid)
+    return (
+        f"the ledger's folder {folder} is not this account's to open (made by another: root's collect?): as root, "
+        f"`chown -R {owner} {folder}` (the course folder's owner)"
+    )
 
 
 def one_collect_at_a_time(collect: Callable) -> Callable:
@@ -88,11 +122,14 @@ def one_collect_at_a_time(collect: Callable) -> Callable:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
         except OSError as error:  # ELOOP: a symbolic link
+            if out_of_reach(course):
+                raise LedgerUnsafe(f"{out_of_reach(course)}; nothing collected") from None
             raise refusal(path, f"not a file collect can open ({error.strerror})") from None
         try:
             why = unsafe_why(os.fstat(fd), stat.S_ISREG, course)
             if why:
                 raise refusal(path, why)
+            to_course_owner(fd, course)
             take_turn(fd, assignment)
             return collect(course, assignment, *args, **options)
         finally:

@@ -56,7 +56,7 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Submission
 from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
-from lrcourse.grading.exchange.ledger_folder import LEDGER, ledger_folder
+from lrcourse.grading.exchange.ledger_folder import LEDGER, ledger_folder, out_of_reach, to_course_owner
 
 SECRET = "submission_secret.txt"
 AGAIN = (
@@ -93,6 +93,11 @@ UNRECORDED = (
     "lrcourse grade --force gives it back to her feedback (it grades the whole class again: hand-graded answers wait "
     f"to be confirmed again in formgrader). Else: {AGAIN}"
 )
+EARLIER_KEPT = (
+    "this student's earlier {}, recorded as theirs, is kept in its place: they fetch this feedback through the "
+    "exchange (filed under their earlier submission's secret, which their own fetch_feedback still tries); the grade "
+    "is unaffected, and nothing needs doing"
+)
 NOBODY = ""  # the ledger's owner of a secret several students' folders held before any collect recorded it
 
 
@@ -101,9 +106,32 @@ class LedgerUnreadable(ExchangeUnusable):
     (an ExchangeUnusable: collect's callers stop with the reason for it as they do for an exchange they cannot use)."""
 
 
+class LedgerUnwritable(ExchangeUnusable):
+    """The ledger cannot be written (its file system full, a disk error): the secrets it would record have no
+    owner on disk, so no folder holding them moves into submitted/ (F21); collect stops with the reason, or refuses
+    the one student whose secret it was (an ExchangeUnusable, as LedgerUnreadable)."""
+
+
 def shared_note(owner: str) -> str:
     """The report of a holder whose secret is another's (`owner`), or no one's (`NOBODY`)."""
     return CONTESTED if owner == NOBODY else SHARED_SECRET.format(owner)
+
+
+def collect_note(files: dict[str, bytes], student: str, owner: str, earlier: bool) -> str | None:
+    """What collect reports of the secret it wrote for `student` (None: hers, kept): NO_SECRET or whose it is
+    (`shared_note`), where a fresh one was written; where her earlier secret was kept instead (`earlier`, F22),
+    why, and that she fetches this feedback (F23: the old note asked for an extension or a hand-over needlessly)."""
+    if usable_secret(files) and owner == student:
+        return None
+    if not earlier:
+        return shared_note(owner) if usable_secret(files) else NO_SECRET
+    if not usable_secret(files):
+        why = f"no usable {SECRET}"
+    elif owner == NOBODY:
+        why = f"its {SECRET} is also held by a classmate's submission, and no earlier collect recorded whose it is"
+    else:
+        why = f"its {SECRET} is also held by the student {owner!r} (now or in an earlier submission)"
+    return f"{why}: {EARLIER_KEPT.format(SECRET)}"
 
 
 def usable_secret(files: dict[str, bytes]) -> bool:
@@ -132,7 +160,7 @@ def read_ledger(course: Path, assignment: str) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as error:
-        raise LedgerUnreadable(_unreadable(path, error)) from None
+        raise LedgerUnreadable(_unreadable(path, out_of_reach(course) or error)) from None
     if not isinstance(ledger, dict) or not all(isinstance(v, str) for v in ledger.values()):
         raise LedgerUnreadable(_unreadable(path, "not a JSON object of secret digests and owners"))
     return ledger
@@ -141,8 +169,9 @@ def read_ledger(course: Path, assignment: str) -> dict[str, str]:
 def _unreadable(path: Path, why) -> str:
     return (
         f"the secret ledger {path} cannot be read ({why}): nothing collected or graded, the ledger left as it is. "
-        "If another account wrote it (root's collect), chown it to this one; else restore it from a backup, or, knowing that every secret collected so far loses its owner (a classmate who "
-        "sent one would be given it), move it aside and run again"
+        "If another account wrote it (root's collect), chown it (and its folder, if the reason names it) to this "
+        "one; else restore it from a backup, or, knowing that every secret collected so far loses its owner (a "
+        "classmate who sent one would be given it), move it aside and run again"
     )
 
 
@@ -169,18 +198,32 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
     one unlink the other's, FileNotFoundError, F19), synced to disk before it is renamed over the ledger (else a power
     cut can keep the rename and lose the text: an empty ledger), and the folder synced after (keeps the rename)."""
     path = ledger_path(course, assignment)
-    ledger_folder(course, create=True)
-    fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
     try:
+        ledger_folder(course, create=True)
+        fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
+    except OSError as error:
+        raise _unwritable(path, error) from error
+    try:
+        to_course_owner(fd, course)  # root's ledger, the grader account's to read and write too (F23)
         with os.fdopen(fd, "w") as file:
             json.dump(ledger, file, indent=1, sort_keys=True)
             file.flush()
             os.fsync(file.fileno())
         os.replace(fresh, path)
         sync_folder(path.parent)
-    except BaseException:
+    except BaseException as error:
         Path(fresh).unlink(missing_ok=True)
+        if isinstance(error, OSError):  # disk full (F23): a refusal with the reason, not collect's traceback
+            raise _unwritable(path, error) from error
         raise
+
+
+def _unwritable(path: Path, error: OSError) -> LedgerUnwritable:
+    return LedgerUnwritable(
+        f"the secret ledger {path} cannot be written ({error.strerror or error}): it is left as it was, and no "
+        "submission whose secret it would record is moved into submitted/. Make room on its file system (or mend "
+        "the reason) and collect again"
+    )
 
 
 def sync_folder(folder: Path) -> None:
@@ -302,16 +345,17 @@ def read_secret(path: Path, dir_fd: int | None = None, seen: os.stat_result | No
 
 def secret_recorded(
     files: dict[str, bytes], student: str, ledger: dict[str, str], course: Path, assignment: str
-) -> tuple[bytes, str]:
+) -> tuple[bytes, str | None]:
     """`secret_to_keep`, given the secret of the student's folder in submitted/, and a secret it gives an owner
     written to the ledger at once, before her folder moves in: a grade between the two read no owner for it
-    (UNRECORDED, a fresh secret) and, the folder unchanged, skipped her ever after (F21)."""
+    (UNRECORDED, a fresh secret) and, the folder unchanged, skipped her ever after (F21). The secret and collect's
+    note on it (`collect_note`)."""
     size = len(ledger)
     previous = read_secret(course / "submitted" / student / assignment / SECRET)
     secret, owner = secret_to_keep(files, student, ledger, previous)
     if len(ledger) != size:
         write_ledger(course, assignment, ledger)
-    return secret, owner
+    return secret, collect_note(files, student, owner, earlier=previous is not None and secret == previous)
 
 
 def secret_to_keep(
