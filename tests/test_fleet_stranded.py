@@ -107,8 +107,9 @@ def test_a_task_is_looked_for_in_a_messages_headers_not_its_body():
 def test_another_copy_is_alive_only_if_queued_or_its_lease_is_renewed_after_the_failure(url):
     """`Copies.alive`, asked of a task whose stored result is a failure (R25j): True (drop the failure) while another
     copy is in the queue or the task's lease changes after the first look (a renewal: each changes its value); False
-    (write it) when no lease is held at the first look, when the lease lapses, or when it is not renewed within the
-    copy's life; None (look again) during the settle time and while a held lease may still be renewed. Clock given."""
+    (write it) when no lease is held at the first look nor the next, when the lease lapses, or when it is not renewed
+    within the copy's life; None (look again) during the settle time, at the first look (it only notes what it sees)
+    and while a held lease may still be renewed. Clock given."""
     queue = "lrcourse-test-copies"
     copies = fleet_stranded.Copies(queue, settle=2.0, life=27.0)
     failure = b'{"status": "FAILURE"}'
@@ -117,7 +118,8 @@ def test_another_copy_is_alive_only_if_queued_or_its_lease_is_renewed_after_the_
         assert copies.alive(client, "cp-queued", failure, now=100.0) is None  # settling
         assert copies.alive(client, "cp-queued", failure, now=102.0) is True
         assert copies.alive(client, "cp-none", failure, now=100.0) is None
-        assert copies.alive(client, "cp-none", failure, now=102.0) is False  # no copy grading, none queued
+        assert copies.alive(client, "cp-none", failure, now=102.0) is None  # the first look: noted
+        assert copies.alive(client, "cp-none", failure, now=104.0) is False  # no copy grading, none queued
         client.set(lease_key("cp-renewed"), b"tok 1 0", px=60_000)
         copies.alive(client, "cp-renewed", failure, now=100.0)
         assert copies.alive(client, "cp-renewed", failure, now=102.0) is None  # the first look: a lease held
@@ -136,3 +138,37 @@ def test_another_copy_is_alive_only_if_queued_or_its_lease_is_renewed_after_the_
         assert copies.alive(client, "cp-lapsed", failure, now=104.0) is False
         assert copies.alive(client, "cp-lapsed", b'{"status": "REVOKED"}', now=105.0) is None  # a new failure: settles
         client.delete(queue, lease_key("cp-renewed"), lease_key("cp-stale"))
+
+
+def test_a_copy_a_worker_holds_while_its_process_warms_is_alive_once_its_mark_is_renewed(url):
+    """R25k, case a: the paused worker, resumed past its hard time limit, stores the failure and takes the copy sent
+    again itself while the process replacing the killed one warms: the copy is in no queue and has no lease, only the
+    worker's mark (`fleet_lease.Held`: set as the copy is received, renewed every 10 s, each value new). Before, the
+    first look found no lease and the failure was written. Now a mark set or renewed after the first look is a copy
+    alive; one that says a copy waits for a process and is not renewed keeps the failure unwritten for the copy's
+    life at most; one that says a process grades the task, with no lease, is the failed copy's own: written at the
+    next look. Clock given."""
+    from lrcourse.grading.fleet.lease import held_value
+
+    copies = fleet_stranded.Copies("lrcourse-test-marks", settle=2.0, life=27.0)
+    failure = b'{"status": "FAILURE"}'
+    with redis.Redis.from_url(url) as client:
+        client.set(held_key("cm-warming"), held_value("paused@a", grading=False), px=60_000)
+        copies.alive(client, "cm-warming", failure, now=100.0)
+        assert copies.alive(client, "cm-warming", failure, now=102.0) is None  # the first look: a copy waits
+        client.set(held_key("cm-warming"), held_value("paused@a", grading=False), px=60_000)  # its worker renews it
+        assert copies.alive(client, "cm-warming", failure, now=104.0) is True
+        copies.alive(client, "cm-taken", failure, now=100.0)
+        assert copies.alive(client, "cm-taken", failure, now=102.0) is None  # off the queue, not yet marked
+        client.set(held_key("cm-taken"), held_value("paused@a", grading=False), px=60_000)  # marked as received
+        assert copies.alive(client, "cm-taken", failure, now=104.0) is True
+        client.set(held_key("cm-still"), held_value("cold@c", grading=False), px=60_000)  # never renewed again
+        copies.alive(client, "cm-still", failure, now=100.0)
+        assert copies.alive(client, "cm-still", failure, now=102.0) is None
+        assert copies.alive(client, "cm-still", failure, now=125.0) is None
+        assert copies.alive(client, "cm-still", failure, now=127.0) is False  # bounded: the copy's life
+        client.set(held_key("cm-own"), held_value("paused@a", grading=True), px=60_000)  # the failed copy's, lapsing
+        copies.alive(client, "cm-own", failure, now=100.0)
+        assert copies.alive(client, "cm-own", failure, now=102.0) is None
+        assert copies.alive(client, "cm-own", failure, now=104.0) is False
+        client.delete(*(held_key(task) for task in ("cm-warming", "cm-taken", "cm-still", "cm-own")))

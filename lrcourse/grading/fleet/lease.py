@@ -208,8 +208,9 @@ class Held:
 def held_value(worker: str, grading: bool) -> str:
     """A mark's value (`Held`): the worker that holds the task, and whether one of its grading processes has it (else
     it waits for a process, one warming), so that the enqueuer can name the worker and tell a grading process that does
-    not answer (`fleet_lapsed.Lapsed`) from a task waiting for a warm-up (`fleet_watch.Lost`)."""
-    return json.dumps({"worker": worker, "grading": grading})
+    not answer (`fleet_lapsed.Lapsed`) from a task waiting for a warm-up (`fleet_watch.Lost`); and when it was set, so
+    that each renewal changes it, as a lease's does (`fleet_stranded.Copies`: a mark renewed is a copy held)."""
+    return json.dumps({"worker": worker, "grading": grading, "marked": time.time()})
 
 
 def read_held(raw: bytes | None) -> dict | None:
