@@ -278,3 +278,75 @@ def test_the_lapsed_watch_s_limits_are_required_not_silent_zeros(url):
     with pytest.raises(TypeError, match="limits"):
         Lapsed(url, {}, Bar(), grace=0, every=0)
     assert Lapsed(url, {}, Bar(), LIMITS).limits == LIMITS
+
+
+def test_a_lapsed_lease_is_never_made_again_by_its_renewal(url):
+    """R25k, case b: a paused copy's lease lapses; resumed, its renewal made the key again (set if missing or mine),
+    so the live copy, taking the task sent again, could not set its own lease and looked unheld. A renewal now only
+    extends a key that holds this copy's token; a copy that has not taken the key yet still takes it when it is free."""
+    import redis
+
+    from lrcourse.grading.fleet.lease import Lease
+
+    task = TASK + "-lapsed"
+    with redis.Redis.from_url(url) as client:
+        paused = Lease(url, task, "paused@a", 3600.0, seconds=60.0).__enter__()
+        client.delete(lease_key(task))  # lapsed while paused
+        assert not paused.set()  # its renewal, as it resumes
+        paused.waits(5_000_000)  # the same write
+        assert not client.exists(lease_key(task))
+        client.set(lease_key(task), b"other 1 0", px=60_000)  # a copy that took the key meanwhile
+        late = Lease(url, task, "late@b", 3600.0, seconds=60.0).__enter__()  # refused: the key is the other's
+        assert client.get(lease_key(task)) == b"other 1 0"
+        client.delete(lease_key(task))  # the other copy done
+        assert late.set() and client.get(lease_key(task)).startswith(late.token.encode())  # taken now
+        late.__exit__(None, None, None)
+        paused.__exit__(None, None, None)
+        assert not client.exists(lease_key(task))
+        client.delete(taken_key(task))
+
+
+SIGTERM_EXIT = """
+import os, signal, sys, time
+from pathlib import Path
+from lrcourse.grading.autograde import worker as grader
+from lrcourse.grading.fleet import worker as fleet_worker
+from lrcourse.grading.fleet.lease import Lease
+
+url = sys.stdin.read().strip()
+# the grader's own start, made a stand-in: its SIGTERM handler closes the grader and ends at once (os._exit: no atexit,
+# no finally), as the shipped one does
+grader.start = lambda *args: signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
+station = fleet_worker.Station(Path(sys.argv[1]), sandboxed=False)
+station.open()
+station.leases[sys.argv[2]] = Lease(url, sys.argv[2], "machine-t", 3600.0, seconds=60.0).__enter__()
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_grading_process_ended_by_sigterm_releases_its_lease(url):
+    """R25k, case b: billiard's hard time limit ends a grading process with SIGTERM (then SIGKILL 0.1 s later), and
+    the worker's handler ends it at once (os._exit): its lease outlived it by LEASE_SECONDS, so a live copy of its task
+    could not take the key. The handler now deletes the process's own leases first."""
+    import redis
+
+    from support.paths import ROOT
+
+    task = TASK + "-sigterm"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGTERM_EXIT, str(ROOT), task], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    process.stdin.write(url)
+    process.stdin.close()
+    try:
+        assert process.stdout.readline().strip() == "held"
+        with redis.Redis.from_url(url) as client:
+            assert client.exists(lease_key(task))
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 128 + signal.SIGTERM
+            assert not client.exists(lease_key(task)), "the lease outlived its process"
+            client.delete(taken_key(task))
+    finally:
+        process.kill()
+        process.wait(10)

@@ -44,8 +44,16 @@ WARM_SECONDS = 900
 
 # a lease's value is "TOKEN RENEWAL NEEDS" (`lease_value`): the copy's own token, its count of renewals (so that the
 # enqueuer sees a renewal as a change, `fleet_stranded.Copies`), the bytes its result waits for (`Lease.waits`). Each
-# copy of a task (one sent again while a paused worker held the first) shares the task's key, so a copy sets it only
-# if it is missing or holds its own token, and deletes it only if it holds its token: one step in Redis each.
+# copy of a task (one sent again while a paused worker held the first) shares the task's key, so a copy takes it only
+# if it is missing or holds its own token, renews it only while it holds its own token (a lease that lapsed is never
+# made again: a paused copy, resumed, re-created its lapsed key, and the live copy could then not take it), and
+# deletes it only if it holds its token: one step in Redis each.
+EXTEND_IF_MINE = (
+    "local held = redis.call('get', KEYS[1]) "
+    "if held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] then "
+    "redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
+    "return 0"
+)
 SET_IF_MINE = (
     "local held = redis.call('get', KEYS[1]) "
     "if held and string.sub(held, 1, string.len(ARGV[1])) ~= ARGV[1] then return 0 end "
@@ -75,12 +83,15 @@ class Lease:
     thread renews until the grading ends. A broker out of reach lets the key lapse, as a lost machine's would. The key
     is the task's, shared by every copy of it: each copy holds a token of its own (`lease_value`) and neither renews
     nor deletes a key that holds another copy's token. A paused copy stopped by its hard time limit as it resumed
-    deleted the key whatever it held: the live copy's lease, so its task looked unheld."""
+    deleted the key whatever it held: the live copy's lease, so its task looked unheld. Once taken, the key is only
+    renewed, never made again: a lease that lapsed (its process paused, its broker out of reach for LEASE_SECONDS)
+    stays lapsed, and the enqueuer names the task (`fleet_lapsed.Lapsed`). Not taken yet (another copy's key stood),
+    each renewal tries again to take it. `drop`: released from a signal handler (the worker's SIGTERM exit)."""
 
     def __init__(self, url: str, task: str, worker: str, visibility: float, seconds: float = LEASE_SECONDS):
         self.url, self.task, self.worker, self.visibility, self.seconds = url, task, worker, visibility, seconds
         self.needs = 0  # bytes its result waits for (`waits`): in the lease's value, read by the enqueuer (`fleet_lapsed.Lapsed`)
-        self.token, self.renewals = secrets.token_hex(8), 0
+        self.token, self.renewals, self.taken = secrets.token_hex(8), 0, False
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.renew, name="lrcourse-lease", daemon=True)
 
@@ -97,11 +108,16 @@ class Lease:
         return self
 
     def set(self) -> bool:
-        """The key set to this copy's value, renewal counted, unless it holds another copy's token: True if set."""
+        """The key set to this copy's value, renewal counted: taken if missing or this copy's, until it was taken once;
+        from then on renewed only while it holds this copy's token (never made again once lapsed). True if set."""
         self.renewals += 1
         value = lease_value(self.token, self.renewals, self.needs)
-        mine = f"{self.token} "
-        return bool(self.client.eval(SET_IF_MINE, 1, lease_key(self.task), mine, value, int(self.seconds * 1000)))
+        script = EXTEND_IF_MINE if self.taken else SET_IF_MINE
+        done = bool(
+            self.client.eval(script, 1, lease_key(self.task), f"{self.token} ", value, int(self.seconds * 1000))
+        )
+        self.taken = self.taken or done
+        return done
 
     def renew(self) -> None:
         import redis
@@ -124,15 +140,22 @@ class Lease:
             pass  # the renewal says it
 
     def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.drop()
+        self.client.close()
+
+    def drop(self) -> None:
+        """The key deleted if it holds this copy's token (the record stays: the enqueuer forgets it with the result),
+        its renewals stopped, without waiting for the renewing thread: safe in a signal handler that ends the process
+        at once (`fleet_worker.Station`'s SIGTERM: billiard's hard time limit sends it, then SIGKILL 0.1 s later)."""
         import redis
 
         self.stop.set()
-        self.thread.join()
-        try:  # the record stays: the enqueuer forgets it with the result
+        try:
             self.client.eval(DELETE_IF_MINE, 1, lease_key(self.task), f"{self.token} ")
         except redis.RedisError:
             pass
-        self.client.close()
 
 
 def lease_value(token: str, renewals: int, needs: int) -> str:
