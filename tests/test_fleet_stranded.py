@@ -172,3 +172,24 @@ def test_a_copy_a_worker_holds_while_its_process_warms_is_alive_once_its_mark_is
         assert copies.alive(client, "cm-own", failure, now=102.0) is None
         assert copies.alive(client, "cm-own", failure, now=104.0) is False
         client.delete(*(held_key(task) for task in ("cm-warming", "cm-taken", "cm-still", "cm-own")))
+
+
+def test_a_copy_s_life_counts_from_the_first_look_not_from_the_failure_s_first_sight(url):
+    """R25k, case c: the copy's life (27 s: the settle, a renewal's interval of 20 s and a margin) was counted from when
+    the failure was first seen, so an enqueuer round that took 10 s (writing many results) before the first look at
+    the lease left 17 s for a renewal due 20 s after the last: a live copy's failure written. Now the life after the
+    settle counts from the first look. Clock given, no sleeps."""
+    copies = fleet_stranded.Copies("lrcourse-test-life", settle=2.0, life=27.0)
+    failure = b'{"status": "FAILURE"}'
+    with redis.Redis.from_url(url) as client:
+        for task in ("cl-live", "cl-stale"):
+            client.set(lease_key(task), b"tok 4 0", px=90_000)  # the live copy's renewal, 0.5 s before the failure
+            assert copies.alive(client, task, failure, now=1000.0) is None  # first seen
+            assert copies.alive(client, task, failure, now=1010.0) is None  # the first look, after a slow round
+            for now in range(1012, 1030, 2):
+                assert copies.alive(client, task, failure, now=float(now)) is None, now
+        client.set(lease_key("cl-live"), b"tok 5 0", px=90_000)  # its next renewal, 20 s after the last
+        assert copies.alive(client, "cl-live", failure, now=1030.0) is True
+        assert copies.alive(client, "cl-stale", failure, now=1034.0) is None
+        assert copies.alive(client, "cl-stale", failure, now=1036.0) is False  # more than 25 s after the first look
+        client.delete(lease_key("cl-live"), lease_key("cl-stale"))

@@ -119,7 +119,8 @@ class Copies:
     lease and the mark: it never concludes, since a copy taken off the queue is marked a moment later; then a look
     every SETTLE_SECONDS. The failure is written once a look finds nothing changed and neither a lease nor a mark that
     says a copy waits for a process (a mark that says a process grades it, with no lease, is the failed copy's own,
-    lapsing), or at ALIVE_SECONDS if neither changed: a lease or a mark that stands unrenewed keeps a failure unwritten
+    lapsing), or, if neither changed, ALIVE_SECONDS - SETTLE_SECONDS after the first look (not after the failure's
+    first sight: the enqueuer's rounds may be slow): a lease or a mark that stands unrenewed keeps a failure unwritten
     that long at most. A mark renewed drops the failure as a renewed lease does; the copy its worker holds is then waited for, as any held task
     is, for `fleet_watch.HELD_BOUND_SECONDS` at most (a worker whose processes never warm: named, and sent again)."""
 
@@ -152,7 +153,9 @@ class Copies:
             return True  # a lease or a mark renewed (or set by another copy) since the first look
         lease, mark = signs
         waits = lease is not None or (held := read_held(mark)) is not None and not held["grading"]
-        return None if waits and now - first < self.life else False
+        # counted from the first look, not from the failure's first sight: a slow round of the enqueuer (writing many
+        # results) between the two would leave less than a renewal's interval to see one in
+        return None if waits and now - noted < self.life - self.settle else False
 
     def forget(self, task: str) -> None:
         """The task's failure written or dropped: its looks forgotten."""
