@@ -280,30 +280,56 @@ def test_the_lapsed_watch_s_limits_are_required_not_silent_zeros(url):
     assert Lapsed(url, {}, Bar(), LIMITS).limits == LIMITS
 
 
-def test_a_lapsed_lease_is_never_made_again_by_its_renewal(url):
-    """R25k, case b: a paused copy's lease lapses; resumed, its renewal made the key again (set if missing or mine),
-    so the live copy, taking the task sent again, could not set its own lease and looked unheld. A renewal now only
-    extends a key that holds this copy's token; a copy that has not taken the key yet still takes it when it is free."""
+def test_a_lease_lapsed_while_its_process_was_stopped_is_never_made_again(url):
+    """R25k, case b: a paused copy's lease lapses; resumed, its renewal (set if missing or mine) made the key again,
+    so the live copy, taking the task sent again, could not set its own lease and looked unheld. A renewal that comes
+    more than the lease's life after the last (here 2 s; stopped 3.5 s) now only extends a key holding its token."""
+    import redis
+
+    task = TASK + "-stopped"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, task], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    process.stdin.write(url)
+    process.stdin.close()
+    try:
+        assert process.stdout.readline().strip() == "held"
+        with redis.Redis.from_url(url) as client:
+            assert client.exists(lease_key(task))
+            process.send_signal(signal.SIGSTOP)
+            time.sleep(3.5)
+            assert not client.exists(lease_key(task))  # lapsed while stopped
+            process.send_signal(signal.SIGCONT)
+            time.sleep(2.0)  # three of its renewals (every 0.67 s)
+            assert not client.exists(lease_key(task)), "a lapsed lease was made again by its stopped copy"
+            client.delete(taken_key(task))
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.kill()
+        process.wait(10)
+
+
+def test_a_lease_whose_renewals_a_full_redis_refused_is_renewed_once_there_is_room(url):
+    """Not stopped, its renewals refused (a full Redis, longer than the lease's life): the key lapses, and is made
+    again at the first renewal once there is room (`fleet_watch.Lost` counts on it); a copy that could not take the
+    key while another copy's stood takes it once it is free."""
     import redis
 
     from lrcourse.grading.fleet.lease import Lease
 
-    task = TASK + "-lapsed"
-    with redis.Redis.from_url(url) as client:
-        paused = Lease(url, task, "paused@a", 3600.0, seconds=60.0).__enter__()
-        client.delete(lease_key(task))  # lapsed while paused
-        assert not paused.set()  # its renewal, as it resumes
-        paused.waits(5_000_000)  # the same write
-        assert not client.exists(lease_key(task))
-        client.set(lease_key(task), b"other 1 0", px=60_000)  # a copy that took the key meanwhile
-        late = Lease(url, task, "late@b", 3600.0, seconds=60.0).__enter__()  # refused: the key is the other's
-        assert client.get(lease_key(task)) == b"other 1 0"
-        client.delete(lease_key(task))  # the other copy done
-        assert late.set() and client.get(lease_key(task)).startswith(late.token.encode())  # taken now
-        late.__exit__(None, None, None)
-        paused.__exit__(None, None, None)
-        assert not client.exists(lease_key(task))
-        client.delete(taken_key(task))
+    task, other = TASK + "-refused", TASK + "-late"
+    with redis.Redis.from_url(url) as client, Lease(url, task, "machine-f", 3600.0, seconds=1.5) as lease:
+        with full(client):
+            time.sleep(2.5)
+            assert not client.exists(lease_key(task))
+        time.sleep(1.0)  # two renewals (every 0.5 s)
+        assert client.get(lease_key(task)).startswith(lease.token.encode()) and not lease.stopped
+        client.set(lease_key(other), b"another 1 0", px=60_000)
+        with Lease(url, other, "late@b", 3600.0, seconds=60.0) as late:
+            assert client.get(lease_key(other)) == b"another 1 0"  # refused: the other copy's
+            client.delete(lease_key(other))
+            assert late.set() and client.get(lease_key(other)).startswith(late.token.encode())
+        client.delete(taken_key(task), taken_key(other))
 
 
 SIGTERM_EXIT = """
