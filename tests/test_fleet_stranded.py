@@ -193,3 +193,31 @@ def test_a_copy_s_life_counts_from_the_first_look_not_from_the_failure_s_first_s
         assert copies.alive(client, "cl-stale", failure, now=1034.0) is None
         assert copies.alive(client, "cl-stale", failure, now=1036.0) is False  # more than 25 s after the first look
         client.delete(lease_key("cl-live"), lease_key("cl-stale"))
+
+
+class Reads:
+    """A Redis client whose reads of a queue (`lrange`) are counted."""
+
+    def __init__(self, client):
+        self.client, self.lranges = client, 0
+
+    def lrange(self, *args):
+        self.lranges += 1
+        return self.client.lrange(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+def test_the_queue_is_read_at_the_first_look_and_before_the_failure_is_written_not_at_each_look(url):
+    """R25k's nit: `Copies.alive` read the queue (its messages, up to the whole queue) at every look, every 2 s for up
+    to 27 s a failure. Now at the first look and once more before concluding that no copy is alive."""
+    failure = b'{"status": "FAILURE"}'
+    copies = fleet_stranded.Copies("lrcourse-test-reads", settle=2.0, life=27.0)
+    with redis.Redis.from_url(url) as real:
+        client = Reads(real)
+        real.set(lease_key("cr-stale"), b"dead 7 0", px=60_000)
+        copies.alive(client, "cr-stale", failure, now=100.0)
+        answers = [copies.alive(client, "cr-stale", failure, now=float(now)) for now in range(102, 130, 2)]
+        assert answers[-1] is False and set(answers[:-1]) == {None} and client.lranges == 2, (answers, client.lranges)
+        real.delete(lease_key("cr-stale"))

@@ -111,7 +111,9 @@ class Copies:
     waits in the queue, is held by a worker while a process warms for it, or is being graded: that failure is not the
     student's. A copy is alive if it is in the queue, or if the task's lease (`fleet_lease.Lease`) or a worker's mark
     of it (`fleet_lease.Held`: the worker has the task, its grading not begun, or begun) is renewed or set after the
-    failure was stored (each renewal changes their values): a stored failure is dropped only then. Asked of the broker
+    failure was stored (each renewal changes their values): a stored failure is dropped only then. The queue (its
+    messages up to the task's, or all of them: `queued_of`) is read at the first look and again only before the
+    failure is written, not at each look. Asked of the broker
     each time, not counted by a run: a count of copies sent, kept by one run, was lost by a rerun (the paused copy's
     failure then written, the good one dropped) and waited on for a copy already failed when the first holder was gone
     for good (its failures dropped until the attempts ran out: "died 3 times", though none died). The first look comes
@@ -142,12 +144,11 @@ class Copies:
         if now - first < self.settle or now - looked < self.settle and task in self.signs:
             return None
         self.seen[task] = (first, failure, now)
-        if queued_of(client, {task}, self.queue):
-            return True  # in the queue
         signs = tuple(client.mget([lease_key(task), held_key(task)]))
         if task not in self.signs:
             self.signs[task] = (now, signs)
-            return None  # noted: a copy between the queue and its worker's mark shows at the next look
+            # noted: a copy between the queue and its worker's mark shows at the next look
+            return True if queued_of(client, {task}, self.queue) else None
         noted, before = self.signs[task]
         if any(sign is not None and sign != old for sign, old in zip(signs, before)):
             return True  # a lease or a mark renewed (or set by another copy) since the first look
@@ -155,7 +156,9 @@ class Copies:
         waits = lease is not None or (held := read_held(mark)) is not None and not held["grading"]
         # counted from the first look, not from the failure's first sight: a slow round of the enqueuer (writing many
         # results) between the two would leave less than a renewal's interval to see one in
-        return None if waits and now - noted < self.life - self.settle else False
+        if waits and now - noted < self.life - self.settle:
+            return None
+        return bool(queued_of(client, {task}, self.queue))  # the queue read again only to conclude: queued, alive
 
     def forget(self, task: str) -> None:
         """The task's failure written or dropped: its looks forgotten."""
