@@ -106,25 +106,26 @@ def names_in(message: bytes, tasks: set[str]) -> set[str]:
 
 class Copies:
     """Whether another copy of a task is observably alive when the task's stored result is a failure: a copy sent again
-    (`fleet_watch.Lost`) while the first was held by a worker that was paused, or lost for good. The paused one, as it
-    resumes past its hard time limit, stores TimeLimitExceeded (Celery's main process does) while the copy sent again
-    waits in the queue, is held by a worker while a process warms for it, or is being graded: that failure is not the
-    student's. A copy is alive if it is in the queue, or if the task's lease (`fleet_lease.Lease`) or a worker's mark
-    of it (`fleet_lease.Held`: the worker has the task, its grading not begun, or begun) is renewed or set after the
-    failure was stored (each renewal changes their values): a stored failure is dropped only then. The queue (its
-    messages up to the task's, or all of them: `queued_of`) is read at the first look and again only before the
-    failure is written, not at each look. Asked of the broker
-    each time, not counted by a run: a count of copies sent, kept by one run, was lost by a rerun (the paused copy's
-    failure then written, the good one dropped) and waited on for a copy already failed when the first holder was gone
-    for good (its failures dropped until the attempts ran out: "died 3 times", though none died). The first look comes
-    SETTLE_SECONDS after the failure is first seen (the failing copy's own lease ends meanwhile) and only notes the
-    lease and the mark: it never concludes, since a copy taken off the queue is marked a moment later; then a look
-    every SETTLE_SECONDS. The failure is written once a look finds nothing changed and neither a lease nor a mark that
-    says a copy waits for a process (a mark that says a process grades it, with no lease, is the failed copy's own,
-    lapsing), or, if neither changed, ALIVE_SECONDS - SETTLE_SECONDS after the first look (not after the failure's
-    first sight: the enqueuer's rounds may be slow): a lease or a mark that stands unrenewed keeps a failure unwritten
-    that long at most. A mark renewed drops the failure as a renewed lease does; the copy its worker holds is then waited for, as any held task
-    is, for `fleet_watch.HELD_BOUND_SECONDS` at most (a worker whose processes never warm: named, and sent again)."""
+    (`fleet_watch.Lost`) while the first was held by a worker that was paused, or lost for good. The paused one, as
+    it resumes past its hard time limit, stores TimeLimitExceeded (Celery's main process does) while the copy sent
+    again waits in the queue, is held by a worker while a process warms for it, or is being graded: that failure is
+    not the student's. A copy is alive if it is in the queue, or if the task's lease (`fleet_lease.Lease`) or a
+    worker's mark of it (`fleet_lease.Held`: the worker has the task, its grading not begun, or begun) is renewed or
+    set after the failure was stored (each renewal changes their values): a stored failure is dropped only then. The
+    queue (its messages up to the task's, or all of them: `queued_of`) is read at the first look and again only
+    before the failure is written, not at each look. Asked of the broker each time, not counted by a run: a count of
+    copies sent, kept by one run, was lost by a rerun (the paused copy's failure then written, the good one dropped)
+    and waited on for a copy already failed when the first holder was gone for good (its failures dropped until the
+    attempts ran out: "died 3 times", though none died). The first look comes SETTLE_SECONDS after the failure is
+    first seen (the failing copy's own lease ends meanwhile) and notes the lease and the mark: it finds a copy
+    queued, never that none is alive, since a copy taken off the queue is marked a moment later; then a look every SETTLE_SECONDS. The
+    failure is written once a look finds nothing changed and neither a lease nor a mark that says a copy waits for a
+    process (a mark that says a process grades it, with no lease, is the failed copy's own, lapsing), or, if neither
+    changed, ALIVE_SECONDS - SETTLE_SECONDS after the first look (not after the failure's first sight: the
+    enqueuer's rounds may be slow): a lease or a mark that stands unrenewed keeps a failure unwritten that long at
+    most. A mark renewed drops the failure as a renewed lease does; the copy its worker holds is then waited for, as
+    any held task is, for `fleet_watch.HELD_BOUND_SECONDS` at most (a worker whose processes never warm: named, and
+    sent again)."""
 
     def __init__(self, queue: str, settle: float = SETTLE_SECONDS, life: float = ALIVE_SECONDS):
         self.queue, self.settle, self.life = queue, settle, life
