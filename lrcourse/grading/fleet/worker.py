@@ -364,6 +364,8 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
     serving = station.serving()
     if not serving:
         raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
+    # the broker answering, with room, before Celery's start writes (a full Redis ended it); refused: no banner
+    fleet_start.ready(app.conf.broker_url, "this worker's start", app.conf.broker_connection_max_retries)
     print(f"lrcourse worker: course at {station.checkout}, code version {station.code}; serving", flush=True)
     print(
         "  environment: " + ", ".join(f"{name} {version}" for name, version in station.environment.items()), flush=True
@@ -376,8 +378,6 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
             f"limit and a process's warm-up ({needed:.0f} s): a slow student may be handed to a second worker",
             flush=True,
         )
-    # the broker answering, with room, before Celery's start writes (a full Redis ended it): `fleet_start`
-    fleet_start.ready(app.conf.broker_url, "this worker's start", app.conf.broker_connection_max_retries)
     queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
     argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)
