@@ -262,8 +262,7 @@ def test_a_rerun_does_not_write_a_resumed_worker_s_failure_while_the_copy_sent_a
             os.killpg(paused.pid, signal.SIGCONT)  # a paused worker cannot stop
             stopped(run, rerun, paused)
     assert log.read_text().count("warm in") >= 2  # the copy graded by the process that warmed 12 s
-    # once: the paused copy's; the copy sent again (1 s, the limit 8 s) is not near it, even on a loaded machine
-    assert log.read_text().count("Hard time limit (8s) exceeded") == 1, log.read_text()[-3000:]
+    assert log.read_text().count("Hard time limit (8s) exceeded") == 1, log.read_text()[-3000:]  # the paused copy's
     assert outcomes(out) == {"sleep-20-x": ["graded", ""]}, again.read_text()[-3000:]
     assert graded_lines(log) == ["stub graded sleep-20-x by paused@test"]  # the copy sent again, once
 
