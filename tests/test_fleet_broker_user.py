@@ -71,7 +71,8 @@ def test_a_user_refused_info_is_told_to_add_it_on_both_sides(course, tmp_path):
         run = grade(course, refused)
         out, err = run.communicate(timeout=120)
     said = log.read_text()
-    assert status == 1 and "Traceback" not in said and password not in said, said
+    assert status == fleet.BROKER_STATUS and "Traceback" not in said and password not in said, said
+    assert "course at" not in said and "serving" not in said, said  # the refusal only, no banner before it
     assert f"lrcourse worker: the broker at {address} refuses this URL's user (a command refused by its ACL" in said
     assert "add `+info` to its rule" in said, said
     assert run.returncode == fleet.BROKER_STATUS, out + err
@@ -162,7 +163,7 @@ def test_a_read_only_replica_is_refused_in_one_line_naming_its_primary_on_both_s
     said, address = log.read_text(), f"127.0.0.1:{urlsplit(url).port}"
     # R25j: said as a replica, not as a user refused, its primary named as the address to put in the URL's source
     line = f"this Redis is a read-only replica; its primary is at 127.0.0.1:{port}: put the primary's address in "
-    assert status == 1 and "Traceback" not in said and line in said, said
+    assert status == fleet.BROKER_STATUS and "Traceback" not in said and line in said, said
     assert f"lrcourse worker: the broker at {address} takes no writes (ReadOnlyError" in said, said
     assert "refuses this URL's user" not in said + err, said + err
     assert (

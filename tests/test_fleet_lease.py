@@ -278,3 +278,101 @@ def test_the_lapsed_watch_s_limits_are_required_not_silent_zeros(url):
     with pytest.raises(TypeError, match="limits"):
         Lapsed(url, {}, Bar(), grace=0, every=0)
     assert Lapsed(url, {}, Bar(), LIMITS).limits == LIMITS
+
+
+def test_a_lease_lapsed_while_its_process_was_stopped_is_never_made_again(url):
+    """R25k, case b: a paused copy's lease lapses; resumed, its renewal (set if missing or mine) made the key again,
+    so the live copy, taking the task sent again, could not set its own lease and looked unheld. A renewal that comes
+    more than the lease's life after the last (here 2 s; stopped 3.5 s) now only extends a key holding its token."""
+    import redis
+
+    task = TASK + "-stopped"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, task], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    process.stdin.write(url)
+    process.stdin.close()
+    try:
+        assert process.stdout.readline().strip() == "held"
+        with redis.Redis.from_url(url) as client:
+            assert client.exists(lease_key(task))
+            process.send_signal(signal.SIGSTOP)
+            time.sleep(3.5)
+            assert not client.exists(lease_key(task))  # lapsed while stopped
+            process.send_signal(signal.SIGCONT)
+            time.sleep(2.0)  # three of its renewals (every 0.67 s)
+            assert not client.exists(lease_key(task)), "a lapsed lease was made again by its stopped copy"
+            client.delete(taken_key(task))
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.kill()
+        process.wait(10)
+
+
+def test_a_lease_whose_renewals_a_full_redis_refused_is_renewed_once_there_is_room(url):
+    """Not stopped, its renewals refused (a full Redis, longer than the lease's life): the key lapses, and is made
+    again at the first renewal once there is room (`fleet_watch.Lost` counts on it); a copy that could not take the
+    key while another copy's stood takes it once it is free."""
+    import redis
+
+    from lrcourse.grading.fleet.lease import Lease
+
+    task, other = TASK + "-refused", TASK + "-late"
+    with redis.Redis.from_url(url) as client, Lease(url, task, "machine-f", 3600.0, seconds=1.5) as lease:
+        with full(client):
+            time.sleep(2.5)
+            assert not client.exists(lease_key(task))
+        time.sleep(1.0)  # two renewals (every 0.5 s)
+        assert client.get(lease_key(task)).startswith(lease.token.encode()) and not lease.stopped
+        client.set(lease_key(other), b"another 1 0", px=60_000)
+        with Lease(url, other, "late@b", 3600.0, seconds=60.0) as late:
+            assert client.get(lease_key(other)) == b"another 1 0"  # refused: the other copy's
+            client.delete(lease_key(other))
+            assert late.set() and client.get(lease_key(other)).startswith(late.token.encode())
+        client.delete(taken_key(task), taken_key(other))
+
+
+SIGTERM_EXIT = """
+import os, signal, sys, time
+from pathlib import Path
+from lrcourse.grading.autograde import worker as grader
+from lrcourse.grading.fleet import worker as fleet_worker
+from lrcourse.grading.fleet.lease import Lease
+
+url = sys.stdin.read().strip()
+# the grader's own start, made a stand-in: its SIGTERM handler closes the grader and ends at once (os._exit: no atexit,
+# no finally), as the shipped one does
+grader.start = lambda *args: signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
+station = fleet_worker.Station(Path(sys.argv[1]), sandboxed=False)
+station.open()
+station.leases[sys.argv[2]] = Lease(url, sys.argv[2], "machine-t", 3600.0, seconds=60.0).__enter__()
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_grading_process_ended_by_sigterm_releases_its_lease(url):
+    """R25k, case b: billiard's hard time limit ends a grading process with SIGTERM (then SIGKILL 0.1 s later), and
+    the worker's handler ends it at once (os._exit): its lease outlived it by LEASE_SECONDS, so a live copy of its task
+    could not take the key. The handler now deletes the process's own leases first."""
+    import redis
+
+    from support.paths import ROOT
+
+    task = TASK + "-sigterm"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGTERM_EXIT, str(ROOT), task], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    process.stdin.write(url)
+    process.stdin.close()
+    try:
+        assert process.stdout.readline().strip() == "held"
+        with redis.Redis.from_url(url) as client:
+            assert client.exists(lease_key(task))
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 128 + signal.SIGTERM
+            assert not client.exists(lease_key(task)), "the lease outlived its process"
+            client.delete(taken_key(task))
+    finally:
+        process.kill()
+        process.wait(10)

@@ -107,8 +107,9 @@ def test_a_task_is_looked_for_in_a_messages_headers_not_its_body():
 def test_another_copy_is_alive_only_if_queued_or_its_lease_is_renewed_after_the_failure(url):
     """`Copies.alive`, asked of a task whose stored result is a failure (R25j): True (drop the failure) while another
     copy is in the queue or the task's lease changes after the first look (a renewal: each changes its value); False
-    (write it) when no lease is held at the first look, when the lease lapses, or when it is not renewed within the
-    copy's life; None (look again) during the settle time and while a held lease may still be renewed. Clock given."""
+    (write it) when no lease is held at the first look nor the next, when the lease lapses, or when it is not renewed
+    within the copy's life; None (look again) during the settle time, at the first look (it only notes what it sees)
+    and while a held lease may still be renewed. Clock given."""
     queue = "lrcourse-test-copies"
     copies = fleet_stranded.Copies(queue, settle=2.0, life=27.0)
     failure = b'{"status": "FAILURE"}'
@@ -117,7 +118,8 @@ def test_another_copy_is_alive_only_if_queued_or_its_lease_is_renewed_after_the_
         assert copies.alive(client, "cp-queued", failure, now=100.0) is None  # settling
         assert copies.alive(client, "cp-queued", failure, now=102.0) is True
         assert copies.alive(client, "cp-none", failure, now=100.0) is None
-        assert copies.alive(client, "cp-none", failure, now=102.0) is False  # no copy grading, none queued
+        assert copies.alive(client, "cp-none", failure, now=102.0) is None  # the first look: noted
+        assert copies.alive(client, "cp-none", failure, now=104.0) is False  # no copy grading, none queued
         client.set(lease_key("cp-renewed"), b"tok 1 0", px=60_000)
         copies.alive(client, "cp-renewed", failure, now=100.0)
         assert copies.alive(client, "cp-renewed", failure, now=102.0) is None  # the first look: a lease held
@@ -136,3 +138,86 @@ def test_another_copy_is_alive_only_if_queued_or_its_lease_is_renewed_after_the_
         assert copies.alive(client, "cp-lapsed", failure, now=104.0) is False
         assert copies.alive(client, "cp-lapsed", b'{"status": "REVOKED"}', now=105.0) is None  # a new failure: settles
         client.delete(queue, lease_key("cp-renewed"), lease_key("cp-stale"))
+
+
+def test_a_copy_a_worker_holds_while_its_process_warms_is_alive_once_its_mark_is_renewed(url):
+    """R25k, case a: the paused worker, resumed past its hard time limit, stores the failure and takes the copy sent
+    again itself while the process replacing the killed one warms: the copy is in no queue and has no lease, only the
+    worker's mark (`fleet_lease.Held`: set as the copy is received, renewed every 10 s, each value new). Before, the
+    first look found no lease and the failure was written. Now a mark set or renewed after the first look is a copy
+    alive; one that says a copy waits for a process and is not renewed keeps the failure unwritten for the copy's
+    life at most; one that says a process grades the task, with no lease, is the failed copy's own: written at the
+    next look. Clock given."""
+    from lrcourse.grading.fleet.lease import held_value
+
+    copies = fleet_stranded.Copies("lrcourse-test-marks", settle=2.0, life=27.0)
+    failure = b'{"status": "FAILURE"}'
+    with redis.Redis.from_url(url) as client:
+        client.set(held_key("cm-warming"), held_value("paused@a", grading=False), px=60_000)
+        copies.alive(client, "cm-warming", failure, now=100.0)
+        assert copies.alive(client, "cm-warming", failure, now=102.0) is None  # the first look: a copy waits
+        client.set(held_key("cm-warming"), held_value("paused@a", grading=False), px=60_000)  # its worker renews it
+        assert copies.alive(client, "cm-warming", failure, now=104.0) is True
+        copies.alive(client, "cm-taken", failure, now=100.0)
+        assert copies.alive(client, "cm-taken", failure, now=102.0) is None  # off the queue, not yet marked
+        client.set(held_key("cm-taken"), held_value("paused@a", grading=False), px=60_000)  # marked as received
+        assert copies.alive(client, "cm-taken", failure, now=104.0) is True
+        client.set(held_key("cm-still"), held_value("cold@c", grading=False), px=60_000)  # never renewed again
+        copies.alive(client, "cm-still", failure, now=100.0)
+        assert copies.alive(client, "cm-still", failure, now=102.0) is None
+        assert copies.alive(client, "cm-still", failure, now=125.0) is None
+        assert copies.alive(client, "cm-still", failure, now=127.0) is False  # bounded: the copy's life
+        client.set(held_key("cm-own"), held_value("paused@a", grading=True), px=60_000)  # the failed copy's, lapsing
+        copies.alive(client, "cm-own", failure, now=100.0)
+        assert copies.alive(client, "cm-own", failure, now=102.0) is None
+        assert copies.alive(client, "cm-own", failure, now=104.0) is False
+        client.delete(*(held_key(task) for task in ("cm-warming", "cm-taken", "cm-still", "cm-own")))
+
+
+def test_a_copy_s_life_counts_from_the_first_look_not_from_the_failure_s_first_sight(url):
+    """R25k, case c: the copy's life (27 s: the settle, a renewal's interval of 20 s and a margin) was counted from when
+    the failure was first seen, so an enqueuer round that took 10 s (writing many results) before the first look at
+    the lease left 17 s for a renewal due 20 s after the last: a live copy's failure written. Now the life after the
+    settle counts from the first look. Clock given, no sleeps."""
+    copies = fleet_stranded.Copies("lrcourse-test-life", settle=2.0, life=27.0)
+    failure = b'{"status": "FAILURE"}'
+    with redis.Redis.from_url(url) as client:
+        for task in ("cl-live", "cl-stale"):
+            client.set(lease_key(task), b"tok 4 0", px=90_000)  # the live copy's renewal, 0.5 s before the failure
+            assert copies.alive(client, task, failure, now=1000.0) is None  # first seen
+            assert copies.alive(client, task, failure, now=1010.0) is None  # the first look, after a slow round
+            for now in range(1012, 1030, 2):
+                assert copies.alive(client, task, failure, now=float(now)) is None, now
+        client.set(lease_key("cl-live"), b"tok 5 0", px=90_000)  # its next renewal, 20 s after the last
+        assert copies.alive(client, "cl-live", failure, now=1030.0) is True
+        assert copies.alive(client, "cl-stale", failure, now=1034.0) is None
+        assert copies.alive(client, "cl-stale", failure, now=1036.0) is False  # more than 25 s after the first look
+        client.delete(lease_key("cl-live"), lease_key("cl-stale"))
+
+
+class Reads:
+    """A Redis client whose reads of a queue (`lrange`) are counted."""
+
+    def __init__(self, client):
+        self.client, self.lranges = client, 0
+
+    def lrange(self, *args):
+        self.lranges += 1
+        return self.client.lrange(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+def test_the_queue_is_read_at_the_first_look_and_before_the_failure_is_written_not_at_each_look(url):
+    """R25k's nit: `Copies.alive` read the queue (its messages, up to the whole queue) at every look, every 2 s for up
+    to 27 s a failure. Now at the first look and once more before concluding that no copy is alive."""
+    failure = b'{"status": "FAILURE"}'
+    copies = fleet_stranded.Copies("lrcourse-test-reads", settle=2.0, life=27.0)
+    with redis.Redis.from_url(url) as real:
+        client = Reads(real)
+        real.set(lease_key("cr-stale"), b"dead 7 0", px=60_000)
+        copies.alive(client, "cr-stale", failure, now=100.0)
+        answers = [copies.alive(client, "cr-stale", failure, now=float(now)) for now in range(102, 130, 2)]
+        assert answers[-1] is False and set(answers[:-1]) == {None} and client.lranges == 2, (answers, client.lranges)
+        real.delete(lease_key("cr-stale"))

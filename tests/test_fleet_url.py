@@ -198,4 +198,5 @@ def test_a_wrong_password_names_the_broker_url_file_by_its_path_on_both_sides(tm
         said = done.stdout + done.stderr
         assert f"correct the broker URL file {url_file}" in said, (command, said[-3000:])
         assert "AuthenticationError" in said and "not-the-password" not in said, (command, said[-3000:])
-    assert ran["grade"].returncode == fleet.BROKER_STATUS and ran["worker"].returncode != 0
+    assert ran["grade"].returncode == fleet.BROKER_STATUS == ran["worker"].returncode, ran["worker"].stderr[-3000:]
+    assert "course at" not in ran["worker"].stdout + ran["worker"].stderr  # the refusal only: no banner before it

@@ -60,6 +60,15 @@ def slow_first(script: str, mark, first: float, later: float) -> str:
     return script.replace(STUB_SLEEP, slow, 1)
 
 
+def slow_rewarm(script: str, mark, seconds: float) -> str:
+    """`script`'s worker whose first process warms at once and every later one (a replacement for a process its hard
+    time limit killed) `seconds` s (`mark`: a file that says the first warmed)."""
+    warm = "station.warm = lambda: print("
+    slow = f"station.warm = lambda: (time.sleep({seconds}) if os.path.exists({str(mark)!r}) else open({str(mark)!r}, 'a').close()) or print("
+    assert warm in script
+    return script.replace(warm, slow, 1)
+
+
 def started_worker(script: str, url: str, name: str, log, concurrency: int = 1) -> subprocess.Popen:
     args = (str(ROOT), name, "3600", "0.3", str(concurrency), "30", "10")
     return stub_fleet.started(

@@ -30,8 +30,8 @@ def result_wanted(client, key: str) -> bool:
     again while this one was held: the enqueuer may be reading the first) or the enqueuer wrote it (`fleet.done_key`:
     this copy would be an orphan in the broker for RESULT_SECONDS). A stored failure is replaced: the copy of a paused
     worker that resumed past the hard time limit stores TimeLimitExceeded, which the enqueuer drops while another copy
-    of the task is observably alive, in the queue or its lease renewed after the failure was stored
-    (`fleet_stranded.Copies.alive`, `fleet_grade.Run.superseded`); that copy's result, written here over the failure
+    of the task is observably alive, in the queue, or its lease or a worker's mark of it renewed after the failure
+    was stored (`fleet_stranded.Copies.alive`, `fleet_grade.Run.superseded`); that copy's result, written here over the failure
     if the enqueuer has not dropped it yet, is then the one it waits for."""
     if client.exists(fleet.done_key(key.removeprefix(fleet.RESULT_PREFIX))):
         return False

@@ -226,8 +226,9 @@ class Run:
 
     def superseded(self, task: str, raw, result: Stored) -> bool:
         """Whether the task's stored failure is not to be written (yet): while another copy of the task is observably
-        alive (`fleet_stranded.Copies.alive`: in the queue, or its lease renewed after the failure was stored), or
-        until that is known (at most `fleet_stranded.ALIVE_SECONDS`), the run waits on. A worker paused past its hard
+        alive (`fleet_stranded.Copies.alive`: in the queue, or its lease or a worker's mark of it renewed after the
+        failure was stored), or until that is known (at most `fleet_stranded.ALIVE_SECONDS` after its first look), the
+        run waits on. A worker paused past its hard
         time limit, resumed after its task was sent again (`fleet_watch.Lost`), stores TimeLimitExceeded for its copy
         (Celery's main process does, as it resumes) while the good copy waits in the queue or is graded: written, it
         failed the student, and the good copy's result was then not stored beside it. A failure of an alive copy's

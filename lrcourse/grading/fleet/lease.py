@@ -45,7 +45,15 @@ WARM_SECONDS = 900
 # a lease's value is "TOKEN RENEWAL NEEDS" (`lease_value`): the copy's own token, its count of renewals (so that the
 # enqueuer sees a renewal as a change, `fleet_stranded.Copies`), the bytes its result waits for (`Lease.waits`). Each
 # copy of a task (one sent again while a paused worker held the first) shares the task's key, so a copy sets it only
-# if it is missing or holds its own token, and deletes it only if it holds its token: one step in Redis each.
+# if it is missing or holds its own token, only extends it once its process was stopped past the lease's life (a
+# paused copy, resumed, re-created its lapsed key, and the live copy sent again could then not take it: `Lease`), and
+# deletes it only if it holds its token: one step in Redis each.
+EXTEND_IF_MINE = (
+    "local held = redis.call('get', KEYS[1]) "
+    "if held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] then "
+    "redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
+    "return 0"
+)
 SET_IF_MINE = (
     "local held = redis.call('get', KEYS[1]) "
     "if held and string.sub(held, 1, string.len(ARGV[1])) ~= ARGV[1] then return 0 end "
@@ -75,12 +83,18 @@ class Lease:
     thread renews until the grading ends. A broker out of reach lets the key lapse, as a lost machine's would. The key
     is the task's, shared by every copy of it: each copy holds a token of its own (`lease_value`) and neither renews
     nor deletes a key that holds another copy's token. A paused copy stopped by its hard time limit as it resumed
-    deleted the key whatever it held: the live copy's lease, so its task looked unheld."""
+    deleted the key whatever it held: the live copy's lease, so its task looked unheld. A renewal that comes more than
+    the lease's life after the last one (its process stopped: SIGSTOP, a VM paused, or starved that long) finds the key
+    lapsed, and the task perhaps sent again: from then on it only extends a key that still holds its token, never
+    makes it again (it did, and the live copy could not set its own: its task looked unheld, R25k). Renewals refused
+    (a full Redis) make it again once there is room, as does a copy that could not take it while another's stood.
+    `drop`: released from a signal handler (the worker's SIGTERM exit)."""
 
     def __init__(self, url: str, task: str, worker: str, visibility: float, seconds: float = LEASE_SECONDS):
         self.url, self.task, self.worker, self.visibility, self.seconds = url, task, worker, visibility, seconds
         self.needs = 0  # bytes its result waits for (`waits`): in the lease's value, read by the enqueuer (`fleet_lapsed.Lapsed`)
         self.token, self.renewals = secrets.token_hex(8), 0
+        self.stopped = False  # its process was stopped past the lease's life (`renew`): only extends the key since
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.renew, name="lrcourse-lease", daemon=True)
 
@@ -97,20 +111,26 @@ class Lease:
         return self
 
     def set(self) -> bool:
-        """The key set to this copy's value, renewal counted, unless it holds another copy's token: True if set."""
+        """The key set to this copy's value, renewal counted, if missing or this copy's; only if this copy's once its
+        process was stopped past the lease's life (`renew`). True if set."""
         self.renewals += 1
         value = lease_value(self.token, self.renewals, self.needs)
-        mine = f"{self.token} "
-        return bool(self.client.eval(SET_IF_MINE, 1, lease_key(self.task), mine, value, int(self.seconds * 1000)))
+        script = EXTEND_IF_MINE if self.stopped else SET_IF_MINE
+        return bool(
+            self.client.eval(script, 1, lease_key(self.task), f"{self.token} ", value, int(self.seconds * 1000))
+        )
 
     def renew(self) -> None:
         import redis
 
+        last = time.monotonic()
         while not self.stop.wait(min(RENEW_SECONDS, self.seconds / 3)):
+            self.stopped = self.stopped or time.monotonic() - last > self.seconds  # the key lapsed meanwhile
             try:
                 self.set()
             except redis.RedisError:
                 pass  # tried again at the next renewal; meanwhile the lease may lapse
+            last = time.monotonic()
 
     def waits(self, size: int) -> None:
         """Its result (`size` bytes) waits for room in the broker: the lease, held until the result is stored, says
@@ -124,15 +144,22 @@ class Lease:
             pass  # the renewal says it
 
     def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.drop()
+        self.client.close()
+
+    def drop(self) -> None:
+        """The key deleted if it holds this copy's token (the record stays: the enqueuer forgets it with the result),
+        its renewals stopped, without waiting for the renewing thread: safe in a signal handler that ends the process
+        at once (`fleet_worker.Station`'s SIGTERM: billiard's hard time limit sends it, then SIGKILL 0.1 s later)."""
         import redis
 
         self.stop.set()
-        self.thread.join()
-        try:  # the record stays: the enqueuer forgets it with the result
+        try:
             self.client.eval(DELETE_IF_MINE, 1, lease_key(self.task), f"{self.token} ")
         except redis.RedisError:
             pass
-        self.client.close()
 
 
 def lease_value(token: str, renewals: int, needs: int) -> str:
@@ -208,8 +235,9 @@ class Held:
 def held_value(worker: str, grading: bool) -> str:
     """A mark's value (`Held`): the worker that holds the task, and whether one of its grading processes has it (else
     it waits for a process, one warming), so that the enqueuer can name the worker and tell a grading process that does
-    not answer (`fleet_lapsed.Lapsed`) from a task waiting for a warm-up (`fleet_watch.Lost`)."""
-    return json.dumps({"worker": worker, "grading": grading})
+    not answer (`fleet_lapsed.Lapsed`) from a task waiting for a warm-up (`fleet_watch.Lost`); and when it was set, so
+    that each renewal changes it, as a lease's does (`fleet_stranded.Copies`: a mark renewed is a copy held)."""
+    return json.dumps({"worker": worker, "grading": grading, "marked": time.time()})
 
 
 def read_held(raw: bytes | None) -> dict | None:

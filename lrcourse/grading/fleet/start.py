@@ -8,13 +8,15 @@ after 2 s, 4 s, ... up to 30 s between tries, at most `broker_connection_max_ret
 kombu's `ensure_connection` intervals), saying on the worker's log at each try, in one line, since how long it waits
 and for which host and port (never the URL: it holds the password). A broker that answers and refuses this user (a
 command its ACL forbids, INFO among them; a wrong password; a read-only replica: `fleet_refusal`) ends the worker at
-once with one line saying what to fix: waiting does not cure it. A replica answers INFO and PING, which were all
+once, before its banner, with one line saying what to fix and the enqueuing command's status for it
+(`fleet.BROKER_STATUS`, 3): waiting does not cure it. A replica answers INFO and PING, which were all
 `ready` ran, and ended the worker at Celery's first write with its "Unrecoverable error: ReadOnlyError" traceback: its
 role is read now (`fleet_refusal.replica`), and the line names the primary.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 from lrcourse.grading.fleet import broker as fleet
@@ -42,10 +44,9 @@ def ready(url: str, what: str, retries: int | None, sleep=time.sleep) -> None:
                 raise read_only
             return
         except Exception as error:
-            if refused := refusal(error, source_of(url, fleet.BROKER_VARIABLE)):
-                raise SystemExit(
-                    f"lrcourse worker: the broker at {address} {refused_as(refused)} ({refused})"
-                ) from None
+            if refused := refusal(error, source_of(url, fleet.BROKER_VARIABLE)):  # the enqueuer's status for it
+                print(f"lrcourse worker: the broker at {address} {refused_as(refused)} ({refused})", file=sys.stderr)
+                raise SystemExit(fleet.BROKER_STATUS) from None
             if not unreachable(error):
                 raise
             if retries and tries >= retries:

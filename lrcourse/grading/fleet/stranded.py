@@ -106,22 +106,32 @@ def names_in(message: bytes, tasks: set[str]) -> set[str]:
 
 class Copies:
     """Whether another copy of a task is observably alive when the task's stored result is a failure: a copy sent again
-    (`fleet_watch.Lost`) while the first was held by a worker that was paused, or lost for good. The paused one, as it
-    resumes past its hard time limit, stores TimeLimitExceeded (Celery's main process does) while the copy sent again
-    waits in the queue or is being graded: that failure is not the student's. A copy is alive if it is in the queue, or
-    if the task's lease (`fleet_lease.Lease`) is renewed after the failure was stored (its value changes at each
-    renewal): a stored failure is dropped only then. Asked of the broker each time, not counted by a run: a count of
-    copies sent, kept by one run, was lost by a rerun (the paused copy's failure then written, the good one dropped) and
-    waited on for a copy already failed when the first holder was gone for good (its failures dropped until the
-    attempts ran out: "died 3 times", though none died). The first look comes SETTLE_SECONDS after the failure is first
-    seen (the failing copy's own lease ends meanwhile); then a look every SETTLE_SECONDS until ALIVE_SECONDS, when the
-    failure is written if no copy showed itself: a copy that no worker has taken up yet (held while a process warms)
-    is not seen, and the failure is written, as it would be for one copy."""
+    (`fleet_watch.Lost`) while the first was held by a worker that was paused, or lost for good. The paused one, as
+    it resumes past its hard time limit, stores TimeLimitExceeded (Celery's main process does) while the copy sent
+    again waits in the queue, is held by a worker while a process warms for it, or is being graded: that failure is
+    not the student's. A copy is alive if it is in the queue, or if the task's lease (`fleet_lease.Lease`) or a
+    worker's mark of it (`fleet_lease.Held`: the worker has the task, its grading not begun, or begun) is renewed or
+    set after the failure was stored (each renewal changes their values): a stored failure is dropped only then. The
+    queue (its messages up to the task's, or all of them: `queued_of`) is read at the first look and again only
+    before the failure is written, not at each look. Asked of the broker each time, not counted by a run: a count of
+    copies sent, kept by one run, was lost by a rerun (the paused copy's failure then written, the good one dropped)
+    and waited on for a copy already failed when the first holder was gone for good (its failures dropped until the
+    attempts ran out: "died 3 times", though none died). The first look comes SETTLE_SECONDS after the failure is
+    first seen (the failing copy's own lease ends meanwhile) and notes the lease and the mark: it finds a copy
+    queued, never that none is alive, since a copy taken off the queue is marked a moment later; then a look every SETTLE_SECONDS. The
+    failure is written once a look finds nothing changed and neither a lease nor a mark that says a copy waits for a
+    process (a mark that says a process grades it, with no lease, is the failed copy's own, lapsing), or, if neither
+    changed, ALIVE_SECONDS - SETTLE_SECONDS after the first look (not after the failure's first sight: the
+    enqueuer's rounds may be slow): a lease or a mark that stands unrenewed keeps a failure unwritten that long at
+    most. A mark renewed drops the failure as a renewed lease does; the copy its worker holds is then waited for, as
+    any held task is, for `fleet_watch.HELD_BOUND_SECONDS` at most (a worker whose processes never warm: named, and
+    sent again)."""
 
     def __init__(self, queue: str, settle: float = SETTLE_SECONDS, life: float = ALIVE_SECONDS):
         self.queue, self.settle, self.life = queue, settle, life
         self.seen: dict[str, tuple[float, bytes, float]] = {}  # task -> (first seen, its failure's bytes, last look)
-        self.leases: dict[str, bytes | None] = {}  # task -> its lease's value at the first look
+        # task -> when the first look came, and the task's (lease, mark) it found
+        self.signs: dict[str, tuple[float, tuple[bytes | None, bytes | None]]] = {}
 
     def alive(self, client, task: str, failure: bytes, now: float | None = None) -> bool | None:
         """True if another copy of `task` is alive (its stored `failure` is to be dropped), False if none is (it is to
@@ -130,22 +140,28 @@ class Copies:
         first, seen, looked = self.seen.get(task, (now, failure, now))
         if seen != failure:  # another failure replaced it: its copy's own settle
             first, looked = now, now
-            self.leases.pop(task, None)
+            self.signs.pop(task, None)
         self.seen[task] = (first, failure, looked)
-        if now - first < self.settle or now - looked < self.settle and task in self.leases:
+        if now - first < self.settle or now - looked < self.settle and task in self.signs:
             return None
         self.seen[task] = (first, failure, now)
-        if queued_of(client, {task}, self.queue):
-            return True  # in the queue
-        lease = client.get(lease_key(task))
-        if task not in self.leases:
-            self.leases[task] = lease
-            return None if lease is not None else False  # no copy grading: none to wait for
-        if lease is not None and lease != self.leases[task]:
-            return True  # renewed (or taken by another copy) since the first look
-        return None if lease is not None and now - first < self.life else False
+        signs = tuple(client.mget([lease_key(task), held_key(task)]))
+        if task not in self.signs:
+            self.signs[task] = (now, signs)
+            # noted: a copy between the queue and its worker's mark shows at the next look
+            return True if queued_of(client, {task}, self.queue) else None
+        noted, before = self.signs[task]
+        if any(sign is not None and sign != old for sign, old in zip(signs, before)):
+            return True  # a lease or a mark renewed (or set by another copy) since the first look
+        lease, mark = signs
+        waits = lease is not None or (held := read_held(mark)) is not None and not held["grading"]
+        # counted from the first look, not from the failure's first sight: a slow round of the enqueuer (writing many
+        # results) between the two would leave less than a renewal's interval to see one in
+        if waits and now - noted < self.life - self.settle:
+            return None
+        return bool(queued_of(client, {task}, self.queue))  # the queue read again only to conclude: queued, alive
 
     def forget(self, task: str) -> None:
         """The task's failure written or dropped: its looks forgotten."""
         self.seen.pop(task, None)
-        self.leases.pop(task, None)
+        self.signs.pop(task, None)

@@ -68,6 +68,7 @@ class Station:
         self.environment = fleet.environment()
         self.scratch: Path | None = None
         self.versions: dict[str, str] = {}  # assignment -> its version in this checkout, once released here
+        self.leases: dict[str, Lease] = {}  # task id -> its lease (`make_app`): dropped on SIGTERM (`open`)
 
     @property
     def db_url(self) -> str:
@@ -81,9 +82,11 @@ class Station:
         (self.scratch / "nbgrader_config.py").write_text(config + '\nc.CourseDirectory.release_directory = "release"\n')
         worker.start(str(self.scratch), self.db_url, self.sandboxed)
         atexit.register(self.close)
-        stopped = signal.getsignal(signal.SIGTERM)  # worker.start's: closes the grader and ends at once
+        stopped = signal.getsignal(signal.SIGTERM)  # worker.start's: closes the grader and ends at once (os._exit)
 
         def stop(signum, frame):
+            for lease in list(self.leases.values()):  # first, quick: a hard time limit's SIGKILL follows in 0.1 s
+                lease.drop()  # left, a lease outlived its process: a live copy of its task could not take it
             self.close()
             stopped(signum, frame)
 
@@ -251,15 +254,13 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
     from celery.exceptions import Ignore, Reject
     from celery.signals import task_postrun, worker_process_init, worker_process_shutdown
 
-    # task id -> its lease, held from its grading until its result is stored: a result waiting for room in the broker
-    # keeps its lease (renewed meanwhile), so the enqueuer never takes its task for stranded (`fleet_watch.Lost`)
-    leases: dict[str, Lease] = {}
+    leases = (station := Station(checkout, sandboxed)).leases  # each held until its result is stored (`release`)
 
     def waits(key: str, size: int) -> None:
         if (lease := leases.get(key.removeprefix(fleet.RESULT_PREFIX))) is not None:
             lease.waits(size)
 
-    def release(task_id=None, **_) -> None:  # Celery's task_postrun: after the result's write
+    def release(task_id=None, **_) -> None:  # task_postrun: after the result's write (one waiting for room keeps it)
         if (lease := leases.pop(task_id, None)) is not None:
             lease.__exit__(None, None, None)
 
@@ -269,7 +270,6 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
     # the pool process and fails the task (TimeLimitExceeded: acknowledged, not handed out again), and a new process
     # takes the next student
     app.conf.task_time_limit = hard_time_limit(checkout)
-    station = Station(checkout, sandboxed)
     # in each pool process: at its start, what dead ones left, then warm (Celery waits for it: warm_seconds); at its
     # end (os._exit: no atexit), its own
     app.conf.worker_proc_alive_timeout = WARM_SECONDS  # `fleet_lease.WARM_SECONDS`
@@ -292,6 +292,7 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
             why = f"the grading worker died {attempts - 1} times while grading this student: not tried again"
             return _failed(str(task.get("student"))[:64], why)
         lease = Lease(url, self.request.id, str(self.request.hostname), visibility_seconds).__enter__()
+        leases[self.request.id] = lease  # dropped by SIGTERM too (`Station.open`)
         try:  # the lease says it still answers, until its result is stored (`release`), or the task gives up here
             result = station.grade(task)
             # changed while grading: this result may mix two versions
@@ -300,9 +301,9 @@ def make_app(url: str, checkout: Path, sandboxed: bool = True, visibility_second
                 _stop_for_restart(moved)
                 raise Reject(moved, requeue=True)
         except BaseException:
+            leases.pop(self.request.id, None)
             lease.__exit__(None, None, None)
             raise
-        leases[self.request.id] = lease
         return result
 
     only_grading_task(app)
@@ -363,6 +364,8 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
     serving = station.serving()
     if not serving:
         raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
+    # the broker answering, with room, before Celery's start writes (a full Redis ended it); refused: no banner
+    fleet_start.ready(app.conf.broker_url, "this worker's start", app.conf.broker_connection_max_retries)
     print(f"lrcourse worker: course at {station.checkout}, code version {station.code}; serving", flush=True)
     print(
         "  environment: " + ", ".join(f"{name} {version}" for name, version in station.environment.items()), flush=True
@@ -375,8 +378,6 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
             f"limit and a process's warm-up ({needed:.0f} s): a slow student may be handed to a second worker",
             flush=True,
         )
-    # the broker answering, with room, before Celery's start writes (a full Redis ended it): `fleet_start`
-    fleet_start.ready(app.conf.broker_url, "this worker's start", app.conf.broker_connection_max_retries)
     queues = ",".join(fleet.queue_name(version) for version in serving.values())
     argv = ["worker", "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={name}"]
     argv.append(f"--queues={queues}")  # its own versions' queues only (`fleet.queue_name`)
