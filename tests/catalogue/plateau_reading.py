@@ -124,7 +124,7 @@ inferred_plateau_arguments = dict(factor=round(ratio, 6), patience=4, cooldown=6
     Answer("inferred_replayed_after_the_answer", CHAPTER, "inferred_plateau_arguments", ANSWER + REPLAY, score=6),
     loops("loops_right", {}),
     Answer(
-        "inferred_replay_defined_before_called_after",
+        "replay_defined_before_called_after",
         CHAPTER,
         "inferred_plateau_arguments",
         REPLAY_DEFINED + ANSWER + CALLED_AFTER,
@@ -142,7 +142,7 @@ READING_WRONG = [
     # ReduceLROnPlateau(...) raises before diagnosed_loops is bound, 0 / 4 (the notebook's test cells say so)
     Answer("loops_replayed_in_the_answer_cell", CHAPTER, "diagnosed_loops", LOOPS_REPLAY, ALL, score=0),
     Answer(
-        "inferred_aliased_replay_in_the_answer_cell",
+        "aliased_replay_in_the_answer_cell",
         CHAPTER,
         "inferred_plateau_arguments",
         ALIASED_REPLAY + ANSWER,
