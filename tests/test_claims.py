@@ -215,6 +215,23 @@ def test_ch3_a_reduction_equal_to_eps_is_skipped():
     assert optimizer.param_groups[0]["lr"] == 1.0
 
 
+def test_ch3_the_prediction_s_drops_are_where_its_hidden_message_and_solution_say():
+    """The ungraded prediction of 3.1: PyTorch drops the rate after steps 4 and 7, as the solution and the hidden
+    message say. Checked here, not in the release, where the list would give the answer away (R23f N2, R23g M2)."""
+    optimizer = make_optimizer(1.0)
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, patience=1, factor=0.5, threshold=0.0, cooldown=1)
+    drops = []
+    for step, metric in enumerate([1.0, 0.8, 0.8, 0.9, 0.7, 0.7, 0.7, 0.7, 0.7, 0.6], start=1):
+        before = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step(metric)
+        drops += [step] if optimizer.param_groups[0]["lr"] < before else []
+    assert drops == [4, 7]
+    notebook = "03_adaptive_schedules/adaptive_schedules.ipynb"
+    assert "predicted_drop_steps = [4, 7]" in cell_source(notebook, "predicted_drop_steps")
+    assert "if list(predicted_drop_steps) != [4, 7]:" in cell_source(notebook, "test_predict_drop_steps")
+
+
 def plateau_log(metrics, **kwargs):
     """The rate each epoch started with, under a ReduceLROnPlateau stepped once per epoch with `metrics`."""
     optimizer = make_optimizer(0.01)
