@@ -221,3 +221,43 @@ def test_the_queue_is_read_at_the_first_look_and_before_the_failure_is_written_n
         answers = [copies.alive(client, "cr-stale", failure, now=float(now)) for now in range(102, 130, 2)]
         assert answers[-1] is False and set(answers[:-1]) == {None} and client.lranges == 2, (answers, client.lranges)
         real.delete(lease_key("cr-stale"))
+
+
+class Filled(Reads):
+    """A Redis client that reports Redis full (`fleet_full.has_room` reads `info("memory")`) while `full` is set."""
+
+    full = False
+
+    def info(self, section=None):
+        return {"maxmemory": 100, "used_memory": 100} if self.full else self.client.info(section)
+
+
+def test_looks_while_redis_is_full_or_before_an_outage_count_for_nothing(url):
+    """R25l: while Redis is full a live copy's renewals are refused, and during an outage they lapse: its lease and
+    mark do not change. `Copies` counted those looks (Lost does not), so after an outage, or 25 s of a full Redis, the
+    first look with room wrote the failure of a task whose good copy was still being graded. Now a look while full
+    starts the task's looks again, and the broker's return (`broker_back`) forgets every look made before it. Clock
+    given."""
+    failure = b'{"status": "FAILURE"}'
+    copies = fleet_stranded.Copies("lrcourse-test-back", settle=2.0, life=27.0)
+    with redis.Redis.from_url(url) as real:
+        client = Filled(real)
+        real.set(lease_key("cb-live"), b"live 7 0", px=90_000)
+        copies.alive(client, "cb-live", failure, now=100.0)
+        assert copies.alive(client, "cb-live", failure, now=102.0) is None  # the first look notes the lease
+        copies.broker_back()  # an outage of 98 s: the lease lapsed, the copy could not renew it
+        real.delete(lease_key("cb-live"))
+        assert copies.alive(client, "cb-live", failure, now=200.0) is None  # settles afresh
+        assert copies.alive(client, "cb-live", failure, now=202.0) is None  # a first look again, not a conclusion
+        real.set(lease_key("cb-live"), b"live 8 0", px=90_000)  # the copy's renewal once the broker is back
+        assert copies.alive(client, "cb-live", failure, now=204.0) is True
+        real.set(lease_key("cb-full"), b"full 3 0", px=90_000)
+        copies.alive(client, "cb-full", failure, now=100.0)
+        assert copies.alive(client, "cb-full", failure, now=102.0) is None
+        client.full = True  # 30 s of a full Redis: the renewals refused
+        assert all(copies.alive(client, "cb-full", failure, now=float(t)) is None for t in range(104, 134, 2))
+        client.full = False
+        assert copies.alive(client, "cb-full", failure, now=134.0) is None  # a first look again
+        real.set(lease_key("cb-full"), b"full 4 0", px=90_000)  # renewed once there is room
+        assert copies.alive(client, "cb-full", failure, now=136.0) is True
+        real.delete(lease_key("cb-full"))

@@ -154,6 +154,7 @@ class Run:
                             outage.wait(error, self.client.ping)
                             self.unserved.broker_back()
                             self.lost.broker_back()
+                            self.copies.broker_back()
                 finally:
                     writer.close()
         except fleet.GradebookRefused as refused:  # its student's result kept in the broker: not in `written`

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from lrcourse.grading.fleet import broker as fleet
+from lrcourse.grading.fleet.full import has_room
 from lrcourse.grading.fleet.lease import RENEW_SECONDS, WARM_SECONDS, held_key, lease_key, read_held
 
 SCAN_CHUNK = 8  # messages read in one round trip when looking for a stranded task (`stranded_tasks`)
@@ -125,7 +126,8 @@ class Copies:
     enqueuer's rounds may be slow): a lease or a mark that stands unrenewed keeps a failure unwritten that long at
     most. A mark renewed drops the failure as a renewed lease does; the copy its worker holds is then waited for, as
     any held task is, for `fleet_watch.HELD_BOUND_SECONDS` at most (a worker whose processes never warm: named, and
-    sent again)."""
+    sent again). A look while Redis is full, and every look made before the broker was away, count for nothing (the
+    copies could not renew), as in `fleet_watch.Lost`."""
 
     def __init__(self, queue: str, settle: float = SETTLE_SECONDS, life: float = ALIVE_SECONDS):
         self.queue, self.settle, self.life = queue, settle, life
@@ -145,6 +147,9 @@ class Copies:
         if now - first < self.settle or now - looked < self.settle and task in self.signs:
             return None
         self.seen[task] = (first, failure, now)
+        if not has_room(client, 0):  # renewals and marks are writes, refused while Redis is full: nothing would change
+            self.signs.pop(task, None)
+            return None
         signs = tuple(client.mget([lease_key(task), held_key(task)]))
         if task not in self.signs:
             self.signs[task] = (now, signs)
@@ -160,6 +165,12 @@ class Copies:
         if waits and now - noted < self.life - self.settle:
             return None
         return bool(queued_of(client, {task}, self.queue))  # the queue read again only to conclude: queued, alive
+
+    def broker_back(self) -> None:
+        """After the broker was away (`fleet_outage`): the leases and marks could not be renewed meanwhile (a renewal
+        is a write), so no look made before counts: each task's failure settles and is looked at afresh (R25l)."""
+        self.seen.clear()
+        self.signs.clear()
 
     def forget(self, task: str) -> None:
         """The task's failure written or dropped: its looks forgotten."""
