@@ -253,3 +253,23 @@ def test_a_scheduler_module_named_by_a_computed_string_is_not_followed():
     """What the reading does not catch, stated: the module's name built at run time."""
     cell = "import importlib\nL = importlib.import_module('torch.optim.' + 'lr_scheduler')\ns = getattr(L, 'Step' + 'LR')(o)\n"
     assert schedulers_named(cell + "x = 1\n", "x", {}) == []
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "from lrcourse.schedules import plateau_run as pr\nrun = pr(20, patience=2)\n",
+        "from lrcourse.schedules import plateau_run\nrun = plateau_run(20, patience=2)\n",
+        "from lrcourse import schedules as S\nrun = S.plateau_run(20, patience=2)\n",
+        "run = pr(20, patience=2)\n",  # the kernel's alias, bound in an earlier cell
+    ],
+)
+def test_the_courses_helper_that_runs_a_plateau_scheduler_is_flagged_under_any_alias(cell):
+    """R23g W2: `from lrcourse.schedules import plateau_run as pr`, `pr(...)`, then the answer: graded, plateau_run's
+    ReduceLROnPlateau raises before the answer is bound (0 / 6), and every visible cell passed. lrcourse.schedules'
+    other functions build no scheduler of their own (lr_curve's factory is the cell's, read where it is written)."""
+    from lrcourse.schedules import plateau_run
+
+    assert schedulers_named(cell + "x = 1\n", "x", {"pr": plateau_run}) != [], cell
+    assert schedulers_named("x = 1\n" + cell, "x", {"pr": plateau_run}) == [], cell  # after the answer: graded whole
+    assert schedulers_named("from lrcourse.schedules import lr_curve as c\nr = c(f, 5)\nx = 1\n", "x", {}) == []

@@ -8,7 +8,8 @@ cell had not assigned by then scores 0, while the kernel, which has PyTorch's sc
 `self_contained` does) and fails if it names a scheduler in the code that runs before the answer is bound: the
 statements up to the answer, and the bodies of the cell's functions they call (`answer_cell_runs`; a replay defined
 before the answer and called after it runs after it, R23f W1). A scheduler is named by its own name, by a kernel
-name bound to one, or by a name the cell imports it under (`... import ReduceLROnPlateau as Plateau`, R23f M1). Only
+name bound to one, or by a name the cell imports it under (`... import ReduceLROnPlateau as Plateau`, R23f M1); so is the course's
+plateau_run, which runs one (R23g W2). Only
 that cell is read: a replay in a scratch cell, or after the answer in its cell, keeps its points and passes.
 The grader's process has no IPython history, so the grade itself is left to what the answer's process does.
 """
@@ -53,6 +54,10 @@ SCHEDULER_NAMES = frozenset(
         "plateau_run",
     }
 )
+# The course's functions that run a scheduler of their own, by module: a name the cell imports them under is a
+# scheduler's name, and a kernel name bound to one is read as one (R23g W2). lrcourse.schedules' lr_curve builds its
+# scheduler with the cell's factory, read where the cell writes it.
+SCHEDULER_HELPERS = {"lrcourse.schedules": ("plateau_run",)}
 
 
 def _namespace() -> dict:
@@ -65,11 +70,18 @@ def _namespace() -> dict:
 def _is_scheduler(value) -> bool:
     """A scheduler class or instance, or the module itself, bound under a name of the student's choosing (read off
     its type, never through its own attributes: a student's object may answer anything)."""
+    if any(value is _helper(module, name) for module, names in SCHEDULER_HELPERS.items() for name in names):
+        return True
     if isinstance(value, ModuleType):
         module = value.__name__
     else:
         module = (value if isinstance(value, type) else type(value)).__dict__.get("__module__")
     return isinstance(module, str) and module.startswith(SCHEDULER_MODULES)
+
+
+def _helper(module: str, name: str):
+    """The course's own function, if its module is loaded (the kernel that bound it has loaded it)."""
+    return getattr(sys.modules.get(module), name, None)
 
 
 def _up_to_the_answer(tree: ast.Module, variable: str) -> list[ast.stmt]:
@@ -101,14 +113,16 @@ def _kernel_names(source: str) -> set[str]:
 def _imported_schedulers(tree: ast.Module) -> set[str]:
     """The names the cell binds to a scheduler or its module by importing it, under any alias (`from
     torch.optim.lr_scheduler import ReduceLROnPlateau as Plateau`, `from torch.optim import lr_scheduler as L`,
-    `L = importlib.import_module("torch.optim.lr_scheduler")`). A module named by a computed string, or reached
+    `L = importlib.import_module("torch.optim.lr_scheduler")`), and the course's helpers that run one (`from
+    lrcourse.schedules import plateau_run as pr`). A module named by a computed string, or reached
     through `sys.modules` or `getattr`, is not followed."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
             modules = [f"{node.module}.{alias.name}" for alias in node.names] if node.module == "torch.optim" else []
             for alias, module in zip(node.names, modules or [node.module] * len(node.names)):
-                if module.startswith(SCHEDULER_MODULES) and alias.name != "*":
+                helper = alias.name in SCHEDULER_HELPERS.get(node.module, ())
+                if (module.startswith(SCHEDULER_MODULES) or helper) and alias.name != "*":
                     names.add(alias.asname or alias.name)
         elif isinstance(node, ast.Import):
             names.update(a.asname for a in node.names if a.asname and a.name.startswith(SCHEDULER_MODULES))
