@@ -273,3 +273,39 @@ def test_the_courses_helper_that_runs_a_plateau_scheduler_is_flagged_under_any_a
     assert schedulers_named(cell + "x = 1\n", "x", {"pr": plateau_run}) != [], cell
     assert schedulers_named("x = 1\n" + cell, "x", {"pr": plateau_run}) == [], cell  # after the answer: graded whole
     assert schedulers_named("from lrcourse.schedules import lr_curve as c\nr = c(f, 5)\nx = 1\n", "x", {}) == []
+
+
+READING_CLASS = (
+    "class Reading:\n    def __init__(self, log):\n        self.log = log\n"
+    "    def replay(self, **answer):\n        return StepLR(o, **answer)\n"
+)
+READING_DATACLASS = (
+    "from dataclasses import dataclass\n@dataclass\nclass Reading:\n    log: list\n"
+    "    def replay(self, **answer):\n        return StepLR(o, **answer)\n"
+)
+
+
+@pytest.mark.parametrize("defined", [READING_CLASS, READING_DATACLASS])
+def test_a_class_whose_method_replays_only_after_the_answer_is_no_use(defined):
+    """R23g W3: reading a class's name counted as running all its methods: a Reading built before the answer and
+    replayed after it (graded whole) was flagged in every visible cell. Building it runs its dunder methods only."""
+    cell = defined + "reading = Reading(log)\nx = {'step_size': 5}\nreading.replay(**x)\n"
+    assert schedulers_named(cell, "x", {}) == []
+    assert schedulers_named(defined + "reading = Reading(log)\nreading.replay(step_size=5)\nx = 1\n", "x", {}) == [
+        "StepLR"
+    ]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        READING_CLASS.replace("self.log = log", "self.rates = self.replay()") + "reading = Reading(log)\n",
+        READING_DATACLASS + "    def __post_init__(self):\n        self.replay()\nreading = Reading(log)\n",
+        "class R:\n    @property\n    def rate(self):\n        return StepLR(o, 5)\nr = R()\nprint(r.rate)\n",
+        "class R:\n    def __repr__(self):\n        return str(StepLR(o, 5))\nprint(R())\n",
+        "class R:\n    def __call__(self, o):\n        return StepLR(o, 5)\nR()(o)\n",
+        "class Base:\n    def __init_subclass__(cls):\n        StepLR(o, 5)\nclass R(Base):\n    pass\n",
+    ],
+)
+def test_a_class_that_replays_when_built_printed_called_or_read_before_the_answer_is_flagged(cell):
+    assert schedulers_named(cell + "x = 1\n", "x", {}) == ["StepLR"], cell
