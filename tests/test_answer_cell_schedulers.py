@@ -309,3 +309,32 @@ def test_a_class_whose_method_replays_only_after_the_answer_is_no_use(defined):
 )
 def test_a_class_that_replays_when_built_printed_called_or_read_before_the_answer_is_flagged(cell):
     assert schedulers_named(cell + "x = 1\n", "x", {}) == ["StepLR"], cell
+
+
+HELPER_REPLAYS = {  # chapter: (the id of the cell defining the chapter's own replay helper, a replay through it)
+    "02_ordered_schedules": (
+        "ex-rules",
+        "rows = bench([0.4], step_size=5, gamma=0.7, steps=24, edits={15: {0: 0.25}})\n",
+    ),
+    "03_adaptive_schedules": (
+        "tracer",
+        "trace(READ_RUN['val_loss'], lrs=(0.1,), factor=0.4, patience=4, cooldown=6, threshold=0.03046)\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("chapter", READINGS)
+def test_a_replay_through_the_chapters_helper_after_the_answer_passes_and_before_it_fails(kernel, chapter):
+    """R23g M1: the self-contained check read the whole answer cell, so a replay after the answer through the
+    chapter's own helper (`bench`, `trace`; not a context cell's) failed "uses bench, which that cell does not
+    define", though the grade keeps the answer whole (the helper's NameError comes after it is bound)."""
+    name, variable, catalogue = READINGS[chapter]
+    helper_cell, replay = HELPER_REPLAYS[chapter]
+    run, tests = kernel(chapter)
+    notebook = nbformat.read(name, as_version=4)
+    assert run(next(c.source for c in notebook.cells if c.get("id") == helper_cell)) is None
+    assert run(catalogue.ANSWER + replay) is None
+    assert failures(run, tests) == []
+    assert run(replay + catalogue.ANSWER) is None  # before the answer: the grade stops there, NameError
+    said = failures(run, tests)
+    assert said and f"The cell that last assigned {variable} uses {replay.split('(')[0].split()[-1]}," in said[0], said

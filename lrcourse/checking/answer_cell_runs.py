@@ -21,12 +21,28 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from lrcourse.checking.answer_replay import stores_into
+
 # Decorators that wrap a function without calling it (unless the cell defines a function of that name itself)
 CALL_FREE_DECORATORS = frozenset(
     {"cache", "lru_cache", "wraps", "staticmethod", "classmethod", "property", "cached_property"}
     | {"no_grad", "enable_grad", "inference_mode"}  # torch's, a replay's likely dress
 )
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def run_before_the_answer(tree: ast.Module, variable: str) -> list[ast.AST]:
+    """Every node of the cell `tree` that runs before `variable` is whole: what a statement after it raises costs the
+    graded answer nothing (the answer cell's scheduler check, and its self-contained check, R23g M1)."""
+    return nodes_run(up_to_the_answer(tree, variable), tree)
+
+
+def up_to_the_answer(tree: ast.Module, variable: str) -> list[ast.stmt]:
+    """The cell's top-level statements up to the last that assigns `variable`, or an item or attribute of it, or
+    changes it in place (`answer["k"] = ...`, `answer.update(...)`; all of them if none does): what runs before the
+    answer is whole."""
+    storing = [index for index, statement in enumerate(tree.body) if stores_into(statement, variable)]
+    return tree.body[: storing[-1] + 1] if storing else tree.body
 
 
 def nodes_run(statements: list[ast.stmt], tree: ast.Module) -> list[ast.AST]:

@@ -21,8 +21,7 @@ import symtable
 import sys
 from types import ModuleType
 
-from lrcourse.checking.answer_cell_runs import nodes_run
-from lrcourse.checking.answer_replay import stores_into
+from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.expect import expect
 from lrcourse.checking.self_contained import assigning_cell
 
@@ -82,14 +81,6 @@ def _is_scheduler(value) -> bool:
 def _helper(module: str, name: str):
     """The course's own function, if its module is loaded (the kernel that bound it has loaded it)."""
     return getattr(sys.modules.get(module), name, None)
-
-
-def _up_to_the_answer(tree: ast.Module, variable: str) -> list[ast.stmt]:
-    """The cell's top-level statements up to the last that assigns `variable`, or an item or attribute of it, or
-    changes it in place (`answer["k"] = ...`, `answer.update(...)`; all of them if none does): what runs before the
-    answer is whole. A scheduler after it stops the graded cell too late to cost the answer."""
-    storing = [index for index, statement in enumerate(tree.body) if stores_into(statement, variable)]
-    return tree.body[: storing[-1] + 1] if storing else tree.body
 
 
 def _kernel_names(source: str) -> set[str]:
@@ -155,7 +146,7 @@ def schedulers_named(source: str, variable: str, namespace: dict) -> list[str]:
         return []
     names = SCHEDULER_NAMES | _imported_schedulers(tree)
     found = set()
-    for node in nodes_run(_up_to_the_answer(tree, variable), tree):
+    for node in run_before_the_answer(tree, variable):
         if isinstance(node, ast.Attribute) and node.attr in names:
             found.add(node.attr)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
