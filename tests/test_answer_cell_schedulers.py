@@ -338,3 +338,39 @@ def test_a_replay_through_the_chapters_helper_after_the_answer_passes_and_before
     assert run(replay + catalogue.ANSWER) is None  # before the answer: the grade stops there, NameError
     said = failures(run, tests)
     assert said and f"The cell that last assigned {variable} uses {replay.split('(')[0].split()[-1]}," in said[0], said
+
+
+def save_answer_cell(name: str, variable: str, text: str) -> None:
+    """Write `text` into the answer cell of the notebook saved in the working folder, as JupyterLab saves it."""
+    notebook = nbformat.read(name, as_version=4)
+    next(
+        c for c in notebook.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == variable
+    ).source = text
+    nbformat.write(notebook, name)
+
+
+@pytest.mark.parametrize("chapter", READINGS)
+def test_a_replay_before_the_answer_in_the_saved_answer_cell_fails_though_the_answer_was_retyped_below(kernel, chapter):
+    """R23g W1: the answer cell (replay, then the answer) run and saved, then the answer retyped in a new cell: the
+    kernel's history read only the new cell and passed, and the saved answer cell, the one graded, scored 0."""
+    name, variable, catalogue = READINGS[chapter]
+    run, tests = kernel(chapter)
+    save_answer_cell(name, variable, catalogue.REPLAY + catalogue.ANSWER)
+    assert run(catalogue.REPLAY + catalogue.ANSWER) is None
+    assert run(catalogue.ANSWER) is None  # retyped in a new cell below
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"The answer cell of {variable} saved in {name} uses PyTorch's schedulers" in said[0], said[0]
+    save_answer_cell(name, variable, catalogue.ANSWER + catalogue.REPLAY)  # after the answer: graded whole
+    assert failures(run, tests) == []
+
+
+def test_the_saved_answer_cell_is_read_only_in_a_learners_kernel(tmp_path, monkeypatch):
+    """The grader's process (no IPython shell) leaves the grade to what the answer's process does, saved cell or not."""
+    from lrcourse.checking.answer_cell_schedulers import expect_no_scheduler_in_saved_answer_cell
+
+    name, variable, catalogue = READINGS["02_ordered_schedules"]
+    shutil.copy(ROOT / "notebooks" / "02_ordered_schedules" / name, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    save_answer_cell(name, variable, catalogue.REPLAY + catalogue.ANSWER)
+    expect_no_scheduler_in_saved_answer_cell(variable)  # no shell here: nothing read, nothing raised

@@ -9,18 +9,23 @@ cell had not assigned by then scores 0, while the kernel, which has PyTorch's sc
 statements up to the answer, and the bodies of the cell's functions they call (`answer_cell_runs`; a replay defined
 before the answer and called after it runs after it, R23f W1). A scheduler is named by its own name, by a kernel
 name bound to one, or by a name the cell imports it under (`... import ReduceLROnPlateau as Plateau`, R23f M1); so is the course's
-plateau_run, which runs one (R23g W2). Only
-that cell is read: a replay in a scratch cell, or after the answer in its cell, keeps its points and passes.
+plateau_run, which runs one (R23g W2). The
+answer cell as saved in the working folder's notebook (its grade_id is the answer's name) is read too: the answer
+retyped in a new cell below hid it from the history, and it is the cell graded (R23g W1). Only these cells are read:
+a replay in a scratch cell, or after the answer in its cell, keeps its points and passes.
 The grader's process has no IPython history, so the grade itself is left to what the answer's process does.
 """
 
 from __future__ import annotations
 
 import ast
+import glob
+import json
 import symtable
 import sys
 from types import ModuleType
 
+from lrcourse import cells
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.expect import expect
 from lrcourse.checking.self_contained import assigning_cell
@@ -59,10 +64,15 @@ SCHEDULER_NAMES = frozenset(
 SCHEDULER_HELPERS = {"lrcourse.schedules": ("plateau_run",)}
 
 
-def _namespace() -> dict:
-    """The kernel's names (IPython's user namespace), or none (the grader's process, a plain interpreter)."""
+def _shell():
+    """The IPython shell of the learner's kernel, or None (the grader's process, a plain interpreter)."""
     ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def _namespace() -> dict:
+    """The kernel's names (IPython's user namespace), or none (the grader's process)."""
+    shell = _shell()
     return shell.user_ns if shell is not None else {}
 
 
@@ -166,3 +176,35 @@ def expect_no_scheduler_in_answer_cell(variable: str) -> None:
         f"graded, and {variable} scores 0, though it passes here. Replay the log in a separate scratch cell and "
         f"keep only the values of {variable} in the answer cell.",
     )
+    expect_no_scheduler_in_saved_answer_cell(variable)
+
+
+def saved_answer_cells(variable: str) -> list[tuple[str, str]]:
+    """(notebook, source) of each answer cell named `variable` (nbgrader's grade_id) in the notebooks saved in the
+    working folder: the cell the grade reads, whatever the kernel ran since. A file that is no notebook is skipped."""
+    found = []
+    for path in sorted(glob.glob("*.ipynb")):
+        try:
+            notebook_cells = json.load(open(path, encoding="utf-8"))["cells"]
+            sources = [
+                cells.source(c) for c in notebook_cells if cells.is_solution(c) and cells.grade_id(c) == variable
+            ]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        found.extend((path, source) for source in sources)
+    return found
+
+
+def expect_no_scheduler_in_saved_answer_cell(variable: str) -> None:
+    """Fail, in the notebook, if the saved answer cell of `variable` uses PyTorch's schedulers before it binds it.
+    Only in a learner's kernel: the grade itself is left to what the answer's process does, as for the history."""
+    for path, source in saved_answer_cells(variable) if _shell() is not None else []:
+        used = schedulers_named(source, variable, _namespace())
+        expect(
+            not used,
+            f"The answer cell of {variable} saved in {path} uses PyTorch's schedulers ({', '.join(used)}) before it "
+            f"binds {variable}. That cell is the one graded, without torch.optim.lr_scheduler: the scheduler stops it "
+            f"with an error and {variable} scores 0, though a cell run since passes here. Move the replay to a "
+            f"separate scratch cell, keep only the values of {variable} in the answer cell, and save the notebook "
+            "(if you already have, save again and rerun this cell).",
+        )
