@@ -253,3 +253,124 @@ def test_a_scheduler_module_named_by_a_computed_string_is_not_followed():
     """What the reading does not catch, stated: the module's name built at run time."""
     cell = "import importlib\nL = importlib.import_module('torch.optim.' + 'lr_scheduler')\ns = getattr(L, 'Step' + 'LR')(o)\n"
     assert schedulers_named(cell + "x = 1\n", "x", {}) == []
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "from lrcourse.schedules import plateau_run as pr\nrun = pr(20, patience=2)\n",
+        "from lrcourse.schedules import plateau_run\nrun = plateau_run(20, patience=2)\n",
+        "from lrcourse import schedules as S\nrun = S.plateau_run(20, patience=2)\n",
+        "run = pr(20, patience=2)\n",  # the kernel's alias, bound in an earlier cell
+    ],
+)
+def test_the_courses_helper_that_runs_a_plateau_scheduler_is_flagged_under_any_alias(cell):
+    """R23g W2: `from lrcourse.schedules import plateau_run as pr`, `pr(...)`, then the answer: graded, plateau_run's
+    ReduceLROnPlateau raises before the answer is bound (0 / 6), and every visible cell passed. lrcourse.schedules'
+    other functions build no scheduler of their own (lr_curve's factory is the cell's, read where it is written)."""
+    from lrcourse.schedules import plateau_run
+
+    assert schedulers_named(cell + "x = 1\n", "x", {"pr": plateau_run}) != [], cell
+    assert schedulers_named("x = 1\n" + cell, "x", {"pr": plateau_run}) == [], cell  # after the answer: graded whole
+    assert schedulers_named("from lrcourse.schedules import lr_curve as c\nr = c(f, 5)\nx = 1\n", "x", {}) == []
+
+
+READING_CLASS = (
+    "class Reading:\n    def __init__(self, log):\n        self.log = log\n"
+    "    def replay(self, **answer):\n        return StepLR(o, **answer)\n"
+)
+READING_DATACLASS = (
+    "from dataclasses import dataclass\n@dataclass\nclass Reading:\n    log: list\n"
+    "    def replay(self, **answer):\n        return StepLR(o, **answer)\n"
+)
+
+
+@pytest.mark.parametrize("defined", [READING_CLASS, READING_DATACLASS])
+def test_a_class_whose_method_replays_only_after_the_answer_is_no_use(defined):
+    """R23g W3: reading a class's name counted as running all its methods: a Reading built before the answer and
+    replayed after it (graded whole) was flagged in every visible cell. Building it runs its dunder methods only."""
+    cell = defined + "reading = Reading(log)\nx = {'step_size': 5}\nreading.replay(**x)\n"
+    assert schedulers_named(cell, "x", {}) == []
+    assert schedulers_named(defined + "reading = Reading(log)\nreading.replay(step_size=5)\nx = 1\n", "x", {}) == [
+        "StepLR"
+    ]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        READING_CLASS.replace("self.log = log", "self.rates = self.replay()") + "reading = Reading(log)\n",
+        READING_DATACLASS + "    def __post_init__(self):\n        self.replay()\nreading = Reading(log)\n",
+        "class R:\n    @property\n    def rate(self):\n        return StepLR(o, 5)\nr = R()\nprint(r.rate)\n",
+        "class R:\n    def __repr__(self):\n        return str(StepLR(o, 5))\nprint(R())\n",
+        "class R:\n    def __call__(self, o):\n        return StepLR(o, 5)\nR()(o)\n",
+        "class Base:\n    def __init_subclass__(cls):\n        StepLR(o, 5)\nclass R(Base):\n    pass\n",
+    ],
+)
+def test_a_class_that_replays_when_built_printed_called_or_read_before_the_answer_is_flagged(cell):
+    assert schedulers_named(cell + "x = 1\n", "x", {}) == ["StepLR"], cell
+
+
+HELPER_REPLAYS = {  # chapter: (the id of the cell defining the chapter's own replay helper, a replay through it)
+    "02_ordered_schedules": (
+        "ex-rules",
+        "rows = bench([0.4], step_size=5, gamma=0.7, steps=24, edits={15: {0: 0.25}})\n",
+    ),
+    "03_adaptive_schedules": (
+        "tracer",
+        "trace(READ_RUN['val_loss'], lrs=(0.1,), factor=0.4, patience=4, cooldown=6, threshold=0.03046)\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("chapter", READINGS)
+def test_a_replay_through_the_chapters_helper_after_the_answer_passes_and_before_it_fails(kernel, chapter):
+    """R23g M1: the self-contained check read the whole answer cell, so a replay after the answer through the
+    chapter's own helper (`bench`, `trace`; not a context cell's) failed "uses bench, which that cell does not
+    define", though the grade keeps the answer whole (the helper's NameError comes after it is bound)."""
+    name, variable, catalogue = READINGS[chapter]
+    helper_cell, replay = HELPER_REPLAYS[chapter]
+    run, tests = kernel(chapter)
+    notebook = nbformat.read(name, as_version=4)
+    assert run(next(c.source for c in notebook.cells if c.get("id") == helper_cell)) is None
+    assert run(catalogue.ANSWER + replay) is None
+    assert failures(run, tests) == []
+    assert run(replay + catalogue.ANSWER) is None  # before the answer: the grade stops there, NameError
+    said = failures(run, tests)
+    assert said and f"The cell that last assigned {variable} uses {replay.split('(')[0].split()[-1]}," in said[0], said
+
+
+def save_answer_cell(name: str, variable: str, text: str) -> None:
+    """Write `text` into the answer cell of the notebook saved in the working folder, as JupyterLab saves it."""
+    notebook = nbformat.read(name, as_version=4)
+    next(
+        c for c in notebook.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == variable
+    ).source = text
+    nbformat.write(notebook, name)
+
+
+@pytest.mark.parametrize("chapter", READINGS)
+def test_a_replay_before_the_answer_in_the_saved_answer_cell_fails_though_the_answer_was_retyped_below(kernel, chapter):
+    """R23g W1: the answer cell (replay, then the answer) run and saved, then the answer retyped in a new cell: the
+    kernel's history read only the new cell and passed, and the saved answer cell, the one graded, scored 0."""
+    name, variable, catalogue = READINGS[chapter]
+    run, tests = kernel(chapter)
+    save_answer_cell(name, variable, catalogue.REPLAY + catalogue.ANSWER)
+    assert run(catalogue.REPLAY + catalogue.ANSWER) is None
+    assert run(catalogue.ANSWER) is None  # retyped in a new cell below
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"The answer cell of {variable} saved in {name} uses PyTorch's schedulers" in said[0], said[0]
+    save_answer_cell(name, variable, catalogue.ANSWER + catalogue.REPLAY)  # after the answer: graded whole
+    assert failures(run, tests) == []
+
+
+def test_the_saved_answer_cell_is_read_only_in_a_learners_kernel(tmp_path, monkeypatch):
+    """The grader's process (no IPython shell) leaves the grade to what the answer's process does, saved cell or not."""
+    from lrcourse.checking.answer_cell_schedulers import expect_no_scheduler_in_saved_answer_cell
+
+    name, variable, catalogue = READINGS["02_ordered_schedules"]
+    shutil.copy(ROOT / "notebooks" / "02_ordered_schedules" / name, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    save_answer_cell(name, variable, catalogue.REPLAY + catalogue.ANSWER)
+    expect_no_scheduler_in_saved_answer_cell(variable)  # no shell here: nothing read, nothing raised

@@ -5,8 +5,11 @@ called after it costs the graded answer nothing. So the code that runs is the to
 (their decorators, default values and annotations, class bodies and comprehensions included: these run at once), and
 the body of every function the cell defines whose name that code reads (a call, or the function handed to a call,
 which may call it), followed from function to function: a helper called by a helper called before the answer runs
-too. Reading a class's name runs all its methods (building it runs some, and the rest may be called on it); reading
-an attribute of a function's name (`obj.replay()`) runs every function of that name. A lambda bound to a name is a
+too. Reading a class's name runs its dunder methods (`__init__`, a dataclass's `__post_init__`, `__repr__` when it
+is printed, `__call__`, a base's `__init_subclass__`: Python calls them itself), not its other methods, which run
+where they are read as an attribute (R23g W3: a Reading built before the answer and replayed after it is graded
+whole); reading an attribute of a function's name (`obj.replay()`, a property's `obj.rate`) runs every function of
+that name. A method called only by code outside the cell (a library calling `obj.step()`) is not followed. A lambda bound to a name is a
 function of that name; any other lambda counts as run where it stands (it is handed on, to be called). A decorator
 other than the few that only wrap (CALL_FREE_DECORATORS) may call the function it decorates: the function runs at
 its definition. Reading by name errs on the side of running: a function named only in a string (`globals()["f"]()`)
@@ -18,12 +21,28 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from lrcourse.checking.answer_replay import stores_into
+
 # Decorators that wrap a function without calling it (unless the cell defines a function of that name itself)
 CALL_FREE_DECORATORS = frozenset(
     {"cache", "lru_cache", "wraps", "staticmethod", "classmethod", "property", "cached_property"}
     | {"no_grad", "enable_grad", "inference_mode"}  # torch's, a replay's likely dress
 )
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def run_before_the_answer(tree: ast.Module, variable: str) -> list[ast.AST]:
+    """Every node of the cell `tree` that runs before `variable` is whole: what a statement after it raises costs the
+    graded answer nothing (the answer cell's scheduler check, and its self-contained check, R23g M1)."""
+    return nodes_run(up_to_the_answer(tree, variable), tree)
+
+
+def up_to_the_answer(tree: ast.Module, variable: str) -> list[ast.stmt]:
+    """The cell's top-level statements up to the last that assigns `variable`, or an item or attribute of it, or
+    changes it in place (`answer["k"] = ...`, `answer.update(...)`; all of them if none does): what runs before the
+    answer is whole."""
+    storing = [index for index, statement in enumerate(tree.body) if stores_into(statement, variable)]
+    return tree.body[: storing[-1] + 1] if storing else tree.body
 
 
 def nodes_run(statements: list[ast.stmt], tree: ast.Module) -> list[ast.AST]:
@@ -80,7 +99,7 @@ def _named_lambda(node: ast.Assign) -> bool:
 
 def _bodies_by_name(tree: ast.Module) -> dict[str, list[ast.AST]]:
     """name -> the bodies that run when the name is read: a function's statements (every function of that name, at
-    any depth), a named lambda's expression, a class's methods (through their names)."""
+    any depth), a named lambda's expression, a class's dunder methods (through their names)."""
     bodies: dict[str, list[ast.AST]] = {}
     for node in ast.walk(tree):
         if isinstance(node, _FUNCTIONS):
@@ -89,9 +108,14 @@ def _bodies_by_name(tree: ast.Module) -> dict[str, list[ast.AST]]:
             for target in node.targets:
                 bodies.setdefault(target.id, []).append(node.value.body)
         elif isinstance(node, ast.ClassDef):
-            methods = [ast.Name(id=child.name, ctx=ast.Load()) for child in node.body if isinstance(child, _FUNCTIONS)]
-            bodies.setdefault(node.name, []).extend(methods)
+            methods = [child.name for child in node.body if isinstance(child, _FUNCTIONS) and _dunder(child.name)]
+            bodies.setdefault(node.name, []).extend(ast.Name(id=name, ctx=ast.Load()) for name in methods)
     return bodies
+
+
+def _dunder(name: str) -> bool:
+    """A method Python calls itself, on the class or its instances (`__init__`, `__post_init__`, `__repr__`...)."""
+    return name.startswith("__") and name.endswith("__")
 
 
 def _names_read(node: ast.AST) -> set[str]:

@@ -8,20 +8,25 @@ cell had not assigned by then scores 0, while the kernel, which has PyTorch's sc
 `self_contained` does) and fails if it names a scheduler in the code that runs before the answer is bound: the
 statements up to the answer, and the bodies of the cell's functions they call (`answer_cell_runs`; a replay defined
 before the answer and called after it runs after it, R23f W1). A scheduler is named by its own name, by a kernel
-name bound to one, or by a name the cell imports it under (`... import ReduceLROnPlateau as Plateau`, R23f M1). Only
-that cell is read: a replay in a scratch cell, or after the answer in its cell, keeps its points and passes.
+name bound to one, or by a name the cell imports it under (`... import ReduceLROnPlateau as Plateau`, R23f M1); so is the course's
+plateau_run, which runs one (R23g W2). The
+answer cell as saved in the working folder's notebook (its grade_id is the answer's name) is read too: the answer
+retyped in a new cell below hid it from the history, and it is the cell graded (R23g W1). Only these cells are read:
+a replay in a scratch cell, or after the answer in its cell, keeps its points and passes.
 The grader's process has no IPython history, so the grade itself is left to what the answer's process does.
 """
 
 from __future__ import annotations
 
 import ast
+import glob
+import json
 import symtable
 import sys
 from types import ModuleType
 
-from lrcourse.checking.answer_cell_runs import nodes_run
-from lrcourse.checking.answer_replay import stores_into
+from lrcourse import cells
+from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.expect import expect
 from lrcourse.checking.self_contained import assigning_cell
 
@@ -53,18 +58,29 @@ SCHEDULER_NAMES = frozenset(
         "plateau_run",
     }
 )
+# The course's functions that run a scheduler of their own, by module: a name the cell imports them under is a
+# scheduler's name, and a kernel name bound to one is read as one (R23g W2). lrcourse.schedules' lr_curve builds its
+# scheduler with the cell's factory, read where the cell writes it.
+SCHEDULER_HELPERS = {"lrcourse.schedules": ("plateau_run",)}
+
+
+def _shell():
+    """The IPython shell of the learner's kernel, or None (the grader's process, a plain interpreter)."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
 
 
 def _namespace() -> dict:
-    """The kernel's names (IPython's user namespace), or none (the grader's process, a plain interpreter)."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
+    """The kernel's names (IPython's user namespace), or none (the grader's process)."""
+    shell = _shell()
     return shell.user_ns if shell is not None else {}
 
 
 def _is_scheduler(value) -> bool:
     """A scheduler class or instance, or the module itself, bound under a name of the student's choosing (read off
     its type, never through its own attributes: a student's object may answer anything)."""
+    if any(value is _helper(module, name) for module, names in SCHEDULER_HELPERS.items() for name in names):
+        return True
     if isinstance(value, ModuleType):
         module = value.__name__
     else:
@@ -72,12 +88,9 @@ def _is_scheduler(value) -> bool:
     return isinstance(module, str) and module.startswith(SCHEDULER_MODULES)
 
 
-def _up_to_the_answer(tree: ast.Module, variable: str) -> list[ast.stmt]:
-    """The cell's top-level statements up to the last that assigns `variable`, or an item or attribute of it, or
-    changes it in place (`answer["k"] = ...`, `answer.update(...)`; all of them if none does): what runs before the
-    answer is whole. A scheduler after it stops the graded cell too late to cost the answer."""
-    storing = [index for index, statement in enumerate(tree.body) if stores_into(statement, variable)]
-    return tree.body[: storing[-1] + 1] if storing else tree.body
+def _helper(module: str, name: str):
+    """The course's own function, if its module is loaded (the kernel that bound it has loaded it)."""
+    return getattr(sys.modules.get(module), name, None)
 
 
 def _kernel_names(source: str) -> set[str]:
@@ -101,14 +114,16 @@ def _kernel_names(source: str) -> set[str]:
 def _imported_schedulers(tree: ast.Module) -> set[str]:
     """The names the cell binds to a scheduler or its module by importing it, under any alias (`from
     torch.optim.lr_scheduler import ReduceLROnPlateau as Plateau`, `from torch.optim import lr_scheduler as L`,
-    `L = importlib.import_module("torch.optim.lr_scheduler")`). A module named by a computed string, or reached
+    `L = importlib.import_module("torch.optim.lr_scheduler")`), and the course's helpers that run one (`from
+    lrcourse.schedules import plateau_run as pr`). A module named by a computed string, or reached
     through `sys.modules` or `getattr`, is not followed."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
             modules = [f"{node.module}.{alias.name}" for alias in node.names] if node.module == "torch.optim" else []
             for alias, module in zip(node.names, modules or [node.module] * len(node.names)):
-                if module.startswith(SCHEDULER_MODULES) and alias.name != "*":
+                helper = alias.name in SCHEDULER_HELPERS.get(node.module, ())
+                if (module.startswith(SCHEDULER_MODULES) or helper) and alias.name != "*":
                     names.add(alias.asname or alias.name)
         elif isinstance(node, ast.Import):
             names.update(a.asname for a in node.names if a.asname and a.name.startswith(SCHEDULER_MODULES))
@@ -141,7 +156,7 @@ def schedulers_named(source: str, variable: str, namespace: dict) -> list[str]:
         return []
     names = SCHEDULER_NAMES | _imported_schedulers(tree)
     found = set()
-    for node in nodes_run(_up_to_the_answer(tree, variable), tree):
+    for node in run_before_the_answer(tree, variable):
         if isinstance(node, ast.Attribute) and node.attr in names:
             found.add(node.attr)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
@@ -161,3 +176,35 @@ def expect_no_scheduler_in_answer_cell(variable: str) -> None:
         f"graded, and {variable} scores 0, though it passes here. Replay the log in a separate scratch cell and "
         f"keep only the values of {variable} in the answer cell.",
     )
+    expect_no_scheduler_in_saved_answer_cell(variable)
+
+
+def saved_answer_cells(variable: str) -> list[tuple[str, str]]:
+    """(notebook, source) of each answer cell named `variable` (nbgrader's grade_id) in the notebooks saved in the
+    working folder: the cell the grade reads, whatever the kernel ran since. A file that is no notebook is skipped."""
+    found = []
+    for path in sorted(glob.glob("*.ipynb")):
+        try:
+            notebook_cells = json.load(open(path, encoding="utf-8"))["cells"]
+            sources = [
+                cells.source(c) for c in notebook_cells if cells.is_solution(c) and cells.grade_id(c) == variable
+            ]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        found.extend((path, source) for source in sources)
+    return found
+
+
+def expect_no_scheduler_in_saved_answer_cell(variable: str) -> None:
+    """Fail, in the notebook, if the saved answer cell of `variable` uses PyTorch's schedulers before it binds it.
+    Only in a learner's kernel: the grade itself is left to what the answer's process does, as for the history."""
+    for path, source in saved_answer_cells(variable) if _shell() is not None else []:
+        used = schedulers_named(source, variable, _namespace())
+        expect(
+            not used,
+            f"The answer cell of {variable} saved in {path} uses PyTorch's schedulers ({', '.join(used)}) before it "
+            f"binds {variable}. That cell is the one graded, without torch.optim.lr_scheduler: the scheduler stops it "
+            f"with an error and {variable} scores 0, though a cell run since passes here. Move the replay to a "
+            f"separate scratch cell, keep only the values of {variable} in the answer cell, and save the notebook "
+            "(if you already have, save again and rerun this cell).",
+        )

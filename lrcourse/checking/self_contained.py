@@ -17,6 +17,7 @@ import symtable
 import sys
 
 from lrcourse import cells
+from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
 
@@ -168,8 +169,9 @@ def expect_no_magic(source: str, name: str) -> None:
 
 def expect_data_self_contained(variable: str) -> None:
     """In the notebook: fail if the cell that last assigned the plain-data answer `variable` reads a name that
-    neither it nor the chapter's context cells define (R23p: `ratios[5]` from a scratch cell passed here and scored
-    0 in the grade, NameError in the answer cell run alone), or if a later cell changed the value that cell gave
+    neither it nor the chapter's context cells define before the answer is bound (R23p: `ratios[5]` from a scratch
+    cell passed here and scored 0 in the grade, NameError in the answer cell run alone; after the answer, as in a
+    replay through the chapter's helper, it costs nothing, R23g M1), or if a later cell changed the value that cell gave
     (`expect_unchanged_since_its_cell`)."""
     found = _assigning_entry(variable)
     if found is None:
@@ -181,18 +183,28 @@ def expect_data_self_contained(variable: str) -> None:
     if context is None:
         return
     try:  # a magic was refused just above: every name read here is the cell's own code's
-        missing = sorted(names_used_but_not_defined(source) - context)
+        missing = sorted(_read_before_the_answer(source, variable, names_used_but_not_defined(source) - context))
     except SyntaxError:
         return
     expect(
         not missing,
-        f"The cell that last assigned {variable} uses {', '.join(missing)}, which that cell does not define. The "
+        f"The cell that last assigned {variable} uses {', '.join(missing)}, which that cell does not define, before "
+        f"it binds {variable}. The "
         "grader runs only the answer cell, on its own, after the chapter's setup and context cells (a scratch cell "
         f"below it that assigns {variable} again is not run): compute {variable} inside the answer cell from what "
         "that cell and the setup define, or write its values there.",
     )
     later = [entry for entry in history[index + 1 :] if isinstance(entry, str)]
     expect_unchanged_since_its_cell(variable, source, later, context)
+
+
+def _read_before_the_answer(source: str, variable: str, names: set[str]) -> set[str]:
+    """Those of `names` the cell reads in the code that runs before `variable` is whole (`answer_cell_runs`): a name
+    the grader lacks raises NameError there, after the answer is bound it costs the answer nothing (R23g M1: a replay
+    through the chapter's `bench` after the answer was refused, though graded whole)."""
+    run = run_before_the_answer(ast.parse(source), variable)
+    read = {node.id for node in run if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    return names & read
 
 
 def expect_unchanged_since_its_cell(variable: str, source: str, later: list[str], context: set[str]) -> None:
