@@ -244,6 +244,25 @@ def test_the_far_past_run_is_no_longer_than_the_runs_the_budget_was_set_for():
 
 @pytest.mark.parametrize("restart", PHASE_RESTARTS, ids=lambda a: a.name)
 def test_the_cell_catches_the_phase_restarts_r24w_found_escaping(restart):
-    """R24w's warm-up, stable phase, or both, started again (6/6 on the old case: 3, 6 or 9 steps between those)."""
+    """R24w's warm-up, stable phase, or both, started again (6/6 on the old case: 3, 6 or 9 steps between those), and
+    R24x's pieces of a phase back every 1,000 steps, each covering 20 past a multiple of 40 (6/6 on every 40th step
+    from 280)."""
     with pytest.raises(CheckFailed, match=r"step\(s\) after the schedule's last step \(119\)"):
         check_wsd(answer(restart.source), **far_past_call())
+
+
+def test_the_first_half_of_a_phase_brought_back_escapes_as_the_comment_says():
+    """R24x: no grid of every 40th step catches every piece shorter than 40 steps; the comment names the one that
+    escapes, so it must escape: the stable phase's first half (steps 40 to 59) back every 1,000 steps."""
+    assert "the first half of a phase falls between the steps asked and escapes" in comment()
+    check_wsd(
+        answer(
+            wsd_variant(
+                "    def factor(step):\n",
+                "    def factor(step):\n"
+                "        if step >= total and warmup_steps <= step % 1000 < warmup_steps + stable_steps // 2:\n"
+                "            return 1.0\n",
+            )
+        ),
+        **far_past_call(),
+    )

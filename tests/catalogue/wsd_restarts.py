@@ -1,7 +1,13 @@
-"""Chapter 7's exercise, `wsd_factor`: its warm-up, stable phase or both started again long after the end (issue 24,
-R24w). The decay cell's far-past case (40, 40, 40) asks every 40th step to 10,000, no wider than a phase, so each loses
-the decay cell (4/6). In the old case (3, 6, 100), asked every 100th step, the warm-up (3 steps), the stable phase (6)
-or both came back between the steps asked: 6/6 (R24w, graded for real; in this process too)."""
+"""Chapter 7's exercise, `wsd_factor`: its phases, or pieces of them, started again long after the end (issue 24, R24w,
+R24x). The decay cell's far-past case (40, 40, 40) asks every step to 240, then every 40th step from 260 to 4,980 (20
+past each multiple of 40) and step 5,000: any 40 steps in a row up to 5,000 hold one asked, so a whole phase (40
+steps), alone or with others, brought back at a step up to 5,000 loses the decay cell (4/6). A piece shorter than 40
+steps is caught only where it covers a step asked: R24x's pieces back every 1,000 steps below (the decay from its
+second step, the warm-up from 0, the second half of the stable phase or of the decay) do (each covers 20 past a
+multiple of 40: 4/6; on every 40th step from 280 they fell between the steps asked: 6/6); a piece that covers no such
+step (the first half of a phase back every 1,000 steps) escapes, as the decay cell's comment says. In the old case
+(3, 6, 100), asked every 100th step, the warm-up (3 steps), the stable phase (6) or both came back between the steps
+asked: 6/6 (R24w, graded for real; in this process too)."""
 
 from __future__ import annotations
 
@@ -39,6 +45,50 @@ PHASE_RESTARTS = [
             "        if step % (10 * total) < warmup_steps:  # back every ten schedules\n"
             "            return start_factor + (1 - start_factor) * (step % (10 * total)) / warmup_steps\n"
             "        if step % (10 * total) < warmup_steps + stable_steps:\n",
+        ),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # R24x's warm-up again every 1000 steps, rising from 0 (as HF's does), not start_factor: above 0 for 39 steps
+        "warmup_from_zero_restarts_every_1000_steps",
+        wsd_variant(
+            "    def factor(step):\n",
+            "    def factor(step):\n"
+            "        if step >= total and step % 1000 < warmup_steps:  # back every 1000 steps, from 0\n"
+            "            return (step % 1000) / warmup_steps\n",
+        ),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # R24x: the decay brought back every 1000 steps one step in (t = 1 to decay - 1): above 0 for 39 steps
+        "decay_from_its_second_step_every_1000_steps",
+        wsd_variant(
+            "    def factor(step):\n",
+            "    def factor(step):\n"
+            "        if step >= total and 0 < step % 1000 < decay_steps:  # back every 1000 steps\n"
+            "            return (1 - (step % 1000) / decay_steps) ** 2\n",
+        ),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # R24x: the stable phase's second half (the peak, 1.0) again every 1000 steps: 20 steps
+        "stable_second_half_restarts_every_1000_steps",
+        wsd_variant(
+            "    def factor(step):\n",
+            "    def factor(step):\n"
+            "        if step >= total and warmup_steps + stable_steps // 2 <= step % 1000 < warmup_steps + stable_steps:\n"
+            "            return 1.0  # back every 1000 steps\n",
+        ),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # R24x: the decay's second half again every 1000 steps: 20 steps above 0
+        "decay_second_half_restarts_every_1000_steps",
+        wsd_variant(
+            "    def factor(step):\n",
+            "    def factor(step):\n"
+            "        if step >= total and warmup_steps + stable_steps + decay_steps // 2 <= step % 1000 < total:\n"
+            "            step = step % 1000  # back every 1000 steps\n",
         ),
         fails=(DECAY,),
         score=4,
