@@ -335,8 +335,8 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=(WARMUP,),
         score=5,
     ),
-    wsd(  # R24t: a cycle of three schedules. The decay cell's steps far past the end are 40 apart up to 10,000, each
-        # phase 40 steps: any restart of period up to 10,000 is asked while above 0 (R24u, R24w, issue 24)
+    wsd(  # R24t: a cycle of three schedules. The decay cell's steps far past the end are 40 apart up to 5,000, each
+        # phase 40 steps: any restart of period up to 5,000 is asked while above 0 (R24u, R24w, R24x, issue 24)
         "restarts_every_three_schedules",
         wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 3 * total\n"),
         fails=(DECAY,),
@@ -349,7 +349,7 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         score=4,
     ),
     wsd(  # R24u: a cycle of 1500 steps, which no step far past the end met when they were every step to 69 and
-        # round numbers (6/6): now one of every 100 steps to 10,000 is asked
+        # round numbers (6/6): now one of every 40 steps to 5,000 is asked
         "restarts_every_1500_steps",
         wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 1500\n"),
         fails=(DECAY,),
