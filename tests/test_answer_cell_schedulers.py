@@ -361,12 +361,15 @@ def test_a_replay_before_the_answer_in_the_saved_answer_cell_fails_though_the_an
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert f"The answer cell of {variable} saved in {name} uses PyTorch's schedulers" in said[0], said[0]
+    save_answer_cell(name, variable, "%matplotlib inline\n" + catalogue.REPLAY + catalogue.ANSWER)  # R23h W1
+    assert len(failures(run, tests)) == len(tests)  # a magic line, run as Python by the grader, hides nothing
     save_answer_cell(name, variable, catalogue.ANSWER + catalogue.REPLAY)  # after the answer: graded whole
     assert failures(run, tests) == []
 
 
-def test_the_saved_answer_cell_is_read_only_in_a_learners_kernel(tmp_path, monkeypatch):
-    """The grader's process (no IPython shell) leaves the grade to what the answer's process does, saved cell or not."""
+def test_the_saved_answer_cell_is_never_read_outside_a_kernel(tmp_path, monkeypatch):
+    """The trusted verdicts' process (no IPython shell) leaves the grade to what the answer's process does, saved cell
+    or not (the grading kernel reads it, but its verdicts are withheld)."""
     from lrcourse.checking.answer_cell_schedulers import expect_no_scheduler_in_saved_answer_cell
 
     name, variable, catalogue = READINGS["02_ordered_schedules"]

@@ -179,15 +179,26 @@ def expect_no_scheduler_in_answer_cell(variable: str) -> None:
     expect_no_scheduler_in_saved_answer_cell(variable)
 
 
+def as_python(source: str) -> str:
+    """The cell as the grader runs it: IPython's syntax (`%magic`, `!shell`, `x?`) made Python, as the answer's process
+    does (`answer_zygote`): else one magic line made the cell unparsable and its replay unseen (R23h W1)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
 def saved_answer_cells(variable: str) -> list[tuple[str, str]]:
     """(notebook, source) of each answer cell named `variable` (nbgrader's grade_id) in the notebooks saved in the
     working folder: the cell the grade reads, whatever the kernel ran since. A file that is no notebook is skipped."""
     found = []
     for path in sorted(glob.glob("*.ipynb")):
         try:
-            notebook_cells = json.load(open(path, encoding="utf-8"))["cells"]
+            with open(path, encoding="utf-8") as file:
+                notebook_cells = json.load(file)["cells"]
             sources = [
-                cells.source(c) for c in notebook_cells if cells.is_solution(c) and cells.grade_id(c) == variable
+                as_python(cells.source(c))
+                for c in notebook_cells
+                if cells.is_solution(c) and cells.grade_id(c) == variable
             ]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
@@ -197,7 +208,8 @@ def saved_answer_cells(variable: str) -> list[tuple[str, str]]:
 
 def expect_no_scheduler_in_saved_answer_cell(variable: str) -> None:
     """Fail, in the notebook, if the saved answer cell of `variable` uses PyTorch's schedulers before it binds it.
-    Only in a learner's kernel: the grade itself is left to what the answer's process does, as for the history."""
+    Only in a kernel (the learner's, and the grading kernel, whose verdicts are withheld): never in the trusted
+    verdicts' process, which decides the grade from what the answer's process does (R23h M2)."""
     for path, source in saved_answer_cells(variable) if _shell() is not None else []:
         used = schedulers_named(source, variable, _namespace())
         expect(
