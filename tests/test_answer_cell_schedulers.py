@@ -7,6 +7,7 @@ kernel, running the chapter's own setup and test cells."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -364,6 +365,21 @@ def test_a_replay_before_the_answer_in_the_saved_answer_cell_fails_though_the_an
     save_answer_cell(name, variable, "%matplotlib inline\n" + catalogue.REPLAY + catalogue.ANSWER)  # R23h W1
     assert len(failures(run, tests)) == len(tests)  # a magic line, run as Python by the grader, hides nothing
     save_answer_cell(name, variable, catalogue.ANSWER + catalogue.REPLAY)  # after the answer: graded whole
+    assert failures(run, tests) == []
+
+
+def test_a_stale_copy_beside_the_kernel_s_own_notebook_is_not_read(kernel):
+    """R23h M1: JupyterLab's Duplicate left `<name>-Copy1.ipynb` holding an old replay beside the honest notebook, and
+    every visible cell failed naming the copy as "the one graded". The kernel's own notebook (`__session__`, as
+    ipykernel sets it from JPY_SESSION_NAME) is read alone when it is known; without it, every notebook is."""
+    name, variable, catalogue = READINGS["02_ordered_schedules"]
+    run, tests = kernel("02_ordered_schedules")
+    save_answer_cell(name, variable, catalogue.ANSWER)
+    shutil.copy(name, name.replace(".ipynb", "-Copy1.ipynb"))
+    save_answer_cell(name.replace(".ipynb", "-Copy1.ipynb"), variable, catalogue.REPLAY + catalogue.ANSWER)
+    assert run(catalogue.ANSWER) is None
+    assert len(failures(run, tests)) == len(tests)  # Jupyter names no notebook: each is read
+    assert run(f"__session__ = {str(Path.cwd() / name)!r}") is None
     assert failures(run, tests) == []
 
 

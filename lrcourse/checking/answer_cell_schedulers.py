@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import glob
 import json
+import os
 import symtable
 import sys
 from types import ModuleType
@@ -187,11 +188,21 @@ def as_python(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
+def own_notebook() -> list[str]:
+    """The kernel's own notebook when Jupyter names it (`__session__`, from JPY_SESSION_NAME) and it is in the working
+    folder, else none: a stale copy beside it (JupyterLab's Duplicate) is not the one graded (R23h M1)."""
+    session = _namespace().get("__session__")
+    if isinstance(session, str) and session.endswith(".ipynb") and os.path.isfile(os.path.basename(session)):
+        return [os.path.basename(session)]
+    return []
+
+
 def saved_answer_cells(variable: str) -> list[tuple[str, str]]:
     """(notebook, source) of each answer cell named `variable` (nbgrader's grade_id) in the notebooks saved in the
-    working folder: the cell the grade reads, whatever the kernel ran since. A file that is no notebook is skipped."""
+    working folder (the kernel's own only, when Jupyter names it): the cell the grade reads, whatever the kernel ran
+    since. A file that is no notebook is skipped."""
     found = []
-    for path in sorted(glob.glob("*.ipynb")):
+    for path in own_notebook() or sorted(glob.glob("*.ipynb")):
         try:
             with open(path, encoding="utf-8") as file:
                 notebook_cells = json.load(file)["cells"]
