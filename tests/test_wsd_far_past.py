@@ -254,7 +254,7 @@ def test_the_cell_catches_the_phase_restarts_r24w_found_escaping(restart):
 def test_the_first_half_of_a_phase_brought_back_escapes_as_the_comment_says():
     """R24x: no grid of every 40th step catches every piece shorter than 40 steps; the comment names the one that
     escapes, so it must escape: the stable phase's first half (steps 40 to 59) back every 1,000 steps."""
-    assert "the first half of a phase falls between the steps asked and escapes" in comment()
+    assert "the first half of the stable phase or of the decay falls between the steps asked and escapes" in comment()
     check_wsd(
         answer(
             wsd_variant(

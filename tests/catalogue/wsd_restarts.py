@@ -5,7 +5,8 @@ steps), alone or with others, brought back at a step up to 5,000 loses the decay
 steps is caught only where it covers a step asked: R24x's pieces back every 1,000 steps below (the decay from its
 second step, the warm-up from 0, the second half of the stable phase or of the decay) do (each covers 20 past a
 multiple of 40: 4/6; on every 40th step from 280 they fell between the steps asked: 6/6); a piece that covers no such
-step (the first half of a phase back every 1,000 steps) escapes, as the decay cell's comment says. In the old case
+step (the first half of the stable phase or of the decay back every 1,000 steps; the warm-up's covers step 5,000)
+escapes, as the decay cell's comment says. In the old case
 (3, 6, 100), asked every 100th step, the warm-up (3 steps), the stable phase (6) or both came back between the steps
 asked: 6/6 (R24w, graded for real; in this process too)."""
 
