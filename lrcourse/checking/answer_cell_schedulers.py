@@ -19,8 +19,6 @@ The grader's process has no IPython history, so the grade itself is left to what
 from __future__ import annotations
 
 import ast
-import glob
-import json
 import os
 import symtable
 import sys
@@ -29,7 +27,7 @@ from types import ModuleType
 from lrcourse import cells
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.expect import expect
-from lrcourse.checking.self_contained import assigning_cell
+from lrcourse.checking.self_contained import assigning_cell, kernel_shell, saved_notebooks
 
 SCHEDULER_MODULES = ("torch.optim.lr_scheduler", "torch.optim.swa_utils")
 # torch 2.13.0's schedulers (tests/test_answer_cell_schedulers.py holds it to lr_scheduler's own list), the modules
@@ -65,15 +63,9 @@ SCHEDULER_NAMES = frozenset(
 SCHEDULER_HELPERS = {"lrcourse.schedules": ("plateau_run",)}
 
 
-def _shell():
-    """The IPython shell of the learner's kernel, or None (the grader's process, a plain interpreter)."""
-    ipython = sys.modules.get("IPython")
-    return ipython.get_ipython() if ipython is not None else None
-
-
 def _namespace() -> dict:
     """The kernel's names (IPython's user namespace), or none (the grader's process)."""
-    shell = _shell()
+    shell = kernel_shell()
     return shell.user_ns if shell is not None else {}
 
 
@@ -202,16 +194,14 @@ def saved_answer_cells(variable: str) -> list[tuple[str, str]]:
     working folder (the kernel's own only, when Jupyter names it): the cell the grade reads, whatever the kernel ran
     since. A file that is no notebook is skipped."""
     found = []
-    for path in own_notebook() or sorted(glob.glob("*.ipynb")):
+    for path, notebook_cells in saved_notebooks(own_notebook() or None):
         try:
-            with open(path, encoding="utf-8") as file:
-                notebook_cells = json.load(file)["cells"]
             sources = [
                 as_python(cells.source(c))
                 for c in notebook_cells
                 if cells.is_solution(c) and cells.grade_id(c) == variable
             ]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError):  # a cell that is no cell
             continue
         found.extend((path, source) for source in sources)
     return found
@@ -221,7 +211,7 @@ def expect_no_scheduler_in_saved_answer_cell(variable: str) -> None:
     """Fail, in the notebook, if the saved answer cell of `variable` uses PyTorch's schedulers before it binds it.
     Only in a kernel (the learner's, and the grading kernel, whose verdicts are withheld): never in the trusted
     verdicts' process, which decides the grade from what the answer's process does (R23h M2)."""
-    for path, source in saved_answer_cells(variable) if _shell() is not None else []:
+    for path, source in saved_answer_cells(variable) if kernel_shell() is not None else []:
         used = schedulers_named(source, variable, _namespace())
         expect(
             not used,

@@ -54,13 +54,22 @@ def names_used_but_not_defined(source: str) -> set[str]:
     return used - defined - set(dir(__import__("builtins")))
 
 
-def context_names() -> set[str] | None:
-    """The names the chapter's context cells bind, from the notebook in the working folder."""
-    for path in glob.glob("*.ipynb"):
+def saved_notebooks(paths: list[str] | None = None) -> list[tuple[str, list]]:
+    """(path, cells) of each notebook saved in the working folder (or of `paths`), in name order; a file that is no
+    notebook is skipped."""
+    found = []
+    for path in sorted(glob.glob("*.ipynb")) if paths is None else paths:
         try:
-            notebook_cells = json.load(open(path, encoding="utf-8"))["cells"]
+            with open(path, encoding="utf-8") as file:
+                found.append((path, json.load(file)["cells"]))
         except (OSError, ValueError, KeyError, TypeError):
             continue
+    return found
+
+
+def context_names() -> set[str] | None:
+    """The names the chapter's context cells bind, from the notebook in the working folder."""
+    for _, notebook_cells in saved_notebooks():
         sources = [cells.source(cell) for cell in notebook_cells if cells.is_context(cell)]
         if sources:
             return set().union(*(cells.bound_names(source) for source in sources))
@@ -101,15 +110,15 @@ def assigning_cell(variable: str) -> str | None:
     return found[1][found[0]] if found is not None else None
 
 
-def _shell():
-    """The IPython shell this kernel runs, or None."""
+def kernel_shell():
+    """The IPython shell this kernel runs, or None (the trusted verdicts' process, a plain interpreter)."""
     ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded, the grader need not
     return ipython.get_ipython() if ipython is not None else None
 
 
 def _assigning_entry(variable: str) -> tuple[int, list] | None:
     """(where in the kernel's history the latest input that assigns `variable` is, that history), or None."""
-    shell = _shell()
+    shell = kernel_shell()
     history = shell.user_ns.get("In") if shell is not None else None
     history = history if isinstance(history, list) else []
     for index in reversed(range(len(history))):
@@ -213,7 +222,7 @@ def expect_unchanged_since_its_cell(variable: str, source: str, later: list[str]
     the cell's own). The cell that reads the name before assigning it (`answer += [4]`) took an earlier cell's value;
     a plain cell is run again on its own and the values compared (`answer_replay.value_alone`); any other cell's
     later cells are read for a change in place (`later`, the kernel's inputs since)."""
-    shell = _shell()
+    shell = kernel_shell()
     namespace = shell.user_ns if shell is not None else {}
     if variable not in namespace or variable in context:
         return

@@ -122,8 +122,8 @@ def one_collect_at_a_time(collect: Callable) -> Callable:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
         except OSError as error:  # ELOOP: a symbolic link
-            if out_of_reach(course):
-                raise LedgerUnsafe(f"{out_of_reach(course)}; nothing collected") from None
+            if mend := out_of_reach(course):
+                raise LedgerUnsafe(f"{mend}; nothing collected") from None
             raise refusal(path, f"not a file collect can open ({error.strerror})") from None
         try:
             why = unsafe_why(os.fstat(fd), stat.S_ISREG, course)
