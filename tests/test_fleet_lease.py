@@ -47,13 +47,24 @@ def url():
         yield address
 
 
-def test_a_lease_lapses_when_its_worker_dies_and_the_enqueuer_says_so_once(url):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, TASK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+def holding(url: str, code: str, *argv: str) -> subprocess.Popen:
+    """A process running `code` (the broker's URL on its stdin), once it says it holds its lease ("held")."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
-    holder.stdin.write(url)
-    holder.stdin.close()
-    assert holder.stdout.readline().strip() == "held"
+    process.stdin.write(url)
+    process.stdin.close()
+    try:
+        assert process.stdout.readline().strip() == "held"
+    except BaseException:
+        process.kill()
+        process.wait(10)
+        raise
+    return process
+
+
+def test_a_lease_lapses_when_its_worker_dies_and_the_enqueuer_says_so_once(url):
+    holder = holding(url, HOLD, TASK)
     bar = Bar()
     watch = Lapsed(url, {TASK: ("alice", "fingerprint")}, bar, LIMITS, grace=0, every=0)
     time.sleep(3)  # longer than the lease: renewed meanwhile
@@ -287,13 +298,8 @@ def test_a_lease_lapsed_while_its_process_was_stopped_is_never_made_again(url):
     import redis
 
     task = TASK + "-stopped"
-    process = subprocess.Popen(
-        [sys.executable, "-c", HOLD, task], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    process.stdin.write(url)
-    process.stdin.close()
+    process = holding(url, HOLD, task)
     try:
-        assert process.stdout.readline().strip() == "held"
         with redis.Redis.from_url(url) as client:
             assert client.exists(lease_key(task))
             process.send_signal(signal.SIGSTOP)
@@ -360,13 +366,8 @@ def test_a_grading_process_ended_by_sigterm_releases_its_lease(url):
     from support.paths import ROOT
 
     task = TASK + "-sigterm"
-    process = subprocess.Popen(
-        [sys.executable, "-c", SIGTERM_EXIT, str(ROOT), task], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    process.stdin.write(url)
-    process.stdin.close()
+    process = holding(url, SIGTERM_EXIT, str(ROOT), task)
     try:
-        assert process.stdout.readline().strip() == "held"
         with redis.Redis.from_url(url) as client:
             assert client.exists(lease_key(task))
             process.send_signal(signal.SIGTERM)
