@@ -204,8 +204,8 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
     except OSError as error:
         raise _unwritable(path, error) from error
     try:
-        to_course_owner(fd, course)  # root's ledger, the grader account's to read and write too (F23)
-        with os.fdopen(fd, "w") as file:
+        with os.fdopen(fd, "w") as file:  # closed however the write ends
+            to_course_owner(file.fileno(), course)  # root's ledger, the grader account's to read and write too (F23)
             json.dump(ledger, file, indent=1, sort_keys=True)
             file.flush()
             os.fsync(file.fileno())
