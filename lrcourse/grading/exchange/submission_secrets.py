@@ -199,6 +199,8 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
     cut can keep the rename and lose the text: an empty ledger), and the folder synced after (keeps the rename)."""
     path = ledger_path(course, assignment)
     try:
+        # checked at each write, not once a collect: the lock keeps other collects out, not a student who can write
+        # the course folder and swap the ledger's folder for hers meanwhile (an lstat and a stat: about 60 us)
         ledger_folder(course, create=True)
         fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
     except OSError as error:
