@@ -1,12 +1,16 @@
 """What collect does when the ledger's disk is full, and what a collect killed midway leaves for the next (F23,
 issue 20): a ledger that cannot be written is a refusal with its reason (exit status 2, nothing moved), not a
-traceback; a folder left as `.replaced` between `_write`'s two renames is put back; the ledger's temporary files a
-killed writer left are removed."""
+traceback, and the reason says truly whether the new ledger is in place (G16); a folder left as `.replaced` between
+`_write`'s two renames is put back, and `lrcourse grade` names its student until then (G16); the ledger's temporary
+files a killed writer left are removed."""
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
+
+import pytest
 
 import lrcourse.grading.exchange.inbound_folder as inbound_folder_module
 import lrcourse.grading.exchange.submission_secrets as ledger_module
@@ -14,8 +18,16 @@ from lrcourse.cli import main as lrcourse_main
 from lrcourse.grading.exchange.collect import collect
 from lrcourse.grading.exchange.inbound import user_name
 from lrcourse.grading.exchange.ledger_folder import LEDGER
-from lrcourse.grading.exchange.submission_secrets import SECRET, ledger_path, read_ledger, write_ledger
+from lrcourse.grading.exchange.submission_secrets import (
+    SECRET,
+    LedgerUnwritable,
+    ledger_path,
+    read_ledger,
+    write_ledger,
+)
+from lrcourse.grading.intake import take_in
 
+from support.course import make_course
 from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
 
 
@@ -54,6 +66,32 @@ def test_a_ledger_that_cannot_be_written_at_a_students_write_refuses_her_with_th
     reason = result.refused[0]["reason"]
     assert reason.startswith(f"the secret ledger {ledger_path(course, CHAPTER)} cannot be written (No space"), reason
     assert not (course / "submitted" / user_name(os.geteuid()) / CHAPTER).exists()
+
+
+def test_a_ledger_whose_folder_cannot_be_synced_is_said_to_be_in_place(tmp_path, monkeypatch):
+    """G16 (4): the folder's fsync failing after the rename, the refusal said the ledger "is left as it was" while
+    the new one was in place. Now it says so, and the ledger on disk is the new one; the file's fsync failing (before
+    the rename) still says "left as it was", the old one on disk."""
+    course, _ = exchange_course(tmp_path)
+    write_ledger(course, CHAPTER, {"ab" * 32: "alice"})
+    real_fsync = os.fsync
+
+    def folder_full(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            full_disk(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(ledger_module.os, "fsync", folder_full)
+    with pytest.raises(LedgerUnwritable) as refusal:
+        write_ledger(course, CHAPTER, {"ab" * 32: "alice", "cd" * 32: "bob"})
+    said = str(refusal.value)
+    assert "left as it was" not in said and "the new ledger is in place" in said, said
+    assert read_ledger(course, CHAPTER) == {"ab" * 32: "alice", "cd" * 32: "bob"}
+    monkeypatch.setattr(ledger_module.os, "fsync", full_disk)
+    with pytest.raises(LedgerUnwritable, match="cannot be written \\(No space left on device\\): it is left as it was"):
+        write_ledger(course, CHAPTER, {})
+    assert read_ledger(course, CHAPTER) == {"ab" * 32: "alice", "cd" * 32: "bob"}
+    assert not list((course / LEDGER).glob("*.writing"))
 
 
 def test_a_folder_a_killed_collect_left_as_replaced_is_put_back(tmp_path):
@@ -102,3 +140,36 @@ def test_the_ledgers_temporary_files_a_killed_writer_left_are_removed_by_the_nex
     left = sorted(path.name for path in (course / LEDGER).iterdir())
     assert left == [".other_chapter.k1l2.writing", f"{CHAPTER}.json", f"{CHAPTER}.lock"], left
     assert read_ledger(course, CHAPTER)["ab" * 32] == "alice" and len(read_ledger(course, CHAPTER)) == 2
+
+
+def test_grade_names_a_student_a_killed_collect_left_as_replaced_and_keeps_her_earlier_result(tmp_path, capsys):
+    """G16 (1): a student left only as `submitted/<id>/.<chapter>.replaced` (a collect killed between its renames)
+    was skipped by `lrcourse grade` without a word until the next collect. Now she is named, failed with the reason
+    and the remedy (collect again), the exit status 1, that copy not graded, and her earlier feedback kept."""
+    course = make_course(tmp_path / "course", [CHAPTER])
+    leftover = course / "submitted" / "alice" / f".{CHAPTER}.replaced"
+    leftover.mkdir(parents=True)
+    (leftover / FILE).write_text(HONEST)
+    feedback = course / "feedback" / "alice" / CHAPTER
+    feedback.mkdir(parents=True)
+    (feedback / "earlier.html").write_text("her earlier submission's feedback")
+    status = lrcourse_main(["grade", CHAPTER, "--course", str(course), "--no-sandbox"])
+    said = capsys.readouterr().out
+    assert status == 1, said
+    row = next(line for line in said.splitlines() if line.split()[:2] == ["alice", "failed"])
+    assert f".{CHAPTER}.replaced" in row and f"run `lrcourse collect {CHAPTER}` again" in row, said
+    assert "0 graded, 0 unchanged (skipped), 1 failed" in said, said
+    assert (feedback / "earlier.html").read_text() == "her earlier submission's feedback"
+    assert not (course / "autograded" / "alice").exists()  # the old copy is not graded as if current
+    assert "alice" in (course / "reports" / f"{CHAPTER}.csv").read_text()
+
+
+def test_a_replaced_copy_beside_its_folder_is_graded_as_usual_by_intake(tmp_path):
+    """With `<chapter>` in place (a .replaced beside it: killed after the second rename), the student is taken in
+    as usual, and not named as awaiting a collect."""
+    folder = tmp_path / "submitted" / "bob" / CHAPTER
+    folder.mkdir(parents=True)
+    (folder / FILE).write_text(HONEST)
+    (folder.parent / f".{CHAPTER}.replaced").mkdir()
+    outcomes, todo = take_in(tmp_path, CHAPTER, force=False)
+    assert outcomes == [] and [student for student, _ in todo] == ["bob"], (outcomes, todo)

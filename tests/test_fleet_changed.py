@@ -6,15 +6,21 @@ the new folder. A real Redis and a stand-in worker (`support.stub_fleet`), as th
 
 from __future__ import annotations
 
+import base64
+import os
 import secrets
 
+import pytest
 import redis
 
+from lrcourse.grading.autograde import grade
 from lrcourse.grading.exchange.submission_secrets import SECRET
+from lrcourse.grading.fleet import write as fleet_write
+from lrcourse.grading.fleet.result import Stored
 from lrcourse.grading.fleet.write import CHANGED
 
 import catalogue
-from support.course import make_course
+from support.course import NOTEBOOK, make_course
 from support.gradedclass import submit_answer
 from support.paths import ROOT
 from support.redis_broker import redis_server
@@ -22,6 +28,7 @@ from support.stub_fleet import enqueue, graded_lines, outcomes, running_worker, 
 
 CHAPTER = "02_ordered_schedules"
 REPLACED, STEADY = "sleep-4-replaced", "sleep-0-steady"
+FILE = NOTEBOOK[CHAPTER]
 
 
 def test_a_submission_replaced_while_it_is_graded_is_not_written_and_says_changed(tmp_path):
@@ -47,3 +54,57 @@ def test_a_submission_replaced_while_it_is_graded_is_not_written_and_says_change
     assert not (course / "autograded" / REPLACED / CHAPTER).exists()  # nothing of the old folder's result written
     assert not (course / "feedback" / REPLACED / CHAPTER).exists()
     assert any((course / "feedback" / STEADY / CHAPTER).glob("*.html"))
+
+
+def earlier_result(course, student: str) -> dict:
+    """What an earlier run wrote for `student`: her autograded and feedback folders, and her submission in submitted/."""
+    written = {}
+    for kind, name in (("autograded", FILE), ("feedback", "page.html"), ("submitted", FILE)):
+        folder = course / kind / student / CHAPTER
+        folder.mkdir(parents=True)
+        (folder / name).write_text(f"the earlier {kind}")
+        written[folder / name] = f"the earlier {kind}"
+    return written
+
+
+def new_result() -> Stored:
+    files = {kind: {name: base64.b64encode(b"the new result").decode()} for kind, name in RESULT_FILES}
+    return Stored("SUCCESS", document={"outcome": {"status": "graded", "reason": ""}, **files, "scores": {}})
+
+
+RESULT_FILES = (("autograded", FILE), ("feedback", "page.html"))
+
+
+@pytest.mark.parametrize("collect_at", ["before the write", "while the secret is carried"])
+def test_a_changed_result_keeps_the_earlier_one_in_place(tmp_path, monkeypatch, collect_at):
+    """G16 (3): a CHANGED result removed the student's earlier feedback (withdrawn as a failed student's), and, when
+    the collect came while the secret was carried, her earlier autograded folder too (the new files had replaced it
+    and were then removed): nothing of hers until the next run, formgrader's hand grading of her autograded notebook
+    included. Now the new files are staged beside the earlier ones and renamed in only once the folder is known
+    unchanged: the earlier result stays whole, and the run's end keeps her feedback."""
+    earlier = earlier_result(tmp_path, "alice")
+    answers = iter([False, True] if collect_at == "while the secret is carried" else [True])
+    monkeypatch.setattr(fleet_write, "replaced", lambda *args: next(answers))
+    outcome = fleet_write.write(
+        tmp_path, fleet_write.Writer(tmp_path, "sqlite://"), CHAPTER, "alice", "f", new_result()
+    )
+    grade.withdraw_feedback(tmp_path, CHAPTER, [outcome])  # as the run's end does
+    assert {path: path.read_text() for path in earlier if path.exists()} == earlier
+    assert (outcome.status, outcome.reason, outcome.earlier_kept) == ("failed", CHANGED, True), outcome
+    assert next(answers, "all asked") == "all asked"
+    assert sorted(path.name for path in (tmp_path / "autograded" / "alice").iterdir()) == [CHAPTER]  # none staged
+    assert sorted(path.name for path in (tmp_path / "feedback" / "alice").iterdir()) == [CHAPTER]
+
+
+def test_a_result_is_put_in_place_of_the_earlier_one_whole(tmp_path):
+    """The staged folders renamed into place: the earlier files gone, the new ones there, nothing staged left; a kind
+    the result has none of removes the earlier folder of that kind (an older submission's)."""
+    earlier_result(tmp_path, "alice")
+    staged = {kind: tmp_path / kind / "alice" / f".{CHAPTER}.writing" for kind in ("autograded", "feedback")}
+    fleet_write.stage_files(staged, {"autograded": {FILE: base64.b64encode(b"new").decode()}, "feedback": {}})
+    assert (tmp_path / "feedback" / "alice" / CHAPTER / "page.html").exists()  # still the earlier one's
+    fleet_write.put_in_place(staged)
+    assert os.listdir(tmp_path / "autograded" / "alice") == [CHAPTER]
+    assert os.listdir(tmp_path / "autograded" / "alice" / CHAPTER) == [FILE]
+    assert (tmp_path / "autograded" / "alice" / CHAPTER / FILE).read_bytes() == b"new"
+    assert os.listdir(tmp_path / "feedback" / "alice") == []

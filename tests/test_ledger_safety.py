@@ -21,6 +21,8 @@ from lrcourse.grading.exchange.ledger_folder import LEDGER, LedgerUnsafe, one_co
 from lrcourse.grading.exchange.submission_secrets import ledger_path, read_ledger, write_ledger
 
 from support.course import make_course
+from support.inbound_folders import CHAPTER as INBOUND_CHAPTER, exchange_course, inbound_folder
+from support.paths import ROOT
 
 CHAPTER = "01_learning_rate"
 STUDENT_UID = 4242  # a uid not the collecting user's (chown as root; no account is needed for ownership)
@@ -114,6 +116,38 @@ def test_a_collect_waiting_for_another_says_so_once(tmp_path, capsys):
     assert done == ["collected"]
     said = capsys.readouterr().err
     assert said.count(f"waiting for another collect of {CHAPTER}") == 1, said
+
+
+def test_formgraders_collect_waiting_for_another_says_so_in_the_log_its_dialog_shows(tmp_path):
+    """G16 (2): the note went to stderr only, the server's log: formgrader's Collect dialog showed nothing of it. Now
+    nbgrader's collect says it through its own log, which the dialog shows as "Log Output" (and the server's log
+    keeps), with how long it waited; the collect then runs."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course, exchange = exchange_course(tmp_path)
+    inbound_folder(exchange.inbound)
+    config_text = (ROOT / "nbgrader_config.py").read_text()
+    config_text += f'\nc.Exchange.root = "{exchange.root}"\nc.CourseDirectory.course_id = "lr-schedules"\n'
+    (course / "nbgrader_config.py").write_text(config_text)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    (course / LEDGER).mkdir(mode=0o700)
+    holder = os.open(course / LEDGER / f"{INBOUND_CHAPTER}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another collect (a terminal's) holds it
+    done = []
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    waiting = threading.Thread(target=lambda: done.append(api.collect(INBOUND_CHAPTER)))
+    waiting.start()
+    waiting.join(2)
+    assert waiting.is_alive() and done == []
+    os.close(holder)
+    waiting.join(60)
+    assert done and done[0]["success"], done
+    log = done[0]["log"]
+    assert log.count(f"waiting for another collect of {INBOUND_CHAPTER}") == 1, log
+    assert f"the other collect of {INBOUND_CHAPTER} ended after" in log and "1 collected" in log, log
 
 
 @needs_root

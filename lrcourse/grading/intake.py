@@ -19,6 +19,8 @@
   ipython config file or folder, or an IPython `profile_*` folder anywhere in it fails that student, naming it
   (an LMS upload or zip_collect may carry them; the course's chapters are notebooks only).
 - every notebook is read within `notebook_limits` and must be valid JSON and nbformat 4;
+- a student whose folder a killed collect left as `.<assignment>.replaced` only is named, not graded, the remedy in
+  her reason (`awaiting_collect`);
 - a student already graded whose submission has not changed is skipped (the mark is written only once the
   verdicts and feedback both succeeded, so an interrupted run loses nothing already written).
 
@@ -63,6 +65,29 @@ def submissions(course: Path, assignment: str) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(name for name in os.listdir(folder) if os.path.lexists(folder / name / assignment))
+
+
+def awaiting_collect(course: Path, assignment: str) -> list[str]:
+    """The students whose only folder of `assignment` in submitted/ is `.<assignment>.replaced`: a collect killed
+    between its two renames (`exchange/crash_leftovers`), which the next collect puts back. Not graded: that copy is
+    the one the collect was replacing, perhaps not her newest."""
+    folder = course / "submitted"
+    if not folder.is_dir():
+        return []
+    stale = f".{assignment}.replaced"
+    return sorted(
+        name
+        for name in os.listdir(folder)
+        if os.path.lexists(folder / name / stale) and not os.path.lexists(folder / name / assignment)
+    )
+
+
+def awaiting_collect_reason(assignment: str) -> str:
+    return (
+        f"not graded: a collect was killed while replacing this submission, leaving only its old copy "
+        f"submitted/<id>/.{assignment}.replaced: run `lrcourse collect {assignment}` again (it puts the copy back and "
+        "collects the newest submission), then grade again; the earlier grades and feedback are kept until then"
+    )
 
 
 def valid_student_id(student: str) -> bool:
@@ -264,6 +289,8 @@ def take_in(course: Path, assignment: str, force: bool) -> tuple[list[Outcome], 
     """The submissions' intake (`intake`): the outcomes of those refused or unchanged, and the (student,
     fingerprint) of those to grade."""
     outcomes, todo = [], []
+    for student in awaiting_collect(course, assignment):  # named, so the instructor mends it, not skipped silently
+        outcomes.append(Outcome(student, "failed", awaiting_collect_reason(assignment), earlier_kept=True))
     for student in submissions(course, assignment):
         folder = course / "submitted" / student / assignment
         try:  # before nbgrader ever sees the id or a file; whatever a submission holds fails that student only

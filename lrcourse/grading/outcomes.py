@@ -26,6 +26,9 @@ class Outcome:
     overridden: list[str] = field(default_factory=list)  # test cells where the kernel's result was wrong
     feedback: bool = True  # False: graded by the trusted verdicts, but the notebook's run left no feedback
     unchecked: list[str] = field(default_factory=list)  # test cells the student's time budget left unchecked (0)
+    # failed for now, not for what she sent: what an earlier run wrote of her (grades, autograded and feedback
+    # folders) stays until her next grading replaces it (a collect killed midway, a submission replaced while graded)
+    earlier_kept: bool = False
 
 
 @dataclass

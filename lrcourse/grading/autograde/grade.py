@@ -13,7 +13,8 @@ nbgrader's CSV export and the run's outcomes (`outcomes`). Around that:
   Ctrl-C stops them; every grade written is kept;
 - SIGTERM or SIGHUP (`Stopped`: a job scheduler, a CI time-out, a closed terminal) stops the workers at once,
   whatever they are doing (SIGKILL after `STOP_SECONDS`), and the command ends; every grade written is kept;
-- a student who fails keeps no feedback of an earlier run (`withdraw_feedback`): release_feedback would send it;
+- a student who fails keeps no feedback of an earlier run (`withdraw_feedback`): release_feedback would send it
+  (but one whose submission only awaits a collect or a regrade: `Outcome.earlier_kept`);
 - a `WorkerPool` keeps its workers warm from one assignment to the next (`lrcourse check`'s chapters): a worker's
   start-up is paid once, not per assignment;
 - no worker holds the run: each worker tells the main process when it starts a student, and one still on that
@@ -100,12 +101,14 @@ def finish(course: Path, db_url: str, result: RunOutcomes, start: float) -> RunO
 def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) -> list[str]:
     """Remove the feedback folder of each student who failed this run (stopped by the watchdog, refused,
     nbgrader's failure) or was graded without feedback (a dead kernel): it is an older submission's, which
-    release_feedback would send as if it were this one's. Only for ids of the strict pattern (the path is
+    release_feedback would send as if it were this one's. Not for an outcome that keeps her earlier result
+    (`Outcome.earlier_kept`): her submission awaits a collect or a regrade, and the grades it matches are kept too. Only for ids of the strict pattern (the path is
     theirs); the students whose feedback went."""
     withdrawn = []
     for outcome in outcomes:
         folder = course / "feedback" / outcome.student / assignment
-        stale = outcome.status == "failed" or (outcome.status == "graded" and not outcome.feedback)
+        failed = outcome.status == "failed" and not outcome.earlier_kept
+        stale = failed or (outcome.status == "graded" and not outcome.feedback)
         if stale and valid_student_id(outcome.student) and folder.is_dir():
             shutil.rmtree(folder, ignore_errors=True)
             withdrawn.append(outcome.student)

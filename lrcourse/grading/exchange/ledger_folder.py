@@ -13,6 +13,7 @@ import os
 import pwd
 import stat
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,10 +115,11 @@ def one_collect_at_a_time(collect: Callable) -> Callable:
     writes it whole, so two at once (a terminal's and formgrader's Collect) would each write its own and the last
     would forget the other's owners (F19). The kernel's lock goes with its process, however it ends; the file is
     never removed. The folder and the lock must be trusted (`ledger_folder`, `unsafe_why`: F20, F21), and
-    a collect that has to wait says so once on stderr rather than hang silently."""
+    a collect that has to wait says so rather than hang silently, and says when it goes on: on stderr, or through
+    `say` (formgrader's Collect: nbgrader's log, which its dialog shows, G16)."""
 
     @functools.wraps(collect)
-    def locked(course: Path, assignment: str, *args, **options):
+    def locked(course: Path, assignment: str, *args, say: Callable[[str], None] | None = None, **options):
         path = ledger_folder(course, create=True) / f"{assignment}.lock"
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
@@ -130,7 +132,7 @@ def one_collect_at_a_time(collect: Callable) -> Callable:
             if why:
                 raise refusal(path, why)
             to_course_owner(fd, course)
-            take_turn(fd, assignment)
+            take_turn(fd, assignment, say or said_on_stderr)
             return collect(course, assignment, *args, **options)
         finally:
             os.close(fd)
@@ -138,10 +140,17 @@ def one_collect_at_a_time(collect: Callable) -> Callable:
     return locked
 
 
-def take_turn(fd: int, assignment: str) -> None:
-    """flock `fd` for this process, saying once on stderr that it waits when another collect holds it."""
+def take_turn(fd: int, assignment: str, say: Callable[[str], None]) -> None:
+    """flock `fd` for this process; when another collect holds it, `say` that this one waits, then how long it did."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        print(f"lrcourse collect: waiting for another collect of {assignment} to end ...", file=sys.stderr, flush=True)
+        start = time.monotonic()
+        say(f"lrcourse collect: waiting for another collect of {assignment} to end (a terminal's or formgrader's) ...")
         fcntl.flock(fd, fcntl.LOCK_EX)
+        say(f"lrcourse collect: the other collect of {assignment} ended after {time.monotonic() - start:.0f} s; "
+            "this one collects now")  # fmt: skip
+
+
+def said_on_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)

@@ -199,10 +199,13 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
     cut can keep the rename and lose the text: an empty ledger), and the folder synced after (keeps the rename)."""
     path = ledger_path(course, assignment)
     try:
+        # checked at each write, not once a collect: the lock keeps other collects out, not a student who can write
+        # the course folder and swap the ledger's folder for hers meanwhile (an lstat and a stat: about 60 us)
         ledger_folder(course, create=True)
         fd, fresh = tempfile.mkstemp(prefix=f".{assignment}.", suffix=".writing", dir=path.parent)  # 0600, O_EXCL
     except OSError as error:
         raise _unwritable(path, error) from error
+    renamed = False
     try:
         with os.fdopen(fd, "w") as file:  # closed however the write ends
             to_course_owner(file.fileno(), course)  # root's ledger, the grader account's to read and write too (F23)
@@ -210,19 +213,28 @@ def write_ledger(course: Path, assignment: str, ledger: dict[str, str]) -> None:
             file.flush()
             os.fsync(file.fileno())
         os.replace(fresh, path)
+        renamed = True
         sync_folder(path.parent)
     except BaseException as error:
         Path(fresh).unlink(missing_ok=True)
         if isinstance(error, OSError):  # disk full (F23): a refusal with the reason, not collect's traceback
-            raise _unwritable(path, error) from error
+            raise _unwritable(path, error, renamed) from error
         raise
 
 
-def _unwritable(path: Path, error: OSError) -> LedgerUnwritable:
+def _unwritable(path: Path, error: OSError, renamed: bool = False) -> LedgerUnwritable:
+    """The refusal, true of the ledger on disk: as it was, or (the folder's sync failed after the rename) the new one
+    in place, perhaps not yet on disk (G16)."""
+    why = error.strerror or error
+    state = (
+        f"cannot be written ({why}): it is left as it was"
+        if not renamed
+        else f"is written but its folder cannot be synced to disk ({why}): the new ledger is in place, and a crash "
+        "before the disk catches up may bring back the one before it"
+    )
     return LedgerUnwritable(
-        f"the secret ledger {path} cannot be written ({error.strerror or error}): it is left as it was, and no "
-        "submission whose secret it would record is moved into submitted/. Make room on its file system (or mend "
-        "the reason) and collect again"
+        f"the secret ledger {path} {state}, and no submission whose secret it would record is moved into submitted/. "
+        "Make room on its file system (or mend the reason) and collect again"
     )
 
 

@@ -10,8 +10,10 @@ waiting in the broker), fleet.WINDOW by default: the broker holds a window's par
 window is topped up as results are collected. A result is written once, when it arrives, as local grading writes it:
 
 - nothing, if the student's folder in submitted/ is no longer the one enqueued (a collect during the run: its
-  fingerprint differs, `fleet_write.replaced`): her outcome says CHANGED, and the next run grades the new one;
-- the autograded and feedback folders replace the student's (the worker's done-mark is not taken: ours is
+  fingerprint differs, `fleet_write.replaced`): her outcome says CHANGED, her earlier result (grades, folders,
+  feedback) stays as it was, and the next run grades the new one;
+- the autograded and feedback folders replace the student's, each staged beside it and renamed into place once the
+  folder is known to be unchanged (the worker's done-mark is not taken: ours is
   written last, as `worker.Worker.grade` writes it), with the submission secret decided here by the course's ledger
   and class (`fleet_write.keep_secret_here`: the worker's scratch course knows neither);
 - the student and submission (its timestamp from submitted/) in the gradebook, then nbgrader's SaveAutoGrades

@@ -35,6 +35,7 @@ OUTCOME = {  # `outcomes.Outcome`'s fields as a worker sends them (`dataclasses.
     "overridden": "list of str",
     "feedback": bool,
     "unchecked": "list of str",
+    "earlier_kept": bool,  # sent, never taken: whether an earlier result stays is the enqueuer's to say (`outcome_of`)
 }
 
 
@@ -155,7 +156,8 @@ def checked_scores(raw) -> dict[str, float]:
 
 def outcome_of(student: str, checked: dict) -> Outcome:
     """The student's Outcome from a checked outcome; the student's id is ours, never the document's."""
-    fields = {name: value for name, value in checked.items() if name not in ("student", "status", "score", "max_score")}
+    ours = ("student", "status", "score", "max_score", "earlier_kept")
+    fields = {name: value for name, value in checked.items() if name not in ours}
     status = checked["status"]
     fields["reason"] = fields.get("reason", "" if status == "graded" else "the worker returned no outcome")[:MAX_TEXT]
     if "seconds" in fields:

@@ -108,19 +108,22 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
     if outcome.status != "graded":
         return outcome
     if replaced(course, student, assignment, current):
-        return Outcome(student, "failed", CHANGED)
-    try:
-        _write_files(course, student, assignment, document)
-        secret_note = keep_secret_here(course, student, assignment)
+        return changed(student)
+    staged = {kind: course / kind / student / f".{assignment}.writing" for kind in ("autograded", "feedback")}
+    try:  # the new files staged beside the earlier result, which stays until they are in place (G16)
+        stage_files(staged, document)
+        secret_note = keep_secret_here(course, student, assignment, staged)
         if replaced(course, student, assignment, current):  # a collect while the secret was carried
-            _remove_files(course, student, assignment)
-            return Outcome(student, "failed", CHANGED)
+            discard_staged(staged)
+            return changed(student)
+        put_in_place(staged)
         if secret_note:
             outcome.reason = "; ".join(part for part in (outcome.reason, secret_note) if part)
         late_seconds, outcome.score, outcome.max_score = _write_grades(
             course, writer, assignment, student, document["scores"]
         )
     except Exception as error:  # a result that cannot be written fails that student only
+        discard_staged(staged)
         writer.done(written=False)
         if refused_by_database(error):  # not this result's fault: every following student would fail the same way
             raise fleet.GradebookRefused(student, error) from error
@@ -136,8 +139,14 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
 
 CHANGED = (
     "CHANGED: the submission was replaced while it was being graded (a collect meanwhile): this result is not "
-    "written; grade again"
+    "written, and the earlier one (grades, autograded and feedback folders) stays until a run grades the new "
+    "submission: grade again"
 )
+
+
+def changed(student: str) -> Outcome:
+    """The outcome of a result not written: the folder graded is no longer hers; her earlier result stays."""
+    return Outcome(student, "failed", CHANGED, earlier_kept=True)
 
 
 def replaced(course: Path, student: str, assignment: str, current: str) -> bool:
@@ -168,33 +177,50 @@ def remake_feedback(course: Path, writer: Writer, assignment: str, student: str)
     return error
 
 
-def keep_secret_here(course: Path, student: str, assignment: str) -> str:
+def keep_secret_here(course: Path, student: str, assignment: str, staged: dict[str, Path]) -> str:
     """The submission secret rule applied here, where the ledger and the whole class are (`submission_secrets`), as
     local grading applies it: the worker's scratch course holds one student and no ledger, so the secret it carried
     into the returned folders was kept whoever else holds it (F19). The secret of the student's folder in
-    `submitted/` is carried into her autograded folder only if it is hers, else a fresh one, and from there into her
-    feedback folder (release_feedback files her feedback under it). The ledger's note for her reasons (a classmate's
-    secret, or no one's), else "": NO_SECRET is the worker's, from the same bytes, already in its outcome's reason."""
-    graded, feedback = (course / kind / student / assignment for kind in ("autograded", "feedback"))
+    `submitted/` is carried into her autograded folder (`staged`: kind to its folder) only if it is hers, else a fresh
+    one, and from there into her feedback folder (release_feedback files her feedback under it). The ledger's note for
+    her reasons (a classmate's secret, or no one's), else "": NO_SECRET is the worker's, from the same bytes, already
+    in its outcome's reason."""
+    graded, feedback = staged["autograded"], staged["feedback"]
     note = carry_nbgrader_files(course / "submitted" / student / assignment, graded, submitted=True)
     carry_nbgrader_files(graded, feedback)
     return "" if note == NO_SECRET else note
 
 
-def _remove_files(course: Path, student: str, assignment: str) -> None:
-    for kind in ("autograded", "feedback"):
-        shutil.rmtree(course / kind / student / assignment, ignore_errors=True)
-
-
-def _write_files(course: Path, student: str, assignment: str, document: dict) -> None:
-    for kind in ("autograded", "feedback"):
+def stage_files(staged: dict[str, Path], document: dict) -> None:
+    """The result's autograded and feedback files unpacked into `staged` (kind to folder: `.<assignment>.writing`
+    beside their place, hidden from nbgrader's globs, on the same file system to be renamed into place in one step);
+    a kind the result has no files of is not made."""
+    for kind, folder in staged.items():
         files = document.get(kind) or {}
         if isinstance(files, dict):
             files = {name: data for name, data in files.items() if name != intake.MARK}
-        folder = course / kind / student / assignment
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)  # a killed run's
         if files:
             parcel.unpack(files, folder)
+
+
+def discard_staged(staged: dict[str, Path]) -> None:
+    for folder in staged.values():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def put_in_place(staged: dict[str, Path]) -> None:
+    """Each staged folder in its place (`<assignment>`, the earlier one removed); with nothing staged of a kind, the
+    earlier folder of that kind removed (it is an older submission's)."""
+    for folder in staged.values():
+        target = folder.with_name(folder.name[1 : -len(".writing")])
+        earlier = folder.with_name(f".{target.name}.earlier")
+        shutil.rmtree(earlier, ignore_errors=True)
+        if target.is_dir() and not target.is_symlink():
+            target.rename(earlier)  # aside in one step: a crash leaves the earlier or the new result in place
+        if folder.is_dir():
+            folder.rename(target)
+        shutil.rmtree(earlier, ignore_errors=True)
 
 
 def _write_grades(course: Path, writer: Writer, assignment: str, student: str, scores: dict) -> tuple:
