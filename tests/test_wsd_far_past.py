@@ -26,6 +26,7 @@ from lrcourse.tolerances import RATE_ATOL, WSD_RTOL
 
 from catalogue.wsd import WSD_CORRECT, WSD_REFERENCE, wsd_variant
 from catalogue.wsd_restarts import PAST_5000, PHASE_RESTARTS
+from catalogue.wsd_slow import REPLAYING
 
 DECAY_CELL = "test_wsd_decay"
 # R24u's closed form: the warm-up's line held at 1 after the peak, times the decay's parabola held at 1 before it
@@ -252,23 +253,6 @@ def test_correct_factors_pass_far_past_the_end(source):
     check_wsd(answer(source), **far_past_call())
 
 
-# R24x (probe slow.py): a correct factor that replays PyTorch's chainable updates from step 0 on every call, in a
-# float64 tensor: its time grows with the step asked
-REPLAYING = """
-def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
-    def factor(step):
-        f = torch.tensor(start_factor, dtype=torch.float64)
-        for s in range(1, step + 1):
-            if s <= warmup_steps:
-                f = f * (1 + (1 - start_factor) / (warmup_steps * start_factor + (s - 1) * (1 - start_factor)))
-            elif s > warmup_steps + stable_steps and s - warmup_steps - stable_steps <= decay_steps:
-                t = s - warmup_steps - stable_steps
-                f = f * ((1 - t / decay_steps) / (1 - (t - 1) / decay_steps)) ** 2
-            else:
-                f = f * torch.tensor(1.0, dtype=torch.float64)
-        return f.item()
-    return factor
-"""
 # the far-past case before R24w's change, (3, 6, 100): every step to 218, then every 100th from 300 to 10,000
 OLD_CASE = {"warmup": 3, "stable": 6, "decay": 100, "after": [*range(300, 10_001, 100)]}
 
