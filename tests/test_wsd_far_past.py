@@ -2,7 +2,9 @@
 wider than the shortest phase (40 steps each), so a factor that brings back any whole phase, alone or with others, at
 a step up to 5,000 is asked while it differs from PyTorch's rate (R24w: on (3, 6, 100) a warm-up or stable phase of 3
 or 6 steps came back between the steps asked every 100); they stop at 5,000 so that a factor whose time grows with the
-step runs within the CPU budget (R24x), and correct factors still pass. In this process, fast: the
+step runs within the CPU budget (R24x), but for three steps past it, 6,000, 8,200 and 10,000, which catch what breaks
+only past 5,000 (R24y: a cycle of 10,000 or 8,192 steps, a table of 10,000), and correct factors still pass. The
+proofs count the steps the cell judges: those after the peak (41 on), then the far ones. In this process, fast: the
 grading itself is tests/test_grading_fidelity.py::TestPractice."""
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from lrcourse.build import ROOT
 from lrcourse.checking import CheckFailed, check_wsd
 from lrcourse.checking.expect import close
 from lrcourse.checking.expected import ExpectedValues
+from lrcourse.checking.wsd_observer import run_rates, scheduled
 from lrcourse.tolerances import RATE_ATOL, WSD_RTOL
 
 from catalogue.wsd import WSD_CORRECT, WSD_REFERENCE, wsd_variant
-from catalogue.wsd_restarts import PHASE_RESTARTS
+from catalogue.wsd_restarts import PAST_5000, PHASE_RESTARTS
+from catalogue.wsd_slow import REPLAYING
 
 DECAY_CELL = "test_wsd_decay"
 # R24u's closed form: the warm-up's line held at 1 after the peak, times the decay's parabola held at 1 before it
@@ -72,14 +76,26 @@ def restarting_decay(period: str):
     )
 
 
-def asked_and_wanted():
-    """The steps the far-past call asks (each of 0 to 2 * total, then `after`), PyTorch's rates and the call."""
-    call = far_past_call()
+def asked_and_wanted(call: dict | None = None):
+    """The steps the far-past call (or `call`) judges (phases=("decay",): each after the peak to 2 * total, then
+    `after`), PyTorch's rates and the call."""
+    call = call or far_past_call()
     warmup, stable, decay, start, lr = (call[key] for key in ("warmup", "stable", "decay", "start_factor", "lr"))
     total, after = warmup + stable + decay, list(call["after"])
     payload = {"warmup": warmup, "stable": stable, "decay": decay, "start_factor": start, "lr": lr}
     want = ExpectedValues().reference_wsd(payload | {"steps": max(after) + 1})["lrs"]
-    return [*range(2 * total + 1), *after], want, call
+    return [*range(warmup + 1, 2 * total + 1), *after], want, call
+
+
+def dense_end(call: dict) -> int:
+    """The last far step asked before a gap wider than the shortest phase: up to there no phase fits between two."""
+    after, gap = call["after"], min(call[key] for key in ("warmup", "stable", "decay"))
+    return next((step for step, following in zip(after, after[1:]) if following - step > gap), after[-1])
+
+
+def without_the_tail(call: dict) -> dict:
+    """The call with its far steps up to `dense_end` only (the case before R24y's tail)."""
+    return call | {"after": [step for step in call["after"] if step <= dense_end(call)]}
 
 
 def first_escaping(rate, asked, want, periods) -> int:
@@ -96,7 +112,7 @@ def test_every_restart_period_up_to_the_stated_n_is_asked_while_above_zero():
     assert all(close(lr * factor(step), want[step], WSD_RTOL) for step in asked)
 
     n = first_escaping(lambda step, period: lr * factor(step % period), asked, want, range(1, 20_001)) - 1
-    assert n == max(asked) >= 5_000, n
+    assert n == dense_end(call) == 5_000, n
     assert f"up to {n:,} steps" in decay_cell(), f"the cell's comment should state {n:,}"
 
 
@@ -134,18 +150,16 @@ def comment() -> str:
     return re.sub(r"\s*\n# ", " ", lines)
 
 
-@pytest.mark.parametrize(("phases", "form"), FORMS)
-def test_a_restart_of_any_phases_is_caught_when_it_differs_by_step_5_000(phases, form):
-    """R24w: for every period P up to 5,000, the reference factor with these phases started again every P steps is
-    caught (differs from PyTorch's rate at a step asked) exactly when it differs from it at some step up to 5,000;
-    the first period it escapes at while differing is the comment's bound + 1. On the old case (3, 6, 100) 8,991
-    warm-up and 8,294 stable periods up to 10,000 escaped (their 3 or 6 steps fell between the steps asked)."""
-    asked, want, call = asked_and_wanted()
+def restart_judges(phases: str, form: str, call: dict):
+    """For the reference factor with `phases` restarted every P steps (`form`): caught(P), whether a step `call`
+    judges shows it, differs(P, up_to), whether it differs from the reference at a step up to `up_to`, and the step
+    the phases begin at."""
+    asked, want, call = asked_and_wanted(call)
     lengths = [call[key] for key in ("warmup", "stable", "decay")]
-    (first, stop), words = RESTARTS[phases]
-    begin, end, last, lr = sum(lengths[:first]), sum(lengths[:stop]), max(asked), call["lr"]
+    (first, stop), _ = RESTARTS[phases]
+    begin, end, lr = sum(lengths[:first]), sum(lengths[:stop]), call["lr"]
     factor = answer(WSD_REFERENCE)(*lengths, call["start_factor"])
-    reference, asked = np.array([factor(step) for step in range(2 * last + 1)]), np.array(asked)
+    reference, asked = np.array([factor(step) for step in range(2 * max(asked) + 1)]), np.array(asked)
     want = np.array([want[step] for step in asked])
     assert closes(lr * reference[asked], want).all()
 
@@ -156,11 +170,50 @@ def test_a_restart_of_any_phases_is_caught_when_it_differs_by_step_5_000(phases,
         steps = np.arange(up_to + 1)
         return bool((reference[restarted_steps(steps, period, begin, end, form)] != reference[steps]).any())
 
+    return caught, differs, begin
+
+
+@pytest.mark.parametrize(("phases", "form"), FORMS)
+def test_a_restart_of_any_phases_is_caught_when_it_differs_by_step_5_000(phases, form):
+    """R24w: for every period P up to 5,000 (the last of the every-40th steps), the reference factor with these phases
+    started again every P steps is caught (differs from PyTorch's rate at a step judged) when it differs from it at
+    some step up to 5,000, and is caught only where it differs. On those steps alone the first period it escapes at
+    while differing is the comment's bound + 1 (the tail past 5,000, R24y, can only add to what is caught). On the
+    old case (3, 6, 100) 8,991 warm-up and 8,294 stable periods up to 10,000 escaped (their 3 or 6 steps fell between
+    the steps asked)."""
+    call, words = far_past_call(), RESTARTS[phases][1]
+    last, far = dense_end(call), max(call["after"])
+    caught, differs, begin = restart_judges(phases, form, call)
     assert [p for p in range(1, last + 1) if not caught(p) and differs(p, last)] == []
-    assert [p for p in range(1, last + 1) if caught(p) and not differs(p, last)] == []
-    bound = next(p for p in range(1, 2 * last) if not caught(p) and differs(p, 2 * last)) - 1
+    assert [p for p in range(1, far + 1) if caught(p) and not differs(p, far)] == []
+
+    caught_before_the_tail, differs, _ = restart_judges(phases, form, without_the_tail(call))
+    bound = next(p for p in range(1, 2 * last) if not caught_before_the_tail(p) and differs(p, 2 * last)) - 1
     assert bound == last - begin, bound
     assert words.endswith(f"up to {bound:,}") and words in comment(), comment()
+
+
+def test_past_5_000_a_restart_of_the_whole_schedule_is_caught_at_the_periods_the_comment_states():
+    """R24y: each step of the tail catches the whole schedule restarted with any of the `total` periods up to it
+    (back at most total - 1 steps before it, still above 0), and no other period past 5,000; the comment says which."""
+    call = far_past_call()
+    total, last = sum(call[key] for key in ("warmup", "stable", "decay")), dense_end(call)
+    tail = [step for step in call["after"] if step > last]
+    caught, _, _ = restart_judges("whole schedule", "at multiples", call)
+    windows = {period for step in tail for period in range(step - total + 1, step + 1)}
+    assert {p for p in range(last + 1, max(tail) + 1) if caught(p)} == windows
+    words = ", ".join(f"{step - total + 1:,} to {step:,}" for step in tail)
+    assert tail == [6_000, 8_200, 10_000] and f"({words})" in comment(), comment()
+
+
+@pytest.mark.parametrize("wrong", PAST_5000, ids=lambda a: a.name)
+def test_the_tail_catches_what_breaks_only_past_5_000(wrong):
+    """R24y: a cycle of 10,000 or 8,192 steps and a table of 10,000 steps' rates pass every step up to 5,000 (6/6
+    before the tail) and fail at a step of the tail."""
+    call = far_past_call()
+    check_wsd(answer(wrong.source), **without_the_tail(call))
+    with pytest.raises(CheckFailed, match=r"at step (6000|8200|10000), \d+ step\(s\) after the schedule's last step"):
+        check_wsd(answer(wrong.source), **call)
 
 
 def closes(got: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -172,7 +225,7 @@ def test_the_decay_restarted_at_the_bound_is_caught_and_one_step_past_it_passes(
     """R24v's decay alone started again every P steps, checked for real: caught at the comment's bound, passing one
     period past it (its return at step W + S + P lies past 5,000)."""
     call = far_past_call()
-    bound = max(call["after"]) - call["warmup"] - call["stable"]
+    bound = dense_end(call) - call["warmup"] - call["stable"]
     assert f"of the decay alone up to {bound:,}" in comment()
     check_wsd(restarting_decay(str(bound + 1)), **call)
     with pytest.raises(CheckFailed, match=r"step\(s\) after the schedule's last step \(119\)"):
@@ -200,33 +253,33 @@ def test_correct_factors_pass_far_past_the_end(source):
     check_wsd(answer(source), **far_past_call())
 
 
-# R24x (probe slow.py): a correct factor that replays PyTorch's chainable updates from step 0 on every call, in a
-# float64 tensor: its time grows with the step asked
-REPLAYING = """
-def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
-    def factor(step):
-        f = torch.tensor(start_factor, dtype=torch.float64)
-        for s in range(1, step + 1):
-            if s <= warmup_steps:
-                f = f * (1 + (1 - start_factor) / (warmup_steps * start_factor + (s - 1) * (1 - start_factor)))
-            elif s > warmup_steps + stable_steps and s - warmup_steps - stable_steps <= decay_steps:
-                t = s - warmup_steps - stable_steps
-                f = f * ((1 - t / decay_steps) / (1 - (t - 1) / decay_steps)) ** 2
-            else:
-                f = f * torch.tensor(1.0, dtype=torch.float64)
-        return f.item()
-    return factor
-"""
 # the far-past case before R24w's change, (3, 6, 100): every step to 218, then every 100th from 300 to 10,000
-OLD_CASE_STEPS = [*range(219), *range(300, 10_001, 100)]
+OLD_CASE = {"warmup": 3, "stable": 6, "decay": 100, "after": [*range(300, 10_001, 100)]}
 
 
-def test_the_far_past_steps_add_up_to_no_more_than_the_old_case():
-    """R24x: a factor whose time grows with the step (REPLAYING) costs the sum of the steps asked. The old case's sum,
-    528,571, cost REPLAYING 2.1-2.3 s of the 5 s of CPU time; every 40th step from 280 to 10,000 (sum 1,283,080)
-    cost it 5.5-6.0 s, and it failed; every 40th to 5,000 (345,700) costs it 1.4-1.7 s."""
-    asked, _, _ = asked_and_wanted()
-    assert sum(asked) <= sum(OLD_CASE_STEPS) == 528_571, sum(asked)
+def steps_called(call: dict) -> list[int]:
+    """The steps the observer's LambdaLR calls the factor at in the run of `call` (wsd_observer.run_rates): each step
+    of the run, 0 to 2 * total then `after`, and the one after its last (the last scheduler.step())."""
+    called = []
+
+    def factor(step: int) -> float:
+        called.append(step)
+        return 1.0
+
+    total = call["warmup"] + call["stable"] + call["decay"]
+    run_rates(*scheduled(factor, 0.1), [*range(2 * total + 1), *call["after"]])
+    return called
+
+
+def test_the_far_past_run_costs_a_replaying_factor_no_more_than_the_old_case():
+    """R24x, R24y: a factor whose time grows with the step (REPLAYING) costs the sum of the steps it is called at. The
+    old case's, 538,572, cost REPLAYING 2.1-2.4 s of the 5 s of CPU time; every 40th step from 280 to 10,000
+    (1,293,081) cost it 5.5-6.0 s, and it failed; every 40th to 5,000 (350,701) 1.4-1.7 s; with the tail 6,000, 8,200
+    and 10,000 (379,901: 8 % more, as the comment says) 1.5-1.7 s at a load of 5-7 on 2 cores."""
+    cost, before_the_tail = (sum(steps_called(call)) for call in (far_past_call(), without_the_tail(far_past_call())))
+    assert (cost, before_the_tail) == (379_901, 350_701)
+    assert cost <= sum(steps_called(OLD_CASE)) == 538_572
+    assert f"({round(100 * (cost / before_the_tail - 1))} % more of that factor's work)" in comment(), comment()
 
 
 def test_a_correct_factor_replaying_the_schedule_on_every_call_runs_within_the_budget():

@@ -4,6 +4,7 @@ SequentialLR read off instead of a factor computed: `wsd_dodges`)."""
 from __future__ import annotations
 
 from catalogue.answers import Answer, variant
+from catalogue.wsd_slow import WSD_SLOW_CORRECT
 from catalogue.wsd_stateful import WSD_STATEFUL_CORRECT
 
 WSD_REFERENCE = """
@@ -378,4 +379,5 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         ),
     ]
     + WSD_STATEFUL_CORRECT
+    + WSD_SLOW_CORRECT
 )

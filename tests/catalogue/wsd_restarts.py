@@ -8,7 +8,8 @@ multiple of 40: 4/6; on every 40th step from 280 they fell between the steps ask
 step (the first half of the stable phase or of the decay back every 1,000 steps; the warm-up's covers step 5,000)
 escapes, as the decay cell's comment says. In the old case
 (3, 6, 100), asked every 100th step, the warm-up (3 steps), the stable phase (6) or both came back between the steps
-asked: 6/6 (R24w, graded for real; in this process too)."""
+asked: 6/6 (R24w, graded for real; in this process too). Past 5,000 the cell asks steps 6,000, 8,200 and 10,000 only
+(R24y): `PAST_5000` breaks nowhere before 5,000 and loses the decay cell at one of them (6/6 without them)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,31 @@ PHASE_RESTARTS = [
             "    def factor(step):\n"
             "        if step >= total and warmup_steps + stable_steps + decay_steps // 2 <= step % 1000 < total:\n"
             "            step = step % 1000  # back every 1000 steps\n",
+        ),
+        fails=(DECAY,),
+        score=4,
+    ),
+]
+
+# R24y: wrong only past 5,000, where the old case, every 100th step up to 10,000 (before R24w), caught them
+PAST_5000 = [
+    wsd(  # a cycle of 10,000 steps: back at the warm-up's start on step 10,000
+        "restarts_every_10000_steps",
+        wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 10_000\n"),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # a cycle of 2**13 steps: back in the warm-up (its step 8) on step 8,200
+        "restarts_every_8192_steps",
+        wsd_variant("    def factor(step):\n", "    def factor(step):\n        step %= 8192\n"),
+        fails=(DECAY,),
+        score=4,
+    ),
+    wsd(  # the rates worked out once, for "runs of up to 10,000 steps": step 10,000 raises IndexError
+        "rates_table_of_10000_steps",
+        wsd_variant(
+            "    return factor\n",
+            "    table = [factor(step) for step in range(10_000)]\n    return lambda step: table[step]\n",
         ),
         fails=(DECAY,),
         score=4,

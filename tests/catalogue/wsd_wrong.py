@@ -12,7 +12,7 @@ step late scored 2 of 6, a stable phase a step short 3)."""
 from __future__ import annotations
 
 from catalogue.wsd import wsd, wsd_variant
-from catalogue.wsd_restarts import PHASE_RESTARTS
+from catalogue.wsd_restarts import PAST_5000, PHASE_RESTARTS
 
 WARMUP, DECAY, EDGES, RESUME = "test_wsd_warmup", "test_wsd_decay", "test_wsd_edges", "test_wsd_resume"
 
@@ -395,4 +395,5 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         score=4,
     ),
     *PHASE_RESTARTS,
+    *PAST_5000,
 ]
