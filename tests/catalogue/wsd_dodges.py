@@ -270,9 +270,9 @@ def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
         fails=("test_wsd_edges",),
         score=5,
     ),
-    wsd(  # the edges cell told by what ran before it in the process: the decay test's last schedule (3, 2, 6, since
-        # R24s's steps far past the end; (5, 40, 100) before); the edges' long schedules are the warm-up cell's own
-        # observations, so the decay it hides there is judged right
+    wsd(  # the edges cell told by what ran before it in the process: the decay test's last schedule (the far-past
+        # case's 40, 40, 40 since A19; 3, 2, 6 and 5, 40, 100 before); the edges' long schedules are the warm-up
+        # cell's own observations, so the decay it hides there is judged right
         "edges_cell_told_by_the_decay_runs_before_it",
         NO_STABLE_BUG
         + """
@@ -280,7 +280,7 @@ seen = set()
 
 
 def wsd_factor(warmup_steps, stable_steps, decay_steps, start_factor):
-    edges = (3, 2, 6) in seen  # the decay cell's last schedule has run: what follows is the edges cell
+    edges = (40, 40, 40) in seen  # the decay cell's last schedule has run: what follows is the edges cell
     seen.add((warmup_steps, stable_steps, decay_steps))
     return (shifted if edges else buggy)(warmup_steps, stable_steps, decay_steps, start_factor)
 """,
