@@ -353,3 +353,20 @@ def test_a_resume_whose_time_ran_out_is_run_once_more_from_a_new_process(monkeyp
     counting = answer(next(a.source for a in WSD_WRONG if a.name == "counts_its_calls"))
     stalls[0], restarts[0] = 0, 0
     assert wsd_resume.resume_run(counting, payload)["value"] is not None and restarts[0] == 1  # judged, not retried
+
+
+def test_the_dodge_told_by_the_decay_runs_switches_after_the_decay_cell_as_the_chapter_is_now():
+    """The catalogue's `edges_cell_told_by_the_decay_runs_before_it` keys on the decay cell's last schedule: when that
+    cell changed (A19's far-past case) its switch stopped firing and the entry tested no dodge. Run in-process through
+    the chapter's own cells, the switched factor fools the in-kernel edges check (the dodge works where it aims);
+    graded for real it loses the edges cell (test_grading_fidelity.py::TestPractice)."""
+    from lrcourse.build import ROOT
+
+    from catalogue.wsd_dodges import WSD_GRADER_DODGES
+
+    source = next(a.source for a in WSD_GRADER_DODGES if a.name == "edges_cell_told_by_the_decay_runs_before_it")
+    namespace = {"np": np, "torch": torch}
+    exec(source, namespace)
+    cells = {cell.id: cell.source for cell in nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells}
+    for cell in ("test_wsd_warmup", "test_wsd_decay", "test_wsd_edges"):
+        exec(cells[cell], namespace)  # raises CheckFailed if the factor it is handed is the buggy one there
