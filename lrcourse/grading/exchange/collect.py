@@ -154,7 +154,7 @@ def collect(
         # each owner is on disk as it is recorded, before the student's folder moves in (`secret_recorded`: F21)
         result.notes += record_new_owners(ledger, holders, course, assignment)  # its only holder's (hand copies too)
         for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):
-            _collect_student(course / "submitted", inbound, accepted[student], result, ledger, bounds)
+            _collect_student(course / "submitted", inbound, accepted[student], result, ledger, bounds, holders)
     finally:
         os.close(inbound)
     return result
@@ -249,6 +249,7 @@ def _collect_student(
     result: Collected,
     ledger: dict[str, str],
     bounds: Bounds,
+    holders: dict,
 ) -> None:
     """Read and write the student's newest submission that still reads as checked (the next older one, each in
     turn, if it does not: `broken_submit.BROKEN` promises her previous one); the rest are superseded. One
@@ -267,7 +268,7 @@ def _collect_student(
             _refuse_unread(result, submission, error, refused, bounds.refusals)
             continue
         try:
-            secret_note = _write(submitted, submission.student, result.assignment, submission, ledger)
+            secret_note = _write(submitted, submission.student, result.assignment, submission, ledger, holders)
         except Exception as error:  # that student only
             reason = _reason(error) if not isinstance(error, OSError) else f"cannot be written: {error}"
             result.refused.append({"submission": submission.name, "reason": reason})
@@ -305,7 +306,7 @@ def _stamp(submission: Submission) -> str:
 
 
 def _write(
-    submitted: Path, student: str, assignment: str, submission: Submission, ledger: dict[str, str]
+    submitted: Path, student: str, assignment: str, submission: Submission, ledger: dict[str, str], holders: dict
 ) -> str | None:
     """Replace submitted/<student>/<assignment> with the submission's files and its trusted time, by two renames: a
     crash leaves the old one or the new, or, between the two, neither in place (the old one as .replaced, which the
@@ -328,7 +329,7 @@ def _write(
         if name not in ("timestamp.txt", SECRET):  # both are written below: the kernel's time, a usable secret
             (fresh / name).write_bytes(data)
     (fresh / "timestamp.txt").write_text(_stamp(submission))
-    secret, note = secret_recorded(submission.files, student, ledger, submitted.parent, assignment)
+    secret, note = secret_recorded(submission.files, student, ledger, submitted.parent, assignment, holders)
     (fresh / SECRET).write_bytes(secret)
     stale = folder.parent / f".{folder.name}.replaced"
     shutil.rmtree(stale, ignore_errors=True)
