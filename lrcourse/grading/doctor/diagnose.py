@@ -9,8 +9,8 @@ with what is wrong and how to fix it. First, without starting anything, it check
 `lrcourse collect` reads, when there is one (its root must keep the course's folder in place: `exchange_root`; the
 course's folder must exist and be the instructor's, checked as collect checks it; its inbound folder 3733; and
 whether the kernel refuses a student's hard link to a classmate's file: `doctor_exchange`), and warns when the homes
-beside the user's own can be entered by others (`private_homes`) or the course folder written by others
-(`course_folder_closed`).
+beside the user's own can be entered by others (`private_homes`) or the course folder written, read or entered by
+others (`course_folder_closed`).
 """
 
 from __future__ import annotations
