@@ -63,9 +63,11 @@ def _sandbox_ready(args) -> bool:
 
 
 def command_collect(args) -> int:
-    """Newest good submissions into submitted/; 1: any refused, 2: exchange or ledger unusable, 3: collect's fault."""
-    from lrcourse.grading.exchange.collect import collect, summary, write_collect_record
+    """Newest good submissions into submitted/; 1: any refused, 2: exchange, ledger or record unusable, 3: a fault."""
+    from lrcourse.grading.exchange.collect import collect, summary
+    from lrcourse.grading.exchange.collect_record import write_collect_record
     from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, exchange_of
+    from lrcourse.grading.exchange.other_account import cannot_write
 
     course = Path(args.course).resolve()
     try:
@@ -77,9 +79,12 @@ def command_collect(args) -> int:
     except Exception:  # a traceback's own status, 1, would read as "some refused"
         traceback.print_exc()
         return 3
-    record = write_collect_record(course, result)  # first: a print that fails (an ASCII terminal) loses nothing
+    try:
+        record = write_collect_record(course, result)  # first: a print that fails (an ASCII terminal) loses nothing
+    except OSError as error:  # root's record (F24 M1(b)): what was collected is still said, and why no record
+        record = f"not written, {cannot_write(error, course)}"
     print(f"{summary(result)}\ncollect record: {record}")
-    return 1 if result.refused else 0
+    return 1 if result.refused else 2 if isinstance(record, str) else 0  # str: the record not written
 
 
 def command_grade(args) -> int:

@@ -13,6 +13,7 @@ import stat
 import pytest
 
 import lrcourse.grading.exchange.inbound_folder as inbound_folder_module
+import lrcourse.grading.exchange.ledger_folder as ledger_folder_module
 import lrcourse.grading.exchange.submission_secrets as ledger_module
 from lrcourse.cli import main as lrcourse_main
 from lrcourse.grading.exchange.collect import collect
@@ -173,3 +174,26 @@ def test_a_replaced_copy_beside_its_folder_is_graded_as_usual_by_intake(tmp_path
     (folder.parent / f".{CHAPTER}.replaced").mkdir()
     outcomes, todo = take_in(tmp_path, CHAPTER, force=False)
     assert outcomes == [] and [student for student, _ in todo] == ["bob"], (outcomes, todo)
+
+
+def test_a_collect_lock_that_cannot_be_created_for_want_of_room_says_so(tmp_path, monkeypatch, capsys):
+    """F24 N1: no free inode where the ledger lives, the first collect of a chapter could not create its lock, and the
+    refusal said a student could have planted it ("remove it ... or chown it"). Now: the disk's reason, exit 2."""
+    course, exchange = exchange_course(tmp_path)
+    inbound_folder(exchange.inbound)
+    monkeypatch.setattr(inbound_folder_module, "exchange_of", lambda course: exchange)
+    real_open = os.open
+
+    def no_inode(path, *args, **options):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_open(path, *args, **options)
+
+    monkeypatch.setattr(ledger_folder_module.os, "open", no_inode)
+    status = lrcourse_main(["collect", CHAPTER, "--course", str(course)])
+    said = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in said, said
+    lock = course / LEDGER / f"{CHAPTER}.lock"
+    assert f"the collect lock {lock} cannot be created (No space left on device): nothing collected" in said, said
+    assert "planted" not in said and "chown" not in said, said
+    assert not (course / "submitted").exists()

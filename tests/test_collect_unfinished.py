@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from lrcourse.grading.exchange.collect import Collected, collect, write_collect_record
+from lrcourse.grading.exchange.collect import Collected, collect
+from lrcourse.grading.exchange.collect_record import write_collect_record
 from lrcourse.grading.exchange.inbound import user_name
 from lrcourse.grading.exchange.submission_secrets import NO_SECRET, SECRET
 from lrcourse.grading.exchange.unfinished_submit import UNFINISHED
@@ -58,6 +59,18 @@ def test_a_collect_of_one_student_keeps_the_classmates_rows_in_the_collect_recor
     assert record["notes"] == [every]
     record = json.loads(write_collect_record(tmp_path, bob_run).read_text())
     assert record["collected"] == [bob_new] and record["refused"] == []
+
+
+def test_a_collect_of_one_student_drops_her_put_back_rows_and_keeps_the_classmates(tmp_path):
+    """F24 N2: a put-back note (or refusal) on submitted/alice/<chapter> survived a `--student alice` collect, which
+    matched only rows named `alice+` or `alice:`: the record kept saying her folder was put back."""
+    put_back = {"submission": f"submitted/alice/{CHAPTER}", "note": "put back from its .replaced copy"}
+    stuck = {"submission": f"submitted/alice/{CHAPTER}", "reason": "not put back from its .replaced copy"}
+    bobs = {"submission": f"submitted/bob/{CHAPTER}", "note": "put back from its .replaced copy"}
+    alices = {"submission": f"submitted/alicia/{CHAPTER}", "note": "put back from its .replaced copy"}
+    write_collect_record(tmp_path, Collected(CHAPTER, "inbound", refused=[stuck], notes=[put_back, bobs, alices]))
+    record = json.loads(write_collect_record(tmp_path, Collected(CHAPTER, "inbound"), only="alice").read_text())
+    assert record["notes"] == [bobs, alices] and record["refused"] == [], record
 
 
 @pytest.mark.parametrize("secret", [b"\xff" * 128, b"the student's own", b"0" * 127])

@@ -10,8 +10,10 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -201,17 +203,34 @@ def test_the_doctor_warns_of_homes_other_users_can_enter(tmp_path: Path):
     )
 
 
-@pytest.mark.parametrize("mode, warned", [(0o755, False), (0o700, False), (0o775, True), (0o1777, True), (0o757, True)])
-def test_the_doctor_warns_of_an_instructors_course_folder_others_may_write_in(tmp_path: Path, mode, warned):
+# a course folder's mode, and the chmod of each warning: others' or its group's writing, others' reading or entering
+MODES = [(0o755, "", "o-rwx"), (0o750, "", ""), (0o700, "", ""), (0o701, "", "o-rwx"), (0o770, "go-w", "")]
+MODES += [(0o775, "go-w", "o-rwx"), (0o1777, "go-w", "o-rwx"), (0o757, "go-w", "o-rwx"), (0o720, "go-w", "")]
+
+
+@pytest.mark.parametrize("mode, written, read", MODES)
+def test_the_doctor_warns_of_an_instructors_course_folder_others_may_write_in_or_read(mode, written, read):
     """F22: in a course folder others can write, a student renames the secret ledger away; collect and grade refuse a
-    planted ledger, not the folder's mode, so the doctor says it, with the chmod that mends it."""
-    course = tmp_path / "course"
-    course.mkdir()
-    course.chmod(mode)
-    said = course_folder_closed(course)
-    assert not said.failed and said.warning == warned, said
-    assert (f"writable by group or others (mode {mode:04o})" in said.line()) == warned, said.line()
-    assert said.fix == (f"`chmod go-w {course}`" if warned else ""), said.fix
+    planted ledger, not the folder's mode, so the doctor says it, with the chmod that mends it. F24 N3: in one others
+    can read or enter (0755), every classmate's submission secret in submitted/ and source/ are read: warned too,
+    its group's reading (0750) not."""
+    scratch = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's own base is 0700: others could reach nothing in it
+    try:
+        scratch.chmod(0o755)
+        course = scratch / "course"
+        course.mkdir()
+        course.chmod(mode)
+        said = course_folder_closed(course)
+        assert not said.failed and said.warning == bool(written or read), said
+        assert ("writable by group or others" in said.line()) == bool(written), said.line()
+        assert ("every student can read each classmate's submission secret" in said.line()) == bool(read), said
+        assert ("hidden tests in source/" in said.line()) == bool(read), said.line()
+        mends = ",".join(mend for mend in (written, read) if mend)
+        assert said.fix == (f"`chmod {mends} {course}`" if mends else ""), said.fix
+        scratch.chmod(0o700)  # closed around it, as the README's home: others reach nothing in it
+        assert ("submission secret" in course_folder_closed(course).line()) is False
+    finally:
+        shutil.rmtree(scratch)
 
 
 @pytest.mark.parametrize("mode", [0o1777, 0o777, 0o757])

@@ -273,13 +273,13 @@ def test_a_classmates_secret_is_replaced_so_neither_fetches_the_others_feedback(
     written = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text()
     assert re.fullmatch("[0-9a-f]{128}", written) and written != bobs
     assert submission_secrets.read_ledger(course, CHAPTER)[digest(bobs.encode())] == "bob"
-    again = collect(course, CHAPTER, exchange)  # collected again: its own (fresh) secret is kept (F22), and said so
-    kept = submission_secrets.collect_note({SECRET: bobs.encode()}, user_name(os.geteuid()), "bob", earlier=True)
-    assert again.left_out == [{"submission": name, "reason": kept}] and "they fetch this feedback" in kept
+    again = collect(course, CHAPTER, exchange)  # its fresh secret kept (F22), which she cannot fetch (F24 W1)
+    assert again.left_out == [{"submission": name, "reason": SHARED_SECRET.format("bob")}], again
     (folder / SECRET).write_text(copied)
     contested = collect(course, CHAPTER, exchange)  # the hand copy's secret, new to the ledger: no one keeps it
-    kept = submission_secrets.collect_note({SECRET: copied.encode()}, user_name(os.geteuid()), NOBODY, earlier=True)
-    assert contested.left_out == [{"submission": name, "reason": kept}] and contested.collected, contested
+    assert (
+        contested.left_out == [{"submission": name, "reason": submission_secrets.CONTESTED}] and contested.collected
+    ), contested
     fresh = (course / "submitted" / user_name(os.geteuid()) / CHAPTER / SECRET).read_text()
     assert fresh == written and fresh != copied
     assert submission_secrets.read_ledger(course, CHAPTER)[digest(copied.encode())] == NOBODY

@@ -232,6 +232,38 @@ def test_a_student_whose_earlier_secret_is_kept_is_told_she_fetches_her_feedback
     assert fetched_pages(students, "alice", exchange) == [f"FEEDBACK OF {alice}"]
 
 
+@needs_root
+def test_a_kept_secret_that_collect_made_is_never_said_to_be_fetched(two_students):
+    """F24 W1: alice's first secret S1 is contested (mallory sends it too): collect gives her a fresh F1, recorded as
+    hers. She submits again (S2) and mallory sends S2 too: collect keeps F1 (F22), but said EARLIER_KEPT ("they
+    fetch this feedback ... nothing needs doing"), and her fetch_feedback brought nothing (she never had F1). Now the
+    note is the old one: she cannot fetch it, and what to do."""
+    scratch, students = two_students
+    course, exchange = class_course(scratch)
+    inbound = exchange / COURSE_ID / "inbound"
+    alice = students.name["alice"]
+    first = (students.submit("alice", released(course, CHAPTER), exchange) / SECRET).read_text()
+    time.sleep(TICK)
+    mallory_sends(students, course, inbound, first)
+    collected(course, exchange)
+    made = (course / "submitted" / alice / CHAPTER / SECRET).read_text()
+    assert made != first and read_ledger(course, CHAPTER)[digest(made.encode())] == alice
+    time.sleep(1.1)  # nbgrader's timestamp in the folder's name: a later one
+    before = set(inbound.iterdir())
+    students.submit("alice", released(course, CHAPTER), exchange)
+    (again,) = set(inbound.iterdir()) - before
+    mine = students.write_notebook("mallory", released(course, CHAPTER))
+    sent = inbound / f"{students.name['mallory']}+{CHAPTER}+2026-01-02 00:00:00.000000 UTC+m2"
+    command = 'mkdir "$1" && cp "$2" "$1/" && printf %s "$3" > "$1/$4"'
+    students.shell("mallory", command, str(sent), str(mine), (again / SECRET).read_text(), SECRET)
+    result = collected(course, exchange)
+    assert (course / "submitted" / alice / CHAPTER / SECRET).read_text() == made  # kept (F22)
+    (note,) = [row["reason"] for row in result.left_out if row["submission"] == again.name]
+    assert note == CONTESTED and "cannot fetch this feedback" in note, note
+    assert grade_and_release(course, exchange, [alice]) == {alice: ""}
+    assert fetched_pages(students, "alice", exchange) == []  # as the note says
+
+
 def test_a_fresh_secret_keeps_the_note_that_says_the_student_cannot_fetch_it():
     """Where a fresh secret is written (no earlier one of hers kept), the notes are as before; where her earlier one
     is kept, each reason is said with EARLIER_KEPT."""

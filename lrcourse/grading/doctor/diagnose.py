@@ -9,8 +9,8 @@ with what is wrong and how to fix it. First, without starting anything, it check
 `lrcourse collect` reads, when there is one (its root must keep the course's folder in place: `exchange_root`; the
 course's folder must exist and be the instructor's, checked as collect checks it; its inbound folder 3733; and
 whether the kernel refuses a student's hard link to a classmate's file: `doctor_exchange`), and warns when the homes
-beside the user's own can be entered by others (`private_homes`) or the course folder written by others
-(`course_folder_closed`).
+beside the user's own can be entered by others (`private_homes`) or the course folder written, read or entered by
+others (`course_folder_closed`).
 """
 
 from __future__ import annotations
@@ -200,25 +200,44 @@ def private_homes(parent: Path | None = None, shown: int = 5) -> Check:
 
 
 def course_folder_closed(course: Path) -> Check:
-    """Whether the instructor's course folder (where collect and grade run) is writable by its owner only: in one
-    others can write, a student can rename the secret ledger (`.secret_owners`) away, so every secret collected so far
-    has no recorded owner, and edit the source notebooks and the gradebook. Collect and grade refuse a planted ledger
-    (`ledger_folder`), not the folder's mode: this is where it is said."""
-    name = f"the course folder {course} writable by its owner only"
+    """Whether the instructor's course folder (where collect and grade run) is writable by its owner only and closed
+    to others: in one others can write, a student can rename the secret ledger (`.secret_owners`) away, so every
+    secret collected so far has no recorded owner, and edit the source notebooks and the gradebook; in one others can
+    read or enter (0755), every student reads each classmate's submission_secret.txt in submitted/ (collect writes
+    it 0644 in 0755 folders: she fetches their feedback) and source/'s solutions and hidden tests (F24 N3). Its group
+    (the course's instructors) may read it: 0750 passes, and so does 0755 in a folder closed to others (the
+    README's home, `chmod 700`). Collect and grade refuse a planted ledger (`ledger_folder`), not the folder's mode:
+    this is where it is said."""
+    name = f"the course folder {course} writable by its owner only, closed to others"
     try:
         mode = stat.S_IMODE(os.stat(course).st_mode)
     except OSError as error:
         return Check(name, f"not checked: {error.strerror}", warning=True)
-    if not mode & 0o022:
+    problems, mends = [], []
+    if mode & 0o022:
+        problems.append(
+            "writable by group or others: a student who can reach it can rename the secret ledger away (then no "
+            "secret has a recorded owner: whose feedback is whose is lost) and edit the source notebooks and the "
+            "gradebook"
+        )
+        mends.append("go-w")
+    if mode & 0o005 and reachable_by_others(course):
+        problems.append(
+            "readable or enterable by others: every student can read each classmate's submission secret in "
+            "submitted/ (and fetch their feedback with it) and the solutions and hidden tests in source/"
+        )
+        mends.append("o-rwx")
+    if not problems:
         return Check(name)
-    return Check(
-        name,
-        f"writable by group or others (mode {mode:04o}): a student who can reach it can rename the secret ledger "
-        "away (then no secret has a recorded owner: whose feedback is whose is lost) and edit the source notebooks and "
-        "the gradebook",
-        f"`chmod go-w {course}`",
-        warning=True,
-    )
+    return Check(name, f"mode {mode:04o}: " + "; ".join(problems), f"`chmod {','.join(mends)} {course}`", warning=True)
+
+
+def reachable_by_others(course: Path) -> bool:
+    """Every folder above `course` lets others through (o+x): none closes it off, as a home made 0700 does."""
+    try:
+        return all(os.stat(folder).st_mode & 0o001 for folder in course.resolve().parents)
+    except OSError:
+        return True  # not known: the warning, not silence
 
 
 def verdict(checks: list[Check]) -> str:

@@ -45,7 +45,6 @@ is an inbound folder its group or others may list (nbgrader's groupshared: 2773)
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -74,6 +73,7 @@ from lrcourse.grading.exchange.inbound_folder import (
 )
 from lrcourse.grading.exchange.ledger_folder import one_collect_at_a_time
 from lrcourse.grading.exchange.mounts import listed_on_overlay, mounted_below
+from lrcourse.grading.exchange.other_account import cannot_write, give_to_course_owner
 from lrcourse.grading.exchange.root import check_exchange_root, inbound_listed, inbound_not_sticky
 from lrcourse.grading.exchange.submission_secrets import (
     SECRET,
@@ -132,7 +132,10 @@ def collect(
     result = Collected(assignment, str(exchange.inbound))
     try:
         remove_stale_writes(course, assignment)  # a killed collect's leftovers: no one else writes them (the lock)
-        result.notes += put_back_replaced(course / "submitted", assignment)
+        put_back, unmended = put_back_replaced(course / "submitted", assignment)
+        result.notes += put_back
+        result.refused += unmended  # another account's leftover: that student refused, the class goes on (F24 W2)
+        stuck = {row["submission"].split("/")[1] for row in unmended}  # her folder not this account's to write
         mounts, untrusted = check_filesystem(inbound, exchange)
         result.notes += [{"submission": "every submission", "note": untrusted}] if untrusted else []
         # no refusal: nbgrader's release makes it so, and each submission in it is still its student's own
@@ -153,8 +156,8 @@ def collect(
             _classmates_secrets(inbound, assignment, ours, mounts, notebooks, bounds, holders, listed)
         # each owner is on disk as it is recorded, before the student's folder moves in (`secret_recorded`: F21)
         result.notes += record_new_owners(ledger, holders, course, assignment)  # its only holder's (hand copies too)
-        for student in sorted(accepted, key=lambda name: (max(s.time for s in accepted[name]), name)):
-            _collect_student(course / "submitted", inbound, accepted[student], result, ledger, bounds)
+        for student in sorted(accepted.keys() - stuck, key=lambda name: (max(s.time for s in accepted[name]), name)):
+            _collect_student(course / "submitted", inbound, accepted[student], result, ledger, bounds, holders)
     finally:
         os.close(inbound)
     return result
@@ -249,6 +252,7 @@ def _collect_student(
     result: Collected,
     ledger: dict[str, str],
     bounds: Bounds,
+    holders: dict,
 ) -> None:
     """Read and write the student's newest submission that still reads as checked (the next older one, each in
     turn, if it does not: `broken_submit.BROKEN` promises her previous one); the rest are superseded. One
@@ -267,9 +271,9 @@ def _collect_student(
             _refuse_unread(result, submission, error, refused, bounds.refusals)
             continue
         try:
-            secret_note = _write(submitted, submission.student, result.assignment, submission, ledger)
+            secret_note = _write(submitted, submission.student, result.assignment, submission, ledger, holders)
         except Exception as error:  # that student only
-            reason = _reason(error) if not isinstance(error, OSError) else f"cannot be written: {error}"
+            reason = cannot_write(error, submitted.parent) if isinstance(error, OSError) else _reason(error)
             result.refused.append({"submission": submission.name, "reason": reason})
         else:
             result.collected.append(
@@ -305,7 +309,7 @@ def _stamp(submission: Submission) -> str:
 
 
 def _write(
-    submitted: Path, student: str, assignment: str, submission: Submission, ledger: dict[str, str]
+    submitted: Path, student: str, assignment: str, submission: Submission, ledger: dict[str, str], holders: dict
 ) -> str | None:
     """Replace submitted/<student>/<assignment> with the submission's files and its trusted time, by two renames: a
     crash leaves the old one or the new, or, between the two, neither in place (the old one as .replaced, which the
@@ -328,8 +332,9 @@ def _write(
         if name not in ("timestamp.txt", SECRET):  # both are written below: the kernel's time, a usable secret
             (fresh / name).write_bytes(data)
     (fresh / "timestamp.txt").write_text(_stamp(submission))
-    secret, note = secret_recorded(submission.files, student, ledger, submitted.parent, assignment)
+    secret, note = secret_recorded(submission.files, student, ledger, submitted.parent, assignment, holders)
     (fresh / SECRET).write_bytes(secret)
+    give_to_course_owner(fresh, submitted.parent)  # root's, the grader account's to replace (F24 M1(b))
     stale = folder.parent / f".{folder.name}.replaced"
     shutil.rmtree(stale, ignore_errors=True)
     if folder.exists():
@@ -337,47 +342,6 @@ def _write(
     fresh.rename(folder)
     shutil.rmtree(stale, ignore_errors=True)
     return note
-
-
-RECORD_ROWS = ("collected", "refused", "superseded", "left_out", "notes")  # the record's lists of rows
-
-
-def write_collect_record(course: Path, result: Collected, only: str | None = None) -> Path:
-    """The collect record: what was collected, refused, superseded and left out, as JSON. A collect of one student
-    (`only`: nbgrader collect's `--student`) replaces that student's rows and keeps the classmates' (`merged`)."""
-    path = course / "reports" / f"collect-{result.assignment}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = result.__dict__ if only is None else merged(previous_record(path), result.__dict__, only)
-    path.write_text(json.dumps(record, indent=1))
-    return path
-
-
-def previous_record(path: Path) -> dict:
-    """The record a collect wrote before, or nothing when there is none or it is not one (edited by hand?)."""
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
-def merged(old: dict, new: dict, student: str) -> dict:
-    """The record `new` (a collect of `student` alone) with every row of `old` that is not about `student` kept
-    before it (a row already in `new`, such as a note on every submission, once)."""
-    if old.get("assignment") != new["assignment"]:
-        return new
-    record = dict(new)
-    for key in RECORD_ROWS:
-        rows = old.get(key) if isinstance(old.get(key), list) else []
-        kept = [row for row in rows if isinstance(row, dict) and not _about(row, student) and row not in new[key]]
-        record[key] = kept + new[key]
-    return record
-
-
-def _about(row: dict, student: str) -> bool:
-    """A row names the student (a collected or superseded row) or one of the student's folders (`<id>+...`, or an
-    owner's row `<id>: ...`)."""
-    return row.get("student") == student or str(row.get("submission", "")).startswith((f"{student}+", f"{student}:"))
 
 
 def summary(result: Collected) -> str:

@@ -17,24 +17,34 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading.exchange.ledger_folder import LEDGER
+from lrcourse.grading.exchange.other_account import cannot_write
 
 
-def put_back_replaced(submitted: Path, assignment: str) -> list[dict]:
+def put_back_replaced(submitted: Path, assignment: str) -> tuple[list[dict], list[dict]]:
     """Each `submitted/<student>/.<assignment>.replaced` without its `<assignment>` renamed back (plain folders only,
-    never through a link); the collect record's note on each."""
-    notes = []
+    never through a link); the collect record's note on each, and a refusal row for each that cannot be (another
+    account's folder: root's collect killed midway), naming the mend: that student only (collect writes nothing of
+    hers: her folder there is as unwritable), the class goes on (F24 W2)."""
+    notes, refused = [], []
     for stale in sorted(submitted.glob(f"*/.{assignment}.replaced")):
         folder = stale.parent / assignment
-        if not _plain_folder(stale.parent) or not _plain_folder(stale) or os.path.lexists(folder):
+        where = f"submitted/{stale.parent.name}/{assignment}"
+        try:
+            if not _plain_folder(stale.parent) or not _plain_folder(stale) or os.path.lexists(folder):
+                continue
+            stale.rename(folder)
+        except OSError as error:
+            why = cannot_write(error, submitted.parent)
+            refused.append({"submission": where, "reason": "not put back from its .replaced copy (a collect was "
+                            f"killed while replacing it), and nothing of this student's collected now: {why}"})  # fmt: skip
             continue
-        stale.rename(folder)
         notes.append({
-            "submission": f"submitted/{stale.parent.name}/{assignment}",
+            "submission": where,
             "note": "put back from its .replaced copy: a collect was killed while replacing it (its .collecting "
             "copy removed); this collect then collects the student as usual",
         })  # fmt: skip
         shutil.rmtree(stale.parent / f".{assignment}.collecting", ignore_errors=True)
-    return notes
+    return notes, refused
 
 
 def remove_stale_writes(course: Path, assignment: str) -> None:

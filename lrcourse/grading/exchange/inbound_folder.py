@@ -100,8 +100,11 @@ def _check_exchange_folder(seen: os.stat_result, path: Path) -> None:
         )
     if seen.st_uid not in (os.geteuid(), 0):
         allowed = " or ".join(sorted({user_name(os.geteuid()), user_name(0)}))
-        raise ExchangeUnusable(
-            f"{path} is owned by {user_name(seen.st_uid)}, not by {allowed} (the collecting user or root): a "
+        owner = user_name(seen.st_uid)
+        raise ExchangeUnusable(  # the grader account's own exchange, root collecting, is not a student's (F24 M1(a))
+            f"{path} is owned by {owner}, not by {allowed} (the collecting user or root). If {owner} is the account "
+            f"that runs the course (the README's set-up gives it the exchange's course folder), collect as {owner}, "
+            "not as another account: collect trusts only its own account's and root's exchange folders. Otherwise a "
             "student may have put their own folder in its place (see the README's hub set-up: chmod 1777)"
         )
 

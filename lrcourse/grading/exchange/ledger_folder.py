@@ -7,6 +7,7 @@ account's collect share one ledger: F21). Collects of an assignment take turns o
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
 
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)  # a lock that cannot be made: the disk's doing
 LEDGER = ".secret_owners"  # in the course's folder: the owner of each secret collect accepted, per assignment
 
 
@@ -126,6 +128,11 @@ def one_collect_at_a_time(collect: Callable) -> Callable:
         except OSError as error:  # ELOOP: a symbolic link
             if mend := out_of_reach(course):
                 raise LedgerUnsafe(f"{mend}; nothing collected") from None
+            if error.errno in NO_ROOM:  # not a student's doing (F24 N1): say what is
+                raise ExchangeUnusable(
+                    f"the collect lock {path} cannot be created ({error.strerror}): nothing collected. Make room on "
+                    "its file system (or mend the reason) and collect again"
+                ) from None
             raise refusal(path, f"not a file collect can open ({error.strerror})") from None
         try:
             why = unsafe_why(os.fstat(fd), stat.S_ISREG, course)

@@ -14,7 +14,8 @@ from pathlib import Path
 from nbgrader.exchange.abc import ExchangeCollect
 from nbgrader.exchange.default.exchange import Exchange as NbgraderExchange
 
-from lrcourse.grading.exchange.collect import collect, summary, write_collect_record
+from lrcourse.grading.exchange.collect import collect, summary
+from lrcourse.grading.exchange.collect_record import write_collect_record
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
 from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
 

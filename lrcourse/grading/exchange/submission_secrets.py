@@ -356,18 +356,28 @@ def read_secret(path: Path, dir_fd: int | None = None, seen: os.stat_result | No
 
 
 def secret_recorded(
-    files: dict[str, bytes], student: str, ledger: dict[str, str], course: Path, assignment: str
+    files: dict[str, bytes], student: str, ledger: dict[str, str], course: Path, assignment: str, holders: dict
 ) -> tuple[bytes, str | None]:
     """`secret_to_keep`, given the secret of the student's folder in submitted/, and a secret it gives an owner
     written to the ledger at once, before her folder moves in: a grade between the two read no owner for it
     (UNRECORDED, a fresh secret) and, the folder unchanged, skipped her ever after (F21). The secret and collect's
-    note on it (`collect_note`)."""
+    note on it (`collect_note`): EARLIER_KEPT only when the kept secret is one she sent (`sent_by`), not one an
+    earlier collect made for her (F24 W1: her fetch_feedback never had that one)."""
     size = len(ledger)
     previous = read_secret(course / "submitted" / student / assignment / SECRET)
     secret, owner = secret_to_keep(files, student, ledger, previous)
     if len(ledger) != size:
         write_ledger(course, assignment, ledger)
-    return secret, collect_note(files, student, owner, earlier=previous is not None and secret == previous)
+    earlier = previous is not None and secret == previous and sent_by(holders, previous, student)
+    return secret, collect_note(files, student, owner, earlier=earlier)
+
+
+def sent_by(holders: dict[bytes, list[tuple[int, str]]], secret: bytes, student: str) -> bool:
+    """One of `student`'s own accepted inbound folders holds `secret` (`holders`, as collect gathers them): her
+    `nbgrader submit` wrote it, so her `fetch_feedback` tries it. A secret collect made (`secret_to_keep`'s fresh
+    one) is in no inbound folder; nor is one whose folder was removed from the exchange since (then she is told
+    she cannot fetch, the safe side: the ledger does not say which secrets collect made)."""
+    return any(holder == student for _, holder in holders.get(secret.strip(), ()))
 
 
 def secret_to_keep(

@@ -1,0 +1,48 @@
+"""Root's collect and the grader account's in one course (F24 M1(b), W2): root's collect left `submitted/<id>/...` and
+the collect record root's, which the grader account's next collect could not replace. Now root's collect gives what
+it makes there to the course folder's owner (`give_to_course_owner`), as it does the secret ledger; what an earlier
+one left is refused per student with the chown that mends it (`cannot_write`)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import stat
+from pathlib import Path
+
+
+def course_owner(course: Path) -> str:
+    """The course folder's owner, by name (by uid if it has none)."""
+    uid = os.stat(course).st_uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def cannot_write(error: OSError, course: Path) -> str:
+    """`cannot be written: <error>`, and, where permission was refused (a folder or file another account made), the
+    mend: as root, chown the course to its owner (its owner's collect and grade then write everything in it)."""
+    reason = f"cannot be written: {error}"
+    if not isinstance(error, PermissionError):
+        return reason
+    return (
+        f"{reason}; made by another account (root's collect?): as root, `chown -R {course_owner(course)} {course}` "
+        "(the course folder's owner), then collect again"
+    )
+
+
+def give_to_course_owner(made: Path, course: Path) -> None:
+    """As root, in a course another account owns: `made` (a folder collect wrote, with everything in it, or a file)
+    and each folder between it and the course that root owns (`submitted/`, `submitted/<id>`, `reports/`) given to
+    the course folder's owner, never through a link. Nothing for any other user, or in root's own course."""
+    owner = os.stat(course)
+    if os.geteuid() != 0 or owner.st_uid == 0:
+        return
+    between = [course / part for part in reversed(made.relative_to(course).parents) if part != Path(".")]
+    for folder in between:
+        seen = os.lstat(folder)
+        if stat.S_ISDIR(seen.st_mode) and seen.st_uid == 0:
+            os.chown(folder, owner.st_uid, owner.st_gid, follow_symlinks=False)
+    for path in [made, *(made.rglob("*") if stat.S_ISDIR(os.lstat(made).st_mode) else [])]:
+        os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
