@@ -375,8 +375,7 @@ def secret_recorded(
 def sent_by(holders: dict[bytes, list[tuple[int, str]]], secret: bytes, student: str) -> bool:
     """One of `student`'s own accepted inbound folders holds `secret` (`holders`, as collect gathers them): her
     `nbgrader submit` wrote it, so her `fetch_feedback` tries it. A secret collect made (`secret_to_keep`'s fresh
-    one) is in no inbound folder; nor is one whose folder was removed from the exchange since (then she is told
-    she cannot fetch, the safe side: the ledger does not say which secrets collect made)."""
+    one) is in no inbound folder; nor is one whose folder left the exchange since (she is told she cannot fetch)."""
     return any(holder == student for _, holder in holders.get(secret.strip(), ()))
 
 
