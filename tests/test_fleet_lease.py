@@ -352,7 +352,7 @@ def test_a_copy_still_holding_its_lease_when_its_task_is_sent_again_lets_it_go_t
 def test_a_renewal_waits_for_a_broker_that_never_answers_a_bounded_time(url):
     """R25l N2: the renewing thread's client had no socket timeout: a broker that took the connection and never
     answered held the renewal for ever, and the lease lapsed though its process lived. Each call now gives up after
-    half the renewals' period, and the next renewal comes."""
+    half the renewals' period (1 s at least), and the next renewal comes."""
     import socket
 
     import redis
@@ -368,11 +368,11 @@ def test_a_renewal_waits_for_a_broker_that_never_answers_a_bounded_time(url):
         # grading does; its client made as `__enter__` makes it
         with redis.Redis.from_url(silent_url) as lease.client:
             lease.thread.start()
-            time.sleep(2.0)
+            time.sleep(3.0)
             lease.stop.set()
             lease.thread.join(5)
         assert not lease.thread.is_alive(), "a renewal waits for ever for a broker that never answers"
-        assert lease.renewals >= 2, f"{lease.renewals} renewal(s) tried in 2 s: the first never returned"
+        assert lease.renewals >= 2, f"{lease.renewals} renewal(s) tried in 3 s: the first never returned"
 
 
 def test_a_lease_whose_renewals_a_full_redis_refused_is_renewed_once_there_is_room(url):

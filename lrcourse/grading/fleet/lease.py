@@ -101,8 +101,9 @@ class Lease:
     before any copy was sent takes its lapsed key back, so its task is not sent again while it grades (it graded on
     with no lease until `fleet_watch.HELD_BOUND_SECONDS` sent a second copy, R25l M2). A superseded copy grades on:
     whichever copy stores its result first is written, the other's is not (`fleet_deliveries.result_wanted`). Each
-    renewal waits for the broker `every` / 2 at most (a socket timeout: a hung broker held it for ever), so renewals
-    come every `every` s and at most 2 * `every` apart, well within the lease's life. `drop`: released from a signal
+    renewal waits for the broker half its period at most (a socket timeout, 1 s at least: a hung broker held it for
+    ever), so renewals come every `every` s (a third of the lease's life, 20 s at most) and at most 1.5 * `every`
+    apart, well within the lease's life. `drop`: released from a signal
     handler (the worker's SIGTERM exit)."""
 
     def __init__(self, url: str, task: str, worker: str, visibility: float, seconds: float = LEASE_SECONDS):
@@ -142,10 +143,11 @@ class Lease:
 
     def renew(self) -> None:
         """Every `every` s from the last renewal's start until stopped, on a client of its own whose calls wait for the
-        broker `every` / 2 at most."""
+        broker half a period at most, 1 s at least (10 s for the shipped lease)."""
         import redis
 
-        timeouts = {"socket_timeout": self.every / 2, "socket_connect_timeout": self.every / 2}
+        wait = max(self.every / 2, 1.0)  # 1 s at least: a busy machine's broker, for leases of seconds (tests)
+        timeouts = {"socket_timeout": wait, "socket_connect_timeout": wait}
         with redis.Redis.from_url(self.url, **timeouts) as client:
             began = time.monotonic()
             while not self.stop.wait(max(0.0, began + self.every - time.monotonic())):
