@@ -288,18 +288,18 @@ def sending_backend() -> type:
 
 
 def ready_tasks(client, waiting: dict, batch: int = BATCH, watched: set[str] = frozenset()) -> list[str]:
-    """At most `batch` of the waiting tasks whose result is stored, the longest waiting first, then each `watched` one
-    whose result is stored (a failure waited on, `Run.superseded`: BATCH of them filled the batch at every poll, and
-    the results behind waited up to `fleet_stranded.ALIVE_SECONDS`, R25l N1). Only existence is asked here; each
+    """At most `batch` of the waiting tasks whose result is stored, the longest waiting first, the `watched` ones (a
+    failure waited on, `Run.superseded`) after the others: BATCH of them, the longest waiting, filled every batch, and
+    the results behind waited up to `fleet_stranded.ALIVE_SECONDS` (R25l N1). Only existence is asked here; each
     result is read whole just before it is written (`stored`): the command's memory holds one result at a time
     (Celery's get_many read and decoded every ready result at once: 300 results of 1.2 MB grew it by 692 MB)."""
-    others = [task for task in waiting if task not in watched]
-    return stored_among(client, others, batch) + stored_among(client, [task for task in waiting if task in watched])
+    found = stored_among(client, [task for task in waiting if task not in watched], batch)
+    return found + stored_among(client, [task for task in waiting if task in watched], batch - len(found))
 
 
-def stored_among(client, tasks: list[str], most: int | None = None) -> list[str]:
-    """The first `most` (all, if None) of `tasks` whose result is stored, asked EXISTS_CHUNK a round trip."""
-    found, most = [], len(tasks) if most is None else most
+def stored_among(client, tasks: list[str], most: int) -> list[str]:
+    """The first `most` of `tasks` whose result is stored, asked EXISTS_CHUNK a round trip."""
+    found = []
     for start in range(0, len(tasks), EXISTS_CHUNK):
         if len(found) >= most:
             break

@@ -103,8 +103,7 @@ class Lease:
     whichever copy stores its result first is written, the other's is not (`fleet_deliveries.result_wanted`). Each
     renewal waits for the broker half its period at most (a socket timeout, 1 s at least: a hung broker held it for
     ever), so renewals come every `every` s (a third of the lease's life, 20 s at most) and at most 1.5 * `every`
-    apart, well within the lease's life. `drop`: released from a signal
-    handler (the worker's SIGTERM exit)."""
+    apart, well within the lease's life. `drop`: released from a signal handler (the worker's SIGTERM exit)."""
 
     def __init__(self, url: str, task: str, worker: str, visibility: float, seconds: float = LEASE_SECONDS):
         self.url, self.task, self.worker, self.visibility, self.seconds = url, task, worker, visibility, seconds
