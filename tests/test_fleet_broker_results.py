@@ -136,8 +136,8 @@ def test_sending_and_collecting_are_interleaved_and_a_poll_reads_a_bounded_batch
         real_send(app, client, task, *args, **kwargs)
         events.append("send")
 
-    def ready(client, waiting, batch):
-        found = real_ready(client, waiting, batch)
+    def ready(client, waiting, batch, *watched):
+        found = real_ready(client, waiting, batch, *watched)
         events.append(len(found))
         return found
 
@@ -168,6 +168,28 @@ def test_ready_tasks_reads_existence_only_and_the_longest_waiting_first(url):
             client.set(fleet.result_key(f"lrcourse-ready-{n}"), b"x" * 100)
         assert fleet_grade.ready_tasks(client, waiting, batch=2) == ["lrcourse-ready-3", "lrcourse-ready-700"]
         assert len(fleet_grade.ready_tasks(client, waiting, batch=16)) == 4
+
+
+def test_failures_waited_on_do_not_hold_up_the_results_behind_them(url):
+    """R25l N1: a stored failure is waited on while another copy of its task may be alive (`Run.superseded`, up to
+    `fleet_stranded.ALIVE_SECONDS`, 27 s), and stays among the waiting tasks meanwhile: BATCH of them, the longest
+    waiting, filled every poll's batch, and the results stored behind them were not read until they settled. The
+    other results now come first in each batch, the failures waited on after them, within the batch."""
+    import redis
+
+    waiting = {f"lrcourse-held-up-{n}": ("s", "c") for n in range(fleet_grade.BATCH + 2)}
+    tasks = list(waiting)
+    watched = set(tasks[: fleet_grade.BATCH])  # failures waited on, the longest waiting
+    with redis.Redis.from_url(url) as client:
+        try:
+            for task in [*watched, tasks[-1]]:  # and one result stored behind them; tasks[-2] has none yet
+                client.set(fleet.result_key(task), b"x" * 100)
+            ready = fleet_grade.ready_tasks(client, waiting, fleet_grade.BATCH, watched)
+            assert ready[0] == tasks[-1], "a result behind the failures waited on is not read"
+            assert ready[1:] == tasks[: fleet_grade.BATCH - 1]  # the rest of the batch: the oldest failures
+            assert fleet_grade.ready_tasks(client, waiting, 1, watched) == [tasks[-1]]
+        finally:
+            client.delete(*(fleet.result_key(task) for task in tasks))
 
 
 def test_a_gradebook_that_refuses_a_write_ends_the_run_at_once_and_a_rerun_writes_the_results_kept(

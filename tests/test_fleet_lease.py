@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
 import time
 
@@ -16,17 +15,11 @@ import pytest
 from lrcourse.grading.fleet.lapsed import Lapsed, read_record
 from lrcourse.grading.fleet.lease import lease_key, taken_key
 
+from support.lease_holder import HOLD, holding
 from support.redis_broker import full, redis_server
 
 TASK = "lrcourse-test-lease"
 LIMITS = (840.0, 1020.0)  # (the hard time limit, the bound on a held task): the shipped settings
-HOLD = """
-import sys, time
-from lrcourse.grading.fleet.lease import Lease
-with Lease(sys.stdin.read().strip(), sys.argv[1], "machine-a@pod-7", 3600.0, seconds=2.0):
-    print("held", flush=True)
-    time.sleep(600)
-"""
 
 
 class Bar:
@@ -45,22 +38,6 @@ class Bar:
 def url():
     with redis_server() as address:
         yield address
-
-
-def holding(url: str, code: str, *argv: str) -> subprocess.Popen:
-    """A process running `code` (the broker's URL on its stdin), once it says it holds its lease ("held")."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    process.stdin.write(url)
-    process.stdin.close()
-    try:
-        assert process.stdout.readline().strip() == "held"
-    except BaseException:
-        process.kill()
-        process.wait(10)
-        raise
-    return process
 
 
 def test_a_lease_lapses_when_its_worker_dies_and_the_enqueuer_says_so_once(url):
@@ -239,29 +216,6 @@ def test_the_hung_message_s_limits_are_computed_from_the_settings_it_describes(t
     assert "1020" not in said, said
 
 
-def test_a_copy_s_lease_neither_renews_nor_deletes_another_copy_s(url):
-    """R25j: a task sent again while a paused worker held it has two copies, sharing the task's lease key. The paused
-    one, resumed and stopped by its hard time limit, deleted the key whatever it held: the live copy's lease, so its
-    task looked unheld. Each copy holds a token of its own: the first's renewal and exit leave the second's lease."""
-    import redis
-
-    from lrcourse.grading.fleet.lease import Lease
-
-    task = TASK + "-copies"
-    with redis.Redis.from_url(url) as client:
-        first = Lease(url, task, "paused@a", 3600.0, seconds=60.0).__enter__()
-        client.delete(lease_key(task))  # the paused copy's lease lapsed
-        with Lease(url, task, "live@b", 3600.0, seconds=60.0):
-            held = client.get(lease_key(task))
-            assert held is not None
-            first.waits(5_000_000)  # the paused copy's write of its lease, as it resumes (a renewal writes the same)
-            assert client.get(lease_key(task)) == held  # the live copy's, untouched
-            first.__exit__(None, None, None)  # stopped by its hard time limit
-            assert client.get(lease_key(task)) == held, "the live copy's lease was deleted by the other's exit"
-        assert not client.exists(lease_key(task))  # the live copy's own exit releases it
-        client.delete(taken_key(task))
-
-
 def test_a_lease_says_the_bytes_its_result_waits_for_and_its_renewals_change_its_value(url):
     """The lease's value (`lease_value`: token, renewals, bytes waited for) as the enqueuer reads it: `waiting_size`
     finds the bytes a result waits for (`Lapsed` names a full broker with it); each renewal changes the value, which
@@ -289,53 +243,6 @@ def test_the_lapsed_watch_s_limits_are_required_not_silent_zeros(url):
     with pytest.raises(TypeError, match="limits"):
         Lapsed(url, {}, Bar(), grace=0, every=0)
     assert Lapsed(url, {}, Bar(), LIMITS).limits == LIMITS
-
-
-def test_a_lease_lapsed_while_its_process_was_stopped_is_never_made_again(url):
-    """R25k, case b: a paused copy's lease lapses; resumed, its renewal (set if missing or mine) made the key again,
-    so the live copy, taking the task sent again, could not set its own lease and looked unheld. A renewal that comes
-    more than the lease's life after the last (here 2 s; stopped 3.5 s) now only extends a key holding its token."""
-    import redis
-
-    task = TASK + "-stopped"
-    process = holding(url, HOLD, task)
-    try:
-        with redis.Redis.from_url(url) as client:
-            assert client.exists(lease_key(task))
-            process.send_signal(signal.SIGSTOP)
-            time.sleep(3.5)
-            assert not client.exists(lease_key(task))  # lapsed while stopped
-            process.send_signal(signal.SIGCONT)
-            time.sleep(2.0)  # three of its renewals (every 0.67 s)
-            assert not client.exists(lease_key(task)), "a lapsed lease was made again by its stopped copy"
-            client.delete(taken_key(task))
-    finally:
-        process.send_signal(signal.SIGCONT)
-        process.kill()
-        process.wait(10)
-
-
-def test_a_lease_whose_renewals_a_full_redis_refused_is_renewed_once_there_is_room(url):
-    """Not stopped, its renewals refused (a full Redis, longer than the lease's life): the key lapses, and is made
-    again at the first renewal once there is room (`fleet_watch.Lost` counts on it); a copy that could not take the
-    key while another copy's stood takes it once it is free."""
-    import redis
-
-    from lrcourse.grading.fleet.lease import Lease
-
-    task, other = TASK + "-refused", TASK + "-late"
-    with redis.Redis.from_url(url) as client, Lease(url, task, "machine-f", 3600.0, seconds=1.5) as lease:
-        with full(client):
-            time.sleep(2.5)
-            assert not client.exists(lease_key(task))
-        time.sleep(1.0)  # two renewals (every 0.5 s)
-        assert client.get(lease_key(task)).startswith(lease.token.encode()) and not lease.stopped
-        client.set(lease_key(other), b"another 1 0", px=60_000)
-        with Lease(url, other, "late@b", 3600.0, seconds=60.0) as late:
-            assert client.get(lease_key(other)) == b"another 1 0"  # refused: the other copy's
-            client.delete(lease_key(other))
-            assert late.set() and client.get(lease_key(other)).startswith(late.token.encode())
-        client.delete(taken_key(task), taken_key(other))
 
 
 SIGTERM_EXIT = """

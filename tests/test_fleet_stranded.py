@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from lrcourse.grading.fleet import broker as fleet, stranded as fleet_stranded
-from lrcourse.grading.fleet.lease import held_key, lease_key
+from lrcourse.grading.fleet.lease import held_key, lease_key, resent_key
 from lrcourse.grading.fleet.watch import Lost
 
 from support.redis_broker import full, redis_server
@@ -47,6 +47,8 @@ def test_the_enqueuer_resends_a_stranded_task_at_its_second_look_with_room_once_
     with redis.Redis.from_url(url) as client:
 
         def resend(task: str) -> None:  # as `fleet_grade.send` does: queued, then marked sent
+            # marked as sent again first: the copy a paused worker held no longer makes its lease again (`Lease`)
+            assert client.exists(resent_key(task)), f"{task} sent again before it was marked so"
             resent.append(task)
             client.lpush(queue, json.dumps(kombu_message(task)))
             client.set(fleet.sent_key(task), 1, ex=60)
@@ -86,6 +88,7 @@ def test_the_enqueuer_resends_a_stranded_task_at_its_second_look_with_room_once_
         finally:  # the module's broker: another test waits for a `sent` mark of its own run
             client.delete(queue, "unacked", lease_key("st-leased"), lease_key("st-flight"), held_key("st-held"))
             client.delete(fleet.result_key("st-stored"), *(fleet.sent_key(task) for task in tasks))
+            client.delete(*(resent_key(task) for task in tasks))
     said = [text for text, file in bar.said if file is sys.stderr]
     assert len(said) == len(bar.said) == 2, bar.said
     assert "2 waiting task(s) are in neither the queue nor a worker's hands" in said[0], said

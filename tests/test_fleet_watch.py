@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from lrcourse.grading.fleet import broker as fleet, watch as fleet_watch, worker as fleet_worker
-from lrcourse.grading.fleet.lease import lease_key
+from lrcourse.grading.fleet.lease import lease_key, resent_key
 from lrcourse.grading.fleet.watch import CheckoutWatch, Lost, Unserved, serving_key
 from lrcourse.grading.fleet.worker import Station
 
@@ -188,10 +188,11 @@ def test_the_enqueuer_resends_the_waiting_tasks_the_broker_lost_and_only_those(u
         try:
             watch.check(client)
             assert resent == ["lost-gone"]
+            assert client.exists(resent_key("lost-gone")), "sent again, not marked so (`fleet_lease.mark_resent`)"
             waiting.pop("lost-gone")
             watch.check(client)
         finally:  # the module's broker: another test waits for a `sent` mark of its own run
-            client.delete(fleet.sent_key("lost-sent"), fleet.result_key("lost-stored"))
+            client.delete(fleet.sent_key("lost-sent"), fleet.result_key("lost-stored"), resent_key("lost-gone"))
     assert resent == ["lost-gone"]
     [(said, file)] = bar.said
     assert file is sys.stderr and "the broker lost 1 waiting task(s)" in said, said

@@ -198,7 +198,7 @@ class Run:
             return  # sending: the results are looked for once a poll, not after every batch
         self.polled = time.monotonic()
         forget(self.client, self.written)  # those an outage interrupted
-        ready = ready_tasks(self.client, self.waiting, BATCH)
+        ready = ready_tasks(self.client, self.waiting, BATCH, self.copies.watched())
         if ready:
             self.idle.started = True
         wrote = False
@@ -289,21 +289,28 @@ def sending_backend() -> type:
     return SendingBackend
 
 
-def ready_tasks(client, waiting: dict, batch: int = BATCH) -> list[str]:
-    """At most `batch` of the waiting tasks whose result is stored, the longest waiting first. Only their existence is
-    asked here (in pipelined chunks); each result is read whole just before it is written (`stored`), so the
-    command's memory holds one result at a time, whatever the class's size (Celery's get_many read and decoded every
-    ready result at once: 300 results of 1.2 MB grew it by 692 MB)."""
-    found, tasks = [], list(waiting)
+def ready_tasks(client, waiting: dict, batch: int = BATCH, watched: set[str] = frozenset()) -> list[str]:
+    """At most `batch` of the waiting tasks whose result is stored, the longest waiting first, the `watched` ones (a
+    failure waited on, `Run.superseded`) after the others: BATCH of them, the longest waiting, filled every batch, and
+    the results behind waited up to `fleet_stranded.ALIVE_SECONDS` (R25l N1). Only existence is asked here; each
+    result is read whole just before it is written (`stored`): the command's memory holds one result at a time
+    (Celery's get_many read and decoded every ready result at once: 300 results of 1.2 MB grew it by 692 MB)."""
+    found = stored_among(client, [task for task in waiting if task not in watched], batch)
+    return found + stored_among(client, [task for task in waiting if task in watched], batch - len(found))
+
+
+def stored_among(client, tasks: list[str], most: int) -> list[str]:
+    """The first `most` of `tasks` whose result is stored, asked EXISTS_CHUNK a round trip."""
+    found = []
     for start in range(0, len(tasks), EXISTS_CHUNK):
+        if len(found) >= most:
+            break
         chunk = tasks[start : start + EXISTS_CHUNK]
         with client.pipeline(transaction=False) as pipe:
             for task in chunk:
                 pipe.exists(fleet.result_key(task))
             found += [task for task, present in zip(chunk, pipe.execute()) if present]
-        if len(found) >= batch:
-            break
-    return found[:batch]
+    return found[:most]
 
 
 def stored(client, task: str) -> Stored:

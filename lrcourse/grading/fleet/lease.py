@@ -44,19 +44,17 @@ WARM_SECONDS = 900
 
 # a lease's value is "TOKEN RENEWAL NEEDS" (`lease_value`): the copy's own token, its count of renewals (so that the
 # enqueuer sees a renewal as a change, `fleet_stranded.Copies`), the bytes its result waits for (`Lease.waits`). Each
-# copy of a task (one sent again while a paused worker held the first) shares the task's key, so a copy sets it only
-# if it is missing or holds its own token, only extends it once its process was stopped past the lease's life (a
-# paused copy, resumed, re-created its lapsed key, and the live copy sent again could then not take it: `Lease`), and
-# deletes it only if it holds its token: one step in Redis each.
-EXTEND_IF_MINE = (
+# copy of a task (one sent again while a paused worker held the first) shares the task's key, so a copy renews it (one
+# step in Redis: RENEW) only if it holds its own token, or, missing, only if the task was not sent again since this
+# copy took it (its `resent_key` unchanged: `mark_resent`); a copy that finds it was sent again deletes its own key
+# (the live copy takes it at its next renewal) and returns -1; 0 if another copy's key stands, 1 if set. And deletes
+# it only if it holds its token.
+RENEW = (
     "local held = redis.call('get', KEYS[1]) "
-    "if held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] then "
-    "redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
-    "return 0"
-)
-SET_IF_MINE = (
-    "local held = redis.call('get', KEYS[1]) "
-    "if held and string.sub(held, 1, string.len(ARGV[1])) ~= ARGV[1] then return 0 end "
+    "local mine = held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] "
+    "if (redis.call('get', KEYS[2]) or '') ~= ARGV[4] then "
+    "if mine then redis.call('del', KEYS[1]) end return -1 end "
+    "if held and not mine then return 0 end "
     "redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1"
 )
 DELETE_IF_MINE = (
@@ -78,23 +76,42 @@ def taken_key(task: str) -> str:
     return f"lrcourse:taken:{task}"
 
 
+def resent_key(task: str) -> str:
+    return f"lrcourse:resent:{task}"
+
+
+def mark_resent(client, task: str) -> None:
+    """Said before the enqueuer sends `task` again (`fleet_watch.Lost`): a fresh value, so that a copy taken before
+    (a paused worker's, resumed) neither makes its lapsed lease again nor keeps one it still holds (`Lease`)."""
+    client.set(resent_key(task), secrets.token_hex(8), ex=fleet.RESULT_SECONDS)
+
+
 class Lease:
     """Held by a worker process while it grades `task` (a context manager): the record of who took it, and a key a
     thread renews until the grading ends. A broker out of reach lets the key lapse, as a lost machine's would. The key
     is the task's, shared by every copy of it: each copy holds a token of its own (`lease_value`) and neither renews
     nor deletes a key that holds another copy's token. A paused copy stopped by its hard time limit as it resumed
-    deleted the key whatever it held: the live copy's lease, so its task looked unheld. A renewal that comes more than
-    the lease's life after the last one (its process stopped: SIGSTOP, a VM paused, or starved that long) finds the key
-    lapsed, and the task perhaps sent again: from then on it only extends a key that still holds its token, never
-    makes it again (it did, and the live copy could not set its own: its task looked unheld, R25k). Renewals refused
-    (a full Redis) make it again once there is room, as does a copy that could not take it while another's stood.
-    `drop`: released from a signal handler (the worker's SIGTERM exit)."""
+    deleted the key whatever it held: the live copy's lease, so its task looked unheld. A lapsed key (renewals
+    refused by a full Redis, a process stopped: SIGSTOP, a VM paused or suspended) is made again at the next renewal
+    unless the task was sent again meanwhile (`mark_resent`, read as the copy takes the task): a copy taken before
+    then makes no key and deletes one it still holds (`superseded`), so the live copy sent again takes it (a paused
+    copy, resumed, made it again, and the live copy could not set its own: its task looked unheld, R25k). Whether it
+    was sent again is asked of the broker, not measured by this machine's clock, which a suspended or paused machine
+    stops (time.monotonic skipped the pause: the lapsed key was made again, R25l M1); and a process stopped and resumed
+    before any copy was sent takes its lapsed key back, so its task is not sent again while it grades (it graded on
+    with no lease until `fleet_watch.HELD_BOUND_SECONDS` sent a second copy, R25l M2). A superseded copy grades on:
+    whichever copy stores its result first is written, the other's is not (`fleet_deliveries.result_wanted`). Each
+    renewal waits for the broker half its period at most (a socket timeout, 1 s at least: a hung broker held it for
+    ever), so renewals come every `every` s (a third of the lease's life, 20 s at most) and at most 1.5 * `every`
+    apart, well within the lease's life. `drop`: released from a signal handler (the worker's SIGTERM exit)."""
 
     def __init__(self, url: str, task: str, worker: str, visibility: float, seconds: float = LEASE_SECONDS):
         self.url, self.task, self.worker, self.visibility, self.seconds = url, task, worker, visibility, seconds
         self.needs = 0  # bytes its result waits for (`waits`): in the lease's value, read by the enqueuer (`fleet_lapsed.Lapsed`)
         self.token, self.renewals = secrets.token_hex(8), 0
-        self.stopped = False  # its process was stopped past the lease's life (`renew`): only extends the key since
+        self.every = min(RENEW_SECONDS, seconds / 3)  # renewals' period
+        self.resent = b""  # the task's `resent_key` as this copy took it: changed, a copy was sent again since
+        self.superseded = False  # the task was sent again since this copy took it (`set`)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.renew, name="lrcourse-lease", daemon=True)
 
@@ -103,6 +120,7 @@ class Lease:
 
         self.client = client = redis.Redis.from_url(self.url)
         record = {"worker": self.worker, "pid": os.getpid(), "taken": time.time(), "visibility": self.visibility}
+        self.resent = client.get(resent_key(self.task)) or b""  # a read: a full Redis answers it
         # a full Redis refuses them: wait for room, saying so on the worker's log (each write safe to repeat)
         what = f"the lease of {self.task} (its task kept by this worker)"
         written(client, what, lambda: client.set(taken_key(self.task), json.dumps(record), ex=fleet.RESULT_SECONDS))
@@ -110,27 +128,33 @@ class Lease:
         self.thread.start()
         return self
 
-    def set(self) -> bool:
-        """The key set to this copy's value, renewal counted, if missing or this copy's; only if this copy's once its
-        process was stopped past the lease's life (`renew`). True if set."""
+    def set(self, client=None) -> bool:
+        """The key set to this copy's value, renewal counted, if this copy's, or missing and the task not sent again
+        since this copy took it; deleted if this copy's and the task was sent again (`superseded`). True if set."""
         self.renewals += 1
         value = lease_value(self.token, self.renewals, self.needs)
-        script = EXTEND_IF_MINE if self.stopped else SET_IF_MINE
-        return bool(
-            self.client.eval(script, 1, lease_key(self.task), f"{self.token} ", value, int(self.seconds * 1000))
+        keys = (lease_key(self.task), resent_key(self.task))
+        done = (client or self.client).eval(
+            RENEW, 2, *keys, f"{self.token} ", value, int(self.seconds * 1000), self.resent
         )
+        self.superseded = self.superseded or done == -1
+        return done == 1
 
     def renew(self) -> None:
+        """Every `every` s from the last renewal's start until stopped, on a client of its own whose calls wait for the
+        broker half a period at most, 1 s at least (10 s for the shipped lease)."""
         import redis
 
-        last = time.monotonic()
-        while not self.stop.wait(min(RENEW_SECONDS, self.seconds / 3)):
-            self.stopped = self.stopped or time.monotonic() - last > self.seconds  # the key lapsed meanwhile
-            try:
-                self.set()
-            except redis.RedisError:
-                pass  # tried again at the next renewal; meanwhile the lease may lapse
-            last = time.monotonic()
+        wait = max(self.every / 2, 1.0)  # 1 s at least: a busy machine's broker, for leases of seconds (tests)
+        timeouts = {"socket_timeout": wait, "socket_connect_timeout": wait}
+        with redis.Redis.from_url(self.url, **timeouts) as client:
+            began = time.monotonic()
+            while not self.stop.wait(max(0.0, began + self.every - time.monotonic())):
+                began = time.monotonic()
+                try:
+                    self.set(client)
+                except redis.RedisError:
+                    pass  # tried again at the next renewal; meanwhile the lease may lapse
 
     def waits(self, size: int) -> None:
         """Its result (`size` bytes) waits for room in the broker: the lease, held until the result is stored, says

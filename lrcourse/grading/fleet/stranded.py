@@ -172,6 +172,10 @@ class Copies:
         self.seen.clear()
         self.signs.clear()
 
+    def watched(self) -> set[str]:
+        """The tasks whose stored failure is waited on: looked at, neither written nor dropped yet."""
+        return set(self.seen)
+
     def forget(self, task: str) -> None:
         """The task's failure written or dropped: its looks forgotten."""
         self.seen.pop(task, None)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from lrcourse.grading.fleet import broker as fleet
 from lrcourse.grading.fleet.full import FIX, has_room
-from lrcourse.grading.fleet.lease import WARM_SECONDS
+from lrcourse.grading.fleet.lease import WARM_SECONDS, mark_resent
 from lrcourse.grading.fleet.stranded import held_only, lost_tasks, overdue_message, stranded_tasks
 
 CHECK_SECONDS = 30.0  # a worker looks at its checkout this often; the enqueuer at its version too
@@ -259,7 +259,9 @@ class Lost:
       within `fleet_lease.HELD_RENEW_SECONDS`, both shorter than a look's period. A task found stranded is sent again
       only if Redis has room for its parcel (`size(task)`, and the acknowledgement after it: `fleet_full.has_room`):
       sent into a full Redis, the send is refused and the run ends, where it can wait for the room instead. Its `sent`
-      mark is dropped first, so that `send` sends it, and its count of deliveries kept (`resend`). The copy kombu
+      mark is dropped first, so that `send` sends it, and its count of deliveries kept (`resend`); and the task
+      marked as sent again (`fleet_lease.mark_resent`), so that the copy a paused worker held, resumed, neither keeps
+      nor makes again its lease, which the live copy takes. The copy kombu
       restores from its unacknowledged hash after the visibility timeout, or the one a paused worker resumes, is dropped
       by the worker that takes it, or its result not written, once the result is stored or the command wrote it
       (`fleet.done_key`): it costs nothing, and leaves nothing in the broker.
@@ -290,6 +292,7 @@ class Lost:
                 file=sys.stderr,
             )
             for task in lost:
+                mark_resent(client, task)  # first: a copy taken before then no longer makes its lapsed lease again
                 self.resend(task)
         remaining = [task for task in self.waiting if task not in lost]
         stranded = self.stranded_again(client, remaining, self.overdue(client, remaining, now))
@@ -305,6 +308,7 @@ class Lost:
             )
             for task in stranded:
                 client.delete(fleet.sent_key(task))  # else `send` takes it for one queued or being graded
+                mark_resent(client, task)  # first: the copy its worker held neither keeps nor makes its lease again
                 self.resend(task)
                 self.held_since.pop(task, None)  # its copy sent again: a worker that holds it gets the bound anew
 
