@@ -211,8 +211,12 @@ class Run:
             time.sleep(POLL_SECONDS)
 
     def write(self, writer: Writer, task: str) -> bool:
-        """The task's result read, written, and forgotten in the broker: True, unless it is waited on (`superseded`)."""
+        """The task's result read, written, and forgotten in the broker: True, unless it is waited on (`superseded`) or
+        gone since `ready_tasks` saw it (Redis restarted empty in between, redis-py reconnecting without an error): the
+        task then stays waiting, with neither its `sent` mark nor a result, and `fleet_watch.Lost` sends it again."""
         raw = self.client.get(fleet.result_key(task))  # read before the task leaves `waiting`: the broker may fail
+        if raw is None:
+            return False
         result = checked(raw)
         if self.superseded(task, raw, result):
             return False
