@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 
 import pytest
 import redis
 
-from lrcourse.grading.fleet import broker as fleet
+from lrcourse.grading.fleet import broker as fleet, full as fleet_full
 from lrcourse.grading.fleet.deliveries import result_wanted
 from lrcourse.grading.fleet.full import waiting_backend
 
@@ -70,3 +71,44 @@ def test_the_worker_s_backend_keeps_a_stored_success_and_writes_over_a_failure(u
         backend.set(key, SUCCESS)
         assert client.get(key) == SUCCESS
         client.delete(key)
+
+
+def test_a_result_that_waited_for_room_is_asked_for_again_in_one_step_with_its_write(url, monkeypatch):
+    """A stale copy's failure waits for room; meanwhile the good copy's success is stored, or the enqueuer writes the
+    task (its done mark): once there is room the failure is not written, neither over the success nor as an orphan
+    (R25m W4). A result nothing replaced is written after its wait; and one whose key changes between the second
+    question and the write is asked again (Redis's WATCH), not written over what changed."""
+    room, began = threading.Event(), threading.Event()
+    monkeypatch.setattr(fleet_full, "has_room", lambda client, size: room.is_set())
+    monkeypatch.setattr(fleet_full, "WAIT_SECONDS", 0.05)
+    asked, other = [], redis.Redis.from_url(url)
+
+    def wanted(client, key) -> bool:
+        answer = result_wanted(client, key)
+        asked.append(answer)
+        if key.endswith("rw-raced") and len(asked) == 2:  # the question after the wait: the success lands just after
+            other.set(key, SUCCESS)
+        return answer
+
+    app = fleet.celery_app(url, backend=waiting_backend(wanted, lambda key, size: began.set()))
+
+    def after_a_wait(task: str, value: bytes, meanwhile=lambda: None) -> bytes | None:
+        key = fleet.result_key(task)
+        other.delete(key, fleet.done_key(task))
+        for cleared in (room, began, asked):
+            cleared.clear()
+        writer = threading.Thread(target=app.backend.set, args=(key, value))
+        writer.start()
+        assert began.wait(10)  # past the first question (nothing stored then): waiting for room
+        meanwhile()
+        room.set()
+        writer.join(10)
+        assert not writer.is_alive()
+        return other.get(key)
+
+    with other:
+        assert after_a_wait("rw-alone", FAILURE) == FAILURE  # nothing changed: written after its wait
+        assert after_a_wait("rw-good", FAILURE, lambda: other.set(fleet.result_key("rw-good"), SUCCESS)) == SUCCESS
+        assert after_a_wait("rw-done", FAILURE, lambda: other.set(fleet.done_key("rw-done"), 1)) is None  # no orphan
+        assert after_a_wait("rw-raced", FAILURE) == SUCCESS
+        assert asked == [True, True, False]  # the raced write failed its WATCH and was asked about again

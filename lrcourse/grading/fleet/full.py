@@ -95,12 +95,55 @@ def waiting_backend(wanted=None, waits=None) -> type:
         def _set(self, key, value, expires=None):
             task = key.decode() if isinstance(key, bytes) else str(key)
             if wanted is not None and not wanted(self.client, task):
-                return None
+                return None  # asked before the wait too: an unwanted result neither waits nor says it waits
             what, size = f"the result {task} (its task kept by this worker)", len(value) + len(key)
             told = None if waits is None else (lambda: waits(task, size))
-            return written(self.client, what, lambda: super(WaitingBackend, self)._set(key, value, expires), size, told)
+            return written(self.client, what, lambda: self.set_if_wanted(task, value, expires), size, told)
+
+        def set_if_wanted(self, key: str, value, expires=None) -> None:
+            """Celery's write (the result with its expiry, published), asked again after the wait for room and in one
+            transaction with it: every key `wanted` reads (the result, the task's done mark) is watched from its read
+            (Redis's WATCH, `Watching`), so the write fails if any changed meanwhile, and it is asked again. So a
+            stale copy's result that waited for room never replaces the success another copy stored meanwhile, nor is
+            left as an orphan once the enqueuer wrote the task (R25m W4)."""
+            from redis.exceptions import WatchError
+
+            if wanted is None:
+                return super()._set(key, value, expires)
+            expires = self.expires if expires is None else expires
+            while True:
+                with self.client.pipeline() as pipe:
+                    try:
+                        if not wanted(Watching(pipe), key):
+                            return None
+                        pipe.multi()
+                        if expires:
+                            pipe.setex(key, expires, value)
+                        else:
+                            pipe.set(key, value)
+                        pipe.publish(key, value)
+                        pipe.execute()
+                        return None
+                    except WatchError:
+                        continue  # changed between its read and the write: asked again
 
     return WaitingBackend
+
+
+class Watching:
+    """A Redis pipeline's reads for `waiting_backend`'s `wanted`, each key watched (WATCH) before it is read: the
+    transaction that follows fails if any key read has changed since. Only the reads `wanted` makes are offered."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    def exists(self, *keys) -> int:
+        self.pipe.watch(*keys)
+        return self.pipe.exists(*keys)
+
+    def get(self, key):
+        self.pipe.watch(key)
+        return self.pipe.get(key)
 
 
 def full_wait_message(what: str, waited: float) -> str:
