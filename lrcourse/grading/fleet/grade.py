@@ -196,6 +196,7 @@ class Run:
             return  # sending: the results are looked for once a poll, not after every batch
         self.polled = time.monotonic()
         forget(self.client, self.written)  # those an outage interrupted
+        self.copies.look_at_room(self.client)  # a failure stored once a full Redis has room: `Copies.blind`
         ready = ready_tasks(self.client, self.waiting, BATCH)
         if ready:
             self.idle.started = True
