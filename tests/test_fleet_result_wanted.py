@@ -112,3 +112,33 @@ def test_a_result_that_waited_for_room_is_asked_for_again_in_one_step_with_its_w
         assert after_a_wait("rw-done", FAILURE, lambda: other.set(fleet.done_key("rw-done"), 1)) is None  # no orphan
         assert after_a_wait("rw-raced", FAILURE) == SUCCESS
         assert asked == [True, True, False]  # the raced write failed its WATCH and was asked about again
+
+
+class Recorded:
+    """A Redis client whose writes (`set`, `delete`) are recorded in order, then made."""
+
+    def __init__(self, client):
+        self.client, self.writes = client, []
+
+    def set(self, key, *args, **kwargs):
+        self.writes.append(("set", key))
+        return self.client.set(key, *args, **kwargs)
+
+    def delete(self, *keys):
+        self.writes.append(("delete", *keys))
+        return self.client.delete(*keys)
+
+
+def test_a_written_task_is_marked_done_before_its_result_is_dropped(url):
+    """R25m N1: `forget` deleted the result and the task's keys, then set its done mark: a stale copy between the two
+    found neither and graded, or stored a result never collected. Now the mark comes first."""
+    from lrcourse.grading.fleet.grade import forget
+
+    with redis.Redis.from_url(url) as real:
+        client, tasks = Recorded(real), ["fg-task"]
+        real.set(fleet.result_key("fg-task"), SUCCESS)
+        forget(client, tasks)
+        assert tasks == [] and real.exists(fleet.done_key("fg-task")) and not real.exists(fleet.result_key("fg-task"))
+        assert client.writes[0] == ("set", fleet.done_key("fg-task")), client.writes
+        assert client.writes[1][0] == "delete" and fleet.result_key("fg-task") in client.writes[1], client.writes
+        real.delete(fleet.done_key("fg-task"))

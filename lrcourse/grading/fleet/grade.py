@@ -389,8 +389,9 @@ def forget(client, tasks: list[str]) -> None:
     so a broker that fails midway leaves the rest for the next call."""
     while tasks:
         task = tasks[-1]
-        client.delete(fleet.result_key(task), fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
         # a copy still held somewhere (a paused worker resumed, kombu's restore of a lost worker's message after the
-        # visibility timeout) finds this mark: dropped unrun, or its result not written (`fleet_deliveries`)
+        # visibility timeout) finds this mark: dropped unrun, or its result not written (`fleet_deliveries`); set
+        # first, so that no copy finds the result gone and no mark (it would grade, or store a result never collected)
         client.set(fleet.done_key(task), 1, ex=fleet.RESULT_SECONDS)
+        client.delete(fleet.result_key(task), fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
         tasks.pop()
