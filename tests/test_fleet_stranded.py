@@ -294,3 +294,26 @@ def test_no_copy_is_concluded_within_a_copy_s_life_of_a_full_redis_or_the_broker
         assert copies.alive(client, "bo-stale", failure, now=226.0) is None
         assert copies.alive(client, "bo-stale", failure, now=228.0) is False
         real.delete(held_key("bf-live"), lease_key("bo-live"))
+
+
+def test_the_lapsed_lease_message_allows_that_the_task_was_sent_again_already(url):
+    """R25m N2: a lapsed lease is said a lease's life (90 s) after the enqueuer first sees it missing, at least 180 s
+    after the last renewal; `Lost` sends a lost worker's task again at its second look, at 120-150 s. The message said
+    the command "sends the task again once" no worker holds it; now that it may have already, in the words `Lost`
+    says it with."""
+    from lrcourse.grading.fleet.lapsed import message
+
+    said = message("bo", {"worker": "w@a", "taken": 0.0, "visibility": 3600.0}, 90.0)
+    assert "which may have come already" in said, said
+    resent = []
+    with redis.Redis.from_url(url) as client:
+        bar, waiting = Bar(), {"lm-task": ("bo", "f")}
+        client.set(fleet.sent_key("lm-task"), 1, ex=60)
+        watch = Lost(waiting, lambda task: resent.append(task), bar, every=0, queue="lrcourse-test-lm")
+        watch.check(client)
+        watch.check(client)
+        client.delete(fleet.sent_key("lm-task"))
+    assert resent == ["lm-task"], bar.said
+    [(told, _)] = bar.said
+    quoted = said.split('"')[1]
+    assert quoted in told, (quoted, told)

@@ -128,7 +128,8 @@ def message(student: str, record: dict, grace: float) -> str:
         f"lease for {grace:.0f} s: its grading process died, its machine was lost, cut off or paused, or the worker "
         "stopped because its checkout changed. If only the process died, its worker put the task back on the queue "
         "at once and the next free process takes it; if the whole worker stopped answering, this command sends the "
-        "task again once no worker holds it at two looks in a row (it says so), and the copy the broker gives back "
+        "task again once no worker holds it at two looks in a row, which may have come already (it says so when it "
+        'does: "in neither the queue nor a worker\'s hands"), and the copy the broker gives back '
         "after its visibility timeout, or the one a paused worker resumes, is then dropped, its result not written "
         "twice; in either case only a worker of this run's course version takes it. If the workers were updated to "
         "a new version, none will: stop and run `lrcourse grade` again (it sends the students not yet graded with "
