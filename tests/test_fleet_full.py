@@ -236,3 +236,31 @@ def test_a_grading_process_killed_on_a_full_broker_ends_its_worker_and_the_run_s
     assert text.count("1 waiting task(s) are in neither the queue nor a worker's hands") == 1, text
     assert text.count(said) == 1 and text.count("no worker could mark course version") == 1, text
     assert 'a worker that ended while the broker was full, exit 1 and "Unrecoverable error" in its log' in text, text
+
+
+def test_the_messages_of_a_wait_for_room_say_that_celery_s_hard_time_limit_counts_it():
+    """R25m W2: a result's wait for room is inside its task, which Celery's hard time limit counts from its start; the
+    messages said it is written "once there is room" whenever that comes. Now the enqueuer's (`Lapsed`: a result that
+    waits, a lease lapsed while full) name the limit as computed, and the worker's log says the waits count against
+    it."""
+    from lrcourse.grading.fleet.full import full_wait_message
+    from lrcourse.grading.fleet.lapsed import Lapsed
+    from lrcourse.grading.fleet.lease import lease_key, lease_value, taken_key
+
+    bar, waits, lapsed = stub_fleet.Bar(), "hl-waits", "hl-lapsed"
+    watch = Lapsed("", {waits: ("ann", "f"), lapsed: ("ben", "f")}, bar, limits=(777.0, 1020.0), grace=0, every=0)
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        watch.url = url
+        client.set(lease_key(waits), lease_value("tok", 3, 2_000_000))
+        client.set(taken_key(lapsed), json.dumps({"worker": "w@a", "taken": time.time(), "visibility": 3600.0}))
+        fill(client)
+        watch.check()
+        client.config_set("maxmemory", 0)
+    said = {text.split(":")[1].strip(): text for text, _ in bar.said}
+    assert set(said) == {"ann", "ben"}, said
+    for text in said.values():
+        assert "Celery's hard time limit (777 s from the task's start" in text, text
+        assert "the student fails" in text or "the student failed" in text, text
+        assert "a rerun" in text and "grades her again" in text, text
+    logged = full_wait_message("the result x (its task kept by this worker)", 5.0)
+    assert "count against Celery's hard time limit" in logged and "its student fails" in logged, logged

@@ -16,8 +16,9 @@ import redis
 from kombu.exceptions import OperationalError
 
 from lrcourse.grading.fleet import broker as fleet
-from lrcourse.grading.fleet.grade import sending_backend
+from lrcourse.grading.fleet.grade import Run, ready_tasks, sending_backend
 from lrcourse.grading.fleet.outage import Outage, unreachable
+from lrcourse.grading.fleet.stranded import Copies, lost_tasks
 
 import catalogue
 from support.course import make_course
@@ -137,3 +138,22 @@ def test_an_outage_is_over_once_a_round_goes_through_and_said_to_be_once():
         r"the broker at 127.0.0.1:6399 answers again, after \d+ s: going on", said[1]
     ), said
     assert bar.postfix == ""
+
+
+def test_a_result_lost_by_a_restart_after_it_was_seen_ready_leaves_its_task_waiting_to_be_sent_again():
+    """Redis restarted empty between the look for ready results (`ready_tasks`) and the read of one (`Run.write`):
+    redis-py reconnects without an error and reads nothing. The student is not failed: the task stays waiting, with
+    neither its `sent` mark nor a result, and no done mark, so `fleet_watch.Lost` sends it again (R25m W1)."""
+    task, success = "rs-task", b'{"status": "SUCCESS", "result": {}}'
+    with restartable_redis_server() as (url, restart), redis.Redis.from_url(url) as client:
+        run = Run.__new__(Run)  # only what `write` uses before it writes anything
+        run.client, run.copies, run.bar = client, Copies("lrcourse-test-restart"), Bar()
+        run.waiting, run.outcomes, run.written = {task: ("rs-student", "f")}, [], []
+        client.set(fleet.sent_key(task), 1)
+        client.set(fleet.result_key(task), success)
+        assert ready_tasks(client, run.waiting) == [task]
+        restart()
+        assert run.write(writer=None, task=task) is False
+        assert run.waiting == {task: ("rs-student", "f")} and run.outcomes == [] and run.written == []
+        assert not client.exists(fleet.done_key(task))  # a copy sent again is graded, not dropped
+        assert lost_tasks(client, list(run.waiting)) == [task]  # what `Lost` sends again

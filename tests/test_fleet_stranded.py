@@ -264,3 +264,59 @@ def test_looks_while_redis_is_full_or_before_an_outage_count_for_nothing(url):
         real.set(lease_key("cb-full"), b"full 4 0", px=90_000)  # renewed once there is room
         assert copies.alive(client, "cb-full", failure, now=136.0) is True
         real.delete(lease_key("cb-full"))
+
+
+def test_no_copy_is_concluded_within_a_copy_s_life_of_a_full_redis_or_the_broker_s_return(url):
+    """R25m W3: after Redis was full, or the broker away, long enough for the live copy's lease (90 s) and its worker's
+    mark (60 s) to lapse, the first looks find neither, and a stale copy's failure (stored once there was room) was
+    written at the second look, before the live copy made them again at its next renewal (up to 20 s later). Now no
+    copy is concluded within a copy's life (27 s) of the last look that found Redis full (`look_at_room`, a round's)
+    or of the broker's return; in normal operation the second look still concludes (cp-none above). Clock given."""
+    failure = b'{"status": "FAILURE"}'
+    copies = fleet_stranded.Copies("lrcourse-test-blind", settle=2.0, life=27.0)
+    with redis.Redis.from_url(url) as real:
+        client = Filled(real)
+        client.full = True
+        copies.look_at_room(client, now=99.0)  # the enqueuer's round while full: no failure stored yet
+        client.full = False
+        copies.look_at_room(client, now=100.0)  # within the settle: not looked again
+        copies.look_at_room(client, now=101.0)  # room: the failures that waited for it are stored now
+        for task in ("bf-live", "bf-stale"):
+            copies.alive(client, task, failure, now=101.5)
+            assert all(copies.alive(client, task, failure, now=t / 2) is None for t in range(207, 221, 4)), task
+        real.set(held_key("bf-live"), b"marked again", px=60_000)  # its worker's mark, 11 s after the room came back
+        assert copies.alive(client, "bf-live", failure, now=112.0) is True
+        assert copies.alive(client, "bf-stale", failure, now=124.0) is None
+        assert copies.alive(client, "bf-stale", failure, now=126.0) is False  # 27 s after the last look while full
+        copies.broker_back(now=200.0)  # an outage of 98 s: every lease and mark lapsed
+        for task in ("bo-live", "bo-stale"):
+            copies.alive(client, task, failure, now=200.5)
+            assert all(copies.alive(client, task, failure, now=float(t)) is None for t in range(203, 211, 2)), task
+        real.set(lease_key("bo-live"), b"live 8 0", px=90_000)  # the copy's renewal, 10 s after the broker's return
+        assert copies.alive(client, "bo-live", failure, now=211.0) is True
+        assert copies.alive(client, "bo-stale", failure, now=226.0) is None
+        assert copies.alive(client, "bo-stale", failure, now=228.0) is False
+        real.delete(held_key("bf-live"), lease_key("bo-live"))
+
+
+def test_the_lapsed_lease_message_allows_that_the_task_was_sent_again_already(url):
+    """R25m N2: a lapsed lease is said a lease's life (90 s) after the enqueuer first sees it missing, at least 180 s
+    after the last renewal; `Lost` sends a lost worker's task again at its second look, at 120-150 s. The message said
+    the command "sends the task again once" no worker holds it; now that it may have already, in the words `Lost`
+    says it with."""
+    from lrcourse.grading.fleet.lapsed import message
+
+    said = message("bo", {"worker": "w@a", "taken": 0.0, "visibility": 3600.0}, 90.0)
+    assert "which may have come already" in said, said
+    resent = []
+    with redis.Redis.from_url(url) as client:
+        bar, waiting = Bar(), {"lm-task": ("bo", "f")}
+        client.set(fleet.sent_key("lm-task"), 1, ex=60)
+        watch = Lost(waiting, lambda task: resent.append(task), bar, every=0, queue="lrcourse-test-lm")
+        watch.check(client)
+        watch.check(client)
+        client.delete(fleet.sent_key("lm-task"))
+    assert resent == ["lm-task"], bar.said
+    [(told, _)] = bar.said
+    quoted = said.split('"')[1]
+    assert quoted in told, (quoted, told)

@@ -6,18 +6,22 @@ killed (a memory cap, kill -9: the requeue refused, the task left in the unackno
 timeout). Either way the task is in no queue and held by no lease while its `sent` mark stays: the enqueuing command
 finds it and sends it again once there is room (`fleet_watch.Lost`), and says that the worker must be started again.
 
-A worker's result write is Celery's backend's; refused, it raised out of Celery's task tracing, the failure's write
-was refused too, the acknowledgement after it as well (Redis refuses every command of a MULTI block when full), and
-Celery ended the worker ("Unrecoverable error", exit 1); its "Restoring unacknowledged messages" ran while Redis was
-still full, so the task stayed stranded until the visibility timeout (an hour). `waiting_backend` waits instead: the
-grading process keeps the task (unacknowledged) and its result, says on the worker's log what is wrong and what to do,
-and writes the result once Redis has room for it and the acknowledgement after it (`ROOM_MARGIN`), then the task is
+A worker's result write is Celery's backend's; refused, it raised out of Celery's task tracing, the failure's write was
+refused too, the acknowledgement after it as well (Redis refuses every command of a MULTI block when full), and Celery
+ended the worker ("Unrecoverable error", exit 1); its "Restoring unacknowledged messages" ran while Redis was still
+full, so the task stayed stranded until the visibility timeout (an hour). `waiting_backend` waits instead: the grading
+process keeps the task (unacknowledged) and its result, says on the worker's log what is wrong and what to do, and
+writes the result once Redis has room for it and the acknowledgement after it (`ROOM_MARGIN`), then the task is
 acknowledged as usual. A task taken while Redis is full waits the same way before each of its first writes (`written`:
 its count of attempts, its lease; a write refused after the look for room waits again), so that it is graded, not failed
-for the broker; so does a worker's start (kombu's first sweep of unacknowledged tasks takes a lock, a write: refused, it
-ended the worker at once, the task left queued). The enqueuing command meanwhile ends with `fleet.BROKER_STATUS` and
-`fleet.full_message` at its next write (a task sent), or waits for results it cannot get if it has nothing to send: it
-is run again once there is room, and collects what the workers stored.
+for the broker, if there is room within Celery's hard time limit: these waits are inside the task, which the limit
+counts from its start (`fleet_lease.hard_time_limit`: 840 s as shipped), so a result still waiting then is lost, its
+process killed, and Celery's main process writes TimeLimitExceeded instead, itself waiting for room on its event loop
+(the worker's main process blocked meanwhile); the enqueuer writes that failure, and a rerun grades the student again
+(R25m W2). A worker's start waits the same way (kombu's first sweep of unacknowledged tasks takes a lock, a write:
+refused, it ended the worker at once, the task left queued). The enqueuing command meanwhile ends with
+`fleet.BROKER_STATUS` and `fleet.full_message` at its next write (a task sent), or waits for results it cannot get if it
+has nothing to send: it is run again once there is room, and collects what the workers stored.
 """
 
 from __future__ import annotations
@@ -95,16 +99,61 @@ def waiting_backend(wanted=None, waits=None) -> type:
         def _set(self, key, value, expires=None):
             task = key.decode() if isinstance(key, bytes) else str(key)
             if wanted is not None and not wanted(self.client, task):
-                return None
+                return None  # asked before the wait too: an unwanted result neither waits nor says it waits
             what, size = f"the result {task} (its task kept by this worker)", len(value) + len(key)
             told = None if waits is None else (lambda: waits(task, size))
-            return written(self.client, what, lambda: super(WaitingBackend, self)._set(key, value, expires), size, told)
+            return written(self.client, what, lambda: self.set_if_wanted(task, value, expires), size, told)
+
+        def set_if_wanted(self, key: str, value, expires=None) -> None:
+            """Celery's write (the result with its expiry, published), asked again after the wait for room and in one
+            transaction with it: every key `wanted` reads (the result, the task's done mark) is watched from its read
+            (Redis's WATCH, `Watching`), so the write fails if any changed meanwhile, and it is asked again. So a
+            stale copy's result that waited for room never replaces the success another copy stored meanwhile, nor is
+            left as an orphan once the enqueuer wrote the task (R25m W4)."""
+            from redis.exceptions import WatchError
+
+            if wanted is None:
+                return super()._set(key, value, expires)
+            expires = self.expires if expires is None else expires
+            while True:
+                with self.client.pipeline() as pipe:
+                    try:
+                        if not wanted(Watching(pipe), key):
+                            return None
+                        pipe.multi()
+                        if expires:
+                            pipe.setex(key, expires, value)
+                        else:
+                            pipe.set(key, value)
+                        pipe.publish(key, value)
+                        pipe.execute()
+                        return None
+                    except WatchError:
+                        continue  # changed between its read and the write: asked again
 
     return WaitingBackend
+
+
+class Watching:
+    """A Redis pipeline's reads for `waiting_backend`'s `wanted`, each key watched (WATCH) before it is read: the
+    transaction that follows fails if any key read has changed since. Only the reads `wanted` makes are offered."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    def exists(self, *keys) -> int:
+        self.pipe.watch(*keys)
+        return self.pipe.exists(*keys)
+
+    def get(self, key):
+        self.pipe.watch(key)
+        return self.pipe.get(key)
 
 
 def full_wait_message(what: str, waited: float) -> str:
     return (
         f"lrcourse worker: process {os.getpid()}: the broker is full (Redis's maxmemory is reached: it refuses "
-        f"writes); {what} waits ({waited:.0f} s so far) and goes on when there is room. To make room: {FIX}"
+        f"writes); {what} waits ({waited:.0f} s so far) and goes on when there is room (a task's waits count against "
+        "Celery's hard time limit, from the task's start: past it, its student fails, and a rerun grades her again). "
+        f"To make room: {FIX}"
     )

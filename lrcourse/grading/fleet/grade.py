@@ -198,6 +198,7 @@ class Run:
             return  # sending: the results are looked for once a poll, not after every batch
         self.polled = time.monotonic()
         forget(self.client, self.written)  # those an outage interrupted
+        self.copies.look_at_room(self.client)  # a failure stored once a full Redis has room: `Copies.blind`
         ready = ready_tasks(self.client, self.waiting, BATCH, self.copies.watched())
         if ready:
             self.idle.started = True
@@ -213,8 +214,12 @@ class Run:
             time.sleep(POLL_SECONDS)
 
     def write(self, writer: Writer, task: str) -> bool:
-        """The task's result read, written, and forgotten in the broker: True, unless it is waited on (`superseded`)."""
+        """The task's result read, written, and forgotten in the broker: True, unless it is waited on (`superseded`) or
+        gone since `ready_tasks` saw it (Redis restarted empty in between, redis-py reconnecting without an error): the
+        task then stays waiting, with neither its `sent` mark nor a result, and `fleet_watch.Lost` sends it again."""
         raw = self.client.get(fleet.result_key(task))  # read before the task leaves `waiting`: the broker may fail
+        if raw is None:
+            return False
         result = checked(raw)
         if self.superseded(task, raw, result):
             return False
@@ -393,8 +398,9 @@ def forget(client, tasks: list[str]) -> None:
     so a broker that fails midway leaves the rest for the next call."""
     while tasks:
         task = tasks[-1]
-        client.delete(fleet.result_key(task), fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
         # a copy still held somewhere (a paused worker resumed, kombu's restore of a lost worker's message after the
-        # visibility timeout) finds this mark: dropped unrun, or its result not written (`fleet_deliveries`)
+        # visibility timeout) finds this mark: dropped unrun, or its result not written (`fleet_deliveries`); set
+        # first, so that no copy finds the result gone and no mark (it would grade, or store a result never collected)
         client.set(fleet.done_key(task), 1, ex=fleet.RESULT_SECONDS)
+        client.delete(fleet.result_key(task), fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
         tasks.pop()

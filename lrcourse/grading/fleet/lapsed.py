@@ -52,12 +52,12 @@ class Lapsed:
         lapsed, full, waits = self.lapsed(now)
         for task, size in waits:
             self.said.add(task)
-            self.bar.write(waits_message(self.waiting[task][0], size), file=sys.stderr)
+            self.bar.write(waits_message(self.waiting[task][0], size, self.limits[0]), file=sys.stderr)
         for task, record in lapsed:
             self.said.add(task)
             student = self.waiting[task][0]
             if full:
-                text = full_message(student, record)
+                text = full_message(student, record, self.limits[0])
             elif record["grading"]:
                 text = hung_message(student, record, self.grace, *self.limits)
             else:
@@ -104,13 +104,17 @@ def waiting_size(lease: bytes | None) -> int:
     return size if 1 < size < 1 << 40 else 0
 
 
-def waits_message(student: str, size: int) -> str:
-    """Said once when a worker's result waits for room: the broker is full for it, though it takes small writes."""
+def waits_message(student: str, size: int, hard: float) -> str:
+    """Said once when a worker's result waits for room: the broker is full for it, though it takes small writes. The
+    wait is inside the task, which Celery's hard time limit `hard` counts from its start (R25m W2)."""
     return (
         f"lrcourse: {student}: graded; its result ({size / 1e6:.1f} MB) waits in its worker for room in the broker, "
         "which is full for it (Redis's maxmemory is nearly reached: it refuses writes that do not fit). The worker "
-        f"keeps the task and writes its result once there is room, and this command then collects it. To make room: "
-        f"{FIX}. Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
+        "keeps the task and writes its result once there is room, and this command then collects it, if that comes "
+        f"within Celery's hard time limit ({hard:.0f} s from the task's start, with this course's settings): past "
+        'it the result is lost and the student failed ("held past the queue\'s hard time limit"), and a rerun once '
+        f"there is room grades her again. To make room: {FIX}. Meanwhile this command waits. Ctrl-C keeps every "
+        "grade written; a rerun collects the rest."
     )
 
 
@@ -124,7 +128,8 @@ def message(student: str, record: dict, grace: float) -> str:
         f"lease for {grace:.0f} s: its grading process died, its machine was lost, cut off or paused, or the worker "
         "stopped because its checkout changed. If only the process died, its worker put the task back on the queue "
         "at once and the next free process takes it; if the whole worker stopped answering, this command sends the "
-        "task again once no worker holds it at two looks in a row (it says so), and the copy the broker gives back "
+        "task again once no worker holds it at two looks in a row, which may have come already (it says so when it "
+        'does: "in neither the queue nor a worker\'s hands"), and the copy the broker gives back '
         "after its visibility timeout, or the one a paused worker resumes, is then dropped, its result not written "
         "twice; in either case only a worker of this run's course version takes it. If the workers were updated to "
         "a new version, none will: stop and run `lrcourse grade` again (it sends the students not yet graded with "
@@ -154,12 +159,15 @@ def hung_message(student: str, record: dict, grace: float, hard: float, bound: f
     )
 
 
-def full_message(student: str, record: dict) -> str:
-    """`message` while Redis is full: the lease lapsed because its renewal was refused, not (only) its worker."""
+def full_message(student: str, record: dict, hard: float) -> str:
+    """`message` while Redis is full: the lease lapsed because its renewal was refused, not (only) its worker. Its
+    result's wait for room counts against Celery's hard time limit `hard` (R25m W2)."""
     return (
         f"lrcourse: {student}: taken at {_clock(record['taken'])} by worker {record['worker']!r}, whose lease lapsed "
         "while the broker is full (Redis's maxmemory is reached: it refuses writes, a lease's renewal too): the worker "
-        "may be grading it still, and writes its result once there is room; a worker that ended on it (exit 1, "
+        "may be grading it still, and writes its result once there is room, if that comes within Celery's hard time "
+        f"limit ({hard:.0f} s from the task's start; past it the student fails, and a rerun grades her again); a "
+        "worker that ended on it (exit 1, "
         '"Unrecoverable error" in its log) must be started again, and this command then sends its task again. To make '
         f"room: {FIX}. Meanwhile this command waits. Ctrl-C keeps every grade written; a rerun collects the rest."
     )

@@ -127,13 +127,17 @@ class Copies:
     most. A mark renewed drops the failure as a renewed lease does; the copy its worker holds is then waited for, as
     any held task is, for `fleet_watch.HELD_BOUND_SECONDS` at most (a worker whose processes never warm: named, and
     sent again). A look while Redis is full, and every look made before the broker was away, count for nothing (the
-    copies could not renew), as in `fleet_watch.Lost`."""
+    copies could not renew), as in `fleet_watch.Lost`; and after either, no look concludes that no copy is alive
+    within ALIVE_SECONDS of the last look that found Redis full (`look_at_room`, once a round) or of the broker's
+    return: a lease and a mark that lapsed meanwhile are made again only at the copy's next renewal (`blind`)."""
 
     def __init__(self, queue: str, settle: float = SETTLE_SECONDS, life: float = ALIVE_SECONDS):
         self.queue, self.settle, self.life = queue, settle, life
         self.seen: dict[str, tuple[float, bytes, float]] = {}  # task -> (first seen, its failure's bytes, last look)
         # task -> when the first look came, and the task's (lease, mark) it found
         self.signs: dict[str, tuple[float, tuple[bytes | None, bytes | None]]] = {}
+        # the last moment the copies could not renew (a look found Redis full, or the broker came back): see `blind`
+        self.blinded, self.room_looked = float("-inf"), float("-inf")
 
     def alive(self, client, task: str, failure: bytes, now: float | None = None) -> bool | None:
         """True if another copy of `task` is alive (its stored `failure` is to be dropped), False if none is (it is to
@@ -148,6 +152,7 @@ class Copies:
             return None
         self.seen[task] = (first, failure, now)
         if not has_room(client, 0):  # renewals and marks are writes, refused while Redis is full: nothing would change
+            self.blinded = now
             self.signs.pop(task, None)
             return None
         signs = tuple(client.mget([lease_key(task), held_key(task)]))
@@ -162,13 +167,33 @@ class Copies:
         waits = lease is not None or (held := read_held(mark)) is not None and not held["grading"]
         # counted from the first look, not from the failure's first sight: a slow round of the enqueuer (writing many
         # results) between the two would leave less than a renewal's interval to see one in
-        if waits and now - noted < self.life - self.settle:
+        if (waits and now - noted < self.life - self.settle) or self.blind(now):
             return None
         return bool(queued_of(client, {task}, self.queue))  # the queue read again only to conclude: queued, alive
 
-    def broker_back(self) -> None:
+    def blind(self, now: float) -> bool:
+        """Whether the copies may not have renewed since they last could not (`blinded`): a full Redis or an outage
+        long enough for a live copy's lease (90 s) and its worker's mark (60 s) to lapse leaves neither until the
+        copy's next try, up to a renewal's interval after the room or the broker came back; so no copy is concluded
+        before a copy's life has passed since (R25m W3). In normal operation never: the fast conclusion stands."""
+        return now - self.blinded < self.life
+
+    def look_at_room(self, client, now: float | None = None) -> None:
+        """Once a round of the enqueuer, at most every `settle` s: whether Redis is full, noted (`blind`). A failure
+        that waited for room in its worker is stored only once there is room, after every look `alive` makes; the
+        copies' renewals were refused as long."""
+        now = time.monotonic() if now is None else now
+        if now - self.room_looked < self.settle:
+            return
+        self.room_looked = now
+        if not has_room(client, 0):
+            self.blinded = now
+
+    def broker_back(self, now: float | None = None) -> None:
         """After the broker was away (`fleet_outage`): the leases and marks could not be renewed meanwhile (a renewal
-        is a write), so no look made before counts: each task's failure settles and is looked at afresh (R25l)."""
+        is a write), so no look made before counts: each task's failure settles and is looked at afresh (R25l), and
+        none is concluded to have no copy within a copy's life (`blind`)."""
+        self.blinded = time.monotonic() if now is None else now
         self.seen.clear()
         self.signs.clear()
 
