@@ -160,3 +160,29 @@ def test_one_reading_of_the_names_a_cell_takes_from_outside_it():
     cell = "def fill():\n    global part\n    part = 5\nfill()\nx = {'step_size': part, 'gamma': max(0.5, g)}\n"
     assert names_read_not_bound(cell) == {"max", "g"}
     assert names_used_but_not_defined(cell) == {"g"}
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        'getattr(globals()["lr_" + "scheduler"], "Step" + "LR")(make_optimizer(0.4), 5)\n',
+        'exec("lr_" + "scheduler.StepLR(make_optimizer(0.4), 5)")\n',
+        "def fill():\n    global S\n    S = 5\nfill()\n",
+    ],
+)
+def test_code_the_check_cannot_follow_before_the_answer_earns_a_note_not_a_silent_pass(kernel, capsys, before):
+    """R23g: a replay through `globals()[...]`, `exec` or a function's `global` passed every visible cell, and graded 0
+    where it builds a scheduler. The check cannot tell what they run: it says so beside its pass. After the answer,
+    or in a scratch cell, they cost nothing and earn no note."""
+    _, _, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(before + answer) is None
+    capsys.readouterr()
+    assert failures(run, tests) == []
+    shown = capsys.readouterr().out
+    assert shown.count("Note: the answer cell of inferred_step_lr uses ") == len(tests), shown
+    assert "which this check cannot follow" in shown
+    assert run(answer + before) is None
+    capsys.readouterr()
+    assert failures(run, tests) == []
+    assert "Note:" not in capsys.readouterr().out

@@ -59,6 +59,10 @@ SCHEDULER_NAMES = frozenset(
 # scheduler's name, and a kernel name bound to one is read as one (R23g W2). lrcourse.schedules' lr_curve builds its
 # scheduler with the cell's factory, read where the cell writes it.
 SCHEDULER_HELPERS = {"lrcourse.schedules": ("plateau_run",)}
+# What a reading of the cell's text cannot follow: code run from a string, names set or read through a namespace (a
+# `global` a function sets is the other way, R23g). Before the answer they earn a note, not a failure: an honest cell
+# may use them, and the check cannot tell what they run.
+UNFOLLOWED = frozenset({"exec", "eval", "compile", "globals", "locals", "vars", "setattr", "__import__"})
 
 
 def _namespace() -> dict:
@@ -138,6 +142,17 @@ def schedulers_named(source: str, variable: str, namespace: dict) -> list[str]:
     return sorted(found)
 
 
+def unfollowed(source: str, variable: str) -> list[str]:
+    """What the code run before `source` binds `variable` uses that this reading cannot follow: the builtins of
+    UNFOLLOWED by name, and `global` (a function setting the kernel's names)."""
+    try:
+        run = run_before_the_answer(ast.parse(source), variable)
+    except SyntaxError:
+        return []
+    names = {node.id for node in run if isinstance(node, ast.Name) and node.id in UNFOLLOWED}
+    return sorted(names | {"global" for node in run if isinstance(node, ast.Global)})
+
+
 def expect_no_scheduler_in_answer_cell(variable: str) -> None:
     """Fail, in the notebook, if the cell that last assigned `variable` uses PyTorch's schedulers before it does."""
     source = assigning_cell(variable)
@@ -167,3 +182,9 @@ def expect_no_scheduler_in_saved_answer_cell(variable: str) -> None:
             f"a separate scratch cell, keep only the values of {variable} in the answer cell, and save the notebook "
             "(if you already have, save again and rerun this cell).",
         )
+        if unread := unfollowed(cell.source, variable):  # a pass here cannot vouch for what these run
+            print(
+                f"Note: the answer cell of {variable} uses {', '.join(unread)} before it binds {variable}, which this "
+                "check cannot follow: it cannot tell whether that builds one of PyTorch's schedulers, which the grader "
+                f"lacks ({variable} would score 0). Keep the answer cell to the values of {variable}."
+            )
