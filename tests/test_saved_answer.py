@@ -12,8 +12,10 @@ import signal
 from pathlib import Path
 
 import pytest
+import torch.optim.lr_scheduler
 
 from lrcourse.checking import saved_answer
+from lrcourse.checking.answer_cell_schedulers import schedulers_named
 from lrcourse.checking.self_contained import names_read_not_bound, names_used_but_not_defined
 
 from catalogue import plateau_reading, step_lr_reading
@@ -155,11 +157,16 @@ def test_a_notebook_past_the_size_cap_is_named_not_read(kernel, monkeypatch):
 
 def test_one_reading_of_the_names_a_cell_takes_from_outside_it():
     """The scheduler check's names read from the kernel and the self-contained check's names the cell does not define
-    were two near-copies that differed on a global a function of the cell assigns (R23g): one function now, the
-    self-contained check leaving out the builtins, which the grader's process has too."""
-    cell = "def fill():\n    global part\n    part = 5\nfill()\nx = {'step_size': part, 'gamma': max(0.5, g)}\n"
-    assert names_read_not_bound(cell) == {"max", "g"}
-    assert names_used_but_not_defined(cell) == {"g"}
+    were two near-copies that differed on a global a function of the cell assigns (R23g): one function now. Such a
+    global is read from outside (the function may not have run: graded, NameError), and the self-contained check leaves
+    out the builtins, which the grader's process has too."""
+    cell = "def fill():\n    global part\n    part = 5\nx = {'step_size': part, 'gamma': max(0.5, g)}\n"
+    assert names_read_not_bound(cell) == {"max", "g", "part"}
+    assert names_used_but_not_defined(cell) == {"g", "part"}
+    own = "def drop(scheduler):\n    return scheduler\nscheduler_x = 2\nx = [drop(scheduler_x), len([])]\n"
+    assert names_read_not_bound(own) == {"len"} and names_used_but_not_defined(own) == set()
+    kernel = {"S": torch.optim.lr_scheduler.StepLR}  # a scratch cell's; the cell's function that rebinds S never ran
+    assert schedulers_named("def fill():\n    global S\n    S = 1\nx = S(o, 5)\n", "x", kernel) == ["S"]
 
 
 @pytest.mark.parametrize(

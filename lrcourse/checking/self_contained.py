@@ -45,9 +45,10 @@ def cell_source(target) -> str | None:
 
 
 def names_read_not_bound(source: str) -> set[str]:
-    """The names the cell reads from outside it: read in some scope of it (its top level, or as a global in a function)
-    and bound by none of its own (a parameter or a local named `scheduler` is the cell's; a global a function of the
-    cell assigns is the cell's too). Builtins included: the kernel may have rebound one."""
+    """The names the cell reads from outside it: read at its top level, or as a global in a function, and not bound at
+    its top level (a parameter or a local named `scheduler` is the cell's own). A global that only a function of the
+    cell assigns is read from outside: that function may not have run by then. Builtins included: the kernel may have
+    rebound one. The scheduler check reads these names' kernel values, the self-contained check wants them defined."""
     free, bound = set(), set()
     tables = [symtable.symtable(source, "<answer cell>", "exec")]
     while tables:
@@ -55,9 +56,8 @@ def names_read_not_bound(source: str) -> set[str]:
         tables.extend(table.get_children())
         top = table.get_type() == "module"
         for symbol in table.get_symbols():
-            if symbol.is_assigned() or symbol.is_imported() or (top and symbol.is_namespace()):
-                if top or symbol.is_global():
-                    bound.add(symbol.get_name())
+            if top and (symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()):
+                bound.add(symbol.get_name())
             elif symbol.is_referenced() and (top or symbol.is_global()):
                 free.add(symbol.get_name())
     return free - bound
