@@ -206,7 +206,7 @@ def expect_binds(cell: SavedCell, variable: str) -> None:
     scores 0, though a cell the kernel ran since may pass here."""
     try:
         compile(cell.source, "<answer cell>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as error:
+    except (SyntaxError, ValueError, RecursionError) as error:  # nested past the parser's depth: RecursionError
         expect(
             False,
             f"The answer cell of {variable} saved in {cell.notebook} does not run: {type(error).__name__} "
@@ -215,7 +215,7 @@ def expect_binds(cell: SavedCell, variable: str) -> None:
         )
     expect(
         assigns(cell.source, variable),
-        f"The answer cell of {variable} saved in {cell.notebook} does not assign {variable} (as released, the cell only "
+        f"The answer cell of {variable} saved in {cell.notebook} does not assign {variable} (the cell as released only "
         f"raises NotImplementedError). The grader runs that cell as saved, and nothing else: with {variable} in "
         f"another cell, or not yet saved, it scores 0. Write {variable} in the answer cell (the one that said "
         f"# YOUR CODE HERE), then {SAVE_AND_RERUN}.",
