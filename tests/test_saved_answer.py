@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch.optim.lr_scheduler
 
-from lrcourse.checking import saved_answer
+from lrcourse.checking import CheckFailed, saved_answer
 from lrcourse.checking.answer_cell_schedulers import schedulers_named
 from lrcourse.checking.self_contained import names_read_not_bound, names_used_but_not_defined
 
@@ -193,3 +193,11 @@ def test_code_the_check_cannot_follow_before_the_answer_earns_a_note_not_a_silen
     capsys.readouterr()
     assert failures(run, tests) == []
     assert "Note:" not in capsys.readouterr().out
+
+
+def test_a_saved_cell_that_does_not_compile_fails_with_that_reason_not_a_crash():
+    """A saved answer cell the grader cannot compile (a syntax error, unary minus nested 200,000 deep: MemoryError from
+    the parser) scores 0: the check says the cell does not run, rather than raising out of itself."""
+    for text in ("inferred_step_lr = {\n", "inferred_step_lr = " + "-" * 200_000 + "1\n"):
+        with pytest.raises(CheckFailed, match="saved in nb.ipynb does not run: (SyntaxError|MemoryError)"):
+            saved_answer.expect_binds(saved_answer.SavedCell("nb.ipynb", text), "inferred_step_lr")

@@ -206,7 +206,7 @@ def expect_binds(cell: SavedCell, variable: str) -> None:
     scores 0, though a cell the kernel ran since may pass here."""
     try:
         compile(cell.source, "<answer cell>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError) as error:  # nested past the parser's depth: RecursionError
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as error:  # nested past the parser's stack
         expect(
             False,
             f"The answer cell of {variable} saved in {cell.notebook} does not run: {type(error).__name__} "
