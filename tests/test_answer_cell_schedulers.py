@@ -14,12 +14,12 @@ import pytest
 import torch.optim.lr_scheduler
 import torch.optim.swa_utils
 
-from lrcourse import cells
 from lrcourse.checking.answer_cell_schedulers import SCHEDULER_NAMES, schedulers_named
 
 import catalogue as catalogue_answers
 from catalogue import plateau_reading, step_lr_reading
 from support.paths import ROOT
+from support.saved_cells import failures, save_answer_cell, start_reading_kernel
 
 READINGS = {  # chapter: (its notebook, the answer's name, the catalogue module with its REPLAY and ANSWER)
     "02_ordered_schedules": ("ordered_schedules.ipynb", "inferred_step_lr", step_lr_reading),
@@ -31,36 +31,17 @@ LOOPS_READING = ("adaptive_schedules.ipynb", "diagnosed_loops", None)  # Exercis
 @pytest.fixture
 def kernel(tmp_path, monkeypatch):
     """`start(chapter)`: a real IPython shell in a folder holding the chapter's released notebook, its setup and
-    context cells run; returns `run(cell)` (kept in the history, `In`, as the kernel keeps it) and the chapter's
-    visible test cells of the reading exercise."""
+    context cells run; returns `run(cell, new_cell=False)` (kept in the history, `In`, as the kernel keeps it; a cell
+    that assigns the answer is typed in the answer cell and saved, unless `new_cell`: `support.saved_cells`) and the
+    chapter's visible test cells of the reading exercise."""
     from IPython.core.interactiveshell import InteractiveShell
 
     def start(chapter, reading=None):
         name, variable, _ = reading or READINGS[chapter]
-        shutil.copy(ROOT / "notebooks" / chapter / name, tmp_path)
-        monkeypatch.chdir(tmp_path)
-        notebook = nbformat.read(tmp_path / name, as_version=4)
-        shell = InteractiveShell.instance()
-
-        def run(cell):
-            result = shell.run_cell(cell, store_history=True)
-            return result.error_in_exec
-
-        for cell in notebook.cells:
-            if cell.cell_type == "code" and (cell.get("id") == "setup" or cells.is_context(cell)):
-                assert run(cell.source) is None, cell.source
-        tests = [c.source for c in notebook.cells if cells.is_test(c) and variable in c.source]
-        assert tests
-        return run, tests
+        return start_reading_kernel(tmp_path, monkeypatch, chapter, name, variable)
 
     yield start
     InteractiveShell.clear_instance()
-
-
-def failures(run, tests) -> list[str]:
-    """The messages of the visible test cells that fail, as the notebook shows them."""
-    errors = [run(test) for test in tests]
-    return [str(error) for error in errors if error is not None]
 
 
 @pytest.mark.parametrize("chapter", READINGS)
@@ -341,15 +322,6 @@ def test_a_replay_through_the_chapters_helper_after_the_answer_passes_and_before
     assert said and f"The cell that last assigned {variable} uses {replay.split('(')[0].split()[-1]}," in said[0], said
 
 
-def save_answer_cell(name: str, variable: str, text: str) -> None:
-    """Write `text` into the answer cell of the notebook saved in the working folder, as JupyterLab saves it."""
-    notebook = nbformat.read(name, as_version=4)
-    next(
-        c for c in notebook.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == variable
-    ).source = text
-    nbformat.write(notebook, name)
-
-
 @pytest.mark.parametrize("chapter", READINGS)
 def test_a_replay_before_the_answer_in_the_saved_answer_cell_fails_though_the_answer_was_retyped_below(kernel, chapter):
     """R23g W1: the answer cell (replay, then the answer) run and saved, then the answer retyped in a new cell: the
@@ -358,7 +330,7 @@ def test_a_replay_before_the_answer_in_the_saved_answer_cell_fails_though_the_an
     run, tests = kernel(chapter)
     save_answer_cell(name, variable, catalogue.REPLAY + catalogue.ANSWER)
     assert run(catalogue.REPLAY + catalogue.ANSWER) is None
-    assert run(catalogue.ANSWER) is None  # retyped in a new cell below
+    assert run(catalogue.ANSWER, new_cell=True) is None  # retyped in a new cell below
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert f"The answer cell of {variable} saved in {name} uses PyTorch's schedulers" in said[0], said[0]

@@ -8,6 +8,7 @@ import torch
 from lrcourse import checking
 
 from support.answer_process import graders_namespace
+from support.saved_cells import learners_run
 
 
 def _recipe_answer(key: str, value):
@@ -38,9 +39,7 @@ def test_a_data_answer_that_reads_a_scratch_cells_name_fails_in_the_kernel_with_
     shutil.copy(ROOT / "notebooks" / "02_ordered_schedules" / "ordered_schedules.ipynb", tmp_path)
     monkeypatch.chdir(tmp_path)  # the kernel's working folder holds the chapter's notebook (its context cells)
     shell = InteractiveShell.instance()
-
-    def run(cell: str) -> None:  # as the kernel runs a cell: kept in its history (`In`)
-        shell.run_cell(cell, store_history=True)
+    run = learners_run(shell, tmp_path / "ordered_schedules.ipynb")  # kept in `In`; an answer typed in its cell, saved
 
     try:
         run("ratios = [0.7] * 9")  # a scratch cell
@@ -53,7 +52,7 @@ def test_a_data_answer_that_reads_a_scratch_cells_name_fails_in_the_kernel_with_
         run("logged_rates = [0.4] * 5 + [0.28] * 5")  # as the chapter's context cell binds it
         run("g = logged_rates[5] / logged_rates[4]\ninferred_step_lr = dict(step_size=5, gamma=g, hand_set_rate=0.25)")
         check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
-        run("inferred_step_lr = dict(inferred_step_lr, gamma=ratios[5])")  # a scratch cell below the answer
+        run("inferred_step_lr = dict(inferred_step_lr, gamma=ratios[5])", new_cell=True)  # a scratch cell below it
         with pytest.raises(
             checking.CheckFailed, match="a scratch cell below it that assigns inferred_step_lr again is not"
         ):
@@ -75,11 +74,10 @@ def test_chapter_3s_diagnosis_that_reads_a_scratch_cells_name_fails_in_the_kerne
     shutil.copy(ROOT / "notebooks" / "03_adaptive_schedules" / "adaptive_schedules.ipynb", tmp_path)
     monkeypatch.chdir(tmp_path)
     shell = InteractiveShell.instance()
+    run = learners_run(shell, tmp_path / "adaptive_schedules.ipynb")
     try:
-        shell.run_cell('late = "one epoch late"', store_history=True)  # a scratch cell
-        shell.run_cell(
-            'diagnosed_loops = {"A": "correct", "B": "training loss", "C": late, "D": "accuracy"}', store_history=True
-        )
+        run('late = "one epoch late"')  # a scratch cell
+        run('diagnosed_loops = {"A": "correct", "B": "training loss", "C": late, "D": "accuracy"}')
         with pytest.raises(checking.CheckFailed, match="assigned diagnosed_loops uses late, which that cell does not"):
             check_diagnosis_form(shell.user_ns["diagnosed_loops"])
     finally:
@@ -103,11 +101,12 @@ def test_a_data_answer_cell_under_a_cell_magic_fails_in_the_kernel(tmp_path, mon
     shutil.copy(ROOT / "notebooks" / "03_adaptive_schedules" / "adaptive_schedules.ipynb", tmp_path)
     monkeypatch.chdir(tmp_path)
     shell = InteractiveShell.instance()
+    run = learners_run(shell, tmp_path / "adaptive_schedules.ipynb")
     try:
-        shell.run_cell("%%time\n" + body, store_history=True)
+        run("%%time\n" + body)
         with pytest.raises(checking.CheckFailed, match="defines diagnosed_loops uses an IPython magic.*Remove"):
             check_diagnosis_form(shell.user_ns["diagnosed_loops"])
-        shell.run_cell(body, store_history=True)  # the same answer without the magic
+        run(body)  # the same answer without the magic
         check_diagnosis_form(shell.user_ns["diagnosed_loops"])
     finally:
         InteractiveShell.clear_instance()
@@ -128,12 +127,13 @@ def test_a_data_answer_that_reads_a_line_magics_value_fails_in_the_kernel(tmp_pa
     shutil.copy(ROOT / "notebooks" / "02_ordered_schedules" / "ordered_schedules.ipynb", tmp_path)
     monkeypatch.chdir(tmp_path)
     shell = InteractiveShell.instance()
+    run = learners_run(shell, tmp_path / "ordered_schedules.ipynb")
     try:
-        shell.run_cell(cell, store_history=True)
+        run(cell)
         assert shell.user_ns["inferred_step_lr"]["gamma"] == 0.7
         with pytest.raises(checking.CheckFailed, match="defines inferred_step_lr uses an IPython magic"):
             check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
-        shell.run_cell(cell.replace("%time ", ""), store_history=True)
+        run(cell.replace("%time ", ""))
         check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
     finally:
         InteractiveShell.clear_instance()

@@ -2,16 +2,20 @@
 the grader runs the answer cell alone, so the kernel's checks judge what that cell gives, not a value a scratch cell
 below it changed. A real IPython shell, as in a learner's kernel."""
 
+from pathlib import Path
+
 import pytest
 
 from lrcourse import checking
 
 from support.answer_process import graders_namespace
+from support.saved_cells import learners_run
 
 
 def _kernel_with(tmp_path, monkeypatch, notebook: str):
     """A real IPython shell whose working folder holds the chapter's notebook (its context cells), and its `run`: a
-    cell as the kernel runs it, kept in its history (`In`)."""
+    cell as the kernel runs it, kept in its history (`In`); one that assigns the answer is typed in the answer cell
+    and saved, unless `new_cell` (`support.saved_cells`)."""
     import shutil
 
     from IPython.core.interactiveshell import InteractiveShell
@@ -21,7 +25,7 @@ def _kernel_with(tmp_path, monkeypatch, notebook: str):
     shutil.copy(ROOT / "notebooks" / notebook, tmp_path)
     monkeypatch.chdir(tmp_path)
     shell = InteractiveShell.instance()
-    return shell, lambda cell: shell.run_cell(cell, store_history=True)
+    return shell, learners_run(shell, tmp_path / Path(notebook).name)  # an answer typed in its cell, saved
 
 
 def test_a_plain_data_answer_a_later_cell_changed_in_place_fails_in_the_kernel(tmp_path, monkeypatch):
@@ -47,7 +51,9 @@ def test_a_plain_data_answer_a_later_cell_changed_in_place_fails_in_the_kernel(t
         run("print(inferred_step_lr)")
         run('inferred_step_lr["gamma"] = inferred_step_lr.pop("gamma")')  # the same values, another order
         check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
-        run('inferred_step_lr |= {"gamma": 0.7}')  # in place too, and it assigns the name: reads it first
+        run(
+            'inferred_step_lr |= {"gamma": 0.7}', new_cell=True
+        )  # in place too, and it assigns the name: reads it first
         with pytest.raises(checking.CheckFailed, match="reads inferred_step_lr before assigning it"):
             check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
     finally:

@@ -25,7 +25,8 @@ This package's namespace is the test cells' API: the names test cells import (an
 nothing else; the grader imports its plumbing from the modules. One module per job:
 `observe` (where the student's code runs), `guard` (the guard and the rule against PyTorch's schedulers),
 `expect` (readable failures, the tolerances), `self_contained` (and `answer_replay`: a plain-data answer still
-what its cell gives), `expected` (the training exercises'
+what its cell gives; `saved_answer`: the answer cell as saved, the one graded, which the reading exercises' checks
+read, with `answer_cell_schedulers` and `answer_cell_runs`), `expected` (the training exercises'
 expected values), and one module per exercise family: `scheduler_cases`, `scheduler_observers` and
 `schedulers` (chapters 2-3), `step_lr_own` (2) and `plateau_own` (3: a class judged against its own decays, its
 own patience, in the cells that test something else), `step_lr_reading` (2, reading a StepLR's log; its

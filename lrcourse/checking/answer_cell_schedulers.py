@@ -10,8 +10,8 @@ statements up to the answer, and the bodies of the cell's functions they call (`
 before the answer and called after it runs after it, R23f W1). A scheduler is named by its own name, by a kernel
 name bound to one, or by a name the cell imports it under (`... import ReduceLROnPlateau as Plateau`, R23f M1); so is the course's
 plateau_run, which runs one (R23g W2). The
-answer cell as saved in the working folder's notebook (its grade_id is the answer's name) is read too: the answer
-retyped in a new cell below hid it from the history, and it is the cell graded (R23g W1). Only these cells are read:
+answer cell as saved in the notebook, the cell graded, is read too (`saved_answer`, which the self-contained check
+shares): the answer retyped in a new cell below hid it from the history (R23g W1). Only these cells are read:
 a replay in a scratch cell, or after the answer in its cell, keeps its points and passes.
 The grader's process has no IPython history, so the grade itself is left to what the answer's process does.
 """
@@ -19,15 +19,13 @@ The grader's process has no IPython history, so the grade itself is left to what
 from __future__ import annotations
 
 import ast
-import os
-import symtable
 import sys
 from types import ModuleType
 
-from lrcourse import cells
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.expect import expect
-from lrcourse.checking.self_contained import assigning_cell, kernel_shell, saved_notebooks
+from lrcourse.checking.saved_answer import kernel_shell, saved_answer_cells
+from lrcourse.checking.self_contained import assigning_cell, names_read_not_bound
 
 SCHEDULER_MODULES = ("torch.optim.lr_scheduler", "torch.optim.swa_utils")
 # torch 2.13.0's schedulers (tests/test_answer_cell_schedulers.py holds it to lr_scheduler's own list), the modules
@@ -61,6 +59,10 @@ SCHEDULER_NAMES = frozenset(
 # scheduler's name, and a kernel name bound to one is read as one (R23g W2). lrcourse.schedules' lr_curve builds its
 # scheduler with the cell's factory, read where the cell writes it.
 SCHEDULER_HELPERS = {"lrcourse.schedules": ("plateau_run",)}
+# What a reading of the cell's text cannot follow: code run from a string, names set or read through a namespace (a
+# `global` a function sets is the other way, R23g). Before the answer they earn a note, not a failure: an honest cell
+# may use them, and the check cannot tell what they run.
+UNFOLLOWED = frozenset({"exec", "eval", "compile", "globals", "locals", "vars", "setattr", "__import__"})
 
 
 def _namespace() -> dict:
@@ -84,24 +86,6 @@ def _is_scheduler(value) -> bool:
 def _helper(module: str, name: str):
     """The course's own function, if its module is loaded (the kernel that bound it has loaded it)."""
     return getattr(sys.modules.get(module), name, None)
-
-
-def _kernel_names(source: str) -> set[str]:
-    """The names the cell reads from the kernel: read in some scope of it and bound by none of its own (a parameter
-    or a local named `scheduler` is the cell's, whatever the kernel's `scheduler` is)."""
-    free, bound = set(), set()
-    tables = [symtable.symtable(source, "<answer cell>", "exec")]
-    while tables:
-        table = tables.pop()
-        tables.extend(table.get_children())
-        top = table.get_type() == "module"
-        for symbol in table.get_symbols():
-            if symbol.is_assigned() or symbol.is_imported() or (top and symbol.is_namespace()):
-                if top or symbol.is_global():
-                    bound.add(symbol.get_name())
-            elif symbol.is_referenced() and (top or symbol.is_global()):
-                free.add(symbol.get_name())
-    return free - bound
 
 
 def _imported_schedulers(tree: ast.Module) -> set[str]:
@@ -144,7 +128,7 @@ def schedulers_named(source: str, variable: str, namespace: dict) -> list[str]:
     where the cell does not bind the name itself."""
     try:
         tree = ast.parse(source)
-        kernel = _kernel_names(source)
+        kernel = names_read_not_bound(source)
     except SyntaxError:
         return []
     names = SCHEDULER_NAMES | _imported_schedulers(tree)
@@ -156,6 +140,17 @@ def schedulers_named(source: str, variable: str, namespace: dict) -> list[str]:
             if node.id in names or (node.id in kernel and _is_scheduler(namespace.get(node.id))):
                 found.add(node.id)
     return sorted(found)
+
+
+def unfollowed(source: str, variable: str) -> list[str]:
+    """What the code run before `source` binds `variable` uses that this reading cannot follow: the builtins of
+    UNFOLLOWED by name, and `global` (a function setting the kernel's names)."""
+    try:
+        run = run_before_the_answer(ast.parse(source), variable)
+    except SyntaxError:
+        return []
+    names = {node.id for node in run if isinstance(node, ast.Name) and node.id in UNFOLLOWED}
+    return sorted(names | {"global" for node in run if isinstance(node, ast.Global)})
 
 
 def expect_no_scheduler_in_answer_cell(variable: str) -> None:
@@ -172,52 +167,24 @@ def expect_no_scheduler_in_answer_cell(variable: str) -> None:
     expect_no_scheduler_in_saved_answer_cell(variable)
 
 
-def as_python(source: str) -> str:
-    """The cell as the grader runs it: IPython's syntax (`%magic`, `!shell`, `x?`) made Python, as the answer's process
-    does (`answer_zygote`): else one magic line made the cell unparsable and its replay unseen (R23h W1)."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager().transform_cell(source)
-
-
-def own_notebook() -> list[str]:
-    """The kernel's own notebook when Jupyter names it (`__session__`, from JPY_SESSION_NAME) and it is in the working
-    folder, else none: a stale copy beside it (JupyterLab's Duplicate) is not the one graded (R23h M1)."""
-    session = _namespace().get("__session__")
-    if isinstance(session, str) and session.endswith(".ipynb") and os.path.isfile(os.path.basename(session)):
-        return [os.path.basename(session)]
-    return []
-
-
-def saved_answer_cells(variable: str) -> list[tuple[str, str]]:
-    """(notebook, source) of each answer cell named `variable` (nbgrader's grade_id) in the notebooks saved in the
-    working folder (the kernel's own only, when Jupyter names it): the cell the grade reads, whatever the kernel ran
-    since. A file that is no notebook is skipped."""
-    found = []
-    for path, notebook_cells in saved_notebooks(own_notebook() or None):
-        try:
-            sources = [
-                as_python(cells.source(c))
-                for c in notebook_cells
-                if cells.is_solution(c) and cells.grade_id(c) == variable
-            ]
-        except (ValueError, KeyError, TypeError, AttributeError):  # a cell that is no cell
-            continue
-        found.extend((path, source) for source in sources)
-    return found
-
-
 def expect_no_scheduler_in_saved_answer_cell(variable: str) -> None:
-    """Fail, in the notebook, if the saved answer cell of `variable` uses PyTorch's schedulers before it binds it.
-    Only in a kernel (the learner's, and the grading kernel, whose verdicts are withheld): never in the trusted
-    verdicts' process, which decides the grade from what the answer's process does (R23h M2)."""
-    for path, source in saved_answer_cells(variable) if kernel_shell() is not None else []:
-        used = schedulers_named(source, variable, _namespace())
+    """Fail, in the notebook, if the saved answer cell of `variable` uses PyTorch's schedulers before it binds it, or
+    cannot be read (`saved_answer`). Only in a kernel (the learner's, and the grading kernel, whose verdicts are
+    withheld): never in the trusted verdicts' process, which decides the grade from what the answer's process does
+    (R23h M2)."""
+    for cell in saved_answer_cells(variable):
+        used = schedulers_named(cell.source, variable, _namespace())
         expect(
             not used,
-            f"The answer cell of {variable} saved in {path} uses PyTorch's schedulers ({', '.join(used)}) before it "
-            f"binds {variable}. That cell is the one graded, without torch.optim.lr_scheduler: the scheduler stops it "
-            f"with an error and {variable} scores 0, though a cell run since passes here. Move the replay to a "
-            f"separate scratch cell, keep only the values of {variable} in the answer cell, and save the notebook "
+            f"The answer cell of {variable} saved in {cell.notebook} uses PyTorch's schedulers ({', '.join(used)}) "
+            f"before it binds {variable}. That cell is the one graded, without torch.optim.lr_scheduler: the scheduler "
+            f"stops it with an error and {variable} scores 0, though a cell run since passes here. Move the replay to "
+            f"a separate scratch cell, keep only the values of {variable} in the answer cell, and save the notebook "
             "(if you already have, save again and rerun this cell).",
         )
+        if unread := unfollowed(cell.source, variable):  # a pass here cannot vouch for what these run
+            print(
+                f"Note: the answer cell of {variable} uses {', '.join(unread)} before it binds {variable}, which this "
+                "check cannot follow: it cannot tell whether that builds one of PyTorch's schedulers, which the grader "
+                f"lacks ({variable} would score 0). Keep the answer cell to the values of {variable}."
+            )

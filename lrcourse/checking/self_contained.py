@@ -3,23 +3,30 @@
 In the notebook a student's answer can lean on a name some earlier exploratory cell defined, pass there,
 and fail under `lrcourse grade`. `expect_self_contained` catches that in the kernel, with the reason, for a function or
 a class (its cell is in linecache); `expect_data_self_contained` for a name bound to plain data (its cell is the
-latest input in IPython's history that assigns it). Both refuse an answer cell that uses an IPython magic: the grader
-runs the cell with a `get_ipython()` whose every magic does nothing, so `%%time` over the answer defines nothing there.
+latest input in IPython's history that assigns it, and the answer cell as saved, the one graded: `saved_answer`).
+Both refuse an answer cell that uses an IPython magic: the grader runs the cell with a `get_ipython()` whose every
+magic does nothing, so `%%time` over the answer defines nothing there.
 """
 
 from __future__ import annotations
 
 import ast
-import glob
-import json
+import builtins
 import linecache
 import symtable
-import sys
 
 from lrcourse import cells
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
+from lrcourse.checking.saved_answer import (
+    assigns,
+    expect_no_magic,
+    kernel_shell,
+    magic_calls,
+    saved_answer_cells,
+    saved_notebooks,
+)
 
 
 def cell_source(target) -> str | None:
@@ -37,39 +44,33 @@ def cell_source(target) -> str | None:
     return None
 
 
-def names_used_but_not_defined(source: str) -> set[str]:
-    """Global names the cell reads without binding them itself."""
-    top = symtable.symtable(source, "<answer cell>", "exec")
-    defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
-    used = set()
-
-    def visit(table):
+def names_read_not_bound(source: str) -> set[str]:
+    """The names the cell reads from outside it: read at its top level, or as a global in a function, and not bound at
+    its top level (a parameter or a local named `scheduler` is the cell's own). A global that only a function of the
+    cell assigns is read from outside: that function may not have run by then. Builtins included: the kernel may have
+    rebound one. The scheduler check reads these names' kernel values, the self-contained check wants them defined."""
+    free, bound = set(), set()
+    tables = [symtable.symtable(source, "<answer cell>", "exec")]
+    while tables:
+        table = tables.pop()
+        tables.extend(table.get_children())
+        top = table.get_type() == "module"
         for symbol in table.get_symbols():
-            if symbol.is_referenced() and (table is top or symbol.is_global()):
-                used.add(symbol.get_name())
-        for child in table.get_children():
-            visit(child)
-
-    visit(top)
-    return used - defined - set(dir(__import__("builtins")))
+            if top and (symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()):
+                bound.add(symbol.get_name())
+            elif symbol.is_referenced() and (top or symbol.is_global()):
+                free.add(symbol.get_name())
+    return free - bound
 
 
-def saved_notebooks(paths: list[str] | None = None) -> list[tuple[str, list]]:
-    """(path, cells) of each notebook saved in the working folder (or of `paths`), in name order; a file that is no
-    notebook is skipped."""
-    found = []
-    for path in sorted(glob.glob("*.ipynb")) if paths is None else paths:
-        try:
-            with open(path, encoding="utf-8") as file:
-                found.append((path, json.load(file)["cells"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return found
+def names_used_but_not_defined(source: str) -> set[str]:
+    """Global names the cell reads without binding them itself, builtins aside."""
+    return names_read_not_bound(source) - set(dir(builtins))
 
 
 def context_names() -> set[str] | None:
-    """The names the chapter's context cells bind, from the notebook in the working folder."""
-    for _, notebook_cells in saved_notebooks():
+    """The names the chapter's context cells bind, from the notebook saved in the kernel's folder (`saved_answer`)."""
+    for _, notebook_cells in saved_notebooks()[0]:
         sources = [cells.source(cell) for cell in notebook_cells if cells.is_context(cell)]
         if sources:
             return set().union(*(cells.bound_names(source) for source in sources))
@@ -110,12 +111,6 @@ def assigning_cell(variable: str) -> str | None:
     return found[1][found[0]] if found is not None else None
 
 
-def kernel_shell():
-    """The IPython shell this kernel runs, or None (the trusted verdicts' process, a plain interpreter)."""
-    ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded, the grader need not
-    return ipython.get_ipython() if ipython is not None else None
-
-
 def _assigning_entry(variable: str) -> tuple[int, list] | None:
     """(where in the kernel's history the latest input that assigns `variable` is, that history), or None."""
     shell = kernel_shell()
@@ -123,57 +118,19 @@ def _assigning_entry(variable: str) -> tuple[int, list] | None:
     history = history if isinstance(history, list) else []
     for index in reversed(range(len(history))):
         source = history[index]
-        if isinstance(source, str) and any(
-            _assigns(text, variable) for text in (source, *_magic_bodies(source, shell))
-        ):
+        if isinstance(source, str) and any(assigns(text, variable) for text in (source, *_magic_bodies(source, shell))):
             return index, history
     return None
-
-
-def _assigns(source: str, variable: str) -> bool:
-    try:
-        symbol = symtable.symtable(source, "<cell>", "exec").lookup(variable)
-    except (SyntaxError, KeyError, ValueError):
-        return False
-    return symbol.is_assigned() or symbol.is_imported()
-
-
-def _magic_calls(source: str) -> list[ast.Call]:
-    """The `get_ipython().<method>(...)` calls in a history entry: IPython writes every magic (and `!`) as one."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    return [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and isinstance(node.func.value, ast.Call)
-        and isinstance(node.func.value.func, ast.Name)
-        and node.func.value.func.id == "get_ipython"
-    ]
 
 
 def _magic_bodies(source: str, shell) -> list[str]:
     """The Python of each cell magic's body in a history entry (`%%time` is `run_cell_magic('time', '', body)`)."""
     bodies = []
-    for call in _magic_calls(source):
+    for call in magic_calls(source):
         body = call.args[2] if call.func.attr == "run_cell_magic" and len(call.args) == 3 else None
         if isinstance(body, ast.Constant) and isinstance(body.value, str):
             bodies.append(shell.transform_cell(body.value))  # the body may hold magics of its own
     return bodies
-
-
-def expect_no_magic(source: str, name: str) -> None:
-    """Fail if the answer's cell uses an IPython magic: the grader runs the cell with a shell whose every magic does
-    nothing, so `%%time` over the answer defines nothing there and `x = %time f()` binds None."""
-    expect(
-        not _magic_calls(source),
-        f"The cell that defines {name} uses an IPython magic (a line starting with % or %%, or !). The grader runs "
-        "the answer cell on its own, where every magic does nothing: under %%time the cell defines nothing, and "
-        "`x = %time f()` makes x None. Remove the magics from the answer cell (time it in a scratch cell).",
-    )
 
 
 def expect_data_self_contained(variable: str) -> None:
@@ -181,11 +138,15 @@ def expect_data_self_contained(variable: str) -> None:
     neither it nor the chapter's context cells define before the answer is bound (R23p: `ratios[5]` from a scratch
     cell passed here and scored 0 in the grade, NameError in the answer cell run alone; after the answer, as in a
     replay through the chapter's helper, it costs nothing, R23g M1), or if a later cell changed the value that cell gave
-    (`expect_unchanged_since_its_cell`)."""
+    (`expect_unchanged_since_its_cell`); then the same of the answer cell as saved, the one graded
+    (`expect_saved_cell_self_contained`)."""
     found = _assigning_entry(variable)
-    if found is None:
-        return
-    index, history = found
+    if found is not None:
+        _expect_history_cell_self_contained(variable, *found)
+    expect_saved_cell_self_contained(variable)
+
+
+def _expect_history_cell_self_contained(variable: str, index: int, history: list) -> None:
     source = history[index]
     expect_no_magic(source, variable)
     context = context_names()
@@ -205,6 +166,26 @@ def expect_data_self_contained(variable: str) -> None:
     )
     later = [entry for entry in history[index + 1 :] if isinstance(entry, str)]
     expect_unchanged_since_its_cell(variable, source, later, context)
+
+
+def expect_saved_cell_self_contained(variable: str) -> None:
+    """Fail if the saved answer cell of `variable` (`saved_answer`: the cell graded) reads, before it binds `variable`,
+    a name that neither it nor the chapter's context cells define (R23h: a scratch cell's name in the saved answer
+    cell, the answer retyped in a cell below it, passed here and scored 0), or cannot be read. `get_ipython` is no
+    such name: the grader's process defines it (a magic line there does nothing)."""
+    saved = saved_answer_cells(variable)
+    context = context_names()
+    for cell in saved if context is not None else []:
+        names = names_used_but_not_defined(cell.source) - context - {"get_ipython"}
+        missing = sorted(_read_before_the_answer(cell.source, variable, names))
+        expect(
+            not missing,
+            f"The answer cell of {variable} saved in {cell.notebook} uses {', '.join(missing)}, which that cell does "
+            f"not define, before it binds {variable}. That cell is the one graded, run on its own after the chapter's "
+            f"setup and context cells: there it stops with a NameError and {variable} scores 0, though a cell run "
+            f"since passes here. Compute {variable} inside the answer cell from what that cell and the setup define, "
+            "or write its values there; then save the notebook and run this cell again.",
+        )
 
 
 def _read_before_the_answer(source: str, variable: str, names: set[str]) -> set[str]:

@@ -1,0 +1,222 @@
+"""The answer cell as the grader will see it: the cell of the notebook saved on disk, not what the kernel last ran.
+
+The grader runs the saved notebook's answer cell (nbgrader's grade_id names it) after the chapter's setup and context
+cells. The kernel's history says what ran, and that can differ: the answer retyped in a new cell below while the
+answer cell holds a replay or a scratch cell's name, or the answer cell saved as released, its stub (issue 23, R23g W1,
+R23h). So the reading exercises' visible checks read the saved cell too, through `saved_answer_cells` (the scheduler
+check, `answer_cell_schedulers`, and the self-contained check, `self_contained`); when no saved answer cell can be read,
+or the one saved does not bind the answer, they say so rather than pass.
+
+Where it is read: the folder the kernel started in, which holds its notebook (IPython's `_dh[0]`: `%cd` moves the
+working folder, not the notebook); the kernel's own notebook alone when Jupyter names it (`__session__`, from
+JPY_SESSION_NAME: a stale Duplicate beside it is not the one graded, R23h M1), else every `*.ipynb` there, in name
+order. A file is read only if it is a regular file in that folder (a link is followed only to a file in the same
+folder), opened without blocking (a FIFO named `*.ipynb` would hang `open`) and at most MAX_BYTES long; any other is
+skipped, and the message says why when none is left. Only in a kernel: the trusted verdicts' process decides the
+grade from what the answer's process does.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import json
+import os
+import stat
+import symtable
+import sys
+from dataclasses import dataclass
+
+from lrcourse import cells
+from lrcourse.checking.expect import expect
+
+# The grader refuses a submitted notebook past 50 MB (grading.notebook_limits.MAX_NOTEBOOK_MB, a layer above)
+MAX_BYTES = 50 << 20
+SAVE_AND_RERUN = "save the notebook (Ctrl+S, or File > Save Notebook) and run this cell again"
+
+
+@dataclass(frozen=True)
+class SavedCell:
+    """An answer cell as saved: the notebook it is in, and its text made Python as the grader's process makes it."""
+
+    notebook: str
+    source: str
+
+
+def kernel_shell():
+    """The IPython shell this kernel runs, or None (the trusted verdicts' process, a plain interpreter)."""
+    ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded, the grader need not
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def as_python(source: str) -> str:
+    """The cell as the grader runs it: IPython's syntax (`%magic`, `!shell`, `x?`) made Python, as the answer's process
+    does (`answer_zygote`): else one magic line made the cell unparsable and its replay unseen (R23h W1)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+def assigns(source: str, variable: str) -> bool:
+    """The cell binds `variable` at its top level (an assignment, an import, a `def`, in any statement), as far as
+    its text says; False for text that does not parse."""
+    try:
+        symbol = symtable.symtable(source, "<cell>", "exec").lookup(variable)
+    except (SyntaxError, KeyError, ValueError):
+        return False
+    return symbol.is_assigned() or symbol.is_imported()
+
+
+def magic_calls(source: str) -> list[ast.Call]:
+    """The `get_ipython().<method>(...)` calls in a history entry: IPython writes every magic (and `!`) as one."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Call)
+        and isinstance(node.func.value.func, ast.Name)
+        and node.func.value.func.id == "get_ipython"
+    ]
+
+
+def expect_no_magic(source: str, name: str) -> None:
+    """Fail if the answer's cell uses an IPython magic: the grader runs the cell with a shell whose every magic does
+    nothing, so `%%time` over the answer defines nothing there and `x = %time f()` binds None."""
+    expect(
+        not magic_calls(source),
+        f"The cell that defines {name} uses an IPython magic (a line starting with % or %%, or !). The grader runs "
+        "the answer cell on its own, where every magic does nothing: under %%time the cell defines nothing, and "
+        "`x = %time f()` makes x None. Remove the magics from the answer cell (time it in a scratch cell).",
+    )
+
+
+def notebook_folder(shell=None) -> str:
+    """The folder holding the kernel's notebook: where the kernel started (IPython's first directory, `_dh[0]`, which
+    `%cd` leaves as it was), else the working folder."""
+    shell = shell if shell is not None else kernel_shell()
+    history = shell.user_ns.get("_dh") if shell is not None else None
+    first = history[0] if isinstance(history, list) and history else None  # a Path (IPython 9), or a str
+    first = os.fspath(first) if isinstance(first, (str, os.PathLike)) else None
+    return first if isinstance(first, str) and os.path.isdir(first) else os.getcwd()
+
+
+def notebook_paths(shell=None) -> list[str]:
+    """The notebooks to read: the kernel's own when Jupyter names it (`__session__`, the path it was opened under; its
+    file name looked for in the notebook's folder) and it is there, else every `*.ipynb` of that folder, by name."""
+    shell = shell if shell is not None else kernel_shell()
+    folder = notebook_folder(shell)
+    session = shell.user_ns.get("__session__") if shell is not None else None
+    if isinstance(session, str) and session.endswith(".ipynb"):
+        own = os.path.join(folder, os.path.basename(session))
+        if os.path.lexists(own):
+            return [own]
+    return sorted(glob.glob(os.path.join(glob.escape(folder), "*.ipynb")))
+
+
+def read_notebook(path: str) -> list | str:
+    """The cells of the notebook file `path`, or why they cannot be read (a sentence): it must resolve to a regular
+    file in its own folder, at most MAX_BYTES, and hold JSON with a list of cells. Never blocks: the file is looked at
+    before it is opened, and opened non-blocking."""
+    name = os.path.basename(path)
+    real = os.path.realpath(path)
+    if os.path.dirname(real) != os.path.realpath(os.path.dirname(path) or "."):
+        return f"{name} is a link out of its folder"
+    try:
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            return f"{name} is not a regular file"
+        data = _read_regular(real)
+    except OSError as error:
+        return f"{name} cannot be read ({error.strerror or error})"
+    if data is None:
+        return f"{name} is not a regular file of at most {MAX_BYTES >> 20} MB"
+    try:
+        notebook_cells = json.loads(data.decode("utf-8"))["cells"]
+    except (ValueError, RecursionError, KeyError, TypeError):
+        return f"{name} is not a notebook (no JSON with a list of cells)"
+    return notebook_cells if isinstance(notebook_cells, list) else f"{name} is not a notebook (its cells are no list)"
+
+
+def _read_regular(path: str) -> bytes | None:
+    """The bytes of the regular file `path`, or None if the file opened is none or is past MAX_BYTES (checked on
+    what was opened: the name may have been swapped since it was looked at)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
+            return None
+        data = file.read(MAX_BYTES + 1)
+    return data if len(data) <= MAX_BYTES else None
+
+
+def saved_notebooks() -> tuple[list[tuple[str, list]], list[str]]:
+    """(path, cells) of each notebook read (`notebook_paths`), and why each of the others could not be."""
+    found, unread = [], []
+    for path in notebook_paths():
+        read = read_notebook(path)
+        if isinstance(read, str):
+            unread.append(read)
+        else:
+            found.append((path, read))
+    return found, unread
+
+
+def saved_answer_cells(variable: str) -> list[SavedCell]:
+    """The answer cell named `variable` in each saved notebook read, as the grader will run it; in a kernel only ([]
+    elsewhere). Fails, in the notebook, saying so, where none can be read, or where one saved does not bind
+    `variable` or does not parse: the grade reads that cell, whatever the kernel ran since."""
+    if kernel_shell() is None:
+        return []
+    found, unread = saved_notebooks()
+    saved = [
+        SavedCell(os.path.basename(path), text)
+        for path, notebook_cells in found
+        for text in _answers(notebook_cells, variable)
+    ]
+    why = f" ({'; '.join(unread)})" if unread else ""
+    expect(
+        bool(saved),
+        f"This check found no saved notebook holding the answer cell of {variable} in {notebook_folder()}{why}. The "
+        f"grader runs that cell as saved, not what this kernel ran: {SAVE_AND_RERUN}.",
+    )
+    for cell in saved:
+        expect_no_magic(cell.source, variable)  # the grader's every magic does nothing: refused as in the history
+        expect_binds(cell, variable)
+    return saved
+
+
+def _answers(notebook_cells: list, variable: str) -> list[str]:
+    """The text, made Python, of each answer cell named `variable` (a cell that is no cell is skipped)."""
+    texts = []
+    for cell in notebook_cells:
+        try:
+            if cells.is_solution(cell) and cells.grade_id(cell) == variable:
+                texts.append(as_python(cells.source(cell)))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return texts
+
+
+def expect_binds(cell: SavedCell, variable: str) -> None:
+    """Fail if the saved answer cell does not parse, or binds no `variable` (the stub as released, say): graded, it
+    scores 0, though a cell the kernel ran since may pass here."""
+    try:
+        compile(cell.source, "<answer cell>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as error:  # nested past the parser's stack
+        expect(
+            False,
+            f"The answer cell of {variable} saved in {cell.notebook} does not run: {type(error).__name__} "
+            f"({getattr(error, 'msg', error)}). The grader runs that cell as saved: correct it there, then "
+            f"{SAVE_AND_RERUN}.",
+        )
+    expect(
+        assigns(cell.source, variable),
+        f"The answer cell of {variable} saved in {cell.notebook} does not assign {variable} (the cell as released only "
+        f"raises NotImplementedError). The grader runs that cell as saved, and nothing else: with {variable} in "
+        f"another cell, or not yet saved, it scores 0. Write {variable} in the answer cell (the one that said "
+        f"# YOUR CODE HERE), then {SAVE_AND_RERUN}.",
+    )

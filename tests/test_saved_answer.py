@@ -1,0 +1,203 @@
+"""The reading exercises' visible checks read the answer cell as the grader will see it, the one saved in the
+notebook (lrcourse.checking.saved_answer), for the scheduler check and the self-contained check alike (issue 23,
+R23h): a cell the kernel ran since, below the answer cell, is not the one graded. Where the saved cell cannot be read,
+or does not bind the answer, the check says so (save and rerun) rather than pass. A real IPython shell, as in a
+learner's kernel, running the chapter's own setup and test cells."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import torch.optim.lr_scheduler
+
+from lrcourse.checking import CheckFailed, saved_answer
+from lrcourse.checking.answer_cell_schedulers import schedulers_named
+from lrcourse.checking.self_contained import names_read_not_bound, names_used_but_not_defined
+
+from catalogue import plateau_reading, step_lr_reading
+from support.saved_cells import failures, start_reading_kernel
+
+LOOPS_ANSWER = 'diagnosed_loops = {"A": "training loss", "B": "one epoch late", "C": "accuracy", "D": "correct"}\n'
+READINGS = {  # the answer's name: (its chapter, its notebook, a right answer cell)
+    "inferred_step_lr": ("02_ordered_schedules", "ordered_schedules.ipynb", step_lr_reading.ANSWER),
+    "inferred_plateau_arguments": ("03_adaptive_schedules", "adaptive_schedules.ipynb", plateau_reading.ANSWER),
+    "diagnosed_loops": ("03_adaptive_schedules", "adaptive_schedules.ipynb", LOOPS_ANSWER),
+}
+
+
+@pytest.fixture
+def kernel(tmp_path, monkeypatch):
+    """`start(variable)`: the reading's chapter in a real IPython shell (`support.saved_cells.start_reading_kernel`):
+    its `run(cell, new_cell=False)` and the visible test cells of the exercise."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    def start(variable):
+        chapter, notebook, _ = READINGS[variable]
+        return start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, variable)
+
+    yield start
+    InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def within_seconds():
+    """`failures` of the test cells, each wait past 20 s stopped with an error (a blocked `open`: the timer repeats, as
+    one cell may block more than once)."""
+
+    def too_long(*_):
+        raise TimeoutError("the visible test cell blocked")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+
+    def run_within(run, tests):
+        signal.setitimer(signal.ITIMER_REAL, 20, 20)
+        try:
+            return failures(run, tests)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    yield run_within
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("variable", READINGS)
+def test_a_scratch_name_in_the_saved_answer_cell_fails_though_the_answer_was_retyped_below(kernel, variable):
+    """R23h: the answer cell built from a scratch cell's name, run and saved, then the answer retyped in a new cell
+    below: the history's cell stood on its own, every visible cell passed, and the saved answer cell, the one graded,
+    stopped on a NameError (0)."""
+    _, notebook, answer = READINGS[variable]
+    run, tests = kernel(variable)
+    assert run(answer.replace(f"{variable} = ", "scratch_answer = ", 1)) is None  # a scratch cell
+    assert run(f"{variable} = scratch_answer\n") is None  # the answer cell, saved
+    assert run(answer, new_cell=True) is None  # retyped below
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"The answer cell of {variable} saved in {notebook} uses scratch_answer, which that cell" in said[0]
+    assert "save the notebook" in said[0]
+    assert run(answer) is None  # written in the answer cell and saved: graded whole
+    assert failures(run, tests) == []
+
+
+@pytest.mark.parametrize("variable", READINGS)
+def test_the_stub_saved_and_the_answer_in_a_new_cell_below_fails_saying_to_save(kernel, variable):
+    """R23h (older): the answer cell saved as released (its stub raises NotImplementedError) and the answer typed in a
+    new cell below: every visible cell passed, and the grade, which runs the answer cell, gave 0. Not yet saved looks
+    the same from the kernel: the message says both."""
+    _, notebook, answer = READINGS[variable]
+    run, tests = kernel(variable)
+    assert run(answer, new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"The answer cell of {variable} saved in {notebook} does not assign {variable}" in said[0]
+    assert "or not yet saved, it scores 0" in said[0] and "save the notebook" in said[0]
+    assert run(answer) is None
+    assert failures(run, tests) == []
+
+
+def test_a_fifo_named_like_a_notebook_neither_blocks_nor_passes_as_the_saved_cell(kernel, within_seconds, tmp_path):
+    """R23h N: `open` on a FIFO named `*.ipynb` in the learner's folder blocked the visible cell for good. It is
+    skipped beside the chapter's notebook, and named, not read, when it is the kernel's own."""
+    _, _, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    os.mkfifo(tmp_path / "zz.ipynb")
+    assert run(answer) is None
+    assert within_seconds(run, tests) == []
+    assert run(f"__session__ = {str(tmp_path / 'zz.ipynb')!r}") is None
+    said = within_seconds(run, tests)
+    assert len(said) == len(tests), said
+    assert "found no saved notebook holding the answer cell of inferred_step_lr" in said[0]
+    assert "zz.ipynb is not a regular file" in said[0] and "save the notebook" in said[0]
+
+
+def test_the_notebook_is_read_in_the_kernels_first_folder_after_a_cd(kernel, tmp_path):
+    """R23h N: after `%cd` elsewhere the working folder held no notebook and the saved replay went unread (pass, 0)."""
+    _, notebook, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(step_lr_reading.REPLAY + answer) is None  # the answer cell, saved
+    (tmp_path / "elsewhere").mkdir()
+    assert run(f"%cd {tmp_path / 'elsewhere'}") is None
+    assert run(answer, new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"saved in {notebook} uses PyTorch's schedulers (StepLR, lr_scheduler)" in said[0], said[0]
+
+
+def test_a_link_is_followed_only_to_a_file_in_the_same_folder(kernel, tmp_path):
+    """A notebook linked from elsewhere is not the folder's (and may be any file the kernel can read): named, not read.
+    A link between two files of the folder is followed."""
+    _, notebook, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(answer) is None
+    (tmp_path / "elsewhere").mkdir()
+    shutil.move(tmp_path / notebook, tmp_path / "elsewhere" / notebook)
+    os.symlink(tmp_path / "elsewhere" / notebook, tmp_path / notebook)
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"{notebook} is a link out of its folder" in said[0]
+    os.remove(tmp_path / notebook)
+    shutil.move(tmp_path / "elsewhere" / notebook, tmp_path / "saved.json")
+    os.symlink("saved.json", tmp_path / notebook)
+    assert failures(run, tests) == []
+
+
+def test_a_notebook_past_the_size_cap_is_named_not_read(kernel, monkeypatch):
+    """A notebook is read whole, so one past MAX_BYTES (the grader's 50 MB) is named, not read."""
+    _, notebook, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(answer) is None
+    monkeypatch.setattr(saved_answer, "MAX_BYTES", Path(notebook).stat().st_size - 1)
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"{notebook} is not a regular file of at most" in said[0]
+
+
+def test_one_reading_of_the_names_a_cell_takes_from_outside_it():
+    """The scheduler check's names read from the kernel and the self-contained check's names the cell does not define
+    were two near-copies that differed on a global a function of the cell assigns (R23g): one function now. Such a
+    global is read from outside (the function may not have run: graded, NameError), and the self-contained check leaves
+    out the builtins, which the grader's process has too."""
+    cell = "def fill():\n    global part\n    part = 5\nx = {'step_size': part, 'gamma': max(0.5, g)}\n"
+    assert names_read_not_bound(cell) == {"max", "g", "part"}
+    assert names_used_but_not_defined(cell) == {"g", "part"}
+    own = "def drop(scheduler):\n    return scheduler\nscheduler_x = 2\nx = [drop(scheduler_x), len([])]\n"
+    assert names_read_not_bound(own) == {"len"} and names_used_but_not_defined(own) == set()
+    kernel = {"S": torch.optim.lr_scheduler.StepLR}  # a scratch cell's; the cell's function that rebinds S never ran
+    assert schedulers_named("def fill():\n    global S\n    S = 1\nx = S(o, 5)\n", "x", kernel) == ["S"]
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        'getattr(globals()["lr_" + "scheduler"], "Step" + "LR")(make_optimizer(0.4), 5)\n',
+        'exec("lr_" + "scheduler.StepLR(make_optimizer(0.4), 5)")\n',
+        "def fill():\n    global S\n    S = 5\nfill()\n",
+    ],
+)
+def test_code_the_check_cannot_follow_before_the_answer_earns_a_note_not_a_silent_pass(kernel, capsys, before):
+    """R23g: a replay through `globals()[...]`, `exec` or a function's `global` passed every visible cell, and graded 0
+    where it builds a scheduler. The check cannot tell what they run: it says so beside its pass. After the answer,
+    or in a scratch cell, they cost nothing and earn no note."""
+    _, _, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(before + answer) is None
+    capsys.readouterr()
+    assert failures(run, tests) == []
+    shown = capsys.readouterr().out
+    assert shown.count("Note: the answer cell of inferred_step_lr uses ") == len(tests), shown
+    assert "which this check cannot follow" in shown
+    assert run(answer + before) is None
+    capsys.readouterr()
+    assert failures(run, tests) == []
+    assert "Note:" not in capsys.readouterr().out
+
+
+def test_a_saved_cell_that_does_not_compile_fails_with_that_reason_not_a_crash():
+    """A saved answer cell the grader cannot compile (a syntax error, unary minus nested 200,000 deep: MemoryError from
+    the parser) scores 0: the check says the cell does not run, rather than raising out of itself."""
+    for text in ("inferred_step_lr = {\n", "inferred_step_lr = " + "-" * 200_000 + "1\n"):
+        with pytest.raises(CheckFailed, match="saved in nb.ipynb does not run: (SyntaxError|MemoryError)"):
+            saved_answer.expect_binds(saved_answer.SavedCell("nb.ipynb", text), "inferred_step_lr")
