@@ -151,3 +151,22 @@ def test_lesson_text_keeps_corner_cases_after_the_first_code_and_grader_talk_out
         ids.index("compose-md") < ids.index("linear-base") < ids.index("compose") < ids.index("onecycle-in-sequence-md")
     )
     assert "check cell asserts" not in text("06_choosing_the_rate/choosing_the_rate.ipynb", "train-read")
+
+
+def test_the_stop_rule_runs_on_past_a_nan_loss_which_the_text_says():
+    """R23i NIT2: a smoothed loss that turns NaN compares false with any threshold (and stays NaN), so the chapter's
+    stop_step and the exercise's running-minimum loop both run on past it; range-md says so."""
+    from catalogue.training import RANGE_REFERENCE
+
+    names = chapter_cells(CH6, ["setup", "data", "range"])
+    assert names["stop_step"](np.array([2.0, 1.0, math.nan, math.nan, math.nan]), 4.0) == 4  # the last step: no stop
+    exec(RANGE_REFERENCE, names)
+    model = torch.nn.Linear(64, 10)
+    inputs, targets = names["train_set"]
+    poisoned = [(inputs[:128], targets[:128]), (inputs[128:256] * math.nan, targets[128:256])]
+    result = names["lr_range_test"](
+        model, torch.optim.SGD(model.parameters(), lr=0.1), poisoned, 1e-3, 1.0, 6, 0.9, 4.0
+    )
+    assert len(result["losses"]) == 6 and math.isnan(result["losses"][-1])  # ran every step
+    said = text("06_choosing_the_rate/choosing_the_rate.ipynb", "range-md")
+    assert "a loss that turns NaN compares false with any threshold" in said
