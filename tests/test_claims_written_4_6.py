@@ -134,3 +134,38 @@ def test_ch6_written_warmup_a_new_adam_on_trained_weights(resumed):
     ]:
         assert claim in text, claim
     assert "whatever the local sharpness" in text  # the curvature answer earns the first point too (R23r)
+
+
+def test_ch4_written_sequential_vs_lambda_a_constant_lr_tail_returns_to_the_peak():
+    """Issue 23 (R23i M1): the question sets a case the chapter does not print. W, T = 5, 40, 70 epochs: the sequence
+    with a third ConstantLR(factor=0.01) (total_iters left at its default, 5) runs epochs 40-44 at 1 % of the peak and
+    epochs 45-69 at the peak; warmup_cosine(W, T, floor=0.01) runs all of 40-69 at 1 %; total_iters=30 holds the 1 %
+    to the end; a CosineAnnealingLR with eta_min alone rises again past T."""
+    warmup_cosine = chapter_cells(CH4, ["setup", "shapes"])["warmup_cosine"]
+    W, T = 5, 40
+
+    def sequence(total_iters=None, third=True, eta_min=0.0):
+        def make(optimizer):
+            constant = {} if total_iters is None else {"total_iters": total_iters}
+            schedulers = [
+                lr_scheduler.LinearLR(optimizer, start_factor=1 / W, total_iters=W - 1),
+                lr_scheduler.CosineAnnealingLR(optimizer, T_max=T - W, eta_min=eta_min),
+            ]
+            if third:
+                schedulers.append(lr_scheduler.ConstantLR(optimizer, factor=0.01, **constant))
+            return lr_scheduler.SequentialLR(optimizer, schedulers, milestones=[W, T][: len(schedulers) - 1])
+
+        return lr_curve(make, 70, lrs=1.0)
+
+    tail = sequence()
+    assert np.allclose(tail[40:45], 0.01) and np.allclose(tail[45:], 1.0)  # 5 epochs at 1 %, the last 25 at the peak
+    by_lambda = lr_curve(
+        lambda optimizer: lr_scheduler.LambdaLR(optimizer, warmup_cosine(W, T, floor=0.01)), 70, lrs=1.0
+    )
+    assert np.allclose(by_lambda[40:], 0.01) and np.allclose(by_lambda[: T + 1], tail[: T + 1], atol=0.01)
+    assert np.allclose(sequence(total_iters=30)[40:], 0.01)
+    assert sequence(third=False, eta_min=0.01)[-1] > 0.5  # eta_min alone: the cosine climbs back past T
+    text = rubric("04_custom_schedules/custom_schedules.ipynb", "written_sequential_vs_lambda")
+    for claim in ["epochs 40 to 44 run at 1 % of the peak", "5 by default", "45 to 69, the last 25, run at the peak"]:
+        assert claim in text, claim
+    assert "total_iters=30" in text and "past `T_max` the cosine rises again" in text

@@ -251,3 +251,20 @@ def test_the_first_group_runs_at_the_tests_rate_beside_a_second_group():
     with pytest.raises(checking.CheckFailed, match="That is lr / 0.1"):
         checking.check_range_rates(last, head_ratio=0.1, end_lr=10.0)
     exec(cell, {"lr_range_test": _range_answer("range_reference")})
+
+
+def test_a_range_test_run_on_deep_copies_is_judged_by_the_steps_of_the_copy_it_steps():
+    """Issue 23 (R23i W1): a test run on deep copies of the model and the optimizer (nothing to restore) scored 1 of 7,
+    every cell but the suggestion's saying the optimizer was stepped 0 times: a deep copy carries none of the hooks
+    the observer had put on the given optimizer. Every optimizer's steps during the call count now, and that answer
+    passes every cell, hidden cases included; a copy of the optimizer alone steps at the right rates but trains copies
+    of the parameters the model does not use, and loses the losses' and the suggestion's cells only."""
+    on_copies = {"lr_range_test": _range_answer("range_on_deep_copies_of_model_and_optimizer")}
+    for cell in ("test_range_rates", "test_range_losses", "test_range_groups", "test_range_restores"):
+        exec(_cell(cell), dict(on_copies))
+    exec(_cell("test_range_suggestion"), dict(on_copies))
+    optimizer_only = _range_answer("range_on_a_deep_copy_of_the_optimizer_only")
+    checking.check_range_rates(optimizer_only, end_lr=10.0)
+    checking.check_range_restores(optimizer_only, end_lr=10.0)
+    with pytest.raises(checking.CheckFailed, match="result\\['losses'\\]"):
+        checking.check_range_losses(optimizer_only, end_lr=10.0)

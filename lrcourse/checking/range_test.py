@@ -6,8 +6,11 @@ for it keeps torch.optim.lr_scheduler, as the learner's kernel does."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from lrcourse import wire
 from lrcourse.checking.expect import answer_raised, close, expect
@@ -40,13 +43,9 @@ def observe_range_test(range_test, payload: dict) -> dict:
             "lrs": [g["lr"] for g in optimizer.param_groups],
             "settings": group_settings(optimizer),
         }
-        used = []
-        hook = optimizer.register_step_pre_hook(
-            lambda opt, args, kwargs: used.append([group["lr"] for group in opt.param_groups])
-        )
         arguments = [payload[key] for key in ("start_lr", "end_lr", "num_steps", "beta", "diverge")]
-        Guard(observation["seconds"]).record(observation, range_test, model, optimizer, batches, *arguments)
-        hook.remove()
+        with optimizer_steps() as used:
+            Guard(observation["seconds"]).record(observation, range_test, model, optimizer, batches, *arguments)
         after = {
             "weights": state_vector(model, optimizer),
             "lrs": [g["lr"] for g in optimizer.param_groups],
@@ -54,6 +53,20 @@ def observe_range_test(range_test, payload: dict) -> dict:
         }
     observation["states"] = [wire.encode({"used": used[:100_000], "before": before, "after": after})]
     return observation
+
+
+@contextlib.contextmanager
+def optimizer_steps():
+    """The rates of every optimizer step taken inside the block, one list of the groups' rates per step, whichever
+    optimizer took it: a test may run on deep copies of the model and optimizer it is given, and a copy carries none
+    of the given optimizer's hooks (issue 23, R23i W1). What an answer could fake this way it could before, stepping
+    the given optimizer at rates it did not train with; the losses' cell compares the training itself."""
+    used = []
+    hook = register_optimizer_step_pre_hook(lambda opt, args, kwargs: used.append([g["lr"] for g in opt.param_groups]))
+    try:
+        yield used
+    finally:  # a global hook: never left behind in the kernel, whatever the answer raised
+        hook.remove()
 
 
 def _observe_range(
@@ -217,7 +230,11 @@ def check_range_rates(range_test, **config) -> None:
     start, end, steps = payload["start_lr"], payload["end_lr"], payload["num_steps"]
     used = state.get("used", [])
     which = "the first group's lr" if payload["head_ratio"] else "lr"
-    expect(len(used) >= 2, f"{call}: the optimizer was stepped {len(used)} times; a range test steps it every step")
+    expect(
+        len(used) >= 2,
+        f"{call}: optimizers were stepped {len(used)} times in all; a range test steps one (the given optimizer, or "
+        "a deep copy of it run on a copy of the model) at every step",
+    )
     for step, value in enumerate(used):
         want = start * (end / start) ** (step / (steps - 1))
         expect(
