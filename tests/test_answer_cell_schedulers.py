@@ -336,7 +336,7 @@ def test_a_replay_before_the_answer_in_the_saved_answer_cell_fails_though_the_an
     assert f"The answer cell of {variable} saved in {name} uses PyTorch's schedulers" in said[0], said[0]
     save_answer_cell(name, variable, "%matplotlib inline\n" + catalogue.REPLAY + catalogue.ANSWER)  # R23h W1
     assert len(failures(run, tests)) == len(tests)  # a magic line, run as Python by the grader, hides nothing
-    save_answer_cell(name, variable, catalogue.ANSWER + catalogue.REPLAY)  # after the answer: graded whole
+    assert run(catalogue.ANSWER + catalogue.REPLAY) is None  # after the answer, run and saved: graded whole
     assert failures(run, tests) == []
 
 

@@ -104,7 +104,10 @@ def test_a_data_answer_cell_under_a_cell_magic_fails_in_the_kernel(tmp_path, mon
     run = learners_run(shell, tmp_path / "adaptive_schedules.ipynb")
     try:
         run("%%time\n" + body)
-        with pytest.raises(checking.CheckFailed, match="defines diagnosed_loops uses an IPython magic.*Remove"):
+        with pytest.raises(
+            checking.CheckFailed,
+            match="diagnosed_loops saved in adaptive_schedules.ipynb uses an IPython magic.*Remove",
+        ):
             check_diagnosis_form(shell.user_ns["diagnosed_loops"])
         run(body)  # the same answer without the magic
         check_diagnosis_form(shell.user_ns["diagnosed_loops"])
@@ -131,7 +134,9 @@ def test_a_data_answer_that_reads_a_line_magics_value_fails_in_the_kernel(tmp_pa
     try:
         run(cell)
         assert shell.user_ns["inferred_step_lr"]["gamma"] == 0.7
-        with pytest.raises(checking.CheckFailed, match="defines inferred_step_lr uses an IPython magic"):
+        with pytest.raises(
+            checking.CheckFailed, match="inferred_step_lr saved in ordered_schedules.ipynb uses an IPython magic"
+        ):
             check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")
         run(cell.replace("%time ", ""))
         check_step_reading(shell.user_ns["inferred_step_lr"], "gamma", 0.7, "")

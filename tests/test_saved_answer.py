@@ -15,11 +15,11 @@ import pytest
 import torch.optim.lr_scheduler
 
 from lrcourse.checking import CheckFailed, saved_answer
-from lrcourse.checking.answer_cell_schedulers import schedulers_named
+from lrcourse.checking.answer_cell_schedulers import schedulers_named, unfollowed
 from lrcourse.checking.self_contained import names_read_not_bound, names_used_but_not_defined
 
 from catalogue import plateau_reading, step_lr_reading
-from support.saved_cells import failures, start_reading_kernel
+from support.saved_cells import failures, save_answer_cell, start_reading_kernel
 
 LOOPS_ANSWER = 'diagnosed_loops = {"A": "training loss", "B": "one epoch late", "C": "accuracy", "D": "correct"}\n'
 READINGS = {  # the answer's name: (its chapter, its notebook, a right answer cell)
@@ -76,7 +76,10 @@ def test_a_scratch_name_in_the_saved_answer_cell_fails_though_the_answer_was_ret
     assert run(answer, new_cell=True) is None  # retyped below
     said = failures(run, tests)
     assert len(said) == len(tests), said
-    assert f"The answer cell of {variable} saved in {notebook} uses scratch_answer, which that cell" in said[0]
+    assert (
+        f"The answer cell of {variable} saved in {notebook} uses scratch_answer, which neither that cell nor an answer cell"
+        in said[0]
+    )
     assert "save the notebook" in said[0]
     assert run(answer) is None  # written in the answer cell and saved: graded whole
     assert failures(run, tests) == []
@@ -93,7 +96,7 @@ def test_the_stub_saved_and_the_answer_in_a_new_cell_below_fails_saying_to_save(
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert f"The answer cell of {variable} saved in {notebook} does not assign {variable}" in said[0]
-    assert "or not yet saved, it scores 0" in said[0] and "save the notebook" in said[0]
+    assert "or not yet saved, is not graded" in said[0] and "save the notebook" in said[0]
     assert run(answer) is None
     assert failures(run, tests) == []
 
@@ -175,6 +178,7 @@ def test_one_reading_of_the_names_a_cell_takes_from_outside_it():
         'getattr(globals()["lr_" + "scheduler"], "Step" + "LR")(make_optimizer(0.4), 5)\n',
         'exec("lr_" + "scheduler.StepLR(make_optimizer(0.4), 5)")\n',
         "def fill():\n    global S\n    S = 5\nfill()\n",
+        'getattr(getattr(torch.optim, "lr_" + "scheduler"), "Step" + "LR")(make_optimizer(0.4), 5)\n',  # R23j M3
     ],
 )
 def test_code_the_check_cannot_follow_before_the_answer_earns_a_note_not_a_silent_pass(kernel, capsys, before):
@@ -201,3 +205,87 @@ def test_a_saved_cell_that_does_not_compile_fails_with_that_reason_not_a_crash()
     for text in ("inferred_step_lr = {\n", "inferred_step_lr = " + "-" * 200_000 + "1\n"):
         with pytest.raises(CheckFailed, match="saved in nb.ipynb does not run: (SyntaxError|MemoryError)"):
             saved_answer.expect_binds(saved_answer.SavedCell("nb.ipynb", text), "inferred_step_lr")
+
+
+@pytest.mark.parametrize("variable", READINGS)
+@pytest.mark.parametrize("saved", ["draft", "string"])
+def test_the_saved_answer_cell_must_be_the_cell_that_last_assigned_the_answer(kernel, variable, saved):
+    """R23j M1: a draft saved in the answer cell and the answer run in a cell below it, or a string saved there and
+    the cell then edited to the answer and run, not saved: every visible cell passed, judging the kernel's value, and
+    the grader, which runs the saved cell, gave 0 (or 1 of 3). The saved cell is compared with the one that ran."""
+    _, notebook, answer = READINGS[variable]
+    run, tests = kernel(variable)
+    text = f"{variable} = {{}}\n" if saved == "draft" else f"{variable} = '5, 0.7, 0.25'\n"  # the report's
+    assert run(text) is None  # typed in the answer cell, run and saved
+    assert run(answer, new_cell=True) is None  # the answer run below it, or typed over it and not saved
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"The answer cell of {variable} saved in {notebook} is not the cell that last assigned {variable}" in said[0]
+    assert "Run the answer cell, then save the notebook" in said[0]
+    assert run(answer) is None  # run in the answer cell and saved
+    assert failures(run, tests) == []
+
+
+def test_a_saved_answer_cell_that_raised_and_the_answer_run_below_fails(kernel):
+    """R23j M1 (b): `{"step_size": logged_rates.index(0.3), ...}` saved, which raised ValueError when run, and the
+    right answer in a cell below: every visible cell passed, and the grade was 0 of 3."""
+    _, notebook, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(answer.replace('"step_size": 5', '"step_size": logged_rates.index(0.3)')) is not None  # saved
+    assert run(answer, new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"saved in {notebook} is not the cell that last assigned inferred_step_lr" in said[0]
+
+
+def test_the_checks_count_what_the_answer_cells_above_bind_as_the_grader_does(kernel):
+    """R23j M2: the grader runs every answer cell of the notebook in order, in one process (grading.autograde.remote),
+    so both answers written in (a)'s answer cell, (b)'s left as released, scored 4 of 4, and so did (b)'s cell reading
+    a name (a)'s binds; the visible cells said "scores 0". A name only a later answer cell binds is still missing."""
+    _, notebook, answer = READINGS["inferred_plateau_arguments"]
+    run, tests = kernel("diagnosed_loops")
+    both = answer + LOOPS_ANSWER
+    save_answer_cell(notebook, "inferred_plateau_arguments", both)
+    assert run(both, new_cell=True) is None
+    assert failures(run, tests) == []
+    order = 'loop_order = ["training loss", "one epoch late", "accuracy", "correct"]\n'
+    save_answer_cell(notebook, "inferred_plateau_arguments", answer + order)
+    assert run(answer + order, new_cell=True) is None
+    assert run('diagnosed_loops = dict(zip("ABCD", loop_order))\n') is None  # (b)'s answer cell, saved
+    assert failures(run, tests) == []
+    save_answer_cell(notebook, "inferred_plateau_arguments", answer)  # loop_order in no answer cell above
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert "The cell that last assigned diagnosed_loops uses loop_order, which that cell does not define" in said[0]
+
+
+def test_a_saved_cell_that_binds_the_answer_unseen_is_not_said_to_score_0():
+    """R23j N1: `globals()["inferred_step_lr"] = {...}` was graded 3 of 3 and told "it scores 0": the check reads the
+    text, and says only that."""
+    cell = saved_answer.SavedCell("nb.ipynb", 'globals()["inferred_step_lr"] = {"step_size": 5}\n')
+    with pytest.raises(
+        CheckFailed, match="does not assign inferred_step_lr by name .this check reads the cell's text"
+    ) as failed:
+        saved_answer.expect_binds(cell, "inferred_step_lr")
+    assert "scores 0" not in str(failed.value)
+
+
+def test_getattr_with_a_computed_name_is_unfollowed_and_with_a_constant_one_is_read():
+    """R23j M3: `getattr(getattr(torch.optim, "lr_" + "scheduler"), "Step" + "LR")(...)` before the answer passed with no
+    note and was graded 0. A constant name is read as the attribute it names."""
+    assert unfollowed('S = getattr(torch.optim, "lr_" + "scheduler")\nx = 1\n', "x") == ["getattr"]
+    assert unfollowed('S = getattr(torch.optim, "lr_scheduler")\nx = 1\n', "x") == []
+    assert schedulers_named('S = getattr(torch.optim, "lr_scheduler")\nx = 1\n', "x", {}) == ["lr_scheduler"]
+
+
+@pytest.mark.parametrize("variable", READINGS)
+def test_a_check_reads_the_saved_notebook_once(kernel, monkeypatch, variable):
+    """R23j N3: each visible test cell read and parsed the saved notebook four times (9 s for a 45 MB notebook)."""
+    _, _, answer = READINGS[variable]
+    run, tests = kernel(variable)
+    assert run(answer) is None
+    reads = []
+    real = saved_answer.read_notebook
+    monkeypatch.setattr(saved_answer, "read_notebook", lambda path: reads.append(path) or real(path))
+    assert failures(run, tests[:1]) == []
+    assert len(reads) == 1, reads

@@ -60,8 +60,9 @@ SCHEDULER_NAMES = frozenset(
 # scheduler with the cell's factory, read where the cell writes it.
 SCHEDULER_HELPERS = {"lrcourse.schedules": ("plateau_run",)}
 # What a reading of the cell's text cannot follow: code run from a string, names set or read through a namespace (a
-# `global` a function sets is the other way, R23g). Before the answer they earn a note, not a failure: an honest cell
-# may use them, and the check cannot tell what they run.
+# `global` a function sets is the other way, R23g), an attribute named by a computed string (`getattr(m, "Step" +
+# "LR")`, R23j M3; `getattr(m, "StepLR")` is read as `m.StepLR`). Before the answer they earn a note, not a failure: an
+# honest cell may use them, and the check cannot tell what they run.
 UNFOLLOWED = frozenset({"exec", "eval", "compile", "globals", "locals", "vars", "setattr", "__import__"})
 
 
@@ -136,25 +137,41 @@ def schedulers_named(source: str, variable: str, namespace: dict) -> list[str]:
     for node in run_before_the_answer(tree, variable):
         if isinstance(node, ast.Attribute) and node.attr in names:
             found.add(node.attr)
+        elif _attribute_named(node) in names:  # getattr(torch.optim, "lr_scheduler")
+            found.add(_attribute_named(node))
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             if node.id in names or (node.id in kernel and _is_scheduler(namespace.get(node.id))):
                 found.add(node.id)
     return sorted(found)
 
 
+def _attribute_named(node: ast.AST) -> str | None:
+    """The constant name a `getattr(object, "name", ...)` call reads; None for any other node, or a computed name."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"):
+        return None
+    name = node.args[1] if len(node.args) > 1 else None
+    return name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
+
+
 def unfollowed(source: str, variable: str) -> list[str]:
     """What the code run before `source` binds `variable` uses that this reading cannot follow: the builtins of
-    UNFOLLOWED by name, and `global` (a function setting the kernel's names)."""
+    UNFOLLOWED by name, `global` (a function setting the kernel's names) and `getattr` with a computed name."""
     try:
         run = run_before_the_answer(ast.parse(source), variable)
     except SyntaxError:
         return []
     names = {node.id for node in run if isinstance(node, ast.Name) and node.id in UNFOLLOWED}
-    return sorted(names | {"global" for node in run if isinstance(node, ast.Global)})
+    computed = {
+        "getattr"
+        for node in run
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "getattr" and _attribute_named(node) is None
+    }
+    return sorted(names | computed | {"global" for node in run if isinstance(node, ast.Global)})
 
 
-def expect_no_scheduler_in_answer_cell(variable: str) -> None:
-    """Fail, in the notebook, if the cell that last assigned `variable` uses PyTorch's schedulers before it does."""
+def expect_no_scheduler_in_answer_cell(variable: str, notebooks=None) -> None:
+    """Fail, in the notebook, if the cell that last assigned `variable` uses PyTorch's schedulers before it does, or
+    the saved cell does (`notebooks`: `saved_answer.saved_notebooks()`, read there if None)."""
     source = assigning_cell(variable)
     used = schedulers_named(source, variable, _namespace()) if source is not None else []
     expect(
@@ -164,19 +181,19 @@ def expect_no_scheduler_in_answer_cell(variable: str) -> None:
         f"graded, and {variable} scores 0, though it passes here. Replay the log in a separate scratch cell and "
         f"keep only the values of {variable} in the answer cell.",
     )
-    expect_no_scheduler_in_saved_answer_cell(variable)
+    expect_no_scheduler_in_saved_answer_cell(variable, notebooks)
 
 
-def expect_no_scheduler_in_saved_answer_cell(variable: str) -> None:
+def expect_no_scheduler_in_saved_answer_cell(variable: str, notebooks=None) -> None:
     """Fail, in the notebook, if the saved answer cell of `variable` uses PyTorch's schedulers before it binds it, or
     cannot be read (`saved_answer`). Only in a kernel (the learner's, and the grading kernel, whose verdicts are
     withheld): never in the trusted verdicts' process, which decides the grade from what the answer's process does
     (R23h M2)."""
-    for cell in saved_answer_cells(variable):
+    for cell in saved_answer_cells(variable, notebooks):
         used = schedulers_named(cell.source, variable, _namespace())
         expect(
             not used,
-            f"The answer cell of {variable} saved in {cell.notebook} uses PyTorch's schedulers ({', '.join(used)}) "
+            f"{cell.named(variable)} uses PyTorch's schedulers ({', '.join(used)}) "
             f"before it binds {variable}. That cell is the one graded, without torch.optim.lr_scheduler: the scheduler "
             f"stops it with an error and {variable} scores 0, though a cell run since passes here. Move the replay to "
             f"a separate scratch cell, keep only the values of {variable} in the answer cell, and save the notebook "

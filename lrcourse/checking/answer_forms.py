@@ -94,12 +94,13 @@ def is_count(value, least: int) -> bool:
     return whole and sent >= least
 
 
-def expect_form(answer, variable: str, forms: dict, name: str | None = None) -> dict:
+def expect_form(answer, variable: str, forms: dict, name: str | None = None, notebooks=None) -> dict:
     """`answer` (the student's `variable`), as the grader reads it (`as_sent`, once), is a dict holding `name` (every
     key of `forms` when None), each in the form its `forms[key] = (test, words)` says; that dict is returned, for the
     checks that judge its values next. In the notebook, first: the cell that assigned `variable` stands on its own
-    (`expect_data_self_contained`), as the grader runs it."""
-    expect_data_self_contained(variable)
+    (`expect_data_self_contained`, from `notebooks`: `saved_answer.saved_notebooks()`, read there if None), as the
+    grader runs it."""
+    expect_data_self_contained(variable, notebooks)
     answer = as_sent(answer, variable)
     names = tuple(forms) if name is None else (name,)
     missing = [key for key in names if not isinstance(answer, dict) or key not in answer]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from lrcourse.checking.answer_cell_schedulers import expect_no_scheduler_in_answer_cell
 from lrcourse.checking.answer_forms import COUNT_FORMS, NUMBER_FORMS, as_sent, expect_form, is_count, is_number, shown
 from lrcourse.checking.expect import close, expect
+from lrcourse.checking.saved_answer import saved_in_kernel
 from lrcourse.checking.self_contained import expect_data_self_contained
 
 ARGUMENTS = ("factor", "patience", "cooldown", "threshold_mode", "threshold_range")
@@ -41,8 +42,9 @@ def check_reading_form(arguments, name: str | None = None) -> dict:
     ReduceLROnPlateau accepts; each cell checks only its own key, so one slip costs one point. In the notebook, first:
     its cell runs no PyTorch scheduler before binding the answer: the grade has none (a replay belongs in a scratch
     cell, or after the answer)."""
-    expect_no_scheduler_in_answer_cell("inferred_plateau_arguments")
-    return expect_form(arguments, "inferred_plateau_arguments", _FORMS, name)  # as the grader reads it
+    notebooks = saved_in_kernel()  # the saved notebook, read once for every check below (R23j N3)
+    expect_no_scheduler_in_answer_cell("inferred_plateau_arguments", notebooks)
+    return expect_form(arguments, "inferred_plateau_arguments", _FORMS, name, notebooks)  # as the grader reads it
 
 
 def check_argument(arguments, name: str, expected, why: str) -> None:
@@ -65,8 +67,9 @@ def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> dict:
     """One loop named for each log, from LOOP_NAMES, each loop once, as the grader reads the answer (`as_sent`: a str
     subclass equal to everything is its plain text there); that answer is returned. In the notebook, first: its cell
     runs no PyTorch scheduler before binding the answer (a replay of the four loops belongs in a scratch cell)."""
-    expect_no_scheduler_in_answer_cell("diagnosed_loops")  # graded without them, such a cell scores 0 (R23d W1)
-    expect_data_self_contained("diagnosed_loops")  # the grader runs its answer cell alone (R23p)
+    notebooks = saved_in_kernel()  # the saved notebook, read once for both checks (R23j N3)
+    expect_no_scheduler_in_answer_cell("diagnosed_loops", notebooks)  # graded without them, it scores 0 (R23d W1)
+    expect_data_self_contained("diagnosed_loops", notebooks)  # what the grader runs of it stands (R23p, R23j M2)
     diagnosis = as_sent(diagnosis)
     expect(
         isinstance(diagnosis, dict) and set(diagnosis) == set(logs),

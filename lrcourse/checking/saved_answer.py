@@ -1,11 +1,14 @@
 """The answer cell as the grader will see it: the cell of the notebook saved on disk, not what the kernel last ran.
 
-The grader runs the saved notebook's answer cell (nbgrader's grade_id names it) after the chapter's setup and context
-cells. The kernel's history says what ran, and that can differ: the answer retyped in a new cell below while the
-answer cell holds a replay or a scratch cell's name, or the answer cell saved as released, its stub (issue 23, R23g W1,
-R23h). So the reading exercises' visible checks read the saved cell too, through `saved_answer_cells` (the scheduler
-check, `answer_cell_schedulers`, and the self-contained check, `self_contained`); when no saved answer cell can be read,
-or the one saved does not bind the answer, they say so rather than pass.
+The grader runs the saved notebook's answer cells (nbgrader's grade_id names each) in order, in one process, after the
+chapter's setup and context cells (`grading.autograde.remote`): a name is what the last answer cell that assigns it
+gives, and that cell may use what the answer cells above it bind (R23j M2). The kernel's history says what ran, and
+that can differ: the answer retyped in a new cell below while the answer cell holds a replay, a scratch cell's name
+or a draft, the answer cell edited and run and not saved, or saved as released, its stub (issue 23, R23g W1, R23h,
+R23j M1). So the reading exercises' visible checks read the saved cell too, through `saved_answer_cells` (the scheduler
+check, `answer_cell_schedulers`, and the self-contained check, `self_contained`, which also wants it to be the cell
+that last assigned the answer in the kernel); when no saved answer cell can be read, or the one saved does not bind
+the answer, they say so rather than pass.
 
 Where it is read: the folder the kernel started in, which holds its notebook (IPython's `_dh[0]`: `%cd` moves the
 working folder, not the notebook); the kernel's own notebook alone when Jupyter names it (`__session__`, from
@@ -37,10 +40,21 @@ SAVE_AND_RERUN = "save the notebook (Ctrl+S, or File > Save Notebook) and run th
 
 @dataclass(frozen=True)
 class SavedCell:
-    """An answer cell as saved: the notebook it is in, and its text made Python as the grader's process makes it."""
+    """The answer cell, as saved, that gives the grader its value of a name: the notebook it is in, its text made Python
+    as the grader's process makes it, its grade_id, and the names the answer cells before it bind. The grader runs
+    every answer cell of the notebook in order, in one process (`grading.autograde.remote`), so the cell that gives the
+    name is the last answer cell that assigns it (another's, where its own does not), and what the cells before it bind
+    is there when it runs (R23j M2)."""
 
     notebook: str
     source: str
+    grade_id: str = ""
+    earlier: frozenset = frozenset()
+
+    def named(self, variable: str) -> str:
+        """How a message names this cell: "The answer cell of X saved in NB" (another's: which one)."""
+        other = f" (the answer cell that assigns {variable})" if self.grade_id not in ("", variable) else ""
+        return f"The answer cell of {self.grade_id or variable} saved in {self.notebook}{other}"
 
 
 def kernel_shell():
@@ -84,14 +98,16 @@ def magic_calls(source: str) -> list[ast.Call]:
     ]
 
 
-def expect_no_magic(source: str, name: str) -> None:
+def expect_no_magic(source: str, name: str, cell: str = "") -> None:
     """Fail if the answer's cell uses an IPython magic: the grader runs the cell with a shell whose every magic does
-    nothing, so `%%time` over the answer defines nothing there and `x = %time f()` binds None."""
+    nothing, so `%%time` over the answer defines nothing there and `x = %time f()` binds None. `cell` names the cell
+    (the saved one: `SavedCell.named`), else it is the one that defines `name` here."""
     expect(
         not magic_calls(source),
-        f"The cell that defines {name} uses an IPython magic (a line starting with % or %%, or !). The grader runs "
-        "the answer cell on its own, where every magic does nothing: under %%time the cell defines nothing, and "
-        "`x = %time f()` makes x None. Remove the magics from the answer cell (time it in a scratch cell).",
+        f"{cell or f'The cell that defines {name}'} uses an IPython magic (a line starting with % or %%, or !). The "
+        "grader runs the answer cells with a shell where every magic does nothing: under %%time the cell defines "
+        "nothing, and `x = %time f()` makes x None. Remove the magics from the answer cell (time it in a scratch "
+        "cell).",
     )
 
 
@@ -154,7 +170,8 @@ def _read_regular(path: str) -> bytes | None:
 
 
 def saved_notebooks() -> tuple[list[tuple[str, list]], list[str]]:
-    """(path, cells) of each notebook read (`notebook_paths`), and why each of the others could not be."""
+    """(path, cells) of each notebook read (`notebook_paths`), and why each of the others could not be. A check reads
+    them once and passes them on (R23j N3: four reads of each notebook per test cell)."""
     found, unread = [], []
     for path in notebook_paths():
         read = read_notebook(path)
@@ -165,18 +182,20 @@ def saved_notebooks() -> tuple[list[tuple[str, list]], list[str]]:
     return found, unread
 
 
-def saved_answer_cells(variable: str) -> list[SavedCell]:
-    """The answer cell named `variable` in each saved notebook read, as the grader will run it; in a kernel only ([]
-    elsewhere). Fails, in the notebook, saying so, where none can be read, or where one saved does not bind
-    `variable` or does not parse: the grade reads that cell, whatever the kernel ran since."""
+def saved_in_kernel() -> tuple[list[tuple[str, list]], list[str]]:
+    """`saved_notebooks()` in a kernel; none elsewhere (the trusted verdicts' process reads no notebook)."""
+    return saved_notebooks() if kernel_shell() is not None else ([], [])
+
+
+def saved_answer_cells(variable: str, notebooks=None) -> list[SavedCell]:
+    """The answer cell that gives `variable` in each saved notebook read (`notebooks`, from `saved_notebooks`, read
+    here if None), as the grader will run it; in a kernel only ([] elsewhere). Fails, in the notebook, saying so,
+    where none can be read, or where the one saved does not bind `variable`, does not parse or uses a magic: the grade
+    reads that cell, whatever the kernel ran since."""
     if kernel_shell() is None:
         return []
-    found, unread = saved_notebooks()
-    saved = [
-        SavedCell(os.path.basename(path), text)
-        for path, notebook_cells in found
-        for text in _answers(notebook_cells, variable)
-    ]
+    found, unread = notebooks if notebooks is not None else saved_notebooks()
+    saved = [cell for path, notebook_cells in found for cell in graded_cell(notebook_cells, variable, path)]
     why = f" ({'; '.join(unread)})" if unread else ""
     expect(
         bool(saved),
@@ -184,39 +203,46 @@ def saved_answer_cells(variable: str) -> list[SavedCell]:
         f"grader runs that cell as saved, not what this kernel ran: {SAVE_AND_RERUN}.",
     )
     for cell in saved:
-        expect_no_magic(cell.source, variable)  # the grader's every magic does nothing: refused as in the history
+        expect_no_magic(cell.source, variable, cell.named(variable))  # the grader's magics do nothing
         expect_binds(cell, variable)
     return saved
 
 
-def _answers(notebook_cells: list, variable: str) -> list[str]:
-    """The text, made Python, of each answer cell named `variable` (a cell that is no cell is skipped)."""
-    texts = []
+def graded_cell(notebook_cells: list, variable: str, path: str) -> list[SavedCell]:
+    """The saved cell that gives `variable` in a notebook that holds its answer cell ([] if none does): the last
+    answer cell that assigns it, else its own; with the names the answer cells before that one bind."""
+    answers = []
     for cell in notebook_cells:
         try:
-            if cells.is_solution(cell) and cells.grade_id(cell) == variable:
-                texts.append(as_python(cells.source(cell)))
-        except (ValueError, KeyError, TypeError, AttributeError):
+            if cells.is_answer(cell):
+                answers.append((cells.grade_id(cell), as_python(cells.source(cell))))
+        except (ValueError, KeyError, TypeError, AttributeError):  # a cell that is no cell is skipped
             continue
-    return texts
+    own = [index for index, (grade_id, _) in enumerate(answers) if grade_id == variable]
+    if not own:
+        return []
+    assigning = [index for index, (_, text) in enumerate(answers) if assigns(text, variable)]
+    index = assigning[-1] if assigning else own[0]
+    earlier = frozenset().union(*(cells.bound_names(text) for _, text in answers[:index]))
+    return [SavedCell(os.path.basename(path), answers[index][1], answers[index][0] or "", earlier)]
 
 
 def expect_binds(cell: SavedCell, variable: str) -> None:
-    """Fail if the saved answer cell does not parse, or binds no `variable` (the stub as released, say): graded, it
-    scores 0, though a cell the kernel ran since may pass here."""
+    """Fail if the saved answer cell does not parse, or binds no `variable` by name (the stub as released, say): the
+    grader then has no `variable` from it, though a cell the kernel ran since may pass here. Only the text is read:
+    `globals()["x"] = ...` binds x unseen (R23j N1), so this says what the text shows, not a score."""
     try:
         compile(cell.source, "<answer cell>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as error:  # nested past the parser's stack
         expect(
             False,
-            f"The answer cell of {variable} saved in {cell.notebook} does not run: {type(error).__name__} "
-            f"({getattr(error, 'msg', error)}). The grader runs that cell as saved: correct it there, then "
-            f"{SAVE_AND_RERUN}.",
+            f"{cell.named(variable)} does not run: {type(error).__name__} ({getattr(error, 'msg', error)}). The "
+            f"grader runs that cell as saved: correct it there, then {SAVE_AND_RERUN}.",
         )
     expect(
         assigns(cell.source, variable),
-        f"The answer cell of {variable} saved in {cell.notebook} does not assign {variable} (the cell as released only "
-        f"raises NotImplementedError). The grader runs that cell as saved, and nothing else: with {variable} in "
-        f"another cell, or not yet saved, it scores 0. Write {variable} in the answer cell (the one that said "
-        f"# YOUR CODE HERE), then {SAVE_AND_RERUN}.",
+        f"{cell.named(variable)} does not assign {variable} by name (this check reads the cell's text; the cell as "
+        f"released only raises NotImplementedError). The grader runs the answer cells as saved, not the notebook's "
+        f"other cells: {variable} written in another cell, or not yet saved, is not graded. Write {variable} in the "
+        f"answer cell (the one that said # YOUR CODE HERE), then {SAVE_AND_RERUN}.",
     )

@@ -20,11 +20,14 @@ from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
 from lrcourse.checking.saved_answer import (
+    SAVE_AND_RERUN,
     assigns,
     expect_no_magic,
+    graded_cell,
     kernel_shell,
     magic_calls,
     saved_answer_cells,
+    saved_in_kernel,
     saved_notebooks,
 )
 
@@ -68,9 +71,10 @@ def names_used_but_not_defined(source: str) -> set[str]:
     return names_read_not_bound(source) - set(dir(builtins))
 
 
-def context_names() -> set[str] | None:
-    """The names the chapter's context cells bind, from the notebook saved in the kernel's folder (`saved_answer`)."""
-    for _, notebook_cells in saved_notebooks()[0]:
+def context_names(notebooks=None) -> set[str] | None:
+    """The names the chapter's context cells bind, from the notebook saved in the kernel's folder (`notebooks`, from
+    `saved_answer.saved_notebooks`, read here if None)."""
+    for _, notebook_cells in (notebooks if notebooks is not None else saved_notebooks())[0]:
         sources = [cells.source(cell) for cell in notebook_cells if cells.is_context(cell)]
         if sources:
             return set().union(*(cells.bound_names(source) for source in sources))
@@ -133,25 +137,39 @@ def _magic_bodies(source: str, shell) -> list[str]:
     return bodies
 
 
-def expect_data_self_contained(variable: str) -> None:
+def expect_data_self_contained(variable: str, notebooks=None) -> None:
     """In the notebook: fail if the cell that last assigned the plain-data answer `variable` reads a name that
     neither it nor the chapter's context cells define before the answer is bound (R23p: `ratios[5]` from a scratch
     cell passed here and scored 0 in the grade, NameError in the answer cell run alone; after the answer, as in a
     replay through the chapter's helper, it costs nothing, R23g M1), or if a later cell changed the value that cell gave
-    (`expect_unchanged_since_its_cell`); then the same of the answer cell as saved, the one graded
-    (`expect_saved_cell_self_contained`)."""
+    (`expect_unchanged_since_its_cell`); then the same of the answer cell as saved, the one graded, and that it is the
+    cell that ran (`expect_saved_cell_self_contained`). What the answer cells before the saved one bind counts as
+    defined: the grader runs them first, in the same process (R23j M2). `notebooks`: `saved_answer.saved_notebooks()`,
+    read here if None (once per check, R23j N3)."""
+    notebooks = notebooks if notebooks is not None else saved_in_kernel()
     found = _assigning_entry(variable)
     if found is not None:
-        _expect_history_cell_self_contained(variable, *found)
-    expect_saved_cell_self_contained(variable)
+        _expect_history_cell_self_contained(variable, *found, notebooks)
+    expect_saved_cell_self_contained(variable, notebooks)
 
 
-def _expect_history_cell_self_contained(variable: str, index: int, history: list) -> None:
+def _answer_cells_before(variable: str, notebooks) -> set[str]:
+    """The names the saved answer cells before the one that gives `variable` bind, without failing (the saved
+    cell's checks come after the history's)."""
+    names = set()
+    for path, notebook_cells in notebooks[0]:
+        for cell in graded_cell(notebook_cells, variable, path):
+            names |= cell.earlier
+    return names
+
+
+def _expect_history_cell_self_contained(variable: str, index: int, history: list, notebooks) -> None:
     source = history[index]
     expect_no_magic(source, variable)
-    context = context_names()
+    context = context_names(notebooks)
     if context is None:
         return
+    context = context | _answer_cells_before(variable, notebooks)
     try:  # a magic was refused just above: every name read here is the cell's own code's
         missing = sorted(_read_before_the_answer(source, variable, names_used_but_not_defined(source) - context))
     except SyntaxError:
@@ -168,24 +186,48 @@ def _expect_history_cell_self_contained(variable: str, index: int, history: list
     expect_unchanged_since_its_cell(variable, source, later, context)
 
 
-def expect_saved_cell_self_contained(variable: str) -> None:
+def expect_saved_cell_self_contained(variable: str, notebooks=None) -> None:
     """Fail if the saved answer cell of `variable` (`saved_answer`: the cell graded) reads, before it binds `variable`,
-    a name that neither it nor the chapter's context cells define (R23h: a scratch cell's name in the saved answer
-    cell, the answer retyped in a cell below it, passed here and scored 0), or cannot be read. `get_ipython` is no
-    such name: the grader's process defines it (a magic line there does nothing)."""
-    saved = saved_answer_cells(variable)
-    context = context_names()
+    a name that neither it, the chapter's context cells nor the answer cells before it define (R23h: a scratch cell's
+    name in the saved answer cell, the answer retyped in a cell below it, passed here and scored 0), or cannot be read;
+    then if it is not the cell that last assigned `variable` in this kernel (`expect_saved_cell_ran`). `get_ipython`
+    is no such name: the grader's process defines it (a magic line there does nothing)."""
+    notebooks = notebooks if notebooks is not None else saved_in_kernel()
+    saved = saved_answer_cells(variable, notebooks)
+    context = context_names(notebooks)
     for cell in saved if context is not None else []:
-        names = names_used_but_not_defined(cell.source) - context - {"get_ipython"}
+        names = names_used_but_not_defined(cell.source) - context - cell.earlier - {"get_ipython"}
         missing = sorted(_read_before_the_answer(cell.source, variable, names))
         expect(
             not missing,
-            f"The answer cell of {variable} saved in {cell.notebook} uses {', '.join(missing)}, which that cell does "
-            f"not define, before it binds {variable}. That cell is the one graded, run on its own after the chapter's "
-            f"setup and context cells: there it stops with a NameError and {variable} scores 0, though a cell run "
-            f"since passes here. Compute {variable} inside the answer cell from what that cell and the setup define, "
-            "or write its values there; then save the notebook and run this cell again.",
+            f"{cell.named(variable)} uses {', '.join(missing)}, which neither that cell nor an answer cell above it "
+            f"defines, before it binds {variable}. The grader runs the answer cells as saved, in order, after the "
+            f"chapter's setup and context cells, and no other cell: there it stops with a NameError and {variable} "
+            f"scores 0, though a cell run since passes here. Compute {variable} inside the answer cell from what that "
+            "cell and the setup define, or write its values there; then save the notebook and run this cell again.",
         )
+    for cell in saved:
+        expect_saved_cell_ran(cell, variable)
+
+
+def expect_saved_cell_ran(cell, variable: str) -> None:
+    """Fail unless the saved cell that gives `variable` (`saved_answer.SavedCell`) is, as text, the cell that last
+    assigned it in this kernel (IPython's history): else the value checked here is another cell's, not the graded
+    cell's (R23j M1: a draft saved in the answer cell and the answer run in a cell below, or the answer cell edited,
+    run and not saved, passed here and scored 0)."""
+    found = _assigning_entry(variable)
+    ran = found[1][found[0]] if found is not None else None
+    expect(
+        ran is not None and _normalised(ran) == _normalised(cell.source),
+        f"{cell.named(variable)} is not the cell that last assigned {variable} in this kernel (it was edited since it "
+        f"ran, or not yet saved, or {variable} was assigned in another cell since), so what this check reads is not "
+        f"what the grader gets from that cell. Run the answer cell, then {SAVE_AND_RERUN}.",
+    )
+
+
+def _normalised(source: str) -> str:
+    """A cell's text as compared with IPython's history: no trailing spaces, no blank lines before or after."""
+    return "\n".join(line.rstrip() for line in source.splitlines()).strip("\n")
 
 
 def _read_before_the_answer(source: str, variable: str, names: set[str]) -> set[str]:

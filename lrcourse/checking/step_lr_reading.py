@@ -8,6 +8,7 @@ from __future__ import annotations
 from lrcourse.checking.answer_cell_schedulers import expect_no_scheduler_in_answer_cell
 from lrcourse.checking.answer_forms import COUNT_FORMS, NUMBER_FORMS, expect_form, is_count, is_number, shown
 from lrcourse.checking.expect import close, expect
+from lrcourse.checking.saved_answer import saved_in_kernel
 
 KEYS = ("step_size", "gamma", "hand_set_rate")
 
@@ -23,8 +24,9 @@ def check_step_reading_form(answer, name: str | None = None) -> dict:
     """The answer is a dict holding `name` (every key of KEYS when None) in the form StepLR and a rate take; each
     cell checks only its own key, so one slip costs one point. In the notebook, first: its cell runs no PyTorch
     scheduler before binding the answer: the grade has none (a replay belongs in a scratch cell, or after the answer)."""
-    expect_no_scheduler_in_answer_cell("inferred_step_lr")
-    return expect_form(answer, "inferred_step_lr", _FORMS, name)  # as the grader reads it
+    notebooks = saved_in_kernel()  # the saved notebook, read once for every check below (R23j N3)
+    expect_no_scheduler_in_answer_cell("inferred_step_lr", notebooks)
+    return expect_form(answer, "inferred_step_lr", _FORMS, name, notebooks)  # as the grader reads it
 
 
 def check_step_reading(answer, name: str, expected, why: str) -> None:
