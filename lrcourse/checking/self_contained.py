@@ -1,9 +1,10 @@
-"""The answer cell must stand on its own: the grader runs it after the chapter's context cells, and nothing else.
+"""The answer cell must stand on what the grader runs: the chapter's context cells, then the answer cells in order.
 
 In the notebook a student's answer can lean on a name some earlier exploratory cell defined, pass there,
 and fail under `lrcourse grade`. `expect_self_contained` catches that in the kernel, with the reason, for a function or
 a class (its cell is in linecache); `expect_data_self_contained` for a name bound to plain data (its cell is the
-latest input in IPython's history that assigns it, and the answer cell as saved, the one graded: `saved_answer`).
+latest input in IPython's history that assigns it, and the answer cell as saved, the one graded: `saved_answer`; for
+these, what the answer cells above the saved one bind counts, as in the grader's one process, R23j M2).
 Both refuse an answer cell that uses an IPython magic: the grader runs the cell with a `get_ipython()` whose every
 magic does nothing, so `%%time` over the answer defines nothing there.
 """
@@ -177,10 +178,9 @@ def _expect_history_cell_self_contained(variable: str, index: int, history: list
     expect(
         not missing,
         f"The cell that last assigned {variable} uses {', '.join(missing)}, which that cell does not define, before "
-        f"it binds {variable}. The "
-        "grader runs only the answer cell, on its own, after the chapter's setup and context cells (a scratch cell "
-        f"below it that assigns {variable} again is not run): compute {variable} inside the answer cell from what "
-        "that cell and the setup define, or write its values there.",
+        f"it binds {variable}. The grader runs only the answer cells, in order, after the chapter's setup and context "
+        f"cells (a scratch cell below it that assigns {variable} again is not run): compute {variable} inside the "
+        "answer cell from what that cell and the setup define, or write its values there.",
     )
     later = [entry for entry in history[index + 1 :] if isinstance(entry, str)]
     expect_unchanged_since_its_cell(variable, source, later, context)
@@ -250,8 +250,8 @@ def expect_unchanged_since_its_cell(variable: str, source: str, later: list[str]
     if variable not in namespace or variable in context:
         return
     why = (
-        f"The grader runs only the answer cell, on its own: there {variable} is what that cell alone gives. Put the "
-        f"final value of {variable} in the answer cell and run it again."
+        f"The grader runs only the answer cells, not the notebook's other cells: there {variable} is what its answer "
+        f"cell gives. Put the final value of {variable} in the answer cell and run it again."
     )
     expect(
         not reads_before_assigning(source, variable),
