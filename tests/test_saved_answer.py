@@ -289,3 +289,24 @@ def test_a_check_reads_the_saved_notebook_once(kernel, monkeypatch, variable):
     monkeypatch.setattr(saved_answer, "read_notebook", lambda path: reads.append(path) or real(path))
     assert failures(run, tests[:1]) == []
     assert len(reads) == 1, reads
+
+
+def test_an_answer_cell_whose_last_run_raised_before_the_answer_fails_every_test_cell(kernel):
+    """R23j M1 (b'): the right answer run, then its cell edited to one that raised ValueError, run and saved: the saved
+    cell is the one that last assigned the name, and every visible cell passed on the earlier cell's value (graded 0).
+    The kernel's last error names that cell's run; each failed check carries it on to the next test cell. An error
+    after the answer is whole costs the grade nothing, and passes."""
+    _, notebook, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(answer) is None
+    assert run(answer.replace('"step_size": 5', '"step_size": logged_rates.index(0.3)')) is not None  # and saved
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    for message in said:
+        assert f"The answer cell of inferred_step_lr saved in {notebook} stopped with ValueError when it last ran" in (
+            message
+        )
+    assert run(answer + "logged_rates.index(0.3)\n") is not None  # after the answer: graded whole
+    assert failures(run, tests) == []
+    assert run(answer) is None
+    assert failures(run, tests) == []

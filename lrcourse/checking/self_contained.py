@@ -17,9 +17,10 @@ import linecache
 import symtable
 
 from lrcourse import cells
+from lrcourse.checking.answer_cell_error import carry, raised_before_the_answer
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
-from lrcourse.checking.expect import expect
+from lrcourse.checking.expect import CheckFailed, expect
 from lrcourse.checking.saved_answer import (
     SAVE_AND_RERUN,
     assigns,
@@ -214,7 +215,8 @@ def expect_saved_cell_ran(cell, variable: str) -> None:
     """Fail unless the saved cell that gives `variable` (`saved_answer.SavedCell`) is, as text, the cell that last
     assigned it in this kernel (IPython's history): else the value checked here is another cell's, not the graded
     cell's (R23j M1: a draft saved in the answer cell and the answer run in a cell below, or the answer cell edited,
-    run and not saved, passed here and scored 0)."""
+    run and not saved, passed here and scored 0), or if that cell's last run stopped with an error before its answer
+    was whole (`answer_cell_error`: the value here is then an earlier cell's)."""
     found = _assigning_entry(variable)
     ran = found[1][found[0]] if found is not None else None
     expect(
@@ -223,6 +225,16 @@ def expect_saved_cell_ran(cell, variable: str) -> None:
         f"ran, or not yet saved, or {variable} was assigned in another cell since), so what this check reads is not "
         f"what the grader gets from that cell. Run the answer cell, then {SAVE_AND_RERUN}.",
     )
+    error = raised_before_the_answer(kernel_shell(), found[0], ran, variable)
+    if error is not None:
+        raise carry(
+            CheckFailed(
+                f"{cell.named(variable)} stopped with {type(error).__name__} when it last ran here, before "
+                f"{variable} was whole, so the {variable} this check reads is an earlier cell's, not what that cell "
+                f"gives. Correct the answer cell and run it without an error, then {SAVE_AND_RERUN}."
+            ),
+            error,
+        )
 
 
 def _normalised(source: str) -> str:
