@@ -223,6 +223,7 @@ class Run:
         result = checked(raw)
         if self.superseded(task, raw, result):
             return False
+        result = self.lapsed.explained(task, result)  # a result lost waiting for room: not the student's fault
         student, current = self.waiting.pop(task)
         began = time.monotonic()
         self.outcomes.append(write(self.course, writer, self.assignment, student, current, result))
