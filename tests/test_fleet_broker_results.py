@@ -192,6 +192,34 @@ def test_failures_waited_on_do_not_hold_up_the_results_behind_them(url):
             client.delete(*(fleet.result_key(task) for task in tasks))
 
 
+def test_a_success_that_replaced_a_failure_waited_on_is_no_longer_watched(url):
+    """R25n N1: `Run.superseded` forgot a task's looks (`Copies.forget`) only for a failure, so a failure looked at
+    and then replaced by its copy's success stayed watched for the rest of the run: sorted after the other stored
+    results in every batch (`ready_tasks`), and kept in `Copies.seen` after it was written."""
+    import redis
+
+    from lrcourse.grading.fleet.result import Stored
+    from lrcourse.grading.fleet.stranded import Copies
+
+    waiting = {f"lrcourse-replaced-{n}": ("s", "c") for n in range(fleet_grade.BATCH + 4)}
+    first, *others = waiting
+    run = fleet_grade.Run.__new__(fleet_grade.Run)  # only what `superseded` uses
+    run.copies = Copies("lrcourse-test-replaced")
+    with redis.Redis.from_url(url) as client:
+        run.client = client
+        try:
+            assert run.copies.alive(client, first, b"a failure", now=0.0) is None  # its first sight: waited on
+            assert run.copies.watched() == {first}
+            for task in waiting:  # the copy's success replaced it; the others' results are stored behind it
+                client.set(fleet.result_key(task), b"a success")
+            assert run.superseded(first, b"a success", Stored("SUCCESS", document={})) is False
+            assert run.copies.watched() == set() and run.copies.signs == {}
+            ready = fleet_ready.ready_tasks(client, waiting, fleet_grade.BATCH, run.copies.watched())
+            assert ready == [first, *others[: fleet_grade.BATCH - 1]], ready  # the longest waiting first again
+        finally:
+            client.delete(*(fleet.result_key(task) for task in waiting))
+
+
 def test_a_gradebook_that_refuses_a_write_ends_the_run_at_once_and_a_rerun_writes_the_results_kept(
     url, tmp_path, monkeypatch
 ):

@@ -244,8 +244,10 @@ class Run:
         task is dropped, only if still the same bytes (a Lua compare-and-delete): that copy's success may have replaced
         it meanwhile (`fleet_deliveries.result_wanted`); the copy's own result is then waited for, and a copy lost
         with its worker is sent again by `fleet_watch.Lost`. With no copy alive the failure is written, however many
-        copies were sent, by this run or an interrupted one."""
+        copies were sent, by this run or an interrupted one. A success (or a refused result) that replaced a failure
+        looked at is written, that failure's looks forgotten: still watched, it went last in every batch (R25n N1)."""
         if result.status in ("SUCCESS", "REFUSED"):
+            self.copies.forget(task)
             return False
         alive = self.copies.alive(self.client, task, raw)
         if alive is None:
