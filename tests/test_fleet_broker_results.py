@@ -16,7 +16,7 @@ import pytest
 
 from lrcourse.grading import intake
 from lrcourse.grading.autograde.grade import create_gradebook_tables
-from lrcourse.grading.fleet import broker as fleet, grade as fleet_grade, parcel
+from lrcourse.grading.fleet import broker as fleet, grade as fleet_grade, parcel, ready as fleet_ready
 from lrcourse.grading.outcomes import Outcome
 
 import catalogue
@@ -129,7 +129,7 @@ def test_sending_and_collecting_are_interleaved_and_a_poll_reads_a_bounded_batch
     command's memory is bounded by one batch whatever the class's size (Celery's get_many read every ready one)."""
     students = list(PLANTED) * 8  # 40 tasks: the same submission under 8 courses' ids would be 8 tasks
     events = []
-    real_send, real_ready = fleet_grade.send, fleet_grade.ready_tasks
+    real_send, real_ready = fleet_grade.send, fleet_ready.ready_tasks
 
     def slow_send(app, client, task, *args, **kwargs):
         time.sleep(0.05)  # 40 tasks take 2 s to send: several polls
@@ -166,8 +166,8 @@ def test_ready_tasks_reads_existence_only_and_the_longest_waiting_first(url):
     with redis.Redis.from_url(url) as client:
         for n in (3, 700, 1100, 1199):
             client.set(fleet.result_key(f"lrcourse-ready-{n}"), b"x" * 100)
-        assert fleet_grade.ready_tasks(client, waiting, batch=2) == ["lrcourse-ready-3", "lrcourse-ready-700"]
-        assert len(fleet_grade.ready_tasks(client, waiting, batch=16)) == 4
+        assert fleet_ready.ready_tasks(client, waiting, batch=2) == ["lrcourse-ready-3", "lrcourse-ready-700"]
+        assert len(fleet_ready.ready_tasks(client, waiting, batch=16)) == 4
 
 
 def test_failures_waited_on_do_not_hold_up_the_results_behind_them(url):
@@ -184,12 +184,40 @@ def test_failures_waited_on_do_not_hold_up_the_results_behind_them(url):
         try:
             for task in [*watched, tasks[-1]]:  # and one result stored behind them; tasks[-2] has none yet
                 client.set(fleet.result_key(task), b"x" * 100)
-            ready = fleet_grade.ready_tasks(client, waiting, fleet_grade.BATCH, watched)
+            ready = fleet_ready.ready_tasks(client, waiting, fleet_grade.BATCH, watched)
             assert ready[0] == tasks[-1], "a result behind the failures waited on is not read"
             assert ready[1:] == tasks[: fleet_grade.BATCH - 1]  # the rest of the batch: the oldest failures
-            assert fleet_grade.ready_tasks(client, waiting, 1, watched) == [tasks[-1]]
+            assert fleet_ready.ready_tasks(client, waiting, 1, watched) == [tasks[-1]]
         finally:
             client.delete(*(fleet.result_key(task) for task in tasks))
+
+
+def test_a_success_that_replaced_a_failure_waited_on_is_no_longer_watched(url):
+    """R25n N1: `Run.superseded` forgot a task's looks (`Copies.forget`) only for a failure, so a failure looked at
+    and then replaced by its copy's success stayed watched for the rest of the run: sorted after the other stored
+    results in every batch (`ready_tasks`), and kept in `Copies.seen` after it was written."""
+    import redis
+
+    from lrcourse.grading.fleet.result import Stored
+    from lrcourse.grading.fleet.stranded import Copies
+
+    waiting = {f"lrcourse-replaced-{n}": ("s", "c") for n in range(fleet_grade.BATCH + 4)}
+    first, *others = waiting
+    run = fleet_grade.Run.__new__(fleet_grade.Run)  # only what `superseded` uses
+    run.copies = Copies("lrcourse-test-replaced")
+    with redis.Redis.from_url(url) as client:
+        run.client = client
+        try:
+            assert run.copies.alive(client, first, b"a failure", now=0.0) is None  # its first sight: waited on
+            assert run.copies.watched() == {first}
+            for task in waiting:  # the copy's success replaced it; the others' results are stored behind it
+                client.set(fleet.result_key(task), b"a success")
+            assert run.superseded(first, b"a success", Stored("SUCCESS", document={})) is False
+            assert run.copies.watched() == set() and run.copies.signs == {}
+            ready = fleet_ready.ready_tasks(client, waiting, fleet_grade.BATCH, run.copies.watched())
+            assert ready == [first, *others[: fleet_grade.BATCH - 1]], ready  # the longest waiting first again
+        finally:
+            client.delete(*(fleet.result_key(task) for task in waiting))
 
 
 def test_a_gradebook_that_refuses_a_write_ends_the_run_at_once_and_a_rerun_writes_the_results_kept(

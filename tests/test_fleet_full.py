@@ -264,3 +264,61 @@ def test_the_messages_of_a_wait_for_room_say_that_celery_s_hard_time_limit_count
         assert "a rerun" in text and "grades her again" in text, text
     logged = full_wait_message("the result x (its task kept by this worker)", 5.0)
     assert "count against Celery's hard time limit" in logged and "its student fails" in logged, logged
+
+
+def test_a_result_lost_waiting_for_room_past_the_hard_limit_is_not_blamed_on_the_student(tmp_path):
+    """R25n M1: a result that waited for room in its worker (Redis with room for small writes, not for a 1.3 MB
+    result) past Celery's hard time limit is lost, and the worker's main process stores TimeLimitExceeded. Her outcome
+    said "held on this student past the queue's hard time limit ... not tried again": her submission blamed, no rerun
+    asked for. The enqueuer saw the wait (`Lapsed.waited`), so her outcome now says the broker's part and the rerun,
+    which grades her."""
+    from lrcourse.grading.fleet import full as fleet_full
+
+    from support.held_fleet import quick_enqueue, started_worker, stopped, time_limited, worker_script
+
+    course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-2-a"])
+    log, errors = tmp_path / "worker.log", tmp_path / "enqueuer.err"
+    with redis_server() as url, redis.Redis.from_url(url) as client:
+        worker = started_worker(time_limited(worker_script(pad=1_200_000), 10), url, "one@test", log)
+        run = None
+        try:
+            assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
+            run = quick_enqueue(url, course, errors)
+            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+            used = int(client.info("memory")["used_memory"])
+            client.config_set("maxmemory-policy", "noeviction")
+            client.config_set("maxmemory", used + fleet_full.ROOM_MARGIN + (500 << 10))  # the result: no room
+            try:
+                assert wait_for(lambda: "waits in its worker for room" in errors.read_text(), 60), errors.read_text()
+                assert wait_for(lambda: "Hard time limit (10s) exceeded" in log.read_text(), 60), log.read_text()
+            finally:
+                client.config_set("maxmemory", 0)
+            out, _ = run.communicate(timeout=120)
+            [(status, reason)] = outcomes(out).values()
+            assert status == "failed" and "waited for room in the full broker" in reason, reason
+            assert "hard time limit (10 s" in reason and "not her submission's fault" in reason, reason
+            assert "run `lrcourse grade` again" in reason and "not tried again" not in reason, reason
+            run = quick_enqueue(url, course, tmp_path / "rerun.err")
+            out, _ = run.communicate(timeout=120)
+        finally:
+            stopped(run, worker)
+        assert outcomes(out) == {"sleep-2-a": ["graded", ""]}, out
+        assert graded_lines(log) == ["stub graded sleep-2-a by one@test"] * 2
+
+
+def test_only_a_hard_limit_after_a_wait_for_room_is_said_to_be_the_broker_s():
+    """`Lapsed.explained`: a task not seen waiting keeps the stored failure's text; a task seen waiting that then
+    succeeds, or failed otherwise, keeps its result."""
+    from lrcourse.grading.fleet.lapsed import Lapsed
+    from lrcourse.grading.fleet.result import Stored, read
+
+    limit = read({"status": "FAILURE", "result": {"exc_type": "TimeLimitExceeded", "exc_message": [840.0]}})
+    other = read({"status": "FAILURE", "result": {"exc_type": "MemoryError", "exc_message": ["x"]}})
+    assert limit.limit == 840.0 and "held on this student" in limit.reason and other.limit is None
+    watch = Lapsed("", {}, stub_fleet.Bar(), limits=(840.0, 1020.0))
+    watch.waited.add("seen")
+    assert watch.explained("unseen", limit) == limit and watch.explained("seen", other) == other
+    assert watch.explained("seen", Stored("SUCCESS", document={})).status == "SUCCESS"
+    said = watch.explained("seen", limit)
+    assert said.status == "FAILURE" and said.limit == 840.0, said
+    assert "waited for room in the full broker" in said.reason and "hard time limit (840 s" in said.reason, said

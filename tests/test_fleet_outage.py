@@ -16,8 +16,9 @@ import redis
 from kombu.exceptions import OperationalError
 
 from lrcourse.grading.fleet import broker as fleet
-from lrcourse.grading.fleet.grade import Run, ready_tasks, sending_backend
+from lrcourse.grading.fleet.grade import BATCH, Run, sending_backend
 from lrcourse.grading.fleet.outage import Outage, unreachable
+from lrcourse.grading.fleet.ready import ready_tasks
 from lrcourse.grading.fleet.stranded import Copies, lost_tasks
 
 import catalogue
@@ -151,7 +152,7 @@ def test_a_result_lost_by_a_restart_after_it_was_seen_ready_leaves_its_task_wait
         run.waiting, run.outcomes, run.written = {task: ("rs-student", "f")}, [], []
         client.set(fleet.sent_key(task), 1)
         client.set(fleet.result_key(task), success)
-        assert ready_tasks(client, run.waiting) == [task]
+        assert ready_tasks(client, run.waiting, BATCH) == [task]
         restart()
         assert run.write(writer=None, task=task) is False
         assert run.waiting == {task: ("rs-student", "f")} and run.outcomes == [] and run.written == []

@@ -132,7 +132,7 @@ class Recorded:
 def test_a_written_task_is_marked_done_before_its_result_is_dropped(url):
     """R25m N1: `forget` deleted the result and the task's keys, then set its done mark: a stale copy between the two
     found neither and graded, or stored a result never collected. Now the mark comes first."""
-    from lrcourse.grading.fleet.grade import forget
+    from lrcourse.grading.fleet.ready import forget
 
     with redis.Redis.from_url(url) as real:
         client, tasks = Recorded(real), ["fg-task"]

@@ -393,6 +393,6 @@ def sent_key(task: str) -> str:
 
 
 def done_key(task: str) -> str:
-    """Set by the enqueuing command once it wrote the task's result (`fleet_grade.forget`): a copy of the task still
+    """Set by the enqueuing command once it wrote the task's result (`fleet_ready.forget`): a copy of the task still
     held somewhere is then dropped by the worker that takes it, and its result, if graded meanwhile, is not written."""
     return f"lrcourse:done:{task}"

@@ -38,10 +38,11 @@ from lrcourse.grading import intake
 from lrcourse.grading.autograde.grade import create_gradebook_tables, finish
 from lrcourse.grading.autograde.watchdog import CtrlC
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path
-from lrcourse.grading.fleet import broker as fleet, parcel, result as fleet_result
+from lrcourse.grading.fleet import broker as fleet, parcel
 from lrcourse.grading.fleet.lapsed import Lapsed
-from lrcourse.grading.fleet.lease import hard_time_limit, taken_key
+from lrcourse.grading.fleet.lease import hard_time_limit
 from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS, Outage, unreachable
+from lrcourse.grading.fleet.ready import checked, forget, ready_tasks, stored
 from lrcourse.grading.fleet.refusal import replica
 from lrcourse.grading.fleet.result import Stored
 from lrcourse.grading.fleet.stranded import Copies
@@ -51,8 +52,7 @@ from lrcourse.grading.outcomes import Outcome, RunOutcomes
 
 POLL_SECONDS = 0.5
 HINT_SECONDS = 120.0  # no task started for this long: say why that may be
-BATCH = 16  # results read per poll at most, and tasks sent between two polls (`collect`)
-EXISTS_CHUNK = 512  # tasks asked about in one pipelined round trip (`ready_tasks`)
+BATCH = 16  # results read per poll at most (`fleet_ready.ready_tasks`), and tasks sent between two polls (`collect`)
 # the key deleted only if it still holds ARGV[1] (`Run.superseded`): one step in Redis, no write between read and delete
 DELETE_IF_SAME = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 ENVELOPE = 16 << 10  # a task's message beside its parcel, at most (measured: headers, properties 1.8 kB)
@@ -223,6 +223,7 @@ class Run:
         result = checked(raw)
         if self.superseded(task, raw, result):
             return False
+        result = self.lapsed.explained(task, result)  # a result lost waiting for room: not the student's fault
         student, current = self.waiting.pop(task)
         began = time.monotonic()
         self.outcomes.append(write(self.course, writer, self.assignment, student, current, result))
@@ -243,8 +244,10 @@ class Run:
         task is dropped, only if still the same bytes (a Lua compare-and-delete): that copy's success may have replaced
         it meanwhile (`fleet_deliveries.result_wanted`); the copy's own result is then waited for, and a copy lost
         with its worker is sent again by `fleet_watch.Lost`. With no copy alive the failure is written, however many
-        copies were sent, by this run or an interrupted one."""
+        copies were sent, by this run or an interrupted one. A success (or a refused result) that replaced a failure
+        looked at is written, that failure's looks forgotten: still watched, it went last in every batch (R25n N1)."""
         if result.status in ("SUCCESS", "REFUSED"):
+            self.copies.forget(task)
             return False
         alive = self.copies.alive(self.client, task, raw)
         if alive is None:
@@ -292,44 +295,6 @@ def sending_backend() -> type:
             pass
 
     return SendingBackend
-
-
-def ready_tasks(client, waiting: dict, batch: int = BATCH, watched: set[str] = frozenset()) -> list[str]:
-    """At most `batch` of the waiting tasks whose result is stored, the longest waiting first, the `watched` ones (a
-    failure waited on, `Run.superseded`) after the others: BATCH of them, the longest waiting, filled every batch, and
-    the results behind waited up to `fleet_stranded.ALIVE_SECONDS` (R25l N1). Only existence is asked here; each
-    result is read whole just before it is written (`stored`): the command's memory holds one result at a time
-    (Celery's get_many read and decoded every ready result at once: 300 results of 1.2 MB grew it by 692 MB)."""
-    found = stored_among(client, [task for task in waiting if task not in watched], batch)
-    return found + stored_among(client, [task for task in waiting if task in watched], batch - len(found))
-
-
-def stored_among(client, tasks: list[str], most: int) -> list[str]:
-    """The first `most` of `tasks` whose result is stored, asked EXISTS_CHUNK a round trip."""
-    found = []
-    for start in range(0, len(tasks), EXISTS_CHUNK):
-        if len(found) >= most:
-            break
-        chunk = tasks[start : start + EXISTS_CHUNK]
-        with client.pipeline(transaction=False) as pipe:
-            for task in chunk:
-                pipe.exists(fleet.result_key(task))
-            found += [task for task, present in zip(chunk, pipe.execute()) if present]
-    return found[:most]
-
-
-def stored(client, task: str) -> Stored:
-    """The task's stored result, read and checked (`checked`)."""
-    return checked(client.get(fleet.result_key(task)))
-
-
-def checked(raw) -> Stored:
-    """A stored result read and checked (`fleet_result`); one that cannot be read or accepted becomes a failure of
-    that student with the reason, never an error of the run."""
-    try:
-        return fleet_result.read(raw)
-    except fleet_result.Refused as error:
-        return Stored("REFUSED", reason=f"the worker's result is refused: {error}")
 
 
 class IdleHint:
@@ -390,17 +355,3 @@ def send(
     payload["environment"] = environment if environment is not None else fleet.environment()
     app.send_task(fleet.TASK, args=[payload], task_id=task, queue=fleet.queue_name(version))
     client.set(fleet.sent_key(task), 1, ex=fleet.RESULT_SECONDS)
-
-
-def forget(client, tasks: list[str]) -> None:
-    """The results and records of `tasks` (written) dropped from the broker (a result holds a student's folders: a
-    class's results would otherwise stay in the broker's memory until they expire); each leaves `tasks` once dropped,
-    so a broker that fails midway leaves the rest for the next call."""
-    while tasks:
-        task = tasks[-1]
-        # a copy still held somewhere (a paused worker resumed, kombu's restore of a lost worker's message after the
-        # visibility timeout) finds this mark: dropped unrun, or its result not written (`fleet_deliveries`); set
-        # first, so that no copy finds the result gone and no mark (it would grade, or store a result never collected)
-        client.set(fleet.done_key(task), 1, ex=fleet.RESULT_SECONDS)
-        client.delete(fleet.result_key(task), fleet.sent_key(task), fleet.attempts_key(task), taken_key(task))
-        tasks.pop()

@@ -21,6 +21,7 @@ from lrcourse.grading.fleet.lease import (
     read_held,
     taken_key,
 )
+from lrcourse.grading.fleet.result import Stored
 
 
 class Lapsed:
@@ -43,6 +44,7 @@ class Lapsed:
         self.last = time.monotonic()
         self.missing: dict[str, float] = {}  # task -> when its lease was first seen missing
         self.said: set[str] = set()
+        self.waited: set[str] = set()  # tasks whose result was seen waiting for room (`explained`)
 
     def check(self) -> None:
         now = time.monotonic()
@@ -51,8 +53,10 @@ class Lapsed:
         self.last = now
         lapsed, full, waits = self.lapsed(now)
         for task, size in waits:
-            self.said.add(task)
-            self.bar.write(waits_message(self.waiting[task][0], size, self.limits[0]), file=sys.stderr)
+            self.waited.add(task)
+            if task not in self.said:
+                self.said.add(task)
+                self.bar.write(waits_message(self.waiting[task][0], size, self.limits[0]), file=sys.stderr)
         for task, record in lapsed:
             self.said.add(task)
             student = self.waiting[task][0]
@@ -68,12 +72,12 @@ class Lapsed:
         """The waiting tasks whose record stands and whose lease has been missing for `grace` seconds (each record
         with `grading`: its worker's main process still marks it as held by a grading process, `Held`), whether Redis
         is full now (a lease's renewal is a write: refused, the lease lapses with its worker alive), and the tasks
-        whose lease says their result waits for room (`Lease.waits`: its size) that Redis still has no room for. A task
-        its worker holds for a process still warming has no lease yet, legitimately: not said here (`fleet_watch.Lost`
-        names it if it is held so for longer than a warm-up)."""
+        whose lease says their result waits for room (`Lease.waits`: its size) that Redis still has no room for, said
+        or not (`explained`). A task its worker holds for a process still warming has no lease yet, legitimately: not
+        said here (`fleet_watch.Lost` names it if it is held so for longer than a warm-up)."""
         import redis
 
-        tasks = [task for task in self.waiting if task not in self.said]
+        tasks = list(self.waiting)
         if not tasks:
             return [], False, []
         with redis.Redis.from_url(self.url) as client:
@@ -85,6 +89,8 @@ class Lapsed:
             waits = [(task, size) for task, size in sizes if size and not has_room(client, size)]
         found = []
         for task, record, lease, mark in zip(tasks, records, leases, marks):
+            if task in self.said:
+                continue
             waiting_for_a_process = mark is not None and not mark["grading"]
             if record is None or lease is not None or waiting_for_a_process:  # not taken, answering, or not yet run
                 self.missing.pop(task, None)
@@ -92,6 +98,27 @@ class Lapsed:
             if now - self.missing.setdefault(task, now) >= self.grace:  # not a task's end or a hand-over
                 found.append((task, {**read_record(record), "grading": mark is not None}))
         return found, full, waits
+
+    def explained(self, task: str, result: Stored) -> Stored:
+        """The task's result, its outcome's reason said again if Celery's hard time limit stopped it after its result
+        was seen waiting for room (`waited`): the worker had finished the student, and its result, waiting for room in
+        the full broker, was lost with the process the limit killed. The stored failure blamed her submission ("held on
+        this student") and said "not tried again" (R25n M1). A wait that lasts to the limit is seen, as a rule: the
+        limit leaves 120 s beyond the student's budget and the worker's grace, and the looks come every CHECK_SECONDS;
+        but not in a Redis too full for the lease's own renewal (the lease lapses: `full_message`), whose failure's
+        text then stays."""
+        if result.limit is None or task not in self.waited:
+            return result
+        return Stored(result.status, reason=waited_reason(result.limit), limit=result.limit)
+
+
+def waited_reason(seconds: float) -> str:
+    """A student's outcome when her result waited for room past Celery's hard time limit (`Lapsed.explained`)."""
+    return (
+        "the worker finished this student, but her result waited for room in the full broker (Redis's maxmemory) "
+        f"past the queue's hard time limit ({seconds:.0f} s from the task's start) and was lost: not her submission's "
+        "fault; run `lrcourse grade` again once the broker has room, and it grades her again"
+    )
 
 
 def waiting_size(lease: bytes | None) -> int:

@@ -82,7 +82,9 @@ def resent_key(task: str) -> str:
 
 def mark_resent(client, task: str) -> None:
     """Said before the enqueuer sends `task` again (`fleet_watch.Lost`): a fresh value, so that a copy taken before
-    (a paused worker's, resumed) neither makes its lapsed lease again nor keeps one it still holds (`Lease`)."""
+    (a paused worker's, resumed) neither makes its lapsed lease again nor keeps one it still holds (`Lease`). Redis
+    restarted empty drops it: a copy taken after a resend then makes no lease again and grades on without one, and
+    the enqueuer sends the task again (its `sent` mark gone too: `fleet_watch.Lost`), R25n N2."""
     client.set(resent_key(task), secrets.token_hex(8), ex=fleet.RESULT_SECONDS)
 
 

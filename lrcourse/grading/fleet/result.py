@@ -50,6 +50,7 @@ class Stored:
     status: str
     document: dict | None = None
     reason: str = ""
+    limit: float | None = None  # Celery's hard time limit (s) that stopped the task (TimeLimitExceeded), else None
 
 
 def read(raw) -> Stored:
@@ -58,7 +59,7 @@ def read(raw) -> Stored:
     if not isinstance(meta, dict) or meta.get("status") not in FINAL:
         raise Refused("it is not a finished task's result")
     if meta["status"] != "SUCCESS":
-        return Stored(meta["status"], reason=failure_reason(meta))
+        return Stored(meta["status"], reason=failure_reason(meta), limit=hard_limit(meta))
     return Stored("SUCCESS", document=checked_document(meta.get("result")))
 
 
@@ -76,14 +77,24 @@ def failure_reason(meta: dict) -> str:
         return f"the grading worker failed: {meta['status']}"
     kind, message = error["exc_type"][:64], error.get("exc_message")
     args = message if isinstance(message, list) else [message]
-    if kind == "TimeLimitExceeded":  # Celery's hard limit (`fleet_worker.make_app`)
-        seconds = args[0] if args and _number(args[0]) else math.nan
+    if (seconds := hard_limit(meta)) is not None:  # said otherwise of a result that waited for room (`fleet_lapsed`)
         return (
             f"the grading worker was held on this student past the queue's hard time limit ({seconds:.0f} s: the "
             "student's budget, the worker's grace and 120 s) and was stopped; not tried again"
         )
     text = ", ".join(str(arg) for arg in args[:4]) if args != [None] else ""
     return f"the grading worker failed: {kind}: {text[:300]}"
+
+
+def hard_limit(meta: dict) -> float | None:
+    """The seconds of Celery's hard time limit (`fleet_worker.make_app`) that stopped the task (NaN if not said), or
+    None: not stopped by it."""
+    error = meta.get("result")
+    if not isinstance(error, dict) or error.get("exc_type") != "TimeLimitExceeded":
+        return None
+    message = error.get("exc_message")
+    args = message if isinstance(message, list) else [message]
+    return float(args[0]) if args and _number(args[0]) else math.nan
 
 
 def checked_document(document) -> dict:
