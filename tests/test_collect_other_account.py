@@ -128,3 +128,26 @@ def test_an_exchange_folder_of_another_instructor_account_is_refused_with_what_i
     assert "collect as nobody, not as another account" in said, said
     assert "Otherwise a student may have put their own folder in its place" in said, said
     assert not (course / "submitted").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another uid")
+def test_the_chown_mend_is_given_only_for_another_accounts_file(tmp_path, monkeypatch):
+    """R20n N3: every PermissionError got "made by another account (root's collect?) ... chown -R", also one on this
+    account's own file in its own folder (an immutable file, a root-squashed share), which that chown does not mend.
+    Now the mend only where the path, or the folder it is in, is another account's; root's own refusals as they are."""
+    from lrcourse.grading.exchange.other_account import cannot_write
+
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    mine.write_text("")
+    theirs.write_text("")
+    me = 54321
+    for path in (tmp_path, mine):
+        os.chown(path, me, me)
+    monkeypatch.setattr(os, "geteuid", lambda: me)  # this account, not root: what else is root's is another's
+    denied = [PermissionError(13, "Permission denied", str(path)) for path in (mine, theirs, tmp_path / "new")]
+    said = [cannot_write(error, tmp_path) for error in denied]
+    assert said[0] == f"cannot be written: [Errno 13] Permission denied: '{mine}'", said
+    assert "chown -R" in said[1] and "made by another account" in said[1], said
+    assert "chown -R" not in said[2], "a new file in this account's own folder"
+    monkeypatch.undo()
+    assert "chown -R" not in cannot_write(denied[1], tmp_path)  # root: no account's chown mends its refusal
