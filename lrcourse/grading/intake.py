@@ -88,8 +88,8 @@ def awaiting_collect_reason(assignment: str, student: str) -> str:
     shown = student if valid_student_id(student) else "<id>"
     return (
         f"not graded: a collect was killed while replacing this submission, leaving only its old copy "
-        f"submitted/{shown}/.{assignment}.replaced: run `lrcourse collect {assignment}` again (it puts the copy back and "
-        "collects the newest submission), then grade again; the earlier grades and feedback are kept until then"
+        f"submitted/{shown}/.{assignment}.replaced: run `lrcourse collect {assignment}` again (it puts the copy back "
+        "and collects the newest submission), then grade again; the earlier grades and feedback are kept until then"
     )
 
 
