@@ -89,6 +89,8 @@ def roots_leftovers(course: Path, exchange: Path, students: Students) -> Path:
     (mine / f".{CHAPTER}.collecting").mkdir()
     record = course / "reports" / f"collect-{CHAPTER}.json"
     subprocess.run(["chown", "-R", "root:root", str(mine), str(record)], check=True)  # as the earlier root left them
+    for folder in (mine, mine / f".{CHAPTER}.replaced"):
+        folder.chmod(0o755)  # as that collect made them (before they were 0700: R20n W1)
     time.sleep(1.1)
     students.submit("mallory", released(course, CHAPTER), exchange)
     return mine
