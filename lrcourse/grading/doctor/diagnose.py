@@ -238,7 +238,8 @@ def course_folder_closed(course: Path) -> Check:
             fix = "; or keep its group, and the groups of the folders above it, to instructors only"
     if not problems:
         return Check(name)
-    return Check(name, f"mode {mode:04o}: " + "; ".join(problems), f"`chmod {','.join(mends)} {course}`{fix}", True)
+    fix = f"`chmod {','.join(mends)} {course}`{fix}"
+    return Check(name, f"mode {mode:04o}: " + "; ".join(problems), fix, warning=True)
 
 
 class Accounts:
