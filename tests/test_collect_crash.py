@@ -158,7 +158,7 @@ def test_grade_names_a_student_a_killed_collect_left_as_replaced_and_keeps_her_e
     said = capsys.readouterr().out
     assert status == 1, said
     row = next(line for line in said.splitlines() if line.split()[:2] == ["alice", "failed"])
-    assert f".{CHAPTER}.replaced" in row and f"run `lrcourse collect {CHAPTER}` again" in row, said
+    assert f"submitted/alice/.{CHAPTER}.replaced" in row and f"run `lrcourse collect {CHAPTER}` again" in row, said
     assert "0 graded, 0 unchanged (skipped), 1 failed" in said, said
     assert (feedback / "earlier.html").read_text() == "her earlier submission's feedback"
     assert not (course / "autograded" / "alice").exists()  # the old copy is not graded as if current

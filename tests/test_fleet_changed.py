@@ -108,3 +108,32 @@ def test_a_result_is_put_in_place_of_the_earlier_one_whole(tmp_path):
     assert os.listdir(tmp_path / "autograded" / "alice" / CHAPTER) == [FILE]
     assert (tmp_path / "autograded" / "alice" / CHAPTER / FILE).read_bytes() == b"new"
     assert os.listdir(tmp_path / "feedback" / "alice") == []
+
+
+def test_a_run_killed_between_the_two_renames_has_her_earlier_result_put_back(tmp_path, monkeypatch):
+    """R20n M2: killed between `put_in_place`'s two renames (the earlier result aside as `.<chapter>.earlier`, the new
+    one still `.writing`), neither was in place, and the next run's `put_in_place` removed `.earlier`: her earlier
+    autograded folder was lost until a regrade wrote one. Now the next write of hers puts it back first, even when her
+    new result is refused."""
+    earlier = earlier_result(tmp_path, "alice")
+    staged = {kind: tmp_path / kind / "alice" / f".{CHAPTER}.writing" for kind in ("autograded", "feedback")}
+    fleet_write.stage_files(staged, new_result().document)
+    rename = type(tmp_path).rename
+
+    def killed(self, target):
+        if self.name == f".{CHAPTER}.writing":
+            raise KeyboardInterrupt("killed between the two renames")
+        return rename(self, target)
+
+    monkeypatch.setattr(type(tmp_path), "rename", killed)
+    with pytest.raises(KeyboardInterrupt):
+        fleet_write.put_in_place(staged)
+    monkeypatch.setattr(type(tmp_path), "rename", rename)
+    assert not (tmp_path / "autograded" / "alice" / CHAPTER).exists()  # what the kill leaves
+    outcome = fleet_write.write(tmp_path, None, CHAPTER, "alice", "", {"status": "not a result"})
+    assert outcome.status == "failed" and "refused" in outcome.reason, outcome
+    assert {path: path.read_text() for path in earlier} == earlier  # back in place, as it was
+    for kind in ("autograded", "feedback"):
+        assert not (tmp_path / kind / "alice" / f".{CHAPTER}.earlier").exists()
+    fleet_write.put_in_place(staged)  # a later run's result replaces it as usual
+    assert (tmp_path / "autograded" / "alice" / CHAPTER / FILE).read_bytes() == b"the new result"

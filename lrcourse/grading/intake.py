@@ -82,11 +82,14 @@ def awaiting_collect(course: Path, assignment: str) -> list[str]:
     )
 
 
-def awaiting_collect_reason(assignment: str) -> str:
+def awaiting_collect_reason(assignment: str, student: str) -> str:
+    """Her failed row's reason, naming her copy by her id (`<id>` for a folder name that is not a valid id: the row
+    itself names her, escaped)."""
+    shown = student if valid_student_id(student) else "<id>"
     return (
         f"not graded: a collect was killed while replacing this submission, leaving only its old copy "
-        f"submitted/<id>/.{assignment}.replaced: run `lrcourse collect {assignment}` again (it puts the copy back and "
-        "collects the newest submission), then grade again; the earlier grades and feedback are kept until then"
+        f"submitted/{shown}/.{assignment}.replaced: run `lrcourse collect {assignment}` again (it puts the copy back "
+        "and collects the newest submission), then grade again; the earlier grades and feedback are kept until then"
     )
 
 
@@ -290,7 +293,7 @@ def take_in(course: Path, assignment: str, force: bool) -> tuple[list[Outcome], 
     fingerprint) of those to grade."""
     outcomes, todo = [], []
     for student in awaiting_collect(course, assignment):  # named, so the instructor mends it, not skipped silently
-        outcomes.append(Outcome(student, "failed", awaiting_collect_reason(assignment), earlier_kept=True))
+        outcomes.append(Outcome(student, "failed", awaiting_collect_reason(assignment, student), earlier_kept=True))
     for student in submissions(course, assignment):
         folder = course / "submitted" / student / assignment
         try:  # before nbgrader ever sees the id or a file; whatever a submission holds fails that student only

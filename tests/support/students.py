@@ -66,6 +66,8 @@ class Students:
             'mount --bind "$2" "$1" && shift 2 && exec runuser -u "$0" -- "$@"'
         )
         env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(self.home(name))}
+        if os.environ.get("PYTHONPATH"):  # a checkout tested with PYTHONPATH: its lrcourse, not the venv's editable one
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         return subprocess.run(
             ["unshare", "--mount", "--", "sh", "-c", mounts, name, base, str(self.python_mount), "env", *[
                 f"{key}={value}" for key, value in env.items()], sys.executable, *args],

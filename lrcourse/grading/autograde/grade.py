@@ -102,8 +102,8 @@ def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) ->
     """Remove the feedback folder of each student who failed this run (stopped by the watchdog, refused,
     nbgrader's failure) or was graded without feedback (a dead kernel): it is an older submission's, which
     release_feedback would send as if it were this one's. Not for an outcome that keeps her earlier result
-    (`Outcome.earlier_kept`): her submission awaits a collect or a regrade, and the grades it matches are kept too. Only for ids of the strict pattern (the path is
-    theirs); the students whose feedback went."""
+    (`Outcome.earlier_kept`): her submission awaits a collect or a regrade, and the grades it matches are kept too.
+    Only for ids of the strict pattern (the path is theirs); the students whose feedback went."""
     withdrawn = []
     for outcome in outcomes:
         folder = course / "feedback" / outcome.student / assignment

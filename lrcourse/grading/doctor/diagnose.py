@@ -10,7 +10,7 @@ with what is wrong and how to fix it. First, without starting anything, it check
 course's folder must exist and be the instructor's, checked as collect checks it; its inbound folder 3733; and
 whether the kernel refuses a student's hard link to a classmate's file: `doctor_exchange`), and warns when the homes
 beside the user's own can be entered by others (`private_homes`) or the course folder written, read or entered by
-others (`course_folder_closed`).
+others (`course_folder_closed`: by others, or by a group that holds students).
 """
 
 from __future__ import annotations
@@ -203,17 +203,22 @@ def course_folder_closed(course: Path) -> Check:
     """Whether the instructor's course folder (where collect and grade run) is writable by its owner only and closed
     to others: in one others can write, a student can rename the secret ledger (`.secret_owners`) away, so every
     secret collected so far has no recorded owner, and edit the source notebooks and the gradebook; in one others can
-    read or enter (0755), every student reads each classmate's submission_secret.txt in submitted/ (collect writes
-    it 0644 in 0755 folders: she fetches their feedback) and source/'s solutions and hidden tests (F24 N3). Its group
-    (the course's instructors) may read it: 0750 passes, and so does 0755 in a folder closed to others (the
-    README's home, `chmod 700`). Collect and grade refuse a planted ledger (`ledger_folder`), not the folder's mode:
-    this is where it is said."""
+    read or enter, every student reads source/'s solutions and hidden tests and each classmate's submission_secret.txt
+    (0644 in nbgrader's 0755 autograded/ and feedback/ folders, and in submitted/ folders collected before collect
+    made them 0700: she fetches their feedback) (F24 N3). "Others" are every account but the folder's owner and root
+    that reaches it (`Accounts.readers`): by its others' bits, or its group's when that group holds any other account
+    (a distro's shared `users` group, R20n W1), past every folder above it (a home made 0750 whose group holds
+    students lets them through). 0750 with a group of its owner alone passes, and so does 0755 in a home made 0700.
+    Collect and grade refuse a planted ledger (`ledger_folder`), not the folder's mode: this is where it is said."""
     name = f"the course folder {course} writable by its owner only, closed to others"
     try:
-        mode = stat.S_IMODE(os.stat(course).st_mode)
+        info = os.stat(course)
+        accounts = Accounts(info.st_uid)
+        readers = accounts.readers(course)
     except OSError as error:
         return Check(name, f"not checked: {error.strerror}", warning=True)
-    problems, mends = [], []
+    mode = stat.S_IMODE(info.st_mode)
+    problems, mends, fix = [], [], ""
     if mode & 0o022:
         problems.append(
             "writable by group or others: a student who can reach it can rename the secret ledger away (then no "
@@ -221,23 +226,75 @@ def course_folder_closed(course: Path) -> Check:
             "gradebook"
         )
         mends.append("go-w")
-    if mode & 0o005 and reachable_by_others(course):
+    if readers is None or readers:
+        who = "others" if readers is None else f"accounts besides its owner ({accounts.shown(readers)})"
         problems.append(
-            "readable or enterable by others: every student can read each classmate's submission secret in "
-            "submitted/ (and fetch their feedback with it) and the solutions and hidden tests in source/"
+            f"readable or enterable by {who}: every student can read each classmate's submission secret (and fetch "
+            "their feedback with it) and the solutions and hidden tests in source/"
         )
-        mends.append("o-rwx")
+        mends += ["g-rwx"] if mode & 0o050 and accounts.others_in(info.st_gid) else []
+        mends += ["o-rwx"] if mode & 0o005 else []
+        if readers:  # named: in its group, or in the group of a folder above it that lets them through
+            fix = "; or keep its group, and the groups of the folders above it, to instructors only"
     if not problems:
         return Check(name)
-    return Check(name, f"mode {mode:04o}: " + "; ".join(problems), f"`chmod {','.join(mends)} {course}`", warning=True)
+    fix = f"`chmod {','.join(mends)} {course}`{fix}"
+    return Check(name, f"mode {mode:04o}: " + "; ".join(problems), fix, warning=True)
 
 
-def reachable_by_others(course: Path) -> bool:
-    """Every folder above `course` lets others through (o+x): none closes it off, as a home made 0700 does."""
-    try:
-        return all(os.stat(folder).st_mode & 0o001 for folder in course.resolve().parents)
-    except OSError:
-        return True  # not known: the warning, not silence
+class Accounts:
+    """This host's accounts (`pwd`, read once), for who besides `owner` (the course folder's) and root gets in."""
+
+    def __init__(self, owner: int):
+        import pwd
+
+        self.owner = owner
+        self.accounts = pwd.getpwall()
+        self.members: dict[int, set[str]] = {}
+
+    def group(self, gid: int) -> set[str]:
+        """A group's members: listed in it (`gr_mem`), or it is their primary group."""
+        import grp
+
+        if gid not in self.members:
+            try:
+                listed = set(grp.getgrgid(gid).gr_mem)
+            except KeyError:  # no such group: no one is in it
+                listed = set()
+            self.members[gid] = listed | {account.pw_name for account in self.accounts if account.pw_gid == gid}
+        return self.members[gid]
+
+    def others_in(self, gid: int) -> set[str]:
+        """The group's members besides the course folder's owner and root."""
+        return self.besides_owner(self.group(gid))
+
+    def besides_owner(self, names: set[str]) -> set[str]:
+        uids = {account.pw_name: account.pw_uid for account in self.accounts}
+        return {name for name in names if uids.get(name) not in (self.owner, 0)}
+
+    def readers(self, course: Path) -> set[str] | None:
+        """The accounts besides the owner and root that can read or enter `course`, each folder above it letting
+        them through (x) by the same bits: its others' (None: every account), its group's, its owner's."""
+        readers = self.allowed(os.stat(course), 0o005)
+        for folder in course.resolve().parents:
+            through = self.allowed(os.stat(folder), 0o001)
+            readers = through if readers is None else readers if through is None else readers & through
+        if readers is None:
+            return None
+        return self.besides_owner(readers)
+
+    def allowed(self, info: os.stat_result, bits: int) -> set[str] | None:
+        """Who a folder lets do `bits` (0o001: enter; 0o005: read or enter), None for every account."""
+        if info.st_mode & bits:
+            return None
+        group = self.group(info.st_gid) if info.st_mode & (bits << 3) else set()
+        owner = {a.pw_name for a in self.accounts if a.pw_uid == info.st_uid} if info.st_mode & (bits << 6) else set()
+        return group | owner
+
+    @staticmethod
+    def shown(names: set[str], most: int = 5) -> str:
+        listed = sorted(names)
+        return ", ".join(listed[:most]) + (f" and {len(listed) - most} more" if len(listed) > most else "")
 
 
 def verdict(checks: list[Check]) -> str:

@@ -6,8 +6,9 @@ solutions) and reads FIFOs and devices. Here each inbound folder of the assignme
 `inbound` (owner, name, kinds of files, sizes; a folder without nbgrader's `submission_secret.txt` is an
 unfinished submit, refused: `unfinished_submit`; so is one whose notebook `lrcourse grade` could not read, empty,
 cut short or not a notebook: `broken_submit`), each student's newest accepted submission is written to
-`submitted/<id>/<assignment>/` with the time the kernel recorded as its `timestamp.txt` (nbgrader's late
-penalty reads it), and every refusal is reported with its reason, on the terminal and in the collect record,
+`submitted/<id>/<assignment>/` (the course owner's alone: 0700, its secret 0600) with the time the kernel recorded
+as its `timestamp.txt` (nbgrader's late penalty reads it), and every refusal is reported with its reason, on the
+terminal and in the collect record,
 `reports/collect-<assignment>.json`. A stray entry beside the notebook (a lock file, a checkpoints folder, a
 link) is left out, not copied, and reported the same way, with the submission collected without it.
 nbgrader's `release_feedback` stops for the rest of the class at a submitted folder without `submission_secret.txt`, so
@@ -86,6 +87,11 @@ from lrcourse.grading.exchange.submission_secrets import (
     usable_secret,
 )
 from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
+
+# The student's folder in submitted/ (and submitted/<id>, when collect makes it): the course owner's alone, so an
+# account sharing the course folder's group (or a folder's above it) reads neither her notebook nor her secret
+# (R20n W1); root's collect gives it to the course's owner (`give_to_course_owner`), whose grading reads it.
+PRIVATE_FOLDER = 0o700
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,8 @@ def _check_all(
     rest one row per owner); every accepted folder per student (its checked entries, nothing read: the folders are
     read later, newest first, until one reads); refusal rows capped (`_refusal_key`), the rest one row per cap.
     `holders` learns every accepted folder's usable secret, a superseded one's too (its student's `fetch_feedback`
-    still tries it), with its student and when it was put there (`submission_secrets.first_held`). `listed`: the devices the mount table lists, on an overlay (`mounts.listed_on_overlay`)."""
+    still tries it), with its student and when it was put there (`submission_secrets.first_held`). `listed`: the
+    devices the mount table lists, on an overlay (`mounts.listed_on_overlay`)."""
     accepted: dict[str, list[Submission]] = {}
     owners: dict = {}  # this run's OS user lookups, by uid
     refusals: dict[tuple[str, str], int] = {}
@@ -314,7 +321,8 @@ def _write(
     """Replace submitted/<student>/<assignment> with the submission's files and its trusted time, by two renames: a
     crash leaves the old one or the new, or, between the two, neither in place (the old one as .replaced, which the
     next collect puts back: `crash_leftovers`). Refused, writing nothing, if either folder is a link or not a
-    folder. What collect reports of the secret written (`submission_secrets.collect_note`), None if it is hers."""
+    folder. The folder is `PRIVATE_FOLDER`, its secret 0600. What collect reports of the secret written
+    (`submission_secrets.collect_note`), None if it is hers."""
     for path in (submitted / student, submitted / student / assignment):
         try:
             seen = os.lstat(path)
@@ -324,16 +332,18 @@ def _write(
             kind = "a symbolic link" if stat.S_ISLNK(seen.st_mode) else "not a folder"
             raise Refused(f"{path.relative_to(submitted.parent)} is {kind}: nothing written through it")
     folder = submitted / student / assignment
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.parent.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
     fresh = folder.parent / f".{folder.name}.collecting"
     shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir()
+    fresh.mkdir(mode=PRIVATE_FOLDER)
+    os.chmod(fresh, PRIVATE_FOLDER)  # whatever the umask: no one else enters it, whatever the course's modes
     for name, data in submission.files.items():
         if name not in ("timestamp.txt", SECRET):  # both are written below: the kernel's time, a usable secret
             (fresh / name).write_bytes(data)
     (fresh / "timestamp.txt").write_text(_stamp(submission))
     secret, note = secret_recorded(submission.files, student, ledger, submitted.parent, assignment, holders)
-    (fresh / SECRET).write_bytes(secret)
+    with os.fdopen(os.open(fresh / SECRET, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb") as file:
+        file.write(secret)
     give_to_course_owner(fresh, submitted.parent)  # root's, the grader account's to replace (F24 M1(b))
     stale = folder.parent / f".{folder.name}.replaced"
     shutil.rmtree(stale, ignore_errors=True)

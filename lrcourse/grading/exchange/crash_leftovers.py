@@ -35,8 +35,11 @@ def put_back_replaced(submitted: Path, assignment: str) -> tuple[list[dict], lis
             stale.rename(folder)
         except OSError as error:
             why = cannot_write(error, submitted.parent)
-            refused.append({"submission": where, "reason": "not put back from its .replaced copy (a collect was "
-                            f"killed while replacing it), and nothing of this student's collected now: {why}"})  # fmt: skip
+            reason = (
+                "not put back from its .replaced copy (a collect was killed while replacing it), and nothing of this "
+                f"student's collected now: {why}"
+            )
+            refused.append({"submission": where, "reason": reason})
             continue
         notes.append({
             "submission": where,

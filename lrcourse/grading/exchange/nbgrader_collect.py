@@ -17,6 +17,7 @@ from nbgrader.exchange.default.exchange import Exchange as NbgraderExchange
 from lrcourse.grading.exchange.collect import collect, summary
 from lrcourse.grading.exchange.collect_record import write_collect_record
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
+from lrcourse.grading.exchange.other_account import cannot_write
 from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
 
 
@@ -36,9 +37,17 @@ class TrustedCollect(NbgraderExchange, ExchangeCollect):
             self.fail(f"lrcourse collect: {error}")
         for line in summary(result).splitlines():
             self.log.info(line)
-        self.log.info("collect record: %s", write_collect_record(course, result, only))
+        try:
+            self.log.info("collect record: %s", write_collect_record(course, result, only))
+            unwritten = ""
+        except OSError as error:  # root's record (F24 M1(b)): said after the summary, as `lrcourse collect` says it
+            unwritten = f"not written, {cannot_write(error, course)}"
+            self.log.error("collect record: %s", unwritten)
         if result.refused:  # the button shows the log of a failed collect; the accepted ones are in submitted/
-            self.fail(f"{result.refusals} submission(s) refused: see the collect record")
+            where = "the refusals above (the collect record is not written)" if unwritten else "the collect record"
+            self.fail(f"{result.refusals} submission(s) refused: see {where}")
+        if unwritten:
+            self.fail(f"collect record: {unwritten}")
 
     def _only_student(self) -> str | None:
         """`--student`: one exact id, or everyone; nbgrader's patterns would let one id's glob match another's."""

@@ -21,10 +21,12 @@ def course_owner(course: Path) -> str:
 
 
 def cannot_write(error: OSError, course: Path) -> str:
-    """`cannot be written: <error>`, and, where permission was refused (a folder or file another account made), the
-    mend: as root, chown the course to its owner (its owner's collect and grade then write everything in it)."""
+    """`cannot be written: <error>`, and, where permission was refused on a folder or file another account made (the
+    error's path, or the folder it is in, not this account's), the mend: as root, chown the course to its owner (its
+    owner's collect and grade then write everything in it). Any other refusal (root's, an immutable file, a file of
+    this account's on a read-only or root-squashed share) is said as it is: that chown would not mend it (R20n N3)."""
     reason = f"cannot be written: {error}"
-    if not isinstance(error, PermissionError):
+    if not isinstance(error, PermissionError) or not _another_accounts(error):
         return reason
     return (
         f"{reason}; made by another account (root's collect?): as root, `chown -R {course_owner(course)} {course}` "
@@ -46,3 +48,19 @@ def give_to_course_owner(made: Path, course: Path) -> None:
             os.chown(folder, owner.st_uid, owner.st_gid, follow_symlinks=False)
     for path in [made, *(made.rglob("*") if stat.S_ISDIR(os.lstat(made).st_mode) else [])]:
         os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
+
+
+def _another_accounts(error: OSError) -> bool:
+    """Whether a path the error names, or the folder it is in, is another account's (this one is not root)."""
+    if os.geteuid() == 0:
+        return False
+    for name in (error.filename, error.filename2):
+        if not isinstance(name, (str, bytes, os.PathLike)):  # none, or a file descriptor
+            continue
+        for path in (Path(os.fsdecode(name)), Path(os.fsdecode(name)).parent):
+            try:
+                if os.lstat(path).st_uid != os.geteuid():
+                    return True
+            except OSError:
+                continue
+    return False

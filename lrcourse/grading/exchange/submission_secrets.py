@@ -187,8 +187,8 @@ def no_ledger_note(course: Path, assignment: str) -> list[str]:
         "with the gradebook's) and collect again; if these folders were collected before lrcourse kept a ledger, "
         "keep the inbound folder unlistable (3733) and collect now: a secret still in its student's inbound folder "
         "alone is recorded as hers (her newest submission is the one collected); then lrcourse grade --force, so "
-        "that her feedback keeps it (the whole class is graded again, hand-graded answers confirmed again). A student whose "
-        "feedback still does not arrive can submit again (a new submission's new secret is recorded as theirs)"
+        "that her feedback keeps it (the whole class is graded again, hand-graded answers confirmed again). A student "
+        "whose feedback still does not arrive can submit again (a new submission's new secret is recorded as theirs)"
     ]
 
 
@@ -382,8 +382,8 @@ def sent_by(holders: dict[bytes, list[tuple[int, str]]], secret: bytes, student:
 def secret_to_keep(
     files: dict[str, bytes], student: str, ledger: dict[str, str], previous: bytes | None = None
 ) -> tuple[bytes, str]:
-    """`lrcourse collect`'s side of the rule: the secret to write for `student` (theirs if the ledger has them as
-    its owner, else a fresh one) and who owns theirs (`student` if they do; `NOBODY` if no one); `ledger` records the one
+    """`lrcourse collect`'s side of the rule: the secret to write for `student` (theirs if the ledger has them as its
+    owner, else a fresh one) and who owns theirs (`student` if they do; `NOBODY` if no one); `ledger` records the one
     written (a secret of theirs the ledger has no owner for yet is theirs from now on). The fresh one is `previous` (her
     folder's in submitted/) when the ledger records that as hers: a new one at every collect changed her unchanged
     submission, so every grade graded her again, her hand-graded answers pending again (F22)."""

@@ -3,7 +3,9 @@ each result, as local grading writes it (see `fleet_grade`'s text for what is wr
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import warnings
 from pathlib import Path
 
@@ -96,6 +98,8 @@ class Writer:
 def write(course: Path, writer: Writer, assignment: str, student: str, current: str, result) -> Outcome:
     """One task's result (`Stored`, or the stored meta as a dict, checked here) into the course (see the module's
     text); the student's outcome."""
+    for kind in ("autograded", "feedback"):  # a run killed while putting her earlier result in place: put back first
+        put_back_earlier(course / kind / student / assignment)
     if not isinstance(result, Stored):
         try:
             result = fleet_result.read(result)
@@ -215,12 +219,28 @@ def put_in_place(staged: dict[str, Path]) -> None:
     for folder in staged.values():
         target = folder.with_name(folder.name[1 : -len(".writing")])
         earlier = folder.with_name(f".{target.name}.earlier")
+        put_back_earlier(target)
         shutil.rmtree(earlier, ignore_errors=True)
         if target.is_dir() and not target.is_symlink():
-            target.rename(earlier)  # aside in one step: a crash leaves the earlier or the new result in place
+            # aside in one step; a crash before the next rename leaves neither in place, the earlier result as
+            # `.<assignment>.earlier`: the next write of hers puts it back (`put_back_earlier`) before anything else
+            target.rename(earlier)
         if folder.is_dir():
             folder.rename(target)
         shutil.rmtree(earlier, ignore_errors=True)
+
+
+def put_back_earlier(target: Path) -> None:
+    """`.<assignment>.earlier` renamed back to `target` when `target` is missing: a run killed between
+    `put_in_place`'s two renames left her earlier result aside (plain folders only, never through a link). As
+    `crash_leftovers.put_back_replaced` does for `submitted/`: removing it would lose her earlier result until a
+    regrade writes one (R20n M2)."""
+    earlier = target.with_name(f".{target.name}.earlier")
+    try:
+        if not os.path.lexists(target) and stat.S_ISDIR(os.lstat(earlier).st_mode):
+            earlier.rename(target)
+    except OSError:  # none there, or it cannot be: her result is written as it would be without it
+        return
 
 
 def _write_grades(course: Path, writer: Writer, assignment: str, student: str, scores: dict) -> tuple:
