@@ -86,9 +86,12 @@ def test_a_worker_registers_only_the_grading_task_and_refuses_celerys_built_in_o
             try:
                 sender = fleet.celery_app(url)
                 sender.send_task("celery.accumulate", args=[1, 2, 3], task_id="lrcourse-probe", queue="probe")
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline and "unregistered task" not in log.read_text():
-                    time.sleep(0.5)
+                # The worker first builds its course's release (about a minute at a load of 15): its 120 s to
+                # answer start once it says it is ready.
+                for wanted, seconds in (("ready.", 900), ("unregistered task", 120)):
+                    deadline = time.monotonic() + seconds
+                    while time.monotonic() < deadline and wanted not in log.read_text():
+                        time.sleep(0.5)
                 time.sleep(1)
                 with redis.Redis.from_url(url) as client:
                     stored = client.get(fleet.result_key("lrcourse-probe"))

@@ -48,6 +48,7 @@ def start_reading_kernel(folder: Path, monkeypatch, chapter: str, notebook: str,
     shutil.copy(ROOT / "notebooks" / chapter / notebook, folder)
     monkeypatch.chdir(folder)
     released = nbformat.read(folder / notebook, as_version=4)
+    InteractiveShell.clear_instance()  # one another test left would keep its first folder (`_dh[0]`), not this one
     run = learners_run(InteractiveShell.instance(), folder / notebook)
     for cell in released.cells:
         if cell.cell_type == "code" and (cell.get("id") == "setup" or cells.is_context(cell)):
