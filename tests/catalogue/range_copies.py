@@ -1,8 +1,10 @@
 """Chapter 6's range test run on deep copies, the originals never touched (issue 23, R23i W1): nothing to restore, and
 correct. It scored 1 of 7 while the observer counted only the given optimizer's steps (a deep copy carries no hook:
-`Optimizer.__getstate__` keeps defaults, state and groups); every optimizer's steps during the call are counted now.
-A copy of the optimizer alone holds copies of the parameters, not the model's: its steps train nothing the model
-computes with, so the losses never fall and the stop and the suggestion are lost, while the rates it steps at are right."""
+`Optimizer.__getstate__` keeps defaults, state and groups); every optimizer's steps during the call are watched now,
+and those of an optimizer over the model's parameters or a copy of them judged (R23k W1: a dry run's are not;
+`range_dry_runs`). A copy of the optimizer alone holds copies of the parameters, not the model's: its steps train
+nothing the model computes with, so the losses never fall and the stop and the suggestion are lost, while the rates it
+steps at are right."""
 
 from __future__ import annotations
 
