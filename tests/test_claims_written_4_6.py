@@ -140,18 +140,23 @@ def test_ch4_written_sequential_vs_lambda_a_constant_lr_tail_returns_to_the_peak
     """Issue 23 (R23i M1): the question sets a case the chapter does not print. W, T = 5, 40, 70 epochs: the sequence
     with a third ConstantLR(factor=0.01) (total_iters left at its default, 5) runs epochs 40-44 at 1 % of the peak and
     epochs 45-69 at the peak; warmup_cosine(W, T, floor=0.01) runs all of 40-69 at 1 %; total_iters=30 holds the 1 %
-    to the end; a CosineAnnealingLR with eta_min alone rises again past T."""
+    to the end, and so does a third LambdaLR(lambda e: 0.01) (R23k N1); a CosineAnnealingLR with eta_min alone rises
+    again past T. Before T the fixed sequence's cosine falls to 0, not to the floor (R23k N2): epochs 36-39 at 3.2,
+    1.8, 0.8, 0.2 % of the peak against the LambdaLR's 4.2, 2.8, 1.8, 1.2 %; with eta_min = 1 % of the peak as well it
+    is the LambdaLR at every epoch."""
     warmup_cosine = chapter_cells(CH4, ["setup", "shapes"])["warmup_cosine"]
     W, T = 5, 40
 
-    def sequence(total_iters=None, third=True, eta_min=0.0):
+    def sequence(total_iters=None, third=True, eta_min=0.0, by_lambda=False):
         def make(optimizer):
             constant = {} if total_iters is None else {"total_iters": total_iters}
             schedulers = [
                 lr_scheduler.LinearLR(optimizer, start_factor=1 / W, total_iters=W - 1),
                 lr_scheduler.CosineAnnealingLR(optimizer, T_max=T - W, eta_min=eta_min),
             ]
-            if third:
+            if by_lambda:
+                schedulers.append(lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.01))
+            elif third:
                 schedulers.append(lr_scheduler.ConstantLR(optimizer, factor=0.01, **constant))
             return lr_scheduler.SequentialLR(optimizer, schedulers, milestones=[W, T][: len(schedulers) - 1])
 
@@ -163,9 +168,24 @@ def test_ch4_written_sequential_vs_lambda_a_constant_lr_tail_returns_to_the_peak
         lambda optimizer: lr_scheduler.LambdaLR(optimizer, warmup_cosine(W, T, floor=0.01)), 70, lrs=1.0
     )
     assert np.allclose(by_lambda[40:], 0.01) and np.allclose(by_lambda[: T + 1], tail[: T + 1], atol=0.01)
-    assert np.allclose(sequence(total_iters=30)[40:], 0.01)
+    fixed = sequence(total_iters=30)
+    assert np.allclose(fixed[40:], 0.01) and sequence(total_iters=29)[69] == 1.0  # 30 or more
+    assert np.allclose(sequence(by_lambda=True)[40:], 0.01)
     assert sequence(third=False, eta_min=0.01)[-1] > 0.5  # eta_min alone: the cosine climbs back past T
+    percent = lambda rates: [round(100 * rate, 1) for rate in rates]  # noqa: E731
+    assert percent(fixed[36:40]) == [3.2, 1.8, 0.8, 0.2] and percent(by_lambda[36:40]) == [4.2, 2.8, 1.8, 1.2]
+    assert np.allclose(sequence(total_iters=30, eta_min=0.01), by_lambda)  # eta_min too: equal at every epoch
     text = rubric("04_custom_schedules/custom_schedules.ipynb", "written_sequential_vs_lambda")
-    for claim in ["epochs 40 to 44 run at 1 % of the peak", "5 by default", "45 to 69, the last 25, run at the peak"]:
+    for claim in [
+        "epochs 40 to 44 run at 1 % of the peak",
+        "5 by default",
+        "45 to 69, the last 25, run at the peak",
+        "any fix that holds 1 % through epoch 69",
+        "`ConstantLR(optimizer, factor=0.01, total_iters=30)` (any `total_iters` of 30 or more)",
+        "third `LambdaLR(optimizer, lambda e: 0.01)`",
+        "which earns it even beside a misreading of the `LambdaLR`; a reading with nothing kept or fixed does not",
+        "epochs 36 to 39 at 3.2, 1.8, 0.8 and 0.2 % of the peak against 4.2, 2.8, 1.8 and 1.2 %, then 1 % from 40",
+        "(with `eta_min=0.01 * peak` too the two are equal at every epoch); an answer that says so is right",
+    ]:
         assert claim in text, claim
-    assert "total_iters=30" in text and "past `T_max` the cosine rises again" in text
+    assert "past `T_max` the cosine rises again" in text

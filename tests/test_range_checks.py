@@ -256,15 +256,67 @@ def test_the_first_group_runs_at_the_tests_rate_beside_a_second_group():
 def test_a_range_test_run_on_deep_copies_is_judged_by_the_steps_of_the_copy_it_steps():
     """Issue 23 (R23i W1): a test run on deep copies of the model and the optimizer (nothing to restore) scored 1 of 7,
     every cell but the suggestion's saying the optimizer was stepped 0 times: a deep copy carries none of the hooks
-    the observer had put on the given optimizer. Every optimizer's steps during the call count now, and that answer
-    passes every cell, hidden cases included; a copy of the optimizer alone steps at the right rates but trains copies
-    of the parameters the model does not use, and loses the losses' and the suggestion's cells only."""
+    the observer had put on the given optimizer. Every optimizer's steps over the model, or over a copy of it that
+    computed, count now, and that answer passes every cell, hidden cases included. A copy of the optimizer alone
+    trains copies of the parameters that nothing computes with: its steps are no range test, none is judged, and
+    it loses every cell, the rates' with the steps of other optimizers counted apart (R23k)."""
     on_copies = {"lr_range_test": _range_answer("range_on_deep_copies_of_model_and_optimizer")}
     for cell in ("test_range_rates", "test_range_losses", "test_range_groups", "test_range_restores"):
         exec(_cell(cell), dict(on_copies))
     exec(_cell("test_range_suggestion"), dict(on_copies))
     optimizer_only = _range_answer("range_on_a_deep_copy_of_the_optimizer_only")
-    checking.check_range_rates(optimizer_only, end_lr=10.0)
-    checking.check_range_restores(optimizer_only, end_lr=10.0)
-    with pytest.raises(checking.CheckFailed, match="result\\['losses'\\]"):
-        checking.check_range_losses(optimizer_only, end_lr=10.0)
+    with pytest.raises(checking.CheckFailed, match="a copy of it that computed, were stepped 0 times in all \\(other "):
+        checking.check_range_rates(optimizer_only, end_lr=10.0)
+    with pytest.raises(checking.CheckFailed, match="the optimizer made 0 steps"):
+        checking.check_range_restores(optimizer_only, end_lr=10.0)
+
+
+def test_a_dry_run_on_a_throwaway_optimizer_is_not_judged_but_a_step_through_the_weights_is():
+    """Issue 23 (R23k W1): a dry run before the test, as sections 6.3 and 6.5 teach (a throwaway SGD over `zeros(1)`
+    stepped through an ExponentialLR to plan the rates), scored 3 of 7 while every optimizer's steps were judged: its
+    rates at step 60, 115 steps for 55, one group for two; so did a dry run on a deep copy of the optimizer. Only the
+    steps of optimizers over the model's parameters, or a copy of them that computed, are judged: both pass every
+    cell, hidden cases included. A step past the stop taken by another optimizer over views of the weights, or over
+    the weights and one parameter more, trains the model all the same and still loses the stop's point (a rule by
+    parameter shapes would not see it)."""
+    for name in ("range_with_a_dry_run_of_its_rates", "range_with_a_dry_run_on_a_copy_of_the_optimizer"):
+        dry_run = {"lr_range_test": _range_answer(name)}
+        for cell in ("test_range_rates", "test_range_losses", "test_range_groups", "test_range_restores"):
+            exec(_cell(cell), dict(dry_run))
+        exec(_cell("test_range_suggestion"), dict(dry_run))
+    for name in ("range_past_the_stop_through_views_of_the_weights", "range_past_the_stop_with_one_parameter_more"):
+        hidden = _range_answer(name)
+        checking.check_range_rates(hidden, end_lr=10.0)
+        checking.check_range_restores(hidden, end_lr=10.0)
+        with pytest.raises(
+            checking.CheckFailed, match="the optimizer was stepped 56 times; the run should stop after 55"
+        ):
+            checking.check_range_losses(hidden, end_lr=10.0)
+
+
+def test_the_steps_judged_are_those_of_optimizers_over_parameters_that_compute():
+    """`range_steps.optimizer_steps`: the given optimizer's steps, and those of optimizers over a view of a weight,
+    over a weight and a parameter more, or over a copy of the model once it has computed, are judged; a throwaway's
+    over `zeros(1)`, or over copies of the weights nothing computes with, are counted apart; no hook is left behind."""
+    from lrcourse.checking.range_steps import optimizer_steps
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 2))
+    given = torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": 0.2}], lr=0.1)
+    copied, unused = copy.deepcopy(model), copy.deepcopy(model)
+    judged = [
+        given,
+        torch.optim.SGD([model[0].weight.detach().view(-1)], lr=0.3),
+        torch.optim.SGD([model[2].bias, torch.nn.Parameter(torch.zeros(7))], lr=0.4),
+        torch.optim.Adam(list(copied.parameters())[::-1], lr=0.5),
+    ]
+    others = [torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.6), torch.optim.SGD(unused.parameters())]
+    with optimizer_steps(given) as (used, other_steps):
+        for optimizer in judged[:3] + others:
+            optimizer.step()
+        judged[3].step()  # before the copy computed: a copy of the weights like any other
+        copied(torch.ones(1, 3))
+        judged[3].step()
+    assert used == [[0.1, 0.2], [0.3], [0.4], [0.5]] and other_steps == [3]
+    given.step()
+    copied(torch.ones(1, 3))
+    assert len(used) == 4  # the hooks are gone

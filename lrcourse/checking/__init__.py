@@ -33,7 +33,8 @@ own patience, in the cells that test something else), `step_lr_reading` (2, read
 answer's forms in `answer_forms`, shared with 3's and 4's: any whole number is a count, as the grader sees it),
 `plateau_reading` (3, reading a logged run), `plateau_floor` (3, a stalled run's floor), `recipes` (4),
 `fit_steps` (5),
-`range_test` (6; what it must leave of the optimizer's groups in `range_groups`),
+`range_test` (6; what it must leave of the optimizer's groups in `range_groups`, the steps it is judged by in
+`range_steps`),
 `wsd` (7; its observer `wsd_observer`, its resume run where the judge runs `wsd_resume`, and
 the answer's side of that `factor_server`), plus `preview`.
 Nothing here imports `lrcourse.grading`: a student's kernel loads the checker and nothing of the grader.

@@ -6,11 +6,8 @@ for it keeps torch.optim.lr_scheduler, as the learner's kernel does."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
-
-from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from lrcourse import wire
 from lrcourse.checking.expect import answer_raised, close, expect
@@ -18,6 +15,7 @@ from lrcourse.checking.expected import ExpectedValues
 from lrcourse.checking.guard import TRAINING_SECONDS, Guard
 from lrcourse.checking.observe import observe, observer, target_name
 from lrcourse.checking.range_groups import as_sent, group_settings, settings_change
+from lrcourse.checking.range_steps import optimizer_steps
 from lrcourse.fixtures import HEAD_BY_HAND, range_fixture, state_vector
 from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL, STATE_RTOL
 from lrcourse.training import one_thread
@@ -28,7 +26,8 @@ RANGE_KEYS = ("lrs", "losses", "suggestion")
 @observer("range_test", seconds=TRAINING_SECONDS)
 def observe_range_test(range_test, payload: dict) -> dict:
     """Run the student's `lr_range_test` on a model and optimizer that have trained for an epoch; record what
-    it returns, the rate each optimizer step used, and the weights, optimizer state and rates before and after."""
+    it returns, the rates of each step of an optimizer over the model or a copy of it that computed (`range_steps`),
+    how many steps other optimizers took (a dry run's), and the weights, optimizer state and rates before and after."""
     observation = {
         "value": wire.encode(None),
         "states": [],
@@ -44,29 +43,17 @@ def observe_range_test(range_test, payload: dict) -> dict:
             "settings": group_settings(optimizer),
         }
         arguments = [payload[key] for key in ("start_lr", "end_lr", "num_steps", "beta", "diverge")]
-        with optimizer_steps() as used:
+        with optimizer_steps(optimizer) as (used, others):
             Guard(observation["seconds"]).record(observation, range_test, model, optimizer, batches, *arguments)
         after = {
             "weights": state_vector(model, optimizer),
             "lrs": [g["lr"] for g in optimizer.param_groups],
             "settings": group_settings(optimizer),
         }
-    observation["states"] = [wire.encode({"used": used[:100_000], "before": before, "after": after})]
+    observation["states"] = [
+        wire.encode({"used": used[:100_000], "others": others[0], "before": before, "after": after})
+    ]
     return observation
-
-
-@contextlib.contextmanager
-def optimizer_steps():
-    """The rates of every optimizer step taken inside the block, one list of the groups' rates per step, whichever
-    optimizer took it: a test may run on deep copies of the model and optimizer it is given, and a copy carries none
-    of the given optimizer's hooks (issue 23, R23i W1). What an answer could fake this way it could before, stepping
-    the given optimizer at rates it did not train with; the losses' cell compares the training itself."""
-    used = []
-    hook = register_optimizer_step_pre_hook(lambda opt, args, kwargs: used.append([g["lr"] for g in opt.param_groups]))
-    try:
-        yield used
-    finally:  # a global hook: never left behind in the kernel, whatever the answer raised
-        hook.remove()
 
 
 def _observe_range(
@@ -232,8 +219,11 @@ def check_range_rates(range_test, **config) -> None:
     which = "the first group's lr" if payload["head_ratio"] else "lr"
     expect(
         len(used) >= 2,
-        f"{call}: optimizers were stepped {len(used)} times in all; a range test steps one (the given optimizer, or "
-        "a deep copy of it run on a copy of the model) at every step",
+        f"{call}: optimizers over the model's parameters, or those of a copy of it that computed, were stepped "
+        f"{len(used)} times in all"
+        + (f" (other optimizers, such as a dry run's, {state.get('others')} times)" if state.get("others") else "")
+        + "; a range test steps one (the given optimizer, or a deep copy of it run on a copy of the model) at every "
+        "step",
     )
     for step, value in enumerate(used):
         want = start * (end / start) ** (step / (steps - 1))
