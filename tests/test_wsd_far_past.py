@@ -4,8 +4,10 @@ a step up to 5,000 is asked while it differs from PyTorch's rate (R24w: on (3, 6
 or 6 steps came back between the steps asked every 100); they stop at 5,000 so that a factor whose time grows with the
 step runs within the CPU budget (R24x), but for three steps past it, 6,000, 8,200 and 10,000, which catch what breaks
 only past 5,000 (R24y: a cycle of 10,000 or 8,192 steps, a table of 10,000), and correct factors still pass. The
-proofs count the steps the cell judges: those after the peak (41 on), then the far ones. In this process, fast: the
-grading itself is tests/test_grading_fidelity.py::TestPractice."""
+proofs count the steps the cell judges: those after the peak (41 on), then the far ones. No finite set of steps
+catches a restart with every period (R24z: one every 7,000 steps passes), so the exercise text states the range the
+steps cover, and the last tests hold it to the cell. In this process, fast: the grading itself is
+tests/test_grading_fidelity.py::TestPractice."""
 
 from __future__ import annotations
 
