@@ -17,7 +17,7 @@ from torch import nn
 from torch.optim import lr_scheduler
 
 from lrcourse.build import ROOT
-from lrcourse.checking import CheckFailed
+from lrcourse.checking import CheckFailed, expected
 
 from catalogue.wsd import WSD_REFERENCE, wsd_variant
 
@@ -78,7 +78,10 @@ def test_the_visible_edges_cases_hold_every_edge_the_message_names():
         assert words in message and any(holds(*case) for case in cases), (words, cases)
 
 
-def test_the_visible_edges_cell_passes_the_reference_and_fails_start_factor_1_taken_for_no_warm_up(capsys):
+def test_the_visible_edges_cell_passes_the_reference_and_fails_start_factor_1_taken_for_no_warm_up(capsys, monkeypatch):
+    """As in a student's kernel: grader/references.py is not there, so each visible case's rates are read from
+    lrcourse/expected_visible.json (a case missing there fails every answer, the reference too)."""
+    monkeypatch.setattr(expected, "grader_references", lambda: None)
     source = released_cells()["test_wsd_edges"]
     run_cell(source, WSD_REFERENCE)
     assert passed_message(source) in capsys.readouterr().out
