@@ -4,8 +4,10 @@ a step up to 5,000 is asked while it differs from PyTorch's rate (R24w: on (3, 6
 or 6 steps came back between the steps asked every 100); they stop at 5,000 so that a factor whose time grows with the
 step runs within the CPU budget (R24x), but for three steps past it, 6,000, 8,200 and 10,000, which catch what breaks
 only past 5,000 (R24y: a cycle of 10,000 or 8,192 steps, a table of 10,000), and correct factors still pass. The
-proofs count the steps the cell judges: those after the peak (41 on), then the far ones. In this process, fast: the
-grading itself is tests/test_grading_fidelity.py::TestPractice."""
+proofs count the steps the cell judges: those after the peak (41 on), then the far ones. No finite set of steps
+catches a restart with every period (R24z: one every 7,000 steps passes), so the exercise text states the range the
+steps cover, and the last tests hold it to the cell. In this process, fast: the grading itself is
+tests/test_grading_fidelity.py::TestPractice."""
 
 from __future__ import annotations
 
@@ -319,3 +321,42 @@ def test_the_first_half_of_a_phase_brought_back_escapes_as_the_comment_says():
         ),
         **far_past_call(),
     )
+
+
+def exercise_text() -> str:
+    """The exercise's text (cell ex-md) as one line."""
+    cells = nbformat.read(ROOT / "source/07_practice/practice.ipynb", 4).cells
+    return " ".join(next(cell.source for cell in cells if cell.get("id") == "ex-md").split())
+
+
+def test_the_exercise_text_and_the_hint_state_the_range_the_far_past_steps_cover():
+    """R24z: no finite set of steps catches a restart with every period, so the text no longer says the decay test asks
+    every step past the end: it states the range the cell covers, dense to `dense_end`, then the few steps to the last
+    one, and the hint names the last."""
+    call = far_past_call()
+    last, far = dense_end(call), max(call["after"])
+    tail = [step for step in call["after"] if step > last]
+    text = exercise_text()
+    assert "through zero and past the end, is PyTorch's" not in text
+    assert (
+        f"up to step {far:,} of the run (up to step {last:,} close enough together that a phase of that schedule "
+        f"brought back whole shows, past it {['one', 'two', 'three'][len(tail) - 1]} steps only). So a rate wrong only "
+        f"past step {last:,} may go unseen" in text
+    ), text
+    assert "however far" not in call["hint"] and call["hint"].endswith(f"up to {far:,}")
+
+
+def test_a_restart_every_7_000_steps_passes_and_is_wrong_only_past_the_stated_range():
+    """R24z's restart of the whole schedule every 7,000 steps (6/6, graded for real): at PyTorch's rates at every step
+    up to the 5,000 the text states, back in the warm-up at 7,000 to 7,119, between the tail's 6,000 and 8,200, so it
+    passes. It is not catalogued (tests/catalogue/wsd_restarts.py says why)."""
+    call = far_past_call()
+    last = dense_end(call)
+    assert f"up to step {last:,} close enough together" in exercise_text()
+    lengths = [call[key] for key in ("warmup", "stable", "decay")]
+    factor = answer(WSD_REFERENCE)(*lengths, call["start_factor"])
+    total = sum(lengths)
+    assert all(factor(step % 7_000) == factor(step) for step in range(last + 1))
+    wrong = [step for step in range(2 * 7_000) if factor(step % 7_000) != factor(step)]
+    assert wrong == list(range(7_000, 7_000 + total)) and not set(wrong) & set(call["after"])
+    check_wsd(restarting("7_000"), **call)

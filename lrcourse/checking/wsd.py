@@ -22,6 +22,13 @@ build a factor, call it at a step and save or load a callable object's __dict__,
 of order are asked of a new process, the run's killed first. So an answer cell that replaces the observer
 (`OBSERVERS["wsd"]`), reads which leg is running off the frames, or keeps a memo of its run in memory or in a file,
 does not get a call counter through (R24m's a1, a5; README, security model; tests/catalogue/wsd_resume_dodges.py).
+
+A run asks the schedule's steps and as many again past its end, then the steps `after`, if any: a sample far past it,
+not every step. A factor wrong only between the steps asked, or only past the last, passes, and no finite set of steps
+catches a restart of the whole schedule with every period: the course's decay cell asks every 40th step from 260 to
+4,980, then 5,000, 6,000, 8,200 and 10,000, so a restart every 7,000 steps (back at 7,000 to 7,119) kept 6/6 (issue
+24, R24z). The exercise text states that range rather than every step (tests/test_wsd_far_past.py holds it to the
+cell).
 """
 
 from __future__ import annotations

@@ -9,7 +9,18 @@ step (the first half of the stable phase or of the decay back every 1,000 steps;
 escapes, as the decay cell's comment says. In the old case
 (3, 6, 100), asked every 100th step, the warm-up (3 steps), the stable phase (6) or both came back between the steps
 asked: 6/6 (R24w, graded for real; in this process too). Past 5,000 the cell asks steps 6,000, 8,200 and 10,000 only
-(R24y): `PAST_5000` breaks nowhere before 5,000 and loses the decay cell at one of them (6/6 without them)."""
+(R24y): `PAST_5000` breaks nowhere before 5,000 and loses the decay cell at one of them (6/6 without them).
+
+Past 5,000 a restart is caught only at those three steps: the whole schedule restarted with a period over 5,000 only if
+one of them falls in the 120 steps after a restart (a period of 5,881 to 6,000, 8,081 to 8,200 or 9,881 to 10,000). Any
+other period escapes (R24z: 7,000, back at 7,000 to 7,119, kept 6/6), and no finite set of steps catches every period: a
+step s added catches only the periods P with s % P below 120, and the correct factor that replays the schedule from step
+0 (`catalogue.wsd_slow`) bounds how far they can go. So no step and no restart is added here past 5,000: the exercise
+text states the range instead (up to step 5,000 close enough that a phase brought back whole shows, past it three steps
+up to 10,000). The 7,000-step restart is not catalogued: the catalogue has no place for a wrong answer the grader does
+not catch (an `Answer`'s grade is held to the cells it names as lost, so one naming none is held to 6/6, as a right one
+is). It is wrong only outside the stated range: tests/test_wsd_far_past.py proves that it passes and matches PyTorch to
+step 5,000."""
 
 from __future__ import annotations
 
