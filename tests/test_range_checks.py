@@ -320,3 +320,30 @@ def test_the_steps_judged_are_those_of_optimizers_over_parameters_that_compute()
     given.step()
     copied(torch.ones(1, 3))
     assert len(used) == 4  # the hooks are gone
+
+
+CELLS = ("test_range_rates", "test_range_losses", "test_range_groups", "test_range_restores", "test_range_suggestion")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "range_on_copies_stepped_with_a_closure",
+        "range_on_copies_through_torch_func",
+        "range_on_copies_through_a_scripted_model",
+        "range_on_copies_first_batch_twice_in_a_closure",
+    ],
+)
+def test_steps_on_copies_are_judged_at_their_end_and_by_their_gradients(name):
+    """R23m W1: a step was judged at its start, by the modules that had run forward: a closure's forward runs inside
+    the step (5 of 7), torch.func's gradients and a scripted model run no Python forward hook (1 of 7), all three
+    correct on deep copies; and a first batch stepped twice inside a closure kept the rates' cell. Each answer now
+    loses exactly the cells its catalogue entry names, hidden cases included."""
+    answer = next(a for a in catalogue.CORRECT + catalogue.WRONG if a.name == name)
+    failed = set()
+    for cell in CELLS:
+        try:
+            exec(_cell(cell), {"lr_range_test": _range_answer(name)})
+        except checking.CheckFailed:
+            failed.add(cell)
+    assert failed == set(answer.fails), (name, failed)

@@ -8,7 +8,7 @@ import contextlib
 
 import torch
 from torch.nn.modules.module import register_module_forward_hook
-from torch.optim.optimizer import register_optimizer_step_pre_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 
 def _storage(tensor):
@@ -30,14 +30,15 @@ def optimizer_steps(given):
 
     Every optimizer is watched, the one given (`given`) or not: a test may run on deep copies of the model and
     optimizer (a copy carries none of the given optimizer's hooks; issue 23, R23i W1), or on a new optimizer over
-    them. A step is judged when its optimizer holds a tensor whose values are those of a parameter that computes:
-    one of the given optimizer's (the model's: a step that trains the model itself, however its parameters are
-    grouped, reshaped or joined by others), or one of a module that ran forward in the block (a copy of the model
-    the test trains). A throwaway's steps, such as the dry run chapter 6 teaches (an SGD over `zeros(1)` stepped
-    through an `ExponentialLR` to plan the rates) or one on `copy.deepcopy(optimizer)`, are not judged (issue 23,
-    R23k W1): they train nothing the test computes with, and neither does a copy of the optimizer alone, whose
-    steps are no range test. An answer could hide a step from the judge only where it trains nothing that computes,
-    or by updating the weights by hand, which no optimizer hook sees, judged or not; and a judged step at rates the
+    them. A step is judged when, at its end (a closure computes inside it), its optimizer holds a tensor whose
+    values are those of a parameter that computes, one of the given optimizer's (the model's, however its parameters
+    are grouped, reshaped or joined by others) or one of a module that ran forward in the block (a copy of the model
+    the test trains), or a parameter with a gradient (a copy trained through torch.func or a scripted module, which
+    run no Python forward hook; R23m W1). A throwaway's steps, such as the dry run chapter 6 teaches (an SGD over
+    `zeros(1)` stepped through an `ExponentialLR` to plan the rates) or one on `copy.deepcopy(optimizer)` (a deep
+    copy of a parameter carries no gradient), are not judged (issue 23, R23k W1): they train nothing. The rates are
+    read at the step's start, before the update. An answer could hide a step from the judge only where it trains
+    nothing, or by updating the weights by hand, which no optimizer hook sees; and a judged step at rates the
     answer did not train with was always possible (stepping the given optimizer with no gradients): the losses'
     cell compares the training itself."""
     computing = {}  # address -> storage, kept alive so that no other tensor can take its address in the block
@@ -51,14 +52,25 @@ def optimizer_steps(given):
             if (storage := _storage(parameter)) is not None:
                 computing.setdefault(storage.data_ptr(), storage)
 
-    def step(optimizer, args, kwargs) -> None:
-        storages = (_storage(p) for p in _parameters(optimizer))
-        if any(storage is not None and storage.data_ptr() in computing for storage in storages):
-            used.append([group["lr"] for group in optimizer.param_groups])
+    started = []  # the rates at each step's start, a stack: a step inside another's closure ends first
+
+    def before(optimizer, args, kwargs) -> None:
+        started.append([group["lr"] for group in optimizer.param_groups])
+
+    def after(optimizer, args, kwargs) -> None:
+        rates, parameters = started.pop(), _parameters(optimizer)
+        storages = (_storage(p) for p in parameters)
+        trains = any(storage is not None and storage.data_ptr() in computing for storage in storages)
+        if trains or any(p.grad is not None for p in parameters):
+            used.append(rates)
         else:
             others[0] += 1
 
-    hooks = [register_module_forward_hook(forward), register_optimizer_step_pre_hook(step)]
+    hooks = [
+        register_module_forward_hook(forward),
+        register_optimizer_step_pre_hook(before),
+        register_optimizer_step_post_hook(after),
+    ]
     try:
         yield used, others
     finally:  # global hooks: never left behind in the kernel, whatever the answer raised
