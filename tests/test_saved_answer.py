@@ -294,8 +294,8 @@ def test_a_check_reads_the_saved_notebook_once(kernel, monkeypatch, variable):
 def test_an_answer_cell_whose_last_run_raised_before_the_answer_fails_every_test_cell(kernel):
     """R23j M1 (b'): the right answer run, then its cell edited to one that raised ValueError, run and saved: the saved
     cell is the one that last assigned the name, and every visible cell passed on the earlier cell's value (graded 0).
-    The kernel's last error names that cell's run; each failed check carries it on to the next test cell. An error
-    after the answer is whole costs the grade nothing, and passes."""
+    The shell's record of that cell's error (`kernel_messages.FailedAnswers.raised`) names its run, for every test
+    cell. An error after the answer is whole costs the grade nothing, and passes."""
     _, notebook, answer = READINGS["inferred_step_lr"]
     run, tests = kernel("inferred_step_lr")
     assert run(answer) is None
@@ -308,5 +308,31 @@ def test_an_answer_cell_whose_last_run_raised_before_the_answer_fails_every_test
         )
     assert run(answer + "logged_rates.index(0.3)\n") is not None  # after the answer: graded whole
     assert failures(run, tests) == []
+    assert run(answer) is None
+    assert failures(run, tests) == []
+
+
+def test_the_stub_left_above_the_answer_fails_and_below_it_passes(kernel):
+    """R23l M1: the answer run, then pasted into the answer cell below the released stub, run and saved: the stub's
+    error, drawn by the course's one-line handler, set no `sys.last_value`, so every visible cell passed on the earlier
+    value and the grade was 0 of 3. The shell's own record of each cell's error (`FailedAnswers.raised`) names it; an
+    error shown since in a scratch cell no longer hides it. The stub below the answer costs the grade nothing."""
+    _, notebook, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(answer, new_cell=True) is None  # tried in a scratch cell: the value bound earlier
+    stub = "# YOUR CODE HERE\nraise NotImplementedError()\n"
+    assert isinstance(run(stub + answer), NotImplementedError)  # saved
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    for message in said:
+        assert f"saved in {notebook} stopped with NotImplementedError when it last ran" in message
+    assert run(answer + stub) is not None  # the stub below the answer: graded whole
+    assert failures(run, tests) == []
+    assert run(answer.replace('"step_size": 5', '"step_size": logged_rates.index(0.3)')) is not None  # and saved
+    for scratch in ("1/0\n", "import no_such_module_here\n"):
+        assert run(scratch, new_cell=True) is not None  # another error shown since
+        said = failures(run, tests)
+        assert len(said) == len(tests), said
+        assert "stopped with ValueError when it last ran" in said[0]
     assert run(answer) is None
     assert failures(run, tests) == []

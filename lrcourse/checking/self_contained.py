@@ -17,10 +17,10 @@ import linecache
 import symtable
 
 from lrcourse import cells
-from lrcourse.checking.answer_cell_error import carry, raised_before_the_answer
+from lrcourse.checking.answer_cell_error import raised_before_the_answer
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
-from lrcourse.checking.expect import CheckFailed, expect
+from lrcourse.checking.expect import expect
 from lrcourse.checking.saved_answer import (
     SAVE_AND_RERUN,
     assigns,
@@ -226,15 +226,12 @@ def expect_saved_cell_ran(cell, variable: str) -> None:
         f"what the grader gets from that cell. Run the answer cell, then {SAVE_AND_RERUN}.",
     )
     error = raised_before_the_answer(kernel_shell(), found[0], ran, variable)
-    if error is not None:
-        raise carry(
-            CheckFailed(
-                f"{cell.named(variable)} stopped with {type(error).__name__} when it last ran here, before "
-                f"{variable} was whole, so the {variable} this check reads is an earlier cell's, not what that cell "
-                f"gives. Correct the answer cell and run it without an error, then {SAVE_AND_RERUN}."
-            ),
-            error,
-        )
+    expect(
+        error is None,
+        f"{cell.named(variable)} stopped with {type(error).__name__} when it last ran here, before {variable} was "
+        f"whole, so the {variable} this check reads is an earlier cell's, not what that cell gives. Correct the answer "
+        f"cell and run it without an error, then {SAVE_AND_RERUN}.",
+    )
 
 
 def _normalised(source: str) -> str:
