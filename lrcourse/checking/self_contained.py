@@ -3,8 +3,9 @@
 In the notebook a student's answer can lean on a name some earlier exploratory cell defined, pass there,
 and fail under `lrcourse grade`. `expect_self_contained` catches that in the kernel, with the reason, for a function or
 a class (its cell is in linecache); `expect_data_self_contained` for a name bound to plain data (its cell is the
-latest input in IPython's history that assigns it, and the answer cell as saved, the one graded: `saved_answer`; for
-these, what the answer cells above the saved one bind counts, as in the grader's one process, R23j M2).
+latest input in IPython's history that assigns it, and the answer cell as saved, the one graded: `saved_answer`).
+For both, what the saved answer cells above the answer's bind counts, as in the grader's one process (R23j M2, R23l
+M2).
 Both refuse an answer cell that uses an IPython magic: the grader runs the cell with a `get_ipython()` whose every
 magic does nothing, so `%%time` over the answer defines nothing there.
 """
@@ -23,6 +24,7 @@ from lrcourse.checking.answer_replay import changed_in_place, reads_before_assig
 from lrcourse.checking.expect import expect
 from lrcourse.checking.saved_answer import (
     SAVE_AND_RERUN,
+    as_python,
     assigns,
     expect_no_magic,
     graded_cell,
@@ -84,9 +86,10 @@ def context_names(notebooks=None) -> set[str] | None:
 
 
 def expect_self_contained(target) -> None:
-    """In the notebook: fail if the answer cell that defined `target` reads a name that neither it nor the
-    chapter's context cells define. The grader runs the answer cell alone after the context cells, so such an
-    answer would pass here and fail there."""
+    """In the notebook: fail if the answer cell that defined `target` reads a name that neither it, the chapter's
+    context cells nor the saved answer cells above the one that defines it bind. The grader runs the answer cells in
+    order, in one process, after the context cells (R23l M2: a helper defined in the answer cell above passed there
+    and was refused here), so such an answer would pass here and fail there."""
     name = getattr(target, "__name__", "your answer")
     source = cell_source(target)
     if source is None:  # a cell magic compiles its body apart (`%%time`: "<timed exec>", not in linecache)
@@ -95,19 +98,39 @@ def expect_self_contained(target) -> None:
             expect_no_magic(history_cell, name)
         return
     expect_no_magic(source, name)
-    context = context_names()
+    notebooks = saved_in_kernel()
+    context = context_names(notebooks)
     if context is None:
         return
     try:
-        missing = sorted(names_used_but_not_defined(source) - context)
+        missing = sorted(names_used_but_not_defined(source) - context - answer_cells_above(name, notebooks))
     except SyntaxError:
         return
     expect(
         not missing,
-        f"The cell that defines {name} uses {', '.join(missing)}, which that cell does not define. "
-        "The grader runs only the answer cell, on its own, after the chapter's setup and context cells: define or "
-        f"import {'it' if len(missing) == 1 else 'them'} inside the answer cell, and define {name} there.",
+        f"The cell that defines {name} uses {', '.join(missing)}, which neither that cell nor a saved answer cell "
+        "above it defines. The grader runs the answer cells as saved, in order, after the chapter's setup and context "
+        f"cells, and no other cell: define or import {'it' if len(missing) == 1 else 'them'} inside the answer cell "
+        f"(or an answer cell above it), define {name} there, and save the notebook.",
     )
+
+
+def answer_cells_above(name: str, notebooks) -> set[str]:
+    """The names the saved answer cells above the last one that binds `name` (a `def` or a `class` binds) bind, in
+    each saved notebook (`notebooks`, from `saved_answer.saved_notebooks`)."""
+    names = set()
+    for _, notebook_cells in notebooks[0]:
+        answers = []
+        for cell in notebook_cells:
+            try:
+                if cells.is_answer(cell):
+                    answers.append(as_python(cells.source(cell)))
+            except (ValueError, KeyError, TypeError, AttributeError):  # a cell that is no cell is skipped
+                continue
+        giving = [index for index, text in enumerate(answers) if assigns(text, name)]
+        for text in answers[: giving[-1]] if giving else []:
+            names |= cells.bound_names(text)
+    return names
 
 
 def assigning_cell(variable: str) -> str | None:
