@@ -370,3 +370,49 @@ def test_a_function_that_calls_a_helper_of_the_answer_cell_above_passes_and_one_
         assert "on its own" not in said[0]
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_a_name_read_from_an_answer_cell_above_must_come_from_that_cell_as_saved(kernel, tmp_path):
+    """R23l M3: `STEP = 4` saved in the prediction's answer cell, then edited to `STEP = 5` and run unsaved (U1), or
+    `STEP = 5` run in a scratch cell after the saved cell (U2), and the answer cell reading STEP: every visible cell
+    passed on the kernel's 5, and the grader, which runs the saved cells, scored step_size 0. The kernel's STEP must
+    come from the saved cell above, run whole; a comment added since the run is the same cell (N1)."""
+    _, notebook, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    prediction = "STEP = {}\npredicted_rate_after_edit = 0.1\n"
+    save_answer_cell(tmp_path / notebook, "predicted_rate_after_edit", prediction.format(4))
+    assert run(prediction.format(4)) is None
+    assert run(prediction.format(5)) is None  # U1: edited, run, not saved
+    assert run(answer.replace('"step_size": 5', '"step_size": STEP')) is None  # saved
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert (
+        f"The answer cell of inferred_step_lr saved in {notebook} reads STEP, which the answer cell of "
+        "predicted_rate_after_edit binds, and the STEP in this kernel is not from that cell as saved" in said[0]
+    )
+    save_answer_cell(tmp_path / notebook, "predicted_rate_after_edit", prediction.format(5) + "# read off the log\n")
+    assert failures(run, tests) == []  # saved since, with a comment: the same cell
+    assert run("STEP = 4\n", new_cell=True) is None  # U2: a scratch cell after the saved one, then the answer
+    assert run(answer.replace('"step_size": 5', '"step_size": STEP')) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert "reads STEP, which the answer cell of predicted_rate_after_edit binds" in said[0]
+    assert run(prediction.format(5)) is None
+    assert run(answer.replace('"step_size": 5', '"step_size": STEP')) is None
+    assert failures(run, tests) == []
+
+
+def test_a_comment_or_a_new_layout_saved_after_the_run_is_the_same_cell(kernel, tmp_path):
+    """R23l N1: a comment added to the answer cell after its run, or the dict laid out black-style, and saved: every
+    visible cell said the saved cell was not the one that ran. The cells are compared as code; a changed value is
+    still another cell."""
+    _, notebook, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(answer) is None
+    for text in (answer + "# read off the log above\n", answer.replace("{", "{\n    ").replace(", ", ",\n    ")):
+        save_answer_cell(tmp_path / notebook, "inferred_step_lr", text)
+        assert failures(run, tests) == [], text
+    save_answer_cell(tmp_path / notebook, "inferred_step_lr", answer.replace('"step_size": 5', '"step_size": 6'))
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert "is not the cell that last assigned inferred_step_lr" in said[0]

@@ -232,6 +232,34 @@ def expect_saved_cell_self_contained(variable: str, notebooks=None) -> None:
         )
     for cell in saved:
         expect_saved_cell_ran(cell, variable)
+    for cell in saved if context is not None else []:
+        names = names_used_but_not_defined(cell.source) - context
+        for name in sorted(_read_before_the_answer(cell.source, variable, names & cell.earlier)):
+            _expect_read_from_its_saved_cell(cell, variable, name)
+
+
+def _expect_read_from_its_saved_cell(cell, variable: str, name: str) -> None:
+    """Fail unless the kernel's `name`, which the saved answer cell of `variable` reads from an answer cell above it
+    (the grader's value), came from that cell as saved: the cell that last assigned it here, its run whole (R23l M3:
+    `STEP = 4` saved in the prediction's cell, then edited to `STEP = 5` and run unsaved, or `STEP = 5` run in a
+    scratch cell, passed every visible cell, and step_size scored 0)."""
+    above = cell.binding_above(name)
+    if above is None:
+        return
+    grade_id, text = above
+    found = _assigning_entry(name)
+    ran = found[1][found[0]] if found is not None else None
+    whole = ran is not None and _same_cell(ran, text)
+    if whole:
+        whole = raised_before_the_answer(kernel_shell(), found[0], ran, name) is None
+    which = f"the answer cell of {grade_id}" if grade_id else "an answer cell above it"
+    expect(
+        whole,
+        f"{cell.named(variable)} reads {name}, which {which} binds, and the {name} in this kernel is not from that "
+        f"cell as saved (it was edited since it ran, or not yet saved, or stopped with an error, or {name} was "
+        f"assigned in another cell since), so what this check reads is not what the grader gives {variable}. Run "
+        f"{which}, then {SAVE_AND_RERUN}.",
+    )
 
 
 def expect_saved_cell_ran(cell, variable: str) -> None:
@@ -243,7 +271,7 @@ def expect_saved_cell_ran(cell, variable: str) -> None:
     found = _assigning_entry(variable)
     ran = found[1][found[0]] if found is not None else None
     expect(
-        ran is not None and _normalised(ran) == _normalised(cell.source),
+        ran is not None and _same_cell(ran, cell.source),
         f"{cell.named(variable)} is not the cell that last assigned {variable} in this kernel (it was edited since it "
         f"ran, or not yet saved, or {variable} was assigned in another cell since), so what this check reads is not "
         f"what the grader gets from that cell. Run the answer cell, then {SAVE_AND_RERUN}.",
@@ -255,6 +283,15 @@ def expect_saved_cell_ran(cell, variable: str) -> None:
         f"whole, so the {variable} this check reads is an earlier cell's, not what that cell gives. Correct the answer "
         f"cell and run it without an error, then {SAVE_AND_RERUN}.",
     )
+
+
+def _same_cell(ran: str, saved: str) -> bool:
+    """The history entry `ran` and the saved cell `saved` run the same code: the same syntax tree, so a comment or a
+    new layout added since the run is the same cell (R23l N1); their normalised texts where either does not parse."""
+    try:
+        return ast.dump(ast.parse(ran)) == ast.dump(ast.parse(saved))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return _normalised(ran) == _normalised(saved)
 
 
 def _normalised(source: str) -> str:
