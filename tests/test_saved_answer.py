@@ -416,3 +416,26 @@ def test_a_comment_or_a_new_layout_saved_after_the_run_is_the_same_cell(kernel, 
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert "is not the cell that last assigned inferred_step_lr" in said[0]
+
+
+def test_operators_attrgetter_and_methodcaller_before_the_answer_are_unfollowed():
+    """R23l N3: `operator.attrgetter("lr_scheduler.Step" + "LR")(torch.optim)(...)` before the answer got no note."""
+    cell = 'S = operator.attrgetter("lr_scheduler.Step" + "LR")(torch.optim)\nx = 1\n'
+    assert unfollowed(cell, "x") == ["attrgetter"]
+    assert unfollowed('m = methodcaller("step")\nx = 1\n', "x") == ["methodcaller"]
+    assert unfollowed('x = 1\nS = operator.attrgetter("a")\n', "x") == []
+
+
+def test_a_scratch_cell_magic_that_reran_the_answer_is_named_not_the_answer_cell(kernel):
+    """R23l N2: `%%time` over the answer in a scratch cell blamed the answer cell ("Remove the magics from the answer
+    cell"), which has none. The message names the input that last assigned it; rerunning the answer cell clears it."""
+    _, _, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(answer) is None
+    assert run("%%time\n" + answer, new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert "The cell that last assigned inferred_step_lr in this kernel (In[" in said[0]
+    assert "run the answer cell again" in said[0]
+    assert run(answer) is None
+    assert failures(run, tests) == []

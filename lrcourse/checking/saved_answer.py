@@ -123,7 +123,7 @@ def expect_no_magic(source: str, name: str, cell: str = "") -> None:
         f"{cell or f'The cell that defines {name}'} uses an IPython magic (a line starting with % or %%, or !). The "
         "grader runs the answer cells with a shell where every magic does nothing: under %%time the cell defines "
         "nothing, and `x = %time f()` makes x None. Remove the magics from the answer cell (time it in a scratch "
-        "cell).",
+        "cell), and run the answer cell again.",
     )
 
 

@@ -93,9 +93,9 @@ def expect_self_contained(target) -> None:
     name = getattr(target, "__name__", "your answer")
     source = cell_source(target)
     if source is None:  # a cell magic compiles its body apart (`%%time`: "<timed exec>", not in linecache)
-        history_cell = assigning_cell(name)
-        if history_cell is not None:
-            expect_no_magic(history_cell, name)
+        found = _assigning_entry(name)
+        if found is not None:
+            expect_no_magic(found[1][found[0]], name, _history_cell(name, found[0]))
         return
     expect_no_magic(source, name)
     notebooks = saved_in_kernel()
@@ -152,6 +152,12 @@ def _assigning_entry(variable: str) -> tuple[int, list] | None:
     return None
 
 
+def _history_cell(variable: str, index: int) -> str:
+    """How a message names the input that last assigned `variable` here: a scratch cell that reran the answer under
+    `%%time` is not the answer cell (R23l N2)."""
+    return f"The cell that last assigned {variable} in this kernel (In[{index}])"
+
+
 def _magic_bodies(source: str, shell) -> list[str]:
     """The Python of each cell magic's body in a history entry (`%%time` is `run_cell_magic('time', '', body)`)."""
     bodies = []
@@ -190,7 +196,7 @@ def _answer_cells_before(variable: str, notebooks) -> set[str]:
 
 def _expect_history_cell_self_contained(variable: str, index: int, history: list, notebooks) -> None:
     source = history[index]
-    expect_no_magic(source, variable)
+    expect_no_magic(source, variable, _history_cell(variable, index))
     context = context_names(notebooks)
     if context is None:
         return
