@@ -103,18 +103,26 @@ def undefined(name: str, failure: str | None = None) -> str:
 
 class FailedAnswers:
     """What each cell that failed would have bound, and what it raised (IPython's post_run_cell): a test cell
-    reading such a name names that error (a syntax error in `MyStepLR`'s cell), not "not answered yet"."""
+    reading such a name names that error (a syntax error in `MyStepLR`'s cell), not "not answered yet". `raised`
+    keeps, by name, the input number of the last cell binding it whose run stopped with an error, and that error (its
+    traceback names the line): the checks read it (`checking.answer_cell_error`), since an error this shell's handler
+    draws (the stub's one line) leaves no `sys.last_value`, and a later error would replace it (issue 23, R23l M1)."""
 
     def __init__(self):
         self.failures: dict[str, str] = {}  # name -> the error its cell raised, as one line
+        self.raised: dict[str, tuple[int, BaseException]] = {}  # name -> (the cell's input number, its error)
 
     def after_cell(self, result) -> None:
         error = result.error_before_exec or result.error_in_exec
+        count = getattr(result, "execution_count", None)
         for name in defined_names(getattr(result.info, "raw_cell", "") or ""):
             if error is None:
                 self.failures.pop(name, None)
+                self.raised.pop(name, None)
             else:
                 self.failures[name] = one_line(error)
+                if result.error_in_exec is not None and type(count) is int:
+                    self.raised[name] = (count, result.error_in_exec)
 
     def show_briefly(self, ipython, etype, value, tb, tb_offset=None):
         """IPython's custom handler: an unanswered or failed exercise in one line, anything else as IPython shows it."""

@@ -159,7 +159,10 @@ def test_a_function_answer_under_a_cell_magic_fails_in_the_kernel():
     shell = InteractiveShell.instance()
     try:
         shell.run_cell("%%time\n" + cell, store_history=True)
-        with pytest.raises(checking.CheckFailed, match="defines recipe_from_rates uses an IPython magic"):
+        with pytest.raises(
+            checking.CheckFailed,
+            match=r"last assigned recipe_from_rates in this kernel \(In\[1\]\) uses an IPython magic",
+        ):
             checking.check_recipe(shell.user_ns["recipe_from_rates"], **recipe)
         shell.run_cell(cell, store_history=True)
         checking.check_recipe(shell.user_ns["recipe_from_rates"], **recipe)

@@ -294,8 +294,8 @@ def test_a_check_reads_the_saved_notebook_once(kernel, monkeypatch, variable):
 def test_an_answer_cell_whose_last_run_raised_before_the_answer_fails_every_test_cell(kernel):
     """R23j M1 (b'): the right answer run, then its cell edited to one that raised ValueError, run and saved: the saved
     cell is the one that last assigned the name, and every visible cell passed on the earlier cell's value (graded 0).
-    The kernel's last error names that cell's run; each failed check carries it on to the next test cell. An error
-    after the answer is whole costs the grade nothing, and passes."""
+    The shell's record of that cell's error (`kernel_messages.FailedAnswers.raised`) names its run, for every test
+    cell. An error after the answer is whole costs the grade nothing, and passes."""
     _, notebook, answer = READINGS["inferred_step_lr"]
     run, tests = kernel("inferred_step_lr")
     assert run(answer) is None
@@ -308,5 +308,70 @@ def test_an_answer_cell_whose_last_run_raised_before_the_answer_fails_every_test
         )
     assert run(answer + "logged_rates.index(0.3)\n") is not None  # after the answer: graded whole
     assert failures(run, tests) == []
+    assert run(answer) is None
+    assert failures(run, tests) == []
+
+
+def test_the_stub_left_above_the_answer_fails_and_below_it_passes(kernel):
+    """R23l M1: the answer run, then pasted into the answer cell below the released stub, run and saved: the stub's
+    error, drawn by the course's one-line handler, set no `sys.last_value`, so every visible cell passed on the earlier
+    value and the grade was 0 of 3. The shell's own record of each cell's error (`FailedAnswers.raised`) names it; an
+    error shown since in a scratch cell no longer hides it. The stub below the answer costs the grade nothing."""
+    _, notebook, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(answer, new_cell=True) is None  # tried in a scratch cell: the value bound earlier
+    stub = "# YOUR CODE HERE\nraise NotImplementedError()\n"
+    assert isinstance(run(stub + answer), NotImplementedError)  # saved
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    for message in said:
+        assert f"saved in {notebook} stopped with NotImplementedError when it last ran" in message
+    assert run(answer + stub) is not None  # the stub below the answer: graded whole
+    assert failures(run, tests) == []
+    assert run(answer.replace('"step_size": 5', '"step_size": logged_rates.index(0.3)')) is not None  # and saved
+    for scratch in ("1/0\n", "import no_such_module_here\n"):
+        assert run(scratch, new_cell=True) is not None  # another error shown since
+        said = failures(run, tests)
+        assert len(said) == len(tests), said
+        assert "stopped with ValueError when it last ran" in said[0]
+    assert run(answer) is None
+    assert failures(run, tests) == []
+
+
+def test_a_comment_or_a_new_layout_saved_after_the_run_is_the_same_cell(kernel, tmp_path):
+    """R23l N1: a comment added to the answer cell after its run, or the dict laid out black-style, and saved: every
+    visible cell said the saved cell was not the one that ran. The cells are compared as code; a changed value is
+    still another cell."""
+    _, notebook, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(answer) is None
+    for text in (answer + "# read off the log above\n", answer.replace("{", "{\n    ").replace(", ", ",\n    ")):
+        save_answer_cell(tmp_path / notebook, "inferred_step_lr", text)
+        assert failures(run, tests) == [], text
+    save_answer_cell(tmp_path / notebook, "inferred_step_lr", answer.replace('"step_size": 5', '"step_size": 6'))
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert "is not the cell that last assigned inferred_step_lr" in said[0]
+
+
+def test_operators_attrgetter_and_methodcaller_before_the_answer_are_unfollowed():
+    """R23l N3: `operator.attrgetter("lr_scheduler.Step" + "LR")(torch.optim)(...)` before the answer got no note."""
+    cell = 'S = operator.attrgetter("lr_scheduler.Step" + "LR")(torch.optim)\nx = 1\n'
+    assert unfollowed(cell, "x") == ["attrgetter"]
+    assert unfollowed('m = methodcaller("step")\nx = 1\n', "x") == ["methodcaller"]
+    assert unfollowed('x = 1\nS = operator.attrgetter("a")\n', "x") == []
+
+
+def test_a_scratch_cell_magic_that_reran_the_answer_is_named_not_the_answer_cell(kernel):
+    """R23l N2: `%%time` over the answer in a scratch cell blamed the answer cell ("Remove the magics from the answer
+    cell"), which has none. The message names the input that last assigned it; rerunning the answer cell clears it."""
+    _, _, answer = READINGS["inferred_step_lr"]
+    run, tests = kernel("inferred_step_lr")
+    assert run(answer) is None
+    assert run("%%time\n" + answer, new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert "The cell that last assigned inferred_step_lr in this kernel (In[" in said[0]
+    assert "run the answer cell again" in said[0]
     assert run(answer) is None
     assert failures(run, tests) == []

@@ -63,7 +63,10 @@ SCHEDULER_HELPERS = {"lrcourse.schedules": ("plateau_run",)}
 # `global` a function sets is the other way, R23g), an attribute named by a computed string (`getattr(m, "Step" +
 # "LR")`, R23j M3; `getattr(m, "StepLR")` is read as `m.StepLR`). Before the answer they earn a note, not a failure: an
 # honest cell may use them, and the check cannot tell what they run.
-UNFOLLOWED = frozenset({"exec", "eval", "compile", "globals", "locals", "vars", "setattr", "__import__"})
+INDIRECT_READS = frozenset({"attrgetter", "methodcaller"})  # operator's (names or attributes): a string names the read
+UNFOLLOWED = frozenset(
+    {"exec", "eval", "compile", "globals", "locals", "vars", "setattr", "__import__", *INDIRECT_READS}
+)
 
 
 def _namespace() -> dict:
@@ -155,12 +158,14 @@ def _attribute_named(node: ast.AST) -> str | None:
 
 def unfollowed(source: str, variable: str) -> list[str]:
     """What the code run before `source` binds `variable` uses that this reading cannot follow: the builtins of
-    UNFOLLOWED by name, `global` (a function setting the kernel's names) and `getattr` with a computed name."""
+    UNFOLLOWED by name (`operator.attrgetter` and `methodcaller` as attributes too, R23l N3), `global` (a function
+    setting the kernel's names) and `getattr` with a computed name."""
     try:
         run = run_before_the_answer(ast.parse(source), variable)
     except SyntaxError:
         return []
     names = {node.id for node in run if isinstance(node, ast.Name) and node.id in UNFOLLOWED}
+    names |= {node.attr for node in run if isinstance(node, ast.Attribute) and node.attr in INDIRECT_READS}
     computed = {
         "getattr"
         for node in run

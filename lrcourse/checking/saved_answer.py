@@ -50,6 +50,13 @@ class SavedCell:
     source: str
     grade_id: str = ""
     earlier: frozenset = frozenset()
+    above: tuple = ()  # (grade_id, text) of each answer cell before it, in order
+
+    def binding_above(self, name: str) -> tuple[str, str] | None:
+        """(grade_id, text) of the last answer cell before this one that binds `name` by an assignment or a `def`
+        (an import binds the same module wherever it runs), or None."""
+        giving = [(grade_id, text) for grade_id, text in self.above if assigns(text, name) and not imports(text, name)]
+        return giving[-1] if giving else None
 
     def named(self, variable: str) -> str:
         """How a message names this cell: "The answer cell of X saved in NB" (another's: which one)."""
@@ -81,6 +88,15 @@ def assigns(source: str, variable: str) -> bool:
     return symbol.is_assigned() or symbol.is_imported()
 
 
+def imports(source: str, variable: str) -> bool:
+    """The cell binds `variable` at its top level by an import only; False for text that does not parse."""
+    try:
+        symbol = symtable.symtable(source, "<cell>", "exec").lookup(variable)
+    except (SyntaxError, KeyError, ValueError):
+        return False
+    return symbol.is_imported() and not symbol.is_assigned()
+
+
 def magic_calls(source: str) -> list[ast.Call]:
     """The `get_ipython().<method>(...)` calls in a history entry: IPython writes every magic (and `!`) as one."""
     try:
@@ -107,7 +123,7 @@ def expect_no_magic(source: str, name: str, cell: str = "") -> None:
         f"{cell or f'The cell that defines {name}'} uses an IPython magic (a line starting with % or %%, or !). The "
         "grader runs the answer cells with a shell where every magic does nothing: under %%time the cell defines "
         "nothing, and `x = %time f()` makes x None. Remove the magics from the answer cell (time it in a scratch "
-        "cell).",
+        "cell), and run the answer cell again.",
     )
 
 
@@ -224,7 +240,8 @@ def graded_cell(notebook_cells: list, variable: str, path: str) -> list[SavedCel
     assigning = [index for index, (_, text) in enumerate(answers) if assigns(text, variable)]
     index = assigning[-1] if assigning else own[0]
     earlier = frozenset().union(*(cells.bound_names(text) for _, text in answers[:index]))
-    return [SavedCell(os.path.basename(path), answers[index][1], answers[index][0] or "", earlier)]
+    above = tuple((grade_id or "", text) for grade_id, text in answers[:index])
+    return [SavedCell(os.path.basename(path), answers[index][1], answers[index][0] or "", earlier, above)]
 
 
 def expect_binds(cell: SavedCell, variable: str) -> None:

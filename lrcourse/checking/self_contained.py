@@ -3,8 +3,9 @@
 In the notebook a student's answer can lean on a name some earlier exploratory cell defined, pass there,
 and fail under `lrcourse grade`. `expect_self_contained` catches that in the kernel, with the reason, for a function or
 a class (its cell is in linecache); `expect_data_self_contained` for a name bound to plain data (its cell is the
-latest input in IPython's history that assigns it, and the answer cell as saved, the one graded: `saved_answer`; for
-these, what the answer cells above the saved one bind counts, as in the grader's one process, R23j M2).
+latest input in IPython's history that assigns it, and the answer cell as saved, the one graded: `saved_answer`).
+For both, what the saved answer cells above the answer's bind counts, as in the grader's one process (R23j M2, R23l
+M2).
 Both refuse an answer cell that uses an IPython magic: the grader runs the cell with a `get_ipython()` whose every
 magic does nothing, so `%%time` over the answer defines nothing there.
 """
@@ -17,12 +18,13 @@ import linecache
 import symtable
 
 from lrcourse import cells
-from lrcourse.checking.answer_cell_error import carry, raised_before_the_answer
+from lrcourse.checking.answer_cell_error import raised_before_the_answer
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
-from lrcourse.checking.expect import CheckFailed, expect
+from lrcourse.checking.expect import expect
 from lrcourse.checking.saved_answer import (
     SAVE_AND_RERUN,
+    as_python,
     assigns,
     expect_no_magic,
     graded_cell,
@@ -84,30 +86,51 @@ def context_names(notebooks=None) -> set[str] | None:
 
 
 def expect_self_contained(target) -> None:
-    """In the notebook: fail if the answer cell that defined `target` reads a name that neither it nor the
-    chapter's context cells define. The grader runs the answer cell alone after the context cells, so such an
-    answer would pass here and fail there."""
+    """In the notebook: fail if the answer cell that defined `target` reads a name that neither it, the chapter's
+    context cells nor the saved answer cells above the one that defines it bind. The grader runs the answer cells in
+    order, in one process, after the context cells (R23l M2: a helper defined in the answer cell above passed there
+    and was refused here), so such an answer would pass here and fail there."""
     name = getattr(target, "__name__", "your answer")
     source = cell_source(target)
     if source is None:  # a cell magic compiles its body apart (`%%time`: "<timed exec>", not in linecache)
-        history_cell = assigning_cell(name)
-        if history_cell is not None:
-            expect_no_magic(history_cell, name)
+        found = _assigning_entry(name)
+        if found is not None:
+            expect_no_magic(found[1][found[0]], name, _history_cell(name, found[0]))
         return
     expect_no_magic(source, name)
-    context = context_names()
+    notebooks = saved_in_kernel()
+    context = context_names(notebooks)
     if context is None:
         return
     try:
-        missing = sorted(names_used_but_not_defined(source) - context)
+        missing = sorted(names_used_but_not_defined(source) - context - answer_cells_above(name, notebooks))
     except SyntaxError:
         return
     expect(
         not missing,
-        f"The cell that defines {name} uses {', '.join(missing)}, which that cell does not define. "
-        "The grader runs only the answer cell, on its own, after the chapter's setup and context cells: define or "
-        f"import {'it' if len(missing) == 1 else 'them'} inside the answer cell, and define {name} there.",
+        f"The cell that defines {name} uses {', '.join(missing)}, which neither that cell nor a saved answer cell "
+        "above it defines. The grader runs the answer cells as saved, in order, after the chapter's setup and context "
+        f"cells, and no other cell: define or import {'it' if len(missing) == 1 else 'them'} inside the answer cell "
+        f"(or an answer cell above it), define {name} there, and save the notebook.",
     )
+
+
+def answer_cells_above(name: str, notebooks) -> set[str]:
+    """The names the saved answer cells above the last one that binds `name` (a `def` or a `class` binds) bind, in
+    each saved notebook (`notebooks`, from `saved_answer.saved_notebooks`)."""
+    names = set()
+    for _, notebook_cells in notebooks[0]:
+        answers = []
+        for cell in notebook_cells:
+            try:
+                if cells.is_answer(cell):
+                    answers.append(as_python(cells.source(cell)))
+            except (ValueError, KeyError, TypeError, AttributeError):  # a cell that is no cell is skipped
+                continue
+        giving = [index for index, text in enumerate(answers) if assigns(text, name)]
+        for text in answers[: giving[-1]] if giving else []:
+            names |= cells.bound_names(text)
+    return names
 
 
 def assigning_cell(variable: str) -> str | None:
@@ -127,6 +150,12 @@ def _assigning_entry(variable: str) -> tuple[int, list] | None:
         if isinstance(source, str) and any(assigns(text, variable) for text in (source, *_magic_bodies(source, shell))):
             return index, history
     return None
+
+
+def _history_cell(variable: str, index: int) -> str:
+    """How a message names the input that last assigned `variable` here: a scratch cell that reran the answer under
+    `%%time` is not the answer cell (R23l N2)."""
+    return f"The cell that last assigned {variable} in this kernel (In[{index}])"
 
 
 def _magic_bodies(source: str, shell) -> list[str]:
@@ -167,7 +196,7 @@ def _answer_cells_before(variable: str, notebooks) -> set[str]:
 
 def _expect_history_cell_self_contained(variable: str, index: int, history: list, notebooks) -> None:
     source = history[index]
-    expect_no_magic(source, variable)
+    expect_no_magic(source, variable, _history_cell(variable, index))
     context = context_names(notebooks)
     if context is None:
         return
@@ -209,6 +238,34 @@ def expect_saved_cell_self_contained(variable: str, notebooks=None) -> None:
         )
     for cell in saved:
         expect_saved_cell_ran(cell, variable)
+    for cell in saved if context is not None else []:
+        names = names_used_but_not_defined(cell.source) - context
+        for name in sorted(_read_before_the_answer(cell.source, variable, names & cell.earlier)):
+            _expect_read_from_its_saved_cell(cell, variable, name)
+
+
+def _expect_read_from_its_saved_cell(cell, variable: str, name: str) -> None:
+    """Fail unless the kernel's `name`, which the saved answer cell of `variable` reads from an answer cell above it
+    (the grader's value), came from that cell as saved: the cell that last assigned it here, its run whole (R23l M3:
+    `STEP = 4` saved in the prediction's cell, then edited to `STEP = 5` and run unsaved, or `STEP = 5` run in a
+    scratch cell, passed every visible cell, and step_size scored 0)."""
+    above = cell.binding_above(name)
+    if above is None:
+        return
+    grade_id, text = above
+    found = _assigning_entry(name)
+    ran = found[1][found[0]] if found is not None else None
+    whole = ran is not None and _same_cell(ran, text)
+    if whole:
+        whole = raised_before_the_answer(kernel_shell(), found[0], ran, name) is None
+    which = f"the answer cell of {grade_id}" if grade_id else "an answer cell above it"
+    expect(
+        whole,
+        f"{cell.named(variable)} reads {name}, which {which} binds, and the {name} in this kernel is not from that "
+        f"cell as saved (it was edited since it ran, or not yet saved, or stopped with an error, or {name} was "
+        f"assigned in another cell since), so what this check reads is not what the grader gives {variable}. Run "
+        f"{which}, then {SAVE_AND_RERUN}.",
+    )
 
 
 def expect_saved_cell_ran(cell, variable: str) -> None:
@@ -220,21 +277,27 @@ def expect_saved_cell_ran(cell, variable: str) -> None:
     found = _assigning_entry(variable)
     ran = found[1][found[0]] if found is not None else None
     expect(
-        ran is not None and _normalised(ran) == _normalised(cell.source),
+        ran is not None and _same_cell(ran, cell.source),
         f"{cell.named(variable)} is not the cell that last assigned {variable} in this kernel (it was edited since it "
         f"ran, or not yet saved, or {variable} was assigned in another cell since), so what this check reads is not "
         f"what the grader gets from that cell. Run the answer cell, then {SAVE_AND_RERUN}.",
     )
     error = raised_before_the_answer(kernel_shell(), found[0], ran, variable)
-    if error is not None:
-        raise carry(
-            CheckFailed(
-                f"{cell.named(variable)} stopped with {type(error).__name__} when it last ran here, before "
-                f"{variable} was whole, so the {variable} this check reads is an earlier cell's, not what that cell "
-                f"gives. Correct the answer cell and run it without an error, then {SAVE_AND_RERUN}."
-            ),
-            error,
-        )
+    expect(
+        error is None,
+        f"{cell.named(variable)} stopped with {type(error).__name__} when it last ran here, before {variable} was "
+        f"whole, so the {variable} this check reads is an earlier cell's, not what that cell gives. Correct the answer "
+        f"cell and run it without an error, then {SAVE_AND_RERUN}.",
+    )
+
+
+def _same_cell(ran: str, saved: str) -> bool:
+    """The history entry `ran` and the saved cell `saved` run the same code: the same syntax tree, so a comment or a
+    new layout added since the run is the same cell (R23l N1); their normalised texts where either does not parse."""
+    try:
+        return ast.dump(ast.parse(ran)) == ast.dump(ast.parse(saved))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return _normalised(ran) == _normalised(saved)
 
 
 def _normalised(source: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from lrcourse import cells
+from lrcourse import cells, kernel_messages
 from lrcourse.checking.saved_answer import as_python, assigns
 
 from support.paths import ROOT
@@ -49,7 +49,9 @@ def start_reading_kernel(folder: Path, monkeypatch, chapter: str, notebook: str,
     monkeypatch.chdir(folder)
     released = nbformat.read(folder / notebook, as_version=4)
     InteractiveShell.clear_instance()  # one another test left would keep its first folder (`_dh[0]`), not this one
-    run = learners_run(InteractiveShell.instance(), folder / notebook)
+    shell = InteractiveShell.instance()
+    kernel_messages.load_ipython_extension(shell)  # as the setup cell's first `import lrcourse` does in a kernel
+    run = learners_run(shell, folder / notebook)
     for cell in released.cells:
         if cell.cell_type == "code" and (cell.get("id") == "setup" or cells.is_context(cell)):
             assert run(cell.source) is None, cell.source
