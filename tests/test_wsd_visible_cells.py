@@ -63,7 +63,7 @@ def visible_edge_cases(source: str) -> list[tuple]:
 def test_each_passed_message_speaks_of_the_schedules_its_cell_checks(cell):
     source = released_cells()[cell]
     assert "### BEGIN HIDDEN TESTS" not in source
-    assert "in each schedule this cell checks" in passed_message(source)
+    assert "in each schedule checked here" in passed_message(source)
 
 
 def test_the_visible_edges_cases_hold_every_edge_the_message_names():
