@@ -198,7 +198,10 @@ def test_figures_display_as_html_with_alt_text_in_ipython():
     fig, ax = plots.figure()
     ax.plot([0, 1], label="line")
     plots.label(ax, "A line", "step", "value")
-    bundle, _ = shell.display_formatter.format(fig)
+    try:
+        bundle, _ = shell.display_formatter.format(fig)
+    finally:
+        InteractiveShell.clear_instance()  # a shell left in the process is there for every later test of this worker
     assert bundle["text/html"].startswith(
         '<img class="lrcourse-figure" alt="Plot “A line” of value against step; lines: line."'
     )

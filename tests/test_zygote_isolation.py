@@ -97,6 +97,24 @@ def test_the_students_after_an_attack_keep_full_marks(chapter2, attack):
 
 
 @pytest.mark.slow
+def test_an_ipython_shell_alive_in_the_graders_process_changes_no_verdict(chapter2):
+    """CI of stop 48: a test that left an IPython shell in the suite's process made this judge's visible verdicts
+    read the notebooks of the shell's folder (the checks took it for a learner's kernel), and honest students lost
+    the reading's visible point. The trusted verdicts' test cells run in the judge's namespace, never a shell's."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    judge, exercise = chapter2
+    full = sum(test.points for test in exercise.tests)
+    InteractiveShell.instance()
+    try:
+        honest = judge.decide(exercise, list(hostile.SOLUTION.items()))
+    finally:
+        InteractiveShell.clear_instance()
+    assert honest.score == full, {name: v.message for name, v in honest.cells.items()}
+    assert all(v.visible_score in (None, v.points) for v in honest.cells.values()), honest.cells
+
+
+@pytest.mark.slow
 def test_the_graders_reference_solutions_and_pytorchs_schedulers_are_empty_in_the_answers_process(chapter2):
     """An answer that could import the grader's reference loops (the training exercises' answers) or PyTorch's
     scheduler source could replay the expected values: in the answers' sandbox both files are empty."""

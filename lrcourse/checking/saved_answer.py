@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import glob
+import inspect
 import json
 import os
 import stat
@@ -35,6 +36,7 @@ from lrcourse.checking.expect import expect
 
 # The grader refuses a submitted notebook past 50 MB (grading.notebook_limits.MAX_NOTEBOOK_MB, a layer above)
 MAX_BYTES = 50 << 20
+TRUSTED_TESTS = "__lrcourse_tests__"  # the name of the namespace the grader runs test cells in (verdicts.Judge)
 SAVE_AND_RERUN = "save the notebook (Ctrl+S, or File > Save Notebook) and run this cell again"
 
 
@@ -65,9 +67,18 @@ class SavedCell:
 
 
 def kernel_shell():
-    """The IPython shell this kernel runs, or None (the trusted verdicts' process, a plain interpreter)."""
+    """The IPython shell this kernel runs, or None: a plain interpreter, or a check called from the trusted verdicts'
+    test cells (their namespace is named TRUSTED_TESTS), even where some shell lives in that process (an instructor
+    grading from a notebook, a test that left one): a shell alone once made the grader read notebooks and fail
+    honest students (CI of stop 48)."""
     ipython = sys.modules.get("IPython")  # never imported here: a kernel has it loaded, the grader need not
-    return ipython.get_ipython() if ipython is not None else None
+    shell = ipython.get_ipython() if ipython is not None else None
+    frame = inspect.currentframe()
+    while shell is not None and frame is not None:
+        if frame.f_globals.get("__name__") == TRUSTED_TESTS:
+            return None
+        frame = frame.f_back
+    return shell
 
 
 def as_python(source: str) -> str:
