@@ -11,9 +11,12 @@ that last assigned the answer in the kernel); when no saved answer cell can be r
 the answer, they say so rather than pass.
 
 Where it is read: the folder the kernel started in, which holds its notebook (IPython's `_dh[0]`: `%cd` moves the
-working folder, not the notebook); the kernel's own notebook alone when Jupyter names it (`__session__`, from
-JPY_SESSION_NAME: a stale Duplicate beside it is not the one graded, R23h M1), else every `*.ipynb` there, in name
-order. A file is read only if it is a regular file in that folder (a link is followed only to a file in the same
+working folder, not the notebook). The grader grades only the chapter's own notebook (`graded_name`: nbgrader skips
+any other file of the folder, a JupyterLab Duplicate included), so that one alone is read when it is there, whichever
+notebook this kernel runs (R23n W1: an answer worked in `<name>-Copy1.ipynb` passed every visible cell and scored 0;
+the messages then name both files); else the kernel's own notebook when Jupyter names it (`__session__`, from
+JPY_SESSION_NAME: a stale Duplicate beside it is not the one graded, R23h M1, R23n M2), else every `*.ipynb` there, in
+name order. A file is read only if it is a regular file in that folder (a link is followed only to a file in the same
 folder), opened without blocking (a FIFO named `*.ipynb` would hang `open`) and at most MAX_BYTES long; any other is
 skipped, and the message says why when none is left. Only in a kernel: the trusted verdicts' process decides the
 grade from what the answer's process does.
@@ -29,7 +32,7 @@ import os
 import stat
 import symtable
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lrcourse import cells
 from lrcourse.checking.expect import expect
@@ -53,6 +56,7 @@ class SavedCell:
     grade_id: str = ""
     earlier: frozenset = frozenset()
     above: tuple = ()  # (grade_id, text) of each answer cell before it, in order
+    kernel_runs: str = ""  # the notebook this kernel runs, where that is another file than this graded one
 
     def binding_above(self, name: str) -> tuple[str, str] | None:
         """(grade_id, text) of the last answer cell before this one that binds `name` by an assignment or a `def`
@@ -63,7 +67,12 @@ class SavedCell:
     def named(self, variable: str) -> str:
         """How a message names this cell: "The answer cell of X saved in NB" (another's: which one)."""
         other = f" (the answer cell that assigns {variable})" if self.grade_id not in ("", variable) else ""
-        return f"The answer cell of {self.grade_id or variable} saved in {self.notebook}{other}"
+        elsewhere = (
+            f" (this kernel runs {self.kernel_runs}; only {self.notebook} is graded: write your answers there)"
+            if self.kernel_runs
+            else ""
+        )
+        return f"The answer cell of {self.grade_id or variable} saved in {self.notebook}{other}{elsewhere}"
 
 
 def kernel_shell():
@@ -148,16 +157,30 @@ def notebook_folder(shell=None) -> str:
     return first if isinstance(first, str) and os.path.isdir(first) else os.getcwd()
 
 
+def graded_name(folder: str) -> str:
+    """The file name of the notebook the grader grades in the chapter's folder `folder`: `<the folder's name without
+    its NN_ prefix>.ipynb` (a student's folder is named after the assignment; the rule of
+    `grading.source_files.chapter_notebook`, the notebook nbgrader's gradebook holds: it skips every other file)."""
+    return f"{os.path.basename(os.path.normpath(folder)).split('_', 1)[-1]}.ipynb"
+
+
+def kernel_notebook(shell=None) -> str:
+    """The file name of the notebook this kernel runs when Jupyter names it (`__session__`, the path it was opened
+    under), else ""."""
+    shell = shell if shell is not None else kernel_shell()
+    session = shell.user_ns.get("__session__") if shell is not None else None
+    return os.path.basename(session) if isinstance(session, str) and session.endswith(".ipynb") else ""
+
+
 def notebook_paths(shell=None) -> list[str]:
-    """The notebooks to read: the kernel's own when Jupyter names it (`__session__`, the path it was opened under; its
-    file name looked for in the notebook's folder) and it is there, else every `*.ipynb` of that folder, by name."""
+    """The notebooks to read: the chapter's own (`graded_name`) when it is in the notebook's folder, the one graded;
+    else the kernel's own when Jupyter names it (`kernel_notebook`) and it is there; else every `*.ipynb` of that
+    folder, by name."""
     shell = shell if shell is not None else kernel_shell()
     folder = notebook_folder(shell)
-    session = shell.user_ns.get("__session__") if shell is not None else None
-    if isinstance(session, str) and session.endswith(".ipynb"):
-        own = os.path.join(folder, os.path.basename(session))
-        if os.path.lexists(own):
-            return [own]
+    for name in (graded_name(folder), kernel_notebook(shell)):
+        if name and os.path.lexists(os.path.join(folder, name)):
+            return [os.path.join(folder, name)]
     return sorted(glob.glob(os.path.join(glob.escape(folder), "*.ipynb")))
 
 
@@ -223,6 +246,9 @@ def saved_answer_cells(variable: str, notebooks=None) -> list[SavedCell]:
         return []
     found, unread = notebooks if notebooks is not None else saved_notebooks()
     saved = [cell for path, notebook_cells in found for cell in graded_cell(notebook_cells, variable, path)]
+    graded, own = graded_name(notebook_folder()), kernel_notebook()
+    if own not in ("", graded):  # the kernel runs another file than the one graded: each message says so (R23n W1)
+        saved = [replace(cell, kernel_runs=own) if cell.notebook == graded else cell for cell in saved]
     why = f" ({'; '.join(unread)})" if unread else ""
     expect(
         bool(saved),
