@@ -35,6 +35,8 @@ import sys
 from dataclasses import dataclass, replace
 
 from lrcourse import cells
+from lrcourse.checking.answer_cell_runs import run_before_the_answer
+from lrcourse.checking.answer_replay import changed_in_place
 from lrcourse.checking.expect import expect
 
 # The grader refuses a submitted notebook past 50 MB (grading.notebook_limits.MAX_NOTEBOOK_MB, a layer above)
@@ -120,9 +122,12 @@ def imports(source: str, variable: str) -> bool:
 def magic_calls(source: str) -> list[ast.Call]:
     """The `get_ipython().<method>(...)` calls in a history entry: IPython writes every magic (and `!`) as one."""
     try:
-        tree = ast.parse(source)
+        return _magic_calls_in(ast.parse(source))
     except SyntaxError:
         return []
+
+
+def _magic_calls_in(tree: ast.AST) -> list[ast.Call]:
     return [
         node
         for node in ast.walk(tree)
@@ -134,16 +139,66 @@ def magic_calls(source: str) -> list[ast.Call]:
     ]
 
 
+def grade_changing_magics(source: str, variable: str) -> list[str]:
+    """The magics of the cell `source` (as Python: `as_python`) that can change what the grader gets of `variable`,
+    each as written (`%time`, `%%time`, `!`). The grader's shell makes every magic do nothing (`answer_zygote`), so a
+    magic matters only where its work reaches the answer: its code binds or changes `variable` (`%%time` over the
+    answer, `%time x = ...`), or it runs before the answer is whole (`answer_cell_runs`) and its value is used
+    (`g = %time f()`: None there) or its code binds a name (the answer may read it). Any other (`%load_ext` above the
+    answer, `%time f()` after it) costs the grade nothing (R23n M1: every one was refused)."""
+    try:
+        tree = ast.parse(source)
+        calls = _magic_calls_in(tree)
+        before = {id(node) for node in run_before_the_answer(tree, variable)} if calls else set()
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+    discarded = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    changing = []
+    for call in calls:
+        code = _magic_code(call)
+        try:
+            binds = assigns(code, variable) or changed_in_place([code], variable)
+            binds = binds or (id(call) in before and (id(call) not in discarded or bool(cells.bound_names(code))))
+        except (MemoryError, RecursionError):  # code nested past the parser's stack binds nothing in the kernel either
+            binds = id(call) in before and id(call) not in discarded
+        if binds:
+            changing.append(_magic_written(call))
+    return changing
+
+
+def _magic_code(call: ast.Call) -> str:
+    """The Python a magic call runs, as far as its text says: a cell magic's body, a line magic's line ("" else)."""
+    at = {"run_cell_magic": 2, "run_line_magic": 1}.get(call.func.attr)
+    text = call.args[at] if at is not None and len(call.args) > at else None
+    if not (isinstance(text, ast.Constant) and isinstance(text.value, str)):
+        return ""
+    try:
+        return as_python(text.value) if at == 2 else text.value
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return ""
+
+
+def _magic_written(call: ast.Call) -> str:
+    """How the learner wrote the magic: `%name`, `%%name`, or `!` (a shell command)."""
+    name = call.args[0] if call.args else None
+    if call.func.attr in ("run_cell_magic", "run_line_magic") and isinstance(name, ast.Constant):
+        return f"{'%%' if call.func.attr == 'run_cell_magic' else '%'}{name.value}"
+    return "!"
+
+
 def expect_no_magic(source: str, name: str, cell: str = "") -> None:
-    """Fail if the answer's cell uses an IPython magic: the grader runs the cell with a shell whose every magic does
-    nothing, so `%%time` over the answer defines nothing there and `x = %time f()` binds None. `cell` names the cell
-    (the saved one: `SavedCell.named`), else it is the one that defines `name` here."""
+    """Fail if the answer's cell uses an IPython magic that can change what the grader gets of `name`
+    (`grade_changing_magics`): the grader runs the cell with a shell whose every magic does nothing, so `%%time` over
+    the answer defines nothing there and `x = %time f()` binds None. `cell` names the cell (the saved one:
+    `SavedCell.named`), else it is the one that defines `name` here."""
+    changing = grade_changing_magics(source, name)
     expect(
-        not magic_calls(source),
-        f"{cell or f'The cell that defines {name}'} uses an IPython magic (a line starting with % or %%, or !). The "
-        "grader runs the answer cells with a shell where every magic does nothing: under %%time the cell defines "
-        "nothing, and `x = %time f()` makes x None. Remove the magics from the answer cell (time it in a scratch "
-        "cell), and run the answer cell again.",
+        not changing,
+        f"{cell or f'The cell that defines {name}'} uses an IPython magic ({', '.join(dict.fromkeys(changing))}) "
+        f"that changes what the grader gets of {name}. The grader runs the answer cells with a shell where every "
+        "magic does nothing: under %%time the cell defines nothing, `x = %time f()` makes x None and `%time x = f()` "
+        "binds no x. Remove that magic from the answer cell (time it in a scratch cell), and run the answer cell "
+        "again.",
     )
 
 
