@@ -105,7 +105,7 @@ def assigns(source: str, variable: str) -> bool:
     its text says; False for text that does not parse."""
     try:
         symbol = symtable.symtable(source, "<cell>", "exec").lookup(variable)
-    except (SyntaxError, KeyError, ValueError):
+    except (SyntaxError, KeyError, ValueError, MemoryError, RecursionError):  # nested past the parser's stack
         return False
     return symbol.is_assigned() or symbol.is_imported()
 
@@ -114,7 +114,7 @@ def imports(source: str, variable: str) -> bool:
     """The cell binds `variable` at its top level by an import only; False for text that does not parse."""
     try:
         symbol = symtable.symtable(source, "<cell>", "exec").lookup(variable)
-    except (SyntaxError, KeyError, ValueError):
+    except (SyntaxError, KeyError, ValueError, MemoryError, RecursionError):  # nested past the parser's stack
         return False
     return symbol.is_imported() and not symbol.is_assigned()
 
@@ -123,7 +123,7 @@ def magic_calls(source: str) -> list[ast.Call]:
     """The `get_ipython().<method>(...)` calls in a history entry: IPython writes every magic (and `!`) as one."""
     try:
         return _magic_calls_in(ast.parse(source))
-    except SyntaxError:
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         return []
 
 
@@ -295,8 +295,8 @@ def saved_in_kernel() -> tuple[list[tuple[str, list]], list[str]]:
 def saved_answer_cells(variable: str, notebooks=None) -> list[SavedCell]:
     """The answer cell that gives `variable` in each saved notebook read (`notebooks`, from `saved_notebooks`, read
     here if None), as the grader will run it; in a kernel only ([] elsewhere). Fails, in the notebook, saying so,
-    where none can be read, or where the one saved does not bind `variable`, does not parse or uses a magic: the grade
-    reads that cell, whatever the kernel ran since."""
+    where none can be read, or where the one saved does not bind `variable`, does not parse or uses a magic that changes
+    what the grader gets (`grade_changing_magics`): the grade reads that cell, whatever the kernel ran since."""
     if kernel_shell() is None:
         return []
     found, unread = notebooks if notebooks is not None else saved_notebooks()
@@ -345,7 +345,7 @@ def expect_binds(cell: SavedCell, variable: str) -> None:
     except (SyntaxError, ValueError, MemoryError, RecursionError) as error:  # nested past the parser's stack
         expect(
             False,
-            f"{cell.named(variable)} does not run: {type(error).__name__} ({getattr(error, 'msg', error)}). The "
+            f"{cell.named(variable)} does not run: {type(error).__name__} ({_why_not(error)}). The "
             f"grader runs that cell as saved: correct it there, then {SAVE_AND_RERUN}.",
         )
     expect(
@@ -355,3 +355,8 @@ def expect_binds(cell: SavedCell, variable: str) -> None:
         f"other cells: {variable} written in another cell, or not yet saved, is not graded. Write {variable} in the "
         f"answer cell (the one that said # YOUR CODE HERE), then {SAVE_AND_RERUN}.",
     )
+
+
+def _why_not(error: Exception) -> str:
+    """What a compile error says, or, for the parser's MemoryError or RecursionError, why (their text is empty)."""
+    return str(getattr(error, "msg", "") or error) or "nested deeper than Python's parser goes"
