@@ -150,7 +150,7 @@ def bound_names(text: str) -> set[str]:
     """Every name a context cell binds anywhere (imports, definitions, assignments); {} if it does not parse."""
     try:
         tree = ast.parse(text)
-    except SyntaxError:
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # nested past the parser's stack (R23n N2)
         return set()
     names = set()
     for node in ast.walk(tree):

@@ -205,6 +205,14 @@ def test_a_saved_cell_that_does_not_compile_fails_with_that_reason_not_a_crash()
     for text in ("inferred_step_lr = {\n", "inferred_step_lr = " + "-" * 200_000 + "1\n"):
         with pytest.raises(CheckFailed, match="saved in nb.ipynb does not run: (SyntaxError|MemoryError)"):
             saved_answer.expect_binds(saved_answer.SavedCell("nb.ipynb", text), "inferred_step_lr")
+    deep = "inferred_step_lr = " + "-" * 100_000 + "1\n"  # R23n N2: the text readers raised MemoryError too
+    assert not saved_answer.assigns(deep, "inferred_step_lr") and not saved_answer.imports(deep, "inferred_step_lr")
+    assert saved_answer.magic_calls(deep) == [] and saved_answer.grade_changing_magics(deep, "inferred_step_lr") == []
+    above = [
+        {"cell_type": "code", "source": text, "metadata": {"nbgrader": {"solution": True, "grade_id": grade_id}}}
+        for grade_id, text in (("other", deep.replace("inferred", "other")), ("inferred_step_lr", deep))
+    ]
+    assert saved_answer.graded_cell(above, "inferred_step_lr", "nb.ipynb")[0].source == deep
 
 
 @pytest.mark.parametrize("variable", READINGS)

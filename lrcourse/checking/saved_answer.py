@@ -11,9 +11,12 @@ that last assigned the answer in the kernel); when no saved answer cell can be r
 the answer, they say so rather than pass.
 
 Where it is read: the folder the kernel started in, which holds its notebook (IPython's `_dh[0]`: `%cd` moves the
-working folder, not the notebook); the kernel's own notebook alone when Jupyter names it (`__session__`, from
-JPY_SESSION_NAME: a stale Duplicate beside it is not the one graded, R23h M1), else every `*.ipynb` there, in name
-order. A file is read only if it is a regular file in that folder (a link is followed only to a file in the same
+working folder, not the notebook). The grader grades only the chapter's own notebook (`graded_name`: nbgrader skips
+any other file of the folder, a JupyterLab Duplicate included), so that one alone is read when it is there, whichever
+notebook this kernel runs (R23n W1: an answer worked in `<name>-Copy1.ipynb` passed every visible cell and scored 0;
+the messages then name both files); else the kernel's own notebook when Jupyter names it (`__session__`, from
+JPY_SESSION_NAME: a stale Duplicate beside it is not the one graded, R23h M1, R23n M2), else every `*.ipynb` there, in
+name order. A file is read only if it is a regular file in that folder (a link is followed only to a file in the same
 folder), opened without blocking (a FIFO named `*.ipynb` would hang `open`) and at most MAX_BYTES long; any other is
 skipped, and the message says why when none is left. Only in a kernel: the trusted verdicts' process decides the
 grade from what the answer's process does.
@@ -29,9 +32,11 @@ import os
 import stat
 import symtable
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lrcourse import cells
+from lrcourse.checking.answer_cell_runs import run_before_the_answer
+from lrcourse.checking.answer_replay import changed_in_place
 from lrcourse.checking.expect import expect
 
 # The grader refuses a submitted notebook past 50 MB (grading.notebook_limits.MAX_NOTEBOOK_MB, a layer above)
@@ -53,6 +58,7 @@ class SavedCell:
     grade_id: str = ""
     earlier: frozenset = frozenset()
     above: tuple = ()  # (grade_id, text) of each answer cell before it, in order
+    kernel_runs: str = ""  # the notebook this kernel runs, where that is another file than this graded one
 
     def binding_above(self, name: str) -> tuple[str, str] | None:
         """(grade_id, text) of the last answer cell before this one that binds `name` by an assignment or a `def`
@@ -63,7 +69,12 @@ class SavedCell:
     def named(self, variable: str) -> str:
         """How a message names this cell: "The answer cell of X saved in NB" (another's: which one)."""
         other = f" (the answer cell that assigns {variable})" if self.grade_id not in ("", variable) else ""
-        return f"The answer cell of {self.grade_id or variable} saved in {self.notebook}{other}"
+        elsewhere = (
+            f" (this kernel runs {self.kernel_runs}; only {self.notebook} is graded: write your answers there)"
+            if self.kernel_runs
+            else ""
+        )
+        return f"The answer cell of {self.grade_id or variable} saved in {self.notebook}{other}{elsewhere}"
 
 
 def kernel_shell():
@@ -94,7 +105,7 @@ def assigns(source: str, variable: str) -> bool:
     its text says; False for text that does not parse."""
     try:
         symbol = symtable.symtable(source, "<cell>", "exec").lookup(variable)
-    except (SyntaxError, KeyError, ValueError):
+    except (SyntaxError, KeyError, ValueError, MemoryError, RecursionError):  # nested past the parser's stack
         return False
     return symbol.is_assigned() or symbol.is_imported()
 
@@ -103,7 +114,7 @@ def imports(source: str, variable: str) -> bool:
     """The cell binds `variable` at its top level by an import only; False for text that does not parse."""
     try:
         symbol = symtable.symtable(source, "<cell>", "exec").lookup(variable)
-    except (SyntaxError, KeyError, ValueError):
+    except (SyntaxError, KeyError, ValueError, MemoryError, RecursionError):  # nested past the parser's stack
         return False
     return symbol.is_imported() and not symbol.is_assigned()
 
@@ -111,9 +122,12 @@ def imports(source: str, variable: str) -> bool:
 def magic_calls(source: str) -> list[ast.Call]:
     """The `get_ipython().<method>(...)` calls in a history entry: IPython writes every magic (and `!`) as one."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
+        return _magic_calls_in(ast.parse(source))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         return []
+
+
+def _magic_calls_in(tree: ast.AST) -> list[ast.Call]:
     return [
         node
         for node in ast.walk(tree)
@@ -125,16 +139,66 @@ def magic_calls(source: str) -> list[ast.Call]:
     ]
 
 
+def grade_changing_magics(source: str, variable: str) -> list[str]:
+    """The magics of the cell `source` (as Python: `as_python`) that can change what the grader gets of `variable`,
+    each as written (`%time`, `%%time`, `!`). The grader's shell makes every magic do nothing (`answer_zygote`), so a
+    magic matters only where its work reaches the answer: its code binds or changes `variable` (`%%time` over the
+    answer, `%time x = ...`), or it runs before the answer is whole (`answer_cell_runs`) and its value is used
+    (`g = %time f()`: None there) or its code binds a name (the answer may read it). Any other (`%load_ext` above the
+    answer, `%time f()` after it) costs the grade nothing (R23n M1: every one was refused)."""
+    try:
+        tree = ast.parse(source)
+        calls = _magic_calls_in(tree)
+        before = {id(node) for node in run_before_the_answer(tree, variable)} if calls else set()
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+    discarded = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    changing = []
+    for call in calls:
+        code = _magic_code(call)
+        try:
+            binds = assigns(code, variable) or changed_in_place([code], variable)
+            binds = binds or (id(call) in before and (id(call) not in discarded or bool(cells.bound_names(code))))
+        except (MemoryError, RecursionError):  # code nested past the parser's stack binds nothing in the kernel either
+            binds = id(call) in before and id(call) not in discarded
+        if binds:
+            changing.append(_magic_written(call))
+    return changing
+
+
+def _magic_code(call: ast.Call) -> str:
+    """The Python a magic call runs, as far as its text says: a cell magic's body, a line magic's line ("" else)."""
+    at = {"run_cell_magic": 2, "run_line_magic": 1}.get(call.func.attr)
+    text = call.args[at] if at is not None and len(call.args) > at else None
+    if not (isinstance(text, ast.Constant) and isinstance(text.value, str)):
+        return ""
+    try:
+        return as_python(text.value) if at == 2 else text.value
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return ""
+
+
+def _magic_written(call: ast.Call) -> str:
+    """How the learner wrote the magic: `%name`, `%%name`, or `!` (a shell command)."""
+    name = call.args[0] if call.args else None
+    if call.func.attr in ("run_cell_magic", "run_line_magic") and isinstance(name, ast.Constant):
+        return f"{'%%' if call.func.attr == 'run_cell_magic' else '%'}{name.value}"
+    return "!"
+
+
 def expect_no_magic(source: str, name: str, cell: str = "") -> None:
-    """Fail if the answer's cell uses an IPython magic: the grader runs the cell with a shell whose every magic does
-    nothing, so `%%time` over the answer defines nothing there and `x = %time f()` binds None. `cell` names the cell
-    (the saved one: `SavedCell.named`), else it is the one that defines `name` here."""
+    """Fail if the answer's cell uses an IPython magic that can change what the grader gets of `name`
+    (`grade_changing_magics`): the grader runs the cell with a shell whose every magic does nothing, so `%%time` over
+    the answer defines nothing there and `x = %time f()` binds None. `cell` names the cell (the saved one:
+    `SavedCell.named`), else it is the one that defines `name` here."""
+    changing = grade_changing_magics(source, name)
     expect(
-        not magic_calls(source),
-        f"{cell or f'The cell that defines {name}'} uses an IPython magic (a line starting with % or %%, or !). The "
-        "grader runs the answer cells with a shell where every magic does nothing: under %%time the cell defines "
-        "nothing, and `x = %time f()` makes x None. Remove the magics from the answer cell (time it in a scratch "
-        "cell), and run the answer cell again.",
+        not changing,
+        f"{cell or f'The cell that defines {name}'} uses an IPython magic ({', '.join(dict.fromkeys(changing))}) "
+        f"that changes what the grader gets of {name}. The grader runs the answer cells with a shell where every "
+        "magic does nothing: under %%time the cell defines nothing, `x = %time f()` makes x None and `%time x = f()` "
+        "binds no x. Remove that magic from the answer cell (time it in a scratch cell), and run the answer cell "
+        "again.",
     )
 
 
@@ -148,16 +212,30 @@ def notebook_folder(shell=None) -> str:
     return first if isinstance(first, str) and os.path.isdir(first) else os.getcwd()
 
 
+def graded_name(folder: str) -> str:
+    """The file name of the notebook the grader grades in the chapter's folder `folder`: `<the folder's name without
+    its NN_ prefix>.ipynb` (a student's folder is named after the assignment; the rule of
+    `grading.source_files.chapter_notebook`, the notebook nbgrader's gradebook holds: it skips every other file)."""
+    return f"{os.path.basename(os.path.normpath(folder)).split('_', 1)[-1]}.ipynb"
+
+
+def kernel_notebook(shell=None) -> str:
+    """The file name of the notebook this kernel runs when Jupyter names it (`__session__`, the path it was opened
+    under), else ""."""
+    shell = shell if shell is not None else kernel_shell()
+    session = shell.user_ns.get("__session__") if shell is not None else None
+    return os.path.basename(session) if isinstance(session, str) and session.endswith(".ipynb") else ""
+
+
 def notebook_paths(shell=None) -> list[str]:
-    """The notebooks to read: the kernel's own when Jupyter names it (`__session__`, the path it was opened under; its
-    file name looked for in the notebook's folder) and it is there, else every `*.ipynb` of that folder, by name."""
+    """The notebooks to read: the chapter's own (`graded_name`) when it is in the notebook's folder, the one graded;
+    else the kernel's own when Jupyter names it (`kernel_notebook`) and it is there; else every `*.ipynb` of that
+    folder, by name."""
     shell = shell if shell is not None else kernel_shell()
     folder = notebook_folder(shell)
-    session = shell.user_ns.get("__session__") if shell is not None else None
-    if isinstance(session, str) and session.endswith(".ipynb"):
-        own = os.path.join(folder, os.path.basename(session))
-        if os.path.lexists(own):
-            return [own]
+    for name in (graded_name(folder), kernel_notebook(shell)):
+        if name and os.path.lexists(os.path.join(folder, name)):
+            return [os.path.join(folder, name)]
     return sorted(glob.glob(os.path.join(glob.escape(folder), "*.ipynb")))
 
 
@@ -217,12 +295,15 @@ def saved_in_kernel() -> tuple[list[tuple[str, list]], list[str]]:
 def saved_answer_cells(variable: str, notebooks=None) -> list[SavedCell]:
     """The answer cell that gives `variable` in each saved notebook read (`notebooks`, from `saved_notebooks`, read
     here if None), as the grader will run it; in a kernel only ([] elsewhere). Fails, in the notebook, saying so,
-    where none can be read, or where the one saved does not bind `variable`, does not parse or uses a magic: the grade
-    reads that cell, whatever the kernel ran since."""
+    where none can be read, or where the one saved does not bind `variable`, does not parse or uses a magic that changes
+    what the grader gets (`grade_changing_magics`): the grade reads that cell, whatever the kernel ran since."""
     if kernel_shell() is None:
         return []
     found, unread = notebooks if notebooks is not None else saved_notebooks()
     saved = [cell for path, notebook_cells in found for cell in graded_cell(notebook_cells, variable, path)]
+    graded, own = graded_name(notebook_folder()), kernel_notebook()
+    if own not in ("", graded):  # the kernel runs another file than the one graded: each message says so (R23n W1)
+        saved = [replace(cell, kernel_runs=own) if cell.notebook == graded else cell for cell in saved]
     why = f" ({'; '.join(unread)})" if unread else ""
     expect(
         bool(saved),
@@ -264,7 +345,7 @@ def expect_binds(cell: SavedCell, variable: str) -> None:
     except (SyntaxError, ValueError, MemoryError, RecursionError) as error:  # nested past the parser's stack
         expect(
             False,
-            f"{cell.named(variable)} does not run: {type(error).__name__} ({getattr(error, 'msg', error)}). The "
+            f"{cell.named(variable)} does not run: {type(error).__name__} ({_why_not(error)}). The "
             f"grader runs that cell as saved: correct it there, then {SAVE_AND_RERUN}.",
         )
     expect(
@@ -274,3 +355,8 @@ def expect_binds(cell: SavedCell, variable: str) -> None:
         f"other cells: {variable} written in another cell, or not yet saved, is not graded. Write {variable} in the "
         f"answer cell (the one that said # YOUR CODE HERE), then {SAVE_AND_RERUN}.",
     )
+
+
+def _why_not(error: Exception) -> str:
+    """What a compile error says, or, for the parser's MemoryError or RecursionError, why (their text is empty)."""
+    return str(getattr(error, "msg", "") or error) or "nested deeper than Python's parser goes"

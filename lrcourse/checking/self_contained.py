@@ -6,8 +6,9 @@ a class (its cell is in linecache); `expect_data_self_contained` for a name boun
 latest input in IPython's history that assigns it, and the answer cell as saved, the one graded: `saved_answer`).
 For both, what the saved answer cells above the answer's bind counts, as in the grader's one process (R23j M2, R23l
 M2).
-Both refuse an answer cell that uses an IPython magic: the grader runs the cell with a `get_ipython()` whose every
-magic does nothing, so `%%time` over the answer defines nothing there.
+Both refuse an answer cell whose IPython magic changes what the grader gets (`grade_changing_magics`): the grader
+runs the cell with a `get_ipython()` whose every magic does nothing, so `%%time` over the answer defines nothing
+there, while `%load_ext` above it costs nothing.
 """
 
 from __future__ import annotations

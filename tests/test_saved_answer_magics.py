@@ -1,0 +1,102 @@
+"""A magic in the answer cell is refused only where it changes what the grader gets (R23n M1): the grader's answer
+process makes every magic a no-op (`answer_zygote`), so `%load_ext autoreload` above the answer or `%time f()` after
+it costs the grade nothing and passes in the kernel, while `%%time` over the answer, `g = %time f()` read by the
+answer, or `%time x = ...` rebinding it (R23s, R23h) still fail there. A real IPython shell for the kernel's side, the
+grader's own answer process for the grade's."""
+
+from __future__ import annotations
+
+import pytest
+
+from lrcourse import checking
+from lrcourse.checking.saved_answer import as_python, grade_changing_magics
+
+from catalogue import step_lr_reading
+from support.answer_process import graders_namespace
+from support.saved_cells import failures, start_reading_kernel
+
+ANSWER = step_lr_reading.ANSWER
+RIGHT = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.25}
+HARMLESS = {
+    "an extension loaded above": "%load_ext autoreload\n" + ANSWER,
+    "a timing after": ANSWER + "%time sum(range(10))\n",
+    "a backend above": "%matplotlib inline\n" + ANSWER,
+    "a shell command above": "!echo reading the log\n" + ANSWER,
+    "a timing in a loop above": "for _ in range(2):\n    %time sum(range(10))\n" + ANSWER,
+    "a timing that prints the answer after": ANSWER + "%time print(inferred_step_lr)\n",
+    "a shell output bound after": ANSWER + "files = !ls\n",
+}
+CHANGING = {  # what the grade gets differs from the kernel's
+    "%%time over the answer": ("%%time\n" + ANSWER, "%%time"),
+    "a magic's value read by the answer": (
+        'g = %time 0.7\ninferred_step_lr = {"step_size": 5, "gamma": g, "hand_set_rate": 0.25}\n',
+        "%time",
+    ),
+    "the answer rebound by a magic after": (
+        ANSWER + '%time inferred_step_lr = {"step_size": 5, "gamma": 0.5, "hand_set_rate": 0.25}\n',
+        "%time",
+    ),
+    "the answer changed by a magic after": (ANSWER + "%time inferred_step_lr.update(gamma=0.5)\n", "%time"),
+    "a name bound by a magic before": ("g = 0.5\n%time g = 0.7\n" + ANSWER.replace("0.7", "g"), "%time"),
+    "a shell output bound before": ("files = !ls\n" + ANSWER, "!"),
+}
+
+
+@pytest.fixture
+def kernel(tmp_path, monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    yield start_reading_kernel(
+        tmp_path, monkeypatch, "02_ordered_schedules", "ordered_schedules.ipynb", "inferred_step_lr"
+    )
+    InteractiveShell.clear_instance()
+
+
+@pytest.mark.parametrize("cell", HARMLESS.values(), ids=HARMLESS)
+def test_a_magic_the_grade_does_not_feel_is_not_refused(cell):
+    assert grade_changing_magics(as_python(cell), "inferred_step_lr") == []
+
+
+@pytest.mark.parametrize("cell, magic", CHANGING.values(), ids=CHANGING)
+def test_a_magic_that_changes_the_graded_answer_is_named(cell, magic):
+    assert grade_changing_magics(as_python(cell), "inferred_step_lr") == [magic]
+
+
+def test_a_magic_above_or_after_the_answer_passes_in_the_kernel_as_it_scores_in_the_grade(kernel):
+    """R23n M1: `%load_ext autoreload` above the answer, or `%time ...` after it, failed every visible cell ("Remove
+    the magics") though the grader binds the answer whole (3/3)."""
+    run, tests = kernel
+    for cell in (HARMLESS["an extension loaded above"], HARMLESS["a timing after"]):
+        assert graders_namespace(cell)["inferred_step_lr"] == RIGHT
+        assert run(cell) is None  # run and saved in the answer cell
+        assert failures(run, tests) == [], cell
+
+
+def test_a_magic_that_changes_the_graded_answer_still_fails_in_the_kernel(kernel):
+    """The magics that do cost the grade fail every visible cell, naming the magic."""
+    run, tests = kernel
+    cell, magic = CHANGING["the answer rebound by a magic after"]
+    assert graders_namespace(cell)["inferred_step_lr"]["gamma"] == 0.7  # the kernel's is 0.5
+    assert run(cell) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"uses an IPython magic ({magic}) that changes what the grader gets of inferred_step_lr" in said[0]
+
+
+def test_a_function_answer_under_a_harmless_magic_passes():
+    """The function answers' check reads the same rule: `%load_ext autoreload` above `def recipe_from_rates` passes."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    cell = (
+        "%load_ext autoreload\n"
+        "def recipe_from_rates(rates):\n"
+        '    return {"lr": 0.1, "warmup_epochs": 1, "start_factor": 0.5, "step_size": 2, "gamma": 0.5}\n'
+    )
+    assert "recipe_from_rates" in graders_namespace(cell)
+    recipe = {"lr": 0.1, "warmup": 1, "start_factor": 0.5, "step_size": 2, "gamma": 0.5}
+    shell = InteractiveShell.instance()
+    try:
+        assert shell.run_cell(cell, store_history=True).error_in_exec is None
+        checking.check_recipe(shell.user_ns["recipe_from_rates"], **recipe)
+    finally:
+        InteractiveShell.clear_instance()
