@@ -272,9 +272,14 @@ def test_a_result_lost_waiting_for_room_past_the_hard_limit_is_not_blamed_on_the
     said "held on this student past the queue's hard time limit ... not tried again": her submission blamed, no rerun
     asked for. The enqueuer saw the wait (`Lapsed.waited`), so her outcome now says the broker's part and the rerun,
     which grades her."""
-    from lrcourse.grading.fleet import full as fleet_full
-
-    from support.held_fleet import quick_enqueue, started_worker, stopped, time_limited, worker_script
+    from support.held_fleet import (
+        no_room_for_the_result,
+        quick_enqueue,
+        started_worker,
+        stopped,
+        time_limited,
+        worker_script,
+    )
 
     course = class_of(tmp_path / "course", catalogue.STEP_CORRECT[0], ["sleep-2-a"])
     log, errors = tmp_path / "worker.log", tmp_path / "enqueuer.err"
@@ -284,15 +289,9 @@ def test_a_result_lost_waiting_for_room_past_the_hard_limit_is_not_blamed_on_the
         try:
             assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
             run = quick_enqueue(url, course, errors)
-            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
-            used = int(client.info("memory")["used_memory"])
-            client.config_set("maxmemory-policy", "noeviction")
-            client.config_set("maxmemory", used + fleet_full.ROOM_MARGIN + (500 << 10))  # the result: no room
-            try:
+            with no_room_for_the_result(client, errors):
                 assert wait_for(lambda: "waits in its worker for room" in errors.read_text(), 60), errors.read_text()
                 assert wait_for(lambda: "Hard time limit (10s) exceeded" in log.read_text(), 60), log.read_text()
-            finally:
-                client.config_set("maxmemory", 0)
             out, _ = run.communicate(timeout=120)
             [(status, reason)] = outcomes(out).values()
             assert status == "failed" and "waited for room in the full broker" in reason, reason

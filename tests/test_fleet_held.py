@@ -20,7 +20,6 @@ import subprocess
 import threading
 import time
 
-import pytest
 import redis
 
 from lrcourse.grading.fleet import broker as fleet, full as fleet_full, grade as fleet_grade, lease as fleet_lease
@@ -34,6 +33,7 @@ from support.held_fleet import (
     EVERY,
     RESENT,
     fleet_task,
+    no_room_for_the_result,
     quick_enqueue,
     slow_first,
     slow_rewarm,
@@ -126,18 +126,12 @@ def test_a_result_waiting_for_room_keeps_its_lease_and_the_enqueuer_says_the_bro
         try:
             assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
             run = quick_enqueue(url, course, errors)
-            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
-            used = int(client.info("memory")["used_memory"])
-            client.config_set("maxmemory-policy", "noeviction")
-            client.config_set("maxmemory", used + fleet_full.ROOM_MARGIN + (500 << 10))  # a 1.2 MB result: no room
-            try:
+            with no_room_for_the_result(client, errors):
                 assert wait_for(lambda: "waits in its worker for room" in errors.read_text(), 60), errors.read_text()
                 assert "waits (" in log.read_text(), log.read_text()[-2000:]  # the worker's own message
                 time.sleep(6 * EVERY)  # six of the enqueuer's looks with room for small writes
                 assert RESENT not in errors.read_text(), errors.read_text()
                 assert client.keys("lrcourse:lease:*"), "the lease ended before the result was stored"
-            finally:
-                client.config_set("maxmemory", 0)
             out, _ = run.communicate(timeout=120)
         finally:
             stopped(run, worker)
@@ -357,12 +351,6 @@ def test_a_poison_submission_sent_again_still_fails_after_max_attempts(tmp_path)
     found = outcomes(out)
     assert found["a0"] == ["graded", ""]
     assert found["poison-p"][0] == "failed" and "died 3 times" in found["poison-p"][1], found
-
-
-@pytest.fixture(scope="module")
-def url():
-    with redis_server() as address:
-        yield address
 
 
 def test_a_task_sent_again_keeps_its_count_of_deliveries(url, tmp_path):

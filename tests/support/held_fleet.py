@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from contextlib import contextmanager
 
-from lrcourse.grading.fleet import broker as fleet
+from lrcourse.grading.fleet import broker as fleet, full as fleet_full
 
 from support import stub_fleet
 from support.paths import ROOT
@@ -87,6 +88,21 @@ def quick_enqueue(url: str, course, errors, grace: float = 90.0) -> subprocess.P
     return stub_fleet.started(
         script, url, str(course), CHAPTER, "64", str(EVERY), stdout=subprocess.PIPE, stderr=errors.open("w"), cwd=course
     )
+
+
+@contextmanager
+def no_room_for_the_result(client, errors):
+    """Once the enqueued task's lease is taken: Redis (`client`) with room for small writes (the enqueuer's looks, the
+    lease's renewals) but not for a result padded past 1 MB (`worker_script(pad=...)`), `noeviction`; room again on
+    leaving. `errors`: the enqueuer's error file, shown if no lease is taken."""
+    assert stub_fleet.wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+    used = int(client.info("memory")["used_memory"])
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", used + fleet_full.ROOM_MARGIN + (500 << 10))
+    try:
+        yield
+    finally:
+        client.config_set("maxmemory", 0)
 
 
 def stopped(*processes) -> None:
