@@ -124,9 +124,7 @@ def test_a_result_waiting_for_room_keeps_its_lease_and_the_enqueuer_says_the_bro
         worker = started_worker(worker_script(pad=1_200_000), url, "one@test", log)
         run = None
         try:
-            assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
-            run = quick_enqueue(url, course, errors)
-            with no_room_for_the_result(client, errors):
+            with no_room_for_the_result(url, client, course, log, errors) as run:
                 assert wait_for(lambda: "waits in its worker for room" in errors.read_text(), 60), errors.read_text()
                 assert "waits (" in log.read_text(), log.read_text()[-2000:]  # the worker's own message
                 time.sleep(6 * EVERY)  # six of the enqueuer's looks with room for small writes

@@ -90,21 +90,6 @@ def quick_enqueue(url: str, course, errors, grace: float = 90.0) -> subprocess.P
     )
 
 
-@contextmanager
-def no_room_for_the_result(client, errors):
-    """Once the enqueued task's lease is taken: Redis (`client`) with room for small writes (the enqueuer's looks, the
-    lease's renewals) but not for a result padded past 1 MB (`worker_script(pad=...)`), `noeviction`; room again on
-    leaving. `errors`: the enqueuer's error file, shown if no lease is taken."""
-    assert stub_fleet.wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
-    used = int(client.info("memory")["used_memory"])
-    client.config_set("maxmemory-policy", "noeviction")
-    client.config_set("maxmemory", used + fleet_full.ROOM_MARGIN + (500 << 10))
-    try:
-        yield
-    finally:
-        client.config_set("maxmemory", 0)
-
-
 def stopped(*processes) -> None:
     """Each process still running stopped as a supervisor stops it (SIGTERM, its exit awaited), killed if it hangs."""
     for process in processes:
@@ -121,3 +106,25 @@ def fleet_task(client) -> str:
     """The one task a test's run has sent (its `sent` mark's id)."""
     marks = client.keys(fleet.sent_key("*"))
     return marks[0].decode().removeprefix(fleet.sent_key("")) if len(marks) == 1 else "none"
+
+
+@contextmanager
+def no_room_for_the_result(url: str, client, course, log, errors):
+    """Once the worker (its log `log`) is warm: the quick enqueuer started on `course` (yielded: its process) and, once
+    its task is leased, Redis (`client`) with room for small writes (the enqueuer's looks, the lease's renewals) but not
+    for a result padded past 1 MB (`worker_script(pad=...)`), `noeviction`; room again on leaving. The enqueuer is
+    stopped here if its task is never leased; `errors`: its error file, shown then."""
+    assert stub_fleet.wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
+    run = quick_enqueue(url, course, errors)
+    try:
+        assert stub_fleet.wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+        used = int(client.info("memory")["used_memory"])
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", used + fleet_full.ROOM_MARGIN + (500 << 10))
+    except BaseException:
+        stopped(run)
+        raise
+    try:
+        yield run
+    finally:
+        client.config_set("maxmemory", 0)
