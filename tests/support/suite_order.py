@@ -24,9 +24,16 @@
 # (stub workers: they wait rather than compute) start with the long units, so that their waits overlap the grading.
 # Not test_output_count: its control (no count caps) counts every one of 5,000 outputs arriving, and run beside
 # the long units it lost 130 of them once (ZMQ's high-water mark under load).
+# test_fleet_held and test_fleet_full (stub workers) grew since: in a 2-worker run of the fleet files beside a full
+# `make test` (load 14 to 16, 2026-12-06), 9 of test_fleet_held's 11 tests took 105 to 168 s each (1,075 s together)
+# and 6 of test_fleet_full's 9 took 92 to 183 s (822 s): one unit of a worker each, at least 18 and 14 minutes there
+# (stub workers' warm-ups, the enqueuer's looks, time limits, each start slowed by the load). Unranked, test_fleet_held
+# started after every unit above and could end the run alone; both now start next to test_fleet.
 LONGEST_FIRST = (
     "tests/test_class_grading.py::test_",
     "tests/test_fleet.py",
+    "tests/test_fleet_held.py",
+    "tests/test_fleet_full.py",
     "tests/test_grading_fidelity.py::TestAdaptiveSchedules",
     "tests/test_grading_fidelity.py::TestOrderedSchedules",
     "tests/test_grading_fidelity.py::TestChoosingTheRate",
@@ -38,7 +45,6 @@ LONGEST_FIRST = (
     "tests/test_browser.py",
     "tests/test_fleet_versions.py",
     "tests/test_fleet_limits.py",
-    "tests/test_fleet_full.py",
     "tests/test_class_grading.py::TestPlainNbgrader",
     "tests/test_instructor_browser.py",
     "tests/test_learner_lab.py",
