@@ -1,6 +1,7 @@
-"""Stand-in workers and an enqueuer made quick for tests/test_fleet_held.py (a task held, paused, lost or sent again):
-the worker's warm-up, lease, marks and hard time limit set by the test, the enqueuer's looks every EVERY s (30 s as
-shipped), a real Redis with a password. Built on `support.stub_fleet`'s scripts."""
+"""Stand-in workers and an enqueuer made quick for tests/test_fleet_held.py (a task held, waiting for room, sent again)
+and tests/test_fleet_resent.py (a worker paused or lost): the worker's warm-up, lease, marks and hard time limit set by
+the test, the enqueuer's looks every EVERY s (30 s as shipped), a real Redis with a password. Built on
+`support.stub_fleet`'s scripts."""
 
 from __future__ import annotations
 
