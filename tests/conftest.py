@@ -46,3 +46,13 @@ def browser():
 
     with launched() as chromium:
         yield chromium
+
+
+@pytest.fixture(scope="module")
+def url():
+    """One throw-away Redis server with a password per test file that asks for it (tests/support/redis_broker.py): its
+    broker URL, redis://:password@127.0.0.1:port/0."""
+    from support.redis_broker import redis_server
+
+    with redis_server() as address:
+        yield address

@@ -21,7 +21,6 @@ from lrcourse.grading.outcomes import Outcome
 
 import catalogue
 from support.gradedclass import class_of
-from support.redis_broker import redis_server
 from support.stub_fleet import wait_for
 
 CHAPTER = "02_ordered_schedules"
@@ -69,12 +68,6 @@ class StandIn:
         self.stop.set()
         self.thread.join()
         self.client.close()
-
-
-@pytest.fixture(scope="module")
-def url():
-    with redis_server() as address:
-        yield address
 
 
 @pytest.fixture(scope="module")

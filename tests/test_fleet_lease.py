@@ -16,7 +16,7 @@ from lrcourse.grading.fleet.lapsed import Lapsed, read_record
 from lrcourse.grading.fleet.lease import lease_key, taken_key
 
 from support.lease_holder import HOLD, holding
-from support.redis_broker import full, redis_server
+from support.redis_broker import full
 
 TASK = "lrcourse-test-lease"
 LIMITS = (840.0, 1020.0)  # (the hard time limit, the bound on a held task): the shipped settings
@@ -32,12 +32,6 @@ class Bar:
     def write(self, text: str, file=None) -> None:
         self.lines.append(text)
         self.files.append(file)
-
-
-@pytest.fixture(scope="module")
-def url():
-    with redis_server() as address:
-        yield address
 
 
 def test_a_lease_lapses_when_its_worker_dies_and_the_enqueuer_says_so_once(url):

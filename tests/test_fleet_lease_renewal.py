@@ -14,15 +14,9 @@ import pytest
 from lrcourse.grading.fleet.lease import lease_key, mark_resent, resent_key, taken_key
 
 from support.lease_holder import HOLD, holding
-from support.redis_broker import full, redis_server
+from support.redis_broker import full
 
 TASK = "lrcourse-test-renewal"
-
-
-@pytest.fixture(scope="module")
-def url():
-    with redis_server() as address:
-        yield address
 
 
 def test_a_copy_s_lease_neither_renews_nor_deletes_another_copy_s(url):

@@ -11,14 +11,11 @@ import base64
 import json
 import threading
 
-import pytest
 import redis
 
 from lrcourse.grading.fleet import broker as fleet, full as fleet_full
 from lrcourse.grading.fleet.deliveries import result_wanted
 from lrcourse.grading.fleet.full import waiting_backend
-
-from support.redis_broker import redis_server
 
 PAGE = base64.b64encode(b"{}").decode()
 DOCUMENT = {  # a graded student's document, as a worker returns it (`fleet_result` accepts it)
@@ -31,12 +28,6 @@ SUCCESS = json.dumps({"status": "SUCCESS", "result": DOCUMENT}).encode()
 FAILURE = json.dumps(
     {"status": "FAILURE", "result": {"exc_type": "TimeLimitExceeded", "exc_message": [8], "exc_module": "billiard"}}
 ).encode()
-
-
-@pytest.fixture(scope="module")
-def url():
-    with redis_server() as address:
-        yield address
 
 
 def test_a_result_is_wanted_over_nothing_or_a_failure_and_never_over_a_success_or_a_written_task(url):

@@ -8,21 +8,14 @@ from __future__ import annotations
 import json
 import sys
 
-import pytest
 import redis
 
 from lrcourse.grading.fleet import broker as fleet, stranded as fleet_stranded
 from lrcourse.grading.fleet.lease import held_key, lease_key, resent_key
 from lrcourse.grading.fleet.watch import Lost
 
-from support.redis_broker import full, redis_server
+from support.redis_broker import full
 from support.stub_fleet import Bar
-
-
-@pytest.fixture(scope="module")
-def url():
-    with redis_server() as address:
-        yield address
 
 
 def kombu_message(task: str) -> dict:

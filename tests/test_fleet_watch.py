@@ -29,12 +29,6 @@ from support.stub_fleet import Bar, enqueue, graded_lines, outcomes, queued, run
 CHAPTER = "02_ordered_schedules"
 
 
-@pytest.fixture(scope="module")
-def url():
-    with redis_server() as address:
-        yield address
-
-
 def copy_of_course(path):
     shutil.copytree(ROOT / "source" / CHAPTER, path / "source" / CHAPTER)
     shutil.copy(ROOT / "nbgrader_config.py", path)

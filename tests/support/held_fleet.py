@@ -1,14 +1,16 @@
-"""Stand-in workers and an enqueuer made quick for tests/test_fleet_held.py (a task held, paused, lost or sent again):
-the worker's warm-up, lease, marks and hard time limit set by the test, the enqueuer's looks every EVERY s (30 s as
-shipped), a real Redis with a password. Built on `support.stub_fleet`'s scripts."""
+"""Stand-in workers and an enqueuer made quick for tests/test_fleet_held.py (a task held, waiting for room, sent again)
+and tests/test_fleet_resent.py (a worker paused or lost): the worker's warm-up, lease, marks and hard time limit set by
+the test, the enqueuer's looks every EVERY s (30 s as shipped), a real Redis with a password. Built on
+`support.stub_fleet`'s scripts."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+from contextlib import contextmanager
 
-from lrcourse.grading.fleet import broker as fleet
+from lrcourse.grading.fleet import broker as fleet, full as fleet_full
 
 from support import stub_fleet
 from support.paths import ROOT
@@ -105,3 +107,25 @@ def fleet_task(client) -> str:
     """The one task a test's run has sent (its `sent` mark's id)."""
     marks = client.keys(fleet.sent_key("*"))
     return marks[0].decode().removeprefix(fleet.sent_key("")) if len(marks) == 1 else "none"
+
+
+@contextmanager
+def no_room_for_the_result(url: str, client, course, log, errors):
+    """Once the worker (its log `log`) is warm: the quick enqueuer started on `course` (yielded: its process) and, once
+    its task is leased, Redis (`client`) with room for small writes (the enqueuer's looks, the lease's renewals) but not
+    for a result padded past 1 MB (`worker_script(pad=...)`), `noeviction`; room again on leaving. The enqueuer is
+    stopped here if its task is never leased; `errors`: its error file, shown then."""
+    assert stub_fleet.wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
+    run = quick_enqueue(url, course, errors)
+    try:
+        assert stub_fleet.wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+        used = int(client.info("memory")["used_memory"])
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", used + fleet_full.ROOM_MARGIN + (500 << 10))
+    except BaseException:
+        stopped(run)
+        raise
+    try:
+        yield run
+    finally:
+        client.config_set("maxmemory", 0)

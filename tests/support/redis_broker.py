@@ -83,12 +83,18 @@ def started(config: Path, url: str) -> subprocess.Popen:
     return server
 
 
-@contextmanager
-def full(client):
-    """The Redis behind `client` made full (its maxmemory below what it holds, `noeviction`: writes refused, nothing
-    evicted), its room given back on leaving, whatever happened inside (a module's broker is shared)."""
+def fill(client) -> None:
+    """The Redis behind `client` made full: its maxmemory below what it holds already (`noeviction`: writes refused,
+    nothing evicted)."""
     client.config_set("maxmemory-policy", "noeviction")
     client.config_set("maxmemory", max(1, int(client.info("memory")["used_memory"]) // 2))
+
+
+@contextmanager
+def full(client):
+    """The Redis behind `client` made full (`fill`), its room given back on leaving, whatever happened inside (a
+    module's broker is shared)."""
+    fill(client)
     try:
         yield
     finally:

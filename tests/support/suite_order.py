@@ -24,9 +24,22 @@
 # (stub workers: they wait rather than compute) start with the long units, so that their waits overlap the grading.
 # Not test_output_count: its control (no count caps) counts every one of 5,000 outputs arriving, and run beside
 # the long units it lost 130 of them once (ZMQ's high-water mark under load).
+# test_fleet_held and test_fleet_full (stub workers) grew since: in a 2-worker run of the fleet files beside a full
+# `make test` (load 14 to 16, 2026-12-06), 8 of test_fleet_held's 11 tests took 76 to 168 s each (974 s together) and
+# 6 of test_fleet_full's 9 took 92 to 183 s (823 s): one unit of a worker each, 16 and 14 minutes there (stub
+# workers' warm-ups, the enqueuer's looks, time limits, each start slowed by the load). Unranked, test_fleet_held
+# started after every unit above and could end the run alone; both now start next to test_fleet, and test_fleet_held
+# is two files, two units (test_fleet_resent: its paused and lost workers, 4 tests, 546 s of the 974). The two run
+# side by side (-n 2, load 12 to 14): 450 s and 456 s, 513 s in all. test_fleet_full likewise is two files
+# (test_fleet_full_ends: a worker that ends on a full broker, 3 tests, 460 s of the 823); side by side (-n 2, load 11
+# to 14): 280 s and 370 s, 414 s in all.
 LONGEST_FIRST = (
     "tests/test_class_grading.py::test_",
     "tests/test_fleet.py",
+    "tests/test_fleet_held.py",
+    "tests/test_fleet_resent.py",
+    "tests/test_fleet_full.py",
+    "tests/test_fleet_full_ends.py",
     "tests/test_grading_fidelity.py::TestAdaptiveSchedules",
     "tests/test_grading_fidelity.py::TestOrderedSchedules",
     "tests/test_grading_fidelity.py::TestChoosingTheRate",
@@ -38,7 +51,6 @@ LONGEST_FIRST = (
     "tests/test_browser.py",
     "tests/test_fleet_versions.py",
     "tests/test_fleet_limits.py",
-    "tests/test_fleet_full.py",
     "tests/test_class_grading.py::TestPlainNbgrader",
     "tests/test_instructor_browser.py",
     "tests/test_learner_lab.py",
