@@ -365,6 +365,7 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
         raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
     # the broker answering, with room, before Celery's start writes (a full Redis ended it); refused: no banner
     fleet_start.ready(app.conf.broker_url, "this worker's start", app.conf.broker_connection_max_retries)
+    fleet_full.quiet_sweeps()  # kombu's sweep refused by a full Redis: one line a minute, not a traceback each time
     print(f"lrcourse worker: course at {station.checkout}, code version {station.code}; serving", flush=True)
     print(
         "  environment: " + ", ".join(f"{name} {version}" for name, version in station.environment.items()), flush=True
