@@ -13,6 +13,7 @@ import yaml
 
 from lrcourse.cli import parser
 from lrcourse.grading.fleet import broker as fleet
+from lrcourse.grading.fleet.parcel import MAX_RESULT_MB
 from lrcourse.grading.intake import MAX_SUBMISSION_MB
 
 from support.paths import ROOT
@@ -120,8 +121,10 @@ def test_each_pod_runs_as_a_user_that_can_read_its_secret_files():
 def test_the_broker_s_maxmemory_holds_a_window_at_intake_s_worst_within_its_pod_s_limit():
     """README "Broker memory": a parcel is 16/9 of its folder (base64 in the task's body, which kombu's Redis transport
     encodes in base64 again: a 3 MB folder made 5,594,415 bytes); a default window of parcels at intake's cap, 64 x
-    178 MB, and their results, 1.2 MB each, is 11.5 GB. The manifest's `maxmemory 8gb` was below even the 4/3 the
-    README counted (8.5 GB); the pod's memory limit must stay above maxmemory (Redis's own overhead)."""
+    178 MB, and their results, each at most `parcel.MAX_RESULT_MB` (64 MB), is 15.5 GB (R25o M2: counted with results
+    of 1.2 MB, 11.5 GB, though one submission within every cap made 33 MB). The manifest's `maxmemory 8gb` was below
+    even the 4/3 the README counted (8.5 GB); the pod's memory limit must stay above maxmemory (Redis's own
+    overhead)."""
     found = documents()
     config = dict(
         line.split(" ", 1)
@@ -130,7 +133,7 @@ def test_the_broker_s_maxmemory_holds_a_window_at_intake_s_worst_within_its_pod_
     )
     units = {"kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30}  # redis.conf's "gb" is GiB
     maxmemory = int(config["maxmemory"][:-2]) * units[config["maxmemory"][-2:].lower()]
-    worst = fleet.WINDOW * ((MAX_SUBMISSION_MB << 20) * 16 // 9 + int(1.2 * (1 << 20)))
+    worst = fleet.WINDOW * ((MAX_SUBMISSION_MB << 20) * 16 // 9 + (MAX_RESULT_MB << 20))
     assert maxmemory >= worst, (maxmemory, worst)
     [redis] = containers(found[("Deployment", "lrcourse-broker")])
     limit = redis["resources"]["limits"]["memory"]

@@ -150,6 +150,43 @@ class Watching:
         return self.pipe.get(key)
 
 
+class QuietSweeps:
+    """A logging filter for the worker's event loop (`quiet_sweeps`): kombu's sweep of the unacknowledged tasks (every
+    `fleet.RESTORE_SECONDS`) takes a lock, a write, which a full Redis refuses; the loop logged it as "Error in timer"
+    with a 54-line traceback each time (about 19,000 lines an hour of a full Redis, burying the wait's message that
+    says what to do: R25o N1). Said in one line instead, at most every SAY_SECONDS; any other error as it was."""
+
+    def __init__(self, every: float = SAY_SECONDS):
+        self.every, self.said = every, None
+
+    def filter(self, record) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not str(record.msg).startswith("Error in timer") or error is None or not is_full(error):
+            return True
+        now = time.monotonic()
+        if self.said is not None and now - self.said < self.every:
+            return False
+        self.said = now
+        record.msg, record.args, record.exc_info, record.exc_text = SWEEP_REFUSED, (), None, None
+        record.levelno, record.levelname = 30, "WARNING"
+        return True
+
+
+SWEEP_REFUSED = (
+    "lrcourse worker: the broker is full (Redis's maxmemory is reached: it refuses writes): kombu's sweep of the "
+    "unacknowledged tasks, every few seconds, is refused (said once a minute; no task is lost: it sweeps again once "
+    f"there is room). To make room: {FIX}"
+)
+
+
+def quiet_sweeps() -> None:
+    """The worker's event loop's refused sweeps said in one line (`QuietSweeps`), on kombu's loggers of its timers."""
+    import logging
+
+    for name in ("kombu.asynchronous.hub", "kombu.asynchronous.timer"):
+        logging.getLogger(name).addFilter(QuietSweeps())
+
+
 def full_wait_message(what: str, waited: float) -> str:
     return (
         f"lrcourse worker: process {os.getpid()}: the broker is full (Redis's maxmemory is reached: it refuses "

@@ -7,6 +7,7 @@ module text)."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from datetime import UTC, datetime
@@ -45,6 +46,8 @@ class Lapsed:
         self.missing: dict[str, float] = {}  # task -> when its lease was first seen missing
         self.said: set[str] = set()
         self.waited: set[str] = set()  # tasks whose result was seen waiting for room (`explained`)
+        # task -> the first and the last look (Unix times) that found Redis full while it waited (`explained`)
+        self.full_at: dict[str, tuple[float, float]] = {}
 
     def check(self) -> None:
         now = time.monotonic()
@@ -52,6 +55,9 @@ class Lapsed:
             return
         self.last = now
         lapsed, full, waits = self.lapsed(now)
+        if full:  # its waits for room before grading (count of attempts, lease) show no lease's `waits` (R25o M1)
+            clock = time.time()
+            self.full_at.update({task: (self.full_at.get(task, (clock,))[0], clock) for task in self.waiting})
         for task, size in waits:
             self.waited.add(task)
             if task not in self.said:
@@ -100,16 +106,27 @@ class Lapsed:
         return found, full, waits
 
     def explained(self, task: str, result: Stored) -> Stored:
-        """The task's result, its outcome's reason said again if Celery's hard time limit stopped it after its result
-        was seen waiting for room (`waited`): the worker had finished the student, and its result, waiting for room in
-        the full broker, was lost with the process the limit killed. The stored failure blamed her submission ("held on
-        this student") and said "not tried again" (R25n M1). A wait that lasts to the limit is seen, as a rule: the
-        limit leaves 120 s beyond the student's budget and the worker's grace, and the looks come every CHECK_SECONDS;
-        but not in a Redis too full for the lease's own renewal (the lease lapses: `full_message`), whose failure's
-        text then stays."""
-        if result.limit is None or task not in self.waited:
+        """The task's result, its outcome's reason said again if Celery's hard time limit stopped it while the broker
+        was full. Seen waiting for room (`waited`): the worker had finished the student, and its result, waiting for
+        room in the full broker, was lost with the process the limit killed. Waiting while looks found Redis full
+        (`full_at`) between the task's start (its failure's time less the limit) and its failure: the limit may have
+        been spent waiting for room before grading her (its count of attempts, its lease: no lease says so), or on a
+        result's wait no look saw (a Redis too full for the lease's own renewal: `full_message`). The stored failure
+        blamed her submission ("held on this student") and said "not tried again" (R25n M1, R25o M1). A wait that
+        lasts to the limit is seen, as a rule: the limit leaves 120 s beyond the student's budget and the worker's
+        grace, and the looks come every CHECK_SECONDS. A task queued while Redis was full and started once it had room
+        keeps the stored text: its time ran after those looks (two looks' span allowed for the workers' clocks)."""
+        if result.limit is None:
             return result
-        return Stored(result.status, reason=waited_reason(result.limit), limit=result.limit)
+        seconds = result.limit if math.isfinite(result.limit) else self.limits[0]  # NaN: the limit not said
+        if task in self.waited:
+            return Stored(result.status, reason=waited_reason(seconds), limit=result.limit, done=result.done)
+        if task in self.full_at:
+            first, last = self.full_at[task]
+            margin, done = 2 * self.every, result.done
+            if done is None or (first <= done + margin and last >= done - seconds - margin):
+                return Stored(result.status, reason=full_reason(seconds), limit=result.limit, done=done)
+        return result
 
 
 def waited_reason(seconds: float) -> str:
@@ -118,6 +135,17 @@ def waited_reason(seconds: float) -> str:
         "the worker finished this student, but her result waited for room in the full broker (Redis's maxmemory) "
         f"past the queue's hard time limit ({seconds:.0f} s from the task's start) and was lost: not her submission's "
         "fault; run `lrcourse grade` again once the broker has room, and it grades her again"
+    )
+
+
+def full_reason(seconds: float) -> str:
+    """A student's outcome when Celery's hard time limit stopped her task while the broker was full (`Lapsed.explained`):
+    its waits for room count against the limit."""
+    return (
+        "the grading worker was stopped by the queue's hard time limit "
+        f"({seconds:.0f} s from the task's start) while the broker was full (Redis's maxmemory): the task's waits for "
+        "room count against that limit, so it may have been spent waiting for the broker, not on her submission; run "
+        "`lrcourse grade` again once the broker has room, and it grades her again"
     )
 
 

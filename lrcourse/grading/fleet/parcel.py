@@ -20,6 +20,12 @@ from lrcourse.grading.intake import MAX_ENTRIES, MAX_SUBMISSION_MB, unsafe_files
 
 MAX_NAME = 255  # one path component, as most file systems allow
 MAX_PATH = 1024
+# A worker's result, its autograded and feedback folders packed (`fleet_worker.Station.grade_here`), at most: the
+# broker holds a window's results, and its memory is sized by this bound (the README's "Broker memory"). A result is
+# about 1.2 MB; a submission within every cap of `notebook_limits` and `output_caps` made 33 MB (8 MB of pasted
+# images, in the graded notebook and again in the feedback page, and 8 MB of kept outputs, as base64), and kept
+# outputs that are images would be in the page too (about 47 MB): past this, only outputs that JSON or HTML escapes.
+MAX_RESULT_MB = 64
 
 
 class ParcelRefused(ValueError):
@@ -48,6 +54,19 @@ def packed_size(folder: Path) -> int:
     file's name and its base64 (4 bytes for 3), with a few bytes around each. 0 for a folder that is gone."""
     paths = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()] if folder.is_dir() else []
     return sum((path.stat().st_size + 2) // 3 * 4 + len(str(path.relative_to(folder))) + 8 for path in paths)
+
+
+def result_too_large(folders) -> str:
+    """Why a worker's result made of `folders` is not sent: packed, more than MAX_RESULT_MB (its size read from the
+    files' sizes, before packing); "" if it fits. Failing that student alone, with the reason."""
+    size = sum(packed_size(folder) for folder in folders)
+    if size <= MAX_RESULT_MB << 20:
+        return ""
+    return (
+        f"her graded notebook and feedback page make a result of {size / 1e6:.0f} MB, more than the grading queue "
+        f"carries ({MAX_RESULT_MB} MB, a bound of the broker's memory): pasted images (attachments) and saved outputs "
+        "make most of it; graded without a broker (`lrcourse grade` without --broker-file) she is not bound by it"
+    )
 
 
 def unpack(files: object, folder: Path) -> None:

@@ -51,6 +51,7 @@ class Stored:
     document: dict | None = None
     reason: str = ""
     limit: float | None = None  # Celery's hard time limit (s) that stopped the task (TimeLimitExceeded), else None
+    done: float | None = None  # when a failure was made (Celery's date_done, as a Unix time), if said
 
 
 def read(raw) -> Stored:
@@ -59,7 +60,7 @@ def read(raw) -> Stored:
     if not isinstance(meta, dict) or meta.get("status") not in FINAL:
         raise Refused("it is not a finished task's result")
     if meta["status"] != "SUCCESS":
-        return Stored(meta["status"], reason=failure_reason(meta), limit=hard_limit(meta))
+        return Stored(meta["status"], reason=failure_reason(meta), limit=hard_limit(meta), done=date_done(meta))
     return Stored("SUCCESS", document=checked_document(meta.get("result")))
 
 
@@ -95,6 +96,19 @@ def hard_limit(meta: dict) -> float | None:
     message = error.get("exc_message")
     args = message if isinstance(message, list) else [message]
     return float(args[0]) if args and _number(args[0]) else math.nan
+
+
+def date_done(meta: dict) -> float | None:
+    """When the task's result was made (Celery's `date_done`, ISO 8601, UTC if no zone is said), as a Unix time; None
+    if not said or not a date (read as text only: the broker's content is not trusted)."""
+    from datetime import UTC, datetime
+
+    text = meta.get("date_done")
+    try:
+        made = datetime.fromisoformat(text[:64]) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return None if made is None else (made if made.tzinfo else made.replace(tzinfo=UTC)).timestamp()
 
 
 def checked_document(document) -> dict:

@@ -8,7 +8,8 @@ gradebook) and a `worker.Worker` in it, opened and warmed as the process starts,
 enqueued at (refused, with the reason, if it is not this checkout's), the assignment, the student's id and submitted
 folder as a parcel (`parcel`: unpacked by intake's rules, then checked by `intake.refused` as local grading does).
 The student is graded exactly as `lrcourse grade` grades locally (`worker.grade_student`) and the result returned
-as JSON: the outcome, the autograded and feedback folders (as parcels) and the trusted score of each test cell. The
+as JSON: the outcome, the autograded and feedback folders (as parcels) and the trusted score of each test cell; one
+past `parcel.MAX_RESULT_MB` (a bound of the broker's memory) is not sent, and that student fails with the reason. The
 enqueuing command writes the real gradebook and folders.
 
 It listens only to the queues of its checkout's versions (`fleet.queue_name`), one per assignment; a task of
@@ -190,19 +191,17 @@ class Station:
             return _failed(student, reason)
         outcome = worker.grade_student(assignment, student, intake.fingerprint(folder))
         clock.lap("graded")
+        folders = {kind: self.scratch / kind / student / assignment for kind in ("autograded", "feedback")}
+        if too_large := parcel.result_too_large(folders.values()):  # the broker's memory is sized by the cap
+            return _failed(student, too_large)
         result = {
             "outcome": asdict(outcome),
-            "autograded": self.folder("autograded", student, assignment),
-            "feedback": self.folder("feedback", student, assignment),
+            **{kind: parcel.pack(path, checked=False) if path.is_dir() else {} for kind, path in folders.items()},
             "scores": self.trusted_scores(assignment, student) if outcome.status == "graded" else {},
         }
         clock.lap("result made")
         print(f"lrcourse worker: {student}: {clock}", flush=True)  # where a task's time goes (bench_fleet reads it)
         return result
-
-    def folder(self, kind: str, student: str, assignment: str) -> dict[str, str]:
-        folder = self.scratch / kind / student / assignment
-        return parcel.pack(folder, checked=False) if folder.is_dir() else {}
 
     def trusted_scores(self, assignment: str, student: str) -> dict[str, float | None]:
         """{test cell: its score} from the scratch gradebook, where the trusted verdicts wrote them."""
@@ -366,6 +365,7 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
         raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
     # the broker answering, with room, before Celery's start writes (a full Redis ended it); refused: no banner
     fleet_start.ready(app.conf.broker_url, "this worker's start", app.conf.broker_connection_max_retries)
+    fleet_full.quiet_sweeps()  # kombu's sweep refused by a full Redis: one line a minute, not a traceback each time
     print(f"lrcourse worker: course at {station.checkout}, code version {station.code}; serving", flush=True)
     print(
         "  environment: " + ", ".join(f"{name} {version}" for name, version in station.environment.items()), flush=True
