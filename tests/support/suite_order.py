@@ -32,7 +32,8 @@
 # is two files, two units (test_fleet_resent: its paused and lost workers, 4 tests, 546 s of the 974). The two run
 # side by side (-n 2, load 12 to 14): 450 s and 456 s, 513 s in all. test_fleet_full likewise is two files
 # (test_fleet_full_ends: a worker that ends on a full broker, 3 tests, 460 s of the 823); side by side (-n 2, load 11
-# to 14): 280 s and 370 s, 414 s in all.
+# to 14): 280 s and 370 s, 414 s in all. test_fleet_full_before (a stand-in worker held past its hard limit while the
+# broker is full) waits likewise, next to them.
 LONGEST_FIRST = (
     "tests/test_class_grading.py::test_",
     "tests/test_fleet.py",
@@ -40,6 +41,7 @@ LONGEST_FIRST = (
     "tests/test_fleet_resent.py",
     "tests/test_fleet_full.py",
     "tests/test_fleet_full_ends.py",
+    "tests/test_fleet_full_before.py",
     "tests/test_grading_fidelity.py::TestAdaptiveSchedules",
     "tests/test_grading_fidelity.py::TestOrderedSchedules",
     "tests/test_grading_fidelity.py::TestChoosingTheRate",
