@@ -9,9 +9,12 @@ of a course folder, or a folder above it, whose group lets in accounts besides i
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import shutil
 import stat
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse.grading.autograde.graded_files import carry_nbgrader_files
+from lrcourse.grading.doctor import acl
 from lrcourse.grading.doctor.diagnose import course_folder_closed
 
 from support.course import released
@@ -163,3 +167,55 @@ def test_a_home_whose_group_holds_a_student_lets_her_reach_an_open_course_and_th
     assert alice in course_folder_closed(course).line()
     home.chmod(0o700)  # the README's home
     assert not course_folder_closed(course).warning, course_folder_closed(course)
+
+
+def set_acl(folder: Path, named: list[tuple[int, int, int]], mask: int) -> None:
+    """What `setfacl -m` writes: the folder's owner rwx, its group and others nothing, the `named` entries (tag, perm,
+    id: `acl.USER` or `acl.GROUP`) under `mask` (no setfacl on every host: the attribute written as the kernel keeps
+    it, see `acl`)."""
+    nobody = 0xFFFFFFFF
+    entries = [(acl.USER_OBJ, 7, nobody), *named, (acl.GROUP_OBJ, 0, nobody), (acl.MASK, mask, nobody)]
+    entries = sorted([*entries, (acl.OTHER, 0, nobody)])  # the kernel takes them in the order of their tags
+    os.setxattr(folder, acl.ACCESS, struct.pack("<I", acl.VERSION) + b"".join(acl.ENTRY.pack(*e) for e in entries))
+
+
+@needs_root
+def test_a_posix_acl_that_lets_a_student_in_is_named_by_the_doctor(shared_group):
+    """R20o M1: the doctor read mode bits only. `setfacl -m u:<student>:x <home>; setfacl -m u:<student>:rx
+    <course>` (or `g:<group>:rx`, a group meant for teaching assistants) let mallory read source/'s hidden tests in
+    a course 0700 in a home 0700, and the doctor said closed. Now the ACL's named entries, masked, are readers."""
+    scratch, students, group = shared_group
+    mallory, grader = students.name["mallory"], students.name["grader"]
+    home = scratch / "instructor"
+    course = home / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "source" / "hidden.txt").write_text("HIDDEN TESTS")
+    subprocess.run(["chown", "-R", f"{grader}:{grader}", str(home)], check=True)
+    home.chmod(0o700)
+    course.chmod(0o700)
+    assert not course_folder_closed(course).warning, course_folder_closed(course)
+    uid, gid = pwd.getpwnam(mallory).pw_uid, grp.getgrnam(group).gr_gid
+    for named in ((acl.USER, uid), (acl.GROUP, gid)):
+        set_acl(home, [(named[0], 1, named[1])], 1)
+        set_acl(course, [(named[0], 5, named[1])], 5)
+        assert as_user(students, "mallory", "cat", str(course / "source" / "hidden.txt")).stdout == "HIDDEN TESTS"
+        said = course_folder_closed(course)
+        assert said.warning and mallory in said.line() and grader not in said.line().split("owner (")[1], said
+        assert said.fix.startswith(f"`chmod g-rwx {course}`") and f"`getfacl {course} {home}`" in said.fix, said.fix
+        set_acl(course, [(named[0], 5, named[1])], 0)  # `chmod g-rwx`: the mask lets no named entry in
+        denied_to(students, "mallory", course / "source" / "hidden.txt")
+        assert not course_folder_closed(course).warning, course_folder_closed(course)
+
+
+def test_an_acls_named_entries_count_as_far_as_its_mask_lets_them():
+    """The attribute's entries read as the kernel applies them: a named entry's permissions under the mask; an
+    attribute that is no version 2 ACL is refused (the doctor then says "not checked")."""
+    nobody = 0xFFFFFFFF
+    entries = [(acl.USER_OBJ, 7, nobody), (acl.USER, 5, 1001), (acl.GROUP_OBJ, 5, nobody), (acl.GROUP, 4, 100)]
+    raw = struct.pack("<I", acl.VERSION) + b"".join(acl.ENTRY.pack(*e) for e in [*entries, (acl.MASK, 1, nobody)])
+    parsed = acl.parse_acl(raw)
+    assert (parsed.named_users(0o1), parsed.named_users(0o4), parsed.named_groups(0o5)) == ({1001}, set(), set())
+    assert parsed.group_allows(0o1) and not parsed.group_allows(0o4)
+    assert acl.parse_acl(raw[: -acl.ENTRY.size]).named_groups(0o4) == {100}  # no mask: nothing masked
+    with pytest.raises(ValueError):
+        acl.parse_acl(struct.pack("<I", 1) + raw[4:])
