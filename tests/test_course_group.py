@@ -219,3 +219,19 @@ def test_an_acls_named_entries_count_as_far_as_its_mask_lets_them():
     assert acl.parse_acl(raw[: -acl.ENTRY.size]).named_groups(0o4) == {100}  # no mask: nothing masked
     with pytest.raises(ValueError):
         acl.parse_acl(struct.pack("<I", 1) + raw[4:])
+
+
+def test_a_refused_chown_leaves_her_folder_closed_and_her_grading_going(tmp_path, monkeypatch):
+    """Root squashed on a network share cannot give the folder to the course's owner: the folder is closed all the
+    same, and the carry (her grading) goes on."""
+    from lrcourse.grading.autograde import graded_files
+
+    def refused(*args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(graded_files, "give_to_course_owner", refused)
+    graded = tmp_path / "course" / "autograded" / "alice" / CHAPTER
+    graded.mkdir(parents=True)
+    assert carry_nbgrader_files(tmp_path / "nowhere", graded) == graded_files.NO_SECRET
+    assert stat.S_IMODE(os.stat(graded).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(graded / "submission_secret.txt").st_mode) == 0o600
