@@ -3,24 +3,30 @@ group (`users`, where USERGROUPS_ENAB is off), a course made `chmod 750`, or kep
 student in that group read each classmate's submission_secret.txt in submitted/ (0644 in 0755 folders: she fetches
 their feedback with it) and source/, and the doctor, which looked at others' bits only, passed it. Now collect writes
 each student's folder in submitted/ 0700 and her secret 0600 (the course owner's: root's collect gives them to it),
-which the grader account still grades; and the doctor warns of a course folder, or a folder above it, whose group
-lets in accounts besides its owner, naming them."""
+which the grader account still grades; grading makes her autograded/ and feedback/ folders 0700 and their secrets
+0600 (R20o M2: after one grading they were open again), which the grader account still releases; and the doctor warns
+of a course folder, or a folder above it, whose group lets in accounts besides its owner, naming them."""
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import shutil
 import stat
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from lrcourse.grading.autograde.graded_files import carry_nbgrader_files
+from lrcourse.grading.doctor import acl
 from lrcourse.grading.doctor.diagnose import course_folder_closed
 
 from support.course import released
-from support.secret_class import class_course, collected
+from support.secret_class import class_course, collected, fetched_pages
 from support.students import CHAPTER, Students, needs_root
 
 CLI = "from lrcourse.cli import main; import sys; sys.exit(main())"
@@ -50,32 +56,93 @@ def as_user(students: Students, role: str, *command: str) -> subprocess.Complete
     )
 
 
-@needs_root
-def test_a_classmate_in_the_course_folders_group_reads_no_submission_and_the_doctor_names_her(shared_group):
-    scratch, students, group = shared_group
-    alice, mallory, grader = (students.name[role] for role in ("alice", "mallory", "grader"))
+def collected_class(scratch: Path, students: Students, group: str) -> tuple[Path, Path]:
+    """The README's `chmod 750` course, the grader account's, its group everyone's; alice's submission collected by
+    root. The course and the exchange."""
     course, exchange = class_course(scratch)
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
-    subprocess.run(["chown", "-R", f"{grader}:{group}", str(course)], check=True)
+    subprocess.run(["chown", "-R", f"{students.name['grader']}:{group}", str(course)], check=True)
     course.chmod(0o750)  # the README's `chmod 750`, its group everyone's
     students.submit("alice", released(course, CHAPTER), exchange)
-    assert [row["student"] for row in collected(course, exchange).collected] == [alice]  # as root
+    assert [row["student"] for row in collected(course, exchange).collected] == [students.name["alice"]]  # as root
+    return course, exchange
+
+
+def denied_to(students: Students, role: str, *paths: Path) -> None:
+    """`role` can neither read nor list any of `paths`."""
+    for path in paths:
+        denied = as_user(students, role, "ls" if path.is_dir() else "cat", str(path))
+        assert denied.returncode != 0 and "Permission denied" in denied.stderr, (path, denied)
+
+
+@needs_root
+def test_a_classmate_in_the_course_folders_group_reads_no_submission_in_submitted_and_the_doctor_names_her(
+    shared_group,
+):
+    scratch, students, group = shared_group
+    alice, mallory, grader = (students.name[role] for role in ("alice", "mallory", "grader"))
+    course, _ = collected_class(scratch, students, group)
     folder = course / "submitted" / alice / CHAPTER
     secret = folder / "submission_secret.txt"
     for path, mode in ((folder.parent, 0o700), (folder, 0o700), (secret, 0o600)):
         assert (stat.S_IMODE(os.stat(path).st_mode), path.owner()) == (mode, grader), path
-    for command in (["cat", str(secret)], ["ls", str(folder)]):
-        denied = as_user(students, "mallory", *command)
-        assert denied.returncode != 0 and "Permission denied" in denied.stderr, denied
+    denied_to(students, "mallory", secret, folder)
     said = course_folder_closed(course)
     assert said.warning and f"readable or enterable by accounts besides its owner ({alice}, {mallory})" in said.line()
     assert said.fix.startswith(f"`chmod g-rwx {course}`; or keep its group") and "instructors only" in said.fix
-    graded = students.python("grader", "-c", CLI, "grade", CHAPTER, "--course", str(course), "--no-sandbox")
-    assert graded.returncode == 0 and "1 graded" in graded.stdout, graded.stdout + graded.stderr
-    assert any((course / "feedback" / alice / CHAPTER).glob("*.html")), "the grader account read her folder"
     subprocess.run(["chgrp", grader, str(course)], check=True)  # its group its owner's alone: closed
     assert not course_folder_closed(course).warning, course_folder_closed(course)
+
+
+@needs_root
+def test_after_grading_a_classmate_in_the_group_reads_none_of_her_graded_files_and_her_feedback_still_reaches_her(
+    shared_group,
+):
+    """R20o M2: after one grading, nbgrader's autograded/<id>/<chapter> and feedback/<id>/<chapter> (0755, the secret
+    and the notebook 0644 in them) let a classmate in the course folder's group read her secret and her graded
+    notebook again. Now grading closes both 0700 and writes the secret 0600, and every reader is the course owner:
+    the grader account grades, releases her feedback with nbgrader's own release_feedback, and her own
+    fetch_feedback brings her page."""
+    scratch, students, group = shared_group
+    alice, grader = students.name["alice"], students.name["grader"]
+    course, exchange = collected_class(scratch, students, group)
+    grade = ("-c", CLI, "grade", CHAPTER, "--course", str(course), "--no-sandbox")
+    graded = students.python("grader", *grade, timeout=600)  # a whole grading run, on a busy machine too
+    assert graded.returncode == 0 and "1 graded" in graded.stdout, graded.stdout + graded.stderr
+    folders = [course / kind / alice / CHAPTER for kind in ("autograded", "feedback")]
+    pages = list(folders[1].glob("*.html"))
+    assert pages, "the grader account read her folder"
+    secrets = [folder / "submission_secret.txt" for folder in folders]
+    for path, mode in [*((folder, 0o700) for folder in folders), *((secret, 0o600) for secret in secrets)]:
+        assert (stat.S_IMODE(os.stat(path).st_mode), path.owner()) == (mode, grader), path
+    denied_to(students, "mallory", *folders, *secrets, *folders[0].glob("*.ipynb"), *pages)
+    shutil.chown(exchange / "lr-schedules", grader)  # the hub's exchange: the grader account's course folder there
+    released_now = students.python(
+        "grader", "-m", "nbgrader", "release_feedback", CHAPTER, f"--CourseDirectory.root={course}"
+    )
+    assert released_now.returncode == 0, released_now.stdout + released_now.stderr
+    assert len(fetched_pages(students, "alice", exchange)) == 1
+
+
+@needs_root
+def test_roots_grade_gives_her_closed_folders_to_the_course_owner(shared_group):
+    """Root grades a course the grader account owns (the README's "root may grade a course the grader account
+    collects"): the folders it closes 0700 are given to the course owner, whose formgrader and release_feedback read
+    them, and to no one else."""
+    scratch, students, group = shared_group
+    grader = students.name["grader"]
+    course, _ = collected_class(scratch, students, group)
+    alice = students.name["alice"]
+    graded = course / "autograded" / alice / CHAPTER
+    graded.mkdir(parents=True)  # as nbgrader's autograde, run as root, makes it
+    carry_nbgrader_files(course / "submitted" / alice / CHAPTER, graded, submitted=True)
+    for path, mode in ((graded.parent.parent, 0o755), (graded.parent, 0o755), (graded, 0o700)):
+        assert (stat.S_IMODE(os.stat(path).st_mode), path.owner()) == (mode, grader), path
+    secret = graded / "submission_secret.txt"
+    assert (stat.S_IMODE(os.stat(secret).st_mode), secret.owner()) == (0o600, grader)
+    assert as_user(students, "grader", "cat", str(secret)).returncode == 0
+    denied_to(students, "mallory", graded, secret)
 
 
 @needs_root
@@ -100,3 +167,71 @@ def test_a_home_whose_group_holds_a_student_lets_her_reach_an_open_course_and_th
     assert alice in course_folder_closed(course).line()
     home.chmod(0o700)  # the README's home
     assert not course_folder_closed(course).warning, course_folder_closed(course)
+
+
+def set_acl(folder: Path, named: list[tuple[int, int, int]], mask: int) -> None:
+    """What `setfacl -m` writes: the folder's owner rwx, its group and others nothing, the `named` entries (tag, perm,
+    id: `acl.USER` or `acl.GROUP`) under `mask` (no setfacl on every host: the attribute written as the kernel keeps
+    it, see `acl`)."""
+    nobody = 0xFFFFFFFF
+    entries = [(acl.USER_OBJ, 7, nobody), *named, (acl.GROUP_OBJ, 0, nobody), (acl.MASK, mask, nobody)]
+    entries = sorted([*entries, (acl.OTHER, 0, nobody)])  # the kernel takes them in the order of their tags
+    os.setxattr(folder, acl.ACCESS, struct.pack("<I", acl.VERSION) + b"".join(acl.ENTRY.pack(*e) for e in entries))
+
+
+@needs_root
+def test_a_posix_acl_that_lets_a_student_in_is_named_by_the_doctor(shared_group):
+    """R20o M1: the doctor read mode bits only. `setfacl -m u:<student>:x <home>; setfacl -m u:<student>:rx
+    <course>` (or `g:<group>:rx`, a group meant for teaching assistants) let mallory read source/'s hidden tests in
+    a course 0700 in a home 0700, and the doctor said closed. Now the ACL's named entries, masked, are readers."""
+    scratch, students, group = shared_group
+    mallory, grader = students.name["mallory"], students.name["grader"]
+    home = scratch / "instructor"
+    course = home / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "source" / "hidden.txt").write_text("HIDDEN TESTS")
+    subprocess.run(["chown", "-R", f"{grader}:{grader}", str(home)], check=True)
+    home.chmod(0o700)
+    course.chmod(0o700)
+    assert not course_folder_closed(course).warning, course_folder_closed(course)
+    uid, gid = pwd.getpwnam(mallory).pw_uid, grp.getgrnam(group).gr_gid
+    for named in ((acl.USER, uid), (acl.GROUP, gid)):
+        set_acl(home, [(named[0], 1, named[1])], 1)
+        set_acl(course, [(named[0], 5, named[1])], 5)
+        assert as_user(students, "mallory", "cat", str(course / "source" / "hidden.txt")).stdout == "HIDDEN TESTS"
+        said = course_folder_closed(course)
+        assert said.warning and mallory in said.line() and grader not in said.line().split("owner (")[1], said
+        assert said.fix.startswith(f"`chmod g-rwx {course}`") and f"`getfacl {course} {home}`" in said.fix, said.fix
+        set_acl(course, [(named[0], 5, named[1])], 0)  # `chmod g-rwx`: the mask lets no named entry in
+        denied_to(students, "mallory", course / "source" / "hidden.txt")
+        assert not course_folder_closed(course).warning, course_folder_closed(course)
+
+
+def test_an_acls_named_entries_count_as_far_as_its_mask_lets_them():
+    """The attribute's entries read as the kernel applies them: a named entry's permissions under the mask; an
+    attribute that is no version 2 ACL is refused (the doctor then says "not checked")."""
+    nobody = 0xFFFFFFFF
+    entries = [(acl.USER_OBJ, 7, nobody), (acl.USER, 5, 1001), (acl.GROUP_OBJ, 5, nobody), (acl.GROUP, 4, 100)]
+    raw = struct.pack("<I", acl.VERSION) + b"".join(acl.ENTRY.pack(*e) for e in [*entries, (acl.MASK, 1, nobody)])
+    parsed = acl.parse_acl(raw)
+    assert (parsed.named_users(0o1), parsed.named_users(0o4), parsed.named_groups(0o5)) == ({1001}, set(), set())
+    assert parsed.group_allows(0o1) and not parsed.group_allows(0o4)
+    assert acl.parse_acl(raw[: -acl.ENTRY.size]).named_groups(0o4) == {100}  # no mask: nothing masked
+    with pytest.raises(ValueError):
+        acl.parse_acl(struct.pack("<I", 1) + raw[4:])
+
+
+def test_a_refused_chown_leaves_her_folder_closed_and_her_grading_going(tmp_path, monkeypatch):
+    """Root squashed on a network share cannot give the folder to the course's owner: the folder is closed all the
+    same, and the carry (her grading) goes on."""
+    from lrcourse.grading.autograde import graded_files
+
+    def refused(*args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(graded_files, "give_to_course_owner", refused)
+    graded = tmp_path / "course" / "autograded" / "alice" / CHAPTER
+    graded.mkdir(parents=True)
+    assert carry_nbgrader_files(tmp_path / "nowhere", graded) == graded_files.NO_SECRET
+    assert stat.S_IMODE(os.stat(graded).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(graded / "submission_secret.txt").st_mode) == 0o600

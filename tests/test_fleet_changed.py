@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import shutil
 
 import pytest
 import redis
 
+from lrcourse.grading import intake
 from lrcourse.grading.autograde import grade
 from lrcourse.grading.exchange.submission_secrets import SECRET
 from lrcourse.grading.fleet import write as fleet_write
@@ -119,13 +121,7 @@ def test_a_run_killed_between_the_two_renames_has_her_earlier_result_put_back(tm
     staged = {kind: tmp_path / kind / "alice" / f".{CHAPTER}.writing" for kind in ("autograded", "feedback")}
     fleet_write.stage_files(staged, new_result().document)
     rename = type(tmp_path).rename
-
-    def killed(self, target):
-        if self.name == f".{CHAPTER}.writing":
-            raise KeyboardInterrupt("killed between the two renames")
-        return rename(self, target)
-
-    monkeypatch.setattr(type(tmp_path), "rename", killed)
+    monkeypatch.setattr(type(tmp_path), "rename", lambda self, target: killed_at_writing(rename, self, target))
     with pytest.raises(KeyboardInterrupt):
         fleet_write.put_in_place(staged)
     monkeypatch.setattr(type(tmp_path), "rename", rename)
@@ -137,3 +133,46 @@ def test_a_run_killed_between_the_two_renames_has_her_earlier_result_put_back(tm
         assert not (tmp_path / kind / "alice" / f".{CHAPTER}.earlier").exists()
     fleet_write.put_in_place(staged)  # a later run's result replaces it as usual
     assert (tmp_path / "autograded" / "alice" / CHAPTER / FILE).read_bytes() == b"the new result"
+
+
+def test_a_failed_result_after_a_kill_leaves_her_to_be_graded_again_by_the_next_run(tmp_path, monkeypatch):
+    """R20o M3: a fleet result that fails (refused here, after a run killed between the renames put her earlier
+    result back, its done-mark with it) had her feedback withdrawn but kept `autograded/<id>/<a>/.lrcourse-graded.json`
+    for her current submission: the next run without --force skipped her ("already graded, submission unchanged")
+    and no feedback ever reached her. Now the withdrawal removes the mark too, and the next run grades her."""
+    earlier_result(tmp_path, "alice")
+    shutil.copyfile(ROOT / "source" / CHAPTER / FILE, tmp_path / "submitted" / "alice" / CHAPTER / FILE)
+    current = intake.fingerprint(tmp_path / "submitted" / "alice" / CHAPTER)
+    intake.mark_done(tmp_path, "alice", CHAPTER, current, 1.0, 2.0)  # graded before, as the folder is now
+    assert intake.take_in(tmp_path, CHAPTER, force=False)[1] == []
+    staged = {kind: tmp_path / kind / "alice" / f".{CHAPTER}.writing" for kind in ("autograded", "feedback")}
+    fleet_write.stage_files(staged, new_result().document)
+    rename = type(tmp_path).rename
+    monkeypatch.setattr(type(tmp_path), "rename", lambda self, target: killed_at_writing(rename, self, target))
+    with pytest.raises(KeyboardInterrupt):
+        fleet_write.put_in_place(staged)
+    monkeypatch.setattr(type(tmp_path), "rename", rename)
+    outcome = fleet_write.write(tmp_path, None, CHAPTER, "alice", current, {"status": "not a result"})
+    assert outcome.status == "failed" and "refused" in outcome.reason, outcome
+    assert grade.withdraw_feedback(tmp_path, CHAPTER, [outcome]) == ["alice"]  # as the run's end does
+    assert not (tmp_path / "feedback" / "alice" / CHAPTER).exists()
+    assert not (tmp_path / "autograded" / "alice" / CHAPTER / intake.MARK).exists()
+    assert (tmp_path / "autograded" / "alice" / CHAPTER / FILE).exists()  # her earlier notebook stays for formgrader
+    skipped, todo = intake.take_in(tmp_path, CHAPTER, force=False)
+    assert (skipped, todo) == ([], [("alice", current)])
+
+
+def test_a_changed_result_keeps_her_done_mark(tmp_path):
+    """An outcome that keeps her earlier result (CHANGED, awaiting a collect) keeps its mark with it: that mark is of
+    the earlier folder, and the changed one is graded next run all the same (its fingerprint differs)."""
+    earlier_result(tmp_path, "alice")
+    intake.mark_done(tmp_path, "alice", CHAPTER, "f", 1.0, 2.0)
+    grade.withdraw_feedback(tmp_path, CHAPTER, [fleet_write.changed("alice")])
+    assert (tmp_path / "autograded" / "alice" / CHAPTER / intake.MARK).exists()
+
+
+def killed_at_writing(rename, path, target):
+    """`Path.rename` as a run killed between `put_in_place`'s two renames sees it."""
+    if path.name == f".{CHAPTER}.writing":
+        raise KeyboardInterrupt("killed between the two renames")
+    return rename(path, target)

@@ -288,6 +288,17 @@ def mark_done(course: Path, student: str, assignment: str, current: str, score, 
     mark.write_text(json.dumps({"fingerprint": current, "score": score, "max_score": max_score}))
 
 
+def unmark(course: Path, student: str, assignment: str) -> None:
+    """The student's done-mark removed (her grading failed: the next run without `force` grades her again, R20o M3);
+    only in a plain folder, never through a link."""
+    folder = course / "autograded" / student / assignment
+    try:
+        if stat.S_ISDIR(os.lstat(folder).st_mode):
+            (folder / MARK).unlink(missing_ok=True)
+    except OSError:  # none there, or it cannot be: is_done then reads what is left
+        return
+
+
 def take_in(course: Path, assignment: str, force: bool) -> tuple[list[Outcome], list[tuple[str, str]]]:
     """The submissions' intake (`intake`): the outcomes of those refused or unchanged, and the (student,
     fingerprint) of those to grade."""

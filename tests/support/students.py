@@ -57,7 +57,7 @@ class Students:
             cwd=self.home(name), check=True, timeout=30, env={"PATH": "/usr/bin:/bin", "HOME": str(self.home(name))},
         )  # fmt: skip
 
-    def python(self, role: str, *args: str) -> subprocess.CompletedProcess:
+    def python(self, role: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """The venv's python as the student, with the interpreter under /root mounted back into reach."""
         name, base = self.name[role], sys.base_prefix
         self.python_mount.mkdir(exist_ok=True)
@@ -71,7 +71,7 @@ class Students:
         return subprocess.run(
             ["unshare", "--mount", "--", "sh", "-c", mounts, name, base, str(self.python_mount), "env", *[
                 f"{key}={value}" for key, value in env.items()], sys.executable, *args],
-            cwd=self.home(name), capture_output=True, text=True, timeout=120,
+            cwd=self.home(name), capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
 
     def write_notebook(self, role: str, notebook) -> Path:

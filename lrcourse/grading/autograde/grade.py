@@ -51,7 +51,7 @@ from lrcourse.grading.autograde.watchdog import (
     ended_then_checked,
 )
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
-from lrcourse.grading.intake import take_in, valid_student_id
+from lrcourse.grading.intake import take_in, unmark, valid_student_id
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.leftovers import remove_stale
 from lrcourse.grading.sandbox.limits import Limits
@@ -103,13 +103,19 @@ def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) ->
     nbgrader's failure) or was graded without feedback (a dead kernel): it is an older submission's, which
     release_feedback would send as if it were this one's. Not for an outcome that keeps her earlier result
     (`Outcome.earlier_kept`): her submission awaits a collect or a regrade, and the grades it matches are kept too.
-    Only for ids of the strict pattern (the path is theirs); the students whose feedback went."""
+    A failed student's done-mark goes too (`intake.unmark`): a fleet result that fails writes no autograded folder
+    afresh, and the earlier mark made the next run without `force` skip her, her feedback withdrawn for good (R20o
+    M3). Only for ids of the strict pattern (the path is theirs); the students whose feedback went."""
     withdrawn = []
     for outcome in outcomes:
+        if not valid_student_id(outcome.student):
+            continue
         folder = course / "feedback" / outcome.student / assignment
         failed = outcome.status == "failed" and not outcome.earlier_kept
+        if failed:
+            unmark(course, outcome.student, assignment)
         stale = failed or (outcome.status == "graded" and not outcome.feedback)
-        if stale and valid_student_id(outcome.student) and folder.is_dir():
+        if stale and folder.is_dir():
             shutil.rmtree(folder, ignore_errors=True)
             withdrawn.append(outcome.student)
     return withdrawn

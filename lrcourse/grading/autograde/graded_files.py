@@ -24,6 +24,7 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading import outcomes
+from lrcourse.grading.exchange.other_account import give_to_course_owner
 from lrcourse.grading.exchange.submission_secrets import (
     NO_SECRET,
     SECRET,
@@ -52,8 +53,9 @@ def carry_nbgrader_files(source: Path, destination: Path, submitted: bool = Fals
     `lrcourse collect` does. When `source` is the student's folder in `submitted/` (`submitted`), a secret that is
     not hers by `submission_secrets`' rule (the ledger records a classmate or no one as its owner, or no collect
     recorded it: two feedback files would share one name in the exchange, F16, F17, F20) is not carried either: a
-    fresh one, as collect writes. Returns the note for the student's reasons when a fresh one was written
-    (`NO_SECRET`, `SHARED_SECRET`, `CONTESTED`, `UNRECORDED`), else ""."""
+    fresh one, as collect writes. The secret is written 0600 and `destination` closed (`close_to_owner`). Returns
+    the note for the student's reasons when a fresh one was written (`NO_SECRET`, `SHARED_SECRET`, `CONTESTED`,
+    `UNRECORDED`), else ""."""
     if not destination.is_dir() or destination.is_symlink():
         return ""
     for name in NBGRADER_FILES:
@@ -73,14 +75,30 @@ def carry_nbgrader_files(source: Path, destination: Path, submitted: bool = Fals
     if not note and submitted:
         note = grade_secret_note(source.parent.parent.parent, source.name, secret, source.parent.name)
     write_new(destination / SECRET, secrets.token_hex(64).encode() if note else secret)
+    close_to_owner(destination)
     return note
+
+
+def close_to_owner(folder: Path) -> None:
+    """A student's graded or feedback folder (`<course>/<kind>/<id>/<chapter>`, or the fleet's staged one beside it)
+    made 0700, and as root, in a course another account owns, given to that owner (as root's collect gives
+    `submitted/`): her secret and notebook are in it, and a classmate in the course folder's group read both after
+    every grading (R20o M2). Its readers all run as the course's owner or root: formgrader, nbgrader's
+    release_feedback, the fleet's enqueuer; the sandboxed kernel works on a copy. A chown refused (root squashed on
+    a network share) leaves the folders root's, as before: never the student's grading failed for it."""
+    if len(folder.parents) > 2:
+        try:
+            give_to_course_owner(folder, folder.parents[2])
+        except OSError:
+            pass
+    folder.chmod(0o700)
 
 
 def write_new(path: Path, data: bytes) -> None:
     """Replace whatever is at `path` (a link the kernel left is removed, never followed) by a file holding `data`."""
     if os.path.lexists(path):
         path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as file:
         file.write(data)
 

@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from lrcourse.grading.doctor.acl import read_acl
 from lrcourse.grading.doctor.check import Check, one_line
 
 PROBE_SECONDS = 120.0  # a kernel or answer process importing torch on a busy machine
@@ -204,19 +205,20 @@ def course_folder_closed(course: Path) -> Check:
     to others: in one others can write, a student can rename the secret ledger (`.secret_owners`) away, so every
     secret collected so far has no recorded owner, and edit the source notebooks and the gradebook; in one others can
     read or enter, every student reads source/'s solutions and hidden tests and each classmate's submission_secret.txt
-    (0644 in nbgrader's 0755 autograded/ and feedback/ folders, and in submitted/ folders collected before collect
-    made them 0700: she fetches their feedback) (F24 N3). "Others" are every account but the folder's owner and root
-    that reaches it (`Accounts.readers`): by its others' bits, or its group's when that group holds any other account
-    (a distro's shared `users` group, R20n W1), past every folder above it (a home made 0750 whose group holds
-    students lets them through). 0750 with a group of its owner alone passes, and so does 0755 in a home made 0700.
+    (0644 in the 0755 autograded/, feedback/ and submitted/ folders written before collect and grade made them 0700:
+    she fetches their feedback) (F24 N3). "Others" are every account but the folder's owner and root that reaches
+    it (`Accounts.readers`): by its others' bits, its group's when that group holds any other account (a distro's
+    shared `users` group, R20n W1), or a POSIX ACL's named user or group (`acl`, R20o M1), past every folder above it
+    (a home made 0750 whose group holds students lets them through). 0750 with a group of its owner alone passes, and
+    so does 0755 in a home made 0700. Accounts are those `pwd` enumerates (not LDAP's or sssd's unless enumerated).
     Collect and grade refuse a planted ledger (`ledger_folder`), not the folder's mode: this is where it is said."""
     name = f"the course folder {course} writable by its owner only, closed to others"
     try:
         info = os.stat(course)
         accounts = Accounts(info.st_uid)
         readers = accounts.readers(course)
-    except OSError as error:
-        return Check(name, f"not checked: {error.strerror}", warning=True)
+    except (OSError, ValueError) as error:  # ValueError: an ACL attribute that is not one (`acl`)
+        return Check(name, f"not checked: {getattr(error, 'strerror', None) or error}", warning=True)
     mode = stat.S_IMODE(info.st_mode)
     problems, mends, fix = [], [], ""
     if mode & 0o022:
@@ -232,10 +234,14 @@ def course_folder_closed(course: Path) -> Check:
             f"readable or enterable by {who}: every student can read each classmate's submission secret (and fetch "
             "their feedback with it) and the solutions and hidden tests in source/"
         )
-        mends += ["g-rwx"] if mode & 0o050 and accounts.others_in(info.st_gid) else []
+        acl_here = course in accounts.acl_folders  # chmod g-rwx sets its ACL's mask: no named entry lets anyone in
+        mends += ["g-rwx"] if mode & 0o050 and (accounts.others_in(info.st_gid) or acl_here) else []
         mends += ["o-rwx"] if mode & 0o005 else []
         if readers:  # named: in its group, or in the group of a folder above it that lets them through
             fix = "; or keep its group, and the groups of the folders above it, to instructors only"
+        if readers and accounts.acl_folders:
+            listed = " ".join(str(folder) for folder in accounts.acl_folders)
+            fix += f"; and remove the ACL entries that let students in (`getfacl {listed}`; `setfacl -x`)"
     if not problems:
         return Check(name)
     fix = f"`chmod {','.join(mends)} {course}`{fix}"
@@ -251,6 +257,7 @@ class Accounts:
         self.owner = owner
         self.accounts = pwd.getpwall()
         self.members: dict[int, set[str]] = {}
+        self.acl_folders: list[Path] = []  # folders whose ACL's named entries let accounts besides the owner in
 
     def group(self, gid: int) -> set[str]:
         """A group's members: listed in it (`gr_mem`), or it is their primary group."""
@@ -274,22 +281,37 @@ class Accounts:
 
     def readers(self, course: Path) -> set[str] | None:
         """The accounts besides the owner and root that can read or enter `course`, each folder above it letting
-        them through (x) by the same bits: its others' (None: every account), its group's, its owner's."""
-        readers = self.allowed(os.stat(course), 0o005)
+        them through (x) by the same bits: its others' (None: every account), its group's, its owner's, its POSIX
+        ACL's named users' and groups' (`acl`)."""
+        readers = self.allowed(course, 0o005)
         for folder in course.resolve().parents:
-            through = self.allowed(os.stat(folder), 0o001)
+            through = self.allowed(folder, 0o001)
             readers = through if readers is None else readers if through is None else readers & through
         if readers is None:
             return None
         return self.besides_owner(readers)
 
-    def allowed(self, info: os.stat_result, bits: int) -> set[str] | None:
-        """Who a folder lets do `bits` (0o001: enter; 0o005: read or enter), None for every account."""
+    def allowed(self, folder: Path, bits: int) -> set[str] | None:
+        """Who a folder lets do `bits` (0o001: enter; 0o005: read or enter), None for every account. With an ACL,
+        the mode's group bits are its mask: the owning group's entry and the named ones, masked, say who gets in;
+        a folder whose named entries let anyone in is noted (`acl_folders`)."""
+        info = os.stat(folder)
         if info.st_mode & bits:
             return None
-        group = self.group(info.st_gid) if info.st_mode & (bits << 3) else set()
+        acl = read_acl(folder)
+        in_group = acl.group_allows(bits) if acl else info.st_mode & (bits << 3)
+        group = self.group(info.st_gid) if in_group else set()
         owner = {a.pw_name for a in self.accounts if a.pw_uid == info.st_uid} if info.st_mode & (bits << 6) else set()
-        return group | owner
+        named = set()
+        if acl:
+            named = {self.name_of(uid) for uid in acl.named_users(bits)}
+            named = named.union(*(self.group(gid) for gid in acl.named_groups(bits)))
+        if self.besides_owner(named):
+            self.acl_folders.append(folder)
+        return group | owner | named
+
+    def name_of(self, uid: int) -> str:
+        return next((a.pw_name for a in self.accounts if a.pw_uid == uid), f"uid {uid}")
 
     @staticmethod
     def shown(names: set[str], most: int = 5) -> str:
