@@ -350,11 +350,7 @@ def test_steps_on_copies_are_judged_at_their_end_and_by_their_gradients(name):
 
 
 @pytest.mark.parametrize(
-    "name",
-    [
-        "range_rates_set_in_the_optimizers_step_pre_hook",
-        "range_exponential_lr_stepped_in_the_optimizers_step_post_hook",
-    ],
+    "name", ["range_rates_set_in_the_optimizers_step_pre_hook", "range_exponential_lr_stepped_in_a_step_post_hook"]
 )
 def test_rates_set_in_the_optimizers_own_step_hooks_are_read_where_the_step_uses_them(name):
     """R23m N1: the judge read each step's rates in a global step pre-hook, which torch runs before the optimizer's

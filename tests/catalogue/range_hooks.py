@@ -41,5 +41,5 @@ STEPPED_IN_A_POST_HOOK = variant(
 
 RANGE_HOOK_CORRECT = [
     range_test("range_rates_set_in_the_optimizers_step_pre_hook", SET_IN_A_PRE_HOOK),
-    range_test("range_exponential_lr_stepped_in_the_optimizers_step_post_hook", STEPPED_IN_A_POST_HOOK),
+    range_test("range_exponential_lr_stepped_in_a_step_post_hook", STEPPED_IN_A_POST_HOOK),
 ]
