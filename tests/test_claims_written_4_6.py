@@ -180,7 +180,7 @@ def test_ch4_written_sequential_vs_lambda_a_constant_lr_tail_returns_to_the_peak
         "epochs 40 to 44 run at 1 % of the peak",
         "5 by default",
         "45 to 69, the last 25, run at the peak",
-        "any fix that holds 1 % through epoch 69",
+        "any fix that keeps the warm-up and cosine and holds 1 % from 40 through 69",  # R23m N3: not any 1 % at all
         "`ConstantLR(optimizer, factor=0.01, total_iters=30)` (any `total_iters` of 30 or more)",
         "third `LambdaLR(optimizer, lambda e: 0.01)`",
         "which earns it even beside a misreading of the `LambdaLR`; a reading with nothing kept or fixed does not",

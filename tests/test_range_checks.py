@@ -347,3 +347,49 @@ def test_steps_on_copies_are_judged_at_their_end_and_by_their_gradients(name):
         except checking.CheckFailed:
             failed.add(cell)
     assert failed == set(answer.fails), (name, failed)
+
+
+@pytest.mark.parametrize(
+    "name", ["range_rates_set_in_the_optimizers_step_pre_hook", "range_exponential_lr_stepped_in_a_step_post_hook"]
+)
+def test_rates_set_in_the_optimizers_own_step_hooks_are_read_where_the_step_uses_them(name):
+    """R23m N1: the judge read each step's rates in a global step pre-hook, which torch runs before the optimizer's
+    own: a correct answer setting its rates in `optimizer.register_step_pre_hook` lost the rates' cell ("step 0 used lr
+    0.0015", the rate it found). They are read after the optimizer's pre-hooks and before its post-hooks (where the
+    other answer steps its ExponentialLR on): both pass every cell, hidden cases included; no hook is left behind."""
+    for cell in CELLS:
+        exec(_cell(cell), {"lr_range_test": _range_answer(name)})
+
+
+def test_the_rates_judged_are_those_the_optimizers_own_pre_hooks_leave():
+    """`range_steps.optimizer_steps` (R23m N1): a step's rates are read after the optimizer's own pre-hooks, before its
+    post-hooks; a step inside another's closure is judged apart; a pre-hook that raised leaves nothing behind."""
+    from lrcourse.checking.range_steps import optimizer_steps
+
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    inner = torch.optim.SGD(model.parameters(), lr=0.7)
+    handles = [
+        optimizer.register_step_pre_hook(lambda opt, args, kwargs: opt.param_groups[0].update(lr=0.2)),
+        optimizer.register_step_post_hook(lambda opt, args, kwargs: opt.param_groups[0].update(lr=0.3)),
+    ]
+
+    def closure():
+        inner.step()  # a step inside the step, of another optimizer over the same weights
+        return torch.zeros(())
+
+    def refuse(opt, args, kwargs):
+        raise ValueError("refused")
+
+    with optimizer_steps(optimizer) as (used, others):
+        optimizer.step(closure)
+        refusing = inner.register_step_pre_hook(refuse)
+        with pytest.raises(ValueError, match="refused"):
+            inner.step()
+        refusing.remove()
+        inner.step()
+    assert used == [[0.7], [0.2], [0.7]] and others == [0]
+    assert optimizer.param_groups[0]["lr"] == 0.3
+    for handle in handles:
+        handle.remove()
+    assert not optimizer._optimizer_step_pre_hooks and not inner._optimizer_step_pre_hooks  # none of the judge's left

@@ -37,7 +37,8 @@ def optimizer_steps(given):
     run no Python forward hook; R23m W1). A throwaway's steps, such as the dry run chapter 6 teaches (an SGD over
     `zeros(1)` stepped through an `ExponentialLR` to plan the rates) or one on `copy.deepcopy(optimizer)` (a deep
     copy of a parameter carries no gradient), are not judged (issue 23, R23k W1): they train nothing. The rates are
-    read at the step's start, before the update. An answer could hide a step from the judge only where it trains
+    read before the update, after the step's pre-hooks: torch runs the global ones first, then the optimizer's own,
+    in which an answer may set its rates (R23m N1). An answer could hide a step from the judge only where it trains
     nothing, or by updating the weights by hand, which no optimizer hook sees; and a judged step at rates the
     answer did not train with was always possible (stepping the given optimizer with no gradients): the losses'
     cell compares the training itself."""
@@ -52,13 +53,21 @@ def optimizer_steps(given):
             if (storage := _storage(parameter)) is not None:
                 computing.setdefault(storage.data_ptr(), storage)
 
-    started = []  # the rates at each step's start, a stack: a step inside another's closure ends first
+    started = []  # (rates, hook) per step begun, a stack: a step inside another's closure ends first
 
     def before(optimizer, args, kwargs) -> None:
-        started.append([group["lr"] for group in optimizer.param_groups])
+        rates = []  # filled by a pre-hook of the optimizer's own, after those it has: where its rates are final
+
+        def read(optimizer, args, kwargs) -> None:
+            if not rates:  # once: a step of this optimizer inside this step's closure runs it again
+                rates.append([group["lr"] for group in optimizer.param_groups])
+
+        started.append((rates, torch.optim.Optimizer.register_step_pre_hook(optimizer, read)))
 
     def after(optimizer, args, kwargs) -> None:
-        rates, parameters = started.pop(), _parameters(optimizer)
+        (rates, hook), parameters = started.pop(), _parameters(optimizer)
+        hook.remove()
+        rates = rates[0] if rates else [group["lr"] for group in optimizer.param_groups]
         storages = (_storage(p) for p in parameters)
         trains = any(storage is not None and storage.data_ptr() in computing for storage in storages)
         if trains or any(p.grad is not None for p in parameters):
@@ -73,6 +82,6 @@ def optimizer_steps(given):
     ]
     try:
         yield used, others
-    finally:  # global hooks: never left behind in the kernel, whatever the answer raised
-        for hook in hooks:
+    finally:  # never left behind in the kernel, whatever the answer raised (a step that raised leaves its `read`)
+        for hook in hooks + [hook for _, hook in started]:
             hook.remove()

@@ -10,14 +10,15 @@ one through real `nbgrader autograde` and check the score of every test cell.
 One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is), `range_stops`
 (chapter 6's stop rules other than the text's), `range_groups` (its ratios taken against another group than the
 first), `range_restores` (its range tests that put back less than they found), `range_copies` (its range test run on
-deep copies), `range_dry_runs` (its range test beside a dry run's throwaway optimizer, and a step past the stop hidden
-in another optimizer over the weights), `range_schedulers` (chapter 6's range test with PyTorch's schedulers, which it
+deep copies), `range_hooks` (its rates set or moved in the optimizer's own step hooks), `range_dry_runs` (its range
+test beside a dry run's throwaway optimizer, and a step past the stop hidden in another optimizer over the weights),
+`range_schedulers` (chapter 6's range test with PyTorch's schedulers, which it
 allows), `wsd_stateful` (chapter 7's correct factors that keep state between calls), `wsd_dodges` and
 `wsd_resume_dodges` (chapter 7's answers aimed at the grader). The lists:
 
 CORRECT = (
     STEP_CORRECT + PLATEAU_CORRECT + PLATEAU_CHOICES + READING_CORRECT + FLOOR_CORRECT + EARLY_CORRECT + OTHER_CORRECT
-    + RANGE_SCHEDULER_CORRECT + RANGE_COPY_CORRECT + RANGE_DRY_RUN_CORRECT + WSD_CORRECT
+    + RANGE_SCHEDULER_CORRECT + RANGE_COPY_CORRECT + RANGE_HOOK_CORRECT + RANGE_DRY_RUN_CORRECT + WSD_CORRECT
     + WSD_CONTROLS
 )
 WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + RANGE_STOPS
@@ -37,6 +38,7 @@ from catalogue.plateau_wrong import PLATEAU_CHOICES, PLATEAU_WRONG
 from catalogue.range_copies import RANGE_COPY_CORRECT, RANGE_COPY_WRONG
 from catalogue.range_dry_runs import RANGE_DRY_RUN_CORRECT, RANGE_HIDDEN_STEPS
 from catalogue.range_groups import RANGE_GROUP_WRONG
+from catalogue.range_hooks import RANGE_HOOK_CORRECT
 from catalogue.range_restores import RANGE_RESTORE_WRONG
 from catalogue.range_schedulers import RANGE_SCHEDULER_CORRECT, RANGE_SCHEDULER_WRONG
 from catalogue.range_stops import RANGE_STOPS
@@ -61,6 +63,7 @@ CORRECT = (
     + OTHER_CORRECT
     + RANGE_SCHEDULER_CORRECT
     + RANGE_COPY_CORRECT
+    + RANGE_HOOK_CORRECT
     + RANGE_DRY_RUN_CORRECT
     + WSD_CORRECT
     + WSD_CONTROLS

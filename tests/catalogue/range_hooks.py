@@ -1,0 +1,45 @@
+"""Chapter 6's range test that sets or moves its rates in the optimizer's own step hooks (R23m N1). Correct: each step
+runs at the asked rates. The judge read each step's rates in a global step pre-hook, which torch runs before the
+optimizer's own pre-hooks, so the answer that sets its rates in one lost the rates' cell with a false message ("step
+0 used lr 0.0015", the rate it had found). The rates are read after the optimizer's own pre-hooks now, and still
+before its post-hooks, in which the other answer steps its ExponentialLR to the next step's rate."""
+
+from __future__ import annotations
+
+from catalogue.answers import variant
+from catalogue.range_schedulers import RANGE_BY_EXPONENTIAL_LR
+from catalogue.training import range_test, range_variant
+
+SET_IN_A_PRE_HOOK = range_variant(
+    "    lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())\n",
+    """    lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())
+    rate = {}
+
+    def set_rates(opt, args, kwargs):
+        for group, ratio in zip(opt.param_groups, ratios):
+            group["lr"] = rate["lr"] * ratio
+
+    handle = optimizer.register_step_pre_hook(set_rates)
+""",
+    '        for group, ratio in zip(optimizer.param_groups, ratios):\n            group["lr"] = lr * ratio\n',
+    '        rate["lr"] = lr\n',
+    "    model.load_state_dict(saved_model)\n",
+    "    handle.remove()\n    model.load_state_dict(saved_model)\n",
+)
+
+STEPPED_IN_A_POST_HOOK = variant(
+    RANGE_BY_EXPONENTIAL_LR,
+    "    lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())\n",
+    """    handle = optimizer.register_step_post_hook(lambda opt, args, kwargs: growth.step())
+    lrs, losses, average, best, stream = [], [], 0.0, math.inf, iter(())
+""",
+    "        growth.step()\n",
+    "",
+    "    model.load_state_dict(saved_model)\n",
+    "    handle.remove()\n    model.load_state_dict(saved_model)\n",
+)
+
+RANGE_HOOK_CORRECT = [
+    range_test("range_rates_set_in_the_optimizers_step_pre_hook", SET_IN_A_PRE_HOOK),
+    range_test("range_exponential_lr_stepped_in_a_step_post_hook", STEPPED_IN_A_POST_HOOK),
+]
