@@ -267,6 +267,23 @@ def test_a_decay_wrong_in_the_long_schedules_is_not_judged_at_the_edges(name):
     check_wsd_edges(slipped, EDGES + [(1, 1, 2, 0.01), (6, 0, 9, 0.2)])
 
 
+def test_at_the_peak_step_the_edges_say_pytorch_s_rate_once():
+    """The peak step belongs to the warm-up and the decay, and both judge it by the same clause: the message says it
+    once (issue 24, R24za's N1: a total with max(stable_steps, 1) repeated it)."""
+    slip = answer(
+        variant(
+            WSD_REFERENCE,
+            "total = warmup_steps + stable_steps + decay_steps",
+            "total = warmup_steps + max(stable_steps, 1) + decay_steps",
+        )
+    )
+    with pytest.raises(CheckFailed) as failed:
+        check_wsd_edges(slip, EDGES)
+    message = str(failed.value)
+    assert "at step 1, the peak the warm-up reaches" in message
+    assert message.count("the schedule's (") == 1, message
+
+
 def test_with_the_decay_wrong_the_edges_still_judge_the_warm_up():
     """Skipping a wrong decay's steps skips no warm-up step: a decay counted from the warm-up's end and a one-step
     warm-up taken for none loses the edges at the warm-up's step 0, and with neither phase right they are lost."""

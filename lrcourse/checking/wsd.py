@@ -260,7 +260,7 @@ def check_wsd_edges(wsd_factor, cases, lr: float = 0.1, hint: str = "") -> None:
             if all(judgements):
                 raise CheckFailed(
                     f"{call}: at step {step}, {_phase(step, *case[:3])}, the optimizer's rate is {_rate(got[step])}; "
-                    + "; and ".join(judgements)
+                    + "; and ".join(dict.fromkeys(judgements))  # at the peak both phases say the same
                     + note
                 )
 
