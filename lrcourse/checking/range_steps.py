@@ -38,10 +38,11 @@ def optimizer_steps(given):
     `zeros(1)` stepped through an `ExponentialLR` to plan the rates) or one on `copy.deepcopy(optimizer)` (a deep
     copy of a parameter carries no gradient), are not judged (issue 23, R23k W1): they train nothing. The rates are
     read before the update, after the step's pre-hooks: torch runs the global ones first, then the optimizer's own,
-    in which an answer may set its rates (R23m N1). An answer could hide a step from the judge only where it trains
-    nothing, or by updating the weights by hand, which no optimizer hook sees; and a judged step at rates the
-    answer did not train with was always possible (stepping the given optimizer with no gradients): the losses'
-    cell compares the training itself."""
+    in which an answer may set its rates (R23m N1). An answer can hide a step from these hooks: by
+    updating the weights by hand, or by calling the optimizer's unwrapped step (`type(optimizer).step.__wrapped__`,
+    which runs no hook; R23n N1); and a judged step at rates the answer did not train with was always possible
+    (stepping the given optimizer with no gradients). So the rates' cell judges the steps it sees; the losses' cell
+    compares the training itself with the grader's, and a hidden step loses there."""
     computing = {}  # address -> storage, kept alive so that no other tensor can take its address in the block
     for parameter in _parameters(given):
         if (storage := _storage(parameter)) is not None:
