@@ -2,11 +2,15 @@
 runs at the asked rates. The judge read each step's rates in a global step pre-hook, which torch runs before the
 optimizer's own pre-hooks, so the answer that sets its rates in one lost the rates' cell with a false message ("step
 0 used lr 0.0015", the rate it had found). The rates are read after the optimizer's own pre-hooks now, and still
-before its post-hooks, in which the other answer steps its ExponentialLR to the next step's rate."""
+before its post-hooks, in which the other answer steps its ExponentialLR to the next step's rate.
+
+Wrong: the first batch stepped a second time through the optimizer's unwrapped step (`type(optimizer).step.
+__wrapped__`), which runs no hook (R23n N1): the rates' cell judges the steps it sees and keeps its point, and the
+losses' cell, which compares the training with the grader's, loses it."""
 
 from __future__ import annotations
 
-from catalogue.answers import variant
+from catalogue.answers import Answer, variant
 from catalogue.range_schedulers import RANGE_BY_EXPONENTIAL_LR
 from catalogue.training import range_test, range_variant
 
@@ -42,4 +46,16 @@ STEPPED_IN_A_POST_HOOK = variant(
 RANGE_HOOK_CORRECT = [
     range_test("range_rates_set_in_the_optimizers_step_pre_hook", SET_IN_A_PRE_HOOK),
     range_test("range_exponential_lr_stepped_in_a_step_post_hook", STEPPED_IN_A_POST_HOOK),
+]
+
+UNWRAPPED_SECOND_STEP = range_variant(
+    "        optimizer.step()\n",
+    """        optimizer.step()
+        if step == 0:  # the first batch stepped again, out of the hooks' sight
+            type(optimizer).step.__wrapped__(optimizer)
+""",
+)
+
+RANGE_HOOK_WRONG: list[Answer] = [
+    range_test("range_first_batch_again_by_the_unwrapped_step", UNWRAPPED_SECOND_STEP, fails=("test_range_losses",))
 ]
