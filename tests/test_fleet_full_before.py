@@ -92,5 +92,7 @@ def test_only_a_hard_limit_whose_span_saw_a_full_broker_is_said_to_be_the_broker
     assert "held on this student" not in said.reason and "grades her again" in said.reason, said
     assert "hard time limit (840 s" in watch.explained("during", limit(now, [])).reason  # not said: the course's
     assert "while the broker was full" in watch.explained("before", limit(None, [840.0])).reason  # no date said
+    ahead = watch.explained("during", limit(now + 900.0, [840.0]))  # a worker's clock 15 minutes ahead (R25p N1)
+    assert "while the broker was full" in ahead.reason, ahead
     watch.waited.add("during")  # a result seen waiting: that text
     assert "her result waited for room" in watch.explained("during", killed).reason

@@ -44,6 +44,7 @@ def test_a_result_past_the_cap_fails_that_student_with_the_reason(tmp_path, monk
     reason = result["outcome"]["reason"]
     assert f"more than the grading queue carries ({parcel.MAX_RESULT_MB} MB" in reason, reason
     assert "a result of 67 MB" in reason and "without --broker-file" in reason, reason
+    assert "the largest file, ordered_schedules.ipynb, is 50 MB" in reason, reason  # named, not guessed (R25p M1)
 
 
 def test_a_result_within_the_cap_is_sent_whole(tmp_path, monkeypatch):

@@ -115,7 +115,8 @@ class Lapsed:
         blamed her submission ("held on this student") and said "not tried again" (R25n M1, R25o M1). A wait that
         lasts to the limit is seen, as a rule: the limit leaves 120 s beyond the student's budget and the worker's
         grace, and the looks come every CHECK_SECONDS. A task queued while Redis was full and started once it had room
-        keeps the stored text: its time ran after those looks (two looks' span allowed for the workers' clocks)."""
+        keeps the stored text: its time ran after those looks (two looks' span allowed for the workers' clocks, whose
+        `date_done` this is; one ahead of this machine's is read as now, since no failure is read before it is made)."""
         if result.limit is None:
             return result
         seconds = result.limit if math.isfinite(result.limit) else self.limits[0]  # NaN: the limit not said
@@ -123,7 +124,10 @@ class Lapsed:
             return Stored(result.status, reason=waited_reason(seconds), limit=result.limit, done=result.done)
         if task in self.full_at:
             first, last = self.full_at[task]
-            margin, done = 2 * self.every, result.done
+            margin = 2 * self.every
+            done = (
+                min(result.done, time.time()) if result.done is not None else None
+            )  # a worker's clock ahead (R25p N1)
             if done is None or (first <= done + margin and last >= done - seconds - margin):
                 return Stored(result.status, reason=full_reason(seconds), limit=result.limit, done=done)
         return result

@@ -24,7 +24,8 @@ MAX_PATH = 1024
 # broker holds a window's results, and its memory is sized by this bound (the README's "Broker memory"). A result is
 # about 1.2 MB; a submission within every cap of `notebook_limits` and `output_caps` made 33 MB (8 MB of pasted
 # images, in the graded notebook and again in the feedback page, and 8 MB of kept outputs, as base64), and kept
-# outputs that are images would be in the page too (about 47 MB): past this, only outputs that JSON or HTML escapes.
+# outputs that are images would be in the page too (about 47 MB); output of control characters, which JSON writes as
+# 6 bytes each, goes past it (R25p M1: 8 MB of chr(1) made a 49 MB notebook and a 77 MB result): she alone fails.
 MAX_RESULT_MB = 64
 
 
@@ -62,10 +63,16 @@ def result_too_large(folders) -> str:
     size = sum(packed_size(folder) for folder in folders)
     if size <= MAX_RESULT_MB << 20:
         return ""
+    files = [
+        p for folder in folders if folder.is_dir() for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
+    ]
+    largest = max(files, key=lambda path: path.stat().st_size)
     return (
         f"her graded notebook and feedback page make a result of {size / 1e6:.0f} MB, more than the grading queue "
-        f"carries ({MAX_RESULT_MB} MB, a bound of the broker's memory): pasted images (attachments) and saved outputs "
-        "make most of it; graded without a broker (`lrcourse grade` without --broker-file) she is not bound by it"
+        f"carries ({MAX_RESULT_MB} MB, a bound of the broker's memory); the largest file, {largest.name}, is "
+        f"{largest.stat().st_size / 1e6:.0f} MB (saved outputs, pasted images, and output that JSON writes longer, "
+        "such as control characters, 6 bytes each); graded without a broker (`lrcourse grade` without --broker-file) "
+        "she is not bound by it"
     )
 
 
