@@ -12,8 +12,8 @@ the answer, they say so rather than pass.
 
 Where it is read: the folder the kernel started in, which holds its notebook (IPython's `_dh[0]`: `%cd` moves the
 working folder, not the notebook). The grader grades only the chapter's own notebook (`graded_name`: nbgrader skips
-any other file of the folder, a JupyterLab Duplicate included), so that one alone is read when it is there, whichever
-notebook this kernel runs (R23n W1: an answer worked in `<name>-Copy1.ipynb` passed every visible cell and scored 0;
+any other file of the folder, a JupyterLab Duplicate included), so that one alone is read when it is there and holds
+the answer's cell (R23o M1: not another chapter's, in a folder named after that one), whichever notebook this kernel runs (R23n W1: an answer worked in `<name>-Copy1.ipynb` passed every visible cell and scored 0;
 the messages then name both files); else the kernel's own notebook when Jupyter names it (`__session__`, from
 JPY_SESSION_NAME: a stale Duplicate beside it is not the one graded, R23h M1, R23n M2), else every `*.ipynb` there, in
 name order. A file is read only if it is a regular file in that folder (a link is followed only to a file in the same
@@ -227,13 +227,13 @@ def kernel_notebook(shell=None) -> str:
     return os.path.basename(session) if isinstance(session, str) and session.endswith(".ipynb") else ""
 
 
-def notebook_paths(shell=None) -> list[str]:
-    """The notebooks to read: the chapter's own (`graded_name`) when it is in the notebook's folder, the one graded;
-    else the kernel's own when Jupyter names it (`kernel_notebook`) and it is there; else every `*.ipynb` of that
-    folder, by name."""
+def notebook_paths(shell=None, chapters_own: bool = True) -> list[str]:
+    """The notebooks to read: the chapter's own (`graded_name`) when it is in the notebook's folder, the one graded
+    (not if `chapters_own` is False: `saved_notebooks`); else the kernel's own when Jupyter names it
+    (`kernel_notebook`) and it is there; else every `*.ipynb` of that folder, by name."""
     shell = shell if shell is not None else kernel_shell()
     folder = notebook_folder(shell)
-    for name in (graded_name(folder), kernel_notebook(shell)):
+    for name in (graded_name(folder) if chapters_own else "", kernel_notebook(shell)):
         if name and os.path.lexists(os.path.join(folder, name)):
             return [os.path.join(folder, name)]
     return sorted(glob.glob(os.path.join(glob.escape(folder), "*.ipynb")))
@@ -274,11 +274,23 @@ def _read_regular(path: str) -> bytes | None:
     return data if len(data) <= MAX_BYTES else None
 
 
-def saved_notebooks() -> tuple[list[tuple[str, list]], list[str]]:
+def saved_notebooks(grade_id: str = "") -> tuple[list[tuple[str, list]], list[str]]:
     """(path, cells) of each notebook read (`notebook_paths`), and why each of the others could not be. A check reads
-    them once and passes them on (R23j N3: four reads of each notebook per test cell)."""
+    them once and passes them on (R23j N3: four reads of each notebook per test cell). The chapter's own notebook is
+    read alone only if it holds an answer cell with `grade_id` (where one is given): else it is another chapter's, in a
+    folder named after that chapter (R23o M1: every chapter in one folder named `01_learning_rate` failed an honest
+    answer of chapter 2, "found no saved notebook"), and the kernel's own notebook is read, else every one there."""
+    found, unread = _read_each(notebook_paths())
+    if grade_id and len(found) == 1 and not _holds_answer_cell(found[0][1], grade_id):
+        folder = notebook_folder()
+        if os.path.basename(found[0][0]) == graded_name(folder):
+            found, unread = _read_each(notebook_paths(chapters_own=False))
+    return found, unread
+
+
+def _read_each(paths: list[str]) -> tuple[list[tuple[str, list]], list[str]]:
     found, unread = [], []
-    for path in notebook_paths():
+    for path in paths:
         read = read_notebook(path)
         if isinstance(read, str):
             unread.append(read)
@@ -287,9 +299,19 @@ def saved_notebooks() -> tuple[list[tuple[str, list]], list[str]]:
     return found, unread
 
 
-def saved_in_kernel() -> tuple[list[tuple[str, list]], list[str]]:
-    """`saved_notebooks()` in a kernel; none elsewhere (the trusted verdicts' process reads no notebook)."""
-    return saved_notebooks() if kernel_shell() is not None else ([], [])
+def _holds_answer_cell(notebook_cells: list, grade_id: str) -> bool:
+    for cell in notebook_cells:
+        try:
+            if cells.is_answer(cell) and cells.grade_id(cell) == grade_id:
+                return True
+        except (ValueError, KeyError, TypeError, AttributeError):  # a cell that is no cell is skipped
+            continue
+    return False
+
+
+def saved_in_kernel(grade_id: str = "") -> tuple[list[tuple[str, list]], list[str]]:
+    """`saved_notebooks(grade_id)` in a kernel; none elsewhere (the trusted verdicts' process reads no notebook)."""
+    return saved_notebooks(grade_id) if kernel_shell() is not None else ([], [])
 
 
 def saved_answer_cells(variable: str, notebooks=None) -> list[SavedCell]:
@@ -299,7 +321,7 @@ def saved_answer_cells(variable: str, notebooks=None) -> list[SavedCell]:
     what the grader gets (`grade_changing_magics`): the grade reads that cell, whatever the kernel ran since."""
     if kernel_shell() is None:
         return []
-    found, unread = notebooks if notebooks is not None else saved_notebooks()
+    found, unread = notebooks if notebooks is not None else saved_notebooks(variable)
     saved = [cell for path, notebook_cells in found for cell in graded_cell(notebook_cells, variable, path)]
     graded, own = graded_name(notebook_folder()), kernel_notebook()
     if own not in ("", graded):  # the kernel runs another file than the one graded: each message says so (R23n W1)
