@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 
 from lrcourse import cells
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
+from lrcourse.checking.answer_magics import binds_no_name, magic_code, magic_written
 from lrcourse.checking.answer_replay import changed_in_place
 from lrcourse.checking.expect import expect
 
@@ -141,11 +142,14 @@ def _magic_calls_in(tree: ast.AST) -> list[ast.Call]:
 
 def grade_changing_magics(source: str, variable: str) -> list[str]:
     """The magics of the cell `source` (as Python: `as_python`) that can change what the grader gets of `variable`,
-    each as written (`%time`, `%%time`, `!`). The grader's shell makes every magic do nothing (`answer_zygote`), so a
-    magic matters only where its work reaches the answer: its code binds or changes `variable` (`%%time` over the
-    answer, `%time x = ...`), or it runs before the answer is whole (`answer_cell_runs`) and its value is used
-    (`g = %time f()`: None there) or its code binds a name (the answer may read it). Any other (`%load_ext` above the
-    answer, `%time f()` after it) costs the grade nothing (R23n M1: every one was refused)."""
+    each as written (`%time`, `%%time`, `!`). The grader's shell makes every magic do nothing (`answer_zygote`), so
+    a magic matters where its work reaches the answer. Only a few are known not to (`answer_magics.binds_no_name`:
+    `%load_ext` or `%matplotlib` anywhere, `!echo` before the answer, any shell command after it); any other is
+    refused wherever it is (R23o W1: `%run fix.py` after a wrong answer, `%store -r`, `%env NAME value` before one
+    reading it). Of those few: time, timeit and prun where their code binds or changes `variable` (`%%time` over the
+    answer, `%time x = ...`), and any where it runs before the answer is whole (`answer_cell_runs`) and its value is
+    used (`g = %time f()`: None there) or its code binds a name (the answer may read it). `%time f()` after the
+    answer costs the grade nothing (R23n M1: every magic was refused)."""
     try:
         tree = ast.parse(source)
         calls = _magic_calls_in(tree)
@@ -155,35 +159,15 @@ def grade_changing_magics(source: str, variable: str) -> list[str]:
     discarded = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
     changing = []
     for call in calls:
-        code = _magic_code(call)
+        code = magic_code(call, as_python)
         try:
             binds = assigns(code, variable) or changed_in_place([code], variable)
             binds = binds or (id(call) in before and (id(call) not in discarded or bool(cells.bound_names(code))))
         except (MemoryError, RecursionError):  # code nested past the parser's stack binds nothing in the kernel either
             binds = id(call) in before and id(call) not in discarded
-        if binds:
-            changing.append(_magic_written(call))
+        if binds or not binds_no_name(call, id(call) in before):
+            changing.append(magic_written(call))
     return changing
-
-
-def _magic_code(call: ast.Call) -> str:
-    """The Python a magic call runs, as far as its text says: a cell magic's body, a line magic's line ("" else)."""
-    at = {"run_cell_magic": 2, "run_line_magic": 1}.get(call.func.attr)
-    text = call.args[at] if at is not None and len(call.args) > at else None
-    if not (isinstance(text, ast.Constant) and isinstance(text.value, str)):
-        return ""
-    try:
-        return as_python(text.value) if at == 2 else text.value
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return ""
-
-
-def _magic_written(call: ast.Call) -> str:
-    """How the learner wrote the magic: `%name`, `%%name`, or `!` (a shell command)."""
-    name = call.args[0] if call.args else None
-    if call.func.attr in ("run_cell_magic", "run_line_magic") and isinstance(name, ast.Constant):
-        return f"{'%%' if call.func.attr == 'run_cell_magic' else '%'}{name.value}"
-    return "!"
 
 
 def expect_no_magic(source: str, name: str, cell: str = "") -> None:
@@ -191,14 +175,19 @@ def expect_no_magic(source: str, name: str, cell: str = "") -> None:
     (`grade_changing_magics`): the grader runs the cell with a shell whose every magic does nothing, so `%%time` over
     the answer defines nothing there and `x = %time f()` binds None. `cell` names the cell (the saved one:
     `SavedCell.named`), else it is the one that defines `name` here."""
-    changing = grade_changing_magics(source, name)
+    changing = list(dict.fromkeys(grade_changing_magics(source, name)))
+    timing = any(magic in ("%time", "%%time") for magic in changing)
     expect(
         not changing,
-        f"{cell or f'The cell that defines {name}'} uses an IPython magic ({', '.join(dict.fromkeys(changing))}) "
-        f"that changes what the grader gets of {name}. The grader runs the answer cells with a shell where every "
-        "magic does nothing: under %%time the cell defines nothing, `x = %time f()` makes x None and `%time x = f()` "
-        "binds no x. Remove that magic from the answer cell (time it in a scratch cell), and run the answer cell "
-        "again.",
+        f"{cell or f'The cell that defines {name}'} uses an IPython magic ({', '.join(changing)}) that changes, or "
+        f"may change, what the grader gets of {name}. The grader runs the answer cells with a shell where every magic "
+        "and shell command does nothing"
+        + (
+            ": under %%time the cell defines nothing, `x = %time f()` makes x None and `%time x = f()` binds no x"
+            if timing
+            else ""
+        )
+        + ". Remove that magic from the answer cell (run it in a scratch cell), and run the answer cell again.",
     )
 
 
