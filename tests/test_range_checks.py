@@ -333,13 +333,22 @@ CELLS = ("test_range_rates", "test_range_losses", "test_range_groups", "test_ran
         "range_on_copies_through_a_scripted_model",
         "range_on_copies_first_batch_twice_in_a_closure",
         "range_first_batch_again_by_the_unwrapped_step",  # R23n N1: no hook sees it; the losses' cell does
+        "range_rates_set_in_the_optimizers_step_pre_hook",
+        "range_exponential_lr_stepped_in_a_step_post_hook",
+        "range_rates_set_in_the_steps_closure",
+        "range_rates_doubled_in_the_steps_closure",
     ],
 )
-def test_steps_on_copies_are_judged_at_their_end_and_by_their_gradients(name):
+def test_steps_are_judged_at_their_end_by_their_gradients_and_at_the_rates_their_update_uses(name):
     """R23m W1: a step was judged at its start, by the modules that had run forward: a closure's forward runs inside
     the step (5 of 7), torch.func's gradients and a scripted model run no Python forward hook (1 of 7), all three
-    correct on deep copies; and a first batch stepped twice inside a closure kept the rates' cell. Each answer now
-    loses exactly the cells its catalogue entry names, hidden cases included."""
+    correct on deep copies; and a first batch stepped twice inside a closure kept the rates' cell. R23m N1: the rates
+    were read in a global step pre-hook, before the optimizer's own: an answer setting its rates in
+    `optimizer.register_step_pre_hook` lost the rates' cell ("step 0 used lr 0.0015"); they are read after its own
+    pre-hooks, before its post-hooks (where another steps its ExponentialLR). R23o W2: SGD and Adam call the closure
+    after the pre-hooks, before the update: an answer setting its rates there lost the rates' cell and one doubling
+    them there kept it; they are read again when the closure first returns. Each answer loses exactly the cells its
+    catalogue entry names (a correct one none), hidden cases included."""
     answer = next(a for a in catalogue.CORRECT + catalogue.WRONG if a.name == name)
     failed = set()
     for cell in CELLS:
@@ -348,18 +357,6 @@ def test_steps_on_copies_are_judged_at_their_end_and_by_their_gradients(name):
         except checking.CheckFailed:
             failed.add(cell)
     assert failed == set(answer.fails), (name, failed)
-
-
-@pytest.mark.parametrize(
-    "name", ["range_rates_set_in_the_optimizers_step_pre_hook", "range_exponential_lr_stepped_in_a_step_post_hook"]
-)
-def test_rates_set_in_the_optimizers_own_step_hooks_are_read_where_the_step_uses_them(name):
-    """R23m N1: the judge read each step's rates in a global step pre-hook, which torch runs before the optimizer's
-    own: a correct answer setting its rates in `optimizer.register_step_pre_hook` lost the rates' cell ("step 0 used lr
-    0.0015", the rate it found). They are read after the optimizer's pre-hooks and before its post-hooks (where the
-    other answer steps its ExponentialLR on): both pass every cell, hidden cases included; no hook is left behind."""
-    for cell in CELLS:
-        exec(_cell(cell), {"lr_range_test": _range_answer(name)})
 
 
 def test_the_rates_judged_are_those_the_optimizers_own_pre_hooks_leave():

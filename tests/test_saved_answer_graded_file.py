@@ -72,3 +72,28 @@ def test_the_graded_name_is_the_graders_chapter_notebook(name):
     """`saved_answer.graded_name` (the checker may not import the grader) names the notebook the grader grades."""
     assert saved_answer.graded_name(str(ROOT / "notebooks" / name)) == chapter_notebook(ROOT, name)
     assert saved_answer.graded_name(f"/home/student/{name}/") == chapter_notebook(ROOT, name)
+
+
+@pytest.mark.parametrize("session", [True, False])
+def test_a_folder_named_after_another_chapter_reads_the_kernels_own_notebook(tmp_path, monkeypatch, session):
+    """R23o M1: every chapter in one folder named `01_learning_rate` (self-study), chapter 1's notebook in it: the
+    checks read chapter 1's notebook alone, the graded name of that folder, and failed an honest answer of chapter 2
+    ("found no saved notebook"), with or without Jupyter naming the kernel's notebook. That notebook is read alone only
+    when it holds the answer's cell; else the kernel's own, or every notebook there."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    other = "01_learning_rate"
+    folder = tmp_path / other
+    folder.mkdir()
+    shutil.copy(ROOT / "notebooks" / other / chapter_notebook(ROOT, other), folder)
+    try:
+        run, tests = start_reading_kernel(folder, monkeypatch, CHAPTER, NOTEBOOK, VARIABLE)
+        if session:
+            assert run(f"__session__ = {str(folder / NOTEBOOK)!r}") is None  # as ipykernel sets it
+        assert run(step_lr_reading.ANSWER) is None  # run and saved in the learner's chapter 2 notebook
+        assert failures(run, tests) == []
+        save_answer_cell(folder / NOTEBOOK, VARIABLE, step_lr_reading.REPLAY + step_lr_reading.ANSWER)  # graded: 0
+        said = failures(run, tests)
+        assert len(said) == len(tests) and f"saved in {NOTEBOOK} uses PyTorch's schedulers" in said[0], said
+    finally:
+        InteractiveShell.clear_instance()

@@ -13,7 +13,7 @@ from lrcourse.checking.saved_answer import as_python, grade_changing_magics
 
 from catalogue import step_lr_reading
 from support.answer_process import graders_namespace
-from support.saved_cells import failures, start_reading_kernel
+from support.saved_cells import failures, save_answer_cell, start_reading_kernel
 
 ANSWER = step_lr_reading.ANSWER
 RIGHT = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.25}
@@ -25,6 +25,29 @@ HARMLESS = {
     "a timing in a loop above": "for _ in range(2):\n    %time sum(range(10))\n" + ANSWER,
     "a timing that prints the answer after": ANSWER + "%time print(inferred_step_lr)\n",
     "a shell output bound after": ANSWER + "files = !ls\n",
+    "R23o's honest cells": (
+        "%load_ext autoreload\n%autoreload 2\n%config InlineBackend.figure_format = 'retina'\n%precision 3\n%cd .\n"
+        "%alias_magic t timeit\n%xmode Minimal\n" + ANSWER + "inferred_step_lr?\n%whos\n%timeit -n1 -r1 sum(range(5))\n"
+        "%env\n%store inferred_step_lr\n%history -l 1\n!echo done\n"
+    ),
+}
+WRONG = ANSWER.replace("0.7", "0.5")
+FROM_ENV = (
+    'import os\ninferred_step_lr = {"step_size": 5, "gamma": float(os.environ["GAMMA"]), "hand_set_rate": 0.25}\n'
+)
+FROM_FILE = 'inferred_step_lr = {"step_size": 5, "gamma": float(open("g.txt").read()), "hand_set_rate": 0.25}\n'
+UNSEEN = {  # R23o W1: each passed every visible cell, and the grade differed from the kernel's answer
+    "%run after a wrong answer": (WRONG + "%run fix.py\n", "%run"),
+    "%run -i after a wrong answer": (WRONG + "%run -i fix.py\n", "%run"),
+    "%store -r after a wrong answer": (WRONG + "%store -r inferred_step_lr\n", "%store"),
+    "%rerun after a wrong answer": (WRONG + "%rerun -g inferred_step_lr = {\n", "%rerun"),
+    "%env NAME value before the answer reading it": ("%env GAMMA 0.7\n" + FROM_ENV, "%env"),
+    "%set_env before the answer reading it": ("%set_env GAMMA 0.7\n" + FROM_ENV, "%set_env"),
+    "a shell command writing the file the answer reads": ("!echo 0.7 > g.txt\n" + FROM_FILE, "!"),
+    "an alias writing the file the answer reads": (
+        "%alias setg echo 0.7 > g.txt\n%setg\n" + FROM_FILE,
+        "%alias, %setg",
+    ),
 }
 CHANGING = {  # what the grade gets differs from the kernel's
     "%%time over the answer": ("%%time\n" + ANSWER, "%%time"),
@@ -39,6 +62,8 @@ CHANGING = {  # what the grade gets differs from the kernel's
     "the answer changed by a magic after": (ANSWER + "%time inferred_step_lr.update(gamma=0.5)\n", "%time"),
     "a name bound by a magic before": ("g = 0.5\n%time g = 0.7\n" + ANSWER.replace("0.7", "g"), "%time"),
     "a shell output bound before": ("files = !ls\n" + ANSWER, "!"),
+    "options before the code that binds": ("%prun -q " + ANSWER, "%prun"),  # R23o N2
+    **UNSEEN,
 }
 
 
@@ -59,7 +84,7 @@ def test_a_magic_the_grade_does_not_feel_is_not_refused(cell):
 
 @pytest.mark.parametrize("cell, magic", CHANGING.values(), ids=CHANGING)
 def test_a_magic_that_changes_the_graded_answer_is_named(cell, magic):
-    assert grade_changing_magics(as_python(cell), "inferred_step_lr") == [magic]
+    assert grade_changing_magics(as_python(cell), "inferred_step_lr") == magic.split(", ")
 
 
 def test_a_magic_above_or_after_the_answer_passes_in_the_kernel_as_it_scores_in_the_grade(kernel):
@@ -80,7 +105,28 @@ def test_a_magic_that_changes_the_graded_answer_still_fails_in_the_kernel(kernel
     assert run(cell) is None
     said = failures(run, tests)
     assert len(said) == len(tests), said
-    assert f"uses an IPython magic ({magic}) that changes what the grader gets of inferred_step_lr" in said[0]
+    assert f"uses an IPython magic ({magic}) that changes, or may change, what the grader gets of" in said[0]
+
+
+def test_a_magic_whose_text_does_not_show_its_effect_fails_every_visible_cell(kernel, tmp_path):
+    """R23o W1: `%run`, `%store -r`, `%rerun`, `%env NAME value`, `!cmd > file` and an alias were read as binding
+    nothing (their text is no Python assignment): every visible cell passed, and the grade, where each does nothing,
+    differed (2/3 or 0/3). Only a few magics known to bind nothing pass now; each of these fails, naming its magic and
+    saying to run it in a scratch cell."""
+    run, tests = kernel
+    (tmp_path / "fix.py").write_text(f"inferred_step_lr = {RIGHT!r}\n")
+    for cell, magic in UNSEEN.values():
+        if magic == "%store":  # a real %store writes the profile's database: saved, and what it restores run
+            save_answer_cell(tmp_path / "ordered_schedules.ipynb", "inferred_step_lr", cell)
+            assert run(ANSWER, new_cell=True) is None
+        else:
+            assert run(cell) is None, cell  # run and saved in the answer cell
+        if magic != "%rerun":  # which cell it reruns depends on the history (R23o's kernel's: the right answer)
+            assert run(f"assert inferred_step_lr == {RIGHT!r}", new_cell=True) is None  # the kernel's answer: right
+        said = failures(run, tests)
+        assert len(said) == len(tests), (cell, said)
+        assert f"uses an IPython magic ({magic}) that changes, or may change," in said[0], said[0]
+        assert "run it in a scratch cell" in said[0] and ("%%time" in said[0]) == ("%time" in magic), said[0]
 
 
 def test_a_function_answer_under_a_harmless_magic_passes():

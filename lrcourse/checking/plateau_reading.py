@@ -42,7 +42,7 @@ def check_reading_form(arguments, name: str | None = None) -> dict:
     ReduceLROnPlateau accepts; each cell checks only its own key, so one slip costs one point. In the notebook, first:
     its cell runs no PyTorch scheduler before binding the answer: the grade has none (a replay belongs in a scratch
     cell, or after the answer)."""
-    notebooks = saved_in_kernel()  # the saved notebook, read once for every check below (R23j N3)
+    notebooks = saved_in_kernel("inferred_plateau_arguments")  # read once for every check below (R23j N3)
     expect_no_scheduler_in_answer_cell("inferred_plateau_arguments", notebooks)
     return expect_form(arguments, "inferred_plateau_arguments", _FORMS, name, notebooks)  # as the grader reads it
 
@@ -67,7 +67,7 @@ def check_diagnosis_form(diagnosis, logs=("A", "B", "C", "D")) -> dict:
     """One loop named for each log, from LOOP_NAMES, each loop once, as the grader reads the answer (`as_sent`: a str
     subclass equal to everything is its plain text there); that answer is returned. In the notebook, first: its cell
     runs no PyTorch scheduler before binding the answer (a replay of the four loops belongs in a scratch cell)."""
-    notebooks = saved_in_kernel()  # the saved notebook, read once for both checks (R23j N3)
+    notebooks = saved_in_kernel("diagnosed_loops")  # the saved notebook, read once for both checks (R23j N3)
     expect_no_scheduler_in_answer_cell("diagnosed_loops", notebooks)  # graded without them, it scores 0 (R23d W1)
     expect_data_self_contained("diagnosed_loops", notebooks)  # what the grader runs of it stands (R23p, R23j M2)
     diagnosis = as_sent(diagnosis)

@@ -23,6 +23,27 @@ def _parameters(optimizer) -> list:
     return [p for group in optimizer.param_groups for p in group["params"] if isinstance(p, torch.Tensor)]
 
 
+def _reading_at_the_closures_return(optimizer, args, kwargs, rates: list):
+    """The step's arguments with its closure, if it is given one, wrapped so that `rates[0]` is read again when the
+    closure first returns, where the update that follows reads them; None (arguments unchanged) without one. Torch
+    passes the optimizer to the pre-hooks as `args[0]`, so a closure given by position is `args[1]`."""
+    closure = kwargs["closure"] if "closure" in kwargs else args[1] if len(args) > 1 else None
+    if not callable(closure):
+        return None
+    returned = []
+
+    def reading(*closure_args, **closure_kwargs):
+        out = closure(*closure_args, **closure_kwargs)
+        if not returned:
+            returned.append(True)
+            rates[0] = [group["lr"] for group in optimizer.param_groups]
+        return out
+
+    if "closure" in kwargs:
+        return args, {**kwargs, "closure": reading}
+    return (args[0], reading, *args[2:]), kwargs
+
+
 @contextlib.contextmanager
 def optimizer_steps(given):
     """The rates of the optimizer steps taken inside the block that the range test is judged by, one list of the
@@ -38,7 +59,10 @@ def optimizer_steps(given):
     `zeros(1)` stepped through an `ExponentialLR` to plan the rates) or one on `copy.deepcopy(optimizer)` (a deep
     copy of a parameter carries no gradient), are not judged (issue 23, R23k W1): they train nothing. The rates are
     read before the update, after the step's pre-hooks: torch runs the global ones first, then the optimizer's own,
-    in which an answer may set its rates (R23m N1). An answer can hide a step from these hooks: by
+    in which an answer may set its rates (R23m N1); and, where the step is given a closure, again when the closure
+    first returns: SGD, Adam and AdamW call it after the pre-hooks and before the update, so rates it sets are those
+    the update uses (R23o W2; an optimizer that calls its closure several times, such as LBFGS, is read at its first
+    return). An answer can hide a step from these hooks: by
     updating the weights by hand, or by calling the optimizer's unwrapped step (`type(optimizer).step.__wrapped__`,
     which runs no hook; R23n N1); and a judged step at rates the answer did not train with was always possible
     (stepping the given optimizer with no gradients). So the rates' cell judges the steps it sees; the losses' cell
@@ -57,11 +81,13 @@ def optimizer_steps(given):
     started = []  # (rates, hook) per step begun, a stack: a step inside another's closure ends first
 
     def before(optimizer, args, kwargs) -> None:
-        rates = []  # filled by a pre-hook of the optimizer's own, after those it has: where its rates are final
+        rates = []  # by a pre-hook of the optimizer's own, after those it has, and again at its closure's return
 
-        def read(optimizer, args, kwargs) -> None:
-            if not rates:  # once: a step of this optimizer inside this step's closure runs it again
-                rates.append([group["lr"] for group in optimizer.param_groups])
+        def read(optimizer, args, kwargs):
+            if rates:  # once: a step of this optimizer inside this step's closure runs it again
+                return None
+            rates.append([group["lr"] for group in optimizer.param_groups])
+            return _reading_at_the_closures_return(optimizer, args, kwargs, rates)
 
         started.append((rates, torch.optim.Optimizer.register_step_pre_hook(optimizer, read)))
 

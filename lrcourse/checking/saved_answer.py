@@ -12,8 +12,8 @@ the answer, they say so rather than pass.
 
 Where it is read: the folder the kernel started in, which holds its notebook (IPython's `_dh[0]`: `%cd` moves the
 working folder, not the notebook). The grader grades only the chapter's own notebook (`graded_name`: nbgrader skips
-any other file of the folder, a JupyterLab Duplicate included), so that one alone is read when it is there, whichever
-notebook this kernel runs (R23n W1: an answer worked in `<name>-Copy1.ipynb` passed every visible cell and scored 0;
+any other file of the folder, a JupyterLab Duplicate included), so that one alone is read when it is there and holds
+the answer's cell (R23o M1: not another chapter's, in a folder named after that one), whichever notebook this kernel runs (R23n W1: an answer worked in `<name>-Copy1.ipynb` passed every visible cell and scored 0;
 the messages then name both files); else the kernel's own notebook when Jupyter names it (`__session__`, from
 JPY_SESSION_NAME: a stale Duplicate beside it is not the one graded, R23h M1, R23n M2), else every `*.ipynb` there, in
 name order. A file is read only if it is a regular file in that folder (a link is followed only to a file in the same
@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 
 from lrcourse import cells
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
+from lrcourse.checking.answer_magics import binds_no_name, magic_code, magic_written
 from lrcourse.checking.answer_replay import changed_in_place
 from lrcourse.checking.expect import expect
 
@@ -141,11 +142,14 @@ def _magic_calls_in(tree: ast.AST) -> list[ast.Call]:
 
 def grade_changing_magics(source: str, variable: str) -> list[str]:
     """The magics of the cell `source` (as Python: `as_python`) that can change what the grader gets of `variable`,
-    each as written (`%time`, `%%time`, `!`). The grader's shell makes every magic do nothing (`answer_zygote`), so a
-    magic matters only where its work reaches the answer: its code binds or changes `variable` (`%%time` over the
-    answer, `%time x = ...`), or it runs before the answer is whole (`answer_cell_runs`) and its value is used
-    (`g = %time f()`: None there) or its code binds a name (the answer may read it). Any other (`%load_ext` above the
-    answer, `%time f()` after it) costs the grade nothing (R23n M1: every one was refused)."""
+    each as written (`%time`, `%%time`, `!`). The grader's shell makes every magic do nothing (`answer_zygote`), so
+    a magic matters where its work reaches the answer. Only a few are known not to (`answer_magics.binds_no_name`:
+    `%load_ext` or `%matplotlib` anywhere, `!echo` before the answer, any shell command after it); any other is
+    refused wherever it is (R23o W1: `%run fix.py` after a wrong answer, `%store -r`, `%env NAME value` before one
+    reading it). Of those few: time, timeit and prun where their code binds or changes `variable` (`%%time` over the
+    answer, `%time x = ...`), and any where it runs before the answer is whole (`answer_cell_runs`) and its value is
+    used (`g = %time f()`: None there) or its code binds a name (the answer may read it). `%time f()` after the
+    answer costs the grade nothing (R23n M1: every magic was refused)."""
     try:
         tree = ast.parse(source)
         calls = _magic_calls_in(tree)
@@ -155,35 +159,15 @@ def grade_changing_magics(source: str, variable: str) -> list[str]:
     discarded = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
     changing = []
     for call in calls:
-        code = _magic_code(call)
+        code = magic_code(call, as_python)
         try:
             binds = assigns(code, variable) or changed_in_place([code], variable)
             binds = binds or (id(call) in before and (id(call) not in discarded or bool(cells.bound_names(code))))
         except (MemoryError, RecursionError):  # code nested past the parser's stack binds nothing in the kernel either
             binds = id(call) in before and id(call) not in discarded
-        if binds:
-            changing.append(_magic_written(call))
+        if binds or not binds_no_name(call, id(call) in before):
+            changing.append(magic_written(call))
     return changing
-
-
-def _magic_code(call: ast.Call) -> str:
-    """The Python a magic call runs, as far as its text says: a cell magic's body, a line magic's line ("" else)."""
-    at = {"run_cell_magic": 2, "run_line_magic": 1}.get(call.func.attr)
-    text = call.args[at] if at is not None and len(call.args) > at else None
-    if not (isinstance(text, ast.Constant) and isinstance(text.value, str)):
-        return ""
-    try:
-        return as_python(text.value) if at == 2 else text.value
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return ""
-
-
-def _magic_written(call: ast.Call) -> str:
-    """How the learner wrote the magic: `%name`, `%%name`, or `!` (a shell command)."""
-    name = call.args[0] if call.args else None
-    if call.func.attr in ("run_cell_magic", "run_line_magic") and isinstance(name, ast.Constant):
-        return f"{'%%' if call.func.attr == 'run_cell_magic' else '%'}{name.value}"
-    return "!"
 
 
 def expect_no_magic(source: str, name: str, cell: str = "") -> None:
@@ -191,14 +175,19 @@ def expect_no_magic(source: str, name: str, cell: str = "") -> None:
     (`grade_changing_magics`): the grader runs the cell with a shell whose every magic does nothing, so `%%time` over
     the answer defines nothing there and `x = %time f()` binds None. `cell` names the cell (the saved one:
     `SavedCell.named`), else it is the one that defines `name` here."""
-    changing = grade_changing_magics(source, name)
+    changing = list(dict.fromkeys(grade_changing_magics(source, name)))
+    timing = any(magic in ("%time", "%%time") for magic in changing)
     expect(
         not changing,
-        f"{cell or f'The cell that defines {name}'} uses an IPython magic ({', '.join(dict.fromkeys(changing))}) "
-        f"that changes what the grader gets of {name}. The grader runs the answer cells with a shell where every "
-        "magic does nothing: under %%time the cell defines nothing, `x = %time f()` makes x None and `%time x = f()` "
-        "binds no x. Remove that magic from the answer cell (time it in a scratch cell), and run the answer cell "
-        "again.",
+        f"{cell or f'The cell that defines {name}'} uses an IPython magic ({', '.join(changing)}) that changes, or "
+        f"may change, what the grader gets of {name}. The grader runs the answer cells with a shell where every magic "
+        "and shell command does nothing"
+        + (
+            ": under %%time the cell defines nothing, `x = %time f()` makes x None and `%time x = f()` binds no x"
+            if timing
+            else ""
+        )
+        + ". Remove that magic from the answer cell (run it in a scratch cell), and run the answer cell again.",
     )
 
 
@@ -227,13 +216,13 @@ def kernel_notebook(shell=None) -> str:
     return os.path.basename(session) if isinstance(session, str) and session.endswith(".ipynb") else ""
 
 
-def notebook_paths(shell=None) -> list[str]:
-    """The notebooks to read: the chapter's own (`graded_name`) when it is in the notebook's folder, the one graded;
-    else the kernel's own when Jupyter names it (`kernel_notebook`) and it is there; else every `*.ipynb` of that
-    folder, by name."""
+def notebook_paths(shell=None, chapters_own: bool = True) -> list[str]:
+    """The notebooks to read: the chapter's own (`graded_name`) when it is in the notebook's folder, the one graded
+    (not if `chapters_own` is False: `saved_notebooks`); else the kernel's own when Jupyter names it
+    (`kernel_notebook`) and it is there; else every `*.ipynb` of that folder, by name."""
     shell = shell if shell is not None else kernel_shell()
     folder = notebook_folder(shell)
-    for name in (graded_name(folder), kernel_notebook(shell)):
+    for name in (graded_name(folder) if chapters_own else "", kernel_notebook(shell)):
         if name and os.path.lexists(os.path.join(folder, name)):
             return [os.path.join(folder, name)]
     return sorted(glob.glob(os.path.join(glob.escape(folder), "*.ipynb")))
@@ -274,11 +263,23 @@ def _read_regular(path: str) -> bytes | None:
     return data if len(data) <= MAX_BYTES else None
 
 
-def saved_notebooks() -> tuple[list[tuple[str, list]], list[str]]:
+def saved_notebooks(grade_id: str = "") -> tuple[list[tuple[str, list]], list[str]]:
     """(path, cells) of each notebook read (`notebook_paths`), and why each of the others could not be. A check reads
-    them once and passes them on (R23j N3: four reads of each notebook per test cell)."""
+    them once and passes them on (R23j N3: four reads of each notebook per test cell). The chapter's own notebook is
+    read alone only if it holds an answer cell with `grade_id` (where one is given): else it is another chapter's, in a
+    folder named after that chapter (R23o M1: every chapter in one folder named `01_learning_rate` failed an honest
+    answer of chapter 2, "found no saved notebook"), and the kernel's own notebook is read, else every one there."""
+    found, unread = _read_each(notebook_paths())
+    if grade_id and len(found) == 1 and not _holds_answer_cell(found[0][1], grade_id):
+        folder = notebook_folder()
+        if os.path.basename(found[0][0]) == graded_name(folder):
+            found, unread = _read_each(notebook_paths(chapters_own=False))
+    return found, unread
+
+
+def _read_each(paths: list[str]) -> tuple[list[tuple[str, list]], list[str]]:
     found, unread = [], []
-    for path in notebook_paths():
+    for path in paths:
         read = read_notebook(path)
         if isinstance(read, str):
             unread.append(read)
@@ -287,9 +288,19 @@ def saved_notebooks() -> tuple[list[tuple[str, list]], list[str]]:
     return found, unread
 
 
-def saved_in_kernel() -> tuple[list[tuple[str, list]], list[str]]:
-    """`saved_notebooks()` in a kernel; none elsewhere (the trusted verdicts' process reads no notebook)."""
-    return saved_notebooks() if kernel_shell() is not None else ([], [])
+def _holds_answer_cell(notebook_cells: list, grade_id: str) -> bool:
+    for cell in notebook_cells:
+        try:
+            if cells.is_answer(cell) and cells.grade_id(cell) == grade_id:
+                return True
+        except (ValueError, KeyError, TypeError, AttributeError):  # a cell that is no cell is skipped
+            continue
+    return False
+
+
+def saved_in_kernel(grade_id: str = "") -> tuple[list[tuple[str, list]], list[str]]:
+    """`saved_notebooks(grade_id)` in a kernel; none elsewhere (the trusted verdicts' process reads no notebook)."""
+    return saved_notebooks(grade_id) if kernel_shell() is not None else ([], [])
 
 
 def saved_answer_cells(variable: str, notebooks=None) -> list[SavedCell]:
@@ -299,7 +310,7 @@ def saved_answer_cells(variable: str, notebooks=None) -> list[SavedCell]:
     what the grader gets (`grade_changing_magics`): the grade reads that cell, whatever the kernel ran since."""
     if kernel_shell() is None:
         return []
-    found, unread = notebooks if notebooks is not None else saved_notebooks()
+    found, unread = notebooks if notebooks is not None else saved_notebooks(variable)
     saved = [cell for path, notebook_cells in found for cell in graded_cell(notebook_cells, variable, path)]
     graded, own = graded_name(notebook_folder()), kernel_notebook()
     if own not in ("", graded):  # the kernel runs another file than the one graded: each message says so (R23n W1)

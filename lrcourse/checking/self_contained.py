@@ -178,7 +178,7 @@ def expect_data_self_contained(variable: str, notebooks=None) -> None:
     cell that ran (`expect_saved_cell_self_contained`). What the answer cells before the saved one bind counts as
     defined: the grader runs them first, in the same process (R23j M2). `notebooks`: `saved_answer.saved_notebooks()`,
     read here if None (once per check, R23j N3)."""
-    notebooks = notebooks if notebooks is not None else saved_in_kernel()
+    notebooks = notebooks if notebooks is not None else saved_in_kernel(variable)
     found = _assigning_entry(variable)
     if found is not None:
         _expect_history_cell_self_contained(variable, *found, notebooks)
@@ -223,7 +223,7 @@ def expect_saved_cell_self_contained(variable: str, notebooks=None) -> None:
     name in the saved answer cell, the answer retyped in a cell below it, passed here and scored 0), or cannot be read;
     then if it is not the cell that last assigned `variable` in this kernel (`expect_saved_cell_ran`). `get_ipython`
     is no such name: the grader's process defines it (a magic line there does nothing)."""
-    notebooks = notebooks if notebooks is not None else saved_in_kernel()
+    notebooks = notebooks if notebooks is not None else saved_in_kernel(variable)
     saved = saved_answer_cells(variable, notebooks)
     context = context_names(notebooks)
     for cell in saved if context is not None else []:

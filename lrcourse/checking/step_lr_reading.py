@@ -24,7 +24,7 @@ def check_step_reading_form(answer, name: str | None = None) -> dict:
     """The answer is a dict holding `name` (every key of KEYS when None) in the form StepLR and a rate take; each
     cell checks only its own key, so one slip costs one point. In the notebook, first: its cell runs no PyTorch
     scheduler before binding the answer: the grade has none (a replay belongs in a scratch cell, or after the answer)."""
-    notebooks = saved_in_kernel()  # the saved notebook, read once for every check below (R23j N3)
+    notebooks = saved_in_kernel("inferred_step_lr")  # the saved notebook, read once for every check below (R23j N3)
     expect_no_scheduler_in_answer_cell("inferred_step_lr", notebooks)
     return expect_form(answer, "inferred_step_lr", _FORMS, name, notebooks)  # as the grader reads it
 

@@ -43,9 +43,33 @@ STEPPED_IN_A_POST_HOOK = variant(
     "    handle.remove()\n    model.load_state_dict(saved_model)\n",
 )
 
+STEP = """        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+"""
+SET_RATES = '        for group, ratio in zip(optimizer.param_groups, ratios):\n            group["lr"] = lr * ratio\n'
+
+SET_IN_THE_CLOSURE = range_variant(
+    SET_RATES,
+    "",
+    STEP,
+    """        def closure():
+            for group, ratio in zip(optimizer.param_groups, ratios):
+                group["lr"] = lr * ratio
+            optimizer.zero_grad()
+            out = loss_fn(model(inputs), targets)
+            out.backward()
+            return out
+
+        loss = optimizer.step(closure)
+""",
+)
+
 RANGE_HOOK_CORRECT = [
     range_test("range_rates_set_in_the_optimizers_step_pre_hook", SET_IN_A_PRE_HOOK),
     range_test("range_exponential_lr_stepped_in_a_step_post_hook", STEPPED_IN_A_POST_HOOK),
+    range_test("range_rates_set_in_the_steps_closure", SET_IN_THE_CLOSURE),
 ]
 
 UNWRAPPED_SECOND_STEP = range_variant(
@@ -56,6 +80,25 @@ UNWRAPPED_SECOND_STEP = range_variant(
 """,
 )
 
+DOUBLED_IN_THE_CLOSURE = range_variant(
+    STEP,
+    """        def closure():  # every step runs at twice the rate set before it, which result['lrs'] lists
+            for group in optimizer.param_groups:
+                group["lr"] = group["lr"] * 2
+            optimizer.zero_grad()
+            out = loss_fn(model(inputs), targets)
+            out.backward()
+            return out
+
+        loss = optimizer.step(closure)
+""",
+)
+
 RANGE_HOOK_WRONG: list[Answer] = [
-    range_test("range_first_batch_again_by_the_unwrapped_step", UNWRAPPED_SECOND_STEP, fails=("test_range_losses",))
+    range_test("range_first_batch_again_by_the_unwrapped_step", UNWRAPPED_SECOND_STEP, fails=("test_range_losses",)),
+    range_test(
+        "range_rates_doubled_in_the_steps_closure",
+        DOUBLED_IN_THE_CLOSURE,
+        fails=("test_range_rates", "test_range_losses", "test_range_suggestion"),
+    ),
 ]
