@@ -17,6 +17,7 @@ import shutil
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -296,3 +297,37 @@ def test_a_refused_chown_leaves_her_folder_closed_and_her_grading_going(tmp_path
     assert carry_nbgrader_files(tmp_path / "nowhere", graded) == graded_files.NO_SECRET
     assert stat.S_IMODE(os.stat(graded).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(graded / "submission_secret.txt").st_mode) == 0o600
+
+
+@needs_root
+def test_after_roots_grade_the_course_owners_own_grade_runs(shared_group):
+    """R20p W2: root's grade in the grader account's course left the grading lock, grades.csv, reports/ and her
+    done and verdict marks root's: the owner's next `lrcourse grade` was refused on the lock, and (that mended by
+    hand) ended in a traceback writing grades.csv. Now root's grade gives them to the owner, whose regrade exits 0."""
+    scratch, students, group = shared_group
+    alice, grader = students.name["alice"], students.name["grader"]
+    course, _ = collected_class(scratch, students, group)
+    grade = ("-c", CLI, "grade", CHAPTER, "--course", str(course), "--no-sandbox")
+    by_root = subprocess.run([sys.executable, *grade], capture_output=True, text=True, timeout=600)
+    assert by_root.returncode == 0 and "1 graded" in by_root.stdout, by_root.stdout + by_root.stderr
+    written = [course / "grades.csv", course / "reports", *(course / "reports").iterdir()]
+    written += [*course.glob(".lrcourse-grading-*.lock"), *(course / "autograded" / alice / CHAPTER).glob(".*")]
+    assert len(written) >= 7 and {path.owner() for path in written} == {grader}, [(p, p.owner()) for p in written]
+    by_owner = students.python("grader", *grade, "--force", timeout=600)
+    assert by_owner.returncode == 0 and "1 graded" in by_owner.stdout, by_owner.stdout + by_owner.stderr
+    assert "Traceback" not in by_owner.stderr, by_owner.stderr
+
+
+def test_a_grades_file_this_account_may_not_write_is_named_with_its_mend_not_a_traceback(tmp_path, monkeypatch):
+    """R20p W2: a PermissionError writing grades.csv (root's, left by an earlier grade of root's) ended the owner's
+    run in a traceback. Now the run's summary names the file and why, and the run is not clean (exit 1)."""
+    from lrcourse.grading.autograde import grade
+    from lrcourse.grading.outcomes import RunOutcomes, summary
+
+    def refused(course, db_url):
+        raise PermissionError(13, "Permission denied", str(course / "grades.csv"))
+
+    monkeypatch.setattr(grade, "export_grades", refused)
+    result = grade.finish(tmp_path, f"sqlite:///{tmp_path / 'gradebook.db'}", RunOutcomes(CHAPTER), 0.0)
+    assert not result.clean and "not written: grades.csv cannot be written: " in summary(result), summary(result)
+    assert (tmp_path / "reports" / f"{CHAPTER}.csv").exists()  # the run's outcomes are written all the same
