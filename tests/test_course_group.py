@@ -331,3 +331,28 @@ def test_a_grades_file_this_account_may_not_write_is_named_with_its_mend_not_a_t
     result = grade.finish(tmp_path, f"sqlite:///{tmp_path / 'gradebook.db'}", RunOutcomes(CHAPTER), 0.0)
     assert not result.clean and "not written: grades.csv cannot be written: " in summary(result), summary(result)
     assert (tmp_path / "reports" / f"{CHAPTER}.csv").exists()  # the run's outcomes are written all the same
+
+
+@needs_root
+def test_a_group_id_with_no_group_entry_counts_as_readers_the_doctor_cannot_list():
+    """R20p M1: a gid in no group database (a container runtime's supplementalGroups or fsGroup) as the course's group,
+    or as an ACL's named group, let a student holding it read source/, and the doctor said closed: no one was in it.
+    Now it counts as `group <gid> (members not listed)`, with the warning."""
+    gid = next(gid for gid in range(54321, 60000) if gid not in {group.gr_gid for group in grp.getgrall()})
+    scratch = Path(tempfile.mkdtemp(prefix="lrcourse-gid-"))
+    try:
+        scratch.chmod(0o755)
+        course = scratch / "course"
+        course.mkdir(mode=0o700)
+        assert not course_folder_closed(course).warning
+        os.chown(course, -1, gid)
+        course.chmod(0o750)
+        said = course_folder_closed(course)
+        assert said.warning and f"group {gid} (members not listed)" in said.line(), said.line()
+        assert said.fix.startswith(f"`chmod g-rwx {course}`"), said.fix
+        os.chown(course, -1, 0)
+        set_acl(course, [(acl.GROUP, 5, gid)], 5)
+        said = course_folder_closed(course)
+        assert said.warning and f"group {gid} (members not listed)" in said.line(), said.line()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
