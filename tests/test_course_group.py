@@ -9,6 +9,7 @@ of a course folder, or a folder above it, whose group lets in accounts besides i
 
 from __future__ import annotations
 
+import base64
 import grp
 import os
 import pwd
@@ -16,12 +17,14 @@ import shutil
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
-from lrcourse.grading.autograde.graded_files import carry_nbgrader_files
+from lrcourse.grading.autograde.graded_files import carry_nbgrader_files, close_student_folders
 from lrcourse.grading.doctor import acl
 from lrcourse.grading.doctor.diagnose import course_folder_closed
 
@@ -116,7 +119,9 @@ def test_after_grading_a_classmate_in_the_group_reads_none_of_her_graded_files_a
     secrets = [folder / "submission_secret.txt" for folder in folders]
     for path, mode in [*((folder, 0o700) for folder in folders), *((secret, 0o600) for secret in secrets)]:
         assert (stat.S_IMODE(os.stat(path).st_mode), path.owner()) == (mode, grader), path
-    denied_to(students, "mallory", *folders, *secrets, *folders[0].glob("*.ipynb"), *pages)
+    parents = [folder.parent for folder in folders]  # R20p W1: her `<kind>/<id>` too, whose names she listed
+    assert [(stat.S_IMODE(os.stat(path).st_mode), path.owner()) for path in parents] == [(0o700, grader)] * 2
+    denied_to(students, "mallory", *parents, *folders, *secrets, *folders[0].glob("*.ipynb"), *pages)
     shutil.chown(exchange / "lr-schedules", grader)  # the hub's exchange: the grader account's course folder there
     released_now = students.python(
         "grader", "-m", "nbgrader", "release_feedback", CHAPTER, f"--CourseDirectory.root={course}"
@@ -135,14 +140,68 @@ def test_roots_grade_gives_her_closed_folders_to_the_course_owner(shared_group):
     course, _ = collected_class(scratch, students, group)
     alice = students.name["alice"]
     graded = course / "autograded" / alice / CHAPTER
-    graded.mkdir(parents=True)  # as nbgrader's autograde, run as root, makes it
+    assert close_student_folders(course, alice) == ""  # as root's grade does before nbgrader's autograde
+    graded.mkdir()  # as nbgrader's autograde, run as root, makes it
     carry_nbgrader_files(course / "submitted" / alice / CHAPTER, graded, submitted=True)
-    for path, mode in ((graded.parent.parent, 0o755), (graded.parent, 0o755), (graded, 0o700)):
+    for path, mode in ((graded.parent.parent, 0o755), (graded.parent, 0o700), (graded, 0o700)):
         assert (stat.S_IMODE(os.stat(path).st_mode), path.owner()) == (mode, grader), path
     secret = graded / "submission_secret.txt"
     assert (stat.S_IMODE(os.stat(secret).st_mode), secret.owner()) == (0o600, grader)
     assert as_user(students, "grader", "cat", str(secret)).returncode == 0
-    denied_to(students, "mallory", graded, secret)
+    denied_to(students, "mallory", graded.parent, course / "feedback" / alice, graded, secret)
+
+
+SPIN = """import os, sys, time
+course, student, end = sys.argv[1], sys.argv[2], time.time() + float(sys.argv[3])
+got, tries = set(), 0
+while time.time() < end:
+    tries += 1
+    for kind in ("autograded", "feedback"):
+        try:
+            names = os.listdir(os.path.join(course, kind, student))
+        except OSError:
+            continue
+        for name in names:
+            try:
+                with open(os.path.join(course, kind, student, name, "submission_secret.txt"), "rb") as file:
+                    got.add(file.read())
+            except OSError:
+                pass
+print(tries, len(got))
+"""
+
+
+@needs_root
+def test_a_classmate_racing_the_fleets_writes_reads_none_of_her_secrets(shared_group):
+    """R20p W1: the enqueuer unpacks a worker's result (her secret in it, 0644) into `<kind>/<id>/.<ch>.writing`
+    before `keep_secret_here` closes it; with `<kind>/<id>` 0755, mallory, listing and opening in a loop, read about
+    half of all secrets written. Now `stage_files` closes `<kind>/<id>` to the course's owner first: she reads none."""
+    from lrcourse.grading.fleet.write import keep_secret_here, put_in_place, stage_files
+
+    scratch, students, group = shared_group
+    alice, grader = students.name["alice"], students.name["grader"]
+    course = scratch / "course"
+    for kind in ("submitted", "autograded", "feedback"):
+        (course / kind / alice).mkdir(parents=True, mode=0o755)  # as nbgrader and an earlier lrcourse made them
+    (course / "submitted" / alice / CHAPTER).mkdir()
+    subprocess.run(["chown", "-R", f"{grader}:{group}", str(course)], check=True)
+    course.chmod(0o750)
+    (scratch / "spin.py").write_text(SPIN)
+    spinner = subprocess.Popen(
+        ["runuser", "-u", students.name["mallory"], "--", "/usr/bin/python3", str(scratch / "spin.py"), str(course),
+         alice, "3"], stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    staged = {kind: course / kind / alice / f".{CHAPTER}.writing" for kind in ("autograded", "feedback")}
+    written, end = 0, time.monotonic() + 3
+    while time.monotonic() < end:
+        secret = base64.b64encode(b"ALICE-%06d-" % written + b"a" * 100).decode()
+        files = {"submission_secret.txt": secret, "page.html": base64.b64encode(b"<p>page</p>").decode()}
+        assert stage_files(staged, {"autograded": dict(files), "feedback": dict(files)}) == ""
+        keep_secret_here(course, alice, CHAPTER, staged)
+        put_in_place(staged)
+        written += 1
+    tries, read = map(int, spinner.communicate(timeout=30)[0].split())
+    assert written > 10 and tries > 10 and read == 0, (written, tries, read)
 
 
 @needs_root
@@ -223,7 +282,7 @@ def test_an_acls_named_entries_count_as_far_as_its_mask_lets_them():
 
 def test_a_refused_chown_leaves_her_folder_closed_and_her_grading_going(tmp_path, monkeypatch):
     """Root squashed on a network share cannot give the folder to the course's owner: the folder is closed all the
-    same, and the carry (her grading) goes on."""
+    same, her reasons name the owner and the chown that mends it, and the carry (her grading) goes on."""
     from lrcourse.grading.autograde import graded_files
 
     def refused(*args):
@@ -232,6 +291,68 @@ def test_a_refused_chown_leaves_her_folder_closed_and_her_grading_going(tmp_path
     monkeypatch.setattr(graded_files, "give_to_course_owner", refused)
     graded = tmp_path / "course" / "autograded" / "alice" / CHAPTER
     graded.mkdir(parents=True)
+    note = graded_files.close_student_folders(tmp_path / "course", "alice")  # R20p M2: not silent
+    owner = pwd.getpwuid(os.getuid()).pw_name
+    assert f"course's owner {owner} (" in note and f"`chown -R {owner} {graded.parent} " in note, note
     assert carry_nbgrader_files(tmp_path / "nowhere", graded) == graded_files.NO_SECRET
     assert stat.S_IMODE(os.stat(graded).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(graded / "submission_secret.txt").st_mode) == 0o600
+
+
+@needs_root
+def test_after_roots_grade_the_course_owners_own_grade_runs(shared_group):
+    """R20p W2: root's grade in the grader account's course left the grading lock, grades.csv, reports/ and her
+    done and verdict marks root's: the owner's next `lrcourse grade` was refused on the lock, and (that mended by
+    hand) ended in a traceback writing grades.csv. Now root's grade gives them to the owner, whose regrade exits 0."""
+    scratch, students, group = shared_group
+    alice, grader = students.name["alice"], students.name["grader"]
+    course, _ = collected_class(scratch, students, group)
+    grade = ("-c", CLI, "grade", CHAPTER, "--course", str(course), "--no-sandbox")
+    by_root = subprocess.run([sys.executable, *grade], capture_output=True, text=True, timeout=600)
+    assert by_root.returncode == 0 and "1 graded" in by_root.stdout, by_root.stdout + by_root.stderr
+    written = [course / "grades.csv", course / "reports", *(course / "reports").iterdir()]
+    written += [*course.glob(".lrcourse-grading-*.lock"), *(course / "autograded" / alice / CHAPTER).glob(".*")]
+    assert len(written) >= 7 and {path.owner() for path in written} == {grader}, [(p, p.owner()) for p in written]
+    by_owner = students.python("grader", *grade, "--force", timeout=600)
+    assert by_owner.returncode == 0 and "1 graded" in by_owner.stdout, by_owner.stdout + by_owner.stderr
+    assert "Traceback" not in by_owner.stderr, by_owner.stderr
+
+
+def test_a_grades_file_this_account_may_not_write_is_named_with_its_mend_not_a_traceback(tmp_path, monkeypatch):
+    """R20p W2: a PermissionError writing grades.csv (root's, left by an earlier grade of root's) ended the owner's
+    run in a traceback. Now the run's summary names the file and why, and the run is not clean (exit 1)."""
+    from lrcourse.grading.autograde import grade
+    from lrcourse.grading.outcomes import RunOutcomes, summary
+
+    def refused(course, db_url):
+        raise PermissionError(13, "Permission denied", str(course / "grades.csv"))
+
+    monkeypatch.setattr(grade, "export_grades", refused)
+    result = grade.finish(tmp_path, f"sqlite:///{tmp_path / 'gradebook.db'}", RunOutcomes(CHAPTER), 0.0)
+    assert not result.clean and "not written: grades.csv cannot be written: " in summary(result), summary(result)
+    assert (tmp_path / "reports" / f"{CHAPTER}.csv").exists()  # the run's outcomes are written all the same
+
+
+@needs_root
+def test_a_group_id_with_no_group_entry_counts_as_readers_the_doctor_cannot_list():
+    """R20p M1: a gid in no group database (a container runtime's supplementalGroups or fsGroup) as the course's group,
+    or as an ACL's named group, let a student holding it read source/, and the doctor said closed: no one was in it.
+    Now it counts as `group <gid> (members not listed)`, with the warning."""
+    gid = next(gid for gid in range(54321, 60000) if gid not in {group.gr_gid for group in grp.getgrall()})
+    scratch = Path(tempfile.mkdtemp(prefix="lrcourse-gid-"))
+    try:
+        scratch.chmod(0o755)
+        course = scratch / "course"
+        course.mkdir(mode=0o700)
+        assert not course_folder_closed(course).warning
+        os.chown(course, -1, gid)
+        course.chmod(0o750)
+        said = course_folder_closed(course)
+        assert said.warning and f"group {gid} (members not listed)" in said.line(), said.line()
+        assert said.fix.startswith(f"`chmod g-rwx {course}`"), said.fix
+        os.chown(course, -1, 0)
+        set_acl(course, [(acl.GROUP, 5, gid)], 5)
+        said = course_folder_closed(course)
+        assert said.warning and f"group {gid} (members not listed)" in said.line(), said.line()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -38,6 +38,7 @@ class RunOutcomes:
     assignment: str
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    unwritten: list[str] = field(default_factory=list)  # grades.csv or reports/<assignment>.csv, and why (R20p W2)
     awaiting_manual: int = 0  # written answers nbgrader leaves to the formgrader, not yet graded by hand
 
     @property
@@ -57,7 +58,7 @@ class RunOutcomes:
     @property
     def clean(self) -> bool:
         """Every student graded in full with feedback (or unchanged): what the commands' exit status 0 says."""
-        return not self.failed and not self.incomplete and not self.cut_short
+        return not self.failed and not self.incomplete and not self.cut_short and not self.unwritten
 
 
 def outcomes_csv(course: Path, assignment: str) -> Path:
@@ -121,6 +122,7 @@ def summary(result: RunOutcomes) -> str:
             f"{len(result.cut_short)} student(s) graded in part, their time budget ran out (the cells left "
             f"unchecked are on their line): {', '.join(names[id(o)] for o in result.cut_short)}"
         )
+    lines += [f"not written: {line}" for line in result.unwritten]
     if result.awaiting_manual:
         lines.append(
             f"{result.awaiting_manual} written answer(s) await manual grading in nbgrader's formgrader "

@@ -51,6 +51,7 @@ from lrcourse.grading.autograde.watchdog import (
     ended_then_checked,
 )
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
+from lrcourse.grading.exchange.other_account import cannot_write, give_if_there
 from lrcourse.grading.intake import take_in, unmark, valid_student_id
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.leftovers import remove_stale
@@ -88,14 +89,38 @@ def grade_class(
 
 
 def finish(course: Path, db_url: str, result: RunOutcomes, start: float) -> RunOutcomes:
-    """After the students: stale feedback withdrawn, nbgrader's CSV export, the run's outcomes written."""
+    """After the students: stale feedback withdrawn, nbgrader's CSV export, the run's outcomes written, and as root in
+    another account's course, what the run wrote given to that owner (`give_run_to_course_owner`). A file this
+    account may not write (root's, left by root's grade before this) is named with its mend (`cannot_write`), in
+    `result.unwritten`, never a traceback (R20p W2)."""
     result.outcomes.sort(key=lambda o: o.student)
     withdraw_feedback(course, result.assignment, result.outcomes)
-    export_grades(course, db_url)
+    unwritten(course, result, "grades.csv", lambda: export_grades(course, db_url))
     result.awaiting_manual = awaiting_manual_grades(result.assignment, db_url)
     result.seconds = time.monotonic() - start
-    write_outcomes(course, result)
+    unwritten(course, result, f"reports/{result.assignment}.csv", lambda: write_outcomes(course, result))
+    give_run_to_course_owner(course, result)
     return result
+
+
+def unwritten(course: Path, result: RunOutcomes, name: str, write) -> None:
+    """`write()`, and if this account may not write the file, a line for `result.unwritten` saying so."""
+    try:
+        write()
+    except PermissionError as error:
+        result.unwritten.append(f"{name} {cannot_write(error, course, then='grade again')}")
+
+
+def give_run_to_course_owner(course: Path, result: RunOutcomes) -> None:
+    """As root in a course another account owns: grades.csv, reports/, and each student's graded and feedback
+    folders of this assignment (her done-mark and verdicts root wrote after closing them) given to that owner, whose
+    next `lrcourse grade` writes them all again (R20p W2). Nothing for any other account."""
+    paths = [course / "grades.csv", course / "reports"]
+    for outcome in result.outcomes:
+        if valid_student_id(outcome.student):
+            paths += [course / kind / outcome.student / result.assignment for kind in ("autograded", "feedback")]
+    for path in paths:
+        give_if_there(path, course)
 
 
 def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) -> list[str]:

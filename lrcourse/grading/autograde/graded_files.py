@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading import outcomes
-from lrcourse.grading.exchange.other_account import give_to_course_owner
+from lrcourse.grading.exchange.other_account import course_owner, give_to_course_owner
 from lrcourse.grading.exchange.submission_secrets import (
     NO_SECRET,
     SECRET,
@@ -79,18 +79,44 @@ def carry_nbgrader_files(source: Path, destination: Path, submitted: bool = Fals
     return note
 
 
+def close_student_folders(course: Path, student: str) -> str:
+    """Her `autograded/<id>` and `feedback/<id>` made (where missing) 0700 and, as root in a course another account
+    owns, that owner's, before anything of hers is written below them: nbgrader writes her graded notebook and the
+    fleet's `stage_files` her secret 0644 into 0755 folders, and a classmate in the course folder's group listed and
+    read them before `close_to_owner` closed `<chapter>` (R20p W1). A chown refused (root squashed on a network
+    share) does not fail her grading: the note returned for her reasons names the owner and the mend, since the
+    owner's formgrader and release_feedback cannot read root's 0700 folders; else ""."""
+    folders = [course / kind / student for kind in ("autograded", "feedback")]
+    for folder in folders:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not folder.is_symlink() and folder.is_dir():
+            folder.chmod(0o700)
+    try:
+        for folder in folders:
+            give_to_course_owner(folder, course)
+    except OSError as error:
+        owner = course_owner(course)
+        return (
+            f"her graded and feedback folders could not be given to the course's owner {owner} ({error}): "
+            f"{owner}'s formgrader and release_feedback cannot read them; as root, "
+            f"`chown -R {owner} {folders[0]} {folders[1]}`"
+        )
+    return ""
+
+
 def close_to_owner(folder: Path) -> None:
     """A student's graded or feedback folder (`<course>/<kind>/<id>/<chapter>`, or the fleet's staged one beside it)
     made 0700, and as root, in a course another account owns, given to that owner (as root's collect gives
     `submitted/`): her secret and notebook are in it, and a classmate in the course folder's group read both after
     every grading (R20o M2). Its readers all run as the course's owner or root: formgrader, nbgrader's
-    release_feedback, the fleet's enqueuer; the sandboxed kernel works on a copy. A chown refused (root squashed on
-    a network share) leaves the folders root's, as before: never the student's grading failed for it."""
+    release_feedback, the fleet's enqueuer; the sandboxed kernel works on a copy. A chown refused here (root
+    squashed on a network share) was refused first for her `<kind>/<id>` folders, and that is in her reasons
+    (`close_student_folders`); her grading never fails for it."""
     if len(folder.parents) > 2:
         try:
             give_to_course_owner(folder, folder.parents[2])
         except OSError:
-            pass
+            pass  # noted once, by close_student_folders
     folder.chmod(0o700)
 
 

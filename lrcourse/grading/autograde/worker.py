@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING
 
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import intake
-from lrcourse.grading.autograde.graded_files import carry_nbgrader_files, carry_only_notebooks, left_out, left_out_note
+from lrcourse.grading.autograde.graded_files import (
+    carry_nbgrader_files,
+    carry_only_notebooks,
+    close_student_folders,
+    left_out,
+    left_out_note,
+)
 from lrcourse.grading.course import course_config, ensure_tools_on_path, lrcourse_flag, skip_iri_format_check
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits, budget_text
@@ -142,6 +148,7 @@ class Worker:
         submitted = next(folder.glob(exercise.notebook + ".ipynb"), None)
         answers = submitted_answers(submitted, set(exercise.answers)) if submitted else []
         leave_out_of_grading(self.api.config, self.course, assignment)  # nothing of source/ reaches the student
+        closed_note = close_student_folders(self.course, student)  # before nbgrader writes below them (R20p W1)
         result = self.api.autograde(assignment, student, force=True, create=True)
         graded = self.course / "autograded" / student / assignment
         # after the kernel ran: it held the notebook. In a fleet worker's scratch course (one student, her secret recorded
@@ -163,7 +170,9 @@ class Worker:
         # a self-study learner has no exchange: a note on her secret and how to hand her feedback over means nothing
         exchange_note = "" if self.self_study else secret_note
         notes += [
-            note for note in [left_out_note(left_out(folder, exercise.notebook + ".ipynb")), exchange_note] if note
+            note
+            for note in [left_out_note(left_out(folder, exercise.notebook + ".ipynb")), exchange_note, closed_note]
+            if note
         ]
         if decided.out_of_time:
             notes.append(

@@ -260,14 +260,16 @@ class Accounts:
         self.acl_folders: list[Path] = []  # folders whose ACL's named entries let accounts besides the owner in
 
     def group(self, gid: int) -> set[str]:
-        """A group's members: listed in it (`gr_mem`), or it is their primary group."""
+        """A group's members: listed in it (`gr_mem`), or it is their primary group. A gid with no group entry
+        (a container runtime's supplementalGroups or fsGroup) has members this host cannot list: it counts as
+        `group <gid> (members not listed)`, a reader (R20p M1: the doctor said closed while a student held it)."""
         import grp
 
         if gid not in self.members:
             try:
                 listed = set(grp.getgrgid(gid).gr_mem)
-            except KeyError:  # no such group: no one is in it
-                listed = set()
+            except KeyError:
+                listed = {f"group {gid} (members not listed)"}
             self.members[gid] = listed | {account.pw_name for account in self.accounts if account.pw_gid == gid}
         return self.members[gid]
 

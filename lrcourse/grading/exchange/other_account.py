@@ -20,17 +20,18 @@ def course_owner(course: Path) -> str:
         return str(uid)
 
 
-def cannot_write(error: OSError, course: Path) -> str:
+def cannot_write(error: OSError, course: Path, then: str = "collect again") -> str:
     """`cannot be written: <error>`, and, where permission was refused on a folder or file another account made (the
     error's path, or the folder it is in, not this account's), the mend: as root, chown the course to its owner (its
     owner's collect and grade then write everything in it). Any other refusal (root's, an immutable file, a file of
-    this account's on a read-only or root-squashed share) is said as it is: that chown would not mend it (R20n N3)."""
+    this account's on a read-only or root-squashed share) is said as it is: that chown would not mend it (R20n N3).
+    `then`: what to run after the chown."""
     reason = f"cannot be written: {error}"
     if not isinstance(error, PermissionError) or not _another_accounts(error):
         return reason
     return (
         f"{reason}; made by another account (root's collect?): as root, `chown -R {course_owner(course)} {course}` "
-        "(the course folder's owner), then collect again"
+        f"(the course folder's owner), then {then}"
     )
 
 
@@ -48,6 +49,17 @@ def give_to_course_owner(made: Path, course: Path) -> None:
             os.chown(folder, owner.st_uid, owner.st_gid, follow_symlinks=False)
     for path in [made, *(made.rglob("*") if stat.S_ISDIR(os.lstat(made).st_mode) else [])]:
         os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
+
+
+def give_if_there(path: Path, course: Path) -> None:
+    """`give_to_course_owner` for a file or folder root's grading wrote (the grading lock, grades.csv, reports/, her
+    done and verdict marks), if it is there: the owner's next `lrcourse grade` writes them again (R20p W2). A chown
+    refused (root squashed) leaves it: the owner's run then says which file and the mend (`cannot_write`)."""
+    try:
+        if os.path.lexists(path):
+            give_to_course_owner(path, course)
+    except OSError:
+        return
 
 
 def _another_accounts(error: OSError) -> bool:

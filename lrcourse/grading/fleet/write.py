@@ -12,7 +12,7 @@ from pathlib import Path
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading import intake
 from lrcourse.grading.autograde import late
-from lrcourse.grading.autograde.graded_files import carry_nbgrader_files
+from lrcourse.grading.autograde.graded_files import carry_nbgrader_files, close_student_folders
 from lrcourse.grading.course import course_config
 from lrcourse.grading.exchange.submission_secrets import NO_SECRET
 from lrcourse.grading.fleet import broker as fleet, parcel, result as fleet_result
@@ -115,14 +115,14 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
         return changed(student)
     staged = {kind: course / kind / student / f".{assignment}.writing" for kind in ("autograded", "feedback")}
     try:  # the new files staged beside the earlier result, which stays until they are in place (G16)
-        stage_files(staged, document)
+        closed_note = stage_files(staged, document)
         secret_note = keep_secret_here(course, student, assignment, staged)
         if replaced(course, student, assignment, current):  # a collect while the secret was carried
             discard_staged(staged)
             return changed(student)
         put_in_place(staged)
-        if secret_note:
-            outcome.reason = "; ".join(part for part in (outcome.reason, secret_note) if part)
+        if secret_note or closed_note:
+            outcome.reason = "; ".join(part for part in (outcome.reason, secret_note, closed_note) if part)
         late_seconds, outcome.score, outcome.max_score = _write_grades(
             course, writer, assignment, student, document["scores"]
         )
@@ -195,10 +195,13 @@ def keep_secret_here(course: Path, student: str, assignment: str, staged: dict[s
     return "" if note == NO_SECRET else note
 
 
-def stage_files(staged: dict[str, Path], document: dict) -> None:
+def stage_files(staged: dict[str, Path], document: dict) -> str:
     """The result's autograded and feedback files unpacked into `staged` (kind to folder: `.<assignment>.writing`
     beside their place, hidden from nbgrader's globs, on the same file system to be renamed into place in one step);
-    a kind the result has no files of is not made."""
+    a kind the result has no files of is not made. Her `<kind>/<id>` folders are closed to the course's owner first
+    (the worker carried her secret: `close_student_folders`, R20p W1); its note, if the owner was refused them."""
+    some = next(iter(staged.values()))
+    note = close_student_folders(some.parents[2], some.parent.name)
     for kind, folder in staged.items():
         files = document.get(kind) or {}
         if isinstance(files, dict):
@@ -206,6 +209,7 @@ def stage_files(staged: dict[str, Path], document: dict) -> None:
         shutil.rmtree(folder, ignore_errors=True)  # a killed run's
         if files:
             parcel.unpack(files, folder)
+    return note
 
 
 def discard_staged(staged: dict[str, Path]) -> None:
