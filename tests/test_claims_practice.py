@@ -190,17 +190,15 @@ def test_ch7_written_branch_without_the_scheduler_state_warms_up_again_and_decay
 
 
 def test_ch7_the_test_set_is_read_after_the_validation_study_around_the_peak():
-    """7.2's protocol reads the test set once, at the end (R24zb M3): the runs around the chosen peak, their check and
-    their reading come before the test read, which no other cell of 7.2 repeats; and 0.01 is compared with the other
-    seven of the eight peaks tried (R24zb W1)."""
+    """7.2's protocol reads the test set once, at the end (R24zb M3): the runs around the chosen peak and their reading
+    come before the test read, which no other cell of 7.2 repeats (their check is the section's one collapsed check,
+    after it: test_claims.test_one_collapsed_check_cell_per_section); and 0.01 is compared with the other seven of the
+    eight peaks tried (R24zb W1)."""
     ids = [cell.get("id") for cell in nbformat.read(CH7, as_version=4).cells]
-    study = [
-        ids.index(name)
-        for name in ("compare-around-md", "compare-around", "compare-around-check", "compare-around-read")
-    ]
+    study = [ids.index(name) for name in ("compare-around-md", "compare-around", "compare-around-read")]
     assert study == sorted(study) and study[-1] < ids.index("compare-test") < ids.index("compare-read")
     readers = [cell for cell in ids if cell and "read_test=True" in cell_source("07_practice/practice.ipynb", cell)]
     assert readers == ["compare-test"]
-    for cell in ("compare-around-read", "compare-around-check"):
+    for cell in ("compare-around-read", "compare-check"):
         assert "seven peaks" not in cell_source("07_practice/practice.ipynb", cell)
         assert "eight peaks tried" in cell_source("07_practice/practice.ipynb", cell)
