@@ -118,13 +118,7 @@ def test_a_run_killed_between_the_two_renames_has_her_earlier_result_put_back(tm
     autograded folder was lost until a regrade wrote one. Now the next write of hers puts it back first, even when her
     new result is refused."""
     earlier = earlier_result(tmp_path, "alice")
-    staged = {kind: tmp_path / kind / "alice" / f".{CHAPTER}.writing" for kind in ("autograded", "feedback")}
-    fleet_write.stage_files(staged, new_result().document)
-    rename = type(tmp_path).rename
-    monkeypatch.setattr(type(tmp_path), "rename", lambda self, target: killed_at_writing(rename, self, target))
-    with pytest.raises(KeyboardInterrupt):
-        fleet_write.put_in_place(staged)
-    monkeypatch.setattr(type(tmp_path), "rename", rename)
+    staged = put_in_place_killed_between_the_renames(tmp_path, monkeypatch)
     assert not (tmp_path / "autograded" / "alice" / CHAPTER).exists()  # what the kill leaves
     outcome = fleet_write.write(tmp_path, None, CHAPTER, "alice", "", {"status": "not a result"})
     assert outcome.status == "failed" and "refused" in outcome.reason, outcome
@@ -145,13 +139,7 @@ def test_a_failed_result_after_a_kill_leaves_her_to_be_graded_again_by_the_next_
     current = intake.fingerprint(tmp_path / "submitted" / "alice" / CHAPTER)
     intake.mark_done(tmp_path, "alice", CHAPTER, current, 1.0, 2.0)  # graded before, as the folder is now
     assert intake.take_in(tmp_path, CHAPTER, force=False)[1] == []
-    staged = {kind: tmp_path / kind / "alice" / f".{CHAPTER}.writing" for kind in ("autograded", "feedback")}
-    fleet_write.stage_files(staged, new_result().document)
-    rename = type(tmp_path).rename
-    monkeypatch.setattr(type(tmp_path), "rename", lambda self, target: killed_at_writing(rename, self, target))
-    with pytest.raises(KeyboardInterrupt):
-        fleet_write.put_in_place(staged)
-    monkeypatch.setattr(type(tmp_path), "rename", rename)
+    put_in_place_killed_between_the_renames(tmp_path, monkeypatch)
     outcome = fleet_write.write(tmp_path, None, CHAPTER, "alice", current, {"status": "not a result"})
     assert outcome.status == "failed" and "refused" in outcome.reason, outcome
     assert grade.withdraw_feedback(tmp_path, CHAPTER, [outcome]) == ["alice"]  # as the run's end does
@@ -169,6 +157,19 @@ def test_a_changed_result_keeps_her_done_mark(tmp_path):
     intake.mark_done(tmp_path, "alice", CHAPTER, "f", 1.0, 2.0)
     grade.withdraw_feedback(tmp_path, CHAPTER, [fleet_write.changed("alice")])
     assert (tmp_path / "autograded" / "alice" / CHAPTER / intake.MARK).exists()
+
+
+def put_in_place_killed_between_the_renames(course, monkeypatch) -> dict:
+    """Alice's new result staged, then `put_in_place` killed between its two renames (`killed_at_writing`): her
+    earlier result aside as `.<chapter>.earlier`, the new one still `.writing`. Returns the staged folders."""
+    staged = {kind: course / kind / "alice" / f".{CHAPTER}.writing" for kind in ("autograded", "feedback")}
+    fleet_write.stage_files(staged, new_result().document)
+    rename = type(course).rename
+    monkeypatch.setattr(type(course), "rename", lambda self, target: killed_at_writing(rename, self, target))
+    with pytest.raises(KeyboardInterrupt):
+        fleet_write.put_in_place(staged)
+    monkeypatch.setattr(type(course), "rename", rename)
+    return staged
 
 
 def killed_at_writing(rename, path, target):
