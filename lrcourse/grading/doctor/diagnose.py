@@ -10,7 +10,7 @@ with what is wrong and how to fix it. First, without starting anything, it check
 course's folder must exist and be the instructor's, checked as collect checks it; its inbound folder 3733; and
 whether the kernel refuses a student's hard link to a classmate's file: `doctor_exchange`), and warns when the homes
 beside the user's own can be entered by others (`private_homes`) or the course folder written, read or entered by
-others (`course_folder_closed`: by others, or by a group that holds students).
+others (`course_folder_closed`: by others, or by a group that holds students), or a folder above it written by them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from lrcourse.grading.doctor.acl import read_acl
+from lrcourse.grading.doctor.above import writable_above
+from lrcourse.grading.doctor.accounts import Accounts
 from lrcourse.grading.doctor.check import Check, one_line
 
 PROBE_SECONDS = 120.0  # a kernel or answer process importing torch on a busy machine
@@ -211,12 +212,14 @@ def course_folder_closed(course: Path) -> Check:
     shared `users` group, R20n W1), or a POSIX ACL's named user or group (`acl`, R20o M1), past every folder above it
     (a home made 0750 whose group holds students lets them through). 0750 with a group of its owner alone passes, and
     so does 0755 in a home made 0700. Accounts are those `pwd` enumerates (not LDAP's or sssd's unless enumerated).
-    Collect and grade refuse a planted ledger (`ledger_folder`), not the folder's mode: this is where it is said."""
+    Collect and grade refuse a planted ledger (`ledger_folder`), not the folder's mode: this is where it is said.
+    A folder above it such an account can write lets her replace the whole course folder (`above`, R20q W1)."""
     name = f"the course folder {course} writable by its owner only, closed to others"
     try:
         info = os.stat(course)
         accounts = Accounts(info.st_uid)
         readers = accounts.readers(course)
+        above, above_mends = writable_above(course, accounts)
     except (OSError, ValueError) as error:  # ValueError: an ACL attribute that is not one (`acl`)
         return Check(name, f"not checked: {getattr(error, 'strerror', None) or error}", warning=True)
     mode = stat.S_IMODE(info.st_mode)
@@ -242,83 +245,18 @@ def course_folder_closed(course: Path) -> Check:
         if readers and accounts.acl_folders:
             listed = " ".join(str(folder) for folder in accounts.acl_folders)
             fix += f"; and remove the ACL entries that let students in (`getfacl {listed}`; `setfacl -x`)"
+    fixes = [f"`chmod {','.join(mends)} {course}`{fix}"] if mends else []
+    problems = [f"mode {mode:04o}: " + "; ".join(problems)] if problems else []
+    if above:
+        problems.append(
+            f"a folder above it can be written by accounts besides its owner and root ({'; '.join(above)}): one of "
+            "them can rename the course folder away and put a folder of hers in its place, whose nbgrader_config.py "
+            "the next lrcourse command here runs as whoever runs it (root too)"
+        )
+        fixes += above_mends
     if not problems:
         return Check(name)
-    fix = f"`chmod {','.join(mends)} {course}`{fix}"
-    return Check(name, f"mode {mode:04o}: " + "; ".join(problems), fix, warning=True)
-
-
-class Accounts:
-    """This host's accounts (`pwd`, read once), for who besides `owner` (the course folder's) and root gets in."""
-
-    def __init__(self, owner: int):
-        import pwd
-
-        self.owner = owner
-        self.accounts = pwd.getpwall()
-        self.members: dict[int, set[str]] = {}
-        self.acl_folders: list[Path] = []  # folders whose ACL's named entries let accounts besides the owner in
-
-    def group(self, gid: int) -> set[str]:
-        """A group's members: listed in it (`gr_mem`), or it is their primary group. A gid with no group entry
-        (a container runtime's supplementalGroups or fsGroup) has members this host cannot list: it counts as
-        `group <gid> (members not listed)`, a reader (R20p M1: the doctor said closed while a student held it)."""
-        import grp
-
-        if gid not in self.members:
-            try:
-                listed = set(grp.getgrgid(gid).gr_mem)
-            except KeyError:
-                listed = {f"group {gid} (members not listed)"}
-            self.members[gid] = listed | {account.pw_name for account in self.accounts if account.pw_gid == gid}
-        return self.members[gid]
-
-    def others_in(self, gid: int) -> set[str]:
-        """The group's members besides the course folder's owner and root."""
-        return self.besides_owner(self.group(gid))
-
-    def besides_owner(self, names: set[str]) -> set[str]:
-        uids = {account.pw_name: account.pw_uid for account in self.accounts}
-        return {name for name in names if uids.get(name) not in (self.owner, 0)}
-
-    def readers(self, course: Path) -> set[str] | None:
-        """The accounts besides the owner and root that can read or enter `course`, each folder above it letting
-        them through (x) by the same bits: its others' (None: every account), its group's, its owner's, its POSIX
-        ACL's named users' and groups' (`acl`)."""
-        readers = self.allowed(course, 0o005)
-        for folder in course.resolve().parents:
-            through = self.allowed(folder, 0o001)
-            readers = through if readers is None else readers if through is None else readers & through
-        if readers is None:
-            return None
-        return self.besides_owner(readers)
-
-    def allowed(self, folder: Path, bits: int) -> set[str] | None:
-        """Who a folder lets do `bits` (0o001: enter; 0o005: read or enter), None for every account. With an ACL,
-        the mode's group bits are its mask: the owning group's entry and the named ones, masked, say who gets in;
-        a folder whose named entries let anyone in is noted (`acl_folders`)."""
-        info = os.stat(folder)
-        if info.st_mode & bits:
-            return None
-        acl = read_acl(folder)
-        in_group = acl.group_allows(bits) if acl else info.st_mode & (bits << 3)
-        group = self.group(info.st_gid) if in_group else set()
-        owner = {a.pw_name for a in self.accounts if a.pw_uid == info.st_uid} if info.st_mode & (bits << 6) else set()
-        named = set()
-        if acl:
-            named = {self.name_of(uid) for uid in acl.named_users(bits)}
-            named = named.union(*(self.group(gid) for gid in acl.named_groups(bits)))
-        if self.besides_owner(named):
-            self.acl_folders.append(folder)
-        return group | owner | named
-
-    def name_of(self, uid: int) -> str:
-        return next((a.pw_name for a in self.accounts if a.pw_uid == uid), f"uid {uid}")
-
-    @staticmethod
-    def shown(names: set[str], most: int = 5) -> str:
-        listed = sorted(names)
-        return ", ".join(listed[:most]) + (f" and {len(listed) - most} more" if len(listed) > most else "")
+    return Check(name, "; ".join(problems), "; ".join(fixes), warning=True)
 
 
 def verdict(checks: list[Check]) -> str:
