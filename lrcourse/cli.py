@@ -138,7 +138,7 @@ def command_grade(args) -> int:
 def _report_and_export(course: Path, args) -> bool:
     """After grading: the class report always; with --export, the per-item CSV and Canvas file too. False if
     they failed (the grades are written all the same)."""
-    from lrcourse.grading.reports.class_report import write_chapter_report
+    from lrcourse.grading.reports.class_report import report_failure, write_chapter_report
     from lrcourse.grading.reports.results import read_gradebook
 
     db_url = args.db_url or default_db_url(course)
@@ -148,7 +148,7 @@ def _report_and_export(course: Path, args) -> bool:
         if args.export:
             print("\n".join(_export(course, book, args)))
     except Exception as error:  # the grades are written; a report that fails must not hide that
-        print(f"lrcourse: the class report or export failed: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"lrcourse: the class report or export failed: {report_failure(error, course)}", file=sys.stderr)
         return False
     return True
 
