@@ -74,3 +74,36 @@ def test_the_owners_grade_names_the_mend_of_every_file_it_cannot_write():
     finally:
         students.remove()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another uid")
+def test_export_names_the_mend_of_a_report_it_cannot_write_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """`lrcourse export` whose class report page cannot be written (its folder read-only) ended in a PermissionError
+    traceback: now one line names the page and the chmod, then export again, and the status is 1, as before."""
+    import argparse
+    from types import SimpleNamespace
+
+    from lrcourse.commands.export import command_export
+    from lrcourse.grading.reports import class_report, export, results
+
+    me, reports = 54321, tmp_path / "reports"
+    reports.mkdir()
+    for path in (tmp_path, reports):
+        os.chown(path, me, me)
+    reports.chmod(0o555)
+    page = reports / f"{CHAPTER}.html"
+
+    def refused(course, grades):
+        raise PermissionError(13, "Permission denied", str(page))
+
+    book = SimpleNamespace(assignments=[SimpleNamespace(name=CHAPTER, totals=[1.0])])
+    monkeypatch.setattr(results, "read_gradebook", lambda *args: book)
+    monkeypatch.setattr(export, "export_class", lambda *args: [])
+    monkeypatch.setattr(class_report, "write_chapter_report", refused)
+    monkeypatch.setattr(os, "geteuid", lambda: me)
+    args = argparse.Namespace(course=str(tmp_path), assignments=[], db_url=None, db_url_file=None)
+    monkeypatch.setattr(export.ExportOptions, "given", staticmethod(lambda args: None))
+    assert command_export(args) == 1
+    said = capsys.readouterr().err
+    assert said.startswith(f"lrcourse export: not written: cannot be written: [Errno 13] Permission denied: '{page}'")
+    assert said.rstrip().endswith(f"`chmod u+w {reports}`, then export again"), said

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lrcourse.commands.options import database_options, gradebook_url
+from lrcourse.commands.options import database_options, gradebook_url, refused
 from lrcourse.grading.course import default_db_url
 
 
@@ -47,14 +47,17 @@ def exported(course: Path, book, args) -> list[str]:
 
 def command_export(args) -> int:
     """Per-item grades of the whole gradebook (or ASSIGNMENTs), a Canvas file with --roster, a report per chapter."""
-    from lrcourse.grading.reports.class_report import write_chapter_report
+    from lrcourse.grading.reports.class_report import report_failure, write_chapter_report
     from lrcourse.grading.reports.results import read_gradebook
 
     course = Path(args.course).resolve()
     db_url = gradebook_url(args) or default_db_url(course)
     book = read_gradebook(course, db_url, args.assignments or None)  # the one read of the gradebook
-    print("\n".join(exported(course, book, args)))
-    for grades in book.assignments:
-        if grades.totals:
-            print(f"class report: {write_chapter_report(course, grades)}")
+    try:
+        print("\n".join(exported(course, book, args)))
+        for grades in book.assignments:
+            if grades.totals:
+                print(f"class report: {write_chapter_report(course, grades)}")
+    except PermissionError as error:  # root's reports/ or exports/, a read-only file: its mend, not a traceback (G21)
+        return refused(f"lrcourse export: not written: {report_failure(error, course, then='export again')}", 1)
     return 0
