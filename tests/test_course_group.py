@@ -10,10 +10,12 @@ of a course folder, or a folder above it, whose group lets in accounts besides i
 from __future__ import annotations
 
 import base64
+import csv
 import grp
 import os
 import pwd
 import shutil
+import signal
 import stat
 import struct
 import subprocess
@@ -59,16 +61,20 @@ def as_user(students: Students, role: str, *command: str) -> subprocess.Complete
     )
 
 
-def collected_class(scratch: Path, students: Students, group: str) -> tuple[Path, Path]:
-    """The README's `chmod 750` course, the grader account's, its group everyone's; alice's submission collected by
-    root. The course and the exchange."""
+def collected_class(
+    scratch: Path, students: Students, group: str, submitting: tuple[str, ...] = ("alice",)
+) -> tuple[Path, Path]:
+    """The README's `chmod 750` course, the grader account's, its group everyone's; alice's submission (each of
+    `submitting`'s) collected by root. The course and the exchange."""
     course, exchange = class_course(scratch)
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
     subprocess.run(["chown", "-R", f"{students.name['grader']}:{group}", str(course)], check=True)
     course.chmod(0o750)  # the README's `chmod 750`, its group everyone's
-    students.submit("alice", released(course, CHAPTER), exchange)
-    assert [row["student"] for row in collected(course, exchange).collected] == [students.name["alice"]]  # as root
+    for role in submitting:
+        students.submit(role, released(course, CHAPTER), exchange)
+    rows = collected(course, exchange).collected  # as root
+    assert sorted(row["student"] for row in rows) == sorted(students.name[role] for role in submitting)
     return course, exchange
 
 
@@ -316,6 +322,37 @@ def test_after_roots_grade_the_course_owners_own_grade_runs(shared_group):
     by_owner = students.python("grader", *grade, "--force", timeout=600)
     assert by_owner.returncode == 0 and "1 graded" in by_owner.stdout, by_owner.stdout + by_owner.stderr
     assert "Traceback" not in by_owner.stderr, by_owner.stderr
+
+
+@needs_root
+def test_after_roots_grade_is_stopped_mid_class_the_course_owners_own_grade_runs(shared_group):
+    """G21 (issue 20): root's grade stopped part-way (SIGTERM after the first student, the second being graded) left
+    what it had made root's: the second student's autograded folder (nbgrader's, not yet given to the owner), the
+    first's done and verdict marks; the owner's next `lrcourse grade --force` could not replace them. Now root's run
+    hands the run's files to the course's owner in a `finally` that the stop's path runs too: nothing of root's is
+    left in the course, and the owner's regrade grades everyone once and exits 0."""
+    scratch, students, group = shared_group
+    names = sorted(students.name[role] for role in ("alice", "mallory"))
+    course, _ = collected_class(scratch, students, group, submitting=("alice", "mallory"))
+    grade = ("-c", CLI, "grade", CHAPTER, "--course", str(course), "--no-sandbox")
+    by_root = subprocess.Popen([sys.executable, *grade, "--workers", "1"], stdout=subprocess.PIPE, text=True)
+    first, second = (course / "autograded" / name / CHAPTER for name in names)
+    end = time.monotonic() + 600
+    while not ((first / ".lrcourse-graded.json").exists() and second.exists()) and by_root.poll() is None:
+        assert time.monotonic() < end, "root's grade did not reach its second student"
+        time.sleep(0.05)
+    by_root.send_signal(signal.SIGTERM)  # the first graded, the second's autograde under way
+    assert by_root.wait(timeout=60) == 130, by_root.communicate()[0]
+    roots = [path for path in [course, *course.rglob("*")] if path.lstat().st_uid == 0]
+    assert roots == [], roots
+    by_owner = students.python("grader", *grade, "--force", timeout=600)
+    assert by_owner.returncode == 0 and "2 graded, 0 unchanged (skipped), 0 failed" in by_owner.stdout, (
+        by_owner.stdout + by_owner.stderr
+    )
+    assert "Traceback" not in by_owner.stderr, by_owner.stderr
+    with open(course / "grades.csv", newline="") as grades:
+        rows = [row for row in csv.DictReader(grades) if row["assignment"] == CHAPTER]
+    assert sorted(row["student_id"] for row in rows) == names, rows
 
 
 def test_a_grades_file_this_account_may_not_write_is_named_with_its_mend_not_a_traceback(tmp_path, monkeypatch):

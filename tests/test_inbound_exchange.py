@@ -27,7 +27,7 @@ from support.paths import ROOT
 def test_collect_exits_2_when_the_exchange_is_missing(tmp_path, capsys):
     import argparse
 
-    from lrcourse.cli import command_collect
+    from lrcourse.commands.collect import command_collect
 
     (tmp_path / "source" / CHAPTER).mkdir(parents=True)
     (tmp_path / "source" / CHAPTER / FILE).write_text("{}")
@@ -324,7 +324,7 @@ def test_a_name_no_rule_foresaw_refuses_that_folder_only(tmp_path, monkeypatch):
     collected; a fault of collect's own exits 3, not 1 (some refused)."""
     import argparse
 
-    from lrcourse import cli
+    from lrcourse.commands import collect as collect_command
     from lrcourse.grading.exchange import collect as collect_module
 
     course, exchange = exchange_course(tmp_path)
@@ -350,7 +350,7 @@ def test_a_name_no_rule_foresaw_refuses_that_folder_only(tmp_path, monkeypatch):
         f'c.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{exchange.root}"\n'
     )
     monkeypatch.setattr(collect_module, "collect", lambda *args: 1 / 0)
-    assert cli.command_collect(argparse.Namespace(course=str(course), assignment=CHAPTER)) == 3
+    assert collect_command.command_collect(argparse.Namespace(course=str(course), assignment=CHAPTER)) == 3
 
 
 def test_a_students_many_folders_keep_few_submissions_and_few_refusal_rows(tmp_path):

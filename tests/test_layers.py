@@ -18,6 +18,7 @@ from support.paths import ROOT
 COMMANDS = {
     *("lrcourse.cli", "lrcourse.build", "lrcourse.workspace", "lrcourse.start_page", "lrcourse.examples"),
     "lrcourse.self_check",
+    "lrcourse.commands",
 }
 LAYERS = ("helpers", "lrcourse.checking", "lrcourse.grading.sandbox", "lrcourse.grading", "commands")
 # Files outside the package, by the layer they belong to: the grader's references are loaded by the checker
@@ -94,7 +95,7 @@ def module_name(path: Path) -> str:
 
 
 def layer(module: str) -> int:
-    if module in COMMANDS:
+    if module in COMMANDS or module.startswith("lrcourse.commands."):  # `lrcourse`'s verbs, one module each
         return LAYERS.index("commands")
     for index in (2, 3, 1):  # the most specific package first: the sandbox sits inside the grader
         if module == LAYERS[index] or module.startswith(LAYERS[index] + "."):
@@ -235,6 +236,7 @@ def test_the_layers_see_what_they_should():
         2,
     ]
     assert [layer(m) for m in ("lrcourse.grading.autograde.grade", "lrcourse.cli")] == [3, 4]
+    assert layer("lrcourse.commands.grade") == layer("lrcourse.commands") == 4  # `lrcourse`'s verbs
     assert layer("lrcourse.grading.autograde.worker") > layer("lrcourse.checking.observe")
     assert [file_layer(ROOT / p) for p in ("grader/references.py", "grader/make_expected.py", "scripts/bench.py")] == [
         1,

@@ -18,6 +18,7 @@ from traitlets.config import Config
 
 from lrcourse import cells, cli
 from lrcourse.build import chapters, tool_environment
+from lrcourse.commands import check as check_command
 from lrcourse.grading.browser.feedback_page import use_feedback_template
 from lrcourse.grading.exchange.submission_secrets import SECRET
 from lrcourse.grading.reports.results import PENDING, AssignmentGrades, assignment_items, source_order
@@ -106,7 +107,7 @@ def test_chapters_are_named_in_full_or_by_number_and_an_unknown_one_lists_them()
 def test_an_unknown_chapter_or_one_missing_from_the_workspace_is_a_clear_error_with_status_2(
     capsys, tmp_path, monkeypatch
 ):
-    assert cli.command_check(cli.parser().parse_args(["check", "02", "09"])) == 2
+    assert check_command.command_check(cli.parser().parse_args(["check", "02", "09"])) == 2
     assert "lrcourse check: no chapter '09': the chapters are 01_learning_rate" in capsys.readouterr().err
     monkeypatch.setenv("LRCOURSE_WORKSPACE", str(tmp_path))  # a workspace never made
     assert check([PLATEAU], scratch=tmp_path / "scratch") == 2
@@ -119,7 +120,7 @@ def test_check_where_there_is_no_course_folder_says_so(capsys, tmp_path, monkeyp
     import lrcourse.self_check
 
     monkeypatch.setattr(lrcourse.self_check, "ROOT", tmp_path)
-    assert cli.command_check(cli.parser().parse_args(["check", "01"])) == 2
+    assert check_command.command_check(cli.parser().parse_args(["check", "01"])) == 2
     assert "lrcourse check: no course folder here" in capsys.readouterr().err
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -77,29 +78,31 @@ def grade_class(
     result = RunOutcomes(assignment)
     start = time.monotonic()
     result.outcomes, todo = take_in(course, assignment, force)
-    if todo:
-        create_gradebook_tables(course, assignment, db_url)
-        if sandboxed:
-            remove_stale()
-        limits = Limits.from_config(course_config(course, db_url))
-        result.outcomes += run_workers(
-            course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits, pool
-        )
-    return finish(course, db_url, result, start)
+    try:
+        if todo:
+            create_gradebook_tables(course, assignment, db_url)
+            if sandboxed:
+                remove_stale()
+            limits = Limits.from_config(course_config(course, db_url))
+            result.outcomes += run_workers(
+                course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits, pool
+            )
+        return finish(course, db_url, result, start)
+    finally:  # however the run ends: done, Ctrl-C, SIGTERM (`Stopped`), a fault of ours (G21)
+        give_run_to_course_owner(course, assignment, [o.student for o in result.outcomes] + [s for s, _ in todo])
 
 
 def finish(course: Path, db_url: str, result: RunOutcomes, start: float) -> RunOutcomes:
-    """After the students: stale feedback withdrawn, nbgrader's CSV export, the run's outcomes written, and as root in
-    another account's course, what the run wrote given to that owner (`give_run_to_course_owner`). A file this
-    account may not write (root's, left by root's grade before this) is named with its mend (`cannot_write`), in
-    `result.unwritten`, never a traceback (R20p W2)."""
+    """After the students: stale feedback withdrawn, nbgrader's CSV export, the run's outcomes written (as root in
+    another account's course, its callers then give what the run wrote to that owner, in a `finally`:
+    `give_run_to_course_owner`). A file this account may not write (root's, left by root's grade before this) is
+    named with its mend (`cannot_write`), in `result.unwritten`, never a traceback (R20p W2)."""
     result.outcomes.sort(key=lambda o: o.student)
     withdraw_feedback(course, result.assignment, result.outcomes)
     unwritten(course, result, "grades.csv", lambda: export_grades(course, db_url))
     result.awaiting_manual = awaiting_manual_grades(result.assignment, db_url)
     result.seconds = time.monotonic() - start
     unwritten(course, result, f"reports/{result.assignment}.csv", lambda: write_outcomes(course, result))
-    give_run_to_course_owner(course, result)
     return result
 
 
@@ -111,16 +114,25 @@ def unwritten(course: Path, result: RunOutcomes, name: str, write) -> None:
         result.unwritten.append(f"{name} {cannot_write(error, course, then='grade again')}")
 
 
-def give_run_to_course_owner(course: Path, result: RunOutcomes) -> None:
-    """As root in a course another account owns: grades.csv, reports/, and each student's graded and feedback
-    folders of this assignment (her done-mark and verdicts root wrote after closing them) given to that owner, whose
-    next `lrcourse grade` writes them all again (R20p W2). Nothing for any other account."""
-    paths = [course / "grades.csv", course / "reports"]
-    for outcome in result.outcomes:
-        if valid_student_id(outcome.student):
-            paths += [course / kind / outcome.student / result.assignment for kind in ("autograded", "feedback")]
-    for path in paths:
-        give_if_there(path, course)
+def give_run_to_course_owner(course: Path, assignment: str, students: list[str]) -> None:
+    """As root in a course another account owns: grades.csv, reports/, the gradebook and nbgrader's log, and each of
+    `students`' graded and feedback folders of `assignment` (her done-mark and verdicts root wrote after closing
+    them, a folder nbgrader was still writing when the run stopped) given to that owner, whose next `lrcourse
+    grade` writes them all again (R20p W2). Called in a `finally` (G21): a run stopped part-way (SIGTERM, Ctrl-C, a
+    fault) leaves nothing of root's. SIGTERM, SIGHUP and SIGINT wait until it is done (a stop's handler raises,
+    and would leave the rest root's). Nothing for any other account."""
+    paths = [course / name for name in ("grades.csv", "reports", ".nbgrader.log")]
+    paths += [course / f"gradebook.db{tail}" for tail in ("", "-journal", "-wal", "-shm")]
+    for student in dict.fromkeys(students):
+        if valid_student_id(student):
+            paths += [course / kind / student / assignment for kind in ("autograded", "feedback")]
+    stops = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        for path in paths:
+            give_if_there(path, course)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) -> list[str]:

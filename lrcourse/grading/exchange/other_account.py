@@ -21,17 +21,25 @@ def course_owner(course: Path) -> str:
 
 
 def cannot_write(error: OSError, course: Path, then: str = "collect again") -> str:
-    """`cannot be written: <error>`, and, where permission was refused on a folder or file another account made (the
-    error's path, or the folder it is in, not this account's), the mend: as root, chown the course to its owner (its
-    owner's collect and grade then write everything in it). Any other refusal (root's, an immutable file, a file of
-    this account's on a read-only or root-squashed share) is said as it is: that chown would not mend it (R20n N3).
-    `then`: what to run after the chown."""
+    """`cannot be written: <error>`, and the mend, then `then` (what to run after it): where permission was refused
+    on a folder or file another account made (the error's path, or the folder it is in, not this account's), as
+    root, chown the course to its owner (its owner's collect and grade then write everything in it); where this
+    account's own file, or the folder a new one goes in, lacks its owner's write bit, `chmod u+w` it (G21). Any other
+    refusal (root's, an immutable file, a file of this account's on a read-only or root-squashed share) is said as
+    it is: neither would mend it (R20n N3)."""
     reason = f"cannot be written: {error}"
-    if not isinstance(error, PermissionError) or not _another_accounts(error):
+    if not isinstance(error, PermissionError):
         return reason
+    if _another_accounts(error):
+        return (
+            f"{reason}; made by another account (root's collect or grade?): as root, "
+            f"`chown -R {course_owner(course)} {course}` (the course folder's owner), then {then}"
+        )
+    read_only = _read_only_of_this_account(error)
     return (
-        f"{reason}; made by another account (root's collect?): as root, `chown -R {course_owner(course)} {course}` "
-        f"(the course folder's owner), then {then}"
+        f"{reason}; not writable by its owner, this account: `chmod u+w {read_only}`, then {then}"
+        if read_only
+        else reason
     )
 
 
@@ -60,6 +68,22 @@ def give_if_there(path: Path, course: Path) -> None:
             give_to_course_owner(path, course)
     except OSError:
         return
+
+
+def _read_only_of_this_account(error: OSError) -> str:
+    """The error's file (or, if it is not there, the folder it goes in), if it is this account's and lacks its owner's
+    write bit (not root: root writes it all the same); else ""."""
+    if os.geteuid() == 0 or not isinstance(error.filename, (str, bytes, os.PathLike)):
+        return ""
+    path = Path(os.fsdecode(error.filename))
+    for where in (path, path.parent):
+        try:
+            seen = os.lstat(where)
+        except OSError:
+            continue
+        mine = seen.st_uid == os.geteuid() and not stat.S_ISLNK(seen.st_mode)
+        return str(where) if mine and not seen.st_mode & stat.S_IWUSR else ""
+    return ""
 
 
 def _another_accounts(error: OSError) -> bool:

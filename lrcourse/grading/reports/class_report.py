@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lrcourse.grading.exchange.other_account import give_if_there
+from lrcourse.grading.exchange.other_account import cannot_write, give_if_there
 from lrcourse.grading.reports.results import (
     PENDING,
     AssignmentGrades,
@@ -361,3 +361,12 @@ def write_chapter_report(course: Path, grades, path: Path | None = None) -> Path
     if path.parent == course / "reports":  # root's report in another account's course: that owner's (R20p W2)
         give_if_there(path, course)
     return path
+
+
+def report_failure(error: Exception, course: Path, then: str = "grade again") -> str:
+    """How the class report's (or the export's) failure is said: the error, and where it is a file this account may
+    not write (root's, left by root's grade; its own, read-only), the chown or chmod that mends it, then `then`
+    (`cannot_write`, G21): not only that it failed."""
+    if isinstance(error, PermissionError):
+        return cannot_write(error, course, then=then)
+    return f"{type(error).__name__}: {error}"

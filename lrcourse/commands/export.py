@@ -1,0 +1,63 @@
+"""`lrcourse export [ASSIGNMENT ...]`: per-item grades, a Canvas file and class reports, from the gradebook
+(`grading.reports`); `lrcourse grade --export` writes the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lrcourse.commands.options import database_options, gradebook_url, refused
+from lrcourse.grading.course import default_db_url
+
+
+def add(sub) -> None:
+    export = sub.add_parser(
+        "export", help="per-item grades, a Canvas import file and class reports, from the gradebook"
+    )
+    export.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
+    database_options(export)
+    export.add_argument("--course", default=".", help="the course folder (default: here)")
+    export_options(export)
+    export.set_defaults(run=command_export)
+
+
+def export_options(command) -> None:
+    command.add_argument("--roster", help="a gradebook CSV exported from Canvas: writes exports/canvas-import.csv")
+    command.add_argument(
+        "--roster-id-column",
+        default="SIS Login ID",
+        choices=["SIS Login ID", "ID", "SIS User ID"],
+        help="the roster column holding nbgrader's student ids (default: SIS Login ID)",
+    )
+    command.add_argument("--id-map", help="a CSV nbgrader_id,roster_value when the ids differ from the roster's")
+    command.add_argument(
+        "--canvas-column",
+        action="append",
+        default=[],
+        metavar="ASSIGNMENT=COLUMN",
+        help="the Canvas column of an assignment (default: the roster's column named after it)",
+    )
+    command.add_argument("--out", help="folder for the exported files (default: COURSE/exports)")
+
+
+def exported(course: Path, book, args) -> list[str]:
+    from lrcourse.grading.reports.export import ExportOptions, export_class
+
+    return export_class(course, book, ExportOptions.given(args))
+
+
+def command_export(args) -> int:
+    """Per-item grades of the whole gradebook (or ASSIGNMENTs), a Canvas file with --roster, a report per chapter."""
+    from lrcourse.grading.reports.class_report import report_failure, write_chapter_report
+    from lrcourse.grading.reports.results import read_gradebook
+
+    course = Path(args.course).resolve()
+    db_url = gradebook_url(args) or default_db_url(course)
+    book = read_gradebook(course, db_url, args.assignments or None)  # the one read of the gradebook
+    try:
+        print("\n".join(exported(course, book, args)))
+        for grades in book.assignments:
+            if grades.totals:
+                print(f"class report: {write_chapter_report(course, grades)}")
+    except PermissionError as error:  # root's reports/ or exports/, a read-only file: its mend, not a traceback (G21)
+        return refused(f"lrcourse export: not written: {report_failure(error, course, then='export again')}", 1)
+    return 0

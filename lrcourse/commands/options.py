@@ -1,0 +1,67 @@
+"""What several of `lrcourse`'s verbs share: the gradebook, broker and sandbox options, the gradebook URL they give,
+whether students' code can be sandboxed, and a refusal's message and status."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from lrcourse.grading.fleet import broker as fleet
+
+DB_URL_VARIABLE = "LRCOURSE_DB_URL"
+
+
+def gradebook_url(args) -> str | None:
+    """The gradebook URL from --db-url-file, --db-url or $LRCOURSE_DB_URL (a password belongs in the file or
+    the variable: a command line is visible to every process on the machine)."""
+    if getattr(args, "db_url_file", None):
+        return Path(args.db_url_file).read_text().strip()
+    return getattr(args, "db_url", None) or os.environ.get(DB_URL_VARIABLE) or None
+
+
+def sandbox_ready(args) -> bool:
+    """Whether students' code can be sandboxed here; without it, grading runs only with --no-sandbox."""
+    from lrcourse.grading.sandbox.bwrap import SandboxUnavailable, check_available
+
+    if getattr(args, "no_sandbox", False):
+        print(
+            "lrcourse: --no-sandbox: students' code runs with your rights (only for trusted submissions); PyTorch's "
+            "scheduler module is replaced, but its file is readable: an answer that runs its source escapes the ban",
+            file=sys.stderr,
+        )
+        return True
+    try:
+        check_available()
+    except SandboxUnavailable as error:
+        print(
+            f"lrcourse: cannot sandbox students' code: {error}.\nInstall it, or pass --no-sandbox (trusted code only).",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def refused(why: str, status: int = 2) -> int:
+    """A command refused before it starts: why, on stderr, and the status of a usage error (or `status`)."""
+    print(why, file=sys.stderr)
+    return status
+
+
+def broker_option(command) -> None:
+    command.add_argument(
+        "--broker-file", help=f"a file holding the Redis broker's URL with its password (or ${fleet.BROKER_VARIABLE})"
+    )
+
+
+def database_options(command) -> None:
+    command.add_argument(
+        "--db-url",
+        help=f"gradebook URL (default: ${DB_URL_VARIABLE}, else the course's SQLite "
+        "gradebook.db); keep a password out of it: use --db-url-file or the variable",
+    )
+    command.add_argument("--db-url-file", help="a file holding the gradebook URL")
+
+
+def sandbox_option(command, trusted: str = "only for trusted submissions") -> None:
+    command.add_argument("--no-sandbox", action="store_true", help=f"run students' code unsandboxed ({trusted})")
