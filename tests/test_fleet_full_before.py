@@ -1,7 +1,7 @@
 """A task stopped by Celery's hard time limit while the broker was full, before its result was made (R25o M1): its
 waits for room before grading (its count of attempts, its lease) show no lease's `waits`, so the enqueuer saw no
 result waiting, and her outcome said "held on this student ... not tried again". The enqueuer now remembers the tasks
-it waited for while a look found Redis full (`Lapsed.full_at`), and says the broker's part and the rerun."""
+it waited for while a look found Redis full (`Lapsed.full_looks`), and says the broker's part and the rerun."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import redis
 import catalogue
 from support import stub_fleet
 from support.gradedclass import class_of
-from support.held_fleet import quick_enqueue, started_worker, stopped, time_limited, worker_script
+from support.held_fleet import quick_enqueue, rerun_after, started_worker, stopped, time_limited, worker_script
 from support.redis_broker import redis_server
 from support.stub_fleet import graded_lines, outcomes, wait_for
 
@@ -48,9 +48,7 @@ def test_a_task_stopped_by_the_hard_limit_while_waiting_for_room_before_grading_
             [(status, reason)] = outcomes(out).values()
             assert status == "failed" and "held on this student" not in reason, reason
             assert "while the broker was full" in reason and "hard time limit (10 s" in reason, reason
-            assert "run `lrcourse grade` again" in reason and "not tried again" not in reason, reason
-            run = quick_enqueue(url, course, tmp_path / "rerun.err")
-            out, _ = run.communicate(timeout=180)
+            out = rerun_after(url, course, reason, tmp_path / "rerun.err", timeout=180)
         finally:
             stopped(run, worker)
         assert outcomes(out) == {"sleep-2-a": ["graded", ""]}, out
@@ -58,10 +56,11 @@ def test_a_task_stopped_by_the_hard_limit_while_waiting_for_room_before_grading_
 
 
 def test_only_a_hard_limit_whose_span_saw_a_full_broker_is_said_to_be_the_broker_s():
-    """`Lapsed.explained`: a task that looks found waiting while Redis was full, between its start (its failure's
+    """`Lapsed.explained`: a task stopped by the limit while a look found Redis full, between its start (its failure's
     date_done less the limit, two looks' span allowed) and its failure, is said to be the broker's; one whose time ran
-    after those looks (queued while Redis was full, started once it had room) keeps the stored text, as does a task no
-    full look saw, and any other result. A failure with no date said is the broker's if any full look saw its task."""
+    after those looks (queued while Redis was full, started once it had room) keeps the stored text, as does one that
+    ran with room between two full episodes (R25p N2), a task no full look saw, and any other result. A failure with no
+    date said is the broker's if any full look came while this run's tasks waited."""
     from datetime import UTC, datetime
 
     from lrcourse.grading.fleet.lapsed import Lapsed
@@ -79,20 +78,32 @@ def test_only_a_hard_limit_whose_span_saw_a_full_broker_is_said_to_be_the_broker
     naive = read({"status": "FAILURE", "result": {}, "date_done": datetime.fromtimestamp(now, UTC).isoformat()[:-6]})
     assert abs(naive.done - now) < 1e-3 and read({"status": "FAILURE", "result": {}, "date_done": "today"}).done is None
     other = read({"status": "FAILURE", "result": {"exc_type": "MemoryError", "exc_message": ["x"]}})
-    watch = Lapsed("", {}, stub_fleet.Bar(), limits=(840.0, 1020.0), every=30.0)
-    watch.full_at.update(during=(now - 900.0, now - 300.0), before=(now - 2000.0, now - 840.0 - 61.0))
-    watch.full_at.update(after=(now + 61.0, now + 100.0))  # full only once she was stopped
-    for task in ("unseen", "before", "after"):
-        assert watch.explained(task, killed) == killed, task
-    assert watch.explained("during", other) == other
-    assert watch.explained("during", Stored("SUCCESS", document={})).status == "SUCCESS"
-    said = watch.explained("during", killed)
+
+    def watch(*looks: float, every: float = 30.0) -> Lapsed:
+        made = Lapsed("", {}, stub_fleet.Bar(), limits=(840.0, 1020.0), every=every)
+        made.full_looks.extend(looks)
+        return made
+
+    during = watch(*(now - 900.0 + 30.0 * look for look in range(21)))  # full from 900 s to 300 s before
+    before = watch(*(now - 2000.0 + 30.0 * look for look in range(37)), now - 840.0 - 61.0)  # none in her span
+    after = watch(now + 61.0, now + 100.0)  # full only once she was stopped
+    for run in (watch(), before, after):
+        assert run.explained("task", killed) == killed, run.full_looks
+    assert during.explained("task", other) == other
+    assert during.explained("task", Stored("SUCCESS", document={})).status == "SUCCESS"
+    said = during.explained("task", killed)
     assert said.status == "FAILURE" and said.limit == 840.0, said
     assert "while the broker was full" in said.reason and "hard time limit (840 s" in said.reason, said
     assert "held on this student" not in said.reason and "grades her again" in said.reason, said
-    assert "hard time limit (840 s" in watch.explained("during", limit(now, [])).reason  # not said: the course's
-    assert "while the broker was full" in watch.explained("before", limit(None, [840.0])).reason  # no date said
-    ahead = watch.explained("during", limit(now + 900.0, [840.0]))  # a worker's clock 15 minutes ahead (R25p N1)
+    assert "hard time limit (840 s" in during.explained("task", limit(now, [])).reason  # not said: the course's
+    assert "while the broker was full" in before.explained("task", limit(None, [840.0])).reason  # no date said
+    assert watch().explained("task", limit(None, [840.0])) == limit(None, [840.0])  # and no full look
+    ahead = during.explained("task", limit(now + 900.0, [840.0]))  # a worker's clock 15 minutes ahead (R25p N1)
     assert "while the broker was full" in ahead.reason, ahead
-    watch.waited.add("during")  # a result seen waiting: that text
-    assert "her result waited for room" in watch.explained("during", killed).reason
+    # R25p N2: queued while Redis was full, run with room, stopped by the limit of its own accord, and a full look
+    # between its failure and its collection (looks every second, as in the fleet tests): two episodes, not one
+    episodes = watch(now - 2000.0, now + 5.0, every=1.0)
+    assert episodes.explained("task", killed) == killed, episodes.explained("task", killed)
+    assert "while the broker was full" in watch(now - 2000.0, now - 5.0, every=1.0).explained("task", killed).reason
+    during.waited.add("task")  # a result seen waiting: that text
+    assert "her result waited for room" in during.explained("task", killed).reason

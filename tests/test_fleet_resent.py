@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from types import SimpleNamespace
 
+import pytest
 import redis
 
 from lrcourse.grading.fleet import broker as fleet, lease as fleet_lease
@@ -46,9 +50,7 @@ def test_a_paused_worker_s_task_is_sent_again_and_its_late_result_is_not_written
         paused = started_worker(worker_script(lease=3.0, held=(1.0, 3.0)), url, "paused@test", paused_log)
         run = other = None
         try:
-            assert wait_for(lambda: "warm in" in paused_log.read_text(), 120), paused_log.read_text()[-2000:]
-            run = quick_enqueue(url, course, errors)
-            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+            run = enqueued_once_leased(url, client, course, paused_log, errors)
             os.killpg(paused.pid, signal.SIGSTOP)
             other = stub_worker(url, ROOT, "other@test", other_log)
             out, _ = run.communicate(timeout=180)
@@ -82,11 +84,7 @@ def test_a_resumed_worker_s_time_limit_failure_does_not_fail_a_student_whose_res
         paused = started_worker(limited, url, "paused@test", paused_log)
         run = other = None
         try:
-            assert wait_for(lambda: "warm in" in paused_log.read_text(), 120), paused_log.read_text()[-2000:]
-            run = quick_enqueue(url, course, errors)
-            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
-            time.sleep(1)
-            os.killpg(paused.pid, signal.SIGSTOP)
+            run = enqueued_once_leased(url, client, course, paused_log, errors, pause=paused)
             # its lease and marks as short-lived as the paused one's: both copies share the task's keys, and the paused
             # copy's last renewal, as it resumes, would otherwise outlive the other's renewals by far
             other = started_worker(quick, url, "other@test", other_log)
@@ -121,11 +119,7 @@ def test_a_rerun_does_not_write_a_resumed_worker_s_failure_while_the_copy_sent_a
         paused = started_worker(script, url, "paused@test", log)
         run = rerun = None
         try:
-            assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
-            run = quick_enqueue(url, course, errors)
-            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
-            time.sleep(1)
-            os.killpg(paused.pid, signal.SIGSTOP)
+            run = enqueued_once_leased(url, client, course, log, errors, pause=paused)
             assert wait_for(lambda: RESENT in errors.read_text(), 120), errors.read_text()
             run.send_signal(signal.SIGINT)  # Ctrl-C: the copy sent again stays queued
             run.communicate(timeout=60)
@@ -169,9 +163,7 @@ def test_a_copy_s_failure_is_written_when_the_first_holder_is_gone_for_good(tmp_
         lost = started_worker(quick, url, "lost@test", lost_log)
         run = other = None
         try:
-            assert wait_for(lambda: "warm in" in lost_log.read_text(), 120), lost_log.read_text()[-2000:]
-            run = quick_enqueue(url, course, errors)
-            assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+            run = enqueued_once_leased(url, client, course, lost_log, errors)
             os.killpg(lost.pid, signal.SIGKILL)  # its main process and pool at once: a machine lost
             lost.wait(30)
             other = started_worker(time_limited(quick, 8), url, "other@test", other_log)
@@ -183,6 +175,44 @@ def test_a_copy_s_failure_is_written_when_the_first_holder_is_gone_for_good(tmp_
     [(status, reason)] = outcomes(out).values()
     assert status == "failed" and "past the queue's hard time limit" in reason, (reason, errors.read_text()[-3000:])
     assert "died" not in reason
+
+
+def test_the_enqueuer_is_stopped_here_when_no_worker_takes_a_lease(tmp_path, monkeypatch):
+    """`enqueued_once_leased`: the run it started is stopped if no lease comes, as the tests' `finally` stopped it when
+    it was bound before the wait."""
+    log, errors = tmp_path / "worker.log", tmp_path / "enqueuer.err"
+    log.write_text("warm in 1 s")
+    errors.write_text("")
+    runs = []
+
+    def enqueue(*_) -> subprocess.Popen:
+        runs.append(subprocess.Popen(["sleep", "600"]))
+        return runs[-1]
+
+    here = sys.modules[__name__]
+    monkeypatch.setattr(here, "quick_enqueue", enqueue)
+    monkeypatch.setattr(here, "wait_for", lambda found, *_: bool(found()))  # one look each
+    with pytest.raises(AssertionError):
+        enqueued_once_leased("", SimpleNamespace(keys=lambda _: []), tmp_path, log, errors)
+    assert len(runs) == 1 and runs[0].poll() is not None, runs
+
+
+def enqueued_once_leased(url: str, client, course, log, errors, pause=None) -> subprocess.Popen:
+    """The enqueuing command (`quick_enqueue`, its errors to `errors`), started once the worker logging to `log` is
+    warm, returned once a worker holds a lease on its task, and given `pause` (that worker's process, the leader of
+    its group) after that worker is paused a second later (SIGSTOP: the caller's `finally` resumes it); the command
+    stopped here if this fails, since the caller's `finally` never had it."""
+    assert wait_for(lambda: "warm in" in log.read_text(), 120), log.read_text()[-2000:]
+    run = quick_enqueue(url, course, errors)
+    try:
+        assert wait_for(lambda: client.keys("lrcourse:lease:*"), 120), errors.read_text()
+        if pause is not None:
+            time.sleep(1)
+            os.killpg(pause.pid, signal.SIGSTOP)
+    except BaseException:
+        stopped(run)
+        raise
+    return run
 
 
 def fleet_version(course) -> str:

@@ -13,16 +13,17 @@ from lrcourse.grading.fleet import parcel, worker as fleet_worker
 from lrcourse.grading.outcomes import Outcome
 
 ASSIGNMENT = "02_ordered_schedules"
+FILES = {"ordered_schedules.ipynb": base64.b64encode(b"{}").decode()}
 
 
-def graded_with(tmp_path, monkeypatch, autograded_bytes: int) -> dict:
-    """`Station.grade_here`'s result for a student whose grading leaves an autograded notebook of `autograded_bytes`
-    (a sparse file: its size costs no disk) and a small feedback page; the grader itself a stand-in."""
+def station_grading(tmp_path, monkeypatch, sizes: dict[str, int]) -> fleet_worker.Station:
+    """A `Station` whose grading leaves, for each student of `sizes`, an autograded notebook of her size in bytes (a
+    sparse file: its size costs no disk) and a small feedback page; the grader itself a stand-in."""
     station = fleet_worker.Station(tmp_path / "checkout")
     station.scratch = tmp_path / "scratch"
 
     def grade_student(assignment: str, student: str, fingerprint) -> Outcome:
-        for kind, size in (("autograded", autograded_bytes), ("feedback", 1000)):
+        for kind, size in (("autograded", sizes[student]), ("feedback", 1000)):
             folder = station.scratch / kind / student / assignment
             folder.mkdir(parents=True)
             with open(folder / ("ordered_schedules.ipynb" if kind == "autograded" else "page.html"), "wb") as file:
@@ -33,8 +34,14 @@ def graded_with(tmp_path, monkeypatch, autograded_bytes: int) -> dict:
     monkeypatch.setattr(fleet_worker, "record_as_own", lambda *_: None)
     monkeypatch.setattr(intake, "refused", lambda *_: "")
     monkeypatch.setattr(station, "trusted_scores", lambda *_: {"t": 1.0})
-    files = {"ordered_schedules.ipynb": base64.b64encode(b"{}").decode()}
-    return station.grade_here(ASSIGNMENT, "amy", files)
+    return station
+
+
+def graded_with(tmp_path, monkeypatch, autograded_bytes: int) -> dict:
+    """`Station.grade_here`'s result for a student whose grading leaves an autograded notebook of `autograded_bytes`
+    (`station_grading`)."""
+    station = station_grading(tmp_path, monkeypatch, {"amy": autograded_bytes})
+    return station.grade_here(ASSIGNMENT, "amy", FILES)
 
 
 def test_a_result_past_the_cap_fails_that_student_with_the_reason(tmp_path, monkeypatch):
@@ -54,3 +61,19 @@ def test_a_result_within_the_cap_is_sent_whole(tmp_path, monkeypatch):
     assert list(result["feedback"]) == ["page.html"]
     folders = [tmp_path / "scratch" / kind / "amy" / ASSIGNMENT for kind in ("autograded", "feedback")]
     assert parcel.result_too_large(folders) == ""
+
+
+def test_her_classmate_on_the_same_station_is_graded_as_before(tmp_path, monkeypatch):
+    """The README's "her classmates are graded as before" (R25p N3): one `Station` (one worker process) takes her
+    task, past the cap, then a classmate's: she fails with the reason, her scratch folders are removed, and the
+    classmate's result is sent whole."""
+    big, small = (parcel.MAX_RESULT_MB << 20) * 3 // 4 + 1, 3 << 20
+    station = station_grading(tmp_path, monkeypatch, {"amy": big, "bob": small})
+    monkeypatch.setattr(station, "version", lambda _: "v1")
+    monkeypatch.setattr(station, "release", lambda _: None)  # the scratch course: set above, not opened
+    task = {"assignment": ASSIGNMENT, "files": FILES, "version": "v1"}
+    hers, theirs = (station.grade({**task, "student": student}) for student in ("amy", "bob"))
+    assert hers["outcome"]["status"] == "failed" and "more than the grading queue carries" in hers["outcome"]["reason"]
+    assert not any((tmp_path / "scratch" / kind / "amy").exists() for kind in ("submitted", "autograded", "feedback"))
+    assert theirs["outcome"]["status"] == "graded" and theirs["scores"] == {"t": 1.0}, theirs["outcome"]
+    assert len(theirs["autograded"]["ordered_schedules.ipynb"]) == 4 << 20 and list(theirs["feedback"]) == ["page.html"]

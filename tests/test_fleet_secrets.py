@@ -6,7 +6,9 @@ recorded secret kept it in her autograded and feedback folders, both students gr
 alice's fetch_feedback brought mallory's feedback.
 
 A real Redis broker with a password and one real `lrcourse worker` process of this checkout (sandboxed grading),
-serving the graded chapter only, as test_fleet_limits runs it."""
+serving the graded chapter only, as test_fleet_limits runs it: as `lrcourse worker` runs it (`run_station`: the main
+process's marks of the tasks it holds, `fleet_lease.Held`, and of the versions it serves), since without them the
+enqueuer may take a task held while the pool process warms for lost and send it again under load."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ from lrcourse.grading.fleet import worker as fleet_worker
 app, station = fleet_worker.make_app(sys.stdin.read().strip(), Path(sys.argv[1]))
 every = station.serving  # the graded chapter only: each pool process warms every chapter it serves
 station.serving = lambda: {name: version for name, version in every().items() if name == sys.argv[2]}
-fleet_worker.serve(app, station, 1, 3600, "secrets@test")
+fleet_worker.run_station(app, station, 1, 3600, "secrets@test")  # with its Held and CheckoutWatch steps
 """
 
 ENQUEUE = """

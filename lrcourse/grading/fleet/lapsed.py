@@ -10,6 +10,7 @@ import json
 import math
 import sys
 import time
+from collections import deque
 from datetime import UTC, datetime
 
 from lrcourse.grading.fleet.full import FIX, has_room
@@ -23,6 +24,10 @@ from lrcourse.grading.fleet.lease import (
     taken_key,
 )
 from lrcourse.grading.fleet.result import Stored
+
+# the full looks `Lapsed` keeps: at CHECK_SECONDS apart, 34 hours of a full Redis, far more than a task's hard time
+# limit (its span, read back from its failure, which is collected within a poll of it)
+FULL_LOOKS = 4096
 
 
 class Lapsed:
@@ -46,8 +51,10 @@ class Lapsed:
         self.missing: dict[str, float] = {}  # task -> when its lease was first seen missing
         self.said: set[str] = set()
         self.waited: set[str] = set()  # tasks whose result was seen waiting for room (`explained`)
-        # task -> the first and the last look (Unix times) that found Redis full while it waited (`explained`)
-        self.full_at: dict[str, tuple[float, float]] = {}
+        # the times (Unix) of the looks that found Redis full while tasks waited, the newest FULL_LOOKS (`explained`):
+        # one list for all tasks, since each task's span is read from its failure's time (R25p N2: a task's first and
+        # last full look read two separate full episodes as one, spanning a run that had room)
+        self.full_looks: deque[float] = deque(maxlen=FULL_LOOKS)
 
     def check(self) -> None:
         now = time.monotonic()
@@ -56,8 +63,7 @@ class Lapsed:
         self.last = now
         lapsed, full, waits = self.lapsed(now)
         if full:  # its waits for room before grading (count of attempts, lease) show no lease's `waits` (R25o M1)
-            clock = time.time()
-            self.full_at.update({task: (self.full_at.get(task, (clock,))[0], clock) for task in self.waiting})
+            self.full_looks.append(time.time())
         for task, size in waits:
             self.waited.add(task)
             if task not in self.said:
@@ -108,29 +114,33 @@ class Lapsed:
     def explained(self, task: str, result: Stored) -> Stored:
         """The task's result, its outcome's reason said again if Celery's hard time limit stopped it while the broker
         was full. Seen waiting for room (`waited`): the worker had finished the student, and its result, waiting for
-        room in the full broker, was lost with the process the limit killed. Waiting while looks found Redis full
-        (`full_at`) between the task's start (its failure's time less the limit) and its failure: the limit may have
+        room in the full broker, was lost with the process the limit killed. A look found Redis full (`full_looks`)
+        between the task's start (its failure's time less the limit) and its failure: the limit may have
         been spent waiting for room before grading her (its count of attempts, its lease: no lease says so), or on a
         result's wait no look saw (a Redis too full for the lease's own renewal: `full_message`). The stored failure
         blamed her submission ("held on this student") and said "not tried again" (R25n M1, R25o M1). A wait that
         lasts to the limit is seen, as a rule: the limit leaves 120 s beyond the student's budget and the worker's
         grace, and the looks come every CHECK_SECONDS. A task queued while Redis was full and started once it had room
-        keeps the stored text: its time ran after those looks (two looks' span allowed for the workers' clocks, whose
-        `date_done` this is; one ahead of this machine's is read as now, since no failure is read before it is made)."""
+        keeps the stored text: its time ran after those looks (two looks' span allowed on either side for the workers'
+        clocks, whose `date_done` this is, and a full episode's first look; one ahead of this machine's is read as
+        now, since no failure is read before it is made), and so does one that ran with room between two full
+        episodes (R25p N2), unless the second's first look comes within that span of its failure."""
         if result.limit is None:
             return result
         seconds = result.limit if math.isfinite(result.limit) else self.limits[0]  # NaN: the limit not said
         if task in self.waited:
             return Stored(result.status, reason=waited_reason(seconds), limit=result.limit, done=result.done)
-        if task in self.full_at:
-            first, last = self.full_at[task]
-            margin = 2 * self.every
-            done = (
-                min(result.done, time.time()) if result.done is not None else None
-            )  # a worker's clock ahead (R25p N1)
-            if done is None or (first <= done + margin and last >= done - seconds - margin):
-                return Stored(result.status, reason=full_reason(seconds), limit=result.limit, done=done)
+        margin = 2 * self.every
+        done = min(result.done, time.time()) if result.done is not None else None  # a worker's clock ahead (R25p N1)
+        # no date said (the broker's content is not trusted): any full look of this run's, as its tasks waited then
+        full = bool(self.full_looks) if done is None else self.full_in(done - seconds - margin, done + margin)
+        if full:
+            return Stored(result.status, reason=full_reason(seconds), limit=result.limit, done=done)
         return result
+
+    def full_in(self, start: float, end: float) -> bool:
+        """Whether a look found Redis full between `start` and `end` (Unix times, both included)."""
+        return any(start <= clock <= end for clock in self.full_looks)
 
 
 def waited_reason(seconds: float) -> str:
