@@ -257,3 +257,17 @@ def test_ch7_7_2_figure_shows_the_runs_around_the_peak_before_their_reading(monk
     assert len(styles) == 3 and {c.lines[0].get_color() for c in tuning.containers} == {c for c, _ in styles}
     assert "0.005, 0.0067, 0.015 and 0.02" in description
     assert "the floor's difference rises with the peak" in description
+
+
+def test_ch7_7_2_calls_the_floor_highest_at_no_peak_and_checks_each_claim_once():
+    """R24zc M2: above 0.01 the floor's mean is the highest, called at neither 0.015 nor 0.02 (at 0.02 cosine against
+    it lies at t -1.37), and the check asserts the second; M3: before the runs around the peak, a 1.5x error is what
+    the grid's spacing allows ("or more"), not a likely error; N2: the 0.003 claim is bound and asserted once."""
+    read = " ".join(cell_source("07_practice/practice.ipynb", "compare-around-read").split())
+    assert "highest above it (called at neither peak)" in read and "not called at 0.015" not in read
+    assert "could be off by 1.5 times or more" in " ".join(
+        cell_source("07_practice/practice.ipynb", "compare-around-md").split()
+    )
+    check = cell_source("07_practice/practice.ipynb", "compare-check")
+    assert "abs(cosine_floor[0.02][0]) / cosine_floor[0.02][1] < EDGE[0]" in check
+    assert check.count("-low_gap / low_se > 25") == 1 and "low = {" not in check
