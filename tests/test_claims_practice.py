@@ -202,3 +202,72 @@ def test_ch7_the_test_set_is_read_after_the_validation_study_around_the_peak():
     for cell in ("compare-around-read", "compare-check"):
         assert "seven peaks" not in cell_source("07_practice/practice.ipynb", cell)
         assert "eight peaks tried" in cell_source("07_practice/practice.ipynb", cell)
+
+
+def test_ch7_7_2_reads_in_about_600_words_opening_with_its_lesson_and_its_result():
+    """7.2's reading after the runs (R24zb N4, A25): about 600 words, not the 1,046 of 0da31c0; the study's reading opens
+    with the lesson (a ranking must survive a 1.5x change of the peak), the closing one with a one-line bold result;
+    the runs around the peak "change no choice" wherever they are named (R24zb N2: not "choose nothing", nor "the
+    choice stands")."""
+    reading = ("compare-around-md", "compare-around-read", "compare-read")
+    text = {cell: cell_source("07_practice/practice.ipynb", cell) for cell in reading}
+    assert sum(len(source.split()) for source in text.values()) <= 620
+    assert text["compare-around-read"].startswith(
+        "**Before believing a ranking, check that it survives a 1.5× change of the peak.**"
+    )
+    takeaway = text["compare-read"].split("\n")[0]
+    assert takeaway.startswith("**") and takeaway.endswith("**") and "1.5× error in the peak" in takeaway
+    for cell in ("compare-around-md", "compare-around", "compare-around-read"):
+        source = cell_source("07_practice/practice.ipynb", cell)
+        assert "change no choice" in source and "choice stands" not in source and "choose nothing" not in source
+
+
+def test_ch7_7_2_figure_shows_the_runs_around_the_peak_before_their_reading(monkeypatch):
+    """7.2's figure draws what its prose reads (A25): every schedule at all eight peaks tried, and a panel of the
+    floor's and cosine's seed-paired differences from linear to 0 at the five peaks around 0.01, one colour and dash
+    per schedule in every panel; it comes after those runs and before their reading (and the test read)."""
+    import lrcourse.plots
+
+    shown = []
+    monkeypatch.setattr(lrcourse.plots, "show", lambda fig, description="": shown.append((fig, description)))
+    ids = [cell.get("id") for cell in nbformat.read(CH7, as_version=4).cells]
+    assert ids.index("compare-around") < ids.index("compare-plot") < ids.index("compare-around-read")
+    cells = ["setup", "data", "linear", "compare", "compare-paired", "compare-around", "compare-plot"]
+    chapter = chapter_cells(CH7, cells)
+    ((fig, description),) = shown
+    tuning, around, curves = fig.axes
+    peaks = sorted(set(chapter["PEAKS"]) | set(chapter["NEAR_PEAKS"]))
+    assert len(peaks) == 8 and len(tuning.containers) == 3
+    for container in tuning.containers:
+        assert np.allclose(container.lines[0].get_xdata(), peaks)
+    assert around.get_xscale() == "log"
+    around_runs, paired, final_loss = chapter["around"], chapter["paired"], chapter["final_val_loss"]
+    gaps = {
+        name: [
+            paired(around_runs[name, peak], around_runs["linear to 0", peak], final_loss)[0]
+            for peak in chapter["AROUND"]
+        ]
+        for name in ("linear to 10 %", "cosine to 0")
+    }
+    drawn = {container.get_label(): container.lines[0] for container in around.containers}
+    for name, values in gaps.items():
+        line = drawn[f"{name} minus linear to 0"]
+        assert np.allclose(line.get_xdata(), chapter["AROUND"]) and np.allclose(line.get_ydata(), values)
+    styles = {(line.get_color(), line.get_linestyle()) for line in curves.lines}
+    assert len(styles) == 3 and {c.lines[0].get_color() for c in tuning.containers} == {c for c, _ in styles}
+    assert "0.005, 0.0067, 0.015 and 0.02" in description
+    assert "the floor's difference rises with the peak" in description
+
+
+def test_ch7_7_2_calls_the_floor_highest_at_no_peak_and_checks_each_claim_once():
+    """R24zc M2: above 0.01 the floor's mean is the highest, called at neither 0.015 nor 0.02 (at 0.02 cosine against
+    it lies at t -1.37), and the check asserts the second; M3: before the runs around the peak, a 1.5x error is what
+    the grid's spacing allows ("or more"), not a likely error; N2: the 0.003 claim is bound and asserted once."""
+    read = " ".join(cell_source("07_practice/practice.ipynb", "compare-around-read").split())
+    assert "highest above it (called at neither peak)" in read and "not called at 0.015" not in read
+    assert "could be off by 1.5 times or more" in " ".join(
+        cell_source("07_practice/practice.ipynb", "compare-around-md").split()
+    )
+    check = cell_source("07_practice/practice.ipynb", "compare-check")
+    assert "abs(cosine_floor[0.02][0]) / cosine_floor[0.02][1] < EDGE[0]" in check
+    assert check.count("-low_gap / low_se > 25") == 1 and "low = {" not in check
