@@ -8,7 +8,8 @@ For both, what the saved answer cells above the answer's bind counts, as in the 
 M2).
 Both refuse an answer cell whose IPython magic changes what the grader gets (`grade_changing_magics`): the grader
 runs the cell with a `get_ipython()` whose every magic does nothing, so `%%time` over the answer defines nothing
-there, while `%load_ext` above it costs nothing.
+there, while `%load_ext` above it costs nothing. Both refuse an answer cell that imports a module of the learner's folder
+or reads a file of it before its answer is bound (`learners_folder`): the grader has the notebook alone (R23o W3).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from lrcourse.checking.answer_cell_error import raised_before_the_answer
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
+from lrcourse.checking.learners_folder import expect_no_file_of_the_folder, expect_no_local_module
 from lrcourse.checking.saved_answer import (
     SAVE_AND_RERUN,
     as_python,
@@ -99,6 +101,7 @@ def expect_self_contained(target) -> None:
             expect_no_magic(found[1][found[0]], name, _history_cell(name, found[0]))
         return
     expect_no_magic(source, name)
+    expect_no_local_module(source, name)  # the grader has no module of the learner's folder (R23o W3)
     notebooks = saved_in_kernel()
     context = context_names(notebooks)
     if context is None:
@@ -198,6 +201,8 @@ def _answer_cells_before(variable: str, notebooks) -> set[str]:
 def _expect_history_cell_self_contained(variable: str, index: int, history: list, notebooks) -> None:
     source = history[index]
     expect_no_magic(source, variable, _history_cell(variable, index))
+    expect_no_local_module(source, variable, _history_cell(variable, index))  # R23o W3: the grader has neither
+    expect_no_file_of_the_folder(variable, index, source, _history_cell(variable, index))
     context = context_names(notebooks)
     if context is None:
         return
@@ -226,6 +231,8 @@ def expect_saved_cell_self_contained(variable: str, notebooks=None) -> None:
     notebooks = notebooks if notebooks is not None else saved_in_kernel(variable)
     saved = saved_answer_cells(variable, notebooks)
     context = context_names(notebooks)
+    for cell in saved:
+        expect_no_local_module(cell.source, variable, cell.named(variable))
     for cell in saved if context is not None else []:
         names = names_used_but_not_defined(cell.source) - context - cell.earlier - {"get_ipython"}
         missing = sorted(_read_before_the_answer(cell.source, variable, names))
