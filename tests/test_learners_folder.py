@@ -12,8 +12,6 @@ import json
 
 import pytest
 
-from lrcourse.checking.learners_folder import local_modules, modules_imported
-
 from catalogue import step_lr_reading
 from support.course import make_course, scores
 from support.gradedclass import lrcourse, student_name, submit_answer
@@ -127,6 +125,8 @@ def test_an_honest_answer_passes(kernel, tmp_path, cell):
 
 
 def test_which_imports_are_read(tmp_path):
+    from lrcourse.checking.learners_folder import local_modules, modules_imported  # here: the slow test runs on main's
+
     cell = "import a.b, c as d\nfrom e.f import g\nfrom . import h\nget_ipython().run_line_magic('load_ext', 'i')\n"
     assert modules_imported(cell) == ["a", "c", "e", "i"]
     assert local_modules("import math, numpy, torch, lrcourse\n", str(tmp_path)) == []
