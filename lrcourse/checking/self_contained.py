@@ -88,11 +88,12 @@ def context_names(notebooks=None) -> set[str] | None:
     return None
 
 
-def expect_self_contained(target) -> None:
+def expect_self_contained(target, grade_id: str = "") -> None:
     """In the notebook: fail if the answer cell that defined `target` reads a name that neither it, the chapter's
     context cells nor the saved answer cells above the one that defines it bind. The grader runs the answer cells in
     order, in one process, after the context cells (R23l M2: a helper defined in the answer cell above passed there
-    and was refused here), so such an answer would pass here and fail there."""
+    and was refused here), so such an answer would pass here and fail there. `grade_id`: the answer cell's, where the
+    caller knows it (`saved_answer.saved_notebooks`: a folder named after another chapter then misleads no check)."""
     name = getattr(target, "__name__", "your answer")
     source = cell_source(target)
     if source is None:  # a cell magic compiles its body apart (`%%time`: "<timed exec>", not in linecache)
@@ -102,7 +103,7 @@ def expect_self_contained(target) -> None:
         return
     expect_no_magic(source, name)
     expect_no_local_module(source, name)  # the grader has no module of the learner's folder (R23o W3)
-    notebooks = saved_in_kernel()
+    notebooks = saved_in_kernel(grade_id)
     context = context_names(notebooks)
     if context is None:
         return
