@@ -6,8 +6,9 @@ notebook imported) passes in the kernel and stops in the grade. Every way Python
 audit event, so one hook (`sys.addaudithook`) sees them all, whatever function the cell called. The hook cannot be
 removed: it records only while a cell runs (the shell's pre_run_cell and post_run_cell events set and clear the cell
 it records for), only files opened for reading under the folder the kernel started in (`kernel_folder`), and only a
-few per cell. Each record is the file and the line of the cell's top-level code then running (a function the cell
-calls reads at the line of its call): a check can tell a read before the answer is bound from one after it.
+few per cell. Each record is the file, the line of the cell's top-level code then running (a function the cell
+calls reads at the line of its call): a check can tell a read before the answer is bound from one after it, and the
+files of the code on the stack: a function answer's cell among them, the read was that function's.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def inside(path: str, folder: str) -> bool:
 
 @dataclass
 class FilesRead:
-    """The files of the learner's folder each cell opened to read: `by_cell[n]` lists (path, line) for In[n]."""
+    """The files of the learner's folder each cell opened to read: `by_cell[n]` lists (path, line, the code files on
+    the stack) for In[n]."""
 
     shell: object
     running: list | None = None  # the records of the cell running now, None between cells
@@ -85,7 +87,7 @@ class FilesRead:
             return
         path = os.path.abspath(os.fsdecode(path))
         if len(self.running) < KEPT_PER_CELL and inside(path, kernel_folder(self.shell)):
-            self.running.append((path, _cell_line()))
+            self.running.append((path, _cell_line(), _code_files()))
 
 
 def _cell_line() -> int | None:
@@ -97,6 +99,15 @@ def _cell_line() -> int | None:
             return frame.f_lineno
         frame = caller
     return None
+
+
+def _code_files() -> frozenset[str]:
+    """The files (a cell's: `<ipython-input-...>`, or ipykernel's) of the code on the stack now, up to 200 frames."""
+    frame, files = sys._getframe(2), set()
+    while frame is not None and len(files) < 200:
+        files.add(frame.f_code.co_filename)
+        frame = frame.f_back
+    return frozenset(files)
 
 
 def record_files_read(ipython) -> None:

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from catalogue import step_lr_reading
-from support.course import make_course, scores
+from support.course import make_course, scores, solution_answers
 from support.gradedclass import lrcourse, student_name, submit_answer
 from support.saved_cells import failures, save_answer_cell, start_reading_kernel
 
@@ -130,6 +130,34 @@ def test_which_imports_are_read(tmp_path):
     cell = "import a.b, c as d\nfrom e.f import g\nfrom . import h\nget_ipython().run_line_magic('load_ext', 'i')\n"
     assert modules_imported(cell) == ["a", "c", "e", "i"]
     assert local_modules("import math, numpy, torch, lrcourse\n", str(tmp_path)) == []
+
+
+@pytest.mark.parametrize("tried", [False, True])
+def test_a_function_answer_that_reads_a_file_of_the_folder_fails(tmp_path, monkeypatch, tried):
+    """Chapter 4's right reader, called through a function that reads a file of the folder first: the grader calls it
+    without the file (FileNotFoundError, 0 points). The check reads what the function's code opened when called here:
+    every visible cell after the first call fails (every one, where the learner tried it in a scratch cell)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    chapter, variable = "04_custom_schedules", "recipe_from_rates"
+    (tmp_path / "notes.txt").write_text("the rates of chapter 4")
+    solved = solution_answers(chapter)[variable].replace("def recipe_from_rates(", "def solved(")
+    cell = solved + "\n\ndef recipe_from_rates(rates):\n    open('notes.txt').read()\n    return solved(rates)\n"
+    try:
+        run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, "custom_schedules.ipynb", variable)
+        save_answer_cell(tmp_path / "custom_schedules.ipynb", variable, cell)
+        assert run(cell, new_cell=True) is None
+        if tried:
+            assert run("try:\n    recipe_from_rates([0.1, 0.1])\nexcept IndexError:\n    pass", new_cell=True) is None
+        said = failures(run, tests)
+        assert len(said) == len(tests) - (0 if tried else 1) and len(tests) > 1, said
+        assert "recipe_from_rates reads notes.txt, a file of your folder" in said[0], said[0]
+        assert "The grader has only your notebook" in said[0], said[0]
+        save_answer_cell(tmp_path / "custom_schedules.ipynb", variable, solution_answers(chapter)[variable])
+        assert run(solution_answers(chapter)[variable], new_cell=True) is None  # redefined: its own code reads none
+        assert failures(run, tests) == []
+    finally:
+        InteractiveShell.clear_instance()
 
 
 @pytest.mark.slow

@@ -102,12 +102,44 @@ def files_read_before(variable: str, index: int, source: str) -> list[str]:
         last = None
     cache = cache_folder()
     read = []
-    for path, line in records:
+    for path, line, _ in records:
         if cache is not None and inside(path, str(cache)):
             continue
         if last is None or line is None or line <= last:
             read.append(path)
     return list(dict.fromkeys(read))
+
+
+def files_read_by(target) -> list[str]:
+    """The files of the learner's folder the code of the function or class `target` (its cell's, as compiled there)
+    opened to read in any cell the kernel ran, the one running included (a test cell calling it), the run cache
+    aside: the grader calls it without them."""
+    functions = (
+        [target] if hasattr(target, "__code__") else [v for v in vars(target).values() if hasattr(v, "__code__")]
+    )
+    files = {function.__code__.co_filename for function in functions}
+    shell = kernel_shell()
+    recorder = getattr(shell, "lrcourse_files_read", None) if shell is not None else None
+    if recorder is None or not files:
+        return []
+    cache = cache_folder()
+    runs = [*recorder.by_cell.values(), recorder.running or []]
+    read = [path for records in runs for path, _, stack in records if stack & files]
+    return list(dict.fromkeys(path for path in read if cache is None or not inside(path, str(cache))))
+
+
+def expect_no_file_read_by(target, name: str) -> None:
+    """Fail if the function or class `target` (the answer `name`) read a file of the learner's folder when called
+    here (`files_read_by`): the grader calls it with the notebook alone."""
+    read = files_read_by(target)
+    folder = notebook_folder()
+    shown = ", ".join(os.path.relpath(path, folder) for path in read[:3]) + (", ..." if len(read) > 3 else "")
+    expect(
+        not read,
+        f"{name} reads {shown}, {'a file' if len(read) == 1 else 'files'} of your folder ({folder}), when called. "
+        f"{WHY} (FileNotFoundError) and the checks that call {name} score 0. Put the values in the cell, run it, "
+        f"then {SAVE_AND_RERUN}.",
+    )
 
 
 def expect_no_file_of_the_folder(variable: str, index: int, source: str, cell: str) -> None:

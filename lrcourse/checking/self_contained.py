@@ -24,7 +24,11 @@ from lrcourse.checking.answer_cell_error import raised_before_the_answer
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
-from lrcourse.checking.learners_folder import expect_no_file_of_the_folder, expect_no_local_module
+from lrcourse.checking.learners_folder import (
+    expect_no_file_of_the_folder,
+    expect_no_file_read_by,
+    expect_no_local_module,
+)
 from lrcourse.checking.saved_answer import (
     SAVE_AND_RERUN,
     as_python,
@@ -102,7 +106,8 @@ def expect_self_contained(target, grade_id: str = "") -> None:
             expect_no_magic(found[1][found[0]], name, _history_cell(name, found[0]))
         return
     expect_no_magic(source, name)
-    expect_no_local_module(source, name)  # the grader has no module of the learner's folder (R23o W3)
+    expect_no_local_module(source, name)  # the grader has no module or file of the learner's folder (R23o W3)
+    expect_no_file_read_by(target, name)
     notebooks = saved_in_kernel(grade_id)
     context = context_names(notebooks)
     if context is None:
