@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass, field
 
 KEPT_PER_CELL = 20
+PACKAGE = os.path.dirname(os.path.abspath(__file__))  # the course's own code: what it reads is not the answer's
+LIBRARIES = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
 KEPT_CELLS = 200  # the latest cells' records: a test cell reading the notebook adds one each run
 
 
@@ -86,24 +88,46 @@ class FilesRead:
         if mode is None and isinstance(flags, int) and flags & os.O_WRONLY:
             return
         path = os.path.abspath(os.fsdecode(path))
-        if len(self.running) < KEPT_PER_CELL and inside(path, kernel_folder(self.shell)):
+        if len(self.running) >= KEPT_PER_CELL or not inside(path, kernel_folder(self.shell)):
+            return
+        if not _courses_read():
             self.running.append((path, _cell_line(), _code_files()))
 
 
 def _cell_line() -> int | None:
     """The line of the cell's own top-level code running now (the frame IPython's `run_code` executes), or None."""
-    frame = sys._getframe(2)
+    frame = sys._getframe(3)
     while frame is not None:
         caller = frame.f_back
-        if caller is not None and caller.f_code.co_name == "run_code" and "IPython" in caller.f_code.co_filename:
+        if (
+            frame.f_code.co_name == "<module>"
+            and caller is not None
+            and caller.f_code.co_name == "run_code"
+            and "IPython" in caller.f_code.co_filename
+        ):
             return frame.f_lineno
         frame = caller
     return None
 
 
+def _courses_read() -> bool:
+    """The code that opened the file, past the libraries it went through (`np.load`, `pathlib`), is the course's own
+    (a check reading the notebook, the run cache, the failure handler), not the learner's: a function of the
+    learner's that a check calls is the learner's."""
+    frame = sys._getframe(3)
+    while frame is not None:
+        file = frame.f_code.co_filename
+        if file.startswith(PACKAGE + os.sep):
+            return True
+        if not file.startswith(LIBRARIES) and not file.startswith("<frozen "):
+            return False
+        frame = frame.f_back
+    return False
+
+
 def _code_files() -> frozenset[str]:
     """The files (a cell's: `<ipython-input-...>`, or ipykernel's) of the code on the stack now, up to 200 frames."""
-    frame, files = sys._getframe(2), set()
+    frame, files = sys._getframe(3), set()  # from the code that opened: past this, `_note` and `heard`
     while frame is not None and len(files) < 200:
         files.add(frame.f_code.co_filename)
         frame = frame.f_back

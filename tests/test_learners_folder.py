@@ -51,6 +51,7 @@ HONEST = {
     + ANSWER
     + "with open('mine.json', 'w') as f:\n    json.dump(inferred_step_lr, f)\n",
     "a file read after the answer": ANSWER + "print(open('g.txt').read())\n",
+    "a NameError after the answer (the kernel's failure handler reads the notebook)": ANSWER + "print(undefined)\n",
 }
 
 
@@ -76,9 +77,11 @@ def kernel(tmp_path, monkeypatch):
 
 
 def run_saved(run, tmp_path, cell: str):
-    """`cell` typed in the answer cell, saved and run, as a learner does (a magic line included)."""
+    """`cell` typed in the answer cell, saved and run, as a learner does (a magic line included); only a NameError
+    after its answer raised."""
     save_answer_cell(tmp_path / "ordered_schedules.ipynb", "inferred_step_lr", cell)
-    assert run(cell, new_cell=True) is None, cell
+    raised = run(cell, new_cell=True)
+    assert raised is None or ("print(undefined)" in cell and isinstance(raised, NameError)), (cell, raised)
     assert run(f"assert inferred_step_lr == {RIGHT!r}", new_cell=True) is None  # the kernel's answer: right
 
 
