@@ -14,6 +14,7 @@ files of the code on the stack: a function answer's cell among them, the read wa
 from __future__ import annotations
 
 import os
+import site
 import sys
 from dataclasses import dataclass, field
 
@@ -44,6 +45,12 @@ def inside(path: str, folder: str) -> bool:
         except ValueError:  # one absolute path on another drive
             continue
     return False
+
+
+def of_the_learner(path: str, folder: str) -> bool:
+    """`path` lies in the learner's `folder` and is no installed library's (a virtual environment inside the folder is
+    the grader's too: it has the same packages)."""
+    return inside(path, folder) and not any(inside(path, prefix) for prefix in (*LIBRARIES, site.getuserbase()))
 
 
 @dataclass
@@ -88,7 +95,7 @@ class FilesRead:
         if mode is None and isinstance(flags, int) and flags & os.O_WRONLY:
             return
         path = os.path.abspath(os.fsdecode(path))
-        if len(self.running) >= KEPT_PER_CELL or not inside(path, kernel_folder(self.shell)):
+        if len(self.running) >= KEPT_PER_CELL or not of_the_learner(path, kernel_folder(self.shell)):
             return
         if not _courses_read():
             self.running.append((path, _cell_line(), _code_files()))

@@ -21,7 +21,7 @@ from lrcourse.checking.answer_cell_runs import up_to_the_answer
 from lrcourse.checking.answer_magics import magic_line, magic_name
 from lrcourse.checking.expect import expect
 from lrcourse.checking.saved_answer import SAVE_AND_RERUN, kernel_shell, magic_calls, notebook_folder
-from lrcourse.files_read import inside
+from lrcourse.files_read import inside, of_the_learner
 from lrcourse.runcache import cache_folder
 
 GRADERS_OWN = frozenset({"lrcourse"})  # modules the grader has, wherever the learner's copy lies
@@ -62,7 +62,7 @@ def in_the_folder(module: str, folder: str) -> bool:
     if spec is None:
         return False
     places = [spec.origin, *(spec.submodule_search_locations or [])]
-    return any(isinstance(place, str) and os.path.isabs(place) and inside(place, folder) for place in places)
+    return any(isinstance(place, str) and os.path.isabs(place) and of_the_learner(place, folder) for place in places)
 
 
 def local_modules(source: str, folder: str | None = None) -> list[str]:
