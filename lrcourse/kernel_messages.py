@@ -29,6 +29,7 @@ import types
 from pathlib import Path
 
 from lrcourse import cells
+from lrcourse.files_read import record_files_read
 
 STUB = "raise NotImplementedError()"  # nbgrader's code stub (nbgrader_config.py), as the learner sees it
 PACKAGE = str(Path(__file__).resolve().parent)
@@ -198,7 +199,9 @@ def unanswered_line(error: BaseException, tb, failures: dict[str, str] | None = 
 
 def load_ipython_extension(ipython) -> None:
     """NotImplementedError and NameError pass through `FailedAnswers.show_briefly` (IPython's one custom handler),
-    which learns from every cell run what failed; once per shell."""
+    which learns from every cell run what failed; once per shell. The files of the learner's folder each cell reads
+    are recorded too (`files_read`: the grader has none of them)."""
+    record_files_read(ipython)
     if getattr(ipython, "lrcourse_failed_answers", None) is not None:
         return
     ipython.lrcourse_failed_answers = recorder = FailedAnswers()

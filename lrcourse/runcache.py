@@ -27,7 +27,7 @@ CACHE_VARIABLE = "LRCOURSE_RUN_CACHE"  # a folder, or "off"; default ~/.cache/lr
 SHIPPED_RUNS = Path(__file__).with_name("runs")
 
 
-def _cache_folder() -> Path | None:
+def cache_folder() -> Path | None:
     setting = os.environ.get(CACHE_VARIABLE, "")
     if setting.lower() == "off":
         return None
@@ -111,7 +111,7 @@ def cached_run(function):
         key = hashlib.sha256(text.encode()).hexdigest()[:32]
         if key in memory:
             return memory[key]
-        folder = _cache_folder()
+        folder = cache_folder()
         path = folder / f"{key}.npz" if folder else None
         result = None
         for candidate in [path, SHIPPED_RUNS / path.name] if path is not None else []:

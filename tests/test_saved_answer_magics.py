@@ -146,3 +146,17 @@ def test_a_function_answer_under_a_harmless_magic_passes():
         checking.check_recipe(shell.user_ns["recipe_from_rates"], **recipe)
     finally:
         InteractiveShell.clear_instance()
+
+
+@pytest.mark.parametrize("magic", ["%prun -q", "%prun -l 3 -q", "%timeit -n 1 -r 1", "%time"])
+def test_a_line_magic_with_options_over_the_answer_is_named_in_the_kernel(kernel, tmp_path, magic):
+    """R23o N2, in a real shell: the answer saved under a line magic with options (`%prun -q inferred_step_lr = ...`)
+    fails every visible cell naming the magic, not "does not assign" (its options are read past)."""
+    run, tests = kernel
+    assert run(ANSWER, new_cell=True) is None  # an earlier run: the kernel has the answer
+    cell = f"{magic} {ANSWER}"
+    save_answer_cell(tmp_path / "ordered_schedules.ipynb", "inferred_step_lr", cell)
+    assert run(cell, new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"uses an IPython magic ({magic.split()[0]}) that changes" in said[0], said[0]

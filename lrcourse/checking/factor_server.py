@@ -109,7 +109,7 @@ class LocalFactors:
     """The requests served in this process (a notebook's kernel): the same replies as the answer's process sends."""
 
     def __init__(self, factory):
-        expect_self_contained(factory)
+        expect_self_contained(factory, "wsd_factor")
         self.factory = factory
         self.server = FactorServer(factory)
 

@@ -114,7 +114,7 @@ def _observe_steps(
         "optimizer": optimizer,
     }
     payload["batches"] = math.ceil(1077 / batch_size)
-    observation = observe(fit, "fit_steps", payload)
+    observation = observe(fit, "fit_steps", payload, "fit_per_step")
     call = _steps_call(payload)
     expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
     if observation["error"] is not None:

@@ -122,7 +122,7 @@ def check_floor(
     "counted": the epoch agrees with the answer's own small cases; `on_timeout`, advice for an answer that runs
     too long)."""
     if not isinstance(function, RemoteTarget):
-        expect_self_contained(function)
+        expect_self_contained(function, "epochs_to_floor")
     payload = {"lr": lr, "factor": factor, "patience": patience, "cooldown": cooldown, "min_lr": min_lr, "eps": eps}
     call = _call(payload)
     epoch, rate = _answer(function, payload, call, on_timeout)

@@ -44,6 +44,7 @@ def own_patience(student_class, patience: int, seconds_per_case: float = SECONDS
         student_class,
         "scheduler",
         {"case": probe.request(), "record": ["lrs"], "as_tensor": False, "seconds_per_case": seconds_per_case},
+        "my_reduce_lr_on_plateau",
     )
     expect_no_torch_scheduler(target_name(student_class), observation)
     states = observation["states"]

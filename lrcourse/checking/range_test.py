@@ -88,7 +88,7 @@ def _observe_range(
         f"lr_range_test(model, {optimizer} optimizer with {groups}, batches of {batch_size}, "
         f"start_lr={start_lr}, end_lr={end_lr}, num_steps={num_steps}, beta={beta}, diverge={diverge})"
     )
-    observation = observe(range_test, "range_test", payload)
+    observation = observe(range_test, "range_test", payload, "lr_range_test")
     expect(not observation["timeout"], f"{call} did not finish within {observation['seconds']:.0f} s")
     if observation["error"] is not None:
         error = observation["error"]

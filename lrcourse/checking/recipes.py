@@ -61,7 +61,7 @@ def check_recipe(
     """`reader(rates)` must return a dict whose `keys` name the arguments of the SequentialLR that made `rates`
     (default length: the warm-up, two decays and two more epochs)."""
     if not isinstance(reader, RemoteTarget):
-        expect_self_contained(reader)
+        expect_self_contained(reader, "recipe_from_rates")
     epochs = epochs or warmup + 2 * step_size + 2
     made = {"lr": lr, "warmup_epochs": warmup, "start_factor": start_factor, "step_size": step_size, "gamma": gamma}
     recipe = ", ".join(f"{key}={value!r}" for key, value in made.items())

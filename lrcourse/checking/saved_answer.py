@@ -39,6 +39,7 @@ from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_magics import binds_no_name, magic_code, magic_written
 from lrcourse.checking.answer_replay import changed_in_place
 from lrcourse.checking.expect import expect
+from lrcourse.files_read import kernel_folder
 
 # The grader refuses a submitted notebook past 50 MB (grading.notebook_limits.MAX_NOTEBOOK_MB, a layer above)
 MAX_BYTES = 50 << 20
@@ -193,12 +194,8 @@ def expect_no_magic(source: str, name: str, cell: str = "") -> None:
 
 def notebook_folder(shell=None) -> str:
     """The folder holding the kernel's notebook: where the kernel started (IPython's first directory, `_dh[0]`, which
-    `%cd` leaves as it was), else the working folder."""
-    shell = shell if shell is not None else kernel_shell()
-    history = shell.user_ns.get("_dh") if shell is not None else None
-    first = history[0] if isinstance(history, list) and history else None  # a Path (IPython 9), or a str
-    first = os.fspath(first) if isinstance(first, (str, os.PathLike)) else None
-    return first if isinstance(first, str) and os.path.isdir(first) else os.getcwd()
+    `%cd` leaves as it was), else the working folder (`files_read.kernel_folder`)."""
+    return kernel_folder(shell if shell is not None else kernel_shell())
 
 
 def graded_name(folder: str) -> str:

@@ -22,6 +22,9 @@ from lrcourse.checking.plateau_own import own_patience, own_patience_note, state
 from lrcourse.checking.scheduler_cases import PlateauCase, StepLRCase, state_labels
 from lrcourse.pytorch_trajectories import reference_trajectories
 
+# the answer cell (its grade_id) of each exercise a PyTorch scheduler judges: the self-contained check reads its notebook
+ANSWER_CELLS = {"StepLR": "my_step_lr", "ReduceLROnPlateau": "my_reduce_lr_on_plateau"}
+
 
 def _describe(class_name: str, lrs: list[float], kwargs: dict) -> str:
     arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
@@ -117,7 +120,7 @@ def _check_cases(
         title = _describe(name, case.lrs, case.kwargs)
         hint = "".join(f"\nHint: {text}" for text in (note, case.hint) if text)
         if "error" in reference:
-            _expect_same_error(student_class, request, reference, title, hint, per_case)
+            _expect_same_error(student_class, request, reference, title, hint, per_case, ANSWER_CELLS[reference_name])
             continue
         if reference.get("ambiguous_steps"):
             raise RuntimeError(
@@ -144,6 +147,7 @@ def _check_cases(
                 "as_tensor": getattr(case, "as_tensor", False),
                 "seconds_per_case": per_case,
             },
+            ANSWER_CELLS[reference_name],
         )
         expect_no_torch_scheduler(name, observation)
         states, expected = observation["states"], reference["states"]
@@ -226,8 +230,8 @@ def _metric_history(case, step: int) -> str:
     return f"\n  metrics passed to step() so far (last 8): [{shown}]{passed_as}"
 
 
-def _expect_same_error(student_class, request, reference, title, hint, per_case: float) -> None:
-    observation = observe(student_class, "construction", {"case": request, "seconds_per_case": per_case})
+def _expect_same_error(student_class, request, reference, title, hint, per_case: float, grade_id: str) -> None:
+    observation = observe(student_class, "construction", {"case": request, "seconds_per_case": per_case}, grade_id)
     expect_no_torch_scheduler(target_name(student_class), observation)
     if observation["timeout"]:
         raise CheckFailed(f"{title}: the constructor did not finish within {observation['seconds']:.0f} s.")

@@ -8,7 +8,8 @@ For both, what the saved answer cells above the answer's bind counts, as in the 
 M2).
 Both refuse an answer cell whose IPython magic changes what the grader gets (`grade_changing_magics`): the grader
 runs the cell with a `get_ipython()` whose every magic does nothing, so `%%time` over the answer defines nothing
-there, while `%load_ext` above it costs nothing.
+there, while `%load_ext` above it costs nothing. Both refuse an answer cell that imports a module of the learner's folder
+or reads a file of it before its answer is bound (`learners_folder`): the grader has the notebook alone (R23o W3).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from lrcourse.checking.answer_cell_error import raised_before_the_answer
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
+from lrcourse.checking.learners_folder import (
+    expect_no_file_of_the_folder,
+    expect_no_file_read_by,
+    expect_no_local_module,
+)
 from lrcourse.checking.saved_answer import (
     SAVE_AND_RERUN,
     as_python,
@@ -86,11 +92,12 @@ def context_names(notebooks=None) -> set[str] | None:
     return None
 
 
-def expect_self_contained(target) -> None:
+def expect_self_contained(target, grade_id: str = "") -> None:
     """In the notebook: fail if the answer cell that defined `target` reads a name that neither it, the chapter's
     context cells nor the saved answer cells above the one that defines it bind. The grader runs the answer cells in
     order, in one process, after the context cells (R23l M2: a helper defined in the answer cell above passed there
-    and was refused here), so such an answer would pass here and fail there."""
+    and was refused here), so such an answer would pass here and fail there. `grade_id`: the answer cell's, where the
+    caller knows it (`saved_answer.saved_notebooks`: a folder named after another chapter then misleads no check)."""
     name = getattr(target, "__name__", "your answer")
     source = cell_source(target)
     if source is None:  # a cell magic compiles its body apart (`%%time`: "<timed exec>", not in linecache)
@@ -99,7 +106,9 @@ def expect_self_contained(target) -> None:
             expect_no_magic(found[1][found[0]], name, _history_cell(name, found[0]))
         return
     expect_no_magic(source, name)
-    notebooks = saved_in_kernel()
+    expect_no_local_module(source, name)  # the grader has no module or file of the learner's folder (R23o W3)
+    expect_no_file_read_by(target, name)
+    notebooks = saved_in_kernel(grade_id)
     context = context_names(notebooks)
     if context is None:
         return
@@ -198,6 +207,8 @@ def _answer_cells_before(variable: str, notebooks) -> set[str]:
 def _expect_history_cell_self_contained(variable: str, index: int, history: list, notebooks) -> None:
     source = history[index]
     expect_no_magic(source, variable, _history_cell(variable, index))
+    expect_no_local_module(source, variable, _history_cell(variable, index))  # R23o W3: the grader has neither
+    expect_no_file_of_the_folder(variable, index, source, _history_cell(variable, index))
     context = context_names(notebooks)
     if context is None:
         return
@@ -226,6 +237,8 @@ def expect_saved_cell_self_contained(variable: str, notebooks=None) -> None:
     notebooks = notebooks if notebooks is not None else saved_in_kernel(variable)
     saved = saved_answer_cells(variable, notebooks)
     context = context_names(notebooks)
+    for cell in saved:
+        expect_no_local_module(cell.source, variable, cell.named(variable))
     for cell in saved if context is not None else []:
         names = names_used_but_not_defined(cell.source) - context - cell.earlier - {"get_ipython"}
         missing = sorted(_read_before_the_answer(cell.source, variable, names))

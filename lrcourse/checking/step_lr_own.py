@@ -234,7 +234,7 @@ def observation_of(student_class, case: StepLRCase, record: list[str], seconds_p
     it could not be: PyTorch's schedulers used, a timeout, an exception, or rates that are not numbers."""
     name = target_name(student_class)
     payload = {"case": case.request(), "record": record, "as_tensor": False, "seconds_per_case": seconds_per_case}
-    observation = observe(student_class, "scheduler", payload)
+    observation = observe(student_class, "scheduler", payload, "my_step_lr")
     expect_no_torch_scheduler(name, observation)
     if observation["timeout"]:
         raise CheckFailed(

@@ -98,7 +98,7 @@ def _observe(factory, warmup, stable, decay, start_factor, lr, resume_at=None, p
     if resume_at is not None:
         payload |= {"resume_at": resume_at, "probe": list(probe)}
     call = _call(warmup, stable, decay, start_factor, lr)
-    observation = observe(factory, "wsd", payload) if resume_at is None else resume_run(factory, payload)
+    observation = observe(factory, "wsd", payload, "wsd_factor") if resume_at is None else resume_run(factory, payload)
     within = (
         f"{SECONDS:.0f} s of its process's CPU time"
         + ("" if resume_at is None else f" and {PER_REQUEST * 1000:.0f} ms a call")

@@ -80,6 +80,9 @@ class Answer:
     # the cells it may lose instead of `fails`, where it tosses a coin of its own: one tuple of cells, or a tuple of
     # such tuples where its coins can land more ways
     or_fails: tuple = ()
+    # files the learner's folder holds beside the notebook, (name, text) pairs: in the kernel only, the grader has
+    # the notebook alone (R23o W3)
+    beside: tuple = ()
 
     @property
     def failings(self) -> list[set[str]]:

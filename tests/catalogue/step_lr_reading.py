@@ -5,16 +5,18 @@ between steps 14 and 15; step 15 decays it to 0.175."""
 
 from __future__ import annotations
 
+import json
+
 from catalogue.answers import ALL, Answer
 
 CHAPTER = "02_ordered_schedules"
+RIGHT = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.25}
 STEP_SIZE, GAMMA, HAND_SET = (f"test_inferred_{key}" for key in ("step_size", "gamma", "hand_set_rate"))
 
 
 def inferred(name, fields, fails=()):
     """An answer whose dict has `fields`: the log's values with some changed; each cell lost costs its 1 point of 3."""
-    right = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.25}
-    source = f"inferred_step_lr = {right | fields!r}\n"
+    source = f"inferred_step_lr = {RIGHT | fields!r}\n"
     return Answer(name, CHAPTER, "inferred_step_lr", source, fails, score=3 - len(fails))
 
 
@@ -118,4 +120,24 @@ STEP_READING_WRONG = [
     ),
     inferred("step_read_step_size_fractional", {"step_size": 5.5}, fails=(STEP_SIZE,)),  # not a whole number
     Answer("step_read_a_list", CHAPTER, "inferred_step_lr", "inferred_step_lr = [5, 0.7, 0.25]\n", ALL, score=0),
+    # R23o W3: the right values from a module or a file of the learner's folder: every visible cell passed, and the
+    # grader, which has the notebook alone, stops at the import or the open (0 / 3); the visible cells now say so
+    Answer(
+        "step_read_from_a_module_beside",
+        CHAPTER,
+        "inferred_step_lr",
+        "import answer_mod\ninferred_step_lr = answer_mod.ANSWER\n",
+        ALL,
+        score=0,
+        beside=(("answer_mod.py", f"ANSWER = {RIGHT!r}\n"),),
+    ),
+    Answer(
+        "step_read_from_a_file_beside",
+        CHAPTER,
+        "inferred_step_lr",
+        'import json\ninferred_step_lr = json.load(open("g.json"))\n',
+        ALL,
+        score=0,
+        beside=(("g.json", json.dumps(RIGHT)),),
+    ),
 ]

@@ -1,0 +1,156 @@
+"""What an answer cell takes from the learner's folder, which the grader lacks (issue 23, R23o W3).
+
+The grader runs the answer cells as saved, after the chapter's context cells, in a sandbox holding the notebook
+alone: no module or file of the learner's folder is beside it. An answer cell that imports a module written beside
+the notebook (`import answer_mod`, or `%load_ext answer_mod`, whose extension runs in the kernel and does nothing in
+the grade), or reads a file of that folder before its answer is bound (`open("g.txt")`, `Path.read_text`, `np.load`,
+`torch.load`, ...), passes every visible cell and scores 0. Two readings, each of the class and not of a list of
+functions: an import whose module `importlib.util.find_spec` finds in the learner's folder (the course's own
+package aside: the grader has it), and the files the cell opened to read in that folder when it last ran
+(`lrcourse.files_read`, Python's "open" audit event), the course's run cache aside (the grader trains again where
+it lacks a run: the same numbers).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+
+from lrcourse.checking.answer_cell_runs import up_to_the_answer
+from lrcourse.checking.answer_magics import magic_line, magic_name
+from lrcourse.checking.expect import expect
+from lrcourse.checking.saved_answer import SAVE_AND_RERUN, kernel_shell, magic_calls, notebook_folder
+from lrcourse.files_read import inside, of_the_learner
+from lrcourse.runcache import cache_folder
+
+GRADERS_OWN = frozenset({"lrcourse"})  # modules the grader has, wherever the learner's copy lies
+EXTENSION_MAGICS = frozenset({"load_ext", "reload_ext"})
+WHY = (
+    "The grader has only your notebook: it runs the answer cells as saved, with no file of your folder beside them, "
+    "so there the cell stops with an error"
+)
+
+
+def modules_imported(source: str) -> list[str]:
+    """The top-level names of the modules the cell (as Python) imports anywhere, and loads with `%load_ext` or
+    `%reload_ext`; relative imports aside (a notebook's cell has no package)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.append(node.module)
+    for call in magic_calls(source):
+        if magic_name(call) in EXTENSION_MAGICS:
+            names += magic_line(call).split()[:1]
+    return list(dict.fromkeys(name.split(".")[0] for name in names if name))
+
+
+def in_the_folder(module: str, folder: str) -> bool:
+    """`module` (a top-level name) is one Python would import from `folder`: its spec's file or package lies there."""
+    if module in GRADERS_OWN:
+        return False
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError, AttributeError):  # a module whose spec cannot be read: its import says why
+        return False
+    if spec is None:
+        return False
+    places = [spec.origin, *(spec.submodule_search_locations or [])]
+    return any(isinstance(place, str) and os.path.isabs(place) and of_the_learner(place, folder) for place in places)
+
+
+def local_modules(source: str, folder: str | None = None) -> list[str]:
+    """The modules the cell imports (`modules_imported`) that come from the learner's folder."""
+    folder = folder if folder is not None else notebook_folder()
+    return [module for module in modules_imported(source) if in_the_folder(module, folder)]
+
+
+def expect_no_local_module(source: str, name: str, cell: str = "") -> None:
+    """Fail if the cell `source` (as Python) that gives `name` imports a module of the learner's folder; `cell` names
+    the cell (else: the one that defines `name`). In a kernel only."""
+    if kernel_shell() is None:
+        return
+    folder = notebook_folder()
+    found = local_modules(source, folder)
+    expect(
+        not found,
+        f"{cell or f'The cell that defines {name}'} imports {', '.join(found)}, "
+        f"{'a module' if len(found) == 1 else 'modules'} of your folder ({folder}). {WHY} (ModuleNotFoundError) "
+        f"and {name} scores 0. Put the values, or the code, in the answer cell itself, then {SAVE_AND_RERUN}.",
+    )
+
+
+def files_read_before(variable: str, index: int, source: str) -> list[str]:
+    """The files of the learner's folder the kernel's input In[`index`] (`source`) opened to read, when it ran, before
+    `variable` was whole (at a line of its top-level code up to the answer: `answer_cell_runs.up_to_the_answer`; a
+    read at an unknown line counts), the run cache aside."""
+    shell = kernel_shell()
+    recorder = getattr(shell, "lrcourse_files_read", None) if shell is not None else None
+    records = getattr(recorder, "by_cell", {}).get(index, []) if recorder is not None else []
+    if not records:
+        return []
+    try:
+        statements = up_to_the_answer(ast.parse(source), variable)
+        last = max((getattr(statement, "end_lineno", 0) or 0 for statement in statements), default=0)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        last = None
+    cache = cache_folder()
+    read = []
+    for path, line, _ in records:
+        if cache is not None and inside(path, str(cache)):
+            continue
+        if last is None or line is None or line <= last:
+            read.append(path)
+    return list(dict.fromkeys(read))
+
+
+def files_read_by(target) -> list[str]:
+    """The files of the learner's folder the code of the function or class `target` (its cell's, as compiled there)
+    opened to read in any cell the kernel ran, the one running included (a test cell calling it), the run cache
+    aside: the grader calls it without them."""
+    functions = (
+        [target] if hasattr(target, "__code__") else [v for v in vars(target).values() if hasattr(v, "__code__")]
+    )
+    files = {function.__code__.co_filename for function in functions}
+    shell = kernel_shell()
+    recorder = getattr(shell, "lrcourse_files_read", None) if shell is not None else None
+    if recorder is None or not files:
+        return []
+    cache = cache_folder()
+    runs = [*recorder.by_cell.values(), recorder.running or []]
+    read = [path for records in runs for path, _, stack in records if stack & files]
+    return list(dict.fromkeys(path for path in read if cache is None or not inside(path, str(cache))))
+
+
+def expect_no_file_read_by(target, name: str) -> None:
+    """Fail if the function or class `target` (the answer `name`) read a file of the learner's folder when called
+    here (`files_read_by`): the grader calls it with the notebook alone."""
+    read = files_read_by(target)
+    folder = notebook_folder()
+    shown = ", ".join(os.path.relpath(path, folder) for path in read[:3]) + (", ..." if len(read) > 3 else "")
+    expect(
+        not read,
+        f"{name} reads {shown}, {'a file' if len(read) == 1 else 'files'} of your folder ({folder}), when called. "
+        f"{WHY} (FileNotFoundError) and the checks that call {name} score 0. Put the values in the cell, run it, "
+        f"then {SAVE_AND_RERUN}.",
+    )
+
+
+def expect_no_file_of_the_folder(variable: str, index: int, source: str, cell: str) -> None:
+    """Fail if the input In[`index`] that last assigned `variable` (`cell` names it) read a file of the learner's
+    folder before `variable` was whole (`files_read_before`)."""
+    read = files_read_before(variable, index, source)
+    folder = notebook_folder()
+    shown = ", ".join(os.path.relpath(path, folder) for path in read[:3]) + (", ..." if len(read) > 3 else "")
+    expect(
+        not read,
+        f"{cell} reads {shown}, {'a file' if len(read) == 1 else 'files'} of your folder ({folder}), before it binds "
+        f"{variable}. {WHY} (FileNotFoundError) and {variable} scores 0. Put the values in the cell (write them out, "
+        f"or compute them from what the chapter's setup defines), run it, then {SAVE_AND_RERUN}.",
+    )

@@ -1,0 +1,151 @@
+"""Which files of the learner's folder each cell the kernel runs opens to read (issue 23, R23o W3).
+
+The grader runs the saved notebook alone: no file of the learner's folder is beside it there. An answer cell that
+reads one (`open("g.txt")`, `Path(...).read_text()`, `np.load`, `torch.load`, `json.load`, a module beside the
+notebook imported) passes in the kernel and stops in the grade. Every way Python reads a file raises its "open"
+audit event, so one hook (`sys.addaudithook`) sees them all, whatever function the cell called. The hook cannot be
+removed: it records only while a cell runs (the shell's pre_run_cell and post_run_cell events set and clear the cell
+it records for), only files opened for reading under the folder the kernel started in (`kernel_folder`), and only a
+few per cell. Each record is the file, the line of the cell's top-level code then running (a function the cell
+calls reads at the line of its call): a check can tell a read before the answer is bound from one after it, and the
+files of the code on the stack: a function answer's cell among them, the read was that function's.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+from dataclasses import dataclass, field
+
+KEPT_PER_CELL = 20
+PACKAGE = os.path.dirname(os.path.abspath(__file__))  # the course's own code: what it reads is not the answer's
+LIBRARIES = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+KEPT_CELLS = 200  # the latest cells' records: a test cell reading the notebook adds one each run
+
+
+def kernel_folder(shell) -> str:
+    """The folder holding the kernel's notebook: where the kernel started (IPython's first directory, `_dh[0]`, which
+    `%cd` leaves as it was), else the working folder."""
+    history = shell.user_ns.get("_dh") if shell is not None else None
+    first = history[0] if isinstance(history, list) and history else None  # a Path (IPython 9), or a str
+    first = os.fspath(first) if isinstance(first, (str, os.PathLike)) else None
+    return first if isinstance(first, str) and os.path.isdir(first) else os.getcwd()
+
+
+def inside(path: str, folder: str) -> bool:
+    """`path` is `folder` or lies under it, as written or once links are followed."""
+    for there, root in (
+        (os.path.abspath(path), os.path.abspath(folder)),
+        (os.path.realpath(path), os.path.realpath(folder)),
+    ):
+        try:
+            if os.path.commonpath([there, root]) == root:
+                return True
+        except ValueError:  # one absolute path on another drive
+            continue
+    return False
+
+
+def of_the_learner(path: str, folder: str) -> bool:
+    """`path` lies in the learner's `folder` and is no installed library's (a virtual environment inside the folder is
+    the grader's too: it has the same packages)."""
+    return inside(path, folder) and not any(inside(path, prefix) for prefix in (*LIBRARIES, site.getuserbase()))
+
+
+@dataclass
+class FilesRead:
+    """The files of the learner's folder each cell opened to read: `by_cell[n]` lists (path, line, the code files on
+    the stack) for In[n]."""
+
+    shell: object
+    running: list | None = None  # the records of the cell running now, None between cells
+    by_cell: dict = field(default_factory=dict)
+    busy: bool = False
+
+    def before_cell(self, *_) -> None:
+        self.running = []
+
+    def after_cell(self, result=None) -> None:
+        """The cell's records under its number (the result's: IPython 9 counts the cell before pre_run_cell, 8 after)."""
+        count, self.running = getattr(result, "execution_count", None), (records := self.running)
+        self.running = None
+        if isinstance(count, int) and records:
+            self.by_cell[count] = records
+            while len(self.by_cell) > KEPT_CELLS:
+                del self.by_cell[next(iter(self.by_cell))]
+
+    def heard(self, event: str, args: tuple) -> None:
+        """The audit hook: never raises (an exception here would stop the learner's own `open`)."""
+        if event != "open" or self.running is None or self.busy:
+            return
+        self.busy = True
+        try:
+            self._note(*args[:3])
+        except Exception:  # a record missed is a check not made, never a learner's error
+            pass
+        finally:
+            self.busy = False
+
+    def _note(self, path, mode, flags) -> None:
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            return  # a file descriptor: opened before
+        if isinstance(mode, str) and not any(letter in mode for letter in "r+"):
+            return  # written only: what the grader lacks is what the cell reads
+        if mode is None and isinstance(flags, int) and flags & os.O_WRONLY:
+            return
+        path = os.path.abspath(os.fsdecode(path))
+        if len(self.running) >= KEPT_PER_CELL or not of_the_learner(path, kernel_folder(self.shell)):
+            return
+        if not _courses_read():
+            self.running.append((path, _cell_line(), _code_files()))
+
+
+def _cell_line() -> int | None:
+    """The line of the cell's own top-level code running now (the frame IPython's `run_code` executes), or None."""
+    frame = sys._getframe(3)
+    while frame is not None:
+        caller = frame.f_back
+        if (
+            frame.f_code.co_name == "<module>"
+            and caller is not None
+            and caller.f_code.co_name == "run_code"
+            and "IPython" in caller.f_code.co_filename
+        ):
+            return frame.f_lineno
+        frame = caller
+    return None
+
+
+def _courses_read() -> bool:
+    """The code that opened the file, past the libraries it went through (`np.load`, `pathlib`), is the course's own
+    (a check reading the notebook, the run cache, the failure handler), not the learner's: a function of the
+    learner's that a check calls is the learner's."""
+    frame = sys._getframe(3)
+    while frame is not None:
+        file = frame.f_code.co_filename
+        if file.startswith(PACKAGE + os.sep):
+            return True
+        if not file.startswith(LIBRARIES) and not file.startswith("<frozen "):
+            return False
+        frame = frame.f_back
+    return False
+
+
+def _code_files() -> frozenset[str]:
+    """The files (a cell's: `<ipython-input-...>`, or ipykernel's) of the code on the stack now, up to 200 frames."""
+    frame, files = sys._getframe(3), set()  # from the code that opened: past this, `_note` and `heard`
+    while frame is not None and len(files) < 200:
+        files.add(frame.f_code.co_filename)
+        frame = frame.f_back
+    return frozenset(files)
+
+
+def record_files_read(ipython) -> None:
+    """Record, in `ipython.lrcourse_files_read`, the files of the learner's folder each cell reads; once per shell."""
+    if getattr(ipython, "lrcourse_files_read", None) is not None:
+        return
+    ipython.lrcourse_files_read = recorder = FilesRead(ipython)
+    ipython.events.register("pre_run_cell", recorder.before_cell)
+    ipython.events.register("post_run_cell", recorder.after_cell)
+    sys.addaudithook(recorder.heard)

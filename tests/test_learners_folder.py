@@ -1,0 +1,185 @@
+"""An answer cell that takes its values from the learner's folder fails a visible cell, naming the module or the
+file and the mend (issue 23, R23o W3): the grader runs the saved notebook alone, with no file of that folder beside
+it, so `import answer_mod` or `open("g.txt")` in the answer cell passed every visible cell and scored 0. Read by
+class, not by a list of functions: an import whose module `find_spec` finds in the folder, and the files the cell
+opened in the folder (Python's "open" audit event, `lrcourse.files_read`). Honest answers (numpy, math, torch,
+lrcourse imported; a file read after the answer is whole; a file written) pass. A real IPython shell runs the
+chapter's setup, context and test cells; `lrcourse grade` grades the catalogue's answers with their files beside."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from catalogue import step_lr_reading
+from support.course import make_course, scores, solution_answers
+from support.gradedclass import lrcourse, student_name, submit_answer
+from support.saved_cells import failures, save_answer_cell, start_reading_kernel
+
+ANSWER, RIGHT, CHAPTER = step_lr_reading.ANSWER, step_lr_reading.RIGHT, step_lr_reading.CHAPTER
+CATALOGUED = {answer.name: answer for answer in step_lr_reading.STEP_READING_WRONG if answer.beside}
+BESIDE = {  # what the learner's folder holds in these tests
+    "answer_mod.py": f"ANSWER = {RIGHT!r}\n",
+    "answer_ext.py": f"def load_ipython_extension(ipython):\n    ipython.user_ns['inferred_step_lr'] = {RIGHT!r}\n",
+    "g.txt": "0.7",
+    "g.json": json.dumps(RIGHT),
+}
+GAMMA_FROM = 'inferred_step_lr = {{"step_size": 5, "gamma": {}, "hand_set_rate": 0.25}}\n'
+READS = {  # answer cell: the file it reads before the answer is whole
+    "open": (GAMMA_FROM.format('float(open("g.txt").read())'), "g.txt"),
+    "Path.read_text": ("from pathlib import Path\n" + GAMMA_FROM.format('float(Path("g.txt").read_text())'), "g.txt"),
+    "json.load": ('import json\nwith open("g.json") as f:\n    inferred_step_lr = json.load(f)\n', "g.json"),
+    "np.load": ("import numpy as np\ng = float(np.load('g.npy'))\n" + GAMMA_FROM.format("g"), "g.npy"),
+    "torch.load": ("import torch\n" + GAMMA_FROM.format("float(torch.load('g.pt'))"), "g.pt"),
+    "a function of the cell": (
+        "def gamma():\n    return float(open('g.txt').read())\n\n" + GAMMA_FROM.format("gamma()"),
+        "g.txt",
+    ),
+}
+IMPORTS = {  # answer cell: the module of the folder it loads
+    "import": ("import answer_mod\ninferred_step_lr = answer_mod.ANSWER\n", "answer_mod"),
+    "from import": ("from answer_mod import ANSWER as inferred_step_lr\n", "answer_mod"),
+    "%load_ext": ("%load_ext answer_ext\n" + ANSWER, "answer_ext"),
+    "%reload_ext after": (ANSWER + "%reload_ext answer_ext\n", "answer_ext"),
+}
+HONEST = {
+    "the catalogue's right answer": ANSWER,
+    "modules the grader has": "import math\nimport numpy as np\nimport torch\nimport lrcourse\n"
+    + GAMMA_FROM.format("float(np.float64(math.sqrt(0.49)))"),
+    "a file written after": "import json\n"
+    + ANSWER
+    + "with open('mine.json', 'w') as f:\n    json.dump(inferred_step_lr, f)\n",
+    "a file read after the answer": ANSWER + "print(open('g.txt').read())\n",
+    "a NameError after the answer (the kernel's failure handler reads the notebook)": ANSWER + "print(undefined)\n",
+}
+
+
+@pytest.fixture
+def kernel(tmp_path, monkeypatch):
+    """The chapter's notebook in a real IPython shell working in `tmp_path`, which holds the files of BESIDE; the folder
+    first on the import path, as a kernel's is."""
+    import sys
+
+    import numpy as np
+    import torch
+    from IPython.core.interactiveshell import InteractiveShell
+
+    for name, text in BESIDE.items():
+        (tmp_path / name).write_text(text)
+    np.save(tmp_path / "g.npy", np.float64(0.7))
+    torch.save(0.7, tmp_path / "g.pt")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield start_reading_kernel(tmp_path, monkeypatch, CHAPTER, "ordered_schedules.ipynb", "inferred_step_lr")
+    InteractiveShell.clear_instance()
+    for module in ("answer_mod", "answer_ext"):  # the next test's folder has its own
+        sys.modules.pop(module, None)
+
+
+def run_saved(run, tmp_path, cell: str):
+    """`cell` typed in the answer cell, saved and run, as a learner does (a magic line included); only a NameError
+    after its answer raised."""
+    save_answer_cell(tmp_path / "ordered_schedules.ipynb", "inferred_step_lr", cell)
+    raised = run(cell, new_cell=True)
+    assert raised is None or ("print(undefined)" in cell and isinstance(raised, NameError)), (cell, raised)
+    assert run(f"assert inferred_step_lr == {RIGHT!r}", new_cell=True) is None  # the kernel's answer: right
+
+
+@pytest.mark.parametrize("name", CATALOGUED)
+def test_a_catalogued_answer_from_the_folder_fails_every_visible_cell(kernel, tmp_path, name):
+    """R23o W3: the catalogue's answers from a module and from a file beside the notebook (0 / 3 in the grade,
+    `test_the_grader_has_no_file_of_the_learners_folder`) passed every visible cell."""
+    run, tests = kernel
+    answer = CATALOGUED[name]
+    for file, text in answer.beside:
+        (tmp_path / file).write_text(text)
+    run_saved(run, tmp_path, answer.source)
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    file = answer.beside[0][0]
+    assert (file.removesuffix(".py") if file.endswith(".py") else file) in said[0], said[0]
+    assert "The grader has only your notebook" in said[0] and "scores 0" in said[0], said[0]
+
+
+@pytest.mark.parametrize("cell, file", READS.values(), ids=READS)
+def test_an_answer_that_reads_a_file_of_the_folder_fails_naming_it(kernel, tmp_path, cell, file):
+    run, tests = kernel
+    run_saved(run, tmp_path, cell)
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"reads {file}, a file of your folder" in said[0], said[0]
+    assert "Put the values in the cell" in said[0], said[0]
+
+
+@pytest.mark.parametrize("cell, module", IMPORTS.values(), ids=IMPORTS)
+def test_an_answer_that_loads_a_module_of_the_folder_fails_naming_it(kernel, tmp_path, cell, module):
+    run, tests = kernel
+    run_saved(run, tmp_path, cell)
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"imports {module}, a module of your folder" in said[0], said[0]
+
+
+@pytest.mark.parametrize("cell", HONEST.values(), ids=HONEST)
+def test_an_honest_answer_passes(kernel, tmp_path, cell):
+    run, tests = kernel
+    run_saved(run, tmp_path, cell)
+    assert failures(run, tests) == []
+
+
+def test_which_imports_are_read(tmp_path):
+    from lrcourse.checking.learners_folder import local_modules, modules_imported  # here: the slow test runs on main's
+
+    cell = "import a.b, c as d\nfrom e.f import g\nfrom . import h\nget_ipython().run_line_magic('load_ext', 'i')\n"
+    assert modules_imported(cell) == ["a", "c", "e", "i"]
+    assert local_modules("import math, numpy, torch, lrcourse\n", str(tmp_path)) == []
+    assert local_modules("import json, numpy, torch\n", "/") == []  # a folder holding the environment: the grader's too
+
+
+@pytest.mark.parametrize("tried", [False, True])
+def test_a_function_answer_that_reads_a_file_of_the_folder_fails(tmp_path, monkeypatch, tried):
+    """Chapter 4's right reader, called through a function that reads a file of the folder first: the grader calls it
+    without the file (FileNotFoundError, 0 points). The check reads what the function's code opened when called here:
+    every visible cell after the first call fails (every one, where the learner tried it in a scratch cell)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    chapter, variable = "04_custom_schedules", "recipe_from_rates"
+    (tmp_path / "notes.txt").write_text("the rates of chapter 4")
+    solved = solution_answers(chapter)[variable].replace("def recipe_from_rates(", "def solved(")
+    cell = solved + "\n\ndef recipe_from_rates(rates):\n    open('notes.txt').read()\n    return solved(rates)\n"
+    try:
+        run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, "custom_schedules.ipynb", variable)
+        save_answer_cell(tmp_path / "custom_schedules.ipynb", variable, cell)
+        assert run(cell, new_cell=True) is None
+        if tried:
+            assert run("try:\n    recipe_from_rates([0.1, 0.1])\nexcept IndexError:\n    pass", new_cell=True) is None
+        said = failures(run, tests)
+        assert len(said) == len(tests) - (0 if tried else 1) and len(tests) > 1, said
+        assert "recipe_from_rates reads notes.txt, a file of your folder" in said[0], said[0]
+        assert "The grader has only your notebook" in said[0], said[0]
+        save_answer_cell(tmp_path / "custom_schedules.ipynb", variable, solution_answers(chapter)[variable])
+        assert run(solution_answers(chapter)[variable], new_cell=True) is None  # redefined: its own code reads none
+        assert failures(run, tests) == []
+    finally:
+        InteractiveShell.clear_instance()
+
+
+@pytest.mark.slow
+def test_the_grader_has_no_file_of_the_learners_folder(tmp_path):
+    """The catalogue's answers from the folder, submitted with the data files beside the notebook: `lrcourse grade`
+    gives each 0 / 3 (the grader has the notebook alone), and the right answer, files beside it too, 3 / 3. (A `.py`
+    beside the notebook is not graded at all: the intake refuses the submission, naming it.)"""
+    course = make_course(tmp_path, [CHAPTER])
+    right = step_lr_reading.STEP_READING_CORRECT[0]
+    for answer in (*CATALOGUED.values(), right):
+        notebook = submit_answer(course, student_name(answer), answer)
+        for file, text in BESIDE.items():
+            if not file.endswith(".py"):
+                (notebook.parent / file).write_text(text)
+    run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1800)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    graded = scores(course, CHAPTER)
+    for answer in (*CATALOGUED.values(), right):
+        cells = graded[student_name(answer)]
+        got = sum(cells[cell][0] for cell in answer.cells)
+        assert got == (0 if answer.beside else 3), (answer.name, cells)
