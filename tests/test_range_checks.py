@@ -265,7 +265,7 @@ def test_a_range_test_run_on_deep_copies_is_judged_by_the_steps_of_the_copy_it_s
         exec(_cell(cell), dict(on_copies))
     exec(_cell("test_range_suggestion"), dict(on_copies))
     optimizer_only = _range_answer("range_on_a_deep_copy_of_the_optimizer_only")
-    with pytest.raises(checking.CheckFailed, match="a copy of it that computed, were stepped 0 times in all \\(other "):
+    with pytest.raises(checking.CheckFailed, match="were stepped 0 times in all \\(optimizers without one, "):
         checking.check_range_rates(optimizer_only, end_lr=10.0)
     with pytest.raises(checking.CheckFailed, match="the optimizer made 0 steps"):
         checking.check_range_restores(optimizer_only, end_lr=10.0)
@@ -275,7 +275,7 @@ def test_a_dry_run_on_a_throwaway_optimizer_is_not_judged_but_a_step_through_the
     """Issue 23 (R23k W1): a dry run before the test, as sections 6.3 and 6.5 teach (a throwaway SGD over `zeros(1)`
     stepped through an ExponentialLR to plan the rates), scored 3 of 7 while every optimizer's steps were judged: its
     rates at step 60, 115 steps for 55, one group for two; so did a dry run on a deep copy of the optimizer. Only the
-    steps of optimizers over the model's parameters, or a copy of them that computed, are judged: both pass every
+    steps with a gradient to apply are judged (R23p W1; the throwaway's parameters have none): both pass every
     cell, hidden cases included. A step past the stop taken by another optimizer over views of the weights, or over
     the weights and one parameter more, trains the model all the same and still loses the stop's point (a rule by
     parameter shapes would not see it)."""
@@ -294,29 +294,35 @@ def test_a_dry_run_on_a_throwaway_optimizer_is_not_judged_but_a_step_through_the
             checking.check_range_losses(hidden, end_lr=10.0)
 
 
-def test_the_steps_judged_are_those_of_optimizers_over_parameters_that_compute():
+def test_the_steps_judged_are_those_of_optimizers_with_a_gradient_to_apply():
     """`range_steps.optimizer_steps`: the given optimizer's steps, and those of optimizers over a view of a weight,
-    over a weight and a parameter more, or over a copy of the model once it has computed, are judged; a throwaway's
-    over `zeros(1)`, or over copies of the weights nothing computes with, are counted apart; no hook is left behind."""
+    over a weight and a parameter more, or over a copy of the model, are judged when one of their parameters has a
+    gradient; a throwaway's over `zeros(1)`, over copies of the weights nothing computes with, or over the model's own
+    weights with no gradient (R23p W1: SGD skips them, the step changes nothing) are counted apart; no hook is left."""
     from lrcourse.checking.range_steps import optimizer_steps
 
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 2))
     given = torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": 0.2}], lr=0.1)
     copied, unused = copy.deepcopy(model), copy.deepcopy(model)
+    view = model[0].weight.detach().view(-1)
+    view.grad = torch.ones(6)
     judged = [
         given,
-        torch.optim.SGD([model[0].weight.detach().view(-1)], lr=0.3),
+        torch.optim.SGD([view], lr=0.3),
         torch.optim.SGD([model[2].bias, torch.nn.Parameter(torch.zeros(7))], lr=0.4),
         torch.optim.Adam(list(copied.parameters())[::-1], lr=0.5),
     ]
     others = [torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.6), torch.optim.SGD(unused.parameters())]
     with optimizer_steps(given) as (used, other_steps):
         for optimizer in judged[:3] + others:
+            model(torch.ones(1, 3)).sum().backward()  # a forward pass between steps: one test step each
             optimizer.step()
-        judged[3].step()  # before the copy computed: a copy of the weights like any other
-        copied(torch.ones(1, 3))
+        judged[3].step()  # before the copy computed: no gradient
+        copied(torch.ones(1, 3)).sum().backward()
         judged[3].step()
-    assert used == [[0.1, 0.2], [0.3], [0.4], [0.5]] and other_steps == [3]
+        model.zero_grad()
+        torch.optim.SGD(model.parameters(), lr=0.7).step()  # the model's own weights, no gradient: a dry run's
+    assert used == [[0.1, 0.2], [0.3], [0.4], [0.5]] and other_steps == [4]
     given.step()
     copied(torch.ones(1, 3))
     assert len(used) == 4  # the hooks are gone
@@ -365,6 +371,7 @@ def test_the_rates_judged_are_those_the_optimizers_own_pre_hooks_leave():
     from lrcourse.checking.range_steps import optimizer_steps
 
     model = torch.nn.Linear(2, 1)
+    model(torch.ones(1, 2)).sum().backward()  # gradients to apply: steps without any are not judged (R23p W1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     inner = torch.optim.SGD(model.parameters(), lr=0.7)
     handles = [

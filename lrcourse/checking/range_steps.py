@@ -1,6 +1,7 @@
-"""Which optimizer steps a range test is judged by (chapter 6, `range_test`'s observer): those of the optimizers that
-train the model, or a copy of it that computed during the test, whichever optimizer took them, and not a throwaway's
-(a dry run's)."""
+"""Which optimizer steps a range test is judged by (chapter 6, `range_test`'s observer): those that train, whichever
+optimizer took them (one with a gradient to apply), not a throwaway's (a dry run's), those between two forward passes
+over parameters none shares (several optimizers, one per group) joined into one test step, and their rates as they
+were at the step."""
 
 from __future__ import annotations
 
@@ -23,6 +24,38 @@ def _parameters(optimizer) -> list:
     return [p for group in optimizer.param_groups for p in group["params"] if isinstance(p, torch.Tensor)]
 
 
+def _rate(value, group: int):
+    """A group's rate as it is now: a one-element tensor's value (a tensor rate updated in place, `.fill_`, would
+    otherwise be read later at its last value; issue 23, R23p W3), any other value as it is."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    if value.numel() != 1:
+        raise ValueError(
+            f"param_groups[{group}]['lr'] is a tensor of shape {tuple(value.shape)}; a group's rate is one number "
+            "(a float, or a tensor holding one value)"
+        )
+    return float(value)
+
+
+def _rates(optimizer) -> list:
+    return [_rate(group["lr"], g) for g, group in enumerate(optimizer.param_groups)]
+
+
+def _storages(parameters) -> set:
+    return {storage.data_ptr() for p in parameters if (storage := _storage(p)) is not None}
+
+
+def _in_given_order(stepped: list, given: list) -> list:
+    """The rates of the groups stepped in one test step (`stepped`: (rate, storages) per group, in step order),
+    ordered by the given optimizer's groups (`given`: storages per group) that share their parameters; groups that
+    share none (a copy of the model's) keep their place after them."""
+
+    def place(entry):
+        return next((g for g, storages in enumerate(given) if storages & entry[1]), len(given))
+
+    return [rate for rate, _ in sorted(stepped, key=place)]
+
+
 def _reading_at_the_closures_return(optimizer, args, kwargs, rates: list):
     """The step's arguments with its closure, if it is given one, wrapped so that `rates[0]` is read again when the
     closure first returns, where the update that follows reads them; None (arguments unchanged) without one. Torch
@@ -36,7 +69,7 @@ def _reading_at_the_closures_return(optimizer, args, kwargs, rates: list):
         out = closure(*closure_args, **closure_kwargs)
         if not returned:
             returned.append(True)
-            rates[0] = [group["lr"] for group in optimizer.param_groups]
+            rates[0] = _rates(optimizer)
         return out
 
     if "closure" in kwargs:
@@ -46,37 +79,38 @@ def _reading_at_the_closures_return(optimizer, args, kwargs, rates: list):
 
 @contextlib.contextmanager
 def optimizer_steps(given):
-    """The rates of the optimizer steps taken inside the block that the range test is judged by, one list of the
-    groups' rates per step (`used`), and how many steps other optimizers took (`others`, a one-item list).
+    """The rates of the test steps taken inside the block that the range test is judged by, one list of rates per
+    step ordered by the given optimizer's (`given`) groups (`used`), and how many optimizer steps were not judged
+    (`others`, a one-item list).
 
-    Every optimizer is watched, the one given (`given`) or not: a test may run on deep copies of the model and
-    optimizer (a copy carries none of the given optimizer's hooks; issue 23, R23i W1), or on a new optimizer over
-    them. A step is judged when, at its end (a closure computes inside it), its optimizer holds a tensor whose
-    values are those of a parameter that computes, one of the given optimizer's (the model's, however its parameters
-    are grouped, reshaped or joined by others) or one of a module that ran forward in the block (a copy of the model
-    the test trains), or a parameter with a gradient (a copy trained through torch.func or a scripted module, which
-    run no Python forward hook; R23m W1). A throwaway's steps, such as the dry run chapter 6 teaches (an SGD over
-    `zeros(1)` stepped through an `ExponentialLR` to plan the rates) or one on `copy.deepcopy(optimizer)` (a deep
-    copy of a parameter carries no gradient), are not judged (issue 23, R23k W1): they train nothing. The rates are
-    read before the update, after the step's pre-hooks: torch runs the global ones first, then the optimizer's own,
-    in which an answer may set its rates (R23m N1); and, where the step is given a closure, again when the closure
-    first returns: SGD, Adam and AdamW call it after the pre-hooks and before the update, so rates it sets are those
-    the update uses (R23o W2; an optimizer that calls its closure several times, such as LBFGS, is read at its first
-    return). An answer can hide a step from these hooks: by
-    updating the weights by hand, or by calling the optimizer's unwrapped step (`type(optimizer).step.__wrapped__`,
-    which runs no hook; R23n N1); and a judged step at rates the answer did not train with was always possible
-    (stepping the given optimizer with no gradients). So the rates' cell judges the steps it sees; the losses' cell
-    compares the training itself with the grader's, and a hidden step loses there."""
-    computing = {}  # address -> storage, kept alive so that no other tensor can take its address in the block
-    for parameter in _parameters(given):
-        if (storage := _storage(parameter)) is not None:
-            computing[storage.data_ptr()] = storage
+    Every optimizer is watched, the one given or not: a test may run on deep copies of the model and optimizer (a
+    copy carries none of the given optimizer's hooks; issue 23, R23i W1), or on a new optimizer over them. An
+    optimizer step is judged when, at its end (a closure computes inside it), one of its parameters has a gradient:
+    SGD, Adam and AdamW skip a parameter whose gradient is None, so a step with none trains nothing. A throwaway's
+    steps, such as the dry run chapter 6 teaches (an SGD over `zeros(1)`, or over the model's own parameters with their
+    gradients cleared, stepped through an ExponentialLR to plan the rates; issue 23, R23k W1 and R23p W1), or one on
+    `copy.deepcopy(optimizer)` (a deep copy of a parameter carries no gradient), are not judged. The judged steps
+    taken between two forward passes of any module, over parameters none of them shares, are one test step (several
+    optimizers, one per group, each stepped once per batch: R23p W2); a test step's rates are ordered by the given
+    optimizer's groups that hold the same parameters (storage), a copy's groups in the order stepped. A second step
+    over the same parameters, or one after a forward pass (a closure's included), starts a test step of its own, so a
+    step past the stop, through whichever optimizer, is still counted.
+
+    The rates are read before the update, after the step's pre-hooks: torch runs the global ones first, then the
+    optimizer's own, in which an answer may set its rates (R23m N1); and, where the step is given a closure, again
+    when the closure first returns: SGD, Adam and AdamW call it after the pre-hooks and before the update, so rates
+    it sets are those the update uses (R23o W2; an optimizer that calls its closure several times, such as LBFGS, is
+    read at its first return). Each is read as its value then: a tensor rate updated in place is read at each step
+    (R23p W3); a tensor of more than one value is refused. An answer can hide a step from these hooks: by updating
+    the weights by hand, or by calling the optimizer's unwrapped step (`type(optimizer).step.__wrapped__`, which runs
+    no hook; R23n N1). So the rates' cell judges the steps it sees; the losses' cell compares the training itself
+    with the grader's, and a hidden step loses there."""
+    given_groups = [_storages(group["params"]) for group in given.param_groups]
     used, others = [], [0]
+    gathering = [None]  # the test step the judged steps since the last forward pass make: (storages, groups)
 
     def forward(module, args, output) -> None:
-        for parameter in module.parameters(recurse=False):
-            if (storage := _storage(parameter)) is not None:
-                computing.setdefault(storage.data_ptr(), storage)
+        gathering[0] = None
 
     started = []  # (rates, hook) per step begun, a stack: a step inside another's closure ends first
 
@@ -86,7 +120,7 @@ def optimizer_steps(given):
         def read(optimizer, args, kwargs):
             if rates:  # once: a step of this optimizer inside this step's closure runs it again
                 return None
-            rates.append([group["lr"] for group in optimizer.param_groups])
+            rates.append(_rates(optimizer))
             return _reading_at_the_closures_return(optimizer, args, kwargs, rates)
 
         started.append((rates, torch.optim.Optimizer.register_step_pre_hook(optimizer, read)))
@@ -94,13 +128,19 @@ def optimizer_steps(given):
     def after(optimizer, args, kwargs) -> None:
         (rates, hook), parameters = started.pop(), _parameters(optimizer)
         hook.remove()
-        rates = rates[0] if rates else [group["lr"] for group in optimizer.param_groups]
-        storages = (_storage(p) for p in parameters)
-        trains = any(storage is not None and storage.data_ptr() in computing for storage in storages)
-        if trains or any(p.grad is not None for p in parameters):
-            used.append(rates)
-        else:
+        rates = rates[0] if rates else _rates(optimizer)
+        if not any(p.grad is not None for p in parameters):
             others[0] += 1
+            return
+        groups = [(rate, _storages(group["params"])) for rate, group in zip(rates, optimizer.param_groups)]
+        stepped = set().union(*(storages for _, storages in groups))
+        if gathering[0] is not None and stepped and not gathering[0][0] & stepped:
+            gathering[0][0].update(stepped)
+            gathering[0][1].extend(groups)
+            used[-1] = _in_given_order(gathering[0][1], given_groups)
+        else:
+            gathering[0] = (set(stepped), groups)
+            used.append(_in_given_order(groups, given_groups))
 
     hooks = [
         register_module_forward_hook(forward),

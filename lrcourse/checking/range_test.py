@@ -26,8 +26,8 @@ RANGE_KEYS = ("lrs", "losses", "suggestion")
 @observer("range_test", seconds=TRAINING_SECONDS)
 def observe_range_test(range_test, payload: dict) -> dict:
     """Run the student's `lr_range_test` on a model and optimizer that have trained for an epoch; record what
-    it returns, the rates of each step of an optimizer over the model or a copy of it that computed (`range_steps`),
-    how many steps other optimizers took (a dry run's), and the weights, optimizer state and rates before and after."""
+    it returns, the rates of each test step of the optimizers with a gradient to apply (`range_steps`), how many
+    steps optimizers without one took (a dry run's), and the weights, optimizer state and rates before and after."""
     observation = {
         "value": wire.encode(None),
         "states": [],
@@ -219,9 +219,13 @@ def check_range_rates(range_test, **config) -> None:
     which = "the first group's lr" if payload["head_ratio"] else "lr"
     expect(
         len(used) >= 2,
-        f"{call}: optimizers over the model's parameters, or those of a copy of it that computed, were stepped "
+        f"{call}: optimizers with a gradient to apply (to the model's parameters or a copy's) were stepped "
         f"{len(used)} times in all"
-        + (f" (other optimizers, such as a dry run's, {state.get('others')} times)" if state.get("others") else "")
+        + (
+            f" (optimizers without one, such as a dry run's, {state.get('others')} times)"
+            if state.get("others")
+            else ""
+        )
         + "; a range test steps one (the given optimizer, or a deep copy of it run on a copy of the model) at every "
         "step",
     )

@@ -12,18 +12,20 @@ One module per exercise family, the mistakes apart from the correct answers: `an
 first), `range_restores` (its range tests that put back less than they found), `range_copies` (its range test run on
 deep copies), `range_hooks` (its rates set or moved in the optimizer's own step hooks), `range_dry_runs` (its range
 test beside a dry run's throwaway optimizer, and a step past the stop hidden in another optimizer over the weights),
+`range_judged_steps` (its range test with a dry run over the model's weights, one optimizer per group, tensor rates),
 `range_schedulers` (chapter 6's range test with PyTorch's schedulers, which it
 allows), `wsd_stateful` (chapter 7's correct factors that keep state between calls), `wsd_dodges` and
 `wsd_resume_dodges` (chapter 7's answers aimed at the grader). The lists:
 
 CORRECT = (
     STEP_CORRECT + PLATEAU_CORRECT + PLATEAU_CHOICES + READING_CORRECT + FLOOR_CORRECT + EARLY_CORRECT + OTHER_CORRECT
-    + RANGE_SCHEDULER_CORRECT + RANGE_COPY_CORRECT + RANGE_HOOK_CORRECT + RANGE_DRY_RUN_CORRECT + WSD_CORRECT
+    + RANGE_SCHEDULER_CORRECT + RANGE_COPY_CORRECT + RANGE_HOOK_CORRECT + RANGE_DRY_RUN_CORRECT + RANGE_JUDGED_CORRECT
+    + WSD_CORRECT
     + WSD_CONTROLS
 )
 WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + RANGE_STOPS
     + RANGE_GROUP_WRONG + RANGE_RESTORE_WRONG + RANGE_SCHEDULER_WRONG + RANGE_COPY_WRONG + RANGE_HOOK_WRONG
-    + RANGE_HIDDEN_STEPS + WSD_WRONG
+    + RANGE_HIDDEN_STEPS + RANGE_JUDGED_WRONG + WSD_WRONG
     + WSD_GRADER_DODGES (answers that tell the grader's observations apart) + WSD_RESUME_DODGES (that fake the resume)
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + FLOOR_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 """
@@ -40,6 +42,7 @@ from catalogue.range_copies import RANGE_COPY_CORRECT, RANGE_COPY_WRONG
 from catalogue.range_dry_runs import RANGE_DRY_RUN_CORRECT, RANGE_HIDDEN_STEPS
 from catalogue.range_groups import RANGE_GROUP_WRONG
 from catalogue.range_hooks import RANGE_HOOK_CORRECT, RANGE_HOOK_WRONG
+from catalogue.range_judged_steps import RANGE_JUDGED_CORRECT, RANGE_JUDGED_WRONG
 from catalogue.range_restores import RANGE_RESTORE_WRONG
 from catalogue.range_schedulers import RANGE_SCHEDULER_CORRECT, RANGE_SCHEDULER_WRONG
 from catalogue.range_stops import RANGE_STOPS
@@ -66,6 +69,7 @@ CORRECT = (
     + RANGE_COPY_CORRECT
     + RANGE_HOOK_CORRECT
     + RANGE_DRY_RUN_CORRECT
+    + RANGE_JUDGED_CORRECT
     + WSD_CORRECT
     + WSD_CONTROLS
 )
@@ -84,6 +88,7 @@ WRONG = (
     + RANGE_COPY_WRONG
     + RANGE_HOOK_WRONG
     + RANGE_HIDDEN_STEPS
+    + RANGE_JUDGED_WRONG
     + WSD_WRONG
     + WSD_GRADER_DODGES
     + WSD_RESUME_DODGES

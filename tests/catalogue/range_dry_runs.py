@@ -2,8 +2,8 @@
 sections 6.3 and 6.5 teach: a throwaway SGD over `zeros(1)` stepped through an ExponentialLR plans the rates, then the
 reference's loop runs at them. Correct; it scored 3 of 7 while the observer judged every optimizer's steps, the
 throwaway's among them; so does a dry run on a deep copy of the optimizer (copies of the weights, which nothing
-computes with). Steps are judged now when their optimizer holds the model's own tensors or those of a module that
-computed during the test (lrcourse/checking/range_steps.py). The wrong answers try to hide the step past the stop
+computes with). Steps are judged now when one of their optimizer's parameters has a gradient to apply
+(lrcourse/checking/range_steps.py; R23p W1). The wrong answers try to hide the step past the stop
 (R23d's mistake, `range_one_step_past_the_stop`) in another optimizer that still trains the model: over views of the
 weights (other shapes, the same values) or over the weights and one parameter more. Both still lose the stop's point,
 and only it."""
