@@ -160,3 +160,74 @@ def test_a_line_magic_with_options_over_the_answer_is_named_in_the_kernel(kernel
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert f"uses an IPython magic ({magic.split()[0]}) that changes" in said[0], said[0]
+
+
+# R23p N1: a code magic whose code binds what its text does not show (exec of the right source after a wrong answer)
+RIGHT_SOURCE = repr(ANSWER)
+HIDDEN = {
+    "%time exec(RIGHT) after a wrong answer": (f"RIGHT = {RIGHT_SOURCE}\n{WRONG}%time exec(RIGHT)\n", "exec"),
+    "%timeit of eval": (WRONG + "%timeit -n 1 -r 1 eval(compile(RIGHT, 'r', 'exec'))\n", "eval, compile"),
+    "%prun of globals()": (WRONG + '%prun -q globals().update(inferred_step_lr={"gamma": 0.7})\n', "globals"),
+    "%time setattr": (
+        WRONG + "import __main__\n%time setattr(__main__, 'inferred_step_lr', None)\n",
+        "setattr, __main__",
+    ),
+    "%time get_ipython": (WRONG + "%time get_ipython().run_cell(RIGHT)\n", "get_ipython"),
+    "%time __import__": (WRONG + "%time __import__('builtins').exec(RIGHT)\n", "__import__, exec"),
+    "%time vars": (WRONG + "%time vars()['inferred_step_lr'] = {}\n", "vars"),
+    "%%time over exec": ("%%time\n" + WRONG + "exec(RIGHT)\n", "exec"),
+    "%time of a function of the cell that calls exec": (
+        WRONG + "def fix():\n    exec(RIGHT, globals())\n%time fix()\n",
+        "fix",
+    ),
+}
+
+
+@pytest.mark.parametrize("cell, names", HIDDEN.values(), ids=HIDDEN)
+def test_a_code_magic_that_binds_unseen_is_named(cell, names):
+    from lrcourse.checking.saved_answer import expect_no_magic
+
+    magic = "%%time" if cell.startswith("%%") else cell.split("\n")[-2].split()[0]
+    assert grade_changing_magics(as_python(cell), "inferred_step_lr") == [magic]
+    with pytest.raises(checking.CheckFailed) as said:
+        expect_no_magic(as_python(cell), "inferred_step_lr")
+    assert f"uses an IPython magic ({magic})" in str(said.value)
+    used = str(said.value).split("the magic's code uses ", 1)[1].split(", which can bind what its text does not show")
+    assert len(used) == 2 and set(used[0].split(", ")) == set(names.split(", ")), str(said.value)
+
+
+def test_a_timing_after_the_answer_of_an_honest_function_passes():
+    """Honest timings after the answer are not refused: of the answer itself, of a function using getattr, of sum."""
+    cell = (
+        "import sys\ndef largest_stable_lr(lr, path):\n    return 2.0 * getattr(sys, 'maxsize') / sys.maxsize\n"
+        "%time largest_stable_lr(0.1, [[1.0], [0.6]])\n%timeit -n 1 -r 1 sum(range(5))\n"
+    )
+    assert grade_changing_magics(as_python(cell), "largest_stable_lr") == []
+
+
+def test_time_exec_of_the_right_def_after_a_wrong_one_fails_every_visible_cell(tmp_path, monkeypatch):
+    """R23p N1, in a real shell on chapter 1: the answer cell holds the right source as a string, a wrong `def`, then
+    `%time exec(RIGHT)`: the kernel has the right function, the grader (where %time does nothing) the wrong one. Every
+    visible cell passed; now each fails naming %time and exec. The right `def` alone passes."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from support.course import solution_answers
+
+    chapter, variable = "01_learning_rate", "largest_stable_lr"
+    right = solution_answers(chapter)[variable]
+    wrong = right.replace("2.0 / max(curvatures)", "1.0 / max(curvatures)")
+    assert wrong != right
+    cell = f"RIGHT = {right!r}\n{wrong}\n%time exec(RIGHT)\n"
+    try:
+        run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, "learning_rate.ipynb", variable)
+        save_answer_cell(tmp_path / "learning_rate.ipynb", variable, cell)
+        assert run(cell, new_cell=True) is None
+        assert run("assert largest_stable_lr(0.1, [[1.0], [0.6]]) == 0.5", new_cell=True) is None  # the kernel's: right
+        said = failures(run, tests)
+        assert len(said) == len(tests) == 2, said
+        assert "uses an IPython magic (%time)" in said[0] and "the magic's code uses exec" in said[0], said[0]
+        save_answer_cell(tmp_path / "learning_rate.ipynb", variable, right)
+        assert run(right, new_cell=True) is None
+        assert failures(run, tests) == []
+    finally:
+        InteractiveShell.clear_instance()

@@ -23,7 +23,8 @@ This module holds no answer: it only runs the student's code and PyTorch's.
 
 This package's namespace is the test cells' API: the names test cells import (and the failures they raise),
 nothing else; the grader imports its plumbing from the modules. One module per job:
-`observe` (where the student's code runs), `guard` (the guard and the rule against PyTorch's schedulers),
+`observe` (where the student's code runs; its `check_self_contained` for chapter 1's cells, which call the answer
+themselves), `guard` (the guard and the rule against PyTorch's schedulers),
 `expect` (readable failures, the tolerances), `self_contained` (and `answer_replay`: a plain-data answer still
 what its cell gives; `saved_answer`: the answer cell as saved, the one graded, which the reading exercises' checks
 read, with `answer_cell_schedulers` and `answer_cell_runs`), `expected` (the training exercises'
@@ -46,6 +47,7 @@ from lrcourse.checking import scheduler_observers  # noqa: F401
 from lrcourse.checking.answer_forms import is_count, is_number
 from lrcourse.checking.expect import CheckFailed, NotAnswered, expect, expect_close, expect_equal, passed
 from lrcourse.checking.fit_steps import check_fit_steps_losses, check_fit_steps_order, check_fit_steps_rates
+from lrcourse.checking.observe import check_self_contained
 from lrcourse.checking.plateau_floor import check_floor
 from lrcourse.checking.plateau_reading import (
     check_argument,
@@ -93,6 +95,7 @@ __all__ = [
     "check_range_restores",
     "check_range_suggestion",
     "check_reading_form",
+    "check_self_contained",
     "check_recipe",
     "check_range_end",
     "check_step_lr",

@@ -4,7 +4,9 @@ command as a `get_ipython().<method>(...)` call; the grader's shell makes each d
 
 An allowlist, not a reading of the magic's text: `%run`, `%run -i`, `%store -r`, `%rerun`, a macro or an alias bind or
 write what their text does not show, and `%env NAME value` sets what the answer may read; each passed every visible
-cell while the grade differed (R23o W1). A magic not listed here is refused wherever it is in the answer cell."""
+cell while the grade differed (R23o W1). A magic not listed here is refused wherever it is in the answer cell. A code
+magic (time, timeit, prun) is read for what its code binds, so one whose code can bind unseen (exec, eval, globals,
+setattr, get_ipython...: `UNSEEN_BINDERS`, or a function of the cell using them) is refused too (R23p N1)."""
 
 from __future__ import annotations
 
@@ -44,6 +46,29 @@ SHELL_METHODS = frozenset({"system", "getoutput"})  # `!cmd` and `x = !cmd`
 # Shell commands that only print: before the answer, any other may write a file or an environment it reads
 PRINTING_COMMANDS = frozenset({"echo", "ls", "pwd", "cat", "head", "tail", "wc", "date", "whoami", "nproc", "uname"})
 _OPTION_VALUES = {"timeit": "nrp", "prun": "lsTD"}  # the options of these that take a value
+# Names through which a code magic's code binds or changes what its text does not show (R23p N1: `%time exec(RIGHT)`
+# after a wrong `def` passed every visible cell, and the grader, where the magic does nothing, has the wrong one)
+UNSEEN_BINDERS = frozenset(
+    {
+        "exec",
+        "eval",
+        "compile",
+        "globals",
+        "locals",
+        "vars",
+        "setattr",
+        "delattr",
+        "getattr",
+        "__import__",
+        "get_ipython",
+        "__builtins__",
+        "builtins",
+        "__dict__",
+        "__main__",
+        "sys",
+        "importlib",
+    }
+)
 
 
 def magic_name(call: ast.Call) -> str | None:
@@ -105,3 +130,42 @@ def binds_no_name(call: ast.Call, before_the_answer: bool) -> bool:
     if name == "env":
         return not words
     return name in CODE_MAGICS or name in NAMELESS_MAGICS
+
+
+# Of those, the ones a function of the cell that a code magic calls may not use (getattr and sys are common in honest
+# answers, and reach the kernel's names only beside one of these)
+UNSEEN_IN_FUNCTIONS = UNSEEN_BINDERS - {"getattr", "sys", "importlib"}
+
+
+def unseen_binders(tree: ast.AST, functions: frozenset = frozenset(), names: frozenset = UNSEEN_BINDERS) -> list[str]:
+    """The names of `names` the code `tree` reads, calls, imports or reaches as an attribute, and the functions of
+    `functions` (the cell's own that use them: `functions_binding_unseen`) it reads."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and (node.id in names or node.id in functions):
+            found.append(node.id)
+        elif isinstance(node, ast.Attribute) and node.attr in names:
+            found.append(node.attr)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [module.split(".")[0] for module in modules if module.split(".")[0] in names]
+    return list(dict.fromkeys(found))
+
+
+def unseen_in_code(code: str, functions: frozenset = frozenset()) -> list[str]:
+    """`unseen_binders` of a code magic's code, as text ([] where it is no Python)."""
+    try:
+        return unseen_binders(ast.parse(code), functions)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+
+
+def functions_binding_unseen(tree: ast.AST) -> frozenset:
+    """The functions and classes the cell `tree` defines whose code reads one of `UNSEEN_IN_FUNCTIONS` (`def f():
+    exec(RIGHT)` then `%time f()`)."""
+    defined = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return frozenset(
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, defined) and unseen_binders(node, names=UNSEEN_IN_FUNCTIONS)
+    )

@@ -36,7 +36,13 @@ from dataclasses import dataclass, replace
 
 from lrcourse import cells
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
-from lrcourse.checking.answer_magics import binds_no_name, magic_code, magic_written
+from lrcourse.checking.answer_magics import (
+    binds_no_name,
+    functions_binding_unseen,
+    magic_code,
+    magic_written,
+    unseen_in_code,
+)
 from lrcourse.checking.answer_replay import changed_in_place
 from lrcourse.checking.expect import expect
 from lrcourse.files_read import kernel_folder
@@ -149,8 +155,10 @@ def grade_changing_magics(source: str, variable: str) -> list[str]:
     refused wherever it is (R23o W1: `%run fix.py` after a wrong answer, `%store -r`, `%env NAME value` before one
     reading it). Of those few: time, timeit and prun where their code binds or changes `variable` (`%%time` over the
     answer, `%time x = ...`), and any where it runs before the answer is whole (`answer_cell_runs`) and its value is
-    used (`g = %time f()`: None there) or its code binds a name (the answer may read it). `%time f()` after the
-    answer costs the grade nothing (R23n M1: every magic was refused)."""
+    used (`g = %time f()`: None there) or its code binds a name (the answer may read it); and any whose code uses
+    exec, eval, globals, setattr, get_ipython and the like (`answer_magics.UNSEEN_BINDERS`), or a function of the cell
+    that does, which bind what their text does not show (R23p N1: `%time exec(RIGHT)` after a wrong `def`). `%time f()`
+    after the answer costs the grade nothing (R23n M1: every magic was refused)."""
     try:
         tree = ast.parse(source)
         calls = _magic_calls_in(tree)
@@ -158,17 +166,31 @@ def grade_changing_magics(source: str, variable: str) -> list[str]:
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return []
     discarded = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    unseen = functions_binding_unseen(tree) if calls else frozenset()
     changing = []
     for call in calls:
         code = magic_code(call, as_python)
         try:
-            binds = assigns(code, variable) or changed_in_place([code], variable)
+            binds = assigns(code, variable) or changed_in_place([code], variable) or bool(unseen_in_code(code, unseen))
             binds = binds or (id(call) in before and (id(call) not in discarded or bool(cells.bound_names(code))))
         except (MemoryError, RecursionError):  # code nested past the parser's stack binds nothing in the kernel either
             binds = id(call) in before and id(call) not in discarded
         if binds or not binds_no_name(call, id(call) in before):
             changing.append(magic_written(call))
     return changing
+
+
+def _unseen_in_magics(source: str) -> list[str]:
+    """What of `answer_magics.UNSEEN_BINDERS` the code magics of the cell `source` read, for the message."""
+    try:
+        tree = ast.parse(source)
+        functions = functions_binding_unseen(tree)
+        found = [
+            name for call in _magic_calls_in(tree) for name in unseen_in_code(magic_code(call, as_python), functions)
+        ]
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+    return list(dict.fromkeys(found))
 
 
 def expect_no_magic(source: str, name: str, cell: str = "") -> None:
@@ -178,6 +200,7 @@ def expect_no_magic(source: str, name: str, cell: str = "") -> None:
     `SavedCell.named`), else it is the one that defines `name` here."""
     changing = list(dict.fromkeys(grade_changing_magics(source, name)))
     timing = any(magic in ("%time", "%%time") for magic in changing)
+    hidden = _unseen_in_magics(source) if changing else []
     expect(
         not changing,
         f"{cell or f'The cell that defines {name}'} uses an IPython magic ({', '.join(changing)}) that changes, or "
@@ -188,6 +211,7 @@ def expect_no_magic(source: str, name: str, cell: str = "") -> None:
             if timing
             else ""
         )
+        + (f"; the magic's code uses {', '.join(hidden)}, which can bind what its text does not show" if hidden else "")
         + ". Remove that magic from the answer cell (run it in a scratch cell), and run the answer cell again.",
     )
 

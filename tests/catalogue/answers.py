@@ -83,6 +83,8 @@ class Answer:
     # files the learner's folder holds beside the notebook, (name, text) pairs: in the kernel only, the grader has
     # the notebook alone (R23o W3)
     beside: tuple = ()
+    # a scratch cell the learner ran (not an answer cell, so not graded): in the kernel only (R23p W4)
+    scratch: str = ""
 
     @property
     def failings(self) -> list[set[str]]:

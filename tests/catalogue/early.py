@@ -333,3 +333,20 @@ def recipe_from_rates(rates):
         fails=ALL,
     ),
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 23 (R23p W4): chapter 1's answer leaning on a helper of a scratch cell. The kernel has the helper, the
+# grader runs the answer cells alone (NameError, 0): every visible cell fails it, naming the helper.
+# --------------------------------------------------------------------------------------------
+EARLY_SCRATCH_HELPERS = [
+    Answer(
+        "floor_root_from_a_scratch_cell",
+        "01_learning_rate",
+        "rate_for_noise_floor",
+        floor_variant("(1 - c ** 0.5) / lr", "(1 - root(c)) / lr"),
+        fails=ALL,
+        scratch="def root(x):\n    return x ** 0.5\n",
+    )
+]
+EARLY_WRONG += EARLY_SCRATCH_HELPERS
