@@ -112,6 +112,11 @@ def test_only_a_hard_limit_whose_span_saw_a_full_broker_is_said_to_be_the_broker
         for skew in skews:
             behind = run.explained("task", limit(now + skew, [840.0]))
             assert "while the broker was full" in behind.reason, (skew, behind)
+    # 5 minutes behind, her task run with room after a full spell that ended 950 s before: not moved onto that spell
+    earlier = watch(*(now - 2000.0 + 30.0 * look for look in range(36)))
+    earlier.began = now - 1000.0
+    earlier.saw("task")
+    assert earlier.explained("task", limit(now - 300.0, [840.0])) == limit(now - 300.0, [840.0])
     rerun = watch(now + 30.0)  # began now, a failure stored an hour ago, full looks only since
     rerun.saw("task")
     assert rerun.explained("task", limit(now - 3600.0, [840.0])) == limit(now - 3600.0, [840.0])

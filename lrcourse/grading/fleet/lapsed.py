@@ -135,11 +135,11 @@ class Lapsed:
         when this run first read it, since no failure is read before it is made), and so does one that ran with room
         between two full episodes (R25p N2), unless the second's first look comes within that span of its failure. A
         failure read `seconds` or more after this run began (`saw`) was made while it looked, as a rule within a poll
-        of that read (every task this run sent is: its limit counts from its start, after the sending): its span
-        then reaches from the earlier of its date and that read, less the limit, to that read, so a worker's clock
-        behind this machine's does not move the span off the full looks either (R25q N1); one read sooner (a task an
-        interrupted run sent, collected by a rerun) is read by the worker's date alone, which is why the workers' clocks
-        are kept synchronised (NTP: README)."""
+        of that read (every task this run sent is: its limit counts from its start, after the sending): dated more
+        than two looks before that read (a worker's clock behind this machine's), it is dated by that read instead,
+        so the span is not moved off the full looks, nor onto an earlier episode's (R25q N1); one read sooner (a task
+        an interrupted run sent, collected by a rerun) is read by the worker's date alone, which is why the workers'
+        clocks are kept synchronised (NTP: README)."""
         if result.limit is None:
             return result
         seconds = result.limit if math.isfinite(result.limit) else self.limits[0]  # NaN: the limit not said
@@ -148,12 +148,10 @@ class Lapsed:
         margin = 2 * self.every
         seen = self.seen.get(task, time.time())
         done = min(result.done, seen) if result.done is not None else None  # a worker's clock ahead (R25p N1)
-        if done is None:  # no date said (the broker's content is not trusted): any full look of this run's
-            full = bool(self.full_looks)
-        elif seen - self.began >= seconds:  # made while this run looked: dated by it too, whatever the worker's clock
-            full = self.full_in(done - seconds - margin, seen + margin)
-        else:  # perhaps made before this run began (a rerun): the worker's date alone
-            full = self.full_in(done - seconds - margin, done + margin)
+        if done is not None and seen - self.began >= seconds and done < seen - margin:
+            done = seen  # made while this run looked, a worker's clock behind this one's: dated by this run (R25q N1)
+        # no date said (the broker's content is not trusted): any full look of this run's, as its tasks waited then
+        full = bool(self.full_looks) if done is None else self.full_in(done - seconds - margin, done + margin)
         if full:
             return Stored(result.status, reason=full_reason(seconds), limit=result.limit, done=done)
         return result
