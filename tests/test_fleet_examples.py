@@ -5,6 +5,7 @@ checks the manifests against the command, not that a cluster runs them."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -121,7 +122,7 @@ def test_each_pod_runs_as_a_user_that_can_read_its_secret_files():
 def test_the_broker_s_maxmemory_holds_a_window_at_intake_s_worst_within_its_pod_s_limit():
     """README "Broker memory": a parcel is 16/9 of its folder (base64 in the task's body, which kombu's Redis transport
     encodes in base64 again: a 3 MB folder made 5,594,415 bytes); a default window of parcels at intake's cap, 64 x
-    178 MB, and their results, each at most `parcel.MAX_RESULT_MB` (64 MB), is 15.5 GB (R25o M2: counted with results
+    178 MB, and their results, each at most `parcel.MAX_RESULT_MB` (64 MiB), is 15.1 GiB (R25o M2: counted with results
     of 1.2 MB, 11.5 GB, though one submission within every cap made 33 MB). The manifest's `maxmemory 8gb` was below
     even the 4/3 the README counted (8.5 GB); the pod's memory limit must stay above maxmemory (Redis's own
     overhead)."""
@@ -138,3 +139,13 @@ def test_the_broker_s_maxmemory_holds_a_window_at_intake_s_worst_within_its_pod_
     [redis] = containers(found[("Deployment", "lrcourse-broker")])
     limit = redis["resources"]["limits"]["memory"]
     assert limit.endswith("Gi") and int(limit[:-2]) << 30 > maxmemory, limit
+
+
+def test_the_readme_gives_the_hard_limit_test_s_own_limit():
+    """README's fault list cites tests/test_fleet_limits.py with its limit: it said 90 s, a value the test left for 45 s
+    (R25q N2); read from the test's own LIMIT."""
+    limit = re.search(r"^LIMIT = (\d+)", (ROOT / "tests" / "test_fleet_limits.py").read_text(), re.MULTILINE)[1]
+    said = re.findall(
+        r"tests/test_fleet_limits\.py: a limit of (\d+) s", " ".join((ROOT / "README.md").read_text().split())
+    )
+    assert said == [limit], (said, limit)

@@ -100,6 +100,26 @@ def test_only_a_hard_limit_whose_span_saw_a_full_broker_is_said_to_be_the_broker
     assert watch().explained("task", limit(None, [840.0])) == limit(None, [840.0])  # and no full look
     ahead = during.explained("task", limit(now + 900.0, [840.0]))  # a worker's clock 15 minutes ahead (R25p N1)
     assert "while the broker was full" in ahead.reason, ahead
+    # R25q N1: a worker's clock behind this one's, the failure read now by a run that began before her task: dated by
+    # the read too. Full the whole task, or only its last 100 s; stored before the run began (a rerun's), its date alone
+    for looks, skews in (
+        ((now - 830.0 + 30.0 * look for look in range(28)), (-300.0, -900.0)),
+        ((now - 100.0,), (-300.0,)),
+    ):
+        run = watch(*looks)
+        run.began = now - 1000.0
+        run.saw("task")
+        for skew in skews:
+            behind = run.explained("task", limit(now + skew, [840.0]))
+            assert "while the broker was full" in behind.reason, (skew, behind)
+    # 5 minutes behind, her task run with room after a full spell that ended 950 s before: not moved onto that spell
+    earlier = watch(*(now - 2000.0 + 30.0 * look for look in range(36)))
+    earlier.began = now - 1000.0
+    earlier.saw("task")
+    assert earlier.explained("task", limit(now - 300.0, [840.0])) == limit(now - 300.0, [840.0])
+    rerun = watch(now + 30.0)  # began now, a failure stored an hour ago, full looks only since
+    rerun.saw("task")
+    assert rerun.explained("task", limit(now - 3600.0, [840.0])) == limit(now - 3600.0, [840.0])
     # R25p N2: queued while Redis was full, run with room, stopped by the limit of its own accord, and a full look
     # between its failure and its collection (looks every second, as in the fleet tests): two episodes, not one
     episodes = watch(now - 2000.0, now + 5.0, every=1.0)

@@ -49,9 +49,10 @@ def test_a_result_past_the_cap_fails_that_student_with_the_reason(tmp_path, monk
     result = graded_with(tmp_path, monkeypatch, cap * 3 // 4 + 1)  # packed as base64: 4/3
     assert result["outcome"]["status"] == "failed" and "autograded" not in result, result
     reason = result["outcome"]["reason"]
-    assert f"more than the grading queue carries ({parcel.MAX_RESULT_MB} MB" in reason, reason
-    assert "a result of 67 MB" in reason and "without --broker-file" in reason, reason
-    assert "the largest file, ordered_schedules.ipynb, is 50 MB" in reason, reason  # named, not guessed (R25p M1)
+    # in MiB, as the cap is (R25q N3: "a result of 67 MB, more than ... (64 MB", the cap being 64 << 20 bytes)
+    assert f"more than the grading queue carries ({parcel.MAX_RESULT_MB} MiB" in reason, reason
+    assert "a result of 64.1 MiB" in reason and "without --broker-file" in reason, reason
+    assert "the largest file, ordered_schedules.ipynb, is 48.0 MiB" in reason, reason  # named, not guessed (R25p M1)
 
 
 def test_a_result_within_the_cap_is_sent_whole(tmp_path, monkeypatch):

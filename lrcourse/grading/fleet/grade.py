@@ -224,6 +224,7 @@ class Run:
         if raw is None:
             return False
         result = checked(raw)
+        self.lapsed.saw(task)  # dated on this clock before any wait on it (`superseded`)
         if self.superseded(task, raw, result):
             return False
         result = self.lapsed.explained(task, result)  # a result lost waiting for room: not the student's fault

@@ -55,6 +55,10 @@ class Lapsed:
         # one list for all tasks, since each task's span is read from its failure's time (R25p N2: a task's first and
         # last full look read two separate full episodes as one, spanning a run that had room)
         self.full_looks: deque[float] = deque(maxlen=FULL_LOOKS)
+        # the failure dated on this machine's clock (`saw`, `explained`): when this run began, and when it first read
+        # each task's stored result (NIT 1 of R25q: a worker's clock behind this one's moved the failure out of its span)
+        self.began = time.time()
+        self.seen: dict[str, float] = {}
 
     def check(self) -> None:
         now = time.monotonic()
@@ -111,6 +115,11 @@ class Lapsed:
                 found.append((task, {**read_record(record), "grading": mark is not None}))
         return found, full, waits
 
+    def saw(self, task: str) -> None:
+        """The task's stored result read by this run (`fleet_grade.Run.write`, before any wait on it): dated once, on
+        this machine's clock."""
+        self.seen.setdefault(task, time.time())
+
     def explained(self, task: str, result: Stored) -> Stored:
         """The task's result, its outcome's reason said again if Celery's hard time limit stopped it while the broker
         was full. Seen waiting for room (`waited`): the worker had finished the student, and its result, waiting for
@@ -123,15 +132,24 @@ class Lapsed:
         grace, and the looks come every CHECK_SECONDS. A task queued while Redis was full and started once it had room
         keeps the stored text: its time ran after those looks (two looks' span allowed on either side for the workers'
         clocks, whose `date_done` this is, and a full episode's first look; one ahead of this machine's is read as
-        now, since no failure is read before it is made), and so does one that ran with room between two full
-        episodes (R25p N2), unless the second's first look comes within that span of its failure."""
+        when this run first read it, since no failure is read before it is made), and so does one that ran with room
+        between two full episodes (R25p N2), unless the second's first look comes within that span of its failure. A
+        failure read `seconds` or more after this run began (`saw`) was made while it looked, as a rule within a poll
+        of that read (every task this run sent is: its limit counts from its start, after the sending): dated more
+        than two looks before that read (a worker's clock behind this machine's), it is dated by that read instead,
+        so the span is not moved off the full looks, nor onto an earlier episode's (R25q N1); one read sooner (a task
+        an interrupted run sent, collected by a rerun) is read by the worker's date alone, which is why the workers'
+        clocks are kept synchronised (NTP: README)."""
         if result.limit is None:
             return result
         seconds = result.limit if math.isfinite(result.limit) else self.limits[0]  # NaN: the limit not said
         if task in self.waited:
             return Stored(result.status, reason=waited_reason(seconds), limit=result.limit, done=result.done)
         margin = 2 * self.every
-        done = min(result.done, time.time()) if result.done is not None else None  # a worker's clock ahead (R25p N1)
+        seen = self.seen.get(task, time.time())
+        done = min(result.done, seen) if result.done is not None else None  # a worker's clock ahead (R25p N1)
+        if done is not None and seen - self.began >= seconds and done < seen - margin:
+            done = seen  # made while this run looked, a worker's clock behind this one's: dated by this run (R25q N1)
         # no date said (the broker's content is not trusted): any full look of this run's, as its tasks waited then
         full = bool(self.full_looks) if done is None else self.full_in(done - seconds - margin, done + margin)
         if full:

@@ -11,6 +11,7 @@ link followed) in a hidden folder beside the target, checked again by intake's r
 from __future__ import annotations
 
 import base64
+import math
 import os
 import shutil
 import tempfile
@@ -26,7 +27,9 @@ MAX_PATH = 1024
 # images, in the graded notebook and again in the feedback page, and 8 MB of kept outputs, as base64), and kept
 # outputs that are images would be in the page too (about 47 MB); output of control characters, which JSON writes as
 # 6 bytes each, goes past it (R25p M1: 8 MB of chr(1) made a 49 MB notebook and a 77 MB result): she alone fails.
+# In MiB, as intake's caps (`<< 20`), and said in MiB (R25q N3: said in MB of 1e6 bytes, "67 MB, more than 64 MB").
 MAX_RESULT_MB = 64
+MIB = 1 << 20
 
 
 class ParcelRefused(ValueError):
@@ -58,8 +61,8 @@ def packed_size(folder: Path) -> int:
 
 
 def result_too_large(folders) -> str:
-    """Why a worker's result made of `folders` is not sent: packed, more than MAX_RESULT_MB (its size read from the
-    files' sizes, before packing); "" if it fits. Failing that student alone, with the reason."""
+    """Why a worker's result made of `folders` is not sent: packed, more than MAX_RESULT_MB MiB (its size read from
+    the files' sizes, before packing; said rounded up, so never as the cap itself); "" if it fits. Failing that student alone, with the reason."""
     size = sum(packed_size(folder) for folder in folders)
     if size <= MAX_RESULT_MB << 20:
         return ""
@@ -68,9 +71,9 @@ def result_too_large(folders) -> str:
     ]
     largest = max(files, key=lambda path: path.stat().st_size)
     return (
-        f"her graded notebook and feedback page make a result of {size / 1e6:.0f} MB, more than the grading queue "
-        f"carries ({MAX_RESULT_MB} MB, a bound of the broker's memory); the largest file, {largest.name}, is "
-        f"{largest.stat().st_size / 1e6:.0f} MB (saved outputs, pasted images, and output that JSON writes longer, "
+        f"her graded notebook and feedback page make a result of {math.ceil(size * 10 / MIB) / 10:.1f} MiB, more than "
+        f"the grading queue carries ({MAX_RESULT_MB} MiB, a bound of the broker's memory); the largest file, "
+        f"{largest.name}, is {largest.stat().st_size / MIB:.1f} MiB (saved outputs, pasted images, and output that JSON writes longer, "
         "such as control characters, 6 bytes each); graded without a broker (`lrcourse grade` without --broker-file) "
         "she is not bound by it"
     )
