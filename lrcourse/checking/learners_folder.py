@@ -128,15 +128,21 @@ def files_read_by(target) -> list[str]:
     return list(dict.fromkeys(path for path in read if cache is None or not inside(path, str(cache))))
 
 
+def files_shown(read: list[str], folder: str) -> str:
+    """The first three files `read`, relative to the learner's `folder`, and "a file" or "files" after them."""
+    names = ", ".join(os.path.relpath(path, folder) for path in read[:3]) + (", ..." if len(read) > 3 else "")
+    return f"{names}, {'a file' if len(read) == 1 else 'files'}"
+
+
 def expect_no_file_read_by(target, name: str) -> None:
     """Fail if the function or class `target` (the answer `name`) read a file of the learner's folder when called
     here (`files_read_by`): the grader calls it with the notebook alone."""
     read = files_read_by(target)
     folder = notebook_folder()
-    shown = ", ".join(os.path.relpath(path, folder) for path in read[:3]) + (", ..." if len(read) > 3 else "")
+    shown = files_shown(read, folder)
     expect(
         not read,
-        f"{name} reads {shown}, {'a file' if len(read) == 1 else 'files'} of your folder ({folder}), when called. "
+        f"{name} reads {shown} of your folder ({folder}), when called. "
         f"{WHY} (FileNotFoundError) and the checks that call {name} score 0. Put the values in the cell, run it, "
         f"then {SAVE_AND_RERUN}.",
     )
@@ -147,10 +153,10 @@ def expect_no_file_of_the_folder(variable: str, index: int, source: str, cell: s
     folder before `variable` was whole (`files_read_before`)."""
     read = files_read_before(variable, index, source)
     folder = notebook_folder()
-    shown = ", ".join(os.path.relpath(path, folder) for path in read[:3]) + (", ..." if len(read) > 3 else "")
+    shown = files_shown(read, folder)
     expect(
         not read,
-        f"{cell} reads {shown}, {'a file' if len(read) == 1 else 'files'} of your folder ({folder}), before it binds "
+        f"{cell} reads {shown} of your folder ({folder}), before it binds "
         f"{variable}. {WHY} (FileNotFoundError) and {variable} scores 0. Put the values in the cell (write them out, "
         f"or compute them from what the chapter's setup defines), run it, then {SAVE_AND_RERUN}.",
     )
