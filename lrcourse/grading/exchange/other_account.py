@@ -76,10 +76,11 @@ class Below:
 
 @contextlib.contextmanager
 def open_below(course: Path, parts: tuple[str, ...], make: int | None = None, give: bool = True):
-    """`(Below, "")` for the folder `course/<parts...>`, each part opened from the one above it, `O_NOFOLLOW` (and
-    made, mode `make`, where missing, if `make`), each folder that root owns on the way given to the course folder's
-    owner if `give` (as root in another account's course); `(None, note)` where a part is a link or not a folder (nothing
-    made or changed below it), or `(None, "")` where one is missing. The descriptors are closed after."""
+    """`(Below, "")` for the folder `course/<parts...>`, each part opened from the one above it, `O_NOFOLLOW` (and,
+    if `make`, made where missing: the last mode `make`, those above it as `mkdir -p` makes them), each folder that
+    root owns on the way given to the course folder's owner if `give` (as root in another account's course);
+    `(None, note)` where a part is a link or not a folder (nothing made or changed below it), or `(None, "")` where
+    one is missing. The descriptors are closed after."""
     opened = [os.open(course, os.O_RDONLY | os.O_DIRECTORY)]
     owner = os.fstat(opened[0])
     give = give and os.geteuid() == 0 and owner.st_uid != 0
@@ -87,7 +88,7 @@ def open_below(course: Path, parts: tuple[str, ...], make: int | None = None, gi
         for index, part in enumerate(parts):
             if make is not None:
                 with contextlib.suppress(FileExistsError):
-                    os.mkdir(part, make, dir_fd=opened[-1])
+                    os.mkdir(part, make if index == len(parts) - 1 else 0o777, dir_fd=opened[-1])  # as mkdir -p
             try:
                 opened.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=opened[-1]))
             except FileNotFoundError:
