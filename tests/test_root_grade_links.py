@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -122,3 +123,40 @@ def test_a_gradebook_the_owner_cannot_write_is_refused_with_the_chown_not_nbgrad
     assert by_owner.returncode == 2 and "Traceback" not in out and "db upgrade" not in out, out
     assert f"the gradebook {course / 'gradebook.db'} cannot be written" in out, out
     assert f"`chown -R {grader} {course}`" in out, out
+
+
+@needs_root
+def test_the_hand_over_stops_at_a_link_a_non_folder_or_a_hard_linked_file_and_says_so(tmp_path):
+    """`give_to_course_owner` as root in a course of another uid: a link on the way (`autograded -> <a root-owned
+    tree>`, as R20q's `autograded -> /`: never a system folder here, so that a regression harms only tmp_path) or
+    inside the tree is never followed, a hard-linked file (another name elsewhere) is not chowned, a file where a
+    folder should be stops the walk; each is named. Everything else root made there is the owner's."""
+    import os
+
+    from lrcourse.grading.autograde.graded_files import close_student_folders
+    from lrcourse.grading.exchange.other_account import give_to_course_owner
+
+    course, outside, uid = tmp_path / "course", tmp_path / "outside", 54321
+    course.mkdir()
+    (outside / "inside" / "deep").mkdir(parents=True)
+    (outside / "secret").write_text("root's")
+    os.chown(course, uid, uid)
+    (course / "autograded").symlink_to(outside)
+    note = close_student_folders(course, "inside")
+    assert f"{course / 'autograded'} is a link: root gave nothing there" in note, note
+    assert [os.stat(p).st_uid for p in (outside / "inside", outside / "inside" / "deep")] == [0, 0]
+    assert stat.S_IMODE(os.stat(outside / "inside").st_mode) == 0o755  # not closed through the link either
+    assert os.stat(course / "feedback" / "inside").st_uid == uid
+    made = course / "reports"
+    (made / "sub").mkdir(parents=True)
+    (made / "sub" / "plain").write_text("ok")
+    (made / "sub" / "out").symlink_to(outside)
+    os.link(outside / "secret", made / "sub" / "hard")
+    note = give_to_course_owner(made, course)
+    assert f"{made / 'sub' / 'hard'} is a file with other names (hard links)" in note, note
+    assert [os.stat(p).st_uid for p in (made, made / "sub", made / "sub" / "plain")] == [uid] * 3
+    assert os.lstat(made / "sub" / "out").st_uid == uid  # the link itself, never its target
+    assert [os.stat(p).st_uid for p in (outside, outside / "inside", outside / "secret")] == [0, 0, 0]
+    (course / "notes").write_text("a file, not a folder")
+    note = give_to_course_owner(course / "notes" / "deeper", course)
+    assert f"{course / 'notes'} is not a folder" in note, note
