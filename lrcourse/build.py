@@ -57,7 +57,10 @@ def generate_release(course_dir: Path, assignments: list[str] | None = None, db_
 
 
 def ensure_released(course: Path, assignment: str, db_url: str | None = None) -> None:
-    """Make sure the gradebook knows the assignment (its cells and hidden tests come from generate_assignment)."""
+    """Make sure the gradebook knows the assignment (its cells and hidden tests come from generate_assignment). As
+    root in a course another account owns, what it made there (the release folder, the gradebook when there was
+    none) is then that owner's, whose next grade and `generate_assignment --force` write them again (R20q M1); a
+    link that stopped it is said on stderr."""
     from nbgrader.api import MissingEntry
 
     try:
@@ -65,7 +68,33 @@ def ensure_released(course: Path, assignment: str, db_url: str | None = None) ->
             book.find_assignment(assignment)
     except MissingEntry:
         print(f"{assignment} is not in the gradebook yet: running nbgrader generate_assignment first", file=sys.stderr)
-        generate_release(course, [assignment], db_url)
+        try:
+            generate_release(course, [assignment], db_url)
+        finally:
+            for note in give_release_to_course_owner(course, assignment, db_url):
+                print(f"not given to the course's owner: {note}", file=sys.stderr)
+    finally:
+        for note in give_release_to_course_owner(course, None, db_url):
+            print(f"not given to the course's owner: {note}", file=sys.stderr)
+
+
+def give_release_to_course_owner(course: Path, assignment: str | None, db_url: str | None) -> list[str]:
+    """As root in a course another account owns (`give_if_there`, never through a link): `assignment`'s release
+    folder, or with None the course's own sqlite gradebook (and what a transaction left beside it) if the run
+    uses it. The notes of what a link stopped."""
+    from lrcourse.grading.course import course_config
+    from lrcourse.grading.exchange.other_account import give_if_there, giving
+
+    if not giving(course):
+        return []
+    if assignment is None:
+        if db_url and db_url != default_db_url(course):
+            return []
+        paths = [course / f"gradebook.db{tail}" for tail in ("", "-journal", "-wal", "-shm")]
+    else:
+        release = course_config(course, db_url or default_db_url(course)).CourseDirectory.release_directory
+        paths = [course / (release if isinstance(release, str) else "release") / assignment]
+    return [note for note in (give_if_there(path, course) for path in paths) if note]
 
 
 def execute(

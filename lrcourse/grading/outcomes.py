@@ -39,6 +39,7 @@ class RunOutcomes:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     unwritten: list[str] = field(default_factory=list)  # grades.csv or reports/<assignment>.csv, and why (R20p W2)
+    not_given: list[str] = field(default_factory=list)  # root's files a link kept from the course's owner (R20q W2)
     awaiting_manual: int = 0  # written answers nbgrader leaves to the formgrader, not yet graded by hand
 
     @property
@@ -123,6 +124,7 @@ def summary(result: RunOutcomes) -> str:
             f"unchecked are on their line): {', '.join(names[id(o)] for o in result.cut_short)}"
         )
     lines += [f"not written: {line}" for line in result.unwritten]
+    lines += [f"not given to the course's owner: {line}" for line in result.not_given]
     if result.awaiting_manual:
         lines.append(
             f"{result.awaiting_manual} written answer(s) await manual grading in nbgrader's formgrader "

@@ -89,7 +89,8 @@ def grade_class(
             )
         return finish(course, db_url, result, start)
     finally:  # however the run ends: done, Ctrl-C, SIGTERM (`Stopped`), a fault of ours (G21)
-        give_run_to_course_owner(course, assignment, [o.student for o in result.outcomes] + [s for s, _ in todo])
+        taken = [o.student for o in result.outcomes] + [s for s, _ in todo]
+        result.not_given = give_run_to_course_owner(course, assignment, taken)
 
 
 def finish(course: Path, db_url: str, result: RunOutcomes, start: float) -> RunOutcomes:
@@ -114,13 +115,14 @@ def unwritten(course: Path, result: RunOutcomes, name: str, write) -> None:
         result.unwritten.append(f"{name} {cannot_write(error, course, then='grade again')}")
 
 
-def give_run_to_course_owner(course: Path, assignment: str, students: list[str]) -> None:
+def give_run_to_course_owner(course: Path, assignment: str, students: list[str]) -> list[str]:
     """As root in a course another account owns: grades.csv, reports/, the gradebook and nbgrader's log, and each of
     `students`' graded and feedback folders of `assignment` (her done-mark and verdicts root wrote after closing
     them, a folder nbgrader was still writing when the run stopped) given to that owner, whose next `lrcourse
     grade` writes them all again (R20p W2). Called in a `finally` (G21): a run stopped part-way (SIGTERM, Ctrl-C, a
     fault) leaves nothing of root's. SIGTERM, SIGHUP and SIGINT wait until it is done (a stop's handler raises,
-    and would leave the rest root's). Nothing for any other account."""
+    and would leave the rest root's). Never through a link (R20q W2): what a link stopped is returned, once each,
+    for the run's summary. Nothing for any other account."""
     paths = [course / name for name in ("grades.csv", "reports", ".nbgrader.log")]
     paths += [course / f"gradebook.db{tail}" for tail in ("", "-journal", "-wal", "-shm")]
     for student in dict.fromkeys(students):
@@ -129,10 +131,10 @@ def give_run_to_course_owner(course: Path, assignment: str, students: list[str])
     stops = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
     held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
-        for path in paths:
-            give_if_there(path, course)
+        notes = [give_if_there(path, course) for path in paths]
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    return list(dict.fromkeys(note for note in notes if note))
 
 
 def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) -> list[str]:

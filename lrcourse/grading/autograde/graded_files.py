@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading import outcomes
-from lrcourse.grading.exchange.other_account import course_owner, give_to_course_owner
+from lrcourse.grading.exchange.other_account import course_owner, give_to_course_owner, giving, open_below
 from lrcourse.grading.exchange.submission_secrets import (
     NO_SECRET,
     SECRET,
@@ -83,17 +83,24 @@ def close_student_folders(course: Path, student: str) -> str:
     """Her `autograded/<id>` and `feedback/<id>` made (where missing) 0700 and, as root in a course another account
     owns, that owner's, before anything of hers is written below them: nbgrader writes her graded notebook and the
     fleet's `stage_files` her secret 0644 into 0755 folders, and a classmate in the course folder's group listed and
-    read them before `close_to_owner` closed `<chapter>` (R20p W1). A chown refused (root squashed on a network
-    share) does not fail her grading: the note returned for her reasons names the owner and the mend, since the
-    owner's formgrader and release_feedback cannot read root's 0700 folders; else ""."""
+    read them before `close_to_owner` closed `<chapter>` (R20p W1). As root there, each folder from the course down
+    is opened, made and changed by descriptor, never through a link (`open_below`, R20q W2): a link or a file on the
+    way is left as it is, and her reasons name it. A chown refused (root squashed on a network share) does not fail
+    her grading: the note returned for her reasons names the owner and the mend, since the owner's formgrader and
+    release_feedback cannot read root's 0700 folders; else ""."""
     folders = [course / kind / student for kind in ("autograded", "feedback")]
-    for folder in folders:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not folder.is_symlink() and folder.is_dir():
-            folder.chmod(0o700)
-    try:
+    if not giving(course):  # this account's own course: its folders, links included, are its own to keep
         for folder in folders:
-            give_to_course_owner(folder, course)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not folder.is_symlink() and folder.is_dir():
+                folder.chmod(0o700)
+        return ""
+    for folder in folders:
+        with open_below(course, folder.relative_to(course).parts, make=0o700, give=False) as (where, _):
+            if where is not None:
+                os.fchmod(where.fd, 0o700)  # closed first: a refused chown below leaves it closed all the same
+    try:
+        notes = [give_to_course_owner(folder, course) for folder in folders]
     except OSError as error:
         owner = course_owner(course)
         return (
@@ -101,7 +108,7 @@ def close_student_folders(course: Path, student: str) -> str:
             f"{owner}'s formgrader and release_feedback cannot read them; as root, "
             f"`chown -R {owner} {folders[0]} {folders[1]}`"
         )
-    return ""
+    return "; ".join(note for note in notes if note)
 
 
 def close_to_owner(folder: Path) -> None:
@@ -109,15 +116,22 @@ def close_to_owner(folder: Path) -> None:
     made 0700, and as root, in a course another account owns, given to that owner (as root's collect gives
     `submitted/`): her secret and notebook are in it, and a classmate in the course folder's group read both after
     every grading (R20o M2). Its readers all run as the course's owner or root: formgrader, nbgrader's
-    release_feedback, the fleet's enqueuer; the sandboxed kernel works on a copy. A chown refused here (root
-    squashed on a network share) was refused first for her `<kind>/<id>` folders, and that is in her reasons
-    (`close_student_folders`); her grading never fails for it."""
-    if len(folder.parents) > 2:
-        try:
-            give_to_course_owner(folder, folder.parents[2])
-        except OSError:
-            pass  # noted once, by close_student_folders
-    folder.chmod(0o700)
+    release_feedback, the fleet's enqueuer; the sandboxed kernel works on a copy. Never through a link (R20q W2):
+    as root there, opened from the course down by descriptor, and a link on the way leaves it as it is (her
+    `<kind>/<id>` folders' link is in her reasons: `close_student_folders`). A chown refused here (root squashed on
+    a network share) was refused first for her `<kind>/<id>` folders, and that is in her reasons; her grading never
+    fails for it."""
+    course = folder.parents[2] if len(folder.parents) > 2 else None
+    if course is None or not giving(course):
+        folder.chmod(0o700)
+        return
+    try:
+        with open_below(course, folder.relative_to(course).parts, give=False) as (where, _):
+            if where is not None:
+                os.fchmod(where.fd, 0o700)
+        give_to_course_owner(folder, course)
+    except OSError:
+        pass  # noted once, by close_student_folders
 
 
 def write_new(path: Path, data: bytes) -> None:

@@ -5,6 +5,8 @@ one left is refused per student with the chown that mends it (`cannot_write`).""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import pwd
 import stat
@@ -43,31 +45,127 @@ def cannot_write(error: OSError, course: Path, then: str = "collect again") -> s
     )
 
 
-def give_to_course_owner(made: Path, course: Path) -> None:
-    """As root, in a course another account owns: `made` (a folder collect wrote, with everything in it, or a file)
-    and each folder between it and the course that root owns (`submitted/`, `submitted/<id>`, `reports/`) given to
-    the course folder's owner, never through a link. Nothing for any other user, or in root's own course."""
-    owner = os.stat(course)
-    if os.geteuid() != 0 or owner.st_uid == 0:
-        return
-    between = [course / part for part in reversed(made.relative_to(course).parents) if part != Path(".")]
-    for folder in between:
-        seen = os.lstat(folder)
-        if stat.S_ISDIR(seen.st_mode) and seen.st_uid == 0:
-            os.chown(folder, owner.st_uid, owner.st_gid, follow_symlinks=False)
-    for path in [made, *(made.rglob("*") if stat.S_ISDIR(os.lstat(made).st_mode) else [])]:
-        os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
+def give_to_course_owner(made: Path, course: Path) -> str:
+    """As root, in a course another account owns: `made` (a folder collect or grade wrote, with everything in it, or
+    a file) and each folder between it and the course that root owns (`submitted/`, `submitted/<id>`, `reports/`)
+    given to the course folder's owner. Never through a link (R20q W2: the owner's `autograded -> /` had root's
+    grade hand /etc over): each folder from the course down is opened by its descriptor, `O_NOFOLLOW`, and changed
+    by it, a tree walked by `os.fwalk`; a part that is a link or not a folder, or a file with other names (hard
+    links), is left as it is, and so is all below it: the note returned names it and why, else "". A refused
+    chown (root squashed) raises. Nothing for any other user, or in root's own course."""
+    if not giving(course):
+        return ""
+    with open_below(course, made.relative_to(course).parts[:-1]) as (where, note):
+        if where is None:
+            return note
+        owner = os.fstat(where.course)
+        return _give(where.fd, made, owner.st_uid, owner.st_gid)
 
 
-def give_if_there(path: Path, course: Path) -> None:
-    """`give_to_course_owner` for a file or folder root's grading wrote (the grading lock, grades.csv, reports/, her
-    done and verdict marks), if it is there: the owner's next `lrcourse grade` writes them again (R20p W2). A chown
-    refused (root squashed) leaves it: the owner's run then says which file and the mend (`cannot_write`)."""
+def giving(course: Path) -> bool:
+    """Whether this run hands what it makes in `course` to its owner: root's, in a course another account owns."""
+    return os.geteuid() == 0 and os.stat(course).st_uid != 0
+
+
+class Below:
+    """A folder below the course opened by descriptor (`open_below`): `fd`, and the course folder's, `course`."""
+
+    def __init__(self, fd: int, course: int):
+        self.fd, self.course = fd, course
+
+
+@contextlib.contextmanager
+def open_below(course: Path, parts: tuple[str, ...], make: int | None = None, give: bool = True):
+    """`(Below, "")` for the folder `course/<parts...>`, each part opened from the one above it, `O_NOFOLLOW` (and,
+    if `make`, made where missing: the last mode `make`, those above it as `mkdir -p` makes them), each folder that
+    root owns on the way given to the course folder's owner if `give` (as root in another account's course);
+    `(None, note)` where a part is a link or not a folder (nothing made or changed below it), or `(None, "")` where
+    one is missing. The descriptors are closed after."""
+    opened = [os.open(course, os.O_RDONLY | os.O_DIRECTORY)]
+    owner = os.fstat(opened[0])
+    give = give and os.geteuid() == 0 and owner.st_uid != 0
     try:
-        if os.path.lexists(path):
-            give_to_course_owner(path, course)
+        for index, part in enumerate(parts):
+            if make is not None:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, make if index == len(parts) - 1 else 0o777, dir_fd=opened[-1])  # as mkdir -p
+            try:
+                opened.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=opened[-1]))
+            except FileNotFoundError:
+                yield None, ""
+                return
+            except OSError as error:
+                if error.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                yield None, _not_followed(course.joinpath(*parts[: index + 1]), opened[-1], part)
+                return
+            if give and os.fstat(opened[-1]).st_uid == 0:
+                os.fchown(opened[-1], owner.st_uid, owner.st_gid)
+        yield Below(opened[-1], opened[0]), ""
+    finally:
+        for fd in reversed(opened):
+            os.close(fd)
+
+
+def _give(where: int, made: Path, uid: int, gid: int) -> str:
+    """`made` (in the folder open as `where`) and, if it is a folder, all in it, chowned by descriptor; a link or a file
+    with other names is left, with a note."""
+    try:
+        info = os.stat(made.name, dir_fd=where, follow_symlinks=False)
+    except FileNotFoundError:
+        return ""
+    if stat.S_ISLNK(info.st_mode) or (not stat.S_ISDIR(info.st_mode) and info.st_nlink > 1):
+        return _not_followed(made, where, made.name)
+    if not stat.S_ISDIR(info.st_mode):
+        os.chown(made.name, uid, gid, dir_fd=where, follow_symlinks=False)
+        return ""
+    top = os.open(made.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=where)
+    notes = []
+    try:
+        os.fchown(top, uid, gid)
+        for folder, folders, files, fd in os.fwalk(".", dir_fd=top):  # never into a link (follow_symlinks=False)
+            for name in folders + files:
+                try:
+                    seen = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    if stat.S_ISREG(seen.st_mode) and seen.st_nlink > 1:
+                        notes.append(_not_followed(made / folder / name, fd, name))
+                    else:  # a link itself (never its target), a folder, a plain file
+                        os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:  # gone meanwhile
+                    continue
+    finally:
+        os.close(top)
+    return "; ".join(notes)
+
+
+def _not_followed(path: Path, fd: int, name: str) -> str:
+    """Why root's hand-over stopped at `path` (`name` in the folder open as `fd`), for her reasons or the run's."""
+    try:
+        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
     except OSError:
-        return
+        return ""
+    what = (
+        "a link"
+        if stat.S_ISLNK(info.st_mode)
+        else "a file with other names (hard links)"
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1
+        else "not a folder"
+    )
+    return (
+        f"{path} is {what}: root gave nothing there or below it to the course's owner (a link is never followed); "
+        "replace it by a folder of the course's own, then grade or collect again"
+    )
+
+
+def give_if_there(path: Path, course: Path) -> str:
+    """`give_to_course_owner` for a file or folder root's grading wrote (the grading lock, grades.csv, reports/, her
+    done and verdict marks), if it is there: the owner's next `lrcourse grade` writes them again (R20p W2); the note
+    if a link stopped it (R20q W2). A chown refused (root squashed) leaves it: the owner's run then says which file
+    and the mend (`cannot_write`)."""
+    try:
+        return give_to_course_owner(path, course) if os.path.lexists(path) else ""
+    except OSError:
+        return ""
 
 
 def _read_only_of_this_account(error: OSError) -> str:
