@@ -169,7 +169,7 @@ def test_a_copy_s_failure_is_written_when_the_first_holder_is_gone_for_good(tmp_
             other = started_worker(time_limited(quick, 8), url, "other@test", other_log)
             out, _ = run.communicate(timeout=300)
         finally:
-            stopped(run, other)
+            stopped(run, lost, other)  # `lost` too: still running if the warm-up or the lease wait failed (R25r N3)
     said = other_log.read_text()
     assert said.count("Hard time limit (8s) exceeded") == 1, said[-3000:]  # once: not sent again and again
     [(status, reason)] = outcomes(out).values()

@@ -171,7 +171,7 @@ def _walk(folder: Path) -> str | None:
                     return why + ": submit plain files only"
                 size += info.st_size
                 if size > MAX_SUBMISSION_MB << 20:
-                    return f"the submission is larger than {MAX_SUBMISSION_MB} MB"
+                    return f"the submission is larger than {MAX_SUBMISSION_MB} MiB"
     return None
 
 

@@ -260,6 +260,7 @@ class Run:
         self.copies.forget(task)
         if alive:
             self.client.eval(DELETE_IF_SAME, 1, fleet.result_key(task), raw)
+            self.lapsed.forget(task)  # that copy's read dates no later failure of the task (R25r N1)
             return True
         return self.client.get(fleet.result_key(task)) != raw  # replaced meanwhile (a copy's success): read again
 

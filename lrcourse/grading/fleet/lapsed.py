@@ -59,12 +59,20 @@ class Lapsed:
         # each task's stored result (NIT 1 of R25q: a worker's clock behind this one's moved the failure out of its span)
         self.began = time.time()
         self.seen: dict[str, float] = {}
+        # this run's last look (`check`), and the spans it made none for two looks' span or more (cut off from the
+        # broker, stopped with Ctrl-Z, a sleeping laptop): a failure read late is not dated by its read (R25r N2)
+        self.looked = self.began
+        self.gaps: deque[tuple[float, float]] = deque(maxlen=FULL_LOOKS)
 
     def check(self) -> None:
         now = time.monotonic()
         if now - self.last < self.every:
             return
         self.last = now
+        clock = time.time()
+        if clock - self.looked > 2 * self.every:
+            self.gaps.append((self.looked, clock))
+        self.looked = clock
         lapsed, full, waits = self.lapsed(now)
         if full:  # its waits for room before grading (count of attempts, lease) show no lease's `waits` (R25o M1)
             self.full_looks.append(time.time())
@@ -120,6 +128,11 @@ class Lapsed:
         this machine's clock."""
         self.seen.setdefault(task, time.time())
 
+    def forget(self, task: str) -> None:
+        """The task's failure dropped unwritten (`fleet_grade.Run.superseded`: another copy alive): its read no longer
+        dates the next failure of the task (R25r N1: copy 2's span was read from copy 1's)."""
+        self.seen.pop(task, None)
+
     def explained(self, task: str, result: Stored) -> Stored:
         """The task's result, its outcome's reason said again if Celery's hard time limit stopped it while the broker
         was full. Seen waiting for room (`waited`): the worker had finished the student, and its result, waiting for
@@ -137,8 +150,9 @@ class Lapsed:
         failure read `seconds` or more after this run began (`saw`) was made while it looked, as a rule within a poll
         of that read (every task this run sent is: its limit counts from its start, after the sending): dated more
         than two looks before that read (a worker's clock behind this machine's), it is dated by that read instead,
-        so the span is not moved off the full looks, nor onto an earlier episode's (R25q N1); one read sooner (a task
-        an interrupted run sent, collected by a rerun) is read by the worker's date alone, which is why the workers'
+        so the span is not moved off the full looks, nor onto an earlier episode's (R25q N1), if this run looked all that
+        while (`watched`: not cut off from the broker nor stopped, R25r N2); one read sooner (a task an interrupted run
+        sent, collected by a rerun) or after such a gap is read by the worker's date alone, which is why the workers'
         clocks are kept synchronised (NTP: README)."""
         if result.limit is None:
             return result
@@ -148,13 +162,20 @@ class Lapsed:
         margin = 2 * self.every
         seen = self.seen.get(task, time.time())
         done = min(result.done, seen) if result.done is not None else None  # a worker's clock ahead (R25p N1)
-        if done is not None and seen - self.began >= seconds and done < seen - margin:
+        if done is not None and seen - self.began >= seconds and done < seen - margin and self.watched(seen - seconds):
             done = seen  # made while this run looked, a worker's clock behind this one's: dated by this run (R25q N1)
         # no date said (the broker's content is not trusted): any full look of this run's, as its tasks waited then
         full = bool(self.full_looks) if done is None else self.full_in(done - seconds - margin, done + margin)
         if full:
             return Stored(result.status, reason=full_reason(seconds), limit=result.limit, done=done)
         return result
+
+    def watched(self, since: float) -> bool:
+        """Whether this run looked at the broker every two looks' span or sooner from `since` to now (`gaps`): a
+        failure it read then was read within a poll of its making."""
+        now = time.time()
+        recent = now - self.looked <= 2 * self.every
+        return recent and not any(start < now and end > since for start, end in self.gaps)
 
     def full_in(self, start: float, end: float) -> bool:
         """Whether a look found Redis full between `start` and `end` (Unix times, both included)."""

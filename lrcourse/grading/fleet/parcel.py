@@ -62,7 +62,8 @@ def packed_size(folder: Path) -> int:
 
 def result_too_large(folders) -> str:
     """Why a worker's result made of `folders` is not sent: packed, more than MAX_RESULT_MB MiB (its size read from
-    the files' sizes, before packing; said rounded up, so never as the cap itself); "" if it fits. Failing that student alone, with the reason."""
+    the files' sizes, before packing; said rounded up, so never as the cap itself); "" if it fits. Failing that
+    student alone, with the reason."""
     size = sum(packed_size(folder) for folder in folders)
     if size <= MAX_RESULT_MB << 20:
         return ""
@@ -73,8 +74,8 @@ def result_too_large(folders) -> str:
     return (
         f"her graded notebook and feedback page make a result of {math.ceil(size * 10 / MIB) / 10:.1f} MiB, more than "
         f"the grading queue carries ({MAX_RESULT_MB} MiB, a bound of the broker's memory); the largest file, "
-        f"{largest.name}, is {largest.stat().st_size / MIB:.1f} MiB (saved outputs, pasted images, and output that JSON writes longer, "
-        "such as control characters, 6 bytes each); graded without a broker (`lrcourse grade` without --broker-file) "
+        f"{largest.name}, is {largest.stat().st_size / MIB:.1f} MiB (saved outputs, pasted images, and output that "
+        "JSON writes longer, such as control characters, 6 bytes each); graded without a broker (`lrcourse grade` without --broker-file) "
         "she is not bound by it"
     )
 

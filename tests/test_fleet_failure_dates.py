@@ -1,0 +1,101 @@
+"""When the enqueuer dates a task's hard-limit failure by its own read (`Lapsed.explained`, R25q N1: a worker's clock
+behind), that read must be of this failure, made while it watched: not a dropped copy's earlier failure (R25r N1), and
+not a read that came late because the enqueuer was cut off from the broker or stopped (R25r N2). Clocks in sync here:
+both cases then said the wrong party's fault."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+from lrcourse.grading.fleet import grade as fleet_grade
+from lrcourse.grading.fleet.lapsed import Lapsed
+from lrcourse.grading.fleet.result import read
+
+from support import stub_fleet
+
+LIMIT = 840.0
+
+
+def failure(done: float) -> dict:
+    when = datetime.fromtimestamp(done, UTC).isoformat()
+    return {"status": "FAILURE", "result": {"exc_type": "TimeLimitExceeded", "exc_message": [LIMIT]}, "date_done": when}
+
+
+def watch(began: float, looked: float, *looks: float) -> Lapsed:
+    made = Lapsed("", {}, stub_fleet.Bar(), limits=(LIMIT, 1020.0))
+    made.began, made.looked = began, looked
+    made.full_looks.extend(looks)
+    return made
+
+
+def test_a_failure_read_late_is_dated_by_the_worker_not_by_the_late_read():
+    """Redis full for the task's first 390 s, the failure made at `done`, clocks in sync; the enqueuer cut off from
+    the broker (no look) from 100 s before the failure until it reads it, 5 to 590 s later: the broker's, every time."""
+    now = time.time()
+    for late in (5.0, 120.0, 300.0, 500.0, 590.0):
+        done = now - late
+        looks = [done - LIMIT + 30.0 * look for look in range(14)]  # full from the task's start, for 390 s
+        still_cut_off = watch(now - 3000.0, done - 100.0, *looks)
+        through_again = watch(now - 3000.0, now - 10.0, *looks)  # a look made on getting through, before the read
+        through_again.gaps.append((done - 100.0, now - 10.0))
+        for run in (still_cut_off, through_again):
+            run.saw("task")
+            said = run.explained("task", read(failure(done)))
+            assert "while the broker was full" in said.reason, (late, said.reason)
+    run = watch(now - 3000.0, now - 10.0, *(now - 500.0 + 30.0 * look for look in range(5)))  # looked all along
+    assert "while the broker was full" in run.explained("task", read(failure(now - 1000.0))).reason  # 1000 s behind
+
+
+class Client:
+    """The broker as `Run.superseded` and `Run.write` use it: one stored result, deleted by the compare-and-delete."""
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+
+    def get(self, key):
+        return self.raw
+
+    def eval(self, *args):
+        self.raw = None
+
+
+class Progress:
+    """The progress bar `Run.write` moves."""
+
+    def update(self, count):
+        pass
+
+
+class Copies:
+    def __init__(self, alive: bool):
+        self.answer = alive
+
+    def alive(self, client, task, raw):
+        return self.answer
+
+    def forget(self, task):
+        pass
+
+
+def test_a_dropped_copy_s_failure_does_not_date_the_next_one(monkeypatch):
+    """Copy 1's failure (a paused worker resumed past its limit) read and dropped while copy 2 lives; copy 2's own
+    failure later, made while Redis was full: its span is read from its own read, not from copy 1's."""
+    now = time.time()
+    written = []
+    monkeypatch.setattr(fleet_grade, "write", lambda *args: written.append(args[-1]) or "outcome")
+    monkeypatch.setattr(fleet_grade, "forget", lambda client, tasks: None)
+    run = fleet_grade.Run.__new__(fleet_grade.Run)
+    run.bar, run.written, run.outcomes, run.course, run.assignment = Progress(), [], [], None, "02"
+    run.waiting = {"task": ("amy", "x")}
+    run.lapsed = watch(now - 3000.0, now - 10.0)
+    writer = type("Writer", (), {"results": 0, "seconds": 0.0})()
+    run.client, run.copies = Client(json.dumps(failure(now - 900.0)).encode()), Copies(alive=True)
+    run.lapsed.seen["task"] = now - 900.0  # as `saw` dated copy 1's failure when read
+    assert run.write(writer, "task") is False and run.client.raw is None  # dropped: copy 2 alive
+    assert "task" not in run.lapsed.seen
+    run.lapsed.full_looks.extend(now - 700.0 + 30.0 * look for look in range(23))  # full during copy 2's life
+    run.client, run.copies = Client(json.dumps(failure(now - 1200.0)).encode()), Copies(alive=False)  # 20 min behind
+    assert run.write(writer, "task") is True
+    assert "while the broker was full" in written[-1].reason, written[-1].reason
