@@ -120,3 +120,24 @@ def test_a_parent_a_students_group_or_acl_may_write_or_she_owns_is_warned_and_sh
     finally:
         students.remove()
         subprocess.run(["groupdel", group], capture_output=True)
+
+
+def test_the_doctor_command_checks_the_path_given_not_its_link_s_target(scratch, monkeypatch):
+    """`lrcourse doctor --course <link>` hands the checks the path as given (R20r W1: resolved, the folder holding the
+    link, writable by every account, was never looked at, and root's next command through the link ran a swapped-in
+    course's nbgrader_config.py)."""
+    from lrcourse.commands import doctor
+    from lrcourse.grading.doctor import diagnose
+
+    (scratch / "closed" / "lr").mkdir(parents=True, mode=0o700)
+    links = scratch / "links"
+    links.mkdir(mode=0o777)
+    links.chmod(0o777)
+    (links / "lr").symlink_to("../closed/lr")
+    given = []
+    monkeypatch.setattr(
+        diagnose, "diagnose", lambda course, say: [given.append(course) or course_folder_closed(course)]
+    )
+    assert doctor.command_doctor(type("Args", (), {"course": str(links / "lr")})()) == 0  # a warning: not a failure
+    assert given == [links / "lr"], given
+    assert course_folder_closed(given[0]).warning

@@ -22,7 +22,10 @@ def command_doctor(args) -> int:
     from lrcourse.grading.doctor.diagnose import diagnose, verdict
 
     checks = []
-    for check in diagnose(Path(args.course).resolve(), lambda text: print(text, file=sys.stderr, flush=True)):
+    # absolute, not resolved: the path the instructor grades with, so a writable folder holding a link to the course
+    # is seen (R20r W1; `course_folder_closed` follows the link itself)
+    course = Path(args.course).absolute()
+    for check in diagnose(course, lambda text: print(text, file=sys.stderr, flush=True)):
         print(check.line(), flush=True)
         checks.append(check)
     print(verdict(checks))
