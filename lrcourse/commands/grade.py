@@ -20,6 +20,7 @@ from lrcourse.commands.options import (
 from lrcourse.grading.autograde.grade import grade_class
 from lrcourse.grading.course import default_db_url
 from lrcourse.grading.exchange.ledger_folder import LedgerUnsafe
+from lrcourse.grading.exchange.root_links import planted_links
 from lrcourse.grading.exchange.submission_secrets import LedgerUnreadable, read_ledger
 from lrcourse.grading.fleet import broker as fleet, lock as fleet_lock
 from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS, waited_limit
@@ -64,6 +65,9 @@ def command_grade(args) -> int:
         )
     if not broker and not sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
+    planted = planted_links(course, args.assignment, gradebook_url(args) in (None, default_db_url(course)), args.export)
+    if planted:  # root in another account's course: nothing of root's written where that account points (issue 20)
+        return refused("lrcourse grade: " + "; ".join(planted))
     # one run per course and chapter, local or through a queue, from its release to its last export (`fleet_lock`)
     with fleet_lock.held(course, args.assignment):
         args.db_url = gradebook_url(args)

@@ -53,6 +53,7 @@ from lrcourse.grading.autograde.watchdog import (
 )
 from lrcourse.grading.course import course_config, default_db_url, ensure_tools_on_path
 from lrcourse.grading.exchange.other_account import cannot_write, give_if_there
+from lrcourse.grading.exchange.root_links import refuse_linked, student_link
 from lrcourse.grading.intake import take_in, unmark, valid_student_id
 from lrcourse.grading.outcomes import Outcome, RunOutcomes, write_outcomes
 from lrcourse.grading.sandbox.leftovers import remove_stale
@@ -78,6 +79,7 @@ def grade_class(
     result = RunOutcomes(assignment)
     start = time.monotonic()
     result.outcomes, todo = take_in(course, assignment, force)
+    result.outcomes, todo = refuse_linked(course, assignment, result.outcomes, todo)
     try:
         if todo:
             create_gradebook_tables(course, assignment, db_url)
@@ -147,8 +149,8 @@ def withdraw_feedback(course: Path, assignment: str, outcomes: list[Outcome]) ->
     M3). Only for ids of the strict pattern (the path is theirs); the students whose feedback went."""
     withdrawn = []
     for outcome in outcomes:
-        if not valid_student_id(outcome.student):
-            continue
+        if not valid_student_id(outcome.student) or student_link(course, outcome.student, assignment):
+            continue  # never through a link root's grade did not make (issue 20)
         folder = course / "feedback" / outcome.student / assignment
         failed = outcome.status == "failed" and not outcome.earlier_kept
         if failed:

@@ -40,6 +40,7 @@ from lrcourse.grading.autograde.graded_files import (
     left_out_note,
 )
 from lrcourse.grading.course import course_config, ensure_tools_on_path, lrcourse_flag, skip_iri_format_check
+from lrcourse.grading.exchange.root_links import student_link
 from lrcourse.grading.outcomes import Outcome
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.source_files import leave_out_of_grading
@@ -148,6 +149,9 @@ class Worker:
         submitted = next(folder.glob(exercise.notebook + ".ipynb"), None)
         answers = submitted_answers(submitted, set(exercise.answers)) if submitted else []
         leave_out_of_grading(self.api.config, self.course, assignment)  # nothing of source/ reaches the student
+        linked = student_link(self.course, student, assignment)  # again, just before nbgrader writes (issue 20)
+        if linked:
+            return Outcome(student, "failed", linked, earlier_kept=True)
         closed_note = close_student_folders(self.course, student)  # before nbgrader writes below them (R20p W1)
         result = self.api.autograde(assignment, student, force=True, create=True)
         graded = self.course / "autograded" / student / assignment

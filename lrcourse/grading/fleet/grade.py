@@ -38,6 +38,7 @@ from lrcourse.grading import intake
 from lrcourse.grading.autograde.grade import create_gradebook_tables, finish, give_run_to_course_owner
 from lrcourse.grading.autograde.watchdog import CtrlC
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path
+from lrcourse.grading.exchange.root_links import refuse_linked
 from lrcourse.grading.fleet import broker as fleet, parcel
 from lrcourse.grading.fleet.lapsed import Lapsed
 from lrcourse.grading.fleet.lease import hard_time_limit
@@ -77,6 +78,7 @@ def grade_class_remote(
     start = time.monotonic()
     result = RunOutcomes(assignment)
     result.outcomes, todo = intake.take_in(course, assignment, force)
+    result.outcomes, todo = refuse_linked(course, assignment, result.outcomes, todo)
     try:
         if todo:
             create_gradebook_tables(course, assignment, db_url)

@@ -1,0 +1,84 @@
+"""Root's grade in a course another account owns never writes through a link that account planted (issue 20, after
+R20q W2): `<course>/autograded -> elsewhere` (or `feedback`, `reports`, `grades.csv`, `gradebook.db`...) put root's
+files at the link's target, wherever the owner pointed it. `planted_links` names those the run would write, and the
+run is refused before grading anyone; `student_link` names a student's own `<kind>/<id>` or `<kind>/<id>/<chapter>`
+that is a link, and fails that student only. The mend is said: remove the link, or grade as the course's owner (whose
+own grade writes only where that account may)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from lrcourse.grading.exchange.other_account import course_owner, giving
+from lrcourse.grading.outcomes import Outcome
+
+# written by `lrcourse grade`, by nbgrader under it, or by the report after it (the course folder's own names)
+WRITTEN = ("autograded", "feedback", "submitted", "notebooks", "reports", "grades.csv", ".nbgrader.log")
+GRADEBOOK = tuple(f"gradebook.db{tail}" for tail in ("", "-journal", "-wal", "-shm"))
+STUDENT_KINDS = ("submitted", "autograded", "feedback")
+
+
+def planted_links(course: Path, assignment: str, gradebook: bool = True, export: bool = False) -> list[str]:
+    """As root in a course another account owns: each path this grade of `assignment` would write that is a link (the
+    sqlite gradebook's if `gradebook`, exports/ if `export`), with the mend; [] otherwise (root's own course, any
+    other account's run: it writes only where it may)."""
+    if not giving(course):
+        return []
+    names = [*WRITTEN, f"reports/{assignment}.csv", f"notebooks/{assignment}"]
+    names += [f".lrcourse-grading-{assignment}.lock"]
+    names += list(GRADEBOOK) if gradebook else []
+    names += ["exports"] if export else []
+    return [_refusal(course, course / name) for name in names if _is_link(course / name)]
+
+
+def student_link(course: Path, student: str, assignment: str) -> str:
+    """As root in a course another account owns: why `student` is not graded if her `submitted/`, `autograded/` or
+    `feedback/` `<id>` or `<id>/<assignment>` is a link (nbgrader would write, or root's grade remove, at its
+    target), else ""."""
+    if not giving(course):
+        return ""
+    for kind in STUDENT_KINDS:
+        for path in (course / kind / student, course / kind / student / assignment):
+            if _is_link(path):
+                return _refusal(course, path)
+    return ""
+
+
+def through_a_link(course: Path, path: Path) -> bool:
+    """Whether any part of `path` below `course` (itself included) is a link: root's grade writes or removes nothing
+    there, in whoever's course."""
+    parts = path.relative_to(course).parts
+    return any(_is_link(course.joinpath(*parts[: index + 1])) for index in range(len(parts)))
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:  # missing, or below a part that is not a folder: nothing written through it
+        return False
+
+
+def _refusal(course: Path, path: Path) -> str:
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return (
+        f"{path} is a link (to {target}): root's grade would write there as root; remove the link (the course's own "
+        f"folder or file in its place), or grade as the course's owner ({course_owner(course)})"
+    )
+
+
+def refuse_linked(course: Path, assignment: str, outcomes: list[Outcome], todo: list[tuple[str, str]]):
+    """The intake's `(outcomes, todo)` with each student whose folders a link stands in (`student_link`) failed with
+    the reason, whatever the intake made of her (one skipped read her done-mark through it): what root's grade wrote
+    of her earlier is left as it is (`earlier_kept`: nothing removed through the link either)."""
+    linked = {}
+    for student in [o.student for o in outcomes if o.status != "failed"] + [s for s, _ in todo]:
+        reason = student_link(course, student, assignment)
+        if reason:
+            linked[student] = Outcome(student, "failed", reason, earlier_kept=True)
+    kept = [o for o in outcomes if o.student not in linked]
+    return kept + list(linked.values()), [(s, f) for s, f in todo if s not in linked]
