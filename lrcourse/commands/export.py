@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lrcourse.commands.options import database_options, gradebook_url, refused
+from lrcourse.commands.options import database_options, gradebook_unwritable, gradebook_url, refused
 from lrcourse.grading.course import default_db_url
 
 
@@ -51,6 +51,9 @@ def command_export(args) -> int:
     from lrcourse.grading.reports.results import read_gradebook
 
     course = Path(args.course).resolve()
+    unwritable = gradebook_unwritable(course, gradebook_url(args), then="export again")
+    if unwritable:  # root's gradebook, left by root's grade before R20q M1: its chown, not sqlalchemy's traceback
+        return refused(f"lrcourse export: {unwritable}")
     db_url = gradebook_url(args) or default_db_url(course)
     book = read_gradebook(course, db_url, args.assignments or None)  # the one read of the gradebook
     try:
