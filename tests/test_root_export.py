@@ -137,3 +137,33 @@ def test_a_stopped_run_says_on_stderr_what_the_hand_over_left(path, tmp_path, mo
     assert f"not given to the course's owner: {note}" in capsys.readouterr().err
     stop["now"] = False
     assert run().not_given == [note] and capsys.readouterr().err == ""  # its summary says it
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root in a course of another uid")
+def test_roots_export_refuses_a_link_the_owner_planted_where_it_writes(tmp_path, monkeypatch, capsys):
+    """Root's `lrcourse export` wrote `exports/grades-by-item.csv` and the chapter's page at a link's target, as root
+    (`exports -> elsewhere`, `reports/<chapter>.html -> a file`): now it is refused before writing (exit 2), naming
+    each link. Targets inside tmp_path only."""
+    import argparse
+    from types import SimpleNamespace
+
+    from lrcourse.commands.export import command_export
+    from lrcourse.grading.reports import results
+
+    course, uid = tmp_path / "course", 54321
+    (course / "reports").mkdir(parents=True)
+    elsewhere, page = tmp_path / "elsewhere", tmp_path / "page.html"
+    elsewhere.mkdir()
+    page.write_text("root's")
+    (course / "exports").symlink_to(elsewhere)
+    (course / "reports" / f"{CHAPTER}.html").symlink_to(page)
+    for path in (course, course / "reports"):
+        os.chown(path, uid, uid)
+    book = SimpleNamespace(assignments=[SimpleNamespace(name=CHAPTER, totals=[1.0])])
+    monkeypatch.setattr(results, "read_gradebook", lambda *args: book)
+    args = argparse.Namespace(course=str(course), assignments=[], db_url=None, db_url_file=None, out=None)
+    assert command_export(args) == 2
+    said = capsys.readouterr().err
+    for link, target in ((course / "exports", elsewhere), (course / "reports" / f"{CHAPTER}.html", page)):
+        assert f"{link} is a link (to {target}): root's export would write there as root" in said, said
+    assert list(elsewhere.iterdir()) == [] and page.read_text() == "root's"

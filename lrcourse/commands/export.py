@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lrcourse.commands.options import database_options, gradebook_unwritable, gradebook_url, refused
 from lrcourse.grading.course import default_db_url
+from lrcourse.grading.exchange.root_links import export_links
 
 
 def add(sub) -> None:
@@ -56,6 +57,10 @@ def command_export(args) -> int:
         return refused(f"lrcourse export: {unwritable}")
     db_url = gradebook_url(args) or default_db_url(course)
     book = read_gradebook(course, db_url, args.assignments or None)  # the one read of the gradebook
+    names = [grades.name for grades in book.assignments]
+    planted = export_links(course, names, not getattr(args, "out", None))
+    if planted:  # root in another account's course: nothing of root's written where that account points (issue 20)
+        return refused("lrcourse export: " + "; ".join(planted))
     try:
         print("\n".join(exported(course, book, args)))
         for grades in book.assignments:
