@@ -12,6 +12,7 @@ from lrcourse.commands.export import export_options, exported
 from lrcourse.commands.options import (
     broker_option,
     database_options,
+    gradebook_unwritable,
     gradebook_url,
     refused,
     sandbox_option,
@@ -71,7 +72,7 @@ def command_grade(args) -> int:
     # one run per course and chapter, local or through a queue, from its release to its last export (`fleet_lock`)
     with fleet_lock.held(course, args.assignment):
         args.db_url = gradebook_url(args)
-        unwritable = gradebook_unwritable(course, args.db_url)
+        unwritable = gradebook_unwritable(course, args.db_url, then="grade again")
         if unwritable:
             return refused(f"lrcourse grade: {unwritable}")
         from lrcourse.build import ensure_released
@@ -101,19 +102,6 @@ def command_grade(args) -> int:
         )
         reported = report_and_export(course, args)
         return 0 if result.clean and reported else 1  # a failed student, no feedback, no report: not done
-
-
-def gradebook_unwritable(course: Path, db_url: str | None) -> str:
-    """Why the course's own sqlite gradebook cannot be written by this account (root's, made by root's grade before
-    R20q M1), with the chown or chmod that mends it, else "": nbgrader failed every student with "error accessing
-    the nbgrader database ... `nbgrader db upgrade`", the wrong mend."""
-    from lrcourse.grading.exchange.other_account import cannot_write
-
-    path = course / "gradebook.db"
-    if (db_url and db_url != default_db_url(course)) or not path.is_file() or os.access(path, os.W_OK):
-        return ""
-    error = PermissionError(13, "Permission denied", str(path))
-    return f"the gradebook {path} {cannot_write(error, course, then='grade again')}"
 
 
 def report_and_export(course: Path, args) -> bool:

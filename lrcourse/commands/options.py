@@ -65,3 +65,18 @@ def database_options(command) -> None:
 
 def sandbox_option(command, trusted: str = "only for trusted submissions") -> None:
     command.add_argument("--no-sandbox", action="store_true", help=f"run students' code unsandboxed ({trusted})")
+
+
+def gradebook_unwritable(course: Path, db_url: str | None, then: str) -> str:
+    """Why the course's own sqlite gradebook cannot be written by this account (root's, made by root's grade before
+    R20q M1), with the chown or chmod that mends it, then `then`, else "": nbgrader failed every student with "error
+    accessing the nbgrader database ... `nbgrader db upgrade`", the wrong mend; `lrcourse export` ended in
+    sqlalchemy's traceback (R20r N3)."""
+    from lrcourse.grading.course import default_db_url
+    from lrcourse.grading.exchange.other_account import cannot_write
+
+    path = course / "gradebook.db"
+    if (db_url and db_url != default_db_url(course)) or not path.is_file() or os.access(path, os.W_OK):
+        return ""
+    error = PermissionError(13, "Permission denied", str(path))
+    return f"the gradebook {path} {cannot_write(error, course, then=then)}"

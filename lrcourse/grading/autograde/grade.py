@@ -80,6 +80,7 @@ def grade_class(
     start = time.monotonic()
     result.outcomes, todo = take_in(course, assignment, force)
     result.outcomes, todo = refuse_linked(course, assignment, result.outcomes, todo)
+    done = False
     try:
         if todo:
             create_gradebook_tables(course, assignment, db_url)
@@ -89,10 +90,11 @@ def grade_class(
             result.outcomes += run_workers(
                 course, assignment, todo, workers or os.cpu_count() or 1, db_url, progress, sandboxed, limits, pool
             )
-        return finish(course, db_url, result, start)
+        finish(course, db_url, result, start)
+        done = True
+        return result
     finally:  # however the run ends: done, Ctrl-C, SIGTERM (`Stopped`), a fault of ours (G21)
-        taken = [o.student for o in result.outcomes] + [s for s, _ in todo]
-        result.not_given = give_run_to_course_owner(course, assignment, taken)
+        hand_over(course, result, [o.student for o in result.outcomes] + [s for s, _ in todo], done)
 
 
 def finish(course: Path, db_url: str, result: RunOutcomes, start: float) -> RunOutcomes:
@@ -115,6 +117,16 @@ def unwritten(course: Path, result: RunOutcomes, name: str, write) -> None:
         write()
     except PermissionError as error:
         result.unwritten.append(f"{name} {cannot_write(error, course, then='grade again')}")
+
+
+def hand_over(course: Path, result: RunOutcomes, students: list[str], done: bool) -> None:
+    """A run's last step, in its `finally` (G21): `give_run_to_course_owner`, its notes in `result.not_given` for the
+    summary; a run that did not finish (Ctrl-C, SIGTERM, a fault) prints no summary, so they go to stderr here,
+    else what a link kept from the owner is said nowhere (R20r N2)."""
+    result.not_given = give_run_to_course_owner(course, result.assignment, students)
+    if not done:
+        for note in result.not_given:
+            print(f"not given to the course's owner: {note}", file=sys.stderr)
 
 
 def give_run_to_course_owner(course: Path, assignment: str, students: list[str]) -> list[str]:

@@ -153,7 +153,7 @@ def _not_followed(path: Path, fd: int, name: str) -> str:
     )
     return (
         f"{path} is {what}: root gave nothing there or below it to the course's owner (a link is never followed); "
-        "replace it by a folder of the course's own, then grade or collect again"
+        "remove the link (or replace it by a folder or file of the course's own), then grade or collect again"
     )
 
 

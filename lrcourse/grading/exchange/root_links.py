@@ -18,6 +18,7 @@ from lrcourse.grading.outcomes import Outcome
 WRITTEN = ("autograded", "feedback", "submitted", "notebooks", "reports", "grades.csv", ".nbgrader.log")
 GRADEBOOK = tuple(f"gradebook.db{tail}" for tail in ("", "-journal", "-wal", "-shm"))
 STUDENT_KINDS = ("submitted", "autograded", "feedback")
+EXPORTS = ("exports", "exports/grades-by-item.csv", "exports/canvas-import.csv")
 
 
 def planted_links(course: Path, assignment: str, gradebook: bool = True, export: bool = False) -> list[str]:
@@ -26,11 +27,22 @@ def planted_links(course: Path, assignment: str, gradebook: bool = True, export:
     other account's run: it writes only where it may)."""
     if not giving(course):
         return []
-    names = [*WRITTEN, f"reports/{assignment}.csv", f"notebooks/{assignment}"]
+    names = [*WRITTEN, f"reports/{assignment}.csv", f"reports/{assignment}.html", f"notebooks/{assignment}"]
     names += [f".lrcourse-grading-{assignment}.lock"]
     names += list(GRADEBOOK) if gradebook else []
-    names += ["exports"] if export else []
+    names += list(EXPORTS) if export else []
     return [_refusal(course, course / name) for name in names if _is_link(course / name)]
+
+
+def export_links(course: Path, assignments: list[str], exports: bool) -> list[str]:
+    """As root in a course another account owns: each path `lrcourse export` would write that is a link (`reports/`,
+    each chapter's page, and `exports/` and its files if `exports`: no --out), with the mend; [] otherwise. Root's
+    export wrote its files at the link's target, as root (R20r W2's sequel)."""
+    if not giving(course):
+        return []
+    names = ["reports", *[f"reports/{assignment}.html" for assignment in assignments]]
+    names += list(EXPORTS) if exports else []
+    return [_refusal(course, course / name, "export") for name in names if _is_link(course / name)]
 
 
 def student_link(course: Path, student: str, assignment: str) -> str:
@@ -60,14 +72,14 @@ def _is_link(path: Path) -> bool:
         return False
 
 
-def _refusal(course: Path, path: Path) -> str:
+def _refusal(course: Path, path: Path, verb: str = "grade") -> str:
     try:
         target = os.readlink(path)
     except OSError:
         target = "?"
     return (
-        f"{path} is a link (to {target}): root's grade would write there as root; remove the link (the course's own "
-        f"folder or file in its place), or grade as the course's owner ({course_owner(course)})"
+        f"{path} is a link (to {target}): root's {verb} would write there as root; remove the link (the course's own "
+        f"folder or file in its place), or {verb} as the course's owner ({course_owner(course)})"
     )
 
 

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from lrcourse.grading import intake
-from lrcourse.grading.autograde.grade import create_gradebook_tables, finish, give_run_to_course_owner
+from lrcourse.grading.autograde.grade import create_gradebook_tables, finish, hand_over
 from lrcourse.grading.autograde.watchdog import CtrlC
 from lrcourse.grading.course import default_db_url, ensure_tools_on_path
 from lrcourse.grading.exchange.root_links import refuse_linked
@@ -79,6 +79,7 @@ def grade_class_remote(
     result = RunOutcomes(assignment)
     result.outcomes, todo = intake.take_in(course, assignment, force)
     result.outcomes, todo = refuse_linked(course, assignment, result.outcomes, todo)
+    done = False
     try:
         if todo:
             create_gradebook_tables(course, assignment, db_url)
@@ -87,10 +88,11 @@ def grade_class_remote(
                 result.outcomes += run.collect()
             except fleet.broker_errors() as error:
                 raise fleet.BrokerUnreachable(url, error) from None
-        return finish(course, db_url, result, start)
+        finish(course, db_url, result, start)
+        done = True
+        return result
     finally:  # however the run ends (G21): as root in another account's course, what it wrote is that owner's
-        taken = [o.student for o in result.outcomes] + [s for s, _ in todo]
-        result.not_given = give_run_to_course_owner(course, assignment, taken)
+        hand_over(course, result, [o.student for o in result.outcomes] + [s for s, _ in todo], done)
 
 
 class Run:

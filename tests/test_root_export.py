@@ -1,0 +1,169 @@
+"""Issue 20, after R20r: root's `lrcourse grade --export` and root's `lrcourse export` in a course another account owns
+left `exports/` and its files root's, and the owner's next export exited 1 (W2): now each file the export writes in
+the course (and `exports/`) is handed to the owner, never through a link. A link the hand-over stopped at was
+named "replace it by a folder", also for a file (N1). A run stopped by Ctrl-C or SIGTERM printed no summary, so what
+the hand-over left was said nowhere (N2). The owner's `lrcourse export` on root's 0600 gradebook ended in
+sqlalchemy's traceback, not the refusal with the chown that grade gives (N3)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from support.course import solution_answers, submit
+from support.secret_class import class_course, hand_copy
+from support.students import CHAPTER, Students, needs_root
+
+CLI = "from lrcourse.cli import main; import sys; sys.exit(main())"
+
+
+@pytest.fixture
+def owner():
+    """The grader account (a real OS user) and a scratch folder, root's, every account may enter."""
+    scratch = Path(tempfile.mkdtemp(prefix="lrcourse-export-"))
+    scratch.chmod(0o755)
+    students = Students(scratch, ("grader",))
+    try:
+        yield scratch, students
+    finally:
+        students.remove()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def roots(tree: Path) -> list[Path]:
+    return [path for path in [tree, *tree.rglob("*")] if path.lstat().st_uid == 0]
+
+
+def export_command(course: Path) -> tuple[str, ...]:
+    return ("-c", CLI, "export", CHAPTER, "--course", str(course))
+
+
+@needs_root
+def test_roots_grade_export_and_roots_export_leave_nothing_roots_and_the_owners_export_runs(owner):
+    scratch, students = owner
+    course, _ = class_course(scratch)
+    hand_copy(course, "victim", "x" * 128)
+    submit(course, "victim", CHAPTER, solution_answers(CHAPTER))
+    subprocess.run(["chown", "-R", students.name["grader"], str(course)], check=True)
+    grade = ("-c", CLI, "grade", CHAPTER, "--course", str(course), "--no-sandbox", "--export")
+    by_root = subprocess.run([sys.executable, *grade], capture_output=True, text=True, timeout=600)
+    assert by_root.returncode == 0, by_root.stdout + by_root.stderr
+    assert (course / "exports" / "grades-by-item.csv").is_file() and roots(course) == [], roots(course)
+    shutil.rmtree(course / "exports")  # root's export alone makes them again
+    (course / "reports" / f"{CHAPTER}.html").unlink()
+    by_root = subprocess.run([sys.executable, *export_command(course)], capture_output=True, text=True, timeout=600)
+    assert by_root.returncode == 0, by_root.stdout + by_root.stderr
+    assert (course / "exports" / "grades-by-item.csv").is_file() and roots(course) == [], roots(course)
+    by_owner = students.python("grader", *export_command(course), timeout=600)
+    assert by_owner.returncode == 0 and "Traceback" not in by_owner.stderr, by_owner.stdout + by_owner.stderr
+
+
+@needs_root
+def test_the_owners_export_on_roots_unreadable_gradebook_is_refused_with_the_chown(owner):
+    scratch, students = owner
+    grader = students.name["grader"]
+    course, _ = class_course(scratch)
+    subprocess.run(["chown", "-R", grader, str(course)], check=True)
+    os.chown(course / "gradebook.db", 0, 0)
+    (course / "gradebook.db").chmod(0o600)
+    by_owner = students.python("grader", *export_command(course), timeout=600)
+    out = by_owner.stdout + by_owner.stderr
+    assert by_owner.returncode == 2 and "Traceback" not in out, out
+    assert f"lrcourse export: the gradebook {course / 'gradebook.db'} cannot be written" in by_owner.stderr, out
+    assert f"`chown -R {grader} {course}` (the course folder's owner), then export again" in by_owner.stderr, out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another uid")
+def test_a_linked_file_is_named_with_remove_the_link_not_replace_it_by_a_folder(tmp_path):
+    from lrcourse.grading.exchange.other_account import give_if_there
+
+    course, uid = tmp_path / "course", 54321
+    course.mkdir()
+    os.chown(course, uid, uid)
+    (tmp_path / "elsewhere.csv").write_text("root's")
+    (course / "grades.csv").symlink_to(tmp_path / "elsewhere.csv")  # a target inside tmp_path only
+    note = give_if_there(course / "grades.csv", course)
+    assert note.endswith(
+        "is a link: root gave nothing there or below it to the course's owner (a link is never followed); remove the "
+        "link (or replace it by a folder or file of the course's own), then grade or collect again"
+    ), note
+    assert os.stat(tmp_path / "elsewhere.csv").st_uid == 0
+
+
+@pytest.mark.parametrize("path", ["local", "fleet"])
+def test_a_stopped_run_says_on_stderr_what_the_hand_over_left(path, tmp_path, monkeypatch, capsys):
+    """A run ended by Ctrl-C (or SIGTERM's `Stopped`) prints no summary: the notes of what a link kept from the
+    course's owner go to stderr from the run's `finally`; a run that finishes leaves them to its summary."""
+    from lrcourse.grading import intake
+    from lrcourse.grading.autograde import grade
+    from lrcourse.grading.fleet import grade as fleet_grade
+
+    note = f"{tmp_path}/feedback is a link: root gave nothing there"
+    monkeypatch.setattr(grade, "give_run_to_course_owner", lambda *args: [note])
+    monkeypatch.setattr(grade, "ensure_tools_on_path", lambda: None)
+    monkeypatch.setattr(fleet_grade, "ensure_tools_on_path", lambda: None)
+    monkeypatch.setattr(grade, "course_config", lambda *args: None)
+    monkeypatch.setattr(grade.Limits, "from_config", staticmethod(lambda config: None))
+    for module in (grade, intake):
+        monkeypatch.setattr(module, "take_in", lambda *args: ([], [("s0", "s0's notebook")]))
+    for module in (grade, fleet_grade):
+        monkeypatch.setattr(module, "create_gradebook_tables", lambda *args: None)
+    stop = {"now": True}
+
+    def graded(*args, **kwargs):
+        if stop["now"]:
+            raise KeyboardInterrupt
+        return []
+
+    monkeypatch.setattr(grade, "run_workers", graded)
+    monkeypatch.setattr(fleet_grade.Run, "__init__", lambda self, *args: None)
+    monkeypatch.setattr(fleet_grade.Run, "collect", graded)
+    for module in (grade, fleet_grade):
+        monkeypatch.setattr(module, "finish", lambda course, db_url, result, start: result)
+
+    def run():
+        if path == "local":
+            return grade.grade_class(tmp_path, CHAPTER, workers=1, db_url="sqlite://", sandboxed=False)
+        return fleet_grade.grade_class_remote(tmp_path, CHAPTER, "redis://nowhere", db_url="sqlite://")
+
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    assert f"not given to the course's owner: {note}" in capsys.readouterr().err
+    stop["now"] = False
+    assert run().not_given == [note] and capsys.readouterr().err == ""  # its summary says it
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root in a course of another uid")
+def test_roots_export_refuses_a_link_the_owner_planted_where_it_writes(tmp_path, monkeypatch, capsys):
+    """Root's `lrcourse export` wrote `exports/grades-by-item.csv` and the chapter's page at a link's target, as root
+    (`exports -> elsewhere`, `reports/<chapter>.html -> a file`): now it is refused before writing (exit 2), naming
+    each link. Targets inside tmp_path only."""
+    import argparse
+    from types import SimpleNamespace
+
+    from lrcourse.commands.export import command_export
+    from lrcourse.grading.reports import results
+
+    course, uid = tmp_path / "course", 54321
+    (course / "reports").mkdir(parents=True)
+    elsewhere, page = tmp_path / "elsewhere", tmp_path / "page.html"
+    elsewhere.mkdir()
+    page.write_text("root's")
+    (course / "exports").symlink_to(elsewhere)
+    (course / "reports" / f"{CHAPTER}.html").symlink_to(page)
+    for path in (course, course / "reports"):
+        os.chown(path, uid, uid)
+    book = SimpleNamespace(assignments=[SimpleNamespace(name=CHAPTER, totals=[1.0])])
+    monkeypatch.setattr(results, "read_gradebook", lambda *args: book)
+    args = argparse.Namespace(course=str(course), assignments=[], db_url=None, db_url_file=None, out=None)
+    assert command_export(args) == 2
+    said = capsys.readouterr().err
+    for link, target in ((course / "exports", elsewhere), (course / "reports" / f"{CHAPTER}.html", page)):
+        assert f"{link} is a link (to {target}): root's export would write there as root" in said, said
+    assert list(elsewhere.iterdir()) == [] and page.read_text() == "root's"
