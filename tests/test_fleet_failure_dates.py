@@ -99,3 +99,39 @@ def test_a_dropped_copy_s_failure_does_not_date_the_next_one(monkeypatch):
     run.client, run.copies = Client(json.dumps(failure(now - 1200.0)).encode()), Copies(alive=False)  # 20 min behind
     assert run.write(writer, "task") is True
     assert "while the broker was full" in written[-1].reason, written[-1].reason
+
+
+def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
+    """`Lapsed.check` itself records the looks (`looked`) and the spans without one (`gaps`) that `explained` reads
+    (R25s N1: with them set by hand, deleting either line left the tests green). A fake clock; Redis full for the
+    task's first 390 s (the broker's fault) or only before it began (hers); polls every 0.5 s, a look every 30 s."""
+    from lrcourse.grading.fleet import lapsed
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(
+        lapsed, "time", type("Clock", (), {"time": lambda: clock["now"], "monotonic": lambda: clock["now"]})
+    )
+    done = 1_800_000_000.0
+    full_when = {
+        "broker": lambda t: done - LIMIT <= t <= done - 450.0,
+        "hers": lambda t: done - 1700.0 <= t <= done - 1010.0,
+    }
+
+    def said(truth: str, skew: float, read_at: float, blind: tuple = ()) -> str:
+        clock["now"] = done - 3000.0
+        run = Lapsed("", {}, stub_fleet.Bar(), limits=(LIMIT, 1020.0))
+        run.lapsed = lambda now: ([], full_when[truth](clock["now"]), [])  # no task lapsed; Redis full or not
+        for step in range(int((read_at - clock["now"]) * 2)):
+            clock["now"] = done - 3000.0 + step / 2
+            if not (blind and blind[0] <= clock["now"] < blind[1]):
+                run.check()
+        clock["now"] = read_at
+        run.saw("task")
+        reason = run.explained("task", read(failure(done + skew))).reason
+        return "broker" if "while the broker was full" in reason else "hers"
+
+    for truth in ("broker", "hers"):
+        for skew in (0.0, -300.0, -900.0):  # a prompt read: the worker's clock behind is corrected by the read
+            assert said(truth, skew, done + 1.0) == truth, (truth, skew)
+        # cut off from the broker from 100 s before the failure to 500 s after it, read after the next look
+        assert said(truth, 0.0, done + 531.0, blind=(done - 100.0, done + 500.0)) == truth, truth

@@ -275,6 +275,7 @@ class Run:
     def resend(self, task: str) -> None:
         """A task the broker lost or no worker holds, sent again (`fleet_watch.Lost`)."""
         student, _ = self.waiting[task]
+        self.lapsed.forget(task)  # an earlier read dates no failure of the copy sent now (R25s N4)
         try:  # its count of deliveries kept: a resend gives a poison submission no extra life
             self.send(task, student, False, resent=True)
         except parcel.ParcelRefused as error:  # changed since it was sent, and now refused: not waited for

@@ -151,9 +151,9 @@ class Lapsed:
         of that read (every task this run sent is: its limit counts from its start, after the sending): dated more
         than two looks before that read (a worker's clock behind this machine's), it is dated by that read instead,
         so the span is not moved off the full looks, nor onto an earlier episode's (R25q N1), if this run looked all that
-        while (`watched`: not cut off from the broker nor stopped, R25r N2); one read sooner (a task an interrupted run
-        sent, collected by a rerun) or after such a gap is read by the worker's date alone, which is why the workers'
-        clocks are kept synchronised (NTP: README)."""
+        while (`watched`: no minute without a look, as when cut off from the broker or stopped, R25r N2); one read
+        sooner (a task an interrupted run sent, collected by a rerun) or after such a gap is read by the worker's date
+        (or that read, if the date is later), which is why the workers' clocks are kept synchronised (NTP: README)."""
         if result.limit is None:
             return result
         seconds = result.limit if math.isfinite(result.limit) else self.limits[0]  # NaN: the limit not said
