@@ -75,19 +75,20 @@ class FilesRead:
             while len(self.by_cell) > KEPT_CELLS:
                 del self.by_cell[next(iter(self.by_cell))]
 
-    def heard(self, event: str, args: tuple) -> None:
-        """The audit hook: never raises (an exception here would stop the learner's own `open`)."""
-        if event != "open" or self.running is None or self.busy:
+    def opened(self, args: tuple, opener) -> None:
+        """An "open" audit event's arguments, raised by the code of frame `opener`: never raises (an exception here
+        would stop the learner's own `open`)."""
+        if self.running is None or self.busy:
             return
         self.busy = True
         try:
-            self._note(*args[:3])
+            self._note(*args[:3], opener)
         except Exception:  # a record missed is a check not made, never a learner's error
             pass
         finally:
             self.busy = False
 
-    def _note(self, path, mode, flags) -> None:
+    def _note(self, path, mode, flags, opener) -> None:
         if not isinstance(path, (str, bytes, os.PathLike)):
             return  # a file descriptor: opened before
         if isinstance(mode, str) and not any(letter in mode for letter in "r+"):
@@ -97,13 +98,13 @@ class FilesRead:
         path = os.path.abspath(os.fsdecode(path))
         if len(self.running) >= KEPT_PER_CELL or not of_the_learner(path, kernel_folder(self.shell)):
             return
-        if not _courses_read():
-            self.running.append((path, _cell_line(), _code_files()))
+        if not _courses_read(opener):
+            self.running.append((path, _cell_line(opener), _code_files(opener)))
 
 
-def _cell_line() -> int | None:
-    """The line of the cell's own top-level code running now (the frame IPython's `run_code` executes), or None."""
-    frame = sys._getframe(3)
+def _cell_line(frame) -> int | None:
+    """The line of the cell's own top-level code running now (the frame IPython's `run_code` executes, `frame` or
+    one it was called from), or None."""
     while frame is not None:
         caller = frame.f_back
         if (
@@ -117,11 +118,10 @@ def _cell_line() -> int | None:
     return None
 
 
-def _courses_read() -> bool:
-    """The code that opened the file, past the libraries it went through (`np.load`, `pathlib`), is the course's own
-    (a check reading the notebook, the run cache, the failure handler), not the learner's: a function of the
-    learner's that a check calls is the learner's."""
-    frame = sys._getframe(3)
+def _courses_read(frame) -> bool:
+    """The code that opened the file (`frame`), past the libraries it went through (`np.load`, `pathlib`), is the
+    course's own (a check reading the notebook, the run cache, the failure handler), not the learner's: a function of
+    the learner's that a check calls is the learner's."""
     while frame is not None:
         file = frame.f_code.co_filename
         if file.startswith(PACKAGE + os.sep):
@@ -132,9 +132,10 @@ def _courses_read() -> bool:
     return False
 
 
-def _code_files() -> frozenset[str]:
-    """The files (a cell's: `<ipython-input-...>`, or ipykernel's) of the code on the stack now, up to 200 frames."""
-    frame, files = sys._getframe(3), set()  # from the code that opened: past this, `_note` and `heard`
+def _code_files(frame) -> frozenset[str]:
+    """The files (a cell's: `<ipython-input-...>`, or ipykernel's) of the code on the stack from `frame` (the code
+    that opened), up to 200 frames."""
+    files = set()
     while frame is not None and len(files) < 200:
         files.add(frame.f_code.co_filename)
         frame = frame.f_back
@@ -148,4 +149,12 @@ def record_files_read(ipython) -> None:
     ipython.lrcourse_files_read = recorder = FilesRead(ipython)
     ipython.events.register("pre_run_cell", recorder.before_cell)
     ipython.events.register("post_run_cell", recorder.after_cell)
-    sys.addaudithook(recorder.heard)
+
+    def heard(event: str, args: tuple) -> None:
+        """The audit hook, a plain function that returns at once but for "open": Python calls it on every audit event,
+        hundreds per redraw of chapter 6's sliders, nearly all `builtins.id` (a bound method called with all of them
+        cost about 1.3 us an event, this about 0.1; issue 23, R23q N2)."""
+        if event == "open":
+            recorder.opened(args, sys._getframe(1))
+
+    sys.addaudithook(heard)

@@ -8,7 +8,10 @@ chapter's setup, context and test cells; `lrcourse grade` grades the catalogue's
 
 from __future__ import annotations
 
+import inspect
 import json
+import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -134,6 +137,26 @@ def test_which_imports_are_read(tmp_path):
     assert modules_imported(cell) == ["a", "c", "e", "i"]
     assert local_modules("import math, numpy, torch, lrcourse\n", str(tmp_path)) == []
     assert local_modules("import json, numpy, torch\n", "/") == []  # a folder holding the environment: the grader's too
+
+
+def test_the_audit_hook_is_a_plain_function_that_records_the_opens(tmp_path, monkeypatch):
+    """R23q N2: Python calls the hook on every audit event (hundreds per redraw of chapter 6's sliders): it is a plain
+    function that passes only "open" on (a bound method called with every event cost about 13 times as much), and it
+    still records a read of the folder's file by the code that opened it, and no other event or a write."""
+    from lrcourse import files_read
+
+    hooks = []
+    monkeypatch.setattr(sys, "addaudithook", hooks.append)
+    shell = SimpleNamespace(user_ns={"_dh": [str(tmp_path)]}, events=SimpleNamespace(register=lambda *_: None))
+    files_read.record_files_read(shell)
+    (hook,) = hooks
+    assert inspect.isfunction(hook), hook
+    shell.lrcourse_files_read.before_cell()
+    hook("builtins.id", (1,))
+    hook("open", (str(tmp_path / "g.txt"), "r", 0))
+    hook("open", (str(tmp_path / "out.txt"), "w", 0))
+    ((path, line, code),) = shell.lrcourse_files_read.running
+    assert path == str(tmp_path / "g.txt") and line is None and __file__ in code
 
 
 @pytest.mark.parametrize("tried", [False, True])

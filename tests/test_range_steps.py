@@ -40,6 +40,9 @@ def _range_answer(answer):
         "range_with_one_optimizer_per_group",  # W2: 4 of 7 ("used the rates [1e-05] (one per group)")
         "range_with_tensor_rates_filled_in_place",  # W3: 6 of 7 ("step 0 used lr tensor(3.1012...)")
         "range_with_one_optimizer_per_group_at_one_rate",  # wrong: loses the groups' point only
+        "range_dry_run_over_zeroed_gradients",  # R23q W1: 3 of 7 (zero gradients judged as the test's)
+        "range_momentum_dry_run_over_zeroed_gradients",  # R23q W1, the planner with momentum
+        "range_per_group_optimizers_logging_between",  # R23q N1: 4 of 7 (a no-grad forward split each test step)
     ],
 )
 def test_each_answer_loses_exactly_its_cells_hidden_cases_included(name):
@@ -75,6 +78,24 @@ def test_a_step_with_no_gradient_to_apply_is_not_judged():
     assert used == [[0.1, 0.1]] and others == [2]
 
 
+def test_a_step_with_zero_gradients_is_judged_only_if_it_changes_a_weight():
+    """R23q W1: zero gradients (`zero_grad(set_to_none=False)`) change nothing in a plain step, and such a step was
+    judged; one whose momentum moves the weights (Adam's, SGD's) trains, and is judged."""
+    model, given = _model_and_optimizer()
+    planner = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    adam = torch.optim.Adam(model.parameters(), lr=0.7)
+    model(torch.ones(1, 3)).sum().backward()
+    adam.step()  # its moments, from a real gradient
+    given.zero_grad(set_to_none=False)
+    with optimizer_steps(given) as (used, others):
+        planner.step()
+        given.step()
+        adam.step()  # zero gradient, the moments move the weights
+        model(torch.ones(1, 3)).sum().backward()
+        given.step()
+    assert used == [[0.7], [0.1, 0.1]] and others == [2]
+
+
 def test_steps_over_disjoint_parameters_between_forward_passes_are_one_test_step_in_the_given_groups_order():
     """W2: one optimizer per group, stepped in any order, is one test step per batch with the given groups' order; a
     second step over the same weights, or a step after a forward pass, is a test step of its own."""
@@ -91,7 +112,10 @@ def test_steps_over_disjoint_parameters_between_forward_passes_are_one_test_step
         body.step()
         model(torch.ones(1, 3)).sum().backward()
         head.step()
-    assert used == [[0.2, 0.3], [0.2, 0.3], [0.3], [0.2], [0.3]]
+        with torch.no_grad():  # a logging pass, no gradients recorded: the next step joins this test step (R23q N1)
+            model(torch.ones(1, 3))
+        body.step()
+    assert used == [[0.2, 0.3], [0.2, 0.3], [0.3], [0.2], [0.2, 0.3]]
 
 
 def test_a_tensor_rate_is_read_at_its_value_at_the_step_and_one_of_several_values_refused():

@@ -1,6 +1,6 @@
 """Which optimizer steps a range test is judged by (chapter 6, `range_test`'s observer): those that train, whichever
-optimizer took them (one with a gradient to apply), not a throwaway's (a dry run's), those between two forward passes
-over parameters none shares (several optimizers, one per group) joined into one test step, and their rates as they
+optimizer took them (one with a non-zero gradient to apply, or that changed a weight), not a throwaway's (a dry run's),
+those between two forward passes (with gradients recorded) over parameters none shares (several optimizers, one per group) joined into one test step, and their rates as they
 were at the step."""
 
 from __future__ import annotations
@@ -39,6 +39,26 @@ def _rate(value, group: int):
 
 def _rates(optimizer) -> list:
     return [_rate(group["lr"], g) for g, group in enumerate(optimizer.param_groups)]
+
+
+def _nonzero(tensor) -> bool:
+    return bool(tensor.ne(0).any())
+
+
+def _zero_gradients_snapshot(parameters) -> list | None:
+    """The parameters' values when some have gradients and all are zero (a dry run after `zero_grad(set_to_none=False)`,
+    or a step whose momentum alone may move the weights), else None: no copy is needed to judge the step."""
+    gradients = [p.grad for p in parameters if p.grad is not None]
+    if not gradients or any(_nonzero(gradient) for gradient in gradients):
+        return None
+    return [p.detach().clone() for p in parameters]
+
+
+def _trains(parameters, snapshot) -> bool:
+    """The step had a non-zero gradient to apply, or changed a weight (`snapshot`: the values before, if taken)."""
+    if any(p.grad is not None and _nonzero(p.grad) for p in parameters):
+        return True
+    return snapshot is not None and any(not torch.equal(was, p) for was, p in zip(snapshot, parameters))
 
 
 def _storages(parameters) -> set:
@@ -85,12 +105,17 @@ def optimizer_steps(given):
 
     Every optimizer is watched, the one given or not: a test may run on deep copies of the model and optimizer (a
     copy carries none of the given optimizer's hooks; issue 23, R23i W1), or on a new optimizer over them. An
-    optimizer step is judged when, at its end (a closure computes inside it), one of its parameters has a gradient:
-    SGD, Adam and AdamW skip a parameter whose gradient is None, so a step with none trains nothing. A throwaway's
-    steps, such as the dry run chapter 6 teaches (an SGD over `zeros(1)`, or over the model's own parameters with their
-    gradients cleared, stepped through an ExponentialLR to plan the rates; issue 23, R23k W1 and R23p W1), or one on
+    optimizer step is judged when, at its end (a closure computes inside it), one of its parameters has a non-zero
+    gradient, or the step changed one of them: SGD, Adam and AdamW skip a parameter whose gradient is None, and a
+    plain step with zero gradients changes nothing, so such a step trains nothing; a zero-gradient step whose momentum
+    moves the weights is judged (the parameters are copied before a step whose gradients are all zero, and compared
+    after it). A throwaway's steps, such as the dry run chapter 6 teaches (an SGD over `zeros(1)`, or over the model's
+    own parameters with their gradients cleared, to None or to zeros by `zero_grad(set_to_none=False)`, stepped
+    through an ExponentialLR to plan the rates; issue 23, R23k W1, R23p W1 and R23q W1), or one on
     `copy.deepcopy(optimizer)` (a deep copy of a parameter carries no gradient), are not judged. The judged steps
-    taken between two forward passes of any module, over parameters none of them shares, are one test step (several
+    taken between two forward passes of any module with gradients recorded (one under `torch.no_grad()`, such as a
+    logging pass between two optimizers' steps, ends none: R23q N1), over parameters none of them shares, are one
+    test step (several
     optimizers, one per group, each stepped once per batch: R23p W2); a test step's rates are ordered by the given
     optimizer's groups that hold the same parameters (storage), a copy's groups in the order stepped. A second step
     over the same parameters, or one after a forward pass (a closure's included), starts a test step of its own, so a
@@ -110,9 +135,10 @@ def optimizer_steps(given):
     gathering = [None]  # the test step the judged steps since the last forward pass make: (storages, groups)
 
     def forward(module, args, output) -> None:
-        gathering[0] = None
+        if torch.is_grad_enabled():
+            gathering[0] = None
 
-    started = []  # (rates, hook) per step begun, a stack: a step inside another's closure ends first
+    started = []  # (rates, hook, snapshot) per step begun, a stack: a step inside another's closure ends first
 
     def before(optimizer, args, kwargs) -> None:
         rates = []  # by a pre-hook of the optimizer's own, after those it has, and again at its closure's return
@@ -123,13 +149,14 @@ def optimizer_steps(given):
             rates.append(_rates(optimizer))
             return _reading_at_the_closures_return(optimizer, args, kwargs, rates)
 
-        started.append((rates, torch.optim.Optimizer.register_step_pre_hook(optimizer, read)))
+        hook = torch.optim.Optimizer.register_step_pre_hook(optimizer, read)
+        started.append((rates, hook, _zero_gradients_snapshot(_parameters(optimizer))))
 
     def after(optimizer, args, kwargs) -> None:
-        (rates, hook), parameters = started.pop(), _parameters(optimizer)
+        (rates, hook, snapshot), parameters = started.pop(), _parameters(optimizer)
         hook.remove()
         rates = rates[0] if rates else _rates(optimizer)
-        if not any(p.grad is not None for p in parameters):
+        if not _trains(parameters, snapshot):
             others[0] += 1
             return
         groups = [(rate, _storages(group["params"])) for rate, group in zip(rates, optimizer.param_groups)]
@@ -150,5 +177,5 @@ def optimizer_steps(given):
     try:
         yield used, others
     finally:  # never left behind in the kernel, whatever the answer raised (a step that raised leaves its `read`)
-        for hook in hooks + [hook for _, hook in started]:
+        for hook in hooks + [hook for _, hook, _ in started]:
             hook.remove()
