@@ -159,7 +159,7 @@ def test_roots_export_refuses_a_link_the_owner_planted_where_it_writes(tmp_path,
     (course / "reports" / f"{CHAPTER}.html").symlink_to(page)
     for path in (course, course / "reports"):
         os.chown(path, uid, uid)
-    book = SimpleNamespace(assignments=[SimpleNamespace(name=CHAPTER, totals=[1.0])])
+    book = SimpleNamespace(assignments=[SimpleNamespace(name=CHAPTER, totals=[1.0])], not_plain=[])
     monkeypatch.setattr(results, "read_gradebook", lambda *args: book)
     args = argparse.Namespace(course=str(course), assignments=[], db_url=None, db_url_file=None, out=None)
     assert command_export(args) == 2

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from lrcourse.commands.options import database_options, gradebook_unwritable, gradebook_url, refused
 from lrcourse.grading.course import default_db_url
-from lrcourse.grading.exchange.root_links import export_links
+from lrcourse.grading.exchange.root_links import export_links, gradebook_links
 
 
 def add(sub) -> None:
@@ -52,11 +53,16 @@ def command_export(args) -> int:
     from lrcourse.grading.reports.results import read_gradebook
 
     course = Path(args.course).resolve()
+    linked = [] if gradebook_url(args) else gradebook_links(course, "export")  # before the gradebook is opened
+    if linked:
+        return refused("lrcourse export: " + "; ".join(linked))
     unwritable = gradebook_unwritable(course, gradebook_url(args), then="export again")
     if unwritable:  # root's gradebook, left by root's grade before R20q M1: its chown, not sqlalchemy's traceback
         return refused(f"lrcourse export: {unwritable}")
     db_url = gradebook_url(args) or default_db_url(course)
     book = read_gradebook(course, db_url, args.assignments or None)  # the one read of the gradebook
+    for name in book.not_plain:  # the gradebook is the course owner's to write: no path made of such a name
+        print(f"not exported: the assignment {name!r}: its name is not one plain folder name", file=sys.stderr)
     names = [grades.name for grades in book.assignments]
     planted = export_links(course, names, not getattr(args, "out", None))
     if planted:  # root in another account's course: nothing of root's written where that account points (issue 20)

@@ -140,6 +140,7 @@ class ClassGrades:
     assignments: list[AssignmentGrades]  # in the order requested (default: the gradebook's)
     students: list[str]  # every student the gradebook knows, submitted or not
     order: list[str]  # every assignment's name, in the gradebook's order
+    not_plain: list[str] = field(default_factory=list)  # names left out: not one plain folder name (`plain_name`)
 
     def assignment(self, name: str) -> AssignmentGrades:
         return next(grades for grades in self.assignments if grades.name == name)
@@ -149,14 +150,25 @@ class ClassGrades:
         return sorted(self.assignments, key=lambda grades: position.get(grades.name, len(position)))
 
 
+def plain_name(name: str) -> bool:
+    """Whether an assignment's name is one plain folder name. The gradebook's names make paths (source/<name>,
+    reports/<name>.csv and .html), and a course's gradebook is its owner's to write: as root, a name `../../x` put
+    root's page outside the course and read notebooks wherever it pointed (R20s W2)."""
+    return name not in ("", ".", "..") and not any(mark in name for mark in ("/", "\\", "\0"))
+
+
 def read_gradebook(course: Path, db_url: str, assignments: list[str] | None = None) -> ClassGrades:
-    """Every requested assignment (default: all in the gradebook), and the students, in one read."""
+    """Every requested assignment (default: all in the gradebook), and the students, in one read; an assignment
+    whose name is not one plain folder name is left out, named in `not_plain`."""
     from lrcourse.gradebook_db import gradebook
 
     with gradebook(db_url) as book:
         order = [a.name for a in book.assignments]
-        grades = [read_assignment(book, name, source_order(course / "source", name)) for name in assignments or order]
-        return ClassGrades(grades, [s.id for s in book.students], order)
+        asked = assignments or order
+        named = [name for name in asked if plain_name(name)]
+        grades = [read_assignment(book, name, source_order(course / "source", name)) for name in named]
+        left_out = [name for name in asked if not plain_name(name)]
+        return ClassGrades(grades, [s.id for s in book.students], [n for n in order if plain_name(n)], left_out)
 
 
 # --------------------------------------------------------------------------------------------
