@@ -183,3 +183,86 @@ def test_the_grader_has_no_file_of_the_learners_folder(tmp_path):
         cells = graded[student_name(answer)]
         got = sum(cells[cell][0] for cell in answer.cells)
         assert got == (0 if answer.beside else 3), (answer.name, cells)
+
+
+SELF_TEST = "\n\nprint(len(json.load(open('case.json'))))\n"
+FUNCTION_CELLS = {  # chapter 4's answer cell, the solution's `def` in it: (cell, the message's start, or "" honest)
+    "a self-test reading notes.txt after the def": ("{solved}\nprint(open('notes.txt').read())\n", ""),
+    "a self-test on a saved case after the def": ("import json\n\n{solved}" + SELF_TEST, ""),
+    "reads at call": (
+        "{renamed}\n\ndef recipe_from_rates(rates):\n    open('notes.txt').read()\n    return solved(rates)\n",
+        "recipe_from_rates reads notes.txt, a file of your folder",
+    ),
+    "reads in a nested function at call": (
+        "{renamed}\n\ndef recipe_from_rates(rates):\n    def notes():\n        return open('notes.txt').read()\n\n"
+        "    notes()\n    return solved(rates)\n",
+        "recipe_from_rates reads notes.txt, a file of your folder",
+    ),
+    "import inside body": (
+        "def recipe_from_rates(rates):\n    import answer_mod\n\n    return answer_mod.recipe_from_rates(rates)\n",
+        "imports answer_mod, a module of your folder",
+    ),
+    "reads in a default argument": (
+        "{renamed}\n\ndef recipe_from_rates(rates, _notes=open('notes.txt').read()):\n    return solved(rates)\n",
+        "The cell that defines recipe_from_rates reads notes.txt, a file of your folder",
+    ),
+}
+
+
+@pytest.mark.parametrize("cell, said_first", FUNCTION_CELLS.values(), ids=FUNCTION_CELLS)
+def test_a_function_answer_is_blamed_for_its_own_reads_only(tmp_path, monkeypatch, cell, said_first):
+    """R23q W2: chapter 4's solution followed, in its cell, by a self-test reading a file of the folder failed every
+    visible cell ("recipe_from_rates reads notes.txt ... when called ... scores 0"), and the grade was 4 / 4: a read
+    was the function's when the function's *file* was on the stack, and the cell's top-level code shares it. Now its
+    code objects (and those nested in them); the cell's reads up to the `def` (a default argument) are the answer's."""
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    chapter, variable = "04_custom_schedules", "recipe_from_rates"
+    solved = solution_answers(chapter)[variable]
+    (tmp_path / "notes.txt").write_text("the rates of chapter 4")
+    (tmp_path / "case.json").write_text("[0.1, 0.2]")
+    (tmp_path / "answer_mod.py").write_text("import math\n\n" + solved)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cell = cell.format(solved=solved, renamed=solved.replace("def recipe_from_rates(", "def solved("))
+    try:
+        run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, "custom_schedules.ipynb", variable)
+        save_answer_cell(tmp_path / "custom_schedules.ipynb", variable, cell)
+        assert run(cell, new_cell=True) is None
+        assert run("try:\n    recipe_from_rates([0.1, 0.1])\nexcept IndexError:\n    pass", new_cell=True) is None
+        said = failures(run, tests)
+        if not said_first:
+            assert said == []
+        else:
+            assert len(said) == len(tests) > 1, said
+            assert said_first in said[0] and "The grader has only your notebook" in said[0], said[0]
+    finally:
+        InteractiveShell.clear_instance()
+        sys.modules.pop("answer_mod", None)
+
+
+def test_a_thread_an_earlier_cell_started_is_not_the_answer_cells(kernel, tmp_path):
+    """R23q M1: a log watcher an earlier cell started re-reads a file of the folder; the answer, typed as literals,
+    failed every visible cell ("reads train.log ... before it binds inferred_step_lr"). A thread's read is the
+    cell's only when the thread started while the cell ran: the answer's own thread reading still fails."""
+    run, tests = kernel
+    (tmp_path / "train.log").write_text("epoch 1\n")
+    watcher = (
+        "import threading, time\nwatching = threading.Event()\n\ndef watch():\n    while not watching.is_set():\n"
+        "        open('train.log').read()\n        time.sleep(0.002)\n\n"
+        "watcher = threading.Thread(target=watch, daemon=True)\nwatcher.start()\n"
+    )
+    assert run(watcher, new_cell=True) is None
+    try:
+        run_saved(run, tmp_path, ANSWER + "import time\ntime.sleep(0.05)\n")
+        assert failures(run, tests) == []
+        own = (
+            "from concurrent.futures import ThreadPoolExecutor\n\nwith ThreadPoolExecutor(1) as pool:\n"
+            "    gamma = float(pool.submit(lambda: open('g.txt').read()).result())\n" + GAMMA_FROM.format("gamma")
+        )
+        run_saved(run, tmp_path, own)
+        said = failures(run, tests)
+        assert len(said) == len(tests) and "reads g.txt, a file of your folder" in said[0], said
+    finally:
+        assert run("watching.set()\nwatcher.join()", new_cell=True) is None

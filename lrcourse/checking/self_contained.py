@@ -107,7 +107,7 @@ def expect_self_contained(target, grade_id: str = "") -> None:
         return
     expect_no_magic(source, name)
     expect_no_local_module(source, name)  # the grader has no module or file of the learner's folder (R23o W3)
-    expect_no_file_read_by(target, name)
+    expect_no_file_read_by(target, name, source)
     notebooks = saved_in_kernel(grade_id)
     context = context_names(notebooks)
     if context is None:
