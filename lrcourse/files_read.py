@@ -5,7 +5,8 @@ reads one (`open("g.txt")`, `Path(...).read_text()`, `np.load`, `torch.load`, `j
 notebook imported) passes in the kernel and stops in the grade. Python's own ways of opening a file raise its "open"
 audit event, so one hook (`sys.addaudithook`) sees them, whatever Python function the cell called. It does not see
 what reads without that event: C code opening a file itself (`torch.from_file`, `sqlite3.connect`), another process
-(`subprocess`, `os.system`), the environment (`os.environ`), or a value taken from a file's name (`os.listdir`). The hook cannot be
+(`subprocess`, `os.system`), the environment (`os.environ`), or a value taken from a file's name (`os.listdir`); the checks
+refuse only the lookups by a string the name analysis cannot follow (`checking.hidden_lookups`). The hook cannot be
 removed: it records only while a cell runs (the shell's pre_run_cell and post_run_cell events set and clear the cell
 it records for), only in the cell's own thread and the threads started while it ran (a log watcher an earlier cell
 started is not the cell's, R23q M1), only files opened for reading under the folder the kernel started in

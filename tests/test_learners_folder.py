@@ -52,6 +52,9 @@ HONEST = {
     + "with open('mine.json', 'w') as f:\n    json.dump(inferred_step_lr, f)\n",
     "a file read after the answer": ANSWER + "print(open('g.txt').read())\n",
     "a NameError after the answer (the kernel's failure handler reads the notebook)": ANSWER + "print(undefined)\n",
+    "eval and globals() after the answer, vars(obj), an attribute named eval": ANSWER
+    + "import types\n\nprint(eval('1 + 1'), len(globals()), vars(types.SimpleNamespace(a=1)))\n"
+    + "types.SimpleNamespace(eval=print).eval()\n",
 }
 
 
@@ -266,3 +269,69 @@ def test_a_thread_an_earlier_cell_started_is_not_the_answer_cells(kernel, tmp_pa
         assert len(said) == len(tests) and "reads g.txt, a file of your folder" in said[0], said
     finally:
         assert run("watching.set()\nwatcher.join()", new_cell=True) is None
+
+
+SCRATCH = f"import importlib\nimport sys\n\nimport answer_mod\n\nscratch = {RIGHT!r}\n"  # a scratch cell's names
+HIDDEN = {  # answer cell: a lookup by a string of what the scratch cell defined or imported; the message names it
+    "eval": ("inferred_step_lr = eval('scratch')\n", "eval()"),
+    "globals()": ("inferred_step_lr = globals()['scratch']\n", "globals()"),
+    "vars()": ("inferred_step_lr = dict(vars()['scratch'])\n", "vars()"),
+    "locals()": ("inferred_step_lr = locals()['scratch']\n", "locals()"),
+    "exec": ("exec('from answer_mod import ANSWER')\ninferred_step_lr = ANSWER\n", "exec()"),
+    "__import__ of a module imported": ("inferred_step_lr = __import__('answer_mod').ANSWER\n", "__import__()"),
+    "importlib.import_module": (
+        "import importlib\n\ninferred_step_lr = importlib.import_module('answer_mod').ANSWER\n",
+        "importlib.import_module",
+    ),
+    "sys.modules": ("import sys\n\ninferred_step_lr = sys.modules['answer_mod'].ANSWER\n", "sys.modules"),
+    "in a helper called before the answer": (
+        "def found():\n    return globals()['scratch']\n\n\ninferred_step_lr = found()\n",
+        "globals()",
+    ),
+}
+
+
+@pytest.mark.parametrize("cell, lookup", HIDDEN.values(), ids=HIDDEN)
+def test_an_answer_that_looks_a_name_up_by_a_string_fails_naming_it(kernel, tmp_path, cell, lookup):
+    """R23q W3: each of these passed every visible cell (a scratch cell had defined `scratch` and imported answer_mod:
+    no name the cell reads is missing, no file is opened) and scored 0 / 3 in a real grade."""
+    run, tests = kernel
+    assert run(SCRATCH, new_cell=True) is None
+    run_saved(run, tmp_path, cell)
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"uses {lookup} before it binds inferred_step_lr: a lookup by a string" in said[0], said[0]
+    assert "the grader runs" in said[0].lower() and "scores 0" in said[0], said[0]
+
+
+@pytest.mark.parametrize("honest", [False, True])
+def test_a_function_answer_that_imports_by_a_string_fails(tmp_path, monkeypatch, honest):
+    """R23q W3: chapter 4's answer through `__import__` of a module a scratch cell imported (cached: no file opened
+    when called) passed every visible cell. The solution with `eval` in a self-test after its `def` passes."""
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    chapter, variable = "04_custom_schedules", "recipe_from_rates"
+    solved = solution_answers(chapter)[variable]
+    (tmp_path / "answer_mod.py").write_text("import math\n\n" + solved)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cell = (
+        solved + "\nprint(eval('recipe_from_rates').__name__)\n"
+        if honest
+        else "def recipe_from_rates(rates):\n    return __import__('answer_mod').recipe_from_rates(rates)\n"
+    )
+    try:
+        run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, "custom_schedules.ipynb", variable)
+        assert run("import answer_mod", new_cell=True) is None
+        save_answer_cell(tmp_path / "custom_schedules.ipynb", variable, cell)
+        assert run(cell, new_cell=True) is None
+        said = failures(run, tests)
+        if honest:
+            assert said == []
+        else:
+            assert len(said) == len(tests) > 1, said
+            assert "uses __import__() in recipe_from_rates's definition" in said[0], said[0]
+    finally:
+        InteractiveShell.clear_instance()
+        sys.modules.pop("answer_mod", None)
