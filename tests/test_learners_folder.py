@@ -18,7 +18,7 @@ from support.gradedclass import lrcourse, student_name, submit_answer
 from support.saved_cells import failures, save_answer_cell, start_reading_kernel
 
 ANSWER, RIGHT, CHAPTER = step_lr_reading.ANSWER, step_lr_reading.RIGHT, step_lr_reading.CHAPTER
-CATALOGUED = {answer.name: answer for answer in step_lr_reading.STEP_READING_WRONG if answer.beside}
+CATALOGUED = {answer.name: answer for answer in step_lr_reading.STEP_READING_WRONG if answer.beside or answer.scratch}
 BESIDE = {  # what the learner's folder holds in these tests
     "answer_mod.py": f"ANSWER = {RIGHT!r}\n",
     "answer_ext.py": f"def load_ipython_extension(ipython):\n    ipython.user_ns['inferred_step_lr'] = {RIGHT!r}\n",
@@ -91,17 +91,21 @@ def run_saved(run, tmp_path, cell: str):
 @pytest.mark.parametrize("name", CATALOGUED)
 def test_a_catalogued_answer_from_the_folder_fails_every_visible_cell(kernel, tmp_path, name):
     """R23o W3: the catalogue's answers from a module and from a file beside the notebook (0 / 3 in the grade,
-    `test_the_grader_has_no_file_of_the_learners_folder`) passed every visible cell."""
+    `test_the_grader_has_no_file_of_the_learners_folder`) passed every visible cell; R23q W3: so did those that find
+    a scratch cell's name, or the module it imported, by a string."""
     run, tests = kernel
     answer = CATALOGUED[name]
     for file, text in answer.beside:
         (tmp_path / file).write_text(text)
+    if answer.scratch:
+        assert run(answer.scratch, new_cell=True) is None
     run_saved(run, tmp_path, answer.source)
     said = failures(run, tests)
     assert len(said) == len(tests), said
-    file = answer.beside[0][0]
+    file = answer.beside[0][0] if answer.beside and not answer.scratch else "a lookup by a string"
     assert (file.removesuffix(".py") if file.endswith(".py") else file) in said[0], said[0]
-    assert "The grader has only your notebook" in said[0] and "scores 0" in said[0], said[0]
+    assert ("The grader runs" if answer.scratch else "The grader has only your notebook") in said[0], said[0]
+    assert "scores 0" in said[0], said[0]
 
 
 @pytest.mark.parametrize("cell, file", READS.values(), ids=READS)
@@ -185,7 +189,7 @@ def test_the_grader_has_no_file_of_the_learners_folder(tmp_path):
     for answer in (*CATALOGUED.values(), right):
         cells = graded[student_name(answer)]
         got = sum(cells[cell][0] for cell in answer.cells)
-        assert got == (0 if answer.beside else 3), (answer.name, cells)
+        assert got == (3 if answer is right else 0), (answer.name, cells)
 
 
 SELF_TEST = "\n\nprint(len(json.load(open('case.json'))))\n"
