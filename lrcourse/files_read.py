@@ -2,13 +2,18 @@
 
 The grader runs the saved notebook alone: no file of the learner's folder is beside it there. An answer cell that
 reads one (`open("g.txt")`, `Path(...).read_text()`, `np.load`, `torch.load`, `json.load`, a module beside the
-notebook imported) passes in the kernel and stops in the grade. Every way Python reads a file raises its "open"
-audit event, so one hook (`sys.addaudithook`) sees them all, whatever function the cell called. The hook cannot be
+notebook imported) passes in the kernel and stops in the grade. Python's own ways of opening a file raise its "open"
+audit event, so one hook (`sys.addaudithook`) sees them, whatever Python function the cell called. It does not see
+what reads without that event: C code opening a file itself (`torch.from_file`, `sqlite3.connect`), another process
+(`subprocess`, `os.system`), the environment (`os.environ`), or a value taken from a file's name (`os.listdir`); the checks
+refuse only the lookups by a string the name analysis cannot follow (`checking.hidden_lookups`). The hook cannot be
 removed: it records only while a cell runs (the shell's pre_run_cell and post_run_cell events set and clear the cell
-it records for), only files opened for reading under the folder the kernel started in (`kernel_folder`), and only a
-few per cell. Each record is the file, the line of the cell's top-level code then running (a function the cell
-calls reads at the line of its call): a check can tell a read before the answer is bound from one after it, and the
-files of the code on the stack: a function answer's cell among them, the read was that function's.
+it records for), only in the cell's own thread and the threads started while it ran (a log watcher an earlier cell
+started is not the cell's, R23q M1), only files opened for reading under the folder the kernel started in
+(`kernel_folder`), and only a few per cell. Each record is the file, the line of the cell's top-level code then
+running (a function the cell calls reads at the line of its call): a check can tell a read before the answer is
+bound from one after it, and the code objects on the stack: a function answer's code among them, the read was that
+function's (its cell's top-level code after the `def` is not, R23q W2).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import os
 import site
 import sys
+import threading
 from dataclasses import dataclass, field
 
 KEPT_PER_CELL = 20
@@ -55,15 +61,18 @@ def of_the_learner(path: str, folder: str) -> bool:
 
 @dataclass
 class FilesRead:
-    """The files of the learner's folder each cell opened to read: `by_cell[n]` lists (path, line, the code files on
+    """The files of the learner's folder each cell opened to read: `by_cell[n]` lists (path, line, the code objects on
     the stack) for In[n]."""
 
     shell: object
     running: list | None = None  # the records of the cell running now, None between cells
     by_cell: dict = field(default_factory=dict)
     busy: bool = False
+    earlier_threads: frozenset = frozenset()  # the threads alive when the cell began, its own aside: not the cell's
 
     def before_cell(self, *_) -> None:
+        alive = {thread.ident for thread in threading.enumerate()}
+        self.earlier_threads = frozenset(alive - {threading.get_ident()})
         self.running = []
 
     def after_cell(self, result=None) -> None:
@@ -77,8 +86,9 @@ class FilesRead:
 
     def opened(self, args: tuple, opener) -> None:
         """An "open" audit event's arguments, raised by the code of frame `opener`: never raises (an exception here
-        would stop the learner's own `open`)."""
-        if self.running is None or self.busy:
+        would stop the learner's own `open`). A thread alive when the cell began (a log watcher an earlier cell
+        started) reads for itself, not for the cell (R23q M1)."""
+        if self.running is None or self.busy or threading.get_ident() in self.earlier_threads:
             return
         self.busy = True
         try:
@@ -132,14 +142,14 @@ def _courses_read(frame) -> bool:
     return False
 
 
-def _code_files(frame) -> frozenset[str]:
-    """The files (a cell's: `<ipython-input-...>`, or ipykernel's) of the code on the stack from `frame` (the code
-    that opened), up to 200 frames."""
-    files = set()
-    while frame is not None and len(files) < 200:
-        files.add(frame.f_code.co_filename)
+def _code_files(frame) -> frozenset:
+    """The code objects on the stack from `frame` (the code that opened), up to 200: a function's own code, not merely
+    its cell's file (the cell's top-level code after the `def` shares that file: R23q W2)."""
+    codes = set()
+    while frame is not None and len(codes) < 200:
+        codes.add(frame.f_code)
         frame = frame.f_back
-    return frozenset(files)
+    return frozenset(codes)
 
 
 def record_files_read(ipython) -> None:

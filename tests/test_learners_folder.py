@@ -21,7 +21,7 @@ from support.gradedclass import lrcourse, student_name, submit_answer
 from support.saved_cells import failures, save_answer_cell, start_reading_kernel
 
 ANSWER, RIGHT, CHAPTER = step_lr_reading.ANSWER, step_lr_reading.RIGHT, step_lr_reading.CHAPTER
-CATALOGUED = {answer.name: answer for answer in step_lr_reading.STEP_READING_WRONG if answer.beside}
+CATALOGUED = {answer.name: answer for answer in step_lr_reading.STEP_READING_WRONG if answer.beside or answer.scratch}
 BESIDE = {  # what the learner's folder holds in these tests
     "answer_mod.py": f"ANSWER = {RIGHT!r}\n",
     "answer_ext.py": f"def load_ipython_extension(ipython):\n    ipython.user_ns['inferred_step_lr'] = {RIGHT!r}\n",
@@ -55,6 +55,9 @@ HONEST = {
     + "with open('mine.json', 'w') as f:\n    json.dump(inferred_step_lr, f)\n",
     "a file read after the answer": ANSWER + "print(open('g.txt').read())\n",
     "a NameError after the answer (the kernel's failure handler reads the notebook)": ANSWER + "print(undefined)\n",
+    "eval and globals() after the answer, vars(obj), an attribute named eval": ANSWER
+    + "import types\n\nprint(eval('1 + 1'), len(globals()), vars(types.SimpleNamespace(a=1)))\n"
+    + "types.SimpleNamespace(eval=print).eval()\n",
 }
 
 
@@ -91,17 +94,21 @@ def run_saved(run, tmp_path, cell: str):
 @pytest.mark.parametrize("name", CATALOGUED)
 def test_a_catalogued_answer_from_the_folder_fails_every_visible_cell(kernel, tmp_path, name):
     """R23o W3: the catalogue's answers from a module and from a file beside the notebook (0 / 3 in the grade,
-    `test_the_grader_has_no_file_of_the_learners_folder`) passed every visible cell."""
+    `test_the_grader_has_no_file_of_the_learners_folder`) passed every visible cell; R23q W3: so did those that find
+    a scratch cell's name, or the module it imported, by a string."""
     run, tests = kernel
     answer = CATALOGUED[name]
     for file, text in answer.beside:
         (tmp_path / file).write_text(text)
+    if answer.scratch:
+        assert run(answer.scratch, new_cell=True) is None
     run_saved(run, tmp_path, answer.source)
     said = failures(run, tests)
     assert len(said) == len(tests), said
-    file = answer.beside[0][0]
+    file = answer.beside[0][0] if answer.beside and not answer.scratch else "a lookup by a string"
     assert (file.removesuffix(".py") if file.endswith(".py") else file) in said[0], said[0]
-    assert "The grader has only your notebook" in said[0] and "scores 0" in said[0], said[0]
+    assert ("The grader runs" if answer.scratch else "The grader has only your notebook") in said[0], said[0]
+    assert "scores 0" in said[0], said[0]
 
 
 @pytest.mark.parametrize("cell, file", READS.values(), ids=READS)
@@ -156,7 +163,8 @@ def test_the_audit_hook_is_a_plain_function_that_records_the_opens(tmp_path, mon
     hook("open", (str(tmp_path / "g.txt"), "r", 0))
     hook("open", (str(tmp_path / "out.txt"), "w", 0))
     ((path, line, code),) = shell.lrcourse_files_read.running
-    assert path == str(tmp_path / "g.txt") and line is None and __file__ in code
+    assert path == str(tmp_path / "g.txt") and line is None
+    assert test_the_audit_hook_is_a_plain_function_that_records_the_opens.__code__ in code  # the opener's code
 
 
 @pytest.mark.parametrize("tried", [False, True])
@@ -205,4 +213,153 @@ def test_the_grader_has_no_file_of_the_learners_folder(tmp_path):
     for answer in (*CATALOGUED.values(), right):
         cells = graded[student_name(answer)]
         got = sum(cells[cell][0] for cell in answer.cells)
-        assert got == (0 if answer.beside else 3), (answer.name, cells)
+        assert got == (3 if answer is right else 0), (answer.name, cells)
+
+
+SELF_TEST = "\n\nprint(len(json.load(open('case.json'))))\n"
+FUNCTION_CELLS = {  # chapter 4's answer cell, the solution's `def` in it: (cell, the message's start, or "" honest)
+    "a self-test reading notes.txt after the def": ("{solved}\nprint(open('notes.txt').read())\n", ""),
+    "a self-test on a saved case after the def": ("import json\n\n{solved}" + SELF_TEST, ""),
+    "reads at call": (
+        "{renamed}\n\ndef recipe_from_rates(rates):\n    open('notes.txt').read()\n    return solved(rates)\n",
+        "recipe_from_rates reads notes.txt, a file of your folder",
+    ),
+    "reads in a nested function at call": (
+        "{renamed}\n\ndef recipe_from_rates(rates):\n    def notes():\n        return open('notes.txt').read()\n\n"
+        "    notes()\n    return solved(rates)\n",
+        "recipe_from_rates reads notes.txt, a file of your folder",
+    ),
+    "import inside body": (
+        "def recipe_from_rates(rates):\n    import answer_mod\n\n    return answer_mod.recipe_from_rates(rates)\n",
+        "imports answer_mod, a module of your folder",
+    ),
+    "reads in a default argument": (
+        "{renamed}\n\ndef recipe_from_rates(rates, _notes=open('notes.txt').read()):\n    return solved(rates)\n",
+        "The cell that defines recipe_from_rates reads notes.txt, a file of your folder",
+    ),
+}
+
+
+@pytest.mark.parametrize("cell, said_first", FUNCTION_CELLS.values(), ids=FUNCTION_CELLS)
+def test_a_function_answer_is_blamed_for_its_own_reads_only(tmp_path, monkeypatch, cell, said_first):
+    """R23q W2: chapter 4's solution followed, in its cell, by a self-test reading a file of the folder failed every
+    visible cell ("recipe_from_rates reads notes.txt ... when called ... scores 0"), and the grade was 4 / 4: a read
+    was the function's when the function's *file* was on the stack, and the cell's top-level code shares it. Now its
+    code objects (and those nested in them); the cell's reads up to the `def` (a default argument) are the answer's."""
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    chapter, variable = "04_custom_schedules", "recipe_from_rates"
+    solved = solution_answers(chapter)[variable]
+    (tmp_path / "notes.txt").write_text("the rates of chapter 4")
+    (tmp_path / "case.json").write_text("[0.1, 0.2]")
+    (tmp_path / "answer_mod.py").write_text("import math\n\n" + solved)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cell = cell.format(solved=solved, renamed=solved.replace("def recipe_from_rates(", "def solved("))
+    try:
+        run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, "custom_schedules.ipynb", variable)
+        save_answer_cell(tmp_path / "custom_schedules.ipynb", variable, cell)
+        assert run(cell, new_cell=True) is None
+        assert run("try:\n    recipe_from_rates([0.1, 0.1])\nexcept IndexError:\n    pass", new_cell=True) is None
+        said = failures(run, tests)
+        if not said_first:
+            assert said == []
+        else:
+            assert len(said) == len(tests) > 1, said
+            assert said_first in said[0] and "The grader has only your notebook" in said[0], said[0]
+    finally:
+        InteractiveShell.clear_instance()
+        sys.modules.pop("answer_mod", None)
+
+
+def test_a_thread_an_earlier_cell_started_is_not_the_answer_cells(kernel, tmp_path):
+    """R23q M1: a log watcher an earlier cell started re-reads a file of the folder; the answer, typed as literals,
+    failed every visible cell ("reads train.log ... before it binds inferred_step_lr"). A thread's read is the
+    cell's only when the thread started while the cell ran: the answer's own thread reading still fails."""
+    run, tests = kernel
+    (tmp_path / "train.log").write_text("epoch 1\n")
+    watcher = (
+        "import threading, time\nwatching = threading.Event()\n\ndef watch():\n    while not watching.is_set():\n"
+        "        open('train.log').read()\n        time.sleep(0.002)\n\n"
+        "watcher = threading.Thread(target=watch, daemon=True)\nwatcher.start()\n"
+    )
+    assert run(watcher, new_cell=True) is None
+    try:
+        run_saved(run, tmp_path, ANSWER + "import time\ntime.sleep(0.05)\n")
+        assert failures(run, tests) == []
+        own = (
+            "from concurrent.futures import ThreadPoolExecutor\n\nwith ThreadPoolExecutor(1) as pool:\n"
+            "    gamma = float(pool.submit(lambda: open('g.txt').read()).result())\n" + GAMMA_FROM.format("gamma")
+        )
+        run_saved(run, tmp_path, own)
+        said = failures(run, tests)
+        assert len(said) == len(tests) and "reads g.txt, a file of your folder" in said[0], said
+    finally:
+        assert run("watching.set()\nwatcher.join()", new_cell=True) is None
+
+
+SCRATCH = f"import importlib\nimport sys\n\nimport answer_mod\n\nscratch = {RIGHT!r}\n"  # a scratch cell's names
+HIDDEN = {  # answer cell: a lookup by a string of what the scratch cell defined or imported; the message names it
+    "eval": ("inferred_step_lr = eval('scratch')\n", "eval()"),
+    "globals()": ("inferred_step_lr = globals()['scratch']\n", "globals()"),
+    "vars()": ("inferred_step_lr = dict(vars()['scratch'])\n", "vars()"),
+    "locals()": ("inferred_step_lr = locals()['scratch']\n", "locals()"),
+    "exec": ("exec('from answer_mod import ANSWER')\ninferred_step_lr = ANSWER\n", "exec()"),
+    "__import__ of a module imported": ("inferred_step_lr = __import__('answer_mod').ANSWER\n", "__import__()"),
+    "importlib.import_module": (
+        "import importlib\n\ninferred_step_lr = importlib.import_module('answer_mod').ANSWER\n",
+        "importlib.import_module",
+    ),
+    "sys.modules": ("import sys\n\ninferred_step_lr = sys.modules['answer_mod'].ANSWER\n", "sys.modules"),
+    "in a helper called before the answer": (
+        "def found():\n    return globals()['scratch']\n\n\ninferred_step_lr = found()\n",
+        "globals()",
+    ),
+}
+
+
+@pytest.mark.parametrize("cell, lookup", HIDDEN.values(), ids=HIDDEN)
+def test_an_answer_that_looks_a_name_up_by_a_string_fails_naming_it(kernel, tmp_path, cell, lookup):
+    """R23q W3: each of these passed every visible cell (a scratch cell had defined `scratch` and imported answer_mod:
+    no name the cell reads is missing, no file is opened) and scored 0 / 3 in a real grade."""
+    run, tests = kernel
+    assert run(SCRATCH, new_cell=True) is None
+    run_saved(run, tmp_path, cell)
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert f"uses {lookup} before it binds inferred_step_lr: a lookup by a string" in said[0], said[0]
+    assert "the grader runs" in said[0].lower() and "scores 0" in said[0], said[0]
+
+
+@pytest.mark.parametrize("honest", [False, True])
+def test_a_function_answer_that_imports_by_a_string_fails(tmp_path, monkeypatch, honest):
+    """R23q W3: chapter 4's answer through `__import__` of a module a scratch cell imported (cached: no file opened
+    when called) passed every visible cell. The solution with `eval` in a self-test after its `def` passes."""
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    chapter, variable = "04_custom_schedules", "recipe_from_rates"
+    solved = solution_answers(chapter)[variable]
+    (tmp_path / "answer_mod.py").write_text("import math\n\n" + solved)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cell = (
+        solved + "\nprint(eval('recipe_from_rates').__name__)\n"
+        if honest
+        else "def recipe_from_rates(rates):\n    return __import__('answer_mod').recipe_from_rates(rates)\n"
+    )
+    try:
+        run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, "custom_schedules.ipynb", variable)
+        assert run("import answer_mod", new_cell=True) is None
+        save_answer_cell(tmp_path / "custom_schedules.ipynb", variable, cell)
+        assert run(cell, new_cell=True) is None
+        said = failures(run, tests)
+        if honest:
+            assert said == []
+        else:
+            assert len(said) == len(tests) > 1, said
+            assert "uses __import__() in recipe_from_rates's definition" in said[0], said[0]
+    finally:
+        InteractiveShell.clear_instance()
+        sys.modules.pop("answer_mod", None)

@@ -16,9 +16,11 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import types
 
 from lrcourse.checking.answer_cell_runs import up_to_the_answer
 from lrcourse.checking.answer_magics import magic_line, magic_name
+from lrcourse.checking.answer_replay import stores_into
 from lrcourse.checking.expect import expect
 from lrcourse.checking.saved_answer import SAVE_AND_RERUN, kernel_shell, magic_calls, notebook_folder
 from lrcourse.files_read import inside, of_the_learner
@@ -110,22 +112,64 @@ def files_read_before(variable: str, index: int, source: str) -> list[str]:
     return list(dict.fromkeys(read))
 
 
-def files_read_by(target) -> list[str]:
-    """The files of the learner's folder the code of the function or class `target` (its cell's, as compiled there)
-    opened to read in any cell the kernel ran, the one running included (a test cell calling it), the run cache
-    aside: the grader calls it without them."""
-    functions = (
-        [target] if hasattr(target, "__code__") else [v for v in vars(target).values() if hasattr(v, "__code__")]
-    )
-    files = {function.__code__.co_filename for function in functions}
+def _functions(target) -> list:
+    return [target] if hasattr(target, "__code__") else [v for v in vars(target).values() if hasattr(v, "__code__")]
+
+
+def _codes_within(codes) -> set:
+    """`codes` and every code object nested in them (inner functions, lambdas, comprehensions)."""
+    found, todo = set(), list(codes)
+    while todo:
+        code = todo.pop()
+        if code not in found:
+            found.add(code)
+            todo.extend(constant for constant in code.co_consts if isinstance(constant, types.CodeType))
+    return found
+
+
+def _records():
+    """Every record of the kernel's files-read recorder, the running cell's included."""
     shell = kernel_shell()
     recorder = getattr(shell, "lrcourse_files_read", None) if shell is not None else None
-    if recorder is None or not files:
+    if recorder is None:
         return []
+    return [record for records in [*recorder.by_cell.values(), recorder.running or []] for record in records]
+
+
+def _not_the_cache(read) -> list[str]:
     cache = cache_folder()
-    runs = [*recorder.by_cell.values(), recorder.running or []]
-    read = [path for records in runs for path, _, stack in records if stack & files]
     return list(dict.fromkeys(path for path in read if cache is None or not inside(path, str(cache))))
+
+
+def files_read_by(target) -> list[str]:
+    """The files of the learner's folder the code of the function or class `target` (its own code objects and those
+    nested in them, R23q W2: not its cell's top-level code, which shares their file) opened to read in any cell the
+    kernel ran, the one running included (a test cell calling it), the run cache aside: the grader calls it without
+    them."""
+    codes = _codes_within(function.__code__ for function in _functions(target))
+    return _not_the_cache(path for path, _, stack in _records() if stack & codes)
+
+
+def files_read_defining(target, name: str, source: str) -> list[str]:
+    """The files of the learner's folder the top-level code of the cell that defines `target` (`source`) opened to
+    read up to the end of the statement binding `name` (a default argument or a decorator reads at the `def`), in
+    any run of that cell: as `files_read_before` for a data answer; a read after it, a learner's self-test, is not."""
+    files = {function.__code__.co_filename for function in _functions(target)}
+    try:
+        defining = [
+            statement.end_lineno
+            for statement in ast.parse(source).body
+            if getattr(statement, "name", None) == name or stores_into(statement, name)
+        ]
+        last = max(defining) if defining else None
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        last = None
+    read = []
+    for path, line, stack in _records():
+        tops = [code for code in stack if code.co_name == "<module>" and code.co_filename in files]
+        if tops and (last is None or line is None or line <= last):
+            read.append(path)
+    return _not_the_cache(read)
 
 
 def files_shown(read: list[str], folder: str) -> str:
@@ -134,15 +178,22 @@ def files_shown(read: list[str], folder: str) -> str:
     return f"{names}, {'a file' if len(read) == 1 else 'files'}"
 
 
-def expect_no_file_read_by(target, name: str) -> None:
+def expect_no_file_read_by(target, name: str, source: str = "") -> None:
     """Fail if the function or class `target` (the answer `name`) read a file of the learner's folder when called
-    here (`files_read_by`): the grader calls it with the notebook alone."""
-    read = files_read_by(target)
+    here (`files_read_by`), or its cell (`source`) did before defining it (`files_read_defining`): the grader runs
+    that cell and calls `name` with the notebook alone."""
     folder = notebook_folder()
-    shown = files_shown(read, folder)
+    before = files_read_defining(target, name, source) if source else []
+    expect(
+        not before,
+        f"The cell that defines {name} reads {files_shown(before, folder)} of your folder ({folder}), before it "
+        f"defines {name}. {WHY} (FileNotFoundError) and {name} scores 0. Put the values in the cell, run it, "
+        f"then {SAVE_AND_RERUN}.",
+    )
+    read = files_read_by(target)
     expect(
         not read,
-        f"{name} reads {shown} of your folder ({folder}), when called. "
+        f"{name} reads {files_shown(read, folder)} of your folder ({folder}), when called. "
         f"{WHY} (FileNotFoundError) and the checks that call {name} score 0. Put the values in the cell, run it, "
         f"then {SAVE_AND_RERUN}.",
     )

@@ -9,7 +9,8 @@ M2).
 Both refuse an answer cell whose IPython magic changes what the grader gets (`grade_changing_magics`): the grader
 runs the cell with a `get_ipython()` whose every magic does nothing, so `%%time` over the answer defines nothing
 there, while `%load_ext` above it costs nothing. Both refuse an answer cell that imports a module of the learner's folder
-or reads a file of it before its answer is bound (`learners_folder`): the grader has the notebook alone (R23o W3).
+or reads a file of it before its answer is bound (`learners_folder`): the grader has the notebook alone (R23o W3);
+and one that looks a name or module up by a string there (`hidden_lookups`: `eval`, `globals()`, R23q W3).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from lrcourse.checking.answer_cell_error import raised_before_the_answer
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
+from lrcourse.checking.hidden_lookups import expect_no_hidden_lookup
 from lrcourse.checking.learners_folder import (
     expect_no_file_of_the_folder,
     expect_no_file_read_by,
@@ -107,7 +109,8 @@ def expect_self_contained(target, grade_id: str = "") -> None:
         return
     expect_no_magic(source, name)
     expect_no_local_module(source, name)  # the grader has no module or file of the learner's folder (R23o W3)
-    expect_no_file_read_by(target, name)
+    expect_no_file_read_by(target, name, source)
+    expect_no_hidden_lookup(source, name, f"The cell that defines {name}", function=True)  # R23q W3
     notebooks = saved_in_kernel(grade_id)
     context = context_names(notebooks)
     if context is None:
@@ -209,6 +212,7 @@ def _expect_history_cell_self_contained(variable: str, index: int, history: list
     expect_no_magic(source, variable, _history_cell(variable, index))
     expect_no_local_module(source, variable, _history_cell(variable, index))  # R23o W3: the grader has neither
     expect_no_file_of_the_folder(variable, index, source, _history_cell(variable, index))
+    expect_no_hidden_lookup(source, variable, _history_cell(variable, index))  # R23q W3: found by a string
     context = context_names(notebooks)
     if context is None:
         return
@@ -239,6 +243,7 @@ def expect_saved_cell_self_contained(variable: str, notebooks=None) -> None:
     context = context_names(notebooks)
     for cell in saved:
         expect_no_local_module(cell.source, variable, cell.named(variable))
+        expect_no_hidden_lookup(cell.source, variable, cell.named(variable))
     for cell in saved if context is not None else []:
         names = names_used_but_not_defined(cell.source) - context - cell.earlier - {"get_ipython"}
         missing = sorted(_read_before_the_answer(cell.source, variable, names))

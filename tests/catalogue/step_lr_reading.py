@@ -59,6 +59,13 @@ ALIASED_REPLAY = "from torch.optim.lr_scheduler import StepLR as Decay\n" + REPL
 
 STEP_READING_CORRECT = [
     inferred("step_read_right", {}),
+    # R23q W3: a lookup by a string after the answer is bound costs the graded answer nothing
+    Answer(
+        "step_read_eval_after_the_answer",
+        CHAPTER,
+        "inferred_step_lr",
+        'inferred_step_lr = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.25}\nprint(eval("inferred_step_lr"))\n',
+    ),
     # computed from the log of the context cell, the decay undone by division
     Answer(
         "step_read_from_the_log",
@@ -139,5 +146,26 @@ STEP_READING_WRONG = [
         ALL,
         score=0,
         beside=(("g.json", json.dumps(RIGHT)),),
+    ),
+    # R23q W3: a scratch cell's name, or a module a scratch cell imported (cached: no file opened), found by a string:
+    # every visible cell passed, the grader stops at a NameError or a ModuleNotFoundError (0 / 3); now refused
+    Answer(
+        "step_read_a_scratch_name_by_eval",
+        CHAPTER,
+        "inferred_step_lr",
+        'inferred_step_lr = eval("scratch")\n',
+        ALL,
+        score=0,
+        scratch=f"scratch = {RIGHT!r}\n",
+    ),
+    Answer(
+        "step_read_a_cached_module_by_a_string",
+        CHAPTER,
+        "inferred_step_lr",
+        'inferred_step_lr = __import__("answer_mod").ANSWER\n',
+        ALL,
+        score=0,
+        beside=(("answer_mod.py", f"ANSWER = {RIGHT!r}\n"),),
+        scratch="import answer_mod\n",
     ),
 ]
