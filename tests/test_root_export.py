@@ -11,29 +11,21 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from support.course import solution_answers, submit
 from support.secret_class import class_course, hand_copy
-from support.students import CHAPTER, Students, needs_root
+from support.students import CHAPTER, grader_account, needs_root
 
 CLI = "from lrcourse.cli import main; import sys; sys.exit(main())"
 
 
 @pytest.fixture
 def owner():
-    """The grader account (a real OS user) and a scratch folder, root's, every account may enter."""
-    scratch = Path(tempfile.mkdtemp(prefix="lrcourse-export-"))
-    scratch.chmod(0o755)
-    students = Students(scratch, ("grader",))
-    try:
-        yield scratch, students
-    finally:
-        students.remove()
-        shutil.rmtree(scratch, ignore_errors=True)
+    with grader_account("lrcourse-export-") as made:
+        yield made
 
 
 def roots(tree: Path) -> list[Path]:

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from support.secret_class import class_course, hand_copy
-from support.students import CHAPTER, Students, needs_root
+from support.students import CHAPTER, grader_account, needs_root
 
 CLI = "from lrcourse.cli import main; import sys; sys.exit(main())"
 TOP = ("autograded", "feedback", "reports", "grades.csv", "gradebook.db", "notebooks", "submitted", ".nbgrader.log")
@@ -25,15 +23,8 @@ TOP = ("autograded", "feedback", "reports", "grades.csv", "gradebook.db", "noteb
 
 @pytest.fixture
 def owner():
-    """The grader account (a real OS user) and a scratch folder, root's, every account may enter."""
-    scratch = Path(tempfile.mkdtemp(prefix="lrcourse-planted-"))
-    scratch.chmod(0o755)
-    students = Students(scratch, ("grader",))
-    try:
-        yield scratch, students
-    finally:
-        students.remove()
-        shutil.rmtree(scratch, ignore_errors=True)
+    with grader_account("lrcourse-planted-") as made:
+        yield made
 
 
 def target(scratch: Path, name: str) -> Path:

@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -92,3 +94,17 @@ class Students:
         assert run.returncode == 0, run.stdout + run.stderr
         inbound = exchange / "lr-schedules" / "inbound"
         return next(p for p in inbound.iterdir() if p.name.startswith(self.name[role] + "+"))
+
+
+@contextmanager
+def grader_account(prefix: str):
+    """The grader account (a real OS user) and a scratch folder, root's, every account may enter: (scratch, Students),
+    both removed at the end (the root-grading tests' course owner)."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    scratch.chmod(0o755)
+    students = Students(scratch, ("grader",))
+    try:
+        yield scratch, students
+    finally:
+        students.remove()
+        shutil.rmtree(scratch, ignore_errors=True)
