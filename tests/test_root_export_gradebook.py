@@ -1,8 +1,10 @@
-"""Root's `lrcourse export` in a course another account owns (R20s): the gradebook is that account's to write, so
-neither its file nor its contents may steer root. A `gradebook.db` that is a link was opened before any check: root
-wrote a sqlite file at the link's target, or read another course's root-only gradebook into exports/, which went to
-the owner (W1). An assignment named `../../x` made root write its page outside the course (W2): a name that is not
-one plain folder name makes no path, for any account."""
+"""Root's `lrcourse export` in a course another account owns (R20s, R20t): the folders and the gradebook are that
+account's to point anywhere, so root's export is refused before it reads anything (export as the owner). It had
+opened a `gradebook.db` that is a link (a sqlite file written as root at the target, or another course's root-only
+gradebook read into exports/, R20s W1) and read root-only files through a link at reports/<ch>.csv or
+autograded/<id>/<ch>, or a student id `../..`, into a page handed to the owner (R20t W1). An assignment named
+`../../x` made a page outside the course (R20s W2): a name that is not one plain folder name makes no path, for any
+account."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def export_args(course, **given) -> argparse.Namespace:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root in a course of another uid")
-def test_roots_export_refuses_a_linked_gradebook_before_opening_it(tmp_path, monkeypatch, capsys):
+def test_roots_export_in_another_accounts_course_is_refused_before_reading_anything(tmp_path, monkeypatch, capsys):
     course, elsewhere = tmp_path / "course", tmp_path / "elsewhere"
     course.mkdir()
     elsewhere.mkdir(mode=0o700)
@@ -31,7 +33,8 @@ def test_roots_export_refuses_a_linked_gradebook_before_opening_it(tmp_path, mon
     monkeypatch.setattr(results, "read_gradebook", lambda *args: pytest.fail("the gradebook was opened"))
     assert command_export(export_args(course)) == 2
     said = capsys.readouterr().err
-    assert f"{course / 'gradebook.db'} is a link (to {elsewhere / 'new.sqlite'})" in said, said
+    assert "lrcourse export: run as root in a course folder 54321 owns" in said, said
+    assert "export as the course's owner (`runuser -u 54321 -- lrcourse export ...`)" in said, said
     assert list(elsewhere.iterdir()) == []
 
 
@@ -42,10 +45,13 @@ def test_an_assignment_whose_name_is_not_a_plain_folder_name_makes_no_path(tmp_p
     course.mkdir(parents=True)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
         book.add_student("amy")
-        for name in ("../../escape", "02_ordered_schedules"):
+        for name in ("../../escape", "x" * 201, "02_ordered_schedules"):
             book.add_assignment(name)
     assert command_export(export_args(course)) == 0
     said = capsys.readouterr()
     assert "not exported: the assignment '../../escape': its name is not one plain folder name" in said.err, said
     assert not (tmp_path / "escape.html").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["deep"]
-    assert results.read_gradebook(course, f"sqlite:///{course / 'gradebook.db'}").not_plain == ["../../escape"]
+    assert results.read_gradebook(course, f"sqlite:///{course / 'gradebook.db'}").not_plain == [
+        "../../escape",
+        "x" * 201,
+    ]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lrcourse.commands.options import database_options, gradebook_unwritable, gradebook_url, refused
 from lrcourse.grading.course import default_db_url
-from lrcourse.grading.exchange.root_links import export_links, gradebook_links
+from lrcourse.grading.exchange.other_account import course_owner, giving
 
 
 def add(sub) -> None:
@@ -47,15 +47,27 @@ def exported(course: Path, book, args) -> list[str]:
     return export_class(course, book, ExportOptions.given(args))
 
 
+def root_export_refused(course: Path) -> str:
+    """Why root's export in a course another account owns is refused: every path it reads and writes there (its
+    folders, the gradebook, the student and chapter names in it) is that account's to point anywhere, and export
+    needs none of root's rights. Root's export read another course's root-only files through them into a page handed
+    to the owner (R20s W1, W2; R20t W1: a link at reports/<ch>.csv or autograded/<id>/<ch>, a student id `../..`)."""
+    owner = course_owner(course)
+    return (
+        f"lrcourse export: run as root in a course folder {owner} owns: its folders and gradebook are that account's "
+        "to point anywhere, so root's export would read and write where it says; export needs no root: export as "
+        f"the course's owner (`runuser -u {owner} -- lrcourse export ...`)"
+    )
+
+
 def command_export(args) -> int:
     """Per-item grades of the whole gradebook (or ASSIGNMENTs), a Canvas file with --roster, a report per chapter."""
     from lrcourse.grading.reports.class_report import report_failure, write_chapter_report
     from lrcourse.grading.reports.results import read_gradebook
 
     course = Path(args.course).resolve()
-    linked = [] if gradebook_url(args) else gradebook_links(course, "export")  # before the gradebook is opened
-    if linked:
-        return refused("lrcourse export: " + "; ".join(linked))
+    if giving(course):  # root in another account's course: refused before anything is read (R20s, R20t)
+        return refused(root_export_refused(course))
     unwritable = gradebook_unwritable(course, gradebook_url(args), then="export again")
     if unwritable:  # root's gradebook, left by root's grade before R20q M1: its chown, not sqlalchemy's traceback
         return refused(f"lrcourse export: {unwritable}")
@@ -63,10 +75,6 @@ def command_export(args) -> int:
     book = read_gradebook(course, db_url, args.assignments or None)  # the one read of the gradebook
     for name in book.not_plain:  # the gradebook is the course owner's to write: no path made of such a name
         print(f"not exported: the assignment {name!r}: its name is not one plain folder name", file=sys.stderr)
-    names = [grades.name for grades in book.assignments]
-    planted = export_links(course, names, not getattr(args, "out", None))
-    if planted:  # root in another account's course: nothing of root's written where that account points (issue 20)
-        return refused("lrcourse export: " + "; ".join(planted))
     try:
         print("\n".join(exported(course, book, args)))
         for grades in book.assignments:

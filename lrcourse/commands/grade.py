@@ -114,6 +114,8 @@ def report_and_export(course: Path, args) -> bool:
     try:
         book = read_gradebook(course, db_url, None if args.export else [args.assignment])  # read once
         print(f"class report: {write_chapter_report(course, book.assignment(args.assignment))}")
+        for name in book.not_plain:  # as `lrcourse export` says it (R20t N1)
+            print(f"not exported: the assignment {name!r}: its name is not one plain folder name", file=sys.stderr)
         if args.export:
             print("\n".join(exported(course, book, args)))
     except Exception as error:  # the grades are written; a report that fails must not hide that

@@ -34,26 +34,6 @@ def planted_links(course: Path, assignment: str, gradebook: bool = True, export:
     return [_refusal(course, course / name) for name in names if _is_link(course / name)]
 
 
-def export_links(course: Path, assignments: list[str], exports: bool) -> list[str]:
-    """As root in a course another account owns: each path `lrcourse export` would write that is a link (`reports/`,
-    each chapter's page, and `exports/` and its files if `exports`: no --out), with the mend; [] otherwise. Root's
-    export wrote its files at the link's target, as root (R20r W2's sequel)."""
-    if not giving(course):
-        return []
-    names = ["reports", *[f"reports/{assignment}.html" for assignment in assignments]]
-    names += list(EXPORTS) if exports else []
-    return [_refusal(course, course / name, "export") for name in names if _is_link(course / name)]
-
-
-def gradebook_links(course: Path, verb: str) -> list[str]:
-    """As root in a course another account owns: the sqlite gradebook's files (`GRADEBOOK`) that are links, with the
-    mend; [] otherwise. Root's export opened `gradebook.db` through one before any check: it wrote a sqlite file as root
-    at the link's target, or read another course's root-only gradebook into exports/, handed to the owner (R20s W1)."""
-    if not giving(course):
-        return []
-    return [_refusal(course, course / name, verb) for name in GRADEBOOK if _is_link(course / name)]
-
-
 def student_link(course: Path, student: str, assignment: str) -> str:
     """As root in a course another account owns: why `student` is not graded if her `submitted/`, `autograded/` or
     `feedback/` `<id>` or `<id>/<assignment>` is a link (nbgrader would write, or root's grade remove, at its

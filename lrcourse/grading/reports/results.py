@@ -154,7 +154,8 @@ def plain_name(name: str) -> bool:
     """Whether an assignment's name is one plain folder name. The gradebook's names make paths (source/<name>,
     reports/<name>.csv and .html), and a course's gradebook is its owner's to write: as root, a name `../../x` put
     root's page outside the course and read notebooks wherever it pointed (R20s W2)."""
-    return name not in ("", ".", "..") and not any(mark in name for mark in ("/", "\\", "\0"))
+    plain = name not in ("", ".", "..") and not any(mark in name for mark in ("/", "\\", "\0"))
+    return plain and len(name.encode(errors="surrogatepass")) <= 200  # room for `.html` in a file name (255 bytes)
 
 
 def read_gradebook(course: Path, db_url: str, assignments: list[str] | None = None) -> ClassGrades:
