@@ -6,7 +6,7 @@ notebook imported) passes in the kernel and stops in the grade. Python's own way
 audit event, so one hook (`sys.addaudithook`) sees them, whatever Python function the cell called. It does not see
 what reads without that event: C code opening a file itself (`torch.from_file`, `sqlite3.connect`), another process
 (`subprocess`, `os.system`), the environment (`os.environ`), or a value taken from a file's name (`os.listdir`); the checks
-refuse only the lookups by a string the name analysis cannot follow (`checking.hidden_lookups`). The hook cannot be
+refuse the common lookups by a string the name analysis cannot follow, not all of them (`checking.hidden_lookups`). The hook cannot be
 removed: it records only while a cell runs (the shell's pre_run_cell and post_run_cell events set and clear the cell
 it records for), only in the cell's own thread and the threads started while it ran (a log watcher an earlier cell
 started is not the cell's, R23q M1), only files opened for reading under the folder the kernel started in
@@ -69,10 +69,12 @@ class FilesRead:
     by_cell: dict = field(default_factory=dict)
     busy: bool = False
     earlier_threads: frozenset = frozenset()  # the threads alive when the cell began, its own aside: not the cell's
+    cell_thread: int | None = None
 
     def before_cell(self, *_) -> None:
         alive = {thread.ident for thread in threading.enumerate()}
         self.earlier_threads = frozenset(alive - {threading.get_ident()})
+        self.cell_thread = threading.get_ident()
         self.running = []
 
     def after_cell(self, result=None) -> None:
@@ -109,7 +111,10 @@ class FilesRead:
         if len(self.running) >= KEPT_PER_CELL or not of_the_learner(path, kernel_folder(self.shell)):
             return
         if not _courses_read(opener):
-            self.running.append((path, _cell_line(opener), _code_files(opener)))
+            line = _cell_line(opener)
+            if line is None and threading.get_ident() != self.cell_thread:
+                line = _cell_line(sys._current_frames().get(self.cell_thread))
+            self.running.append((path, line, _code_files(opener)))
 
 
 def _cell_line(frame) -> int | None:

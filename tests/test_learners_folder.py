@@ -58,6 +58,13 @@ HONEST = {
     "eval and globals() after the answer, vars(obj), an attribute named eval": ANSWER
     + "import types\n\nprint(eval('1 + 1'), len(globals()), vars(types.SimpleNamespace(a=1)))\n"
     + "types.SimpleNamespace(eval=print).eval()\n",
+    "a helper using globals(), defined before the answer, called after it (R23r W1)": "def show():\n"
+    + "    print(len(globals()))\n\n\n"
+    + ANSWER
+    + "show()\n",
+    "a thread reading a file after the answer (R23r W2)": ANSWER
+    + "import threading\nthread = threading.Thread(target=lambda: print(open('g.txt').read()))\n"
+    + "thread.start()\nthread.join()\n",
 }
 
 
@@ -359,7 +366,35 @@ def test_a_function_answer_that_imports_by_a_string_fails(tmp_path, monkeypatch,
             assert said == []
         else:
             assert len(said) == len(tests) > 1, said
-            assert "uses __import__() in recipe_from_rates's definition" in said[0], said[0]
+            assert "uses __import__() in recipe_from_rates's definition or the cell's code above it" in said[0], said[0]
     finally:
         InteractiveShell.clear_instance()
         sys.modules.pop("answer_mod", None)
+
+
+def test_a_class_answer_whose_property_reads_a_file_of_the_folder_fails(tmp_path, monkeypatch):
+    """R23r M3: a property (or a staticmethod, a classmethod) of a class answer that reads a file of the folder was
+    not among the class's functions, so the read passed every visible cell; the unchanged solution still passes."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    chapter, variable = "03_adaptive_schedules", "my_reduce_lr_on_plateau"
+    solved = solution_answers(chapter)[variable]
+    (tmp_path / "notes.txt").write_text("x")
+    reading = solved.replace("self.cooldown_counter", "self._cd").replace(
+        "class MyReduceLROnPlateau:\n",
+        "class MyReduceLROnPlateau:\n    @property\n    def cooldown_counter(self):\n"
+        "        open('notes.txt').read()\n        return self._cd\n\n",
+        1,
+    )
+    assert reading != solved
+    try:
+        run, tests = start_reading_kernel(
+            tmp_path, monkeypatch, chapter, "adaptive_schedules.ipynb", "MyReduceLROnPlateau"
+        )
+        for cell, failing in ((reading, True), (solved, False)):
+            save_answer_cell(tmp_path / "adaptive_schedules.ipynb", variable, cell)
+            assert run(cell, new_cell=True) is None
+            said = failures(run, tests)
+            assert bool(said) == failing and all("notes.txt" in one for one in said), said
+    finally:
+        InteractiveShell.clear_instance()

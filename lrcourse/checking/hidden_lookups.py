@@ -7,8 +7,11 @@ time: in the kernel, where the scratch cell ran and the module was imported, the
 cell alone and stops there (R23q: 0 / 3 in a real grade, every visible cell passed). So the code of the answer cell
 that runs before its answer is bound (`answer_cell_runs.run_before_the_answer`), and a function answer's whole
 definition with the cell's code above it, may not use them. `vars(obj)`, an object's attributes, is no such lookup;
-neither is an attribute of that name (`model.eval()`). Reads that raise no "open" audit event (`lrcourse.files_read`)
-are not caught here.
+neither is an attribute of that name (`model.eval()`). Not every lookup by a string is caught: `__main__.scratch`,
+`getattr(__main__, "scratch")`, `builtins.eval`, `get_ipython().user_ns`, a frame's `f_globals`, and `sys` or
+`import_module` imported under another name pass here and score 0 in the grade (R23r M1: left for a check that runs
+the saved cell alone, as the grader does). Reads that raise no "open" audit event (`lrcourse.files_read`) are not
+caught here either.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ BY_NAME = ("eval", "exec", "globals", "locals", "__import__", "import_module")  
 ON_MODULE = {("importlib", "import_module"), ("sys", "modules")}
 
 
-def lookups_in(nodes) -> list[str]:
-    """The hidden lookups among `nodes` (each read whole), in order, once each."""
+def lookups_in(nodes, walk: bool = True) -> list[str]:
+    """The hidden lookups among `nodes` (each read whole, or alone if not `walk`), in order, once each."""
     found = []
     for top in nodes:
-        for node in ast.walk(top):
+        for node in ast.walk(top) if walk else [top]:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in BY_NAME:
                 found.append(f"{node.id}()")
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "vars":
@@ -46,7 +49,7 @@ def hidden_lookups(source: str, name: str, function: bool = False) -> list[str]:
     try:
         tree = ast.parse(source)
         if not function:
-            return lookups_in(run_before_the_answer(tree, name))
+            return lookups_in(run_before_the_answer(tree, name), walk=False)
         giving = [
             index
             for index, statement in enumerate(tree.body)
@@ -63,7 +66,7 @@ def expect_no_hidden_lookup(source: str, name: str, cell: str, function: bool = 
     if kernel_shell() is None:
         return
     found = hidden_lookups(source, name, function)
-    where = f"in {name}'s definition" if function else f"before it binds {name}"
+    where = f"in {name}'s definition or the cell's code above it" if function else f"before it binds {name}"
     expect(
         not found,
         f"{cell} uses {', '.join(found)} {where}: a lookup by a string, which finds here what a scratch cell defined "

@@ -113,7 +113,17 @@ def files_read_before(variable: str, index: int, source: str) -> list[str]:
 
 
 def _functions(target) -> list:
-    return [target] if hasattr(target, "__code__") else [v for v in vars(target).values() if hasattr(v, "__code__")]
+    """`target` if a function, else a class's functions: methods, and those behind a property, a staticmethod or a
+    classmethod (R23r M3: a property reading a file was missed)."""
+    if hasattr(target, "__code__"):
+        return [target]
+    members = []
+    for value in vars(target).values():
+        inner = (
+            [value.fget, value.fset, value.fdel] if isinstance(value, property) else [getattr(value, "__func__", value)]
+        )
+        members += [member for member in inner if hasattr(member, "__code__")]
+    return members
 
 
 def _codes_within(codes) -> set:
