@@ -96,7 +96,7 @@ def test_export_names_the_mend_of_a_report_it_cannot_write_not_a_traceback(tmp_p
     def refused(course, grades):
         raise PermissionError(13, "Permission denied", str(page))
 
-    book = SimpleNamespace(assignments=[SimpleNamespace(name=CHAPTER, totals=[1.0])])
+    book = SimpleNamespace(assignments=[SimpleNamespace(name=CHAPTER, totals=[1.0])], not_plain=[])
     monkeypatch.setattr(results, "read_gradebook", lambda *args: book)
     monkeypatch.setattr(export, "export_class", lambda *args: [])
     monkeypatch.setattr(class_report, "write_chapter_report", refused)
