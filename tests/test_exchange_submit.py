@@ -250,7 +250,14 @@ def test_the_course_submit_imports_nothing_of_the_graders():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     loaded = run.stdout.strip()
-    assert loaded == str(["lrcourse", "lrcourse.cells", "lrcourse.exchange_submit", "lrcourse.kernel_messages"]), loaded
+    learners = [
+        "lrcourse",
+        "lrcourse.cells",
+        "lrcourse.exchange_submit",
+        "lrcourse.files_read",
+        "lrcourse.kernel_messages",
+    ]
+    assert loaded == str(learners), loaded  # files_read: the kernel's record of reads (a learner's module)
 
 
 def test_the_students_configuration_names_the_course_submit():

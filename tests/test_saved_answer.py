@@ -189,7 +189,11 @@ def test_code_the_check_cannot_follow_before_the_answer_earns_a_note_not_a_silen
     run, tests = kernel("inferred_step_lr")
     assert run(before + answer) is None
     capsys.readouterr()
-    assert failures(run, tests) == []
+    said = failures(run, tests)
+    if "globals()" in before or "exec(" in before:  # refused by name since R23q W3 (checking.hidden_lookups)
+        assert len(said) == len(tests) and all("globals()" in one or "exec()" in one for one in said), said
+        return
+    assert said == []
     shown = capsys.readouterr().out
     assert shown.count("Note: the answer cell of inferred_step_lr uses ") == len(tests), shown
     assert "which this check cannot follow" in shown

@@ -151,7 +151,7 @@ def test_entries_and_bytes_are_bounded(tmp_path):
     folder = submitted(tmp_path, "bob")
     with open(folder / "big.bin", "wb") as handle:
         handle.truncate(101 << 20)
-    assert unsafe_files(folder) == "the submission is larger than 100 MB"
+    assert unsafe_files(folder) == "the submission is larger than 100 MiB"
 
 
 def test_a_notebook_over_a_limit_fails_the_student_with_the_reason(tmp_path):
