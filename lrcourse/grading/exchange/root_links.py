@@ -61,14 +61,14 @@ def _is_link(path: Path) -> bool:
         return False
 
 
-def _refusal(course: Path, path: Path, verb: str = "grade") -> str:
+def _refusal(course: Path, path: Path) -> str:
     try:
         target = os.readlink(path)
     except OSError:
         target = "?"
     return (
-        f"{path} is a link (to {target}): root's {verb} would write there as root; remove the link (the course's own "
-        f"folder or file in its place), or {verb} as the course's owner ({course_owner(course)})"
+        f"{path} is a link (to {target}): root's grade would write there as root; remove the link (the course's own "
+        f"folder or file in its place), or grade as the course's owner ({course_owner(course)})"
     )
 
 
