@@ -5,10 +5,12 @@ reads one (`open("g.txt")`, `Path(...).read_text()`, `np.load`, `torch.load`, `j
 notebook imported) passes in the kernel and stops in the grade. Python's own ways of opening a file raise its "open"
 audit event, so one hook (`sys.addaudithook`) sees them, whatever Python function the cell called. It does not see
 what reads without that event: C code opening a file itself (`torch.from_file`, `sqlite3.connect`), another process
-(`subprocess`, `os.system`), the environment (`os.environ`), or a value taken from a file's name (`os.listdir`); the checks
-refuse the common lookups by a string the name analysis cannot follow, not all of them (`checking.hidden_lookups`). The hook cannot be
-removed: it records only while a cell runs (the shell's pre_run_cell and post_run_cell events set and clear the cell
-it records for), only in the cell's own thread and the threads started while it ran (a log watcher an earlier cell
+(`subprocess`, `os.system`), the environment (`os.environ`), or a value taken from a file's name (`os.listdir`). The
+checks refuse, by the cell's text, the lookups by a string or in the kernel's namespace that they list
+(`checking.hidden_lookups`: eval, `sys.modules`, `__main__`, a frame's `f_globals`, IPython's `user_ns`, through
+the cell's import aliases), not one through a value they cannot follow (`s = sys`). The hook cannot be removed: it
+records only while a cell runs (the shell's pre_run_cell and post_run_cell events set and clear the cell it records
+for), only in the cell's own thread and the threads started while it ran (a log watcher an earlier cell
 started is not the cell's, R23q M1), only files opened for reading under the folder the kernel started in
 (`kernel_folder`), and only a few per cell. Each record is the file, the line of the cell's top-level code then
 running (a function the cell calls reads at the line of its call): a check can tell a read before the answer is

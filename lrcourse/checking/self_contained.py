@@ -10,7 +10,9 @@ Both refuse an answer cell whose IPython magic changes what the grader gets (`gr
 runs the cell with a `get_ipython()` whose every magic does nothing, so `%%time` over the answer defines nothing
 there, while `%load_ext` above it costs nothing. Both refuse an answer cell that imports a module of the learner's folder
 or reads a file of it before its answer is bound (`learners_folder`): the grader has the notebook alone (R23o W3);
-and one that looks a name or module up by a string there (`hidden_lookups`: `eval`, `globals()`, R23q W3).
+and one that looks a name or module up by a string or in the kernel's namespace there (`hidden_lookups`: `eval`,
+`globals()`, `sys.modules`, `__main__`, a frame's `f_globals`, IPython's `user_ns`, also under the cell's import
+aliases; not through a value it cannot follow, such as `s = sys`; R23q W3, R23r M1).
 """
 
 from __future__ import annotations
