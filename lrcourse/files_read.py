@@ -74,8 +74,10 @@ class FilesRead:
     cell_thread: int | None = None
 
     def before_cell(self, *_) -> None:
-        alive = {thread.ident for thread in threading.enumerate()}
-        self.earlier_threads = frozenset(alive - {threading.get_ident()})
+        """Hold the threads alive now as objects: a thread's id is reused once it ends (a thread the cell starts may
+        get an earlier one's), an object held is not (R23r N4)."""
+        own = threading.current_thread()
+        self.earlier_threads = frozenset(thread for thread in threading.enumerate() if thread is not own)
         self.cell_thread = threading.get_ident()
         self.running = []
 
@@ -92,7 +94,7 @@ class FilesRead:
         """An "open" audit event's arguments, raised by the code of frame `opener`: never raises (an exception here
         would stop the learner's own `open`). A thread alive when the cell began (a log watcher an earlier cell
         started) reads for itself, not for the cell (R23q M1)."""
-        if self.running is None or self.busy or threading.get_ident() in self.earlier_threads:
+        if self.running is None or self.busy or threading.current_thread() in self.earlier_threads:
             return
         self.busy = True
         try:

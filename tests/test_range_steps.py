@@ -96,6 +96,35 @@ def test_a_step_with_zero_gradients_is_judged_only_if_it_changes_a_weight():
     assert used == [[0.7], [0.1, 0.1]] and others == [2]
 
 
+def test_a_sparse_gradient_is_read_by_its_values():
+    """R23r N1: `ne(0)` has no sparse kernel, so an `Embedding(sparse=True)` step raised out of the learner's own
+    `step()`; a sparse gradient with non-zero values trains, one of zeros does not."""
+    embedding = torch.nn.Embedding(10, 3, sparse=True)
+    given = torch.optim.SGD(embedding.parameters(), lr=0.1)
+    with optimizer_steps(given) as (used, others):
+        embedding(torch.tensor([1, 2])).sum().backward()
+        given.step()
+        embedding.weight.grad = embedding.weight.grad * 0
+        given.step()
+    assert used == [[0.1]] and others == [1]
+
+
+def test_a_plain_step_over_nan_weights_with_zero_gradients_is_not_judged():
+    """R23r N2: `torch.equal` calls NaN unequal to itself, so a step that changed nothing over diverged weights was
+    judged; one that changes a finite weight next to the NaN still is."""
+    model, given = _model_and_optimizer()
+    with torch.no_grad():
+        model[0].weight[0, 0] = float("nan")
+    model(torch.ones(1, 3)).sum().backward()
+    given.zero_grad(set_to_none=False)
+    momentum = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    momentum.state[model[2].bias]["momentum_buffer"] = torch.ones(2)
+    with optimizer_steps(given) as (used, others):
+        given.step()
+        momentum.step()
+    assert used == [[0.5]] and others == [1]
+
+
 def test_steps_over_disjoint_parameters_between_forward_passes_are_one_test_step_in_the_given_groups_order():
     """W2: one optimizer per group, stepped in any order, is one test step per batch with the given groups' order; a
     second step over the same weights, or a step after a forward pass, is a test step of its own."""

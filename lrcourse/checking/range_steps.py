@@ -42,7 +42,21 @@ def _rates(optimizer) -> list:
 
 
 def _nonzero(tensor) -> bool:
+    """Any value not zero; a sparse gradient (an `Embedding(sparse=True)`'s) by its stored values (R23r N1)."""
+    if tensor.is_sparse:
+        tensor = tensor.coalesce().values()
     return bool(tensor.ne(0).any())
+
+
+def _unchanged(was, now) -> bool:
+    """The same values, NaN where NaN was: a plain step over diverged (NaN) weights changes nothing (R23r N2), and
+    `torch.equal` alone calls NaN unequal to itself."""
+    if torch.equal(was, now):
+        return True
+    if not (was.is_floating_point() or was.is_complex()):
+        return False
+    nan = was.isnan()
+    return torch.equal(nan, now.isnan()) and torch.equal(was[~nan], now[~nan])
 
 
 def _zero_gradients_snapshot(parameters) -> list | None:
@@ -58,7 +72,7 @@ def _trains(parameters, snapshot) -> bool:
     """The step had a non-zero gradient to apply, or changed a weight (`snapshot`: the values before, if taken)."""
     if any(p.grad is not None and _nonzero(p.grad) for p in parameters):
         return True
-    return snapshot is not None and any(not torch.equal(was, p) for was, p in zip(snapshot, parameters))
+    return snapshot is not None and any(not _unchanged(was, p) for was, p in zip(snapshot, parameters))
 
 
 def _storages(parameters) -> set:
