@@ -104,7 +104,9 @@ def test_a_dropped_copy_s_failure_does_not_date_the_next_one(monkeypatch):
 def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
     """`Lapsed.check` itself records the looks (`looked`) and the spans without one (`gaps`) that `explained` reads
     (R25s N1: with them set by hand, deleting either line left the tests green). A fake clock; Redis full for the
-    task's first 390 s (the broker's fault) or only before it began (hers); polls every 0.5 s, a look every 30 s."""
+    task's first 390 s (the broker's fault) or only before it began (hers); polls every 0.51 s, as a real round
+    sleeps 0.5 s and then works, so the looks come a little more than 30 s apart: a gap threshold of one look's span
+    (a gap at every look) or of twenty (a 570 s cut-off not seen) goes red (R25t N1)."""
     from lrcourse.grading.fleet import lapsed
 
     clock = {"now": 0.0}
@@ -121,8 +123,8 @@ def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
         clock["now"] = done - 3000.0
         run = Lapsed("", {}, stub_fleet.Bar(), limits=(LIMIT, 1020.0))
         run.lapsed = lambda now: ([], full_when[truth](clock["now"]), [])  # no task lapsed; Redis full or not
-        for step in range(int((read_at - clock["now"]) * 2)):
-            clock["now"] = done - 3000.0 + step / 2
+        for step in range(int((read_at - clock["now"]) / 0.51)):  # a round sleeps 0.5 s, then works
+            clock["now"] = done - 3000.0 + step * 0.51
             if not (blind and blind[0] <= clock["now"] < blind[1]):
                 run.check()
         clock["now"] = read_at
@@ -135,3 +137,5 @@ def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
             assert said(truth, skew, done + 1.0) == truth, (truth, skew)
         # cut off from the broker from 100 s before the failure to 500 s after it, read after the next look
         assert said(truth, 0.0, done + 531.0, blind=(done - 100.0, done + 500.0)) == truth, truth
+        # a shorter cut-off (570 s), read promptly after: still a gap, so still dated by the worker (R25t N1)
+        assert said(truth, 0.0, done + 501.0, blind=(done - 100.0, done + 470.0)) == truth, truth
