@@ -101,6 +101,45 @@ def test_a_dropped_copy_s_failure_does_not_date_the_next_one(monkeypatch):
     assert "while the broker was full" in written[-1].reason, written[-1].reason
 
 
+def resent(monkeypatch, now: float, written: list, lapsed: Lapsed):
+    """A run waiting for one task, whose first copy `lapsed` has seen, sent again (`Run.resend`, as `fleet_watch.Lost`
+    does when Redis restarted empty or no worker holds it): the run, to read copy 2's failure with."""
+    monkeypatch.setattr(fleet_grade, "write", lambda *args: written.append(args[-1]) or "outcome")
+    monkeypatch.setattr(fleet_grade, "forget", lambda client, tasks: None)
+    run = fleet_grade.Run.__new__(fleet_grade.Run)
+    run.bar, run.written, run.outcomes, run.course, run.assignment = Progress(), [], [], None, "02"
+    run.waiting, run.lapsed = {"task": ("amy", "x")}, lapsed
+    monkeypatch.setattr(run, "send", lambda *args, **kwargs: None)
+    run.resend("task")
+    return run
+
+
+def test_a_resent_task_s_failure_is_dated_by_its_own_read(monkeypatch):
+    """Copy 1's failure read 1500 s ago, its copy's liveness not known yet (`saw`), then the task resent; copy 2's
+    failure read now, made while Redis was full: the broker's. Without `resend`'s forget it was dated by copy 1's read,
+    off the full looks, and blamed on her (R25t N2)."""
+    now, written = time.time(), []
+    lapsed = watch(now - 3000.0, now - 10.0)
+    lapsed.seen["task"] = now - 1500.0
+    run = resent(monkeypatch, now, written, lapsed)
+    run.lapsed.full_looks.extend(now - 700.0 + 30.0 * look for look in range(10))  # full during copy 2's life
+    run.client, run.copies = Client(json.dumps(failure(now - 1.0)).encode()), Copies(alive=False)
+    assert run.write(type("Writer", (), {"results": 0, "seconds": 0.0})(), "task") is True
+    assert "while the broker was full" in written[-1].reason, written[-1].reason
+
+
+def test_a_resent_task_s_failure_is_not_explained_by_the_first_copy_s_wait(monkeypatch):
+    """Copy 1's result seen waiting for room (`waited`), then the task resent; copy 2 stopped by the hard limit with
+    Redis full only 5.5 hours before: the stored failure's text, not copy 1's "her result waited for room" (R25t N3)."""
+    now, written = time.time(), []
+    lapsed = watch(now - 30000.0, now - 10.0, now - 20000.0)
+    lapsed.waited.add("task")
+    run = resent(monkeypatch, now, written, lapsed)
+    run.client, run.copies = Client(json.dumps(failure(now - 1.0)).encode()), Copies(alive=False)
+    assert run.write(type("Writer", (), {"results": 0, "seconds": 0.0})(), "task") is True
+    assert "waited for room" not in written[-1].reason and "held on this student" in written[-1].reason, written[-1]
+
+
 def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
     """`Lapsed.check` itself records the looks (`looked`) and the spans without one (`gaps`) that `explained` reads
     (R25s N1: with them set by hand, deleting either line left the tests green). A fake clock; Redis full for the
