@@ -143,9 +143,9 @@ def test_a_resent_task_s_failure_is_not_explained_by_the_first_copy_s_wait(monke
 def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
     """`Lapsed.check` itself records the looks (`looked`) and the spans without one (`gaps`) that `explained` reads
     (R25s N1: with them set by hand, deleting either line left the tests green). A fake clock; Redis full for the
-    task's first 390 s (the broker's fault) or only before it began (hers); polls every 0.51 s, as a real round
+    task's first 390 s or only around its start (the broker's fault), or only before it began (hers); polls every 0.51 s, as a real round
     sleeps 0.5 s and then works, so the looks come a little more than 30 s apart: a gap threshold of one look's span
-    (a gap at every look) or of twenty (a 570 s cut-off not seen) goes red (R25t N1)."""
+    (a gap at every look), three (a 71 s one not seen) or twenty (a 570 s one not seen) goes red (R25t N1)."""
     from lrcourse.grading.fleet import lapsed
 
     clock = {"now": 0.0}
@@ -156,6 +156,7 @@ def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
     full_when = {
         "broker": lambda t: done - LIMIT <= t <= done - 450.0,
         "hers": lambda t: done - 1700.0 <= t <= done - 1010.0,
+        "at its start": lambda t: done - 900.0 <= t <= done - 835.0,  # the broker's: inside the span's margin
     }
 
     def said(truth: str, skew: float, read_at: float, blind: tuple = ()) -> str:
@@ -178,3 +179,7 @@ def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
         assert said(truth, 0.0, done + 531.0, blind=(done - 100.0, done + 500.0)) == truth, truth
         # a shorter cut-off (570 s), read promptly after: still a gap, so still dated by the worker (R25t N1)
         assert said(truth, 0.0, done + 501.0, blind=(done - 100.0, done + 470.0)) == truth, truth
+    # cut off for 60 s only (71 s between two looks), read 61 s after the failure: a gap all the same (more than two
+    # looks' span), so the span is not moved 61 s later, off the one full look at the task's start (a threshold of
+    # three looks' span moved it)
+    assert said("at its start", 0.0, done + 61.0, blind=(done - 10.0, done + 50.0)) == "broker"
