@@ -101,10 +101,51 @@ def test_a_dropped_copy_s_failure_does_not_date_the_next_one(monkeypatch):
     assert "while the broker was full" in written[-1].reason, written[-1].reason
 
 
+def resent(monkeypatch, now: float, written: list, lapsed: Lapsed):
+    """A run waiting for one task, whose first copy `lapsed` has seen, sent again (`Run.resend`, as `fleet_watch.Lost`
+    does when Redis restarted empty or no worker holds it): the run, to read copy 2's failure with."""
+    monkeypatch.setattr(fleet_grade, "write", lambda *args: written.append(args[-1]) or "outcome")
+    monkeypatch.setattr(fleet_grade, "forget", lambda client, tasks: None)
+    run = fleet_grade.Run.__new__(fleet_grade.Run)
+    run.bar, run.written, run.outcomes, run.course, run.assignment = Progress(), [], [], None, "02"
+    run.waiting, run.lapsed = {"task": ("amy", "x")}, lapsed
+    monkeypatch.setattr(run, "send", lambda *args, **kwargs: None)
+    run.resend("task")
+    return run
+
+
+def test_a_resent_task_s_failure_is_dated_by_its_own_read(monkeypatch):
+    """Copy 1's failure read 1500 s ago, its copy's liveness not known yet (`saw`), then the task resent; copy 2's
+    failure read now, made while Redis was full: the broker's. Without `resend`'s forget it was dated by copy 1's read,
+    off the full looks, and blamed on her (R25t N2)."""
+    now, written = time.time(), []
+    lapsed = watch(now - 3000.0, now - 10.0)
+    lapsed.seen["task"] = now - 1500.0
+    run = resent(monkeypatch, now, written, lapsed)
+    run.lapsed.full_looks.extend(now - 700.0 + 30.0 * look for look in range(10))  # full during copy 2's life
+    run.client, run.copies = Client(json.dumps(failure(now - 1.0)).encode()), Copies(alive=False)
+    assert run.write(type("Writer", (), {"results": 0, "seconds": 0.0})(), "task") is True
+    assert "while the broker was full" in written[-1].reason, written[-1].reason
+
+
+def test_a_resent_task_s_failure_is_not_explained_by_the_first_copy_s_wait(monkeypatch):
+    """Copy 1's result seen waiting for room (`waited`), then the task resent; copy 2 stopped by the hard limit with
+    Redis full only 5.5 hours before: the stored failure's text, not copy 1's "her result waited for room" (R25t N3)."""
+    now, written = time.time(), []
+    lapsed = watch(now - 30000.0, now - 10.0, now - 20000.0)
+    lapsed.waited.add("task")
+    run = resent(monkeypatch, now, written, lapsed)
+    run.client, run.copies = Client(json.dumps(failure(now - 1.0)).encode()), Copies(alive=False)
+    assert run.write(type("Writer", (), {"results": 0, "seconds": 0.0})(), "task") is True
+    assert "waited for room" not in written[-1].reason and "held on this student" in written[-1].reason, written[-1]
+
+
 def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
     """`Lapsed.check` itself records the looks (`looked`) and the spans without one (`gaps`) that `explained` reads
     (R25s N1: with them set by hand, deleting either line left the tests green). A fake clock; Redis full for the
-    task's first 390 s (the broker's fault) or only before it began (hers); polls every 0.5 s, a look every 30 s."""
+    task's first 390 s or only around its start (the broker's fault), or only before it began (hers); polls every 0.51 s, as a real round
+    sleeps 0.5 s and then works, so the looks come a little more than 30 s apart: a gap threshold of one look's span
+    (a gap at every look), three (a 71 s one not seen) or twenty (a 570 s one not seen) goes red (R25t N1)."""
     from lrcourse.grading.fleet import lapsed
 
     clock = {"now": 0.0}
@@ -115,14 +156,15 @@ def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
     full_when = {
         "broker": lambda t: done - LIMIT <= t <= done - 450.0,
         "hers": lambda t: done - 1700.0 <= t <= done - 1010.0,
+        "at its start": lambda t: done - 900.0 <= t <= done - 835.0,  # the broker's: inside the span's margin
     }
 
     def said(truth: str, skew: float, read_at: float, blind: tuple = ()) -> str:
         clock["now"] = done - 3000.0
         run = Lapsed("", {}, stub_fleet.Bar(), limits=(LIMIT, 1020.0))
         run.lapsed = lambda now: ([], full_when[truth](clock["now"]), [])  # no task lapsed; Redis full or not
-        for step in range(int((read_at - clock["now"]) * 2)):
-            clock["now"] = done - 3000.0 + step / 2
+        for step in range(int((read_at - clock["now"]) / 0.51)):  # a round sleeps 0.5 s, then works
+            clock["now"] = done - 3000.0 + step * 0.51
             if not (blind and blind[0] <= clock["now"] < blind[1]):
                 run.check()
         clock["now"] = read_at
@@ -135,3 +177,9 @@ def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
             assert said(truth, skew, done + 1.0) == truth, (truth, skew)
         # cut off from the broker from 100 s before the failure to 500 s after it, read after the next look
         assert said(truth, 0.0, done + 531.0, blind=(done - 100.0, done + 500.0)) == truth, truth
+        # a shorter cut-off (570 s), read promptly after: still a gap, so still dated by the worker (R25t N1)
+        assert said(truth, 0.0, done + 501.0, blind=(done - 100.0, done + 470.0)) == truth, truth
+    # cut off for 60 s only (71 s between two looks), read 61 s after the failure: a gap all the same (more than two
+    # looks' span), so the span is not moved 61 s later, off the one full look at the task's start (a threshold of
+    # three looks' span moved it)
+    assert said("at its start", 0.0, done + 61.0, blind=(done - 10.0, done + 50.0)) == "broker"

@@ -129,9 +129,12 @@ class Lapsed:
         self.seen.setdefault(task, time.time())
 
     def forget(self, task: str) -> None:
-        """The task's failure dropped unwritten (`fleet_grade.Run.superseded`: another copy alive): its read no longer
-        dates the next failure of the task (R25r N1: copy 2's span was read from copy 1's)."""
+        """The task's failure dropped unwritten (`fleet_grade.Run.superseded`: another copy alive) or the task sent
+        again (`resend`): its read no longer dates the next failure of the task (R25r N1: copy 2's span was read from
+        copy 1's), nor does an earlier copy's wait for room explain it (R25t N3); a live copy's own wait is seen again
+        at the next look (`check`)."""
         self.seen.pop(task, None)
+        self.waited.discard(task)
 
     def explained(self, task: str, result: Stored) -> Stored:
         """The task's result, its outcome's reason said again if Celery's hard time limit stopped it while the broker

@@ -141,7 +141,7 @@ class Station:
 
     def serving(self) -> dict[str, str]:
         """{assignment: its version} for every assignment of this checkout: the queues this worker listens to."""
-        names = sorted(path.name for path in (self.checkout / "source").iterdir() if path.is_dir())
+        names = sorted(path.name for path in (self.checkout / "source").glob("*") if path.is_dir())  # no source/: []
         versions = {name: self.version(name) for name in names}
         return {name: version for name, version in versions.items() if version}
 
@@ -351,8 +351,7 @@ def run_station(
     app.steps["worker"].add(CheckoutWatch(app.conf.broker_url, station, name, every).step())
     app.steps["worker"].add(Held(app.conf.broker_url).step())  # the tasks it holds, warm or not (`fleet_lease.Held`)
     status = serve(app, station, concurrency, visibility_seconds, name)
-    moved = [why for assignment in station.serving() if (why := station.moved(assignment))]
-    if moved:
+    if moved := [why for assignment in station.serving() if (why := station.moved(assignment))]:
         print(f"lrcourse worker: stopped: {moved[0]}: start it again to serve the new version", flush=True)
         return RESTART_STATUS
     return status
@@ -362,14 +361,15 @@ def serve(app, station: Station, concurrency: int, visibility_seconds: float, na
     """The Celery worker of `make_app`'s app, on the queues of `station`'s versions, until stopped; its status."""
     serving = station.serving()
     if not serving:
-        raise SystemExit(f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve")
+        raise SystemExit(  # no source/ at all either (R25t N4: a traceback, when --course was left at a wrong ".")
+            f"lrcourse worker: {station.checkout} has no assignment in source/: nothing to serve (is --course a "
+            "checkout of the course?)"
+        )
     # the broker answering, with room, before Celery's start writes (a full Redis ended it); refused: no banner
     fleet_start.ready(app.conf.broker_url, "this worker's start", app.conf.broker_connection_max_retries)
     fleet_full.quiet_sweeps()  # kombu's sweep refused by a full Redis: one line a minute, not a traceback each time
     print(f"lrcourse worker: course at {station.checkout}, code version {station.code}; serving", flush=True)
-    print(
-        "  environment: " + ", ".join(f"{name} {version}" for name, version in station.environment.items()), flush=True
-    )
+    print("  environment:", ", ".join(f"{name} {version}" for name, version in station.environment.items()), flush=True)
     for assignment, version in serving.items():
         print(f"  {assignment} at course version {version}", flush=True)
     if visibility_seconds <= (needed := app.conf.task_time_limit + WARM_SECONDS):  # a task may wait out a warm-up
