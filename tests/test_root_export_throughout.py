@@ -123,6 +123,17 @@ def test_a_root_course_others_may_write_is_refused_and_a_wholly_roots_one_reache
     (shared / "course").chmod(0o755)
     shared.chmod(0o777)  # not sticky: anyone may rename the course away
     assert not_roots_throughout(shared / "course")[0].endswith("on its path is writable by others (mode 777)")
+    for index in range(41):
+        (tmp_path / f"loop{index}").symlink_to(f"loop{index + 1}")
+    assert not_roots_throughout(tmp_path / "loop0") == (f"{tmp_path / 'loop40'} is the 41st link in a row", None)
+
+
+@root_only
+def test_roots_export_of_a_course_that_is_not_there_says_so(tmp_path, capsys):
+    missing = tmp_path / "none"
+    status, said = roots_export(missing / "course", capsys)
+    assert status == 2, said
+    assert said == f"lrcourse export: the course {missing / 'course'}: No such file or directory: {missing}\n", said
 
 
 @root_only

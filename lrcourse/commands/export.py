@@ -59,8 +59,8 @@ def refused_as_root(args) -> int | None:
         return None
     try:
         reason, theirs = not_roots_throughout(args.course)
-    except OSError as error:
-        reason, theirs = str(error), None
+    except OSError as error:  # a part of the path missing, or not a folder: nothing of it read
+        return refused(f"lrcourse export: the course {args.course}: {error.strerror}: {error.filename}")
     if not reason:
         return None
     mend = "make it root's only (`chown -R root:root`, `chmod go-w`), or export as the course's owner"

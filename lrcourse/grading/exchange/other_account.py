@@ -219,8 +219,10 @@ def not_roots_throughout(course: Path | str) -> tuple[str, os.stat_result | None
         if here.st_mode & 0o022 and not (here.st_mode & stat.S_ISVTX and seen.st_uid == 0):
             return f"the folder {where} on its path is writable by others (mode {here.st_mode & 0o7777:o})", None
         if stat.S_ISLNK(seen.st_mode):
-            if seen.st_uid != 0 or hops == 40:
-                return f"{os.path.join(where, part)} is a link of {account(seen.st_uid)}'s (or the 41st in a row)", seen
+            if seen.st_uid != 0:
+                return f"{os.path.join(where, part)} is a link of {account(seen.st_uid)}'s", seen
+            if hops == 40:
+                return f"{os.path.join(where, part)} is the 41st link in a row", None
             target, hops = os.readlink(os.path.join(where, part)), hops + 1
             parts[:0] = Path(target).parts[1:] if os.path.isabs(target) else Path(target).parts
             where = "/" if os.path.isabs(target) else where
