@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
     try:
+        if (status := getattr(args, "refuse_first", lambda args: None)(args)) is not None:  # root's export: R20u W2
+            return status  # refused before anything of the course is read, its nbgrader_config.py included
         refuse_outdated_config(getattr(args, "course", None))  # a course's older nbgrader_config.py: what to do, said
         return args.run(args)
     except Stopped:

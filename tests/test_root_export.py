@@ -50,7 +50,8 @@ def test_roots_grade_export_and_roots_export_leave_nothing_roots_and_the_owners_
     assert (course / "exports" / "grades-by-item.csv").is_file() and roots(course) == [], roots(course)
     shutil.rmtree(course / "exports")  # root's export alone is refused (R20t): export as the owner
     by_root = subprocess.run([sys.executable, *export_command(course)], capture_output=True, text=True, timeout=600)
-    assert by_root.returncode == 2 and "export as the course's owner" in by_root.stderr, by_root.stderr
+    mend = f"export as that account (`runuser -u {students.name['grader']} -- lrcourse export ...`)"
+    assert by_root.returncode == 2 and mend in by_root.stderr, by_root.stderr
     assert not (course / "exports").exists() and roots(course) == [], roots(course)
     by_owner = students.python("grader", *export_command(course), timeout=600)
     assert by_owner.returncode == 0 and "Traceback" not in by_owner.stderr, by_owner.stdout + by_owner.stderr

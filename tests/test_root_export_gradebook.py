@@ -33,8 +33,8 @@ def test_roots_export_in_another_accounts_course_is_refused_before_reading_anyth
     monkeypatch.setattr(results, "read_gradebook", lambda *args: pytest.fail("the gradebook was opened"))
     assert command_export(export_args(course)) == 2
     said = capsys.readouterr().err
-    assert "lrcourse export: run as root in a course folder 54321 owns" in said, said
-    assert "export as the course's owner (`runuser -u 54321 -- lrcourse export ...`)" in said, said
+    assert f"not root's through and through: the course folder {course} is uid 54321's" in said, said
+    assert "as that account (`setpriv --reuid=54321 --regid=54321 --clear-groups lrcourse export ...`)" in said, said
     assert list(elsewhere.iterdir()) == []
 
 

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from lrcourse.commands.options import database_options, gradebook_unwritable, gradebook_url, refused
 from lrcourse.grading.course import default_db_url
-from lrcourse.grading.exchange.other_account import course_owner, giving
+from lrcourse.grading.exchange.other_account import account, not_roots_throughout
 
 
 def add(sub) -> None:
@@ -19,7 +20,7 @@ def add(sub) -> None:
     database_options(export)
     export.add_argument("--course", default=".", help="the course folder (default: here)")
     export_options(export)
-    export.set_defaults(run=command_export)
+    export.set_defaults(run=command_export, refuse_first=refused_as_root)
 
 
 def export_options(command) -> None:
@@ -47,16 +48,34 @@ def exported(course: Path, book, args) -> list[str]:
     return export_class(course, book, ExportOptions.given(args))
 
 
-def root_export_refused(course: Path) -> str:
-    """Why root's export in a course another account owns is refused: every path it reads and writes there (its
-    folders, the gradebook, the student and chapter names in it) is that account's to point anywhere, and export
-    needs none of root's rights. Root's export read another course's root-only files through them into a page handed
-    to the owner (R20s W1, W2; R20t W1: a link at reports/<ch>.csv or autograded/<id>/<ch>, a student id `../..`)."""
-    owner = course_owner(course)
-    return (
-        f"lrcourse export: run as root in a course folder {owner} owns: its folders and gradebook are that account's "
-        "to point anywhere, so root's export would read and write where it says; export needs no root: export as "
-        f"the course's owner (`runuser -u {owner} -- lrcourse export ...`)"
+def refused_as_root(args) -> int | None:
+    """Exit status 2 with the reason if root runs export in a course that is not root's through and through
+    (`not_roots_throughout`), else None; `cli.main` runs it before anything of the course is read (R20u W2). In such
+    a course every path export reads and writes (its folders, the gradebook, the student and chapter names in it) is
+    another account's to point anywhere, and export needs none of root's rights: root's export read another course's
+    root-only files through them into a page handed to the owner (R20s W1, W2; R20t W1; R20u W1: the course path a
+    link to a root-owned folder others can write; M1: a root-owned course of the owner's files)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        reason, theirs = not_roots_throughout(args.course)
+    except OSError as error:  # a part of the path missing, or not a folder: nothing of it read
+        return refused(f"lrcourse export: the course {args.course}: {error.strerror}: {error.filename}")
+    if not reason:
+        return None
+    mend = "make it root's only (`chown -R root:root`, `chmod go-w`), or export as the course's owner"
+    if theirs is not None:
+        name = account(theirs.st_uid)
+        as_them = (
+            f"runuser -u {name} --"
+            if not name.startswith("uid ")
+            else f"setpriv --reuid={theirs.st_uid} --regid={theirs.st_gid} --clear-groups"
+        )
+        mend = f"export as that account (`{as_them} lrcourse export ...`)"
+    return refused(
+        f"lrcourse export: run as root in a course that is not root's through and through: {reason}; its folders "
+        "and gradebook are then another account's to point anywhere, so root's export would read and write where "
+        f"they say; export needs no root: {mend}"
     )
 
 
@@ -65,9 +84,9 @@ def command_export(args) -> int:
     from lrcourse.grading.reports.class_report import report_failure, write_chapter_report
     from lrcourse.grading.reports.results import read_gradebook
 
+    if (status := refused_as_root(args)) is not None:  # also run by cli.main first: called directly, here
+        return status
     course = Path(args.course).resolve()
-    if giving(course):  # root in another account's course: refused before anything is read (R20s, R20t)
-        return refused(root_export_refused(course))
     unwritable = gradebook_unwritable(course, gradebook_url(args), then="export again")
     if unwritable:  # root's gradebook, left by root's grade before R20q M1: its chown, not sqlalchemy's traceback
         return refused(f"lrcourse export: {unwritable}")

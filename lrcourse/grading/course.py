@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 
@@ -42,7 +43,7 @@ UPGRADE = (
 
 
 class OutdatedCourseConfig(SystemExit):
-    """A course's nbgrader_config.py older than its lrcourse. A SystemExit: every command and worker stops with
+    """A course's nbgrader_config.py older than its lrcourse, or one not read (`config_text`). A SystemExit: every command and worker stops with
     its message, not a traceback, before it grades or collects anything."""
 
 
@@ -56,11 +57,43 @@ def outdated_class_paths(text: str) -> list[str]:
 
 def refuse_outdated_config(course: Path | str | None) -> None:
     """Raise OutdatedCourseConfig if the course folder's nbgrader_config.py names class paths of an older lrcourse
-    (None: a command of no course)."""
+    (None: a command of no course), or cannot be read as one (`config_text`)."""
     config = Path(course) / "nbgrader_config.py" if course is not None else None
-    if config is not None and config.is_file():
-        if names := outdated_class_paths(config.read_text(errors="replace")):
-            raise OutdatedCourseConfig(UPGRADE.format(file=config.resolve(), names=", ".join(names)))
+    text = config_text(config) if config is not None else None
+    if text is not None and (names := outdated_class_paths(text)):
+        raise OutdatedCourseConfig(UPGRADE.format(file=config, names=", ".join(names)))
+
+
+CONFIG_BYTES = 1 << 20  # a course's nbgrader_config.py is a few KB
+
+
+def config_text(config: Path) -> str | None:
+    """The text of a course's nbgrader_config.py, None if there is none; OutdatedCourseConfig where it is a link and
+    this is root (root read another course's root-only file through it and printed it, R20u W2: the course's owner
+    points it where she likes), not a regular file (a FIFO: opened without waiting, never read), or longer than
+    1 MiB (a sparse 1 GB file cost root 2 GB of memory)."""
+    follow = 0 if os.geteuid() != 0 else os.O_NOFOLLOW
+    try:
+        fd = os.open(config, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | follow)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if not os.path.islink(config):
+            raise
+        raise OutdatedCourseConfig(
+            f"{config} is a link, and root does not follow a link in a course ({error.strerror}): put the file "
+            "itself there, or run as the course's owner. Nothing was read."
+        ) from None
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OutdatedCourseConfig(f"{config} is not a regular file: nothing was read, nothing graded")
+        data = file.read(CONFIG_BYTES + 1)
+    if len(data) > CONFIG_BYTES:
+        raise OutdatedCourseConfig(
+            f"{config} is longer than 1 MiB (a course's configuration is a few KB): nothing was read past it, nothing "
+            "graded"
+        )
+    return data.decode(errors="replace")
 
 
 def course_config(course: Path, db_url: str):

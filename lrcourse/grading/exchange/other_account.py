@@ -198,3 +198,51 @@ def _another_accounts(error: OSError) -> bool:
             except OSError:
                 continue
     return False
+
+
+def not_roots_throughout(course: Path | str) -> tuple[str, os.stat_result | None]:
+    """Why `course` (the path as given) is not root's through and through, with the lstat of what another account
+    owns there (None for a folder of root's that others may write); ("", None) when it is. Root's export runs only
+    in such a course (R20u W1, M1): each link on the path, lstat'ed and followed part by part, is root's; each
+    folder it passes is root's and writable by root only, or sticky (as /tmp) with the next part root's; the course
+    folder is root's, a folder, writable by root only; and everything in it, walked without following a link, is
+    root's (a link counts by its own owner)."""
+    parts, where, hops = list(Path(os.getcwd(), course).parts[1:]), "/", 0
+    while parts:
+        part = parts.pop(0)
+        if part in ("", ".", ".."):
+            where = os.path.dirname(where) if part == ".." else where  # its folder was passed on the way down
+            continue
+        here, seen = os.lstat(where), os.lstat(os.path.join(where, part))
+        if here.st_uid != 0:
+            return f"the folder {where} on its path is {account(here.st_uid)}'s", here
+        if here.st_mode & 0o022 and not (here.st_mode & stat.S_ISVTX and seen.st_uid == 0):
+            return f"the folder {where} on its path is writable by others (mode {here.st_mode & 0o7777:o})", None
+        if stat.S_ISLNK(seen.st_mode):
+            if seen.st_uid != 0:
+                return f"{os.path.join(where, part)} is a link of {account(seen.st_uid)}'s", seen
+            if hops == 40:
+                return f"{os.path.join(where, part)} is the 41st link in a row", None
+            target, hops = os.readlink(os.path.join(where, part)), hops + 1
+            parts[:0] = Path(target).parts[1:] if os.path.isabs(target) else Path(target).parts
+            where = "/" if os.path.isabs(target) else where
+            continue
+        where = os.path.join(where, part)
+    top = os.lstat(where)
+    if top.st_uid != 0 or top.st_mode & 0o022 or not stat.S_ISDIR(top.st_mode):
+        mode = f"{account(top.st_uid)}'s, mode {top.st_mode & 0o7777:o}"
+        return f"the course folder {where} is {mode}", top if top.st_uid != 0 else None
+    for folder, folders, files in os.walk(where):  # never into a link (followlinks=False)
+        for name in folders + files:
+            seen = os.lstat(os.path.join(folder, name))
+            if seen.st_uid != 0:
+                return f"{os.path.join(folder, name)} in it is {account(seen.st_uid)}'s", seen
+    return "", None
+
+
+def account(uid: int) -> str:
+    """An account by name, or `uid N` if it has none."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"

@@ -330,7 +330,7 @@ def export_class(course: Path, book: ClassGrades, options: ExportOptions) -> lis
     out = options.out or course / "exports"
     try:
         return _write_exports(course, book, options, out)
-    finally:  # root's export in another account's course: what it wrote there is that owner's, never via a link
+    finally:  # root's grade --export in another account's course: what it wrote there is hers, never via a link
         if out.is_relative_to(course):  # (R20r W2: root's exports/ failed the owner's next export)
             for name in ("grades-by-item.csv", "canvas-import.csv"):
                 give_if_there(out / name, course)
