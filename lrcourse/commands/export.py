@@ -82,7 +82,7 @@ def refused_as_root(args) -> int | None:
 def command_export(args) -> int:
     """Per-item grades of the whole gradebook (or ASSIGNMENTs), a Canvas file with --roster, a report per chapter."""
     from lrcourse.grading.reports.class_report import report_failure, write_chapter_report
-    from lrcourse.grading.reports.results import read_gradebook
+    from lrcourse.grading.reports.results import read_gradebook, why_not_plain
 
     if (status := refused_as_root(args)) is not None:  # also run by cli.main first: called directly, here
         return status
@@ -93,7 +93,7 @@ def command_export(args) -> int:
     db_url = gradebook_url(args) or default_db_url(course)
     book = read_gradebook(course, db_url, args.assignments or None)  # the one read of the gradebook
     for name in book.not_plain:  # the gradebook is the course owner's to write: no path made of such a name
-        print(f"not exported: the assignment {name!r}: its name is not one plain folder name", file=sys.stderr)
+        print(f"not exported: the assignment {name!r}: {why_not_plain(name)}", file=sys.stderr)
     try:
         print("\n".join(exported(course, book, args)))
         for grades in book.assignments:

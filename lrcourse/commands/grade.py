@@ -21,11 +21,12 @@ from lrcourse.commands.options import (
 from lrcourse.grading.autograde.grade import grade_class
 from lrcourse.grading.course import default_db_url
 from lrcourse.grading.exchange.ledger_folder import LedgerUnsafe
-from lrcourse.grading.exchange.root_links import planted_links
+from lrcourse.grading.exchange.root_links import EXPORT_FILES, planted_links, sqlite_files
 from lrcourse.grading.exchange.submission_secrets import LedgerUnreadable, read_ledger
 from lrcourse.grading.fleet import broker as fleet, lock as fleet_lock
 from lrcourse.grading.fleet.outage import BROKER_WAIT_SECONDS, waited_limit
 from lrcourse.grading.outcomes import summary
+from lrcourse.grading.reports.results import why_not_plain
 from lrcourse.grading.source_files import StrayFiles
 
 
@@ -52,6 +53,8 @@ def add(sub) -> None:
 
 def command_grade(args) -> int:
     course = Path(args.course).resolve()
+    if why_not_plain(args.assignment):  # its report's file name, reports/<name>.html, cannot be made (R20u N4)
+        return refused(f"lrcourse grade: the assignment {args.assignment!r}: {why_not_plain(args.assignment)}")
     if not (course / "source" / args.assignment).is_dir():
         return refused(f"no assignment {args.assignment!r}: expected a folder source/{args.assignment} in {course}")
     try:  # an unreadable or planted secret ledger stops grading too: it would give secrets to whoever holds them
@@ -66,7 +69,9 @@ def command_grade(args) -> int:
         )
     if not broker and not sandbox_ready(args):  # through a queue, the workers run students' code, not this
         return 2
-    planted = planted_links(course, args.assignment, gradebook_url(args) in (None, default_db_url(course)), args.export)
+    written = sqlite_files(gradebook_url(args))  # as given: a link in the course along them is refused (R20u N2, N3)
+    written += tuple(Path(args.out) / name for name in EXPORT_FILES) if args.export and args.out else ()
+    planted = planted_links(course, args.assignment, args.export, written)
     if planted:  # root in another account's course: nothing of root's written where that account points (issue 20)
         return refused("lrcourse grade: " + "; ".join(planted))
     # one run per course and chapter, local or through a queue, from its release to its last export (`fleet_lock`)
@@ -115,7 +120,7 @@ def report_and_export(course: Path, args) -> bool:
         book = read_gradebook(course, db_url, None if args.export else [args.assignment])  # read once
         print(f"class report: {write_chapter_report(course, book.assignment(args.assignment))}")
         for name in book.not_plain:  # as `lrcourse export` says it (R20t N1)
-            print(f"not exported: the assignment {name!r}: its name is not one plain folder name", file=sys.stderr)
+            print(f"not exported: the assignment {name!r}: {why_not_plain(name)}", file=sys.stderr)
         if args.export:
             print("\n".join(exported(course, book, args)))
     except Exception as error:  # the grades are written; a report that fails must not hide that

@@ -18,20 +18,45 @@ from lrcourse.grading.outcomes import Outcome
 WRITTEN = ("autograded", "feedback", "submitted", "notebooks", "reports", "grades.csv", ".nbgrader.log")
 GRADEBOOK = tuple(f"gradebook.db{tail}" for tail in ("", "-journal", "-wal", "-shm"))
 STUDENT_KINDS = ("submitted", "autograded", "feedback")
-EXPORTS = ("exports", "exports/grades-by-item.csv", "exports/canvas-import.csv")
+EXPORT_FILES = ("grades-by-item.csv", "canvas-import.csv")
+EXPORTS = ("exports", *(f"exports/{name}" for name in EXPORT_FILES))
 
 
-def planted_links(course: Path, assignment: str, gradebook: bool = True, export: bool = False) -> list[str]:
+def planted_links(course: Path, assignment: str, export: bool = False, written: tuple[Path, ...] = ()) -> list[str]:
     """As root in a course another account owns: each path this grade of `assignment` would write that is a link (the
-    sqlite gradebook's if `gradebook`, exports/ if `export`), with the mend; [] otherwise (root's own course, any
-    other account's run: it writes only where it may)."""
+    sqlite gradebook's whatever --db-url says, exports/ if `export`; and in `written`, paths as given on the command
+    line: --out's files, --db-url's database, a link in the course's folders along them), with the mend; [] otherwise
+    (root's own course, any other account's run: it writes only where it may)."""
     if not giving(course):
         return []
     names = [*WRITTEN, f"reports/{assignment}.csv", f"reports/{assignment}.html", f"notebooks/{assignment}"]
-    names += [f".lrcourse-grading-{assignment}.lock"]
-    names += list(GRADEBOOK) if gradebook else []
+    names += [f".lrcourse-grading-{assignment}.lock", *GRADEBOOK]  # a link there is never right (R20u N2)
     names += list(EXPORTS) if export else []
-    return [_refusal(course, course / name) for name in names if _is_link(course / name)]
+    links = [course / name for name in names if _is_link(course / name)]
+    links += [link for link in (link_in(course, path) for path in written) if link]
+    return [_refusal(course, link) for link in dict.fromkeys(links)]
+
+
+def link_in(course: Path, path: Path) -> Path | None:
+    """The first part of `path` as given (relative to here; links not followed, `..` kept) that is a link in a folder
+    of `course` (the real course folder): the owner's to point anywhere, `--out <course>/reports` with her link at
+    reports/grades-by-item.csv (R20u N3), `--db-url sqlite:///gradebook.db` from inside the course (R20u N2)."""
+    parts = (Path.cwd() / path).parts
+    for index in range(1, len(parts) + 1):
+        part = Path(*parts[:index])
+        if _is_link(part) and part.parent.resolve().is_relative_to(course):
+            return part
+    return None
+
+
+def sqlite_files(db_url: str | None) -> tuple[Path, ...]:
+    """The files sqlite writes for `db_url` (the database and what a transaction leaves beside it), as the URL names
+    them; () for no URL, another database, or sqlite in memory."""
+    scheme, found, rest = (db_url or "").partition(":///")
+    database = rest.split("?", 1)[0]
+    if not found or scheme.split("+", 1)[0] != "sqlite" or database in ("", ":memory:"):
+        return ()
+    return tuple(Path(database + tail) for tail in ("", "-journal", "-wal", "-shm"))
 
 
 def student_link(course: Path, student: str, assignment: str) -> str:

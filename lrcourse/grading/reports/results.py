@@ -154,8 +154,17 @@ def plain_name(name: str) -> bool:
     """Whether an assignment's name is one plain folder name. The gradebook's names make paths (source/<name>,
     reports/<name>.csv and .html), and a course's gradebook is its owner's to write: as root, a name `../../x` put
     root's page outside the course and read notebooks wherever it pointed (R20s W2)."""
-    plain = name not in ("", ".", "..") and not any(mark in name for mark in ("/", "\\", "\0"))
-    return plain and len(name.encode(errors="surrogatepass")) <= 200  # room for `.html` in a file name (255 bytes)
+    return not why_not_plain(name)
+
+
+def why_not_plain(name: str) -> str:
+    """Why an assignment's name makes no path (`plain_name`), else "": not one folder name, or longer than 200 bytes
+    (room for `.html` in a file name of 255 bytes: a longer one graded, then its report failed, R20u N4)."""
+    if name in ("", ".", "..") or any(mark in name for mark in ("/", "\\", "\0")):
+        return "its name is not one plain folder name"
+    if len(name.encode(errors="surrogatepass")) > 200:
+        return "its name is longer than 200 bytes (its report, <name>.html, would not fit a file name)"
+    return ""
 
 
 def read_gradebook(course: Path, db_url: str, assignments: list[str] | None = None) -> ClassGrades:
