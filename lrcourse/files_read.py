@@ -11,9 +11,13 @@ checks refuse, by the cell's text, the lookups by a string or in the kernel's na
 the cell's import aliases), not one through a value they cannot follow (`s = sys`). The hook cannot be removed: it
 records only while a cell runs (the shell's pre_run_cell and post_run_cell events set and clear the cell it records
 for), only in the cell's own thread and the threads started while it ran (a log watcher an earlier cell
-started is not the cell's, R23q M1), only files opened for reading under the folder the kernel started in
-(`kernel_folder`), and only a few per cell. Each record is the file, the line of the cell's top-level code then
-running (a function the cell calls reads at the line of its call): a check can tell a read before the answer is
+started is not the cell's, R23q M1; what a thread reads after the cell has ended is not recorded at all), only files
+opened for reading under the folder the kernel started in (`kernel_folder`), and only a few per cell. Not a file the
+run wrote before it read it (R23s W4a: `torch.save` then `torch.load` of a checkpoint; the grader's run writes it
+too): one it opened to create or empty, or one changed since the cell began (a writer in C raises no "open" event;
+so a file another process changes meanwhile passes as the cell's). Each record is the file, the line of the cell's
+top-level code then running (a function the cell calls reads at the line of its call; a read on another thread, at
+the line the cell's own thread is running then): a check can tell a read before the answer is
 bound from one after it, and the code objects on the stack: a function answer's code among them, the read was that
 function's (its cell's top-level code after the `def` is not, R23q W2).
 """
@@ -24,9 +28,11 @@ import os
 import site
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 
 KEPT_PER_CELL = 20
+KEPT_WRITTEN = 1000  # the files a cell wrote, kept while it runs
 PACKAGE = os.path.dirname(os.path.abspath(__file__))  # the course's own code: what it reads is not the answer's
 LIBRARIES = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
 KEPT_CELLS = 200  # the latest cells' records: a test cell reading the notebook adds one each run
@@ -72,6 +78,8 @@ class FilesRead:
     busy: bool = False
     earlier_threads: frozenset = frozenset()  # the threads alive when the cell began, its own aside: not the cell's
     cell_thread: int | None = None
+    started: int = 0  # when the cell began (time.time_ns)
+    written: set = field(default_factory=set)  # the files the cell's run opened to create or truncate
 
     def before_cell(self, *_) -> None:
         """Hold the threads alive now as objects: a thread's id is reused once it ends (a thread the cell starts may
@@ -79,6 +87,7 @@ class FilesRead:
         own = threading.current_thread()
         self.earlier_threads = frozenset(thread for thread in threading.enumerate() if thread is not own)
         self.cell_thread = threading.get_ident()
+        self.started, self.written = time.time_ns(), set()
         self.running = []
 
     def after_cell(self, result=None) -> None:
@@ -107,18 +116,44 @@ class FilesRead:
     def _note(self, path, mode, flags, opener) -> None:
         if not isinstance(path, (str, bytes, os.PathLike)):
             return  # a file descriptor: opened before
+        path = os.path.abspath(os.fsdecode(path))
+        if _creates(mode, flags):  # its content from now on is this run's: a read of it later in the run is no loss
+            if len(self.written) < KEPT_WRITTEN:
+                self.written.add(path)
+            return
         if isinstance(mode, str) and not any(letter in mode for letter in "r+"):
             return  # written only: what the grader lacks is what the cell reads
         if mode is None and isinstance(flags, int) and flags & os.O_WRONLY:
             return
-        path = os.path.abspath(os.fsdecode(path))
         if len(self.running) >= KEPT_PER_CELL or not of_the_learner(path, kernel_folder(self.shell)):
             return
+        if path in self.written or _changed_since(path, self.started):
+            return  # written earlier in this run (R23s W4a: torch.save, then torch.load, in lr_range_test)
         if not _courses_read(opener):
             line = _cell_line(opener)
             if line is None and threading.get_ident() != self.cell_thread:
                 line = _cell_line(sys._current_frames().get(self.cell_thread))
             self.running.append((path, line, _code_files(opener)))
+
+
+def _creates(mode, flags) -> bool:
+    """An open that creates or empties the file (`w`, `x`; `O_TRUNC`, `O_CREAT | O_EXCL`): what it holds after is
+    what the code that opened it writes."""
+    if isinstance(mode, str):
+        return "w" in mode or "x" in mode
+    if mode is None and isinstance(flags, int):
+        return bool(flags & os.O_TRUNC) or flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL
+    return False
+
+
+def _changed_since(path: str, started: int) -> bool:
+    """`path` was modified at or after `started` (ns): written during the cell's run, by any means (`torch.save`
+    writes from C++, raising no "open" event). File times come from a coarse clock, a few ms behind: a write just
+    after the cell began may read as earlier, and the read is then kept (the check refuses, as without this)."""
+    try:
+        return started > 0 and os.stat(path).st_mtime_ns >= started
+    except (OSError, ValueError):
+        return False
 
 
 def _cell_line(frame) -> int | None:
