@@ -74,3 +74,27 @@ def test_a_file_written_unseen_during_the_run_is_the_runs(tmp_path):
     _read(recorder, tmp_path / "range_test_weights.pt")
     _read(recorder, tmp_path / "before.pt")
     assert [path for path, _, _ in recorder.running] == [str(tmp_path / "before.pt")]
+
+
+def test_a_file_an_earlier_cells_thread_writes_during_the_run_is_not_the_runs(tmp_path):
+    """A log writer an earlier cell started rewrites g.txt while the cell runs: the file changed since the cell began,
+    but not by the cell, and the grader lacks it. The cell's read of it is recorded."""
+    (tmp_path / "g.txt").write_text("0.7")
+    go, done = threading.Event(), threading.Event()
+
+    def writer():
+        go.wait()
+        recorder.opened((str(tmp_path / "g.txt"), "w", 0), sys._getframe())
+        (tmp_path / "g.txt").write_text("0.7")
+        done.set()
+
+    recorder = FilesRead(SimpleNamespace(user_ns={"_dh": [str(tmp_path)]}))
+    thread = threading.Thread(target=writer)
+    thread.start()
+    recorder.before_cell()
+    time.sleep(0.05)
+    go.set()
+    done.wait()
+    _read(recorder, tmp_path / "g.txt")
+    thread.join()
+    assert [path for path, _, _ in recorder.running] == [str(tmp_path / "g.txt")]
