@@ -7,15 +7,19 @@ audit event, so one hook (`sys.addaudithook`) sees them, whatever Python functio
 what reads without that event: C code opening a file itself (`torch.from_file`, `sqlite3.connect`), another process
 (`subprocess`, `os.system`), the environment (`os.environ`), or a value taken from a file's name (`os.listdir`). The
 checks refuse, by the cell's text, the lookups by a string or in the kernel's namespace that they list
-(`checking.hidden_lookups`: eval, `sys.modules`, `__main__`, a frame's `f_globals`, IPython's `user_ns`, through
-the cell's import aliases), not one through a value they cannot follow (`s = sys`). The hook cannot be removed: it
+(`checking.hidden_lookups`: eval, `sys.modules`, `__main__`, a frame's `f_globals`, IPython's `user_ns`, through the
+cell's import aliases), not one through a value they cannot follow (`s = sys`). The hook cannot be removed: it
 records only while a cell runs (the shell's pre_run_cell and post_run_cell events set and clear the cell it records
-for), only in the cell's own thread and the threads started while it ran (a log watcher an earlier cell
-started is not the cell's, R23q M1), only files opened for reading under the folder the kernel started in
-(`kernel_folder`), and only a few per cell. Each record is the file, the line of the cell's top-level code then
-running (a function the cell calls reads at the line of its call): a check can tell a read before the answer is
-bound from one after it, and the code objects on the stack: a function answer's code among them, the read was that
-function's (its cell's top-level code after the `def` is not, R23q W2).
+for), only in the cell's own thread and the threads started while it ran (a log watcher an earlier cell started is
+not the cell's, R23q M1; what a thread reads after the cell has ended is not recorded at all), only files opened for
+reading under the folder the kernel started in (`kernel_folder`), and only a few per cell. Not a file the run wrote
+before it read it (R23s W4a: `torch.save` then `torch.load` of a checkpoint; the grader's run writes it too): one it
+opened to create or empty, or one changed since the cell began (a writer in C raises no "open" event; so a file
+another process, or an earlier cell's thread writing from C, changes meanwhile passes as the cell's). Each record is
+the file, the line of the cell's top-level code then running (a function the cell calls reads at the line of its
+call; a read on another thread, at the line the cell's own thread is running then): a check can tell a read before
+the answer is bound from one after it, and the code objects on the stack: a function answer's code among them, the
+read was that function's (its cell's top-level code after the `def` is not, R23q W2).
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ import os
 import site
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 
 KEPT_PER_CELL = 20
+KEPT_WRITTEN = 1000  # the files a cell wrote, kept while it runs
 PACKAGE = os.path.dirname(os.path.abspath(__file__))  # the course's own code: what it reads is not the answer's
 LIBRARIES = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
 KEPT_CELLS = 200  # the latest cells' records: a test cell reading the notebook adds one each run
@@ -72,6 +78,9 @@ class FilesRead:
     busy: bool = False
     earlier_threads: frozenset = frozenset()  # the threads alive when the cell began, its own aside: not the cell's
     cell_thread: int | None = None
+    started: int = 0  # when the cell began (time.time_ns)
+    written: set = field(default_factory=set)  # the files the cell's run opened to create or truncate
+    elsewhere: set = field(default_factory=set)  # those an earlier cell's thread did while the cell ran
 
     def before_cell(self, *_) -> None:
         """Hold the threads alive now as objects: a thread's id is reused once it ends (a thread the cell starts may
@@ -79,6 +88,7 @@ class FilesRead:
         own = threading.current_thread()
         self.earlier_threads = frozenset(thread for thread in threading.enumerate() if thread is not own)
         self.cell_thread = threading.get_ident()
+        self.started, self.written, self.elsewhere = time.time_ns(), set(), set()
         self.running = []
 
     def after_cell(self, result=None) -> None:
@@ -93,12 +103,15 @@ class FilesRead:
     def opened(self, args: tuple, opener) -> None:
         """An "open" audit event's arguments, raised by the code of frame `opener`: never raises (an exception here
         would stop the learner's own `open`). A thread alive when the cell began (a log watcher an earlier cell
-        started) reads for itself, not for the cell (R23q M1)."""
-        if self.running is None or self.busy or threading.current_thread() in self.earlier_threads:
+        started) reads for itself, not for the cell (R23q M1), and what it writes is not the cell's."""
+        if self.running is None or self.busy:
             return
         self.busy = True
         try:
-            self._note(*args[:3], opener)
+            if threading.current_thread() not in self.earlier_threads:
+                self._note(*args[:3], opener)
+            elif isinstance(args[0], (str, bytes, os.PathLike)) and _creates(*args[1:3]):
+                _kept(self.elsewhere, os.path.abspath(os.fsdecode(args[0])))
         except Exception:  # a record missed is a check not made, never a learner's error
             pass
         finally:
@@ -107,18 +120,48 @@ class FilesRead:
     def _note(self, path, mode, flags, opener) -> None:
         if not isinstance(path, (str, bytes, os.PathLike)):
             return  # a file descriptor: opened before
+        path = os.path.abspath(os.fsdecode(path))
+        if _creates(mode, flags):  # its content from now on is this run's: a read of it later in the run is no loss
+            _kept(self.written, path)
+            return
         if isinstance(mode, str) and not any(letter in mode for letter in "r+"):
             return  # written only: what the grader lacks is what the cell reads
         if mode is None and isinstance(flags, int) and flags & os.O_WRONLY:
             return
-        path = os.path.abspath(os.fsdecode(path))
         if len(self.running) >= KEPT_PER_CELL or not of_the_learner(path, kernel_folder(self.shell)):
             return
+        if path in self.written or (path not in self.elsewhere and _changed_since(path, self.started)):
+            return  # written earlier in this run (R23s W4a: torch.save, then torch.load, in lr_range_test)
         if not _courses_read(opener):
             line = _cell_line(opener)
             if line is None and threading.get_ident() != self.cell_thread:
                 line = _cell_line(sys._current_frames().get(self.cell_thread))
             self.running.append((path, line, _code_files(opener)))
+
+
+def _kept(paths: set, path: str) -> None:
+    if len(paths) < KEPT_WRITTEN:
+        paths.add(path)
+
+
+def _creates(mode, flags) -> bool:
+    """An open that creates or empties the file (`w`, `x`; `O_TRUNC`, `O_CREAT | O_EXCL`): what it holds after is
+    what the code that opened it writes."""
+    if isinstance(mode, str):
+        return "w" in mode or "x" in mode
+    if mode is None and isinstance(flags, int):
+        return bool(flags & os.O_TRUNC) or flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL
+    return False
+
+
+def _changed_since(path: str, started: int) -> bool:
+    """`path` was modified at or after `started` (ns): written during the cell's run, by any means (`torch.save`
+    writes from C++, raising no "open" event). File times come from a coarse clock, a few ms behind: a write just
+    after the cell began may read as earlier, and the read is then kept (the check refuses, as without this)."""
+    try:
+        return started > 0 and os.stat(path).st_mtime_ns >= started
+    except (OSError, ValueError):
+        return False
 
 
 def _cell_line(frame) -> int | None:

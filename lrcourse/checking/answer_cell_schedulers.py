@@ -24,8 +24,9 @@ from types import ModuleType
 
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.expect import expect
+from lrcourse.checking.kernel_history import assigning_cell
 from lrcourse.checking.saved_answer import kernel_shell, saved_answer_cells
-from lrcourse.checking.self_contained import assigning_cell, names_read_not_bound
+from lrcourse.checking.self_contained import names_read_not_bound
 
 SCHEDULER_MODULES = ("torch.optim.lr_scheduler", "torch.optim.swa_utils")
 # torch 2.13.0's schedulers (tests/test_answer_cell_schedulers.py holds it to lr_scheduler's own list), the modules

@@ -23,7 +23,7 @@ from lrcourse.checking.answer_magics import magic_line, magic_name
 from lrcourse.checking.answer_replay import stores_into
 from lrcourse.checking.expect import expect
 from lrcourse.checking.saved_answer import SAVE_AND_RERUN, kernel_shell, magic_calls, notebook_folder
-from lrcourse.files_read import inside, of_the_learner
+from lrcourse.files_read import LIBRARIES, PACKAGE, inside, of_the_learner
 from lrcourse.runcache import cache_folder
 
 GRADERS_OWN = frozenset({"lrcourse"})  # modules the grader has, wherever the learner's copy lies
@@ -112,18 +112,29 @@ def files_read_before(variable: str, index: int, source: str) -> list[str]:
     return list(dict.fromkeys(read))
 
 
-def _functions(target) -> list:
+def _functions(target, bases: bool = True) -> list:
     """`target` if a function, else a class's functions: methods, and those behind a property, a staticmethod or a
-    classmethod (R23r M3: a property reading a file was missed)."""
+    classmethod (R23r M3: a property reading a file was missed), of the class and of its bases (R23s M2: a base's
+    method reading notes.txt was missed), those of an installed library's aside (torch's LRScheduler: not the
+    learner's code); `bases` False: the class's own."""
     if hasattr(target, "__code__"):
         return [target]
     members = []
-    for value in vars(target).values():
-        inner = (
-            [value.fget, value.fset, value.fdel] if isinstance(value, property) else [getattr(value, "__func__", value)]
-        )
-        members += [member for member in inner if hasattr(member, "__code__")]
+    for klass in getattr(target, "__mro__", (target,)) if bases else (target,):
+        for value in vars(klass).values() if klass is not object else ():
+            inner = (
+                [value.fget, value.fset, value.fdel]
+                if isinstance(value, property)
+                else [getattr(value, "__func__", value)]
+            )
+            members += [member for member in inner if hasattr(member, "__code__") and not _a_librarys(member)]
     return members
+
+
+def _a_librarys(function) -> bool:
+    """`function`'s code lies in an installed library or the course's own package."""
+    file = getattr(function.__code__, "co_filename", "")
+    return isinstance(file, str) and os.path.isabs(file) and file.startswith((*LIBRARIES, PACKAGE + os.sep))
 
 
 def _codes_within(codes) -> set:
@@ -164,7 +175,7 @@ def files_read_defining(target, name: str, source: str) -> list[str]:
     """The files of the learner's folder the top-level code of the cell that defines `target` (`source`) opened to
     read up to the end of the statement binding `name` (a default argument or a decorator reads at the `def`), in
     any run of that cell: as `files_read_before` for a data answer; a read after it, a learner's self-test, is not."""
-    files = {function.__code__.co_filename for function in _functions(target)}
+    files = {function.__code__.co_filename for function in _functions(target, bases=False)}  # its cell's
     try:
         defining = [
             statement.end_lineno

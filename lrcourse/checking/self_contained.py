@@ -2,7 +2,8 @@
 
 In the notebook a student's answer can lean on a name some earlier exploratory cell defined, pass there,
 and fail under `lrcourse grade`. `expect_self_contained` catches that in the kernel, with the reason, for a function or
-a class (its cell is in linecache); `expect_data_self_contained` for a name bound to plain data (its cell is the
+a class (its cell: where its functions' code came from, else the input that last bound its name, `kernel_history`;
+that input must be the answer cell as saved, R23s W2, W3); `expect_data_self_contained` for a name bound to plain data (its cell is the
 latest input in IPython's history that assigns it, and the answer cell as saved, the one graded: `saved_answer`).
 For both, what the saved answer cells above the answer's bind counts, as in the grader's one process (R23j M2, R23l
 M2).
@@ -28,6 +29,7 @@ from lrcourse.checking.answer_cell_runs import run_before_the_answer
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
 from lrcourse.checking.hidden_lookups import expect_no_hidden_lookup
+from lrcourse.checking.kernel_history import assigning_entry, defined_answer, history_cell, same_cell
 from lrcourse.checking.learners_folder import (
     expect_no_file_of_the_folder,
     expect_no_file_read_by,
@@ -40,7 +42,6 @@ from lrcourse.checking.saved_answer import (
     expect_no_magic,
     graded_cell,
     kernel_shell,
-    magic_calls,
     saved_answer_cells,
     saved_in_kernel,
     saved_notebooks,
@@ -101,19 +102,25 @@ def expect_self_contained(target, grade_id: str = "") -> None:
     context cells nor the saved answer cells above the one that defines it bind. The grader runs the answer cells in
     order, in one process, after the context cells (R23l M2: a helper defined in the answer cell above passed there
     and was refused here), so such an answer would pass here and fail there. `grade_id`: the answer cell's, where the
-    caller knows it (`saved_answer.saved_notebooks`: a folder named after another chapter then misleads no check)."""
-    name = getattr(target, "__name__", "your answer")
-    source = cell_source(target)
-    if source is None:  # a cell magic compiles its body apart (`%%time`: "<timed exec>", not in linecache)
-        found = _assigning_entry(name)
-        if found is not None:
-            expect_no_magic(found[1][found[0]], name, _history_cell(name, found[0]))
-        return
-    expect_no_magic(source, name)
-    expect_no_local_module(source, name)  # the grader has no module or file of the learner's folder (R23o W3)
-    expect_no_file_read_by(target, name, source)
-    expect_no_hidden_lookup(source, name, f"The cell that defines {name}", function=True)  # R23q W3
+    caller knows it (`saved_answer.saved_notebooks`: a folder named after another chapter then misleads no check).
+    The cell is the one its functions' code came from (linecache), else, for a class with no function of its own or
+    an answer bound under another name, the kernel's input that last bound the answer's name
+    (`kernel_history.defined_answer`; R23s W2: `class MyReduceLROnPlateau(ScratchBase): pass` and
+    `MyReduceLROnPlateau = ScratchBase`, whose functions are the scratch cell's, passed), and that input must be the
+    saved answer cell (R23s W3: the answer run in a cell below the released stub passed here and scored 0)."""
     notebooks = saved_in_kernel(grade_id)
+    name, saved = defined_answer(target, grade_id, notebooks)
+    source, found, cell = cell_source(target), assigning_entry(name), ""
+    if found is not None and (source is None or name != getattr(target, "__name__", name)):
+        source, cell = found[1][found[0]], history_cell(name, found[0])  # a cell magic's body is in no linecache
+    if source is None:
+        return
+    expect_no_magic(source, name, cell)
+    expect_no_local_module(source, name, cell)  # the grader has no module or file of the learner's folder (R23o W3)
+    expect_no_file_read_by(target, name, source)
+    expect_no_hidden_lookup(source, name, cell or f"The cell that defines {name}", function=True)  # R23q W3
+    for each in saved:
+        expect_saved_cell_ran(each, name, errors=False)  # R23s W3: the answer run below the stub as saved
     context = context_names(notebooks)
     if context is None:
         return
@@ -123,10 +130,10 @@ def expect_self_contained(target, grade_id: str = "") -> None:
         return
     expect(
         not missing,
-        f"The cell that defines {name} uses {', '.join(missing)}, which neither that cell nor a saved answer cell "
-        "above it defines. The grader runs the answer cells as saved, in order, after the chapter's setup and context "
-        f"cells, and no other cell: define or import {'it' if len(missing) == 1 else 'them'} inside the answer cell "
-        f"(or an answer cell above it), define {name} there, and save the notebook.",
+        f"{cell or f'The cell that defines {name}'} uses {', '.join(missing)}, which neither that cell nor a saved "
+        "answer cell above it defines. The grader runs the answer cells as saved, in order, after the chapter's setup "
+        f"and context cells, and no other cell: define or import {'it' if len(missing) == 1 else 'them'} inside the "
+        f"answer cell (or an answer cell above it), define {name} there, and save the notebook.",
     )
 
 
@@ -148,41 +155,6 @@ def answer_cells_above(name: str, notebooks) -> set[str]:
     return names
 
 
-def assigning_cell(variable: str) -> str | None:
-    """The latest input the kernel ran that assigns `variable` at its top level, itself or in the body of a cell magic
-    (IPython's history, `In`), or None (no IPython shell: the grader's process, a plain interpreter)."""
-    found = _assigning_entry(variable)
-    return found[1][found[0]] if found is not None else None
-
-
-def _assigning_entry(variable: str) -> tuple[int, list] | None:
-    """(where in the kernel's history the latest input that assigns `variable` is, that history), or None."""
-    shell = kernel_shell()
-    history = shell.user_ns.get("In") if shell is not None else None
-    history = history if isinstance(history, list) else []
-    for index in reversed(range(len(history))):
-        source = history[index]
-        if isinstance(source, str) and any(assigns(text, variable) for text in (source, *_magic_bodies(source, shell))):
-            return index, history
-    return None
-
-
-def _history_cell(variable: str, index: int) -> str:
-    """How a message names the input that last assigned `variable` here: a scratch cell that reran the answer under
-    `%%time` is not the answer cell (R23l N2)."""
-    return f"The cell that last assigned {variable} in this kernel (In[{index}])"
-
-
-def _magic_bodies(source: str, shell) -> list[str]:
-    """The Python of each cell magic's body in a history entry (`%%time` is `run_cell_magic('time', '', body)`)."""
-    bodies = []
-    for call in magic_calls(source):
-        body = call.args[2] if call.func.attr == "run_cell_magic" and len(call.args) == 3 else None
-        if isinstance(body, ast.Constant) and isinstance(body.value, str):
-            bodies.append(shell.transform_cell(body.value))  # the body may hold magics of its own
-    return bodies
-
-
 def expect_data_self_contained(variable: str, notebooks=None) -> None:
     """In the notebook: fail if the cell that last assigned the plain-data answer `variable` reads a name that
     neither it nor the chapter's context cells define before the answer is bound (R23p: `ratios[5]` from a scratch
@@ -193,7 +165,7 @@ def expect_data_self_contained(variable: str, notebooks=None) -> None:
     defined: the grader runs them first, in the same process (R23j M2). `notebooks`: `saved_answer.saved_notebooks()`,
     read here if None (once per check, R23j N3)."""
     notebooks = notebooks if notebooks is not None else saved_in_kernel(variable)
-    found = _assigning_entry(variable)
+    found = assigning_entry(variable)
     if found is not None:
         _expect_history_cell_self_contained(variable, *found, notebooks)
     expect_saved_cell_self_contained(variable, notebooks)
@@ -211,10 +183,10 @@ def _answer_cells_before(variable: str, notebooks) -> set[str]:
 
 def _expect_history_cell_self_contained(variable: str, index: int, history: list, notebooks) -> None:
     source = history[index]
-    expect_no_magic(source, variable, _history_cell(variable, index))
-    expect_no_local_module(source, variable, _history_cell(variable, index))  # R23o W3: the grader has neither
-    expect_no_file_of_the_folder(variable, index, source, _history_cell(variable, index))
-    expect_no_hidden_lookup(source, variable, _history_cell(variable, index))  # R23q W3: found by a string
+    expect_no_magic(source, variable, history_cell(variable, index))
+    expect_no_local_module(source, variable, history_cell(variable, index))  # R23o W3: the grader has neither
+    expect_no_file_of_the_folder(variable, index, source, history_cell(variable, index))
+    expect_no_hidden_lookup(source, variable, history_cell(variable, index))  # R23q W3: found by a string
     context = context_names(notebooks)
     if context is None:
         return
@@ -274,9 +246,9 @@ def _expect_read_from_its_saved_cell(cell, variable: str, name: str) -> None:
     if above is None:
         return
     grade_id, text = above
-    found = _assigning_entry(name)
+    found = assigning_entry(name)
     ran = found[1][found[0]] if found is not None else None
-    whole = ran is not None and _same_cell(ran, text)
+    whole = ran is not None and same_cell(ran, text)
     if whole:
         whole = raised_before_the_answer(kernel_shell(), found[0], ran, name) is None
     which = f"the answer cell of {grade_id}" if grade_id else "an answer cell above it"
@@ -289,41 +261,28 @@ def _expect_read_from_its_saved_cell(cell, variable: str, name: str) -> None:
     )
 
 
-def expect_saved_cell_ran(cell, variable: str) -> None:
+def expect_saved_cell_ran(cell, variable: str, errors: bool = True) -> None:
     """Fail unless the saved cell that gives `variable` (`saved_answer.SavedCell`) is, as text, the cell that last
     assigned it in this kernel (IPython's history): else the value checked here is another cell's, not the graded
     cell's (R23j M1: a draft saved in the answer cell and the answer run in a cell below, or the answer cell edited,
     run and not saved, passed here and scored 0), or if that cell's last run stopped with an error before its answer
-    was whole (`answer_cell_error`: the value here is then an earlier cell's)."""
-    found = _assigning_entry(variable)
+    was whole (`answer_cell_error`: the value here is then an earlier cell's; not where `errors` is False: a `def`
+    binds by no assignment, so that reading counts a self-test's error after it as before it)."""
+    found = assigning_entry(variable)
     ran = found[1][found[0]] if found is not None else None
     expect(
-        ran is not None and _same_cell(ran, cell.source),
+        ran is not None and same_cell(ran, cell.source),
         f"{cell.named(variable)} is not the cell that last assigned {variable} in this kernel (it was edited since it "
         f"ran, or not yet saved, or {variable} was assigned in another cell since), so what this check reads is not "
         f"what the grader gets from that cell. Run the answer cell, then {SAVE_AND_RERUN}.",
     )
-    error = raised_before_the_answer(kernel_shell(), found[0], ran, variable)
+    error = raised_before_the_answer(kernel_shell(), found[0], ran, variable) if errors else None
     expect(
         error is None,
         f"{cell.named(variable)} stopped with {type(error).__name__} when it last ran here, before {variable} was "
         f"whole, so the {variable} this check reads is an earlier cell's, not what that cell gives. Correct the answer "
         f"cell and run it without an error, then {SAVE_AND_RERUN}.",
     )
-
-
-def _same_cell(ran: str, saved: str) -> bool:
-    """The history entry `ran` and the saved cell `saved` run the same code: the same syntax tree, so a comment or a
-    new layout added since the run is the same cell (R23l N1); their normalised texts where either does not parse."""
-    try:
-        return ast.dump(ast.parse(ran)) == ast.dump(ast.parse(saved))
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return _normalised(ran) == _normalised(saved)
-
-
-def _normalised(source: str) -> str:
-    """A cell's text as compared with IPython's history: no trailing spaces, no blank lines before or after."""
-    return "\n".join(line.rstrip() for line in source.splitlines()).strip("\n")
 
 
 def _read_before_the_answer(source: str, variable: str, names: set[str]) -> set[str]:
