@@ -140,6 +140,26 @@ def test_a_resent_task_s_failure_is_not_explained_by_the_first_copy_s_wait(monke
     assert "waited for room" not in written[-1].reason and "held on this student" in written[-1].reason, written[-1]
 
 
+def test_a_live_copy_s_wait_explains_its_failure_after_its_sibling_s_is_dropped(monkeypatch):
+    """The task resent; a look sees copy 2's result wait for room (Redis takes small writes, so no full look); copy
+    1's failure read and dropped (copy 2 alive); copy 2 stopped by the hard limit while waiting, read before the next
+    look: the broker's, as its wait says. Dropping copy 1 had discarded copy 2's wait and blamed her (R25u M1)."""
+    now, written = time.time(), []
+    lapsed = watch(now - 3000.0, now - 10.0)
+    run = resent(monkeypatch, now, written, lapsed)
+    lapsed.waiting.update(run.waiting)  # the run's tasks, whose waits `check` says
+    lapsed.lapsed = lambda now: ([], False, [("task", 50_000_000)])
+    lapsed.last = time.monotonic() - 31.0
+    lapsed.check()
+    assert "task" in lapsed.waited
+    writer = type("Writer", (), {"results": 0, "seconds": 0.0})()
+    run.client, run.copies = Client(json.dumps(failure(now - 5.0)).encode()), Copies(alive=True)
+    assert run.write(writer, "task") is False  # copy 1's, dropped
+    run.client, run.copies = Client(json.dumps(failure(now - 1.0)).encode()), Copies(alive=False)
+    assert run.write(writer, "task") is True
+    assert "waited for room" in written[-1].reason, written[-1].reason
+
+
 def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
     """`Lapsed.check` itself records the looks (`looked`) and the spans without one (`gaps`) that `explained` reads
     (R25s N1: with them set by hand, deleting either line left the tests green). A fake clock; Redis full for the
@@ -180,6 +200,6 @@ def test_the_looks_check_makes_are_what_dates_a_failure(monkeypatch):
         # a shorter cut-off (570 s), read promptly after: still a gap, so still dated by the worker (R25t N1)
         assert said(truth, 0.0, done + 501.0, blind=(done - 100.0, done + 470.0)) == truth, truth
     # cut off for 60 s only (71 s between two looks), read 61 s after the failure: a gap all the same (more than two
-    # looks' span), so the span is not moved 61 s later, off the one full look at the task's start (a threshold of
+    # looks' span), so the span is not moved 61 s later, off the full looks at the task's start (a threshold of
     # three looks' span moved it)
     assert said("at its start", 0.0, done + 61.0, blind=(done - 10.0, done + 50.0)) == "broker"

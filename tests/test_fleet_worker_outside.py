@@ -13,8 +13,11 @@ import pytest
 from lrcourse.grading.fleet import broker as fleet
 
 
-@pytest.mark.parametrize("course", [[], ["--course", "nowhere"]], ids=["here", "missing"])
+@pytest.mark.parametrize(
+    "course", [[], ["--course", "nowhere"], ["--course", "afile"]], ids=["here", "missing", "file"]
+)
 def test_a_worker_outside_a_checkout_says_so_without_a_traceback(tmp_path, course):
+    (tmp_path / "afile").write_text("not a course\n")  # R25u N1: the config's open raised NotADirectoryError
     env = {**os.environ, fleet.BROKER_VARIABLE: "redis://:S3CRETpw@127.0.0.1:9/0"}  # never reached
     done = subprocess.run(
         [sys.executable, "-m", "lrcourse.cli", "worker", *course],
@@ -25,7 +28,7 @@ def test_a_worker_outside_a_checkout_says_so_without_a_traceback(tmp_path, cours
         env=env,
     )
     said = done.stdout + done.stderr
-    where = tmp_path.resolve() / "nowhere" if course else tmp_path.resolve()
+    where = tmp_path.resolve() / course[1] if course else tmp_path.resolve()
     expected = f"lrcourse worker: {where} has no assignment in source/: nothing to serve (is --course a checkout of"
     assert done.returncode == 1 and expected in done.stderr, said[-3000:]
     assert "Traceback" not in said and "S3CRETpw" not in said, said[-3000:]

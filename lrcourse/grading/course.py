@@ -75,7 +75,7 @@ def config_text(config: Path) -> str | None:
     follow = 0 if os.geteuid() != 0 else os.O_NOFOLLOW
     try:
         fd = os.open(config, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | follow)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no course there (a mistyped --course): the command says so
         return None
     except OSError as error:
         if not os.path.islink(config):

@@ -264,7 +264,7 @@ class Run:
         self.copies.forget(task)
         if alive:
             self.client.eval(DELETE_IF_SAME, 1, fleet.result_key(task), raw)
-            self.lapsed.forget(task)  # that copy's read dates no later failure of the task (R25r N1)
+            self.lapsed.forget(task)  # that copy's read dates no later failure (R25r N1); the live one's wait stays
             return True
         return self.client.get(fleet.result_key(task)) != raw  # replaced meanwhile (a copy's success): read again
 
@@ -275,7 +275,7 @@ class Run:
     def resend(self, task: str) -> None:
         """A task the broker lost or no worker holds, sent again (`fleet_watch.Lost`)."""
         student, _ = self.waiting[task]
-        self.lapsed.forget(task)  # an earlier read dates no failure of the copy sent now (R25s N4)
+        self.lapsed.forget(task, waits=True)  # an earlier copy's read or wait explains no failure of this one
         try:  # its count of deliveries kept: a resend gives a poison submission no extra life
             self.send(task, student, False, resent=True)
         except parcel.ParcelRefused as error:  # changed since it was sent, and now refused: not waited for

@@ -128,13 +128,15 @@ class Lapsed:
         this machine's clock."""
         self.seen.setdefault(task, time.time())
 
-    def forget(self, task: str) -> None:
+    def forget(self, task: str, waits: bool = False) -> None:
         """The task's failure dropped unwritten (`fleet_grade.Run.superseded`: another copy alive) or the task sent
-        again (`resend`): its read no longer dates the next failure of the task (R25r N1: copy 2's span was read from
-        copy 1's), nor does an earlier copy's wait for room explain it (R25t N3); a live copy's own wait is seen again
-        at the next look (`check`)."""
+        again (`resend`, `waits`): its read no longer dates the next failure of the task (R25r N1: copy 2's span was
+        read from copy 1's). On a resend the earlier copy's wait for room no longer explains it either (R25t N3): that
+        copy can no longer hold the task's lease (`mark_resent`). A dropped copy's wait is kept: any wait seen since
+        the resend is the live copy's own, and its failure may come before the next look (R25u M1)."""
         self.seen.pop(task, None)
-        self.waited.discard(task)
+        if waits:
+            self.waited.discard(task)
 
     def explained(self, task: str, result: Stored) -> Stored:
         """The task's result, its outcome's reason said again if Celery's hard time limit stopped it while the broker
