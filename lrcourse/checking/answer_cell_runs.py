@@ -49,7 +49,14 @@ def nodes_run(statements: list[ast.stmt], tree: ast.Module) -> list[ast.AST]:
     """Every node that runs when `statements` (top-level statements of `tree`) run: their own, then the bodies of the
     functions and classes `tree` defines that they reach by name."""
     bodies = _bodies_by_name(tree)
-    run = [node for statement in statements for node in _running(statement, bodies)]
+    return nodes_reached([node for statement in statements for node in _running(statement, bodies)], tree)
+
+
+def nodes_reached(run: list[ast.AST], tree: ast.Module) -> list[ast.AST]:
+    """`run` (nodes of `tree` that run), then the bodies of the functions and classes `tree` defines that they reach
+    by name, followed from body to body over the whole cell (a helper defined below the code calling it too)."""
+    bodies = _bodies_by_name(tree)
+    run = list(run)
     followed: set[str] = set()
     index = 0
     while index < len(run):
