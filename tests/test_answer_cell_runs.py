@@ -35,6 +35,9 @@ FILLED_AFTER = {  # R23s W5 (the first two) and the ways around the first fix: e
     "a thread's args": "import json\nimport threading\n\ninferred_step_lr = {}\n\n\ndef fill(d):\n"
     "    d.update(json.load(open('g.json')))\n\n\nt = threading.Thread(target=fill, args=(inferred_step_lr,))\n"
     "t.start()\nt.join()\n",
+    "a box a thread fills, joined after the answer is bound to it": "import json\nimport threading\n\nbox = {}\n"
+    "t = threading.Thread(target=lambda: box.update(json.load(open('g.json'))))\nt.start()\ninferred_step_lr = box\n"
+    "t.join()\n",
 }
 SELF_TESTS = {  # after the answer, changing nothing of it: not counted
     "print, then np.save of it": "print(inferred_step_lr)\nnp.save('mine.npy', inferred_step_lr)\n"

@@ -249,6 +249,18 @@ def test_eval_of_a_constant_that_finds_nothing_is_no_hidden_lookup(formula, harm
         assert found == ([] if harmless else [f"{way}()"]), (way, found)
 
 
+def test_a_function_s_own_locals_is_no_lookup_but_the_cell_s_are():
+    """R23s M1: `def pack(**kw): return dict(locals()['kw'])` called before the answer failed every visible cell, graded
+    in full: in a function, locals() holds the function's names only."""
+    pack = "def pack(**kw):\n    return dict(locals()['kw'])\n\n\n"
+    assert hidden_lookups(pack + "inferred_step_lr = pack(step_size=5, gamma=0.7, hand_set_rate=0.25)\n", DATA) == []
+    assert hidden_lookups("inferred_step_lr = locals()['scratch']\n", DATA) == ["locals()"]
+    inner = "def pack():\n    def inner():\n        return 1\n\n    return inner, locals()\n\n\n"
+    assert hidden_lookups(inner + "class A:\n    v = vars()\n\n\ninferred_step_lr = pack()\n", DATA) == []
+    default = "def pack(names=locals()):\n    return names['scratch']\n\n\ninferred_step_lr = pack()\n"
+    assert hidden_lookups(default, DATA) == ["locals()"]  # a default value runs in the cell's own scope
+
+
 def test_len_of_globals_is_no_lookup_but_an_item_of_it_is():
     assert hidden_lookups("print(len(globals()), len(locals()))\ninferred_step_lr = 1\n", DATA) == []
     assert hidden_lookups("g = dict(globals())['scratch']\ninferred_step_lr = g\n", DATA) == ["globals()"]

@@ -48,15 +48,27 @@ def up_to_the_answer(tree: ast.Module, variable: str) -> list[ast.stmt]:
     an item of it (`StepLR(o, **answer)`, `f(answer["gamma"])`) changes nothing: a self-test after the answer stays
     after it."""
     bodies = _bodies_by_name(tree)
-    holders, last = {variable}, None
+    same = _same_object(tree, variable)
+    holders, last = set(same), None
     for index, statement in enumerate(tree.body):
         run = _followed([*_running(statement, bodies)], bodies)
-        if stores_into(statement, variable) or _may_change(run, variable, holders, bodies):
+        if stores_into(statement, variable) or _may_change(run, same, holders, bodies):
             last = index
-            holders |= {node.id for node in ast.walk(statement) if _stored(node) and node.id != variable}
+            holders |= {node.id for node in ast.walk(statement) if _stored(node) and node.id not in same}
         elif isinstance(statement, ast.Assign) and _holding(statement.value, holders):
             holders |= {node.id for target in statement.targets for node in ast.walk(target) if _stored(node)}
     return tree.body[: last + 1] if last is not None else tree.body
+
+
+def _same_object(tree: ast.Module, variable: str) -> frozenset[str]:
+    """`variable` and the names the cell binds to it or it to (`x = box`, `box = x`): a change of one is of the other
+    (`box` filled by a thread started before `x = box`, joined after)."""
+    same = {variable}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
+            names = {target.id for target in node.targets if isinstance(target, ast.Name)} | {node.value.id}
+            same |= names if variable in names else set()
+    return frozenset(same)
 
 
 # Builtins that only read what they are handed (unless the cell defines a function of that name)
@@ -67,14 +79,14 @@ ONLY_READING = frozenset(
 )
 
 
-def _may_change(run: list[ast.AST], variable: str, holders: set[str], bodies: dict) -> bool:
-    """Among the nodes `run`, one changes `variable` in place (in a function the statement calls), hands it or a
-    holder of it to a call that may change it, or calls a holder or its method."""
-    others = holders - {variable}
+def _may_change(run: list[ast.AST], same: frozenset[str], holders: set[str], bodies: dict) -> bool:
+    """Among the nodes `run`, one changes the answer (any of the names `same`) in place (in a function the statement
+    calls too), hands it or a holder of it to a call that may change it, or calls a holder or its method."""
+    others = holders - same
     for node in run:
         if not isinstance(node, ast.Call):
             continue
-        if stores_into(node, variable) or _root(node.func) in others:
+        if any(stores_into(node, name) for name in same) or _root(node.func) in others:
             return True
         reader = node.func.id if isinstance(node.func, ast.Name) else None
         if reader in ONLY_READING and reader not in bodies:

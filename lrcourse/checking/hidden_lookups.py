@@ -17,7 +17,8 @@ R23s W4b), may not use:
 - the attributes `f_globals`, `f_locals`, `f_builtins`, `_getframe`, `currentframe` (a frame's namespace) and
   `user_ns`, `user_global_ns` (IPython's) on any object, also read by `getattr` with that name written, and
   `get_ipython().ev` / `.ex`.
-`len(...)` or `print(...)` of `globals()`, `locals()` or `vars()`, and `eval`/`exec` of a constant string whose own
+`len(...)` or `print(...)` of `globals()`, `locals()` or `vars()`, `locals()` or `vars()` in a function's body (its
+own names), and `eval`/`exec` of a constant string whose own
 code makes none of these lookups, imports nothing and reads only builtins and the cell's names (`eval('0.49 ** 0.5')`,
 R23s M1), find no scratch cell's value: they pass. `vars(obj)`, an object's attributes, is no such lookup; neither is
 an attribute of that name on another object (`model.eval()`), `getattr` on an object that is not one of those
@@ -137,11 +138,12 @@ def lookups_in(nodes, aliases: dict[str, str], walk: bool = True, harmless: froz
 
 def harmless_in(tree: ast.AST, aliases: dict[str, str], bound: frozenset = frozenset(), depth: int = 0) -> frozenset:
     """The ids of the nodes of `tree` that look like lookups and find nothing a scratch cell gave (R23s W4b, M1):
-    `globals()`, `locals()`, `vars()` only counted or printed (`len(globals())`), and `eval` or `exec` of a constant
+    `globals()`, `locals()`, `vars()` only counted or printed (`len(globals())`), `locals()` and `vars()` in a
+    function's or class's body (its own names), and `eval` or `exec` of a constant
     string whose own code makes no hidden lookup, imports nothing and reads only builtins and names the cell binds
     (`eval('0.49 ** 0.5')`); `bound`: names bound around `tree` (the cell holding an eval's string)."""
     bound = bound | bound_in(tree)
-    harmless: set[int] = set()
+    harmless = {id(node) for node in _own_namespace_calls(tree, bound)}
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.func.id in bound:
             continue
@@ -153,6 +155,28 @@ def harmless_in(tree: ast.AST, aliases: dict[str, str], bound: frozenset = froze
             if _constant_harmless(node.args[0].value, node.func.id, aliases, bound, depth + 1):
                 harmless.update((id(node), id(node.func)))
     return frozenset(harmless)
+
+
+def _own_namespace_calls(tree: ast.AST, bound: frozenset):
+    """The calls `locals()` and `vars()`, and their names, in a function's or class's body: that scope's own names,
+    never the kernel's (`def pack(**kw): return dict(locals()['kw'])`)."""
+    for scope in ast.walk(tree):
+        if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            for node in _same_scope(scope):
+                if _plain_call(node, ("locals", "vars"), bound, 0):
+                    yield from (node, node.func)
+
+
+def _same_scope(scope: ast.AST):
+    """The nodes of `scope`'s body that run in its own namespace: not those of a function or class nested in it
+    (walked as scopes of their own) nor its decorators, defaults and bases (the enclosing scope's)."""
+    body = scope.body if isinstance(scope.body, list) else [scope.body]
+    todo = list(body)
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            todo.extend(ast.iter_child_nodes(node))
 
 
 def _plain_call(node: ast.AST, names, rebound: frozenset, constants: int) -> bool:
