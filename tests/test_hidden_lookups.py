@@ -213,6 +213,10 @@ W1_BELOW = {  # R23s W1, chapter 4: a helper defined below the answer's def find
     ),
     "exec above the def": "exec('helper = scratch_fn')\n\n\ndef recipe_from_rates(rates):\n    return helper(rates)\n",
 }
+W1_BELOW["a name bound below the def by eval"] = (
+    "def recipe_from_rates(rates):\n    return helper(rates)\n\n\nhelper = eval('scratch_fn')\n",
+    "eval()",
+)
 W1_BELOW["exec above the def"] = (W1_BELOW["exec above the def"], "exec()")
 W4B_ABOVE = {  # R23s W4b: harmless code above the def failed every visible cell; the grader runs it without error
     "print(len(globals())) above": "print(len(globals()))\n\n{solved}",

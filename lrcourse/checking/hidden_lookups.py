@@ -6,8 +6,8 @@ without naming them: in the kernel, where the scratch cell ran and the module wa
 runs the saved cell alone and stops there (R23q: 0 / 3 in a real grade, every visible cell passed). So the code of
 the answer cell that runs before its answer is bound (`answer_cell_runs.run_before_the_answer`), and of a function
 answer its whole definition, the bodies of the cell's functions it reaches by name (a helper defined below it too,
-R23s W1) and the code above it that runs (node by node: a function defined there counts where it is called or reached,
-R23s W4b), may not use:
+R23s W1), the code below it binding a name these read, and the code above it that runs (node by node: a function
+defined there counts where it is called or reached, R23s W4b), may not use:
 - `eval`, `exec`, `globals()`, `locals()`, `vars()`, `__import__`, `import_module` by name, `__builtins__`;
 - the module `__main__` in any way (`import __main__`, `from __main__ import ...`: the kernel's own names);
 - `sys.modules`, `importlib.import_module`, and builtins' eval, exec, globals, locals, vars and `__import__` as
@@ -241,10 +241,25 @@ def hidden_lookups(source: str, name: str, function: bool = False) -> list[str]:
         if not giving:
             return lookups_in(tree.body, aliases, harmless=harmless)
         above = nodes_run(tree.body[: giving[-1]], tree)  # R23s W4b: what runs before the def, node by node
-        answer = nodes_reached(list(ast.walk(tree.body[giving[-1]])), tree)  # R23s W1: helpers below it too
+        answer = _answer_runs(tree, giving[-1])
         return lookups_in([*above, *answer], aliases, walk=False, harmless=harmless)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return []
+
+
+def _answer_runs(tree: ast.Module, index: int) -> list[ast.AST]:
+    """What runs when the grader calls the function or class `tree.body[index]` defines: all of it, the bodies of
+    the cell's functions it reaches by name, wherever they are (R23s W1: a helper below it), and what the top-level
+    code below it that binds a name these read runs (`helper = eval("scratch_fn")` under the def)."""
+    answer = nodes_reached(list(ast.walk(tree.body[index])), tree)
+    below = list(tree.body[index + 1 :])
+    while True:
+        read = {node.id for node in answer if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        binding = [statement for statement in below if bound_in(statement) & read]
+        if not binding:
+            return answer
+        below = [statement for statement in below if statement not in binding]
+        answer += nodes_run(binding, tree)
 
 
 def expect_no_hidden_lookup(source: str, name: str, cell: str, function: bool = False) -> None:
