@@ -35,6 +35,8 @@ FILLED_AFTER = {  # R23s W5 (the first two) and the ways around the first fix: e
     "a thread's args": "import json\nimport threading\n\ninferred_step_lr = {}\n\n\ndef fill(d):\n"
     "    d.update(json.load(open('g.json')))\n\n\nt = threading.Thread(target=fill, args=(inferred_step_lr,))\n"
     "t.start()\nt.join()\n",
+    "a helper handing it to another that fills it": "import json\ninferred_step_lr = {}\n\n\ndef fill(e):\n"
+    "    e.update(json.load(open('g.json')))\n\n\ndef outer(d):\n    fill(d)\n\n\nouter(d=inferred_step_lr)\n",
     "a box a thread fills, joined after the answer is bound to it": "import json\nimport threading\n\nbox = {}\n"
     "t = threading.Thread(target=lambda: box.update(json.load(open('g.json'))))\nt.start()\ninferred_step_lr = box\n"
     "t.join()\n",
@@ -43,6 +45,10 @@ SELF_TESTS = {  # after the answer, changing nothing of it: not counted
     "print, then np.save of it": "print(inferred_step_lr)\nnp.save('mine.npy', inferred_step_lr)\n"
     "print(np.load('mine.npy', allow_pickle=True))\n",
     "a replay with **answer": "s = StepLR(o, **inferred_step_lr)\nprint(len(inferred_step_lr))\n",
+    "a replay of the cell reading its items": "def replays(reading):\n    return StepLR(o, gamma=reading['gamma'])\n"
+    "\n\nprint(replays(inferred_step_lr))\n",
+    "a replay of the cell with **answer, a list unpacked before": "def replays(step_size, gamma, hand_set_rate, *a):\n"
+    "    return StepLR(o, step_size, gamma)\n\n\nprint(replays(*[], **inferred_step_lr))\n",
     "its items handed on, compared": "print(f(inferred_step_lr['gamma']))\nassert inferred_step_lr == {}\n"
     "for k, v in inferred_step_lr.items():\n    print(k, v)\n",
 }

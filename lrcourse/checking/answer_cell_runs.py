@@ -41,18 +41,22 @@ def run_before_the_answer(tree: ast.Module, variable: str) -> list[ast.AST]:
 def up_to_the_answer(tree: ast.Module, variable: str) -> list[ast.stmt]:
     """The cell's top-level statements up to the last that may change `variable` (all of them if none does): what
     runs before the answer is whole. A statement may change it if it assigns it, or an item or attribute of it, or
-    changes it in place (`answer["k"] = ...`, `answer.update(...)`), or, with what it reaches by name
-    (`nodes_run`), hands it to a call (`fill(answer)`, R23s W5), or calls, or calls a method of, a holder of it: a
-    name bound by such a statement (`t = Thread(target=lambda: answer.update(...))`, then `t.start()`), or bound to
-    it (`box = answer`). Handing it to a builtin that only reads it (`print(answer)`, ONLY_READING) or handing on
-    an item of it (`StepLR(o, **answer)`, `f(answer["gamma"])`) changes nothing: a self-test after the answer stays
-    after it."""
+    changes it in place (`answer["k"] = ...`, `answer.update(...)`), or, with what it reaches by name (`nodes_run`),
+    hands it to a call (`fill(answer)`, R23s W5; a function of the cell only if its body changes what it is handed),
+    or calls, or calls a method of, a holder of it: a name bound by such a statement (`t = Thread(target=lambda:
+    answer.update(...))`, then `t.start()`), or bound to it (`box = answer`). Handing it to a builtin that only reads
+    it (`print(answer)`, ONLY_READING) or handing on an item of it (`StepLR(o, **answer)`, `f(answer["gamma"])`)
+    changes nothing: a self-test after the answer stays after it."""
     bodies = _bodies_by_name(tree)
     same = _same_object(tree, variable)
+    defined: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, _FUNCTIONS):
+            defined.setdefault(node.name, []).append(node)
     holders, last = set(same), None
     for index, statement in enumerate(tree.body):
         run = _followed([*_running(statement, bodies)], bodies)
-        if stores_into(statement, variable) or _may_change(run, same, holders, bodies):
+        if stores_into(statement, variable) or _may_change(run, same, holders, bodies, defined):
             last = index
             holders |= {node.id for node in ast.walk(statement) if _stored(node) and node.id not in same}
         elif isinstance(statement, ast.Assign) and _holding(statement.value, holders):
@@ -79,7 +83,7 @@ ONLY_READING = frozenset(
 )
 
 
-def _may_change(run: list[ast.AST], same: frozenset[str], holders: set[str], bodies: dict) -> bool:
+def _may_change(run: list[ast.AST], same: frozenset[str], holders: set[str], bodies: dict, defined: dict) -> bool:
     """Among the nodes `run`, one changes the answer (any of the names `same`) in place (in a function the statement
     calls too), hands it or a holder of it to a call that may change it, or calls a holder or its method."""
     others = holders - same
@@ -88,11 +92,57 @@ def _may_change(run: list[ast.AST], same: frozenset[str], holders: set[str], bod
             continue
         if any(stores_into(node, name) for name in same) or _root(node.func) in others:
             return True
-        reader = node.func.id if isinstance(node.func, ast.Name) else None
-        if reader in ONLY_READING and reader not in bodies:
-            continue
-        handed = [*node.args, *(keyword.value for keyword in node.keywords if keyword.arg is not None)]
-        if any(_holding(argument, holders) for argument in handed):
+        if _may_change_handed(node, holders, bodies, defined, 0):
+            return True
+    return False
+
+
+def _may_change_handed(call: ast.Call, holders: set[str], bodies: dict, defined: dict, depth: int) -> bool:
+    """The `call` is handed one of `holders` (or a container holding one) and may change it: not a builtin that only
+    reads (ONLY_READING); a function of the cell (`defined`) only where its body changes the parameter it is handed
+    as (`replays(answer)` reading `answer["gamma"]` changes nothing; `fill(d)` calling `d.update` does)."""
+    reader = call.func.id if isinstance(call.func, ast.Name) else None
+    if reader in ONLY_READING and reader not in bodies:
+        return False
+    if reader not in defined or depth > 3:
+        handed = [*call.args, *(keyword.value for keyword in call.keywords if keyword.arg is not None)]
+        return any(_holding(argument, holders) for argument in handed)
+    for function in defined[reader]:
+        parameters = _parameters_handed(call, function.args, holders)
+        if parameters is None or any(_changes_parameter(function, p, bodies, defined, depth) for p in parameters):
+            return True
+    return False
+
+
+def _parameters_handed(call: ast.Call, arguments: ast.arguments, holders: set[str]) -> list[str] | None:
+    """The parameters of a function with `arguments` that `call` hands a holder to; None if one goes to `*args` or
+    `**kwargs`, or follows a `*` of the call (its place unknown). `*answer` and `**answer` hand on its items."""
+    positional = [*arguments.posonlyargs, *arguments.args]
+    named = {argument.arg for argument in [*arguments.args, *arguments.kwonlyargs]}
+    parameters, starred = [], False
+    for index, value in enumerate(call.args):
+        starred = starred or isinstance(value, ast.Starred)
+        if _holding(value, holders):
+            if starred or index >= len(positional):
+                return None
+            parameters.append(positional[index].arg)
+    for keyword in call.keywords:
+        if keyword.arg is not None and _holding(keyword.value, holders):
+            if keyword.arg not in named:
+                return None
+            parameters.append(keyword.arg)
+    return parameters
+
+
+def _changes_parameter(function: ast.AST, parameter: str, bodies: dict, defined: dict, depth: int) -> bool:
+    """The body of `function` changes `parameter` in place, binds another name to it, or hands it to a call that may
+    change it."""
+    for node in ast.walk(function):
+        if node is not function and stores_into(node, parameter):
+            return True
+        if isinstance(node, ast.Assign) and _holding(node.value, {parameter}):
+            return True
+        if isinstance(node, ast.Call) and _may_change_handed(node, {parameter}, bodies, defined, depth + 1):
             return True
     return False
 
