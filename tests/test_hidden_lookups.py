@@ -193,3 +193,101 @@ def test_a_function_answer_through_import_module_under_an_alias_fails(folder, mo
     else:
         assert len(said) == len(tests) > 1, said
         assert "uses im (importlib.import_module) in recipe_from_rates's definition or the cell's code" in said[0]
+
+
+W1_BELOW = {  # R23s W1, chapter 4: a helper defined below the answer's def finds the scratch cell's function, 0 / 3
+    "eval in a helper below": (
+        "def recipe_from_rates(rates):\n    return _impl(rates)\n\n\ndef _impl(rates):\n"
+        "    return eval('scratch_fn')(rates)\n",
+        "eval()",
+    ),
+    "__import__ in a helper below": (
+        "def recipe_from_rates(rates):\n    return _impl(rates)\n\n\ndef _impl(rates):\n"
+        "    return __import__('answer_mod').recipe_from_rates(rates)\n",
+        "__import__()",
+    ),
+    "a lookup above the def, called there": (
+        "def check(expr):\n    return eval(expr)\n\n\nhelper = check('scratch_fn')\n\n\n"
+        "def recipe_from_rates(rates):\n    return helper(rates)\n",
+        "eval()",
+    ),
+    "exec above the def": "exec('helper = scratch_fn')\n\n\ndef recipe_from_rates(rates):\n    return helper(rates)\n",
+}
+W1_BELOW["a name bound below the def by eval"] = (
+    "def recipe_from_rates(rates):\n    return helper(rates)\n\n\nhelper = eval('scratch_fn')\n",
+    "eval()",
+)
+W1_BELOW["exec above the def"] = (W1_BELOW["exec above the def"], "exec()")
+W4B_ABOVE = {  # R23s W4b: harmless code above the def failed every visible cell; the grader runs it without error
+    "print(len(globals())) above": "print(len(globals()))\n\n{solved}",
+    "eval in a self-test helper above, called after": "def check(expr):\n    return eval(expr)\n\n{solved}\n"
+    "print(check('1+1'))\n",
+}
+M1_CONSTANT = {  # R23s M1: eval of a constant formula finds nothing; one naming a scratch cell's value still does
+    "eval('0.49 ** 0.5')": ("0.49 ** 0.5", True),
+    "a name the cell binds": ("half * 2", True),
+    "eval in the constant": ('eval("0.7")', True),
+    "a scratch cell's name": ("scratch['gamma']", False),
+    "a lookup in the constant": ("globals()['scratch']['gamma']", False),
+    "eval of a scratch name in the constant": ('eval("scratch")["gamma"]', False),
+    "an import in the constant": ("__import__('answer_mod').ANSWER['gamma']", False),
+}
+
+
+@pytest.mark.parametrize("cell, said", W1_BELOW.values(), ids=W1_BELOW)
+def test_a_helper_the_function_answer_reaches_is_read_wherever_it_is(cell, said):
+    assert said in hidden_lookups(cell, FUNCTION, function=True)
+
+
+@pytest.mark.parametrize("cell", W4B_ABOVE.values(), ids=W4B_ABOVE)
+def test_harmless_code_above_a_function_answer_makes_no_hidden_lookup(cell):
+    solved = solution_answers("04_custom_schedules")[FUNCTION]
+    assert hidden_lookups(as_python(cell.format(solved=solved)), FUNCTION, function=True) == []
+
+
+@pytest.mark.parametrize("formula, harmless", M1_CONSTANT.values(), ids=M1_CONSTANT)
+def test_eval_of_a_constant_that_finds_nothing_is_no_hidden_lookup(formula, harmless):
+    cell = f"half = 0.35\ninferred_step_lr = {{'step_size': 5, 'gamma': eval({formula!r}), 'hand_set_rate': 0.25}}\n"
+    for way in ("eval", "exec"):
+        found = hidden_lookups(cell.replace("eval(", f"{way}("), DATA)
+        assert found == ([] if harmless else [f"{way}()"]), (way, found)
+
+
+def test_a_function_s_own_locals_is_no_lookup_but_the_cell_s_are():
+    """R23s M1: `def pack(**kw): return dict(locals()['kw'])` called before the answer failed every visible cell, graded
+    in full: in a function, locals() holds the function's names only."""
+    pack = "def pack(**kw):\n    return dict(locals()['kw'])\n\n\n"
+    assert hidden_lookups(pack + "inferred_step_lr = pack(step_size=5, gamma=0.7, hand_set_rate=0.25)\n", DATA) == []
+    assert hidden_lookups("inferred_step_lr = locals()['scratch']\n", DATA) == ["locals()"]
+    inner = "def pack():\n    def inner():\n        return 1\n\n    return inner, locals()\n\n\n"
+    assert hidden_lookups(inner + "class A:\n    v = vars()\n\n\ninferred_step_lr = pack()\n", DATA) == []
+    default = "def pack(names=locals()):\n    return names['scratch']\n\n\ninferred_step_lr = pack()\n"
+    assert hidden_lookups(default, DATA) == ["locals()"]  # a default value runs in the cell's own scope
+
+
+def test_len_of_globals_is_no_lookup_but_an_item_of_it_is():
+    assert hidden_lookups("print(len(globals()), len(locals()))\ninferred_step_lr = 1\n", DATA) == []
+    assert hidden_lookups("g = dict(globals())['scratch']\ninferred_step_lr = g\n", DATA) == ["globals()"]
+    assert hidden_lookups("def len(x):\n    return x\n\nprint(len(globals()))\ninferred_step_lr = 1\n", DATA) == [
+        "globals()"
+    ]
+
+
+@pytest.mark.parametrize("case", ["eval in a helper below", "__import__ in a helper below", *W4B_ABOVE])
+def test_a_function_answer_s_helpers_count_wherever_they_are_and_harmless_code_above_passes(folder, monkeypatch, case):
+    """R23s W1: a helper below the def finding the scratch cell's function passed every visible cell (graded 0 / 3);
+    W4b: harmless code above the def failed every visible cell (graded in full)."""
+    solved = solution_answers("04_custom_schedules")[FUNCTION]
+    cell = W1_BELOW[case][0] if case in W1_BELOW else W4B_ABOVE[case].format(solved=solved)
+    run, tests = start_reading_kernel(folder, monkeypatch, "04_custom_schedules", "custom_schedules.ipynb", FUNCTION)
+    scratch = solved.replace("def recipe_from_rates(", "def scratch_fn(")
+    assert run(scratch + "\nimport answer_mod\n", new_cell=True) is None
+    save_answer_cell(folder / "custom_schedules.ipynb", FUNCTION, cell)
+    assert run(cell, new_cell=True) is None
+    said = failures(run, tests)
+    if case in W4B_ABOVE:
+        assert said == []
+    else:
+        assert len(said) == len(tests) > 1, said
+        assert f"uses {W1_BELOW[case][1]} in recipe_from_rates's definition or the cell's code above it" in said[0]
+        assert "then scores 0 there" in said[0], said[0]
