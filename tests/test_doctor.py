@@ -233,6 +233,14 @@ def test_the_doctor_warns_of_an_instructors_course_folder_others_may_write_in_or
         shutil.rmtree(scratch)
 
 
+def test_the_doctor_says_a_course_that_is_a_file_is_not_a_folder(tmp_path: Path):
+    """R25v N2: a mistyped --course naming a file got a folder's mode advice (`chmod o-rwx <the file>`)."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a course\n")
+    said = course_folder_closed(afile)
+    assert said.warning and "not checked: not a folder" in said.line() and "chmod" not in said.fix, said.line()
+
+
 @pytest.mark.parametrize("mode", [0o1777, 0o777, 0o757])
 def test_the_doctor_fails_a_course_folder_others_may_write_in(tmp_path: Path, mode):
     """Sticky or not: a student's own feedback/ or outbound/ there stops nbgrader's release_feedback or release (F4)."""

@@ -217,6 +217,8 @@ def course_folder_closed(course: Path) -> Check:
     name = f"the course folder {course} writable by its owner only, closed to others"
     try:
         info = os.stat(course)
+        if not stat.S_ISDIR(info.st_mode):  # a mistyped --course naming a file: no mode advice for it (R25v N2)
+            return Check(name, "not checked: not a folder", warning=True)
         accounts = Accounts(info.st_uid)
         readers = accounts.readers(course)
         above, above_mends = writable_above(course, accounts)

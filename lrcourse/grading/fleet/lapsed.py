@@ -133,7 +133,9 @@ class Lapsed:
         again (`resend`, `waits`): its read no longer dates the next failure of the task (R25r N1: copy 2's span was
         read from copy 1's). On a resend the earlier copy's wait for room no longer explains it either (R25t N3): that
         copy can no longer hold the task's lease (`mark_resent`). A dropped copy's wait is kept: any wait seen since
-        the resend is the live copy's own, and its failure may come before the next look (R25u M1)."""
+        the last resend is the live copy's own, and its failure may come before the next look (R25u M1). With no
+        resend (a `--force` rerun over a copy still alive) it may be the dropped copy's, which finished her all the
+        same: a worker did grade her, and the broker lost the result (R25v N1)."""
         self.seen.pop(task, None)
         if waits:
             self.waited.discard(task)
