@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from urllib.parse import unquote
 
-from lrcourse.grading.exchange.other_account import course_owner
+from lrcourse.grading.exchange.other_account import course_owner, roots_mend
 from lrcourse.grading.outcomes import Outcome
 
 # written by `lrcourse grade`, by nbgrader under it, or by the report after it (the course folder's own names)
@@ -106,9 +106,7 @@ def _refusal(course: Path, path: Path) -> str:
     except OSError:
         target = "?"
     owner = course_owner(course)
-    other = (
-        f"grade as the course's owner ({owner})" if owner != "root" else "make the course root's through and through"
-    )
+    other = f"grade as the course's owner ({owner})" if owner != "root" else roots_mend(course)
     return (
         f"{path} is a link (to {target}): root's grade would write there as root; remove the link (the course's own "
         f"folder or file in its place), or {other}"
