@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM or SIGHUP (a scheduler's stop, `kill`, a closed terminal) stop a run at once, keeping written grades
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
+    if os.geteuid() == 0:  # what root makes in a course (reports/, autograded/...) never opened to others by a umask
+        os.umask(os.umask(0o022) | 0o022)  # of 002: its next grade or export would refuse the course (R20v W1 b)
     try:
         if (status := getattr(args, "refuse_first", lambda args: None)(args)) is not None:  # root's export: R20u W2
             return status  # refused before anything of the course is read, its nbgrader_config.py included

@@ -103,9 +103,10 @@ def test_a_students_linked_folder_fails_her_only_and_nothing_is_written_at_its_t
 
 
 @needs_root
-def test_the_checks_name_links_only_in_another_accounts_course(tmp_path):
+def test_the_checks_name_links_in_any_course_as_root(tmp_path):
     """`planted_links` and `student_link` as root, course of uid 54321 (no account needed): links named, plain
-    folders not; in root's own course (nothing handed over, nothing of another account's) nothing is named."""
+    folders not; in root's own course too (R20v W1 b: one others may write is theirs to plant links in; one root's
+    through and through has none)."""
     from lrcourse.grading.exchange.root_links import planted_links, student_link
 
     course, elsewhere = tmp_path / "course", tmp_path / "elsewhere"
@@ -113,7 +114,8 @@ def test_the_checks_name_links_only_in_another_accounts_course(tmp_path):
     elsewhere.mkdir()
     (course / "reports").symlink_to(elsewhere)
     (course / "autograded" / "b").symlink_to(elsewhere)
-    assert planted_links(course, CHAPTER) == [] and student_link(course, "b", CHAPTER) == ""  # root's own course
+    assert student_link(course, "a", CHAPTER) == ""  # root's own course through and through: nothing to find
+    assert len(planted_links(course, CHAPTER)) == 1 and student_link(course, "b", CHAPTER)  # root's links too (R20v)
     os.chown(course, 54321, 54321)
     assert [note.split(" is a link")[0] for note in planted_links(course, CHAPTER)] == [str(course / "reports")]
     assert student_link(course, "a", CHAPTER) == ""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lrcourse.commands.options import database_options, gradebook_unwritable, gradebook_url, refused
 from lrcourse.grading.course import default_db_url
-from lrcourse.grading.exchange.other_account import account, not_roots_throughout
+from lrcourse.grading.exchange.other_account import not_roots_throughout
 
 
 def add(sub) -> None:
@@ -54,28 +54,20 @@ def refused_as_root(args) -> int | None:
     a course every path export reads and writes (its folders, the gradebook, the student and chapter names in it) is
     another account's to point anywhere, and export needs none of root's rights: root's export read another course's
     root-only files through them into a page handed to the owner (R20s W1, W2; R20t W1; R20u W1: the course path a
-    link to a root-owned folder others can write; M1: a root-owned course of the owner's files)."""
+    link to a root-owned folder others can write; M1: a root-owned course of the owner's files; R20v W1: a root-owned
+    folder or file in it that others may write, or a link in it)."""
     if os.geteuid() != 0:
         return None
     try:
-        reason, theirs = not_roots_throughout(args.course)
+        reason, mend = not_roots_throughout(args.course)
     except OSError as error:  # a part of the path missing, or not a folder: nothing of it read
         return refused(f"lrcourse export: the course {args.course}: {error.strerror}: {error.filename}")
     if not reason:
         return None
-    mend = "make it root's only (`chown -R root:root`, `chmod go-w`), or export as the course's owner"
-    if theirs is not None:
-        name = account(theirs.st_uid)
-        as_them = (
-            f"runuser -u {name} --"
-            if not name.startswith("uid ")
-            else f"setpriv --reuid={theirs.st_uid} --regid={theirs.st_gid} --clear-groups"
-        )
-        mend = f"export as that account (`{as_them} lrcourse export ...`)"
     return refused(
-        f"lrcourse export: run as root in a course that is not root's through and through: {reason}; its folders "
-        "and gradebook are then another account's to point anywhere, so root's export would read and write where "
-        f"they say; export needs no root: {mend}"
+        f"lrcourse export: run as root in a course that is not root's through and through: {reason}; what another "
+        "account owns or may write there is its to point anywhere, so root's export would read and write where it "
+        f"says (export needs no root): {mend}"
     )
 
 

@@ -80,9 +80,10 @@ def config_text(config: Path) -> str | None:
     except OSError as error:
         if not os.path.islink(config):
             raise
+        other = ", or run as the course's owner" if os.stat(config.parent).st_uid != 0 else ""  # root's: R20v N1
         raise OutdatedCourseConfig(
             f"{config} is a link, and root does not follow a link in a course ({error.strerror}): put the file "
-            "itself there, or run as the course's owner. Nothing was read."
+            f"itself there{other}. Nothing was read."
         ) from None
     with os.fdopen(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(fd).st_mode):

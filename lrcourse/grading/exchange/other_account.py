@@ -200,13 +200,16 @@ def _another_accounts(error: OSError) -> bool:
     return False
 
 
-def not_roots_throughout(course: Path | str) -> tuple[str, os.stat_result | None]:
-    """Why `course` (the path as given) is not root's through and through, with the lstat of what another account
-    owns there (None for a folder of root's that others may write); ("", None) when it is. Root's export runs only
-    in such a course (R20u W1, M1): each link on the path, lstat'ed and followed part by part, is root's; each
-    folder it passes is root's and writable by root only, or sticky (as /tmp) with the next part root's; the course
-    folder is root's, a folder, writable by root only; and everything in it, walked without following a link, is
-    root's (a link counts by its own owner)."""
+def not_roots_throughout(course: Path | str) -> tuple[str, str]:
+    """Why `course` (the path as given) is not root's through and through, and the mend; ("", "") when it is. Root's
+    export runs only in such a course, and root's grade trusts only such a course (R20u W1, M1; R20v W1): each link on
+    the path, lstat'ed and followed part by part, is root's; each folder it passes is root's and writable by root
+    only, or sticky (as /tmp) with the next part root's; the course folder is root's, a folder, writable by root only;
+    and everything in it, walked without following a link, is root's, and no folder or file in it is writable by its
+    group or others (`st_mode & 0o022`; a POSIX ACL's mask shows in the group bits): a root-owned `reports/` of mode
+    0777 let another account plant a link there that root's grade then wrote through (R20v W1). No link in it
+    either, root's own included: its target would need the whole rule again, its path and all below it (a root link
+    to another account's folder led root's export there, R20v W1 4), and neither grade nor export needs one."""
     parts, where, hops = list(Path(os.getcwd(), course).parts[1:]), "/", 0
     while parts:
         part = parts.pop(0)
@@ -215,14 +218,16 @@ def not_roots_throughout(course: Path | str) -> tuple[str, os.stat_result | None
             continue
         here, seen = os.lstat(where), os.lstat(os.path.join(where, part))
         if here.st_uid != 0:
-            return f"the folder {where} on its path is {account(here.st_uid)}'s", here
+            return f"the folder {where} on its path is {account(here.st_uid)}'s", _path_mend(course, where, here)
         if here.st_mode & 0o022 and not (here.st_mode & stat.S_ISVTX and seen.st_uid == 0):
-            return f"the folder {where} on its path is writable by others (mode {here.st_mode & 0o7777:o})", None
+            mode = f"mode {here.st_mode & 0o7777:o}"
+            return f"the folder {where} on its path is writable by others ({mode})", _path_mend(course, where, here)
         if stat.S_ISLNK(seen.st_mode):
             if seen.st_uid != 0:
-                return f"{os.path.join(where, part)} is a link of {account(seen.st_uid)}'s", seen
+                link = os.path.join(where, part)
+                return f"{link} is a link of {account(seen.st_uid)}'s", _path_mend(course, link, seen)
             if hops == 40:
-                return f"{os.path.join(where, part)} is the 41st link in a row", None
+                return f"{os.path.join(where, part)} is the 41st link in a row", "give the course's own path"
             target, hops = os.readlink(os.path.join(where, part)), hops + 1
             parts[:0] = Path(target).parts[1:] if os.path.isabs(target) else Path(target).parts
             where = "/" if os.path.isabs(target) else where
@@ -231,13 +236,56 @@ def not_roots_throughout(course: Path | str) -> tuple[str, os.stat_result | None
     top = os.lstat(where)
     if top.st_uid != 0 or top.st_mode & 0o022 or not stat.S_ISDIR(top.st_mode):
         mode = f"{account(top.st_uid)}'s, mode {top.st_mode & 0o7777:o}"
-        return f"the course folder {where} is {mode}", top if top.st_uid != 0 else None
+        return f"the course folder {where} is {mode}", _as_owner(top) if top.st_uid != 0 else roots_mend(where)
     for folder, folders, files in os.walk(where):  # never into a link (followlinks=False)
         for name in folders + files:
-            seen = os.lstat(os.path.join(folder, name))
+            path = os.path.join(folder, name)
+            seen = os.lstat(path)
             if seen.st_uid != 0:
-                return f"{os.path.join(folder, name)} in it is {account(seen.st_uid)}'s", seen
-    return "", None
+                what = f"{account(seen.st_uid)}'s"
+            elif stat.S_ISLNK(seen.st_mode):
+                what = f"a link (to {os.readlink(path)}), and root trusts no link in a course"
+            elif seen.st_mode & 0o022:
+                what = f"writable by others (mode {seen.st_mode & 0o7777:o})"
+            else:
+                continue
+            return f"{path} in it is {what}", roots_mend(where)
+    return "", ""
+
+
+def roots_mend(course: Path | str) -> str:
+    """How a course becomes root's through and through (`not_roots_throughout`)."""
+    return (
+        f"make it root's through and through (`chown -R root:root {course}`, `chmod -R go-w {course}`, and each link "
+        "in it replaced by the folder or file itself)"
+    )
+
+
+def _path_mend(course: Path | str, folder: str, seen: os.stat_result) -> str:
+    """The mend where `folder` on the course's path (a folder, or a link) is another account's or others may write
+    in it (R20v M1): run as that account only where it owns the course folder itself (root's course stays refused
+    to it); else move the course, or close that one folder (never `chown -R` it: it may be /home or /srv)."""
+    with contextlib.suppress(OSError):
+        if seen.st_uid != 0 and os.stat(course).st_uid == seen.st_uid:
+            return _as_owner(seen)
+    if stat.S_ISLNK(seen.st_mode):
+        return f"give the course's path without the link {folder} (its owner points it anywhere)"
+    chown = f"`chown root {folder}` (that folder alone), " if seen.st_uid != 0 else ""
+    return (
+        f"move the course out of {folder}, or make {folder} root's and not writable by others ({chown}"
+        f"`chmod go-w {folder}`, or sticky: `chmod +t {folder}`)"
+    )
+
+
+def _as_owner(seen: os.stat_result) -> str:
+    """Export as the account that owns `seen`, by `runuser`, or by `setpriv` where it has no name (R20u N1)."""
+    name = account(seen.st_uid)
+    as_them = (
+        f"runuser -u {name} --"
+        if not name.startswith("uid ")
+        else f"setpriv --reuid={seen.st_uid} --regid={seen.st_gid} --clear-groups"
+    )
+    return f"export as that account (`{as_them} lrcourse export ...`)"
 
 
 def account(uid: int) -> str:

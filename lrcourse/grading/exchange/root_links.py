@@ -3,15 +3,17 @@ R20q W2): `<course>/autograded -> elsewhere` (or `feedback`, `reports`, `grades.
 files at the link's target, wherever the owner pointed it. `planted_links` names those the run would write, and the
 run is refused before grading anyone; `student_link` names a student's own `<kind>/<id>` or `<kind>/<id>/<chapter>`
 that is a link, and fails that student only. The mend is said: remove the link, or grade as the course's owner (whose
-own grade writes only where that account may)."""
+own grade writes only where that account may). Root's grade looks for them in whoever's course (`checking`): one
+root owns that others may write in is theirs to plant links in too (R20v W1 b)."""
 
 from __future__ import annotations
 
 import os
 import stat
 from pathlib import Path
+from urllib.parse import unquote
 
-from lrcourse.grading.exchange.other_account import course_owner, giving
+from lrcourse.grading.exchange.other_account import course_owner, roots_mend
 from lrcourse.grading.outcomes import Outcome
 
 # written by `lrcourse grade`, by nbgrader under it, or by the report after it (the course folder's own names)
@@ -23,11 +25,11 @@ EXPORTS = ("exports", *(f"exports/{name}" for name in EXPORT_FILES))
 
 
 def planted_links(course: Path, assignment: str, export: bool = False, written: tuple[Path, ...] = ()) -> list[str]:
-    """As root in a course another account owns: each path this grade of `assignment` would write that is a link (the
+    """As root (`checking`): each path this grade of `assignment` would write that is a link (the
     sqlite gradebook's whatever --db-url says, exports/ if `export`; and in `written`, paths as given on the command
-    line: --out's files, --db-url's database, a link in the course's folders along them), with the mend; [] otherwise
-    (root's own course, any other account's run: it writes only where it may)."""
-    if not giving(course):
+    line: --out's files, --db-url's database, a link in the course's folders along them), with the mend; [] for any
+    other account's run (it writes only where it may)."""
+    if not checking():
         return []
     names = [*WRITTEN, f"reports/{assignment}.csv", f"reports/{assignment}.html", f"notebooks/{assignment}"]
     names += [f".lrcourse-grading-{assignment}.lock", *GRADEBOOK]  # a link there is never right (R20u N2)
@@ -35,6 +37,15 @@ def planted_links(course: Path, assignment: str, export: bool = False, written: 
     links = [course / name for name in names if _is_link(course / name)]
     links += [link for link in (link_in(course, path) for path in written) if link]
     return [_refusal(course, link) for link in dict.fromkeys(links)]
+
+
+def checking() -> bool:
+    """Whether this run looks for links where it writes: as root, in whoever's course. Before, only in a course
+    another account owns (`giving`); but a root-owned course whose `reports/` others may write (0777, or a TA group's
+    g+w) took that account's link at reports/<chapter>.html, and root's grade wrote its page over a root-only file
+    (R20v W1 b). A course root's through and through (`not_roots_throughout`: no link in it, nothing in it others may
+    write) has none to find, so root's grade there runs as before."""
+    return os.geteuid() == 0
 
 
 def link_in(course: Path, path: Path) -> Path | None:
@@ -51,19 +62,22 @@ def link_in(course: Path, path: Path) -> Path | None:
 
 def sqlite_files(db_url: str | None) -> tuple[Path, ...]:
     """The files sqlite writes for `db_url` (the database and what a transaction leaves beside it), as the URL names
-    them; () for no URL, another database, or sqlite in memory."""
+    them; () for no URL, another database, or sqlite in memory. A URI filename (`sqlite:///file:sub/gb.db?uri=true`,
+    SQLAlchemy's form) names the file after `file:` (R20v N2: it opened `sub/gb.db` through the owner's link)."""
     scheme, found, rest = (db_url or "").partition(":///")
-    database = rest.split("?", 1)[0]
+    database, _, query = rest.partition("?")
+    if database.startswith("file:") and "uri=true" in query.lower().split("&"):
+        database = unquote(database.removeprefix("file:").removeprefix("//"))  # sqlite decodes %XX in a URI
     if not found or scheme.split("+", 1)[0] != "sqlite" or database in ("", ":memory:"):
         return ()
     return tuple(Path(database + tail) for tail in ("", "-journal", "-wal", "-shm"))
 
 
 def student_link(course: Path, student: str, assignment: str) -> str:
-    """As root in a course another account owns: why `student` is not graded if her `submitted/`, `autograded/` or
+    """As root (`checking`): why `student` is not graded if her `submitted/`, `autograded/` or
     `feedback/` `<id>` or `<id>/<assignment>` is a link (nbgrader would write, or root's grade remove, at its
     target), else ""."""
-    if not giving(course):
+    if not checking():
         return ""
     for kind in STUDENT_KINDS:
         for path in (course / kind / student, course / kind / student / assignment):
@@ -91,9 +105,11 @@ def _refusal(course: Path, path: Path) -> str:
         target = os.readlink(path)
     except OSError:
         target = "?"
+    owner = course_owner(course)
+    other = f"grade as the course's owner ({owner})" if owner != "root" else roots_mend(course)
     return (
         f"{path} is a link (to {target}): root's grade would write there as root; remove the link (the course's own "
-        f"folder or file in its place), or grade as the course's owner ({course_owner(course)})"
+        f"folder or file in its place), or {other}"
     )
 
 

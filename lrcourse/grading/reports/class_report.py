@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from lrcourse.grading.reports.results import (
     Item,
     failed_students,
     frequent_failures,
+    graded_folder,
+    not_read,
     overridden_cells,
     read_verdicts,
     short_message,
@@ -109,7 +112,8 @@ def attention_list(course: Path, grades: AssignmentGrades, failures: dict[str, d
     failed = failed_students(course, grades.name)
     rows = [Attention(s, "failed to grade", reason) for s, reason in failed.items()]
     for student in grades.students:
-        if student not in failed and not any((course / "autograded" / student / grades.name).glob("*.ipynb")):
+        folder = graded_folder(course, student, grades.name)  # None: her id makes no path (R20v W1 d)
+        if student not in failed and not (folder and any(folder.glob("*.ipynb"))):
             why = "nbgrader wrote no graded notebook: formgrader cannot show it, no feedback (its reason in the CSV)"
             rows.append(Attention(student, "no graded notebook", why))
         verdicts = read_verdicts(course, student, grades.name)
@@ -357,6 +361,8 @@ def write_chapter_report(course: Path, grades, path: Path | None = None) -> Path
     """Write reports/<assignment>.html (or `path`) from grades already read; return its path."""
     path = path or course / "reports" / f"{grades.name}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
+    for line in not_read(grades.students):
+        print(line, file=sys.stderr)
     path.write_text(render(chapter_report(course, grades)), encoding="utf-8", errors="backslashreplace")
     if path.parent == course / "reports":  # root's report in another account's course: that owner's (R20p W2)
         give_if_there(path, course)

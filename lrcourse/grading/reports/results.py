@@ -160,7 +160,7 @@ def plain_name(name: str) -> bool:
 def why_not_plain(name: str) -> str:
     """Why an assignment's name makes no path (`plain_name`), else "": not one folder name, or longer than 200 bytes
     (room for `.html` in a file name of 255 bytes: a longer one graded, then its report failed, R20u N4)."""
-    if name in ("", ".", "..") or any(mark in name for mark in ("/", "\\", "\0")):
+    if not_one_folder(name):
         return "its name is not one plain folder name"
     if len(name.encode(errors="surrogatepass")) > 200:
         return "its name is longer than 200 bytes (its report, <name>.html, would not fit a file name)"
@@ -192,9 +192,34 @@ def failed_students(course: Path, assignment: str) -> dict[str, str]:
     return {row["student"]: row["reason"] for row in read_rows(path) if row["status"] == "failed"}
 
 
+def graded_folder(course: Path, student: str, assignment: str) -> Path | None:
+    """`<course>/autograded/<student>/<assignment>`, or None where the student's id is not one plain folder name: the
+    gradebook is the course owner's (or a TA group's) to write, and an id `../../other/autograded/victim` read another
+    course's root-only notebook into the class report (R20v W1 d). `not_read` names such ids."""
+    return None if not_one_folder(student) else course / "autograded" / student / assignment
+
+
+def not_one_folder(name: str) -> bool:
+    """Whether `name` makes no path of one plain folder (`plain_name`'s first rule)."""
+    return name in ("", ".", "..") or any(mark in name for mark in ("/", "\\", "\0"))
+
+
+def not_read(students) -> list[str]:
+    """What the report says on stderr of each student whose graded notebooks it reads none of (`graded_folder`)."""
+    return [
+        f"not read: the graded notebooks of the student {s!r}: their id is not one plain folder name"
+        for s in students
+        if not_one_folder(s)
+    ]
+
+
 def read_verdicts(course: Path, student: str, assignment: str) -> dict | None:
-    """The trusted checker's verdicts for a student, or None when it wrote none (older runs)."""
-    path = course / "autograded" / student / assignment / VERDICTS
+    """The trusted checker's verdicts for a student, or None when it wrote none (older runs) or her id makes no path
+    (`graded_folder`)."""
+    folder = graded_folder(course, student, assignment)
+    if folder is None:
+        return None
+    path = folder / VERDICTS
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -214,11 +239,13 @@ def short_message(text: str, limit: int | None = MESSAGE_LENGTH) -> str:
 
 
 def notebook_failures(course: Path, student: str, assignment: str) -> dict[str, str]:
-    """grade_id -> first line of the error a graded cell shows in the student's autograded notebook."""
+    """grade_id -> first line of the error a graded cell shows in the student's autograded notebook ({} where her id
+    makes no path: `graded_folder`)."""
     import nbformat
 
     failures = {}
-    for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
+    folder = graded_folder(course, student, assignment)
+    for path in sorted(folder.glob("*.ipynb")) if folder else []:
         try:
             notebook = nbformat.read(path, as_version=4)
         except Exception:  # an unreadable graded copy has no messages to offer
