@@ -319,3 +319,15 @@ def test_a_match_ignoring_case_never_takes_the_row_of_a_student_who_was_not_grad
         cells = {r["Student"]: r["02_ordered_schedules"] for r in read_csv(tmp_path / "canvas.csv")[1:]}
         assert cells == {"Liddell": "", "Bo": "4"}, known
         assert "exactly the id of 'alice'" in result.conflicts["Alice"], known
+
+
+@pytest.mark.parametrize("given", ["nowhere", "afile"])
+def test_an_export_whose_course_is_not_a_folder_says_so(tmp_path, monkeypatch, capsys, given):
+    """R25v N3: a mistyped --course (missing, or a file) ended a non-root export in sqlalchemy's traceback."""
+    from lrcourse.commands import export
+
+    (tmp_path / "afile").write_text("not a course\n")
+    monkeypatch.setattr(export.os, "geteuid", lambda: 1000)  # an instructor's account: root's refusal not asked
+    monkeypatch.chdir(tmp_path)
+    assert export.command_export(SimpleNamespace(course=given)) == 2
+    assert f"lrcourse export: {given} is not a course folder" in capsys.readouterr().err

@@ -79,6 +79,8 @@ def command_export(args) -> int:
     if (status := refused_as_root(args)) is not None:  # also run by cli.main first: called directly, here
         return status
     course = Path(args.course).resolve()
+    if not course.is_dir():  # a mistyped --course: said, not sqlalchemy's "unable to open database file" (R25v N3)
+        return refused(f"lrcourse export: {args.course} is not a course folder (give --course the course's folder)")
     unwritable = gradebook_unwritable(course, gradebook_url(args), then="export again")
     if unwritable:  # root's gradebook, left by root's grade before R20q M1: its chown, not sqlalchemy's traceback
         return refused(f"lrcourse export: {unwritable}")
