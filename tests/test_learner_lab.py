@@ -175,7 +175,8 @@ def test_a_reopened_chapter_shows_its_figures(lab, page, workspace):
 
 def test_a_failing_check_shows_its_message_and_an_unanswered_exercise_one_line(lab, page):
     """Only the cells it needs are run (not the chapter): the prediction left unanswered, the first exercise
-    answered wrong. The edit is not saved."""
+    answered wrong and saved first, as the exercise says (the checks read the answer cell as saved: a function run
+    but not saved fails them with "save" in the message)."""
     open_chapter(page, lab, REOPENED, "messages")
     shown = page.evaluate(
         """async ([answer, ids]) => {
@@ -183,6 +184,7 @@ def test_a_failing_check_shows_its_message_and_an_unanswered_exercise_one_line(l
         const notebook = app.shell.currentWidget.content;
         const widget = id => notebook.widgets.find(w => w.model.id === id);
         widget('largest_stable_lr').model.sharedModel.setSource(answer);
+        await app.commands.execute('docmanager:save');
         for (const id of ids) {
             notebook.activeCellIndex = notebook.widgets.indexOf(widget(id));
             await app.commands.execute('notebook:run-cell');  // resolves once the cell has run
