@@ -129,6 +129,21 @@ def test_a_root_course_others_may_write_is_refused_and_a_wholly_roots_one_reache
     assert not_roots_throughout(tmp_path / "loop0")[0] == f"{tmp_path / 'loop40'} is the 41st link in a row"
 
 
+def test_only_what_export_reads_is_walked(tmp_path):
+    """A student's link in submitted/ (collected as it was: test_hostile's link-to-the-solution) stopped root's export
+    of the whole class; export never reads submitted/. A link in autograded/ or reports/ is still refused."""
+    course = tmp_path / "course"
+    (course / "submitted" / "mallory" / "ch").mkdir(parents=True)
+    (course / "autograded" / "amy" / "ch").mkdir(parents=True)
+    (course / "submitted" / "mallory" / "ch" / "solution.ipynb").symlink_to(course / "source")
+    course.chmod(0o755)
+    assert not_roots_throughout(course) == ("", "")
+    (course / "autograded" / "amy" / "ch" / "nb.ipynb").symlink_to(tmp_path)
+    assert not_roots_throughout(course)[0].startswith(
+        f"{course / 'autograded' / 'amy' / 'ch' / 'nb.ipynb'} in it is a link"
+    )
+
+
 @root_only
 def test_roots_export_of_a_course_that_is_not_there_says_so(tmp_path, capsys):
     missing = tmp_path / "none"

@@ -205,8 +205,8 @@ def not_roots_throughout(course: Path | str) -> tuple[str, str]:
     export runs only in such a course, and root's grade trusts only such a course (R20u W1, M1; R20v W1): each link on
     the path, lstat'ed and followed part by part, is root's; each folder it passes is root's and writable by root
     only, or sticky (as /tmp) with the next part root's; the course folder is root's, a folder, writable by root only;
-    and everything in it, walked without following a link, is root's, and no folder or file in it is writable by its
-    group or others (`st_mode & 0o022`; a POSIX ACL's mask shows in the group bits): a root-owned `reports/` of mode
+    and everything in it that export reads or writes (READ_BY_EXPORT), walked without following a link, is root's,
+    and no folder or file of it is writable by its group or others (`st_mode & 0o022`; a POSIX ACL's mask shows in the group bits): a root-owned `reports/` of mode
     0777 let another account plant a link there that root's grade then wrote through (R20v W1). No link in it
     either, root's own included: its target would need the whole rule again, its path and all below it (a root link
     to another account's folder led root's export there, R20v W1 4), and neither grade nor export needs one."""
@@ -237,20 +237,37 @@ def not_roots_throughout(course: Path | str) -> tuple[str, str]:
     if top.st_uid != 0 or top.st_mode & 0o022 or not stat.S_ISDIR(top.st_mode):
         mode = f"{account(top.st_uid)}'s, mode {top.st_mode & 0o7777:o}"
         return f"the course folder {where} is {mode}", _as_owner(top) if top.st_uid != 0 else roots_mend(where)
-    for folder, folders, files in os.walk(where):  # never into a link (followlinks=False)
-        for name in folders + files:
-            path = os.path.join(folder, name)
-            seen = os.lstat(path)
-            if seen.st_uid != 0:
-                what = f"{account(seen.st_uid)}'s"
-            elif stat.S_ISLNK(seen.st_mode):
-                what = f"a link (to {os.readlink(path)}), and root trusts no link in a course"
-            elif seen.st_mode & 0o022:
-                what = f"writable by others (mode {seen.st_mode & 0o7777:o})"
-            else:
-                continue
-            return f"{path} in it is {what}", roots_mend(where)
+    for path in _read_by_export(where):
+        seen = os.lstat(path)
+        if seen.st_uid != 0:
+            what = f"{account(seen.st_uid)}'s"
+        elif stat.S_ISLNK(seen.st_mode):
+            what = f"a link (to {os.readlink(path)}), and root trusts no link in a course"
+        elif seen.st_mode & 0o022:
+            what = f"writable by others (mode {seen.st_mode & 0o7777:o})"
+        else:
+            continue
+        return f"{path} in it is {what}", roots_mend(where)
     return "", ""
+
+
+# What root's export reads or writes in a course (`commands.export`): its configuration, the gradebook and sqlite's
+# files beside it, source/ (the order of the cells), autograded/ (the verdicts and failures), reports/ and exports/.
+# Nothing else: a student's file in submitted/ or feedback/ cannot make root's export refuse the class (test_hostile).
+READ_BY_EXPORT = ("nbgrader_config.py", "gradebook.db", "gradebook.db-journal", "gradebook.db-wal", "gradebook.db-shm")
+READ_BY_EXPORT += ("source", "autograded", "reports", "exports")
+
+
+def _read_by_export(course: str):
+    """The paths of `course` export reads or writes (READ_BY_EXPORT) and all below them, never into a link."""
+    for name in READ_BY_EXPORT:
+        top = os.path.join(course, name)
+        if not os.path.lexists(top):
+            continue
+        yield top
+        if os.path.isdir(top) and not os.path.islink(top):
+            for folder, folders, files in os.walk(top):  # never into a link (followlinks=False)
+                yield from (os.path.join(folder, name) for name in folders + files)
 
 
 def roots_mend(course: Path | str) -> str:
