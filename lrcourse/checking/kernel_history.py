@@ -14,7 +14,7 @@ import ast
 import os
 
 from lrcourse import cells
-from lrcourse.checking.saved_answer import SavedCell, as_python, assigns, kernel_shell, magic_calls
+from lrcourse.checking.saved_answer import SavedCell, answer_cells, assigns, kernel_shell, magic_calls
 
 
 def assigning_cell(variable: str) -> str | None:
@@ -78,13 +78,7 @@ def defined_answer(target, grade_id: str, notebooks) -> tuple[str, list[SavedCel
         return name, []
     saved, named = [], False
     for path, notebook_cells in notebooks[0]:
-        answers = []
-        for cell in notebook_cells:
-            try:
-                if cells.is_answer(cell):
-                    answers.append((cells.grade_id(cell), as_python(cells.source(cell))))
-            except (ValueError, KeyError, TypeError, AttributeError):  # a cell that is no cell is skipped
-                continue
+        answers = answer_cells(notebook_cells)
         own = [index for index, (given, _) in enumerate(answers) if given == grade_id]
         if not own:
             continue

@@ -348,16 +348,22 @@ def saved_answer_cells(variable: str, notebooks=None) -> list[SavedCell]:
     return saved
 
 
-def graded_cell(notebook_cells: list, variable: str, path: str) -> list[SavedCell]:
-    """The saved cell that gives `variable` in a notebook that holds its answer cell ([] if none does): the last
-    answer cell that assigns it, else its own; with the names the answer cells before that one bind."""
+def answer_cells(notebook_cells: list) -> list[tuple[str, str]]:
+    """(grade_id, source as Python) of each answer cell of a saved notebook, in order; a malformed cell skipped."""
     answers = []
     for cell in notebook_cells:
         try:
             if cells.is_answer(cell):
                 answers.append((cells.grade_id(cell), as_python(cells.source(cell))))
-        except (ValueError, KeyError, TypeError, AttributeError):  # a cell that is no cell is skipped
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
+    return answers
+
+
+def graded_cell(notebook_cells: list, variable: str, path: str) -> list[SavedCell]:
+    """The saved cell that gives `variable` in a notebook that holds its answer cell ([] if none does): the last
+    answer cell that assigns it, else its own; with the names the answer cells before that one bind."""
+    answers = answer_cells(notebook_cells)
     own = [index for index, (grade_id, _) in enumerate(answers) if grade_id == variable]
     if not own:
         return []
