@@ -1,0 +1,64 @@
+"""Issue 20, R20w W1: root's grade ran in a root-owned course a TA group may write (umask 002: 0775 folders, 0664
+files). The TA's code in the group-writable `nbgrader_config.py` ran as uid 0, and her link planted after the
+one-time link check was written through. Now root's grade and collect in a course root owns run only if it is root's
+through and through (`not_roots_throughout`), refused as root's export is (exit 2, the reason and the mend), before
+the config is read. Every chmod here is inside the test's own tmp_path."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pytest
+
+from lrcourse import cli
+from lrcourse.commands.options import refused_in_roots_course
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="as root only: root's grade and collect are refused")
+
+
+def group_course(tmp_path: Path) -> tuple[Path, Path]:
+    """R20w's c3: root's course, a chapter, and a group-writable nbgrader_config.py that writes a marker file."""
+    course, marker = tmp_path / "course", tmp_path / "config-ran-as"
+    (course / "source" / "ch").mkdir(parents=True)
+    config = course / "nbgrader_config.py"
+    config.write_text(f"import os as _o\nopen({str(marker)!r}, 'a').write(str(_o.getuid()))\nc = get_config()\n")
+    for path in (course, course / "source", course / "source" / "ch"):
+        path.chmod(0o775)
+    config.chmod(0o664)
+    return course, marker
+
+
+@root_only
+@pytest.mark.parametrize("verb", ["grade", "collect"])
+def test_roots_grade_and_collect_refuse_a_root_course_a_group_may_write_before_its_config_runs(tmp_path, capsys, verb):
+    course, marker = group_course(tmp_path)
+    extra = ["--no-sandbox"] if verb == "grade" else []
+    assert cli.main([verb, "ch", "--course", str(course), *extra]) == 2
+    said = capsys.readouterr().err
+    assert f"lrcourse {verb}: run as root in a course that is not root's through and through" in said, said
+    assert f"the course folder {course} is root's, mode 775" in said and f"`chmod -R go-w {course}`" in said, said
+    for path in (course, course / "source", course / "source" / "ch"):
+        path.chmod(0o755)  # only the config the group's: still refused
+    assert cli.main([verb, "ch", "--course", str(course), *extra]) == 2
+    said = capsys.readouterr().err
+    assert f"{course / 'nbgrader_config.py'} in it is writable by others (mode 664)" in said, said
+    assert not marker.exists()  # the TA's code never ran as root
+
+
+@root_only
+def test_a_root_course_roots_through_and_through_is_not_refused(tmp_path):
+    course, marker = group_course(tmp_path)
+    for path in (course, course / "source", course / "source" / "ch"):
+        path.chmod(0o755)
+    (course / "nbgrader_config.py").chmod(0o644)
+    for verb in ("grade", "collect"):
+        assert refused_in_roots_course(argparse.Namespace(course=str(course)), verb) is None
+
+
+@root_only
+def test_another_accounts_course_keeps_the_documented_trust_in_its_owner(tmp_path):
+    course, _ = group_course(tmp_path)
+    os.chown(course, 54321, 54321)  # her course: root trusts its owner, as README says
+    assert refused_in_roots_course(argparse.Namespace(course=str(course)), "grade") is None
