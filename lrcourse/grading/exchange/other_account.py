@@ -207,7 +207,8 @@ def not_roots_throughout(course: Path | str) -> tuple[str, str]:
     only, or sticky (as /tmp) with the next part root's; the course folder is root's, a folder, writable by root only;
     and everything in it, walked without following a link, is root's, and no folder or file in it is writable by its
     group or others (`st_mode & 0o022`; a POSIX ACL's mask shows in the group bits): a root-owned `reports/` of mode
-    0777 let another account plant a link there that root's grade then wrote through (R20v W1). No link in it
+    0777 let another account plant a link there that root's grade then wrote through (R20v W1); none carrying a POSIX
+    ACL with named entries or a default one (`posix_acl`, R20w W2). No link in it
     either, root's own included: its target would need the whole rule again, its path and all below it (a root link
     to another account's folder led root's export there, R20v W1 4), and neither grade nor export needs one."""
     parts, where, hops = list(Path(os.getcwd(), course).parts[1:]), "/", 0
@@ -234,9 +235,13 @@ def not_roots_throughout(course: Path | str) -> tuple[str, str]:
             continue
         where = os.path.join(where, part)
     top = os.lstat(where)
-    if top.st_uid != 0 or top.st_mode & 0o022 or not stat.S_ISDIR(top.st_mode):
+    if top.st_uid == 0 and not stat.S_ISDIR(top.st_mode):  # root's file: no folder's mend, which would loop (R20w N1)
+        return f"{where} is not a folder", "give --course the course's folder"
+    if top.st_uid != 0 or top.st_mode & 0o022:
         mode = f"{account(top.st_uid)}'s, mode {top.st_mode & 0o7777:o}"
         return f"the course folder {where} is {mode}", _as_owner(top) if top.st_uid != 0 else roots_mend(where)
+    if acl := posix_acl(where):
+        return f"the course folder {where} carries {acl}", roots_mend(where)
     for folder, folders, files in os.walk(where):  # never into a link (followlinks=False)
         for name in folders + files:
             path = os.path.join(folder, name)
@@ -247,17 +252,40 @@ def not_roots_throughout(course: Path | str) -> tuple[str, str]:
                 what = f"a link (to {os.readlink(path)}), and root trusts no link in a course"
             elif seen.st_mode & 0o022:
                 what = f"writable by others (mode {seen.st_mode & 0o7777:o})"
+            elif acl := posix_acl(path):
+                what = f"carrying {acl}"
             else:
                 continue
             return f"{path} in it is {what}", roots_mend(where)
     return "", ""
 
 
+def posix_acl(path: str) -> str:
+    """What POSIX ACL `path` carries that lets others in, or "": an access ACL with named users or groups (the mode's
+    group bits show only its mask), or any default ACL, which every file and folder made in the folder inherits whatever
+    the umask (R20w W2: root's grade made `reports/` rwx for the TA that way, and `chmod -R go-w` kept it). None on a
+    filesystem without xattrs."""
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError as error:
+        if error.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            return ""
+        raise
+    if "system.posix_acl_default" in names:
+        return "a default POSIX ACL (inherited by what is made in it)"
+    if "system.posix_acl_access" in names:
+        entries = os.getxattr(path, "system.posix_acl_access", follow_symlinks=False)[4:]
+        tags = {int.from_bytes(entries[at : at + 2], "little") for at in range(0, len(entries), 8)}
+        if tags & {0x02, 0x08}:  # ACL_USER, ACL_GROUP: named entries
+            return "a POSIX ACL naming users or groups"
+    return ""
+
+
 def roots_mend(course: Path | str) -> str:
     """How a course becomes root's through and through (`not_roots_throughout`)."""
     return (
-        f"make it root's through and through (`chown -R root:root {course}`, `chmod -R go-w {course}`, and each link "
-        "in it replaced by the folder or file itself)"
+        f"make it root's through and through (`chown -R root:root {course}`, `chmod -R go-w {course}`, `setfacl -R -b "
+        f"{course}` (its POSIX ACLs), and each link in it replaced by the folder or file itself)"
     )
 
 
@@ -270,11 +298,10 @@ def _path_mend(course: Path | str, folder: str, seen: os.stat_result) -> str:
             return _as_owner(seen)
     if stat.S_ISLNK(seen.st_mode):
         return f"give the course's path without the link {folder} (its owner points it anywhere)"
-    chown = f"`chown root {folder}` (that folder alone), " if seen.st_uid != 0 else ""
-    return (
-        f"move the course out of {folder}, or make {folder} root's and not writable by others ({chown}"
-        f"`chmod go-w {folder}`, or sticky: `chmod +t {folder}`)"
-    )
+    if seen.st_uid != 0:  # her folder (her home?): never `chown root` it, and `chmod +t` leaves it hers (R20w M2)
+        return f"move the course out of {folder}"
+    closed = f"`chmod go-w {folder}` or `chmod +t {folder}`"
+    return f"move the course out of {folder}, or make it not writable by others: {closed}"
 
 
 def _as_owner(seen: os.stat_result) -> str:
