@@ -50,7 +50,7 @@ def refused(why: str, status: int = 2) -> int:
 
 def refused_unless_roots(verb: str, course: str, why: str) -> int | None:
     """Exit status 2 with the reason and the mend if `course` (as given) is not root's through and through
-    (`not_roots_throughout`), else None: root's export anywhere, root's grade and collect in a course root owns
+    (`not_roots_throughout`), else None: root's export anywhere, root's grade in a course root owns
     (R20w W1); `why` says what root's `verb` would do there. Run by `cli.main` before the course is read."""
     from lrcourse.grading.exchange.other_account import not_roots_throughout
 
@@ -70,7 +70,7 @@ def refused_unless_roots(verb: str, course: str, why: str) -> int | None:
 
 
 def refused_in_roots_course(args, verb: str) -> int | None:
-    """Root's grade or collect in a course folder root owns: refused (`refused_unless_roots`) unless it is root's
+    """Root's grade in a course folder root owns: refused (`refused_unless_roots`) unless it is root's
     through and through. A group-writable course (umask 002) let a TA's `nbgrader_config.py` run as root, and her link
     planted after the link check be written through (R20w W1). In another account's course root trusts its owner, as
     documented (`giving`); a missing course is the command's to say."""
