@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() == 0:  # what root makes in a course (reports/, autograded/...) never opened to others by a umask
         os.umask(os.umask(0o022) | 0o022)  # of 002: its next grade or export would refuse the course (R20v W1 b)
     try:
-        if (status := getattr(args, "refuse_first", lambda args: None)(args)) is not None:  # root's export: R20u W2
+        if (
+            status := getattr(args, "refuse_first", lambda args: None)(args)
+        ) is not None:  # root's export: R20u W2; grade: R20w W1
             return status  # refused before anything of the course is read, its nbgrader_config.py included
         refuse_outdated_config(getattr(args, "course", None))  # a course's older nbgrader_config.py: what to do, said
         return args.run(args)

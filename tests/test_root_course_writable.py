@@ -74,7 +74,7 @@ def test_a_folder_on_the_path_gets_its_own_mend_not_export_as_its_owner_nor_chow
     course = roots_course(home)
     reason, said = not_roots_throughout(course)
     assert reason == f"the folder {home} on its path is uid {OWNER}'s", reason
-    assert said.startswith(f"move the course out of {home}, or make {home} root's"), said
+    assert said == f"move the course out of {home}", said  # never `chown root` of her home (R20w M2)
     assert "export as that account" not in said and "-R" not in said, said
     os.chown(course, OWNER, OWNER)  # her course: then her export is the mend
     assert not_roots_throughout(course)[1].startswith("export as that account (`setpriv --reuid=54321")
@@ -83,7 +83,7 @@ def test_a_folder_on_the_path_gets_its_own_mend_not_export_as_its_owner_nor_chow
     home.chmod(0o777)
     reason, said = not_roots_throughout(course)
     assert reason.endswith("on its path is writable by others (mode 777)") and "-R" not in said, said
-    assert f"`chmod go-w {home}`, or sticky: `chmod +t {home}`" in said, said
+    assert f"`chmod go-w {home}` or `chmod +t {home}`" in said, said
 
 
 @root_only
@@ -109,13 +109,45 @@ def test_a_sqlite_uri_filename_is_the_file_after_file_colon(tmp_path, monkeypatc
     """N2: `sqlite:///file:sub/gb.db?uri=true` opened sub/gb.db through the owner's link; the check saw `file:sub`."""
     assert sqlite_files("sqlite:///file:sub/gb.db?uri=true")[0] == Path("sub/gb.db")
     assert sqlite_files("sqlite:///file:///abs/gb%20x.db?mode=rw&uri=true")[0] == Path("/abs/gb x.db")
-    assert sqlite_files("sqlite:///file:sub/gb.db")[0] == Path("file:sub/gb.db")  # no uri=true: a plain name
+    assert sqlite_files("sqlite:///file:sub/gb.db")[0] == Path.cwd() / "file:sub/gb.db"  # no uri: a plain name
     course = tmp_path / "course"
     course.mkdir()
     (tmp_path / "elsewhere").mkdir()
     (course / "sub").symlink_to(tmp_path / "elsewhere")
     monkeypatch.chdir(course)
     assert link_in(course, sqlite_files("sqlite:///file:sub/gb.db?uri=true")[0]) == course / "sub"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///file:sub/gb.db?uri=1",
+        "sqlite:///file:sub/gb.db?uri=yes",
+        "sqlite:///file:sub/gb.db?uri=true%20",
+        "sqlite:///file:sub/gb.db?mode=rwc&uri=on",
+        "sqlite:///file:sub%252Fgb.db?uri=true",
+        "sqlite:///sub%2Fgb.db",
+        "sqlite+pysqlite:///sub/gb.db",
+        "sqlite:///sub/gb.db",
+    ],
+)
+def test_every_sqlite_spelling_is_checked_as_sqlalchemy_opens_it(tmp_path, monkeypatch, url):
+    """R20w M1: `?uri=1`, `?uri=yes`, `%2F` opened sub/gb.db through the owner's link unchecked: the file is now
+    SQLAlchemy's own parsing of the URL (`make_url`, the dialect's `create_connect_args`)."""
+    course = tmp_path / "course"
+    course.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (course / "sub").symlink_to(tmp_path / "elsewhere")
+    monkeypatch.chdir(course)
+    files = sqlite_files(url)
+    assert Path(os.path.abspath(files[0])) == course / "sub" / "gb.db", files
+    assert link_in(course, files[0]) == course / "sub"
+
+
+@pytest.mark.parametrize("url", [None, "", "sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=1"])
+def test_no_file_for_sqlite_in_memory_or_another_database(url):
+    assert sqlite_files(url) == ()
+    assert sqlite_files("postgresql://u@h/db") == () and sqlite_files("not a url") == ()
 
 
 def test_the_report_reads_nothing_through_a_student_id_that_is_not_one_plain_name(tmp_path):

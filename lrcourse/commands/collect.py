@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from lrcourse.commands.options import refused
+from lrcourse.commands.options import refused, refused_in_roots_course
 
 
 def add(sub) -> None:
@@ -18,7 +18,7 @@ def add(sub) -> None:
     collect.add_argument("assignment")
     collect.add_argument("--course", default=".", help="the course folder (default: here)")
     collect.add_argument("--allow-tmpfs", action="store_true", help="collect on tmpfs/unknown overlay: times untrusted")
-    collect.set_defaults(run=command_collect)
+    collect.set_defaults(run=command_collect, refuse_first=lambda args: refused_in_roots_course(args, "collect"))
 
 
 def command_collect(args) -> int:
@@ -28,6 +28,8 @@ def command_collect(args) -> int:
     from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, exchange_of
     from lrcourse.grading.exchange.other_account import cannot_write
 
+    if (status := refused_in_roots_course(args, "collect")) is not None:  # also run by cli.main first (R20w W1)
+        return status
     course = Path(args.course).resolve()
     try:
         exchange = exchange_of(course)

@@ -7,9 +7,14 @@ import os
 import sys
 from pathlib import Path
 
-from lrcourse.commands.options import database_options, gradebook_unwritable, gradebook_url, refused
+from lrcourse.commands.options import (
+    database_options,
+    gradebook_unwritable,
+    gradebook_url,
+    refused,
+    refused_unless_roots,
+)
 from lrcourse.grading.course import default_db_url
-from lrcourse.grading.exchange.other_account import not_roots_throughout
 
 
 def add(sub) -> None:
@@ -56,19 +61,7 @@ def refused_as_root(args) -> int | None:
     root-only files through them into a page handed to the owner (R20s W1, W2; R20t W1; R20u W1: the course path a
     link to a root-owned folder others can write; M1: a root-owned course of the owner's files; R20v W1: a root-owned
     folder or file in it that others may write, or a link in it)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        reason, mend = not_roots_throughout(args.course)
-    except OSError as error:  # a part of the path missing, or not a folder: nothing of it read
-        return refused(f"lrcourse export: the course {args.course}: {error.strerror}: {error.filename}")
-    if not reason:
-        return None
-    return refused(
-        f"lrcourse export: run as root in a course that is not root's through and through: {reason}; what another "
-        "account owns or may write there is its to point anywhere, so root's export would read and write where it "
-        f"says (export needs no root): {mend}"
-    )
+    return refused_unless_roots("export", args.course, "export needs no root") if os.geteuid() == 0 else None
 
 
 def command_export(args) -> int:

@@ -15,6 +15,7 @@ from lrcourse.commands.options import (
     gradebook_unwritable,
     gradebook_url,
     refused,
+    refused_in_roots_course,
     sandbox_option,
     sandbox_ready,
 )
@@ -48,10 +49,12 @@ def add(sub) -> None:
     grade.add_argument("--window", type=fleet.window_size, default=fleet.WINDOW, help=window)
     wait = f"with a broker: how long one that stops answering mid-run is waited for ({BROKER_WAIT_SECONDS:.0f})"
     grade.add_argument("--broker-wait", type=waited_limit, default=BROKER_WAIT_SECONDS, metavar="SECONDS", help=wait)
-    grade.set_defaults(run=command_grade)
+    grade.set_defaults(run=command_grade, refuse_first=lambda args: refused_in_roots_course(args, "grade"))
 
 
 def command_grade(args) -> int:
+    if (status := refused_in_roots_course(args, "grade")) is not None:  # also run by cli.main first (R20w W1)
+        return status
     course = Path(args.course).resolve()
     if why_not_plain(args.assignment):  # its report's file name, reports/<name>.html, cannot be made (R20u N4)
         return refused(f"lrcourse grade: the assignment {args.assignment!r}: {why_not_plain(args.assignment)}")

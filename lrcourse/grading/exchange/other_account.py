@@ -200,16 +200,19 @@ def _another_accounts(error: OSError) -> bool:
     return False
 
 
-def not_roots_throughout(course: Path | str) -> tuple[str, str]:
+def not_roots_throughout(course: Path | str, walked: tuple[str, ...] | None = None) -> tuple[str, str]:
     """Why `course` (the path as given) is not root's through and through, and the mend; ("", "") when it is. Root's
     export runs only in such a course, and root's grade trusts only such a course (R20u W1, M1; R20v W1): each link on
     the path, lstat'ed and followed part by part, is root's; each folder it passes is root's and writable by root
     only, or sticky (as /tmp) with the next part root's; the course folder is root's, a folder, writable by root only;
-    and everything in it that export reads or writes (READ_BY_EXPORT), walked without following a link, is root's,
-    and no folder or file of it is writable by its group or others (`st_mode & 0o022`; a POSIX ACL's mask shows in the group bits): a root-owned `reports/` of mode
-    0777 let another account plant a link there that root's grade then wrote through (R20v W1). No link in it
-    either, root's own included: its target would need the whole rule again, its path and all below it (a root link
-    to another account's folder led root's export there, R20v W1 4), and neither grade nor export needs one."""
+    and everything in it that the command reads or writes (`walked`: READ_BY_EXPORT by default), walked without
+    following a link, is root's, and no folder or file of it is writable by its group or others (`st_mode & 0o022`; a
+    POSIX ACL's mask shows in the group bits): a root-owned `reports/` of mode 0777 let another account plant a link
+    there that root's grade then wrote through (R20v W1); none carrying a POSIX ACL with named entries or a default
+    one (`posix_acl`, R20w W2). No link in it either, root's own included: its target would need the whole rule
+    again, its path and all below it (a root link to another account's folder led root's export there, R20v W1 4),
+    and no command needs one; but a file in a student's submission (`_in_submitted`), which fails that student only."""
+    walked = READ_BY_EXPORT if walked is None else walked
     parts, where, hops = list(Path(os.getcwd(), course).parts[1:]), "/", 0
     while parts:
         part = parts.pop(0)
@@ -234,17 +237,25 @@ def not_roots_throughout(course: Path | str) -> tuple[str, str]:
             continue
         where = os.path.join(where, part)
     top = os.lstat(where)
-    if top.st_uid != 0 or top.st_mode & 0o022 or not stat.S_ISDIR(top.st_mode):
+    if top.st_uid == 0 and not stat.S_ISDIR(top.st_mode):  # root's file: no folder's mend, which would loop (R20w N1)
+        return f"{where} is not a folder", "give --course the course's folder"
+    if top.st_uid != 0 or top.st_mode & 0o022:
         mode = f"{account(top.st_uid)}'s, mode {top.st_mode & 0o7777:o}"
         return f"the course folder {where} is {mode}", _as_owner(top) if top.st_uid != 0 else roots_mend(where)
-    for path in _read_by_export(where):
+    if acl := posix_acl(where):
+        return f"the course folder {where} carries {acl}", roots_mend(where)
+    for path in _walked(where, walked):
         seen = os.lstat(path)
         if seen.st_uid != 0:
             what = f"{account(seen.st_uid)}'s"
-        elif stat.S_ISLNK(seen.st_mode):
+        elif stat.S_ISLNK(seen.st_mode):  # its mode is always 777 and means nothing
+            if _in_submitted(where, path):
+                continue
             what = f"a link (to {os.readlink(path)}), and root trusts no link in a course"
         elif seen.st_mode & 0o022:
             what = f"writable by others (mode {seen.st_mode & 0o7777:o})"
+        elif acl := posix_acl(path):
+            what = f"carrying {acl}"
         else:
             continue
         return f"{path} in it is {what}", roots_mend(where)
@@ -256,11 +267,17 @@ def not_roots_throughout(course: Path | str) -> tuple[str, str]:
 # Nothing else: a student's file in submitted/ or feedback/ cannot make root's export refuse the class (test_hostile).
 READ_BY_EXPORT = ("nbgrader_config.py", "gradebook.db", "gradebook.db-journal", "gradebook.db-wal", "gradebook.db-shm")
 READ_BY_EXPORT += ("source", "autograded", "reports", "exports")
+# Root's grade also reads submitted/ and the ledger of secrets, and writes feedback/ and grades.csv (R20w W1). A link
+# in submitted/ (a file of a student's, as collected) fails that student only, at grade's own check of each student.
+USED_BY_GRADE = READ_BY_EXPORT + ("submitted", "feedback", "grades.csv", ".secret_owners")
+# Root's collect reads its configuration, the gradebook and the ledger, and writes submitted/. The exchange is the
+# students' by design and read under collect's own rules, wherever it is.
+USED_BY_COLLECT = READ_BY_EXPORT[:5] + ("submitted", ".secret_owners")
 
 
-def _read_by_export(course: str):
-    """The paths of `course` export reads or writes (READ_BY_EXPORT) and all below them, never into a link."""
-    for name in READ_BY_EXPORT:
+def _walked(course: str, names: tuple[str, ...]):
+    """The paths of `course` named in `names` and all below them, never into a link."""
+    for name in names:
         top = os.path.join(course, name)
         if not os.path.lexists(top):
             continue
@@ -270,11 +287,39 @@ def _read_by_export(course: str):
                 yield from (os.path.join(folder, name) for name in folders + files)
 
 
+def _in_submitted(course: str, path: str) -> bool:
+    """A path in a submission, submitted/<student>/<assignment>/...: a student's file as collected. A link there
+    fails that student at grade's own check (`root_links`), and export and collect never follow it."""
+    below = Path(os.path.relpath(path, os.path.join(course, "submitted"))).parts
+    return len(below) >= 3 and below[0] != ".."
+
+
+def posix_acl(path: str) -> str:
+    """What POSIX ACL `path` carries that lets others in, or "": an access ACL with named users or groups (the mode's
+    group bits show only its mask), or any default ACL, which every file and folder made in the folder inherits whatever
+    the umask (R20w W2: root's grade made `reports/` rwx for the TA that way, and `chmod -R go-w` kept it). None on a
+    filesystem without xattrs."""
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError as error:
+        if error.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            return ""
+        raise
+    if "system.posix_acl_default" in names:
+        return "a default POSIX ACL (inherited by what is made in it)"
+    if "system.posix_acl_access" in names:
+        entries = os.getxattr(path, "system.posix_acl_access", follow_symlinks=False)[4:]
+        tags = {int.from_bytes(entries[at : at + 2], "little") for at in range(0, len(entries), 8)}
+        if tags & {0x02, 0x08}:  # ACL_USER, ACL_GROUP: named entries
+            return "a POSIX ACL naming users or groups"
+    return ""
+
+
 def roots_mend(course: Path | str) -> str:
     """How a course becomes root's through and through (`not_roots_throughout`)."""
     return (
-        f"make it root's through and through (`chown -R root:root {course}`, `chmod -R go-w {course}`, and each link "
-        "in it replaced by the folder or file itself)"
+        f"make it root's through and through (`chown -R root:root {course}`, `chmod -R go-w {course}`, `setfacl -R -b "
+        f"{course}` (its POSIX ACLs), and each link in it replaced by the folder or file itself)"
     )
 
 
@@ -287,11 +332,10 @@ def _path_mend(course: Path | str, folder: str, seen: os.stat_result) -> str:
             return _as_owner(seen)
     if stat.S_ISLNK(seen.st_mode):
         return f"give the course's path without the link {folder} (its owner points it anywhere)"
-    chown = f"`chown root {folder}` (that folder alone), " if seen.st_uid != 0 else ""
-    return (
-        f"move the course out of {folder}, or make {folder} root's and not writable by others ({chown}"
-        f"`chmod go-w {folder}`, or sticky: `chmod +t {folder}`)"
-    )
+    if seen.st_uid != 0:  # her folder (her home?): never `chown root` it, and `chmod +t` leaves it hers (R20w M2)
+        return f"move the course out of {folder}"
+    closed = f"`chmod go-w {folder}` or `chmod +t {folder}`"
+    return f"move the course out of {folder}, or make it not writable by others: {closed}"
 
 
 def _as_owner(seen: os.stat_result) -> str:

@@ -61,14 +61,28 @@ def link_in(course: Path, path: Path) -> Path | None:
 
 
 def sqlite_files(db_url: str | None) -> tuple[Path, ...]:
-    """The files sqlite writes for `db_url` (the database and what a transaction leaves beside it), as the URL names
-    them; () for no URL, another database, or sqlite in memory. A URI filename (`sqlite:///file:sub/gb.db?uri=true`,
-    SQLAlchemy's form) names the file after `file:` (R20v N2: it opened `sub/gb.db` through the owner's link)."""
-    scheme, found, rest = (db_url or "").partition(":///")
-    database, _, query = rest.partition("?")
-    if database.startswith("file:") and "uri=true" in query.lower().split("&"):
-        database = unquote(database.removeprefix("file:").removeprefix("//"))  # sqlite decodes %XX in a URI
-    if not found or scheme.split("+", 1)[0] != "sqlite" or database in ("", ":memory:"):
+    """The files sqlite writes for `db_url` (the database and what a transaction leaves beside it), as SQLAlchemy's
+    own parsing gives them to sqlite (`make_url`, the pysqlite dialect's `create_connect_args`: what nbgrader's engine
+    opens); () for no URL, another database, or sqlite in memory. Any spelling is then checked: `%2F` in the path,
+    a URI filename (`file:sub/gb.db` with `?uri=true`, `=1`, `=yes`...: the file after `file:`, %XX decoded as sqlite
+    does); R20w M1: `?uri=1` and `sub%2Fgb.db` opened through the owner's link unchecked."""
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(db_url) if db_url else None
+        if url is None or url.get_backend_name() != "sqlite":
+            return ()
+        (database, *_), options = SQLiteDialect_pysqlite().create_connect_args(url)
+    except (ArgumentError, ValueError):  # not a URL at all: nbgrader's engine refuses it too
+        return ()
+    if options.get("uri"):  # sqlite's URI: file:[//authority]path[?query][#fragment]
+        path, _, query = database.removeprefix("file:").partition("#")[0].partition("?")
+        if "mode=memory" in query.split("&"):
+            return ()
+        database = unquote("/" + path[2:].partition("/")[2] if path.startswith("//") else path)
+    if database in ("", ":memory:"):
         return ()
     return tuple(Path(database + tail) for tail in ("", "-journal", "-wal", "-shm"))
 
