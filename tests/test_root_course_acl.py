@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse import cli
-from lrcourse.grading.exchange.other_account import USED_BY_GRADE, not_roots_throughout
+from lrcourse.grading.exchange.other_account import not_roots_throughout
 
 TA = 54321  # no passwd entry
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: root's rule, and files given to another uid")
@@ -53,16 +53,16 @@ def set_acl(path: Path, name: str, value: bytes) -> None:
 @pytest.mark.parametrize("where", [".", "reports", "grades.csv"])
 def test_a_named_access_acl_in_a_root_course_is_refused(tmp_path, where):  # grades.csv: grade's, not export's
     course = roots_course(tmp_path)
-    assert not_roots_throughout(course, USED_BY_GRADE) == ("", "")
+    assert not_roots_throughout(course, whole=True) == ("", "")
     set_acl(course / where, "system.posix_acl_access", acl_bytes())  # no named entry: the mode says it all
-    assert not_roots_throughout(course, USED_BY_GRADE) == ("", "")
+    assert not_roots_throughout(course, whole=True) == ("", "")
     set_acl(course / where, "system.posix_acl_access", acl_bytes((0x02, TA)))
     os.chmod(course / where, 0o755 if (course / where).is_dir() else 0o644)  # go-w: the mask, not the named entry
-    reason, mend = not_roots_throughout(course, USED_BY_GRADE)
+    reason, mend = not_roots_throughout(course, whole=True)
     assert "a POSIX ACL naming users or groups" in reason and f"`setfacl -R -b {course}`" in mend, (reason, mend)
     set_acl(course / where, "system.posix_acl_access", acl_bytes((0x08, TA)))  # a named group
     os.chmod(course / where, 0o755 if (course / where).is_dir() else 0o644)
-    assert "a POSIX ACL naming users or groups" in not_roots_throughout(course, USED_BY_GRADE)[0]
+    assert "a POSIX ACL naming users or groups" in not_roots_throughout(course, whole=True)[0]
 
 
 @root_only

@@ -55,7 +55,7 @@ def test_a_root_course_with_a_folder_or_file_others_may_write_or_a_link_in_it_is
     (tmp_path / "elsewhere").mkdir()
     (course / "autograded").symlink_to(tmp_path / "elsewhere")  # W1 4: root's own link, to anywhere
     reason, said = not_roots_throughout(course)
-    assert reason.startswith(f"{course / 'autograded'} in it is a link (to {tmp_path / 'elsewhere'})"), reason
+    assert reason.startswith(f"{course / 'autograded'} in it is a link (to {str(tmp_path / 'elsewhere')!r})"), reason
     (course / "autograded").unlink()
     (course / "reports").chmod(0o777)
     status = cli.main(["export", "--course", str(course)])

@@ -58,7 +58,7 @@ def test_a_gradebook_link_is_refused_however_db_url_spells_it(tmp_path, monkeypa
     url = spelling if spelling.startswith("sqlite") else "sqlite:///" + spelling.format(course=course)
     assert grade(course, "--db-url", url) == 2
     err = capsys.readouterr().err
-    assert f"{link} is a link (to {target})" in err and "grade as the course's owner" in err, err
+    assert f"{link} is a link (to {str(target)!r})" in err and "grade as the course's owner" in err, err
     assert target.read_text() == "root's own file\n" and not (course / "autograded").exists()
 
 
@@ -70,7 +70,7 @@ def test_a_database_given_in_the_course_through_the_owners_link_is_refused(tmp_p
     elsewhere.mkdir()
     link = planted(course, "books", elsewhere)
     assert grade(course, "--db-url", f"sqlite:///{course}/books/grades.sqlite") == 2
-    assert f"{link} is a link (to {elsewhere})" in capsys.readouterr().err
+    assert f"{link} is a link (to {str(elsewhere)!r})" in capsys.readouterr().err
     assert list(elsewhere.iterdir()) == []
 
 
@@ -83,7 +83,7 @@ def test_an_export_file_linked_in_out_inside_the_course_is_refused(tmp_path, cap
     target = roots_file(tmp_path)
     link = planted(course, f"reports/{name}", target)
     assert grade(course, "--export", "--out", str(course / "reports")) == 2
-    assert f"{link} is a link (to {target})" in capsys.readouterr().err
+    assert f"{link} is a link (to {str(target)!r})" in capsys.readouterr().err
     assert target.read_text() == "root's own file\n" and target.stat().st_uid == 0
 
 
@@ -96,7 +96,7 @@ def test_an_out_folder_that_is_the_owners_link_is_refused(tmp_path, monkeypatch,
     link = planted(course, "out", elsewhere)
     monkeypatch.chdir(course)
     assert grade(course, "--export", "--out", "out") == 2
-    assert f"{link} is a link (to {elsewhere})" in capsys.readouterr().err
+    assert f"{link} is a link (to {str(elsewhere)!r})" in capsys.readouterr().err
     assert list(elsewhere.iterdir()) == []
 
 

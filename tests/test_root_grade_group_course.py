@@ -1,19 +1,24 @@
 """Issue 20, R20w W1: root's grade ran in a root-owned course a TA group may write (umask 002: 0775 folders, 0664
 files). The TA's code in the group-writable `nbgrader_config.py` ran as uid 0, and her link planted after the
-one-time link check was written through. Now root's grade in a course root owns runs only if it is root's
-through and through (`not_roots_throughout`), refused as root's export is (exit 2, the reason and the mend), before
-the config is read. Every chmod here is inside the test's own tmp_path."""
+one-time link check was written through. Lists of what each command touches then missed a group's `reports/`
+(collect's record), `release/` (grade's release step) and a `lrcourse/` at the top (imported by that step), and the
+doctor ran the config (R20x W1-W4). Now root's grade, collect and doctor in a course root owns run only if all of it
+is root's through and through (`roots_course`), but a student's submitted files and an exchange inside the course,
+refused as root's export is (exit 2, the reason and the mend), before the config is read. Every chmod here is inside
+the test's own tmp_path."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from lrcourse import cli
 from lrcourse.commands.options import refused_in_roots_course
+from lrcourse.grading.exchange.roots_course import refusal
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="as root only: root's grade and collect are refused")
 
@@ -64,44 +69,100 @@ def test_another_accounts_course_keeps_the_documented_trust_in_its_owner(tmp_pat
 
 def roots_course(tmp_path: Path) -> Path:
     """A root course, root's through and through, with an exchange inside it that students may write (as the tests'
-    `exchange_course` keeps one) and a student's submission holding a link, as collected (test_hostile)."""
+    `exchange_course` keeps one), a student's submission holding a link, as collected (test_hostile), and a clone's
+    `.venv/` with its interpreter's link."""
     course, _ = group_course(tmp_path)
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(f"c.CourseDirectory.course_id = 'c'\nc.Exchange.root = {str(course / 'exchange')!r}\n")
     for path in (course, course / "source", course / "source" / "ch"):
         path.chmod(0o755)
     (course / "nbgrader_config.py").chmod(0o644)
-    (course / "exchange" / "inbound").mkdir(parents=True)
-    (course / "exchange" / "inbound").chmod(0o3733)  # the students' by design: neither grade nor collect reads it so
+    (course / "exchange" / "c" / "inbound").mkdir(parents=True)
+    (course / "exchange" / "c" / "inbound").chmod(0o3733)  # the students' by design: set apart
     submission = course / "submitted" / "mallory" / "ch"
     submission.mkdir(parents=True)
     (submission / "solution.ipynb").symlink_to(tmp_path / "elsewhere")  # fails mallory only, at grade's own check
+    (course / ".venv" / "bin").mkdir(parents=True)
+    (course / ".venv" / "bin" / "python").symlink_to(sys.executable)
     return course
 
 
-@root_only
-@pytest.mark.parametrize("verb", ["grade", "collect"])
-def test_what_neither_reads_nor_writes_as_root_does_not_refuse_the_class(tmp_path, verb):
-    course = roots_course(tmp_path)
-    assert refused_in_roots_course(argparse.Namespace(course=str(course)), verb) is None
+def refused(course: Path, verb: str) -> str:
+    return refusal(str(course), verb)
 
 
 @root_only
-@pytest.mark.parametrize("verb", ["grade", "collect"])
-def test_what_they_write_as_root_must_be_roots_through_and_through(tmp_path, capsys, verb):
-    course = roots_course(tmp_path)
-    (course / "submitted").chmod(0o775)  # a TA could swap a submission for a link to a root-only file
-    assert refused_in_roots_course(argparse.Namespace(course=str(course)), verb) == 2
-    assert f"{course / 'submitted'} in it is writable by others (mode 775)" in capsys.readouterr().err
-    (course / "submitted").chmod(0o755)
-    (course / "submitted" / "bob").symlink_to(tmp_path / "elsewhere")  # not a file of a submission: root's own link
-    assert refused_in_roots_course(argparse.Namespace(course=str(course)), verb) == 2
-    assert f"{course / 'submitted' / 'bob'} in it is a link" in capsys.readouterr().err
+@pytest.mark.parametrize("verb", ["grade", "collect", "doctor"])
+def test_what_is_set_apart_does_not_refuse_the_class(tmp_path, verb):
+    assert refused(roots_course(tmp_path), verb) == ""
+
+
+def folder(course: Path, name: str, mode: int) -> None:
+    (course / name).mkdir(parents=True)
+    (course / name).chmod(mode)  # mkdir's mode meets the umask
+
+
+def link(course: Path, name: str) -> None:
+    (course / name).symlink_to(course.parent / "elsewhere")
 
 
 @root_only
-def test_grade_also_refuses_where_only_it_writes(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "what, made",
+    [  # R20x W1: collect's record folder; W2: grade's release step; a feedback folder; root's links outside a submission
+        ("reports", lambda course: folder(course, "reports", 0o775)),
+        ("release/ch", lambda course: folder(course, "release/ch", 0o775)),
+        ("feedback", lambda course: folder(course, "feedback", 0o777)),
+        ("notes", lambda course: link(course, "notes")),
+        ("submitted/bob", lambda course: link(course, "submitted/bob")),
+    ],
+)
+def test_anything_in_the_course_another_account_may_change_refuses_grade_and_collect(tmp_path, what, made):
     course = roots_course(tmp_path)
-    (course / "feedback").mkdir(mode=0o777)
-    (course / "feedback").chmod(0o777)
-    assert refused_in_roots_course(argparse.Namespace(course=str(course)), "collect") is None  # collect never writes it
-    assert refused_in_roots_course(argparse.Namespace(course=str(course)), "grade") == 2
-    assert f"{course / 'feedback'} in it is writable by others (mode 777)" in capsys.readouterr().err
+    made(course)
+    for verb in ("grade", "collect", "doctor"):
+        assert f"{course / what} in it is" in refused(course, verb), (verb, refused(course, verb))
+
+
+@root_only
+def test_a_python_package_of_another_account_at_the_top_refuses_grade(tmp_path):  # R20x W3
+    course = roots_course(tmp_path)
+    (course / "lrcourse").mkdir()
+    os.chown(course / "lrcourse", 54321, 54322)
+    assert f"{course / 'lrcourse'} in it is uid 54321's" in refused(course, "grade")
+
+
+@root_only
+def test_roots_doctor_reads_no_config_a_group_may_write(tmp_path, capsys):  # R20x W4
+    course, marker = group_course(tmp_path)
+    assert cli.main(["doctor", "--course", str(course)]) == 1
+    said = capsys.readouterr().out
+    assert f"the course folder {course} is root's, mode 775" in said and "cannot be graded here" in said, said
+    assert not marker.exists()
+
+
+@root_only
+def test_nbgraders_collect_as_root_refuses_a_course_a_group_may_write(tmp_path):  # R20x M1
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from support.paths import ROOT
+
+    course = roots_course(tmp_path)
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    folder(course, "reports", 0o775)  # R20x W1: where collect writes its record
+
+    def nbgrader_collect() -> dict:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+        config.merge(Config({"Exchange": {"root": str(course / "exchange")}}))  # the command line's
+        config.merge(Config({"CourseDirectory": {"root": str(course), "course_id": "c"}}))
+        return NbGraderAPI(CourseDirectory(config=config), config=config).collect("ch")
+
+    result = nbgrader_collect()
+    assert not result["success"] and f"{course / 'reports'} in it is writable by others" in result["log"], result
+    assert not (course / "reports" / "collect-ch.json").exists()
+    (course / "reports").chmod(0o755)
+    result = nbgrader_collect()  # the exchange inside the course, from the command line, is set apart
+    assert "through and through" not in result["log"], result

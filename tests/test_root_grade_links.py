@@ -71,7 +71,7 @@ def test_roots_grade_gives_nothing_through_a_link_the_course_owner_planted(owner
         (path, path.owner()) for path in everything(*planted.values())
     ]
     for name, target in planted.items():
-        assert f"{course / name} is a link (to {target})" in out, out
+        assert f"{course / name} is a link (to {str(target)!r})" in out, out
 
 
 @needs_root

@@ -65,7 +65,10 @@ def test_roots_grade_refuses_each_link_the_course_owner_planted_where_it_writes(
         ran = roots_grade(course, *(["--export"] if name == "reports" else []))
         out = ran.stdout + ran.stderr
         assert ran.returncode == 2 and "Traceback" not in out, (name, out)
-        assert f"{course / name} is a link (to {pointed})" in out and f"grade as the course's owner ({grader})" in out
+        assert (
+            f"{course / name} is a link (to {str(pointed)!r})" in out
+            and f"grade as the course's owner ({grader})" in out
+        )
         assert untouched(there), (name, [(p, p.lstat().st_uid) for p in there.rglob("*")])
         (course / name).unlink()
         if os.path.lexists(aside):
@@ -119,4 +122,6 @@ def test_the_checks_name_links_in_any_course_as_root(tmp_path):
     os.chown(course, 54321, 54321)
     assert [note.split(" is a link")[0] for note in planted_links(course, CHAPTER)] == [str(course / "reports")]
     assert student_link(course, "a", CHAPTER) == ""
-    assert student_link(course, "b", CHAPTER).startswith(f"{course / 'autograded' / 'b'} is a link (to {elsewhere})")
+    assert student_link(course, "b", CHAPTER).startswith(
+        f"{course / 'autograded' / 'b'} is a link (to {str(elsewhere)!r})"
+    )

@@ -48,17 +48,16 @@ def refused(why: str, status: int = 2) -> int:
     return status
 
 
-def refused_unless_roots(verb: str, course: str, why: str, walked: tuple[str, ...] | None = None) -> int | None:
-    """Exit status 2 with the reason and the mend if `course` (as given) is not root's through and through
-    (`not_roots_throughout`), else None: root's export anywhere, root's grade and collect in a course root owns
-    (R20w W1); `why` says what root's `verb` would do there, `walked` what of the course it reads or writes. Run by
-    `cli.main` before the course is read."""
+def refused_unless_roots(verb: str, course: str, why: str) -> int | None:
+    """Exit status 2 with the reason and the mend if what root's export reads or writes in `course` (as given) is not
+    root's through and through (`not_roots_throughout`), else None; `why` says what root's `verb` would do there.
+    Run by `cli.main` before the course is read. Root's grade and collect: `refused_in_roots_course`."""
     from lrcourse.grading.exchange.other_account import not_roots_throughout
 
     if os.path.exists(course) and not os.path.isdir(course):  # root's file: no folder's mend, which loops (R20w N1)
         return refused(f"lrcourse {verb}: {course} is not a folder (give --course the course's folder)")
     try:
-        reason, mend = not_roots_throughout(course, walked)
+        reason, mend = not_roots_throughout(course)
     except OSError as error:  # a part of the path missing, or not a folder: nothing of it read
         return refused(f"lrcourse {verb}: the course {course}: {error.strerror}: {error.filename}")
     if not reason:
@@ -71,20 +70,13 @@ def refused_unless_roots(verb: str, course: str, why: str, walked: tuple[str, ..
 
 
 def refused_in_roots_course(args, verb: str) -> int | None:
-    """Root's grade or collect in a course folder root owns: refused (`refused_unless_roots`) unless what it reads
-    and writes there (USED_BY_GRADE, USED_BY_COLLECT) is root's through and through. A group-writable course (umask
-    002) let a TA's `nbgrader_config.py` run as root, and her link planted after the link check be written through
-    (R20w W1). In another account's course root trusts its owner, as
-    documented (`giving`); a missing course is the command's to say."""
-    try:
-        roots = os.geteuid() == 0 and os.stat(args.course).st_uid == 0
-    except OSError:
-        return None
-    from lrcourse.grading.exchange.other_account import USED_BY_COLLECT, USED_BY_GRADE
+    """Root's grade or collect in a course folder root owns: exit status 2 with the reason and the mend unless the
+    course is root's through and through (`roots_course.refusal`), else None. Run by `cli.main` before the course is
+    read."""
+    from lrcourse.grading.exchange.roots_course import refusal
 
-    why = f"its nbgrader_config.py runs as root; {verb} as the account that may write there, or make it root's"
-    walked = USED_BY_COLLECT if verb == "collect" else USED_BY_GRADE
-    return refused_unless_roots(verb, args.course, why, walked) if roots else None
+    why = refusal(args.course, verb)
+    return refused(why) if why else None
 
 
 def broker_option(command) -> None:

@@ -276,9 +276,14 @@ def diagnose(course: Path, waiting=lambda text: None) -> Iterator[Check]:
     through `waiting` (they can take minutes on a busy machine, and a silent command looks hung)."""
     from lrcourse.grading.course import course_config, default_db_url
     from lrcourse.grading.doctor.exchange import exchange_root, protected_hardlinks
+    from lrcourse.grading.exchange.roots_course import not_roots_own
     from lrcourse.grading.sandbox.bwrap import readable_paths
     from lrcourse.grading.sandbox.limits import Limits
 
+    reason, mend = not_roots_own(course)  # the checks below run the course's config, as root (R20x W4)
+    if reason:
+        yield Check("a course root owns is root's through and through (as root)", reason, mend or "give the course")
+        return
     yield exchange_root(course)
     yield protected_hardlinks()
     yield private_homes()

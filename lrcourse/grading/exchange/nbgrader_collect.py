@@ -18,6 +18,7 @@ from lrcourse.grading.exchange.collect import collect, summary
 from lrcourse.grading.exchange.collect_record import write_collect_record
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
 from lrcourse.grading.exchange.other_account import cannot_write
+from lrcourse.grading.exchange.roots_course import refusal
 from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
 
 
@@ -25,6 +26,8 @@ class TrustedCollect(NbgraderExchange, ExchangeCollect):
     """`lrcourse collect <assignment>` behind nbgrader's collect interface (nbgrader's exchange: `root`)."""
 
     def start(self):
+        if why := refusal(self.coursedir.root, "collect", Path(self.root)):  # nbgrader ran the config: README says so
+            self.fail(why)
         course = Path(self.coursedir.root).resolve()
         try:
             if not self.coursedir.course_id:

@@ -200,18 +200,22 @@ def _another_accounts(error: OSError) -> bool:
     return False
 
 
-def not_roots_throughout(course: Path | str, walked: tuple[str, ...] | None = None) -> tuple[str, str]:
+def not_roots_throughout(
+    course: Path | str, walked: tuple[str, ...] | None = None, whole: bool = False, apart: str | None = None
+) -> tuple[str, str]:
     """Why `course` (the path as given) is not root's through and through, and the mend; ("", "") when it is. Root's
     export runs only in such a course, and root's grade trusts only such a course (R20u W1, M1; R20v W1): each link on
     the path, lstat'ed and followed part by part, is root's; each folder it passes is root's and writable by root
     only, or sticky (as /tmp) with the next part root's; the course folder is root's, a folder, writable by root only;
-    and everything in it that the command reads or writes (`walked`: READ_BY_EXPORT by default), walked without
+    and everything in it that the command reads or writes (`walked`: READ_BY_EXPORT by default; `whole`: the whole
+    course but `apart`, a folder in it, as root's grade and collect walk it, `roots_course`), walked without
     following a link, is root's, and no folder or file of it is writable by its group or others (`st_mode & 0o022`; a
     POSIX ACL's mask shows in the group bits): a root-owned `reports/` of mode 0777 let another account plant a link
     there that root's grade then wrote through (R20v W1); none carrying a POSIX ACL with named entries or a default
     one (`posix_acl`, R20w W2). No link in it either, root's own included: its target would need the whole rule
     again, its path and all below it (a root link to another account's folder led root's export there, R20v W1 4),
-    and no command needs one; but a file in a student's submission (`_in_submitted`), which fails that student only."""
+    and no command needs one; but a file in a student's submission (`_in_submitted`), which fails that student only,
+    and one in the course's own `.venv/` (a clone's: its interpreter, which no command reads from the course)."""
     walked = READ_BY_EXPORT if walked is None else walked
     parts, where, hops = list(Path(os.getcwd(), course).parts[1:]), "/", 0
     while parts:
@@ -244,14 +248,14 @@ def not_roots_throughout(course: Path | str, walked: tuple[str, ...] | None = No
         return f"the course folder {where} is {mode}", _as_owner(top) if top.st_uid != 0 else roots_mend(where)
     if acl := posix_acl(where):
         return f"the course folder {where} carries {acl}", roots_mend(where)
-    for path in _walked(where, walked):
+    for path in _whole(where, apart) if whole else _walked(where, walked):
         seen = os.lstat(path)
         if seen.st_uid != 0:
             what = f"{account(seen.st_uid)}'s"
         elif stat.S_ISLNK(seen.st_mode):  # its mode is always 777 and means nothing
-            if _in_submitted(where, path):
+            if _in_submitted(where, path) or _in_venv(where, path):
                 continue
-            what = f"a link (to {os.readlink(path)}), and root trusts no link in a course"
+            what = f"a link (to {os.readlink(path)!r}), and root trusts no link in a course"
         elif seen.st_mode & 0o022:
             what = f"writable by others (mode {seen.st_mode & 0o7777:o})"
         elif acl := posix_acl(path):
@@ -267,12 +271,6 @@ def not_roots_throughout(course: Path | str, walked: tuple[str, ...] | None = No
 # Nothing else: a student's file in submitted/ or feedback/ cannot make root's export refuse the class (test_hostile).
 READ_BY_EXPORT = ("nbgrader_config.py", "gradebook.db", "gradebook.db-journal", "gradebook.db-wal", "gradebook.db-shm")
 READ_BY_EXPORT += ("source", "autograded", "reports", "exports")
-# Root's grade also reads submitted/ and the ledger of secrets, and writes feedback/ and grades.csv (R20w W1). A link
-# in submitted/ (a file of a student's, as collected) fails that student only, at grade's own check of each student.
-USED_BY_GRADE = READ_BY_EXPORT + ("submitted", "feedback", "grades.csv", ".secret_owners")
-# Root's collect reads its configuration, the gradebook and the ledger, and writes submitted/. The exchange is the
-# students' by design and read under collect's own rules, wherever it is.
-USED_BY_COLLECT = READ_BY_EXPORT[:5] + ("submitted", ".secret_owners")
 
 
 def _walked(course: str, names: tuple[str, ...]):
@@ -285,6 +283,18 @@ def _walked(course: str, names: tuple[str, ...]):
         if os.path.isdir(top) and not os.path.islink(top):
             for folder, folders, files in os.walk(top):  # never into a link (followlinks=False)
                 yield from (os.path.join(folder, name) for name in folders + files)
+
+
+def _whole(course: str, apart: str | None):
+    """Every path in `course` but the folder `apart` (relative to it) and what is below it, never into a link."""
+    skipped = os.path.join(course, apart) if apart else None
+    for folder, folders, files in os.walk(course):  # never into a link (followlinks=False)
+        folders[:] = [name for name in folders if os.path.join(folder, name) != skipped]
+        yield from (os.path.join(folder, name) for name in folders + files)
+
+
+def _in_venv(course: str, path: str) -> bool:
+    return Path(os.path.relpath(path, course)).parts[0] == ".venv"
 
 
 def _in_submitted(course: str, path: str) -> bool:

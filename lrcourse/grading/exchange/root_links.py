@@ -116,13 +116,13 @@ def _is_link(path: Path) -> bool:
 
 def _refusal(course: Path, path: Path) -> str:
     try:
-        target = os.readlink(path)
+        target = os.readlink(path)  # shown as repr: its name is whoever made the link's to choose (R20x N1)
     except OSError:
         target = "?"
     owner = course_owner(course)
     other = f"grade as the course's owner ({owner})" if owner != "root" else roots_mend(course)
     return (
-        f"{path} is a link (to {target}): root's grade would write there as root; remove the link (the course's own "
+        f"{path} is a link (to {target!r}): root's grade would write there as root; remove the link (the course's own "
         f"folder or file in its place), or {other}"
     )
 
