@@ -34,6 +34,7 @@ from lrcourse.checking.learners_folder import (
     expect_no_file_of_the_folder,
     expect_no_file_read_by,
     expect_no_local_module,
+    unwrapped,
 )
 from lrcourse.checking.saved_answer import (
     SAVE_AND_RERUN,
@@ -49,11 +50,14 @@ from lrcourse.checking.saved_answer import (
 
 
 def cell_source(target) -> str | None:
-    """The source of the notebook cell that defined `target` (IPython keeps each cell's text in linecache)."""
-    if callable(target) and hasattr(target, "__code__"):
-        functions = [target]
+    """The source of the notebook cell that defined `target` (IPython keeps each cell's text in linecache); a function
+    under a decorator that keeps `__wrapped__` (`@torch.no_grad()`, `functools.wraps`) is read as the function it wraps
+    (R23t W3: torch's wrapper's file was read, not the cell)."""
+    if callable(target) and hasattr(unwrapped(target), "__code__"):
+        functions = [unwrapped(target)]
     elif isinstance(target, type):
-        functions = [value for value in vars(target).values() if hasattr(value, "__code__")]
+        functions = [unwrapped(value) for value in vars(target).values()]
+        functions = [value for value in functions if hasattr(value, "__code__")]
     else:
         functions = []
     for function in functions:
