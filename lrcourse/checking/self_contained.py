@@ -127,16 +127,11 @@ def expect_self_contained(target, grade_id: str = "") -> None:
     context = context_names(notebooks)
     for each in saved:
         expect_saved_cell_ran(each, name, errors=False)  # R23s W3: the answer run below the stub as saved
-    for each in saved:
-        _expect_saved_function_cell(each, name, context)  # R23t W1, W2: the cell graded, whatever ran
-    if not cell:
-        _expect_code_from_its_saved_cell(source, name, saved)  # R23t W1: a scratch cell's function under `if`
-    if context is None:
-        return
     try:
-        missing = sorted(names_used_but_not_defined(source) - context - answer_cells_above(name, notebooks))
+        above = context | answer_cells_above(name, notebooks) if context is not None else None
+        missing = sorted(names_used_but_not_defined(source) - above) if above is not None else []
     except SyntaxError:
-        return
+        missing = []
     expect(
         not missing,
         f"{cell or f'The cell that defines {name}'} uses {', '.join(missing)}, which neither that cell nor a saved "
@@ -144,6 +139,10 @@ def expect_self_contained(target, grade_id: str = "") -> None:
         f"and context cells, and no other cell: define or import {'it' if len(missing) == 1 else 'them'} inside the "
         f"answer cell (or an answer cell above it), define {name} there, and save the notebook.",
     )
+    for each in saved:
+        _expect_saved_function_cell(each, name, context)  # R23t W1, W2: the cell graded, whatever ran
+    if not cell:
+        _expect_code_from_its_saved_cell(source, name, saved)  # R23t W1: a scratch cell's function under `if`
 
 
 def _expect_saved_function_cell(cell, name: str, context: set[str] | None) -> None:
