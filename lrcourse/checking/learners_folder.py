@@ -112,7 +112,7 @@ def files_read_before(variable: str, index: int, source: str) -> list[str]:
     return list(dict.fromkeys(read))
 
 
-def _functions(target, bases: bool = True) -> list:
+def answer_functions(target, bases: bool = True) -> list:
     """`target` if a function, else a class's functions: methods, and those behind a property, a staticmethod or a
     classmethod (R23r M3: a property reading a file was missed), of the class and of its bases (R23s M2: a base's
     method reading notes.txt was missed), those of an installed library's aside (torch's LRScheduler: not the
@@ -159,7 +159,7 @@ def _a_librarys(function) -> bool:
     return isinstance(file, str) and os.path.isabs(file) and file.startswith((*LIBRARIES, PACKAGE + os.sep))
 
 
-def _codes_within(codes) -> set:
+def codes_within(codes) -> set:
     """`codes` and every code object nested in them (inner functions, lambdas, comprehensions)."""
     found, todo = set(), list(codes)
     while todo:
@@ -189,7 +189,7 @@ def files_read_by(target) -> list[str]:
     nested in them, R23q W2: not its cell's top-level code, which shares their file) opened to read in any cell the
     kernel ran, the one running included (a test cell calling it), the run cache aside: the grader calls it without
     them."""
-    codes = _codes_within(function.__code__ for function in _functions(target))
+    codes = codes_within(function.__code__ for function in answer_functions(target))
     return _not_the_cache(path for path, _, stack in _records() if stack & codes)
 
 
@@ -197,7 +197,7 @@ def files_read_defining(target, name: str, source: str) -> list[str]:
     """The files of the learner's folder the top-level code of the cell that defines `target` (`source`) opened to
     read up to the end of the statement binding `name` (a default argument or a decorator reads at the `def`), in
     any run of that cell: as `files_read_before` for a data answer; a read after it, a learner's self-test, is not."""
-    files = {function.__code__.co_filename for function in _functions(target, bases=False)}  # its cell's
+    files = {function.__code__.co_filename for function in answer_functions(target, bases=False)}  # its cell's
     try:
         defining = [
             statement.end_lineno

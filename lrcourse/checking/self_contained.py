@@ -26,6 +26,7 @@ import symtable
 from lrcourse import cells
 from lrcourse.checking.answer_cell_error import raised_before_the_answer
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
+from lrcourse.checking.answer_globals import expect_globals_from_saved_cells
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
 from lrcourse.checking.hidden_lookups import expect_no_hidden_lookup
@@ -143,6 +144,7 @@ def expect_self_contained(target, grade_id: str = "") -> None:
         _expect_saved_function_cell(each, name, context)  # R23t W1, W2: the cell graded, whatever ran
     if not cell:
         _expect_code_from_its_saved_cell(source, name, saved)  # R23t W1: a scratch cell's function under `if`
+    expect_globals_from_saved_cells(target, name, saved)  # R23t W4: a helper of the cell defined again since
 
 
 def _expect_saved_function_cell(cell, name: str, context: set[str] | None) -> None:

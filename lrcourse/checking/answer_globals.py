@@ -1,0 +1,79 @@
+"""The globals a function or class answer reads when called are its saved answer cells' (issue 23, R23t W4).
+
+A function reads its globals when it is called, not when it is defined. A helper its answer cell defines (`set_rates`
+above `lr_range_test`), defined again later in a scratch cell, is what every visible check calls, while the grader,
+which runs the answer cells as saved and no other cell, calls the answer cell's own. So each global that the answer's
+functions read (their code and the code nested in it, through the decorators that keep `__wrapped__`:
+`learners_folder.answer_functions`) and that its saved answer cell, or an answer cell above it, binds by more than an
+import (a module is the same wherever it is imported) must have been bound last in this kernel by that cell as saved,
+run without an error before it bound it: as a data answer's names read from the cells above
+(`self_contained._expect_read_from_its_saved_cell`, R23l M3).
+"""
+
+from __future__ import annotations
+
+import dis
+
+from lrcourse.checking.answer_cell_error import raised_before_binding
+from lrcourse.checking.expect import expect
+from lrcourse.checking.kernel_history import assigning_entry, same_cell
+from lrcourse.checking.learners_folder import answer_functions, codes_within
+from lrcourse.checking.saved_answer import SAVE_AND_RERUN, SavedCell, assigns, imports, kernel_shell
+
+GLOBAL_READS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})  # LOAD_NAME: a class body's, nested in a function
+
+
+def globals_read(target) -> set[str]:
+    """The global names the code of the function or class `target` reads (not an attribute's name, which the code
+    keeps beside them), the code nested in it included, its decorators' wrappers read through."""
+    codes = codes_within(function.__code__ for function in answer_functions(target))
+    return {
+        instruction.argval
+        for code in codes
+        for instruction in dis.get_instructions(code)
+        if instruction.opname in GLOBAL_READS and isinstance(instruction.argval, str)
+    }
+
+
+def giving_cell(cell: SavedCell, name: str, answer: str) -> tuple[str, str] | None:
+    """(how a message names it, its text) of the answer cell that gives `name` in the grader's run of `cell`, the
+    saved answer cell of `answer`: that cell, where it binds `name` by more than an import, else the last answer cell
+    above it that does (`SavedCell.binding_above`); None where no answer cell gives it (the context's, or none)."""
+    if assigns(cell.source, name) and not imports(cell.source, name):
+        return f"the {cell.named(answer)[4:]}", cell.source
+    above = cell.binding_above(name)
+    if above is None:
+        return None
+    grade_id, text = above
+    return (f"the answer cell of {grade_id}" if grade_id else "an answer cell above it"), text
+
+
+def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell]) -> None:
+    """Fail if a global that the function or class `target` (the answer `answer`) reads, and that its saved answer
+    cell (each of `saved`) or an answer cell above it gives, is in this kernel not from that cell as saved: bound last
+    by another input (a scratch cell), or by that cell edited since it was saved, or by a run of it that stopped with
+    an error before binding it (R23t W4: a buggy `set_rates` saved above `lr_range_test`, fixed in a scratch cell,
+    passed every visible cell, and the grade called the buggy one)."""
+    shell = kernel_shell()
+    if shell is None or not saved:
+        return
+    names = sorted(globals_read(target) - {answer})
+    for cell in saved:
+        for name in names:
+            giving = giving_cell(cell, name, answer)
+            if giving is None:
+                continue
+            which, text = giving
+            found = assigning_entry(name)
+            ran = found[1][found[0]] if found is not None else None
+            whole = ran is not None and same_cell(ran, text)
+            if whole:
+                whole = raised_before_binding(shell, found[0], ran, name) is None
+            expect(
+                whole,
+                f"{answer} uses {name}, which {which} defines, and the {name} in this kernel is not from that cell "
+                f"as saved ({name} was defined again in another cell since, or that cell was edited since it ran, or "
+                f"not yet saved, or stopped with an error before it defined {name}), so what this check calls is not "
+                f"what the grader calls: it runs the answer cells as saved and no other cell. Put the {name} you want "
+                f"in {which}, run it, then {SAVE_AND_RERUN}.",
+            )
