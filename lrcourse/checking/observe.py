@@ -97,7 +97,8 @@ def check_self_contained(target, grade_id: str = "") -> None:
     """In the notebook, fail if the answer cell that defined `target` leans on what the grader will not have (a name
     of a scratch cell, a module or file of the learner's folder: `expect_self_contained`, the cell of `grade_id`).
     Every check that runs a function or class answer makes it through `observe`; a test cell that calls the answer
-    itself (chapter 1's) calls this first. Under the grader (a `RemoteTarget`) the saved answer cells are what ran."""
+    itself (chapter 1's) calls this first, and again after its calls: a file of the folder the answer reads when
+    called is recorded by then (R23t M2). Under the grader (a `RemoteTarget`) the saved answer cells are what ran."""
     if not isinstance(target, RemoteTarget):
         expect_self_contained(target, grade_id)
 
