@@ -124,3 +124,22 @@ def test_a_helper_below_an_error_of_the_answer_cell_fails(tmp_path, monkeypatch,
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert all(f"{name} uses set_rates, which the answer cell of {name}" in one for one in said), said
+
+
+def test_a_helper_named_as_a_test_cells_name_is_named(tmp_path, monkeypatch, shells):
+    """Chapter 1's test cells bind names at their top level (`rate`): a helper of that name in the answer cell is the
+    test cell's in the kernel once a test cell ran (a TypeError in the next cell, before), and the answer's own in the
+    grader, whose test cells run apart from the answer. The check says so where it happens."""
+    chapter, notebook, name = "01_learning_rate", "learning_rate.ipynb", "rate_for_noise_floor"
+    solved = solution_answers(chapter)[name]
+    line = "    return 4 * target / (noise_squared + 2 * curvature * target)\n"
+    assert line in solved
+    helper = "def rate(target, curvature, noise_squared):\n    return 4 * target / (noise_squared + 2 * curvature * target)\n"
+    cell = helper + "\n\n" + solved.replace(line, "    return rate(target, curvature, noise_squared)\n", 1)
+    run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
+    save_answer_cell(tmp_path / notebook, name, cell)
+    assert run(cell, new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert all(f"{name} uses rate, which the answer cell of {name}" in one for one in said), said
+    assert all("a test cell with a rate of its own: then give yours another name" in one for one in said), said
