@@ -143,3 +143,25 @@ def test_a_helper_named_as_a_test_cells_name_is_named(tmp_path, monkeypatch, she
     assert len(said) == len(tests), said
     assert all(f"{name} uses rate, which the answer cell of {name}" in one for one in said), said
     assert all("a test cell with a rate of its own: then give yours another name" in one for one in said), said
+
+
+def test_a_helper_an_answer_cell_below_defines_again_is_the_one_both_call(tmp_path, monkeypatch, shells):
+    """The grader runs every answer cell, in order, before any test cell: a helper the answer cell below defines again
+    is the one the class calls there, as here when the cells ran in order. Both exercises pass; a scratch cell's
+    `checked_factor` after them still fails the class, naming the cell below as the one that gives it."""
+    chapter, notebook, grade_id, name = PLATEAU
+    answers = solution_answers(chapter)
+    line = "        self.mode, self.factor, self.patience = mode, factor, patience\n"
+    assert line in answers[grade_id]
+    plateau = "def checked_factor(factor):\n    return factor\n\n\n"
+    plateau += answers[grade_id].replace(line, line + "        self.factor = checked_factor(factor)\n", 1)
+    floor = "def checked_factor(factor):\n    return float(factor)\n\n\n" + answers["epochs_to_floor"]
+    run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
+    for given, cell in ((grade_id, plateau), ("epochs_to_floor", floor)):
+        save_answer_cell(tmp_path / notebook, given, cell)
+        assert run(cell, new_cell=True) is None
+    assert failures(run, tests) == []
+    assert run("def checked_factor(factor):\n    return factor\n", new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert all(f"{name} uses checked_factor, which the answer cell of epochs_to_floor" in one for one in said), said

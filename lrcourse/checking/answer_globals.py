@@ -2,23 +2,26 @@
 
 A function reads its globals when it is called, not when it is defined. A helper its answer cell defines (`set_rates`
 above `lr_range_test`), defined again later in a scratch cell, is what every visible check calls, while the grader,
-which runs the answer cells as saved and no other cell, calls the answer cell's own. So each global that the answer's
-functions read (their code and the code nested in it, through the decorators that keep `__wrapped__`:
-`learners_folder.answer_functions`) and that its saved answer cell, or an answer cell above it, binds by more than an
-import (a module is the same wherever it is imported) must have been bound last in this kernel by that cell as saved,
-run without an error before it bound it: as a data answer's names read from the cells above
-(`self_contained._expect_read_from_its_saved_cell`, R23l M3).
+which runs the answer cells as saved and no other cell, calls the answer cell's own. The grader runs every answer
+cell of the notebook, in order, before any test cell: a name a function reads when called is the last answer cell's
+that binds it, its own or one above or below it. So each global that the answer's functions read (their code and the
+code nested in it, through the decorators that keep `__wrapped__`: `learners_folder.answer_functions`) and that an
+answer cell binds, the last that does by more than an import (a module is the same wherever it is imported), must
+have been bound last in this kernel by that cell as saved, run without an error before it bound it: as a data
+answer's names read from the cells above are (`self_contained._expect_read_from_its_saved_cell`, R23l M3).
 """
 
 from __future__ import annotations
 
 import dis
+import os
 
+from lrcourse import cells
 from lrcourse.checking.answer_cell_error import raised_before_binding
 from lrcourse.checking.expect import expect
 from lrcourse.checking.kernel_history import assigning_entry, same_cell
 from lrcourse.checking.learners_folder import answer_functions, codes_within
-from lrcourse.checking.saved_answer import SAVE_AND_RERUN, SavedCell, assigns, imports, kernel_shell
+from lrcourse.checking.saved_answer import SAVE_AND_RERUN, SavedCell, answer_cells, assigns, imports, kernel_shell
 
 GLOBAL_READS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})  # LOAD_NAME: a class body's, nested in a function
 
@@ -35,32 +38,43 @@ def globals_read(target) -> set[str]:
     }
 
 
-def giving_cell(cell: SavedCell, name: str, answer: str) -> tuple[str, str] | None:
-    """(how a message names it, its text) of the answer cell that gives `name` in the grader's run of `cell`, the
-    saved answer cell of `answer`: that cell, where it binds `name` by more than an import, else the last answer cell
-    above it that does (`SavedCell.binding_above`); None where no answer cell gives it (the context's, or none)."""
-    if assigns(cell.source, name) and not imports(cell.source, name):
-        return f"the {cell.named(answer)[4:]}", cell.source
-    above = cell.binding_above(name)
-    if above is None:
+def notebook_answers(cell: SavedCell, notebooks) -> list[tuple[str, str]]:
+    """(grade_id, text as Python) of each answer cell of the saved notebook `cell` is in (`notebooks`, from
+    `saved_answer.saved_notebooks`), in order."""
+    for path, notebook_cells in notebooks[0]:
+        if os.path.basename(path) == cell.notebook:
+            return answer_cells(notebook_cells)
+    return []
+
+
+def giving_cell(answers: list[tuple[str, str]], cell: SavedCell, name: str, answer: str) -> tuple[str, str] | None:
+    """(how a message names it, its text) of the answer cell that gives `name` when the grader calls `answer`, whose
+    saved answer cell is `cell`: the last of the notebook's `answers` (`notebook_answers`) that binds `name`; None
+    where none does, or that one imports it."""
+    giving = [(given, text) for given, text in answers if assigns(text, name)]
+    if not giving or imports(giving[-1][1], name):
         return None
-    grade_id, text = above
-    return (f"the answer cell of {grade_id}" if grade_id else "an answer cell above it"), text
+    given, text = giving[-1]
+    if text == cell.source:
+        return f"the {cell.named(answer)[4:]}", text
+    return (f"the answer cell of {given}" if given else "another answer cell"), text
 
 
-def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell]) -> None:
-    """Fail if a global that the function or class `target` (the answer `answer`) reads, and that its saved answer
-    cell (each of `saved`) or an answer cell above it gives, is in this kernel not from that cell as saved: bound last
-    by another input (a scratch cell), or by that cell edited since it was saved, or by a run of it that stopped with
-    an error before binding it (R23t W4: a buggy `set_rates` saved above `lr_range_test`, fixed in a scratch cell,
-    passed every visible cell, and the grade called the buggy one)."""
+def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell], notebooks) -> None:
+    """Fail if a global that the function or class `target` (the answer `answer`) reads, and that an answer cell of
+    the notebook of its saved cell (each of `saved`) gives (`giving_cell`), is in this kernel not from that cell as
+    saved: bound last by another input (a scratch cell, a test cell), or by that cell edited since it was saved, or by
+    a run of it that stopped with an error before binding it (R23t W4: a buggy `set_rates` saved above
+    `lr_range_test`, fixed in a scratch cell, passed every visible cell, and the grade called the buggy one)."""
     shell = kernel_shell()
     if shell is None or not saved:
         return
-    names = sorted(globals_read(target) - {answer})
+    read = globals_read(target) - {answer}
     for cell in saved:
-        for name in names:
-            giving = giving_cell(cell, name, answer)
+        answers = notebook_answers(cell, notebooks)
+        bound = set().union(*(cells.bound_names(text) for _, text in answers))  # each cell parsed once, then by name
+        for name in sorted(read & bound):
+            giving = giving_cell(answers, cell, name, answer)
             if giving is None:
                 continue
             which, text = giving

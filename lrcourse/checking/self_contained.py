@@ -144,7 +144,7 @@ def expect_self_contained(target, grade_id: str = "") -> None:
         _expect_saved_function_cell(each, name, context)  # R23t W1, W2: the cell graded, whatever ran
     if not cell:
         _expect_code_from_its_saved_cell(source, name, saved)  # R23t W1: a scratch cell's function under `if`
-    expect_globals_from_saved_cells(target, name, saved)  # R23t W4: a helper of the cell defined again since
+    expect_globals_from_saved_cells(target, name, saved, notebooks)  # R23t W4: a helper of the cell defined again since
 
 
 def _expect_saved_function_cell(cell, name: str, context: set[str] | None) -> None:
