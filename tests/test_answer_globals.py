@@ -142,7 +142,9 @@ def test_a_helper_named_as_a_test_cells_name_is_named(tmp_path, monkeypatch, she
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert all(f"{name} uses rate, which the answer cell of {name}" in one for one in said), said
-    assert all("a test cell with a rate of its own: then give yours another name" in one for one in said), said
+    assert all("a test cell included, with a rate of its own: then give yours another name" in one for one in said), (
+        said
+    )
 
 
 def test_a_helper_an_answer_cell_below_defines_again_is_the_one_both_call(tmp_path, monkeypatch, shells):

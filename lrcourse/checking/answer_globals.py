@@ -86,9 +86,9 @@ def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell],
             expect(
                 whole,
                 f"{answer} uses {name}, which {which} defines, and the {name} in this kernel is not from that cell "
-                f"as saved: another cell defined {name} since (a scratch cell, or a test cell with a {name} of its "
-                f"own: then give yours another name), or that cell was edited since it ran, or not yet saved, or "
-                f"stopped with an error before it defined {name}. So what this check calls is not what the grader "
-                f"calls: it runs the answer cells as saved and no other cell. Put the {name} you want in {which}, run "
-                f"it, then {SAVE_AND_RERUN}.",
+                f"as saved: another cell defined {name} since (a scratch cell, or a cell of the chapter, a test cell "
+                f"included, with a {name} of its own: then give yours another name), or that cell was edited since "
+                f"it ran, or not yet saved, or stopped with an error before it defined {name}. So what this check "
+                f"calls is not what the grader calls: it runs the answer cells as saved and no other cell. Put the "
+                f"{name} you want in {which}, run it, then {SAVE_AND_RERUN}.",
             )
