@@ -167,3 +167,20 @@ def test_a_helper_an_answer_cell_below_defines_again_is_the_one_both_call(tmp_pa
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert all(f"{name} uses checked_factor, which the answer cell of epochs_to_floor" in one for one in said), said
+
+
+def test_a_constant_a_test_cell_binds_too_passes(tmp_path, monkeypatch, shells):
+    """Chapter 3's test cell binds `nan, inf = float("nan"), float("inf")`: a class whose cell binds `inf` the same
+    way, read in `__init__`, reads the test cell's inf in the kernel once that cell ran, a value like its own, and its
+    own in the grader. Plain data a test cell bound is not refused (a function or class a test cell bound is: the
+    helper `rate` above)."""
+    chapter, notebook, grade_id, name = PLATEAU
+    solved = solution_answers(chapter)[grade_id]
+    line = '        self.best = math.inf if mode == "min" else -math.inf\n'
+    assert line in solved
+    cell = "inf = float('inf')\n\n\n" + solved.replace(line, '        self.best = inf if mode == "min" else -inf\n', 1)
+    run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
+    save_answer_cell(tmp_path / notebook, grade_id, cell)
+    assert run(cell, new_cell=True) is None
+    assert any('inf = float("nan"), float("inf")' in test for test in tests)
+    assert failures(run, tests) == []

@@ -21,7 +21,15 @@ from lrcourse.checking.answer_cell_error import raised_before_binding
 from lrcourse.checking.expect import expect
 from lrcourse.checking.kernel_history import assigning_entry, same_cell
 from lrcourse.checking.learners_folder import answer_functions, codes_within
-from lrcourse.checking.saved_answer import SAVE_AND_RERUN, SavedCell, answer_cells, assigns, imports, kernel_shell
+from lrcourse.checking.saved_answer import (
+    SAVE_AND_RERUN,
+    SavedCell,
+    answer_cells,
+    as_python,
+    assigns,
+    imports,
+    kernel_shell,
+)
 
 GLOBAL_READS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})  # LOAD_NAME: a class body's, nested in a function
 
@@ -38,13 +46,28 @@ def globals_read(target) -> set[str]:
     }
 
 
-def notebook_answers(cell: SavedCell, notebooks) -> list[tuple[str, str]]:
-    """(grade_id, text as Python) of each answer cell of the saved notebook `cell` is in (`notebooks`, from
-    `saved_answer.saved_notebooks`), in order."""
-    for path, notebook_cells in notebooks[0]:
+def notebook_cells(cell: SavedCell, notebooks) -> list:
+    """The cells of the saved notebook `cell` is in (`notebooks`, from `saved_answer.saved_notebooks`)."""
+    for path, found in notebooks[0]:
         if os.path.basename(path) == cell.notebook:
-            return answer_cells(notebook_cells)
+            return found
     return []
+
+
+def a_test_cells_data(ran: str, name: str, shell, tests: list) -> bool:
+    """The kernel's `name` is plain data (no function or class) that a test cell of the chapter bound (`ran`, the
+    input that last bound it, is one of the notebook's `tests`): chapter 3's `nan, inf = float("nan"), float("inf")`,
+    a value like the one an answer cell's `inf = float('inf')` gives, the test cell's in the kernel only; not refused
+    (an answer cell's value unlike the test cell's is then not judged here, only in the grade)."""
+    if callable(shell.user_ns.get(name)):
+        return False
+    texts = []
+    for test in tests:
+        try:
+            texts.append(as_python(cells.source(test)))
+        except (ValueError, KeyError, TypeError, AttributeError, SyntaxError):  # a cell that is no cell: skipped
+            continue
+    return any(same_cell(ran, text) for text in texts)
 
 
 def giving_cell(answers: list[tuple[str, str]], cell: SavedCell, name: str, answer: str) -> tuple[str, str] | None:
@@ -65,13 +88,15 @@ def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell],
     the notebook of its saved cell (each of `saved`) gives (`giving_cell`), is in this kernel not from that cell as
     saved: bound last by another input (a scratch cell, a test cell), or by that cell edited since it was saved, or by
     a run of it that stopped with an error before binding it (R23t W4: a buggy `set_rates` saved above
-    `lr_range_test`, fixed in a scratch cell, passed every visible cell, and the grade called the buggy one)."""
+    `lr_range_test`, fixed in a scratch cell, passed every visible cell, and the grade called the buggy one); plain
+    data a test cell bound since aside (`a_test_cells_data`)."""
     shell = kernel_shell()
     if shell is None or not saved:
         return
     read = globals_read(target) - {answer}
     for cell in saved:
-        answers = notebook_answers(cell, notebooks)
+        found_cells = notebook_cells(cell, notebooks)
+        answers = answer_cells(found_cells)
         bound = set().union(*(cells.bound_names(text) for _, text in answers))  # each cell parsed once, then by name
         for name in sorted(read & bound):
             giving = giving_cell(answers, cell, name, answer)
@@ -83,6 +108,8 @@ def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell],
             whole = ran is not None and same_cell(ran, text)
             if whole:
                 whole = raised_before_binding(shell, found[0], ran, name) is None
+            elif ran is not None:
+                whole = a_test_cells_data(ran, name, shell, [each for each in found_cells if cells.is_test(each)])
             expect(
                 whole,
                 f"{answer} uses {name}, which {which} defines, and the {name} in this kernel is not from that cell "
