@@ -15,7 +15,9 @@ not the cell's, R23q M1; what a thread reads after the cell has ended is not rec
 reading under the folder the kernel started in (`kernel_folder`), and only a few per cell. Not a file the run wrote
 before it read it (R23s W4a: `torch.save` then `torch.load` of a checkpoint; the grader's run writes it too): one it
 opened to create or empty, or one changed since the cell began (a writer in C raises no "open" event; so a file
-another process, or an earlier cell's thread writing from C, changes meanwhile passes as the cell's). Each record is
+another process, or an earlier cell's thread writing from C, changes meanwhile passes as the cell's), but for one that
+held content before the cell began and that the cell appended to: what it held is the folder's (R23t N3: g.json, an
+earlier cell's, appended to and then read; in the grader the append creates it). Each record is
 the file, the line of the cell's top-level code then running (a function the cell calls reads at the line of its
 call; a read on another thread, at the line the cell's own thread is running then): a check can tell a read before
 the answer is bound from one after it, and the code objects on the stack: a function answer's code among them, the
@@ -81,6 +83,7 @@ class FilesRead:
     started: int = 0  # when the cell began (time.time_ns)
     written: set = field(default_factory=set)  # the files the cell's run opened to create or truncate
     elsewhere: set = field(default_factory=set)  # those an earlier cell's thread did while the cell ran
+    appended: set = field(default_factory=set)  # the files the cell's run appended to that held content before it
 
     def before_cell(self, *_) -> None:
         """Hold the threads alive now as objects: a thread's id is reused once it ends (a thread the cell starts may
@@ -88,7 +91,7 @@ class FilesRead:
         own = threading.current_thread()
         self.earlier_threads = frozenset(thread for thread in threading.enumerate() if thread is not own)
         self.cell_thread = threading.get_ident()
-        self.started, self.written, self.elsewhere = time.time_ns(), set(), set()
+        self.started, self.written, self.elsewhere, self.appended = time.time_ns(), set(), set(), set()
         self.running = []
 
     def after_cell(self, result=None) -> None:
@@ -123,14 +126,18 @@ class FilesRead:
         path = os.path.abspath(os.fsdecode(path))
         if _creates(mode, flags):  # its content from now on is this run's: a read of it later in the run is no loss
             _kept(self.written, path)
+            self.appended.discard(path)
             return
+        if _appends(mode, flags) and path not in self.written and _held_before(path, self.started):
+            _kept(self.appended, path)  # R23t N3: a later read of it reads what it held, the folder's
         if isinstance(mode, str) and not any(letter in mode for letter in "r+"):
             return  # written only: what the grader lacks is what the cell reads
         if mode is None and isinstance(flags, int) and flags & os.O_WRONLY:
             return
         if len(self.running) >= KEPT_PER_CELL or not of_the_learner(path, kernel_folder(self.shell)):
             return
-        if path in self.written or (path not in self.elsewhere and _changed_since(path, self.started)):
+        folders = path in self.elsewhere or path in self.appended  # changed since, but what it holds is not the run's
+        if path in self.written or (not folders and _changed_since(path, self.started)):
             return  # written earlier in this run (R23s W4a: torch.save, then torch.load, in lr_range_test)
         if not _courses_read(opener):
             line = _cell_line(opener)
@@ -152,6 +159,22 @@ def _creates(mode, flags) -> bool:
     if mode is None and isinstance(flags, int):
         return bool(flags & os.O_TRUNC) or flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL
     return False
+
+
+def _appends(mode, flags) -> bool:
+    """An open that writes at the file's end (`a`; `O_APPEND`), keeping what it held."""
+    if isinstance(mode, str):
+        return "a" in mode
+    return mode is None and isinstance(flags, int) and bool(flags & os.O_APPEND)
+
+
+def _held_before(path: str, started: int) -> bool:
+    """`path` exists, holds something, and was last modified before `started` (ns): an earlier cell's content."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return status.st_size > 0 and status.st_mtime_ns < started
 
 
 def _changed_since(path: str, started: int) -> bool:

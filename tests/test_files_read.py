@@ -10,6 +10,8 @@ import pytest
 
 from lrcourse.files_read import FilesRead
 
+from support.saved_cells import failures, save_answer_cell, start_reading_kernel
+
 
 def test_a_thread_the_cell_starts_is_the_cells_even_with_an_earlier_threads_id(tmp_path):
     """R23r N4: a thread alive when the cell began reads for itself, but its id was kept, and a thread the cell
@@ -98,3 +100,50 @@ def test_a_file_an_earlier_cells_thread_writes_during_the_run_is_not_the_runs(tm
     _read(recorder, tmp_path / "g.txt")
     thread.join()
     assert [path for path, _, _ in recorder.running] == [str(tmp_path / "g.txt")]
+
+
+def test_a_file_held_before_the_cell_appended_to_then_read_is_recorded(tmp_path):
+    """R23t N3: an earlier cell wrote g.json; the answer cell appended to it (`open('g.json', 'a')`), so the file had
+    changed since the cell began, then read it: the read was dropped as the run's own, and the grader, whose append
+    creates a g.json holding only what was appended, stops the cell. What the file held before is the folder's. A file
+    the append creates is the run's, as one opened with `w`."""
+    (tmp_path / "g.json").write_text('{"gamma": 0.7}')
+    time.sleep(0.05)  # file times come from a coarse clock
+    recorder = _recorder(tmp_path)
+    time.sleep(0.05)
+    for name in ("g.json", "new.json"):
+        recorder.opened((str(tmp_path / name), "a", 0), sys._getframe())
+        with open(tmp_path / name, "a") as appending:
+            appending.write(" ")
+        _read(recorder, tmp_path / name)
+    assert [path for path, _, _ in recorder.running] == [str(tmp_path / "g.json")]
+
+
+@pytest.mark.parametrize("earlier", [True, False], ids=["an earlier cell's file", "a file the append creates"])
+def test_an_answer_cell_that_appends_to_a_file_then_reads_it(tmp_path, monkeypatch, earlier):
+    """R23t N3 in a kernel, chapter 2's reading: an earlier cell wrote g.json, the answer cell appended a space to it
+    and read it: every visible cell passed, and the grader, whose append creates a g.json holding a space, stops
+    there. Now each fails naming g.json; without the earlier cell's file (the cell writes what it reads) all pass."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    right = {"step_size": 5, "gamma": 0.7, "hand_set_rate": 0.25}
+    run, tests = start_reading_kernel(
+        tmp_path, monkeypatch, "02_ordered_schedules", "ordered_schedules.ipynb", "inferred_step_lr"
+    )
+    try:
+        if earlier:
+            assert run(f"import json\njson.dump({right!r}, open('g.json', 'w'))\n", new_cell=True) is None
+            time.sleep(0.05)  # file times come from a coarse clock: the cell's append too, after its sleep
+            cell = "import json\nimport time\n\ntime.sleep(0.05)\nwith open('g.json', 'a') as f:\n    f.write(' ')\n"
+        else:
+            cell = f"import json\n\nwith open('g.json', 'a') as f:\n    json.dump({right!r}, f)\n"
+        cell += "inferred_step_lr = json.load(open('g.json'))\n"
+        save_answer_cell(tmp_path / "ordered_schedules.ipynb", "inferred_step_lr", cell)
+        assert run(cell, new_cell=True) is None
+        said = failures(run, tests)
+    finally:
+        InteractiveShell.clear_instance()
+    if earlier:
+        assert len(said) == len(tests) and all("reads g.json, a file of your folder" in one for one in said), said
+    else:
+        assert said == []

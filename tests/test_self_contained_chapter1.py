@@ -51,7 +51,7 @@ def test_every_graded_test_cell_checks_its_answer():
                     unchecked.append(grading.get("grade_id"))
     assert unchecked == []
     released = (ROOT / "notebooks" / CHAPTER / NOTEBOOK).read_text()
-    assert released.count("check_self_contained(") == 4
+    assert released.count("check_self_contained(") == 8  # before and after the calls
 
 
 @pytest.mark.parametrize("variable", ["largest_stable_lr", "rate_for_noise_floor"])
@@ -73,6 +73,23 @@ def test_a_helper_of_a_scratch_cell_fails_every_visible_cell(kernel, tmp_path, v
     helper = "root" if variable == "rate_for_noise_floor" else "steepest"
     for message in said:
         assert f"The cell that defines {variable} uses {helper}, which neither that cell nor a saved answer" in message
+
+
+@pytest.mark.parametrize("variable", ["largest_stable_lr", "rate_for_noise_floor"])
+def test_an_answer_that_reads_a_file_of_the_folder_when_called_fails_each_visible_cell(kernel, tmp_path, variable):
+    """R23t M2: each test cell checked its answer before calling it, so the first one passed an answer reading
+    notes.txt when called (no call had read it yet), and the grader, which has no file of the folder, scores it 0:
+    the cells check it again after their calls."""
+    (tmp_path / "notes.txt").write_text("x")
+    run, tests = kernel(variable)
+    marker = "    ### BEGIN SOLUTION\n"
+    assert marker in solution_answers(CHAPTER)[variable]
+    answer = solution_answers(CHAPTER)[variable].replace(marker, marker + "    open('notes.txt').read()\n", 1)
+    save_answer_cell(tmp_path / NOTEBOOK, variable, answer)
+    assert run(answer, new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests) == 2, said
+    assert all(f"{variable} reads notes.txt, a file of your folder" in message for message in said), said
 
 
 @pytest.mark.parametrize("where", HONEST)

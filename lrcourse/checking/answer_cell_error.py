@@ -33,6 +33,21 @@ def raised_before_the_answer(shell, execution: int, source: str, variable: str) 
     return error if line is not None and line <= last else None
 
 
+def raised_before_binding(shell, execution: int, source: str, name: str) -> BaseException | None:
+    """As `raised_before_the_answer`, where the cell may bind `name` by a `def` or a `class` at its top level, which
+    `up_to_the_answer` does not read as a binding (R23t W4: a helper above the answer, then a self-test that raised):
+    the error, if the cell stopped at a line up to the end of its last such statement."""
+    try:
+        defining = [node for node in ast.parse(source).body if getattr(node, "name", None) == name]
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    if not defining:
+        return raised_before_the_answer(shell, execution, source, name)
+    error = recorded_error(shell, execution, name)
+    line = _line_in_cell(error, shell, execution) if error is not None else None
+    return error if line is not None and line <= (defining[-1].end_lineno or defining[-1].lineno) else None
+
+
 def recorded_error(shell, execution: int, variable: str) -> BaseException | None:
     """The error input number `execution` stopped with, as the course's kernel extension recorded it for `variable`
     (`lrcourse_failed_answers.raised` on the shell), or None: no record, or one of another input."""

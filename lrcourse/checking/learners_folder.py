@@ -112,13 +112,13 @@ def files_read_before(variable: str, index: int, source: str) -> list[str]:
     return list(dict.fromkeys(read))
 
 
-def _functions(target, bases: bool = True) -> list:
+def answer_functions(target, bases: bool = True) -> list:
     """`target` if a function, else a class's functions: methods, and those behind a property, a staticmethod or a
     classmethod (R23r M3: a property reading a file was missed), of the class and of its bases (R23s M2: a base's
     method reading notes.txt was missed), those of an installed library's aside (torch's LRScheduler: not the
-    learner's code); `bases` False: the class's own."""
-    if hasattr(target, "__code__"):
-        return [target]
+    learner's code); `bases` False: the class's own. Each with the functions its decorators wrap (`wrapped_chain`)."""
+    if hasattr(unwrapped(target), "__code__"):
+        return [each for each in wrapped_chain(target) if hasattr(each, "__code__") and not _a_librarys(each)]
     members = []
     for klass in getattr(target, "__mro__", (target,)) if bases else (target,):
         for value in vars(klass).values() if klass is not object else ():
@@ -127,8 +127,30 @@ def _functions(target, bases: bool = True) -> list:
                 if isinstance(value, property)
                 else [getattr(value, "__func__", value)]
             )
+            inner = [each for member in inner for each in wrapped_chain(member)]
             members += [member for member in inner if hasattr(member, "__code__") and not _a_librarys(member)]
     return members
+
+
+def unwrapped(function):
+    """The innermost function under `function`'s decorators (`wrapped_chain`)."""
+    return wrapped_chain(function)[-1]
+
+
+def wrapped_chain(function) -> list:
+    """`function`, then each function its decorators wrap, where they keep `__wrapped__` (`@torch.no_grad()`,
+    `@torch.inference_mode()`, `functools.wraps`: R23t W3, a wrapper whose code is torch's, shared by every function it
+    wraps, so the learner's function was never read, and a file another one read was blamed on it)."""
+    chain = [function]
+    while not isinstance(chain[-1], type) and len(chain) < 100:
+        try:
+            inner = getattr(chain[-1], "__wrapped__", None)
+        except Exception:  # a learner's object whose attribute raises: read it as it is
+            inner = None
+        if inner is None or any(inner is seen for seen in chain):
+            break
+        chain.append(inner)
+    return chain
 
 
 def _a_librarys(function) -> bool:
@@ -137,7 +159,7 @@ def _a_librarys(function) -> bool:
     return isinstance(file, str) and os.path.isabs(file) and file.startswith((*LIBRARIES, PACKAGE + os.sep))
 
 
-def _codes_within(codes) -> set:
+def codes_within(codes) -> set:
     """`codes` and every code object nested in them (inner functions, lambdas, comprehensions)."""
     found, todo = set(), list(codes)
     while todo:
@@ -167,7 +189,7 @@ def files_read_by(target) -> list[str]:
     nested in them, R23q W2: not its cell's top-level code, which shares their file) opened to read in any cell the
     kernel ran, the one running included (a test cell calling it), the run cache aside: the grader calls it without
     them."""
-    codes = _codes_within(function.__code__ for function in _functions(target))
+    codes = codes_within(function.__code__ for function in answer_functions(target))
     return _not_the_cache(path for path, _, stack in _records() if stack & codes)
 
 
@@ -175,7 +197,7 @@ def files_read_defining(target, name: str, source: str) -> list[str]:
     """The files of the learner's folder the top-level code of the cell that defines `target` (`source`) opened to
     read up to the end of the statement binding `name` (a default argument or a decorator reads at the `def`), in
     any run of that cell: as `files_read_before` for a data answer; a read after it, a learner's self-test, is not."""
-    files = {function.__code__.co_filename for function in _functions(target, bases=False)}  # its cell's
+    files = {function.__code__.co_filename for function in answer_functions(target, bases=False)}  # its cell's
     try:
         defining = [
             statement.end_lineno

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from lrcourse import wire
 from lrcourse.checking.guard import per_case_seconds
+from lrcourse.checking.learners_folder import expect_no_file_read_by
+from lrcourse.checking.saved_answer import kernel_shell
 from lrcourse.checking.self_contained import expect_self_contained
 
 # Observer name -> observer, as the student's process runs them on request; filled by `@observer`.
@@ -79,18 +81,24 @@ def target_name(target) -> str:
 
 def observe(target, observer: str, payload: dict, grade_id: str = "") -> dict:
     """Run `observer` on the student's `target` wherever that lives; the observations, decoded. `grade_id`: the
-    answer cell's, for the self-contained check (`expect_self_contained`)."""
+    answer cell's, for the self-contained check (`expect_self_contained`). In a kernel, the files of the folder the
+    answer read in this run are checked after it (R23t M2: a function reading one only when called passed the first
+    test cell, whose check ran before any call, and the grader stopped every cell with FileNotFoundError)."""
     if isinstance(target, RemoteTarget):
         return target.observe(observer, payload)
     check_self_contained(target, grade_id)
-    return decode_observation(OBSERVERS[observer](target, payload))
+    raw = OBSERVERS[observer](target, payload)
+    if kernel_shell() is not None:  # R23t M2: the first call's reads, which the check above came too early to see
+        expect_no_file_read_by(target, target_name(target))
+    return decode_observation(raw)
 
 
 def check_self_contained(target, grade_id: str = "") -> None:
     """In the notebook, fail if the answer cell that defined `target` leans on what the grader will not have (a name
     of a scratch cell, a module or file of the learner's folder: `expect_self_contained`, the cell of `grade_id`).
     Every check that runs a function or class answer makes it through `observe`; a test cell that calls the answer
-    itself (chapter 1's) calls this first. Under the grader (a `RemoteTarget`) the saved answer cells are what ran."""
+    itself (chapter 1's) calls this first, and again after its calls: a file of the folder the answer reads when
+    called is recorded by then (R23t M2). Under the grader (a `RemoteTarget`) the saved answer cells are what ran."""
     if not isinstance(target, RemoteTarget):
         expect_self_contained(target, grade_id)
 

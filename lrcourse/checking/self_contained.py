@@ -26,6 +26,7 @@ import symtable
 from lrcourse import cells
 from lrcourse.checking.answer_cell_error import raised_before_the_answer
 from lrcourse.checking.answer_cell_runs import run_before_the_answer
+from lrcourse.checking.answer_globals import expect_globals_from_saved_cells
 from lrcourse.checking.answer_replay import changed_in_place, reads_before_assigning, same_as_sent, value_alone
 from lrcourse.checking.expect import expect
 from lrcourse.checking.hidden_lookups import expect_no_hidden_lookup
@@ -34,6 +35,7 @@ from lrcourse.checking.learners_folder import (
     expect_no_file_of_the_folder,
     expect_no_file_read_by,
     expect_no_local_module,
+    unwrapped,
 )
 from lrcourse.checking.saved_answer import (
     SAVE_AND_RERUN,
@@ -49,11 +51,14 @@ from lrcourse.checking.saved_answer import (
 
 
 def cell_source(target) -> str | None:
-    """The source of the notebook cell that defined `target` (IPython keeps each cell's text in linecache)."""
-    if callable(target) and hasattr(target, "__code__"):
-        functions = [target]
+    """The source of the notebook cell that defined `target` (IPython keeps each cell's text in linecache); a function
+    under a decorator that keeps `__wrapped__` (`@torch.no_grad()`, `functools.wraps`) is read as the function it wraps
+    (R23t W3: torch's wrapper's file was read, not the cell)."""
+    if callable(target) and hasattr(unwrapped(target), "__code__"):
+        functions = [unwrapped(target)]
     elif isinstance(target, type):
-        functions = [value for value in vars(target).values() if hasattr(value, "__code__")]
+        functions = [unwrapped(value) for value in vars(target).values()]
+        functions = [value for value in functions if hasattr(value, "__code__")]
     else:
         functions = []
     for function in functions:
@@ -107,7 +112,8 @@ def expect_self_contained(target, grade_id: str = "") -> None:
     an answer bound under another name, the kernel's input that last bound the answer's name
     (`kernel_history.defined_answer`; R23s W2: `class MyReduceLROnPlateau(ScratchBase): pass` and
     `MyReduceLROnPlateau = ScratchBase`, whose functions are the scratch cell's, passed), and that input must be the
-    saved answer cell (R23s W3: the answer run in a cell below the released stub passed here and scored 0)."""
+    saved answer cell (R23s W3: the answer run in a cell below the released stub passed here and scored 0), which is
+    checked itself too, and must be the cell the code came from (R23t W1, W2: `lr_range_test = lr_range_test`)."""
     notebooks = saved_in_kernel(grade_id)
     name, saved = defined_answer(target, grade_id, notebooks)
     source, found, cell = cell_source(target), assigning_entry(name), ""
@@ -119,21 +125,74 @@ def expect_self_contained(target, grade_id: str = "") -> None:
     expect_no_local_module(source, name, cell)  # the grader has no module or file of the learner's folder (R23o W3)
     expect_no_file_read_by(target, name, source)
     expect_no_hidden_lookup(source, name, cell or f"The cell that defines {name}", function=True)  # R23q W3
+    context = context_names(notebooks)
     for each in saved:
         expect_saved_cell_ran(each, name, errors=False)  # R23s W3: the answer run below the stub as saved
-    context = context_names(notebooks)
-    if context is None:
-        return
     try:
-        missing = sorted(names_used_but_not_defined(source) - context - answer_cells_above(name, notebooks))
+        above = context | answer_cells_above(name, notebooks) if context is not None else None
+        missing = sorted(names_used_but_not_defined(source) - above) if above is not None else []
     except SyntaxError:
-        return
+        missing = []
     expect(
         not missing,
         f"{cell or f'The cell that defines {name}'} uses {', '.join(missing)}, which neither that cell nor a saved "
         "answer cell above it defines. The grader runs the answer cells as saved, in order, after the chapter's setup "
         f"and context cells, and no other cell: define or import {'it' if len(missing) == 1 else 'them'} inside the "
         f"answer cell (or an answer cell above it), define {name} there, and save the notebook.",
+    )
+    for each in saved:
+        _expect_saved_function_cell(each, name, context)  # R23t W1, W2: the cell graded, whatever ran
+    if not cell:
+        _expect_code_from_its_saved_cell(source, name, saved)  # R23t W1: a scratch cell's function under `if`
+    expect_globals_from_saved_cells(target, name, saved, notebooks)  # R23t W4: a helper of the cell defined again since
+
+
+def _expect_saved_function_cell(cell, name: str, context: set[str] | None) -> None:
+    """The checks a data answer's saved cell gets (`expect_saved_cell_self_contained`), on the saved answer cell that
+    defines the function or class `name`: its modules of the folder, its hidden lookups, the names it reads that
+    neither it nor what runs before it binds, and `name` itself read before the cell binds it (R23t W1, W2: `lr_range_test = lr_range_test` after a scratch cell
+    defined it, and `from mywork import lr_range_test`, passed every visible cell, read in the cell its code came
+    from, and scored 0)."""
+    expect_no_local_module(cell.source, name, cell.named(name))
+    expect_no_hidden_lookup(cell.source, name, cell.named(name), function=True)
+    try:
+        missing = {name} if _reads_itself_first(cell.source, name) else set()
+        if context is not None:  # all of the cell, as for the cell its code came from: a self-test after it included
+            missing |= names_used_but_not_defined(cell.source) - context - cell.earlier - {"get_ipython"}
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # the cell's run says why
+        return
+    expect(
+        not missing,
+        f"{cell.named(name)} uses {', '.join(sorted(missing))}, which neither that cell nor a saved answer cell above "
+        f"it defines, before it defines {name}. The grader runs the answer cells as saved, in order, after the "
+        f"chapter's setup and context cells, and no other cell: there it stops with a NameError and the checks that "
+        f"call {name} score 0, though a cell run since passes here. Define {name} in the answer cell itself, then "
+        f"{SAVE_AND_RERUN}.",
+    )
+
+
+def _reads_itself_first(source: str, name: str) -> bool:
+    """The cell reads `name` at its top level before it binds it (`answer_replay.reads_before_assigning`), a `def`
+    or `class` of that name binding it (R23t W1: `lr_range_test = lr_range_test`; a self-test after the `def` reads
+    the cell's own function)."""
+    tree = ast.parse(source)
+    defining = [index for index, node in enumerate(tree.body) if getattr(node, "name", None) == name]
+    head = tree.body[: defining[0]] if defining else tree.body
+    return reads_before_assigning(ast.unparse(ast.Module(body=head, type_ignores=[])), name)
+
+
+def _expect_code_from_its_saved_cell(source: str, name: str, saved: list) -> None:
+    """Fail if the cell the code of `name` came from (`source`, by linecache) is neither its saved answer cell nor
+    an answer cell above it (R23t W1: `if 'lr_range_test' not in dir(): def lr_range_test(...)` kept a scratch cell's
+    function, which the grader never defines)."""
+    texts = [each.source for each in saved] + [text for each in saved for _, text in each.above]
+    if not saved or any(same_cell(source, text) for text in texts):
+        return
+    expect(
+        False,
+        f"The {name} in this kernel was defined by a cell that is not the {saved[0].named(name)[4:]} (a scratch cell, or "
+        f"a file), and the answer cell kept it. The grader runs the answer cells as saved and no other cell: define "
+        f"{name} in the answer cell itself, run it, then {SAVE_AND_RERUN}.",
     )
 
 
