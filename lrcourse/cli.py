@@ -21,6 +21,7 @@ from lrcourse.commands.options import refused
 from lrcourse.grading import course as grading_course
 from lrcourse.grading.autograde.grade import Stopped
 from lrcourse.grading.course import ensure_tools_on_path, refuse_outdated_config, skip_iri_format_check
+from lrcourse.grading.exchange.roots_course import close_roots_umask
 from lrcourse.grading.fleet import broker as fleet, lock as fleet_lock
 
 VERBS = (collect, grade, worker, export, workspace, check, demo, doctor)  # in --help's order; one module each
@@ -49,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM or SIGHUP (a scheduler's stop, `kill`, a closed terminal) stop a run at once, keeping written grades
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
-    if os.geteuid() == 0:  # what root makes in a course (reports/, autograded/...) never opened to others by a umask
-        os.umask(os.umask(0o022) | 0o022)  # of 002: its next grade or export would refuse the course (R20v W1 b)
+    close_roots_umask()
     try:
         if (
             status := getattr(args, "refuse_first", lambda args: None)(args)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -164,5 +165,29 @@ def test_nbgraders_collect_as_root_refuses_a_course_a_group_may_write(tmp_path):
     assert not result["success"] and f"{course / 'reports'} in it is writable by others" in result["log"], result
     assert not (course / "reports" / "collect-ch.json").exists()
     (course / "reports").chmod(0o755)
-    result = nbgrader_collect()  # the exchange inside the course, from the command line, is set apart
+    (course / "source" / "ch" / "ch.ipynb").write_text("{}")  # the notebook collect accepts by name
+    umask = os.umask(0o002)  # R20y M3: root's shell under a private-group umask
+    try:
+        result = nbgrader_collect()  # the exchange inside the course, from the command line, is set apart
+    finally:
+        os.umask(umask)
     assert "through and through" not in result["log"], result
+    assert (course / "reports" / "collect-ch.json").stat().st_mode & 0o777 == 0o644  # closed as lrcourse collect's
+
+
+@root_only
+def test_roots_worker_runs_no_config_a_group_may_write(tmp_path, capsys):  # R20y W1
+    course, marker = group_course(tmp_path)
+    (tmp_path / "broker").write_text("redis://:secret@127.0.0.1:1/0\n")
+    (tmp_path / "broker").chmod(0o600)
+    assert cli.main(["worker", "--broker-file", str(tmp_path / "broker"), "--course", str(course)]) == 2
+    assert "lrcourse worker: run as root in a course that is not root's through and through" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+@root_only
+def test_a_venv_that_is_itself_a_link_is_refused(tmp_path):  # R20y M2: only its interpreter's links below it
+    course = roots_course(tmp_path)
+    shutil.rmtree(course / ".venv")
+    (course / ".venv").symlink_to(tmp_path / "elsewhere")
+    assert f"{course / '.venv'} in it is a link" in refused(course, "grade")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lrcourse.commands.options import broker_option, refused, sandbox_option, sandbox_ready
+from lrcourse.commands.options import broker_option, refused, refused_in_roots_course, sandbox_option, sandbox_ready
 from lrcourse.grading.fleet import broker as fleet
 from lrcourse.grading.fleet.start import worker_options
 
@@ -19,7 +19,8 @@ def add(sub) -> None:
         "only for trusted submissions: students' code then runs as the worker, with its environment, files and "
         "network, so it can read the broker's URL and password, and with them every submission, and forge any result",
     )
-    worker.set_defaults(run=command_worker)
+    # root's worker runs the checkout's nbgrader_config.py and copies its source/: as root's grade (R20y W1)
+    worker.set_defaults(run=command_worker, refuse_first=lambda args: refused_in_roots_course(args, "worker"))
 
 
 def command_worker(args) -> int:

@@ -282,7 +282,11 @@ def diagnose(course: Path, waiting=lambda text: None) -> Iterator[Check]:
 
     reason, mend = not_roots_own(course)  # the checks below run the course's config, as root (R20x W4)
     if reason:
-        yield Check("a course root owns is root's through and through (as root)", reason, mend or "give the course")
+        yield Check(
+            "a course root owns is root's through and through (as root)",
+            reason,
+            mend or "give --course the course's folder",
+        )
         return
     yield exchange_root(course)
     yield protected_hardlinks()

@@ -18,7 +18,7 @@ from lrcourse.grading.exchange.collect import collect, summary
 from lrcourse.grading.exchange.collect_record import write_collect_record
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
 from lrcourse.grading.exchange.other_account import cannot_write
-from lrcourse.grading.exchange.roots_course import refusal
+from lrcourse.grading.exchange.roots_course import close_roots_umask, refusal
 from lrcourse.grading.intake import STUDENT_ID_RULE, valid_student_id
 
 
@@ -28,6 +28,7 @@ class TrustedCollect(NbgraderExchange, ExchangeCollect):
     def start(self):
         if why := refusal(self.coursedir.root, "collect", Path(self.root)):  # nbgrader ran the config: README says so
             self.fail(why)
+        close_roots_umask()  # as lrcourse collect's (R20y M3)
         course = Path(self.coursedir.root).resolve()
         try:
             if not self.coursedir.course_id:

@@ -294,7 +294,9 @@ def _whole(course: str, apart: str | None):
 
 
 def _in_venv(course: str, path: str) -> bool:
-    return Path(os.path.relpath(path, course)).parts[0] == ".venv"
+    """Below the course's own `.venv/` (its interpreter's links), not `.venv` itself (R20y M2)."""
+    parts = Path(os.path.relpath(path, course)).parts
+    return parts[0] == ".venv" and len(parts) > 1
 
 
 def _in_submitted(course: str, path: str) -> bool:

@@ -19,6 +19,13 @@ from pathlib import Path
 from lrcourse.grading.exchange.other_account import not_roots_throughout
 
 
+def close_roots_umask() -> None:
+    """As root, a umask of at least 022: what root makes in a course (reports/, submitted/, autograded/...) is never
+    opened to others by a umask of 002, which would make its next grade or export refuse the course (R20v W1 b)."""
+    if os.geteuid() == 0:
+        os.umask(os.umask(0o022) | 0o022)
+
+
 def roots_own(course: str | Path) -> bool:
     """Root runs this in a course folder root owns (followed: the rule checks the path itself)."""
     try:
