@@ -85,9 +85,11 @@ try:
     from lrcourse.grading.autograde.plain_validate import refuse_students_notebooks
     from lrcourse.grading.browser.content_policy import guard_this_server
     from lrcourse.grading.browser.feedback_page import use_feedback_template
+    from lrcourse.grading.exchange.roots_formgrader import refuse_root_here
 except ImportError:
     c.Execute.kernel_name = "lrcourse-is-not-importable"
 else:
     guard_this_server()
+    refuse_root_here()  # formgrader as root: only in a course root's through and through (README)
     refuse_students_notebooks()
     use_feedback_template(c)

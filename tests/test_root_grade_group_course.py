@@ -191,3 +191,18 @@ def test_a_venv_that_is_itself_a_link_is_refused(tmp_path):  # R20y M2: only its
     shutil.rmtree(course / ".venv")
     (course / ".venv").symlink_to(tmp_path / "elsewhere")
     assert f"{course / '.venv'} in it is a link" in refused(course, "grade")
+
+
+@root_only
+@pytest.mark.parametrize("name", ["lib", "bin"])
+def test_a_venv_folder_linked_to_another_accounts_folder_is_refused(tmp_path, name):  # R20z N1
+    course = roots_course(tmp_path)
+    (tmp_path / "hers").mkdir()
+    os.chown(tmp_path / "hers", 54321, 54322)
+    shutil.rmtree(course / ".venv" / "bin")
+    (course / ".venv" / name).symlink_to(tmp_path / "hers")
+    assert f"{course / '.venv' / name} in it is a link" in refused(course, "grade")
+    (course / ".venv" / name).unlink()
+    (course / ".venv" / "lib").mkdir()
+    (course / ".venv" / "lib64").symlink_to("lib")  # a venv's own: inside it
+    assert refused(course, "grade") == ""

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -76,15 +77,20 @@ def guard_this_server() -> None:
     """The course's nbgrader_config.py calls this. formgrader reads that file inside the server it runs in, before
     it adds its own routes: the policy and the guards stand wherever formgrader serves this course, whether or not
     this extension was enabled there (a server started with another configuration, a hub's service)."""
+    if app := this_server():
+        install(app.web_app, app.log)
+
+
+def this_server():
+    """The Jupyter server this process runs, with its web app, if it runs one (None in nbgrader's own commands,
+    which have no pages to guard)."""
     try:
         from jupyter_server.serverapp import ServerApp
         from traitlets.config import Application
     except ImportError:
-        return
-    # The process's one application: a server, or nbgrader's command (which has no pages to guard).
-    app = Application.instance() if Application.initialized() else None
-    if isinstance(app, ServerApp) and getattr(app, "web_app", None) is not None:
-        install(app.web_app, app.log)
+        return None
+    app = Application.instance() if Application.initialized() else None  # the process's one application
+    return app if isinstance(app, ServerApp) and getattr(app, "web_app", None) is not None else None
 
 
 def install(web_app, log) -> None:
@@ -172,7 +178,6 @@ class NotFound(RequestHandler):
 def one_course_formgrader():
     """nbgrader's formgrader start page (`formgrader`, `formgrader?path=`), refusing a `path` other than the
     course's folder: formgrader would run that folder's nbgrader_config.py inside the server."""
-    import os
 
     from nbgrader.server_extensions.formgrader.handlers import FormgraderHandler
     from tornado import web

@@ -294,9 +294,20 @@ def _whole(course: str, apart: str | None):
 
 
 def _in_venv(course: str, path: str) -> bool:
-    """Below the course's own `.venv/` (its interpreter's links), not `.venv` itself (R20y M2)."""
+    """A link of the course's own `.venv/`, its interpreter's: below it, not `.venv` itself (R20y M2), and leading
+    inside it (`lib64 -> lib`) or to a file of root's (`bin/python` -> the interpreter), not to a folder of another
+    account's (R20z N1)."""
     parts = Path(os.path.relpath(path, course)).parts
-    return parts[0] == ".venv" and len(parts) > 1
+    if parts[0] != ".venv" or len(parts) < 2:
+        return False
+    target, venv = os.path.realpath(path), os.path.realpath(os.path.join(course, ".venv"))
+    if os.path.commonpath([target, venv]) == venv:
+        return True
+    try:
+        seen = os.stat(target)
+    except OSError:
+        return False
+    return seen.st_uid == 0 and stat.S_ISREG(seen.st_mode)
 
 
 def _in_submitted(course: str, path: str) -> bool:
