@@ -1,19 +1,24 @@
 """The globals a function or class answer reads when called are its saved answer cells' (issue 23, R23t W4).
 
-A function reads its globals when it is called, not when it is defined. A helper its answer cell defines (`set_rates`
-above `lr_range_test`), defined again later in a scratch cell, is what every visible check calls, while the grader,
-which runs the answer cells as saved and no other cell, calls the answer cell's own. The grader runs every answer
-cell of the notebook, in order, before any test cell: a name a function reads when called is the last answer cell's
-that binds it, its own or one above or below it. So each global that the answer's functions read (their code and the
-code nested in it, through the decorators that keep `__wrapped__`: `learners_folder.answer_functions`) and that an
-answer cell binds, the last that does by more than an import (a module is the same wherever it is imported), must
-have been bound last in this kernel by that cell as saved, run without an error before it bound it: as a data
-answer's names read from the cells above are (`self_contained._expect_read_from_its_saved_cell`, R23l M3).
+A function reads its globals when it is called, not when it is defined. A helper its answer cell defines
+(`set_rates` above `lr_range_test`), defined again later in a scratch cell, is what every visible check calls, while
+the grader, which runs the answer cells as saved and no other cell, calls the answer cell's own. The grader runs
+every answer cell of the notebook, in order, before any test cell: a name a function reads when called is the last
+answer cell's that binds it, its own or one above or below it. So each global that the answer's functions read
+(their code and the code nested in it, through the decorators that keep `__wrapped__`:
+`learners_folder.answer_functions`; and, for each such global that is a function or class of the kernel, what it
+reads in turn: R23u W2) and that an answer cell binds, the last that does, must have been bound last in this kernel
+by an input that binds it as that cell as saved does (`same_binding`: that cell, or the same statements binding it,
+as another answer cell with the same helper, R23u W1, or a copy in a scratch cell, M2; for a name the cell imports,
+an import of the same thing, R23u W4), run without an error before it bound it: as a data answer's names read from
+the cells above are (`self_contained._expect_read_from_its_saved_cell`, R23l M3).
 """
 
 from __future__ import annotations
 
+import ast
 import dis
+import inspect
 import os
 
 from lrcourse import cells
@@ -70,46 +75,116 @@ def a_test_cells_data(ran: str, name: str, shell, tests: list) -> bool:
     return any(same_cell(ran, text) for text in texts)
 
 
-def giving_cell(answers: list[tuple[str, str]], cell: SavedCell, name: str, answer: str) -> tuple[str, str] | None:
-    """(how a message names it, its text) of the answer cell that gives `name` when the grader calls `answer`, whose
-    saved answer cell is `cell`: the last of the notebook's `answers` (`notebook_answers`) that binds `name`; None
-    where none does, or that one imports it."""
-    giving = [(given, text) for given, text in answers if assigns(text, name)]
-    if not giving or imports(giving[-1][1], name):
+def binding_statements(text: str, name: str) -> list[str]:
+    """`ast.dump` of each top-level statement of `text` that binds `name` ([] where it does not parse): two cells
+    whose lists are equal bind the same `name` (M2: a helper copied unchanged into a scratch cell)."""
+    try:
+        body = ast.parse(text).body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+    return [ast.dump(node) for node in body if assigns(ast.unparse(node), name)]
+
+
+def imported_as(text: str, name: str) -> tuple | None:
+    """What the last import of `text` that binds `name` imports ((module, level, name)); None where none does."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
-    given, text = giving[-1]
+    found = None
+    for node in (each for each in ast.walk(tree) if isinstance(each, (ast.Import, ast.ImportFrom))):
+        for alias in node.names:
+            if isinstance(node, ast.Import) and (alias.asname or alias.name.split(".")[0]) == name:
+                found = (alias.name if alias.asname else name, 0, None)
+            elif isinstance(node, ast.ImportFrom) and (alias.asname or alias.name) == name:
+                found = (node.module, node.level, alias.name)
+    return found
+
+
+def giving_cell(answers: list[tuple[str, str]], cell: SavedCell, name: str, answer: str) -> tuple[str, str, bool]:
+    """(how a message names it, its text, whether it is below `cell`) of the answer cell that gives `name` when the
+    grader calls `answer`, whose saved answer cell is `cell`: the last of the notebook's `answers`
+    (`notebook_answers`) that binds `name`; None where none does."""
+    giving = [(index, given, text) for index, (given, text) in enumerate(answers) if assigns(text, name)]
+    if not giving:
+        return None
+    index, given, text = giving[-1]
     if text == cell.source:
-        return f"the {cell.named(answer)[4:]}", text
-    return (f"the answer cell of {given}" if given else "another answer cell"), text
+        return f"the {cell.named(answer)[4:]}", text, False
+    below = any(other == cell.source for _, other in answers[:index])
+    return (f"the answer cell of {given}" if given else "another answer cell"), text, below
+
+
+def same_binding(ran: str | None, text: str, name: str) -> bool:
+    """The kernel's last input binding `name`, `ran`, binds it as the giving cell `text` does: the same cell, the same
+    statements binding it (W1: chapter 3's class and floor cells, each with the same helper; M2: a helper copied
+    unchanged into a scratch cell), or an import of the same thing where the giving cell imports it (a module is the
+    same wherever it is imported; R23u W4: an imported helper redefined by a `def` in a scratch cell is not)."""
+    if ran is None:
+        return False
+    if same_cell(ran, text):
+        return True
+    if imports(text, name):
+        return imports(ran, name) and imported_as(ran, name) == imported_as(text, name)
+    statements = binding_statements(text, name)
+    return bool(statements) and binding_statements(ran, name) == statements
+
+
+def reached(target, shell, bound: set[str]) -> set[str]:
+    """The globals `target` reads (`globals_read`), and those of each function or class of the kernel defined in it
+    (`__main__`) that such a global, bound by an answer cell, holds, and so on (R23u W2: a helper's helper)."""
+    read, todo, seen = set(), [target], set()
+    while todo:
+        now = todo.pop()
+        if id(now) in seen:
+            continue
+        seen.add(id(now))
+        names = globals_read(now)
+        read |= names
+        for name in names & bound:
+            value = shell.user_ns.get(name)
+            if (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == "__main__":
+                todo.append(value)
+    return read
 
 
 def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell], notebooks) -> None:
     """Fail if a global that the function or class `target` (the answer `answer`) reads, and that an answer cell of
     the notebook of its saved cell (each of `saved`) gives (`giving_cell`), is in this kernel not from that cell as
-    saved: bound last by another input (a scratch cell, a test cell), or by that cell edited since it was saved, or by
-    a run of it that stopped with an error before binding it (R23t W4: a buggy `set_rates` saved above
-    `lr_range_test`, fixed in a scratch cell, passed every visible cell, and the grade called the buggy one); plain
-    data a test cell bound since aside (`a_test_cells_data`)."""
+    saved (`same_binding`): bound last by another input (a scratch cell, a test cell) binding it otherwise, or by that
+    cell edited since it was saved, or by a run of it that stopped with an error before binding it (R23t W4: a buggy
+    `set_rates` saved above `lr_range_test`, fixed in a scratch cell, passed every visible cell, and the grade called
+    the buggy one); plain data a test cell bound since aside (`a_test_cells_data`). Where that cell is below the
+    answer's and has not run in this kernel, the message says so (R23u W1)."""
     shell = kernel_shell()
     if shell is None or not saved:
         return
-    read = globals_read(target) - {answer}
     for cell in saved:
         found_cells = notebook_cells(cell, notebooks)
         answers = answer_cells(found_cells)
         bound = set().union(*(cells.bound_names(text) for _, text in answers))  # each cell parsed once, then by name
-        for name in sorted(read & bound):
+        for name in sorted((reached(target, shell, bound) - {answer}) & bound):
             giving = giving_cell(answers, cell, name, answer)
             if giving is None:
                 continue
-            which, text = giving
+            which, text, below = giving
             found = assigning_entry(name)
             ran = found[1][found[0]] if found is not None else None
-            whole = ran is not None and same_cell(ran, text)
+            if ran is None and imports(text, name):
+                continue  # bound by no input of this kernel: nothing to compare with
+            whole = same_binding(ran, text, name)
             if whole:
                 whole = raised_before_binding(shell, found[0], ran, name) is None
             elif ran is not None:
                 whole = a_test_cells_data(ran, name, shell, [each for each in found_cells if cells.is_test(each)])
+            history = found[1] if found is not None else []
+            if not whole and below and not any(isinstance(each, str) and same_cell(each, text) for each in history):
+                expect(
+                    False,
+                    f"{answer} uses {name}, and {which}, below, defines {name} again, differently, and has not run "
+                    f"in this kernel: the grader runs it before any test, so {answer} calls its {name}. Run it, or "
+                    f"give the two {name}s different names, then {SAVE_AND_RERUN}.",
+                )
             expect(
                 whole,
                 f"{answer} uses {name}, which {which} defines, and the {name} in this kernel is not from that cell "
