@@ -131,3 +131,23 @@ def test_a_helpers_helper_fixed_in_a_scratch_cell_fails(tmp_path, monkeypatch, s
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert all(f"{name} uses scale, which the answer cell of {name}" in one for one in said), said
+
+
+def test_a_method_set_on_the_class_from_a_scratch_cell_fails(tmp_path, monkeypatch, shells):
+    """R23u W3: the saved class leaves out `self.cooldown_counter = self.cooldown` (the cooldown cell fails on it
+    alone); a scratch cell set the solution's `step` on it and every visible cell passed, the grade lost the cooldown
+    point. Each of the class's functions must come from its saved cell, not only the first."""
+    chapter, notebook, grade_id, name = PLATEAU
+    solved = solution_answers(chapter)[grade_id]
+    line = "            self.cooldown_counter = self.cooldown\n"
+    assert line in solved and f"class {name}" in solved
+    cell = solved.replace(line, "", 1)
+    run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
+    save_answer_cell(tmp_path / notebook, grade_id, cell)
+    assert run(cell, new_cell=True) is None
+    assert len(failures(run, tests)) == 1
+    fixed = solved.replace(f"class {name}", "class _Fixed", 1) + f"\n{name}.step = _Fixed.step\n"
+    assert run(fixed, new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert all(f"The step of {name} in this kernel (_Fixed.step) was defined by a cell" in one for one in said), said

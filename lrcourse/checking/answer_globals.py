@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import dis
 import inspect
+import linecache
 import os
 
 from lrcourse import cells
@@ -148,6 +149,25 @@ def reached(target, shell, bound: set[str]) -> set[str]:
     return read
 
 
+def expect_methods_from_saved_cells(target, answer: str, saved: list[SavedCell]) -> None:
+    """Fail if a function of the class `target` (the answer `answer`), its own, came from a cell that is neither its
+    saved answer cell nor an answer cell above it (R23u W3: `MyReduceLROnPlateau.step = _Fixed.step` from a scratch
+    cell passed every visible cell, and the grader called the saved class's `step`); a function whose cell is in no
+    linecache (a cell magic's body) is not judged here."""
+    if not isinstance(target, type) or not saved:
+        return
+    texts = [each.source for each in saved] + [text for each in saved for _, text in each.above]
+    for function in answer_functions(target, bases=False):
+        lines = linecache.getlines(function.__code__.co_filename)
+        expect(
+            not lines or any(same_cell("".join(lines), text) for text in texts),
+            f"The {function.__name__} of {answer} in this kernel ({function.__qualname__}) was defined by a cell that "
+            f"is not the {saved[0].named(answer)[4:]} (a scratch cell set it on the class, or a file). The grader runs "
+            f"the answer cells as saved and no other cell, and calls the {function.__name__} that cell defines: "
+            f"define it in the class in the answer cell, run it, then {SAVE_AND_RERUN}.",
+        )
+
+
 def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell], notebooks) -> None:
     """Fail if a global that the function or class `target` (the answer `answer`) reads, and that an answer cell of
     the notebook of its saved cell (each of `saved`) gives (`giving_cell`), is in this kernel not from that cell as
@@ -159,6 +179,7 @@ def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell],
     shell = kernel_shell()
     if shell is None or not saved:
         return
+    expect_methods_from_saved_cells(target, answer, saved)
     for cell in saved:
         found_cells = notebook_cells(cell, notebooks)
         answers = answer_cells(found_cells)
