@@ -151,3 +151,19 @@ def test_a_method_set_on_the_class_from_a_scratch_cell_fails(tmp_path, monkeypat
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert all(f"The step of {name} in this kernel (_Fixed.step) was defined by a cell" in one for one in said), said
+
+
+def test_a_context_function_rebound_in_a_scratch_cell_is_named(tmp_path, monkeypatch, shells):
+    """R23u M1: the chapter's `loss_fn` rebound in a scratch cell (a learner trying another loss) failed an honest
+    `lr_range_test` with a message blaming its smoothing; the grader uses the chapter's `loss_fn`. The message now
+    names `loss_fn` and what to run."""
+    chapter, notebook, name = RANGE
+    cell = solution_answers(chapter)[name]
+    run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
+    save_answer_cell(tmp_path / notebook, name, cell)
+    assert run(cell, new_cell=True) is None
+    assert failures(run, tests) == []
+    assert run("loss_fn = lambda out, y: 0.0 * out.sum()\n", new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests), said
+    assert all(f"{name} uses loss_fn, and the loss_fn in this kernel is not the chapter's" in one for one in said)

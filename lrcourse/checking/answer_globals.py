@@ -21,6 +21,7 @@ import dis
 import inspect
 import linecache
 import os
+import sys
 
 from lrcourse import cells
 from lrcourse.checking.answer_cell_error import raised_before_binding
@@ -116,16 +117,31 @@ def giving_cell(answers: list[tuple[str, str]], cell: SavedCell, name: str, answ
     return (f"the answer cell of {given}" if given else "another answer cell"), text, below
 
 
-def same_binding(ran: str | None, text: str, name: str) -> bool:
+def import_gives(key: tuple | None):
+    """What an import `imported_as` describes binds, from the modules already imported (None where unknown: a
+    relative import, a module not imported yet)."""
+    if key is None or key[1]:
+        return None
+    module = sys.modules.get(key[0])
+    if key[2] is None or module is None:
+        return module
+    return getattr(module, key[2], None) or sys.modules.get(f"{key[0]}.{key[2]}")
+
+
+def same_binding(ran: str | None, text: str, name: str, value=None) -> bool:
     """The kernel's last input binding `name`, `ran`, binds it as the giving cell `text` does: the same cell, the same
     statements binding it (W1: chapter 3's class and floor cells, each with the same helper; M2: a helper copied
-    unchanged into a scratch cell), or an import of the same thing where the giving cell imports it (a module is the
-    same wherever it is imported; R23u W4: an imported helper redefined by a `def` in a scratch cell is not)."""
+    unchanged into a scratch cell), or, where the giving cell imports it, the kernel's `value` is what that import
+    gives (a module is the same wherever it is imported, `from torch import nn` as `import torch.nn as nn`; R23u W4:
+    an imported helper redefined by a `def` in a scratch cell is not)."""
     if ran is None:
         return False
     if same_cell(ran, text):
         return True
     if imports(text, name):
+        gives = import_gives(imported_as(text, name))
+        if gives is not None:
+            return value is gives
         return imports(ran, name) and imported_as(ran, name) == imported_as(text, name)
     statements = binding_statements(text, name)
     return bool(statements) and binding_statements(ran, name) == statements
@@ -168,6 +184,40 @@ def expect_methods_from_saved_cells(target, answer: str, saved: list[SavedCell])
         )
 
 
+def texts_of(found_cells: list, kind) -> list[str]:
+    """The Python of each of a saved notebook's cells that `kind` (`cells.is_context`, ...) takes; a malformed one
+    skipped."""
+    texts = []
+    for each in found_cells:
+        try:
+            if kind(each):
+                texts.append(as_python(cells.source(each)))
+        except (ValueError, KeyError, TypeError, AttributeError, SyntaxError):
+            continue
+    return texts
+
+
+def expect_context_globals(names: set[str], answer: str, shell, found_cells: list) -> None:
+    """Fail if one of `names` (globals the answer reads that no answer cell binds) that a context cell of the chapter
+    binds was bound last in this kernel by an input that binds it otherwise than every such cell and is no test cell
+    (R23u M1: `loss_fn = lambda out, y: 0.0 * out.sum()` in a scratch cell failed an honest `lr_range_test` with a
+    message blaming its smoothing, while the grader, with the chapter's `loss_fn`, scored it full)."""
+    contexts, tests = texts_of(found_cells, cells.is_context), texts_of(found_cells, cells.is_test)
+    for name in sorted(names):
+        given = [text for text in contexts if assigns(text, name)]
+        found = assigning_entry(name) if given else None
+        if found is None:
+            continue
+        ran, value = found[1][found[0]], shell.user_ns.get(name)
+        expect(
+            any(same_binding(ran, text, name, value) for text in given) or any(same_cell(ran, t) for t in tests),
+            f"{answer} uses {name}, and the {name} in this kernel is not the chapter's: a cell since assigned it "
+            f"(In[{found[0]}]). The grader runs the chapter's own cell that defines {name}, so what this check "
+            f"calls is not what the grader calls: run the chapter's cell that defines {name} again (or the notebook "
+            f"from the top), then run this cell again.",
+        )
+
+
 def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell], notebooks) -> None:
     """Fail if a global that the function or class `target` (the answer `answer`) reads, and that an answer cell of
     the notebook of its saved cell (each of `saved`) gives (`giving_cell`), is in this kernel not from that cell as
@@ -184,7 +234,9 @@ def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell],
         found_cells = notebook_cells(cell, notebooks)
         answers = answer_cells(found_cells)
         bound = set().union(*(cells.bound_names(text) for _, text in answers))  # each cell parsed once, then by name
-        for name in sorted((reached(target, shell, bound) - {answer}) & bound):
+        read = reached(target, shell, bound) - {answer}
+        expect_context_globals(read - bound, answer, shell, found_cells)
+        for name in sorted(read & bound):
             giving = giving_cell(answers, cell, name, answer)
             if giving is None:
                 continue
@@ -193,7 +245,7 @@ def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell],
             ran = found[1][found[0]] if found is not None else None
             if ran is None and imports(text, name):
                 continue  # bound by no input of this kernel: nothing to compare with
-            whole = same_binding(ran, text, name)
+            whole = same_binding(ran, text, name, shell.user_ns.get(name))
             if whole:
                 whole = raised_before_binding(shell, found[0], ran, name) is None
             elif ran is not None:
