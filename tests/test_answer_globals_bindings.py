@@ -167,3 +167,19 @@ def test_a_context_function_rebound_in_a_scratch_cell_is_named(tmp_path, monkeyp
     said = failures(run, tests)
     assert len(said) == len(tests), said
     assert all(f"{name} uses loss_fn, and the loss_fn in this kernel is not the chapter's" in one for one in said)
+
+
+def test_a_helper_bound_through_global_is_said_so(tmp_path, monkeypatch, shells):
+    """R23u N3: a helper the cell binds only inside a function it calls (`global WORST`) is refused as read from
+    outside (that function may not have run), and the message no longer says the cell does not define it."""
+    chapter, notebook, name = STABLE
+    solved = solution_answers(chapter)[name]
+    assert "return 2.0 / max(curvatures)" in solved
+    body = solved.replace("return 2.0 / max(curvatures)", "return 2.0 / WORST(curvatures)")
+    cell = "def _setup():\n    global WORST\n    WORST = max\n\n\n_setup()\n\n\n" + body
+    run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
+    save_answer_cell(tmp_path / notebook, name, cell)
+    assert run(cell, new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests) == 2, said
+    assert all("uses WORST, which that cell binds only in a function, through `global`" in one for one in said), said
