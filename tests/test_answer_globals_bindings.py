@@ -183,3 +183,29 @@ def test_a_helper_bound_through_global_is_said_so(tmp_path, monkeypatch, shells)
     said = failures(run, tests)
     assert len(said) == len(tests) == 2, said
     assert all("uses WORST, which that cell binds only in a function, through `global`" in one for one in said), said
+
+
+@pytest.mark.parametrize(
+    "wrapping",
+    [
+        "def logged(function):\n    def inner(*args):\n        return function(*args)\n    return inner\n\n\n"
+        "largest_stable_lr = logged(largest_stable_lr)\n",
+        "import functools\n\nlargest_stable_lr = functools.partial(largest_stable_lr)\n",
+    ],
+)
+def test_a_helper_behind_a_wrapper_without_wrapped_is_checked(tmp_path, monkeypatch, shells, wrapping):
+    """R23u W6: the answer wrapped by a closure that keeps no `__wrapped__`, or by `functools.partial`, hid its helper
+    `ratio` (saved as `a - b`, fixed in a scratch cell): every visible cell passed. The wrapped function is followed."""
+    chapter, notebook, name = STABLE
+    solved = solution_answers(chapter)[name]
+    line = "factors = [after / before for before, after in zip(path[0], path[1])]"
+    assert line in solved
+    helper = "def ratio(a, b):\n    return a - b\n\n\n"
+    cell = helper + solved.replace(line, line.replace("after / before", "ratio(after, before)")) + "\n\n" + wrapping
+    run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
+    save_answer_cell(tmp_path / notebook, name, cell)
+    assert run(cell, new_cell=True) is None
+    assert run("def ratio(a, b):\n    return a / b\n", new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests) == 2, said
+    assert all(f"{name} uses ratio, which the answer cell of {name}" in one for one in said), said

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import dis
+import functools
 import inspect
 import linecache
 import os
@@ -158,11 +159,32 @@ def reached(target, shell, bound: set[str]) -> set[str]:
         seen.add(id(now))
         names = globals_read(now)
         read |= names
-        for name in names & bound:
-            value = shell.user_ns.get(name)
-            if (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == "__main__":
-                todo.append(value)
+        todo += [value for value in hidden_within(now) if kernels(value)]
+        todo += [value for value in map(shell.user_ns.get, sorted(names & bound)) if kernels(value)]
     return read
+
+
+def kernels(value) -> bool:
+    """`value` is a function or class defined in the kernel (`__main__`)."""
+    return (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == "__main__"
+
+
+def hidden_within(target) -> list:
+    """What a wrapper that keeps no `__wrapped__` calls: a `functools.partial`'s function, and what the closures of
+    `target`'s functions hold (R23u W6: `largest_stable_lr = logged(largest_stable_lr)` hid its helper)."""
+    if isinstance(target, functools.partial):
+        return [target.func]
+    functions = [target] if inspect.isfunction(target) else answer_functions(target)
+    return [cell.cell_contents for function in functions for cell in function.__closure__ or () if filled(cell)]
+
+
+def filled(cell) -> bool:
+    """A closure cell holds a value (an empty one raises)."""
+    try:
+        contents = cell.cell_contents
+    except ValueError:
+        return False
+    return contents is not cell
 
 
 def expect_methods_from_saved_cells(target, answer: str, saved: list[SavedCell]) -> None:
