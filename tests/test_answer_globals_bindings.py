@@ -209,3 +209,21 @@ def test_a_helper_behind_a_wrapper_without_wrapped_is_checked(tmp_path, monkeypa
     said = failures(run, tests)
     assert len(said) == len(tests) == 2, said
     assert all(f"{name} uses ratio, which the answer cell of {name}" in one for one in said), said
+
+
+def test_data_a_helper_reads_changed_in_place_in_a_scratch_cell_fails(tmp_path, monkeypatch, shells):
+    """R23u W5: the answer cell binds `SETTINGS = {"numerator": 1.0}` (the bug) and the answer returns
+    `SETTINGS["numerator"] / max(curvatures)`; a scratch cell's `SETTINGS["numerator"] = 2.0` fixed it, every visible
+    cell passed and the grade was 0/3."""
+    chapter, notebook, name = STABLE
+    solved = solution_answers(chapter)[name]
+    assert "return 2.0 / max(curvatures)" in solved
+    body = solved.replace("return 2.0 / max(curvatures)", 'return SETTINGS["numerator"] / max(curvatures)')
+    cell = 'SETTINGS = {"numerator": 1.0}\n\n\n' + body
+    run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
+    save_answer_cell(tmp_path / notebook, name, cell)
+    assert run(cell, new_cell=True) is None
+    assert run('SETTINGS["numerator"] = 2.0\n', new_cell=True) is None
+    said = failures(run, tests)
+    assert len(said) == len(tests) == 2, said
+    assert all("uses SETTINGS, which the answer cell of" in one and "changed SETTINGS in place" in one for one in said)

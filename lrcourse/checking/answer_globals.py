@@ -26,6 +26,7 @@ import sys
 
 from lrcourse import cells
 from lrcourse.checking.answer_cell_error import raised_before_binding
+from lrcourse.checking.answer_replay import changed_in_place
 from lrcourse.checking.expect import expect
 from lrcourse.checking.kernel_history import assigning_entry, same_cell
 from lrcourse.checking.learners_folder import answer_functions, codes_within
@@ -273,6 +274,13 @@ def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell],
             elif ran is not None:
                 whole = a_test_cells_data(ran, name, shell, [each for each in found_cells if cells.is_test(each)])
             history = found[1] if found is not None else []
+            later = [each for each in history[found[0] + 1 :] if isinstance(each, str)] if found is not None else []
+            expect(  # R23u W5: plain data a helper reads, changed in place since (`SETTINGS["numerator"] = 2.0`)
+                not whole or callable(shell.user_ns.get(name)) or not changed_in_place(later, name),
+                f"{answer} uses {name}, which {which} defines, and a cell run since changed {name} in place: "
+                f"the grader uses the value that cell gives, as saved, and runs no other cell. Put the {name} you want "
+                f"in {which}, run it, then {SAVE_AND_RERUN}.",
+            )
             if not whole and below and not any(isinstance(each, str) and same_cell(each, text) for each in history):
                 expect(
                     False,
