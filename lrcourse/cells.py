@@ -161,3 +161,12 @@ def bound_names(text: str) -> set[str]:
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
     return names
+
+
+def global_assigned(text: str) -> set[str]:
+    """The names a function of the cell declares `global` (and so may bind when called); {} if it does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return set()
+    return {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names}

@@ -133,9 +133,11 @@ def expect_self_contained(target, grade_id: str = "") -> None:
         missing = sorted(names_used_but_not_defined(source) - above) if above is not None else []
     except SyntaxError:
         missing = []
+    via = cells.global_assigned(source) & set(missing)  # R23u N3: bound in a function, through `global`
+    which = "that cell binds only in a function, through `global`, and no" if via else "neither that cell nor a"
     expect(
         not missing,
-        f"{cell or f'The cell that defines {name}'} uses {', '.join(missing)}, which neither that cell nor a saved "
+        f"{cell or f'The cell that defines {name}'} uses {', '.join(missing)}, which {which} saved "
         "answer cell above it defines. The grader runs the answer cells as saved, in order, after the chapter's setup "
         f"and context cells, and no other cell: define or import {'it' if len(missing) == 1 else 'them'} inside the "
         f"answer cell (or an answer cell above it), define {name} there, and save the notebook.",
