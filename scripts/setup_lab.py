@@ -70,7 +70,9 @@ else:
     c.ExchangeFactory.submit = "lrcourse.exchange_submit.OwnerOnlySubmit"
 """
 # A Content-Security-Policy on formgrader's pages of student work (lrcourse/grading/browser/content_policy.py).
+# And, as root, nbgrader's addresses refused in a course not root's through and through (exchange/roots_formgrader.py).
 CONTENT_POLICY = PREFIX / "etc" / "jupyter" / "jupyter_server_config.d" / "lrcourse.json"
+LRCOURSE_EXTENSIONS = ("lrcourse.grading.browser.content_policy", "lrcourse.grading.exchange.roots_formgrader")
 
 
 def write_overrides() -> None:
@@ -90,7 +92,7 @@ def enable_nbgrader() -> None:
     jupyter("labextension", "enable", "--level=sys_prefix", "@jupyter/nbgrader")
     CONTENT_POLICY.parent.mkdir(parents=True, exist_ok=True)  # `jupyter server extension enable` needs this file
     CONTENT_POLICY.write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {"lrcourse.grading.browser.content_policy": True}}})
+        json.dumps({"ServerApp": {"jpserver_extensions": dict.fromkeys(LRCOURSE_EXTENSIONS, True)}})
     )
 
 

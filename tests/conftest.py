@@ -56,3 +56,12 @@ def url():
 
     with redis_server() as address:
         yield address
+
+
+@pytest.fixture
+def shells():
+    """An IPython shell a test started is cleared after it (tests/support/saved_cells.py starts one)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    yield
+    InteractiveShell.clear_instance()

@@ -5,32 +5,11 @@ chapter's setup, context and visible test cells."""
 
 from __future__ import annotations
 
-import pytest
-
 from support.course import solution_answers
+from support.helper_cells import PLATEAU, RANGE, RIGHT, range_test_calling
 from support.saved_cells import failures, save_answer_cell, start_reading_kernel
 
-RANGE = ("06_choosing_the_rate", "choosing_the_rate.ipynb", "lr_range_test")
-PLATEAU = ("03_adaptive_schedules", "adaptive_schedules.ipynb", "my_reduce_lr_on_plateau", "MyReduceLROnPlateau")
-SETTING = '        for group, ratio in zip(optimizer.param_groups, ratios):\n            group["lr"] = lr * ratio\n'
-RIGHT = "def set_rates(optimizer, lr, ratios):\n    for group, ratio in zip(optimizer.param_groups, ratios):\n"
-RIGHT += "        group['lr'] = lr * ratio\n"
 BUGGY = "def set_rates(optimizer, lr, ratios):\n    for group in optimizer.param_groups:\n        group['lr'] = lr\n"
-
-
-@pytest.fixture
-def shells():
-    from IPython.core.interactiveshell import InteractiveShell
-
-    yield
-    InteractiveShell.clear_instance()
-
-
-def range_test_calling(helper: str) -> str:
-    """Chapter 6's solution setting the rates through `set_rates`, the cell defining `helper` above it."""
-    solved = solution_answers(RANGE[0])[RANGE[2]]
-    assert SETTING in solved
-    return helper + "\n\n" + solved.replace(SETTING, "        set_rates(optimizer, lr, ratios)\n", 1)
 
 
 def test_a_helper_of_the_answer_cell_fixed_in_a_scratch_cell_fails_every_visible_cell(tmp_path, monkeypatch, shells):

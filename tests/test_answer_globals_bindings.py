@@ -9,30 +9,11 @@ from __future__ import annotations
 import pytest
 
 from support.course import solution_answers
+from support.helper_cells import PLATEAU, RANGE, RIGHT, range_test_calling
 from support.saved_cells import failures, save_answer_cell, start_reading_kernel
 
-RANGE = ("06_choosing_the_rate", "choosing_the_rate.ipynb", "lr_range_test")
-PLATEAU = ("03_adaptive_schedules", "adaptive_schedules.ipynb", "my_reduce_lr_on_plateau", "MyReduceLROnPlateau")
 STABLE = ("01_learning_rate", "learning_rate.ipynb", "largest_stable_lr")
-SETTING = '        for group, ratio in zip(optimizer.param_groups, ratios):\n            group["lr"] = lr * ratio\n'
-RIGHT = "def set_rates(optimizer, lr, ratios):\n    for group, ratio in zip(optimizer.param_groups, ratios):\n"
-RIGHT += "        group['lr'] = lr * ratio\n"
 REDUCED = "def reduced(rate, factor, min_lr):\n    return max(rate * factor, min_lr)\n\n\n"
-
-
-@pytest.fixture
-def shells():
-    from IPython.core.interactiveshell import InteractiveShell
-
-    yield
-    InteractiveShell.clear_instance()
-
-
-def range_test_calling(helper: str) -> str:
-    """Chapter 6's solution setting the rates through `set_rates`, the cell defining `helper` above it."""
-    solved = solution_answers(RANGE[0])[RANGE[2]]
-    assert SETTING in solved
-    return helper + "\n\n" + solved.replace(SETTING, "        set_rates(optimizer, lr, ratios)\n", 1)
 
 
 def class_and_floor(class_helper: str, floor_helper: str) -> tuple[str, str]:

@@ -15,14 +15,6 @@ RECIPE = ("04_custom_schedules", "custom_schedules.ipynb", "recipe_from_rates")
 PLATEAU = ("03_adaptive_schedules", "adaptive_schedules.ipynb", "my_reduce_lr_on_plateau", "MyReduceLROnPlateau")
 
 
-@pytest.fixture
-def shells():
-    from IPython.core.interactiveshell import InteractiveShell
-
-    yield
-    InteractiveShell.clear_instance()
-
-
 def test_a_decorated_function_answer_that_calls_a_scratch_function_fails(tmp_path, monkeypatch, shells):
     """R23t W3: `first_float` is a scratch cell's; torch's wrapper file, read instead of the cell, has no such name."""
     chapter, notebook, name = RECIPE

@@ -15,14 +15,6 @@ PLATEAU = ("03_adaptive_schedules", "adaptive_schedules.ipynb", "my_reduce_lr_on
 SCRATCH = "class MyReduceLROnPlateau"
 
 
-@pytest.fixture
-def shells():
-    from IPython.core.interactiveshell import InteractiveShell
-
-    yield
-    InteractiveShell.clear_instance()
-
-
 @pytest.mark.parametrize(
     "cell",
     ["class MyReduceLROnPlateau(ScratchBase):\n    pass\n", "MyReduceLROnPlateau = ScratchBase\n"],

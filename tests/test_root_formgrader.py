@@ -11,10 +11,14 @@ import asyncio
 import logging
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from lrcourse.grading.exchange import roots_formgrader
 from lrcourse.grading.exchange.roots_formgrader import refuse_formgrader_as_root
+
+from support.paths import ROOT
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="as root only: root's formgrader is refused")
 
@@ -29,8 +33,9 @@ def course_with_release(tmp_path: Path, mode: int) -> Path:
     return course
 
 
-def pressed(course: Path) -> tuple[int, bytes, list]:
-    """(status, body) of a POST to formgrader's Generate button, and whether the stand-in for nbgrader's ran."""
+def pressed(course: Path, guard=None, path: str = "/formgrader/api/assignment/ch/assign") -> tuple[int, bytes, list]:
+    """(status, body) of a POST to `path` (formgrader's Generate button, or nbgrader's Validate), and what the
+    stand-ins for nbgrader's handlers ran; `guard(app)` installs the guard (`refuse_formgrader_as_root`'s)."""
     from tornado.httpclient import AsyncHTTPClient
     from tornado.httpserver import HTTPServer
     from tornado.testing import bind_unused_port
@@ -38,19 +43,24 @@ def pressed(course: Path) -> tuple[int, bytes, list]:
 
     ran = []
 
-    class Assign(RequestHandler):
-        def post(self, assignment):
-            ran.append(assignment)
-            self.write("generated")
+    class Nbgraders(RequestHandler):
+        def post(self, *ids):
+            ran.append(self.request.path)
+            self.write("done")
+
+    routes = [(r"/formgrader/api/assignment/([^/]+)/assign", Nbgraders), (r"/assignments/validate", Nbgraders)]
 
     async def press():
-        app = Application([(r"/formgrader/api/assignment/([^/]+)/assign", Assign)], base_url="/")
-        refuse_formgrader_as_root(app, logging.getLogger("test"), [str(course)])
+        app = Application(routes, base_url="/")
+        if guard is None:
+            refuse_formgrader_as_root(app, logging.getLogger("test"), [str(course)])
+        else:
+            guard(app)
         sock, port = bind_unused_port()
         server = HTTPServer(app)
         server.add_sockets([sock])
         try:
-            url = f"http://127.0.0.1:{port}/formgrader/api/assignment/ch/assign"
+            url = f"http://127.0.0.1:{port}{path}"
             return await AsyncHTTPClient().fetch(url, method="POST", body="", raise_error=False)
         finally:
             server.stop()
@@ -71,4 +81,49 @@ def test_roots_formgrader_refuses_a_course_a_group_may_write_before_its_buttons_
 @root_only
 def test_roots_formgrader_serves_a_course_roots_through_and_through(tmp_path):
     status, body, ran = pressed(course_with_release(tmp_path, 0o755))
-    assert (status, body, ran) == (200, b"generated", ["ch"])
+    assert (status, body, ran) == (200, b"done", ["/formgrader/api/assignment/ch/assign"])
+
+
+@root_only
+def test_nbgraders_validate_is_refused_too(tmp_path):  # R20a2 M1: it ran a TA's notebook as root
+    course = course_with_release(tmp_path, 0o775)
+    status, body, ran = pressed(course, path="/assignments/validate")
+    assert status == 403 and b"not root's through and through" in body and ran == []
+
+
+def stand_in_server(app, course: Path):
+    return SimpleNamespace(web_app=app, log=logging.getLogger("test"), root_dir=str(course))
+
+
+@root_only
+def test_the_server_extension_refuses_a_course_whose_config_does_not_ask(tmp_path, monkeypatch):  # R20a2 W2
+    course = course_with_release(tmp_path, 0o775)  # its config (a course made before the guard) calls nothing
+    monkeypatch.chdir(course)
+    guard = lambda app: roots_formgrader.guard_server(stand_in_server(app, course))  # noqa: E731
+    status, body, ran = pressed(course, guard)
+    assert status == 403 and f"{course / 'release'} in it is writable".encode() in body and ran == []
+
+
+@root_only
+def test_the_courses_config_read_by_the_check_does_not_check_again(tmp_path, monkeypatch):  # R20a2 W1
+    """The check reads the course's config to find the exchange, and that config asks for the check: it recursed
+    (the exchange found only at the top, about a hundred walks a request, and an honest course with its exchange
+    inside refused). Now the config's own request returns at once: one read, the course served."""
+    from lrcourse.grading.exchange import inbound_folder
+
+    course = course_with_release(tmp_path, 0o755)
+    config = (ROOT / "nbgrader_config.py").read_text() + f"\nc.Exchange.root = {str(course / 'exchange')!r}\n"
+    (course / "nbgrader_config.py").write_text(config)
+    (course / "exchange").mkdir(mode=0o755)
+    (course / "exchange").chmod(0o1777)  # the students' by design: set apart only if found
+    reads, exchange_of = [], inbound_folder.exchange_of
+    monkeypatch.setattr(inbound_folder, "exchange_of", lambda course: reads.append(course) or exchange_of(course))
+    monkeypatch.chdir(course)
+
+    def guard(app):
+        monkeypatch.setattr(roots_formgrader, "this_server", lambda: stand_in_server(app, course))
+        roots_formgrader.refuse_root_here()
+
+    status, body, ran = pressed(course, guard)
+    assert (status, ran) == (200, ["/formgrader/api/assignment/ch/assign"]), body
+    assert len(reads) == 1, reads
