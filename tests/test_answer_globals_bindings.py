@@ -208,3 +208,25 @@ def test_data_a_helper_reads_changed_in_place_in_a_scratch_cell_fails(tmp_path, 
     said = failures(run, tests)
     assert len(said) == len(tests) == 2, said
     assert all("uses SETTINGS, which the answer cell of" in one and "changed SETTINGS in place" in one for one in said)
+
+
+@pytest.mark.parametrize(
+    "saved, scratch",
+    [  # R23v W4: a module's attribute set since; R23v M1: a log the answer itself appends to, cleared since
+        ("import torch\n\n\n", "torch.backends.cudnn.deterministic = True\n"),
+        ("LOG = []\n\n\n", "print(len(LOG))\nLOG.clear()\n"),
+    ],
+)
+def test_what_the_answer_does_not_read_as_data_changed_since_passes(tmp_path, monkeypatch, shells, saved, scratch):
+    chapter, notebook, name = STABLE
+    solved = solution_answers(chapter)[name]
+    assert "return 2.0 / max(curvatures)" in solved
+    body = "return float(torch.tensor(2.0) / max(curvatures))" if "torch" in saved else "return 2.0 / max(curvatures)"
+    if "LOG" in saved:
+        body = "LOG.append(list(curvatures))\n    " + body
+    cell = saved + solved.replace("return 2.0 / max(curvatures)", body)
+    run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
+    save_answer_cell(tmp_path / notebook, name, cell)
+    assert run(cell, new_cell=True) is None
+    assert run(scratch, new_cell=True) is None
+    assert failures(run, tests) == []

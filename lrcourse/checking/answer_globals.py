@@ -275,8 +275,10 @@ def expect_globals_from_saved_cells(target, answer: str, saved: list[SavedCell],
                 whole = a_test_cells_data(ran, name, shell, [each for each in found_cells if cells.is_test(each)])
             history = found[1] if found is not None else []
             later = [each for each in history[found[0] + 1 :] if isinstance(each, str)] if found is not None else []
+            value = shell.user_ns.get(name)  # a module's attribute set since is not its data (R23v W4)
+            kept = changed_in_place([saved_text for _, saved_text in answers], name)  # a log it appends to (R23v M1)
             expect(  # R23u W5: plain data a helper reads, changed in place since (`SETTINGS["numerator"] = 2.0`)
-                not whole or callable(shell.user_ns.get(name)) or not changed_in_place(later, name),
+                not whole or callable(value) or inspect.ismodule(value) or kept or not changed_in_place(later, name),
                 f"{answer} uses {name}, which {which} defines, and a cell run since changed {name} in place: "
                 f"the grader uses the value that cell gives, as saved, and runs no other cell. Put the {name} you want "
                 f"in {which}, run it, then {SAVE_AND_RERUN}.",
