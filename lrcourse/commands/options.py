@@ -72,11 +72,17 @@ def refused_unless_roots(verb: str, course: str, why: str) -> int | None:
 def refused_in_roots_course(args, verb: str) -> int | None:
     """Root's grade or collect in a course folder root owns: exit status 2 with the reason and the mend unless the
     course is root's through and through (`roots_course.refusal`), else None. Run by `cli.main` before the course is
-    read."""
+    read, and by the command itself for a caller that does not go through `cli.main`: a course that passed is not
+    walked again (seconds for a clone; no other account can change it in between)."""
     from lrcourse.grading.exchange.roots_course import refusal
 
+    if getattr(args, "roots_course_passed", False):
+        return None
     why = refusal(args.course, verb)
-    return refused(why) if why else None
+    if why:
+        return refused(why)
+    args.roots_course_passed = True
+    return None
 
 
 def broker_option(command) -> None:
