@@ -62,6 +62,11 @@ c.Autograde.sanitize_preprocessors = [
 ]
 # `nbgrader collect` and formgrader's Collect button run `lrcourse collect` (lrcourse/grading/exchange/nbgrader_collect.py).
 c.ExchangeFactory.collect = "lrcourse.grading.exchange.nbgrader_collect.TrustedCollect"
+# `nbgrader release_assignment`, `release_feedback` and formgrader's Release buttons make or use the exchange's
+# course, outbound, inbound and feedback folders only as folders of yours or root's, never through a link
+# (a student may put one at <exchange>/<course_id> first; lrcourse/grading/exchange/nbgrader_release.py).
+c.ExchangeFactory.release_assignment = "lrcourse.grading.exchange.nbgrader_release.TrustedReleaseAssignment"
+c.ExchangeFactory.release_feedback = "lrcourse.grading.exchange.nbgrader_release.TrustedReleaseFeedback"
 # Nothing a student wrote runs in the instructor's browser: formgrader's view of a submission and the feedback
 # show its outputs, markdown and raw cells sanitized (lrcourse/grading/browser/sanitize.py).
 c.HTMLExporter.preprocessors = ["lrcourse.grading.browser.sanitize.SafeToShow"]

@@ -72,7 +72,7 @@ def open_exchange_folder(exchange: Exchange, parts: tuple[str, ...], what: str) 
         for part in parts:
             path = path / part
             seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
-            _check_exchange_folder(seen, path)
+            check_exchange_folder(seen, path)
             parent, fd = fd, -1
             try:
                 fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
@@ -91,21 +91,27 @@ def open_exchange_folder(exchange: Exchange, parts: tuple[str, ...], what: str) 
         raise
 
 
-def _check_exchange_folder(seen: os.stat_result, path: Path) -> None:
+ACTING = {"collect": "collecting", "release": "releasing"}  # the words of `check_exchange_folder`'s refusals
+
+
+def check_exchange_folder(seen: os.stat_result, path: Path, action: str = "collect") -> None:
+    """ExchangeUnusable unless `seen` (an lstat of `path`, a folder in the exchange) is a folder, not a link, owned by
+    this user or root; `action` ("collect" or "release", nbgrader_release) names what trusts it in the refusal."""
     if stat.S_ISLNK(seen.st_mode) or not stat.S_ISDIR(seen.st_mode):
         kind = "a symbolic link" if stat.S_ISLNK(seen.st_mode) else "not a folder"
+        which = "course and inbound folders" if action == "collect" else "course folder and the folders in it"
         raise ExchangeUnusable(
-            f"{path} is {kind}: the exchange's course and inbound folders must be folders of the instructor's "
+            f"{path} is {kind}: the exchange's {which} must be folders of the instructor's "
             "(a student may have put their own in its place; see the README's hub set-up: chmod 1777)"
         )
     if seen.st_uid not in (os.geteuid(), 0):
         allowed = " or ".join(sorted({user_name(os.geteuid()), user_name(0)}))
         owner = user_name(seen.st_uid)
         raise ExchangeUnusable(  # the grader account's own exchange, root collecting, is not a student's (F24 M1(a))
-            f"{path} is owned by {owner}, not by {allowed} (the collecting user or root). If {owner} is the account "
-            f"that runs the course (the README's set-up gives it the exchange's course folder), collect as {owner}, "
-            "not as another account: collect trusts only its own account's and root's exchange folders. Otherwise a "
-            "student may have put their own folder in its place (see the README's hub set-up: chmod 1777)"
+            f"{path} is owned by {owner}, not by {allowed} (the {ACTING[action]} user or root). If {owner} is the "
+            f"account that runs the course (the README's set-up gives it the exchange's course folder), {action} as "
+            f"{owner}, not as another account: {action} trusts only its own account's and root's exchange folders. "
+            "Otherwise a student may have put their own folder in its place (see the README's hub set-up: chmod 1777)"
         )
 
 

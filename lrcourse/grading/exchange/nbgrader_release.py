@@ -1,0 +1,85 @@
+"""nbgrader's release (`nbgrader release_assignment`, `nbgrader release_feedback`, formgrader's Release buttons) made
+to trust only the instructor's own folders in the exchange.
+
+The exchange's root is writable by every student (1777), so a student can put a folder of their own, or a link to
+any folder, at `<exchange>/<course_id>` before the instructor's first release. nbgrader's release follows it: run as
+root it made `inbound/` (2733, writable by everyone) and `outbound/` inside a root-only folder the student picked
+(issue 20, R20b2 W1). The course's `nbgrader_config.py` sets `c.ExchangeFactory.release_assignment` and
+`c.ExchangeFactory.release_feedback` to the classes here: each folder release makes or writes in (`<course_id>`,
+`outbound`, `inbound`, `feedback`) is reached from the exchange's root one name at a time without following a link,
+made there if it is missing, and must be a folder owned by the releasing user or root, the rule `lrcourse collect`
+applies (`inbound_folder.check_exchange_folder`); otherwise the release fails with the reason, before anything is
+made or copied below it. The exchange's root itself is the administrator's path, followed as nbgrader follows it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
+from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
+
+from lrcourse.grading.exchange.inbound import OPEN_FLAGS
+from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, check_exchange_folder
+
+MADE_ON_THE_WAY = 0o755  # a folder made above the one asked for (release_feedback's course folder): nbgrader's 0755
+
+
+def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> bool:
+    """The folder `root/parts...`, each name below `root` checked (`check_exchange_folder`, action "release") and
+    opened without following a link, made where missing (the last with `mode`, set as nbgrader sets it, the others
+    0755); ExchangeUnusable otherwise. True if the last folder was made here."""
+    if not parts or any(part in ("", ".", "..") or "/" in part for part in parts):
+        raise ExchangeUnusable(f"{root.joinpath(*parts)} is not a folder below the exchange's root {root}")
+    path, made, fd = root, False, os.open(root, (OPEN_FLAGS & ~os.O_NOFOLLOW) | os.O_DIRECTORY)
+    try:
+        for index, part in enumerate(parts):
+            path, last = path / part, index == len(parts) - 1
+            try:
+                os.mkdir(part, 0o700, dir_fd=fd)  # nobody else's until its mode is set below
+                made = True
+            except FileExistsError:
+                made = False
+            seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            check_exchange_folder(seen, path, "release")
+            parent, fd = fd, -1
+            try:
+                fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
+            finally:
+                os.close(parent)
+            opened = os.fstat(fd)
+            if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
+                raise ExchangeUnusable(f"{path} was replaced while it was being opened")
+            if made:
+                os.fchmod(fd, mode if last else MADE_ON_THE_WAY)
+        return made
+    except OSError as error:
+        raise ExchangeUnusable(f"cannot make or open {path}: {error.strerror}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+class CheckedFolders:
+    """`ensure_directory` of nbgrader's Exchange, for a path below the exchange's root: `ensure_exchange_folder`."""
+
+    def ensure_directory(self, path, mode):
+        root = Path(self.root)
+        try:
+            parts = Path(path).relative_to(root).parts
+        except ValueError:
+            self.fail(f"lrcourse release: {path} is not below the exchange's root {root}")
+        try:
+            if ensure_exchange_folder(root, parts, mode):
+                self.log.info("Made %s", path)
+        except ExchangeUnusable as error:
+            self.fail(f"lrcourse release: {error}. Nothing was released.")
+
+
+class TrustedReleaseAssignment(CheckedFolders, ExchangeReleaseAssignment):
+    """nbgrader's release_assignment, its course, outbound and inbound folders made or checked as `CheckedFolders`."""
+
+
+class TrustedReleaseFeedback(CheckedFolders, ExchangeReleaseFeedback):
+    """nbgrader's release_feedback, its course and feedback folders made or checked as `CheckedFolders`."""

@@ -1,0 +1,153 @@
+"""nbgrader's release_assignment and release_feedback, as the course's nbgrader_config.py sets them
+(lrcourse/grading/exchange/nbgrader_release.py): the exchange's course folder and the folders in it are made or used
+only as the releasing user's or root's folders, never through a link a student put in the 1777 exchange (R20b2 W1)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nbgrader.exchange import ExchangeError
+
+from support.paths import ROOT
+
+COURSE_ID = "lr-schedules"
+CHAPTER = "ch1"
+RELEASE = "lrcourse.grading.exchange.nbgrader_release.TrustedReleaseAssignment"
+FEEDBACK = "lrcourse.grading.exchange.nbgrader_release.TrustedReleaseFeedback"
+
+
+def course_and_exchange(tmp_path: Path) -> tuple[Path, Path]:
+    """An instructor's course with one released chapter and one student's feedback, and an empty 1777 exchange."""
+    course = tmp_path / "course"
+    (course / "release" / CHAPTER).mkdir(parents=True)
+    (course / "release" / CHAPTER / "notebook.ipynb").write_text("{}")
+    feedback = course / "feedback" / "alice" / CHAPTER
+    feedback.mkdir(parents=True)
+    (feedback / "notebook.html").write_text("<p>alice</p>")
+    (feedback / "timestamp.txt").write_text("2026-12-06 12:00:00")
+    (feedback / "submission_secret.txt").write_text("s" * 32)
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o1777)
+    return course, exchange
+
+
+def release(course: Path, exchange: Path, which: str):
+    """The course's release (`which`: "assignment" or "feedback") run in this process, as nbgrader's apps run it."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange import ExchangeFactory
+    from traitlets.config import Config
+
+    config = Config()
+    config.Exchange.root = str(exchange)
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.course_id = COURSE_ID
+    config.CourseDirectory.assignment_id = CHAPTER
+    config.ExchangeFactory.release_assignment = RELEASE
+    config.ExchangeFactory.release_feedback = FEEDBACK
+    factory = ExchangeFactory(config=config)
+    kind = factory.ReleaseAssignment if which == "assignment" else factory.ReleaseFeedback
+    coursedir = CourseDirectory(config=config)
+    return kind(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+
+
+def victim_folder(tmp_path: Path) -> tuple[Path, dict]:
+    """A folder only its owner may use (root's own, as in R20b2 W1), and what is in it."""
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o700)
+    (victim / "keep").write_text("mine")
+    return victim, snapshot(victim)
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): (stat.S_IMODE(p.lstat().st_mode), p.lstat().st_uid) for p in folder.rglob("*")}
+
+
+def test_the_courses_configuration_names_the_trusted_releases():
+    text = (ROOT / "nbgrader_config.py").read_text()
+    assert f'c.ExchangeFactory.release_assignment = "{RELEASE}"' in text
+    assert f'c.ExchangeFactory.release_feedback = "{FEEDBACK}"' in text
+
+
+def test_an_honest_release_makes_nbgraders_folders_with_nbgraders_modes(tmp_path):
+    course, exchange = course_and_exchange(tmp_path)
+    release(course, exchange, "assignment")
+    folder = exchange / COURSE_ID
+    modes = {name: stat.S_IMODE((folder / name).lstat().st_mode) for name in (".", "outbound", "inbound")}
+    assert modes == {".": 0o755, "outbound": 0o755, "inbound": 0o2733}
+    assert (folder / "outbound" / CHAPTER / "notebook.ipynb").read_text() == "{}"
+    release(course, exchange, "feedback")  # into the folders the release made: alice's page, under her secret's hash
+    (page,) = (folder / "feedback").iterdir()
+    assert page.read_text() == "<p>alice</p>" and page.suffix == ".html"
+    assert stat.S_IMODE((folder / "feedback").lstat().st_mode) == 0o711
+
+
+def test_release_feedback_alone_makes_the_course_folder_without_a_link(tmp_path):
+    course, exchange = course_and_exchange(tmp_path)
+    release(course, exchange, "feedback")
+    assert stat.S_IMODE((exchange / COURSE_ID).lstat().st_mode) == 0o755
+    assert len(list((exchange / COURSE_ID / "feedback").iterdir())) == 1
+
+
+@pytest.mark.parametrize(
+    "which, where",
+    [
+        ("assignment", COURSE_ID),
+        ("assignment", f"{COURSE_ID}/outbound"),
+        ("assignment", f"{COURSE_ID}/inbound"),
+        ("feedback", COURSE_ID),
+        ("feedback", f"{COURSE_ID}/feedback"),
+    ],
+)
+def test_a_students_link_in_the_exchange_is_refused_and_its_target_untouched(tmp_path, which, where):
+    """R20b2 W1: a link at <exchange>/<course_id> to a folder of the instructor's own (nbgrader's release made
+    inbound/ 2733 and outbound/ in it), or at a folder the release makes in the course folder: refused, with the
+    reason, and nothing made or written in the folder it names."""
+    course, exchange = course_and_exchange(tmp_path)
+    victim, before = victim_folder(tmp_path)
+    link = exchange / where
+    link.parent.mkdir(mode=0o755, exist_ok=True)
+    link.symlink_to(victim)
+    with pytest.raises(ExchangeError, match="is a symbolic link"):
+        release(course, exchange, which)
+    assert snapshot(victim) == before
+    assert link.is_symlink()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+@pytest.mark.parametrize("which", ["assignment", "feedback"])
+def test_a_course_folder_of_another_users_is_refused(tmp_path, which):
+    """A student who made <exchange>/<course_id> first owns it: the release refuses it, as collect does, and
+    writes nothing in it (root, unlike nbgrader's own check, could)."""
+    course, exchange = course_and_exchange(tmp_path)
+    squat = exchange / COURSE_ID
+    squat.mkdir(mode=0o777)
+    os.chown(squat, 4242, 4242)
+    with pytest.raises(ExchangeError):
+        release(course, exchange, which)
+    assert list(squat.iterdir()) == []
+
+
+def test_nbgraders_release_command_with_the_courses_configuration_refuses_a_link(tmp_path):
+    """`nbgrader release_assignment` run in a course with this repository's nbgrader_config.py: the link at
+    <exchange>/<course_id> is refused with the reason, and the folder it names is untouched."""
+    course, exchange = course_and_exchange(tmp_path)
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    (course / "release").rename(course / "notebooks")  # the course's release_directory
+    victim, before = victim_folder(tmp_path)
+    (exchange / COURSE_ID).symlink_to(victim)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "release_assignment", CHAPTER, f"--Exchange.root={exchange}"],
+        cwd=course, capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    said = done.stdout + done.stderr
+    assert done.returncode != 0, said
+    assert f"{exchange / COURSE_ID} is a symbolic link" in said, said
+    assert snapshot(victim) == before
