@@ -51,6 +51,7 @@ BESIDE_THE_CHAIN = {
         "exchange.inbound",
         "exchange.nbgrader_collect",
     ),
+    "exchange.nbgrader_release",
     "exchange.submission_secrets",
     "exchange.unfinished_submit",
     "exchange.broken_submit",

@@ -17,7 +17,7 @@ From the bottom; a module imports only from its own room, the ground, or a room 
 - `exchange/`: submissions from nbgrader's exchange (`collect`, `inbound`, `inbound_folder`, `root`, `mounts`),
   checked and copied into submitted/, each with the `submission_secret.txt` it keeps (`submission_secrets`: one
   rule for collect and grade, its owner recorded in the course's ledger); `nbgrader_collect`: nbgrader's collect
-  made `collect`.
+  made `collect`; `nbgrader_release`: nbgrader's releases, the exchange's folders checked as collect checks them.
 - `autograde/`: the `lrcourse grade` run (`grade`), a pool of grading workers (`worker`, each under its own
   memory cap: `worker_memory`, stopped when held: `watchdog`); `verdicts`: every autograded test cell decided
   again in the grader's process, with the student's answers as stand-ins (`remote`) in processes of their own;
