@@ -151,3 +151,21 @@ def test_nbgraders_release_command_with_the_courses_configuration_refuses_a_link
     assert done.returncode != 0, said
     assert f"{exchange / COURSE_ID} is a symbolic link" in said, said
     assert snapshot(victim) == before
+
+
+def test_nbgraders_release_commands_with_the_courses_configuration_release_as_before(tmp_path):
+    """The same commands, no link: the chapter released and alice's feedback page sent, nbgrader's folders made."""
+    course, exchange = course_and_exchange(tmp_path)
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    (course / "release").rename(course / "notebooks")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    for command in ("release_assignment", "release_feedback"):
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", command, CHAPTER, f"--Exchange.root={exchange}"],
+            cwd=course, capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    folder = exchange / COURSE_ID
+    assert (folder / "outbound" / CHAPTER / "notebook.ipynb").read_text() == "{}"
+    assert [page.read_text() for page in (folder / "feedback").iterdir()] == ["<p>alice</p>"]
+    assert stat.S_IMODE((folder / "inbound").lstat().st_mode) == 0o2733
