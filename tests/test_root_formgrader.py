@@ -127,3 +127,50 @@ def test_the_courses_config_read_by_the_check_does_not_check_again(tmp_path, mon
     status, body, ran = pressed(course, guard)
     assert (status, ran) == (200, ["/formgrader/api/assignment/ch/assign"]), body
     assert len(reads) == 1, reads
+
+
+def guarded_by_the_extension(course: Path, served: Path):
+    """`pressed`'s guard: the server extension's, in a server whose folder is `served` (formgrader's course: `course`)."""
+    return lambda app: roots_formgrader.guard_server(stand_in_server(app, served))
+
+
+@root_only
+def test_the_course_an_instructors_jupyter_config_sets_is_the_one_checked(tmp_path, monkeypatch):
+    """R20b2 M1(b): ~/.jupyter/nbgrader_config.py sets c.CourseDirectory.root (nbgrader's usual set-up) to a course a
+    group may write; the server's folder and working folder are honest: that course was served unchecked."""
+    course = course_with_release(tmp_path, 0o775)
+    honest = tmp_path / "honest"
+    honest.mkdir(mode=0o755)
+    jupyter = tmp_path / "jupyter"
+    jupyter.mkdir()
+    (jupyter / "nbgrader_config.py").write_text(f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n")
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(jupyter))
+    monkeypatch.chdir(honest)
+    status, body, ran = pressed(course, guarded_by_the_extension(course, honest))
+    assert status == 403 and f"{course / 'release'} in it is writable".encode() in body and ran == [], body
+
+
+@root_only
+def test_the_working_folder_is_not_checked_when_formgrader_uses_another_course(tmp_path, monkeypatch):
+    """R20b2 M1(a): the server started from a folder holding a link (root's home), the course set by
+    ~/.jupyter/nbgrader_config.py honest: it was refused, with a mend asking root to rewrite the working folder."""
+    course = course_with_release(tmp_path, 0o755)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    (home / "lnk").symlink_to(home / "x")
+    jupyter = tmp_path / "jupyter"
+    jupyter.mkdir()
+    (jupyter / "nbgrader_config.py").write_text(f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n")
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(jupyter))
+    monkeypatch.chdir(home)
+    status, body, ran = pressed(course, guarded_by_the_extension(course, course))
+    assert (status, body, ran) == (200, b"done", ["/formgrader/api/assignment/ch/assign"])
+
+
+@root_only
+def test_a_course_that_cannot_be_resolved_is_refused(tmp_path, monkeypatch):
+    course = course_with_release(tmp_path, 0o755)
+    monkeypatch.chdir(course)
+    monkeypatch.setattr(roots_formgrader, "formgraders_course", lambda: 1 / 0)
+    status, body, ran = pressed(course, guarded_by_the_extension(course, course))
+    assert status == 403 and b"cannot tell which course formgrader uses (ZeroDivisionError" in body and ran == []

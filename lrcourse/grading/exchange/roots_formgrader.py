@@ -6,8 +6,10 @@ Who trusts whom: formgrader's buttons run nbgrader as the server's user. As root
 rewrote `release/<chapter>` and made every file below it 0644, through a TA's link in a group-writable `release/`,
 into a root-only folder (R20z W1). The course's `nbgrader_config.py` has run inside the server by the time this runs,
 so a TA who may write that file has run her code as root already: README says to serve formgrader as root only in a
-course root's through and through (`lrcourse doctor` says), else as the course's owner. Checked once per server, from
-this server extension (which stands whatever the course's config says, R20a2 W2) and from the course's
+course root's through and through (`lrcourse doctor` says), else as the course's owner. The course checked is the
+one formgrader uses, `c.CourseDirectory.root` as nbgrader's config files set it, else the working folder (R20b2 M1:
+the server's folder and working folder were checked, not the course an instructor's ~/.jupyter sets). Checked once
+per server, from this server extension (which stands whatever the course's config says, R20a2 W2) and from the course's
 `nbgrader_config.py`; the check reads that file again to find the exchange, and that read returns at once (R20a2 W1:
 it recursed, walking the course about a hundred times a request).
 """
@@ -41,15 +43,40 @@ def refuse_root_here() -> None:
 
 
 def guard_server(serverapp) -> None:
-    """As root, `refuse_formgrader_as_root` for the server's folder and its working folder."""
-    if os.geteuid() == 0:
-        refuse_formgrader_as_root(serverapp.web_app, serverapp.log, [str(serverapp.root_dir), os.getcwd()])
+    """As root, `refuse_formgrader_as_root` for the course formgrader uses (`formgraders_course`), once a server."""
+    settings = serverapp.web_app.settings
+    if os.geteuid() != 0 or CHECKED in settings:
+        return
+    settings[CHECKED] = ""  # the config files read next call this again (the course's does): they return at once
+    try:
+        course = formgraders_course()
+    except Exception as error:  # noqa: BLE001 -- whatever stops the read, root's formgrader is not served unchecked
+        course = None
+        why = f"lrcourse formgrader: cannot tell which course formgrader uses ({type(error).__name__}: {error})"
+    del settings[CHECKED]
+    if course is None:
+        settings[CHECKED] = why
+        serverapp.log.error(why)
+        put_first(serverapp.web_app, [(nbgraders_addresses(serverapp.web_app), refused_handler(why))])
+    else:
+        refuse_formgrader_as_root(serverapp.web_app, serverapp.log, [course])
+
+
+def formgraders_course() -> str:
+    """The course formgrader uses: `c.CourseDirectory.root` as its FormgradeExtension reads it (nbgrader's config
+    files on the Jupyter config path, then the working folder's), else the working folder (R20b2 M1: the server's
+    folder and the working folder were checked, not a course set by the instructor's ~/.jupyter/nbgrader_config.py)."""
+    from nbgrader.apps.baseapp import NbGrader
+    from nbgrader.coursedir import CourseDirectory
+
+    app = NbGrader()
+    app.load_config_file()
+    return os.path.abspath(CourseDirectory(config=app.config).root)
 
 
 def refuse_formgrader_as_root(web_app, log, courses: list[str]) -> str:
-    """If root serves any of `courses` (the server's folder and its working folder, where formgrader finds the
-    course) and it is not root's through and through: nbgrader's addresses (NBGRADERS) answer 403 with the reason,
-    which is also logged and returned; else "". Once per server: marked checked before the check, which reads the
+    """If root serves any of `courses` (the course formgrader uses) and it is not root's through and through:
+    nbgrader's addresses (NBGRADERS) answer 403 with the reason, which is also logged and returned; else "". Once per server: marked checked before the check, which reads the
     course's config, which calls this again."""
     if CHECKED in web_app.settings:
         return web_app.settings[CHECKED]
@@ -58,10 +85,13 @@ def refuse_formgrader_as_root(web_app, log, courses: list[str]) -> str:
         if why := refusal(course, "formgrader"):
             web_app.settings[CHECKED] = why
             log.error(why)
-            base_url = web_app.settings.get("base_url", "/")
-            put_first(web_app, [(f"{base_url}(?:{'|'.join(NBGRADERS)})(?:/.*)?", refused_handler(why))])
+            put_first(web_app, [(nbgraders_addresses(web_app), refused_handler(why))])
             return why
     return ""
+
+
+def nbgraders_addresses(web_app) -> str:
+    return f"{web_app.settings.get('base_url', '/')}(?:{'|'.join(NBGRADERS)})(?:/.*)?"
 
 
 def refused_handler(why: str):
