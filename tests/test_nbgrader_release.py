@@ -169,3 +169,21 @@ def test_nbgraders_release_commands_with_the_courses_configuration_release_as_be
     assert (folder / "outbound" / CHAPTER / "notebook.ipynb").read_text() == "{}"
     assert [page.read_text() for page in (folder / "feedback").iterdir()] == ["<p>alice</p>"]
     assert stat.S_IMODE((folder / "inbound").lstat().st_mode) == 0o2733
+
+
+@pytest.mark.parametrize("which", ["assignment", "feedback"])
+def test_a_course_folder_others_may_write_in_is_refused(tmp_path, which):
+    """The instructor's own course folder, but 0777: a student could swap outbound/ or feedback/ in it for a link
+    after the release checked it (lrcourse doctor fails it too). The README's 3733 inbound folder is released to."""
+    course, exchange = course_and_exchange(tmp_path)
+    folder = exchange / COURSE_ID
+    folder.mkdir()
+    folder.chmod(0o777)
+    with pytest.raises(ExchangeError, match=r"\(mode 0777\) is writable by other users"):
+        release(course, exchange, which)
+    assert list(folder.iterdir()) == []
+    folder.chmod(0o755)
+    (folder / "inbound").mkdir()
+    (folder / "inbound").chmod(0o3733)
+    release(course, exchange, which)
+    assert stat.S_IMODE((folder / "inbound").lstat().st_mode) == 0o3733

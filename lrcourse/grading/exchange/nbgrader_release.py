@@ -8,13 +8,15 @@ root it made `inbound/` (2733, writable by everyone) and `outbound/` inside a ro
 `c.ExchangeFactory.release_feedback` to the classes here: each folder release makes or writes in (`<course_id>`,
 `outbound`, `inbound`, `feedback`) is reached from the exchange's root one name at a time without following a link,
 made there if it is missing, and must be a folder owned by the releasing user or root, the rule `lrcourse collect`
-applies (`inbound_folder.check_exchange_folder`); otherwise the release fails with the reason, before anything is
+applies (`inbound_folder.check_exchange_folder`), and, but for `inbound`, not writable by others (where a student could
+swap the next folder after its check, as `lrcourse doctor` fails it); otherwise the release fails with the reason, before anything is
 made or copied below it. The exchange's root itself is the administrator's path, followed as nbgrader follows it.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
@@ -43,6 +45,11 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
                 made = False
             seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
             check_exchange_folder(seen, path, "release")
+            if seen.st_mode & stat.S_IWOTH and parts[: index + 1] != (parts[0], "inbound"):  # inbound: 2733 or 3733
+                raise ExchangeUnusable(
+                    f"{path} (mode {stat.S_IMODE(seen.st_mode):04o}) is writable by other users: a student could "
+                    f"put her own folder or a link in it (`chmod o-w {path}`; see the README's instructor set-up)"
+                )
             parent, fd = fd, -1
             try:
                 fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
