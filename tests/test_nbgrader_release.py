@@ -187,3 +187,23 @@ def test_a_course_folder_others_may_write_in_is_refused(tmp_path, which):
     (folder / "inbound").chmod(0o3733)
     release(course, exchange, which)
     assert stat.S_IMODE((folder / "inbound").lstat().st_mode) == 0o3733
+
+
+@pytest.mark.parametrize("which", ["assignment", "feedback"])
+def test_an_exchange_root_everyone_may_write_in_is_made_sticky_first(tmp_path, which):
+    """nbgrader makes (or leaves) the exchange's root 0777: any student may rename the course's folder in it, checked
+    or not, and put a link in its place before the copy. The release makes its own root 1777 first."""
+    course, exchange = course_and_exchange(tmp_path)
+    exchange.chmod(0o777)
+    release(course, exchange, which)
+    assert stat.S_IMODE(exchange.lstat().st_mode) == 0o1777
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+def test_an_exchange_root_another_user_owns_and_may_rename_in_is_refused(tmp_path):
+    course, exchange = course_and_exchange(tmp_path)
+    os.chown(exchange, 4242, 4242)
+    exchange.chmod(0o777)
+    with pytest.raises(ExchangeError, match="without the sticky bit"):
+        release(course, exchange, "assignment")
+    assert list(exchange.iterdir()) == []

@@ -23,7 +23,8 @@ from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignme
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
-from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, check_exchange_folder
+from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder
+from lrcourse.grading.exchange.root import check_exchange_root, replaceable
 
 MADE_ON_THE_WAY = 0o755  # a folder made above the one asked for (release_feedback's course folder): nbgrader's 0755
 
@@ -69,7 +70,22 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
 
 
 class CheckedFolders:
-    """`ensure_directory` of nbgrader's Exchange, for a path below the exchange's root: `ensure_exchange_folder`."""
+    """`ensure_directory` of nbgrader's Exchange, for a path below the exchange's root: `ensure_exchange_folder`;
+    `ensure_root`: nbgrader's, then the root checked as collect checks it (`root.check_exchange_root`: a root others
+    may write in without the sticky bit lets a student rename the course's folder, checked or not, and put a link in
+    its place), the sticky bit first added where this user owns a root nbgrader made or left 0777."""
+
+    def ensure_root(self):
+        super().ensure_root()
+        try:
+            seen = os.stat(self.root)  # the administrator's path: followed, as nbgrader follows it
+            if replaceable(seen) and seen.st_uid == os.geteuid():
+                os.chmod(self.root, stat.S_IMODE(seen.st_mode) | stat.S_ISVTX)
+                self.log.warning("Made the exchange's root %s sticky (mode 1777, the README's set-up)", self.root)
+            if self.coursedir.course_id:  # else nbgrader's init_dest stops: "No course id specified"
+                check_exchange_root(Exchange(Path(self.root), self.coursedir.course_id))
+        except (OSError, ExchangeUnusable) as error:
+            self.fail(f"lrcourse release: {error}. Nothing was released.")
 
     def ensure_directory(self, path, mode):
         root = Path(self.root)
