@@ -18,6 +18,7 @@ from support.paths import ROOT
 COMMANDS = {
     *("lrcourse.cli", "lrcourse.build", "lrcourse.workspace", "lrcourse.start_page", "lrcourse.examples"),
     "lrcourse.self_check",
+    "lrcourse.saved_check",
     "lrcourse.commands",
 }
 LAYERS = ("helpers", "lrcourse.checking", "lrcourse.grading.sandbox", "lrcourse.grading", "commands")

@@ -58,12 +58,6 @@ def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
         raise FileNotFoundError(f"source/{assignment}/ has no notebook of its own (source_files.chapter_notebook)")
     path = course / "source" / assignment / own
     notebook = nbformat.read(path, as_version=4)
-    context = [cell.source for cell in notebook.cells if cells.is_context(cell)]
-    answers, allows_schedulers = {}, False
-    for cell in notebook.cells:
-        if cells.is_answer(cell):
-            answers[cells.grade_id(cell)] = cells.defined_names(cell.source)
-            allows_schedulers |= cells.uses_schedulers(cell)
     stored = gradebook.find_notebook(path.stem, assignment)
     solutions = {cell.name for cell in stored.solution_cells}
     sources = {cell.name: cell.source for cell in stored.source_cells}
@@ -74,7 +68,21 @@ def load_exercise(course: Path, assignment: str, gradebook) -> Exercise:
     ]
     order = {name: i for i, name in enumerate(cells.grade_ids(notebook.cells))}
     tests.sort(key=lambda test: order.get(test.name, len(order)))
-    return Exercise(path.stem, context, answers, tests, allows_schedulers)
+    return notebook_exercise(path.stem, notebook.cells, tests)
+
+
+def notebook_exercise(name: str, notebook_cells: list, tests: list[TestCell], names=None) -> Exercise:
+    """The exercise of a notebook's cells with these `tests`: its context cells, its answer cells with the names
+    `names(cell)` gives for each (default: what the cell defines, `cells.defined_names`), and whether one uses
+    PyTorch's schedulers. The instructor's notebook here; the learner's saved one in `lrcourse.saved_check`."""
+    names = names or (lambda cell: cells.defined_names(cells.source(cell)))
+    context = [cells.source(cell) for cell in notebook_cells if cells.is_context(cell)]
+    answers, allows_schedulers = {}, False
+    for cell in notebook_cells:
+        if cells.is_answer(cell):
+            answers[cells.grade_id(cell)] = names(cell)
+            allows_schedulers |= cells.uses_schedulers(cell)
+    return Exercise(name, context, answers, tests, allows_schedulers)
 
 
 def submitted_answers(path: Path, answer_ids) -> list[tuple[str, str]]:

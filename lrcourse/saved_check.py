@@ -1,0 +1,212 @@
+"""`check_saved_notebook()`: the chapter's last cell runs the saved notebook as the grader does, on the visible tests.
+
+The checks each test cell calls (`lrcourse.checking`, `check_self_contained`) look at the kernel's history and try to
+predict what the grader will get from the saved answer cells; a prediction can be wrong (README: the checks' limits).
+This is not a prediction. It reads the notebook as saved on disk, builds the chapter's exercise from it (its setup and
+context cells, its answer cells, its visible test cells and their points: `lrcourse.cells`) and hands it to the
+grader's own judge (`grading.autograde.verdicts.Judge`): a fresh Python process runs the setup and context cells, then
+the saved answer cells, and nothing else of the notebook; each visible test cell runs against that process as it runs
+in `lrcourse grade`. A scratch cell, a cell run and not saved, data changed in place since: none of them reaches it,
+as none reaches the grader. What it does not do: run the hidden tests (`make check` in a checkout of the course does),
+or use the instructor's copies of the setup and test cells (the grader does: a setup or test cell edited in the
+notebook runs here as edited, and not in the grade).
+
+Who trusts whom: nobody is protected from anybody here. The code run is the learner's own, in a process of the
+learner's own, with the learner's rights and no sandbox (`Judge(limits=None)`, as `make check NO_SANDBOX=1` runs
+it): what an answer cell does there it could as well do in the kernel. The grade is decided elsewhere, by the
+grader's copy of this path in its sandbox; a learner who fools this check fools only themself. It writes nothing:
+the notebook is read (`checking.saved_answer.read_notebook`: a regular file of its folder, never blocking), and the
+answers' process works in a scratch folder of its own.
+
+Which notebook: the one the in-cell checks read (`saved_answer.notebook_paths`: the chapter's own when it is in the
+kernel's folder, else the one Jupyter names, else the folder's only one holding answer cells), or the `path` given
+(plain Python has no kernel to ask). What it prints: one line per visible test cell, in notebook order, then the
+count; a problem that stops it (no saved notebook, one that does not read, an answers' process that does not start)
+is one sentence saying what to do, printed, not raised: the cell itself never fails (Run All goes on). In the
+grader's own run of the notebook (`lrcourse grade`, `lrcourse check`: a graded kernel, `GRADED_KERNEL_VARIABLE`) it
+does nothing and imports nothing of the grader: the grader judges the answers itself, and a second judge would cost the
+student's time budget.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from lrcourse import cells
+from lrcourse.checking.saved_answer import (
+    as_python,
+    graded_name,
+    kernel_notebook,
+    kernel_shell,
+    notebook_folder,
+    notebook_paths,
+    read_notebook,
+)
+
+if TYPE_CHECKING:  # the grader's side is imported when the check runs, never in a graded kernel
+    from lrcourse.grading.exercise import Exercise
+
+SAVE = "save the notebook (Ctrl+S, or File > Save Notebook) and run this cell again"
+HIDDEN = (
+    "The hidden tests are not run here (`make check` in a checkout of the course runs them); a test cell that "
+    "passes above but fails here will fail in the grade too: its message says which name."
+)
+
+NOT_ANSWERED = "NotImplementedError"
+GRADERS_RUN = "Not run in the grader's run of your notebook: the grader judges your saved answer cells itself."
+
+
+class NotChecked(Exception):
+    """Why the saved notebook could not be checked: one sentence saying what to do."""
+
+
+def check_saved_notebook(path: str | os.PathLike | None = None) -> None:
+    """Print, for each visible test cell of the saved notebook (the kernel's, or `path`), whether it passes when the
+    notebook runs as the grader runs it, then the count; or one sentence saying why it could not run and what to do."""
+    from lrcourse.widgets import GRADED_KERNEL_VARIABLE
+
+    if os.environ.get(GRADED_KERNEL_VARIABLE) == "1":
+        print(GRADERS_RUN)
+        return
+    try:
+        lines = saved_notebook_report(path)
+    except NotChecked as why:
+        lines = [str(why)]
+    print("\n".join(lines))
+
+
+def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
+    """The lines `check_saved_notebook` prints; NotChecked says why there are none."""
+    notebook_path = os.fspath(path) if path is not None else kernel_saved_notebook()
+    found = read_notebook(notebook_path)
+    if isinstance(found, str):
+        raise NotChecked(f"The saved notebook could not be read: {found}. {SAVE[0].upper()}{SAVE[1:]}.")
+    exercise = saved_exercise(os.path.splitext(os.path.basename(notebook_path))[0], found)
+    if not exercise.tests:
+        raise NotChecked(
+            f"{os.path.basename(notebook_path)} has no test cells to run: give the path of the chapter's notebook, "
+            "check_saved_notebook('chapter.ipynb'), or run this cell from it."
+        )
+    answers = saved_answers(found)
+    verdicts = judged(exercise, answers)
+    lines = [f"Your saved notebook {os.path.basename(notebook_path)}, run as the grader runs it:"]
+    own = kernel_notebook() if path is None else ""
+    if own not in ("", os.path.basename(notebook_path)):  # a Duplicate open: the one graded is checked (R23n W1)
+        lines[0] = f"This kernel runs {own}; the grader grades {os.path.basename(notebook_path)}, checked here:"
+    passed = 0
+    for test in exercise.tests:
+        verdict = verdicts.cells[test.name]
+        if verdict.trusted_score == verdict.points and not verdict.message:
+            passed += 1
+            lines.append(f"  {test.name}: passed")
+        else:
+            lines.append(f"  {test.name}: FAILED: {failure(verdict.message)}")
+    lines.append(
+        f"{passed} of {len(exercise.tests)} visible test cells pass on your saved notebook, run as the grader runs it "
+        "(the chapter's setup cells, then your answer cells, in a fresh Python; no other cell)."
+    )
+    lines.append(HIDDEN)
+    return lines
+
+
+def failure(message: str) -> str:
+    """A failed verdict's first line as the learner reads it: an answer cell still as released raises a bare
+    NotImplementedError, said as what it means."""
+    message = message.strip().removesuffix(":")
+    return f"{message} (an answer cell still as released: not answered yet)" if message == NOT_ANSWERED else message
+
+
+def kernel_saved_notebook() -> str:
+    """The path of the saved notebook of the running kernel, as the in-cell checks find it; NotChecked if none."""
+    shell = kernel_shell()
+    if shell is None:
+        raise NotChecked(
+            "No notebook kernel runs this: give the path of the saved notebook, "
+            "check_saved_notebook('path/to/chapter.ipynb')."
+        )
+    folder = notebook_folder(shell)
+    paths = notebook_paths(shell)
+    read = {path: read_notebook(path) for path in paths}
+    readable = [path for path, found in read.items() if not isinstance(found, str)]
+    chosen = [path for path in readable if any(map(cells.is_answer, read[path]))] or readable
+    if len(chosen) == 1:
+        return chosen[0]
+    if not chosen:
+        why = "; ".join(found for found in read.values() if isinstance(found, str))
+        raise NotChecked(
+            f"Found no saved notebook in {folder}{f' ({why})' if why else ''}: {SAVE}, or give its path, "
+            "check_saved_notebook('path/to/chapter.ipynb')."
+        )
+    names = ", ".join(os.path.basename(path) for path in chosen)
+    own = kernel_notebook(shell)
+    raise NotChecked(
+        f"{folder} holds several notebooks ({names}) and none is named {graded_name(folder)}, the one graded: give the "
+        f"path of the one to check, check_saved_notebook('{own or os.path.basename(chosen[0])}')."
+    )
+
+
+def saved_exercise(name: str, notebook_cells: list) -> Exercise:
+    """The exercise as the grader builds it (`grading.exercise`), from the saved notebook: its context and answer
+    cells, and its test cells as saved (the visible part, in notebook order, with nbgrader's points)."""
+    from lrcourse.grading.exercise import TestCell, notebook_exercise
+
+    context_names = set().union(*(cells.bound_names(text) for text in saved_context(notebook_cells)))
+    tests = [
+        TestCell(cells.grade_id(cell) or f"cell {index}", cells.visible_part(cells.source(cell)), _points(cell))
+        for index, cell in enumerate(notebook_cells, 1)
+        if cells.is_test(cell)
+    ]
+    return notebook_exercise(name, _cells(notebook_cells), tests, names=lambda cell: answer_names(cell, context_names))
+
+
+def saved_context(notebook_cells: list) -> list[str]:
+    return [cells.source(cell) for cell in _cells(notebook_cells) if cells.is_context(cell)]
+
+
+def answer_names(cell: dict, context_names: set) -> list[str]:
+    """The names the grader's test cells take from this answer cell: the grader reads them from the instructor's
+    solution, which the learner has not; here, those the saved cell defines (`cells.defined_names`) and its
+    grade_id where that is a name (a prediction's, whose cell as released defines none), not a context cell's name
+    (the grader's test cells see the chapter's own there)."""
+    try:
+        found = cells.defined_names(as_python(cells.source(cell)))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # the answers' process reports why it fails
+        found = []
+    grade_id = cells.grade_id(cell) or ""
+    found += [grade_id] if grade_id.isidentifier() else []
+    return [name for name in dict.fromkeys(found) if name not in context_names]
+
+
+def saved_answers(notebook_cells: list) -> list[tuple[str, str]]:
+    """The answer cells as (grade_id, source), in notebook order, as the grader reads a submission
+    (`grading.exercise.submitted_answers`)."""
+    return [(cells.grade_id(cell), cells.source(cell)) for cell in _cells(notebook_cells) if cells.is_answer(cell)]
+
+
+def judged(exercise: Exercise, answers: list[tuple[str, str]]):
+    """The grader's verdicts (`Judge.decide`) on `answers`, unsandboxed, the Judge closed after."""
+    from lrcourse.grading.autograde.verdicts import Judge
+    from lrcourse.grading.sandbox.zygote import ZygoteFault
+
+    judge = Judge(limits=None)
+    try:
+        return judge.decide(exercise, answers)
+    except ZygoteFault as error:
+        raise NotChecked(
+            f"The Python process that runs your answer cells did not start ({str(error)[:300]}): restart the kernel "
+            "(Kernel > Restart Kernel) and run this cell again."
+        ) from None
+    finally:
+        judge.close()
+
+
+def _cells(notebook_cells: list) -> list[dict]:
+    return [cell for cell in notebook_cells if isinstance(cell, dict)]
+
+
+def _points(cell: dict) -> float:
+    try:
+        return float(cells.nbgrader_metadata(cell).get("points", 0))
+    except (TypeError, ValueError):
+        return 0.0

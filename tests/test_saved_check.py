@@ -1,0 +1,189 @@
+"""Issue 23, the sound end (R23j-R23v): the chapter's last cell runs the saved notebook as the grader does
+(`lrcourse.saved_check`: the setup and context cells, then the saved answer cells, in a fresh process; the visible test
+cells judged by the grader's own `Judge`). The in-cell checks predict the grader from the kernel's history and twelve
+readings found forms they miss; R23v's three (W1 data changed through an alias, W2 an equal statement reading a changed
+name, W3 a method set on a helper class) pass every visible cell in the kernel and fail here, as in the grade."""
+
+from __future__ import annotations
+
+import shutil
+
+import nbformat
+import pytest
+
+from lrcourse import cells
+from lrcourse.saved_check import check_saved_notebook
+
+from support.course import solution_answers
+from support.paths import ROOT
+from support.saved_cells import failures, save_answer_cell, start_reading_kernel
+
+CHAPTER, NOTEBOOK = "01_learning_rate", "learning_rate.ipynb"
+CHECK = "from lrcourse.saved_check import check_saved_notebook\ncheck_saved_notebook()"
+LARGEST = ("test_largest_stable_lr", "test_largest_stable_lr_directions")
+FLOOR = ("test_rate_for_noise_floor", "test_rate_for_noise_floor_stable")
+SOLUTION = solution_answers(CHAPTER)["largest_stable_lr"]
+RETURN = "    return 2.0 / max(curvatures)\n"
+assert RETURN in SOLUTION
+
+
+def largest(head: str, returned: str) -> str:
+    """The solution of largest_stable_lr with `head` above it and its return changed to `returned`."""
+    return head + "\n\n" + SOLUTION.replace(RETURN, f"    return {returned}\n")
+
+
+# R23v's escapes: (the saved answer cell, a scratch cell run after it); the saved cell is wrong, the scratch cell makes
+# the kernel's objects right
+ESCAPES = {
+    "W1 alias mutation": (
+        largest("SETTINGS = {'numerator': 1.0}", "SETTINGS['numerator'] / max(curvatures)"),
+        "cfg = SETTINGS\ncfg['numerator'] = 2.0",
+    ),
+    "W2 equal statement, changed name": (
+        largest("numerator = 1.0\nSETTINGS = {'numerator': numerator}", "SETTINGS['numerator'] / max(curvatures)"),
+        "numerator = 2.0\nSETTINGS = {'numerator': numerator}",
+    ),
+    "W3 method set on a helper class": (
+        largest(
+            "class Ratio:\n    @staticmethod\n    def of(a, b):\n        return a - b", "2.0 / max(curvatures)"
+        ).replace("after / before for", "Ratio.of(after, before) for"),
+        "def _of(a, b):\n    return a / b\n\nRatio.of = staticmethod(_of)",
+    ),
+}
+
+
+@pytest.fixture
+def kernel(tmp_path, monkeypatch):
+    """`start(variable)`: chapter 1 in a real IPython shell working in `tmp_path` (`support.saved_cells`), the other
+    exercise's solution saved and run."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    def start(variable):
+        run, tests = start_reading_kernel(tmp_path, monkeypatch, CHAPTER, NOTEBOOK, variable)
+        floor = solution_answers(CHAPTER)["rate_for_noise_floor"]
+        save_answer_cell(tmp_path / NOTEBOOK, "rate_for_noise_floor", floor)
+        assert run(floor, new_cell=True) is None
+        return run, tests
+
+    yield start
+    InteractiveShell.clear_instance()
+
+
+def printed_verdicts(text: str) -> dict[str, str]:
+    """test cell -> "passed" or its failure, from what the check printed."""
+    found = {}
+    for line in text.splitlines():
+        name, _, said = line.strip().partition(": ")
+        if name.startswith("test_"):
+            found[name] = said
+    return found
+
+
+def run_check(run, capsys) -> tuple[dict[str, str], str]:
+    capsys.readouterr()
+    assert run(CHECK, new_cell=True) is None
+    out = capsys.readouterr().out
+    return printed_verdicts(out), out
+
+
+@pytest.mark.parametrize("escape", ESCAPES)
+def test_r23v_escapes_pass_in_the_kernel_and_fail_in_the_saved_check(kernel, tmp_path, capsys, escape):
+    saved, scratch = ESCAPES[escape]
+    run, tests = kernel("largest_stable_lr")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", saved)
+    assert run(saved, new_cell=True) is None
+    assert failures(run, tests) != []  # the saved cell alone is wrong, in the kernel too
+    assert run(scratch, new_cell=True) is None
+    assert failures(run, tests) == []  # the escape: every visible cell passes in the kernel
+    verdicts, out = run_check(run, capsys)
+    assert set(verdicts) == {*LARGEST, *FLOOR}, out
+    assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
+    assert all(verdicts[name].startswith("FAILED: ") and len(verdicts[name]) > 10 for name in LARGEST), out
+    assert "2 of 4 visible test cells pass on your saved notebook, run as the grader runs it" in out
+    assert "The hidden tests are not run here" in out
+    assert [path.name for path in tmp_path.iterdir()] == [NOTEBOOK]  # nothing written in the learner's folder
+
+
+def test_the_honest_chapter_1_passes_every_visible_cell(kernel, tmp_path, capsys):
+    run, tests = kernel("largest_stable_lr")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", SOLUTION)
+    save_answer_cell(tmp_path / NOTEBOOK, "predicted_w2", solution_answers(CHAPTER)["predicted_w2"])
+    assert run(SOLUTION, new_cell=True) is None
+    assert failures(run, tests) == []
+    verdicts, out = run_check(run, capsys)
+    assert verdicts == dict.fromkeys((*LARGEST, *FLOOR), "passed"), out
+    assert "4 of 4 visible test cells pass" in out
+
+
+def test_an_answer_cell_that_raises_fails_its_tests_with_the_reason(kernel, tmp_path, capsys):
+    run, _ = kernel("largest_stable_lr")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", "raise ValueError('my own mistake')\n\n" + SOLUTION)
+    verdicts, out = run_check(run, capsys)
+    assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
+    assert all("my own mistake" in verdicts[name] for name in LARGEST), out
+
+
+def test_an_unsaved_answer_is_not_checked(kernel, tmp_path, capsys):
+    """The answer typed and run, not saved: the kernel's cells pass, the saved notebook's stub fails (the grade's)."""
+    run, tests = kernel("largest_stable_lr")
+    assert run(SOLUTION, new_cell=True) is None
+    verdicts, out = run_check(run, capsys)
+    assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
+
+
+def test_no_saved_notebook_says_what_to_do(kernel, tmp_path, capsys):
+    run, _ = kernel("largest_stable_lr")
+    (tmp_path / NOTEBOOK).unlink()
+    _, out = run_check(run, capsys)
+    assert out.startswith(f"Found no saved notebook in {tmp_path}: save the notebook (Ctrl+S"), out
+    assert len(out.strip().splitlines()) == 1
+
+
+def test_a_notebook_that_does_not_read_says_so(tmp_path, capsys):
+    (tmp_path / NOTEBOOK).write_text("{not json")
+    check_saved_notebook(tmp_path / NOTEBOOK)
+    out = capsys.readouterr().out
+    assert out.startswith(f"The saved notebook could not be read: {NOTEBOOK} is not a notebook"), out
+
+
+def test_plain_python_without_a_path_says_to_give_one(capsys):
+    check_saved_notebook()
+    assert capsys.readouterr().out.startswith("No notebook kernel runs this: give the path of the saved notebook")
+
+
+def test_the_honest_chapter_3_passes_every_visible_cell_from_its_path(tmp_path, capsys):
+    chapter, name = "03_adaptive_schedules", "adaptive_schedules.ipynb"
+    shutil.copy(ROOT / "notebooks" / chapter / name, tmp_path)
+    for grade_id, text in solution_answers(chapter).items():
+        saved = nbformat.read(tmp_path / name, as_version=4)
+        if any(cells.is_answer(cell) and cells.grade_id(cell) == grade_id for cell in saved.cells):
+            save_answer_cell(tmp_path / name, grade_id, text)
+    check_saved_notebook(tmp_path / name)
+    out = capsys.readouterr().out
+    verdicts = printed_verdicts(out)
+    tests = [cells.grade_id(c) for c in nbformat.read(tmp_path / name, as_version=4).cells if cells.is_test(c)]
+    assert verdicts == dict.fromkeys(tests, "passed") and len(tests) == 21, out
+    assert f"{len(tests)} of {len(tests)} visible test cells pass" in out
+
+
+def test_in_the_graders_run_of_the_notebook_it_does_nothing():
+    """A graded kernel (`lrcourse grade`, `lrcourse check`) runs every cell of the submission: there the check
+    imports nothing of the grader and starts no process (the grader judges the answers itself, within the student's
+    time budget)."""
+    import os
+    import subprocess
+    import sys
+
+    from lrcourse.widgets import GRADED_KERNEL_VARIABLE
+
+    probe = (
+        "import sys\nfrom lrcourse.saved_check import check_saved_notebook\ncheck_saved_notebook()\n"
+        "print([m for m in sys.modules if m.startswith('lrcourse.grading')])"
+    )
+    env = {**os.environ, GRADED_KERNEL_VARIABLE: "1", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "Not run in the grader's run of your notebook: the grader judges your saved answer cells itself.",
+        "[]",
+    ]
