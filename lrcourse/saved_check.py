@@ -16,7 +16,9 @@ learner's own, with the learner's rights and no sandbox (`Judge(limits=None)`, a
 it): what an answer cell does there it could as well do in the kernel. The grade is decided elsewhere, by the
 grader's copy of this path in its sandbox; a learner who fools this check fools only themself. It writes nothing:
 the notebook is read (`checking.saved_answer.read_notebook`: a regular file of its folder, never blocking), and the
-answers' process works in a scratch folder of its own.
+answers' process works in an empty scratch folder of its own, as the grader's has none of the learner's files. The
+setup and context cells run again in the kernel's own process (the judge's side runs them there, as the grader's
+process does), so what they set, such as the random seed, is set again.
 
 Which notebook: the one the in-cell checks read (`saved_answer.notebook_paths`: the chapter's own when it is in the
 kernel's folder, else the one Jupyter names, else the folder's only one holding answer cells), or the `path` given
@@ -185,20 +187,27 @@ def saved_answers(notebook_cells: list) -> list[tuple[str, str]]:
 
 
 def judged(exercise: Exercise, answers: list[tuple[str, str]]):
-    """The grader's verdicts (`Judge.decide`) on `answers`, unsandboxed, the Judge closed after."""
+    """The grader's verdicts (`Judge.decide`) on `answers`, unsandboxed, the Judge closed after. The answers' process
+    starts in an empty scratch folder, removed after, as the grader's has none of the learner's files (an answer that
+    reads notes.txt of the folder fails here as in the grade); the kernel's working folder is put back."""
+    import tempfile
+
     from lrcourse.grading.autograde.verdicts import Judge
     from lrcourse.grading.sandbox.zygote import ZygoteFault
 
-    judge = Judge(limits=None)
-    try:
-        return judge.decide(exercise, answers)
-    except ZygoteFault as error:
-        raise NotChecked(
-            f"The Python process that runs your answer cells did not start ({str(error)[:300]}): restart the kernel "
-            "(Kernel > Restart Kernel) and run this cell again."
-        ) from None
-    finally:
-        judge.close()
+    with tempfile.TemporaryDirectory(prefix="lrcourse-saved-check-") as scratch:
+        judge, folder = Judge(limits=None), os.getcwd()
+        try:
+            os.chdir(scratch)  # the zygote, its children and the test cells start here
+            return judge.decide(exercise, answers)
+        except ZygoteFault as error:
+            raise NotChecked(
+                f"The Python process that runs your answer cells did not start ({str(error)[:300]}): restart the "
+                "kernel (Kernel > Restart Kernel) and run this cell again."
+            ) from None
+        finally:
+            os.chdir(folder)
+            judge.close()
 
 
 def _cells(notebook_cells: list) -> list[dict]:

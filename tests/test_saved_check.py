@@ -187,3 +187,18 @@ def test_in_the_graders_run_of_the_notebook_it_does_nothing():
         "Not run in the grader's run of your notebook: the grader judges your saved answer cells itself.",
         "[]",
     ]
+
+
+def test_an_answer_that_reads_a_file_of_the_folder_fails_as_in_the_grade(kernel, tmp_path, capsys):
+    """The grader's answer process has none of the learner's files: here it starts in an empty scratch folder too."""
+    (tmp_path / "notes.txt").write_text("2.0")
+    run, _ = kernel("largest_stable_lr")
+    answer = largest("", "float(open('notes.txt').read()) / max(curvatures)")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", answer)
+    verdicts, out = run_check(run, capsys)
+    assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
+    assert all("notes.txt" in verdicts[name] for name in LARGEST), out
+    assert sorted(path.name for path in tmp_path.iterdir()) == [NOTEBOOK, "notes.txt"]
+    import os
+
+    assert os.getcwd() == str(tmp_path)  # the kernel's working folder put back
