@@ -202,3 +202,25 @@ def test_an_answer_that_reads_a_file_of_the_folder_fails_as_in_the_grade(kernel,
     import os
 
     assert os.getcwd() == str(tmp_path)  # the kernel's working folder put back
+
+
+def test_a_duplicate_open_in_the_kernel_checks_the_notebook_graded_and_says_so(tmp_path, monkeypatch, capsys):
+    """R23n W1's form: the answer worked in `learning_rate-Copy1.ipynb`, the chapter's own notebook left as released:
+    the grader grades the chapter's own, so that one is checked, and the first line says which file this kernel runs."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    folder = tmp_path / CHAPTER
+    folder.mkdir()
+    try:
+        run, _ = start_reading_kernel(folder, monkeypatch, CHAPTER, NOTEBOOK, "largest_stable_lr")
+        copy = folder / "learning_rate-Copy1.ipynb"
+        shutil.copy(folder / NOTEBOOK, copy)
+        for grade_id, text in solution_answers(CHAPTER).items():
+            if grade_id in ("largest_stable_lr", "rate_for_noise_floor"):
+                save_answer_cell(copy, grade_id, text)
+        assert run(f"__session__ = {str(copy)!r}", new_cell=True) is None
+        verdicts, out = run_check(run, capsys)
+    finally:
+        InteractiveShell.clear_instance()
+    assert out.startswith(f"This kernel runs {copy.name}; the grader grades {NOTEBOOK}, checked here:"), out
+    assert "0 of 4 visible test cells pass" in out and set(verdicts) == {*LARGEST, *FLOOR}, out
