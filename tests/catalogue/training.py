@@ -104,6 +104,14 @@ def range_variant(*replacements: str) -> str:
     return variant(RANGE_REFERENCE, *replacements)
 
 
+STOP_BEFORE_ITS_STEP = range_variant(
+    "        loss.backward()\n        optimizer.step()\n",
+    "",
+    "            break\n",
+    "            break\n        loss.backward()\n        optimizer.step()\n",
+)
+
+
 def fit_variant(*replacements: str) -> str:
     return variant(FIT_REFERENCE, *replacements)
 
@@ -222,6 +230,9 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
             "        lr = math.exp(math.log(start_lr) + step * (math.log(end_lr) - math.log(start_lr)) / (num_steps - 1))",
         ),
     ),
+    # R23P2 M1: the step whose smoothed loss stops the test recorded, then the loop stops before that step's
+    # optimizer.step() (one step fewer, one rate more listed than the optimizer used); full marks
+    range_test("range_stop_before_the_stops_own_step", STOP_BEFORE_ITS_STEP),
     range_test(
         "range_smoothing_recomputed_by_lfilter",
         range_variant(
