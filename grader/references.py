@@ -30,28 +30,41 @@ def steps_fixture(payload: dict):
 def reference_fit_steps(payload: dict) -> dict:
     """The per-step loop with gradient accumulation run here, on the grader's side, for the expected values:
     per epoch, groups of `accumulation` batches (the last group of an epoch may be shorter), each batch's loss
-    divided by its group's size before backward(), one optimizer step and one scheduler step per group.
+    divided by its group's size before backward(), one optimizer step and one scheduler step per group; each
+    step's loss logged as the mean of its batch losses (`loss`) and as its images' mean (`loss_over_images`).
+    The same run with each batch's loss weighted by its share of the group's images, section 5.6's per-image
+    weighting, is `images_` + each field: either weighting is right (review R23P2, NIT 3).
     (Written apart from the catalogue's correct answer in tests/catalogue/, which it must not copy.)"""
+    history = _fit_steps_run(payload, by_images=False)
+    for key, values in _fit_steps_run(payload, by_images=True).items():
+        if key != "lr":  # the rates do not depend on the weighting
+            history["images_" + key] = values
+    return history
+
+
+def _fit_steps_run(payload: dict, by_images: bool) -> dict:
+    """One reference run: the batches of a group weighted equally, or by their images."""
     from lrcourse import training
 
     with training.one_thread():
         model, optimizer, scheduler, batches, val_set = steps_fixture(payload)
         loss_fn = torch.nn.CrossEntropyLoss()
         size = payload["accumulation"]
-        history = {"lr": [], "loss": [], "val_loss": []}
+        history = {"lr": [], "loss": [], "loss_over_images": [], "val_loss": []}
 
         def optimizer_step(group: list) -> None:
             """One optimizer step on the mean gradient of `group`; its rate and mean loss logged."""
             history["lr"].append(optimizer.param_groups[0]["lr"])
             optimizer.zero_grad()
-            losses = []
+            losses, images = [], sum(len(targets) for _, targets in group)
             for inputs, targets in group:
                 loss = loss_fn(model(inputs), targets)
-                (loss / len(group)).backward()
-                losses.append(loss.item())
+                (loss * len(targets) / images if by_images else loss / len(group)).backward()
+                losses.append((loss.item(), len(targets)))
             optimizer.step()
             scheduler.step()
-            history["loss"].append(sum(losses) / len(group))
+            history["loss"].append(sum(value for value, _ in losses) / len(group))
+            history["loss_over_images"].append(sum(value * count for value, count in losses) / images)
 
         for _ in range(payload["epochs"]):
             epoch = list(batches)

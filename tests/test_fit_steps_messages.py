@@ -78,13 +78,15 @@ def _fit_answer(name):
     return namespace["fit_per_step"]
 
 
-def test_a_step_weighted_by_images_loses_the_losses_cell_as_the_text_says_batches_count_once():
-    """Issue 23 (R23c): each batch's loss weighted by its images (section 5.6's per-image mean) with the batch means
-    logged stayed within LOSS_RTOL on every case (2.9e-5 on the one with a short batch in a group of 128s) and got
-    5 of 5, though the text asks for the mean of the batch losses. The hidden Adam case (groups of three 256s, then
-    (256, 53)) moves its losses by 8e-2 and names the cause; the reference and the counting loop pass it."""
+def test_a_step_weighted_by_images_is_right_as_section_5_6_shows_but_a_wrong_division_is_not():
+    """Review R23P2, NIT 3 (reversing issue 23's R23c): section 5.6 presents the per-image weighting as the fix where a
+    short batch's weight matters, so either weighting earns the losses' points, each step's loss logged as the mean
+    of its batch losses or over its images. The hidden Adam case (groups of three 256s, then (256, 53)) tells the
+    weightings apart by 8e-2: each passes it, and dividing by `accumulation` (not the group's size), or by a full
+    group's images, still fails it."""
     from lrcourse.checking import check_fit_steps_losses
 
+    from catalogue.training import fit_variant
     from support.notebooks import read
     from support.paths import ROOT
 
@@ -94,13 +96,27 @@ def test_a_step_weighted_by_images_loses_the_losses_cell_as_the_text_says_batche
         'check_fit_steps_losses(fit_per_step, "OneCycleLR", epochs=4, lr=0.05, batch_size=256, seed=3, accumulation=3)'
     )
     assert case in cell
-    weighted = _fit_answer("fit_gradient_weighted_by_images")
-    short = {"lr": 0.02, "batch_size": 128, "seed": 3, "accumulation": 3, "optimizer": "SGD"}
-    check_fit_steps_losses(weighted, "warm-up + cosine", epochs=2, **short)  # too near to tell
-    with pytest.raises(CheckFailed, match="not weighted by its images, a short batch counts as much as a full one"):
-        exec(case, {"check_fit_steps_losses": check_fit_steps_losses, "fit_per_step": weighted})
-    for name in ("fit_reference", "fit_counting_batches"):
+    right = ["fit_reference", "fit_counting_batches", "fit_gradient_weighted_by_images", "fit_mean_over_group_images"]
+    for name in right:
         exec(case, {"check_fit_steps_losses": check_fit_steps_losses, "fit_per_step": _fit_answer(name)})
+    full_group = "(loss * len(targets) / (accumulation * 256)).backward()"
+    for wrong in (_fit_answer("fit_divides_by_accumulation"), _define_fit(fit_variant(_DIVIDED, full_group))):
+        with pytest.raises(CheckFailed, match="or weight it by its share of the group's images"):
+            exec(case, {"check_fit_steps_losses": check_fit_steps_losses, "fit_per_step": wrong})
+
+
+_DIVIDED = "(loss / len(group)).backward()"
+
+
+def _define_fit(source: str):
+    """An answer to exercise 5 from its source, with the names the chapter's context cells give it."""
+    import math
+
+    from lrcourse.training import evaluate
+
+    namespace = {"math": math, "torch": torch, "loss_fn": torch.nn.CrossEntropyLoss(), "evaluate": evaluate}
+    exec(compile(source, "answer", "exec"), namespace)
+    return namespace["fit_per_step"]
 
 
 # the count of optimizer steps with accumulation, spelt as a student or a writer might (spaces and backticks gone)

@@ -257,6 +257,13 @@ def check_fit_steps_losses(run: StepsRun) -> None:
     call = run.call
     expected = ExpectedValues().reference_fit_steps(run.payload)
     expect_sized(run, len(expected["lr"]))  # a scheduler of another length trains another run
+    # either weighting of a group's batches (equal, or by their images as section 5.6 shows), each step's loss
+    # logged as the mean of its batch losses or over its images: right (review R23P2, NIT 3)
+    for weighting in ("", "images_"):
+        for logged in ("loss", "loss_over_images"):
+            losses, val_losses = expected.get(weighting + logged), expected.get(weighting + "val_loss")
+            if losses is not None and val_losses is not None and _same_losses(run.history, losses, val_losses):
+                return
     for key, unit in (("loss", "optimizer step"), ("val_loss", "epoch")):
         mine, want = list(run.history[key]), expected[key]
         expect(
@@ -270,18 +277,28 @@ def check_fit_steps_losses(run: StepsRun) -> None:
                 cause = (
                     "Log evaluate(model, val_set)[0] after each epoch."
                     if key == "val_loss"
-                    else "Log the mean of the step's batch losses (loss.item() of each, before any division)."
+                    else "Log the mean of the step's batch losses (loss.item() of each, before any division), or their "
+                    "mean over the step's images."
                 )
             else:
                 cause = (
                     "Up to the previous step your losses were right, so the update of step "
                     f"{index - 1} differs: zero the gradients once per optimizer step (not per batch), and "
                     "divide each batch's loss by the number of batches in its group (fewer for an epoch's "
-                    "leftover group; not weighted by its images, a short batch counts as much as a full one) "
-                    "before backward(), so the step follows the mean gradient. Or, if the "
-                    "updates are right, log the mean of the step's batch losses."
+                    "leftover group), or weight it by its share of the group's images, before backward(), so "
+                    "the step follows the mean gradient. Or, if the updates are right, log the mean of the "
+                    "step's batch losses (or over its images)."
                 )
             raise CheckFailed(
                 f"{call}: history[{key!r}][{index}] is {value!r}; this training run gives "
                 f"{reference!r} for that {unit}. {cause}"
             )
+
+
+def _same_losses(history: dict, losses: list, val_losses: list) -> bool:
+    """The logged losses and validation losses are these, each within the losses' tolerance."""
+    return all(
+        len(mine) == len(want)
+        and all(math.isclose(a, b, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL) for a, b in zip(mine, want))
+        for mine, want in ((list(history["loss"]), losses), (list(history["val_loss"]), val_losses))
+    )

@@ -104,6 +104,14 @@ def range_variant(*replacements: str) -> str:
     return variant(RANGE_REFERENCE, *replacements)
 
 
+STOP_BEFORE_ITS_STEP = range_variant(
+    "        loss.backward()\n        optimizer.step()\n",
+    "",
+    "            break\n",
+    "            break\n        loss.backward()\n        optimizer.step()\n",
+)
+
+
 def fit_variant(*replacements: str) -> str:
     return variant(FIT_REFERENCE, *replacements)
 
@@ -222,6 +230,30 @@ def lr_range_test(model, optimizer, batches, start_lr, end_lr, num_steps, beta, 
             "        lr = math.exp(math.log(start_lr) + step * (math.log(end_lr) - math.log(start_lr)) / (num_steps - 1))",
         ),
     ),
+    # R23P2 NIT 3: section 5.6's per-image weighting of a group's batches is right too: one mean over the group's
+    # images (its mean over images logged), or each batch's loss weighted by its share of the images (the batch
+    # means logged); the hidden Adam case of batches of 256 in groups of 3 tells the weightings apart by 8e-2
+    fit(
+        "fit_mean_over_group_images",
+        fit_variant(
+            """            for inputs, targets in group:
+                loss = loss_fn(model(inputs), targets)
+                (loss / len(group)).backward()
+                total += loss.item()""",
+            """            loss = loss_fn(model(torch.cat([x for x, _ in group])), torch.cat([y for _, y in group]))
+            loss.backward()
+            total = loss.item() * len(group)""",
+        ),
+    ),
+    fit(
+        "fit_gradient_weighted_by_images",
+        fit_variant(
+            "(loss / len(group)).backward()", "(loss * len(targets) / sum(len(t) for _, t in group)).backward()"
+        ),
+    ),
+    # R23P2 M1: the step whose smoothed loss stops the test recorded, then the loop stops before that step's
+    # optimizer.step() (one step fewer, one rate more listed than the optimizer used); full marks
+    range_test("range_stop_before_the_stops_own_step", STOP_BEFORE_ITS_STEP),
     range_test(
         "range_smoothing_recomputed_by_lfilter",
         range_variant(

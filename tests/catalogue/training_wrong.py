@@ -189,31 +189,6 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         fit_variant("(loss / len(group)).backward()", "(loss / accumulation).backward()"),
         fails=(FIT_LOSSES,),
     ),
-    fit(
-        # one mean over the group's images, not the mean of its batch losses (section 5.6): differs where a group
-        # holds an epoch's short batch (the hidden case of batches of 128 in groups of 3)
-        "fit_mean_over_group_images",
-        fit_variant(
-            """            for inputs, targets in group:
-                loss = loss_fn(model(inputs), targets)
-                (loss / len(group)).backward()
-                total += loss.item()""",
-            """            loss = loss_fn(model(torch.cat([x for x, _ in group])), torch.cat([y for _, y in group]))
-            loss.backward()
-            total = loss.item() * len(group)""",
-        ),
-        fails=(FIT_LOSSES,),
-    ),
-    fit(
-        # each batch's loss weighted by its share of the group's images (section 5.6's per-image mean), the batch means
-        # logged: 2.9e-5 off in the SGD case of batches of 128, within LOSS_RTOL; the hidden Adam case of batches of 256
-        # in groups of 3 moves its losses by 8e-2 (issue 23, R23c)
-        "fit_gradient_weighted_by_images",
-        fit_variant(
-            "(loss / len(group)).backward()", "(loss * len(targets) / sum(len(t) for _, t in group)).backward()"
-        ),
-        fails=(FIT_LOSSES,),
-    ),
     fit("fit_sums_gradients", fit_variant("(loss / len(group)).backward()", "loss.backward()"), fails=(FIT_LOSSES,)),
     fit(
         "fit_zero_grad_every_batch",
