@@ -207,3 +207,25 @@ def test_an_exchange_root_another_user_owns_and_may_rename_in_is_refused(tmp_pat
     with pytest.raises(ExchangeError, match="without the sticky bit"):
         release(course, exchange, "assignment")
     assert list(exchange.iterdir()) == []
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the rule is root's: a course root owns is trusted only if no one else may change it"
+)
+@pytest.mark.parametrize("which", ["assignment", "feedback"])
+def test_root_refuses_a_course_another_account_may_write_in(tmp_path, which):
+    """R20c2 W1: root's course with a release/ (or feedback/) its group may write in: a TA swaps the chapter's folder
+    for a link to a root-only folder, which root's release would copy to every student. Refused, as collect refuses
+    such a course, and nothing is made in the exchange or read from the link's target."""
+    course, exchange = course_and_exchange(tmp_path)
+    victim, before = victim_folder(tmp_path)
+    shared = course / ("release" if which == "assignment" else "feedback")
+    shared.chmod(0o775)
+    os.chown(shared, 0, 4242)
+    chapter = shared / CHAPTER if which == "assignment" else shared / "alice" / CHAPTER
+    chapter.rename(chapter.with_name("old"))
+    chapter.symlink_to(victim)
+    with pytest.raises(ExchangeError, match="lrcourse release: run as root in a course that is not root's"):
+        release(course, exchange, which)
+    assert list(exchange.iterdir()) == []
+    assert snapshot(victim) == before

@@ -25,6 +25,7 @@ from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder
 from lrcourse.grading.exchange.root import check_exchange_root, replaceable
+from lrcourse.grading.exchange.roots_course import refusal
 
 MADE_ON_THE_WAY = 0o755  # a folder made above the one asked for (release_feedback's course folder): nbgrader's 0755
 
@@ -73,7 +74,14 @@ class CheckedFolders:
     """`ensure_directory` of nbgrader's Exchange, for a path below the exchange's root: `ensure_exchange_folder`;
     `ensure_root`: nbgrader's, then the root checked as collect checks it (`root.check_exchange_root`: a root others
     may write in without the sticky bit lets a student rename the course's folder, checked or not, and put a link in
-    its place), the sticky bit first added where this user owns a root nbgrader made or left 0777."""
+    its place), the sticky bit first added where this user owns a root nbgrader made or left 0777. `start`: as root,
+    only in a course root's through and through (`roots_course.refusal`, as collect): a TA's link in a group-writable
+    release/ had root's release publish a root-only folder to every student (R20c2 W1)."""
+
+    def start(self):
+        if why := refusal(self.coursedir.root, "release", Path(self.root)):
+            self.fail(why)
+        return super().start()
 
     def ensure_root(self):
         super().ensure_root()
