@@ -290,3 +290,20 @@ def test_an_exchange_root_not_made_yet_is_made_only_where_no_one_else_may_write(
     release(course, private / "exchange", which)
     assert stat.S_IMODE((private / "exchange").lstat().st_mode) == 0o1777
     assert (private / "exchange" / COURSE_ID).is_dir()
+
+
+def test_release_feedback_skips_a_student_without_a_timestamp_and_goes_on(tmp_path, caplog):
+    """R20c2 N3: a hand copy in submitted/ without timestamp.txt left its feedback folder without one: nbgrader's
+    release_feedback stopped there (FileNotFoundError) for the rest of the class. Now that student is skipped with a
+    warning, and everyone else's feedback is released."""
+    course, exchange = course_and_exchange(tmp_path)
+    for student in ("aaron", "zoe"):  # before and after alice in glob order
+        folder = course / "feedback" / student / CHAPTER
+        folder.mkdir(parents=True)
+        (folder / "notebook.html").write_text(f"<p>{student}</p>")
+        (folder / "submission_secret.txt").write_text(student[0] * 32)
+    release(course, exchange, "feedback")
+    pages = sorted(page.read_text() for page in (exchange / COURSE_ID / "feedback").iterdir())
+    assert pages == ["<p>alice</p>"]
+    assert "Skipping student 'aaron': no timestamp.txt" in caplog.text
+    assert "Skipping student 'zoe': no timestamp.txt" in caplog.text

@@ -17,6 +17,7 @@ root's (`path_walk.walk_path`: none another account may put a link in), checked 
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 from pathlib import Path
@@ -29,6 +30,7 @@ from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable,
 from lrcourse.grading.exchange.root import check_exchange_root, replaceable, root_path_problem
 from lrcourse.grading.exchange.roots_course import refusal
 
+NEEDED = ("timestamp.txt", "submission_secret.txt")  # read by nbgrader's release_feedback beside each page
 MADE_ON_THE_WAY = 0o755  # a folder made above the one asked for (release_feedback's course folder): nbgrader's 0755
 
 
@@ -130,4 +132,27 @@ class TrustedReleaseAssignment(CheckedFolders, ExchangeReleaseAssignment):
 
 
 class TrustedReleaseFeedback(CheckedFolders, ExchangeReleaseFeedback):
-    """nbgrader's release_feedback, its course and feedback folders made or checked as `CheckedFolders`."""
+    """nbgrader's release_feedback, its course and feedback folders made or checked as `CheckedFolders`; a student
+    whose feedback folder lacks `timestamp.txt` or `submission_secret.txt` is skipped with a warning (nbgrader's
+    copy_files stopped there for the rest of the class: R20c2 N3, a hand copy in submitted/ without a timestamp)."""
+
+    def copy_files(self):
+        excluded = self.coursedir.student_id_exclude
+        skipped = []
+        for page in sorted(glob.glob(os.path.join(self.src_path, "*.html"))):
+            folder = Path(page).parent
+            missing = [name for name in NEEDED if not (folder / name).is_file()]
+            if missing and folder.parent.name not in skipped:
+                skipped.append(folder.parent.name)
+                self.log.warning(
+                    "Skipping student '%s': no %s in %s, so nbgrader cannot file the feedback where she fetches it "
+                    "(write the time the submission was received into its timestamp.txt, grade again, release again)",
+                    folder.parent.name,
+                    " or ".join(missing),
+                    folder,
+                )
+        self.coursedir.student_id_exclude = ",".join(filter(None, [excluded, *skipped]))
+        try:
+            super().copy_files()
+        finally:
+            self.coursedir.student_id_exclude = excluded
