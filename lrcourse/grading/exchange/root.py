@@ -49,9 +49,9 @@ def root_path_problem(root: str | os.PathLike) -> str | None:
         return None
     return (
         f"the exchange's root {root}: {reason}: another account could point it, or put a link in its place, "
-        "anywhere root's or your release would then chmod and write. Fix: make the root (`install -d -m 1777 "
-        f"{root}`, as root) in a folder only root or you may write in, or name another (c.Exchange.root; see the "
-        "README's instructor set-up)"
+        "anywhere root's or your release would then chmod and write. Fix: set c.Exchange.root to a path through "
+        "folders only root or you may write in, as the README's instructor set-up's /srv/nbgrader/exchange, and make "
+        "it there as root (`install -d -m 1777 <that path>`)"
     )
 
 
