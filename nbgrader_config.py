@@ -67,6 +67,9 @@ c.ExchangeFactory.collect = "lrcourse.grading.exchange.nbgrader_collect.TrustedC
 # (a student may put one at <exchange>/<course_id> first; lrcourse/grading/exchange/nbgrader_release.py).
 c.ExchangeFactory.release_assignment = "lrcourse.grading.exchange.nbgrader_release.TrustedReleaseAssignment"
 c.ExchangeFactory.release_feedback = "lrcourse.grading.exchange.nbgrader_release.TrustedReleaseFeedback"
+# `nbgrader list --remove` and formgrader's Unrelease button remove only from your or root's course folder in the
+# exchange, never through a link a student put there (lrcourse/grading/exchange/nbgrader_list.py).
+c.ExchangeFactory.list = "lrcourse.grading.exchange.nbgrader_list.TrustedList"
 # Nothing a student wrote runs in the instructor's browser: formgrader's view of a submission and the feedback
 # show its outputs, markdown and raw cells sanitized (lrcourse/grading/browser/sanitize.py).
 c.HTMLExporter.preprocessors = ["lrcourse.grading.browser.sanitize.SafeToShow"]

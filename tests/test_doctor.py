@@ -251,3 +251,26 @@ def test_the_doctor_fails_a_course_folder_others_may_write_in(tmp_path: Path, mo
     assert said.failed and said.stops == "collect", said
     assert f"{course} (mode {mode:04o}) is writable by other users" in said.line(), said.line()
     assert said.fix == f"`chmod o-w {course}` (0755; see the README's instructor set-up)", said.fix
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root gives a link to another user")
+def test_the_doctor_fails_a_students_link_at_the_exchanges_root_and_mends_nothing_through_it(tmp_path: Path):
+    """R20c2 W3: the exchange's root not made yet in a folder everyone may write in: a student's link there to a
+    folder of the instructor's was taken for the root, and the doctor's mend (`mkdir ... lr-schedules`), run as root,
+    wrote through it. Now the root's path fails, with a mend that names the root, not a folder through the link."""
+    public = tmp_path / "public"
+    public.mkdir()
+    public.chmod(0o1777)
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o700)
+    config = f'c = get_config()\nc.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{public}/exchange"\n'
+    (tmp_path / "nbgrader_config.py").write_text(config)
+    (public / "exchange").symlink_to(victim)
+    os.chown(public / "exchange", 4242, 4242, follow_symlinks=False)
+    said = exchange_root(tmp_path)
+    assert said.failed and said.stops == "collect", said
+    assert said.line().startswith(f"FAIL  the nbgrader exchange's root: the exchange's root {public}/exchange: "), said
+    assert "exchange in it is uid 4242's" in said.problem and "lr-schedules" not in said.fix, said.fix
+    (public / "exchange").unlink()  # not made yet: any student could make it first
+    said = exchange_root(tmp_path)
+    assert said.failed and "exchange in it is not made yet" in said.problem, said

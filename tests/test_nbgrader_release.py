@@ -37,7 +37,7 @@ def course_and_exchange(tmp_path: Path) -> tuple[Path, Path]:
     return course, exchange
 
 
-def release(course: Path, exchange: Path, which: str):
+def release(course: Path, exchange: Path, which: str, groupshared: bool = False):
     """The course's release (`which`: "assignment" or "feedback") run in this process, as nbgrader's apps run it."""
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
@@ -49,6 +49,7 @@ def release(course: Path, exchange: Path, which: str):
     config.CourseDirectory.root = str(course)
     config.CourseDirectory.course_id = COURSE_ID
     config.CourseDirectory.assignment_id = CHAPTER
+    config.CourseDirectory.groupshared = groupshared
     config.ExchangeFactory.release_assignment = RELEASE
     config.ExchangeFactory.release_feedback = FEEDBACK
     factory = ExchangeFactory(config=config)
@@ -204,6 +205,105 @@ def test_an_exchange_root_another_user_owns_and_may_rename_in_is_refused(tmp_pat
     course, exchange = course_and_exchange(tmp_path)
     os.chown(exchange, 4242, 4242)
     exchange.chmod(0o777)
-    with pytest.raises(ExchangeError, match="without the sticky bit"):
+    with pytest.raises(ExchangeError, match=r"is not a folder of yours or root's \(owned by uid 4242\)"):
         release(course, exchange, "assignment")
     assert list(exchange.iterdir()) == []
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the rule is root's: a course root owns is trusted only if no one else may change it"
+)
+@pytest.mark.parametrize("which", ["assignment", "feedback"])
+def test_root_refuses_a_course_another_account_may_write_in(tmp_path, which):
+    """R20c2 W1: root's course with a release/ (or feedback/) its group may write in: a TA swaps the chapter's folder
+    for a link to a root-only folder, which root's release would copy to every student. Refused, as collect refuses
+    such a course, and nothing is made in the exchange or read from the link's target."""
+    course, exchange = course_and_exchange(tmp_path)
+    victim, before = victim_folder(tmp_path)
+    shared = course / ("release" if which == "assignment" else "feedback")
+    shared.chmod(0o775)
+    os.chown(shared, 0, 4242)
+    chapter = shared / CHAPTER if which == "assignment" else shared / "alice" / CHAPTER
+    chapter.rename(chapter.with_name("old"))
+    chapter.symlink_to(victim)
+    with pytest.raises(ExchangeError, match="lrcourse release: run as root in a course that is not root's"):
+        release(course, exchange, which)
+    assert list(exchange.iterdir()) == []
+    assert snapshot(victim) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+@pytest.mark.parametrize("which", ["assignment", "feedback"])
+def test_a_groupshared_release_checks_the_exchanges_root_too(tmp_path, which):
+    """R20c2 W2: with groupshared nbgrader never calls ensure_root; the root another user owns (0777, where she may
+    rename the course's folder and put a link in its place) is refused all the same, and nothing is made in it."""
+    course, exchange = course_and_exchange(tmp_path)
+    os.chown(exchange, 4242, 4242)
+    exchange.chmod(0o777)
+    with pytest.raises(ExchangeError, match=r"is not a folder of yours or root's \(owned by uid 4242\)"):
+        release(course, exchange, which, groupshared=True)
+    assert list(exchange.iterdir()) == []
+    os.chown(exchange, 0, 0)  # root's, 0777: made sticky first (nbgrader's groupshared root), then released into
+    release(course, exchange, which, groupshared=True)
+    assert stat.S_IMODE(exchange.lstat().st_mode) == 0o1777
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+@pytest.mark.parametrize("which", ["assignment", "feedback"])
+def test_a_students_link_at_an_exchange_root_not_made_yet_is_refused(tmp_path, which):
+    """R20c2 W3: the root not made yet, in a folder everyone may write in (as /tmp): a student's link there had
+    nbgrader's ensure_root chmod the root-only folder it names 0777, then ours made it sticky. Refused before
+    nbgrader's ensure_root; the folder keeps its mode and nothing is made in it."""
+    course, _ = course_and_exchange(tmp_path)
+    victim, before = victim_folder(tmp_path)
+    public = tmp_path / "public"
+    public.mkdir()
+    public.chmod(0o1777)
+    link = public / "exchange"
+    link.symlink_to(victim)
+    os.chown(link, 4242, 4242, follow_symlinks=False)
+    with pytest.raises(
+        ExchangeError, match=f"{public} on its path is writable by others .* exchange in it is uid 4242"
+    ):
+        release(course, link, which)
+    assert stat.S_IMODE(victim.lstat().st_mode) == 0o700
+    assert snapshot(victim) == before
+
+
+@pytest.mark.parametrize("which", ["assignment", "feedback"])
+def test_an_exchange_root_not_made_yet_is_made_only_where_no_one_else_may_write(tmp_path, which):
+    """R20c2 W3: a root not made yet in a sticky folder everyone may write in: any student could make it (or a link)
+    first, so the release refuses it; in a folder of the releasing user's only, nbgrader makes it as before."""
+    course, _ = course_and_exchange(tmp_path)
+    public = tmp_path / "public"
+    public.mkdir()
+    public.chmod(0o1777)
+    with pytest.raises(ExchangeError, match="exchange in it is not made yet"):
+        release(course, public / "exchange", which)
+    assert list(public.iterdir()) == []
+    private = tmp_path / "private"
+    private.mkdir(mode=0o755)
+    if which == "feedback":  # nbgrader's release_feedback makes no root: it says so
+        with pytest.raises(ExchangeError, match="Unwritable directory"):
+            release(course, private / "exchange", which)
+        return
+    release(course, private / "exchange", which)
+    assert stat.S_IMODE((private / "exchange").lstat().st_mode) == 0o1777
+    assert (private / "exchange" / COURSE_ID).is_dir()
+
+
+def test_release_feedback_skips_a_student_without_a_timestamp_and_goes_on(tmp_path, caplog):
+    """R20c2 N3: a hand copy in submitted/ without timestamp.txt left its feedback folder without one: nbgrader's
+    release_feedback stopped there (FileNotFoundError) for the rest of the class. Now that student is skipped with a
+    warning, and everyone else's feedback is released."""
+    course, exchange = course_and_exchange(tmp_path)
+    for student in ("aaron", "zoe"):  # before and after alice in glob order
+        folder = course / "feedback" / student / CHAPTER
+        folder.mkdir(parents=True)
+        (folder / "notebook.html").write_text(f"<p>{student}</p>")
+        (folder / "submission_secret.txt").write_text(student[0] * 32)
+    release(course, exchange, "feedback")
+    pages = sorted(page.read_text() for page in (exchange / COURSE_ID / "feedback").iterdir())
+    assert pages == ["<p>alice</p>"]
+    assert "Skipping student 'aaron': no timestamp.txt" in caplog.text
+    assert "Skipping student 'zoe': no timestamp.txt" in caplog.text

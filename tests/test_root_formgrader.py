@@ -171,6 +171,31 @@ def test_the_working_folder_is_not_checked_when_formgrader_uses_another_course(t
 def test_a_course_that_cannot_be_resolved_is_refused(tmp_path, monkeypatch):
     course = course_with_release(tmp_path, 0o755)
     monkeypatch.chdir(course)
-    monkeypatch.setattr(roots_formgrader, "formgraders_course", lambda: 1 / 0)
+    monkeypatch.setattr(roots_formgrader, "formgraders_course", lambda *_: 1 / 0)
     status, body, ran = pressed(course, guarded_by_the_extension(course, course))
     assert status == 403 and b"cannot tell which course formgrader uses (ZeroDivisionError" in body and ran == []
+
+
+@root_only
+def test_the_course_the_servers_own_configuration_sets_is_the_one_checked(tmp_path, monkeypatch):
+    """R20c2 M1: `jupyter lab --CourseDirectory.root=<course>` (or c.CourseDirectory.root in
+    jupyter_server_config.py): formgrader takes the server's configuration, the guard read nbgrader's config files
+    only, and the course, one a group may write, was served unchecked."""
+    from traitlets.config import Config
+
+    course = course_with_release(tmp_path, 0o775)
+    honest = tmp_path / "honest"
+    honest.mkdir(mode=0o755)
+    jupyter = tmp_path / "jupyter"
+    jupyter.mkdir()
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(jupyter))
+    monkeypatch.chdir(honest)
+    config = Config()
+    config.CourseDirectory.root = str(course)
+
+    def guard(app):
+        roots_formgrader.guard_server(SimpleNamespace(**vars(stand_in_server(app, honest)), config=config))
+
+    status, body, ran = pressed(course, guard)
+    assert status == 403 and f"{course / 'release'} in it is writable".encode() in body and ran == [], body
+    assert config.CourseDirectory.root == str(course) and "Exchange" not in config  # the server's own, unchanged

@@ -28,7 +28,7 @@ def exchange_root(course: Path) -> Check:
     """The nbgrader exchange `lrcourse collect` reads, when there is one: a root in which no student can put
     their own folder in place of the course's (`exchange_root`; collect refuses such an exchange)."""
     from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, exchange_of
-    from lrcourse.grading.exchange.root import root_problem
+    from lrcourse.grading.exchange.root import root_path_problem, root_problem
 
     try:
         exchange = exchange_of(course)
@@ -36,6 +36,9 @@ def exchange_root(course: Path) -> Check:
         return Check("the nbgrader exchange", f"not checked: {error}", warning=True)
     except Exception as error:  # a config file that fails: the sandbox limits' check below names it
         return Check("the nbgrader exchange", one_line(f"not checked: {type(error).__name__}: {error}"), warning=True)
+    if problem := root_path_problem(exchange.root):  # before any mend that would write through a student's link
+        problem, fix = problem.split(" Fix: ", 1)
+        return Check("the nbgrader exchange's root", f"{problem}; nbgrader's release refuses it", fix, stops="collect")
     if not exchange.root.is_dir():
         return Check(f"the nbgrader exchange: none at {exchange.root} (lrcourse collect needs one; not checked)")
     problem = root_problem(exchange)

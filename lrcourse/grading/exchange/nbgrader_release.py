@@ -10,11 +10,14 @@ root it made `inbound/` (2733, writable by everyone) and `outbound/` inside a ro
 made there if it is missing, and must be a folder owned by the releasing user or root, the rule `lrcourse collect`
 applies (`inbound_folder.check_exchange_folder`), and, but for `inbound`, not writable by others (where a student could
 swap the next folder after its check, as `lrcourse doctor` fails it); otherwise the release fails with the reason, before anything is
-made or copied below it. The exchange's root itself is the administrator's path, followed as nbgrader follows it.
+made or copied below it. The exchange's root is reached only through folders and links of the releasing user's or
+root's (`path_walk.walk_path`: none another account may put a link in), checked before nbgrader's own `ensure_root`
+(which chmods it through a link) and in a `groupshared` course too (where nbgrader skips `ensure_root`).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 from pathlib import Path
@@ -24,8 +27,10 @@ from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder
-from lrcourse.grading.exchange.root import check_exchange_root, replaceable
+from lrcourse.grading.exchange.root import check_exchange_root, replaceable, root_path_problem
+from lrcourse.grading.exchange.roots_course import refusal
 
+NEEDED = ("timestamp.txt", "submission_secret.txt")  # read by nbgrader's release_feedback beside each page
 MADE_ON_THE_WAY = 0o755  # a folder made above the one asked for (release_feedback's course folder): nbgrader's 0755
 
 
@@ -71,14 +76,36 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
 
 class CheckedFolders:
     """`ensure_directory` of nbgrader's Exchange, for a path below the exchange's root: `ensure_exchange_folder`;
-    `ensure_root`: nbgrader's, then the root checked as collect checks it (`root.check_exchange_root`: a root others
+    `ensure_root`: the root's path checked (`check_root_path`), nbgrader's, then the root checked as collect checks it (`root.check_exchange_root`: a root others
     may write in without the sticky bit lets a student rename the course's folder, checked or not, and put a link in
-    its place), the sticky bit first added where this user owns a root nbgrader made or left 0777."""
+    its place), the sticky bit first added where this user owns a root nbgrader made or left 0777. `start`: as root,
+    only in a course root's through and through (`roots_course.refusal`, as collect): a TA's link in a group-writable
+    release/ had root's release publish a root-only folder to every student (R20c2 W1)."""
+
+    def start(self):
+        if why := refusal(self.coursedir.root, "release", Path(self.root)):
+            self.fail(why)
+        if self.coursedir.groupshared:  # nbgrader's start calls ensure_root only when not groupshared (R20c2 W2)
+            self.check_root_path()
+            self.check_root()
+        return super().start()
 
     def ensure_root(self):
+        self.check_root_path()  # before nbgrader's, whose exists() and chmod follow a student's link (R20c2 W3)
         super().ensure_root()
+        self.check_root()
+
+    def check_root_path(self):
+        """The exchange's root reached only through folders and links of this user's or root's, and itself, if
+        made, a folder of theirs (`root.root_path_problem`): else a student's link there, or one she makes at a root
+        not made yet, would have nbgrader's release chmod and write into whatever folder it names."""
+        if problem := root_path_problem(self.root):
+            self.fail(f"lrcourse release: {problem}. Nothing was released.")
+
+    def check_root(self):
+        """The root checked as collect checks it (`check_exchange_root`), made sticky first if this user's."""
         try:
-            seen = os.stat(self.root)  # the administrator's path: followed, as nbgrader follows it
+            seen = os.stat(self.root)  # reached as `check_root_path` checked it
             if replaceable(seen) and seen.st_uid == os.geteuid():
                 os.chmod(self.root, stat.S_IMODE(seen.st_mode) | stat.S_ISVTX)
                 self.log.warning("Made the exchange's root %s sticky (mode 1777, the README's set-up)", self.root)
@@ -105,4 +132,27 @@ class TrustedReleaseAssignment(CheckedFolders, ExchangeReleaseAssignment):
 
 
 class TrustedReleaseFeedback(CheckedFolders, ExchangeReleaseFeedback):
-    """nbgrader's release_feedback, its course and feedback folders made or checked as `CheckedFolders`."""
+    """nbgrader's release_feedback, its course and feedback folders made or checked as `CheckedFolders`; a student
+    whose feedback folder lacks `timestamp.txt` or `submission_secret.txt` is skipped with a warning (nbgrader's
+    copy_files stopped there for the rest of the class: R20c2 N3, a hand copy in submitted/ without a timestamp)."""
+
+    def copy_files(self):
+        excluded = self.coursedir.student_id_exclude
+        skipped = []
+        for page in sorted(glob.glob(os.path.join(self.src_path, "*.html"))):
+            folder = Path(page).parent
+            missing = [name for name in NEEDED if not (folder / name).is_file()]
+            if missing and folder.parent.name not in skipped:
+                skipped.append(folder.parent.name)
+                self.log.warning(
+                    "Skipping student '%s': no %s in %s, so nbgrader cannot file the feedback where she fetches it "
+                    "(write the time the submission was received into its timestamp.txt, grade again, release again)",
+                    folder.parent.name,
+                    " or ".join(missing),
+                    folder,
+                )
+        self.coursedir.student_id_exclude = ",".join(filter(None, [excluded, *skipped]))
+        try:
+            super().copy_files()
+        finally:
+            self.coursedir.student_id_exclude = excluded

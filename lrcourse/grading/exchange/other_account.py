@@ -12,6 +12,8 @@ import pwd
 import stat
 from pathlib import Path
 
+from lrcourse.grading.exchange.path_walk import account, walk_path
+
 
 def course_owner(course: Path) -> str:
     """The course folder's owner, by name (by uid if it has none)."""
@@ -217,29 +219,9 @@ def not_roots_throughout(
     and no command needs one; but a file in a student's submission (`_in_submitted`), which fails that student only,
     and one in the course's own `.venv/` (a clone's: its interpreter, which no command reads from the course)."""
     walked = READ_BY_EXPORT if walked is None else walked
-    parts, where, hops = list(Path(os.getcwd(), course).parts[1:]), "/", 0
-    while parts:
-        part = parts.pop(0)
-        if part in ("", ".", ".."):
-            where = os.path.dirname(where) if part == ".." else where  # its folder was passed on the way down
-            continue
-        here, seen = os.lstat(where), os.lstat(os.path.join(where, part))
-        if here.st_uid != 0:
-            return f"the folder {where} on its path is {account(here.st_uid)}'s", _path_mend(course, where, here)
-        if here.st_mode & 0o022 and not (here.st_mode & stat.S_ISVTX and seen.st_uid == 0):
-            mode = f"mode {here.st_mode & 0o7777:o}"
-            return f"the folder {where} on its path is writable by others ({mode})", _path_mend(course, where, here)
-        if stat.S_ISLNK(seen.st_mode):
-            if seen.st_uid != 0:
-                link = os.path.join(where, part)
-                return f"{link} is a link of {account(seen.st_uid)}'s", _path_mend(course, link, seen)
-            if hops == 40:
-                return f"{os.path.join(where, part)} is the 41st link in a row", "give the course's own path"
-            target, hops = os.readlink(os.path.join(where, part)), hops + 1
-            parts[:0] = Path(target).parts[1:] if os.path.isabs(target) else Path(target).parts
-            where = "/" if os.path.isabs(target) else where
-            continue
-        where = os.path.join(where, part)
+    reason, where, seen = walk_path(course)
+    if reason:
+        return reason, _path_mend(course, where, seen) if seen is not None else "give the course's own path"
     top = os.lstat(where)
     if top.st_uid == 0 and not stat.S_ISDIR(top.st_mode):  # root's file: no folder's mend, which would loop (R20w N1)
         return f"{where} is not a folder", "give --course the course's folder"
@@ -370,11 +352,3 @@ def _as_owner(seen: os.stat_result) -> str:
         else f"setpriv --reuid={seen.st_uid} --regid={seen.st_gid} --clear-groups"
     )
     return f"export as that account (`{as_them} lrcourse export ...`)"
-
-
-def account(uid: int) -> str:
-    """An account by name, or `uid N` if it has none."""
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"

@@ -21,6 +21,7 @@ import stat
 
 from lrcourse.grading.exchange.inbound import user_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
+from lrcourse.grading.exchange.path_walk import account, walk_path
 
 SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
@@ -28,6 +29,30 @@ SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
 def replaceable(seen: os.stat_result) -> bool:
     """A folder in which group or others may rename or remove what they do not own."""
     return stat.S_ISDIR(seen.st_mode) and bool(seen.st_mode & SHARED_WRITE) and not seen.st_mode & stat.S_ISVTX
+
+
+def root_path_problem(root: str | os.PathLike) -> str | None:
+    """Why another account could point the exchange's root `root` anywhere, or None: it must be reached only
+    through folders and links of this user's or root's (`walk_path`; not made yet, only where no one else may make
+    it first), and, made, be a folder of theirs. A student's link at a root not made yet in a folder everyone may
+    write in (as /tmp) had root's release chmod the root-only folder it named 1777 (R20c2 W3)."""
+    trusted = (0, os.geteuid())
+    try:
+        reason, where, _ = walk_path(root, trusted, missing_ok=True)
+        if not reason and os.path.lexists(where):
+            seen = os.lstat(where)
+            if not stat.S_ISDIR(seen.st_mode) or seen.st_uid not in trusted:
+                reason = f"{where} is not a folder of yours or root's (owned by {account(seen.st_uid)})"
+    except OSError as error:
+        reason = f"cannot check {error.filename}: {error.strerror}"
+    if not reason:
+        return None
+    return (
+        f"the exchange's root {root}: {reason}: another account could point it, or put a link in its place, "
+        "anywhere root's or your release would then chmod and write. Fix: set c.Exchange.root to a path through "
+        "folders only root or you may write in, as the README's instructor set-up's /srv/nbgrader/exchange, and make "
+        "it there as root (`install -d -m 1777 <that path>`)"
+    )
 
 
 def root_problem(exchange: Exchange) -> str | None:

@@ -7,8 +7,9 @@ rewrote `release/<chapter>` and made every file below it 0644, through a TA's li
 into a root-only folder (R20z W1). The course's `nbgrader_config.py` has run inside the server by the time this runs,
 so a TA who may write that file has run her code as root already: README says to serve formgrader as root only in a
 course root's through and through (`lrcourse doctor` says), else as the course's owner. The course checked is the
-one formgrader uses, `c.CourseDirectory.root` as nbgrader's config files set it, else the working folder (R20b2 M1:
-the server's folder and working folder were checked, not the course an instructor's ~/.jupyter sets). Checked once
+one formgrader uses, `c.CourseDirectory.root` as the server's own configuration and then nbgrader's config files set
+it, else the working folder (R20b2 M1: the server's folder and working folder were checked, not the course an
+instructor's ~/.jupyter sets; R20c2 M1: nor one on the server's command line). Checked once
 per server, from this server extension (which stands whatever the course's config says, R20a2 W2) and from the course's
 `nbgrader_config.py`; the check reads that file again to find the exchange, and that read returns at once (R20a2 W1:
 it recursed, walking the course about a hundred times a request).
@@ -16,6 +17,7 @@ it recursed, walking the course about a hundred times a request).
 
 from __future__ import annotations
 
+import copy
 import os
 
 from tornado.web import RequestHandler
@@ -49,7 +51,7 @@ def guard_server(serverapp) -> None:
         return
     settings[CHECKED] = ""  # the config files read next call this again (the course's does): they return at once
     try:
-        course = formgraders_course()
+        course = formgraders_course(getattr(serverapp, "config", None))
     except Exception as error:  # noqa: BLE001 -- whatever stops the read, root's formgrader is not served unchecked
         course = None
         why = f"lrcourse formgrader: cannot tell which course formgrader uses ({type(error).__name__}: {error})"
@@ -62,14 +64,16 @@ def guard_server(serverapp) -> None:
         refuse_formgrader_as_root(serverapp.web_app, serverapp.log, [course])
 
 
-def formgraders_course() -> str:
-    """The course formgrader uses: `c.CourseDirectory.root` as its FormgradeExtension reads it (nbgrader's config
-    files on the Jupyter config path, then the working folder's), else the working folder (R20b2 M1: the server's
-    folder and the working folder were checked, not a course set by the instructor's ~/.jupyter/nbgrader_config.py)."""
+def formgraders_course(server_config=None) -> str:
+    """The course formgrader uses: `c.CourseDirectory.root` as its FormgradeExtension reads it (the server's own
+    configuration, `server_config`: its command line and jupyter_server_config.py, then nbgrader's config files on
+    the Jupyter config path and the working folder's), else the working folder (R20b2 M1: the server's folder and the
+    working folder were checked, not a course set by the instructor's ~/.jupyter/nbgrader_config.py; R20c2 M1: nor one
+    set by `--CourseDirectory.root` on the server's command line)."""
     from nbgrader.apps.baseapp import NbGrader
     from nbgrader.coursedir import CourseDirectory
 
-    app = NbGrader()
+    app = NbGrader(config=copy.deepcopy(server_config)) if server_config is not None else NbGrader()  # not changed
     app.load_config_file()
     return os.path.abspath(CourseDirectory(config=app.config).root)
 

@@ -1,0 +1,87 @@
+"""nbgrader's list with --remove (formgrader's Unrelease), as the course's nbgrader_config.py sets it
+(lrcourse/grading/exchange/nbgrader_list.py): it removes only from the releasing user's or root's course folder in the
+exchange, never through a link a student put at <exchange>/<course_id> (R20c2 M2)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from nbgrader.exchange import ExchangeError
+
+from support.paths import ROOT
+
+COURSE_ID = "lr-schedules"
+CHAPTER = "ch1"
+LIST = "lrcourse.grading.exchange.nbgrader_list.TrustedList"
+
+
+def unrelease(exchange: Path, inbound: bool = False):
+    """formgrader's Unrelease: nbgrader's list with remove, run in this process as its api runs it."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange import ExchangeFactory
+    from traitlets.config import Config
+
+    config = Config()
+    config.Exchange.root = str(exchange)
+    config.CourseDirectory.course_id = COURSE_ID
+    config.CourseDirectory.assignment_id = CHAPTER
+    config.ExchangeFactory.list = LIST
+    config.ExchangeList.remove = True
+    config.ExchangeList.inbound = inbound
+    coursedir = CourseDirectory(config=config)
+    kind = ExchangeFactory(config=config).List
+    return kind(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+
+
+def sticky_exchange(tmp_path: Path) -> Path:
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o1777)
+    return exchange
+
+
+def test_the_courses_configuration_names_the_trusted_list():
+    assert f'c.ExchangeFactory.list = "{LIST}"' in (ROOT / "nbgrader_config.py").read_text()
+
+
+def test_an_honest_unrelease_removes_the_released_chapter(tmp_path):
+    exchange = sticky_exchange(tmp_path)
+    outbound = exchange / COURSE_ID / "outbound"
+    (outbound / CHAPTER).mkdir(parents=True)
+    (outbound / CHAPTER / "notebook.ipynb").write_text("{}")
+    (outbound / "ch2").mkdir()
+    unrelease(exchange)
+    assert [p.name for p in outbound.iterdir()] == ["ch2"]
+
+
+@pytest.mark.parametrize("where", [COURSE_ID, f"{COURSE_ID}/outbound"])
+def test_a_students_link_in_the_exchange_is_refused_and_its_target_intact(tmp_path, where):
+    """R20c2 M2: a link at <exchange>/<course_id> (or its outbound/) to a folder holding outbound/<chapter>: nbgrader's
+    remove_files rmtree'd the chapter there. Refused with the reason; the folder it names keeps everything."""
+    exchange = sticky_exchange(tmp_path)
+    victim = tmp_path / "victim"
+    kept = victim / "outbound" / CHAPTER if where == COURSE_ID else victim / CHAPTER
+    kept.mkdir(parents=True)
+    (kept / "keep.ipynb").write_text("mine")
+    victim.chmod(0o700)
+    link = exchange / where
+    link.parent.mkdir(mode=0o755, exist_ok=True)
+    link.symlink_to(victim)
+    with pytest.raises(ExchangeError, match="is a symbolic link"):
+        unrelease(exchange)
+    assert (kept / "keep.ipynb").read_text() == "mine"
+    assert stat.S_IMODE(victim.lstat().st_mode) == 0o700
+
+
+def test_removing_submissions_through_a_link_at_inbound_is_refused(tmp_path):
+    exchange = sticky_exchange(tmp_path)
+    victim = tmp_path / "victim"
+    (victim / f"alice+{CHAPTER}+2026-12-06 12:00:00").mkdir(parents=True)
+    (exchange / COURSE_ID).mkdir(mode=0o755)
+    (exchange / COURSE_ID / "inbound").symlink_to(victim)
+    with pytest.raises(ExchangeError, match="is a symbolic link"):
+        unrelease(exchange, inbound=True)
+    assert len(list(victim.iterdir())) == 1
