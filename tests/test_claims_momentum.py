@@ -4,10 +4,12 @@ the chapter's bowl (kappa = 10); and the bound 2(1 + mu)/a is SGD's default one,
 2(1 + mu)/((1 + 2 mu) a). Each number is computed here from torch.optim.SGD itself (float64), and the prose is read for
 it, so a text that says otherwise or a number that flips fails."""
 
+import nbformat
 import numpy as np
 import torch
 
 from support.chapter_cells import cell_source
+from support.paths import ROOT
 
 CH1 = "01_learning_rate/learning_rate.ipynb"
 
@@ -94,3 +96,23 @@ def test_ch1_the_momentum_bound_is_sgd_s_default_one_and_nesterov_s_is_lower():
         "raises it to $2(1+\\mu)/a$ (with SGD's defaults; with `nesterov=True` it is $2(1+\\mu)/((1+2\\mu)a)$)"
         in summary
     )
+
+
+def test_ch1_exercise_1_1_rests_on_sgd_s_first_step_and_recursion_which_the_release_does_not_print():
+    """R23P1 M2: Exercise 1.1 gives the path of SGD(lr, momentum=mu), mu unknown. Its facts, from torch itself: the
+    first step has no momentum (the buffer starts as the first gradient), then w_{t+1} = (1 + mu - lr a) w_t -
+    mu w_{t-1}; so the curvatures come from the first step, mu from the second, and the bound 2(1 + mu)/a_max is
+    printed in the chapter. The two-step recursion is not printed in the release: the student derives it."""
+    lr, mu, curvatures = 0.05, 0.6, [3.0, 30.0]
+    path = sgd_weights(lr, mu, curvatures, 8)
+    a = np.array(curvatures)
+    assert np.allclose(path[1], (1 - lr * a) * path[0], rtol=1e-14, atol=0)
+    for t in range(1, 8):
+        assert np.allclose(path[t + 1], (1 + mu - lr * a) * path[t] - mu * path[t - 1], rtol=1e-12, atol=1e-15)
+    release = nbformat.read(ROOT / "notebooks" / "01_learning_rate" / "learning_rate.ipynb", as_version=4)
+    text = " ".join(" ".join(cell.source.split()) for cell in release.cells)
+    assert "2(1 + \\mu)/a" in text
+    for recursion in ["1 + \\mu - \\eta a", "1 + mu - lr a", "1 + mu - lr * a", "w_{t-1}", "w_{t+1}"]:
+        assert recursion not in text, recursion
+    exercise = flat("ex1-md")
+    assert "there is no formula to copy here" not in exercise and "momentum=mu" in exercise
