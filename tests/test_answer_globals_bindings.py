@@ -80,11 +80,9 @@ def test_an_imported_helper_defined_in_a_scratch_cell_fails(tmp_path, monkeypatc
     fixed it, and every visible cell passed while the grade was 0/3. An import of the same thing passes."""
     chapter, notebook, name = STABLE
     solved = solution_answers(chapter)[name]
-    line = "factors = [after / before for before, after in zip(path[0], path[1])]"
+    line = "factor = w1 / w0"
     assert line in solved
-    cell = "from operator import sub as ratio\n\n" + solved.replace(
-        line, line.replace("after / before", "ratio(after, before)")
-    )
+    cell = "from operator import sub as ratio\n\n" + solved.replace(line, line.replace("w1 / w0", "ratio(w1, w0)"))
     run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
     save_answer_cell(tmp_path / notebook, name, cell)
     assert run(cell, new_cell=True) is None
@@ -155,8 +153,10 @@ def test_a_helper_bound_through_global_is_said_so(tmp_path, monkeypatch, shells)
     outside (that function may not have run), and the message no longer says the cell does not define it."""
     chapter, notebook, name = STABLE
     solved = solution_answers(chapter)[name]
-    assert "return 2.0 / max(curvatures)" in solved
-    body = solved.replace("return 2.0 / max(curvatures)", "return 2.0 / WORST(curvatures)")
+    assert "return 2.0 * (1 + momentum) / max(curvatures)" in solved
+    body = solved.replace(
+        "return 2.0 * (1 + momentum) / max(curvatures)", "return 2.0 * (1 + momentum) / WORST(curvatures)"
+    )
     cell = "def _setup():\n    global WORST\n    WORST = max\n\n\n_setup()\n\n\n" + body
     run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
     save_answer_cell(tmp_path / notebook, name, cell)
@@ -179,10 +179,10 @@ def test_a_helper_behind_a_wrapper_without_wrapped_is_checked(tmp_path, monkeypa
     `ratio` (saved as `a - b`, fixed in a scratch cell): every visible cell passed. The wrapped function is followed."""
     chapter, notebook, name = STABLE
     solved = solution_answers(chapter)[name]
-    line = "factors = [after / before for before, after in zip(path[0], path[1])]"
+    line = "factor = w1 / w0"
     assert line in solved
     helper = "def ratio(a, b):\n    return a - b\n\n\n"
-    cell = helper + solved.replace(line, line.replace("after / before", "ratio(after, before)")) + "\n\n" + wrapping
+    cell = helper + solved.replace(line, line.replace("w1 / w0", "ratio(w1, w0)")) + "\n\n" + wrapping
     run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
     save_answer_cell(tmp_path / notebook, name, cell)
     assert run(cell, new_cell=True) is None
@@ -198,8 +198,11 @@ def test_data_a_helper_reads_changed_in_place_in_a_scratch_cell_fails(tmp_path, 
     cell passed and the grade was 0/3."""
     chapter, notebook, name = STABLE
     solved = solution_answers(chapter)[name]
-    assert "return 2.0 / max(curvatures)" in solved
-    body = solved.replace("return 2.0 / max(curvatures)", 'return SETTINGS["numerator"] / max(curvatures)')
+    assert "return 2.0 * (1 + momentum) / max(curvatures)" in solved
+    body = solved.replace(
+        "return 2.0 * (1 + momentum) / max(curvatures)",
+        'return SETTINGS["numerator"] * (1 + momentum) / max(curvatures)',
+    )
     cell = 'SETTINGS = {"numerator": 1.0}\n\n\n' + body
     run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
     save_answer_cell(tmp_path / notebook, name, cell)
@@ -220,11 +223,15 @@ def test_data_a_helper_reads_changed_in_place_in_a_scratch_cell_fails(tmp_path, 
 def test_what_the_answer_does_not_read_as_data_changed_since_passes(tmp_path, monkeypatch, shells, saved, scratch):
     chapter, notebook, name = STABLE
     solved = solution_answers(chapter)[name]
-    assert "return 2.0 / max(curvatures)" in solved
-    body = "return float(torch.tensor(2.0) / max(curvatures))" if "torch" in saved else "return 2.0 / max(curvatures)"
+    assert "return 2.0 * (1 + momentum) / max(curvatures)" in solved
+    body = (
+        "return float(torch.tensor(2.0) * (1 + momentum) / max(curvatures))"
+        if "torch" in saved
+        else "return 2.0 * (1 + momentum) / max(curvatures)"
+    )
     if "LOG" in saved:
         body = "LOG.append(list(curvatures))\n    " + body
-    cell = saved + solved.replace("return 2.0 / max(curvatures)", body)
+    cell = saved + solved.replace("return 2.0 * (1 + momentum) / max(curvatures)", body)
     run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, notebook, name)
     save_answer_cell(tmp_path / notebook, name, cell)
     assert run(cell, new_cell=True) is None

@@ -215,14 +215,15 @@ def test_time_exec_of_the_right_def_after_a_wrong_one_fails_every_visible_cell(t
 
     chapter, variable = "01_learning_rate", "largest_stable_lr"
     right = solution_answers(chapter)[variable]
-    wrong = right.replace("2.0 / max(curvatures)", "1.0 / max(curvatures)")
+    wrong = right.replace("2.0 * (1 + momentum)", "1.0 * (1 + momentum)")
     assert wrong != right
     cell = f"RIGHT = {right!r}\n{wrong}\n%time exec(RIGHT)\n"
     try:
         run, tests = start_reading_kernel(tmp_path, monkeypatch, chapter, "learning_rate.ipynb", variable)
         save_answer_cell(tmp_path / "learning_rate.ipynb", variable, cell)
         assert run(cell, new_cell=True) is None
-        assert run("assert largest_stable_lr(0.1, [[1.0], [0.6]]) == 0.5", new_cell=True) is None  # the kernel's: right
+        right_in_kernel = "assert largest_stable_lr(0.1, [[1.0], [0.5], [0.25]]) == 0.4"  # the kernel's: right
+        assert run(right_in_kernel, new_cell=True) is None
         said = failures(run, tests)
         assert len(said) == len(tests) == 2, said
         assert "uses an IPython magic (%time)" in said[0] and "the magic's code uses exec" in said[0], said[0]

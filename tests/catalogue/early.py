@@ -16,7 +16,22 @@ def ch4(name, cell, source, fails=()):
     return Answer(name, "04_custom_schedules", cell, source, fails)
 
 
+# R23P1 M2: the path is a run of SGD(lr, momentum=mu), mu unknown; the first step has no momentum (the buffer starts
+# as the first gradient), so it gives each curvature, and the second step gives mu
 LARGEST_REFERENCE = """
+def largest_stable_lr(lr, path):
+    curvatures, momenta = [], []
+    for w0, w1, w2 in zip(*(np.asarray(path[t], dtype=float) for t in range(3))):
+        if w0 == 0:
+            continue
+        factor = w1 / w0
+        curvatures.append((1 - factor) / lr)
+        momenta.append((w2 - factor * w1) / (w1 - w0))
+    momentum = float(np.median(momenta))
+    return 2.0 * (1 + momentum) / max(curvatures)
+"""
+
+LARGEST_PLAIN = """
 def largest_stable_lr(lr, path):
     factors = [after / before for before, after in zip(path[0], path[1])]
     curvatures = [(1 - r) / lr for r in factors]
@@ -63,13 +78,15 @@ def recipe_variant(*replacements: str) -> str:
 EARLY_CORRECT = [
     ch1("largest_from_factors", "largest_stable_lr", LARGEST_REFERENCE),
     ch1(
-        "largest_from_gradient_of_last_step",
+        "largest_momentum_from_the_first_coordinate",
         "largest_stable_lr",
         """
 def largest_stable_lr(lr, path):
-    # w_t - w_{t+1} = lr * a * w_t: the gradient step of the last move gives each curvature
-    steepest = max((w0 - w1) / (lr * w0) for w0, w1 in zip(path[-2], path[-1]))
-    return 2 / steepest
+    # the first step: w1 = (1 - lr a) w0; the second: w2 = (1 + mu - lr a) w1 - mu w0, so mu from one coordinate
+    x0, x1, x2 = path[0][0], path[1][0], path[2][0]
+    mu = (x2 - (x1 / x0) * x1) / (x1 - x0)
+    steepest = max((w0 - w1) / (lr * w0) for w0, w1 in zip(path[0], path[1]))
+    return 2 * (1 + mu) / steepest
 """,
     ),
     ch1(
@@ -77,15 +94,20 @@ def largest_stable_lr(lr, path):
         "largest_stable_lr",
         """
 def largest_stable_lr(lr, path):
-    start, after = np.asarray(path[0], dtype=float), np.asarray(path[1], dtype=float)
-    return float(2 * lr / np.max(1 - after / start))
+    w0, w1, w2 = (np.asarray(path[t], dtype=float) for t in range(3))
+    curvatures = (w0 - w1) / (lr * w0)
+    momenta = (w2 - (1 - lr * curvatures) * w1) / (w1 - w0)
+    return float(2 * (1 + momenta.mean()) / curvatures.max())
 """,
     ),
     # R23t item 3: a numpy float is a number to the form check, as to the grader
     ch1(
         "largest_numpy_float",
         "largest_stable_lr",
-        largest_variant("    return 2.0 / max(curvatures)", "    return np.float64(2.0) / max(curvatures)"),
+        largest_variant(
+            "    return 2.0 * (1 + momentum) / max(curvatures)",
+            "    return np.float64(2.0) * (1 + momentum) / max(curvatures)",
+        ),
     ),
     ch1("floor_read_off_three_losses", "rate_for_noise_floor", FLOOR_REFERENCE),
     # read where the run nears its floor: the differences cancel, 6.1e-7 off in a hidden case (FLOOR_RTOL's reason)
@@ -147,18 +169,33 @@ EARLY_WRONG = [
     ch1(
         "largest_without_the_two",
         "largest_stable_lr",
-        largest_variant("2.0 / max(curvatures)", "1.0 / max(curvatures)"),
+        largest_variant("2.0 * (1 + momentum) / max(curvatures)", "1.0 * (1 + momentum) / max(curvatures)"),
         fails=ALL,
     ),
-    # issue 23 (s39): the directions cell judges runs with an oscillating or diverging direction against the answer's
-    # own reading of each direction alone, and the true bound only where every direction converges steadily, where a
-    # dropped sign reads right; so the dropped sign (review s38's c11_abs.py) costs the one-direction cell only:
-    # 2 -> 1 cell lost, 3 -> 1 point. The missing 2 misreads every direction and still loses both.
+    # R23P1 M2: the dropped sign misreads the oscillating direction's curvature and, from it, the momentum read off
+    # the second step, which then differs between the run and each direction alone: it loses both cells
     ch1(
         "largest_ignores_the_sign",
         "largest_stable_lr",
-        largest_variant("after / before for", "abs(after / before) for"),
-        fails=("test_largest_stable_lr",),
+        largest_variant("factor = w1 / w0", "factor = abs(w1 / w0)"),
+        fails=ALL,
+    ),
+    # R23P1 M2: the printed w <- (1 - lr a) w inverted, the momentum ignored: right on plain runs only
+    ch1("largest_ignores_the_momentum", "largest_stable_lr", LARGEST_PLAIN, fails=ALL),
+    ch1(  # the first step taken as a momentum step too: w1 = (1 + mu - lr a) w0 - mu w0 read as (1 + mu - lr a) w0
+        "largest_first_step_with_momentum",
+        "largest_stable_lr",
+        """
+def largest_stable_lr(lr, path):
+    curvatures, momenta = [], []
+    for w0, w1, w2 in zip(path[0], path[1], path[2]):
+        c = w1 / w0
+        mu = (c * w1 - w2) / w0
+        curvatures.append((1 + mu - c) / lr)
+        momenta.append(mu)
+    return float(2 * (1 + momenta[0]) / max(curvatures))
+""",
+        fails=ALL,
     ),
     ch1(
         "largest_returns_the_rate_used",
@@ -170,7 +207,10 @@ EARLY_WRONG = [
         # TypeError inside lrcourse/problems.py; the exercise asks for a float, and both cells' visible check says so
         "largest_returned_as_a_tensor",
         "largest_stable_lr",
-        largest_variant("    return 2.0 / max(curvatures)", "    return torch.tensor(2.0 / max(curvatures))"),
+        largest_variant(
+            "    return 2.0 * (1 + momentum) / max(curvatures)",
+            "    return torch.tensor(2.0 * (1 + momentum) / max(curvatures))",
+        ),
         fails=ALL,
     ),
     ch1(
