@@ -23,8 +23,11 @@ CHECK = "from lrcourse.saved_check import check_saved_notebook\ncheck_saved_note
 LARGEST = ("test_largest_stable_lr", "test_largest_stable_lr_directions")
 FLOOR = ("test_rate_for_noise_floor", "test_rate_for_noise_floor_stable")
 SOLUTION = solution_answers(CHAPTER)["largest_stable_lr"]
-RETURN = "    return 2.0 / max(curvatures)\n"
+RETURN = (
+    "    return 2.0 * (1 + momentum) / max(curvatures)           # the steepest direction sets the bound 2(1 + mu)/a\n"
+)
 assert RETURN in SOLUTION
+assert "factor = w1 / w0" in SOLUTION  # W3's case below replaces it
 
 
 def largest(head: str, returned: str) -> str:
@@ -36,17 +39,21 @@ def largest(head: str, returned: str) -> str:
 # the kernel's objects right
 ESCAPES = {
     "W1 alias mutation": (
-        largest("SETTINGS = {'numerator': 1.0}", "SETTINGS['numerator'] / max(curvatures)"),
+        largest("SETTINGS = {'numerator': 1.0}", "SETTINGS['numerator'] * (1 + momentum) / max(curvatures)"),
         "cfg = SETTINGS\ncfg['numerator'] = 2.0",
     ),
     "W2 equal statement, changed name": (
-        largest("numerator = 1.0\nSETTINGS = {'numerator': numerator}", "SETTINGS['numerator'] / max(curvatures)"),
+        largest(
+            "numerator = 1.0\nSETTINGS = {'numerator': numerator}",
+            "SETTINGS['numerator'] * (1 + momentum) / max(curvatures)",
+        ),
         "numerator = 2.0\nSETTINGS = {'numerator': numerator}",
     ),
     "W3 method set on a helper class": (
         largest(
-            "class Ratio:\n    @staticmethod\n    def of(a, b):\n        return a - b", "2.0 / max(curvatures)"
-        ).replace("after / before for", "Ratio.of(after, before) for"),
+            "class Ratio:\n    @staticmethod\n    def of(a, b):\n        return a - b",
+            "2.0 * (1 + momentum) / max(curvatures)",
+        ).replace("factor = w1 / w0", "factor = Ratio.of(w1, w0)"),
         "def _of(a, b):\n    return a / b\n\nRatio.of = staticmethod(_of)",
     ),
 }
@@ -193,7 +200,7 @@ def test_an_answer_that_reads_a_file_of_the_folder_fails_as_in_the_grade(kernel,
     """The grader's answer process has none of the learner's files: here it starts in an empty scratch folder too."""
     (tmp_path / "notes.txt").write_text("2.0")
     run, _ = kernel("largest_stable_lr")
-    answer = largest("", "float(open('notes.txt').read()) / max(curvatures)")
+    answer = largest("", "float(open('notes.txt').read()) * (1 + momentum) / max(curvatures)")
     save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", answer)
     verdicts, out = run_check(run, capsys)
     assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
