@@ -4,6 +4,7 @@ exchange, never through a link a student put at <exchange>/<course_id> (R20c2 M2
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -17,7 +18,7 @@ CHAPTER = "ch1"
 LIST = "lrcourse.grading.exchange.nbgrader_list.TrustedList"
 
 
-def unrelease(exchange: Path, inbound: bool = False):
+def unrelease(exchange: Path, inbound: bool = False, groupshared: bool = False):
     """formgrader's Unrelease: nbgrader's list with remove, run in this process as its api runs it."""
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
@@ -31,6 +32,7 @@ def unrelease(exchange: Path, inbound: bool = False):
     config.ExchangeFactory.list = LIST
     config.ExchangeList.remove = True
     config.ExchangeList.inbound = inbound
+    config.CourseDirectory.groupshared = groupshared
     coursedir = CourseDirectory(config=config)
     kind = ExchangeFactory(config=config).List
     return kind(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
@@ -85,3 +87,18 @@ def test_removing_submissions_through_a_link_at_inbound_is_refused(tmp_path):
     with pytest.raises(ExchangeError, match="is a symbolic link"):
         unrelease(exchange, inbound=True)
     assert len(list(victim.iterdir())) == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's unrelease is the one refused")
+def test_root_refuses_a_groupshared_unrelease(tmp_path):
+    """R20d2 W1: in a groupshared course nbgrader makes outbound/ 2775: anyone in its group may swap a chapter's
+    folder for a link between the check and nbgrader's rmtree. Root's groupshared Unrelease is refused, nothing
+    removed; root's Unrelease of the same folders without groupshared goes on as before."""
+    exchange = sticky_exchange(tmp_path)
+    outbound = exchange / COURSE_ID / "outbound"
+    (outbound / CHAPTER).mkdir(parents=True)
+    with pytest.raises(ExchangeError, match="in a groupshared course, release as the grader account that owns the "):
+        unrelease(exchange, groupshared=True)
+    assert [p.name for p in outbound.iterdir()] == [CHAPTER]
+    unrelease(exchange)
+    assert list(outbound.iterdir()) == []

@@ -5,9 +5,11 @@ only as the releasing user's or root's folders, never through a link a student p
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -232,20 +234,105 @@ def test_root_refuses_a_course_another_account_may_write_in(tmp_path, which):
     assert snapshot(victim) == before
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+def as_user(uid: int, step) -> str:
+    """`step()` run in a child process as `uid` (root sets its ids; no account is needed): what it returned, or the
+    type and text of what it raised."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            said = repr(step())
+        except BaseException as error:
+            said = f"{type(error).__name__}: {error}"
+        os.write(write, said.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        said = pipe.read()
+    os.waitpid(pid, 0)
+    return said
+
+
+@pytest.fixture
+def reachable():
+    """A scratch folder another uid can reach (pytest's tmp_path is under root's 0700 folder), removed after."""
+    scratch = Path(tempfile.mkdtemp(prefix="lrcourse-release-"))
+    scratch.chmod(0o755)
+    yield scratch
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setting another uid needs root")
 @pytest.mark.parametrize("which", ["assignment", "feedback"])
-def test_a_groupshared_release_checks_the_exchanges_root_too(tmp_path, which):
-    """R20c2 W2: with groupshared nbgrader never calls ensure_root; the root another user owns (0777, where she may
-    rename the course's folder and put a link in its place) is refused all the same, and nothing is made in it."""
-    course, exchange = course_and_exchange(tmp_path)
-    os.chown(exchange, 4242, 4242)
+def test_a_groupshared_release_checks_the_exchanges_root_too(reachable, which):
+    """R20c2 W2: with groupshared nbgrader never calls ensure_root; the grader account's release (root's is refused
+    a groupshared course) refuses a root another user owns (0777, where she may rename the course's folder and put
+    a link in its place) all the same, and makes nothing in it; in its own 0777 root it adds the sticky bit first."""
+    course, exchange = course_and_exchange(reachable)
+    for path in [course, *course.rglob("*")]:
+        os.chown(path, 4242, 4242)
+    os.chown(exchange, 4343, 4343)
     exchange.chmod(0o777)
-    with pytest.raises(ExchangeError, match=r"is not a folder of yours or root's \(owned by uid 4242\)"):
-        release(course, exchange, which, groupshared=True)
+    said = as_user(4242, lambda: release(course, exchange, which, groupshared=True))
+    assert said.startswith("ExchangeError") and "is not a folder of yours or root's (owned by uid 4343)" in said, said
     assert list(exchange.iterdir()) == []
-    os.chown(exchange, 0, 0)  # root's, 0777: made sticky first (nbgrader's groupshared root), then released into
-    release(course, exchange, which, groupshared=True)
+    os.chown(exchange, 4242, 4242)  # the grader's, 0777: made sticky first (nbgrader's groupshared root)
+    said = as_user(4242, lambda: release(course, exchange, which, groupshared=True))
+    assert not said.startswith("ExchangeError"), said
     assert stat.S_IMODE(exchange.lstat().st_mode) == 0o1777
+    folder = exchange / COURSE_ID / ("outbound" if which == "assignment" else "feedback")
+    assert (folder.lstat().st_uid, stat.S_IMODE(folder.lstat().st_mode)) == (
+        4242,
+        0o2775 if which == "assignment" else 0o2771,
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's release is the one refused")
+@pytest.mark.parametrize("which", ["assignment", "feedback"])
+def test_root_refuses_a_groupshared_release(tmp_path, which):
+    """R20d2 W1: in a groupshared course nbgrader makes the course and outbound folders 2775 and feedback 2771; a TA
+    in their group put a link at <feedback>/<checksum>-tmp.html and root's release_feedback wrote a student's page
+    over the root-only file it named. Root's groupshared release and release_feedback are refused before anything
+    is made or written: the link's target keeps its text and mode, the exchange stays as it was."""
+    course, exchange = course_and_exchange(tmp_path)
+    release(course, exchange, "feedback")  # root's earlier release, not groupshared: alice's page's name is known
+    feedback = exchange / COURSE_ID / "feedback"
+    (page,) = feedback.iterdir()
+    os.chown(feedback, 0, 4242)
+    feedback.chmod(0o2771)  # as a groupshared release leaves it
+    vfile = tmp_path / "vfile"
+    vfile.write_text("root only")
+    vfile.chmod(0o600)
+    page.unlink()
+    page.with_name(page.stem + "-tmp.html").symlink_to(vfile)  # the TA's link
+    before = snapshot(exchange)
+    with pytest.raises(ExchangeError, match="in a groupshared course, release as the grader account that owns the "):
+        release(course, exchange, which, groupshared=True)
+    assert (vfile.read_text(), stat.S_IMODE(vfile.lstat().st_mode)) == ("root only", 0o600)
+    assert snapshot(exchange) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the group rule is root's")
+@pytest.mark.parametrize("which", ["assignment", "feedback"])
+def test_root_refuses_an_exchange_folder_a_group_may_write_in(tmp_path, which):
+    """R20d2 W1, without groupshared: root's release refuses a course folder a group other than root's may write in
+    (a TA in it could swap the next folder for a link after the check); root's group, as root's own, is trusted."""
+    course, exchange = course_and_exchange(tmp_path)
+    folder = exchange / COURSE_ID
+    folder.mkdir()
+    os.chown(folder, 0, 4242)
+    folder.chmod(0o2775)
+    with pytest.raises(
+        ExchangeError, match=r"\(mode 2775\) is writable by other users \(its group, gid 4242, as root\)"
+    ):
+        release(course, exchange, which)
+    assert list(folder.iterdir()) == []
+    os.chown(folder, 0, 0)
+    folder.chmod(0o2775)  # chown cleared the setgid bit
+    release(course, exchange, which)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")

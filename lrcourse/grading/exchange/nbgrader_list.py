@@ -8,8 +8,9 @@ course's `nbgrader_config.py` sets `c.ExchangeFactory.list` to `TrustedList`: be
 exchange's root as the release checks it (`root.root_path_problem`, `root.check_exchange_root`) and reaches
 `<course_id>` and `outbound` (or `inbound`) one name at a time without following a link, each a folder of the
 removing user's or root's (`inbound_folder.check_exchange_folder`); otherwise it fails with the reason, before
-anything is removed. A listing alone removes nothing and is nbgrader's (students list the instructor's inbound
-folder, which the owner rule would refuse them).
+anything is removed. Root is refused a `groupshared` course (`nbgrader_release.groupshared_refusal`: a TA in
+outbound's group could swap a chapter's folder for a link before the rmtree). A listing alone removes nothing and is
+nbgrader's (students list the instructor's inbound folder, which the owner rule would refuse them).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nbgrader.exchange.default.list import ExchangeList
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder
+from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal
 from lrcourse.grading.exchange.root import check_exchange_root, root_path_problem
 
 
@@ -60,6 +62,8 @@ class TrustedList(ExchangeList):
         super().init_dest()
 
     def check_before_removing(self):
+        if why := groupshared_refusal(self.coursedir.groupshared):  # a TA's link in outbound/ (R20d2 W1)
+            self.fail(f"lrcourse unrelease: {why}. Nothing was removed.")
         course_id = self.coursedir.course_id
         if not course_id:  # nbgrader would glob every course's folders: `*`
             self.fail(

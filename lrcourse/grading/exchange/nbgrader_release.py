@@ -9,8 +9,9 @@ root it made `inbound/` (2733, writable by everyone) and `outbound/` inside a ro
 `outbound`, `inbound`, `feedback`) is reached from the exchange's root one name at a time without following a link,
 made there if it is missing, and must be a folder owned by the releasing user or root, the rule `lrcourse collect`
 applies (`inbound_folder.check_exchange_folder`), and, but for `inbound`, not writable by others (where a student could
-swap the next folder after its check, as `lrcourse doctor` fails it); otherwise the release fails with the reason, before anything is
-made or copied below it. The exchange's root is reached only through folders and links of the releasing user's or
+swap the next folder after its check, as `lrcourse doctor` fails it) nor, as root, by a group but root's; root is
+refused a `groupshared` course, whose folders nbgrader makes group-writable (`groupshared_refusal`); otherwise the
+release fails with the reason, before anything is made or copied below it. The exchange's root is reached only through folders and links of the releasing user's or
 root's (`path_walk.walk_path`: none another account may put a link in), checked before nbgrader's own `ensure_root`
 (which chmods it through a link) and in a `groupshared` course too (where nbgrader skips `ensure_root`).
 """
@@ -34,6 +35,20 @@ NEEDED = ("timestamp.txt", "submission_secret.txt")  # read by nbgrader's releas
 MADE_ON_THE_WAY = 0o755  # a folder made above the one asked for (release_feedback's course folder): nbgrader's 0755
 
 
+def groupshared_refusal(groupshared: bool) -> str:
+    """Why root may not release, release feedback or unrelease in a `groupshared` course, with the mend, as one line;
+    "" if it may. There nbgrader makes the exchange's course and outbound folders 2775 and feedback 2771: anyone in
+    their group may put a link in them that root's copy, move or rmtree follows after any check (a TA had root's
+    release_feedback write a feedback page over a root-only file, R20d2 W1)."""
+    if not groupshared or os.geteuid() != 0:
+        return ""
+    return (
+        "run as root in a groupshared course, whose exchange folders nbgrader makes writable by their group (course "
+        "and outbound 2775, feedback 2771): anyone in that group may put a link there that root would follow; in a "
+        "groupshared course, release as the grader account that owns the course, never as root"
+    )
+
+
 def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> bool:
     """The folder `root/parts...`, each name below `root` checked (`check_exchange_folder`, action "release") and
     opened without following a link, made where missing (the last with `mode`, set as nbgrader sets it, the others
@@ -51,10 +66,14 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
                 made = False
             seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
             check_exchange_folder(seen, path, "release")
-            if seen.st_mode & stat.S_IWOTH and parts[: index + 1] != (parts[0], "inbound"):  # inbound: 2733 or 3733
+            group = stat.S_IWGRP if os.geteuid() == 0 and seen.st_gid != 0 else 0  # as root: a TA too (R20d2 W1)
+            if seen.st_mode & (stat.S_IWOTH | group) and parts[: index + 1] != (parts[0], "inbound"):  # 2733/3733
+                by, mend = (
+                    (f" (its group, gid {seen.st_gid}, as root)", "go-w") if seen.st_mode & group else ("", "o-w")
+                )
                 raise ExchangeUnusable(
-                    f"{path} (mode {stat.S_IMODE(seen.st_mode):04o}) is writable by other users: a student could "
-                    f"put her own folder or a link in it (`chmod o-w {path}`; see the README's instructor set-up)"
+                    f"{path} (mode {stat.S_IMODE(seen.st_mode):04o}) is writable by other users{by}: a student could "
+                    f"put her own folder or a link in it (`chmod {mend} {path}`; see the README's instructor set-up)"
                 )
             parent, fd = fd, -1
             try:
@@ -83,6 +102,8 @@ class CheckedFolders:
     release/ had root's release publish a root-only folder to every student (R20c2 W1)."""
 
     def start(self):
+        if why := groupshared_refusal(self.coursedir.groupshared):  # before anything is made (R20d2 W1)
+            self.fail(f"lrcourse release: {why}. Nothing was released.")
         if why := refusal(self.coursedir.root, "release", Path(self.root)):
             self.fail(why)
         if self.coursedir.groupshared:  # nbgrader's start calls ensure_root only when not groupshared (R20c2 W2)
