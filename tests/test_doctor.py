@@ -268,9 +268,17 @@ def test_the_doctor_fails_a_students_link_at_the_exchanges_root_and_mends_nothin
     (public / "exchange").symlink_to(victim)
     os.chown(public / "exchange", 4242, 4242, follow_symlinks=False)
     said = exchange_root(tmp_path)
-    assert said.failed and said.stops == "collect", said
+    assert said.failed and said.stops == "release", said
     assert said.line().startswith(f"FAIL  the nbgrader exchange's root: the exchange's root {public}/exchange: "), said
     assert "exchange in it is uid 4242's" in said.problem and "lr-schedules" not in said.fix, said.fix
+    # R20d2 M1, N1: collect does not check the root's path, so the doctor does not say it refuses this exchange
+    assert ".; " not in said.problem and said.problem.endswith(
+        "; nbgrader's release refuses it (lrcourse collect does not check this path)"
+    ), said.problem
+    assert verdict([said, Check("sandbox tools")]) == (
+        "students' code can be graded here, but nbgrader's release refuses this exchange (see FAIL above; "
+        "lrcourse collect does not check the root's path)"
+    )
     (public / "exchange").unlink()  # not made yet: any student could make it first
     said = exchange_root(tmp_path)
     assert said.failed and "exchange in it is not made yet" in said.problem, said

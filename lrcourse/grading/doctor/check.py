@@ -11,7 +11,7 @@ class Check:
     problem: str = ""  # "" when all is well
     fix: str = ""
     warning: bool = False  # grading works, with less than it should have
-    stops: str = "grading"  # what a failure stops: "grading", or "collect" (the exchange's check)
+    stops: str = "grading"  # what a failure stops: "grading", "collect" or "release" (the exchange's checks)
 
     @property
     def failed(self) -> bool:

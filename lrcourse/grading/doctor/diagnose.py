@@ -262,12 +262,18 @@ def course_folder_closed(course: Path) -> Check:
 
 
 def verdict(checks: list[Check]) -> str:
-    """The last line: whether students' code can be graded here, and whether a failed check stops collect only."""
+    """The last line: whether students' code can be graded here, and whether a failed check stops collect, or
+    nbgrader's release only."""
     failed = {check.stops for check in checks if check.failed}
     if "grading" in failed:
         return "students' code cannot be graded here"
-    if failed:
+    if "collect" in failed:
         return "students' code can be graded here, but lrcourse collect refuses this exchange (see FAIL above)"
+    if failed:  # "release": a problem on the exchange root's path, which collect does not check (R20d2 M1)
+        return (
+            "students' code can be graded here, but nbgrader's release refuses this exchange (see FAIL above; "
+            "lrcourse collect does not check the root's path)"
+        )
     return "students' code can be graded here"
 
 
