@@ -394,3 +394,4 @@ def test_release_feedback_skips_a_student_without_a_timestamp_and_goes_on(tmp_pa
     assert pages == ["<p>alice</p>"]
     assert "Skipping student 'aaron': no timestamp.txt" in caplog.text
     assert "Skipping student 'zoe': no timestamp.txt" in caplog.text
+    assert "so nbgrader's release of it would stop for the class" in caplog.text  # not misfiled (R20d2 N2)

@@ -166,8 +166,8 @@ class TrustedReleaseFeedback(CheckedFolders, ExchangeReleaseFeedback):
             if missing and folder.parent.name not in skipped:
                 skipped.append(folder.parent.name)
                 self.log.warning(
-                    "Skipping student '%s': no %s in %s, so nbgrader cannot file the feedback where she fetches it "
-                    "(write the time the submission was received into its timestamp.txt, grade again, release again)",
+                    "Skipping student '%s': no %s in %s, so nbgrader's release of it would stop for the class (write "
+                    "the time the submission was received into its timestamp.txt, grade again, release again)",
                     folder.parent.name,
                     " or ".join(missing),
                     folder,
