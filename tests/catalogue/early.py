@@ -109,19 +109,8 @@ def largest_stable_lr(lr, path):
             "    return np.float64(2.0) * (1 + momentum) / max(curvatures)",
         ),
     ),
-    # R23w W4: the path read in float32, natural in a PyTorch course; lrcourse/tolerances.py BOUND_RTOL
-    ch1(
-        "largest_float32",
-        "largest_stable_lr",
-        """
-def largest_stable_lr(lr, path):
-    w = torch.tensor(path)  # float32
-    factors = w[1] / w[0]
-    curvatures = (1 - factors) / lr
-    momenta = (w[2] - factors * w[1]) / (w[1] - w[0])
-    return float(2 * (1 + momenta.median()) / curvatures.max())
-""",
-    ),
+    # R23w W4: the path read in float32 (lrcourse/tolerances.py BOUND_RTOL)
+    ch1("largest_float32", "largest_stable_lr", largest_variant("dtype=float)", "dtype=np.float32)")),
     ch1("floor_read_off_three_losses", "rate_for_noise_floor", FLOOR_REFERENCE),
     # read where the run nears its floor: the differences cancel, 6.1e-7 off in a hidden case (FLOOR_RTOL's reason)
     ch1("floor_read_off_the_last_three_losses", "rate_for_noise_floor", floor_variant("losses[:3]", "losses[-3:]")),
