@@ -33,6 +33,7 @@ student's time budget.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 from lrcourse import cells
@@ -96,6 +97,7 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
     own = kernel_notebook() if path is None else ""
     if own not in ("", os.path.basename(notebook_path)):  # a Duplicate open: the one graded is checked (R23n W1)
         lines[0] = f"This kernel runs {own}; the grader grades {os.path.basename(notebook_path)}, checked here:"
+    lines[:0] = renamed(notebook_path) if path is None else []
     passed = 0
     for test in exercise.tests:
         verdict = verdicts.cells[test.name]
@@ -110,6 +112,19 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
     )
     lines.append(HIDDEN)
     return lines
+
+
+def renamed(notebook_path: str) -> list[str]:
+    """One line when the notebook checked is not the one the grader grades in a chapter's folder (`graded_name`: a
+    notebook renamed, the chapter's own gone: R23w W3, the check said 4 of 4 and the grade was 0); else none."""
+    folder, name = os.path.dirname(os.path.abspath(notebook_path)), os.path.basename(notebook_path)
+    graded = graded_name(folder)
+    if name == graded or not re.match(r"\d+_", os.path.basename(folder)):  # not a chapter's folder: no name known
+        return []
+    return [
+        f"The grader grades {graded} only, and this folder has none: rename {name} back to {graded} "
+        "(File > Rename Notebook), or your grade is 0. Checked here as if it were:"
+    ]
 
 
 def failure(message: str) -> str:

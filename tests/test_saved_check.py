@@ -231,3 +231,27 @@ def test_a_duplicate_open_in_the_kernel_checks_the_notebook_graded_and_says_so(t
         InteractiveShell.clear_instance()
     assert out.startswith(f"This kernel runs {copy.name}; the grader grades {NOTEBOOK}, checked here:"), out
     assert "0 of 4 visible test cells pass" in out and set(verdicts) == {*LARGEST, *FLOOR}, out
+
+
+def test_a_renamed_notebook_says_first_that_the_grader_grades_the_chapters_name(tmp_path, monkeypatch, capsys):
+    """R23w W3: the folder holds only `my_ch1.ipynb`, answered; the grader grades `learning_rate.ipynb` only (0 of 10
+    here). The first line says so; the rest checks the renamed notebook as before."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    folder = tmp_path / CHAPTER
+    folder.mkdir()
+    try:
+        run, _ = start_reading_kernel(folder, monkeypatch, CHAPTER, NOTEBOOK, "largest_stable_lr")
+        renamed = folder / "my_ch1.ipynb"
+        shutil.move(folder / NOTEBOOK, renamed)
+        for grade_id in ("largest_stable_lr", "rate_for_noise_floor"):
+            save_answer_cell(renamed, grade_id, solution_answers(CHAPTER)[grade_id])
+        assert run(f"__session__ = {str(renamed)!r}", new_cell=True) is None
+        verdicts, out = run_check(run, capsys)
+    finally:
+        InteractiveShell.clear_instance()
+    first, second = out.splitlines()[:2]
+    assert first.startswith(f"The grader grades {NOTEBOOK} only, and this folder has none: rename my_ch1.ipynb"), out
+    assert "File > Rename Notebook" in first
+    assert second == "Your saved notebook my_ch1.ipynb, run as the grader runs it:", out
+    assert verdicts == dict.fromkeys((*LARGEST, *FLOOR), "passed"), out
