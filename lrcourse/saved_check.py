@@ -16,7 +16,9 @@ learner's own, with the learner's rights and no sandbox (`Judge(limits=None)`, a
 it): what an answer cell does there it could as well do in the kernel. The grade is decided elsewhere, by the
 grader's copy of this path in its sandbox; a learner who fools this check fools only themself. It writes nothing:
 the notebook is read (`checking.saved_answer.read_notebook`: a regular file of its folder, never blocking), and the
-answers' process works in an empty scratch folder of its own, as the grader's has none of the learner's files. The
+answers' process works in an empty scratch folder of its own, as the grader's has none of the learner's files, with
+the sandbox's environment (no variable of the kernel's). Not a sandbox: a file named by its absolute path, or a
+package installed only in the learner's environment, still reaches it here and not in the grade. The
 setup and context cells run again in the kernel's own process (the judge's side runs them there, as the grader's
 process does), so what they set, such as the random seed, is set again.
 
@@ -204,14 +206,17 @@ def saved_answers(notebook_cells: list) -> list[tuple[str, str]]:
 def judged(exercise: Exercise, answers: list[tuple[str, str]]):
     """The grader's verdicts (`Judge.decide`) on `answers`, unsandboxed, the Judge closed after. The answers' process
     starts in an empty scratch folder, removed after, as the grader's has none of the learner's files (an answer that
-    reads notes.txt of the folder fails here as in the grade); the kernel's working folder is put back."""
+    reads notes.txt of the folder fails here as in the grade), with the sandbox's environment, HOME that folder
+    (`bwrap.sandbox_environment`: a variable set in the kernel, `%env`, reaches it no more than the grade, R23w M1);
+    the kernel's working folder is put back. A file named by its absolute path still reaches it: no sandbox here."""
     import tempfile
 
     from lrcourse.grading.autograde.verdicts import Judge
+    from lrcourse.grading.sandbox.bwrap import sandbox_environment
     from lrcourse.grading.sandbox.zygote import ZygoteFault
 
     with tempfile.TemporaryDirectory(prefix="lrcourse-saved-check-") as scratch:
-        judge, folder = Judge(limits=None), os.getcwd()
+        judge, folder = Judge(limits=None, env=sandbox_environment(home=scratch)), os.getcwd()
         try:
             os.chdir(scratch)  # the zygote, its children and the test cells start here
             return judge.decide(exercise, answers)

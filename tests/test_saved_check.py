@@ -255,3 +255,16 @@ def test_a_renamed_notebook_says_first_that_the_grader_grades_the_chapters_name(
     assert "File > Rename Notebook" in first
     assert second == "Your saved notebook my_ch1.ipynb, run as the grader runs it:", out
     assert verdicts == dict.fromkeys((*LARGEST, *FLOOR), "passed"), out
+
+
+def test_a_variable_of_the_kernels_environment_does_not_reach_the_answers(kernel, tmp_path, monkeypatch, capsys):
+    """R23w M1's B_env: `%env LR_NUMERATOR=2.0` in a scratch cell, the answer reads it; the grader's sandbox starts
+    with an environment of its own (`bwrap.sandbox_environment`), and the check's answers' process now too."""
+    run, tests = kernel("largest_stable_lr")
+    answer = largest("import os", "float(os.environ.get('LR_NUMERATOR', '1.0')) * (1 + momentum) / max(curvatures)")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", answer)
+    monkeypatch.setenv("LR_NUMERATOR", "2.0")  # what `%env LR_NUMERATOR=2.0` does in the kernel
+    assert run(answer, new_cell=True) is None
+    assert failures(run, tests) == []  # in the kernel, every visible cell passes
+    verdicts, out = run_check(run, capsys)
+    assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
