@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 from lrcourse import cells
 from lrcourse.checking.saved_answer import (
     as_python,
+    expect_no_magic,
     graded_name,
     kernel_notebook,
     kernel_shell,
@@ -100,6 +101,7 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
     if own not in ("", os.path.basename(notebook_path)):  # a Duplicate open: the one graded is checked (R23n W1)
         lines[0] = f"This kernel runs {own}; the grader grades {os.path.basename(notebook_path)}, checked here:"
     lines[:0] = renamed(notebook_path) if path is None else []
+    lines += [f"  {why}" for why in magic_notes(found, os.path.basename(notebook_path))]
     passed = 0
     for test in exercise.tests:
         verdict = verdicts.cells[test.name]
@@ -127,6 +129,30 @@ def renamed(notebook_path: str) -> list[str]:
         f"The grader grades {graded} only, and this folder has none: rename {name} back to {graded} "
         "(File > Rename Notebook), or your grade is 0. Checked here as if it were:"
     ]
+
+
+def magic_notes(notebook_cells: list, notebook: str) -> list[str]:
+    """For each saved answer cell whose IPython magics change what the grader gets (`%%time` over the answer: it
+    defines nothing there), the in-cell checks' sentence saying so (`saved_answer.expect_no_magic`); the test cells
+    then fail with a NameError that does not name the magic (R23w N3)."""
+    from lrcourse.checking.expect import CheckFailed
+
+    notes = []
+    for cell in _cells(notebook_cells):
+        if not cells.is_answer(cell):
+            continue
+        grade_id = cells.grade_id(cell) or ""
+        try:
+            source = as_python(cells.source(cell))
+        except (SyntaxError, ValueError, MemoryError, RecursionError):  # the answers' process says why it fails
+            continue
+        for name in answer_names(cell, set()):
+            try:
+                expect_no_magic(source, name, f"The answer cell of {grade_id or name} saved in {notebook}")
+            except CheckFailed as why:
+                notes.append(str(why))
+                break
+    return notes
 
 
 def failure(message: str) -> str:

@@ -268,3 +268,15 @@ def test_a_variable_of_the_kernels_environment_does_not_reach_the_answers(kernel
     assert failures(run, tests) == []  # in the kernel, every visible cell passes
     verdicts, out = run_check(run, capsys)
     assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
+
+
+def test_an_answer_under_a_cell_magic_is_named_with_the_in_cell_checks_sentence(kernel, tmp_path, capsys):
+    """R23w N3: under `%%time` the grader's answer cell defines nothing (every magic does nothing there): its test
+    cells fail with a NameError; a line says why, with the in-cell checks' sentence (`expect_no_magic`)."""
+    run, _ = kernel("largest_stable_lr")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", "%%time\n" + SOLUTION)
+    verdicts, out = run_check(run, capsys)
+    assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
+    note = f"  The answer cell of largest_stable_lr saved in {NOTEBOOK} uses an IPython magic (%%time) that changes"
+    assert out.splitlines()[1].startswith(note), out
+    assert "under %%time the cell defines nothing" in out.splitlines()[1]
