@@ -9,7 +9,8 @@ the saved answer cells, and nothing else of the notebook; each visible test cell
 in `lrcourse grade`. A scratch cell, a cell run and not saved, data changed in place since: none of them reaches it,
 as none reaches the grader. What it does not do: run the hidden tests (`make check` in a checkout of the course does),
 or use the instructor's copies of the setup and test cells (the grader does: a setup or test cell edited in the
-notebook runs here as edited, and not in the grade).
+notebook runs here as edited, and not in the grade; in a checkout of the course a line says which setup or context
+cell is not the chapter's, `context_notes`).
 
 Who trusts whom: nobody is protected from anybody here. The code run is the learner's own, in a process of the
 learner's own, with the learner's rights and no sandbox (`Judge(limits=None)`, as `make check NO_SANDBOX=1` runs
@@ -102,6 +103,7 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
         lines[0] = f"This kernel runs {own}; the grader grades {os.path.basename(notebook_path)}, checked here:"
     lines[:0] = renamed(notebook_path) if path is None else []
     lines += [f"  {why}" for why in magic_notes(found, os.path.basename(notebook_path))]
+    lines += [f"  {why}" for why in context_notes(found, notebook_path)]
     passed = 0
     for test in exercise.tests:
         verdict = verdicts.cells[test.name]
@@ -152,6 +154,45 @@ def magic_notes(notebook_cells: list, notebook: str) -> list[str]:
             except CheckFailed as why:
                 notes.append(str(why))
                 break
+    return notes
+
+
+def chapters_notebook(notebook_path: str) -> str:
+    """The chapter's own copy of the notebook at `notebook_path` in the course's checkout this package is installed
+    from (`source/<chapter>/`, the instructor's, else the release's `notebooks/<chapter>/`: their setup and context
+    cells are the same), found by the notebook's name or the one graded in its folder; "" outside a checkout, or where
+    that copy is this very file (a learner working in the checkout's release)."""
+    import glob
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    folder = os.path.dirname(os.path.abspath(notebook_path))
+    names = dict.fromkeys((os.path.basename(notebook_path), graded_name(folder)))
+    for tree in ("source", "notebooks"):
+        for name in names:
+            for found in sorted((root / tree).glob(f"*/{glob.escape(name)}")):
+                if found.is_file() and not os.path.samefile(found, notebook_path):
+                    return str(found)
+    return ""
+
+
+def context_notes(notebook_cells: list, notebook_path: str) -> list[str]:
+    """One line for each setup or context cell of the saved notebook that is not the chapter's (`chapters_notebook`),
+    edited or gone: the grader runs the chapter's own, so an import added there and used in an answer scores 0 while
+    it passes here (R23w W2); none when the chapter's copy cannot be found."""
+    chapter = chapters_notebook(notebook_path)
+    own = read_notebook(chapter) if chapter else []
+    if isinstance(own, str):
+        return []
+    saved = {cell.get("id"): cells.source(cell).strip() for cell in _cells(notebook_cells) if cells.is_context(cell)}
+    notes = []
+    for cell in _cells(own):
+        if cells.is_context(cell) and saved.get(cell.get("id")) != cells.source(cell).strip():
+            named = "setup cell" if cell.get("id") == "setup" else f"context cell {cell.get('id')}"
+            notes.append(
+                f"Your saved notebook's {named} is not the chapter's: the grader runs the chapter's own, not yours, "
+                "so what you changed there is not in the grade (an import added there: put it in your answer cell)."
+            )
     return notes
 
 

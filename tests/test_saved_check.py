@@ -280,3 +280,20 @@ def test_an_answer_under_a_cell_magic_is_named_with_the_in_cell_checks_sentence(
     note = f"  The answer cell of largest_stable_lr saved in {NOTEBOOK} uses an IPython magic (%%time) that changes"
     assert out.splitlines()[1].startswith(note), out
     assert "under %%time the cell defines nothing" in out.splitlines()[1]
+
+
+def test_an_edited_setup_cell_is_said_not_to_be_the_one_graded(kernel, tmp_path, capsys):
+    """R23w W2: an import added to the saved setup cell and used in the answer passes the visible cells here (the
+    check runs the saved setup cell) and scores 0 (the grader runs the chapter's own): a line says so."""
+    run, _ = kernel("largest_stable_lr")
+    saved = nbformat.read(tmp_path / NOTEBOOK, as_version=4)
+    setup = next(cell for cell in saved.cells if cell.get("id") == "setup")
+    setup.source += "\nimport statistics\n"
+    nbformat.write(saved, tmp_path / NOTEBOOK)
+    assert "float(np.median(momenta))" in SOLUTION
+    answer = SOLUTION.replace("float(np.median(momenta))", "statistics.median(momenta)")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", answer)
+    verdicts, out = run_check(run, capsys)
+    note = "  Your saved notebook's setup cell is not the chapter's: the grader runs the chapter's own, not yours"
+    assert out.splitlines()[1].startswith(note), out
+    assert "4 of 4 visible test cells pass" in out  # the check still runs the saved setup cell
