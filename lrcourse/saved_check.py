@@ -9,14 +9,17 @@ the saved answer cells, and nothing else of the notebook; each visible test cell
 in `lrcourse grade`. A scratch cell, a cell run and not saved, data changed in place since: none of them reaches it,
 as none reaches the grader. What it does not do: run the hidden tests (`make check` in a checkout of the course does),
 or use the instructor's copies of the setup and test cells (the grader does: a setup or test cell edited in the
-notebook runs here as edited, and not in the grade).
+notebook runs here as edited, and not in the grade; in a checkout of the course a line says which setup or context
+cell is not the chapter's, `context_notes`).
 
 Who trusts whom: nobody is protected from anybody here. The code run is the learner's own, in a process of the
 learner's own, with the learner's rights and no sandbox (`Judge(limits=None)`, as `make check NO_SANDBOX=1` runs
 it): what an answer cell does there it could as well do in the kernel. The grade is decided elsewhere, by the
 grader's copy of this path in its sandbox; a learner who fools this check fools only themself. It writes nothing:
 the notebook is read (`checking.saved_answer.read_notebook`: a regular file of its folder, never blocking), and the
-answers' process works in an empty scratch folder of its own, as the grader's has none of the learner's files. The
+answers' process works in an empty scratch folder of its own, as the grader's has none of the learner's files, with
+the sandbox's environment (no variable of the kernel's). Not a sandbox: a file named by its absolute path, or a
+package installed only in the learner's environment, still reaches it here and not in the grade. The
 setup and context cells run again in the kernel's own process (the judge's side runs them there, as the grader's
 process does), so what they set, such as the random seed, is set again.
 
@@ -33,11 +36,13 @@ student's time budget.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 from lrcourse import cells
 from lrcourse.checking.saved_answer import (
     as_python,
+    expect_no_magic,
     graded_name,
     kernel_notebook,
     kernel_shell,
@@ -96,6 +101,9 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
     own = kernel_notebook() if path is None else ""
     if own not in ("", os.path.basename(notebook_path)):  # a Duplicate open: the one graded is checked (R23n W1)
         lines[0] = f"This kernel runs {own}; the grader grades {os.path.basename(notebook_path)}, checked here:"
+    lines[:0] = renamed(notebook_path) if path is None else []
+    lines += [f"  {why}" for why in magic_notes(found, os.path.basename(notebook_path))]
+    lines += [f"  {why}" for why in context_notes(found, notebook_path)]
     passed = 0
     for test in exercise.tests:
         verdict = verdicts.cells[test.name]
@@ -110,6 +118,82 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
     )
     lines.append(HIDDEN)
     return lines
+
+
+def renamed(notebook_path: str) -> list[str]:
+    """One line when the notebook checked is not the one the grader grades in a chapter's folder (`graded_name`: a
+    notebook renamed, the chapter's own gone: R23w W3, the check said 4 of 4 and the grade was 0); else none."""
+    folder, name = os.path.dirname(os.path.abspath(notebook_path)), os.path.basename(notebook_path)
+    graded = graded_name(folder)
+    if name == graded or not re.match(r"\d+_", os.path.basename(folder)):  # not a chapter's folder: no name known
+        return []
+    return [
+        f"The grader grades {graded} only, and this folder has none: rename {name} back to {graded} "
+        "(File > Rename Notebook), or your grade is 0. Checked here as if it were:"
+    ]
+
+
+def magic_notes(notebook_cells: list, notebook: str) -> list[str]:
+    """For each saved answer cell whose IPython magics change what the grader gets (`%%time` over the answer: it
+    defines nothing there), the in-cell checks' sentence saying so (`saved_answer.expect_no_magic`); the test cells
+    then fail with a NameError that does not name the magic (R23w N3)."""
+    from lrcourse.checking.expect import CheckFailed
+
+    notes = []
+    for cell in _cells(notebook_cells):
+        if not cells.is_answer(cell):
+            continue
+        grade_id = cells.grade_id(cell) or ""
+        try:
+            source = as_python(cells.source(cell))
+        except (SyntaxError, ValueError, MemoryError, RecursionError):  # the answers' process says why it fails
+            continue
+        for name in answer_names(cell, set()):
+            try:
+                expect_no_magic(source, name, f"The answer cell of {grade_id or name} saved in {notebook}")
+            except CheckFailed as why:
+                notes.append(str(why))
+                break
+    return notes
+
+
+def chapters_notebook(notebook_path: str) -> str:
+    """The chapter's own copy of the notebook at `notebook_path` in the course's checkout this package is installed
+    from (`source/<chapter>/`, the instructor's, else the release's `notebooks/<chapter>/`: their setup and context
+    cells are the same), found by the notebook's name or the one graded in its folder; "" outside a checkout, or where
+    that copy is this very file (a learner working in the checkout's release)."""
+    import glob
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    folder = os.path.dirname(os.path.abspath(notebook_path))
+    names = dict.fromkeys((os.path.basename(notebook_path), graded_name(folder)))
+    for tree in ("source", "notebooks"):
+        for name in names:
+            for found in sorted((root / tree).glob(f"*/{glob.escape(name)}")):
+                if found.is_file() and not os.path.samefile(found, notebook_path):
+                    return str(found)
+    return ""
+
+
+def context_notes(notebook_cells: list, notebook_path: str) -> list[str]:
+    """One line for each setup or context cell of the saved notebook that is not the chapter's (`chapters_notebook`),
+    edited or gone: the grader runs the chapter's own, so an import added there and used in an answer scores 0 while
+    it passes here (R23w W2); none when the chapter's copy cannot be found."""
+    chapter = chapters_notebook(notebook_path)
+    own = read_notebook(chapter) if chapter else []
+    if isinstance(own, str):
+        return []
+    saved = {cell.get("id"): cells.source(cell).strip() for cell in _cells(notebook_cells) if cells.is_context(cell)}
+    notes = []
+    for cell in _cells(own):
+        if cells.is_context(cell) and saved.get(cell.get("id")) != cells.source(cell).strip():
+            named = "setup cell" if cell.get("id") == "setup" else f"context cell {cell.get('id')}"
+            notes.append(
+                f"Your saved notebook's {named} is not the chapter's: the grader runs the chapter's own, not yours, "
+                "so what you changed there is not in the grade (an import added there: put it in your answer cell)."
+            )
+    return notes
 
 
 def failure(message: str) -> str:
@@ -189,14 +273,17 @@ def saved_answers(notebook_cells: list) -> list[tuple[str, str]]:
 def judged(exercise: Exercise, answers: list[tuple[str, str]]):
     """The grader's verdicts (`Judge.decide`) on `answers`, unsandboxed, the Judge closed after. The answers' process
     starts in an empty scratch folder, removed after, as the grader's has none of the learner's files (an answer that
-    reads notes.txt of the folder fails here as in the grade); the kernel's working folder is put back."""
+    reads notes.txt of the folder fails here as in the grade), with the sandbox's environment, HOME that folder
+    (`bwrap.sandbox_environment`: a variable set in the kernel, `%env`, reaches it no more than the grade, R23w M1);
+    the kernel's working folder is put back. A file named by its absolute path still reaches it: no sandbox here."""
     import tempfile
 
     from lrcourse.grading.autograde.verdicts import Judge
+    from lrcourse.grading.sandbox.bwrap import sandbox_environment
     from lrcourse.grading.sandbox.zygote import ZygoteFault
 
     with tempfile.TemporaryDirectory(prefix="lrcourse-saved-check-") as scratch:
-        judge, folder = Judge(limits=None), os.getcwd()
+        judge, folder = Judge(limits=None, env=sandbox_environment(home=scratch)), os.getcwd()
         try:
             os.chdir(scratch)  # the zygote, its children and the test cells start here
             return judge.decide(exercise, answers)

@@ -231,3 +231,69 @@ def test_a_duplicate_open_in_the_kernel_checks_the_notebook_graded_and_says_so(t
         InteractiveShell.clear_instance()
     assert out.startswith(f"This kernel runs {copy.name}; the grader grades {NOTEBOOK}, checked here:"), out
     assert "0 of 4 visible test cells pass" in out and set(verdicts) == {*LARGEST, *FLOOR}, out
+
+
+def test_a_renamed_notebook_says_first_that_the_grader_grades_the_chapters_name(tmp_path, monkeypatch, capsys):
+    """R23w W3: the folder holds only `my_ch1.ipynb`, answered; the grader grades `learning_rate.ipynb` only (0 of 10
+    here). The first line says so; the rest checks the renamed notebook as before."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    folder = tmp_path / CHAPTER
+    folder.mkdir()
+    try:
+        run, _ = start_reading_kernel(folder, monkeypatch, CHAPTER, NOTEBOOK, "largest_stable_lr")
+        renamed = folder / "my_ch1.ipynb"
+        shutil.move(folder / NOTEBOOK, renamed)
+        for grade_id in ("largest_stable_lr", "rate_for_noise_floor"):
+            save_answer_cell(renamed, grade_id, solution_answers(CHAPTER)[grade_id])
+        assert run(f"__session__ = {str(renamed)!r}", new_cell=True) is None
+        verdicts, out = run_check(run, capsys)
+    finally:
+        InteractiveShell.clear_instance()
+    first, second = out.splitlines()[:2]
+    assert first.startswith(f"The grader grades {NOTEBOOK} only, and this folder has none: rename my_ch1.ipynb"), out
+    assert "File > Rename Notebook" in first
+    assert second == "Your saved notebook my_ch1.ipynb, run as the grader runs it:", out
+    assert verdicts == dict.fromkeys((*LARGEST, *FLOOR), "passed"), out
+
+
+def test_a_variable_of_the_kernels_environment_does_not_reach_the_answers(kernel, tmp_path, monkeypatch, capsys):
+    """R23w M1's B_env: `%env LR_NUMERATOR=2.0` in a scratch cell, the answer reads it; the grader's sandbox starts
+    with an environment of its own (`bwrap.sandbox_environment`), and the check's answers' process now too."""
+    run, tests = kernel("largest_stable_lr")
+    answer = largest("import os", "float(os.environ.get('LR_NUMERATOR', '1.0')) * (1 + momentum) / max(curvatures)")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", answer)
+    monkeypatch.setenv("LR_NUMERATOR", "2.0")  # what `%env LR_NUMERATOR=2.0` does in the kernel
+    assert run(answer, new_cell=True) is None
+    assert failures(run, tests) == []  # in the kernel, every visible cell passes
+    verdicts, out = run_check(run, capsys)
+    assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
+
+
+def test_an_answer_under_a_cell_magic_is_named_with_the_in_cell_checks_sentence(kernel, tmp_path, capsys):
+    """R23w N3: under `%%time` the grader's answer cell defines nothing (every magic does nothing there): its test
+    cells fail with a NameError; a line says why, with the in-cell checks' sentence (`expect_no_magic`)."""
+    run, _ = kernel("largest_stable_lr")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", "%%time\n" + SOLUTION)
+    verdicts, out = run_check(run, capsys)
+    assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
+    note = f"  The answer cell of largest_stable_lr saved in {NOTEBOOK} uses an IPython magic (%%time) that changes"
+    assert out.splitlines()[1].startswith(note), out
+    assert "under %%time the cell defines nothing" in out.splitlines()[1]
+
+
+def test_an_edited_setup_cell_is_said_not_to_be_the_one_graded(kernel, tmp_path, capsys):
+    """R23w W2: an import added to the saved setup cell and used in the answer passes the visible cells here (the
+    check runs the saved setup cell) and scores 0 (the grader runs the chapter's own): a line says so."""
+    run, _ = kernel("largest_stable_lr")
+    saved = nbformat.read(tmp_path / NOTEBOOK, as_version=4)
+    setup = next(cell for cell in saved.cells if cell.get("id") == "setup")
+    setup.source += "\nimport statistics\n"
+    nbformat.write(saved, tmp_path / NOTEBOOK)
+    assert "float(np.median(momenta))" in SOLUTION
+    answer = SOLUTION.replace("float(np.median(momenta))", "statistics.median(momenta)")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", answer)
+    verdicts, out = run_check(run, capsys)
+    note = "  Your saved notebook's setup cell is not the chapter's: the grader runs the chapter's own, not yours"
+    assert out.splitlines()[1].startswith(note), out
+    assert "4 of 4 visible test cells pass" in out  # the check still runs the saved setup cell

@@ -93,9 +93,10 @@ class Verdicts:
 class Judge:
     """Decides test cells in this process; one per grading worker (it keeps its zygotes and each chapter's context)."""
 
-    def __init__(self, limits=None):
-        """`limits`: run the students' answers in sandboxes with these limits (None: unsandboxed)."""
-        self.handles = {flag: AnswerZygoteHandle(flag, limits) for flag in (False, True)}
+    def __init__(self, limits=None, env: dict[str, str] | None = None):
+        """`limits`: run the students' answers in sandboxes with these limits (None: unsandboxed). `env`: the answers'
+        processes' whole environment (None: this process's; the saved-notebook check gives the sandbox's)."""
+        self.handles = {flag: AnswerZygoteHandle(flag, limits, env) for flag in (False, True)}
         self._contexts: dict[tuple, dict] = {}
 
     def close(self) -> None:

@@ -27,13 +27,15 @@ class AnswerZygoteHandle(Handle):
     module = "lrcourse.grading.sandbox.answer_zygote"
     name = "the process that runs students' answers"
 
-    def __init__(self, allow_schedulers: bool = False, limits=None):
+    def __init__(self, allow_schedulers: bool = False, limits=None, env: dict[str, str] | None = None):
+        """`env`: the zygote's whole environment (None: the grader's, inherited; a sandbox sets its own)."""
         super().__init__(limits)
         self.allow_schedulers = allow_schedulers
+        self.env = env
         self.modules: list[str] = []  # what the zygote imports before it forks: the chapter's context's (trusted)
 
     def launch(self) -> tuple[subprocess.Popen, socket.socket]:
-        return spawn(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return spawn(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env)
 
     def why_not_started(self) -> str:
         self.process.kill()

@@ -80,6 +80,21 @@ def arithmetic_environment() -> dict[str, str]:
     return {name: os.environ[name] for name in ARITHMETIC_VARIABLES if name in os.environ}
 
 
+def sandbox_environment(home: str = "/tmp") -> dict[str, str]:
+    """The whole environment a sandbox's processes start with (`--clearenv`, then these): nothing of the grader's but
+    the arithmetic's variables. `home`: HOME, and matplotlib's folder under it (the saved-notebook check, unsandboxed,
+    gives its scratch folder: `lrcourse.saved_check`)."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": f"{home}/matplotlib",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **arithmetic_environment(),
+    }
+
+
 def data_ceiling() -> str:
     """RLIMIT_DATA's hard limit, as prlimit takes it: a sandbox's soft limit is raised back to it."""
     hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
@@ -199,16 +214,7 @@ class Sandbox:
             binds += ["--bind" if self.scratch_writable else "--ro-bind", str(self.scratch), str(self.mount_at)]
         if self.sockets is not None:
             binds += ["--bind", str(self.sockets), str(self.sockets)]
-        environment = {
-            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-            "HOME": "/tmp",
-            "LANG": "C.UTF-8",
-            "MPLBACKEND": "Agg",
-            "MPLCONFIGDIR": "/tmp/matplotlib",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            **arithmetic_environment(),
-            **(env or {}),
-        }
+        environment = {**sandbox_environment(), **(env or {})}
         setenv = [arg for key, value in environment.items() for arg in ("--setenv", key, value)]
         bwrap = [
             "bwrap",
