@@ -22,6 +22,7 @@ from lrcourse.grading.exchange.submission_secrets import ledger_path, read_ledge
 
 from support.course import make_course
 from support.inbound_folders import CHAPTER as INBOUND_CHAPTER, exchange_course, inbound_folder
+from support.other_uid import as_user
 from support.paths import ROOT
 
 CHAPTER = "01_learning_rate"
@@ -188,28 +189,6 @@ def reachable():
     scratch.chmod(0o755)
     yield scratch
     shutil.rmtree(scratch, ignore_errors=True)
-
-
-def as_user(uid: int, step) -> str:
-    """`step()` run in a child process as `uid` (root sets its ids; no account is needed): what it returned, or the
-    type and text of what it raised."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never back into pytest
-        try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            said = repr(step())
-        except BaseException as error:
-            said = f"{type(error).__name__}: {error}"
-        os.write(write, said.encode())
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        said = pipe.read()
-    os.waitpid(pid, 0)
-    return said
 
 
 @needs_root

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from nbgrader.exchange import ExchangeError
 
+from support.other_uid import as_user
 from support.paths import ROOT
 
 COURSE_ID = "lr-schedules"
@@ -232,28 +233,6 @@ def test_root_refuses_a_course_another_account_may_write_in(tmp_path, which):
         release(course, exchange, which)
     assert list(exchange.iterdir()) == []
     assert snapshot(victim) == before
-
-
-def as_user(uid: int, step) -> str:
-    """`step()` run in a child process as `uid` (root sets its ids; no account is needed): what it returned, or the
-    type and text of what it raised."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never back into pytest
-        try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            said = repr(step())
-        except BaseException as error:
-            said = f"{type(error).__name__}: {error}"
-        os.write(write, said.encode())
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        said = pipe.read()
-    os.waitpid(pid, 0)
-    return said
 
 
 @pytest.fixture
