@@ -8,9 +8,11 @@ grader's own judge (`grading.autograde.verdicts.Judge`): a fresh Python process 
 the saved answer cells, and nothing else of the notebook; each visible test cell runs against that process as it runs
 in `lrcourse grade`. A scratch cell, a cell run and not saved, data changed in place since: none of them reaches it,
 as none reaches the grader. What it does not do: run the hidden tests (`make check` in a checkout of the course does),
-or use the instructor's copies of the setup and test cells (the grader does: a setup or test cell edited in the
-notebook runs here as edited, and not in the grade; in a checkout of the course a line says which setup or context
-cell is not the chapter's, `context_notes`).
+or use the instructor's copies of the test cells (a test cell edited in the notebook runs here as edited, and not in
+the grade). The setup and context cells run are the chapter's own where the checkout this package is installed from
+has them (`chapters_context`; a line says which saved one differs, `context_notes`), as the grader runs the
+instructor's whatever the saved notebook holds; outside a checkout, the saved notebook's (an edited one runs here as
+edited, and not in the grade).
 
 Who trusts whom: nobody is protected from anybody here. The code run is the learner's own, in a process of the
 learner's own, with the learner's rights and no sandbox (`Judge(limits=None)`, as `make check NO_SANDBOX=1` runs
@@ -89,7 +91,8 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
     found = read_notebook(notebook_path)
     if isinstance(found, str):
         raise NotChecked(f"The saved notebook could not be read: {found}. {SAVE[0].upper()}{SAVE[1:]}.")
-    exercise = saved_exercise(os.path.splitext(os.path.basename(notebook_path))[0], found)
+    chapter = chapters_context(notebook_path)
+    exercise = saved_exercise(os.path.splitext(os.path.basename(notebook_path))[0], found, chapter or None)
     if not exercise.tests:
         raise NotChecked(
             f"{os.path.basename(notebook_path)} has no test cells to run: give the path of the chapter's notebook, "
@@ -114,7 +117,8 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
             lines.append(f"  {test.name}: FAILED: {failure(verdict.message)}")
     lines.append(
         f"{passed} of {len(exercise.tests)} visible test cells pass on your saved notebook, run as the grader runs it "
-        "(the chapter's setup cells, then your answer cells, in a fresh Python; no other cell)."
+        f"({'the chapter' if chapter else 'your notebook'}'s setup cells, then your answer cells, in a fresh Python; "
+        "no other cell)."
     )
     lines.append(HIDDEN)
     return lines
@@ -124,8 +128,9 @@ def renamed(notebook_path: str) -> list[str]:
     """One line when the notebook checked is not the one the grader grades in a chapter's folder (`graded_name`: a
     notebook renamed, the chapter's own gone: R23w W3, the check said 4 of 4 and the grade was 0); else none."""
     folder, name = os.path.dirname(os.path.abspath(notebook_path)), os.path.basename(notebook_path)
-    graded = graded_name(folder)
-    if name == graded or not re.match(r"\d+_", os.path.basename(folder)):  # not a chapter's folder: no name known
+    graded, chapters = graded_name(folder), checkout_chapters()
+    chapters_folder = os.path.basename(folder) in chapters if chapters else re.match(r"\d+_", os.path.basename(folder))
+    if name == graded or not chapters_folder:  # not a chapter's folder (a copy of one, R23x M3): no name known
         return []
     return [
         f"The grader grades {graded} only, and this folder has none: rename {name} back to {graded} "
@@ -176,6 +181,23 @@ def chapters_notebook(notebook_path: str) -> str:
     return ""
 
 
+def checkout_chapters() -> list[str]:
+    """The chapters' folder names in the checkout this package is installed from (its `source/`); none outside one."""
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "source"
+    return sorted(path.name for path in source.iterdir() if path.is_dir()) if source.is_dir() else []
+
+
+def chapters_context(notebook_path: str) -> list[str]:
+    """The setup and context cells of the chapter's own copy (`chapters_notebook`), which the grader runs whatever the
+    saved notebook's are (R23x M1: an import added to the saved setup cell passed here and scored 0); none outside a
+    checkout, where the saved notebook's run instead."""
+    chapter = chapters_notebook(notebook_path)
+    own = read_notebook(chapter) if chapter else []
+    return saved_context(own) if isinstance(own, list) else []
+
+
 def context_notes(notebook_cells: list, notebook_path: str) -> list[str]:
     """One line for each setup or context cell of the saved notebook that is not the chapter's (`chapters_notebook`),
     edited or gone: the grader runs the chapter's own, so an import added there and used in an answer scores 0 while
@@ -187,11 +209,17 @@ def context_notes(notebook_cells: list, notebook_path: str) -> list[str]:
     saved = {cell.get("id"): cells.source(cell).strip() for cell in _cells(notebook_cells) if cells.is_context(cell)}
     notes = []
     for cell in _cells(own):
-        if cells.is_context(cell) and saved.get(cell.get("id")) != cells.source(cell).strip():
-            named = "setup cell" if cell.get("id") == "setup" else f"context cell {cell.get('id')}"
+        named = "setup cell" if cell.get("id") == "setup" else f"context cell {cell.get('id')}"
+        if cells.is_context(cell) and cell.get("id") not in saved:  # deleted, or pasted back as a new cell (R23x M2)
+            notes.append(
+                f"Your saved notebook has no {named} of the chapter's (deleted, or pasted back as a new cell): the "
+                "grader runs the chapter's own, and so does this check."
+            )
+        elif cells.is_context(cell) and saved[cell.get("id")] != cells.source(cell).strip():
             notes.append(
                 f"Your saved notebook's {named} is not the chapter's: the grader runs the chapter's own, not yours, "
-                "so what you changed there is not in the grade (an import added there: put it in your answer cell)."
+                "and so does this check: what you changed there is not in the grade (an import added there: put it in "
+                "your answer cell)."
             )
     return notes
 
@@ -232,18 +260,25 @@ def kernel_saved_notebook() -> str:
     )
 
 
-def saved_exercise(name: str, notebook_cells: list) -> Exercise:
+def saved_exercise(name: str, notebook_cells: list, context: list[str] | None = None) -> Exercise:
     """The exercise as the grader builds it (`grading.exercise`), from the saved notebook: its context and answer
-    cells, and its test cells as saved (the visible part, in notebook order, with nbgrader's points)."""
+    cells, and its test cells as saved (the visible part, in notebook order, with nbgrader's points); `context`: the
+    chapter's own setup and context cells in place of the saved ones."""
+    from dataclasses import replace
+
     from lrcourse.grading.exercise import TestCell, notebook_exercise
 
-    context_names = set().union(*(cells.bound_names(text) for text in saved_context(notebook_cells)))
+    context = saved_context(notebook_cells) if context is None else context
+    context_names = set().union(*(cells.bound_names(text) for text in context))
     tests = [
         TestCell(cells.grade_id(cell) or f"cell {index}", cells.visible_part(cells.source(cell)), _points(cell))
         for index, cell in enumerate(notebook_cells, 1)
         if cells.is_test(cell)
     ]
-    return notebook_exercise(name, _cells(notebook_cells), tests, names=lambda cell: answer_names(cell, context_names))
+    exercise = notebook_exercise(
+        name, _cells(notebook_cells), tests, names=lambda cell: answer_names(cell, context_names)
+    )
+    return replace(exercise, context=context)
 
 
 def saved_context(notebook_cells: list) -> list[str]:

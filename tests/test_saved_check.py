@@ -283,8 +283,8 @@ def test_an_answer_under_a_cell_magic_is_named_with_the_in_cell_checks_sentence(
 
 
 def test_an_edited_setup_cell_is_said_not_to_be_the_one_graded(kernel, tmp_path, capsys):
-    """R23w W2: an import added to the saved setup cell and used in the answer passes the visible cells here (the
-    check runs the saved setup cell) and scores 0 (the grader runs the chapter's own): a line says so."""
+    """R23w W2, R23x M1: an import added to the saved setup cell and used in the answer scores 0 (the grader runs the
+    chapter's own setup cell): the check runs the chapter's too, so those cells fail here, and a line says why."""
     run, _ = kernel("largest_stable_lr")
     saved = nbformat.read(tmp_path / NOTEBOOK, as_version=4)
     setup = next(cell for cell in saved.cells if cell.get("id") == "setup")
@@ -296,4 +296,33 @@ def test_an_edited_setup_cell_is_said_not_to_be_the_one_graded(kernel, tmp_path,
     verdicts, out = run_check(run, capsys)
     note = "  Your saved notebook's setup cell is not the chapter's: the grader runs the chapter's own, not yours"
     assert out.splitlines()[1].startswith(note), out
-    assert "4 of 4 visible test cells pass" in out  # the check still runs the saved setup cell
+    assert "2 of 4 visible test cells pass" in out  # the chapter's setup cell runs, as in the grade (R23x M1)
+    assert [name for name, said in verdicts.items() if said != "passed"] == list(LARGEST), out
+    assert "(the chapter's setup cells, then your answer cells" in out
+
+
+def test_a_setup_cell_pasted_anew_is_the_chapters_and_honest_work_passes(kernel, tmp_path, capsys):
+    """R23x M2: a setup cell copied and pasted back (a new cell id) is not a setup cell to `cells.is_context`; the
+    check runs the chapter's own, as the grader does, so honest work passes, and a line says the saved one is missing
+    rather than changed."""
+    run, _ = kernel("largest_stable_lr")
+    save_answer_cell(tmp_path / NOTEBOOK, "largest_stable_lr", SOLUTION)
+    saved = nbformat.read(tmp_path / NOTEBOOK, as_version=4)
+    next(cell for cell in saved.cells if cell.get("id") == "setup").id = "pasted-anew"
+    nbformat.write(saved, tmp_path / NOTEBOOK)
+    verdicts, out = run_check(run, capsys)
+    assert set(verdicts.values()) == {"passed"}, out
+    assert "Your saved notebook has no setup cell of the chapter's (deleted, or pasted back as a new cell)" in out
+
+
+def test_a_copy_of_a_chapters_folder_is_not_told_to_rename_its_notebook(tmp_path):
+    """R23x M3: only a chapter's own folder names the notebook graded; in a copy of one (`01_learning_rate_v2`) the
+    correctly named notebook is not told to be renamed."""
+    from lrcourse.saved_check import renamed
+
+    copy = tmp_path / f"{CHAPTER}_v2"
+    copy.mkdir()
+    assert renamed(str(copy / NOTEBOOK)) == []
+    own = tmp_path / CHAPTER
+    own.mkdir()
+    assert renamed(str(own / "my_ch1.ipynb"))[0].startswith(f"The grader grades {NOTEBOOK} only")
