@@ -52,10 +52,17 @@ def groupshared_refusal(groupshared: bool) -> str:
 
 def shared_write_problem(seen: os.stat_result, path: Path) -> str:
     """Why the exchange folder `path` (`seen`, its lstat) may not be trusted by release, release_feedback or Unrelease,
-    with the mend, as one line; "" if it may: others may write in it (a student could put her own folder or a link in
-    it after its check), or, as root, a group may: one but root's (a TA, R20d2 W1), or any with a POSIX ACL, whose
-    group bits are then the mask covering named users and groups (`other_account.posix_acl`, R20e2 W2). The inbound
-    folder (2733/3733, every student's by design) is its callers' exemption."""
+    with the mend, as one line; "" if it may (`shared_write`)."""
+    problem, mend = shared_write(seen, path)
+    return f"{problem} ({mend}; see the README's instructor set-up)" if problem else ""
+
+
+def shared_write(seen: os.stat_result, path: Path) -> tuple[str, str]:
+    """Why the exchange folder `path` (`seen`, its lstat) may not be trusted, and its mend; ("", "") if it may: others
+    may write in it (a student could put her own folder or a link in it after its check), or, as root, a group may:
+    one but root's (a TA, R20d2 W1), or any with a POSIX ACL, whose group bits are then the mask covering named users
+    and groups (`other_account.posix_acl`, R20e2 W2). The inbound folder (2733/3733, every student's by design) is its
+    callers' exemption; `lrcourse doctor` fails the others (`doctor.exchange.shared_folders`)."""
     mode, group = stat.S_IMODE(seen.st_mode), os.geteuid() == 0 and seen.st_mode & stat.S_IWGRP
     if group and seen.st_gid != 0:
         by, mend = f" (its group, gid {seen.st_gid}, as root)", f"`chmod go-w {path}`"
@@ -64,10 +71,10 @@ def shared_write_problem(seen: os.stat_result, path: Path) -> str:
     elif seen.st_mode & stat.S_IWOTH:
         by, mend = "", f"`chmod o-w {path}`"
     else:
-        return ""
+        return "", ""
     return (
-        f"{path} (mode {mode:04o}) is writable by other users{by}: a student could put her own folder or a link in "
-        f"it ({mend}; see the README's instructor set-up)"
+        f"{path} (mode {mode:04o}) is writable by other users{by}: a student could put her own folder or a link in it",
+        mend,
     )
 
 
