@@ -9,9 +9,10 @@ root it made `inbound/` (2733, writable by everyone) and `outbound/` inside a ro
 `outbound`, `inbound`, `feedback`) is reached from the exchange's root one name at a time without following a link,
 made there if it is missing, and must be a folder owned by the releasing user or root, the rule `lrcourse collect`
 applies (`inbound_folder.check_exchange_folder`), and, but for `inbound`, not writable by others (where a student could
-swap the next folder after its check, as `lrcourse doctor` fails it) nor, as root, by a group but root's; root is
-refused a `groupshared` course, whose folders nbgrader makes group-writable (`groupshared_refusal`); otherwise the
-release fails with the reason, before anything is made or copied below it. The exchange's root is reached only through folders and links of the releasing user's or
+swap the next folder after its check, as `lrcourse doctor` fails it) nor, as root, by a group but root's or any
+through a POSIX ACL (`shared_write`, Unrelease's rule too); root is refused a `groupshared` course, whose folders
+nbgrader makes group-writable (`groupshared_refusal`); otherwise the release fails with the reason, before anything
+is made or copied below it. The exchange's root is reached only through folders and links of the releasing user's or
 root's (`path_walk.walk_path`: none another account may put a link in), checked before nbgrader's own `ensure_root`
 (which chmods it through a link) and in a `groupshared` course too (where nbgrader skips `ensure_root`).
 """
