@@ -144,6 +144,42 @@ def test_the_doctor_fails_a_course_folder_in_the_exchange_that_collect_refuses(t
     assert verdict([said, Check("sandbox tools")]).endswith("lrcourse collect refuses this exchange (see FAIL above)")
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the group and ACL rules are root's")
+@pytest.mark.parametrize("where", ["", "outbound", "feedback"])
+@pytest.mark.parametrize("how", ["group", "acl"])
+def test_the_doctor_fails_an_exchange_folder_release_and_unrelease_refuse(tmp_path: Path, where, how):
+    """R20e2 M1: a course, outbound or feedback folder a group but root's may write in (2775 root:4242), or one whose
+    POSIX ACL names another uid (the group bits are then the mask): root's release, release_feedback and Unrelease
+    refuse it, so the doctor fails it (stops release, not collect), with the mend; root's group alone is root's own."""
+    from support.posix_acl import acl_bytes, set_acl
+
+    course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
+    course.mkdir(mode=0o755)
+    (course / "inbound").mkdir()
+    (course / "inbound").chmod(0o3733)
+    folder = course / where
+    folder.mkdir(mode=0o755, exist_ok=True)
+    folder.chmod(0o775)
+    assert not exchange_root(tmp_path).failed  # root's group: trusted
+    if how == "group":
+        os.chown(folder, 0, 4242)
+        folder.chmod(0o775)
+    else:
+        set_acl(folder, "system.posix_acl_access", acl_bytes((0x02, 54321)))
+        folder.chmod(0o775)
+    said = exchange_root(tmp_path)
+    assert said.failed and said.stops == "release", said
+    by = "its group, gid 4242, as root" if how == "group" else "a POSIX ACL naming users or groups, as root"
+    assert said.line().startswith(
+        f"FAIL  the nbgrader exchange's course folder: {folder} (mode 0775) is writable by other users ({by})"
+    ), said.line()
+    assert "release, release_feedback and Unrelease refuse it" in said.problem, said.problem
+    assert f"chmod go-w {folder}" in said.fix and (f"setfacl -b {folder}" in said.fix) == (how == "acl"), said.fix
+    assert verdict([said, Check("sandbox tools")]).startswith(
+        "students' code can be graded here, but nbgrader's release refuses this exchange"
+    )
+
+
 @pytest.mark.parametrize("mode, warned", [
     (0o3733, set()), (0o3773, {"group"}), (0o2733, {"sticky"}), (0o2773, {"group", "sticky"}), (0o777, {"mode"}),
     (0o733, {"mode"}),
@@ -277,7 +313,7 @@ def test_the_doctor_fails_a_students_link_at_the_exchanges_root_and_mends_nothin
     ), said.problem
     assert verdict([said, Check("sandbox tools")]) == (
         "students' code can be graded here, but nbgrader's release refuses this exchange (see FAIL above; "
-        "lrcourse collect does not check the root's path)"
+        "lrcourse collect does not refuse it)"
     )
     (public / "exchange").unlink()  # not made yet: any student could make it first
     said = exchange_root(tmp_path)

@@ -12,6 +12,7 @@ import pytest
 from nbgrader.exchange import ExchangeError
 
 from support.paths import ROOT
+from support.posix_acl import acl_bytes, set_acl
 
 COURSE_ID = "lr-schedules"
 CHAPTER = "ch1"
@@ -102,3 +103,43 @@ def test_root_refuses_a_groupshared_unrelease(tmp_path):
     assert [p.name for p in outbound.iterdir()] == [CHAPTER]
     unrelease(exchange)
     assert list(outbound.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the group rule is root's")
+@pytest.mark.parametrize("where", [COURSE_ID, f"{COURSE_ID}/outbound"])
+def test_root_refuses_an_unrelease_from_a_folder_a_group_may_write_in(tmp_path, where):
+    """R20e2 W1: release's group rule, now Unrelease's too: a course (or outbound) folder left 2775 root:<TA's group>
+    let a TA swap outbound/<chapter> for a link to root's own folder between the check and nbgrader's rmtree. Refused
+    with no race needed, the chapter kept; with root's group the same folders are root's own and Unrelease goes on."""
+    exchange = sticky_exchange(tmp_path)
+    outbound = exchange / COURSE_ID / "outbound"
+    (outbound / CHAPTER).mkdir(parents=True)
+    (outbound / CHAPTER / "keep.ipynb").write_text("mine")
+    os.chown(exchange / where, 0, 4242)
+    (exchange / where).chmod(0o2775)
+    with pytest.raises(
+        ExchangeError, match=r"\(mode 2775\) is writable by other users \(its group, gid 4242, as root\)"
+    ):
+        unrelease(exchange)
+    assert (outbound / CHAPTER / "keep.ipynb").read_text() == "mine"
+    os.chown(exchange / where, 0, 0)
+    unrelease(exchange)
+    assert list(outbound.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the ACL rule is root's")
+def test_root_refuses_an_unrelease_from_a_course_folder_with_a_named_acl(tmp_path):
+    """R20e2 W2: a root:root course folder whose access ACL names another uid (u:54321:rwx; the group bits are the
+    mask): refused with the `setfacl -b` mend, the chapter kept; `chmod g-w` (mask r-x) lets Unrelease go on."""
+    exchange = sticky_exchange(tmp_path)
+    course = exchange / COURSE_ID
+    (course / "outbound" / CHAPTER).mkdir(parents=True)
+    course.chmod(0o755)
+    set_acl(course, "system.posix_acl_access", acl_bytes((0x02, 54321)))
+    course.chmod(0o775)  # the mask rwx: 54321 may write in it
+    with pytest.raises(ExchangeError, match=r"a POSIX ACL naming users or groups, as root\): .*setfacl -b"):
+        unrelease(exchange)
+    assert [p.name for p in (course / "outbound").iterdir()] == [CHAPTER]
+    course.chmod(0o755)
+    unrelease(exchange)
+    assert list((course / "outbound").iterdir()) == []

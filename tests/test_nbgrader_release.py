@@ -17,6 +17,7 @@ from nbgrader.exchange import ExchangeError
 
 from support.other_uid import as_user
 from support.paths import ROOT
+from support.posix_acl import acl_bytes, set_acl
 
 COURSE_ID = "lr-schedules"
 CHAPTER = "ch1"
@@ -312,6 +313,29 @@ def test_root_refuses_an_exchange_folder_a_group_may_write_in(tmp_path, which):
     os.chown(folder, 0, 0)
     folder.chmod(0o2775)  # chown cleared the setgid bit
     release(course, exchange, which)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the ACL rule is root's")
+def test_root_refuses_a_feedback_folder_with_a_named_acl(tmp_path):
+    """R20e2 W2: root:root feedback/ 0771 with an access ACL u:54321:rwx (the group bits are the mask): gid 0 is no
+    guard, 54321's link at alice's page's -tmp name had root write the page over a root-only file, no race. Refused
+    with the `setfacl -b` mend before anything is written; the file keeps its mode and text."""
+    course, exchange = course_and_exchange(tmp_path)
+    release(course, exchange, "feedback")  # root's earlier release: alice's page's name is known
+    feedback = exchange / COURSE_ID / "feedback"
+    (page,) = feedback.iterdir()
+    set_acl(feedback, "system.posix_acl_access", acl_bytes((0x02, 54321)))
+    feedback.chmod(0o771)  # the mask rwx: 54321 may write in it
+    vfile = tmp_path / "vfile"
+    vfile.write_text("root only")
+    vfile.chmod(0o600)
+    page.unlink()
+    page.with_name(page.stem + "-tmp.html").symlink_to(vfile)  # 54321's link
+    before = snapshot(exchange)
+    with pytest.raises(ExchangeError, match=r"\(mode 0771\) is writable by other users \(a POSIX ACL .*setfacl -b"):
+        release(course, exchange, "feedback")
+    assert (vfile.read_text(), stat.S_IMODE(vfile.lstat().st_mode)) == ("root only", 0o600)
+    assert snapshot(exchange) == before
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")

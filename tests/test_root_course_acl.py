@@ -8,9 +8,7 @@ is inside the test's own tmp_path."""
 
 from __future__ import annotations
 
-import errno
 import os
-import struct
 from pathlib import Path
 
 import pytest
@@ -18,16 +16,10 @@ import pytest
 from lrcourse import cli
 from lrcourse.grading.exchange.other_account import not_roots_throughout
 
+from support.posix_acl import acl_bytes, set_acl
+
 TA = 54321  # no passwd entry
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: root's rule, and files given to another uid")
-
-
-def acl_bytes(*named: tuple[int, int]) -> bytes:
-    """A POSIX ACL xattr as the kernel takes it: owner rwx, the named (tag, id) entries rwx, group r-x, mask, other."""
-    entries = [(0x01, 7, 0xFFFFFFFF), *((tag, 7, id) for tag, id in named), (0x04, 5, 0xFFFFFFFF)]
-    entries += [(0x10, 7, 0xFFFFFFFF)] if named else []
-    entries += [(0x20, 5, 0xFFFFFFFF)]
-    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in sorted(entries))  # by tag
 
 
 def roots_course(tmp_path: Path) -> Path:
@@ -38,15 +30,6 @@ def roots_course(tmp_path: Path) -> Path:
         path.chmod(0o755)
     (course / "grades.csv").chmod(0o644)
     return course
-
-
-def set_acl(path: Path, name: str, value: bytes) -> None:
-    try:
-        os.setxattr(path, name, value)
-    except OSError as error:
-        if error.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
-            pytest.skip(f"this filesystem takes no POSIX ACL xattrs ({error.strerror})")
-        raise
 
 
 @root_only

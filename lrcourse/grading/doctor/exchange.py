@@ -1,8 +1,10 @@
 """`lrcourse doctor`'s checks of the nbgrader exchange `lrcourse collect` reads, when there is one: its root must keep
 the course's folder in place (`exchange_root`), the course's folder must exist and be the instructor's, checked as
 collect checks it, and its inbound folder 3733 (students write in it, only its owner lists it, the sticky bit keeps
-each submission folder in place; nbgrader's groupshared lets a group list it: named, warned of); and the kernel
-must refuse a student's hard link to a classmate's file (`protected_hardlinks`). Each is one `Check` line.
+each submission folder in place; nbgrader's groupshared lets a group list it: named, warned of); the course's folder,
+outbound and feedback must be folders no one else may write in (as root, no group but root's, no POSIX ACL), or
+release, release_feedback and Unrelease refuse them (`shared_folders`); and the kernel must refuse a student's hard
+link to a classmate's file (`protected_hardlinks`). Each is one `Check` line.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ def course_folder(exchange) -> Check:
     except ExchangeUnusable as error:
         fix = f"remove it (as root: a student's files may be in it), then, {create}"
         return Check(name, one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
+    if shared := shared_folders(folder):
+        return Check(name, *shared, stops="release")
     problem = inbound_mode_problem(exchange, seen) if seen is not None else None
     if problem:
         return Check(name, *problem, warning=True)
@@ -82,6 +86,24 @@ def course_folder(exchange) -> Check:
         f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit), "
         f"and {folder} is yours"
     )
+
+
+def shared_folders(folder: Path) -> tuple[str, str] | None:
+    """The first of the course's folder in the exchange, its outbound and feedback folders that others may write in
+    (or, as root, a group but root's, or anyone through a POSIX ACL: `nbgrader_release.shared_write`), and the mend;
+    None if none. Release, release_feedback and Unrelease refuse it (a TA's link there had root's Unrelease delete
+    through it, R20e2 W1, M1); a link or a file there is theirs to refuse too, and missing ones are made by release."""
+    from lrcourse.grading.exchange.nbgrader_release import shared_write
+
+    for path in (folder, folder / "outbound", folder / "feedback"):
+        try:
+            seen = path.lstat()
+            problem, mend = shared_write(seen, path) if stat.S_ISDIR(seen.st_mode) else ("", "")
+        except OSError:
+            continue
+        if problem:
+            return f"{problem}; nbgrader's release, release_feedback and Unrelease refuse it", mend
+    return None
 
 
 def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | None:

@@ -7,8 +7,10 @@ course's folder, led root's Unrelease to delete `outbound/<chapter>` in whatever
 course's `nbgrader_config.py` sets `c.ExchangeFactory.list` to `TrustedList`: before the glob, a removal checks the
 exchange's root as the release checks it (`root.root_path_problem`, `root.check_exchange_root`) and reaches
 `<course_id>` and `outbound` (or `inbound`) one name at a time without following a link, each a folder of the
-removing user's or root's (`inbound_folder.check_exchange_folder`); otherwise it fails with the reason, before
-anything is removed. Root is refused a `groupshared` course (`nbgrader_release.groupshared_refusal`: a TA in
+removing user's or root's (`inbound_folder.check_exchange_folder`) that, but for `inbound`, others may not write in
+(nor, as root, a group but root's, nor anyone through a POSIX ACL: `nbgrader_release.shared_write_problem`, as
+release; a TA in the course folder's group had root's Unrelease delete through her link, R20e2 W1); otherwise it
+fails with the reason, before anything is removed. Root is refused a `groupshared` course (`nbgrader_release.groupshared_refusal`: a TA in
 outbound's group could swap a chapter's folder for a link before the rmtree). A listing alone removes nothing and is
 nbgrader's (students list the instructor's inbound folder, which the owner rule would refuse them).
 """
@@ -22,25 +24,30 @@ from nbgrader.exchange.default.list import ExchangeList
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder
-from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal
+from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, shared_write_problem
 from lrcourse.grading.exchange.root import check_exchange_root, root_path_problem
 
 
 def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> None:
     """`root/parts...` reached one name at a time without following a link, each folder there checked
-    (`check_exchange_folder`, action "release"); a missing one ends the walk (nothing below it to remove)."""
+    (`check_exchange_folder`, action "release") and, but for `inbound`, none others (or, as root, a group or an ACL)
+    may write in (`nbgrader_release.shared_write_problem`, release's rule); a missing one ends the walk (nothing
+    below it to remove)."""
     if any(part in ("", ".", "..") or "/" in part for part in parts):
         raise ExchangeUnusable(f"{root.joinpath(*parts)} is not a folder below the exchange's root {root}")
     path, fd = root, -1
     try:
         fd = os.open(root, (OPEN_FLAGS & ~os.O_NOFOLLOW) | os.O_DIRECTORY)
-        for part in parts:
+        for index, part in enumerate(parts):
             path = path / part
             try:
                 seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
                 return
             check_exchange_folder(seen, path, "release")
+            inbound = parts[: index + 1] == (parts[0], "inbound")  # 2733/3733: every student's by design
+            if not inbound and (problem := shared_write_problem(seen, path)):  # a TA's link (R20e2 W1, W2)
+                raise ExchangeUnusable(problem)
             parent, fd = fd, -1
             try:
                 fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)

@@ -9,9 +9,10 @@ root it made `inbound/` (2733, writable by everyone) and `outbound/` inside a ro
 `outbound`, `inbound`, `feedback`) is reached from the exchange's root one name at a time without following a link,
 made there if it is missing, and must be a folder owned by the releasing user or root, the rule `lrcourse collect`
 applies (`inbound_folder.check_exchange_folder`), and, but for `inbound`, not writable by others (where a student could
-swap the next folder after its check, as `lrcourse doctor` fails it) nor, as root, by a group but root's; root is
-refused a `groupshared` course, whose folders nbgrader makes group-writable (`groupshared_refusal`); otherwise the
-release fails with the reason, before anything is made or copied below it. The exchange's root is reached only through folders and links of the releasing user's or
+swap the next folder after its check, as `lrcourse doctor` fails it) nor, as root, by a group but root's or any
+through a POSIX ACL (`shared_write`, Unrelease's rule too); root is refused a `groupshared` course, whose folders
+nbgrader makes group-writable (`groupshared_refusal`); otherwise the release fails with the reason, before anything
+is made or copied below it. The exchange's root is reached only through folders and links of the releasing user's or
 root's (`path_walk.walk_path`: none another account may put a link in), checked before nbgrader's own `ensure_root`
 (which chmods it through a link) and in a `groupshared` course too (where nbgrader skips `ensure_root`).
 """
@@ -28,6 +29,7 @@ from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder
+from lrcourse.grading.exchange.other_account import posix_acl
 from lrcourse.grading.exchange.root import check_exchange_root, replaceable, root_path_problem
 from lrcourse.grading.exchange.roots_course import refusal
 
@@ -49,6 +51,34 @@ def groupshared_refusal(groupshared: bool) -> str:
     )
 
 
+def shared_write_problem(seen: os.stat_result, path: Path) -> str:
+    """Why the exchange folder `path` (`seen`, its lstat) may not be trusted by release, release_feedback or Unrelease,
+    with the mend, as one line; "" if it may (`shared_write`)."""
+    problem, mend = shared_write(seen, path)
+    return f"{problem} ({mend}; see the README's instructor set-up)" if problem else ""
+
+
+def shared_write(seen: os.stat_result, path: Path) -> tuple[str, str]:
+    """Why the exchange folder `path` (`seen`, its lstat) may not be trusted, and its mend; ("", "") if it may: others
+    may write in it (a student could put her own folder or a link in it after its check), or, as root, a group may:
+    one but root's (a TA, R20d2 W1), or any with a POSIX ACL, whose group bits are then the mask covering named users
+    and groups (`other_account.posix_acl`, R20e2 W2). The inbound folder (2733/3733, every student's by design) is its
+    callers' exemption; `lrcourse doctor` fails the others (`doctor.exchange.shared_folders`)."""
+    mode, group = stat.S_IMODE(seen.st_mode), os.geteuid() == 0 and seen.st_mode & stat.S_IWGRP
+    if group and seen.st_gid != 0:
+        by, mend = f" (its group, gid {seen.st_gid}, as root)", f"`chmod go-w {path}`"
+    elif group and (acl := posix_acl(str(path))):
+        by, mend = f" ({acl}, as root)", f"`setfacl -b {path}` or `chmod go-w {path}`"
+    elif seen.st_mode & stat.S_IWOTH:
+        by, mend = "", f"`chmod o-w {path}`"
+    else:
+        return "", ""
+    return (
+        f"{path} (mode {mode:04o}) is writable by other users{by}: a student could put her own folder or a link in it",
+        mend,
+    )
+
+
 def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> bool:
     """The folder `root/parts...`, each name below `root` checked (`check_exchange_folder`, action "release") and
     opened without following a link, made where missing (the last with `mode`, set as nbgrader sets it, the others
@@ -66,15 +96,8 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
                 made = False
             seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
             check_exchange_folder(seen, path, "release")
-            group = stat.S_IWGRP if os.geteuid() == 0 and seen.st_gid != 0 else 0  # as root: a TA too (R20d2 W1)
-            if seen.st_mode & (stat.S_IWOTH | group) and parts[: index + 1] != (parts[0], "inbound"):  # 2733/3733
-                by, mend = (
-                    (f" (its group, gid {seen.st_gid}, as root)", "go-w") if seen.st_mode & group else ("", "o-w")
-                )
-                raise ExchangeUnusable(
-                    f"{path} (mode {stat.S_IMODE(seen.st_mode):04o}) is writable by other users{by}: a student could "
-                    f"put her own folder or a link in it (`chmod {mend} {path}`; see the README's instructor set-up)"
-                )
+            if parts[: index + 1] != (parts[0], "inbound") and (problem := shared_write_problem(seen, path)):
+                raise ExchangeUnusable(problem)  # inbound: 2733/3733, every student's by design
             parent, fd = fd, -1
             try:
                 fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
