@@ -218,7 +218,7 @@ def test_a_failing_check_shows_its_message_and_an_unanswered_exercise_one_line(l
     failed = shown["test_largest_stable_lr"]
     assert failed["enames"] == ["CheckFailed"], failed
     assert "CheckFailed: largest_stable_lr(0.1, a path with w_1 = 0.6 * w_0)" in failed["text"], failed
-    assert "expected 0.5, got 1.0" in failed["text"] and "expect_close(bound_of(0.1" in failed["text"], failed
+    assert "expected 0.5, got 1.0" in failed["text"] and "expect_bound(bound_of(0.1" in failed["text"], failed
     assert "lrcourse/checking" not in failed["text"] and "expect.py" not in failed["text"], failed
 
 
