@@ -61,14 +61,18 @@ def shared_write_problem(seen: os.stat_result, path: Path) -> str:
 def shared_write(seen: os.stat_result, path: Path) -> tuple[str, str]:
     """Why the exchange folder `path` (`seen`, its lstat) may not be trusted, and its mend; ("", "") if it may: others
     may write in it (a student could put her own folder or a link in it after its check), or, as root, a group may:
-    one but root's (a TA, R20d2 W1), or any with a POSIX ACL, whose group bits are then the mask covering named users
-    and groups (`other_account.posix_acl`, R20e2 W2). The inbound folder (2733/3733, every student's by design) is its
+    one but root's (a TA, R20d2 W1); and, as any user, a POSIX ACL naming users or groups while the group bits (then
+    its mask) allow writing, or a default ACL, which what the release makes in it inherits, writable by the users it
+    names while nbgrader copies (`other_account.posix_acl`; R20e2 W2, R20f2 W1 and W2: a non-root grader's too). The inbound folder (2733/3733, every student's by design) is its
     callers' exemption; `lrcourse doctor` fails the others (`doctor.exchange.shared_folders`)."""
-    mode, group = stat.S_IMODE(seen.st_mode), os.geteuid() == 0 and seen.st_mode & stat.S_IWGRP
-    if group and seen.st_gid != 0:
+    mode, group_write, acl = stat.S_IMODE(seen.st_mode), seen.st_mode & stat.S_IWGRP, posix_acl(str(path))
+    if os.geteuid() == 0 and group_write and seen.st_gid != 0:
         by, mend = f" (its group, gid {seen.st_gid}, as root)", f"`chmod go-w {path}`"
-    elif group and (acl := posix_acl(str(path))):
-        by, mend = f" ({acl}, as root)", f"`setfacl -b {path}` or `chmod go-w {path}`"
+    elif acl and (group_write or acl.startswith("a default")):  # any user: R20f2 W1, W2
+        by, mend = (
+            f" ({acl}{', as root' if os.geteuid() == 0 else ''})",
+            f"`setfacl -b {path}`" + ("" if acl.startswith("a default") else f" or `chmod go-w {path}`"),
+        )
     elif seen.st_mode & stat.S_IWOTH:
         by, mend = "", f"`chmod o-w {path}`"
     else:
