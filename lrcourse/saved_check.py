@@ -63,6 +63,9 @@ HIDDEN = (
 )
 
 NOT_ANSWERED = "NotImplementedError"
+SETUP_RUN = "the chapter's setup cells"
+# Outside a checkout the chapter's copies are not at hand: the saved ones run, which the grader does not (R23y M2).
+SAVED_SETUP_RUN = "your notebook's setup cells, which the grader replaces with the chapter's"
 GRADERS_RUN = "Not run in the grader's run of your notebook: the grader judges your saved answer cells itself."
 
 
@@ -117,7 +120,7 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
             lines.append(f"  {test.name}: FAILED: {failure(verdict.message)}")
     lines.append(
         f"{passed} of {len(exercise.tests)} visible test cells pass on your saved notebook, run as the grader runs it "
-        f"({'the chapter' if chapter else 'your notebook'}'s setup cells, then your answer cells, in a fresh Python; "
+        f"({SETUP_RUN if chapter else SAVED_SETUP_RUN}, then your answer cells, in a fresh Python; "
         "no other cell)."
     )
     lines.append(HIDDEN)
@@ -213,7 +216,8 @@ def context_notes(notebook_cells: list, notebook_path: str) -> list[str]:
         if cells.is_context(cell) and cell.get("id") not in saved:  # deleted, or pasted back as a new cell (R23x M2)
             notes.append(
                 f"Your saved notebook has no {named} of the chapter's (deleted, or pasted back as a new cell): the "
-                "grader runs the chapter's own, and so does this check."
+                "grader runs the chapter's own, and so does this check (an import added there: put it in your "
+                "answer cell)."
             )
         elif cells.is_context(cell) and saved[cell.get("id")] != cells.source(cell).strip():
             notes.append(

@@ -326,3 +326,19 @@ def test_a_copy_of_a_chapters_folder_is_not_told_to_rename_its_notebook(tmp_path
     own = tmp_path / CHAPTER
     own.mkdir()
     assert renamed(str(own / "my_ch1.ipynb"))[0].startswith(f"The grader grades {NOTEBOOK} only")
+
+
+def test_outside_a_checkout_the_saved_setup_cells_run_and_the_count_says_so(tmp_path, monkeypatch, capsys):
+    """R23y M2, N3: installed without the course's checkout (a hub's wheel) the chapter's copies are not at hand; the
+    saved setup cells run, and the count line says the grader replaces them with the chapter's (it said "as the grader
+    runs it (your notebook's setup cells" as if the grader ran them)."""
+    import lrcourse.saved_check as saved_check
+
+    monkeypatch.setattr(saved_check, "chapters_notebook", lambda path: "")
+    shutil.copy(ROOT / "notebooks" / CHAPTER / NOTEBOOK, tmp_path)
+    for grade_id, text in solution_answers(CHAPTER).items():
+        save_answer_cell(tmp_path / NOTEBOOK, grade_id, text)
+    check_saved_notebook(tmp_path / NOTEBOOK)
+    out = capsys.readouterr().out
+    assert set(printed_verdicts(out).values()) == {"passed"}, out
+    assert f"({saved_check.SAVED_SETUP_RUN}, then your answer cells" in out, out
