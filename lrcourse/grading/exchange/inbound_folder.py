@@ -63,6 +63,20 @@ def open_inbound(exchange: Exchange) -> int:
     return open_exchange_folder(exchange, (exchange.course_id, "inbound"), "the inbound folder")
 
 
+def open_checked(parent: int, part: str, seen: os.stat_result, path: Path) -> int:
+    """The folder `part` below the open folder `parent` (closed here, whatever happens), opened without following a
+    link, which must be the one `seen` (its lstat, checked) describes: ExchangeUnusable if it was replaced between."""
+    try:
+        fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
+    finally:
+        os.close(parent)
+    opened = os.fstat(fd)
+    if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
+        os.close(fd)
+        raise ExchangeUnusable(f"{path} was replaced while it was being opened")
+    return fd
+
+
 def open_exchange_folder(exchange: Exchange, parts: tuple[str, ...], what: str) -> int:
     """The folder `parts` below the exchange's root, opened as `open_inbound` opens the inbound folder
     (`lrcourse doctor` checks the course's folder alone so, before nbgrader's first release has made the rest)."""
@@ -74,13 +88,7 @@ def open_exchange_folder(exchange: Exchange, parts: tuple[str, ...], what: str) 
             seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
             check_exchange_folder(seen, path)
             parent, fd = fd, -1
-            try:
-                fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
-            finally:
-                os.close(parent)
-            opened = os.fstat(fd)
-            if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
-                raise ExchangeUnusable(f"{path} was replaced while it was being opened")
+            fd = open_checked(parent, part, seen, path)
         return fd
     except BaseException as error:
         if fd >= 0:

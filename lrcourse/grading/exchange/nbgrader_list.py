@@ -23,7 +23,7 @@ from pathlib import Path
 from nbgrader.exchange.default.list import ExchangeList
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
-from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder
+from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
 from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, shared_write_problem
 from lrcourse.grading.exchange.root import check_exchange_root, root_path_problem
 
@@ -49,10 +49,7 @@ def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> None:
             if not inbound and (problem := shared_write_problem(seen, path)):  # a TA's link (R20e2 W1, W2)
                 raise ExchangeUnusable(problem)
             parent, fd = fd, -1
-            try:
-                fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
-            finally:
-                os.close(parent)
+            fd = open_checked(parent, part, seen, path)
     except OSError as error:
         raise ExchangeUnusable(f"cannot open {path}: {error.strerror}") from None
     finally:

@@ -28,7 +28,7 @@ from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignme
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
-from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder
+from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
 from lrcourse.grading.exchange.other_account import posix_acl
 from lrcourse.grading.exchange.root import check_exchange_root, replaceable, root_path_problem
 from lrcourse.grading.exchange.roots_course import refusal
@@ -103,13 +103,7 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
             if parts[: index + 1] != (parts[0], "inbound") and (problem := shared_write_problem(seen, path)):
                 raise ExchangeUnusable(problem)  # inbound: 2733/3733, every student's by design
             parent, fd = fd, -1
-            try:
-                fd = os.open(part, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
-            finally:
-                os.close(parent)
-            opened = os.fstat(fd)
-            if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
-                raise ExchangeUnusable(f"{path} was replaced while it was being opened")
+            fd = open_checked(parent, part, seen, path)
             if made:
                 os.fchmod(fd, mode if last else MADE_ON_THE_WAY)
         return made
