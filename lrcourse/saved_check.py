@@ -10,7 +10,7 @@ in `lrcourse grade`. A scratch cell, a cell run and not saved, data changed in p
 as none reaches the grader. What it does not do: run the hidden tests (`make check` in a checkout of the course does),
 or use the instructor's copies of the test cells (a test cell edited in the notebook runs here as edited, and not in
 the grade). The setup and context cells run are the chapter's own where the checkout this package is installed from
-has them (`chapters_context`; a line says which saved one differs, `context_notes`), as the grader runs the
+has them (`chapters_cells`; a line says which saved one differs, `context_notes`), as the grader runs the
 instructor's whatever the saved notebook holds; outside a checkout, the saved notebook's (an edited one runs here as
 edited, and not in the grade).
 
@@ -94,7 +94,8 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
     found = read_notebook(notebook_path)
     if isinstance(found, str):
         raise NotChecked(f"The saved notebook could not be read: {found}. {SAVE[0].upper()}{SAVE[1:]}.")
-    chapter = chapters_context(notebook_path)
+    chapters_copy = chapters_cells(notebook_path)
+    chapter = saved_context(chapters_copy)
     exercise = saved_exercise(os.path.splitext(os.path.basename(notebook_path))[0], found, chapter or None)
     if not exercise.tests:
         raise NotChecked(
@@ -109,7 +110,7 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
         lines[0] = f"This kernel runs {own}; the grader grades {os.path.basename(notebook_path)}, checked here:"
     lines[:0] = renamed(notebook_path) if path is None else []
     lines += [f"  {why}" for why in magic_notes(found, os.path.basename(notebook_path))]
-    lines += [f"  {why}" for why in context_notes(found, notebook_path)]
+    lines += [f"  {why}" for why in context_notes(found, chapters_copy)]
     passed = 0
     for test in exercise.tests:
         verdict = verdicts.cells[test.name]
@@ -192,23 +193,19 @@ def checkout_chapters() -> list[str]:
     return sorted(path.name for path in source.iterdir() if path.is_dir()) if source.is_dir() else []
 
 
-def chapters_context(notebook_path: str) -> list[str]:
-    """The setup and context cells of the chapter's own copy (`chapters_notebook`), which the grader runs whatever the
-    saved notebook's are (R23x M1: an import added to the saved setup cell passed here and scored 0); none outside a
-    checkout, where the saved notebook's run instead."""
+def chapters_cells(notebook_path: str) -> list:
+    """The cells of the chapter's own copy (`chapters_notebook`), read once: its setup and context cells are what the
+    grader runs whatever the saved notebook's are (R23x M1: an import added to the saved setup cell passed here and
+    scored 0); none outside a checkout (the saved notebook's then run) or where that copy does not read."""
     chapter = chapters_notebook(notebook_path)
     own = read_notebook(chapter) if chapter else []
-    return saved_context(own) if isinstance(own, list) else []
+    return own if isinstance(own, list) else []
 
 
-def context_notes(notebook_cells: list, notebook_path: str) -> list[str]:
+def context_notes(notebook_cells: list, own: list) -> list[str]:
     """One line for each setup or context cell of the saved notebook that is not the chapter's (`chapters_notebook`),
     edited or gone: the grader runs the chapter's own, so an import added there and used in an answer scores 0 while
-    it passes here (R23w W2); none when the chapter's copy cannot be found."""
-    chapter = chapters_notebook(notebook_path)
-    own = read_notebook(chapter) if chapter else []
-    if isinstance(own, str):
-        return []
+    it passes here (R23w W2); none when the chapter's copy, `own` (`chapters_cells`), cannot be found."""
     saved = {cell.get("id"): cells.source(cell).strip() for cell in _cells(notebook_cells) if cells.is_context(cell)}
     notes = []
     for cell in _cells(own):
