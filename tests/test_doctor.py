@@ -23,6 +23,7 @@ from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.diagnose import course_folder_closed, fix_for, private_homes, verdict
 from lrcourse.grading.doctor.exchange import exchange_root, protected_hardlinks
 
+from support.exchange_apps import exchange_in
 from support.paths import ROOT
 
 
@@ -103,16 +104,6 @@ def test_the_doctor_checks_the_exchanges_root_keeps_the_course_folder_in_place(t
     )
 
 
-def exchange_in(course: Path, mode: int) -> Path:
-    """An exchange root of `mode` in `course`, named with the course id by `course`'s nbgrader_config.py."""
-    root = course / "exchange"
-    root.mkdir()
-    root.chmod(mode)
-    config = f'c = get_config()\nc.CourseDirectory.course_id = "lr-schedules"\nc.Exchange.root = "{root}"\n'
-    (course / "nbgrader_config.py").write_text(config)
-    return root
-
-
 def student_owns(folder: Path) -> None:
     """`folder` made as a student would make it before the instructor's first release (root gives it away)."""
     folder.mkdir()
@@ -150,7 +141,8 @@ def test_the_doctor_fails_a_course_folder_in_the_exchange_that_collect_refuses(t
 def test_the_doctor_fails_an_exchange_folder_release_and_unrelease_refuse(tmp_path: Path, where, how):
     """R20e2 M1: a course, outbound or feedback folder a group but root's may write in (2775 root:4242), or one whose
     POSIX ACL names another uid (the group bits are then the mask): root's release, release_feedback and Unrelease
-    refuse it, so the doctor fails it (stops release, not collect), with the mend; root's group alone is root's own."""
+    refuse it, so the doctor fails it (stops release; the course's folder stops collect too, R20g2 M1), with the mend;
+    root's group alone is root's own."""
     from support.posix_acl import acl_bytes, set_acl
 
     course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
@@ -168,15 +160,19 @@ def test_the_doctor_fails_an_exchange_folder_release_and_unrelease_refuse(tmp_pa
         set_acl(folder, "system.posix_acl_access", acl_bytes((0x02, 54321)))
         folder.chmod(0o775)
     said = exchange_root(tmp_path)
-    assert said.failed and said.stops == "release", said
+    stops = "collect" if where == "" else "release"  # the course's folder: collect's rule too (R20g2 M1)
+    assert said.failed and said.stops == stops, said
     by = "its group, gid 4242, as root" if how == "group" else "a POSIX ACL naming users or groups, as root"
+    label = "root" if where == "" else "course folder"
     assert said.line().startswith(
-        f"FAIL  the nbgrader exchange's course folder: {folder} (mode 0775) is writable by other users ({by})"
+        f"FAIL  the nbgrader exchange's {label}: {folder} (mode 0775) is writable by other users ({by})"
     ), said.line()
-    assert "release, release_feedback and Unrelease refuse it" in said.problem, said.problem
+    refused = "lrcourse collect refuses it" if where == "" else "release, release_feedback and Unrelease refuse it"
+    assert refused in said.problem, said.problem
     assert f"chmod go-w {folder}" in said.fix and (f"setfacl -b {folder}" in said.fix) == (how == "acl"), said.fix
     assert verdict([said, Check("sandbox tools")]).startswith(
-        "students' code can be graded here, but nbgrader's release refuses this exchange"
+        "students' code can be graded here, but "
+        + ("lrcourse collect refuses" if where == "" else "nbgrader's release refuses this exchange")
     )
 
 
@@ -201,7 +197,7 @@ def test_the_doctor_warns_of_an_inbound_folder_not_as_the_readme_sets_it(tmp_pat
     group = grp.getgrgid(inbound.stat().st_gid)
     members = sorted({*group.gr_mem, *(user.pw_name for user in pwd.getpwall() if user.pw_gid == group.gr_gid)})
     listed = f"{inbound} (mode {mode:04o}) can be listed by its group {group.gr_name} (members listed here: "
-    assert (listed in said.line() and "no student may be in it" in said.line()) == ("group" in warned), said.line()
+    assert (listed in said.line() and "no student may be among them" in said.line()) == ("group" in warned), said.line()
     assert ", ".join(members[:5]) in said.line() or "group" not in warned, (members, said.line())
     assert (f"chmod g-r {inbound}" in said.fix) == ("group" in warned), said.fix
     assert said.line().startswith("warn" if warned else f"ok    the nbgrader exchange's root {course.parent} keeps")
@@ -304,16 +300,15 @@ def test_the_doctor_fails_a_students_link_at_the_exchanges_root_and_mends_nothin
     (public / "exchange").symlink_to(victim)
     os.chown(public / "exchange", 4242, 4242, follow_symlinks=False)
     said = exchange_root(tmp_path)
-    assert said.failed and said.stops == "release", said
+    assert said.failed and said.stops == "collect", said
     assert said.line().startswith(f"FAIL  the nbgrader exchange's root: the exchange's root {public}/exchange: "), said
     assert "exchange in it is uid 4242's" in said.problem and "lr-schedules" not in said.fix, said.fix
-    # R20d2 M1, N1: collect does not check the root's path, so the doctor does not say it refuses this exchange
-    assert ".; " not in said.problem and said.problem.endswith(
-        "; nbgrader's release refuses it (lrcourse collect does not check this path)"
-    ), said.problem
+    # R20e2 N1: collect checks the root's path as release does, so the doctor says both refuse this exchange
+    assert ".; " not in said.problem and said.problem.endswith("; lrcourse collect and nbgrader's release refuse it"), (
+        said.problem
+    )
     assert verdict([said, Check("sandbox tools")]) == (
-        "students' code can be graded here, but nbgrader's release refuses this exchange (see FAIL above; "
-        "lrcourse collect does not refuse it)"
+        "students' code can be graded here, but lrcourse collect refuses this exchange (see FAIL above)"
     )
     (public / "exchange").unlink()  # not made yet: any student could make it first
     said = exchange_root(tmp_path)

@@ -11,32 +11,14 @@ from pathlib import Path
 import pytest
 from nbgrader.exchange import ExchangeError
 
+from support.exchange_apps import CHAPTER, COURSE_ID, LIST, exchange_app
 from support.paths import ROOT
 from support.posix_acl import acl_bytes, set_acl
-
-COURSE_ID = "lr-schedules"
-CHAPTER = "ch1"
-LIST = "lrcourse.grading.exchange.nbgrader_list.TrustedList"
 
 
 def unrelease(exchange: Path, inbound: bool = False, groupshared: bool = False):
     """formgrader's Unrelease: nbgrader's list with remove, run in this process as its api runs it."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange import ExchangeFactory
-    from traitlets.config import Config
-
-    config = Config()
-    config.Exchange.root = str(exchange)
-    config.CourseDirectory.course_id = COURSE_ID
-    config.CourseDirectory.assignment_id = CHAPTER
-    config.ExchangeFactory.list = LIST
-    config.ExchangeList.remove = True
-    config.ExchangeList.inbound = inbound
-    config.CourseDirectory.groupshared = groupshared
-    coursedir = CourseDirectory(config=config)
-    kind = ExchangeFactory(config=config).List
-    return kind(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+    return exchange_app("list", exchange, inbound=inbound, groupshared=groupshared).start()
 
 
 def sticky_exchange(tmp_path: Path) -> Path:
@@ -143,3 +125,29 @@ def test_root_refuses_an_unrelease_from_a_course_folder_with_a_named_acl(tmp_pat
     course.chmod(0o755)
     unrelease(exchange)
     assert list((course / "outbound").iterdir()) == []
+
+
+@pytest.mark.parametrize("inbound", [False, True])
+def test_a_link_put_at_a_missing_course_folder_after_the_check_removes_nothing(tmp_path, monkeypatch, inbound):
+    """R20g2 W1: no course folder in the exchange when Unrelease runs; the check found it missing, and a student's
+    link renamed in at <exchange>/<course_id> right after it led nbgrader's glob and rmtree (by path) to delete the
+    chapter in the root-only folder it named. The race made deterministic: the link is made right after the check.
+    Nothing is removed, and no failure (nothing was there to remove)."""
+    from lrcourse.grading.exchange import nbgrader_list
+
+    exchange = sticky_exchange(tmp_path)
+    victim = tmp_path / "victim"
+    kept = victim / "inbound" / f"alice+{CHAPTER}+2026-12-06 12:00:00" if inbound else victim / "outbound" / CHAPTER
+    kept.mkdir(parents=True)
+    (kept / "keep.ipynb").write_text("mine")
+    victim.chmod(0o700)
+    checked = nbgrader_list.check_exchange_folders
+
+    def check_then_link(root, parts):
+        there = checked(root, parts)
+        (exchange / COURSE_ID).symlink_to(victim)
+        return there
+
+    monkeypatch.setattr(nbgrader_list, "check_exchange_folders", check_then_link)
+    assert unrelease(exchange, inbound=inbound) == []
+    assert (kept / "keep.ipynb").read_text() == "mine"

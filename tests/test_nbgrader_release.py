@@ -15,51 +15,23 @@ from pathlib import Path
 import pytest
 from nbgrader.exchange import ExchangeError
 
+from support.exchange_apps import CHAPTER, COURSE_ID, FEEDBACK, RELEASE, course_with_a_release, exchange_app
 from support.other_uid import as_user
 from support.paths import ROOT
 from support.posix_acl import acl_bytes, set_acl
 
-COURSE_ID = "lr-schedules"
-CHAPTER = "ch1"
-RELEASE = "lrcourse.grading.exchange.nbgrader_release.TrustedReleaseAssignment"
-FEEDBACK = "lrcourse.grading.exchange.nbgrader_release.TrustedReleaseFeedback"
-
 
 def course_and_exchange(tmp_path: Path) -> tuple[Path, Path]:
     """An instructor's course with one released chapter and one student's feedback, and an empty 1777 exchange."""
-    course = tmp_path / "course"
-    (course / "release" / CHAPTER).mkdir(parents=True)
-    (course / "release" / CHAPTER / "notebook.ipynb").write_text("{}")
-    feedback = course / "feedback" / "alice" / CHAPTER
-    feedback.mkdir(parents=True)
-    (feedback / "notebook.html").write_text("<p>alice</p>")
-    (feedback / "timestamp.txt").write_text("2026-12-06 12:00:00")
-    (feedback / "submission_secret.txt").write_text("s" * 32)
     exchange = tmp_path / "exchange"
     exchange.mkdir()
     exchange.chmod(0o1777)
-    return course, exchange
+    return course_with_a_release(tmp_path), exchange
 
 
 def release(course: Path, exchange: Path, which: str, groupshared: bool = False):
     """The course's release (`which`: "assignment" or "feedback") run in this process, as nbgrader's apps run it."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange import ExchangeFactory
-    from traitlets.config import Config
-
-    config = Config()
-    config.Exchange.root = str(exchange)
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.course_id = COURSE_ID
-    config.CourseDirectory.assignment_id = CHAPTER
-    config.CourseDirectory.groupshared = groupshared
-    config.ExchangeFactory.release_assignment = RELEASE
-    config.ExchangeFactory.release_feedback = FEEDBACK
-    factory = ExchangeFactory(config=config)
-    kind = factory.ReleaseAssignment if which == "assignment" else factory.ReleaseFeedback
-    coursedir = CourseDirectory(config=config)
-    return kind(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+    return exchange_app(which, exchange, course, groupshared=groupshared).start()
 
 
 def victim_folder(tmp_path: Path) -> tuple[Path, dict]:

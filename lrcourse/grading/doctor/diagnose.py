@@ -269,9 +269,7 @@ def verdict(checks: list[Check]) -> str:
         return "students' code cannot be graded here"
     if "collect" in failed:
         return "students' code can be graded here, but lrcourse collect refuses this exchange (see FAIL above)"
-    if (
-        failed
-    ):  # "release": the exchange root's path or a folder others may write in, not collect's (R20d2 M1, R20e2 M1)
+    if failed:  # "release": a folder others may write in, which collect does not use (R20e2 M1)
         return (
             "students' code can be graded here, but nbgrader's release refuses this exchange (see FAIL above; "
             "lrcourse collect does not refuse it)"

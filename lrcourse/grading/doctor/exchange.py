@@ -1,10 +1,12 @@
 """`lrcourse doctor`'s checks of the nbgrader exchange `lrcourse collect` reads, when there is one: its root must keep
 the course's folder in place (`exchange_root`), the course's folder must exist and be the instructor's, checked as
-collect checks it, and its inbound folder 3733 (students write in it, only its owner lists it, the sticky bit keeps
-each submission folder in place; nbgrader's groupshared lets a group list it: named, warned of); the course's folder,
-outbound and feedback must be folders no one else may write in (as root, no group but root's, no POSIX ACL), or
-release, release_feedback and Unrelease refuse them (`shared_folders`); and the kernel must refuse a student's hard
-link to a classmate's file (`protected_hardlinks`). Each is one `Check` line.
+collect checks it, and its inbound folder 3733 (students write in it, only its owner lists it, the sticky bit keeps each
+submission folder in place; nbgrader's groupshared lets a group list it: named, warned of); the course's folder,
+outbound and feedback must be folders no one else may write in (as root, no group but root's; as any user, no POSIX ACL
+letting others write, no default ACL: `folder_writers.shared_write`), or release, release_feedback and Unrelease refuse
+them (`shared_folders`; the course's folder collect too, `root.root_problem`), and the root must carry no default POSIX
+ACL (`root_acl_check`, their rule too); and the kernel must refuse a student's hard link to a classmate's file
+(`protected_hardlinks`). Each is one `Check` line.
 """
 
 from __future__ import annotations
@@ -39,18 +41,33 @@ def exchange_root(course: Path) -> Check:
     except Exception as error:  # a config file that fails: the sandbox limits' check below names it
         return Check("the nbgrader exchange", one_line(f"not checked: {type(error).__name__}: {error}"), warning=True)
     if problem := root_path_problem(exchange.root):  # before any mend that would write through a student's link
-        problem, fix = problem.split(" Fix: ", 1)  # collect does not check the root's path (R20d2 M1)
-        problem = problem.rstrip(".") + "; nbgrader's release refuses it (lrcourse collect does not check this path)"
-        return Check("the nbgrader exchange's root", problem, fix, stops="release")
+        problem, fix = problem.split(" Fix: ", 1)  # collect checks the root's path as release does (R20e2 N1)
+        problem = problem.rstrip(".") + "; lrcourse collect and nbgrader's release refuse it"
+        return Check("the nbgrader exchange's root", problem, fix, stops="collect")
     if not exchange.root.is_dir():
         return Check(f"the nbgrader exchange: none at {exchange.root} (lrcourse collect needs one; not checked)")
     problem = root_problem(exchange)
     if not problem:
-        return course_folder(exchange)
+        folder = course_folder(exchange)
+        if folder.failed and folder.stops == "collect":  # stops more than the root's ACL, which stops release
+            return folder
+        return root_acl_check(exchange) or folder
     problem, fix = problem.split(" Fix: ", 1)
     return Check(
         "the nbgrader exchange's root", problem.rstrip(".") + "; lrcourse collect refuses it", fix, stops="collect"
     )
+
+
+def root_acl_check(exchange) -> Check | None:
+    """A FAIL when the exchange's root carries a default POSIX ACL, which release, release_feedback and Unrelease
+    refuse (`nbgrader_release.root_acl`: what is made in it next inherits it); None without one."""
+    from lrcourse.grading.exchange.nbgrader_release import root_acl
+
+    problem, fix = root_acl(exchange.root)
+    if not problem:
+        return None
+    problem += "; nbgrader's release, release_feedback and Unrelease refuse it"
+    return Check("the nbgrader exchange's root", problem, fix, stops="release")
 
 
 def course_folder(exchange) -> Check:
@@ -79,26 +96,44 @@ def course_folder(exchange) -> Check:
         return Check(name, one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
     if shared := shared_folders(folder):
         return Check(name, *shared, stops="release")
+    notes = []
+    for found in (closed_folders(folder), group_writers(folder)):
+        if found and found[1] is None:  # a note: it works, for whom is said
+            notes.append(found[0])
+        elif found:
+            return Check(name, *found, warning=True)
     problem = inbound_mode_problem(exchange, seen) if seen is not None else None
     if problem:
-        return Check(name, *problem, warning=True)
+        return Check(name, "; ".join([problem[0], *notes]), problem[1], warning=True)
     return Check(
         f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit), "
-        f"and {folder} is yours"
+        f"and {folder} is yours" + "".join(f" (note: {note})" for note in notes)
     )
+
+
+def course_folders(folder: Path, *inside: str):
+    """(path, lstat) of the course's folder in the exchange and of its folders `inside`, each that is a folder (a
+    missing one, a link or a file is not: the checks that refuse those are elsewhere)."""
+    for path in (folder, *(folder / name for name in inside)):
+        try:
+            seen = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(seen.st_mode):
+            yield path, seen
 
 
 def shared_folders(folder: Path) -> tuple[str, str] | None:
     """The first of the course's folder in the exchange, its outbound and feedback folders that others may write in
-    (or, as root, a group but root's, or anyone through a POSIX ACL: `nbgrader_release.shared_write`), and the mend;
+    (or, as root, a group but root's; as any user, anyone through a POSIX ACL or a default ACL:
+    `folder_writers.shared_write`), and the mend;
     None if none. Release, release_feedback and Unrelease refuse it (a TA's link there had root's Unrelease delete
     through it, R20e2 W1, M1); a link or a file there is theirs to refuse too, and missing ones are made by release."""
-    from lrcourse.grading.exchange.nbgrader_release import shared_write
+    from lrcourse.grading.exchange.folder_writers import shared_write
 
-    for path in (folder, folder / "outbound", folder / "feedback"):
+    for path, seen in course_folders(folder, "outbound", "feedback"):
         try:
-            seen = path.lstat()
-            problem, mend = shared_write(seen, path) if stat.S_ISDIR(seen.st_mode) else ("", "")
+            problem, mend = shared_write(seen, path)
         except OSError:
             continue
         if problem:
@@ -106,10 +141,86 @@ def shared_folders(folder: Path) -> tuple[str, str] | None:
     return None
 
 
+def closed_folders(folder: Path) -> tuple[str, str | None] | None:
+    """The first of the course's folder in the exchange and its outbound folder that other users cannot enter (no
+    o+x), and the mend; None if none. nbgrader's fetch then finds no chapter ("Assignment not found") and submit
+    cannot reach inbound/, while release says it released (R20g2 W2: a course folder left 0700). One its group may
+    enter (0750: a course kept to its group, which works, R20h2 M1) is a note naming the group, mend None: `o+rx`
+    would open the course to every user on the machine; so is one with a POSIX ACL, whose group bits are its mask
+    and which decides who enters (R20i2 M2); both folders kept to groups that differ are warned of."""
+    from lrcourse.grading.exchange.root import acl_named, group_name
+
+    notes, groups = [], {}
+    for path, seen in course_folders(folder, "outbound"):
+        if seen.st_mode & stat.S_IXOTH:
+            continue
+        mode, group = stat.S_IMODE(seen.st_mode), group_name(seen.st_gid)
+        cannot = "students cannot fetch" + (" nor submit" if path == folder else "")
+        mend = f"`chmod o+rx {path}` (as its owner; 0755, the README's instructor set-up)"
+        if acl_named(str(path)):
+            notes.append(
+                f"{path} (mode {mode:04o}) carries a POSIX ACL, which decides who may enter it: check with "
+                f"`getfacl {path}` that the course's students may"
+            )
+            continue
+        if not seen.st_mode & stat.S_IXGRP:
+            return f"{path} (mode {mode:04o}) cannot be entered by other users: {cannot}", mend
+        if set(listed_members(seen.st_gid)) <= {owner_name(seen.st_uid)}:  # root:root 0750: no student in it
+            problem = (
+                f"{path} (mode {mode:04o}) can be entered by its group {group} only, in which no one but its owner is "
+                f"listed here: {cannot}, unless a directory service puts them in it"
+            )
+            return problem, f"`chgrp` it to a group of the course's students (as root), or {mend}"
+        groups[path] = group
+        can = "fetch and submit" if path == folder else "fetch"
+        notes.append(
+            f"{path} (mode {mode:04o}) can be entered by its group only: only members of group {group} "
+            f"({group_members(seen.st_gid)}) can {can}"
+        )
+    if len(set(groups.values())) > 1:
+        course, outbound = groups.values()
+        problem = (
+            f"{folder} can be entered by group {course} only and {folder / 'outbound'} by group {outbound} only: "
+            "only students in both can fetch"
+        )
+        return problem, f"`chgrp {course} {folder / 'outbound'}` (as root)"
+    return ("; ".join(notes), None) if notes else None
+
+
+def group_writers(folder: Path) -> tuple[str, str | None] | None:
+    """As a user but root (root refuses a group but root's: `shared_folders`), the first of the course's folder in the
+    exchange, its outbound and feedback folders that their group may write in (nbgrader's groupshared), naming the
+    group's members, and the mend; None if none. Anyone in that group may put a link there that the grader's release
+    or release_feedback follows (R20g2 M2: a student in it had release_feedback write over the source notebook).
+    A group in which only the grader is listed is a note, mend None (R20h2 N2: the honest groupshared set-up)."""
+    from lrcourse.grading.exchange.root import group_name
+
+    if os.geteuid() == 0:
+        return None
+    me, note = owner_name(os.geteuid()), None
+    for path, seen in course_folders(folder, "outbound", "feedback"):
+        if not seen.st_mode & stat.S_IWGRP:
+            continue
+        group, mode = group_name(seen.st_gid), stat.S_IMODE(seen.st_mode)
+        if listed_members(seen.st_gid) == [me]:
+            note = note or (
+                f"{path} (mode {mode:04o}) is writable by its group {group}: only you are listed in it (members a "
+                "directory service provides are not listed)"
+            )
+            continue
+        problem = (
+            f"{path} (mode {mode:04o}) is writable by its group {group} "
+            f"({group_members(seen.st_gid)}): everyone in that group can have the grader's release write through "
+            "a link: keep students out of it"
+        )
+        return problem, f"keep every student out of the group {group}, or `chmod g-w {path}` (as its owner)"
+    return (note, None) if note else None
+
+
 def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | None:
     """What an inbound folder not of INBOUND_MODE lets a classmate do, and the fix; None when it is INBOUND_MODE.
     nbgrader's own modes (2733; 2773 with groupshared) are told part by part: a group that lists it, no sticky bit."""
-    from lrcourse.grading.exchange.root import group_name
+    from lrcourse.grading.exchange.root import acl_named, group_name
 
     mode, inbound = stat.S_IMODE(seen.st_mode), exchange.inbound
     if mode == INBOUND_MODE:
@@ -121,14 +232,16 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
         )
         return problem, f"`chmod 3733 {inbound}`"
     problems, fixes = [], []
-    if mode & stat.S_IRGRP:  # nbgrader's groupshared
+    if mode & stat.S_IRGRP:  # nbgrader's groupshared; or a POSIX ACL, whose mask the group bits are (R20g2 M3)
+        acl = " or the users and groups its POSIX ACL names (`getfacl` shows them)" if acl_named(str(inbound)) else ""
         problems.append(
             f"{inbound} (mode {mode:04o}) can be listed by its group {group_name(seen.st_gid)} "
-            f"({group_members(seen.st_gid)}): anyone in it lists every submission and reads its notebook and "
-            "submission_secret.txt (with which they fetch that student's feedback), so no student may be in it "
+            f"({group_members(seen.st_gid)}){acl}: anyone of them lists every submission and reads its notebook and "
+            "submission_secret.txt (with which they fetch that student's feedback), so no student may be among them "
             "(nbgrader's groupshared makes it so; only the user who collects needs to list it)"
         )
-        fixes.append(f"`chmod g-r {inbound}` (as its owner), or keep every student out of that group")
+        keep = f"`setfacl -b {inbound}`" if acl else "keep every student out of that group"
+        fixes.append(f"`chmod g-r {inbound}` (as its owner), or {keep}")
     if not mode & stat.S_ISVTX:  # nbgrader's own mode: the sticky bit missing
         problems.append(
             f"{inbound} has mode {mode:04o}, without the sticky bit: a classmate who learns a submission folder's "
@@ -138,17 +251,29 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
     return "; ".join(problems), "; ".join(fixes)
 
 
-def group_members(gid: int) -> str:
-    """The users this machine lists in the group `gid`, as its member list and as their primary group (users a
-    directory service does not enumerate are not seen: the README says to check)."""
+def listed_members(gid: int) -> list[str]:
+    """The users this machine lists in the group `gid`, as its member list and as their primary group, sorted (users
+    a directory service does not enumerate are not seen: the README says to check)."""
     try:
         members = set(grp.getgrgid(gid).gr_mem)
     except KeyError:
         members = set()
-    members |= {user.pw_name for user in pwd.getpwall() if user.pw_gid == gid}
-    if not members:
+    return sorted(members | {user.pw_name for user in pwd.getpwall() if user.pw_gid == gid})
+
+
+def owner_name(uid: int) -> str | None:
+    """The user name of `uid`, None if this machine lists none."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
+
+
+def group_members(gid: int) -> str:
+    """`listed_members(gid)` as a line says them."""
+    names = listed_members(gid)
+    if not names:
         return "no members listed here"
-    names = sorted(members)
     more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
     return "members listed here: " + ", ".join(names[:SHOWN]) + more
 

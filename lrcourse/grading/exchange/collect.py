@@ -38,7 +38,8 @@ folders (checked, and again read) and 20 for the folders each owner put in names
 each owner is looked up once.
 A check or read that fails in a way no rule foresaw refuses that folder only, with the error as its reason.
 A folder mounted in the inbound folder is refused (`mounts`), and so is an exchange whose root lets a student
-replace the course's folder (`exchange_root`: writable by others without the sticky bit). An inbound folder
+replace the course's folder (`exchange_root`: writable by others without the sticky bit) or whose root's own path
+another account could point elsewhere (`root.root_path_problem`, release's rule). An inbound folder
 without the sticky bit, or a submission folder writable by others (nbgrader's own submit leaves it 0777; the
 course's, `lrcourse.exchange_submit`, 0755), is noted, not refused: a classmate may have renamed what is in it; so
 is an inbound folder its group or others may list (nbgrader's groupshared: 2773): they may have read every one.

@@ -201,11 +201,7 @@ def check_submission(
         raise Refused(f"the folder's name claims a time in the future ({when:%Y-%m-%d %H:%M:%S} UTC{zone})")
     seen = os.stat(name, dir_fd=inbound_fd, follow_symlinks=False)  # the owner first: no lookup by the name's id
     _check_kind(seen, "the submission folder", folder=True)
-    owner = owner_name(seen.st_uid, {} if owners is None else owners)
-    if owner != student:
-        raise Refused(f"the submission folder is owned by {owner}, not by {student}")
-    if seen.st_dev != os.fstat(inbound_fd).st_dev:
-        raise Refused("the submission folder is on another file system than the inbound folder (mounted there)")
+    check_owner(seen, student, os.fstat(inbound_fd).st_dev, {} if owners is None else owners)
     folder = os.open(name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=inbound_fd)
     try:
         opened = os.fstat(folder)
@@ -245,9 +241,16 @@ def _utc(ctime_ns: int) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(ctime_ns / 1e9, datetime.UTC).replace(tzinfo=None)
 
 
+def check_owner(seen: os.stat_result, student: str, device: int, owners: dict) -> None:
+    """Refused unless the submission folder `seen` is `student`'s, whom its name claims, and on inbound's `device`."""
+    if (owner := owner_name(seen.st_uid, owners)) != student:
+        raise Refused(f"the submission folder is owned by {owner}, not by {student}")
+    if seen.st_dev != device:
+        raise Refused("the submission folder is on another file system than the inbound folder (mounted there)")
+
+
 def owner_name(uid: int, owners: dict) -> str:
-    """The name of the OS user `uid`, looked up once per `owners` (a run's cache: one lookup per owner, however
-    many ids the folders' names claim); `uid N` if it has none."""
+    """The OS user `uid`'s name (`uid N` if none), looked up once per `owners`, a run's cache (not per name's id)."""
     if uid not in owners:
         owners[uid] = user_name(uid)
     return owners[uid]

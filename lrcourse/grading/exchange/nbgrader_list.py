@@ -1,38 +1,47 @@
 """nbgrader's list with `--remove` (`nbgrader list --remove`, formgrader's Unrelease button) made to remove only from
 the instructor's own folders in the exchange.
 
-nbgrader's `ExchangeList.remove_files` runs `rmtree` on what `glob(<root>/<course_id>/outbound/<assignment>)` finds
-(or, with `--inbound`, the submissions in `inbound/`): a student's link at `<root>/<course_id>`, made before the
-course's folder, led root's Unrelease to delete `outbound/<chapter>` in whatever folder it named (R20c2 M2). The
-course's `nbgrader_config.py` sets `c.ExchangeFactory.list` to `TrustedList`: before the glob, a removal checks the
-exchange's root as the release checks it (`root.root_path_problem`, `root.check_exchange_root`) and reaches
-`<course_id>` and `outbound` (or `inbound`) one name at a time without following a link, each a folder of the
-removing user's or root's (`inbound_folder.check_exchange_folder`) that, but for `inbound`, others may not write in
-(nor, as root, a group but root's, nor anyone through a POSIX ACL: `nbgrader_release.shared_write_problem`, as
-release; a TA in the course folder's group had root's Unrelease delete through her link, R20e2 W1); otherwise it
-fails with the reason, before anything is removed. Root is refused a `groupshared` course (`nbgrader_release.groupshared_refusal`: a TA in
-outbound's group could swap a chapter's folder for a link before the rmtree). A listing alone removes nothing and is
-nbgrader's (students list the instructor's inbound folder, which the owner rule would refuse them).
+nbgrader's `ExchangeList.remove_files` runs `rmtree` on what `glob(<root>/<course_id>/outbound/<assignment>)` finds (or,
+with `--inbound`, the submissions in `inbound/`): a student's link at `<root>/<course_id>`, made before the course's
+folder, led root's Unrelease to delete `outbound/<chapter>` in whatever folder it named (R20c2 M2). The course's
+`nbgrader_config.py` sets `c.ExchangeFactory.list` to `TrustedList`: before the glob, a removal checks the exchange's
+root as the release checks it (`root.root_path_problem`, `root.check_exchange_root`) and reaches `<course_id>` and
+`outbound` (or `inbound`) one name at a time without following a link, each a folder of the removing user's or root's
+(`inbound_folder.check_exchange_folder`) that, but for `inbound`, others may not write in (nor, as root, a group but
+root's, nor, as any user, anyone through a POSIX ACL or a default ACL: `folder_writers.shared_write_problem`, as
+release; a TA in the course folder's group had root's Unrelease delete through her link, R20e2 W1), under a root without
+a default POSIX ACL (`nbgrader_release.root_acl_problem`, release's rule); otherwise it fails with the reason, before
+anything is removed. Root is refused a `groupshared` course (`nbgrader_release.groupshared_refusal`: a TA in outbound's
+group could swap a chapter's folder for a link before the rmtree). A listing alone removes nothing and is nbgrader's
+(students list the instructor's inbound folder, which the owner rule would refuse them). With `--inbound`, an entry
+named like a submission that is not a folder (a student's link, file or FIFO) is skipped with a warning, not looked in
+nor removed, and each submission folder is removed on its own (`remove_folder`: never following a link nor opening
+anything but a folder, nor going into one of another owner or file system), one that cannot be removed reported and the others removed (R20e2 N2: a link stopped root's
+removal for the class, a FIFO hung it).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from nbgrader.exchange.default.list import ExchangeList
 
-from lrcourse.grading.exchange.inbound import OPEN_FLAGS
+from lrcourse.grading.exchange.folder_writers import shared_write_problem
+from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, check_owner, owner_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
-from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, shared_write_problem
-from lrcourse.grading.exchange.root import check_exchange_root, root_path_problem
+from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, root_acl_problem
+from lrcourse.grading.exchange.root import check_exchange_root
 
 
-def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> None:
+def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> bool:
     """`root/parts...` reached one name at a time without following a link, each folder there checked
-    (`check_exchange_folder`, action "release") and, but for `inbound`, none others (or, as root, a group or an ACL)
-    may write in (`nbgrader_release.shared_write_problem`, release's rule); a missing one ends the walk (nothing
-    below it to remove)."""
+    (`check_exchange_folder`, action "release") and, but for `inbound`, none others may write in (nor, as root, a
+    group but root's, nor, as any user, anyone through a POSIX ACL or a default ACL:
+    `folder_writers.shared_write_problem`, release's rule). True if every one is there; False at a missing one
+    (nothing below it to remove: the caller must then remove nothing, nor look by path, where a student's link may
+    be renamed in after this check, R20g2 W1)."""
     if any(part in ("", ".", "..") or "/" in part for part in parts):
         raise ExchangeUnusable(f"{root.joinpath(*parts)} is not a folder below the exchange's root {root}")
     path, fd = root, -1
@@ -43,13 +52,14 @@ def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> None:
             try:
                 seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
-                return
+                return False
             check_exchange_folder(seen, path, "release")
             inbound = parts[: index + 1] == (parts[0], "inbound")  # 2733/3733: every student's by design
             if not inbound and (problem := shared_write_problem(seen, path)):  # a TA's link (R20e2 W1, W2)
                 raise ExchangeUnusable(problem)
             parent, fd = fd, -1
             fd = open_checked(parent, part, seen, path)
+        return True
     except OSError as error:
         raise ExchangeUnusable(f"cannot open {path}: {error.strerror}") from None
     finally:
@@ -57,15 +67,117 @@ def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> None:
             os.close(fd)
 
 
+MOST_DEPTH = 32  # folders nested in a submission that its removal goes into (nbgrader's submissions are flat)
+
+
+def remove_folder(
+    parent: int, name: str, seen: os.stat_result, depth: int = 0, top: os.stat_result | None = None
+) -> None:
+    """Remove the folder `name` in the open folder `parent`, the one `seen` (its lstat) describes, and all in it: each
+    folder opened as a folder only, without following a link (O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK: a FIFO or a link
+    put in a folder's place is neither opened nor followed) and checked to be the one listed, everything else unlinked.
+    A folder in it on another file system or owned by another user than the submission folder (`top`) is neither
+    gone into nor emptied: a folder she may rename, another's in a folder everyone may write in, moved into her
+    submission had root's removal delete what she could not (R20h2 N1). OSError with the reason otherwise (what was
+    removed before it stays removed)."""
+    if depth > MOST_DEPTH:
+        raise OSError(f"{name!r}: folders nested deeper than {MOST_DEPTH}")
+    top = top or seen
+    fd = os.open(name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
+            raise OSError(f"{name!r} was replaced while it was being removed")
+        if opened.st_dev != top.st_dev or opened.st_uid != top.st_uid:
+            raise OSError(
+                f"{name!r}: a folder of uid {opened.st_uid} (device {opened.st_dev}) in a submission folder of uid "
+                f"{top.st_uid} (device {top.st_dev}), not gone into (as root, look at it and remove it yourself)"
+            )
+        with os.scandir(fd) as entries:
+            listed = [(entry.name, entry.stat(follow_symlinks=False)) for entry in entries]
+        for entry, entry_seen in listed:
+            if stat.S_ISDIR(entry_seen.st_mode):
+                remove_folder(fd, entry, entry_seen, depth + 1, top)
+            else:
+                os.unlink(entry, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent)
+
+
+def reason(error: OSError) -> str:
+    """An OSError as one line: its text and the name it is about, if any (escaped: a student's entry may name it)."""
+    return f"{error.strerror} ({error.filename!r})" if error.strerror and error.filename else str(error)
+
+
 class TrustedList(ExchangeList):
     """nbgrader's list; with `remove`, only from the instructor's own course folder (`check_exchange_folders`)."""
 
     def init_dest(self):
-        if self.remove:
-            self.check_before_removing()
+        if self.remove and not self.check_before_removing():
+            where = Path(self.root, self.coursedir.course_id, "inbound" if self.inbound else "outbound")
+            self.log.info("%s does not exist (or a folder on its way): nothing to remove", where)
+            self.assignments = []  # nbgrader's glob and rmtree go by path: a link renamed in now (R20g2 W1)
+            return
         super().init_dest()
+        if self.inbound:  # nbgrader's parse would look in it and its rmtree stop at it
+            self.assignments = [path for path in self.assignments if self.submission_folder(path)]
 
-    def check_before_removing(self):
+    def submission_folder(self, path: str) -> bool:
+        """Whether the inbound entry `path` is a folder (its lstat); if not, a warning with the reason."""
+        try:
+            seen = os.lstat(path)
+        except OSError as error:  # removed meanwhile
+            self.log.warning("Skipping %r: %s", path, reason(error))
+            return False
+        if stat.S_ISDIR(seen.st_mode):
+            return True
+        kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a FIFO"))
+        kind = next((said for test, said in kinds if test(seen.st_mode)), "a special file")
+        self.log.warning(
+            "Skipping %r: %s, not a submission folder (a student's?), so not %s; as root, `rm` it%s",
+            path,
+            kind,
+            "removed" if self.remove else "listed",
+            " (which removes the link, not what it names)" if stat.S_ISLNK(seen.st_mode) else "",
+        )
+        return False
+
+    def remove_files(self):
+        """nbgrader's, but with `--inbound` each submission folder removed by `remove_folder`, one that cannot be
+        removed (another account's, changed meanwhile) reported with the reason and the others removed."""
+        if not self.inbound:
+            return super().remove_files()
+        assignments = self.parse_assignments()
+        self.log.info("Removing submitted assignments:")
+        for assignment in assignments:
+            for info in assignment["submissions"]:
+                line = self.format_inbound_assignment(info)  # a student's folder name: escaped if not printable
+                self.log.info(line if line.isprintable() else repr(line))  # (R20i2 N1: a CR forged a line)
+        if not self.assignments:  # none, or no inbound folder (nothing to remove)
+            return assignments
+        inbound = Path(self.root, self.coursedir.course_id, "inbound")  # checked (`check_before_removing`)
+        try:
+            fd = os.open(inbound, OPEN_FLAGS | os.O_DIRECTORY)
+        except OSError as error:
+            self.fail(f"lrcourse unrelease: cannot open {inbound}: {reason(error)}. Nothing was removed.")
+        try:
+            device, owners = os.fstat(fd).st_dev, {}
+            for path in self.assignments:
+                name = os.path.basename(path)
+                try:
+                    seen = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    check_submission_owner(name, seen, device, owners)
+                    remove_folder(fd, name, seen)
+                except OSError as error:
+                    self.log.warning("Not removed (or not wholly): %r: %s", path, reason(error))
+        finally:
+            os.close(fd)
+        return assignments
+
+    def check_before_removing(self) -> bool:
+        """Fail with the reason unless the removal may go on; True if the course's folder and outbound (or inbound)
+        are there, False if one is missing (nothing to remove)."""
         if why := groupshared_refusal(self.coursedir.groupshared):  # a TA's link in outbound/ (R20d2 W1)
             self.fail(f"lrcourse unrelease: {why}. Nothing was removed.")
         course_id = self.coursedir.course_id
@@ -73,10 +185,27 @@ class TrustedList(ExchangeList):
             self.fail(
                 "lrcourse unrelease: no course id (c.CourseDirectory.course_id or --course). Nothing was removed."
             )
-        if problem := root_path_problem(self.root):
-            self.fail(f"lrcourse unrelease: {problem}. Nothing was removed.")
         try:
-            check_exchange_root(Exchange(Path(self.root), course_id))
-            check_exchange_folders(Path(self.root), (course_id, "inbound" if self.inbound else "outbound"))
+            check_exchange_root(Exchange(Path(self.root), course_id))  # its path too (`root_path_problem`), as release
+            there = check_exchange_folders(Path(self.root), (course_id, "inbound" if self.inbound else "outbound"))
         except ExchangeUnusable as error:
             self.fail(f"lrcourse unrelease: {error}. Nothing was removed.")
+        if problem := root_acl_problem(self.root):  # release's rule for the root's default ACL
+            self.fail(f"lrcourse unrelease: {problem}. Nothing was removed.")
+        return there
+
+
+def check_submission_owner(name: str, seen: os.stat_result, device: int, owners: dict) -> None:
+    """OSError unless the submission folder `name` (its lstat `seen`) is owned by the student its name claims and on
+    the inbound folder's file system (`device`), collect's rule (`inbound.check_owner`): another's folder, say root's,
+    moved into inbound/ under a student's name had root's removal empty it (R20i2 M1). Nor a folder of root or of the
+    user removing, whatever its name claims: root's 0777 folder renamed `root+<chapter>+...` was emptied too (R20j2
+    M1)."""
+    if seen.st_uid in (0, os.geteuid()):
+        raise OSError(
+            f"the submission folder is owned by {owner_name(seen.st_uid, owners)}, not by a student: not gone into"
+        )
+    try:
+        check_owner(seen, name.split("+", 1)[0], device, owners)
+    except Refused as why:
+        raise OSError(f"{why}: not gone into") from None

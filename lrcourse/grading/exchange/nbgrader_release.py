@@ -1,24 +1,27 @@
 """nbgrader's release (`nbgrader release_assignment`, `nbgrader release_feedback`, formgrader's Release buttons) made
 to trust only the instructor's own folders in the exchange.
 
-The exchange's root is writable by every student (1777), so a student can put a folder of their own, or a link to
-any folder, at `<exchange>/<course_id>` before the instructor's first release. nbgrader's release follows it: run as
-root it made `inbound/` (2733, writable by everyone) and `outbound/` inside a root-only folder the student picked
-(issue 20, R20b2 W1). The course's `nbgrader_config.py` sets `c.ExchangeFactory.release_assignment` and
+The exchange's root is writable by every student (1777), so a student can put a folder of their own, or a link to any
+folder, at `<exchange>/<course_id>` before the instructor's first release. nbgrader's release follows it: run as root it
+made `inbound/` (2733, writable by everyone) and `outbound/` inside a root-only folder the student picked (issue 20,
+R20b2 W1). The course's `nbgrader_config.py` sets `c.ExchangeFactory.release_assignment` and
 `c.ExchangeFactory.release_feedback` to the classes here: each folder release makes or writes in (`<course_id>`,
-`outbound`, `inbound`, `feedback`) is reached from the exchange's root one name at a time without following a link,
-made there if it is missing, and must be a folder owned by the releasing user or root, the rule `lrcourse collect`
-applies (`inbound_folder.check_exchange_folder`), and, but for `inbound`, not writable by others (where a student could
-swap the next folder after its check, as `lrcourse doctor` fails it) nor, as root, by a group but root's or any
-through a POSIX ACL (`shared_write`, Unrelease's rule too); root is refused a `groupshared` course, whose folders
-nbgrader makes group-writable (`groupshared_refusal`); otherwise the release fails with the reason, before anything
-is made or copied below it. The exchange's root is reached only through folders and links of the releasing user's or
-root's (`path_walk.walk_path`: none another account may put a link in), checked before nbgrader's own `ensure_root`
-(which chmods it through a link) and in a `groupshared` course too (where nbgrader skips `ensure_root`).
+`outbound`, `inbound`, `feedback`) is reached from the exchange's root one name at a time without following a link, made
+there if it is missing, and must be a folder owned by the releasing user or root, the rule `lrcourse collect` applies
+(`inbound_folder.check_exchange_folder`), and, but for `inbound`, not writable by others (where a student could swap the
+next folder after its check, as `lrcourse doctor` fails it) nor, as root, by a group but root's, nor, as any user,
+through a POSIX ACL or a default ACL (`folder_writers.shared_write`, Unrelease's and collect's rule too); root is
+refused a `groupshared` course, whose folders nbgrader makes group-writable (`groupshared_refusal`); otherwise the
+release fails with the reason, before anything is made or copied below it. The exchange's root is reached only through
+folders and links of the releasing user's or root's (`path_walk.walk_path`: none another account may put a link in),
+checked before nbgrader's own `ensure_root` (which chmods it through a link) and in a `groupshared` course too (where
+nbgrader skips `ensure_root`); a root carrying a default POSIX ACL, which the course's folder release makes in it would
+inherit, is refused too (`root_acl`, as Unrelease and `lrcourse doctor` do).
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import stat
@@ -27,6 +30,7 @@ from pathlib import Path
 from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 
+from lrcourse.grading.exchange.folder_writers import shared_write_problem
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
 from lrcourse.grading.exchange.other_account import posix_acl
@@ -51,42 +55,37 @@ def groupshared_refusal(groupshared: bool) -> str:
     )
 
 
-def shared_write_problem(seen: os.stat_result, path: Path) -> str:
-    """Why the exchange folder `path` (`seen`, its lstat) may not be trusted by release, release_feedback or Unrelease,
-    with the mend, as one line; "" if it may (`shared_write`)."""
-    problem, mend = shared_write(seen, path)
-    return f"{problem} ({mend}; see the README's instructor set-up)" if problem else ""
-
-
-def shared_write(seen: os.stat_result, path: Path) -> tuple[str, str]:
-    """Why the exchange folder `path` (`seen`, its lstat) may not be trusted, and its mend; ("", "") if it may: others
-    may write in it (a student could put her own folder or a link in it after its check), or, as root, a group may:
-    one but root's (a TA, R20d2 W1); and, as any user, a POSIX ACL naming users or groups while the group bits (then
-    its mask) allow writing, or a default ACL, which what the release makes in it inherits, writable by the users it
-    names while nbgrader copies (`other_account.posix_acl`; R20e2 W2, R20f2 W1 and W2: a non-root grader's too). The inbound folder (2733/3733, every student's by design) is its
-    callers' exemption; `lrcourse doctor` fails the others (`doctor.exchange.shared_folders`)."""
-    mode, group_write, acl = stat.S_IMODE(seen.st_mode), seen.st_mode & stat.S_IWGRP, posix_acl(str(path))
-    if os.geteuid() == 0 and group_write and seen.st_gid != 0:
-        by, mend = f" (its group, gid {seen.st_gid}, as root)", f"`chmod go-w {path}`"
-    elif acl and (group_write or acl.startswith("a default")):  # any user: R20f2 W1, W2
-        by, mend = (
-            f" ({acl}{', as root' if os.geteuid() == 0 else ''})",
-            f"`setfacl -b {path}`" + ("" if acl.startswith("a default") else f" or `chmod go-w {path}`"),
-        )
-    elif seen.st_mode & stat.S_IWOTH:
-        by, mend = "", f"`chmod o-w {path}`"
-    else:
+def root_acl(root: str | os.PathLike) -> tuple[str, str]:
+    """Why the exchange's root (its path checked: `root.root_path_problem`) may not be trusted for its POSIX ACL, and
+    the mend; ("", "") if it may: a default ACL, which what is made in it next inherits (the course's folder release
+    makes, and from that its outbound and feedback: writable by the users it names while nbgrader copies, R20f2 W1).
+    Not its access ACL: the root is everyone's to write in (1777) anyway."""
+    try:
+        acl = posix_acl(os.path.realpath(root))  # its links are root's or this user's (`root_path_problem`)
+    except FileNotFoundError:  # not made yet: release makes it, and checks it then
+        return "", ""
+    except OSError as error:
+        return f"the exchange's root {root}: its POSIX ACL cannot be read ({error.strerror})", "look at it as root"
+    if not acl.startswith("a default"):
         return "", ""
     return (
-        f"{path} (mode {mode:04o}) is writable by other users{by}: a student could put her own folder or a link in it",
-        mend,
+        f"the exchange's root {root} carries {acl}: what is made in it next (a course's folder, then its outbound and "
+        "feedback folders) would be writable by the users it names while nbgrader copies",
+        f"`setfacl -k {root}`",
     )
+
+
+def root_acl_problem(root: str | os.PathLike) -> str:
+    """`root_acl` as one line, as release, release_feedback and Unrelease refuse the root; "" if it may be trusted."""
+    problem, mend = root_acl(root)
+    return f"{problem} ({mend}; see the README's instructor set-up)" if problem else ""
 
 
 def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> bool:
     """The folder `root/parts...`, each name below `root` checked (`check_exchange_folder`, action "release") and
     opened without following a link, made where missing (the last with `mode`, set as nbgrader sets it, the others
-    0755); ExchangeUnusable otherwise. True if the last folder was made here."""
+    0755); ExchangeUnusable otherwise, a folder made here and then refused removed again. True if the last folder was
+    made here."""
     if not parts or any(part in ("", ".", "..") or "/" in part for part in parts):
         raise ExchangeUnusable(f"{root.joinpath(*parts)} is not a folder below the exchange's root {root}")
     path, made, fd = root, False, os.open(root, (OPEN_FLAGS & ~os.O_NOFOLLOW) | os.O_DIRECTORY)
@@ -99,9 +98,15 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
             except FileExistsError:
                 made = False
             seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
-            check_exchange_folder(seen, path, "release")
-            if parts[: index + 1] != (parts[0], "inbound") and (problem := shared_write_problem(seen, path)):
-                raise ExchangeUnusable(problem)  # inbound: 2733/3733, every student's by design
+            try:
+                check_exchange_folder(seen, path, "release")
+                if parts[: index + 1] != (parts[0], "inbound") and (problem := shared_write_problem(seen, path)):
+                    raise ExchangeUnusable(problem)  # inbound: 2733/3733, every student's by design
+            except ExchangeUnusable:
+                if made:  # not left behind at 0700, where no later release would set its mode (R20g2 W2)
+                    with contextlib.suppress(OSError):
+                        os.rmdir(part, dir_fd=fd)
+                raise
             parent, fd = fd, -1
             fd = open_checked(parent, part, seen, path)
             if made:
@@ -116,11 +121,12 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
 
 class CheckedFolders:
     """`ensure_directory` of nbgrader's Exchange, for a path below the exchange's root: `ensure_exchange_folder`;
-    `ensure_root`: the root's path checked (`check_root_path`), nbgrader's, then the root checked as collect checks it (`root.check_exchange_root`: a root others
-    may write in without the sticky bit lets a student rename the course's folder, checked or not, and put a link in
-    its place), the sticky bit first added where this user owns a root nbgrader made or left 0777. `start`: as root,
-    only in a course root's through and through (`roots_course.refusal`, as collect): a TA's link in a group-writable
-    release/ had root's release publish a root-only folder to every student (R20c2 W1)."""
+    `ensure_root`: the root's path checked (`check_root_path`), nbgrader's, then the root checked as collect checks it
+    (`root.check_exchange_root`: a root others may write in without the sticky bit lets a student rename the course's
+    folder, checked or not, and put a link in its place), the sticky bit first added where this user owns a root
+    nbgrader made or left 0777. `start`: as root, only in a course root's through and through (`roots_course.refusal`,
+    as collect): a TA's link in a group-writable release/ had root's release publish a root-only folder to every student
+    (R20c2 W1)."""
 
     def start(self):
         if why := groupshared_refusal(self.coursedir.groupshared):  # before anything is made (R20d2 W1)
@@ -145,7 +151,10 @@ class CheckedFolders:
             self.fail(f"lrcourse release: {problem}. Nothing was released.")
 
     def check_root(self):
-        """The root checked as collect checks it (`check_exchange_root`), made sticky first if this user's."""
+        """The root checked as collect checks it (`check_exchange_root`), made sticky first if this user's, and
+        without a default POSIX ACL (`root_acl`)."""
+        if problem := root_acl_problem(self.root):  # before anything is made in it (the course's folder)
+            self.fail(f"lrcourse release: {problem}. Nothing was released.")
         try:
             seen = os.stat(self.root)  # reached as `check_root_path` checked it
             if replaceable(seen) and seen.st_uid == os.geteuid():

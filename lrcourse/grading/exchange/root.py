@@ -1,17 +1,19 @@
 """Whether the exchange's root keeps the course's folder in place: checked by `lrcourse collect` before it opens
 the inbound folder, and by `lrcourse doctor`.
 
-Students must create folders in the exchange's root (nbgrader's `fetch` and `submit` do), so it is writable by
-all; without the sticky bit (mode 0777, nbgrader's default and its docs' example) any of them may also rename
-what others own there: a student renames the course's folder, puts her own in its place, and classmates fetch
-her notebook (code they run) and submit into her inbound folder; she moves the course's folder back before the
-instructor collects. With the sticky bit (1777) only an entry's owner, the root's owner or root may rename it.
-So the root must not be writable by group or others without the sticky bit, the course's folder in it not by
-others at all (a student's own outbound/ or feedback/ there stops nbgrader's release and release_feedback), and
-the root must belong to root or the collecting user (its owner may rename anything in it). The inbound folder
-without the sticky bit (nbgrader's 2733) lets a classmate rename a submission folder whose name they learn: noted
-by collect (`inbound_not_sticky`), not refused; so does one its group or others may list (`inbound_listed`: nbgrader's
-groupshared 2773), where anyone in that group reads every submission."""
+Students must create folders in the exchange's root (nbgrader's `fetch` and `submit` do), so it is writable by all;
+without the sticky bit (mode 0777, nbgrader's default and its docs' example) any of them may also rename what others own
+there: a student renames the course's folder, puts her own in its place, and classmates fetch her notebook (code they
+run) and submit into her inbound folder; she moves the course's folder back before the instructor collects. With the
+sticky bit (1777) only an entry's owner, the root's owner or root may rename it. So the root must not be writable by
+group or others without the sticky bit, the course's folder in it not by others at all (nor, as root, by a group but
+root's, nor through a POSIX ACL: release's rule, `folder_writers`; a student's own outbound/ or feedback/ there stops
+nbgrader's release and release_feedback), and the root must belong to root or the collecting user (its owner may rename
+anything in it). The inbound folder without the sticky bit (nbgrader's 2733) lets a classmate rename a submission folder
+whose name they learn: noted by collect (`inbound_not_sticky`), not refused; so does one its group or others may list
+(`inbound_listed`: nbgrader's groupshared 2773), where anyone in that group reads every submission. Before any of that,
+the root's own path must be one no other account can point elsewhere (`root_path_problem`), for collect as for
+release."""
 
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ import grp
 import os
 import stat
 
+from lrcourse.grading.exchange.folder_writers import shared_write
 from lrcourse.grading.exchange.inbound import user_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
+from lrcourse.grading.exchange.other_account import posix_acl
 from lrcourse.grading.exchange.path_walk import account, walk_path
 
 SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
@@ -49,7 +53,8 @@ def root_path_problem(root: str | os.PathLike) -> str | None:
         return None
     return (
         f"the exchange's root {root}: {reason}: another account could point it, or put a link in its place, "
-        "anywhere root's or your release would then chmod and write. Fix: set c.Exchange.root to a path through "
+        "anywhere: root's or your release would then chmod and write there, students fetch and submit there, and "
+        "collect take what it finds there. Fix: set c.Exchange.root to a path through "
         "folders only root or you may write in, as the README's instructor set-up's /srv/nbgrader/exchange, and make "
         "it there as root (`install -d -m 1777 <that path>`)"
     )
@@ -79,24 +84,28 @@ def root_problem(exchange: Exchange) -> str | None:
         )
     try:
         seen = os.stat(course, follow_symlinks=False)
+        problem, mend = shared_write(seen, course) if stat.S_ISDIR(seen.st_mode) else ("", "")
     except OSError:
         return None
     # students write only inside inbound/; the course's folder may be group-writable for the course's instructors
-    # (nbgrader's groupshared), never by others, sticky bit or not: a student's own outbound/ or feedback/ there
-    # makes nbgrader's release and release_feedback refuse a folder the instructor does not own
-    if stat.S_ISDIR(seen.st_mode) and seen.st_mode & stat.S_IWOTH:
+    # (nbgrader's groupshared, a non-root grader's), never by others, sticky bit or not, nor, as root, by a group but
+    # root's, nor through a POSIX ACL (release's rule, `folder_writers.shared_write`; R20g2 M1: a student an ACL let
+    # write there swapped inbound/ for outbound/ and collect found nothing): a student's own outbound/ or feedback/
+    # there makes nbgrader's release and release_feedback refuse a folder the instructor does not own
+    if problem:
         return (
-            f"{course} (mode {stat.S_IMODE(seen.st_mode):04o}) is writable by other users: a student can make its "
-            "outbound/ or feedback/ folder (nbgrader's release and release_feedback then refuse it), or, without the "
-            f"sticky bit, replace the course's inbound/. Fix: `chmod o-w {course}` (0755; see the README's instructor "
-            "set-up)"
+            f"{problem} (her own outbound/ or feedback/ there stops nbgrader's release and release_feedback; without "
+            f"the sticky bit, a folder of hers in place of inbound/ leaves collect nothing). Fix: {mend} (0755; see "
+            "the README's instructor set-up)"
         )
     return None
 
 
 def check_exchange_root(exchange: Exchange) -> None:
-    """Refuse an exchange whose course folder a student could replace (`root_problem`)."""
-    problem = root_problem(exchange)
+    """Refuse an exchange whose root another account could point elsewhere (`root_path_problem`, release's rule:
+    collect, release and Unrelease all refuse it, with the same reason; R20e2 N1) or whose course folder a student
+    could replace (`root_problem`)."""
+    problem = root_path_problem(exchange.root) or root_problem(exchange)
     if problem:
         raise ExchangeUnusable(problem)
 
@@ -125,11 +134,22 @@ def inbound_listed(inbound: int, exchange: Exchange) -> list[str]:
     if not seen.st_mode & (stat.S_IRGRP | stat.S_IROTH):
         return []
     who = "every user" if seen.st_mode & stat.S_IROTH else f"everyone in its group {group_name(seen.st_gid)}"
+    if not seen.st_mode & stat.S_IROTH and acl_named(str(exchange.inbound)):  # the group bits are its mask (R20g2 M3)
+        who += " or the users and groups its POSIX ACL names (`getfacl` shows them)"
     return [
         f"{exchange.inbound} (mode {stat.S_IMODE(seen.st_mode):04o}) can be listed by {who}: whoever of them is a "
         "student reads every classmate's submission and its submission_secret.txt (and fetches their feedback). "
         f"Fix: `chmod go-r {exchange.inbound}` (as its owner; mode 3733, see the README's instructor set-up)"
     ]
+
+
+def acl_named(path: str) -> bool:
+    """Whether the folder `path` carries a POSIX ACL naming users or groups (or a default one): its mode's group bits
+    are then its mask, and what they allow goes to those named too, not to its group alone."""
+    try:
+        return bool(posix_acl(path))
+    except OSError:
+        return False
 
 
 def group_name(gid: int) -> str:

@@ -1,0 +1,47 @@
+"""Who else may write in one of the exchange's folders (the course's folder, outbound, feedback): the rule release,
+release_feedback, Unrelease (`nbgrader_release`, `nbgrader_list`), collect (`root.root_problem`, the course's folder)
+and `lrcourse doctor` share. Others may not (a student could put her own folder or a link in it after its check); as
+root, no group but root's (a TA, R20d2 W1); and, as any user, no POSIX ACL naming users or groups while the group bits
+(then its mask) allow writing, nor a default POSIX ACL, which what is made in the folder inherits (R20e2 W2, R20f2 W1
+and W2: a non-root grader's too). The inbound folder (2733/3733, every student's by design) is its callers' exemption.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from lrcourse.grading.exchange.other_account import posix_acl
+
+
+def shared_write_problem(seen: os.stat_result, path: Path) -> str:
+    """Why the exchange folder `path` (`seen`, its lstat) may not be trusted by release, release_feedback, Unrelease
+    or collect, with the mend, as one line; "" if it may (`shared_write`)."""
+    problem, mend = shared_write(seen, path)
+    return f"{problem} ({mend}; see the README's instructor set-up)" if problem else ""
+
+
+def shared_write(seen: os.stat_result, path: Path) -> tuple[str, str]:
+    """Why the exchange folder `path` (`seen`, its lstat) may not be trusted, and its mend; ("", "") if it may: the
+    module's rule (`other_account.posix_acl` reads the ACL)."""
+    mode, group_write, acl = stat.S_IMODE(seen.st_mode), seen.st_mode & stat.S_IWGRP, posix_acl(str(path))
+    as_root = ", as root" if os.geteuid() == 0 else ""
+    if as_root and group_write and seen.st_gid != 0:
+        by, mend = f" (its group, gid {seen.st_gid}, as root)", f"`chmod go-w {path}`"
+    elif acl.startswith("a default"):  # the folder itself may be 0755: what is made in it is exposed (R20g2 N1)
+        return (
+            f"{path} (mode {mode:04o}) carries {acl}{as_root}: what the release makes in it would be writable by the "
+            "users it names",
+            f"`setfacl -b {path}`",
+        )
+    elif acl and group_write:  # any user: R20f2 W2
+        by, mend = f" ({acl}{as_root})", f"`setfacl -b {path}` or `chmod go-w {path}`"
+    elif seen.st_mode & stat.S_IWOTH:
+        by, mend = "", f"`chmod o-w {path}`"
+    else:
+        return "", ""
+    return (
+        f"{path} (mode {mode:04o}) is writable by other users{by}: a student could put her own folder or a link in it",
+        mend,
+    )
