@@ -1,6 +1,7 @@
 """Generate the folders that are made from `source/`, never edited by hand.
 
-    python -m lrcourse.build notebooks   # student notebooks: nbgrader generate_assignment -> notebooks/
+    python -m lrcourse.build notebooks   # student notebooks: nbgrader generate_assignment -> notebooks/, and the
+                                         # chapters' facts the saved-notebook check ships -> lrcourse/chapters.json
     python -m lrcourse.build solutions   # worked answers: source notebooks executed -> solutions/
 
 The tests call the same functions into a temporary folder and compare with what is committed.
@@ -16,9 +17,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from lrcourse.chapter_facts import context_digest, context_of, write_chapter_facts
 from lrcourse.gradebook_db import gradebook
 from lrcourse.grading.course import default_db_url
-from lrcourse.grading.source_files import StrayFiles, refuse_stray_files
+from lrcourse.grading.source_files import StrayFiles, chapter_notebook, refuse_stray_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS_PER_CELL = 300
@@ -126,15 +128,38 @@ def build_solutions(root: Path = ROOT, out: Path | None = None) -> list[Path]:
     return written
 
 
+def write_context_digests(root: Path = ROOT) -> list[Path]:
+    """Write into each chapter's notebook of source/ (`source_files.chapter_notebook`, not a stray file) the digest of
+    its setup and context cells (`metadata.lrcourse.context_digest`, `chapter_facts.context_digest`; cells and their
+    ids kept), which generate_assignment carries into the release; the notebooks changed."""
+    changed = []
+    for chapter in chapters(root):
+        name = chapter_notebook(root, chapter)
+        if name is None:
+            continue
+        path = root / "source" / chapter / name
+        notebook = nbformat.read(path, as_version=4)
+        digest = context_digest(context_of(notebook.cells))
+        if notebook.metadata.get("lrcourse", {}).get("context_digest") != digest:
+            notebook.metadata.setdefault("lrcourse", {})["context_digest"] = digest
+            nbformat.write(notebook, path)
+            changed.append(path)
+    return changed
+
+
 def main(argv: list[str]) -> int:
     what = argv[0] if argv else ""
     if what == "notebooks":
         try:
+            refuse_stray_files(ROOT, chapters())  # before anything in source/ is written (a stray file refused)
+            for path in write_context_digests(ROOT):
+                print(f"wrote the context cells' digest into {path.relative_to(ROOT)}")
             generate_release(ROOT)
         except StrayFiles as error:
             print(f"refused: {error}", file=sys.stderr)
             return 1
         print(f"notebooks/ regenerated from source/ for {', '.join(chapters())}")
+        print(f"wrote {write_chapter_facts(ROOT).relative_to(ROOT)}")
     elif what == "solutions":
         for path in build_solutions():
             print(f"wrote {path.relative_to(ROOT)}")

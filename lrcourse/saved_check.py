@@ -9,10 +9,11 @@ the saved answer cells, and nothing else of the notebook; each visible test cell
 in `lrcourse grade`. A scratch cell, a cell run and not saved, data changed in place since: none of them reaches it,
 as none reaches the grader. What it does not do: run the hidden tests (`make check` in a checkout of the course does),
 or use the instructor's copies of the test cells (a test cell edited in the notebook runs here as edited, and not in
-the grade). The setup and context cells run are the chapter's own where the checkout this package is installed from
-has them (`chapters_cells`; a line says which saved one differs, `context_notes`), as the grader runs the
-instructor's whatever the saved notebook holds; outside a checkout, the saved notebook's (an edited one runs here as
-edited, and not in the grade).
+the grade). The setup and context cells run are the chapter's own, as the grader runs the instructor's whatever the
+saved notebook holds (`chapters_cells`; a line says which saved one differs, `context_notes`): from the checkout this
+package is installed from, else, as on a hub's wheel, from the chapters' facts shipped with it (`chapter_facts`). Only a
+notebook neither whose folder nor whose name is a chapter's runs its own saved ones (as edited: not as in the grade),
+and so does one whose release is not the shipped facts' (`OTHER`: a wheel not rebuilt after a release, R23z M1).
 
 Who trusts whom: nobody is protected from anybody here. The code run is the learner's own, in a process of the
 learner's own, with the learner's rights and no sandbox (`Judge(limits=None)`, as `make check NO_SANDBOX=1` runs
@@ -38,10 +39,9 @@ student's time budget.
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING
 
-from lrcourse import cells
+from lrcourse import cells, chapter_facts
 from lrcourse.checking.saved_answer import (
     as_python,
     expect_no_magic,
@@ -52,6 +52,7 @@ from lrcourse.checking.saved_answer import (
     notebook_paths,
     read_notebook,
 )
+from lrcourse.setup_failure import ASK, OTHER_RELEASE, context_failure, first_line
 
 if TYPE_CHECKING:  # the grader's side is imported when the check runs, never in a graded kernel
     from lrcourse.grading.exercise import Exercise
@@ -64,8 +65,13 @@ HIDDEN = (
 
 NOT_ANSWERED = "NotImplementedError"
 SETUP_RUN = "the chapter's setup cells"
-# Outside a checkout the chapter's copies are not at hand: the saved ones run, which the grader does not (R23y M2).
+# A notebook of no chapter known: the saved ones run, which the grader does not (R23y M2).
 SAVED_SETUP_RUN = "your notebook's setup cells, which the grader replaces with the chapter's"
+# The saved notebook's context digest is not the package's (`setup_failure.OTHER_RELEASE`).
+OTHER = (
+    f"  This notebook is {OTHER_RELEASE}: this check ran your notebook's own setup cells and the grader runs the "
+    f"course's current ones, so the check may differ from the grade: {ASK}."
+)
 GRADERS_RUN = "Not run in the grader's run of your notebook: the grader judges your saved answer cells itself."
 
 
@@ -91,11 +97,12 @@ def check_saved_notebook(path: str | os.PathLike | None = None) -> None:
 def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
     """The lines `check_saved_notebook` prints; NotChecked says why there are none."""
     notebook_path = os.fspath(path) if path is not None else kernel_saved_notebook()
-    found = read_notebook(notebook_path)
-    if isinstance(found, str):
-        raise NotChecked(f"The saved notebook could not be read: {found}. {SAVE[0].upper()}{SAVE[1:]}.")
-    chapters_copy = chapters_cells(notebook_path)
-    chapter = saved_context(chapters_copy)
+    whole = read_notebook(notebook_path, whole=True)
+    if isinstance(whole, str):
+        raise NotChecked(f"The saved notebook could not be read: {whole}. {SAVE[0].upper()}{SAVE[1:]}.")
+    found = whole["cells"]
+    chapters_copy = chapters_cells(notebook_path, chapter_facts.notebook_digest(whole))
+    chapter = saved_context(chapters_copy or [])
     exercise = saved_exercise(os.path.splitext(os.path.basename(notebook_path))[0], found, chapter or None)
     if not exercise.tests:
         raise NotChecked(
@@ -103,14 +110,20 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
             "check_saved_notebook('chapter.ipynb'), or run this cell from it."
         )
     answers = saved_answers(found)
-    verdicts = judged(exercise, answers)
+    try:
+        verdicts = judged(exercise, answers)
+    except Exception as error:
+        why = context_failure(error, exercise.context, bool(chapter), other=chapters_copy is None)
+        if not why:
+            raise
+        raise NotChecked(why) from None
     lines = [f"Your saved notebook {os.path.basename(notebook_path)}, run as the grader runs it:"]
     own = kernel_notebook() if path is None else ""
     if own not in ("", os.path.basename(notebook_path)):  # a Duplicate open: the one graded is checked (R23n W1)
         lines[0] = f"This kernel runs {own}; the grader grades {os.path.basename(notebook_path)}, checked here:"
     lines[:0] = renamed(notebook_path) if path is None else []
     lines += [f"  {why}" for why in magic_notes(found, os.path.basename(notebook_path))]
-    lines += [f"  {why}" for why in context_notes(found, chapters_copy)]
+    lines += [f"  {why}" for why in context_notes(found, chapters_copy)] if chapters_copy is not None else [OTHER]
     passed = 0
     for test in exercise.tests:
         verdict = verdicts.cells[test.name]
@@ -130,11 +143,11 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
 
 def renamed(notebook_path: str) -> list[str]:
     """One line when the notebook checked is not the one the grader grades in a chapter's folder (`graded_name`: a
-    notebook renamed, the chapter's own gone: R23w W3, the check said 4 of 4 and the grade was 0); else none."""
+    notebook renamed, the chapter's own gone: R23w W3, the check said 4 of 4 and the grade was 0); else none. A
+    chapter's folder is one named as a chapter (`chapter_facts.shipped`), not a copy of one (R23x M3)."""
     folder, name = os.path.dirname(os.path.abspath(notebook_path)), os.path.basename(notebook_path)
-    graded, chapters = graded_name(folder), checkout_chapters()
-    chapters_folder = os.path.basename(folder) in chapters if chapters else re.match(r"\d+_", os.path.basename(folder))
-    if name == graded or not chapters_folder:  # not a chapter's folder (a copy of one, R23x M3): no name known
+    graded = graded_name(folder)
+    if name == graded or os.path.basename(folder) not in chapter_facts.shipped():  # no name known
         return []
     return [
         f"The grader grades {graded} only, and this folder has none: rename {name} back to {graded} "
@@ -185,36 +198,39 @@ def chapters_notebook(notebook_path: str) -> str:
     return ""
 
 
-def checkout_chapters() -> list[str]:
-    """The chapters' folder names in the checkout this package is installed from (its `source/`); none outside one."""
-    from pathlib import Path
-
-    source = Path(__file__).resolve().parents[1] / "source"
-    return sorted(path.name for path in source.iterdir() if path.is_dir()) if source.is_dir() else []
-
-
-def chapters_cells(notebook_path: str) -> list:
-    """The cells of the chapter's own copy (`chapters_notebook`), read once: its setup and context cells are what the
-    grader runs whatever the saved notebook's are (R23x M1: an import added to the saved setup cell passed here and
-    scored 0); none outside a checkout (the saved notebook's then run) or where that copy does not read."""
+def chapters_cells(notebook_path: str, digest: str = "") -> list | None:
+    """The chapter's own setup and context cells, read once: they are what the grader runs whatever the saved
+    notebook's are (R23x M1: an import added to the saved setup cell passed here and scored 0). From the chapter's
+    copy in the checkout this package is installed from (`chapters_notebook`), else from the facts shipped with the
+    package (a hub's wheel has no checkout, R23y M1: `chapter_facts`, found by the notebook's name, else its folder);
+    none where the chapter is not known (the saved notebook's then run); None where the saved notebook's `digest` of
+    its context cells is not the facts' (a release other than the package's, R23z M1: the saved ones then run)."""
     chapter = chapters_notebook(notebook_path)
     own = read_notebook(chapter) if chapter else []
-    return own if isinstance(own, list) else []
+    if isinstance(own, list) and own:
+        return own
+    folder = os.path.dirname(os.path.abspath(notebook_path))
+    names = list(dict.fromkeys((os.path.basename(notebook_path), graded_name(folder))))
+    facts = chapter_facts.shipped()  # read once
+    fact = facts.get(chapter_facts.chapter_of(os.path.basename(folder), names, facts), {})
+    if fact and digest and digest != fact.get("digest"):
+        return None
+    return chapter_facts.context_cells(fact)
 
 
 def context_notes(notebook_cells: list, own: list) -> list[str]:
     """One line for each setup or context cell of the saved notebook that is not the chapter's (`chapters_notebook`),
     edited or gone: the grader runs the chapter's own, so an import added there and used in an answer scores 0 while
-    it passes here (R23w W2); none when the chapter's copy, `own` (`chapters_cells`), cannot be found."""
+    it passes here (R23w W2); none when the chapter's cells, `own` (`chapters_cells`), are not known."""
     saved = {cell.get("id"): cells.source(cell).strip() for cell in _cells(notebook_cells) if cells.is_context(cell)}
     notes = []
     for cell in _cells(own):
-        named = "setup cell" if cell.get("id") == "setup" else f"context cell {cell.get('id')}"
+        named = "setup cell" if cell.get("id") == "setup" else f"context cell that starts `{first_line(cell)}`"
         if cells.is_context(cell) and cell.get("id") not in saved:  # deleted, or pasted back as a new cell (R23x M2)
             notes.append(
-                f"Your saved notebook has no {named} of the chapter's (deleted, or pasted back as a new cell): the "
-                "grader runs the chapter's own, and so does this check (an import added there: put it in your "
-                "answer cell)."
+                f"Your saved notebook has no {named} of the chapter's (deleted, pasted back as a new cell, or your "
+                "notebook is of an earlier release): the grader runs the chapter's own, and so does this check (an "
+                "import added there: put it in your answer cell)."
             )
         elif cells.is_context(cell) and saved[cell.get("id")] != cells.source(cell).strip():
             notes.append(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import nbformat
 import pytest
 
-from lrcourse import cells
+from lrcourse import cells, chapter_facts
 from lrcourse.build import execute, source_notebooks
 
 from support import printed
@@ -74,6 +75,27 @@ def test_released_notebook_equals_a_fresh_generation(path, tmp_path):
     committed, fresh = read(released(path)), read(fresh)
     assert code_and_markdown(committed) == code_and_markdown(fresh), "run `make notebooks`"
     assert [nbgrader_meta(c) for c in committed.cells] == [nbgrader_meta(c) for c in fresh.cells]
+
+
+def test_the_chapters_facts_shipped_with_the_package_are_fresh():
+    """lrcourse/chapters.json (the setup and context cells the saved-notebook check runs on a hub's wheel) is what
+    source/ gives now, every chapter's."""
+    assert chapter_facts.FACTS.read_text(encoding="utf-8") == chapter_facts.facts_text(ROOT), "run `make notebooks`"
+    assert list(chapter_facts.shipped()) == [path.parent.name for path in SOURCES]
+    for path in SOURCES:  # each notebook says which release of its context cells it is of (R23z M1)
+        digest = chapter_facts.context_digest(chapter_facts.context_of(json.loads(path.read_text())["cells"]))
+        assert chapter_facts.shipped()[path.parent.name]["digest"] == digest, "run `make notebooks`"
+        for copy in (path, released(path), solution(path)):
+            assert chapter_facts.notebook_digest(json.loads(copy.read_text())) == digest, f"{copy}: `make notebooks`"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_the_setup_cell_says_it_is_one(path):
+    """R23z N3: each chapter's setup cell carries {"lrcourse": {"context": true}} (ARCHITECTURE.md), so a copy pasted
+    anew (a new id) is still a setup cell to `cells.is_context` where no chapter is known (R23x M2)."""
+    setup = [cell for cell in read(path).cells if cell.get("id") == "setup"]
+    assert len(setup) == 1, f"{path}: no cell with the id setup"
+    assert setup[0].metadata.get("lrcourse", {}).get("context") is True, f"{path}: the setup cell's metadata"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)

@@ -312,7 +312,10 @@ def test_a_setup_cell_pasted_anew_is_the_chapters_and_honest_work_passes(kernel,
     nbformat.write(saved, tmp_path / NOTEBOOK)
     verdicts, out = run_check(run, capsys)
     assert set(verdicts.values()) == {"passed"}, out
-    assert "Your saved notebook has no setup cell of the chapter's (deleted, or pasted back as a new cell)" in out
+    assert (
+        "Your saved notebook has no setup cell of the chapter's (deleted, pasted back as a new cell, or your notebook is of an earlier release)"
+        in out
+    )
 
 
 def test_a_copy_of_a_chapters_folder_is_not_told_to_rename_its_notebook(tmp_path):
@@ -328,17 +331,70 @@ def test_a_copy_of_a_chapters_folder_is_not_told_to_rename_its_notebook(tmp_path
     assert renamed(str(own / "my_ch1.ipynb"))[0].startswith(f"The grader grades {NOTEBOOK} only")
 
 
-def test_outside_a_checkout_the_saved_setup_cells_run_and_the_count_says_so(tmp_path, monkeypatch, capsys):
-    """R23y M2, N3: installed without the course's checkout (a hub's wheel) the chapter's copies are not at hand; the
-    saved setup cells run, and the count line says the grader replaces them with the chapter's (it said "as the grader
-    runs it (your notebook's setup cells" as if the grader ran them)."""
+def test_outside_a_checkout_the_chapters_setup_cells_are_the_shipped_ones(tmp_path, monkeypatch, capsys):
+    """R23y M1, M2: installed without the course's checkout (a hub's wheel) the chapter's copies are not at hand; the
+    chapter's setup cells shipped with the package run (`chapter_facts`), and the count line says so (it said "your
+    notebook's setup cells, which the grader replaces": tests/test_saved_check_wheel.py runs the wheel's cases)."""
     import lrcourse.saved_check as saved_check
 
     monkeypatch.setattr(saved_check, "chapters_notebook", lambda path: "")
     shutil.copy(ROOT / "notebooks" / CHAPTER / NOTEBOOK, tmp_path)
     for grade_id, text in solution_answers(CHAPTER).items():
         save_answer_cell(tmp_path / NOTEBOOK, grade_id, text)
+    source = nbformat.read(ROOT / "source" / CHAPTER / NOTEBOOK, as_version=4).cells
+    assert saved_check.saved_context(saved_check.chapters_cells(str(tmp_path / NOTEBOOK))) == [
+        cell.source for cell in source if cells.is_context(cell)
+    ]
     check_saved_notebook(tmp_path / NOTEBOOK)
     out = capsys.readouterr().out
     assert set(printed_verdicts(out).values()) == {"passed"}, out
-    assert f"({saved_check.SAVED_SETUP_RUN}, then your answer cells" in out, out
+    assert f"({saved_check.SETUP_RUN}, then your answer cells" in out, out
+
+
+def test_a_setup_cell_that_raises_is_said_in_a_sentence_not_a_traceback(tmp_path, capsys):
+    """R23z N4: `import nosuchmodule_xyz` pasted into the setup cell of a notebook of no chapter known (its own setup
+    cells run) ended the check in a traceback; one sentence now names the cell by its first line, the error, and what
+    to do."""
+    folder = tmp_path / "2026_notes"
+    folder.mkdir()
+    path = folder / "ch1.ipynb"
+    shutil.copy(ROOT / "notebooks" / CHAPTER / NOTEBOOK, path)
+    saved = nbformat.read(path, as_version=4)
+    setup = next(cell for cell in saved.cells if cell.get("id") == "setup")
+    setup.source += "\nimport nosuchmodule_xyz\n"
+    nbformat.write(saved, path)
+    check_saved_notebook(path)
+    out = capsys.readouterr().out
+    first = setup.source.splitlines()[0]
+    assert out.startswith(f"Your notebook's setup cell that starts `{first}` fails (ModuleNotFoundError: "), out
+    assert "nosuchmodule_xyz" in out and "put it in your answer cell" in out and len(out.splitlines()) == 1, out
+
+
+def test_a_missing_context_cell_is_named_by_its_first_line_and_an_earlier_release_is_a_cause():
+    """R23z N1: chapter 2 as released before its read-log cell existed was told it had deleted "context cell read-log"
+    (an id JupyterLab does not show); the line names the cell by its first line and says an earlier release is a
+    cause."""
+    from lrcourse.saved_check import context_notes
+
+    chapter = "02_ordered_schedules"
+    own = nbformat.read(ROOT / "source" / chapter / "ordered_schedules.ipynb", as_version=4).cells
+    log = next(cell for cell in own if cell.get("id") == "read-log")
+    saved = [cell for cell in nbformat.read(ROOT / "notebooks" / chapter / "ordered_schedules.ipynb", 4).cells]
+    (note,) = context_notes([cell for cell in saved if cell.get("id") != "read-log"], own)
+    first = log.source.splitlines()[0].strip()[:80]
+    assert note.startswith(f"Your saved notebook has no context cell that starts `{first}` of the chapter's"), note
+    assert "read-log" not in note and "or your notebook is of an earlier release" in note, note
+
+
+def test_a_chapters_notebook_in_another_chapters_folder_is_of_its_own_chapter():
+    """R23z N2: on the wheel the folder decided first, so chapter 2's notebook in chapter 1's folder ran chapter 1's
+    setup cell and was told it had changed it; the notebook's own name now decides first, as in a checkout, and a
+    notebook renamed in its own chapter's folder still resolves by the folder."""
+    from lrcourse.chapter_facts import chapter_of, shipped
+
+    facts = shipped()
+    assert chapter_of(CHAPTER, ["ordered_schedules.ipynb", NOTEBOOK], facts) == "02_ordered_schedules"
+    assert chapter_of(CHAPTER, ["my_ch1.ipynb", NOTEBOOK], facts) == CHAPTER
+    assert chapter_of(CHAPTER, ["my_ch1.ipynb"], facts) == CHAPTER
+    assert chapter_of(f"{CHAPTER}_v2", [NOTEBOOK], facts) == CHAPTER
+    assert chapter_of("2026_notes", ["ch1.ipynb", "notes.ipynb"], facts) == ""

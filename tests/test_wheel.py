@@ -4,6 +4,7 @@ No hidden tests, no solutions, no grader references, no notebooks; and it declar
 pins (requirements-student.txt), none of the instructor's or developers' tools.
 """
 
+import json
 import re
 import shutil
 import subprocess
@@ -65,6 +66,12 @@ def blocks(kind: str) -> list[str]:
     return found
 
 
+def context_sources(wheel) -> str:
+    """The setup and context cells shipped in lrcourse/chapters.json, as their text (not JSON-escaped)."""
+    facts = json.loads(wheel["lrcourse/chapters.json"])
+    return "\n".join(cell["source"] for chapter in facts.values() for cell in chapter["context"])
+
+
 def test_the_wheel_holds_the_package_and_no_course_folder(wheel):
     folders = {name.split("/")[0] for name in wheel}
     assert "lrcourse" in folders
@@ -72,11 +79,20 @@ def test_the_wheel_holds_the_package_and_no_course_folder(wheel):
     assert not [name for name in wheel if name.endswith(".ipynb") or "references" in name]
 
 
+def test_the_wheel_holds_the_chapters_setup_cells_for_the_saved_notebook_check(wheel):
+    """lrcourse/chapters.json (`lrcourse.chapter_facts`): a hub's "Before you submit" check runs the chapter's setup
+    and context cells from it (no source/ there)."""
+    facts = json.loads(wheel["lrcourse/chapters.json"])
+    assert facts == json.loads((ROOT / "lrcourse" / "chapters.json").read_text())
+    assert facts["01_learning_rate"]["notebook"] == "learning_rate.ipynb"
+
+
 @pytest.mark.parametrize("kind", sorted(BLOCKS))
 def test_the_wheel_holds_no_line_of_a_solution_or_hidden_test(wheel, kind):
     lines = blocks(kind)
     assert lines, f"no {kind} found in source/: the test would prove nothing"
-    leaked = {line for line in lines for name, text in wheel.items() if name.endswith(".py") and line in text}
+    texts = [text for name, text in wheel.items() if name.endswith(".py")] + [context_sources(wheel)]
+    leaked = {line for line in lines for text in texts if line in text}
     assert not leaked, f"{kind} lines in the wheel: {sorted(leaked)[:5]}"
 
 

@@ -77,11 +77,8 @@ class SavedCell:
     def named(self, variable: str) -> str:
         """How a message names this cell: "The answer cell of X saved in NB" (another's: which one)."""
         other = f" (the answer cell that assigns {variable})" if self.grade_id not in ("", variable) else ""
-        elsewhere = (
-            f" (this kernel runs {self.kernel_runs}; only {self.notebook} is graded: write your answers there)"
-            if self.kernel_runs
-            else ""
-        )
+        runs = f" (this kernel runs {self.kernel_runs}; only {self.notebook} is graded: write your answers there)"
+        elsewhere = runs if self.kernel_runs else ""
         return f"The answer cell of {self.grade_id or variable} saved in {self.notebook}{other}{elsewhere}"
 
 
@@ -249,10 +246,10 @@ def notebook_paths(shell=None, chapters_own: bool = True) -> list[str]:
     return sorted(glob.glob(os.path.join(glob.escape(folder), "*.ipynb")))
 
 
-def read_notebook(path: str) -> list | str:
-    """The cells of the notebook file `path`, or why they cannot be read (a sentence): it must resolve to a regular
-    file in its own folder, at most MAX_BYTES, and hold JSON with a list of cells. Never blocks: the file is looked at
-    before it is opened, and opened non-blocking."""
+def read_notebook(path: str, whole: bool = False) -> list | dict | str:
+    """The cells of the notebook file `path` (`whole`: its JSON, a dict), or why they cannot be read (a sentence): a
+    regular file in its own folder, at most MAX_BYTES, holding JSON with a list of cells. Never blocks: the file is
+    looked at before it is opened, and opened non-blocking."""
     name = os.path.basename(path)
     real = os.path.realpath(path)
     if os.path.dirname(real) != os.path.realpath(os.path.dirname(path) or "."):
@@ -266,10 +263,12 @@ def read_notebook(path: str) -> list | str:
     if data is None:
         return f"{name} is not a regular file of at most {MAX_BYTES >> 20} MB"
     try:
-        notebook_cells = json.loads(data.decode("utf-8"))["cells"]
+        notebook_cells = (notebook := json.loads(data.decode("utf-8")))["cells"]
     except (ValueError, RecursionError, KeyError, TypeError):
         return f"{name} is not a notebook (no JSON with a list of cells)"
-    return notebook_cells if isinstance(notebook_cells, list) else f"{name} is not a notebook (its cells are no list)"
+    if not isinstance(notebook_cells, list):
+        return f"{name} is not a notebook (its cells are no list)"
+    return notebook if whole else notebook_cells
 
 
 def _read_regular(path: str) -> bytes | None:
