@@ -27,6 +27,14 @@ def remove_inbound(exchange: Path):
     return lister(exchange).start()
 
 
+def removal_keeps(exchange: Path, kept: int) -> None:
+    """`remove_inbound`, which removes the rest and then fails (exit status 1) naming how many entries it kept."""
+    from nbgrader.exchange.abc.exchange import ExchangeError
+
+    with pytest.raises(ExchangeError, match=f"lrcourse unrelease: {kept} inbound entries not removed"):
+        remove_inbound(exchange)
+
+
 def lister(exchange: Path):
     """nbgrader's list with remove and inbound, as the course's configuration makes it (made in this process)."""
     return exchange_app("list", exchange, inbound=True)
@@ -101,7 +109,7 @@ def test_an_entry_that_is_not_a_folder_is_skipped_and_the_class_removed(exchange
         os.mkfifo(bad)
     no_hang(20)
     with caplog.at_level(logging.WARNING):
-        remove_inbound(exchange)
+        removal_keeps(exchange, 1)
     assert [p.name for p in inbound.iterdir()] == [bad.name]
     assert (victim / "keep").is_dir() and stat.S_IMODE(victim.stat().st_mode) == 0o700
     said = " ".join(record.getMessage() for record in caplog.records)
@@ -111,21 +119,29 @@ def test_an_entry_that_is_not_a_folder_is_skipped_and_the_class_removed(exchange
 
 def test_a_students_entry_name_is_printed_escaped(exchange, caplog):
     """R20h2 N4: "Skipping" and "Not removed" printed a student's entry name raw: a newline in it forged a log line
-    of the list app's, a terminal escape reached the instructor's terminal. Now escaped, as collect's summary."""
+    of the list app's, a terminal escape reached the instructor's terminal. Now escaped, as collect's summary; and
+    R20j2 N1: nbgrader's own lines (the listing, "No notebooks found in") printed it raw: an entry not named as
+    nbgrader names a submission is now skipped before them, whether listed or removed."""
     inbound = inbound_with(exchange, ("alice",))
     forged = f"mallory+{CHAPTER}+x\n[ListApp | INFO] forged\x1b[31m+"
     (inbound / f"{forged}link").symlink_to(exchange.parent)
-    deep = inbound / f"{forged}deep"
+    (inbound / f"{forged}folder").mkdir()  # no notebook in it: nbgrader's "No notebooks found in" named it
+    deep = inbound / f"mallory+{CHAPTER}+2026-12-06 12:00:01.000000 UTC"
     (deep / "/".join(["d"] * 40)).mkdir(parents=True)  # nested deeper than the removal goes: not removed
     for folder, _, _ in os.walk(deep):
         os.chown(folder, STUDENTS["mallory"], STUDENTS["mallory"])  # hers: the removal goes into it
     no_hang(20)
-    with caplog.at_level(logging.WARNING):
-        remove_inbound(exchange)
-    # ours only: nbgrader's own lines ("No notebooks found in ...", the listing) print it raw still
-    said = "\n".join(record.getMessage() for record in caplog.records if record.module == "nbgrader_list")
-    assert "\x1b" not in said and "\n[ListApp" not in said, said
-    assert f"Skipping {str(inbound / f'{forged}link')!r}: a symbolic link" in said, said
+    for listing in (True, False):  # the listing alone, then the removal
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            if listing:
+                exchange_app("list", exchange, inbound=True, remove=False).start()
+            else:
+                removal_keeps(exchange, 3)
+        said = "\n".join(record.getMessage() for record in caplog.records)  # nbgrader's lines too
+        assert "\x1b" not in said and "\n[ListApp" not in said, said
+        for entry in ("link", "folder"):
+            assert f"Skipping {str(inbound / (forged + entry))!r}: the folder's name holds characters" in said, said
     assert f"Not removed (or not wholly): {str(deep)!r}: 'd': folders nested deeper than 32" in said, said
     shutil.rmtree(deep)
 
@@ -141,7 +157,7 @@ def test_a_folder_of_another_owner_in_a_submission_is_not_gone_into(exchange, ca
     (folder / "sub" / "pub" / "rootonly" / "f").write_text("root's")
     no_hang(20)
     with caplog.at_level(logging.WARNING):
-        remove_inbound(exchange)
+        removal_keeps(exchange, 1)
     assert (folder / "sub" / "pub" / "rootonly" / "f").read_text() == "root's"
     assert [p.name for p in inbound.iterdir()] == [folder.name]  # alice's removed
     said = " ".join(record.getMessage() for record in caplog.records)
@@ -185,7 +201,7 @@ def test_a_non_root_graders_removal_skips_what_it_cannot_remove(exchange):
         (folder / "sub").chmod(mode)
         folder.chmod(mode)
     said = as_user(4242, lister(exchange).start)
-    assert not said.startswith(("OSError", "PermissionError", "ExchangeError")), said
+    assert said.startswith("ExchangeError: lrcourse unrelease: 1 inbound entries not removed"), said
     assert [p.name for p in inbound.iterdir()] == [f"alice+{CHAPTER}+{WHEN}"]
 
 
@@ -218,7 +234,7 @@ def test_a_folder_not_the_claimed_students_own_is_not_gone_into(exchange, caplog
             os.chown(path, STUDENTS[owner], STUDENTS[owner])
     no_hang(20)
     with caplog.at_level(logging.WARNING):
-        remove_inbound(exchange)
+        removal_keeps(exchange, 1)
     assert (folder / "keep" / "f").read_text() == "kept"
     assert [p.name for p in inbound.iterdir()] == [folder.name]  # bob's removed
     said = " ".join(record.getMessage() for record in caplog.records)

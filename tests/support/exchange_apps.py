@@ -15,10 +15,16 @@ LIST = f"{OURS}.nbgrader_list.TrustedList"
 
 
 def exchange_app(
-    verb: str, exchange: Path, course: Path | None = None, *, inbound: bool = False, groupshared: bool = False
+    verb: str,
+    exchange: Path,
+    course: Path | None = None,
+    *,
+    inbound: bool = False,
+    groupshared: bool = False,
+    remove: bool = True,
 ):
     """The app of `verb` ("assignment", "feedback": the release; "list": list with --remove, formgrader's Unrelease,
-    `inbound` for --inbound), not started: a caller that runs it as another uid makes it here first (a child as
+    `inbound` for --inbound, `remove` False for the listing alone), not started: a caller that runs it as another uid makes it here first (a child as
     another uid may not read the interpreter's own modules to import them)."""
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
@@ -35,7 +41,7 @@ def exchange_app(
     config.ExchangeFactory.release_assignment = RELEASE
     config.ExchangeFactory.release_feedback = FEEDBACK
     config.ExchangeFactory.list = LIST
-    config.ExchangeList.remove = True
+    config.ExchangeList.remove = remove
     config.ExchangeList.inbound = inbound
     factory = ExchangeFactory(config=config)
     kind = {"assignment": factory.ReleaseAssignment, "feedback": factory.ReleaseFeedback, "list": factory.List}[verb]

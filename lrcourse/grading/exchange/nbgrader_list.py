@@ -13,11 +13,12 @@ release; a TA in the course folder's group had root's Unrelease delete through h
 a default POSIX ACL (`nbgrader_release.root_acl_problem`, release's rule); otherwise it fails with the reason, before
 anything is removed. Root is refused a `groupshared` course (`nbgrader_release.groupshared_refusal`: a TA in outbound's
 group could swap a chapter's folder for a link before the rmtree). A listing alone removes nothing and is nbgrader's
-(students list the instructor's inbound folder, which the owner rule would refuse them). With `--inbound`, an entry
-named like a submission that is not a folder (a student's link, file or FIFO) is skipped with a warning, not looked in
-nor removed, and each submission folder is removed on its own (`remove_folder`: never following a link nor opening
-anything but a folder, nor going into one of another owner or file system), one that cannot be removed reported and the others removed (R20e2 N2: a link stopped root's
-removal for the class, a FIFO hung it).
+(students list the instructor's inbound folder, which the owner rule would refuse them). With `--inbound` (listed or
+removed), an entry not named as nbgrader names a submission (collect's rule: nbgrader prints the name raw) or not a
+folder (a student's link, file or FIFO) is skipped with a warning, not looked in nor removed; each submission folder
+is removed on its own (`remove_folder`: never following a link nor opening anything but a folder, nor going into one
+of another owner or file system), one that cannot be removed reported and the others removed (R20e2 N2: a link
+stopped root's removal for the class, a FIFO hung it); the removal then fails (exit status 1) if any was kept.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 from nbgrader.exchange.default.list import ExchangeList
 
 from lrcourse.grading.exchange.folder_writers import shared_write_problem
-from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, check_owner, owner_name
+from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, check_owner, claimed, owner_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
 from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, root_acl_problem
 from lrcourse.grading.exchange.root import check_exchange_root
@@ -113,6 +114,8 @@ def reason(error: OSError) -> str:
 class TrustedList(ExchangeList):
     """nbgrader's list; with `remove`, only from the instructor's own course folder (`check_exchange_folders`)."""
 
+    skipped = 0  # inbound entries left out by `submission_folder`
+
     def init_dest(self):
         if self.remove and not self.check_before_removing():
             where = Path(self.root, self.coursedir.course_id, "inbound" if self.inbound else "outbound")
@@ -121,10 +124,21 @@ class TrustedList(ExchangeList):
             return
         super().init_dest()
         if self.inbound:  # nbgrader's parse would look in it and its rmtree stop at it
+            listed = len(self.assignments)
             self.assignments = [path for path in self.assignments if self.submission_folder(path)]
+            self.skipped = listed - len(self.assignments)
 
     def submission_folder(self, path: str) -> bool:
-        """Whether the inbound entry `path` is a folder (its lstat); if not, a warning with the reason."""
+        """Whether the inbound entry `path` is named as nbgrader names a submission (`inbound.claimed`, collect's
+        rule: nbgrader's own lines, the listing and "No notebooks found in", print the name raw, and a newline or a
+        terminal escape in it forged a line, R20j2 N1) and is a folder (its lstat); if not, a warning with the
+        reason."""
+        name = os.path.basename(path)
+        try:
+            claimed(name, name.split("+")[1] if "+" in name else "")  # the name's own assignment: the glob's may be *
+        except Refused as why:
+            self.log.warning("Skipping %r: %s, not %s", path, why, "removed" if self.remove else "listed")
+            return False
         try:
             seen = os.lstat(path)
         except OSError as error:  # removed meanwhile
@@ -155,12 +169,14 @@ class TrustedList(ExchangeList):
                 line = self.format_inbound_assignment(info)  # a student's folder name: escaped if not printable
                 self.log.info(line if line.isprintable() else repr(line))  # (R20i2 N1: a CR forged a line)
         if not self.assignments:  # none, or no inbound folder (nothing to remove)
+            self.fail_if_kept(self.skipped)
             return assignments
         inbound = Path(self.root, self.coursedir.course_id, "inbound")  # checked (`check_before_removing`)
         try:
             fd = os.open(inbound, OPEN_FLAGS | os.O_DIRECTORY)
         except OSError as error:
             self.fail(f"lrcourse unrelease: cannot open {inbound}: {reason(error)}. Nothing was removed.")
+        kept = self.skipped
         try:
             device, owners = os.fstat(fd).st_dev, {}
             for path in self.assignments:
@@ -171,9 +187,17 @@ class TrustedList(ExchangeList):
                     remove_folder(fd, name, seen)
                 except OSError as error:
                     self.log.warning("Not removed (or not wholly): %r: %s", path, reason(error))
+                    kept += 1
         finally:
             os.close(fd)
+        self.fail_if_kept(kept)
         return assignments
+
+    def fail_if_kept(self, kept: int) -> None:
+        """Fail (exit status 1) if `kept` inbound entries were skipped or not removed: a script's `&&` must not take
+        the inbound folder for emptied."""
+        if kept:
+            self.fail(f"lrcourse unrelease: {kept} inbound entries not removed (the reasons above); the others were")
 
     def check_before_removing(self) -> bool:
         """Fail with the reason unless the removal may go on; True if the course's folder and outbound (or inbound)
