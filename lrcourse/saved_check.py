@@ -72,6 +72,12 @@ OTHER = (
     f"  This notebook is {OTHER_RELEASE}: this check ran your notebook's own setup cells and the grader runs the "
     f"course's current ones, so the check may differ from the grade: {ASK}."
 )
+# A saved notebook of another release than the checkout's whose setup cells differ from the chapter's (R23c N5).
+EARLIER_COPY = (
+    "Your saved notebook is of another release of the chapter than this course's copy (the course changed since you "
+    "copied the notebook?), and its setup cells are not the chapter's: the grader runs the chapter's own, and so does "
+    "this check (if you added an import there, put it in your answer cell)."
+)
 GRADERS_RUN = "Not run in the grader's run of your notebook: the grader judges your saved answer cells itself."
 
 
@@ -123,7 +129,11 @@ def saved_notebook_report(path: str | os.PathLike | None = None) -> list[str]:
         lines[0] = f"This kernel runs {own}; the grader grades {os.path.basename(notebook_path)}, checked here:"
     lines[:0] = renamed(notebook_path) if path is None else []
     lines += [f"  {why}" for why in magic_notes(found, os.path.basename(notebook_path))]
-    lines += [f"  {why}" for why in context_notes(found, chapters_copy)] if chapters_copy is not None else [OTHER]
+    if chapters_copy is None:
+        lines.append(OTHER)
+    else:
+        notes = context_notes(found, chapters_copy, chapter_facts.notebook_digest(whole))
+        lines += [f"  {why}" for why in notes]
     passed = 0
     for test in exercise.tests:
         verdict = verdicts.cells[test.name]
@@ -218,10 +228,12 @@ def chapters_cells(notebook_path: str, digest: str = "") -> list | None:
     return chapter_facts.context_cells(fact)
 
 
-def context_notes(notebook_cells: list, own: list) -> list[str]:
+def context_notes(notebook_cells: list, own: list, digest: str = "") -> list[str]:
     """One line for each setup or context cell of the saved notebook that is not the chapter's (`chapters_notebook`),
     edited or gone: the grader runs the chapter's own, so an import added there and used in an answer scores 0 while
-    it passes here (R23w W2); none when the chapter's cells, `own` (`chapters_cells`), are not known."""
+    it passes here (R23w W2); none when the chapter's cells, `own` (`chapters_cells`), are not known. A notebook whose
+    `digest` (its metadata's) is not that of `own` is of another release: the course changed those cells since it was
+    copied, not the learner (R23c N5: a self-study notebook copied before a `git pull` was told "what you changed")."""
     saved = {cell.get("id"): cells.source(cell).strip() for cell in _cells(notebook_cells) if cells.is_context(cell)}
     notes = []
     for cell in _cells(own):
@@ -238,6 +250,8 @@ def context_notes(notebook_cells: list, own: list) -> list[str]:
                 "and so does this check: what you changed there is not in the grade (an import added there: put it in "
                 "your answer cell)."
             )
+    if notes and digest and digest != chapter_facts.context_digest(chapter_facts.context_of(_cells(own))):
+        return [EARLIER_COPY]  # the course changed them since the notebook was copied, maybe not the learner
     return notes
 
 

@@ -398,3 +398,21 @@ def test_a_chapters_notebook_in_another_chapters_folder_is_of_its_own_chapter():
     assert chapter_of(CHAPTER, ["my_ch1.ipynb"], facts) == CHAPTER
     assert chapter_of(f"{CHAPTER}_v2", [NOTEBOOK], facts) == CHAPTER
     assert chapter_of("2026_notes", ["ch1.ipynb", "notes.ipynb"], facts) == ""
+
+
+def test_a_notebook_of_another_release_is_not_told_it_changed_its_setup_cells():
+    """R23c N5: a self-study notebook copied before a `git pull` changed the chapter's setup cell was told "what you
+    changed there is not in the grade"; its metadata's digest is not the chapter's, so the line says the course
+    changed since it was copied. A notebook of this release whose setup cell differs is still told it changed it."""
+    from lrcourse.chapter_facts import context_digest, context_of
+    from lrcourse.saved_check import EARLIER_COPY, context_notes
+
+    own = nbformat.read(ROOT / "source" / CHAPTER / NOTEBOOK, as_version=4).cells
+    current = context_digest(context_of(own))
+    saved = nbformat.read(ROOT / "notebooks" / CHAPTER / NOTEBOOK, as_version=4).cells
+    assert context_notes(saved, own, "sha256:older") == []  # the same cells: nothing to say
+    next(cell for cell in saved if cell.get("id") == "setup").source += "\nimport math\n"
+    (note,) = context_notes(saved, own, current)
+    assert "what you changed there is not in the grade" in note, note
+    assert context_notes(saved, own, "sha256:older") == [EARLIER_COPY]
+    assert "the course changed since you copied the notebook" in EARLIER_COPY
