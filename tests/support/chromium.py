@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 
 import pytest
+
+from support import debian
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -26,12 +27,8 @@ def find_chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if shutil.which(name):
             return shutil.which(name)
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, capture_output=True)
-        if shutil.which("chromium"):
-            return shutil.which("chromium")
+    if debian.install("chromium") and shutil.which("chromium"):
+        return shutil.which("chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -6,7 +6,6 @@ PostgreSQL), runs it in a temporary folder on a free port, and stops it afterwar
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess
@@ -15,14 +14,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from support import debian
 from support.labserver import free_port
 
 
 def server_binary() -> str:
     found = shutil.which("redis-server")
-    if not found and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "install", "-y", "-q", "redis-server"], check=True, capture_output=True, env=env)
+    if not found and debian.install("redis-server"):
         found = shutil.which("redis-server")
     if not found:
         raise RuntimeError(
