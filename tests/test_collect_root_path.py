@@ -125,3 +125,27 @@ def test_an_inbound_folder_listed_through_a_posix_acl_is_noted_naming_the_acl(tm
     exchange.inbound.chmod(0o3773)
     notes = [row["note"] for row in collect(course, CHAPTER, exchange).notes if row["submission"] == "every submission"]
     assert any("or the users and groups its POSIX ACL names" in note for note in notes), notes
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root gives a uid an ACL entry here")
+def test_collect_takes_a_course_folder_whose_default_acl_lets_no_student_write_there(tmp_path):
+    """R20a M2: a default ACL on the course's folder (0755, no access ACL: no student may write in it; her mkdir there
+    was refused)
+    made collect refuse the whole class, saying "her own outbound/ ... there". Collect reads only inbound/, which is
+    there: it collects; release and Unrelease (`check_exchange_root`, release's rule) still refuse it. An access ACL
+    letting her write beside it is still refused by collect."""
+    from support.posix_acl import acl_bytes, set_acl
+
+    course, exchange = exchange_course(tmp_path)
+    exchange.root.chmod(0o1777)
+    inbound_folder(exchange.inbound)
+    folder = exchange.root / exchange.course_id
+    set_acl(folder, "system.posix_acl_default", acl_bytes((0x02, STUDENT)))
+    folder.chmod(0o755)
+    assert len(collect(course, CHAPTER, exchange).collected) == 1
+    with pytest.raises(ExchangeUnusable, match=f"{folder} \\(mode 0755\\) carries a default POSIX ACL"):
+        check_exchange_root(exchange)  # release's and Unrelease's rule, unchanged
+    set_acl(folder, "system.posix_acl_access", acl_bytes((0x02, STUDENT)))
+    folder.chmod(0o775)
+    with pytest.raises(ExchangeUnusable, match="is writable by other users \\(a POSIX ACL naming users or groups"):
+        collect(course, CHAPTER, exchange)

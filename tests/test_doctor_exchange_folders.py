@@ -175,6 +175,6 @@ def test_a_group_writable_exchange_folder_whose_group_lists_only_the_grader_is_a
         monkeypatch.setattr(exchange, "listed_members", lambda gid: ["grader", "mallory"])
         said = as_user(54323, lambda: exchange.group_writers(course))
         assert "(members listed here: grader, mallory): everyone in that group" in said, said
-        assert "keep every student out of the group gid 54324" in said, said
+        assert "take every student out of group `gid 54324`, or `chmod g-w" in said, said
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

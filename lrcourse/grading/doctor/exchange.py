@@ -4,13 +4,16 @@ collect checks it, and its inbound folder 3733 (students write in it, only its o
 submission folder in place; nbgrader's groupshared lets a group list it: named, warned of); the course's folder,
 outbound and feedback must be folders no one else may write in (as root, no group but root's; as any user, no POSIX ACL
 letting others write, no default ACL: `folder_writers.shared_write`), or release, release_feedback and Unrelease refuse
-them (`shared_folders`; the course's folder collect too, `root.root_problem`), and the root must carry no default POSIX
-ACL (`root_acl_check`, their rule too); and the kernel must refuse a student's hard link to a classmate's file
-(`protected_hardlinks`). Each is one `Check` line.
+them (`shared_folders`; the course's folder collect too, but for a default ACL: `root.course_write_problem`, under
+the course folder's label), and the root must carry no default POSIX ACL (`root_acl_check`, their rule too); and the
+kernel must refuse a student's hard link to a classmate's file (`protected_hardlinks`). Each is one `Check` line. A
+root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import grp
 import os
 import pwd
@@ -32,7 +35,7 @@ def exchange_root(course: Path) -> Check:
     """The nbgrader exchange `lrcourse collect` reads, when there is one: a root in which no student can put
     their own folder in place of the course's (`exchange_root`; collect refuses such an exchange)."""
     from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, exchange_of
-    from lrcourse.grading.exchange.root import root_path_problem, root_problem
+    from lrcourse.grading.exchange.root import course_write_problem, root_itself_problem, root_path_problem
 
     try:
         exchange = exchange_of(course)
@@ -46,16 +49,18 @@ def exchange_root(course: Path) -> Check:
         return Check("the nbgrader exchange's root", problem, fix, stops="collect")
     if not exchange.root.is_dir():
         return Check(f"the nbgrader exchange: none at {exchange.root} (lrcourse collect needs one; not checked)")
-    problem = root_problem(exchange)
-    if not problem:
-        folder = course_folder(exchange)
-        if folder.failed and folder.stops == "collect":  # stops more than the root's ACL, which stops release
-            return folder
-        return root_acl_check(exchange) or folder
-    problem, fix = problem.split(" Fix: ", 1)
-    return Check(
-        "the nbgrader exchange's root", problem.rstrip(".") + "; lrcourse collect refuses it", fix, stops="collect"
-    )
+    if problem := root_itself_problem(exchange):
+        problem, fix = problem.split(" Fix: ", 1)
+        problem = problem.rstrip(".") + "; lrcourse collect refuses it"
+        return Check("the nbgrader exchange's root", problem, fix, stops="collect")
+    if problem := course_write_problem(exchange, inherited=False):  # collect's rule; the course folder's (R20a N1)
+        problem, fix = problem.split(" Fix: ", 1)
+        problem = problem.rstrip(".") + "; lrcourse collect refuses it"
+        return Check("the nbgrader exchange's course folder", problem, fix, stops="collect")
+    folder = course_folder(exchange)
+    if folder.failed and folder.stops == "collect":  # stops more than the root's ACL, which stops release
+        return folder
+    return root_acl_check(exchange) or folder
 
 
 def root_acl_check(exchange) -> Check | None:
@@ -83,11 +88,15 @@ def course_folder(exchange) -> Check:
         f"as the user who collects, `mkdir -m 0755 {folder} && install -d -m 3733 {exchange.inbound}` (see the "
         "README's instructor set-up)"
     )
-    if not os.path.lexists(folder):
+    try:
+        os.lstat(folder)  # os.path.lexists says False on EACCES too: a root this user cannot enter (R20a W1)
+    except FileNotFoundError:
         problem = f"{folder} does not exist yet: the first student to create it would own the course's folders"
         return Check(
             name, f"{problem}; lrcourse collect would refuse them", f"create it now, {create}", stops="collect"
         )
+    except OSError as error:
+        return unreachable(exchange, error)
     try:
         os.close(open_exchange_folder(exchange, (exchange.course_id,), "the course's folder"))
         seen = inbound_stat(exchange) if os.path.lexists(exchange.inbound) else None  # made by the first release
@@ -109,6 +118,27 @@ def course_folder(exchange) -> Check:
         f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit), "
         f"and {folder} is yours" + "".join(f" (note: {note})" for note in notes)
     )
+
+
+def unreachable(exchange, error: OSError) -> Check:
+    """The course's folder in the exchange cannot be looked at (`error`): as a rule (EACCES), the exchange's root is
+    one this user cannot enter; said so, and whether other users can (those who cannot, cannot fetch nor submit)."""
+    root, folder = exchange.root, exchange.root / exchange.course_id
+    name = "the nbgrader exchange's course folder"
+    if error.errno not in (errno.EACCES, errno.EPERM):
+        return Check(
+            name, f"cannot look at {folder}: {error.strerror}; lrcourse collect cannot open it", stops="collect"
+        )
+    mode = others = ""
+    with contextlib.suppress(OSError):
+        seen = root.stat()
+        mode = f" (mode {stat.S_IMODE(seen.st_mode):04o}, owner {owner_name(seen.st_uid) or seen.st_uid})"
+        others = "" if seen.st_mode & stat.S_IXOTH else ": nor can other users, so students cannot fetch nor submit"
+    problem = (
+        f"cannot look at {folder}: {error.strerror}: you cannot enter the exchange's root {root}{mode}{others}; "
+        "lrcourse collect cannot open the inbound folder"
+    )
+    return Check(name, problem, f"`chmod 1777 {root}` (as root; the README's instructor set-up)", stops="collect")
 
 
 def course_folders(folder: Path, *inside: str):
@@ -152,10 +182,17 @@ def closed_folders(folder: Path) -> tuple[str, str | None] | None:
 
     notes, groups = [], {}
     for path, seen in course_folders(folder, "outbound"):
-        if seen.st_mode & stat.S_IXOTH:
+        # outbound must be listed too: nbgrader list (the Assignments tab) shows no chapter otherwise (R20a N2)
+        need = stat.S_IXOTH if path == folder else stat.S_IROTH | stat.S_IXOTH
+        if seen.st_mode & need == need:
             continue
         mode, group = stat.S_IMODE(seen.st_mode), group_name(seen.st_gid)
-        cannot = "students cannot fetch" + (" nor submit" if path == folder else "")
+        entered = path != folder and seen.st_mode & (stat.S_IXOTH | stat.S_IXGRP)  # by some, but listed by none
+        verb, cannot = (
+            ("listed", "nbgrader list (the Assignments tab) shows students no chapter to fetch")
+            if entered
+            else ("entered", "students cannot fetch" + (" nor submit" if path == folder else ""))
+        )
         mend = f"`chmod o+rx {path}` (as its owner; 0755, the README's instructor set-up)"
         if acl_named(str(path)):
             notes.append(
@@ -163,12 +200,13 @@ def closed_folders(folder: Path) -> tuple[str, str | None] | None:
                 f"`getfacl {path}` that the course's students may"
             )
             continue
-        if not seen.st_mode & stat.S_IXGRP:
-            return f"{path} (mode {mode:04o}) cannot be entered by other users: {cannot}", mend
-        if set(listed_members(seen.st_gid)) <= {owner_name(seen.st_uid)}:  # root:root 0750: no student in it
+        if seen.st_mode & (need << 3) != need << 3:
+            return f"{path} (mode {mode:04o}) cannot be {verb} by other users: {cannot}", mend
+        # root:root 0750, or a grader's 0750 left in group root by the README's `install -d` (R20a M1): no student
+        if not set(listed_members(seen.st_gid)) - {owner_name(seen.st_uid), owner_name(os.geteuid()), "root"}:
             problem = (
-                f"{path} (mode {mode:04o}) can be entered by its group {group} only, in which no one but its owner is "
-                f"listed here: {cannot}, unless a directory service puts them in it"
+                f"{path} (mode {mode:04o}) can be entered by its group {group} only, in which no one but its owner, "
+                f"you or root is listed here: {cannot}, unless a directory service puts them in it"
             )
             return problem, f"`chgrp` it to a group of the course's students (as root), or {mend}"
         groups[path] = group
@@ -202,10 +240,13 @@ def group_writers(folder: Path) -> tuple[str, str | None] | None:
         if not seen.st_mode & stat.S_IWGRP:
             continue
         group, mode = group_name(seen.st_gid), stat.S_IMODE(seen.st_mode)
-        if listed_members(seen.st_gid) == [me]:
+        listed = set(listed_members(seen.st_gid))
+        if listed and not listed - {me, "root"}:  # root writes anywhere: no one else is in it (R20a N4: group root)
+            who = {1: "only you are", 2: "only root is", 3: "only you and root are"}
             note = note or (
-                f"{path} (mode {mode:04o}) is writable by its group {group}: only you are listed in it (members a "
-                "directory service provides are not listed)"
+                f"{path} (mode {mode:04o}) is writable by its group {group}: "
+                f"{who[(me in listed) + 2 * ('root' in listed)]} listed in it (members a directory service provides "
+                "are not listed)"
             )
             continue
         problem = (
@@ -213,7 +254,7 @@ def group_writers(folder: Path) -> tuple[str, str | None] | None:
             f"({group_members(seen.st_gid)}): everyone in that group can have the grader's release write through "
             "a link: keep students out of it"
         )
-        return problem, f"keep every student out of the group {group}, or `chmod g-w {path}` (as its owner)"
+        return problem, f"take every student out of group `{group}`, or `chmod g-w {path}` (as its owner)"
     return (note, None) if note else None
 
 

@@ -3,7 +3,8 @@ release_feedback, Unrelease (`nbgrader_release`, `nbgrader_list`), collect (`roo
 and `lrcourse doctor` share. Others may not (a student could put her own folder or a link in it after its check); as
 root, no group but root's (a TA, R20d2 W1); and, as any user, no POSIX ACL naming users or groups while the group bits
 (then its mask) allow writing, nor a default POSIX ACL, which what is made in the folder inherits (R20e2 W2, R20f2 W1
-and W2: a non-root grader's too). The inbound folder (2733/3733, every student's by design) is its callers' exemption.
+and W2: a non-root grader's too; collect, which makes nothing there, leaves that one to release: R20a M2). The inbound
+folder (2733/3733, every student's by design) is its callers' exemption.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ def shared_write_problem(seen: os.stat_result, path: Path) -> str:
     return f"{problem} ({mend}; see the README's instructor set-up)" if problem else ""
 
 
-def shared_write(seen: os.stat_result, path: Path) -> tuple[str, str]:
+def shared_write(seen: os.stat_result, path: Path, inherited: bool = True) -> tuple[str, str]:
     """Why the exchange folder `path` (`seen`, its lstat) may not be trusted, and its mend; ("", "") if it may: the
-    module's rule (`other_account.posix_acl` reads the ACL)."""
-    mode, group_write, acl = stat.S_IMODE(seen.st_mode), seen.st_mode & stat.S_IWGRP, posix_acl(str(path))
+    module's rule (`other_account.posix_acl` reads the ACL). With `inherited` False, only who may write in the folder
+    itself counts, not a default ACL, which lets no one in: collect's rule, which makes nothing there (R20a M2)."""
+    mode, group_write = stat.S_IMODE(seen.st_mode), seen.st_mode & stat.S_IWGRP
+    acl = posix_acl(str(path), default=inherited)
     as_root = ", as root" if os.geteuid() == 0 else ""
     if as_root and group_write and seen.st_gid != 0:
         by, mend = f" (its group, gid {seen.st_gid}, as root)", f"`chmod go-w {path}`"

@@ -89,10 +89,11 @@ def remove_folder(
         opened = os.fstat(fd)
         if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
             raise OSError(f"{name!r} was replaced while it was being removed")
-        if opened.st_dev != top.st_dev or opened.st_uid != top.st_uid:
+        if opened.st_dev != top.st_dev or opened.st_uid != top.st_uid:  # named as collect names them (R20a N5)
+            owners, where = {}, "" if opened.st_dev == top.st_dev else ", on another file system"
             raise OSError(
-                f"{name!r}: a folder of uid {opened.st_uid} (device {opened.st_dev}) in a submission folder of uid "
-                f"{top.st_uid} (device {top.st_dev}), not gone into (as root, look at it and remove it yourself)"
+                f"{name!r}: a folder of {owner_name(opened.st_uid, owners)}{where} in a submission folder of "
+                f"{owner_name(top.st_uid, owners)}, not gone into (as root, look at it and remove it yourself)"
             )
         with os.scandir(fd) as entries:
             listed = [(entry.name, entry.stat(follow_symlinks=False)) for entry in entries]
@@ -104,6 +105,21 @@ def remove_folder(
     finally:
         os.close(fd)
     os.rmdir(name, dir_fd=parent)
+
+
+def unreadable(path: str) -> str | None:
+    """Why nbgrader's listing of the submission folder `path` would stop or hang, or None: it reads its
+    submission_secret.txt and notebooks by path, following links, and raised at a student's mode-000 secret (the
+    instructor's listing of the class stopped, R20a N6) and hung at a FIFO. Each must be a file this user may read."""
+    try:
+        names = [name for name in os.listdir(path) if name == "submission_secret.txt" or name.endswith(".ipynb")]
+        for name in names:
+            if not stat.S_ISREG(os.lstat(os.path.join(path, name)).st_mode):
+                return f"{name!r} in it is not a file"
+            os.close(os.open(os.path.join(path, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK))
+    except OSError as error:
+        return f"it cannot be read: {reason(error)}"
+    return None
 
 
 def reason(error: OSError) -> str:
@@ -145,7 +161,10 @@ class TrustedList(ExchangeList):
             self.log.warning("Skipping %r: %s", path, reason(error))
             return False
         if stat.S_ISDIR(seen.st_mode):
-            return True
+            if self.remove or not (why := unreadable(path)):  # the removal reads no notebook nor secret
+                return True
+            self.log.warning("Skipping %r: %s, so not listed", path, why)
+            return False
         kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a FIFO"))
         kind = next((said for test, said in kinds if test(seen.st_mode)), "a special file")
         self.log.warning(

@@ -299,18 +299,18 @@ def _in_submitted(course: str, path: str) -> bool:
     return len(below) >= 3 and below[0] != ".."
 
 
-def posix_acl(path: str) -> str:
+def posix_acl(path: str, default: bool = True) -> str:
     """What POSIX ACL `path` carries that lets others in, or "": an access ACL with named users or groups (the mode's
     group bits show only its mask), or any default ACL, which every file and folder made in the folder inherits whatever
-    the umask (R20w W2: root's grade made `reports/` rwx for the TA that way, and `chmod -R go-w` kept it). None on a
-    filesystem without xattrs."""
+    the umask (R20w W2: root's grade made `reports/` rwx for the TA that way, and `chmod -R go-w` kept it); with
+    `default` False, the access ACL alone (who may use the folder itself). None on a filesystem without xattrs."""
     try:
         names = os.listxattr(path, follow_symlinks=False)
     except OSError as error:
         if error.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
             return ""
         raise
-    if "system.posix_acl_default" in names:
+    if default and "system.posix_acl_default" in names:
         return "a default POSIX ACL (inherited by what is made in it)"
     if "system.posix_acl_access" in names:
         entries = os.getxattr(path, "system.posix_acl_access", follow_symlinks=False)[4:]

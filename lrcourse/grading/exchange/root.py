@@ -1,5 +1,5 @@
-"""Whether the exchange's root keeps the course's folder in place: checked by `lrcourse collect` before it opens
-the inbound folder, and by `lrcourse doctor`.
+"""Whether the exchange's root keeps the course's folder in place: checked by `lrcourse collect` before it opens the
+inbound folder, and by `lrcourse doctor`.
 
 Students must create folders in the exchange's root (nbgrader's `fetch` and `submit` do), so it is writable by all;
 without the sticky bit (mode 0777, nbgrader's default and its docs' example) any of them may also rename what others own
@@ -8,12 +8,12 @@ run) and submit into her inbound folder; she moves the course's folder back befo
 sticky bit (1777) only an entry's owner, the root's owner or root may rename it. So the root must not be writable by
 group or others without the sticky bit, the course's folder in it not by others at all (nor, as root, by a group but
 root's, nor through a POSIX ACL: release's rule, `folder_writers`; a student's own outbound/ or feedback/ there stops
-nbgrader's release and release_feedback), and the root must belong to root or the collecting user (its owner may rename
-anything in it). The inbound folder without the sticky bit (nbgrader's 2733) lets a classmate rename a submission folder
-whose name they learn: noted by collect (`inbound_not_sticky`), not refused; so does one its group or others may list
-(`inbound_listed`: nbgrader's groupshared 2773), where anyone in that group reads every submission. Before any of that,
-the root's own path must be one no other account can point elsewhere (`root_path_problem`), for collect as for
-release."""
+nbgrader's release and release_feedback; collect, which makes nothing there, leaves a default ACL to release), and the
+root must belong to root or the collecting user (its owner may rename anything in it). The inbound folder without the
+sticky bit (nbgrader's 2733) lets a classmate rename a submission folder whose name they learn: noted by collect
+(`inbound_not_sticky`), not refused; so does one its group or others may list (`inbound_listed`: nbgrader's groupshared
+2773), where anyone in that group reads every submission. Before any of that, the root's own path must be one no other
+account can point elsewhere (`root_path_problem`), for collect as for release."""
 
 from __future__ import annotations
 
@@ -60,11 +60,15 @@ def root_path_problem(root: str | os.PathLike) -> str | None:
     )
 
 
-def root_problem(exchange: Exchange) -> str | None:
-    """Why a student could put their own folder in place of the course's in the exchange, or make one in the
-    course's folder, or None. A folder that is missing, a link or not a folder is left to `open_inbound`, which
-    refuses it with its own reason."""
-    course = exchange.root / exchange.course_id
+def root_problem(exchange: Exchange, inherited: bool = True) -> str | None:
+    """Why a student could put their own folder in place of the course's in the exchange (`root_itself_problem`), or
+    make one in the course's folder (`course_write_problem`), or None. A folder that is missing, a link or not a folder
+    is left to `open_inbound`, which refuses it with its own reason."""
+    return root_itself_problem(exchange) or course_write_problem(exchange, inherited)
+
+
+def root_itself_problem(exchange: Exchange) -> str | None:
+    """Why a student could rename the course's folder in the exchange's root and put their own there, or None."""
     try:
         root = os.stat(exchange.root)  # the root's path is the admin's own: followed
     except OSError:
@@ -82,9 +86,17 @@ def root_problem(exchange: Exchange) -> str | None:
             f"bit. Fix: `chown root {exchange.root}` and `chmod 1777 {exchange.root}` (as root; see the README's "
             "instructor set-up)"
         )
+    return None
+
+
+def course_write_problem(exchange: Exchange, inherited: bool = True) -> str | None:
+    """Why a student could make a folder or a link in the course's folder in the exchange, or None (a missing one, a
+    link or a file is left to `open_inbound`). With `inherited` False (collect's rule: it makes nothing there), a
+    default POSIX ACL, which lets no one write in the folder itself, is not counted (R20a M2: it refused the class)."""
+    course = exchange.root / exchange.course_id
     try:
         seen = os.stat(course, follow_symlinks=False)
-        problem, mend = shared_write(seen, course) if stat.S_ISDIR(seen.st_mode) else ("", "")
+        problem, mend = shared_write(seen, course, inherited) if stat.S_ISDIR(seen.st_mode) else ("", "")
     except OSError:
         return None
     # students write only inside inbound/; the course's folder may be group-writable for the course's instructors
@@ -92,20 +104,22 @@ def root_problem(exchange: Exchange) -> str | None:
     # root's, nor through a POSIX ACL (release's rule, `folder_writers.shared_write`; R20g2 M1: a student an ACL let
     # write there swapped inbound/ for outbound/ and collect found nothing): a student's own outbound/ or feedback/
     # there makes nbgrader's release and release_feedback refuse a folder the instructor does not own
-    if problem:
-        return (
-            f"{problem} (her own outbound/ or feedback/ there stops nbgrader's release and release_feedback; without "
-            f"the sticky bit, a folder of hers in place of inbound/ leaves collect nothing). Fix: {mend} (0755; see "
-            "the README's instructor set-up)"
-        )
-    return None
+    if not problem:
+        return None
+    if "default POSIX ACL" in problem:  # release's rule: no one may write there yet
+        return f"{problem}. Fix: {mend} (see the README's instructor set-up)"
+    return (
+        f"{problem} (her own outbound/ or feedback/ there stops nbgrader's release and release_feedback; without "
+        f"the sticky bit, a folder of hers in place of inbound/ leaves collect nothing). Fix: {mend} (0755; see "
+        "the README's instructor set-up)"
+    )
 
 
-def check_exchange_root(exchange: Exchange) -> None:
+def check_exchange_root(exchange: Exchange, inherited: bool = True) -> None:
     """Refuse an exchange whose root another account could point elsewhere (`root_path_problem`, release's rule:
     collect, release and Unrelease all refuse it, with the same reason; R20e2 N1) or whose course folder a student
-    could replace (`root_problem`)."""
-    problem = root_path_problem(exchange.root) or root_problem(exchange)
+    could replace (`root_problem`); `inherited` False for collect (`course_write_problem`)."""
+    problem = root_path_problem(exchange.root) or root_problem(exchange, inherited)
     if problem:
         raise ExchangeUnusable(problem)
 

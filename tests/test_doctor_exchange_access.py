@@ -1,0 +1,136 @@
+"""`lrcourse doctor`'s lines on who may reach the exchange's course folder (lrcourse/grading/doctor/exchange.py), as
+reader R20a found them on a real hub: a root the grader cannot enter is said so, not "does not exist yet" (W1); a
+grader's course folder closed to its group root, which holds no student, is warned of (M1); outbound that students may
+enter but not list is warned of (N2); a group-writable folder whose group lists only root is a note (N4); a default ACL
+on the course's folder fails release, not collect, and a course folder's problem carries its own label (M2, N1)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import lrcourse.grading.exchange.nbgrader_release  # noqa: F401 (imported here: a child as another uid may not)
+from lrcourse.grading.doctor.exchange import exchange_root
+
+from support.exchange_apps import exchange_in
+from support.other_uid import as_user
+
+GRADER = 54323  # a uid of no account: the grader, as on a hub
+STUDENT = 54321
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
+
+
+@pytest.fixture
+def scratch(monkeypatch):
+    """A folder every uid may enter (pytest's tmp_path is 0700), removed afterwards; its exchange found without
+    reading nbgrader's configuration, whose search reaches root's own folders (the grader may not read them)."""
+    from lrcourse.grading.exchange import inbound_folder
+
+    folder = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))
+    folder.chmod(0o755)
+    exchange = inbound_folder.Exchange(folder / "exchange", "lr-schedules")
+    monkeypatch.setattr(inbound_folder, "exchange_of", lambda course: exchange)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def graders_course(scratch: Path, root_mode: int = 0o1777) -> Path:
+    """The README's hub set-up in `scratch`: the root root's, the course's folder 0755 and inbound/ 3733 the grader's,
+    their group left root's (as `install -d -o <grader>` leaves it), outbound/ 0755."""
+    course = exchange_in(scratch, root_mode) / "lr-schedules"
+    for folder, mode in ((course, 0o755), (course / "inbound", 0o3733), (course / "outbound", 0o755)):
+        folder.mkdir()
+        os.chown(folder, GRADER, 0)
+        folder.chmod(mode)
+    return course
+
+
+@needs_root
+def test_a_root_the_grader_cannot_enter_is_said_so_not_called_missing(scratch):
+    """R20a W1: the root 1770 root:root, the grader not in group root: the doctor said the course's folder "does not
+    exist yet" (os.path.lexists is False on EACCES) and to mkdir it, which fails. It says the root cannot be entered,
+    by the grader nor by students, that collect cannot open inbound/, and the mend."""
+    course = graders_course(scratch, 0o1770)
+    said = as_user(GRADER, lambda: exchange_root(scratch))
+    assert "does not exist yet" not in said, said
+    assert f"cannot look at {course}: Permission denied: you cannot enter the exchange's root {course.parent}" in said
+    assert "(mode 1770, owner root): nor can other users, so students cannot fetch nor submit" in said, said
+    assert "lrcourse collect cannot open the inbound folder" in said and "stops='collect'" in said, said
+    assert f"chmod 1777 {course.parent}" in said, said
+    course.parent.chmod(0o1777)
+    said = as_user(GRADER, lambda: exchange_root(scratch))
+    assert "problem=''" in said, said
+
+
+@needs_root
+def test_a_graders_course_folder_closed_to_its_group_root_is_warned_of(scratch, monkeypatch):
+    """R20a M1: the README's `install -d -m 0755 -o <grader>` leaves the course's folder in group root; closed to its
+    group (0750), no student could fetch or submit, and the doctor said ok with a note (root is listed in group root,
+    and root is not the folder's owner). Only root, the owner or the user running it listed: warned, `chgrp` first."""
+    from lrcourse.grading.doctor import exchange
+
+    course = graders_course(scratch)
+    course.chmod(0o750)
+    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["root"])  # group root, as on the reader's hub
+    said = as_user(GRADER, lambda: exchange_root(scratch))
+    assert "warning=True" in said and "in which no one but its owner, you or root is listed" in said, said
+    assert "students cannot fetch nor submit" in said and "`chgrp` it to a group of the course's students" in said
+    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])  # a student in it: a note
+    said = as_user(GRADER, lambda: exchange_root(scratch))
+    assert "problem=''" in said and "only members of group root (members listed here: alice, root)" in said, said
+
+
+@pytest.mark.parametrize("group", [False, True])
+def test_an_outbound_folder_students_may_enter_but_not_list_is_warned_of(tmp_path: Path, group, monkeypatch):
+    """R20a N2: outbound 0711 got ok, and 0710 for a group a note that its members "can fetch": nbgrader list (the
+    Assignments tab) lists outbound/, and showed no chapter. The read bit is checked too."""
+    from lrcourse.grading.doctor import exchange
+
+    course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
+    (course / "outbound").mkdir(parents=True)
+    course.chmod(0o755)
+    outbound = course / "outbound"
+    outbound.chmod(0o710 if group else 0o711)
+    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])
+    said = exchange_root(tmp_path)
+    mode = 0o710 if group else 0o711
+    assert (
+        said.warning and f"{outbound} (mode {mode:04o}) cannot be listed by other users: nbgrader list" in said.problem
+    )
+    outbound.chmod(0o750 if group else 0o755)
+    assert not exchange_root(tmp_path).problem
+
+
+@needs_root
+def test_a_group_writable_folder_whose_group_lists_only_root_is_a_note(scratch):
+    """R20a N4: outbound 0775 in group root (only root listed) warned a non-root grader "keep every student out of
+    the group root". Root writes anywhere: a note says only root is listed; other members keep the warning."""
+    from lrcourse.grading.doctor.exchange import group_writers, listed_members
+
+    if set(listed_members(0)) != {"root"}:
+        pytest.skip("this machine lists others in group root")
+    course = graders_course(scratch)
+    (course / "outbound").chmod(0o775)
+    said = as_user(GRADER, lambda: group_writers(course))
+    assert "writable by its group root: only root is listed in it" in said and said.endswith(", None)"), said
+
+
+@needs_root
+@pytest.mark.parametrize("kind", ["default", "access"])
+def test_a_course_folders_acl_is_labelled_as_the_course_folders_and_a_default_one_stops_release(scratch, kind):
+    """R20a M2, N1: a default ACL on the course's folder (no one may write in it) was a collect FAIL under the root's
+    label; it stops release (as release and Unrelease refuse it), not collect. An access ACL letting a student write
+    stops collect, labelled as the course folder's."""
+    from support.posix_acl import acl_bytes, set_acl
+
+    course = graders_course(scratch)
+    set_acl(course, f"system.posix_acl_{kind}", acl_bytes((0x02, STUDENT)))
+    course.chmod(0o775 if kind == "access" else 0o755)
+    said = as_user(GRADER, lambda: exchange_root(scratch))
+    assert 'name="the nbgrader exchange\'s course folder"' in said and "warning=False" in said, said
+    assert f"stops='{'release' if kind == 'default' else 'collect'}'" in said and f"setfacl -b {course}" in said
