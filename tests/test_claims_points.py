@@ -1,0 +1,77 @@
+"""The points a chapter states are its nbgrader points (rv34 N2: chapter 3's intro states 10 + 5 + 5 + 4; nothing
+kept it equal to the metadata). Where a chapter's title cell states points, each "(N points" it names adds up to the
+points of its graded cells: those "graded by hand" to the written answers', the others to the test cells'. Every
+exercise heading's "(N points)" is the sum of the graded cells under it, up to the next `## ` heading."""
+
+import re
+
+import nbformat
+import pytest
+
+from support.paths import ROOT
+
+SOURCES = sorted((ROOT / "source").glob("*/*.ipynb"))
+STATED = re.compile(r"\((\d+) points?\b([^()]*(?:\([^()]*\)[^()]*)*)\)")
+
+
+def graded(cell) -> int:
+    nbgrader = cell.metadata.get("nbgrader", {})
+    return nbgrader.get("points", 0) if nbgrader.get("grade") else 0
+
+
+def by_hand(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("solution")) and graded(cell) > 0
+
+
+def intro_mismatches(notebook) -> list[str]:
+    """What the title cell states against the metadata: [] if it states no points, or states them right."""
+    stated = {"by hand": 0, "by the tests": 0}
+    for points, rest in STATED.findall(" ".join(notebook.cells[0].source.split())):
+        stated["by hand" if "graded by hand" in rest else "by the tests"] += int(points)
+    if not any(stated.values()):
+        return []
+    actual = {
+        "by hand": sum(graded(cell) for cell in notebook.cells if by_hand(cell)),
+        "by the tests": sum(graded(cell) for cell in notebook.cells if not by_hand(cell)),
+    }
+    return [f"{kind}: intro {stated[kind]}, metadata {actual[kind]}" for kind in stated if stated[kind] != actual[kind]]
+
+
+def heading_mismatches(notebook) -> list[str]:
+    """Each `## Exercise ... (N points)` heading against the graded cells of its section."""
+    sections, heading = {}, None
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## "):
+            heading = cell.source.splitlines()[0]
+            sections[heading] = 0
+        elif heading is not None:
+            sections[heading] += graded(cell)
+    wrong = []
+    for heading, points in sections.items():
+        stated = re.search(r"^## Exercise .*\((\d+) points?\)\s*$", heading)
+        if stated and int(stated.group(1)) != points:
+            wrong.append(f"{heading}: its cells {points}")
+    return wrong
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
+def test_the_points_a_chapter_states_are_its_metadata_s(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert intro_mismatches(notebook) == []
+    assert heading_mismatches(notebook) == []
+
+
+def test_chapters_1_to_4_state_their_points_and_a_wrong_intro_or_heading_fails():
+    for path in SOURCES[:4]:
+        notebook = nbformat.read(path, as_version=4)
+        assert STATED.search(notebook.cells[0].source), f"{path.parent.name}: the intro states no points"
+    notebook = nbformat.read(SOURCES[2], as_version=4)
+    title = notebook.cells[0]
+    for old, new in [("(10 points", "(11 points"), ("(4 points, graded by", "(5 points, graded by")]:
+        source = title.source
+        title.source = source.replace(old, new, 1)
+        assert title.source != source and intro_mismatches(notebook), new
+        title.source = source
+    heading = next(cell for cell in notebook.cells if cell.source.startswith("## Exercise 3.5"))
+    heading.source = heading.source.replace("(5 points)", "(6 points)", 1)
+    assert heading_mismatches(notebook)
