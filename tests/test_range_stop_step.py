@@ -1,6 +1,7 @@
 """Exercise 6's stop, either convention (review R23P2, M1): the step whose smoothed loss stops the test taken, as
 fastai's LRFinder does, or not taken (the loop stops before that step's optimizer.step()); one step fewer without
-a stop, or two fewer, is still charged."""
+a stop is the stop's point, two fewer the rates' too; a record cut at the stop after every step was taken is the
+stop's point only (review rv57, W1)."""
 
 import copy
 import math
@@ -10,6 +11,7 @@ import torch
 
 from lrcourse import checking
 
+import catalogue
 from catalogue.training import STOP_BEFORE_ITS_STEP, variant
 
 STEP = "        loss.backward()\n        optimizer.step()\n"
@@ -41,11 +43,16 @@ def test_a_range_test_may_stop_before_the_step_whose_loss_stops_it():
 @pytest.mark.parametrize("skipped", [1, 2])
 def test_fewer_steps_without_a_stop_are_still_charged(skipped):
     """A run that never stops (no smoothed loss above diverge x the lowest) must take every step: one that skips
-    the last step's update, or the last two, lists the right rates and losses but loses both points."""
+    the last step's update lists the right rates and losses and loses the stop's point (its step count) only, one
+    mistake (rv57 W1); one that skips the last two lists a rate it never tried (two past its last step) and loses
+    both points."""
     taken = f"        if step < num_steps - {skipped}:\n            loss.backward()\n            optimizer.step()\n"
     answer = _define(variant(STOP_BEFORE_ITS_STEP, STEP, taken))
-    with pytest.raises(checking.CheckFailed, match=f"should list the {60 - skipped} rates the optimizer used"):
+    if skipped == 1:
         checking.check_range_rates(answer, diverge=1e9)
+    else:
+        with pytest.raises(checking.CheckFailed, match="lists 60 rates, but the optimizer was stepped 58 times"):
+            checking.check_range_rates(answer, diverge=1e9)
     charged = "stepped 59 times; the run should stop after 60 " if skipped == 1 else r"result\['losses'\]\[59\] is"
     with pytest.raises(checking.CheckFailed, match=charged):  # skipping two steps moves the last loss too
         checking.check_range_losses(answer, diverge=1e9)
@@ -53,10 +60,54 @@ def test_fewer_steps_without_a_stop_are_still_charged(skipped):
 
 def test_two_rates_more_than_the_steps_taken_are_still_charged():
     """Stopping before the stop's step, then listing one rate more (the next one, with its loss repeated): the
-    rates lose their point, the losses theirs (their count)."""
+    rates lose their point (a rate never tried), the losses theirs (their count)."""
     extra = "    lrs.append(lrs[-1] * (end_lr / start_lr) ** (1 / (num_steps - 1)))\n    losses.append(losses[-1])\n"
     answer = _define(variant(STOP_BEFORE_ITS_STEP, "    model.load_state_dict", extra + "    model.load_state_dict"))
-    with pytest.raises(checking.CheckFailed, match="should list the 54 rates the optimizer used, one per step; got 56"):
+    with pytest.raises(checking.CheckFailed, match="lists 56 rates, but the optimizer was stepped 54 times"):
         checking.check_range_rates(answer, end_lr=10.0)
     with pytest.raises(checking.CheckFailed, match="result\\['losses'\\] has 56 values"):
         checking.check_range_losses(answer, end_lr=10.0)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "range_runs_every_step_then_cuts_at_the_stop",
+        "range_runs_every_step_recording_up_to_the_stop",
+        "range_runs_every_step_then_cuts_before_the_stop",
+        "range_runs_every_step",
+        "range_records_the_stops_rate_not_its_loss",
+    ],
+)
+def test_a_record_cut_or_kept_at_the_stop_loses_the_stops_point_only(name):
+    """Review rv57 W1: an answer that took every step and then cut its record at the first divergence (the chapter's
+    own `range_test`) lost the rates' point beside the stop's, 5 of 7, below one that never stopped (6 of 7). The
+    rates' cell judges the rates of the steps recorded; the losses' cell says what is wrong: steps taken after a
+    record that ends right, or a record that ends early with the optimizer stepped on."""
+    answer = next(a for a in catalogue.WRONG if a.name == name)
+    function = _define(answer.source)
+    checking.check_range_rates(function, end_lr=10.0)
+    checking.check_range_rates(function, head_ratio=0.1, end_lr=10.0)
+    told = {
+        "range_runs_every_step_then_cuts_at_the_stop": "Your record ends at the right step .* after it to the end of",
+        "range_runs_every_step_recording_up_to_the_stop": "Your record ends at the right step",
+        "range_runs_every_step_then_cuts_before_the_stop": "stepped 60 times: the loop went on after the record",
+        "range_runs_every_step": "has 60 values; .* It never stopped",
+        "range_records_the_stops_rate_not_its_loss": "has 54 values; .* It stopped early",
+    }[name]
+    with pytest.raises(checking.CheckFailed, match=told):
+        checking.check_range_losses(function, end_lr=10.0)
+    assert answer.failing == {"test_range_losses"} and answer.score == 6.0
+
+
+@pytest.mark.parametrize("name", ["range_records_the_stops_loss_not_its_rate", "range_lists_every_planned_rate"])
+def test_a_record_whose_rates_are_not_its_steps_loses_the_rates_point_only(name):
+    """The rates' cell still charges a record that lists rates other than those of the steps it records: the stop's
+    loss without its rate, or every rate planned (tried or not); its losses and stop are right."""
+    answer = next(a for a in catalogue.WRONG if a.name == name)
+    function = _define(answer.source)
+    told = "lists 54 rates for the 55 smoothed losses" if "loss_not" in name else "lists 60 rates, but the optimizer"
+    with pytest.raises(checking.CheckFailed, match=told):
+        checking.check_range_rates(function, end_lr=10.0)
+    checking.check_range_losses(function, end_lr=10.0)
+    assert answer.failing == {"test_range_rates"} and answer.score == 6.0

@@ -16,6 +16,15 @@ from lrcourse.checking.guard import TRAINING_SECONDS, Guard
 from lrcourse.checking.observe import observe, observer, target_name
 from lrcourse.checking.range_groups import as_sent, group_settings, settings_change
 from lrcourse.checking.range_steps import optimizer_steps
+from lrcourse.checking.range_stop import (
+    count_hint,
+    listed_rates_problem,
+    own_stop,
+    planned_rate,
+    steps_hint,
+    stop_threshold,
+    stops,
+)
 from lrcourse.fixtures import HEAD_BY_HAND, range_fixture, state_vector
 from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL, STATE_RTOL
 from lrcourse.training import one_thread
@@ -130,54 +139,6 @@ def _groups_text(lr: float, head_ratio, moved_by: str) -> str:
     )
 
 
-def _range_count_hint(payload: dict, count: int, expected: int) -> str:
-    """Why a range test made the wrong number of steps: it stopped late (or never), or early."""
-    if count > expected:
-        return (
-            (" It never stopped: it ran all num_steps." if count == payload["num_steps"] else " It stopped late.")
-            + f" Step {expected - 1}'s smoothed loss is above diverge x the lowest smoothed loss so far (not the "
-            "first one, nor the raw loss): record it, then stop."
-        )
-    if count < expected:
-        return (
-            " It stopped early: stop only when the smoothed, bias-corrected loss exceeds diverge x the lowest "
-            "smoothed loss so far, and record that step before stopping."
-        )
-    return ""
-
-
-def stops(diverge: float, losses: list[float]) -> bool:
-    """The last of the smoothed losses is a stop: above diverge x the lowest before it."""
-    return len(losses) > 1 and losses[-1] > diverge * min(losses[:-1])
-
-
-def _stop_threshold(diverge: float, losses: list[float]) -> str:
-    """Where the reference's losses stop, with the threshold in numbers: a stop rule that differs from the text's
-    (another multiple of the lowest, a hard-coded 4) sees which threshold it should have used (issue 23, R23f)."""
-    *before, last = losses
-    if stops(diverge, losses):
-        lowest = min(before)
-        return (
-            f" With diverge={diverge!r} the threshold is {diverge!r} x the lowest smoothed loss so far: the first loss "
-            f"above it is result['losses'][{len(before)}] = {last:.6g}, {last / lowest:.4g} x the lowest before it "
-            f"({lowest:.6g}; {diverge!r} x {lowest:.6g} = {diverge * lowest:.6g})."
-        )
-    return f" With diverge={diverge!r} no smoothed loss exceeds {diverge!r} x the lowest so far: the test runs all num_steps."
-
-
-def _own_stop(diverge: float, mine: list[float], expected: int) -> str:
-    """The threshold an answer that stopped early used, read off its own last loss (its losses agree with the
-    reference's up to there: the judge compared them first)."""
-    if not 1 < len(mine) < expected:
-        return ""
-    lowest = min(mine[:-1])
-    ratio = mine[-1] / lowest if lowest > 0 else math.inf
-    return (
-        f" Yours stopped after result['losses'][{len(mine) - 1}] = {mine[-1]:.6g}, {ratio:.4g} x the lowest before "
-        f"it: that is not above diverge={diverge!r} x the lowest."
-    )
-
-
 def _test_ran(call: str, state: dict) -> None:
     """The answer ran a test: two optimizer steps or more, the first group's rate moving (what the groups and
     restore points are given for; an answer that does nothing keeps ratios and state trivially)."""
@@ -216,10 +177,10 @@ def _rate_hint(value, want: float, head_ratio=None) -> str:
 
 def check_range_rates(range_test, **config) -> None:
     """The rates tried grow exponentially from start_lr to end_lr, one per optimizer step taken, and the result
-    lists them: the first group's, with two groups too (the groups' cell judges only their ratio; issue 23, R23c).
-    Where the test stops is the losses' point (one mistake, one point: issue 23, R23b)."""
+    lists them for the steps it records: the first group's, with two groups too (the groups' cell judges only their
+    ratio; issue 23, R23c). Where the test stops, and where its record ends, is the losses' point (one mistake, one
+    point: issue 23, R23b; rv57 W1): a record cut at the stop after every step was taken lists the right rates."""
     payload, call, result, state = _observe_range(range_test, **config)
-    start, end, steps = payload["start_lr"], payload["end_lr"], payload["num_steps"]
     used = state.get("used", [])
     which = "the first group's lr" if payload["head_ratio"] else "lr"
     expect(
@@ -235,26 +196,15 @@ def check_range_rates(range_test, **config) -> None:
         "step",
     )
     for step, value in enumerate(used):
-        want = start * (end / start) ** (step / (steps - 1))
+        want = planned_rate(payload, step)
         expect(
             close(value, want),
             f"{call}: optimizer step {step} used {which} {value!r}; expected start_lr * "
             f"(end_lr / start_lr) ** ({step} / (num_steps - 1)) = {want!r}"
             + _rate_hint(value, want, payload.get("head_ratio")),
         )
-    # judged against the answer's own stop: a test that took the stop's step but recorded neither its rate nor its
-    # loss (it records after testing the stop) lists one rate fewer; that is the losses' point (their count), and
-    # charged there only (one mistake, one point). A test that records the step whose loss stops it and breaks before
-    # that step's optimizer.step() lists one rate more, the untaken step's (either is right: R23P2 M1)
-    recorded, losses = len(result["lrs"]), list(result["losses"])
-    own_stop = recorded == len(used) - 1 == len(losses)
-    unstepped = recorded == len(used) + 1 == len(losses) and (recorded < steps or stops(payload["diverge"], losses))
-    listed = used + [start * (end / start) ** (len(used) / (steps - 1))] if unstepped else used
-    expect(
-        (recorded == len(used) or own_stop or unstepped) and all(close(a, b) for a, b in zip(result["lrs"], listed)),
-        f"{call}: result['lrs'] should list the {len(used)} rates the optimizer used, one per step; got "
-        f"{recorded} values, {list(result['lrs'])[:5]}...",
-    )
+    problem = listed_rates_problem(payload, list(result["lrs"]), list(result["losses"]), len(used))
+    expect(not problem, f"{call}: {problem}")
 
 
 def check_range_groups(range_test, **config) -> None:
@@ -333,22 +283,24 @@ def check_range_losses(range_test, **config) -> None:
             f"{call}: result['losses'][{step}] is {value!r}; expected {want!r} (average = beta * average + "
             "(1 - beta) * loss, divided by 1 - beta ** (step + 1))",
         )
-    threshold = _stop_threshold(payload["diverge"], expected)
+    threshold = stop_threshold(payload["diverge"], expected)
+    steps = len(state.get("used", []))  # the stop's own step taken or not (either is right: R23P2 M1), no other
+    went_on = f" The optimizer was stepped {steps} times: the loop went on after the record ended; stop both there."
     expect(
         len(mine) == len(expected),
         f"{call}: result['losses'] has {len(mine)} values; the run should stop after "
         f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
         "so far is recorded, then the loop stops at once)."
-        + _range_count_hint(payload, len(mine), len(expected))
-        + _own_stop(payload["diverge"], mine, len(expected))
-        + threshold,
+        + count_hint(payload, len(mine), len(expected))
+        + own_stop(payload["diverge"], mine, len(expected))
+        + threshold
+        + (went_on if steps > len(mine) + 1 else ""),
     )
-    steps = len(state.get("used", []))  # the stop's own step taken or not (either is right: R23P2 M1), no other
     expect(
         steps == len(expected) or (steps == len(expected) - 1 and stops(payload["diverge"], expected)),
         f"{call}: the optimizer was stepped {steps} times; the run should stop after {len(expected)} steps, right "
         "after recording the first smoothed loss above diverge x the lowest so far (its own step taken or not), "
-        "with no further step." + _range_count_hint(payload, steps, len(expected)) + threshold,
+        "with no further step." + steps_hint(payload, steps, len(mine), len(expected)) + threshold,
     )
 
 

@@ -8,9 +8,9 @@ also changes the rates in the cooldown cell): those cells are listed too, each o
 one through real `nbgrader autograde` and check the score of every test cell.
 
 One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is), `range_stops`
-(chapter 6's stop rules other than the text's), `range_groups` (its ratios taken against another group than the
-first), `range_restores` (its range tests that put back less than they found), `range_copies` (its range test run on
-deep copies), `range_hooks` (its rates set or moved in the optimizer's own step hooks), `range_dry_runs` (its range
+(chapter 6's stop rules other than the text's, and its records cut or kept at the stop), `range_groups` (its ratios
+taken against another group than the first), `range_restores` (its range tests that put back less than they found),
+`range_copies` (its range test run on deep copies), `range_hooks` (its rates set or moved in the optimizer's own step hooks), `range_dry_runs` (its range
 test beside a dry run's throwaway optimizer, and a step past the stop hidden in another optimizer over the weights),
 `range_judged_steps` (its range test with a dry run over the model's weights, one optimizer per group, tensor rates),
 `range_schedulers` (chapter 6's range test with PyTorch's schedulers, which it
@@ -24,8 +24,8 @@ CORRECT = (
     + WSD_CONTROLS
 )
 WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + RANGE_STOPS
-    + RANGE_GROUP_WRONG + RANGE_RESTORE_WRONG + RANGE_SCHEDULER_WRONG + RANGE_COPY_WRONG + RANGE_HOOK_WRONG
-    + RANGE_HIDDEN_STEPS + RANGE_JUDGED_WRONG + WSD_WRONG
+    + RANGE_RECORDS + RANGE_GROUP_WRONG + RANGE_RESTORE_WRONG + RANGE_SCHEDULER_WRONG + RANGE_COPY_WRONG
+    + RANGE_HOOK_WRONG + RANGE_HIDDEN_STEPS + RANGE_JUDGED_WRONG + WSD_WRONG
     + WSD_GRADER_DODGES (answers that tell the grader's observations apart) + WSD_RESUME_DODGES (that fake the resume)
 FORBIDDEN = STEP_FORBIDDEN + PLATEAU_FORBIDDEN + FLOOR_FORBIDDEN + EARLY_FORBIDDEN + WSD_FORBIDDEN
 """
@@ -45,7 +45,7 @@ from catalogue.range_hooks import RANGE_HOOK_CORRECT, RANGE_HOOK_WRONG
 from catalogue.range_judged_steps import RANGE_JUDGED_CORRECT, RANGE_JUDGED_WRONG
 from catalogue.range_restores import RANGE_RESTORE_WRONG
 from catalogue.range_schedulers import RANGE_SCHEDULER_CORRECT, RANGE_SCHEDULER_WRONG
-from catalogue.range_stops import RANGE_STOPS
+from catalogue.range_stops import RANGE_RECORDS, RANGE_STOPS
 from catalogue.step_lr import STEP_BROKEN, STEP_CORRECT, STEP_FORBIDDEN, STEP_HANGS_AT_DEFINITION
 from catalogue.step_lr_reading import STEP_READING_CORRECT, STEP_READING_WRONG
 from catalogue.step_lr_wrong import STEP_WRONG
@@ -82,6 +82,7 @@ WRONG = (
     + EARLY_WRONG
     + OTHER_WRONG
     + RANGE_STOPS
+    + RANGE_RECORDS
     + RANGE_GROUP_WRONG
     + RANGE_RESTORE_WRONG
     + RANGE_SCHEDULER_WRONG

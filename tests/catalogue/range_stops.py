@@ -1,14 +1,21 @@
 """Chapter 6's stop rules other than the text's ("stop right after recording the first smoothed loss greater than
 `diverge` times the lowest so far"), found by review R23f (issue 23): each kept the stop's point while every case used
 diverge=4 and crossed the threshold in one step. The hidden cases with diverge 2.5 and 6 (or the visible one) charge
-each of them the losses' point (the stop's) and nothing else: 6 of 7."""
+each of them the losses' point (the stop's) and nothing else: 6 of 7.
+
+`RANGE_RECORDS`: one mistake about the stop or the record, each charged once (review rv57's W1: an answer that ran every
+step and then cut its record at the first divergence, as the chapter's `range_test` does, lost the rates' cell as
+well as the stop's, 5 of 7, below the answer that never stops, 6 of 7). The rates' cell judges that `result['lrs']`
+lists the rates of the steps recorded (one per smoothed loss, or one per optimizer step taken); how many steps were
+taken and where the record ends are the losses' point (the answer that never stops is training_wrong's
+`range_runs_every_step`, 6 of 7). Two records that list rates other than those are the rates' mistake alone."""
 
 from __future__ import annotations
 
 from catalogue.answers import Answer
 from catalogue.training import range_variant
 
-RANGE_LOSSES = "test_range_losses"
+RANGE_RATES, RANGE_LOSSES = "test_range_rates", "test_range_losses"
 RULES = (
     ("range_stop_hard_coded_4", "smoothed > 4.0 * best"),
     ("range_stop_hard_coded_2", "smoothed > 2.0 * best"),
@@ -28,4 +35,97 @@ def stop_rule(rule: str) -> str:
 RANGE_STOPS = [
     Answer(name, "06_choosing_the_rate", "lr_range_test", stop_rule(rule), (RANGE_LOSSES,), score=6.0)
     for name, rule in RULES
+]
+
+
+STOP = """        if smoothed > diverge * best:
+            break
+"""
+RECORD = """        lrs.append(lr)
+        losses.append(smoothed)
+"""
+RETURN = "    model.load_state_dict(saved_model)\n"
+
+
+def run_every_step(recorded: str, cut: str) -> str:
+    """The reference stepping all num_steps, remembering its first stop (`stop`), recording `recorded` at each step,
+    then making the `cut` before it restores."""
+    return range_variant(
+        "    for step in range(num_steps):\n",
+        "    stop = None\n    for step in range(num_steps):\n",
+        RECORD,
+        recorded,
+        STOP,
+        "        if stop is None and smoothed > diverge * best:\n            stop = step\n",
+        RETURN,
+        cut + RETURN,
+    )
+
+
+RANGE_RECORDS = [
+    # rv57 W1: the chapter's range_test on the model in training: every step taken, the record cut at its stop
+    Answer(
+        "range_runs_every_step_then_cuts_at_the_stop",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        run_every_step(RECORD, "    if stop is not None:\n        lrs, losses = lrs[: stop + 1], losses[: stop + 1]\n"),
+        (RANGE_LOSSES,),
+        score=6.0,
+    ),
+    # the same, recording only up to its stop as it goes
+    Answer(
+        "range_runs_every_step_recording_up_to_the_stop",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        run_every_step("        if stop is None:\n    " + RECORD.replace("\n        l", "\n            l"), ""),
+        (RANGE_LOSSES,),
+        score=6.0,
+    ),
+    # every step taken, the record cut one step short of its stop (the stop's own step left out)
+    Answer(
+        "range_runs_every_step_then_cuts_before_the_stop",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        run_every_step(RECORD, "    if stop is not None:\n        lrs, losses = lrs[:stop], losses[:stop]\n"),
+        (RANGE_LOSSES,),
+        score=6.0,
+    ),
+    # the stop's rate recorded, its loss not (the stop tested between the two): the losses' count, nothing else
+    Answer(
+        "range_records_the_stops_rate_not_its_loss",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        range_variant(
+            RECORD + "        best = min(best, smoothed)\n" + STOP,
+            "        lrs.append(lr)\n        best = min(best, smoothed)\n" + STOP + "        losses.append(smoothed)\n",
+        ),
+        (RANGE_LOSSES,),
+        score=6.0,
+    ),
+    # the rates' mistakes: the stop's loss recorded but not its rate; every planned rate listed, tried or not
+    Answer(
+        "range_records_the_stops_loss_not_its_rate",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        range_variant(
+            RECORD + "        best = min(best, smoothed)\n" + STOP,
+            "        losses.append(smoothed)\n        best = min(best, smoothed)\n" + STOP + "        lrs.append(lr)\n",
+        ),
+        (RANGE_RATES,),
+        score=6.0,
+    ),
+    Answer(
+        "range_lists_every_planned_rate",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        range_variant(
+            "        lrs.append(lr)\n",
+            "",
+            RETURN,
+            "    lrs = [start_lr * (end_lr / start_lr) ** (step / (num_steps - 1)) for step in range(num_steps)]\n"
+            + RETURN,
+        ),
+        (RANGE_RATES,),
+        score=6.0,
+    ),
 ]

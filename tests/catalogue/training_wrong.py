@@ -265,15 +265,18 @@ def fit_per_step(model, optimizer, make_scheduler, batches, val_set, epochs, acc
         ),
         fails=(RANGE_RATES, RANGE_LOSSES, RANGE_SUGGESTION),
     ),
-    range_test(
+    Answer(  # never stops: the stop's point alone, as an answer that stops late or cuts its record (range_stops.py)
         "range_runs_every_step",
+        "06_choosing_the_rate",
+        "lr_range_test",
         range_variant(
             """        if smoothed > diverge * best:
             break
 """,
             "",
         ),
-        fails=(RANGE_LOSSES,),
+        (RANGE_LOSSES,),
+        score=6.0,
     ),
     # tests the stop before recording: the stop's step is taken, its rate and smoothed loss are not recorded. One
     # mistake, one charge: the losses' cell counts one loss too few; the rates' cell judges the rates listed against

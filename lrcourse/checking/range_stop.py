@@ -1,0 +1,110 @@
+"""Chapter 6's range test: where it stops and what its record lists. The losses' cell charges the stop (how many
+smoothed losses are listed, how many optimizer steps were taken); the rates' cell charges only a record whose rates
+are not those of the steps it records (one mistake, one point: issue 23, R23b; review rv57's W1: an answer that
+took every step and then cut its record at the stop lost both points, below one that never stopped)."""
+
+from __future__ import annotations
+
+import math
+
+from lrcourse.checking.expect import close
+
+
+def stops(diverge: float, losses: list[float]) -> bool:
+    """The last of the smoothed losses is a stop: above diverge x the lowest before it."""
+    return len(losses) > 1 and losses[-1] > diverge * min(losses[:-1])
+
+
+def planned_rate(payload: dict, step: int) -> float:
+    """The test's rate at `step` (from 0): start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))."""
+    start, end, steps = payload["start_lr"], payload["end_lr"], payload["num_steps"]
+    return start * (end / start) ** (step / (steps - 1))
+
+
+def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], taken: int) -> str:
+    """What is wrong with `result['lrs']` as the record of the steps the answer recorded ("" if nothing): the first
+    group's rate of each step recorded, in order (step i's rate at index i), one per smoothed loss listed or one per
+    optimizer step taken (`taken`), and no rate of a step beyond the first one not taken (the stop's own step may
+    be recorded untaken: R23P2 M1). Where the record ends, and whether the loop went on stepping after it, is the
+    stop's point, the losses' cell's: not charged here."""
+    count, steps = len(lrs), payload["num_steps"]
+    for step, value in enumerate(lrs[:steps]):
+        want = planned_rate(payload, step)
+        if not close(value, want):
+            return (
+                f"result['lrs'][{step}] is {value!r}; step {step} used the rate {want!r}: list, for every step "
+                "recorded, the first group's rate at that step, beside its smoothed loss"
+            )
+    if count > min(steps, taken + 1):
+        return (
+            f"result['lrs'] lists {count} rates, but the optimizer was stepped {taken} times: list the rates of the "
+            "steps taken (the rate of the step whose smoothed loss stops the test may be listed even if that step's "
+            "optimizer.step() did not run), not rates planned and never tried"
+        )
+    if count not in (len(losses), taken):
+        return (
+            f"result['lrs'] lists {count} rates for the {len(losses)} smoothed losses in result['losses'] (the "
+            f"optimizer was stepped {taken} times): record the rate of each step with its smoothed loss, one rate "
+            "per loss"
+        )
+    return ""
+
+
+def count_hint(payload: dict, count: int, expected: int) -> str:
+    """Why a range test's record ends at the wrong step: it ends late (or never), or early."""
+    if count > expected:
+        return (
+            (" It never stopped: it ran all num_steps." if count == payload["num_steps"] else " It stopped late.")
+            + f" Step {expected - 1}'s smoothed loss is above diverge x the lowest smoothed loss so far (not the "
+            "first one, nor the raw loss): record it, then stop."
+        )
+    if count < expected:
+        return (
+            " It stopped early: stop only when the smoothed, bias-corrected loss exceeds diverge x the lowest "
+            "smoothed loss so far, and record that step before stopping."
+        )
+    return ""
+
+
+def steps_hint(payload: dict, taken: int, recorded: int, expected: int) -> str:
+    """Why a range test took the wrong number of optimizer steps, its record (`recorded` losses) right or not."""
+    if taken > expected and recorded == expected:
+        return (
+            f" Your record ends at the right step (result['losses'] has its {expected} values), but the optimizer "
+            f"went on stepping after it{' to the end of num_steps' if taken == payload['num_steps'] else ''}: leave "
+            "the loop right after recording that step (break), so that no step is taken at a rate that has already "
+            "made the loss diverge."
+        )
+    if taken > expected and recorded < expected:
+        return (
+            f" Your record ends after {recorded} steps but the optimizer went on stepping: stop the loop where the "
+            "record ends, right after recording the first smoothed loss above diverge x the lowest so far."
+        )
+    return count_hint(payload, taken, expected)
+
+
+def stop_threshold(diverge: float, losses: list[float]) -> str:
+    """Where the reference's losses stop, with the threshold in numbers: a stop rule that differs from the text's
+    (another multiple of the lowest, a hard-coded 4) sees which threshold it should have used (issue 23, R23f)."""
+    *before, last = losses
+    if stops(diverge, losses):
+        lowest = min(before)
+        return (
+            f" With diverge={diverge!r} the threshold is {diverge!r} x the lowest smoothed loss so far: the first loss "
+            f"above it is result['losses'][{len(before)}] = {last:.6g}, {last / lowest:.4g} x the lowest before it "
+            f"({lowest:.6g}; {diverge!r} x {lowest:.6g} = {diverge * lowest:.6g})."
+        )
+    return f" With diverge={diverge!r} no smoothed loss exceeds {diverge!r} x the lowest so far: the test runs all num_steps."
+
+
+def own_stop(diverge: float, mine: list[float], expected: int) -> str:
+    """The threshold an answer that stopped early used, read off its own last loss (its losses agree with the
+    reference's up to there: the judge compared them first)."""
+    if not 1 < len(mine) < expected:
+        return ""
+    lowest = min(mine[:-1])
+    ratio = mine[-1] / lowest if lowest > 0 else math.inf
+    return (
+        f" Yours stopped after result['losses'][{len(mine) - 1}] = {mine[-1]:.6g}, {ratio:.4g} x the lowest before "
+        f"it: that is not above diverge={diverge!r} x the lowest."
+    )
