@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from nbgrader.exchange.abc.exchange import ExchangeError
 
 from support.exchange_apps import CHAPTER, COURSE_ID, exchange_app
 from support.other_uid import as_user
@@ -29,8 +30,6 @@ def remove_inbound(exchange: Path):
 
 def removal_keeps(exchange: Path, kept: int) -> None:
     """`remove_inbound`, which removes the rest and then fails (exit status 1) naming how many entries it kept."""
-    from nbgrader.exchange.abc.exchange import ExchangeError
-
     with pytest.raises(ExchangeError, match=f"lrcourse unrelease: {kept} inbound entries not removed"):
         remove_inbound(exchange)
 
@@ -131,19 +130,46 @@ def test_a_students_entry_name_is_printed_escaped(exchange, caplog):
     for folder, _, _ in os.walk(deep):
         os.chown(folder, STUDENTS["mallory"], STUDENTS["mallory"])  # hers: the removal goes into it
     no_hang(20)
-    for listing in (True, False):  # the listing alone, then the removal
+    for assignment in (CHAPTER, None):  # a chapter named, then none (every chapter: nbgrader globs `*`, r20b W3)
         caplog.clear()
         with caplog.at_level(logging.INFO):
-            if listing:
-                exchange_app("list", exchange, inbound=True, remove=False).start()
-            else:
-                removal_keeps(exchange, 3)
+            with pytest.raises(ExchangeError, match="lrcourse unrelease: 3 inbound entries not removed"):
+                exchange_app("list", exchange, inbound=True, assignment=assignment).start()
         said = "\n".join(record.getMessage() for record in caplog.records)  # nbgrader's lines too
         assert "\x1b" not in said and "\n[ListApp" not in said, said
         for entry in ("link", "folder"):
             assert f"Skipping {str(inbound / (forged + entry))!r}: the folder's name holds characters" in said, said
-    assert f"Not removed (or not wholly): {str(deep)!r}: 'd': folders nested deeper than 32" in said, said
+        assert f"Not removed (or not wholly): {str(deep)!r}: 'd': folders nested deeper than 32" in said, said
     shutil.rmtree(deep)
+
+
+def test_with_no_chapter_named_a_forged_or_globbing_chapter_part_is_skipped(exchange, caplog):
+    """r20b W3, W4: with no chapter named the name's own chapter part went unchecked: a CR or a terminal escape there
+    forged nbgrader's "No notebooks found in" line, and a `*` made nbgrader's notebook glob reach a sibling folder's
+    files. Each is now skipped by the name rule; the class is removed."""
+    inbound = inbound_with(exchange, ("alice",))
+    names = [f"mallory+{part}+{WHEN}" for part in ("ch1\r[ListApp | INFO] bob ch1", "c*", "ch\x1b[2J")]
+    for name in names:
+        (inbound / name).mkdir()
+        os.chown(inbound / name, STUDENTS["mallory"], STUDENTS["mallory"])
+    no_hang(20)
+    with caplog.at_level(logging.INFO):
+        with pytest.raises(ExchangeError, match="lrcourse unrelease: 3 inbound entries not removed"):
+            exchange_app("list", exchange, inbound=True, assignment=None).start()
+    said = "\n".join(record.getMessage() for record in caplog.records)
+    assert "\r" not in said and "\x1b" not in said, said
+    for name in names:
+        assert f"Skipping {str(inbound / name)!r}: the folder's assignment part " in said, said
+    assert sorted(p.name for p in inbound.iterdir()) == sorted(names)  # alice's removed, none of these
+
+
+def test_the_inbound_listing_is_refused_with_where_to_look_instead(exchange):
+    """R20a N6, r20b W1, W2, W4: nbgrader's listing of inbound/ reads each submission's secret and notebooks by path,
+    whole: a student's empty, mode-000 or sparse 8 GiB secret, or a FIFO as a notebook, stopped, exhausted or hung the
+    instructor's `nbgrader list --inbound`. It is refused, pointing to the collect record, before anything is read."""
+    inbound_with(exchange, ("alice",))
+    with pytest.raises(ExchangeError, match=r"not used with this course: .* reports/collect-<chapter>\.json"):
+        exchange_app("list", exchange, inbound=True, remove=False).start()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="owning as another uid needs root")
@@ -240,21 +266,3 @@ def test_a_folder_not_the_claimed_students_own_is_not_gone_into(exchange, caplog
     said = " ".join(record.getMessage() for record in caplog.records)
     assert f"{str(folder)!r}: the submission folder is {why}: not gone into" in said, said
     shutil.rmtree(folder)
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
-def test_the_graders_listing_leaves_out_a_submission_it_cannot_read_and_lists_the_others(exchange):
-    """R20a N6: a student's own folder holding a mode-000 submission_secret.txt stopped the grader's `nbgrader list
-    --inbound` with a PermissionError traceback (nbgrader reads it to find feedback); a FIFO as a notebook, read when
-    there is no secret, hung it. Each such folder is now skipped with its reason; the classmates are listed."""
-    inbound = inbound_with(exchange, ("alice", "bob", "zoe"), owner=4242)
-    secret = inbound / f"alice+{CHAPTER}+{WHEN}" / "submission_secret.txt"
-    secret.write_text("s" * 32)
-    os.chown(secret, STUDENTS["alice"], STUDENTS["alice"])
-    secret.chmod(0)
-    zoes = inbound / f"zoe+{CHAPTER}+{WHEN}"
-    (zoes / "notebook.ipynb").unlink()
-    os.mkfifo(zoes / "notebook.ipynb")
-    app = exchange_app("list", exchange, inbound=True, remove=False)
-    said = as_user(4242, lambda: (signal.alarm(20), [info["student_id"] for info in app.start()])[1])
-    assert said == "['bob']", said

@@ -22,9 +22,10 @@ def exchange_app(
     inbound: bool = False,
     groupshared: bool = False,
     remove: bool = True,
+    assignment: str | None = CHAPTER,
 ):
     """The app of `verb` ("assignment", "feedback": the release; "list": list with --remove, formgrader's Unrelease,
-    `inbound` for --inbound, `remove` False for the listing alone), not started: a caller that runs it as another uid makes it here first (a child as
+    `inbound` for --inbound, `remove` False for the listing alone, `assignment` None for no chapter named), not started: a caller that runs it as another uid makes it here first (a child as
     another uid may not read the interpreter's own modules to import them)."""
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
@@ -36,7 +37,8 @@ def exchange_app(
     if course is not None:
         config.CourseDirectory.root = str(course)
     config.CourseDirectory.course_id = COURSE_ID
-    config.CourseDirectory.assignment_id = CHAPTER
+    if assignment is not None:  # None: every chapter, as `nbgrader list --inbound` with no assignment
+        config.CourseDirectory.assignment_id = assignment
     config.CourseDirectory.groupshared = groupshared
     config.ExchangeFactory.release_assignment = RELEASE
     config.ExchangeFactory.release_feedback = FEEDBACK

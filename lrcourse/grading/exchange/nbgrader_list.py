@@ -12,10 +12,10 @@ root's, nor, as any user, anyone through a POSIX ACL or a default ACL: `folder_w
 release; a TA in the course folder's group had root's Unrelease delete through her link, R20e2 W1), under a root without
 a default POSIX ACL (`nbgrader_release.root_acl_problem`, release's rule); otherwise it fails with the reason, before
 anything is removed. Root is refused a `groupshared` course (`nbgrader_release.groupshared_refusal`: a TA in outbound's
-group could swap a chapter's folder for a link before the rmtree). A listing alone removes nothing and is nbgrader's
-(students list the instructor's inbound folder, which the owner rule would refuse them). With `--inbound` (listed or
-removed), an entry not named as nbgrader names a submission (collect's rule: nbgrader prints the name raw) or not a
-folder (a student's link, file or FIFO) is skipped with a warning, not looked in nor removed; each submission folder
+group could swap a chapter's folder for a link before the rmtree). A listing of outbound/ alone removes nothing and is nbgrader's;
+a listing of inbound/ is refused (`LISTING_REFUSED`: it reads students' files whole, unchecked). With `--remove
+--inbound`, an entry not named as nbgrader names a submission (collect's rule, the chapter part checked too when none
+is named: nbgrader prints the name raw and globs it) or not a folder (a student's link, file or FIFO) is skipped with a warning, not looked in nor removed; each submission folder
 is removed on its own (`remove_folder`: never following a link nor opening anything but a folder, nor going into one
 of another owner or file system), one that cannot be removed reported and the others removed (R20e2 N2: a link
 stopped root's removal for the class, a FIFO hung it); the removal then fails (exit status 1) if any was kept.
@@ -34,6 +34,7 @@ from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, check_owner, 
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
 from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, root_acl_problem
 from lrcourse.grading.exchange.root import check_exchange_root
+from lrcourse.grading.intake import valid_student_id
 
 
 def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> bool:
@@ -68,6 +69,15 @@ def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> bool:
             os.close(fd)
 
 
+# nbgrader's own listing of inbound/ reads each submission's submission_secret.txt and notebooks by path, following
+# links and whole: a student's empty, unreadable or sparse 8 GiB secret, or a FIFO as a notebook, stopped, exhausted or
+# hung it (R20a N6, r20b W1, W2, W4). The collect record says what each student submitted, checked.
+LISTING_REFUSED = (
+    "lrcourse: `nbgrader list --inbound` is not used with this course: it reads the students' files unchecked (a "
+    "student's file can stop or hang it). What each student submitted, and why any was refused, is in the collect "
+    "record, reports/collect-<chapter>.json, which `lrcourse collect <chapter>` writes; "
+    "`nbgrader list --remove --inbound` still removes submissions"
+)
 MOST_DEPTH = 32  # folders nested in a submission that its removal goes into (nbgrader's submissions are flat)
 
 
@@ -107,21 +117,6 @@ def remove_folder(
     os.rmdir(name, dir_fd=parent)
 
 
-def unreadable(path: str) -> str | None:
-    """Why nbgrader's listing of the submission folder `path` would stop or hang, or None: it reads its
-    submission_secret.txt and notebooks by path, following links, and raised at a student's mode-000 secret (the
-    instructor's listing of the class stopped, R20a N6) and hung at a FIFO. Each must be a file this user may read."""
-    try:
-        names = [name for name in os.listdir(path) if name == "submission_secret.txt" or name.endswith(".ipynb")]
-        for name in names:
-            if not stat.S_ISREG(os.lstat(os.path.join(path, name)).st_mode):
-                return f"{name!r} in it is not a file"
-            os.close(os.open(os.path.join(path, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK))
-    except OSError as error:
-        return f"it cannot be read: {reason(error)}"
-    return None
-
-
 def reason(error: OSError) -> str:
     """An OSError as one line: its text and the name it is about, if any (escaped: a student's entry may name it)."""
     return f"{error.strerror} ({error.filename!r})" if error.strerror and error.filename else str(error)
@@ -133,6 +128,8 @@ class TrustedList(ExchangeList):
     skipped = 0  # inbound entries left out by `submission_folder`
 
     def init_dest(self):
+        if self.inbound and not self.remove:  # nbgrader's listing reads students' files by path, unchecked
+            self.fail(LISTING_REFUSED)
         if self.remove and not self.check_before_removing():
             where = Path(self.root, self.coursedir.course_id, "inbound" if self.inbound else "outbound")
             self.log.info("%s does not exist (or a folder on its way): nothing to remove", where)
@@ -150,10 +147,14 @@ class TrustedList(ExchangeList):
         terminal escape in it forged a line, R20j2 N1) and is a folder (its lstat); if not, a warning with the
         reason."""
         name = os.path.basename(path)
+        parts = name.split("+")
+        assignment = self.coursedir.assignment_id or (parts[1] if len(parts) > 1 else "")  # the glob's may be *
         try:
-            claimed(name, name.split("+")[1] if "+" in name else "")  # the name's own assignment: the glob's may be *
+            if not valid_student_id(assignment):  # a CR or `*` there forged a line or globbed a sibling (r20b W3, W4)
+                raise Refused(f"the folder's assignment part {assignment!r} holds characters nbgrader never writes")
+            claimed(name, assignment)
         except Refused as why:
-            self.log.warning("Skipping %r: %s, not %s", path, why, "removed" if self.remove else "listed")
+            self.log.warning("Skipping %r: %s, not %s", path, why, "removed")
             return False
         try:
             seen = os.lstat(path)
@@ -161,17 +162,14 @@ class TrustedList(ExchangeList):
             self.log.warning("Skipping %r: %s", path, reason(error))
             return False
         if stat.S_ISDIR(seen.st_mode):
-            if self.remove or not (why := unreadable(path)):  # the removal reads no notebook nor secret
-                return True
-            self.log.warning("Skipping %r: %s, so not listed", path, why)
-            return False
+            return True
         kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a FIFO"))
         kind = next((said for test, said in kinds if test(seen.st_mode)), "a special file")
         self.log.warning(
             "Skipping %r: %s, not a submission folder (a student's?), so not %s; as root, `rm` it%s",
             path,
             kind,
-            "removed" if self.remove else "listed",
+            "removed",
             " (which removes the link, not what it names)" if stat.S_ISLNK(seen.st_mode) else "",
         )
         return False
