@@ -71,7 +71,10 @@ def test_ch2_chained_factors_multiply_only_for_chainable_schedulers_and_a_lambda
         [lr_scheduler.ExponentialLR(opt, 0.9), lr_scheduler.LambdaLR(opt, lambda e: 0.5)]
     )
     assert np.allclose(rates(chained, opt, steps=4), [0.05] * 4)  # not 0.1 * 0.5 * 0.9 ** e
-    assert "chainable ones like these four multiply their factors" in text(CH2, "chainable-md")
+    said = text(CH2, "chainable-md")  # rv14b W1: not "chainable ones like these four": the cosine's step is no factor
+    assert "those whose step multiplies the current rate by a factor" in said and "like these four" not in said
+    assert "`CosineAnnealingLR`'s step is not a factor" in said
+    assert "a chained cosine is not the product of the curves" in text(CH4, "chained-md")
     opt = optimizer()
     scheduler = lr_scheduler.LambdaLR(opt, lambda e: 0.9**e)
     rates(scheduler, opt, steps=2, edit={1: 0.3})
@@ -82,6 +85,8 @@ def test_ch2_chained_factors_multiply_only_for_chainable_schedulers_and_a_lambda
 def test_ch2_the_cosine_default_is_worded_as_chapters_5_to_7_support_it():
     assert "robust default" not in text(CH2, "summary") and "not a schedule shown to win" in text(CH2, "summary")
     assert "robust default" not in text(CH4, "summary")
+    compare = text("05_training/training.ipynb", "compare-read")  # rv14b M1: chapter 5 quoted the old advice
+    assert "robust default" not in compare and "a common default whose peak rate must be tuned" in compare
 
 
 def test_ch4_swalr_carries_on_from_the_current_rate_at_a_milestone_which_4_3_names():
