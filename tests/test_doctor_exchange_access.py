@@ -2,7 +2,10 @@
 reader R20a found them on a real hub: a root the grader cannot enter is said so, not "does not exist yet" (W1); a
 grader's course folder closed to its group root, which holds no student, is warned of (M1); outbound that students may
 enter but not list is warned of (N2); a group-writable folder whose group lists only root is a note (N4); a default ACL
-on the course's folder fails release, not collect, and a course folder's problem carries its own label (M2, N1)."""
+on the course's folder fails release, not collect, and a course folder's problem carries its own label (M2, N1). As
+reader R20b found them: who else may enter a root the grader cannot is said, not "students cannot" (W5); a root or
+course folder kept to a group of staff is warned of, naming its members (M1, M2); no "sticky bit" of a root without
+one (N1); outbound others may enter is "listed by its group only" (N2)."""
 
 from __future__ import annotations
 
@@ -51,15 +54,19 @@ def graders_course(scratch: Path, root_mode: int = 0o1777) -> Path:
 
 
 @needs_root
-def test_a_root_the_grader_cannot_enter_is_said_so_not_called_missing(scratch):
+def test_a_root_the_grader_cannot_enter_is_said_so_not_called_missing(scratch, monkeypatch):
     """R20a W1: the root 1770 root:root, the grader not in group root: the doctor said the course's folder "does not
     exist yet" (os.path.lexists is False on EACCES) and to mkdir it, which fails. It says the root cannot be entered,
     by the grader nor by students, that collect cannot open inbound/, and the mend."""
+    from lrcourse.grading.doctor import exchange
+
     course = graders_course(scratch, 0o1770)
+    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["root"])  # group root, as on the reader's hub
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert "does not exist yet" not in said, said
     assert f"cannot look at {course}: Permission denied: you cannot enter the exchange's root {course.parent}" in said
-    assert "(mode 1770, owner root): nor can other users, so students cannot fetch nor submit" in said, said
+    assert "(mode 1770, owner root): only root and members of group root (members listed here: root) may: " in said
+    assert "students cannot fetch nor submit, unless a directory service puts them in that group" in said, said
     assert "lrcourse collect cannot open the inbound folder" in said and "stops='collect'" in said, said
     assert f"chmod 1777 {course.parent}" in said, said
     course.parent.chmod(0o1777)
@@ -80,9 +87,10 @@ def test_a_graders_course_folder_closed_to_its_group_root_is_warned_of(scratch, 
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert "warning=True" in said and "in which no one but its owner, you or root is listed" in said, said
     assert "students cannot fetch nor submit" in said and "`chgrp` it to a group of the course's students" in said
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])  # a student in it: a note
+    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])  # someone in it: said who (R20b M1)
     said = as_user(GRADER, lambda: exchange_root(scratch))
-    assert "problem=''" in said and "only members of group root (members listed here: alice, root)" in said, said
+    assert "warning=True" in said and "by its group root only: only members of that group (members listed" in said
+    assert "alice, root) can fetch and submit: check that every student of the course is in it" in said, said
 
 
 @pytest.mark.parametrize("group", [False, True])
@@ -103,7 +111,8 @@ def test_an_outbound_folder_students_may_enter_but_not_list_is_warned_of(tmp_pat
         said.warning and f"{outbound} (mode {mode:04o}) cannot be listed by other users: nbgrader list" in said.problem
     )
     outbound.chmod(0o750 if group else 0o755)
-    assert not exchange_root(tmp_path).problem
+    said = exchange_root(tmp_path)  # kept to its group: who is in it said, warned of (R20b M1)
+    assert bool(said.problem) == group and ("(mode 0750) can be entered by its group" in said.problem) == group, said
 
 
 @needs_root
@@ -134,3 +143,77 @@ def test_a_course_folders_acl_is_labelled_as_the_course_folders_and_a_default_on
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert 'name="the nbgrader exchange\'s course folder"' in said and "warning=False" in said, said
     assert f"stops='{'release' if kind == 'default' else 'collect'}'" in said and f"setfacl -b {course}" in said
+
+
+@needs_root
+def test_a_root_kept_to_a_group_the_grader_is_not_in_is_not_said_to_stop_students(scratch, monkeypatch):
+    """R20b W5: the root 1770 in a group holding the students, the grader not in it: the doctor failed it (right:
+    collect cannot open inbound/) saying "students cannot fetch nor submit", while they did. It says who may enter,
+    as far as this machine lists them; "students cannot" only where its group lists no one else, or it has none."""
+    from lrcourse.grading.doctor import exchange
+
+    course = graders_course(scratch, 0o1770)
+    os.chown(course.parent, 0, 54330)  # a group of the students, the grader (gid 54323) not in it
+    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "bob"] if gid == 54330 else [])
+    said = as_user(GRADER, lambda: exchange_root(scratch))
+    assert (
+        "(mode 1770, owner root): only root and members of group gid 54330 (members listed here: alice, bob) may;"
+        in said
+    )
+    assert "students cannot" not in said and "nor can other users" not in said and "stops='collect'" in said, said
+    course.parent.chmod(0o1700)  # no group may enter either
+    said = as_user(GRADER, lambda: exchange_root(scratch))
+    assert "(mode 1700, owner root): only root may: students cannot fetch nor submit;" in said, said
+
+
+@needs_root
+@pytest.mark.parametrize("where", ["root", "course"])
+def test_a_root_or_course_folder_kept_to_the_graders_group_is_warned_of(scratch, monkeypatch, where):
+    """R20b M2, M1: the root 1770, or the course's folder 0750, in a group of the grader's (and a TA's), which no
+    student was in: the doctor said ok, and every student command failed. It warns that only the group's members,
+    named, can fetch and submit, `chgrp` to a group of the students or open it to others the mend."""
+    from lrcourse.grading.doctor import exchange
+
+    course = graders_course(scratch)
+    folder = course.parent if where == "root" else course
+    os.chown(folder, 0 if where == "root" else GRADER, GRADER)  # the grader's gid (as_user: its uid's number)
+    folder.chmod(0o1770 if where == "root" else 0o750)
+    label = "root" if where == "root" else "course folder"
+    said = as_user(GRADER, lambda: exchange_root(scratch))  # no one listed in it here: students left out
+    assert f'name="the nbgrader exchange\'s {label}"' in said and "warning=True" in said, said
+    assert f"can be entered by its group gid {GRADER} only, in which no one but its owner, you or root" in said, said
+    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["grader", "ta"] if gid == GRADER else [])
+    said = as_user(GRADER, lambda: exchange_root(scratch))
+    assert (
+        "warning=True" in said and f"{folder} (mode {0o1770 if where == 'root' else 0o750:04o}) can be entered" in said
+    )
+    assert (
+        f"group gid {GRADER} only: only members of that group (members listed here: grader, ta) can fetch and " in said
+    )
+    mend = "`chmod 1777" if where == "root" else "`chmod o+rx"
+    assert "submit: check that every student of the course is in it" in said and f"or {mend} {folder}`" in said, said
+
+
+@needs_root
+def test_a_root_without_the_sticky_bit_is_not_said_to_have_it(scratch):
+    """R20b N1: a root 0755 of root's got "keeps the course's folder in place (sticky bit)"; no one else may write in
+    it, which is what keeps it so."""
+    graders_course(scratch, 0o755)
+    said = as_user(GRADER, lambda: exchange_root(scratch))
+    assert "keeps the course's folder in place (only its owner may write in it)" in said and "sticky" not in said, said
+
+
+def test_an_outbound_folder_others_enter_and_its_group_lists_is_said_so(tmp_path: Path, monkeypatch):
+    """R20b N2: outbound 0751 in a group was said to be "entered by its group only"; others enter it, only its group
+    lists it (nbgrader list, the Assignments tab)."""
+    from lrcourse.grading.doctor import exchange
+
+    course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
+    (course / "outbound").mkdir(parents=True)
+    course.chmod(0o755)
+    (course / "outbound").chmod(0o751)
+    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])
+    said = exchange_root(tmp_path)
+    assert said.warning and "outbound (mode 0751) can be listed by its group root only" in said.problem, said
+    assert "(members listed here: alice, root) can see its chapters in nbgrader list" in said.problem, said
+    assert "entered by its group" not in said.problem, said

@@ -1,5 +1,5 @@
 """`lrcourse doctor`'s lines on the modes of the exchange's course folder and the folders in it
-(lrcourse/grading/doctor/exchange.py): one students cannot enter is warned of, one only its group may enter noted;
+(lrcourse/grading/doctor/exchange.py): one students cannot enter is warned of, one only its group may enter too;
 an inbound folder listed through a POSIX ACL names it; a folder its group may write in warned of as a non-root grader,
 noted where only the grader is listed in that group. Split from tests/test_doctor.py (its 400 lines)."""
 
@@ -46,13 +46,15 @@ def test_the_doctor_warns_of_a_course_or_outbound_folder_students_cannot_enter(t
 
 
 @pytest.mark.parametrize("where", ["", "outbound"])
-def test_a_course_or_outbound_folder_only_its_group_may_enter_is_a_note_not_a_warning(
+def test_a_course_or_outbound_folder_only_its_group_may_enter_is_warned_of_naming_who_is_in_it(
     tmp_path: Path, where, monkeypatch
 ):
     """R20h2 M1: a course folder 0750 kept to the course's group works (its students fetch and submit), yet the doctor
     warned "cannot be entered by other users: students cannot fetch nor submit" and its mend, `chmod o+rx`, opened the
-    course to every user on the machine. Now it is ok, with a note naming the group and its members. A group listing
-    no one but the folder's owner (root's 0750 root:root) is still warned of, `chgrp` its first mend."""
+    course to every user on the machine. It then said ok, with a note, also of a group of staff, and no student could
+    fetch or submit (R20b M1). The doctor cannot know who the students are: it warns that only the group's members,
+    named, can, `chgrp` its first mend. A group listing no one but the folder's owner (root's 0750 root:root) is said
+    to leave students out."""
     from lrcourse.grading.doctor import exchange
 
     course = readme_course(tmp_path)
@@ -60,12 +62,15 @@ def test_a_course_or_outbound_folder_only_its_group_may_enter_is_a_note_not_a_wa
     folder.chmod(0o750)
     group = grp.getgrgid(folder.stat().st_gid).gr_name
     owner = pwd.getpwuid(folder.stat().st_uid).pw_name
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: sorted({owner, "alice"}))  # a student in the group
+    monkeypatch.setattr(exchange, "listed_members", lambda gid: sorted({owner, "alice"}))  # someone in the group
     said = exchange_root(tmp_path)
-    assert not said.problem and not said.fix, said
+    assert said.warning and not said.failed, said
     can = "fetch and submit" if where == "" else "fetch"
-    assert f"(note: {folder} (mode 0750) can be entered by its group only: only members of group {group} (" in said.name
-    assert "alice" in said.name and said.name.endswith(f") can {can})"), said.name
+    assert (
+        f"{folder} (mode 0750) can be entered by its group {group} only: only members of that group (" in said.problem
+    )
+    assert "alice" in said.problem and f") can {can}: check that every student of the course is in it" in said.problem
+    assert said.fix.startswith(f"`chgrp` {folder} to a group every student of the course is in (as root), or `chmod")
     monkeypatch.setattr(exchange, "listed_members", lambda gid: [owner])  # no one but its owner listed
     said = exchange_root(tmp_path)
     assert said.warning and f"can be entered by its group {group} only, in which no one but its owner" in said.problem

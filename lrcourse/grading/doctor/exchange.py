@@ -7,7 +7,8 @@ letting others write, no default ACL: `folder_writers.shared_write`), or release
 them (`shared_folders`; the course's folder collect too, but for a default ACL: `root.course_write_problem`, under
 the course folder's label), and the root must carry no default POSIX ACL (`root_acl_check`, their rule too); and the
 kernel must refuse a student's hard link to a classmate's file (`protected_hardlinks`). Each is one `Check` line. A
-root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet.
+root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet; who else may
+enter one kept to its group is said as far as this machine lists them: the doctor cannot know who the students are.
 """
 
 from __future__ import annotations
@@ -106,23 +107,29 @@ def course_folder(exchange) -> Check:
     if shared := shared_folders(folder):
         return Check(name, *shared, stops="release")
     notes = []
-    for found in (closed_folders(folder), group_writers(folder)):
+    for found in (closed_folders(exchange), group_writers(folder)):
         if found and found[1] is None:  # a note: it works, for whom is said
             notes.append(found[0])
         elif found:
-            return Check(name, *found, warning=True)
+            at_root = found[0].startswith(f"{exchange.root} (")  # the root's, labelled so
+            return Check("the nbgrader exchange's root" if at_root else name, *found, warning=True)
     problem = inbound_mode_problem(exchange, seen) if seen is not None else None
     if problem:
         return Check(name, "; ".join([problem[0], *notes]), problem[1], warning=True)
+    sticky = 0
+    with contextlib.suppress(OSError):  # R20b N1: a root no one else may write in keeps it so, not by a sticky bit
+        sticky = os.stat(exchange.root).st_mode & stat.S_ISVTX
+    how = "sticky bit" if sticky else "only its owner may write in it"
     return Check(
-        f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place (sticky bit), "
+        f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place ({how}), "
         f"and {folder} is yours" + "".join(f" (note: {note})" for note in notes)
     )
 
 
 def unreachable(exchange, error: OSError) -> Check:
     """The course's folder in the exchange cannot be looked at (`error`): as a rule (EACCES), the exchange's root is
-    one this user cannot enter; said so, and whether other users can (those who cannot, cannot fetch nor submit)."""
+    one this user cannot enter; said so, and who else may as far as this machine lists (`entered_only_by`; R20b W5:
+    "students cannot fetch nor submit" was said of a root whose group held them all)."""
     root, folder = exchange.root, exchange.root / exchange.course_id
     name = "the nbgrader exchange's course folder"
     if error.errno not in (errno.EACCES, errno.EPERM):
@@ -133,12 +140,29 @@ def unreachable(exchange, error: OSError) -> Check:
     with contextlib.suppress(OSError):
         seen = root.stat()
         mode = f" (mode {stat.S_IMODE(seen.st_mode):04o}, owner {owner_name(seen.st_uid) or seen.st_uid})"
-        others = "" if seen.st_mode & stat.S_IXOTH else ": nor can other users, so students cannot fetch nor submit"
+        others = "" if seen.st_mode & stat.S_IXOTH else f": {entered_only_by(root, seen)}"
     problem = (
         f"cannot look at {folder}: {error.strerror}: you cannot enter the exchange's root {root}{mode}{others}; "
         "lrcourse collect cannot open the inbound folder"
     )
     return Check(name, problem, f"`chmod 1777 {root}` (as root; the README's instructor set-up)", stops="collect")
+
+
+def entered_only_by(path: Path, seen: os.stat_result) -> str:
+    """Who but this user may enter `path`, which others may not (no o+x), as far as this machine lists them."""
+    from lrcourse.grading.exchange.root import acl_named, group_name
+
+    owner = owner_name(seen.st_uid) or f"uid {seen.st_uid}"
+    if acl_named(str(path)):
+        return f"its POSIX ACL decides who else may (`getfacl {path}`)"
+    if not seen.st_mode & stat.S_IXGRP:
+        return "only root may: students cannot fetch nor submit" if owner == "root" else f"only {owner} and root may"
+    group, listed = group_name(seen.st_gid), set(listed_members(seen.st_gid))
+    owners = "root" if owner == "root" else f"its owner {owner}, root"
+    said = f"only {owners} and members of group {group} ({group_members(seen.st_gid)}) may"
+    if listed - {owner, "root"}:
+        return said
+    return f"{said}: students cannot fetch nor submit, unless a directory service puts them in that group"
 
 
 def course_folders(folder: Path, *inside: str):
@@ -171,29 +195,36 @@ def shared_folders(folder: Path) -> tuple[str, str] | None:
     return None
 
 
-def closed_folders(folder: Path) -> tuple[str, str | None] | None:
-    """The first of the course's folder in the exchange and its outbound folder that other users cannot enter (no
-    o+x), and the mend; None if none. nbgrader's fetch then finds no chapter ("Assignment not found") and submit
-    cannot reach inbound/, while release says it released (R20g2 W2: a course folder left 0700). One its group may
-    enter (0750: a course kept to its group, which works, R20h2 M1) is a note naming the group, mend None: `o+rx`
-    would open the course to every user on the machine; so is one with a POSIX ACL, whose group bits are its mask
-    and which decides who enters (R20i2 M2); both folders kept to groups that differ are warned of."""
+def closed_folders(exchange) -> tuple[str, str | None] | None:
+    """The first of the exchange's root, the course's folder in it and its outbound folder that other users cannot
+    enter (no o+x; outbound: list, no o+r), and the mend; None if none. nbgrader's fetch then finds no chapter
+    ("Assignment not found") and submit cannot reach inbound/, while release says it released (R20g2 W2: a course
+    folder left 0700). One with a POSIX ACL, which decides who enters (its group bits are its mask), is a note (R20i2
+    M2). One kept to its group is warned of, naming who is listed in it, `chgrp` first (`o+rx` opens the course to
+    every user, R20h2 M1): the doctor cannot know if every student is in it (R20b M1, M2: a course folder 0750 and a
+    root 1770 kept to a group of staff got ok, and no student could fetch or submit); kept to groups that differ too."""
     from lrcourse.grading.exchange.root import acl_named, group_name
 
-    notes, groups = [], {}
-    for path, seen in course_folders(folder, "outbound"):
+    folder = exchange.root / exchange.course_id
+    notes, kept, groups = [], [], {}
+    for path, seen in exchange_folders(exchange):
         # outbound must be listed too: nbgrader list (the Assignments tab) shows no chapter otherwise (R20a N2)
-        need = stat.S_IXOTH if path == folder else stat.S_IROTH | stat.S_IXOTH
+        outbound, root = path == folder / "outbound", path == exchange.root
+        need = stat.S_IROTH | stat.S_IXOTH if outbound else stat.S_IXOTH
         if seen.st_mode & need == need:
             continue
         mode, group = stat.S_IMODE(seen.st_mode), group_name(seen.st_gid)
-        entered = path != folder and seen.st_mode & (stat.S_IXOTH | stat.S_IXGRP)  # by some, but listed by none
+        entered = outbound and seen.st_mode & (stat.S_IXOTH | stat.S_IXGRP)  # by some, but listed by none
         verb, cannot = (
             ("listed", "nbgrader list (the Assignments tab) shows students no chapter to fetch")
             if entered
-            else ("entered", "students cannot fetch" + (" nor submit" if path == folder else ""))
+            else ("entered", "students cannot fetch" + ("" if outbound else " nor submit"))
         )
-        mend = f"`chmod o+rx {path}` (as its owner; 0755, the README's instructor set-up)"
+        mend = (
+            f"`chmod 1777 {path}` (as root; the README's instructor set-up)"
+            if root
+            else f"`chmod o+rx {path}` (as its owner; 0755, the README's instructor set-up)"
+        )
         if acl_named(str(path)):
             notes.append(
                 f"{path} (mode {mode:04o}) carries a POSIX ACL, which decides who may enter it: check with "
@@ -210,19 +241,31 @@ def closed_folders(folder: Path) -> tuple[str, str | None] | None:
             )
             return problem, f"`chgrp` it to a group of the course's students (as root), or {mend}"
         groups[path] = group
-        can = "fetch and submit" if path == folder else "fetch"
-        notes.append(
-            f"{path} (mode {mode:04o}) can be entered by its group only: only members of group {group} "
-            f"({group_members(seen.st_gid)}) can {can}"
+        verb = "listed" if seen.st_mode & stat.S_IXOTH else "entered"  # R20b N2: 0751 others enter (and fetch)
+        can = "see its chapters in nbgrader list" if verb == "listed" else "fetch" if outbound else "fetch and submit"
+        kept.append(
+            (
+                f"{path} (mode {mode:04o}) can be {verb} by its group {group} only: only members of that group "
+                f"({group_members(seen.st_gid)}) can {can}",
+                f"`chgrp` {path} to a group every student of the course is in (as root), or {mend}",
+            )
         )
     if len(set(groups.values())) > 1:
-        course, outbound = groups.values()
-        problem = (
-            f"{folder} can be entered by group {course} only and {folder / 'outbound'} by group {outbound} only: "
-            "only students in both can fetch"
+        problem = "; ".join(f"{path} can be entered by group {group} only" for path, group in groups.items())
+        return f"{problem}: only students in {'both' if len(groups) == 2 else 'all'} can fetch", (
+            "`chgrp` them to one group every student of the course is in (as root)"
         )
-        return problem, f"`chgrp {course} {folder / 'outbound'}` (as root)"
+    if kept:  # who the students are the doctor cannot know: whether all are in the group is the user's to check
+        problem = "; ".join(said for said, _ in kept) + ": check that every student of the course is in it"
+        return "; ".join([problem, *notes]), "; ".join(mend for _, mend in kept)
     return ("; ".join(notes), None) if notes else None
+
+
+def exchange_folders(exchange):
+    """(path, stat) of the exchange's root (followed, as `root_itself_problem`), then of its course and outbound."""
+    with contextlib.suppress(OSError):
+        yield exchange.root, os.stat(exchange.root)
+    yield from course_folders(exchange.root / exchange.course_id, "outbound")
 
 
 def group_writers(folder: Path) -> tuple[str, str | None] | None:
