@@ -154,7 +154,9 @@ def test_with_no_chapter_named_a_forged_or_globbing_chapter_part_is_skipped(exch
         os.chown(inbound / name, STUDENTS["mallory"], STUDENTS["mallory"])
     no_hang(20)
     with caplog.at_level(logging.INFO):
-        with pytest.raises(ExchangeError, match="lrcourse unrelease: 3 inbound entries not removed"):
+        with pytest.raises(
+            ExchangeError, match=r"lrcourse unrelease: 3 inbound entries not removed \(the reasons above\); 1 removed"
+        ):
             exchange_app("list", exchange, inbound=True, assignment=None).start()
     said = "\n".join(record.getMessage() for record in caplog.records)
     assert "\r" not in said and "\x1b" not in said, said
@@ -266,3 +268,12 @@ def test_a_folder_not_the_claimed_students_own_is_not_gone_into(exchange, caplog
     said = " ".join(record.getMessage() for record in caplog.records)
     assert f"{str(folder)!r}: the submission folder is {why}: not gone into" in said, said
     shutil.rmtree(folder)
+
+
+def test_a_pattern_for_the_chapter_is_refused_before_anything_is_removed(exchange):
+    """r20c N1: `nbgrader list --remove --inbound '01_*'` skipped every entry blaming "the folder's assignment part"
+    and said "the others were" removed when none was. A chapter that is not one name is refused, nothing removed."""
+    inbound = inbound_with(exchange, ("alice",))
+    with pytest.raises(ExchangeError, match=r"'c\*' is not one chapter's name .* Nothing was removed"):
+        exchange_app("list", exchange, inbound=True, assignment="c*").start()
+    assert [p.name for p in inbound.iterdir()] == [f"alice+{CHAPTER}+{WHEN}"]

@@ -186,7 +186,7 @@ class TrustedList(ExchangeList):
                 line = self.format_inbound_assignment(info)  # a student's folder name: escaped if not printable
                 self.log.info(line if line.isprintable() else repr(line))  # (R20i2 N1: a CR forged a line)
         if not self.assignments:  # none, or no inbound folder (nothing to remove)
-            self.fail_if_kept(self.skipped)
+            self.fail_if_kept(self.skipped, 0)
             return assignments
         inbound = Path(self.root, self.coursedir.course_id, "inbound")  # checked (`check_before_removing`)
         try:
@@ -207,20 +207,26 @@ class TrustedList(ExchangeList):
                     kept += 1
         finally:
             os.close(fd)
-        self.fail_if_kept(kept)
+        self.fail_if_kept(kept, len(self.assignments) + self.skipped - kept)
         return assignments
 
-    def fail_if_kept(self, kept: int) -> None:
+    def fail_if_kept(self, kept: int, removed: int) -> None:
         """Fail (exit status 1) if `kept` inbound entries were skipped or not removed: a script's `&&` must not take
         the inbound folder for emptied."""
         if kept:
-            self.fail(f"lrcourse unrelease: {kept} inbound entries not removed (the reasons above); the others were")
+            self.fail(f"lrcourse unrelease: {kept} inbound entries not removed (the reasons above); {removed} removed")
 
     def check_before_removing(self) -> bool:
         """Fail with the reason unless the removal may go on; True if the course's folder and outbound (or inbound)
         are there, False if one is missing (nothing to remove)."""
         if why := groupshared_refusal(self.coursedir.groupshared):  # a TA's link in outbound/ (R20d2 W1)
             self.fail(f"lrcourse unrelease: {why}. Nothing was removed.")
+        chapter = self.coursedir.assignment_id
+        if self.inbound and chapter and not valid_student_id(chapter):  # nbgrader globs it (r20c N1: '01_*')
+            self.fail(
+                f"lrcourse unrelease: {chapter!r} is not one chapter's name (a pattern is not taken here): name one "
+                "chapter, or none for every chapter. Nothing was removed."
+            )
         course_id = self.coursedir.course_id
         if not course_id:  # nbgrader would glob every course's folders: `*`
             self.fail(
