@@ -73,7 +73,8 @@ def test_ch2_chained_factors_multiply_only_for_chainable_schedulers_and_a_lambda
     assert np.allclose(rates(chained, opt, steps=4), [0.05] * 4)  # not 0.1 * 0.5 * 0.9 ** e
     said = text(CH2, "chainable-md")  # rv14b W1: not "chainable ones like these four": the cosine's step is no factor
     assert "those whose step multiplies the current rate by a factor" in said and "like these four" not in said
-    assert "`CosineAnnealingLR`'s step is not a factor" in said
+    assert "`CosineAnnealingLR`'s step is a factor only with `eta_min = 0` and within `T_max`" in said  # rv27c W3
+    assert "the factors multiply: chapter 4" in text("06_choosing_the_rate/choosing_the_rate.ipynb", "chained-md")
     assert "a chained cosine is not the product of the curves" in text(CH4, "chained-md")
     opt = optimizer()
     scheduler = lr_scheduler.LambdaLR(opt, lambda e: 0.9**e)
