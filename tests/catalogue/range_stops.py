@@ -6,9 +6,10 @@ each of them the losses' point (the stop's) and nothing else: 6 of 7.
 `RANGE_RECORDS`: one mistake about the stop or the record, each charged once (review rv57's W1: an answer that ran every
 step and then cut its record at the first divergence, as the chapter's `range_test` does, lost the rates' cell as
 well as the stop's, 5 of 7, below the answer that never stops, 6 of 7). The rates' cell judges that `result['lrs']`
-lists the rates of the steps recorded (one per smoothed loss, or one per optimizer step taken); how many steps were
-taken and where the record ends are the losses' point (the answer that never stops is training_wrong's
-`range_runs_every_step`, 6 of 7). Two records that list rates other than those are the rates' mistake alone."""
+lists the rates of the steps recorded: one per smoothed loss, or more (one per optimizer step taken, or one more),
+never fewer, the stop's own step taken or not (rv27c W1, W2). How many steps were taken and where the record ends
+are the losses' point (the answer that never stops is training_wrong's `range_runs_every_step`, 6 of 7). Two records
+that list rates other than those are the rates' mistake alone, their step taken or not."""
 
 from __future__ import annotations
 
