@@ -77,11 +77,13 @@ def test_two_rates_more_than_the_steps_taken_are_still_charged():
         "range_runs_every_step_then_cuts_before_the_stop",
         "range_runs_every_step",
         "range_records_the_stops_rate_not_its_loss",
+        "range_records_the_stops_rate_not_its_loss_its_step_not_taken",
     ],
 )
 def test_a_record_cut_or_kept_at_the_stop_loses_the_stops_point_only(name):
     """Review rv57 W1: an answer that took every step and then cut its record at the first divergence (the chapter's
-    own `range_test`) lost the rates' point beside the stop's, 5 of 7, below one that never stopped (6 of 7). The
+    own `range_test`) lost the rates' point beside the stop's, 5 of 7, below one that never stopped (6 of 7); so did
+    the stop's rate without its loss, its step not taken (rv27c W1), though its taken twin lost one point. The
     rates' cell judges the rates of the steps recorded; the losses' cell says what is wrong: steps taken after a
     record that ends right, or a record that ends early with the optimizer stepped on."""
     answer = next(a for a in catalogue.WRONG if a.name == name)
@@ -94,16 +96,30 @@ def test_a_record_cut_or_kept_at_the_stop_loses_the_stops_point_only(name):
         "range_runs_every_step_then_cuts_before_the_stop": "stepped 60 times: the loop went on after the record",
         "range_runs_every_step": "has 60 values; .* It never stopped",
         "range_records_the_stops_rate_not_its_loss": "has 54 values; .* It stopped early",
+        "range_records_the_stops_rate_not_its_loss_its_step_not_taken": "has 54 values; .* It stopped early",
     }[name]
-    with pytest.raises(checking.CheckFailed, match=told):
+    with pytest.raises(checking.CheckFailed, match=told) as failed:
         checking.check_range_losses(function, end_lr=10.0)
+    told = str(failed.value)  # rv27c N1: its stop is right; the hint must not blame its threshold alone
+    if name == "range_records_the_stops_rate_not_its_loss":  # 55 steps taken: the loop reached the stop
+        assert "did stop at the right step" in told and "that is not above" not in told
+    if name.endswith("its_step_not_taken"):  # 54 taken, as a stop one step early would: told both
+        assert "or, if your loop stopped at the next step without taking it, it left out" in told
     assert answer.failing == {"test_range_losses"} and answer.score == 6.0
 
 
-@pytest.mark.parametrize("name", ["range_records_the_stops_loss_not_its_rate", "range_lists_every_planned_rate"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "range_records_the_stops_loss_not_its_rate",
+        "range_records_the_stops_loss_not_its_rate_its_step_not_taken",
+        "range_lists_every_planned_rate",
+    ],
+)
 def test_a_record_whose_rates_are_not_its_steps_loses_the_rates_point_only(name):
     """The rates' cell still charges a record that lists rates other than those of the steps it records: the stop's
-    loss without its rate, or every rate planned (tried or not); its losses and stop are right."""
+    loss without its rate (its step taken or not: rv27c W2, the untaken twin kept every point), or every rate
+    planned (tried or not); its losses and stop are right."""
     answer = next(a for a in catalogue.WRONG if a.name == name)
     function = _define(answer.source)
     told = "lists 54 rates for the 55 smoothed losses" if "loss_not" in name else "lists 60 rates, but the optimizer"
@@ -111,3 +127,12 @@ def test_a_record_whose_rates_are_not_its_steps_loses_the_rates_point_only(name)
         checking.check_range_rates(function, end_lr=10.0)
     checking.check_range_losses(function, end_lr=10.0)
     assert answer.failing == {"test_range_rates"} and answer.score == 6.0
+
+
+def test_an_early_stop_is_still_told_its_own_threshold():
+    """rv27c N1 leaves the hint for a loop that did stop early: a stop at 2 x the lowest is told the ratio it used."""
+    answer = next(a for a in catalogue.WRONG if a.name == "range_stop_hard_coded_2")
+    with pytest.raises(
+        checking.CheckFailed, match="It stopped early.* Yours stopped after .* not above diverge=4.0 x the lowest; or"
+    ):
+        checking.check_range_losses(_define(answer.source), end_lr=10.0)

@@ -23,10 +23,11 @@ def planned_rate(payload: dict, step: int) -> float:
 
 def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], taken: int) -> str:
     """What is wrong with `result['lrs']` as the record of the steps the answer recorded ("" if nothing): the first
-    group's rate of each step recorded, in order (step i's rate at index i), one per smoothed loss listed or one per
-    optimizer step taken (`taken`), and no rate of a step beyond the first one not taken (the stop's own step may
-    be recorded untaken: R23P2 M1). Where the record ends, and whether the loop went on stepping after it, is the
-    stop's point, the losses' cell's: not charged here."""
+    group's rate of each step recorded, in order (step i's rate at index i), one per smoothed loss listed, or more
+    (one per optimizer step taken, or one more: the stop's own step may be recorded untaken, R23P2 M1), and no rate
+    of a step beyond the first one not taken. Never fewer rates than losses, the stop's step taken or not (rv27c W1,
+    W2: that choice is free, so an answer and its twin that differ only in it are judged alike). Where the record
+    ends, and whether the loop went on stepping after it, is the stop's point, the losses' cell's: not charged here."""
     count, steps = len(lrs), payload["num_steps"]
     for step, value in enumerate(lrs[:steps]):
         want = planned_rate(payload, step)
@@ -41,7 +42,7 @@ def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], t
             "steps taken (the rate of the step whose smoothed loss stops the test may be listed even if that step's "
             "optimizer.step() did not run), not rates planned and never tried"
         )
-    if count not in (len(losses), taken):
+    if count != len(losses) and not (count > len(losses) and count in (taken, taken + 1)):
         return (
             f"result['lrs'] lists {count} rates for the {len(losses)} smoothed losses in result['losses'] (the "
             f"optimizer was stepped {taken} times): record the rate of each step with its smoothed loss, one rate "
@@ -97,14 +98,28 @@ def stop_threshold(diverge: float, losses: list[float]) -> str:
     return f" With diverge={diverge!r} no smoothed loss exceeds {diverge!r} x the lowest so far: the test runs all num_steps."
 
 
-def own_stop(diverge: float, mine: list[float], expected: int) -> str:
-    """The threshold an answer that stopped early used, read off its own last loss (its losses agree with the
-    reference's up to there: the judge compared them first)."""
-    if not 1 < len(mine) < expected:
+def own_stop(diverge: float, mine: list[float], expected: int, taken: int) -> str:
+    """The threshold an answer whose record ends early used, read off its own last loss (its losses agree with the
+    reference's up to there: the judge compared them first). A loop that took the stop's own step (`taken` optimizer
+    steps) stopped at the right step: its record left out the stop's loss, its threshold is right (rv27c N1). One
+    step fewer is either (a stop one step early, its step taken, or the right stop untaken), so it is told both; a
+    loop that went on after its record is told so by the losses' cell."""
+    if not 1 < len(mine) < expected or taken > expected:
         return ""
+    if taken == expected:
+        return (
+            f" Your loop did stop at the right step (the optimizer was stepped {taken} times), but its record leaves "
+            "out that step's smoothed loss: record it before testing the stop."
+        )
     lowest = min(mine[:-1])
     ratio = mine[-1] / lowest if lowest > 0 else math.inf
     return (
         f" Yours stopped after result['losses'][{len(mine) - 1}] = {mine[-1]:.6g}, {ratio:.4g} x the lowest before "
-        f"it: that is not above diverge={diverge!r} x the lowest."
+        f"it: that is not above diverge={diverge!r} x the lowest"
+        + (
+            "; or, if your loop stopped at the next step without taking it, it left out that step's smoothed loss: "
+            "record it before testing the stop."
+            if taken == expected - 1
+            else "."
+        )
     )

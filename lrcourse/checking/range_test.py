@@ -292,7 +292,7 @@ def check_range_losses(range_test, **config) -> None:
         f"{len(expected)} steps (the first smoothed loss above diverge x the lowest "
         "so far is recorded, then the loop stops at once)."
         + count_hint(payload, len(mine), len(expected))
-        + own_stop(payload["diverge"], mine, len(expected))
+        + own_stop(payload["diverge"], mine, len(expected), steps)
         + threshold
         + (went_on if steps > len(mine) + 1 else ""),
     )

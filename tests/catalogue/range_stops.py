@@ -6,14 +6,15 @@ each of them the losses' point (the stop's) and nothing else: 6 of 7.
 `RANGE_RECORDS`: one mistake about the stop or the record, each charged once (review rv57's W1: an answer that ran every
 step and then cut its record at the first divergence, as the chapter's `range_test` does, lost the rates' cell as
 well as the stop's, 5 of 7, below the answer that never stops, 6 of 7). The rates' cell judges that `result['lrs']`
-lists the rates of the steps recorded (one per smoothed loss, or one per optimizer step taken); how many steps were
-taken and where the record ends are the losses' point (the answer that never stops is training_wrong's
-`range_runs_every_step`, 6 of 7). Two records that list rates other than those are the rates' mistake alone."""
+lists the rates of the steps recorded: one per smoothed loss, or more (one per optimizer step taken, or one more),
+never fewer, the stop's own step taken or not (rv27c W1, W2). How many steps were taken and where the record ends
+are the losses' point (the answer that never stops is training_wrong's `range_runs_every_step`, 6 of 7). Two records
+that list rates other than those are the rates' mistake alone, their step taken or not."""
 
 from __future__ import annotations
 
 from catalogue.answers import Answer
-from catalogue.training import range_variant
+from catalogue.training import STOP_BEFORE_ITS_STEP, range_variant, variant
 
 RANGE_RATES, RANGE_LOSSES = "test_range_rates", "test_range_losses"
 RULES = (
@@ -45,6 +46,7 @@ RECORD = """        lrs.append(lr)
         losses.append(smoothed)
 """
 RETURN = "    model.load_state_dict(saved_model)\n"
+STEP = "        loss.backward()\n        optimizer.step()\n"
 
 
 def run_every_step(recorded: str, cut: str) -> str:
@@ -102,7 +104,21 @@ RANGE_RECORDS = [
         (RANGE_LOSSES,),
         score=6.0,
     ),
-    # the rates' mistakes: the stop's loss recorded but not its rate; every planned rate listed, tried or not
+    # the same with the stop's own step not taken (rv27c W1: it lost the rates' cell too, 5 of 7, below never stopping)
+    Answer(
+        "range_records_the_stops_rate_not_its_loss_its_step_not_taken",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        variant(
+            STOP_BEFORE_ITS_STEP,
+            RECORD + "        best = min(best, smoothed)\n" + STOP,
+            "        lrs.append(lr)\n        best = min(best, smoothed)\n" + STOP + "        losses.append(smoothed)\n",
+        ),
+        (RANGE_LOSSES,),
+        score=6.0,
+    ),
+    # the rates' mistakes: the stop's loss recorded but not its rate, its step taken or not (rv27c W2: not taken, it
+    # kept every point); every planned rate listed, tried or not
     Answer(
         "range_records_the_stops_loss_not_its_rate",
         "06_choosing_the_rate",
@@ -110,6 +126,21 @@ RANGE_RECORDS = [
         range_variant(
             RECORD + "        best = min(best, smoothed)\n" + STOP,
             "        losses.append(smoothed)\n        best = min(best, smoothed)\n" + STOP + "        lrs.append(lr)\n",
+        ),
+        (RANGE_RATES,),
+        score=6.0,
+    ),
+    Answer(
+        "range_records_the_stops_loss_not_its_rate_its_step_not_taken",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        variant(
+            STOP_BEFORE_ITS_STEP,
+            RECORD + "        best = min(best, smoothed)\n" + STOP + STEP,
+            "        losses.append(smoothed)\n        best = min(best, smoothed)\n"
+            + STOP
+            + STEP
+            + "        lrs.append(lr)\n",
         ),
         (RANGE_RATES,),
         score=6.0,
