@@ -58,10 +58,10 @@ def test_a_root_the_grader_cannot_enter_is_said_so_not_called_missing(scratch, m
     """R20a W1: the root 1770 root:root, the grader not in group root: the doctor said the course's folder "does not
     exist yet" (os.path.lexists is False on EACCES) and to mkdir it, which fails. It says the root cannot be entered,
     by the grader nor by students, that collect cannot open inbound/, and the mend."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = graders_course(scratch, 0o1770)
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["root"])  # group root, as on the reader's hub
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["root"])  # group root, as on the reader's hub
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert "does not exist yet" not in said, said
     assert f"cannot look at {course}: Permission denied: you cannot enter the exchange's root {course.parent}" in said
@@ -79,15 +79,15 @@ def test_a_graders_course_folder_closed_to_its_group_root_is_warned_of(scratch, 
     """R20a M1: the README's `install -d -m 0755 -o <grader>` leaves the course's folder in group root; closed to its
     group (0750), no student could fetch or submit, and the doctor said ok with a note (root is listed in group root,
     and root is not the folder's owner). Only root, the owner or the user running it listed: warned, `chgrp` first."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = graders_course(scratch)
     course.chmod(0o750)
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["root"])  # group root, as on the reader's hub
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["root"])  # group root, as on the reader's hub
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert "warning=True" in said and "in which no one but its owner, you or root is listed" in said, said
     assert "students cannot fetch nor submit" in said and "`chgrp` it to a group of the course's students" in said
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])  # someone in it: said who (R20b M1)
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["alice", "root"])  # someone in it: said who (R20b M1)
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert "warning=True" in said and "by its group root only: only members of that group (members listed" in said
     assert "alice, root) can fetch and submit: check that every student of the course is in it" in said, said
@@ -97,14 +97,14 @@ def test_a_graders_course_folder_closed_to_its_group_root_is_warned_of(scratch, 
 def test_an_outbound_folder_students_may_enter_but_not_list_is_warned_of(tmp_path: Path, group, monkeypatch):
     """R20a N2: outbound 0711 got ok, and 0710 for a group a note that its members "can fetch": nbgrader list (the
     Assignments tab) lists outbound/, and showed no chapter. The read bit is checked too."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
     (course / "outbound").mkdir(parents=True)
     course.chmod(0o755)
     outbound = course / "outbound"
     outbound.chmod(0o710 if group else 0o711)
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["alice", "root"])
     said = exchange_root(tmp_path)
     mode = 0o710 if group else 0o711
     assert (
@@ -119,7 +119,7 @@ def test_an_outbound_folder_students_may_enter_but_not_list_is_warned_of(tmp_pat
 def test_a_group_writable_folder_whose_group_lists_only_root_is_a_note(scratch):
     """R20a N4: outbound 0775 in group root (only root listed) warned a non-root grader "keep every student out of
     the group root". Root writes anywhere: a note says only root is listed; other members keep the warning."""
-    from lrcourse.grading.doctor.exchange import group_writers, listed_members
+    from lrcourse.grading.doctor.entry import group_writers, listed_members
 
     if set(listed_members(0)) != {"root"}:
         pytest.skip("this machine lists others in group root")
@@ -150,11 +150,11 @@ def test_a_root_kept_to_a_group_the_grader_is_not_in_is_not_said_to_stop_student
     """R20b W5: the root 1770 in a group holding the students, the grader not in it: the doctor failed it (right:
     collect cannot open inbound/) saying "students cannot fetch nor submit", while they did. It says who may enter,
     as far as this machine lists them; "students cannot" only where its group lists no one else, or it has none."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = graders_course(scratch, 0o1770)
     os.chown(course.parent, 0, 54330)  # a group of the students, the grader (gid 54323) not in it
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "bob"] if gid == 54330 else [])
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["alice", "bob"] if gid == 54330 else [])
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert (
         "(mode 1770, owner root): only root and members of group gid 54330 (members listed here: alice, bob) may;"
@@ -172,7 +172,7 @@ def test_a_root_or_course_folder_kept_to_the_graders_group_is_warned_of(scratch,
     """R20b M2, M1: the root 1770, or the course's folder 0750, in a group of the grader's (and a TA's), which no
     student was in: the doctor said ok, and every student command failed. It warns that only the group's members,
     named, can fetch and submit, `chgrp` to a group of the students or open it to others the mend."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = graders_course(scratch)
     folder = course.parent if where == "root" else course
@@ -182,7 +182,7 @@ def test_a_root_or_course_folder_kept_to_the_graders_group_is_warned_of(scratch,
     said = as_user(GRADER, lambda: exchange_root(scratch))  # no one listed in it here: students left out
     assert f'name="the nbgrader exchange\'s {label}"' in said and "warning=True" in said, said
     assert f"can be entered by its group gid {GRADER} only, in which no one but its owner, you or root" in said, said
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["grader", "ta"] if gid == GRADER else [])
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["grader", "ta"] if gid == GRADER else [])
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert (
         "warning=True" in said and f"{folder} (mode {0o1770 if where == 'root' else 0o750:04o}) can be entered" in said
@@ -206,13 +206,13 @@ def test_a_root_without_the_sticky_bit_is_not_said_to_have_it(scratch):
 def test_an_outbound_folder_others_enter_and_its_group_lists_is_said_so(tmp_path: Path, monkeypatch):
     """R20b N2: outbound 0751 in a group was said to be "entered by its group only"; others enter it, only its group
     lists it (nbgrader list, the Assignments tab)."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
     (course / "outbound").mkdir(parents=True)
     course.chmod(0o755)
     (course / "outbound").chmod(0o751)
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["alice", "root"])
     said = exchange_root(tmp_path)
     assert said.warning and "outbound (mode 0751) can be listed by its group root only" in said.problem, said
     assert "(members listed here: alice, root) can see its chapters in nbgrader list" in said.problem, said

@@ -1,5 +1,5 @@
 """`lrcourse doctor`'s lines on the modes of the exchange's course folder and the folders in it
-(lrcourse/grading/doctor/exchange.py): one students cannot enter is warned of, one only its group may enter too;
+(lrcourse/grading/doctor/exchange.py, entry.py): one students cannot enter is warned of, one only its group may enter too;
 an inbound folder listed through a POSIX ACL names it; a folder its group may write in warned of as a non-root grader,
 noted where only the grader is listed in that group. Split from tests/test_doctor.py (its 400 lines)."""
 
@@ -55,14 +55,14 @@ def test_a_course_or_outbound_folder_only_its_group_may_enter_is_warned_of_namin
     fetch or submit (R20b M1). The doctor cannot know who the students are: it warns that only the group's members,
     named, can, `chgrp` its first mend. A group listing no one but the folder's owner (root's 0750 root:root) is said
     to leave students out."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = readme_course(tmp_path)
     folder = course / where
     folder.chmod(0o750)
     group = grp.getgrgid(folder.stat().st_gid).gr_name
     owner = pwd.getpwuid(folder.stat().st_uid).pw_name
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: sorted({owner, "alice"}))  # someone in the group
+    monkeypatch.setattr(entry, "listed_members", lambda gid: sorted({owner, "alice"}))  # someone in the group
     said = exchange_root(tmp_path)
     assert said.warning and not said.failed, said
     can = "fetch and submit" if where == "" else "fetch"
@@ -71,7 +71,7 @@ def test_a_course_or_outbound_folder_only_its_group_may_enter_is_warned_of_namin
     )
     assert "alice" in said.problem and f") can {can}: check that every student of the course is in it" in said.problem
     assert said.fix.startswith(f"`chgrp` {folder} to a group every student of the course is in (as root), or `chmod")
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: [owner])  # no one but its owner listed
+    monkeypatch.setattr(entry, "listed_members", lambda gid: [owner])  # no one but its owner listed
     said = exchange_root(tmp_path)
     assert said.warning and f"can be entered by its group {group} only, in which no one but its owner" in said.problem
     assert said.fix.startswith("`chgrp` it to a group of the course's students (as root), or `chmod o+rx"), said.fix
@@ -99,12 +99,12 @@ def test_a_closed_folder_with_a_posix_acl_is_a_note_not_its_group(tmp_path: Path
 def test_course_and_outbound_kept_to_different_groups_are_warned_of(tmp_path: Path, monkeypatch):
     """R20i2 M2 (b): the course folder 0750 for one group, outbound 0750 for another: the doctor noted only the first
     ("members of group r20is can fetch and submit"), and they could not fetch. Both are checked: warned of."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = readme_course(tmp_path)
     course.chmod(0o750)
     (course / "outbound").chmod(0o750)
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice"])
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["alice"])
     groups = iter(("students", "graders"))  # the course folder's group is looked up first, then outbound's
     monkeypatch.setattr("lrcourse.grading.exchange.root.group_name", lambda gid: next(groups, "other"))
     said = exchange_root(tmp_path)
@@ -145,7 +145,7 @@ def test_the_doctor_warns_a_non_root_grader_of_a_group_writable_exchange_folder(
     """R20g2 M2: a non-root groupshared grader's feedback/ 2771 (group 4244): a student in that group had its
     release_feedback write a feedback page over the source notebook through her link, and the doctor said ok. It warns
     now, naming the group's members; root is not warned here (it fails a group but root's: `shared_folders`)."""
-    from lrcourse.grading.doctor.exchange import group_writers
+    from lrcourse.grading.doctor.entry import group_writers
 
     scratch = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))  # the grader may enter it (pytest's tmp_path: 0700)
     try:
@@ -165,20 +165,20 @@ def test_a_group_writable_exchange_folder_whose_group_lists_only_the_grader_is_a
     """R20h2 N2: a non-root groupshared grader alone in its group was still warned "keep students out of it", so the
     honest groupshared set-up never got the doctor's ok. Where only the grader is listed, a note (mend None) says so
     and that a directory service's members are not listed; anyone else listed keeps the warning."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     scratch = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))  # the grader may enter it (pytest's tmp_path: 0700)
     try:
         course = graders_course(scratch)
         (course / "outbound").chmod(0o2775)
         grader = pwd.struct_passwd(("grader", "x", 54323, 54324, "", "/", "/bin/sh"))
-        monkeypatch.setattr(exchange.pwd, "getpwuid", lambda uid: grader)  # no account made: 54323 is "grader"
-        monkeypatch.setattr(exchange, "listed_members", lambda gid: ["grader"])
-        said = as_user(54323, lambda: exchange.group_writers(course))
+        monkeypatch.setattr(entry.pwd, "getpwuid", lambda uid: grader)  # no account made: 54323 is "grader"
+        monkeypatch.setattr(entry, "listed_members", lambda gid: ["grader"])
+        said = as_user(54323, lambda: entry.group_writers(course))
         assert said.endswith("only you are listed in it (members a directory service provides are not listed)', None)")
         assert f"{course / 'outbound'} (mode 2775) is writable by its group gid 54324: only you" in said, said
-        monkeypatch.setattr(exchange, "listed_members", lambda gid: ["grader", "mallory"])
-        said = as_user(54323, lambda: exchange.group_writers(course))
+        monkeypatch.setattr(entry, "listed_members", lambda gid: ["grader", "mallory"])
+        said = as_user(54323, lambda: entry.group_writers(course))
         assert "(members listed here: grader, mallory): everyone in that group" in said, said
         assert "take every student out of group `gid 54324`, or `chmod g-w" in said, said
     finally:
