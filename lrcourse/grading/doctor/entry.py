@@ -31,76 +31,141 @@ def course_folders(folder: Path, *inside: str):
 
 
 def exchange_folders(exchange):
-    """(path, stat) of the exchange's root (followed, as `root_itself_problem`), then of its course and outbound."""
+    """(path, stat, kind) of the folders above the exchange's root and of the root (followed, as
+    `root_itself_problem`), then of its course and outbound folders: kind "above", "root", "course", "outbound"."""
+    for path in above_root(exchange):
+        with contextlib.suppress(OSError):
+            seen = os.stat(path)
+            if stat.S_ISDIR(seen.st_mode):
+                yield path, seen, "above"
     with contextlib.suppress(OSError):
-        yield exchange.root, os.stat(exchange.root)
-    yield from course_folders(exchange.root / exchange.course_id, "outbound")
+        yield exchange.root, os.stat(exchange.root), "root"
+    for path, seen in course_folders(exchange.root / exchange.course_id, "outbound"):
+        yield path, seen, "course" if path == exchange.root / exchange.course_id else "outbound"
 
 
 def closed_folders(exchange) -> tuple[str, str | None] | None:
-    """The first of the exchange's root, the course's folder in it and its outbound folder that other users cannot
-    enter (no o+x; outbound: list, no o+r), and the mend; None if none. nbgrader's fetch then finds no chapter
-    ("Assignment not found") and submit cannot reach inbound/, while release says it released (R20g2 W2: a course
-    folder left 0700). One with a POSIX ACL, which decides who enters (its group bits are its mask), is a note (R20i2
-    M2). One kept to its group is warned of, naming who is listed in it, `chgrp` first (`o+rx` opens the course to
-    every user, R20h2 M1): the doctor cannot know if every student is in it (R20b M1, M2: a course folder 0750 and a
-    root 1770 kept to a group of staff got ok, and no student could fetch or submit); kept to groups that differ too."""
+    """The first of the folders above the exchange's root, the root, the course's folder in it and its outbound folder
+    that other users cannot enter (no o+x; the root: enter and write in, no o+wx; outbound: list, no o+rx), and the
+    mend; None if none. nbgrader's fetch, list and submit first check that the student may write in the root
+    (`Exchange.ensure_root`: "Unwritable directory", R20c W1: a root 1750, 1775 or 0755 got "can fetch and submit" or
+    ok), a folder above it closed leaves them none (R20c M1); fetch finds no chapter ("Assignment not found") and
+    submit cannot reach inbound/ in a course folder closed, while release says it released (R20g2 W2). One with a
+    POSIX ACL, which decides who enters (its group bits are its mask), is a note (R20i2 M2). One kept to its group is
+    warned of, naming who is listed in it, `chgrp` first (`o+rx` opens the course to every user, R20h2 M1), with the
+    user who collects in that group too where it is not the folder's owner (R20c M2): the doctor cannot know if every
+    student is in it (R20b M1, M2); kept to groups that differ too, said for what each is needed (R20c N3)."""
     from lrcourse.grading.exchange.root import acl_named, group_name
 
-    folder = exchange.root / exchange.course_id
     notes, kept, groups = [], [], {}
-    for path, seen in exchange_folders(exchange):
-        # outbound must be listed too: nbgrader list (the Assignments tab) shows no chapter otherwise (R20a N2)
-        outbound, root = path == folder / "outbound", path == exchange.root
-        need = stat.S_IROTH | stat.S_IXOTH if outbound else stat.S_IXOTH
+    for path, seen, kind in exchange_folders(exchange):
+        need = NEED[kind]
         if seen.st_mode & need == need:
             continue
         mode, group = stat.S_IMODE(seen.st_mode), group_name(seen.st_gid)
-        entered = outbound and seen.st_mode & (stat.S_IXOTH | stat.S_IXGRP)  # by some, but listed by none
-        verb, cannot = (
-            ("listed", "nbgrader list (the Assignments tab) shows students no chapter to fetch")
-            if entered
-            else ("entered", "students cannot fetch" + ("" if outbound else " nor submit"))
-        )
-        mend = (
-            f"`chmod 1777 {path}` (as root; the README's instructor set-up)"
-            if root
-            else f"`chmod o+rx {path}` (as its owner; 0755, the README's instructor set-up)"
-        )
+        said = f"{path} (mode {mode:04o})"
         if acl_named(str(path)):
             notes.append(
-                f"{path} (mode {mode:04o}) carries a POSIX ACL, which decides who may enter it: check with "
-                f"`getfacl {path}` that the course's students may"
+                f"{said} carries a POSIX ACL, which decides who may enter it: check with `getfacl {path}` that the "
+                "course's students may" + (" enter and write in it" if kind == "root" else "")
             )
             continue
+        verb, cannot, mend = closed_to_others(exchange, path, seen, kind)
+        you, others_enter = collector_too(seen), seen.st_mode & stat.S_IXOTH  # R20b N2: 0751 others enter (and fetch)
         if seen.st_mode & (need << 3) != need << 3:
-            return f"{path} (mode {mode:04o}) cannot be {verb} by other users: {cannot}", mend
+            by = ""
+            if kind == "root" and seen.st_mode & stat.S_IXGRP and not seen.st_mode & stat.S_IWGRP:
+                # R20c W1: 1750 in the students' group was said to let them fetch and submit
+                by = f", nor by its group {group}" if others_enter else f" (its group {group} may enter, not write)"
+            return f"{said} cannot be {verb} by other users{by}: {cannot}", mend
+        verb = "entered"
+        if kind == "outbound" and others_enter:
+            verb = "listed"
+        elif kind == "root":
+            verb = "written in" if others_enter else "entered and written in"
         # root:root 0750, or a grader's 0750 left in group root by the README's `install -d` (R20a M1): no student
         if not set(listed_members(seen.st_gid)) - {owner_name(seen.st_uid), owner_name(os.geteuid()), "root"}:
             problem = (
-                f"{path} (mode {mode:04o}) can be entered by its group {group} only, in which no one but its owner, "
-                f"you or root is listed here: {cannot}, unless a directory service puts them in it"
+                f"{said} can be {verb} by its group {group} only, in which no one but its owner, you or root is "
+                f"listed here (a directory service may put others in it): {cannot}"
             )
-            return problem, f"`chgrp` it to a group of the course's students (as root), or {mend}"
-        groups[path] = group
-        verb = "listed" if seen.st_mode & stat.S_IXOTH else "entered"  # R20b N2: 0751 others enter (and fetch)
-        can = "see its chapters in nbgrader list" if verb == "listed" else "fetch" if outbound else "fetch and submit"
+            you = ", with you (the user who collects) in it too" if you else ""
+            return problem, f"`chgrp` it to a group of the course's students{you} (as root), or {mend}"
+        groups[path] = group, kind
+        can = "see its chapters in nbgrader list" if verb == "listed" else "fetch" if kind == "outbound" else ""
         kept.append(
             (
-                f"{path} (mode {mode:04o}) can be {verb} by its group {group} only: only members of that group "
-                f"({group_members(seen.st_gid)}) can {can}",
-                f"`chgrp` {path} to a group every student of the course is in (as root), or {mend}",
+                f"{said} can be {verb} by its group {group} only: only members of that group "
+                f"({group_members(seen.st_gid)}) can {can or 'fetch and submit'}",
+                f"`chgrp` {path} to a group every student of the course{you or ' is in'} (as root), or {mend}",
             )
         )
-    if len(set(groups.values())) > 1:
-        problem = "; ".join(f"{path} can be entered by group {group} only" for path, group in groups.items())
-        return f"{problem}: only students in {'both' if len(groups) == 2 else 'all'} can fetch", (
-            "`chgrp` them to one group every student of the course is in (as root)"
-        )
+    if len({group for group, _ in groups.values()}) > 1:
+        return mixed_groups(groups)
     if kept:  # who the students are the doctor cannot know: whether all are in the group is the user's to check
         problem = "; ".join(said for said, _ in kept) + ": check that every student of the course is in it"
         return "; ".join([problem, *notes]), "; ".join(mend for _, mend in kept)
     return ("; ".join(notes), None) if notes else None
+
+
+# what every student must be allowed in each folder on the way to the inbound and outbound folders
+NEED = {
+    "above": stat.S_IXOTH,
+    "root": stat.S_IWOTH | stat.S_IXOTH,  # nbgrader's ensure_root: write and enter, or "Unwritable directory"
+    "course": stat.S_IXOTH,
+    "outbound": stat.S_IROTH | stat.S_IXOTH,  # nbgrader list (the Assignments tab) lists it (R20a N2)
+}
+UNWRITABLE = (
+    "students cannot fetch nor submit: nbgrader's fetch, list and submit first check that the student may write in "
+    'the exchange\'s root {root}, and stop with "Unwritable directory"'
+)
+
+
+def closed_to_others(exchange, path: Path, seen: os.stat_result, kind: str) -> tuple[str, str, str]:
+    """What others cannot do in `path` (a folder of `kind`, as `exchange_folders` yields), what that stops, the mend."""
+    if kind == "above":
+        return "entered", UNWRITABLE.format(root=exchange.root), f"`chmod o+x {path}` (as its owner)"
+    if kind == "root":
+        verb = "written in" if seen.st_mode & stat.S_IXOTH else "entered nor written in"
+        return verb, UNWRITABLE.format(root=path), f"`chmod 1777 {path}` (as root; the README's instructor set-up)"
+    mend = f"`chmod o+rx {path}` (as its owner; 0755, the README's instructor set-up)"
+    if kind == "outbound" and seen.st_mode & (stat.S_IXOTH | stat.S_IXGRP):  # entered by some, listed by none
+        return "listed", "nbgrader list (the Assignments tab) shows students no chapter to fetch", mend
+    return "entered", "students cannot fetch" + (" nor submit" if kind == "course" else ""), mend
+
+
+def collector_too(seen: os.stat_result) -> str:
+    """Where the folder is not this user's: that this user, who collects, must be in the group too, as a line says it
+    after "every student of the course" (R20c M2: the root `chgrp`ed to the students' group left collect outside)."""
+    if os.geteuid() in (0, seen.st_uid):
+        return ""
+    return " and you (the user who collects: lrcourse collect must enter it too) are in"
+
+
+def mixed_groups(groups: dict) -> tuple[str, str]:
+    """Folders kept to groups that differ (path: (group, kind)): only students in all may fetch, only those in all
+    but outbound's may submit (R20c N3: "can fetch" was said of a root and a course folder, both needed to submit)."""
+    problem = "; ".join(f"{path} can be entered by group {group} only" for path, (group, _) in groups.items())
+    every = {group for group, _ in groups.values()}
+    submit = {group for group, kind in groups.values() if kind != "outbound"}
+    can = f"only students in {'both' if len(every) == 2 else 'all'} can fetch"
+    if submit == every:
+        can += " and submit"
+    elif len(submit) > 1:
+        can += f", only those in {' and '.join(sorted(submit))} can submit"
+    you = os.geteuid() != 0 and any(path.stat().st_uid != os.geteuid() for path in groups)
+    are = " and you (the user who collects) are in" if you else " is in"
+    return f"{problem}: {can}", f"`chgrp` them to one group every student of the course{are} (as root)"
+
+
+def root_side(exchange, problem: str) -> bool:
+    """Whether `problem` is said of the exchange's root or a folder above it (labelled as the root's line)."""
+    return any(problem.startswith(f"{path} ") for path in (exchange.root, *above_root(exchange)))
+
+
+def above_root(exchange) -> list[Path]:
+    """The folders above the exchange's root, from / down."""
+    return list(reversed(Path(os.path.abspath(exchange.root)).parents))
 
 
 def entered_only_by(path: Path, seen: os.stat_result) -> str:

@@ -27,6 +27,7 @@ from lrcourse.grading.doctor.entry import (
     group_members,
     group_writers,
     owner_name,
+    root_side,
 )
 
 # the exchange's inbound folder as nbgrader's release makes it (everyone writes and enters, only its owner lists it),
@@ -116,7 +117,7 @@ def course_folder(exchange) -> Check:
         if found and found[1] is None:  # a note: it works, for whom is said
             notes.append(found[0])
         elif found:
-            at_root = found[0].startswith(f"{exchange.root} (")  # the root's, labelled so
+            at_root = root_side(exchange, found[0])  # the root's or above it, labelled so (R20c N3)
             return Check("the nbgrader exchange's root" if at_root else name, *found, warning=True)
     problem = inbound_mode_problem(exchange, seen) if seen is not None else None
     if problem:
