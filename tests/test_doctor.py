@@ -27,6 +27,16 @@ from support.exchange_apps import exchange_in
 from support.paths import ROOT
 
 
+@pytest.fixture
+def open_tmp():
+    """A folder every user may enter, and those above it (pytest's tmp_path and its parents are 0700: students could
+    not reach an exchange there, which the doctor warns of, R20c M1), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def doctor(path: str, course: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "lrcourse.cli", "doctor", "--course", str(course)],
@@ -88,18 +98,18 @@ def test_each_way_bubblewrap_fails_gets_its_own_fix(error, fix):
     (0o777, "FAIL  the nbgrader exchange's root: {root} (mode 0777) is writable by other users without the sticky bit"),
     (0o1777, "ok    the nbgrader exchange's root {root} keeps the course's folder in place (sticky bit)"),
 ])  # fmt: skip
-def test_the_doctor_checks_the_exchanges_root_keeps_the_course_folder_in_place(tmp_path: Path, mode, line):
-    root = exchange_in(tmp_path, mode)
+def test_the_doctor_checks_the_exchanges_root_keeps_the_course_folder_in_place(open_tmp: Path, mode, line):
+    root = exchange_in(open_tmp, mode)
     (root / "lr-schedules").mkdir(mode=0o755)  # the instructor's, as the README's set-up makes it
-    said = exchange_root(tmp_path).line()
+    said = exchange_root(open_tmp).line()
     assert said.startswith(line.format(root=root)), said
     assert (f"fix: `chmod 1777 {root}`" in said) == (mode == 0o777), said
     # the last line: grading works; only collect stops at an exchange whose root lets a student replace the course's
     others = [Check("sandbox tools"), Check("cgroups", "none", warning=True)]
-    last = verdict([exchange_root(tmp_path), *others])
+    last = verdict([exchange_root(open_tmp), *others])
     assert last.startswith("students' code can be graded here"), last
     assert ("lrcourse collect refuses this exchange" in last) == (mode == 0o777), last
-    assert verdict([exchange_root(tmp_path), Check("sandbox tools", "bubblewrap is not installed")]) == (
+    assert verdict([exchange_root(open_tmp), Check("sandbox tools", "bubblewrap is not installed")]) == (
         "students' code cannot be graded here"
     )
 
@@ -179,16 +189,16 @@ def test_the_doctor_fails_an_exchange_folder_release_and_unrelease_refuse(tmp_pa
     (0o3733, set()), (0o3773, {"group"}), (0o2733, {"sticky"}), (0o2773, {"group", "sticky"}), (0o777, {"mode"}),
     (0o733, {"mode"}),
 ])  # fmt: skip
-def test_the_doctor_warns_of_an_inbound_folder_not_as_the_readme_sets_it(tmp_path: Path, mode, warned):
+def test_the_doctor_warns_of_an_inbound_folder_not_as_the_readme_sets_it(open_tmp: Path, mode, warned):
     """Listable by everyone (0777), a classmate's folder name is no secret; nbgrader makes it 2733, which lets a
     classmate rename a submission folder (the README adds the sticky bit: 3733), and 2773 with groupshared, where
     anyone in its group reads every submission: the group and its members are named."""
-    course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
+    course = exchange_in(open_tmp, 0o1777) / "lr-schedules"
     course.mkdir(mode=0o755)
     inbound = course / "inbound"
     inbound.mkdir()
     inbound.chmod(mode)
-    said = exchange_root(tmp_path)
+    said = exchange_root(open_tmp)
     assert not said.failed and said.warning == bool(warned), said
     assert (f"has mode {mode:04o}, not 3733" in said.line()) == ("mode" in warned), said.line()
     assert (f"has mode {mode:04o}, without the sticky bit" in said.line()) == ("sticky" in warned), said.line()

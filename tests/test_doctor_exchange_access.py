@@ -22,6 +22,17 @@ from lrcourse.grading.doctor.exchange import exchange_root
 from support.exchange_apps import exchange_in
 from support.other_uid import as_user
 
+
+@pytest.fixture
+def open_tmp():
+    """A folder every user may enter and those above it too (pytest's tmp_path and its parents are 0700: students
+    could not reach an exchange there, which the doctor warns of, R20c M1), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 GRADER = 54323  # a uid of no account: the grader, as on a hub
 STUDENT = 54321
 
@@ -30,7 +41,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid
 
 @pytest.fixture
 def scratch(monkeypatch):
-    """A folder every uid may enter (pytest's tmp_path is 0700), removed afterwards; its exchange found without
+    """A folder every uid may enter (pytest's open_tmp is 0700), removed afterwards; its exchange found without
     reading nbgrader's configuration, whose search reaches root's own folders (the grader may not read them)."""
     from lrcourse.grading.exchange import inbound_folder
 
@@ -58,10 +69,10 @@ def test_a_root_the_grader_cannot_enter_is_said_so_not_called_missing(scratch, m
     """R20a W1: the root 1770 root:root, the grader not in group root: the doctor said the course's folder "does not
     exist yet" (os.path.lexists is False on EACCES) and to mkdir it, which fails. It says the root cannot be entered,
     by the grader nor by students, that collect cannot open inbound/, and the mend."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = graders_course(scratch, 0o1770)
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["root"])  # group root, as on the reader's hub
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["root"])  # group root, as on the reader's hub
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert "does not exist yet" not in said, said
     assert f"cannot look at {course}: Permission denied: you cannot enter the exchange's root {course.parent}" in said
@@ -79,39 +90,39 @@ def test_a_graders_course_folder_closed_to_its_group_root_is_warned_of(scratch, 
     """R20a M1: the README's `install -d -m 0755 -o <grader>` leaves the course's folder in group root; closed to its
     group (0750), no student could fetch or submit, and the doctor said ok with a note (root is listed in group root,
     and root is not the folder's owner). Only root, the owner or the user running it listed: warned, `chgrp` first."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = graders_course(scratch)
     course.chmod(0o750)
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["root"])  # group root, as on the reader's hub
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["root"])  # group root, as on the reader's hub
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert "warning=True" in said and "in which no one but its owner, you or root is listed" in said, said
     assert "students cannot fetch nor submit" in said and "`chgrp` it to a group of the course's students" in said
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])  # someone in it: said who (R20b M1)
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["alice", "root"])  # someone in it: said who (R20b M1)
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert "warning=True" in said and "by its group root only: only members of that group (members listed" in said
     assert "alice, root) can fetch and submit: check that every student of the course is in it" in said, said
 
 
 @pytest.mark.parametrize("group", [False, True])
-def test_an_outbound_folder_students_may_enter_but_not_list_is_warned_of(tmp_path: Path, group, monkeypatch):
+def test_an_outbound_folder_students_may_enter_but_not_list_is_warned_of(open_tmp: Path, group, monkeypatch):
     """R20a N2: outbound 0711 got ok, and 0710 for a group a note that its members "can fetch": nbgrader list (the
     Assignments tab) lists outbound/, and showed no chapter. The read bit is checked too."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
-    course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
+    course = exchange_in(open_tmp, 0o1777) / "lr-schedules"
     (course / "outbound").mkdir(parents=True)
     course.chmod(0o755)
     outbound = course / "outbound"
     outbound.chmod(0o710 if group else 0o711)
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])
-    said = exchange_root(tmp_path)
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["alice", "root"])
+    said = exchange_root(open_tmp)
     mode = 0o710 if group else 0o711
     assert (
         said.warning and f"{outbound} (mode {mode:04o}) cannot be listed by other users: nbgrader list" in said.problem
     )
     outbound.chmod(0o750 if group else 0o755)
-    said = exchange_root(tmp_path)  # kept to its group: who is in it said, warned of (R20b M1)
+    said = exchange_root(open_tmp)  # kept to its group: who is in it said, warned of (R20b M1)
     assert bool(said.problem) == group and ("(mode 0750) can be entered by its group" in said.problem) == group, said
 
 
@@ -119,7 +130,7 @@ def test_an_outbound_folder_students_may_enter_but_not_list_is_warned_of(tmp_pat
 def test_a_group_writable_folder_whose_group_lists_only_root_is_a_note(scratch):
     """R20a N4: outbound 0775 in group root (only root listed) warned a non-root grader "keep every student out of
     the group root". Root writes anywhere: a note says only root is listed; other members keep the warning."""
-    from lrcourse.grading.doctor.exchange import group_writers, listed_members
+    from lrcourse.grading.doctor.entry import group_writers, listed_members
 
     if set(listed_members(0)) != {"root"}:
         pytest.skip("this machine lists others in group root")
@@ -150,11 +161,11 @@ def test_a_root_kept_to_a_group_the_grader_is_not_in_is_not_said_to_stop_student
     """R20b W5: the root 1770 in a group holding the students, the grader not in it: the doctor failed it (right:
     collect cannot open inbound/) saying "students cannot fetch nor submit", while they did. It says who may enter,
     as far as this machine lists them; "students cannot" only where its group lists no one else, or it has none."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = graders_course(scratch, 0o1770)
     os.chown(course.parent, 0, 54330)  # a group of the students, the grader (gid 54323) not in it
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "bob"] if gid == 54330 else [])
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["alice", "bob"] if gid == 54330 else [])
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert (
         "(mode 1770, owner root): only root and members of group gid 54330 (members listed here: alice, bob) may;"
@@ -172,7 +183,7 @@ def test_a_root_or_course_folder_kept_to_the_graders_group_is_warned_of(scratch,
     """R20b M2, M1: the root 1770, or the course's folder 0750, in a group of the grader's (and a TA's), which no
     student was in: the doctor said ok, and every student command failed. It warns that only the group's members,
     named, can fetch and submit, `chgrp` to a group of the students or open it to others the mend."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
     course = graders_course(scratch)
     folder = course.parent if where == "root" else course
@@ -181,11 +192,12 @@ def test_a_root_or_course_folder_kept_to_the_graders_group_is_warned_of(scratch,
     label = "root" if where == "root" else "course folder"
     said = as_user(GRADER, lambda: exchange_root(scratch))  # no one listed in it here: students left out
     assert f'name="the nbgrader exchange\'s {label}"' in said and "warning=True" in said, said
-    assert f"can be entered by its group gid {GRADER} only, in which no one but its owner, you or root" in said, said
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["grader", "ta"] if gid == GRADER else [])
+    verb = "entered and written in" if where == "root" else "entered"  # R20c W1: students must write in the root
+    assert f"can be {verb} by its group gid {GRADER} only, in which no one but its owner, you or root" in said, said
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["grader", "ta"] if gid == GRADER else [])
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert (
-        "warning=True" in said and f"{folder} (mode {0o1770 if where == 'root' else 0o750:04o}) can be entered" in said
+        "warning=True" in said and f"{folder} (mode {0o1770 if where == 'root' else 0o750:04o}) can be {verb}" in said
     )
     assert (
         f"group gid {GRADER} only: only members of that group (members listed here: grader, ta) can fetch and " in said
@@ -194,26 +206,17 @@ def test_a_root_or_course_folder_kept_to_the_graders_group_is_warned_of(scratch,
     assert "submit: check that every student of the course is in it" in said and f"or {mend} {folder}`" in said, said
 
 
-@needs_root
-def test_a_root_without_the_sticky_bit_is_not_said_to_have_it(scratch):
-    """R20b N1: a root 0755 of root's got "keeps the course's folder in place (sticky bit)"; no one else may write in
-    it, which is what keeps it so."""
-    graders_course(scratch, 0o755)
-    said = as_user(GRADER, lambda: exchange_root(scratch))
-    assert "keeps the course's folder in place (only its owner may write in it)" in said and "sticky" not in said, said
-
-
-def test_an_outbound_folder_others_enter_and_its_group_lists_is_said_so(tmp_path: Path, monkeypatch):
+def test_an_outbound_folder_others_enter_and_its_group_lists_is_said_so(open_tmp: Path, monkeypatch):
     """R20b N2: outbound 0751 in a group was said to be "entered by its group only"; others enter it, only its group
     lists it (nbgrader list, the Assignments tab)."""
-    from lrcourse.grading.doctor import exchange
+    from lrcourse.grading.doctor import entry
 
-    course = exchange_in(tmp_path, 0o1777) / "lr-schedules"
+    course = exchange_in(open_tmp, 0o1777) / "lr-schedules"
     (course / "outbound").mkdir(parents=True)
     course.chmod(0o755)
     (course / "outbound").chmod(0o751)
-    monkeypatch.setattr(exchange, "listed_members", lambda gid: ["alice", "root"])
-    said = exchange_root(tmp_path)
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["alice", "root"])
+    said = exchange_root(open_tmp)
     assert said.warning and "outbound (mode 0751) can be listed by its group root only" in said.problem, said
     assert "(members listed here: alice, root) can see its chapters in nbgrader list" in said.problem, said
     assert "entered by its group" not in said.problem, said
