@@ -77,7 +77,7 @@ def test_two_rates_more_than_the_steps_taken_are_still_charged():
         "range_runs_every_step_then_cuts_before_the_stop",
         "range_runs_every_step",
         "range_records_the_stops_rate_not_its_loss",
-        "range_records_the_stops_rate_not_its_loss_its_step_not_taken",
+        "range_records_stop_rate_not_loss_step_untaken",
     ],
 )
 def test_a_record_cut_or_kept_at_the_stop_loses_the_stops_point_only(name):
@@ -96,7 +96,7 @@ def test_a_record_cut_or_kept_at_the_stop_loses_the_stops_point_only(name):
         "range_runs_every_step_then_cuts_before_the_stop": "stepped 60 times: the loop went on after the record",
         "range_runs_every_step": "has 60 values; .* It never stopped",
         "range_records_the_stops_rate_not_its_loss": "has 54 values; .* It stopped early",
-        "range_records_the_stops_rate_not_its_loss_its_step_not_taken": "has 54 values; .* It stopped early",
+        "range_records_stop_rate_not_loss_step_untaken": "has 54 values; .* It stopped early",
     }[name]
     with pytest.raises(checking.CheckFailed, match=told) as failed:
         checking.check_range_losses(function, end_lr=10.0)
@@ -112,7 +112,7 @@ def test_a_record_cut_or_kept_at_the_stop_loses_the_stops_point_only(name):
     "name",
     [
         "range_records_the_stops_loss_not_its_rate",
-        "range_records_the_stops_loss_not_its_rate_its_step_not_taken",
+        "range_records_stop_loss_not_rate_step_untaken",
         "range_lists_every_planned_rate",
     ],
 )

@@ -106,7 +106,7 @@ RANGE_RECORDS = [
     ),
     # the same with the stop's own step not taken (rv27c W1: it lost the rates' cell too, 5 of 7, below never stopping)
     Answer(
-        "range_records_the_stops_rate_not_its_loss_its_step_not_taken",
+        "range_records_stop_rate_not_loss_step_untaken",
         "06_choosing_the_rate",
         "lr_range_test",
         variant(
@@ -131,7 +131,7 @@ RANGE_RECORDS = [
         score=6.0,
     ),
     Answer(
-        "range_records_the_stops_loss_not_its_rate_its_step_not_taken",
+        "range_records_stop_loss_not_rate_step_untaken",
         "06_choosing_the_rate",
         "lr_range_test",
         variant(
