@@ -98,7 +98,7 @@ def test_the_lab_opens_on_the_start_page(lab, page):
     chapters = links.all_inner_texts()
     assert len(chapters) == 7 and chapters[0].startswith("Chapter 1 ·"), chapters
     text = page.locator(".jp-RenderedMarkdown").inner_text()
-    assert "About 45 minutes" in text and "0 of 5 answers written" in text and "Worked solutions" in text
+    assert "About 60 minutes" in text and "0 of 5 answers written" in text and "Worked solutions" in text
     page.screenshot(path=str(SHOTS / "start-page.png"), full_page=True)
     links.nth(1).click()  # a link opens the chapter in the lab
     page.wait_for_function(

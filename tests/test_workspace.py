@@ -100,7 +100,7 @@ def test_the_start_page_shows_goals_time_progress_and_links(tmp_path, release):
         "## [Chapter 1 · What the learning rate is, and why it is adjusted](01_learning_rate/learning_rate.ipynb)"
         in page
     )
-    assert "*About 45 minutes.*" in page and "- explain why noisy gradients call for a rate" in page
+    assert "*About 60 minutes.*" in page and "- explain why noisy gradients call for a rate" in page
     assert "1 of 5 answers written (largest_stable_lr)" in page
     assert "Not checked yet" in page
     (workspace / SCORES).write_text(json.dumps({CHAPTER: "3 / 11, `make check` of today"}))  # what it keeps
