@@ -65,3 +65,13 @@ def shells():
 
     yield
     InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def open_tmp():
+    """A folder every user may enter and those above it too (pytest's tmp_path and its parents are 0700: students
+    could not reach an exchange there, which the doctor warns of, R20c M1), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

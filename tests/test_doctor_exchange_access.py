@@ -22,17 +22,6 @@ from lrcourse.grading.doctor.exchange import exchange_root
 from support.exchange_apps import exchange_in
 from support.other_uid import as_user
 
-
-@pytest.fixture
-def open_tmp():
-    """A folder every user may enter and those above it too (pytest's tmp_path and its parents are 0700: students
-    could not reach an exchange there, which the doctor warns of, R20c M1), removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 GRADER = 54323  # a uid of no account: the grader, as on a hub
 STUDENT = 54321
 

@@ -20,16 +20,6 @@ from support.exchange_apps import exchange_in
 from support.other_uid import as_user
 
 
-@pytest.fixture
-def open_tmp():
-    """A folder every user may enter and those above it too (pytest's tmp_path and its parents are 0700: students
-    could not reach an exchange there, which the doctor warns of, R20c M1), removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 def readme_course(open_tmp: Path) -> Path:
     """The course folder of README's root set-up in a 1777 exchange: 0755, outbound/ 0755, inbound/ 3733."""
     course = exchange_in(open_tmp, 0o1777) / "lr-schedules"
