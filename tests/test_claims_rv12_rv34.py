@@ -7,7 +7,9 @@ import numpy as np
 import torch
 from torch.optim import lr_scheduler, swa_utils
 
-from support.chapter_cells import cell_source
+from support.chapter_cells import cell_source, chapter_cells
+from support.figure_legends import legend_clear_of_lines
+from support.paths import ROOT
 
 CH1, CH2, CH4 = (
     "01_learning_rate/learning_rate.ipynb",
@@ -98,3 +100,12 @@ def test_ch4_swalr_carries_on_from_the_current_rate_at_a_milestone_which_4_3_nam
     assert np.allclose(rates(sequence, opt), [0.025, 0.025, 0.025, 0.0375, 0.05, 0.05])
     assert "chapter 7's `SWALR` moves from the current rate" in text(CH4, "compose-md")
     assert "recomputes the rate from its `base_lrs`" in text(CH4, "lambda-md")
+
+
+def test_ch1_the_bowls_legends_hide_no_vertex_of_any_path():
+    """rv14b N1: the 0.21 panel's one-line legend ("... leaves the frame after step 2") spanned the frame's width
+    and hid the path's step-1 vertex at (-1.42, -0.99); each path keeps to x < 0, so a narrow legend at lower
+    right hides none."""
+    figure = chapter_cells(ROOT / "source" / CH1, ["setup", "twod"])["fig"]
+    counts = legend_clear_of_lines(figure)
+    assert len(counts) == 3 and not any(counts), counts
