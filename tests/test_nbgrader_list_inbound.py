@@ -261,8 +261,11 @@ def test_a_folder_not_the_claimed_students_own_is_not_gone_into(exchange, caplog
         for path in (folder, folder / "keep", folder / "keep" / "f"):
             os.chown(path, STUDENTS[owner], STUDENTS[owner])
     no_hang(20)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         removal_keeps(exchange, 1)
+    listed = [record.getMessage() for record in caplog.records if record.levelno == logging.INFO]
+    assert any(f" bob {CHAPTER} " in line for line in listed), listed
+    assert not any(f" {claimed} {CHAPTER} " in line for line in listed), listed  # r20c N2: not listed as hers
     assert (folder / "keep" / "f").read_text() == "kept"
     assert [p.name for p in inbound.iterdir()] == [folder.name]  # bob's removed
     said = " ".join(record.getMessage() for record in caplog.records)

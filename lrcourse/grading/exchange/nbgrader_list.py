@@ -15,7 +15,8 @@ anything is removed. Root is refused a `groupshared` course (`nbgrader_release.g
 group could swap a chapter's folder for a link before the rmtree). A listing of outbound/ alone removes nothing and is nbgrader's;
 a listing of inbound/ is refused (`LISTING_REFUSED`: it reads students' files whole, unchecked). With `--remove
 --inbound`, an entry not named as nbgrader names a submission (collect's rule, the chapter part checked too when none
-is named: nbgrader prints the name raw and globs it) or not a folder (a student's link, file or FIFO) is skipped with a warning, not looked in nor removed; each submission folder
+is named: nbgrader prints the name raw and globs it), not a folder (a student's link, file or FIFO) or not owned by the
+student its name claims (`check_submission_owner`) is skipped with a warning, not looked in nor removed; each submission folder
 is removed on its own (`remove_folder`: never following a link nor opening anything but a folder, nor going into one
 of another owner or file system), one that cannot be removed reported and the others removed (R20e2 N2: a link
 stopped root's removal for the class, a FIFO hung it); the removal then fails (exit status 1) if any was kept.
@@ -162,7 +163,7 @@ class TrustedList(ExchangeList):
             self.log.warning("Skipping %r: %s", path, reason(error))
             return False
         if stat.S_ISDIR(seen.st_mode):
-            return True
+            return self.owned_as_named(path, seen)
         kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a FIFO"))
         kind = next((said for test, said in kinds if test(seen.st_mode)), "a special file")
         self.log.warning(
@@ -173,6 +174,18 @@ class TrustedList(ExchangeList):
             " (which removes the link, not what it names)" if stat.S_ISLNK(seen.st_mode) else "",
         )
         return False
+
+    def owned_as_named(self, path: str, seen: os.stat_result) -> bool:
+        """Whether the submission folder `path` (its lstat `seen`) is its claimed student's (`check_submission_owner`);
+        if not, a warning with the reason, before nbgrader's "Removing submitted assignments" lines would list it
+        under that student (r20c N2). `remove_files` checks again, by the open inbound folder, before removing."""
+        try:
+            device = os.lstat(os.path.dirname(path)).st_dev
+            check_submission_owner(os.path.basename(path), seen, device, {})
+        except OSError as error:
+            self.log.warning("Not removed: %r: %s", path, reason(error))
+            return False
+        return True
 
     def remove_files(self):
         """nbgrader's, but with `--inbound` each submission folder removed by `remove_folder`, one that cannot be
