@@ -1,0 +1,123 @@
+"""Claims of chapters 2, 5 and 7 that the fresh review rv25 (session 56) found misleading or loose, each checked
+against the pinned PyTorch and the chapter's words."""
+
+import warnings
+
+import torch
+from torch.optim import lr_scheduler
+
+from support.chapter_cells import cell_source
+
+CH2, CH5, CH7 = (
+    "02_ordered_schedules/ordered_schedules.ipynb",
+    "05_training/training.ipynb",
+    "07_practice/practice.ipynb",
+)
+
+
+def text(chapter: str, cell: str) -> str:
+    return " ".join(cell_source(chapter, cell).split())
+
+
+def optimizer(lr: float = 0.1) -> torch.optim.SGD:
+    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+
+
+def warns_when_stepped_first(make) -> bool:
+    """Whether the scheduler `make(optimizer)` warns when its `step()` comes before the optimizer's first step."""
+    opt = optimizer()
+    scheduler = make(opt)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scheduler.step()
+    return any("lr_scheduler.step()" in str(warning.message) for warning in caught)
+
+
+def test_ch2_every_scheduler_warns_when_stepped_first_but_reduce_on_plateau_and_warm_restarts():
+    """rv25 M2: 2.1 made ReduceLROnPlateau "the exception"; CosineAnnealingWarmRestarts' own step() skips the check."""
+    warning = {
+        "StepLR": lambda o: lr_scheduler.StepLR(o, 2),
+        "LambdaLR": lambda o: lr_scheduler.LambdaLR(o, lambda e: 1.0),
+        "OneCycleLR": lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=10),
+        "CyclicLR": lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1),
+        "SequentialLR": lambda o: lr_scheduler.SequentialLR(
+            o, [lr_scheduler.ConstantLR(o), lr_scheduler.StepLR(o, 2)], [2]
+        ),
+    }
+    assert all(warns_when_stepped_first(make) for make in warning.values())
+    assert not warns_when_stepped_first(lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=5))
+    plateau = lr_scheduler.ReduceLROnPlateau(optimizer())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plateau.step(1.0)
+    assert not caught
+    assert "all but chapter 4's `CosineAnnealingWarmRestarts`, whose own `step()` skips that check" in text(
+        CH2, "how-md"
+    )
+
+
+def cosine_after_edit(t_max: int, eta_min: float, edit_before: int, edit: float, steps: int) -> list[float]:
+    """get_last_lr() after each of `steps` steps of a CosineAnnealingLR, the rate set to `edit` before step
+    `edit_before`."""
+    opt = optimizer()
+    scheduler = lr_scheduler.CosineAnnealingLR(opt, T_max=t_max, eta_min=eta_min)
+    reported = []
+    for step in range(1, steps + 1):
+        if step == edit_before:
+            opt.param_groups[0]["lr"] = edit
+        opt.step()
+        scheduler.step()
+        reported.append(scheduler.get_last_lr()[0])
+    return reported
+
+
+def test_ch2_the_cosine_moves_a_hand_edit_toward_eta_min_while_it_falls_and_away_while_it_climbs():
+    """rv25 N1: "the cosine past T_max even upwards" left out an edit below eta_min (raised within T_max) and the
+    step to T_max (eta_min whatever the edit)."""
+    below = cosine_after_edit(10, 0.01, 4, 0.002, 4)
+    assert 0.002 < below[3] < 0.01  # raised toward eta_min
+    assert cosine_after_edit(4, 0.0, 4, 0.5, 4)[3] == 0.0  # the step to T_max: eta_min
+    above = cosine_after_edit(4, 0.01, 6, 0.05, 7)
+    assert above[5] > 0.05 and above[6] > above[5]  # climbing, from T_max to 2 T_max: away from eta_min
+    said = text(CH2, "lastlr-md")
+    assert "toward `eta_min` while its curve falls" in said and "the step to `T_max` writes `eta_min`" in said
+    assert "even upwards" not in said
+
+
+def accumulated_gap(model: torch.nn.Module) -> float:
+    """The relative difference between a batch of 256's gradient and the sum of its two halves' gradients, each
+    half's loss divided by 2 (section 5.6's recipe)."""
+    torch.manual_seed(0)
+    inputs, targets = torch.randn(256, 64), torch.randint(0, 10, (256,))
+    loss = torch.nn.functional.cross_entropy
+    model.zero_grad()
+    loss(model(inputs), targets).backward()
+    whole = torch.cat([p.grad.flatten() for p in model.parameters()])
+    model.zero_grad()
+    for half in (slice(0, 128), slice(128, 256)):
+        (loss(model(inputs[half]), targets[half]) / 2).backward()
+    summed = torch.cat([p.grad.flatten() for p in model.parameters()])
+    return float((whole - summed).norm() / whole.norm())
+
+
+def test_ch5_accumulation_gives_the_large_batch_gradient_only_without_batch_statistics():
+    """rv25 M1: 5.6 presented accumulation as the large batch's gradient; with BatchNorm each half is normalised by
+    its own statistics (float32 sums: 1e-4 is far above rounding, several percent far below the gap measured)."""
+    torch.manual_seed(0)
+    plain = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    torch.manual_seed(0)
+    normed = torch.nn.Sequential(
+        torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32), torch.nn.ReLU(), torch.nn.Linear(32, 10)
+    )
+    assert accumulated_gap(plain) < 1e-4
+    assert accumulated_gap(normed) > 0.01
+    assert "(`BatchNorm`) normalises each small batch by its own mean and variance" in text(CH5, "accumulation-md")
+    assert "not with `BatchNorm`" in text(CH5, "summary")
+    assert "for a model without batch statistics" in text(CH7, "counting-md")
+
+
+def test_ch5_the_cosine_default_reading_says_accuracy_and_the_shared_optimism():
+    """rv25 N2, N3."""
+    said = text(CH5, "compare-read")
+    assert "its accuracy is within a fraction of a point of the best here" in said
+    assert "a small optimism both sides share" in said
