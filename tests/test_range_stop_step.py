@@ -12,7 +12,7 @@ import torch
 from lrcourse import checking
 
 import catalogue
-from catalogue.training import STOP_BEFORE_ITS_STEP, variant
+from catalogue.training import STOP_BEFORE_ITS_STEP, range_variant, variant
 
 STEP = "        loss.backward()\n        optimizer.step()\n"
 
@@ -114,15 +114,24 @@ def test_a_record_cut_or_kept_at_the_stop_loses_the_stops_point_only(name):
         "range_records_the_stops_loss_not_its_rate",
         "range_records_stop_loss_not_rate_step_untaken",
         "range_lists_every_planned_rate",
+        "range_lists_the_rate_after_the_stop",
+        "range_lists_rate_after_stop_step_untaken",
     ],
 )
 def test_a_record_whose_rates_are_not_its_steps_loses_the_rates_point_only(name):
     """The rates' cell still charges a record that lists rates other than those of the steps it records: the stop's
-    loss without its rate (its step taken or not: rv27c W2, the untaken twin kept every point), or every rate
-    planned (tried or not); its losses and stop are right."""
+    loss without its rate (its step taken or not: rv27c W2, the untaken twin kept every point), every rate
+    planned (tried or not), or the rate of the step after the stop (its step taken or not: rv67 W1, the taken twin
+    kept every point); its losses and stop are right."""
     answer = next(a for a in catalogue.WRONG if a.name == name)
     function = _define(answer.source)
-    told = "lists 54 rates for the 55 smoothed losses" if "loss_not" in name else "lists 60 rates, but the optimizer"
+    told = {
+        "range_records_the_stops_loss_not_its_rate": "lists 54 rates for the 55 smoothed losses",
+        "range_records_stop_loss_not_rate_step_untaken": "lists 54 rates for the 55 smoothed losses",
+        "range_lists_every_planned_rate": "lists 60 rates, but the optimizer",
+        "range_lists_the_rate_after_the_stop": "lists 56 rates, but the optimizer was stepped 55 times",  # rv67 W1
+        "range_lists_rate_after_stop_step_untaken": "lists 56 rates, but the optimizer was stepped 54 times",
+    }[name]
     with pytest.raises(checking.CheckFailed, match=told):
         checking.check_range_rates(function, end_lr=10.0)
     checking.check_range_losses(function, end_lr=10.0)
@@ -136,3 +145,26 @@ def test_an_early_stop_is_still_told_its_own_threshold():
         checking.CheckFailed, match="It stopped early.* Yours stopped after .* not above diverge=4.0 x the lowest; or"
     ):
         checking.check_range_losses(_define(answer.source), end_lr=10.0)
+
+
+def test_rates_logged_after_each_scheduler_step_list_one_never_tried():
+    """rv67 W1: a common pattern, the first rate and then the rate read after each step (as after a
+    `scheduler.step()`), lists the next step's rate at the end: one never tried, charged whether or not the test
+    stops (it kept the point when the stop's step was taken)."""
+    answer = _define(
+        range_variant(
+            "[], [], 0.0, math.inf",
+            "[start_lr], [], 0.0, math.inf",
+            "        lrs.append(lr)\n",
+            "",
+            STEP,
+            STEP + "        lrs.append(start_lr * (end_lr / start_lr) ** ((step + 1) / (num_steps - 1)))\n",
+        )
+    )
+    for config, told in [
+        ({"end_lr": 10.0}, "lists 56 rates, but the optimizer was stepped 55 times"),
+        ({"diverge": 1e9}, "lists 61 rates, but the optimizer was stepped 60 times"),
+    ]:
+        with pytest.raises(checking.CheckFailed, match=told):
+            checking.check_range_rates(answer, **config)
+    checking.check_range_losses(answer, end_lr=10.0)

@@ -21,13 +21,16 @@ def planned_rate(payload: dict, step: int) -> float:
     return start * (end / start) ** (step / (steps - 1))
 
 
-def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], taken: int) -> str:
+def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], taken: int, stop: int) -> str:
     """What is wrong with `result['lrs']` as the record of the steps the answer recorded ("" if nothing): the first
     group's rate of each step recorded, in order (step i's rate at index i), one per smoothed loss listed, or more
     (one per optimizer step taken, or one more: the stop's own step may be recorded untaken, R23P2 M1), and no rate
     of a step beyond the first one not taken. Never fewer rates than losses, the stop's step taken or not (rv27c W1,
-    W2: that choice is free, so an answer and its twin that differ only in it are judged alike). Where the record
-    ends, and whether the loop went on stepping after it, is the stop's point, the losses' cell's: not charged here."""
+    W2: that choice is free, so an answer and its twin that differ only in it are judged alike). The one rate of a
+    step not taken is the stop's only where that step is no later than the test's stop (`stop`, the reference's
+    record length): after a stop whose step was taken, the next step's rate was never tried (rv67 W1: it kept the
+    point there, and its untaken twin lost it). Where the record ends, and whether the loop went on stepping after
+    it, is the stop's point, the losses' cell's: not charged here."""
     count, steps = len(lrs), payload["num_steps"]
     for step, value in enumerate(lrs[:steps]):
         want = planned_rate(payload, step)
@@ -36,11 +39,11 @@ def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], t
                 f"result['lrs'][{step}] is {value!r}; step {step} used the rate {want!r}: list, for every step "
                 "recorded, the first group's rate at that step, beside its smoothed loss"
             )
-    if count > min(steps, taken + 1):
+    if count > min(steps, taken + 1) or (count == taken + 1 and count > stop):
         return (
             f"result['lrs'] lists {count} rates, but the optimizer was stepped {taken} times: list the rates of the "
             "steps taken (the rate of the step whose smoothed loss stops the test may be listed even if that step's "
-            "optimizer.step() did not run), not rates planned and never tried"
+            "optimizer.step() did not run; not the rate of the step after it), not rates planned and never tried"
         )
     if count != len(losses) and not (count > len(losses) and count in (taken, taken + 1)):
         return (

@@ -203,7 +203,8 @@ def check_range_rates(range_test, **config) -> None:
             f"(end_lr / start_lr) ** ({step} / (num_steps - 1)) = {want!r}"
             + _rate_hint(value, want, payload.get("head_ratio")),
         )
-    problem = listed_rates_problem(payload, list(result["lrs"]), list(result["losses"]), len(used))
+    stop = len(ExpectedValues().reference_range_test(payload)["losses"])  # where the test stops (never printed)
+    problem = listed_rates_problem(payload, list(result["lrs"]), list(result["losses"]), len(used), stop)
     expect(not problem, f"{call}: {problem}")
 
 

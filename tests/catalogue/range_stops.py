@@ -7,7 +7,8 @@ each of them the losses' point (the stop's) and nothing else: 6 of 7.
 step and then cut its record at the first divergence, as the chapter's `range_test` does, lost the rates' cell as
 well as the stop's, 5 of 7, below the answer that never stops, 6 of 7). The rates' cell judges that `result['lrs']`
 lists the rates of the steps recorded: one per smoothed loss, or more (one per optimizer step taken, or one more),
-never fewer, the stop's own step taken or not (rv27c W1, W2). How many steps were taken and where the record ends
+never fewer, the stop's own step taken or not (rv27c W1, W2), and the one rate of a step not taken only if that step
+is no later than the test's stop (rv67 W1: the rate after a taken stop was free). How many steps were taken and where the record ends
 are the losses' point (the answer that never stops is training_wrong's `range_runs_every_step`, 6 of 7). Two records
 that list rates other than those are the rates' mistake alone, their step taken or not."""
 
@@ -44,6 +45,10 @@ STOP = """        if smoothed > diverge * best:
 """
 RECORD = """        lrs.append(lr)
         losses.append(smoothed)
+"""
+NEXT_RATE = """        if smoothed > diverge * best:
+            lrs.append(start_lr * (end_lr / start_lr) ** ((step + 1) / (num_steps - 1)))
+            break
 """
 RETURN = "    model.load_state_dict(saved_model)\n"
 STEP = "        loss.backward()\n        optimizer.step()\n"
@@ -142,6 +147,23 @@ RANGE_RECORDS = [
             + STEP
             + "        lrs.append(lr)\n",
         ),
+        (RANGE_RATES,),
+        score=6.0,
+    ),
+    # rv67 W1: the next step's rate listed at the stop (never tried), its step taken or not: it kept the point taken
+    Answer(
+        "range_lists_the_rate_after_the_stop",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        range_variant(STOP, NEXT_RATE),
+        (RANGE_RATES,),
+        score=6.0,
+    ),
+    Answer(
+        "range_lists_rate_after_stop_step_untaken",
+        "06_choosing_the_rate",
+        "lr_range_test",
+        variant(STOP_BEFORE_ITS_STEP, STOP, NEXT_RATE),
         (RANGE_RATES,),
         score=6.0,
     ),
