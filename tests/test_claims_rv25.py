@@ -1,5 +1,5 @@
-"""Claims of chapters 2, 5 and 7 that the fresh review rv25 (session 56) found misleading or loose, each checked
-against the pinned PyTorch and the chapter's words."""
+"""Claims of chapters 2, 5, 6 and 7 that the fresh reviews rv25 and rv67 (session 56) found misleading or loose, each
+checked against the pinned PyTorch and the chapter's words (7.2's numbers by its compare-check cell)."""
 
 import warnings
 
@@ -8,9 +8,10 @@ from torch.optim import lr_scheduler
 
 from support.chapter_cells import cell_source
 
-CH2, CH5, CH7 = (
+CH2, CH5, CH6, CH7 = (
     "02_ordered_schedules/ordered_schedules.ipynb",
     "05_training/training.ipynb",
+    "06_choosing_the_rate/choosing_the_rate.ipynb",
     "07_practice/practice.ipynb",
 )
 
@@ -121,3 +122,33 @@ def test_ch5_the_cosine_default_reading_says_accuracy_and_the_shared_optimism():
     said = text(CH5, "compare-read")
     assert "its accuracy is within a fraction of a point of the best here" in said
     assert "a small optimism both sides share" in said
+
+
+def test_ch7_quotes_its_numbers_where_another_cpu_cannot_round_them_otherwise():
+    """rv67 N1 (and rv27c N2): -0.0030 lay 2.5e-5 and a step of 0.0024437 lay 6e-6 from printing otherwise; the prose
+    now quotes the rise's ends at 3 decimals, the step as a bound, the t-ratio and standard error as "about" (each
+    asserted, with its margin, in compare-check)."""
+    around = text(CH7, "compare-around-read")
+    assert "from about −0.006 at 0.005 to +0.002 at 0.02" in around and "−0.0030" not in around
+    assert "by more than 0.0015," in around and "0.0018 to 0.0024" not in around
+    assert "(about 2.6 standard errors)" in text(CH7, "compare-around-md")
+    assert "(± about 0.0007)" in text(CH7, "compare-read")
+    check = cell_source(CH7, "compare-check")
+    assert "(floor_gap[0.005][0], -0.006), (floor_gap[0.02][0], 0.002)" in check and "abs(change) > 0.0016" in check
+
+
+def test_ch6_ch7_reduce_on_plateau_and_the_wrappers_store_no_initial_lr_and_cyclic_lr_sets_the_rate():
+    """rv67 N2, N3."""
+    opt = optimizer(0.5)
+    lr_scheduler.ReduceLROnPlateau(opt)
+    assert "initial_lr" not in opt.param_groups[0]
+    opt = optimizer(0.5)
+    decayed = lr_scheduler.StepLR(opt, step_size=1, gamma=0.1)
+    opt.step()
+    decayed.step()
+    lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=4)
+    assert opt.param_groups[0]["lr"] == 0.5  # raised back, not left at 0.05
+    groups = text(CH7, "groups-md")
+    assert "`ReduceLROnPlateau` and the wrappers `ChainedScheduler` and `SequentialLR`, which store none" in groups
+    assert "sets the group to the earlier scheduler's `initial_lr`" in groups and "it leaves the group" not in groups
+    assert "`ReduceLROnPlateau` and chapter 4's wrappers aside, adds `initial_lr`" in text(CH6, "ex-md")
