@@ -201,3 +201,29 @@ def test_roots_runs_keep_go_w_out_of_what_they_make_whatever_the_umask(tmp_path,
     finally:
         os.umask(before)
     capsys.readouterr()
+
+
+@root_only
+def test_a_submission_too_deep_to_name_leaves_the_course_roots_for_the_intake_to_refuse(tmp_path):
+    """r20e N1: 300 nested folders of 200 characters in one student's submission (deeper than PATH_MAX) made the walk
+    of the course raise "File name too long", which stopped root's grade for the whole class; the walk leaves a
+    submission's files to the intake, which refuses that student with the reason. Elsewhere in the course, the same
+    error still stops the command (nothing of a course root cannot read is trusted)."""
+    course = roots_course(tmp_path)
+    submission = course / "submitted" / "deep" / "ch"
+    submission.mkdir(parents=True)
+    for folder in (course / "submitted", course / "submitted" / "deep", submission):
+        folder.chmod(0o755)
+    fd = os.open(submission, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(300):
+            os.mkdir("d" * 200, 0o755, dir_fd=fd)
+            inner = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+    assert not_roots_throughout(course, whole=True) == ("", "")
+    from lrcourse.grading import intake
+
+    assert intake.refused(course, "deep", "ch") == "the submission cannot be read: File name too long"
