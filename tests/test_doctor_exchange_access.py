@@ -171,13 +171,20 @@ def test_a_root_kept_to_a_group_the_grader_is_not_in_is_not_said_to_stop_student
 def test_a_root_or_course_folder_kept_to_the_graders_group_is_warned_of(scratch, monkeypatch, where):
     """R20b M2, M1: the root 1770, or the course's folder 0750, in a group of the grader's (and a TA's), which no
     student was in: the doctor said ok, and every student command failed. It warns that only the group's members,
-    named, can fetch and submit, `chgrp` to a group of the students or open it to others the mend."""
+    named, can fetch and submit, `chgrp` to a group of the students or open it to others the mend. A root not the
+    grader's kept to a group, in a groupshared course only: in any other, nbgrader's release stops at it (r20d W1)."""
     from lrcourse.grading.doctor import entry
+    from lrcourse.grading.exchange import inbound_folder
 
     course = graders_course(scratch)
     folder = course.parent if where == "root" else course
     os.chown(folder, 0 if where == "root" else GRADER, GRADER)  # the grader's gid (as_user: its uid's number)
     folder.chmod(0o1770 if where == "root" else 0o750)
+    if where == "root":
+        said = as_user(GRADER, lambda: exchange_root(scratch))
+        assert "stops='release'" in said and "Could not change permissions" in said, said
+        shared = inbound_folder.Exchange(course.parent, "lr-schedules", groupshared=True)
+        monkeypatch.setattr(inbound_folder, "exchange_of", lambda course: shared)
     label = "root" if where == "root" else "course folder"
     said = as_user(GRADER, lambda: exchange_root(scratch))  # no one listed in it here: students left out
     assert f'name="the nbgrader exchange\'s {label}"' in said and "warning=True" in said, said

@@ -7,61 +7,24 @@ who collects (R20c M2), a root and course folder kept to different groups (R20c 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
 import lrcourse.grading.exchange.nbgrader_release  # noqa: F401 (imported here: a child as another uid may not)
 from lrcourse.grading.doctor.exchange import exchange_root
 
-from support.exchange_apps import exchange_in
+from support.doctor_exchange import GRADER, STUDENT, course_in, listing, scratch_folder, student_may_use
 from support.other_uid import as_user
-
-GRADER = 54323  # a uid of no account: the grader, as on a hub (as_user: its gid the same number)
-STUDENT = 54321  # a student; as_user gives it gid 54321: a group holding that student
-STAFF_TA = 54325
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
 
 
 @pytest.fixture
-def scratch(monkeypatch):
+def scratch():
     """A folder every uid may enter, removed afterwards, with the README's course folders in `scratch/exchange`
-    (`course_in`); its exchange found without reading nbgrader's configuration (root's folders)."""
-    folder = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def course_in(monkeypatch, where: Path, root_mode: int, owner: int = GRADER) -> Path:
-    """The README's set-up in `where`: the root root's, the course's folder 0755, inbound/ 3733 and outbound/ 0755
-    `owner`'s (the grader's; group root, as `install -d -o` leaves them)."""
-    from lrcourse.grading.exchange import inbound_folder
-
-    course = exchange_in(where, root_mode) / "lr-schedules"
-    for folder, mode in ((course, 0o755), (course / "inbound", 0o3733), (course / "outbound", 0o755)):
-        folder.mkdir()
-        os.chown(folder, owner, 0)
-        folder.chmod(mode)
-    exchange = inbound_folder.Exchange(course.parent, "lr-schedules")
-    monkeypatch.setattr(inbound_folder, "exchange_of", lambda course: exchange)
-    return course
-
-
-def student_may_use(root: Path) -> bool:
-    """nbgrader's own check, as a student's uid in the group STUDENT: True where fetch, list and submit go on."""
-    from nbgrader.utils import check_directory
-
-    return as_user(STUDENT, lambda: check_directory(str(root), write=True, execute=True)) == "True"
-
-
-def listing(monkeypatch, groups: dict) -> None:
-    from lrcourse.grading.doctor import entry
-
-    monkeypatch.setattr(entry, "listed_members", lambda gid: groups.get(gid, []))
+    (`course_in`)."""
+    with scratch_folder() as folder:
+        yield folder
 
 
 @pytest.mark.parametrize("mode, gid", [(0o1750, STUDENT), (0o1775, 0), (0o0755, 0)])
@@ -128,8 +91,9 @@ def test_a_folder_above_the_root_closed_to_students_is_warned_of(scratch, monkey
 def test_the_chgrp_mend_for_a_root_kept_to_a_group_names_the_user_who_collects(scratch, monkeypatch):
     """R20c M2: a root 1770 in a group of staff: the mend "`chgrp` it to a group every student of the course is in",
     followed, left the grader out of that group and collect could not open inbound/. It says the user who collects
-    must be in it too; the course's folder, the grader's own, needs no such words."""
-    course = course_in(monkeypatch, scratch, 0o1770)
+    must be in it too; the course's folder, the grader's own, needs no such words. In a groupshared course: in any
+    other, nbgrader's release, not the root's owner, stops at a root not x777 (`release_chmod`, r20d W1)."""
+    course = course_in(monkeypatch, scratch, 0o1770, groupshared=True)
     os.chown(course.parent, 0, GRADER)
     listing(monkeypatch, {GRADER: ["grader", "ta"]})
     said = as_user(GRADER, lambda: exchange_root(scratch))
@@ -146,8 +110,8 @@ def test_a_root_and_course_folder_kept_to_different_groups_are_the_roots_line_fo
     scratch, monkeypatch
 ):
     """R20c N3: the root 1770 in the staff's group, the course's folder 0750 in the students': said under the course
-    folder's label, "only students in both can fetch"; both are needed to submit too."""
-    course = course_in(monkeypatch, scratch, 0o1770)
+    folder's label, "only students in both can fetch"; both are needed to submit too. Groupshared, as above."""
+    course = course_in(monkeypatch, scratch, 0o1770, groupshared=True)
     os.chown(course.parent, 0, GRADER)
     os.chown(course, GRADER, STUDENT)
     course.chmod(0o750)

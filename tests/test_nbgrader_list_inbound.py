@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import stat
@@ -280,3 +281,17 @@ def test_a_pattern_for_the_chapter_is_refused_before_anything_is_removed(exchang
     with pytest.raises(ExchangeError, match=r"'c\*' is not one chapter's name .* Nothing was removed"):
         exchange_app("list", exchange, inbound=True, assignment="c*").start()
     assert [p.name for p in inbound.iterdir()] == [f"alice+{CHAPTER}+{WHEN}"]
+
+
+@pytest.mark.parametrize("student", ["a?ice", "*lice", "[a]lice", "alice*"])
+def test_a_pattern_for_the_student_is_refused_before_anything_is_removed(exchange, student):
+    """r20d N1: `nbgrader list --remove --inbound <chapter> --student 'r20d?l'` globbed, removing alice's folder
+    (`'*'`, nbgrader's default, is every student's). A student who is not one id is refused, as a chapter pattern
+    is; one id removes that student's folders alone."""
+    inbound = inbound_with(exchange, ("alice", "bob"))
+    names = sorted(p.name for p in inbound.iterdir())
+    with pytest.raises(ExchangeError, match=rf"{re.escape(repr(student))} is not one student's id .* Nothing was"):
+        exchange_app("list", exchange, inbound=True, student=student).start()
+    assert sorted(p.name for p in inbound.iterdir()) == names
+    exchange_app("list", exchange, inbound=True, student="alice").start()
+    assert [p.name for p in inbound.iterdir()] == [f"bob+{CHAPTER}+{WHEN}"]

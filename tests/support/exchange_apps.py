@@ -23,9 +23,11 @@ def exchange_app(
     groupshared: bool = False,
     remove: bool = True,
     assignment: str | None = CHAPTER,
+    student: str | None = None,
 ):
     """The app of `verb` ("assignment", "feedback": the release; "list": list with --remove, formgrader's Unrelease,
-    `inbound` for --inbound, `remove` False for the listing alone, `assignment` None for no chapter named), not started: a caller that runs it as another uid makes it here first (a child as
+    `inbound` for --inbound, `remove` False for the listing alone, `assignment` None for no chapter named, `student`
+    for --student), not started: a caller that runs it as another uid makes it here first (a child as
     another uid may not read the interpreter's own modules to import them)."""
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
@@ -40,6 +42,8 @@ def exchange_app(
     if assignment is not None:  # None: every chapter, as `nbgrader list --inbound` with no assignment
         config.CourseDirectory.assignment_id = assignment
     config.CourseDirectory.groupshared = groupshared
+    if student is not None:
+        config.CourseDirectory.student_id = student
     config.ExchangeFactory.release_assignment = RELEASE
     config.ExchangeFactory.release_feedback = FEEDBACK
     config.ExchangeFactory.list = LIST

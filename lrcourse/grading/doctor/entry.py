@@ -31,8 +31,9 @@ def course_folders(folder: Path, *inside: str):
 
 
 def exchange_folders(exchange):
-    """(path, stat, kind) of the folders above the exchange's root and of the root (followed, as
-    `root_itself_problem`), then of its course and outbound folders: kind "above", "root", "course", "outbound"."""
+    """(path, stat, kind) of the folders above the exchange's root (`above_root`: the ones its links lead through
+    too) and of the root (followed, as `root_itself_problem`), then of its course and outbound folders: kind "above",
+    "root", "course", "outbound"."""
     for path in above_root(exchange):
         with contextlib.suppress(OSError):
             seen = os.stat(path)
@@ -44,7 +45,7 @@ def exchange_folders(exchange):
         yield path, seen, "course" if path == exchange.root / exchange.course_id else "outbound"
 
 
-def closed_folders(exchange) -> tuple[str, str | None] | None:
+def closed_folders(exchange, course: Path | None = None) -> tuple[str, str | None] | None:
     """The first of the folders above the exchange's root, the root, the course's folder in it and its outbound folder
     that other users cannot enter (no o+x; the root: enter and write in, no o+wx; outbound: list, no o+rx), and the
     mend; None if none. nbgrader's fetch, list and submit first check that the student may write in the root
@@ -54,23 +55,35 @@ def closed_folders(exchange) -> tuple[str, str | None] | None:
     POSIX ACL, which decides who enters (its group bits are its mask), is a note (R20i2 M2). One kept to its group is
     warned of, naming who is listed in it, `chgrp` first (`o+rx` opens the course to every user, R20h2 M1), with the
     user who collects in that group too where it is not the folder's owner (R20c M2): the doctor cannot know if every
-    student is in it (R20b M1, M2); kept to groups that differ too, said for what each is needed (R20c N3)."""
+    student is in it (R20b M1, M2); kept to groups that differ too, said for what each is needed (R20c N3). One
+    whose mode lets others in while its POSIX ACL shuts named users or groups out is noted, naming them (r20d N2). A
+    folder above the root that holds the course folder `course` (the grader's home, kept 0700) is never to be opened:
+    its mend is an exchange elsewhere (`elsewhere`, r20d M3)."""
     from lrcourse.grading.exchange.root import acl_named, group_name
 
     notes, kept, groups = [], [], {}
     for path, seen, kind in exchange_folders(exchange):
         need = NEED[kind]
-        if seen.st_mode & need == need:
-            continue
-        mode, group = stat.S_IMODE(seen.st_mode), group_name(seen.st_gid)
+        mode = stat.S_IMODE(seen.st_mode)
         said = f"{path} (mode {mode:04o})"
+        if seen.st_mode & need == need:
+            if shut := acl_shut_out(path, need):
+                notes.append(
+                    f"{said} lets others in by its mode, but its POSIX ACL keeps {shut} out: they cannot "
+                    + ("fetch nor submit" if kind != "outbound" else "fetch")
+                    + f" (`getfacl {path}`)"
+                )
+            continue
         if acl_named(str(path)):
             notes.append(
                 f"{said} carries a POSIX ACL, which decides who may enter it: check with `getfacl {path}` that the "
                 "course's students may" + (" enter and write in it" if kind == "root" else "")
             )
             continue
+        group = group_name(seen.st_gid)
         verb, cannot, mend = closed_to_others(exchange, path, seen, kind)
+        home = kind == "above" and course is not None and holds(path, course)  # the grader's, say (r20d M3)
+        mend = elsewhere(path, course) if home else mend
         you, others_enter = collector_too(seen), seen.st_mode & stat.S_IXOTH  # R20b N2: 0751 others enter (and fetch)
         if seen.st_mode & (need << 3) != need << 3:
             by = ""
@@ -90,14 +103,18 @@ def closed_folders(exchange) -> tuple[str, str | None] | None:
                 f"listed here (a directory service may put others in it): {cannot}"
             )
             you = ", with you (the user who collects) in it too" if you else ""
+            if home:
+                return problem, mend
             return problem, f"`chgrp` it to a group of the course's students{you} (as root), or {mend}"
         groups[path] = group, kind
         can = "see its chapters in nbgrader list" if verb == "listed" else "fetch" if kind == "outbound" else ""
+        if not home:
+            mend = f"`chgrp` {path} to a group every student of the course{you or ' is in'} (as root), or {mend}"
         kept.append(
             (
                 f"{said} can be {verb} by its group {group} only: only members of that group "
                 f"({group_members(seen.st_gid)}) can {can or 'fetch and submit'}",
-                f"`chgrp` {path} to a group every student of the course{you or ' is in'} (as root), or {mend}",
+                mend,
             )
         )
     if len({group for group, _ in groups.values()}) > 1:
@@ -164,8 +181,55 @@ def root_side(exchange, problem: str) -> bool:
 
 
 def above_root(exchange) -> list[Path]:
-    """The folders above the exchange's root, from / down."""
-    return list(reversed(Path(os.path.abspath(exchange.root)).parents))
+    """The folders the kernel looks a name up in on its way to the exchange's root, from / down: those above it as
+    written, and those its links lead through (`above.lookups`; r20d M1: a folder closed to students behind a root's
+    link `/srv/nbgrader -> /data/...` got a plain ok). As written alone where a link cannot be read."""
+    from lrcourse.grading.doctor.above import lookups
+
+    try:
+        looked = [folder for folder, _ in lookups(Path(exchange.root))]
+    except OSError:
+        looked = list(reversed(Path(os.path.abspath(exchange.root)).parents))
+    return list(dict.fromkeys(looked))
+
+
+def holds(folder: Path, course: Path) -> bool:
+    """Whether `folder` (a real path) holds the course folder `course` (followed)."""
+    try:
+        return Path(os.path.realpath(course)).is_relative_to(folder)
+    except OSError:
+        return False
+
+
+def elsewhere(folder: Path, course: Path) -> str:
+    """The mend for a folder students cannot enter above the exchange's root that holds the course folder: the
+    exchange elsewhere, not the folder opened (r20d M3: `chmod o+x` on the grader's home, which the README keeps 0700,
+    let every student into a course folder `git clone` left 0755)."""
+    return (
+        f"keep {folder} closed (it holds the course folder {course}: the solutions and hidden tests) and set "
+        "c.Exchange.root to a folder outside it, as the README's instructor set-up's /srv/nbgrader/exchange (made "
+        "there as root: `install -d -m 1777`, then the course's folder and its inbound folder as the README says)"
+    )
+
+
+def acl_shut_out(path: Path, need: int) -> str:
+    """Who `path`'s POSIX access ACL keeps from `need` (others' bits: 0o1 enter, 0o3 enter and write, 0o5 list and
+    enter) although its mode grants it to others: its named users and groups whose entry, masked, lacks it, named; ""
+    when none (or no ACL). The kernel takes a named entry before the others' bits (r20d N2: `setfacl -m u:<student>:---`
+    on a 1777 root got a plain ok)."""
+    from lrcourse.grading.doctor.acl import read_acl
+    from lrcourse.grading.exchange.root import group_name
+
+    try:
+        acl = read_acl(path)
+    except (OSError, ValueError):
+        return ""
+    if acl is None:
+        return ""
+    users = [owner_name(uid) or f"uid {uid}" for uid, perm in acl.users.items() if perm & acl.mask & need != need]
+    groups = [f"group {group_name(gid)}" for gid, perm in acl.groups.items() if perm & acl.mask & need != need]
+    shut = sorted(users) + sorted(groups)
+    return ", ".join(shut[:SHOWN]) + (f" and {len(shut) - SHOWN} more" if len(shut) > SHOWN else "")
 
 
 def entered_only_by(path: Path, seen: os.stat_result) -> str:

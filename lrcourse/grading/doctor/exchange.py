@@ -7,8 +7,11 @@ letting others write, no default ACL: `folder_writers.shared_write`), or release
 them (`shared_folders`; the course's folder collect too, but for a default ACL: `root.course_write_problem`, under
 the course folder's label), and the root must carry no default POSIX ACL (`root_acl_check`, their rule too); and the
 kernel must refuse a student's hard link to a classmate's file (`protected_hardlinks`). Each is one `Check` line. A
-root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet; who else may
-enter one kept to its group is said as far as this machine lists them: the doctor cannot know who the students are.
+root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet; one it may enter
+but not list (`root_unlistable`), or a course or inbound folder it cannot list (`unlistable`), is named, never said
+to be removed; one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
+(`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
+cannot know who the students are.
 """
 
 from __future__ import annotations
@@ -64,10 +67,10 @@ def exchange_root(course: Path) -> Check:
         problem, fix = problem.split(" Fix: ", 1)
         problem = problem.rstrip(".") + "; lrcourse collect refuses it"
         return Check("the nbgrader exchange's course folder", problem, fix, stops="collect")
-    folder = course_folder(exchange)
+    folder = course_folder(exchange, course)
     if folder.failed and folder.stops == "collect":  # stops more than the root's ACL, which stops release
         return folder
-    return root_acl_check(exchange) or folder
+    return root_acl_check(exchange) or release_chmod(exchange) or folder
 
 
 def root_acl_check(exchange) -> Check | None:
@@ -82,13 +85,106 @@ def root_acl_check(exchange) -> Check | None:
     return Check("the nbgrader exchange's root", problem, fix, stops="release")
 
 
-def course_folder(exchange) -> Check:
+def release_chmod(exchange) -> Check | None:
+    """A FAIL when nbgrader's release, run by this user, would stop at the exchange's root: when its mode is not
+    x777 it chmods it to 0777 (keeping the sticky bit), which only its owner or root may (r20d W1: a root 1733, 1707,
+    or kept to its group, 1770, stopped the release with "Could not change permissions"); None otherwise, and in a
+    groupshared course, where nbgrader's release leaves the root alone."""
+    try:
+        seen = os.stat(exchange.root)
+    except OSError:
+        return None
+    if os.geteuid() in (0, seen.st_uid) or exchange.groupshared or seen.st_mode & 0o777 == 0o777:
+        return None
+    problem = (
+        f"{exchange.root} ({described(seen)}) is not yours, and nbgrader's release makes the root's mode 0777 (the "
+        'sticky bit kept) whenever it is not: as you, not its owner, it cannot, and stops with "Could not change '
+        f"permissions of {exchange.root}, permission denied\"; nbgrader's release refuses it"
+    )
+    return Check("the nbgrader exchange's root", problem, f"`chmod 1777 {exchange.root}` {AS_ROOT}", stops="release")
+
+
+AS_ROOT = "(as root; the README's instructor set-up)"
+
+
+def described(seen: os.stat_result) -> str:
+    """A folder's mode, owner and group, as the lines say them."""
+    from lrcourse.grading.exchange.root import group_name
+
+    owner = owner_name(seen.st_uid) or f"uid {seen.st_uid}"
+    return f"mode {stat.S_IMODE(seen.st_mode):04o}, owner {owner}, group {group_name(seen.st_gid)}"
+
+
+def root_unlistable(exchange) -> Check | None:
+    """A FAIL when this user may enter the exchange's root but not list it (r20d W1: 1733, root's, was blamed on the
+    course's folder, with the mend to remove it): lrcourse collect and Unrelease open the root to read it, and
+    nbgrader's release, not its owner's, stops at it (`release_chmod`). None otherwise (one this user cannot enter is
+    `unreachable`'s to say)."""
+    from lrcourse.grading.exchange.root import acl_named
+
+    root = exchange.root
+    try:
+        os.close(os.open(root, os.O_RDONLY | os.O_DIRECTORY))
+        return None
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM) or not os.access(root, os.X_OK):
+            return None
+    try:
+        seen = os.stat(root)
+    except OSError:
+        return None
+    short = seen.st_mode & 0o777 != 0o777  # nbgrader's release chmods it to 0777 first (`release_chmod`)
+    mends = [f"`chmod 1777 {root}` {AS_ROOT}"] if short else []
+    if acl_named(root):  # a named entry shuts this user out
+        mends.append(f"remove the entry of its POSIX ACL that shuts you out (`getfacl {root}`; `setfacl -x`, as root)")
+    release = "so does nbgrader's release"  # the course's: it opens the root as collect does
+    if short:
+        release = f'nbgrader\'s release, unless its owner runs it, stops with "Could not change permissions of {root}"'
+    problem = (
+        f"you (the user who collects) may enter the exchange's root {root} ({described(seen)}) but not list it: "
+        f"lrcourse collect and Unrelease open it to reach the course's folder (Permission denied), and {release}; "
+        "the course's folder is not at fault; lrcourse collect refuses it"
+    )
+    mend = "; ".join(mends) or f"`chmod 1777 {root}` {AS_ROOT}"
+    return Check("the nbgrader exchange's root", problem, mend, stops="collect")
+
+
+def unlistable(exchange) -> Check | None:
+    """A FAIL naming the course's or inbound folder in the exchange, root's or this user's, that this user cannot
+    list (collect opens both to read them), with the mend; None if there is none: a folder the doctor could not look
+    into is never said to be removed (r20d W1)."""
+    for path in (exchange.root / exchange.course_id, exchange.inbound):
+        try:
+            seen = os.lstat(path)
+            if not stat.S_ISDIR(seen.st_mode) or seen.st_uid not in (0, os.geteuid()):
+                return None
+            os.close(os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW))
+        except OSError as error:
+            if error.errno not in (errno.EACCES, errno.EPERM):
+                return None
+            mode = "0755" if path != exchange.inbound else "3733"
+            me = owner_name(os.geteuid()) or os.geteuid()
+            mend = f"`chmod u+rx {path}` (as its owner)" if seen.st_uid == os.geteuid() else f"`chown {me} {path}`"
+            if seen.st_uid != os.geteuid():
+                mend += f" (as root; the README's instructor set-up makes it yours, mode {mode})"
+            problem = (
+                f"you cannot list {path} ({described(seen)}): lrcourse collect opens it to read it, and refuses it"
+            )
+            return Check("the nbgrader exchange's course folder", problem, mend, stops="collect")
+    return None
+
+
+def course_folder(exchange, course: Path | None = None) -> Check:
     """The course's folder in the exchange, checked as `lrcourse collect` checks it (`open_exchange_folder`: a
     folder, reached without a link, owned by this user or root), and its inbound folder's mode once nbgrader's
     release has made it. Missing, any student may create it first (the root is writable by all) and own the
-    course's folders: nbgrader's release then fails ("You don't own the directory") and collect refuses them."""
+    course's folders: nbgrader's release then fails ("You don't own the directory") and collect refuses them. A root
+    this user may not list is said first (`root_unlistable`). `course`: the course folder, which a folder above the
+    root that holds it must keep closed (`closed_folders`)."""
     from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, open_exchange_folder
 
+    if closed := root_unlistable(exchange):
+        return closed
     folder = exchange.root / exchange.course_id
     name = "the nbgrader exchange's course folder"
     create = (  # the inbound folder made now too, sticky (3733): nbgrader's release would make it 2733
@@ -108,12 +204,14 @@ def course_folder(exchange) -> Check:
         os.close(open_exchange_folder(exchange, (exchange.course_id,), "the course's folder"))
         seen = inbound_stat(exchange) if os.path.lexists(exchange.inbound) else None  # made by the first release
     except ExchangeUnusable as error:
+        if closed := unlistable(exchange):  # not one to remove: one this user cannot list
+            return closed
         fix = f"remove it (as root: a student's files may be in it), then, {create}"
         return Check(name, one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
     if shared := shared_folders(folder):
         return Check(name, *shared, stops="release")
     notes = []
-    for found in (closed_folders(exchange), group_writers(folder)):
+    for found in (closed_folders(exchange, course), group_writers(folder)):
         if found and found[1] is None:  # a note: it works, for whom is said
             notes.append(found[0])
         elif found:
@@ -151,7 +249,7 @@ def unreachable(exchange, error: OSError) -> Check:
         f"cannot look at {folder}: {error.strerror}: you cannot enter the exchange's root {root}{mode}{others}; "
         "lrcourse collect cannot open the inbound folder"
     )
-    return Check(name, problem, f"`chmod 1777 {root}` (as root; the README's instructor set-up)", stops="collect")
+    return Check(name, problem, f"`chmod 1777 {root}` {AS_ROOT}", stops="collect")
 
 
 def shared_folders(folder: Path) -> tuple[str, str] | None:

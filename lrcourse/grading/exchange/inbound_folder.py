@@ -32,6 +32,7 @@ class Exchange:
     root: Path
     course_id: str
     memory_fs_ok: bool = False  # the instructor accepts tmpfs, or an overlay not known (times not trusted)
+    groupshared: bool = False  # c.CourseDirectory.groupshared: nbgrader's release then leaves the root's mode alone
 
     @property
     def inbound(self) -> Path:
@@ -53,7 +54,8 @@ def exchange_of(course: Path) -> Exchange:
     course_id = config.get("CourseDirectory", {}).get("course_id", "")
     if not course_id:
         raise ExchangeUnusable("no course id (c.CourseDirectory.course_id) in nbgrader_config.py")
-    return Exchange(Path(root), course_id)
+    groupshared = bool(config.get("CourseDirectory", {}).get("groupshared", False))
+    return Exchange(Path(root), course_id, groupshared=groupshared)
 
 
 def open_inbound(exchange: Exchange) -> int:

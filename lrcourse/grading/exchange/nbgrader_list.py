@@ -240,6 +240,12 @@ class TrustedList(ExchangeList):
                 f"lrcourse unrelease: {chapter!r} is not one chapter's name (a pattern is not taken here): name one "
                 "chapter, or none for every chapter. Nothing was removed."
             )
+        student = self.coursedir.student_id  # nbgrader's default, `*`, is every student's (r20d N1: 'r20d?l' globbed)
+        if self.inbound and student not in ("", "*") and not valid_student_id(student):
+            self.fail(
+                f"lrcourse unrelease: {student!r} is not one student's id (a pattern is not taken here): name one "
+                "student, or none for every student. Nothing was removed."
+            )
         course_id = self.coursedir.course_id
         if not course_id:  # nbgrader would glob every course's folders: `*`
             self.fail(

@@ -17,6 +17,7 @@ account can point elsewhere (`root_path_problem`), for collect as for release.""
 
 from __future__ import annotations
 
+import errno
 import grp
 import os
 import stat
@@ -48,6 +49,8 @@ def root_path_problem(root: str | os.PathLike) -> str | None:
             if not stat.S_ISDIR(seen.st_mode) or seen.st_uid not in trusted:
                 reason = f"{where} is not a folder of yours or root's (owned by {account(seen.st_uid)})"
     except OSError as error:
+        if error.errno in (errno.EACCES, errno.EPERM) and error.filename:  # a folder on the way this user cannot enter
+            return closed_on_path(root, os.path.dirname(error.filename))
         reason = f"cannot check {error.filename}: {error.strerror}"
     if not reason:
         return None
@@ -57,6 +60,29 @@ def root_path_problem(root: str | os.PathLike) -> str | None:
         "collect take what it finds there. Fix: set c.Exchange.root to a path through "
         "folders only root or you may write in, as the README's instructor set-up's /srv/nbgrader/exchange, and make "
         "it there as root (`install -d -m 1777 <that path>`)"
+    )
+
+
+def closed_on_path(root: str | os.PathLike, folder: str) -> str:
+    """Why the exchange's root `root` cannot be reached: this user cannot enter `folder` on its path, named with its
+    mode, owner and group, and the mend (r20d M2: said to be a path "another account could point ... anywhere", with
+    the mend to choose another, of a path root's through and through)."""
+    try:
+        seen = os.lstat(folder)
+        said = (
+            f" (mode {stat.S_IMODE(seen.st_mode):04o}, owner {account(seen.st_uid)}, group {group_name(seen.st_gid)})"
+        )
+        group = f", or put yourself in its group {group_name(seen.st_gid)} (as root)"
+        if not seen.st_mode & stat.S_IXGRP:
+            group = f", or `chmod g+x {folder}` and put yourself in its group {group_name(seen.st_gid)} (as root)"
+        group = "" if seen.st_gid == 0 else group  # never the grader in group root
+        bits = "go+x" if group and not seen.st_mode & stat.S_IXGRP else "o+x"  # its group's students too
+    except OSError:
+        said, group, bits = "", "", "o+x"
+    return (
+        f"the exchange's root {root}: you cannot enter {folder}{said} on its path, so lrcourse collect, Unrelease "
+        f"and nbgrader's release cannot reach the root (Permission denied). Fix: `chmod {bits} {folder}` (as its "
+        f"owner; every student must enter it too){group}"
     )
 
 

@@ -1,0 +1,59 @@
+"""The README's exchange set-up in a scratch folder, for the tests of `lrcourse doctor`'s exchange lines run as other
+uids (tests/test_doctor_exchange_reach.py, tests/test_doctor_exchange_grader.py), and nbgrader's own check of the
+root run as a student's uid, to compare the lines with."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from support.exchange_apps import exchange_in
+from support.other_uid import as_user
+
+GRADER = 54323  # a uid of no account: the grader, as on a hub (as_user: its gid the same number)
+STUDENT = 54321  # a student; as_user gives it gid 54321: a group holding that student
+STAFF_TA = 54325
+
+
+@contextmanager
+def scratch_folder():
+    """A folder every uid may enter, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="lrcourse-doctor-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def course_in(monkeypatch, where: Path, root_mode: int, owner: int = GRADER, groupshared: bool = False) -> Path:
+    """The README's set-up in `where`: the root root's, the course's folder 0755, inbound/ 3733 and outbound/ 0755
+    `owner`'s (the grader's; group root, as `install -d -o` leaves them); its exchange found without reading
+    nbgrader's configuration (`groupshared`: the course's c.CourseDirectory.groupshared)."""
+    from lrcourse.grading.exchange import inbound_folder
+
+    course = exchange_in(where, root_mode) / "lr-schedules"
+    for folder, mode in ((course, 0o755), (course / "inbound", 0o3733), (course / "outbound", 0o755)):
+        folder.mkdir()
+        os.chown(folder, owner, 0)
+        folder.chmod(mode)
+    exchange = inbound_folder.Exchange(course.parent, "lr-schedules", groupshared=groupshared)
+    monkeypatch.setattr(inbound_folder, "exchange_of", lambda course: exchange)
+    return course
+
+
+def student_may_use(root: Path) -> bool:
+    """nbgrader's own check, as a student's uid in the group STUDENT: True where fetch, list and submit go on."""
+    from nbgrader.utils import check_directory
+
+    return as_user(STUDENT, lambda: check_directory(str(root), write=True, execute=True)) == "True"
+
+
+def listing(monkeypatch, groups: dict) -> None:
+    """The members this machine lists in each group (gid: names), as the doctor's lines name them."""
+    from lrcourse.grading.doctor import entry
+
+    monkeypatch.setattr(entry, "listed_members", lambda gid: groups.get(gid, []))

@@ -1,0 +1,193 @@
+"""`lrcourse doctor`'s lines on what the user who collects needs of the exchange (lrcourse/grading/doctor/exchange.py,
+lrcourse/grading/exchange/root.py), run as the grader's uid and compared with what collect and nbgrader's release do
+as that uid: a root the grader may enter but not list (r20d W1), one nbgrader's release cannot chmod, a folder on
+the root's path the grader cannot enter (r20d M2); and what students need, checked against nbgrader's own test run
+as a student's uid: a closed folder behind a link on the root's path (r20d M1), one that holds the course folder
+(r20d M3), a POSIX ACL that shuts a student out of a root its mode opens (r20d N2)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import lrcourse.grading.exchange.nbgrader_release  # noqa: F401 (imported here: a child as another uid may not)
+from lrcourse.grading.doctor.exchange import exchange_root
+from lrcourse.grading.exchange.inbound_folder import Exchange, open_inbound
+
+from support.doctor_exchange import GRADER, STUDENT, course_in, listing, scratch_folder, student_may_use
+from support.exchange_apps import course_with_a_release, exchange_app
+from support.other_uid import as_user
+from support.posix_acl import set_acl
+
+OK = " |  | fix:  | "  # a line without a problem
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
+
+
+@pytest.fixture
+def scratch():
+    with scratch_folder() as folder:
+        yield folder
+
+
+def doctor(course: Path) -> str:
+    """The doctor's exchange line, as the grader's uid: its name, problem, fix and kind in one text."""
+
+    def line():
+        said = exchange_root(course)
+        return f"{said.name} | {said.problem} | fix: {said.fix} | warning={said.warning} | stops={said.stops}"
+
+    return ast.literal_eval(as_user(GRADER, line))
+
+
+def grader_collects(root: Path) -> str:
+    """What collect's opening of the inbound folder gives as the grader's uid: an fd's number, or the refusal."""
+    return as_user(GRADER, lambda: open_inbound(Exchange(root, "lr-schedules")))
+
+
+def grader_releases(root: Path, scratch: Path) -> str:
+    """nbgrader's release's (the course's) check of the root, as the grader's uid: None, or why it stops."""
+    course = course_with_a_release(Path(tempfile.mkdtemp(dir=scratch)))
+    app = exchange_app("assignment", root, course)
+    return as_user(GRADER, app.ensure_root)
+
+
+@pytest.mark.parametrize("mode", [0o1733, 0o1333])
+def test_a_root_the_grader_may_enter_but_not_list_is_said_so_not_blamed_on_the_course_folder(
+    scratch, monkeypatch, mode
+):
+    """r20d W1: a root 1733 of root's was said to be a course folder collect refuses, with the mend to remove it
+    (and every submission in it); collect and release went on failing after. The root's line names the root, the
+    mend is `chmod 1777`, and a course folder the grader cannot list is never said to be removed."""
+    course = course_in(monkeypatch, scratch, mode)
+    assert "Permission denied" in grader_collects(course.parent)
+    assert "Could not change permissions" in grader_releases(course.parent, scratch)
+    said = doctor(scratch)
+    assert said.startswith("the nbgrader exchange's root |") and "stops=collect" in said, said
+    assert f"may enter the exchange's root {course.parent} (mode {mode:04o}, owner root, group root) but not" in said
+    assert "remove it" not in said and f"fix: `chmod 1777 {course.parent}` (as root" in said, said
+    course.parent.chmod(0o1777)  # the mend, as written
+    assert grader_collects(course.parent).isdigit() and grader_releases(course.parent, scratch) == "None"
+    said = doctor(scratch)
+    assert OK in said and "keeps the course's folder in place (sticky bit)" in said, said
+    os.chown(course, 0, 0)  # the course's folder root's, 0711: the grader cannot list it
+    course.chmod(0o711)
+    said = doctor(scratch)
+    assert f"you cannot list {course} (mode 0711, owner root" in said and "remove it" not in said, said
+    assert f"`chown {GRADER} {course}` (as root; the README's instructor set-up makes it yours" in said, said
+    os.chown(course, GRADER, 0)  # the mend, as written: it then lists it (0711, its owner's rwx)
+    assert grader_collects(course.parent).isdigit() and OK in doctor(scratch)
+
+
+@pytest.mark.parametrize("mode, groupshared", [(0o1707, False), (0o1770, False), (0o1770, True), (0o1755, False)])
+def test_a_root_nbgraders_release_cannot_chmod_is_a_release_failure(scratch, monkeypatch, mode, groupshared):
+    """r20d W1 (release): nbgrader's release makes a root not x777 0777, which only its owner or root may: a root
+    1707 of root's got a plain ok and the release stopped ("Could not change permissions"); one kept to a group
+    (1770) was told to be `chgrp`ed, after which the release stopped the same. In a groupshared course nbgrader
+    leaves the root alone."""
+    course = course_in(monkeypatch, scratch, mode, groupshared=groupshared)
+    if mode == 0o1770:
+        os.chown(course.parent, 0, GRADER)  # the grader enters it through its group
+    said = doctor(scratch)
+    if groupshared:
+        assert "stops=release" not in said and "Could not change permissions" not in said, said
+        return
+    assert "Could not change permissions" in grader_releases(course.parent, scratch)
+    assert said.startswith("the nbgrader exchange's root |") and "stops=release" in said, said
+    group = f"gid {GRADER}" if mode == 0o1770 else "root"
+    assert f"{course.parent} (mode {mode:04o}, owner root, group {group}) is not yours" in said, said
+    assert "nbgrader's release refuses it" in said and f"fix: `chmod 1777 {course.parent}` (as root" in said, said
+    course.parent.chmod(0o1777)
+    assert grader_releases(course.parent, scratch) == "None"
+    assert OK in doctor(scratch)
+
+
+@pytest.mark.parametrize("mode, gid", [(0o700, 0), (0o750, 0), (0o710, STUDENT), (0o700, STUDENT)])
+def test_a_folder_on_the_roots_path_the_grader_cannot_enter_is_named_with_its_mend(scratch, monkeypatch, mode, gid):
+    """r20d M2: a folder above the root the grader cannot enter was said to be a path "another account could point
+    ... anywhere", with the mend to choose another (this one already root's through and through). The line names the
+    folder, its mode, owner and group, and the mends `chmod o+x` or the grader in its group (never group root)."""
+    above = scratch / "srv"
+    above.mkdir()
+    course = course_in(monkeypatch, above, 0o1777)
+    os.chown(above, 0, gid)
+    above.chmod(mode)
+    assert "Permission denied" in grader_collects(course.parent)
+    said = doctor(scratch)
+    assert "another account could point" not in said and "stops=collect" in said, said
+    group = "root" if gid == 0 else f"gid {gid}"
+    assert f"you cannot enter {above} (mode {mode:04o}, owner root, group {group}) on its path" in said, said
+    bits = "go+x" if gid and not mode & 0o010 else "o+x"  # a group without x keeps its members out, students too
+    assert f"`chmod {bits} {above}` (as its owner; every student must enter it too)" in said, said
+    assert ("put yourself in its group" in said) == bool(gid), said
+    assert (f"`chmod g+x {above}` and put yourself" in said) == (gid and not mode & 0o010), said
+    above.chmod(mode | (0o011 if bits == "go+x" else 0o001))  # the first mend, as written
+    assert grader_collects(course.parent).isdigit() and student_may_use(course.parent)
+    assert OK in doctor(scratch)
+
+
+def test_a_closed_folder_behind_a_link_on_the_roots_path_is_warned_of(scratch, monkeypatch):
+    """r20d M1: a root reached through a root's link (`/srv/nbgrader -> /data/...`) whose target's folder students
+    cannot enter got a plain ok: the folders above the root were those of the path as written."""
+    closed = scratch / "closed"
+    (closed / "inner").mkdir(parents=True)
+    (scratch / "link").symlink_to(closed / "inner")
+    course = course_in(monkeypatch, scratch / "link", 0o1777)
+    os.chown(closed, 0, GRADER)
+    closed.chmod(0o750)
+    listing(monkeypatch, {GRADER: ["grader"]})
+    assert not student_may_use(course.parent)
+    said = doctor(scratch)
+    assert said.startswith("the nbgrader exchange's root |") and "warning=True" in said, said
+    assert f"{closed} (mode 0750) can be entered by its group gid {GRADER} only" in said, said
+    assert f"`chmod o+x {closed}` (as its owner)" in said, said
+    closed.chmod(0o751)
+    assert student_may_use(course.parent)
+    assert OK in doctor(scratch)
+
+
+@pytest.mark.parametrize("mode, gid", [(0o700, GRADER), (0o750, GRADER), (0o710, STUDENT)])
+def test_a_closed_folder_holding_the_course_folder_is_kept_closed_and_the_exchange_put_elsewhere(
+    scratch, monkeypatch, mode, gid
+):
+    """r20d M3: the exchange in the grader's home (0700, as the README keeps it): the mend `chmod o+x` on the home let
+    every student into a course folder `git clone` left 0755. The mend is an exchange elsewhere; `chgrp` is not
+    offered either (it lets the group's students in just the same)."""
+    home = scratch / "home"
+    (home / "course").mkdir(parents=True)
+    course_in(monkeypatch, home, 0o1777)
+    os.chown(home, GRADER, gid)
+    home.chmod(mode)
+    listing(monkeypatch, {GRADER: ["grader"], STUDENT: ["alice", "bob"]})
+    said = doctor(home / "course")
+    assert said.startswith("the nbgrader exchange's root |") and "warning=True" in said, said
+    assert f"keep {home} closed (it holds the course folder {home / 'course'}" in said, said
+    assert "set c.Exchange.root to a folder outside it, as the README's instructor set-up's /srv/nbgrader/" in said
+    assert "o+x" not in said and "chgrp" not in said, said
+    said = doctor(scratch / "elsewhere")  # a course folder not in it: the old mends
+    assert f"`chmod o+x {home}` (as its owner)" in said, said
+
+
+def test_a_posix_acl_shutting_a_student_out_of_a_root_its_mode_opens_is_noted(scratch, monkeypatch):
+    """r20d N2: `setfacl -m u:<student>:---` on a 1777 root got a plain ok while that student could not fetch nor
+    submit. The ok line notes it, naming the student."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    entries = [(0x01, 7, 0xFFFFFFFF), (0x02, 0, STUDENT), (0x04, 7, 0xFFFFFFFF), (0x10, 7, 0xFFFFFFFF)]
+    entries.append((0x20, 7, 0xFFFFFFFF))
+    set_acl(
+        course.parent,
+        "system.posix_acl_access",
+        struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries),
+    )
+    course.parent.chmod(0o1777)
+    assert not student_may_use(course.parent)
+    said = doctor(scratch)
+    assert OK in said and "keeps the course's folder in place" in said, said
+    assert (
+        f"(note: {course.parent} (mode 1777) lets others in by its mode, but its POSIX ACL keeps uid {STUDENT}" in said
+    )
+    assert "out: they cannot fetch nor submit" in said, said
