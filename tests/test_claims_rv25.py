@@ -1,6 +1,7 @@
 """Claims of chapters 2, 5, 6 and 7 that the fresh reviews rv25 and rv67 (session 56) found misleading or loose, each
 checked against the pinned PyTorch and the chapter's words (7.2's numbers by its compare-check cell)."""
 
+import math
 import warnings
 
 import torch
@@ -80,8 +81,12 @@ def test_ch2_the_cosine_moves_a_hand_edit_toward_eta_min_while_it_falls_and_away
     assert cosine_after_edit(4, 0.0, 4, 0.5, 4)[3] == 0.0  # the step to T_max: eta_min
     above = cosine_after_edit(4, 0.01, 6, 0.05, 7)
     assert above[5] > 0.05 and above[6] > above[5]  # climbing, from T_max to 2 T_max: away from eta_min
+    after = cosine_after_edit(4, 0.01, 5, 0.002, 5)[4]  # rv8 N2: the step after T_max adds a fixed amount
+    assert after - 0.002 > 0 and math.isclose(after - 0.002, cosine_after_edit(4, 0.01, 5, 0.05, 5)[4] - 0.05)
+    assert cosine_after_edit(4, 0.01, 6, 0.002, 6)[5] < 0  # then an edit below eta_min falls, below zero
     said = text(CH2, "lastlr-md")
     assert "toward `eta_min` while its curve falls" in said and "the step to `T_max` writes `eta_min`" in said
+    assert "adds a fixed amount at the step after `T_max`" in said and "even below zero" in said
     assert "even upwards" not in said
 
 
@@ -151,4 +156,4 @@ def test_ch6_ch7_reduce_on_plateau_and_the_wrappers_store_no_initial_lr_and_cycl
     groups = text(CH7, "groups-md")
     assert "`ReduceLROnPlateau` and the wrappers `ChainedScheduler` and `SequentialLR`, which store none" in groups
     assert "sets the group to the earlier scheduler's `initial_lr`" in groups and "it leaves the group" not in groups
-    assert "`ReduceLROnPlateau` and chapter 4's wrappers aside, adds `initial_lr`" in text(CH6, "ex-md")
+    assert "the rate at its creation for most: chapter 2, section 2.1, names the exceptions" in text(CH6, "ex-md")

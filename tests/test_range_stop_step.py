@@ -168,3 +168,25 @@ def test_rates_logged_after_each_scheduler_step_list_one_never_tried():
         with pytest.raises(checking.CheckFailed, match=told):
             checking.check_range_rates(answer, **config)
     checking.check_range_losses(answer, end_lr=10.0)
+
+
+@pytest.mark.parametrize("rule", ["smoothed > 1.25 * diverge * best", "smoothed > 1.5 * diverge * best"])
+def test_a_late_stop_and_its_untaken_twin_lose_the_stops_point_only(rule):
+    """rv8 W1: a loop that stops late lists its own stop's rate beside its loss; with that step not taken the rates'
+    cell charged it too (5 of 7, below never stopping), its taken twin 6 of 7. Both lose the losses' cell only."""
+    stop_test = "        if smoothed > diverge * best:"
+    for source in (
+        range_variant(stop_test, f"        if {rule}:"),
+        variant(STOP_BEFORE_ITS_STEP, stop_test, f"        if {rule}:"),
+    ):
+        answer = _define(source)
+        for config in (
+            {"end_lr": 10.0},
+            {"head_ratio": 0.1, "end_lr": 10.0},
+            dict(head_ratio=3.0, optimizer="SGD", start_lr=1e-4, end_lr=10.0, num_steps=80, beta=0.9, seed=5),
+        ):
+            checking.check_range_rates(answer, **config)
+        with pytest.raises(
+            checking.CheckFailed, match=r"result\[.losses.\] has 150 values; the run should stop after 131"
+        ):
+            checking.check_range_losses(answer, end_lr=3.0, num_steps=150, diverge=2.5, seed=4)

@@ -27,10 +27,12 @@ def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], t
     (one per optimizer step taken, or one more: the stop's own step may be recorded untaken, R23P2 M1), and no rate
     of a step beyond the first one not taken. Never fewer rates than losses, the stop's step taken or not (rv27c W1,
     W2: that choice is free, so an answer and its twin that differ only in it are judged alike). The one rate of a
-    step not taken is the stop's only where that step is no later than the test's stop (`stop`, the reference's
-    record length): after a stop whose step was taken, the next step's rate was never tried (rv67 W1: it kept the
-    point there, and its untaken twin lost it). Where the record ends, and whether the loop went on stepping after
-    it, is the stop's point, the losses' cell's: not charged here."""
+    step not taken is the stop's only where that step is no later than `stop`: the test's stop (the reference's
+    record length) or, for a loop that stopped later, its own, beside the last loss it recorded (the caller passes
+    the larger): after a stop whose step was taken, the next step's rate was never tried (rv67 W1: it kept the
+    point there, and its untaken twin lost it), while a late stop's own untaken step is the stop's mistake, not the
+    rates' (rv8 W1: charged twice, below never stopping). Where the record ends, and whether the loop went on
+    stepping after it, is the stop's point, the losses' cell's: not charged here."""
     count, steps = len(lrs), payload["num_steps"]
     for step, value in enumerate(lrs[:steps]):
         want = planned_rate(payload, step)

@@ -204,7 +204,8 @@ def check_range_rates(range_test, **config) -> None:
             + _rate_hint(value, want, payload.get("head_ratio")),
         )
     stop = len(ExpectedValues().reference_range_test(payload)["losses"])  # where the test stops (never printed)
-    problem = listed_rates_problem(payload, list(result["lrs"]), list(result["losses"]), len(used), stop)
+    losses = list(result["losses"])  # a late stop's own untaken step sits beside its loss: the losses' point (rv8 W1)
+    problem = listed_rates_problem(payload, list(result["lrs"]), losses, len(used), max(stop, len(losses)))
     expect(not problem, f"{call}: {problem}")
 
 
