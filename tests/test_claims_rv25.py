@@ -116,7 +116,7 @@ def test_ch5_accumulation_gives_the_large_batch_gradient_only_without_batch_stat
         torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32), torch.nn.ReLU(), torch.nn.Linear(32, 10)
     )
     assert accumulated_gap(plain) < 1e-4
-    assert accumulated_gap(normed) > 0.01
+    assert accumulated_gap(normed) > 0.1  # rv8 N1: a tenth and more (0.20 here; 0.13 for 4 x 32 on the digits)
     assert "(`BatchNorm`) normalises each small batch by its own mean and variance" in text(CH5, "accumulation-md")
     assert "not with `BatchNorm`" in text(CH5, "summary")
     assert "for a model without batch statistics" in text(CH7, "counting-md")
