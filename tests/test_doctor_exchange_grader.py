@@ -191,3 +191,34 @@ def test_a_posix_acl_shutting_a_student_out_of_a_root_its_mode_opens_is_noted(sc
         f"(note: {course.parent} (mode 1777) lets others in by its mode, but its POSIX ACL keeps uid {STUDENT}" in said
     )
     assert "out: they cannot fetch nor submit" in said, said
+
+
+def grader_release_all(root: Path, scratch: Path) -> str:
+    """nbgrader's (the course's) release of a chapter, run through as the grader's uid from a course of its own."""
+    course = course_with_a_release(Path(tempfile.mkdtemp(dir=scratch)))
+    for path in [course.parent, *course.parent.rglob("*")]:
+        os.chown(path, GRADER, GRADER)
+    app = exchange_app("assignment", root, course)
+    return as_user(GRADER, app.start)
+
+
+def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_mend_lets_release_work(
+    scratch, monkeypatch
+):
+    """r20f W1: the README's `install -d` lines without `-o <grader>` leave the course's and inbound folders root's;
+    the doctor's one mend, `chown` of inbound/, led to "ok ... is yours" while the grader's release still failed.
+    Every folder of root's there is named, in the first mend and in a FAIL of its own, and the mend lets it release."""
+    course = course_in(monkeypatch, scratch, 0o1777, owner=0)
+    said = doctor(scratch)
+    assert f"you cannot list {course / 'inbound'} (mode 3733, owner root" in said, said
+    assert f"`chown {GRADER} {course} {course / 'inbound'} {course / 'outbound'}` (as root" in said, said
+    os.chown(course / "inbound", GRADER, 0)  # the inbound folder alone, as r20f followed the old mend
+    assert "Permission denied" in grader_release_all(course.parent, scratch)
+    said = doctor(scratch)
+    assert "is yours" not in said and said.startswith("the nbgrader exchange's course folder |"), said
+    assert f"{course}, {course / 'outbound'} are root's, not yours" in said and "stops=release" in said, said
+    assert f"fix: `chown {GRADER} {course} {course / 'outbound'}` (as root" in said, said
+    os.chown(course, GRADER, 0)  # the mend, as written
+    os.chown(course / "outbound", GRADER, 0)
+    assert grader_release_all(course.parent, scratch) == "None"
+    assert OK in doctor(scratch) and (course / "outbound" / "ch1").is_dir()

@@ -162,16 +162,48 @@ def unlistable(exchange) -> Check | None:
         except OSError as error:
             if error.errno not in (errno.EACCES, errno.EPERM):
                 return None
-            mode = "0755" if path != exchange.inbound else "3733"
-            me = owner_name(os.geteuid()) or os.geteuid()
-            mend = f"`chmod u+rx {path}` (as its owner)" if seen.st_uid == os.geteuid() else f"`chown {me} {path}`"
-            if seen.st_uid != os.geteuid():
-                mend += f" (as root; the README's instructor set-up makes it yours, mode {mode})"
+            mend = f"`chmod u+rx {path}` (as its owner)" if seen.st_uid == os.geteuid() else chown_mend(exchange)
             problem = (
                 f"you cannot list {path} ({described(seen)}): lrcourse collect opens it to read it, and refuses it"
             )
             return Check("the nbgrader exchange's course folder", problem, mend, stops="collect")
     return None
+
+
+def theirs(exchange) -> list[Path]:
+    """The course's folder in the exchange, its inbound, outbound and feedback folders, as far as they are folders,
+    that are not this user's (root's, which collect takes); none as root."""
+    folder, found = exchange.root / exchange.course_id, []
+    for path in (folder, exchange.inbound, folder / "outbound", folder / "feedback"):
+        with contextlib.suppress(OSError):
+            seen = os.lstat(path)
+            if os.geteuid() != 0 and stat.S_ISDIR(seen.st_mode) and seen.st_uid != os.geteuid():
+                found.append(path)
+    return found
+
+
+def chown_mend(exchange) -> str:
+    """`chown` to this user of each of the exchange's course folders not theirs (`theirs`), as the README's set-up."""
+    me = owner_name(os.geteuid()) or os.geteuid()
+    found = theirs(exchange)
+    them = "it" if len(found) == 1 else "them"
+    paths = " ".join(str(path) for path in found)
+    return f"`chown {me} {paths}` (as root; the README's instructor set-up makes {them} yours: 0755, inbound 3733)"
+
+
+def not_yours(exchange) -> Check | None:
+    """A FAIL when this user, not root, does not own the course's folder in the exchange (or its outbound or feedback
+    folder, made): nbgrader's release and release_feedback, run as it, make the chapter's folders there (r20f W1: a
+    course folder of root's got "is yours", and the release stopped, "cannot make or open .../outbound")."""
+    found = [path for path in theirs(exchange) if path != exchange.inbound]
+    if not found:
+        return None
+    said = ", ".join(str(path) for path in found)
+    problem = (
+        f"{said} {'is' if len(found) == 1 else 'are'} root's, not yours (the user who collects): nbgrader's release "
+        "and release_feedback, run as you, cannot make the chapter's folders in it (Permission denied)"
+    )
+    return Check("the nbgrader exchange's course folder", problem, chown_mend(exchange), stops="release")
 
 
 def course_folder(exchange, course: Path | None = None) -> Check:
@@ -210,6 +242,8 @@ def course_folder(exchange, course: Path | None = None) -> Check:
         return Check(name, one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
     if shared := shared_folders(folder):
         return Check(name, *shared, stops="release")
+    if others := not_yours(exchange):
+        return others
     notes = []
     for found in (closed_folders(exchange, course), group_writers(folder)):
         if found and found[1] is None:  # a note: it works, for whom is said
