@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import stat
 import struct
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 import lrcourse.grading.exchange.nbgrader_release  # noqa: F401 (imported here: a child as another uid may not)
 from lrcourse.grading.doctor.exchange import exchange_root
 from lrcourse.grading.exchange.inbound_folder import Exchange, open_inbound
+from lrcourse.grading.exchange.root import root_path_problem
 
 from support.doctor_exchange import GRADER, STUDENT, course_in, listing, scratch_folder, student_may_use
 from support.exchange_apps import course_with_a_release, exchange_app
@@ -222,3 +224,58 @@ def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_me
     os.chown(course / "outbound", GRADER, 0)
     assert grader_release_all(course.parent, scratch) == "None"
     assert OK in doctor(scratch) and (course / "outbound" / "ch1").is_dir()
+
+
+def shut_out(folder: Path, tag: int, id: int) -> None:
+    """A POSIX access ACL on `folder` whose one named entry (`tag` 0x02 user, 0x08 group) gives `id` nothing, its mode
+    kept (setfacl -m u:<id>:---)."""
+    mode = folder.stat().st_mode
+    perms = [mode >> 6 & 7, 0, mode >> 3 & 7, 7, mode & 7]
+    tags = [0x01, tag, 0x04, 0x10, 0x20]
+    entries = [(t, p, id if t == tag else 0xFFFFFFFF) for t, p in zip(tags, perms, strict=True)]
+    set_acl(
+        folder, "system.posix_acl_access", struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+    )
+    folder.chmod(stat.S_IMODE(mode))
+
+
+@pytest.mark.parametrize("where", ["above", "root"])
+def test_a_posix_acl_entry_shutting_the_grader_out_is_named_with_setfacl_not_a_mode_it_has(scratch, monkeypatch, where):
+    """r20f M1: `setfacl -m u:<grader>:---` on a folder on the root's path (0755) or on the root (1777) got `chmod
+    o+x` or `chmod 1777`, bits it already had; the same line came back after them. The entry is named, and the mend
+    `setfacl -x` lets the grader collect."""
+    above = scratch / "srv"
+    above.mkdir()
+    course = course_in(monkeypatch, above, 0o1777)
+    folder = above if where == "above" else course.parent
+    shut_out(folder, 0x02, GRADER)
+    assert "Permission denied" in grader_collects(course.parent)
+    said = doctor(scratch)
+    assert f"its POSIX ACL's entry u:{GRADER} shuts you out whatever its mode" in said and "stops=collect" in said, said
+    assert f"`setfacl -x u:{GRADER} {folder}`" in said and "chmod" not in said, said
+    if where == "above":
+        shared = as_user(GRADER, lambda: root_path_problem(course.parent))  # collect's and release's line too
+        assert f"Fix: `setfacl -x u:{GRADER} {folder}`" in shared, shared
+    os.removexattr(folder, "system.posix_acl_access")  # the mend, as written (the entry was its only named one)
+    assert grader_collects(course.parent).isdigit() and OK in doctor(scratch)
+
+
+@pytest.mark.parametrize("owner, gid, mode, bits", [(GRADER, 0, 0o644, "uo+x"), (0, GRADER, 0o705, "g+x")])
+def test_a_folder_on_the_path_the_grader_owns_or_is_in_the_group_of_gets_its_own_class_bits(
+    scratch, monkeypatch, owner, gid, mode, bits
+):
+    """r20f N4: a folder on the root's path the grader owns, 0644, got `chmod o+x`, which leaves its owner out; N5: one
+    0705 in the grader's own group got "put yourself in its group". The mend is its own class's bits and the
+    students', and, followed, lets the grader collect and the students in."""
+    above = scratch / "srv"
+    above.mkdir()
+    course = course_in(monkeypatch, above, 0o1777)
+    os.chown(above, owner, gid)
+    above.chmod(mode)
+    said = doctor(scratch)
+    assert f"you cannot enter {above} (mode {mode:04o}" in said, said
+    assert f"fix: `chmod {bits} {above}` (as its owner; every student must enter it too)" in said, said
+    assert "put yourself in its group" not in said, said
+    above.chmod(mode | 0o111)  # the mend, as written
+    assert grader_collects(course.parent).isdigit() and student_may_use(course.parent)
+    assert OK in doctor(scratch)

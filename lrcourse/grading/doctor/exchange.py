@@ -274,16 +274,22 @@ def unreachable(exchange, error: OSError) -> Check:
         return Check(
             name, f"cannot look at {folder}: {error.strerror}; lrcourse collect cannot open it", stops="collect"
         )
+    from lrcourse.grading.exchange.root import acl_shuts_out
+
     mode = others = ""
+    mend = f"`chmod 1777 {root}` {AS_ROOT}"
     with contextlib.suppress(OSError):
         seen = root.stat()
         mode = f" (mode {stat.S_IMODE(seen.st_mode):04o}, owner {owner_name(seen.st_uid) or seen.st_uid})"
         others = "" if seen.st_mode & stat.S_IXOTH else f": {entered_only_by(root, seen)}"
+        if shut := acl_shuts_out(root, seen):  # its mode lets you in: a mode mend changes nothing (r20f M1)
+            others = f": its POSIX ACL's entry {shut} shuts you out whatever its mode"
+            mend = f"`setfacl -x {shut} {root}` (as root; `getfacl {root}` shows it)"
     problem = (
         f"cannot look at {folder}: {error.strerror}: you cannot enter the exchange's root {root}{mode}{others}; "
         "lrcourse collect cannot open the inbound folder"
     )
-    return Check(name, problem, f"`chmod 1777 {root}` {AS_ROOT}", stops="collect")
+    return Check(name, problem, mend, stops="collect")
 
 
 def shared_folders(folder: Path) -> tuple[str, str] | None:
