@@ -215,7 +215,8 @@ def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_me
     assert f"you cannot list {course / 'inbound'} (mode 3733, owner root" in said, said
     assert f"`chown {GRADER} {course} {course / 'inbound'} {course / 'outbound'}` (as root" in said, said
     os.chown(course / "inbound", GRADER, 0)  # the inbound folder alone, as r20f followed the old mend
-    assert "Permission denied" in grader_release_all(course.parent, scratch)
+    said = grader_release_all(course.parent, scratch)  # r20f N3: in one line, not a traceback's PermissionError
+    assert said.startswith("ExchangeError") and f"cannot write {course / 'outbound' / 'ch1'}: Permission" in said, said
     said = doctor(scratch)
     assert "is yours" not in said and said.startswith("the nbgrader exchange's course folder |"), said
     assert f"{course}, {course / 'outbound'} are root's, not yours" in said and "stops=release" in said, said
@@ -226,11 +227,11 @@ def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_me
     assert OK in doctor(scratch) and (course / "outbound" / "ch1").is_dir()
 
 
-def shut_out(folder: Path, tag: int, id: int) -> None:
-    """A POSIX access ACL on `folder` whose one named entry (`tag` 0x02 user, 0x08 group) gives `id` nothing, its mode
-    kept (setfacl -m u:<id>:---)."""
+def shut_out(folder: Path, tag: int, id: int, perm: int = 0) -> None:
+    """A POSIX access ACL on `folder` whose one named entry (`tag` 0x02 user, 0x08 group) gives `id` `perm` (nothing:
+    setfacl -m u:<id>:---), its mode kept."""
     mode = folder.stat().st_mode
-    perms = [mode >> 6 & 7, 0, mode >> 3 & 7, 7, mode & 7]
+    perms = [mode >> 6 & 7, perm, mode >> 3 & 7, 7, mode & 7]
     tags = [0x01, tag, 0x04, 0x10, 0x20]
     entries = [(t, p, id if t == tag else 0xFFFFFFFF) for t, p in zip(tags, perms, strict=True)]
     set_acl(
@@ -256,6 +257,10 @@ def test_a_posix_acl_entry_shutting_the_grader_out_is_named_with_setfacl_not_a_m
     if where == "above":
         shared = as_user(GRADER, lambda: root_path_problem(course.parent))  # collect's and release's line too
         assert f"Fix: `setfacl -x u:{GRADER} {folder}`" in shared, shared
+    if where == "root":  # r20f N3: a root it may enter (-wx) but not list: release's reason in one line
+        shut_out(folder, 0x02, GRADER, perm=3)
+        said = grader_release_all(course.parent, scratch)
+        assert said.startswith("ExchangeError") and f"cannot make or open {folder}: Permission denied" in said, said
     os.removexattr(folder, "system.posix_acl_access")  # the mend, as written (the entry was its only named one)
     assert grader_collects(course.parent).isdigit() and OK in doctor(scratch)
 
