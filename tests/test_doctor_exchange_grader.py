@@ -233,7 +233,7 @@ def shut_out(folder: Path, tag: int, id: int, perm: int = 0) -> None:
     mode = folder.stat().st_mode
     perms = [mode >> 6 & 7, perm, mode >> 3 & 7, 7, mode & 7]
     tags = [0x01, tag, 0x04, 0x10, 0x20]
-    entries = [(t, p, id if t == tag else 0xFFFFFFFF) for t, p in zip(tags, perms, strict=True)]
+    entries = sorted((t, p, id if t == tag else 0xFFFFFFFF) for t, p in zip(tags, perms, strict=True))  # by tag
     set_acl(
         folder, "system.posix_acl_access", struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
     )
@@ -284,3 +284,18 @@ def test_a_folder_on_the_path_the_grader_owns_or_is_in_the_group_of_gets_its_own
     above.chmod(mode | 0o111)  # the mend, as written
     assert grader_collects(course.parent).isdigit() and student_may_use(course.parent)
     assert OK in doctor(scratch)
+
+
+def test_a_posix_acl_shutting_a_whole_group_out_of_the_root_is_warned_of_naming_its_members(scratch, monkeypatch):
+    """r20f N1: `setfacl -m g:<students>:r-x` on a 1777 root kept the class from fetching and submitting, and the line
+    was an ok with a note naming no one. It warns, naming the group's members, with `setfacl -x` for the group."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    shut_out(course.parent, 0x08, STUDENT, perm=5)
+    listing(monkeypatch, {STUDENT: ["alice", "bob"]})
+    assert not student_may_use(course.parent)
+    said = doctor(scratch)
+    assert "warning=True" in said and f"its POSIX ACL keeps group gid {STUDENT} out" in said, said
+    assert "(group gid 54321: members listed here: alice, bob)" in said, said
+    assert f"`setfacl -x g:{STUDENT} {course.parent}` (as its owner) if a student of the course is in it" in said
+    os.removexattr(course.parent, "system.posix_acl_access")  # the mend, as written (its only named entry)
+    assert student_may_use(course.parent) and OK in doctor(scratch)
