@@ -127,6 +127,9 @@ def test_a_folder_on_the_roots_path_the_grader_cannot_enter_is_named_with_its_me
     assert f"`chmod {bits} {above}` (as its owner; every student must enter it too)" in said, said
     assert ("put yourself in its group" in said) == bool(gid), said
     assert (f"`chmod g+x {above}` and put yourself" in said) == (gid and not mode & 0o010), said
+    unrelease = exchange_app("list", course.parent, scratch, inbound=True)  # r20f N2: Unrelease says it too
+    said = as_user(GRADER, unrelease.start)
+    assert f"lrcourse unrelease: the exchange's root {course.parent}: you cannot enter {above} (mode" in said, said
     above.chmod(mode | (0o011 if bits == "go+x" else 0o001))  # the first mend, as written
     assert grader_collects(course.parent).isdigit() and student_may_use(course.parent)
     assert OK in doctor(scratch)
