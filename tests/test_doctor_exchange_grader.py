@@ -3,7 +3,9 @@ lrcourse/grading/exchange/root.py), run as the grader's uid and compared with wh
 as that uid: a root the grader may enter but not list (r20d W1), one nbgrader's release cannot chmod, a folder on
 the root's path the grader cannot enter (r20d M2); and what students need, checked against nbgrader's own test run
 as a student's uid: a closed folder behind a link on the root's path (r20d M1), one that holds the course folder
-(r20d M3), a POSIX ACL that shuts a student out of a root its mode opens (r20d N2)."""
+(r20d M3), a POSIX ACL that shuts a student out of a root its mode opens (r20d N2); and r20f's: a course folder of
+root's (W1), an ACL entry shutting the grader out (M1), a group (N1), Unrelease's line (N2), release's (N3), a folder
+the grader owns or is in the group of (N4, N5)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,9 @@ the course folder's label), and the root must carry no default POSIX ACL (`root_
 kernel must refuse a student's hard link to a classmate's file (`protected_hardlinks`). Each is one `Check` line. A
 root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet; one it may enter
 but not list (`root_unlistable`), or a course or inbound folder it cannot list (`unlistable`), is named, never said
-to be removed; one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
+to be removed; a course folder (outbound, feedback) of root's, when this user is not root, is a FAIL with `chown`
+(`not_yours`: its release cannot make anything there); a POSIX ACL entry shutting this user out is named, with
+`setfacl -x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
 """
