@@ -3,12 +3,15 @@ lrcourse/grading/exchange/root.py), run as the grader's uid and compared with wh
 as that uid: a root the grader may enter but not list (r20d W1), one nbgrader's release cannot chmod, a folder on
 the root's path the grader cannot enter (r20d M2); and what students need, checked against nbgrader's own test run
 as a student's uid: a closed folder behind a link on the root's path (r20d M1), one that holds the course folder
-(r20d M3), a POSIX ACL that shuts a student out of a root its mode opens (r20d N2)."""
+(r20d M3), a POSIX ACL that shuts a student out of a root its mode opens (r20d N2); and r20f's: a course folder of
+root's (W1), an ACL entry shutting the grader out (M1), a group (N1), Unrelease's line (N2), release's (N3), a folder
+the grader owns or is in the group of (N4, N5)."""
 
 from __future__ import annotations
 
 import ast
 import os
+import stat
 import struct
 import tempfile
 from pathlib import Path
@@ -18,6 +21,7 @@ import pytest
 import lrcourse.grading.exchange.nbgrader_release  # noqa: F401 (imported here: a child as another uid may not)
 from lrcourse.grading.doctor.exchange import exchange_root
 from lrcourse.grading.exchange.inbound_folder import Exchange, open_inbound
+from lrcourse.grading.exchange.root import root_path_problem
 
 from support.doctor_exchange import GRADER, STUDENT, course_in, listing, scratch_folder, student_may_use
 from support.exchange_apps import course_with_a_release, exchange_app
@@ -125,6 +129,9 @@ def test_a_folder_on_the_roots_path_the_grader_cannot_enter_is_named_with_its_me
     assert f"`chmod {bits} {above}` (as its owner; every student must enter it too)" in said, said
     assert ("put yourself in its group" in said) == bool(gid), said
     assert (f"`chmod g+x {above}` and put yourself" in said) == (gid and not mode & 0o010), said
+    unrelease = exchange_app("list", course.parent, scratch, inbound=True)  # r20f N2: Unrelease says it too
+    said = as_user(GRADER, unrelease.start)
+    assert f"lrcourse unrelease: the exchange's root {course.parent}: you cannot enter {above} (mode" in said, said
     above.chmod(mode | (0o011 if bits == "go+x" else 0o001))  # the first mend, as written
     assert grader_collects(course.parent).isdigit() and student_may_use(course.parent)
     assert OK in doctor(scratch)
@@ -191,3 +198,109 @@ def test_a_posix_acl_shutting_a_student_out_of_a_root_its_mode_opens_is_noted(sc
         f"(note: {course.parent} (mode 1777) lets others in by its mode, but its POSIX ACL keeps uid {STUDENT}" in said
     )
     assert "out: they cannot fetch nor submit" in said, said
+
+
+def grader_release_all(root: Path, scratch: Path) -> str:
+    """nbgrader's (the course's) release of a chapter, run through as the grader's uid from a course of its own."""
+    course = course_with_a_release(Path(tempfile.mkdtemp(dir=scratch)))
+    for path in [course.parent, *course.parent.rglob("*")]:
+        os.chown(path, GRADER, GRADER)
+    app = exchange_app("assignment", root, course)
+    return as_user(GRADER, app.start)
+
+
+def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_mend_lets_release_work(
+    scratch, monkeypatch
+):
+    """r20f W1: the README's `install -d` lines without `-o <grader>` leave the course's and inbound folders root's;
+    the doctor's one mend, `chown` of inbound/, led to "ok ... is yours" while the grader's release still failed.
+    Every folder of root's there is named, in the first mend and in a FAIL of its own, and the mend lets it release."""
+    course = course_in(monkeypatch, scratch, 0o1777, owner=0)
+    said = doctor(scratch)
+    assert f"you cannot list {course / 'inbound'} (mode 3733, owner root" in said, said
+    assert f"`chown {GRADER} {course} {course / 'inbound'} {course / 'outbound'}` (as root" in said, said
+    os.chown(course / "inbound", GRADER, 0)  # the inbound folder alone, as r20f followed the old mend
+    said = grader_release_all(course.parent, scratch)  # r20f N3: in one line, not a traceback's PermissionError
+    assert said.startswith("ExchangeError") and f"cannot write {course / 'outbound' / 'ch1'}: Permission" in said, said
+    said = doctor(scratch)
+    assert "is yours" not in said and said.startswith("the nbgrader exchange's course folder |"), said
+    assert f"{course}, {course / 'outbound'} are root's, not yours" in said and "stops=release" in said, said
+    assert f"fix: `chown {GRADER} {course} {course / 'outbound'}` (as root" in said, said
+    os.chown(course, GRADER, 0)  # the mend, as written
+    os.chown(course / "outbound", GRADER, 0)
+    assert grader_release_all(course.parent, scratch) == "None"
+    assert OK in doctor(scratch) and (course / "outbound" / "ch1").is_dir()
+
+
+def shut_out(folder: Path, tag: int, id: int, perm: int = 0) -> None:
+    """A POSIX access ACL on `folder` whose one named entry (`tag` 0x02 user, 0x08 group) gives `id` `perm` (nothing:
+    setfacl -m u:<id>:---), its mode kept."""
+    mode = folder.stat().st_mode
+    perms = [mode >> 6 & 7, perm, mode >> 3 & 7, 7, mode & 7]
+    tags = [0x01, tag, 0x04, 0x10, 0x20]
+    entries = sorted((t, p, id if t == tag else 0xFFFFFFFF) for t, p in zip(tags, perms, strict=True))  # by tag
+    set_acl(
+        folder, "system.posix_acl_access", struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+    )
+    folder.chmod(stat.S_IMODE(mode))
+
+
+@pytest.mark.parametrize("where", ["above", "root"])
+def test_a_posix_acl_entry_shutting_the_grader_out_is_named_with_setfacl_not_a_mode_it_has(scratch, monkeypatch, where):
+    """r20f M1: `setfacl -m u:<grader>:---` on a folder on the root's path (0755) or on the root (1777) got `chmod
+    o+x` or `chmod 1777`, bits it already had; the same line came back after them. The entry is named, and the mend
+    `setfacl -x` lets the grader collect."""
+    above = scratch / "srv"
+    above.mkdir()
+    course = course_in(monkeypatch, above, 0o1777)
+    folder = above if where == "above" else course.parent
+    shut_out(folder, 0x02, GRADER)
+    assert "Permission denied" in grader_collects(course.parent)
+    said = doctor(scratch)
+    assert f"its POSIX ACL's entry u:{GRADER} shuts you out whatever its mode" in said and "stops=collect" in said, said
+    assert f"`setfacl -x u:{GRADER} {folder}`" in said and "chmod" not in said, said
+    if where == "above":
+        shared = as_user(GRADER, lambda: root_path_problem(course.parent))  # collect's and release's line too
+        assert f"Fix: `setfacl -x u:{GRADER} {folder}`" in shared, shared
+    if where == "root":  # r20f N3: a root it may enter (-wx) but not list: release's reason in one line
+        shut_out(folder, 0x02, GRADER, perm=3)
+        said = grader_release_all(course.parent, scratch)
+        assert said.startswith("ExchangeError") and f"cannot make or open {folder}: Permission denied" in said, said
+    os.removexattr(folder, "system.posix_acl_access")  # the mend, as written (the entry was its only named one)
+    assert grader_collects(course.parent).isdigit() and OK in doctor(scratch)
+
+
+@pytest.mark.parametrize("owner, gid, mode, bits", [(GRADER, 0, 0o644, "uo+x"), (0, GRADER, 0o705, "g+x")])
+def test_a_folder_on_the_path_the_grader_owns_or_is_in_the_group_of_gets_its_own_class_bits(
+    scratch, monkeypatch, owner, gid, mode, bits
+):
+    """r20f N4: a folder on the root's path the grader owns, 0644, got `chmod o+x`, which leaves its owner out; N5: one
+    0705 in the grader's own group got "put yourself in its group". The mend is its own class's bits and the
+    students', and, followed, lets the grader collect and the students in."""
+    above = scratch / "srv"
+    above.mkdir()
+    course = course_in(monkeypatch, above, 0o1777)
+    os.chown(above, owner, gid)
+    above.chmod(mode)
+    said = doctor(scratch)
+    assert f"you cannot enter {above} (mode {mode:04o}" in said, said
+    assert f"fix: `chmod {bits} {above}` (as its owner; every student must enter it too)" in said, said
+    assert "put yourself in its group" not in said, said
+    above.chmod(mode | 0o111)  # the mend, as written
+    assert grader_collects(course.parent).isdigit() and student_may_use(course.parent)
+    assert OK in doctor(scratch)
+
+
+def test_a_posix_acl_shutting_a_whole_group_out_of_the_root_is_warned_of_naming_its_members(scratch, monkeypatch):
+    """r20f N1: `setfacl -m g:<students>:r-x` on a 1777 root kept the class from fetching and submitting, and the line
+    was an ok with a note naming no one. It warns, naming the group's members, with `setfacl -x` for the group."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    shut_out(course.parent, 0x08, STUDENT, perm=5)
+    listing(monkeypatch, {STUDENT: ["alice", "bob"]})
+    assert not student_may_use(course.parent)
+    said = doctor(scratch)
+    assert "warning=True" in said and f"its POSIX ACL keeps group gid {STUDENT} out" in said, said
+    assert "(group gid 54321: members listed here: alice, bob)" in said, said
+    assert f"`setfacl -x g:{STUDENT} {course.parent}` (as its owner) if a student of the course is in it" in said
+    os.removexattr(course.parent, "system.posix_acl_access")  # the mend, as written (its only named entry)
+    assert student_may_use(course.parent) and OK in doctor(scratch)

@@ -59,20 +59,29 @@ def closed_folders(exchange, course: Path | None = None) -> tuple[str, str | Non
     whose mode lets others in while its POSIX ACL shuts named users or groups out is noted, naming them (r20d N2). A
     folder above the root that holds the course folder `course` (the grader's home, kept 0700) is never to be opened:
     its mend is an exchange elsewhere (`elsewhere`, r20d M3)."""
-    from lrcourse.grading.exchange.root import acl_named, group_name
+    from lrcourse.grading.exchange.root import acl_name, acl_named, group_name
 
-    notes, kept, groups = [], [], {}
+    notes, kept, groups, shut_groups = [], [], {}, []
     for path, seen, kind in exchange_folders(exchange):
         need = NEED[kind]
         mode = stat.S_IMODE(seen.st_mode)
         said = f"{path} (mode {mode:04o})"
         if seen.st_mode & need == need:
-            if shut := acl_shut_out(path, need):
-                notes.append(
+            shut, gids = acl_shut_out(path, need)
+            if shut:
+                said = (
                     f"{said} lets others in by its mode, but its POSIX ACL keeps {shut} out: they cannot "
                     + ("fetch nor submit" if kind != "outbound" else "fetch")
                     + f" (`getfacl {path}`)"
                 )
+                if not gids:  # a user or two it names: noted
+                    notes.append(said)
+                    continue
+                # a whole group kept out, as the class's may be: warned of, naming who is in it (r20f N1)
+                members = "; ".join(f"group {group_name(gid)}: {group_members(gid)}" for gid in gids)
+                entries = ",".join(f"g:{acl_name(group_name(gid), gid)}" for gid in gids)
+                mend = f"`setfacl -x {entries} {path}` (as its owner) if a student of the course is in it"
+                shut_groups.append((f"{said} ({members})", mend))
             continue
         if acl_named(str(path)):
             notes.append(
@@ -121,7 +130,10 @@ def closed_folders(exchange, course: Path | None = None) -> tuple[str, str | Non
         return mixed_groups(groups)
     if kept:  # who the students are the doctor cannot know: whether all are in the group is the user's to check
         problem = "; ".join(said for said, _ in kept) + ": check that every student of the course is in it"
-        return "; ".join([problem, *notes]), "; ".join(mend for _, mend in kept)
+        kept += shut_groups
+        return "; ".join([problem, *(said for said, _ in shut_groups), *notes]), "; ".join(mend for _, mend in kept)
+    if shut_groups:
+        return "; ".join([*(said for said, _ in shut_groups), *notes]), "; ".join(mend for _, mend in shut_groups)
     return ("; ".join(notes), None) if notes else None
 
 
@@ -212,24 +224,24 @@ def elsewhere(folder: Path, course: Path) -> str:
     )
 
 
-def acl_shut_out(path: Path, need: int) -> str:
+def acl_shut_out(path: Path, need: int) -> tuple[str, list[int]]:
     """Who `path`'s POSIX access ACL keeps from `need` (others' bits: 0o1 enter, 0o3 enter and write, 0o5 list and
-    enter) although its mode grants it to others: its named users and groups whose entry, masked, lacks it, named; ""
-    when none (or no ACL). The kernel takes a named entry before the others' bits (r20d N2: `setfacl -m u:<student>:---`
-    on a 1777 root got a plain ok)."""
+    enter) although its mode grants it to others: its named users and groups whose entry, masked, lacks it, named, and
+    those groups' gids; ("", []) when none (or no ACL). The kernel takes a named entry before the others' bits (r20d
+    N2: `setfacl -m u:<student>:---` on a 1777 root got a plain ok)."""
     from lrcourse.grading.doctor.acl import read_acl
     from lrcourse.grading.exchange.root import group_name
 
     try:
         acl = read_acl(path)
     except (OSError, ValueError):
-        return ""
+        return "", []
     if acl is None:
-        return ""
+        return "", []
     users = [owner_name(uid) or f"uid {uid}" for uid, perm in acl.users.items() if perm & acl.mask & need != need]
-    groups = [f"group {group_name(gid)}" for gid, perm in acl.groups.items() if perm & acl.mask & need != need]
-    shut = sorted(users) + sorted(groups)
-    return ", ".join(shut[:SHOWN]) + (f" and {len(shut) - SHOWN} more" if len(shut) > SHOWN else "")
+    gids = sorted(gid for gid, perm in acl.groups.items() if perm & acl.mask & need != need)
+    shut = sorted(users) + sorted(f"group {group_name(gid)}" for gid in gids)
+    return ", ".join(shut[:SHOWN]) + (f" and {len(shut) - SHOWN} more" if len(shut) > SHOWN else ""), gids
 
 
 def entered_only_by(path: Path, seen: os.stat_result) -> str:

@@ -9,7 +9,9 @@ the course folder's label), and the root must carry no default POSIX ACL (`root_
 kernel must refuse a student's hard link to a classmate's file (`protected_hardlinks`). Each is one `Check` line. A
 root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet; one it may enter
 but not list (`root_unlistable`), or a course or inbound folder it cannot list (`unlistable`), is named, never said
-to be removed; one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
+to be removed; a course folder (outbound, feedback) of root's, when this user is not root, is a FAIL with `chown`
+(`not_yours`: its release cannot make anything there); a POSIX ACL entry shutting this user out is named, with
+`setfacl -x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
 """
@@ -162,16 +164,48 @@ def unlistable(exchange) -> Check | None:
         except OSError as error:
             if error.errno not in (errno.EACCES, errno.EPERM):
                 return None
-            mode = "0755" if path != exchange.inbound else "3733"
-            me = owner_name(os.geteuid()) or os.geteuid()
-            mend = f"`chmod u+rx {path}` (as its owner)" if seen.st_uid == os.geteuid() else f"`chown {me} {path}`"
-            if seen.st_uid != os.geteuid():
-                mend += f" (as root; the README's instructor set-up makes it yours, mode {mode})"
+            mend = f"`chmod u+rx {path}` (as its owner)" if seen.st_uid == os.geteuid() else chown_mend(exchange)
             problem = (
                 f"you cannot list {path} ({described(seen)}): lrcourse collect opens it to read it, and refuses it"
             )
             return Check("the nbgrader exchange's course folder", problem, mend, stops="collect")
     return None
+
+
+def theirs(exchange) -> list[Path]:
+    """The course's folder in the exchange, its inbound, outbound and feedback folders, as far as they are folders,
+    that are not this user's (root's, which collect takes); none as root."""
+    folder, found = exchange.root / exchange.course_id, []
+    for path in (folder, exchange.inbound, folder / "outbound", folder / "feedback"):
+        with contextlib.suppress(OSError):
+            seen = os.lstat(path)
+            if os.geteuid() != 0 and stat.S_ISDIR(seen.st_mode) and seen.st_uid != os.geteuid():
+                found.append(path)
+    return found
+
+
+def chown_mend(exchange) -> str:
+    """`chown` to this user of each of the exchange's course folders not theirs (`theirs`), as the README's set-up."""
+    me = owner_name(os.geteuid()) or os.geteuid()
+    found = theirs(exchange)
+    them = "it" if len(found) == 1 else "them"
+    paths = " ".join(str(path) for path in found)
+    return f"`chown {me} {paths}` (as root; the README's instructor set-up makes {them} yours: 0755, inbound 3733)"
+
+
+def not_yours(exchange) -> Check | None:
+    """A FAIL when this user, not root, does not own the course's folder in the exchange (or its outbound or feedback
+    folder, made): nbgrader's release and release_feedback, run as it, make the chapter's folders there (r20f W1: a
+    course folder of root's got "is yours", and the release stopped, "cannot make or open .../outbound")."""
+    found = [path for path in theirs(exchange) if path != exchange.inbound]
+    if not found:
+        return None
+    said = ", ".join(str(path) for path in found)
+    problem = (
+        f"{said} {'is' if len(found) == 1 else 'are'} root's, not yours (the user who collects): nbgrader's release "
+        "and release_feedback, run as you, cannot make the chapter's folders in it (Permission denied)"
+    )
+    return Check("the nbgrader exchange's course folder", problem, chown_mend(exchange), stops="release")
 
 
 def course_folder(exchange, course: Path | None = None) -> Check:
@@ -210,6 +244,8 @@ def course_folder(exchange, course: Path | None = None) -> Check:
         return Check(name, one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
     if shared := shared_folders(folder):
         return Check(name, *shared, stops="release")
+    if others := not_yours(exchange):
+        return others
     notes = []
     for found in (closed_folders(exchange, course), group_writers(folder)):
         if found and found[1] is None:  # a note: it works, for whom is said
@@ -240,16 +276,22 @@ def unreachable(exchange, error: OSError) -> Check:
         return Check(
             name, f"cannot look at {folder}: {error.strerror}; lrcourse collect cannot open it", stops="collect"
         )
+    from lrcourse.grading.exchange.root import acl_shuts_out
+
     mode = others = ""
+    mend = f"`chmod 1777 {root}` {AS_ROOT}"
     with contextlib.suppress(OSError):
         seen = root.stat()
         mode = f" (mode {stat.S_IMODE(seen.st_mode):04o}, owner {owner_name(seen.st_uid) or seen.st_uid})"
         others = "" if seen.st_mode & stat.S_IXOTH else f": {entered_only_by(root, seen)}"
+        if shut := acl_shuts_out(root, seen):  # its mode lets you in: a mode mend changes nothing (r20f M1)
+            others = f": its POSIX ACL's entry {shut} shuts you out whatever its mode"
+            mend = f"`setfacl -x {shut} {root}` (as root; `getfacl {root}` shows it)"
     problem = (
         f"cannot look at {folder}: {error.strerror}: you cannot enter the exchange's root {root}{mode}{others}; "
         "lrcourse collect cannot open the inbound folder"
     )
-    return Check(name, problem, f"`chmod 1777 {root}` {AS_ROOT}", stops="collect")
+    return Check(name, problem, mend, stops="collect")
 
 
 def shared_folders(folder: Path) -> tuple[str, str] | None:

@@ -34,7 +34,7 @@ from lrcourse.grading.exchange.folder_writers import shared_write_problem
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, check_owner, claimed, owner_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
 from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, root_acl_problem
-from lrcourse.grading.exchange.root import check_exchange_root
+from lrcourse.grading.exchange.root import check_exchange_root, root_path_problem
 from lrcourse.grading.intake import valid_student_id
 
 
@@ -127,6 +127,13 @@ class TrustedList(ExchangeList):
     """nbgrader's list; with `remove`, only from the instructor's own course folder (`check_exchange_folders`)."""
 
     skipped = 0  # inbound entries left out by `submission_folder`
+
+    def ensure_root(self):
+        """Unrelease: the root's path checked first (`root_path_problem`), as release and collect check it: a folder on
+        it this user cannot enter is named with its mend, not nbgrader's "Unwritable directory" (r20f N2)."""
+        if self.remove and (problem := root_path_problem(self.root)):
+            self.fail(f"lrcourse unrelease: {problem}. Nothing was removed.")
+        super().ensure_root()
 
     def init_dest(self):
         if self.inbound and not self.remove:  # nbgrader's listing reads students' files by path, unchecked

@@ -88,8 +88,9 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
     made here."""
     if not parts or any(part in ("", ".", "..") or "/" in part for part in parts):
         raise ExchangeUnusable(f"{root.joinpath(*parts)} is not a folder below the exchange's root {root}")
-    path, made, fd = root, False, os.open(root, (OPEN_FLAGS & ~os.O_NOFOLLOW) | os.O_DIRECTORY)
+    path, made, fd = root, False, -1
     try:
+        fd = os.open(root, (OPEN_FLAGS & ~os.O_NOFOLLOW) | os.O_DIRECTORY)  # one it may not list: said (r20f N3)
         for index, part in enumerate(parts):
             path, last = path / part, index == len(parts) - 1
             try:
@@ -164,6 +165,17 @@ class CheckedFolders:
                 check_exchange_root(Exchange(Path(self.root), self.coursedir.course_id))
         except (OSError, ExchangeUnusable) as error:
             self.fail(f"lrcourse release: {error}. Nothing was released.")
+
+    def copy_files(self):
+        """nbgrader's copy, a folder it may not write in said in one line (r20f N3: a course folder or outbound/ of
+        root's, not the grader's, gave a traceback; `lrcourse doctor` names it with its mend)."""
+        try:
+            super().copy_files()
+        except PermissionError as error:
+            self.fail(
+                f"lrcourse release: cannot write {error.filename}: {error.strerror} (a folder in the exchange not "
+                "yours: `lrcourse doctor` names it, with the mend). The release stopped there."
+            )
 
     def ensure_directory(self, path, mode):
         root = Path(self.root)

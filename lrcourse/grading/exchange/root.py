@@ -17,10 +17,12 @@ account can point elsewhere (`root_path_problem`), for collect as for release.""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import grp
 import os
 import stat
+import struct
 
 from lrcourse.grading.exchange.folder_writers import shared_write
 from lrcourse.grading.exchange.inbound import user_name
@@ -29,6 +31,7 @@ from lrcourse.grading.exchange.other_account import posix_acl
 from lrcourse.grading.exchange.path_walk import account, walk_path
 
 SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
+ACL_USER, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK = 0x02, 0x04, 0x08, 0x10  # the tags of a POSIX ACL xattr's entries
 
 
 def replaceable(seen: os.stat_result) -> bool:
@@ -66,24 +69,66 @@ def root_path_problem(root: str | os.PathLike) -> str | None:
 def closed_on_path(root: str | os.PathLike, folder: str) -> str:
     """Why the exchange's root `root` cannot be reached: this user cannot enter `folder` on its path, named with its
     mode, owner and group, and the mend (r20d M2: said to be a path "another account could point ... anywhere", with
-    the mend to choose another, of a path root's through and through)."""
-    try:
+    the mend to choose another, of a path root's through and through): the POSIX ACL entry that shuts it out, named,
+    where its mode would let it in (r20f M1), else the bits its own class lacks, its owner's or its group's where it
+    is that (r20f N4, N5), and others' for the students."""
+    said, group, bits = "", "", "o+x"
+    with contextlib.suppress(OSError):
         seen = os.lstat(folder)
         said = (
             f" (mode {stat.S_IMODE(seen.st_mode):04o}, owner {account(seen.st_uid)}, group {group_name(seen.st_gid)})"
         )
-        group = f", or put yourself in its group {group_name(seen.st_gid)} (as root)"
-        if not seen.st_mode & stat.S_IXGRP:
-            group = f", or `chmod g+x {folder}` and put yourself in its group {group_name(seen.st_gid)} (as root)"
-        group = "" if seen.st_gid == 0 else group  # never the grader in group root
-        bits = "go+x" if group and not seen.st_mode & stat.S_IXGRP else "o+x"  # its group's students too
-    except OSError:
-        said, group, bits = "", "", "o+x"
+        if shut := acl_shuts_out(folder, seen):
+            return (
+                f"the exchange's root {root}: you cannot enter {folder}{said} on its path: its POSIX ACL's entry "
+                f"{shut} shuts you out whatever its mode, so lrcourse collect, Unrelease and nbgrader's release cannot "
+                f"reach the root (Permission denied). Fix: `setfacl -x {shut} {folder}` (as its owner; `getfacl "
+                f"{folder}` shows it)"
+            )
+        others = "" if seen.st_mode & stat.S_IXOTH else "o"  # every student must enter it too
+        if seen.st_uid == os.geteuid():  # its owner's own bits apply to its owner, not others' (r20f N4)
+            bits = f"u{others}+x"
+        elif seen.st_gid in {os.getegid(), *os.getgroups()}:  # its group's bits apply (r20f N5: asked to join it)
+            bits = f"g{others}+x"
+        elif seen.st_gid != 0:  # never the grader in group root
+            group = f", or put yourself in its group {group_name(seen.st_gid)} (as root)"
+            if not seen.st_mode & stat.S_IXGRP:
+                group = f", or `chmod g+x {folder}` and put yourself in its group {group_name(seen.st_gid)} (as root)"
+                bits = "go+x"  # its group's students too
     return (
         f"the exchange's root {root}: you cannot enter {folder}{said} on its path, so lrcourse collect, Unrelease "
         f"and nbgrader's release cannot reach the root (Permission denied). Fix: `chmod {bits} {folder}` (as its "
         f"owner; every student must enter it too){group}"
     )
+
+
+def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result) -> str:
+    """The named entries of `folder`'s POSIX access ACL (`seen`: its stat) that keep this user from entering it, as
+    `setfacl -x` takes them ("u:<name>", "g:<group>", comma-joined): its own entry, else those of its groups when no
+    entry of its groups lets it in (masked); "" when none, no ACL, or this user owns `folder` (its bits apply)."""
+    try:
+        raw = os.getxattr(folder, "system.posix_acl_access")
+    except OSError:
+        return ""
+    entries = [struct.unpack_from("<HHI", raw, at) for at in range(4, len(raw) - 7, 8)]
+    me, groups = os.geteuid(), {os.getegid(), *os.getgroups()}
+    mask = next((perm for tag, perm, _ in entries if tag == ACL_MASK), 7)
+    if seen.st_uid == me:
+        return ""
+    for tag, perm, id in entries:
+        if tag == ACL_USER and id == me:
+            return "" if perm & mask & 1 else f"u:{acl_name(user_name(me), me)}"
+    mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP and id in groups]
+    if seen.st_gid in groups:
+        mine += [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP_OBJ]
+    if any(perm & mask & 1 for _, perm, _ in mine):
+        return ""
+    return ",".join(f"g:{acl_name(group_name(id), id)}" for tag, _, id in mine if tag == ACL_GROUP)
+
+
+def acl_name(name: str, id: int) -> str:
+    """A user's or group's name as setfacl takes it: the number where this machine lists no name."""
+    return str(id) if name.endswith(f"id {id}") else name
 
 
 def root_problem(exchange: Exchange, inherited: bool = True) -> str | None:
