@@ -4,11 +4,11 @@ checked against the pinned PyTorch and the chapter's words."""
 import inspect
 
 import numpy as np
-import torch
 from torch.optim import lr_scheduler, swa_utils
 
-from support.chapter_cells import cell_source, chapter_cells
+from support.chapter_cells import cell_source, cell_text, chapter_cells
 from support.figure_legends import legend_clear_of_lines
+from support.optimizers import one_parameter_sgd
 from support.paths import ROOT
 
 CH1, CH2, CH4 = (
@@ -17,13 +17,7 @@ CH1, CH2, CH4 = (
     "04_custom_schedules/custom_schedules.ipynb",
 )
 
-
-def text(chapter: str, cell: str) -> str:
-    return " ".join(cell_source(chapter, cell).split())
-
-
-def optimizer(lr: float = 0.1) -> torch.optim.SGD:
-    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+text, optimizer = cell_text, one_parameter_sgd
 
 
 def rates(scheduler, opt, steps: int = 6, edit: dict | None = None) -> list[float]:

@@ -7,7 +7,8 @@ import warnings
 import torch
 from torch.optim import lr_scheduler
 
-from support.chapter_cells import cell_source
+from support.chapter_cells import cell_source, cell_text
+from support.optimizers import one_parameter_sgd
 
 CH2, CH5, CH6, CH7 = (
     "02_ordered_schedules/ordered_schedules.ipynb",
@@ -16,13 +17,7 @@ CH2, CH5, CH6, CH7 = (
     "07_practice/practice.ipynb",
 )
 
-
-def text(chapter: str, cell: str) -> str:
-    return " ".join(cell_source(chapter, cell).split())
-
-
-def optimizer(lr: float = 0.1) -> torch.optim.SGD:
-    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+text, optimizer = cell_text, one_parameter_sgd
 
 
 def warns_when_stepped_first(make) -> bool:

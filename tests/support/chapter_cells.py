@@ -45,3 +45,8 @@ def cell_source(notebook: str, cell_id: str) -> str:
     """The text of one cell of a source notebook (`notebook` relative to source/)."""
     cells = nbformat.read(ROOT / "source" / notebook, as_version=4).cells
     return next(cell.source for cell in cells if cell.id == cell_id)
+
+
+def cell_text(notebook: str, cell_id: str) -> str:
+    """`cell_source` with its whitespace collapsed to single spaces: prose compared across its line breaks."""
+    return " ".join(cell_source(notebook, cell_id).split())
