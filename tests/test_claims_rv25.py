@@ -81,7 +81,10 @@ def test_ch2_the_cosine_moves_a_hand_edit_toward_eta_min_while_it_falls_and_away
     assert cosine_after_edit(4, 0.01, 6, 0.002, 6)[5] < 0  # then an edit below eta_min falls, below zero
     said = text(CH2, "lastlr-md")
     assert "toward `eta_min` while its curve falls" in said and "the step to `T_max` writes `eta_min`" in said
-    assert "adds a fixed amount at the step after `T_max`" in said and "made after that step falls, even below zero" in said
+    assert (
+        "adds a fixed amount at the step after `T_max`" in said
+        and "made after that step falls, even below zero" in said
+    )
     assert "even upwards" not in said
 
 
