@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import stat
 import struct
 import tempfile
@@ -304,3 +305,20 @@ def test_a_posix_acl_shutting_a_whole_group_out_of_the_root_is_warned_of_naming_
     assert f"`setfacl -x g:{STUDENT} {course.parent}` (as its owner) if a student of the course is in it" in said
     os.removexattr(course.parent, "system.posix_acl_access")  # the mend, as written (its only named entry)
     assert student_may_use(course.parent) and OK in doctor(scratch)
+
+
+def test_an_outbound_folder_of_another_account_is_named_and_removed_not_chowned(scratch, monkeypatch):
+    """r20g W1: an outbound/ of a student's (or a TA's) was said to be "root's", and its `chown` mend kept her link and
+    planted notebook, which classmates then fetched. Its owner is named, the mend is `rm -r` as root, and, followed,
+    the release makes it again, the grader's."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    outbound = course / "outbound"
+    os.chown(outbound, STUDENT, STUDENT)
+    (outbound / "ch2").symlink_to(scratch)
+    said = doctor(scratch)
+    assert "root's" not in said and f"{outbound} is owned by uid {STUDENT}, not by you" in said, said
+    assert f"fix: `rm -r {outbound}` (as root: not `chown`" in said and "stops=release" in said, said
+    assert grader_release_all(course.parent, scratch).startswith("ExchangeError")
+    shutil.rmtree(outbound)  # the mend, as written
+    assert grader_release_all(course.parent, scratch) == "None" and OK in doctor(scratch)
+    assert (outbound / "ch1").is_dir() and outbound.stat().st_uid == GRADER

@@ -10,7 +10,8 @@ kernel must refuse a student's hard link to a classmate's file (`protected_hardl
 root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet; one it may enter
 but not list (`root_unlistable`), or a course or inbound folder it cannot list (`unlistable`), is named, never said
 to be removed; a course folder (outbound, feedback) of root's, when this user is not root, is a FAIL with `chown`
-(`not_yours`: its release cannot make anything there); a POSIX ACL entry shutting this user out is named, with
+(`not_yours`: its release cannot make anything there), an outbound or feedback folder of another account's one with
+`rm -r`, naming its owner; a POSIX ACL entry shutting this user out is named, with
 `setfacl -x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
@@ -172,20 +173,23 @@ def unlistable(exchange) -> Check | None:
     return None
 
 
-def theirs(exchange) -> list[Path]:
+def theirs(exchange, owner: int | None = 0) -> list[Path]:
     """The course's folder in the exchange, its inbound, outbound and feedback folders, as far as they are folders,
-    that are not this user's (root's, which collect takes); none as root."""
+    owned by `owner` (root's, which collect takes; None: owned by neither this user nor root, which only outbound and
+    feedback can be here: collect refuses the others) and not this user's; none as root."""
     folder, found = exchange.root / exchange.course_id, []
     for path in (folder, exchange.inbound, folder / "outbound", folder / "feedback"):
         with contextlib.suppress(OSError):
             seen = os.lstat(path)
             if os.geteuid() != 0 and stat.S_ISDIR(seen.st_mode) and seen.st_uid != os.geteuid():
-                found.append(path)
+                if seen.st_uid == owner or (owner is None and seen.st_uid != 0):
+                    found.append(path)
     return found
 
 
 def chown_mend(exchange) -> str:
-    """`chown` to this user of each of the exchange's course folders not theirs (`theirs`), as the README's set-up."""
+    """`chown` to this user of each of the exchange's course folders of root's (`theirs`), as the README's set-up:
+    only root could have put anything in them."""
     me = owner_name(os.geteuid()) or os.geteuid()
     found = theirs(exchange)
     them = "it" if len(found) == 1 else "them"
@@ -196,16 +200,33 @@ def chown_mend(exchange) -> str:
 def not_yours(exchange) -> Check | None:
     """A FAIL when this user, not root, does not own the course's folder in the exchange (or its outbound or feedback
     folder, made): nbgrader's release and release_feedback, run as it, make the chapter's folders there (r20f W1: a
-    course folder of root's got "is yours", and the release stopped, "cannot make or open .../outbound")."""
+    course folder of root's got "is yours", and the release stopped, "cannot make or open .../outbound"). An outbound
+    or feedback folder of another account's (a TA's, a student's) is named with its owner, and the mend is to remove
+    it as root: that account could have filled it (r20g W1: called "root's", its `chown` adopted a student's link and
+    planted notebook, which classmates then fetched); release makes it again."""
+    problems, mends = [], []
+    for path in theirs(exchange, owner=None):
+        uid = os.lstat(path).st_uid
+        owner = owner_name(uid) or f"uid {uid}"
+        problems.append(
+            f"{path} is owned by {owner}, not by you (the user who collects) or root: {owner} could have put their "
+            "own folders, files and links in it, which students would fetch, and nbgrader's release refuses it"
+        )
+        mends.append(
+            f"`rm -r {path}` (as root: not `chown`, which would keep what {owner} put in it; it holds only released "
+            "copies, which nbgrader's release makes again)"
+        )
     found = [path for path in theirs(exchange) if path != exchange.inbound]
-    if not found:
+    if found:
+        said = ", ".join(str(path) for path in found)
+        problems.append(
+            f"{said} {'is' if len(found) == 1 else 'are'} root's, not yours (the user who collects): nbgrader's "
+            "release and release_feedback, run as you, cannot make the chapter's folders in it (Permission denied)"
+        )
+        mends.append(chown_mend(exchange))
+    if not problems:
         return None
-    said = ", ".join(str(path) for path in found)
-    problem = (
-        f"{said} {'is' if len(found) == 1 else 'are'} root's, not yours (the user who collects): nbgrader's release "
-        "and release_feedback, run as you, cannot make the chapter's folders in it (Permission denied)"
-    )
-    return Check("the nbgrader exchange's course folder", problem, chown_mend(exchange), stops="release")
+    return Check("the nbgrader exchange's course folder", "; ".join(problems), "; ".join(mends), stops="release")
 
 
 def course_folder(exchange, course: Path | None = None) -> Check:
