@@ -201,11 +201,15 @@ def test_a_posix_acl_shutting_a_student_out_of_a_root_its_mode_opens_is_noted(sc
     assert "out: they cannot fetch nor submit" in said, said
 
 
-def grader_release_all(root: Path, scratch: Path) -> str:
-    """nbgrader's (the course's) release of a chapter, run through as the grader's uid from a course of its own."""
+def grader_release_all(root: Path, scratch: Path, closed: str = "") -> str:
+    """nbgrader's (the course's) release of a chapter, run through as the grader's uid from a course of its own
+    (`closed`: a path in it left root's, 0700: the grader cannot read it)."""
     course = course_with_a_release(Path(tempfile.mkdtemp(dir=scratch)))
     for path in [course.parent, *course.parent.rglob("*")]:
         os.chown(path, GRADER, GRADER)
+    if closed:
+        os.chown(course / closed, 0, 0)
+        (course / closed).chmod(0o700)
     app = exchange_app("assignment", root, course)
     return as_user(GRADER, app.start)
 
@@ -322,3 +326,13 @@ def test_an_outbound_folder_of_another_account_is_named_and_removed_not_chowned(
     shutil.rmtree(outbound)  # the mend, as written
     assert grader_release_all(course.parent, scratch) == "None" and OK in doctor(scratch)
     assert (outbound / "ch1").is_dir() and outbound.stat().st_uid == GRADER
+
+
+@pytest.mark.parametrize("closed", ["release/ch1", "release/ch1/notebook.ipynb"])
+def test_a_release_file_the_grader_cannot_read_is_said_so_not_blamed_on_the_exchange(scratch, monkeypatch, closed):
+    """r20g W3: the course's own release folder, root's 0700, gave "cannot write ... (a folder in the exchange not
+    yours ...)", and the doctor named nothing; N5: a file so gave a traceback. The line says read, and the course."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    said = grader_release_all(course.parent, scratch, closed)
+    assert said.startswith("ExchangeError") and f"{closed}, in the course's own files (not the exchange)" in said, said
+    assert "cannot read " in said and "Permission denied" in said and "exchange not yours" not in said, said
