@@ -336,3 +336,19 @@ def test_a_release_file_the_grader_cannot_read_is_said_so_not_blamed_on_the_exch
     said = grader_release_all(course.parent, scratch, closed)
     assert said.startswith("ExchangeError") and f"{closed}, in the course's own files (not the exchange)" in said, said
     assert "cannot read " in said and "Permission denied" in said and "exchange not yours" not in said, said
+
+
+def test_a_course_folder_of_roots_the_grader_writes_in_by_its_group_is_the_group_warning_not_a_fail(
+    scratch, monkeypatch
+):
+    """r20g W2: a course folder root:staff 2775 (the grader and a TA in staff) got a FAIL "cannot make the chapter's
+    folders in it (Permission denied)" though release and collect worked, and the warning that the group (the TA) may
+    write there came only after the `chown`. The kernel's rule is the doctor's: the group warning, and release works."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    os.chown(course, 0, GRADER)
+    course.chmod(0o2775)
+    listing(monkeypatch, {GRADER: ["grader", "ta"]})
+    said = doctor(scratch)
+    assert "root's" not in said and "warning=True" in said, said
+    assert f"{course} (mode 2775) is writable by its group gid {GRADER} (members listed here: grader, ta)" in said, said
+    assert grader_release_all(course.parent, scratch) == "None" and grader_collects(course.parent).isdigit()

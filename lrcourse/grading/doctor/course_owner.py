@@ -17,15 +17,18 @@ from lrcourse.grading.doctor.entry import owner_name
 
 def theirs(exchange, owner: int | None = 0) -> list[Path]:
     """The course's folder in the exchange, its inbound, outbound and feedback folders, as far as they are folders,
-    owned by `owner` (root's, which collect takes; None: owned by neither this user nor root, which only outbound and
-    feedback can be here: collect refuses the others) and not this user's; none as root."""
+    owned by `owner` (root's, which collect takes, those this user may not list and write in as the kernel judges it,
+    group and POSIX ACL included; None: owned by neither this user nor root, which only outbound and feedback can be
+    here: collect refuses the others) and not this user's; none as root."""
     folder, found = exchange.root / exchange.course_id, []
     for path in (folder, exchange.inbound, folder / "outbound", folder / "feedback"):
         with contextlib.suppress(OSError):
             seen = os.lstat(path)
             if os.geteuid() != 0 and stat.S_ISDIR(seen.st_mode) and seen.st_uid != os.geteuid():
-                if seen.st_uid == owner or (owner is None and seen.st_uid != 0):
+                if owner is None and seen.st_uid != 0:
                     found.append(path)
+                elif seen.st_uid == owner and not os.access(path, os.R_OK | os.W_OK | os.X_OK, effective_ids=True):
+                    found.append(path)  # r20g W2: one the kernel lets this user write in (its group) is not said
     return found
 
 
