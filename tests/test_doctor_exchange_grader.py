@@ -14,6 +14,7 @@ import os
 import shutil
 import stat
 import struct
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -237,11 +238,11 @@ def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_me
     assert OK in doctor(scratch) and (course / "outbound" / "ch1").is_dir()
 
 
-def shut_out(folder: Path, tag: int, id: int, perm: int = 0) -> None:
+def shut_out(folder: Path, tag: int, id: int, perm: int = 0, group: int | None = None) -> None:
     """A POSIX access ACL on `folder` whose one named entry (`tag` 0x02 user, 0x08 group) gives `id` `perm` (nothing:
-    setfacl -m u:<id>:---), its mode kept."""
+    setfacl -m u:<id>:---), `group::` `group` (None: the mode's), its mode kept (its group bits the mask)."""
     mode = folder.stat().st_mode
-    perms = [mode >> 6 & 7, perm, mode >> 3 & 7, 7, mode & 7]
+    perms = [mode >> 6 & 7, perm, mode >> 3 & 7 if group is None else group, 7, mode & 7]
     tags = [0x01, tag, 0x04, 0x10, 0x20]
     entries = sorted((t, p, id if t == tag else 0xFFFFFFFF) for t, p in zip(tags, perms, strict=True))  # by tag
     set_acl(
@@ -262,7 +263,9 @@ def test_a_posix_acl_entry_shutting_the_grader_out_is_named_with_setfacl_not_a_m
     shut_out(folder, 0x02, GRADER)
     assert "Permission denied" in grader_collects(course.parent)
     said = doctor(scratch)
-    assert f"its POSIX ACL's entry u:{GRADER} shuts you out whatever its mode" in said and "stops=collect" in said, said
+    assert (
+        f"its POSIX ACL's entry u:{GRADER}:--- shuts you out whatever its mode" in said and "stops=collect" in said
+    ), said
     assert f"`setfacl -x u:{GRADER} {folder}`" in said and "chmod" not in said, said
     if where == "above":
         shared = as_user(GRADER, lambda: root_path_problem(course.parent))  # collect's and release's line too
@@ -352,3 +355,26 @@ def test_a_course_folder_of_roots_the_grader_writes_in_by_its_group_is_the_group
     assert "root's" not in said and "warning=True" in said, said
     assert f"{course} (mode 2775) is writable by its group gid {GRADER} (members listed here: grader, ta)" in said, said
     assert grader_release_all(course.parent, scratch) == "None" and grader_collects(course.parent).isdigit()
+
+
+@pytest.mark.parametrize("case", ["mask", "group_obj"])
+def test_an_acl_mask_or_group_entry_shutting_the_grader_out_gets_the_mend_that_lets_it_in(scratch, monkeypatch, case):
+    """r20g M1: the grader's own entry r-x cut off by the mask (mode 0700) was said to shut it out "whatever its mode",
+    with `setfacl -x`, removing the grant; M2: `group::---` in the grader's group (mode 0755, the mask) got `chmod g+x`
+    for bits already set. The mask's mend is `chmod g+x`; group::'s is `setfacl -m g::--x`; followed, it collects."""
+    above = scratch / "srv"
+    above.mkdir()
+    course = course_in(monkeypatch, above, 0o1777)
+    os.chown(above, 0, GRADER if case == "group_obj" else 0)
+    above.chmod(0o700 if case == "mask" else 0o755)
+    shut_out(above, 0x02, GRADER if case == "mask" else STUDENT, perm=5, group=0)
+    said = doctor(scratch)
+    if case == "mask":
+        assert f"mask (---: the mode's group bits) cuts off its entry u:{GRADER}:r-x, which grants you x" in said, said
+        assert f"fix: `chmod g+x {above}` (with a POSIX ACL" in said and "setfacl -x" not in said, said
+        above.chmod(0o710)  # the mend, as written
+    else:
+        assert "its POSIX ACL's entry g::--- shuts you out whatever its mode" in said, said
+        assert f"fix: `setfacl -m g::--x {above}` (as its owner" in said and "chmod" not in said, said
+        subprocess.run(["setfacl", "-m", "g::--x", str(above)], check=True)
+    assert grader_collects(course.parent).isdigit() and "stops=collect" not in doctor(scratch)

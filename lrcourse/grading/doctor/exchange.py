@@ -12,7 +12,7 @@ but not list (`root_unlistable`), or a course or inbound folder it cannot list (
 to be removed; a course folder (outbound, feedback) of root's, when this user is not root, is a FAIL with `chown`
 (`not_yours`: its release cannot make anything there), an outbound or feedback folder of another account's one with
 `rm -r`, naming its owner; a POSIX ACL entry shutting this user out is named, with
-`setfacl -x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
+`setfacl -x`, `setfacl -m g::` or the mask's `chmod g+x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
 """
@@ -250,9 +250,9 @@ def unreachable(exchange, error: OSError) -> Check:
         seen = root.stat()
         mode = f" (mode {stat.S_IMODE(seen.st_mode):04o}, owner {owner_name(seen.st_uid) or seen.st_uid})"
         others = "" if seen.st_mode & stat.S_IXOTH else f": {entered_only_by(root, seen)}"
-        if shut := acl_shuts_out(root, seen):  # its mode lets you in: a mode mend changes nothing (r20f M1)
-            others = f": its POSIX ACL's entry {shut} shuts you out whatever its mode"
-            mend = f"`setfacl -x {shut} {root}` (as root; `getfacl {root}` shows it)"
+        if shut := acl_shuts_out(root, seen):  # the ACL's entry or mask, named with its mend (r20f M1, r20g M1)
+            others = f": {shut[0]}"
+            mend = f"{shut[1].replace('{}', str(root))} (as root; `getfacl {root}` shows it)"
     problem = (
         f"cannot look at {folder}: {error.strerror}: you cannot enter the exchange's root {root}{mode}{others}; "
         "lrcourse collect cannot open the inbound folder"

@@ -79,11 +79,11 @@ def closed_on_path(root: str | os.PathLike, folder: str) -> str:
             f" (mode {stat.S_IMODE(seen.st_mode):04o}, owner {account(seen.st_uid)}, group {group_name(seen.st_gid)})"
         )
         if shut := acl_shuts_out(folder, seen):
+            why, mend = shut
             return (
-                f"the exchange's root {root}: you cannot enter {folder}{said} on its path: its POSIX ACL's entry "
-                f"{shut} shuts you out whatever its mode, so lrcourse collect, Unrelease and nbgrader's release cannot "
-                f"reach the root (Permission denied). Fix: `setfacl -x {shut} {folder}` (as its owner; `getfacl "
-                f"{folder}` shows it)"
+                f"the exchange's root {root}: you cannot enter {folder}{said} on its path: {why}, so lrcourse "
+                "collect, Unrelease and nbgrader's release cannot reach the root (Permission denied). Fix: "
+                f"{mend.replace('{}', str(folder))} (as its owner; `getfacl {folder}` shows it)"
             )
         others = "" if seen.st_mode & stat.S_IXOTH else "o"  # every student must enter it too
         if seen.st_uid == os.geteuid():  # its owner's own bits apply to its owner, not others' (r20f N4)
@@ -102,28 +102,55 @@ def closed_on_path(root: str | os.PathLike, folder: str) -> str:
     )
 
 
-def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result) -> str:
-    """The named entries of `folder`'s POSIX access ACL (`seen`: its stat) that keep this user from entering it, as
-    `setfacl -x` takes them ("u:<name>", "g:<group>", comma-joined): its own entry, else those of its groups when no
-    entry of its groups lets it in (masked); "" when none, no ACL, or this user owns `folder` (its bits apply)."""
+def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result) -> tuple[str, str] | None:
+    """Why `folder`'s POSIX access ACL (`seen`: its stat) keeps this user from entering it, and the mend, a command
+    with "{}" where the folder goes: its own entry, else those of its groups (named, and the owning group's `group::`) when
+    none lets it in. An entry that grants x cut off by the mask (the mode's group bits) gets the mask's mend, never
+    the grant removed (r20g M1); a `group::` without x gets `setfacl -m g::...`, which `chmod g+x` (the mask) is not
+    (r20g M2); a named one without x `setfacl -x`. None when no entry shuts it out, no ACL with a mask, or this user
+    owns `folder` (its bits apply)."""
     try:
         raw = os.getxattr(folder, "system.posix_acl_access")
     except OSError:
-        return ""
+        return None
     entries = [struct.unpack_from("<HHI", raw, at) for at in range(4, len(raw) - 7, 8)]
     me, groups = os.geteuid(), {os.getegid(), *os.getgroups()}
-    mask = next((perm for tag, perm, _ in entries if tag == ACL_MASK), 7)
-    if seen.st_uid == me:
-        return ""
-    for tag, perm, id in entries:
-        if tag == ACL_USER and id == me:
-            return "" if perm & mask & 1 else f"u:{acl_name(user_name(me), me)}"
-    mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP and id in groups]
-    if seen.st_gid in groups:
-        mine += [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP_OBJ]
-    if any(perm & mask & 1 for _, perm, _ in mine):
-        return ""
-    return ",".join(f"g:{acl_name(group_name(id), id)}" for tag, _, id in mine if tag == ACL_GROUP)
+    mask = next((perm for tag, perm, _ in entries if tag == ACL_MASK), None)
+    if seen.st_uid == me or mask is None:  # no mask: a minimal ACL, the mode itself
+        return None
+    mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_USER and id == me]
+    if not mine:
+        mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP and id in groups]
+        if seen.st_gid in groups:
+            mine += [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP_OBJ]
+    if not mine or any(perm & mask & 1 for _, perm, _ in mine):
+        return None
+    said = [acl_entry(tag, perm, id) for tag, perm, id in mine]
+    granted = [entry for entry, (_, perm, _) in zip(said, mine, strict=True) if perm & 1]
+    if granted:  # the mask cuts it off: `chmod g+x` sets the mask
+        return (
+            f"its POSIX ACL's mask ({rwx(mask)}: the mode's group bits) cuts off its entry {', '.join(granted)}, "
+            "which grants you x",
+            "`chmod g+x {}` (with a POSIX ACL the mode's group bits are its mask: each entry then has the x it "
+            "grants; or `setfacl -m m::" + rwx(mask | 1) + " {}`)",
+        )
+    mends = [f"`setfacl -x {entry.rsplit(':', 1)[0]} {{}}`" for entry in said if not entry.startswith("g::")]
+    mends += [f"`setfacl -m g::{rwx(perm | 1)} {{}}`" for tag, perm, _ in mine if tag == ACL_GROUP_OBJ]
+    entry = "entry " + said[0] if len(said) == 1 else "entries " + ", ".join(said)
+    return f"its POSIX ACL's {entry} shuts you out whatever its mode", " and ".join(mends)
+
+
+def acl_entry(tag: int, perm: int, id: int) -> str:
+    """One entry of a POSIX ACL as getfacl says it ("u:<name>:r-x", "g::---")."""
+    if tag == ACL_USER:
+        return f"u:{acl_name(user_name(id), id)}:{rwx(perm)}"
+    if tag == ACL_GROUP:
+        return f"g:{acl_name(group_name(id), id)}:{rwx(perm)}"
+    return f"g::{rwx(perm)}"
+
+
+def rwx(perm: int) -> str:
+    return "".join(letter if perm & bit else "-" for letter, bit in zip("rwx", (4, 2, 1), strict=True))
 
 
 def acl_name(name: str, id: int) -> str:
