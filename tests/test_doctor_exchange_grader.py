@@ -357,22 +357,24 @@ def test_a_course_folder_of_roots_the_grader_writes_in_by_its_group_is_the_group
     assert grader_release_all(course.parent, scratch) == "None" and grader_collects(course.parent).isdigit()
 
 
-@pytest.mark.parametrize("case", ["mask", "group_obj"])
+@pytest.mark.parametrize("case", ["mask", "root_mask", "group_obj"])
 def test_an_acl_mask_or_group_entry_shutting_the_grader_out_gets_the_mend_that_lets_it_in(scratch, monkeypatch, case):
     """r20g M1: the grader's own entry r-x cut off by the mask (mode 0700) was said to shut it out "whatever its mode",
     with `setfacl -x`, removing the grant; M2: `group::---` in the grader's group (mode 0755, the mask) got `chmod g+x`
-    for bits already set. The mask's mend is `chmod g+x`; group::'s is `setfacl -m g::--x`; followed, it collects."""
+    for bits already set. The mask's mend is `chmod g+rx` (the root is listed too); group::'s `setfacl -m g::--x`;
+    followed, the grader collects."""
     above = scratch / "srv"
     above.mkdir()
     course = course_in(monkeypatch, above, 0o1777)
-    os.chown(above, 0, GRADER if case == "group_obj" else 0)
-    above.chmod(0o700 if case == "mask" else 0o755)
-    shut_out(above, 0x02, GRADER if case == "mask" else STUDENT, perm=5, group=0)
+    folder = course.parent if case == "root_mask" else above
+    os.chown(folder, 0, GRADER if case == "group_obj" else 0)
+    folder.chmod({"mask": 0o700, "root_mask": 0o1700, "group_obj": 0o755}[case])
+    shut_out(folder, 0x02, STUDENT if case == "group_obj" else GRADER, perm=5, group=0)
     said = doctor(scratch)
-    if case == "mask":
+    if case != "group_obj":
         assert f"mask (---: the mode's group bits) cuts off its entry u:{GRADER}:r-x, which grants you x" in said, said
-        assert f"fix: `chmod g+x {above}` (with a POSIX ACL" in said and "setfacl -x" not in said, said
-        above.chmod(0o710)  # the mend, as written
+        assert f"fix: `chmod g+rx {folder}` (with a POSIX ACL" in said and "setfacl -x" not in said, said
+        folder.chmod(folder.stat().st_mode | 0o050)  # the mend, as written
     else:
         assert "its POSIX ACL's entry g::--- shuts you out whatever its mode" in said, said
         assert f"fix: `setfacl -m g::--x {above}` (as its owner" in said and "chmod" not in said, said

@@ -127,12 +127,15 @@ def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result) -> tuple[str,
         return None
     said = [acl_entry(tag, perm, id) for tag, perm, id in mine]
     granted = [entry for entry, (_, perm, _) in zip(said, mine, strict=True) if perm & 1]
-    if granted:  # the mask cuts it off: `chmod g+x` sets the mask
+    if granted:  # the mask cuts it off: `chmod g+...` sets the mask; r too where granted (a root is listed)
+        cut = 0
+        for _, perm, _ in mine:
+            cut |= perm & 5 & ~mask if perm & 1 else 0
         return (
             f"its POSIX ACL's mask ({rwx(mask)}: the mode's group bits) cuts off its entry {', '.join(granted)}, "
             "which grants you x",
-            "`chmod g+x {}` (with a POSIX ACL the mode's group bits are its mask: each entry then has the x it "
-            "grants; or `setfacl -m m::" + rwx(mask | 1) + " {}`)",
+            f"`chmod g+{rwx(cut).replace('-', '')} {{}}` (with a POSIX ACL the mode's group bits are its mask: each "
+            f"entry then has what it grants; or `setfacl -m m::{rwx(mask | cut)} {{}}`)",
         )
     mends = [f"`setfacl -x {entry.rsplit(':', 1)[0]} {{}}`" for entry in said if not entry.startswith("g::")]
     mends += [f"`setfacl -m g::{rwx(perm | 1)} {{}}`" for tag, perm, _ in mine if tag == ACL_GROUP_OBJ]
