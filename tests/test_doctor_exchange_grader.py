@@ -84,7 +84,7 @@ def test_a_root_the_grader_may_enter_but_not_list_is_said_so_not_blamed_on_the_c
     course.chmod(0o711)
     said = doctor(scratch)
     assert f"you cannot list {course} (mode 0711, owner root" in said and "remove it" not in said, said
-    assert f"`chown {GRADER} {course}` (as root; the README's instructor set-up makes it yours" in said, said
+    assert f"`chown {GRADER} {course}` (as root; the README's instructor set-up makes the course folder" in said, said
     os.chown(course, GRADER, 0)  # the mend, as written: it then lists it (0711, its owner's rwx)
     assert grader_collects(course.parent).isdigit() and OK in doctor(scratch)
 
@@ -231,7 +231,8 @@ def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_me
     said = doctor(scratch)
     assert "is yours" not in said and said.startswith("the nbgrader exchange's course folder |"), said
     assert f"{course}, {course / 'outbound'} are root's, not yours" in said and "stops=release" in said, said
-    assert f"fix: `chown {GRADER} {course} {course / 'outbound'}` (as root" in said, said
+    assert f"fix: `chown {GRADER} {course} {course / 'outbound'}` (as root" in said and "in them (Perm" in said, said
+    assert "course folder (0755) and inbound (3733) yours; your release makes outbound and feedback, yours)" in said
     os.chown(course, GRADER, 0)  # the mend, as written
     os.chown(course / "outbound", GRADER, 0)
     assert grader_release_all(course.parent, scratch) == "None"

@@ -37,9 +37,13 @@ def chown_mend(exchange) -> str:
     only root could have put anything in them."""
     me = owner_name(os.geteuid()) or os.geteuid()
     found = theirs(exchange)
-    them = "it" if len(found) == 1 else "them"
     paths = " ".join(str(path) for path in found)
-    return f"`chown {me} {paths}` (as root; the README's instructor set-up makes {them} yours: 0755, inbound 3733)"
+    notes = []  # r20g N1: the set-up makes neither outbound nor feedback
+    if {exchange.root / exchange.course_id, exchange.inbound} & set(found):
+        notes.append("the README's instructor set-up makes the course folder (0755) and inbound (3733) yours")
+    if {path.name for path in found} & {"outbound", "feedback"}:
+        notes.append("your release makes outbound and feedback, yours")
+    return f"`chown {me} {paths}` (as root; {'; '.join(notes)})"
 
 
 def not_yours(exchange) -> Check | None:
@@ -66,7 +70,8 @@ def not_yours(exchange) -> Check | None:
         said = ", ".join(str(path) for path in found)
         problems.append(
             f"{said} {'is' if len(found) == 1 else 'are'} root's, not yours (the user who collects): nbgrader's "
-            "release and release_feedback, run as you, cannot make the chapter's folders in it (Permission denied)"
+            "release and release_feedback, run as you, cannot make the chapter's folders in "
+            f"{'it' if len(found) == 1 else 'them'} (Permission denied)"
         )
         mends.append(chown_mend(exchange))
     if not problems:
