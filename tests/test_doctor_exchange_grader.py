@@ -224,6 +224,8 @@ def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_me
     course = course_in(monkeypatch, scratch, 0o1777, owner=0)
     said = doctor(scratch)
     assert f"you cannot list {course / 'inbound'} (mode 3733, owner root" in said, said
+    assert "refuses it, and nbgrader's release, which opens it too, stops" in said, said  # r20g N6
+    assert f"cannot make or open {course / 'inbound'}: Perm" in grader_release_all(course.parent, scratch)
     assert f"`chown {GRADER} {course} {course / 'inbound'} {course / 'outbound'}` (as root" in said, said
     os.chown(course / "inbound", GRADER, 0)  # the inbound folder alone, as r20f followed the old mend
     said = grader_release_all(course.parent, scratch)  # r20f N3: in one line, not a traceback's PermissionError

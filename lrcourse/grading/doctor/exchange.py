@@ -167,8 +167,10 @@ def unlistable(exchange) -> Check | None:
             if error.errno not in (errno.EACCES, errno.EPERM):
                 return None
             mend = f"`chmod u+rx {path}` (as its owner)" if seen.st_uid == os.geteuid() else chown_mend(exchange)
-            problem = (
-                f"you cannot list {path} ({described(seen)}): lrcourse collect opens it to read it, and refuses it"
+            release = ", and nbgrader's release, which opens it too, stops" if path == exchange.inbound else ""
+            problem = (  # r20g N6: a root-owned inbound stops release too ("cannot make or open")
+                f"you cannot list {path} ({described(seen)}): lrcourse collect opens it to read it, and refuses "
+                f"it{release}"
             )
             return Check("the nbgrader exchange's course folder", problem, mend, stops="collect")
     return None
