@@ -277,6 +277,7 @@ def test_a_posix_acl_entry_shutting_the_grader_out_is_named_with_setfacl_not_a_m
         shut_out(folder, 0x02, GRADER, perm=3)
         said = grader_release_all(course.parent, scratch)
         assert said.startswith("ExchangeError") and f"cannot make or open {folder}: Permission denied" in said, said
+        assert f"`setfacl -x u:{GRADER} {folder}` (as root: its POSIX ACL's entry u:{GRADER}:-wx" in doctor(scratch)
     os.removexattr(folder, "system.posix_acl_access")  # the mend, as written (the entry was its only named one)
     assert grader_collects(course.parent).isdigit() and OK in doctor(scratch)
 

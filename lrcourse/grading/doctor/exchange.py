@@ -124,7 +124,7 @@ def root_unlistable(exchange) -> Check | None:
     course's folder, with the mend to remove it): lrcourse collect and Unrelease open the root to read it, and
     nbgrader's release, not its owner's, stops at it (`release_chmod`). None otherwise (one this user cannot enter is
     `unreachable`'s to say)."""
-    from lrcourse.grading.exchange.root import acl_named
+    from lrcourse.grading.exchange.root import acl_named, acl_shuts_out
 
     root = exchange.root
     try:
@@ -139,7 +139,9 @@ def root_unlistable(exchange) -> Check | None:
         return None
     short = seen.st_mode & 0o777 != 0o777  # nbgrader's release chmods it to 0777 first (`release_chmod`)
     mends = [f"`chmod 1777 {root}` {AS_ROOT}"] if short else []
-    if acl_named(root):  # a named entry shuts this user out
+    if shut := acl_shuts_out(root, seen, need=4):  # named, with its own mend (r20g N2)
+        mends.append(f"{shut[1].replace('{}', str(root))} (as root: {shut[0]}; `getfacl {root}` shows it)")
+    elif acl_named(root):  # a named entry shuts this user out
         mends.append(f"remove the entry of its POSIX ACL that shuts you out (`getfacl {root}`; `setfacl -x`, as root)")
     release = "so does nbgrader's release"  # the course's: it opens the root as collect does
     if short:

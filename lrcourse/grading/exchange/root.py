@@ -102,8 +102,9 @@ def closed_on_path(root: str | os.PathLike, folder: str) -> str:
     )
 
 
-def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result) -> tuple[str, str] | None:
-    """Why `folder`'s POSIX access ACL (`seen`: its stat) keeps this user from entering it, and the mend, a command
+def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result, need: int = 1) -> tuple[str, str] | None:
+    """Why `folder`'s POSIX access ACL (`seen`: its stat) keeps this user from entering it (`need` 1; 4: from listing
+    it, r20g N2), and the mend, a command
     with "{}" where the folder goes: its own entry, else those of its groups (named, and the owning group's `group::`) when
     none lets it in. An entry that grants x cut off by the mask (the mode's group bits) gets the mask's mend, never
     the grant removed (r20g M1); a `group::` without x gets `setfacl -m g::...`, which `chmod g+x` (the mask) is not
@@ -123,22 +124,22 @@ def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result) -> tuple[str,
         mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP and id in groups]
         if seen.st_gid in groups:
             mine += [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP_OBJ]
-    if not mine or any(perm & mask & 1 for _, perm, _ in mine):
+    if not mine or any(perm & mask & need for _, perm, _ in mine):
         return None
     said = [acl_entry(tag, perm, id) for tag, perm, id in mine]
-    granted = [entry for entry, (_, perm, _) in zip(said, mine, strict=True) if perm & 1]
+    granted = [entry for entry, (_, perm, _) in zip(said, mine, strict=True) if perm & need]
     if granted:  # the mask cuts it off: `chmod g+...` sets the mask; r too where granted (a root is listed)
         cut = 0
         for _, perm, _ in mine:
-            cut |= perm & 5 & ~mask if perm & 1 else 0
+            cut |= perm & 5 & ~mask if perm & need else 0
         return (
             f"its POSIX ACL's mask ({rwx(mask)}: the mode's group bits) cuts off its entry {', '.join(granted)}, "
-            "which grants you x",
+            f"which grants you {rwx(need).replace('-', '')}",
             f"`chmod g+{rwx(cut).replace('-', '')} {{}}` (with a POSIX ACL the mode's group bits are its mask: each "
             f"entry then has what it grants; or `setfacl -m m::{rwx(mask | cut)} {{}}`)",
         )
     mends = [f"`setfacl -x {entry.rsplit(':', 1)[0]} {{}}`" for entry in said if not entry.startswith("g::")]
-    mends += [f"`setfacl -m g::{rwx(perm | 1)} {{}}`" for tag, perm, _ in mine if tag == ACL_GROUP_OBJ]
+    mends += [f"`setfacl -m g::{rwx(perm | need)} {{}}`" for tag, perm, _ in mine if tag == ACL_GROUP_OBJ]
     entry = "entry " + said[0] if len(said) == 1 else "entries " + ", ".join(said)
     return f"its POSIX ACL's {entry} shuts you out whatever its mode", " and ".join(mends)
 
