@@ -299,9 +299,11 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
     problems, fixes = [], []
     if mode & stat.S_IRGRP:  # nbgrader's groupshared; or a POSIX ACL, whose mask the group bits are (R20g2 M3)
         acl = " or the users and groups its POSIX ACL names (`getfacl` shows them)" if acl_named(str(inbound)) else ""
+        who = f"its group {group_name(seen.st_gid)} ({group_members(seen.st_gid)}){acl}"
+        if acl and (listers := acl_listers(inbound, seen)):  # named, with their members (r20g N4)
+            who = ", ".join(listers) + " (through its POSIX ACL: `getfacl` shows it)"
         problems.append(
-            f"{inbound} (mode {mode:04o}) can be listed by its group {group_name(seen.st_gid)} "
-            f"({group_members(seen.st_gid)}){acl}: anyone of them lists every submission and reads its notebook and "
+            f"{inbound} (mode {mode:04o}) can be listed by {who}: anyone of them lists every submission and reads its notebook and "
             "submission_secret.txt (with which they fetch that student's feedback), so no student may be among them "
             "(nbgrader's groupshared makes it so; only the user who collects needs to list it)"
         )
@@ -314,6 +316,22 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
         )
         fixes.append(f"`chmod +t {inbound}` (as its owner)")
     return "; ".join(problems), "; ".join(fixes)
+
+
+def acl_listers(folder: Path, seen: os.stat_result) -> list[str]:
+    """Who `folder`'s POSIX access ACL lets list it (r through the mask), as the lines say them: its group, named
+    users, named groups with the members this machine lists."""
+    from lrcourse.grading.exchange.root import ACL_GROUP, ACL_GROUP_OBJ, ACL_USER, acl_entries, group_name
+
+    said = []
+    for tag, id in acl_entries(folder, 4):
+        if tag == ACL_USER:
+            said.append(f"user {owner_name(id) or id}")
+        elif tag in (ACL_GROUP, ACL_GROUP_OBJ):
+            gid = seen.st_gid if tag == ACL_GROUP_OBJ else id
+            its = "its group" if tag == ACL_GROUP_OBJ else "group"
+            said.append(f"{its} {group_name(gid)} ({group_members(gid)})")
+    return said
 
 
 def inbound_stat(exchange) -> os.stat_result:

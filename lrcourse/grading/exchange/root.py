@@ -144,6 +144,20 @@ def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result, need: int = 1
     return f"its POSIX ACL's {entry} shuts you out whatever its mode", " and ".join(mends)
 
 
+def acl_entries(folder: str | os.PathLike, need: int) -> list[tuple[int, int]]:
+    """The (tag, id) of the entries of `folder`'s POSIX access ACL, named users, named groups and `group::`, that
+    have `need` through its mask; [] without an ACL with a mask."""
+    try:
+        raw = os.getxattr(folder, "system.posix_acl_access")
+    except OSError:
+        return []
+    entries = [struct.unpack_from("<HHI", raw, at) for at in range(4, len(raw) - 7, 8)]
+    mask = next((perm for tag, perm, _ in entries if tag == ACL_MASK), 0)
+    return [
+        (tag, id) for tag, perm, id in entries if tag in (ACL_USER, ACL_GROUP, ACL_GROUP_OBJ) and perm & mask & need
+    ]
+
+
 def acl_entry(tag: int, perm: int, id: int) -> str:
     """One entry of a POSIX ACL as getfacl says it ("u:<name>:r-x", "g::---")."""
     if tag == ACL_USER:
