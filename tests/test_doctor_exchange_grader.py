@@ -343,6 +343,7 @@ def test_a_release_file_the_grader_cannot_read_is_said_so_not_blamed_on_the_exch
     said = grader_release_all(course.parent, scratch, closed)
     assert said.startswith("ExchangeError") and f"{closed}, in the course's own files (not the exchange)" in said, said
     assert "cannot read " in said and "Permission denied" in said and "exchange not yours" not in said, said
+    assert not (course / "outbound" / "ch1").exists()  # N5: not left empty
 
 
 def test_a_course_folder_of_roots_the_grader_writes_in_by_its_group_is_the_group_warning_not_a_fail(

@@ -174,11 +174,21 @@ class CheckedFolders:
         try:
             super().copy_files()
         except PermissionError as error:
+            self.remove_partial()
             self.fail(self.copy_refused(error.filename, error.strerror))
         except shutil.Error as error:  # copytree's errors, (source, destination, why) each
+            self.remove_partial()
             source, destination, why = error.args[0][0]
             reason = why.split("] ")[-1].split(": '")[0]  # "[Errno 13] Permission denied: '<path>'"
             self.fail(self.copy_refused(source if repr(source) in why else destination, reason))
+
+    def remove_partial(self):
+        """The chapter's folder in outbound/ a release stopped while copying into (r20g N5: left empty, students saw
+        the chapter and the next release said "Destination already exists"): nbgrader's copy made it (one there
+        before stops it first, or --force removed it), in outbound/, which release checked to be this user's."""
+        dest = getattr(self, "dest_path", "")
+        if isinstance(self, ExchangeReleaseAssignment) and os.path.isdir(dest) and not os.path.islink(dest):
+            shutil.rmtree(dest, ignore_errors=True)
 
     def copy_refused(self, filename, reason: str) -> str:
         """The one line for a copy stopped at `filename`: a write in the exchange (`lrcourse doctor` names the folder
