@@ -114,17 +114,20 @@ def test_course_and_outbound_kept_to_different_groups_are_warned_of(open_tmp: Pa
 
 def test_an_inbound_folder_listed_through_a_posix_acl_names_the_acl(open_tmp: Path):
     """R20g2 M3: inbound 3733 plus an access ACL u:54321:rx (mode 3773: the group bits are its mask): the doctor blamed
-    only the group (root: "members listed here: root"), which reassures; it names the POSIX ACL and `setfacl -b`."""
+    only the group (root: "members listed here: root"), which reassures; it names the POSIX ACL's entries that list it
+    (r20g N4) and `setfacl -b`."""
     from support.posix_acl import acl_bytes, set_acl
 
     course = exchange_in(open_tmp, 0o1777) / "lr-schedules"
     course.mkdir(mode=0o755)
     inbound = course / "inbound"
     inbound.mkdir()
-    set_acl(inbound, "system.posix_acl_access", acl_bytes((0x02, 54321)))
+    set_acl(inbound, "system.posix_acl_access", acl_bytes((0x02, 54321), (0x08, 54322)))
     inbound.chmod(0o3773)
     said = exchange_root(open_tmp)
-    assert said.warning and "or the users and groups its POSIX ACL names" in said.problem, said
+    assert said.warning and "(through its POSIX ACL: `getfacl` shows it)" in said.problem, said
+    # r20g N4: the class group a g:<class>:rwx entry lets list it is named, not only the folder's group (root)
+    assert "listed by user 54321, its group root (members listed here: root), group gid 54322 (" in said.problem, said
     assert f"setfacl -b {inbound}" in said.fix, said.fix
 
 

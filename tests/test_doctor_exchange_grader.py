@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import stat
 import struct
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -82,7 +84,7 @@ def test_a_root_the_grader_may_enter_but_not_list_is_said_so_not_blamed_on_the_c
     course.chmod(0o711)
     said = doctor(scratch)
     assert f"you cannot list {course} (mode 0711, owner root" in said and "remove it" not in said, said
-    assert f"`chown {GRADER} {course}` (as root; the README's instructor set-up makes it yours" in said, said
+    assert f"`chown {GRADER} {course}` (as root; the README's instructor set-up makes the course folder" in said, said
     os.chown(course, GRADER, 0)  # the mend, as written: it then lists it (0711, its owner's rwx)
     assert grader_collects(course.parent).isdigit() and OK in doctor(scratch)
 
@@ -200,11 +202,15 @@ def test_a_posix_acl_shutting_a_student_out_of_a_root_its_mode_opens_is_noted(sc
     assert "out: they cannot fetch nor submit" in said, said
 
 
-def grader_release_all(root: Path, scratch: Path) -> str:
-    """nbgrader's (the course's) release of a chapter, run through as the grader's uid from a course of its own."""
+def grader_release_all(root: Path, scratch: Path, closed: str = "") -> str:
+    """nbgrader's (the course's) release of a chapter, run through as the grader's uid from a course of its own
+    (`closed`: a path in it left root's, 0700: the grader cannot read it)."""
     course = course_with_a_release(Path(tempfile.mkdtemp(dir=scratch)))
     for path in [course.parent, *course.parent.rglob("*")]:
         os.chown(path, GRADER, GRADER)
+    if closed:
+        os.chown(course / closed, 0, 0)
+        (course / closed).chmod(0o700)
     app = exchange_app("assignment", root, course)
     return as_user(GRADER, app.start)
 
@@ -218,6 +224,8 @@ def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_me
     course = course_in(monkeypatch, scratch, 0o1777, owner=0)
     said = doctor(scratch)
     assert f"you cannot list {course / 'inbound'} (mode 3733, owner root" in said, said
+    assert "refuses it, and nbgrader's release, which opens it too, stops" in said, said  # r20g N6
+    assert f"cannot make or open {course / 'inbound'}: Perm" in grader_release_all(course.parent, scratch)
     assert f"`chown {GRADER} {course} {course / 'inbound'} {course / 'outbound'}` (as root" in said, said
     os.chown(course / "inbound", GRADER, 0)  # the inbound folder alone, as r20f followed the old mend
     said = grader_release_all(course.parent, scratch)  # r20f N3: in one line, not a traceback's PermissionError
@@ -225,18 +233,19 @@ def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_me
     said = doctor(scratch)
     assert "is yours" not in said and said.startswith("the nbgrader exchange's course folder |"), said
     assert f"{course}, {course / 'outbound'} are root's, not yours" in said and "stops=release" in said, said
-    assert f"fix: `chown {GRADER} {course} {course / 'outbound'}` (as root" in said, said
+    assert f"fix: `chown {GRADER} {course} {course / 'outbound'}` (as root" in said and "in them (Perm" in said, said
+    assert "course folder (0755) and inbound (3733) yours; your release makes outbound and feedback, yours)" in said
     os.chown(course, GRADER, 0)  # the mend, as written
     os.chown(course / "outbound", GRADER, 0)
     assert grader_release_all(course.parent, scratch) == "None"
     assert OK in doctor(scratch) and (course / "outbound" / "ch1").is_dir()
 
 
-def shut_out(folder: Path, tag: int, id: int, perm: int = 0) -> None:
+def shut_out(folder: Path, tag: int, id: int, perm: int = 0, group: int | None = None) -> None:
     """A POSIX access ACL on `folder` whose one named entry (`tag` 0x02 user, 0x08 group) gives `id` `perm` (nothing:
-    setfacl -m u:<id>:---), its mode kept."""
+    setfacl -m u:<id>:---), `group::` `group` (None: the mode's), its mode kept (its group bits the mask)."""
     mode = folder.stat().st_mode
-    perms = [mode >> 6 & 7, perm, mode >> 3 & 7, 7, mode & 7]
+    perms = [mode >> 6 & 7, perm, mode >> 3 & 7 if group is None else group, 7, mode & 7]
     tags = [0x01, tag, 0x04, 0x10, 0x20]
     entries = sorted((t, p, id if t == tag else 0xFFFFFFFF) for t, p in zip(tags, perms, strict=True))  # by tag
     set_acl(
@@ -257,7 +266,9 @@ def test_a_posix_acl_entry_shutting_the_grader_out_is_named_with_setfacl_not_a_m
     shut_out(folder, 0x02, GRADER)
     assert "Permission denied" in grader_collects(course.parent)
     said = doctor(scratch)
-    assert f"its POSIX ACL's entry u:{GRADER} shuts you out whatever its mode" in said and "stops=collect" in said, said
+    assert (
+        f"its POSIX ACL's entry u:{GRADER}:--- shuts you out whatever its mode" in said and "stops=collect" in said
+    ), said
     assert f"`setfacl -x u:{GRADER} {folder}`" in said and "chmod" not in said, said
     if where == "above":
         shared = as_user(GRADER, lambda: root_path_problem(course.parent))  # collect's and release's line too
@@ -266,6 +277,7 @@ def test_a_posix_acl_entry_shutting_the_grader_out_is_named_with_setfacl_not_a_m
         shut_out(folder, 0x02, GRADER, perm=3)
         said = grader_release_all(course.parent, scratch)
         assert said.startswith("ExchangeError") and f"cannot make or open {folder}: Permission denied" in said, said
+        assert f"`setfacl -x u:{GRADER} {folder}` (as root: its POSIX ACL's entry u:{GRADER}:-wx" in doctor(scratch)
     os.removexattr(folder, "system.posix_acl_access")  # the mend, as written (the entry was its only named one)
     assert grader_collects(course.parent).isdigit() and OK in doctor(scratch)
 
@@ -304,3 +316,72 @@ def test_a_posix_acl_shutting_a_whole_group_out_of_the_root_is_warned_of_naming_
     assert f"`setfacl -x g:{STUDENT} {course.parent}` (as its owner) if a student of the course is in it" in said
     os.removexattr(course.parent, "system.posix_acl_access")  # the mend, as written (its only named entry)
     assert student_may_use(course.parent) and OK in doctor(scratch)
+
+
+def test_an_outbound_folder_of_another_account_is_named_and_removed_not_chowned(scratch, monkeypatch):
+    """r20g W1: an outbound/ of a student's (or a TA's) was said to be "root's", and its `chown` mend kept her link and
+    planted notebook, which classmates then fetched. Its owner is named, the mend is `rm -r` as root, and, followed,
+    the release makes it again, the grader's."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    outbound = course / "outbound"
+    os.chown(outbound, STUDENT, STUDENT)
+    (outbound / "ch2").symlink_to(scratch)
+    said = doctor(scratch)
+    assert "root's" not in said and f"{outbound} is owned by uid {STUDENT}, not by you" in said, said
+    assert f"fix: `rm -r {outbound}` (as root: not `chown`" in said and "stops=release" in said, said
+    assert grader_release_all(course.parent, scratch).startswith("ExchangeError")
+    shutil.rmtree(outbound)  # the mend, as written
+    assert grader_release_all(course.parent, scratch) == "None" and OK in doctor(scratch)
+    assert (outbound / "ch1").is_dir() and outbound.stat().st_uid == GRADER
+
+
+@pytest.mark.parametrize("closed", ["release/ch1", "release/ch1/notebook.ipynb"])
+def test_a_release_file_the_grader_cannot_read_is_said_so_not_blamed_on_the_exchange(scratch, monkeypatch, closed):
+    """r20g W3: the course's own release folder, root's 0700, gave "cannot write ... (a folder in the exchange not
+    yours ...)", and the doctor named nothing; N5: a file so gave a traceback. The line says read, and the course."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    said = grader_release_all(course.parent, scratch, closed)
+    assert said.startswith("ExchangeError") and f"{closed}, in the course's own files (not the exchange)" in said, said
+    assert "cannot read " in said and "Permission denied" in said and "exchange not yours" not in said, said
+    assert not (course / "outbound" / "ch1").exists()  # N5: not left empty
+
+
+def test_a_course_folder_of_roots_the_grader_writes_in_by_its_group_is_the_group_warning_not_a_fail(
+    scratch, monkeypatch
+):
+    """r20g W2: a course folder root:staff 2775 (the grader and a TA in staff) got a FAIL "cannot make the chapter's
+    folders in it (Permission denied)" though release and collect worked, and the warning that the group (the TA) may
+    write there came only after the `chown`. The kernel's rule is the doctor's: the group warning, and release works."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    os.chown(course, 0, GRADER)
+    course.chmod(0o2775)
+    listing(monkeypatch, {GRADER: ["grader", "ta"]})
+    said = doctor(scratch)
+    assert "root's" not in said and "warning=True" in said, said
+    assert f"{course} (mode 2775) is writable by its group gid {GRADER} (members listed here: grader, ta)" in said, said
+    assert grader_release_all(course.parent, scratch) == "None" and grader_collects(course.parent).isdigit()
+
+
+@pytest.mark.parametrize("case", ["mask", "root_mask", "group_obj"])
+def test_an_acl_mask_or_group_entry_shutting_the_grader_out_gets_the_mend_that_lets_it_in(scratch, monkeypatch, case):
+    """r20g M1: the grader's own entry r-x cut off by the mask (mode 0700) was said to shut it out "whatever its mode",
+    with `setfacl -x`, removing the grant; M2: `group::---` in the grader's group (mode 0755, the mask) got `chmod g+x`
+    for bits already set. The mask's mend is `chmod g+rx` (the root is listed too); group::'s `setfacl -m g::--x`;
+    followed, the grader collects."""
+    above = scratch / "srv"
+    above.mkdir()
+    course = course_in(monkeypatch, above, 0o1777)
+    folder = course.parent if case == "root_mask" else above
+    os.chown(folder, 0, GRADER if case == "group_obj" else 0)
+    folder.chmod({"mask": 0o700, "root_mask": 0o1700, "group_obj": 0o755}[case])
+    shut_out(folder, 0x02, STUDENT if case == "group_obj" else GRADER, perm=5, group=0)
+    said = doctor(scratch)
+    if case != "group_obj":
+        assert f"mask (---: the mode's group bits) cuts off its entry u:{GRADER}:r-x, which grants you x" in said, said
+        assert f"fix: `chmod g+rx {folder}` (with a POSIX ACL" in said and "setfacl -x" not in said, said
+        folder.chmod(folder.stat().st_mode | 0o050)  # the mend, as written
+    else:
+        assert "its POSIX ACL's entry g::--- shuts you out whatever its mode" in said, said
+        assert f"fix: `setfacl -m g::--x {above}` (as its owner" in said and "chmod" not in said, said
+        subprocess.run(["setfacl", "-m", "g::--x", str(above)], check=True)
+    assert grader_collects(course.parent).isdigit() and "stops=collect" not in doctor(scratch)

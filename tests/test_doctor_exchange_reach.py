@@ -2,13 +2,16 @@
 entry.py, `closed_folders`), checked against nbgrader's own test (`check_directory(root, write=True, execute=True)`,
 which its fetch, list and submit run first, `Exchange.ensure_root`) run as a student's uid: a root the students may
 enter but not write in (R20c W1), a folder above the root closed to them (R20c M1), the `chgrp` mend naming the user
-who collects (R20c M2), a root and course folder kept to different groups (R20c N3)."""
+who collects (R20c M2), a root and course folder kept to different groups (R20c N3), a group an ACL keeps out
+whose member another entry lets in (r20g N3)."""
 
 from __future__ import annotations
 
 import os
+import struct
 
 import pytest
+from nbgrader.utils import check_directory
 
 import lrcourse.grading.exchange.nbgrader_release  # noqa: F401 (imported here: a child as another uid may not)
 from lrcourse.grading.doctor.exchange import exchange_root
@@ -127,3 +130,23 @@ def test_a_root_and_course_folder_kept_to_different_groups_are_the_roots_line_fo
     (course / "outbound").chmod(0o750)
     said = as_user(GRADER, lambda: exchange_root(scratch))
     assert 'name="the nbgrader exchange\'s course folder"' in said and "in both can fetch'" in said, said
+
+
+def test_a_group_an_acl_keeps_out_is_said_without_its_members_another_entry_lets_in(scratch, monkeypatch):
+    """r20g N3: `setfacl -m g:<class>:r-x,g:<ext>:rwx` on the root warned that every listed member of the class
+    "cannot fetch nor submit", though one also in <ext> could (the kernel grants through any of a user's groups).
+    Such a member is said apart."""
+    from support.posix_acl import set_acl
+
+    course = course_in(monkeypatch, scratch, 0o1777, owner=0)
+    ext = STUDENT + 10
+    entries = [(0x01, 7, -1), (0x04, 5, -1), (0x08, 5, STUDENT), (0x08, 7, ext), (0x10, 7, -1), (0x20, 7, -1)]
+    raw = b"".join(struct.pack("<HHI", tag, perm, id & 0xFFFFFFFF) for tag, perm, id in entries)
+    set_acl(course.parent, "system.posix_acl_access", struct.pack("<I", 2) + raw)
+    listing(monkeypatch, {STUDENT: ["alice", "bob"], ext: ["alice"]})
+    as_alice = as_user(STUDENT, lambda: check_directory(str(course.parent), write=True, execute=True), (ext,))
+    assert as_alice == "True" and not student_may_use(course.parent)  # bob: the class group alone
+    said = exchange_root(scratch)
+    assert (
+        said.warning and f"(group gid {STUDENT}: members listed here: bob; alice may, through another" in said.problem
+    )

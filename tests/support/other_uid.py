@@ -3,14 +3,14 @@
 import os
 
 
-def as_user(uid: int, step) -> str:
-    """`step()` run in a child process as `uid` (root sets its ids; no account is needed): what it returned, or the
-    type and text of what it raised."""
+def as_user(uid: int, step, groups: tuple[int, ...] = ()) -> str:
+    """`step()` run in a child process as `uid` (root sets its ids; no account is needed), its gid the same number and
+    `groups` its supplementary groups: what it returned, or the type and text of what it raised."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never back into pytest
         try:
-            os.setgroups([])
+            os.setgroups(list(groups))
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
             said = repr(step())

@@ -78,7 +78,7 @@ def closed_folders(exchange, course: Path | None = None) -> tuple[str, str | Non
                     notes.append(said)
                     continue
                 # a whole group kept out, as the class's may be: warned of, naming who is in it (r20f N1)
-                members = "; ".join(f"group {group_name(gid)}: {group_members(gid)}" for gid in gids)
+                members = "; ".join(f"group {group_name(gid)}: {kept_out(path, seen, gid, need)}" for gid in gids)
                 entries = ",".join(f"g:{acl_name(group_name(gid), gid)}" for gid in gids)
                 mend = f"`setfacl -x {entries} {path}` (as its owner) if a student of the course is in it"
                 shut_groups.append((f"{said} ({members})", mend))
@@ -242,6 +242,27 @@ def acl_shut_out(path: Path, need: int) -> tuple[str, list[int]]:
     gids = sorted(gid for gid, perm in acl.groups.items() if perm & acl.mask & need != need)
     shut = sorted(users) + sorted(f"group {group_name(gid)}" for gid in gids)
     return ", ".join(shut[:SHOWN]) + (f" and {len(shut) - SHOWN} more" if len(shut) > SHOWN else ""), gids
+
+
+def kept_out(path: Path, seen: os.stat_result, gid: int, need: int) -> str:
+    """The members listed in group `gid`, which `path`'s POSIX ACL keeps from `need`, as `group_members` says them,
+    less those another entry lets in: the kernel grants through any of a user's groups whose entry grants it, and a
+    user's own entry decides alone (r20g N3: a student also in a group it lets write was said to be kept out)."""
+    from lrcourse.grading.doctor.acl import read_acl
+
+    acl = read_acl(path)
+    granting = [other for other, perm in acl.groups.items() if perm & acl.mask & need == need]
+    granting += [seen.st_gid] if acl.group & acl.mask & need == need else []
+    let_in = {name for other in granting for name in listed_members(other)}
+    for name in listed_members(gid):
+        with contextlib.suppress(KeyError):
+            if pwd.getpwnam(name).pw_uid in acl.users:
+                let_in.add(name)
+    names = [name for name in listed_members(gid) if name not in let_in]
+    more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    said = "members listed here: " + ", ".join(names[:SHOWN]) + more if names else "no member listed here kept out"
+    inside = sorted(let_in & set(listed_members(gid)))
+    return said + (f"; {', '.join(inside)} may, through another entry" if inside else "")
 
 
 def entered_only_by(path: Path, seen: os.stat_result) -> str:

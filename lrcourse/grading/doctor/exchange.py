@@ -10,8 +10,9 @@ kernel must refuse a student's hard link to a classmate's file (`protected_hardl
 root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet; one it may enter
 but not list (`root_unlistable`), or a course or inbound folder it cannot list (`unlistable`), is named, never said
 to be removed; a course folder (outbound, feedback) of root's, when this user is not root, is a FAIL with `chown`
-(`not_yours`: its release cannot make anything there); a POSIX ACL entry shutting this user out is named, with
-`setfacl -x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
+(`not_yours`: its release cannot make anything there), an outbound or feedback folder of another account's one with
+`rm -r`, naming its owner; a POSIX ACL entry shutting this user out is named, with
+`setfacl -x`, `setfacl -m g::` or the mask's `chmod g+x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
 """
@@ -25,6 +26,7 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check, one_line
+from lrcourse.grading.doctor.course_owner import chown_mend, not_yours
 from lrcourse.grading.doctor.entry import (
     closed_folders,
     course_folders,
@@ -122,7 +124,7 @@ def root_unlistable(exchange) -> Check | None:
     course's folder, with the mend to remove it): lrcourse collect and Unrelease open the root to read it, and
     nbgrader's release, not its owner's, stops at it (`release_chmod`). None otherwise (one this user cannot enter is
     `unreachable`'s to say)."""
-    from lrcourse.grading.exchange.root import acl_named
+    from lrcourse.grading.exchange.root import acl_named, acl_shuts_out
 
     root = exchange.root
     try:
@@ -137,7 +139,9 @@ def root_unlistable(exchange) -> Check | None:
         return None
     short = seen.st_mode & 0o777 != 0o777  # nbgrader's release chmods it to 0777 first (`release_chmod`)
     mends = [f"`chmod 1777 {root}` {AS_ROOT}"] if short else []
-    if acl_named(root):  # a named entry shuts this user out
+    if shut := acl_shuts_out(root, seen, need=4):  # named, with its own mend (r20g N2)
+        mends.append(f"{shut[1].replace('{}', str(root))} (as root: {shut[0]}; `getfacl {root}` shows it)")
+    elif acl_named(root):  # a named entry shuts this user out
         mends.append(f"remove the entry of its POSIX ACL that shuts you out (`getfacl {root}`; `setfacl -x`, as root)")
     release = "so does nbgrader's release"  # the course's: it opens the root as collect does
     if short:
@@ -165,47 +169,13 @@ def unlistable(exchange) -> Check | None:
             if error.errno not in (errno.EACCES, errno.EPERM):
                 return None
             mend = f"`chmod u+rx {path}` (as its owner)" if seen.st_uid == os.geteuid() else chown_mend(exchange)
-            problem = (
-                f"you cannot list {path} ({described(seen)}): lrcourse collect opens it to read it, and refuses it"
+            release = ", and nbgrader's release, which opens it too, stops" if path == exchange.inbound else ""
+            problem = (  # r20g N6: a root-owned inbound stops release too ("cannot make or open")
+                f"you cannot list {path} ({described(seen)}): lrcourse collect opens it to read it, and refuses "
+                f"it{release}"
             )
             return Check("the nbgrader exchange's course folder", problem, mend, stops="collect")
     return None
-
-
-def theirs(exchange) -> list[Path]:
-    """The course's folder in the exchange, its inbound, outbound and feedback folders, as far as they are folders,
-    that are not this user's (root's, which collect takes); none as root."""
-    folder, found = exchange.root / exchange.course_id, []
-    for path in (folder, exchange.inbound, folder / "outbound", folder / "feedback"):
-        with contextlib.suppress(OSError):
-            seen = os.lstat(path)
-            if os.geteuid() != 0 and stat.S_ISDIR(seen.st_mode) and seen.st_uid != os.geteuid():
-                found.append(path)
-    return found
-
-
-def chown_mend(exchange) -> str:
-    """`chown` to this user of each of the exchange's course folders not theirs (`theirs`), as the README's set-up."""
-    me = owner_name(os.geteuid()) or os.geteuid()
-    found = theirs(exchange)
-    them = "it" if len(found) == 1 else "them"
-    paths = " ".join(str(path) for path in found)
-    return f"`chown {me} {paths}` (as root; the README's instructor set-up makes {them} yours: 0755, inbound 3733)"
-
-
-def not_yours(exchange) -> Check | None:
-    """A FAIL when this user, not root, does not own the course's folder in the exchange (or its outbound or feedback
-    folder, made): nbgrader's release and release_feedback, run as it, make the chapter's folders there (r20f W1: a
-    course folder of root's got "is yours", and the release stopped, "cannot make or open .../outbound")."""
-    found = [path for path in theirs(exchange) if path != exchange.inbound]
-    if not found:
-        return None
-    said = ", ".join(str(path) for path in found)
-    problem = (
-        f"{said} {'is' if len(found) == 1 else 'are'} root's, not yours (the user who collects): nbgrader's release "
-        "and release_feedback, run as you, cannot make the chapter's folders in it (Permission denied)"
-    )
-    return Check("the nbgrader exchange's course folder", problem, chown_mend(exchange), stops="release")
 
 
 def course_folder(exchange, course: Path | None = None) -> Check:
@@ -284,9 +254,9 @@ def unreachable(exchange, error: OSError) -> Check:
         seen = root.stat()
         mode = f" (mode {stat.S_IMODE(seen.st_mode):04o}, owner {owner_name(seen.st_uid) or seen.st_uid})"
         others = "" if seen.st_mode & stat.S_IXOTH else f": {entered_only_by(root, seen)}"
-        if shut := acl_shuts_out(root, seen):  # its mode lets you in: a mode mend changes nothing (r20f M1)
-            others = f": its POSIX ACL's entry {shut} shuts you out whatever its mode"
-            mend = f"`setfacl -x {shut} {root}` (as root; `getfacl {root}` shows it)"
+        if shut := acl_shuts_out(root, seen):  # the ACL's entry or mask, named with its mend (r20f M1, r20g M1)
+            others = f": {shut[0]}"
+            mend = f"{shut[1].replace('{}', str(root))} (as root; `getfacl {root}` shows it)"
     problem = (
         f"cannot look at {folder}: {error.strerror}: you cannot enter the exchange's root {root}{mode}{others}; "
         "lrcourse collect cannot open the inbound folder"
@@ -329,9 +299,11 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
     problems, fixes = [], []
     if mode & stat.S_IRGRP:  # nbgrader's groupshared; or a POSIX ACL, whose mask the group bits are (R20g2 M3)
         acl = " or the users and groups its POSIX ACL names (`getfacl` shows them)" if acl_named(str(inbound)) else ""
+        who = f"its group {group_name(seen.st_gid)} ({group_members(seen.st_gid)}){acl}"
+        if acl and (listers := acl_listers(inbound, seen)):  # named, with their members (r20g N4)
+            who = ", ".join(listers) + " (through its POSIX ACL: `getfacl` shows it)"
         problems.append(
-            f"{inbound} (mode {mode:04o}) can be listed by its group {group_name(seen.st_gid)} "
-            f"({group_members(seen.st_gid)}){acl}: anyone of them lists every submission and reads its notebook and "
+            f"{inbound} (mode {mode:04o}) can be listed by {who}: anyone of them lists every submission and reads its notebook and "
             "submission_secret.txt (with which they fetch that student's feedback), so no student may be among them "
             "(nbgrader's groupshared makes it so; only the user who collects needs to list it)"
         )
@@ -344,6 +316,22 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
         )
         fixes.append(f"`chmod +t {inbound}` (as its owner)")
     return "; ".join(problems), "; ".join(fixes)
+
+
+def acl_listers(folder: Path, seen: os.stat_result) -> list[str]:
+    """Who `folder`'s POSIX access ACL lets list it (r through the mask), as the lines say them: its group, named
+    users, named groups with the members this machine lists."""
+    from lrcourse.grading.exchange.root import ACL_GROUP, ACL_GROUP_OBJ, ACL_USER, acl_entries, group_name
+
+    said = []
+    for tag, id in acl_entries(folder, 4):
+        if tag == ACL_USER:
+            said.append(f"user {owner_name(id) or id}")
+        elif tag in (ACL_GROUP, ACL_GROUP_OBJ):
+            gid = seen.st_gid if tag == ACL_GROUP_OBJ else id
+            its = "its group" if tag == ACL_GROUP_OBJ else "group"
+            said.append(f"{its} {group_name(gid)} ({group_members(gid)})")
+    return said
 
 
 def inbound_stat(exchange) -> os.stat_result:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -167,15 +168,41 @@ class CheckedFolders:
             self.fail(f"lrcourse release: {error}. Nothing was released.")
 
     def copy_files(self):
-        """nbgrader's copy, a folder it may not write in said in one line (r20f N3: a course folder or outbound/ of
-        root's, not the grader's, gave a traceback; `lrcourse doctor` names it with its mend)."""
+        """nbgrader's copy, a file or folder it may not read or write said in one line, from what failed (r20f N3: a
+        course folder or outbound/ of root's gave a traceback; r20g W3: the course's own release folder, unreadable,
+        was blamed on "a folder in the exchange"; N5: an unreadable release file gave shutil.Error's traceback)."""
         try:
             super().copy_files()
         except PermissionError as error:
-            self.fail(
-                f"lrcourse release: cannot write {error.filename}: {error.strerror} (a folder in the exchange not "
-                "yours: `lrcourse doctor` names it, with the mend). The release stopped there."
-            )
+            self.remove_partial()
+            self.fail(self.copy_refused(error.filename, error.strerror))
+        except shutil.Error as error:  # copytree's errors, (source, destination, why) each
+            self.remove_partial()
+            source, destination, why = error.args[0][0]
+            reason = why.split("] ")[-1].split(": '")[0]  # "[Errno 13] Permission denied: '<path>'"
+            self.fail(self.copy_refused(source if repr(source) in why else destination, reason))
+
+    def remove_partial(self):
+        """The chapter's folder in outbound/ a release stopped while copying into (r20g N5: left empty, students saw
+        the chapter and the next release said "Destination already exists"): nbgrader's copy made it (one there
+        before stops it first, or --force removed it), in outbound/, which release checked to be this user's."""
+        dest = getattr(self, "dest_path", "")
+        if isinstance(self, ExchangeReleaseAssignment) and os.path.isdir(dest) and not os.path.islink(dest):
+            shutil.rmtree(dest, ignore_errors=True)
+
+    def copy_refused(self, filename, reason: str) -> str:
+        """The one line for a copy stopped at `filename`: a write in the exchange (`lrcourse doctor` names the folder
+        there not this user's), or a read of the course's own files, which the doctor does not check."""
+        path = os.path.normpath(os.path.abspath(filename or "?"))
+        root = os.path.normpath(os.path.abspath(self.root))
+        if os.path.commonpath([path, root]) == root:
+            where = f"cannot write {path}: {reason} (a folder in the exchange not yours: `lrcourse doctor` names it"
+            return f"lrcourse release: {where}, with the mend). The release stopped there."
+        return (
+            f"lrcourse release: cannot read {path}, in the course's own files (not the exchange): {reason}. Make it "
+            f"readable to you (`ls -ld {path}` shows its owner and mode; the README's set-up makes the course yours: "
+            "`chown -R <you> <course>` as root). The release stopped there."
+        )
 
     def ensure_directory(self, path, mode):
         root = Path(self.root)

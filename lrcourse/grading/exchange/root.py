@@ -79,11 +79,11 @@ def closed_on_path(root: str | os.PathLike, folder: str) -> str:
             f" (mode {stat.S_IMODE(seen.st_mode):04o}, owner {account(seen.st_uid)}, group {group_name(seen.st_gid)})"
         )
         if shut := acl_shuts_out(folder, seen):
+            why, mend = shut
             return (
-                f"the exchange's root {root}: you cannot enter {folder}{said} on its path: its POSIX ACL's entry "
-                f"{shut} shuts you out whatever its mode, so lrcourse collect, Unrelease and nbgrader's release cannot "
-                f"reach the root (Permission denied). Fix: `setfacl -x {shut} {folder}` (as its owner; `getfacl "
-                f"{folder}` shows it)"
+                f"the exchange's root {root}: you cannot enter {folder}{said} on its path: {why}, so lrcourse "
+                "collect, Unrelease and nbgrader's release cannot reach the root (Permission denied). Fix: "
+                f"{mend.replace('{}', str(folder))} (as its owner; `getfacl {folder}` shows it)"
             )
         others = "" if seen.st_mode & stat.S_IXOTH else "o"  # every student must enter it too
         if seen.st_uid == os.geteuid():  # its owner's own bits apply to its owner, not others' (r20f N4)
@@ -102,28 +102,73 @@ def closed_on_path(root: str | os.PathLike, folder: str) -> str:
     )
 
 
-def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result) -> str:
-    """The named entries of `folder`'s POSIX access ACL (`seen`: its stat) that keep this user from entering it, as
-    `setfacl -x` takes them ("u:<name>", "g:<group>", comma-joined): its own entry, else those of its groups when no
-    entry of its groups lets it in (masked); "" when none, no ACL, or this user owns `folder` (its bits apply)."""
+def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result, need: int = 1) -> tuple[str, str] | None:
+    """Why `folder`'s POSIX access ACL (`seen`: its stat) keeps this user from entering it (`need` 1; 4: from listing
+    it, r20g N2), and the mend, a command
+    with "{}" where the folder goes: its own entry, else those of its groups (named, and the owning group's `group::`) when
+    none lets it in. An entry that grants x cut off by the mask (the mode's group bits) gets the mask's mend, never
+    the grant removed (r20g M1); a `group::` without x gets `setfacl -m g::...`, which `chmod g+x` (the mask) is not
+    (r20g M2); a named one without x `setfacl -x`. None when no entry shuts it out, no ACL with a mask, or this user
+    owns `folder` (its bits apply)."""
     try:
         raw = os.getxattr(folder, "system.posix_acl_access")
     except OSError:
-        return ""
+        return None
     entries = [struct.unpack_from("<HHI", raw, at) for at in range(4, len(raw) - 7, 8)]
     me, groups = os.geteuid(), {os.getegid(), *os.getgroups()}
-    mask = next((perm for tag, perm, _ in entries if tag == ACL_MASK), 7)
-    if seen.st_uid == me:
-        return ""
-    for tag, perm, id in entries:
-        if tag == ACL_USER and id == me:
-            return "" if perm & mask & 1 else f"u:{acl_name(user_name(me), me)}"
-    mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP and id in groups]
-    if seen.st_gid in groups:
-        mine += [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP_OBJ]
-    if any(perm & mask & 1 for _, perm, _ in mine):
-        return ""
-    return ",".join(f"g:{acl_name(group_name(id), id)}" for tag, _, id in mine if tag == ACL_GROUP)
+    mask = next((perm for tag, perm, _ in entries if tag == ACL_MASK), None)
+    if seen.st_uid == me or mask is None:  # no mask: a minimal ACL, the mode itself
+        return None
+    mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_USER and id == me]
+    if not mine:
+        mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP and id in groups]
+        if seen.st_gid in groups:
+            mine += [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP_OBJ]
+    if not mine or any(perm & mask & need for _, perm, _ in mine):
+        return None
+    said = [acl_entry(tag, perm, id) for tag, perm, id in mine]
+    granted = [entry for entry, (_, perm, _) in zip(said, mine, strict=True) if perm & need]
+    if granted:  # the mask cuts it off: `chmod g+...` sets the mask; r too where granted (a root is listed)
+        cut = 0
+        for _, perm, _ in mine:
+            cut |= perm & 5 & ~mask if perm & need else 0
+        return (
+            f"its POSIX ACL's mask ({rwx(mask)}: the mode's group bits) cuts off its entry {', '.join(granted)}, "
+            f"which grants you {rwx(need).replace('-', '')}",
+            f"`chmod g+{rwx(cut).replace('-', '')} {{}}` (with a POSIX ACL the mode's group bits are its mask: each "
+            f"entry then has what it grants; or `setfacl -m m::{rwx(mask | cut)} {{}}`)",
+        )
+    mends = [f"`setfacl -x {entry.rsplit(':', 1)[0]} {{}}`" for entry in said if not entry.startswith("g::")]
+    mends += [f"`setfacl -m g::{rwx(perm | need)} {{}}`" for tag, perm, _ in mine if tag == ACL_GROUP_OBJ]
+    entry = "entry " + said[0] if len(said) == 1 else "entries " + ", ".join(said)
+    return f"its POSIX ACL's {entry} shuts you out whatever its mode", " and ".join(mends)
+
+
+def acl_entries(folder: str | os.PathLike, need: int) -> list[tuple[int, int]]:
+    """The (tag, id) of the entries of `folder`'s POSIX access ACL, named users, named groups and `group::`, that
+    have `need` through its mask; [] without an ACL with a mask."""
+    try:
+        raw = os.getxattr(folder, "system.posix_acl_access")
+    except OSError:
+        return []
+    entries = [struct.unpack_from("<HHI", raw, at) for at in range(4, len(raw) - 7, 8)]
+    mask = next((perm for tag, perm, _ in entries if tag == ACL_MASK), 0)
+    return [
+        (tag, id) for tag, perm, id in entries if tag in (ACL_USER, ACL_GROUP, ACL_GROUP_OBJ) and perm & mask & need
+    ]
+
+
+def acl_entry(tag: int, perm: int, id: int) -> str:
+    """One entry of a POSIX ACL as getfacl says it ("u:<name>:r-x", "g::---")."""
+    if tag == ACL_USER:
+        return f"u:{acl_name(user_name(id), id)}:{rwx(perm)}"
+    if tag == ACL_GROUP:
+        return f"g:{acl_name(group_name(id), id)}:{rwx(perm)}"
+    return f"g::{rwx(perm)}"
+
+
+def rwx(perm: int) -> str:
+    return "".join(letter if perm & bit else "-" for letter, bit in zip("rwx", (4, 2, 1), strict=True))
 
 
 def acl_name(name: str, id: int) -> str:
