@@ -110,13 +110,8 @@ def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result, need: int = 1
     the grant removed (r20g M1); a `group::` without x gets `setfacl -m g::...`, which `chmod g+x` (the mask) is not
     (r20g M2); a named one without x `setfacl -x`. None when no entry shuts it out, no ACL with a mask, or this user
     owns `folder` (its bits apply)."""
-    try:
-        raw = os.getxattr(folder, "system.posix_acl_access")
-    except OSError:
-        return None
-    entries = [struct.unpack_from("<HHI", raw, at) for at in range(4, len(raw) - 7, 8)]
+    entries, mask = acl_with_mask(folder)
     me, groups = os.geteuid(), {os.getegid(), *os.getgroups()}
-    mask = next((perm for tag, perm, _ in entries if tag == ACL_MASK), None)
     if seen.st_uid == me or mask is None:  # no mask: a minimal ACL, the mode itself
         return None
     mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_USER and id == me]
@@ -147,15 +142,23 @@ def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result, need: int = 1
 def acl_entries(folder: str | os.PathLike, need: int) -> list[tuple[int, int]]:
     """The (tag, id) of the entries of `folder`'s POSIX access ACL, named users, named groups and `group::`, that
     have `need` through its mask; [] without an ACL with a mask."""
+    entries, mask = acl_with_mask(folder)
+    return [
+        (tag, id)
+        for tag, perm, id in entries
+        if tag in (ACL_USER, ACL_GROUP, ACL_GROUP_OBJ) and perm & (mask or 0) & need
+    ]
+
+
+def acl_with_mask(folder: str | os.PathLike) -> tuple[list[tuple[int, int, int]], int | None]:
+    """The (tag, permissions, id) entries of `folder`'s POSIX access ACL and its mask (None without one: a minimal
+    ACL, the mode itself); ([], None) where it has no ACL or cannot be read."""
     try:
         raw = os.getxattr(folder, "system.posix_acl_access")
     except OSError:
-        return []
+        return [], None
     entries = [struct.unpack_from("<HHI", raw, at) for at in range(4, len(raw) - 7, 8)]
-    mask = next((perm for tag, perm, _ in entries if tag == ACL_MASK), 0)
-    return [
-        (tag, id) for tag, perm, id in entries if tag in (ACL_USER, ACL_GROUP, ACL_GROUP_OBJ) and perm & mask & need
-    ]
+    return entries, next((perm for tag, perm, _ in entries if tag == ACL_MASK), None)
 
 
 def acl_entry(tag: int, perm: int, id: int) -> str:
