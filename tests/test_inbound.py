@@ -1,7 +1,6 @@
-"""`lrcourse collect`'s checks of one submission at a time, with this process's own user (no OS users, no
-grading): links, special files and unexpected files in a submission, strays, the submission secret, folder
-names and times. test_inbound_exchange.py checks collect on a whole exchange (links to it, submitted/, the
-command and nbgrader's own collect)."""
+"""`lrcourse collect`'s checks of one submission at a time, with this process's own user (no OS users, no grading):
+links, special files and unexpected files in a submission, strays, the submission secret, folder names and times.
+test_inbound_exchange.py checks collect on a whole exchange (links to it, submitted/, the command, nbgrader's)."""
 
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ import grp
 import os
 import pwd
 import re
+import stat
 import time
 import warnings
 from pathlib import Path
@@ -84,6 +84,7 @@ TRAPS = {  # what a submission folder holds in the notebook's place -> the reaso
     "symlink": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/etc/passwd"), "is a symbolic link"),
     "dev-zero": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/dev/zero"), "is a symbolic link"),
     "fifo": (lambda f: (f / FILE).unlink() or os.mkfifo(f / FILE), "is a FIFO"),
+    "socket": (lambda f: (f / FILE).unlink() or os.mknod(f / FILE, 0o600 | stat.S_IFSOCK), "is a socket, not a plain"),
     "hard-link": (lambda f: os.link(f / FILE, f.parent / "x"), r"is a hard link .*protected_hardlinks.* -inum \d"),
     "folder": (lambda f: (f / FILE).unlink() or (f / FILE).mkdir(), "is a folder, not a plain file"),
     "oversized": (lambda f: (f / FILE).write_bytes(b" " * (2 << 20)), "is larger than 1 MB"),
@@ -128,8 +129,7 @@ def test_stray_entries_are_left_out_with_their_reasons_and_the_notebook_read(tmp
 
 
 def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_named(tmp_path):
-    """nbgrader submit copies the assignment folder whole (images, data): the notebook is collected, a few
-    strays named, the rest counted; past MAX_ENTRIES names the folder is refused, not read on."""
+    """nbgrader submit copies the whole folder: a few strays named, the rest counted; refused past MAX_ENTRIES."""
     folder, name = inbound_folder(tmp_path)
     for i in range(300):
         (folder / f"{i:03}.png").touch()

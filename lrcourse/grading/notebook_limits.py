@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 from lrcourse.json_scan import scan_json
@@ -75,7 +76,7 @@ def parse_notebook(name: str, data: bytes) -> dict:
     try:  # no deeper than MAX_DEPTH up to its first error, if any: the parser says where that is
         raw = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, an integer of too many digits
-        raise NotebookRefused(f"{name} is not valid JSON: {error}") from None
+        raise NotebookRefused(f"{name} {_unreadable(error)}") from None
     if deep is None:  # parsed, yet unbalanced: never seen, but nothing unmeasured goes on
         raise NotebookRefused(f"{name} is not valid JSON: its brackets do not balance")
     if SURROGATE_ESCAPE.search(data) and not whole_text(raw):
@@ -84,6 +85,14 @@ def parse_notebook(name: str, data: bytes) -> dict:
         )
     check_cells(name, raw)
     return raw
+
+
+def _unreadable(error: Exception) -> str:
+    """Why the JSON parser stopped, in words: an integer too long for Python to read is valid JSON, but no notebook
+    holds one (nbformat never writes one): say so rather than the interpreter's advice to raise its limit."""
+    if isinstance(error, ValueError) and "integer string conversion" in str(error):
+        return f"holds an integer of more than {sys.get_int_max_str_digits():,} digits, which no notebook holds"
+    return f"is not valid JSON: {error}"
 
 
 def whole_text(raw) -> bool:
