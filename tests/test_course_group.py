@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from lrcourse.grading.autograde.graded_files import carry_nbgrader_files, close_student_folders
-from lrcourse.grading.doctor import acl
 from lrcourse.grading.doctor.diagnose import course_folder_closed
+from lrcourse.grading.exchange import access_acl as acl
 
 from support.course import released
 from support.secret_class import class_course, collected, fetched_pages
@@ -237,7 +237,7 @@ def test_a_home_whose_group_holds_a_student_lets_her_reach_an_open_course_and_th
 def set_acl(folder: Path, named: list[tuple[int, int, int]], mask: int) -> None:
     """What `setfacl -m` writes: the folder's owner rwx, its group and others nothing, the `named` entries (tag, perm,
     id: `acl.USER` or `acl.GROUP`) under `mask` (no setfacl on every host: the attribute written as the kernel keeps
-    it, see `acl`)."""
+    it, see `access_acl`)."""
     nobody = 0xFFFFFFFF
     entries = [(acl.USER_OBJ, 7, nobody), *named, (acl.GROUP_OBJ, 0, nobody), (acl.MASK, mask, nobody)]
     entries = sorted([*entries, (acl.OTHER, 0, nobody)])  # the kernel takes them in the order of their tags
@@ -270,20 +270,6 @@ def test_a_posix_acl_that_lets_a_student_in_is_named_by_the_doctor(shared_group)
         set_acl(course, [(named[0], 5, named[1])], 0)  # `chmod g-rwx`: the mask lets no named entry in
         denied_to(students, "mallory", course / "source" / "hidden.txt")
         assert not course_folder_closed(course).warning, course_folder_closed(course)
-
-
-def test_an_acls_named_entries_count_as_far_as_its_mask_lets_them():
-    """The attribute's entries read as the kernel applies them: a named entry's permissions under the mask; an
-    attribute that is no version 2 ACL is refused (the doctor then says "not checked")."""
-    nobody = 0xFFFFFFFF
-    entries = [(acl.USER_OBJ, 7, nobody), (acl.USER, 5, 1001), (acl.GROUP_OBJ, 5, nobody), (acl.GROUP, 4, 100)]
-    raw = struct.pack("<I", acl.VERSION) + b"".join(acl.ENTRY.pack(*e) for e in [*entries, (acl.MASK, 1, nobody)])
-    parsed = acl.parse_acl(raw)
-    assert (parsed.named_users(0o1), parsed.named_users(0o4), parsed.named_groups(0o5)) == ({1001}, set(), set())
-    assert parsed.group_allows(0o1) and not parsed.group_allows(0o4)
-    assert acl.parse_acl(raw[: -acl.ENTRY.size]).named_groups(0o4) == {100}  # no mask: nothing masked
-    with pytest.raises(ValueError):
-        acl.parse_acl(struct.pack("<I", 1) + raw[4:])
 
 
 def test_a_refused_chown_leaves_her_folder_closed_and_her_grading_going(tmp_path, monkeypatch):

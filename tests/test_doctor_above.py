@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from lrcourse.grading.doctor import acl
 from lrcourse.grading.doctor.above import lookups, writable_above
 from lrcourse.grading.doctor.accounts import Accounts
 from lrcourse.grading.doctor.diagnose import course_folder_closed
+from lrcourse.grading.exchange import access_acl as acl
 
 from support.students import Students, needs_root
 
@@ -74,7 +74,7 @@ def test_the_root_and_tmp_pass_as_they_are():
 
 
 def grant_write(folder: Path, uid: int) -> None:
-    """What `setfacl -m u:<uid>:rwx` writes on a 0755 folder (no setfacl on every host: see `acl`)."""
+    """What `setfacl -m u:<uid>:rwx` writes on a 0755 folder (no setfacl on every host: see `access_acl`)."""
     nobody = 0xFFFFFFFF
     entries = [(acl.USER_OBJ, 7, nobody), (acl.USER, 7, uid), (acl.GROUP_OBJ, 5, nobody), (acl.MASK, 7, nobody)]
     raw = b"".join(acl.ENTRY.pack(*entry) for entry in sorted([*entries, (acl.OTHER, 5, nobody)]))

@@ -186,3 +186,23 @@ def test_a_group_writable_exchange_folder_whose_group_lists_only_the_grader_is_a
         assert "take every student out of group `gid 54324`, or `chmod g-w" in said, said
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_the_course_folders_of_roots_are_found_once_for_the_problem_and_its_mend(open_tmp: Path, monkeypatch):
+    """`course_owner.not_yours` named root's folders and then found them again for `chown_mend`: a folder made or
+    chowned between the two looks could be in the mend and not the problem. Each owner is looked up once."""
+    from lrcourse.grading.doctor import course_owner
+    from lrcourse.grading.exchange.inbound_folder import Exchange
+
+    exchange = Exchange(open_tmp, "lr-schedules")
+    course = open_tmp / "lr-schedules"
+    asked = []
+
+    def theirs(exchange, owner=0):
+        asked.append(owner)
+        return [course, exchange.inbound] if owner == 0 else []
+
+    monkeypatch.setattr(course_owner, "theirs", theirs)
+    said = course_owner.not_yours(exchange)
+    assert asked == [None, 0], asked
+    assert said.problem.startswith(f"{course} is root's, not yours") and f"{course} {exchange.inbound}`" in said.fix

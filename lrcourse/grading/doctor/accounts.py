@@ -1,5 +1,5 @@
 """Who besides a course folder's owner and root gets into a folder, for the doctor's course folder checks: by its
-mode's bits (others', its group's, its owner's) and its POSIX ACL's named entries (`acl`), each group's members as
+mode's bits (others', its group's, its owner's) and its POSIX ACL's named entries (`access_acl`), each group's members as
 this host lists them (`pwd`, `grp`)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lrcourse.grading.doctor.acl import read_acl
+from lrcourse.grading.exchange.access_acl import Unreadable, read_acl
 
 EVERYONE = None  # what `granted` and `reach` return when the others' bits let every account in
 
@@ -48,7 +48,7 @@ class Accounts:
     def readers(self, course: Path) -> set[str] | None:
         """The accounts besides the owner and root that can read or enter `course`, each folder above it letting
         them through (x) by the same bits: its others' (None: every account), its group's, its owner's, its POSIX
-        ACL's named users' and groups' (`acl`)."""
+        ACL's named users' and groups' (`access_acl`)."""
         readers = self.allowed(course, 0o005)
         for folder in course.resolve().parents:
             readers = both(readers, self.allowed(folder, 0o001))
@@ -73,6 +73,8 @@ class Accounts:
         if info.st_mode & bits:
             return EVERYONE, set()
         acl = read_acl(folder)
+        if isinstance(acl, Unreadable):  # who it lets in cannot be told: the check says "not checked" (`diagnose`)
+            raise ValueError(str(acl))
         in_group = acl.group_allows(bits) if acl else info.st_mode & (bits << 3)
         group = self.group(info.st_gid) if in_group else set()
         owner = set()  # the course folder's owner and root are never counted: no name needed

@@ -32,11 +32,11 @@ def theirs(exchange, owner: int | None = 0) -> list[Path]:
     return found
 
 
-def chown_mend(exchange) -> str:
-    """`chown` to this user of each of the exchange's course folders of root's (`theirs`), as the README's set-up:
-    only root could have put anything in them."""
+def chown_mend(exchange, found: list[Path] | None = None) -> str:
+    """`chown` to this user of each of the exchange's course folders of root's (`found`, else `theirs`), as the
+    README's set-up: only root could have put anything in them."""
     me = owner_name(os.geteuid()) or os.geteuid()
-    found = theirs(exchange)
+    found = theirs(exchange) if found is None else found
     paths = " ".join(str(path) for path in found)
     notes = []  # r20g N1: the set-up makes neither outbound nor feedback
     if {exchange.root / exchange.course_id, exchange.inbound} & set(found):
@@ -65,7 +65,8 @@ def not_yours(exchange) -> Check | None:
             f"`rm -r {path}` (as root: not `chown`, which would keep what {owner} put in it; it holds only released "
             "copies, which nbgrader's release makes again)"
         )
-    found = [path for path in theirs(exchange) if path != exchange.inbound]
+    roots = theirs(exchange)  # once: the problem and its mend name the same folders
+    found = [path for path in roots if path != exchange.inbound]
     if found:
         said = ", ".join(str(path) for path in found)
         problems.append(
@@ -73,7 +74,7 @@ def not_yours(exchange) -> Check | None:
             "release and release_feedback, run as you, cannot make the chapter's folders in "
             f"{'it' if len(found) == 1 else 'them'} (Permission denied)"
         )
-        mends.append(chown_mend(exchange))
+        mends.append(chown_mend(exchange, roots))
     if not problems:
         return None
     return Check("the nbgrader exchange's course folder", "; ".join(problems), "; ".join(mends), stops="release")

@@ -209,7 +209,7 @@ def course_folder_closed(course: Path) -> Check:
     (0644 in the 0755 autograded/, feedback/ and submitted/ folders written before collect and grade made them 0700:
     she fetches their feedback) (F24 N3). "Others" are every account but the folder's owner and root that reaches
     it (`Accounts.readers`): by its others' bits, its group's when that group holds any other account (a distro's
-    shared `users` group, R20n W1), or a POSIX ACL's named user or group (`acl`, R20o M1), past every folder above it
+    shared `users` group, R20n W1), or a POSIX ACL's named user or group (`access_acl`, R20o M1), past every folder above it
     (a home made 0750 whose group holds students lets them through). 0750 with a group of its owner alone passes, and
     so does 0755 in a home made 0700. Accounts are those `pwd` enumerates (not LDAP's or sssd's unless enumerated).
     Collect and grade refuse a planted ledger (`ledger_folder`), not the folder's mode: this is where it is said.
@@ -222,7 +222,7 @@ def course_folder_closed(course: Path) -> Check:
         accounts = Accounts(info.st_uid)
         readers = accounts.readers(course)
         above, above_mends = writable_above(course, accounts)
-    except (OSError, ValueError) as error:  # ValueError: an ACL attribute that is not one (`acl`)
+    except (OSError, ValueError) as error:  # ValueError: an ACL attribute that is not one (`access_acl.Unreadable`)
         return Check(name, f"not checked: {getattr(error, 'strerror', None) or error}", warning=True)
     mode = stat.S_IMODE(info.st_mode)
     problems, mends, fix = [], [], ""

@@ -229,14 +229,14 @@ def acl_shut_out(path: Path, need: int) -> tuple[str, list[int]]:
     enter) although its mode grants it to others: its named users and groups whose entry, masked, lacks it, named, and
     those groups' gids; ("", []) when none (or no ACL). The kernel takes a named entry before the others' bits (r20d
     N2: `setfacl -m u:<student>:---` on a 1777 root got a plain ok)."""
-    from lrcourse.grading.doctor.acl import read_acl
+    from lrcourse.grading.exchange.access_acl import Acl, read_acl
     from lrcourse.grading.exchange.root import group_name
 
     try:
         acl = read_acl(path)
-    except (OSError, ValueError):
+    except OSError:
         return "", []
-    if acl is None:
+    if not isinstance(acl, Acl):  # none, or no ACL (`access_acl.Unreadable`): no entry to name
         return "", []
     users = [owner_name(uid) or f"uid {uid}" for uid, perm in acl.users.items() if perm & acl.mask & need != need]
     gids = sorted(gid for gid, perm in acl.groups.items() if perm & acl.mask & need != need)
@@ -248,9 +248,11 @@ def kept_out(path: Path, seen: os.stat_result, gid: int, need: int) -> str:
     """The members listed in group `gid`, which `path`'s POSIX ACL keeps from `need`, as `group_members` says them,
     less those another entry lets in: the kernel grants through any of a user's groups whose entry grants it, and a
     user's own entry decides alone (r20g N3: a student also in a group it lets write was said to be kept out)."""
-    from lrcourse.grading.doctor.acl import read_acl
+    from lrcourse.grading.exchange.access_acl import Acl, read_acl
 
     acl = read_acl(path)
+    if not isinstance(acl, Acl):  # gone or changed since `acl_shut_out` read it
+        return "its POSIX ACL changed as it was read: `getfacl` shows it now"
     granting = [other for other, perm in acl.groups.items() if perm & acl.mask & need == need]
     granting += [seen.st_gid] if acl.group & acl.mask & need == need else []
     let_in = {name for other in granting for name in listed_members(other)}

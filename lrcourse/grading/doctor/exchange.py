@@ -321,15 +321,16 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
 def acl_listers(folder: Path, seen: os.stat_result) -> list[str]:
     """Who `folder`'s POSIX access ACL lets list it (r through the mask), as the lines say them: its group, named
     users, named groups with the members this machine lists."""
-    from lrcourse.grading.exchange.root import ACL_GROUP, ACL_GROUP_OBJ, ACL_USER, acl_entries, group_name
+    from lrcourse.grading.exchange.access_acl import GROUP, GROUP_OBJ, USER
+    from lrcourse.grading.exchange.root import acl_entries, group_name
 
     said = []
     for tag, id in acl_entries(folder, 4):
-        if tag == ACL_USER:
+        if tag == USER:
             said.append(f"user {owner_name(id) or id}")
-        elif tag in (ACL_GROUP, ACL_GROUP_OBJ):
-            gid = seen.st_gid if tag == ACL_GROUP_OBJ else id
-            its = "its group" if tag == ACL_GROUP_OBJ else "group"
+        elif tag in (GROUP, GROUP_OBJ):
+            gid = seen.st_gid if tag == GROUP_OBJ else id
+            its = "its group" if tag == GROUP_OBJ else "group"
             said.append(f"{its} {group_name(gid)} ({group_members(gid)})")
     return said
 

@@ -12,6 +12,7 @@ import pwd
 import stat
 from pathlib import Path
 
+from lrcourse.grading.exchange.access_acl import ACCESS, Unreadable, read_acl
 from lrcourse.grading.exchange.path_walk import account, walk_path
 
 
@@ -308,7 +309,9 @@ def posix_acl(path: str, default: bool = True) -> str:
     """What POSIX ACL `path` carries that lets others in, or "": an access ACL with named users or groups (the mode's
     group bits show only its mask), or any default ACL, which every file and folder made in the folder inherits whatever
     the umask (R20w W2: root's grade made `reports/` rwx for the TA that way, and `chmod -R go-w` kept it); with
-    `default` False, the access ACL alone (who may use the folder itself). None on a filesystem without xattrs."""
+    `default` False, the access ACL alone (who may use the folder itself). "" on a filesystem without xattrs. An access
+    ACL that is no ACL (`access_acl.Unreadable`, a student's folder's attribute is hostile input) is said so: whom it
+    lets in cannot be told, so it is refused as one naming users would be."""
     try:
         names = os.listxattr(path, follow_symlinks=False)
     except OSError as error:
@@ -317,10 +320,11 @@ def posix_acl(path: str, default: bool = True) -> str:
         raise
     if default and "system.posix_acl_default" in names:
         return "a default POSIX ACL (inherited by what is made in it)"
-    if "system.posix_acl_access" in names:
-        entries = os.getxattr(path, "system.posix_acl_access", follow_symlinks=False)[4:]
-        tags = {int.from_bytes(entries[at : at + 2], "little") for at in range(0, len(entries), 8)}
-        if tags & {0x02, 0x08}:  # ACL_USER, ACL_GROUP: named entries
+    if ACCESS in names:
+        acl = read_acl(path, follow_symlinks=False)
+        if isinstance(acl, Unreadable):  # whom it lets in cannot be told: refused as one that names them
+            return f"an {acl}"
+        if acl is not None and acl.named:
             return "a POSIX ACL naming users or groups"
     return ""
 

@@ -22,8 +22,8 @@ import errno
 import grp
 import os
 import stat
-import struct
 
+from lrcourse.grading.exchange.access_acl import GROUP, GROUP_OBJ, USER, Acl, Unreadable, read_acl
 from lrcourse.grading.exchange.folder_writers import shared_write
 from lrcourse.grading.exchange.inbound import user_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
@@ -31,7 +31,6 @@ from lrcourse.grading.exchange.other_account import posix_acl
 from lrcourse.grading.exchange.path_walk import account, walk_path
 
 SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
-ACL_USER, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK = 0x02, 0x04, 0x08, 0x10  # the tags of a POSIX ACL xattr's entries
 
 
 def replaceable(seen: os.stat_result) -> bool:
@@ -109,16 +108,20 @@ def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result, need: int = 1
     none lets it in. An entry that grants x cut off by the mask (the mode's group bits) gets the mask's mend, never
     the grant removed (r20g M1); a `group::` without x gets `setfacl -m g::...`, which `chmod g+x` (the mask) is not
     (r20g M2); a named one without x `setfacl -x`. None when no entry shuts it out, no ACL with a mask, or this user
-    owns `folder` (its bits apply)."""
-    entries, mask = acl_with_mask(folder)
+    owns `folder` (its bits apply). An ACL that is no ACL (`access_acl.Unreadable`) is said so, its mend `setfacl -b`:
+    which entry shuts this user out cannot be told."""
+    acl = masked_acl(folder)
     me, groups = os.geteuid(), {os.getegid(), *os.getgroups()}
-    if seen.st_uid == me or mask is None:  # no mask: a minimal ACL, the mode itself
+    if seen.st_uid == me or acl is None:
         return None
-    mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_USER and id == me]
+    if isinstance(acl, Unreadable):
+        return f"its {acl} may shut you out whatever its mode", "`setfacl -b {}` (it removes the ACL)"
+    entries, mask = acl.entries, acl.mask
+    mine = [(tag, perm, id) for tag, perm, id in entries if tag == USER and id == me]
     if not mine:
-        mine = [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP and id in groups]
+        mine = [(tag, perm, id) for tag, perm, id in entries if tag == GROUP and id in groups]
         if seen.st_gid in groups:
-            mine += [(tag, perm, id) for tag, perm, id in entries if tag == ACL_GROUP_OBJ]
+            mine += [(tag, perm, id) for tag, perm, id in entries if tag == GROUP_OBJ]
     if not mine or any(perm & mask & need for _, perm, _ in mine):
         return None
     said = [acl_entry(tag, perm, id) for tag, perm, id in mine]
@@ -134,38 +137,36 @@ def acl_shuts_out(folder: str | os.PathLike, seen: os.stat_result, need: int = 1
             f"entry then has what it grants; or `setfacl -m m::{rwx(mask | cut)} {{}}`)",
         )
     mends = [f"`setfacl -x {entry.rsplit(':', 1)[0]} {{}}`" for entry in said if not entry.startswith("g::")]
-    mends += [f"`setfacl -m g::{rwx(perm | need)} {{}}`" for tag, perm, _ in mine if tag == ACL_GROUP_OBJ]
+    mends += [f"`setfacl -m g::{rwx(perm | need)} {{}}`" for tag, perm, _ in mine if tag == GROUP_OBJ]
     entry = "entry " + said[0] if len(said) == 1 else "entries " + ", ".join(said)
     return f"its POSIX ACL's {entry} shuts you out whatever its mode", " and ".join(mends)
 
 
 def acl_entries(folder: str | os.PathLike, need: int) -> list[tuple[int, int]]:
     """The (tag, id) of the entries of `folder`'s POSIX access ACL, named users, named groups and `group::`, that
-    have `need` through its mask; [] without an ACL with a mask."""
-    entries, mask = acl_with_mask(folder)
-    return [
-        (tag, id)
-        for tag, perm, id in entries
-        if tag in (ACL_USER, ACL_GROUP, ACL_GROUP_OBJ) and perm & (mask or 0) & need
-    ]
+    have `need` through its mask; [] without an ACL with a mask, or with one that is no ACL (`access_acl.Unreadable`:
+    who lists it is then `acl_named`'s "its POSIX ACL names")."""
+    acl = masked_acl(folder)
+    if not isinstance(acl, Acl):
+        return []
+    return [(tag, id) for tag, perm, id in acl.entries if tag in (USER, GROUP, GROUP_OBJ) and perm & acl.mask & need]
 
 
-def acl_with_mask(folder: str | os.PathLike) -> tuple[list[tuple[int, int, int]], int | None]:
-    """The (tag, permissions, id) entries of `folder`'s POSIX access ACL and its mask (None without one: a minimal
-    ACL, the mode itself); ([], None) where it has no ACL or cannot be read."""
+def masked_acl(folder: str | os.PathLike) -> Acl | Unreadable | None:
+    """`folder`'s POSIX access ACL (`access_acl.read_acl`, through a link) where it has a mask entry, or is no ACL;
+    None where it has none, a minimal one (the mode itself) or cannot be read."""
     try:
-        raw = os.getxattr(folder, "system.posix_acl_access")
+        acl = read_acl(folder)
     except OSError:
-        return [], None
-    entries = [struct.unpack_from("<HHI", raw, at) for at in range(4, len(raw) - 7, 8)]
-    return entries, next((perm for tag, perm, _ in entries if tag == ACL_MASK), None)
+        return None
+    return None if isinstance(acl, Acl) and acl.mask_entry is None else acl
 
 
 def acl_entry(tag: int, perm: int, id: int) -> str:
     """One entry of a POSIX ACL as getfacl says it ("u:<name>:r-x", "g::---")."""
-    if tag == ACL_USER:
+    if tag == USER:
         return f"u:{acl_name(user_name(id), id)}:{rwx(perm)}"
-    if tag == ACL_GROUP:
+    if tag == GROUP:
         return f"g:{acl_name(group_name(id), id)}:{rwx(perm)}"
     return f"g::{rwx(perm)}"
 
