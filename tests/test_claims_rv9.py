@@ -1,6 +1,7 @@
 """Claims of chapters 5 and 7 that the fresh review rv9 (session 56) found stated more firmly than their checks or
 their evidence allow (NITs 3, 5 and 6), each checked against the chapter's words and its check cell."""
 
+import pytest
 import torch
 from sklearn.datasets import load_digits
 
@@ -82,3 +83,24 @@ def test_ch5_accumulation_with_batch_norm_differs_more_as_the_model_trains():
     assert "can differ by several percent, or by a tenth and more" not in said
     assert "the difference is no small correction: it is the gradient of another loss, with its minimum" in said
     assert "over a tenth of the gradient at initialisation, over half of it after 300 Adam steps" in said
+
+
+def test_ch7_the_margin_printed_for_the_rises_ends_is_asserted_before_the_line_that_prints_it():
+    """rv9 6: compare-check printed "each 1e-4 from rounding otherwise" for -0.006 at 0.005 and +0.002 at 0.02 while
+    the assertions before that line held 0.02's difference only within 0.0002 of 0.0023 (0.00249 lies 1e-5 from
+    printing 0.003); the margin was asserted only further down the cell, after the line. Now the rise's ends are
+    checked, as printed, before it: the lines that do it reject the reviewer's 0.00249 and keep the shipped values."""
+    check = cell_source(CH7, "compare-check")
+    assigned = "rise_ends = [(floor_gap[0.005][0], -0.006), (floor_gap[0.02][0], 0.002)]\n"
+    asserted = (
+        "assert all(round(value, 3) == shown_as and abs(value * 1000 % 1 - 0.5) > 0.1 for value, shown_as in rise_ends)"
+    )
+    assert "each 1e-4 from rounding otherwise" not in check
+    assert check.index(assigned) < check.index(asserted) < check.index("each more than 1e-4 from")
+    lines = assigned + asserted
+    exec(lines, {"floor_gap": {0.005: (-0.0059, 0.0003), 0.02: (0.0023, 0.0007)}})  # the shipped values pass
+    for close in (0.00249, 0.00241, 0.00151):  # each 0.002 at 3 decimals, within 1e-4 of 0.003 or 0.001
+        with pytest.raises(AssertionError):
+            exec(lines, {"floor_gap": {0.005: (-0.0059, 0.0003), 0.02: (close, 0.0007)}})
+    with pytest.raises(AssertionError):
+        exec(lines, {"floor_gap": {0.005: (-0.00649, 0.0003), 0.02: (0.0023, 0.0007)}})
