@@ -9,9 +9,10 @@ the course folder's label), and the root must carry no default POSIX ACL (`root_
 kernel must refuse a student's hard link to a classmate's file (`protected_hardlinks`). Each is one `Check` line. A
 root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet; one it may enter
 but not list (`root_unlistable`), or a course or inbound folder it cannot list (`unlistable`), is named, never said
-to be removed; a course folder (outbound, feedback) of root's, when this user is not root, is a FAIL with `chown`
-(`not_yours`: its release cannot make anything there), an outbound or feedback folder of another account's one with
-`rm -r`, naming its owner; a POSIX ACL entry shutting this user out is named, with
+to be removed; an outbound or feedback folder of root's, when this user is not root, is a FAIL with `chown`, and the
+course folder of root's while either is missing (`not_yours`: its release cannot make anything there; a note else),
+whatever release refuses at outbound or feedback (a link, a FIFO, another account's) one with `rm`/`rm -r`, naming
+its owner; a POSIX ACL entry shutting this user out is named, with
 `setfacl -x`, `setfacl -m g::` or the mask's `chmod g+x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
@@ -26,7 +27,7 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check, one_line
-from lrcourse.grading.doctor.course_owner import chown_mend, not_yours
+from lrcourse.grading.doctor.course_owner import chown_mend, not_yours, root_course_note
 from lrcourse.grading.doctor.entry import (
     closed_folders,
     course_folders,
@@ -216,7 +217,7 @@ def course_folder(exchange, course: Path | None = None) -> Check:
         return Check(name, *shared, stops="release")
     if others := not_yours(exchange):
         return others
-    notes = []
+    notes = [note] if (note := root_course_note(exchange)) else []
     for found in (closed_folders(exchange, course), group_writers(folder)):
         if found and found[1] is None:  # a note: it works, for whom is said
             notes.append(found[0])
