@@ -178,7 +178,12 @@ def test_the_doctor_fails_an_exchange_folder_release_and_unrelease_refuse(tmp_pa
     ), said.line()
     refused = "lrcourse collect refuses it" if where == "" else "release, release_feedback and Unrelease refuse it"
     assert refused in said.problem, said.problem
-    assert f"chmod go-w {folder}" in said.fix and (f"setfacl -b {folder}" in said.fix) == (how == "acl"), said.fix
+    if where:  # r20h W1: outbound/, feedback/ removed, not chmodded: that would keep what others put in them
+        assert (
+            said.fix.startswith(f"`rm -r {folder}` (as root: a folder others could write in") and "`chmod" in said.fix
+        )
+    else:
+        assert f"chmod go-w {folder}" in said.fix and (f"setfacl -b {folder}" in said.fix) == (how == "acl"), said.fix
     assert verdict([said, Check("sandbox tools")]).startswith(
         "students' code can be graded here, but "
         + ("lrcourse collect refuses" if where == "" else "nbgrader's release refuses this exchange")

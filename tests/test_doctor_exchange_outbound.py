@@ -1,7 +1,8 @@
 """`lrcourse doctor`'s line on the exchange's outbound/ and feedback/ (lrcourse/grading/doctor/course_owner.py), run as
 the grader's uid or root and compared with what nbgrader's release and release_feedback (the course's) do: r20h W2, an
 entry there of another account's that is not a folder (a link, a FIFO), and N3, feedback/'s command; W4, another
-account's outbound/ when root runs the course; M1, a course folder of root's whose outbound/ and feedback/ are the
+account's outbound/ when root runs the course; W1, what others put in an outbound/ they could write in, which the
+mends `chmod o-w` and `setfacl -b` kept; M1, a course folder of root's whose outbound/ and feedback/ are the
 grader's. Each mend is followed as written (its command run by the shell), then the next line is checked."""
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import struct
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from support.doctor_exchange import GRADER, STAFF_TA, STUDENT, course_in, doctor, grader_release_all, scratch_folder
+from support.posix_acl import set_acl
 
 OK = " |  | fix:  | "  # a line without a problem
 VERB = {"outbound": "assignment", "feedback": "feedback"}
@@ -77,6 +81,67 @@ def test_another_accounts_outbound_fails_when_root_runs_the_course(scratch, monk
     follow(said)
     assert grader_release_all(course.parent, scratch, uid=0) == "None"
     assert OK in doctor(scratch, uid=0)
+
+
+def plant(outbound: Path, scratch: Path) -> None:
+    """A student's chapter, link and FIFO in `outbound`, as she puts them while she may write there."""
+    (outbound / "ch3").mkdir()
+    (outbound / "ch3" / "notebook.ipynb").write_text("planted")
+    (outbound / "ch2").symlink_to(scratch)
+    os.mkfifo(outbound / "ch4")
+    for name in ("ch3", "ch3/notebook.ipynb", "ch2", "ch4"):
+        os.chown(outbound / name, STUDENT, STUDENT, follow_symlinks=False)
+
+
+@pytest.mark.parametrize("how", ["0777", "acl"])
+def test_an_outbound_others_could_write_in_is_removed_and_what_they_put_in_one_is_named(scratch, monkeypatch, how):
+    """r20h W1: an outbound/ others could write in (0777; an ACL letting the class write) got `chmod o-w` or
+    `setfacl -b`, which kept the student's planted chapter, and then ok, while classmates listed and fetched it. Its
+    mend is `rm -r` (release makes it again); one mended the old way is looked into: each entry neither the grader's
+    nor root's is named (owner, kind), removed by the mend as written, the grader's own chapter kept."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    outbound = course / "outbound"
+    if how == "0777":
+        outbound.chmod(0o777)
+    else:
+        entries = [(0x01, 7, 0xFFFFFFFF), (0x04, 5, 0xFFFFFFFF), (0x08, 7, STUDENT), (0x10, 7, 0xFFFFFFFF)]
+        entries.append((0x20, 5, 0xFFFFFFFF))
+        packed = b"".join(struct.pack("<HHI", *entry) for entry in entries)
+        set_acl(outbound, "system.posix_acl_access", struct.pack("<I", 2) + packed)  # setfacl -m g:<class>:rwx
+    assert grader_release_all(course.parent, scratch).startswith("ExchangeError")
+    plant(outbound, scratch)
+    said = doctor(scratch)
+    assert f"{outbound} (mode " in said and "is writable by other users" in said, said
+    assert f"fix: `rm -r {outbound}` (as root: a folder others could write in may hold what they put there" in said
+    assert "fix: `chmod" not in said and "fix: `setfacl" not in said and "or `chmod go-w" not in said, said
+    if how == "0777":  # the mend, as written: release makes it again, the grader's
+        follow(said)
+        assert grader_release_all(course.parent, scratch) == "None" and OK in doctor(scratch)
+        assert sorted(os.listdir(outbound)) == ["ch1"]
+        return
+    os.removexattr(outbound, "system.posix_acl_access")  # the old mend (`setfacl -b`), kept what she put there
+    os.chmod(outbound, 0o755)
+    assert grader_release_all(course.parent, scratch) == "None"  # the grader's ch1 among hers
+    said = doctor(scratch)
+    assert f"{outbound} holds 3 entries neither yours nor root's (" in said and "stops=release" in said, said
+    for entry in ("'ch2' (a symbolic link", "'ch3' (a folder", "'ch4' (a FIFO"):
+        assert f"{entry} of uid {STUDENT}'s)" in said, said
+    follow(said)  # `find ... -exec rm -r {} +`, as root
+    assert sorted(os.listdir(outbound)) == ["ch1"] and OK in doctor(scratch) and scratch.is_dir()
+
+
+def test_the_look_into_outbound_is_bounded(scratch, monkeypatch):
+    """r20h W1: a student may fill outbound/ with a million entries; the look stops, says "or more", names a few."""
+    from lrcourse.grading.doctor import course_owner
+
+    course = course_in(monkeypatch, scratch, 0o1777)
+    for index in range(12):
+        (course / "outbound" / f"n{index}\nx").mkdir()
+        os.chown(course / "outbound" / f"n{index}\nx", STUDENT, STUDENT)
+    monkeypatch.setattr(course_owner, "MOST_LOOKED", 5)
+    said = doctor(scratch)
+    assert " or more entries neither yours nor root's (" in said and ", ...)" in said, said
+    assert said.count("(a folder of uid") == 3 and "\\nx'" in said and "\n" not in said, said
 
 
 def test_a_course_folder_of_roots_holding_the_graders_outbound_and_feedback_is_a_note_not_a_fail(scratch, monkeypatch):

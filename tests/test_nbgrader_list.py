@@ -127,6 +127,20 @@ def test_root_refuses_an_unrelease_from_a_course_folder_with_a_named_acl(tmp_pat
     assert list((course / "outbound").iterdir()) == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the ACL rule is root's")
+def test_an_unrelease_from_an_outbound_others_may_write_in_is_refused_with_the_mend_to_remove_it(tmp_path):
+    """r20h W1: for an outbound/ others could write in, `setfacl -b` or `chmod` kept what they put there (a planted
+    chapter classmates fetched); Unrelease's mend is to remove it, as release's and the doctor's."""
+    exchange = sticky_exchange(tmp_path)
+    outbound = exchange / COURSE_ID / "outbound"
+    (outbound / CHAPTER).mkdir(parents=True)
+    set_acl(outbound, "system.posix_acl_access", acl_bytes((0x02, 54321)))
+    outbound.chmod(0o775)  # the mask rwx: 54321 may write in it
+    with pytest.raises(ExchangeError, match=rf"`rm -r {outbound}` \(as root: a folder others could write in"):
+        unrelease(exchange)
+    assert [p.name for p in outbound.iterdir()] == [CHAPTER]
+
+
 @pytest.mark.parametrize("inbound", [False, True])
 def test_a_link_put_at_a_missing_course_folder_after_the_check_removes_nothing(tmp_path, monkeypatch, inbound):
     """R20g2 W1: no course folder in the exchange when Unrelease runs; the check found it missing, and a student's

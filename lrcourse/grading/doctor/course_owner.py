@@ -1,11 +1,12 @@
-"""Who owns the course's folders in the nbgrader exchange, and what is at its outbound and feedback, for
+"""Who owns the course's folders in the nbgrader exchange, and what is at and in its outbound and feedback, for
 `lrcourse doctor` (`exchange.course_folder`): the user who collects, not root, must own the course's folder while
 its outbound or feedback folder is missing, and those two once made, for nbgrader's release and release_feedback, run
 as it, make the chapter's folders there (r20h M1: a course folder of root's whose outbound and feedback are the
 grader's is only a note). One of root's gets `chown` (only root could have put anything in it). An entry at outbound/
 or feedback/ release refuses (`refused`: release's own rule, `inbound_folder.check_exchange_folder`, so the two
 cannot disagree: a link, a FIFO, a folder of another account's; as root, anyone's but root's: r20h W2, W4) is named
-with its owner and removed (r20g W1), never adopted by `chown`."""
+with its owner and removed (r20g W1), never adopted by `chown`; so is an entry inside them neither this user's nor
+root's (`strangers`, a bounded look: r20h W1, what students put there while others could write in it)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
 
 RELEASED = {"outbound": "release", "feedback": "release_feedback"}  # the folder, and nbgrader's command making it
+MOST_LOOKED = 100_000  # entries looked at in outbound/ or feedback/: a student may have put a million there
+MOST_NAMED = 3
 
 
 def theirs(exchange, owner: int = 0) -> list[Path]:
@@ -66,6 +69,36 @@ def refused(exchange) -> list[tuple[Path, os.stat_result]]:
     return found
 
 
+def strangers(path: Path) -> tuple[int, list[str], bool]:
+    """The entries of the folder `path` owned by neither this user nor root: how many, the first few named (their
+    names escaped: a student chose them), and whether the look stopped at MOST_LOOKED entries. Opened without following
+    a link (a FIFO is never opened: only lstat'ed)."""
+    from lrcourse.grading.exchange.inbound import OPEN_FLAGS
+
+    count, named, looked = 0, [], 0
+    try:
+        fd = os.open(path, OPEN_FLAGS | os.O_DIRECTORY)
+    except OSError:
+        return 0, [], False
+    try:
+        with os.scandir(fd) as entries:  # scandir uses a copy of fd
+            for entry in entries:
+                looked += 1
+                if looked > MOST_LOOKED:
+                    return count, named, True
+                with contextlib.suppress(OSError):  # removed meanwhile
+                    seen = entry.stat(follow_symlinks=False)
+                    if seen.st_uid not in (os.geteuid(), 0):
+                        count += 1
+                        if len(named) < MOST_NAMED:
+                            named.append(f"{entry.name!r} ({kind(seen)} of {owner_of(seen)}'s)")
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return count, named, False
+
+
 def chown_mend(exchange, found: list[Path] | None = None) -> str:
     """`chown` to this user of each of the exchange's course folders of root's (`found`, else `theirs`), as the
     README's set-up: only root could have put anything in them."""
@@ -99,12 +132,42 @@ def refused_lines(exchange) -> tuple[list[str], list[str]]:
     return problems, mends
 
 
+def stranger_lines(exchange) -> tuple[list[str], list[str]]:
+    """The problems and mends of what outbound/ and feedback/ (release's, else `refused` said them) hold of others'."""
+    problems, mends = [], []
+    me = owner_name(os.geteuid()) or str(os.geteuid())
+    users = " ".join(f"! -user {user}" for user in dict.fromkeys((me, "root")))
+    taken = {path for path, _ in refused(exchange)}
+    for name, command in RELEASED.items():
+        path = exchange.root / exchange.course_id / name
+        if path in taken:
+            continue
+        count, named, more = strangers(path)
+        if not count:
+            continue
+        said = ", ".join(named) + (", ..." if count > len(named) or more else "")
+        problems.append(
+            f"{path} holds {count}{' or more' if more else ''} entr{'y' if count == 1 else 'ies'} neither yours nor "
+            f"root's ({said}), put there while others could write in it: students list and fetch them as if you had "
+            f"released them (nbgrader's {command} does not look)"
+        )
+        quoted = shlex.quote(str(path))
+        mends.append(
+            f"`find {quoted} -mindepth 1 -maxdepth 1 {users} -exec rm -r {{}} +` (as root: removes only those; or "
+            f"`rm -r {quoted}`, which nbgrader's {command} makes again)"
+        )
+    return problems, mends
+
+
 def not_yours(exchange) -> Check | None:
     """A FAIL for what nbgrader's release or release_feedback, run as this user, refuses or cannot do in the course's
-    folder in the exchange: an outbound or feedback entry it refuses (`refused_lines`), one of root's this user cannot make the chapter's folders in, or the course's folder of root's
+    folder in the exchange: an outbound or feedback entry it refuses (`refused_lines`), others' entries in them
+    (`stranger_lines`), one of root's this user cannot make the chapter's folders in, or the course's folder of root's
     while outbound or feedback is missing (r20f W1: release stopped, "cannot make or open .../outbound"); None
     otherwise (a course folder of root's holding both is `root_course_note`'s)."""
     problems, mends = refused_lines(exchange)
+    problems_in, mends_in = stranger_lines(exchange)
+    problems, mends = problems + problems_in, mends + mends_in
     folder = exchange.root / exchange.course_id
     roots = theirs(exchange)  # once: the problem and its mend name the same folders
     missing = [name for name in RELEASED if not os.path.lexists(folder / name)]

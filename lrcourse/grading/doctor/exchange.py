@@ -12,7 +12,7 @@ but not list (`root_unlistable`), or a course or inbound folder it cannot list (
 to be removed; an outbound or feedback folder of root's, when this user is not root, is a FAIL with `chown`, and the
 course folder of root's while either is missing (`not_yours`: its release cannot make anything there; a note else),
 whatever release refuses at outbound or feedback (a link, a FIFO, another account's) one with `rm`/`rm -r`, naming
-its owner; a POSIX ACL entry shutting this user out is named, with
+its owner, and so is what those two hold of others' (an outbound or feedback others could write in: `rm -r`); a POSIX ACL entry shutting this user out is named, with
 `setfacl -x`, `setfacl -m g::` or the mask's `chmod g+x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
@@ -27,7 +27,7 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check, one_line
-from lrcourse.grading.doctor.course_owner import chown_mend, not_yours, root_course_note
+from lrcourse.grading.doctor.course_owner import RELEASED, chown_mend, not_yours, root_course_note
 from lrcourse.grading.doctor.entry import (
     closed_folders,
     course_folders,
@@ -275,7 +275,7 @@ def shared_folders(folder: Path) -> tuple[str, str] | None:
 
     for path, seen in course_folders(folder, "outbound", "feedback"):
         try:
-            problem, mend = shared_write(seen, path)
+            problem, mend = shared_write(seen, path, remade_by=RELEASED.get(path.name, "") if path != folder else "")
         except OSError:
             continue
         if problem:

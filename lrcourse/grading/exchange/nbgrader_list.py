@@ -58,7 +58,8 @@ def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> bool:
                 return False
             check_exchange_folder(seen, path, "release")
             inbound = parts[: index + 1] == (parts[0], "inbound")  # 2733/3733: every student's by design
-            if not inbound and (problem := shared_write_problem(seen, path)):  # a TA's link (R20e2 W1, W2)
+            remade_by = "release" if parts[: index + 1] == (parts[0], "outbound") else ""  # r20h W1: removed, not chmod
+            if not inbound and (problem := shared_write_problem(seen, path, remade_by)):  # a TA's link (R20e2 W1, W2)
                 raise ExchangeUnusable(problem)
             parent, fd = fd, -1
             fd = open_checked(parent, part, seen, path)

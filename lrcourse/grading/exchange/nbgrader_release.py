@@ -102,7 +102,10 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
             seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
             try:
                 check_exchange_folder(seen, path, "release")
-                if parts[: index + 1] != (parts[0], "inbound") and (problem := shared_write_problem(seen, path)):
+                remade_by = {"outbound": "release", "feedback": "release_feedback"}.get(part, "") if index == 1 else ""
+                if parts[: index + 1] != (parts[0], "inbound") and (
+                    problem := shared_write_problem(seen, path, remade_by)
+                ):
                     raise ExchangeUnusable(problem)  # inbound: 2733/3733, every student's by design
             except ExchangeUnusable:
                 if made:  # not left behind at 0700, where no later release would set its mode (R20g2 W2)
