@@ -213,7 +213,10 @@ def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_me
     assert f"`chown {GRADER} {course} {course / 'inbound'} {course / 'outbound'}` (as root" in said, said
     os.chown(course / "inbound", GRADER, 0)  # the inbound folder alone, as r20f followed the old mend
     said = grader_release_all(course.parent, scratch)  # r20f N3: in one line, not a traceback's PermissionError
-    assert said.startswith("ExchangeError") and f"cannot write {course / 'outbound' / 'ch1'}: Permission" in said, said
+    assert (
+        said.startswith("ExchangeError")
+        and f"cannot write {str(course / 'outbound' / 'ch1')!r}, in the exchange: Permission" in said
+    ), said
     said = doctor(scratch)
     assert "is yours" not in said and said.startswith("the nbgrader exchange's course folder |"), said
     assert f"{course} is root's, not yours (the user who collects): nbgrader's release_feedback" in said, said
@@ -326,7 +329,7 @@ def test_a_release_file_the_grader_cannot_read_is_said_so_not_blamed_on_the_exch
     yours ...)", and the doctor named nothing; N5: a file so gave a traceback. The line says read, and the course."""
     course = course_in(monkeypatch, scratch, 0o1777)
     said = grader_release_all(course.parent, scratch, closed)
-    assert said.startswith("ExchangeError") and f"{closed}, in the course's own files (not the exchange)" in said, said
+    assert said.startswith("ExchangeError") and f"{closed}', in the course's own files (not the exchange)" in said, said
     assert "cannot read " in said and "Permission denied" in said and "exchange not yours" not in said, said
     assert not (course / "outbound" / "ch1").exists()  # N5: not left empty
 
