@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from nbgrader.exchange import ExchangeError
 
+from support.doctor_exchange import GRADER, course_in, scratch_folder
 from support.exchange_apps import CHAPTER, COURSE_ID, LIST, exchange_app
+from support.other_uid import as_user
 from support.paths import ROOT
 from support.posix_acl import acl_bytes, set_acl
 
@@ -165,3 +167,20 @@ def test_a_link_put_at_a_missing_course_folder_after_the_check_removes_nothing(t
     monkeypatch.setattr(nbgrader_list, "check_exchange_folders", check_then_link)
     assert unrelease(exchange, inbound=inbound) == []
     assert (kept / "keep.ipynb").read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
+def test_an_unrelease_that_cannot_remove_a_chapter_says_so_in_one_line(monkeypatch):
+    """r20h N7: a chapter's folder the grader may not empty (its old copy made read-only) gave nbgrader's rmtree's
+    traceback, "PermissionError: ... 'notebook.ipynb'". One line: the chapter's folder, the reason, how many removed."""
+    with scratch_folder() as scratch:
+        course = course_in(monkeypatch, scratch, 0o1777)
+        chapter = course / "outbound" / CHAPTER
+        chapter.mkdir()
+        (chapter / "notebook.ipynb").write_text("{}")
+        os.chown(chapter, GRADER, GRADER)
+        chapter.chmod(0o555)
+        app = exchange_app("list", course.parent)
+        said = as_user(GRADER, app.start)
+        assert said.startswith(f"ExchangeError: lrcourse unrelease: cannot remove {str(chapter)!r}: Permission"), said
+        assert "('notebook.ipynb')" in said and f"`ls -laR {chapter}`" in said and "; 0 of 1 removed" in said, said
