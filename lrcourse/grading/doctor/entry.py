@@ -247,7 +247,8 @@ def acl_shut_out(path: Path, need: int) -> tuple[str, list[int]]:
 def kept_out(path: Path, seen: os.stat_result, gid: int, need: int) -> str:
     """The members listed in group `gid`, which `path`'s POSIX ACL keeps from `need`, as `group_members` says them,
     less those another entry lets in: the kernel grants through any of a user's groups whose entry grants it, and a
-    user's own entry decides alone (r20g N3: a student also in a group it lets write was said to be kept out)."""
+    user's own entry decides alone (r20g N3: a student also in a group it lets write was said to be kept out; r20h
+    N1: one whose own entry is --- was said to be let in through another)."""
     from lrcourse.grading.exchange.access_acl import Acl, read_acl
 
     acl = read_acl(path)
@@ -258,8 +259,12 @@ def kept_out(path: Path, seen: os.stat_result, gid: int, need: int) -> str:
     let_in = {name for other in granting for name in listed_members(other)}
     for name in listed_members(gid):
         with contextlib.suppress(KeyError):
-            if pwd.getpwnam(name).pw_uid in acl.users:
-                let_in.add(name)
+            uid = pwd.getpwnam(name).pw_uid
+            if uid in acl.users:  # a user's own entry decides alone, whatever their groups' (r20h N1)
+                if acl.users[uid] & acl.mask & need == need:
+                    let_in.add(name)
+                else:
+                    let_in.discard(name)
     names = [name for name in listed_members(gid) if name not in let_in]
     more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
     said = "members listed here: " + ", ".join(names[:SHOWN]) + more if names else "no member listed here kept out"
