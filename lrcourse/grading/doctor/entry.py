@@ -228,7 +228,8 @@ def acl_shut_out(path: Path, need: int) -> tuple[str, list[int]]:
     """Who `path`'s POSIX access ACL keeps from `need` (others' bits: 0o1 enter, 0o3 enter and write, 0o5 list and
     enter) although its mode grants it to others: its named users and groups whose entry, masked, lacks it, named, and
     those groups' gids; ("", []) when none (or no ACL). The kernel takes a named entry before the others' bits (r20d
-    N2: `setfacl -m u:<student>:---` on a 1777 root got a plain ok)."""
+    N2: `setfacl -m u:<student>:---` on a 1777 root got a plain ok), unless the mask (the mode's group bits) is ---:
+    then it skips the ACL (`acl_permission_check`), and no one is shut out by it (r20h N2)."""
     from lrcourse.grading.exchange.access_acl import Acl, read_acl
     from lrcourse.grading.exchange.root import group_name
 
@@ -237,6 +238,8 @@ def acl_shut_out(path: Path, need: int) -> tuple[str, list[int]]:
     except OSError:
         return "", []
     if not isinstance(acl, Acl):  # none, or no ACL (`access_acl.Unreadable`): no entry to name
+        return "", []
+    if acl.mask_entry == 0:  # the mode's group bits 0: the kernel skips the ACL, the others' bits decide (r20h N2)
         return "", []
     users = [owner_name(uid) or f"uid {uid}" for uid, perm in acl.users.items() if perm & acl.mask & need != need]
     gids = sorted(gid for gid, perm in acl.groups.items() if perm & acl.mask & need != need)
