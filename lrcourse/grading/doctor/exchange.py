@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -211,8 +212,7 @@ def course_folder(exchange, course: Path | None = None) -> Check:
     except ExchangeUnusable as error:
         if closed := unlistable(exchange):  # not one to remove: one this user cannot list
             return closed
-        fix = f"remove it (as root: a student's files may be in it), then, {create}"
-        return Check(name, one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
+        return Check(name, one_line(f"{error}; lrcourse collect refuses it"), remake(exchange, create), stops="collect")
     if shared := shared_folders(folder):
         return Check(name, *shared, stops="release")
     if others := not_yours(exchange):
@@ -234,6 +234,24 @@ def course_folder(exchange, course: Path | None = None) -> Check:
     return Check(
         f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place ({how}), "
         f"and {folder} is yours" + "".join(f" (note: {note})" for note in notes)
+    )
+
+
+def remake(exchange, create: str) -> str:
+    """The mend for a course or inbound folder collect refuses: the course's folder removed and made again (`create`),
+    or, where collect takes it, its inbound alone, made again in it as root (r20h N5: the course folder's `mkdir`
+    failed, "File exists", when only inbound/ was another's)."""
+    from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, check_exchange_folder
+
+    folder, inbound = (shlex.quote(str(path)) for path in (exchange.root / exchange.course_id, exchange.inbound))
+    try:
+        check_exchange_folder(os.lstat(exchange.root / exchange.course_id), exchange.root / exchange.course_id)
+    except (OSError, ExchangeUnusable):
+        return f"`rm -r {folder}` (as root: a student's files may be in it), then, {create}"
+    me = owner_name(os.geteuid()) or os.geteuid()
+    return (
+        f"`rm -r {inbound} && install -d -m 3733 -o {me} {inbound}` (as root: a student's files may be in it; the "
+        f"course's folder {folder} stays)"
     )
 
 
