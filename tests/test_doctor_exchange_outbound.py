@@ -3,7 +3,8 @@ the grader's uid or root and compared with what nbgrader's release and release_f
 entry there of another account's that is not a folder (a link, a FIFO), and N3, feedback/'s command; W4, another
 account's outbound/ when root runs the course; W1, what others put in an outbound/ they could write in, which the
 mends `chmod o-w` and `setfacl -b` kept; M1, a course folder of root's whose outbound/ and feedback/ are the
-grader's. Each mend is followed as written (its command run by the shell), then the next line is checked."""
+grader's; N6, an inbound of root's no student may write in. Each mend is followed as written (its command run by
+the shell), then the next line is checked."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from support.doctor_exchange import GRADER, STAFF_TA, STUDENT, course_in, doctor, grader_release_all, scratch_folder
+from support.other_uid import as_user
 from support.posix_acl import set_acl
 
 OK = " |  | fix:  | "  # a line without a problem
@@ -163,3 +165,22 @@ def test_a_course_folder_of_roots_holding_the_graders_outbound_and_feedback_is_a
     assert grader_release_all(course.parent, scratch, verb="feedback").startswith("ExchangeError")
     follow(said)  # `chown <grader> <course>`
     assert grader_release_all(course.parent, scratch, verb="feedback") == "None" and OK in doctor(scratch)
+
+
+def test_an_inbound_of_roots_no_student_may_write_in_says_so_and_its_mend_lets_them_submit(scratch, monkeypatch):
+    """r20h N6: the README's inbound step done as root with `mkdir` (0755, root's) got a warn on its mode alone, and
+    `chmod 3733`, after which the grader could not list it; every submit failed. The line says no student can submit,
+    and the mend, followed as written, lets them write in it and the grader collect."""
+    from lrcourse.grading.exchange.inbound_folder import Exchange, open_inbound
+
+    course = course_in(monkeypatch, scratch, 0o1777)
+    inbound = course / "inbound"
+    os.chown(inbound, 0, 0)
+    inbound.chmod(0o755)
+    said = doctor(scratch)
+    assert f"{inbound} has mode 0755, not 3733" in said and ": no student can submit (others may not" in said, said
+    assert f"fix: `chmod 3733 {inbound} && chown {GRADER} {inbound}` (as root)" in said, said
+    follow(said)
+    assert as_user(STUDENT, lambda: os.access(inbound, os.W_OK | os.X_OK)) == "True"
+    assert as_user(GRADER, lambda: open_inbound(Exchange(course.parent, "lr-schedules"))).isdigit()
+    assert OK in doctor(scratch)

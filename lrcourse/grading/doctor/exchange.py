@@ -314,6 +314,13 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
             f"{inbound} has mode {mode:04o}, not 3733 (students write in it, none lists it: the random part of "
             "a classmate's folder name is all that hides their submission; the sticky bit keeps it in place)"
         )
+        if mode & 0o003 != 0o003:  # r20h N6: said as a mode alone while every submit failed
+            problem += ': no student can submit (others may not write in it: "You don\'t have write permissions")'
+        if seen.st_uid != os.geteuid():  # root's: 3733 would keep this user from listing it (collect's `unlistable`)
+            return (
+                problem,
+                f"`chmod 3733 {inbound} && chown {owner_name(os.geteuid()) or os.geteuid()} {inbound}` (as root)",
+            )
         return problem, f"`chmod 3733 {inbound}`"
     problems, fixes = [], []
     if mode & stat.S_IRGRP:  # nbgrader's groupshared; or a POSIX ACL, whose mask the group bits are (R20g2 M3)
