@@ -200,7 +200,8 @@ def test_the_doctor_fails_an_exchange_folder_release_and_unrelease_refuse(tmp_pa
     assert said.line().startswith(  # the course's folder's own label, not the root's (R20a N1)
         f"FAIL  the nbgrader exchange's course folder: {folder} (mode 0775) is writable by other users ({by})"
     ), said.line()
-    refused = "lrcourse collect refuses it" if where == "" else "release, release_feedback and Unrelease refuse it"
+    refused = {"": "lrcourse collect refuses it", "outbound": "nbgrader's release and Unrelease refuse it"}
+    refused = refused.get(where, "nbgrader's release_feedback refuses it")  # r20h N3: each its own command
     assert refused in said.problem, said.problem
     if where:  # r20h W1: outbound/, feedback/ removed, not chmodded: that would keep what others put in them
         assert (

@@ -120,10 +120,12 @@ def refused_lines(exchange) -> tuple[list[str], list[str]]:
     for path, seen in refused(exchange):
         owner, command = owner_of(seen), RELEASED[path.name]
         what = "is owned by" if stat.S_ISDIR(seen.st_mode) else f"is {kind(seen)}, not a folder, owned by"
-        problems.append(
-            f"{path} {what} {owner}, not by {allowed}: {owner} could have put their own folders, files and links in "
-            f"it (or have it lead to them), which students would fetch, and nbgrader's {command} refuses it"
-        )
+        risk = f"{owner} could have put their own folders, files and links in it, which students would fetch"
+        if stat.S_ISLNK(seen.st_mode):
+            risk = f"it leads where {owner} chose, and students would list and fetch what is there"
+        elif not stat.S_ISDIR(seen.st_mode):
+            risk = "nothing can be released in it"
+        problems.append(f"{path} {what} {owner}, not by {allowed}: {risk}; nbgrader's {command} refuses it")
         rm = "rm -r" if stat.S_ISDIR(seen.st_mode) else "rm"
         mends.append(
             f"`{rm} {shlex.quote(str(path))}` (as root: not `chown`, which would keep what {owner} put in it; it holds "

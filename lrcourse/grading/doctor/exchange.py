@@ -297,7 +297,11 @@ def shared_folders(folder: Path) -> tuple[str, str] | None:
         except OSError:
             continue
         if problem:
-            return f"{problem}; nbgrader's release, release_feedback and Unrelease refuse it", mend
+            who = {"outbound": "release and Unrelease refuse", "feedback": "release_feedback refuses"}  # r20h N3
+            return (
+                f"{problem}; nbgrader's {who.get(path.name, 'release, release_feedback and Unrelease refuse')} it",
+                mend,
+            )
     return None
 
 
