@@ -125,9 +125,13 @@ def student_owns(folder: Path) -> None:
 # collect refuses it), a link to the student's folder, not a folder; then the inbound folder's mode.
 COURSE_FOLDERS = {
     "missing": (lambda course: None, "does not exist yet", "create it now, as the user who collects, `mkdir -m 0755"),
-    "a student's": (student_owns, "is owned by uid 4242", "remove it (as root"),
-    "a link": (lambda course: course.symlink_to(course.parent.parent), "is a symbolic link", "remove it (as root"),
-    "a file": (lambda course: course.write_text("x"), "is not a folder", "remove it (as root"),
+    "a student's": (student_owns, "is owned by uid 4242", "`rm -r {course}` (as root"),
+    "a link": (
+        lambda course: course.symlink_to(course.parent.parent),
+        "is a symbolic link",
+        "`rm -r {course}` (as root",
+    ),
+    "a file": (lambda course: course.write_text("x"), "is not a folder", "`rm -r {course}` (as root"),
 }
 
 
@@ -140,9 +144,29 @@ def test_the_doctor_fails_a_course_folder_in_the_exchange_that_collect_refuses(t
     said = exchange_root(tmp_path)
     assert said.failed and said.stops == "collect", said
     assert said.line().startswith(f"FAIL  the nbgrader exchange's course folder: {course} {problem}"), said.line()
-    assert said.fix.startswith(fix) and f"mkdir -m 0755 {course}" in said.fix, said.fix
+    assert said.fix.startswith(fix.format(course=course)) and f"mkdir -m 0755 {course}" in said.fix, said.fix
     assert f"install -d -m 3733 {course / 'inbound'}" in said.fix, said.fix
     assert verdict([said, Check("sandbox tools")]).endswith("lrcourse collect refuses this exchange (see FAIL above)")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root gives a folder to another user")
+@pytest.mark.parametrize("kind", ["folder", "link"])
+def test_an_inbound_folder_collect_refuses_in_a_course_folder_it_takes_is_made_again_alone(open_tmp: Path, kind):
+    """r20h N5: with only inbound/ another account's, the mend "remove it, then `mkdir -m 0755 <course folder> &&
+    install -d -m 3733 <inbound>`" failed at the course folder ("File exists"), and `&&` skipped inbound. The mend
+    is inbound's alone; followed as written, collect opens it and the doctor says ok."""
+    from lrcourse.grading.exchange.inbound_folder import Exchange, open_inbound
+
+    course = exchange_in(open_tmp, 0o1777) / "lr-schedules"
+    course.mkdir()
+    inbound = course / "inbound"
+    student_owns(inbound) if kind == "folder" else inbound.symlink_to(open_tmp)
+    said = exchange_root(open_tmp)
+    assert said.failed and said.stops == "collect" and f"{inbound} is " in said.problem, said
+    assert said.fix.startswith(f"`rm -r {inbound} && install -d -m 3733 -o root {inbound}` (as root"), said.fix
+    subprocess.run(["bash", "-c", said.fix.split("`")[1]], check=True)  # the mend, as written
+    os.close(open_inbound(Exchange(course.parent, "lr-schedules")))
+    assert not exchange_root(open_tmp).problem and open_tmp.is_dir()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the group and ACL rules are root's")
@@ -176,9 +200,15 @@ def test_the_doctor_fails_an_exchange_folder_release_and_unrelease_refuse(tmp_pa
     assert said.line().startswith(  # the course's folder's own label, not the root's (R20a N1)
         f"FAIL  the nbgrader exchange's course folder: {folder} (mode 0775) is writable by other users ({by})"
     ), said.line()
-    refused = "lrcourse collect refuses it" if where == "" else "release, release_feedback and Unrelease refuse it"
+    refused = {"": "lrcourse collect refuses it", "outbound": "nbgrader's release and Unrelease refuse it"}
+    refused = refused.get(where, "nbgrader's release_feedback refuses it")  # r20h N3: each its own command
     assert refused in said.problem, said.problem
-    assert f"chmod go-w {folder}" in said.fix and (f"setfacl -b {folder}" in said.fix) == (how == "acl"), said.fix
+    if where:  # r20h W1: outbound/, feedback/ removed, not chmodded: that would keep what others put in them
+        assert (
+            said.fix.startswith(f"`rm -r {folder}` (as root: a folder others could write in") and "`chmod" in said.fix
+        )
+    else:
+        assert f"chmod go-w {folder}" in said.fix and (f"setfacl -b {folder}" in said.fix) == (how == "acl"), said.fix
     assert verdict([said, Check("sandbox tools")]).startswith(
         "students' code can be graded here, but "
         + ("lrcourse collect refuses" if where == "" else "nbgrader's release refuses this exchange")

@@ -204,5 +204,5 @@ def test_the_course_folders_of_roots_are_found_once_for_the_problem_and_its_mend
 
     monkeypatch.setattr(course_owner, "theirs", theirs)
     said = course_owner.not_yours(exchange)
-    assert asked == [None, 0], asked
+    assert asked == [0], asked
     assert said.problem.startswith(f"{course} is root's, not yours") and f"{course} {exchange.inbound}`" in said.fix

@@ -9,7 +9,6 @@ the grader owns or is in the group of (N4, N5)."""
 
 from __future__ import annotations
 
-import ast
 import os
 import shutil
 import stat
@@ -21,11 +20,19 @@ from pathlib import Path
 import pytest
 
 import lrcourse.grading.exchange.nbgrader_release  # noqa: F401 (imported here: a child as another uid may not)
-from lrcourse.grading.doctor.exchange import exchange_root
 from lrcourse.grading.exchange.inbound_folder import Exchange, open_inbound
 from lrcourse.grading.exchange.root import root_path_problem
 
-from support.doctor_exchange import GRADER, STUDENT, course_in, listing, scratch_folder, student_may_use
+from support.doctor_exchange import (
+    GRADER,
+    STUDENT,
+    course_in,
+    doctor,
+    grader_release_all,
+    listing,
+    scratch_folder,
+    student_may_use,
+)
 from support.exchange_apps import course_with_a_release, exchange_app
 from support.other_uid import as_user
 from support.posix_acl import set_acl
@@ -38,16 +45,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid
 def scratch():
     with scratch_folder() as folder:
         yield folder
-
-
-def doctor(course: Path) -> str:
-    """The doctor's exchange line, as the grader's uid: its name, problem, fix and kind in one text."""
-
-    def line():
-        said = exchange_root(course)
-        return f"{said.name} | {said.problem} | fix: {said.fix} | warning={said.warning} | stops={said.stops}"
-
-    return ast.literal_eval(as_user(GRADER, line))
 
 
 def grader_collects(root: Path) -> str:
@@ -202,19 +199,6 @@ def test_a_posix_acl_shutting_a_student_out_of_a_root_its_mode_opens_is_noted(sc
     assert "out: they cannot fetch nor submit" in said, said
 
 
-def grader_release_all(root: Path, scratch: Path, closed: str = "") -> str:
-    """nbgrader's (the course's) release of a chapter, run through as the grader's uid from a course of its own
-    (`closed`: a path in it left root's, 0700: the grader cannot read it)."""
-    course = course_with_a_release(Path(tempfile.mkdtemp(dir=scratch)))
-    for path in [course.parent, *course.parent.rglob("*")]:
-        os.chown(path, GRADER, GRADER)
-    if closed:
-        os.chown(course / closed, 0, 0)
-        (course / closed).chmod(0o700)
-    app = exchange_app("assignment", root, course)
-    return as_user(GRADER, app.start)
-
-
 def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_mend_lets_release_work(
     scratch, monkeypatch
 ):
@@ -229,11 +213,15 @@ def test_a_course_folder_of_roots_is_not_said_to_be_the_graders_and_the_chown_me
     assert f"`chown {GRADER} {course} {course / 'inbound'} {course / 'outbound'}` (as root" in said, said
     os.chown(course / "inbound", GRADER, 0)  # the inbound folder alone, as r20f followed the old mend
     said = grader_release_all(course.parent, scratch)  # r20f N3: in one line, not a traceback's PermissionError
-    assert said.startswith("ExchangeError") and f"cannot write {course / 'outbound' / 'ch1'}: Permission" in said, said
+    assert (
+        said.startswith("ExchangeError")
+        and f"cannot write {str(course / 'outbound' / 'ch1')!r}, in the exchange: Permission" in said
+    ), said
     said = doctor(scratch)
     assert "is yours" not in said and said.startswith("the nbgrader exchange's course folder |"), said
-    assert f"{course}, {course / 'outbound'} are root's, not yours" in said and "stops=release" in said, said
-    assert f"fix: `chown {GRADER} {course} {course / 'outbound'}` (as root" in said and "in them (Perm" in said, said
+    assert f"{course} is root's, not yours (the user who collects): nbgrader's release_feedback" in said, said
+    assert f"{course / 'outbound'} is root's, not yours" in said and "stops=release" in said, said  # r20h M1: named
+    assert f"fix: `chown {GRADER} {course} {course / 'outbound'}` (as root" in said and "in it (Perm" in said, said
     assert "course folder (0755) and inbound (3733) yours; your release makes outbound and feedback, yours)" in said
     os.chown(course, GRADER, 0)  # the mend, as written
     os.chown(course / "outbound", GRADER, 0)
@@ -341,7 +329,7 @@ def test_a_release_file_the_grader_cannot_read_is_said_so_not_blamed_on_the_exch
     yours ...)", and the doctor named nothing; N5: a file so gave a traceback. The line says read, and the course."""
     course = course_in(monkeypatch, scratch, 0o1777)
     said = grader_release_all(course.parent, scratch, closed)
-    assert said.startswith("ExchangeError") and f"{closed}, in the course's own files (not the exchange)" in said, said
+    assert said.startswith("ExchangeError") and f"{closed}', in the course's own files (not the exchange)" in said, said
     assert "cannot read " in said and "Permission denied" in said and "exchange not yours" not in said, said
     assert not (course / "outbound" / "ch1").exists()  # N5: not left empty
 

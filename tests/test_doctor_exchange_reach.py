@@ -3,7 +3,8 @@ entry.py, `closed_folders`), checked against nbgrader's own test (`check_directo
 which its fetch, list and submit run first, `Exchange.ensure_root`) run as a student's uid: a root the students may
 enter but not write in (R20c W1), a folder above the root closed to them (R20c M1), the `chgrp` mend naming the user
 who collects (R20c M2), a root and course folder kept to different groups (R20c N3), a group an ACL keeps out
-whose member another entry lets in (r20g N3)."""
+whose member another entry lets in (r20g N3), a member whose own entry shuts them out (r20h N1), an ACL whose
+mask is empty (r20h N2)."""
 
 from __future__ import annotations
 
@@ -150,3 +151,39 @@ def test_a_group_an_acl_keeps_out_is_said_without_its_members_another_entry_lets
     assert (
         said.warning and f"(group gid {STUDENT}: members listed here: bob; alice may, through another" in said.problem
     )
+
+
+def root_acl(root, entries) -> None:
+    """`root`'s POSIX access ACL set to `entries` ((tag, perm, id), -1 for none), its mode's group bits the mask."""
+    from support.posix_acl import set_acl
+
+    raw = b"".join(struct.pack("<HHI", tag, perm, id & 0xFFFFFFFF) for tag, perm, id in entries)
+    set_acl(root, "system.posix_acl_access", struct.pack("<I", 2) + raw)
+
+
+def test_a_member_whose_own_entry_shuts_them_out_is_not_said_to_be_let_in_through_another(scratch, monkeypatch):
+    """r20h N1: with `u:<alice>:---` besides `g:<class>:r-x,g:<ext>:rwx`, alice (in both groups) was said to get in
+    "through another entry"; her own entry decides alone, and she cannot fetch nor submit."""
+    course = course_in(monkeypatch, scratch, 0o1777, owner=0)
+    ext, alice = STUDENT + 10, 65534  # alice: `nobody`, a uid this machine names
+    entries = [(0x01, 7, -1), (0x02, 0, alice), (0x04, 5, -1), (0x08, 5, STUDENT), (0x08, 7, ext), (0x10, 7, -1)]
+    root_acl(course.parent, [*entries, (0x20, 7, -1)])
+    listing(monkeypatch, {STUDENT: ["nobody", "bob"], ext: ["nobody"]})
+    as_alice = as_user(alice, lambda: check_directory(str(course.parent), write=True, execute=True), (STUDENT, ext))
+    assert as_alice == "False", as_alice
+    said = exchange_root(scratch)
+    assert f"(group gid {STUDENT}: members listed here: nobody, bob)" in said.problem, said.problem
+    assert "through another" not in said.problem, said.problem
+
+
+def test_an_acl_whose_mask_is_empty_shuts_no_one_out(scratch, monkeypatch):
+    """r20h N2: `setfacl -m g:<class>:---,u:<student>:---` on a root 1707 (the mask ---) was warned to keep them out,
+    though the kernel skips an ACL whose mask (the mode's group bits) is empty: the others' bits let them in."""
+    course = course_in(monkeypatch, scratch, 0o1777, owner=0)
+    entries = [(0x01, 7, -1), (0x02, 0, STUDENT), (0x04, 0, -1), (0x08, 0, STUDENT), (0x10, 0, -1), (0x20, 7, -1)]
+    root_acl(course.parent, entries)
+    course.parent.chmod(0o1707)
+    listing(monkeypatch, {STUDENT: ["alice"]})
+    assert student_may_use(course.parent)
+    said = exchange_root(scratch)
+    assert not said.problem and "(note" not in said.name and "ACL keeps" not in said.name, said

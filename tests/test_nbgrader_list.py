@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from nbgrader.exchange import ExchangeError
 
+from support.doctor_exchange import GRADER, course_in, scratch_folder
 from support.exchange_apps import CHAPTER, COURSE_ID, LIST, exchange_app
+from support.other_uid import as_user
 from support.paths import ROOT
 from support.posix_acl import acl_bytes, set_acl
 
@@ -127,6 +129,20 @@ def test_root_refuses_an_unrelease_from_a_course_folder_with_a_named_acl(tmp_pat
     assert list((course / "outbound").iterdir()) == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the ACL rule is root's")
+def test_an_unrelease_from_an_outbound_others_may_write_in_is_refused_with_the_mend_to_remove_it(tmp_path):
+    """r20h W1: for an outbound/ others could write in, `setfacl -b` or `chmod` kept what they put there (a planted
+    chapter classmates fetched); Unrelease's mend is to remove it, as release's and the doctor's."""
+    exchange = sticky_exchange(tmp_path)
+    outbound = exchange / COURSE_ID / "outbound"
+    (outbound / CHAPTER).mkdir(parents=True)
+    set_acl(outbound, "system.posix_acl_access", acl_bytes((0x02, 54321)))
+    outbound.chmod(0o775)  # the mask rwx: 54321 may write in it
+    with pytest.raises(ExchangeError, match=rf"`rm -r {outbound}` \(as root: a folder others could write in"):
+        unrelease(exchange)
+    assert [p.name for p in outbound.iterdir()] == [CHAPTER]
+
+
 @pytest.mark.parametrize("inbound", [False, True])
 def test_a_link_put_at_a_missing_course_folder_after_the_check_removes_nothing(tmp_path, monkeypatch, inbound):
     """R20g2 W1: no course folder in the exchange when Unrelease runs; the check found it missing, and a student's
@@ -151,3 +167,20 @@ def test_a_link_put_at_a_missing_course_folder_after_the_check_removes_nothing(t
     monkeypatch.setattr(nbgrader_list, "check_exchange_folders", check_then_link)
     assert unrelease(exchange, inbound=inbound) == []
     assert (kept / "keep.ipynb").read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
+def test_an_unrelease_that_cannot_remove_a_chapter_says_so_in_one_line(monkeypatch):
+    """r20h N7: a chapter's folder the grader may not empty (its old copy made read-only) gave nbgrader's rmtree's
+    traceback, "PermissionError: ... 'notebook.ipynb'". One line: the chapter's folder, the reason, how many removed."""
+    with scratch_folder() as scratch:
+        course = course_in(monkeypatch, scratch, 0o1777)
+        chapter = course / "outbound" / CHAPTER
+        chapter.mkdir()
+        (chapter / "notebook.ipynb").write_text("{}")
+        os.chown(chapter, GRADER, GRADER)
+        chapter.chmod(0o555)
+        app = exchange_app("list", course.parent)
+        said = as_user(GRADER, app.start)
+        assert said.startswith(f"ExchangeError: lrcourse unrelease: cannot remove {str(chapter)!r}: Permission"), said
+        assert "('notebook.ipynb')" in said and f"`ls -laR {chapter}`" in said and "; 0 of 1 removed" in said, said

@@ -291,7 +291,8 @@ def test_root_refuses_an_exchange_folder_a_group_may_write_in(tmp_path, which):
 def test_root_refuses_a_feedback_folder_with_a_named_acl(tmp_path):
     """R20e2 W2: root:root feedback/ 0771 with an access ACL u:54321:rwx (the group bits are the mask): gid 0 is no
     guard, 54321's link at alice's page's -tmp name had root write the page over a root-only file, no race. Refused
-    with the `setfacl -b` mend before anything is written; the file keeps its mode and text."""
+    with the mend to remove it (r20h W1: `setfacl -b` kept what others put in it) before anything is written; the file
+    keeps its mode and text."""
     course, exchange = course_and_exchange(tmp_path)
     release(course, exchange, "feedback")  # root's earlier release: alice's page's name is known
     feedback = exchange / COURSE_ID / "feedback"
@@ -304,7 +305,10 @@ def test_root_refuses_a_feedback_folder_with_a_named_acl(tmp_path):
     page.unlink()
     page.with_name(page.stem + "-tmp.html").symlink_to(vfile)  # 54321's link
     before = snapshot(exchange)
-    with pytest.raises(ExchangeError, match=r"\(mode 0771\) is writable by other users \(a POSIX ACL .*setfacl -b"):
+    with pytest.raises(
+        ExchangeError,
+        match=r"\(mode 0771\) is writable by other users \(a POSIX ACL .*`rm -r .*release_feedback makes it again",
+    ):
         release(course, exchange, "feedback")
     assert (vfile.read_text(), stat.S_IMODE(vfile.lstat().st_mode)) == ("root only", 0o600)
     assert snapshot(exchange) == before

@@ -4,13 +4,14 @@ root run as a student's uid, to compare the lines with."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from support.exchange_apps import exchange_in
+from support.exchange_apps import course_with_a_release, exchange_app, exchange_in
 from support.other_uid import as_user
 
 GRADER = 54323  # a uid of no account: the grader, as on a hub (as_user: its gid the same number)
@@ -57,3 +58,34 @@ def listing(monkeypatch, groups: dict) -> None:
     from lrcourse.grading.doctor import entry
 
     monkeypatch.setattr(entry, "listed_members", lambda gid: groups.get(gid, []))
+
+
+def doctor(course: Path, uid: int = GRADER) -> str:
+    """The doctor's exchange line, as `uid` (the grader's; 0: root's, in this process): its name, problem, fix and
+    kind in one text."""
+    from lrcourse.grading.doctor.exchange import exchange_root
+
+    def line():
+        said = exchange_root(course)
+        return f"{said.name} | {said.problem} | fix: {said.fix} | warning={said.warning} | stops={said.stops}"
+
+    return line() if uid == 0 else ast.literal_eval(as_user(uid, line))
+
+
+def grader_release_all(root: Path, scratch: Path, closed: str = "", verb: str = "assignment", uid: int = GRADER) -> str:
+    """nbgrader's (the course's) release of a chapter (`verb` "feedback": of its feedback), run through as `uid` (the
+    grader's; 0: root's, in this process) from a course of its own (`closed`: a path in it left root's, 0700: the
+    grader cannot read it): None, or the type and text of what stopped it."""
+    course = course_with_a_release(Path(tempfile.mkdtemp(dir=scratch)))
+    for path in [course.parent, *course.parent.rglob("*")]:
+        os.chown(path, uid, uid)
+    if closed:
+        os.chown(course / closed, 0, 0)
+        (course / closed).chmod(0o700)
+    app = exchange_app(verb, root, course)
+    if uid:
+        return as_user(uid, app.start)
+    try:
+        return repr(app.start())
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"

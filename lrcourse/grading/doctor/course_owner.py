@@ -1,35 +1,102 @@
-"""Who owns the course's folders in the nbgrader exchange, for `lrcourse doctor` (`exchange.course_folder`): the
-user who collects, not root, must own the course's folder and its outbound and feedback folders, for nbgrader's
-release and release_feedback, run as it, make the chapter's folders there. One of root's gets `chown` (only root could
-have put anything in it); an outbound or feedback folder of another account's is named with its owner and removed
-(r20g W1), never adopted by `chown`."""
+"""Who owns the course's folders in the nbgrader exchange, and what is at and in its outbound and feedback, for
+`lrcourse doctor` (`exchange.course_folder`): the user who collects, not root, must own the course's folder while
+its outbound or feedback folder is missing, and those two once made, for nbgrader's release and release_feedback, run
+as it, make the chapter's folders there (r20h M1: a course folder of root's whose outbound and feedback are the
+grader's is only a note). One of root's gets `chown` (only root could have put anything in it). An entry at outbound/
+or feedback/ release refuses (`refused`: release's own rule, `inbound_folder.check_exchange_folder`, so the two
+cannot disagree: a link, a FIFO, a folder of another account's; as root, anyone's but root's: r20h W2, W4) is named
+with its owner and removed (r20g W1), never adopted by `chown`; so is an entry inside them neither this user's nor
+root's (`strangers`, a bounded look: r20h W1, what students put there while others could write in it)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
 
+RELEASED = {"outbound": "release", "feedback": "release_feedback"}  # the folder, and nbgrader's command making it
+MOST_LOOKED = 100_000  # entries looked at in outbound/ or feedback/: a student may have put a million there
+MOST_NAMED = 3
 
-def theirs(exchange, owner: int | None = 0) -> list[Path]:
+
+def theirs(exchange, owner: int = 0) -> list[Path]:
     """The course's folder in the exchange, its inbound, outbound and feedback folders, as far as they are folders,
-    owned by `owner` (root's, which collect takes, those this user may not list and write in as the kernel judges it,
-    group and POSIX ACL included; None: owned by neither this user nor root, which only outbound and feedback can be
-    here: collect refuses the others) and not this user's; none as root."""
+    owned by `owner` (root's, which collect and release take) and which this user may not list and write in as the
+    kernel judges it, group and POSIX ACL included, and not this user's; none as root."""
     folder, found = exchange.root / exchange.course_id, []
     for path in (folder, exchange.inbound, folder / "outbound", folder / "feedback"):
         with contextlib.suppress(OSError):
             seen = os.lstat(path)
             if os.geteuid() != 0 and stat.S_ISDIR(seen.st_mode) and seen.st_uid != os.geteuid():
-                if owner is None and seen.st_uid != 0:
-                    found.append(path)
-                elif seen.st_uid == owner and not os.access(path, os.R_OK | os.W_OK | os.X_OK, effective_ids=True):
+                if seen.st_uid == owner and not os.access(path, os.R_OK | os.W_OK | os.X_OK, effective_ids=True):
                     found.append(path)  # r20g W2: one the kernel lets this user write in (its group) is not said
     return found
+
+
+def kind(seen: os.stat_result) -> str:
+    """What an entry is, as the lines say it."""
+    for test, said in ((stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISREG, "a file")):
+        if test(seen.st_mode):
+            return said
+    return "a FIFO" if stat.S_ISFIFO(seen.st_mode) else "a socket" if stat.S_ISSOCK(seen.st_mode) else "a device"
+
+
+def owner_of(seen: os.stat_result) -> str:
+    return owner_name(seen.st_uid) or f"uid {seen.st_uid}"
+
+
+def refused(exchange) -> list[tuple[Path, os.stat_result]]:
+    """outbound/ and feedback/, where they exist, that nbgrader's release and release_feedback refuse, judged by their
+    own rule (`check_exchange_folder`, action "release"): not a folder, or owned by anyone but this user or root (as
+    root, anyone but root)."""
+    from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, check_exchange_folder
+
+    found = []
+    for name in RELEASED:
+        path = exchange.root / exchange.course_id / name
+        try:
+            seen = os.lstat(path)
+            check_exchange_folder(seen, path, "release")
+        except OSError:
+            continue
+        except ExchangeUnusable:
+            found.append((path, seen))
+    return found
+
+
+def strangers(path: Path) -> tuple[int, list[str], bool]:
+    """The entries of the folder `path` owned by neither this user nor root: how many, the first few named (their
+    names escaped: a student chose them), and whether the look stopped at MOST_LOOKED entries. Opened without following
+    a link (a FIFO is never opened: only lstat'ed)."""
+    from lrcourse.grading.exchange.inbound import OPEN_FLAGS
+
+    count, named, looked = 0, [], 0
+    try:
+        fd = os.open(path, OPEN_FLAGS | os.O_DIRECTORY)
+    except OSError:
+        return 0, [], False
+    try:
+        with os.scandir(fd) as entries:  # scandir uses a copy of fd
+            for entry in entries:
+                looked += 1
+                if looked > MOST_LOOKED:
+                    return count, named, True
+                with contextlib.suppress(OSError):  # removed meanwhile
+                    seen = entry.stat(follow_symlinks=False)
+                    if seen.st_uid not in (os.geteuid(), 0):
+                        count += 1
+                        if len(named) < MOST_NAMED:
+                            named.append(f"{entry.name!r} ({kind(seen)} of {owner_of(seen)}'s)")
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return count, named, False
 
 
 def chown_mend(exchange, found: list[Path] | None = None) -> str:
@@ -46,35 +113,94 @@ def chown_mend(exchange, found: list[Path] | None = None) -> str:
     return f"`chown {me} {paths}` (as root; {'; '.join(notes)})"
 
 
-def not_yours(exchange) -> Check | None:
-    """A FAIL when this user, not root, does not own the course's folder in the exchange (or its outbound or feedback
-    folder, made): nbgrader's release and release_feedback, run as it, make the chapter's folders there (r20f W1: a
-    course folder of root's got "is yours", and the release stopped, "cannot make or open .../outbound"). An outbound
-    or feedback folder of another account's (a TA's, a student's) is named with its owner, and the mend is to remove
-    it as root: that account could have filled it (r20g W1: called "root's", its `chown` adopted a student's link and
-    planted notebook, which classmates then fetched); release makes it again."""
+def refused_lines(exchange) -> tuple[list[str], list[str]]:
+    """The problems and mends of `refused`'s entries, each named with its owner and kind; removed, not chowned."""
     problems, mends = [], []
-    for path in theirs(exchange, owner=None):
-        uid = os.lstat(path).st_uid
-        owner = owner_name(uid) or f"uid {uid}"
-        problems.append(
-            f"{path} is owned by {owner}, not by you (the user who collects) or root: {owner} could have put their "
-            "own folders, files and links in it, which students would fetch, and nbgrader's release refuses it"
-        )
+    allowed = "root (the user who releases)" if os.geteuid() == 0 else "you (the user who collects) or root"
+    for path, seen in refused(exchange):
+        owner, command = owner_of(seen), RELEASED[path.name]
+        what = "is owned by" if stat.S_ISDIR(seen.st_mode) else f"is {kind(seen)}, not a folder, owned by"
+        risk = f"{owner} could have put their own folders, files and links in it, which students would fetch"
+        if stat.S_ISLNK(seen.st_mode):
+            risk = f"it leads where {owner} chose, and students would list and fetch what is there"
+        elif not stat.S_ISDIR(seen.st_mode):
+            risk = "nothing can be released in it"
+        problems.append(f"{path} {what} {owner}, not by {allowed}: {risk}; nbgrader's {command} refuses it")
+        rm = "rm -r" if stat.S_ISDIR(seen.st_mode) else "rm"
         mends.append(
-            f"`rm -r {path}` (as root: not `chown`, which would keep what {owner} put in it; it holds only released "
-            "copies, which nbgrader's release makes again)"
+            f"`{rm} {shlex.quote(str(path))}` (as root: not `chown`, which would keep what {owner} put in it; it holds "
+            f"only what nbgrader's {command} makes again)"
         )
-    roots = theirs(exchange)  # once: the problem and its mend name the same folders
-    found = [path for path in roots if path != exchange.inbound]
-    if found:
-        said = ", ".join(str(path) for path in found)
+    return problems, mends
+
+
+def stranger_lines(exchange) -> tuple[list[str], list[str]]:
+    """The problems and mends of what outbound/ and feedback/ (release's, else `refused` said them) hold of others'."""
+    problems, mends = [], []
+    me = owner_name(os.geteuid()) or str(os.geteuid())
+    users = " ".join(f"! -user {user}" for user in dict.fromkeys((me, "root")))
+    taken = {path for path, _ in refused(exchange)}
+    for name, command in RELEASED.items():
+        path = exchange.root / exchange.course_id / name
+        if path in taken:
+            continue
+        count, named, more = strangers(path)
+        if not count:
+            continue
+        said = ", ".join(named) + (", ..." if count > len(named) or more else "")
         problems.append(
-            f"{said} {'is' if len(found) == 1 else 'are'} root's, not yours (the user who collects): nbgrader's "
-            "release and release_feedback, run as you, cannot make the chapter's folders in "
-            f"{'it' if len(found) == 1 else 'them'} (Permission denied)"
+            f"{path} holds {count}{' or more' if more else ''} entr{'y' if count == 1 else 'ies'} neither yours nor "
+            f"root's ({said}), put there while others could write in it: students list and fetch them as if you had "
+            f"released them (nbgrader's {command} does not look)"
         )
-        mends.append(chown_mend(exchange, roots))
+        quoted = shlex.quote(str(path))
+        mends.append(
+            f"`find {quoted} -mindepth 1 -maxdepth 1 {users} -exec rm -r {{}} +` (as root: removes only those; or "
+            f"`rm -r {quoted}`, which nbgrader's {command} makes again)"
+        )
+    return problems, mends
+
+
+def not_yours(exchange) -> Check | None:
+    """A FAIL for what nbgrader's release or release_feedback, run as this user, refuses or cannot do in the course's
+    folder in the exchange: an outbound or feedback entry it refuses (`refused_lines`), others' entries in them
+    (`stranger_lines`), one of root's this user cannot make the chapter's folders in, or the course's folder of root's
+    while outbound or feedback is missing (r20f W1: release stopped, "cannot make or open .../outbound"); None
+    otherwise (a course folder of root's holding both is `root_course_note`'s)."""
+    problems, mends = refused_lines(exchange)
+    problems_in, mends_in = stranger_lines(exchange)
+    problems, mends = problems + problems_in, mends + mends_in
+    folder = exchange.root / exchange.course_id
+    roots = theirs(exchange)  # once: the problem and its mend name the same folders
+    missing = [name for name in RELEASED if not os.path.lexists(folder / name)]
+    chosen = [path for path in roots if path.name in RELEASED and path.parent == folder]
+    if folder in roots and missing:
+        commands = " and ".join(RELEASED[name] for name in missing)
+        problems.append(
+            f"{folder} is root's, not yours (the user who collects): nbgrader's {commands}, run as you, cannot make "
+            f"{' and '.join(f'{name}/' for name in missing)} in it (Permission denied)"
+        )
+        chosen.insert(0, folder)
+    for path in chosen[1:] if chosen and chosen[0] == folder else chosen:
+        problems.append(
+            f"{path} is root's, not yours (the user who collects): nbgrader's {RELEASED[path.name]}, run as you, "
+            "cannot make the chapter's folders in it (Permission denied)"
+        )
+    if chosen:  # root's inbound too, as `unlistable` gives it
+        mends.append(chown_mend(exchange, chosen + [path for path in roots if path == exchange.inbound]))
     if not problems:
         return None
     return Check("the nbgrader exchange's course folder", "; ".join(problems), "; ".join(mends), stops="release")
+
+
+def root_course_note(exchange) -> str | None:
+    """A note when the course's folder is root's but its outbound and feedback are there (`not_yours` says the rest):
+    release and release_feedback work in them, but could not make either again (r20h M1: this was a FAIL)."""
+    folder = exchange.root / exchange.course_id
+    if folder not in theirs(exchange):
+        return None
+    me = owner_name(os.geteuid()) or os.geteuid()
+    return (
+        f"{folder} is root's: nbgrader's release and release_feedback work in its outbound/ and feedback/, yours, but "
+        f"could not make either again if removed (`chown {me} {folder}`, as root, lets them)"
+    )

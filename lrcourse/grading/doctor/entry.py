@@ -228,7 +228,8 @@ def acl_shut_out(path: Path, need: int) -> tuple[str, list[int]]:
     """Who `path`'s POSIX access ACL keeps from `need` (others' bits: 0o1 enter, 0o3 enter and write, 0o5 list and
     enter) although its mode grants it to others: its named users and groups whose entry, masked, lacks it, named, and
     those groups' gids; ("", []) when none (or no ACL). The kernel takes a named entry before the others' bits (r20d
-    N2: `setfacl -m u:<student>:---` on a 1777 root got a plain ok)."""
+    N2: `setfacl -m u:<student>:---` on a 1777 root got a plain ok), unless the mask (the mode's group bits) is ---:
+    then it skips the ACL (`acl_permission_check`), and no one is shut out by it (r20h N2)."""
     from lrcourse.grading.exchange.access_acl import Acl, read_acl
     from lrcourse.grading.exchange.root import group_name
 
@@ -237,6 +238,8 @@ def acl_shut_out(path: Path, need: int) -> tuple[str, list[int]]:
     except OSError:
         return "", []
     if not isinstance(acl, Acl):  # none, or no ACL (`access_acl.Unreadable`): no entry to name
+        return "", []
+    if acl.mask_entry == 0:  # the mode's group bits 0: the kernel skips the ACL, the others' bits decide (r20h N2)
         return "", []
     users = [owner_name(uid) or f"uid {uid}" for uid, perm in acl.users.items() if perm & acl.mask & need != need]
     gids = sorted(gid for gid, perm in acl.groups.items() if perm & acl.mask & need != need)
@@ -247,7 +250,8 @@ def acl_shut_out(path: Path, need: int) -> tuple[str, list[int]]:
 def kept_out(path: Path, seen: os.stat_result, gid: int, need: int) -> str:
     """The members listed in group `gid`, which `path`'s POSIX ACL keeps from `need`, as `group_members` says them,
     less those another entry lets in: the kernel grants through any of a user's groups whose entry grants it, and a
-    user's own entry decides alone (r20g N3: a student also in a group it lets write was said to be kept out)."""
+    user's own entry decides alone (r20g N3: a student also in a group it lets write was said to be kept out; r20h
+    N1: one whose own entry is --- was said to be let in through another)."""
     from lrcourse.grading.exchange.access_acl import Acl, read_acl
 
     acl = read_acl(path)
@@ -258,8 +262,12 @@ def kept_out(path: Path, seen: os.stat_result, gid: int, need: int) -> str:
     let_in = {name for other in granting for name in listed_members(other)}
     for name in listed_members(gid):
         with contextlib.suppress(KeyError):
-            if pwd.getpwnam(name).pw_uid in acl.users:
-                let_in.add(name)
+            uid = pwd.getpwnam(name).pw_uid
+            if uid in acl.users:  # a user's own entry decides alone, whatever their groups' (r20h N1)
+                if acl.users[uid] & acl.mask & need == need:
+                    let_in.add(name)
+                else:
+                    let_in.discard(name)
     names = [name for name in listed_members(gid) if name not in let_in]
     more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
     said = "members listed here: " + ", ".join(names[:SHOWN]) + more if names else "no member listed here kept out"

@@ -9,9 +9,10 @@ the course folder's label), and the root must carry no default POSIX ACL (`root_
 kernel must refuse a student's hard link to a classmate's file (`protected_hardlinks`). Each is one `Check` line. A
 root this user cannot enter is said so (`unreachable`), not taken for a course folder not made yet; one it may enter
 but not list (`root_unlistable`), or a course or inbound folder it cannot list (`unlistable`), is named, never said
-to be removed; a course folder (outbound, feedback) of root's, when this user is not root, is a FAIL with `chown`
-(`not_yours`: its release cannot make anything there), an outbound or feedback folder of another account's one with
-`rm -r`, naming its owner; a POSIX ACL entry shutting this user out is named, with
+to be removed; an outbound or feedback folder of root's, when this user is not root, is a FAIL with `chown`, and the
+course folder of root's while either is missing (`not_yours`: its release cannot make anything there; a note else),
+whatever release refuses at outbound or feedback (a link, a FIFO, another account's) one with `rm`/`rm -r`, naming
+its owner, and so is what those two hold of others' (an outbound or feedback others could write in: `rm -r`); a POSIX ACL entry shutting this user out is named, with
 `setfacl -x`, `setfacl -m g::` or the mask's `chmod g+x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
@@ -22,11 +23,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shlex
 import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check, one_line
-from lrcourse.grading.doctor.course_owner import chown_mend, not_yours
+from lrcourse.grading.doctor.course_owner import RELEASED, chown_mend, not_yours, root_course_note
 from lrcourse.grading.doctor.entry import (
     closed_folders,
     course_folders,
@@ -210,13 +212,12 @@ def course_folder(exchange, course: Path | None = None) -> Check:
     except ExchangeUnusable as error:
         if closed := unlistable(exchange):  # not one to remove: one this user cannot list
             return closed
-        fix = f"remove it (as root: a student's files may be in it), then, {create}"
-        return Check(name, one_line(f"{error}; lrcourse collect refuses it"), fix, stops="collect")
+        return Check(name, one_line(f"{error}; lrcourse collect refuses it"), remake(exchange, create), stops="collect")
     if shared := shared_folders(folder):
         return Check(name, *shared, stops="release")
     if others := not_yours(exchange):
         return others
-    notes = []
+    notes = [note] if (note := root_course_note(exchange)) else []
     for found in (closed_folders(exchange, course), group_writers(folder)):
         if found and found[1] is None:  # a note: it works, for whom is said
             notes.append(found[0])
@@ -233,6 +234,24 @@ def course_folder(exchange, course: Path | None = None) -> Check:
     return Check(
         f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place ({how}), "
         f"and {folder} is yours" + "".join(f" (note: {note})" for note in notes)
+    )
+
+
+def remake(exchange, create: str) -> str:
+    """The mend for a course or inbound folder collect refuses: the course's folder removed and made again (`create`),
+    or, where collect takes it, its inbound alone, made again in it as root (r20h N5: the course folder's `mkdir`
+    failed, "File exists", when only inbound/ was another's)."""
+    from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, check_exchange_folder
+
+    folder, inbound = (shlex.quote(str(path)) for path in (exchange.root / exchange.course_id, exchange.inbound))
+    try:
+        check_exchange_folder(os.lstat(exchange.root / exchange.course_id), exchange.root / exchange.course_id)
+    except (OSError, ExchangeUnusable):
+        return f"`rm -r {folder}` (as root: a student's files may be in it), then, {create}"
+    me = owner_name(os.geteuid()) or os.geteuid()
+    return (
+        f"`rm -r {inbound} && install -d -m 3733 -o {me} {inbound}` (as root: a student's files may be in it; the "
+        f"course's folder {folder} stays)"
     )
 
 
@@ -274,11 +293,15 @@ def shared_folders(folder: Path) -> tuple[str, str] | None:
 
     for path, seen in course_folders(folder, "outbound", "feedback"):
         try:
-            problem, mend = shared_write(seen, path)
+            problem, mend = shared_write(seen, path, remade_by=RELEASED.get(path.name, "") if path != folder else "")
         except OSError:
             continue
         if problem:
-            return f"{problem}; nbgrader's release, release_feedback and Unrelease refuse it", mend
+            who = {"outbound": "release and Unrelease refuse", "feedback": "release_feedback refuses"}  # r20h N3
+            return (
+                f"{problem}; nbgrader's {who.get(path.name, 'release, release_feedback and Unrelease refuse')} it",
+                mend,
+            )
     return None
 
 
@@ -295,6 +318,13 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
             f"{inbound} has mode {mode:04o}, not 3733 (students write in it, none lists it: the random part of "
             "a classmate's folder name is all that hides their submission; the sticky bit keeps it in place)"
         )
+        if mode & 0o003 != 0o003:  # r20h N6: said as a mode alone while every submit failed
+            problem += ': no student can submit (others may not write in it: "You don\'t have write permissions")'
+        if seen.st_uid != os.geteuid():  # root's: 3733 would keep this user from listing it (collect's `unlistable`)
+            return (
+                problem,
+                f"`chmod 3733 {inbound} && chown {owner_name(os.geteuid()) or os.geteuid()} {inbound}` (as root)",
+            )
         return problem, f"`chmod 3733 {inbound}`"
     problems, fixes = [], []
     if mode & stat.S_IRGRP:  # nbgrader's groupshared; or a POSIX ACL, whose mask the group bits are (R20g2 M3)

@@ -10,23 +10,37 @@ folder (2733/3733, every student's by design) is its callers' exemption.
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 from pathlib import Path
 
 from lrcourse.grading.exchange.other_account import posix_acl
 
 
-def shared_write_problem(seen: os.stat_result, path: Path) -> str:
+def shared_write_problem(seen: os.stat_result, path: Path, remade_by: str = "") -> str:
     """Why the exchange folder `path` (`seen`, its lstat) may not be trusted by release, release_feedback, Unrelease
     or collect, with the mend, as one line; "" if it may (`shared_write`)."""
-    problem, mend = shared_write(seen, path)
+    problem, mend = shared_write(seen, path, remade_by=remade_by)
     return f"{problem} ({mend}; see the README's instructor set-up)" if problem else ""
 
 
-def shared_write(seen: os.stat_result, path: Path, inherited: bool = True) -> tuple[str, str]:
+def shared_write(seen: os.stat_result, path: Path, inherited: bool = True, remade_by: str = "") -> tuple[str, str]:
     """Why the exchange folder `path` (`seen`, its lstat) may not be trusted, and its mend; ("", "") if it may: the
     module's rule (`other_account.posix_acl` reads the ACL). With `inherited` False, only who may write in the folder
-    itself counts, not a default ACL, which lets no one in: collect's rule, which makes nothing there (R20a M2)."""
+    itself counts, not a default ACL, which lets no one in: collect's rule, which makes nothing there (R20a M2).
+    `remade_by`: the nbgrader command that makes the folder again (outbound's release, feedback's release_feedback):
+    its mend is then to remove it, not `chmod` or `setfacl`, which keep what others put in it (r20h W1)."""
+    problem, mend = others_write(seen, path, inherited)
+    if problem and remade_by:
+        mend = (
+            f"`rm -r {shlex.quote(str(path))}` (as root: a folder others could write in may hold what they put there, "
+            f"which `chmod` or `setfacl` would keep for students to fetch; nbgrader's {remade_by} makes it again, yours)"
+        )
+    return problem, mend
+
+
+def others_write(seen: os.stat_result, path: Path, inherited: bool) -> tuple[str, str]:
+    """`shared_write`'s rule, with the mend that keeps the folder."""
     mode, group_write = stat.S_IMODE(seen.st_mode), seen.st_mode & stat.S_IWGRP
     acl = posix_acl(str(path), default=inherited)
     as_root = ", as root" if os.geteuid() == 0 else ""

@@ -25,6 +25,7 @@ stopped root's removal for the class, a FIFO hung it); the removal then fails (e
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -58,7 +59,8 @@ def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> bool:
                 return False
             check_exchange_folder(seen, path, "release")
             inbound = parts[: index + 1] == (parts[0], "inbound")  # 2733/3733: every student's by design
-            if not inbound and (problem := shared_write_problem(seen, path)):  # a TA's link (R20e2 W1, W2)
+            remade_by = "release" if parts[: index + 1] == (parts[0], "outbound") else ""  # r20h W1: removed, not chmod
+            if not inbound and (problem := shared_write_problem(seen, path, remade_by)):  # a TA's link (R20e2 W1, W2)
                 raise ExchangeUnusable(problem)
             parent, fd = fd, -1
             fd = open_checked(parent, part, seen, path)
@@ -198,7 +200,10 @@ class TrustedList(ExchangeList):
         """nbgrader's, but with `--inbound` each submission folder removed by `remove_folder`, one that cannot be
         removed (another account's, changed meanwhile) reported with the reason and the others removed."""
         if not self.inbound:
-            return super().remove_files()
+            try:
+                return super().remove_files()
+            except OSError as error:  # nbgrader's rmtree, chapter by chapter (r20h N7: a traceback)
+                self.fail(self.not_removed(error))
         assignments = self.parse_assignments()
         self.log.info("Removing submitted assignments:")
         for assignment in assignments:
@@ -229,6 +234,17 @@ class TrustedList(ExchangeList):
             os.close(fd)
         self.fail_if_kept(kept, len(self.assignments) + self.skipped - kept)
         return assignments
+
+    def not_removed(self, error: OSError) -> str:
+        """The one line for nbgrader's removal of released chapters stopped by `error`: the chapter's folder it stopped
+        in, the first still there (rmtree goes in order), and why (its name is rmtree's, relative to a folder in it)."""
+        left = [path for path in self.assignments if os.path.lexists(path)]
+        where = f"{left[0]!r}" if left else "a chapter's folder"
+        look = f" (`ls -laR {shlex.quote(left[0])}` shows them)" if left else ""
+        return (
+            f"lrcourse unrelease: cannot remove {where}: {reason(error)}: a folder in it you may not write in, or "
+            f"another account's{look}; {len(self.assignments) - len(left)} of {len(self.assignments)} removed"
+        )
 
     def fail_if_kept(self, kept: int, removed: int) -> None:
         """Fail (exit status 1) if `kept` inbound entries were skipped or not removed: a script's `&&` must not take

@@ -22,8 +22,10 @@ inherit, is refused too (`root_acl`, as Unrelease and `lrcourse doctor` do).
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
+import shlex
 import shutil
 import stat
 from pathlib import Path
@@ -102,7 +104,10 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
             seen = os.stat(part, dir_fd=fd, follow_symlinks=False)
             try:
                 check_exchange_folder(seen, path, "release")
-                if parts[: index + 1] != (parts[0], "inbound") and (problem := shared_write_problem(seen, path)):
+                remade_by = {"outbound": "release", "feedback": "release_feedback"}.get(part, "") if index == 1 else ""
+                if parts[: index + 1] != (parts[0], "inbound") and (
+                    problem := shared_write_problem(seen, path, remade_by)
+                ):
                     raise ExchangeUnusable(problem)  # inbound: 2733/3733, every student's by design
             except ExchangeUnusable:
                 if made:  # not left behind at 0700, where no later release would set its mode (R20g2 W2)
@@ -119,6 +124,68 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+FULL = {
+    errno.ENOSPC: "is full",
+    errno.EDQUOT: "is full for you (your quota)",
+    errno.EFBIG: "takes no file that big (or `ulimit -f` is lower)",
+}
+FULL[errno.EROFS] = "is read-only"
+
+
+def copy_failure(error: OSError, places: dict, more: int = 0) -> str:
+    """The one line for a release's copy stopped by `error`, worded from what failed: the --force removal of the old
+    copy (`places["removing"]`: rmtree names entries relative to the folder it empties, never guessed to be the
+    course's), a full or read-only file system (the write's destination, though Python names the source first), a
+    write in the exchange (`places["root"]`), a read of the course's own files (`places["course"]`), or else the
+    path and error as they are. Every path is repr()'d (a student names files in a folder she planted: no control
+    character reaches the log) and every command's path shell-quoted. `more`: how many other files failed too."""
+    end = f"{f' ({more} other files failed too)' if more else ''}. The release stopped there."
+    if not error.errno and places["removing"]:  # rmtree's "Cannot call rmtree on a symbolic link"
+        return f"lrcourse release: cannot remove the old copy {places['removing']!r} (--force): {str(error)!r}{end}"
+    if not error.errno:  # copytree's text, matching no form of Python's: said whole, escaped, blaming no side
+        source, destination = (os.fsdecode(name or "") for name in (error.filename, error.filename2))
+        return f"lrcourse release: copying {source!r} to {destination!r} failed: {str(error.strerror or error)!r}{end}"
+    reason = f"{error.strerror} ({errno.errorcode[error.errno]})" if error.errno in errno.errorcode else error.strerror
+    path = error.filename2 if error.errno in FULL and error.filename2 else error.filename
+    name = os.fsdecode(path) if path is not None else ""
+    name = (
+        os.path.normpath(name) if os.path.isabs(name) else name
+    )  # nbgrader's release/./<chapter>; never made absolute
+    if places["removing"]:
+        old = places["removing"]
+        return (
+            f"lrcourse release: cannot remove the old copy {old!r} (--force): {reason}, at {name!r} in it (a folder "
+            f"there you may not write in, or another account's: `ls -laR {shlex.quote(old)}` shows them; `lrcourse "
+            f"doctor` names what in outbound/ is neither yours nor root's){end}"
+        )
+    within = next((key for key in ("root", "course") if os.path.isabs(name) and is_below(name, places[key])), "")
+    if error.errno in FULL and within == "root":  # the exchange first: it may be in the course's folder
+        root = places["root"]
+        return (
+            f"lrcourse release: cannot write {name!r}, in the exchange: {reason}: its file system {FULL[error.errno]} "
+            f"(`df -h {shlex.quote(root)}`; the README's set-up gives each student a quota there){end}"
+        )
+    if within == "root":
+        return (
+            f"lrcourse release: cannot write {name!r}, in the exchange: {reason} (a folder there not yours: `lrcourse "
+            f"doctor` names it, with the mend){end}"
+        )
+    if within == "course":
+        return (
+            f"lrcourse release: cannot read {name!r}, in the course's own files (not the exchange): {reason}. Make it "
+            f"readable to you (`ls -ld {shlex.quote(name)}` shows its owner and mode; the README's set-up makes the "
+            f"course yours: `chown -R <you> <course>` as root){end}"
+        )
+    other = f" (copying to {os.fsdecode(error.filename2)!r})" if error.filename2 and path != error.filename2 else ""
+    return f"lrcourse release: the copy failed{f' at {name!r}' if name else ''}{other}: {reason}{end}"
+
+
+def is_below(path: str, folder: str) -> bool:
+    """Whether the absolute `path` is `folder` or below it, by their names."""
+    path, folder = os.path.normpath(path), os.path.normpath(folder)
+    return os.path.commonpath([path, folder]) == folder
 
 
 class CheckedFolders:
@@ -168,19 +235,47 @@ class CheckedFolders:
             self.fail(f"lrcourse release: {error}. Nothing was released.")
 
     def copy_files(self):
-        """nbgrader's copy, a file or folder it may not read or write said in one line, from what failed (r20f N3: a
-        course folder or outbound/ of root's gave a traceback; r20g W3: the course's own release folder, unreadable,
-        was blamed on "a folder in the exchange"; N5: an unreadable release file gave shutil.Error's traceback)."""
+        """nbgrader's copy, what failed said in one line from the error itself (`copy_failure`: r20f N3, a course
+        folder or outbound/ of root's gave a traceback; r20g W3 and N5, an unreadable release folder or file; r20h W3,
+        a --force removal or a full file system blamed on the course's files): the chapter's partial copy removed."""
+        dest = getattr(self, "dest_path", "")
+        removing = isinstance(self, ExchangeReleaseAssignment) and self.force and os.path.isdir(dest)
+        self.copy_stage = "remove" if removing else "copy"  # nbgrader's --force rmtree comes first
         try:
             super().copy_files()
-        except PermissionError as error:
+        except shutil.Error as error:  # copytree's errors, (source, destination, str(why)) each
             self.remove_partial()
-            self.fail(self.copy_refused(error.filename, error.strerror))
-        except shutil.Error as error:  # copytree's errors, (source, destination, why) each
+            self.fail(copy_failure(self.copy_error(*error.args[0][0]), self.places(), len(error.args[0]) - 1))
+        except OSError as error:
             self.remove_partial()
-            source, destination, why = error.args[0][0]
-            reason = why.split("] ")[-1].split(": '")[0]  # "[Errno 13] Permission denied: '<path>'"
-            self.fail(self.copy_refused(source if repr(source) in why else destination, reason))
+            self.fail(copy_failure(error, self.places()))
+
+    def do_copy(self, src, dest, log=None):
+        self.copy_stage = "copy"
+        return super().do_copy(src, dest, log)
+
+    def places(self) -> dict:
+        """What `copy_failure` tells paths by: the exchange's root, the course, the old copy --force was removing."""
+        course = getattr(self.coursedir, "root", "") or os.getcwd()
+        removing = getattr(self, "dest_path", "") if getattr(self, "copy_stage", "") == "remove" else ""
+        return {"root": os.path.abspath(self.root), "course": os.path.abspath(course), "removing": removing}
+
+    @staticmethod
+    def copy_error(source: str, destination: str, why: str) -> OSError:
+        """copytree's (source, destination, str(error)) as the OSError it was, its file names told apart by
+        comparing the whole text with each form Python writes (never by splitting it: a name may hold "] " or ": '");
+        an errno of 0 and the text whole where none matches."""
+        try:
+            number = int(why.split("]", 1)[0].removeprefix("[Errno "))
+        except ValueError:
+            return OSError(0, why, source, None, destination)
+        said = f"[Errno {number}] {os.strerror(number)}: "
+        for first, second in ((source, None), (destination, None), (source, destination)):
+            if why == said + repr(first) + ("" if second is None else f" -> {second!r}"):
+                return OSError(number, os.strerror(number), first, None, second)
+        if number in FULL:  # a write's, unnamed (copyfileobj's): the destination's file system
+            return OSError(number, os.strerror(number), destination, None, destination)
+        return OSError(0, why, source, None, destination)
 
     def remove_partial(self):
         """The chapter's folder in outbound/ a release stopped while copying into (r20g N5: left empty, students saw
@@ -189,20 +284,6 @@ class CheckedFolders:
         dest = getattr(self, "dest_path", "")
         if isinstance(self, ExchangeReleaseAssignment) and os.path.isdir(dest) and not os.path.islink(dest):
             shutil.rmtree(dest, ignore_errors=True)
-
-    def copy_refused(self, filename, reason: str) -> str:
-        """The one line for a copy stopped at `filename`: a write in the exchange (`lrcourse doctor` names the folder
-        there not this user's), or a read of the course's own files, which the doctor does not check."""
-        path = os.path.normpath(os.path.abspath(filename or "?"))
-        root = os.path.normpath(os.path.abspath(self.root))
-        if os.path.commonpath([path, root]) == root:
-            where = f"cannot write {path}: {reason} (a folder in the exchange not yours: `lrcourse doctor` names it"
-            return f"lrcourse release: {where}, with the mend). The release stopped there."
-        return (
-            f"lrcourse release: cannot read {path}, in the course's own files (not the exchange): {reason}. Make it "
-            f"readable to you (`ls -ld {path}` shows its owner and mode; the README's set-up makes the course yours: "
-            "`chown -R <you> <course>` as root). The release stopped there."
-        )
 
     def ensure_directory(self, path, mode):
         root = Path(self.root)
