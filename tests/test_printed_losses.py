@@ -84,6 +84,20 @@ def test_ch6_printed_losses_hold_on_any_cpu(tmp_path, monkeypatch):
     printed["against constant", 3], printed["against constant SE", 3] = chapter["against_constant"][:2]
     printed["test loss", 4], printed["test loss SE", 4] = chapter["test_loss"]
     assert len(printed) == 12 + 8 + 2 + 2
+    # rv10 finding 1: the same differences with each run's best-epoch optimism allowed for, and that optimism
+    assert "{thousandths(mean)} ± {se:.3f} ({mean / se:+.1f} SE" in spread and "optimism {optimism:.3f}" in spread
+    optimism = chapter["best_epoch_optimism"]
+    for name, runs in [*chapter["runs_at"].items(), ("constant", chapter["constant_runs"])]:
+        printed[f"{name} optimism", 3] = float(np.mean([optimism(r["val_loss"]) for r in runs]))
+    allowed = [*chapter["allowed"].items(), ("against constant", chapter["allowed_constant"])]
+    ratios = {}  # (what, decimals): (mean / standard error, how far another CPU moves it)
+    for name, (mean, se, _) in allowed:
+        printed[f"{name} allowed for", 3], printed[f"{name} allowed for SE", 3] = mean, se
+        ratios[f"{name} allowed for, in SE", 1] = mean / se, 2 * CPU_LOSS_CHANGE / se
+    assert len(printed) == 24 + 6 + 10 and len(ratios) == 5
+    assert {
+        what for (what, decimals), (ratio, change) in ratios.items() if rounding_margin(ratio, 1) < 2 * change
+    } == set()
     warm = {}  # 6.2's runs at Adam(lr=0.1), printed to 2 decimals
     for name, runs in chapter["warm"].items():
         warm[f"{name} loss", 2], warm[f"{name} SE", 2] = mean_se([r["best_val_loss"] for r in runs])

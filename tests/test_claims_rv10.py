@@ -1,0 +1,50 @@
+"""Chapters 5 and 6 read best validation losses across rates whose curves bottom out at different epochs: the fresh
+review rv10 (session 57) found two readings that left the best epoch's optimism out, and whose verdicts flip once
+chapter 5's estimate of it (`lrcourse.training.best_epoch_optimism`) is allowed for. Each is computed here from the
+shipped runs and checked against the chapter's words."""
+
+import numpy as np
+
+from lrcourse.runcache import CACHE_VARIABLE
+
+from support.chapter_cells import cell_text, chapter_cells
+from support.paths import ROOT
+
+CH6 = "06_choosing_the_rate/choosing_the_rate.ipynb"
+
+
+def test_ch6_reads_the_range_tests_rates_with_the_best_epochs_optimism_allowed_for(tmp_path, monkeypatch):
+    """rv10 finding 1: raw, the valley's and steepest descent's rates beat 0.003 beyond 2.78 standard errors and
+    minimum / 10 did not differ; with the optimism allowed for only the valley's win survives, steepest descent's is
+    within one standard error, minimum / 10 is worse, and the constant 0.003 is lower than the valley's rate under
+    warm-up + cosine on every seed, at the edge of 2.78 (the chapter said the two could not be told apart)."""
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path))
+    cells = ["setup", "data", "range", "rules", "train", "train-rules", "train-constant", "train-spread"]
+    chapter = chapter_cells(ROOT / "source" / CH6, cells)
+    assert list(tmp_path.iterdir()) == [], "read from the shipped runs, not trained"
+    t95, thousandths, runs_at = chapter["T95"], chapter["thousandths"], chapter["runs_at"]
+    rule = {name.split(":")[0]: name for name in runs_at}
+    raw = {
+        key: chapter["paired"](runs_at[rule[key]], runs_at[chapter["chapter5"]], chapter["best_loss"]) for key in rule
+    }
+    fair = {key: chapter["allowed"][rule[key]] for key in ("valley", "steepest descent", "minimum / 10")}
+    assert raw["valley"][0] < -t95 * raw["valley"][1] and raw["steepest descent"][0] < -t95 * raw["steepest descent"][1]
+    assert abs(raw["minimum / 10"][0]) < t95 * raw["minimum / 10"][1]  # the raw reading the chapter printed alone
+    valley, steepest, tenth = fair.values()
+    assert (valley[2] < 0).all() and valley[0] < -10 * valley[1]
+    assert abs(steepest[0]) < steepest[1] and (steepest[2] < 0).sum() == 2
+    assert tenth[0] > t95 * tenth[1] and (tenth[2] > 0).sum() == 4 and f"{tenth[0] / tenth[1]:.1f}" == "3.0"
+    mean, se, d = chapter["allowed_constant"]
+    assert (d > 0).all() and t95 < mean / se < 3.0
+    optimism = [np.mean([chapter["best_epoch_optimism"](r["val_loss"]) for r in runs_at[rule[key]]]) for key in rule]
+    read = cell_text(CH6, "train-read")
+    assert f"is about {optimism[3]:.3f} and {optimism[4]:.3f}: as large as the differences being read" in read
+    assert f"**only the valley's win survives**: about {-valley[0]:.3f} lower, on all five seeds" in read
+    assert f"Steepest descent's advantage vanishes ({thousandths(steepest[0])}, within one standard error" in read
+    assert f"minimum / 10 is *worse* than 0.003 ({thousandths(tenth[0])}, 3.0 standard errors" in read
+    assert "the constant rate is lower on all five seeds, just beyond 2.78 standard errors" in read
+    assert "cannot be told apart from the valley's rate" not in read
+    summary = cell_text(CH6, "summary")
+    assert "only the valley's rate had a lower best validation loss than 0.003, on every seed" in summary
+    assert "steepest descent's could not be told from 0.003 and minimum / 10's was higher" in summary
+    assert "could not be told from chapter 5's constant" not in summary
