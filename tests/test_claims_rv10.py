@@ -48,3 +48,12 @@ def test_ch6_reads_the_range_tests_rates_with_the_best_epochs_optimism_allowed_f
     assert "only the valley's rate had a lower best validation loss than 0.003, on every seed" in summary
     assert "steepest descent's could not be told from 0.003 and minimum / 10's was higher" in summary
     assert "could not be told from chapter 5's constant" not in summary
+
+
+def test_ch6_written_rules_credits_an_answer_pointing_out_the_best_epochs_optimism():
+    """rv10 NIT 4: the rubric's rates are up to 4 times apart, the situation of finding 1; an answer that says the
+    higher rates' best losses are flattered, and re-reads them with the optimism allowed for, had no line."""
+    rules = cell_text(CH6, "written_rules")
+    assert "An answer that also points out the best epoch's optimism is right and loses nothing for it" in rules
+    assert "re-reading the differences with that optimism allowed for (chapter 5's estimate) before settling" in rules
+    assert "is a sound next step and earns the second point" in rules
