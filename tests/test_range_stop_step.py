@@ -1,7 +1,8 @@
 """Exercise 6's stop, either convention (review R23P2, M1): the step whose smoothed loss stops the test taken, as
 fastai's LRFinder does, or not taken (the loop stops before that step's optimizer.step()); one step fewer without
 a stop is the stop's point, two fewer the rates' too; a record cut at the stop after every step was taken is the
-stop's point only (review rv57, W1)."""
+stop's point only (review rv57, W1); a mistake and its twin that differ only in taking the stop's step score alike,
+the rates tried counted as the model's forward passes (review rv9, finding 2)."""
 
 import copy
 import math
@@ -190,3 +191,69 @@ def test_a_late_stop_and_its_untaken_twin_lose_the_stops_point_only(rule):
             checking.CheckFailed, match=r"result\[.losses.\] has 150 values; the run should stop after 131"
         ):
             checking.check_range_losses(answer, end_lr=3.0, num_steps=150, diverge=2.5, seed=4)
+
+
+HIDDEN_RATES = (
+    {"end_lr": 10.0},
+    {"head_ratio": 0.1, "end_lr": 10.0},
+    dict(optimizer="SGD", start_lr=1e-4, end_lr=10.0, num_steps=80, beta=0.9, seed=5),
+    dict(head_ratio=3.0, optimizer="SGD", start_lr=1e-4, end_lr=10.0, num_steps=80, beta=0.9, seed=5),
+)
+
+
+@pytest.mark.parametrize(
+    "taken, untaken, charged",
+    [
+        ("range_late_stop_records_stop_rate_not_loss", "range_late_stop_rate_not_loss_step_untaken", ""),
+        (
+            "range_early_stop_lists_the_next_rate",
+            "range_early_stop_next_rate_step_untaken",
+            "lists 55 rates, but the optimizer was stepped 5[34] times and the model made 54 forward passes",
+        ),
+        (
+            "range_lists_a_rate_and_loss_after_the_loop",
+            "range_rate_and_loss_after_loop_step_untaken",
+            "lists 56 rates, but the optimizer was stepped 5[45] times and the model made 55 forward passes",
+        ),
+    ],
+)
+def test_twins_that_differ_only_in_taking_the_stops_step_score_alike(taken, untaken, charged):
+    """Review rv9's finding 2: judged by counts of rates, losses and steps, each pair scored 6 and 5 of 7. A late
+    stop whose record leaves out its stop's loss lost the rates' point untaken (at the SGD case with two groups: "lists
+    69 rates, but the optimizer was stepped 68 times"), and the next step's rate after an early stop, or a rate and a
+    loss listed after the loop, kept it taken. The rates' cell now counts the rates the model tried (its forward
+    passes): each pair loses the same cells."""
+    for name in (taken, untaken):
+        answer = next(a for a in catalogue.WRONG if a.name == name)
+        function = _define(answer.source)
+        if charged:
+            with pytest.raises(checking.CheckFailed, match=charged):
+                checking.check_range_rates(function, end_lr=10.0)
+        else:
+            for config in HIDDEN_RATES:
+                checking.check_range_rates(function, **config)
+        with pytest.raises(checking.CheckFailed, match=r"result\['losses'\] has"):
+            checking.check_range_losses(function, end_lr=10.0)
+    first, second = (next(a for a in catalogue.WRONG if a.name == name) for name in (taken, untaken))
+    assert first.failing == second.failing and first.score == second.score == (5.0 if charged else 6.0)
+
+
+MODEL_CALL = "        loss = loss_fn(model(inputs), targets)\n"
+HAND_FORWARD = (
+    "        hidden = torch.relu(torch.nn.functional.linear(inputs, model[0].weight, model[0].bias))\n"
+    "        loss = loss_fn(torch.nn.functional.linear(hidden, model[2].weight, model[2].bias), targets)\n"
+)
+
+
+def test_a_model_computed_by_hand_may_still_record_its_stops_untaken_step():
+    """The forward passes are counted as calls of a module: an answer that computes the model's output from its
+    weights by hand makes none the observer sees. Its stop's rate, its step untaken, is then allowed (one rate more
+    than the steps taken), not charged as a rate never tried; the step after it still is (two more)."""
+    untaken = variant(STOP_BEFORE_ITS_STEP, MODEL_CALL, HAND_FORWARD)
+    for config in HIDDEN_RATES:
+        checking.check_range_rates(_define(untaken), **config)
+    checking.check_range_losses(_define(untaken), end_lr=10.0)
+    next_rate = "            lrs.append(start_lr * (end_lr / start_lr) ** ((step + 1) / (num_steps - 1)))\n"
+    next_rate = variant(untaken, "            break\n", next_rate + "            break\n")
+    with pytest.raises(checking.CheckFailed, match="lists 56 rates, but the optimizer was stepped 54 times: list"):
+        checking.check_range_rates(_define(next_rate), end_lr=10.0)

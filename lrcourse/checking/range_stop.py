@@ -1,7 +1,10 @@
 """Chapter 6's range test: where it stops and what its record lists. The losses' cell charges the stop (how many
 smoothed losses are listed, how many optimizer steps were taken); the rates' cell charges only a record whose rates
-are not those of the steps it records (one mistake, one point: issue 23, R23b; review rv57's W1: an answer that
-took every step and then cut its record at the stop lost both points, below one that never stopped)."""
+are not those of the steps it tried (one mistake, one point: issue 23, R23b; review rv57's W1: an answer that took
+every step and then cut its record at the stop lost both points, below one that never stopped). A rate was tried
+when the model computed a loss at it: the stop's own step, its `optimizer.step()` not run, was; the step after the
+stop never was. The observer counts the model's forward passes to tell the two apart (`range_tried`; review rv9's
+finding 2: counts of rates, losses and steps alone judged twins that differ only in taking the stop's step apart)."""
 
 from __future__ import annotations
 
@@ -21,18 +24,18 @@ def planned_rate(payload: dict, step: int) -> float:
     return start * (end / start) ** (step / (steps - 1))
 
 
-def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], taken: int, stop: int) -> str:
-    """What is wrong with `result['lrs']` as the record of the steps the answer recorded ("" if nothing): the first
-    group's rate of each step recorded, in order (step i's rate at index i), one per smoothed loss listed, or more
-    (one per optimizer step taken, or one more: the stop's own step may be recorded untaken, R23P2 M1), and no rate
-    of a step beyond the first one not taken. Never fewer rates than losses, the stop's step taken or not (rv27c W1,
-    W2: that choice is free, so an answer and its twin that differ only in it are judged alike). The one rate of a
-    step not taken is the stop's only where that step is no later than `stop`: the test's stop (the reference's
-    record length) or, for a loop that stopped later, its own, beside the last loss it recorded (the caller passes
-    the larger): after a stop whose step was taken, the next step's rate was never tried (rv67 W1: it kept the
-    point there, and its untaken twin lost it), while a late stop's own untaken step is the stop's mistake, not the
-    rates' (rv8 W1: charged twice, below never stopping). Where the record ends, and whether the loop went on
-    stepping after it, is the stop's point, the losses' cell's: not charged here."""
+def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], taken: int, tried: int) -> str:
+    """What is wrong with `result['lrs']` as the record of the steps the answer tried ("" if nothing): the first
+    group's rate of each step recorded, in order (step i's rate at index i); one rate per smoothed loss listed, or
+    more, up to one per optimizer step taken (`taken`) plus the stop's own step, which may be recorded untaken
+    (R23P2 M1); and never more rates than steps tried (`tried`: the model's forward passes, `range_tried`) nor than
+    num_steps. So the stop's step is free taken or not, and an answer and its twin that differ only in it are judged
+    alike (rv27c W1, W2; rv8 W1; rv9's finding 2), while the rate of a step never tried is charged wherever the
+    loop stopped, early, late or right (rv67 W1: the next step's rate after a stop whose step was taken), as is a
+    rate listed after the loop with no step behind it. Extra forward passes (an evaluation pass per step) only make
+    the bound lenient; fewer passes than steps taken mean the model's output was computed without calling a module,
+    where only the steps taken are known tried, and one more is allowed. Where the record ends, and whether the loop
+    went on stepping after it, is the stop's point, the losses' cell's: not charged here."""
     count, steps = len(lrs), payload["num_steps"]
     for step, value in enumerate(lrs[:steps]):
         want = planned_rate(payload, step)
@@ -41,11 +44,14 @@ def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], t
                 f"result['lrs'][{step}] is {value!r}; step {step} used the rate {want!r}: list, for every step "
                 "recorded, the first group's rate at that step, beside its smoothed loss"
             )
-    if count > min(steps, taken + 1) or (count == taken + 1 and count > stop):
+    seen = tried >= taken  # else the forward passes were not seen: each step taken was tried, and perhaps one more
+    if count > min(steps, taken + 1, tried if seen else taken + 1):
         return (
-            f"result['lrs'] lists {count} rates, but the optimizer was stepped {taken} times: list the rates of the "
-            "steps taken (the rate of the step whose smoothed loss stops the test may be listed even if that step's "
-            "optimizer.step() did not run; not the rate of the step after it), not rates planned and never tried"
+            f"result['lrs'] lists {count} rates, but the optimizer was stepped {taken} times"
+            + (f" and the model made {tried} forward passes" if seen else "")
+            + ": list the rates of the steps taken (the rate of the step whose smoothed loss stops the test may be "
+            "listed even if that step's optimizer.step() did not run: its loss was computed at that rate; not the "
+            "rate of the step after it), not rates planned and never tried"
         )
     if count != len(losses) and not (count > len(losses) and count in (taken, taken + 1)):
         return (

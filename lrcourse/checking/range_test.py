@@ -25,6 +25,7 @@ from lrcourse.checking.range_stop import (
     stop_threshold,
     stops,
 )
+from lrcourse.checking.range_tried import forward_passes
 from lrcourse.fixtures import HEAD_BY_HAND, range_fixture, state_vector
 from lrcourse.tolerances import DIVERGING_LOSS_RTOL, LOSS_ATOL, LOSS_RTOL, STATE_RTOL
 from lrcourse.training import one_thread
@@ -36,7 +37,8 @@ RANGE_KEYS = ("lrs", "losses", "suggestion")
 def observe_range_test(range_test, payload: dict) -> dict:
     """Run the student's `lr_range_test` on a model and optimizer that have trained for an epoch; record what
     it returns, the rates of each test step of the optimizers with a gradient to apply (`range_steps`), how many
-    steps optimizers without one took (a dry run's), and the weights, optimizer state and rates before and after."""
+    steps optimizers without one took (a dry run's), how many forward passes the model made (`range_tried`: how many
+    of the rates were tried), and the weights, optimizer state and rates before and after."""
     observation = {
         "value": wire.encode(None),
         "states": [],
@@ -52,7 +54,7 @@ def observe_range_test(range_test, payload: dict) -> dict:
             "settings": group_settings(optimizer),
         }
         arguments = [payload[key] for key in ("start_lr", "end_lr", "num_steps", "beta", "diverge")]
-        with optimizer_steps(optimizer) as (used, others):
+        with optimizer_steps(optimizer) as (used, others), forward_passes() as tried:
             Guard(observation["seconds"]).record(observation, range_test, model, optimizer, batches, *arguments)
         after = {
             "weights": state_vector(model, optimizer),
@@ -60,7 +62,7 @@ def observe_range_test(range_test, payload: dict) -> dict:
             "settings": group_settings(optimizer),
         }
     observation["states"] = [
-        wire.encode({"used": used[:100_000], "others": others[0], "before": before, "after": after})
+        wire.encode({"used": used[:100_000], "others": others[0], "tried": tried[0], "before": before, "after": after})
     ]
     return observation
 
@@ -178,8 +180,10 @@ def _rate_hint(value, want: float, head_ratio=None) -> str:
 def check_range_rates(range_test, **config) -> None:
     """The rates tried grow exponentially from start_lr to end_lr, one per optimizer step taken, and the result
     lists them for the steps it records: the first group's, with two groups too (the groups' cell judges only their
-    ratio; issue 23, R23c). Where the test stops, and where its record ends, is the losses' point (one mistake, one
-    point: issue 23, R23b; rv57 W1): a record cut at the stop after every step was taken lists the right rates."""
+    ratio; issue 23, R23c); one per smoothed loss or more, up to one per step taken plus the stop's own step taken
+    or not, and never the rate of a step the model never computed a loss at (`listed_rates_problem`, rv9's finding
+    2). Where the test stops, and where its record ends, is the losses' point (one mistake, one point: issue 23,
+    R23b; rv57 W1): a record cut at the stop after every step was taken lists the right rates."""
     payload, call, result, state = _observe_range(range_test, **config)
     used = state.get("used", [])
     which = "the first group's lr" if payload["head_ratio"] else "lr"
@@ -203,9 +207,9 @@ def check_range_rates(range_test, **config) -> None:
             f"(end_lr / start_lr) ** ({step} / (num_steps - 1)) = {want!r}"
             + _rate_hint(value, want, payload.get("head_ratio")),
         )
-    stop = len(ExpectedValues().reference_range_test(payload)["losses"])  # where the test stops (never printed)
-    losses = list(result["losses"])  # a late stop's own untaken step sits beside its loss: the losses' point (rv8 W1)
-    problem = listed_rates_problem(payload, list(result["lrs"]), losses, len(used), max(stop, len(losses)))
+    tried = state.get("tried")  # the model's forward passes: the steps whose rate was tried (rv9's finding 2)
+    tried = tried if isinstance(tried, int) and not isinstance(tried, bool) else -1  # unknown: as if unseen
+    problem = listed_rates_problem(payload, list(result["lrs"]), list(result["losses"]), len(used), tried)
     expect(not problem, f"{call}: {problem}")
 
 

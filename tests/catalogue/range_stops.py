@@ -6,16 +6,19 @@ each of them the losses' point (the stop's) and nothing else: 6 of 7.
 `RANGE_RECORDS`: one mistake about the stop or the record, each charged once (review rv57's W1: an answer that ran every
 step and then cut its record at the first divergence, as the chapter's `range_test` does, lost the rates' cell as
 well as the stop's, 5 of 7, below the answer that never stops, 6 of 7). The rates' cell judges that `result['lrs']`
-lists the rates of the steps recorded: one per smoothed loss, or more (one per optimizer step taken, or one more),
-never fewer, the stop's own step taken or not (rv27c W1, W2), and the one rate of a step not taken only if that step
-is no later than the test's stop (rv67 W1: the rate after a taken stop was free). How many steps were taken and where the record ends
-are the losses' point (the answer that never stops is training_wrong's `range_runs_every_step`, 6 of 7). Two records
-that list rates other than those are the rates' mistake alone, their step taken or not."""
+lists the rates of the steps recorded: one per smoothed loss, or more, up to one per optimizer step taken plus the
+stop's own step taken or not (rv27c W1, W2), and never more rates than the steps the model tried (its forward passes:
+a loss computed at that rate) nor than num_steps, so the rate of a step never tried is charged wherever the loop
+stopped (rv67 W1: the rate after a taken stop was free). How many steps were taken and where the record ends are the
+losses' point (the answer that never stops is training_wrong's `range_runs_every_step`, 6 of 7). Records that list
+rates other than those are the rates' mistake alone, their step taken or not. The record's mistakes come as twins
+that differ only in taking the stop's own step, and each pair scores alike, a wrong stop with a record mistake too
+(review rv9's finding 2: three such pairs, the last three here, scored 6 and 5 of 7)."""
 
 from __future__ import annotations
 
 from catalogue.answers import Answer
-from catalogue.training import STOP_BEFORE_ITS_STEP, range_variant, variant
+from catalogue.training import RANGE_REFERENCE, STOP_BEFORE_ITS_STEP, range_variant, variant
 
 RANGE_RATES, RANGE_LOSSES = "test_range_rates", "test_range_losses"
 RULES = (
@@ -52,6 +55,24 @@ NEXT_RATE = """        if smoothed > diverge * best:
 """
 RETURN = "    model.load_state_dict(saved_model)\n"
 STEP = "        loss.backward()\n        optimizer.step()\n"
+STOP_TEST = "        if smoothed > diverge * best:"
+LATE, EARLY = "        if smoothed > 1.25 * diverge * best:", "        if smoothed > 2.0 * best:"
+RATE_NOT_LOSS = (
+    RECORD + "        best = min(best, smoothed)\n" + STOP,
+    "        lrs.append(lr)\n        best = min(best, smoothed)\n" + STOP + "        losses.append(smoothed)\n",
+)
+AFTER_THE_LOOP = (
+    "    lrs.append(lrs[-1] * (end_lr / start_lr) ** (1 / (num_steps - 1)))\n    losses.append(losses[-1])\n"
+)
+
+
+def twins(taken: str, untaken: str, replacements: tuple, fails: tuple, score: float) -> list[Answer]:
+    """A mistake made by the reference (the stop's own step taken) and by its twin that stops before that step's
+    optimizer.step(): the twins differ in that step alone, which is free, so they must score alike (rv9's finding 2)."""
+    return [
+        Answer(name, "06_choosing_the_rate", "lr_range_test", variant(base, *replacements), fails, score=score)
+        for name, base in ((taken, RANGE_REFERENCE), (untaken, STOP_BEFORE_ITS_STEP))
+    ]
 
 
 def run_every_step(recorded: str, cut: str) -> str:
@@ -102,10 +123,7 @@ RANGE_RECORDS = [
         "range_records_the_stops_rate_not_its_loss",
         "06_choosing_the_rate",
         "lr_range_test",
-        range_variant(
-            RECORD + "        best = min(best, smoothed)\n" + STOP,
-            "        lrs.append(lr)\n        best = min(best, smoothed)\n" + STOP + "        losses.append(smoothed)\n",
-        ),
+        range_variant(*RATE_NOT_LOSS),
         (RANGE_LOSSES,),
         score=6.0,
     ),
@@ -114,11 +132,7 @@ RANGE_RECORDS = [
         "range_records_stop_rate_not_loss_step_untaken",
         "06_choosing_the_rate",
         "lr_range_test",
-        variant(
-            STOP_BEFORE_ITS_STEP,
-            RECORD + "        best = min(best, smoothed)\n" + STOP,
-            "        lrs.append(lr)\n        best = min(best, smoothed)\n" + STOP + "        losses.append(smoothed)\n",
-        ),
+        variant(STOP_BEFORE_ITS_STEP, *RATE_NOT_LOSS),
         (RANGE_LOSSES,),
         score=6.0,
     ),
@@ -180,5 +194,31 @@ RANGE_RECORDS = [
         ),
         (RANGE_RATES,),
         score=6.0,
+    ),
+    # rv9's finding 2: a wrong stop and a record mistake, each twin charged alike. A late stop whose record leaves
+    # out its stop's loss: the stop's point alone (untaken, it lost the rates' too, 5 of 7, below never stopping)
+    *twins(
+        "range_late_stop_records_stop_rate_not_loss",
+        "range_late_stop_rate_not_loss_step_untaken",
+        (*RATE_NOT_LOSS, STOP_TEST, LATE),
+        (RANGE_LOSSES,),
+        6.0,
+    ),
+    # an early stop listing the next step's rate, never tried: both points (taken, it kept the rates' point)
+    *twins(
+        "range_early_stop_lists_the_next_rate",
+        "range_early_stop_next_rate_step_untaken",
+        (STOP, NEXT_RATE, STOP_TEST, EARLY),
+        (RANGE_RATES, RANGE_LOSSES),
+        5.0,
+    ),
+    # a rate and a loss listed after the loop (the next rate, the last loss again): a rate never tried and a record
+    # one too long, both points (taken, it kept the rates' point)
+    *twins(
+        "range_lists_a_rate_and_loss_after_the_loop",
+        "range_rate_and_loss_after_loop_step_untaken",
+        (RETURN, AFTER_THE_LOOP + RETURN),
+        (RANGE_RATES, RANGE_LOSSES),
+        5.0,
     ),
 ]
