@@ -7,7 +7,7 @@ import numpy as np
 
 from lrcourse.runcache import CACHE_VARIABLE
 
-from support.chapter_cells import cell_text, chapter_cells
+from support.chapter_cells import cell_source, cell_text, chapter_cells
 from support.paths import ROOT
 
 CH6 = "06_choosing_the_rate/choosing_the_rate.ipynb"
@@ -82,3 +82,15 @@ def test_ch5_close_calls_are_clear_once_the_best_epochs_optimism_is_allowed_for(
     assert "three choices were close calls" not in ch6
     assert "are clear too once each best epoch's optimism is allowed for (on all five seeds, beyond 3 standard" in ch6
     assert min(ts) > 3
+
+
+def test_ch5_names_the_seeds_another_cpu_could_flip():
+    """rv10 NIT 3: OneCycleLR's "higher on 3 of 5" counted a seed at -2e-5 that another CPU moved by 2e-5: the seeds
+    within 1e-4 of zero are named and counted neither higher nor lower."""
+    names = {"SEEDS": range(5)}
+    source = cell_source(CH5, "loss-images")
+    start = source.index("def near_zero")
+    exec(source[start : source.index("\n\n\n", start)], names)
+    assert names["near_zero"]([-2.3e-5, -1.8e-3, 1e-2, 2e-3, 7e-4]) == " (seed 0 within 1e-4 of zero)"
+    assert names["near_zero"]([1e-3] * 5) == ""
+    assert "higher on {np.sum(fair > 1e-4)} of {len(fair)}" in source and "{near_zero(fair)}" in source
