@@ -94,3 +94,12 @@ def test_ch5_names_the_seeds_another_cpu_could_flip():
     assert names["near_zero"]([-2.3e-5, -1.8e-3, 1e-2, 2e-3, 7e-4]) == " (seed 0 within 1e-4 of zero)"
     assert names["near_zero"]([1e-3] * 5) == ""
     assert "higher on {np.sum(fair > 1e-4)} of {len(fair)}" in source and "{near_zero(fair)}" in source
+
+
+def test_ch5_written_spread_rubric_is_within_the_larger_of_the_images_errors():
+    """rv10 NIT 5: "0.002 ... within those errors (0.0006 to 0.0029)" held for the larger only: 0.002 is 3.3 of 0.0006."""
+    spread = cell_text(CH5, "written_spread")
+    assert "within those errors" not in spread and round(0.002 / 0.0006, 1) == 3.3 and 0.002 < 0.0029
+    assert (
+        "within the larger of those errors (0.0029; against the smallest, 0.0006, it would be over 3 of them" in spread
+    )
