@@ -34,7 +34,7 @@ def test_ch5_printed_losses_hold_on_any_cpu(tmp_path, monkeypatch):
     them, 8e-7 from printing 0.0014)."""
     monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path))
     path = ROOT / "source" / "05_training" / "training.ipynb"
-    chapter = chapter_cells(path, ["setup", "data", "run", "compare", "final", "compare-spread"])
+    chapter = chapter_cells(path, ["setup", "data", "run", "compare", "final", "compare-spread", "loss-images"])
     assert list(tmp_path.iterdir()) == [], "read from the shipped runs, not trained"
     spread = cell_source("05_training/training.ipynb", "compare-spread")
     assert spread.count("{thousandths(mean)} ± {se:.3f}") == 2 and "{thousandths(loss)} ± {loss_se:.3f}" in spread
@@ -50,6 +50,21 @@ def test_ch5_printed_losses_hold_on_any_cpu(tmp_path, monkeypatch):
             mean, se, _ = chapter["paired"](name, "constant", key, chapter[table])
             printed[f"{table} {name} - constant", 3], printed[f"{table} {name} SE", 3] = mean, se
     assert len(printed) == 24 + 6 + 30
+    # rv10 finding 2: the grid's close calls, raw and with each seed's best-epoch optimism allowed for
+    assert "{thousandths(fair.mean())} ± {fair_se:.3f}, {fair.mean() / fair_se:.1f}" in cell_source(
+        "05_training/training.ipynb", "loss-images"
+    )
+    optimism, tuning, chosen = chapter["best_epoch_optimism"], chapter["tuning"], chapter["chosen"]
+    for name, neighbour in chapter["close_calls"].items():
+        mean, _, _ = chapter["paired"](chosen[name], neighbour, "best_val_loss", tuning[name])
+        fair, _, seeds, _ = chapter["close"][name]
+        printed[f"close {name}", 3], printed[f"close {name} allowed for", 3] = mean, fair
+        printed[f"close {name} allowed for SE", 3] = seeds.std(ddof=1) / math.sqrt(len(seeds))
+        for lr in (chosen[name], neighbour):
+            printed[f"close {name} {lr} optimism", 4] = float(
+                np.mean([optimism(r["val_loss"]) for r in tuning[name][lr]])
+            )
+    assert len(printed) == 60 + 15
     near = {
         what: value
         for (what, decimals), value in printed.items()
@@ -84,6 +99,20 @@ def test_ch6_printed_losses_hold_on_any_cpu(tmp_path, monkeypatch):
     printed["against constant", 3], printed["against constant SE", 3] = chapter["against_constant"][:2]
     printed["test loss", 4], printed["test loss SE", 4] = chapter["test_loss"]
     assert len(printed) == 12 + 8 + 2 + 2
+    # rv10 finding 1: the same differences with each run's best-epoch optimism allowed for, and that optimism
+    assert "{thousandths(mean)} ± {se:.3f} ({mean / se:+.1f} SE" in spread and "optimism {optimism:.3f}" in spread
+    optimism = chapter["best_epoch_optimism"]
+    for name, runs in [*chapter["runs_at"].items(), ("constant", chapter["constant_runs"])]:
+        printed[f"{name} optimism", 3] = float(np.mean([optimism(r["val_loss"]) for r in runs]))
+    allowed = [*chapter["allowed"].items(), ("against constant", chapter["allowed_constant"])]
+    ratios = {}  # (what, decimals): (mean / standard error, how far another CPU moves it)
+    for name, (mean, se, _) in allowed:
+        printed[f"{name} allowed for", 3], printed[f"{name} allowed for SE", 3] = mean, se
+        ratios[f"{name} allowed for, in SE", 1] = mean / se, 2 * CPU_LOSS_CHANGE / se
+    assert len(printed) == 24 + 6 + 10 and len(ratios) == 5
+    assert {
+        what for (what, decimals), (ratio, change) in ratios.items() if rounding_margin(ratio, 1) < 2 * change
+    } == set()
     warm = {}  # 6.2's runs at Adam(lr=0.1), printed to 2 decimals
     for name, runs in chapter["warm"].items():
         warm[f"{name} loss", 2], warm[f"{name} SE", 2] = mean_se([r["best_val_loss"] for r in runs])
