@@ -1,7 +1,8 @@
 """Helpers for the course on learning-rate schedules in PyTorch, by layer from the bottom (ARCHITECTURE.md
 draws the layers and the trust boundary):
 
-- the learner's helpers: `schedules`, `problems`, `plots`, `widgets`, `training` (with `runs/`, its cache).
+- the learner's helpers: `schedules`, `problems`, `plots`, `widgets`, `training` (with `runs/`, its cache), `best_epoch`
+  (the optimism of a run's best epoch, chapters 5-6).
 - what every side shares: `cells` (which cell is what), `wire` (values as plain JSON), `tolerances`,
   `fixtures` (chapters 5-6's seeded training runs), `pytorch_trajectories` (what PyTorch's own schedulers do),
   `kernel_messages` (how a check's failure and an unanswered exercise read in a learner's kernel) and

@@ -1,5 +1,4 @@
-"""The digits data of chapters 5 and 6, as the graders' fixtures use it, and the estimate of a best epoch's
-optimism both chapters allow for when they compare runs' best validation losses.
+"""The digits data of chapters 5 and 6, as the graders' fixtures use it.
 
 The chapters define their data split, model and training loop in the notebook, where the student reads
 them; this module holds the same split and batching for the code that checks the exercises
@@ -14,7 +13,6 @@ import math
 from contextlib import contextmanager
 from functools import lru_cache
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -90,15 +88,3 @@ def evaluate(model: nn.Module, data) -> tuple[float, float]:
     scores = model(inputs)
     model.train(was_training)
     return nn.functional.cross_entropy(scores, targets).item(), (scores.argmax(1) == targets).float().mean().item()
-
-
-def best_epoch_optimism(val_losses) -> float:
-    """How far the lowest of a run's per-epoch validation losses lies below the mean of the epochs up to two either
-    side of it (fewer at the ends of the run). The best epoch is chosen on the images that score it, so its loss
-    reads low: by about the curve's jitter there, and by more where the curve bottoms out early and rises after it.
-    Chapters 5 and 6 add it back to each run's best loss before comparing runs. A rough estimate: a curve still
-    falling adds its real descent, and a sharply curved bottom its real curvature, so if anything it errs large."""
-    losses = np.asarray(val_losses, dtype=np.float64)
-    best = int(np.argmin(losses))
-    around = np.concatenate([losses[max(best - 2, 0) : best], losses[best + 1 : best + 3]])
-    return float(around.mean() - losses[best])

@@ -1,6 +1,6 @@
 """Chapters 5 and 6 read best validation losses across rates whose curves bottom out at different epochs: the fresh
 review rv10 (session 57) found two readings that left the best epoch's optimism out, and whose verdicts flip once
-chapter 5's estimate of it (`lrcourse.training.best_epoch_optimism`) is allowed for. Each is computed here from the
+chapter 5's estimate of it (`lrcourse.best_epoch.best_epoch_optimism`) is allowed for. Each is computed here from the
 shipped runs and checked against the chapter's words."""
 
 import numpy as np

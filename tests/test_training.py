@@ -110,10 +110,3 @@ def test_the_cache_key_reads_the_globals_a_run_uses_not_attribute_names(tmp_path
     assert stored_after_a_call() == 1
     scope["LR"] = 0.01
     assert stored_after_a_call() == 2
-
-
-def test_best_epoch_optimism_is_the_best_epochs_distance_below_its_neighbours():
-    """Chapters 5 and 6 allow for it (rv10 finding 1): the mean of up to two epochs either side, minus the lowest."""
-    assert training.best_epoch_optimism([3.0, 2.0, 1.0, 2.0, 4.0, 1.5]) == (3.0 + 2.0 + 2.0 + 4.0) / 4 - 1.0
-    assert training.best_epoch_optimism(np.array([5.0, 4.0, 3.0, 2.5, 2.0])) == (3.0 + 2.5) / 2 - 2.0  # still falling
-    assert training.best_epoch_optimism([1.0, 1.5, 2.5, 9.0]) == 1.0  # best first: the two after it only
