@@ -82,6 +82,8 @@ def test_release_refuses_what_a_student_planted_and_its_mend_keeps_the_graders_o
     for entry in ("'ch2' (a symbolic link", "'ch3' (a folder", "'ch4' (a FIFO"):
         assert f"{entry} of uid {STUDENT}'s)" in said, said
     assert f"nbgrader's {command} it until they are removed" in said and said.endswith("Nothing was released."), said
+    risk = "students list and fetch them" if name == "outbound" else "students fetch from there whatever is named as"
+    assert f"put there while others could write in it: {risk}" in said, said  # feedback/ is 0711: never listed
     assert sorted(os.listdir(folder)) == before  # nothing copied
     problem = said.removeprefix("ExchangeError: lrcourse release: ").split(" (fix: ")[0]
     assert problem in doctor(scratch)  # one function: the doctor says the same

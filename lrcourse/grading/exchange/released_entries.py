@@ -23,6 +23,10 @@ from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
 
 RELEASED = {"outbound": "release", "feedback": "release_feedback"}  # the folder, and nbgrader's command making it
 REFUSED_BY = {"outbound": "nbgrader's release and Unrelease refuse", "feedback": "nbgrader's release_feedback refuses"}
+RISK = {  # feedback/ is 0711: students fetch a page by its name, never list it
+    "outbound": "students list and fetch them as if you had released them",
+    "feedback": "students fetch from there whatever is named as their feedback page, as if you had released it",
+}
 MOST_LOOKED = 100_000  # entries looked at in outbound/ or feedback/: a student may have put a million there
 MOST_NAMED = 3
 
@@ -89,9 +93,9 @@ def stranger_line(path: Path, found: tuple[int, list[str], bool]) -> tuple[str, 
     if not count:  # a million of this user's own: not all looked at
         many, said = f"more than {MOST_LOOKED:,} entries, not all looked at, any of them", "none named"
     problem = (
-        f"{path} holds {many} {whose} ({said}), put there while others could write in it: students list and fetch "
-        f"them as if you had released them; {REFUSED_BY.get(path.name, REFUSED_BY['outbound'])} it until they are "
-        "removed"
+        f"{path} holds {many} {whose} ({said}), put there while others could write in it: "
+        f"{RISK.get(path.name, RISK['outbound'])}; {REFUSED_BY.get(path.name, REFUSED_BY['outbound'])} it until they "
+        "are removed"
     )
     quoted = shlex.quote(str(path))
     mend = (
