@@ -133,3 +133,22 @@ def test_the_look_is_bounded_and_a_folder_past_the_bound_is_refused(scratch, mon
     else:
         assert " holds more than 5 entries, not all looked at, any of them neither yours nor root's" in said, said
     assert not (course / "outbound" / CHAPTER).exists()
+
+
+def test_roots_release_refuses_an_entry_of_anyone_but_roots(scratch, monkeypatch):
+    """As root (the README's root-run course), only root's entries are its own: the grader account's chapter folder in
+    root's outbound/ is refused as root's release refuses the grader's outbound/ itself (r20h W4); the mend keeps
+    root's."""
+    course = course_in(monkeypatch, scratch, 0o1777, owner=0)
+    outbound = course / "outbound"
+    (outbound / "ch0").mkdir()
+    (outbound / "ch9").mkdir()
+    os.chown(outbound / "ch9", GRADER, GRADER)
+    said = grader_release_all(course.parent, scratch, uid=0)
+    assert f"lrcourse release: {outbound} holds 1 entry not root's ('ch9' (a folder of uid {GRADER}'s))" in said, said
+    assert "-maxdepth 1 ! -user root -exec rm -r {} +`" in said and not (outbound / CHAPTER).exists(), said
+    subprocess.run(["bash", "-c", mend_of(said)], check=True)
+    assert grader_release_all(course.parent, scratch, uid=0) == "None" and sorted(os.listdir(outbound)) == [
+        "ch0",
+        "ch1",
+    ]
