@@ -123,24 +123,26 @@ def test_an_outbound_others_could_write_in_is_removed_and_what_they_put_in_one_i
         return
     os.removexattr(outbound, "system.posix_acl_access")  # the old mend (`setfacl -b`), kept what she put there
     os.chmod(outbound, 0o755)
-    assert grader_release_all(course.parent, scratch) == "None"  # the grader's ch1 among hers
+    refused = grader_release_all(course.parent, scratch)  # g20j: release refuses it too, with the doctor's line
     said = doctor(scratch)
     assert f"{outbound} holds 3 entries neither yours nor root's (" in said and "stops=release" in said, said
+    assert said.split(" | ")[1] in refused and "Nothing was released." in refused, refused
     for entry in ("'ch2' (a symbolic link", "'ch3' (a folder", "'ch4' (a FIFO"):
         assert f"{entry} of uid {STUDENT}'s)" in said, said
     follow(said)  # `find ... -exec rm -r {} +`, as root
+    assert grader_release_all(course.parent, scratch) == "None"
     assert sorted(os.listdir(outbound)) == ["ch1"] and OK in doctor(scratch) and scratch.is_dir()
 
 
 def test_the_look_into_outbound_is_bounded(scratch, monkeypatch):
     """r20h W1: a student may fill outbound/ with a million entries; the look stops, says "or more", names a few."""
-    from lrcourse.grading.doctor import course_owner
+    from lrcourse.grading.exchange import released_entries
 
     course = course_in(monkeypatch, scratch, 0o1777)
     for index in range(12):
         (course / "outbound" / f"n{index}\nx").mkdir()
         os.chown(course / "outbound" / f"n{index}\nx", STUDENT, STUDENT)
-    monkeypatch.setattr(course_owner, "MOST_LOOKED", 5)
+    monkeypatch.setattr(released_entries, "MOST_LOOKED", 5)
     said = doctor(scratch)
     assert " or more entries neither yours nor root's (" in said and ", ...)" in said, said
     assert said.count("(a folder of uid") == 3 and "\\nx'" in said and "\n" not in said, said

@@ -70,7 +70,8 @@ def test_a_force_release_over_an_old_copy_it_cannot_empty_names_the_old_copy_not
 def test_a_students_file_name_cannot_forge_log_lines(scratch, monkeypatch):
     """r20h W3(b): in a chapter folder of hers in outbound/ (planted while she could write there), a student's file
     named with newlines and nbgrader's log prefix was printed as is, three "log lines"; it is escaped. Her link there
-    (W1(a): a traceback, "Cannot call rmtree on a symbolic link") is one line too."""
+    (W1(a): a traceback, "Cannot call rmtree on a symbolic link") is one line too. Since g20j her folder there is
+    refused before anything is removed (r20h W1); in a folder of root's, her file stops --force's removal."""
     course = course_in(monkeypatch, scratch, 0o1777)
     (course / "outbound" / "ch1").symlink_to(scratch)
     said = grader_release(course.parent, scratch, force=True)
@@ -82,6 +83,9 @@ def test_a_students_file_name_cannot_forge_log_lines(scratch, monkeypatch):
     (planted / forged).write_text("")
     for path in (planted, planted / forged):
         os.chown(path, STUDENT, STUDENT)
+    said = grader_release(course.parent, scratch, force=True)  # g20j: her folder is refused before the removal
+    assert "\n" not in said and " holds 1 entry neither yours nor root's ('ch1' (a folder of uid " in said, said
+    os.chown(planted, 0, 0)  # root's, her file in it: --force's removal stops at her file, named escaped
     said = grader_release(course.parent, scratch, force=True)
     assert "\n" not in said and repr(forged) in said and "cannot remove the old copy" in said, said
 

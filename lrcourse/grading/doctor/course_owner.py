@@ -6,7 +6,8 @@ grader's is only a note). One of root's gets `chown` (only root could have put a
 or feedback/ release refuses (`refused`: release's own rule, `inbound_folder.check_exchange_folder`, so the two
 cannot disagree: a link, a FIFO, a folder of another account's; as root, anyone's but root's: r20h W2, W4) is named
 with its owner and removed (r20g W1), never adopted by `chown`; so is an entry inside them neither this user's nor
-root's (`strangers`, a bounded look: r20h W1, what students put there while others could write in it)."""
+root's (`released_entries.strangers`, a bounded look, and the line release refuses it with: r20h W1, what students
+put there while others could write in it)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,7 @@ from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
-
-RELEASED = {"outbound": "release", "feedback": "release_feedback"}  # the folder, and nbgrader's command making it
-MOST_LOOKED = 100_000  # entries looked at in outbound/ or feedback/: a student may have put a million there
-MOST_NAMED = 3
+from lrcourse.grading.exchange.released_entries import RELEASED, kind, owner_of, stranger_line, strangers
 
 
 def theirs(exchange, owner: int = 0) -> list[Path]:
@@ -36,18 +34,6 @@ def theirs(exchange, owner: int = 0) -> list[Path]:
                 if seen.st_uid == owner and not os.access(path, os.R_OK | os.W_OK | os.X_OK, effective_ids=True):
                     found.append(path)  # r20g W2: one the kernel lets this user write in (its group) is not said
     return found
-
-
-def kind(seen: os.stat_result) -> str:
-    """What an entry is, as the lines say it."""
-    for test, said in ((stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISREG, "a file")):
-        if test(seen.st_mode):
-            return said
-    return "a FIFO" if stat.S_ISFIFO(seen.st_mode) else "a socket" if stat.S_ISSOCK(seen.st_mode) else "a device"
-
-
-def owner_of(seen: os.stat_result) -> str:
-    return owner_name(seen.st_uid) or f"uid {seen.st_uid}"
 
 
 def refused(exchange) -> list[tuple[Path, os.stat_result]]:
@@ -67,36 +53,6 @@ def refused(exchange) -> list[tuple[Path, os.stat_result]]:
         except ExchangeUnusable:
             found.append((path, seen))
     return found
-
-
-def strangers(path: Path) -> tuple[int, list[str], bool]:
-    """The entries of the folder `path` owned by neither this user nor root: how many, the first few named (their
-    names escaped: a student chose them), and whether the look stopped at MOST_LOOKED entries. Opened without following
-    a link (a FIFO is never opened: only lstat'ed)."""
-    from lrcourse.grading.exchange.inbound import OPEN_FLAGS
-
-    count, named, looked = 0, [], 0
-    try:
-        fd = os.open(path, OPEN_FLAGS | os.O_DIRECTORY)
-    except OSError:
-        return 0, [], False
-    try:
-        with os.scandir(fd) as entries:  # scandir uses a copy of fd
-            for entry in entries:
-                looked += 1
-                if looked > MOST_LOOKED:
-                    return count, named, True
-                with contextlib.suppress(OSError):  # removed meanwhile
-                    seen = entry.stat(follow_symlinks=False)
-                    if seen.st_uid not in (os.geteuid(), 0):
-                        count += 1
-                        if len(named) < MOST_NAMED:
-                            named.append(f"{entry.name!r} ({kind(seen)} of {owner_of(seen)}'s)")
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    return count, named, False
 
 
 def chown_mend(exchange, found: list[Path] | None = None) -> str:
@@ -135,29 +91,15 @@ def refused_lines(exchange) -> tuple[list[str], list[str]]:
 
 
 def stranger_lines(exchange) -> tuple[list[str], list[str]]:
-    """The problems and mends of what outbound/ and feedback/ (release's, else `refused` said them) hold of others'."""
+    """The problems and mends of what outbound/ and feedback/ (release's, else `refused` said them) hold of others':
+    release's own look and line (`released_entries`), so the two cannot disagree."""
     problems, mends = [], []
-    me = owner_name(os.geteuid()) or str(os.geteuid())
-    users = " ".join(f"! -user {user}" for user in dict.fromkeys((me, "root")))
     taken = {path for path, _ in refused(exchange)}
-    for name, command in RELEASED.items():
+    for name in RELEASED:
         path = exchange.root / exchange.course_id / name
-        if path in taken:
-            continue
-        count, named, more = strangers(path)
-        if not count:
-            continue
-        said = ", ".join(named) + (", ..." if count > len(named) or more else "")
-        problems.append(
-            f"{path} holds {count}{' or more' if more else ''} entr{'y' if count == 1 else 'ies'} neither yours nor "
-            f"root's ({said}), put there while others could write in it: students list and fetch them as if you had "
-            f"released them (nbgrader's {command} does not look)"
-        )
-        quoted = shlex.quote(str(path))
-        mends.append(
-            f"`find {quoted} -mindepth 1 -maxdepth 1 {users} -exec rm -r {{}} +` (as root: removes only those; or "
-            f"`rm -r {quoted}`, which nbgrader's {command} makes again)"
-        )
+        if path not in taken and (said := stranger_line(path, strangers(path)))[0]:
+            problems.append(said[0])
+            mends.append(said[1])
     return problems, mends
 
 

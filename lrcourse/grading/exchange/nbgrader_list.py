@@ -10,7 +10,9 @@ root as the release checks it (`root.root_path_problem`, `root.check_exchange_ro
 (`inbound_folder.check_exchange_folder`) that, but for `inbound`, others may not write in (nor, as root, a group but
 root's, nor, as any user, anyone through a POSIX ACL or a default ACL: `folder_writers.shared_write_problem`, as
 release; a TA in the course folder's group had root's Unrelease delete through her link, R20e2 W1), under a root without
-a default POSIX ACL (`nbgrader_release.root_acl_problem`, release's rule); otherwise it fails with the reason, before
+a default POSIX ACL (`nbgrader_release.root_acl_problem`, release's rule), and an `outbound` holding any entry of
+neither the removing user's nor root's (`released_entries.check_released_entries`, release's rule: a student's planted
+chapter, r20h W1); otherwise it fails with the reason, before
 anything is removed. Root is refused a `groupshared` course (`nbgrader_release.groupshared_refusal`: a TA in outbound's
 group could swap a chapter's folder for a link before the rmtree). A listing of outbound/ alone removes nothing and is nbgrader's;
 a listing of inbound/ is refused (`LISTING_REFUSED`: it reads students' files whole, unchecked). With `--remove
@@ -35,6 +37,7 @@ from lrcourse.grading.exchange.folder_writers import shared_write_problem
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, check_owner, claimed, owner_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
 from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, root_acl_problem
+from lrcourse.grading.exchange.released_entries import check_released_entries
 from lrcourse.grading.exchange.root import check_exchange_root, root_path_problem
 from lrcourse.grading.intake import valid_student_id
 
@@ -43,7 +46,8 @@ def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> bool:
     """`root/parts...` reached one name at a time without following a link, each folder there checked
     (`check_exchange_folder`, action "release") and, but for `inbound`, none others may write in (nor, as root, a
     group but root's, nor, as any user, anyone through a POSIX ACL or a default ACL:
-    `folder_writers.shared_write_problem`, release's rule). True if every one is there; False at a missing one
+    `folder_writers.shared_write_problem`, release's rule), an `outbound` holding none but this user's and root's
+    entries (`check_released_entries`, release's rule: r20h W1). True if every one is there; False at a missing one
     (nothing below it to remove: the caller must then remove nothing, nor look by path, where a student's link may
     be renamed in after this check, R20g2 W1)."""
     if any(part in ("", ".", "..") or "/" in part for part in parts):
@@ -64,6 +68,8 @@ def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> bool:
                 raise ExchangeUnusable(problem)
             parent, fd = fd, -1
             fd = open_checked(parent, part, seen, path)
+            if parts[: index + 1] == (parts[0], "outbound"):  # a student's planted chapter: release's rule (r20h W1)
+                check_released_entries(fd, path)
         return True
     except OSError as error:
         raise ExchangeUnusable(f"cannot open {path}: {error.strerror}") from None

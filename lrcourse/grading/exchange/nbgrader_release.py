@@ -11,8 +11,10 @@ there if it is missing, and must be a folder owned by the releasing user or root
 (`inbound_folder.check_exchange_folder`), and, but for `inbound`, not writable by others (where a student could swap the
 next folder after its check, as `lrcourse doctor` fails it) nor, as root, by a group but root's, nor, as any user,
 through a POSIX ACL or a default ACL (`folder_writers.shared_write`, Unrelease's and collect's rule too); root is
-refused a `groupshared` course, whose folders nbgrader makes group-writable (`groupshared_refusal`); otherwise the
-release fails with the reason, before anything is made or copied below it. The exchange's root is reached only through
+refused a `groupshared` course, whose folders nbgrader makes group-writable (`groupshared_refusal`); an `outbound`
+or `feedback` folder holding any entry owned by neither the releasing user nor root (put there while others could
+write in it, r20h W1: `released_entries`, the doctor's look too) is refused too; otherwise the release fails with the
+reason, before anything is made or copied below it. The exchange's root is reached only through
 folders and links of the releasing user's or root's (`path_walk.walk_path`: none another account may put a link in),
 checked before nbgrader's own `ensure_root` (which chmods it through a link) and in a `groupshared` course too (where
 nbgrader skips `ensure_root`); a root carrying a default POSIX ACL, which the course's folder release makes in it would
@@ -37,6 +39,7 @@ from lrcourse.grading.exchange.folder_writers import shared_write_problem
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
 from lrcourse.grading.exchange.other_account import posix_acl
+from lrcourse.grading.exchange.released_entries import RELEASED, check_released_entries
 from lrcourse.grading.exchange.root import check_exchange_root, replaceable, root_path_problem
 from lrcourse.grading.exchange.roots_course import refusal
 
@@ -87,8 +90,8 @@ def root_acl_problem(root: str | os.PathLike) -> str:
 def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> bool:
     """The folder `root/parts...`, each name below `root` checked (`check_exchange_folder`, action "release") and
     opened without following a link, made where missing (the last with `mode`, set as nbgrader sets it, the others
-    0755); ExchangeUnusable otherwise, a folder made here and then refused removed again. True if the last folder was
-    made here."""
+    0755); ExchangeUnusable otherwise, a folder made here and then refused removed again, and an outbound/ or
+    feedback/ holding another account's entries (`check_released_entries`). True if the last folder was made here."""
     if not parts or any(part in ("", ".", "..") or "/" in part for part in parts):
         raise ExchangeUnusable(f"{root.joinpath(*parts)} is not a folder below the exchange's root {root}")
     path, made, fd = root, False, -1
@@ -118,6 +121,8 @@ def ensure_exchange_folder(root: Path, parts: tuple[str, ...], mode: int) -> boo
             fd = open_checked(parent, part, seen, path)
             if made:
                 os.fchmod(fd, mode if last else MADE_ON_THE_WAY)
+            elif index == 1 and part in RELEASED:  # what others put there while they could write in it (r20h W1)
+                check_released_entries(fd, path)
         return made
     except OSError as error:
         raise ExchangeUnusable(f"cannot make or open {path}: {error.strerror}") from None
