@@ -19,6 +19,10 @@ CPU_LOSS_CHANGE = 2.2e-6
 # warmed-up seed 4's best epoch moved from 20 to 21, its best validation loss by 8.9e-4, the warmed-up mean loss and
 # the paired difference by 1.64e-4 and the warmed-up standard error by 1.37e-4 (issue 23, R23d; measured again here).
 WARM_LOSS_CHANGE = 1.64e-4
+# A best epoch's optimism reads a run's whole validation curve, which another CPU moves by more than its best loss:
+# under ATEN_CPU_CAPABILITY=default the mean optimism of OneCycleLR's 0.03 runs moved 1.7e-5 (0.0259125 to 0.0259297)
+# and its close call allowed for by 2.0e-5 (-0.021573 to -0.021593; review rv12 NIT 4, all 215 runs of 5.4 retrained).
+OPTIMISM_CHANGE = 2.0e-5
 
 
 def rounding_margin(value: float, decimals: int) -> float:
@@ -54,21 +58,26 @@ def test_ch5_printed_losses_hold_on_any_cpu(tmp_path, monkeypatch):
     assert "{thousandths(fair.mean())} ± {fair_se:.3f}, {fair.mean() / fair_se:.1f}" in cell_source(
         "05_training/training.ipynb", "loss-images"
     )
+    assert "optimism {np.mean(theirs):.3f} against {np.mean(mine):.3f}" in cell_source(
+        "05_training/training.ipynb", "loss-images"
+    )  # at 4 decimals OneCycleLR's 0.0259 lay 3.8e-5 from 0.02595, under twice OPTIMISM_CHANGE
     optimism, tuning, chosen = chapter["best_epoch_optimism"], chapter["tuning"], chapter["chosen"]
+    allowed = {}  # the values that read a best epoch's optimism: (what, decimals printed): value
     for name, neighbour in chapter["close_calls"].items():
         mean, _, _ = chapter["paired"](chosen[name], neighbour, "best_val_loss", tuning[name])
         fair, _, seeds, _ = chapter["close"][name]
-        printed[f"close {name}", 3], printed[f"close {name} allowed for", 3] = mean, fair
-        printed[f"close {name} allowed for SE", 3] = seeds.std(ddof=1) / math.sqrt(len(seeds))
+        printed[f"close {name}", 3], allowed[f"close {name} allowed for", 3] = mean, fair
+        allowed[f"close {name} allowed for SE", 3] = seeds.std(ddof=1) / math.sqrt(len(seeds))
         for lr in (chosen[name], neighbour):
-            printed[f"close {name} {lr} optimism", 4] = float(
+            allowed[f"close {name} {lr} optimism", 3] = float(
                 np.mean([optimism(r["val_loss"]) for r in tuning[name][lr]])
             )
-    assert len(printed) == 60 + 15
+    assert len(printed) == 60 + 3 and len(allowed) == 12
     near = {
         what: value
-        for (what, decimals), value in printed.items()
-        if rounding_margin(value, decimals) < 2 * CPU_LOSS_CHANGE
+        for values, change in ((printed, CPU_LOSS_CHANGE), (allowed, OPTIMISM_CHANGE))
+        for (what, decimals), value in values.items()
+        if rounding_margin(value, decimals) < 2 * change
     }
     assert near == {}, "a printed loss another CPU may round the other way"
 
