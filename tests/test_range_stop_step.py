@@ -2,7 +2,8 @@
 fastai's LRFinder does, or not taken (the loop stops before that step's optimizer.step()); one step fewer without
 a stop is the stop's point, two fewer the rates' too; a record cut at the stop after every step was taken is the
 stop's point only (review rv57, W1); a mistake and its twin that differ only in taking the stop's step score alike,
-the rates tried counted as the model's forward passes (review rv9, finding 2)."""
+the stop's own rate allowed only after a forward pass seen after the last step (review rv9, finding 2; rv11, finding
+1), and what that leaves lenient."""
 
 import copy
 import math
@@ -13,7 +14,7 @@ import torch
 from lrcourse import checking
 
 import catalogue
-from catalogue.training import STOP_BEFORE_ITS_STEP, range_variant, variant
+from catalogue.training import RANGE_REFERENCE, STOP_BEFORE_ITS_STEP, range_variant, variant
 
 STEP = "        loss.backward()\n        optimizer.step()\n"
 
@@ -208,12 +209,12 @@ HIDDEN_RATES = (
         (
             "range_early_stop_lists_the_next_rate",
             "range_early_stop_next_rate_step_untaken",
-            "lists 55 rates, but the optimizer was stepped 5[34] times and the model made 54 forward passes",
+            "lists 55 rates, but the optimizer was stepped 5[34] times",
         ),
         (
             "range_lists_a_rate_and_loss_after_the_loop",
             "range_rate_and_loss_after_loop_step_untaken",
-            "lists 56 rates, but the optimizer was stepped 5[45] times and the model made 55 forward passes",
+            "lists 56 rates, but the optimizer was stepped 5[45] times",
         ),
     ],
 )
@@ -221,8 +222,8 @@ def test_twins_that_differ_only_in_taking_the_stops_step_score_alike(taken, unta
     """Review rv9's finding 2: judged by counts of rates, losses and steps, each pair scored 6 and 5 of 7. A late
     stop whose record leaves out its stop's loss lost the rates' point untaken (at the SGD case with two groups: "lists
     69 rates, but the optimizer was stepped 68 times"), and the next step's rate after an early stop, or a rate and a
-    loss listed after the loop, kept it taken. The rates' cell now counts the rates the model tried (its forward
-    passes): each pair loses the same cells."""
+    loss listed after the loop, kept it taken. The rates' cell now allows the stop's own rate only if the model
+    computed a loss after its last step: each pair loses the same cells."""
     for name in (taken, untaken):
         answer = next(a for a in catalogue.WRONG if a.name == name)
         function = _define(answer.source)
@@ -257,3 +258,87 @@ def test_a_model_computed_by_hand_may_still_record_its_stops_untaken_step():
     next_rate = variant(untaken, "            break\n", next_rate + "            break\n")
     with pytest.raises(checking.CheckFailed, match="lists 56 rates, but the optimizer was stepped 54 times: list"):
         checking.check_range_rates(_define(next_rate), end_lr=10.0)
+
+
+EVAL_FIRST = "        with torch.no_grad():\n            model(inputs)\n        optimizer.zero_grad()\n"
+ACCUMULATE = (  # two micro-batches, each a forward pass with gradients, then one optimizer step
+    "        half = len(inputs) // 2\n        loss = 0.0\n        for part in (slice(0, half), slice(half, None)):\n"
+    "            piece = loss_fn(model(inputs[part]), targets[part]) * (len(inputs[part]) / len(inputs))\n"
+    "            piece.backward()\n            loss = loss + piece.detach()\n"
+)
+NEXT_RATE = (
+    "            lrs.append(start_lr * (end_lr / start_lr) ** ((step + 1) / (num_steps - 1)))\n            break\n"
+)
+
+
+def _twins(*replacements: str) -> tuple[str, str]:
+    """The reference and its twin that stops before its stop's step, each with `replacements` made."""
+    return variant(RANGE_REFERENCE, *replacements), variant(STOP_BEFORE_ITS_STEP, *replacements)
+
+
+@pytest.mark.parametrize("more_passes", ["evaluation pass first", "accumulation"])
+def test_twins_with_more_passes_than_steps_score_alike(more_passes):
+    """Review rv11's finding 1: with more forward passes than steps (an evaluation pass before each step, gradient
+    accumulation over micro-batches), a count of passes allowed one rate more than the steps taken, so the rate after
+    a taken stop, never tried, kept its point (7 of 7, its untaken twin 6). Only a pass after the last step allows it
+    now: both twins lose the rates' point, and both right answers keep it."""
+    if more_passes == "evaluation pass first":
+        right = _twins("        optimizer.zero_grad()\n", EVAL_FIRST)
+    else:
+        right = (
+            variant(RANGE_REFERENCE, MODEL_CALL + STEP, ACCUMULATE + "        optimizer.step()\n"),
+            variant(STOP_BEFORE_ITS_STEP, MODEL_CALL, ACCUMULATE, STEP, "        optimizer.step()\n"),
+        )
+    for source, steps in zip(right, (55, 54)):
+        checking.check_range_rates(_define(source), end_lr=10.0)
+        checking.check_range_losses(_define(source), end_lr=10.0)
+        with pytest.raises(
+            checking.CheckFailed, match=f"lists 56 rates, but the optimizer was stepped {steps} times[,:] "
+        ):
+            checking.check_range_rates(_define(variant(source, "            break\n", NEXT_RATE)), end_lr=10.0)
+    taken, untaken = (
+        next(a for a in catalogue.WRONG if a.name == name)
+        for name in ("range_eval_first_lists_the_rate_after_the_stop", "range_eval_first_rate_after_stop_step_untaken")
+    )
+    assert taken.failing == untaken.failing == {"test_range_rates"} and taken.score == untaken.score == 6.0
+
+
+def test_a_rate_set_after_the_loss_or_a_loss_without_gradients_may_record_the_untaken_stop():
+    """Correct forms whose stop's loss is computed after the last step, its step untaken: the rate set after the
+    loss (`loss = ...; record; if stop: break; set lr; backward; step`), or the loss under `torch.no_grad()` and a
+    second pass with gradients for the step; the next rate after them is still charged."""
+    set_rate = (
+        '        for group, ratio in zip(optimizer.param_groups, ratios):\n            group["lr"] = lr * ratio\n'
+    )
+    late = variant(STOP_BEFORE_ITS_STEP, set_rate, "", "            break\n", "            break\n" + set_rate)
+    no_grad = variant(
+        STOP_BEFORE_ITS_STEP,
+        MODEL_CALL,
+        "        with torch.no_grad():\n    " + MODEL_CALL,
+        STEP,
+        "        loss_fn(model(inputs), targets).backward()\n        optimizer.step()\n",
+    )
+    for source in (late, no_grad):
+        for config in HIDDEN_RATES:
+            checking.check_range_rates(_define(source), **config)
+        with pytest.raises(checking.CheckFailed, match="lists 56 rates, but the optimizer was stepped 54 times: "):
+            checking.check_range_rates(_define(variant(source, "            break\n", NEXT_RATE)), end_lr=10.0)
+
+
+@pytest.mark.parametrize(
+    "lenient",
+    [
+        STEP + "        with torch.no_grad():\n            model(inputs)\n",  # an evaluation pass after the step
+        "        torch.nn.modules.module._global_forward_pre_hooks.clear()\n" + STEP,  # the observer's hooks cleared
+    ],
+)
+def test_what_stays_lenient_a_pass_after_the_step_or_passes_hidden(lenient):
+    """What the observation in the student's process cannot tell (README's security model): a pass after the last
+    step that computes no stop's loss (an evaluation pass after `optimizer.step()`, as the catalogue's EVAL twins
+    before their smoothing make), or passes hidden (the hooks cleared; `test_a_model_computed_by_hand...`), allow the
+    next rate after a taken stop, one rate more than the steps, never two (rv11's finding 1: a limit, documented)."""
+    source = variant(RANGE_REFERENCE, STEP, lenient, "            break\n", NEXT_RATE)
+    checking.check_range_rates(_define(source), end_lr=10.0)
+    two = NEXT_RATE.replace("            break\n", NEXT_RATE.replace("step + 1", "step + 2"))
+    with pytest.raises(checking.CheckFailed, match="lists 57 rates, but the optimizer was stepped 55 times: "):
+        checking.check_range_rates(_define(variant(source, NEXT_RATE, two)), end_lr=10.0)

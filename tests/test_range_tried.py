@@ -1,11 +1,13 @@
 """How many rates chapter 6's range test tried, as its observer counts them (lrcourse/checking/range_tried.py; review
-rv9's finding 2): the outermost calls of a module with parameters, a deep copy's too, in any grad mode."""
+rv9's finding 2): the outermost calls of a module with parameters, a deep copy's too, in any grad mode, and those
+after the last judged optimizer step apart (rv11's finding 1)."""
 
 import copy
 
 import pytest
 import torch
 
+from lrcourse.checking.range_steps import optimizer_steps
 from lrcourse.checking.range_tried import forward_passes
 from lrcourse.training import make_model
 
@@ -13,7 +15,7 @@ from lrcourse.training import make_model
 def _passes(run) -> int:
     with forward_passes() as count:
         run()
-    return count[0]
+    return count.count
 
 
 def test_one_call_of_the_model_is_one_pass_its_layers_and_the_loss_not_counted():
@@ -63,10 +65,30 @@ def test_a_pass_that_raised_leaves_later_passes_counted():
 
 def test_the_layers_called_outside_the_model_count_each_and_nothing_is_left_behind():
     """`model.forward(x)` runs no hook of the model's own: its layers' calls are outermost, each a pass (more passes
-    only make the rates' bound lenient); after the block no hook is left to count."""
+    are not what the rates' bound counts: rv11's finding 1); after the block no hook is left to count."""
     model, inputs = make_model(), torch.zeros(4, 64)
     assert _passes(lambda: model.forward(inputs)) == 2
     with forward_passes() as count:
         pass
     model(inputs)
-    assert count[0] == 0
+    assert count.count == 0
+
+
+def test_passes_after_the_last_judged_step_are_counted_apart():
+    """Review rv11's finding 1: the passes after the last step the test is judged by (`since_step`, reset by
+    `optimizer_steps` at the end of each), in any grad mode; those before it (an evaluation pass, micro-batches) are
+    not, and a dry run's step (nothing to apply) leaves them counted."""
+    model, inputs = make_model(), torch.zeros(4, 64)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    dry = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with forward_passes() as passes, optimizer_steps(optimizer, passes.step_ended) as (used, _):
+        with torch.no_grad():
+            model(inputs)
+        model(inputs[:2]).sum().backward()
+        model(inputs[2:]).sum().backward()
+        optimizer.step()
+        before = passes.since_step
+        with torch.no_grad():
+            model(inputs)
+        dry.step()
+    assert (len(used), passes.count, before, passes.since_step) == (1, 4, 0, 1)

@@ -35,7 +35,8 @@ answer's forms in `answer_forms`, shared with 3's and 4's: any whole number is a
 `plateau_reading` (3, reading a logged run), `plateau_floor` (3, a stalled run's floor), `recipes` (4),
 `fit_steps` (5),
 `range_test` (6; what it must leave of the optimizer's groups in `range_groups`, the steps it is judged by in
-`range_steps`, the rates it tried, counted as the model's forward passes, in `range_tried`, its stop and record in
+`range_steps`, whether it tried the stop's own rate, a forward pass of the model seen after its last step, in
+`range_tried`, its stop and record in
 `range_stop`),
 `wsd` (7; its observer `wsd_observer`, its resume run where the judge runs `wsd_resume`, and
 the answer's side of that `factor_server`), plus `preview`.

@@ -112,10 +112,11 @@ def _reading_at_the_closures_return(optimizer, args, kwargs, rates: list):
 
 
 @contextlib.contextmanager
-def optimizer_steps(given):
+def optimizer_steps(given, step_ended=None):
     """The rates of the test steps taken inside the block that the range test is judged by, one list of rates per
     step ordered by the given optimizer's (`given`) groups (`used`), and how many optimizer steps were not judged
-    (`others`, a one-item list).
+    (`others`, a one-item list); `step_ended`, if given, is called with no argument at the end of every judged step
+    (where `range_tried` starts counting the passes after the last one: review rv11's finding 1).
 
     Every optimizer is watched, the one given or not: a test may run on deep copies of the model and optimizer (a
     copy carries none of the given optimizer's hooks; issue 23, R23i W1), or on a new optimizer over them. An
@@ -173,6 +174,8 @@ def optimizer_steps(given):
         if not _trains(parameters, snapshot):
             others[0] += 1
             return
+        if step_ended is not None:
+            step_ended()
         groups = [(rate, _storages(group["params"])) for rate, group in zip(rates, optimizer.param_groups)]
         stepped = set().union(*(storages for _, storages in groups))
         if gathering[0] is not None and stepped and not gathering[0][0] & stepped:

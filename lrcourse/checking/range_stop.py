@@ -3,8 +3,11 @@ smoothed losses are listed, how many optimizer steps were taken); the rates' cel
 are not those of the steps it tried (one mistake, one point: issue 23, R23b; review rv57's W1: an answer that took
 every step and then cut its record at the stop lost both points, below one that never stopped). A rate was tried
 when the model computed a loss at it: the stop's own step, its `optimizer.step()` not run, was; the step after the
-stop never was. The observer counts the model's forward passes to tell the two apart (`range_tried`; review rv9's
-finding 2: counts of rates, losses and steps alone judged twins that differ only in taking the stop's step apart)."""
+stop never was. The observer watches for a forward pass of the model after the last optimizer step to tell the two
+apart (`range_tried`; review rv9's finding 2: counts of rates, losses and steps alone judged twins that differ only in
+taking the stop's step apart; rv11's finding 1: so did a count of passes, once an answer made more than one per step).
+That rests on an observation in the student's process and stays lenient by one rate where a pass after the last step
+is not the stop's loss, or where passes are hidden (`listed_rates_problem`)."""
 
 from __future__ import annotations
 
@@ -24,17 +27,24 @@ def planned_rate(payload: dict, step: int) -> float:
     return start * (end / start) ** (step / (steps - 1))
 
 
-def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], taken: int, tried: int) -> str:
+def listed_rates_problem(
+    payload: dict, lrs: list[float], losses: list[float], taken: int, tried: int, tried_after: int
+) -> str:
     """What is wrong with `result['lrs']` as the record of the steps the answer tried ("" if nothing): the first
     group's rate of each step recorded, in order (step i's rate at index i); one rate per smoothed loss listed, or
     more, up to one per optimizer step taken (`taken`) plus the stop's own step, which may be recorded untaken
-    (R23P2 M1); and never more rates than steps tried (`tried`: the model's forward passes, `range_tried`) nor than
-    num_steps. So the stop's step is free taken or not, and an answer and its twin that differ only in it are judged
-    alike (rv27c W1, W2; rv8 W1; rv9's finding 2), while the rate of a step never tried is charged wherever the
-    loop stopped, early, late or right (rv67 W1: the next step's rate after a stop whose step was taken), as is a
-    rate listed after the loop with no step behind it. Extra forward passes (an evaluation pass per step) only make
-    the bound lenient; fewer passes than steps taken mean the model's output was computed without calling a module,
-    where only the steps taken are known tried, and one more is allowed. Where the record ends, and whether the loop
+    (R23P2 M1), and never more than num_steps. That one rate more is allowed only if the model computed a loss after
+    its last step taken (`tried_after`: its forward passes since then, `range_tried`), in any grad mode: the stop's
+    loss, its step not taken. So the stop's step is free taken or not, and an answer and its twin that differ only in
+    it are judged alike (rv27c W1, W2; rv8 W1; rv9's finding 2), while the rate of the step after a stop whose step
+    was taken, never tried, is charged (rv67 W1), as is a rate listed after the loop with no step behind it, with any
+    number of passes before each step (an evaluation pass, gradient accumulation's micro-batches: rv11's finding 1).
+
+    Lenient, as the README's security model says: a pass after the last step that computes no stop's loss (an
+    evaluation pass after `optimizer.step()`, one dummy `model(inputs)` after the loop) allows that one rate more; so
+    do passes the observer did not see (`tried`, all the passes, fewer than the steps taken: the model's output
+    computed by hand from its weights, or the hooks cleared or patched), where only the steps taken are known tried.
+    Two rates more than the steps taken are charged whatever the passes. Where the record ends, and whether the loop
     went on stepping after it, is the stop's point, the losses' cell's: not charged here."""
     count, steps = len(lrs), payload["num_steps"]
     for step, value in enumerate(lrs[:steps]):
@@ -44,11 +54,13 @@ def listed_rates_problem(payload: dict, lrs: list[float], losses: list[float], t
                 f"result['lrs'][{step}] is {value!r}; step {step} used the rate {want!r}: list, for every step "
                 "recorded, the first group's rate at that step, beside its smoothed loss"
             )
-    seen = tried >= taken  # else the forward passes were not seen: each step taken was tried, and perhaps one more
-    if count > min(steps, taken + 1, tried if seen else taken + 1):
+    unseen = tried < taken  # the passes were not seen: each step taken was tried, and perhaps one more
+    stops_untaken = unseen or tried_after != 0  # a loss computed after the last step taken: the stop's, untaken
+    if count > min(steps, taken + stops_untaken):
+        after_the_last = count == taken + 1 < steps + 1 and not stops_untaken  # what sets the bound: no loss after
         return (
             f"result['lrs'] lists {count} rates, but the optimizer was stepped {taken} times"
-            + (f" and the model made {tried} forward passes" if seen else "")
+            + (", and no loss was computed after its last step" if after_the_last else "")
             + ": list the rates of the steps taken (the rate of the step whose smoothed loss stops the test may be "
             "listed even if that step's optimizer.step() did not run: its loss was computed at that rate; not the "
             "rate of the step after it), not rates planned and never tried"

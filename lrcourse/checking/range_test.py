@@ -37,8 +37,9 @@ RANGE_KEYS = ("lrs", "losses", "suggestion")
 def observe_range_test(range_test, payload: dict) -> dict:
     """Run the student's `lr_range_test` on a model and optimizer that have trained for an epoch; record what
     it returns, the rates of each test step of the optimizers with a gradient to apply (`range_steps`), how many
-    steps optimizers without one took (a dry run's), how many forward passes the model made (`range_tried`: how many
-    of the rates were tried), and the weights, optimizer state and rates before and after."""
+    steps optimizers without one took (a dry run's), how many forward passes the model made in all and after the
+    last judged step (`range_tried`: whether the stop's own rate was tried, its step untaken), and the weights,
+    optimizer state and rates before and after."""
     observation = {
         "value": wire.encode(None),
         "states": [],
@@ -54,7 +55,7 @@ def observe_range_test(range_test, payload: dict) -> dict:
             "settings": group_settings(optimizer),
         }
         arguments = [payload[key] for key in ("start_lr", "end_lr", "num_steps", "beta", "diverge")]
-        with optimizer_steps(optimizer) as (used, others), forward_passes() as tried:
+        with forward_passes() as passes, optimizer_steps(optimizer, passes.step_ended) as (used, others):
             Guard(observation["seconds"]).record(observation, range_test, model, optimizer, batches, *arguments)
         after = {
             "weights": state_vector(model, optimizer),
@@ -62,7 +63,16 @@ def observe_range_test(range_test, payload: dict) -> dict:
             "settings": group_settings(optimizer),
         }
     observation["states"] = [
-        wire.encode({"used": used[:100_000], "others": others[0], "tried": tried[0], "before": before, "after": after})
+        wire.encode(
+            {
+                "used": used[:100_000],
+                "others": others[0],
+                "tried": passes.count,
+                "after_last_step": passes.since_step,
+                "before": before,
+                "after": after,
+            }
+        )
     ]
     return observation
 
@@ -177,12 +187,17 @@ def _rate_hint(value, want: float, head_ratio=None) -> str:
     return ""
 
 
+def _count(value) -> int:
+    """A count of forward passes from the observation; -1 (unknown: as if no pass was seen) if it is not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
+
+
 def check_range_rates(range_test, **config) -> None:
     """The rates tried grow exponentially from start_lr to end_lr, one per optimizer step taken, and the result
     lists them for the steps it records: the first group's, with two groups too (the groups' cell judges only their
     ratio; issue 23, R23c); one per smoothed loss or more, up to one per step taken plus the stop's own step taken
     or not, and never the rate of a step the model never computed a loss at (`listed_rates_problem`, rv9's finding
-    2). Where the test stops, and where its record ends, is the losses' point (one mistake, one point: issue 23,
+    2, rv11's finding 1). Where the test stops, and where its record ends, is the losses' point (one mistake, one point: issue 23,
     R23b; rv57 W1): a record cut at the stop after every step was taken lists the right rates."""
     payload, call, result, state = _observe_range(range_test, **config)
     used = state.get("used", [])
@@ -207,9 +222,8 @@ def check_range_rates(range_test, **config) -> None:
             f"(end_lr / start_lr) ** ({step} / (num_steps - 1)) = {want!r}"
             + _rate_hint(value, want, payload.get("head_ratio")),
         )
-    tried = state.get("tried")  # the model's forward passes: the steps whose rate was tried (rv9's finding 2)
-    tried = tried if isinstance(tried, int) and not isinstance(tried, bool) else -1  # unknown: as if unseen
-    problem = listed_rates_problem(payload, list(result["lrs"]), list(result["losses"]), len(used), tried)
+    tried, after = (_count(state.get(key)) for key in ("tried", "after_last_step"))  # the model's passes (rv11 #1)
+    problem = listed_rates_problem(payload, list(result["lrs"]), list(result["losses"]), len(used), tried, after)
     expect(not problem, f"{call}: {problem}")
 
 
