@@ -30,7 +30,8 @@ from support.paths import ROOT
 PER_CELL = 5_000  # displays a flood cell makes: a few seconds, well within a cell's timeout
 # Paced (a pause every 100 displays, and one before the cell ends) for a grader on a busy machine: what it has not
 # read when ZeroMQ's queues are full, the kernel's PUB socket drops, the cell's last status among them, and a cell
-# that never ends ends the notebook's run at the IOPub timeout (that student's feedback lost, the score kept).
+# whose end does not arrive is cut at the IOPub timeout (its note says so: test_output_display_floods.py), before the
+# count this test checks.
 FLOOD = (
     "import time\nfrom IPython.display import display\n"
     f"for i in range({PER_CELL}):\n    display(i)\n    if i % 100 == 99:\n        time.sleep(0.02)\ntime.sleep(2)\n"
@@ -142,8 +143,8 @@ def flooded_class(tmp_path_factory):
     course = make_course(tmp_path_factory.mktemp("count"), [hostile.CHAPTER])
     with open(course / "nbgrader_config.py", "a") as config:
         # Time enough to read the whole flood however busy the machine: the test is about what is kept. (With
-        # nbgrader's 4 s, a flood the grader reads more slowly than the kernel makes it ends that student's notebook
-        # run at the IOPub timeout: no feedback, the score still the trusted verdicts'.)
+        # nbgrader's 4 s, a flood the grader reads more slowly than the kernel makes it is cut at the IOPub timeout,
+        # with a note, before the count this test checks.)
         config.write("\nc.Execute.timeout = c.Execute.iopub_timeout = 120\n")
         config.write("c.Sandbox.wall_seconds, c.Sandbox.student_seconds = 1200, 1500\n")
     submit(course, "honest", hostile.CHAPTER, hostile.answers(hostile.CORRECT))

@@ -12,7 +12,12 @@ Under `lrcourse grade` the notebook runs through `CappedExecute` (in place of nb
 - at most `Sandbox.cell_outputs` outputs a cell and `Sandbox.notebook_outputs` a notebook, however small (80,000
   empty outputs fit the byte caps, and every page formgrader renders copies and validates each): past them outputs
   are dropped, and the cell's note says how many;
-- a display update (`update_display`) cannot grow the notebook past its cap either;
+- a display update (`update_display`) cannot grow the notebook past its cap either (the cell that sent it says so);
+  its cost is one measure of the new content and a look-up per output showing that display, not a measure of
+  each (1,000 displays sharing one id cost the grader a few seconds a cell, enough to pass the IOPub wait: r20e N3);
+- the cell's end not arriving `iopub_timeout` after the kernel's reply (a kernel that sends faster than the grader
+  reads: ZeroMQ drops what a full queue cannot take, the cell's end among it, or the grader still reads its backlog)
+  ends that cell only, with a note, and the notebook goes on: nbclient failed the whole run, no feedback (r20e N3);
 - widget state is not kept (the feedback never shows widgets: `sanitize`), nor are Output widgets followed;
 - one message from the kernel is bounded before any of this sees it (`sandbox.kernel_client`).
 
@@ -54,10 +59,25 @@ def count_note(kept: int, cap: int, where: str, dropped: int) -> str:
     )
 
 
+def update_note(cap_kb: int, where: str) -> str:
+    return (
+        f"\n[a display update was not kept: the grader keeps at most {cap_kb} KB of output per {where}; "
+        "the display shows an earlier state]\n"
+    )
+
+
+def late_note(seconds: float) -> str:
+    return (
+        f"\n[output truncated: this cell's output was still arriving {seconds:g} s after the cell ended (it was "
+        "sent faster than the grader reads it); the rest was not kept]\n"
+    )
+
+
 class CappedExecute(Execute):
     """nbgrader's Execute, keeping at most the caps of output (see the module's text)."""
 
     store_widget_state = Bool(False)
+    raise_on_iopub_timeout = Bool(False).tag(config=True)  # that cell's output cut, with a note (the module's text)
     widget_registry = Dict({})  # no Output widget redirects outputs past the caps
 
     def preprocess(self, nb, resources=None, km=None):
@@ -74,12 +94,16 @@ class CappedExecute(Execute):
         self.counts: dict[int, int] = {}  # cell index -> outputs it holds
         self.count = 0  # outputs the notebook holds: their sum, kept as it changes (a sum per message is not cheap)
         self.notes: dict[int, dict] = {}  # cell index -> its note
+        self.parts: dict[int, dict[str, str]] = {}  # cell index -> what its note says: kind ("bytes", ...) -> text
+        self.sizes: dict[int, dict[int, int]] = {}  # cell index -> output index -> a kept display's content, in bytes
+        self.current = 0  # the cell running
         self.dropped: dict[int, int] = {}  # cell index -> outputs dropped whole past the count caps
         # the one stream output still growing, and the text to join into it once another output starts or the cell
         # is done: appending to the output's text copied up to the cell's cap for each of many tiny messages
         self.growing: tuple[dict, list[str]] | None = None
 
     def preprocess_cell(self, cell, resources, index):
+        self.current = index
         try:
             return super().preprocess_cell(cell, resources, index)
         finally:  # a timeout too: the cell's streams hold all they kept
@@ -108,9 +132,8 @@ class CappedExecute(Execute):
 
     def forget(self, cell_index: int) -> None:
         """The cell's outputs were cleared: what they held no longer counts."""
-        self.used.pop(cell_index, None)
-        self.notes.pop(cell_index, None)
-        self.dropped.pop(cell_index, None)
+        for held in (self.used, self.notes, self.parts, self.dropped, self.sizes):
+            held.pop(cell_index, None)
 
     def tally(self, outs: list, cell_index: int) -> None:
         """Count the cell's outputs (its note included) as they are now."""
@@ -125,26 +148,36 @@ class CappedExecute(Execute):
         """Whether one more output would pass the cell's or the notebook's count cap (notes not counted)."""
         return self.held(cell_index) >= self.cell_outputs or self.count - len(self.notes) >= self.notebook_outputs
 
-    def add_note(self, outs: list, cell_index: int) -> None:
+    def say(self, outs: list, cell_index: int, kind: str, text: str) -> None:
+        """The cell's one note says `text` for `kind` (beside what it says for other kinds), made if need be."""
         if cell_index not in self.notes:
-            whole = self.notebook_cap - sum(self.used.values()) <= self.cell_cap - self.used.get(cell_index, 0)
-            cap, where = (self.notebook_kb, "notebook") if whole else (self.cell_kb, "cell")
-            self.notes[cell_index] = note(bytes_note(self.used.get(cell_index, 0), cap, where))
+            self.notes[cell_index] = note("")
             outs.append(self.notes[cell_index])
+            self.tally(outs, cell_index)
+        parts = self.parts.setdefault(cell_index, {})
+        parts[kind] = text
+        self.notes[cell_index]["text"] = "".join(parts.values())
+
+    def whole(self, cell_index: int) -> bool:
+        """Whether the notebook's cap, not the cell's, is the nearer one for this cell."""
+        return self.notebook_cap - sum(self.used.values()) <= self.cell_cap - self.used.get(cell_index, 0)
+
+    def add_note(self, outs: list, cell_index: int) -> None:
+        if not {"bytes", "count"} & self.parts.get(cell_index, {}).keys():
+            cap, where = (self.notebook_kb, "notebook") if self.whole(cell_index) else (self.cell_kb, "cell")
+            self.say(outs, cell_index, "bytes", bytes_note(self.used.get(cell_index, 0), cap, where))
 
     def drop_counted(self, outs: list, cell_index: int) -> None:
         """One output dropped whole past a count cap: the cell's note says how many so far, unless the cell was
         already cut for its bytes (that note stays: the rest was not kept)."""
-        if cell_index in self.notes and cell_index not in self.dropped:
+        if "bytes" in self.parts.get(cell_index, {}):
             return
         if cell_index not in self.notes:
-            self.notes[cell_index] = note("")
-            outs.append(self.notes[cell_index])
-            self.tally(outs, cell_index)  # before `held` reads it
+            self.say(outs, cell_index, "count", "")  # the note counted before `held` reads it
         self.dropped[cell_index] = self.dropped.get(cell_index, 0) + 1
         held = self.held(cell_index)
         cap, where = (self.cell_outputs, "cell") if held >= self.cell_outputs else (self.notebook_outputs, "notebook")
-        self.notes[cell_index]["text"] = count_note(held, cap, where, self.dropped[cell_index])
+        self.say(outs, cell_index, "count", count_note(held, cap, where, self.dropped[cell_index]))
 
     # --------------------------------------------------------------------------------------------
     def output(self, outs, msg, display_id, cell_index):
@@ -179,6 +212,8 @@ class CappedExecute(Execute):
         out = super().output(outs, msg, display_id, cell_index)
         if out is not None:
             self.keep(cell_index, size)
+            if kind != "error":  # what a display update replaces, without measuring it again
+                self.sizes.setdefault(cell_index, {})[len(outs) - 1] = size - OVERHEAD
         return out
 
     def stream(self, outs, content, room: int, full: bool, cell_index: int):
@@ -244,25 +279,54 @@ class CappedExecute(Execute):
 
     def _update_display_id(self, display_id, msg):
         """A display updated in place (in any cell) only if every cell and the notebook stay within their caps:
-        the new content counts instead of the old one."""
+        the new content counts instead of the old one (measured once; the old ones' sizes were kept). Refused, the
+        running cell's note says so."""
+        shown = self._display_id_map.get(display_id)
+        if not shown:
+            return
         content = msg.get("content", {})
-        size = OVERHEAD + _size(content.get("data")) + _size(content.get("metadata"))
+        size = _size(content.get("data")) + _size(content.get("metadata"))
         growth: dict[int, int] = {}
-        for cell, indices in self._display_id_map.get(display_id, {}).items():
-            for index in indices:
-                try:
-                    old = self.nb.cells[cell].outputs[index]
-                except IndexError:
-                    continue
-                growth[cell] = (
-                    growth.get(cell, 0) + size - OVERHEAD - _size(old.get("data")) - _size(old.get("metadata"))
-                )
+        for cell, indices in shown.items():
+            sizes = self.sizes.get(cell, {})
+            growth[cell] = sum(size - sizes[index] for index in indices if index in sizes)
         notebook_room = self.notebook_cap - sum(self.used.values())
-        if sum(growth.values()) > notebook_room or any(grow > self.room(cell) for cell, grow in growth.items()):
+        too_much = [cell for cell, grow in growth.items() if grow > self.room(cell)]
+        if sum(growth.values()) > notebook_room or too_much:
+            whole = not too_much or self.whole(too_much[0])
+            cap, where = (self.notebook_kb, "notebook") if whole else (self.cell_kb, "cell")
+            outs = self.nb.cells[self.current].outputs
+            return self.say(outs, self.current, "update", update_note(cap, where))
+        if self.unchanged(shown, content):  # a new display of the same content: nbclient would validate it again
             return
         for cell, grow in growth.items():
             self.keep(cell, grow)
+            sizes = self.sizes.get(cell, {})
+            for index in shown[cell]:
+                if index in sizes:
+                    sizes[index] = size
         super()._update_display_id(display_id, msg)
+
+    def unchanged(self, shown: dict, content: dict) -> bool:
+        """Whether every output showing the display already holds this content."""
+        data, metadata = content.get("data"), content.get("metadata")
+        try:
+            for cell, indices in shown.items():
+                outputs = self.nb.cells[cell].outputs
+                for index in indices:
+                    if outputs[index].get("data") != data or outputs[index].get("metadata") != metadata:
+                        return False
+        except IndexError:
+            return False
+        return True
+
+    async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive):
+        """The reply, and the cell's note if its end did not arrive within `iopub_timeout` after it (nbclient
+        cancels the reading of the cell's output then, and goes on since `raise_on_iopub_timeout` is off)."""
+        reply = await super()._async_poll_for_reply(msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive)
+        if task_poll_output_msg.cancelled():
+            self.say(cell.outputs, self.current, "late", late_note(self.iopub_timeout))
+        return reply
 
     def on_cell_executed(self, **kwargs):
         """The kernel's reply may carry an error too (nbgrader adds it to the cell): shortened first."""
