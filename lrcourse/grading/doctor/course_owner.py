@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
+from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
 from lrcourse.grading.exchange.released_entries import RELEASED, kind, owner_of, stranger_line, strangers
 
 
@@ -82,6 +83,11 @@ def refused_lines(exchange) -> tuple[list[str], list[str]]:
         elif not stat.S_ISDIR(seen.st_mode):
             risk = "nothing can be released in it"
         problems.append(f"{path} {what} {owner}, not by {allowed}: {risk}; nbgrader's {command} refuses it")
+        if shape := inbound_shape(path, seen):  # the class's inbound, moved here: moved back, never removed (r20i W1)
+            kept, mend = kept_line(path, shape)
+            problems[-1] = f"{kept}; {problems[-1]}"
+            mends.append(mend)
+            continue
         rm = "rm -r" if stat.S_ISDIR(seen.st_mode) else "rm"
         mends.append(
             f"`{rm} {shlex.quote(str(path))}` (as root: not `chown`, which would keep what {owner} put in it; it holds "

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, user_name
 from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
+from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
 
 RELEASED = {"outbound": "release", "feedback": "release_feedback"}  # the folder, and nbgrader's command making it
 REFUSED_BY = {"outbound": "nbgrader's release and Unrelease refuse", "feedback": "nbgrader's release_feedback refuses"}
@@ -97,6 +98,9 @@ def stranger_line(path: Path, found: tuple[int, list[str], bool]) -> tuple[str, 
         f"{RISK.get(path.name, RISK['outbound'])}; {REFUSED_BY.get(path.name, REFUSED_BY['outbound'])} it until they "
         "are removed"
     )
+    if shape := inbound_shape(path):  # the class's inbound, moved here: never removed (r20i W1)
+        kept, mend = kept_line(path, shape)
+        return f"{kept}; {problem}", mend
     quoted = shlex.quote(str(path))
     mend = (
         f"`find {quoted} -mindepth 1 -maxdepth 1 {users} -exec rm -r {{}} +` (as root: removes only those; or "

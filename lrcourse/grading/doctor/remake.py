@@ -1,0 +1,69 @@
+"""`lrcourse doctor`'s mends for the course's folder in the exchange and its inbound when collect refuses or misses
+them, never deleting the class's submissions (r20i W1, W2): a folder owned by the account that runs the course (the
+local course folder's owner), or holding an inbound of the README's shape, is the class's working one, for which the
+line says only to run as that account; one with the inbound's shape (`kept_folders`: its mode, or entries named as
+submissions) is moved back or aside, never removed; only a folder no course account could have made, holding nothing
+shaped as a submission, is removed and made again. A missing inbound/ is a FAIL of its own, with the folder that looks
+like it (moved to outbound/ or feedback/ by someone who may write in the course's folder) moved back."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+from lrcourse.grading.doctor.check import Check
+from lrcourse.grading.doctor.entry import owner_name
+from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
+
+NAME = "the nbgrader exchange's course folder"
+
+
+def course_owner(course: Path | None) -> int | None:
+    """The uid owning the local course folder (the account that runs the course), None if unknown."""
+    try:
+        return os.stat(course).st_uid if course is not None else None
+    except OSError:
+        return None
+
+
+def remake(exchange, create: str, course: Path | None = None) -> str:
+    """The mend for a course or inbound folder collect refuses: the course's folder removed and made again (`create`),
+    or, where collect takes it, its inbound alone, made again in it as root (r20h N5: the course folder's `mkdir`
+    failed, "File exists", when only inbound/ was another's)."""
+    from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, check_exchange_folder
+
+    folder, inbound = (shlex.quote(str(path)) for path in (exchange.root / exchange.course_id, exchange.inbound))
+    try:
+        check_exchange_folder(os.lstat(exchange.root / exchange.course_id), exchange.root / exchange.course_id)
+    except (OSError, ExchangeUnusable):
+        return f"`rm -r {folder}` (as root: a student's files may be in it), then, {create}"
+    me = owner_name(os.geteuid()) or os.geteuid()
+    return (
+        f"`rm -r {inbound} && install -d -m 3733 -o {me} {inbound}` (as root: a student's files may be in it; the "
+        f"course's folder {folder} stays)"
+    )
+
+
+def missing_inbound(exchange) -> Check | None:
+    """A FAIL when the course's folder has no inbound/ (r20i W1: it had been moved to outbound/, and no line said it
+    was missing); the folder that looks like it moved back, else one made. None when it is there."""
+    inbound = exchange.inbound
+    if os.path.lexists(inbound):
+        return None
+    for name in ("outbound", "feedback"):
+        path = inbound.parent / name
+        if shape := inbound_shape(path):
+            return Check(NAME, *kept_line(path, shape), stops="collect")
+    problem = (
+        f"{inbound} is missing: students cannot submit, and lrcourse collect cannot open it (nbgrader's release "
+        "would make it 2733, without the sticky bit)"
+    )
+    try:
+        as_whom = "as the user who collects" if os.lstat(inbound.parent).st_uid == os.geteuid() else "as root"
+    except OSError:
+        as_whom = "as root"
+    me = owner_name(os.geteuid()) or os.geteuid()
+    return Check(
+        NAME, problem, f"`install -d -m 3733 -o {me} {shlex.quote(str(inbound))}` ({as_whom})", stops="collect"
+    )

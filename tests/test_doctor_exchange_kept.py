@@ -1,0 +1,88 @@
+"""No printed mend deletes the class's submissions (r20i W1, W2; lrcourse/grading/exchange/kept_folders.py and
+lrcourse/grading/doctor/remake.py): the class's inbound moved to outbound/ by someone who may write in the course's
+folder is said, and moved back, by the doctor, release and Unrelease alike; a missing inbound/ is a FAIL of its own;
+the course's working folder, looked at as root or a TA, gets "run as <owner>", not `rm -r`. Each mend is followed as
+written (the shell runs it), the submissions are counted after, and the next line is checked."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from support.doctor_exchange import GRADER, STUDENT, course_in, doctor, grader_release_all, scratch_folder
+from support.exchange_apps import exchange_app
+from support.other_uid import as_user
+
+OK = " |  | fix:  | "
+SUBMISSION = "alice+ch1+2026-12-07 10:00:00.000000 UTC+abc"
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
+
+
+@pytest.fixture
+def scratch():
+    with scratch_folder() as folder:
+        yield folder
+
+
+def follow(said: str) -> None:
+    """The line's mend, as written: its command run by the shell (as root, as each says)."""
+    command = re.search(r"fix: `([^`]+)`", said)
+    assert command, said
+    subprocess.run(["bash", "-c", command.group(1)], check=True)
+
+
+def submit(inbound, name: str = SUBMISSION) -> None:
+    """A student's submission folder in `inbound`, as nbgrader's submit leaves it."""
+    (inbound / name).mkdir()
+    (inbound / name / "learning_rate.ipynb").write_text("{}")
+    for path in (inbound / name, inbound / name / "learning_rate.ipynb"):
+        os.chown(path, STUDENT, STUDENT)
+
+
+def unrelease(exchange) -> str:
+    """formgrader's Unrelease (nbgrader list --remove) of ch1, run as the grader."""
+    return as_user(GRADER, exchange_app("list", exchange).start)
+
+
+@pytest.mark.parametrize("mode", [0o3733, 0o755])
+def test_the_class_inbound_moved_to_outbound_is_moved_back_never_removed(scratch, monkeypatch, mode):
+    """r20i W1: a member of the course folder's group renamed inbound/ to outbound/; the doctor, release and Unrelease
+    all gave `rm -r <outbound>`, which deleted every submission, and no line said inbound/ was missing. Now each says
+    it has the inbound's shape, and the mend moves it back; followed, the submissions are where collect reads them,
+    and the release makes outbound/ again. `mode` 0755: its mode changed too, the students' submissions tell it
+    (released_entries' line for what others put in outbound/, whose `find ... -exec rm -r` removed them)."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    assert grader_release_all(course.parent, scratch) == "None"
+    submit(course / "inbound")
+    os.rename(course / "outbound", course / ".o")
+    os.rename(course / "inbound", course / "outbound")
+    os.chmod(course / "outbound", mode)
+    said = doctor(scratch)
+    shape = "mode 3733, an inbound's; 1 entry" if mode == 0o3733 else "(1 entry named as submissions"
+    assert f"{course / 'outbound'} has the shape of the class's inbound " in said and shape in said, said
+    assert f"and {course / 'inbound'} is missing" in said and "rm -r" not in said, said
+    assert f"fix: `mv -T {course / 'outbound'} {course / 'inbound'}` (as root" in said, said
+    refused = grader_release_all(course.parent, scratch)
+    assert "has the shape of the class's inbound" in refused and "rm -r" not in refused, refused
+    listed = unrelease(course.parent)
+    assert "has the shape of the class's inbound" in listed and "rm -r" not in listed, listed
+    follow(said)
+    assert os.listdir(course / "inbound") == [SUBMISSION]
+    assert os.listdir(course / "inbound" / SUBMISSION) == ["learning_rate.ipynb"]
+    os.chmod(course / "inbound", 0o3733)  # 0755: its mode is the next line's (`chmod 3733`)
+    assert grader_release_all(course.parent, scratch) == "None" and OK in doctor(scratch)
+
+
+def test_a_missing_inbound_is_a_fail_of_its_own(scratch, monkeypatch):
+    """r20i W1: with inbound/ gone, the doctor said ok (or only the group's warn); it is a FAIL, and its mend makes it."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    os.rmdir(course / "inbound")
+    said = doctor(scratch)
+    assert f"{course / 'inbound'} is missing: students cannot submit" in said and "stops=collect" in said, said
+    assert f"fix: `install -d -m 3733 -o {GRADER} {course / 'inbound'}` (as the user who collects)" in said, said
+    follow(said)  # run by root here: `-o` makes it the grader's, as the grader's own run would
+    assert oct(os.stat(course / "inbound").st_mode & 0o7777) == "0o3733"
+    assert os.stat(course / "inbound").st_uid == GRADER and OK in doctor(scratch)
