@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from support.doctor_exchange import GRADER, STUDENT, course_in, doctor, grader_release_all, scratch_folder
+from support.doctor_exchange import GRADER, STAFF_TA, STUDENT, course_in, doctor, grader_release_all, scratch_folder
 from support.exchange_apps import exchange_app
 from support.other_uid import as_user
 
@@ -86,3 +86,33 @@ def test_a_missing_inbound_is_a_fail_of_its_own(scratch, monkeypatch):
     follow(said)  # run by root here: `-o` makes it the grader's, as the grader's own run would
     assert oct(os.stat(course / "inbound").st_mode & 0o7777) == "0o3733"
     assert os.stat(course / "inbound").st_uid == GRADER and OK in doctor(scratch)
+
+
+@pytest.mark.parametrize("who", ["root", "ta", "root, the course's owner"])
+def test_the_course_working_folder_looked_at_as_another_account_gets_run_as_its_owner(scratch, monkeypatch, who):
+    """r20i W2: `sudo lrcourse doctor` in the grader's course (or a TA's doctor in her own copy) gave a runnable
+    `rm -r <the course's folder>` and a remake, which deleted the class's inbound. Now: run as its owner, no removal."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    submit(course / "inbound")
+    local = scratch / "course"  # the local course folder: root's, the TA's, or the grader's (its owner runs it)
+    local.mkdir()
+    os.chown(local, {"root": 0, "ta": STAFF_TA}.get(who, GRADER), 0)
+    if who == "root, the course's owner":
+        os.chmod(course / "inbound", 0o755)  # not the inbound's shape: the owner alone tells it
+    said = doctor(local, uid=STAFF_TA if who == "ta" else 0)
+    assert f"{course} is owned by uid {GRADER}" in said and "rm -r" not in said and "rm " not in said, said
+    assert f"fix: run lrcourse as uid {GRADER} (" in said and "nothing is to be removed" in said, said
+    assert os.listdir(course / "inbound") == [SUBMISSION]
+
+
+def test_a_stranger_course_folder_holding_submissions_is_moved_aside_not_removed(scratch, monkeypatch):
+    """r20i W2's rule: a course folder no course account made (a student's) is removed and made again, but never while
+    it holds what is named as a submission: then moved aside, and, followed, the submission is still there."""
+    course = course_in(monkeypatch, scratch, 0o1777, owner=STUDENT)
+    os.rmdir(course / "inbound")
+    submit(course)
+    said = doctor(scratch)
+    assert "rm -r" not in said and f"fix: `mv -T {course} {course}.moved-" in said, said
+    follow(said)
+    (aside,) = [name for name in os.listdir(course.parent) if name.startswith("lr-schedules.moved-")]
+    assert os.listdir(course.parent / aside / SUBMISSION) == ["learning_rate.ipynb"]

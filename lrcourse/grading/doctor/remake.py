@@ -8,8 +8,10 @@ like it (moved to outbound/ or feedback/ by someone who may write in the course'
 
 from __future__ import annotations
 
+import datetime
 import os
 import shlex
+import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
@@ -28,19 +30,40 @@ def course_owner(course: Path | None) -> int | None:
 
 
 def remake(exchange, create: str, course: Path | None = None) -> str:
-    """The mend for a course or inbound folder collect refuses: the course's folder removed and made again (`create`),
-    or, where collect takes it, its inbound alone, made again in it as root (r20h N5: the course folder's `mkdir`
-    failed, "File exists", when only inbound/ was another's)."""
+    """The mend for a course or inbound folder collect refuses (`create`: the command making the course's folder).
+    The course's folder: "run as <owner>" when it is the course account's or holds the class's inbound; moved aside
+    when it holds what is shaped as submissions; removed and made again otherwise. Its inbound alone, where collect
+    takes the course's folder (r20h N5): moved aside when it has the inbound's shape, else removed, and made again."""
     from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, check_exchange_folder
 
-    folder, inbound = (shlex.quote(str(path)) for path in (exchange.root / exchange.course_id, exchange.inbound))
+    path, inbound = exchange.root / exchange.course_id, exchange.inbound
+    folder, at_inbound = shlex.quote(str(path)), shlex.quote(str(inbound))
     try:
-        check_exchange_folder(os.lstat(exchange.root / exchange.course_id), exchange.root / exchange.course_id)
-    except (OSError, ExchangeUnusable):
-        return f"`rm -r {folder}` (as root: a student's files may be in it), then, {create}"
+        seen = os.lstat(path)
+    except OSError:
+        return create
+    try:
+        check_exchange_folder(seen, path)
+    except ExchangeUnusable:
+        owner, ours = owner_name(seen.st_uid) or f"uid {seen.st_uid}", seen.st_uid == course_owner(course)
+        if stat.S_ISDIR(seen.st_mode) and (ours or inbound_shape(inbound)):  # the class's working folder (r20i W2)
+            why = "it owns this course" if ours else "it holds the class's inbound"
+            return f"run lrcourse as {owner} ({why}), not as another account: nothing is to be removed"
+        if inbound_shape(path):
+            return f"{kept_line(path, inbound_shape(path), moved_back=False)[1]}, then, {create}"
+        return (
+            f"`rm -r {folder}` (as root: a student's files may be in it; nothing named as a submission), then, {create}"
+        )
     me = owner_name(os.geteuid()) or os.geteuid()
+    made = f"install -d -m 3733 -o {me} {at_inbound}"
+    if os.path.isdir(inbound) and not os.path.islink(inbound) and inbound_shape(inbound):
+        aside = shlex.quote(f"{inbound}.moved-{datetime.datetime.now():%Y%m%dT%H%M%S}")
+        return (
+            f"`mv -T {at_inbound} {aside} && {made}` (as root: it keeps the submissions in it, to collect by hand; "
+            f"not removed; the course's folder {folder} stays)"
+        )
     return (
-        f"`rm -r {inbound} && install -d -m 3733 -o {me} {inbound}` (as root: a student's files may be in it; the "
+        f"`rm -r {at_inbound} && {made}` (as root: not inbound-shaped, nothing in it named as a submission; the "
         f"course's folder {folder} stays)"
     )
 
