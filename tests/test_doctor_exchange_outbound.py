@@ -158,6 +158,7 @@ def test_a_course_folder_of_roots_holding_the_graders_outbound_and_feedback_is_a
     os.chown(course / "feedback", GRADER, 0)
     said = doctor(scratch)
     assert OK in said and f"(note: {course} is root's: nbgrader's release and release_feedback work" in said, said
+    assert f"and {course} is root's, as collect takes it (note:" in said and "is yours" not in said, said  # r20i N1
     assert grader_release_all(course.parent, scratch) == "None"
     assert grader_release_all(course.parent, scratch, verb="feedback") == "None"
     shutil.rmtree(course / "feedback")

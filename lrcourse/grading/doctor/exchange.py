@@ -29,7 +29,7 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check, one_line
-from lrcourse.grading.doctor.course_owner import RELEASED, chown_mend, not_yours, root_course_note
+from lrcourse.grading.doctor.course_owner import RELEASED, chown_mend, not_yours, root_course_note, theirs
 from lrcourse.grading.doctor.entry import (
     closed_folders,
     course_folders,
@@ -236,9 +236,10 @@ def course_folder(exchange, course: Path | None = None) -> Check:
     with contextlib.suppress(OSError):  # R20b N1: a root no one else may write in keeps it so, not by a sticky bit
         sticky = os.stat(exchange.root).st_mode & stat.S_ISVTX
     how = "sticky bit" if sticky else "only its owner may write in it"
+    whose = "yours" if os.geteuid() == 0 or folder not in theirs(exchange) else "root's, as collect takes it"  # r20i N1
     return Check(
         f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place ({how}), "
-        f"and {folder} is yours" + "".join(f" (note: {note})" for note in notes)
+        f"and {folder} is {whose}" + "".join(f" (note: {note})" for note in notes)
     )
 
 
