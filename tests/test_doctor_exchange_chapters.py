@@ -81,3 +81,43 @@ def test_a_chapter_folders_writable_by_others_through_an_acl_is_failed(scratch, 
     set_acl(course / "outbound" / "ch1", "system.posix_acl_access", struct.pack("<I", 2) + packed)
     said = doctor(scratch)
     assert "holds chapter folders others could change ('ch1' (others may write in it" in said, said
+
+
+def test_a_chapter_of_roots_in_the_graders_outbound_is_said_to_be_roots_to_remove(scratch, monkeypatch):
+    """r20i N4: after the `chown` mend of a root-owned outbound (not -R), root's old chapter stayed; `release --force`
+    pointed at a doctor that said ok. The line says only root can remove it and how; followed, the release works."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    chapter = course / "outbound" / "ch1"
+    chapter.mkdir(mode=0o755)
+    (chapter / "notebook.ipynb").write_text("root's")  # root's, as a course once run as root released it
+    said = release(course.parent, scratch, force=True)
+    assert f"cannot remove the old copy {str(chapter)!r} (--force): Permission denied" in said, said
+    command = re.search(r"`(rm -r [^`]+)` as root", said)
+    assert "it is root's (a release run as root), which only root can remove" in said and command, said
+    subprocess.run(["bash", "-c", command.group(1)], check=True)
+    assert release(course.parent, scratch) == "None" and (chapter / "notebook.ipynb").read_text() == "{}"
+
+
+def test_release_feedback_speaks_as_itself(scratch, monkeypatch):
+    """r20i N6: with feedback/ root's 0755, release_feedback's line began `lrcourse release:`, and the doctor said it
+    "cannot make the chapter's folders" there; it writes the feedback pages. Its `chown` mend, followed, lets it."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    (course / "feedback").mkdir(mode=0o755)
+    said = release(course.parent, scratch, verb="feedback")
+    assert said.startswith("ExchangeError: lrcourse release_feedback: cannot write "), said
+    said = doctor(scratch)
+    assert "nbgrader's release_feedback, run as you, cannot write the feedback pages in it" in said, said
+    subprocess.run(["bash", "-c", re.search(r"fix: `([^`]+)`", said).group(1)], check=True)
+    assert release(course.parent, scratch, verb="feedback") == "None" and OK in doctor(scratch)
+
+
+def test_unrelease_of_a_chapter_of_roots_says_only_root_removes_it(scratch, monkeypatch):
+    """r20i N4: Unrelease (`nbgrader list --remove`) of root's chapter failed without saying whose it is."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    chapter = course / "outbound" / "ch1"
+    chapter.mkdir(mode=0o755)
+    (chapter / "notebook.ipynb").write_text("root's")
+    said = release(course.parent, scratch, verb="list")
+    assert f"it is root's (a release run as root), which only root can remove: `rm -r {chapter}` as root" in said, said
+    subprocess.run(["bash", "-c", re.search(r"`(rm -r [^`]+)`", said).group(1)], check=True)
+    assert not os.path.lexists(chapter) and release(course.parent, scratch) == "None"
