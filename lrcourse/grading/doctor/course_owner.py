@@ -130,9 +130,10 @@ def not_yours(exchange) -> Check | None:
         )
         chosen.insert(0, folder)
     for path in chosen[1:] if chosen and chosen[0] == folder else chosen:
+        what = "the chapter's folders" if path.name == "outbound" else "the feedback pages"  # r20i N6: files there
         problems.append(
             f"{path} is root's, not yours (the user who collects): nbgrader's {RELEASED[path.name]}, run as you, "
-            "cannot make the chapter's folders in it (Permission denied)"
+            f"cannot write {what} in it (Permission denied)"
         )
     if chosen:  # root's inbound too, as `unlistable` gives it
         mends.append(chown_mend(exchange, chosen + [path for path in roots if path == exchange.inbound]))
