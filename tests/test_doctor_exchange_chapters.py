@@ -121,3 +121,18 @@ def test_unrelease_of_a_chapter_of_roots_says_only_root_removes_it(scratch, monk
     assert f"it is root's (a release run as root), which only root can remove: `rm -r {chapter}` as root" in said, said
     subprocess.run(["bash", "-c", re.search(r"`(rm -r [^`]+)`", said).group(1)], check=True)
     assert not os.path.lexists(chapter) and release(course.parent, scratch) == "None"
+
+
+def test_an_inbound_shaped_chapter_folder_is_moved_aside_not_removed(scratch, monkeypatch):
+    """r20i W1's rule at the chapter folders too: one with the inbound's shape (3733, a submission in it) gets `mv`."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    chapter = course / "outbound" / "ch1"
+    chapter.mkdir()
+    chapter.chmod(0o3733)
+    os.chown(chapter, GRADER, 0)
+    (chapter / "alice+ch1+2026-12-07 10:00:00 UTC").mkdir()
+    said = doctor(scratch)
+    assert "holds chapter folders others could change ('ch1'" in said and "rm -r" not in said, said
+    subprocess.run(["bash", "-c", re.search(r"fix: `([^`]+)`", said).group(1)], check=True)
+    (aside,) = [name for name in os.listdir(course) if name.startswith("ch1.moved-")]  # out of outbound/
+    assert os.listdir(course / aside) == ["alice+ch1+2026-12-07 10:00:00 UTC"] and OK in doctor(scratch)

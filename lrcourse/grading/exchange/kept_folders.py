@@ -73,9 +73,10 @@ def inbound_shape(path: Path, seen: os.stat_result | None = None) -> str:
     return "; ".join(said)
 
 
-def kept_line(path: Path, shape: str, moved_back: bool = True) -> tuple[str, str]:
+def kept_line(path: Path, shape: str, moved_back: bool = True, aside_in: Path | None = None) -> tuple[str, str]:
     """The problem and mend for the folder `path` with the inbound's `shape` (`inbound_shape`): never a removal.
-    `moved_back`: an outbound/ or feedback/, moved back to its sibling inbound/ where that is missing; else aside."""
+    `moved_back`: an outbound/ or feedback/, moved back to its sibling inbound/ where that is missing; else aside, in
+    `aside_in` (else beside it: a chapter folder's is the course's folder, where no nbgrader command lists it)."""
     inbound = path.parent / "inbound"
     quoted, at_inbound = shlex.quote(str(path)), shlex.quote(str(inbound))
     problem = f"{path} has the shape of the class's inbound ({shape}): it may hold the class's submissions"
@@ -85,7 +86,7 @@ def kept_line(path: Path, shape: str, moved_back: bool = True) -> tuple[str, str
             f"`mv -T {quoted} {at_inbound}` (as root, once `ls -la {quoted}` shows the class's submissions: it puts "
             "them back where students submit and lrcourse collect reads; not removed)"
         )
-    aside = shlex.quote(f"{path}.moved-{datetime.datetime.now():%Y%m%dT%H%M%S}")
+    aside = shlex.quote(f"{(aside_in or path.parent) / path.name}.moved-{datetime.datetime.now():%Y%m%dT%H%M%S}")
     return problem, (
         f"`mv -T {quoted} {aside}` (as root: it keeps all in it, out of nbgrader's way; look at it before removing "
         "anything, and collect what submissions it holds; not removed)"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.folder_writers import others_write
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, user_name
+from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
 
 MOST_INSIDE = 100_000  # entries looked at inside all chapter folders together
 MOST_NAMED = 3
@@ -78,6 +79,9 @@ def chapters_line(path: Path, said: list[str], bad: list[str], more: bool) -> tu
     )
     if more and not said:
         problem = f"{path}'s chapter folders hold more than {MOST_INSIDE:,} entries, not all looked at"
+    for name in bad:  # the class's inbound moved in there: moved aside, never removed (r20i W1's rule)
+        if shape := inbound_shape(path / name):
+            return problem, kept_line(path / name, shape, moved_back=False, aside_in=path.parent)[1]
     printable = [name for name in bad if name.isprintable()]
     if not printable:
         return problem, f"remove the chapter folders named above as root (`ls -la {shlex.quote(str(path))}`)"
