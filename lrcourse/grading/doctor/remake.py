@@ -47,8 +47,14 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
     except ExchangeUnusable:
         owner, ours = owner_name(seen.st_uid) or f"uid {seen.st_uid}", seen.st_uid == course_owner(course)
         if stat.S_ISDIR(seen.st_mode) and (ours or inbound_shape(inbound)):  # the class's working folder (r20i W2)
-            why = "it owns this course" if ours else "it holds the class's inbound"
-            return f"run lrcourse as {owner} ({why}), not as another account: nothing is to be removed"
+            if ours:
+                return (
+                    f"run lrcourse as {owner} (it owns this course), not as another account: nothing is to be removed"
+                )
+            return (
+                f"run lrcourse as {owner} (it holds the class's inbound), not as another account: nothing is to be "
+                f"removed (were {owner} no course account, it still holds the class's submissions: look at it as root)"
+            )
         if inbound_shape(path):
             return f"{kept_line(path, inbound_shape(path), moved_back=False)[1]}, then, {create}"
         return (
