@@ -90,6 +90,9 @@ def test_a_chapter_of_roots_in_the_graders_outbound_is_said_to_be_roots_to_remov
     chapter = course / "outbound" / "ch1"
     chapter.mkdir(mode=0o755)
     (chapter / "notebook.ipynb").write_text("root's")  # root's, as a course once run as root released it
+    said = doctor(scratch)  # a note on the ok line: the doctor said nothing of it
+    assert OK in said and f"{course / 'outbound'} holds chapter folders of root's ('ch1'): your release" in said, said
+    assert f"only root can remove one (`rm -r {chapter}`, as root" in said, said
     said = release(course.parent, scratch, force=True)
     assert f"cannot remove the old copy {str(chapter)!r} (--force): Permission denied" in said, said
     command = re.search(r"`(rm -r [^`]+)` as root", said)

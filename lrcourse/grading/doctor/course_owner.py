@@ -153,3 +153,38 @@ def root_course_note(exchange) -> str | None:
         f"{folder} is root's: nbgrader's release and release_feedback work in its outbound/ and feedback/, yours, but "
         f"could not make either again if removed (`chown {me} {folder}`, as root, lets them)"
     )
+
+
+def root_chapters_note(exchange) -> str | None:
+    """A note naming the chapter folders of root's in this user's outbound/ (r20i N4: a course once run as root, its
+    outbound then chowned, not -R): this user's release --force and Unrelease cannot remove them; None if none (or
+    as root). A bounded look (`released_entries.MOST_LOOKED`), each entry lstat'ed, names escaped."""
+    from lrcourse.grading.exchange.inbound import OPEN_FLAGS
+    from lrcourse.grading.exchange.released_entries import MOST_LOOKED
+
+    outbound = exchange.root / exchange.course_id / "outbound"
+    if os.geteuid() == 0:
+        return None
+    found = []
+    with contextlib.suppress(OSError):
+        fd = os.open(outbound, OPEN_FLAGS | os.O_DIRECTORY)
+        try:
+            if os.fstat(fd).st_uid != os.geteuid():
+                return None
+            with os.scandir(fd) as entries:
+                for looked, entry in enumerate(entries):
+                    if looked >= MOST_LOOKED or len(found) > 3:
+                        break
+                    seen = entry.stat(follow_symlinks=False)
+                    if seen.st_uid == 0 and stat.S_ISDIR(seen.st_mode):
+                        found.append(entry.name)
+        finally:
+            os.close(fd)
+    if not found:
+        return None
+    named = ", ".join(repr(name) for name in found[:3]) + (", ..." if len(found) > 3 else "")
+    first = shlex.quote(str(outbound / found[0])) if found[0].isprintable() else f"{outbound}/<chapter>"
+    return (
+        f"{outbound} holds chapter folders of root's ({named}): your release --force and Unrelease of them stop "
+        f"there; only root can remove one (`rm -r {first}`, as root, then release it again)"
+    )

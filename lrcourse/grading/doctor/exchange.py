@@ -29,7 +29,14 @@ import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check, one_line
-from lrcourse.grading.doctor.course_owner import RELEASED, chown_mend, not_yours, root_course_note, theirs
+from lrcourse.grading.doctor.course_owner import (
+    RELEASED,
+    chown_mend,
+    not_yours,
+    root_chapters_note,
+    root_course_note,
+    theirs,
+)
 from lrcourse.grading.doctor.entry import (
     closed_folders,
     course_folders,
@@ -220,7 +227,7 @@ def course_folder(exchange, course: Path | None = None) -> Check:
         return Check(name, *shared, stops="release")
     if others := not_yours(exchange):
         return others
-    notes = [note] if (note := root_course_note(exchange)) else []
+    notes = [note for note in (root_course_note(exchange), root_chapters_note(exchange)) if note]  # r20i N4
     for found in (closed_folders(exchange, course), group_writers(folder)):
         if found and found[1] is None:  # a note: it works, for whom is said
             notes.append(found[0])
