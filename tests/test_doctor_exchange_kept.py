@@ -116,3 +116,18 @@ def test_a_stranger_course_folder_holding_submissions_is_moved_aside_not_removed
     follow(said)
     (aside,) = [name for name in os.listdir(course.parent) if name.startswith("lr-schedules.moved-")]
     assert os.listdir(course.parent / aside / SUBMISSION) == ["learning_rate.ipynb"]
+
+
+def test_a_students_own_course_folder_gets_its_owner_line_first(scratch, monkeypatch):
+    """r20i N5: a course folder a student made (0777) first got `setfacl -b ... or chmod go-w`, which only she or root
+    may run (as the grader: "Operation not permitted"), without naming her; its owner's line comes first now."""
+    course = course_in(monkeypatch, scratch, 0o1777, owner=STUDENT)
+    os.rmdir(course / "inbound")
+    course.chmod(0o777)
+    said = doctor(scratch)
+    assert f"{course} is owned by uid {STUDENT}, not by root or uid {GRADER}" in said and "fix: `chmod" not in said, (
+        said
+    )
+    assert "setfacl" not in said, said
+    follow(said)  # `rm -r` (nothing in it named as a submission), then the grader's set-up
+    assert not os.path.lexists(course)

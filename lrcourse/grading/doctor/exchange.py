@@ -46,7 +46,7 @@ from lrcourse.grading.doctor.entry import (
     owner_name,
     root_side,
 )
-from lrcourse.grading.doctor.remake import missing_inbound, remake
+from lrcourse.grading.doctor.remake import missing_inbound, owned_by_us, remake
 
 # the exchange's inbound folder as nbgrader's release makes it (everyone writes and enters, only its owner lists it),
 # plus the sticky bit (only a submission folder's owner, the inbound folder's owner and root may rename or remove it):
@@ -78,7 +78,8 @@ def exchange_root(course: Path) -> Check:
         problem, fix = problem.split(" Fix: ", 1)
         problem = problem.rstrip(".") + "; lrcourse collect refuses it"
         return Check("the nbgrader exchange's root", problem, fix, stops="collect")
-    if problem := course_write_problem(exchange, inherited=False):  # collect's rule; the course folder's (R20a N1)
+    problem = course_write_problem(exchange, inherited=False)  # collect's rule; the course folder's (R20a N1)
+    if problem and owned_by_us(exchange.root / exchange.course_id):  # another's: its owner first (r20i N5)
         problem, fix = problem.split(" Fix: ", 1)
         problem = problem.rstrip(".") + "; lrcourse collect refuses it"
         return Check("the nbgrader exchange's course folder", problem, fix, stops="collect")
