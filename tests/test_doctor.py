@@ -101,6 +101,8 @@ def test_each_way_bubblewrap_fails_gets_its_own_fix(error, fix):
 def test_the_doctor_checks_the_exchanges_root_keeps_the_course_folder_in_place(open_tmp: Path, mode, line):
     root = exchange_in(open_tmp, mode)
     (root / "lr-schedules").mkdir(mode=0o755)  # the instructor's, as the README's set-up makes it
+    (root / "lr-schedules" / "inbound").mkdir()
+    (root / "lr-schedules" / "inbound").chmod(0o3733)
     said = exchange_root(open_tmp).line()
     assert said.startswith(line.format(root=root)), said
     assert (f"fix: `chmod 1777 {root}`" in said) == (mode == 0o777), said

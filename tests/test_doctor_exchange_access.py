@@ -101,6 +101,8 @@ def test_an_outbound_folder_students_may_enter_but_not_list_is_warned_of(open_tm
 
     course = exchange_in(open_tmp, 0o1777) / "lr-schedules"
     (course / "outbound").mkdir(parents=True)
+    (course / "inbound").mkdir(mode=0o3733)
+    (course / "inbound").chmod(0o3733)
     course.chmod(0o755)
     outbound = course / "outbound"
     outbound.chmod(0o710 if group else 0o711)

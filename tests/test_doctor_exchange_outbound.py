@@ -158,6 +158,7 @@ def test_a_course_folder_of_roots_holding_the_graders_outbound_and_feedback_is_a
     os.chown(course / "feedback", GRADER, 0)
     said = doctor(scratch)
     assert OK in said and f"(note: {course} is root's: nbgrader's release and release_feedback work" in said, said
+    assert f"and {course} is root's, as collect takes it (note:" in said and "is yours" not in said, said  # r20i N1
     assert grader_release_all(course.parent, scratch) == "None"
     assert grader_release_all(course.parent, scratch, verb="feedback") == "None"
     shutil.rmtree(course / "feedback")
@@ -186,3 +187,19 @@ def test_an_inbound_of_roots_no_student_may_write_in_says_so_and_its_mend_lets_t
     assert as_user(STUDENT, lambda: os.access(inbound, os.W_OK | os.X_OK)) == "True"
     assert as_user(GRADER, lambda: open_inbound(Exchange(course.parent, "lr-schedules"))).isdigit()
     assert OK in doctor(scratch)
+
+
+def test_a_default_acl_alone_on_outbound_gets_setfacl_k_not_its_removal(scratch, monkeypatch):
+    """r20i N2: a default ACL alone on the grader's outbound (0755: no one else may write in it) got `rm -r`, which
+    also removed the released chapters; `setfacl -k` is its mend, and, followed, the chapters stay and the line is ok."""
+    course = course_in(monkeypatch, scratch, 0o1777)
+    assert grader_release_all(course.parent, scratch) == "None"
+    entries = [(0x01, 7, 0xFFFFFFFF), (0x04, 5, 0xFFFFFFFF), (0x08, 7, STUDENT), (0x10, 7, 0xFFFFFFFF)]
+    entries.append((0x20, 5, 0xFFFFFFFF))
+    packed = b"".join(struct.pack("<HHI", *entry) for entry in entries)
+    set_acl(course / "outbound", "system.posix_acl_default", struct.pack("<I", 2) + packed)
+    said = doctor(scratch)
+    assert "carries a default POSIX ACL" in said and f"fix: `setfacl -k {course / 'outbound'}`" in said, said
+    assert "rm -r" not in said, said
+    follow(said)
+    assert os.listdir(course / "outbound") == ["ch1"] and OK in doctor(scratch)

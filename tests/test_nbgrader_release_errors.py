@@ -71,7 +71,8 @@ def test_a_students_file_name_cannot_forge_log_lines(scratch, monkeypatch):
     """r20h W3(b): in a chapter folder of hers in outbound/ (planted while she could write there), a student's file
     named with newlines and nbgrader's log prefix was printed as is, three "log lines"; it is escaped. Her link there
     (W1(a): a traceback, "Cannot call rmtree on a symbolic link") is one line too. Since g20j her folder there is
-    refused before anything is removed (r20h W1); in a folder of root's, her file stops --force's removal."""
+    refused before anything is removed (r20h W1), and so is her file in a folder of root's (r20i M1); a file of root's
+    there stops --force's removal."""
     course = course_in(monkeypatch, scratch, 0o1777)
     (course / "outbound" / "ch1").symlink_to(scratch)
     said = grader_release(course.parent, scratch, force=True)
@@ -85,7 +86,10 @@ def test_a_students_file_name_cannot_forge_log_lines(scratch, monkeypatch):
         os.chown(path, STUDENT, STUDENT)
     said = grader_release(course.parent, scratch, force=True)  # g20j: her folder is refused before the removal
     assert "\n" not in said and " holds 1 entry neither yours nor root's ('ch1' (a folder of uid " in said, said
-    os.chown(planted, 0, 0)  # root's, her file in it: --force's removal stops at her file, named escaped
+    os.chown(planted, 0, 0)  # root's, her file in it: refused before the removal too, named escaped (r20i M1)
+    said = grader_release(course.parent, scratch, force=True)
+    assert "\n" not in said and repr(forged) in said and "holds chapter folders others could change" in said, said
+    os.chown(planted / forged, 0, 0)  # root's file in root's folder: --force's removal stops at it, named escaped
     said = grader_release(course.parent, scratch, force=True)
     assert "\n" not in said and repr(forged) in said and "cannot remove the old copy" in said, said
 

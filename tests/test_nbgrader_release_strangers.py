@@ -76,16 +76,15 @@ def test_release_refuses_what_a_student_planted_and_its_mend_keeps_the_graders_o
     before = sorted(os.listdir(folder))
     said = grader_release_all(course.parent, scratch, verb=VERB[name])
     command = "release and Unrelease refuse" if name == "outbound" else "release_feedback refuses"
-    assert said.startswith(f"ExchangeError: lrcourse release: {folder} holds 3 entries neither yours nor root's ("), (
-        said
-    )
+    prefix = f"ExchangeError: lrcourse {VERB[name] == 'feedback' and 'release_feedback' or 'release'}: "  # r20i N6
+    assert said.startswith(f"{prefix}{folder} holds 3 entries neither yours nor root's ("), said
     for entry in ("'ch2' (a symbolic link", "'ch3' (a folder", "'ch4' (a FIFO"):
         assert f"{entry} of uid {STUDENT}'s)" in said, said
     assert f"nbgrader's {command} it until they are removed" in said and said.endswith("Nothing was released."), said
     risk = "students list and fetch them" if name == "outbound" else "students fetch from there whatever is named as"
     assert f"put there while others could write in it: {risk}" in said, said  # feedback/ is 0711: never listed
     assert sorted(os.listdir(folder)) == before  # nothing copied
-    problem = said.removeprefix("ExchangeError: lrcourse release: ").split(" (fix: ")[0]
+    problem = said.removeprefix(prefix).split(" (fix: ")[0]
     assert problem in doctor(scratch)  # one function: the doctor says the same
     subprocess.run(["bash", "-c", mend_of(said)], check=True)  # as root, as the line says
     assert sorted(os.listdir(folder)) == kept and (scratch / "hers").is_dir()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
+from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
 from lrcourse.grading.exchange.released_entries import RELEASED, kind, owner_of, stranger_line, strangers
 
 
@@ -82,6 +83,11 @@ def refused_lines(exchange) -> tuple[list[str], list[str]]:
         elif not stat.S_ISDIR(seen.st_mode):
             risk = "nothing can be released in it"
         problems.append(f"{path} {what} {owner}, not by {allowed}: {risk}; nbgrader's {command} refuses it")
+        if shape := inbound_shape(path, seen):  # the class's inbound, moved here: moved back, never removed (r20i W1)
+            kept, mend = kept_line(path, shape)
+            problems[-1] = f"{kept}; {problems[-1]}"
+            mends.append(mend)
+            continue
         rm = "rm -r" if stat.S_ISDIR(seen.st_mode) else "rm"
         mends.append(
             f"`{rm} {shlex.quote(str(path))}` (as root: not `chown`, which would keep what {owner} put in it; it holds "
@@ -124,9 +130,10 @@ def not_yours(exchange) -> Check | None:
         )
         chosen.insert(0, folder)
     for path in chosen[1:] if chosen and chosen[0] == folder else chosen:
+        what = "the chapter's folders" if path.name == "outbound" else "the feedback pages"  # r20i N6: files there
         problems.append(
             f"{path} is root's, not yours (the user who collects): nbgrader's {RELEASED[path.name]}, run as you, "
-            "cannot make the chapter's folders in it (Permission denied)"
+            f"cannot write {what} in it (Permission denied)"
         )
     if chosen:  # root's inbound too, as `unlistable` gives it
         mends.append(chown_mend(exchange, chosen + [path for path in roots if path == exchange.inbound]))
@@ -145,4 +152,39 @@ def root_course_note(exchange) -> str | None:
     return (
         f"{folder} is root's: nbgrader's release and release_feedback work in its outbound/ and feedback/, yours, but "
         f"could not make either again if removed (`chown {me} {folder}`, as root, lets them)"
+    )
+
+
+def root_chapters_note(exchange) -> str | None:
+    """A note naming the chapter folders of root's in this user's outbound/ (r20i N4: a course once run as root, its
+    outbound then chowned, not -R): this user's release --force and Unrelease cannot remove them; None if none (or
+    as root). A bounded look (`released_entries.MOST_LOOKED`), each entry lstat'ed, names escaped."""
+    from lrcourse.grading.exchange.inbound import OPEN_FLAGS
+    from lrcourse.grading.exchange.released_entries import MOST_LOOKED
+
+    outbound = exchange.root / exchange.course_id / "outbound"
+    if os.geteuid() == 0:
+        return None
+    found = []
+    with contextlib.suppress(OSError):
+        fd = os.open(outbound, OPEN_FLAGS | os.O_DIRECTORY)
+        try:
+            if os.fstat(fd).st_uid != os.geteuid():
+                return None
+            with os.scandir(fd) as entries:
+                for looked, entry in enumerate(entries):
+                    if looked >= MOST_LOOKED or len(found) > 3:
+                        break
+                    seen = entry.stat(follow_symlinks=False)
+                    if seen.st_uid == 0 and stat.S_ISDIR(seen.st_mode):
+                        found.append(entry.name)
+        finally:
+            os.close(fd)
+    if not found:
+        return None
+    named = ", ".join(repr(name) for name in found[:3]) + (", ..." if len(found) > 3 else "")
+    first = shlex.quote(str(outbound / found[0])) if found[0].isprintable() else f"{outbound}/<chapter>"
+    return (
+        f"{outbound} holds chapter folders of root's ({named}): your release --force and Unrelease of them stop "
+        f"there; only root can remove one (`rm -r {first}`, as root, then release it again)"
     )

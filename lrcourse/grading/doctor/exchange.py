@@ -12,7 +12,9 @@ but not list (`root_unlistable`), or a course or inbound folder it cannot list (
 to be removed; an outbound or feedback folder of root's, when this user is not root, is a FAIL with `chown`, and the
 course folder of root's while either is missing (`not_yours`: its release cannot make anything there; a note else),
 whatever release refuses at outbound or feedback (a link, a FIFO, another account's) one with `rm`/`rm -r`, naming
-its owner, and so is what those two hold of others' (an outbound or feedback others could write in: `rm -r`); a POSIX ACL entry shutting this user out is named, with
+its owner, and so is what those two hold of others' (an outbound or feedback others could write in: `rm -r`), but
+never one with the inbound's shape (`kept_folders`: moved back or aside; a missing inbound is a FAIL: `remake`, r20i
+W1); a POSIX ACL entry shutting this user out is named, with
 `setfacl -x`, `setfacl -m g::` or the mask's `chmod g+x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
@@ -23,12 +25,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shlex
 import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check, one_line
-from lrcourse.grading.doctor.course_owner import RELEASED, chown_mend, not_yours, root_course_note
+from lrcourse.grading.doctor.course_owner import (
+    RELEASED,
+    chown_mend,
+    not_yours,
+    root_chapters_note,
+    root_course_note,
+    theirs,
+)
 from lrcourse.grading.doctor.entry import (
     closed_folders,
     course_folders,
@@ -38,6 +46,7 @@ from lrcourse.grading.doctor.entry import (
     owner_name,
     root_side,
 )
+from lrcourse.grading.doctor.remake import missing_inbound, owned_by_us, remake
 
 # the exchange's inbound folder as nbgrader's release makes it (everyone writes and enters, only its owner lists it),
 # plus the sticky bit (only a submission folder's owner, the inbound folder's owner and root may rename or remove it):
@@ -69,7 +78,8 @@ def exchange_root(course: Path) -> Check:
         problem, fix = problem.split(" Fix: ", 1)
         problem = problem.rstrip(".") + "; lrcourse collect refuses it"
         return Check("the nbgrader exchange's root", problem, fix, stops="collect")
-    if problem := course_write_problem(exchange, inherited=False):  # collect's rule; the course folder's (R20a N1)
+    problem = course_write_problem(exchange, inherited=False)  # collect's rule; the course folder's (R20a N1)
+    if problem and owned_by_us(exchange.root / exchange.course_id):  # another's: its owner first (r20i N5)
         problem, fix = problem.split(" Fix: ", 1)
         problem = problem.rstrip(".") + "; lrcourse collect refuses it"
         return Check("the nbgrader exchange's course folder", problem, fix, stops="collect")
@@ -212,18 +222,21 @@ def course_folder(exchange, course: Path | None = None) -> Check:
     except ExchangeUnusable as error:
         if closed := unlistable(exchange):  # not one to remove: one this user cannot list
             return closed
-        return Check(name, one_line(f"{error}; lrcourse collect refuses it"), remake(exchange, create), stops="collect")
+        mend = remake(exchange, create, course)
+        return Check(name, one_line(f"{error}; lrcourse collect refuses it"), mend, stops="collect")
     if shared := shared_folders(folder):
         return Check(name, *shared, stops="release")
     if others := not_yours(exchange):
         return others
-    notes = [note] if (note := root_course_note(exchange)) else []
+    notes = [note for note in (root_course_note(exchange), root_chapters_note(exchange)) if note]  # r20i N4
     for found in (closed_folders(exchange, course), group_writers(folder)):
         if found and found[1] is None:  # a note: it works, for whom is said
             notes.append(found[0])
         elif found:
             at_root = root_side(exchange, found[0])  # the root's or above it, labelled so (R20c N3)
             return Check("the nbgrader exchange's root" if at_root else name, *found, warning=True)
+    if seen is None and (missing := missing_inbound(exchange)):  # r20i W1: said, and the inbound-shaped moved back
+        return missing
     problem = inbound_mode_problem(exchange, seen) if seen is not None else None
     if problem:
         return Check(name, "; ".join([problem[0], *notes]), problem[1], warning=True)
@@ -231,27 +244,10 @@ def course_folder(exchange, course: Path | None = None) -> Check:
     with contextlib.suppress(OSError):  # R20b N1: a root no one else may write in keeps it so, not by a sticky bit
         sticky = os.stat(exchange.root).st_mode & stat.S_ISVTX
     how = "sticky bit" if sticky else "only its owner may write in it"
+    whose = "yours" if os.geteuid() == 0 or folder not in theirs(exchange) else "root's, as collect takes it"  # r20i N1
     return Check(
         f"the nbgrader exchange's root {exchange.root} keeps the course's folder in place ({how}), "
-        f"and {folder} is yours" + "".join(f" (note: {note})" for note in notes)
-    )
-
-
-def remake(exchange, create: str) -> str:
-    """The mend for a course or inbound folder collect refuses: the course's folder removed and made again (`create`),
-    or, where collect takes it, its inbound alone, made again in it as root (r20h N5: the course folder's `mkdir`
-    failed, "File exists", when only inbound/ was another's)."""
-    from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, check_exchange_folder
-
-    folder, inbound = (shlex.quote(str(path)) for path in (exchange.root / exchange.course_id, exchange.inbound))
-    try:
-        check_exchange_folder(os.lstat(exchange.root / exchange.course_id), exchange.root / exchange.course_id)
-    except (OSError, ExchangeUnusable):
-        return f"`rm -r {folder}` (as root: a student's files may be in it), then, {create}"
-    me = owner_name(os.geteuid()) or os.geteuid()
-    return (
-        f"`rm -r {inbound} && install -d -m 3733 -o {me} {inbound}` (as root: a student's files may be in it; the "
-        f"course's folder {folder} stays)"
+        f"and {folder} is {whose}" + "".join(f" (note: {note})" for note in notes)
     )
 
 

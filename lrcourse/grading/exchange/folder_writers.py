@@ -14,6 +14,7 @@ import shlex
 import stat
 from pathlib import Path
 
+from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
 from lrcourse.grading.exchange.other_account import posix_acl
 
 
@@ -29,9 +30,16 @@ def shared_write(seen: os.stat_result, path: Path, inherited: bool = True, remad
     module's rule (`other_account.posix_acl` reads the ACL). With `inherited` False, only who may write in the folder
     itself counts, not a default ACL, which lets no one in: collect's rule, which makes nothing there (R20a M2).
     `remade_by`: the nbgrader command that makes the folder again (outbound's release, feedback's release_feedback):
-    its mend is then to remove it, not `chmod` or `setfacl`, which keep what others put in it (r20h W1)."""
+    its mend is then to remove it, not `chmod` or `setfacl`, which keep what others put in it (r20h W1), unless it
+    has the inbound's shape (`kept_folders`: the class's inbound, moved there, r20i W1): then moved, never removed; a
+    default ACL alone let no one else write in it: `setfacl -k` (r20i N2)."""
     problem, mend = others_write(seen, path, inherited)
-    if problem and remade_by:
+    if problem and remade_by and (shape := inbound_shape(path, seen)):
+        kept, mend = kept_line(path, shape)
+        problem = f"{kept}; {problem}"
+    elif problem and remade_by and inherited and not others_write(seen, path, inherited=False)[0]:
+        mend = f"`setfacl -k {shlex.quote(str(path))}` (as its owner or root: a default ACL alone let no one else write in it)"
+    elif problem and remade_by:
         mend = (
             f"`rm -r {shlex.quote(str(path))}` (as root: a folder others could write in may hold what they put there, "
             f"which `chmod` or `setfacl` would keep for students to fetch; nbgrader's {remade_by} makes it again, yours)"

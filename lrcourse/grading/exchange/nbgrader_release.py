@@ -147,11 +147,12 @@ def copy_failure(error: OSError, places: dict, more: int = 0) -> str:
     path and error as they are. Every path is repr()'d (a student names files in a folder she planted: no control
     character reaches the log) and every command's path shell-quoted. `more`: how many other files failed too."""
     end = f"{f' ({more} other files failed too)' if more else ''}. The release stopped there."
+    said = places.get("said", "lrcourse release")  # release_feedback's own (r20i N6)
     if not error.errno and places["removing"]:  # rmtree's "Cannot call rmtree on a symbolic link"
-        return f"lrcourse release: cannot remove the old copy {places['removing']!r} (--force): {str(error)!r}{end}"
+        return f"{said}: cannot remove the old copy {places['removing']!r} (--force): {str(error)!r}{end}"
     if not error.errno:  # copytree's text, matching no form of Python's: said whole, escaped, blaming no side
         source, destination = (os.fsdecode(name or "") for name in (error.filename, error.filename2))
-        return f"lrcourse release: copying {source!r} to {destination!r} failed: {str(error.strerror or error)!r}{end}"
+        return f"{said}: copying {source!r} to {destination!r} failed: {str(error.strerror or error)!r}{end}"
     reason = f"{error.strerror} ({errno.errorcode[error.errno]})" if error.errno in errno.errorcode else error.strerror
     path = error.filename2 if error.errno in FULL and error.filename2 else error.filename
     name = os.fsdecode(path) if path is not None else ""
@@ -160,8 +161,14 @@ def copy_failure(error: OSError, places: dict, more: int = 0) -> str:
     )  # nbgrader's release/./<chapter>; never made absolute
     if places["removing"]:
         old = places["removing"]
+        if os.geteuid() != 0 and roots(old):  # r20i N4: a chapter root released; only root removes it
+            return (
+                f"{said}: cannot remove the old copy {old!r} (--force): {reason}, at {name!r} in it: it is root's (a "
+                f"release run as root), which only root can remove: `rm -r {shlex.quote(old)}` as root, then release "
+                f"it again{end}"
+            )
         return (
-            f"lrcourse release: cannot remove the old copy {old!r} (--force): {reason}, at {name!r} in it (a folder "
+            f"{said}: cannot remove the old copy {old!r} (--force): {reason}, at {name!r} in it (a folder "
             f"there you may not write in, or another account's: `ls -laR {shlex.quote(old)}` shows them; `lrcourse "
             f"doctor` names what in outbound/ is neither yours nor root's){end}"
         )
@@ -169,22 +176,30 @@ def copy_failure(error: OSError, places: dict, more: int = 0) -> str:
     if error.errno in FULL and within == "root":  # the exchange first: it may be in the course's folder
         root = places["root"]
         return (
-            f"lrcourse release: cannot write {name!r}, in the exchange: {reason}: its file system {FULL[error.errno]} "
+            f"{said}: cannot write {name!r}, in the exchange: {reason}: its file system {FULL[error.errno]} "
             f"(`df -h {shlex.quote(root)}`; the README's set-up gives each student a quota there){end}"
         )
     if within == "root":
         return (
-            f"lrcourse release: cannot write {name!r}, in the exchange: {reason} (a folder there not yours: `lrcourse "
+            f"{said}: cannot write {name!r}, in the exchange: {reason} (a folder there not yours: `lrcourse "
             f"doctor` names it, with the mend){end}"
         )
     if within == "course":
         return (
-            f"lrcourse release: cannot read {name!r}, in the course's own files (not the exchange): {reason}. Make it "
+            f"{said}: cannot read {name!r}, in the course's own files (not the exchange): {reason}. Make it "
             f"readable to you (`ls -ld {shlex.quote(name)}` shows its owner and mode; the README's set-up makes the "
             f"course yours: `chown -R <you> <course>` as root){end}"
         )
     other = f" (copying to {os.fsdecode(error.filename2)!r})" if error.filename2 and path != error.filename2 else ""
-    return f"lrcourse release: the copy failed{f' at {name!r}' if name else ''}{other}: {reason}{end}"
+    return f"{said}: the copy failed{f' at {name!r}' if name else ''}{other}: {reason}{end}"
+
+
+def roots(path: str) -> bool:
+    """Whether the folder `path` is root's (not followed if a link)."""
+    try:
+        return os.lstat(path).st_uid == 0
+    except OSError:
+        return False
 
 
 def is_below(path: str, folder: str) -> bool:
@@ -202,9 +217,11 @@ class CheckedFolders:
     as collect): a TA's link in a group-writable release/ had root's release publish a root-only folder to every student
     (R20c2 W1)."""
 
+    lrcourse_prefix = "lrcourse release"  # the lines' prefix; release_feedback's its own (r20i N6)
+
     def start(self):
         if why := groupshared_refusal(self.coursedir.groupshared):  # before anything is made (R20d2 W1)
-            self.fail(f"lrcourse release: {why}. Nothing was released.")
+            self.fail(f"{self.lrcourse_prefix}: {why}. Nothing was released.")
         if why := refusal(self.coursedir.root, "release", Path(self.root)):
             self.fail(why)
         if self.coursedir.groupshared:  # nbgrader's start calls ensure_root only when not groupshared (R20c2 W2)
@@ -222,13 +239,13 @@ class CheckedFolders:
         made, a folder of theirs (`root.root_path_problem`): else a student's link there, or one she makes at a root
         not made yet, would have nbgrader's release chmod and write into whatever folder it names."""
         if problem := root_path_problem(self.root):
-            self.fail(f"lrcourse release: {problem}. Nothing was released.")
+            self.fail(f"{self.lrcourse_prefix}: {problem}. Nothing was released.")
 
     def check_root(self):
         """The root checked as collect checks it (`check_exchange_root`), made sticky first if this user's, and
         without a default POSIX ACL (`root_acl`)."""
         if problem := root_acl_problem(self.root):  # before anything is made in it (the course's folder)
-            self.fail(f"lrcourse release: {problem}. Nothing was released.")
+            self.fail(f"{self.lrcourse_prefix}: {problem}. Nothing was released.")
         try:
             seen = os.stat(self.root)  # reached as `check_root_path` checked it
             if replaceable(seen) and seen.st_uid == os.geteuid():
@@ -237,7 +254,7 @@ class CheckedFolders:
             if self.coursedir.course_id:  # else nbgrader's init_dest stops: "No course id specified"
                 check_exchange_root(Exchange(Path(self.root), self.coursedir.course_id))
         except (OSError, ExchangeUnusable) as error:
-            self.fail(f"lrcourse release: {error}. Nothing was released.")
+            self.fail(f"{self.lrcourse_prefix}: {error}. Nothing was released.")
 
     def copy_files(self):
         """nbgrader's copy, what failed said in one line from the error itself (`copy_failure`: r20f N3, a course
@@ -263,7 +280,12 @@ class CheckedFolders:
         """What `copy_failure` tells paths by: the exchange's root, the course, the old copy --force was removing."""
         course = getattr(self.coursedir, "root", "") or os.getcwd()
         removing = getattr(self, "dest_path", "") if getattr(self, "copy_stage", "") == "remove" else ""
-        return {"root": os.path.abspath(self.root), "course": os.path.abspath(course), "removing": removing}
+        return {
+            "root": os.path.abspath(self.root),
+            "course": os.path.abspath(course),
+            "removing": removing,
+            "said": self.lrcourse_prefix,
+        }
 
     @staticmethod
     def copy_error(source: str, destination: str, why: str) -> OSError:
@@ -295,12 +317,12 @@ class CheckedFolders:
         try:
             parts = Path(path).relative_to(root).parts
         except ValueError:
-            self.fail(f"lrcourse release: {path} is not below the exchange's root {root}")
+            self.fail(f"{self.lrcourse_prefix}: {path} is not below the exchange's root {root}")
         try:
             if ensure_exchange_folder(root, parts, mode):
                 self.log.info("Made %s", path)
         except ExchangeUnusable as error:
-            self.fail(f"lrcourse release: {error}. Nothing was released.")
+            self.fail(f"{self.lrcourse_prefix}: {error}. Nothing was released.")
 
 
 class TrustedReleaseAssignment(CheckedFolders, ExchangeReleaseAssignment):
@@ -311,6 +333,8 @@ class TrustedReleaseFeedback(CheckedFolders, ExchangeReleaseFeedback):
     """nbgrader's release_feedback, its course and feedback folders made or checked as `CheckedFolders`; a student
     whose feedback folder lacks `timestamp.txt` or `submission_secret.txt` is skipped with a warning (nbgrader's
     copy_files stopped there for the rest of the class: R20c2 N3, a hand copy in submitted/ without a timestamp)."""
+
+    lrcourse_prefix = "lrcourse release_feedback"
 
     def copy_files(self):
         excluded = self.coursedir.student_id_exclude

@@ -4,12 +4,12 @@ o-w` or `setfacl -b` kept them, and classmates listed and fetched them as releas
 release, release_feedback and Unrelease (`check_released_entries`: they refuse such a folder before copying or
 removing anything) and `lrcourse doctor` (`strangers`, `stranger_line`), so the two cannot disagree.
 
-The look is of the folder's top-level entries only, each lstat'ed (a FIFO is never opened), and bounded
-(`MOST_LOOKED`: a student may have put a million there). Nothing deeper is needed for what nbgrader made: its release
-chmods every folder it copies 0755 and every file 0644 (`set_perms`), the releasing user's, so a student who could
-write in outbound/ itself could add, remove or rename its entries but not write inside the grader's chapter folders,
-and an entry she makes is hers (she cannot chown; fs.protected_hardlinks keeps her from linking another's file in).
-A `groupshared` course's chapter folders (2775) are its group's to write in by design: keep students out of it."""
+The look is of the folder's top-level entries, each lstat'ed (a FIFO is never opened), and bounded (`MOST_LOOKED`: a
+student may have put a million there), and, in outbound/, one level into each chapter folder of this user's or
+root's (`released_chapters`, r20i M1): nbgrader's release makes them 0755, its files 0644, but a chapter folder
+made writable by others afterwards (`chmod -R a+w`, an ACL) let a student put her notebook where classmates fetch
+the grader's. A `groupshared` course's chapter folders (2775) are its group's to write in by design: keep students
+out of it."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, user_name
 from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
+from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
+from lrcourse.grading.exchange.released_chapters import chapters_line, unsafe_chapters
 
 RELEASED = {"outbound": "release", "feedback": "release_feedback"}  # the folder, and nbgrader's command making it
 REFUSED_BY = {"outbound": "nbgrader's release and Unrelease refuse", "feedback": "nbgrader's release_feedback refuses"}
@@ -43,16 +45,17 @@ def owner_of(seen: os.stat_result) -> str:
     return user_name(seen.st_uid)
 
 
-def strangers_in(fd: int) -> tuple[int, list[str], bool]:
+def strangers_in(fd: int, path: Path | None = None) -> tuple[int, list[str], bool, tuple]:
     """The entries of the open folder `fd` owned by neither this user nor root: how many, the first few named (their
-    names escaped: a student chose them), and whether the look stopped at MOST_LOOKED entries. OSError if it cannot
-    be listed."""
-    count, named, looked = 0, [], 0
+    names escaped: a student chose them), whether the look stopped at MOST_LOOKED entries, and, for outbound/ (`path`),
+    its chapter folders others could change (`released_chapters.unsafe_chapters`, r20i M1). OSError if it cannot be
+    listed."""
+    count, named, looked, ours = 0, [], 0, []
     with os.scandir(fd) as entries:  # scandir lists a copy of fd, and rewinds it
         for entry in entries:
             looked += 1
             if looked > MOST_LOOKED:
-                return count, named, True
+                return count, named, True, ()
             try:
                 seen = entry.stat(follow_symlinks=False)
             except FileNotFoundError:  # removed meanwhile
@@ -61,27 +64,39 @@ def strangers_in(fd: int) -> tuple[int, list[str], bool]:
                 count += 1
                 if len(named) < MOST_NAMED:
                     named.append(f"{entry.name!r} ({kind(seen)} of {owner_of(seen)}'s)")
-    return count, named, False
+            elif stat.S_ISDIR(seen.st_mode):
+                ours.append(entry.name)
+    looked_in = unsafe_chapters(fd, path, ours) if path is not None and path.name == "outbound" else ()
+    return count, named, False, looked_in
 
 
-def strangers(path: Path) -> tuple[int, list[str], bool]:
+def strangers(path: Path) -> tuple[int, list[str], bool, tuple]:
     """`strangers_in` the folder `path`, opened without following a link; none if it cannot be opened or listed
     (the doctor's other lines say why)."""
     try:
         fd = os.open(path, OPEN_FLAGS | os.O_DIRECTORY)
     except OSError:
-        return 0, [], False
+        return 0, [], False, ()
     try:
-        return strangers_in(fd)
+        return strangers_in(fd, path)
     except OSError:
-        return 0, [], False
+        return 0, [], False, ()
     finally:
         os.close(fd)
 
 
-def stranger_line(path: Path, found: tuple[int, list[str], bool]) -> tuple[str, str]:
-    """The problem and mend for `found` (`strangers`) in outbound/ or feedback/ `path`; ("", "") if none."""
-    count, named, more = found
+def stranger_line(path: Path, found: tuple[int, list[str], bool, tuple]) -> tuple[str, str]:
+    """The problem and mend for `found` (`strangers`) in outbound/ or feedback/ `path`, its chapter folders others
+    could change too (`released_chapters`); ("", "") if none."""
+    count, named, more, looked_in = found
+    inside = chapters_line(path, *looked_in) if looked_in else ("", "")
+    top = top_line(path, count, named, more)
+    said = [line for line in (top, inside) if line[0]]
+    return "; ".join(line[0] for line in said), "; and ".join(line[1] for line in said)
+
+
+def top_line(path: Path, count: int, named: list[str], more: bool) -> tuple[str, str]:
+    """`stranger_line`'s for outbound/'s or feedback/'s own entries."""
     if not count and not more:
         return "", ""
     command = RELEASED.get(path.name, "release")
@@ -97,6 +112,9 @@ def stranger_line(path: Path, found: tuple[int, list[str], bool]) -> tuple[str, 
         f"{RISK.get(path.name, RISK['outbound'])}; {REFUSED_BY.get(path.name, REFUSED_BY['outbound'])} it until they "
         "are removed"
     )
+    if shape := inbound_shape(path):  # the class's inbound, moved here: never removed (r20i W1)
+        kept, mend = kept_line(path, shape)
+        return f"{kept}; {problem}", mend
     quoted = shlex.quote(str(path))
     mend = (
         f"`find {quoted} -mindepth 1 -maxdepth 1 {users} -exec rm -r {{}} +` (as root: removes only those; or "
@@ -108,6 +126,6 @@ def stranger_line(path: Path, found: tuple[int, list[str], bool]) -> tuple[str, 
 def check_released_entries(fd: int, path: Path) -> None:
     """ExchangeUnusable, with `stranger_line`'s problem and mend, unless the open outbound/ or feedback/ folder `fd`
     (at `path`) holds only this user's and root's entries (at most MOST_LOOKED); OSError if it cannot be listed."""
-    problem, mend = stranger_line(path, strangers_in(fd))
+    problem, mend = stranger_line(path, strangers_in(fd, path))
     if problem:
         raise ExchangeUnusable(f"{problem} (fix: {mend})")

@@ -1,0 +1,95 @@
+"""One level into each released chapter folder of outbound/ (r20i M1): one others may write in (its mode, or a POSIX
+ACL letting them), or one holding an entry of neither this user's nor root's, lets a student put her notebook where
+classmates fetch the grader's; `release --force` then deleted the grader's files and stopped at hers, pointing at a
+doctor that said ok. The look, shared by release, Unrelease and the doctor through `released_entries`, opens each of
+this user's and root's folders there without following a link (nothing else is opened: a FIFO never is), lstats
+its entries, bounded (`MOST_INSIDE` in all), and names them escaped (a student may have renamed them)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+from pathlib import Path
+
+from lrcourse.grading.exchange.folder_writers import others_write
+from lrcourse.grading.exchange.inbound import OPEN_FLAGS, user_name
+from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
+
+MOST_INSIDE = 100_000  # entries looked at inside all chapter folders together
+MOST_NAMED = 3
+
+
+def chapter_said(fd: int, name: str, path: Path, budget: list[int]) -> str:
+    """What is wrong in the chapter folder `name` of the open outbound/ `fd` (at `path`), as the line says it; "" if
+    nothing (or it cannot be opened: another line says why). `budget`: entries still to look at, spent here."""
+    try:
+        chapter = os.open(name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=fd)
+    except OSError:
+        return ""
+    try:
+        seen = os.fstat(chapter)
+        if others_write(seen, path / name, inherited=False)[0]:
+            return f"{name!r} (others may write in it: mode {stat.S_IMODE(seen.st_mode):04o} or its POSIX ACL)"
+        count, named = 0, []
+        with os.scandir(chapter) as entries:
+            for entry in entries:
+                budget[0] -= 1
+                if budget[0] < 0:
+                    break
+                try:
+                    inner = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if inner.st_uid not in (os.geteuid(), 0):
+                    count += 1
+                    if len(named) < MOST_NAMED:
+                        named.append(f"{entry.name!r} of {user_name(inner.st_uid)}'s")
+        if count:
+            more = ", ..." if count > len(named) else ""
+            return f"{name!r} (holds {count} entr{'y' if count == 1 else 'ies'} of others': {', '.join(named)}{more})"
+        return ""
+    except OSError:
+        return ""
+    finally:
+        os.close(chapter)
+
+
+def unsafe_chapters(fd: int, path: Path, names: list[str]) -> tuple[list[str], list[str], bool]:
+    """Of the chapter folders `names` (this user's and root's) in the open outbound/ `fd` at `path`: the lines of
+    those others could change, their names, and whether the look stopped at MOST_INSIDE entries."""
+    budget, said, bad = [MOST_INSIDE], [], []
+    for name in names:
+        if found := chapter_said(fd, name, path, budget):
+            said.append(found)
+            bad.append(name)
+        if budget[0] < 0:
+            return said, bad, True
+    return said, bad, False
+
+
+def chapters_line(path: Path, said: list[str], bad: list[str], more: bool) -> tuple[str, str]:
+    """The problem and mend for the chapter folders `bad` (`said`: their lines) in outbound/ `path`."""
+    if not said and not more:
+        return "", ""
+    problem = (
+        f"{path} holds chapter folders others could change ({'; '.join(said[:MOST_NAMED]) or 'none named'}"
+        f"{', ...' if len(said) > MOST_NAMED or more else ''}): students fetch what a classmate put there as the "
+        "chapter you released, and `release --force` stops at it after removing your files"
+    )
+    if more and not said:
+        problem = f"{path}'s chapter folders hold more than {MOST_INSIDE:,} entries, not all looked at"
+    for name in bad:  # the class's inbound moved in there: moved aside, never removed (r20i W1's rule)
+        if shape := inbound_shape(path / name):
+            return problem, kept_line(path / name, shape, moved_back=False, aside_in=path.parent)[1]
+    printable = [name for name in bad if name.isprintable()]
+    if not printable:
+        return problem, f"remove the chapter folders named above as root (`ls -la {shlex.quote(str(path))}`)"
+    folders = " ".join(shlex.quote(str(path / name)) for name in printable)
+    again = f"`nbgrader release_assignment {shlex.quote(printable[0])}`"
+    if len(printable) > 1:
+        again = "`nbgrader release_assignment <chapter>` for each"
+    return problem, (
+        f"`rm -r {folders}` (as root: a chapter folder holds only what nbgrader's release copies there; your other "
+        f"chapters stay), then release it again, as you ({again})"
+    )
