@@ -14,10 +14,8 @@ imports the installed checkout).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,10 +23,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import nbformat  # noqa: E402
-from bench_output_flood import worker_peaks  # noqa: E402
+from bench_output_flood import graded  # noqa: E402
 from nbformat.v4 import new_code_cell  # noqa: E402
-
-from lrcourse.build import tool_environment  # noqa: E402
 
 SHAPES = {
     "honest": "",
@@ -62,19 +58,9 @@ def main() -> None:
                 nbformat.write(notebook, path)
             command = [sys.executable, "-m", "lrcourse.cli", "grade", hostile.CHAPTER, "--workers", "1"]
             command += ["--no-sandbox"] * args.no_sandbox + ["--course", str(course)]
-            start = time.monotonic()
-            process = subprocess.Popen(
-                command,
-                cwd=course,
-                env=tool_environment(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-            peaks = worker_peaks(process)
-            out = process.stdout.read()
+            out, peaks, seconds = graded(command, course)
             peak = max(peaks.values(), default=0) / 1024
-            print(f"{shape}: run {time.monotonic() - start:.1f} s, grading worker's peak RSS {peak:.0f} MB")
+            print(f"{shape}: run {seconds:.1f} s, grading worker's peak RSS {peak:.0f} MB")
             print("\n".join(line[:200] for line in out.splitlines() if line.startswith(f"  {shape} ")))
             for written in sorted([*course.glob("autograded/*/*/*.ipynb"), *course.glob("feedback/*/*/*.html")]):
                 text = written.read_text()

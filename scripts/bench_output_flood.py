@@ -65,6 +65,17 @@ def worker_peaks(process: subprocess.Popen) -> dict[int, int]:
     return peaks
 
 
+def graded(command: list[str], course: Path) -> tuple[str, dict[int, int], float]:
+    """Run a grading `command` in `course`: what it printed, each grading worker's peak RSS (`worker_peaks`) and the
+    seconds it took."""
+    start = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=course, env=tool_environment(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    peaks = worker_peaks(process)
+    return process.stdout.read(), peaks, time.monotonic() - start
+
+
 def main() -> None:
     from support.course import make_course, scores, solution_answers, submit
 
@@ -84,18 +95,8 @@ def main() -> None:
             {**answers, "my_step_lr": flood(args.megabytes, args.chunk_kb) + answers["my_step_lr"]},
         )
         command = [sys.executable, "-m", "lrcourse.cli", "grade", CHAPTER, "--force", "--course", str(course)]
-        start = time.monotonic()
-        process = subprocess.Popen(
-            [*command, "--workers", str(args.workers)],
-            cwd=course,
-            env=tool_environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        peaks = worker_peaks(process)
-        out = process.stdout.read()
-        print(f"flood: {args.megabytes} MB in chunks of {args.chunk_kb} KB; run: {time.monotonic() - start:.0f} s")
+        out, peaks, seconds = graded([*command, "--workers", str(args.workers)], course)
+        print(f"flood: {args.megabytes} MB in chunks of {args.chunk_kb} KB; run: {seconds:.0f} s")
         for pid, peak in sorted(peaks.items()):
             print(f"  worker {pid}: peak RSS {peak / 1024:.0f} MB")
         for path in sorted([*course.glob("autograded/*/*/*.ipynb"), *course.glob("feedback/*/*/*.html")]):

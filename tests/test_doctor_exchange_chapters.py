@@ -15,24 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from support.doctor_exchange import GRADER, STUDENT, course_in, doctor, scratch_folder
+from support.doctor_exchange import GRADER, OK, STUDENT, course_in, doctor
 from support.exchange_apps import course_with_a_release, exchange_app
 from support.other_uid import as_user
 from support.posix_acl import set_acl
 
-OK = " |  | fix:  | "
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
 
 
-@pytest.fixture
-def scratch():
-    with scratch_folder() as folder:
-        yield folder
-
-
-def release(root: Path, scratch: Path, force: bool = False, verb: str = "assignment") -> str:
+def release(root: Path, open_tmp: Path, force: bool = False, verb: str = "assignment") -> str:
     """The course's release of ch1 (`verb` "list": Unrelease) as the grader, from a course of its own: what it said."""
-    course = course_with_a_release(Path(tempfile.mkdtemp(dir=scratch)))
+    course = course_with_a_release(Path(tempfile.mkdtemp(dir=open_tmp)))
     for path in [course.parent, *course.parent.rglob("*")]:
         os.chown(path, GRADER, GRADER)
     app = exchange_app(verb, root, course)
@@ -42,100 +35,100 @@ def release(root: Path, scratch: Path, force: bool = False, verb: str = "assignm
 
 
 @pytest.mark.parametrize("how", ["0777", "entry"])
-def test_a_chapter_folder_others_could_change_is_failed_and_removed_by_its_mend(scratch, monkeypatch, how):
+def test_a_chapter_folder_others_could_change_is_failed_and_removed_by_its_mend(open_tmp, monkeypatch, how):
     """`how` 0777: the chapter folder others may write in (a student replaced its notebook); entry: made 0755 again
     (`chmod o-w`, the README's generic mend), her notebook still in it."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     chapter = course / "outbound" / "ch1"
-    assert release(course.parent, scratch) == "None"
+    assert release(course.parent, open_tmp) == "None"
     chapter.chmod(0o777)
     (chapter / "notebook.ipynb").unlink()
     (chapter / "notebook.ipynb").write_text("planted")
     os.chown(chapter / "notebook.ipynb", STUDENT, STUDENT)
     if how == "entry":
         chapter.chmod(0o755)
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert f"{course / 'outbound'} holds chapter folders others could change ('ch1' (" in said, said
     assert "stops=release" in said, said
     if how == "entry":
         assert f"'notebook.ipynb' of uid {STUDENT}'s" in said, said
-    refused = release(course.parent, scratch, force=True)
+    refused = release(course.parent, open_tmp, force=True)
     assert "holds chapter folders others could change" in refused and "Nothing was released." in refused, refused
     assert os.listdir(chapter) == ["notebook.ipynb"]  # --force removed nothing
-    assert "holds chapter folders others could change" in release(course.parent, scratch, verb="list")
+    assert "holds chapter folders others could change" in release(course.parent, open_tmp, verb="list")
     command = re.search(r"fix: `([^`]+)`", said).group(1)
     assert command == f"rm -r {chapter}" and "`nbgrader release_assignment ch1`" in said, said
     subprocess.run(["bash", "-c", command], check=True)  # as root, as written
-    assert release(course.parent, scratch) == "None" and OK in doctor(scratch)
+    assert release(course.parent, open_tmp) == "None" and OK in doctor(open_tmp)
     assert (chapter / "notebook.ipynb").read_text() == "{}" and (chapter / "notebook.ipynb").stat().st_uid == GRADER
 
 
-def test_a_chapter_folders_writable_by_others_through_an_acl_is_failed(scratch, monkeypatch):
+def test_a_chapter_folders_writable_by_others_through_an_acl_is_failed(open_tmp, monkeypatch):
     """The ACL way (`setfacl -m g:<class>:rwx` on the chapter folder): the same line."""
 
-    course = course_in(monkeypatch, scratch, 0o1777)
-    assert release(course.parent, scratch) == "None"
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    assert release(course.parent, open_tmp) == "None"
     entries = [(0x01, 7, 0xFFFFFFFF), (0x04, 5, 0xFFFFFFFF), (0x08, 7, STUDENT), (0x10, 7, 0xFFFFFFFF)]
     entries.append((0x20, 5, 0xFFFFFFFF))
     packed = b"".join(struct.pack("<HHI", *entry) for entry in entries)
     set_acl(course / "outbound" / "ch1", "system.posix_acl_access", struct.pack("<I", 2) + packed)
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert "holds chapter folders others could change ('ch1' (others may write in it" in said, said
 
 
-def test_a_chapter_of_roots_in_the_graders_outbound_is_said_to_be_roots_to_remove(scratch, monkeypatch):
+def test_a_chapter_of_roots_in_the_graders_outbound_is_said_to_be_roots_to_remove(open_tmp, monkeypatch):
     """r20i N4: after the `chown` mend of a root-owned outbound (not -R), root's old chapter stayed; `release --force`
     pointed at a doctor that said ok. The line says only root can remove it and how; followed, the release works."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     chapter = course / "outbound" / "ch1"
     chapter.mkdir(mode=0o755)
     (chapter / "notebook.ipynb").write_text("root's")  # root's, as a course once run as root released it
-    said = doctor(scratch)  # a note on the ok line: the doctor said nothing of it
+    said = doctor(open_tmp)  # a note on the ok line: the doctor said nothing of it
     assert OK in said and f"{course / 'outbound'} holds chapter folders of root's ('ch1'): your release" in said, said
     assert f"only root can remove one (`rm -r {chapter}`, as root" in said, said
-    said = release(course.parent, scratch, force=True)
+    said = release(course.parent, open_tmp, force=True)
     assert f"cannot remove the old copy {str(chapter)!r} (--force): Permission denied" in said, said
     command = re.search(r"`(rm -r [^`]+)` as root", said)
     assert "it is root's (a release run as root), which only root can remove" in said and command, said
     subprocess.run(["bash", "-c", command.group(1)], check=True)
-    assert release(course.parent, scratch) == "None" and (chapter / "notebook.ipynb").read_text() == "{}"
+    assert release(course.parent, open_tmp) == "None" and (chapter / "notebook.ipynb").read_text() == "{}"
 
 
-def test_release_feedback_speaks_as_itself(scratch, monkeypatch):
+def test_release_feedback_speaks_as_itself(open_tmp, monkeypatch):
     """r20i N6: with feedback/ root's 0755, release_feedback's line began `lrcourse release:`, and the doctor said it
     "cannot make the chapter's folders" there; it writes the feedback pages. Its `chown` mend, followed, lets it."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     (course / "feedback").mkdir(mode=0o755)
-    said = release(course.parent, scratch, verb="feedback")
+    said = release(course.parent, open_tmp, verb="feedback")
     assert said.startswith("ExchangeError: lrcourse release_feedback: cannot write "), said
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert "nbgrader's release_feedback, run as you, cannot write the feedback pages in it" in said, said
     subprocess.run(["bash", "-c", re.search(r"fix: `([^`]+)`", said).group(1)], check=True)
-    assert release(course.parent, scratch, verb="feedback") == "None" and OK in doctor(scratch)
+    assert release(course.parent, open_tmp, verb="feedback") == "None" and OK in doctor(open_tmp)
 
 
-def test_unrelease_of_a_chapter_of_roots_says_only_root_removes_it(scratch, monkeypatch):
+def test_unrelease_of_a_chapter_of_roots_says_only_root_removes_it(open_tmp, monkeypatch):
     """r20i N4: Unrelease (`nbgrader list --remove`) of root's chapter failed without saying whose it is."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     chapter = course / "outbound" / "ch1"
     chapter.mkdir(mode=0o755)
     (chapter / "notebook.ipynb").write_text("root's")
-    said = release(course.parent, scratch, verb="list")
+    said = release(course.parent, open_tmp, verb="list")
     assert f"it is root's (a release run as root), which only root can remove: `rm -r {chapter}` as root" in said, said
     subprocess.run(["bash", "-c", re.search(r"`(rm -r [^`]+)`", said).group(1)], check=True)
-    assert not os.path.lexists(chapter) and release(course.parent, scratch) == "None"
+    assert not os.path.lexists(chapter) and release(course.parent, open_tmp) == "None"
 
 
-def test_an_inbound_shaped_chapter_folder_is_moved_aside_not_removed(scratch, monkeypatch):
+def test_an_inbound_shaped_chapter_folder_is_moved_aside_not_removed(open_tmp, monkeypatch):
     """r20i W1's rule at the chapter folders too: one with the inbound's shape (3733, a submission in it) gets `mv`."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     chapter = course / "outbound" / "ch1"
     chapter.mkdir()
     chapter.chmod(0o3733)
     os.chown(chapter, GRADER, 0)
     (chapter / "alice+ch1+2026-12-07 10:00:00 UTC").mkdir()
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert "holds chapter folders others could change ('ch1'" in said and "rm -r" not in said, said
     subprocess.run(["bash", "-c", re.search(r"fix: `([^`]+)`", said).group(1)], check=True)
     (aside,) = [name for name in os.listdir(course) if name.startswith("ch1.moved-")]  # out of outbound/
-    assert os.listdir(course / aside) == ["alice+ch1+2026-12-07 10:00:00 UTC"] and OK in doctor(scratch)
+    assert os.listdir(course / aside) == ["alice+ch1+2026-12-07 10:00:00 UTC"] and OK in doctor(open_tmp)

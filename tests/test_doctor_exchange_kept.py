@@ -7,31 +7,15 @@ written (the shell runs it), the submissions are counted after, and the next lin
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 
 import pytest
 
-from support.doctor_exchange import GRADER, STAFF_TA, STUDENT, course_in, doctor, grader_release_all, scratch_folder
+from support.doctor_exchange import GRADER, OK, STAFF_TA, STUDENT, course_in, doctor, follow, grader_release_all
 from support.exchange_apps import exchange_app
 from support.other_uid import as_user
 
-OK = " |  | fix:  | "
 SUBMISSION = "alice+ch1+2026-12-07 10:00:00.000000 UTC+abc"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
-
-
-@pytest.fixture
-def scratch():
-    with scratch_folder() as folder:
-        yield folder
-
-
-def follow(said: str) -> None:
-    """The line's mend, as written: its command run by the shell (as root, as each says)."""
-    command = re.search(r"fix: `([^`]+)`", said)
-    assert command, said
-    subprocess.run(["bash", "-c", command.group(1)], check=True)
 
 
 def submit(inbound, name: str = SUBMISSION) -> None:
@@ -48,24 +32,24 @@ def unrelease(exchange) -> str:
 
 
 @pytest.mark.parametrize("mode", [0o3733, 0o755])
-def test_the_class_inbound_moved_to_outbound_is_moved_back_never_removed(scratch, monkeypatch, mode):
+def test_the_class_inbound_moved_to_outbound_is_moved_back_never_removed(open_tmp, monkeypatch, mode):
     """r20i W1: a member of the course folder's group renamed inbound/ to outbound/; the doctor, release and Unrelease
     all gave `rm -r <outbound>`, which deleted every submission, and no line said inbound/ was missing. Now each says
     it has the inbound's shape, and the mend moves it back; followed, the submissions are where collect reads them,
     and the release makes outbound/ again. `mode` 0755: its mode changed too, the students' submissions tell it
     (released_entries' line for what others put in outbound/, whose `find ... -exec rm -r` removed them)."""
-    course = course_in(monkeypatch, scratch, 0o1777)
-    assert grader_release_all(course.parent, scratch) == "None"
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    assert grader_release_all(course.parent, open_tmp) == "None"
     submit(course / "inbound")
     os.rename(course / "outbound", course / ".o")
     os.rename(course / "inbound", course / "outbound")
     os.chmod(course / "outbound", mode)
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     shape = "mode 3733, an inbound's; 1 entry" if mode == 0o3733 else "(1 entry named as submissions"
     assert f"{course / 'outbound'} has the shape of the class's inbound " in said and shape in said, said
     assert f"and {course / 'inbound'} is missing" in said and "rm -r" not in said, said
     assert f"fix: `mv -T {course / 'outbound'} {course / 'inbound'}` (as root" in said, said
-    refused = grader_release_all(course.parent, scratch)
+    refused = grader_release_all(course.parent, open_tmp)
     assert "has the shape of the class's inbound" in refused and "rm -r" not in refused, refused
     listed = unrelease(course.parent)
     assert "has the shape of the class's inbound" in listed and "rm -r" not in listed, listed
@@ -73,28 +57,28 @@ def test_the_class_inbound_moved_to_outbound_is_moved_back_never_removed(scratch
     assert os.listdir(course / "inbound") == [SUBMISSION]
     assert os.listdir(course / "inbound" / SUBMISSION) == ["learning_rate.ipynb"]
     os.chmod(course / "inbound", 0o3733)  # 0755: its mode is the next line's (`chmod 3733`)
-    assert grader_release_all(course.parent, scratch) == "None" and OK in doctor(scratch)
+    assert grader_release_all(course.parent, open_tmp) == "None" and OK in doctor(open_tmp)
 
 
-def test_a_missing_inbound_is_a_fail_of_its_own(scratch, monkeypatch):
+def test_a_missing_inbound_is_a_fail_of_its_own(open_tmp, monkeypatch):
     """r20i W1: with inbound/ gone, the doctor said ok (or only the group's warn); it is a FAIL, and its mend makes it."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     os.rmdir(course / "inbound")
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert f"{course / 'inbound'} is missing: students cannot submit" in said and "stops=collect" in said, said
     assert f"fix: `install -d -m 3733 -o {GRADER} {course / 'inbound'}` (as the user who collects)" in said, said
     follow(said)  # run by root here: `-o` makes it the grader's, as the grader's own run would
     assert oct(os.stat(course / "inbound").st_mode & 0o7777) == "0o3733"
-    assert os.stat(course / "inbound").st_uid == GRADER and OK in doctor(scratch)
+    assert os.stat(course / "inbound").st_uid == GRADER and OK in doctor(open_tmp)
 
 
 @pytest.mark.parametrize("who", ["root", "ta", "root, the course's owner"])
-def test_the_course_working_folder_looked_at_as_another_account_gets_run_as_its_owner(scratch, monkeypatch, who):
+def test_the_course_working_folder_looked_at_as_another_account_gets_run_as_its_owner(open_tmp, monkeypatch, who):
     """r20i W2: `sudo lrcourse doctor` in the grader's course (or a TA's doctor in her own copy) gave a runnable
     `rm -r <the course's folder>` and a remake, which deleted the class's inbound. Now: run as its owner, no removal."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     submit(course / "inbound")
-    local = scratch / "course"  # the local course folder: root's, the TA's, or the grader's (its owner runs it)
+    local = open_tmp / "course"  # the local course folder: root's, the TA's, or the grader's (its owner runs it)
     local.mkdir()
     os.chown(local, {"root": 0, "ta": STAFF_TA}.get(who, GRADER), 0)
     if who == "root, the course's owner":
@@ -105,26 +89,26 @@ def test_the_course_working_folder_looked_at_as_another_account_gets_run_as_its_
     assert os.listdir(course / "inbound") == [SUBMISSION]
 
 
-def test_a_stranger_course_folder_holding_submissions_is_moved_aside_not_removed(scratch, monkeypatch):
+def test_a_stranger_course_folder_holding_submissions_is_moved_aside_not_removed(open_tmp, monkeypatch):
     """r20i W2's rule: a course folder no course account made (a student's) is removed and made again, but never while
     it holds what is named as a submission: then moved aside, and, followed, the submission is still there."""
-    course = course_in(monkeypatch, scratch, 0o1777, owner=STUDENT)
+    course = course_in(monkeypatch, open_tmp, 0o1777, owner=STUDENT)
     os.rmdir(course / "inbound")
     submit(course)
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert "rm -r" not in said and f"fix: `mv -T {course} {course}.moved-" in said, said
     follow(said)
     (aside,) = [name for name in os.listdir(course.parent) if name.startswith("lr-schedules.moved-")]
     assert os.listdir(course.parent / aside / SUBMISSION) == ["learning_rate.ipynb"]
 
 
-def test_a_students_own_course_folder_gets_its_owner_line_first(scratch, monkeypatch):
+def test_a_students_own_course_folder_gets_its_owner_line_first(open_tmp, monkeypatch):
     """r20i N5: a course folder a student made (0777) first got `setfacl -b ... or chmod go-w`, which only she or root
     may run (as the grader: "Operation not permitted"), without naming her; its owner's line comes first now."""
-    course = course_in(monkeypatch, scratch, 0o1777, owner=STUDENT)
+    course = course_in(monkeypatch, open_tmp, 0o1777, owner=STUDENT)
     os.rmdir(course / "inbound")
     course.chmod(0o777)
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert f"{course} is owned by uid {STUDENT}, not by root or uid {GRADER}" in said and "fix: `chmod" not in said, (
         said
     )

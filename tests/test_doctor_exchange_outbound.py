@@ -9,56 +9,40 @@ the shell), then the next line is checked."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from support.doctor_exchange import GRADER, STAFF_TA, STUDENT, course_in, doctor, grader_release_all, scratch_folder
+from support.doctor_exchange import GRADER, OK, STAFF_TA, STUDENT, course_in, doctor, follow, grader_release_all
 from support.other_uid import as_user
 from support.posix_acl import set_acl
 
-OK = " |  | fix:  | "  # a line without a problem
 VERB = {"outbound": "assignment", "feedback": "feedback"}
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
-
-
-@pytest.fixture
-def scratch():
-    with scratch_folder() as folder:
-        yield folder
-
-
-def follow(said: str) -> None:
-    """The line's first mend, as written: its command run by the shell (as root, as each says)."""
-    command = re.search(r"fix: `([^`]+)`", said)
-    assert command, said
-    subprocess.run(["bash", "-c", command.group(1)], check=True)
 
 
 @pytest.mark.parametrize("name", ["outbound", "feedback"])
 @pytest.mark.parametrize("kind", ["link", "fifo"])
 def test_another_accounts_entry_at_outbound_or_feedback_that_is_not_a_folder_fails_as_release_refuses_it(
-    scratch, monkeypatch, name, kind
+    open_tmp, monkeypatch, name, kind
 ):
     """r20h W2: a student's link (to her own folder holding a "chapter") or FIFO at outbound/ or feedback/ got "ok ...
     is yours" while classmates listed and fetched through it and the release refused it. Release's rule, release's
     refusal: the line names its kind and owner, the mend is `rm`, and, followed, the release works (N3: feedback/ is
     release_feedback's)."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     shutil.rmtree(course / "outbound")
-    planted = scratch / "hers"
+    planted = open_tmp / "hers"
     (planted / "ch2").mkdir(parents=True)
     if kind == "link":
         (course / name).symlink_to(planted)
     else:
         os.mkfifo(course / name)
     os.chown(course / name, STUDENT, STUDENT, follow_symlinks=False)
-    assert grader_release_all(course.parent, scratch, verb=VERB[name]).startswith("ExchangeError")
-    said = doctor(scratch)
+    assert grader_release_all(course.parent, open_tmp, verb=VERB[name]).startswith("ExchangeError")
+    said = doctor(open_tmp)
     what = "a symbolic link" if kind == "link" else "a FIFO"
     assert f"{course / name} is {what}, not a folder, owned by uid {STUDENT}, not by you" in said, said
     command = "release" if name == "outbound" else "release_feedback"
@@ -66,42 +50,42 @@ def test_another_accounts_entry_at_outbound_or_feedback_that_is_not_a_folder_fai
     assert f"fix: `rm {course / name}` (as root: not `chown`" in said, said
     follow(said)
     assert planted.is_dir() and not os.path.lexists(course / name)  # the link went, not what it led to
-    assert grader_release_all(course.parent, scratch, verb=VERB[name]) == "None"
-    assert OK in doctor(scratch) and (course / name).stat().st_uid == GRADER
+    assert grader_release_all(course.parent, open_tmp, verb=VERB[name]) == "None"
+    assert OK in doctor(open_tmp) and (course / name).stat().st_uid == GRADER
 
 
 @pytest.mark.parametrize("owner", [GRADER, STAFF_TA])
-def test_another_accounts_outbound_fails_when_root_runs_the_course(scratch, monkeypatch, owner):
+def test_another_accounts_outbound_fails_when_root_runs_the_course(open_tmp, monkeypatch, owner):
     """r20h W4: as root (the README's root-run course), a TA's outbound/ got ok and root's release refused it; the
     grader account's too, which root's release refuses the same (only root's own are root's to trust)."""
-    course = course_in(monkeypatch, scratch, 0o1777, owner=0)
+    course = course_in(monkeypatch, open_tmp, 0o1777, owner=0)
     os.chown(course / "outbound", owner, owner)
-    assert "is owned by uid" in grader_release_all(course.parent, scratch, uid=0)
-    said = doctor(scratch, uid=0)
+    assert "is owned by uid" in grader_release_all(course.parent, open_tmp, uid=0)
+    said = doctor(open_tmp, uid=0)
     assert f"{course / 'outbound'} is owned by uid {owner}, not by root (the user who releases)" in said, said
     assert f"fix: `rm -r {course / 'outbound'}` (as root" in said and "stops=release" in said, said
     follow(said)
-    assert grader_release_all(course.parent, scratch, uid=0) == "None"
-    assert OK in doctor(scratch, uid=0)
+    assert grader_release_all(course.parent, open_tmp, uid=0) == "None"
+    assert OK in doctor(open_tmp, uid=0)
 
 
-def plant(outbound: Path, scratch: Path) -> None:
+def plant(outbound: Path, open_tmp: Path) -> None:
     """A student's chapter, link and FIFO in `outbound`, as she puts them while she may write there."""
     (outbound / "ch3").mkdir()
     (outbound / "ch3" / "notebook.ipynb").write_text("planted")
-    (outbound / "ch2").symlink_to(scratch)
+    (outbound / "ch2").symlink_to(open_tmp)
     os.mkfifo(outbound / "ch4")
     for name in ("ch3", "ch3/notebook.ipynb", "ch2", "ch4"):
         os.chown(outbound / name, STUDENT, STUDENT, follow_symlinks=False)
 
 
 @pytest.mark.parametrize("how", ["0777", "acl"])
-def test_an_outbound_others_could_write_in_is_removed_and_what_they_put_in_one_is_named(scratch, monkeypatch, how):
+def test_an_outbound_others_could_write_in_is_removed_and_what_they_put_in_one_is_named(open_tmp, monkeypatch, how):
     """r20h W1: an outbound/ others could write in (0777; an ACL letting the class write) got `chmod o-w` or
     `setfacl -b`, which kept the student's planted chapter, and then ok, while classmates listed and fetched it. Its
     mend is `rm -r` (release makes it again); one mended the old way is looked into: each entry neither the grader's
     nor root's is named (owner, kind), removed by the mend as written, the grader's own chapter kept."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     outbound = course / "outbound"
     if how == "0777":
         outbound.chmod(0o777)
@@ -110,96 +94,96 @@ def test_an_outbound_others_could_write_in_is_removed_and_what_they_put_in_one_i
         entries.append((0x20, 5, 0xFFFFFFFF))
         packed = b"".join(struct.pack("<HHI", *entry) for entry in entries)
         set_acl(outbound, "system.posix_acl_access", struct.pack("<I", 2) + packed)  # setfacl -m g:<class>:rwx
-    assert grader_release_all(course.parent, scratch).startswith("ExchangeError")
-    plant(outbound, scratch)
-    said = doctor(scratch)
+    assert grader_release_all(course.parent, open_tmp).startswith("ExchangeError")
+    plant(outbound, open_tmp)
+    said = doctor(open_tmp)
     assert f"{outbound} (mode " in said and "is writable by other users" in said, said
     assert f"fix: `rm -r {outbound}` (as root: a folder others could write in may hold what they put there" in said
     assert "fix: `chmod" not in said and "fix: `setfacl" not in said and "or `chmod go-w" not in said, said
     if how == "0777":  # the mend, as written: release makes it again, the grader's
         follow(said)
-        assert grader_release_all(course.parent, scratch) == "None" and OK in doctor(scratch)
+        assert grader_release_all(course.parent, open_tmp) == "None" and OK in doctor(open_tmp)
         assert sorted(os.listdir(outbound)) == ["ch1"]
         return
     os.removexattr(outbound, "system.posix_acl_access")  # the old mend (`setfacl -b`), kept what she put there
     os.chmod(outbound, 0o755)
-    refused = grader_release_all(course.parent, scratch)  # g20j: release refuses it too, with the doctor's line
-    said = doctor(scratch)
+    refused = grader_release_all(course.parent, open_tmp)  # g20j: release refuses it too, with the doctor's line
+    said = doctor(open_tmp)
     assert f"{outbound} holds 3 entries neither yours nor root's (" in said and "stops=release" in said, said
     assert said.split(" | ")[1] in refused and "Nothing was released." in refused, refused
     for entry in ("'ch2' (a symbolic link", "'ch3' (a folder", "'ch4' (a FIFO"):
         assert f"{entry} of uid {STUDENT}'s)" in said, said
     follow(said)  # `find ... -exec rm -r {} +`, as root
-    assert grader_release_all(course.parent, scratch) == "None"
-    assert sorted(os.listdir(outbound)) == ["ch1"] and OK in doctor(scratch) and scratch.is_dir()
+    assert grader_release_all(course.parent, open_tmp) == "None"
+    assert sorted(os.listdir(outbound)) == ["ch1"] and OK in doctor(open_tmp) and open_tmp.is_dir()
 
 
-def test_the_look_into_outbound_is_bounded(scratch, monkeypatch):
+def test_the_look_into_outbound_is_bounded(open_tmp, monkeypatch):
     """r20h W1: a student may fill outbound/ with a million entries; the look stops, says "or more", names a few."""
     from lrcourse.grading.exchange import released_entries
 
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     for index in range(12):
         (course / "outbound" / f"n{index}\nx").mkdir()
         os.chown(course / "outbound" / f"n{index}\nx", STUDENT, STUDENT)
     monkeypatch.setattr(released_entries, "MOST_LOOKED", 5)
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert " or more entries neither yours nor root's (" in said and ", ...)" in said, said
     assert said.count("(a folder of uid") == 3 and "\\nx'" in said and "\n" not in said, said
 
 
-def test_a_course_folder_of_roots_holding_the_graders_outbound_and_feedback_is_a_note_not_a_fail(scratch, monkeypatch):
+def test_a_course_folder_of_roots_holding_the_graders_outbound_and_feedback_is_a_note_not_a_fail(open_tmp, monkeypatch):
     """r20h M1: a course folder root's 0755 whose outbound/ and feedback/ are the grader's got a FAIL "cannot make the
     chapter's folders in it", while release, release_feedback and collect worked. A note; a FAIL only for what is
     missing and cannot be made (feedback/, here), whose `chown` mend then lets release_feedback make it."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     os.chown(course, 0, 0)
     (course / "feedback").mkdir()
     os.chown(course / "feedback", GRADER, 0)
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert OK in said and f"(note: {course} is root's: nbgrader's release and release_feedback work" in said, said
     assert f"and {course} is root's, as collect takes it (note:" in said and "is yours" not in said, said  # r20i N1
-    assert grader_release_all(course.parent, scratch) == "None"
-    assert grader_release_all(course.parent, scratch, verb="feedback") == "None"
+    assert grader_release_all(course.parent, open_tmp) == "None"
+    assert grader_release_all(course.parent, open_tmp, verb="feedback") == "None"
     shutil.rmtree(course / "feedback")
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert f"{course} is root's, not yours (the user who collects): nbgrader's release_feedback, run as you, " in said
     assert "cannot make feedback/ in it (Permission denied)" in said and "outbound/ in it" not in said, said
-    assert grader_release_all(course.parent, scratch, verb="feedback").startswith("ExchangeError")
+    assert grader_release_all(course.parent, open_tmp, verb="feedback").startswith("ExchangeError")
     follow(said)  # `chown <grader> <course>`
-    assert grader_release_all(course.parent, scratch, verb="feedback") == "None" and OK in doctor(scratch)
+    assert grader_release_all(course.parent, open_tmp, verb="feedback") == "None" and OK in doctor(open_tmp)
 
 
-def test_an_inbound_of_roots_no_student_may_write_in_says_so_and_its_mend_lets_them_submit(scratch, monkeypatch):
+def test_an_inbound_of_roots_no_student_may_write_in_says_so_and_its_mend_lets_them_submit(open_tmp, monkeypatch):
     """r20h N6: the README's inbound step done as root with `mkdir` (0755, root's) got a warn on its mode alone, and
     `chmod 3733`, after which the grader could not list it; every submit failed. The line says no student can submit,
     and the mend, followed as written, lets them write in it and the grader collect."""
     from lrcourse.grading.exchange.inbound_folder import Exchange, open_inbound
 
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     inbound = course / "inbound"
     os.chown(inbound, 0, 0)
     inbound.chmod(0o755)
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert f"{inbound} has mode 0755, not 3733" in said and ": no student can submit (others may not" in said, said
     assert f"fix: `chmod 3733 {inbound} && chown {GRADER} {inbound}` (as root)" in said, said
     follow(said)
     assert as_user(STUDENT, lambda: os.access(inbound, os.W_OK | os.X_OK)) == "True"
     assert as_user(GRADER, lambda: open_inbound(Exchange(course.parent, "lr-schedules"))).isdigit()
-    assert OK in doctor(scratch)
+    assert OK in doctor(open_tmp)
 
 
-def test_a_default_acl_alone_on_outbound_gets_setfacl_k_not_its_removal(scratch, monkeypatch):
+def test_a_default_acl_alone_on_outbound_gets_setfacl_k_not_its_removal(open_tmp, monkeypatch):
     """r20i N2: a default ACL alone on the grader's outbound (0755: no one else may write in it) got `rm -r`, which
     also removed the released chapters; `setfacl -k` is its mend, and, followed, the chapters stay and the line is ok."""
-    course = course_in(monkeypatch, scratch, 0o1777)
-    assert grader_release_all(course.parent, scratch) == "None"
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    assert grader_release_all(course.parent, open_tmp) == "None"
     entries = [(0x01, 7, 0xFFFFFFFF), (0x04, 5, 0xFFFFFFFF), (0x08, 7, STUDENT), (0x10, 7, 0xFFFFFFFF)]
     entries.append((0x20, 5, 0xFFFFFFFF))
     packed = b"".join(struct.pack("<HHI", *entry) for entry in entries)
     set_acl(course / "outbound", "system.posix_acl_default", struct.pack("<I", 2) + packed)
-    said = doctor(scratch)
+    said = doctor(open_tmp)
     assert "carries a default POSIX ACL" in said and f"fix: `setfacl -k {course / 'outbound'}`" in said, said
     assert "rm -r" not in said, said
     follow(said)
-    assert os.listdir(course / "outbound") == ["ch1"] and OK in doctor(scratch)
+    assert os.listdir(course / "outbound") == ["ch1"] and OK in doctor(open_tmp)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support.doctor_exchange import GRADER, STUDENT, course_in, doctor, grader_release_all, scratch_folder
+from support.doctor_exchange import GRADER, STUDENT, course_in, doctor, grader_release_all
 from support.exchange_apps import CHAPTER, exchange_app
 from support.other_uid import as_user
 
@@ -22,16 +22,10 @@ VERB = {"outbound": "assignment", "feedback": "feedback"}
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
 
 
-@pytest.fixture
-def scratch():
-    with scratch_folder() as folder:
-        yield folder
-
-
-def planted_while_writable(folder: Path, scratch: Path) -> None:
+def planted_while_writable(folder: Path, open_tmp: Path) -> None:
     """What the student, her own uid, puts in `folder` while others may write in it (0777): a chapter folder with a
     notebook, a link to a folder of hers, a FIFO; then the old mend, `chmod o-w`, keeps them."""
-    hers = scratch / "hers"
+    hers = open_tmp / "hers"
 
     def plant():
         (folder / "ch3").mkdir(mode=0o777)
@@ -63,18 +57,18 @@ def mend_of(said: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["outbound", "feedback"])
-def test_release_refuses_what_a_student_planted_and_its_mend_keeps_the_graders_own(scratch, monkeypatch, name):
+def test_release_refuses_what_a_student_planted_and_its_mend_keeps_the_graders_own(open_tmp, monkeypatch, name):
     """The release stops before copying, with the doctor's own line; the printed mend, run as root as written,
     removes her folder, link and FIFO (not what the link leads to), then the release works beside ch0 and root's."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     folder = course / name
     if name == "feedback":
         folder.mkdir(mode=0o711)
         os.chown(folder, GRADER, 0)
     kept = earlier(folder)
-    planted_while_writable(folder, scratch)
+    planted_while_writable(folder, open_tmp)
     before = sorted(os.listdir(folder))
-    said = grader_release_all(course.parent, scratch, verb=VERB[name])
+    said = grader_release_all(course.parent, open_tmp, verb=VERB[name])
     command = "release and Unrelease refuse" if name == "outbound" else "release_feedback refuses"
     prefix = f"ExchangeError: lrcourse {VERB[name] == 'feedback' and 'release_feedback' or 'release'}: "  # r20i N6
     assert said.startswith(f"{prefix}{folder} holds 3 entries neither yours nor root's ("), said
@@ -85,24 +79,24 @@ def test_release_refuses_what_a_student_planted_and_its_mend_keeps_the_graders_o
     assert f"put there while others could write in it: {risk}" in said, said  # feedback/ is 0711: never listed
     assert sorted(os.listdir(folder)) == before  # nothing copied
     problem = said.removeprefix(prefix).split(" (fix: ")[0]
-    assert problem in doctor(scratch)  # one function: the doctor says the same
+    assert problem in doctor(open_tmp)  # one function: the doctor says the same
     subprocess.run(["bash", "-c", mend_of(said)], check=True)  # as root, as the line says
-    assert sorted(os.listdir(folder)) == kept and (scratch / "hers").is_dir()
-    assert grader_release_all(course.parent, scratch, verb=VERB[name]) == "None"
+    assert sorted(os.listdir(folder)) == kept and (open_tmp / "hers").is_dir()
+    assert grader_release_all(course.parent, open_tmp, verb=VERB[name]) == "None"
     assert set(kept) < set(os.listdir(folder)) and (folder / "ch0" / "notebook.ipynb").read_text() == "released before"
     if name == "outbound":
         assert (folder / CHAPTER / "notebook.ipynb").is_file()
 
 
-def test_unrelease_refuses_what_a_student_planted_and_removes_nothing(scratch, monkeypatch):
+def test_unrelease_refuses_what_a_student_planted_and_removes_nothing(open_tmp, monkeypatch):
     """Unrelease (nbgrader list --remove) refuses such an outbound/ too, with release's line, removing nothing; after
     the mend it removes the chapter named."""
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     outbound = course / "outbound"
     (outbound / CHAPTER).mkdir()
     os.chown(outbound / CHAPTER, GRADER, GRADER)
     earlier(outbound)
-    planted_while_writable(outbound, scratch)
+    planted_while_writable(outbound, open_tmp)
     before = sorted(os.listdir(outbound))
     app = exchange_app("list", course.parent)
     said = as_user(GRADER, app.start)
@@ -114,17 +108,17 @@ def test_unrelease_refuses_what_a_student_planted_and_removes_nothing(scratch, m
 
 
 @pytest.mark.parametrize("whose", [STUDENT, GRADER])
-def test_the_look_is_bounded_and_a_folder_past_the_bound_is_refused(scratch, monkeypatch, whose):
+def test_the_look_is_bounded_and_a_folder_past_the_bound_is_refused(open_tmp, monkeypatch, whose):
     """A student's million entries: counted up to the bound, then refused saying "or more", a few named, escaped;
     past the bound with none of another's seen yet, refused too (any unseen one may be hers)."""
     from lrcourse.grading.exchange import released_entries
 
-    course = course_in(monkeypatch, scratch, 0o1777)
+    course = course_in(monkeypatch, open_tmp, 0o1777)
     for index in range(12):
         (course / "outbound" / f"n{index}\nx").mkdir()
         os.chown(course / "outbound" / f"n{index}\nx", whose, whose)
     monkeypatch.setattr(released_entries, "MOST_LOOKED", 5)
-    said = grader_release_all(course.parent, scratch)
+    said = grader_release_all(course.parent, open_tmp)
     assert said.startswith("ExchangeError: lrcourse release: ") and "\n" not in said, said
     if whose == STUDENT:
         assert " holds 5 or more entries neither yours nor root's (" in said and ", ...)" in said, said
@@ -134,20 +128,20 @@ def test_the_look_is_bounded_and_a_folder_past_the_bound_is_refused(scratch, mon
     assert not (course / "outbound" / CHAPTER).exists()
 
 
-def test_roots_release_refuses_an_entry_of_anyone_but_roots(scratch, monkeypatch):
+def test_roots_release_refuses_an_entry_of_anyone_but_roots(open_tmp, monkeypatch):
     """As root (the README's root-run course), only root's entries are its own: the grader account's chapter folder in
     root's outbound/ is refused as root's release refuses the grader's outbound/ itself (r20h W4); the mend keeps
     root's."""
-    course = course_in(monkeypatch, scratch, 0o1777, owner=0)
+    course = course_in(monkeypatch, open_tmp, 0o1777, owner=0)
     outbound = course / "outbound"
     (outbound / "ch0").mkdir()
     (outbound / "ch9").mkdir()
     os.chown(outbound / "ch9", GRADER, GRADER)
-    said = grader_release_all(course.parent, scratch, uid=0)
+    said = grader_release_all(course.parent, open_tmp, uid=0)
     assert f"lrcourse release: {outbound} holds 1 entry not root's ('ch9' (a folder of uid {GRADER}'s))" in said, said
     assert "-maxdepth 1 ! -user root -exec rm -r {} +`" in said and not (outbound / CHAPTER).exists(), said
     subprocess.run(["bash", "-c", mend_of(said)], check=True)
-    assert grader_release_all(course.parent, scratch, uid=0) == "None" and sorted(os.listdir(outbound)) == [
+    assert grader_release_all(course.parent, open_tmp, uid=0) == "None" and sorted(os.listdir(outbound)) == [
         "ch0",
         "ch1",
     ]
