@@ -334,11 +334,23 @@ def test_a_rate_set_after_the_loss_or_a_loss_without_gradients_may_record_the_un
 )
 def test_what_stays_lenient_a_pass_after_the_step_or_passes_hidden(lenient):
     """What the observation in the student's process cannot tell (README's security model): a pass after the last
-    step that computes no stop's loss (an evaluation pass after `optimizer.step()`, as the catalogue's EVAL twins
-    before their smoothing make), or passes hidden (the hooks cleared; `test_a_model_computed_by_hand...`), allow the
+    step that computes no stop's loss (an evaluation pass after `optimizer.step()`, as rv11's EVAL twins make with
+    their pass before the smoothing, which in the reference comes after the step: they still score 7 and 6), or passes
+    hidden (the hooks cleared; `test_a_model_computed_by_hand...`), allow the
     next rate after a taken stop, one rate more than the steps, never two (rv11's finding 1: a limit, documented)."""
     source = variant(RANGE_REFERENCE, STEP, lenient, "            break\n", NEXT_RATE)
     checking.check_range_rates(_define(source), end_lr=10.0)
     two = NEXT_RATE.replace("            break\n", NEXT_RATE.replace("step + 1", "step + 2"))
     with pytest.raises(checking.CheckFailed, match="lists 57 rates, but the optimizer was stepped 55 times: "):
         checking.check_range_rates(_define(variant(source, NEXT_RATE, two)), end_lr=10.0)
+
+
+def test_the_rates_message_names_no_observation_an_answer_could_fake():
+    """Review rv13's M1: "... and no loss was computed after its last step" told rv67's mistake (the next rate after a
+    taken stop) the lever, one forward pass after the loop, which takes it from 6 of 7 to 7 without mending it."""
+    source = variant(RANGE_REFERENCE, "            break\n", NEXT_RATE)
+    with pytest.raises(checking.CheckFailed) as raised:
+        checking.check_range_rates(_define(source), end_lr=10.0)
+    message = str(raised.value)
+    assert "lists 56 rates, but the optimizer was stepped 55 times: list the rates of the steps taken" in message
+    assert not any(word in message for word in ("forward", "pass", "loss was computed after", "hook"))

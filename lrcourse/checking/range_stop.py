@@ -56,12 +56,10 @@ def listed_rates_problem(
             )
     unseen = tried < taken  # the passes were not seen: each step taken was tried, and perhaps one more
     stops_untaken = unseen or tried_after != 0  # a loss computed after the last step taken: the stop's, untaken
-    if count > min(steps, taken + stops_untaken):
-        after_the_last = count == taken + 1 < steps + 1 and not stops_untaken  # what sets the bound: no loss after
+    if count > min(steps, taken + stops_untaken):  # the message names no observation an answer could fake (rv13 M1)
         return (
             f"result['lrs'] lists {count} rates, but the optimizer was stepped {taken} times"
-            + (", and no loss was computed after its last step" if after_the_last else "")
-            + ": list the rates of the steps taken (the rate of the step whose smoothed loss stops the test may be "
+            ": list the rates of the steps taken (the rate of the step whose smoothed loss stops the test may be "
             "listed even if that step's optimizer.step() did not run: its loss was computed at that rate; not the "
             "rate of the step after it), not rates planned and never tried"
         )

@@ -10,7 +10,7 @@ lists the rates of the steps recorded: one per smoothed loss, or more, up to one
 stop's own step taken or not (rv27c W1, W2), that one only if the model computed a loss after its last step (a
 forward pass seen after it: the stop's loss, its step untaken), and never more rates than num_steps, so the rate of a
 step never tried is charged wherever the loop stopped (rv67 W1: the rate after a taken stop was free), however many
-passes each step makes (rv11's finding 1: an evaluation pass before the step freed it again). That rests on an
+passes each step makes before its optimizer step (rv11's finding 1: an evaluation pass there freed it again). That rests on an
 observation in the student's process (the README's security model) and stays lenient by that one rate where the
 observer sees a pass after the last step that is not the stop's loss (an evaluation pass or a dummy `model(inputs)`
 after the step) or sees no passes (a forward by hand from the weights, the hooks cleared or patched):
@@ -19,7 +19,9 @@ losses' point (the answer that never stops is training_wrong's `range_runs_every
 rates other than those are the rates' mistake alone, their step taken or not. The record's mistakes come as twins
 that differ only in taking the stop's own step, and each pair scores alike, a wrong stop with a record mistake too
 (review rv9's finding 2: three such pairs, the last three here, scored 6 and 5 of 7; rv11's finding 1: the pair with
-an evaluation pass before each step, 7 and 6)."""
+an evaluation pass before each step's training pass, 7 and 6), outside the leniency above: rv11's own twins with an
+evaluation pass before the smoothing, which in the reference comes after `optimizer.step()`, still score 7 and 6
+(rv13 N3)."""
 
 from __future__ import annotations
 
