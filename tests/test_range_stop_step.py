@@ -335,7 +335,7 @@ def test_a_rate_set_after_the_loss_or_a_loss_without_gradients_may_record_the_un
 def test_what_stays_lenient_a_pass_after_the_step_or_passes_hidden(lenient):
     """What the observation in the student's process cannot tell (README's security model): a pass after the last
     step that computes no stop's loss (an evaluation pass after `optimizer.step()`, as rv11's EVAL twins make with
-    their pass before the smoothing, which in the reference comes after the step: they still score 7 and 6), or passes
+    their pass before the smoothing, which in the reference comes after the step: each pair still one point apart), or passes
     hidden (the hooks cleared; `test_a_model_computed_by_hand...`), allow the
     next rate after a taken stop, one rate more than the steps, never two (rv11's finding 1: a limit, documented)."""
     source = variant(RANGE_REFERENCE, STEP, lenient, "            break\n", NEXT_RATE)

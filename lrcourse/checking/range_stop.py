@@ -60,8 +60,8 @@ def listed_rates_problem(
         return (
             f"result['lrs'] lists {count} rates, but the optimizer was stepped {taken} times"
             ": list the rates of the steps taken (the rate of the step whose smoothed loss stops the test may be "
-            "listed even if that step's optimizer.step() did not run: its loss was computed at that rate; not the "
-            "rate of the step after it), not rates planned and never tried"
+            "listed even if that step's optimizer.step() did not run: the record pairs each step's rate with the loss "
+            "computed at its start; not the rate of the step after it), not rates planned and never tried"
         )
     if count != len(losses) and not (count > len(losses) and count in (taken, taken + 1)):
         return (

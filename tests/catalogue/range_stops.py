@@ -13,14 +13,15 @@ step never tried is charged wherever the loop stopped (rv67 W1: the rate after a
 passes each step makes before its optimizer step (rv11's finding 1: an evaluation pass there freed it again). That rests on an
 observation in the student's process (the README's security model) and stays lenient by that one rate where the
 observer sees a pass after the last step that is not the stop's loss (an evaluation pass or a dummy `model(inputs)`
-after the step) or sees no passes (a forward by hand from the weights, the hooks cleared or patched):
+after the step) or sees fewer passes than optimizer steps (some hidden: a forward by hand from the weights, the
+hooks cleared, patched or called by hand):
 tests/test_range_stop_step.py pins it. How many steps were taken and where the record ends are the
 losses' point (the answer that never stops is training_wrong's `range_runs_every_step`, 6 of 7). Records that list
 rates other than those are the rates' mistake alone, their step taken or not. The record's mistakes come as twins
 that differ only in taking the stop's own step, and each pair scores alike, a wrong stop with a record mistake too
 (review rv9's finding 2: three such pairs, the last three here, scored 6 and 5 of 7; rv11's finding 1: the pair with
 an evaluation pass before each step's training pass, 7 and 6), outside the leniency above: rv11's own twins with an
-evaluation pass before the smoothing, which in the reference comes after `optimizer.step()`, still score 7 and 6
+evaluation pass before the smoothing, which in the reference comes after `optimizer.step()`, each pair still one point apart
 (rv13 N3)."""
 
 from __future__ import annotations
