@@ -7,10 +7,21 @@ written (the shell runs it), the submissions are counted after, and the next lin
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
-from support.doctor_exchange import GRADER, OK, STAFF_TA, STUDENT, course_in, doctor, follow, grader_release_all
+from support.doctor_exchange import (
+    GRADER,
+    OK,
+    STAFF_TA,
+    STUDENT,
+    course_in,
+    doctor,
+    follow,
+    grader_release_all,
+    moved_aside,
+)
 from support.exchange_apps import exchange_app
 from support.other_uid import as_user
 
@@ -48,7 +59,7 @@ def test_the_class_inbound_moved_to_outbound_is_moved_back_never_removed(open_tm
     shape = "mode 3733, an inbound's; 1 entry" if mode == 0o3733 else "(1 entry named as submissions"
     assert f"{course / 'outbound'} has the shape of the class's inbound " in said and shape in said, said
     assert f"and {course / 'inbound'} is missing" in said and "rm -r" not in said, said
-    assert f"fix: `mv -T {course / 'outbound'} {course / 'inbound'}` (as root" in said, said
+    assert f"fix: `mv -T -- {course / 'outbound'} {course / 'inbound'}` (as root" in said, said
     refused = grader_release_all(course.parent, open_tmp)
     assert "has the shape of the class's inbound" in refused and "rm -r" not in refused, refused
     listed = unrelease(course.parent)
@@ -85,7 +96,10 @@ def test_the_course_working_folder_looked_at_as_another_account_gets_run_as_its_
         os.chmod(course / "inbound", 0o755)  # not the inbound's shape: the owner alone tells it
     said = doctor(local, uid=STAFF_TA if who == "ta" else 0)
     assert f"{course} is owned by uid {GRADER}" in said and "rm -r" not in said and "rm " not in said, said
-    assert f"fix: run lrcourse as uid {GRADER} (" in said and "nothing is to be removed" in said, said
+    if who == "root, the course's owner":
+        assert f"fix: run lrcourse as uid {GRADER} (it owns this course)" in said and "nothing is to be removed" in said
+    else:  # r20j M1: its owner owns no local course folder here: moved aside, never removed; its owner named
+        assert f"fix: `{moved_aside(course)} && echo" in said and f"run lrcourse as uid {GRADER} instead" in said, said
     assert os.listdir(course / "inbound") == [SUBMISSION]
 
 
@@ -96,10 +110,10 @@ def test_a_stranger_course_folder_holding_submissions_is_moved_aside_not_removed
     os.rmdir(course / "inbound")
     submit(course)
     said = doctor(open_tmp)
-    assert "rm -r" not in said and f"fix: `mv -T {course} {course}.moved-" in said, said
-    follow(said)
-    (aside,) = [name for name in os.listdir(course.parent) if name.startswith("lr-schedules.moved-")]
-    assert os.listdir(course.parent / aside / SUBMISSION) == ["learning_rate.ipynb"]
+    assert "rm -r" not in said and f"fix: `{moved_aside(course)} && echo" in said, said
+    aside = follow(said)
+    assert os.listdir(aside / "lr-schedules" / SUBMISSION) == ["learning_rate.ipynb"] and not os.path.lexists(course)
+    shutil.rmtree(aside)
 
 
 def test_a_students_own_course_folder_gets_its_owner_line_first(open_tmp, monkeypatch):
@@ -113,5 +127,5 @@ def test_a_students_own_course_folder_gets_its_owner_line_first(open_tmp, monkey
         said
     )
     assert "setfacl" not in said, said
-    follow(said)  # `rm -r` (nothing in it named as a submission), then the grader's set-up
+    shutil.rmtree(follow(said))  # moved aside (r20j W1), then the grader's set-up
     assert not os.path.lexists(course)
