@@ -87,12 +87,13 @@ def test_a_chapter_of_roots_in_the_graders_outbound_is_said_to_be_roots_to_remov
     (chapter / "notebook.ipynb").write_text("root's")  # root's, as a course once run as root released it
     said = doctor(open_tmp)  # a note on the ok line: the doctor said nothing of it
     assert OK in said and f"{course / 'outbound'} holds chapter folders of root's ('ch1'): your release" in said, said
-    assert f"only root can remove one (`rm -r {chapter}`, as root" in said, said
+    assert f"only root can move one (`{moved_aside(chapter)} && echo" in said, said
     said = release(course.parent, open_tmp, force=True)
     assert f"cannot remove the old copy {str(chapter)!r} (--force): Permission denied" in said, said
-    command = re.search(r"`(rm -r [^`]+)` as root", said)
-    assert "it is root's (a release run as root), which only root can remove" in said and command, said
-    subprocess.run(["bash", "-c", command.group(1)], check=True)
+    command = re.search(r"`(d=[^`]+)` as root", said)
+    assert "it is root's (a release run as root), which only root can move" in said and command, said
+    moved = subprocess.run(["bash", "-c", command.group(1)], check=True, capture_output=True, text=True).stdout
+    shutil.rmtree(moved.removeprefix("moved to ").strip())  # moved aside, not removed (r20j W1)
     assert release(course.parent, open_tmp) == "None" and (chapter / "notebook.ipynb").read_text() == "{}"
 
 
@@ -116,8 +117,9 @@ def test_unrelease_of_a_chapter_of_roots_says_only_root_removes_it(open_tmp, mon
     chapter.mkdir(mode=0o755)
     (chapter / "notebook.ipynb").write_text("root's")
     said = release(course.parent, open_tmp, verb="list")
-    assert f"it is root's (a release run as root), which only root can remove: `rm -r {chapter}` as root" in said, said
-    subprocess.run(["bash", "-c", re.search(r"`(rm -r [^`]+)`", said).group(1)], check=True)
+    assert f"it is root's (a release run as root), which only root can move: `{moved_aside(chapter)} && echo" in said
+    moved = subprocess.run(["bash", "-c", re.search(r"`(d=[^`]+)`", said).group(1)], capture_output=True, text=True)
+    shutil.rmtree(moved.stdout.removeprefix("moved to ").strip())
     assert not os.path.lexists(chapter) and release(course.parent, open_tmp) == "None"
 
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
-from lrcourse.grading.exchange.kept_folders import aside_mend, inbound_shape, kept_line, shell_word
+from lrcourse.grading.exchange.kept_folders import aside, aside_mend, inbound_shape, kept_line, shell_word
 from lrcourse.grading.exchange.released_entries import RELEASED, kind, owner_of, stranger_line, strangers
 
 
@@ -185,8 +184,8 @@ def root_chapters_note(exchange) -> str | None:
     if not found:
         return None
     named = ", ".join(repr(name) for name in found[:3]) + (", ..." if len(found) > 3 else "")
-    first = shlex.quote(str(outbound / found[0])) if found[0].isprintable() else f"{outbound}/<chapter>"
     return (
         f"{outbound} holds chapter folders of root's ({named}): your release --force and Unrelease of them stop "
-        f"there; only root can remove one (`rm -r {first}`, as root, then release it again)"
+        f"there; only root can move one (`{aside([outbound / found[0]])}`, as root: moved aside, not removed; then "
+        "release it again)"
     )

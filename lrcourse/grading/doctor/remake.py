@@ -1,10 +1,9 @@
 """`lrcourse doctor`'s mends for the course's folder in the exchange and its inbound when collect refuses or misses
-them, never deleting the class's submissions (r20i W1, W2): a folder owned by the account that runs the course (the
-local course folder's owner), or holding an inbound of the README's shape, is the class's working one, for which the
-line says only to run as that account; one with the inbound's shape (`kept_folders`: its mode, or entries named as
-submissions) is moved back or aside, never removed; only a folder no course account could have made, holding nothing
-shaped as a submission, is removed and made again. A missing inbound/ is a FAIL of its own, with the folder that looks
-like it (moved to outbound/ or feedback/ by someone who may write in the course's folder) moved back."""
+them, never deleting the class's submissions (r20i W1, W2, r20j W1): a folder owned by the account that runs the
+course (the local course folder's owner) is the class's working one, for which the line says only to run as that
+account; any other is moved aside (`kept_folders.aside`: a link or FIFO removed) and made again (r20j M1). A missing
+inbound/ is a FAIL of its own, with any other line (r20j W2): a folder of this user's or root's with the inbound's
+mode, where someone who may write in the course's folder moved it, is moved back; a student's never (r20j W3)."""
 
 from __future__ import annotations
 

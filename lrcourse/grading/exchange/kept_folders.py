@@ -2,9 +2,11 @@
 one with the inbound's shape, its mode (2733/3733, or groupshared's 2773/3773) or entries named as nbgrader names a
 submission (collect's parser, `inbound.claimed`). Anyone who may write in the course's folder (its group, a TA) can
 rename inbound/ to outbound/ (a rename in one parent needs no write permission on the folder moved); an `rm -r` mend
-for "an outbound others could write in" then deleted every submission. Such a folder is moved back to inbound/ when
-that is missing, else aside to a dated name, never removed: `mv` keeps everything, and what a student planted in it
-stays where no nbgrader command lists it. The doctor, release, release_feedback and Unrelease share this look."""
+for "an outbound others could write in" then deleted every submission, and so did one for a folder inbound/ had
+been moved into, one level down (r20j W1). Every mend taking a folder or entry others could have written in out of
+the exchange moves it aside (`aside`: into a fresh folder of root's, `mktemp -d`, never removed); one of this user's
+or root's with the inbound's shape is moved back to inbound/ when that is missing (a student's never: r20j W3). Names
+are printed escaped (`shown`, `shell_word`: r20j W4). The doctor, release, release_feedback and Unrelease share it."""
 
 from __future__ import annotations
 
