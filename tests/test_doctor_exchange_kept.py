@@ -86,7 +86,9 @@ def test_a_missing_inbound_is_a_fail_of_its_own(open_tmp, monkeypatch):
 @pytest.mark.parametrize("who", ["root", "ta", "root, the course's owner"])
 def test_the_course_working_folder_looked_at_as_another_account_gets_run_as_its_owner(open_tmp, monkeypatch, who):
     """r20i W2: `sudo lrcourse doctor` in the grader's course (or a TA's doctor in her own copy) gave a runnable
-    `rm -r <the course's folder>` and a remake, which deleted the class's inbound. Now: run as its owner, no removal."""
+    `rm -r <the course's folder>` and a remake, which deleted the class's inbound. Now: run as its owner, nothing
+    moved: its owner owns the local course folder, or others' submissions are in its inbound (root's doctor moved it
+    aside, which would have stopped the class); a TA, who cannot list the inbound, is given both."""
     course = course_in(monkeypatch, open_tmp, 0o1777)
     submit(course / "inbound")
     local = open_tmp / "course"  # the local course folder: root's, the TA's, or the grader's (its owner runs it)
@@ -96,10 +98,11 @@ def test_the_course_working_folder_looked_at_as_another_account_gets_run_as_its_
         os.chmod(course / "inbound", 0o755)  # not the inbound's shape: the owner alone tells it
     said = doctor(local, uid=STAFF_TA if who == "ta" else 0)
     assert f"{course} is owned by uid {GRADER}" in said and "rm -r" not in said and "rm " not in said, said
-    if who == "root, the course's owner":
-        assert f"fix: run lrcourse as uid {GRADER} (it owns this course)" in said and "nothing is to be removed" in said
-    else:  # r20j M1: its owner owns no local course folder here: moved aside, never removed; its owner named
+    if who == "ta":  # she cannot list the inbound (3733) to see others' submissions: both ways named, hers first
         assert f"fix: `{moved_aside(course)} && echo" in said and f"run lrcourse as uid {GRADER} instead" in said, said
+    else:
+        assert f"fix: run lrcourse as uid {GRADER} (it owns this course)" in said and "nothing is to be moved" in said
+        assert "lrcourse-aside" not in said, said
     assert os.listdir(course / "inbound") == [SUBMISSION]
 
 

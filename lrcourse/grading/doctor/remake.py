@@ -1,7 +1,7 @@
 """`lrcourse doctor`'s mends for the course's folder in the exchange and its inbound when collect refuses or misses
 them, never deleting the class's submissions (r20i W1, W2, r20j W1): a folder owned by the account that runs the
-course (the local course folder's owner) is the class's working one, for which the line says only to run as that
-account; any other is moved aside (`kept_folders.aside`: a link or FIFO removed) and made again (r20j M1). A missing
+course (the local course folder's owner), or whose inbound holds others' submissions, is the class's working one,
+for which the line says only to run as that account; any other is moved aside (`kept_folders.aside`: a link or FIFO removed) and made again (r20j M1). A missing
 inbound/ is a FAIL of its own, with any other line (r20j W2): a folder of this user's or root's with the inbound's
 mode, where someone who may write in the course's folder moved it, is moved back; a student's never (r20j W3)."""
 
@@ -45,6 +45,22 @@ def course_owner(course: Path | None) -> int | None:
         return None
 
 
+def others_submitted(inbound: Path, folder: os.stat_result) -> bool:
+    """Whether `inbound` holds a folder owned by someone other than the course folder's owner: students have
+    submitted there, so it is the class's working folder (a TA's doctor in her own copy of the course, whose local
+    folder she owns: moving it aside would stop the class), not one a student made before the README's step, which
+    holds nothing of anyone else's (r20j M1). Bounded (MOST_SOUGHT entries), each entry lstat'ed."""
+    with contextlib.suppress(OSError), os.scandir(inbound) as entries:
+        for count, entry in enumerate(entries):
+            if count >= MOST_SOUGHT:
+                return True  # more than a student's own could be: taken as the class's
+            with contextlib.suppress(OSError):
+                seen = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(seen.st_mode) and seen.st_uid != folder.st_uid:
+                    return True
+    return False
+
+
 def remake(exchange, create: str, course: Path | None = None) -> str:
     """The mend for a course or inbound folder collect refuses (`create`: the command making the course's folder).
     The course's folder: "run as <owner>" when its owner owns the local course folder (the course's account); else
@@ -62,8 +78,9 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
         check_exchange_folder(seen, path)
     except ExchangeUnusable:
         owner = owner_name(seen.st_uid) or f"uid {seen.st_uid}"
-        if stat.S_ISDIR(seen.st_mode) and seen.st_uid == course_owner(course):  # the class's working folder (r20i W2)
-            return f"run lrcourse as {owner} (it owns this course), not as another account: nothing is to be removed"
+        if stat.S_ISDIR(seen.st_mode) and (seen.st_uid == course_owner(course) or others_submitted(inbound, seen)):
+            # the class's working folder (r20i W2): its owner runs the course, or classmates' submissions are in it
+            return f"run lrcourse as {owner} (it owns this course), not as another account: nothing is to be moved"
         if stat.S_ISLNK(seen.st_mode) or stat.S_ISFIFO(seen.st_mode):  # `rm` removes the link itself: nothing lost
             return f"`rm {folder}` (as root), then, {create}"
         # r20j M1: a student's own folder with a 3733 inbound of hers got "run as <her>"; the owner of this course
