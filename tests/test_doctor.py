@@ -125,15 +125,16 @@ def student_owns(folder: Path) -> None:
 # The course's folder in a sticky root, as a student may leave it before the instructor's first release: missing
 # (the first to create it owns it), the student's own (nbgrader's release fails: "You don't own the directory";
 # collect refuses it), a link to the student's folder, not a folder; then the inbound folder's mode.
+ASIDE = "`d=$(mktemp -d /var/tmp/lrcourse-aside.XXXXXX) && mv -T -- "  # kept_folders.aside (r20j W1)
 COURSE_FOLDERS = {
     "missing": (lambda course: None, "does not exist yet", "create it now, as the user who collects, `mkdir -m 0755"),
-    "a student's": (student_owns, "is owned by uid 4242", "`rm -r {course}` (as root"),
+    "a student's": (student_owns, "is owned by uid 4242", ASIDE + "{course} "),  # moved aside (r20j W1)
     "a link": (
         lambda course: course.symlink_to(course.parent.parent),
         "is a symbolic link",
-        "`rm -r {course}` (as root",
+        "`rm {course}` (as root",  # `rm` removes the link itself
     ),
-    "a file": (lambda course: course.write_text("x"), "is not a folder", "`rm -r {course}` (as root"),
+    "a file": (lambda course: course.write_text("x"), "is not a folder", ASIDE + "{course} "),
 }
 
 
@@ -165,8 +166,11 @@ def test_an_inbound_folder_collect_refuses_in_a_course_folder_it_takes_is_made_a
     student_owns(inbound) if kind == "folder" else inbound.symlink_to(open_tmp)
     said = exchange_root(open_tmp)
     assert said.failed and said.stops == "collect" and f"{inbound} is " in said.problem, said
-    assert said.fix.startswith(f"`rm -r {inbound} && install -d -m 3733 -o root {inbound}` (as root"), said.fix
-    subprocess.run(["bash", "-c", said.fix.split("`")[1]], check=True)  # the mend, as written
+    mend = ASIDE + f'{inbound} "$d"/inbound && echo "moved to $d"' if kind == "folder" else f"`rm {inbound}"
+    assert said.fix.startswith(f"{mend} && install -d -m 3733 -o root {inbound}` (as root"), said.fix
+    moved = subprocess.run(["bash", "-c", said.fix.split("`")[1]], check=True, capture_output=True, text=True)
+    if kind == "folder":  # moved aside (r20j W1): kept, out of the exchange
+        shutil.rmtree(moved.stdout.removeprefix("moved to ").strip())
     os.close(open_inbound(Exchange(course.parent, "lr-schedules")))
     assert not exchange_root(open_tmp).problem and open_tmp.is_dir()
 
@@ -207,7 +211,9 @@ def test_the_doctor_fails_an_exchange_folder_release_and_unrelease_refuse(tmp_pa
     assert refused in said.problem, said.problem
     if where:  # r20h W1: outbound/, feedback/ removed, not chmodded: that would keep what others put in them
         assert (
-            said.fix.startswith(f"`rm -r {folder}` (as root: a folder others could write in") and "`chmod" in said.fix
+            said.fix.startswith(f"{ASIDE}{folder} ")
+            and "a folder others could write in" in said.fix
+            and "`chmod" in said.fix
         )
     else:
         assert f"chmod go-w {folder}" in said.fix and (f"setfacl -b {folder}" in said.fix) == (how == "acl"), said.fix

@@ -211,6 +211,8 @@ def test_an_outbound_folder_others_enter_and_its_group_lists_is_said_so(open_tmp
 
     course = exchange_in(open_tmp, 0o1777) / "lr-schedules"
     (course / "outbound").mkdir(parents=True)
+    (course / "inbound").mkdir(mode=0o3733)  # r20j W2: a missing one is a FAIL of its own
+    (course / "inbound").chmod(0o3733)
     course.chmod(0o755)
     (course / "outbound").chmod(0o751)
     monkeypatch.setattr(entry, "listed_members", lambda gid: ["alice", "root"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import struct
 import subprocess
 import tempfile
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support.doctor_exchange import GRADER, OK, STUDENT, course_in, doctor
+from support.doctor_exchange import GRADER, OK, STUDENT, course_in, doctor, follow, moved_aside
 from support.exchange_apps import course_with_a_release, exchange_app
 from support.other_uid import as_user
 from support.posix_acl import set_acl
@@ -56,9 +57,10 @@ def test_a_chapter_folder_others_could_change_is_failed_and_removed_by_its_mend(
     assert "holds chapter folders others could change" in refused and "Nothing was released." in refused, refused
     assert os.listdir(chapter) == ["notebook.ipynb"]  # --force removed nothing
     assert "holds chapter folders others could change" in release(course.parent, open_tmp, verb="list")
-    command = re.search(r"fix: `([^`]+)`", said).group(1)
-    assert command == f"rm -r {chapter}" and "`nbgrader release_assignment ch1`" in said, said
-    subprocess.run(["bash", "-c", command], check=True)  # as root, as written
+    assert f"fix: `{moved_aside(chapter)} && echo" in said and "`nbgrader release_assignment ch1`" in said, said
+    aside = follow(said)  # as root, as written: moved aside, never removed (r20j W1)
+    assert (aside / "ch1" / "notebook.ipynb").read_text() == "planted"
+    shutil.rmtree(aside)
     assert release(course.parent, open_tmp) == "None" and OK in doctor(open_tmp)
     assert (chapter / "notebook.ipynb").read_text() == "{}" and (chapter / "notebook.ipynb").stat().st_uid == GRADER
 
@@ -85,12 +87,13 @@ def test_a_chapter_of_roots_in_the_graders_outbound_is_said_to_be_roots_to_remov
     (chapter / "notebook.ipynb").write_text("root's")  # root's, as a course once run as root released it
     said = doctor(open_tmp)  # a note on the ok line: the doctor said nothing of it
     assert OK in said and f"{course / 'outbound'} holds chapter folders of root's ('ch1'): your release" in said, said
-    assert f"only root can remove one (`rm -r {chapter}`, as root" in said, said
+    assert f"only root can move one (`{moved_aside(chapter)} && echo" in said, said
     said = release(course.parent, open_tmp, force=True)
     assert f"cannot remove the old copy {str(chapter)!r} (--force): Permission denied" in said, said
-    command = re.search(r"`(rm -r [^`]+)` as root", said)
-    assert "it is root's (a release run as root), which only root can remove" in said and command, said
-    subprocess.run(["bash", "-c", command.group(1)], check=True)
+    command = re.search(r"`(d=[^`]+)` as root", said)
+    assert "it is root's (a release run as root), which only root can move" in said and command, said
+    moved = subprocess.run(["bash", "-c", command.group(1)], check=True, capture_output=True, text=True).stdout
+    shutil.rmtree(moved.removeprefix("moved to ").strip())  # moved aside, not removed (r20j W1)
     assert release(course.parent, open_tmp) == "None" and (chapter / "notebook.ipynb").read_text() == "{}"
 
 
@@ -114,8 +117,9 @@ def test_unrelease_of_a_chapter_of_roots_says_only_root_removes_it(open_tmp, mon
     chapter.mkdir(mode=0o755)
     (chapter / "notebook.ipynb").write_text("root's")
     said = release(course.parent, open_tmp, verb="list")
-    assert f"it is root's (a release run as root), which only root can remove: `rm -r {chapter}` as root" in said, said
-    subprocess.run(["bash", "-c", re.search(r"`(rm -r [^`]+)`", said).group(1)], check=True)
+    assert f"it is root's (a release run as root), which only root can move: `{moved_aside(chapter)} && echo" in said
+    moved = subprocess.run(["bash", "-c", re.search(r"`(d=[^`]+)`", said).group(1)], capture_output=True, text=True)
+    shutil.rmtree(moved.stdout.removeprefix("moved to ").strip())
     assert not os.path.lexists(chapter) and release(course.parent, open_tmp) == "None"
 
 
@@ -129,6 +133,6 @@ def test_an_inbound_shaped_chapter_folder_is_moved_aside_not_removed(open_tmp, m
     (chapter / "alice+ch1+2026-12-07 10:00:00 UTC").mkdir()
     said = doctor(open_tmp)
     assert "holds chapter folders others could change ('ch1'" in said and "rm -r" not in said, said
-    subprocess.run(["bash", "-c", re.search(r"fix: `([^`]+)`", said).group(1)], check=True)
-    (aside,) = [name for name in os.listdir(course) if name.startswith("ch1.moved-")]  # out of outbound/
-    assert os.listdir(course / aside) == ["alice+ch1+2026-12-07 10:00:00 UTC"] and OK in doctor(open_tmp)
+    aside = follow(said)  # out of the exchange, into a folder of root's
+    assert os.listdir(aside / "ch1") == ["alice+ch1+2026-12-07 10:00:00 UTC"] and OK in doctor(open_tmp)
+    shutil.rmtree(aside)

@@ -23,7 +23,18 @@ import lrcourse.grading.exchange.nbgrader_release  # noqa: F401 (imported here: 
 from lrcourse.grading.exchange.inbound_folder import Exchange, open_inbound
 from lrcourse.grading.exchange.root import root_path_problem
 
-from support.doctor_exchange import GRADER, OK, STUDENT, course_in, doctor, grader_release_all, listing, student_may_use
+from support.doctor_exchange import (
+    GRADER,
+    OK,
+    STUDENT,
+    course_in,
+    doctor,
+    follow,
+    grader_release_all,
+    listing,
+    moved_aside,
+    student_may_use,
+)
 from support.exchange_apps import course_with_a_release, exchange_app
 from support.other_uid import as_user
 from support.posix_acl import set_acl
@@ -302,9 +313,9 @@ def test_an_outbound_folder_of_another_account_is_named_and_removed_not_chowned(
     (outbound / "ch2").symlink_to(open_tmp)
     said = doctor(open_tmp)
     assert "root's" not in said and f"{outbound} is owned by uid {STUDENT}, not by you" in said, said
-    assert f"fix: `rm -r {outbound}` (as root: not `chown`" in said and "stops=release" in said, said
-    assert grader_release_all(course.parent, open_tmp).startswith("ExchangeError")
-    shutil.rmtree(outbound)  # the mend, as written
+    assert f"fix: `{moved_aside(outbound)} && echo" in said and "not `chown`" in said, said
+    assert "stops=release" in said and grader_release_all(course.parent, open_tmp).startswith("ExchangeError")
+    shutil.rmtree(follow(said))  # the mend, as written; then what it moved aside
     assert grader_release_all(course.parent, open_tmp) == "None" and OK in doctor(open_tmp)
     assert (outbound / "ch1").is_dir() and outbound.stat().st_uid == GRADER
 

@@ -7,10 +7,21 @@ written (the shell runs it), the submissions are counted after, and the next lin
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
-from support.doctor_exchange import GRADER, OK, STAFF_TA, STUDENT, course_in, doctor, follow, grader_release_all
+from support.doctor_exchange import (
+    GRADER,
+    OK,
+    STAFF_TA,
+    STUDENT,
+    course_in,
+    doctor,
+    follow,
+    grader_release_all,
+    moved_aside,
+)
 from support.exchange_apps import exchange_app
 from support.other_uid import as_user
 
@@ -48,7 +59,7 @@ def test_the_class_inbound_moved_to_outbound_is_moved_back_never_removed(open_tm
     shape = "mode 3733, an inbound's; 1 entry" if mode == 0o3733 else "(1 entry named as submissions"
     assert f"{course / 'outbound'} has the shape of the class's inbound " in said and shape in said, said
     assert f"and {course / 'inbound'} is missing" in said and "rm -r" not in said, said
-    assert f"fix: `mv -T {course / 'outbound'} {course / 'inbound'}` (as root" in said, said
+    assert f"fix: `mv -T -- {course / 'outbound'} {course / 'inbound'}` (as root" in said, said
     refused = grader_release_all(course.parent, open_tmp)
     assert "has the shape of the class's inbound" in refused and "rm -r" not in refused, refused
     listed = unrelease(course.parent)
@@ -75,7 +86,9 @@ def test_a_missing_inbound_is_a_fail_of_its_own(open_tmp, monkeypatch):
 @pytest.mark.parametrize("who", ["root", "ta", "root, the course's owner"])
 def test_the_course_working_folder_looked_at_as_another_account_gets_run_as_its_owner(open_tmp, monkeypatch, who):
     """r20i W2: `sudo lrcourse doctor` in the grader's course (or a TA's doctor in her own copy) gave a runnable
-    `rm -r <the course's folder>` and a remake, which deleted the class's inbound. Now: run as its owner, no removal."""
+    `rm -r <the course's folder>` and a remake, which deleted the class's inbound. Now: run as its owner, nothing
+    moved: its owner owns the local course folder, or others' submissions are in its inbound (root's doctor moved it
+    aside, which would have stopped the class); a TA, who cannot list the inbound, is given both."""
     course = course_in(monkeypatch, open_tmp, 0o1777)
     submit(course / "inbound")
     local = open_tmp / "course"  # the local course folder: root's, the TA's, or the grader's (its owner runs it)
@@ -85,7 +98,11 @@ def test_the_course_working_folder_looked_at_as_another_account_gets_run_as_its_
         os.chmod(course / "inbound", 0o755)  # not the inbound's shape: the owner alone tells it
     said = doctor(local, uid=STAFF_TA if who == "ta" else 0)
     assert f"{course} is owned by uid {GRADER}" in said and "rm -r" not in said and "rm " not in said, said
-    assert f"fix: run lrcourse as uid {GRADER} (" in said and "nothing is to be removed" in said, said
+    if who == "ta":  # she cannot list the inbound (3733) to see others' submissions: both ways named, hers first
+        assert f"fix: `{moved_aside(course)} && echo" in said and f"run lrcourse as uid {GRADER} instead" in said, said
+    else:
+        assert f"fix: run lrcourse as uid {GRADER} (it owns this course)" in said and "nothing is to be moved" in said
+        assert "lrcourse-aside" not in said, said
     assert os.listdir(course / "inbound") == [SUBMISSION]
 
 
@@ -96,10 +113,10 @@ def test_a_stranger_course_folder_holding_submissions_is_moved_aside_not_removed
     os.rmdir(course / "inbound")
     submit(course)
     said = doctor(open_tmp)
-    assert "rm -r" not in said and f"fix: `mv -T {course} {course}.moved-" in said, said
-    follow(said)
-    (aside,) = [name for name in os.listdir(course.parent) if name.startswith("lr-schedules.moved-")]
-    assert os.listdir(course.parent / aside / SUBMISSION) == ["learning_rate.ipynb"]
+    assert "rm -r" not in said and f"fix: `{moved_aside(course)} && echo" in said, said
+    aside = follow(said)
+    assert os.listdir(aside / "lr-schedules" / SUBMISSION) == ["learning_rate.ipynb"] and not os.path.lexists(course)
+    shutil.rmtree(aside)
 
 
 def test_a_students_own_course_folder_gets_its_owner_line_first(open_tmp, monkeypatch):
@@ -113,5 +130,5 @@ def test_a_students_own_course_folder_gets_its_owner_line_first(open_tmp, monkey
         said
     )
     assert "setfacl" not in said, said
-    follow(said)  # `rm -r` (nothing in it named as a submission), then the grader's set-up
+    shutil.rmtree(follow(said))  # moved aside (r20j W1), then the grader's set-up
     assert not os.path.lexists(course)

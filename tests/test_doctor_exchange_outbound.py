@@ -15,7 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from support.doctor_exchange import GRADER, OK, STAFF_TA, STUDENT, course_in, doctor, follow, grader_release_all
+from support.doctor_exchange import (
+    GRADER,
+    OK,
+    STAFF_TA,
+    STUDENT,
+    course_in,
+    doctor,
+    follow,
+    grader_release_all,
+    moved_aside,
+)
 from support.other_uid import as_user
 from support.posix_acl import set_acl
 
@@ -63,8 +73,8 @@ def test_another_accounts_outbound_fails_when_root_runs_the_course(open_tmp, mon
     assert "is owned by uid" in grader_release_all(course.parent, open_tmp, uid=0)
     said = doctor(open_tmp, uid=0)
     assert f"{course / 'outbound'} is owned by uid {owner}, not by root (the user who releases)" in said, said
-    assert f"fix: `rm -r {course / 'outbound'}` (as root" in said and "stops=release" in said, said
-    follow(said)
+    assert f"fix: `{moved_aside(course / 'outbound')} && echo" in said and "stops=release" in said, said
+    shutil.rmtree(follow(said))
     assert grader_release_all(course.parent, open_tmp, uid=0) == "None"
     assert OK in doctor(open_tmp, uid=0)
 
@@ -98,10 +108,10 @@ def test_an_outbound_others_could_write_in_is_removed_and_what_they_put_in_one_i
     plant(outbound, open_tmp)
     said = doctor(open_tmp)
     assert f"{outbound} (mode " in said and "is writable by other users" in said, said
-    assert f"fix: `rm -r {outbound}` (as root: a folder others could write in may hold what they put there" in said
+    assert f"fix: `{moved_aside(outbound)} && echo" in said and "a folder others could write in may hold" in said
     assert "fix: `chmod" not in said and "fix: `setfacl" not in said and "or `chmod go-w" not in said, said
     if how == "0777":  # the mend, as written: release makes it again, the grader's
-        follow(said)
+        shutil.rmtree(follow(said))
         assert grader_release_all(course.parent, open_tmp) == "None" and OK in doctor(open_tmp)
         assert sorted(os.listdir(outbound)) == ["ch1"]
         return
@@ -113,7 +123,9 @@ def test_an_outbound_others_could_write_in_is_removed_and_what_they_put_in_one_i
     assert said.split(" | ")[1] in refused and "Nothing was released." in refused, refused
     for entry in ("'ch2' (a symbolic link", "'ch3' (a folder", "'ch4' (a FIFO"):
         assert f"{entry} of uid {STUDENT}'s)" in said, said
-    follow(said)  # `find ... -exec rm -r {} +`, as root
+    aside = follow(said)  # `find ... -exec mv -t "$d" -- {} +`, as root: moved aside, never removed (r20j W1)
+    assert sorted(os.listdir(aside)) == ["ch2", "ch3", "ch4"] and (aside / "ch3" / "notebook.ipynb").is_file()
+    shutil.rmtree(aside)
     assert grader_release_all(course.parent, open_tmp) == "None"
     assert sorted(os.listdir(outbound)) == ["ch1"] and OK in doctor(open_tmp) and open_tmp.is_dir()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -80,7 +81,8 @@ def test_release_refuses_what_a_student_planted_and_its_mend_keeps_the_graders_o
     assert sorted(os.listdir(folder)) == before  # nothing copied
     problem = said.removeprefix(prefix).split(" (fix: ")[0]
     assert problem in doctor(open_tmp)  # one function: the doctor says the same
-    subprocess.run(["bash", "-c", mend_of(said)], check=True)  # as root, as the line says
+    moved = subprocess.run(["bash", "-c", mend_of(said)], check=True, capture_output=True, text=True).stdout
+    shutil.rmtree(moved.removeprefix("moved to ").strip())  # as root, as the line says: moved aside (r20j W1)
     assert sorted(os.listdir(folder)) == kept and (open_tmp / "hers").is_dir()
     assert grader_release_all(course.parent, open_tmp, verb=VERB[name]) == "None"
     assert set(kept) < set(os.listdir(folder)) and (folder / "ch0" / "notebook.ipynb").read_text() == "released before"
@@ -102,7 +104,8 @@ def test_unrelease_refuses_what_a_student_planted_and_removes_nothing(open_tmp, 
     said = as_user(GRADER, app.start)
     assert said.startswith(f"ExchangeError: lrcourse unrelease: {outbound} holds 3 entries neither yours nor"), said
     assert said.endswith("Nothing was removed.") and sorted(os.listdir(outbound)) == before, said
-    subprocess.run(["bash", "-c", mend_of(said)], check=True)
+    moved = subprocess.run(["bash", "-c", mend_of(said)], check=True, capture_output=True, text=True).stdout
+    shutil.rmtree(moved.removeprefix("moved to ").strip())
     assert as_user(GRADER, exchange_app("list", course.parent).start).startswith("[")
     assert sorted(os.listdir(outbound)) == ["ch0", "roots"]
 
@@ -139,8 +142,9 @@ def test_roots_release_refuses_an_entry_of_anyone_but_roots(open_tmp, monkeypatc
     os.chown(outbound / "ch9", GRADER, GRADER)
     said = grader_release_all(course.parent, open_tmp, uid=0)
     assert f"lrcourse release: {outbound} holds 1 entry not root's ('ch9' (a folder of uid {GRADER}'s))" in said, said
-    assert "-maxdepth 1 ! -user root -exec rm -r {} +`" in said and not (outbound / CHAPTER).exists(), said
-    subprocess.run(["bash", "-c", mend_of(said)], check=True)
+    assert '-maxdepth 1 ! -user root -exec mv -t "$d" -- {} +' in said and not (outbound / CHAPTER).exists(), said
+    moved = subprocess.run(["bash", "-c", mend_of(said)], check=True, capture_output=True, text=True).stdout
+    shutil.rmtree(moved.removeprefix("moved to ").strip())  # ch9, moved aside (r20j W1)
     assert grader_release_all(course.parent, open_tmp, uid=0) == "None" and sorted(os.listdir(outbound)) == [
         "ch0",
         "ch1",

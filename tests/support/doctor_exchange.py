@@ -19,14 +19,25 @@ from support.other_uid import as_user
 GRADER = 54323  # a uid of no account: the grader, as on a hub (as_user: its gid the same number)
 STUDENT = 54321  # a student; as_user gives it gid 54321: a group holding that student
 STAFF_TA = 54325
+ASIDE = "d=$(mktemp -d /var/tmp/lrcourse-aside.XXXXXX) && "  # kept_folders.aside: never a removal (r20j W1)
+
+
+def moved_aside(path: Path) -> str:
+    """The start of `kept_folders.aside`'s command for `path` alone."""
+    return f'{ASIDE}mv -T -- {path} "$d"/{path.name}'
+
+
 OK = " |  | fix:  | "  # a doctor's line without a problem: (problem, note, mend) all empty
 
 
-def follow(said: str) -> None:
-    """The line's first mend, as written: its command run by the shell (as root, as each says)."""
+def follow(said: str) -> Path | None:
+    """The line's first mend, as written: its command run by the shell (as root, as each says); the folder it moved
+    things aside into (`kept_folders.aside` prints it; the caller removes it), if any."""
     command = re.search(r"fix: `([^`]+)`", said)
     assert command, said
-    subprocess.run(["bash", "-c", command.group(1)], check=True)
+    out = subprocess.run(["bash", "-c", command.group(1)], check=True, capture_output=True, text=True).stdout
+    moved = re.search(r"^moved to (/.+)$", out, re.M)
+    return Path(moved.group(1)) if moved else None
 
 
 @contextmanager

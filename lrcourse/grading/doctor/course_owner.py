@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
-from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
+from lrcourse.grading.exchange.kept_folders import aside, aside_mend, inbound_shape, kept_line, shell_word
 from lrcourse.grading.exchange.released_entries import RELEASED, kind, owner_of, stranger_line, strangers
 
 
@@ -88,10 +87,12 @@ def refused_lines(exchange) -> tuple[list[str], list[str]]:
             problems[-1] = f"{kept}; {problems[-1]}"
             mends.append(mend)
             continue
-        rm = "rm -r" if stat.S_ISDIR(seen.st_mode) else "rm"
-        mends.append(
-            f"`{rm} {shlex.quote(str(path))}` (as root: not `chown`, which would keep what {owner} put in it; it holds "
-            f"only what nbgrader's {command} makes again)"
+        if stat.S_ISLNK(seen.st_mode) or stat.S_ISFIFO(seen.st_mode):  # `rm` removes the link itself: nothing lost
+            mends.append(f"`rm {shell_word(path)}` (as root: not `chown`; nbgrader's {command} makes a folder there)")
+            continue
+        mends.append(  # moved aside, never removed (r20j W1: the class's inbound may have been moved into it)
+            f"{aside_mend([path])[:-1]}; not `chown`, which would keep what {owner} put in it for students to fetch; "
+            f"nbgrader's {command} makes it again)"
         )
     return problems, mends
 
@@ -183,8 +184,8 @@ def root_chapters_note(exchange) -> str | None:
     if not found:
         return None
     named = ", ".join(repr(name) for name in found[:3]) + (", ..." if len(found) > 3 else "")
-    first = shlex.quote(str(outbound / found[0])) if found[0].isprintable() else f"{outbound}/<chapter>"
     return (
         f"{outbound} holds chapter folders of root's ({named}): your release --force and Unrelease of them stop "
-        f"there; only root can remove one (`rm -r {first}`, as root, then release it again)"
+        f"there; only root can move one (`{aside([outbound / found[0]])}`, as root: moved aside, not removed; then "
+        "release it again)"
     )

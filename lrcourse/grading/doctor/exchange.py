@@ -11,10 +11,9 @@ root this user cannot enter is said so (`unreachable`), not taken for a course f
 but not list (`root_unlistable`), or a course or inbound folder it cannot list (`unlistable`), is named, never said
 to be removed; an outbound or feedback folder of root's, when this user is not root, is a FAIL with `chown`, and the
 course folder of root's while either is missing (`not_yours`: its release cannot make anything there; a note else),
-whatever release refuses at outbound or feedback (a link, a FIFO, another account's) one with `rm`/`rm -r`, naming
-its owner, and so is what those two hold of others' (an outbound or feedback others could write in: `rm -r`), but
-never one with the inbound's shape (`kept_folders`: moved back or aside; a missing inbound is a FAIL: `remake`, r20i
-W1); a POSIX ACL entry shutting this user out is named, with
+whatever release refuses at outbound or feedback, and what those two hold of others', named with its owner, is
+moved aside, never removed (`kept_folders.aside`, r20j W1: `rm` only for a link or FIFO); a missing inbound is a FAIL
+with any other line (`remake`, r20i W1, r20j W2); a POSIX ACL entry shutting this user out is named, with
 `setfacl -x`, `setfacl -m g::` or the mask's `chmod g+x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
@@ -46,7 +45,7 @@ from lrcourse.grading.doctor.entry import (
     owner_name,
     root_side,
 )
-from lrcourse.grading.doctor.remake import missing_inbound, owned_by_us, remake
+from lrcourse.grading.doctor.remake import missing_inbound, owned_by_us, remake, with_missing
 
 # the exchange's inbound folder as nbgrader's release makes it (everyone writes and enters, only its owner lists it),
 # plus the sticky bit (only a submission folder's owner, the inbound folder's owner and root may rename or remove it):
@@ -224,18 +223,20 @@ def course_folder(exchange, course: Path | None = None) -> Check:
             return closed
         mend = remake(exchange, create, course)
         return Check(name, one_line(f"{error}; lrcourse collect refuses it"), mend, stops="collect")
+    missing = missing_inbound(exchange) if seen is None else None  # r20i W1; with any other line (r20j W2)
     if shared := shared_folders(folder):
-        return Check(name, *shared, stops="release")
+        return with_missing(Check(name, *shared, stops="release"), missing)
     if others := not_yours(exchange):
-        return others
+        return with_missing(others, missing)
     notes = [note for note in (root_course_note(exchange), root_chapters_note(exchange)) if note]  # r20i N4
     for found in (closed_folders(exchange, course), group_writers(folder)):
         if found and found[1] is None:  # a note: it works, for whom is said
             notes.append(found[0])
         elif found:
             at_root = root_side(exchange, found[0])  # the root's or above it, labelled so (R20c N3)
-            return Check("the nbgrader exchange's root" if at_root else name, *found, warning=True)
-    if seen is None and (missing := missing_inbound(exchange)):  # r20i W1: said, and the inbound-shaped moved back
+            said = Check("the nbgrader exchange's root" if at_root else name, *found, warning=True)
+            return with_missing(said, missing)
+    if missing:
         return missing
     problem = inbound_mode_problem(exchange, seen) if seen is not None else None
     if problem:

@@ -1,15 +1,13 @@
 """`lrcourse doctor`'s mends for the course's folder in the exchange and its inbound when collect refuses or misses
-them, never deleting the class's submissions (r20i W1, W2): a folder owned by the account that runs the course (the
-local course folder's owner), or holding an inbound of the README's shape, is the class's working one, for which the
-line says only to run as that account; one with the inbound's shape (`kept_folders`: its mode, or entries named as
-submissions) is moved back or aside, never removed; only a folder no course account could have made, holding nothing
-shaped as a submission, is removed and made again. A missing inbound/ is a FAIL of its own, with the folder that looks
-like it (moved to outbound/ or feedback/ by someone who may write in the course's folder) moved back."""
+them, never deleting the class's submissions (r20i W1, W2, r20j W1): a folder owned by the account that runs the
+course (the local course folder's owner), or whose inbound holds others' submissions, is the class's working one,
+for which the line says only to run as that account; any other is moved aside (`kept_folders.aside`: a link or FIFO removed) and made again (r20j M1). A missing
+inbound/ is a FAIL of its own, with any other line (r20j W2): a folder of this user's or root's with the inbound's
+mode, where someone who may write in the course's folder moved it, is moved back; a student's never (r20j W3)."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import shlex
 import stat
@@ -17,7 +15,17 @@ from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
-from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
+from lrcourse.grading.exchange.kept_folders import (
+    ASIDE_NOTE,
+    INBOUND_MODES,
+    aside,
+    aside_mend,
+    inbound_shape,
+    kept_line,
+    ours,
+    shell_word,
+    shown,
+)
 
 NAME = "the nbgrader exchange's course folder"
 
@@ -37,11 +45,27 @@ def course_owner(course: Path | None) -> int | None:
         return None
 
 
+def others_submitted(inbound: Path, folder: os.stat_result) -> bool:
+    """Whether `inbound` holds a folder owned by someone other than the course folder's owner: students have
+    submitted there, so it is the class's working folder (a TA's doctor in her own copy of the course, whose local
+    folder she owns: moving it aside would stop the class), not one a student made before the README's step, which
+    holds nothing of anyone else's (r20j M1). Bounded (MOST_SOUGHT entries), each entry lstat'ed."""
+    with contextlib.suppress(OSError), os.scandir(inbound) as entries:
+        for count, entry in enumerate(entries):
+            if count >= MOST_SOUGHT:
+                return True  # more than a student's own could be: taken as the class's
+            with contextlib.suppress(OSError):
+                seen = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(seen.st_mode) and seen.st_uid != folder.st_uid:
+                    return True
+    return False
+
+
 def remake(exchange, create: str, course: Path | None = None) -> str:
     """The mend for a course or inbound folder collect refuses (`create`: the command making the course's folder).
-    The course's folder: "run as <owner>" when it is the course account's or holds the class's inbound; moved aside
-    when it holds what is shaped as submissions; removed and made again otherwise. Its inbound alone, where collect
-    takes the course's folder (r20h N5): moved aside when it has the inbound's shape, else removed, and made again."""
+    The course's folder: "run as <owner>" when its owner owns the local course folder (the course's account); else
+    moved aside (`kept_folders.aside`: a link or FIFO removed) and made again (r20j W1, M1). Its inbound alone, where
+    collect takes the course's folder (r20h N5): moved aside likewise, and made again."""
     from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable, check_exchange_folder
 
     path, inbound = exchange.root / exchange.course_id, exchange.inbound
@@ -53,54 +77,118 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
     try:
         check_exchange_folder(seen, path)
     except ExchangeUnusable:
-        owner, ours = owner_name(seen.st_uid) or f"uid {seen.st_uid}", seen.st_uid == course_owner(course)
-        if stat.S_ISDIR(seen.st_mode) and (ours or inbound_shape(inbound)):  # the class's working folder (r20i W2)
-            if ours:
-                return (
-                    f"run lrcourse as {owner} (it owns this course), not as another account: nothing is to be removed"
-                )
+        owner = owner_name(seen.st_uid) or f"uid {seen.st_uid}"
+        if stat.S_ISDIR(seen.st_mode) and (seen.st_uid == course_owner(course) or others_submitted(inbound, seen)):
+            # the class's working folder (r20i W2): its owner runs the course, or classmates' submissions are in it
+            return f"run lrcourse as {owner} (it owns this course), not as another account: nothing is to be moved"
+        if stat.S_ISLNK(seen.st_mode) or stat.S_ISFIFO(seen.st_mode):  # `rm` removes the link itself: nothing lost
+            return f"`rm {folder}` (as root), then, {create}"
+        # r20j M1: a student's own folder with a 3733 inbound of hers got "run as <her>"; the owner of this course
+        # owns its local folder. Moved aside, never removed (r20j W1): the class's inbound may be in it
+        if stat.S_ISDIR(seen.st_mode) and inbound_shape(inbound):
             return (
-                f"run lrcourse as {owner} (it holds the class's inbound), not as another account: nothing is to be "
-                f"removed (were {owner} no course account, it still holds the class's submissions: look at it as root)"
+                f"{aside_mend([path])}, then, {create} (were {owner} the account that runs this course, a TA's or "
+                f"root's doctor in another copy of it, run lrcourse as {owner} instead: nothing is to be moved)"
             )
-        if inbound_shape(path):
-            return f"{kept_line(path, inbound_shape(path), moved_back=False)[1]}, then, {create}"
-        return (
-            f"`rm -r {folder}` (as root: a student's files may be in it; nothing named as a submission), then, {create}"
-        )
+        return f"{aside_mend([path])}, then, {create}"
     me = owner_name(os.geteuid()) or os.geteuid()
     made = f"install -d -m 3733 -o {me} {at_inbound}"
-    if os.path.isdir(inbound) and not os.path.islink(inbound) and inbound_shape(inbound):
-        aside = shlex.quote(f"{inbound}.moved-{datetime.datetime.now():%Y%m%dT%H%M%S}")
+    try:
+        inner = os.lstat(inbound)
+    except OSError:
+        return f"`{made}` (as root)"
+    if stat.S_ISLNK(inner.st_mode) or stat.S_ISFIFO(inner.st_mode):
         return (
-            f"`mv -T {at_inbound} {aside} && {made}` (as root: it keeps the submissions in it, to collect by hand; "
-            f"not removed; the course's folder {folder} stays)"
+            f"`rm {at_inbound} && {made}` (as root: `rm` removes the link itself; the course's folder {folder} stays)"
         )
-    return (
-        f"`rm -r {at_inbound} && {made}` (as root: not inbound-shaped, nothing in it named as a submission; the "
-        f"course's folder {folder} stays)"
-    )
+    return f"`{aside([inbound])} && {made}` ({ASIDE_NOTE}; the course's folder {folder} stays)"
+
+
+MOST_SOUGHT = 10_000  # entries looked at, two levels down, for the class's inbound moved elsewhere
+
+
+def inbound_like(folder: Path) -> list[Path]:
+    """Folders in `folder` and one level down with the inbound's mode, owned by this user or root (a student cannot
+    make one so): the class's inbound, renamed or moved by someone who may write in `folder` (r20j W3). Bounded, each
+    entry lstat'ed, no link followed."""
+    found, budget, todo = [], MOST_SOUGHT, [(folder, 1)]
+    while todo and budget > 0:
+        where, depth = todo.pop(0)
+        with contextlib.suppress(OSError), os.scandir(where) as entries:
+            for entry in entries:
+                budget -= 1
+                if budget < 0:
+                    break
+                with contextlib.suppress(OSError):
+                    seen = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISDIR(seen.st_mode):
+                        continue
+                    if stat.S_IMODE(seen.st_mode) in INBOUND_MODES and ours(Path(entry.path), seen):
+                        found.append(Path(entry.path))
+                    elif depth:
+                        todo.append((Path(entry.path), depth - 1))
+    return found
 
 
 def missing_inbound(exchange) -> Check | None:
     """A FAIL when the course's folder has no inbound/ (r20i W1: it had been moved to outbound/, and no line said it
-    was missing); the folder that looks like it moved back, else one made. None when it is there."""
+    was missing): a folder of this user's or root's with the inbound's mode there (`inbound_like`) is moved back;
+    one of another account's with the inbound's shape (outbound/, feedback/) moved aside (r20j W3: following the move
+    back made a student's own folder the class's inbound); else one made. None when it is there."""
     inbound = exchange.inbound
     if os.path.lexists(inbound):
         return None
-    for name in ("outbound", "feedback"):
-        path = inbound.parent / name
-        if shape := inbound_shape(path):
-            return Check(NAME, *kept_line(path, shape), stops="collect")
     problem = (
-        f"{inbound} is missing: students cannot submit, and lrcourse collect cannot open it (nbgrader's release "
+        f"{shown(inbound)} is missing: students cannot submit, and lrcourse collect cannot open it (nbgrader's release "
         "would make it 2733, without the sticky bit)"
     )
+    found = inbound_like(inbound.parent)
+    if found:
+        problem += (
+            f"; {', '.join(shown(path) for path in found[:3])} {'has' if len(found) == 1 else 'have'} its mode and "
+            f"owner: the class's inbound, renamed or moved by someone who may write in {shown(inbound.parent)}"
+        )
+    for name in ("outbound", "feedback"):
+        path = inbound.parent / name
+        if path not in found and (shape := inbound_shape(path)):
+            mend, uid = kept_line(path, shape)[1], os.lstat(path).st_uid
+            problem += (
+                f"; {path} is {owner_name(uid) or f'uid {uid}'}'s, not the class's inbound: moved aside, not back"
+            )
+            if not found:
+                problem += (
+                    "; the class's inbound may have been renamed, or moved deeper than the doctor looks (`find "
+                    f"{shell_word(inbound.parent)} -type d -perm -0733 -uid {os.geteuid()}` as root lists such folders)"
+                )
+                return Check(NAME, problem, f"{mend}, then make inbound/ again: {made(exchange)}", stops="collect")
+    if found:
+        return Check(
+            NAME,
+            problem,
+            f"`mv -T -- {shell_word(found[0])} {shell_word(inbound)}` (as root, once `ls -la {shell_word(found[0])}` "
+            "shows the class's submissions: not removed)",
+            stops="collect",
+        )
+    return Check(NAME, problem, made(exchange), stops="collect")
+
+
+def made(exchange) -> str:
+    """The command making the course's inbound/ again, the user who collects its owner."""
+    inbound = exchange.inbound
     try:
         as_whom = "as the user who collects" if os.lstat(inbound.parent).st_uid == os.geteuid() else "as root"
     except OSError:
         as_whom = "as root"
     me = owner_name(os.geteuid()) or os.geteuid()
-    return Check(
-        NAME, problem, f"`install -d -m 3733 -o {me} {shlex.quote(str(inbound))}` ({as_whom})", stops="collect"
-    )
+    return f"`install -d -m 3733 -o {me} {shell_word(inbound)}` ({as_whom})"
+
+
+def with_missing(said: Check, missing: Check | None) -> Check:
+    """`said`, with the FAIL for a missing inbound/ first where there is one (r20j W2: a course folder its group
+    may write in, where inbound/ can be moved away, got only the group's warn, and students could not submit)."""
+    if missing is None:
+        return said
+    fix = f"{missing.fix}; and {said.fix}"
+    if missing.fix.split("` (")[0] in said.fix:  # the same command: said once
+        fix = said.fix + missing.fix[missing.fix.find(", then make inbound/") :] * (", then make" in missing.fix)
+    return Check(missing.name, f"{missing.problem}; {said.problem}", fix, stops="collect")

@@ -14,7 +14,7 @@ import shlex
 import stat
 from pathlib import Path
 
-from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
+from lrcourse.grading.exchange.kept_folders import aside_mend, inbound_shape, kept_line
 from lrcourse.grading.exchange.other_account import posix_acl
 
 
@@ -40,9 +40,9 @@ def shared_write(seen: os.stat_result, path: Path, inherited: bool = True, remad
     elif problem and remade_by and inherited and not others_write(seen, path, inherited=False)[0]:
         mend = f"`setfacl -k {shlex.quote(str(path))}` (as its owner or root: a default ACL alone let no one else write in it)"
     elif problem and remade_by:
-        mend = (
-            f"`rm -r {shlex.quote(str(path))}` (as root: a folder others could write in may hold what they put there, "
-            f"which `chmod` or `setfacl` would keep for students to fetch; nbgrader's {remade_by} makes it again, yours)"
+        mend = (  # moved aside, never removed (r20j W1: the class's inbound may have been moved into it)
+            f"{aside_mend([path])[:-1]}; a folder others could write in may hold what they put there, which `chmod` or "
+            f"`setfacl` would keep for students to fetch; nbgrader's {remade_by} makes it again, yours)"
         )
     return problem, mend
 

@@ -2,13 +2,14 @@
 one with the inbound's shape, its mode (2733/3733, or groupshared's 2773/3773) or entries named as nbgrader names a
 submission (collect's parser, `inbound.claimed`). Anyone who may write in the course's folder (its group, a TA) can
 rename inbound/ to outbound/ (a rename in one parent needs no write permission on the folder moved); an `rm -r` mend
-for "an outbound others could write in" then deleted every submission. Such a folder is moved back to inbound/ when
-that is missing, else aside to a dated name, never removed: `mv` keeps everything, and what a student planted in it
-stays where no nbgrader command lists it. The doctor, release, release_feedback and Unrelease share this look."""
+for "an outbound others could write in" then deleted every submission, and so did one for a folder inbound/ had
+been moved into, one level down (r20j W1). Every mend taking a folder or entry others could have written in out of
+the exchange moves it aside (`aside`: into a fresh folder of root's, `mktemp -d`, never removed); one of this user's
+or root's with the inbound's shape is moved back to inbound/ when that is missing (a student's never: r20j W3). Names
+are printed escaped (`shown`, `shell_word`: r20j W4). The doctor, release, release_feedback and Unrelease share it."""
 
 from __future__ import annotations
 
-import datetime
 import os
 import shlex
 import stat
@@ -19,6 +20,7 @@ from lrcourse.grading.intake import valid_student_id
 
 INBOUND_MODES = frozenset({0o2733, 0o3733, 0o2773, 0o3773})  # nbgrader's inbound, sticky or not, groupshared or not
 MOST_LOOKED = 10_000  # entries looked at: a student may have put a million there
+ASIDE_IN = "/var/tmp"  # where mends move what they take out of the exchange (r20j W1)
 
 
 def submission_named(name: str) -> bool:
@@ -73,21 +75,64 @@ def inbound_shape(path: Path, seen: os.stat_result | None = None) -> str:
     return "; ".join(said)
 
 
-def kept_line(path: Path, shape: str, moved_back: bool = True, aside_in: Path | None = None) -> tuple[str, str]:
+def shown(path: Path | str) -> str:
+    """`path` as a line prints it: escaped (`repr`) where it holds what cannot be printed (a student chose the name: a
+    newline forged an `ok` line, r20j W4)."""
+    return str(path) if str(path).isprintable() else repr(str(path))
+
+
+def shell_word(text: Path | str) -> str:
+    """`text` as one shell word that prints on one line: shlex's quoting, or bash's $'...' with what cannot be printed
+    written as \\xHH (r20j W4); run as written, it names the same bytes."""
+    text = str(text)
+    if text.isprintable():
+        return shlex.quote(text)
+    said = []
+    for byte in os.fsencode(text):
+        char = chr(byte)
+        said.append("\\" + char if char in "\\'" else char if 0x20 <= byte < 0x7F else f"\\x{byte:02x}")
+    return "$'" + "".join(said) + "'"
+
+
+def aside(paths: list[Path]) -> str:
+    """The command moving `paths` (entries of one folder) aside, as root, into a fresh folder of root's that no student
+    can have made first (`mktemp -d`, 0700, in ASIDE_IN), printing where: never a removal (r20j W1: an `rm -r` of a
+    folder others could write in deleted the class's inbound a student had moved into it)."""
+    moves = " && ".join(f'mv -T -- {shell_word(path)} "$d"/{shell_word(path.name)}' for path in paths)
+    return f'd=$(mktemp -d {ASIDE_IN}/lrcourse-aside.XXXXXX) && {moves} && echo "moved to $d"'
+
+
+ASIDE_NOTE = (
+    "as root: moved, not removed, into a new folder only root may open, which it prints; look inside before deleting "
+    "anything (the class's inbound may have been moved into it: collect what submissions it holds)"
+)
+
+
+def aside_mend(paths: list[Path]) -> str:
+    """`aside`, as a line's mend says it."""
+    return f"`{aside(paths)}` ({ASIDE_NOTE})"
+
+
+def ours(path: Path, seen: os.stat_result | None = None) -> bool:
+    """Whether `path` is owned by the user who collects (this one) or root: only such a folder may become inbound/."""
+    try:
+        return (seen or os.lstat(path)).st_uid in (0, os.geteuid())
+    except OSError:
+        return False
+
+
+def kept_line(path: Path, shape: str, moved_back: bool = True) -> tuple[str, str]:
     """The problem and mend for the folder `path` with the inbound's `shape` (`inbound_shape`): never a removal.
-    `moved_back`: an outbound/ or feedback/, moved back to its sibling inbound/ where that is missing; else aside, in
-    `aside_in` (else beside it: a chapter folder's is the course's folder, where no nbgrader command lists it)."""
+    `moved_back`: an outbound/ or feedback/, moved back to its sibling inbound/ where that is missing, if it is this
+    user's or root's (r20j W3: a student's own 3733 folder became the class's inbound); else moved aside (`aside`)."""
     inbound = path.parent / "inbound"
-    quoted, at_inbound = shlex.quote(str(path)), shlex.quote(str(inbound))
-    problem = f"{path} has the shape of the class's inbound ({shape}): it may hold the class's submissions"
-    if moved_back and not os.path.lexists(inbound):
-        problem += f", and {inbound} is missing: someone who may write in {path.parent} may have moved it here"
-        return problem, (
-            f"`mv -T {quoted} {at_inbound}` (as root, once `ls -la {quoted}` shows the class's submissions: it puts "
-            "them back where students submit and lrcourse collect reads; not removed)"
+    problem = f"{shown(path)} has the shape of the class's inbound ({shape}): it may hold the class's submissions"
+    if moved_back and not os.path.lexists(inbound) and ours(path):
+        problem += (
+            f", and {shown(inbound)} is missing: someone who may write in {shown(path.parent)} may have moved it here"
         )
-    aside = shlex.quote(f"{(aside_in or path.parent) / path.name}.moved-{datetime.datetime.now():%Y%m%dT%H%M%S}")
-    return problem, (
-        f"`mv -T {quoted} {aside}` (as root: it keeps all in it, out of nbgrader's way; look at it before removing "
-        "anything, and collect what submissions it holds; not removed)"
-    )
+        return problem, (
+            f"`mv -T -- {shell_word(path)} {shell_word(inbound)}` (as root, once `ls -la {shell_word(path)}` shows the "
+            "class's submissions: it puts them back where students submit and lrcourse collect reads; not removed)"
+        )
+    return problem, aside_mend([path])

@@ -36,6 +36,7 @@ from nbgrader.exchange.default.list import ExchangeList
 from lrcourse.grading.exchange.folder_writers import shared_write_problem
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, check_owner, claimed, owner_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
+from lrcourse.grading.exchange.kept_folders import aside
 from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, root_acl_problem, roots
 from lrcourse.grading.exchange.released_entries import check_released_entries
 from lrcourse.grading.exchange.root import check_exchange_root, root_path_problem
@@ -248,7 +249,7 @@ class TrustedList(ExchangeList):
         where = f"{left[0]!r}" if left else "a chapter's folder"
         look = f" (`ls -laR {shlex.quote(left[0])}` shows them)" if left else ""
         if left and os.geteuid() != 0 and roots(left[0]):  # r20i N4: a chapter root released
-            look = f": it is root's (a release run as root), which only root can remove: `rm -r {shlex.quote(left[0])}`"
+            look = f": it is root's (a release run as root), which only root can move: `{aside([Path(left[0])])}`"
             return (
                 f"lrcourse unrelease: cannot remove {where}: {reason(error)}{look} as root; "
                 f"{len(self.assignments) - len(left)} of {len(self.assignments)} removed"

@@ -38,6 +38,7 @@ from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from lrcourse.grading.exchange.folder_writers import shared_write_problem
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable, check_exchange_folder, open_checked
+from lrcourse.grading.exchange.kept_folders import aside
 from lrcourse.grading.exchange.other_account import posix_acl
 from lrcourse.grading.exchange.released_entries import RELEASED, check_released_entries
 from lrcourse.grading.exchange.root import check_exchange_root, replaceable, root_path_problem
@@ -164,8 +165,8 @@ def copy_failure(error: OSError, places: dict, more: int = 0) -> str:
         if os.geteuid() != 0 and roots(old):  # r20i N4: a chapter root released; only root removes it
             return (
                 f"{said}: cannot remove the old copy {old!r} (--force): {reason}, at {name!r} in it: it is root's (a "
-                f"release run as root), which only root can remove: `rm -r {shlex.quote(old)}` as root, then release "
-                f"it again{end}"
+                f"release run as root), which only root can move: `{aside([Path(old)])}` as root (moved aside, not "
+                f"removed: look inside before deleting it), then release it again{end}"
             )
         return (
             f"{said}: cannot remove the old copy {old!r} (--force): {reason}, at {name!r} in it (a folder "

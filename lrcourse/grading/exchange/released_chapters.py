@@ -8,13 +8,12 @@ its entries, bounded (`MOST_INSIDE` in all), and names them escaped (a student m
 from __future__ import annotations
 
 import os
-import shlex
 import stat
 from pathlib import Path
 
 from lrcourse.grading.exchange.folder_writers import others_write
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, user_name
-from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
+from lrcourse.grading.exchange.kept_folders import aside_mend, shell_word, shown
 
 MOST_INSIDE = 100_000  # entries looked at inside all chapter folders together
 MOST_NAMED = 3
@@ -73,23 +72,16 @@ def chapters_line(path: Path, said: list[str], bad: list[str], more: bool) -> tu
     if not said and not more:
         return "", ""
     problem = (
-        f"{path} holds chapter folders others could change ({'; '.join(said[:MOST_NAMED]) or 'none named'}"
+        f"{shown(path)} holds chapter folders others could change ({'; '.join(said[:MOST_NAMED]) or 'none named'}"
         f"{', ...' if len(said) > MOST_NAMED or more else ''}): students fetch what a classmate put there as the "
         "chapter you released, and `release --force` stops at it after removing your files"
     )
     if more and not said:
-        problem = f"{path}'s chapter folders hold more than {MOST_INSIDE:,} entries, not all looked at"
-    for name in bad:  # the class's inbound moved in there: moved aside, never removed (r20i W1's rule)
-        if shape := inbound_shape(path / name):
-            return problem, kept_line(path / name, shape, moved_back=False, aside_in=path.parent)[1]
-    printable = [name for name in bad if name.isprintable()]
-    if not printable:
-        return problem, f"remove the chapter folders named above as root (`ls -la {shlex.quote(str(path))}`)"
-    folders = " ".join(shlex.quote(str(path / name)) for name in printable)
-    again = f"`nbgrader release_assignment {shlex.quote(printable[0])}`"
-    if len(printable) > 1:
+        problem = f"{shown(path)}'s chapter folders hold more than {MOST_INSIDE:,} entries, not all looked at"
+    # Moved aside, never removed (r20j W1: the class's inbound moved into one was deleted with it); release again
+    if not bad:
+        return problem, f"look at them as root (`ls -la {shell_word(path)}`)"
+    again = f"`nbgrader release_assignment {shell_word(bad[0])}`"
+    if len(bad) > 1:
         again = "`nbgrader release_assignment <chapter>` for each"
-    return problem, (
-        f"`rm -r {folders}` (as root: a chapter folder holds only what nbgrader's release copies there; your other "
-        f"chapters stay), then release it again, as you ({again})"
-    )
+    return problem, f"{aside_mend([path / name for name in bad])}, then release it again, as you ({again})"

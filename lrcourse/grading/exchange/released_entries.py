@@ -18,9 +18,10 @@ import shlex
 import stat
 from pathlib import Path
 
+from lrcourse.grading.exchange import kept_folders
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, user_name
 from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
-from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line
+from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line, shell_word, shown
 from lrcourse.grading.exchange.released_chapters import chapters_line, unsafe_chapters
 
 RELEASED = {"outbound": "release", "feedback": "release_feedback"}  # the folder, and nbgrader's command making it
@@ -99,7 +100,6 @@ def top_line(path: Path, count: int, named: list[str], more: bool) -> tuple[str,
     """`stranger_line`'s for outbound/'s or feedback/'s own entries."""
     if not count and not more:
         return "", ""
-    command = RELEASED.get(path.name, "release")
     me = user_name(os.geteuid())
     users = " ".join(f"! -user {shlex.quote(user.removeprefix('uid '))}" for user in dict.fromkeys((me, "root")))
     whose = "not root's" if os.geteuid() == 0 else "neither yours nor root's"
@@ -108,17 +108,17 @@ def top_line(path: Path, count: int, named: list[str], more: bool) -> tuple[str,
     if not count:  # a million of this user's own: not all looked at
         many, said = f"more than {MOST_LOOKED:,} entries, not all looked at, any of them", "none named"
     problem = (
-        f"{path} holds {many} {whose} ({said}), put there while others could write in it: "
+        f"{shown(path)} holds {many} {whose} ({said}), put there while others could write in it: "
         f"{RISK.get(path.name, RISK['outbound'])}; {REFUSED_BY.get(path.name, REFUSED_BY['outbound'])} it until they "
         "are removed"
     )
     if shape := inbound_shape(path):  # the class's inbound, moved here: never removed (r20i W1)
         kept, mend = kept_line(path, shape)
         return f"{kept}; {problem}", mend
-    quoted = shlex.quote(str(path))
-    mend = (
-        f"`find {quoted} -mindepth 1 -maxdepth 1 {users} -exec rm -r {{}} +` (as root: removes only those; or "
-        f"`rm -r {quoted}`, which nbgrader's {command} makes again)"
+    quoted = shell_word(path)
+    mend = (  # moved aside, never removed (r20j W1: the class's inbound may have been moved into one of them)
+        f"`d=$(mktemp -d {kept_folders.ASIDE_IN}/lrcourse-aside.XXXXXX) && find {quoted} -mindepth 1 -maxdepth 1 "
+        f'{users} -exec mv -t "$d" -- {{}} + && echo "moved to $d"` ({kept_folders.ASIDE_NOTE}; your own entries stay)'
     )
     return problem, mend
 
