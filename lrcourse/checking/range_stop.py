@@ -1,9 +1,9 @@
 """Chapter 6's range test: where it stops and what its record lists. The losses' cell charges the stop (how many
 smoothed losses are listed, how many optimizer steps were taken); the rates' cell charges only a record whose rates
 are not those of the steps it tried (one mistake, one point: issue 23, R23b; review rv57's W1: an answer that took
-every step and then cut its record at the stop lost both points, below one that never stopped). A rate was tried
-when the model computed a loss at it: the stop's own step, its `optimizer.step()` not run, was; the step after the
-stop never was. The observer watches for a forward pass of the model after the last optimizer step to tell the two
+every step and then cut its record at the stop lost both points, below one that never stopped). A step was tried
+when the model computed the loss its rate is paired with (at the step's start, from the weights before its update):
+the stop's own step, its `optimizer.step()` not run, was; the step after the stop never was. The observer watches for a forward pass of the model after the last optimizer step to tell the two
 apart (`range_tried`; review rv9's finding 2: counts of rates, losses and steps alone judged twins that differ only in
 taking the stop's step apart; rv11's finding 1: so did a count of passes, once an answer made more than one per step).
 That rests on an observation in the student's process and stays lenient by one rate where a pass after the last step

@@ -196,7 +196,7 @@ def check_range_rates(range_test, **config) -> None:
     """The rates tried grow exponentially from start_lr to end_lr, one per optimizer step taken, and the result
     lists them for the steps it records: the first group's, with two groups too (the groups' cell judges only their
     ratio; issue 23, R23c); one per smoothed loss or more, up to one per step taken plus the stop's own step taken
-    or not, and never the rate of a step the model never computed a loss at (`listed_rates_problem`, rv9's finding
+    or not, and never the rate of a step whose loss the model never computed (`listed_rates_problem`, rv9's finding
     2, rv11's finding 1). Where the test stops, and where its record ends, is the losses' point (one mistake, one point: issue 23,
     R23b; rv57 W1): a record cut at the stop after every step was taken lists the right rates."""
     payload, call, result, state = _observe_range(range_test, **config)

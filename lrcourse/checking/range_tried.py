@@ -1,8 +1,9 @@
 """Which of a range test's rates were tried (chapter 6, `range_test`'s observer): whether the model computed a loss
 after the last optimizer step the test is judged by, seen as a forward pass of the model. A step the test stops
-before its `optimizer.step()` was still tried (its loss was computed at its rate, after the last step taken); the step
-after a stop whose step was taken never was (issue 23, review rv9's finding 2: counts of rates, losses and optimizer
-steps alone cannot tell the two apart; review rv11's finding 1: nor can a count of passes, once an answer makes more
+before its `optimizer.step()` was still tried (the loss paired with its rate, computed at the step's start from the
+weights of the last step taken, was computed); the step after a stop whose step was taken never was (issue 23, review
+rv9's finding 2: counts of rates, losses and optimizer steps alone cannot tell the two apart; review rv11's finding 1:
+nor can a count of passes, once an answer makes more
 than one per step, an evaluation pass or gradient accumulation's micro-batches).
 
 This rests on an observation in the student's process, as the README's security model says: an answer can make a pass
