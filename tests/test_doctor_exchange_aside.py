@@ -168,3 +168,24 @@ def test_a_course_folder_a_student_made_first_is_moved_aside(open_tmp, monkeypat
         assert f"{course} does not exist yet" in doctor(open_tmp)
     finally:
         shutil.rmtree(aside)
+
+
+@pytest.mark.parametrize("inbound", ["a link to /home", "10,001 entries of hers"])
+def test_a_students_course_folder_is_not_called_the_courses_by_what_its_inbound_shows(open_tmp, monkeypatch, inbound):
+    """r20k W1: a student's course folder whose inbound is a link to /home (folders of others' there), or holds more
+    entries than the look reads, got "run lrcourse as <her> (it owns this course)": not known, so moved aside, as any
+    course folder whose owner owns no local course folder and whose inbound shows no classmate's submission."""
+    course = course_in(monkeypatch, open_tmp, 0o1777, owner=STUDENT)
+    os.rmdir(course / "inbound")
+    if inbound == "a link to /home":
+        (course / "inbound").symlink_to("/home")
+        os.lchown(course / "inbound", STUDENT, STUDENT)
+    else:
+        (course / "inbound").mkdir()
+        for i in range(10_001):
+            (course / "inbound" / f"{i}").mkdir()
+        os.chown(course / "inbound", STUDENT, STUDENT)
+        os.chmod(course / "inbound", 0o3777)  # readable: the grader's doctor reads past the look's bound
+    said = doctor(open_tmp)
+    assert f"{course} is owned by uid {STUDENT}" in said and "it owns this course" not in said, said
+    assert "fix: `d=$(mktemp -d " in said and "rm -r" not in said, said

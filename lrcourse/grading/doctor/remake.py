@@ -25,6 +25,7 @@ from lrcourse.grading.exchange.kept_folders import (
     ours,
     shell_word,
     shown,
+    submission_named,
 )
 
 NAME = "the nbgrader exchange's course folder"
@@ -46,18 +47,24 @@ def course_owner(course: Path | None) -> int | None:
 
 
 def others_submitted(inbound: Path, folder: os.stat_result) -> bool:
-    """Whether `inbound` holds a folder owned by someone other than the course folder's owner: students have
-    submitted there, so it is the class's working folder (a TA's doctor in her own copy of the course, whose local
-    folder she owns: moving it aside would stop the class), not one a student made before the README's step, which
-    holds nothing of anyone else's (r20j M1). Bounded (MOST_SOUGHT entries), each entry lstat'ed."""
-    with contextlib.suppress(OSError), os.scandir(inbound) as entries:
-        for count, entry in enumerate(entries):
-            if count >= MOST_SOUGHT:
-                return True  # more than a student's own could be: taken as the class's
-            with contextlib.suppress(OSError):
-                seen = entry.stat(follow_symlinks=False)
-                if stat.S_ISDIR(seen.st_mode) and seen.st_uid != folder.st_uid:
-                    return True
+    """Whether `inbound`, a folder itself (not a link) on the course folder's file system, holds a submission-shaped
+    folder owned by someone other than the course folder's owner: students have submitted there, so it is the class's
+    working folder (a TA's doctor in her own copy of the course, whose local folder she owns: moving it aside would
+    stop the class), not one a student made before the README's step, which holds nothing of anyone else's (r20j M1).
+    Looked at within MOST_SOUGHT entries, each lstat'ed; past them, or through a link, not known: False (r20k W1: a
+    link to /home, or 10,001 entries of her own, had a student's folder called the course's)."""
+    with contextlib.suppress(OSError):
+        seen = os.lstat(inbound)
+        if not stat.S_ISDIR(seen.st_mode) or seen.st_dev != folder.st_dev:
+            return False
+        with os.scandir(inbound) as entries:
+            for count, entry in enumerate(entries):
+                if count >= MOST_SOUGHT:
+                    return False
+                with contextlib.suppress(OSError):
+                    held = entry.stat(follow_symlinks=False)
+                    if stat.S_ISDIR(held.st_mode) and held.st_uid != folder.st_uid and submission_named(entry.name):
+                        return True
     return False
 
 
