@@ -25,7 +25,7 @@ from lrcourse.grading.exchange.kept_folders import (
     ours,
     shell_word,
     shown,
-    submission_named,
+    submissions_in,
 )
 
 NAME = "the nbgrader exchange's course folder"
@@ -51,21 +51,11 @@ def others_submitted(inbound: Path, folder: os.stat_result) -> bool:
     folder owned by someone other than the course folder's owner: students have submitted there, so it is the class's
     working folder (a TA's doctor in her own copy of the course, whose local folder she owns: moving it aside would
     stop the class), not one a student made before the README's step, which holds nothing of anyone else's (r20j M1).
-    Looked at within MOST_SOUGHT entries, each lstat'ed; past them, or through a link, not known: False (r20k W1: a
-    link to /home, or 10,001 entries of her own, had a student's folder called the course's)."""
-    with contextlib.suppress(OSError):
-        seen = os.lstat(inbound)
-        if not stat.S_ISDIR(seen.st_mode) or seen.st_dev != folder.st_dev:
-            return False
-        with os.scandir(inbound) as entries:
-            for count, entry in enumerate(entries):
-                if count >= MOST_SOUGHT:
-                    return False
-                with contextlib.suppress(OSError):
-                    held = entry.stat(follow_symlinks=False)
-                    if stat.S_ISDIR(held.st_mode) and held.st_uid != folder.st_uid and submission_named(entry.name):
-                        return True
-    return False
+    `kept_folders.submissions_in` looks, bounded, each entry lstat'ed; past the bound, through a link or on another
+    file system, not known: False (r20k W1: a link to /home, or 10,001 entries of her own, had a student's folder
+    called the course's)."""
+    found, _ = submissions_in(inbound, not_of=folder.st_uid, device=folder.st_dev)
+    return found > 0
 
 
 def remake(exchange, create: str, course: Path | None = None) -> str:

@@ -35,25 +35,36 @@ def submission_named(name: str) -> bool:
     return True
 
 
-def submissions_in(path: Path) -> tuple[int, bool]:
-    """How many entries of the folder `path` (opened without following a link; none if it cannot be listed) are
-    named as submissions, and whether the look stopped at MOST_LOOKED."""
+def submissions_in(path: Path, not_of: int | None = None, device: int | None = None) -> tuple[int, bool]:
+    """How many entries of the folder `path` (opened without following a link; none if it cannot be listed, or, with
+    `device`, if it is on another file system) are named as submissions (with `not_of`: only folders owned by another
+    uid than it, each lstat'ed), and whether the look stopped at MOST_LOOKED."""
     try:
         fd = os.open(path, OPEN_FLAGS | os.O_DIRECTORY)
     except OSError:
         return 0, False
     count = 0
     try:
+        if device is not None and os.fstat(fd).st_dev != device:
+            return 0, False
         with os.scandir(fd) as entries:
             for looked, entry in enumerate(entries):
                 if looked >= MOST_LOOKED:
                     return count, True
-                count += submission_named(entry.name)
+                count += submission_named(entry.name) and (not_of is None or _folder_not_of(entry, not_of))
     except OSError:
         pass
     finally:
         os.close(fd)
     return count, False
+
+
+def _folder_not_of(entry: os.DirEntry, uid: int) -> bool:
+    try:
+        seen = entry.stat(follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISDIR(seen.st_mode) and seen.st_uid != uid
 
 
 def inbound_shape(path: Path, seen: os.stat_result | None = None) -> str:
