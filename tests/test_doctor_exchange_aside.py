@@ -91,7 +91,7 @@ def test_the_class_inbound_moved_one_level_down_is_never_deleted(open_tmp, monke
             shutil.rmtree(aside)
 
 
-@pytest.mark.parametrize("hidden", ["renamed", "moved below her folders"])
+@pytest.mark.parametrize("hidden", ["renamed", "moved below her folders", "moved deeper"])
 def test_a_students_inbound_shaped_folder_is_never_moved_back(open_tmp, monkeypatch, hidden):
     """r20j W3: a student renamed inbound/ and made a 3733 feedback/ of hers holding a submission-named file; the
     doctor's `mv -T <feedback> <inbound>`, followed, made her folder the class's inbound: she read a classmate's next
@@ -101,11 +101,13 @@ def test_a_students_inbound_shaped_folder_is_never_moved_back(open_tmp, monkeypa
     feedback = hers(course / "feedback", 0o3733)
     (feedback / SUBMISSION.replace("abc", "aaa")).touch()
     hidden_at = course / ".i" if hidden == "renamed" else hers(hers(course / ".h") / "a") / "b"
+    if hidden == "moved deeper":  # r20k N2: two levels down is looked at, three not
+        hidden_at = hers(hidden_at) / "c"
     os.rename(course / "inbound", hidden_at)
     said = doctor(open_tmp)
     assert f"{feedback} has the shape of the class's inbound" in said, said
     assert f"{feedback} is uid {STUDENT}'s, not the class's inbound: moved aside, not back" in said, said
-    if hidden == "renamed":
+    if hidden != "moved deeper":
         assert f"{hidden_at} has its mode and owner: the class's inbound" in said, said
         assert f"fix: `mv -T -- {hidden_at} {course / 'inbound'}`" in said, said
     else:
@@ -114,7 +116,7 @@ def test_a_students_inbound_shaped_folder_is_never_moved_back(open_tmp, monkeypa
     try:
         assert os.stat(course / "inbound").st_uid == GRADER and not os.path.lexists(feedback)
         assert len([path for aside in asides for path in aside.rglob("feedback")]) == 1  # hers, moved aside
-        expected = [course / "inbound" / SUBMISSION] if hidden == "renamed" else []
+        expected = [course / "inbound" / SUBMISSION] if hidden != "moved deeper" else []
         assert list((course / "inbound").rglob(SUBMISSION)) == expected
     finally:
         for aside in asides:
