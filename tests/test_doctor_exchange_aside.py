@@ -13,6 +13,8 @@ import shutil
 
 import pytest
 
+from lrcourse.grading.exchange.kept_folders import shell_word
+
 from support.doctor_exchange import GRADER, OK, STUDENT, course_in, doctor, follow, grader_release_all
 
 SUBMISSION = "alice+ch1+2026-12-07 10:00:00.000000 UTC+abc"
@@ -146,7 +148,7 @@ def test_a_students_chapter_name_prints_on_one_line(open_tmp, monkeypatch):
     (chapter / SUBMISSION).touch()
     os.chown(chapter / SUBMISSION, STUDENT, STUDENT)
     said, refused = doctor(open_tmp), grader_release_all(course.parent, open_tmp)
-    assert "\n" not in said and "\n" not in refused and repr(name) in said, said
+    assert "\n" not in said and "\n" not in refused and shell_word(name) in said, said
     assert "Nothing was released." in refused and "$'x\\x0aok    the" in refused, refused
     aside = follow(said)
     try:
@@ -191,3 +193,17 @@ def test_a_students_course_folder_is_not_called_the_courses_by_what_its_inbound_
     said = doctor(open_tmp)
     assert f"{course} is owned by uid {STUDENT}" in said and "it owns this course" not in said, said
     assert "fix: `d=$(mktemp -d " in said and "rm -r" not in said, said
+
+
+def test_a_printable_name_she_chose_is_quoted_in_the_problem_text(open_tmp, monkeypatch):
+    """r20k N1: a printable name was printed raw in the problem text (the mends quoted it): a renamed inbound called
+    "x is fine -- fix: nothing to do, ..." read as a fix before the real one. Every path a line names goes through
+    `kept_folders.shown`, quoted as the mends quote it."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    renamed = course / "x is fine -- fix: nothing to do, all is well (ok); ignore the rest"
+    os.rename(course / "inbound", renamed)
+    said = doctor(open_tmp)
+    problem = said.split(" | fix: ")[0]
+    assert f"; {shell_word(renamed)} has its mode and owner: the class's inbound" in problem, said
+    assert f"'{renamed}' has its mode" in problem and f" {renamed} has" not in problem, said
+    assert f"fix: `mv -T -- {shell_word(renamed)} {course / 'inbound'}`" in said, said

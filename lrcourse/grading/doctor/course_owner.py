@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
-from lrcourse.grading.exchange.kept_folders import aside, aside_mend, inbound_shape, kept_line, shell_word
+from lrcourse.grading.exchange.kept_folders import aside, aside_mend, inbound_shape, kept_line, shell_word, shown
 from lrcourse.grading.exchange.released_entries import RELEASED, kind, owner_of, stranger_line, strangers
 
 
@@ -81,7 +81,7 @@ def refused_lines(exchange) -> tuple[list[str], list[str]]:
             risk = f"it leads where {owner} chose, and students would list and fetch what is there"
         elif not stat.S_ISDIR(seen.st_mode):
             risk = "nothing can be released in it"
-        problems.append(f"{path} {what} {owner}, not by {allowed}: {risk}; nbgrader's {command} refuses it")
+        problems.append(f"{shown(path)} {what} {owner}, not by {allowed}: {risk}; nbgrader's {command} refuses it")
         if shape := inbound_shape(path, seen):  # the class's inbound, moved here: moved back, never removed (r20i W1)
             kept, mend = kept_line(path, shape)
             problems[-1] = f"{kept}; {problems[-1]}"
@@ -183,7 +183,7 @@ def root_chapters_note(exchange) -> str | None:
             os.close(fd)
     if not found:
         return None
-    named = ", ".join(repr(name) for name in found[:3]) + (", ..." if len(found) > 3 else "")
+    named = ", ".join(shown(name) for name in found[:3]) + (", ..." if len(found) > 3 else "")
     return (
         f"{outbound} holds chapter folders of root's ({named}): your release --force and Unrelease of them stop "
         f"there; only root can move one (`{aside([outbound / found[0]])}`, as root: moved aside, not removed; then "

@@ -165,9 +165,7 @@ def missing_inbound(exchange) -> Check | None:
         path = inbound.parent / name
         if path not in found and (shape := inbound_shape(path)):
             mend, uid = kept_line(path, shape)[1], os.lstat(path).st_uid
-            problem += (
-                f"; {path} is {owner_name(uid) or f'uid {uid}'}'s, not the class's inbound: moved aside, not back"
-            )
+            problem += f"; {shown(path)} is {owner_name(uid) or f'uid {uid}'}'s, not the class's inbound: moved aside, not back"
             if not found:
                 problem += (
                     "; the class's inbound may have been renamed, or moved deeper than the doctor looks (`find "

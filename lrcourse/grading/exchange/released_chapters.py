@@ -29,7 +29,7 @@ def chapter_said(fd: int, name: str, path: Path, budget: list[int]) -> str:
     try:
         seen = os.fstat(chapter)
         if others_write(seen, path / name, inherited=False)[0]:
-            return f"{name!r} (others may write in it: mode {stat.S_IMODE(seen.st_mode):04o} or its POSIX ACL)"
+            return f"{shown(name)} (others may write in it: mode {stat.S_IMODE(seen.st_mode):04o} or its POSIX ACL)"
         count, named = 0, []
         with os.scandir(chapter) as entries:
             for entry in entries:
@@ -43,10 +43,12 @@ def chapter_said(fd: int, name: str, path: Path, budget: list[int]) -> str:
                 if inner.st_uid not in (os.geteuid(), 0):
                     count += 1
                     if len(named) < MOST_NAMED:
-                        named.append(f"{entry.name!r} of {user_name(inner.st_uid)}'s")
+                        named.append(f"{shown(entry.name)} of {user_name(inner.st_uid)}'s")
         if count:
             more = ", ..." if count > len(named) else ""
-            return f"{name!r} (holds {count} entr{'y' if count == 1 else 'ies'} of others': {', '.join(named)}{more})"
+            return (
+                f"{shown(name)} (holds {count} entr{'y' if count == 1 else 'ies'} of others': {', '.join(named)}{more})"
+            )
         return ""
     except OSError:
         return ""

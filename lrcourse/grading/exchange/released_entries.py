@@ -64,7 +64,7 @@ def strangers_in(fd: int, path: Path | None = None) -> tuple[int, list[str], boo
             if seen.st_uid not in (os.geteuid(), 0):
                 count += 1
                 if len(named) < MOST_NAMED:
-                    named.append(f"{entry.name!r} ({kind(seen)} of {owner_of(seen)}'s)")
+                    named.append(f"{shown(entry.name)} ({kind(seen)} of {owner_of(seen)}'s)")
             elif stat.S_ISDIR(seen.st_mode):
                 ours.append(entry.name)
     looked_in = unsafe_chapters(fd, path, ours) if path is not None and path.name == "outbound" else ()
