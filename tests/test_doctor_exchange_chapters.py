@@ -48,6 +48,7 @@ def test_a_chapter_folder_others_could_change_is_failed_and_removed_by_its_mend(
     os.chown(chapter / "notebook.ipynb", STUDENT, STUDENT)
     if how == "entry":
         chapter.chmod(0o755)
+    (open_tmp / "source" / "ch1").mkdir(parents=True)  # the course's chapters: source/'s (r20k M2)
     said = doctor(open_tmp)
     assert f"{course / 'outbound'} holds chapter folders others could change (ch1 (" in said, said
     assert "stops=release" in said, said
@@ -136,3 +137,29 @@ def test_an_inbound_shaped_chapter_folder_is_moved_aside_not_removed(open_tmp, m
     aside = follow(said)  # out of the exchange, into a folder of root's
     assert os.listdir(aside / "ch1") == ["alice+ch1+2026-12-07 10:00:00 UTC"] and OK in doctor(open_tmp)
     shutil.rmtree(aside)
+
+
+def test_a_renamed_chapter_is_never_named_to_release_again(open_tmp, monkeypatch):
+    """r20k M2: a student renamed the released chapter in an outbound others could write in; the mend said "then release
+    it again (`nbgrader release_assignment <her name>`)", which nbgrader refused, and after the aside the doctor said
+    ok with the chapter gone. Now the chapters of the course's source/ that outbound/ will no longer hold are named,
+    her name said not to be one; without source/, no name at all."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    assert release(course.parent, open_tmp) == "None"
+    (course / "outbound" / "ch2").mkdir()
+    os.chown(course / "outbound" / "ch2", GRADER, GRADER)
+    name = "ch1 -- fix: nothing"
+    os.rename(course / "outbound" / "ch1", course / "outbound" / name)
+    (course / "outbound" / name).chmod(0o777)
+    said = doctor(open_tmp)
+    assert f"release_assignment {name}" not in said and "release_assignment 'ch1 -- fix" not in said, said
+    assert "then release again, as you, each chapter it held (`nbgrader release_assignment <chapter>`; " in said
+    for chapter in ("ch1", "ch2", "ch3"):
+        (open_tmp / "source" / chapter).mkdir(parents=True)
+    said = doctor(open_tmp)
+    assert (
+        "source/ chapters that outbound/ will no longer hold (ch1, ch3: `nbgrader release_assignment <chapter>` for"
+        in said
+    )
+    assert f"('{name}': not a chapter of your course's source/; a folder's name there may not be" in said, said
+    assert f"release_assignment '{name}'" not in said, said

@@ -226,7 +226,7 @@ def course_folder(exchange, course: Path | None = None) -> Check:
     missing = missing_inbound(exchange) if seen is None else None  # r20i W1; with any other line (r20j W2)
     if shared := shared_folders(folder):
         return with_missing(Check(name, *shared, stops="release"), missing)
-    if others := not_yours(exchange):
+    if others := not_yours(exchange, course):
         return with_missing(others, missing)
     notes = [note for note in (root_course_note(exchange), root_chapters_note(exchange)) if note]  # r20i N4
     for found in (closed_folders(exchange, course), group_writers(folder)):
