@@ -3,7 +3,13 @@ them, never deleting the class's submissions (r20i W1, W2, r20j W1): a folder ow
 course (the local course folder's owner), or whose inbound holds others' submissions, is the class's working one,
 for which the line says only to run as that account; any other is moved aside (`kept_folders.aside`: a link or FIFO removed) and made again (r20j M1). A missing
 inbound/ is a FAIL of its own, with any other line (r20j W2): a folder of this user's or root's with the inbound's
-mode, where someone who may write in the course's folder moved it, is moved back; a student's never (r20j W3)."""
+mode, where someone who may write in the course's folder moved it (up to two levels below its entries: r20k N2), is
+moved back; a student's never (r20j W3). The rule for a doctor not run by the course's account (r20k M1: a TA's, in her
+own copy of the course, or root's): a folder with the inbound's mode owned by another account that works in the
+course (`kept_folders.staff_of`: the owner of the course's folder in the exchange, or, that folder root's and its group
+allowed to write in it, that group's members) may be the class's inbound, which this user may not list: it is named,
+with "run lrcourse doctor and collect as <owner>, or the doctor as root", and no mend moves it or makes an inbound
+beside it (`defer_line`)."""
 
 from __future__ import annotations
 

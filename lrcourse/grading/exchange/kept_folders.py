@@ -6,7 +6,7 @@ for "an outbound others could write in" then deleted every submission, and so di
 been moved into, one level down (r20j W1). Every mend taking a folder or entry others could have written in out of
 the exchange moves it aside (`aside`: into a fresh folder of root's, `mktemp -d`, never removed); one of this user's
 or root's with the inbound's shape is moved back to inbound/ when that is missing (a student's never: r20j W3). Names
-are printed escaped (`shown`, `shell_word`: r20j W4). The doctor, release, release_feedback and Unrelease share it."""
+are quoted in lines and mends alike (`shown`, `shell_word`: r20j W4, r20k N1). The doctor, release, release_feedback and Unrelease share it."""
 
 from __future__ import annotations
 
