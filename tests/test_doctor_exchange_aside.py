@@ -13,6 +13,8 @@ import shutil
 
 import pytest
 
+from lrcourse.grading.exchange.kept_folders import shell_word
+
 from support.doctor_exchange import GRADER, OK, STUDENT, course_in, doctor, follow, grader_release_all
 
 SUBMISSION = "alice+ch1+2026-12-07 10:00:00.000000 UTC+abc"
@@ -91,7 +93,7 @@ def test_the_class_inbound_moved_one_level_down_is_never_deleted(open_tmp, monke
             shutil.rmtree(aside)
 
 
-@pytest.mark.parametrize("hidden", ["renamed", "moved below her folders"])
+@pytest.mark.parametrize("hidden", ["renamed", "moved below her folders", "moved deeper"])
 def test_a_students_inbound_shaped_folder_is_never_moved_back(open_tmp, monkeypatch, hidden):
     """r20j W3: a student renamed inbound/ and made a 3733 feedback/ of hers holding a submission-named file; the
     doctor's `mv -T <feedback> <inbound>`, followed, made her folder the class's inbound: she read a classmate's next
@@ -101,11 +103,13 @@ def test_a_students_inbound_shaped_folder_is_never_moved_back(open_tmp, monkeypa
     feedback = hers(course / "feedback", 0o3733)
     (feedback / SUBMISSION.replace("abc", "aaa")).touch()
     hidden_at = course / ".i" if hidden == "renamed" else hers(hers(course / ".h") / "a") / "b"
+    if hidden == "moved deeper":  # r20k N2: two levels down is looked at, three not
+        hidden_at = hers(hidden_at) / "c"
     os.rename(course / "inbound", hidden_at)
     said = doctor(open_tmp)
     assert f"{feedback} has the shape of the class's inbound" in said, said
     assert f"{feedback} is uid {STUDENT}'s, not the class's inbound: moved aside, not back" in said, said
-    if hidden == "renamed":
+    if hidden != "moved deeper":
         assert f"{hidden_at} has its mode and owner: the class's inbound" in said, said
         assert f"fix: `mv -T -- {hidden_at} {course / 'inbound'}`" in said, said
     else:
@@ -114,7 +118,7 @@ def test_a_students_inbound_shaped_folder_is_never_moved_back(open_tmp, monkeypa
     try:
         assert os.stat(course / "inbound").st_uid == GRADER and not os.path.lexists(feedback)
         assert len([path for aside in asides for path in aside.rglob("feedback")]) == 1  # hers, moved aside
-        expected = [course / "inbound" / SUBMISSION] if hidden == "renamed" else []
+        expected = [course / "inbound" / SUBMISSION] if hidden != "moved deeper" else []
         assert list((course / "inbound").rglob(SUBMISSION)) == expected
     finally:
         for aside in asides:
@@ -144,7 +148,7 @@ def test_a_students_chapter_name_prints_on_one_line(open_tmp, monkeypatch):
     (chapter / SUBMISSION).touch()
     os.chown(chapter / SUBMISSION, STUDENT, STUDENT)
     said, refused = doctor(open_tmp), grader_release_all(course.parent, open_tmp)
-    assert "\n" not in said and "\n" not in refused and repr(name) in said, said
+    assert "\n" not in said and "\n" not in refused and shell_word(name) in said, said
     assert "Nothing was released." in refused and "$'x\\x0aok    the" in refused, refused
     aside = follow(said)
     try:
@@ -189,3 +193,17 @@ def test_a_students_course_folder_is_not_called_the_courses_by_what_its_inbound_
     said = doctor(open_tmp)
     assert f"{course} is owned by uid {STUDENT}" in said and "it owns this course" not in said, said
     assert "fix: `d=$(mktemp -d " in said and "rm -r" not in said, said
+
+
+def test_a_printable_name_she_chose_is_quoted_in_the_problem_text(open_tmp, monkeypatch):
+    """r20k N1: a printable name was printed raw in the problem text (the mends quoted it): a renamed inbound called
+    "x is fine -- fix: nothing to do, ..." read as a fix before the real one. Every path a line names goes through
+    `kept_folders.shown`, quoted as the mends quote it."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    renamed = course / "x is fine -- fix: nothing to do, all is well (ok); ignore the rest"
+    os.rename(course / "inbound", renamed)
+    said = doctor(open_tmp)
+    problem = said.split(" | fix: ")[0]
+    assert f"; {shell_word(renamed)} has its mode and owner: the class's inbound" in problem, said
+    assert f"'{renamed}' has its mode" in problem and f" {renamed} has" not in problem, said
+    assert f"fix: `mv -T -- {shell_word(renamed)} {course / 'inbound'}`" in said, said

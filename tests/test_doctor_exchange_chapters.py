@@ -48,11 +48,12 @@ def test_a_chapter_folder_others_could_change_is_failed_and_removed_by_its_mend(
     os.chown(chapter / "notebook.ipynb", STUDENT, STUDENT)
     if how == "entry":
         chapter.chmod(0o755)
+    (open_tmp / "source" / "ch1").mkdir(parents=True)  # the course's chapters: source/'s (r20k M2)
     said = doctor(open_tmp)
-    assert f"{course / 'outbound'} holds chapter folders others could change ('ch1' (" in said, said
+    assert f"{course / 'outbound'} holds chapter folders others could change (ch1 (" in said, said
     assert "stops=release" in said, said
     if how == "entry":
-        assert f"'notebook.ipynb' of uid {STUDENT}'s" in said, said
+        assert f"notebook.ipynb of uid {STUDENT}'s" in said, said
     refused = release(course.parent, open_tmp, force=True)
     assert "holds chapter folders others could change" in refused and "Nothing was released." in refused, refused
     assert os.listdir(chapter) == ["notebook.ipynb"]  # --force removed nothing
@@ -75,7 +76,7 @@ def test_a_chapter_folders_writable_by_others_through_an_acl_is_failed(open_tmp,
     packed = b"".join(struct.pack("<HHI", *entry) for entry in entries)
     set_acl(course / "outbound" / "ch1", "system.posix_acl_access", struct.pack("<I", 2) + packed)
     said = doctor(open_tmp)
-    assert "holds chapter folders others could change ('ch1' (others may write in it" in said, said
+    assert "holds chapter folders others could change (ch1 (others may write in it" in said, said
 
 
 def test_a_chapter_of_roots_in_the_graders_outbound_is_said_to_be_roots_to_remove(open_tmp, monkeypatch):
@@ -86,7 +87,7 @@ def test_a_chapter_of_roots_in_the_graders_outbound_is_said_to_be_roots_to_remov
     chapter.mkdir(mode=0o755)
     (chapter / "notebook.ipynb").write_text("root's")  # root's, as a course once run as root released it
     said = doctor(open_tmp)  # a note on the ok line: the doctor said nothing of it
-    assert OK in said and f"{course / 'outbound'} holds chapter folders of root's ('ch1'): your release" in said, said
+    assert OK in said and f"{course / 'outbound'} holds chapter folders of root's (ch1): your release" in said, said
     assert f"only root can move one (`{moved_aside(chapter)} && echo" in said, said
     said = release(course.parent, open_tmp, force=True)
     assert f"cannot remove the old copy {str(chapter)!r} (--force): Permission denied" in said, said
@@ -132,7 +133,33 @@ def test_an_inbound_shaped_chapter_folder_is_moved_aside_not_removed(open_tmp, m
     os.chown(chapter, GRADER, 0)
     (chapter / "alice+ch1+2026-12-07 10:00:00 UTC").mkdir()
     said = doctor(open_tmp)
-    assert "holds chapter folders others could change ('ch1'" in said and "rm -r" not in said, said
+    assert "holds chapter folders others could change (ch1" in said and "rm -r" not in said, said
     aside = follow(said)  # out of the exchange, into a folder of root's
     assert os.listdir(aside / "ch1") == ["alice+ch1+2026-12-07 10:00:00 UTC"] and OK in doctor(open_tmp)
     shutil.rmtree(aside)
+
+
+def test_a_renamed_chapter_is_never_named_to_release_again(open_tmp, monkeypatch):
+    """r20k M2: a student renamed the released chapter in an outbound others could write in; the mend said "then release
+    it again (`nbgrader release_assignment <her name>`)", which nbgrader refused, and after the aside the doctor said
+    ok with the chapter gone. Now the chapters of the course's source/ that outbound/ will no longer hold are named,
+    her name said not to be one; without source/, no name at all."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    assert release(course.parent, open_tmp) == "None"
+    (course / "outbound" / "ch2").mkdir()
+    os.chown(course / "outbound" / "ch2", GRADER, GRADER)
+    name = "ch1 -- fix: nothing"
+    os.rename(course / "outbound" / "ch1", course / "outbound" / name)
+    (course / "outbound" / name).chmod(0o777)
+    said = doctor(open_tmp)
+    assert f"release_assignment {name}" not in said and "release_assignment 'ch1 -- fix" not in said, said
+    assert "then release again, as you, each chapter it held (`nbgrader release_assignment <chapter>`; " in said
+    for chapter in ("ch1", "ch2", "ch3"):
+        (open_tmp / "source" / chapter).mkdir(parents=True)
+    said = doctor(open_tmp)
+    assert (
+        "source/ chapters that outbound/ will no longer hold (ch1, ch3: `nbgrader release_assignment <chapter>` for"
+        in said
+    )
+    assert f"('{name}': not a chapter of your course's source/; a folder's name there may not be" in said, said
+    assert f"release_assignment '{name}'" not in said, said

@@ -6,8 +6,11 @@ written (the shell runs it), the submissions are counted after, and the next lin
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import shutil
+from types import SimpleNamespace
 
 import pytest
 
@@ -132,3 +135,48 @@ def test_a_students_own_course_folder_gets_its_owner_line_first(open_tmp, monkey
     assert "setfacl" not in said, said
     shutil.rmtree(follow(said))  # moved aside (r20j W1), then the grader's set-up
     assert not os.path.lexists(course)
+
+
+STAFF = 54330  # the course folder's group in a TA's set-up: the grader and the TA in it
+
+
+def staff_group(monkeypatch) -> None:
+    """This machine lists the grader and the TA (no accounts: listed here) in the group STAFF."""
+    users = [SimpleNamespace(pw_name=name, pw_uid=uid, pw_gid=uid) for name, uid in (("gr", GRADER), ("ta", STAFF_TA))]
+    group = SimpleNamespace(gr_name="staff", gr_mem=["gr", "ta"])
+    monkeypatch.setattr(pwd, "getpwall", lambda: users)
+    monkeypatch.setattr(grp, "getgrgid", lambda gid: group if gid == STAFF else grp.struct_group(("", "", gid, [])))
+
+
+@pytest.mark.parametrize("moved", [False, True])
+def test_a_tas_doctor_never_moves_the_graders_inbound(open_tmp, monkeypatch, moved):
+    """r20k M1: a TA's doctor in her own copy of the course, the course's folder in the exchange root's and written in
+    by its group (the grader, the TA), took the grader's 3733 inbound (in place, or moved by her into a new outbound of
+    hers) for a folder neither hers nor root's: its mends moved it aside and made her an inbound, and collect was then
+    refused. Now it is named as the class's, its owner's doctor to run: nothing moved, nothing made; the grader's
+    doctor moves it back."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    os.chown(course, 0, STAFF)
+    course.chmod(0o2775)
+    staff_group(monkeypatch)
+    submit(course / "inbound")
+    at = course / "inbound"
+    if moved:  # the TA's: `mv outbound .o && mkdir outbound && mv inbound outbound/ch1`
+        os.rename(course / "outbound", course / ".o")
+        (course / "outbound").mkdir()
+        os.chown(course / "outbound", STAFF_TA, STAFF_TA)
+        at = course / "outbound" / "ch1"
+        os.rename(course / "inbound", at)
+    local = open_tmp / "course"  # her own copy of the course
+    local.mkdir()
+    os.chown(local, STAFF_TA, 0)
+    said = doctor(local, uid=STAFF_TA)
+    if moved:  # in place: collect's own line says whose it is
+        assert f"{at} (uid {GRADER}'s, with the inbound's mode) looks like the class's inbound: uid {GRADER}" in said
+    assert f"fix: run lrcourse doctor and collect as uid {GRADER}, or the doctor as root" in said, said
+    assert "mv " not in said and "install -d" not in said and "mktemp" not in said and "stops=collect" in said, said
+    if moved:  # the grader's doctor: moved back
+        said = doctor(open_tmp)
+        assert f"fix: `mv -T -- {at} {course / 'inbound'}` (as root" in said, said
+        assert follow(said) is None
+        assert os.listdir(course / "inbound") == [SUBMISSION]

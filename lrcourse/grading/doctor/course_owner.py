@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
-from lrcourse.grading.exchange.kept_folders import aside, aside_mend, inbound_shape, kept_line, shell_word
+from lrcourse.grading.exchange.kept_folders import aside, aside_mend, inbound_shape, kept_line, shell_word, shown
 from lrcourse.grading.exchange.released_entries import RELEASED, kind, owner_of, stranger_line, strangers
 
 
@@ -81,7 +81,7 @@ def refused_lines(exchange) -> tuple[list[str], list[str]]:
             risk = f"it leads where {owner} chose, and students would list and fetch what is there"
         elif not stat.S_ISDIR(seen.st_mode):
             risk = "nothing can be released in it"
-        problems.append(f"{path} {what} {owner}, not by {allowed}: {risk}; nbgrader's {command} refuses it")
+        problems.append(f"{shown(path)} {what} {owner}, not by {allowed}: {risk}; nbgrader's {command} refuses it")
         if shape := inbound_shape(path, seen):  # the class's inbound, moved here: moved back, never removed (r20i W1)
             kept, mend = kept_line(path, shape)
             problems[-1] = f"{kept}; {problems[-1]}"
@@ -97,27 +97,39 @@ def refused_lines(exchange) -> tuple[list[str], list[str]]:
     return problems, mends
 
 
-def stranger_lines(exchange) -> tuple[list[str], list[str]]:
+def course_chapters(course: Path | None) -> list[str] | None:
+    """The course's chapters, the folders of its source/ (bounded, sorted), for "release again" (r20k M2); None if
+    unknown."""
+    try:
+        with os.scandir(Path(course) / "source") as entries:
+            names = [entry.name for _, entry in zip(range(1000), entries, strict=False) if entry.is_dir()]
+    except (OSError, TypeError):
+        return None
+    return sorted(name for name in names if not name.startswith("."))
+
+
+def stranger_lines(exchange, course: Path | None = None) -> tuple[list[str], list[str]]:
     """The problems and mends of what outbound/ and feedback/ (release's, else `refused` said them) hold of others':
-    release's own look and line (`released_entries`), so the two cannot disagree."""
-    problems, mends = [], []
+    release's own look and line (`released_entries`), so the two cannot disagree; `course`: the local course folder,
+    whose source/ names the chapters to release again."""
+    problems, mends, chapters = [], [], course_chapters(course)
     taken = {path for path, _ in refused(exchange)}
     for name in RELEASED:
         path = exchange.root / exchange.course_id / name
-        if path not in taken and (said := stranger_line(path, strangers(path)))[0]:
+        if path not in taken and (said := stranger_line(path, strangers(path), chapters))[0]:
             problems.append(said[0])
             mends.append(said[1])
     return problems, mends
 
 
-def not_yours(exchange) -> Check | None:
+def not_yours(exchange, course: Path | None = None) -> Check | None:
     """A FAIL for what nbgrader's release or release_feedback, run as this user, refuses or cannot do in the course's
     folder in the exchange: an outbound or feedback entry it refuses (`refused_lines`), others' entries in them
     (`stranger_lines`), one of root's this user cannot make the chapter's folders in, or the course's folder of root's
     while outbound or feedback is missing (r20f W1: release stopped, "cannot make or open .../outbound"); None
     otherwise (a course folder of root's holding both is `root_course_note`'s)."""
     problems, mends = refused_lines(exchange)
-    problems_in, mends_in = stranger_lines(exchange)
+    problems_in, mends_in = stranger_lines(exchange, course)
     problems, mends = problems + problems_in, mends + mends_in
     folder = exchange.root / exchange.course_id
     roots = theirs(exchange)  # once: the problem and its mend name the same folders
@@ -183,7 +195,7 @@ def root_chapters_note(exchange) -> str | None:
             os.close(fd)
     if not found:
         return None
-    named = ", ".join(repr(name) for name in found[:3]) + (", ..." if len(found) > 3 else "")
+    named = ", ".join(shown(name) for name in found[:3]) + (", ..." if len(found) > 3 else "")
     return (
         f"{outbound} holds chapter folders of root's ({named}): your release --force and Unrelease of them stop "
         f"there; only root can move one (`{aside([outbound / found[0]])}`, as root: moved aside, not removed; then "

@@ -13,7 +13,8 @@ to be removed; an outbound or feedback folder of root's, when this user is not r
 course folder of root's while either is missing (`not_yours`: its release cannot make anything there; a note else),
 whatever release refuses at outbound or feedback, and what those two hold of others', named with its owner, is
 moved aside, never removed (`kept_folders.aside`, r20j W1: `rm` only for a link or FIFO); a missing inbound is a FAIL
-with any other line (`remake`, r20i W1, r20j W2); a POSIX ACL entry shutting this user out is named, with
+with any other line (`remake`, r20i W1, r20j W2), one like the class's inbound of another staff account left for its
+doctor (r20k M1); a POSIX ACL entry shutting this user out is named, with
 `setfacl -x`, `setfacl -m g::` or the mask's `chmod g+x` (`root.acl_shuts_out`); one whose mode nbgrader's release, run by another user than its owner, cannot set is a FAIL too
 (`release_chmod`); who else may enter one kept to its group is said as far as this machine lists them: the doctor
 cannot know who the students are.
@@ -226,7 +227,7 @@ def course_folder(exchange, course: Path | None = None) -> Check:
     missing = missing_inbound(exchange) if seen is None else None  # r20i W1; with any other line (r20j W2)
     if shared := shared_folders(folder):
         return with_missing(Check(name, *shared, stops="release"), missing)
-    if others := not_yours(exchange):
+    if others := not_yours(exchange, course):
         return with_missing(others, missing)
     notes = [note for note in (root_course_note(exchange), root_chapters_note(exchange)) if note]  # r20i N4
     for found in (closed_folders(exchange, course), group_writers(folder)):

@@ -3,7 +3,13 @@ them, never deleting the class's submissions (r20i W1, W2, r20j W1): a folder ow
 course (the local course folder's owner), or whose inbound holds others' submissions, is the class's working one,
 for which the line says only to run as that account; any other is moved aside (`kept_folders.aside`: a link or FIFO removed) and made again (r20j M1). A missing
 inbound/ is a FAIL of its own, with any other line (r20j W2): a folder of this user's or root's with the inbound's
-mode, where someone who may write in the course's folder moved it, is moved back; a student's never (r20j W3)."""
+mode, where someone who may write in the course's folder moved it (up to two levels below its entries: r20k N2), is
+moved back; a student's never (r20j W3). The rule for a doctor not run by the course's account (r20k M1: a TA's, in her
+own copy of the course, or root's): a folder with the inbound's mode owned by another account that works in the
+course (`kept_folders.staff_of`: the owner of the course's folder in the exchange, or, that folder root's and its group
+allowed to write in it, that group's members) may be the class's inbound, which this user may not list: it is named,
+with "run lrcourse doctor and collect as <owner>, or the doctor as root", and no mend moves it or makes an inbound
+beside it (`defer_line`)."""
 
 from __future__ import annotations
 
@@ -17,14 +23,18 @@ from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
 from lrcourse.grading.exchange.kept_folders import (
     ASIDE_NOTE,
+    DEFER,
     INBOUND_MODES,
     aside,
     aside_mend,
+    defer_line,
     inbound_shape,
     kept_line,
     ours,
     shell_word,
     shown,
+    staff_inbound,
+    staff_of,
     submissions_in,
 )
 
@@ -94,6 +104,8 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
         inner = os.lstat(inbound)
     except OSError:
         return f"`{made}` (as root)"
+    if staff := staff_inbound(inbound, staff_of(path), inner):  # the class's, run by another account (r20k M1)
+        return defer_line(inbound, *staff)[1]
     if stat.S_ISLNK(inner.st_mode) or stat.S_ISFIFO(inner.st_mode):
         return (
             f"`rm {at_inbound} && {made}` (as root: `rm` removes the link itself; the course's folder {folder} stays)"
@@ -101,14 +113,15 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
     return f"`{aside([inbound])} && {made}` ({ASIDE_NOTE}; the course's folder {folder} stays)"
 
 
-MOST_SOUGHT = 10_000  # entries looked at, two levels down, for the class's inbound moved elsewhere
+MOST_SOUGHT = 10_000  # entries looked at, three levels down, for the class's inbound moved elsewhere
 
 
-def inbound_like(folder: Path) -> list[Path]:
-    """Folders in `folder` and one level down with the inbound's mode, owned by this user or root (a student cannot
-    make one so): the class's inbound, renamed or moved by someone who may write in `folder` (r20j W3). Bounded, each
-    entry lstat'ed, no link followed."""
-    found, budget, todo = [], MOST_SOUGHT, [(folder, 1)]
+def inbound_like(folder: Path, staff: dict[int, str] | None = None) -> list[Path]:
+    """Folders in `folder` and up to two levels down (outbound/x/y: r20k N2) with the inbound's mode, owned by this
+    user or root (a student cannot make one so) or an account of `staff` (`staff_of`, r20k M1): the class's inbound,
+    renamed or moved by someone who may write in `folder` (r20j W3). Bounded, each entry lstat'ed, no link
+    followed."""
+    found, budget, todo, staff = [], MOST_SOUGHT, [(folder, 2)], staff or {}
     while todo and budget > 0:
         where, depth = todo.pop(0)
         with contextlib.suppress(OSError), os.scandir(where) as entries:
@@ -120,7 +133,9 @@ def inbound_like(folder: Path) -> list[Path]:
                     seen = entry.stat(follow_symlinks=False)
                     if not stat.S_ISDIR(seen.st_mode):
                         continue
-                    if stat.S_IMODE(seen.st_mode) in INBOUND_MODES and ours(Path(entry.path), seen):
+                    if stat.S_IMODE(seen.st_mode) in INBOUND_MODES and (
+                        ours(Path(entry.path), seen) or seen.st_uid in staff
+                    ):
                         found.append(Path(entry.path))
                     elif depth:
                         todo.append((Path(entry.path), depth - 1))
@@ -131,7 +146,9 @@ def missing_inbound(exchange) -> Check | None:
     """A FAIL when the course's folder has no inbound/ (r20i W1: it had been moved to outbound/, and no line said it
     was missing): a folder of this user's or root's with the inbound's mode there (`inbound_like`) is moved back;
     one of another account's with the inbound's shape (outbound/, feedback/) moved aside (r20j W3: following the move
-    back made a student's own folder the class's inbound); else one made. None when it is there."""
+    back made a student's own folder the class's inbound); else one made. One of an account that works in the course
+    (`kept_folders.staff_of`: a TA's doctor finding the grader's) is named, for its owner's doctor, and nothing is
+    moved or made (r20k M1). None when it is there."""
     inbound = exchange.inbound
     if os.path.lexists(inbound):
         return None
@@ -139,7 +156,12 @@ def missing_inbound(exchange) -> Check | None:
         f"{shown(inbound)} is missing: students cannot submit, and lrcourse collect cannot open it (nbgrader's release "
         "would make it 2733, without the sticky bit)"
     )
-    found = inbound_like(inbound.parent)
+    staff = staff_of(inbound.parent)
+    candidates = inbound_like(inbound.parent, staff)
+    found = [path for path in candidates if ours(path)]
+    if candidates and not found:  # another account's that works in the course: left for its doctor (r20k M1)
+        said, mend = defer_line(candidates[0], *staff_inbound(candidates[0], staff))
+        return Check(NAME, f"{problem}; {said}", mend, stops="collect")
     if found:
         problem += (
             f"; {', '.join(shown(path) for path in found[:3])} {'has' if len(found) == 1 else 'have'} its mode and "
@@ -149,9 +171,7 @@ def missing_inbound(exchange) -> Check | None:
         path = inbound.parent / name
         if path not in found and (shape := inbound_shape(path)):
             mend, uid = kept_line(path, shape)[1], os.lstat(path).st_uid
-            problem += (
-                f"; {path} is {owner_name(uid) or f'uid {uid}'}'s, not the class's inbound: moved aside, not back"
-            )
+            problem += f"; {shown(path)} is {owner_name(uid) or f'uid {uid}'}'s, not the class's inbound: moved aside, not back"
             if not found:
                 problem += (
                     "; the class's inbound may have been renamed, or moved deeper than the doctor looks (`find "
@@ -183,8 +203,8 @@ def made(exchange) -> str:
 def with_missing(said: Check, missing: Check | None) -> Check:
     """`said`, with the FAIL for a missing inbound/ first where there is one (r20j W2: a course folder its group
     may write in, where inbound/ can be moved away, got only the group's warn, and students could not submit)."""
-    if missing is None:
-        return said
+    if missing is None or missing.fix.startswith(DEFER):  # its owner's doctor says the rest (r20k M1)
+        return missing or said
     fix = f"{missing.fix}; and {said.fix}"
     if missing.fix.split("` (")[0] in said.fix:  # the same command: said once
         fix = said.fix + missing.fix[missing.fix.find(", then make inbound/") :] * (", then make" in missing.fix)

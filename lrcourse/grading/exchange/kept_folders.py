@@ -6,16 +6,17 @@ for "an outbound others could write in" then deleted every submission, and so di
 been moved into, one level down (r20j W1). Every mend taking a folder or entry others could have written in out of
 the exchange moves it aside (`aside`: into a fresh folder of root's, `mktemp -d`, never removed); one of this user's
 or root's with the inbound's shape is moved back to inbound/ when that is missing (a student's never: r20j W3). Names
-are printed escaped (`shown`, `shell_word`: r20j W4). The doctor, release, release_feedback and Unrelease share it."""
+are quoted in lines and mends alike (`shown`, `shell_word`: r20j W4, r20k N1). The doctor, release, release_feedback and Unrelease share it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import stat
 from pathlib import Path
 
-from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, claimed
+from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, claimed, user_name
 from lrcourse.grading.intake import valid_student_id
 
 INBOUND_MODES = frozenset({0o2733, 0o3733, 0o2773, 0o3773})  # nbgrader's inbound, sticky or not, groupshared or not
@@ -87,9 +88,11 @@ def inbound_shape(path: Path, seen: os.stat_result | None = None) -> str:
 
 
 def shown(path: Path | str) -> str:
-    """`path` as a line prints it: escaped (`repr`) where it holds what cannot be printed (a student chose the name: a
-    newline forged an `ok` line, r20j W4)."""
-    return str(path) if str(path).isprintable() else repr(str(path))
+    """`path`, or a name a student chose, as a line's problem text prints it: quoted as the mends quote it
+    (`shell_word`: bare where the shell needs no quoting, '...' around spaces and shell characters, $'...' around what
+    cannot be printed), the one helper wherever a line names a path (r20k N1: a printable name holding "-- fix:
+    nothing to do" was printed raw, before the real fix; r20j W4: a newline forged an `ok` line)."""
+    return shell_word(path)
 
 
 def shell_word(text: Path | str) -> str:
@@ -115,7 +118,9 @@ def aside(paths: list[Path]) -> str:
 
 ASIDE_NOTE = (
     "as root: moved, not removed, into a new folder only root may open, which it prints; look inside before deleting "
-    "anything (the class's inbound may have been moved into it: collect what submissions it holds)"
+    "anything (the class's inbound may have been moved into it: to collect the submissions it holds, move the "
+    "folder holding them back as the course's inbound/ while that is missing, `mv -T -- <it> <inbound>` as root, "
+    "then `lrcourse collect <chapter>` as the user who collects)"
 )
 
 
@@ -132,11 +137,67 @@ def ours(path: Path, seen: os.stat_result | None = None) -> bool:
         return False
 
 
+def staff_of(folder: Path) -> dict[int, str]:
+    """The accounts, besides this user and root, that work in the course whose folder in the exchange is `folder`,
+    each with why: its owner (the README's hub recipe gives it to the grader account), or, when it is root's, the
+    members of its group where that group may write in it (the staff: a TA's set-up). None (empty) when `folder` is
+    this user's (not root's): this user runs the course. A folder with the
+    inbound's mode owned by one of them may be the class's inbound (r20k M1: a TA's doctor took the grader's for "a
+    folder neither yours nor root's" and moved it aside): no line moves it (`kept_line`, `remake`)."""
+    import grp
+    import pwd
+
+    me, found = os.geteuid(), {}
+    try:
+        seen = os.lstat(folder)
+    except OSError:
+        return found
+    if seen.st_uid == me != 0 or not stat.S_ISDIR(seen.st_mode):
+        return found
+    if seen.st_uid != 0:  # the grader account's, as the README's hub recipe makes it
+        found[seen.st_uid] = "owns the course's folder in the exchange"
+    elif seen.st_mode & stat.S_IWGRP:  # root's, its group the staff who may write in it (keep students out of it)
+        with contextlib.suppress(KeyError):
+            group = grp.getgrgid(seen.st_gid)
+            for user in pwd.getpwall():
+                if user.pw_gid == seen.st_gid or user.pw_name in group.gr_mem:
+                    found.setdefault(user.pw_uid, f"is in group {group.gr_name}, which may write in {shown(folder)}")
+    return {uid: why for uid, why in found.items() if uid not in (0, me)}
+
+
+def staff_inbound(path: Path, staff: dict[int, str], seen: os.stat_result | None = None) -> tuple[str, str] | None:
+    """The owner and why, when the folder `path`, with the inbound's mode, is owned by an account of `staff`
+    (`staff_of`): it may be the class's inbound; None if it is not such a folder."""
+    try:
+        seen = seen or os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(seen.st_mode) or stat.S_IMODE(seen.st_mode) not in INBOUND_MODES or seen.st_uid not in staff:
+        return None
+    return user_name(seen.st_uid), staff[seen.st_uid]
+
+
+def defer_line(path: Path, owner: str, why: str) -> tuple[str, str]:
+    """The problem and mend for a folder `staff_inbound` names (`owner`, `why`): nothing moved, nothing made beside
+    it; its owner's doctor (or root's), which can list it, says what to do."""
+    problem = (
+        f"{shown(path)} ({owner}'s, with the inbound's mode) looks like the class's inbound: {owner} works in this "
+        f"course (it {why}), and only {owner} or root can list it to see the submissions"
+    )
+    return problem, f"{DEFER}{owner}, or the doctor as root (either may list it): nothing is to be moved or made as you"
+
+
+DEFER = "run lrcourse doctor and collect as "  # the start of `defer_line`'s mend
+
+
 def kept_line(path: Path, shape: str, moved_back: bool = True) -> tuple[str, str]:
     """The problem and mend for the folder `path` with the inbound's `shape` (`inbound_shape`): never a removal.
     `moved_back`: an outbound/ or feedback/, moved back to its sibling inbound/ where that is missing, if it is this
-    user's or root's (r20j W3: a student's own 3733 folder became the class's inbound); else moved aside (`aside`)."""
+    user's or root's (r20j W3: a student's own 3733 folder became the class's inbound); one of another account's that
+    works in the course (`staff_of`) is left where it is, for its owner's doctor (r20k M1); else moved aside."""
     inbound = path.parent / "inbound"
+    if not ours(path) and (staff := staff_inbound(path, staff_of(path.parent))):
+        return defer_line(path, *staff)
     problem = f"{shown(path)} has the shape of the class's inbound ({shape}): it may hold the class's submissions"
     if moved_back and not os.path.lexists(inbound) and ours(path):
         problem += (

@@ -29,7 +29,7 @@ def chapter_said(fd: int, name: str, path: Path, budget: list[int]) -> str:
     try:
         seen = os.fstat(chapter)
         if others_write(seen, path / name, inherited=False)[0]:
-            return f"{name!r} (others may write in it: mode {stat.S_IMODE(seen.st_mode):04o} or its POSIX ACL)"
+            return f"{shown(name)} (others may write in it: mode {stat.S_IMODE(seen.st_mode):04o} or its POSIX ACL)"
         count, named = 0, []
         with os.scandir(chapter) as entries:
             for entry in entries:
@@ -43,10 +43,12 @@ def chapter_said(fd: int, name: str, path: Path, budget: list[int]) -> str:
                 if inner.st_uid not in (os.geteuid(), 0):
                     count += 1
                     if len(named) < MOST_NAMED:
-                        named.append(f"{entry.name!r} of {user_name(inner.st_uid)}'s")
+                        named.append(f"{shown(entry.name)} of {user_name(inner.st_uid)}'s")
         if count:
             more = ", ..." if count > len(named) else ""
-            return f"{name!r} (holds {count} entr{'y' if count == 1 else 'ies'} of others': {', '.join(named)}{more})"
+            return (
+                f"{shown(name)} (holds {count} entr{'y' if count == 1 else 'ies'} of others': {', '.join(named)}{more})"
+            )
         return ""
     except OSError:
         return ""
@@ -54,21 +56,24 @@ def chapter_said(fd: int, name: str, path: Path, budget: list[int]) -> str:
         os.close(chapter)
 
 
-def unsafe_chapters(fd: int, path: Path, names: list[str]) -> tuple[list[str], list[str], bool]:
+def unsafe_chapters(fd: int, path: Path, names: list[str]) -> tuple[list[str], list[str], bool, tuple[str, ...]]:
     """Of the chapter folders `names` (this user's and root's) in the open outbound/ `fd` at `path`: the lines of
-    those others could change, their names, and whether the look stopped at MOST_INSIDE entries."""
+    those others could change, their names, whether the look stopped at MOST_INSIDE entries, and `names`."""
     budget, said, bad = [MOST_INSIDE], [], []
     for name in names:
         if found := chapter_said(fd, name, path, budget):
             said.append(found)
             bad.append(name)
         if budget[0] < 0:
-            return said, bad, True
-    return said, bad, False
+            return said, bad, True, tuple(names)
+    return said, bad, False, tuple(names)
 
 
-def chapters_line(path: Path, said: list[str], bad: list[str], more: bool) -> tuple[str, str]:
-    """The problem and mend for the chapter folders `bad` (`said`: their lines) in outbound/ `path`."""
+def chapters_line(
+    path: Path, said: list[str], bad: list[str], more: bool, names: tuple = (), chapters: list[str] | None = None
+) -> tuple[str, str]:
+    """The problem and mend for the chapter folders `bad` (`said`: their lines) in outbound/ `path`, which holds the
+    folders `names` of this user's and root's; `chapters`: the course's (`again`)."""
     if not said and not more:
         return "", ""
     problem = (
@@ -81,7 +86,39 @@ def chapters_line(path: Path, said: list[str], bad: list[str], more: bool) -> tu
     # Moved aside, never removed (r20j W1: the class's inbound moved into one was deleted with it); release again
     if not bad:
         return problem, f"look at them as root (`ls -la {shell_word(path)}`)"
-    again = f"`nbgrader release_assignment {shell_word(bad[0])}`"
-    if len(bad) > 1:
-        again = "`nbgrader release_assignment <chapter>` for each"
-    return problem, f"{aside_mend([path / name for name in bad])}, then release it again, as you ({again})"
+    return problem, f"{aside_mend([path / name for name in bad])}, then {again(bad, names, chapters)}"
+
+
+def again(bad: list[str], names: tuple, chapters: list[str] | None) -> str:
+    """What to release again once the chapter folders `bad` of outbound/ (holding `names`) are moved aside: the
+    course's `chapters` (its source/'s) that outbound/ will no longer hold, never a folder's name, which a student who
+    could write in outbound/ may have chosen (r20k M2: "release it again (`nbgrader release_assignment <her name>`)"
+    named her renamed folder, and the chapter it held was no longer released); without `chapters` (release's own
+    line), none named."""
+    renamed = (
+        "a folder's name there may not be its chapter's: a student who could write in outbound/ may have renamed it"
+    )
+    if chapters is None:
+        return f"release again, as you, each chapter it held (`nbgrader release_assignment <chapter>`; {renamed})"
+    kept = set(names) - set(bad)
+    lost = [name for name in bad if name in chapters] + [c for c in chapters if c not in kept and c not in bad]
+    strange = [name for name in bad if name not in chapters]
+    note = ""
+    if strange:
+        listed = ", ".join(shown(name) for name in strange[:MOST_NAMED]) + (
+            ", ..." if len(strange) > MOST_NAMED else ""
+        )
+        note = f" ({listed}: not a chapter of your course's source/; {renamed})"
+    if not lost:
+        return f"release none again: outbound/ still holds every chapter of your course's source/{note}"
+    command = f"`nbgrader release_assignment {shell_word(lost[0])}`"
+    if len(lost) > 1:
+        command = "`nbgrader release_assignment <chapter>` for each"
+    listed = ", ".join(shown(name) for name in lost[:MOST_LISTED]) + (", ..." if len(lost) > MOST_LISTED else "")
+    return (
+        f"release again, as you, those students should have of your course's source/ chapters that outbound/ will no "
+        f"longer hold ({listed}: {command}){note}"
+    )
+
+
+MOST_LISTED = 12  # chapters named to release again

@@ -64,7 +64,7 @@ def strangers_in(fd: int, path: Path | None = None) -> tuple[int, list[str], boo
             if seen.st_uid not in (os.geteuid(), 0):
                 count += 1
                 if len(named) < MOST_NAMED:
-                    named.append(f"{entry.name!r} ({kind(seen)} of {owner_of(seen)}'s)")
+                    named.append(f"{shown(entry.name)} ({kind(seen)} of {owner_of(seen)}'s)")
             elif stat.S_ISDIR(seen.st_mode):
                 ours.append(entry.name)
     looked_in = unsafe_chapters(fd, path, ours) if path is not None and path.name == "outbound" else ()
@@ -86,11 +86,13 @@ def strangers(path: Path) -> tuple[int, list[str], bool, tuple]:
         os.close(fd)
 
 
-def stranger_line(path: Path, found: tuple[int, list[str], bool, tuple]) -> tuple[str, str]:
+def stranger_line(
+    path: Path, found: tuple[int, list[str], bool, tuple], chapters: list[str] | None = None
+) -> tuple[str, str]:
     """The problem and mend for `found` (`strangers`) in outbound/ or feedback/ `path`, its chapter folders others
-    could change too (`released_chapters`); ("", "") if none."""
+    could change too (`released_chapters`; `chapters`: the course's, to release again); ("", "") if none."""
     count, named, more, looked_in = found
-    inside = chapters_line(path, *looked_in) if looked_in else ("", "")
+    inside = chapters_line(path, *looked_in, chapters=chapters) if looked_in else ("", "")
     top = top_line(path, count, named, more)
     said = [line for line in (top, inside) if line[0]]
     return "; ".join(line[0] for line in said), "; and ".join(line[1] for line in said)
