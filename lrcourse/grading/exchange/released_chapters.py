@@ -84,4 +84,7 @@ def chapters_line(path: Path, said: list[str], bad: list[str], more: bool) -> tu
     again = f"`nbgrader release_assignment {shell_word(bad[0])}`"
     if len(bad) > 1:
         again = "`nbgrader release_assignment <chapter>` for each"
-    return problem, f"{aside_mend([path / name for name in bad])}, then release it again, as you ({again})"
+    return (
+        problem,
+        f"{aside_mend([path / name for name in bad], path.parent.parent)}, then release it again, as you ({again})",
+    )
