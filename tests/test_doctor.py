@@ -22,7 +22,9 @@ from lrcourse.build import tool_environment
 from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.diagnose import course_folder_closed, fix_for, private_homes, verdict
 from lrcourse.grading.doctor.exchange import exchange_root, protected_hardlinks
+from lrcourse.grading.exchange.kept_folders import aside
 
+from support.doctor_exchange import moved_aside
 from support.exchange_apps import exchange_in
 from support.paths import ROOT
 
@@ -125,16 +127,15 @@ def student_owns(folder: Path) -> None:
 # The course's folder in a sticky root, as a student may leave it before the instructor's first release: missing
 # (the first to create it owns it), the student's own (nbgrader's release fails: "You don't own the directory";
 # collect refuses it), a link to the student's folder, not a folder; then the inbound folder's mode.
-ASIDE = "`d=$(mktemp -d /var/tmp/lrcourse-aside.XXXXXX) && mv -T -- "  # kept_folders.aside (r20j W1)
 COURSE_FOLDERS = {
     "missing": (lambda course: None, "does not exist yet", "create it now, as the user who collects, `mkdir -m 0755"),
-    "a student's": (student_owns, "is owned by uid 4242", ASIDE + "{course} "),  # moved aside (r20j W1)
+    "a student's": (student_owns, "is owned by uid 4242", "`{aside}"),  # moved aside (r20j W1)
     "a link": (
         lambda course: course.symlink_to(course.parent.parent),
         "is a symbolic link",
         "`rm {course}` (as root",  # `rm` removes the link itself
     ),
-    "a file": (lambda course: course.write_text("x"), "is not a folder", ASIDE + "{course} "),
+    "a file": (lambda course: course.write_text("x"), "is not a folder", "`{aside}"),
 }
 
 
@@ -147,7 +148,10 @@ def test_the_doctor_fails_a_course_folder_in_the_exchange_that_collect_refuses(t
     said = exchange_root(tmp_path)
     assert said.failed and said.stops == "collect", said
     assert said.line().startswith(f"FAIL  the nbgrader exchange's course folder: {course} {problem}"), said.line()
-    assert said.fix.startswith(fix.format(course=course)) and f"mkdir -m 0755 {course}" in said.fix, said.fix
+    assert (
+        said.fix.startswith(fix.format(course=course, aside=moved_aside(course)))
+        and f"mkdir -m 0755 {course}" in said.fix
+    ), said.fix
     assert f"install -d -m 3733 {course / 'inbound'}" in said.fix, said.fix
     assert verdict([said, Check("sandbox tools")]).endswith("lrcourse collect refuses this exchange (see FAIL above)")
 
@@ -166,7 +170,7 @@ def test_an_inbound_folder_collect_refuses_in_a_course_folder_it_takes_is_made_a
     student_owns(inbound) if kind == "folder" else inbound.symlink_to(open_tmp)
     said = exchange_root(open_tmp)
     assert said.failed and said.stops == "collect" and f"{inbound} is " in said.problem, said
-    mend = ASIDE + f'{inbound} "$d"/inbound && echo "moved to $d"' if kind == "folder" else f"`rm {inbound}"
+    mend = f"`{aside([inbound], course.parent)}" if kind == "folder" else f"`rm {inbound}"
     assert said.fix.startswith(f"{mend} && install -d -m 3733 -o root {inbound}` (as root"), said.fix
     moved = subprocess.run(["bash", "-c", said.fix.split("`")[1]], check=True, capture_output=True, text=True)
     if kind == "folder":  # moved aside (r20j W1): kept, out of the exchange
@@ -210,8 +214,9 @@ def test_the_doctor_fails_an_exchange_folder_release_and_unrelease_refuse(tmp_pa
     refused = refused.get(where, "nbgrader's release_feedback refuses it")  # r20h N3: each its own command
     assert refused in said.problem, said.problem
     if where:  # r20h W1: outbound/, feedback/ removed, not chmodded: that would keep what others put in them
+        lock = f"[ ! -L {folder} ] && chmod g-w -- {folder} && " if how == "group" else ""  # r20k W3: first
         assert (
-            said.fix.startswith(f"{ASIDE}{folder} ")
+            said.fix.startswith(f"`{lock}{moved_aside(folder)} ")
             and "a folder others could write in" in said.fix
             and "`chmod" in said.fix
         )

@@ -111,7 +111,11 @@ def test_a_students_inbound_shaped_folder_is_never_moved_back(open_tmp, monkeypa
     assert f"{feedback} is uid {STUDENT}'s, not the class's inbound: moved aside, not back" in said, said
     if hidden != "moved deeper":
         assert f"{hidden_at} has its mode and owner: the class's inbound" in said, said
-        assert f"fix: `mv -T -- {hidden_at} {course / 'inbound'}`" in said, said
+        back = f"[ ! -L {hidden_at} ] && [ -d {hidden_at} ] && mv -T -- {hidden_at} {course}/inbound`"
+        assert f"fix: `[ ! -L {course} ] && " in said and back in said, said  # a link at run time refused (r20k W3)
+        if hidden == "moved below her folders":  # her folder holding it made root's and closed first
+            closed = f"chown -h root -- {hidden_at.parent} && chmod go-w -- {hidden_at.parent} && "
+            assert f"{closed}{back}" in said, said
     else:
         assert "fix: `d=$(mktemp -d " in said and "then make inbound/ again: `install -d -m 3733" in said, said
     asides = follow_all(open_tmp, course)
@@ -206,4 +210,4 @@ def test_a_printable_name_she_chose_is_quoted_in_the_problem_text(open_tmp, monk
     problem = said.split(" | fix: ")[0]
     assert f"; {shell_word(renamed)} has its mode and owner: the class's inbound" in problem, said
     assert f"'{renamed}' has its mode" in problem and f" {renamed} has" not in problem, said
-    assert f"fix: `mv -T -- {shell_word(renamed)} {course / 'inbound'}`" in said, said
+    assert f"mv -T -- {shell_word(renamed)} {course / 'inbound'}` (as root" in said, said

@@ -62,7 +62,8 @@ def test_the_class_inbound_moved_to_outbound_is_moved_back_never_removed(open_tm
     shape = "mode 3733, an inbound's; 1 entry" if mode == 0o3733 else "(1 entry named as submissions"
     assert f"{course / 'outbound'} has the shape of the class's inbound " in said and shape in said, said
     assert f"and {course / 'inbound'} is missing" in said and "rm -r" not in said, said
-    assert f"fix: `mv -T -- {course / 'outbound'} {course / 'inbound'}` (as root" in said, said
+    out = course / "outbound"
+    assert f"fix: `[ ! -L {course} ] && [ ! -L {out} ] && [ -d {out} ] && mv -T -- {out} {course}/inbound` (as" in said
     refused = grader_release_all(course.parent, open_tmp)
     assert "has the shape of the class's inbound" in refused and "rm -r" not in refused, refused
     listed = unrelease(course.parent)
@@ -177,6 +178,6 @@ def test_a_tas_doctor_never_moves_the_graders_inbound(open_tmp, monkeypatch, mov
     assert "mv " not in said and "install -d" not in said and "mktemp" not in said and "stops=collect" in said, said
     if moved:  # the grader's doctor: moved back
         said = doctor(open_tmp)
-        assert f"fix: `mv -T -- {at} {course / 'inbound'}` (as root" in said, said
+        assert f"mv -T -- {at} {course / 'inbound'}` (as root" in said and "fix: `chmod g-w -- " in said, said
         assert follow(said) is None
         assert os.listdir(course / "inbound") == [SUBMISSION]

@@ -19,12 +19,16 @@ from support.other_uid import as_user
 GRADER = 54323  # a uid of no account: the grader, as on a hub (as_user: its gid the same number)
 STUDENT = 54321  # a student; as_user gives it gid 54321: a group holding that student
 STAFF_TA = 54325
-ASIDE = "d=$(mktemp -d /var/tmp/lrcourse-aside.XXXXXX) && "  # kept_folders.aside: never a removal (r20j W1)
+ASIDE = "d=$(mktemp -d "  # kept_folders.aside: never a removal (r20j W1), in the exchange's root (r20k W2)
 
 
-def moved_aside(path: Path) -> str:
-    """The start of `kept_folders.aside`'s command for `path` alone."""
-    return f'{ASIDE}mv -T -- {path} "$d"/{path.name}'
+def moved_aside(path: Path, root: Path | None = None) -> str:
+    """`kept_folders.aside`'s command for `path` alone (in the exchange `root`, the course's folder's parent unless
+    given), up to its `&& echo`."""
+    from lrcourse.grading.exchange.kept_folders import aside
+
+    root = root or next(folder for folder in (path, *path.parents) if folder.name == "lr-schedules").parent
+    return aside([path], root).split(' && echo "moved to $d"')[0]
 
 
 OK = " |  | fix:  | "  # a doctor's line without a problem: (problem, note, mend) all empty

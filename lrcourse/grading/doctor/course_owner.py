@@ -91,7 +91,7 @@ def refused_lines(exchange) -> tuple[list[str], list[str]]:
             mends.append(f"`rm {shell_word(path)}` (as root: not `chown`; nbgrader's {command} makes a folder there)")
             continue
         mends.append(  # moved aside, never removed (r20j W1: the class's inbound may have been moved into it)
-            f"{aside_mend([path])[:-1]}; not `chown`, which would keep what {owner} put in it for students to fetch; "
+            f"{aside_mend([path], exchange.root)[:-1]}; not `chown`, which would keep what {owner} put in it for students to fetch; "
             f"nbgrader's {command} makes it again)"
         )
     return problems, mends
@@ -198,6 +198,6 @@ def root_chapters_note(exchange) -> str | None:
     named = ", ".join(shown(name) for name in found[:3]) + (", ..." if len(found) > 3 else "")
     return (
         f"{outbound} holds chapter folders of root's ({named}): your release --force and Unrelease of them stop "
-        f"there; only root can move one (`{aside([outbound / found[0]])}`, as root: moved aside, not removed; then "
+        f"there; only root can move one (`{aside([outbound / found[0]], exchange.root)}`, as root: moved aside, not removed; then "
         "release it again)"
     )

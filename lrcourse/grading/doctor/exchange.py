@@ -46,7 +46,7 @@ from lrcourse.grading.doctor.entry import (
     owner_name,
     root_side,
 )
-from lrcourse.grading.doctor.remake import missing_inbound, owned_by_us, remake, with_missing
+from lrcourse.grading.doctor.remake import lock_out, missing_inbound, owned_by_us, remake, with_missing
 
 # the exchange's inbound folder as nbgrader's release makes it (everyone writes and enters, only its owner lists it),
 # plus the sticky bit (only a submission folder's owner, the inbound folder's owner and root may rename or remove it):
@@ -225,10 +225,11 @@ def course_folder(exchange, course: Path | None = None) -> Check:
         mend = remake(exchange, create, course)
         return Check(name, one_line(f"{error}; lrcourse collect refuses it"), mend, stops="collect")
     missing = missing_inbound(exchange) if seen is None else None  # r20i W1; with any other line (r20j W2)
+    lock = lock_out(folder)  # first in a line moving names in them (r20k W3)
     if shared := shared_folders(folder):
-        return with_missing(Check(name, *shared, stops="release"), missing)
+        return with_missing(Check(name, *shared, stops="release"), missing, lock)
     if others := not_yours(exchange, course):
-        return with_missing(others, missing)
+        return with_missing(others, missing, lock)
     notes = [note for note in (root_course_note(exchange), root_chapters_note(exchange)) if note]  # r20i N4
     for found in (closed_folders(exchange, course), group_writers(folder)):
         if found and found[1] is None:  # a note: it works, for whom is said
@@ -236,7 +237,7 @@ def course_folder(exchange, course: Path | None = None) -> Check:
         elif found:
             at_root = root_side(exchange, found[0])  # the root's or above it, labelled so (R20c N3)
             said = Check("the nbgrader exchange's root" if at_root else name, *found, warning=True)
-            return with_missing(said, missing)
+            return with_missing(said, missing, lock)
     if missing:
         return missing
     problem = inbound_mode_problem(exchange, seen) if seen is not None else None

@@ -4,23 +4,26 @@ course (the local course folder's owner), or whose inbound holds others' submiss
 for which the line says only to run as that account; any other is moved aside (`kept_folders.aside`: a link or FIFO removed) and made again (r20j M1). A missing
 inbound/ is a FAIL of its own, with any other line (r20j W2): a folder of this user's or root's with the inbound's
 mode, where someone who may write in the course's folder moved it (up to two levels below its entries: r20k N2), is
-moved back; a student's never (r20j W3). The rule for a doctor not run by the course's account (r20k M1: a TA's, in her
-own copy of the course, or root's): a folder with the inbound's mode owned by another account that works in the
-course (`kept_folders.staff_of`: the owner of the course's folder in the exchange, or, that folder root's and its group
-allowed to write in it, that group's members) may be the class's inbound, which this user may not list: it is named,
-with "run lrcourse doctor and collect as <owner>, or the doctor as root", and no mend moves it or makes an inbound
-beside it (`defer_line`)."""
+moved back; a student's never (r20j W3). A line that moves names in a folder a group with students may write in
+closes it first, in the same command (`lock_out`, `locked`), and each move refuses a link on its way at run time
+(r20k W3: a student swapped one in after the look). The rule for a doctor not run by the course's account (r20k
+M1: a TA's, in her own copy of the course, or root's): a folder with the inbound's mode owned by another account
+that works in the course (`kept_folders.staff_of`: the owner of the course's folder in the exchange, or, that
+folder root's and its group allowed to write in it, that group's members) may be the class's inbound, which this
+user may not list: it is named, with "run lrcourse doctor and collect as <owner>, or the doctor as root", and no
+mend moves it or makes an inbound beside it (`defer_line`)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import stat
 from pathlib import Path
 
 from lrcourse.grading.doctor.check import Check
-from lrcourse.grading.doctor.entry import owner_name
+from lrcourse.grading.doctor.entry import course_folders, listed_members, owner_name
 from lrcourse.grading.exchange.kept_folders import (
     ASIDE_NOTE,
     DEFER,
@@ -31,6 +34,7 @@ from lrcourse.grading.exchange.kept_folders import (
     inbound_shape,
     kept_line,
     ours,
+    put_back,
     shell_word,
     shown,
     staff_inbound,
@@ -94,10 +98,10 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
         # owns its local folder. Moved aside, never removed (r20j W1): the class's inbound may be in it
         if stat.S_ISDIR(seen.st_mode) and inbound_shape(inbound):
             return (
-                f"{aside_mend([path])}, then, {create} (were {owner} the account that runs this course, a TA's or "
+                f"{aside_mend([path], exchange.root)}, then, {create} (were {owner} the account that runs this course, a TA's or "
                 f"root's doctor in another copy of it, run lrcourse as {owner} instead: nothing is to be moved)"
             )
-        return f"{aside_mend([path])}, then, {create}"
+        return f"{aside_mend([path], exchange.root)}, then, {create}"
     me = owner_name(os.geteuid()) or os.geteuid()
     made = f"install -d -m 3733 -o {me} {at_inbound}"
     try:
@@ -110,7 +114,7 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
         return (
             f"`rm {at_inbound} && {made}` (as root: `rm` removes the link itself; the course's folder {folder} stays)"
         )
-    return f"`{aside([inbound])} && {made}` ({ASIDE_NOTE}; the course's folder {folder} stays)"
+    return f"`{aside([inbound], exchange.root)} && {made}` ({ASIDE_NOTE}; the course's folder {folder} stays)"
 
 
 MOST_SOUGHT = 10_000  # entries looked at, three levels down, for the class's inbound moved elsewhere
@@ -182,8 +186,8 @@ def missing_inbound(exchange) -> Check | None:
         return Check(
             NAME,
             problem,
-            f"`mv -T -- {shell_word(found[0])} {shell_word(inbound)}` (as root, once `ls -la {shell_word(found[0])}` "
-            "shows the class's submissions: not removed)",
+            f"`{put_back(found[0], inbound)}` (as root, once `ls -la {shell_word(found[0])}` shows the class's "
+            "submissions: not removed; it refuses a link)",
             stops="collect",
         )
     return Check(NAME, problem, made(exchange), stops="collect")
@@ -200,12 +204,41 @@ def made(exchange) -> str:
     return f"`install -d -m 3733 -o {me} {shell_word(inbound)}` ({as_whom})"
 
 
-def with_missing(said: Check, missing: Check | None) -> Check:
+def lock_out(folder: Path) -> str:
+    """`chmod g-w` of the course's folder in the exchange, its outbound and feedback, those a group with others than
+    this user and root listed in it may write in (`entry.group_writers`' rule; as root, any group but root's:
+    `shared_folders`' rule); "" if none. It goes first in a line that also moves names in them (`locked`)."""
+    me, found = owner_name(os.geteuid()), []
+    for path, seen in course_folders(folder, "outbound", "feedback"):
+        listed = set(listed_members(seen.st_gid))
+        others = seen.st_gid != 0 if os.geteuid() == 0 else not listed or bool(listed - {me, "root"})
+        if seen.st_mode & stat.S_IWGRP and others and ours(path, seen):  # a student's own: moved aside whole
+            # outbound/ or feedback/: not through a link put there meanwhile
+            found.append(
+                f"{'' if path == folder else f'[ ! -L {shell_word(path)} ] && '}chmod g-w -- {shell_word(path)}"
+            )
+    return " && ".join(found)
+
+
+def locked(said: Check, lock: str) -> Check:
+    """`said`, the `lock_out` first in its first command where its mend moves names (r20k W3: a student in the
+    course folder's group swapped a link in between the doctor's look and root's run; the group's `chmod g-w`
+    came second)."""
+    if not lock or not re.search(r"\bmv -[tT] --", said.fix):
+        return said
+    fix = f"`{lock} && {said.fix[1:]}" if said.fix.startswith("`") else f"`{lock}` (as root), then {said.fix}"
+    return Check(said.name, said.problem, fix, said.warning, said.stops)
+
+
+def with_missing(said: Check, missing: Check | None, lock: str = "") -> Check:
     """`said`, with the FAIL for a missing inbound/ first where there is one (r20j W2: a course folder its group
-    may write in, where inbound/ can be moved away, got only the group's warn, and students could not submit)."""
-    if missing is None or missing.fix.startswith(DEFER):  # its owner's doctor says the rest (r20k M1)
-        return missing or said
+    may write in, where inbound/ can be moved away, got only the group's warn, and students could not submit), and
+    the group's lock-out first of all (`locked`, r20k W3)."""
+    if missing is None:
+        return locked(said, lock)
+    if missing.fix.startswith(DEFER):  # its owner's doctor says the rest (r20k M1)
+        return missing
     fix = f"{missing.fix}; and {said.fix}"
     if missing.fix.split("` (")[0] in said.fix:  # the same command: said once
         fix = said.fix + missing.fix[missing.fix.find(", then make inbound/") :] * (", then make" in missing.fix)
-    return Check(missing.name, f"{missing.problem}; {said.problem}", fix, stops="collect")
+    return locked(Check(missing.name, f"{missing.problem}; {said.problem}", fix, stops="collect"), lock)

@@ -41,7 +41,7 @@ def shared_write(seen: os.stat_result, path: Path, inherited: bool = True, remad
         mend = f"`setfacl -k {shlex.quote(str(path))}` (as its owner or root: a default ACL alone let no one else write in it)"
     elif problem and remade_by:
         mend = (  # moved aside, never removed (r20j W1: the class's inbound may have been moved into it)
-            f"{aside_mend([path])[:-1]}; a folder others could write in may hold what they put there, which `chmod` or "
+            f"{aside_mend([path], path.parent.parent)[:-1]}; a folder others could write in may hold what they put there, which `chmod` or "
             f"`setfacl` would keep for students to fetch; nbgrader's {remade_by} makes it again, yours)"
         )
     return problem, mend

@@ -4,7 +4,8 @@ submission (collect's parser, `inbound.claimed`). Anyone who may write in the co
 rename inbound/ to outbound/ (a rename in one parent needs no write permission on the folder moved); an `rm -r` mend
 for "an outbound others could write in" then deleted every submission, and so did one for a folder inbound/ had
 been moved into, one level down (r20j W1). Every mend taking a folder or entry others could have written in out of
-the exchange moves it aside (`aside`: into a fresh folder of root's, `mktemp -d`, never removed); one of this user's
+the exchange moves it aside (`aside`: into a fresh folder of root's in the exchange's root, `mktemp -d`, renamed
+there, never copied nor removed: r20k W2); one of this user's
 or root's with the inbound's shape is moved back to inbound/ when that is missing (a student's never: r20j W3). Names
 are quoted in lines and mends alike (`shown`, `shell_word`: r20j W4, r20k N1). The doctor, release, release_feedback and Unrelease share it."""
 
@@ -21,7 +22,6 @@ from lrcourse.grading.intake import valid_student_id
 
 INBOUND_MODES = frozenset({0o2733, 0o3733, 0o2773, 0o3773})  # nbgrader's inbound, sticky or not, groupshared or not
 MOST_LOOKED = 10_000  # entries looked at: a student may have put a million there
-ASIDE_IN = "/var/tmp"  # where mends move what they take out of the exchange (r20j W1)
 
 
 def submission_named(name: str) -> bool:
@@ -108,25 +108,68 @@ def shell_word(text: Path | str) -> str:
     return "$'" + "".join(said) + "'"
 
 
-def aside(paths: list[Path]) -> str:
+def aside(paths: list[Path], root: Path) -> str:
     """The command moving `paths` (entries of one folder) aside, as root, into a fresh folder of root's that no student
-    can have made first (`mktemp -d`, 0700, in ASIDE_IN), printing where: never a removal (r20j W1: an `rm -r` of a
-    folder others could write in deleted the class's inbound a student had moved into it)."""
-    moves = " && ".join(f'mv -T -- {shell_word(path)} "$d"/{shell_word(path.name)}' for path in paths)
-    return f'd=$(mktemp -d {ASIDE_IN}/lrcourse-aside.XXXXXX) && {moves} && echo "moved to $d"'
+    can have made first (`mktemp -d`, 0700, named with a dot: nbgrader's `*` listings skip it) in the exchange's `root`
+    (sticky: no student renames it), printing where: never a removal (r20j W1: an `rm -r` of a folder others could
+    write in deleted the class's inbound a student had moved into it). A rename on the exchange's own file system:
+    `mv` to another copies, then removes the source, deleting what arrives meanwhile (r20k W2: 10 of 349 submissions
+    lost); this mv (coreutils 9.1) has no --no-copy, so each path is moved only when `stat` says it is on the aside's
+    file system, and only when no name on its way from `root` is a link by then (`guarded`, r20k W3); else it fails,
+    its folder removed if empty."""
+    moves = " && ".join(
+        f'{guarded(path, root)} && mv -T -- {shell_word(path)} "$d"/{shell_word(path.name)}' for path in paths
+    )
+    return f'{made_aside(root)} && {{ {moves} && echo "moved to $d" || {{ rmdir "$d"; false; }}; }}'
+
+
+def made_aside(root: Path) -> str:
+    """The shell making `aside`'s folder, `$d`, in the exchange's `root`."""
+    return f"d=$(mktemp -d {shell_word(str(root).rstrip('/') + '/')}.lrcourse-aside.XXXXXX)"
+
+
+def no_link(path: Path, root: Path) -> str:
+    """The shell test that no name from `root` (excluded) down to `path` is a link at run time: a student who could
+    rename in a folder on the way had swapped one in after the doctor looked (r20k W3(b): the aside of outbound/<ch>
+    followed her link at outbound/ and moved a classmate's fetched work out of her home)."""
+    names = [path, *(parent for parent in path.parents if root in parent.parents)]
+    return " && ".join(f"[ ! -L {shell_word(name)} ]" for name in reversed(names))
+
+
+def guarded(path: Path, root: Path) -> str:
+    """`no_link`, and that `path` is on `$d`'s file system (`aside`: a rename, never a copy)."""
+    word = shell_word(path)
+    return f'{no_link(path, root)} && [ "$(stat -c %d -- {word})" = "$(stat -c %d -- "$d")" ]'
 
 
 ASIDE_NOTE = (
-    "as root: moved, not removed, into a new folder only root may open, which it prints; look inside before deleting "
-    "anything (the class's inbound may have been moved into it: to collect the submissions it holds, move the "
-    "folder holding them back as the course's inbound/ while that is missing, `mv -T -- <it> <inbound>` as root, "
-    "then `lrcourse collect <chapter>` as the user who collects)"
+    "as root: moved, not removed, into a new folder only root may open, on the exchange's file system, which it "
+    "prints; it moves nothing, and fails, where the path is a link by then or on another file system (`mv` would "
+    "copy, not rename, losing what arrives meanwhile): run lrcourse doctor again; look inside before deleting anything "
+    "(the class's inbound may have been moved into it: to collect the submissions it holds, move the folder holding "
+    "them back as the course's inbound/ while that is missing, `mv -T -- <it> <inbound>` as root, then `lrcourse "
+    "collect <chapter>` as the user who collects)"
 )
 
 
-def aside_mend(paths: list[Path]) -> str:
+def aside_mend(paths: list[Path], root: Path) -> str:
     """`aside`, as a line's mend says it."""
-    return f"`{aside(paths)}` ({ASIDE_NOTE})"
+    return f"`{aside(paths, root)}` ({ASIDE_NOTE})"
+
+
+def put_back(found: Path, inbound: Path) -> str:
+    """The command moving the folder `found` (the class's inbound, renamed or moved one level down) back to `inbound`,
+    refusing a link at run time on the way (`no_link`; r20k W3(a): a student swapped her link in after the doctor
+    looked, and it became the class's inbound). Its folder, when not the course's (a student's own outbound/, where
+    she may rename whenever she likes), is first made root's and closed to others (`chown -h root`, `chmod go-w`):
+    no name on the way is then one a student controls; the course's folder is closed first by the line's lock-out
+    (`remake.lock_out`)."""
+    word, parent, root = shell_word(found), found.parent, inbound.parent.parent
+    checked = no_link(found, root)
+    if parent != inbound.parent:
+        at = shell_word(parent)
+        checked = f"{no_link(parent, root)} && chown -h root -- {at} && chmod go-w -- {at} && [ ! -L {word} ]"
+    return f"{checked} && [ -d {word} ] && mv -T -- {word} {shell_word(inbound)}"
 
 
 def ours(path: Path, seen: os.stat_result | None = None) -> bool:
@@ -204,7 +247,7 @@ def kept_line(path: Path, shape: str, moved_back: bool = True) -> tuple[str, str
             f", and {shown(inbound)} is missing: someone who may write in {shown(path.parent)} may have moved it here"
         )
         return problem, (
-            f"`mv -T -- {shell_word(path)} {shell_word(inbound)}` (as root, once `ls -la {shell_word(path)}` shows the "
-            "class's submissions: it puts them back where students submit and lrcourse collect reads; not removed)"
+            f"`{put_back(path, inbound)}` (as root, once `ls -la {shell_word(path)}` shows the class's submissions: "
+            "it puts them back where students submit and lrcourse collect reads; not removed; it refuses a link)"
         )
-    return problem, aside_mend([path])
+    return problem, aside_mend([path], path.parent.parent)

@@ -249,7 +249,7 @@ class TrustedList(ExchangeList):
         where = f"{left[0]!r}" if left else "a chapter's folder"
         look = f" (`ls -laR {shlex.quote(left[0])}` shows them)" if left else ""
         if left and os.geteuid() != 0 and roots(left[0]):  # r20i N4: a chapter root released
-            look = f": it is root's (a release run as root), which only root can move: `{aside([Path(left[0])])}`"
+            look = f": it is root's (a release run as root), which only root can move: `{aside([Path(left[0])], Path(self.root))}`"
             return (
                 f"lrcourse unrelease: cannot remove {where}: {reason(error)}{look} as root; "
                 f"{len(self.assignments) - len(left)} of {len(self.assignments)} removed"

@@ -165,7 +165,7 @@ def copy_failure(error: OSError, places: dict, more: int = 0) -> str:
         if os.geteuid() != 0 and roots(old):  # r20i N4: a chapter root released; only root removes it
             return (
                 f"{said}: cannot remove the old copy {old!r} (--force): {reason}, at {name!r} in it: it is root's (a "
-                f"release run as root), which only root can move: `{aside([Path(old)])}` as root (moved aside, not "
+                f"release run as root), which only root can move: `{aside([Path(old)], Path(places['root']))}` as root (moved aside, not "
                 f"removed: look inside before deleting it), then release it again{end}"
             )
         return (

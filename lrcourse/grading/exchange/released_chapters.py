@@ -86,7 +86,10 @@ def chapters_line(
     # Moved aside, never removed (r20j W1: the class's inbound moved into one was deleted with it); release again
     if not bad:
         return problem, f"look at them as root (`ls -la {shell_word(path)}`)"
-    return problem, f"{aside_mend([path / name for name in bad])}, then {again(bad, names, chapters)}"
+    return (
+        problem,
+        f"{aside_mend([path / name for name in bad], path.parent.parent)}, then {again(bad, names, chapters)}",
+    )
 
 
 def again(bad: list[str], names: tuple, chapters: list[str] | None) -> str:

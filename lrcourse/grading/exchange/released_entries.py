@@ -119,8 +119,9 @@ def top_line(path: Path, count: int, named: list[str], more: bool) -> tuple[str,
         return f"{kept}; {problem}", mend
     quoted = shell_word(path)
     mend = (  # moved aside, never removed (r20j W1: the class's inbound may have been moved into one of them)
-        f"`d=$(mktemp -d {kept_folders.ASIDE_IN}/lrcourse-aside.XXXXXX) && find {quoted} -mindepth 1 -maxdepth 1 "
-        f'{users} -exec mv -t "$d" -- {{}} + && echo "moved to $d"` ({kept_folders.ASIDE_NOTE}; your own entries stay)'
+        f"`{kept_folders.made_aside(path.parent.parent)} && {kept_folders.guarded(path, path.parent.parent)} && find {quoted} -mindepth 1 "
+        f'-maxdepth 1 {users} -exec mv -t "$d" -- {{}} + && echo "moved to $d"` ({kept_folders.ASIDE_NOTE}; your own '
+        "entries stay)"
     )
     return problem, mend
 

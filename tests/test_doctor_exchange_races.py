@@ -1,0 +1,200 @@
+"""The doctor's mends, run as root as printed, against what a student does meanwhile (r20k W2, W3;
+lrcourse/grading/exchange/kept_folders.py): the aside is a rename on the exchange's own file system, never a copy
+(W2: with the exchange on a tmpfs, `mv` into /var/tmp copied, and removed what had arrived meanwhile: 10 of 349
+submissions lost); a course folder its group may write in is closed (`chmod g-w`) first, in the same command as the
+moves, and a move refuses a link on its way at run time (W3: a student swapped her link in after the doctor looked:
+(a) it became the class's inbound, (b) the aside of a chapter followed it into a classmate's home)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+import lrcourse.grading.exchange.nbgrader_release  # noqa: F401  as root: a uid of no account cannot import it
+
+from support.doctor_exchange import GRADER, STUDENT, course_in, doctor, follow, listing
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid, and mounting, need root")
+SUBMISSION = "alice+ch1+2026-12-07 10:00:00.000000 UTC+abc"
+
+
+def first_mend(said: str) -> subprocess.CompletedProcess:
+    """The line's first command, run by bash as root, as printed."""
+    command = said.split("fix: `", 1)[1].split("`", 1)[0]
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+
+
+@pytest.fixture
+def tmpfs(open_tmp):
+    """A tmpfs mounted in `open_tmp` for the test (another file system than /var/tmp's), unmounted after."""
+    where = open_tmp / "fs"
+    where.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(where)], capture_output=True).returncode:
+        pytest.skip("mount -t tmpfs is not permitted here")
+    try:
+        where.chmod(0o755)
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def test_the_aside_is_a_rename_on_the_exchange_file_system_and_loses_nothing(tmpfs, monkeypatch):
+    """W2: a student's inbound (collect refuses it) on a tmpfs exchange, while a classmate keeps submitting: the
+    printed mend moves it aside by a rename (the same inode, in the exchange's root), and every submission made
+    is in the aside or in the inbound made again."""
+    course = course_in(monkeypatch, tmpfs, 0o1777)
+    inbound = course / "inbound"
+    os.chown(inbound, STUDENT, STUDENT)
+    for number in range(300):  # a copy of these takes a while: long enough to lose what arrives meanwhile
+        (inbound / f"bob+ch1+2026-12-07 10:00:{number:02d} UTC").mkdir()
+        (inbound / f"bob+ch1+2026-12-07 10:00:{number:02d} UTC" / "learning_rate.ipynb").write_bytes(b"x" * 20_000)
+    said = doctor(tmpfs)
+    assert f"d=$(mktemp -d {course.parent}/.lrcourse-aside.XXXXXX)" in said and "/var/tmp" not in said, said
+    assert "on another file system" in said, said
+    inode, made, stop = os.stat(inbound).st_ino, [], threading.Event()
+
+    def classmate():
+        while not stop.is_set():
+            name = f"al+ch1+2026-12-07 11:00:00.{len(made):06d} UTC+x"
+            try:
+                (inbound / name).mkdir()
+                made.append(name)
+            except OSError:
+                pass
+
+    writer = threading.Thread(target=classmate)
+    writer.start()
+    try:
+        aside = follow(said)
+    finally:
+        stop.set()
+        writer.join()
+    assert aside is not None and aside.parent == course.parent and aside.name.startswith(".lrcourse-aside.")
+    assert os.stat(aside / "inbound").st_ino == inode and (aside.stat().st_mode & 0o777) == 0o700  # renamed
+    kept = set(os.listdir(aside / "inbound")) | set(os.listdir(inbound))
+    assert made and not set(made) - kept, sorted(set(made) - kept)[:5]
+    assert os.stat(inbound).st_uid == GRADER and len(os.listdir(aside / "inbound")) >= 300
+
+
+def test_the_aside_refuses_a_folder_on_another_file_system(tmpfs, monkeypatch, open_tmp):
+    """W2: a course folder that is a mount point of its own (`mv` would copy it): the mend fails, moving nothing."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    shutil.rmtree(course / "outbound")
+    (course / "outbound").mkdir()
+    subprocess.run(["mount", "--bind", str(tmpfs), str(course / "outbound")], check=True)
+    try:
+        os.chown(course / "outbound", STUDENT, STUDENT)  # hers: release refuses it; the mend moves it aside
+        (course / "outbound" / "ch1").mkdir()  # what `mv` would copy, then remove
+        said = doctor(open_tmp)
+        assert "mktemp -d" in said, said
+        ran = first_mend(said)
+        assert ran.returncode and "moved to" not in ran.stdout and os.path.ismount(course / "outbound"), ran
+        assert os.listdir(course / "outbound") == ["ch1"] and not list(course.parent.glob(".lrcourse-aside.*"))
+    finally:
+        subprocess.run(["umount", "-l", str(course / "outbound")], check=True)
+
+
+def group_course(monkeypatch, open_tmp) -> Path:
+    """The README's set-up, with the course folder writable by a group that may hold students (2775)."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    os.chown(course, GRADER, STUDENT)
+    course.chmod(0o2775)
+    listing(monkeypatch, {STUDENT: ["alice"]})
+    return course
+
+
+@pytest.mark.parametrize("swapped", [False, True])
+def test_the_move_back_closes_the_group_first_and_refuses_a_link(open_tmp, monkeypatch, swapped):
+    """W3(a): inbound/ renamed `.i` in a course folder its group may write in; after the doctor looked, she renames
+    `.i` and puts her link to a folder of hers there. The line's first command closes the course folder to its group
+    first, then refuses the link: no inbound of hers; not swapped, it moves the class's inbound back."""
+    course = group_course(monkeypatch, open_tmp)
+    (course / "inbound" / SUBMISSION).mkdir()
+    os.rename(course / "inbound", course / ".i")
+    said = doctor(open_tmp)
+    hidden = course / ".i"
+    assert (
+        f"fix: `chmod g-w -- {course} && [ ! -L {course} ] && [ ! -L {hidden} ] && [ -d {hidden} ] && mv -T -- "
+        f"{hidden} {course}/inbound` (as root" in said
+    ), said
+    if swapped:  # what she does between the doctor's line and root's run
+        mine = course / "mine"
+        mine.mkdir(mode=0o3733)
+        os.chown(mine, STUDENT, STUDENT)
+        os.rename(hidden, course / ".j")
+        hidden.symlink_to("mine")
+    ran = first_mend(said)
+    assert not course.stat().st_mode & 0o020  # closed to the group first, either way
+    if swapped:
+        assert ran.returncode and not os.path.lexists(course / "inbound"), ran
+        assert os.listdir(course / ".j") == [SUBMISSION]
+    else:
+        assert not ran.returncode and os.listdir(course / "inbound") == [SUBMISSION], ran
+
+
+@pytest.mark.parametrize("swapped", [False, True])
+def test_a_chapters_aside_closes_the_group_first_and_never_follows_a_link(open_tmp, monkeypatch, swapped):
+    """W3(b): a chapter folder others may write in (her file planted in it), in a course folder its group may write
+    in; after the doctor looked, she renames outbound/ and puts a link to a classmate's folder there. The aside closes
+    the course folder first and refuses the link: the classmate's folder stays; not swapped, the chapter is moved."""
+    course = group_course(monkeypatch, open_tmp)
+    chapter = course / "outbound" / "ch1"
+    chapter.mkdir(mode=0o777)
+    os.chown(chapter, GRADER, 0)
+    chapter.chmod(0o777)
+    (chapter / "planted.ipynb").write_text("hers")
+    os.chown(chapter / "planted.ipynb", STUDENT, STUDENT)
+    said = doctor(open_tmp)
+    assert f"fix: `chmod g-w -- {course} && d=$(mktemp -d {course.parent}/.lrcourse-aside." in said, said
+    assert f"[ ! -L {course / 'outbound'} ] && [ ! -L {chapter} ]" in said, said
+    classmate = open_tmp / "home" / "al"
+    (classmate / "ch1").mkdir(parents=True)
+    (classmate / "ch1" / "work.ipynb").write_text("hers, fetched")
+    if swapped:
+        os.rename(course / "outbound", course / ".o")
+        (course / "outbound").symlink_to(classmate)
+    ran = first_mend(said)
+    assert not course.stat().st_mode & 0o020
+    assert (classmate / "ch1" / "work.ipynb").read_text() == "hers, fetched", ran
+    if swapped:
+        assert ran.returncode and "moved to" not in ran.stdout and (course / ".o" / "ch1").is_dir(), ran
+    else:
+        assert not ran.returncode and not os.path.lexists(chapter), ran
+    for line in ran.stdout.splitlines():
+        shutil.rmtree(line.removeprefix("moved to "))
+
+
+@pytest.mark.parametrize("swapped", [False, True])
+def test_the_inbound_in_her_own_outbound_is_moved_back_only_once_she_cannot_rename_there(
+    open_tmp, monkeypatch, swapped
+):
+    """W3: the class's inbound moved into an outbound/ of hers, where she may rename whenever she likes: the move back
+    first makes that folder root's and closes it, then refuses a link; swapped (her link to a 3733 folder of hers in
+    place of the class's inbound), nothing becomes inbound/."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    shutil.rmtree(course / "outbound")
+    outbound = course / "outbound"
+    outbound.mkdir(mode=0o777)
+    os.chown(outbound, STUDENT, STUDENT)
+    (course / "inbound" / SUBMISSION).mkdir()
+    os.rename(course / "inbound", outbound / "ch1")
+    said = doctor(open_tmp)
+    assert f"[ ! -L {outbound} ] && chown -h root -- {outbound} && chmod go-w -- {outbound} && [ ! -L" in said, said
+    if swapped:
+        mine = outbound / "mine"
+        mine.mkdir(mode=0o3733)
+        os.chown(mine, STUDENT, STUDENT)
+        os.rename(outbound / "ch1", outbound / "real")
+        (outbound / "ch1").symlink_to("mine")
+    ran = first_mend(said)
+    assert os.stat(outbound).st_uid == 0 and not os.stat(outbound).st_mode & 0o022
+    if swapped:
+        assert ran.returncode and not os.path.lexists(course / "inbound"), ran
+    else:
+        assert not ran.returncode and os.listdir(course / "inbound") == [SUBMISSION], ran
+        assert os.stat(course / "inbound").st_uid == GRADER
