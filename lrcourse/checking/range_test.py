@@ -211,8 +211,9 @@ def check_range_rates(range_test, **config) -> None:
             if state.get("others")
             else ""
         )
-        + "; a range test steps one (the given optimizer, or a deep copy of it run on a copy of the model) at every "
-        "step",
+        + "; a range test steps one at every step: the given optimizer, or a deep copy of it made together with the "
+        "model's, copy.deepcopy((model, optimizer)) (copied apart, the optimizer's copy steps copies of the weights "
+        "that the model's copy does not compute with)",
     )
     for step, value in enumerate(used):
         want = planned_rate(payload, step)
