@@ -119,3 +119,27 @@ def test_each_split_an_intro_states_is_its_cells_points_and_a_wrong_split_fails(
     title = notebook.cells[0]
     title.source = title.source.replace("`StepLR`, 6; reading a log,\n3)", "`StepLR`, 5; reading a log,\n4)", 1)
     assert "reading a log,\n4)" in title.source and len(split_mismatches(notebook)) == 2
+
+
+def exercise_points_lines(notebook) -> dict[str, tuple[list[int], list[int]]]:
+    """Each `## Exercise` heading's "Points: part (k); part (k)." line against its test cells' points, in order."""
+    found, heading = {}, None
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## "):
+            heading = cell.source.splitlines()[0] if cell.source.startswith("## Exercise") else None
+            if heading:
+                line = next((row for row in cell.source.splitlines() if row.startswith("Points:")), "")
+                found[heading] = ([int(k) for k in re.findall(r"\((\d+)\)", line)], [])
+        elif heading and graded(cell) and not by_hand(cell):
+            found[heading][1].append(graded(cell))
+    return found
+
+
+def test_chapter_1_s_exercises_split_their_points_between_their_test_cells():
+    """r58a N1: Exercise 1.1 said which cell gives which points, Exercise 1.2 did not; both do, right."""
+    notebook = nbformat.read(SOURCES[0], as_version=4)
+    lines = exercise_points_lines(notebook)
+    assert len(lines) == 2 and all(stated == cells and len(cells) == 2 for stated, cells in lines.values()), lines
+    heading = next(cell for cell in notebook.cells if cell.source.startswith("## Exercise 1.2"))
+    heading.source = heading.source.replace("(2); large", "(1); large", 1)
+    assert [stated for stated, _ in exercise_points_lines(notebook).values()][1] == [1, 1]

@@ -7,7 +7,8 @@ give full marks. A mistake usually shows in more than the cell written for it (a
 also changes the rates in the cooldown cell): those cells are listed too, each one checked by hand. The grading tests submit each
 one through real `nbgrader autograde` and check the score of every test cell.
 
-One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is), `range_stops`
+One module per exercise family, the mistakes apart from the correct answers: `answers` (what an answer is),
+`noise_floor` (chapter 1's rate for a noise floor solved numerically, and read in float32), `range_stops`
 (chapter 6's stop rules other than the text's, and its records cut or kept at the stop), `range_groups` (its ratios
 taken against another group than the first), `range_restores` (its range tests that put back less than they found),
 `range_copies` (its range test run on deep copies), `range_hooks` (its rates set or moved in the optimizer's own step hooks), `range_dry_runs` (its range
@@ -18,12 +19,14 @@ allows), `wsd_stateful` (chapter 7's correct factors that keep state between cal
 `wsd_resume_dodges` (chapter 7's answers aimed at the grader). The lists:
 
 CORRECT = (
-    STEP_CORRECT + PLATEAU_CORRECT + PLATEAU_CHOICES + READING_CORRECT + FLOOR_CORRECT + EARLY_CORRECT + OTHER_CORRECT
+    STEP_CORRECT + PLATEAU_CORRECT + PLATEAU_CHOICES + READING_CORRECT + FLOOR_CORRECT + EARLY_CORRECT + NOISE_FLOOR_CORRECT
+    + OTHER_CORRECT
     + RANGE_SCHEDULER_CORRECT + RANGE_COPY_CORRECT + RANGE_HOOK_CORRECT + RANGE_DRY_RUN_CORRECT + RANGE_JUDGED_CORRECT
     + WSD_CORRECT
     + WSD_CONTROLS
 )
-WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + OTHER_WRONG + RANGE_STOPS
+WRONG = STEP_WRONG + PLATEAU_WRONG + READING_WRONG + FLOOR_WRONG + EARLY_WRONG + NOISE_FLOOR_WRONG + OTHER_WRONG
+    + RANGE_STOPS
     + RANGE_RECORDS + RANGE_GROUP_WRONG + RANGE_RESTORE_WRONG + RANGE_SCHEDULER_WRONG + RANGE_COPY_WRONG
     + RANGE_HOOK_WRONG + RANGE_HIDDEN_STEPS + RANGE_JUDGED_WRONG + WSD_WRONG
     + WSD_GRADER_DODGES (answers that tell the grader's observations apart) + WSD_RESUME_DODGES (that fake the resume)
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 from catalogue.answers import ALL, CELLS, PLATEAU_CELLS, STEP_CELLS, Answer
 from catalogue.early import EARLY_CORRECT, EARLY_FORBIDDEN, EARLY_WRONG
+from catalogue.noise_floor import NOISE_FLOOR_CORRECT, NOISE_FLOOR_WRONG
 from catalogue.plateau import PLATEAU_BROKEN, PLATEAU_CORRECT, PLATEAU_FORBIDDEN
 from catalogue.plateau_floor import FLOOR_CORRECT, FLOOR_FORBIDDEN, FLOOR_WRONG
 from catalogue.plateau_reading import READING_CORRECT, READING_WRONG
@@ -64,6 +68,7 @@ CORRECT = (
     + READING_CORRECT
     + FLOOR_CORRECT
     + EARLY_CORRECT
+    + NOISE_FLOOR_CORRECT
     + OTHER_CORRECT
     + RANGE_SCHEDULER_CORRECT
     + RANGE_COPY_CORRECT
@@ -80,6 +85,7 @@ WRONG = (
     + READING_WRONG
     + FLOOR_WRONG
     + EARLY_WRONG
+    + NOISE_FLOOR_WRONG
     + OTHER_WRONG
     + RANGE_STOPS
     + RANGE_RECORDS
