@@ -157,3 +157,24 @@ def test_ch5_optimism_printed_to_four_decimals_keeps_a_margin(tmp_path, monkeypa
     margins = sorted(abs(v * 1e4 % 1 - 0.5) * 1e-4 for v in printed)
     assert 1e-5 < margins[0] < 1.1e-5 and 1.5e-5 < margins[1] < 1.7e-5  # StepLR's 0.0007, OneCycleLR's 0.0063
     assert "assert all(abs(v * 1e4 % 1 - 0.5) > 0.1 for v in printed)" in cell_text(CH5, "compare-check")
+
+
+def test_ch5_written_test_set_more_candidates_err_more_only_when_about_as_good():
+    """Fresh review r58d W1: the rubric said flatly that ten rates err more. The excess of the highest reading over
+    the kept model's true accuracy grows with near-equal candidates and can shrink when a new one is clearly better
+    (it wins on merit): both halves of the rubric's conditional, by binomial readings of 360 images (fixed seed)."""
+    rng, images, trials = np.random.default_rng(0), 360, 20_000
+
+    def excess(accuracies):
+        accuracies = np.asarray(accuracies)
+        readings = rng.binomial(images, accuracies, size=(trials, accuracies.size)) / images
+        kept = readings.argmax(axis=1)
+        return (readings.max(axis=1) - accuracies[kept]).mean()
+
+    four, ten = excess([0.97] * 4), excess([0.97] * 10)
+    better = excess([0.97] * 9 + [0.99])
+    assert 0.005 < four < ten - 0.003  # more near-equal candidates: more optimism (standard error ~1e-4 each)
+    assert better < four - 0.003  # one clearly better: it wins on merit and the excess shrinks
+    rubric = cell_text(CH5, "written_test_set")
+    assert "where the six new rates are about as good as these four" in rubric
+    assert "the excess could shrink" in rubric and "does not." in rubric
