@@ -182,3 +182,15 @@ def test_ch7_calls_no_schedule_the_most_common():
     assert "most common" not in linear and "A common schedule in today's training configs" in linear
     assert "It is the default of Hugging Face's `Trainer`" in linear
     assert "the common default" not in compare and "of which cosine to 10 % is a common default" in compare
+
+
+def test_no_released_chapter_names_an_internal_review():
+    """r58c N4, over every chapter: chapter 5's compare-check also named one ("rv10 NIT 3")."""
+    pattern = re.compile(r"\b(rv\d+|R\d+[a-z]+|r\d+[a-z])\w*\b")
+    found = [
+        (path.parent.name, cell.get("id"), match)
+        for path in sorted((ROOT / "notebooks").glob("*/*.ipynb"))
+        for cell in nbformat.read(path, as_version=4).cells
+        for match in pattern.findall(cell.source)
+    ]
+    assert found == []
