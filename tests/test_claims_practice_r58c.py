@@ -49,7 +49,10 @@ def test_ch7_7_2_weighs_the_test_differences_against_the_test_images_own_samplin
     assert "the images' own sampling error of that difference is larger (about 0.0012)" in closing
     assert "with both (± about 0.0014) it is 2 standard errors, not called" in closing
     summary = " ".join(cell_source("07_practice/practice.ipynb", "summary").split())
-    assert "the 360 images' own sampling error of that difference (about 0.0012) exceeds the seeds' (0.0007)" in summary
+    assert (
+        "the 360 images' own sampling error of that difference (about 0.0012) exceeds the seeds' (about 0.0007)"
+        in summary
+    )
     assert "with both, 2 standard errors, not called" in summary and "correction for six" not in summary
 
 
