@@ -8,14 +8,10 @@ FLOOR_RTOL). The closed form and a fit with 200 halvings are in `early`.
 from __future__ import annotations
 
 from catalogue.answers import ALL, Answer, variant
+from catalogue.early import FLOOR_REFERENCE
 
-READ = """
-def rate_for_noise_floor(target, lr, losses):
-    f0, f1, f2 = (float(f) for f in losses[:3])
-    c = (f2 - f1) / (f1 - f0)
-    a = (1 - c ** 0.5) / lr
-    s2 = 2 * (f1 - c * f0) / (a * lr ** 2)
-"""
+# the closed form's reading of a and s^2 (`early.FLOOR_REFERENCE`, its return left off), in this file's short names
+READ = FLOOR_REFERENCE[: FLOOR_REFERENCE.index("    return")].replace("curvature", "a").replace("noise_squared", "s2")
 
 # r58a W1's answer: the floor of section 1.3 solved by halving [0, 2 / a], keeping the floor at most the target
 BISECTION = (
