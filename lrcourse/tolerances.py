@@ -46,8 +46,9 @@ BOUND_RTOL = 1e-5
 # three 2.5e-8, a fit over the whole run 3.4e-10, brentq at its defaults 2e-11, a bisection stopped at 1e-9 1.5e-8 and
 # one stopped at 1e-6 1.5e-5. The catalogued mistakes miss by 1.5e-3 or more in some case of each cell (the last loss
 # taken as the floor; the oscillating root by 0.9, the small-rate approximation by 0.2 or a rate at or above 2 / a).
-# Losses read in float32 (`torch.tensor(losses)`) put the rate up to 9.4e-2 off, as far as the mistakes: no tolerance
-# tells that from a wrong reading, so the text and the visible check ask for float64.
+# Losses read in float32 put the rate up to 9.4e-2 off (np.float32 values; 8.7e-2 through `torch.tensor(losses)`),
+# as far as the mistakes: no tolerance tells that from a wrong reading, so the text and the visible check ask for
+# float64.
 FLOOR_RTOL = 1e-4
 
 # Losses of a training run that does not diverge (chapter 5's per-step loop; a range test up to its lowest
