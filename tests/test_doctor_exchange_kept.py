@@ -63,7 +63,9 @@ def test_the_class_inbound_moved_to_outbound_is_moved_back_never_removed(open_tm
     assert f"{course / 'outbound'} has the shape of the class's inbound " in said and shape in said, said
     assert f"and {course / 'inbound'} is missing" in said and "rm -r" not in said, said
     out = course / "outbound"
-    assert f"fix: `[ ! -L {course} ] && [ ! -L {out} ] && [ -d {out} ] && mv -T -- {out} {course}/inbound` (as" in said
+    seen = f's=$(stat -c %u:%a -- {out}) && {{ [ "$s" = {GRADER}:{mode:o} ]'  # what the doctor saw (r20l W2)
+    assert f"fix: `[ ! -L {course} ] && [ ! -L {out} ] && {seen}" in said, said
+    assert f"[ -d {out} ] && mv -T -- {out} {course}/inbound` (as" in said, said
     refused = grader_release_all(course.parent, open_tmp)
     assert "has the shape of the class's inbound" in refused and "rm -r" not in refused, refused
     listed = unrelease(course.parent)

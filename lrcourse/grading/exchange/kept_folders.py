@@ -158,18 +158,36 @@ def aside_mend(paths: list[Path], root: Path) -> str:
 
 
 def put_back(found: Path, inbound: Path) -> str:
-    """The command moving the folder `found` (the class's inbound, renamed or moved one level down) back to `inbound`,
-    refusing a link at run time on the way (`no_link`; r20k W3(a): a student swapped her link in after the doctor
-    looked, and it became the class's inbound). Its folder, when not the course's (a student's own outbound/, where
-    she may rename whenever she likes), is first made root's and closed to others (`chown -h root`, `chmod go-w`):
-    no name on the way is then one a student controls; the course's folder is closed first by the line's lock-out
-    (`remake.lock_out`)."""
-    word, parent, root = shell_word(found), found.parent, inbound.parent.parent
-    checked = no_link(found, root)
-    if parent != inbound.parent:
-        at = shell_word(parent)
-        checked = f"{no_link(parent, root)} && chown -h root -- {at} && chmod go-w -- {at} && [ ! -L {word} ]"
-    return f"{checked} && [ -d {word} ] && mv -T -- {word} {shell_word(inbound)}"
+    """The command moving the folder `found` (the class's inbound, renamed or moved up to two levels down) back to
+    `inbound`. Once the line's lock-out has run (`remake.lock_out`: the course's folder closed), each folder on the
+    way is closed top-down, each only after its parent (`closed`: no `chmod` through a name she may still swap,
+    r20l W1: it followed her link and made the exchange's root 1755), and `found` moved only if it is, at run time,
+    what the doctor saw (`as_seen`: its owner and mode; r20l W2, W1: a folder of hers swapped in before the lock-out
+    became the class's inbound)."""
+    word, course = shell_word(found), inbound.parent
+    steps = [no_link(course, course.parent)]
+    steps += [closed(folder) for folder in reversed(found.parents) if course in folder.parents]
+    steps.append(f"{as_seen(found)} && [ -d {word} ] && mv -T -- {word} {shell_word(inbound)}")
+    return " && ".join(steps)
+
+
+def as_seen(path: Path) -> str:
+    """The shell test that `path` is no link and has, at run time, the owner and mode the doctor sees now (or that
+    mode less the group's write, which the lock-out may take: `remake.lock_out`)."""
+    word, seen = shell_word(path), os.lstat(path)
+    mode = stat.S_IMODE(seen.st_mode)
+    said = " || ".join(f'[ "$s" = {seen.st_uid}:{each:o} ]' for each in dict.fromkeys((mode, mode & ~0o020)))
+    return f"[ ! -L {word} ] && s=$(stat -c %u:%a -- {word}) && {{ {said}; }}"
+
+
+def closed(folder: Path) -> str:
+    """The shell closing `folder`, on the way to the class's inbound (its parent closed first, so that its name is
+    fixed): this user's or root's, its owner checked and `chmod go-w`; another's (a student's own outbound/), made
+    root's first (`chown -h`, which follows no link), then `chmod go-w`."""
+    word, seen = shell_word(folder), os.lstat(folder)
+    if ours(folder, seen):
+        return f'[ ! -L {word} ] && [ "$(stat -c %u -- {word})" = {seen.st_uid} ] && chmod go-w -- {word}'
+    return f"[ ! -L {word} ] && chown -h root -- {word} && chmod go-w -- {word}"
 
 
 def ours(path: Path, seen: os.stat_result | None = None) -> bool:
