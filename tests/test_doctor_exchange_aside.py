@@ -119,7 +119,7 @@ def test_a_students_inbound_shaped_folder_is_never_moved_back(open_tmp, monkeypa
             assert said.index(top) < said.index(closed), said  # top-down (r20l W1)
             assert f"{closed}{back}" in said, said
     else:
-        assert "fix: `d=$(mktemp -d " in said and "then make inbound/ again: `install -d -m 3733" in said, said
+        assert "fix: `d=$(mktemp -d " in said and "then make inbound/ again: `mkdir -m 3733 -- " in said, said
     asides = follow_all(open_tmp, course)
     try:
         assert os.stat(course / "inbound").st_uid == GRADER and not os.path.lexists(feedback)

@@ -83,7 +83,8 @@ def test_a_missing_inbound_is_a_fail_of_its_own(open_tmp, monkeypatch):
     os.rmdir(course / "inbound")
     said = doctor(open_tmp)
     assert f"{course / 'inbound'} is missing: students cannot submit" in said and "stops=collect" in said, said
-    assert f"fix: `install -d -m 3733 -o {GRADER} {course / 'inbound'}` (as the user who collects)" in said, said
+    made = f"mkdir -m 3733 -- {course / 'inbound'} && chown -h {GRADER} -- {course / 'inbound'}"  # r20l W3
+    assert f"fix: `{made}` (as the user who collects)" in said, said
     follow(said)  # run by root here: `-o` makes it the grader's, as the grader's own run would
     assert oct(os.stat(course / "inbound").st_mode & 0o7777) == "0o3733"
     assert os.stat(course / "inbound").st_uid == GRADER and OK in doctor(open_tmp)

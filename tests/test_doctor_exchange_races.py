@@ -250,3 +250,47 @@ def test_the_move_back_chmods_nothing_through_a_name_she_swaps(open_tmp, monkeyp
     assert os.stat(course.parent).st_mode & 0o7777 == 0o1777
     if os.path.lexists(course / "inbound"):
         assert os.stat(course / "inbound").st_uid == GRADER and os.listdir(course / "inbound") == [SUBMISSION]
+
+
+RELINK = """import os, sys, time
+end = time.time() + float(sys.argv[3])
+while time.time() < end:
+    try:
+        os.symlink(sys.argv[1], sys.argv[2])
+    except OSError:
+        pass
+"""
+
+
+@pytest.mark.parametrize("at_inbound", ["", "link", "relinked"])
+def test_the_inbound_made_again_follows_no_link_and_locks_the_group_out_first(open_tmp, monkeypatch, at_inbound):
+    """r20l W3: the inbound made again (missing, or a link of hers) in a course folder its group may write in: she
+    puts her link to a folder of root's there after the doctor looked ("link"), or keeps making it (a loop) while
+    root runs the line's first command until it succeeds ("relinked", the doctor having seen her link): `install -d`
+    chowned and chmodded its target to the grader's 3733. The folder stays root's 0755; inbound/ is the grader's."""
+    course = group_course(monkeypatch, open_tmp)
+    shutil.rmtree(course / "inbound")
+    victim = open_tmp / "victim"
+    victim.mkdir(mode=0o755)
+    if at_inbound == "relinked":
+        (course / "inbound").symlink_to(victim)
+        os.lchown(course / "inbound", STUDENT, STUDENT)
+    said = doctor(open_tmp)
+    assert f"fix: `chmod g-w -- {course} && " in said and "install -d -m 3733 -o" not in said, said
+    assert f"mkdir -m 3733 -- {course}/inbound && chown -h {GRADER} -- {course}/inbound`" in said, said
+    if at_inbound == "link":
+        (course / "inbound").symlink_to(victim)
+    loop = [f"--reuid={STUDENT}", f"--regid={STUDENT}", "--clear-groups", sys.executable, "-c", RELINK]
+    seconds = "2" if at_inbound == "relinked" else "0"
+    relink = subprocess.Popen(["setpriv", *loop, str(victim), str(course / "inbound"), seconds])
+    try:
+        time.sleep(0.3 if at_inbound == "relinked" else 0)
+        for _ in range(30 if at_inbound == "relinked" else 1):
+            if not (ran := first_mend(said)).returncode:
+                break
+    finally:
+        relink.wait()
+    assert os.stat(victim).st_uid == 0 and os.stat(victim).st_mode & 0o7777 == 0o755, ran
+    assert not course.stat().st_mode & 0o020
+    if at_inbound != "link":
+        assert os.lstat(course / "inbound").st_uid == GRADER and os.lstat(course / "inbound").st_mode & 0o7777 == 0o3733
