@@ -101,6 +101,26 @@ def test_the_aside_refuses_a_folder_on_another_file_system(tmpfs, monkeypatch, o
         subprocess.run(["umount", "-l", str(course / "outbound")], check=True)
 
 
+def test_the_aside_refuses_a_bind_mount_of_the_same_disk(monkeypatch, open_tmp):
+    """r20l W4, N1: the course folder a bind mount (of itself: the same disk, the same `stat -c %d`), its inbound a
+    student's: `mv` out of it would copy; the mend moves nothing, fails, and says why on stderr."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    if subprocess.run(["mount", "--bind", str(course), str(course)], capture_output=True).returncode:
+        pytest.skip("mount --bind is not permitted here")
+    try:
+        inbound = course / "inbound"
+        os.chown(inbound, STUDENT, STUDENT)
+        (inbound / SUBMISSION).mkdir()
+        said, inode = doctor(open_tmp), os.stat(inbound).st_ino
+        assert "mktemp -d" in said and os.stat(inbound).st_dev == os.stat(course.parent).st_dev, said
+        ran = first_mend(said)
+        assert ran.returncode and "moved to" not in ran.stdout and "nothing moved" in ran.stderr, ran
+        assert os.stat(inbound).st_ino == inode and os.listdir(inbound) == [SUBMISSION]
+        assert not list(course.parent.glob(".lrcourse-aside.*"))
+    finally:
+        subprocess.run(["umount", "-l", str(course)], check=True)
+
+
 def group_course(monkeypatch, open_tmp) -> Path:
     """The README's set-up, with the course folder writable by a group that may hold students (2775)."""
     course = course_in(monkeypatch, open_tmp, 0o1777)

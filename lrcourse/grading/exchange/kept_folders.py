@@ -120,7 +120,15 @@ def aside(paths: list[Path], root: Path) -> str:
     moves = " && ".join(
         f'{guarded(path, root)} && mv -T -- {shell_word(path)} "$d"/{shell_word(path.name)}' for path in paths
     )
-    return f'{made_aside(root)} && {{ {moves} && echo "moved to $d" || {{ rmdir "$d"; false; }}; }}'
+    refused = shell_word(REFUSED)
+    return f'{made_aside(root)} && {{ {moves} && echo "moved to $d" || {{ rmdir "$d"; echo {refused} >&2; false; }}; }}'
+
+
+REFUSED = (  # what `aside` prints when it moves nothing (r20l N1: it printed nothing, and the doctor said the same)
+    "lrcourse: nothing moved: a name on the way is a link by now, or the path is on another mount than the exchange's "
+    "root (mv would copy it, losing what arrives meanwhile): run lrcourse doctor again; where it is a mount point of "
+    "its own (findmnt -T <path>), unmount it or move what it holds by hand, as root"
+)
 
 
 def made_aside(root: Path) -> str:
@@ -137,15 +145,18 @@ def no_link(path: Path, root: Path) -> str:
 
 
 def guarded(path: Path, root: Path) -> str:
-    """`no_link`, and that `path` is on `$d`'s file system (`aside`: a rename, never a copy)."""
-    word = shell_word(path)
-    return f'{no_link(path, root)} && [ "$(stat -c %d -- {word})" = "$(stat -c %d -- "$d")" ]'
+    """`no_link`, and that `path` is on `$d`'s file system and mount (`aside`: a rename, never a copy; r20l W4: a
+    bind mount of the same disk passed the `stat -c %d` test, `mv` copied, and 44 of 600 submissions were lost;
+    `findmnt -T` names the mount, its ID, which `stat -c %m` does not below a bind mount's top)."""
+    word, mount = shell_word(path), "findmnt -n -o ID -T"
+    same = f'm=$({mount} {word}) && [ -n "$m" ] && [ "$m" = "$({mount} "$d")" ]'
+    return f'{no_link(path, root)} && [ "$(stat -c %d -- {word})" = "$(stat -c %d -- "$d")" ] && {same}'
 
 
 ASIDE_NOTE = (
     "as root: moved, not removed, into a new folder only root may open, on the exchange's file system, which it "
-    "prints; it moves nothing, and fails, where the path is a link by then or on another file system (`mv` would "
-    "copy, not rename, losing what arrives meanwhile): run lrcourse doctor again; look inside before deleting anything "
+    "prints; it moves nothing, and fails, saying why, where the path is a link by then or on another file system "
+    "or mount (`mv` would copy, not rename, losing what arrives meanwhile): run lrcourse doctor again; look inside before deleting anything "
     "(the class's inbound may have been moved into it: to collect the submissions it holds, move the folder holding "
     "them back as the course's inbound/ while that is missing, `mv -T -- <it> <inbound>` as root, then `lrcourse "
     "collect <chapter>` as the user who collects)"
