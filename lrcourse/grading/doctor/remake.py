@@ -228,11 +228,15 @@ def lock_out(folder: Path) -> str:
     return " && ".join(found)
 
 
+MOVES = r"\bmv -[tT] --|\bmkdir -m |`rm "  # a mend moving, making or removing names
+
+
 def locked(said: Check, lock: str) -> Check:
     """`said`, the `lock_out` first in its first command where its mend moves, makes or removes names (r20k W3: a
     student in the course folder's group swapped a link in between the doctor's look and root's run; the group's
-    `chmod g-w` came second; r20l W3: the inbound made again, which moves nothing, got none)."""
-    if not lock or not re.search(r"\bmv -[tT] --|\bmkdir -m |`rm ", said.fix):
+    `chmod g-w` came second; r20l W3: the inbound made again, which moves nothing, got none); and before a
+    deferral to another account (`defer_line`; r20l W5: it may be a student in the group)."""
+    if not lock or not re.search(rf"{MOVES}|{DEFER}", said.fix):
         return said
     fix = f"`{lock} && {said.fix[1:]}" if said.fix.startswith("`") else f"`{lock}` (as root), then {said.fix}"
     return Check(said.name, said.problem, fix, said.warning, said.stops)
@@ -241,11 +245,13 @@ def locked(said: Check, lock: str) -> Check:
 def with_missing(said: Check, missing: Check | None, lock: str = "") -> Check:
     """`said`, with the FAIL for a missing inbound/ first where there is one (r20j W2: a course folder its group
     may write in, where inbound/ can be moved away, got only the group's warn, and students could not submit), and
-    the group's lock-out first of all (`locked`, r20k W3)."""
+    the group's lock-out first of all (`locked`, r20k W3); a deferral to its owner's doctor too, the group's warn
+    kept (r20l W5: it was dropped, and the owner was a student in that group)."""
     if missing is None:
         return locked(said, lock)
-    if missing.fix.startswith(DEFER):  # its owner's doctor says the rest (r20k M1)
-        return missing
+    if DEFER in missing.fix:  # its owner's doctor moves what is to be moved (r20k M1), the lock-out first (r20l W5)
+        fix = missing.fix if re.search(MOVES, said.fix) else f"{missing.fix}; and {said.fix}"
+        return locked(Check(missing.name, f"{missing.problem}; {said.problem}", fix, stops="collect"), lock)
     fix = f"{missing.fix}; and {said.fix}"
     if missing.fix.split("` (")[0] in said.fix:  # the same command: said once
         fix = said.fix + missing.fix[missing.fix.find(", then make inbound/") :] * (", then make" in missing.fix)

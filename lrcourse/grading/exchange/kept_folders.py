@@ -252,11 +252,21 @@ def staff_inbound(path: Path, staff: dict[int, str], seen: os.stat_result | None
 def defer_line(path: Path, owner: str, why: str) -> tuple[str, str]:
     """The problem and mend for a folder `staff_inbound` names (`owner`, `why`): nothing moved, nothing made beside
     it; its owner's doctor (or root's), which can list it, says what to do."""
+    grouped = why.startswith("is in group")  # a student put in the group by mistake is in it too (r20l W5)
     problem = (
-        f"{shown(path)} ({owner}'s, with the inbound's mode) looks like the class's inbound: {owner} works in this "
-        f"course (it {why}), and only {owner} or root can list it to see the submissions"
+        f"{shown(path)} ({owner}'s, with the inbound's mode) looks like the class's inbound: {owner} "
+        f"{'may work' if grouped else 'works'} in this course (it {why}), and only {owner} or root can list it to see "
+        "the submissions"
     )
-    return problem, f"{DEFER}{owner}, or the doctor as root (either may list it): nothing is to be moved or made as you"
+    mend = f"{DEFER}{owner}, or the doctor as root (either may list it): nothing is to be moved or made as you"
+    if grouped:
+        mend = (
+            f"if {owner} is one of the course's staff, {mend}; if not, that folder is a student's, not the class's "
+            f"inbound: take {owner} out of that group, then run lrcourse doctor again, which makes the inbound anew "
+            f"(the class's may have been moved elsewhere: `find {shell_word(path.parent.parent)} -type d -perm -0733 "
+            f"-uid {os.geteuid()}` as root lists such folders)"
+        )
+    return problem, mend
 
 
 DEFER = "run lrcourse doctor and collect as "  # the start of `defer_line`'s mend
