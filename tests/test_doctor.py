@@ -171,7 +171,8 @@ def test_an_inbound_folder_collect_refuses_in_a_course_folder_it_takes_is_made_a
     said = exchange_root(open_tmp)
     assert said.failed and said.stops == "collect" and f"{inbound} is " in said.problem, said
     mend = f"`{aside([inbound], course.parent)}" if kind == "folder" else f"`rm {inbound}"
-    assert said.fix.startswith(f"{mend} && install -d -m 3733 -o root {inbound}` (as root"), said.fix
+    made = f"mkdir -m 3733 -- {inbound} && chown -h root -- {inbound}"  # follows no link (r20l W3)
+    assert said.fix.startswith(f"{mend} && {made}` (as root"), said.fix
     moved = subprocess.run(["bash", "-c", said.fix.split("`")[1]], check=True, capture_output=True, text=True)
     if kind == "folder":  # moved aside (r20j W1): kept, out of the exchange
         shutil.rmtree(moved.stdout.removeprefix("moved to ").strip())

@@ -111,13 +111,15 @@ def test_a_students_inbound_shaped_folder_is_never_moved_back(open_tmp, monkeypa
     assert f"{feedback} is uid {STUDENT}'s, not the class's inbound: moved aside, not back" in said, said
     if hidden != "moved deeper":
         assert f"{hidden_at} has its mode and owner: the class's inbound" in said, said
-        back = f"[ ! -L {hidden_at} ] && [ -d {hidden_at} ] && mv -T -- {hidden_at} {course}/inbound`"
+        back = f'[ ! -L {hidden_at} ] && s=$(stat -c %u:%a -- {hidden_at}) && {{ [ "$s" = {GRADER}:3733 ]'
         assert f"fix: `[ ! -L {course} ] && " in said and back in said, said  # a link at run time refused (r20k W3)
         if hidden == "moved below her folders":  # her folder holding it made root's and closed first
             closed = f"chown -h root -- {hidden_at.parent} && chmod go-w -- {hidden_at.parent} && "
+            top = f"[ ! -L {hidden_at.parent.parent} ] && chown -h root -- {hidden_at.parent.parent} && "
+            assert said.index(top) < said.index(closed), said  # top-down (r20l W1)
             assert f"{closed}{back}" in said, said
     else:
-        assert "fix: `d=$(mktemp -d " in said and "then make inbound/ again: `install -d -m 3733" in said, said
+        assert "fix: `d=$(mktemp -d " in said and "then make inbound/ again: `mkdir -m 3733 -- " in said, said
     asides = follow_all(open_tmp, course)
     try:
         assert os.stat(course / "inbound").st_uid == GRADER and not os.path.lexists(feedback)

@@ -157,9 +157,22 @@ def test_a_renamed_chapter_is_never_named_to_release_again(open_tmp, monkeypatch
     for chapter in ("ch1", "ch2", "ch3"):
         (open_tmp / "source" / chapter).mkdir(parents=True)
     said = doctor(open_tmp)
-    assert (
-        "source/ chapters that outbound/ will no longer hold (ch1, ch3: `nbgrader release_assignment <chapter>` for"
-        in said
-    )
+    unheld = "source/ chapters outbound/ will then hold none of (ch1, ch3), release again, as you, those that had been"
+    assert unheld in said, said  # her renamed folder may have held one of them (r20l M2: said only then)
     assert f"('{name}': not a chapter of your course's source/; a folder's name there may not be" in said, said
     assert f"release_assignment '{name}'" not in said, said
+
+
+def test_only_the_chapters_moved_aside_are_released_again_when_none_was_renamed(open_tmp, monkeypatch):
+    """r20l M2: with ch1 alone released and made writable by others, "release again" listed ch2 and ch3, never
+    released, as chapters outbound/ "will no longer hold", inviting their early release; now only ch1."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    assert release(course.parent, open_tmp) == "None"
+    (course / "outbound" / "ch1").chmod(0o777)
+    for chapter in ("ch1", "ch2", "ch3"):
+        (open_tmp / "source" / chapter).mkdir(parents=True)
+    said = doctor(open_tmp)
+    assert (
+        "then release again, as you, ch1 (`nbgrader release_assignment ch1`: the folders moved aside held it)" in said
+    )
+    assert "ch2" not in said and "ch3" not in said and "hold none of" not in said, said

@@ -63,7 +63,9 @@ def test_the_class_inbound_moved_to_outbound_is_moved_back_never_removed(open_tm
     assert f"{course / 'outbound'} has the shape of the class's inbound " in said and shape in said, said
     assert f"and {course / 'inbound'} is missing" in said and "rm -r" not in said, said
     out = course / "outbound"
-    assert f"fix: `[ ! -L {course} ] && [ ! -L {out} ] && [ -d {out} ] && mv -T -- {out} {course}/inbound` (as" in said
+    seen = f's=$(stat -c %u:%a -- {out}) && {{ [ "$s" = {GRADER}:{mode:o} ]'  # what the doctor saw (r20l W2)
+    assert f"fix: `[ ! -L {course} ] && [ ! -L {out} ] && {seen}" in said, said
+    assert f"[ -d {out} ] && mv -T -- {out} {course}/inbound` (as" in said, said
     refused = grader_release_all(course.parent, open_tmp)
     assert "has the shape of the class's inbound" in refused and "rm -r" not in refused, refused
     listed = unrelease(course.parent)
@@ -81,7 +83,8 @@ def test_a_missing_inbound_is_a_fail_of_its_own(open_tmp, monkeypatch):
     os.rmdir(course / "inbound")
     said = doctor(open_tmp)
     assert f"{course / 'inbound'} is missing: students cannot submit" in said and "stops=collect" in said, said
-    assert f"fix: `install -d -m 3733 -o {GRADER} {course / 'inbound'}` (as the user who collects)" in said, said
+    made = f"mkdir -m 3733 -- {course / 'inbound'} && chown -h {GRADER} -- {course / 'inbound'}"  # r20l W3
+    assert f"fix: `{made}` (as the user who collects)" in said, said
     follow(said)  # run by root here: `-o` makes it the grader's, as the grader's own run would
     assert oct(os.stat(course / "inbound").st_mode & 0o7777) == "0o3733"
     assert os.stat(course / "inbound").st_uid == GRADER and OK in doctor(open_tmp)
@@ -141,10 +144,11 @@ def test_a_students_own_course_folder_gets_its_owner_line_first(open_tmp, monkey
 STAFF = 54330  # the course folder's group in a TA's set-up: the grader and the TA in it
 
 
-def staff_group(monkeypatch) -> None:
-    """This machine lists the grader and the TA (no accounts: listed here) in the group STAFF."""
-    users = [SimpleNamespace(pw_name=name, pw_uid=uid, pw_gid=uid) for name, uid in (("gr", GRADER), ("ta", STAFF_TA))]
-    group = SimpleNamespace(gr_name="staff", gr_mem=["gr", "ta"])
+def staff_group(monkeypatch, *more: tuple[str, int]) -> None:
+    """This machine lists the grader and the TA (no accounts: listed here), and `more`, in the group STAFF."""
+    named = (("gr", GRADER), ("ta", STAFF_TA), *more)
+    users = [SimpleNamespace(pw_name=name, pw_uid=uid, pw_gid=uid) for name, uid in named]
+    group = SimpleNamespace(gr_name="staff", gr_mem=[name for name, _ in named])
     monkeypatch.setattr(pwd, "getpwall", lambda: users)
     monkeypatch.setattr(grp, "getgrgid", lambda gid: group if gid == STAFF else grp.struct_group(("", "", gid, [])))
 
@@ -174,10 +178,37 @@ def test_a_tas_doctor_never_moves_the_graders_inbound(open_tmp, monkeypatch, mov
     said = doctor(local, uid=STAFF_TA)
     if moved:  # in place: collect's own line says whose it is
         assert f"{at} (uid {GRADER}'s, with the inbound's mode) looks like the class's inbound: uid {GRADER}" in said
-    assert f"fix: run lrcourse doctor and collect as uid {GRADER}, or the doctor as root" in said, said
+    lock = f"fix: `chmod g-w -- {course}` (as root), then if uid {GRADER} is one of the course's staff, "  # r20l W5
+    assert f"{lock}run lrcourse doctor and collect as uid {GRADER}, or the doctor as root" in said, said
     assert "mv " not in said and "install -d" not in said and "mktemp" not in said and "stops=collect" in said, said
     if moved:  # the grader's doctor: moved back
         said = doctor(open_tmp)
         assert f"mv -T -- {at} {course / 'inbound'}` (as root" in said and "fix: `chmod g-w -- " in said, said
         assert follow(said) is None
         assert os.listdir(course / "inbound") == [SUBMISSION]
+
+
+def test_a_student_in_the_staff_group_gets_no_deferral_alone(open_tmp, monkeypatch):
+    """r20l W5: a student put in the group of a root-owned course folder it may write in moved the class's inbound out
+    of it and made a 3733 folder of hers there: the grader's doctor said "run lrcourse doctor and collect as <her>",
+    and dropped the group's warn. Now the lock-out comes first, the deferral is conditional, the warn is kept; once
+    the folder is closed, the grader's doctor makes the inbound anew, never moving hers back."""
+    from lrcourse.grading.doctor import entry
+
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    os.chown(course, 0, STAFF)
+    course.chmod(0o2775)
+    staff_group(monkeypatch, ("ma", STUDENT))
+    monkeypatch.setattr(entry, "listed_members", lambda gid: ["gr", "ma", "ta"] if gid == STAFF else [])
+    os.rename(course / "inbound", open_tmp / "real")
+    (course / "x").mkdir()
+    os.chown(course / "x", STUDENT, STUDENT)
+    (course / "x").chmod(0o3733)
+    said = doctor(open_tmp)
+    assert f"fix: `chmod g-w -- {course}` (as root), then if uid {STUDENT} is one of the course's staff, " in said, said
+    assert "if not, that folder is a student's, not the class's inbound" in said, said
+    assert "is root's, not yours" in said and f"and `chown {GRADER} {course}`" in said, said  # not dropped
+    follow(said)
+    said = doctor(open_tmp)  # closed to the group: nothing deferred, nothing moved back, the inbound made anew
+    assert "collect as" not in said and f"mv -T -- {course / 'x'}" not in said, said
+    assert f"fix: `mkdir -m 3733 -- {course / 'inbound'} && chown -h {GRADER} -- " in said, said

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -99,6 +101,26 @@ def test_the_aside_refuses_a_folder_on_another_file_system(tmpfs, monkeypatch, o
         subprocess.run(["umount", "-l", str(course / "outbound")], check=True)
 
 
+def test_the_aside_refuses_a_bind_mount_of_the_same_disk(monkeypatch, open_tmp):
+    """r20l W4, N1: the course folder a bind mount (of itself: the same disk, the same `stat -c %d`), its inbound a
+    student's: `mv` out of it would copy; the mend moves nothing, fails, and says why on stderr."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    if subprocess.run(["mount", "--bind", str(course), str(course)], capture_output=True).returncode:
+        pytest.skip("mount --bind is not permitted here")
+    try:
+        inbound = course / "inbound"
+        os.chown(inbound, STUDENT, STUDENT)
+        (inbound / SUBMISSION).mkdir()
+        said, inode = doctor(open_tmp), os.stat(inbound).st_ino
+        assert "mktemp -d" in said and os.stat(inbound).st_dev == os.stat(course.parent).st_dev, said
+        ran = first_mend(said)
+        assert ran.returncode and "moved to" not in ran.stdout and "nothing moved" in ran.stderr, ran
+        assert os.stat(inbound).st_ino == inode and os.listdir(inbound) == [SUBMISSION]
+        assert not list(course.parent.glob(".lrcourse-aside.*"))
+    finally:
+        subprocess.run(["umount", "-l", str(course)], check=True)
+
+
 def group_course(monkeypatch, open_tmp) -> Path:
     """The README's set-up, with the course folder writable by a group that may hold students (2775)."""
     course = course_in(monkeypatch, open_tmp, 0o1777)
@@ -108,26 +130,32 @@ def group_course(monkeypatch, open_tmp) -> Path:
     return course
 
 
-@pytest.mark.parametrize("swapped", [False, True])
-def test_the_move_back_closes_the_group_first_and_refuses_a_link(open_tmp, monkeypatch, swapped):
-    """W3(a): inbound/ renamed `.i` in a course folder its group may write in; after the doctor looked, she renames
-    `.i` and puts her link to a folder of hers there. The line's first command closes the course folder to its group
-    first, then refuses the link: no inbound of hers; not swapped, it moves the class's inbound back."""
+@pytest.mark.parametrize("swapped", ["", "link", "folder"])
+def test_the_move_back_closes_the_group_first_and_moves_only_what_the_doctor_saw(open_tmp, monkeypatch, swapped):
+    """r20k W3(a), r20l W2: inbound/ renamed `.i` in a course folder its group may write in; after the doctor looked,
+    she renames `.i` and puts there her link to a folder of hers, or that 3733 folder itself. The line's first command
+    closes the course folder to its group first, then moves `.i` only if it is no link, and the grader's 3733 folder
+    the doctor saw: no inbound of hers; not swapped, it moves the class's inbound back."""
     course = group_course(monkeypatch, open_tmp)
     (course / "inbound" / SUBMISSION).mkdir()
     os.rename(course / "inbound", course / ".i")
     said = doctor(open_tmp)
     hidden = course / ".i"
     assert (
-        f"fix: `chmod g-w -- {course} && [ ! -L {course} ] && [ ! -L {hidden} ] && [ -d {hidden} ] && mv -T -- "
-        f"{hidden} {course}/inbound` (as root" in said
+        f"fix: `chmod g-w -- {course} && [ ! -L {course} ] && [ ! -L {hidden} ] && s=$(stat -c %u:%a -- {hidden}) && "
+        f'{{ [ "$s" = {GRADER}:3733 ]' in said
     ), said
+    assert f"[ -d {hidden} ] && mv -T -- {hidden} {course}/inbound` (as root" in said, said
     if swapped:  # what she does between the doctor's line and root's run
         mine = course / "mine"
         mine.mkdir(mode=0o3733)
         os.chown(mine, STUDENT, STUDENT)
+        (mine / SUBMISSION).mkdir()  # as `ls -la` shows the class's
         os.rename(hidden, course / ".j")
-        hidden.symlink_to("mine")
+        if swapped == "link":
+            hidden.symlink_to("mine")
+        else:
+            os.rename(mine, hidden)
     ran = first_mend(said)
     assert not course.stat().st_mode & 0o020  # closed to the group first, either way
     if swapped:
@@ -169,28 +197,34 @@ def test_a_chapters_aside_closes_the_group_first_and_never_follows_a_link(open_t
         shutil.rmtree(line.removeprefix("moved to "))
 
 
-@pytest.mark.parametrize("swapped", [False, True])
+@pytest.mark.parametrize("swapped", ["", "link", "folder"])
 def test_the_inbound_in_her_own_outbound_is_moved_back_only_once_she_cannot_rename_there(
     open_tmp, monkeypatch, swapped
 ):
-    """W3: the class's inbound moved into an outbound/ of hers, where she may rename whenever she likes: the move back
-    first makes that folder root's and closes it, then refuses a link; swapped (her link to a 3733 folder of hers in
-    place of the class's inbound), nothing becomes inbound/."""
+    """r20k W3, r20l W1: the class's inbound moved into outbound/x/ of hers, where she may rename whenever she likes:
+    the move back first makes outbound/ root's and closes it, then x, then moves x/inbound only if it is the grader's
+    3733 folder; swapped (x her link, or her folder holding a 3733 inbound of hers), nothing becomes inbound/."""
     course = course_in(monkeypatch, open_tmp, 0o1777)
     shutil.rmtree(course / "outbound")
-    outbound = course / "outbound"
-    outbound.mkdir(mode=0o777)
-    os.chown(outbound, STUDENT, STUDENT)
+    outbound, x = course / "outbound", course / "outbound" / "x"
+    for folder in (outbound, x):
+        folder.mkdir(mode=0o777)
+        os.chown(folder, STUDENT, STUDENT)
     (course / "inbound" / SUBMISSION).mkdir()
-    os.rename(course / "inbound", outbound / "ch1")
+    os.rename(course / "inbound", x / "inbound")
     said = doctor(open_tmp)
-    assert f"[ ! -L {outbound} ] && chown -h root -- {outbound} && chmod go-w -- {outbound} && [ ! -L" in said, said
+    top, then = (f"[ ! -L {at} ] && chown -h root -- {at} && chmod go-w -- {at} && " for at in (outbound, x))
+    assert f"{top}{then}[ ! -L {x / 'inbound'} ] && s=$(stat -c %u:%a" in said, said
     if swapped:
         mine = outbound / "mine"
-        mine.mkdir(mode=0o3733)
-        os.chown(mine, STUDENT, STUDENT)
-        os.rename(outbound / "ch1", outbound / "real")
-        (outbound / "ch1").symlink_to("mine")
+        (mine / "inbound").mkdir(mode=0o3733, parents=True)
+        for folder in (mine, mine / "inbound"):
+            os.chown(folder, STUDENT, STUDENT)
+        os.rename(x, outbound / "real")
+        if swapped == "link":
+            x.symlink_to("mine")
+        else:
+            os.rename(mine, x)
     ran = first_mend(said)
     assert os.stat(outbound).st_uid == 0 and not os.stat(outbound).st_mode & 0o022
     if swapped:
@@ -198,3 +232,85 @@ def test_the_inbound_in_her_own_outbound_is_moved_back_only_once_she_cannot_rena
     else:
         assert not ran.returncode and os.listdir(course / "inbound") == [SUBMISSION], ran
         assert os.stat(course / "inbound").st_uid == GRADER
+
+
+SWAP = """import ctypes, os, sys, time
+libc, end = ctypes.CDLL(None, use_errno=True), time.time() + float(sys.argv[4])
+os.chdir(sys.argv[1])
+while time.time() < end:
+    libc.renameat2(-100, sys.argv[2].encode(), -100, sys.argv[3].encode(), 2)
+"""
+
+
+def test_the_move_back_chmods_nothing_through_a_name_she_swaps(open_tmp, monkeypatch):
+    """r20l W1: the class's inbound in outbound/x/ of hers, and `y` her link to the exchange's root; while she swaps
+    x and y (renameat2 RENAME_EXCHANGE, in a loop), root runs the line's first command until it succeeds: the
+    exchange's root keeps its mode (`chmod go-w` followed her link: 1755), and inbound/ is the grader's."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    shutil.rmtree(course / "outbound")
+    outbound, x = course / "outbound", course / "outbound" / "x"
+    for folder in (outbound, x):
+        folder.mkdir(mode=0o777)
+        os.chown(folder, STUDENT, STUDENT)
+    (course / "inbound" / SUBMISSION).mkdir()
+    os.rename(course / "inbound", x / "inbound")
+    os.symlink(course.parent, outbound / "y")
+    os.lchown(outbound / "y", STUDENT, STUDENT)
+    said = doctor(open_tmp)
+    ids = [f"--reuid={STUDENT}", f"--regid={STUDENT}", "--clear-groups"]
+    swap = subprocess.Popen(["setpriv", *ids, sys.executable, "-c", SWAP, str(outbound), "x", "y", "3"])
+    try:
+        time.sleep(0.3)  # her loop under way
+        for _ in range(30):
+            if not first_mend(said).returncode:
+                break
+    finally:
+        swap.wait()
+    assert not swap.returncode
+    assert os.stat(course.parent).st_mode & 0o7777 == 0o1777
+    if os.path.lexists(course / "inbound"):
+        assert os.stat(course / "inbound").st_uid == GRADER and os.listdir(course / "inbound") == [SUBMISSION]
+
+
+RELINK = """import os, sys, time
+end = time.time() + float(sys.argv[3])
+while time.time() < end:
+    try:
+        os.symlink(sys.argv[1], sys.argv[2])
+    except OSError:
+        pass
+"""
+
+
+@pytest.mark.parametrize("at_inbound", ["", "link", "relinked"])
+def test_the_inbound_made_again_follows_no_link_and_locks_the_group_out_first(open_tmp, monkeypatch, at_inbound):
+    """r20l W3: the inbound made again (missing, or a link of hers) in a course folder its group may write in: she
+    puts her link to a folder of root's there after the doctor looked ("link"), or keeps making it (a loop) while
+    root runs the line's first command until it succeeds ("relinked", the doctor having seen her link): `install -d`
+    chowned and chmodded its target to the grader's 3733. The folder stays root's 0755; inbound/ is the grader's."""
+    course = group_course(monkeypatch, open_tmp)
+    shutil.rmtree(course / "inbound")
+    victim = open_tmp / "victim"
+    victim.mkdir(mode=0o755)
+    if at_inbound == "relinked":
+        (course / "inbound").symlink_to(victim)
+        os.lchown(course / "inbound", STUDENT, STUDENT)
+    said = doctor(open_tmp)
+    assert f"fix: `chmod g-w -- {course} && " in said and "install -d -m 3733 -o" not in said, said
+    assert f"mkdir -m 3733 -- {course}/inbound && chown -h {GRADER} -- {course}/inbound`" in said, said
+    if at_inbound == "link":
+        (course / "inbound").symlink_to(victim)
+    loop = [f"--reuid={STUDENT}", f"--regid={STUDENT}", "--clear-groups", sys.executable, "-c", RELINK]
+    seconds = "2" if at_inbound == "relinked" else "0"
+    relink = subprocess.Popen(["setpriv", *loop, str(victim), str(course / "inbound"), seconds])
+    try:
+        time.sleep(0.3 if at_inbound == "relinked" else 0)
+        for _ in range(30 if at_inbound == "relinked" else 1):
+            if not (ran := first_mend(said)).returncode:
+                break
+    finally:
+        relink.wait()
+    assert os.stat(victim).st_uid == 0 and os.stat(victim).st_mode & 0o7777 == 0o755, ran
+    assert not course.stat().st_mode & 0o020
+    if at_inbound != "link":
+        assert os.lstat(course / "inbound").st_uid == GRADER and os.lstat(course / "inbound").st_mode & 0o7777 == 0o3733

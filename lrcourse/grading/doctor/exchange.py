@@ -46,7 +46,7 @@ from lrcourse.grading.doctor.entry import (
     owner_name,
     root_side,
 )
-from lrcourse.grading.doctor.remake import lock_out, missing_inbound, owned_by_us, remake, with_missing
+from lrcourse.grading.doctor.remake import NAME, lock_out, locked, missing_inbound, owned_by_us, remake, with_missing
 
 # the exchange's inbound folder as nbgrader's release makes it (everyone writes and enters, only its owner lists it),
 # plus the sticky bit (only a submission folder's owner, the inbound folder's owner and root may rename or remove it):
@@ -201,8 +201,7 @@ def course_folder(exchange, course: Path | None = None) -> Check:
 
     if closed := root_unlistable(exchange):
         return closed
-    folder = exchange.root / exchange.course_id
-    name = "the nbgrader exchange's course folder"
+    folder, name = exchange.root / exchange.course_id, NAME
     create = (  # the inbound folder made now too, sticky (3733): nbgrader's release would make it 2733
         f"as the user who collects, `mkdir -m 0755 {folder} && install -d -m 3733 {exchange.inbound}` (see the "
         "README's instructor set-up)"
@@ -223,7 +222,8 @@ def course_folder(exchange, course: Path | None = None) -> Check:
         if closed := unlistable(exchange):  # not one to remove: one this user cannot list
             return closed
         mend = remake(exchange, create, course)
-        return Check(name, one_line(f"{error}; lrcourse collect refuses it"), mend, stops="collect")
+        said = Check(name, one_line(f"{error}; lrcourse collect refuses it"), mend, stops="collect")
+        return locked(said, lock_out(folder))  # the lock-out first where it moves or makes names (r20l W3)
     missing = missing_inbound(exchange) if seen is None else None  # r20i W1; with any other line (r20j W2)
     lock = lock_out(folder)  # first in a line moving names in them (r20k W3)
     if shared := shared_folders(folder):
@@ -239,7 +239,7 @@ def course_folder(exchange, course: Path | None = None) -> Check:
             said = Check("the nbgrader exchange's root" if at_root else name, *found, warning=True)
             return with_missing(said, missing, lock)
     if missing:
-        return missing
+        return locked(missing, lock)
     problem = inbound_mode_problem(exchange, seen) if seen is not None else None
     if problem:
         return Check(name, "; ".join([problem[0], *notes]), problem[1], warning=True)

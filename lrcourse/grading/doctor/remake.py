@@ -102,8 +102,7 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
                 f"root's doctor in another copy of it, run lrcourse as {owner} instead: nothing is to be moved)"
             )
         return f"{aside_mend([path], exchange.root)}, then, {create}"
-    me = owner_name(os.geteuid()) or os.geteuid()
-    made = f"install -d -m 3733 -o {me} {at_inbound}"
+    made = make_inbound(inbound)
     try:
         inner = os.lstat(inbound)
     except OSError:
@@ -200,8 +199,15 @@ def made(exchange) -> str:
         as_whom = "as the user who collects" if os.lstat(inbound.parent).st_uid == os.geteuid() else "as root"
     except OSError:
         as_whom = "as root"
-    me = owner_name(os.geteuid()) or os.geteuid()
-    return f"`install -d -m 3733 -o {me} {shell_word(inbound)}` ({as_whom})"
+    return f"`{make_inbound(inbound)}` ({as_whom})"
+
+
+def make_inbound(inbound: Path) -> str:
+    """The shell making `inbound`, 3733, the user who collects its owner: `mkdir` fails on any name there and
+    follows no link, `chown -h` neither (r20l W3: `install -d` chowned and chmodded the target of a link a student
+    put there, the grader's home, or as root any folder, made 3733); after the lock-out (`locked`)."""
+    word, me = shell_word(inbound), owner_name(os.geteuid()) or os.geteuid()
+    return f"mkdir -m 3733 -- {word} && chown -h {me} -- {word}"
 
 
 def lock_out(folder: Path) -> str:
@@ -209,6 +215,8 @@ def lock_out(folder: Path) -> str:
     this user and root listed in it may write in (`entry.group_writers`' rule; as root, any group but root's:
     `shared_folders`' rule); "" if none. It goes first in a line that also moves names in them (`locked`)."""
     me, found = owner_name(os.geteuid()), []
+    if not os.path.isdir(folder) or os.path.islink(folder):  # none through a link (or no folder) there
+        return ""
     for path, seen in course_folders(folder, "outbound", "feedback"):
         listed = set(listed_members(seen.st_gid))
         others = seen.st_gid != 0 if os.geteuid() == 0 else not listed or bool(listed - {me, "root"})
@@ -220,11 +228,15 @@ def lock_out(folder: Path) -> str:
     return " && ".join(found)
 
 
+MOVES = r"\bmv -[tT] --|\bmkdir -m |`rm "  # a mend moving, making or removing names
+
+
 def locked(said: Check, lock: str) -> Check:
-    """`said`, the `lock_out` first in its first command where its mend moves names (r20k W3: a student in the
-    course folder's group swapped a link in between the doctor's look and root's run; the group's `chmod g-w`
-    came second)."""
-    if not lock or not re.search(r"\bmv -[tT] --", said.fix):
+    """`said`, the `lock_out` first in its first command where its mend moves, makes or removes names (r20k W3: a
+    student in the course folder's group swapped a link in between the doctor's look and root's run; the group's
+    `chmod g-w` came second; r20l W3: the inbound made again, which moves nothing, got none); and before a
+    deferral to another account (`defer_line`; r20l W5: it may be a student in the group)."""
+    if not lock or not re.search(rf"{MOVES}|{DEFER}", said.fix):
         return said
     fix = f"`{lock} && {said.fix[1:]}" if said.fix.startswith("`") else f"`{lock}` (as root), then {said.fix}"
     return Check(said.name, said.problem, fix, said.warning, said.stops)
@@ -233,11 +245,13 @@ def locked(said: Check, lock: str) -> Check:
 def with_missing(said: Check, missing: Check | None, lock: str = "") -> Check:
     """`said`, with the FAIL for a missing inbound/ first where there is one (r20j W2: a course folder its group
     may write in, where inbound/ can be moved away, got only the group's warn, and students could not submit), and
-    the group's lock-out first of all (`locked`, r20k W3)."""
+    the group's lock-out first of all (`locked`, r20k W3); a deferral to its owner's doctor too, the group's warn
+    kept (r20l W5: it was dropped, and the owner was a student in that group)."""
     if missing is None:
         return locked(said, lock)
-    if missing.fix.startswith(DEFER):  # its owner's doctor says the rest (r20k M1)
-        return missing
+    if DEFER in missing.fix:  # its owner's doctor moves what is to be moved (r20k M1), the lock-out first (r20l W5)
+        fix = missing.fix if re.search(MOVES, said.fix) else f"{missing.fix}; and {said.fix}"
+        return locked(Check(missing.name, f"{missing.problem}; {said.problem}", fix, stops="collect"), lock)
     fix = f"{missing.fix}; and {said.fix}"
     if missing.fix.split("` (")[0] in said.fix:  # the same command: said once
         fix = said.fix + missing.fix[missing.fix.find(", then make inbound/") :] * (", then make" in missing.fix)

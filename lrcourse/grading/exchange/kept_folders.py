@@ -120,7 +120,15 @@ def aside(paths: list[Path], root: Path) -> str:
     moves = " && ".join(
         f'{guarded(path, root)} && mv -T -- {shell_word(path)} "$d"/{shell_word(path.name)}' for path in paths
     )
-    return f'{made_aside(root)} && {{ {moves} && echo "moved to $d" || {{ rmdir "$d"; false; }}; }}'
+    refused = shell_word(REFUSED)
+    return f'{made_aside(root)} && {{ {moves} && echo "moved to $d" || {{ rmdir "$d"; echo {refused} >&2; false; }}; }}'
+
+
+REFUSED = (  # what `aside` prints when it moves nothing (r20l N1: it printed nothing, and the doctor said the same)
+    "lrcourse: nothing moved: a name on the way is a link by now, or the path is on another mount than the exchange's "
+    "root (mv would copy it, losing what arrives meanwhile): run lrcourse doctor again; where it is a mount point of "
+    "its own (findmnt -T <path>), unmount it or move what it holds by hand, as root"
+)
 
 
 def made_aside(root: Path) -> str:
@@ -137,15 +145,18 @@ def no_link(path: Path, root: Path) -> str:
 
 
 def guarded(path: Path, root: Path) -> str:
-    """`no_link`, and that `path` is on `$d`'s file system (`aside`: a rename, never a copy)."""
-    word = shell_word(path)
-    return f'{no_link(path, root)} && [ "$(stat -c %d -- {word})" = "$(stat -c %d -- "$d")" ]'
+    """`no_link`, and that `path` is on `$d`'s file system and mount (`aside`: a rename, never a copy; r20l W4: a
+    bind mount of the same disk passed the `stat -c %d` test, `mv` copied, and 44 of 600 submissions were lost;
+    `findmnt -T` names the mount, its ID, which `stat -c %m` does not below a bind mount's top)."""
+    word, mount = shell_word(path), "findmnt -n -o ID -T"
+    same = f'm=$({mount} {word}) && [ -n "$m" ] && [ "$m" = "$({mount} "$d")" ]'
+    return f'{no_link(path, root)} && [ "$(stat -c %d -- {word})" = "$(stat -c %d -- "$d")" ] && {same}'
 
 
 ASIDE_NOTE = (
     "as root: moved, not removed, into a new folder only root may open, on the exchange's file system, which it "
-    "prints; it moves nothing, and fails, where the path is a link by then or on another file system (`mv` would "
-    "copy, not rename, losing what arrives meanwhile): run lrcourse doctor again; look inside before deleting anything "
+    "prints; it moves nothing, and fails, saying why, where the path is a link by then or on another file system "
+    "or mount (`mv` would copy, not rename, losing what arrives meanwhile): run lrcourse doctor again; look inside before deleting anything "
     "(the class's inbound may have been moved into it: to collect the submissions it holds, move the folder holding "
     "them back as the course's inbound/ while that is missing, `mv -T -- <it> <inbound>` as root, then `lrcourse "
     "collect <chapter>` as the user who collects)"
@@ -158,18 +169,36 @@ def aside_mend(paths: list[Path], root: Path) -> str:
 
 
 def put_back(found: Path, inbound: Path) -> str:
-    """The command moving the folder `found` (the class's inbound, renamed or moved one level down) back to `inbound`,
-    refusing a link at run time on the way (`no_link`; r20k W3(a): a student swapped her link in after the doctor
-    looked, and it became the class's inbound). Its folder, when not the course's (a student's own outbound/, where
-    she may rename whenever she likes), is first made root's and closed to others (`chown -h root`, `chmod go-w`):
-    no name on the way is then one a student controls; the course's folder is closed first by the line's lock-out
-    (`remake.lock_out`)."""
-    word, parent, root = shell_word(found), found.parent, inbound.parent.parent
-    checked = no_link(found, root)
-    if parent != inbound.parent:
-        at = shell_word(parent)
-        checked = f"{no_link(parent, root)} && chown -h root -- {at} && chmod go-w -- {at} && [ ! -L {word} ]"
-    return f"{checked} && [ -d {word} ] && mv -T -- {word} {shell_word(inbound)}"
+    """The command moving the folder `found` (the class's inbound, renamed or moved up to two levels down) back to
+    `inbound`. Once the line's lock-out has run (`remake.lock_out`: the course's folder closed), each folder on the
+    way is closed top-down, each only after its parent (`closed`: no `chmod` through a name she may still swap,
+    r20l W1: it followed her link and made the exchange's root 1755), and `found` moved only if it is, at run time,
+    what the doctor saw (`as_seen`: its owner and mode; r20l W2, W1: a folder of hers swapped in before the lock-out
+    became the class's inbound)."""
+    word, course = shell_word(found), inbound.parent
+    steps = [no_link(course, course.parent)]
+    steps += [closed(folder) for folder in reversed(found.parents) if course in folder.parents]
+    steps.append(f"{as_seen(found)} && [ -d {word} ] && mv -T -- {word} {shell_word(inbound)}")
+    return " && ".join(steps)
+
+
+def as_seen(path: Path) -> str:
+    """The shell test that `path` is no link and has, at run time, the owner and mode the doctor sees now (or that
+    mode less the group's write, which the lock-out may take: `remake.lock_out`)."""
+    word, seen = shell_word(path), os.lstat(path)
+    mode = stat.S_IMODE(seen.st_mode)
+    said = " || ".join(f'[ "$s" = {seen.st_uid}:{each:o} ]' for each in dict.fromkeys((mode, mode & ~0o020)))
+    return f"[ ! -L {word} ] && s=$(stat -c %u:%a -- {word}) && {{ {said}; }}"
+
+
+def closed(folder: Path) -> str:
+    """The shell closing `folder`, on the way to the class's inbound (its parent closed first, so that its name is
+    fixed): this user's or root's, its owner checked and `chmod go-w`; another's (a student's own outbound/), made
+    root's first (`chown -h`, which follows no link), then `chmod go-w`."""
+    word, seen = shell_word(folder), os.lstat(folder)
+    if ours(folder, seen):
+        return f'[ ! -L {word} ] && [ "$(stat -c %u -- {word})" = {seen.st_uid} ] && chmod go-w -- {word}'
+    return f"[ ! -L {word} ] && chown -h root -- {word} && chmod go-w -- {word}"
 
 
 def ours(path: Path, seen: os.stat_result | None = None) -> bool:
@@ -223,11 +252,21 @@ def staff_inbound(path: Path, staff: dict[int, str], seen: os.stat_result | None
 def defer_line(path: Path, owner: str, why: str) -> tuple[str, str]:
     """The problem and mend for a folder `staff_inbound` names (`owner`, `why`): nothing moved, nothing made beside
     it; its owner's doctor (or root's), which can list it, says what to do."""
+    grouped = why.startswith("is in group")  # a student put in the group by mistake is in it too (r20l W5)
     problem = (
-        f"{shown(path)} ({owner}'s, with the inbound's mode) looks like the class's inbound: {owner} works in this "
-        f"course (it {why}), and only {owner} or root can list it to see the submissions"
+        f"{shown(path)} ({owner}'s, with the inbound's mode) looks like the class's inbound: {owner} "
+        f"{'may work' if grouped else 'works'} in this course (it {why}), and only {owner} or root can list it to see "
+        "the submissions"
     )
-    return problem, f"{DEFER}{owner}, or the doctor as root (either may list it): nothing is to be moved or made as you"
+    mend = f"{DEFER}{owner}, or the doctor as root (either may list it): nothing is to be moved or made as you"
+    if grouped:
+        mend = (
+            f"if {owner} is one of the course's staff, {mend}; if not, that folder is a student's, not the class's "
+            f"inbound: take {owner} out of that group, then run lrcourse doctor again, which makes the inbound anew "
+            f"(the class's may have been moved elsewhere: `find {shell_word(path.parent.parent)} -type d -perm -0733 "
+            f"-uid {os.geteuid()}` as root lists such folders)"
+        )
+    return problem, mend
 
 
 DEFER = "run lrcourse doctor and collect as "  # the start of `defer_line`'s mend

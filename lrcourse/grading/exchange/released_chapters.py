@@ -93,35 +93,50 @@ def chapters_line(
 
 
 def again(bad: list[str], names: tuple, chapters: list[str] | None) -> str:
-    """What to release again once the chapter folders `bad` of outbound/ (holding `names`) are moved aside: the
-    course's `chapters` (its source/'s) that outbound/ will no longer hold, never a folder's name, which a student who
-    could write in outbound/ may have chosen (r20k M2: "release it again (`nbgrader release_assignment <her name>`)"
-    named her renamed folder, and the chapter it held was no longer released); without `chapters` (release's own
-    line), none named."""
+    """What to release again once the chapter folders `bad` of outbound/ (holding `names`) are moved aside: those of
+    them named as the course's `chapters` (its source/'s); where a folder there is not named as one (a student who
+    could write in outbound/ may have renamed it: r20k M2, "release it again (`nbgrader release_assignment <her
+    name>`)" named her folder), the chapters outbound/ will then hold none of, of which only those released before
+    (r20l M2: all were listed as ones outbound/ "will no longer hold", never-released chapters too); never a folder's
+    name; without `chapters` (release's own line), none named."""
     renamed = (
         "a folder's name there may not be its chapter's: a student who could write in outbound/ may have renamed it"
     )
     if chapters is None:
         return f"release again, as you, each chapter it held (`nbgrader release_assignment <chapter>`; {renamed})"
     kept = set(names) - set(bad)
-    lost = [name for name in bad if name in chapters] + [c for c in chapters if c not in kept and c not in bad]
+    held = [name for name in bad if name in chapters]
     strange = [name for name in bad if name not in chapters]
+    unheld = [c for c in chapters if c not in kept and c not in bad] if strange else []
     note = ""
     if strange:
         listed = ", ".join(shown(name) for name in strange[:MOST_NAMED]) + (
             ", ..." if len(strange) > MOST_NAMED else ""
         )
         note = f" ({listed}: not a chapter of your course's source/; {renamed})"
-    if not lost:
-        return f"release none again: outbound/ still holds every chapter of your course's source/{note}"
-    command = f"`nbgrader release_assignment {shell_word(lost[0])}`"
-    if len(lost) > 1:
-        command = "`nbgrader release_assignment <chapter>` for each"
-    listed = ", ".join(shown(name) for name in lost[:MOST_LISTED]) + (", ..." if len(lost) > MOST_LISTED else "")
-    return (
-        f"release again, as you, those students should have of your course's source/ chapters that outbound/ will no "
-        f"longer hold ({listed}: {command}){note}"
-    )
+    if not held and not unheld:
+        return f"release none again: outbound/ will still hold every chapter of your course's source/{note}"
+    said = []
+    if held:
+        one = len(held) == 1
+        command = (
+            f"`nbgrader release_assignment {shell_word(held[0]) if one else '<chapter>'}`{'' if one else ' for each'}"
+        )
+        said.append(
+            f"release again, as you, {listing(held)} ({command}: the folders moved aside held {'it' if one else 'them'})"
+        )
+    if unheld:
+        said.append(
+            f"{'and, ' if held else ''}of your course's source/ chapters outbound/ will then hold none of "
+            f"({listing(unheld)}), release again, as you, those that had been released (`nbgrader release_assignment "
+            "<chapter>` for each): a renamed folder may have held one"
+        )
+    return "; ".join(said) + note
+
+
+def listing(names: list[str]) -> str:
+    """`names`, quoted, the first MOST_LISTED of them."""
+    return ", ".join(shown(name) for name in names[:MOST_LISTED]) + (", ..." if len(names) > MOST_LISTED else "")
 
 
 MOST_LISTED = 12  # chapters named to release again
