@@ -130,6 +130,30 @@ def group_course(monkeypatch, open_tmp) -> Path:
     return course
 
 
+def swap_in(name: Path, away: Path, mine: Path, swapped: str) -> None:
+    """What she does between the doctor's line and root's run: the folder at `name` renamed to `away`, and at `name`
+    her link to `mine` (`swapped` "link") or `mine` itself (a folder of hers)."""
+    os.rename(name, away)
+    if swapped == "link":
+        name.symlink_to(mine.name)
+    else:
+        os.rename(mine, name)
+
+
+def inbound_in_her_outbound(open_tmp, monkeypatch):
+    """The course, its outbound/ and outbound/x/ a student's (0777), the class's inbound (one submission) moved into
+    x/: the course, outbound/ and x."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    shutil.rmtree(course / "outbound")
+    outbound, x = course / "outbound", course / "outbound" / "x"
+    for folder in (outbound, x):
+        folder.mkdir(mode=0o777)
+        os.chown(folder, STUDENT, STUDENT)
+    (course / "inbound" / SUBMISSION).mkdir()
+    os.rename(course / "inbound", x / "inbound")
+    return course, outbound, x
+
+
 @pytest.mark.parametrize("swapped", ["", "link", "folder"])
 def test_the_move_back_closes_the_group_first_and_moves_only_what_the_doctor_saw(open_tmp, monkeypatch, swapped):
     """r20k W3(a), r20l W2: inbound/ renamed `.i` in a course folder its group may write in; after the doctor looked,
@@ -151,11 +175,7 @@ def test_the_move_back_closes_the_group_first_and_moves_only_what_the_doctor_saw
         mine.mkdir(mode=0o3733)
         os.chown(mine, STUDENT, STUDENT)
         (mine / SUBMISSION).mkdir()  # as `ls -la` shows the class's
-        os.rename(hidden, course / ".j")
-        if swapped == "link":
-            hidden.symlink_to("mine")
-        else:
-            os.rename(mine, hidden)
+        swap_in(hidden, course / ".j", mine, swapped)
     ran = first_mend(said)
     assert not course.stat().st_mode & 0o020  # closed to the group first, either way
     if swapped:
@@ -204,14 +224,7 @@ def test_the_inbound_in_her_own_outbound_is_moved_back_only_once_she_cannot_rena
     """r20k W3, r20l W1: the class's inbound moved into outbound/x/ of hers, where she may rename whenever she likes:
     the move back first makes outbound/ root's and closes it, then x, then moves x/inbound only if it is the grader's
     3733 folder; swapped (x her link, or her folder holding a 3733 inbound of hers), nothing becomes inbound/."""
-    course = course_in(monkeypatch, open_tmp, 0o1777)
-    shutil.rmtree(course / "outbound")
-    outbound, x = course / "outbound", course / "outbound" / "x"
-    for folder in (outbound, x):
-        folder.mkdir(mode=0o777)
-        os.chown(folder, STUDENT, STUDENT)
-    (course / "inbound" / SUBMISSION).mkdir()
-    os.rename(course / "inbound", x / "inbound")
+    course, outbound, x = inbound_in_her_outbound(open_tmp, monkeypatch)
     said = doctor(open_tmp)
     top, then = (f"[ ! -L {at} ] && chown -h root -- {at} && chmod go-w -- {at} && " for at in (outbound, x))
     assert f"{top}{then}[ ! -L {x / 'inbound'} ] && s=$(stat -c %u:%a" in said, said
@@ -220,11 +233,7 @@ def test_the_inbound_in_her_own_outbound_is_moved_back_only_once_she_cannot_rena
         (mine / "inbound").mkdir(mode=0o3733, parents=True)
         for folder in (mine, mine / "inbound"):
             os.chown(folder, STUDENT, STUDENT)
-        os.rename(x, outbound / "real")
-        if swapped == "link":
-            x.symlink_to("mine")
-        else:
-            os.rename(mine, x)
+        swap_in(x, outbound / "real", mine, swapped)
     ran = first_mend(said)
     assert os.stat(outbound).st_uid == 0 and not os.stat(outbound).st_mode & 0o022
     if swapped:
@@ -246,14 +255,7 @@ def test_the_move_back_chmods_nothing_through_a_name_she_swaps(open_tmp, monkeyp
     """r20l W1: the class's inbound in outbound/x/ of hers, and `y` her link to the exchange's root; while she swaps
     x and y (renameat2 RENAME_EXCHANGE, in a loop), root runs the line's first command until it succeeds: the
     exchange's root keeps its mode (`chmod go-w` followed her link: 1755), and inbound/ is the grader's."""
-    course = course_in(monkeypatch, open_tmp, 0o1777)
-    shutil.rmtree(course / "outbound")
-    outbound, x = course / "outbound", course / "outbound" / "x"
-    for folder in (outbound, x):
-        folder.mkdir(mode=0o777)
-        os.chown(folder, STUDENT, STUDENT)
-    (course / "inbound" / SUBMISSION).mkdir()
-    os.rename(course / "inbound", x / "inbound")
+    course, outbound, x = inbound_in_her_outbound(open_tmp, monkeypatch)
     os.symlink(course.parent, outbound / "y")
     os.lchown(outbound / "y", STUDENT, STUDENT)
     said = doctor(open_tmp)
