@@ -213,3 +213,21 @@ def test_a_printable_name_she_chose_is_quoted_in_the_problem_text(open_tmp, monk
     assert f"; {shell_word(renamed)} has its mode and owner: the class's inbound" in problem, said
     assert f"'{renamed}' has its mode" in problem and f" {renamed} has" not in problem, said
     assert f"mv -T -- {shell_word(renamed)} {course / 'inbound'}` (as root" in said, said
+
+
+def test_an_aside_stopped_after_its_first_path_says_what_moved(open_tmp, monkeypatch):
+    """r20m N1: an aside of two paths whose second was refused (a link by then) printed "nothing moved" after it had
+    moved the first, whose new home only rmdir's error named. Now it says it stopped part way, and where."""
+    import subprocess
+
+    from lrcourse.grading.exchange.kept_folders import aside
+
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    (course / "outbound" / "ch2").mkdir()
+    (course / "outbound" / "ch1").symlink_to(open_tmp)
+    first, then = course / "outbound" / "ch2", course / "outbound" / "ch1"
+    ran = subprocess.run(["bash", "-c", aside([first, then], course.parent)], capture_output=True, text=True)
+    assert ran.returncode and "nothing moved" not in ran.stderr and "moved to" not in ran.stdout, ran
+    where = ran.stderr.split("what moved is in ")[1].strip()
+    assert os.listdir(where) == ["ch2"] and not first.exists() and then.is_symlink(), ran
+    shutil.rmtree(where)

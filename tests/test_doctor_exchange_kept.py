@@ -178,8 +178,12 @@ def test_a_tas_doctor_never_moves_the_graders_inbound(open_tmp, monkeypatch, mov
     said = doctor(local, uid=STAFF_TA)
     if moved:  # in place: collect's own line says whose it is
         assert f"{at} (uid {GRADER}'s, with the inbound's mode) looks like the class's inbound: uid {GRADER}" in said
-    lock = f"fix: `chmod g-w -- {course}` (as root), then if uid {GRADER} is one of the course's staff, "  # r20l W5
-    assert f"{lock}run lrcourse doctor and collect as uid {GRADER}, or the doctor as root" in said, said
+    staff = f"fix: if uid {GRADER} is one of the course's staff: run lrcourse doctor and collect as uid {GRADER} ("
+    assert staff in said and "or the doctor as root" not in said, said  # r20m M2, W1
+    assert f"; if not (a student: uid {GRADER} is in group staff, " in said, said
+    assert f"`chmod g-w -- {course}` as root" in said, said
+    hint = f"-mindepth 1 -type d -perm -0733 ! -uid {GRADER}` as root"  # r20m W2: not the TA's uid
+    assert hint in said and f"-uid {STAFF_TA}" not in said, said
     assert "mv " not in said and "install -d" not in said and "mktemp" not in said and "stops=collect" in said, said
     if moved:  # the grader's doctor: moved back
         said = doctor(open_tmp)
@@ -205,10 +209,68 @@ def test_a_student_in_the_staff_group_gets_no_deferral_alone(open_tmp, monkeypat
     os.chown(course / "x", STUDENT, STUDENT)
     (course / "x").chmod(0o3733)
     said = doctor(open_tmp)
-    assert f"fix: `chmod g-w -- {course}` (as root), then if uid {STUDENT} is one of the course's staff, " in said, said
-    assert "if not, that folder is a student's, not the class's inbound" in said, said
+    assert f"fix: if uid {STUDENT} is one of the course's staff: run lrcourse doctor and collect as uid " in said, said
+    assert "), that folder is hers, not the class's inbound: `chmod g-w -- " in said, said  # the lock-out: "if not"
+    assert f"! -uid {STUDENT}` as root lists such folders not uid {STUDENT}'s" in said, said  # r20m W2
     assert "is root's, not yours" in said and f"and `chown {GRADER} {course}`" in said, said  # not dropped
-    follow(said)
+    follow("fix: " + said[said.index("`chmod g-w -- ") :])  # the "if not" branch's lock-out, as written
     said = doctor(open_tmp)  # closed to the group: nothing deferred, nothing moved back, the inbound made anew
     assert "collect as" not in said and f"mv -T -- {course / 'x'}" not in said, said
     assert f"fix: `mkdir -m 3733 -- {course / 'inbound'} && chown -h {GRADER} -- " in said, said
+
+
+def test_the_tas_doctor_in_the_ta_set_up_moves_nothing_before_or_after_the_lock_out(open_tmp, monkeypatch):
+    """r20m M2: in the TA set-up (the course's folder root:staff 2775, the grader's 3733 inbound), nothing wrong, the
+    TA's doctor gave a FAIL whose first mend was `chmod g-w -- <course>`; after it, her next line moved the class's
+    inbound aside and made her one (two asides, 0 collected). Now the lock-out is only the "if not" branch's, and
+    after it the line still names the grader and moves nothing: the class's inbound stays, the grader's doctor has
+    nothing to move."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    os.chown(course, 0, STAFF)
+    course.chmod(0o2775)
+    staff_group(monkeypatch)
+    submit(course / "inbound")
+    local = open_tmp / "course"  # her own copy of the course
+    local.mkdir()
+    os.chown(local, STAFF_TA, 0)
+    said = doctor(local, uid=STAFF_TA)
+    staff = f"fix: if uid {GRADER} is one of the course's staff: run lrcourse doctor and collect as uid {GRADER} ("
+    assert staff in said and said.index("`chmod g-w") > said.index("; if not (a student"), said
+    assert "mv " not in said and "mktemp" not in said and "mkdir" not in said, said
+    course.chmod(0o2755)  # the "if not" branch's lock-out, run anyway
+    said = doctor(local, uid=STAFF_TA)
+    ask = f"fix: if uid {GRADER} is the account that collects this course: run lrcourse doctor and collect as uid "
+    assert ask in said and said.index("mktemp") > said.index("; if not (a student's"), said
+    assert f"chown -h {STAFF_TA}" in said and "and you collect it: `" in said, said  # only for the one who collects
+    assert os.stat(course / "inbound").st_uid == GRADER and os.listdir(course / "inbound") == [SUBMISSION]
+    assert not [name for name in os.listdir(course.parent) if name.startswith(".lrcourse-aside")]
+    assert "mktemp" not in doctor(open_tmp) and "collect as" not in doctor(open_tmp)  # the grader's: its own
+
+
+def test_a_students_inbound_in_a_closed_root_course_folder_is_asked_about_first(open_tmp, monkeypatch):
+    """r20l W5 after its lock-out, r20m M2's rule: a 3733 inbound of hers in a course folder of root's no group may
+    write in any more is asked about (is she the account that collects?), not moved aside outright; the grader, who
+    collects, runs the "if not" branch's command as written, and its own inbound is made."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    os.chown(course, 0, 0)
+    os.rename(course / "inbound", open_tmp / "real")
+    (course / "inbound").mkdir()
+    os.chown(course / "inbound", STUDENT, STUDENT)
+    (course / "inbound").chmod(0o3733)
+    said = doctor(open_tmp)
+    assert f"fix: if uid {STUDENT} is the account that collects this course: " in said, said
+    assert "and you collect it: `d=$(mktemp" in said and f"chown -h {GRADER} -- " in said, said
+    aside = follow("fix: " + said[said.index("`d=$(mktemp") :])  # the "if not" branch's, as written, by root
+    assert os.stat(course / "inbound").st_uid == GRADER and os.listdir(aside) == ["inbound"], said
+    shutil.rmtree(aside)
+
+
+def test_a_deferral_names_only_the_owners_doctor(open_tmp):
+    """r20m W1: the deferral said "or the doctor as root", whose doctor, after the lock-out, made a root inbound
+    beside the class's and moved the grader's outbound aside. Only the owner's doctor, which can list it, is named."""
+    from lrcourse.grading.exchange.kept_folders import DEFER, defer_line
+
+    course = open_tmp / "exchange" / "lr-schedules"
+    problem, mend = defer_line(course / ".i", "gr", "owns the course's folder in the exchange", course, GRADER)
+    assert mend == f"{DEFER}gr, who can list it: nothing is to be moved or made as you", mend
+    assert "root" not in mend and "only gr or root can list it" in problem, problem

@@ -10,8 +10,8 @@ closes it first, in the same command (`lock_out`, `locked`), and each move refus
 M1: a TA's, in her own copy of the course, or root's): a folder with the inbound's mode owned by another account
 that works in the course (`kept_folders.staff_of`: the owner of the course's folder in the exchange, or, that
 folder root's and its group allowed to write in it, that group's members) may be the class's inbound, which this
-user may not list: it is named, with "run lrcourse doctor and collect as <owner>, or the doctor as root", and no
-mend moves it or makes an inbound beside it (`defer_line`)."""
+user may not list: it is named, with "run lrcourse doctor and collect as <owner>", and no mend moves it or makes an
+inbound beside it (`defer_line`); nor one of another account's in a course folder of root's (r20m M2)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,20 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
     except OSError:
         return f"`{made}` (as root)"
     if staff := staff_inbound(inbound, staff_of(path), inner):  # the class's, run by another account (r20k M1)
-        return defer_line(inbound, *staff)[1]
+        return defer_line(inbound, *staff, path, inner.st_uid)[1]
+    if (
+        stat.S_ISDIR(inner.st_mode)
+        and stat.S_IMODE(inner.st_mode) in INBOUND_MODES
+        and not ours(inbound, inner)
+        and seen.st_uid == 0
+    ):  # r20m M2: after the lock-out no member counts as staff, and a TA's line moved the grader's inbound aside
+        owner, lock = owner_name(inner.st_uid) or f"uid {inner.st_uid}", lock_out(path)
+        return (
+            f"if {owner} is the account that collects this course: {DEFER}{owner} (nothing is to be moved or made "
+            f"as you); if not (a student's, made while she could write in {folder}), and you collect it: "
+            f"`{lock + ' && ' if lock else ''}{aside([inbound], exchange.root)} && {made}` ({ASIDE_NOTE}; the "
+            f"course's folder {folder} stays); if neither, run lrcourse doctor as the account that collects"
+        )
     if stat.S_ISLNK(inner.st_mode) or stat.S_ISFIFO(inner.st_mode):
         return (
             f"`rm {at_inbound} && {made}` (as root: `rm` removes the link itself; the course's folder {folder} stays)"
@@ -163,7 +176,8 @@ def missing_inbound(exchange) -> Check | None:
     candidates = inbound_like(inbound.parent, staff)
     found = [path for path in candidates if ours(path)]
     if candidates and not found:  # another account's that works in the course: left for its doctor (r20k M1)
-        said, mend = defer_line(candidates[0], *staff_inbound(candidates[0], staff))
+        uid = os.lstat(candidates[0]).st_uid
+        said, mend = defer_line(candidates[0], *staff_inbound(candidates[0], staff), inbound.parent, uid)
         return Check(NAME, f"{problem}; {said}", mend, stops="collect")
     if found:
         problem += (
@@ -234,9 +248,9 @@ MOVES = r"\bmv -[tT] --|\bmkdir -m |`rm "  # a mend moving, making or removing n
 def locked(said: Check, lock: str) -> Check:
     """`said`, the `lock_out` first in its first command where its mend moves, makes or removes names (r20k W3: a
     student in the course folder's group swapped a link in between the doctor's look and root's run; the group's
-    `chmod g-w` came second; r20l W3: the inbound made again, which moves nothing, got none); and before a
-    deferral to another account (`defer_line`; r20l W5: it may be a student in the group)."""
-    if not lock or not re.search(rf"{MOVES}|{DEFER}", said.fix):
+    `chmod g-w` came second; r20l W3: the inbound made again, which moves nothing, got none); never before a
+    deferral to another account (`defer_line`, which has it where it says the owner may be a student: r20m M2)."""
+    if not lock or DEFER in said.fix or not re.search(MOVES, said.fix):  # a deferral: its own (r20m M2)
         return said
     fix = f"`{lock} && {said.fix[1:]}" if said.fix.startswith("`") else f"`{lock}` (as root), then {said.fix}"
     return Check(said.name, said.problem, fix, said.warning, said.stops)
@@ -245,11 +259,12 @@ def locked(said: Check, lock: str) -> Check:
 def with_missing(said: Check, missing: Check | None, lock: str = "") -> Check:
     """`said`, with the FAIL for a missing inbound/ first where there is one (r20j W2: a course folder its group
     may write in, where inbound/ can be moved away, got only the group's warn, and students could not submit), and
-    the group's lock-out first of all (`locked`, r20k W3); a deferral to its owner's doctor too, the group's warn
-    kept (r20l W5: it was dropped, and the owner was a student in that group)."""
+    the group's lock-out first of all (`locked`, r20k W3), but a deferral to its owner's doctor, the group's warn
+    kept (r20l W5: it was dropped, and the owner was a student in that group), has it in its "if not" branch only
+    (r20m M2)."""
     if missing is None:
         return locked(said, lock)
-    if DEFER in missing.fix:  # its owner's doctor moves what is to be moved (r20k M1), the lock-out first (r20l W5)
+    if DEFER in missing.fix:  # its owner's doctor moves what is to be moved (r20k M1); the lock-out its own (r20m M2)
         fix = missing.fix if re.search(MOVES, said.fix) else f"{missing.fix}; and {said.fix}"
         return locked(Check(missing.name, f"{missing.problem}; {said.problem}", fix, stops="collect"), lock)
     fix = f"{missing.fix}; and {said.fix}"

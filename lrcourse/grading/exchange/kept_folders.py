@@ -120,14 +120,20 @@ def aside(paths: list[Path], root: Path) -> str:
     moves = " && ".join(
         f'{guarded(path, root)} && mv -T -- {shell_word(path)} "$d"/{shell_word(path.name)}' for path in paths
     )
-    refused = shell_word(REFUSED)
-    return f'{made_aside(root)} && {{ {moves} && echo "moved to $d" || {{ rmdir "$d"; echo {refused} >&2; false; }}; }}'
+    refused, part = shell_word(REFUSED), shell_word(PART)  # r20m N1: "nothing moved" after the first had moved
+    stop = f'if rmdir "$d" 2>/dev/null; then echo {refused} >&2; else echo {part} "$d" >&2; fi; false'
+    return f'{made_aside(root)} && {{ {moves} && echo "moved to $d" || {{ {stop}; }}; }}'
 
 
 REFUSED = (  # what `aside` prints when it moves nothing (r20l N1: it printed nothing, and the doctor said the same)
     "lrcourse: nothing moved: a name on the way is a link by now, or the path is on another mount than the exchange's "
     "root (mv would copy it, losing what arrives meanwhile): run lrcourse doctor again; where it is a mount point of "
     "its own (findmnt -T <path>), unmount it or move what it holds by hand, as root"
+)
+
+
+PART = (  # what `aside` prints when it stopped after moving some of its paths (r20m N1)
+    "lrcourse: stopped part way (a name on the way is a link by now, or on another mount): what moved is in"
 )
 
 
@@ -155,7 +161,7 @@ def guarded(path: Path, root: Path) -> str:
 
 ASIDE_NOTE = (
     "as root: moved, not removed, into a new folder only root may open, on the exchange's file system, which it "
-    "prints; it moves nothing, and fails, saying why, where the path is a link by then or on another file system "
+    "prints; it moves nothing (of several paths: stops, saying where those moved are), and fails, saying why, where the path is a link by then or on another file system "
     "or mount (`mv` would copy, not rename, losing what arrives meanwhile): run lrcourse doctor again; look inside before deleting anything "
     "(the class's inbound may have been moved into it: to collect the submissions it holds, move the folder holding "
     "them back as the course's inbound/ while that is missing, `mv -T -- <it> <inbound>` as root, then `lrcourse "
@@ -249,22 +255,28 @@ def staff_inbound(path: Path, staff: dict[int, str], seen: os.stat_result | None
     return user_name(seen.st_uid), staff[seen.st_uid]
 
 
-def defer_line(path: Path, owner: str, why: str) -> tuple[str, str]:
-    """The problem and mend for a folder `staff_inbound` names (`owner`, `why`): nothing moved, nothing made beside
-    it; its owner's doctor (or root's), which can list it, says what to do."""
+def defer_line(path: Path, owner: str, why: str, course: Path, uid: int) -> tuple[str, str]:
+    """The problem and mend for a folder `staff_inbound` names (`owner`, uid `uid`, `why`) in the course's folder
+    `course`: nothing moved, nothing made beside it; its owner's doctor, which can list it, says what to do (r20m W1:
+    root's doctor, once named too, made a root inbound beside it). Where the owner may only be a member of the
+    course folder's group, the lock-out is the "if not" branch's alone (r20m M2: put first, it made the TA's next
+    line the aside of the grader's inbound), and the `find` hint lists the folders not hers (r20m W2: it named the
+    running user's uid, the TA's, and listed nothing)."""
     grouped = why.startswith("is in group")  # a student put in the group by mistake is in it too (r20l W5)
     problem = (
         f"{shown(path)} ({owner}'s, with the inbound's mode) looks like the class's inbound: {owner} "
         f"{'may work' if grouped else 'works'} in this course (it {why}), and only {owner} or root can list it to see "
         "the submissions"
     )
-    mend = f"{DEFER}{owner}, or the doctor as root (either may list it): nothing is to be moved or made as you"
+    mend = f"{DEFER}{owner}, who can list it: nothing is to be moved or made as you"
     if grouped:
         mend = (
-            f"if {owner} is one of the course's staff, {mend}; if not, that folder is a student's, not the class's "
-            f"inbound: take {owner} out of that group, then run lrcourse doctor again, which makes the inbound anew "
-            f"(the class's may have been moved elsewhere: `find {shell_word(path.parent.parent)} -type d -perm -0733 "
-            f"-uid {os.geteuid()}` as root lists such folders)"
+            f"if {owner} is one of the course's staff: {DEFER}{owner} (nothing is to be moved or made as you); if not "
+            f"(a student: {owner} {why}), that folder is hers, not the class's inbound: `chmod g-w -- "
+            f"{shell_word(course)}` as root, take {owner} out of that group, then run lrcourse doctor as the account "
+            "that collects this course, which makes the inbound anew (the class's may have been moved elsewhere: "
+            f"`find {shell_word(course.parent)} -mindepth 1 -type d -perm -0733 ! -uid {uid}` as root lists such "
+            f"folders not {owner}'s)"
         )
     return problem, mend
 
@@ -279,7 +291,7 @@ def kept_line(path: Path, shape: str, moved_back: bool = True) -> tuple[str, str
     works in the course (`staff_of`) is left where it is, for its owner's doctor (r20k M1); else moved aside."""
     inbound = path.parent / "inbound"
     if not ours(path) and (staff := staff_inbound(path, staff_of(path.parent))):
-        return defer_line(path, *staff)
+        return defer_line(path, *staff, path.parent, os.lstat(path).st_uid)
     problem = f"{shown(path)} has the shape of the class's inbound ({shape}): it may hold the class's submissions"
     if moved_back and not os.path.lexists(inbound) and ours(path):
         problem += (
