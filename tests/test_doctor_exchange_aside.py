@@ -15,7 +15,7 @@ import pytest
 
 from lrcourse.grading.exchange.kept_folders import shell_word
 
-from support.doctor_exchange import GRADER, OK, STUDENT, course_in, doctor, follow, grader_release_all
+from support.doctor_exchange import GRADER, OK, STUDENT, course_in, doctor, follow, grader_release_all, hers
 
 SUBMISSION = "alice+ch1+2026-12-07 10:00:00.000000 UTC+abc"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
@@ -27,14 +27,6 @@ def submit(inbound) -> None:
     (inbound / SUBMISSION / "learning_rate.ipynb").write_text("{}")
     for path in (inbound / SUBMISSION, inbound / SUBMISSION / "learning_rate.ipynb"):
         os.chown(path, STUDENT, STUDENT)
-
-
-def hers(path, mode: int = 0o755):
-    """A folder the student made."""
-    path.mkdir()
-    os.chown(path, STUDENT, STUDENT)
-    path.chmod(mode)
-    return path
 
 
 def follow_all(open_tmp, course, most: int = 4) -> list:

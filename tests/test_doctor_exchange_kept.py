@@ -23,6 +23,7 @@ from support.doctor_exchange import (
     doctor,
     follow,
     grader_release_all,
+    hers,
     moved_aside,
 )
 from support.exchange_apps import exchange_app
@@ -205,9 +206,7 @@ def test_a_student_in_the_staff_group_gets_no_deferral_alone(open_tmp, monkeypat
     staff_group(monkeypatch, ("ma", STUDENT))
     monkeypatch.setattr(entry, "listed_members", lambda gid: ["gr", "ma", "ta"] if gid == STAFF else [])
     os.rename(course / "inbound", open_tmp / "real")
-    (course / "x").mkdir()
-    os.chown(course / "x", STUDENT, STUDENT)
-    (course / "x").chmod(0o3733)
+    hers(course / "x", 0o3733)
     said = doctor(open_tmp)
     assert f"fix: if uid {STUDENT} is one of the course's staff: run lrcourse doctor and collect as uid " in said, said
     assert "), that folder is hers, not the class's inbound: `chmod g-w -- " in said, said  # the lock-out: "if not"
@@ -254,9 +253,7 @@ def test_a_students_inbound_in_a_closed_root_course_folder_is_asked_about_first(
     course = course_in(monkeypatch, open_tmp, 0o1777)
     os.chown(course, 0, 0)
     os.rename(course / "inbound", open_tmp / "real")
-    (course / "inbound").mkdir()
-    os.chown(course / "inbound", STUDENT, STUDENT)
-    (course / "inbound").chmod(0o3733)
+    hers(course / "inbound", 0o3733)
     said = doctor(open_tmp)
     assert f"fix: if uid {STUDENT} is the account that collects this course: " in said, said
     assert "and you collect it: `d=$(mktemp" in said and f"chown -h {GRADER} -- " in said, said

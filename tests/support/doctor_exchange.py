@@ -85,6 +85,14 @@ def listing(monkeypatch, groups: dict) -> None:
     monkeypatch.setattr(entry, "listed_members", lambda gid: groups.get(gid, []))
 
 
+def hers(path: Path, mode: int = 0o755):
+    """A folder the student made."""
+    path.mkdir()
+    os.chown(path, STUDENT, STUDENT)
+    path.chmod(mode)
+    return path
+
+
 def doctor(course: Path, uid: int = GRADER) -> str:
     """The doctor's exchange line, as `uid` (the grader's; 0: root's, in this process): its name, problem, fix and
     kind in one text."""
