@@ -161,11 +161,12 @@ def guarded(path: Path, root: Path) -> str:
 
 ASIDE_NOTE = (
     "as root: moved, not removed, into a new folder only root may open, on the exchange's file system, which it "
-    "prints; it moves nothing (of several paths: stops, saying where those moved are), and fails, saying why, where the path is a link by then or on another file system "
-    "or mount (`mv` would copy, not rename, losing what arrives meanwhile): run lrcourse doctor again; look inside before deleting anything "
-    "(the class's inbound may have been moved into it: to collect the submissions it holds, move the folder holding "
-    "them back as the course's inbound/ while that is missing, `mv -T -- <it> <inbound>` as root, then `lrcourse "
-    "collect <chapter>` as the user who collects)"
+    "prints; it moves nothing (of several paths: stops, saying where those moved are), and fails, saying why, where "
+    "the path is a link by then or on another file system or mount (`mv` would copy, not rename, losing what arrives "
+    "meanwhile): run lrcourse doctor again; look inside before deleting anything (the class's inbound may have been "
+    "moved into it: to collect the submissions it holds, move the folder holding them back as the course's inbound/ "
+    "while that is missing, `mv -T -- <it> <inbound>` as root, then `lrcourse collect <chapter>` as the user who "
+    "collects)"
 )
 
 
