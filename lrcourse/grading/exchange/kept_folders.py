@@ -12,7 +12,9 @@ are quoted in lines and mends alike (`shown`, `shell_word`: r20j W4, r20k N1). T
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
+import pwd
 import shlex
 import stat
 from pathlib import Path
@@ -223,9 +225,6 @@ def staff_of(folder: Path) -> dict[int, str]:
     this user's (not root's): this user runs the course. A folder with the
     inbound's mode owned by one of them may be the class's inbound (r20k M1: a TA's doctor took the grader's for "a
     folder neither yours nor root's" and moved it aside): no line moves it (`kept_line`, `remake`)."""
-    import grp
-    import pwd
-
     me, found = os.geteuid(), {}
     try:
         seen = os.lstat(folder)
