@@ -6,39 +6,31 @@ written (the shell runs it), the submissions are counted after, and the next lin
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import shutil
-from types import SimpleNamespace
 
 import pytest
 
 from support.doctor_exchange import (
     GRADER,
     OK,
+    STAFF,
     STAFF_TA,
     STUDENT,
+    SUBMISSION,
     course_in,
     doctor,
     follow,
     grader_release_all,
     hers,
     moved_aside,
+    staff_group,
+    submit,
 )
 from support.exchange_apps import exchange_app
 from support.other_uid import as_user
 
-SUBMISSION = "alice+ch1+2026-12-07 10:00:00.000000 UTC+abc"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
-
-
-def submit(inbound, name: str = SUBMISSION) -> None:
-    """A student's submission folder in `inbound`, as nbgrader's submit leaves it."""
-    (inbound / name).mkdir()
-    (inbound / name / "learning_rate.ipynb").write_text("{}")
-    for path in (inbound / name, inbound / name / "learning_rate.ipynb"):
-        os.chown(path, STUDENT, STUDENT)
 
 
 def unrelease(exchange) -> str:
@@ -142,18 +134,6 @@ def test_a_students_own_course_folder_gets_its_owner_line_first(open_tmp, monkey
     assert not os.path.lexists(course)
 
 
-STAFF = 54330  # the course folder's group in a TA's set-up: the grader and the TA in it
-
-
-def staff_group(monkeypatch, *more: tuple[str, int]) -> None:
-    """This machine lists the grader and the TA (no accounts: listed here), and `more`, in the group STAFF."""
-    named = (("gr", GRADER), ("ta", STAFF_TA), *more)
-    users = [SimpleNamespace(pw_name=name, pw_uid=uid, pw_gid=uid) for name, uid in named]
-    group = SimpleNamespace(gr_name="staff", gr_mem=[name for name, _ in named])
-    monkeypatch.setattr(pwd, "getpwall", lambda: users)
-    monkeypatch.setattr(grp, "getgrgid", lambda gid: group if gid == STAFF else grp.struct_group(("", "", gid, [])))
-
-
 @pytest.mark.parametrize("moved", [False, True])
 def test_a_tas_doctor_never_moves_the_graders_inbound(open_tmp, monkeypatch, moved):
     """r20k M1: a TA's doctor in her own copy of the course, the course's folder in the exchange root's and written in
@@ -183,7 +163,7 @@ def test_a_tas_doctor_never_moves_the_graders_inbound(open_tmp, monkeypatch, mov
     assert staff in said and "or the doctor as root" not in said, said  # r20m M2, W1
     assert f"; if not (a student: uid {GRADER} is in group staff, " in said, said
     assert f"`chmod g-w -- {course}` as root" in said, said
-    hint = f"-mindepth 1 -type d -perm -0733 ! -uid {GRADER}` as root"  # r20m W2: not the TA's uid
+    hint = f" -xdev -type d -perm -2733 ! -uid {GRADER}` as root"  # r20m W2: not the TA's uid
     assert hint in said and f"-uid {STAFF_TA}" not in said, said
     assert "mv " not in said and "install -d" not in said and "mktemp" not in said and "stops=collect" in said, said
     if moved:  # the grader's doctor: moved back
@@ -210,12 +190,16 @@ def test_a_student_in_the_staff_group_gets_no_deferral_alone(open_tmp, monkeypat
     said = doctor(open_tmp)
     assert f"fix: if uid {STUDENT} is one of the course's staff: run lrcourse doctor and collect as uid " in said, said
     assert "), that folder is hers, not the class's inbound: `chmod g-w -- " in said, said  # the lock-out: "if not"
-    assert f"! -uid {STUDENT}` as root lists such folders not uid {STUDENT}'s" in said, said  # r20m W2
+    assert f"! -uid {STUDENT}` as root lists the folders with the inbound's mode not uid {STUDENT}'s" in said, said
     assert "is root's, not yours" in said and f"and `chown {GRADER} {course}`" in said, said  # not dropped
     follow("fix: " + said[said.index("`chmod g-w -- ") :])  # the "if not" branch's lock-out, as written
-    said = doctor(open_tmp)  # closed to the group: nothing deferred, nothing moved back, the inbound made anew
-    assert "collect as" not in said and f"mv -T -- {course / 'x'}" not in said, said
-    assert f"fix: `mkdir -m 3733 -- {course / 'inbound'} && chown -h {GRADER} -- " in said, said
+    said = doctor(open_tmp)  # closed to the group: asked about (r20n W1), never moved back; the inbound made anew
+    assert f"fix: if uid {STUDENT} is the account that collects this course: " in said, said
+    assert f"mv -T -- {course / 'x'}" not in said and f"take uid {STUDENT} out of that group" in said, said
+    made = f"and you collect it: `mkdir -m 3733 -- {course / 'inbound'} && chown -h {GRADER} -- "
+    assert made in said, said
+    follow("fix: " + said[said.index("`mkdir -m 3733") :])  # the "if not" branch, as written
+    assert os.stat(course / "inbound").st_uid == GRADER and os.stat(course / "x").st_uid == STUDENT
 
 
 def test_the_tas_doctor_in_the_ta_set_up_moves_nothing_before_or_after_the_lock_out(open_tmp, monkeypatch):

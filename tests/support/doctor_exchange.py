@@ -5,13 +5,16 @@ root run as a student's uid, to compare the lines with."""
 from __future__ import annotations
 
 import ast
+import grp
 import os
+import pwd
 import re
 import shutil
 import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 from support.exchange_apps import course_with_a_release, exchange_app, exchange_in
 from support.other_uid import as_user
@@ -19,6 +22,7 @@ from support.other_uid import as_user
 GRADER = 54323  # a uid of no account: the grader, as on a hub (as_user: its gid the same number)
 STUDENT = 54321  # a student; as_user gives it gid 54321: a group holding that student
 STAFF_TA = 54325
+SUBMISSION = "alice+ch1+2026-12-07 10:00:00.000000 UTC+abc"
 ASIDE = "d=$(mktemp -d "  # kept_folders.aside: never a removal (r20j W1), in the exchange's root (r20k W2)
 
 
@@ -122,3 +126,23 @@ def grader_release_all(root: Path, scratch: Path, closed: str = "", verb: str = 
         return repr(app.start())
     except Exception as error:
         return f"{type(error).__name__}: {error}"
+
+
+def submit(inbound, name: str = SUBMISSION) -> None:
+    """A student's submission folder in `inbound`, as nbgrader's submit leaves it."""
+    (inbound / name).mkdir()
+    (inbound / name / "learning_rate.ipynb").write_text("{}")
+    for path in (inbound / name, inbound / name / "learning_rate.ipynb"):
+        os.chown(path, STUDENT, STUDENT)
+
+
+STAFF = 54330  # the course folder's group in a TA's set-up: the grader and the TA in it
+
+
+def staff_group(monkeypatch, *more: tuple[str, int]) -> None:
+    """This machine lists the grader and the TA (no accounts: listed here), and `more`, in the group STAFF."""
+    named = (("gr", GRADER), ("ta", STAFF_TA), *more)
+    users = [SimpleNamespace(pw_name=name, pw_uid=uid, pw_gid=uid) for name, uid in named]
+    group = SimpleNamespace(gr_name="staff", gr_mem=[name for name, _ in named])
+    monkeypatch.setattr(pwd, "getpwall", lambda: users)
+    monkeypatch.setattr(grp, "getgrgid", lambda gid: group if gid == STAFF else grp.struct_group(("", "", gid, [])))

@@ -11,7 +11,8 @@ M1: a TA's, in her own copy of the course, or root's): a folder with the inbound
 that works in the course (`kept_folders.staff_of`: the owner of the course's folder in the exchange, or, that
 folder root's and its group allowed to write in it, that group's members) may be the class's inbound, which this
 user may not list: it is named, with "run lrcourse doctor and collect as <owner>", and no mend moves it or makes an
-inbound beside it (`defer_line`); nor one of another account's in a course folder of root's (r20m M2)."""
+inbound beside it (`defer_line`); nor one of another account's in a course folder of root's, `inbound` or, that
+missing, one beside it (r20m M2, r20n W1, W2: `ask_collector`, which asks whether its owner collects the course)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ from lrcourse.grading.exchange.kept_folders import (
     aside,
     aside_mend,
     defer_line,
+    group_of,
     inbound_shape,
     kept_line,
+    moved_hint,
     ours,
     put_back,
     shell_word,
@@ -50,6 +53,14 @@ def owned_by_us(path: Path) -> bool:
     with contextlib.suppress(OSError):
         return os.lstat(path).st_uid in (0, os.geteuid())
     return True
+
+
+def owned_by(path: Path) -> int | None:
+    """The uid owning `path` (not followed), None if it cannot be looked at."""
+    try:
+        return os.lstat(path).st_uid
+    except OSError:
+        return None
 
 
 def course_owner(course: Path | None) -> int | None:
@@ -115,13 +126,7 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
         and not ours(inbound, inner)
         and seen.st_uid == 0
     ):  # r20m M2: after the lock-out no member counts as staff, and a TA's line moved the grader's inbound aside
-        owner, lock = owner_name(inner.st_uid) or f"uid {inner.st_uid}", lock_out(path)
-        return (
-            f"if {owner} is the account that collects this course: {DEFER}{owner} (nothing is to be moved or made "
-            f"as you); if not (a student's, made while she could write in {folder}), and you collect it: "
-            f"`{lock + ' && ' if lock else ''}{aside([inbound], exchange.root)} && {made}` ({ASIDE_NOTE}; the "
-            f"course's folder {folder} stays); if neither, run lrcourse doctor as the account that collects"
-        )
+        return ask_collector(exchange, inbound, inner.st_uid)
     if stat.S_ISLNK(inner.st_mode) or stat.S_ISFIFO(inner.st_mode):
         return (
             f"`rm {at_inbound} && {made}` (as root: `rm` removes the link itself; the course's folder {folder} stays)"
@@ -129,14 +134,45 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
     return f"`{aside([inbound], exchange.root)} && {made}` ({ASIDE_NOTE}; the course's folder {folder} stays)"
 
 
+def ask_collector(exchange, found: Path, uid: int) -> str:
+    """The mend for `found`, a folder with the inbound's mode of another account's (`uid`) no `staff_of` names, in a
+    course folder of root's (after the lock-out, r20m M2; r20n W1, W2: root's and a TA's doctor made an inbound beside
+    the grader's renamed one and moved its outbound aside): it asks whether its owner collects the course, whose
+    doctor then moves what is to be moved; if not (a student's, made while she could write there), the account that
+    collects moves it aside if it is `inbound` itself (one beside it stays) and puts back a folder of its own with the
+    inbound's mode there, or makes the inbound anew, saying where else the class's may be (`moved_hint`, r20n M1) and
+    that she is still in the course folder's group, if she is."""
+    inbound = exchange.inbound
+    course = inbound.parent
+    owner, lock = owner_name(uid) or f"uid {uid}", lock_out(course)
+    mine = [path for path in inbound_like(course) if ours(path) and path != inbound]
+    steps = [lock] * bool(lock) + [aside([inbound], exchange.root)] * (found == inbound)
+    steps.append(put_back(mine[0], inbound) if mine else make_inbound(inbound))
+    where = (
+        f"{shown(mine[0])}, yours with the inbound's mode, is moved back as the class's inbound: run it once `ls -la "
+        f"{shell_word(mine[0])}` shows the class's submissions"
+        if mine
+        else f"the class's inbound may have been moved elsewhere: {moved_hint(course, uid, owner)}"
+    )
+    with contextlib.suppress(OSError):
+        if member := group_of(course, os.lstat(course)).get(uid):
+            where += f"; {owner} {member}: take {owner} out of that group"
+    return (
+        f"if {owner} is the account that collects this course: {DEFER}{owner} (nothing is to be moved or made as "
+        f"you); if not (a student's, made while she could write in {shown(course)}), and you collect it: "
+        f"`{' && '.join(steps)}` ({ASIDE_NOTE + '; ' if found == inbound else 'as root; '}the course's folder "
+        f"{shown(course)} stays; {where}); if neither, run lrcourse doctor as the account that collects"
+    )
+
+
 MOST_SOUGHT = 10_000  # entries looked at, three levels down, for the class's inbound moved elsewhere
 
 
-def inbound_like(folder: Path, staff: dict[int, str] | None = None) -> list[Path]:
+def inbound_like(folder: Path, staff: dict[int, str] | None = None, anyone: bool = False) -> list[Path]:
     """Folders in `folder` and up to two levels down (outbound/x/y: r20k N2) with the inbound's mode, owned by this
-    user or root (a student cannot make one so) or an account of `staff` (`staff_of`, r20k M1): the class's inbound,
-    renamed or moved by someone who may write in `folder` (r20j W3). Bounded, each entry lstat'ed, no link
-    followed."""
+    user or root (a student cannot make one so), an account of `staff` (`staff_of`, r20k M1) or, with `anyone` (a
+    course folder of root's, after its lock-out: r20n W1), any: the class's inbound, renamed or moved by someone who
+    may write in `folder` (r20j W3). Bounded, each entry lstat'ed, no link followed."""
     found, budget, todo, staff = [], MOST_SOUGHT, [(folder, 2)], staff or {}
     while todo and budget > 0:
         where, depth = todo.pop(0)
@@ -150,7 +186,7 @@ def inbound_like(folder: Path, staff: dict[int, str] | None = None) -> list[Path
                     if not stat.S_ISDIR(seen.st_mode):
                         continue
                     if stat.S_IMODE(seen.st_mode) in INBOUND_MODES and (
-                        ours(Path(entry.path), seen) or seen.st_uid in staff
+                        anyone or ours(Path(entry.path), seen) or seen.st_uid in staff
                     ):
                         found.append(Path(entry.path))
                     elif depth:
@@ -172,12 +208,20 @@ def missing_inbound(exchange) -> Check | None:
         f"{shown(inbound)} is missing: students cannot submit, and lrcourse collect cannot open it (nbgrader's release "
         "would make it 2733, without the sticky bit)"
     )
-    staff = staff_of(inbound.parent)
-    candidates = inbound_like(inbound.parent, staff)
+    staff, course = staff_of(inbound.parent), inbound.parent
+    candidates = inbound_like(course, staff, anyone=not course.is_symlink() and owned_by(course) == 0)
     found = [path for path in candidates if ours(path)]
-    if candidates and not found:  # another account's that works in the course: left for its doctor (r20k M1)
+    if candidates and not found:  # another account's: left for its doctor (r20k M1), or asked about (r20n W1, W2)
         uid = os.lstat(candidates[0]).st_uid
-        said, mend = defer_line(candidates[0], *staff_inbound(candidates[0], staff), inbound.parent, uid)
+        if named := staff_inbound(candidates[0], staff):
+            said, mend = defer_line(candidates[0], *named, course, uid)
+        else:
+            owner = owner_name(uid) or f"uid {uid}"
+            said = (
+                f"{shown(candidates[0])} ({owner}'s, with the inbound's mode) looks like the class's inbound, renamed "
+                f"or moved there; only {owner} or root can list it to see the submissions"
+            )
+            mend = ask_collector(exchange, candidates[0], uid)
         return Check(NAME, f"{problem}; {said}", mend, stops="collect")
     if found:
         problem += (
@@ -191,8 +235,8 @@ def missing_inbound(exchange) -> Check | None:
             problem += f"; {shown(path)} is {owner_name(uid) or f'uid {uid}'}'s, not the class's inbound: moved aside, not back"
             if not found:
                 problem += (
-                    "; the class's inbound may have been renamed, or moved deeper than the doctor looks (`find "
-                    f"{shell_word(inbound.parent)} -type d -perm -0733 -uid {os.geteuid()}` as root lists such folders)"
+                    "; the class's inbound may have been renamed, or moved deeper than the doctor looks: "
+                    + moved_hint(course, os.geteuid(), owner_name(os.geteuid()) or "yours", theirs=True)
                 )
                 return Check(NAME, problem, f"{mend}, then make inbound/ again: {made(exchange)}", stops="collect")
     if found:

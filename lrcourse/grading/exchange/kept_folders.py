@@ -235,12 +235,36 @@ def staff_of(folder: Path) -> dict[int, str]:
     if seen.st_uid != 0:  # the grader account's, as the README's hub recipe makes it
         found[seen.st_uid] = "owns the course's folder in the exchange"
     elif seen.st_mode & stat.S_IWGRP:  # root's, its group the staff who may write in it (keep students out of it)
-        with contextlib.suppress(KeyError):
-            group = grp.getgrgid(seen.st_gid)
-            for user in pwd.getpwall():
-                if user.pw_gid == seen.st_gid or user.pw_name in group.gr_mem:
-                    found.setdefault(user.pw_uid, f"is in group {group.gr_name}, which may write in {shown(folder)}")
+        found = group_of(folder, seen)
     return {uid: why for uid, why in found.items() if uid not in (0, me)}
+
+
+def group_of(folder: Path, seen: os.stat_result) -> dict[int, str]:
+    """The accounts this machine lists in the group of `folder` (`seen`: its lstat), each with why, as a line says it
+    (it may write in `folder` or, its group's write taken by the lock-out, could before)."""
+    found, could = {}, "may write in" if seen.st_mode & stat.S_IWGRP else "is the group of"
+    with contextlib.suppress(KeyError):
+        group = grp.getgrgid(seen.st_gid)
+        for user in pwd.getpwall():
+            if user.pw_gid == seen.st_gid or user.pw_name in group.gr_mem:
+                found.setdefault(user.pw_uid, f"is in group {group.gr_name}, which {could} {shown(folder)}")
+    return found
+
+
+def moved_hint(course: Path, uid: int, owner: str, theirs: bool = False) -> str:
+    """Where the class's inbound, renamed or moved by someone who could write in the course's folder `course`, may be:
+    the `find` listing the folders with the inbound's mode owned (`theirs`) or not owned by `uid` (`owner`) on the
+    exchange's file system, from its mount point: a rename (as `mv` does within one) never leaves it, so a student's
+    home or /tmp on it are searched too (r20n M2: the hint searched the exchange only)."""
+    top = Path(os.path.realpath(course))
+    while not os.path.ismount(top) and top != top.parent:
+        top = top.parent
+    which = f"-uid {uid}" if theirs else f"! -uid {uid}"
+    return (
+        f"`find {shell_word(top)} -xdev -type d -perm -2733 {which}` as root lists the folders with the inbound's "
+        f"mode {'' if theirs else 'not '}{owner}'s on the exchange's file system, a student's home included (a "
+        "rename never leaves it)"
+    )
 
 
 def staff_inbound(path: Path, staff: dict[int, str], seen: os.stat_result | None = None) -> tuple[str, str] | None:
@@ -275,8 +299,7 @@ def defer_line(path: Path, owner: str, why: str, course: Path, uid: int) -> tupl
             f"(a student: {owner} {why}), that folder is hers, not the class's inbound: `chmod g-w -- "
             f"{shell_word(course)}` as root, take {owner} out of that group, then run lrcourse doctor as the account "
             "that collects this course, which makes the inbound anew (the class's may have been moved elsewhere: "
-            f"`find {shell_word(course.parent)} -mindepth 1 -type d -perm -0733 ! -uid {uid}` as root lists such "
-            f"folders not {owner}'s)"
+            f"{moved_hint(course, uid, owner)})"
         )
     return problem, mend
 
