@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from lrcourse.grading.exchange.access_acl import Unreadable, read_acl
+from lrcourse.grading.exchange.group_listing import group_listing
 
 EVERYONE = None  # what `granted` and `reach` return when the others' bits let every account in
 
@@ -27,13 +28,9 @@ class Accounts:
         """A group's members: listed in it (`gr_mem`), or it is their primary group. A gid with no group entry
         (a container runtime's supplementalGroups or fsGroup) has members this host cannot list: it counts as
         `group <gid> (members not listed)`, a reader (R20p M1: the doctor said closed while a student held it)."""
-        import grp
-
         if gid not in self.members:
-            try:
-                listed = set(grp.getgrgid(gid).gr_mem)
-            except KeyError:
-                listed = {f"group {gid} (members not listed)"}
+            listing = group_listing(gid, self.accounts)
+            listed = set(listing.members) if listing else {f"group {gid} (members not listed)"}
             self.members[gid] = listed | {account.pw_name for account in self.accounts if account.pw_gid == gid}
         return self.members[gid]
 

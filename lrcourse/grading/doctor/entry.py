@@ -9,11 +9,12 @@ doctor cannot know who the students are: each line says only what this machine l
 from __future__ import annotations
 
 import contextlib
-import grp
 import os
 import pwd
 import stat
 from pathlib import Path
+
+from lrcourse.grading.exchange.group_listing import group_listing
 
 SHOWN = 5  # names listed in a line before "and N more"
 
@@ -328,11 +329,8 @@ def group_writers(folder: Path) -> tuple[str, str | None] | None:
 def listed_members(gid: int) -> list[str]:
     """The users this machine lists in the group `gid`, as its member list and as their primary group, sorted (users
     a directory service does not enumerate are not seen: the README says to check)."""
-    try:
-        members = set(grp.getgrgid(gid).gr_mem)
-    except KeyError:
-        members = set()
-    return sorted(members | {user.pw_name for user in pwd.getpwall() if user.pw_gid == gid})
+    listing = group_listing(gid)
+    return sorted(listing.members if listing else {user.pw_name for user in pwd.getpwall() if user.pw_gid == gid})
 
 
 def owner_name(uid: int) -> str | None:

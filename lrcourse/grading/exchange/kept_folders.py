@@ -11,14 +11,12 @@ are quoted in lines and mends alike (`shown`, `shell_word`: r20j W4, r20k N1). T
 
 from __future__ import annotations
 
-import contextlib
-import grp
 import os
-import pwd
 import shlex
 import stat
 from pathlib import Path
 
+from lrcourse.grading.exchange.group_listing import group_listing
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, claimed, user_name
 from lrcourse.grading.intake import valid_student_id
 
@@ -242,13 +240,11 @@ def staff_of(folder: Path) -> dict[int, str]:
 def group_of(folder: Path, seen: os.stat_result) -> dict[int, str]:
     """The accounts this machine lists in the group of `folder` (`seen`: its lstat), each with why, as a line says it
     (it may write in `folder` or, its group's write taken by the lock-out, could before)."""
-    found, could = {}, "may write in" if seen.st_mode & stat.S_IWGRP else "is the group of"
-    with contextlib.suppress(KeyError):
-        group = grp.getgrgid(seen.st_gid)
-        for user in pwd.getpwall():
-            if user.pw_gid == seen.st_gid or user.pw_name in group.gr_mem:
-                found.setdefault(user.pw_uid, f"is in group {group.gr_name}, which {could} {shown(folder)}")
-    return found
+    could, listing = "may write in" if seen.st_mode & stat.S_IWGRP else "is the group of", group_listing(seen.st_gid)
+    if listing is None:
+        return {}
+    why = f"is in group {listing.name}, which {could} {shown(folder)}"
+    return {uid: why for uid in listing.members.values() if uid is not None}
 
 
 def moved_hint(course: Path, uid: int, owner: str, theirs: bool = False) -> str:
