@@ -162,9 +162,9 @@ def test_a_course_folder_a_student_made_first_is_moved_aside(open_tmp, monkeypat
     moved aside, then the README's set-up; her folder is kept, out of the exchange."""
     course = course_in(monkeypatch, open_tmp, 0o1777, owner=STUDENT)
     said = doctor(open_tmp)
-    assert f"{course} is owned by uid {STUDENT}" in said and "fix: `d=$(mktemp -d " in said, said
-    assert f"run lrcourse as uid {STUDENT} instead" in said and "rm " not in said, said
-    aside = follow(said)
+    assert f"{course} is owned by uid {STUDENT}" in said and "; if not (a student's, made before the " in said, said
+    assert f"fix: if uid {STUDENT} is the account that runs this course " in said and "rm " not in said, said
+    aside = follow("fix: " + said[said.index("`d=$(mktemp -d ") :])  # the "if not" branch, as written
     try:
         assert (aside / "lr-schedules" / "inbound").is_dir() and not os.path.lexists(course)
         assert f"{course} does not exist yet" in doctor(open_tmp)

@@ -64,9 +64,11 @@ def test_the_graders_renamed_inbound_is_asked_about_and_nothing_made_beside_it(o
     course = closed_ta_course(monkeypatch, open_tmp)
     os.rename(course / "inbound", course / ".i")
     said = doctor(open_tmp, uid=0) if who == "root" else doctor(ta_copy(open_tmp), uid=STAFF_TA)
-    assert f"{course / '.i'} (uid {GRADER}'s, with the inbound's mode) looks like the class's inbound" in said, said
+    assert f"{course / '.i'} (uid {GRADER}'s) has the inbound's mode: it may be the class's inbound" in said, said
     assert ASK in said and said.index("mkdir") > said.index("; if not (a student's"), said
-    assert "mktemp" not in said and "mv " not in said and "stops=collect" in said, said  # outbound/ stays
+    assert "mktemp" not in said and f"mv -T -- {course}" not in said and "stops=collect" in said, (
+        said
+    )  # outbound/ stays
     said = doctor(open_tmp)
     assert f"mv -T -- {course / '.i'} {course / 'inbound'}` (as root" in said, said
     assert follow(said) is None and os.listdir(course / "inbound") == [SUBMISSION]
@@ -130,3 +132,60 @@ def test_a_students_folder_beside_the_missing_inbound_in_a_closed_root_course_fo
     assert f"mv -T -- {course / '.x'}" not in said and "mktemp" not in said, said
     assert follow(if_not(said)) is None
     assert os.stat(course / "inbound").st_uid == GRADER and os.stat(course / ".x").st_uid == STUDENT
+
+
+@pytest.mark.parametrize("who", ["root", "ta"])
+def test_the_graders_inbound_moved_out_of_sight_gets_the_releaser_asked_about(open_tmp, monkeypatch, who):
+    """r20o W1: the TA moved the grader's inbound into the exchange's root; after the lock-out root's and the TA's
+    doctor made an inbound of their own and moved the grader's outbound aside. Now, the outbound the grader's, each
+    asks whether the grader collects, and moves nothing; the grader's doctor gives the `find`, which lists it, and
+    says to move it back instead of making one."""
+    course = closed_ta_course(monkeypatch, open_tmp)
+    away = course.parent / ".i"
+    os.rename(course / "inbound", away)
+    said = doctor(open_tmp, uid=0) if who == "root" else doctor(ta_copy(open_tmp), uid=STAFF_TA)
+    assert f"{course / 'outbound'} is uid {GRADER}'s: uid {GRADER} releases this course" in said and ASK in said, said
+    assert "mktemp" not in said and f"mv -T -- {course}" not in said, said
+    assert said.index("mkdir") > said.index("; if not ("), said
+    said = doctor(open_tmp)
+    find = re.search(r"before running the command, `(find [^`]+)` as root lists", said)
+    assert find and f" -uid {GRADER}" in find.group(1), said
+    listed = subprocess.run(["bash", "-c", find.group(1)], capture_output=True, text=True).stdout.splitlines()
+    assert str(away) in listed and "leave out the command's `mkdir` and `chown` and move it back instead" in said
+
+
+def test_the_put_back_from_inside_her_inbound_follows_it_into_the_aside(open_tmp, monkeypatch):
+    """r20o W2: a student in the group by mistake nested the class's inbound in a 3773 folder of hers put in place as
+    inbound; the "if not" branch moved hers aside, then put back the class's from where it had been, and failed. Now
+    the put-back names it in the aside: run as written, the class's inbound is back, hers stays aside."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    os.chown(course, 0, STAFF)
+    course.chmod(0o2775)
+    staff_group(monkeypatch, ("ma", STUDENT))
+    submit(course / "inbound")
+    nest = hers(course / "t", 0o3773)
+    os.chown(nest, STUDENT, GRADER)  # the grader in its group: the grader's doctor lists it (the course's setgid group)
+    os.rename(course / "inbound", nest / "real")
+    os.rename(nest, course / "inbound")
+    course.chmod(0o2755)  # the lock-out
+    said = doctor(open_tmp)
+    assert f"{course / 'inbound' / 'real'}, yours with the inbound's mode, is moved back" in said, said
+    assert 'mv -T -- "$d"/inbound/real ' in said and 'chown -h root -- "$d"/inbound &&' in said, said
+    aside = follow(if_not(said))
+    assert os.listdir(course / "inbound") == [SUBMISSION] and os.stat(course / "inbound").st_uid == GRADER
+    assert os.listdir(aside / "inbound") == [] and os.stat(aside / "inbound").st_uid == 0  # hers, closed
+
+
+def test_the_releasers_folder_is_named_before_a_students_decoys(open_tmp, monkeypatch):
+    """r20o M3: beside the grader's renamed inbound, a student in the group made folders with the inbound's mode;
+    root's line named one of hers, by directory order, as looking like the class's inbound, never the grader's. Now
+    the releaser's (the outbound's owner) comes first, hers are named as maybe, and root is told to look."""
+    course = closed_ta_course(monkeypatch, open_tmp)
+    course.chmod(0o2775)
+    os.rename(course / "inbound", course / ".i")
+    for name in ".a", ".b", ".f", ".z":
+        hers(course / name, 0o3733)
+    course.chmod(0o2755)
+    said = doctor(open_tmp, uid=0)
+    assert f"{course / '.i'} (uid {GRADER}'s) has the inbound's mode (so do " in said and ASK in said, said
+    assert f"`ls -la {course / '.i'}` shows whose submissions it holds" in said, said

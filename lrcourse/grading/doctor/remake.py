@@ -63,6 +63,15 @@ def owned_by(path: Path) -> int | None:
         return None
 
 
+def folder_owner(path: Path) -> int | None:
+    """The uid owning the folder `path` (no link), None if it is none."""
+    try:
+        seen = os.lstat(path)
+    except OSError:
+        return None
+    return seen.st_uid if stat.S_ISDIR(seen.st_mode) else None
+
+
 def course_owner(course: Path | None) -> int | None:
     """The uid owning the local course folder (the account that runs the course), None if unknown."""
     try:
@@ -107,17 +116,17 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
             return f"`rm {folder}` (as root), then, {create}"
         # r20j M1: a student's own folder with a 3733 inbound of hers got "run as <her>"; the owner of this course
         # owns its local folder. Moved aside, never removed (r20j W1): the class's inbound may be in it
-        if stat.S_ISDIR(seen.st_mode) and inbound_shape(inbound):
+        if stat.S_ISDIR(seen.st_mode) and inbound_shape(inbound):  # the condition first (r20l M1, r20m M3)
             return (
-                f"{aside_mend([path], exchange.root)}, then, {create} (were {owner} the account that runs this course, a TA's or "
-                f"root's doctor in another copy of it, run lrcourse as {owner} instead: nothing is to be moved)"
+                f"if {owner} is the account that runs this course (this is a TA's or root's doctor in another copy of "
+                f"it): run lrcourse as {owner} instead, nothing is to be moved; if not (a student's, made before the "
+                f"instructor's set-up): {aside_mend([path], exchange.root)}, then, {create}"
             )
         return f"{aside_mend([path], exchange.root)}, then, {create}"
-    made = make_inbound(inbound)
     try:
         inner = os.lstat(inbound)
     except OSError:
-        return f"`{made}` (as root)"
+        return f"`{make_inbound(inbound)}` (as root)"
     if staff := staff_inbound(inbound, staff_of(path), inner):  # the class's, run by another account (r20k M1)
         return defer_line(inbound, *staff, path, inner.st_uid)[1]
     if (
@@ -128,40 +137,85 @@ def remake(exchange, create: str, course: Path | None = None) -> str:
     ):  # r20m M2: after the lock-out no member counts as staff, and a TA's line moved the grader's inbound aside
         return ask_collector(exchange, inbound, inner.st_uid)
     if stat.S_ISLNK(inner.st_mode) or stat.S_ISFIFO(inner.st_mode):
+        renew, where = renewal(exchange)
         return (
-            f"`rm {at_inbound} && {made}` (as root: `rm` removes the link itself; the course's folder {folder} stays)"
+            f"`rm {at_inbound} && {renew}` (as root: `rm` removes the link itself; the course's folder {folder} "
+            f"stays; {where})"
         )
-    return f"`{aside([inbound], exchange.root)} && {made}` ({ASIDE_NOTE}; the course's folder {folder} stays)"
+    renew, where = renewal(exchange, inner.st_uid, aside_first=True)
+    return f"`{aside([inbound], exchange.root)} && {renew}` ({ASIDE_NOTE}; the course's folder {folder} stays; {where})"
 
 
-def ask_collector(exchange, found: Path, uid: int) -> str:
+def renewal(exchange, not_uid: int | None = None, aside_first: bool = False) -> tuple[str, str]:
+    """The command giving the course an inbound once its name is free (the folder there moved aside, `aside_first`,
+    or the link removed, in the same command), and what the line says of it: a folder of this user's or root's with the
+    inbound's mode in the course's folder, up to two levels down (`inbound_like`), is the class's, renamed by someone
+    who could write there, and is moved back (r20m M1: a link or a folder of hers put in its place, the mend made a new
+    inbound and the doctor said ok; r20n W2), from the aside if it was inside the folder moved there (r20o W2); else
+    the inbound is made anew, the line saying first how to look for the class's elsewhere, and to move it back instead
+    (r20o M1: the `find` after the command listed it once a new inbound stood in its place) (`moved_hint`: folders not
+    `not_uid`'s, the folder put in its place; else the collector's)."""
+    inbound = exchange.inbound
+    course = inbound.parent
+    if mine := [path for path in inbound_like(course) if ours(path) and path != inbound]:
+        return put_back(mine[0], inbound, '"$d"' if aside_first else ""), (
+            f"{shown(mine[0])}, yours with the inbound's mode, is moved back as the class's inbound: run it once `ls "
+            f"-la {shell_word(mine[0])}` shows the class's submissions"
+        )
+    if not_uid is not None:
+        hint = moved_hint(course, not_uid, owner_name(not_uid) or f"uid {not_uid}")
+    else:
+        collector = os.geteuid() or owned_by(course) or None  # root's doctor: the course folder's owner collects
+        hint = moved_hint(course, collector, owner_name(collector or 0) or f"uid {collector}", theirs=True)
+    return make_inbound(inbound), (
+        f"the class's inbound may have been renamed or moved elsewhere: before running the command, {hint}; one "
+        f"holding the class's submissions (`ls -la` it) is the class's inbound: leave out the command's `mkdir` and "
+        f"`chown` and move it back instead, `mv -T -- <it> {shell_word(inbound)}` as root (it is then yours to check: "
+        "no link, your mode 3733)"
+    )
+
+
+def ask_collector(exchange, found: Path, uid: int, what: str = "") -> str:
     """The mend for `found`, a folder with the inbound's mode of another account's (`uid`) no `staff_of` names, in a
     course folder of root's (after the lock-out, r20m M2; r20n W1, W2: root's and a TA's doctor made an inbound beside
-    the grader's renamed one and moved its outbound aside): it asks whether its owner collects the course, whose
+    the grader's renamed one and moved its outbound aside), or, the inbound missing and out of sight, the outbound of
+    another account's (`what`: the "if not" case; r20o W1): it asks whether its owner collects the course, whose
     doctor then moves what is to be moved; if not (a student's, made while she could write there), the account that
-    collects moves it aside if it is `inbound` itself (one beside it stays) and puts back a folder of its own with the
-    inbound's mode there, or makes the inbound anew, saying where else the class's may be (`moved_hint`, r20n M1) and
-    that she is still in the course folder's group, if she is."""
+    collects moves it aside if it is `inbound` itself (one beside it stays) and gives the course an inbound
+    (`renewal`: its own renamed one moved back, or one made anew, saying where else the class's may be, r20n M1), and
+    the line says that she is still in the course folder's group, if she is."""
     inbound = exchange.inbound
     course = inbound.parent
     owner, lock = owner_name(uid) or f"uid {uid}", lock_out(course)
-    mine = [path for path in inbound_like(course) if ours(path) and path != inbound]
-    steps = [lock] * bool(lock) + [aside([inbound], exchange.root)] * (found == inbound)
-    steps.append(put_back(mine[0], inbound) if mine else make_inbound(inbound))
-    where = (
-        f"{shown(mine[0])}, yours with the inbound's mode, is moved back as the class's inbound: run it once `ls -la "
-        f"{shell_word(mine[0])}` shows the class's submissions"
-        if mine
-        else f"the class's inbound may have been moved elsewhere: {moved_hint(course, uid, owner)}"
-    )
+    renew, where = renewal(exchange, uid, aside_first=found == inbound)
+    steps = [lock] * bool(lock) + [aside([inbound], exchange.root)] * (found == inbound) + [renew]
+    what = what or f"a student's, made while she could write in {shown(course)}"
+    note = f"{ASIDE_NOTE}; " if found == inbound else "as root; "
     with contextlib.suppress(OSError):
         if member := group_of(course, os.lstat(course)).get(uid):
             where += f"; {owner} {member}: take {owner} out of that group"
     return (
         f"if {owner} is the account that collects this course: {DEFER}{owner} (nothing is to be moved or made as "
-        f"you); if not (a student's, made while she could write in {shown(course)}), and you collect it: "
-        f"`{' && '.join(steps)}` ({ASIDE_NOTE + '; ' if found == inbound else 'as root; '}the course's folder "
-        f"{shown(course)} stays; {where}); if neither, run lrcourse doctor as the account that collects"
+        f"you); if not ({what}), and you collect it: `{' && '.join(steps)}` ({note}the course's folder {shown(course)} "
+        f"stays; {where}); if neither, run lrcourse doctor as the account that collects"
+    )
+
+
+def others_inbound(candidates: list[Path]) -> str:
+    """What a missing inbound's line says of folders with the inbound's mode of other accounts' in the course's folder
+    (`inbound_like`), the likeliest first: each may be the class's inbound; whether this user can look inside."""
+    first, seen = candidates[0], os.lstat(candidates[0])
+    owner = owner_name(seen.st_uid) or f"uid {seen.st_uid}"
+    others = ", ".join(shown(path) for path in candidates[1:4]) + (", ..." if len(candidates) > 4 else "")
+    look = (
+        f"`ls -la {shell_word(first)}` shows whose submissions it holds"
+        if os.geteuid() == 0
+        else f"only {owner} or root can list it to see the submissions"
+    )
+    also = f" (so {'does' if len(candidates) == 2 else 'do'} {others}, not named further here)" if others else ""
+    return (
+        f"{shown(first)} ({owner}'s) has the inbound's mode{also}: it may be the class's inbound, renamed or moved "
+        f"there; {look}"
     )
 
 
@@ -209,20 +263,31 @@ def missing_inbound(exchange) -> Check | None:
         "would make it 2733, without the sticky bit)"
     )
     staff, course = staff_of(inbound.parent), inbound.parent
-    candidates = inbound_like(course, staff, anyone=not course.is_symlink() and owned_by(course) == 0)
+    rooted, releaser = not course.is_symlink() and owned_by(course) == 0, folder_owner(course / "outbound")
+    candidates = inbound_like(course, staff, anyone=rooted)
     found = [path for path in candidates if ours(path)]
     if candidates and not found:  # another account's: left for its doctor (r20k M1), or asked about (r20n W1, W2)
+        # the releaser's first, then the staff's: a student's decoys were named before the grader's (r20o M3)
+        candidates.sort(key=lambda path: (os.lstat(path).st_uid != releaser, os.lstat(path).st_uid not in staff))
         uid = os.lstat(candidates[0]).st_uid
         if named := staff_inbound(candidates[0], staff):
             said, mend = defer_line(candidates[0], *named, course, uid)
         else:
-            owner = owner_name(uid) or f"uid {uid}"
-            said = (
-                f"{shown(candidates[0])} ({owner}'s, with the inbound's mode) looks like the class's inbound, renamed "
-                f"or moved there; only {owner} or root can list it to see the submissions"
-            )
-            mend = ask_collector(exchange, candidates[0], uid)
+            said, mend = others_inbound(candidates), ask_collector(exchange, candidates[0], uid)
         return Check(NAME, f"{problem}; {said}", mend, stops="collect")
+    me = os.geteuid()
+    if not found and releaser not in (None, 0, me) and (me == 0 or owned_by(course) != me):
+        # r20o W1: the class's inbound moved out of this doctor's sight (the exchange's root), root's and a TA's
+        # doctor made one beside the releaser's outbound and moved that aside: asked, as for a folder found
+        owner = owner_name(releaser) or f"uid {releaser}"
+        said = (
+            f"{shown(course / 'outbound')} is {owner}'s: {owner} releases this course, and may be the account that "
+            "collects it, whose inbound may have been moved where this doctor does not look"
+        )
+        what = f"{owner}'s outbound made by a student while she could write in {shown(course)}"
+        return Check(
+            NAME, f"{problem}; {said}", ask_collector(exchange, course / "outbound", releaser, what), stops="collect"
+        )
     if found:
         problem += (
             f"; {', '.join(shown(path) for path in found[:3])} {'has' if len(found) == 1 else 'have'} its mode and "
@@ -247,7 +312,7 @@ def missing_inbound(exchange) -> Check | None:
             "submissions: not removed; it refuses a link)",
             stops="collect",
         )
-    return Check(NAME, problem, made(exchange), stops="collect")
+    return Check(NAME, f"{problem}; {renewal(exchange)[1]}", made(exchange), stops="collect")
 
 
 def made(exchange) -> str:

@@ -175,34 +175,43 @@ def aside_mend(paths: list[Path], root: Path) -> str:
     return f"`{aside(paths, root)}` ({ASIDE_NOTE})"
 
 
-def put_back(found: Path, inbound: Path) -> str:
+def put_back(found: Path, inbound: Path, aside_in: str = "") -> str:
     """The command moving the folder `found` (the class's inbound, renamed or moved up to two levels down) back to
     `inbound`. Once the line's lock-out has run (`remake.lock_out`: the course's folder closed), each folder on the
     way is closed top-down, each only after its parent (`closed`: no `chmod` through a name she may still swap,
     r20l W1: it followed her link and made the exchange's root 1755), and `found` moved only if it is, at run time,
     what the doctor saw (`as_seen`: its owner and mode; r20l W2, W1: a folder of hers swapped in before the lock-out
-    became the class's inbound)."""
-    word, course = shell_word(found), inbound.parent
+    became the class's inbound). `aside_in`: the shell word of the folder the same command has just moved the folder
+    at `inbound` into (`aside`'s "$d"), where `found` is inside it: named there (r20o W2: the put-back named it where
+    it was, and failed after the aside had moved it)."""
+    course = inbound.parent
+
+    def word(path: Path) -> str:
+        if aside_in and inbound in (path, *path.parents):
+            return f"{aside_in}/{shell_word(path.relative_to(course))}"
+        return shell_word(path)
+
     steps = [no_link(course, course.parent)]
-    steps += [closed(folder) for folder in reversed(found.parents) if course in folder.parents]
-    steps.append(f"{as_seen(found)} && [ -d {word} ] && mv -T -- {word} {shell_word(inbound)}")
+    steps += [closed(folder, word(folder)) for folder in reversed(found.parents) if course in folder.parents]
+    at = word(found)
+    steps.append(f"{as_seen(found, at)} && [ -d {at} ] && mv -T -- {at} {shell_word(inbound)}")
     return " && ".join(steps)
 
 
-def as_seen(path: Path) -> str:
-    """The shell test that `path` is no link and has, at run time, the owner and mode the doctor sees now (or that
-    mode less the group's write, which the lock-out may take: `remake.lock_out`)."""
-    word, seen = shell_word(path), os.lstat(path)
+def as_seen(path: Path, word: str = "") -> str:
+    """The shell test that `path` (named `word` at run time, if given) is no link and has, at run time, the owner and
+    mode the doctor sees now (or that mode less the group's write, which the lock-out may take: `remake.lock_out`)."""
+    word, seen = word or shell_word(path), os.lstat(path)
     mode = stat.S_IMODE(seen.st_mode)
     said = " || ".join(f'[ "$s" = {seen.st_uid}:{each:o} ]' for each in dict.fromkeys((mode, mode & ~0o020)))
     return f"[ ! -L {word} ] && s=$(stat -c %u:%a -- {word}) && {{ {said}; }}"
 
 
-def closed(folder: Path) -> str:
-    """The shell closing `folder`, on the way to the class's inbound (its parent closed first, so that its name is
-    fixed): this user's or root's, its owner checked and `chmod go-w`; another's (a student's own outbound/), made
-    root's first (`chown -h`, which follows no link), then `chmod go-w`."""
-    word, seen = shell_word(folder), os.lstat(folder)
+def closed(folder: Path, word: str = "") -> str:
+    """The shell closing `folder` (named `word` at run time, if given), on the way to the class's inbound (its parent
+    closed first, so that its name is fixed): this user's or root's, its owner checked and `chmod go-w`; another's (a
+    student's own outbound/), made root's first (`chown -h`, which follows no link), then `chmod go-w`."""
+    word, seen = word or shell_word(folder), os.lstat(folder)
     if ours(folder, seen):
         return f'[ ! -L {word} ] && [ "$(stat -c %u -- {word})" = {seen.st_uid} ] && chmod go-w -- {word}'
     return f"[ ! -L {word} ] && chown -h root -- {word} && chmod go-w -- {word}"
@@ -247,19 +256,19 @@ def group_of(folder: Path, seen: os.stat_result) -> dict[int, str]:
     return {uid: why for uid in listing.members.values() if uid is not None}
 
 
-def moved_hint(course: Path, uid: int, owner: str, theirs: bool = False) -> str:
+def moved_hint(course: Path, uid: int | None, owner: str = "", theirs: bool = False) -> str:
     """Where the class's inbound, renamed or moved by someone who could write in the course's folder `course`, may be:
-    the `find` listing the folders with the inbound's mode owned (`theirs`) or not owned by `uid` (`owner`) on the
-    exchange's file system, from its mount point: a rename (as `mv` does within one) never leaves it, so a student's
-    home or /tmp on it are searched too (r20n M2: the hint searched the exchange only)."""
+    the `find` listing the folders with the inbound's mode owned (`theirs`) or not owned by `uid` (`owner`; None: all)
+    on the exchange's file system, from its mount point: a rename (as `mv` does within one) never leaves it, so a
+    student's home or /tmp on it are searched too (r20n M2: the hint searched the exchange only)."""
     top = Path(os.path.realpath(course))
     while not os.path.ismount(top) and top != top.parent:
         top = top.parent
-    which = f"-uid {uid}" if theirs else f"! -uid {uid}"
+    which = "" if uid is None else f" -uid {uid}" if theirs else f" ! -uid {uid}"
+    whose = "" if uid is None else f" {owner}'s" if theirs else f" not {owner}'s"
     return (
-        f"`find {shell_word(top)} -xdev -type d -perm -2733 {which}` as root lists the folders with the inbound's "
-        f"mode {'' if theirs else 'not '}{owner}'s on the exchange's file system, a student's home included (a "
-        "rename never leaves it)"
+        f"`find {shell_word(top)} -xdev -type d -perm -2733{which}` as root lists the folders with the inbound's "
+        f"mode{whose} on the exchange's file system, a student's home included (a rename never leaves it)"
     )
 
 
