@@ -64,7 +64,7 @@ def test_the_graders_renamed_inbound_is_asked_about_and_nothing_made_beside_it(o
     course = closed_ta_course(monkeypatch, open_tmp)
     os.rename(course / "inbound", course / ".i")
     said = doctor(open_tmp, uid=0) if who == "root" else doctor(ta_copy(open_tmp), uid=STAFF_TA)
-    assert f"{course / '.i'} (uid {GRADER}'s) has the inbound's mode: it may be the class's inbound" in said, said
+    assert f"{course / '.i'} (uid {GRADER}'s) has the inbound's mode: the class's inbound, renamed or " in said, said
     assert ASK in said and said.index("mkdir") > said.index("; if not (a student's"), said
     assert "mktemp" not in said and f"mv -T -- {course}" not in said and "stops=collect" in said, (
         said
@@ -144,14 +144,15 @@ def test_the_graders_inbound_moved_out_of_sight_gets_the_releaser_asked_about(op
     away = course.parent / ".i"
     os.rename(course / "inbound", away)
     said = doctor(open_tmp, uid=0) if who == "root" else doctor(ta_copy(open_tmp), uid=STAFF_TA)
-    assert f"{course / 'outbound'} is uid {GRADER}'s: uid {GRADER} releases this course" in said and ASK in said, said
+    releases = f"{course / 'outbound'} is uid {GRADER}'s: if uid {GRADER} releases this course, uid {GRADER} may be"
+    assert releases in said and ASK in said, said
     assert "mktemp" not in said and f"mv -T -- {course}" not in said, said
     assert said.index("mkdir") > said.index("; if not ("), said
     said = doctor(open_tmp)
     find = re.search(r"before running the command, `(find [^`]+)` as root lists", said)
     assert find and f" -uid {GRADER}" in find.group(1), said
     listed = subprocess.run(["bash", "-c", find.group(1)], capture_output=True, text=True).stdout.splitlines()
-    assert str(away) in listed and "leave out the command's `mkdir` and `chown` and move it back instead" in said
+    assert str(away) in listed and "instead of the command, `lrcourse doctor --put-back <it>` as root" in said
 
 
 def test_the_put_back_from_inside_her_inbound_follows_it_into_the_aside(open_tmp, monkeypatch):
@@ -176,16 +177,24 @@ def test_the_put_back_from_inside_her_inbound_follows_it_into_the_aside(open_tmp
     assert os.listdir(aside / "inbound") == [] and os.stat(aside / "inbound").st_uid == 0  # hers, closed
 
 
-def test_the_releasers_folder_is_named_before_a_students_decoys(open_tmp, monkeypatch):
+@pytest.mark.parametrize("outbound", ["the grader's", "hers"])
+def test_each_owners_folder_is_named_whatever_a_students_decoys(open_tmp, monkeypatch, outbound):
     """r20o M3: beside the grader's renamed inbound, a student in the group made folders with the inbound's mode;
-    root's line named one of hers, by directory order, as looking like the class's inbound, never the grader's. Now
-    the releaser's (the outbound's owner) comes first, hers are named as maybe, and root is told to look."""
+    root's line named one of hers, by directory order, never the grader's; r20p M1: with an outbound of hers put in
+    place of the grader's, the same. Now one folder of each owner is named, each owner asked about, the releaser's
+    first, and root is told to look."""
     course = closed_ta_course(monkeypatch, open_tmp)
     course.chmod(0o2775)
     os.rename(course / "inbound", course / ".i")
+    if outbound == "hers":
+        os.rename(course / "outbound", course / ".o")
+        hers(course / "outbound")
     for name in ".a", ".b", ".f", ".z":
         hers(course / name, 0o3733)
     course.chmod(0o2755)
     said = doctor(open_tmp, uid=0)
-    assert f"{course / '.i'} (uid {GRADER}'s) has the inbound's mode (so do " in said and ASK in said, said
-    assert f"`ls -la {course / '.i'}` shows whose submissions it holds" in said, said
+    grader, student = f"{course / '.i'} (uid {GRADER}'s)", f" (uid {STUDENT}'s and 3 more of uid {STUDENT}'s)"
+    assert grader in said and student in said and "`ls -la` on each shows whose submissions it holds" in said, said
+    first, then = (GRADER, STUDENT) if outbound == "the grader's" else (STUDENT, GRADER)
+    assert f"fix: if uid {first} is the account that collects this course: " in said, said
+    assert f"; if it is uid {then}: run lrcourse doctor and collect as that account instead" in said, said

@@ -169,9 +169,10 @@ def renewal(exchange, not_uid: int | None = None, aside_first: bool = False) -> 
         hint = moved_hint(course, collector, owner_name(collector or 0) or f"uid {collector}", theirs=True)
     return make_inbound(inbound), (
         f"the class's inbound may have been renamed or moved elsewhere: before running the command, {hint}; one "
-        f"holding the class's submissions (`ls -la` it) is the class's inbound: leave out the command's `mkdir` and "
-        f"`chown` and move it back instead, `mv -T -- <it> {shell_word(inbound)}` as root (it is then yours to check: "
-        "no link, your mode 3733)"
+        "holding the class's submissions (`ls -la` it) is the class's inbound: instead of the command, `lrcourse "
+        "doctor --put-back <it>` as root, in the course folder of the account that collects, moves what stands in its "
+        "place aside and it back, following no link on its way (never `mv` it through a student's folders: she can "
+        "swap a link in on the way)"
     )
 
 
@@ -201,22 +202,28 @@ def ask_collector(exchange, found: Path, uid: int, what: str = "") -> str:
     )
 
 
-def others_inbound(candidates: list[Path]) -> str:
+def others_inbound(candidates: list[Path]) -> tuple[str, list[str]]:
     """What a missing inbound's line says of folders with the inbound's mode of other accounts' in the course's folder
-    (`inbound_like`), the likeliest first: each may be the class's inbound; whether this user can look inside."""
-    first, seen = candidates[0], os.lstat(candidates[0])
-    owner = owner_name(seen.st_uid) or f"uid {seen.st_uid}"
-    others = ", ".join(shown(path) for path in candidates[1:4]) + (", ..." if len(candidates) > 4 else "")
+    (`inbound_like`, the likeliest first): one named per owner, so that a student's decoys hide no one's (r20o M3,
+    r20p M1: her own outbound put her decoy first, and the grader's renamed inbound was named by no line); whether
+    this user can look inside; and the owners' names, in that order."""
+    firsts: dict[int, list[Path]] = {}
+    for path in candidates:
+        firsts.setdefault(os.lstat(path).st_uid, []).append(path)
+    owners = [owner_name(uid) or f"uid {uid}" for uid in firsts]
+    said = []
+    for owner, paths in zip(owners, firsts.values(), strict=True):
+        more = f" and {len(paths) - 1} more of {owner}'s" if len(paths) > 1 else ""
+        said.append(f"{shown(paths[0])} ({owner}'s{more})")
     look = (
-        f"`ls -la {shell_word(first)}` shows whose submissions it holds"
+        "`ls -la` on each shows whose submissions it holds"
         if os.geteuid() == 0
-        else f"only {owner} or root can list it to see the submissions"
+        else f"only {' or '.join(owners)} or root can list {'them' if len(said) > 1 else 'it'} to see the submissions"
     )
-    also = f" (so {'does' if len(candidates) == 2 else 'do'} {others}, not named further here)" if others else ""
     return (
-        f"{shown(first)} ({owner}'s) has the inbound's mode{also}: it may be the class's inbound, renamed or moved "
-        f"there; {look}"
-    )
+        f"{', '.join(said)} {'have' if len(said) > 1 else 'has'} the inbound's mode: the class's inbound, renamed or "
+        f"moved there, may be one of them; {look}"
+    ), owners
 
 
 MOST_SOUGHT = 10_000  # entries looked at, three levels down, for the class's inbound moved elsewhere
@@ -273,16 +280,18 @@ def missing_inbound(exchange) -> Check | None:
         if named := staff_inbound(candidates[0], staff):
             said, mend = defer_line(candidates[0], *named, course, uid)
         else:
-            said, mend = others_inbound(candidates), ask_collector(exchange, candidates[0], uid)
+            (said, owners), mend = others_inbound(candidates), ask_collector(exchange, candidates[0], uid)
+            if len(owners) > 1:  # each named owner asked about (r20p M1)
+                mend += f"; if it is {' or '.join(owners[1:])}: {DEFER}that account instead"
         return Check(NAME, f"{problem}; {said}", mend, stops="collect")
     me = os.geteuid()
     if not found and releaser not in (None, 0, me) and (me == 0 or owned_by(course) != me):
         # r20o W1: the class's inbound moved out of this doctor's sight (the exchange's root), root's and a TA's
         # doctor made one beside the releaser's outbound and moved that aside: asked, as for a folder found
         owner = owner_name(releaser) or f"uid {releaser}"
-        said = (
-            f"{shown(course / 'outbound')} is {owner}'s: {owner} releases this course, and may be the account that "
-            "collects it, whose inbound may have been moved where this doctor does not look"
+        said = (  # r20p M2: a student who could write there may have made it: said conditionally
+            f"{shown(course / 'outbound')} is {owner}'s: if {owner} releases this course, {owner} may be the account "
+            "that collects it, whose inbound may have been moved where this doctor does not look"
         )
         what = f"{owner}'s outbound made by a student while she could write in {shown(course)}"
         return Check(
@@ -351,7 +360,7 @@ def lock_out(folder: Path) -> str:
     return " && ".join(found)
 
 
-MOVES = r"\bmv -[tT] --|\bmkdir -m |`rm "  # a mend moving, making or removing names
+MOVES = r"\bmv -[tT] |\bmkdir -m |`rm |\bmktemp -d "  # a mend moving (an aside: mktemp), making or removing names
 
 
 def locked(said: Check, lock: str) -> Check:

@@ -164,9 +164,9 @@ ASIDE_NOTE = (
     "prints; it moves nothing (of several paths: stops, saying where those moved are), and fails, saying why, where "
     "the path is a link by then or on another file system or mount (`mv` would copy, not rename, losing what arrives "
     "meanwhile): run lrcourse doctor again; look inside before deleting anything (the class's inbound may have been "
-    "moved into it: to collect the submissions it holds, move the folder holding them back as the course's inbound/ "
-    "while that is missing, `mv -T -- <it> <inbound>` as root, then `lrcourse collect <chapter>` as the user who "
-    "collects)"
+    "moved into it: to collect the submissions it holds, `lrcourse doctor --put-back <the folder holding them>` as "
+    "root, in the course folder of the account that collects, moves it back as the course's inbound/, following no "
+    "link on its way, then `lrcourse collect <chapter>` as the user who collects)"
 )
 
 

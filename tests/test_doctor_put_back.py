@@ -1,0 +1,108 @@
+"""`lrcourse doctor --put-back PATH` (lrcourse/grading/doctor/put_back.py): the class's inbound, which the doctor's
+`find` lists where a student who could write in the course's folder moved it, moved back as root without following a
+link on its way (r20p W1: the line's `mv -T -- <it> <inbound>` ran through her folders, and a link she swapped in after
+the instructor's `ls` moved the grader's source/ into the exchange). Run in-process as root, as the command does."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from lrcourse.commands.doctor import command_put_back
+
+from support.doctor_exchange import GRADER, STUDENT, SUBMISSION, course_in, hers, submit
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
+
+
+def moved_three_down(monkeypatch, open_tmp):
+    """The class's inbound (a submission in it) moved by her into d1/d2/X/source, folders of hers; the grader's local
+    course folder, holding a source/ of the grader's; the course's folder closed (the lock-out)."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    submit(course / "inbound")
+    x = hers(hers(hers(course / "d1") / "d2") / "X")
+    os.rename(course / "inbound", x / "source")
+    local = open_tmp / "gcourse"
+    (local / "source").mkdir(parents=True)
+    for path in (local, local / "source"):
+        os.chown(path, GRADER, GRADER)
+    return course, x / "source", local
+
+
+def put_back(local, path) -> int:
+    return command_put_back(SimpleNamespace(course=str(local), put_back=str(path)))
+
+
+def test_a_link_swapped_in_on_the_way_moves_nothing(open_tmp, monkeypatch, capsys):
+    """r20p W1: after the instructor's `ls`, she renamed X away and put a link to the grader's course in its place:
+    `mv -T` moved the grader's source/ into the exchange. --put-back opens each folder without following a link:
+    refused, nothing moved; without the swap it moves the class's inbound back."""
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    x = found.parent
+    os.rename(x, x.with_name("Z"))
+    x.symlink_to(local)
+    assert put_back(local, found) == 1
+    assert "nothing moved" in capsys.readouterr().err
+    assert (local / "source").is_dir() and not os.path.lexists(course / "inbound")
+    os.unlink(x)
+    os.rename(x.with_name("Z"), x)
+    assert put_back(local, found) == 0, capsys.readouterr().err
+    assert os.listdir(course / "inbound") == [SUBMISSION] and os.stat(course / "inbound").st_uid == GRADER
+
+
+@pytest.mark.parametrize("what", ["hers", "a link", "the course folder open to its group"])
+def test_what_is_not_the_class_inbound_or_not_closed_is_refused(open_tmp, monkeypatch, capsys, what):
+    """A folder of hers with the inbound's mode, a link as the last name, or a course folder its group may still
+    write in (a student in it could make `inbound` meanwhile): refused with the reason, nothing moved."""
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    target = found
+    if what == "hers":
+        target = hers(found.parent / "decoy", 0o3733)
+    elif what == "a link":
+        target = found.parent / "link"
+        target.symlink_to(found)
+    else:
+        course.chmod(0o775)
+    assert put_back(local, target) == 1
+    said = capsys.readouterr().err
+    reason = {
+        "hers": f"uid {STUDENT}'s, mode 3733",
+        "a link": "without following a link",
+        "the course folder open to its group": "chmod go-w",
+    }
+    assert reason[what] in said and not os.path.lexists(course / "inbound"), said
+    assert os.listdir(found) == [SUBMISSION]
+
+
+def test_her_folder_in_place_of_inbound_is_moved_aside_the_collectors_is_refused(open_tmp, monkeypatch, capsys):
+    """Her 3733 folder put where inbound was: moved aside into a new folder of root's, the class's moved back. The
+    collector's own inbound (it may hold submissions made since) is refused: collect it first."""
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    hers(course / "inbound", 0o3733)
+    assert put_back(local, found) == 0
+    said = capsys.readouterr().out
+    assert f"(uid {STUDENT}'s) moved aside into {course.parent}/.lrcourse-aside." in said, said
+    assert os.listdir(course / "inbound") == [SUBMISSION]
+    os.rename(course / "inbound", found)
+    (course / "inbound").mkdir()
+    os.chown(course / "inbound", GRADER, GRADER)
+    assert put_back(local, found) == 1
+    assert "is the collector's: collect what it holds" in capsys.readouterr().err
+
+
+def test_the_command_line_moves_it_back_and_refuses_roots_open_course(open_tmp, monkeypatch):
+    """`lrcourse doctor --course <the grader's course> --put-back <it>` as root moves it back; in a course folder of
+    root's that another account may write in (its nbgrader_config.py is Python root would run), refused first, exit
+    2, as root's collect is."""
+    from lrcourse import cli
+
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    open_course = open_tmp / "roots"
+    open_course.mkdir(mode=0o777)
+    open_course.chmod(0o777)
+    assert cli.main(["doctor", "--course", str(open_course), "--put-back", str(found)]) == 2
+    assert not os.path.lexists(course / "inbound")
+    assert cli.main(["doctor", "--course", str(local), "--put-back", str(found)]) == 0
+    assert os.listdir(course / "inbound") == [SUBMISSION]
