@@ -77,14 +77,19 @@ def test_what_is_not_the_class_inbound_or_not_closed_is_refused(open_tmp, monkey
 
 
 def test_her_folder_in_place_of_inbound_is_moved_aside_the_collectors_is_refused(open_tmp, monkeypatch, capsys):
-    """Her 3733 folder put where inbound was: moved aside into a new folder of root's, the class's moved back. The
-    collector's own inbound (it may hold submissions made since) is refused: collect it first."""
+    """Her 3733 folder put where inbound was: moved aside into a new folder of root's, the class's moved back, and
+    what a classmate submitted into hers meanwhile moved into it too (r20q M1: left in the aside, named by no line).
+    The collector's own inbound (it may hold submissions made since) is refused: collect it first."""
     course, found, local = moved_three_down(monkeypatch, open_tmp)
     hers(course / "inbound", 0o3733)
+    later = "bob+ch1+2026-12-07 11:00:00.000000 UTC+def"  # r20q M1: a classmate submitted into hers meanwhile
+    submit(course / "inbound", later)
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
     assert f"(uid {STUDENT}'s) moved aside into {course.parent}/.lrcourse-aside." in said, said
-    assert os.listdir(course / "inbound") == [SUBMISSION]
+    assert "; 1 submitted into it meanwhile moved into the class's inbound (collect judges each)" in said, said
+    assert sorted(os.listdir(course / "inbound")) == sorted([SUBMISSION, later])
+    os.rename(course / "inbound" / later, open_tmp / "bob")
     os.rename(course / "inbound", found)
     (course / "inbound").mkdir()
     os.chown(course / "inbound", GRADER, GRADER)

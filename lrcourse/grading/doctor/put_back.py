@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
-from lrcourse.grading.exchange.kept_folders import INBOUND_MODES
+from lrcourse.grading.exchange.kept_folders import INBOUND_MODES, MOST_LOOKED, submission_named
 
 FOLDER = OPEN_FLAGS | os.O_DIRECTORY
 
@@ -68,29 +68,59 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
             )
         if seen.st_dev != folder.st_dev:
             raise PutBackRefused(f"{found} is on another file system than {course_path}: a rename cannot move it")
-        moved = clear(course, course_path, collector)
+        moved, stray = clear(course, course_path, collector)
         os.rename(found.name, "inbound", src_dir_fd=parent, dst_dir_fd=course)
-        return moved + arrived(course, course_path, seen)
+        return moved + arrived(course, course_path, seen) + (gathered(stray, course) if stray else "")
     finally:
         for fd in (course, parent):
             if fd is not None:
                 os.close(fd)
 
 
-def clear(course: int, course_path: Path, collector: int) -> str:
+def clear(course: int, course_path: Path, collector: int) -> tuple[str, Path | None]:
     """The name `inbound` in the held course folder made free: an entry there not the collector's (a student's folder
-    or link put in place of the class's) moved aside into a new folder of root's (what is printed); the collector's
-    refused (it may hold submissions made since: collect them first)."""
+    or link put in place of the class's) moved aside into a new folder of root's (what is printed, and where it is
+    now); the collector's refused (it may hold submissions made since: collect them first)."""
     try:
         there = os.stat("inbound", dir_fd=course, follow_symlinks=False)
     except FileNotFoundError:
-        return ""
+        return "", None
     if there.st_uid == collector:
         raise PutBackRefused(
             f"{course_path / 'inbound'} is the collector's: collect what it holds (lrcourse collect <chapter>), then "
             "move it aside as root and run this again"
         )
-    return f"{course_path / 'inbound'} (uid {there.st_uid}'s) moved aside into {aside(course, course_path)}; "
+    folder = aside(course, course_path)
+    return f"{course_path / 'inbound'} (uid {there.st_uid}'s) moved aside into {folder}; ", folder / "inbound"
+
+
+def gathered(stray: Path, course: int) -> str:
+    """The entries named as submissions in the folder put in the inbound's place, now `stray` in root's new folder
+    (so only names inside it are hers to change), moved into the restored inbound, each renamed relative to the held
+    folders and none over a name there: classmates submitted into it meanwhile (r20q M1: they were left in the aside,
+    named by no line); collect judges each (its owner, its name, no link). What is printed."""
+    try:
+        source = os.open(stray, FOLDER)  # a link there (hers put in place was one): nothing to gather
+    except OSError:
+        return ""
+    target, moved, left = os.open("inbound", FOLDER, dir_fd=course), 0, 0
+    try:
+        with os.scandir(source) as entries:
+            names = [entry.name for _, entry in zip(range(MOST_LOOKED), entries, strict=False)]
+        for name in filter(submission_named, names):
+            try:
+                if taken(name, target):  # not replaced
+                    left += 1
+                    continue
+                os.rename(name, name, src_dir_fd=source, dst_dir_fd=target)
+                moved += 1
+            except OSError:
+                left += 1
+    finally:
+        os.close(source)
+        os.close(target)
+    said = f"; {moved} submitted into it meanwhile moved into the class's inbound (collect judges each)" * bool(moved)
+    return said + f"; {left} named as submissions left in {stray}: look inside" * bool(left)
 
 
 def aside(course: int, course_path: Path) -> Path:
@@ -114,3 +144,12 @@ def arrived(course: int, course_path: Path, seen: os.stat_result) -> str:
     raise PutBackRefused(
         f"the folder was replaced between the look and the move: what moved is in {aside(course, course_path)}"
     )
+
+
+def taken(name: str, folder: int) -> bool:
+    """Whether `name` is an entry of the held `folder` (not followed)."""
+    try:
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
