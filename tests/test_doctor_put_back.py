@@ -44,7 +44,7 @@ def test_a_link_swapped_in_on_the_way_moves_nothing(open_tmp, monkeypatch, capsy
     os.rename(x, x.with_name("Z"))
     x.symlink_to(local)
     assert put_back(local, found) == 1
-    assert "nothing moved" in capsys.readouterr().err
+    assert "not done" in capsys.readouterr().err
     assert (local / "source").is_dir() and not os.path.lexists(course / "inbound")
     os.unlink(x)
     os.rename(x.with_name("Z"), x)
@@ -77,19 +77,17 @@ def test_what_is_not_the_class_inbound_or_not_closed_is_refused(open_tmp, monkey
 
 
 def test_her_folder_in_place_of_inbound_is_moved_aside_the_collectors_is_refused(open_tmp, monkeypatch, capsys):
-    """Her 3733 folder put where inbound was: moved aside into a new folder of root's, the class's moved back, and
-    what a classmate submitted into hers meanwhile moved into it too (r20q M1: left in the aside, named by no line).
-    The collector's own inbound (it may hold submissions made since) is refused: collect it first."""
+    """Her 3733 folder put where inbound was: moved aside into a new folder of root's, the class's moved back. The
+    collector's own inbound (it may hold submissions made since) is refused: collect it first."""
     course, found, local = moved_three_down(monkeypatch, open_tmp)
     hers(course / "inbound", 0o3733)
     later = "bob+ch1+2026-12-07 11:00:00.000000 UTC+def"  # r20q M1: a classmate submitted into hers meanwhile
     submit(course / "inbound", later)
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
-    assert f"(uid {STUDENT}'s) moved aside into {course.parent}/.lrcourse-aside." in said, said
-    assert "; 1 submitted into it meanwhile moved into the class's inbound (collect judges each)" in said, said
-    assert sorted(os.listdir(course / "inbound")) == sorted([SUBMISSION, later])
-    os.rename(course / "inbound" / later, open_tmp / "bob")
+    assert f"(uid {STUDENT}'s) was moved aside into {course.parent}/.lrcourse-aside." in said, said
+    assert "(it holds 1 entry, 1 named as submissions: what classmates submitted into it" in said, said
+    assert os.listdir(course / "inbound") == [SUBMISSION]
     os.rename(course / "inbound", found)
     (course / "inbound").mkdir()
     os.chown(course / "inbound", GRADER, GRADER)
@@ -111,3 +109,26 @@ def test_the_command_line_moves_it_back_and_refuses_roots_open_course(open_tmp, 
     assert not os.path.lexists(course / "inbound")
     assert cli.main(["doctor", "--course", str(local), "--put-back", str(found)]) == 0
     assert os.listdir(course / "inbound") == [SUBMISSION]
+
+
+def test_a_move_that_fails_puts_back_what_stood_at_inbound(open_tmp, monkeypatch, capsys):
+    """r20r W2: she renamed the class's inbound away between the look and the move: "nothing moved" was printed,
+    while her folder, holding a classmate's submission, was already in an aside no line named, and the class had no
+    inbound. Now her folder is put back where it stood, and the refusal says so."""
+    from lrcourse.grading.doctor import put_back as module
+
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    hers(course / "inbound", 0o3733)
+    submit(course / "inbound", "bob+ch1+2026-12-07 11:00:00.000000 UTC+def")
+    real_aside = module.aside
+
+    def aside_then_race(course_fd, course_path):  # her rename lands right after the aside
+        folder = real_aside(course_fd, course_path)
+        os.rename(found, found.with_name("gone"))
+        return folder
+
+    monkeypatch.setattr(module, "aside", aside_then_race)
+    assert put_back(local, found) == 1
+    said = capsys.readouterr().err
+    assert "what stood at inbound before is back there" in said, said
+    assert os.stat(course / "inbound").st_uid == STUDENT and os.listdir(course / "inbound") != []

@@ -63,6 +63,6 @@ def command_put_back(args) -> int:
         exchange = exchange_of(course)
         print(put_back_found(Path(args.put_back), exchange.inbound, os.stat(course).st_uid))
     except (PutBackRefused, ExchangeUnusable, OSError) as error:
-        print(f"lrcourse doctor --put-back: nothing moved: {error}", file=sys.stderr)
+        print(f"lrcourse doctor --put-back: not done: {error}", file=sys.stderr)
         return 1
     return 0

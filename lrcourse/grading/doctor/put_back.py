@@ -68,9 +68,12 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
             )
         if seen.st_dev != folder.st_dev:
             raise PutBackRefused(f"{found} is on another file system than {course_path}: a rename cannot move it")
-        moved, stray = clear(course, course_path, collector)
-        os.rename(found.name, "inbound", src_dir_fd=parent, dst_dir_fd=course)
-        return moved + arrived(course, course_path, seen) + (gathered(stray, course) if stray else "")
+        moved, folder = clear(course, course_path, collector)
+        try:
+            os.rename(found.name, "inbound", src_dir_fd=parent, dst_dir_fd=course)
+            return arrived(course, course_path, seen) + moved
+        except (OSError, PutBackRefused) as error:  # r20r W2: hers, moved aside first, was left there unnamed
+            raise PutBackRefused(f"{error}{restored(course, folder)}") from None
     finally:
         for fd in (course, parent):
             if fd is not None:
@@ -79,8 +82,8 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
 
 def clear(course: int, course_path: Path, collector: int) -> tuple[str, Path | None]:
     """The name `inbound` in the held course folder made free: an entry there not the collector's (a student's folder
-    or link put in place of the class's) moved aside into a new folder of root's (what is printed, and where it is
-    now); the collector's refused (it may hold submissions made since: collect them first)."""
+    or link put in place of the class's) moved aside into a new folder of root's (what is printed, and that folder);
+    the collector's refused (it may hold submissions made since: collect them first)."""
     try:
         there = os.stat("inbound", dir_fd=course, follow_symlinks=False)
     except FileNotFoundError:
@@ -91,36 +94,53 @@ def clear(course: int, course_path: Path, collector: int) -> tuple[str, Path | N
             "move it aside as root and run this again"
         )
     folder = aside(course, course_path)
-    return f"{course_path / 'inbound'} (uid {there.st_uid}'s) moved aside into {folder}; ", folder / "inbound"
+    return (
+        f"; {course_path / 'inbound'} (uid {there.st_uid}'s) was moved aside into {folder}{held_there(folder)}",
+        folder,
+    )
 
 
-def gathered(stray: Path, course: int) -> str:
-    """The entries named as submissions in the folder put in the inbound's place, now `stray` in root's new folder
-    (so only names inside it are hers to change), moved into the restored inbound, each renamed relative to the held
-    folders and none over a name there: classmates submitted into it meanwhile (r20q M1: they were left in the aside,
-    named by no line); collect judges each (its owner, its name, no link). What is printed."""
+def held_there(folder: Path) -> str:
+    """What the entry moved aside into `folder` holds, said (r20q M1, r20r M1: classmates who submitted into a
+    student's folder while it stood in the inbound's place were named by no line): its entries, those named as
+    submissions, bounded; moved, a submission's time would be the move's (collect reads a folder's change time), so
+    they are the instructor's to look at and decide, never gathered (r20r W1: gathered, an on-time one was late)."""
     try:
-        source = os.open(stray, FOLDER)  # a link there (hers put in place was one): nothing to gather
+        fd = os.open(folder / "inbound", FOLDER)
     except OSError:
-        return ""
-    target, moved, left = os.open("inbound", FOLDER, dir_fd=course), 0, 0
+        return " (no folder: nothing in it)"
     try:
-        with os.scandir(source) as entries:
-            names = [entry.name for _, entry in zip(range(MOST_LOOKED), entries, strict=False)]
-        for name in filter(submission_named, names):
-            try:
-                if taken(name, target):  # not replaced
-                    left += 1
-                    continue
-                os.rename(name, name, src_dir_fd=source, dst_dir_fd=target)
-                moved += 1
-            except OSError:
-                left += 1
+        with os.scandir(fd) as entries:
+            names = [entry.name for _, entry in zip(range(MOST_LOOKED + 1), entries, strict=False)]
     finally:
-        os.close(source)
-        os.close(target)
-    said = f"; {moved} submitted into it meanwhile moved into the class's inbound (collect judges each)" * bool(moved)
-    return said + f"; {left} named as submissions left in {stray}: look inside" * bool(left)
+        os.close(fd)
+    if not names:
+        return " (empty)"
+    count = f"{MOST_LOOKED:,} or more" if len(names) > MOST_LOOKED else f"{len(names):,}"
+    named = sum(map(submission_named, names))
+    return (
+        f" (it holds {count} entr{'y' if len(names) == 1 else 'ies'}, {named} named as submissions: what classmates "
+        "submitted into it while it stood "
+        "in the inbound's place, and whatever she put there; lrcourse collect does not read it there, and a move would "
+        f"give a submission the move's time: look inside, `ls -la --time=ctime {folder / 'inbound'}` as root, and "
+        "decide each by hand)"
+    )
+
+
+def restored(course: int, folder: Path | None) -> str:
+    """After a failed move, the entry `clear` moved aside into `folder` put back at `inbound` if that is free (the
+    state before the command); what is said of it."""
+    if folder is None:
+        return ""
+    fd = os.open(folder, FOLDER)
+    try:
+        os.rename("inbound", "inbound", src_dir_fd=fd, dst_dir_fd=course)
+    except OSError as error:
+        return f"; what stood at inbound was moved aside into {folder} and not put back ({error}): look inside"
+    finally:
+        os.close(fd)
+    os.rmdir(folder)
+    return "; what stood at inbound before is back there"
 
 
 def aside(course: int, course_path: Path) -> Path:
@@ -144,12 +164,3 @@ def arrived(course: int, course_path: Path, seen: os.stat_result) -> str:
     raise PutBackRefused(
         f"the folder was replaced between the look and the move: what moved is in {aside(course, course_path)}"
     )
-
-
-def taken(name: str, folder: int) -> bool:
-    """Whether `name` is an entry of the held `folder` (not followed)."""
-    try:
-        os.stat(name, dir_fd=folder, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
