@@ -86,7 +86,9 @@ def test_her_folder_in_place_of_inbound_is_moved_aside_the_collectors_is_refused
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
     assert f"(uid {STUDENT}'s) was moved aside into {course.parent}/.lrcourse-aside." in said, said
-    assert "(it holds 1 entry, 1 named as submissions: what classmates submitted into it" in said, said
+    assert "(made root's, 0700, it holds 1 entry, 1 named as submissions: what classmates submitted into it" in said, (
+        said
+    )
     assert os.listdir(course / "inbound") == [SUBMISSION]
     os.rename(course / "inbound", found)
     (course / "inbound").mkdir()
@@ -131,4 +133,36 @@ def test_a_move_that_fails_puts_back_what_stood_at_inbound(open_tmp, monkeypatch
     assert put_back(local, found) == 1
     said = capsys.readouterr().err
     assert "what stood at inbound before is back there" in said, said
-    assert os.stat(course / "inbound").st_uid == STUDENT and os.listdir(course / "inbound") != []
+    assert os.stat(course / "inbound").st_uid == 0 and os.listdir(course / "inbound") != []  # closed to her
+
+
+def test_more_entries_than_looked_at_are_said_so_and_a_swap_is_put_back(open_tmp, monkeypatch, capsys):
+    """r20s W1: 30,000 files of hers hid a classmate's submission past the first 10,000 names, and the count read as
+    the whole; now it says more may be past them, and her folder is made root's, 0700, before it is listed (r20s M1).
+    r20s W2: a folder she swapped in between the look and the move was moved aside under the name inbound, losing
+    its name; now it is put back where it came from."""
+    from lrcourse.grading.doctor import put_back as module
+
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    hers(course / "inbound", 0o3733)
+    for i in range(10_001):
+        (course / "inbound" / f"junk{i}").touch()
+    assert put_back(local, found) == 0
+    said = capsys.readouterr().out
+    assert "more than 10,000 entries, 0 of the first 10,000 named as submissions (more may be past them)" in said
+    aside = next(course.parent.glob(".lrcourse-aside.*")) / "inbound"
+    assert os.stat(aside).st_uid == 0 and (os.stat(aside).st_mode & 0o777) == 0o700
+    os.rename(course / "inbound", found)  # the class's, moved away again
+    theirs = hers(found.parent / "bob-sub", 0o755)
+    real_clear = module.clear
+
+    def clear_then_swap(course_fd, course_path, collector):  # her swap lands after the look
+        said = real_clear(course_fd, course_path, collector)
+        os.rename(found, found.with_name("away"))
+        os.rename(theirs, found)
+        return said
+
+    monkeypatch.setattr(module, "clear", clear_then_swap)
+    assert put_back(local, found) == 1
+    assert "what came was put back where it was" in capsys.readouterr().err
+    assert found.is_dir() and os.stat(found).st_uid == STUDENT and not os.path.lexists(course / "inbound")

@@ -71,7 +71,7 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
         moved, folder = clear(course, course_path, collector)
         try:
             os.rename(found.name, "inbound", src_dir_fd=parent, dst_dir_fd=course)
-            return arrived(course, course_path, seen) + moved
+            return arrived(course, course_path, seen, parent, found.name) + moved
         except (OSError, PutBackRefused) as error:  # r20r W2: hers, moved aside first, was left there unnamed
             raise PutBackRefused(f"{error}{restored(course, folder)}") from None
     finally:
@@ -110,20 +110,27 @@ def held_there(folder: Path) -> str:
     except OSError:
         return " (no folder: nothing in it)"
     try:
+        # closed to her first (r20s M1: a process of hers inside renamed and added entries after the listing)
+        os.fchown(fd, 0, 0)
+        os.fchmod(fd, 0o700)
         with os.scandir(fd) as entries:
             names = [entry.name for _, entry in zip(range(MOST_LOOKED + 1), entries, strict=False)]
     finally:
         os.close(fd)
     if not names:
         return " (empty)"
-    count = f"{MOST_LOOKED:,} or more" if len(names) > MOST_LOOKED else f"{len(names):,}"
-    named = sum(map(submission_named, names))
+    named = sum(map(submission_named, names[:MOST_LOOKED]))
+    count = (  # r20s W1: a count of the first names looked at was printed as the whole
+        f"more than {MOST_LOOKED:,} entries, {named:,} of the first {MOST_LOOKED:,} named as submissions (more may be "
+        "past them)"
+        if len(names) > MOST_LOOKED
+        else f"{len(names):,} entr{'y' if len(names) == 1 else 'ies'}, {named:,} named as submissions"
+    )
     return (
-        f" (it holds {count} entr{'y' if len(names) == 1 else 'ies'}, {named} named as submissions: what classmates "
-        "submitted into it while it stood "
-        "in the inbound's place, and whatever she put there; lrcourse collect does not read it there, and a move would "
-        f"give a submission the move's time: look inside, `ls -la --time=ctime {folder / 'inbound'}` as root, and "
-        "decide each by hand)"
+        f" (made root's, 0700, it holds {count}: what classmates submitted into it while it stood in the inbound's "
+        "place, and whatever she put there; lrcourse collect does not read it there, and a move would give a "
+        f"submission the move's time: look inside, `ls -la --time=ctime {folder / 'inbound'}` as root, and decide "
+        "each by hand)"
     )
 
 
@@ -140,7 +147,7 @@ def restored(course: int, folder: Path | None) -> str:
     finally:
         os.close(fd)
     os.rmdir(folder)
-    return "; what stood at inbound before is back there"
+    return "; what stood at inbound before is back there, made root's (0700): run lrcourse doctor"
 
 
 def aside(course: int, course_path: Path) -> Path:
@@ -155,12 +162,17 @@ def aside(course: int, course_path: Path) -> Path:
     return folder
 
 
-def arrived(course: int, course_path: Path, seen: os.stat_result) -> str:
-    """What the rename brought: the folder looked at (`seen`), or, replaced between the look and the move, that
-    other entry moved aside into a new folder of root's in the exchange's root (refused)."""
+def arrived(course: int, course_path: Path, seen: os.stat_result, parent: int, name: str) -> str:
+    """What the rename brought: the folder looked at (`seen`), or, replaced between the look and the move, that other
+    entry put back where it came from, `name` in the held `parent` (r20s W2: moved aside, a classmate's submission she
+    swapped in lost its name and time), else moved aside into a new folder of root's (refused either way)."""
     now = os.stat("inbound", dir_fd=course, follow_symlinks=False)
     if (now.st_dev, now.st_ino) == (seen.st_dev, seen.st_ino):
         return f"moved back as {course_path / 'inbound'}: run lrcourse doctor, then lrcourse collect <chapter>"
-    raise PutBackRefused(
-        f"the folder was replaced between the look and the move: what moved is in {aside(course, course_path)}"
-    )
+    try:
+        os.rename("inbound", name, src_dir_fd=course, dst_dir_fd=parent)
+    except OSError:
+        raise PutBackRefused(
+            f"the folder was replaced between the look and the move: what moved is in {aside(course, course_path)}"
+        ) from None
+    raise PutBackRefused("the folder was replaced between the look and the move: what came was put back where it was")
