@@ -166,3 +166,29 @@ def test_more_entries_than_looked_at_are_said_so_and_a_swap_is_put_back(open_tmp
     assert put_back(local, found) == 1
     assert "what came was put back where it was" in capsys.readouterr().err
     assert found.is_dir() and os.stat(found).st_uid == STUDENT and not os.path.lexists(course / "inbound")
+
+
+def test_a_link_at_inbound_is_said_and_never_put_back(open_tmp, monkeypatch, capsys):
+    """r20t W2: her link at inbound, to a folder of hers a classmate submitted through: the put-back said "(no folder:
+    nothing in it)"; now it names where the link points. r20t W1: a failed move put her link back, said "made root's
+    (0700)", and classmates went on submitting through it; now the link stays aside and the line says so."""
+    from lrcourse.grading.doctor import put_back as module
+
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    home = hers(open_tmp / "home-ma", 0o755)
+    (course / "inbound").symlink_to(home)
+    assert put_back(local, found) == 0
+    assert f"(a link to {home}: what classmates submitted through it is there" in capsys.readouterr().out
+    os.rename(course / "inbound", found)
+    (course / "inbound").symlink_to(home)
+    real_clear = module.clear
+
+    def clear_then_race(course_fd, course_path, collector):  # the class's renamed away after the look
+        said = real_clear(course_fd, course_path, collector)
+        os.rename(found, found.with_name("gone"))
+        return said
+
+    monkeypatch.setattr(module, "clear", clear_then_race)
+    assert put_back(local, found) == 1
+    assert "the link that stood at inbound stays in " in capsys.readouterr().err
+    assert not os.path.lexists(course / "inbound")

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
-from lrcourse.grading.exchange.kept_folders import INBOUND_MODES, MOST_LOOKED, submission_named
+from lrcourse.grading.exchange.kept_folders import INBOUND_MODES, MOST_LOOKED, shell_word, submission_named
 
 FOLDER = OPEN_FLAGS | os.O_DIRECTORY
 
@@ -105,6 +105,12 @@ def held_there(folder: Path) -> str:
     student's folder while it stood in the inbound's place were named by no line): its entries, those named as
     submissions, bounded; moved, a submission's time would be the move's (collect reads a folder's change time), so
     they are the instructor's to look at and decide, never gathered (r20r W1: gathered, an on-time one was late)."""
+    if os.path.islink(folder / "inbound"):  # r20t W2: what was submitted through it is where it points
+        target = shell_word(os.readlink(folder / "inbound"))
+        return (
+            f" (a link to {target}: what classmates submitted through it is there, in a folder of hers: look inside, "
+            f"`ls -la --time=ctime {target}` as root, and decide each by hand)"
+        )
     try:
         fd = os.open(folder / "inbound", FOLDER)
     except OSError:
@@ -139,6 +145,8 @@ def restored(course: int, folder: Path | None) -> str:
     state before the command); what is said of it."""
     if folder is None:
         return ""
+    if os.path.islink(folder / "inbound"):  # r20t W1: her link was put back, said closed, and still used
+        return f"; the link that stood at inbound stays in {folder}: the course has no inbound now: run lrcourse doctor"
     fd = os.open(folder, FOLDER)
     try:
         os.rename("inbound", "inbound", src_dir_fd=fd, dst_dir_fd=course)
