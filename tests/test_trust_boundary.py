@@ -229,6 +229,22 @@ def test_the_answers_zygote_imports_what_the_context_imports_before_it_forks():
             handle.stop()
 
 
+def test_an_answer_finds_scipys_root_finders_imported_before_its_first_case():
+    """A correct exercise 1.2 that imports scipy.optimize inside the function pays nothing for it in its first case
+    (3 s, under the guard's profiler): the zygote imported it before the fork, with no context asking for it."""
+    from lrcourse.grading.autograde.remote import Session
+    from lrcourse.grading.sandbox import answers
+
+    handle = answers.AnswerZygoteHandle()
+    seen = "import sys\nPRELOADED = 'scipy.optimize' in sys.modules"
+    try:
+        session = Session(handle, [seen], [("a", "x = 1")], defines={"a": ["x"]})
+        assert session.resolve("PRELOADED") is True
+        session.close()
+    finally:
+        handle.stop()
+
+
 def test_a_limit_written_as_a_whole_float_is_that_number():
     from traitlets.config import Config
 

@@ -31,6 +31,11 @@ from lrcourse.grading.sandbox.limits import Limits
 from lrcourse.grading.sandbox.zygote import COURSE_MODULES
 
 CPU_SECONDS = 120  # a backstop: the grader's own deadlines stop a child long before
+# What an answer may import when it is first called, imported here so that its first case does not pay for it: SciPy's
+# root finders (exercise 1.2 solved numerically, `from scipy.optimize import brentq` in the function). Imported under
+# the guard's profiler that took 1.0 s on a quiet machine (0.3 s without), and more than the 3 s a case has on a loaded
+# one, where a correct brentq answer lost its test cell (CI of stop 59).
+ANSWER_LIBRARIES = ("scipy.optimize",)
 
 
 # --------------------------------------------------------------------------------------------
@@ -52,7 +57,7 @@ def preload(allow_schedulers: bool, modules: list[str] = ()) -> None:
     import numpy  # noqa: F401
     import torch
 
-    for name in COURSE_MODULES:
+    for name in (*COURSE_MODULES, *ANSWER_LIBRARIES):
         importlib.import_module(name)
     from lrcourse.schedules import make_optimizer
 
