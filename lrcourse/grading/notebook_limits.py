@@ -71,7 +71,8 @@ def parse_notebook(name: str, data: bytes) -> dict:
         raise NotebookRefused(f"{name} is nested more than {MAX_DEPTH} levels deep in its JSON")
     if values >= MAX_JSON_VALUES:
         raise NotebookRefused(
-            f"{name} holds more than {MAX_JSON_VALUES:,} JSON values (saved outputs count: clear them and submit again)"
+            f"{name} holds more than {MAX_JSON_VALUES:,} JSON values (every cell, its metadata and each line of its "
+            "saved outputs count: clear the outputs, remove cells you added, and submit again)"
         )
     try:  # no deeper than MAX_DEPTH up to its first error, if any: the parser says where that is
         raw = json.loads(data.decode("utf-8"))
