@@ -23,6 +23,7 @@ from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
 from lrcourse.grading.exchange.submission_secrets import NOBODY, SECRET, SHARED_SECRET, digest, write_ledger
 
 from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
+from support.paths import ROOT
 
 
 def utc_now() -> datetime.datetime:
@@ -110,6 +111,11 @@ def hard_link_elsewhere(path: Path) -> None:
 STRAYS = {  # an entry beside the notebook -> the reason it is left out
     "notes.txt": (lambda p: p.symlink_to("/etc/passwd"), "'notes.txt' is a symbolic link, not a plain file"),
     "zero": (lambda p: p.symlink_to("/dev/zero"), "'zero' is a symbolic link, not a plain file"),
+    # the class's scores and ids (issue 20, attack 4): collect runs as the instructor, who can read it
+    "gradebook.db": (
+        lambda p: p.symlink_to(ROOT / "gradebook.db"),
+        "'gradebook.db' is a symbolic link, not a plain file",
+    ),
     ".~lock.x#": (lambda p: os.mkfifo(p), "'.~lock.x#' is a FIFO, not a plain file"),
     "kept.txt": (hard_link_elsewhere, "'kept.txt' is a hard link (2 names for one file)"),
     ".ipynb_checkpoints": (lambda p: p.mkdir(), "'.ipynb_checkpoints' is a folder, not a plain file"),

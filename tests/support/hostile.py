@@ -336,6 +336,17 @@ def stray_link_to_the_solution(course, notebook):
     (notebook.parent / "solution.md").symlink_to(course / "source" / CHAPTER / notebook.name)
 
 
+def link_to_the_gradebook(course, notebook):  # the whole class's scores and ids (issue 20, attack 4)
+    (notebook.parent / "gradebook.db").symlink_to(course / "gradebook.db")
+
+
+def link_to_a_password_file(course, notebook):  # a file of the instructor's holding the database's password
+    secret = course / "db_password.txt"
+    secret.write_text("hunter2\n")
+    secret.chmod(0o600)
+    (notebook.parent / "notes.txt").symlink_to(secret)
+
+
 def link_under_a_glob_named_folder(course, notebook):  # would escape nbgrader's ignore list, a glob
     (notebook.parent / "sub[a]").mkdir()
     (notebook.parent / "sub[a]" / "leak").symlink_to(course / "source" / CHAPTER / notebook.name)
@@ -379,6 +390,8 @@ REFUSED = [
     Refused("digits-as-timestamp", "timestamp.txt is not a time", digits_as_timestamp),
     Refused("hard-link-to-the-solution", "notes.txt is a hard link", hard_link_to_the_solution),
     Refused("stray-link-to-the-solution", "solution.md is a symbolic link", stray_link_to_the_solution),
+    Refused("link-to-the-gradebook", "gradebook.db is a symbolic link", link_to_the_gradebook),
+    Refused("link-to-a-password-file", "notes.txt is a symbolic link", link_to_a_password_file),
     Refused("link-under-a-glob", "sub[a]/leak is a symbolic link", link_under_a_glob_named_folder),
     Refused("nested-deeply", "nested more than 64 levels", nested_deeply),
     Refused("twenty-thousand-cells", "more than 1000", twenty_thousand_cells),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.kept_folders import INBOUND_MODES, MOST_LOOKED, shell_word, submission_named
+from lrcourse.grading.exchange.path_walk import account
 
 FOLDER = OPEN_FLAGS | os.O_DIRECTORY
 
@@ -63,8 +64,8 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
         os.close(fd)
         if seen.st_uid != collector or stat.S_IMODE(seen.st_mode) not in INBOUND_MODES:
             raise PutBackRefused(
-                f"{found} is uid {seen.st_uid}'s, mode {stat.S_IMODE(seen.st_mode):04o}: not the class's inbound (the "
-                f"collector's, uid {collector}, with the inbound's mode 3733)"
+                f"{found} is {account(seen.st_uid)}'s, mode {stat.S_IMODE(seen.st_mode):04o}: not the class's inbound "
+                f"(the collector's, {account(collector)}'s, with the inbound's mode 3733)"
             )
         if seen.st_dev != folder.st_dev:
             raise PutBackRefused(f"{found} is on another file system than {course_path}: a rename cannot move it")
@@ -95,7 +96,7 @@ def clear(course: int, course_path: Path, collector: int) -> tuple[str, Path | N
         )
     folder = aside(course, course_path)
     return (
-        f"; {course_path / 'inbound'} (uid {there.st_uid}'s) was moved aside into {folder}{held_there(folder)}",
+        f"; {course_path / 'inbound'} ({account(there.st_uid)}'s) was moved aside into {folder}{held_there(folder)}",
         folder,
     )
 
