@@ -86,15 +86,35 @@ def test_her_folder_in_place_of_inbound_is_moved_aside_the_collectors_is_refused
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
     assert f"(uid {STUDENT}'s) was moved aside into {course.parent}/.lrcourse-aside." in said, said
-    assert "(made root's, 0700, it holds 1 entry, 1 named as submissions: what classmates submitted into it" in said, (
+    assert "(made root's, 0700, it holds 1 entry, 1 named as a submission: what classmates submitted into it" in said, (
         said
     )
+    assert said.rstrip().endswith("decide each by hand): run lrcourse doctor, then lrcourse collect <chapter>"), said
     assert os.listdir(course / "inbound") == [SUBMISSION]
     os.rename(course / "inbound", found)
     (course / "inbound").mkdir()
     os.chown(course / "inbound", GRADER, GRADER)
     assert put_back(local, found) == 1
     assert "is the collector's: collect what it holds" in capsys.readouterr().err
+
+
+def test_the_class_inbound_nested_in_hers_is_not_counted_as_hers(open_tmp, monkeypatch, capsys):
+    """r20s N1: she moved the class's inbound into her own folder and put hers at inbound: the count of what was moved
+    aside included the class's inbound, which the same command then moved out; now it is counted after the move."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    submit(course / "inbound")
+    os.rename(course / "inbound", course / "tmp")
+    hers(course / "inbound", 0o3733)
+    os.rename(course / "tmp", course / "inbound" / "source")
+    submit(course / "inbound", "bob+ch1+2026-12-07 11:00:00.000000 UTC+def")
+    local = open_tmp / "gcourse"
+    (local / "source").mkdir(parents=True)
+    for path in (local, local / "source"):
+        os.chown(path, GRADER, GRADER)
+    assert put_back(local, course / "inbound" / "source") == 0
+    said = capsys.readouterr().out
+    assert "it holds 1 entry, 1 named as a submission:" in said, said
+    assert os.listdir(course / "inbound") == [SUBMISSION]
 
 
 def test_the_command_line_moves_it_back_and_refuses_roots_open_course(open_tmp, monkeypatch):

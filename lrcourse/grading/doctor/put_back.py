@@ -69,36 +69,57 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
             )
         if seen.st_dev != folder.st_dev:
             raise PutBackRefused(f"{found} is on another file system than {course_path}: a rename cannot move it")
-        moved, folder = clear(course, course_path, collector)
+        owner, kept = clear(course, course_path, collector)
         try:
             os.rename(found.name, "inbound", src_dir_fd=parent, dst_dir_fd=course)
-            return arrived(course, course_path, seen, parent, found.name) + moved
+            arrived(course, course_path, seen, parent, found.name)
         except (OSError, PutBackRefused) as error:  # r20r W2: hers, moved aside first, was left there unnamed
-            raise PutBackRefused(f"{error}{restored(course, folder)}") from None
+            raise PutBackRefused(f"{error}{restored(course, kept)}") from None
+        return f"moved back as {course_path / 'inbound'}{kept_aside(course_path, owner, kept)}: run lrcourse doctor, then lrcourse collect <chapter>"
     finally:
         for fd in (course, parent):
             if fd is not None:
                 os.close(fd)
 
 
-def clear(course: int, course_path: Path, collector: int) -> tuple[str, Path | None]:
+def kept_aside(course_path: Path, owner: int | None, kept: Path | None) -> str:
+    """What `clear` moved aside into `kept`, said after the move: counted with the class's inbound out of it (r20s N1:
+    nested in hers, it was counted as one of her entries), before what to run next (r20s N2)."""
+    if kept is None:
+        return ""
+    return f"; {course_path / 'inbound'} ({account(owner)}'s) was moved aside into {kept}{held_there(kept)}"
+
+
+def clear(course: int, course_path: Path, collector: int) -> tuple[int | None, Path | None]:
     """The name `inbound` in the held course folder made free: an entry there not the collector's (a student's folder
-    or link put in place of the class's) moved aside into a new folder of root's (what is printed, and that folder);
-    the collector's refused (it may hold submissions made since: collect them first)."""
+    or link put in place of the class's) moved aside into a new folder of root's and closed to her (`close`): its
+    owner and that folder; the collector's refused (it may hold submissions made since: collect them first)."""
     try:
         there = os.stat("inbound", dir_fd=course, follow_symlinks=False)
     except FileNotFoundError:
-        return "", None
+        return None, None
     if there.st_uid == collector:
         raise PutBackRefused(
             f"{course_path / 'inbound'} is the collector's: collect what it holds (lrcourse collect <chapter>), then "
             "move it aside as root and run this again"
         )
     folder = aside(course, course_path)
-    return (
-        f"; {course_path / 'inbound'} ({account(there.st_uid)}'s) was moved aside into {folder}{held_there(folder)}",
-        folder,
-    )
+    close(folder)
+    return there.st_uid, folder
+
+
+def close(folder: Path) -> None:
+    """The folder moved aside into `folder` made root's, 0700, at once (r20s M1: a process of hers inside renamed and
+    added entries after the listing); a link or any other entry is left as it is, never followed."""
+    try:
+        fd = os.open(folder / "inbound", FOLDER)
+    except OSError:
+        return
+    try:
+        os.fchown(fd, 0, 0)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
 
 
 def held_there(folder: Path) -> str:
@@ -117,9 +138,6 @@ def held_there(folder: Path) -> str:
     except OSError:
         return " (no folder: nothing in it)"
     try:
-        # closed to her first (r20s M1: a process of hers inside renamed and added entries after the listing)
-        os.fchown(fd, 0, 0)
-        os.fchmod(fd, 0o700)
         with os.scandir(fd) as entries:
             names = [entry.name for _, entry in zip(range(MOST_LOOKED + 1), entries, strict=False)]
     finally:
@@ -131,7 +149,8 @@ def held_there(folder: Path) -> str:
         f"more than {MOST_LOOKED:,} entries, {named:,} of the first {MOST_LOOKED:,} named as submissions (more may be "
         "past them)"
         if len(names) > MOST_LOOKED
-        else f"{len(names):,} entr{'y' if len(names) == 1 else 'ies'}, {named:,} named as submissions"
+        else f"{len(names):,} entr{'y' if len(names) == 1 else 'ies'}, {named:,} named as "
+        f"{'a submission' if named == 1 else 'submissions'}"
     )
     return (
         f" (made root's, 0700, it holds {count}: what classmates submitted into it while it stood in the inbound's "
@@ -171,13 +190,13 @@ def aside(course: int, course_path: Path) -> Path:
     return folder
 
 
-def arrived(course: int, course_path: Path, seen: os.stat_result, parent: int, name: str) -> str:
-    """What the rename brought: the folder looked at (`seen`), or, replaced between the look and the move, that other
+def arrived(course: int, course_path: Path, seen: os.stat_result, parent: int, name: str) -> None:
+    """What the rename brought is the folder looked at (`seen`); or, replaced between the look and the move, that other
     entry put back where it came from, `name` in the held `parent` (r20s W2: moved aside, a classmate's submission she
     swapped in lost its name and time), else moved aside into a new folder of root's (refused either way)."""
     now = os.stat("inbound", dir_fd=course, follow_symlinks=False)
     if (now.st_dev, now.st_ino) == (seen.st_dev, seen.st_ino):
-        return f"moved back as {course_path / 'inbound'}: run lrcourse doctor, then lrcourse collect <chapter>"
+        return
     try:
         os.rename("inbound", name, src_dir_fd=course, dst_dir_fd=parent)
     except OSError:
