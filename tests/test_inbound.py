@@ -18,12 +18,11 @@ import pytest
 
 from lrcourse.grading.exchange import inbound, submission_secrets
 from lrcourse.grading.exchange.collect import collect, summary
-from lrcourse.grading.exchange.inbound import Refused, check_submission, claimed, read_submission, user_name
+from lrcourse.grading.exchange.inbound import Refused, check_submission, claimed, user_name
 from lrcourse.grading.exchange.inbound_folder import Exchange, ExchangeUnusable
 from lrcourse.grading.exchange.submission_secrets import NOBODY, SECRET, SHARED_SECRET, digest, write_ledger
 
-from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder
-from support.paths import ROOT
+from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder, read_inbound
 
 
 def utc_now() -> datetime.datetime:
@@ -73,14 +72,6 @@ def test_one_student_forging_classmates_does_not_stop_the_exchange(tmp_path):
     assert "no OS user is named 'alice'" in reasons["alice"] or f"owned by {me}, not by alice" in reasons["alice"]
 
 
-def read(tmp_path: Path, name: str, limit: int = 1 << 20):
-    inbound = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        return read_submission(inbound, name, CHAPTER, {FILE}, limit)
-    finally:
-        os.close(inbound)
-
-
 TRAPS = {  # what a submission folder holds in the notebook's place -> the reason it is refused
     "symlink": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/etc/passwd"), "is a symbolic link"),
     "dev-zero": (lambda f: (f / FILE).unlink() or (f / FILE).symlink_to("/dev/zero"), "is a symbolic link"),
@@ -99,62 +90,7 @@ def test_a_notebook_that_is_not_a_plain_file_of_the_students_is_refused(tmp_path
     make, reason = TRAPS[trap]
     make(folder)
     with pytest.raises(Refused, match=reason):
-        read(tmp_path, name)
-
-
-def hard_link_elsewhere(path: Path) -> None:
-    """`path` and a name outside the submission for one file (a file of someone else's, shared)."""
-    (path.parent.parent / "elsewhere").write_text("x")
-    os.link(path.parent.parent / "elsewhere", path)
-
-
-STRAYS = {  # an entry beside the notebook -> the reason it is left out
-    "notes.txt": (lambda p: p.symlink_to("/etc/passwd"), "'notes.txt' is a symbolic link, not a plain file"),
-    "zero": (lambda p: p.symlink_to("/dev/zero"), "'zero' is a symbolic link, not a plain file"),
-    # the class's scores and ids (issue 20, attack 4): collect runs as the instructor, who can read it
-    "gradebook.db": (
-        lambda p: p.symlink_to(ROOT / "gradebook.db"),
-        "'gradebook.db' is a symbolic link, not a plain file",
-    ),
-    ".~lock.x#": (lambda p: os.mkfifo(p), "'.~lock.x#' is a FIFO, not a plain file"),
-    "kept.txt": (hard_link_elsewhere, "'kept.txt' is a hard link (2 names for one file)"),
-    ".ipynb_checkpoints": (lambda p: p.mkdir(), "'.ipynb_checkpoints' is a folder, not a plain file"),
-    "draft.py": (lambda p: p.write_text("x"), f"'draft.py' is not part of the assignment (expected {FILE})"),
-    "timestamp.txt": (lambda p: p.write_bytes(b"9" * (65 << 10)), "'timestamp.txt' is larger than 0.0625 MB"),
-}
-
-
-def test_stray_entries_are_left_out_with_their_reasons_and_the_notebook_read(tmp_path):
-    """A lock file, a checkpoints folder, a link, a FIFO: none opened or copied, none costs the notebook."""
-    folder, name = inbound_folder(tmp_path)
-    for entry, (make, _) in STRAYS.items():
-        make(folder / entry)
-    submission = read(tmp_path, name)
-    assert submission.files == {FILE: HONEST.encode(), SECRET: (folder / SECRET).read_bytes()}
-    assert sorted(submission.left_out) == sorted(reason for _, reason in STRAYS.values()), submission.left_out
-
-
-def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_named(tmp_path):
-    """nbgrader submit copies the whole folder: a few strays named, the rest counted; refused past MAX_ENTRIES."""
-    folder, name = inbound_folder(tmp_path)
-    for i in range(300):
-        (folder / f"{i:03}.png").touch()
-    submission = read(tmp_path, name)
-    assert submission.files == {FILE: HONEST.encode(), SECRET: (folder / SECRET).read_bytes()}
-    assert len(submission.left_out) == inbound.STRAYS_NAMED, submission.left_out
-    assert all("is not part of the assignment" in reason for reason in submission.left_out)
-    assert submission.more_strays == 300 - inbound.STRAYS_NAMED
-    course, exchange = exchange_course(tmp_path / "collected")
-    folder, _ = inbound_folder(exchange.inbound)
-    (folder / SECRET).write_text("0123456789abcdef" * 8)  # as `nbgrader submit` writes one
-    for i in range(20):
-        (folder / f"{i:03}.png").touch()
-    text = summary(collect(course, CHAPTER, exchange))
-    assert f"and {20 - inbound.STRAYS_NAMED} more entries left out" in text and "20 stray entries left out" in text
-    for i in range(300, inbound.MAX_ENTRIES):
-        os.close(os.open(tmp_path / name / f"{i}", os.O_CREAT | os.O_WRONLY))
-    with pytest.raises(Refused, match=f"holds more than {inbound.MAX_ENTRIES} entries"):
-        read(tmp_path, name)
+        read_inbound(tmp_path, name)
 
 
 @pytest.mark.parametrize("mode, noted", [(0o777, True), (0o775, True), (0o757, True), (0o755, False), (0o2755, False)])
@@ -205,18 +141,18 @@ def test_a_folder_renamed_into_a_submissions_name_takes_the_folders_time(tmp_pat
     ctime = os.stat(tmp_path / renamed).st_ctime_ns
     assert ctime > files + 20_000_000  # the rename moved the folder's change time, not its files'
     monkeypatch.setattr(inbound, "RENAMED_AFTER", datetime.timedelta(milliseconds=20))
-    submission = read(tmp_path, renamed)
+    submission = read_inbound(tmp_path, renamed)
     assert submission.time == datetime.datetime.fromtimestamp(ctime / 1e9, datetime.UTC).replace(tzinfo=None)
     assert len(submission.notes) == 1 and "renamed or moved into this name" in submission.notes[0], submission.notes
     monkeypatch.setattr(inbound, "RENAMED_AFTER", datetime.timedelta(minutes=1))
-    assert not read(tmp_path, renamed).notes  # an honest folder, written at once: nothing to note
+    assert not read_inbound(tmp_path, renamed).notes  # an honest folder, written at once: nothing to note
     for trap, reason in [
         (renamed.replace("2026-01-02", "2099-01-01"), "in the future"),
         ("alice" + renamed[renamed.index("+") :], "not by alice"),
     ]:
         os.rename(tmp_path / renamed, tmp_path / trap)
         with pytest.raises(Refused, match=reason):
-            read(tmp_path, trap)
+            read_inbound(tmp_path, trap)
         renamed = trap
     other = renamed.replace("alice+", f"{user_name(os.geteuid())}+").replace(f"+{CHAPTER}+", "+other+")
     os.rename(tmp_path / renamed, tmp_path / other)
@@ -308,10 +244,10 @@ def test_a_secret_in_submitted_that_is_no_plain_file_is_not_read(tmp_path, trap)
 def test_a_future_timestamp_is_refused_and_an_honest_submission_read_with_the_kernels_time(tmp_path):
     _, future = inbound_folder(tmp_path, "2099-01-01 00:00:00.000000 UTC")
     with pytest.raises(Refused, match="in the future"):
-        read(tmp_path, future)
+        read_inbound(tmp_path, future)
     folder, name = inbound_folder(tmp_path)
     (folder / "timestamp.txt").write_text("2000-01-01 00:00:00.000000 UTC")  # the student's claim: not read
-    submission = read(tmp_path, name)
+    submission = read_inbound(tmp_path, name)
     changed = max(os.stat(p).st_ctime_ns for p in (folder, folder / FILE, folder / "timestamp.txt"))
     assert submission.files[FILE] == HONEST.encode()
     assert submission.time == datetime.datetime.fromtimestamp(changed / 1e9, datetime.UTC).replace(tzinfo=None)
@@ -346,12 +282,12 @@ def test_a_zone_it_cannot_read_may_be_up_to_14_hours_ahead(tmp_path):
     }
     assert claimed(f"alice+{CHAPTER}+{stamps[9]}", CHAPTER)[2] == datetime.timedelta(hours=14)
     for hours in (9, 14):  # JST is UTC+9; UTC+14 the largest offset
-        assert read(tmp_path, inbound_folder(tmp_path, stamps[hours])[1]).files[FILE] == HONEST.encode()
+        assert read_inbound(tmp_path, inbound_folder(tmp_path, stamps[hours])[1]).files[FILE] == HONEST.encode()
     with pytest.raises(Refused, match="in the future .*its zone unknown"):
-        read(tmp_path, inbound_folder(tmp_path, stamps[15])[1])
+        read_inbound(tmp_path, inbound_folder(tmp_path, stamps[15])[1])
     known = (now + datetime.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # a zone it reads: exact
     with pytest.raises(Refused, match="in the future"):
-        read(tmp_path, inbound_folder(tmp_path, known)[1])
+        read_inbound(tmp_path, inbound_folder(tmp_path, known)[1])
 
 
 def check(tmp_path: Path, name: str, owners: dict | None = None):

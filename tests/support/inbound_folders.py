@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from lrcourse.grading.exchange.inbound import user_name
+from lrcourse.grading.exchange.inbound import read_submission, user_name
 from lrcourse.grading.exchange.inbound_folder import Exchange
 
 from support import hostile
@@ -36,3 +36,12 @@ def exchange_course(tmp_path: Path) -> tuple[Path, Exchange]:
     exchange.inbound.mkdir(parents=True)
     exchange.inbound.chmod(0o3733)  # as the README's set-up makes it: collect notes a listable or unsticky one
     return tmp_path, exchange
+
+
+def read_inbound(folder: Path, name: str, limit: int = 1 << 20):
+    """The submission `name` in the inbound `folder`, as lrcourse collect reads it (its notebook `FILE`)."""
+    inbound = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return read_submission(inbound, name, CHAPTER, {FILE}, limit)
+    finally:
+        os.close(inbound)
