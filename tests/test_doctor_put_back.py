@@ -6,11 +6,13 @@ the instructor's `ls` moved the grader's source/ into the exchange). Run in-proc
 from __future__ import annotations
 
 import os
+import stat
 from types import SimpleNamespace
 
 import pytest
 
 from lrcourse.commands.doctor import command_put_back
+from lrcourse.grading.exchange.kept_folders import shell_word
 
 from support.doctor_exchange import GRADER, STUDENT, SUBMISSION, course_in, hers, submit
 
@@ -86,9 +88,12 @@ def test_her_folder_in_place_of_inbound_is_moved_aside_the_collectors_is_refused
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
     assert f"(uid {STUDENT}'s) was moved aside into {course.parent}/.lrcourse-aside." in said, said
-    assert "(made root's, 0700, it holds 1 entry, 1 named as a submission: what classmates submitted into it" in said, (
+    assert "(made root's, 0700; it holds 1 entry, 1 named as a submission: what classmates submitted into it" in said, (
         said
     )
+    record = next(course.parent.glob(".lrcourse-aside.*")) / "entries.txt"
+    assert f"are in {record};" in said and shell_word(later) in record.read_text(), said
+    assert stat.S_IMODE(os.stat(record).st_mode) == 0o600 and os.stat(record).st_uid == 0
     assert said.rstrip().endswith("decide each by hand): run lrcourse doctor, then lrcourse collect <chapter>"), said
     assert os.listdir(course / "inbound") == [SUBMISSION]
     os.rename(course / "inbound", found)
@@ -114,6 +119,7 @@ def test_the_class_inbound_nested_in_hers_is_not_counted_as_hers(open_tmp, monke
     assert put_back(local, course / "inbound" / "source") == 0
     said = capsys.readouterr().out
     assert "it holds 1 entry, 1 named as a submission:" in said, said
+    assert "source" not in (next(course.parent.glob(".lrcourse-aside.*")) / "entries.txt").read_text()
     assert os.listdir(course / "inbound") == [SUBMISSION]
 
 
@@ -133,15 +139,22 @@ def test_the_command_line_moves_it_back_and_refuses_roots_open_course(open_tmp, 
     assert os.listdir(course / "inbound") == [SUBMISSION]
 
 
-def test_a_move_that_fails_puts_back_what_stood_at_inbound(open_tmp, monkeypatch, capsys):
+@pytest.mark.parametrize("what", ["folder", "FIFO"])
+def test_a_move_that_fails_leaves_what_stood_at_inbound_aside_and_says_so(open_tmp, monkeypatch, capsys, what):
     """r20r W2: she renamed the class's inbound away between the look and the move: "nothing moved" was printed,
-    while her folder, holding a classmate's submission, was already in an aside no line named, and the class had no
-    inbound. Now her folder is put back where it stood, and the refusal says so."""
+    while her folder, holding a classmate's submission, was in an aside no line named. r20u W2: put back at inbound
+    as root's 0700 and "run lrcourse doctor", whose chown and chmod then made her folder the class's inbound. Now it
+    stays aside, named with what it holds, and the line says the course has no inbound. r20u W3: a FIFO was said
+    "made root's (0700)"."""
     from lrcourse.grading.doctor import put_back as module
 
     course, found, local = moved_three_down(monkeypatch, open_tmp)
-    hers(course / "inbound", 0o3733)
-    submit(course / "inbound", "bob+ch1+2026-12-07 11:00:00.000000 UTC+def")
+    if what == "folder":
+        hers(course / "inbound", 0o3733)
+        submit(course / "inbound", "bob+ch1+2026-12-07 11:00:00.000000 UTC+def")
+    else:
+        os.mkfifo(course / "inbound", 0o666)
+        os.chown(course / "inbound", STUDENT, STUDENT, follow_symlinks=False)
     real_aside = module.aside
 
     def aside_then_race(course_fd, course_path):  # her rename lands right after the aside
@@ -152,8 +165,15 @@ def test_a_move_that_fails_puts_back_what_stood_at_inbound(open_tmp, monkeypatch
     monkeypatch.setattr(module, "aside", aside_then_race)
     assert put_back(local, found) == 1
     said = capsys.readouterr().err
-    assert "what stood at inbound before is back there" in said, said
-    assert os.stat(course / "inbound").st_uid == 0 and os.listdir(course / "inbound") != []  # closed to her
+    assert "the course has no inbound now, and the class's was not moved back: run lrcourse doctor" in said, said
+    assert not os.path.lexists(course / "inbound")
+    kept = next(course.parent.glob(".lrcourse-aside.*")) / "inbound"
+    if what == "folder":
+        assert "(made root's, 0700; it holds 1 entry, 1 named as a submission:" in said, said
+        assert os.stat(kept).st_uid == 0 and os.listdir(kept) == ["bob+ch1+2026-12-07 11:00:00.000000 UTC+def"]
+    else:
+        assert "(a FIFO, not a folder: nothing could be submitted into it)" in said and "root's" not in said, said
+        assert os.stat(kept).st_uid == STUDENT
 
 
 def test_more_entries_than_looked_at_are_said_so_and_a_swap_is_put_back(open_tmp, monkeypatch, capsys):
@@ -190,15 +210,28 @@ def test_more_entries_than_looked_at_are_said_so_and_a_swap_is_put_back(open_tmp
 
 def test_a_link_at_inbound_is_said_and_never_put_back(open_tmp, monkeypatch, capsys):
     """r20t W2: her link at inbound, to a folder of hers a classmate submitted through: the put-back said "(no folder:
-    nothing in it)"; now it names where the link points. r20t W1: a failed move put her link back, said "made root's
-    (0700)", and classmates went on submitting through it; now the link stays aside and the line says so."""
+    nothing in it)"; now it names where the link points, from / (r20u W1: a relative target was printed as it was, and
+    the `ls` run in the course folder listed the instructor's own folder), and records what that folder held then (r20u
+    M1: she could rename a classmate's entry before the instructor looked). r20t W1: a failed move put her link back,
+    and classmates went on submitting through it; now the link stays aside and the line names its target."""
     from lrcourse.grading.doctor import put_back as module
 
     course, found, local = moved_three_down(monkeypatch, open_tmp)
-    home = hers(open_tmp / "home-ma", 0o755)
-    (course / "inbound").symlink_to(home)
+    theirs = "bob+ch1+2026-12-07 11:00:00.000000 UTC+def"
+    home = hers(course / "submitted", 0o3733)
+    submit(home, theirs)
+    (course / "inbound").symlink_to("submitted")  # relative: read in the course's folder
     assert put_back(local, found) == 0
-    assert f"(a link to {home}: what classmates submitted through it is there" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert (
+        f"(a link to {course}/submitted: what classmates submitted through it went into that folder, which held 1 entry"
+        in said
+    ), said
+    record = next(course.parent.glob(".lrcourse-aside.*")) / "entries.txt"
+    assert (
+        shell_word(theirs) in record.read_text()
+        and "submitted, where the link at inbound pointed" in record.read_text()
+    )
     os.rename(course / "inbound", found)
     (course / "inbound").symlink_to(home)
     real_clear = module.clear
@@ -210,5 +243,8 @@ def test_a_link_at_inbound_is_said_and_never_put_back(open_tmp, monkeypatch, cap
 
     monkeypatch.setattr(module, "clear", clear_then_race)
     assert put_back(local, found) == 1
-    assert "the link that stood at inbound stays in " in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert (
+        f"(a link to {home}: what classmates submitted through it" in said and "the course has no inbound now" in said
+    )
     assert not os.path.lexists(course / "inbound")

@@ -6,17 +6,21 @@ the exchange, which every student could then read). Trust: nothing on PATH is tr
 course's folder are the instructor's. Each folder from / down to PATH's parent is opened without following a link and
 held (`held`); the folder is looked at on its descriptor (a folder, the collector's, the inbound's mode, on the course
 folder's file system) and renamed relative to the held folders (renameat), so that a name she swaps afterwards changes
-nothing of what moves; what arrived is looked at again (the same inode), else moved aside into a new folder of root's."""
+nothing of what moves; what arrived is looked at again (the same inode), else moved aside into a new folder of root's.
+What another account put at `inbound` is moved aside first, said with what it holds and recorded (`Kept`,
+`aside_record`), and never put back, even when the move fails."""
 
 from __future__ import annotations
 
 import os
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from lrcourse.grading.doctor.aside_record import Listing, listed, write_record
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
-from lrcourse.grading.exchange.kept_folders import INBOUND_MODES, MOST_LOOKED, shell_word, submission_named
+from lrcourse.grading.exchange.kept_folders import INBOUND_MODES, shell_word
 from lrcourse.grading.exchange.path_walk import account
 
 FOLDER = OPEN_FLAGS | os.O_DIRECTORY
@@ -69,43 +73,113 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
             )
         if seen.st_dev != folder.st_dev:
             raise PutBackRefused(f"{found} is on another file system than {course_path}: a rename cannot move it")
-        owner, kept = clear(course, course_path, collector)
+        kept = clear(course, course_path, collector)
         try:
             os.rename(found.name, "inbound", src_dir_fd=parent, dst_dir_fd=course)
             arrived(course, course_path, seen, parent, found.name)
-        except (OSError, PutBackRefused) as error:  # r20r W2: hers, moved aside first, was left there unnamed
-            raise PutBackRefused(f"{error}{restored(course, kept)}") from None
-        return f"moved back as {course_path / 'inbound'}{kept_aside(course_path, owner, kept)}: run lrcourse doctor, then lrcourse collect <chapter>"
+        except (OSError, PutBackRefused) as error:
+            # what stood at inbound stays aside (r20u W2: put back, made root's, the doctor's chown and chmod made hers
+            # the class's inbound), and is said (r20r W2: it was left there unnamed)
+            raise PutBackRefused(
+                f"{error}{kept.said(course_path) if kept else ''}; the course has no inbound now, and the class's was "
+                "not moved back: run lrcourse doctor (its find looks for it), then --put-back again"
+            ) from None
+        said = kept.said(course_path) if kept else ""
+        return f"moved back as {course_path / 'inbound'}{said}: run lrcourse doctor, then lrcourse collect <chapter>"
     finally:
         for fd in (course, parent):
             if fd is not None:
                 os.close(fd)
 
 
-def kept_aside(course_path: Path, owner: int | None, kept: Path | None) -> str:
-    """What `clear` moved aside into `kept`, said after the move: counted with the class's inbound out of it (r20s N1:
-    nested in hers, it was counted as one of her entries), before what to run next (r20s N2)."""
-    if kept is None:
-        return ""
-    return f"; {course_path / 'inbound'} ({account(owner)}'s) was moved aside into {kept}{held_there(kept)}"
+@dataclass
+class Kept:
+    """What stood at inbound, another account's, moved aside into `folder`: a folder of hers (closed to her), a link
+    (`target`, from /, and what that folder held before the move, `through`), or another kind of entry (`kind`)."""
+
+    owner: int
+    folder: Path
+    kind: str
+    target: str | None = None
+    through: Listing | None = None
+
+    def said(self, course_path: Path) -> str:
+        """Where it is, whose, and what it holds, recorded in the aside (`aside_record`); said after the move, with
+        the class's inbound out of it (r20s N1: nested in hers, it was counted as one of her entries)."""
+        moved = f"; {course_path / 'inbound'} ({account(self.owner)}'s) was moved aside into {self.folder}"
+        decide = (
+            "lrcourse collect does not read it there, and a move would give a submission the move's time: decide each "
+            "by hand"
+        )
+        if self.kind == "link":  # r20t W2, r20u W1: named from /, as it resolved in the course's folder
+            if self.through is None:
+                return f"{moved} (a link to {shell_word(self.target)}, not to a folder: nothing went through it)"
+            record = write_record(self.folder, f"{self.target}, where the link at inbound pointed", self.through)
+            return (
+                f"{moved} (a link to {shell_word(self.target)}: what classmates submitted through it went into that "
+                f"folder, which held {self.through.said()}; their change times, owners and names then are in {record}; "
+                f"{decide})"
+            )
+        if self.kind != "folder":  # r20u W3: never said closed
+            return f"{moved} (a {self.kind}, not a folder: nothing could be submitted into it)"
+        try:
+            fd = os.open(self.folder / "inbound", FOLDER)
+            try:
+                listing = listed(fd)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            return f"{moved} (made root's, 0700; it could not be listed ({error}): look inside as root; {decide})"
+        record = write_record(self.folder, f"{course_path / 'inbound'}, the folder that stood there", listing)
+        return (
+            f"{moved} (made root's, 0700; it holds {listing.said()}: what classmates submitted into it while it stood "
+            f"in the inbound's place, and whatever she put there; their change times, owners and names at the move "
+            f"are in {record}; {decide})"
+        )
 
 
-def clear(course: int, course_path: Path, collector: int) -> tuple[int | None, Path | None]:
+KINDS = {
+    stat.S_IFLNK: "link",
+    stat.S_IFDIR: "folder",
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFREG: "file",
+    stat.S_IFSOCK: "socket",
+}
+
+
+def clear(course: int, course_path: Path, collector: int) -> Kept | None:
     """The name `inbound` in the held course folder made free: an entry there not the collector's (a student's folder
-    or link put in place of the class's) moved aside into a new folder of root's and closed to her (`close`): its
-    owner and that folder; the collector's refused (it may hold submissions made since: collect them first)."""
+    or link put in place of the class's) moved aside into a new folder of root's and closed to her (`close`); a link's
+    target listed first, as it resolves in the course's folder; the collector's refused (it may hold submissions made
+    since: collect them first)."""
     try:
         there = os.stat("inbound", dir_fd=course, follow_symlinks=False)
     except FileNotFoundError:
-        return None, None
+        return None
     if there.st_uid == collector:
         raise PutBackRefused(
             f"{course_path / 'inbound'} is the collector's: collect what it holds (lrcourse collect <chapter>), then "
             "move it aside as root and run this again"
         )
-    folder = aside(course, course_path)
-    close(folder)
-    return there.st_uid, folder
+    kind = KINDS.get(stat.S_IFMT(there.st_mode), "special file")
+    target, through = linked(course, course_path) if kind == "link" else (None, None)
+    kept = Kept(there.st_uid, aside(course, course_path), kind, target, through)
+    close(kept.folder)
+    return kept
+
+
+def linked(course: int, course_path: Path) -> tuple[str, Listing | None]:
+    """The link at inbound: its target from / (a relative one read in the course's folder, r20u W1), and what the
+    folder it reaches holds (None if it reaches no folder)."""
+    target = os.path.join(course_path, os.readlink("inbound", dir_fd=course))
+    try:  # followed, read only: O_DIRECTORY opens no FIFO or device
+        fd = os.open("inbound", os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=course)
+    except OSError:
+        return target, None
+    try:
+        return target, listed(fd)
+    finally:
+        os.close(fd)
 
 
 def close(folder: Path) -> None:
@@ -120,62 +194,6 @@ def close(folder: Path) -> None:
         os.fchmod(fd, 0o700)
     finally:
         os.close(fd)
-
-
-def held_there(folder: Path) -> str:
-    """What the entry moved aside into `folder` holds, said (r20q M1, r20r M1: classmates who submitted into a
-    student's folder while it stood in the inbound's place were named by no line): its entries, those named as
-    submissions, bounded; moved, a submission's time would be the move's (collect reads a folder's change time), so
-    they are the instructor's to look at and decide, never gathered (r20r W1: gathered, an on-time one was late)."""
-    if os.path.islink(folder / "inbound"):  # r20t W2: what was submitted through it is where it points
-        target = shell_word(os.readlink(folder / "inbound"))
-        return (
-            f" (a link to {target}: what classmates submitted through it is there, in a folder of hers: look inside, "
-            f"`ls -la --time=ctime {target}` as root, and decide each by hand)"
-        )
-    try:
-        fd = os.open(folder / "inbound", FOLDER)
-    except OSError:
-        return " (no folder: nothing in it)"
-    try:
-        with os.scandir(fd) as entries:
-            names = [entry.name for _, entry in zip(range(MOST_LOOKED + 1), entries, strict=False)]
-    finally:
-        os.close(fd)
-    if not names:
-        return " (empty)"
-    named = sum(map(submission_named, names[:MOST_LOOKED]))
-    count = (  # r20s W1: a count of the first names looked at was printed as the whole
-        f"more than {MOST_LOOKED:,} entries, {named:,} of the first {MOST_LOOKED:,} named as submissions (more may be "
-        "past them)"
-        if len(names) > MOST_LOOKED
-        else f"{len(names):,} entr{'y' if len(names) == 1 else 'ies'}, {named:,} named as "
-        f"{'a submission' if named == 1 else 'submissions'}"
-    )
-    return (
-        f" (made root's, 0700, it holds {count}: what classmates submitted into it while it stood in the inbound's "
-        "place, and whatever she put there; lrcourse collect does not read it there, and a move would give a "
-        f"submission the move's time: look inside, `ls -la --time=ctime {folder / 'inbound'}` as root, and decide "
-        "each by hand)"
-    )
-
-
-def restored(course: int, folder: Path | None) -> str:
-    """After a failed move, the entry `clear` moved aside into `folder` put back at `inbound` if that is free (the
-    state before the command); what is said of it."""
-    if folder is None:
-        return ""
-    if os.path.islink(folder / "inbound"):  # r20t W1: her link was put back, said closed, and still used
-        return f"; the link that stood at inbound stays in {folder}: the course has no inbound now: run lrcourse doctor"
-    fd = os.open(folder, FOLDER)
-    try:
-        os.rename("inbound", "inbound", src_dir_fd=fd, dst_dir_fd=course)
-    except OSError as error:
-        return f"; what stood at inbound was moved aside into {folder} and not put back ({error}): look inside"
-    finally:
-        os.close(fd)
-    os.rmdir(folder)
-    return "; what stood at inbound before is back there, made root's (0700): run lrcourse doctor"
 
 
 def aside(course: int, course_path: Path) -> Path:

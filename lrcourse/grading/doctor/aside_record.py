@@ -1,0 +1,73 @@
+"""What stood at a course's `inbound` when `lrcourse doctor --put-back` moved it aside, written down then, where no one
+else can change it. Classmates may have submitted into a student's folder (or through her link, into a folder it points
+to) while it stood in the inbound's place; collect does not read it there, and the instructor decides each by hand,
+later. By then a process of hers could have renamed a classmate's on-time entry to a late time, or removed it, in a
+folder she still holds (r20u M1: the link's target, in her home). The record is a file of root's, 0600, in the aside
+folder (root's, 0700): one line per entry, its change time (what collect reads as a submission's time), owner, type and
+mode, and name, quoted as the shell quotes it; at most MOST_LOOKED lines, and it says when there were more."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lrcourse.grading.exchange.kept_folders import MOST_LOOKED, shell_word, submission_named
+from lrcourse.grading.exchange.path_walk import account
+
+RECORD = "entries.txt"
+
+
+@dataclass
+class Listing:
+    """A folder's entries as the record writes them (`lines`), how many are named as submissions, and whether the look
+    stopped at MOST_LOOKED."""
+
+    lines: list[str] = field(default_factory=list)
+    named: int = 0
+    more: bool = False
+
+    def said(self) -> str:
+        """How many entries, and how many named as submissions, in words."""
+        if self.more:  # r20s W1: a count of the first names looked at was printed as the whole
+            return (
+                f"more than {MOST_LOOKED:,} entries, {self.named:,} of the first {MOST_LOOKED:,} named as submissions "
+                "(more may be past them)"
+            )
+        entries = f"{len(self.lines):,} entr{'y' if len(self.lines) == 1 else 'ies'}"
+        return f"{entries}, {self.named:,} named as {'a submission' if self.named == 1 else 'submissions'}"
+
+
+def listed(fd: int) -> Listing:
+    """The entries of the open folder `fd`, none followed if it is a link."""
+    listing = Listing()
+    with os.scandir(fd) as entries:
+        for looked, entry in enumerate(entries):
+            if looked >= MOST_LOOKED:
+                listing.more = True
+                break
+            listing.named += submission_named(entry.name)
+            listing.lines.append(entry_line(entry.name, entry.stat(follow_symlinks=False)))
+    return listing
+
+
+def entry_line(name: str, seen: os.stat_result) -> str:
+    """`<change time, to the nanosecond, UTC>  <owner>  <type and mode>  <name, quoted>`."""
+    seconds, nanoseconds = divmod(seen.st_ctime_ns, 1_000_000_000)
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{nanoseconds:09d} UTC"
+    return f"{when}  {account(seen.st_uid)}  {stat.filemode(seen.st_mode)}  {shell_word(name)}"
+
+
+def write_record(folder: Path, what: str, listing: Listing) -> Path:
+    """The record of `listing` (the entries of `what`) in `folder`, a new folder of root's: its path."""
+    path = folder / RECORD
+    head = (
+        f"# the entries of {what} when lrcourse doctor --put-back moved it aside: change time (UTC), owner, type, name"
+    )
+    tail = [f"# more than {MOST_LOOKED:,} entries: only the first {MOST_LOOKED:,} are listed"] if listing.more else []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with open(fd, "w", encoding="utf-8") as record:
+        record.write("\n".join([head, *listing.lines, *tail]) + "\n")
+    return path
