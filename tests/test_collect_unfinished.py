@@ -96,6 +96,37 @@ BROKEN_NOTEBOOKS = {
 }
 
 
+def past_a_limit(what: str) -> bytes:
+    """The honest notebook with 21 MB of saved output, or 1,001 cells."""
+    raw = json.loads(HONEST)
+    if what == "outputs":
+        printed = {"output_type": "stream", "name": "stdout", "text": "loss 0.1\n" * (21 << 17)}
+        raw["cells"].append(
+            {"cell_type": "code", "id": "log", "metadata": {}, "source": "", "execution_count": 1, "outputs": [printed]}
+        )
+    else:
+        raw["cells"] += [{"cell_type": "markdown", "id": f"c{i}", "metadata": {}, "source": ""} for i in range(1001)]
+    return json.dumps(raw).encode()
+
+
+@pytest.mark.parametrize(
+    "what, problem", [("outputs", "more than 20 MB of outputs"), ("cells", "cells, more than 1000")]
+)
+def test_a_notebook_past_a_limit_is_refused_with_what_to_remove(tmp_path, what, problem):
+    """r20v M1: a well-formed notebook of 21 MB of saved output was refused as "a crash while saving, or not a notebook
+    ... ask the student to submit again", and the same one submitted again is refused again: now the reason says what
+    to remove."""
+    course, exchange = exchange_course(tmp_path)
+    good, good_name = inbound_folder(exchange.inbound)
+    bad, bad_name = inbound_folder(exchange.inbound, "2026-01-02 00:00:00.000000 UTC")
+    (bad / FILE).write_bytes(past_a_limit(what))
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [good_name], result
+    [row] = result.refused
+    assert problem in row["reason"] and "previous accepted submission" in row["reason"], row
+    assert "clear the outputs" in row["reason"] and "crash while saving" not in row["reason"], row
+
+
 @pytest.mark.parametrize("data, problem", BROKEN_NOTEBOOKS.values(), ids=BROKEN_NOTEBOOKS.keys())
 def test_a_finished_submit_of_a_broken_notebook_is_refused_and_the_previous_submission_taken(tmp_path, data, problem):
     """A finished submit (its secret written) whose notebook `lrcourse grade` could not read (a crash while saving,
@@ -109,6 +140,7 @@ def test_a_finished_submit_of_a_broken_notebook_is_refused_and_the_previous_subm
     [row] = result.refused
     assert row["submission"] == bad_name and row["reason"].startswith("its notebook cannot be graded ("), row
     assert f"{FILE} " in row["reason"] and problem in row["reason"] and "previous accepted" in row["reason"], row
+    assert "a crash while saving" in row["reason"], row
     written = course / "submitted" / user_name(os.geteuid()) / CHAPTER
     assert (written / FILE).read_text() == HONEST
     assert (written / SECRET).read_bytes() == (good / SECRET).read_bytes()  # hers: she can fetch her feedback

@@ -36,7 +36,7 @@ import re
 import stat
 from pathlib import Path
 
-from lrcourse.grading.notebook_limits import NotebookRefused, parse_notebook, read_notebook
+from lrcourse.grading.notebook_limits import NotebookRefused, PastLimit, parse_notebook, read_notebook
 from lrcourse.grading.outcomes import Outcome, capped
 
 MARK = ".lrcourse-graded.json"
@@ -233,14 +233,16 @@ def malformed(folder: Path) -> str | None:
     return None
 
 
-def notebook_problem(name: str, data: bytes) -> str | None:
+def notebook_problem(name: str, data: bytes) -> tuple[str, bool] | None:
     """Why the bytes `data` of the notebook file `name` cannot be graded, as `malformed` reads a submitted file
-    (`lrcourse collect` asks before it takes a submission), or None."""
+    (`lrcourse collect` asks before it takes a submission), and whether it is only past a size limit
+    (`notebook_limits.PastLimit`); or None."""
     try:
         raw = parse_notebook(name, data)
     except NotebookRefused as error:
-        return str(error)
-    return not_nbformat_4(name, raw)
+        return str(error), isinstance(error, PastLimit)
+    problem = not_nbformat_4(name, raw)
+    return (problem, False) if problem else None
 
 
 def not_nbformat_4(name: str, raw) -> str | None:

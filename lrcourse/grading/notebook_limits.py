@@ -54,23 +54,29 @@ class NotebookRefused(ValueError):
     """Why a submitted notebook is not read (the message names the file and the limit)."""
 
 
+class PastLimit(NotebookRefused):
+    """A notebook refused for its size (bytes, values, cells, text, metadata, attachments, outputs), not its form: an
+    honest one can be past it (a long printed log, many plots), and the same notebook submitted again is refused
+    again, so the student is told what to remove, not that it was a crash while saving (r20v M1)."""
+
+
 def read_notebook(path: Path) -> dict:
     """The notebook at `path` as plain JSON, or NotebookRefused saying which limit it breaks."""
     size = path.lstat().st_size
     if size > MAX_NOTEBOOK_MB << 20:  # before reading it
-        raise NotebookRefused(f"{path.name} is larger than {MAX_NOTEBOOK_MB} MB ({size >> 20} MB)")
+        raise PastLimit(f"{path.name} is larger than {MAX_NOTEBOOK_MB} MB ({size >> 20} MB)")
     return parse_notebook(path.name, path.read_bytes())
 
 
 def parse_notebook(name: str, data: bytes) -> dict:
     """The bytes `data` of the notebook file `name` as plain JSON, or NotebookRefused saying which limit it breaks."""
     if len(data) > MAX_NOTEBOOK_MB << 20:
-        raise NotebookRefused(f"{name} is larger than {MAX_NOTEBOOK_MB} MB ({len(data) >> 20} MB)")
+        raise PastLimit(f"{name} is larger than {MAX_NOTEBOOK_MB} MB ({len(data) >> 20} MB)")
     deep, values = scan_json(data, MAX_DEPTH)
     if deep:
         raise NotebookRefused(f"{name} is nested more than {MAX_DEPTH} levels deep in its JSON")
     if values >= MAX_JSON_VALUES:
-        raise NotebookRefused(
+        raise PastLimit(
             f"{name} holds more than {MAX_JSON_VALUES:,} JSON values (every cell, its metadata and each line of its "
             "saved outputs count: clear the outputs, remove cells you added, and submit again)"
         )
@@ -112,16 +118,16 @@ def check_cells(name: str, raw) -> None:
     if not isinstance(found, list):
         return  # not a notebook's shape: the caller's validation says so
     if len(found) > MAX_CELLS:
-        raise NotebookRefused(f"{name} has {len(found)} cells, more than {MAX_CELLS}")
+        raise PastLimit(f"{name} has {len(found)} cells, more than {MAX_CELLS}")
     text = prose = 0  # every cell's text, and that of markdown and raw cells
     for cell in (cell for cell in found if isinstance(cell, dict)):
         size = len(json.dumps(cell.get("source", "")))
         text += size
         prose += size if cell.get("cell_type") in ("markdown", "raw") else 0
     if text > MAX_SOURCE_MB << 20:
-        raise NotebookRefused(f"{name} holds more than {MAX_SOURCE_MB} MB of cell text ({text >> 10} kB)")
+        raise PastLimit(f"{name} holds more than {MAX_SOURCE_MB} MB of cell text ({text >> 10} kB)")
     if prose > MAX_MARKDOWN_KB << 10:
-        raise NotebookRefused(f"{name} holds more than {MAX_MARKDOWN_KB} kB of markdown ({prose >> 10} kB)")
+        raise PastLimit(f"{name} holds more than {MAX_MARKDOWN_KB} kB of markdown ({prose >> 10} kB)")
     check_metadata(name, raw, found)
     check_attachments(name, found)
     budget = MAX_OUTPUT_MB << 20
@@ -130,7 +136,7 @@ def check_cells(name: str, raw) -> None:
         if outputs:
             budget -= len(json.dumps(outputs))
             if budget < 0:
-                raise NotebookRefused(f"{name} holds more than {MAX_OUTPUT_MB} MB of outputs")
+                raise PastLimit(f"{name} holds more than {MAX_OUTPUT_MB} MB of outputs")
 
 
 def check_attachments(name: str, cells: list) -> None:
@@ -144,11 +150,9 @@ def check_attachments(name: str, cells: list) -> None:
         count += attachment_count(attached)
         size += len(json.dumps(attached))
         if count > MAX_ATTACHMENTS:
-            raise NotebookRefused(f"{name} holds more than {MAX_ATTACHMENTS} attachments (images pasted into cells)")
+            raise PastLimit(f"{name} holds more than {MAX_ATTACHMENTS} attachments (images pasted into cells)")
         if size > MAX_ATTACHMENT_MB << 20:
-            raise NotebookRefused(
-                f"{name} holds more than {MAX_ATTACHMENT_MB} MB of attachments (images pasted into cells)"
-            )
+            raise PastLimit(f"{name} holds more than {MAX_ATTACHMENT_MB} MB of attachments (images pasted into cells)")
 
 
 def attachment_count(attached) -> int:
@@ -165,9 +169,9 @@ def check_metadata(name: str, raw: dict, cells: list) -> None:
     for index, cell in enumerate(cells):
         size = len(json.dumps(cell.get("metadata", {}))) if isinstance(cell, dict) else 0
         if size > MAX_CELL_METADATA_KB << 10:
-            raise NotebookRefused(
+            raise PastLimit(
                 f"{name}: cell {index + 1} holds more than {MAX_CELL_METADATA_KB} kB of metadata ({size >> 10} kB)"
             )
         total += size
     if total > MAX_METADATA_KB << 10:
-        raise NotebookRefused(f"{name} holds more than {MAX_METADATA_KB} kB of metadata ({total >> 10} kB)")
+        raise PastLimit(f"{name} holds more than {MAX_METADATA_KB} kB of metadata ({total >> 10} kB)")
