@@ -14,7 +14,7 @@ import pytest
 from lrcourse.commands.doctor import command_put_back
 from lrcourse.grading.exchange.kept_folders import shell_word
 
-from support.doctor_exchange import GRADER, STUDENT, SUBMISSION, course_in, hers, submit
+from support.doctor_exchange import CLASSMATE, GRADER, STUDENT, SUBMISSION, course_in, hers, submit
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
 
@@ -84,13 +84,13 @@ def test_her_folder_in_place_of_inbound_is_moved_aside_the_collectors_is_refused
     course, found, local = moved_three_down(monkeypatch, open_tmp)
     hers(course / "inbound", 0o3733)
     later = "bob+ch1+2026-12-07 11:00:00.000000 UTC+def"  # r20q M1: a classmate submitted into hers meanwhile
-    submit(course / "inbound", later)
+    submit(course / "inbound", later, CLASSMATE)
+    submit(course / "inbound", "carol+ch1+2026-12-07 11:00:00.000000 UTC+x")  # hers, named as carol's (r20w N3)
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
     assert f"(uid {STUDENT}'s) was moved aside into {course.parent}/.lrcourse-aside." in said, said
-    assert "(made root's, 0700; it holds 1 entry, 1 named as a submission: what classmates submitted into it" in said, (
-        said
-    )
+    holds = "it holds 2 entries, 1 of another account than hers named as a submission: what classmates submitted"
+    assert f"(made root's, 0700; {holds}" in said, said
     record = next(course.parent.glob(".lrcourse-aside.*")) / "entries.txt"
     assert f"are in {record};" in said and shell_word(later) in record.read_text(), said
     assert stat.S_IMODE(os.stat(record).st_mode) == 0o600 and os.stat(record).st_uid == 0
@@ -111,14 +111,14 @@ def test_the_class_inbound_nested_in_hers_is_not_counted_as_hers(open_tmp, monke
     os.rename(course / "inbound", course / "tmp")
     hers(course / "inbound", 0o3733)
     os.rename(course / "tmp", course / "inbound" / "source")
-    submit(course / "inbound", "bob+ch1+2026-12-07 11:00:00.000000 UTC+def")
+    submit(course / "inbound", "bob+ch1+2026-12-07 11:00:00.000000 UTC+def", CLASSMATE)
     local = open_tmp / "gcourse"
     (local / "source").mkdir(parents=True)
     for path in (local, local / "source"):
         os.chown(path, GRADER, GRADER)
     assert put_back(local, course / "inbound" / "source") == 0
     said = capsys.readouterr().out
-    assert "it holds 1 entry, 1 named as a submission:" in said, said
+    assert "it holds 1 entry, 1 of another account than hers named as a submission:" in said, said
     assert "source" not in (next(course.parent.glob(".lrcourse-aside.*")) / "entries.txt").read_text()
     assert os.listdir(course / "inbound") == [SUBMISSION]
 
@@ -151,7 +151,7 @@ def test_a_move_that_fails_leaves_what_stood_at_inbound_aside_and_says_so(open_t
     course, found, local = moved_three_down(monkeypatch, open_tmp)
     if what == "folder":
         hers(course / "inbound", 0o3733)
-        submit(course / "inbound", "bob+ch1+2026-12-07 11:00:00.000000 UTC+def")
+        submit(course / "inbound", "bob+ch1+2026-12-07 11:00:00.000000 UTC+def", CLASSMATE)
     else:
         os.mkfifo(course / "inbound", 0o666)
         os.chown(course / "inbound", STUDENT, STUDENT, follow_symlinks=False)
@@ -169,10 +169,12 @@ def test_a_move_that_fails_leaves_what_stood_at_inbound_aside_and_says_so(open_t
     assert not os.path.lexists(course / "inbound")
     kept = next(course.parent.glob(".lrcourse-aside.*")) / "inbound"
     if what == "folder":
-        assert "(made root's, 0700; it holds 1 entry, 1 named as a submission:" in said, said
+        assert "(made root's, 0700; it holds 1 entry, 1 of another account than hers named as a submission:" in said, (
+            said
+        )
         assert os.stat(kept).st_uid == 0 and os.listdir(kept) == ["bob+ch1+2026-12-07 11:00:00.000000 UTC+def"]
     else:
-        assert "(a FIFO, not a folder: nothing could be submitted into it)" in said and "root's" not in said, said
+        assert "(a FIFO, not a folder: nothing could be submitted into it)" in said and "made root's" not in said, said
         assert os.stat(kept).st_uid == STUDENT
 
 
@@ -189,7 +191,10 @@ def test_more_entries_than_looked_at_are_said_so_and_a_swap_is_put_back(open_tmp
         (course / "inbound" / f"junk{i}").touch()
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
-    assert "more than 10,000 entries, 0 of the first 10,000 named as submissions (more may be past them)" in said
+    assert (
+        "more than 10,000 entries, 0 of the first 10,000 of another account than hers named as submissions (more may be past them)"
+        in said
+    )
     aside = next(course.parent.glob(".lrcourse-aside.*")) / "inbound"
     assert os.stat(aside).st_uid == 0 and (os.stat(aside).st_mode & 0o777) == 0o700
     os.rename(course / "inbound", found)  # the class's, moved away again
@@ -208,32 +213,25 @@ def test_more_entries_than_looked_at_are_said_so_and_a_swap_is_put_back(open_tmp
     assert found.is_dir() and os.stat(found).st_uid == STUDENT and not os.path.lexists(course / "inbound")
 
 
-def test_a_link_at_inbound_is_said_and_never_put_back(open_tmp, monkeypatch, capsys):
-    """r20t W2: her link at inbound, to a folder of hers a classmate submitted through: the put-back said "(no folder:
-    nothing in it)"; now it names where the link points, from / (r20u W1: a relative target was printed as it was, and
-    the `ls` run in the course folder listed the instructor's own folder), and records what that folder held then (r20u
-    M1: she could rename a classmate's entry before the instructor looked). r20t W1: a failed move put her link back,
-    and classmates went on submitting through it; now the link stays aside and the line names its target."""
+def test_a_link_at_inbound_is_never_followed_and_its_time_said(open_tmp, monkeypatch, capsys):
+    """r20t W2: her link at inbound, to a folder of hers a classmate submitted through, was said "(no folder: nothing
+    in it)". r20w W1, W2: listed through the link, a folder she moved away read as "nothing went through it", and
+    /proc/self/cwd listed root's own working folder, while each classmate's submission went into their own. Now the
+    link is never followed: the line names it, says since when it stood there, and asks those who submitted since to
+    submit again; after a failed move too, where it stays aside (r20t W1: put back, it was still used)."""
     from lrcourse.grading.doctor import put_back as module
 
     course, found, local = moved_three_down(monkeypatch, open_tmp)
-    theirs = "bob+ch1+2026-12-07 11:00:00.000000 UTC+def"
-    home = hers(course / "submitted", 0o3733)
-    submit(home, theirs)
-    (course / "inbound").symlink_to("submitted")  # relative: read in the course's folder
+    (course / "inbound").symlink_to("/proc/self/cwd")
+    os.chown(course / "inbound", STUDENT, STUDENT, follow_symlinks=False)
+    made = module.when(os.lstat(course / "inbound").st_ctime_ns)
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
-    assert (
-        f"(a link to {course}/submitted: what classmates submitted through it went into that folder, which held 1 entry"
-        in said
-    ), said
-    record = next(course.parent.glob(".lrcourse-aside.*")) / "entries.txt"
-    assert (
-        shell_word(theirs) in record.read_text()
-        and "submitted, where the link at inbound pointed" in record.read_text()
-    )
+    assert f"(a link to /proc/self/cwd, there since {made}: what was submitted through it since went wherever" in said
+    assert "ask the students who submitted since then to submit again" in said and "entries.txt" not in said, said
     os.rename(course / "inbound", found)
-    (course / "inbound").symlink_to(home)
+    (course / "inbound").symlink_to("away\nforged")
+    os.chown(course / "inbound", STUDENT, STUDENT, follow_symlinks=False)
     real_clear = module.clear
 
     def clear_then_race(course_fd, course_path, collector):  # the class's renamed away after the look
@@ -244,7 +242,20 @@ def test_a_link_at_inbound_is_said_and_never_put_back(open_tmp, monkeypatch, cap
     monkeypatch.setattr(module, "clear", clear_then_race)
     assert put_back(local, found) == 1
     said = capsys.readouterr().err
-    assert (
-        f"(a link to {home}: what classmates submitted through it" in said and "the course has no inbound now" in said
-    )
-    assert not os.path.lexists(course / "inbound")
+    assert "(a link to $'away\\x0aforged', there since" in said and "the course has no inbound now" in said, said
+    assert not os.path.lexists(course / "inbound") and len(said.splitlines()) == 1
+
+
+def test_a_folder_of_an_account_that_works_in_the_course_is_not_moved(open_tmp, monkeypatch, capsys):
+    """r20w M1: the releaser's outbound, put at inbound by her, was moved aside and made root's 0700 ("whatever she
+    put there"); students could no longer fetch. An entry there of the course folder's owner, of the owner of its
+    outbound or feedback, or of root is refused, nothing moved."""
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    releaser = 54327
+    os.chown(course, releaser, releaser)  # the course folder's owner: not the collector
+    (course / "inbound").mkdir()
+    os.chown(course / "inbound", releaser, releaser)
+    assert put_back(local, found) == 1
+    said = capsys.readouterr().err
+    assert f"is uid {releaser}'s, who owns the course's folder in the exchange: not a student's" in said, said
+    assert os.stat(course / "inbound").st_uid == releaser and os.listdir(found) == [SUBMISSION]

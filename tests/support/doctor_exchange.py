@@ -128,12 +128,15 @@ def grader_release_all(root: Path, scratch: Path, closed: str = "", verb: str = 
         return f"{type(error).__name__}: {error}"
 
 
-def submit(inbound, name: str = SUBMISSION) -> None:
-    """A student's submission folder in `inbound`, as nbgrader's submit leaves it."""
+CLASSMATE = 54325  # another student, whose submission may land in a folder of STUDENT's
+
+
+def submit(inbound, name: str = SUBMISSION, owner: int = STUDENT) -> None:
+    """A student's (`owner`'s) submission folder in `inbound`, as nbgrader's submit leaves it."""
     (inbound / name).mkdir()
     (inbound / name / "learning_rate.ipynb").write_text("{}")
     for path in (inbound / name, inbound / name / "learning_rate.ipynb"):
-        os.chown(path, STUDENT, STUDENT)
+        os.chown(path, owner, owner)
 
 
 STAFF = 54330  # the course folder's group in a TA's set-up: the grader and the TA in it

@@ -2,7 +2,7 @@
 else can change it. Classmates may have submitted into a student's folder (or through her link, into a folder it points
 to) while it stood in the inbound's place; collect does not read it there, and the instructor decides each by hand,
 later. By then a process of hers could have renamed a classmate's on-time entry to a late time, or removed it, in a
-folder she still holds (r20u M1: the link's target, in her home). The record is a file of root's, 0600, in the aside
+folder she still holds (r20u M1). The record is a file of root's, 0600, in the aside
 folder (root's, 0700): one line per entry, its change time (what collect reads as a submission's time), owner, type and
 mode, and name, quoted as the shell quotes it; at most MOST_LOOKED lines, and it says when there were more."""
 
@@ -33,23 +33,26 @@ class Listing:
         """How many entries, and how many named as submissions, in words."""
         if self.more:  # r20s W1: a count of the first names looked at was printed as the whole
             return (
-                f"more than {MOST_LOOKED:,} entries, {self.named:,} of the first {MOST_LOOKED:,} named as submissions "
-                "(more may be past them)"
+                f"more than {MOST_LOOKED:,} entries, {self.named:,} of the first {MOST_LOOKED:,} of another account "
+                "than hers named as submissions (more may be past them)"
             )
         entries = f"{len(self.lines):,} entr{'y' if len(self.lines) == 1 else 'ies'}"
-        return f"{entries}, {self.named:,} named as {'a submission' if self.named == 1 else 'submissions'}"
+        named = "a submission" if self.named == 1 else "submissions"
+        return f"{entries}, {self.named:,} of another account than hers named as {named}"
 
 
-def listed(fd: int) -> Listing:
-    """The entries of the open folder `fd`, none followed if it is a link."""
+def listed(fd: int, hers: int) -> Listing:
+    """The entries of the open folder `fd`, none followed if it is a link; those named as submissions counted when
+    another account than `hers` (the folder's owner) owns them (r20w N3: her own files named as a classmate's were)."""
     listing = Listing()
     with os.scandir(fd) as entries:
         for looked, entry in enumerate(entries):
             if looked >= MOST_LOOKED:
                 listing.more = True
                 break
-            listing.named += submission_named(entry.name)
-            listing.lines.append(entry_line(entry.name, entry.stat(follow_symlinks=False)))
+            seen = entry.stat(follow_symlinks=False)
+            listing.named += seen.st_uid != hers and submission_named(entry.name)
+            listing.lines.append(entry_line(entry.name, seen))
     return listing
 
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lrcourse.grading.doctor.aside_record import Listing, listed, write_record
+from lrcourse.grading.doctor.aside_record import listed, write_record
+from lrcourse.grading.exchange.group_listing import group_listing
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.kept_folders import INBOUND_MODES, shell_word
 from lrcourse.grading.exchange.path_walk import account
@@ -79,10 +81,12 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
             arrived(course, course_path, seen, parent, found.name)
         except (OSError, PutBackRefused) as error:
             # what stood at inbound stays aside (r20u W2: put back, made root's, the doctor's chown and chmod made hers
-            # the class's inbound), and is said (r20r W2: it was left there unnamed)
+            # the class's inbound), and is said (r20r W2: it was left there unnamed); the collector's doctor prints
+            # the find (r20w N1: root's only says to run it as the collector)
             raise PutBackRefused(
                 f"{error}{kept.said(course_path) if kept else ''}; the course has no inbound now, and the class's was "
-                "not moved back: run lrcourse doctor (its find looks for it), then --put-back again"
+                f"not moved back: run lrcourse doctor as {account(collector)} (its find looks for it), then this "
+                "again as root"
             ) from None
         said = kept.said(course_path) if kept else ""
         return f"moved back as {course_path / 'inbound'}{said}: run lrcourse doctor, then lrcourse collect <chapter>"
@@ -94,47 +98,46 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
 
 @dataclass
 class Kept:
-    """What stood at inbound, another account's, moved aside into `folder`: a folder of hers (closed to her), a link
-    (`target`, from /, and what that folder held before the move, `through`), or another kind of entry (`kind`)."""
+    """What stood at inbound, a student's (`seen`: its lstat there), moved aside into `folder`: a folder of hers
+    (closed to her), a link, or another kind of entry (`kind`)."""
 
-    owner: int
+    seen: os.stat_result
     folder: Path
     kind: str
-    target: str | None = None
-    through: Listing | None = None
 
     def said(self, course_path: Path) -> str:
         """Where it is, whose, and what it holds, recorded in the aside (`aside_record`); said after the move, with
         the class's inbound out of it (r20s N1: nested in hers, it was counted as one of her entries)."""
-        moved = f"; {course_path / 'inbound'} ({account(self.owner)}'s) was moved aside into {self.folder}"
+        owner = account(self.seen.st_uid)
+        moved = f"; {course_path / 'inbound'} ({owner}'s) was moved aside into {self.folder}"
+        if self.kind == "link":  # never followed (r20w W1, W2: where it led can change, and differ per process)
+            target = shell_word(os.readlink(self.folder / "inbound"))
+            return (
+                f"{moved} (a link to {target}, there since {when(self.seen.st_ctime_ns)}: what was submitted through it "
+                "since went wherever it then led, which she chose (/proc/self/cwd leads each classmate into a folder "
+                "of their own), so none of it can be found or trusted from here: ask the students who submitted since "
+                "then to submit again)"
+            )
+        if self.kind != "folder":  # r20u W3: never said closed
+            return f"{moved} (a {self.kind}, not a folder: nothing could be submitted into it)"
         decide = (
             "lrcourse collect does not read it there, and a move would give a submission the move's time: decide each "
             "by hand"
         )
-        if self.kind == "link":  # r20t W2, r20u W1: named from /, as it resolved in the course's folder
-            if self.through is None:
-                return f"{moved} (a link to {shell_word(self.target)}, not to a folder: nothing went through it)"
-            record = write_record(self.folder, f"{self.target}, where the link at inbound pointed", self.through)
-            return (
-                f"{moved} (a link to {shell_word(self.target)}: what classmates submitted through it went into that "
-                f"folder, which held {self.through.said()}; their change times, owners and names then are in {record}; "
-                f"{decide})"
-            )
-        if self.kind != "folder":  # r20u W3: never said closed
-            return f"{moved} (a {self.kind}, not a folder: nothing could be submitted into it)"
+        what = f"{shell_word(course_path / 'inbound')}, {owner}'s folder (mode {stat.S_IMODE(self.seen.st_mode):04o}) there"
         try:
             fd = os.open(self.folder / "inbound", FOLDER)
             try:
-                listing = listed(fd)
+                listing = listed(fd, self.seen.st_uid)
             finally:
                 os.close(fd)
         except OSError as error:
             return f"{moved} (made root's, 0700; it could not be listed ({error}): look inside as root; {decide})"
-        record = write_record(self.folder, f"{course_path / 'inbound'}, the folder that stood there", listing)
+        record = write_record(self.folder, what, listing)
         return (
             f"{moved} (made root's, 0700; it holds {listing.said()}: what classmates submitted into it while it stood "
-            f"in the inbound's place, and whatever she put there; their change times, owners and names at the move "
-            f"are in {record}; {decide})"
+            f"in the inbound's place, and whatever she put there; their change times, owners and names at the move, "
+            f"and its own owner and mode, are in {record}; {decide})"
         )
 
 
@@ -148,10 +151,10 @@ KINDS = {
 
 
 def clear(course: int, course_path: Path, collector: int) -> Kept | None:
-    """The name `inbound` in the held course folder made free: an entry there not the collector's (a student's folder
-    or link put in place of the class's) moved aside into a new folder of root's and closed to her (`close`); a link's
-    target listed first, as it resolves in the course's folder; the collector's refused (it may hold submissions made
-    since: collect them first)."""
+    """The name `inbound` in the held course folder made free: a student's entry there (her folder or link put in
+    place of the class's) moved aside into a new folder of root's and closed to her (`close`); one of an account
+    that works in the course refused (`staff`: the collector's may hold submissions made since; r20w M1: the
+    releaser's outbound, put there, was made root's)."""
     try:
         there = os.stat("inbound", dir_fd=course, follow_symlinks=False)
     except FileNotFoundError:
@@ -161,25 +164,39 @@ def clear(course: int, course_path: Path, collector: int) -> Kept | None:
             f"{course_path / 'inbound'} is the collector's: collect what it holds (lrcourse collect <chapter>), then "
             "move it aside as root and run this again"
         )
-    kind = KINDS.get(stat.S_IFMT(there.st_mode), "special file")
-    target, through = linked(course, course_path) if kind == "link" else (None, None)
-    kept = Kept(there.st_uid, aside(course, course_path), kind, target, through)
+    if (why := staff(course, collector).get(there.st_uid)) is not None:
+        raise PutBackRefused(
+            f"{course_path / 'inbound'} is {account(there.st_uid)}'s, who {why}: not a student's, so not moved aside "
+            "(if it is the course's outbound or feedback, moved there, put it back as its owner), then run this again"
+        )
+    kept = Kept(there, aside(course, course_path), KINDS.get(stat.S_IFMT(there.st_mode), "special file"))
     close(kept.folder)
     return kept
 
 
-def linked(course: int, course_path: Path) -> tuple[str, Listing | None]:
-    """The link at inbound: its target from / (a relative one read in the course's folder, r20u W1), and what the
-    folder it reaches holds (None if it reaches no folder)."""
-    target = os.path.join(course_path, os.readlink("inbound", dir_fd=course))
-    try:  # followed, read only: O_DIRECTORY opens no FIFO or device
-        fd = os.open("inbound", os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=course)
-    except OSError:
-        return target, None
-    try:
-        return target, listed(fd)
-    finally:
-        os.close(fd)
+def staff(course: int, collector: int) -> dict[int, str]:
+    """The accounts that work in the course whose folder in the exchange is held as `course`, each with why: root, the
+    course folder's owner, the owners of its outbound and feedback folders (who release), and, where root owns the
+    course folder, the members of its group (the README's TA set-up; its group's write taken by the lock-out)."""
+    seen = os.fstat(course)
+    found = {0: "administers this machine", seen.st_uid: "owns the course's folder in the exchange"}
+    for name in ("outbound", "feedback"):
+        try:
+            found.setdefault(os.stat(name, dir_fd=course, follow_symlinks=False).st_uid, f"owns its {name}")
+        except OSError:
+            pass
+    if seen.st_uid == 0:
+        listing = group_listing(seen.st_gid)
+        for uid in listing.members.values() if listing else ():
+            if uid is not None:
+                found.setdefault(uid, f"is in group {listing.name}, the course folder's")
+    found.pop(collector, None)
+    return found
+
+
+def when(ns: int) -> str:
+    """A time in nanoseconds since the epoch, in UTC to the second."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ns // 1_000_000_000))
 
 
 def close(folder: Path) -> None:
