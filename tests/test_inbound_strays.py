@@ -71,3 +71,17 @@ def test_a_whole_assignment_folder_is_collected_and_its_many_strays_counted_not_
         os.close(os.open(tmp_path / name / f"{i}", os.O_CREAT | os.O_WRONLY))
     with pytest.raises(Refused, match=f"holds more than {inbound.MAX_ENTRIES} entries"):
         read_inbound(tmp_path, name)
+
+
+def test_names_of_the_chapter_in_another_shape_are_counted_not_passed_over(tmp_path):
+    """r20v N1: a `+` in the time, or no time at all: such folders were in no output, record or count."""
+    course, exchange = exchange_course(tmp_path)
+    _, name = inbound_folder(exchange.inbound)
+    student = name.split("+")[0]
+    for odd in (f"{student}+{CHAPTER}", f"{student}+{CHAPTER}+2026-12-07 19:49:30 +0000+k1", f"{student}+other+x"):
+        (exchange.inbound / odd).mkdir()
+    result = collect(course, CHAPTER, exchange)
+    assert [row["submission"] for row in result.collected] == [name], result
+    [row] = [row for row in result.refused if "as nbgrader's submit names a submission" in row["reason"]]
+    assert row["submission"] == "2 entries" and row["more"] == 2, row
+    assert "2 entries" in summary(result)

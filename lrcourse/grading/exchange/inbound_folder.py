@@ -149,13 +149,16 @@ def check_filesystem(inbound: int, exchange: Exchange) -> tuple[list, str | None
 
 def listing(inbound: int, assignment: str, only: str | None, most: int) -> tuple[dict, list[dict]]:
     """The stat of each name in the inbound folder shaped `<id>+<assignment>+<time>[+random]` (of `only` if given),
-    the listing streamed, at most `most` kept per owner; and a refusal row per owner past that (a flood)."""
+    the listing streamed, at most `most` kept per owner; and a refusal row per owner past that (a flood), and one
+    counting the names that hold `+<assignment>` in another shape."""
     kept: dict[str, os.stat_result] = {}
     per_owner: dict[int, int] = {}
+    misshaped = 0  # names holding `+<assignment>` in another shape (r20v N1: passed over without a word)
     with os.scandir(inbound) as entries:
         for entry in entries:
             parts = entry.name.split("+")
             if len(parts) not in (3, 4) or parts[1] != assignment or (only is not None and parts[0] != only):
+                misshaped += assignment in parts[1:] and (only is None or parts[0] == only)
                 continue
             try:
                 seen = entry.stat(follow_symlinks=False)
@@ -173,6 +176,14 @@ def listing(inbound: int, assignment: str, only: str | None, most: int) -> tuple
                 f"first {most} were not checked (a flood?)"
             )
             floods.append({"submission": f"{owner}: {more} entries", "reason": reason, "more": more})
+    if misshaped:
+        reason = (
+            f"named for {assignment}, but not <id>+{assignment}+<timestamp>[+random] as nbgrader's submit names a "
+            "submission (a + in the time, or none): not read"
+        )
+        floods.append(
+            {"submission": f"{misshaped} entr{'y' if misshaped == 1 else 'ies'}", "reason": reason, "more": misshaped}
+        )
     return kept, floods
 
 
