@@ -88,17 +88,24 @@ def test_her_folder_in_place_of_inbound_is_moved_aside_the_collectors_is_refused
     submit(course / "inbound", "carol+ch1+2026-12-07 11:00:00.000000 UTC+x")  # hers, named as carol's (r20w N3)
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
-    assert f"(uid {STUDENT}'s) was moved aside into {course.parent}/.lrcourse-aside." in said, said
-    holds = "it holds 2 entries, 1 of another account than hers named as a submission: what classmates submitted"
-    assert f"(made root's, 0700; {holds}" in said, said
+    assert f"(uid {STUDENT}'s, mode 3733) was moved aside into {course.parent}/.lrcourse-aside." in said, said
+    holds = "it holds 2 entries, 1 of another account than hers named as a submission; each entry's owner"
+    assert f"(made root's, 0700; {holds}" in said and f"If uid {STUDENT} is a student, classmates may have" in said
     record = next(course.parent.glob(".lrcourse-aside.*")) / "entries.txt"
-    assert f"are in {record};" in said and shell_word(later) in record.read_text(), said
+    assert f"are in {record}." in said and shell_word(later) in record.read_text(), said
+    from lrcourse.grading.doctor.aside_record import utc
+
+    theirs = os.lstat(next(record.parent.glob("inbound/bob*")))  # r20x M2: its modification time, which she cannot set
+    assert f"{utc(theirs.st_ctime_ns)}  {utc(theirs.st_mtime_ns)}  uid {CLASSMATE}  d" in record.read_text()
     assert stat.S_IMODE(os.stat(record).st_mode) == 0o600 and os.stat(record).st_uid == 0
-    assert said.rstrip().endswith("decide each by hand): run lrcourse doctor, then lrcourse collect <chapter>"), said
+    assert said.rstrip().endswith(
+        "then move it where it belongs): run lrcourse doctor, then lrcourse collect <chapter>"
+    ), said
     assert os.listdir(course / "inbound") == [SUBMISSION]
     os.rename(course / "inbound", found)
     (course / "inbound").mkdir()
     os.chown(course / "inbound", GRADER, GRADER)
+    (course / "inbound").chmod(0o3733)  # a new inbound of the collector's: submissions may be in it
     assert put_back(local, found) == 1
     assert "is the collector's: collect what it holds" in capsys.readouterr().err
 
@@ -118,7 +125,7 @@ def test_the_class_inbound_nested_in_hers_is_not_counted_as_hers(open_tmp, monke
         os.chown(path, GRADER, GRADER)
     assert put_back(local, course / "inbound" / "source") == 0
     said = capsys.readouterr().out
-    assert "it holds 1 entry, 1 of another account than hers named as a submission:" in said, said
+    assert "it holds 1 entry, 1 of another account than hers named as a submission;" in said, said
     assert "source" not in (next(course.parent.glob(".lrcourse-aside.*")) / "entries.txt").read_text()
     assert os.listdir(course / "inbound") == [SUBMISSION]
 
@@ -169,7 +176,7 @@ def test_a_move_that_fails_leaves_what_stood_at_inbound_aside_and_says_so(open_t
     assert not os.path.lexists(course / "inbound")
     kept = next(course.parent.glob(".lrcourse-aside.*")) / "inbound"
     if what == "folder":
-        assert "(made root's, 0700; it holds 1 entry, 1 of another account than hers named as a submission:" in said, (
+        assert "(made root's, 0700; it holds 1 entry, 1 of another account than hers named as a submission;" in said, (
             said
         )
         assert os.stat(kept).st_uid == 0 and os.listdir(kept) == ["bob+ch1+2026-12-07 11:00:00.000000 UTC+def"]
@@ -227,8 +234,9 @@ def test_a_link_at_inbound_is_never_followed_and_its_time_said(open_tmp, monkeyp
     made = module.when(os.lstat(course / "inbound").st_ctime_ns)
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
-    assert f"(a link to /proc/self/cwd, there since {made}: what was submitted through it since went wherever" in said
-    assert "ask the students who submitted since then to submit again" in said and "entries.txt" not in said, said
+    assert f"(a link to /proc/self/cwd, there since {made} at the latest (its owner can make that time later" in said
+    assert "ask the students who submitted since the last collect that read the class's inbound to submit again" in said
+    assert "entries.txt" not in said, said
     os.rename(course / "inbound", found)
     (course / "inbound").symlink_to("away\nforged")
     os.chown(course / "inbound", STUDENT, STUDENT, follow_symlinks=False)
@@ -246,16 +254,27 @@ def test_a_link_at_inbound_is_never_followed_and_its_time_said(open_tmp, monkeyp
     assert not os.path.lexists(course / "inbound") and len(said.splitlines()) == 1
 
 
-def test_a_folder_of_an_account_that_works_in_the_course_is_not_moved(open_tmp, monkeypatch, capsys):
-    """r20w M1: the releaser's outbound, put at inbound by her, was moved aside and made root's 0700 ("whatever she
-    put there"); students could no longer fetch. An entry there of the course folder's owner, of the owner of its
-    outbound or feedback, or of root is refused, nothing moved."""
+def test_a_folder_of_staff_is_moved_aside_with_how_to_give_it_back_and_the_collectors_outbound_refused(
+    open_tmp, monkeypatch, capsys
+):
+    """r20w M1, r20x W1: the releaser's outbound, put at inbound by her, was made root's 0700 as "whatever she put
+    there". r20x W2: refusing an owner taken for staff (of the course's feedback) let a student who made one keep her
+    folder at inbound. Now whose it is decides nothing: moved aside, and the line says how to give it back if its
+    owner works in the course. r20x M1: the collector's own outbound there is refused as not an inbound's."""
     course, found, local = moved_three_down(monkeypatch, open_tmp)
     releaser = 54327
-    os.chown(course, releaser, releaser)  # the course folder's owner: not the collector
-    (course / "inbound").mkdir()
-    os.chown(course / "inbound", releaser, releaser)
+    os.rename(course / "outbound", course / "inbound")
+    (course / "inbound" / "01_learning_rate").mkdir()
+    os.chown(course / "inbound", releaser, STUDENT)
+    assert put_back(local, found) == 0
+    said = capsys.readouterr().out
+    kept = next(course.parent.glob(".lrcourse-aside.*")) / "inbound"
+    assert f"If uid {releaser} works in this course, it may be the course's outbound or feedback" in said, said
+    assert f"`chown -h {releaser}:{STUDENT} -- {kept} && chmod 0755 -- {kept}` gives it back" in said, said
+    assert os.listdir(course / "inbound") == [SUBMISSION]
+    os.rename(course / "inbound", found)
+    (course / "inbound").mkdir(mode=0o755)
+    os.chown(course / "inbound", GRADER, GRADER)
     assert put_back(local, found) == 1
-    said = capsys.readouterr().err
-    assert f"is uid {releaser}'s, who owns the course's folder in the exchange: not a student's" in said, said
-    assert os.stat(course / "inbound").st_uid == releaser and os.listdir(found) == [SUBMISSION]
+    assert "is the collector's, mode 0755, not an inbound's: it may be the course's outbound" in capsys.readouterr().err
+    assert os.listdir(found) == [SUBMISSION]

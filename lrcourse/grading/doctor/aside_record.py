@@ -2,9 +2,9 @@
 else can change it. Classmates may have submitted into a student's folder (or through her link, into a folder it points
 to) while it stood in the inbound's place; collect does not read it there, and the instructor decides each by hand,
 later. By then a process of hers could have renamed a classmate's on-time entry to a late time, or removed it, in a
-folder she still holds (r20u M1). The record is a file of root's, 0600, in the aside
-folder (root's, 0700): one line per entry, its change time (what collect reads as a submission's time), owner, type and
-mode, and name, quoted as the shell quotes it; at most MOST_LOOKED lines, and it says when there were more."""
+folder she still holds (r20u M1). The record is a file of root's, 0600, in the aside folder (root's, 0700): one line
+per entry, its change time (what collect reads as a submission's time), modification time, owner, type and mode, and
+name, quoted as the shell quotes it; at most MOST_LOOKED lines, and it says when there were more."""
 
 from __future__ import annotations
 
@@ -57,18 +57,22 @@ def listed(fd: int, hers: int) -> Listing:
 
 
 def entry_line(name: str, seen: os.stat_result) -> str:
-    """`<change time, to the nanosecond, UTC>  <owner>  <type and mode>  <name, quoted>`."""
-    seconds, nanoseconds = divmod(seen.st_ctime_ns, 1_000_000_000)
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{nanoseconds:09d} UTC"
-    return f"{when}  {account(seen.st_uid)}  {stat.filemode(seen.st_mode)}  {shell_word(name)}"
+    """`<change time>  <modification time>  <owner>  <type and mode>  <name, quoted>`: the change time is what collect
+    reads as a submission's; a rename by whoever holds the folder sets it, never the modification time of a classmate's
+    folder, which its last file written into it set (r20x M2: a classmate's submission renamed after the lock-out)."""
+    return f"{utc(seen.st_ctime_ns)}  {utc(seen.st_mtime_ns)}  {account(seen.st_uid)}  {stat.filemode(seen.st_mode)}  {shell_word(name)}"
+
+
+def utc(ns: int) -> str:
+    """A time in nanoseconds since the epoch, in UTC to the nanosecond."""
+    seconds, nanoseconds = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{nanoseconds:09d} UTC"
 
 
 def write_record(folder: Path, what: str, listing: Listing) -> Path:
     """The record of `listing` (the entries of `what`) in `folder`, a new folder of root's: its path."""
     path = folder / RECORD
-    head = (
-        f"# the entries of {what} when lrcourse doctor --put-back moved it aside: change time (UTC), owner, type, name"
-    )
+    head = f"# the entries of {what} when lrcourse doctor --put-back moved it aside: change time, modification time, owner, type, name"
     tail = [f"# more than {MOST_LOOKED:,} entries: only the first {MOST_LOOKED:,} are listed"] if listing.more else []
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     with open(fd, "w", encoding="utf-8") as record:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lrcourse.grading.doctor.aside_record import listed, write_record
-from lrcourse.grading.exchange.group_listing import group_listing
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.kept_folders import INBOUND_MODES, shell_word
 from lrcourse.grading.exchange.path_walk import account
@@ -98,8 +97,10 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
 
 @dataclass
 class Kept:
-    """What stood at inbound, a student's (`seen`: its lstat there), moved aside into `folder`: a folder of hers
-    (closed to her), a link, or another kind of entry (`kind`)."""
+    """What stood at inbound, not the collector's (`seen`: its lstat there), moved aside into `folder`: a folder
+    (closed: root's, 0700), a link, or another kind of entry (`kind`). Whose it is decides nothing (r20x W2: a student
+    who made herself the owner of the course's `feedback` was taken for staff and kept her folder at inbound); the line
+    says how to put back a folder of staff's (r20w M1, r20x W1: the releaser's outbound, moved there)."""
 
     seen: os.stat_result
     folder: Path
@@ -108,36 +109,37 @@ class Kept:
     def said(self, course_path: Path) -> str:
         """Where it is, whose, and what it holds, recorded in the aside (`aside_record`); said after the move, with
         the class's inbound out of it (r20s N1: nested in hers, it was counted as one of her entries)."""
-        owner = account(self.seen.st_uid)
-        moved = f"; {course_path / 'inbound'} ({owner}'s) was moved aside into {self.folder}"
+        owner, mode = account(self.seen.st_uid), f"{stat.S_IMODE(self.seen.st_mode):04o}"
+        moved = f"; {course_path / 'inbound'} ({owner}'s, mode {mode}) was moved aside into {self.folder}"
         if self.kind == "link":  # never followed (r20w W1, W2: where it led can change, and differ per process)
-            target = shell_word(os.readlink(self.folder / "inbound"))
             return (
-                f"{moved} (a link to {target}, there since {when(self.seen.st_ctime_ns)}: what was submitted through it "
-                "since went wherever it then led, which she chose (/proc/self/cwd leads each classmate into a folder "
-                "of their own), so none of it can be found or trusted from here: ask the students who submitted since "
-                "then to submit again)"
+                f"{moved} (a link to {shell_word(os.readlink(self.folder / 'inbound'))}, there since "
+                f"{when(self.seen.st_ctime_ns)} at the latest (its owner can make that time later, never earlier): what "
+                "was submitted through it went wherever it then led, which its owner chose (/proc/self/cwd leads each "
+                "classmate into a folder of their own), so none of it can be found or trusted from here: ask the "
+                "students who submitted since the last collect that read the class's inbound to submit again)"
             )
         if self.kind != "folder":  # r20u W3: never said closed
             return f"{moved} (a {self.kind}, not a folder: nothing could be submitted into it)"
-        decide = (
-            "lrcourse collect does not read it there, and a move would give a submission the move's time: decide each "
-            "by hand"
-        )
-        what = f"{shell_word(course_path / 'inbound')}, {owner}'s folder (mode {stat.S_IMODE(self.seen.st_mode):04o}) there"
+        inside = self.folder / "inbound"
+        restore = f"chown -h {self.seen.st_uid}:{self.seen.st_gid} -- {shell_word(inside)} && chmod {mode} -- {shell_word(inside)}"
         try:
-            fd = os.open(self.folder / "inbound", FOLDER)
+            fd = os.open(inside, FOLDER)
             try:
                 listing = listed(fd, self.seen.st_uid)
             finally:
                 os.close(fd)
+            record = write_record(
+                self.folder, f"{shell_word(course_path / 'inbound')}, {owner}'s folder (mode {mode})", listing
+            )
         except OSError as error:
-            return f"{moved} (made root's, 0700; it could not be listed ({error}): look inside as root; {decide})"
-        record = write_record(self.folder, what, listing)
+            return f"{moved} (made root's, 0700; it could not be listed ({error}): look inside as root)"
         return (
-            f"{moved} (made root's, 0700; it holds {listing.said()}: what classmates submitted into it while it stood "
-            f"in the inbound's place, and whatever she put there; their change times, owners and names at the move, "
-            f"and its own owner and mode, are in {record}; {decide})"
+            f"{moved} (made root's, 0700; it holds {listing.said()}; each entry's owner, change and modification times "
+            f"and name at the move are in {record}. If {owner} is a student, classmates may have submitted into it: "
+            "lrcourse collect does not read it there, and a move would give a submission the move's time, so decide "
+            f"each by hand. If {owner} works in this course, it may be the course's outbound or feedback, moved there: "
+            f"`{restore}` gives it back, then move it where it belongs)"
         )
 
 
@@ -151,47 +153,28 @@ KINDS = {
 
 
 def clear(course: int, course_path: Path, collector: int) -> Kept | None:
-    """The name `inbound` in the held course folder made free: a student's entry there (her folder or link put in
-    place of the class's) moved aside into a new folder of root's and closed to her (`close`); one of an account
-    that works in the course refused (`staff`: the collector's may hold submissions made since; r20w M1: the
-    releaser's outbound, put there, was made root's)."""
+    """The name `inbound` in the held course folder made free: an entry there not the collector's (a student's folder
+    or link put in place of the class's, or a folder of staff's she moved there) moved aside into a new folder of
+    root's, a folder closed (`close`); the collector's refused (it may hold submissions made since, or be its
+    `outbound` moved there: r20x M1)."""
     try:
         there = os.stat("inbound", dir_fd=course, follow_symlinks=False)
     except FileNotFoundError:
         return None
-    if there.st_uid == collector:
+    if there.st_uid == collector and stat.S_IMODE(there.st_mode) in INBOUND_MODES:
         raise PutBackRefused(
             f"{course_path / 'inbound'} is the collector's: collect what it holds (lrcourse collect <chapter>), then "
             "move it aside as root and run this again"
         )
-    if (why := staff(course, collector).get(there.st_uid)) is not None:
+    if there.st_uid == collector:
         raise PutBackRefused(
-            f"{course_path / 'inbound'} is {account(there.st_uid)}'s, who {why}: not a student's, so not moved aside "
-            "(if it is the course's outbound or feedback, moved there, put it back as its owner), then run this again"
+            f"{course_path / 'inbound'} is the collector's, mode {stat.S_IMODE(there.st_mode):04o}, not an inbound's: it "
+            "may be the course's outbound or feedback, moved there: move it back where it belongs as root (never "
+            "chmod it to 3733), then run this again"
         )
     kept = Kept(there, aside(course, course_path), KINDS.get(stat.S_IFMT(there.st_mode), "special file"))
     close(kept.folder)
     return kept
-
-
-def staff(course: int, collector: int) -> dict[int, str]:
-    """The accounts that work in the course whose folder in the exchange is held as `course`, each with why: root, the
-    course folder's owner, the owners of its outbound and feedback folders (who release), and, where root owns the
-    course folder, the members of its group (the README's TA set-up; its group's write taken by the lock-out)."""
-    seen = os.fstat(course)
-    found = {0: "administers this machine", seen.st_uid: "owns the course's folder in the exchange"}
-    for name in ("outbound", "feedback"):
-        try:
-            found.setdefault(os.stat(name, dir_fd=course, follow_symlinks=False).st_uid, f"owns its {name}")
-        except OSError:
-            pass
-    if seen.st_uid == 0:
-        listing = group_listing(seen.st_gid)
-        for uid in listing.members.values() if listing else ():
-            if uid is not None:
-                found.setdefault(uid, f"is in group {listing.name}, the course folder's")
-    found.pop(collector, None)
-    return found
 
 
 def when(ns: int) -> str:
