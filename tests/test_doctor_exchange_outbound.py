@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+import lrcourse.grading.exchange.nbgrader_release  # noqa: F401 (imported here: a child as another uid may not)
+
 from support.doctor_exchange import (
     GRADER,
     OK,
@@ -199,3 +201,20 @@ def test_a_default_acl_alone_on_outbound_gets_setfacl_k_not_its_removal(open_tmp
     assert "rm -r" not in said, said
     follow(said)
     assert os.listdir(course / "outbound") == ["ch1"] and OK in doctor(open_tmp)
+
+
+def test_the_courses_outbound_moved_to_inbound_is_not_made_the_inbound(open_tmp, monkeypatch):
+    """r20y M1: a student who could write in the course's folder renamed the grader's outbound to inbound (and hid
+    the class's inbound); the mode's fix, `chmod 3733`, made the release the class's inbound, and the doctor then said
+    ok. A folder there without the inbound's mode, holding entries none named as a submission, gets no chmod."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    os.rename(course / "inbound", course / ".hidden")
+    os.rename(course / "outbound", course / "inbound")
+    (course / "inbound" / "01_learning_rate").mkdir()
+    said = doctor(open_tmp)
+    assert (
+        "holds 1 entries, none named as a submission (01_learning_rate, ...): it may be the course's outbound" in said
+    )
+    assert "fix: never `chmod 3733` it: move it back where it belongs, as root" in said and "fix: `chmod" not in said
+    os.rmdir(course / "inbound" / "01_learning_rate")  # an empty one: the mode's fix, as before
+    assert f"fix: `chmod 3733 {course / 'inbound'}`" in doctor(open_tmp)

@@ -86,10 +86,11 @@ def test_her_folder_in_place_of_inbound_is_moved_aside_the_collectors_is_refused
     later = "bob+ch1+2026-12-07 11:00:00.000000 UTC+def"  # r20q M1: a classmate submitted into hers meanwhile
     submit(course / "inbound", later, CLASSMATE)
     submit(course / "inbound", "carol+ch1+2026-12-07 11:00:00.000000 UTC+x")  # hers, named as carol's (r20w N3)
+    submit(course / "inbound", ".cache", CLASSMATE)  # r20y M2: a classmate's, renamed by her: counted all the same
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
     assert f"(uid {STUDENT}'s, mode 3733) was moved aside into {course.parent}/.lrcourse-aside." in said, said
-    holds = "it holds 2 entries, 1 of another account than hers named as a submission; each entry's owner"
+    holds = "it holds 3 entries, 2 of another account than its owner (1 named as a submission); each entry's owner"
     assert f"(made root's, 0700; {holds}" in said and f"If uid {STUDENT} is a student, classmates may have" in said
     record = next(course.parent.glob(".lrcourse-aside.*")) / "entries.txt"
     assert f"are in {record}." in said and shell_word(later) in record.read_text(), said
@@ -125,7 +126,7 @@ def test_the_class_inbound_nested_in_hers_is_not_counted_as_hers(open_tmp, monke
         os.chown(path, GRADER, GRADER)
     assert put_back(local, course / "inbound" / "source") == 0
     said = capsys.readouterr().out
-    assert "it holds 1 entry, 1 of another account than hers named as a submission;" in said, said
+    assert "it holds 1 entry, 1 of another account than its owner (1 named as a submission);" in said, said
     assert "source" not in (next(course.parent.glob(".lrcourse-aside.*")) / "entries.txt").read_text()
     assert os.listdir(course / "inbound") == [SUBMISSION]
 
@@ -176,9 +177,10 @@ def test_a_move_that_fails_leaves_what_stood_at_inbound_aside_and_says_so(open_t
     assert not os.path.lexists(course / "inbound")
     kept = next(course.parent.glob(".lrcourse-aside.*")) / "inbound"
     if what == "folder":
-        assert "(made root's, 0700; it holds 1 entry, 1 of another account than hers named as a submission;" in said, (
-            said
-        )
+        assert (
+            "(made root's, 0700; it holds 1 entry, 1 of another account than its owner (1 named as a submission);"
+            in said
+        ), said
         assert os.stat(kept).st_uid == 0 and os.listdir(kept) == ["bob+ch1+2026-12-07 11:00:00.000000 UTC+def"]
     else:
         assert "(a FIFO, not a folder: nothing could be submitted into it)" in said and "made root's" not in said, said
@@ -199,7 +201,7 @@ def test_more_entries_than_looked_at_are_said_so_and_a_swap_is_put_back(open_tmp
     assert put_back(local, found) == 0
     said = capsys.readouterr().out
     assert (
-        "more than 10,000 entries, 0 of the first 10,000 of another account than hers named as submissions (more may be past them)"
+        "more than 10,000 entries; of the first 10,000, 10,000 of another account than its owner (0 named as submissions); more may be past them"
         in said
     )
     aside = next(course.parent.glob(".lrcourse-aside.*")) / "inbound"
@@ -278,3 +280,18 @@ def test_a_folder_of_staff_is_moved_aside_with_how_to_give_it_back_and_the_colle
     assert put_back(local, found) == 1
     assert "is the collector's, mode 0755, not an inbound's: it may be the course's outbound" in capsys.readouterr().err
     assert os.listdir(found) == [SUBMISSION]
+
+
+def test_a_course_folder_of_hers_is_refused_and_her_path_is_quoted(open_tmp, monkeypatch, capsys):
+    """r20y W1: the course's folder in the exchange owned by her: the lock-out (`chmod go-w`) does not hold her, who
+    renamed inbound again after the put-back said done; refused. r20y M3: a name of hers holding a newline and a
+    terminal escape was printed raw in a refusal, which could then read as "moved back"."""
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    os.chown(course, STUDENT, STUDENT)
+    assert put_back(local, found) == 1
+    assert f"{course} is uid {STUDENT}'s, not the collector's or root's" in capsys.readouterr().err
+    os.chown(course, GRADER, GRADER)
+    odd = hers(found.parent / "x\n\x1b[8mmoved back", 0o755)
+    assert put_back(local, odd) == 1
+    said = capsys.readouterr().err
+    assert "\x1b" not in said and "\n" not in said.rstrip("\n") and "/x\\x0a\\x1b[8mmoved back'" in said, said

@@ -22,28 +22,27 @@ RECORD = "entries.txt"
 
 @dataclass
 class Listing:
-    """A folder's entries as the record writes them (`lines`), how many are named as submissions, and whether the look
-    stopped at MOST_LOOKED."""
+    """A folder's entries as the record writes them (`lines`); how many are another account's than the folder's owner
+    (a classmate's, whatever its name: r20y M2, renamed `.cache` it was counted as no submission) and how many of those
+    are named as submissions; and whether the look stopped at MOST_LOOKED."""
 
     lines: list[str] = field(default_factory=list)
+    others: int = 0
     named: int = 0
     more: bool = False
 
     def said(self) -> str:
-        """How many entries, and how many named as submissions, in words."""
-        if self.more:  # r20s W1: a count of the first names looked at was printed as the whole
-            return (
-                f"more than {MOST_LOOKED:,} entries, {self.named:,} of the first {MOST_LOOKED:,} of another account "
-                "than hers named as submissions (more may be past them)"
-            )
-        entries = f"{len(self.lines):,} entr{'y' if len(self.lines) == 1 else 'ies'}"
+        """How many entries, how many of other accounts, and how many of those named as submissions, in words."""
         named = "a submission" if self.named == 1 else "submissions"
-        return f"{entries}, {self.named:,} of another account than hers named as {named}"
+        of = f"{self.others:,} of another account than its owner ({self.named:,} named as {named})"
+        if self.more:  # r20s W1: a count of the first names looked at was printed as the whole
+            return f"more than {MOST_LOOKED:,} entries; of the first {MOST_LOOKED:,}, {of}; more may be past them"
+        return f"{len(self.lines):,} entr{'y' if len(self.lines) == 1 else 'ies'}, {of}"
 
 
-def listed(fd: int, hers: int) -> Listing:
-    """The entries of the open folder `fd`, none followed if it is a link; those named as submissions counted when
-    another account than `hers` (the folder's owner) owns them (r20w N3: her own files named as a classmate's were)."""
+def listed(fd: int, owner: int) -> Listing:
+    """The entries of the open folder `fd`, none followed if it is a link; those of another account than `owner` (the
+    folder's) counted, and those of them named as submissions (r20w N3: the owner's own named as a classmate's were)."""
     listing = Listing()
     with os.scandir(fd) as entries:
         for looked, entry in enumerate(entries):
@@ -51,7 +50,8 @@ def listed(fd: int, hers: int) -> Listing:
                 listing.more = True
                 break
             seen = entry.stat(follow_symlinks=False)
-            listing.named += seen.st_uid != hers and submission_named(entry.name)
+            listing.others += seen.st_uid != owner
+            listing.named += seen.st_uid != owner and submission_named(entry.name)
             listing.lines.append(entry_line(entry.name, seen))
     return listing
 

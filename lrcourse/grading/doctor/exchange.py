@@ -307,6 +307,7 @@ def shared_folders(folder: Path) -> tuple[str, str] | None:
 def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | None:
     """What an inbound folder not of INBOUND_MODE lets a classmate do, and the fix; None when it is INBOUND_MODE.
     nbgrader's own modes (2733; 2773 with groupshared) are told part by part: a group that lists it, no sticky bit."""
+    from lrcourse.grading.exchange.kept_folders import not_an_inbound
     from lrcourse.grading.exchange.root import acl_named, group_name
 
     mode, inbound = stat.S_IMODE(seen.st_mode), exchange.inbound
@@ -319,11 +320,11 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
         )
         if mode & 0o003 != 0o003:  # r20h N6: said as a mode alone while every submit failed
             problem += ': no student can submit (others may not write in it: "You don\'t have write permissions")'
+        if moved := not_an_inbound(inbound):  # r20y M1: the course's outbound moved there, made the inbound by chmod
+            return moved
         if seen.st_uid != os.geteuid():  # root's: 3733 would keep this user from listing it (collect's `unlistable`)
-            return (
-                problem,
-                f"`chmod 3733 {inbound} && chown {owner_name(os.geteuid()) or os.geteuid()} {inbound}` (as root)",
-            )
+            owner = owner_name(os.geteuid()) or os.geteuid()
+            return problem, f"`chmod 3733 {inbound} && chown {owner} {inbound}` (as root)"
         return problem, f"`chmod 3733 {inbound}`"
     problems, fixes = [], []
     if mode & stat.S_IRGRP:  # nbgrader's groupshared; or a POSIX ACL, whose mask the group bits are (R20g2 M3)

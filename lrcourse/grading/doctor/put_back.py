@@ -34,13 +34,17 @@ class PutBackRefused(Exception):
 def held(path: Path) -> int:
     """`path` (absolute, no `.` or `..`) opened from / one folder at a time, none through a link: its descriptor."""
     if not path.is_absolute() or any(part in (".", "..") for part in path.parts) or str(path) != os.path.normpath(path):
-        raise PutBackRefused(f"{path}: give the absolute path, without . or .., as the doctor's find prints it")
+        raise PutBackRefused(
+            f"{shell_word(path)}: give the absolute path, without . or .., as the doctor's find prints it"
+        )
     fd = os.open("/", FOLDER)
     for part in path.parts[1:]:
         try:
             inner = os.open(part, FOLDER, dir_fd=fd)
         except OSError as error:
-            raise PutBackRefused(f"{path}: cannot open {part!r} on the way without following a link: {error}") from None
+            raise PutBackRefused(
+                f"{shell_word(path)}: cannot open {shell_word(part)} on the way without following a link: {error}"
+            ) from None
         finally:
             os.close(fd)
         fd = inner
@@ -58,22 +62,31 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
     course, parent = held(course_path), None
     try:
         folder = os.fstat(course)
+        if folder.st_uid not in (0, collector):  # r20y W1: hers, she renames inbound again whatever its mode
+            raise PutBackRefused(
+                f"{course_path} is {account(folder.st_uid)}'s, not the collector's or root's: whoever owns it can move "
+                f"inbound again: `chown -h root -- {shell_word(course_path)}` as root first (lrcourse doctor says so)"
+            )
         if folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             raise PutBackRefused(f"others may write in {course_path}: run `chmod go-w -- {course_path}` as root first")
         parent = held(found.parent)
         try:
             fd = os.open(found.name, FOLDER, dir_fd=parent)
         except OSError as error:
-            raise PutBackRefused(f"{found}: not a folder opened without following a link: {error}") from None
+            raise PutBackRefused(
+                f"{shell_word(found)}: not a folder opened without following a link: {error}"
+            ) from None
         seen = os.fstat(fd)
         os.close(fd)
         if seen.st_uid != collector or stat.S_IMODE(seen.st_mode) not in INBOUND_MODES:
             raise PutBackRefused(
-                f"{found} is {account(seen.st_uid)}'s, mode {stat.S_IMODE(seen.st_mode):04o}: not the class's inbound "
+                f"{shell_word(found)} is {account(seen.st_uid)}'s, mode {stat.S_IMODE(seen.st_mode):04o}: not the class's inbound "
                 f"(the collector's, {account(collector)}'s, with the inbound's mode 3733)"
             )
         if seen.st_dev != folder.st_dev:
-            raise PutBackRefused(f"{found} is on another file system than {course_path}: a rename cannot move it")
+            raise PutBackRefused(
+                f"{shell_word(found)} is on another file system than {course_path}: a rename cannot move it"
+            )
         kept = clear(course, course_path, collector)
         try:
             os.rename(found.name, "inbound", src_dir_fd=parent, dst_dir_fd=course)
@@ -110,7 +123,8 @@ class Kept:
         """Where it is, whose, and what it holds, recorded in the aside (`aside_record`); said after the move, with
         the class's inbound out of it (r20s N1: nested in hers, it was counted as one of her entries)."""
         owner, mode = account(self.seen.st_uid), f"{stat.S_IMODE(self.seen.st_mode):04o}"
-        moved = f"; {course_path / 'inbound'} ({owner}'s, mode {mode}) was moved aside into {self.folder}"
+        shown = f"{owner}'s, mode {mode}" if self.kind == "folder" else f"{owner}'s"  # r20y N3: a link's is 0777
+        moved = f"; {course_path / 'inbound'} ({shown}) was moved aside into {self.folder}"
         if self.kind == "link":  # never followed (r20w W1, W2: where it led can change, and differ per process)
             return (
                 f"{moved} (a link to {shell_word(os.readlink(self.folder / 'inbound'))}, there since "

@@ -60,6 +60,26 @@ def submissions_in(path: Path, not_of: int | None = None, device: int | None = N
     return count, False
 
 
+def not_an_inbound(path: Path) -> tuple[str, str] | None:
+    """A folder at inbound/ without the inbound's mode that holds entries, none named as a submission: maybe the
+    course's outbound or feedback, moved there by someone who could write in the course's folder (r20y M1: the mode's
+    fix, `chmod 3733`, made the release the class's inbound while the real one stayed hidden); what is said and done
+    instead, or None."""
+    try:
+        with os.scandir(path) as entries:
+            names = sorted(entry.name for _, entry in zip(range(MOST_LOOKED), entries, strict=False))
+    except OSError:
+        return None
+    if not names or any(map(submission_named, names)):
+        return None
+    return (
+        f"{shown(path)} holds {len(names):,} entries, none named as a submission ({shown(names[0])}, ...): it may be "
+        "the course's outbound or feedback, moved there by someone who could write in the course's folder",
+        "never `chmod 3733` it: move it back where it belongs, as root, then run lrcourse doctor again (its find looks "
+        "for the class's inbound)",
+    )
+
+
 def _folder_not_of(entry: os.DirEntry, uid: int) -> bool:
     try:
         seen = entry.stat(follow_symlinks=False)
