@@ -206,15 +206,18 @@ def test_a_default_acl_alone_on_outbound_gets_setfacl_k_not_its_removal(open_tmp
 def test_the_courses_outbound_moved_to_inbound_is_not_made_the_inbound(open_tmp, monkeypatch):
     """r20y M1: a student who could write in the course's folder renamed the grader's outbound to inbound (and hid
     the class's inbound); the mode's fix, `chmod 3733`, made the release the class's inbound, and the doctor then said
-    ok. A folder there without the inbound's mode, holding entries none named as a submission, gets no chmod."""
+    ok. A folder there without the inbound's mode, holding a folder of its owner's and no submission, gets no chmod; one
+    holding only a student's entries does (r20z M2: a file of hers hid the mode's problem and fix)."""
     course = course_in(monkeypatch, open_tmp, 0o1777)
     os.rename(course / "inbound", course / ".hidden")
     os.rename(course / "outbound", course / "inbound")
     (course / "inbound" / "01_learning_rate").mkdir()
+    os.chown(course / "inbound" / "01_learning_rate", GRADER, GRADER)
     said = doctor(open_tmp)
+    assert f"{course / 'inbound'} has mode 0755, not 3733" in said, said
     assert (
-        "holds 1 entries, none named as a submission (01_learning_rate, ...): it may be the course's outbound" in said
+        "it holds 01_learning_rate, a folder of its owner's, and no submission: it may be the course's outbound" in said
     )
     assert "fix: never `chmod 3733` it: move it back where it belongs, as root" in said and "fix: `chmod" not in said
-    os.rmdir(course / "inbound" / "01_learning_rate")  # an empty one: the mode's fix, as before
+    os.chown(course / "inbound" / "01_learning_rate", STUDENT, STUDENT)  # r20z M2: a student's folder there is not it
     assert f"fix: `chmod 3733 {course / 'inbound'}`" in doctor(open_tmp)

@@ -295,3 +295,21 @@ def test_a_course_folder_of_hers_is_refused_and_her_path_is_quoted(open_tmp, mon
     assert put_back(local, odd) == 1
     said = capsys.readouterr().err
     assert "\x1b" not in said and "\n" not in said.rstrip("\n") and "/x\\x0a\\x1b[8mmoved back'" in said, said
+
+
+@pytest.mark.parametrize("above", ["hers", "open without its sticky bit"])
+def test_a_folder_above_the_course_folder_that_others_may_change_is_refused(open_tmp, monkeypatch, capsys, above):
+    """r20z W1: the check stopped at the course's folder. Its parent hers (the course's folder a link of hers into her
+    folder) or an exchange root of mode 0777: after "moved back", she moved the course's folder, the class's inbound in
+    it, away and put her own in its place. Refused, nothing moved."""
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    if above == "hers":
+        os.chown(course.parent, STUDENT, STUDENT)
+        reason = f"a folder above {course} is uid {STUDENT}'s: its owner can move the course's folder"
+    else:
+        course.parent.chmod(0o777)
+        reason = f"others may write in a folder above {course} (mode 0777, no sticky bit)"
+    assert put_back(local, found) == 1
+    said = capsys.readouterr().err
+    assert reason in said, said
+    assert os.listdir(found) == [SUBMISSION] and not os.path.lexists(course / "inbound")

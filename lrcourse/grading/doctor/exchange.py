@@ -320,8 +320,8 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
         )
         if mode & 0o003 != 0o003:  # r20h N6: said as a mode alone while every submit failed
             problem += ': no student can submit (others may not write in it: "You don\'t have write permissions")'
-        if moved := not_an_inbound(inbound):  # r20y M1: the course's outbound moved there, made the inbound by chmod
-            return moved
+        if moved := not_an_inbound(inbound, seen.st_uid):  # r20y M1: the outbound moved there, chmod made it inbound
+            return f"{problem}; {moved[0]}", moved[1]
         if seen.st_uid != os.geteuid():  # root's: 3733 would keep this user from listing it (collect's `unlistable`)
             owner = owner_name(os.geteuid()) or os.geteuid()
             return problem, f"`chmod 3733 {inbound} && chown {owner} {inbound}` (as root)"

@@ -31,8 +31,9 @@ class PutBackRefused(Exception):
     """The folder is not moved: why, as the command prints it."""
 
 
-def held(path: Path) -> int:
-    """`path` (absolute, no `.` or `..`) opened from / one folder at a time, none through a link: its descriptor."""
+def held(path: Path, collector: int | None = None) -> int:
+    """`path` (absolute, no `.` or `..`) opened from / one folder at a time, none through a link: its descriptor. With
+    `collector`, each folder above the last is checked as it is opened (`steady`)."""
     if not path.is_absolute() or any(part in (".", "..") for part in path.parts) or str(path) != os.path.normpath(path):
         raise PutBackRefused(
             f"{shell_word(path)}: give the absolute path, without . or .., as the doctor's find prints it"
@@ -48,7 +49,28 @@ def held(path: Path) -> int:
         finally:
             os.close(fd)
         fd = inner
+        if collector is not None and part != path.name:
+            steady(fd, path, collector)
     return fd
+
+
+def steady(fd: int, course_path: Path, collector: int) -> None:
+    """The folder open at `fd`, above the course's folder `course_path`: root's or the collector's, and no one else may
+    rename what is in it (not group- or other-writable, or sticky). r20z W1: the check stopped at the course's folder;
+    its parent, hers (the course's folder a link of hers) or an exchange root of mode 0777, let her move the course's
+    folder, the class's inbound in it, away right after the put-back said done."""
+    seen = os.fstat(fd)
+    if seen.st_uid not in (0, collector):
+        raise PutBackRefused(
+            f"a folder above {shell_word(course_path)} is {account(seen.st_uid)}'s: its owner can move the course's "
+            "folder, inbound and all: run lrcourse doctor as the collector and follow its line for the exchange first"
+        )
+    if seen.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not seen.st_mode & stat.S_ISVTX:
+        raise PutBackRefused(
+            f"others may write in a folder above {shell_word(course_path)} (mode {stat.S_IMODE(seen.st_mode):04o}, no "
+            "sticky bit): they can move the course's folder, inbound and all: run lrcourse doctor as the collector and "
+            "follow its line for the exchange first"
+        )
 
 
 def put_back_found(found: Path, inbound: Path, collector: int) -> str:
@@ -59,16 +81,18 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
     if os.geteuid() != 0:
         raise PutBackRefused("run it as root: the folder may be in a student's home, which only root may enter")
     course_path = Path(os.path.realpath(inbound.parent))  # the instructor's folders: links above it are the set-up's
-    course, parent = held(course_path), None
+    course, parent = held(course_path, collector), None
     try:
         folder = os.fstat(course)
         if folder.st_uid not in (0, collector):  # r20y W1: hers, she renames inbound again whatever its mode
-            raise PutBackRefused(
-                f"{course_path} is {account(folder.st_uid)}'s, not the collector's or root's: whoever owns it can move "
-                f"inbound again: `chown -h root -- {shell_word(course_path)}` as root first (lrcourse doctor says so)"
+            raise PutBackRefused(  # r20z W2: the doctor's line for it moves the folder aside; M1: quoted
+                f"{shell_word(course_path)} is {account(folder.st_uid)}'s, not the collector's or root's: its owner can "
+                "move inbound again: run lrcourse doctor as the collector and follow its line for the course's folder "
+                "first"
             )
         if folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise PutBackRefused(f"others may write in {course_path}: run `chmod go-w -- {course_path}` as root first")
+            where = shell_word(course_path)
+            raise PutBackRefused(f"others may write in {where}: run `chmod go-w -- {where}` as root first")
         parent = held(found.parent)
         try:
             fd = os.open(found.name, FOLDER, dir_fd=parent)
@@ -85,7 +109,7 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
             )
         if seen.st_dev != folder.st_dev:
             raise PutBackRefused(
-                f"{shell_word(found)} is on another file system than {course_path}: a rename cannot move it"
+                f"{shell_word(found)} is on another file system than {shell_word(course_path)}: a rename cannot move it"
             )
         kept = clear(course, course_path, collector)
         try:
@@ -101,7 +125,8 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
                 "again as root"
             ) from None
         said = kept.said(course_path) if kept else ""
-        return f"moved back as {course_path / 'inbound'}{said}: run lrcourse doctor, then lrcourse collect <chapter>"
+        where = shell_word(course_path / "inbound")
+        return f"moved back as {where}{said}: run lrcourse doctor, then lrcourse collect <chapter>"
     finally:
         for fd in (course, parent):
             if fd is not None:
@@ -124,7 +149,7 @@ class Kept:
         the class's inbound out of it (r20s N1: nested in hers, it was counted as one of her entries)."""
         owner, mode = account(self.seen.st_uid), f"{stat.S_IMODE(self.seen.st_mode):04o}"
         shown = f"{owner}'s, mode {mode}" if self.kind == "folder" else f"{owner}'s"  # r20y N3: a link's is 0777
-        moved = f"; {course_path / 'inbound'} ({shown}) was moved aside into {self.folder}"
+        moved = f"; {shell_word(course_path / 'inbound')} ({shown}) was moved aside into {shell_word(self.folder)}"
         if self.kind == "link":  # never followed (r20w W1, W2: where it led can change, and differ per process)
             return (
                 f"{moved} (a link to {shell_word(os.readlink(self.folder / 'inbound'))}, there since "
@@ -150,7 +175,7 @@ class Kept:
             return f"{moved} (made root's, 0700; it could not be listed ({error}): look inside as root)"
         return (
             f"{moved} (made root's, 0700; it holds {listing.said()}; each entry's owner, change and modification times "
-            f"and name at the move are in {record}. If {owner} is a student, classmates may have submitted into it: "
+            f"and name at the move are in {shell_word(record)}. If {owner} is a student, classmates may have submitted into it: "
             "lrcourse collect does not read it there, and a move would give a submission the move's time, so decide "
             f"each by hand. If {owner} works in this course, it may be the course's outbound or feedback, moved there: "
             f"`{restore}` gives it back, then move it where it belongs)"
@@ -177,12 +202,12 @@ def clear(course: int, course_path: Path, collector: int) -> Kept | None:
         return None
     if there.st_uid == collector and stat.S_IMODE(there.st_mode) in INBOUND_MODES:
         raise PutBackRefused(
-            f"{course_path / 'inbound'} is the collector's: collect what it holds (lrcourse collect <chapter>), then "
+            f"{shell_word(course_path / 'inbound')} is the collector's: collect what it holds (lrcourse collect <chapter>), then "
             "move it aside as root and run this again"
         )
     if there.st_uid == collector:
         raise PutBackRefused(
-            f"{course_path / 'inbound'} is the collector's, mode {stat.S_IMODE(there.st_mode):04o}, not an inbound's: it "
+            f"{shell_word(course_path / 'inbound')} is the collector's, mode {stat.S_IMODE(there.st_mode):04o}, not an inbound's: it "
             "may be the course's outbound or feedback, moved there: move it back where it belongs as root (never "
             "chmod it to 3733), then run this again"
         )
@@ -233,6 +258,6 @@ def arrived(course: int, course_path: Path, seen: os.stat_result, parent: int, n
         os.rename("inbound", name, src_dir_fd=course, dst_dir_fd=parent)
     except OSError:
         raise PutBackRefused(
-            f"the folder was replaced between the look and the move: what moved is in {aside(course, course_path)}"
+            f"the folder was replaced between the look and the move: what moved is in {shell_word(aside(course, course_path))}"
         ) from None
     raise PutBackRefused("the folder was replaced between the look and the move: what came was put back where it was")

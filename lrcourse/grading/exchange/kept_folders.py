@@ -60,21 +60,23 @@ def submissions_in(path: Path, not_of: int | None = None, device: int | None = N
     return count, False
 
 
-def not_an_inbound(path: Path) -> tuple[str, str] | None:
-    """A folder at inbound/ without the inbound's mode that holds entries, none named as a submission: maybe the
-    course's outbound or feedback, moved there by someone who could write in the course's folder (r20y M1: the mode's
-    fix, `chmod 3733`, made the release the class's inbound while the real one stayed hidden); what is said and done
-    instead, or None."""
+def not_an_inbound(path: Path, owner: int) -> tuple[str, str] | None:
+    """A folder at inbound/ without the inbound's mode, `owner`'s, holding a folder of `owner`'s and no entry named as a
+    submission: maybe the course's outbound or feedback (its chapters' folders), moved there by someone who could write
+    in the course's folder (r20y M1: the mode's fix, `chmod 3733`, made the release the class's inbound while the real
+    one stayed hidden); what is said and done instead, or None. A student can make no folder of `owner`'s: a file of
+    hers in the class's inbound, or a classmate's submission she renamed, does not make it so (r20z M2)."""
     try:
         with os.scandir(path) as entries:
-            names = sorted(entry.name for _, entry in zip(range(MOST_LOOKED), entries, strict=False))
+            looked = [(entry.name, entry.stat(follow_symlinks=False)) for _, entry in zip(range(MOST_LOOKED), entries)]
     except OSError:
         return None
-    if not names or any(map(submission_named, names)):
+    theirs = sorted(name for name, seen in looked if seen.st_uid == owner and stat.S_ISDIR(seen.st_mode))
+    if not theirs or any(submission_named(name) for name, _ in looked):
         return None
     return (
-        f"{shown(path)} holds {len(names):,} entries, none named as a submission ({shown(names[0])}, ...): it may be "
-        "the course's outbound or feedback, moved there by someone who could write in the course's folder",
+        f"it holds {shown(theirs[0])}, a folder of its owner's, and no submission: it may be the course's outbound or "
+        "feedback, moved there by someone who could write in the course's folder",
         "never `chmod 3733` it: move it back where it belongs, as root, then run lrcourse doctor again (its find looks "
         "for the class's inbound)",
     )
