@@ -313,3 +313,24 @@ def test_a_folder_above_the_course_folder_that_others_may_change_is_refused(open
     said = capsys.readouterr().err
     assert reason in said, said
     assert os.listdir(found) == [SUBMISSION] and not os.path.lexists(course / "inbound")
+
+
+def test_a_root_named_like_the_course_is_checked_and_a_linked_course_folder_refused(open_tmp, monkeypatch, capsys):
+    """r20aa W1: the folders above were told from the last by name, so a 0777 folder named like the course above it
+    went unchecked. r20aa W2: the course's name in an open root a link of hers to a folder of the grader's: the checks
+    ran on the target and said "moved back" outside the exchange. Both refused, nothing moved."""
+    from lrcourse.grading.doctor.put_back import PutBackRefused, held
+
+    above = open_tmp / "lr-schedules"
+    (above / "lr-schedules").mkdir(parents=True)
+    above.chmod(0o777)
+    with pytest.raises(PutBackRefused, match="others may write in a folder above .* no sticky bit"):
+        held(above / "lr-schedules", GRADER)
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    real = open_tmp / "graders"
+    os.rename(course, real)
+    course.symlink_to(real)
+    os.chown(course, STUDENT, STUDENT, follow_symlinks=False)
+    assert put_back(local, real / found.relative_to(course)) == 1
+    assert f"{course} is a link (to {real}), not the course's folder" in capsys.readouterr().err
+    assert not os.path.lexists(real / "inbound")

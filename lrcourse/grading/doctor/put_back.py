@@ -39,7 +39,7 @@ def held(path: Path, collector: int | None = None) -> int:
             f"{shell_word(path)}: give the absolute path, without . or .., as the doctor's find prints it"
         )
     fd = os.open("/", FOLDER)
-    for part in path.parts[1:]:
+    for depth, part in enumerate(path.parts[1:], start=2):
         try:
             inner = os.open(part, FOLDER, dir_fd=fd)
         except OSError as error:
@@ -49,8 +49,8 @@ def held(path: Path, collector: int | None = None) -> int:
         finally:
             os.close(fd)
         fd = inner
-        if collector is not None and part != path.name:
-            steady(fd, path, collector)
+        if collector is not None and depth < len(path.parts):  # by position (r20aa W1: by name, a root named
+            steady(fd, path, collector)  # like the course went unchecked)
     return fd
 
 
@@ -81,6 +81,11 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
     if os.geteuid() != 0:
         raise PutBackRefused("run it as root: the folder may be in a student's home, which only root may enter")
     course_path = Path(os.path.realpath(inbound.parent))  # the instructor's folders: links above it are the set-up's
+    if course_path != Path(os.path.realpath(inbound.parent.parent)) / inbound.parent.name:
+        raise PutBackRefused(  # r20aa W2: a link of hers in an open root led the checks to a folder of the grader's
+            f"{shell_word(inbound.parent)} is a link (to {shell_word(course_path)}), not the course's folder: run "
+            "lrcourse doctor as the collector and follow its line for the exchange first"
+        )
     course, parent = held(course_path, collector), None
     try:
         folder = os.fstat(course)

@@ -65,8 +65,11 @@ def not_an_inbound(path: Path, owner: int) -> tuple[str, str] | None:
     submission: maybe the course's outbound or feedback (its chapters' folders), moved there by someone who could write
     in the course's folder (r20y M1: the mode's fix, `chmod 3733`, made the release the class's inbound while the real
     one stayed hidden); what is said and done instead, or None. A student can make no folder of `owner`'s: a file of
-    hers in the class's inbound, or a classmate's submission she renamed, does not make it so (r20z M2)."""
+    hers in the class's inbound does not make it so (r20z M2); nor, where students may write, a submission of the
+    owner's she renamed (r20aa M1): a folder others may write in is taken for an inbound."""
     try:
+        if os.lstat(path).st_mode & stat.S_IWOTH:  # r20aa M1: students may write in it, so it is an inbound
+            return None
         with os.scandir(path) as entries:
             looked = [(entry.name, entry.stat(follow_symlinks=False)) for _, entry in zip(range(MOST_LOOKED), entries)]
     except OSError:
