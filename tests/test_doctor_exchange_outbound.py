@@ -219,8 +219,9 @@ def test_the_courses_outbound_moved_to_inbound_is_not_made_the_inbound(open_tmp,
         "it holds 01_learning_rate, a folder of its owner's, and no submission: it may be the course's outbound" in said
     )
     assert "fix: never `chmod 3733` it: move it back where it belongs, as root" in said and "fix: `chmod" not in said
-    (course / "inbound").chmod(0o2777)  # r20aa M1: where students may write, a folder of the owner's may be renamed
-    assert f"fix: `chmod 3733 {course / 'inbound'}`" in doctor(open_tmp)
+    for mode in (0o2777, 0o2775):  # r20aa M1, r20ab M1: where students may write, the owner's folder may be renamed
+        (course / "inbound").chmod(mode)
+        assert f"fix: `chmod 3733 {course / 'inbound'}`" in doctor(open_tmp)
     (course / "inbound").chmod(0o755)
     os.chown(course / "inbound" / "01_learning_rate", STUDENT, STUDENT)  # r20z M2: a student's folder there is not it
     assert f"fix: `chmod 3733 {course / 'inbound'}`" in doctor(open_tmp)

@@ -332,5 +332,35 @@ def test_a_root_named_like_the_course_is_checked_and_a_linked_course_folder_refu
     course.symlink_to(real)
     os.chown(course, STUDENT, STUDENT, follow_symlinks=False)
     assert put_back(local, real / found.relative_to(course)) == 1
+    assert f"{course}, on the way to the course's folder, is a link of uid {STUDENT}'s" in capsys.readouterr().err
+    os.chown(course, 0, 0, follow_symlinks=False)  # root's: still not the course's folder
+    assert put_back(local, real / found.relative_to(course)) == 1
     assert f"{course} is a link (to {real}), not the course's folder" in capsys.readouterr().err
     assert not os.path.lexists(real / "inbound")
+
+
+def test_a_link_in_place_of_the_exchanges_root_is_refused_unless_roots_and_kept(open_tmp, monkeypatch, capsys):
+    """r20ab W1: above a 0777 folder she moved the exchange's root away and left a link at its name: the checks ran on
+    where it led and "moved back" landed outside the exchange; she then led the link to a folder of hers. A link on
+    the configured path must be root's, in a folder no one else may change."""
+    from lrcourse.grading.exchange import inbound_folder
+
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    above = open_tmp / "above"
+    above.mkdir(mode=0o777)
+    above.chmod(0o777)
+    (above / "exchange").symlink_to(course.parent)
+    exchange = inbound_folder.Exchange(above / "exchange", "lr-schedules")
+    monkeypatch.setattr(inbound_folder, "exchange_of", lambda course: exchange)
+    assert put_back(local, found) == 1
+    assert f"others may write in a folder above {above}/exchange/lr-schedules (mode 0777" in capsys.readouterr().err
+    above.chmod(0o755)
+    os.chown(above / "exchange", STUDENT, STUDENT, follow_symlinks=False)
+    assert put_back(local, found) == 1
+    assert (
+        f"{above}/exchange, on the way to the course's folder, is a link of uid {STUDENT}'s" in capsys.readouterr().err
+    )
+    assert not os.path.lexists(course / "inbound")
+    os.chown(above / "exchange", 0, 0, follow_symlinks=False)  # the set-up's own link, in a folder only root changes
+    assert put_back(local, found) == 0, capsys.readouterr().err
+    assert os.listdir(course / "inbound") == [SUBMISSION]

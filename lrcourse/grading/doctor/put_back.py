@@ -73,6 +73,31 @@ def steady(fd: int, course_path: Path, collector: int) -> None:
         )
 
 
+def links_on_the_way(path: Path, collector: int) -> None:
+    """Each link on `path`, the course's folder as the configuration names it (nothing resolved), root's and in a
+    folder `steady` holds to. r20ab W1: above a 0777 folder she moved the exchange's root away and left a link of hers
+    at its name; the checks ran on where it led, "moved back" landed outside the exchange, and she then led the link
+    to a folder of hers."""
+    for depth in range(2, len(path.parts) + 1):
+        prefix = Path(*path.parts[:depth])
+        try:
+            seen = os.lstat(prefix)
+        except OSError as error:
+            raise PutBackRefused(f"{shell_word(prefix)}: {error}") from None
+        if not stat.S_ISLNK(seen.st_mode):
+            continue
+        if seen.st_uid != 0:
+            raise PutBackRefused(
+                f"{shell_word(prefix)}, on the way to the course's folder, is a link of {account(seen.st_uid)}'s: run "
+                "lrcourse doctor as the collector and follow its line for the exchange first"
+            )
+        fd = os.open(prefix.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            steady(fd, path, collector)
+        finally:
+            os.close(fd)
+
+
 def put_back_found(found: Path, inbound: Path, collector: int) -> str:
     """Move the folder `found` (the collector's, the inbound's mode) back as the course's `inbound`, what another
     account put there moved aside first (`clear`); what is printed. Refused (PutBackRefused, nothing moved) unless run
@@ -80,7 +105,8 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
     make `inbound` meanwhile), and the folder is, on its descriptor, what it must be."""
     if os.geteuid() != 0:
         raise PutBackRefused("run it as root: the folder may be in a student's home, which only root may enter")
-    course_path = Path(os.path.realpath(inbound.parent))  # the instructor's folders: links above it are the set-up's
+    links_on_the_way(Path(os.path.abspath(inbound.parent)), collector)  # links above it must be the set-up's
+    course_path = Path(os.path.realpath(inbound.parent))
     if course_path != Path(os.path.realpath(inbound.parent.parent)) / inbound.parent.name:
         raise PutBackRefused(  # r20aa W2: a link of hers in an open root led the checks to a folder of the grader's
             f"{shell_word(inbound.parent)} is a link (to {shell_word(course_path)}), not the course's folder: run "

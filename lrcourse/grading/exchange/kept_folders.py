@@ -66,9 +66,10 @@ def not_an_inbound(path: Path, owner: int) -> tuple[str, str] | None:
     in the course's folder (r20y M1: the mode's fix, `chmod 3733`, made the release the class's inbound while the real
     one stayed hidden); what is said and done instead, or None. A student can make no folder of `owner`'s: a file of
     hers in the class's inbound does not make it so (r20z M2); nor, where students may write, a submission of the
-    owner's she renamed (r20aa M1): a folder others may write in is taken for an inbound."""
+    owner's she renamed (r20aa M1; r20ab M1 through its group): a folder its group or others may write in is taken
+    for an inbound."""
     try:
-        if os.lstat(path).st_mode & stat.S_IWOTH:  # r20aa M1: students may write in it, so it is an inbound
+        if os.lstat(path).st_mode & (stat.S_IWGRP | stat.S_IWOTH):  # r20aa M1, r20ab M1: students may write in it
             return None
         with os.scandir(path) as entries:
             looked = [(entry.name, entry.stat(follow_symlinks=False)) for _, entry in zip(range(MOST_LOOKED), entries)]
