@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lrcourse.grading.exchange import counted
 from lrcourse.grading.exchange.kept_folders import MOST_LOOKED, shell_word, submission_named
 from lrcourse.grading.exchange.path_walk import account
 
@@ -37,7 +38,7 @@ class Listing:
         of = f"{self.others:,} of another account than its owner ({self.named:,} named as {named})"
         if self.more:  # r20s W1: a count of the first names looked at was printed as the whole
             return f"more than {MOST_LOOKED:,} entries; of the first {MOST_LOOKED:,}, {of}; more may be past them"
-        return f"{len(self.lines):,} entr{'y' if len(self.lines) == 1 else 'ies'}, {of}"
+        return f"{counted.entries(len(self.lines))}, {of}"
 
 
 def listed(fd: int, owner: int) -> Listing:

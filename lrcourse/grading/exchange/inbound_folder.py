@@ -19,6 +19,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from lrcourse.grading.exchange import counted
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, user_name
 from lrcourse.grading.exchange.mounts import mount_table, untrusted_times
 
@@ -181,9 +182,7 @@ def listing(inbound: int, assignment: str, only: str | None, most: int) -> tuple
             f"named for {assignment}, but not <id>+{assignment}+<timestamp>[+random] as nbgrader's submit names a "
             "submission (a + in the time, or none): not read"
         )
-        floods.append(
-            {"submission": f"{misshaped} entr{'y' if misshaped == 1 else 'ies'}", "reason": reason, "more": misshaped}
-        )
+        floods.append({"submission": counted.entries(misshaped), "reason": reason, "more": misshaped})
     return kept, floods
 
 
