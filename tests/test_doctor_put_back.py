@@ -305,10 +305,10 @@ def test_a_folder_above_the_course_folder_that_others_may_change_is_refused(open
     course, found, local = moved_three_down(monkeypatch, open_tmp)
     if above == "hers":
         os.chown(course.parent, STUDENT, STUDENT)
-        reason = f"a folder above {course} is uid {STUDENT}'s: its owner can move the course's folder"
+        reason = f"{course.parent}, a folder above {course}, is uid {STUDENT}'s: its owner can move the course's folder"
     else:
         course.parent.chmod(0o777)
-        reason = f"others may write in a folder above {course} (mode 0777, no sticky bit)"
+        reason = f"others may write in {course.parent}, a folder above {course} (mode 0777, no sticky bit)"
     assert put_back(local, found) == 1
     said = capsys.readouterr().err
     assert reason in said, said
@@ -324,7 +324,7 @@ def test_a_root_named_like_the_course_is_checked_and_a_linked_course_folder_refu
     above = open_tmp / "lr-schedules"
     (above / "lr-schedules").mkdir(parents=True)
     above.chmod(0o777)
-    with pytest.raises(PutBackRefused, match="others may write in a folder above .* no sticky bit"):
+    with pytest.raises(PutBackRefused, match="others may write in .*/lr-schedules, a folder above .* no sticky bit"):
         held(above / "lr-schedules", GRADER)
     course, found, local = moved_three_down(monkeypatch, open_tmp)
     real = open_tmp / "graders"
@@ -353,7 +353,7 @@ def test_a_link_in_place_of_the_exchanges_root_is_refused_unless_roots_and_kept(
     exchange = inbound_folder.Exchange(above / "exchange", "lr-schedules")
     monkeypatch.setattr(inbound_folder, "exchange_of", lambda course: exchange)
     assert put_back(local, found) == 1
-    assert f"others may write in a folder above {above}/exchange/lr-schedules (mode 0777" in capsys.readouterr().err
+    assert f"others may write in {above}, a folder above {above}/exchange/lr-schedules (mode 0777" in capsys.readouterr().err
     above.chmod(0o755)
     os.chown(above / "exchange", STUDENT, STUDENT, follow_symlinks=False)
     assert put_back(local, found) == 1

@@ -315,8 +315,8 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
         return None
     if mode | stat.S_ISVTX | stat.S_IRGRP != INBOUND_MODE | stat.S_IRGRP:  # not nbgrader's 2733 or 2773, sticky or not
         problem = (
-            f"{inbound} has mode {mode:04o}, not 3733 (students write in it, none lists it: the random part of "
-            "a classmate's folder name is all that hides their submission; the sticky bit keeps it in place)"
+            f"{inbound} has mode {mode:04o}, not 3733 (the inbound's: students write in it, none lists it, the random "
+            "part of a classmate's folder name is all that hides their submission; the sticky bit keeps it in place)"
         )
         if mode & 0o003 != 0o003:  # r20h N6: said as a mode alone while every submit failed
             problem += ': no student can submit (others may not write in it: "You don\'t have write permissions")'

@@ -50,26 +50,28 @@ def held(path: Path, collector: int | None = None) -> int:
             os.close(fd)
         fd = inner
         if collector is not None and depth < len(path.parts):  # by position (r20aa W1: by name, a root named
-            steady(fd, path, collector)  # like the course went unchecked)
+            steady(fd, Path(*path.parts[:depth]), path, collector)  # like the course went unchecked)
     return fd
 
 
-def steady(fd: int, course_path: Path, collector: int) -> None:
-    """The folder open at `fd`, above the course's folder `course_path`: root's or the collector's, and no one else may
-    rename what is in it (not group- or other-writable, or sticky). r20z W1: the check stopped at the course's folder;
-    its parent, hers (the course's folder a link of hers) or an exchange root of mode 0777, let her move the course's
-    folder, the class's inbound in it, away right after the put-back said done."""
+def steady(fd: int, folder: Path, course_path: Path, collector: int) -> None:
+    """The folder open at `fd` (`folder`, as reached), above the course's folder `course_path`: root's or the
+    collector's, and no one else may rename what is in it (not group- or other-writable, or sticky). r20z W1: the check
+    stopped at the course's folder; its parent, hers (the course's folder a link of hers) or an exchange root of mode
+    0777, let her move the course's folder, the class's inbound in it, away right after the put-back said done. The
+    folder is named (r20aa N4: "a folder above" left the instructor to find which)."""
     seen = os.fstat(fd)
+    above = f"{shell_word(folder)}, a folder above {shell_word(course_path)}"
     if seen.st_uid not in (0, collector):
         raise PutBackRefused(
-            f"a folder above {shell_word(course_path)} is {account(seen.st_uid)}'s: its owner can move the course's "
-            "folder, inbound and all: run lrcourse doctor as the collector and follow its line for the exchange first"
+            f"{above}, is {account(seen.st_uid)}'s: its owner can move the course's folder, inbound and all: run "
+            "lrcourse doctor as the collector and follow its line for the exchange first"
         )
     if seen.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not seen.st_mode & stat.S_ISVTX:
         raise PutBackRefused(
-            f"others may write in a folder above {shell_word(course_path)} (mode {stat.S_IMODE(seen.st_mode):04o}, no "
-            "sticky bit): they can move the course's folder, inbound and all: run lrcourse doctor as the collector and "
-            "follow its line for the exchange first"
+            f"others may write in {above} (mode {stat.S_IMODE(seen.st_mode):04o}, no sticky bit): they can move the "
+            "course's folder, inbound and all: run lrcourse doctor as the collector and follow its line for the "
+            "exchange first"
         )
 
 
@@ -93,7 +95,7 @@ def links_on_the_way(path: Path, collector: int) -> None:
             )
         fd = os.open(prefix.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            steady(fd, path, collector)
+            steady(fd, prefix.parent, path, collector)
         finally:
             os.close(fd)
 
