@@ -369,7 +369,6 @@ def test_an_acl_mask_or_group_entry_shutting_the_grader_out_gets_the_mend_that_l
     else:
         assert "its POSIX ACL's entry g::--- shuts you out whatever its mode" in said, said
         assert f"fix: `setfacl -m g::--x {above}` (as its owner" in said and "chmod" not in said, said
-        if not shutil.which("setfacl") and not debian.install("acl"):  # a fresh machine may not have it
-            pytest.skip("the mend runs setfacl: install Debian's acl")
+        debian.need_setfacl()
         subprocess.run(["setfacl", "-m", "g::--x", str(above)], check=True)
     assert grader_collects(course.parent).isdigit() and "stops=collect" not in doctor(open_tmp)

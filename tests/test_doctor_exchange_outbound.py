@@ -17,6 +17,7 @@ import pytest
 
 import lrcourse.grading.exchange.nbgrader_release  # noqa: F401 (imported here: a child as another uid may not)
 
+from support import debian
 from support.doctor_exchange import (
     GRADER,
     OK,
@@ -190,6 +191,7 @@ def test_an_inbound_of_roots_no_student_may_write_in_says_so_and_its_mend_lets_t
 def test_a_default_acl_alone_on_outbound_gets_setfacl_k_not_its_removal(open_tmp, monkeypatch):
     """r20i N2: a default ACL alone on the grader's outbound (0755: no one else may write in it) got `rm -r`, which
     also removed the released chapters; `setfacl -k` is its mend, and, followed, the chapters stay and the line is ok."""
+    debian.need_setfacl()
     course = course_in(monkeypatch, open_tmp, 0o1777)
     assert grader_release_all(course.parent, open_tmp) == "None"
     entries = [(0x01, 7, 0xFFFFFFFF), (0x04, 5, 0xFFFFFFFF), (0x08, 7, STUDENT), (0x10, 7, 0xFFFFFFFF)]
@@ -215,13 +217,31 @@ def test_the_courses_outbound_moved_to_inbound_is_not_made_the_inbound(open_tmp,
     os.chown(course / "inbound" / "01_learning_rate", GRADER, GRADER)
     said = doctor(open_tmp)
     assert f"{course / 'inbound'} has mode 0755, not 3733" in said, said
-    assert (
-        "it holds 01_learning_rate, a folder of its owner's, and no submission: it may be the course's outbound" in said
-    )
+    assert "it holds 01_learning_rate, its owner's, and no submission: it may be the course's outbound" in said, said
     assert "fix: never `chmod 3733` it: move it back where it belongs, as root" in said and "fix: `chmod" not in said
-    for mode in (0o2777, 0o2775):  # r20aa M1, r20ab M1: where students may write, the owner's folder may be renamed
-        (course / "inbound").chmod(mode)
-        assert f"fix: `chmod 3733 {course / 'inbound'}`" in doctor(open_tmp)
+    for mode in (0o2777, 0o2775):  # r20aa M1, r20ab M1: where students may write, the owner's folder may be renamed;
+        (course / "inbound").chmod(mode)  # r20ac M1: 2775 is also a groupshared course's release, which chmod hid
+        said = doctor(open_tmp)
+        assert "it holds 01_learning_rate, its owner's, and no submission: it may be the course's outbound" in said
+        assert "or the class's inbound, where whoever may write in it could rename a submission" in said, said
+        look = f"fix: look inside first (`ls -la {course / 'inbound'}`): a release or feedback: move it back where it"
+        assert look in said and f"; else `chmod 3733 {course / 'inbound'}`" in said, said
     (course / "inbound").chmod(0o755)
     os.chown(course / "inbound" / "01_learning_rate", STUDENT, STUDENT)  # r20z M2: a student's folder there is not it
     assert f"fix: `chmod 3733 {course / 'inbound'}`" in doctor(open_tmp)
+
+
+def test_the_courses_feedback_moved_to_inbound_is_not_made_the_inbound(open_tmp, monkeypatch):
+    """r20ac M2: nbgrader's release_feedback puts its pages straight in `feedback` (0711), as files: only a folder of
+    the owner's was looked for, so the feedback moved to inbound got `chmod 3733`, and the doctor then said ok while
+    the class's inbound stayed hidden."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    os.rename(course / "inbound", course / ".hidden")
+    (course / "inbound").mkdir(mode=0o711)
+    page = course / "inbound" / ("0123456789abcdef" * 2 + ".html")
+    page.write_text("<p>feedback</p>")
+    for path in (course / "inbound", page):
+        os.chown(path, GRADER, GRADER)
+    said = doctor(open_tmp)
+    assert f"it holds {page.name}, its owner's, and no submission: it may be the course's outbound" in said, said
+    assert "fix: never `chmod 3733` it" in said and "fix: `chmod" not in said, said

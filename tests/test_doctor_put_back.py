@@ -7,34 +7,15 @@ from __future__ import annotations
 
 import os
 import stat
-from types import SimpleNamespace
 
 import pytest
 
-from lrcourse.commands.doctor import command_put_back
 from lrcourse.grading.exchange.kept_folders import shell_word
 
 from support.doctor_exchange import CLASSMATE, GRADER, STUDENT, SUBMISSION, course_in, hers, submit
+from support.put_back import moved_three_down, put_back
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
-
-
-def moved_three_down(monkeypatch, open_tmp):
-    """The class's inbound (a submission in it) moved by her into d1/d2/X/source, folders of hers; the grader's local
-    course folder, holding a source/ of the grader's; the course's folder closed (the lock-out)."""
-    course = course_in(monkeypatch, open_tmp, 0o1777)
-    submit(course / "inbound")
-    x = hers(hers(hers(course / "d1") / "d2") / "X")
-    os.rename(course / "inbound", x / "source")
-    local = open_tmp / "gcourse"
-    (local / "source").mkdir(parents=True)
-    for path in (local, local / "source"):
-        os.chown(path, GRADER, GRADER)
-    return course, x / "source", local
-
-
-def put_back(local, path) -> int:
-    return command_put_back(SimpleNamespace(course=str(local), put_back=str(path)))
 
 
 def test_a_link_swapped_in_on_the_way_moves_nothing(open_tmp, monkeypatch, capsys):
@@ -288,79 +269,14 @@ def test_a_course_folder_of_hers_is_refused_and_her_path_is_quoted(open_tmp, mon
     terminal escape was printed raw in a refusal, which could then read as "moved back"."""
     course, found, local = moved_three_down(monkeypatch, open_tmp)
     os.chown(course, STUDENT, STUDENT)
+    assert put_back(local, found) == 1  # in the sticky root, the way to it is hers (path_walk's rule)
+    assert f"1777) and lr-schedules in it is uid {STUDENT}'s" in capsys.readouterr().err
+    course.parent.chmod(0o755)  # a root only root writes in: the course's folder checked on its own
     assert put_back(local, found) == 1
     assert f"{course} is uid {STUDENT}'s, not the collector's or root's" in capsys.readouterr().err
+    course.parent.chmod(0o1777)
     os.chown(course, GRADER, GRADER)
     odd = hers(found.parent / "x\n\x1b[8mmoved back", 0o755)
     assert put_back(local, odd) == 1
     said = capsys.readouterr().err
     assert "\x1b" not in said and "\n" not in said.rstrip("\n") and "/x\\x0a\\x1b[8mmoved back'" in said, said
-
-
-@pytest.mark.parametrize("above", ["hers", "open without its sticky bit"])
-def test_a_folder_above_the_course_folder_that_others_may_change_is_refused(open_tmp, monkeypatch, capsys, above):
-    """r20z W1: the check stopped at the course's folder. Its parent hers (the course's folder a link of hers into her
-    folder) or an exchange root of mode 0777: after "moved back", she moved the course's folder, the class's inbound in
-    it, away and put her own in its place. Refused, nothing moved."""
-    course, found, local = moved_three_down(monkeypatch, open_tmp)
-    if above == "hers":
-        os.chown(course.parent, STUDENT, STUDENT)
-        reason = f"{course.parent}, a folder above {course}, is uid {STUDENT}'s: its owner can move the course's folder"
-    else:
-        course.parent.chmod(0o777)
-        reason = f"others may write in {course.parent}, a folder above {course} (mode 0777, no sticky bit)"
-    assert put_back(local, found) == 1
-    said = capsys.readouterr().err
-    assert reason in said, said
-    assert os.listdir(found) == [SUBMISSION] and not os.path.lexists(course / "inbound")
-
-
-def test_a_root_named_like_the_course_is_checked_and_a_linked_course_folder_refused(open_tmp, monkeypatch, capsys):
-    """r20aa W1: the folders above were told from the last by name, so a 0777 folder named like the course above it
-    went unchecked. r20aa W2: the course's name in an open root a link of hers to a folder of the grader's: the checks
-    ran on the target and said "moved back" outside the exchange. Both refused, nothing moved."""
-    from lrcourse.grading.doctor.put_back import PutBackRefused, held
-
-    above = open_tmp / "lr-schedules"
-    (above / "lr-schedules").mkdir(parents=True)
-    above.chmod(0o777)
-    with pytest.raises(PutBackRefused, match="others may write in .*/lr-schedules, a folder above .* no sticky bit"):
-        held(above / "lr-schedules", GRADER)
-    course, found, local = moved_three_down(monkeypatch, open_tmp)
-    real = open_tmp / "graders"
-    os.rename(course, real)
-    course.symlink_to(real)
-    os.chown(course, STUDENT, STUDENT, follow_symlinks=False)
-    assert put_back(local, real / found.relative_to(course)) == 1
-    assert f"{course}, on the way to the course's folder, is a link of uid {STUDENT}'s" in capsys.readouterr().err
-    os.chown(course, 0, 0, follow_symlinks=False)  # root's: still not the course's folder
-    assert put_back(local, real / found.relative_to(course)) == 1
-    assert f"{course} is a link (to {real}), not the course's folder" in capsys.readouterr().err
-    assert not os.path.lexists(real / "inbound")
-
-
-def test_a_link_in_place_of_the_exchanges_root_is_refused_unless_roots_and_kept(open_tmp, monkeypatch, capsys):
-    """r20ab W1: above a 0777 folder she moved the exchange's root away and left a link at its name: the checks ran on
-    where it led and "moved back" landed outside the exchange; she then led the link to a folder of hers. A link on
-    the configured path must be root's, in a folder no one else may change."""
-    from lrcourse.grading.exchange import inbound_folder
-
-    course, found, local = moved_three_down(monkeypatch, open_tmp)
-    above = open_tmp / "above"
-    above.mkdir(mode=0o777)
-    above.chmod(0o777)
-    (above / "exchange").symlink_to(course.parent)
-    exchange = inbound_folder.Exchange(above / "exchange", "lr-schedules")
-    monkeypatch.setattr(inbound_folder, "exchange_of", lambda course: exchange)
-    assert put_back(local, found) == 1
-    assert f"others may write in {above}, a folder above {above}/exchange/lr-schedules (mode 0777" in capsys.readouterr().err
-    above.chmod(0o755)
-    os.chown(above / "exchange", STUDENT, STUDENT, follow_symlinks=False)
-    assert put_back(local, found) == 1
-    assert (
-        f"{above}/exchange, on the way to the course's folder, is a link of uid {STUDENT}'s" in capsys.readouterr().err
-    )
-    assert not os.path.lexists(course / "inbound")
-    os.chown(above / "exchange", 0, 0, follow_symlinks=False)  # the set-up's own link, in a folder only root changes
-    assert put_back(local, found) == 0, capsys.readouterr().err
-    assert os.listdir(course / "inbound") == [SUBMISSION]

@@ -320,12 +320,12 @@ def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | No
         )
         if mode & 0o003 != 0o003:  # r20h N6: said as a mode alone while every submit failed
             problem += ': no student can submit (others may not write in it: "You don\'t have write permissions")'
-        if moved := not_an_inbound(inbound, seen.st_uid):  # r20y M1: the outbound moved there, chmod made it inbound
-            return f"{problem}; {moved[0]}", moved[1]
+        chmod = f"`chmod 3733 {inbound}`"
         if seen.st_uid != os.geteuid():  # root's: 3733 would keep this user from listing it (collect's `unlistable`)
-            owner = owner_name(os.geteuid()) or os.geteuid()
-            return problem, f"`chmod 3733 {inbound} && chown {owner} {inbound}` (as root)"
-        return problem, f"`chmod 3733 {inbound}`"
+            chmod = f"`chmod 3733 {inbound} && chown {owner_name(os.geteuid()) or os.geteuid()} {inbound}` (as root)"
+        if moved := not_an_inbound(inbound, seen.st_uid, chmod):  # r20y M1: the outbound moved there, chmod made
+            return f"{problem}; {moved[0]}", moved[1]  # it the inbound
+        return problem, chmod
     problems, fixes = [], []
     if mode & stat.S_IRGRP:  # nbgrader's groupshared; or a POSIX ACL, whose mask the group bits are (R20g2 M3)
         acl = " or the users and groups its POSIX ACL names (`getfacl` shows them)" if acl_named(str(inbound)) else ""

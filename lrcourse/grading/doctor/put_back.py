@@ -22,7 +22,7 @@ from pathlib import Path
 from lrcourse.grading.doctor.aside_record import listed, write_record
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.kept_folders import INBOUND_MODES, shell_word
-from lrcourse.grading.exchange.path_walk import account
+from lrcourse.grading.exchange.path_walk import account, walk_path
 
 FOLDER = OPEN_FLAGS | os.O_DIRECTORY
 
@@ -75,29 +75,24 @@ def steady(fd: int, folder: Path, course_path: Path, collector: int) -> None:
         )
 
 
-def links_on_the_way(path: Path, collector: int) -> None:
-    """Each link on `path`, the course's folder as the configuration names it (nothing resolved), root's and in a
-    folder `steady` holds to. r20ab W1: above a 0777 folder she moved the exchange's root away and left a link of hers
-    at its name; the checks ran on where it led, "moved back" landed outside the exchange, and she then led the link
-    to a folder of hers."""
-    for depth in range(2, len(path.parts) + 1):
-        prefix = Path(*path.parts[:depth])
-        try:
-            seen = os.lstat(prefix)
-        except OSError as error:
-            raise PutBackRefused(f"{shell_word(prefix)}: {error}") from None
-        if not stat.S_ISLNK(seen.st_mode):
-            continue
-        if seen.st_uid != 0:
-            raise PutBackRefused(
-                f"{shell_word(prefix)}, on the way to the course's folder, is a link of {account(seen.st_uid)}'s: run "
-                "lrcourse doctor as the collector and follow its line for the exchange first"
-            )
-        fd = os.open(prefix.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            steady(fd, prefix.parent, path, collector)
-        finally:
-            os.close(fd)
+def trusted_way(course: Path, collector: int) -> None:
+    """The course's folder as configured (`course`), reached only through folders and links that no account but root
+    and the collector can change: path_walk's rule, which collect, release and the doctor apply, following each link's
+    target and `..` as the kernel does. r20ab W1: above a 0777 folder she left a link of hers at the exchange's root;
+    r20ac W1: a link of hers inside the target of root's link, or a 0777 folder above root's link: the checks ran on
+    where it led, "moved back" landed outside the exchange, and she then led the way to a folder of hers. r20ac M3: a
+    link of the collector's, which the doctor accepts, was refused."""
+    try:
+        reason, _, _ = walk_path(course, (0, collector))
+    except OSError as error:
+        raise PutBackRefused(f"{shell_word(course)}: {error}") from None
+    if reason:
+        said = reason if reason.isprintable() else shell_word(reason)
+        raise PutBackRefused(
+            f"on the way to {shell_word(course)}, {said}: its owner, or anyone where others may write, can move the "
+            "course's folder, inbound and all, right after this: run lrcourse doctor as the collector and follow its "
+            "line for the exchange first"
+        )
 
 
 def put_back_found(found: Path, inbound: Path, collector: int) -> str:
@@ -107,7 +102,7 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
     make `inbound` meanwhile), and the folder is, on its descriptor, what it must be."""
     if os.geteuid() != 0:
         raise PutBackRefused("run it as root: the folder may be in a student's home, which only root may enter")
-    links_on_the_way(Path(os.path.abspath(inbound.parent)), collector)  # links above it must be the set-up's
+    trusted_way(inbound.parent, collector)  # the way to it the set-up's: what leads there is no one else's
     course_path = Path(os.path.realpath(inbound.parent))
     if course_path != Path(os.path.realpath(inbound.parent.parent)) / inbound.parent.name:
         raise PutBackRefused(  # r20aa W2: a link of hers in an open root led the checks to a folder of the grader's

@@ -60,30 +60,33 @@ def submissions_in(path: Path, not_of: int | None = None, device: int | None = N
     return count, False
 
 
-def not_an_inbound(path: Path, owner: int) -> tuple[str, str] | None:
-    """A folder at inbound/ without the inbound's mode, `owner`'s, holding a folder of `owner`'s and no entry named as a
-    submission: maybe the course's outbound or feedback (its chapters' folders), moved there by someone who could write
-    in the course's folder (r20y M1: the mode's fix, `chmod 3733`, made the release the class's inbound while the real
-    one stayed hidden); what is said and done instead, or None. A student can make no folder of `owner`'s: a file of
-    hers in the class's inbound does not make it so (r20z M2); nor, where students may write, a submission of the
-    owner's she renamed (r20aa M1; r20ab M1 through its group): a folder its group or others may write in is taken
-    for an inbound."""
+def not_an_inbound(path: Path, owner: int, chmod: str) -> tuple[str, str] | None:
+    """A folder at inbound/ without the inbound's mode, holding an entry of `owner`'s (its owner's) and none named as a
+    submission: maybe the course's outbound (its chapters' folders) or feedback (its pages, `<checksum>.html` files:
+    r20ac M2, a folder of the owner's was looked for), moved there by someone who could write in the course's folder
+    (r20y M1: the mode's fix, `chmod 3733`, made the release the class's inbound while the real one stayed hidden). What
+    is said and the fix instead of `chmod`, the mode's, or None. A student can make no entry of `owner`'s: a file
+    of hers in the class's inbound does not make it so (r20z M2). Where its group or others may write in it, a
+    submission of the owner's may have been renamed there (r20aa M1; r20ab M1 through its group), and a groupshared
+    course's release is 2775 (r20ac M1): it may be either, which the instructor tells by looking."""
     try:
-        if os.lstat(path).st_mode & (stat.S_IWGRP | stat.S_IWOTH):  # r20aa M1, r20ab M1: students may write in it
-            return None
+        writable = os.lstat(path).st_mode & (stat.S_IWGRP | stat.S_IWOTH)
         with os.scandir(path) as entries:
             looked = [(entry.name, entry.stat(follow_symlinks=False)) for _, entry in zip(range(MOST_LOOKED), entries)]
     except OSError:
         return None
-    theirs = sorted(name for name, seen in looked if seen.st_uid == owner and stat.S_ISDIR(seen.st_mode))
+    theirs = sorted(name for name, seen in looked if seen.st_uid == owner)
     if not theirs or any(submission_named(name) for name, _ in looked):
         return None
-    return (
-        f"it holds {shown(theirs[0])}, a folder of its owner's, and no submission: it may be the course's outbound or "
-        "feedback, moved there by someone who could write in the course's folder",
-        "never `chmod 3733` it: move it back where it belongs, as root, then run lrcourse doctor again (its find looks "
-        "for the class's inbound)",
+    said = (
+        f"it holds {shown(theirs[0])}, its owner's, and no submission: it may be the course's outbound (a chapter's "
+        "folder) or feedback (pages named <checksum>.html), moved there by someone who could write in the course's folder"
     )
+    back = "move it back where it belongs, as root, then run lrcourse doctor again (its find looks for the class's inbound)"
+    if writable:
+        said += ", or the class's inbound, where whoever may write in it could rename a submission"
+        return said, f"look inside first (`ls -la {shown(path)}`): a release or feedback: {back}; else {chmod}"
+    return said, f"never `chmod 3733` it: {back}"
 
 
 def _folder_not_of(entry: os.DirEntry, uid: int) -> bool:
