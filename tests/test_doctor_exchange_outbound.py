@@ -21,6 +21,7 @@ from support import debian
 from support.doctor_exchange import (
     GRADER,
     OK,
+    STAFF,
     STAFF_TA,
     STUDENT,
     course_in,
@@ -28,6 +29,7 @@ from support.doctor_exchange import (
     follow,
     grader_release_all,
     moved_aside,
+    staff_group,
 )
 from support.other_uid import as_user
 from support.posix_acl import set_acl
@@ -181,8 +183,11 @@ def test_an_inbound_of_roots_no_student_may_write_in_says_so_and_its_mend_lets_t
     inbound.chmod(0o755)
     said = doctor(open_tmp)
     assert f"{inbound} has mode 0755, not 3733" in said and ": no student can submit (others may not" in said, said
-    assert f"fix: `chmod 3733 {inbound} && chown {GRADER} {inbound}` (as root)" in said, said
-    follow(said)
+    assert "it is empty and holds no submission: it may be the course's outbound or feedback" in said, said  # r20ae M1
+    assert f"fix: look for the class's inbound first: `find / -xdev -type d -perm -2733 -uid {GRADER}`" in said, said
+    mend = f"`chmod 3733 {inbound} && chown {GRADER} {inbound}` (as root)"
+    assert f"; if not, {mend}" in said, said
+    follow(f"fix: {mend}")  # its find lists none: the class's inbound is this one
     assert as_user(STUDENT, lambda: os.access(inbound, os.W_OK | os.X_OK)) == "True"
     assert as_user(GRADER, lambda: open_inbound(Exchange(course.parent, "lr-schedules"))).isdigit()
     assert OK in doctor(open_tmp)
@@ -222,13 +227,47 @@ def test_the_courses_outbound_moved_to_inbound_is_not_made_the_inbound(open_tmp,
     for mode in (0o2777, 0o2775):  # r20aa M1, r20ab M1: where students may write, the owner's folder may be renamed;
         (course / "inbound").chmod(mode)  # r20ac M1: 2775 is also a groupshared course's release, which chmod hid
         said = doctor(open_tmp)
-        assert "it holds 01_learning_rate, its owner's, and no submission: it may be the course's outbound" in said
-        assert "or the class's inbound, where whoever may write in it could rename a submission" in said, said
-        look = f"fix: look inside first (`ls -la {course / 'inbound'}`): a release or feedback: move it back where it"
-        assert look in said and f"; else `chmod 3733 {course / 'inbound'}`" in said, said
+        assert "it holds 01_learning_rate, its owner's, no submission: it may be the course's outbound" in said, said
+        assert "or the class's inbound, whose submissions whoever may write in it could have renamed" in said, said
+        look = f"fix: look for the class's inbound first: `find / -xdev -type d -perm -2733 -uid {GRADER}`"
+        assert look in said and f"; if not, `chmod 3733 {course / 'inbound'}`" in said, said
     (course / "inbound").chmod(0o755)
     os.chown(course / "inbound" / "01_learning_rate", STUDENT, STUDENT)  # r20z M2: a student's folder there is not it
-    assert f"fix: `chmod 3733 {course / 'inbound'}`" in doctor(open_tmp)
+    said = doctor(open_tmp)
+    assert f"fix: `chmod 3733 {course / 'inbound'}`, then see whose they are" in said, said
+    assert "it holds 1 entry not named as submissions (01_learning_rate, ...): collect reads none of them" in said
+
+
+@pytest.mark.parametrize("case", ["roots-chapter", "empty", "a-staff-members-chapter", "a-students-renamed"])
+def test_what_decides_whether_a_folder_at_inbound_is_a_release_or_the_inbound(open_tmp, monkeypatch, case):
+    """r20ae M1: the outbound moved to inbound got a bare `chmod 3733` where none of its entries was its owner's: a
+    chapter of root's (a course once run as root), an empty one (before a release), a chapter of a staff member's in
+    a groupshared course's 2775 release; followed, the doctor said ok and a classmate's submission stayed hidden.
+    r20ae M2: "look inside first" gave no rule: an entry of a student's is one no release holds (the course's
+    release refuses it), so that folder is the class's inbound, with its entries not named as submissions said."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    os.rename(course / "inbound", course / ".hidden")
+    os.rename(course / "outbound", course / "inbound")
+    inbound, chapter = course / "inbound", course / "inbound" / "01_learning_rate"
+    if case != "empty":
+        chapter.mkdir()
+    if case == "a-staff-members-chapter":
+        staff_group(monkeypatch)  # the group STAFF: the grader and a TA
+        os.chown(inbound, GRADER, STAFF)
+        inbound.chmod(0o2775)
+        os.chown(chapter, STAFF_TA, STAFF)
+    if case == "a-students-renamed":
+        inbound.chmod(0o2777)
+        os.chown(chapter, STUDENT, STUDENT)
+    said = doctor(open_tmp)
+    look = f"fix: look for the class's inbound first: `find / -xdev -type d -perm -2733 -uid {GRADER}`"
+    if case == "roots-chapter":
+        assert "it holds 01_learning_rate, root's, and no submission: it may be the course's outbound" in said, said
+        assert "fix: never `chmod 3733` it" in said and "fix: `chmod" not in said, said
+    elif case == "a-students-renamed":
+        assert f"fix: `chmod 3733 {inbound}`, then see whose they are (`ls -la --time=ctime {inbound}`)" in said, said
+    else:
+        assert look in said and f"; if not, `chmod 3733 {inbound}`" in said and "fix: `chmod" not in said, said
 
 
 def test_the_courses_feedback_moved_to_inbound_is_not_made_the_inbound(open_tmp, monkeypatch):

@@ -84,6 +84,22 @@ def test_an_attack_gains_nothing(hostile_class, attack):
 
 
 @pytest.mark.slow
+def test_folders_nested_past_pythons_recursion_limit_are_removed_and_the_run_ends_well(hostile_class):
+    """r20ad W1: 1,500 nested folders in the kernel's socket folder raised RecursionError out of the grader's clean-up
+    (no grades.csv, and the next run stopped at its start); they are removed, and the class is graded."""
+    import glob
+
+    course, run, graded = hostile_class
+    name = "deep-folders-correct"
+    notebook = nbformat.read(course / "autograded" / name / hostile.CHAPTER / NOTEBOOK[hostile.CHAPTER], as_version=4)
+    said = "".join(out.get("text", "") for cell in notebook.cells for out in cell.get("outputs", []))
+    assert said.count("planted in") == 2 and "not planted" not in said, said[-3000:]
+    assert "RecursionError" not in run.stderr and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert (course / "grades.csv").is_file() and name in (course / "grades.csv").read_text()
+    assert glob.glob("/var/tmp/lrc-*/*/d/d/d") + glob.glob("/dev/shm/lrc-*/*/d/d/d") == []
+
+
+@pytest.mark.slow
 def test_forged_kernel_results_are_reported_as_overridden(hostile_class):
     course, run, graded = hostile_class
     line = next(line for line in run.stdout.splitlines() if line.strip().startswith("patch-checker "))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from lrcourse import cells
 
 from support.course import solution_answers
+from support.hostile_cells import DEEP_FOLDERS, MULTI_FRAME_FLOOD, PRINT_FLOOD, RAW_STREAM_FLOOD
 
 CHAPTER = "02_ordered_schedules"
 ANSWER_CELL = "my_step_lr"
@@ -184,23 +185,7 @@ for pid in os.listdir("/proc"):
             pass
 """
 
-PRINT_FLOOD = "for _ in range(300):\n    print('x' * 1_000_000)\n"  # 300 MB, through the kernel's own streams
-RAW_STREAM_FLOOD = """
-import sys
-from ipykernel.iostream import OutStream
-# ipykernel's plain stream, not the one the grader gave this kernel: every megabyte goes out as a message
-_raw = OutStream(sys.stdout.session, sys.stdout.pub_thread, "stdout", watchfd=False)
-for _ in range(300):
-    _raw.write("y" * 1_000_000)
-    _raw.flush()
-"""
 FLOODS = ("print-flood-correct", "raw-stream-flood-correct")
-MULTI_FRAME_FLOOD = """
-import sys, time
-_frame = b"m" * 1_000_000  # one megabyte, sent as each of 600 frames of one message: libzmq assembles it whole
-sys.stdout.session.send(sys.stdout.pub_thread, "stream", {"name": "stdout", "text": "m"}, buffers=[_frame] * 600)
-time.sleep(5)
-"""
 MEMORY_FLOOD = Attack("multi-frame-flood", CORRECT, correct=True, extra_cells=(MULTI_FRAME_FLOOD,))
 WORKER_MEMORY_MB = 768  # the class's worker cap: above an honest worker's VmData (568 MB measured on chapter 6's solution), below 600 MB more
 SLOW_ON_PURPOSE = (
@@ -243,6 +228,7 @@ ATTACKS = [
     Attack("exit-in-a-later-cell", NEVER_DECAYS, extra_cells=("import os\nos._exit(0)\n",)),
     Attack("exit-in-a-later-cell-correct", CORRECT, correct=True, extra_cells=("import os\nos._exit(0)\n",)),
     Attack("sys-exit-after-the-class-correct", CORRECT + "\nimport sys\nsys.exit(0)\n", correct=True),
+    Attack("deep-folders-correct", CORRECT, correct=True, extra_cells=(DEEP_FOLDERS,)),
     Attack("patch-checker-correct", PATCH_CHECKER + CORRECT, correct=True),
     Attack("lone-surrogate-in-its-message", SURROGATE_MESSAGE),
     Attack("mallory", PATCH_CHECKER + NEVER_DECAYS),  # GLOB_TARGET: folders below name it as a glob

@@ -49,6 +49,8 @@ def held(path: Path, collector: int | None = None) -> int:
         finally:
             os.close(fd)
         fd = inner
+        # a guard held by descriptor: `trusted_way` has refused any such folder by name, so only a change since
+        # (a race) reaches it (r20ae N2)
         if collector is not None and depth < len(path.parts):  # by position (r20aa W1: by name, a root named
             steady(fd, Path(*path.parts[:depth]), path, collector)  # like the course went unchecked)
     return fd
@@ -83,16 +85,18 @@ def trusted_way(course: Path, collector: int) -> None:
     where it led, "moved back" landed outside the exchange, and she then led the way to a folder of hers. r20ac M3: a
     link of the collector's, which the doctor accepts, was refused."""
     try:
-        reason, _, _ = walk_path(course, (0, collector))
+        reason, _, seen = walk_path(course, (0, collector))
     except OSError as error:
         raise PutBackRefused(f"{shell_word(course)}: {error}") from None
     if reason:
         said = reason if reason.isprintable() else shell_word(reason)
-        raise PutBackRefused(
-            f"on the way to {shell_word(course)}, {said}: its owner, or anyone where others may write, can move the "
-            "course's folder, inbound and all, right after this: run lrcourse doctor as the collector and follow its "
-            "line for the exchange first"
+        why = (  # r20ae N1: a chain of root's links moves nothing: it is too long to follow
+            "give c.Exchange.root a path without so many links"
+            if seen is None
+            else "its owner, or anyone where others may write, can move the course's folder, inbound and all, right "
+            "after this: run lrcourse doctor as the collector and follow its line for the exchange first"
         )
+        raise PutBackRefused(f"on the way to {shell_word(course)}, {said}: {why}")
 
 
 def put_back_found(found: Path, inbound: Path, collector: int) -> str:

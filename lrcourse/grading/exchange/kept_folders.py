@@ -16,6 +16,7 @@ import shlex
 import stat
 from pathlib import Path
 
+from lrcourse.grading.exchange import counted
 from lrcourse.grading.exchange.group_listing import group_listing
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, claimed, user_name
 from lrcourse.grading.intake import valid_student_id
@@ -61,32 +62,62 @@ def submissions_in(path: Path, not_of: int | None = None, device: int | None = N
 
 
 def not_an_inbound(path: Path, owner: int, chmod: str) -> tuple[str, str] | None:
-    """A folder at inbound/ without the inbound's mode, holding an entry of `owner`'s (its owner's) and none named as a
-    submission: maybe the course's outbound (its chapters' folders) or feedback (its pages, `<checksum>.html` files:
-    r20ac M2, a folder of the owner's was looked for), moved there by someone who could write in the course's folder
-    (r20y M1: the mode's fix, `chmod 3733`, made the release the class's inbound while the real one stayed hidden). What
-    is said and the fix instead of `chmod`, the mode's, or None. A student can make no entry of `owner`'s: a file
-    of hers in the class's inbound does not make it so (r20z M2). Where its group or others may write in it, a
-    submission of the owner's may have been renamed there (r20aa M1; r20ab M1 through its group), and a groupshared
-    course's release is 2775 (r20ac M1): it may be either, which the instructor tells by looking."""
+    """For a folder at inbound/ without the inbound's mode (`owner`'s): what to say and do instead of `chmod`, the
+    mode's fix, or None where that fix stands. It may be the course's outbound (its chapters' folders) or feedback (its
+    `<checksum>.html` pages) moved there by someone who could write in the course's folder: `chmod 3733` made it the
+    class's inbound while the real one stayed hidden (r20y M1). What decides:
+    - an entry named as a submission, or one of an account that no release holds (neither its owner nor root, nor,
+      where its group may write in it, a member of that group: the course's release refuses any other's), makes it
+      the class's inbound: the chmod stands, and entries not named as submissions are said (collect reads none);
+    - entries of those accounts alone, in a folder no one else may write in, make it a release or feedback (a
+      student can make no such entry there; r20ac M2: feedback's pages are files; r20ae M1: a chapter of root's);
+    - otherwise (empty, or where its group or others may write, r20aa M1, r20ab M1, r20ac M1: a groupshared course's
+      2775 release, or an inbound with a submission of the owner's renamed) the instructor looks for the class's
+      inbound first (the doctor's find), and only if that finds none makes this one the inbound (r20ae M1 and M2)."""
     try:
-        writable = os.lstat(path).st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        seen = os.lstat(path)
         with os.scandir(path) as entries:
             looked = [(entry.name, entry.stat(follow_symlinks=False)) for _, entry in zip(range(MOST_LOOKED), entries)]
     except OSError:
         return None
-    theirs = sorted(name for name, seen in looked if seen.st_uid == owner)
-    if not theirs or any(submission_named(name) for name, _ in looked):
-        return None
-    said = (
-        f"it holds {shown(theirs[0])}, its owner's, and no submission: it may be the course's outbound (a chapter's "
-        "folder) or feedback (pages named <checksum>.html), moved there by someone who could write in the course's folder"
-    )
+    writable = seen.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    group = group_listing(seen.st_gid) if seen.st_mode & stat.S_IWGRP else None
+    releasers = {owner, 0, *(uid for uid in (group.members.values() if group else ()) if uid is not None)}
+    unnamed = [name for name, _ in looked if not submission_named(name)]
+    if len(unnamed) < len(looked) or any(entry.st_uid not in releasers for _, entry in looked):
+        if not unnamed:
+            return None
+        many = counted.entries(len(unnamed)) + (" or more" if len(looked) == MOST_LOOKED else "")
+        return (
+            f"it holds {many} not named as submissions ({shown(unnamed[0])}, ...): collect reads none of them",
+            f"{chmod}, then see whose they are (`ls -la --time=ctime {shown(path)}`) and ask them to submit again",
+        )
     back = "move it back where it belongs, as root, then run lrcourse doctor again (its find looks for the class's inbound)"
-    if writable:
-        said += ", or the class's inbound, where whoever may write in it could rename a submission"
-        return said, f"look inside first (`ls -la {shown(path)}`): a release or feedback: {back}; else {chmod}"
-    return said, f"never `chmod 3733` it: {back}"
+    if looked and not writable:
+        return (
+            f"it holds {shown(looked[0][0])}, {account_of(looked[0][1].st_uid, owner)}, and no submission: it may be "
+            "the course's outbound (a chapter's folder) or feedback (pages named <checksum>.html), moved there by "
+            "someone who could write in the course's folder",
+            f"never `chmod 3733` it: {back}",
+        )
+    held = f"holds {shown(looked[0][0])}, {account_of(looked[0][1].st_uid, owner)}," if looked else "is empty and holds"
+    what = (
+        "the class's inbound, whose submissions whoever may write in it could have renamed"
+        if writable
+        else "an inbound no student has submitted to"
+    )
+    collector = owner or os.geteuid() or None  # root's folder: the collector's inbound is looked for, else any
+    hint = moved_hint(path.parent, collector, user_name(collector) if collector else "", theirs=True)
+    return (
+        f"it {held} no submission: it may be the course's outbound or feedback, moved there by someone who could write "
+        f"in the course's folder, or {what}",
+        f"look for the class's inbound first: {hint}: if it lists one, {back}; if not, {chmod}",
+    )
+
+
+def account_of(uid: int, owner: int) -> str:
+    """Whose an entry is, as the inbound lines say it."""
+    return "its owner's" if uid == owner else "root's" if uid == 0 else f"{user_name(uid)}'s"
 
 
 def _folder_not_of(entry: os.DirEntry, uid: int) -> bool:

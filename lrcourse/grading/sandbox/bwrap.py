@@ -42,13 +42,18 @@ import lrcourse
 from lrcourse.grading.sandbox.cgroups import distinct, group_name, make_cgroups, memory_settings, oom_kills, remove
 from lrcourse.grading.sandbox.limits import Limits
 from lrcourse.grading.sandbox.namespaces import kill_quietly
+from lrcourse.grading.sandbox.tree_removal import remove_tree
 
-UID_BASE = 61000  # sandboxes run as 61000 + n when the grader is root (no such user exists)
+UID_BASE = 66000  # sandboxes run as 66000 + n when the grader is root: above systemd's dynamic users (61184-65519)
 _COUNTER = itertools.count()
 
 
-def _free_uid() -> int:
-    """A user id no running process has (sandboxes of other workers included), from a range of unused ids."""
+def free_uid() -> int:
+    """A user id that no running process has (sandboxes of other workers included) and that names no account or
+    group this machine knows (its passwd and group databases, a directory service's included): r20ad W3, a student
+    whose account had a uid in the range could signal, read and trace a classmate's sandboxed kernel."""
+    import grp
+    import pwd
     import random
 
     taken = set()
@@ -59,8 +64,16 @@ def _free_uid() -> int:
             continue
     while True:
         uid = UID_BASE + random.randrange(20000)
-        if uid not in taken:
+        if uid not in taken and not _known_id(pwd.getpwuid, uid) and not _known_id(grp.getgrgid, uid):
             return uid
+
+
+def _known_id(lookup, number: int) -> bool:
+    try:
+        lookup(number)
+    except KeyError:
+        return False
+    return True
 
 
 # What selects the kernels float32 arithmetic runs on: a student's process computes with the same ones as the
@@ -168,7 +181,7 @@ class Sandbox:
         self.limits = limits or Limits()
         self.number = next(_COUNTER)
         self.root = os.geteuid() == 0
-        self.uid = _free_uid() if self.root else os.geteuid()
+        self.uid = free_uid() if self.root else os.geteuid()
         self.home = Path(tempfile.mkdtemp(prefix=f"lrcourse-sandbox-{os.getpid()}-"))
         self.scratch = None
         self.scratch_writable = scratch_writable
@@ -354,7 +367,7 @@ class Sandbox:
         for group in distinct(self.cgroups):
             remove(group, tries=50)
         self.cgroups = {}
-        shutil.rmtree(self.home, ignore_errors=True)
+        remove_tree(self.home)  # the student's, however deep (r20ad W1)
 
 
 def stub_for_lr_scheduler() -> dict[Path, Path]:

@@ -35,6 +35,7 @@ from lrcourse.grading.sandbox.bwrap import Sandbox
 from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient, MeasuredSession, manager_context
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
+from lrcourse.grading.sandbox.tree_removal import remove_tree
 from lrcourse.grading.sandbox.zygote import ISOLATE, LINE_FAULTS, Handle, ZygoteFault, spawn
 
 NOTEBOOK = Path("/notebook")  # where a sandboxed kernel sees the student's folder
@@ -189,10 +190,10 @@ class KernelZygoteHandle(Handle):
 
     def close(self) -> None:
         self.stop()
-        shutil.rmtree(self.private, ignore_errors=True)
+        remove_tree(self.private)
         if self.sockets_mounted:
             unmount(self.sockets)
-        shutil.rmtree(self.sockets, ignore_errors=True)
+        remove_tree(self.sockets)  # the kernel may have nested folders there past any depth (r20ad W1)
 
 
 SOCKETS_MB = 16
@@ -206,26 +207,14 @@ def _sockets_parent() -> str | None:
 
 
 def _empty(folder: Path) -> None:
-    """Delete what a folder holds, keeping the folder itself (it is bound into the sandbox); folders a
-    student's code made read-only are made writable first."""
-    for entry in folder.iterdir():
-        try:
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, onerror=_writable_then_retry)
-            else:
-                entry.unlink(missing_ok=True)
-        except OSError:
-            pass
-
-
-def _writable_then_retry(function, path, _) -> None:
+    """Delete what a folder holds, keeping the folder itself (it is bound into the sandbox), however deep and
+    whatever a student's code made read-only (`remove_tree`)."""
     try:
-        os.chmod(os.path.dirname(path), 0o700)
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)
-        function(path)
+        entries = list(folder.iterdir())
     except OSError:
-        pass
+        return
+    for entry in entries:
+        remove_tree(entry)
 
 
 class ForkedKernelManager(AsyncKernelManager):

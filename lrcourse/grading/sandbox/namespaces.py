@@ -45,7 +45,7 @@ def kill_quietly(pid: int, signum: int = signal.SIGKILL, group: bool = False) ->
         pass
 
 
-MS_NOEXEC, MNT_DETACH = 8, 2
+MS_NOEXEC, MNT_DETACH, UMOUNT_NOFOLLOW = 8, 2, 8
 
 
 def mount_tmpfs(folder, size_mb: int) -> bool:
@@ -55,8 +55,8 @@ def mount_tmpfs(folder, size_mb: int) -> bool:
 
 
 def unmount(folder) -> None:
-    """Detach whatever is mounted on `folder`, if anything."""
-    _libc().umount2(str(folder).encode(), MNT_DETACH)
+    """Detach whatever is mounted on `folder`, if anything; never through a link at `folder` (r20ad W2)."""
+    _libc().umount2(str(folder).encode(), MNT_DETACH | UMOUNT_NOFOLLOW)
 
 
 def enter_own_namespaces() -> None:

@@ -1,0 +1,148 @@
+"""What the grader removes or unmounts after a student's code ran, and the ids its sandboxes run as (r20ad W1-W3):
+folders nested past Python's recursion limit are removed without an exception; a killed run's leftovers are cleared
+only where they are the grader's own folders, never through a student's link or in a folder of hers named like one;
+a sandbox's uid names no account or group of the machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lrcourse.grading.sandbox.tree_removal import remove_tree
+
+from support.doctor_exchange import STUDENT
+
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="a folder of another uid and a mount need root")
+
+
+def nested(top: Path, depth: int = 1500) -> None:
+    """`depth` folders one in another below `top`, made as a student's code makes them (relative names: no path
+    ever reaches PATH_MAX), the deepest closed to its owner."""
+    start = os.getcwd()
+    try:
+        os.chdir(top)
+        for _ in range(depth):
+            os.mkdir("d")
+            os.chdir("d")
+        os.mkdir("closed")
+        (Path("closed") / "f").mkdir()
+        os.chmod("closed", 0o500)
+    finally:
+        os.chdir(start)
+
+
+def test_folders_nested_past_the_recursion_limit_are_removed_and_no_link_is_followed(tmp_path):
+    """r20ad W1: shutil.rmtree recursed once a level and raised RecursionError out of the grader's clean-up."""
+    top, kept = tmp_path / "home", tmp_path / "kept"
+    top.mkdir()
+    kept.mkdir()
+    (kept / "file").write_text("the instructor's")
+    nested(top)
+    (top / "link").symlink_to(kept)
+    (top / "d" / "link").symlink_to(kept / "file")
+    assert remove_tree(top) is True and not top.exists()
+    assert (kept / "file").read_text() == "the instructor's"
+    link = tmp_path / "a-link"
+    link.symlink_to(kept)
+    assert remove_tree(link) is True and not os.path.lexists(link) and kept.is_dir()
+    assert remove_tree(tmp_path / "missing") is True
+
+
+@as_root
+def test_a_folder_its_student_closed_is_opened_to_her_and_removed(open_tmp):
+    """A grader that is not root runs students as itself (a user namespace): a folder the student's code closed
+    (0500) keeps its owner from removing what it holds until it is opened again."""
+    from support.other_uid import as_user
+
+    top = open_tmp / "sandbox" / "home"
+    top.mkdir(parents=True)
+    nested(top, depth=20)
+    subprocess.run(["chown", "-R", f"{STUDENT}:{STUDENT}", str(top.parent)], check=True)
+    assert as_user(STUDENT, lambda: remove_tree(top)) == "True" and not top.exists()
+
+
+def dead_pid() -> int:
+    """A process id no process can have: above the kernel's largest."""
+    return int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+
+
+@as_root
+def test_a_killed_runs_leftovers_are_cleared_only_where_they_are_the_graders_own(tmp_path):
+    """r20ad W1: her folder of 1,500 nested ones, named like a sandbox's in /tmp, stopped every run at its start.
+    r20ad W2: her link named like a socket folder had root's grade unmount what it led to and remove what it held.
+    Both are left alone; the grader's own leftover is removed however deep."""
+    from lrcourse.grading.sandbox.leftovers import remove_stale
+
+    tag, pid = uuid.uuid4().hex[:8], dead_pid()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "file").write_text("a classmate's")
+    link = Path(f"/var/tmp/lrc-{pid}-{tag}link")
+    hers = Path(f"/tmp/lrcourse-sandbox-{pid}-{tag}")
+    ours = Path(f"/var/tmp/lrc-{pid}-{tag}ours")
+    try:
+        link.symlink_to(victim)
+        os.lchown(link, STUDENT, STUDENT)
+        hers.mkdir()
+        nested(hers)
+        os.chown(hers, STUDENT, STUDENT)
+        ours.mkdir()
+        nested(ours)
+        remove_stale()
+        assert os.path.islink(link) and (victim / "file").read_text() == "a classmate's"
+        assert (hers / "d" / "d").is_dir() and not ours.exists()
+    finally:
+        for path in (link, hers, ours):
+            remove_tree(path)
+
+
+@as_root
+def test_an_unmount_never_follows_a_link(tmp_path):
+    """r20ad W2: umount2 without UMOUNT_NOFOLLOW detached the mount a student's link named. In a mount namespace
+    of its own: a tmpfs on a folder, a link to it, and the grader's `unmount` of the link."""
+    victim, link = tmp_path / "victim", tmp_path / "link"
+    victim.mkdir()
+    link.symlink_to(victim)
+    script = (
+        "import os, subprocess, sys\n"
+        "from lrcourse.grading.sandbox.namespaces import unmount\n"
+        "victim, link = sys.argv[1:]\n"
+        "subprocess.run(['mount', '-t', 'tmpfs', 'tmpfs', victim], check=True)\n"
+        "unmount(link)\n"
+        "print('mounted' if os.path.ismount(victim) else 'detached')\n"
+        "unmount(victim)\n"
+        "print('mounted' if os.path.ismount(victim) else 'detached')\n"
+    )
+    run = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", script, str(victim), str(link)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.stdout.split() == ["mounted", "detached"], run.stdout + run.stderr
+
+
+@as_root
+def test_a_sandbox_never_runs_as_an_account_or_group_of_the_machine(monkeypatch):
+    """r20ad W3: the uid was picked among those no process had; a student whose account had it (no process running
+    then) could signal, read and trace a classmate's sandboxed kernel. An account at the first pick and a group at
+    the second are passed over."""
+    import random
+
+    from lrcourse.grading.sandbox import bwrap
+
+    name = f"lrc{uuid.uuid4().hex[:6]}"
+    picks = iter([5, 6, 7])
+    monkeypatch.setattr(random, "randrange", lambda n: next(picks))
+    subprocess.run(["useradd", "-M", "-N", "-u", str(bwrap.UID_BASE + 5), name], check=True)
+    subprocess.run(["groupadd", "-g", str(bwrap.UID_BASE + 6), name + "g"], check=True)
+    try:
+        assert bwrap.free_uid() == bwrap.UID_BASE + 7
+    finally:
+        subprocess.run(["userdel", name], check=False)
+        subprocess.run(["groupdel", name + "g"], check=False)
