@@ -18,8 +18,9 @@ environment's own nbgrader_config.py that scripts/setup_lab.py writes), and both
 Assignments tab of JupyterLab (nbgrader's assignment_list server extension) build their submit from it. It runs in
 the student's own server: it imports nbgrader, the standard library and, through the package's `__init__`,
 `lrcourse.kernel_messages` and `lrcourse.cells` (what a learner's kernel loads anyway), nothing of the grader's
-(`lrcourse.grading`: tests/test_exchange_submit.py checks the list), and reads nothing but the folder it has just
-written.
+(`lrcourse.grading`: tests/test_exchange_submit.py checks the list), and reads nothing but the student's notebooks,
+before it copies them (a notebook past a limit collect refuses it for fails the submit with the reason and what to
+do: `lrcourse.notebook_limits`, imported then), and the folder it has just written.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from pathlib import Path
 
 from nbgrader.exchange.default.submit import ExchangeSubmit
 
@@ -40,6 +42,7 @@ class OwnerOnlySubmit(ExchangeSubmit):
     """nbgrader's `ExchangeSubmit`, its submission folder then closed to everyone but its owner (FOLDER_MODE)."""
 
     def copy_files(self):
+        self.refuse_what_collect_refuses()
         try:
             super().copy_files()
         except Exception as error:  # the exchange may hold half a submission: take it out, say submit again
@@ -47,6 +50,30 @@ class OwnerOnlySubmit(ExchangeSubmit):
             raise
         finally:  # a copy, a write or the cache that failed midway must not leave the folder open to all
             self.close_submission()
+
+    def refuse_what_collect_refuses(self) -> None:
+        """Fail, copying nothing, where a notebook of the assignment is past a limit the instructor's collect refuses
+        it for (`lrcourse.notebook_limits`, read the same way): r20ad M1, nbgrader said "Submitted as ..." for a
+        notebook of 21 MB of outputs that collect then refused, with a reason only the instructor read."""
+        from lrcourse.notebook_limits import NotebookRefused, PastLimit, read_notebook
+
+        for name in sorted(os.listdir(self.src_path)):
+            path = Path(self.src_path, name)
+            if not name.endswith(".ipynb") or path.is_symlink() or not path.is_file():
+                continue
+            try:
+                read_notebook(path)
+            except PastLimit as error:
+                self.fail(
+                    f"Not submitted: {error}. Your instructor's grader would refuse it: clear the outputs (Edit > "
+                    "Clear Outputs of All Cells), remove any cells you added that you do not need, save, and submit "
+                    "again."
+                )
+            except NotebookRefused as error:
+                self.fail(
+                    f"Not submitted: {error}. Your instructor's grader would refuse it: open it in JupyterLab, save "
+                    "it again, and submit again; tell your instructor if this message comes back."
+                )
 
     def do_copy(self, src, dest, log=None):
         # nbgrader copies twice: into the inbound folder, then (the folder complete and 0777 by now) into the

@@ -2,7 +2,7 @@
 
 Python's JSON parser and everything after it recurse: text nested thousands deep raises RecursionError in
 whatever reads it, and every value is an object to build. The grader measures what a student wrote before it
-parses it: a submitted notebook (`lrcourse.grading.notebook_limits`) and each message a student's kernel sends
+parses it: a submitted notebook (`lrcourse.notebook_limits`) and each message a student's kernel sends
 (`lrcourse.grading.sandbox.kernel_client`).
 """
 

@@ -171,7 +171,7 @@ def test_a_pages_markdown_cells_are_rendered_within_its_budget_and_the_rest_show
     tables): without a budget for them the page held 130,000 tags and took 4.5 times an honest chapter's time.
     Within the budget, the first cells render as markdown, the rest show as text, and the page costs no more than
     an honest chapter's (which keeps all its markdown)."""
-    from lrcourse.grading.notebook_limits import MAX_MARKDOWN_KB, check_cells
+    from lrcourse.notebook_limits import MAX_MARKDOWN_KB, check_cells
 
     honest = nbformat.read(root / "solutions" / "05_training" / "training.ipynb", as_version=4)
     honest_page, honest_seconds = formgrader_page(honest)
@@ -201,7 +201,7 @@ def test_images_markdown_embeds_are_within_the_pages_budget(root):
     1 MB notebook made a 300 MB page (and a 300 MB feedback file); a 20 kB data: address defined once and referenced
     5,000 times, 100 MB. The page embeds at most `PageBudget.images` of them; past it, the alt text in brackets.
     One pasted image shows as it always did."""
-    from lrcourse.grading.notebook_limits import check_cells
+    from lrcourse.notebook_limits import check_cells
 
     image = "iVBORw0KGgo" + "A" * (MB - 12)  # base64 of a megabyte, as a pasted image's
     pasted = new_markdown_cell("My plot: ![the loss](attachment:a.png)")

@@ -25,6 +25,7 @@ import pytest
 from lrcourse.grading.exchange.collect import collect
 from lrcourse.grading.exchange.inbound_folder import Exchange
 
+from support.course_submit import course_submit, exchange_for, notebook
 from support.inbound_folders import CHAPTER, FILE
 from support.paths import ROOT
 from support.students import Students, needs_root
@@ -47,26 +48,6 @@ ATTACKS = {
     # kernel refuses it with fs.protected_hardlinks = 1 (lrcourse doctor checks it), whatever the folder's mode
     "hard-link the notebook": f'ln "$1/{FILE}" "$(dirname "$1")/linked"',
 }
-
-
-def notebook() -> nbformat.NotebookNode:
-    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
-
-
-def exchange_for(scratch: Path) -> tuple[Path, Exchange]:
-    """A course the students cannot read, and an exchange as the README sets it up: root 1777, the course's
-    folder 0755, the release readable, the inbound folder 3733."""
-    course = scratch / "course"
-    (course / "source" / CHAPTER).mkdir(parents=True)
-    nbformat.write(notebook(), course / "source" / CHAPTER / FILE)
-    course.chmod(0o700)
-    exchange = Exchange(scratch / "exchange", "lr-schedules")
-    (exchange.root / "lr-schedules" / "outbound" / CHAPTER).mkdir(parents=True)
-    nbformat.write(notebook(), exchange.root / "lr-schedules" / "outbound" / CHAPTER / FILE)
-    exchange.inbound.mkdir()
-    exchange.root.chmod(0o1777)
-    exchange.inbound.chmod(0o3733)
-    return course, exchange
 
 
 def submit(students: Students, role: str, exchange: Exchange, *options: str) -> Path:
@@ -207,12 +188,7 @@ def test_a_submit_that_fails_copying_to_the_cache_leaves_the_folder_closed(excha
 def test_the_folder_is_closed_before_nbgrader_copies_into_the_cache(tmp_path, monkeypatch):
     """The folder is 0755 when nbgrader starts its second copy (into the student's cache), not only once the
     submit has ended: the moment it is open to all is nbgrader's chmod to 0777 and the course's chmod right after."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
     from nbgrader.exchange.default.exchange import Exchange as NbgraderExchange
-    from traitlets.config import Config
-
-    from lrcourse.exchange_submit import OwnerOnlySubmit
 
     _, exchange = exchange_for(tmp_path)
     modes: dict[str, list[int]] = {}
@@ -227,15 +203,7 @@ def test_the_folder_is_closed_before_nbgrader_copies_into_the_cache(tmp_path, mo
     (home / CHAPTER).mkdir(parents=True)
     nbformat.write(notebook(), home / CHAPTER / FILE)
     monkeypatch.chdir(home)  # nbgrader's assignment_dir, "."
-    config = Config()
-    config.Exchange.root = str(exchange.root)
-    config.Exchange.cache = str(tmp_path / "cache")
-    config.CourseDirectory.course_id = "lr-schedules"
-    config.CourseDirectory.assignment_id = CHAPTER
-    submit = OwnerOnlySubmit(
-        coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config), config=config
-    )
-    submit.start()
+    course_submit(exchange, tmp_path / "cache").start()
     inbound, cached = modes.values()  # the inbound folder's copy first, then the cache's
     assert inbound == [] and cached == [0o755], modes
     assert list(modes)[1].startswith(str(tmp_path / "cache"))

@@ -42,16 +42,7 @@ CHAIN = (
     "fleet.grade",
 )  # from the bottom
 BESIDE_THE_CHAIN = {
-    *(
-        "course",
-        "intake",
-        "notebook_limits",
-        "outcomes",
-        "exercise",
-        "exchange.collect",
-        "exchange.inbound",
-        "exchange.nbgrader_collect",
-    ),
+    *("course", "intake", "outcomes", "exercise", "exchange.collect", "exchange.inbound", "exchange.nbgrader_collect"),
     "exchange.nbgrader_release",
     "exchange.submission_secrets",
     "exchange.unfinished_submit",
@@ -87,7 +78,7 @@ def room(module: str) -> str:
 SANDBOX = "lrcourse.grading.sandbox."
 PARENTS = {"answers", "kernels", "kernel_client", "message_shapes"}
 CHILDREN = {"answer_zygote", "kernel_zygote", "kernel_relay", "kernel_output", "zygote"}
-LIMITS = {"bwrap", "cgroups", "limits", "namespaces", "no_lr_scheduler", "leftovers"}
+LIMITS = {"bwrap", "cgroups", "limits", "namespaces", "no_lr_scheduler", "leftovers", "tree_removal"}
 FIRST_PARTY = ("lrcourse", "support", "catalogue")
 
 

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from lrcourse.grading import notebook_limits
-from lrcourse.grading.notebook_limits import MAX_DEPTH, NotebookRefused, read_notebook
+from lrcourse import notebook_limits
 from lrcourse.json_scan import nesting_exceeds, scan_json
+from lrcourse.notebook_limits import MAX_DEPTH, NotebookRefused, read_notebook
 
 from support.oversized import RELEASE, nested, with_attachments
 from support.paths import ROOT

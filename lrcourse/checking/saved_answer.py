@@ -47,7 +47,7 @@ from lrcourse.checking.answer_replay import changed_in_place
 from lrcourse.checking.expect import expect
 from lrcourse.files_read import kernel_folder
 
-# The grader refuses a submitted notebook past 50 MB (grading.notebook_limits.MAX_NOTEBOOK_MB, a layer above)
+# The grader refuses a submitted notebook past 50 MB (lrcourse.notebook_limits.MAX_NOTEBOOK_MB)
 MAX_BYTES = 50 << 20
 TRUSTED_TESTS = "__lrcourse_tests__"  # the name of the namespace the grader runs test cells in (verdicts.Judge)
 SAVE_AND_RERUN = "save the notebook (Ctrl+S, or File > Save Notebook) and run this cell again"

@@ -10,8 +10,8 @@ From the bottom; a module imports only from its own room, the ground, or a room 
   `namespaces`, `no_lr_scheduler`); `leftovers` removes what a killed worker's sandboxes left behind.
 - the ground, here: `course` (the course's configuration and gradebook), `intake` (which submissions a run takes),
   `outcomes` (a run's outcomes), `exercise` (an assignment's exercises), `source_files` (nothing of
-  source/<chapter>/ but its notebooks reaches a student), `notebook_limits` and `spreadsheet` (a notebook read, a
-  CSV written, bounded).
+  source/<chapter>/ but its notebooks reaches a student) and `spreadsheet` (a CSV written, bounded); a notebook is
+  read within `lrcourse.notebook_limits`, a layer below, which the students' own submit applies too.
 - `browser/`: students' HTML made inert in the instructor's browser (`sanitize`, `markup`, `content_policy`,
   `bounded_render`), nbgrader's feedback page (`feedback_page`) and its exporter (`feedback_exporter`).
 - `exchange/`: submissions from nbgrader's exchange (`collect`, `inbound`, `inbound_folder`, `root`, `mounts`),

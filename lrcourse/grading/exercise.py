@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lrcourse import cells
-from lrcourse.grading.notebook_limits import read_notebook
 from lrcourse.grading.source_files import chapter_notebook
+from lrcourse.notebook_limits import read_notebook
 
 
 @dataclass

@@ -36,8 +36,8 @@ import re
 import stat
 from pathlib import Path
 
-from lrcourse.grading.notebook_limits import NotebookRefused, PastLimit, parse_notebook, read_notebook
 from lrcourse.grading.outcomes import Outcome, capped
+from lrcourse.notebook_limits import NotebookRefused, PastLimit, parse_notebook, read_notebook
 
 MARK = ".lrcourse-graded.json"
 # The characters of an id: none that a file glob, a path, a shell, a CSV or a page's script string reads as more

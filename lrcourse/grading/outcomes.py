@@ -128,6 +128,7 @@ def summary(result: RunOutcomes) -> str:
     if result.awaiting_manual:
         lines.append(
             f"{result.awaiting_manual} written answer(s) await manual grading in nbgrader's formgrader "
-            "(`make instructor`); until then the scores above count only the autograded items"
+            "(`make instructor`, or the hub's formgrader service); until then the scores above count only the autograded "
+            "items"
         )
     return "\n".join(lines)

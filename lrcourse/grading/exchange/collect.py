@@ -87,7 +87,7 @@ from lrcourse.grading.exchange.submission_secrets import (
     secret_recorded,
     usable_secret,
 )
-from lrcourse.grading.notebook_limits import MAX_NOTEBOOK_MB
+from lrcourse.notebook_limits import MAX_NOTEBOOK_MB
 
 # The student's folder in submitted/ (and submitted/<id>, when collect makes it): the course owner's alone, so an
 # account sharing the course folder's group (or a folder's above it) reads neither her notebook nor her secret

@@ -1,7 +1,7 @@
 """The trust boundary: everything that starts, confines or talks to a process running a student's code.
 
 Inside this package, a student's code runs; outside it, the grader still reads students' files (`intake`,
-`notebook_limits`, `exercise`, `collect`, `inbound`, `sanitize`, `content_policy`: ARCHITECTURE.md's trust
+`lrcourse.notebook_limits`, `exercise`, `collect`, `inbound`, `sanitize`, `content_policy`: ARCHITECTURE.md's trust
 boundary). The code runs (the notebook's kernel, forked from `kernel_zygote`; the process that runs the
 student's answers, forked from `answer_zygote`) in a bubblewrap sandbox (`bwrap`) with the `limits` the course
 sets (its `cgroups` when the grader may make them), in namespaces of its own (`namespaces`), with its outputs bounded at the source (`kernel_output`) and
