@@ -30,6 +30,7 @@ from support.doctor_exchange import (
     grader_release_all,
     moved_aside,
     staff_group,
+    submit,
 )
 from support.other_uid import as_user
 from support.posix_acl import set_acl
@@ -183,10 +184,12 @@ def test_an_inbound_of_roots_no_student_may_write_in_says_so_and_its_mend_lets_t
     inbound.chmod(0o755)
     said = doctor(open_tmp)
     assert f"{inbound} has mode 0755, not 3733" in said and ": no student can submit (others may not" in said, said
-    assert "it is empty and holds no submission: it may be the course's outbound or feedback" in said, said  # r20ae M1
-    assert f"fix: look for the class's inbound first: `find / -xdev -type d -perm -2733 -uid {GRADER}`" in said, said
+    assert "it is empty: it may be the class's inbound, or the course's outbound or feedback" in said, said  # r20ae M1
+    assert (
+        f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} ! -path '{course.parent}/*/inbound'`" in said
+    )
     mend = f"`chmod 3733 {inbound} && chown {GRADER} {inbound}` (as root)"
-    assert f"; if not, {mend}" in said, said
+    assert f"if it is the class's inbound and the find lists none, {mend}" in said, said
     follow(f"fix: {mend}")  # its find lists none: the class's inbound is this one
     assert as_user(STUDENT, lambda: os.access(inbound, os.W_OK | os.X_OK)) == "True"
     assert as_user(GRADER, lambda: open_inbound(Exchange(course.parent, "lr-schedules"))).isdigit()
@@ -227,29 +230,34 @@ def test_the_courses_outbound_moved_to_inbound_is_not_made_the_inbound(open_tmp,
     for mode in (0o2777, 0o2775):  # r20aa M1, r20ab M1: where students may write, the owner's folder may be renamed;
         (course / "inbound").chmod(mode)  # r20ac M1: 2775 is also a groupshared course's release, which chmod hid
         said = doctor(open_tmp)
-        assert "it holds 01_learning_rate, its owner's, no submission: it may be the course's outbound" in said, said
-        assert "or the class's inbound, whose submissions whoever may write in it could have renamed" in said, said
-        look = f"fix: look for the class's inbound first: `find / -xdev -type d -perm -2733 -uid {GRADER}`"
-        assert look in said and f"; if not, `chmod 3733 {course / 'inbound'}`" in said, said
+        assert "it holds 01_learning_rate, its owner's, and others may write in it: what it holds may have" in said
+        assert f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} " in said, said
+        assert f"the find lists none, `chmod 3733 {course / 'inbound'}`" in said and "fix: `chmod" not in said, said
     (course / "inbound").chmod(0o755)
     os.chown(course / "inbound" / "01_learning_rate", STUDENT, STUDENT)  # r20z M2: a student's folder there is not it
     said = doctor(open_tmp)
-    assert f"fix: `chmod 3733 {course / 'inbound'}`, then see whose they are" in said, said
-    assert "it holds 1 entry not named as submissions (01_learning_rate, ...): collect reads none of them" in said
+    assert "fix: look first: `find" in said and f"the find lists none, `chmod 3733 {course / 'inbound'}`" in said
 
 
-@pytest.mark.parametrize("case", ["roots-chapter", "empty", "a-staff-members-chapter", "a-students-renamed"])
+CASES = ["roots-chapter", "empty", "a-staff-members-chapter", "a-students-renamed", "a-name-planted", "submissions"]
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_what_decides_whether_a_folder_at_inbound_is_a_release_or_the_inbound(open_tmp, monkeypatch, case):
     """r20ae M1: the outbound moved to inbound got a bare `chmod 3733` where none of its entries was its owner's: a
     chapter of root's (a course once run as root), an empty one (before a release), a chapter of a staff member's in
     a groupshared course's 2775 release; followed, the doctor said ok and a classmate's submission stayed hidden.
-    r20ae M2: "look inside first" gave no rule: an entry of a student's is one no release holds (the course's
-    release refuses it), so that folder is the class's inbound, with its entries not named as submissions said."""
+    r20ag W1: in a release its group may write in, a name planted or renamed as a submission made it "the class's
+    inbound". What decides: only submission folders of the students they name, in a folder no one else may write in,
+    keep the chmod; only its owner's or root's entries there make it a release; anything else, the instructor looks
+    (the find for an inbound moved elsewhere, left out each course's own inbound: r20ag M1), then chooses."""
+    from lrcourse.grading.exchange import kept_folders
+
     course = course_in(monkeypatch, open_tmp, 0o1777)
     os.rename(course / "inbound", course / ".hidden")
     os.rename(course / "outbound", course / "inbound")
     inbound, chapter = course / "inbound", course / "inbound" / "01_learning_rate"
-    if case != "empty":
+    if case not in ("empty", "submissions"):
         chapter.mkdir()
     if case == "a-staff-members-chapter":
         staff_group(monkeypatch)  # the group STAFF: the grader and a TA
@@ -259,15 +267,22 @@ def test_what_decides_whether_a_folder_at_inbound_is_a_release_or_the_inbound(op
     if case == "a-students-renamed":
         inbound.chmod(0o2777)
         os.chown(chapter, STUDENT, STUDENT)
+    if case == "a-name-planted":  # r20ag W1: a member of the release's group made it, or renamed a chapter so
+        inbound.chmod(0o2775)
+        submit(inbound, "mal+01_learning_rate+2026-12-07 23:00:00.000000 UTC")
+    if case == "submissions":  # a real inbound of a wrong mode, holding its students' submissions
+        monkeypatch.setattr(kept_folders, "user_name", lambda uid: "alice" if uid == STUDENT else str(uid))
+        submit(inbound)
     said = doctor(open_tmp)
-    look = f"fix: look for the class's inbound first: `find / -xdev -type d -perm -2733 -uid {GRADER}`"
     if case == "roots-chapter":
         assert "it holds 01_learning_rate, root's, and no submission: it may be the course's outbound" in said, said
         assert "fix: never `chmod 3733` it" in said and "fix: `chmod" not in said, said
-    elif case == "a-students-renamed":
-        assert f"fix: `chmod 3733 {inbound}`, then see whose they are (`ls -la --time=ctime {inbound}`)" in said, said
+    elif case == "submissions":
+        assert f"fix: `chmod 3733 {inbound}`" in said, said
     else:
-        assert look in said and f"; if not, `chmod 3733 {inbound}`" in said and "fix: `chmod" not in said, said
+        look = f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} ! -path '{course.parent}/*/inbound'`"
+        assert look in said and f"the find lists none, `chmod 3733 {inbound}`" in said, said
+        assert 'a "Permission denied" is a place it could not look: `findmnt -t fuse' in said, said  # r20ag W3
 
 
 def test_the_courses_feedback_moved_to_inbound_is_not_made_the_inbound(open_tmp, monkeypatch):

@@ -16,7 +16,6 @@ import shlex
 import stat
 from pathlib import Path
 
-from lrcourse.grading.exchange import counted
 from lrcourse.grading.exchange.group_listing import group_listing
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, claimed, user_name
 from lrcourse.grading.intake import valid_student_id
@@ -65,54 +64,51 @@ def not_an_inbound(path: Path, owner: int, chmod: str) -> tuple[str, str] | None
     """For a folder at inbound/ without the inbound's mode (`owner`'s): what to say and do instead of `chmod`, the
     mode's fix, or None where that fix stands. It may be the course's outbound (its chapters' folders) or feedback (its
     `<checksum>.html` pages) moved there by someone who could write in the course's folder: `chmod 3733` made it the
-    class's inbound while the real one stayed hidden (r20y M1). What decides:
-    - an entry named as a submission, or one of an account that no release holds (neither its owner nor root, nor,
-      where its group may write in it, a member of that group: the course's release refuses any other's), makes it
-      the class's inbound: the chmod stands, and entries not named as submissions are said (collect reads none);
-    - entries of those accounts alone, in a folder no one else may write in, make it a release or feedback (a
-      student can make no such entry there; r20ac M2: feedback's pages are files; r20ae M1: a chapter of root's);
-    - otherwise (empty, or where its group or others may write, r20aa M1, r20ab M1, r20ac M1: a groupshared course's
-      2775 release, or an inbound with a submission of the owner's renamed) the instructor looks for the class's
-      inbound first (the doctor's find), and only if that finds none makes this one the inbound (r20ae M1 and M2)."""
+    class's inbound while the real one stayed hidden (r20y M1). Where its group or others may write in it, what it
+    holds decides nothing (a name planted or renamed: r20aa M1, r20ab M1, r20ag W1; a group not listed: r20ag W2). So:
+    - no one else may write in it and it holds only submission folders, each of the student it names: the chmod;
+    - no one else may write in it and it holds only entries of its owner's or root's, none named as a submission: a
+      release or feedback (a student can make no such entry there; r20ac M2, r20ae M1): never the chmod;
+    - otherwise (empty, writable by others, mixed) the instructor looks: the find for a class's inbound moved
+      elsewhere first (this course's and every course's own inbound left out, r20ag M1; a student's FUSE mount hides
+      a folder from it, r20ag W3), what each kind of folder holds, and the chmod only if it is the inbound and the
+      find lists none (r20ae M1, M2)."""
     try:
         seen = os.lstat(path)
-        with os.scandir(path) as entries:
-            looked = [(entry.name, entry.stat(follow_symlinks=False)) for _, entry in zip(range(MOST_LOOKED), entries)]
+        with os.scandir(path) as listing:
+            looked = [(entry.name, entry.stat(follow_symlinks=False)) for _, entry in zip(range(MOST_LOOKED), listing)]
     except OSError:
         return None
-    writable = seen.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    group = group_listing(seen.st_gid) if seen.st_mode & stat.S_IWGRP else None
-    releasers = {owner, 0, *(uid for uid in (group.members.values() if group else ()) if uid is not None)}
-    unnamed = [name for name, _ in looked if not submission_named(name)]
-    if len(unnamed) < len(looked) or any(entry.st_uid not in releasers for _, entry in looked):
-        if not unnamed:
-            return None
-        many = counted.entries(len(unnamed)) + (" or more" if len(looked) == MOST_LOOKED else "")
-        return (
-            f"it holds {many} not named as submissions ({shown(unnamed[0])}, ...): collect reads none of them",
-            f"{chmod}, then see whose they are (`ls -la --time=ctime {shown(path)}`) and ask them to submit again",
-        )
-    back = "move it back where it belongs, as root, then run lrcourse doctor again (its find looks for the class's inbound)"
-    if looked and not writable:
+    closed = not seen.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if closed and looked and all(students_submission(name, entry) for name, entry in looked):
+        return None
+    if closed and looked and all(entry.st_uid in (owner, 0) and not submission_named(name) for name, entry in looked):
         return (
             f"it holds {shown(looked[0][0])}, {account_of(looked[0][1].st_uid, owner)}, and no submission: it may be "
             "the course's outbound (a chapter's folder) or feedback (pages named <checksum>.html), moved there by "
             "someone who could write in the course's folder",
-            f"never `chmod 3733` it: {back}",
+            "never `chmod 3733` it: move it back where it belongs, as root, then run lrcourse doctor again (its find "
+            "looks for the class's inbound)",
         )
-    held = f"holds {shown(looked[0][0])}, {account_of(looked[0][1].st_uid, owner)}," if looked else "is empty and holds"
-    what = (
-        "the class's inbound, whose submissions whoever may write in it could have renamed"
-        if writable
-        else "an inbound no student has submitted to"
-    )
+    first = f"holds {shown(looked[0][0])}, {account_of(looked[0][1].st_uid, owner)}" if looked else "is empty"
+    held = first + (", and more" if len(looked) > 1 else "")
+    whose = ", and others may write in it: what it holds may have been planted or renamed" if not closed else ""
     collector = owner or os.geteuid() or None  # root's folder: the collector's inbound is looked for, else any
-    hint = moved_hint(path.parent, collector, user_name(collector) if collector else "", theirs=True)
+    hint = moved_hint(path.parent, collector, user_name(collector) if collector else "", theirs=True, besides=True)
     return (
-        f"it {held} no submission: it may be the course's outbound or feedback, moved there by someone who could write "
-        f"in the course's folder, or {what}",
-        f"look for the class's inbound first: {hint}: if it lists one, {back}; if not, {chmod}",
+        f"it {held}{whose}: it may be the class's inbound, or "
+        "the course's outbound or feedback moved there by someone who could write in the course's folder",
+        f"look first: {hint}; then `ls -la {shown(path)}`: the class's inbound holds submission folders "
+        "(<student>+<chapter>+<time>, each its student's, each with a timestamp.txt), a release its chapters' folders "
+        "(yours or root's), feedback its <checksum>.html pages. If the find lists a folder, or this is a release or "
+        f"feedback, move this back where it belongs, as root, and run lrcourse doctor again; if it is the class's "
+        f"inbound and the find lists none, {chmod}",
     )
+
+
+def students_submission(name: str, seen: os.stat_result) -> bool:
+    """Whether the entry `name` (`seen`: its lstat) is a submission folder of the student its name claims."""
+    return stat.S_ISDIR(seen.st_mode) and submission_named(name) and user_name(seen.st_uid) == name.split("+")[0]
 
 
 def account_of(uid: int, owner: int) -> str:
@@ -316,7 +312,7 @@ def group_of(folder: Path, seen: os.stat_result) -> dict[int, str]:
     return {uid: why for uid in listing.members.values() if uid is not None}
 
 
-def moved_hint(course: Path, uid: int | None, owner: str = "", theirs: bool = False) -> str:
+def moved_hint(course: Path, uid: int | None, owner: str = "", theirs: bool = False, besides: bool = False) -> str:
     """Where the class's inbound, renamed or moved by someone who could write in the course's folder `course`, may be:
     the `find` listing the folders with the inbound's mode owned (`theirs`) or not owned by `uid` (`owner`; None: all)
     on the exchange's file system, from its mount point: a rename (as `mv` does within one) never leaves it, so a
@@ -326,10 +322,19 @@ def moved_hint(course: Path, uid: int | None, owner: str = "", theirs: bool = Fa
         top = top.parent
     which = "" if uid is None else f" -uid {uid}" if theirs else f" ! -uid {uid}"
     whose = "" if uid is None else f" {owner}'s" if theirs else f" not {owner}'s"
-    return (
+    if besides:  # with `besides`, every course's own inbound is left out: one moved elsewhere is looked for
+        which += f" ! -path {shell_word(str(Path(os.path.realpath(course)).parent / '*' / 'inbound'))}"
+    said = (
         f"`find {shell_word(top)} -xdev -type d -perm -2733{which}` as root lists the folders with the inbound's "
         f"mode{whose} on the exchange's file system, a student's home included (a rename never leaves it)"
     )
+    if besides:  # r20ag W3: a student's FUSE mount (bindfs) hides what is below it from root's find
+        said += (
+            ', other than each course\'s own inbound; a "Permission denied" is a place it could not look: '
+            "`findmnt -t fuse,fuse.bindfs,fuseblk -o TARGET,OPTIONS` names students' mounts (user_id=), which root "
+            "unmounts before looking again"
+        )
+    return said
 
 
 def staff_inbound(path: Path, staff: dict[int, str], seen: os.stat_result | None = None) -> tuple[str, str] | None:
