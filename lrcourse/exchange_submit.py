@@ -19,8 +19,8 @@ Assignments tab of JupyterLab (nbgrader's assignment_list server extension) buil
 the student's own server: it imports nbgrader, the standard library and, through the package's `__init__`,
 `lrcourse.kernel_messages` and `lrcourse.cells` (what a learner's kernel loads anyway), nothing of the grader's
 (`lrcourse.grading`: tests/test_exchange_submit.py checks the list), and reads nothing but the student's notebooks,
-before it copies them (a notebook past a limit collect refuses it for fails the submit with the reason and what to
-do: `lrcourse.notebook_limits`, imported then), and the folder it has just written.
+before it copies them (a notebook of the release past a limit collect refuses it for fails the submit with the
+reason and what to do: `lrcourse.notebook_limits`, imported then), and the folder it has just written.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from nbgrader.exchange.default.submit import ExchangeSubmit
 FOLDER_MODE = 0o755
 SECRET = "submission_secret.txt"  # the last file nbgrader 0.9.6's submit writes in the folder (`copy_files`)
 OPEN_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+SUBMIT_AGAIN = "Submit again, and tell your instructor if this message comes back (the exchange's disk may be full)."
 
 
 class OwnerOnlySubmit(ExchangeSubmit):
@@ -52,28 +53,36 @@ class OwnerOnlySubmit(ExchangeSubmit):
             self.close_submission()
 
     def refuse_what_collect_refuses(self) -> None:
-        """Fail, copying nothing, where a notebook of the assignment is past a limit the instructor's collect refuses
-        it for (`lrcourse.notebook_limits`, read the same way): r20ad M1, nbgrader said "Submitted as ..." for a
-        notebook of 21 MB of outputs that collect then refused, with a reason only the instructor read."""
+        """Fail, copying nothing, where a notebook of the release is past a limit the instructor's collect refuses it
+        for (`lrcourse.notebook_limits`, read the same way, a link read where it leads as nbgrader's copy does): r20ad
+        M1, nbgrader said "Submitted as ..." for a notebook of 21 MB of outputs that collect then refused, with a
+        reason only the instructor read. Only the release's notebooks, which collect reads (r20af 4: another notebook
+        of hers, which collect leaves out, kept her from submitting). Collect's other checks (nbformat's schema) are
+        not repeated here."""
+        from nbgrader.utils import find_all_notebooks
+
         from lrcourse.notebook_limits import NotebookRefused, PastLimit, read_notebook
 
-        for name in sorted(os.listdir(self.src_path)):
-            path = Path(self.src_path, name)
-            if not name.endswith(".ipynb") or path.is_symlink() or not path.is_file():
+        self.init_release()  # nbgrader's copy_files does it first too: the release's path, or its failure
+        for name in find_all_notebooks(self.release_path):
+            path = Path(os.path.realpath(os.path.join(self.src_path, name)))
+            if not path.is_file():  # missing (nbgrader says so), or no plain file: nothing to read here
                 continue
             try:
                 read_notebook(path)
             except PastLimit as error:
                 self.fail(
-                    f"Not submitted: {error}. Your instructor's grader would refuse it: clear the outputs (Edit > "
-                    "Clear Outputs of All Cells), remove any cells you added that you do not need, save, and submit "
-                    "again."
+                    f"Not submitted: {error}. Your instructor's grader would refuse it: clear its outputs (Kernel > "
+                    "Restart Kernel and Clear Outputs of All Cells) or remove what you added past the limit, save, "
+                    "and submit again."
                 )
             except NotebookRefused as error:
                 self.fail(
                     f"Not submitted: {error}. Your instructor's grader would refuse it: open it in JupyterLab, save "
                     "it again, and submit again; tell your instructor if this message comes back."
                 )
+            except OSError as error:  # r20af 7: a notebook it cannot read gave a bare traceback
+                self.fail(f"Not submitted: {name} cannot be read ({error.strerror}): {SUBMIT_AGAIN}")
 
     def do_copy(self, src, dest, log=None):
         # nbgrader copies twice: into the inbound folder, then (the folder complete and 0777 by now) into the
@@ -103,10 +112,7 @@ class OwnerOnlySubmit(ExchangeSubmit):
                 left = f"it could not be removed ({failure.strerror}): your instructor's collect refuses it"
         else:
             left = "it is not your own folder: left as it is"
-        self.fail(
-            f"Your submission did not reach the exchange ({error}); {left}. Submit again, and tell your instructor "
-            "if this message comes back (the exchange's disk may be full)."
-        )
+        self.fail(f"Your submission did not reach the exchange ({error}); {left}. {SUBMIT_AGAIN}")
 
     def submission_folder(self) -> str:
         return os.path.join(self.inbound_path, self.assignment_filename)

@@ -21,11 +21,38 @@ def test_a_notebook_collect_would_refuse_is_not_submitted_and_the_student_told_w
     _, exchange = exchange_for(tmp_path)
     home = tmp_path / "home"
     (home / CHAPTER).mkdir(parents=True)
-    flooded = notebook()
-    flooded.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * ((MAX_OUTPUT_MB + 1) << 20))]
-    nbformat.write(flooded, home / CHAPTER / FILE)
+    nbformat.write(flooded(), home / CHAPTER / FILE)
     monkeypatch.chdir(home)
     submit = course_submit(exchange, tmp_path / "cache")
     with pytest.raises(ExchangeError, match=f"Not submitted: {FILE} holds more than {MAX_OUTPUT_MB} MB of outputs"):
         submit.start()
     assert list(exchange.inbound.iterdir()) == [] and not (tmp_path / "cache").exists()
+
+
+def flooded() -> nbformat.NotebookNode:
+    from lrcourse.notebook_limits import MAX_OUTPUT_MB
+
+    past = notebook()
+    past.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * ((MAX_OUTPUT_MB + 1) << 20))]
+    return past
+
+
+def test_only_the_releases_notebooks_are_read_and_a_link_where_it_leads(tmp_path, monkeypatch):
+    """r20af 4: a notebook of hers beside the release's (experiments, a copy), which collect leaves out, kept her from
+    submitting. r20af 5: the release's notebook as a link to one past a limit was submitted (nbgrader's copy follows
+    it) and collect then refused it."""
+    from nbgrader.exchange.abc.exchange import ExchangeError
+
+    _, exchange = exchange_for(tmp_path)
+    home = tmp_path / "home"
+    (home / CHAPTER).mkdir(parents=True)
+    nbformat.write(notebook(), home / CHAPTER / FILE)
+    nbformat.write(flooded(), home / CHAPTER / "scratch-experiments.ipynb")
+    monkeypatch.chdir(home)
+    course_submit(exchange, tmp_path / "cache").start()
+    assert len(list(exchange.inbound.iterdir())) == 1
+    (home / CHAPTER / FILE).unlink()
+    (home / CHAPTER / FILE).symlink_to(home / CHAPTER / "scratch-experiments.ipynb")
+    with pytest.raises(ExchangeError, match="Not submitted: scratch-experiments.ipynb holds more than"):
+        course_submit(exchange, tmp_path / "cache2").start()
+    assert len(list(exchange.inbound.iterdir())) == 1

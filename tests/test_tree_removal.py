@@ -66,6 +66,45 @@ def test_a_folder_its_student_closed_is_opened_to_her_and_removed(open_tmp):
     assert as_user(STUDENT, lambda: remove_tree(top)) == "True" and not top.exists()
 
 
+@as_root
+def test_a_folder_a_students_code_closed_or_filled_is_emptied_in_one_go(open_tmp, monkeypatch):
+    """r20af 2: without root a kernel runs as the grader's uid and closed its socket folder (0500): every later kernel
+    of the worker failed to make its folder there. r20af 3: an `rm` per entry made 20,000 empty folders cost the
+    worker 39 s. The folder is set back to 0700 and emptied by one find (its `rm`s take many entries each)."""
+    from lrcourse.grading.sandbox import tree_removal
+
+    from support.other_uid import as_user
+
+    sockets = open_tmp / "grader" / "lrc-sockets"
+    sockets.mkdir(parents=True)
+    for number in range(3000):
+        (sockets / f"k{number}").mkdir()
+    nested(sockets / "k0", depth=20)
+    subprocess.run(["chown", "-R", f"{STUDENT}:{STUDENT}", str(sockets.parent)], check=True)
+    sockets.chmod(0o500)
+    runs = []
+    real_run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: runs.append(command[0]) or real_run(command, **kw))
+
+    def emptied() -> str:
+        tree_removal.empty_folder(sockets)
+        return f"{os.listdir(sockets)} {oct(sockets.stat().st_mode & 0o777)} {len(runs)}"
+
+    said = as_user(STUDENT, emptied)
+    assert said.startswith("'[] 0o700 ") and int(said.strip("'").split()[-1]) <= 3, said
+
+
+def test_no_free_uid_in_the_range_is_said_not_looped_on(monkeypatch):
+    """r20af 9: with every uid of the range an account's (a directory service), the pick looped forever."""
+    import pwd
+
+    from lrcourse.grading.sandbox import bwrap
+
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: None)
+    with pytest.raises(RuntimeError, match=f"no free user id for a sandbox in {bwrap.UID_BASE}-"):
+        bwrap.free_uid()
+
+
 def dead_pid() -> int:
     """A process id no process can have: above the kernel's largest."""
     return int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
@@ -85,7 +124,12 @@ def test_a_killed_runs_leftovers_are_cleared_only_where_they_are_the_graders_own
     link = Path(f"/var/tmp/lrc-{pid}-{tag}link")
     hers = Path(f"/tmp/lrcourse-sandbox-{pid}-{tag}")
     ours = Path(f"/var/tmp/lrc-{pid}-{tag}ours")
+    huge = Path(f"/var/tmp/lrc-{2**31}-{tag}huge")  # r20af 1: os.kill raised OverflowError out of every run's start
+    ours_huge = Path(f"/dev/shm/lrc-{10**30}-{tag}ours")
     try:
+        huge.mkdir()
+        os.chown(huge, STUDENT, STUDENT)
+        ours_huge.mkdir()
         link.symlink_to(victim)
         os.lchown(link, STUDENT, STUDENT)
         hers.mkdir()
@@ -96,8 +140,32 @@ def test_a_killed_runs_leftovers_are_cleared_only_where_they_are_the_graders_own
         remove_stale()
         assert os.path.islink(link) and (victim / "file").read_text() == "a classmate's"
         assert (hers / "d" / "d").is_dir() and not ours.exists()
+        assert huge.is_dir() and not ours_huge.exists()
     finally:
-        for path in (link, hers, ours):
+        for path in (link, hers, ours, huge, ours_huge):
+            remove_tree(path)
+
+
+@as_root
+def test_a_fleet_workers_leftovers_are_cleared_only_where_they_are_its_own():
+    """r20af 1: the fleet's pool process, as it starts, took any `/tmp/lrcourse-worker-<pid>-*`: a name of 2**31 raised
+    OverflowError, a folder of hers 1,500 deep RecursionError, and one of another account's was removed."""
+    from lrcourse.grading.fleet.worker import SCRATCH, remove_leftovers
+
+    tag = uuid.uuid4().hex[:8]
+    hers, huge = Path(f"/tmp/{SCRATCH}{dead_pid()}-{tag}"), Path(f"/tmp/{SCRATCH}{2**31}-{tag}")
+    ours = Path(f"/tmp/{SCRATCH}{dead_pid()}-{tag}ours")
+    try:
+        for path in (hers, huge, ours):
+            path.mkdir()
+        nested(hers)
+        nested(ours)
+        os.chown(hers, STUDENT, STUDENT)
+        os.chown(huge, STUDENT, STUDENT)
+        remove_leftovers()
+        assert (hers / "d").is_dir() and huge.is_dir() and not ours.exists()
+    finally:
+        for path in (hers, huge, ours):
             remove_tree(path)
 
 

@@ -36,8 +36,8 @@ stored or written (a paused worker's copy, resumed): no orphan is left in the br
 from __future__ import annotations
 
 import atexit
+import glob
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -235,12 +235,10 @@ def remove_leftovers() -> None:
     """What grading processes that died left (kill -9, a memory cap): their scratch courses, their sandboxes'
     folders and cgroups (`leftovers.remove_stale`, as local grading does after a worker dies). Run as each pool
     process starts, a dead one's replacement included."""
-    from lrcourse.grading.sandbox.leftovers import process_running, remove_stale
+    from lrcourse.grading.sandbox.leftovers import remove_dead, remove_stale
 
-    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*"):
-        found = re.match(rf"{SCRATCH}(\d+)-", path.name)
-        if found and not process_running(int(found.group(1))):
-            shutil.rmtree(path, ignore_errors=True)
+    # in /tmp a name proves nothing: only this user's folders (r20af 1: a name of 2**31 raised, hers was removed)
+    remove_dead(glob.glob(os.path.join(tempfile.gettempdir(), f"{SCRATCH}*")), rf"^{SCRATCH}(\d+)-")
     remove_stale()
 
 

@@ -46,6 +46,7 @@ from lrcourse.grading.sandbox.tree_removal import remove_tree
 
 UID_BASE = 66000  # sandboxes run as 66000 + n when the grader is root: above systemd's dynamic users (61184-65519)
 _COUNTER = itertools.count()
+MOST_PICKS = 2000
 
 
 def free_uid() -> int:
@@ -62,10 +63,14 @@ def free_uid() -> int:
             taken.add(os.stat(f"/proc/{name}").st_uid)
         except OSError:
             continue
-    while True:
+    for _ in range(MOST_PICKS):
         uid = UID_BASE + random.randrange(20000)
         if uid not in taken and not _known_id(pwd.getpwuid, uid) and not _known_id(grp.getgrgid, uid):
             return uid
+    raise RuntimeError(  # r20af 9: a directory filling the range looped forever
+        f"no free user id for a sandbox in {UID_BASE}-{UID_BASE + 19999} after {MOST_PICKS} picks: accounts, groups or "
+        "processes hold them; give the grader a machine where that range is unused"
+    )
 
 
 def _known_id(lookup, number: int) -> bool:

@@ -35,7 +35,7 @@ from lrcourse.grading.sandbox.bwrap import Sandbox
 from lrcourse.grading.sandbox.kernel_client import BoundedKernelClient, MeasuredSession, manager_context
 from lrcourse.grading.sandbox.limits import Limits, budget_text
 from lrcourse.grading.sandbox.namespaces import kill_quietly, mount_tmpfs, unmount
-from lrcourse.grading.sandbox.tree_removal import remove_tree
+from lrcourse.grading.sandbox.tree_removal import empty_folder, remove_tree
 from lrcourse.grading.sandbox.zygote import ISOLATE, LINE_FAULTS, Handle, ZygoteFault, spawn
 
 NOTEBOOK = Path("/notebook")  # where a sandboxed kernel sees the student's folder
@@ -136,12 +136,12 @@ class KernelZygoteHandle(Handle):
         self.ready()
         # Each kernel's sockets in a fresh folder of its own, unpredictable, inside one the sandbox cannot
         # write (as root): nothing a kernel does there can be in the next kernel's way.
-        _empty(self.sockets)
+        empty_folder(self.sockets)
         sockets = Path(tempfile.mkdtemp(prefix="k", dir=self.sockets))
         if self.sandbox is None:
             return folder, sockets
         self.sandbox.give(sockets)
-        _empty(self.sandbox.scratch)
+        empty_folder(self.sandbox.scratch)
         shutil.copytree(
             folder,
             self.sandbox.scratch,
@@ -178,9 +178,9 @@ class KernelZygoteHandle(Handle):
                     self.stop()
             except OSError:
                 self.stop()
-        _empty(self.sockets)
+        empty_folder(self.sockets)
         if self.sandbox is not None:
-            _empty(self.sandbox.scratch)
+            empty_folder(self.sandbox.scratch)
 
     def counts(self) -> tuple[int, int]:
         return self.sandbox.counts() if self.sandbox is not None else (0, 0)
@@ -204,17 +204,6 @@ def _sockets_parent() -> str | None:
         if os.path.isdir(folder) and os.access(folder, os.W_OK):
             return folder
     return None
-
-
-def _empty(folder: Path) -> None:
-    """Delete what a folder holds, keeping the folder itself (it is bound into the sandbox), however deep and
-    whatever a student's code made read-only (`remove_tree`)."""
-    try:
-        entries = list(folder.iterdir())
-    except OSError:
-        return
-    for entry in entries:
-        remove_tree(entry)
 
 
 class ForkedKernelManager(AsyncKernelManager):

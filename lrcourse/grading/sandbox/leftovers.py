@@ -28,16 +28,23 @@ def remove_stale() -> None:
         *glob.glob("/var/tmp/lrc-*"),
         *glob.glob("/dev/shm/lrc-*"),
     ]
-    for path in candidates:
-        found = re.search(r"(?:lrcourse-(?:sandbox|zygote)|lrc)-(\d+)-", os.path.basename(path))
-        if found and not process_running(int(found.group(1))) and made_by_this_user(path):
-            unmount(path)  # a socket folder's tmpfs, if any
-            remove_tree(path)
+    remove_dead(candidates, r"(?:lrcourse-(?:sandbox|zygote)|lrc)-(\d+)-")
     for base in all_hierarchies():
         for group in base.glob(group_name("*", "*")):
             owner = group_owner(group.name)  # a sandbox's, a worker's own
             if owner is not None and not process_running(owner):
                 remove(group)  # one that still has members is left alone
+
+
+def remove_dead(paths: list[str], pattern: str) -> None:
+    """Each of `paths` (found by name where every account may write) whose name holds, as `pattern`'s group, the id
+    of a process now gone, and that is a folder of this user's: unmounted (a socket folder's tmpfs, if any; never
+    through a link) and removed, however deep."""
+    for path in paths:
+        found = re.search(pattern, os.path.basename(path))
+        if found and made_by_this_user(path) and not process_running(int(found.group(1))):
+            unmount(path)
+            remove_tree(path)
 
 
 def made_by_this_user(path: str) -> bool:
@@ -50,10 +57,11 @@ def made_by_this_user(path: str) -> bool:
 
 
 def process_running(pid: int) -> bool:
-    """Whether process `pid` exists (one of another user's counts: signalling it is refused, not unknown)."""
+    """Whether process `pid` exists (one of another user's counts: signalling it is refused, not unknown). A number
+    no process can have is not running (r20af 1: `lrc-99999999999-x` raised OverflowError out of every run's start)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True
