@@ -185,11 +185,9 @@ def test_an_inbound_of_roots_no_student_may_write_in_says_so_and_its_mend_lets_t
     said = doctor(open_tmp)
     assert f"{inbound} has mode 0755, not 3733" in said and ": no student can submit (others may not" in said, said
     assert "it is empty: it may be the class's inbound, or the course's outbound or feedback" in said, said  # r20ae M1
-    assert (
-        f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} ! -path '{course.parent}/*/inbound'`" in said
-    )
+    assert f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} ! -path {inbound}`" in said
     mend = f"`chmod 3733 {inbound} && chown {GRADER} {inbound}` (as root)"
-    assert f"if it is the class's inbound and the find lists none, {mend}" in said, said
+    assert f"If this is the class's inbound: {mend}" in said, said
     follow(f"fix: {mend}")  # its find lists none: the class's inbound is this one
     assert as_user(STUDENT, lambda: os.access(inbound, os.W_OK | os.X_OK)) == "True"
     assert as_user(GRADER, lambda: open_inbound(Exchange(course.parent, "lr-schedules"))).isdigit()
@@ -232,11 +230,16 @@ def test_the_courses_outbound_moved_to_inbound_is_not_made_the_inbound(open_tmp,
         said = doctor(open_tmp)
         assert "it holds 01_learning_rate, its owner's, and others may write in it: what it holds may have" in said
         assert f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} " in said, said
-        assert f"the find lists none, `chmod 3733 {course / 'inbound'}`" in said and "fix: `chmod" not in said, said
+        assert (
+            f"If this is the class's inbound: `chmod 3733 {course / 'inbound'}`" in said and "fix: `chmod" not in said
+        )
     (course / "inbound").chmod(0o755)
     os.chown(course / "inbound" / "01_learning_rate", STUDENT, STUDENT)  # r20z M2: a student's folder there is not it
     said = doctor(open_tmp)
-    assert "fix: look first: `find" in said and f"the find lists none, `chmod 3733 {course / 'inbound'}`" in said
+    assert (
+        "fix: look first: `find" in said
+        and f"If this is the class's inbound: `chmod 3733 {course / 'inbound'}`" in said
+    )
 
 
 CASES = ["roots-chapter", "empty", "a-staff-members-chapter", "a-students-renamed", "a-name-planted", "submissions"]
@@ -277,12 +280,11 @@ def test_what_decides_whether_a_folder_at_inbound_is_a_release_or_the_inbound(op
     if case == "roots-chapter":
         assert "it holds 01_learning_rate, root's, and no submission: it may be the course's outbound" in said, said
         assert "fix: never `chmod 3733` it" in said and "fix: `chmod" not in said, said
-    elif case == "submissions":
-        assert f"fix: `chmod 3733 {inbound}`" in said, said
-    else:
-        look = f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} ! -path '{course.parent}/*/inbound'`"
-        assert look in said and f"the find lists none, `chmod 3733 {inbound}`" in said, said
-        assert 'a "Permission denied" is a place it could not look: `findmnt -t fuse' in said, said  # r20ag W3
+    else:  # r20ah W2: submissions of the students they name may have been made while others could write in it
+        look = f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} ! -path {inbound}`"
+        assert look in said and f"If this is the class's inbound: `chmod 3733 {inbound}`" in said, said
+        assert "`lrcourse doctor --put-back <it>` as root" in said, said  # r20ah M1: what to do with the found one
+        assert 'a "Permission denied" is a place it could not look: `findmnt -rn -o TARGET,FSTYPE,OPTIONS' in said
 
 
 def test_the_courses_feedback_moved_to_inbound_is_not_made_the_inbound(open_tmp, monkeypatch):
@@ -299,3 +301,27 @@ def test_the_courses_feedback_moved_to_inbound_is_not_made_the_inbound(open_tmp,
     said = doctor(open_tmp)
     assert f"it holds {page.name}, its owner's, and no submission: it may be the course's outbound" in said, said
     assert "fix: never `chmod 3733` it" in said and "fix: `chmod" not in said, said
+
+
+def test_the_find_leaves_out_only_inbounds_of_courses_no_student_can_change(open_tmp, monkeypatch):
+    """r20ah W1: `! -path '<root>/*/inbound'` left out any folder named inbound below the root, `*` spanning `/`: the
+    class's inbound moved into a folder she made there (`<root>/zz/inbound`) was never listed, and the line then led
+    to `chmod 3733` on the release. r20ah W3: root's doctor, on root's course, looked for any uid's folders, so a
+    student's 2733 folder in her home kept the class's inbound from its chmod. Only this course's inbound and those
+    of course folders of root's or the collector's, closed, are left out, each by its exact path."""
+    from lrcourse.grading.exchange.kept_folders import moved_hint
+
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    for name, owner in (("other-course", GRADER), ("zz", STUDENT), ("a*b", GRADER)):
+        (course.parent / name / "inbound").mkdir(parents=True)
+        os.chown(course.parent / name, owner, owner)
+    hint = moved_hint(course, GRADER, "grader", theirs=True, besides=True)
+    left_out = (
+        f"! -path {course}/inbound ! -path {course.parent}/other-course/inbound ! -path '{course.parent}/a\\*b/inbound'"
+    )
+    assert left_out in hint and "zz" not in hint, hint
+    for path in (course, course / "inbound", course / "outbound"):
+        os.chown(path, 0, 0)
+    (course / "inbound").chmod(0o1777)  # a course run as root: root's doctor looks for root's folders only
+    said = doctor(open_tmp, uid=0)
+    assert "fix: look first: `find / -xdev -type d -perm -2733 -uid 0 ! -path" in said, said

@@ -307,7 +307,7 @@ def shared_folders(folder: Path) -> tuple[str, str] | None:
 def inbound_mode_problem(exchange, seen: os.stat_result) -> tuple[str, str] | None:
     """What an inbound folder not of INBOUND_MODE lets a classmate do, and the fix; None when it is INBOUND_MODE.
     nbgrader's own modes (2733; 2773 with groupshared) are told part by part: a group that lists it, no sticky bit."""
-    from lrcourse.grading.exchange.kept_folders import not_an_inbound
+    from lrcourse.grading.exchange.moved_inbound import not_an_inbound
     from lrcourse.grading.exchange.root import acl_named, group_name
 
     mode, inbound = stat.S_IMODE(seen.st_mode), exchange.inbound

@@ -60,62 +60,6 @@ def submissions_in(path: Path, not_of: int | None = None, device: int | None = N
     return count, False
 
 
-def not_an_inbound(path: Path, owner: int, chmod: str) -> tuple[str, str] | None:
-    """For a folder at inbound/ without the inbound's mode (`owner`'s): what to say and do instead of `chmod`, the
-    mode's fix, or None where that fix stands. It may be the course's outbound (its chapters' folders) or feedback (its
-    `<checksum>.html` pages) moved there by someone who could write in the course's folder: `chmod 3733` made it the
-    class's inbound while the real one stayed hidden (r20y M1). Where its group or others may write in it, what it
-    holds decides nothing (a name planted or renamed: r20aa M1, r20ab M1, r20ag W1; a group not listed: r20ag W2). So:
-    - no one else may write in it and it holds only submission folders, each of the student it names: the chmod;
-    - no one else may write in it and it holds only entries of its owner's or root's, none named as a submission: a
-      release or feedback (a student can make no such entry there; r20ac M2, r20ae M1): never the chmod;
-    - otherwise (empty, writable by others, mixed) the instructor looks: the find for a class's inbound moved
-      elsewhere first (this course's and every course's own inbound left out, r20ag M1; a student's FUSE mount hides
-      a folder from it, r20ag W3), what each kind of folder holds, and the chmod only if it is the inbound and the
-      find lists none (r20ae M1, M2)."""
-    try:
-        seen = os.lstat(path)
-        with os.scandir(path) as listing:
-            looked = [(entry.name, entry.stat(follow_symlinks=False)) for _, entry in zip(range(MOST_LOOKED), listing)]
-    except OSError:
-        return None
-    closed = not seen.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    if closed and looked and all(students_submission(name, entry) for name, entry in looked):
-        return None
-    if closed and looked and all(entry.st_uid in (owner, 0) and not submission_named(name) for name, entry in looked):
-        return (
-            f"it holds {shown(looked[0][0])}, {account_of(looked[0][1].st_uid, owner)}, and no submission: it may be "
-            "the course's outbound (a chapter's folder) or feedback (pages named <checksum>.html), moved there by "
-            "someone who could write in the course's folder",
-            "never `chmod 3733` it: move it back where it belongs, as root, then run lrcourse doctor again (its find "
-            "looks for the class's inbound)",
-        )
-    first = f"holds {shown(looked[0][0])}, {account_of(looked[0][1].st_uid, owner)}" if looked else "is empty"
-    held = first + (", and more" if len(looked) > 1 else "")
-    whose = ", and others may write in it: what it holds may have been planted or renamed" if not closed else ""
-    collector = owner or os.geteuid() or None  # root's folder: the collector's inbound is looked for, else any
-    hint = moved_hint(path.parent, collector, user_name(collector) if collector else "", theirs=True, besides=True)
-    return (
-        f"it {held}{whose}: it may be the class's inbound, or "
-        "the course's outbound or feedback moved there by someone who could write in the course's folder",
-        f"look first: {hint}; then `ls -la {shown(path)}`: the class's inbound holds submission folders "
-        "(<student>+<chapter>+<time>, each its student's, each with a timestamp.txt), a release its chapters' folders "
-        "(yours or root's), feedback its <checksum>.html pages. If the find lists a folder, or this is a release or "
-        f"feedback, move this back where it belongs, as root, and run lrcourse doctor again; if it is the class's "
-        f"inbound and the find lists none, {chmod}",
-    )
-
-
-def students_submission(name: str, seen: os.stat_result) -> bool:
-    """Whether the entry `name` (`seen`: its lstat) is a submission folder of the student its name claims."""
-    return stat.S_ISDIR(seen.st_mode) and submission_named(name) and user_name(seen.st_uid) == name.split("+")[0]
-
-
-def account_of(uid: int, owner: int) -> str:
-    """Whose an entry is, as the inbound lines say it."""
-    return "its owner's" if uid == owner else "root's" if uid == 0 else f"{user_name(uid)}'s"
-
-
 def _folder_not_of(entry: os.DirEntry, uid: int) -> bool:
     try:
         seen = entry.stat(follow_symlinks=False)
@@ -322,19 +266,41 @@ def moved_hint(course: Path, uid: int | None, owner: str = "", theirs: bool = Fa
         top = top.parent
     which = "" if uid is None else f" -uid {uid}" if theirs else f" ! -uid {uid}"
     whose = "" if uid is None else f" {owner}'s" if theirs else f" not {owner}'s"
-    if besides:  # with `besides`, every course's own inbound is left out: one moved elsewhere is looked for
-        which += f" ! -path {shell_word(str(Path(os.path.realpath(course)).parent / '*' / 'inbound'))}"
+    if besides:  # the course's own inbound and those of other courses no student can change: one moved is looked for
+        for inbound in course_inbounds(Path(os.path.realpath(course)), uid):
+            which += f" ! -path {shell_word(glob_escaped(str(inbound)))}"  # r20ag M1; r20ah W1: no `*`, which spans /
     said = (
         f"`find {shell_word(top)} -xdev -type d -perm -2733{which}` as root lists the folders with the inbound's "
         f"mode{whose} on the exchange's file system, a student's home included (a rename never leaves it)"
     )
-    if besides:  # r20ag W3: a student's FUSE mount (bindfs) hides what is below it from root's find
+    if besides:  # r20ag W3, r20ah M2: a student's FUSE mount (bindfs, fuse-overlayfs...) hides what is below it
         said += (
-            ', other than each course\'s own inbound; a "Permission denied" is a place it could not look: '
-            "`findmnt -t fuse,fuse.bindfs,fuseblk -o TARGET,OPTIONS` names students' mounts (user_id=), which root "
-            "unmounts before looking again"
+            ', other than the courses\' own inbounds; a "Permission denied" is a place it could not look: '
+            "`findmnt -rn -o TARGET,FSTYPE,OPTIONS | grep fuse` names users' mounts (user_id=), which root unmounts "
+            "before looking again"
         )
     return said
+
+
+def course_inbounds(course: Path, uid: int) -> list[Path]:
+    """`course`'s inbound and those of the other course folders in its exchange's root that are root's or `uid`'s and
+    that no one else may write in (a folder a student made there is not one: r20ah W1), at most MOST_LOOKED."""
+    found = [course / "inbound"]
+    try:
+        with os.scandir(course.parent) as listing:
+            for _, entry in zip(range(MOST_LOOKED), listing):
+                seen = entry.stat(follow_symlinks=False)
+                mine = stat.S_ISDIR(seen.st_mode) and seen.st_uid in (0, uid)
+                if mine and not seen.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and entry.name != course.name:
+                    found.append(course.parent / entry.name / "inbound")
+    except OSError:
+        pass
+    return found
+
+
+def glob_escaped(text: str) -> str:
+    """`text` as a find `-path` pattern matching it alone."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
 
 def staff_inbound(path: Path, staff: dict[int, str], seen: os.stat_result | None = None) -> tuple[str, str] | None:
@@ -356,6 +322,7 @@ def defer_line(path: Path, owner: str, why: str, course: Path, uid: int) -> tupl
     course folder's group, the lock-out is the "if not" branch's alone (r20m M2: put first, it made the TA's next
     line the aside of the grader's inbound), and the `find` hint lists the folders not hers (r20m W2: it named the
     running user's uid, the TA's, and listed nothing)."""
+
     grouped = why.startswith("is in group")  # a student put in the group by mistake is in it too (r20l W5)
     problem = (
         f"{shown(path)} ({owner}'s, with the inbound's mode) looks like the class's inbound: {owner} "
