@@ -36,7 +36,6 @@ from nbgrader.exchange.default.submit import ExchangeSubmit
 FOLDER_MODE = 0o755
 SECRET = "submission_secret.txt"  # the last file nbgrader 0.9.6's submit writes in the folder (`copy_files`)
 OPEN_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-SUBMIT_AGAIN = "Submit again, and tell your instructor if this message comes back (the exchange's disk may be full)."
 
 
 class OwnerOnlySubmit(ExchangeSubmit):
@@ -53,21 +52,36 @@ class OwnerOnlySubmit(ExchangeSubmit):
             self.close_submission()
 
     def refuse_what_collect_refuses(self) -> None:
-        """Fail, copying nothing, where a notebook of the release is past a limit the instructor's collect refuses it
-        for (`lrcourse.notebook_limits`, read the same way, a link read where it leads as nbgrader's copy does): r20ad
-        M1, nbgrader said "Submitted as ..." for a notebook of 21 MB of outputs that collect then refused, with a
-        reason only the instructor read. Only the release's notebooks, which collect reads (r20af 4: another notebook
-        of hers, which collect leaves out, kept her from submitting). Collect's other checks (nbformat's schema) are
-        not repeated here."""
+        """Fail, copying nothing, where collect would refuse the submission for what the student can change: more
+        names than a submission folder may hold (r20ai 1: 10,001 saved plots; collect refused the folder and, its
+        listing budget spent, her earlier good one too), none of the release's notebooks (r20ai 2: saved as "Copy
+        of ..."), or a notebook of the release past a limit (`lrcourse.notebook_limits`, read the same way, a link
+        where it leads as nbgrader's copy does: r20ad M1, "Submitted as ..." for 21 MB of outputs). Only the
+        release's notebooks are read (r20af 4). Collect's check of nbformat's schema is not repeated here."""
+        from fnmatch import fnmatch
+
         from nbgrader.utils import find_all_notebooks
 
-        from lrcourse.notebook_limits import NotebookRefused, PastLimit, read_notebook
+        from lrcourse.notebook_limits import MAX_FOLDER_ENTRIES, NotebookRefused, PastLimit, read_notebook
 
         self.init_release()  # nbgrader's copy_files does it first too: the release's path, or its failure
-        for name in find_all_notebooks(self.release_path):
+        ignored = self.coursedir.ignore
+        copied = [name for name in os.listdir(self.src_path) if not any(fnmatch(name, rule) for rule in ignored)]
+        if len(copied) + 2 > MAX_FOLDER_ENTRIES:  # nbgrader adds timestamp.txt and submission_secret.txt
+            self.fail(
+                f"Not submitted: your assignment folder holds {len(copied):,} files and folders, more than your "
+                f"instructor's grader reads in one submission ({MAX_FOLDER_ENTRIES - 2:,}): move what the assignment "
+                "does not need (saved plots, data) out of it, and submit again."
+            )
+        expected = find_all_notebooks(self.release_path)
+        present = [name for name in expected if os.path.isfile(os.path.join(self.src_path, name))]
+        if expected and not present:
+            self.fail(
+                f"Not submitted: the assignment's notebook ({', '.join(expected)}) is not in your folder, and your "
+                "instructor's grader reads no other: save your work under that name, and submit again."
+            )
+        for name in present:
             path = Path(os.path.realpath(os.path.join(self.src_path, name)))
-            if not path.is_file():  # missing (nbgrader says so), or no plain file: nothing to read here
-                continue
             try:
                 read_notebook(path)
             except PastLimit as error:
@@ -81,8 +95,11 @@ class OwnerOnlySubmit(ExchangeSubmit):
                     f"Not submitted: {error}. Your instructor's grader would refuse it: open it in JupyterLab, save "
                     "it again, and submit again; tell your instructor if this message comes back."
                 )
-            except OSError as error:  # r20af 7: a notebook it cannot read gave a bare traceback
-                self.fail(f"Not submitted: {name} cannot be read ({error.strerror}): {SUBMIT_AGAIN}")
+            except OSError as error:  # r20af 7, r20ai 4: her file's permissions, not the exchange
+                self.fail(
+                    f"Not submitted: {name} cannot be read ({error.strerror}): make it readable (or save it again "
+                    "from JupyterLab), and submit again."
+                )
 
     def do_copy(self, src, dest, log=None):
         # nbgrader copies twice: into the inbound folder, then (the folder complete and 0777 by now) into the
@@ -112,7 +129,10 @@ class OwnerOnlySubmit(ExchangeSubmit):
                 left = f"it could not be removed ({failure.strerror}): your instructor's collect refuses it"
         else:
             left = "it is not your own folder: left as it is"
-        self.fail(f"Your submission did not reach the exchange ({error}); {left}. {SUBMIT_AGAIN}")
+        self.fail(
+            f"Your submission did not reach the exchange ({error}); {left}. Submit again, and tell your instructor "
+            "if this message comes back (the exchange's disk may be full)."
+        )
 
     def submission_folder(self) -> str:
         return os.path.join(self.inbound_path, self.assignment_filename)

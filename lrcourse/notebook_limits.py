@@ -20,6 +20,7 @@ from pathlib import Path
 from lrcourse.json_scan import scan_json
 
 MAX_NOTEBOOK_MB = 50
+MAX_FOLDER_ENTRIES = 10_000  # names in one submission folder: collect reads no more (a name costs memory)
 # A JSON escape of a surrogate (`\ud800`): alone, it is text no file can hold, and nbgrader's autograde then fails
 # to write the graded notebook (no feedback; formgrader answers 500 for the submission)
 SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

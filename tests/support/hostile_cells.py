@@ -19,8 +19,9 @@ sys.stdout.session.send(sys.stdout.pub_thread, "stream", {"name": "stdout", "tex
 time.sleep(5)
 """
 # 1,500 nested folders where the kernel may write and the grader removes afterwards: its socket folder (bound into the
-# sandbox) and its home. Python 3.11's rmtree recursed into them and raised RecursionError out of the grader's
-# clean-up: the run ended with a traceback and no grades.csv, and so did the next one at its start (r20ad W1).
+# sandbox). Python 3.11's rmtree recursed into it and raised RecursionError out of the grader's clean-up: the run ended
+# with a traceback and no grades.csv, and so did the next one at its start (r20ad W1). Its home (`~`) is its own
+# private /tmp, which no grader code removes (r20ai 5): planted there too, as a control that the cell ran.
 DEEP_FOLDERS = """
 import os
 import ipykernel

@@ -61,10 +61,10 @@ import dateutil.tz
 from lrcourse.grading.exchange.broken_submit import empty_notebook
 from lrcourse.grading.exchange.unfinished_submit import UNFINISHED, unfinished
 from lrcourse.grading.intake import NBGRADER_FILES, STUDENT_ID_RULE, valid_student_id
+from lrcourse.notebook_limits import MAX_FOLDER_ENTRIES as MAX_ENTRIES  # more: not read on (the submit says so first)
 
 TIMESTAMP_PATTERN = re.compile(r"[0-9A-Za-z :._-]{1,64}\Z")
 RANDOM_PATTERN = re.compile(r"[A-Za-z0-9_=-]{0,64}\Z")
-MAX_ENTRIES = 10_000  # more and the folder is not read on: a name costs memory
 STRAYS_NAMED = 8  # strays checked and named one by one; the rest are counted
 SMALL_FILE_BYTES = 64 << 10  # nbgrader's own files hold a line
 RENAMED_AFTER = datetime.timedelta(minutes=1)  # a folder changed this long after its files is noted

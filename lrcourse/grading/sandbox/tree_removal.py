@@ -1,13 +1,14 @@
 """Folders a student's code could write in, removed by the grader however deep they go.
 
-Trust: what is below the folder is the student's (the sandbox's home, a kernel's private and socket folders, which
-are bound into the sandbox); the folder itself is the grader's. Python 3.11's `shutil.rmtree` recurses once a level,
-and `ignore_errors` swallows OSError only: 1,500 nested folders a kernel made in its socket folder raised
-RecursionError out of the grader's clean-up, which ended the class's run with a traceback and no grades.csv, and
-again at the next run's start (r20ad W1). GNU `rm -rf` walks any depth with a bounded number of descriptors (fts),
-never follows a link, and `--one-file-system` keeps it off any mount left below; a folder the student closed
-(mode 0500) is opened to its owner (`chmod -R u+rwx`, which follows no link it meets) and removed again. Nothing
-here raises: what cannot be removed is left, and the caller learns whether it is gone."""
+Trust: what is below the folder is the student's (a kernel's socket folder, bound into the sandbox; a killed run's
+leftovers); the folder itself is the grader's. Python 3.11's `shutil.rmtree` recurses once a level, and
+`ignore_errors` swallows OSError only: 1,500 nested folders a kernel made in its socket folder raised RecursionError
+out of the grader's clean-up, which ended the class's run with a traceback and no grades.csv, and again at the next
+run's start (r20ad W1). GNU `rm -rf` walks any depth with a bounded number of descriptors (fts), never follows a link,
+and `--one-file-system` keeps it off any mount left below. Where the grader is not root, the student's code runs as
+its uid and may close a folder (mode 0500): it is opened to its owner (`chmod -R u+rwx`) and removed again; as root
+`rm` needs no such step, and none is taken (r20ai 6: coreutils before 9.5 could follow a link swapped in during
+`chmod -R`). Nothing here raises: what cannot be removed is left, and the caller learns whether it is gone."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def remove_tree(path: str | os.PathLike) -> bool:
     for attempt in range(2):
         if not os.path.lexists(path):
             return True
-        if attempt:  # a folder closed by its student: opened to its owner, then removed again
+        if attempt and os.geteuid() != 0:  # a folder closed by its student: opened to its owner, removed again
             _quiet(["chmod", "-R", "u+rwx", "--", path])
         _quiet(["rm", "-rf", "--one-file-system", "--", path])
     return not os.path.lexists(path)
@@ -57,7 +58,7 @@ def empty_folder(folder: str | os.PathLike) -> None:
         except OSError:
             return
     for attempt in range(2):
-        if attempt:
+        if attempt and os.geteuid() != 0:
             _quiet(["chmod", "-R", "u+rwx", "--", folder])
         _quiet(["find", folder, *EACH_ENTRY_REMOVED])
         try:
