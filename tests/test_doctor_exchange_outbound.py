@@ -187,7 +187,7 @@ def test_an_inbound_of_roots_no_student_may_write_in_says_so_and_its_mend_lets_t
     assert "it is empty: it may be the class's inbound, or the course's outbound or feedback" in said, said  # r20ae M1
     assert f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} ! -path {inbound}`" in said
     mend = f"`chmod 3733 {inbound} && chown {GRADER} {inbound}` (as root)"
-    assert f"If this is the class's inbound: {mend}" in said, said
+    assert f"and this one holds the class's submissions: {mend}" in said, said
     follow(f"fix: {mend}")  # its find lists none: the class's inbound is this one
     assert as_user(STUDENT, lambda: os.access(inbound, os.W_OK | os.X_OK)) == "True"
     assert as_user(GRADER, lambda: open_inbound(Exchange(course.parent, "lr-schedules"))).isdigit()
@@ -231,14 +231,15 @@ def test_the_courses_outbound_moved_to_inbound_is_not_made_the_inbound(open_tmp,
         assert "it holds 01_learning_rate, its owner's, and others may write in it: what it holds may have" in said
         assert f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} " in said, said
         assert (
-            f"If this is the class's inbound: `chmod 3733 {course / 'inbound'}`" in said and "fix: `chmod" not in said
+            f"and this one holds the class's submissions: `chmod 3733 {course / 'inbound'}`" in said
+            and "fix: `chmod" not in said
         )
     (course / "inbound").chmod(0o755)
     os.chown(course / "inbound" / "01_learning_rate", STUDENT, STUDENT)  # r20z M2: a student's folder there is not it
     said = doctor(open_tmp)
     assert (
         "fix: look first: `find" in said
-        and f"If this is the class's inbound: `chmod 3733 {course / 'inbound'}`" in said
+        and f"and this one holds the class's submissions: `chmod 3733 {course / 'inbound'}`" in said
     )
 
 
@@ -282,7 +283,7 @@ def test_what_decides_whether_a_folder_at_inbound_is_a_release_or_the_inbound(op
         assert "fix: never `chmod 3733` it" in said and "fix: `chmod" not in said, said
     else:  # r20ah W2: submissions of the students they name may have been made while others could write in it
         look = f"fix: look first: `find / -xdev -type d -perm -2733 -uid {GRADER} ! -path {inbound}`"
-        assert look in said and f"If this is the class's inbound: `chmod 3733 {inbound}`" in said, said
+        assert look in said and f"and this one holds the class's submissions: `chmod 3733 {inbound}`" in said, said
         assert "`lrcourse doctor --put-back <it>` as root" in said, said  # r20ah M1: what to do with the found one
         assert 'a "Permission denied" is a place it could not look: `findmnt -rn -o TARGET,FSTYPE,OPTIONS' in said
 
@@ -303,23 +304,22 @@ def test_the_courses_feedback_moved_to_inbound_is_not_made_the_inbound(open_tmp,
     assert "fix: never `chmod 3733` it" in said and "fix: `chmod" not in said, said
 
 
-def test_the_find_leaves_out_only_inbounds_of_courses_no_student_can_change(open_tmp, monkeypatch):
+def test_the_find_leaves_out_only_this_courses_own_inbound(open_tmp, monkeypatch):
     """r20ah W1: `! -path '<root>/*/inbound'` left out any folder named inbound below the root, `*` spanning `/`: the
     class's inbound moved into a folder she made there (`<root>/zz/inbound`) was never listed, and the line then led
     to `chmod 3733` on the release. r20ah W3: root's doctor, on root's course, looked for any uid's folders, so a
-    student's 2733 folder in her home kept the class's inbound from its chmod. Only this course's inbound and those
-    of course folders of root's or the collector's, closed, are left out, each by its exact path."""
-    from lrcourse.grading.exchange.kept_folders import moved_hint
+    student's 2733 folder in her home kept the class's inbound from its chmod. r20aj W1: other courses' inbounds,
+    left out where their folders were closed now, hid the class's inbound moved into one. Only this course's own
+    inbound is left out, by its exact path."""
+    from lrcourse.grading.exchange.kept_folders import glob_escaped, moved_hint
 
     course = course_in(monkeypatch, open_tmp, 0o1777)
     for name, owner in (("other-course", GRADER), ("zz", STUDENT), ("a*b", GRADER)):
         (course.parent / name / "inbound").mkdir(parents=True)
         os.chown(course.parent / name, owner, owner)
     hint = moved_hint(course, GRADER, "grader", theirs=True, besides=True)
-    left_out = (
-        f"! -path {course}/inbound ! -path {course.parent}/other-course/inbound ! -path '{course.parent}/a\\*b/inbound'"
-    )
-    assert left_out in hint and "zz" not in hint, hint
+    assert f"! -path {course}/inbound`" in hint and "other-course" not in hint and "zz" not in hint, hint
+    assert glob_escaped("/x/a*b?[c]") == "/x/a\\*b\\?\\[c\\]"  # -path takes a pattern: only the path itself
     for path in (course, course / "inbound", course / "outbound"):
         os.chown(path, 0, 0)
     (course / "inbound").chmod(0o1777)  # a course run as root: root's doctor looks for root's folders only

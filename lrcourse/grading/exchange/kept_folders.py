@@ -266,36 +266,21 @@ def moved_hint(course: Path, uid: int | None, owner: str = "", theirs: bool = Fa
         top = top.parent
     which = "" if uid is None else f" -uid {uid}" if theirs else f" ! -uid {uid}"
     whose = "" if uid is None else f" {owner}'s" if theirs else f" not {owner}'s"
-    if besides:  # the course's own inbound and those of other courses no student can change: one moved is looked for
-        for inbound in course_inbounds(Path(os.path.realpath(course)), uid):
-            which += f" ! -path {shell_word(glob_escaped(str(inbound)))}"  # r20ag M1; r20ah W1: no `*`, which spans /
+    if besides:  # this course's own inbound left out: one moved elsewhere is looked for
+        inbound = Path(os.path.realpath(course)) / "inbound"  # r20ah W1: by its exact path (`*` spans /); r20aj W1: no
+        which += f" ! -path {shell_word(glob_escaped(str(inbound)))}"  # other course's, which may now hold the class's
     said = (
         f"`find {shell_word(top)} -xdev -type d -perm -2733{which}` as root lists the folders with the inbound's "
         f"mode{whose} on the exchange's file system, a student's home included (a rename never leaves it)"
     )
     if besides:  # r20ag W3, r20ah M2: a student's FUSE mount (bindfs, fuse-overlayfs...) hides what is below it
         said += (
-            ', other than the courses\' own inbounds; a "Permission denied" is a place it could not look: '
+            ", other than this course's own inbound (other courses' inbounds are listed too: theirs unless they hold "
+            'this course\'s submissions); a "Permission denied" is a place it could not look: '
             "`findmnt -rn -o TARGET,FSTYPE,OPTIONS | grep fuse` names users' mounts (user_id=), which root unmounts "
             "before looking again"
         )
     return said
-
-
-def course_inbounds(course: Path, uid: int) -> list[Path]:
-    """`course`'s inbound and those of the other course folders in its exchange's root that are root's or `uid`'s and
-    that no one else may write in (a folder a student made there is not one: r20ah W1), at most MOST_LOOKED."""
-    found = [course / "inbound"]
-    try:
-        with os.scandir(course.parent) as listing:
-            for _, entry in zip(range(MOST_LOOKED), listing):
-                seen = entry.stat(follow_symlinks=False)
-                mine = stat.S_ISDIR(seen.st_mode) and seen.st_uid in (0, uid)
-                if mine and not seen.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and entry.name != course.name:
-                    found.append(course.parent / entry.name / "inbound")
-    except OSError:
-        pass
-    return found
 
 
 def glob_escaped(text: str) -> str:

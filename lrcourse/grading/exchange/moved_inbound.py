@@ -19,13 +19,12 @@ def not_an_inbound(path: Path, owner: int, chmod: str) -> tuple[str, str] | None
     `<checksum>.html` pages) moved there by someone who could write in the course's folder: `chmod 3733` made it the
     class's inbound while the real one stayed hidden (r20y M1). Where its group or others may write in it, what it
     holds decides nothing (a name planted or renamed: r20aa M1, r20ab M1, r20ag W1; a group not listed: r20ag W2). So:
-    - no one else may write in it and it holds only submission folders, each of the student it names: the chmod;
     - no one else may write in it and it holds only entries of its owner's or root's, none named as a submission: a
       release or feedback (a student can make no such entry there; r20ac M2, r20ae M1): never the chmod;
-    - otherwise (empty, writable by others, mixed) the instructor looks: the find for a class's inbound moved
-      elsewhere first (this course's and every course's own inbound left out, r20ag M1; a student's FUSE mount hides
-      a folder from it, r20ag W3), what each kind of folder holds, and the chmod only if it is the inbound and the
-      find lists none (r20ae M1, M2)."""
+    - otherwise the instructor looks: the find for a folder of the collector's with the inbound's mode elsewhere
+      (which no student can make), this course's own inbound alone left out (r20aj W1: other courses' inbounds left
+      out by their mode now hid the class's, moved into one), what each kind of folder holds, and the chmod only
+      where the find lists no folder holding this course's submissions (r20ah M1, r20aj M1)."""
     try:
         seen = os.lstat(path)
         with os.scandir(path) as listing:
@@ -44,17 +43,19 @@ def not_an_inbound(path: Path, owner: int, chmod: str) -> tuple[str, str] | None
     first = f"holds {shown(looked[0][0])}, {account_of(looked[0][1].st_uid, owner)}" if looked else "is empty"
     held = first + (", and more" if len(looked) > 1 else "")
     whose = ", and others may write in it: what it holds may have been planted or renamed" if not closed else ""
-    collector = owner or os.lstat(path.parent).st_uid  # r20ag W3: never any uid's (a student's 2733 folder)
+    # the one running the doctor (r20aj W2), else the folder's or the course folder's owner; never any uid's (r20ag W3)
+    collector = os.geteuid() or owner or os.lstat(path.parent).st_uid
     hint = moved_hint(path.parent, collector, user_name(collector), theirs=True, besides=True)
     return (
         f"it {held}{whose}: it may be the class's inbound, or the course's outbound or feedback moved there by someone "
         "who could write in the course's folder, the class's inbound hidden elsewhere",
-        f"look first: {hint}; then `ls -la {shown(path)}` and what the find lists: the class's inbound is the one "
-        "holding your students' submissions (<student>+<chapter>+<time>, each its student's, with a timestamp.txt); a "
-        "release holds its chapters' folders (yours, root's or a TA's), feedback its <checksum>.html pages. If this "
-        f"is the class's inbound: {chmod} (a copy the find lists stays as it is). If not, move it back where it belongs "
-        "(outbound or feedback) as root, and if the find lists the class's inbound, `lrcourse doctor --put-back <it>` "
-        "as root; then run lrcourse doctor again",
+        f"look first: {hint}. A folder it lists is {user_name(collector)}'s with the inbound's mode, which no student "
+        "can make: one holding this course's submissions (<student>+<chapter>+<time>, with a timestamp.txt), unless "
+        "it is a copy you made, is the class's inbound: move this one out of the way as root (a release back to "
+        "outbound, feedback's <checksum>.html pages to feedback, anything else aside, its entries looked at by hand), "
+        "then `lrcourse doctor --put-back <it>` as root. If it lists none such, and this one holds the class's "
+        f"submissions: {chmod}; if it lists none and this one is a release or feedback: move it back, and run "
+        "lrcourse doctor again",
     )
 
 
