@@ -123,3 +123,18 @@ def test_the_way_to_the_course_is_walked_as_collect_walks_it(open_tmp, monkeypat
     assert put_back(local, found) == 1
     assert f"on the way to {root}/lr-schedules, {said}" in capsys.readouterr().err
     assert os.listdir(found) == [SUBMISSION] and not os.path.lexists(open_tmp / "decoy" / "lr-schedules" / "inbound")
+
+
+def test_another_courses_inbound_is_never_moved_here(open_tmp, monkeypatch, capsys):
+    """r20ak 1: the doctor's line called a folder holding this course's submission names the class's inbound; another
+    course's inbound held one (any student may write such a folder there), and --put-back moved it here: that course
+    lost its inbound, this one took its submissions. Refused, nothing moved."""
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    other = course.parent / "other-course" / "inbound"
+    other.mkdir(parents=True)
+    for path in (other.parent, other):
+        os.chown(path, GRADER, GRADER)
+    other.chmod(0o3733)
+    assert put_back(local, other) == 1
+    assert f"{other} is the inbound of another course in the exchange (other-course)" in capsys.readouterr().err
+    assert other.is_dir() and not os.path.lexists(course / "inbound")

@@ -113,6 +113,14 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
             f"{shell_word(inbound.parent)} is a link (to {shell_word(course_path)}), not the course's folder: run "
             "lrcourse doctor as the collector and follow its line for the exchange first"
         )
+    found_real = Path(os.path.realpath(found))
+    if found_real.name == "inbound" and found_real.parent.parent == course_path.parent != found_real.parent:
+        raise PutBackRefused(  # r20ak 1: another course's live inbound, moved here, left that class without one
+            f"{shell_word(found)} is the inbound of another course in the exchange ({shell_word(found_real.parent.name)}):"
+            " what it holds cannot say whose it is (any student may write a folder named for this course there), so "
+            "it is never moved here; if the class's inbound was moved there, decide it by hand with that course's "
+            "instructor"
+        )
     course, parent = held(course_path, collector), None
     try:
         folder = os.fstat(course)

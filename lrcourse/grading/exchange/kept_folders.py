@@ -275,8 +275,8 @@ def moved_hint(course: Path, uid: int | None, owner: str = "", theirs: bool = Fa
     )
     if besides:  # r20ag W3, r20ah M2: a student's FUSE mount (bindfs, fuse-overlayfs...) hides what is below it
         said += (
-            ", other than this course's own inbound (other courses' inbounds are listed too: theirs unless they hold "
-            'this course\'s submissions); a "Permission denied" is a place it could not look: '
+            ", other than this course's own inbound (other courses' inbounds, <root>/<course>/inbound, are listed "
+            'too: they are theirs, and --put-back refuses them); a "Permission denied" is a place it could not look: '
             "`findmnt -rn -o TARGET,FSTYPE,OPTIONS | grep fuse` names users' mounts (user_id=), which root unmounts "
             "before looking again"
         )
