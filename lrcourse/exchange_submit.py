@@ -74,6 +74,12 @@ class OwnerOnlySubmit(ExchangeSubmit):
                 f"submission may ({most - 2:,}): move what the assignment does not need (saved plots, data) out of "
                 "it, and submit again."
             )
+        broken = sorted(name for name in copied if not os.path.exists(os.path.join(self.src_path, name)))
+        if broken:  # a link to nothing: nbgrader's copy fails on it, and again on every submit (r20ak 4)
+            self.fail(
+                f"Not submitted: {broken[0]} in your assignment folder is a link to something that no longer exists: "
+                "remove it (or what it named back in place), and submit again."
+            )
         expected = find_all_notebooks(self.release_path)
         present = [name for name in expected if os.path.isfile(os.path.join(self.src_path, name))]
         if expected and not present:
@@ -117,8 +123,8 @@ class OwnerOnlySubmit(ExchangeSubmit):
         folder = self.submission_folder()
         try:
             seen = os.lstat(folder)
-        except FileNotFoundError:  # nbgrader failed before making it
-            return
+        except FileNotFoundError:  # nbgrader failed before making it (its size limit, r20ak 4): said, not a traceback
+            self.fail(f"Not submitted: {error}. Nothing was copied: fix what this names, and submit again.")
         own = seen.st_uid == os.geteuid() and stat.S_ISDIR(seen.st_mode)  # lstat: a link is not a folder
         if own and finished(folder):
             return  # the cache's copy failed: the submission is whole, collect takes it

@@ -82,3 +82,19 @@ def test_a_folder_collect_would_not_read_or_without_the_notebook_is_not_submitte
     (folder / "lr-step-00000.png").unlink()  # the most a submission may hold, with nbgrader's two files
     course_submit(exchange, tmp_path / "cache").start()
     assert len(list(exchange.inbound.iterdir())) == 1
+
+
+def test_a_link_to_nothing_in_the_folder_is_named_not_blamed_on_the_disk(tmp_path, monkeypatch):
+    """r20ak 4: a link to a removed dataset made nbgrader's copy fail, and the student read that the exchange's disk
+    may be full; submitting again failed the same way. The submit names the link first, copying nothing."""
+    from nbgrader.exchange.abc.exchange import ExchangeError
+
+    _, exchange = exchange_for(tmp_path)
+    folder = tmp_path / "home" / CHAPTER
+    folder.mkdir(parents=True)
+    nbformat.write(notebook(), folder / FILE)
+    (folder / "data").symlink_to(tmp_path / "removed-dataset")
+    monkeypatch.chdir(folder.parent)
+    with pytest.raises(ExchangeError, match="Not submitted: data in your assignment folder is a link to something"):
+        course_submit(exchange, tmp_path / "cache").start()
+    assert list(exchange.inbound.iterdir()) == []
