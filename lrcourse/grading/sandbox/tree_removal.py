@@ -57,12 +57,14 @@ def empty_folder(folder: str | os.PathLike) -> None:
             os.chmod(folder, 0o700)  # as mkdtemp made it
         except OSError:
             return
-    for attempt in range(2):
-        if attempt and os.geteuid() != 0:
-            _quiet(["chmod", "-R", "u+rwx", "--", folder])
-        _quiet(["find", folder, *EACH_ENTRY_REMOVED])
+    for attempt in range(3):
         try:
-            if not os.listdir(folder):
+            if not os.listdir(folder):  # most often empty already (emptied after the last notebook): no process
                 return
         except OSError:
             return
+        if attempt == 2:
+            return
+        if attempt and os.geteuid() != 0:
+            _quiet(["chmod", "-R", "u+rwx", "--", folder])
+        _quiet(["find", folder, *EACH_ENTRY_REMOVED])
