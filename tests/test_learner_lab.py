@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TOKEN = "learner-lab-test"
 SHOTS = ARTIFACTS / "first-hour"
+LOG = ARTIFACTS / "learner-lab.log"
 INSTRUCTOR_PLUGINS = [
     "@jupyter/nbgrader:formgrader",
     "@jupyter/nbgrader:create-assignment",
@@ -50,11 +51,7 @@ def lab(workspace):
         f"--LabApp.user_settings_dir={workspace.parent / 'user-settings'}"
     )  # a fresh learner's settings
     with running_lab(
-        ["make", "--no-print-directory", "lab", f"WORKSPACE={workspace}", args],
-        ROOT,
-        TOKEN,
-        port,
-        ARTIFACTS / "learner-lab.log",
+        ["make", "--no-print-directory", "lab", f"WORKSPACE={workspace}", args], ROOT, TOKEN, port, LOG
     ) as base:
         yield base
 
@@ -160,13 +157,18 @@ def test_a_reopened_chapter_shows_its_figures(lab, page, workspace):
     except Exception:
         page.screenshot(path=str(SHOTS / "reopened-chapter-failed.png"), full_page=True)  # what the learner saw
         shown = page.evaluate(
-            """() => [document.querySelectorAll('.lrcourse-panel').length,
-                      document.querySelectorAll('.lrcourse-panel .lrcourse-image img').length,
-                      document.body.innerText.includes('Error displaying widget'),
-                      document.body.innerText.split('Loading widget').length - 1]"""
+            """() => { const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+                       const untrusted = Array.from({length: cells.length}, (_, i) => cells.get(i))
+                           .filter(c => c.type === 'code' && c.outputs.length > 0 && !c.trusted).length;
+                       return [document.querySelectorAll('.lrcourse-panel').length,
+                               document.querySelectorAll('.lrcourse-panel .lrcourse-image img').length,
+                               document.body.innerText.includes('Error displaying widget'),
+                               document.body.innerText.split('Loading widget').length - 1, untrusted]; }"""
         )
+        trust_lines = [line for line in LOG.read_text().splitlines() if "trusted" in line or "ignature" in line]
         raise AssertionError(
-            f"reopened: [panels, images, 'Error displaying widget' shown, 'Loading widget' shown] = {shown}"
+            "reopened: [panels, images, 'Error displaying widget' shown, 'Loading widget' shown, code cells with "
+            f"outputs the lab does not trust] = {shown}; the server's lines on trust: {trust_lines[-6:]}"
         ) from None
     assert "model not found" not in page.locator(".jp-Notebook").inner_text()
     page.locator(".lrcourse-panel").first.scroll_into_view_if_needed()
