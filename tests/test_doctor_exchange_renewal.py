@@ -52,3 +52,27 @@ def test_an_inbound_moved_deeper_than_the_doctor_looks_is_listed_by_the_lines_fi
     assert find and f" -uid {GRADER}" in find.group(1) and " -xdev " in find.group(1), said
     listed = subprocess.run(["bash", "-c", find.group(1)], capture_output=True, text=True).stdout.splitlines()
     assert str(deep) in listed, (find.group(1), listed)
+
+
+def test_the_missing_inbounds_find_names_other_courses_inbounds_as_theirs(open_tmp, monkeypatch):
+    """r20aj M2: the class's inbound moved away, another course of the grader's (its inbound 3733, holding a folder
+    named as this course's submission, which any student may write there) beside it. The line's find lists both; the
+    line says the other course's is theirs and takes as the class's only one outside the exchange's course folders
+    (`--put-back` refuses the other course's: test_doctor_put_back_way)."""
+    course = course_in(monkeypatch, open_tmp, 0o1777)
+    other = course.parent / "other-course" / "inbound"
+    other.parent.mkdir(), other.mkdir()
+    for folder, mode in ((other.parent, 0o755), (other, 0o3733)):
+        os.chown(folder, GRADER, 0)
+        folder.chmod(mode)
+    submit(course / "inbound")
+    submit(other)  # the same name as the class's submission: what it holds cannot tell the two apart
+    deep = hers(hers(hers(course / "d1") / "d2") / "d3") / "inbound"  # deeper than the doctor looks
+    os.rename(course / "inbound", deep)
+    said = doctor(open_tmp)
+    find = re.search(r"`(find [^`]+)` as root lists the folders with the inbound's mode uid \d+'s", said)
+    assert find, said
+    listed = subprocess.run(["bash", "-c", find.group(1)], capture_output=True, text=True).stdout.splitlines()
+    assert str(deep) in listed and str(other) in listed, (find.group(1), listed)
+    assert "(other courses' inbounds, <root>/<course>/inbound, are listed too: they are theirs, and --put-back " in said
+    assert "one outside the exchange's course folders holding the class's submissions" in said, said

@@ -273,14 +273,18 @@ def moved_hint(course: Path, uid: int | None, owner: str = "", theirs: bool = Fa
         f"`find {shell_word(top)} -xdev -type d -perm -2733{which}` as root lists the folders with the inbound's "
         f"mode{whose} on the exchange's file system, a student's home included (a rename never leaves it)"
     )
-    if besides:  # r20ag W3, r20ah M2: a student's FUSE mount (bindfs, fuse-overlayfs...) hides what is below it
+    if besides:
+        said += ", other than this course's own inbound"
+    if theirs:  # r20aj M2: the find for a missing inbound listed other courses' live inbounds as candidates
         said += (
-            ", other than this course's own inbound (other courses' inbounds, <root>/<course>/inbound, are listed "
-            'too: they are theirs, and --put-back refuses them); a "Permission denied" is a place it could not look: '
-            "`findmnt -rn -o TARGET,FSTYPE,OPTIONS | grep fuse` names users' mounts (user_id=), which root unmounts "
-            "before looking again"
+            " (other courses' inbounds, <root>/<course>/inbound, are listed too: they are theirs, and --put-back "
+            "refuses them)"
         )
-    return said
+    # r20ag W3, r20ah M2: a student's FUSE mount (bindfs, fuse-overlayfs...) hides what is below it from any find
+    return (
+        f'{said}; a "Permission denied" is a place it could not look: `findmnt -rn -o TARGET,FSTYPE,OPTIONS | grep '
+        "fuse` names users' mounts (user_id=), which root unmounts before looking again"
+    )
 
 
 def glob_escaped(text: str) -> str:
