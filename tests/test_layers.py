@@ -78,7 +78,7 @@ def room(module: str) -> str:
 SANDBOX = "lrcourse.grading.sandbox."
 PARENTS = {"answers", "kernels", "kernel_client", "message_shapes"}
 CHILDREN = {"answer_zygote", "kernel_zygote", "kernel_relay", "kernel_output", "zygote"}
-LIMITS = {"bwrap", "cgroups", "limits", "namespaces", "no_lr_scheduler", "leftovers", "tree_removal"}
+LIMITS = {"bwrap", "cgroups", "limits", "namespaces", "no_lr_scheduler", "leftovers", "tree_removal", "sandbox_uid"}
 FIRST_PARTY = ("lrcourse", "support", "catalogue")
 
 

@@ -42,43 +42,10 @@ import lrcourse
 from lrcourse.grading.sandbox.cgroups import distinct, group_name, make_cgroups, memory_settings, oom_kills, remove
 from lrcourse.grading.sandbox.limits import Limits
 from lrcourse.grading.sandbox.namespaces import kill_quietly
+from lrcourse.grading.sandbox.sandbox_uid import free_uid
 from lrcourse.grading.sandbox.tree_removal import remove_tree
 
-UID_BASE = 66000  # sandboxes run as 66000 + n when the grader is root: above systemd's dynamic users (61184-65519)
 _COUNTER = itertools.count()
-MOST_PICKS = 2000
-
-
-def free_uid() -> int:
-    """A user id that no running process has (sandboxes of other workers included) and that names no account or
-    group this machine knows (its passwd and group databases, a directory service's included): r20ad W3, a student
-    whose account had a uid in the range could signal, read and trace a classmate's sandboxed kernel."""
-    import grp
-    import pwd
-    import random
-
-    taken = set()
-    for name in os.listdir("/proc"):
-        try:
-            taken.add(os.stat(f"/proc/{name}").st_uid)
-        except OSError:
-            continue
-    for _ in range(MOST_PICKS):
-        uid = UID_BASE + random.randrange(20000)
-        if uid not in taken and not _known_id(pwd.getpwuid, uid) and not _known_id(grp.getgrgid, uid):
-            return uid
-    raise RuntimeError(  # r20af 9: a directory filling the range looped forever
-        f"no free user id for a sandbox in {UID_BASE}-{UID_BASE + 19999} after {MOST_PICKS} picks: accounts, groups or "
-        "processes hold them; give the grader a machine where that range is unused"
-    )
-
-
-def _known_id(lookup, number: int) -> bool:
-    try:
-        lookup(number)
-    except KeyError:
-        return False
-    return True
 
 
 # What selects the kernels float32 arithmetic runs on: a student's process computes with the same ones as the
