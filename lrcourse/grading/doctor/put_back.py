@@ -90,8 +90,8 @@ def trusted_way(course: Path, collector: int) -> None:
         raise PutBackRefused(f"{shell_word(course)}: {error}") from None
     if reason:
         said = reason if reason.isprintable() else shell_word(reason)
-        why = (  # r20ae N1: a chain of root's links moves nothing: it is too long to follow
-            "give c.Exchange.root a path without so many links"
+        why = (  # r20ae N1: a chain or loop of root's links moves nothing: it is too long to follow
+            "give c.Exchange.root a path without a loop of links or so many of them"
             if seen is None
             else "its owner, or anyone where others may write, can move the course's folder, inbound and all, right "
             "after this: run lrcourse doctor as the collector and follow its line for the exchange first"

@@ -12,7 +12,7 @@ import pwd
 import stat
 from pathlib import Path
 
-MOST_LINKS = 40  # links followed in a row before the path is refused, as the kernel's limit
+MOST_LINKS = 40  # links followed on one path before it is refused, as the kernel's limit (a loop never ends)
 
 
 def walk_path(
@@ -49,7 +49,8 @@ def walk_path(
             if seen.st_uid not in trusted:
                 return f"{link} is a link of {account(seen.st_uid)}'s", link, seen
             if hops == MOST_LINKS:
-                return f"{link} is the {MOST_LINKS + 1}st link in a row", link, None
+                # r20aj N2: all links on the way are counted, as the kernel counts them, not a chain's alone
+                return f"{link} is the {MOST_LINKS + 1}st link on the way (a loop of links, or too many)", link, None
             target, hops = os.readlink(link), hops + 1
             parts[:0] = Path(target).parts[1:] if os.path.isabs(target) else Path(target).parts
             where = "/" if os.path.isabs(target) else where
