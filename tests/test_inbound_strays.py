@@ -11,7 +11,7 @@ import pytest
 
 from lrcourse.grading.exchange import inbound
 from lrcourse.grading.exchange.collect import collect, summary
-from lrcourse.grading.exchange.inbound import Refused
+from lrcourse.grading.exchange.inbound import Refused, user_name
 from lrcourse.grading.exchange.submission_secrets import SECRET
 
 from support.inbound_folders import CHAPTER, FILE, HONEST, exchange_course, inbound_folder, read_inbound
@@ -85,3 +85,18 @@ def test_names_of_the_chapter_in_another_shape_are_counted_not_passed_over(tmp_p
     [row] = [row for row in result.refused if "as nbgrader's submit names a submission" in row["reason"]]
     assert row["submission"] == "2 entries" and row["more"] == 2, row
     assert "2 entries" in summary(result)
+
+
+def test_a_name_that_cannot_be_printed_is_said_as_the_shell_spells_it(tmp_path):
+    """r20ad N3: a stray's and a folder's undecodable bytes were printed in Python's surrogate form (`\\udcff`), which
+    no shell pastes back; now as bash's $'...' (control characters as \\xHH, never raw), a plain name in quotes."""
+    course, exchange = exchange_course(tmp_path)
+    folder, _ = inbound_folder(exchange.inbound)
+    (folder / SECRET).write_text("0123456789abcdef" * 8)
+    (folder / os.fsdecode(b"\xff\x1b[31mred\r.txt")).write_text("x")
+    bad = f"{user_name(os.geteuid())}+{CHAPTER}+2026-01-02 00:00:00.000000 UTC+" + os.fsdecode(b"\xff\xfe")
+    (exchange.inbound / bad).mkdir()
+    text = summary(collect(course, CHAPTER, exchange))
+    assert f"left out of '{folder.name}': $'\\xff\\x1b[31mred\\x0d.txt' is not part of the assignment" in text, text
+    assert f"refused $'{bad[:-2]}\\xff\\xfe': the folder's name holds characters nbgrader never writes" in text, text
+    assert "\udcff" not in text and "\x1b" not in text

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrcourse.grading.exchange import counted
-from lrcourse.grading.exchange.kept_folders import MOST_LOOKED, shell_word, submission_named
+from lrcourse.grading.exchange.kept_folders import MOST_LOOKED, submission_named
 from lrcourse.grading.exchange.path_walk import account
+from lrcourse.grading.exchange.shell_words import shell_word
 
 RECORD = "entries.txt"
 

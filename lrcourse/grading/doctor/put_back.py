@@ -21,8 +21,9 @@ from pathlib import Path
 
 from lrcourse.grading.doctor.aside_record import listed, write_record
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
-from lrcourse.grading.exchange.kept_folders import INBOUND_MODES, shell_word
+from lrcourse.grading.exchange.kept_folders import INBOUND_MODES
 from lrcourse.grading.exchange.path_walk import account, walk_path
+from lrcourse.grading.exchange.shell_words import shell_word
 
 FOLDER = OPEN_FLAGS | os.O_DIRECTORY
 

@@ -77,6 +77,7 @@ from lrcourse.grading.exchange.ledger_folder import one_collect_at_a_time
 from lrcourse.grading.exchange.mounts import listed_on_overlay, mounted_below
 from lrcourse.grading.exchange.other_account import cannot_write, give_to_course_owner
 from lrcourse.grading.exchange.root import check_exchange_root, inbound_listed, inbound_not_sticky
+from lrcourse.grading.exchange.shell_words import quoted
 from lrcourse.grading.exchange.submission_secrets import (
     SECRET,
     first_held,
@@ -357,10 +358,13 @@ def _write(
 
 def summary(result: Collected) -> str:
     """What the terminal shows: one line per collected student and per refusal (names escaped)."""
-    lines = [f"collected {row['student']!r} from {row['submission']!r} ({row['time']})" for row in result.collected]
-    lines += [f"refused {row['submission']!r}: {row['reason']}" for row in result.refused]
-    lines += [f"left out of {row['submission']!r}: {row['reason']}" for row in result.left_out]
-    lines += [f"note on {row['submission']!r}: {row['note']}" for row in result.notes]
+    lines = [
+        f"collected {quoted(row['student'])} from {quoted(row['submission'])} ({row['time']})"
+        for row in result.collected
+    ]
+    lines += [f"refused {quoted(row['submission'])}: {row['reason']}" for row in result.refused]
+    lines += [f"left out of {quoted(row['submission'])}: {row['reason']}" for row in result.left_out]
+    lines += [f"note on {quoted(row['submission'])}: {row['note']}" for row in result.notes]
     lines.append(
         f"{result.assignment}: {len(result.collected)} collected, "
         f"{result.refusals} refused, "

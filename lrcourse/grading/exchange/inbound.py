@@ -42,8 +42,7 @@ inbound folder has no sticky bit it may be a classmate who renamed it, making it
 by group or others (`OTHERS_WRITE`), as nbgrader's own submit leaves it (the course's, `lrcourse.exchange_submit`,
 leaves it 0755, failed or not): a classmate may have renamed entries in it. Such a folder is still the student's
 work (every file taken is the student's own), so it is noted, not refused: refusing it would cost the student their
-submission for what a classmate could do to it.
-"""
+submission for what a classmate could do to it."""
 
 from __future__ import annotations
 
@@ -59,6 +58,7 @@ import dateutil.parser
 import dateutil.tz
 
 from lrcourse.grading.exchange.broken_submit import empty_notebook
+from lrcourse.grading.exchange.shell_words import quoted
 from lrcourse.grading.exchange.unfinished_submit import UNFINISHED, unfinished
 from lrcourse.grading.intake import NBGRADER_FILES, STUDENT_ID_RULE, valid_student_id
 from lrcourse.notebook_limits import MAX_FOLDER_ENTRIES as MAX_ENTRIES  # more: not read on (the submit says so first)
@@ -145,13 +145,13 @@ def claimed(name: str, assignment: str) -> tuple[str, datetime.datetime, datetim
         raise Refused(f"the folder's name is not <id>+{assignment}+<timestamp>[+random]")
     student, _, timestamp = parts[:3]
     if not valid_student_id(student):
-        raise Refused(f"the student id {student!r} is not {STUDENT_ID_RULE}")
+        raise Refused(f"the student id {quoted(student)} is not {STUDENT_ID_RULE}")
     if not TIMESTAMP_PATTERN.match(timestamp) or (len(parts) == 4 and not RANDOM_PATTERN.match(parts[3])):
         raise Refused("the folder's name holds characters nbgrader never writes")
     try:
         when, zone_known = parse_utc(timestamp)
     except (ValueError, OverflowError, dateutil.parser.ParserError) as error:
-        raise Refused(f"the folder's timestamp {timestamp!r} is not a time ({error})") from None
+        raise Refused(f"the folder's timestamp {quoted(timestamp)} is not a time ({error})") from None
     return student, when, datetime.timedelta(0) if zone_known else UNKNOWN_ZONE_AHEAD
 
 
@@ -319,15 +319,15 @@ def _check_file(
     try:
         seen = os.stat(entry, dir_fd=folder, follow_symlinks=False)
     except OSError as error:  # removed meanwhile, or a name the file system will not look up
-        raise Refused(f"{entry!r} cannot be read: {error.strerror}") from None
-    _check_entry(seen, repr(entry), opened.st_uid, student)
+        raise Refused(f"{quoted(entry)} cannot be read: {error.strerror}") from None
+    _check_entry(seen, quoted(entry), opened.st_uid, student)
     if seen.st_dev != opened.st_dev and (listed_devices is None or seen.st_dev in listed_devices):
-        raise Refused(f"{entry!r} is on another file system than its folder (mounted there)")
+        raise Refused(f"{quoted(entry)} is on another file system than its folder (mounted there)")
     if entry not in notebooks and entry not in NBGRADER_FILES:
-        raise Refused(f"{entry!r} is not part of the assignment (expected {', '.join(sorted(notebooks))})")
+        raise Refused(f"{quoted(entry)} is not part of the assignment (expected {', '.join(sorted(notebooks))})")
     limit = max_notebook_bytes if entry in notebooks else SMALL_FILE_BYTES
     if seen.st_size > limit:
-        raise Refused(f"{entry!r} is larger than {limit / (1 << 20):g} MB")
+        raise Refused(f"{quoted(entry)} is larger than {limit / (1 << 20):g} MB")
     return seen
 
 
@@ -349,12 +349,12 @@ def _read_file(folder: int, entry: str, seen: os.stat_result, uid: int, student:
     fd = os.open(entry, OPEN_FLAGS, dir_fd=folder)
     with os.fdopen(fd, "rb") as file:
         opened = os.fstat(fd)
-        _same(opened, seen, repr(entry))
-        _check_entry(opened, repr(entry), uid, student)
+        _same(opened, seen, quoted(entry))
+        _check_entry(opened, quoted(entry), uid, student)
         data = file.read(seen.st_size + 1)  # its size was checked against its limit
         after = os.fstat(fd)
     if {opened.st_ctime_ns, after.st_ctime_ns} != {seen.st_ctime_ns} or len(data) != seen.st_size:
-        raise Refused(f"{entry!r} changed while it was being collected")
+        raise Refused(f"{quoted(entry)} changed while it was being collected")
     return data
 
 

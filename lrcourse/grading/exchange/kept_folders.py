@@ -12,12 +12,12 @@ are quoted in lines and mends alike (`shown`, `shell_word`: r20j W4, r20k N1). T
 from __future__ import annotations
 
 import os
-import shlex
 import stat
 from pathlib import Path
 
 from lrcourse.grading.exchange.group_listing import group_listing
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, claimed, user_name
+from lrcourse.grading.exchange.shell_words import shell_word
 from lrcourse.grading.intake import valid_student_id
 
 INBOUND_MODES = frozenset({0o2733, 0o3733, 0o2773, 0o3773})  # nbgrader's inbound, sticky or not, groupshared or not
@@ -93,19 +93,6 @@ def shown(path: Path | str) -> str:
     cannot be printed), the one helper wherever a line names a path (r20k N1: a printable name holding "-- fix:
     nothing to do" was printed raw, before the real fix; r20j W4: a newline forged an `ok` line)."""
     return shell_word(path)
-
-
-def shell_word(text: Path | str) -> str:
-    """`text` as one shell word that prints on one line: shlex's quoting, or bash's $'...' with what cannot be printed
-    written as \\xHH (r20j W4); run as written, it names the same bytes."""
-    text = str(text)
-    if text.isprintable():
-        return shlex.quote(text)
-    said = []
-    for byte in os.fsencode(text):
-        char = chr(byte)
-        said.append("\\" + char if char in "\\'" else char if 0x20 <= byte < 0x7F else f"\\x{byte:02x}")
-    return "$'" + "".join(said) + "'"
 
 
 def aside(paths: list[Path], root: Path) -> str:

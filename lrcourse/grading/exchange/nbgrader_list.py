@@ -40,6 +40,7 @@ from lrcourse.grading.exchange.kept_folders import aside
 from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, root_acl_problem, roots
 from lrcourse.grading.exchange.released_entries import check_released_entries
 from lrcourse.grading.exchange.root import check_exchange_root, root_path_problem
+from lrcourse.grading.exchange.shell_words import quoted
 from lrcourse.grading.intake import valid_student_id
 
 
@@ -102,17 +103,17 @@ def remove_folder(
     submission had root's removal delete what she could not (R20h2 N1). OSError with the reason otherwise (what was
     removed before it stays removed)."""
     if depth > MOST_DEPTH:
-        raise OSError(f"{name!r}: folders nested deeper than {MOST_DEPTH}")
+        raise OSError(f"{quoted(name)}: folders nested deeper than {MOST_DEPTH}")
     top = top or seen
     fd = os.open(name, OPEN_FLAGS | os.O_DIRECTORY, dir_fd=parent)
     try:
         opened = os.fstat(fd)
         if (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino):
-            raise OSError(f"{name!r} was replaced while it was being removed")
+            raise OSError(f"{quoted(name)} was replaced while it was being removed")
         if opened.st_dev != top.st_dev or opened.st_uid != top.st_uid:  # named as collect names them (R20a N5)
             owners, where = {}, "" if opened.st_dev == top.st_dev else ", on another file system"
             raise OSError(
-                f"{name!r}: a folder of {owner_name(opened.st_uid, owners)}{where} in a submission folder of "
+                f"{quoted(name)}: a folder of {owner_name(opened.st_uid, owners)}{where} in a submission folder of "
                 f"{owner_name(top.st_uid, owners)}, not gone into (as root, look at it and remove it yourself)"
             )
         with os.scandir(fd) as entries:
@@ -168,7 +169,9 @@ class TrustedList(ExchangeList):
         assignment = self.coursedir.assignment_id or (parts[1] if len(parts) > 1 else "")  # the glob's may be *
         try:
             if not valid_student_id(assignment):  # a CR or `*` there forged a line or globbed a sibling (r20b W3, W4)
-                raise Refused(f"the folder's assignment part {assignment!r} holds characters nbgrader never writes")
+                raise Refused(
+                    f"the folder's assignment part {quoted(assignment)} holds characters nbgrader never writes"
+                )
             claimed(name, assignment)
         except Refused as why:
             self.log.warning("Skipping %r: %s, not %s", path, why, "removed")
@@ -246,7 +249,7 @@ class TrustedList(ExchangeList):
         """The one line for nbgrader's removal of released chapters stopped by `error`: the chapter's folder it stopped
         in, the first still there (rmtree goes in order), and why (its name is rmtree's, relative to a folder in it)."""
         left = [path for path in self.assignments if os.path.lexists(path)]
-        where = f"{left[0]!r}" if left else "a chapter's folder"
+        where = f"{quoted(left[0])}" if left else "a chapter's folder"
         look = f" (`ls -laR {shlex.quote(left[0])}` shows them)" if left else ""
         if left and os.geteuid() != 0 and roots(left[0]):  # r20i N4: a chapter root released
             look = f": it is root's (a release run as root), which only root can move: `{aside([Path(left[0])], Path(self.root))}`"
