@@ -54,11 +54,16 @@ def test_an_inbound_moved_deeper_than_the_doctor_looks_is_listed_by_the_lines_fi
     assert str(deep) in listed, (find.group(1), listed)
 
 
-def test_the_missing_inbounds_find_names_other_courses_inbounds_as_theirs(open_tmp, monkeypatch):
+@pytest.mark.parametrize("moved", ["deep in the course's folder", "into another course's inbound"])
+def test_the_missing_inbounds_line_takes_as_the_class_s_what_put_back_moves(open_tmp, monkeypatch, moved):
     """r20aj M2: the class's inbound moved away, another course of the grader's (its inbound 3733, holding a folder
-    named as this course's submission, which any student may write there) beside it. The line's find lists both; the
-    line says the other course's is theirs and takes as the class's only one outside the exchange's course folders
-    (`--put-back` refuses the other course's: test_doctor_put_back_way)."""
+    named as this course's submission, which any student may write there) beside it: the line's find lists both, and
+    the line said one holding the class's submissions is the class's. r20al 1: its fix ruled out every folder in a
+    course folder, the class's own included (moved three levels down in hers, or into the other course's inbound,
+    which any student may write in). The line's rule is --put-back's: the other course's inbound is refused, the
+    class's moved back wherever it was moved."""
+    from lrcourse.grading.doctor.put_back import PutBackRefused, put_back_found
+
     course = course_in(monkeypatch, open_tmp, 0o1777)
     other = course.parent / "other-course" / "inbound"
     other.parent.mkdir(), other.mkdir()
@@ -67,12 +72,25 @@ def test_the_missing_inbounds_find_names_other_courses_inbounds_as_theirs(open_t
         folder.chmod(mode)
     submit(course / "inbound")
     submit(other)  # the same name as the class's submission: what it holds cannot tell the two apart
-    deep = hers(hers(hers(course / "d1") / "d2") / "d3") / "inbound"  # deeper than the doctor looks
-    os.rename(course / "inbound", deep)
+    if moved == "into another course's inbound":
+        found = other / "zz"
+    else:
+        found = hers(hers(hers(course / "d1") / "d2") / "d3") / "inbound"  # deeper than the doctor looks
+    os.rename(course / "inbound", found)
     said = doctor(open_tmp)
     find = re.search(r"`(find [^`]+)` as root lists the folders with the inbound's mode uid \d+'s", said)
     assert find, said
     listed = subprocess.run(["bash", "-c", find.group(1)], capture_output=True, text=True).stdout.splitlines()
-    assert str(deep) in listed and str(other) in listed, (find.group(1), listed)
-    assert "(other courses' inbounds, <root>/<course>/inbound, are listed too: they are theirs, and --put-back " in said
-    assert "one outside the exchange's course folders holding the class's submissions" in said, said
+    assert str(found) in listed and str(other) in listed, (find.group(1), listed)
+    assert (
+        "(a folder named inbound in another course's folder, one of the collector's or root's, in this exchange or "
+        "another, is listed too: it is that course's, and --put-back refuses it)" in said
+    ), said
+    assert (
+        "one holding the class's submissions (`ls -la` it), unless it is another course's inbound (above), is the "
+        "class's inbound" in said
+    ), said
+    with pytest.raises(PutBackRefused):
+        put_back_found(other, course / "inbound", GRADER)
+    put_back_found(found, course / "inbound", GRADER)
+    assert os.listdir(course / "inbound") == [SUBMISSION] and os.listdir(other) == [SUBMISSION]

@@ -136,5 +136,38 @@ def test_another_courses_inbound_is_never_moved_here(open_tmp, monkeypatch, caps
         os.chown(path, GRADER, GRADER)
     other.chmod(0o3733)
     assert put_back(local, other) == 1
-    assert f"{other} is the inbound of another course in the exchange (other-course)" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert f"{other} is named inbound in a folder of " in said and "where a course keeps its inbound" in said, said
     assert other.is_dir() and not os.path.lexists(course / "inbound")
+
+
+@pytest.mark.parametrize("where", ["another exchange root", "this exchange's root", "a student's folder"])
+def test_a_folder_named_inbound_elsewhere_is_refused_only_where_a_course_may_keep_it(
+    open_tmp, monkeypatch, capsys, where
+):
+    """r20al 2: the refusal looked only at this exchange's root: another section's inbound in a second exchange root
+    on the same file system (the collector's) was moved here, with its student's submission. A folder named inbound
+    in a folder of the collector's or root's (a course's, or an exchange root) is refused, with the rename that lets
+    the instructor move it if it is the class's; in a folder of a student's (she moved it there) it is moved back."""
+    course, found, local = moved_three_down(monkeypatch, open_tmp)
+    if where == "a student's folder":
+        os.rename(found, found.parent / "inbound")
+        found = found.parent / "inbound"
+    else:
+        parent = open_tmp / "ex2" / "lr-schedules-b" if where == "another exchange root" else course.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        os.chown(parent, GRADER if where == "another exchange root" else 0, GRADER)
+        os.rename(found, parent / "inbound")
+        found = parent / "inbound"
+    code = put_back(local, found)
+    said = capsys.readouterr().err
+    if where == "a student's folder":
+        assert code == 0, said
+        assert os.listdir(course / "inbound") == [SUBMISSION]
+        return
+    assert code == 1 and "is named inbound in a folder of" in said and os.listdir(found) == [SUBMISSION], said
+    renamed = found.parent / "inbound-of-lr-schedules"
+    assert f"rename it where it is as root, `mv -T -- {found} {renamed}`, then run this with {renamed}" in said, said
+    os.rename(found, renamed)  # the instructor decides it is the class's, and follows the line
+    assert put_back(local, renamed) == 0, capsys.readouterr().err
+    assert os.listdir(course / "inbound") == [SUBMISSION] and not os.path.lexists(renamed)

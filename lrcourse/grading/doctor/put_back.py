@@ -115,12 +115,15 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
             "lrcourse doctor as the collector and follow its line for the exchange first"
         )
     found_real = Path(os.path.realpath(found))
-    if found_real.name == "inbound" and found_real.parent.parent == course_path.parent != found_real.parent:
-        raise PutBackRefused(  # r20ak 1: another course's live inbound, moved here, left that class without one
-            f"{shell_word(found)} is the inbound of another course in the exchange ({shell_word(found_real.parent.name)}):"
-            " what it holds cannot say whose it is (any student may write a folder named for this course there), so "
-            "it is never moved here; if the class's inbound was moved there, decide it by hand with that course's "
-            "instructor"
+    if keeper := course_keeping(found_real, course_path, collector):
+        rename = shell_word(found_real.parent / f"inbound-of-{course_path.name}")
+        raise PutBackRefused(  # r20ak 1, r20al 2: another course's live inbound (this exchange's or another root's),
+            # moved here, left that class without one and gave this one its submissions
+            f"{shell_word(found)} is named inbound in a folder of {keeper}'s, where a course keeps its inbound: it may "
+            "be another course's or section's, in this exchange or another, and what it holds cannot say whose it is "
+            "(any student may write a folder named for this course there), so it is never moved here. If it is the "
+            f"class's (decide with whoever collects there), rename it where it is as root, `mv -T -- "
+            f"{shell_word(found_real)} {rename}`, then run this with {rename}"
         )
     course, parent = held(course_path, collector), None
     try:
@@ -302,3 +305,16 @@ def arrived(course: int, course_path: Path, seen: os.stat_result, parent: int, n
             f"the folder was replaced between the look and the move: what moved is in {shell_word(aside(course, course_path))}"
         ) from None
     raise PutBackRefused("the folder was replaced between the look and the move: what came was put back where it was")
+
+
+def course_keeping(found: Path, course: Path, collector: int) -> str:
+    """Whose folder `found` (a real path) is named `inbound` in, where that folder is not the course's `course` but
+    one of root's or the collector's, as a course's folder is (another course's, or another section's in another
+    exchange root: a student can make neither); '' otherwise (a student's folder, or deeper in an inbound)."""
+    if found.name != "inbound" or found.parent == course:
+        return ""
+    try:
+        owner = os.lstat(found.parent).st_uid
+    except OSError:
+        return ""
+    return account(owner) if owner in (0, collector) else ""

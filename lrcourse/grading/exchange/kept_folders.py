@@ -263,9 +263,9 @@ def moved_hint(course: Path, uid: int | None, owner: str = "", theirs: bool = Fa
     if besides:
         said += ", other than this course's own inbound"
     if theirs:  # r20aj M2: the find for a missing inbound listed other courses' live inbounds as candidates
-        said += (
-            " (other courses' inbounds, <root>/<course>/inbound, are listed too: they are theirs, and --put-back "
-            "refuses them)"
+        said += (  # r20al 2: another exchange root's courses too
+            " (a folder named inbound in another course's folder, one of the collector's or root's, in this exchange "
+            "or another, is listed too: it is that course's, and --put-back refuses it)"
         )
     # r20ag W3, r20ah M2: a student's FUSE mount (bindfs, fuse-overlayfs...) hides what is below it from any find
     return (

@@ -50,11 +50,12 @@ def not_an_inbound(path: Path, owner: int, chmod: str) -> tuple[str, str] | None
         f"it {held}{whose}: it may be the class's inbound, or the course's outbound or feedback moved there by someone "
         "who could write in the course's folder, the class's inbound hidden elsewhere",
         f"look first: {hint}. A folder it lists is {user_name(collector)}'s with the inbound's mode, which no student "
-        "can make: one outside the exchange's course folders holding this course's submissions (<student>+<chapter>+"
-        "<time>, with a timestamp.txt), unless it is a copy you made, is the class's inbound (if more than one is, "
-        "what they hold cannot decide it: any student may write such names in an inbound; compare when each was "
-        "made, `ls -ld --time=ctime`): move this one out of the way as root (a release back to "
-        "outbound, feedback's <checksum>.html pages to feedback, anything else aside, its entries looked at by hand), "
+        "can make: one holding this course's submissions (<student>+<chapter>+<time>, with a timestamp.txt), unless "
+        "it is another course's inbound (above) or a copy you made, is the class's inbound (if more than one is, "
+        "what they hold cannot decide it: any student may write such names in an inbound; decide with whoever "
+        "collects the others, from students only this class has): move this one out of the way as root (a release "
+        "back to outbound, feedback's <checksum>.html pages to feedback, anything else aside, its entries looked at by "
+        "hand), "
         "then `lrcourse doctor --put-back <it>` as root. If it lists none such, and this one holds the class's "
         f"submissions: {chmod}; if it lists none and this one is a release or feedback: move it back, and run "
         "lrcourse doctor again",
