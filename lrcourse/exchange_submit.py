@@ -25,6 +25,7 @@ reason and what to do: `lrcourse.notebook_limits`, imported then), and the folde
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -41,8 +42,14 @@ OPEN_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 class OwnerOnlySubmit(ExchangeSubmit):
     """nbgrader's `ExchangeSubmit`, its submission folder then closed to everyone but its owner (FOLDER_MODE)."""
 
-    def copy_files(self):
+    def init_dest(self):
+        # r20am 3: the checks read her notebooks, which takes time; done before the time in the folder's name is
+        # fixed, so that it stays close to the folder's change time, the one collect trusts
         self.refuse_what_collect_refuses()
+        self.set_timestamp()
+        super().init_dest()
+
+    def copy_files(self):
         try:
             super().copy_files()
         except Exception as error:  # the exchange may hold half a submission: take it out, say submit again
@@ -74,12 +81,10 @@ class OwnerOnlySubmit(ExchangeSubmit):
                 f"submission may ({most - 2:,}): move what the assignment does not need (saved plots, data) out of "
                 "it, and submit again."
             )
-        broken = sorted(name for name in copied if not os.path.exists(os.path.join(self.src_path, name)))
-        if broken:  # a link to nothing: nbgrader's copy fails on it, and again on every submit (r20ak 4)
-            self.fail(
-                f"Not submitted: {broken[0]} in your assignment folder is a link to something that no longer exists: "
-                "remove it (or what it named back in place), and submit again."
-            )
+        from lrcourse.submission_copy import copy_problem
+
+        if problem := copy_problem(self.src_path, ignored):  # r20ak 4, r20al 4: nbgrader's copy would fail or loop
+            self.fail(f"Not submitted: {problem}, in your assignment folder: remove it or fix it, and submit again.")
         expected = find_all_notebooks(self.release_path)
         present = [name for name in expected if os.path.isfile(os.path.join(self.src_path, name))]
         if expected and not present:
@@ -123,8 +128,13 @@ class OwnerOnlySubmit(ExchangeSubmit):
         folder = self.submission_folder()
         try:
             seen = os.lstat(folder)
-        except FileNotFoundError:  # nbgrader failed before making it (its size limit, r20ak 4): said, not a traceback
-            self.fail(f"Not submitted: {error}. Nothing was copied: fix what this names, and submit again.")
+        except FileNotFoundError:  # nbgrader failed before making it: said, not a traceback (r20ak 4)
+            if not isinstance(error, OSError):  # its size limit (max_dir_size), its own checks: hers to fix
+                self.fail(f"Not submitted: {error}. Nothing was copied: fix what this names, and submit again.")
+            self.fail(  # r20al 5: the exchange refused the folder (a full disk, its permissions): not hers to fix
+                f"Not submitted: the exchange refused it ({error}). Nothing was copied: submit again, and tell your "
+                f"instructor if this message comes back{disk_hint(error)}."
+            )
         own = seen.st_uid == os.geteuid() and stat.S_ISDIR(seen.st_mode)  # lstat: a link is not a folder
         if own and finished(folder):
             return  # the cache's copy failed: the submission is whole, collect takes it
@@ -138,7 +148,7 @@ class OwnerOnlySubmit(ExchangeSubmit):
             left = "it is not your own folder: left as it is"
         self.fail(
             f"Your submission did not reach the exchange ({error}); {left}. Submit again, and tell your instructor "
-            "if this message comes back (the exchange's disk may be full)."
+            f"if this message comes back{disk_hint(error)}."
         )
 
     def submission_folder(self) -> str:
@@ -173,6 +183,16 @@ def finished(folder: str) -> bool:
     finally:
         os.close(fd)
     return not stat.S_ISREG(secret.st_mode) or secret.st_size > 0
+
+
+def disk_hint(error: Exception) -> str:
+    """What to add where the copy failed for want of room (a full disk or quota, also inside copytree's error list)."""
+    full = getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list):
+        full = full or any(
+            f"[Errno {errno.ENOSPC}]" in str(why) or f"[Errno {errno.EDQUOT}]" in str(why) for *_, why in error.args[0]
+        )
+    return " (the exchange's disk or your quota may be full)" if full else ""
 
 
 def close_to_others(folder: str) -> None:

@@ -3,6 +3,8 @@ its size or form (`lrcourse.notebook_limits`), copying nothing."""
 
 from __future__ import annotations
 
+import time
+
 import nbformat
 import pytest
 
@@ -95,6 +97,91 @@ def test_a_link_to_nothing_in_the_folder_is_named_not_blamed_on_the_disk(tmp_pat
     nbformat.write(notebook(), folder / FILE)
     (folder / "data").symlink_to(tmp_path / "removed-dataset")
     monkeypatch.chdir(folder.parent)
-    with pytest.raises(ExchangeError, match="Not submitted: data in your assignment folder is a link to something"):
+    with pytest.raises(ExchangeError, match="Not submitted: data is a link to nothing here, in your assignment folder"):
         course_submit(exchange, tmp_path / "cache").start()
     assert list(exchange.inbound.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "made, said",
+    [
+        ("a link to nothing one level down", r"plots/old\.png is a link to nothing here"),
+        ("a link to her folder", r"here is a link to a folder that holds it: copying it would never end"),
+        ("a link to a folder above it", r"plots/up is a link to a folder that holds it"),
+        ("a loop of links", r"plots/[ab] is a link that cannot be followed \(Too many levels of symbolic links\)"),
+    ],
+)
+def test_what_nbgraders_copy_would_fail_on_or_loop_through_is_named(tmp_path, monkeypatch, made, said):
+    """r20al 4: only a link to nothing at the top was named; one below, or a link to her own folder (which nbgrader's
+    copy, following links, copied into itself about 40 levels deep on the exchange's disk), still read "the exchange's
+    disk may be full". Each is named, with its path in her folder, and nothing is copied."""
+    from nbgrader.exchange.abc.exchange import ExchangeError
+
+    _, exchange = exchange_for(tmp_path)
+    folder = tmp_path / "home" / CHAPTER
+    (folder / "plots").mkdir(parents=True)
+    nbformat.write(notebook(), folder / FILE)
+    if made == "a link to nothing one level down":
+        (folder / "plots" / "old.png").symlink_to("gone.png")
+    elif made == "a link to her folder":
+        (folder / "here").symlink_to(".")
+    elif made == "a link to a folder above it":
+        (folder / "plots" / "up").symlink_to("..")
+    else:
+        (folder / "plots" / "a").symlink_to("b")
+        (folder / "plots" / "b").symlink_to("a")
+    monkeypatch.chdir(folder.parent)
+    with pytest.raises(ExchangeError, match=f"Not submitted: {said}"):
+        course_submit(exchange, tmp_path / "cache").start()
+    assert list(exchange.inbound.iterdir()) == []
+
+
+def test_the_time_in_the_folders_name_is_fixed_after_the_notebooks_are_read(tmp_path, monkeypatch):
+    """r20am 3: the submit read her notebooks after nbgrader had fixed the time in the folder's name: a 19 MB notebook
+    put 1.56 s between the time she was shown and the folder's change time, which collect trusts (she was late by
+    0.66 s). The name's time is now fixed after the checks, as nbgrader's copy starts."""
+    import datetime
+
+    from lrcourse import notebook_limits
+
+    _, exchange = exchange_for(tmp_path)
+    folder = tmp_path / "home" / CHAPTER
+    folder.mkdir(parents=True)
+    nbformat.write(notebook(), folder / FILE)
+    read, checked = notebook_limits.read_notebook, []
+
+    def slow_read(path):
+        time.sleep(1.0)  # as a large notebook's read takes
+        checked.append(datetime.datetime.now(datetime.UTC))
+        return read(path)
+
+    monkeypatch.setattr(notebook_limits, "read_notebook", slow_read)
+    monkeypatch.chdir(folder.parent)
+    course_submit(exchange, tmp_path / "cache").start()
+    (submitted,) = exchange.inbound.iterdir()
+    named = datetime.datetime.strptime(submitted.name.split("+")[2], "%Y-%m-%d %H:%M:%S.%f %Z")
+    assert checked and named.replace(tzinfo=datetime.UTC) >= checked[-1], (submitted.name, checked)
+
+
+def test_a_folder_the_exchange_refuses_is_not_the_students_to_fix(tmp_path, monkeypatch):
+    """r20al 5: the exchange's disk full when nbgrader made the folder read "Nothing was copied: fix what this
+    names", which she cannot; it says the exchange refused it and to tell the instructor."""
+    import errno
+    import shutil
+
+    from nbgrader.exchange.abc.exchange import ExchangeError
+
+    _, exchange = exchange_for(tmp_path)
+    folder = tmp_path / "home" / CHAPTER
+    folder.mkdir(parents=True)
+    nbformat.write(notebook(), folder / FILE)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(exchange.inbound / "x"))
+
+    monkeypatch.setattr(shutil, "copytree", full)
+    monkeypatch.chdir(folder.parent)
+    with pytest.raises(ExchangeError, match="Not submitted: the exchange refused it") as raised:
+        course_submit(exchange, tmp_path / "cache").start()
+    said = str(raised.value)
+    assert "tell your instructor" in said and "disk or your quota may be full" in said and "fix what" not in said
