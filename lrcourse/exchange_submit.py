@@ -84,7 +84,7 @@ class OwnerOnlySubmit(ExchangeSubmit):
         from lrcourse.submission_copy import copy_problem
 
         if problem := copy_problem(self.src_path, ignored):  # r20ak 4, r20al 4: nbgrader's copy would fail or loop
-            self.fail(f"Not submitted: {problem}, in your assignment folder: remove it or fix it, and submit again.")
+            self.fail(f"Not submitted: {problem}: remove it or fix it, and submit again.")
         expected = find_all_notebooks(self.release_path)
         present = [name for name in expected if os.path.isfile(os.path.join(self.src_path, name))]
         if expected and not present:

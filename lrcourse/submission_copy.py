@@ -4,7 +4,8 @@ nbgrader's submit copies the whole folder with `shutil.copytree`, following link
 the folder). A link to nothing, an entry she cannot read, at any depth, fails the copy midway, and the student read
 that the exchange's disk may be full (r20al 4); a link to a folder that holds it (`here -> .`) is copied into itself
 until the path is too long, each level a copy of her work, on the exchange's shared disk. Walked here as the copy
-walks it (names the course ignores skipped at every level, links followed), with a bound on the entries looked at.
+walks it (names the course ignores skipped at every level, links followed); more than MOST_LOOKED entries to copy
+(a link to a large dataset, or to /, is copied whole: nbgrader's size limit does not count links) is refused too.
 Trust: the folder and its links are the student's own, read with her rights, in her own server."""
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import os
 from errno import ENOENT, ENOTDIR
 from fnmatch import fnmatch
 
-MOST_LOOKED = 100_000  # entries looked at; past it the copy is left to say what fails (nbgrader walks it all anyway)
+MOST_LOOKED = 100_000  # entries the copy would make, links followed: more is refused
 
 
 def copy_problem(folder: str, ignored: list[str]) -> str:
-    """'<entry> <what is wrong with it>' for the first entry of `folder` the copy would fail on or loop through
-    (`ignored`: nbgrader's ignore rules, matched against each name); '' when there is none."""
+    """'<entry> in your assignment folder <what is wrong with it>' for the first entry of `folder` the copy would fail
+    on or loop through, or the folder past MOST_LOOKED entries (`ignored`: nbgrader's ignore rules, matched against
+    each name); '' when there is none."""
     top = os.path.realpath(folder)
     stack = [(folder, (top,))]  # a folder to look in, and the real folders the copy is inside there
     looked = 0
@@ -28,14 +30,17 @@ def copy_problem(folder: str, ignored: list[str]) -> str:
             with os.scandir(here) as listing:
                 entries = [entry for entry in listing if not any(fnmatch(entry.name, rule) for rule in ignored)]
         except OSError as error:
-            return f"{shown(here, folder)} cannot be read ({error.strerror})"
+            return f"{shown(here, folder)} in your assignment folder cannot be read ({error.strerror})"
         for entry in entries:
             looked += 1
-            if looked > MOST_LOOKED:
-                return ""
+            if looked > MOST_LOOKED:  # a link to a big dataset or to / is copied whole into the shared exchange
+                return (
+                    f"your assignment folder holds more than {MOST_LOOKED:,} files and folders to copy (links "
+                    "followed, as nbgrader's copy follows them: a link to a dataset is copied whole)"
+                )
             problem = entry_problem(entry, inside)
             if problem:
-                return f"{shown(entry.path, folder)} {problem}"
+                return f"{shown(entry.path, folder)} in your assignment folder {problem}"
             if entry.is_dir():  # follows a link, as the copy does
                 stack.append((entry.path, (*inside, os.path.realpath(entry.path))))
     return ""

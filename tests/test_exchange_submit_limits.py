@@ -97,7 +97,7 @@ def test_a_link_to_nothing_in_the_folder_is_named_not_blamed_on_the_disk(tmp_pat
     nbformat.write(notebook(), folder / FILE)
     (folder / "data").symlink_to(tmp_path / "removed-dataset")
     monkeypatch.chdir(folder.parent)
-    with pytest.raises(ExchangeError, match="Not submitted: data is a link to nothing here, in your assignment folder"):
+    with pytest.raises(ExchangeError, match="Not submitted: data in your assignment folder is a link to nothing here"):
         course_submit(exchange, tmp_path / "cache").start()
     assert list(exchange.inbound.iterdir()) == []
 
@@ -105,10 +105,16 @@ def test_a_link_to_nothing_in_the_folder_is_named_not_blamed_on_the_disk(tmp_pat
 @pytest.mark.parametrize(
     "made, said",
     [
-        ("a link to nothing one level down", r"plots/old\.png is a link to nothing here"),
-        ("a link to her folder", r"here is a link to a folder that holds it: copying it would never end"),
-        ("a link to a folder above it", r"plots/up is a link to a folder that holds it"),
-        ("a loop of links", r"plots/[ab] is a link that cannot be followed \(Too many levels of symbolic links\)"),
+        ("a link to nothing one level down", r"plots/old\.png in your assignment folder is a link to nothing here"),
+        (
+            "a link to her folder",
+            r"here in your assignment folder is a link to a folder that holds it: copying it would never end",
+        ),
+        ("a link to a folder above it", r"plots/up in your assignment folder is a link to a folder that holds it"),
+        (
+            "a loop of links",
+            r"plots/[ab] in your assignment folder is a link that cannot be followed \(Too many levels",
+        ),
     ],
 )
 def test_what_nbgraders_copy_would_fail_on_or_loop_through_is_named(tmp_path, monkeypatch, made, said):
@@ -132,6 +138,28 @@ def test_what_nbgraders_copy_would_fail_on_or_loop_through_is_named(tmp_path, mo
         (folder / "plots" / "b").symlink_to("a")
     monkeypatch.chdir(folder.parent)
     with pytest.raises(ExchangeError, match=f"Not submitted: {said}"):
+        course_submit(exchange, tmp_path / "cache").start()
+    assert list(exchange.inbound.iterdir()) == []
+
+
+def test_more_to_copy_than_a_submission_may_hold_links_followed_is_not_submitted(tmp_path, monkeypatch):
+    """A link to a dataset (or to /) is copied whole into the shared exchange by nbgrader's copy, whose size limit
+    does not count links: past the walk's bound the submit refuses, copying nothing."""
+    from nbgrader.exchange.abc.exchange import ExchangeError
+
+    from lrcourse import submission_copy
+
+    _, exchange = exchange_for(tmp_path)
+    folder = tmp_path / "home" / CHAPTER
+    folder.mkdir(parents=True)
+    nbformat.write(notebook(), folder / FILE)
+    (tmp_path / "dataset").mkdir()
+    for number in range(30):
+        (tmp_path / "dataset" / f"{number}.csv").touch()
+    (folder / "data").symlink_to(tmp_path / "dataset")
+    monkeypatch.setattr(submission_copy, "MOST_LOOKED", 20)
+    monkeypatch.chdir(folder.parent)
+    with pytest.raises(ExchangeError, match="Not submitted: your assignment folder holds more than 20 files and"):
         course_submit(exchange, tmp_path / "cache").start()
     assert list(exchange.inbound.iterdir()) == []
 
