@@ -9,8 +9,9 @@ grade` could not read (`intake.notebook_problem`: empty, not JSON, not nbformat 
 unfinished submit is refused, and her previous accepted submission is collected instead; if she has none, the refusal is what the collect record holds of her,
 and the instructor sees it. An empty notebook is refused when the folder is checked (its size is known without
 reading it), so it never takes the place of an older submission; any other when the folder is read: each student's
-accepted folders are read newest first until one reads, so however many broken ones come after it her good
-submission is the one collected (F14: three cut short once crowded it out).
+accepted folders are read newest first until one reads, so a few broken ones after it leave her good submission
+the one collected (F14: three cut short once crowded it out); past her read budget (`collect.Bounds.read_seconds`:
+a flood of slow broken ones, r20am 1) her older folders are refused unread.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ collects take turns; `lrcourse grade` applies the same rule); any other holder's
 
 The inbound folder itself is opened, checked (its owners, its file system) and listed by `exchange_inbound`,
 which refuses an exchange that cannot be trusted (`ExchangeUnusable`). Every submission is checked before any is
-read, and only each student's newest accepted one is read and written: memory holds one submission, whatever the
-others hold.
+read, and only each student's newest accepted one that reads is written: memory holds one submission, whatever
+the others hold.
 Nothing is written through a link in `submitted/` (a `submitted/<id>` made a link to `source/` must not
 overwrite the solution); a student whose folder there is not a plain folder, or whose write fails, is
 refused with the reason and the others are collected.
@@ -32,7 +32,10 @@ else is collected; at most 10,000 entries listed in all of one owner's submissio
 (each folder may hold up to `inbound.MAX_ENTRIES`, so 1,000 folders could otherwise cost ten million), the folders
 left one row naming the owner; each student's accepted submissions are read newest first until one reads (a
 notebook cut short is known only once read: three of them must not crowd out her good older one), the older ones
-superseded, the first two named and the rest counted in one row; refusals take at most 20 rows for a student's own
+superseded, the first two named and the rest counted in one row; every student's newest is read before anyone's
+older ones, which are read only while reading hers took under 20 s (`student_reads`: one read, nbformat's schema,
+can take seconds), the rest one row, so a student's flood of broken notebooks costs a run at most that and one
+read, and every classmate's newest is read before her older ones; refusals take at most 20 rows for a student's own
 folders (checked, and again read) and 20 for the folders each owner put in names not theirs (the rest one row each,
 "and N more"), so forgeries cannot bury a student's own refusal, nor one owner's many made-up ids flood the report;
 each owner is looked up once.
@@ -54,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrcourse.grading.exchange.broken_submit import broken
-from lrcourse.grading.exchange.collect_rows import capped_rows, more_strays, over_budget, superseded_rows
+from lrcourse.grading.exchange.collect_rows import capped_rows, more_strays, not_read, over_budget, superseded_rows
 from lrcourse.grading.exchange.crash_leftovers import put_back_replaced, remove_stale_writes
 from lrcourse.grading.exchange.inbound import (
     EntryBudget,
@@ -78,6 +81,7 @@ from lrcourse.grading.exchange.mounts import listed_on_overlay, mounted_below
 from lrcourse.grading.exchange.other_account import cannot_write, give_to_course_owner
 from lrcourse.grading.exchange.root import check_exchange_root, inbound_listed, inbound_not_sticky
 from lrcourse.grading.exchange.shell_words import quoted
+from lrcourse.grading.exchange.student_reads import StudentReads
 from lrcourse.grading.exchange.submission_secrets import (
     SECRET,
     first_held,
@@ -108,6 +112,10 @@ class Bounds:
     entries: int = 10_000
     kept: int = 3  # superseded rows per student: one each for the kept - 1 newest older ones, the rest one counted row
     refusals: int = 20  # refusal rows per student's own folders, and per owner's in others' names; then "and N more"
+    # Seconds of reading one student's folders (nbformat's schema: up to seconds a notebook) past which her older
+    # ones are not read, one row: an honest student's few broken ones (a cut-short notebook fails in milliseconds,
+    # a whole chapter's in 0.03 to 0.2 s) stay far below; a flood costs at most this and one read per collect.
+    read_seconds: float = 20.0
 
 
 @dataclass
@@ -164,8 +172,13 @@ def collect(
             _classmates_secrets(inbound, assignment, ours, mounts, notebooks, bounds, holders, listed)
         # each owner is on disk as it is recorded, before the student's folder moves in (`secret_recorded`: F21)
         result.notes += record_new_owners(ledger, holders, course, assignment)  # its only holder's (hand copies too)
-        for student in sorted(accepted.keys() - stuck, key=lambda name: (max(s.time for s in accepted[name]), name)):
-            _collect_student(course / "submitted", inbound, accepted[student], result, ledger, bounds, holders)
+        order = sorted(accepted.keys() - stuck, key=lambda name: (max(s.time for s in accepted[name]), name))
+        reads = {student: StudentReads(accepted[student], bounds.read_seconds) for student in order}
+        for newest_only in (True, False):  # every student's newest first: no one's broken folders delay a classmate
+            for student in order:
+                _collect_student(
+                    course / "submitted", inbound, reads[student], result, ledger, bounds, holders, newest_only
+                )
     finally:
         os.close(inbound)
     return result
@@ -257,48 +270,57 @@ def _refuse_unread(result: Collected, submission: Submission, error: Exception, 
 def _collect_student(
     submitted: Path,
     inbound: int,
-    submissions: list[Submission],
+    reads: StudentReads,
     result: Collected,
     ledger: dict[str, str],
     bounds: Bounds,
     holders: dict,
+    newest_only: bool,
 ) -> None:
     """Read and write the student's newest submission that still reads as checked (the next older one, each in
-    turn, if it does not: `broken_submit.BROKEN` promises her previous one); the rest are superseded. One
-    submission's bytes in memory at a time."""
-    submissions = sorted(submissions, key=lambda s: s.time, reverse=True)  # the kernel's time: not movable back
-    refused = 0
-    for index, submission in enumerate(submissions):
+    turn, if it does not: `broken_submit.BROKEN` promises her previous one); the rest are superseded. `newest_only`:
+    her newest only (the class's first turn); else her older ones while her read budget lasts (`student_reads`), the
+    rest refused in one row. One submission's bytes in memory at a time."""
+    for submission in reads.to_read(newest_only):
         try:
-            submission.files = read_files(inbound, submission)
-            why = broken(submission.files)  # a notebook grading would fail (a crash while saving): not her newest
+            with reads.timed():
+                submission.files = read_files(inbound, submission)
+                why = broken(submission.files)  # a notebook grading would fail (a crash while saving): not her newest
             if why:
                 raise Refused(why)
         except Exception as error:  # that folder only: an older one of the student's is tried
             submission.files = {}
-            refused += 1
-            _refuse_unread(result, submission, error, refused, bounds.refusals)
+            reads.refused += 1
+            _refuse_unread(result, submission, error, reads.refused, bounds.refusals)
             continue
-        try:
-            secret_note = _write(submitted, submission.student, result.assignment, submission, ledger, holders)
-        except Exception as error:  # that student only
-            reason = cannot_write(error, submitted.parent) if isinstance(error, OSError) else _reason(error)
-            result.refused.append({"submission": submission.name, "reason": reason})
-        else:
-            result.collected.append(
-                {"student": submission.student, "submission": submission.name, "time": _stamp(submission)}
-            )
-            result.left_out += [{"submission": submission.name, "reason": reason} for reason in submission.left_out]
-            result.notes += [{"submission": submission.name, "note": note} for note in submission.notes]
-            if submission.more_strays:  # counted, not looked at one by one
-                more = submission.more_strays
-                result.left_out.append({"submission": submission.name, "reason": more_strays(more), "more": more})
-            if secret_note is not None:
-                result.left_out.append({"submission": submission.name, "reason": secret_note})
+        reads.done = True
+        _write_student(submitted, submission, result, ledger, holders)
         submission.files = {}
-        older = [s.name for s in submissions[index + 1 :]]
-        result.superseded += superseded_rows(submission.student, older, bounds.kept - 1)
+        result.superseded += superseded_rows(submission.student, reads.older, bounds.kept - 1)
         return
+    if not newest_only and reads.unread:
+        student = reads.newest_first[0].student
+        result.refused.append(not_read(student, result.assignment, reads.unread, bounds.read_seconds))
+
+
+def _write_student(
+    submitted: Path, submission: Submission, result: Collected, ledger: dict[str, str], holders: dict
+) -> None:
+    """Write the submission read to submitted/ and report it, or refuse it with the reason (that student only)."""
+    try:
+        secret_note = _write(submitted, submission.student, result.assignment, submission, ledger, holders)
+    except Exception as error:  # that student only
+        reason = cannot_write(error, submitted.parent) if isinstance(error, OSError) else _reason(error)
+        result.refused.append({"submission": submission.name, "reason": reason})
+        return
+    result.collected.append({"student": submission.student, "submission": submission.name, "time": _stamp(submission)})
+    result.left_out += [{"submission": submission.name, "reason": reason} for reason in submission.left_out]
+    result.notes += [{"submission": submission.name, "note": note} for note in submission.notes]
+    if submission.more_strays:  # counted, not looked at one by one
+        more = submission.more_strays
+        result.left_out.append({"submission": submission.name, "reason": more_strays(more), "more": more})
+    if secret_note is not None:
+        result.left_out.append({"submission": submission.name, "reason": secret_note})
 
 
 def _refuse(result: Collected, name: str, error: Exception) -> None:

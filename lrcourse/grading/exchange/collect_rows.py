@@ -1,6 +1,6 @@
 """The rows `collect` counts instead of naming one by one, so whatever a student put in the inbound folder the
 collect record stays short (`collect.Bounds`): refusals past a cap, an owner's folders past the entry budget,
-a student's older submissions, a submission's strays."""
+a student's folders past her read budget, a student's older submissions, a submission's strays."""
 
 from __future__ import annotations
 
@@ -29,6 +29,17 @@ def over_budget(owner: str, count: int, entries: int) -> dict:
         f"first, {count} folders were not checked once {entries} had been read"
     )
     return {"submission": f"{owner}: {count} folders", "reason": reason, "more": count}
+
+
+def not_read(student: str, assignment: str, count: int, seconds: float) -> dict:
+    """The row of a student's `count` accepted folders left unread once reading hers took `seconds` (a flood of
+    notebooks that cannot be graded?), none of hers collected."""
+    reason = (
+        f"not read: {student}'s submissions took more than {seconds:g} s to read (a flood of notebooks that cannot "
+        f"be graded?), her newest refused above; these {count} older ones were not read and none of hers is "
+        "collected: remove her broken folders from the inbound folder, or ask her to submit again, and collect again"
+    )
+    return {"submission": f"{student}+{assignment}+... (not read)", "reason": reason, "more": count}
 
 
 def superseded_rows(student: str, older: list[str], named: int) -> list[dict]:
