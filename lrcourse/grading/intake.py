@@ -22,7 +22,8 @@
 - a student whose folder a killed collect left as `.<assignment>.replaced` only is named, not graded, the remedy in
   her reason (`awaiting_collect`);
 - a student already graded whose submission has not changed is skipped (the mark is written only once the
-  verdicts and feedback both succeeded, so an interrupted run loses nothing already written).
+  verdicts and feedback both succeeded, so an interrupted run loses nothing already written), unless a changed due
+  date or extension gives another late penalty, which her feedback page shows: graded again (`penalty_stale`).
 
 A refused student is recorded as failed with the reason; every other student is still graded.
 """
@@ -36,6 +37,8 @@ import re
 import stat
 from pathlib import Path
 
+from lrcourse.gradebook_db import gradebook
+from lrcourse.grading.course import course_config, default_db_url
 from lrcourse.grading.outcomes import Outcome, capped
 from lrcourse.notebook_limits import NotebookRefused, PastLimit, parse_notebook, read_notebook
 
@@ -56,6 +59,7 @@ NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
 MAX_NBGRADER_FILE_BYTES = 256
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyw", ".pyd", ".so")  # what Python imports from a folder on its path
 REASON_LIMIT = 300  # characters of an error's text in a reason (a failed student's reason is short)
+PENALTY_CHANGED = "due date or extension changed since graded: graded again for the late penalty"
 TOOL_CONFIG = re.compile(r"(jupyter|nbgrader|ipython).*config.*", re.IGNORECASE)  # files and *.d folders they load
 
 
@@ -284,10 +288,20 @@ def is_done(course: Path, student: str, assignment: str, current: str) -> bool:
         return False
 
 
-def mark_done(course: Path, student: str, assignment: str, current: str, score, max_score) -> None:
+def mark_done(course: Path, student: str, assignment: str, current: str, score, max_score, late=None) -> None:
+    """Her mark, with how late she was graded (seconds; `penalty_stale` reads it)."""
     mark = course / "autograded" / student / assignment / MARK
     mark.parent.mkdir(parents=True, exist_ok=True)
-    mark.write_text(json.dumps({"fingerprint": current, "score": score, "max_score": max_score}))
+    mark.write_text(json.dumps({"fingerprint": current, "score": score, "max_score": max_score, "late": late}))
+
+
+def graded_late(course: Path, student: str, assignment: str) -> float | None:
+    """How late (seconds) her mark says she was graded; None when it does not say (an older mark)."""
+    try:
+        late = json.loads((course / "autograded" / student / assignment / MARK).read_text()).get("late")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(late) if isinstance(late, (int, float)) and not isinstance(late, bool) else None
 
 
 def unmark(course: Path, student: str, assignment: str) -> None:
@@ -301,10 +315,12 @@ def unmark(course: Path, student: str, assignment: str) -> None:
         return
 
 
-def take_in(course: Path, assignment: str, force: bool) -> tuple[list[Outcome], list[tuple[str, str]]]:
+def take_in(
+    course: Path, assignment: str, force: bool, db_url: str | None = None
+) -> tuple[list[Outcome], list[tuple[str, str]]]:
     """The submissions' intake (`intake`): the outcomes of those refused or unchanged, and the (student,
-    fingerprint) of those to grade."""
-    outcomes, todo = [], []
+    fingerprint) of those to grade; `db_url`: the run's gradebook (without it, `stale_penalties`' default)."""
+    outcomes, todo, unchanged = [], [], []
     for student in awaiting_collect(course, assignment):  # named, so the instructor mends it, not skipped silently
         outcomes.append(Outcome(student, "failed", awaiting_collect_reason(assignment, student), earlier_kept=True))
     for student in submissions(course, assignment):
@@ -317,8 +333,66 @@ def take_in(course: Path, assignment: str, force: bool) -> tuple[list[Outcome], 
         if reason:
             outcomes.append(Outcome(student, "failed", reason))
             continue
-        if not force and is_done(course, student, assignment, current):
-            outcomes.append(Outcome(student, "skipped", "already graded, submission unchanged"))
-        else:
+        done = not force and is_done(course, student, assignment, current)
+        (unchanged if done else todo).append((student, current))
+    stale = stale_penalties(course, assignment, [student for student, _ in unchanged], db_url)
+    for student, current in unchanged:
+        if student in stale:
             todo.append((student, current))
+        else:
+            outcomes.append(Outcome(student, "skipped", "already graded, submission unchanged"))
     return outcomes, todo
+
+
+def stale_penalties(course: Path, assignment: str, students: list[str], db_url: str | None) -> set[str]:
+    """Those of `students` (graded, submission unchanged) whose late penalty is stale (`penalty_stale`), in the run's
+    gradebook `db_url` (None: the course's own gradebook.db); none when that file is missing (none is made here)."""
+    db_url = db_url or default_db_url(course)
+    if not students or (db_url == default_db_url(course) and not (course / "gradebook.db").is_file()):
+        return set()
+    plugin = late_plugin(course_config(course, db_url))
+    with gradebook(db_url) as book:
+        return {student for student in students if penalty_stale(book, plugin, course, assignment, student)}
+
+
+def penalty_changed_note(course: Path, db_url: str, config, assignment: str, student: str, current: str) -> str:
+    """`PENALTY_CHANGED` for a student graded again, unchanged (`is_done`), for a stale penalty; else ""."""
+    if not is_done(course, student, assignment, current):
+        return ""
+    with gradebook(db_url) as book:
+        return PENALTY_CHANGED if penalty_stale(book, late_plugin(config), course, assignment, student) else ""
+
+
+def late_plugin(config):
+    """The course's configured `LateSubmissionPlugin` (nbgrader's `plugin_class`, with its penalty_method...)."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    late = AssignLatePenalties(config=config)
+    late.init_plugin()
+    return late.plugin_inst
+
+
+def penalty_due(plugin, student: str, score: float, seconds_late: float) -> float | None:
+    """The plugin's late penalty of a notebook's `score`, in nbgrader's bounds (no bonus, not below 0); None on time."""
+    if seconds_late <= 0:
+        return None
+    penalty = plugin.late_submission_penalty(student, score, seconds_late)
+    return None if penalty is None else min(max(float(penalty), 0.0), score)
+
+
+def penalty_stale(book, plugin, course: Path, assignment: str, student: str) -> bool:
+    """Whether the due date or her extension changed since she was graded (`graded_late`; an older mark does not say)
+    and gives a notebook another penalty from her stored (trusted) score; a hand grade since keeps its penalty, as in
+    nbgrader. Neither changes what she submitted. The gradebook and mark are the instructor's, not the student's."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        submission = book.find_submission(assignment, student)
+    except MissingEntry:  # never graded into this gradebook: nothing to correct
+        return False
+    seconds_late, was = submission.total_seconds_late, graded_late(course, student, assignment)
+    if was is not None and abs(was - seconds_late) < 1e-6:
+        return False
+    due = [penalty_due(plugin, student, notebook.score, seconds_late) or 0.0 for notebook in submission.notebooks]
+    held = [notebook.late_submission_penalty or 0.0 for notebook in submission.notebooks]
+    return any(abs(now - then) > 1e-9 for now, then in zip(due, held))

@@ -78,7 +78,7 @@ def grade_class(
     Limits.from_config(course_config(course, db_url))  # a bad c.Sandbox limit stops the run here, by its name
     result = RunOutcomes(assignment)
     start = time.monotonic()
-    result.outcomes, todo = take_in(course, assignment, force)
+    result.outcomes, todo = take_in(course, assignment, force, db_url)
     result.outcomes, todo = refuse_linked(course, assignment, result.outcomes, todo)
     done = False
     try:

@@ -138,6 +138,7 @@ class Worker:
     def grade(self, assignment: str, student: str, current: str) -> Outcome:
         """Autograde, decide every test cell again outside the student's kernel (trusted verdicts), write those
         scores to the gradebook, generate feedback; mark the student done only if all of it worked."""
+        from lrcourse.grading.autograde.late import lateness_in
         from lrcourse.grading.exercise import submitted_answers
 
         exercise = self.exercise(assignment)
@@ -153,6 +154,8 @@ class Worker:
         if linked:
             return Outcome(student, "failed", linked, earlier_kept=True)
         closed_note = close_student_folders(self.course, student)  # before nbgrader writes below them (R20p W1)
+        # why she is graded again, read before her grading writes the penalty
+        again = intake.penalty_changed_note(self.course, self.db_url, self.api.config, assignment, student, current)
         result = self.api.autograde(assignment, student, force=True, create=True)
         graded = self.course / "autograded" / student / assignment
         # after the kernel ran: it held the notebook. In a fleet worker's scratch course (one student, her secret recorded
@@ -194,9 +197,12 @@ class Worker:
         else:  # nbgrader keeps no graded notebook of a failed run: the scores stand, without feedback
             notes.append("no feedback")
         score, max_score = self.scores(assignment, student)
+        # first: a long note (a secret's) must not cut the score's reasons off the summary's line
+        seconds_late, late_note = lateness_in(self.db_url, assignment, student)
+        notes[:0] = [note for note in (again, late_note) if note]
         # without feedback, or cut short by the time budget, the student is not done: the next run grades them again
         if feedback and not decided.out_of_time:
-            intake.mark_done(self.course, student, assignment, current, score, max_score)
+            intake.mark_done(self.course, student, assignment, current, score, max_score, seconds_late)
         return Outcome(
             student,
             "graded",

@@ -77,7 +77,7 @@ def grade_class_remote(
     ensure_tools_on_path()
     start = time.monotonic()
     result = RunOutcomes(assignment)
-    result.outcomes, todo = intake.take_in(course, assignment, force)
+    result.outcomes, todo = intake.take_in(course, assignment, force, db_url)
     result.outcomes, todo = refuse_linked(course, assignment, result.outcomes, todo)
     done = False
     try:

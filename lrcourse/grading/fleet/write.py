@@ -115,17 +115,19 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
         return changed(student)
     staged = {kind: course / kind / student / f".{assignment}.writing" for kind in ("autograded", "feedback")}
     try:  # the new files staged beside the earlier result, which stays until they are in place (G16)
+        # why she is graded again, read before her earlier folder (its done-mark) and penalty are replaced
+        again = intake.penalty_changed_note(course, writer.db_url, writer.config, assignment, student, current)
         closed_note = stage_files(staged, document)
         secret_note = keep_secret_here(course, student, assignment, staged)
         if replaced(course, student, assignment, current):  # a collect while the secret was carried
             discard_staged(staged)
             return changed(student)
         put_in_place(staged)
-        if secret_note or closed_note:
-            outcome.reason = "; ".join(part for part in (outcome.reason, secret_note, closed_note) if part)
-        late_seconds, outcome.score, outcome.max_score = _write_grades(
+        late_seconds, outcome.score, outcome.max_score, late_note = _write_grades(
             course, writer, assignment, student, document["scores"]
         )
+        notes = (again, late_note, outcome.reason, secret_note, closed_note)  # the score's reasons first, as locally
+        outcome.reason = "; ".join(part for part in notes if part)
     except Exception as error:  # a result that cannot be written fails that student only
         discard_staged(staged)
         writer.done(written=False)
@@ -137,7 +139,7 @@ def write(course: Path, writer: Writer, assignment: str, student: str, current: 
         if error:
             return Outcome(student, "failed", "feedback: " + error, seconds=outcome.seconds)
     if outcome.feedback and not outcome.unchecked:
-        intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score)
+        intake.mark_done(course, student, assignment, current, outcome.score, outcome.max_score, late_seconds)
     return outcome
 
 
@@ -249,7 +251,8 @@ def put_back_earlier(target: Path) -> None:
 
 def _write_grades(course: Path, writer: Writer, assignment: str, student: str, scores: dict) -> tuple:
     """The student's grades into the gradebook, in one transaction (`submission_rows`); how late the submission
-    is (seconds), its score after the late penalty (as grades.csv has it) and the most it could be."""
+    is (seconds), its score after the late penalty (as grades.csv has it), the most it could be, and the late
+    penalty's reason (`late.late_reason`)."""
     import nbformat
 
     from lrcourse.grading.autograde.withheld_scores import set_trusted_score
@@ -271,4 +274,5 @@ def _write_grades(course: Path, writer: Writer, assignment: str, student: str, s
         book.db.commit()  # flushed, and the scores computed in SQL read again: the penalty is from the trusted ones
         late.assign_penalties(book, writer.config, assignment, student)
         submission = book.find_submission(assignment, student)
-        return submission.total_seconds_late, late.penalised_score(submission), submission.max_score
+        seconds_late, score = submission.total_seconds_late, late.penalised_score(submission)
+        return seconds_late, score, submission.max_score, late.late_reason(submission)
