@@ -132,13 +132,19 @@ def fleet_result(course, student: str) -> Stored:
     return Stored("SUCCESS", document=document)
 
 
-def test_the_queues_writer_says_why_she_is_graded_again_and_why_her_score_is_less(tmp_path):
+def zero_penalty_course(tmp_path):
+    """A course whose late penalty is "zero", the chapter due at DUE in its gradebook; the course and gradebook URL."""
     course = make_course(tmp_path / "course", [CHAPTER])
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(ZERO)
     url = f"sqlite:///{course / 'gradebook.db'}"
     with gradebook(url) as book:
         book.update_or_create_assignment(CHAPTER, duedate=DUE)
+    return course, url
+
+
+def test_the_queues_writer_says_why_she_is_graded_again_and_why_her_score_is_less(tmp_path):
+    course, url = zero_penalty_course(tmp_path)
     folder = submit_answer(course, "alice", catalogue.STEP_CORRECT[0]).parent
     (folder / "timestamp.txt").write_text("2000-01-01 00:00:10.000000 UTC")
     current = intake.fingerprint(folder)
@@ -179,12 +185,7 @@ def test_a_regrade_brings_the_penalty_in_line_with_a_moved_due_date_and_an_exten
     """The reviewer's path: graded late under "zero", then an extension for one and a moved due date for another;
     each re-run grades again only the student whose penalty changes, and grades.csv, the summary and the report
     agree."""
-    course = make_course(tmp_path / "course", [CHAPTER])
-    with open(course / "nbgrader_config.py", "a") as config:
-        config.write(ZERO)
-    url = f"sqlite:///{course / 'gradebook.db'}"
-    with gradebook(url) as book:
-        book.update_or_create_assignment(CHAPTER, duedate=DUE)
+    course, url = zero_penalty_course(tmp_path)
     for student in ("late10", "extended"):
         path = submit(course, student, CHAPTER, solution_answers(CHAPTER))
         (path.parent / "timestamp.txt").write_text("2000-01-01 00:00:10.000000 UTC")
