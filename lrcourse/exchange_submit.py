@@ -65,15 +65,19 @@ class OwnerOnlySubmit(ExchangeSubmit):
         of ..."), or a notebook of the release past a limit (`lrcourse.notebook_limits`, read the same way, a link
         where it leads as nbgrader's copy does: r20ad M1, "Submitted as ..." for 21 MB of outputs). Only the
         release's notebooks are read (r20af 4). Collect's check of nbformat's schema is not repeated here."""
-        from fnmatch import fnmatch
-
-        from nbgrader.utils import find_all_notebooks
+        from nbgrader.utils import find_all_notebooks, ignore_patterns
 
         from lrcourse.notebook_limits import MAX_FOLDER_ENTRIES, NotebookRefused, PastLimit, read_notebook
+        from lrcourse.submission_copy import copy_problem
 
         self.init_release()  # nbgrader's copy_files does it first too: the release's path, or its failure
-        ignored = self.coursedir.ignore
-        copied = [name for name in os.listdir(self.src_path) if not any(fnmatch(name, rule) for rule in ignored)]
+        coursedir = self.coursedir
+        ignore = ignore_patterns(coursedir.ignore, coursedir.include, coursedir.max_file_size)  # the copy's own
+        try:
+            names = os.listdir(self.src_path)
+            copied = [name for name in names if name not in set(ignore(self.src_path, names))]
+        except OSError as error:  # r20an 9: a traceback before
+            self.fail(f"Not submitted: your assignment folder cannot be read ({error.strerror}): fix its permissions.")
         most = MAX_FOLDER_ENTRIES // 10  # r20ak 2: room in collect's budget for her older submissions
         if len(set(copied) | {"timestamp.txt", "submission_secret.txt"}) > most:  # nbgrader writes those two
             self.fail(
@@ -81,9 +85,7 @@ class OwnerOnlySubmit(ExchangeSubmit):
                 f"submission may ({most - 2:,}): move what the assignment does not need (saved plots, data) out of "
                 "it, and submit again."
             )
-        from lrcourse.submission_copy import copy_problem
-
-        if problem := copy_problem(self.src_path, ignored):  # r20ak 4, r20al 4: nbgrader's copy would fail or loop
+        if problem := copy_problem(self.src_path, ignore, 1000 * coursedir.max_dir_size):  # r20al 4, r20an 1-3
             self.fail(f"Not submitted: {problem}: remove it or fix it, and submit again.")
         expected = find_all_notebooks(self.release_path)
         present = [name for name in expected if os.path.isfile(os.path.join(self.src_path, name))]

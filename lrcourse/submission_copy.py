@@ -1,70 +1,96 @@
-"""What nbgrader's copy of a student's assignment folder would fail on, or never finish, found before it copies.
+"""What nbgrader's copy of a student's assignment folder would fail on, never finish, or pour into the exchange,
+found before it copies.
 
 nbgrader's submit copies the whole folder with `shutil.copytree`, following links (a link to a folder is copied as
-the folder). A link to nothing, an entry she cannot read, at any depth, fails the copy midway, and the student read
-that the exchange's disk may be full (r20al 4); a link to a folder that holds it (`here -> .`) is copied into itself
-until the path is too long, each level a copy of her work, on the exchange's shared disk. Walked here as the copy
-walks it (names the course ignores skipped at every level, links followed); more than MOST_LOOKED entries to copy
-(a link to a large dataset, or to /, is copied whole: nbgrader's size limit does not count links) is refused too.
-Trust: the folder and its links are the student's own, read with her rights, in her own server."""
+the folder, a link to a file as the file). A link to nothing, an entry she cannot read, a named pipe or socket, at
+any depth, fails the copy midway, and the student read that the exchange's disk may be full or to tell her
+instructor (r20al 4, r20an 2); a link to a folder that holds it (`here -> .`) is copied into itself until the path
+is too long, a link to /dev/zero is read until the exchange's disk is full (r20an 1), and a link to a dataset is
+copied whole: nbgrader's own size limit (`max_dir_size`) does not count what links lead to (r20an 3). Walked here as
+the copy walks it (nbgrader's own ignore rule, `ignore`, at every level; links followed), its bytes counted against
+that limit. Trust: the folder and its links are the student's own, read with her rights, in her own server."""
 
 from __future__ import annotations
 
 import os
+import stat
 from errno import ENOENT, ENOTDIR
-from fnmatch import fnmatch
+
+from lrcourse.shell_words import quoted
 
 MOST_LOOKED = 100_000  # entries the copy would make, links followed: more is refused
 
 
-def copy_problem(folder: str, ignored: list[str]) -> str:
-    """'<entry> in your assignment folder <what is wrong with it>' for the first entry of `folder` the copy would fail
-    on or loop through, or the folder past MOST_LOOKED entries (`ignored`: nbgrader's ignore rules, matched against
-    each name); '' when there is none."""
-    top = os.path.realpath(folder)
-    stack = [(folder, (top,))]  # a folder to look in, and the real folders the copy is inside there
-    looked = 0
-    while stack:
-        here, inside = stack.pop()
-        try:
-            with os.scandir(here) as listing:
-                entries = [entry for entry in listing if not any(fnmatch(entry.name, rule) for rule in ignored)]
-        except OSError as error:
-            return f"{shown(here, folder)} in your assignment folder cannot be read ({error.strerror})"
-        for entry in entries:
-            looked += 1
-            if looked > MOST_LOOKED:  # a link to a big dataset or to / is copied whole into the shared exchange
-                return (
-                    f"your assignment folder holds more than {MOST_LOOKED:,} files and folders to copy (links "
-                    "followed, as nbgrader's copy follows them: a link to a dataset is copied whole)"
-                )
-            problem = entry_problem(entry, inside)
-            if problem:
-                return f"{shown(entry.path, folder)} in your assignment folder {problem}"
-            if entry.is_dir():  # follows a link, as the copy does
-                stack.append((entry.path, (*inside, os.path.realpath(entry.path))))
-    return ""
+class Walk:
+    """The copy's walk of one folder: the entries and bytes it would copy so far, and the first problem met."""
+
+    def __init__(self, folder: str, ignore, most_bytes: int):
+        self.folder, self.ignore, self.most_bytes = folder, ignore, most_bytes
+        self.looked = self.bytes = 0
+
+    def problem(self) -> str:
+        """'<entry> in your assignment folder <what is wrong>', or what the whole folder is past; '' if nothing."""
+        stack = [(self.folder, (os.path.realpath(self.folder),), "")]  # a folder, the real ones it is inside, the link
+        while stack:  # of hers it is reached through ("" if none)
+            here, inside, via = stack.pop()
+            try:
+                listed = os.listdir(here)
+                names = [name for name in listed if name not in set(self.ignore(here, listed))]
+            except OSError as error:
+                return self.said(here, via, f"cannot be read ({error.strerror})")
+            for name in names:
+                path = os.path.join(here, name)
+                self.looked += 1
+                if self.looked > MOST_LOOKED:  # a link to a big dataset or to / is copied whole
+                    return self.past(f"{MOST_LOOKED:,} files and folders")
+                kind, problem = entry_kind(path, inside)
+                if problem:
+                    return self.said(path, via, problem)
+                if kind == "folder":
+                    link = via or (path if os.path.islink(path) else "")
+                    stack.append((path, (*inside, os.path.realpath(path)), link))
+                else:
+                    self.bytes += os.stat(path).st_size
+                    if self.bytes > self.most_bytes:
+                        return self.past(f"{self.most_bytes / 1e6:g} MB (nbgrader's max_dir_size)")
+        return ""
+
+    def said(self, path: str, via: str, problem: str) -> str:
+        name = quoted(os.path.relpath(path, self.folder))
+        if via:  # r20an 7: inside what a link of hers leads to, the link is hers to remove
+            through = quoted(os.path.relpath(via, self.folder))
+            return f"{name} in your assignment folder (through your link {through}) {problem}"
+        return f"{name} in your assignment folder {problem}"
+
+    def past(self, bound: str) -> str:
+        return (
+            f"your assignment folder holds more than {bound} to copy, links followed as nbgrader's copy follows them "
+            "(a link to a dataset is copied whole into the exchange)"
+        )
 
 
-def entry_problem(entry: os.DirEntry, inside: tuple[str, ...]) -> str:
-    """What is wrong with `entry` for the copy ('' if nothing), `inside` the real folders it is copied within."""
-    if entry.is_symlink():
-        try:
-            os.stat(entry.path)
-        except OSError as error:
-            return (
-                "is a link to nothing here"
-                if error.errno in (ENOENT, ENOTDIR)
-                else f"is a link that cannot be followed ({error.strerror})"
-            )
-        if entry.is_dir() and os.path.realpath(entry.path) in inside:
-            return "is a link to a folder that holds it: copying it would never end"
-    if not os.access(entry.path, os.R_OK | (os.X_OK if entry.is_dir() else 0)):
-        return "cannot be read (you have no permission to read it)"
-    return ""
+def copy_problem(folder: str, ignore, most_bytes: int) -> str:
+    """The first thing of `folder` the copy would fail on, loop through, or pour past `most_bytes` into the exchange
+    (`ignore`: nbgrader's `ignore_patterns(...)`, the copy's own); '' when there is none."""
+    return Walk(folder, ignore, most_bytes).problem()
 
 
-def shown(path: str, folder: str) -> str:
-    """`path` as the student knows it: relative to her assignment folder, undecodable bytes escaped."""
-    relative = os.path.relpath(path, folder)
-    return relative if relative.isprintable() else repr(relative)
+def entry_kind(path: str, inside: tuple[str, ...]) -> tuple[str, str]:
+    """("folder" or "file", what is wrong with `path` for the copy or ''), `inside` the real folders it is within."""
+    try:
+        seen = os.stat(path)  # where a link leads, as the copy follows it
+    except OSError as error:
+        if not os.path.islink(path):
+            return "", f"cannot be read ({error.strerror})"
+        return "", "is a link to nothing here" if error.errno in (ENOENT, ENOTDIR) else (
+            f"is a link that cannot be followed ({error.strerror})"
+        )
+    link = "is a link to " if os.path.islink(path) else "is "
+    if stat.S_ISDIR(seen.st_mode):
+        if os.path.islink(path) and os.path.realpath(path) in inside:
+            return "", "is a link to a folder that holds it: copying it would never end"
+        problem = "" if os.access(path, os.R_OK | os.X_OK) else "cannot be read (you have no permission to read it)"
+        return "folder", problem
+    if not stat.S_ISREG(seen.st_mode):  # r20an 1, 2: /dev/zero is read until the disk is full; a pipe or socket fails
+        return "", f"{link}a device, named pipe or socket: nbgrader's copy cannot copy it"
+    return "file", "" if os.access(path, os.R_OK) else "cannot be read (you have no permission to read it)"

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from lrcourse.grading.exchange.shell_words import shell_word
+from lrcourse.shell_words import shell_word
 
 from support.doctor_exchange import GRADER, OK, STUDENT, course_in, doctor, follow, grader_release_all, hers
 

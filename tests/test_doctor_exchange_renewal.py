@@ -83,11 +83,12 @@ def test_the_missing_inbounds_line_takes_as_the_class_s_what_put_back_moves(open
     listed = subprocess.run(["bash", "-c", find.group(1)], capture_output=True, text=True).stdout.splitlines()
     assert str(found) in listed and str(other) in listed, (find.group(1), listed)
     assert (
-        "(a folder named inbound in another course's folder, one of the collector's or root's, in this exchange or "
-        "another, is listed too: it is that course's, and --put-back refuses it)" in said
+        "(another course's live inbound is listed too: a folder named inbound in a folder of the collector's or "
+        "root's outside this course's folder and not in an inbound, in this exchange or another root; it may be "
+        "that course's" in said
     ), said
     assert (
-        "one holding the class's submissions (`ls -la` it), unless it is another course's inbound (above), is the "
+        "one holding the class's submissions (`ls -la` it), unless it is another course's live inbound (above), is the "
         "class's inbound" in said
     ), said
     with pytest.raises(PutBackRefused):

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from lrcourse.grading.exchange.shell_words import shell_word
+from lrcourse.shell_words import shell_word
 
 from support.doctor_exchange import CLASSMATE, GRADER, STUDENT, SUBMISSION, course_in, hers, submit
 from support.put_back import moved_three_down, put_back

@@ -141,7 +141,16 @@ def test_another_courses_inbound_is_never_moved_here(open_tmp, monkeypatch, caps
     assert other.is_dir() and not os.path.lexists(course / "inbound")
 
 
-@pytest.mark.parametrize("where", ["another exchange root", "this exchange's root", "a student's folder"])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "another exchange root",
+        "this exchange's root",
+        "a student's folder",
+        "another course's inbound",  # r20an 4: no course keeps its live inbound in an inbound
+        "this course's outbound",  # r20an 5: this course's own folder is no other course's
+    ],
+)
 def test_a_folder_named_inbound_elsewhere_is_refused_only_where_a_course_may_keep_it(
     open_tmp, monkeypatch, capsys, where
 ):
@@ -150,9 +159,21 @@ def test_a_folder_named_inbound_elsewhere_is_refused_only_where_a_course_may_kee
     in a folder of the collector's or root's (a course's, or an exchange root) is refused, with the rename that lets
     the instructor move it if it is the class's; in a folder of a student's (she moved it there) it is moved back."""
     course, found, local = moved_three_down(monkeypatch, open_tmp)
+    moved_back = where in ("a student's folder", "another course's inbound", "this course's outbound")
     if where == "a student's folder":
         os.rename(found, found.parent / "inbound")
         found = found.parent / "inbound"
+    elif where == "another course's inbound":
+        other = course.parent / "other-course" / "inbound"
+        other.mkdir(parents=True)
+        for path in (other.parent, other):
+            os.chown(path, GRADER, GRADER)
+        other.chmod(0o3733)
+        os.rename(found, other / "inbound")
+        found = other / "inbound"
+    elif where == "this course's outbound":
+        os.rename(found, course / "outbound" / "inbound")
+        found = course / "outbound" / "inbound"
     else:
         parent = open_tmp / "ex2" / "lr-schedules-b" if where == "another exchange root" else course.parent
         parent.mkdir(parents=True, exist_ok=True)
@@ -161,13 +182,13 @@ def test_a_folder_named_inbound_elsewhere_is_refused_only_where_a_course_may_kee
         found = parent / "inbound"
     code = put_back(local, found)
     said = capsys.readouterr().err
-    if where == "a student's folder":
+    if moved_back:
         assert code == 0, said
         assert os.listdir(course / "inbound") == [SUBMISSION]
         return
     assert code == 1 and "is named inbound in a folder of" in said and os.listdir(found) == [SUBMISSION], said
     renamed = found.parent / "inbound-of-lr-schedules"
-    assert f"rename it where it is as root, `mv -T -- {found} {renamed}`, then run this with {renamed}" in said, said
+    assert f"rename it where it is as root, `mv -T -- {found} {renamed}` (or any name not taken there)" in said, said
     os.rename(found, renamed)  # the instructor decides it is the class's, and follows the line
     assert put_back(local, renamed) == 0, capsys.readouterr().err
     assert os.listdir(course / "inbound") == [SUBMISSION] and not os.path.lexists(renamed)

@@ -3,6 +3,7 @@ its size or form (`lrcourse.notebook_limits`), copying nothing."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import nbformat
@@ -97,7 +98,9 @@ def test_a_link_to_nothing_in_the_folder_is_named_not_blamed_on_the_disk(tmp_pat
     nbformat.write(notebook(), folder / FILE)
     (folder / "data").symlink_to(tmp_path / "removed-dataset")
     monkeypatch.chdir(folder.parent)
-    with pytest.raises(ExchangeError, match="Not submitted: data in your assignment folder is a link to nothing here"):
+    with pytest.raises(
+        ExchangeError, match="Not submitted: 'data' in your assignment folder is a link to nothing here"
+    ):
         course_submit(exchange, tmp_path / "cache").start()
     assert list(exchange.inbound.iterdir()) == []
 
@@ -105,15 +108,23 @@ def test_a_link_to_nothing_in_the_folder_is_named_not_blamed_on_the_disk(tmp_pat
 @pytest.mark.parametrize(
     "made, said",
     [
-        ("a link to nothing one level down", r"plots/old\.png in your assignment folder is a link to nothing here"),
+        ("a link to nothing one level down", r"'plots/old\.png' in your assignment folder is a link to nothing here"),
         (
             "a link to her folder",
-            r"here in your assignment folder is a link to a folder that holds it: copying it would never end",
+            r"'here' in your assignment folder is a link to a folder that holds it: copying it would never end",
         ),
-        ("a link to a folder above it", r"plots/up in your assignment folder is a link to a folder that holds it"),
+        ("a link to a folder above it", r"'plots/up' in your assignment folder is a link to a folder that holds it"),
         (
             "a loop of links",
-            r"plots/[ab] in your assignment folder is a link that cannot be followed \(Too many levels",
+            r"'plots/[ab]' in your assignment folder is a link that cannot be followed \(Too many levels",
+        ),
+        # r20an 1: read until the exchange's disk was full; r20an 2: the copy failed, "tell your instructor"
+        ("a link to /dev/zero", r"'zeros\.bin' in your assignment folder is a link to a device, named pipe or socket"),
+        ("a named pipe", r"'plots/pipe' in your assignment folder is a device, named pipe or socket"),
+        # r20an 7: what is wrong inside what her link leads to names the link, hers to remove
+        (
+            "a link to nothing inside a linked folder",
+            r"'data/sub/gone' in your assignment folder \(through your link 'data'\)",
         ),
     ],
 )
@@ -133,9 +144,17 @@ def test_what_nbgraders_copy_would_fail_on_or_loop_through_is_named(tmp_path, mo
         (folder / "here").symlink_to(".")
     elif made == "a link to a folder above it":
         (folder / "plots" / "up").symlink_to("..")
-    else:
+    elif made == "a loop of links":
         (folder / "plots" / "a").symlink_to("b")
         (folder / "plots" / "b").symlink_to("a")
+    elif made == "a link to /dev/zero":
+        (folder / "zeros.bin").symlink_to("/dev/zero")
+    elif made == "a named pipe":
+        os.mkfifo(folder / "plots" / "pipe")
+    else:  # a link to a folder of hers elsewhere, a link to nothing inside it
+        (tmp_path / "shared" / "sub").mkdir(parents=True)
+        (tmp_path / "shared" / "sub" / "gone").symlink_to("nowhere")
+        (folder / "data").symlink_to(tmp_path / "shared")
     monkeypatch.chdir(folder.parent)
     with pytest.raises(ExchangeError, match=f"Not submitted: {said}"):
         course_submit(exchange, tmp_path / "cache").start()
@@ -162,6 +181,30 @@ def test_more_to_copy_than_a_submission_may_hold_links_followed_is_not_submitted
     with pytest.raises(ExchangeError, match="Not submitted: your assignment folder holds more than 20 files and"):
         course_submit(exchange, tmp_path / "cache").start()
     assert list(exchange.inbound.iterdir()) == []
+
+
+def test_more_bytes_to_copy_through_links_than_nbgraders_limit_is_not_submitted(tmp_path, monkeypatch):
+    """r20an 3: nbgrader's size limit (max_dir_size) does not count what links lead to: a link to a folder of three
+    90 MB files was copied whole into the exchange (until its disk was full). Counted here, links followed."""
+    from nbgrader.exchange.abc.exchange import ExchangeError
+
+    _, exchange = exchange_for(tmp_path)
+    folder = tmp_path / "home" / CHAPTER
+    folder.mkdir(parents=True)
+    nbformat.write(notebook(), folder / FILE)
+    (tmp_path / "shards").mkdir()
+    for number in range(3):
+        with open(tmp_path / "shards" / f"{number}.bin", "wb") as shard:
+            shard.truncate(40 << 20)  # sparse: 40 MB each, 120 MB in all, each under max_file_size
+    (folder / "data").symlink_to(tmp_path / "shards")
+    monkeypatch.chdir(folder.parent)
+    with pytest.raises(ExchangeError, match=r"Not submitted: your assignment folder holds more than 100 MB \(nbgrader"):
+        course_submit(exchange, tmp_path / "cache").start()
+    assert list(exchange.inbound.iterdir()) == []
+    (tmp_path / "shards" / "2.bin").unlink()  # 80 MB through the link: submitted
+    course_submit(exchange, tmp_path / "cache").start()
+    (submitted,) = exchange.inbound.iterdir()
+    assert sorted(os.listdir(submitted / "data")) == ["0.bin", "1.bin"]
 
 
 def test_the_time_in_the_folders_name_is_fixed_after_the_notebooks_are_read(tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from lrcourse.grading.exchange.nbgrader_release import copy_failure
-from lrcourse.grading.exchange.shell_words import shell_word
+from lrcourse.shell_words import shell_word
 
 from support.doctor_exchange import GRADER, STUDENT, course_in, scratch_folder
 from support.exchange_apps import course_with_a_release, exchange_app

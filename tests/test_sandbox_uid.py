@@ -46,7 +46,7 @@ def test_a_sandbox_never_runs_as_an_id_of_a_subordinate_range(monkeypatch, tmp_p
     whose real uid or gid is in the sandboxes' range. Ranges of /etc/subuid and /etc/subgid are passed over, their
     malformed lines ignored, a missing file read as none."""
     subuid, subgid = tmp_path / "subuid", tmp_path / "subgid"
-    subuid.write_text(f"malice:{UID_BASE + 10}:5\nnot a line\nbob:x:3\n")
+    subuid.write_text(f"malice:{UID_BASE + 10}:5\nnot a line\nbob:x:3\ncarol:{UID_BASE}:\u00b2\ndan:\uff17:1\n")
     subgid.write_text(f"1004:{UID_BASE + 20}:1\n")
     picks = iter([10, 14, 20, 15])
     monkeypatch.setattr(random, "randrange", lambda n: next(picks))

@@ -17,7 +17,7 @@ from pathlib import Path
 from lrcourse.grading.exchange import counted
 from lrcourse.grading.exchange.kept_folders import MOST_LOOKED, submission_named
 from lrcourse.grading.exchange.path_walk import account
-from lrcourse.grading.exchange.shell_words import shell_word
+from lrcourse.shell_words import shell_word
 
 RECORD = "entries.txt"
 

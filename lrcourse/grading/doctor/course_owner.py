@@ -20,7 +20,7 @@ from lrcourse.grading.doctor.check import Check
 from lrcourse.grading.doctor.entry import owner_name
 from lrcourse.grading.exchange.kept_folders import aside, aside_mend, inbound_shape, kept_line, shown
 from lrcourse.grading.exchange.released_entries import RELEASED, kind, owner_of, stranger_line, strangers
-from lrcourse.grading.exchange.shell_words import shell_word
+from lrcourse.shell_words import shell_word
 
 
 def theirs(exchange, owner: int = 0) -> list[Path]:

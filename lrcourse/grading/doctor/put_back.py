@@ -23,7 +23,7 @@ from lrcourse.grading.doctor.aside_record import listed, write_record
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS
 from lrcourse.grading.exchange.kept_folders import INBOUND_MODES
 from lrcourse.grading.exchange.path_walk import account, walk_path
-from lrcourse.grading.exchange.shell_words import shell_word
+from lrcourse.shell_words import shell_word
 
 FOLDER = OPEN_FLAGS | os.O_DIRECTORY
 
@@ -123,7 +123,7 @@ def put_back_found(found: Path, inbound: Path, collector: int) -> str:
             "be another course's or section's, in this exchange or another, and what it holds cannot say whose it is "
             "(any student may write a folder named for this course there), so it is never moved here. If it is the "
             f"class's (decide with whoever collects there), rename it where it is as root, `mv -T -- "
-            f"{shell_word(found_real)} {rename}`, then run this with {rename}"
+            f"{shell_word(found_real)} {rename}` (or any name not taken there), then run this with that name"
         )
     course, parent = held(course_path, collector), None
     try:
@@ -308,13 +308,16 @@ def arrived(course: int, course_path: Path, seen: os.stat_result, parent: int, n
 
 
 def course_keeping(found: Path, course: Path, collector: int) -> str:
-    """Whose folder `found` (a real path) is named `inbound` in, where that folder is not the course's `course` but
-    one of root's or the collector's, as a course's folder is (another course's, or another section's in another
-    exchange root: a student can make neither); '' otherwise (a student's folder, or deeper in an inbound)."""
-    if found.name != "inbound" or found.parent == course:
+    """Whose folder `found` (a real path) is named `inbound` in, where that folder may be another course's: one of
+    root's or the collector's (a student can make neither; another course's, or another section's in another exchange
+    root), outside this course's folder `course` and not itself an inbound; '' otherwise (a student's folder, this
+    course's own folders, a folder in an inbound: r20an 4, 5, no course keeps its live inbound there)."""
+    if found.name != "inbound" or found.is_relative_to(course):
         return ""
     try:
-        owner = os.lstat(found.parent).st_uid
+        seen = os.lstat(found.parent)
     except OSError:
         return ""
-    return account(owner) if owner in (0, collector) else ""
+    if stat.S_IMODE(seen.st_mode) in INBOUND_MODES:
+        return ""
+    return account(seen.st_uid) if seen.st_uid in (0, collector) else ""

@@ -169,10 +169,11 @@ def renewal(exchange, not_uid: int | None = None, aside_first: bool = False) -> 
         hint = moved_hint(course, collector, owner_name(collector or 0) or f"uid {collector}", theirs=True)
     return make_inbound(inbound), (
         f"the class's inbound may have been renamed or moved elsewhere: before running the command, {hint}; one "
-        "holding the class's submissions (`ls -la` it), unless it is another course's inbound (above), is the class's "
-        "inbound (if more than one does, what they hold cannot decide it: any student may write such names in an "
-        "inbound; decide with whoever collects the others, from students only this class has): instead of the command, `lrcourse doctor --put-back <it>` as "
-        "root, in the course folder of the account that collects, moves what stands in its place aside and it back, "
+        "holding the class's submissions (`ls -la` it), unless it is another course's live inbound (above), is the "
+        "class's inbound (if more than one does, what they hold cannot decide it: any student may write such names in "
+        "an inbound; decide with whoever collects the others, from students only this class has): instead of the "
+        "command, `lrcourse doctor --put-back <it>` as root, in the course folder of the account that collects, moves "
+        "what stands in its place aside and it back, "
         "following no link on its way (never `mv` it through a student's folders: she can swap a link in on the way)"
     )
 

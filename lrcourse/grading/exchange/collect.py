@@ -80,7 +80,6 @@ from lrcourse.grading.exchange.ledger_folder import one_collect_at_a_time
 from lrcourse.grading.exchange.mounts import listed_on_overlay, mounted_below
 from lrcourse.grading.exchange.other_account import cannot_write, give_to_course_owner
 from lrcourse.grading.exchange.root import check_exchange_root, inbound_listed, inbound_not_sticky
-from lrcourse.grading.exchange.shell_words import quoted
 from lrcourse.grading.exchange.student_reads import StudentReads
 from lrcourse.grading.exchange.submission_secrets import (
     SECRET,
@@ -93,6 +92,7 @@ from lrcourse.grading.exchange.submission_secrets import (
     usable_secret,
 )
 from lrcourse.notebook_limits import MAX_NOTEBOOK_MB
+from lrcourse.shell_words import quoted
 
 # The student's folder in submitted/ (and submitted/<id>, when collect makes it): the course owner's alone, so an
 # account sharing the course folder's group (or a folder's above it) reads neither her notebook nor her secret

@@ -58,10 +58,10 @@ import dateutil.parser
 import dateutil.tz
 
 from lrcourse.grading.exchange.broken_submit import empty_notebook
-from lrcourse.grading.exchange.shell_words import quoted
 from lrcourse.grading.exchange.unfinished_submit import UNFINISHED, unfinished
 from lrcourse.grading.intake import NBGRADER_FILES, STUDENT_ID_RULE, valid_student_id
 from lrcourse.notebook_limits import MAX_FOLDER_ENTRIES as MAX_ENTRIES  # more: not read on (the submit says so first)
+from lrcourse.shell_words import quoted
 
 TIMESTAMP_PATTERN = re.compile(r"[0-9A-Za-z :._-]{1,64}\Z")
 RANDOM_PATTERN = re.compile(r"[A-Za-z0-9_=-]{0,64}\Z")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from lrcourse.grading.exchange.group_listing import group_listing
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, Refused, claimed, user_name
-from lrcourse.grading.exchange.shell_words import shell_word
 from lrcourse.grading.intake import valid_student_id
+from lrcourse.shell_words import shell_word
 
 INBOUND_MODES = frozenset({0o2733, 0o3733, 0o2773, 0o3773})  # nbgrader's inbound, sticky or not, groupshared or not
 MOST_LOOKED = 10_000  # entries looked at: a student may have put a million there
@@ -263,9 +263,11 @@ def moved_hint(course: Path, uid: int | None, owner: str = "", theirs: bool = Fa
     if besides:
         said += ", other than this course's own inbound"
     if theirs:  # r20aj M2: the find for a missing inbound listed other courses' live inbounds as candidates
-        said += (  # r20al 2: another exchange root's courses too
-            " (a folder named inbound in another course's folder, one of the collector's or root's, in this exchange "
-            "or another, is listed too: it is that course's, and --put-back refuses it)"
+        said += (  # r20al 2: another exchange root's courses too; r20an 4: "is that course's" ruled out the class's
+            " (another course's live inbound is listed too: a folder named inbound in a folder of the collector's or "
+            "root's outside this course's folder and not in an inbound, in this exchange or another root; it may be "
+            "that course's: decide with whoever collects there; --put-back refuses it until you rename it, and says "
+            "how)"
         )
     # r20ag W3, r20ah M2: a student's FUSE mount (bindfs, fuse-overlayfs...) hides what is below it from any find
     return (

@@ -51,7 +51,7 @@ def not_an_inbound(path: Path, owner: int, chmod: str) -> tuple[str, str] | None
         "who could write in the course's folder, the class's inbound hidden elsewhere",
         f"look first: {hint}. A folder it lists is {user_name(collector)}'s with the inbound's mode, which no student "
         "can make: one holding this course's submissions (<student>+<chapter>+<time>, with a timestamp.txt), unless "
-        "it is another course's inbound (above) or a copy you made, is the class's inbound (if more than one is, "
+        "it is another course's live inbound (above) or a copy you made, is the class's inbound (if more than one is, "
         "what they hold cannot decide it: any student may write such names in an inbound; decide with whoever "
         "collects the others, from students only this class has): move this one out of the way as root (a release "
         "back to outbound, feedback's <checksum>.html pages to feedback, anything else aside, its entries looked at by "

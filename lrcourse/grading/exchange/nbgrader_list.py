@@ -40,8 +40,8 @@ from lrcourse.grading.exchange.kept_folders import aside
 from lrcourse.grading.exchange.nbgrader_release import groupshared_refusal, root_acl_problem, roots
 from lrcourse.grading.exchange.released_entries import check_released_entries
 from lrcourse.grading.exchange.root import check_exchange_root, root_path_problem
-from lrcourse.grading.exchange.shell_words import quoted
 from lrcourse.grading.intake import valid_student_id
+from lrcourse.shell_words import quoted
 
 
 def check_exchange_folders(root: Path, parts: tuple[str, ...]) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from lrcourse.grading.exchange.folder_writers import others_write
 from lrcourse.grading.exchange.inbound import OPEN_FLAGS, user_name
 from lrcourse.grading.exchange.kept_folders import aside_mend, shown
-from lrcourse.grading.exchange.shell_words import shell_word
+from lrcourse.shell_words import shell_word
 
 MOST_INSIDE = 100_000  # entries looked at inside all chapter folders together
 MOST_NAMED = 3

@@ -23,7 +23,7 @@ from lrcourse.grading.exchange.inbound import OPEN_FLAGS, user_name
 from lrcourse.grading.exchange.inbound_folder import ExchangeUnusable
 from lrcourse.grading.exchange.kept_folders import inbound_shape, kept_line, shown
 from lrcourse.grading.exchange.released_chapters import chapters_line, unsafe_chapters
-from lrcourse.grading.exchange.shell_words import shell_word
+from lrcourse.shell_words import shell_word
 
 RELEASED = {"outbound": "release", "feedback": "release_feedback"}  # the folder, and nbgrader's command making it
 REFUSED_BY = {"outbound": "nbgrader's release and Unrelease refuse", "feedback": "nbgrader's release_feedback refuses"}

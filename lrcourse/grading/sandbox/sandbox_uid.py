@@ -58,7 +58,7 @@ def subordinate_ranges(files: tuple[str, ...]) -> list[range]:
             continue
         for line in lines:
             fields = line.strip().split(":")
-            if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+            if len(fields) == 3 and all(field.isascii() and field.isdigit() for field in fields[1:]):  # r20an 10
                 ranges.append(range(int(fields[1]), int(fields[1]) + int(fields[2])))
     return ranges
 
