@@ -1,12 +1,14 @@
-"""A late penalty follows the gradebook's due date and the student's extension, and says why (F21).
+"""A late penalty the gradebook's due date or the student's extension changed after grading is named, and a late
+student's reason says how late (F21, r20am 2, 3; r20ao 3, 4).
 
-`lrcourse grade` skipped an already-graded student whose submission was unchanged, so a due date moved or an
-extension given after grading left her old penalty in grades.csv and on her feedback page (which shows the penalty
-and the score after it). Now the intake recomputes each such student's penalty from the gradebook's trusted scores
-and grades again only those whose penalty changes, saying why (`intake.PENALTY_CHANGED`); the others stay
-"unchanged (skipped)". A late student's row in the summary and reports/<chapter>.csv gives the penalty's reason.
-The intake's decision on a gradebook made by hand (fast); the queue's writing of a result with a real course
-(`fleet.write`, no broker); the local path end to end with real grading (slow)."""
+`lrcourse grade` skips an already-graded student whose submission is unchanged, so a due date moved or an extension
+given after grading leaves her old penalty in grades.csv and on her feedback page. Grading her again re-runs
+autograde, which marks her hand-graded answers for review again (r20ao 3): the instructor decides. So the intake
+names each such student whose penalty (recomputed from the gradebook's trusted scores) would change, on her
+"unchanged (skipped)" row (`intake.STALE_PENALTY`), and `--force` grades again, the reason saying the penalty was
+recomputed (`intake.PENALTY_CHANGED`). A hand grade, or a mark from before marks said how late, is no such change
+(r20ao 4). The intake's decision on a gradebook made by hand (fast); the queue's writing of a result with a real
+course (`fleet.write`, no broker); the local path end to end with real grading (slow)."""
 
 from __future__ import annotations
 
@@ -58,27 +60,30 @@ def graded_by_hand(course):
     return url
 
 
-def to_grade(course) -> tuple[dict[str, str], list[str]]:
+def stale(course) -> list[str]:
+    """The students the intake skips, none graded, whose row says their late penalty is stale."""
     outcomes, todo = intake.take_in(course, "ch", force=False)
-    return {o.student: o.status for o in outcomes}, [student for student, _ in todo]
+    assert todo == [] and {o.status for o in outcomes} == {"skipped"}, (outcomes, todo)
+    return sorted(o.student for o in outcomes if o.reason.endswith(intake.STALE_PENALTY))
 
 
-def test_a_moved_due_date_grades_again_only_those_whose_penalty_changes(tmp_path):
+def test_a_moved_due_date_names_only_those_whose_penalty_changes_and_grades_nobody(tmp_path):
     url = graded_by_hand(tmp_path)
-    assert to_grade(tmp_path) == ({student: "skipped" for student in SUBMITTED}, [])
+    assert stale(tmp_path) == []
     with gradebook(url) as book:
         book.find_assignment("ch").duedate = DUE + timedelta(minutes=1)
         book.db.commit()
     # late10 is now on time; lateday is still late and "zero" takes all of it again: her penalty stays
-    assert to_grade(tmp_path) == ({"lateday": "skipped", "ontime": "skipped"}, ["late10"])
+    assert stale(tmp_path) == ["late10"]
+    assert [student for student, _ in intake.take_in(tmp_path, "ch", force=True)[1]] == sorted(SUBMITTED)
 
 
-def test_an_extension_grades_her_again(tmp_path):
+def test_an_extension_is_named_and_a_forced_grading_says_the_penalty_was_recomputed(tmp_path):
     url = graded_by_hand(tmp_path)
     with gradebook(url) as book:
         book.find_submission("ch", "lateday").extension = timedelta(days=2)
         book.db.commit()
-    assert to_grade(tmp_path) == ({"late10": "skipped", "ontime": "skipped"}, ["lateday"])
+    assert stale(tmp_path) == ["lateday"]
     current = intake.fingerprint(tmp_path / "submitted" / "lateday" / "ch")
     config = course_config(tmp_path, url)
     note = intake.penalty_changed_note(tmp_path, url, config, "ch", "lateday", current)
@@ -99,23 +104,23 @@ def test_a_late_submissions_reason_names_how_late_and_the_penalty(tmp_path):
     assert late.lateness_in(url, "ch", "ontime") == (0.0, "") and late.lateness_in(url, "ch", "nobody") == (0.0, "")
 
 
-def test_a_hand_grade_since_keeps_her_penalty_and_an_older_mark_still_sees_a_moved_due_date(tmp_path):
-    """Only a due date or an extension grades her again: a hand grade in formgrader changes her score, not how late
-    she was, and nbgrader's own penalty stays as autograde set it. A mark written before marks said how late (no
-    `late`) is judged by the penalty alone."""
+def test_a_hand_grade_or_an_older_mark_is_no_change_of_the_due_date(tmp_path):
+    """Only a due date or an extension is named: a hand grade in formgrader changes her score, not how late she was,
+    and nbgrader's own penalty stays as autograde set it. A mark written before marks said how late (no `late`) says
+    nothing of it: r20ao 4, a hand grade alone was taken for a moved due date there."""
     url = graded_by_hand(tmp_path)
     with gradebook(url) as book:
         book.find_grade("t", "nb", "ch", "late10").manual_score = 1.0
         book.db.commit()
-    assert to_grade(tmp_path) == ({student: "skipped" for student in SUBMITTED}, [])
-    folder = tmp_path / "submitted" / "lateday" / "ch"
-    intake.mark_done(tmp_path, "lateday", "ch", intake.fingerprint(folder), 0.0, 3.0)  # an older mark's fields
+    assert stale(tmp_path) == []
+    for student in ("late10", "lateday"):  # older marks' fields
+        folder = tmp_path / "submitted" / student / "ch"
+        intake.mark_done(tmp_path, student, "ch", intake.fingerprint(folder), 0.0, 3.0)
     assert intake.graded_late(tmp_path, "lateday", "ch") is None
-    assert to_grade(tmp_path)[1] == []
     with gradebook(url) as book:
-        book.find_submission("ch", "lateday").extension = timedelta(days=2)
+        book.find_grade("t", "nb", "ch", "lateday").manual_score = 1.0
         book.db.commit()
-    assert to_grade(tmp_path)[1] == ["lateday"]
+    assert stale(tmp_path) == []
 
 
 def fleet_result(course, student: str) -> Stored:
@@ -157,12 +162,14 @@ def test_the_queues_writer_says_why_she_is_graded_again_and_why_her_score_is_les
             book.db.commit()
         assert raw > 0 and (first.status, first.score) == ("graded", 0.0), first
         assert first.reason == f"late by 10.00 s: late penalty {raw:g}", first
-        assert [student for student, _ in intake.take_in(course, CHAPTER, force=False)[1]] == ["alice"]
+        (skipped,), todo = intake.take_in(course, CHAPTER, force=False)
+        assert todo == [] and skipped.reason.endswith(intake.STALE_PENALTY), (skipped, todo)
         again = fleet_write.write(course, writer, CHAPTER, "alice", current, fleet_result(course, "alice"))
         assert (again.status, again.score, again.reason) == ("graded", raw, intake.PENALTY_CHANGED), again
     finally:
         writer.close()
-    assert intake.take_in(course, CHAPTER, force=False)[0][0].status == "skipped"  # now in line: skipped
+    (skipped,), _ = intake.take_in(course, CHAPTER, force=False)
+    assert skipped.reason == "already graded, submission unchanged", skipped  # now in line: nothing to say
 
 
 def rows(path) -> dict[str, dict]:
@@ -181,17 +188,16 @@ def penalty_shown(course, student: str) -> bool:
 
 
 @pytest.mark.slow
-def test_a_regrade_brings_the_penalty_in_line_with_a_moved_due_date_and_an_extension(tmp_path):
-    """The reviewer's path: graded late under "zero", then an extension for one and a moved due date for another;
-    each re-run grades again only the student whose penalty changes, and grades.csv, the summary and the report
-    agree."""
+def test_a_changed_due_date_is_named_and_force_brings_the_penalty_in_line(tmp_path):
+    """The reviewer's path: graded late under "zero", then an extension for one; the next run grades nobody and
+    names her stale penalty; `--force` grades again, and grades.csv, her feedback page and the report agree."""
     course, url = zero_penalty_course(tmp_path)
     for student in ("late10", "extended"):
         path = submit(course, student, CHAPTER, solution_answers(CHAPTER))
         (path.parent / "timestamp.txt").write_text("2000-01-01 00:00:10.000000 UTC")
 
-    def grade(graded: int):
-        run = lrcourse(course, "grade", CHAPTER, "--workers", "1", timeout=1800)
+    def grade(graded: int, *force: str):
+        run = lrcourse(course, "grade", CHAPTER, "--workers", "1", *force, timeout=1800)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         assert f"{graded} graded, {2 - graded} unchanged (skipped)" in run.stdout, run.stdout
         return run, rows(course / "grades.csv"), rows(course / "reports" / f"{CHAPTER}.csv")
@@ -205,15 +211,11 @@ def test_a_regrade_brings_the_penalty_in_line_with_a_moved_due_date_and_an_exten
     with gradebook(url) as book:
         book.find_submission(CHAPTER, "extended").extension = timedelta(minutes=5)
         book.db.commit()
-    run, final, reported = grade(1)
+    run, final, reported = grade(0)
+    assert reported["extended"]["reason"].endswith(intake.STALE_PENALTY), reported
+    assert intake.STALE_PENALTY not in reported["late10"]["reason"], reported
+    assert float(final["extended"]["score"]) == 0 and penalty_shown(course, "extended")  # the old one, as said
+    run, final, reported = grade(2, "--force")
     assert float(final["extended"]["score"]) == raw and float(final["late10"]["score"]) == 0, final
     assert reported["extended"]["reason"].startswith(intake.PENALTY_CHANGED + "; "), reported
-    assert f"  {intake.PENALTY_CHANGED}; " in summary_lines(run)["extended"], run.stdout
     assert penalty_shown(course, "late10") and not penalty_shown(course, "extended")  # pages agree with grades.csv
-    with gradebook(url) as book:
-        book.find_assignment(CHAPTER).duedate = DUE + timedelta(minutes=1)
-        book.db.commit()
-    run, final, reported = grade(1)
-    assert float(final["late10"]["score"]) == raw and reported["late10"]["status"] == "graded", (final, reported)
-    assert reported["extended"]["status"] == "skipped", reported
-    assert not penalty_shown(course, "late10")

@@ -381,6 +381,6 @@ REFUSED = [
     Refused("link-under-a-glob", "sub[a]/leak is a symbolic link", link_under_a_glob_named_folder),
     Refused("nested-deeply", "nested more than 64 levels", nested_deeply),
     Refused("twenty-thousand-cells", "more than 1000", twenty_thousand_cells),
-    Refused("unknown-cell-type", "nbformat's schema rule 'oneOf' fails", unknown_cell_type),
+    Refused("unknown-cell-type", "must be valid exactly by one definition (0 matches found)", unknown_cell_type),
     Refused("lone-surrogate-in-markdown", "holds a lone surrogate", lone_surrogate_in_a_written_answer),
 ]

@@ -12,12 +12,12 @@ recorded for the inbound folder, not the one the student wrote.
 from __future__ import annotations
 
 from lrcourse.gradebook_db import gradebook
-from lrcourse.grading.intake import late_plugin, penalty_due
+from lrcourse.grading.late_rule import late_plugin, penalty_due
 
 
 def assign_penalties(book, config, assignment: str, student: str) -> float:
     """Set every notebook's late penalty of the submission from its current (trusted) score, the gradebook's due
-    date and her extension (`intake.penalty_due`, which also tells a stale penalty at intake); the total."""
+    date and her extension (`late_rule.penalty_due`, which also tells a stale penalty at intake); the total."""
     plugin = late_plugin(config)  # the configured plugin class, with the course's settings (penalty_method, ...)
     submission = book.find_submission(assignment, student)
     seconds_late = submission.total_seconds_late

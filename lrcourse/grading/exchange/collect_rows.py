@@ -36,8 +36,9 @@ def not_read(student: str, assignment: str, count: int, seconds: float) -> dict:
     notebooks that cannot be graded?), none of hers collected."""
     reason = (
         f"not read: {student}'s submissions took more than {seconds:g} s to read (a flood of notebooks that cannot "
-        f"be graded?), her newest refused above; these {count} older ones were not read and none of hers is "
-        "collected: remove her broken folders from the inbound folder, or ask her to submit again, and collect again"
+        f"be graded?), her newest refused above; {count} older {'one was' if count == 1 else 'ones were'} not read "
+        "and none of hers is collected: as root, or as the inbound folder's owner by renaming them there (`mv -- "
+        "'<folder>' '.<folder>'`: collect skips names with a dot), set her broken folders aside, and collect again"
     )
     return {"submission": f"{student}+{assignment}+... (not read)", "reason": reason, "more": count}
 
