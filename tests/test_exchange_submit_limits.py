@@ -32,6 +32,15 @@ def test_a_notebook_collect_would_refuse_is_not_submitted_and_the_student_told_w
     assert list(exchange.inbound.iterdir()) == [] and not (tmp_path / "cache").exists()
 
 
+def her_folder(tmp_path):
+    """The exchange (`exchange_for`) and a student's assignment folder holding a notebook of the release's name."""
+    _, exchange = exchange_for(tmp_path)
+    folder = tmp_path / "home" / CHAPTER
+    folder.mkdir(parents=True)
+    nbformat.write(notebook(), folder / FILE)
+    return exchange, folder
+
+
 def flooded() -> nbformat.NotebookNode:
     from lrcourse.notebook_limits import MAX_OUTPUT_MB
 
@@ -92,10 +101,7 @@ def test_a_link_to_nothing_in_the_folder_is_named_not_blamed_on_the_disk(tmp_pat
     may be full; submitting again failed the same way. The submit names the link first, copying nothing."""
     from nbgrader.exchange.abc.exchange import ExchangeError
 
-    _, exchange = exchange_for(tmp_path)
-    folder = tmp_path / "home" / CHAPTER
-    folder.mkdir(parents=True)
-    nbformat.write(notebook(), folder / FILE)
+    exchange, folder = her_folder(tmp_path)
     (folder / "data").symlink_to(tmp_path / "removed-dataset")
     monkeypatch.chdir(folder.parent)
     with pytest.raises(
@@ -168,10 +174,7 @@ def test_more_to_copy_than_a_submission_may_hold_links_followed_is_not_submitted
 
     from lrcourse import submission_copy
 
-    _, exchange = exchange_for(tmp_path)
-    folder = tmp_path / "home" / CHAPTER
-    folder.mkdir(parents=True)
-    nbformat.write(notebook(), folder / FILE)
+    exchange, folder = her_folder(tmp_path)
     (tmp_path / "dataset").mkdir()
     for number in range(30):
         (tmp_path / "dataset" / f"{number}.csv").touch()
@@ -188,10 +191,7 @@ def test_more_bytes_to_copy_through_links_than_nbgraders_limit_is_not_submitted(
     90 MB files was copied whole into the exchange (until its disk was full). Counted here, links followed."""
     from nbgrader.exchange.abc.exchange import ExchangeError
 
-    _, exchange = exchange_for(tmp_path)
-    folder = tmp_path / "home" / CHAPTER
-    folder.mkdir(parents=True)
-    nbformat.write(notebook(), folder / FILE)
+    exchange, folder = her_folder(tmp_path)
     (tmp_path / "shards").mkdir()
     for number in range(3):
         with open(tmp_path / "shards" / f"{number}.bin", "wb") as shard:
@@ -215,10 +215,7 @@ def test_the_time_in_the_folders_name_is_fixed_after_the_notebooks_are_read(tmp_
 
     from lrcourse import notebook_limits
 
-    _, exchange = exchange_for(tmp_path)
-    folder = tmp_path / "home" / CHAPTER
-    folder.mkdir(parents=True)
-    nbformat.write(notebook(), folder / FILE)
+    exchange, folder = her_folder(tmp_path)
     read, checked = notebook_limits.read_notebook, []
 
     def slow_read(path):
@@ -242,10 +239,7 @@ def test_a_folder_the_exchange_refuses_is_not_the_students_to_fix(tmp_path, monk
 
     from nbgrader.exchange.abc.exchange import ExchangeError
 
-    _, exchange = exchange_for(tmp_path)
-    folder = tmp_path / "home" / CHAPTER
-    folder.mkdir(parents=True)
-    nbformat.write(notebook(), folder / FILE)
+    exchange, folder = her_folder(tmp_path)
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(exchange.inbound / "x"))
