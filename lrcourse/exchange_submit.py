@@ -75,7 +75,8 @@ class OwnerOnlySubmit(ExchangeSubmit):
         ignore = ignore_patterns(coursedir.ignore, coursedir.include, coursedir.max_file_size)  # the copy's own
         try:
             names = os.listdir(self.src_path)
-            copied = [name for name in names if name not in set(ignore(self.src_path, names))]
+            left_out = set(ignore(self.src_path, names))  # once: it stats each name
+            copied = [name for name in names if name not in left_out]
         except OSError as error:  # r20an 9: a traceback before
             self.fail(f"Not submitted: your assignment folder cannot be read ({error.strerror}): fix its permissions.")
         most = MAX_FOLDER_ENTRIES // 10  # r20ak 2: room in collect's budget for her older submissions

@@ -35,7 +35,8 @@ class Walk:
             here, inside, via = stack.pop()
             try:
                 listed = os.listdir(here)
-                names = [name for name in listed if name not in set(self.ignore(here, listed))]
+                left_out = set(self.ignore(here, listed))  # once a folder: it stats each name
+                names = [name for name in listed if name not in left_out]
             except OSError as error:
                 return self.said(here, via, f"cannot be read ({error.strerror})")
             for name in names:
