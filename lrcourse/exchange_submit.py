@@ -68,7 +68,7 @@ class OwnerOnlySubmit(ExchangeSubmit):
         from nbgrader.utils import find_all_notebooks, ignore_patterns
 
         from lrcourse.notebook_limits import MAX_FOLDER_ENTRIES, NotebookRefused, PastLimit, read_notebook
-        from lrcourse.submission_copy import copy_problem
+        from lrcourse.submission_copy import copy_problem, size_problem
 
         self.init_release()  # nbgrader's copy_files does it first too: the release's path, or its failure
         coursedir = self.coursedir
@@ -86,8 +86,9 @@ class OwnerOnlySubmit(ExchangeSubmit):
                 f"submission may ({most - 2:,}): move what the assignment does not need (saved plots, data) out of "
                 "it, and submit again."
             )
-        if problem := copy_problem(self.src_path, ignore, 1000 * coursedir.max_dir_size):  # r20al 4, r20an 1-3
-            self.fail(f"Not submitted: {problem}: remove it or fix it, and submit again.")
+        most_bytes = 1000 * coursedir.max_dir_size
+        if problem := size_problem(self.src_path, most_bytes) or copy_problem(self.src_path, ignore, most_bytes):
+            self.fail(f"Not submitted: {problem}: remove it or fix it, and submit again.")  # r20al 4, r20an 1-3
         expected = find_all_notebooks(self.release_path)
         present = [name for name in expected if os.path.isfile(os.path.join(self.src_path, name))]
         if expected and not present:

@@ -8,7 +8,10 @@ instructor (r20al 4, r20an 2); a link to a folder that holds it (`here -> .`) is
 is too long, a link to /dev/zero is read until the exchange's disk is full (r20an 1), and a link to a dataset is
 copied whole: nbgrader's own size limit (`max_dir_size`) does not count what links lead to (r20an 3). Walked here as
 the copy walks it (nbgrader's own ignore rule, `ignore`, at every level; links followed), its bytes counted against
-that limit. Trust: the folder and its links are the student's own, read with her rights, in her own server."""
+that limit. Trust: the folder and its links are the student's own, read with her rights, in her own server: this is
+advice to an honest student, who learns before copying what would fail. A hostile one can change an entry after the
+walk or write into the inbound directly; the exchange's per-user block and inode quotas (README) are what bound her
+(r20ap 2)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from errno import ENOENT, ENOTDIR
 from lrcourse.shell_words import quoted
 
 MOST_LOOKED = 100_000  # entries the copy would make, links followed: more is refused
+KERNEL_FILES = ("/proc/", "/sys/")  # "regular" files whose size says nothing of what reading them gives
 
 
 class Walk:
@@ -76,6 +80,31 @@ def copy_problem(folder: str, ignore, most_bytes: int) -> str:
     return Walk(folder, ignore, most_bytes).problem()
 
 
+def size_problem(folder: str, most_bytes: int) -> str:
+    """What nbgrader's own size check (`get_size`: every file, those its copy leaves out included, links not
+    followed) would refuse, with the largest file named (r20ap 5: "Directory size is too big" named none); ''."""
+    total, largest, stack = 0, (0, ""), [folder]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as listing:
+                for entry in listing:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif not entry.is_symlink():
+                        size = entry.stat(follow_symlinks=False).st_size
+                        total, largest = total + size, max(largest, (size, entry.path))
+        except OSError:
+            continue  # what cannot be listed is the walk's to name (`copy_problem`)
+    if total <= most_bytes:
+        return ""
+    name = quoted(os.path.relpath(largest[1], folder))
+    return (
+        f"your assignment folder holds {total / 1e6:.0f} MB, more than nbgrader's limit ({most_bytes / 1e6:g} MB, "
+        f"max_dir_size, which counts every file, those its copy leaves out included); the largest is {name}, "
+        f"{largest[0] / 1e6:.0f} MB"
+    )
+
+
 def entry_kind(path: str, inside: tuple[str, ...]) -> tuple[str, str]:
     """("folder" or "file", what is wrong with `path` for the copy or ''), `inside` the real folders it is within."""
     try:
@@ -94,4 +123,6 @@ def entry_kind(path: str, inside: tuple[str, ...]) -> tuple[str, str]:
         return "folder", problem
     if not stat.S_ISREG(seen.st_mode):  # r20an 1, 2: /dev/zero is read until the disk is full; a pipe or socket fails
         return "", f"{link}a device, named pipe or socket: nbgrader's copy cannot copy it"
+    if os.path.realpath(path).startswith(KERNEL_FILES):  # r20ap 2: sized 0, read without end (/proc/self/pagemap)
+        return "", f"{link}a file of the kernel's (/proc, /sys): nbgrader's copy could read it without end"
     return "file", "" if os.access(path, os.R_OK) else "cannot be read (you have no permission to read it)"

@@ -127,6 +127,8 @@ def test_a_link_to_nothing_in_the_folder_is_named_not_blamed_on_the_disk(tmp_pat
         # r20an 1: read until the exchange's disk was full; r20an 2: the copy failed, "tell your instructor"
         ("a link to /dev/zero", r"'zeros\.bin' in your assignment folder is a link to a device, named pipe or socket"),
         ("a named pipe", r"'plots/pipe' in your assignment folder is a device, named pipe or socket"),
+        # r20ap 2: sized 0, read without end: the exchange's disk filled
+        ("a link to a kernel file", r"'pm' in your assignment folder is a link to a file of the kernel's"),
         # r20an 7: what is wrong inside what her link leads to names the link, hers to remove
         (
             "a link to nothing inside a linked folder",
@@ -155,6 +157,8 @@ def test_what_nbgraders_copy_would_fail_on_or_loop_through_is_named(tmp_path, mo
         (folder / "plots" / "b").symlink_to("a")
     elif made == "a link to /dev/zero":
         (folder / "zeros.bin").symlink_to("/dev/zero")
+    elif made == "a link to a kernel file":
+        (folder / "pm").symlink_to("/proc/self/pagemap")
     elif made == "a named pipe":
         os.mkfifo(folder / "plots" / "pipe")
     else:  # a link to a folder of hers elsewhere, a link to nothing inside it
@@ -205,6 +209,21 @@ def test_more_bytes_to_copy_through_links_than_nbgraders_limit_is_not_submitted(
     course_submit(exchange, tmp_path / "cache").start()
     (submitted,) = exchange.inbound.iterdir()
     assert sorted(os.listdir(submitted / "data")) == ["0.bin", "1.bin"]
+
+
+def test_a_file_nbgraders_own_size_check_refuses_is_named(tmp_path, monkeypatch):
+    """r20ap 5: nbgrader's size check counts every file, those its copy leaves out (past max_file_size, in
+    .ipynb_checkpoints) included, and said "Directory size is too big" naming none; the largest is named."""
+    from nbgrader.exchange.abc.exchange import ExchangeError
+
+    exchange, folder = her_folder(tmp_path)
+    (folder / ".ipynb_checkpoints").mkdir()
+    with open(folder / ".ipynb_checkpoints" / "big.bin", "wb") as big:
+        big.truncate(150 << 20)  # sparse
+    monkeypatch.chdir(folder.parent)
+    with pytest.raises(ExchangeError, match=r"more than nbgrader's limit \(100 MB.*the largest is "):
+        course_submit(exchange, tmp_path / "cache").start()
+    assert list(exchange.inbound.iterdir()) == []
 
 
 def test_the_time_in_the_folders_name_is_fixed_after_the_notebooks_are_read(tmp_path, monkeypatch):

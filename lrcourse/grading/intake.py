@@ -63,7 +63,8 @@ REASON_LIMIT = 300  # characters of an error's text in a reason (a failed studen
 PENALTY_CHANGED = "due date or extension changed since last graded: late penalty recomputed"
 STALE_PENALTY = (  # with the submission unchanged, the instructor decides: a regrade re-runs autograde
     "the due date or her extension changed since she was graded: her late penalty (grades.csv, feedback) is the old "
-    "one until `--force` grades the chapter again (autograde then marks hand-graded answers for review again)"
+    "one until `--force` grades the whole chapter again (every student's: autograde then marks their hand-graded "
+    "answers for review again)"
 )
 TOOL_CONFIG = re.compile(r"(jupyter|nbgrader|ipython).*config.*", re.IGNORECASE)  # files and *.d folders they load
 

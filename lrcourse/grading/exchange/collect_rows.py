@@ -37,8 +37,9 @@ def not_read(student: str, assignment: str, count: int, seconds: float) -> dict:
     reason = (
         f"not read: {student}'s submissions took more than {seconds:g} s to read (a flood of notebooks that cannot "
         f"be graded?), her newest refused above; {count} older {'one was' if count == 1 else 'ones were'} not read "
-        "and none of hers is collected: as root, or as the inbound folder's owner by renaming them there (`mv -- "
-        "'<folder>' '.<folder>'`: collect skips names with a dot), set her broken folders aside, and collect again"
+        "and none of hers is collected: set her broken folders aside as root, and collect again (the inbound "
+        "folder's owner can neither remove them nor move them out; renamed there with a leading dot, collect "
+        "refuses them unread, counted among folders in names not hers)"
     )
     return {"submission": f"{student}+{assignment}+... (not read)", "reason": reason, "more": count}
 
