@@ -48,14 +48,14 @@ class Walk:
                 self.looked += 1
                 if self.looked > MOST_LOOKED:  # a link to a big dataset or to / is copied whole
                     return self.past(f"{MOST_LOOKED:,} files and folders")
-                kind, problem = entry_kind(path, inside)
+                kind, problem, size = entry_kind(path, inside)
                 if problem:
                     return self.said(path, via, problem)
                 if kind == "folder":
                     link = via or (path if os.path.islink(path) else "")
                     stack.append((path, (*inside, os.path.realpath(path)), link))
                 else:
-                    self.bytes += os.stat(path).st_size
+                    self.bytes += size
                     if self.bytes > self.most_bytes:
                         return self.past(f"{self.most_bytes / 1e6:g} MB (nbgrader's max_dir_size)")
         return ""
@@ -105,24 +105,29 @@ def size_problem(folder: str, most_bytes: int) -> str:
     )
 
 
-def entry_kind(path: str, inside: tuple[str, ...]) -> tuple[str, str]:
-    """("folder" or "file", what is wrong with `path` for the copy or ''), `inside` the real folders it is within."""
+def entry_kind(path: str, inside: tuple[str, ...]) -> tuple[str, str, int]:
+    """("folder" or "file", what is wrong with `path` for the copy or '', the bytes the copy reads: its one stat),
+    `inside` the real folders it is within."""
     try:
         seen = os.stat(path)  # where a link leads, as the copy follows it
     except OSError as error:
         if not os.path.islink(path):
-            return "", f"cannot be read ({error.strerror})"
-        return "", "is a link to nothing here" if error.errno in (ENOENT, ENOTDIR) else (
-            f"is a link that cannot be followed ({error.strerror})"
+            return "", f"cannot be read ({error.strerror})", 0
+        nothing = error.errno in (ENOENT, ENOTDIR)
+        return (
+            "",
+            "is a link to nothing here" if nothing else f"is a link that cannot be followed ({error.strerror})",
+            0,
         )
     link = "is a link to " if os.path.islink(path) else "is "
     if stat.S_ISDIR(seen.st_mode):
         if os.path.islink(path) and os.path.realpath(path) in inside:
-            return "", "is a link to a folder that holds it: copying it would never end"
+            return "", "is a link to a folder that holds it: copying it would never end", 0
         problem = "" if os.access(path, os.R_OK | os.X_OK) else "cannot be read (you have no permission to read it)"
-        return "folder", problem
+        return "folder", problem, 0
     if not stat.S_ISREG(seen.st_mode):  # r20an 1, 2: /dev/zero is read until the disk is full; a pipe or socket fails
-        return "", f"{link}a device, named pipe or socket: nbgrader's copy cannot copy it"
+        return "", f"{link}a device, named pipe or socket: nbgrader's copy cannot copy it", 0
     if os.path.realpath(path).startswith(KERNEL_FILES):  # r20ap 2: sized 0, read without end (/proc/self/pagemap)
-        return "", f"{link}a file of the kernel's (/proc, /sys): nbgrader's copy could read it without end"
-    return "file", "" if os.access(path, os.R_OK) else "cannot be read (you have no permission to read it)"
+        return "", f"{link}a file of the kernel's (/proc, /sys): nbgrader's copy could read it without end", 0
+    unreadable = not os.access(path, os.R_OK)
+    return "file", "cannot be read (you have no permission to read it)" if unreadable else "", seen.st_size
